@@ -1,0 +1,202 @@
+/**
+ * `kunai agent start|stop`. The agent itself is imported lazily so other commands start fast.
+ */
+import { basename, resolve } from "node:path";
+import type { CommandGroup } from "./types.ts";
+import { ConfigError, resolveConfig } from "../lib/config/mod.ts";
+import { AgentClient, AgentUnreachable } from "../lib/client/mod.ts";
+import type { Output } from "./output.ts";
+
+const DAEMON_ENV = "KUNAI_DAEMON_CHILD";
+
+function printConfigError(out: Output, err: ConfigError): void {
+  out.error(`kunai: configuration error (nothing was started, nothing changed on disk):`);
+  for (const line of err.message.split("\n")) out.error(`  ${line}`);
+}
+
+/** argv that re-runs this same program (compiled binary or `deno run main.ts`). */
+function selfCommand(args: string[]): { cmd: string; args: string[] } {
+  const exe = Deno.execPath();
+  if (basename(exe).startsWith("deno")) {
+    const main = new URL(Deno.mainModule);
+    const cfg = new URL("../deno.json", import.meta.url);
+    const base = ["run", "-A", "--unstable-net", "--unstable-worker-options"];
+    if (cfg.protocol === "file:") base.push("--config", cfg.pathname);
+    return { cmd: exe, args: [...base, main.protocol === "file:" ? main.pathname : main.href, ...args] };
+  }
+  return { cmd: exe, args };
+}
+
+async function waitForApi(
+  socket: string,
+  child: Deno.ChildProcess,
+  ms: number,
+): Promise<"up" | "exited" | "timeout"> {
+  let exited = false;
+  child.status.then(() => exited = true);
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (exited) return "exited";
+    const c = new AgentClient({ socket, timeoutMs: 1000 });
+    try {
+      const r = await c.request("GET", "/agent/name");
+      await r.body?.cancel();
+      if (r.ok) return "up";
+    } catch {
+      /* not yet */
+    } finally {
+      c.close();
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return "timeout";
+}
+
+export const agentCommands: CommandGroup = {
+  group: "agent",
+  description: "run or stop the local agent",
+  commands: [
+    {
+      name: "start",
+      description: "start the agent (foreground unless --daemon)",
+      options: {
+        daemon: { type: "boolean", description: "detach; exit 0 once the API answers" },
+        "cfg-dir": {
+          type: "string",
+          description: "configuration directory (default /etc/kunai, $KUNAI_CFG_DIR)",
+        },
+        "data-dir": {
+          type: "string",
+          description: "data directory (default /var/lib/kunai or $XDG_DATA_HOME/kunai)",
+        },
+        port: { type: "string", description: "UDP gossip + TCP HTTP port" },
+        name: { type: "string", description: "node name (default: hostname)" },
+        bind: { type: "string", description: "listen address" },
+        addr: { type: "string", description: "advertised address" },
+        seed: { type: "string", multiple: true, description: "addr[:port] to join (repeatable)" },
+        tag: { type: "string", multiple: true, description: "node tag (repeatable, adds to config tags)" },
+        bootstrap: { type: "boolean", description: "start a new cluster without waiting for seeds" },
+        "log-level": { type: "string", description: "DEBUG, INFO, WARNING or ERROR" },
+      },
+      async run({ out, options }) {
+        const overrides: Record<string, unknown> = {};
+        if (options.port !== undefined) {
+          const n = Number(options.port);
+          if (!/^\d+$/.test(String(options.port)) || n > 65535) {
+            out.error(`kunai: --port expects a port number, got ${JSON.stringify(options.port)}`);
+            return 2;
+          }
+          overrides.port = n;
+        }
+        for (const k of ["name", "bind", "addr"] as const) {
+          if (options[k] !== undefined) overrides[k] = options[k];
+        }
+        if (options["log-level"] !== undefined) overrides.log_level = options["log-level"];
+        if (options.bootstrap) overrides.bootstrap = true;
+        if (options.seed) overrides.seeds = options.seed;
+        let config;
+        try {
+          config = resolveConfig({
+            cfgDir: options["cfg-dir"] as string | undefined,
+            dataDir: options["data-dir"] as string | undefined,
+            overrides,
+          });
+          if (options.tag) {
+            config.params.tags = [...new Set([...config.params.tags, ...(options.tag as string[])])];
+          }
+        } catch (err) {
+          if (err instanceof ConfigError) {
+            printConfigError(out, err);
+            return 2;
+          }
+          throw err;
+        }
+        const { lockHolder } = await import("../lib/lockfile.ts");
+        const holder = lockHolder(config.params.lock);
+        if (holder !== null && holder !== Deno.pid) {
+          out.error(
+            `kunai: Valid previous daemon exists (pid ${holder}, lock file ${config.params.lock}); stop it first with 'kunai agent stop'`,
+          );
+          return 2;
+        }
+        if (options.daemon) {
+          const args = Deno.args.filter((a) => a !== "--daemon");
+          const self = selfCommand(args);
+          const child = new Deno.Command(self.cmd, {
+            args: self.args,
+            stdin: "null",
+            stdout: "null",
+            stderr: "null",
+            cwd: "/",
+            env: { [DAEMON_ENV]: "1", ...(options["cfg-dir"] ? {} : {}) },
+            detached: true,
+          }).spawn();
+          child.unref();
+          const r = await waitForApi(config.params.socket, child, 20_000);
+          if (r === "up") {
+            out.line(
+              `kunai agent started in the background (pid ${child.pid}), API on unix:${config.params.socket}`,
+            );
+            return 0;
+          }
+          out.error(
+            r === "exited"
+              ? `kunai: the agent exited during start; see ${resolve(config.params.log, "daemon.log")}`
+              : `kunai: the agent did not answer within 20 s; see ${
+                resolve(config.params.log, "daemon.log")
+              }`,
+          );
+          return 1;
+        }
+        const { Agent } = await import("../lib/agent.ts");
+        const { LockHeld } = await import("../lib/lockfile.ts");
+        const agent = new Agent({ config, stderrLogs: Deno.env.get(DAEMON_ENV) !== "1" });
+        if (Deno.env.get(DAEMON_ENV) !== "1") {
+          out.line(`Starting kunai daemon (configuration: ${config.cfgDir}, data: ${config.params.data})`);
+        }
+        try {
+          await agent.start();
+        } catch (err) {
+          if (err instanceof LockHeld) {
+            out.error(`kunai: ${err.message}`);
+            return 2;
+          }
+          out.error(`kunai: cannot start: ${(err as Error).message}`);
+          return 1;
+        }
+        const onSignal = (sig: string) => () => void agent.stop(`signal ${sig}`);
+        const handlers: Array<[Deno.Signal, () => void]> = [["SIGTERM", onSignal("SIGTERM")], [
+          "SIGINT",
+          onSignal("SIGINT"),
+        ]];
+        for (const [s, h] of handlers) Deno.addSignalListener(s, h);
+        await agent.finished;
+        for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+        return 0;
+      },
+    },
+    {
+      name: "stop",
+      description: "stop the local agent (GET /stop over the unix socket) and wait for it to exit",
+      options: { "no-wait": { type: "boolean", description: "return as soon as the agent accepted" } },
+      async run({ out, options, client }) {
+        const c = client();
+        const text = await c.text("GET", "/stop");
+        out.line(text.trim() || "OK");
+        if (options["no-wait"]) return 0;
+        const end = Date.now() + 10_000;
+        while (Date.now() < end) {
+          await new Promise((r) => setTimeout(r, 100));
+          try {
+            const r = await c.request("GET", "/");
+            await r.body?.cancel();
+          } catch (err) {
+            if (err instanceof AgentUnreachable) return 0;
+          }
+        }
+        out.error("kunai: the agent accepted the stop but is still answering after 10 s");
+        return 1;
+      },
+    },
+  ],
+};

@@ -1,0 +1,152 @@
+/**
+ * Single-word commands: `kunai version`, `kunai keygen`, `kunai info`.
+ */
+import type { CommandGroup } from "./types.ts";
+import { VERSION } from "../lib/version.ts";
+import type { Output } from "./output.ts";
+
+/** A new 32-byte key, base64 (AES-256-GCM gossip encryption). */
+export function newKey(): string {
+  const bytes = crypto.getRandomValues(new Uint8Array(32));
+  let s = "";
+  for (const b of bytes) s += String.fromCharCode(b);
+  return btoa(s);
+}
+
+const version: CommandGroup = {
+  group: "version",
+  description: "print kunai's version",
+  commands: [{
+    name: "",
+    description: "print kunai's version",
+    options: { json: { type: "boolean", description: "JSON output" } },
+    run({ out, options }) {
+      if (options.json) out.json({ version: VERSION, deno: Deno.version.deno });
+      else out.line(VERSION);
+      return Promise.resolve(0);
+    },
+  }],
+};
+
+const keygen: CommandGroup = {
+  group: "keygen",
+  description: "generate an encryption key",
+  commands: [{
+    name: "",
+    description: "print a new 32-byte base64 key for encryption_key (AES-256-GCM)",
+    options: { json: { type: "boolean", description: "JSON output" } },
+    run({ out, options }) {
+      const key = newKey();
+      if (options.json) out.json({ encryption_key: key });
+      else {
+        out.line("UDP Encryption key: (aka encryption_key)");
+        out.line(key);
+      }
+      return Promise.resolve(0);
+    },
+  }],
+};
+
+type Info = Record<string, unknown> & {
+  logs?: Record<string, string[]>;
+  collectors?: Record<string, { active?: boolean }>;
+  docker?: Record<string, unknown>;
+};
+
+function section(
+  out: Output,
+  title: string,
+  rows: Array<[string, unknown, ("red" | "yellow" | "grey" | undefined)?]>,
+): void {
+  out.title(title);
+  for (const [k, v, c] of rows) out.twoCol(k, v ?? "", { colour: c });
+}
+
+/** Prints `/agent/info` with the reference's layout (§1). */
+export function printInfo(out: Output, info: Info, showLogs: boolean): void {
+  section(out, "Kunai Daemon", [
+    ["name", info.name],
+    ["uuid", info.uuid],
+    ["tags", (info.tags as string[] ?? []).join(",")],
+    ["version", info.version],
+    ["pid", info.pid],
+    ["port", info.port],
+    ["addr", info.addr],
+    ["zone", info.zone || "(no zone)", info.zone ? undefined : "red"],
+    ["socket", info.socket],
+    ["threads", (info.threads as { nb_threads?: number })?.nb_threads],
+  ]);
+  const http = info.httpservers as Record<string, Record<string, unknown> | null> | undefined;
+  section(out, "HTTP (LAN)", http?.external ? Object.entries(http.external) : [["enabled", false, "grey"]]);
+  section(
+    out,
+    "HTTP (Unix Socket)",
+    http?.internal ? Object.entries(http.internal) : [["enabled", false, "grey"]],
+  );
+  const dns = info.dns as Record<string, unknown> | null;
+  out.title("DNS");
+  if (!dns) out.line(out.paint("No dns configured", "grey"));
+  else for (const k of ["enabled", "port", "domain"]) out.twoCol(k, dns[k]);
+  for (
+    const [title, key, fields] of [
+      ["Websocket", "websocket", ["enabled", "port"]],
+      ["Graphite", "graphite", ["enabled", "port", "udp", "tcp"]],
+      ["Statsd", "statsd", ["enabled", "port", "interval"]],
+    ] as const
+  ) {
+    const o = info[key] as Record<string, unknown> | null;
+    out.title(title);
+    if (!o) out.twoCol("enabled", false, { colour: "grey" });
+    else for (const f of fields) out.twoCol(f, o[f]);
+  }
+  out.title("Collectors");
+  const cols = info.collectors ?? {};
+  if (!Object.keys(cols).length) out.line(out.paint("No collectors", "grey"));
+  for (const name of Object.keys(cols).sort()) {
+    const active = !!cols[name]?.active;
+    out.twoCol(name, active ? "True" : "False", { colour: active ? "green" : "grey", capitalise: false });
+  }
+  const d = info.docker ?? {};
+  out.title("Docker");
+  if (d.connected) {
+    for (const k of ["enabled", "connected", "version", "api", "containers", "images"]) {
+      const v = d[k];
+      out.twoCol(k, Array.isArray(v) ? v.length : typeof v === "object" && v ? Object.keys(v).length : v);
+    }
+  } else {
+    out.twoCol("enabled", d.enabled ?? false, { colour: "grey" });
+    out.twoCol("connected", false, { colour: "grey" });
+  }
+  const logs = info.logs ?? {};
+  const errs = logs.ERROR?.length ?? 0, warns = logs.WARNING?.length ?? 0;
+  out.title("Logs");
+  out.twoCol("error", errs, { colour: errs ? "red" : undefined });
+  out.twoCol("warning", warns, { colour: warns ? "yellow" : undefined });
+  if (showLogs) {
+    out.title("Error logs");
+    for (const l of logs.ERROR ?? []) out.line(out.paint(l, "red"));
+    out.title("Warning logs");
+    for (const l of logs.WARNING ?? []) out.line(out.paint(l, "yellow"));
+  }
+}
+
+const info: CommandGroup = {
+  group: "info",
+  description: "show the local agent's state",
+  commands: [{
+    name: "",
+    description: "show the local agent's state (GET /agent/info)",
+    options: {
+      json: { type: "boolean", description: "print the raw JSON" },
+      "show-logs": { type: "boolean", description: "also print the last error and warning lines" },
+    },
+    async run({ out, options, client }) {
+      const data = await client().json<Info>("GET", "/agent/info");
+      if (options.json) out.json(data);
+      else printInfo(out, data, !!options["show-logs"]);
+      return 0;
+    },
+  }],
+};
+
+export const globalCommands: CommandGroup[] = [version, info, keygen];

@@ -1,0 +1,284 @@
+/**
+ * The composition root: takes the lock, opens logs and the store, resolves the node identity,
+ * builds `ctx`, starts subsystems in order (stops them in reverse) and serves the HTTP API.
+ * Only this file knows every subsystem.
+ */
+import { join } from "node:path";
+import type { AgentConfig } from "./config/mod.ts";
+import { EventBus } from "./bus.ts";
+import { type Clock, RealClock } from "./clock/mod.ts";
+import { type Logger, LogSink } from "./log/mod.ts";
+import { Store } from "./store/mod.ts";
+import { Sandbox } from "./sandbox/mod.ts";
+import { Counters } from "./counters.ts";
+import {
+  bumpStartIncarnation,
+  detectAddr,
+  IDENTITY_MIGRATION,
+  LocalNode,
+  resolveUuid,
+} from "./identity/mod.ts";
+import { acquireLock, releaseLock } from "./lockfile.ts";
+import { buildApp, HttpServer } from "./http/mod.ts";
+import { type ApiEnv, newRouter, protect } from "./routing/mod.ts";
+import type { Ctx, Subsystem, Views } from "./subsystem.ts";
+import { VERSION } from "./version.ts";
+import type { Hono } from "hono";
+
+/** A subsystem factory, in start order. */
+export interface SubsystemEntry {
+  name: string;
+  create: (ctx: Ctx) => Subsystem | Promise<Subsystem>;
+  /** Skip when this returns false (e.g. a listener not enabled in config). */
+  enabled?: (config: AgentConfig) => boolean;
+}
+
+// SUBSYSTEMS: factories in start order (cluster first, then host, then outputs).
+// Each helper registers its subsystem here with one entry.
+export const SUBSYSTEMS: SubsystemEntry[] = [];
+
+export interface AgentOptions {
+  config: AgentConfig;
+  clock?: Clock;
+  /** Write logs to stderr too (off for a daemon child). */
+  stderrLogs?: boolean;
+  /** DMI uuid path (tests point it at a fixture). */
+  dmiPath?: string;
+  /** Subsystems to run (default SUBSYSTEMS). */
+  subsystems?: SubsystemEntry[];
+}
+
+const STOP_BUDGET_MS = 5000;
+
+export class Agent {
+  readonly config: AgentConfig;
+  readonly bus = new EventBus();
+  readonly counters = new Counters();
+  readonly clock: Clock;
+  readonly sink: LogSink;
+  readonly log: Logger;
+  node!: LocalNode;
+  store!: Store;
+  sandbox!: Sandbox;
+  http: HttpServer | null = null;
+  readonly subsystems: Subsystem[] = [];
+  readonly views: Views = {};
+  readonly startedAt = Date.now();
+  #entries: SubsystemEntry[];
+  #dmiPath?: string;
+  #stopping: Promise<void> | null = null;
+  #locked = false;
+  #done!: () => void;
+  /** Resolves once the agent has stopped. */
+  readonly finished: Promise<void>;
+  stopReason = "";
+
+  constructor(opts: AgentOptions) {
+    this.config = opts.config;
+    this.clock = opts.clock ?? new RealClock();
+    this.#entries = opts.subsystems ?? SUBSYSTEMS;
+    this.#dmiPath = opts.dmiPath;
+    const p = opts.config.params;
+    this.sink = new LogSink({
+      level: p.log_level,
+      node: p.name,
+      stderr: opts.stderrLogs ?? true,
+      now: () => this.clock.now(),
+    });
+    this.log = this.sink.logger("agent");
+    this.bus.onListenerError = (event, err) => this.log.error(`listener of ${event} failed:`, err);
+    this.finished = new Promise((r) => this.#done = r);
+  }
+
+  /** Starts everything; on failure undoes what was started and rethrows. */
+  async start(): Promise<void> {
+    const p = this.config.params;
+    acquireLock(p.lock);
+    this.#locked = true;
+    try {
+      Deno.mkdirSync(p.data, { recursive: true });
+      this.sink.openFile(join(p.log, "daemon.log"));
+      this.log.info(`starting kunai ${VERSION} (pid ${Deno.pid}), configuration from ${this.config.cfgDir}`);
+      this.log.info(`loaded ${this.config.files.length} configuration file(s)`);
+      this.store = new Store(p.data);
+      const agentDb = this.store.open("agent", [{ version: 1, sql: IDENTITY_MIGRATION }]);
+      const incarnation = bumpStartIncarnation(agentDb);
+      const { uuid, source } = await resolveUuid({ dataDir: p.data, name: p.name, dmiPath: this.#dmiPath });
+      this.node = new LocalNode({
+        uuid,
+        name: p.name,
+        addr: p.addr || detectAddr(p.bind),
+        port: p.port,
+        zone: p.zone,
+        incarnation,
+        configTags: p.tags,
+        bus: this.bus,
+        saveIncarnation: (n) =>
+          agentDb.isOpen &&
+          agentDb.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)", String(n)),
+      });
+      this.log.info(
+        `node ${p.name} uuid ${uuid} (${source}), incarnation ${incarnation}, addr ${this.node.addr}:${p.port}`,
+      );
+      this.sandbox = new Sandbox(this.sink.logger("sandbox"));
+
+      for (const e of this.#entries) {
+        if (e.enabled && !e.enabled(this.config)) continue;
+        const sub = await e.create(this.#ctx(e.name));
+        this.subsystems.push(sub);
+      }
+      for (const sub of this.subsystems) {
+        await sub.start();
+        this.log.debug(`subsystem ${sub.name} started`);
+      }
+      const routers: Hono<ApiEnv>[] = [this.#coreRoutes()];
+      for (const sub of this.subsystems) if (sub.routes) routers.push(sub.routes());
+      const app = buildApp(routers, {
+        token: p.http.token,
+        maxBody: p.http.max_body,
+        log: this.sink.logger("http"),
+        counters: this.counters,
+      });
+      this.http = await HttpServer.start(app, {
+        bind: p.bind,
+        port: p.port,
+        socket: p.socket,
+        tcp: p.http.enabled,
+        token: p.http.token,
+        maxBody: p.http.max_body,
+        log: this.sink.logger("http"),
+        counters: this.counters,
+      });
+      this.log.info(`HTTP API on ${p.http.enabled ? `${p.bind}:${p.port} and ` : ""}unix:${p.socket}`);
+    } catch (err) {
+      this.log.error(`start failed: ${(err as Error).message}`);
+      await this.#teardown();
+      throw err;
+    }
+  }
+
+  #ctx(part: string): Ctx {
+    return {
+      config: this.config,
+      node: this.node,
+      store: this.store,
+      bus: this.bus,
+      clock: this.clock,
+      log: this.sink.logger(part),
+      sandbox: this.sandbox,
+      counters: this.counters,
+      views: this.views,
+      requestStop: (reason) => void this.stop(reason),
+    };
+  }
+
+  /** `/agent/info`: the reference's shape plus one section per subsystem. */
+  info(): Record<string, unknown> {
+    const p = this.config.params;
+    const out: Record<string, unknown> = {
+      logs: this.sink.recent,
+      log_counts: this.sink.counts,
+      pid: Deno.pid,
+      name: p.name,
+      port: p.port,
+      bind: p.bind,
+      addr: this.node.addr,
+      socket: p.socket,
+      zone: this.node.zone,
+      uuid: this.node.uuid,
+      incarnation: this.node.incarnation,
+      tags: this.node.tags(),
+      version: VERSION,
+      uptime: Math.floor((Date.now() - this.startedAt) / 1000),
+      data: p.data,
+      cfg_dir: this.config.cfgDir,
+      config_files: this.config.files.length,
+      dns: this.config.listeners.dns ?? null,
+      websocket: this.config.listeners.websocket ?? null,
+      statsd: this.config.listeners.statsd ?? null,
+      graphite: this.config.listeners.graphite ?? null,
+      threads: { nb_threads: 1 + this.sandbox.workers().length },
+      workers: this.sandbox.workers().map((w) => ({ name: w.spec.name, running: w.running })),
+      docker: { enabled: false, connected: false },
+      collectors: {},
+      websocket_info: null,
+      httpservers: {
+        external: p.http.enabled ? { bind: p.bind, port: p.port } : null,
+        internal: { socket: p.socket },
+      },
+      subsystems: this.subsystems.map((s) => s.name),
+    };
+    for (const sub of this.subsystems) {
+      try {
+        out[sub.name] = sub.info();
+      } catch (err) {
+        out[sub.name] = { error: (err as Error).message };
+      }
+    }
+    return out;
+  }
+
+  #coreRoutes(): Hono<ApiEnv> {
+    const r = newRouter();
+    r.get("/", (c) => c.text("OK"));
+    r.get("/agent/info", (c) => c.json(this.info()));
+    r.get("/agent/name", (c) => c.text(this.config.params.name));
+    r.get("/stop", protect, (c) => {
+      setTimeout(() => void this.stop("stop requested over the API"), 50);
+      return c.text("OK");
+    });
+    r.get("/metrics", (c) => {
+      this.counters.set("uptime_seconds", Math.floor((Date.now() - this.startedAt) / 1000));
+      this.counters.set("incarnation", this.node.incarnation);
+      for (const [lvl, n] of Object.entries(this.sink.counts)) {
+        this.counters.set("log_lines_total", n, { level: lvl });
+      }
+      return c.text(this.counters.render(), 200, { "content-type": "text/plain; version=0.0.4" });
+    });
+    return r;
+  }
+
+  /** Graceful stop: subsystems in reverse order (each within the 5 s budget), then store and lock. */
+  stop(reason = "stop"): Promise<void> {
+    if (this.#stopping) return this.#stopping;
+    this.stopReason = reason;
+    this.#stopping = (async () => {
+      this.log.info(`stopping: ${reason}`);
+      this.bus.emit("agent.stopping", { reason });
+      await this.#teardown();
+      this.log.info("stopped");
+      this.sink.close();
+      this.#done();
+    })();
+    return this.#stopping;
+  }
+
+  async #teardown(): Promise<void> {
+    const deadline = Date.now() + STOP_BUDGET_MS;
+    if (this.http) {
+      await withTimeout(this.http.close(), 1000).catch(() => {});
+      this.http = null;
+    }
+    for (const sub of [...this.subsystems].reverse()) {
+      const left = Math.max(100, deadline - Date.now() - 500);
+      try {
+        await withTimeout(sub.stop(), left);
+      } catch (err) {
+        this.log.warn(`subsystem ${sub.name} did not stop cleanly: ${(err as Error).message}`);
+      }
+    }
+    this.subsystems.length = 0;
+    this.sandbox?.stopAll();
+    this.store?.closeAll();
+    if (this.#locked) releaseLock(this.config.params.lock);
+    this.#locked = false;
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  let t: ReturnType<typeof setTimeout>;
+  return Promise.race([
+    p.finally(() => clearTimeout(t)),
+    new Promise<T>((_, reject) => t = setTimeout(() => reject(new Error(`timed out after ${ms} ms`)), ms)),
+  ]);
+}

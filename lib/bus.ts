@@ -1,0 +1,79 @@
+/**
+ * The agent's typed event bus: notifications between subsystems (never hot paths).
+ *
+ * ```ts
+ * const bus = new EventBus();
+ * const off = bus.on("member.joined", (m) => console.log(m.name));
+ * bus.emit("member.joined", member);
+ * off();
+ * ```
+ */
+import type { CheckResultEvent, CollectorResultEvent, KvChangedEvent, MemberRecord } from "./types.ts";
+
+/** Every event, by name, with its payload type. Add new events here, nowhere else. */
+export interface AgentEvents {
+  "member.joined": MemberRecord;
+  "member.updated": MemberRecord;
+  "member.suspect": MemberRecord;
+  "member.dead": MemberRecord;
+  "member.left": MemberRecord;
+  /** Our own tags changed (detectors, config reload); gossip bumps our incarnation. */
+  "tags.changed": { tags: string[]; added: string[]; removed: string[] };
+  /** Our own services or their states changed; gossip bumps our incarnation. */
+  "services.changed": { names: string[] };
+  "collector.result": CollectorResultEvent;
+  /** A check changed state (transitions only). */
+  "check.changed": CheckResultEvent;
+  /** Metric points produced in-process (collectors, perfdata) for the time-series store. */
+  "metrics.points": { points: Array<[name: string, value: number, ts: number]> };
+  "kv.changed": KvChangedEvent;
+  "raft.leader": { group: string; leader: string | null; term: number };
+  "config.reloaded": { files: string[] };
+  "agent.stopping": { reason: string };
+}
+
+export type EventName = keyof AgentEvents;
+export type Listener<K extends EventName> = (payload: AgentEvents[K]) => void;
+
+/** Synchronous typed pub/sub. A throwing listener is reported, never breaks the emitter. */
+export class EventBus {
+  #listeners = new Map<EventName, Set<(p: unknown) => void>>();
+  /** Where listener errors go (the agent points this at its logger). */
+  onListenerError: (event: EventName, err: unknown) => void = (event, err) =>
+    console.error(`event listener for ${event} failed:`, err);
+
+  /** Subscribe; returns the function that unsubscribes. */
+  on<K extends EventName>(event: K, fn: Listener<K>): () => void {
+    let set = this.#listeners.get(event);
+    if (!set) this.#listeners.set(event, set = new Set());
+    const f = fn as (p: unknown) => void;
+    set.add(f);
+    return () => set!.delete(f);
+  }
+
+  /** Subscribe for the next event only. */
+  once<K extends EventName>(event: K, fn: Listener<K>): () => void {
+    const off = this.on(event, (p) => {
+      off();
+      fn(p);
+    });
+    return off;
+  }
+
+  emit<K extends EventName>(event: K, payload: AgentEvents[K]): void {
+    const set = this.#listeners.get(event);
+    if (!set) return;
+    for (const fn of [...set]) {
+      try {
+        fn(payload);
+      } catch (err) {
+        this.onListenerError(event, err);
+      }
+    }
+  }
+
+  /** Number of listeners of an event (for tests and info). */
+  listenerCount(event: EventName): number {
+    return this.#listeners.get(event)?.size ?? 0;
+  }
+}

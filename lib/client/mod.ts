@@ -1,0 +1,130 @@
+/**
+ * Typed HTTP client for the agent API: over the unix socket (default, trusted) or TCP with an
+ * optional bearer token. The CLI uses only this and lib/config.
+ *
+ * ```ts
+ * const c = new AgentClient({ socket: "/var/lib/kunai/kunai.sock" });
+ * const info = await c.json<Record<string, unknown>>("GET", "/agent/info");
+ * ```
+ */
+
+export interface ClientOptions {
+  /** Unix socket path (preferred). */
+  socket?: string;
+  /** `http://host:port` base URL when no socket is used. */
+  baseUrl?: string;
+  token?: string;
+  /** Per-request timeout in ms (default 10 s). */
+  timeoutMs?: number;
+}
+
+/** No agent answered (socket missing, connection refused, timeout). */
+export class AgentUnreachable extends Error {
+  constructor(readonly target: string, reason: string) {
+    super(`cannot reach the kunai agent at ${target}: ${reason}`);
+    this.name = "AgentUnreachable";
+  }
+}
+
+/** The agent answered with an error status. */
+export class AgentHttpError extends Error {
+  constructor(readonly status: number, readonly body: string, readonly detail?: unknown) {
+    super(`agent answered ${status}: ${body}`);
+    this.name = "AgentHttpError";
+  }
+}
+
+export class AgentClient {
+  readonly target: string;
+  #opts: ClientOptions;
+  #client: Deno.HttpClient | null = null;
+
+  constructor(opts: ClientOptions) {
+    this.#opts = opts;
+    this.target = opts.socket ? `unix:${opts.socket}` : (opts.baseUrl ?? "http://127.0.0.1:6768");
+    if (opts.socket) {
+      this.#client = Deno.createHttpClient({ proxy: { transport: "unix", path: opts.socket } });
+    }
+  }
+
+  /** Sends a request; throws AgentUnreachable when nothing answers. */
+  async request(
+    method: string,
+    path: string,
+    body?: BodyInit | null,
+    headers: Record<string, string> = {},
+  ): Promise<Response> {
+    const base = this.#opts.socket ? "http://kunai" : (this.#opts.baseUrl ?? "http://127.0.0.1:6768");
+    const h: Record<string, string> = { ...headers };
+    if (this.#opts.token) h.authorization = `Bearer ${this.#opts.token}`;
+    const signal = AbortSignal.timeout(this.#opts.timeoutMs ?? 10_000);
+    try {
+      const init: RequestInit & { client?: Deno.HttpClient } = {
+        method,
+        headers: h,
+        body: body ?? undefined,
+        signal,
+      };
+      if (this.#client) init.client = this.#client;
+      return await fetch(base + path, init);
+    } catch (err) {
+      const e = err as Error;
+      let reason = e.message;
+      const cause = (e as { cause?: unknown }).cause;
+      if (cause instanceof Error) reason = cause.message;
+      if (this.#opts.socket) {
+        try {
+          Deno.statSync(this.#opts.socket);
+        } catch {
+          reason = "ENOENT";
+        }
+      }
+      if (e.name === "TimeoutError") reason = `no answer within ${this.#opts.timeoutMs ?? 10_000} ms`;
+      else if (/No such file|ENOENT|os error 2\b/.test(reason)) {
+        reason = "the socket does not exist (is the agent running?)";
+      } else if (/refused|os error 111/i.test(reason)) reason = "connection refused (is the agent running?)";
+      throw new AgentUnreachable(this.target, reason);
+    }
+  }
+
+  /** Sends a request and parses a JSON answer; throws AgentHttpError on a 4xx/5xx. */
+  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
+    const res = await this.request(
+      method,
+      path,
+      payload,
+      payload ? { "content-type": "application/json" } : {},
+    );
+    const text = await res.text();
+    if (!res.ok) throw errorFrom(res.status, text);
+    try {
+      return JSON.parse(text) as T;
+    } catch {
+      throw new AgentHttpError(res.status, `expected JSON, got: ${text.slice(0, 200)}`);
+    }
+  }
+
+  /** Sends a request and returns the text body; throws AgentHttpError on a 4xx/5xx. */
+  async text(method: string, path: string, body?: BodyInit): Promise<string> {
+    const res = await this.request(method, path, body);
+    const text = await res.text();
+    if (!res.ok) throw errorFrom(res.status, text);
+    return text;
+  }
+
+  close(): void {
+    this.#client?.close();
+    this.#client = null;
+  }
+}
+
+function errorFrom(status: number, text: string): AgentHttpError {
+  try {
+    const j = JSON.parse(text);
+    if (j && typeof j === "object" && "error" in j) {
+      return new AgentHttpError(status, String(j.error), j.detail);
+    }
+  } catch { /* not JSON */ }
+  return new AgentHttpError(status, text || `HTTP ${status}`);
+}

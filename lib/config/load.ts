@@ -1,0 +1,212 @@
+/**
+ * Reads configuration files (JSON and YAML) from the configuration directories, validates every
+ * object and merges them into one AgentConfig. Nothing on disk is changed.
+ */
+import { parse as parseYaml, YAMLParseError } from "yaml";
+import { basename, extname, join, relative } from "node:path";
+import { isPlainObject, type Issue, object } from "./schema.ts";
+import { jsonErrorOffset, lineColumn } from "./json_position.ts";
+import {
+  agentFields,
+  LISTENER_KINDS,
+  type ListenerKind,
+  listenerTypes,
+  OBJECT_KINDS,
+  type ObjectKind,
+  objectTypes,
+} from "./objects.ts";
+
+/** One problem in one file; `line`/`column` for syntax errors. */
+export interface ConfigProblem {
+  file: string;
+  path: string;
+  message: string;
+  line?: number;
+  column?: number;
+}
+
+/** Thrown when configuration is invalid: lists every problem with file and field path. */
+export class ConfigError extends Error {
+  constructor(readonly problems: ConfigProblem[]) {
+    super(problems.map(formatProblem).join("\n"));
+    this.name = "ConfigError";
+  }
+}
+
+export function formatProblem(p: ConfigProblem): string {
+  const where = p.line !== undefined
+    ? `${p.file}:${p.line}${p.column !== undefined ? `:${p.column}` : ""}`
+    : p.file;
+  return p.path ? `${where}: ${p.path}: ${p.message}` : `${where}: ${p.message}`;
+}
+
+/** A typed object loaded from a file: its id, where it came from, and its validated fields. */
+export interface LoadedObject {
+  id: string;
+  file: string;
+  /** Directory whose walk found the file (object ids are relative to it). */
+  root: string;
+  value: Record<string, unknown>;
+}
+
+export interface RawConfig {
+  /** Agent parameters as written (merged, later files win per top-level key). */
+  params: Record<string, unknown>;
+  /** Where each agent parameter came from (for error messages). */
+  paramSource: Record<string, string>;
+  objects: Record<ObjectKind, Record<string, LoadedObject>>;
+  listeners: Partial<Record<ListenerKind, Record<string, unknown>>>;
+  /** Free configuration data (`{configuration.x.y}`, `$x.y$`). */
+  data: Record<string, unknown>;
+  files: string[];
+}
+
+const CONFIG_EXT = new Set([".json", ".yml", ".yaml"]);
+
+/** Parses one file's text; syntax errors carry line and column. */
+export function parseConfigText(file: string, text: string): Record<string, unknown> {
+  const ext = extname(file).toLowerCase();
+  let value: unknown;
+  if (ext === ".json") {
+    try {
+      value = JSON.parse(text);
+    } catch (err) {
+      const off = jsonErrorOffset(text);
+      const lc = off >= 0 ? lineColumn(text, off) : {};
+      const near = off >= 0
+        ? (off >= text.length ? "unexpected end of file" : `unexpected ${JSON.stringify(text[off])}`)
+        : (err as Error).message;
+      throw new ConfigError([{ file, path: "", message: `invalid JSON: ${near}`, ...lc }]);
+    }
+  } else {
+    try {
+      value = parseYaml(text, { prettyErrors: false, uniqueKeys: true });
+    } catch (err) {
+      if (err instanceof YAMLParseError) {
+        const lc = err.pos ? lineColumn(text, err.pos[0]) : {};
+        const first = err.message.split("\n")[0];
+        throw new ConfigError([{ file, path: "", message: `invalid YAML: ${first}`, ...lc }]);
+      }
+      throw new ConfigError([{ file, path: "", message: `invalid YAML: ${(err as Error).message}` }]);
+    }
+    if (value === null || value === undefined) value = {};
+  }
+  if (!isPlainObject(value)) {
+    throw new ConfigError([{ file, path: "", message: "the file must hold one object (a mapping of keys)" }]);
+  }
+  return value;
+}
+
+/** Every config file below `dir`, sorted, `local.json` of the first directory first. */
+export function listConfigFiles(dir: string): string[] {
+  const out: string[] = [];
+  const walk = (d: string) => {
+    let entries: Deno.DirEntry[];
+    try {
+      entries = [...Deno.readDirSync(d)];
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound) return;
+      throw err;
+    }
+    entries.sort((a, b) => a.name.localeCompare(b.name));
+    for (const e of entries) {
+      const p = join(d, e.name);
+      if (e.isDirectory) {
+        // template and plugin folders hold no configuration
+        if (e.name === "templates" || e.name === "libexec" || e.name.startsWith(".")) continue;
+        walk(p);
+      } else if ((e.isFile || e.isSymlink) && CONFIG_EXT.has(extname(e.name).toLowerCase())) {
+        if (e.name === "package.json") continue; // pack metadata, not configuration
+        out.push(p);
+      }
+    }
+  };
+  walk(dir);
+  const local = join(dir, "local.json");
+  const i = out.indexOf(local);
+  if (i > 0) out.unshift(...out.splice(i, 1));
+  return out;
+}
+
+function objectId(root: string, file: string): string {
+  const rel = relative(root, file);
+  return rel.slice(0, rel.length - extname(rel).length);
+}
+
+/**
+ * Loads and validates all files of the given directories in order.
+ * Throws ConfigError listing every problem found (all files are read before giving up).
+ */
+export function loadConfigDirs(
+  dirs: string[],
+  inline: Array<{ name: string; value: Record<string, unknown> }> = [],
+): RawConfig {
+  const raw: RawConfig = {
+    params: {},
+    paramSource: {},
+    objects: Object.fromEntries(OBJECT_KINDS.map((k) => [k, {}])) as RawConfig["objects"],
+    listeners: {},
+    data: {},
+    files: [],
+  };
+  const problems: ConfigProblem[] = [];
+  const docs: Array<{ file: string; root: string; value: Record<string, unknown> }> = [];
+  for (const dir of dirs) {
+    for (const file of listConfigFiles(dir)) {
+      let text: string;
+      try {
+        text = Deno.readTextFileSync(file);
+      } catch (err) {
+        problems.push({ file, path: "", message: `cannot read: ${(err as Error).message}` });
+        continue;
+      }
+      try {
+        docs.push({ file, root: dir, value: parseConfigText(file, text) });
+        raw.files.push(file);
+      } catch (err) {
+        if (err instanceof ConfigError) problems.push(...err.problems);
+        else throw err;
+      }
+    }
+  }
+  for (const d of inline) docs.push({ file: d.name, root: "", value: d.value });
+  for (const doc of docs) applyDocument(raw, doc, problems);
+  if (problems.length) throw new ConfigError(problems);
+  return raw;
+}
+
+const agentKeys = new Set(Object.keys(agentFields));
+
+function applyDocument(
+  raw: RawConfig,
+  doc: { file: string; root: string; value: Record<string, unknown> },
+  problems: ConfigProblem[],
+): void {
+  const { file, root, value } = doc;
+  for (const [key, v] of Object.entries(value)) {
+    const issues: Issue[] = [];
+    if (agentKeys.has(key)) {
+      const probe = object({ [key]: agentFields[key] }).parse({ [key]: v }, "", issues);
+      if (probe) {
+        raw.params[key] = v;
+        raw.paramSource[key] = file;
+      }
+    } else if ((OBJECT_KINDS as string[]).includes(key)) {
+      const kind = key as ObjectKind;
+      const parsed = objectTypes[kind].parse(v, key, issues) as Record<string, unknown> | undefined;
+      if (parsed) {
+        let id = objectId(root || ".", file);
+        if (kind === "service" && typeof parsed.name === "string") id = parsed.name;
+        if (kind === "service" && root === "") id = String(parsed.name ?? basename(file));
+        raw.objects[kind][id] = { id, file, root, value: parsed };
+      }
+    } else if ((LISTENER_KINDS as string[]).includes(key)) {
+      const kind = key as ListenerKind;
+      const parsed = listenerTypes[kind].parse(v, key, issues) as Record<string, unknown> | undefined;
+      if (parsed) raw.listeners[kind] = parsed;
+    } else {
+      raw.data[key] = v;
+    }
+    for (const i of issues) problems.push({ file, path: i.path, message: i.message });
+  }
+}

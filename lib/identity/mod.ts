@@ -1,0 +1,199 @@
+/**
+ * Node identity (reference §0.3) and the local node's mutable facts (tags, services, incarnation)
+ * that gossip advertises. Tag and service changes go on the bus so gossip bumps the incarnation.
+ */
+import { join, resolve } from "node:path";
+import type { EventBus } from "../bus.ts";
+import type { Database } from "../store/mod.ts";
+
+export const DMI_UUID_PATH = "/sys/class/dmi/id/product_uuid";
+const DEFAULT_DATA = "/var/lib/kunai";
+
+/** SHA-1 hex of a string (uuids double as ring positions: 40 hex chars). */
+export async function sha1Hex(text: string): Promise<string> {
+  const digest = await crypto.subtle.digest("SHA-1", new TextEncoder().encode(text));
+  return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+function readText(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch {
+    return null;
+  }
+}
+
+/** Atomic small-file write: tmp + rename. */
+export function writeFileAtomic(path: string, text: string): void {
+  const tmp = `${path}.tmp-${Deno.pid}`;
+  Deno.writeTextFileSync(tmp, text);
+  Deno.renameSync(tmp, path);
+}
+
+export interface UuidOptions {
+  dataDir: string;
+  name: string;
+  /** Where to read the DMI product uuid (tests point it at a fixture). */
+  dmiPath?: string;
+}
+
+/**
+ * The node uuid: from DMI product_uuid when readable (mixed with the data dir when it is not the
+ * default one, so several agents on one host stay distinct), else the persisted `server.key`
+ * when the hostname did not change, else a fresh random one. Saved to `server.key`.
+ */
+export async function resolveUuid(
+  opts: UuidOptions,
+): Promise<{ uuid: string; source: "dmi" | "persisted" | "new" }> {
+  const keyFile = join(opts.dataDir, "server.key");
+  const hostFile = join(opts.dataDir, "last_hostname");
+  const dmi = readText(opts.dmiPath ?? DMI_UUID_PATH);
+  let uuid: string;
+  let source: "dmi" | "persisted" | "new";
+  if (dmi && /^[0-9a-fA-F-]{16,}$/.test(dmi) && !/^[0-]+$/.test(dmi.replace(/-/g, "0"))) {
+    const data = resolve(opts.dataDir);
+    uuid = await sha1Hex(data === DEFAULT_DATA ? dmi.toLowerCase() : `${dmi.toLowerCase()}:${data}`);
+    source = "dmi";
+  } else {
+    const saved = readText(keyFile);
+    const lastHost = readText(hostFile);
+    if (saved && /^[0-9a-f]{40}$/.test(saved) && lastHost === opts.name) {
+      uuid = saved;
+      source = "persisted";
+    } else {
+      uuid = await sha1Hex(crypto.randomUUID());
+      source = "new";
+    }
+  }
+  Deno.mkdirSync(opts.dataDir, { recursive: true });
+  writeFileAtomic(keyFile, uuid);
+  writeFileAtomic(hostFile, opts.name);
+  return { uuid, source };
+}
+
+/** Migrations of agent.db owned by the identity (meta key/values). */
+export const IDENTITY_MIGRATION =
+  "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
+
+/** Reads the saved incarnation, adds one, saves it. 0 on first start. */
+export function bumpStartIncarnation(db: Database): number {
+  return db.transaction(() => {
+    const row = db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'incarnation'");
+    const next = row ? Number(row.value) + 1 : 0;
+    db.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)", String(next));
+    return next;
+  });
+}
+
+/** The advertised address: config `addr`, else `bind` when specific, else the first non-loopback IPv4. */
+export function detectAddr(bind: string): string {
+  if (bind && bind !== "0.0.0.0" && bind !== "::") return bind;
+  try {
+    const ifs = Deno.networkInterfaces();
+    const preferred = ifs.find((i) =>
+      i.family === "IPv4" && !i.address.startsWith("127.") && !i.address.startsWith("169.254.")
+    );
+    if (preferred) return preferred.address;
+  } catch { /* no sys permission (worker): fall through */ }
+  return "127.0.0.1";
+}
+
+export interface LocalNodeInit {
+  uuid: string;
+  name: string;
+  addr: string;
+  port: number;
+  zone: string;
+  incarnation: number;
+  configTags: string[];
+  bus: EventBus;
+  /** Persists the incarnation when it changes (gossip bumps it). */
+  saveIncarnation?: (n: number) => void;
+}
+
+/**
+ * This node's own facts. Tags = config tags + tags added by detectors (per source); services are
+ * published by the checks subsystem. Changes emit `tags.changed` / `services.changed`.
+ */
+export class LocalNode {
+  readonly uuid: string;
+  readonly name: string;
+  readonly addr: string;
+  readonly port: number;
+  zone: string;
+  #incarnation: number;
+  #configTags: string[];
+  #dynamic = new Map<string, Set<string>>();
+  #services: Record<string, unknown> = {};
+  #bus: EventBus;
+  #save?: (n: number) => void;
+
+  constructor(init: LocalNodeInit) {
+    this.uuid = init.uuid;
+    this.name = init.name;
+    this.addr = init.addr;
+    this.port = init.port;
+    this.zone = init.zone;
+    this.#incarnation = init.incarnation;
+    this.#configTags = [...new Set(init.configTags)];
+    this.#bus = init.bus;
+    this.#save = init.saveIncarnation;
+  }
+
+  get incarnation(): number {
+    return this.#incarnation;
+  }
+
+  /** Raises the incarnation (at least to `atLeast`), persists it and returns it. */
+  bumpIncarnation(atLeast = 0): number {
+    this.#incarnation = Math.max(this.#incarnation + 1, atLeast);
+    this.#save?.(this.#incarnation);
+    return this.#incarnation;
+  }
+
+  /** Config tags first, then added tags in insertion order, without duplicates. */
+  tags(): string[] {
+    const out = new Set(this.#configTags);
+    for (const s of this.#dynamic.values()) for (const t of s) out.add(t);
+    return [...out];
+  }
+
+  hasTag(tag: string): boolean {
+    return this.tags().includes(tag);
+  }
+
+  /** Replaces the tags contributed by one source (e.g. `detector:centos`). */
+  setSourceTags(source: string, tags: string[]): void {
+    const before = this.tags();
+    if (tags.length) this.#dynamic.set(source, new Set(tags));
+    else this.#dynamic.delete(source);
+    this.#emitIfChanged(before);
+  }
+
+  /** Replaces the config tags (on reload). */
+  setConfigTags(tags: string[]): void {
+    const before = this.tags();
+    this.#configTags = [...new Set(tags)];
+    this.#emitIfChanged(before);
+  }
+
+  #emitIfChanged(before: string[]): void {
+    const after = this.tags();
+    const added = after.filter((t) => !before.includes(t));
+    const removed = before.filter((t) => !after.includes(t));
+    if (added.length || removed.length) this.#bus.emit("tags.changed", { tags: after, added, removed });
+  }
+
+  services(): Record<string, unknown> {
+    return this.#services;
+  }
+
+  /** Publishes our services (with their check states) for gossip. */
+  setServices(services: Record<string, unknown>): void {
+    const before = JSON.stringify(this.#services);
+    this.#services = services;
+    if (JSON.stringify(services) !== before) {
+      this.#bus.emit("services.changed", { names: Object.keys(services) });
+    }
+  }
+}

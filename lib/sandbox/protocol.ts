@@ -1,0 +1,91 @@
+/**
+ * Messages between the main thread and a sandboxed Worker. Pure data; imported by both sides.
+ */
+
+/** main -> worker: call a method the worker serves. */
+export interface CallMessage {
+  kind: "call";
+  id: number;
+  method: string;
+  params: unknown;
+}
+
+/** worker -> main: the answer to a call. */
+export interface ReplyMessage {
+  kind: "reply";
+  id: number;
+  ok: boolean;
+  value?: unknown;
+  error?: { name: string; message: string };
+}
+
+/** worker -> main: ask the read broker for a file or directory listing. */
+export interface BrokerRequest {
+  kind: "broker";
+  id: number;
+  op: BrokerOp;
+  path: string;
+  /** Process group leader pid (group ops only). */
+  pid?: number;
+}
+
+/** What a Worker may ask the broker; `statfs` is checked against the spec's `statfsAllow`. */
+export type BrokerOp = "read" | "readDir" | "readLink" | "stat" | "statfs" | GroupOp;
+
+/**
+ * Process-group ops for Workers that spawn detached children (WorkerSpec.processGroups): a Worker
+ * cannot call Deno.kill without full run permission, so it asks the main thread, which kills only
+ * groups the Worker registered (and kills them all when the Worker stops).
+ */
+export type GroupOp = "trackGroup" | "killGroup" | "untrackGroup";
+
+/** main -> worker: the broker's answer. */
+export interface BrokerReply {
+  kind: "broker-reply";
+  id: number;
+  ok: boolean;
+  /** read: file text; readDir: entries; readLink: target; stat: info. */
+  value?: unknown;
+  error?: { name: string; message: string };
+}
+
+/** worker -> main once its handlers are installed. */
+export interface ReadyMessage {
+  kind: "ready";
+}
+
+export type ToWorker = CallMessage | BrokerReply;
+export type FromWorker = ReplyMessage | BrokerRequest | ReadyMessage;
+
+export interface BrokerDirEntry {
+  name: string;
+  isFile: boolean;
+  isDirectory: boolean;
+  isSymlink: boolean;
+}
+
+export interface BrokerStat {
+  isFile: boolean;
+  isDirectory: boolean;
+  size: number;
+  mtime: number | null;
+}
+
+/** File-system usage of the file system holding a path (`statfs(2)`; sizes in `bsize` blocks). */
+export interface BrokerStatfs {
+  type: number;
+  bsize: number;
+  blocks: number;
+  bfree: number;
+  bavail: number;
+  files: number;
+  ffree: number;
+}
+
+/** Thrown in a Worker when the broker refuses a path. */
+export class BrokerDenied extends Error {
+  constructor(path: string) {
+    super(`read of ${path} is not allowed for this worker`);
+    this.name = "BrokerDenied";
+  }
+}

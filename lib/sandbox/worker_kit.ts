@@ -1,0 +1,110 @@
+/**
+ * The Worker side of the sandbox: serve named methods and reach files through the read broker.
+ * Import this (and pure helpers) only from Worker modules.
+ *
+ * ```ts
+ * // lib/collectors/workers/linux.ts
+ * import { brokerRead, serve } from "../../sandbox/worker_kit.ts";
+ * serve({ async loadavg() { return (await brokerRead("/proc/loadavg")).split(" ").slice(0, 3); } });
+ * ```
+ */
+import type {
+  BrokerDirEntry,
+  BrokerOp,
+  BrokerReply,
+  BrokerStat,
+  BrokerStatfs,
+  CallMessage,
+  FromWorker,
+  ReplyMessage,
+} from "./protocol.ts";
+
+type Handler = (params: never) => unknown | Promise<unknown>;
+
+// deno-lint-ignore no-explicit-any
+const scope = globalThis as any;
+let nextId = 1;
+const pending = new Map<number, { resolve: (v: unknown) => void; reject: (e: Error) => void }>();
+
+function post(msg: FromWorker): void {
+  scope.postMessage(msg);
+}
+
+function brokerCall(op: BrokerOp, path: string, pid?: number): Promise<unknown> {
+  const id = nextId++;
+  return new Promise((resolve, reject) => {
+    pending.set(id, { resolve, reject });
+    post({ kind: "broker", id, op, path, pid });
+  });
+}
+
+/** Registers a detached child (leader of its own process group) so the main thread may kill it. */
+export function trackProcessGroup(pid: number): Promise<void> {
+  return brokerCall("trackGroup", "", pid) as Promise<void>;
+}
+/** Asks the main thread to SIGKILL a registered process group (the child and all its descendants). */
+export function killProcessGroup(pid: number): Promise<void> {
+  return brokerCall("killGroup", "", pid) as Promise<void>;
+}
+/** Forgets a registered process group once its leader was reaped. */
+export function untrackProcessGroup(pid: number): Promise<void> {
+  return brokerCall("untrackGroup", "", pid) as Promise<void>;
+}
+
+/** Reads a text file through the main thread's broker (allow-listed paths only). */
+export function brokerRead(path: string): Promise<string> {
+  return brokerCall("read", path) as Promise<string>;
+}
+/** Lists a directory through the broker. */
+export function brokerReadDir(path: string): Promise<BrokerDirEntry[]> {
+  return brokerCall("readDir", path) as Promise<BrokerDirEntry[]>;
+}
+/** Reads a symlink target through the broker. */
+export function brokerReadLink(path: string): Promise<string> {
+  return brokerCall("readLink", path) as Promise<string>;
+}
+/** Stats a path through the broker. */
+export function brokerStat(path: string): Promise<BrokerStat> {
+  return brokerCall("stat", path) as Promise<BrokerStat>;
+}
+
+/** File-system usage of the mount holding a path (the spec's `statfsAllow` list applies). */
+export function brokerStatfs(path: string): Promise<BrokerStatfs> {
+  return brokerCall("statfs", path) as Promise<BrokerStatfs>;
+}
+
+/** Installs the method table and tells the main thread we are ready. */
+export function serve(handlers: Record<string, Handler>): void {
+  scope.onmessage = async (ev: MessageEvent) => {
+    const msg = ev.data as CallMessage | BrokerReply;
+    if (msg.kind === "broker-reply") {
+      const p = pending.get(msg.id);
+      if (!p) return;
+      pending.delete(msg.id);
+      if (msg.ok) p.resolve(msg.value);
+      else {
+        const e = new Error(msg.error?.message ?? "broker error");
+        e.name = msg.error?.name ?? "Error";
+        p.reject(e);
+      }
+      return;
+    }
+    if (msg.kind !== "call") return;
+    const reply: ReplyMessage = { kind: "reply", id: msg.id, ok: true };
+    try {
+      const h = handlers[msg.method];
+      if (!h) throw new Error(`unknown method ${msg.method}`);
+      reply.value = await h(msg.params as never);
+    } catch (err) {
+      reply.ok = false;
+      const e = err instanceof Error ? err : new Error(String(err));
+      reply.error = { name: e.name, message: e.message };
+    }
+    try {
+      post(reply);
+    } catch (err) {
+      post({ kind: "reply", id: msg.id, ok: false, error: { name: "DataCloneError", message: String(err) } });
+    }
+  };
+  post({ kind: "ready" });
+}

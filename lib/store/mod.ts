@@ -1,0 +1,178 @@
+/**
+ * SQLite storage (node:sqlite, WAL). Each subsystem opens its own named database under the data
+ * dir (`agent.db`, `kv.db`, `metrics.db`) with its own numbered migrations, so a burst in one never
+ * holds the lock another waits for.
+ *
+ * ```ts
+ * const db = openDatabase(`${dataDir}/agent.db`, [
+ *   { version: 1, sql: "CREATE TABLE kv_meta (key TEXT PRIMARY KEY, value TEXT)" },
+ * ]);
+ * db.run("INSERT INTO kv_meta VALUES (?, ?)", "a", "b");
+ * db.get<{ value: string }>("SELECT value FROM kv_meta WHERE key = ?", "a");
+ * ```
+ */
+import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+
+export interface Migration {
+  /** 1, 2, 3... applied in order, each once. */
+  version: number;
+  sql: string;
+}
+
+export type SqlValue = SQLInputValue;
+
+/** Thrown when a database cannot be opened or migrated; names the file. */
+export class StoreError extends Error {
+  constructor(readonly file: string, message: string) {
+    super(`${file}: ${message}`);
+    this.name = "StoreError";
+  }
+}
+
+/** A small typed wrapper: cached prepared statements, transactions, clean close. */
+export class Database {
+  readonly path: string;
+  #db: DatabaseSync;
+  #stmts = new Map<string, StatementSync>();
+  #txDepth = 0;
+
+  constructor(path: string, db: DatabaseSync) {
+    this.path = path;
+    this.#db = db;
+  }
+
+  #stmt(sql: string): StatementSync {
+    let s = this.#stmts.get(sql);
+    if (!s) {
+      s = this.#db.prepare(sql);
+      this.#stmts.set(sql, s);
+    }
+    return s;
+  }
+
+  /** Executes a statement; returns changes and last row id. */
+  run(sql: string, ...params: SqlValue[]): { changes: number; lastInsertRowid: number } {
+    const r = this.#stmt(sql).run(...params);
+    return { changes: Number(r.changes), lastInsertRowid: Number(r.lastInsertRowid) };
+  }
+
+  get<T>(sql: string, ...params: SqlValue[]): T | undefined {
+    return this.#stmt(sql).get(...params) as T | undefined;
+  }
+
+  all<T>(sql: string, ...params: SqlValue[]): T[] {
+    return this.#stmt(sql).all(...params) as T[];
+  }
+
+  /** Runs raw SQL (several statements allowed, no parameters). */
+  exec(sql: string): void {
+    this.#db.exec(sql);
+  }
+
+  /** Runs `fn` in one transaction (nested calls join the outer one). Rolls back on throw. */
+  transaction<T>(fn: () => T): T {
+    if (this.#txDepth > 0) return fn();
+    this.#db.exec("BEGIN IMMEDIATE");
+    this.#txDepth++;
+    try {
+      const out = fn();
+      this.#db.exec("COMMIT");
+      return out;
+    } catch (err) {
+      this.#db.exec("ROLLBACK");
+      throw err;
+    } finally {
+      this.#txDepth--;
+    }
+  }
+
+  /** Schema version applied so far. */
+  get version(): number {
+    return Number((this.get<{ user_version: number }>("PRAGMA user_version"))?.user_version ?? 0);
+  }
+
+  get isOpen(): boolean {
+    return this.#db.isOpen;
+  }
+
+  /** Checkpoints the WAL and closes. Safe to call twice. */
+  close(): void {
+    if (!this.#db.isOpen) return;
+    this.#stmts.clear();
+    try {
+      this.#db.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+    } catch { /* read-only or busy: close anyway */ }
+    this.#db.close();
+  }
+}
+
+/** Opens (creating if needed) a database in WAL mode and applies pending migrations. */
+export function openDatabase(path: string, migrations: Migration[] = []): Database {
+  let raw: DatabaseSync;
+  try {
+    raw = new DatabaseSync(path);
+  } catch (err) {
+    throw new StoreError(path, `cannot open database: ${(err as Error).message}`);
+  }
+  const db = new Database(path, raw);
+  try {
+    if (path !== ":memory:") db.exec("PRAGMA journal_mode = WAL");
+    db.exec("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON");
+    migrate(db, migrations);
+  } catch (err) {
+    db.close();
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(path, (err as Error).message);
+  }
+  return db;
+}
+
+function migrate(db: Database, migrations: Migration[]): void {
+  const sorted = [...migrations].sort((a, b) => a.version - b.version);
+  for (let i = 0; i < sorted.length; i++) {
+    if (sorted[i].version !== i + 1) {
+      throw new StoreError(db.path, `migrations must be numbered 1..n, got ${sorted[i].version} at ${i + 1}`);
+    }
+  }
+  const current = db.version;
+  if (current > sorted.length) {
+    throw new StoreError(
+      db.path,
+      `database schema version ${current} is newer than this kunai (${sorted.length}); refusing to downgrade`,
+    );
+  }
+  for (const m of sorted.slice(current)) {
+    db.transaction(() => {
+      db.exec(m.sql);
+      db.exec(`PRAGMA user_version = ${m.version}`);
+    });
+  }
+}
+
+/** Opens named databases under one directory and closes them all at stop. */
+export class Store {
+  readonly dir: string;
+  #dbs = new Map<string, Database>();
+
+  constructor(dir: string) {
+    this.dir = dir;
+  }
+
+  /** Opens `<dir>/<name>.db` once; later calls return the same handle. */
+  open(name: string, migrations: Migration[] = []): Database {
+    let db = this.#dbs.get(name);
+    if (db && db.isOpen) return db;
+    db = openDatabase(this.dir === ":memory:" ? ":memory:" : `${this.dir}/${name}.db`, migrations);
+    this.#dbs.set(name, db);
+    return db;
+  }
+
+  names(): string[] {
+    return [...this.#dbs.keys()];
+  }
+
+  closeAll(): void {
+    for (const db of this.#dbs.values()) db.close();
+    this.#dbs.clear();
+  }
+}

@@ -1,0 +1,53 @@
+/**
+ * The contract between lib/agent.ts and every subsystem.
+ *
+ * ```ts
+ * // lib/<name>/mod.ts
+ * export function createThing(ctx: Ctx): Subsystem & ThingApi { ... }
+ * ```
+ */
+import type { Hono } from "hono";
+import type { AgentConfig } from "./config/mod.ts";
+import type { Store } from "./store/mod.ts";
+import type { EventBus } from "./bus.ts";
+import type { Clock } from "./clock/mod.ts";
+import type { Logger } from "./log/mod.ts";
+import type { Sandbox } from "./sandbox/mod.ts";
+import type { Counters } from "./counters.ts";
+import type { LocalNode } from "./identity/mod.ts";
+import type { ApiEnv } from "./routing/mod.ts";
+import type { CollectorResultsView, MembershipView } from "./types.ts";
+
+/** Views that subsystems expose to each other; lib/agent.ts fills them in as it builds them. */
+export interface Views {
+  membership?: MembershipView;
+  collectors?: CollectorResultsView;
+}
+
+/** What every subsystem receives. */
+export interface Ctx {
+  config: AgentConfig;
+  /** This node: uuid, name, addr, port, tags, services, incarnation. */
+  node: LocalNode;
+  store: Store;
+  bus: EventBus;
+  clock: Clock;
+  /** Logger for this subsystem's part. */
+  log: Logger;
+  sandbox: Sandbox;
+  counters: Counters;
+  views: Views;
+  /** Ask the agent to stop (e.g. after our own leave). */
+  requestStop(reason: string): void;
+}
+
+export interface Subsystem {
+  /** Part name in logs and the `/agent/info` section key. */
+  readonly name: string;
+  start(): Promise<void>;
+  stop(): Promise<void>;
+  /** Its section of `/agent/info`. */
+  info(): Record<string, unknown>;
+  /** Its HTTP routes (mounted on TCP and the unix socket). */
+  routes?(): Hono<ApiEnv>;
+}

@@ -1,0 +1,72 @@
+/**
+ * Shared data shapes (floor 1). Subsystems exchange these through the bus and `ctx`,
+ * never each other's classes.
+ */
+
+export type MemberState = "alive" | "suspect" | "dead" | "leave";
+
+/** A node as gossip knows it (reference §3.1); `/agent/members` returns `{uuid: MemberRecord}`. */
+export interface MemberRecord {
+  uuid: string;
+  name: string;
+  addr: string;
+  port: number;
+  incarnation: number;
+  state: MemberState;
+  tags: string[];
+  /** service name -> service object (with its embedded check state). */
+  services: Record<string, unknown>;
+  zone: string;
+}
+
+/** Read-only view of the membership table handed to KV, DNS, UI... through ctx. */
+export interface MembershipView {
+  /** Our own record. */
+  self(): MemberRecord;
+  /** Every known record, ourselves included. */
+  members(): MemberRecord[];
+  /** Called after any change of the table; returns the unsubscribe function. */
+  onChange(fn: (m: MemberRecord) => void): () => void;
+}
+
+export type CheckStateName = "ok" | "warning" | "critical" | "unknown" | "pending";
+export const STATE_IDS: Record<Exclude<CheckStateName, "pending">, number> = {
+  ok: 0,
+  warning: 1,
+  critical: 2,
+  unknown: 3,
+};
+
+export interface CheckResultEvent {
+  id: string;
+  name: string;
+  state: CheckStateName;
+  state_id: number;
+  old_state: CheckStateName;
+  old_state_id: number;
+  output: string;
+  last_check: number;
+  handlers: string[];
+  service?: string;
+}
+
+export interface CollectorResultEvent {
+  name: string;
+  active: boolean;
+  results: Record<string, unknown> | null;
+  metrics: Array<[string, number]>;
+  log: string;
+  last_check: number;
+}
+
+export interface KvChangedEvent {
+  key: string;
+  modify_index: number;
+  deleted: boolean;
+}
+
+/** Read access to collector results, for the evaluator and checks (`{collector.x.y}`). */
+export interface CollectorResultsView {
+  get(name: string): Record<string, unknown> | undefined;
+  names(): string[];
+}

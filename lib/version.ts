@@ -1,0 +1,2 @@
+/** kunai's version (`kunai version`, `/agent/info`). */
+export const VERSION = "0.9.0";

@@ -1,0 +1,1 @@
+Kunai check {{ check.name }} is {{ check.state }}

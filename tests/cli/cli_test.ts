@@ -1,0 +1,91 @@
+import assert from "node:assert/strict";
+import { commandList, findCommand, runCli } from "../../cli/mod.ts";
+import { Output } from "../../cli/output.ts";
+import { newKey } from "../../cli/global.ts";
+import { VERSION } from "../../lib/version.ts";
+import { resolveTarget } from "../../cli/connect.ts";
+import { tempDir } from "../helpers.ts";
+
+async function run(args: string[]) {
+  const out = new Output({ capture: true, colour: false });
+  const code = await runCli(args, out);
+  return { code, out: out.captured.join("\n"), err: out.capturedErrors.join("\n") };
+}
+
+Deno.test("kunai version prints the version; --json gives JSON", async () => {
+  assert.deepEqual(await run(["version"]), { code: 0, out: VERSION, err: "" });
+  const j = await run(["version", "--json"]);
+  assert.equal(JSON.parse(j.out).version, VERSION);
+});
+
+Deno.test("unknown commands and options exit 2 with usage", async () => {
+  const a = await run(["frobnicate"]);
+  assert.equal(a.code, 2);
+  assert.match(a.err, /unknown command 'frobnicate'/);
+  const b = await run(["version", "--bogus"]);
+  assert.equal(b.code, 2);
+  assert.match(b.err, /Unknown option '--bogus'/);
+  const c = await run(["agent"]);
+  assert.equal(c.code, 2);
+  assert.match(c.err, /needs a command/);
+  const d = await run(["agent", "explode"]);
+  assert.equal(d.code, 2);
+  const e = await run(["--weird", "info"]);
+  assert.equal(e.code, 2);
+  const f = await run(["version", "extra"]);
+  assert.equal(f.code, 2);
+  assert.match(f.err, /unexpected argument 'extra'/);
+});
+
+Deno.test("help: global, per group and per command", async () => {
+  const g = await run(["--help"]);
+  assert.equal(g.code, 0);
+  assert.match(g.out, /agent start/);
+  const grp = await run(["agent", "--help"]);
+  assert.equal(grp.code, 0);
+  assert.match(grp.out, /kunai agent stop/);
+  const cmd = await run(["agent", "start", "--help"]);
+  assert.equal(cmd.code, 0);
+  assert.match(cmd.out, /--daemon/);
+  assert.match(commandList(), /keygen/);
+});
+
+Deno.test("commands are found by group and subcommand words", () => {
+  assert.equal(findCommand(["agent", "start"])?.cmd.name, "start");
+  assert.equal(findCommand(["info", "--json"])?.cmd.name, "");
+  assert.equal(findCommand(["nope"]), null);
+});
+
+Deno.test("keygen prints a 32-byte base64 key", async () => {
+  const r = await run(["keygen", "--json"]);
+  const key = JSON.parse(r.out).encryption_key;
+  assert.equal(atob(key).length, 32);
+  assert.notEqual(newKey(), newKey());
+});
+
+Deno.test("no running agent: one clear line and exit 1", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    Deno.writeTextFileSync(`${dir}/local.json`, JSON.stringify({ data: dir }));
+    const r = await run(["-c", `${dir}/local.json`, "info"]);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /cannot reach the kunai agent at unix:.*kunai\.sock: the socket does not exist/);
+    assert.equal(r.err.split("\n").length, 1);
+  } finally {
+    cleanup();
+  }
+});
+
+Deno.test("the CLI finds the socket from -c FILE, $data$ and KUNAI_CONFIG", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    Deno.writeTextFileSync(`${dir}/a.json`, JSON.stringify({ data: "/srv/k", socket: "$data$/x.sock" }));
+    Deno.writeTextFileSync(`${dir}/b.yml`, "socket: /run/k.sock\n");
+    assert.equal(resolveTarget(`${dir}/a.json`, {}).socket, "/srv/k/x.sock");
+    assert.equal(resolveTarget(undefined, { KUNAI_CONFIG: `${dir}/b.yml` }).socket, "/run/k.sock");
+    assert.equal(resolveTarget(undefined, { KUNAI_SOCKET: "/s.sock" }).socket, "/s.sock");
+    assert.throws(() => resolveTarget(`${dir}/missing.json`, {}), /cannot read configuration file/);
+  } finally {
+    cleanup();
+  }
+});

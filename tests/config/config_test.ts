@@ -1,0 +1,197 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ConfigError, resolveConfig } from "../../lib/config/mod.ts";
+import { tempDir } from "../helpers.ts";
+
+function withFiles(files: Record<string, string | object>, fn: (cfgDir: string, dir: string) => void): void {
+  const { dir, cleanup } = tempDir();
+  try {
+    const cfgDir = join(dir, "etc");
+    Deno.mkdirSync(cfgDir);
+    for (const [rel, v] of Object.entries(files)) {
+      const p = join(cfgDir, rel);
+      Deno.mkdirSync(join(p, ".."), { recursive: true });
+      Deno.writeTextFileSync(p, typeof v === "string" ? v : JSON.stringify(v));
+    }
+    fn(cfgDir, dir);
+  } finally {
+    cleanup();
+  }
+}
+
+function problemsOf(fn: () => unknown): ConfigError["problems"] {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof ConfigError) return err.problems;
+    throw err;
+  }
+  assert.fail("expected a ConfigError");
+}
+
+Deno.test("embedded defaults apply when the config dir has only a data path", () => {
+  withFiles({ "local.json": {} }, (cfgDir, dir) => {
+    const cfg = resolveConfig({ cfgDir, dataDir: join(dir, "data"), env: { HOME: dir } });
+    assert.equal(cfg.params.port, 6768);
+    assert.equal(cfg.params.bind, "0.0.0.0");
+    assert.equal(cfg.params.socket, join(dir, "data", "kunai.sock"));
+    assert.equal(cfg.params.lock, join(dir, "data", "kunai.pid"));
+    assert.equal(cfg.params.log, join(dir, "data", "log"));
+    assert.equal(cfg.params.gossip.probe_interval, 1000);
+    assert.equal(cfg.params.gossip.probe_timeout, 500);
+    assert.equal(cfg.params.http.enabled, true);
+    assert.equal(cfg.params.kv.write_acks, 2);
+    assert.equal(cfg.params.name, Deno.hostname());
+  });
+});
+
+Deno.test("agent parameters, $data$ substitution and free configuration data load", () => {
+  withFiles({
+    "local.json": {
+      port: 7000,
+      tags: ["linux", "kv"],
+      data: "/tmp/kd",
+      libexec: "$data$/plugins",
+      load: { warning: 1 },
+    },
+  }, (cfgDir, dir) => {
+    const cfg = resolveConfig({ cfgDir, env: { HOME: dir } });
+    assert.equal(cfg.params.port, 7000);
+    assert.deepEqual(cfg.params.tags, ["linux", "kv"]);
+    assert.equal(cfg.params.libexec, "/tmp/kd/plugins");
+    assert.deepEqual(cfg.data.load, { warning: 1 });
+  });
+});
+
+Deno.test("typed objects are named by their path and checks keep extra lookup keys", () => {
+  withFiles({
+    "local.json": { data: "/tmp/kd2" },
+    "linux/cpu.json": {
+      check: { interval: "10s", critical_if: "1 > 2", thresholds: { cpuidle: { warning: 5 } } },
+    },
+    "services/redis.yml": "service:\n  name: redis\n  port: 6379\n  check:\n    script: check_tcp\n",
+    "listeners/dns.yaml": "dns:\n  enabled: true\n  port: 6766\n",
+  }, (cfgDir, dir) => {
+    const cfg = resolveConfig({ cfgDir, env: { HOME: dir } });
+    const cpu = cfg.objects.check["linux/cpu"];
+    assert.ok(cpu, "check named by relative path");
+    assert.deepEqual(cpu.value.thresholds, { cpuidle: { warning: 5 } });
+    assert.deepEqual(cpu.value.handlers, ["default"]);
+    assert.equal(cfg.objects.service.redis.value.port, 6379);
+    assert.deepEqual(cfg.listeners.dns, { enabled: true, port: 6766, domain: ".kunai", ttl: 60 });
+  });
+});
+
+Deno.test("the README's cpu check loads verbatim", () => {
+  const check = {
+    check: {
+      interval: "10s",
+      apply_on: "linux",
+      ok_output: "'OK: cpu is great: %s%%' % (100-{collector.cpustats.cpuall.%idle})",
+      critical_if: "{collector.cpustats.cpuall.%idle} < {configuration.thresholds.cpuidle.critical}",
+      critical_output: "'Critical: cpu is too high: %s%%' % (100-{collector.cpustats.cpuall.%idle})",
+      warning_if: "{collector.cpustats.cpuall.%idle} < {configuration.thresholds.cpuidle.warning}",
+      warning_output: "'Warning: cpu is very high: %s%%' % (100-{collector.cpustats.cpuall.%idle})",
+      thresholds: { cpuidle: { warning: 5, critical: 1 } },
+    },
+  };
+  withFiles({ "local.json": { data: "/tmp/kd3" }, "cpu.json": check }, (cfgDir, dir) => {
+    const cfg = resolveConfig({ cfgDir, env: { HOME: dir } });
+    assert.equal(cfg.objects.check.cpu.value.apply_on, "linux");
+  });
+});
+
+Deno.test("a JSON syntax error names the file, line and column", () => {
+  withFiles({ "local.json": '{\n  "port": 7000,\n  "tags": [\n}\n' }, (cfgDir, dir) => {
+    const [p] = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
+    assert.equal(p.file, join(cfgDir, "local.json"));
+    assert.equal(p.line, 4);
+    assert.match(p.message, /invalid JSON/);
+  });
+});
+
+Deno.test("a YAML syntax error names the file and line", () => {
+  withFiles(
+    { "local.json": {}, "x/bad.yml": "check:\n  interval: 10s\n   critical_if: [\n" },
+    (cfgDir, dir) => {
+      const [p] = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
+      assert.equal(p.file, join(cfgDir, "x/bad.yml"));
+      assert.equal(typeof p.line, "number");
+      assert.match(p.message, /invalid YAML/);
+    },
+  );
+});
+
+Deno.test("wrong types, missing required fields and unknown fields are all reported with their paths", () => {
+  withFiles({
+    "local.json": { port: "6768", seeds: "a:1" },
+    "h.json": { handler: { type: "mail", contacts: ["a@b"], smtp_srv: "x" } },
+    "d.json": { detector: { apply_if: "True" } },
+    "c.json": { check: { interval: "often", handlers: "default" } },
+    "n.json": { dns: { enabled: "yes" } },
+  }, (cfgDir, dir) => {
+    const probs = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
+    const got = probs.map((p) => `${p.file.slice(cfgDir.length + 1)}|${p.path}|${p.message}`).sort();
+    const find = (re: RegExp) => assert.ok(got.some((g) => re.test(g)), `${re} in\n${got.join("\n")}`);
+    find(/^local\.json\|port\|expected an integer between 0 and 65535, got the string "6768"/);
+    find(/^local\.json\|seeds\|expected a list of strings/);
+    find(/^h\.json\|handler\.smtp_srv\|unknown field/);
+    find(/^d\.json\|detector\.tags\|is required/);
+    find(/^c\.json\|check\.interval\|expected a duration/);
+    find(/^c\.json\|check\.handlers\|expected a list/);
+    find(/^n\.json\|dns\.enabled\|expected true or false/);
+  });
+});
+
+Deno.test("a file that is not an object is refused", () => {
+  withFiles({ "local.json": "[1, 2]" }, (cfgDir, dir) => {
+    const [p] = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
+    assert.match(p.message, /must hold one object/);
+  });
+});
+
+Deno.test("KUNAI_* environment variables override files and flags override both", () => {
+  withFiles({ "local.json": { port: 7000, name: "file-name", data: "/tmp/kd4" } }, (cfgDir, dir) => {
+    const env = {
+      HOME: dir,
+      KUNAI_PORT: "7100",
+      KUNAI_TAGS: "a, b",
+      KUNAI_NAME: "env-name",
+      KUNAI_BOOTSTRAP: "yes",
+    };
+    const cfg = resolveConfig({ cfgDir, env, overrides: { name: "flag-name" } });
+    assert.equal(cfg.params.port, 7100);
+    assert.deepEqual(cfg.params.tags, ["a", "b"]);
+    assert.equal(cfg.params.bootstrap, true);
+    assert.equal(cfg.params.name, "flag-name");
+    const [p] = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir, KUNAI_PORT: "http" } }));
+    assert.equal(p.file, "env KUNAI_PORT");
+  });
+});
+
+Deno.test("an explicit --cfg-dir that does not exist is an error; the default may be absent", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const [p] = problemsOf(() => resolveConfig({ cfgDir: join(dir, "nope"), env: { HOME: dir } }));
+    assert.match(p.message, /does not exist/);
+    const cfg = resolveConfig({ dataDir: join(dir, "data"), env: { HOME: dir } });
+    assert.equal(cfg.params.port, 6768);
+  } finally {
+    cleanup();
+  }
+});
+
+Deno.test("data-dir configuration directories are walked after cfg_dir and override it", () => {
+  withFiles({ "local.json": { port: 7000 } }, (cfgDir, dir) => {
+    const data = join(dir, "data");
+    Deno.mkdirSync(join(data, "local-configuration"), { recursive: true });
+    Deno.writeTextFileSync(
+      join(data, "local-configuration", "extra.json"),
+      JSON.stringify({ port: 7001, check: { script: "x" } }),
+    );
+    const cfg = resolveConfig({ cfgDir, dataDir: data, env: { HOME: dir } });
+    assert.equal(cfg.params.port, 7001);
+    assert.ok(cfg.objects.check.extra);
+    assert.equal(cfg.dirs.length, 4);
+  });
+});

@@ -1,0 +1,103 @@
+import assert from "node:assert/strict";
+import { brokerAllows, NO_PERMISSIONS, Sandbox, WorkerError, WorkerTimeout } from "../../lib/sandbox/mod.ts";
+
+const MODULE = new URL("../fixtures/sandbox_probe_worker.ts", import.meta.url);
+
+function probe(sandbox: Sandbox, name = "probe") {
+  return sandbox.spawn({
+    name,
+    module: MODULE,
+    permissions: { ...NO_PERMISSIONS, import: true },
+    brokerAllow: ["/proc/stat", "/proc/net/dev", "/sys/class/net/*"],
+  });
+}
+
+Deno.test("a worker without run permission cannot start a process (Deno.Command)", async () => {
+  const sb = new Sandbox();
+  try {
+    const r = await probe(sb).call<{ ok: boolean; error?: string }>("spawnDeno");
+    assert.equal(r.ok, false);
+    assert.equal(r.error, "NotCapable");
+  } finally {
+    sb.stopAll();
+  }
+});
+
+Deno.test("a worker without run permission cannot start a process (node:child_process, fails silently)", async () => {
+  const sb = new Sandbox();
+  try {
+    const r = await probe(sb).call<{ ok: boolean }>("spawnNode");
+    assert.equal(r.ok, false, `spawnSync must not succeed: ${JSON.stringify(r)}`);
+  } finally {
+    sb.stopAll();
+  }
+});
+
+Deno.test("a worker cannot read files directly", async () => {
+  const sb = new Sandbox();
+  try {
+    const w = probe(sb);
+    for (const path of ["/etc/hostname", "/proc/stat"]) {
+      const r = await w.call<{ ok: boolean; error?: string }>("readDirect", { path });
+      assert.equal(r.ok, false, path);
+      assert.equal(r.error, "NotCapable", path);
+    }
+  } finally {
+    sb.stopAll();
+  }
+});
+
+Deno.test("the read broker serves /proc/stat but refuses /etc/shadow and path tricks", async () => {
+  const sb = new Sandbox();
+  try {
+    const w = probe(sb);
+    const ok = await w.call<{ ok: boolean; text?: string }>("readBroker", { path: "/proc/stat" });
+    assert.equal(ok.ok, true);
+    assert.match(ok.text!, /^cpu /);
+    for (const path of ["/etc/shadow", "/proc/stat/../../etc/shadow", "/proc/self/environ", "relative"]) {
+      const r = await w.call<{ ok: boolean; error?: string }>("readBroker", { path });
+      assert.equal(r.ok, false, path);
+      assert.equal(r.error, "BrokerDenied", path);
+    }
+    assert.equal(sb.workers()[0].deniedReads, 4);
+  } finally {
+    sb.stopAll();
+  }
+});
+
+Deno.test("a call that exceeds its timeout rejects and the worker restarts", async () => {
+  const sb = new Sandbox();
+  try {
+    const w = probe(sb);
+    await assert.rejects(w.call("spin", { ms: 3000 }, 300), WorkerTimeout);
+    assert.equal(await w.call("echo", "again", 5000), "again");
+    assert.equal(w.starts, 2);
+  } finally {
+    sb.stopAll();
+  }
+});
+
+Deno.test("an error thrown in the worker is re-thrown with its name", async () => {
+  const sb = new Sandbox();
+  try {
+    await assert.rejects(
+      probe(sb).call("fail"),
+      (e: unknown) => e instanceof WorkerError && e.name === "TypeError" && e.message === "boom",
+    );
+    await assert.rejects(probe(sb, "p2").call("nope"), /unknown method nope/);
+  } finally {
+    sb.stopAll();
+  }
+});
+
+Deno.test("broker allow-list matching: exact, dir/*, dir/**, segment globs", () => {
+  const allow = ["/proc/stat", "/sys/block/*", "/sys/class/net/**", "/proc/*/stat"];
+  assert.ok(brokerAllows(allow, "/proc/stat"));
+  assert.ok(brokerAllows(allow, "/sys/block/sda"));
+  assert.ok(!brokerAllows(allow, "/sys/block/sda/size"));
+  assert.ok(brokerAllows(allow, "/sys/class/net/lo/address"));
+  assert.ok(brokerAllows(allow, "/proc/1/stat"));
+  assert.ok(!brokerAllows(allow, "/proc/1/2/stat"));
+  assert.ok(!brokerAllows(allow, "/proc/stat2"));
+  assert.ok(!brokerAllows(allow, "/sys/class/net/../../../etc/shadow"));
+});

@@ -1,0 +1,262 @@
+/**
+ * Test helpers: a ready-made Ctx, free ports, temp dirs, and real agent processes.
+ */
+import { join } from "node:path";
+import { EventBus } from "../lib/bus.ts";
+import { type Clock, VirtualClock } from "../lib/clock/mod.ts";
+import { type AgentConfig, resolveConfig } from "../lib/config/mod.ts";
+import { LogSink } from "../lib/log/mod.ts";
+import { Store } from "../lib/store/mod.ts";
+import { Sandbox } from "../lib/sandbox/mod.ts";
+import { Counters } from "../lib/counters.ts";
+import { LocalNode } from "../lib/identity/mod.ts";
+import type { Ctx } from "../lib/subsystem.ts";
+
+export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
+
+/** A fresh temp dir removed by the returned cleanup. */
+export function tempDir(prefix = "kunai-test-"): { dir: string; cleanup: () => void } {
+  const dir = Deno.makeTempDirSync({ prefix });
+  return { dir, cleanup: () => Deno.removeSync(dir, { recursive: true }) };
+}
+
+/** A TCP+UDP port free on 127.0.0.1 right now (ask the kernel, then release). */
+export function freePort(hostname = "127.0.0.1"): number {
+  for (let i = 0; i < 50; i++) {
+    const l = Deno.listen({ hostname, port: 0 });
+    const port = (l.addr as Deno.NetAddr).port;
+    l.close();
+    try {
+      const u = Deno.listenDatagram({ hostname, port, transport: "udp" });
+      u.close();
+      return port;
+    } catch { /* UDP taken: try another */ }
+  }
+  throw new Error("no free port found");
+}
+
+export interface TestCtxOptions {
+  /** Config files to write into the cfg dir: relative path -> object. */
+  files?: Record<string, unknown>;
+  /** Agent parameters (merged into local.json). */
+  params?: Record<string, unknown>;
+  clock?: Clock;
+  name?: string;
+  uuid?: string;
+  tags?: string[];
+}
+
+export interface TestCtx extends Ctx {
+  dir: string;
+  sink: LogSink;
+  cleanup(): void;
+}
+
+/** Builds a Ctx on a temp dir with a real store, bus, sandbox and (by default) a virtual clock. */
+export function makeTestCtx(opts: TestCtxOptions = {}): TestCtx {
+  const { dir, cleanup } = tempDir();
+  const cfgDir = join(dir, "etc");
+  Deno.mkdirSync(cfgDir, { recursive: true });
+  const local = {
+    data: join(dir, "data"),
+    name: opts.name ?? "test-node",
+    tags: opts.tags ?? [],
+    ...opts.params,
+  };
+  Deno.writeTextFileSync(join(cfgDir, "local.json"), JSON.stringify(local));
+  for (const [rel, value] of Object.entries(opts.files ?? {})) {
+    const p = join(cfgDir, rel);
+    Deno.mkdirSync(join(p, ".."), { recursive: true });
+    Deno.writeTextFileSync(p, typeof value === "string" ? value : JSON.stringify(value));
+  }
+  const config: AgentConfig = resolveConfig({ cfgDir, env: { HOME: dir } });
+  Deno.mkdirSync(config.params.data, { recursive: true });
+  const bus = new EventBus();
+  const sink = new LogSink({ level: "DEBUG", stderr: false, node: config.params.name });
+  const store = new Store(config.params.data);
+  const sandbox = new Sandbox(sink.logger("sandbox"));
+  const node = new LocalNode({
+    uuid: opts.uuid ?? "0".repeat(39) + "1",
+    name: config.params.name,
+    addr: "127.0.0.1",
+    port: config.params.port,
+    zone: "",
+    incarnation: 0,
+    configTags: config.params.tags,
+    bus,
+  });
+  return {
+    config,
+    node,
+    store,
+    bus,
+    clock: opts.clock ?? new VirtualClock(),
+    log: sink.logger("test"),
+    sandbox,
+    counters: new Counters(),
+    views: {},
+    requestStop: () => {},
+    dir,
+    sink,
+    cleanup() {
+      sandbox.stopAll();
+      store.closeAll();
+      cleanup();
+    },
+  };
+}
+
+/** Runs the real CLI (`deno run main.ts ...`); returns code and output. */
+export async function runKunai(
+  args: string[],
+  env: Record<string, string> = {},
+  timeoutMs = 30_000,
+): Promise<{ code: number; stdout: string; stderr: string }> {
+  const cmd = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-net",
+      "--unstable-worker-options",
+      "--config",
+      join(REPO, "deno.json"),
+      join(REPO, "main.ts"),
+      ...args,
+    ],
+    env: { NO_COLOR: "1", ...env },
+    stdout: "piped",
+    stderr: "piped",
+    signal: AbortSignal.timeout(timeoutMs),
+  });
+  const r = await cmd.output();
+  const dec = new TextDecoder();
+  return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+}
+
+export interface AgentProc {
+  dir: string;
+  cfgDir: string;
+  configFile: string;
+  socket: string;
+  port: number;
+  child: Deno.ChildProcess;
+  /** Runs `kunai -c <this agent's config> ...args`. */
+  cli(args: string[]): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** SIGTERM and wait (SIGKILL after `ms`). */
+  stop(ms?: number): Promise<Deno.CommandStatus>;
+  kill9(): Promise<void>;
+  stderr(): string;
+}
+
+/**
+ * Starts a real agent process on loopback in its own temp dir.
+ * `params` go into local.json (port/bind/addr/name/data/socket/lock/log are set for you).
+ */
+export async function startAgent(opts: {
+  name: string;
+  addr?: string;
+  port?: number;
+  params?: Record<string, unknown>;
+  files?: Record<string, unknown>;
+  dir?: string;
+  waitMs?: number;
+} = { name: "a" }): Promise<AgentProc> {
+  const dir = opts.dir ?? Deno.makeTempDirSync({ prefix: `kunai-${opts.name}-` });
+  const cfgDir = join(dir, "etc");
+  Deno.mkdirSync(cfgDir, { recursive: true });
+  const addr = opts.addr ?? "127.0.0.1";
+  const port = opts.port ?? freePort(addr);
+  const local = {
+    name: opts.name,
+    port,
+    bind: addr,
+    addr,
+    data: join(dir, "data"),
+    log: join(dir, "log"),
+    lock: join(dir, "kunai.pid"),
+    socket: join(dir, "kunai.sock"),
+    ...opts.params,
+  };
+  const configFile = join(cfgDir, "local.json");
+  Deno.writeTextFileSync(configFile, JSON.stringify(local, null, 2));
+  for (const [rel, value] of Object.entries(opts.files ?? {})) {
+    const p = join(cfgDir, rel);
+    Deno.mkdirSync(join(p, ".."), { recursive: true });
+    Deno.writeTextFileSync(p, typeof value === "string" ? value : JSON.stringify(value));
+  }
+  const child = new Deno.Command(Deno.execPath(), {
+    args: [
+      "run",
+      "-A",
+      "--unstable-net",
+      "--unstable-worker-options",
+      "--config",
+      join(REPO, "deno.json"),
+      join(REPO, "main.ts"),
+      "agent",
+      "start",
+      "--cfg-dir",
+      cfgDir,
+    ],
+    env: { NO_COLOR: "1", HOME: dir },
+    stdout: "null",
+    stderr: "piped",
+  }).spawn();
+  let errText = "";
+  const reader = child.stderr.pipeThrough(new TextDecoderStream()).getReader();
+  (async () => {
+    try {
+      while (true) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        errText += value;
+        if (errText.length > 1_000_000) errText = errText.slice(-500_000);
+      }
+    } catch { /* closed */ }
+  })();
+  const proc: AgentProc = {
+    dir,
+    cfgDir,
+    configFile,
+    socket: local.socket,
+    port,
+    child,
+    cli: (args) => runKunai(["-c", configFile, ...args], { HOME: dir }),
+    async stop(ms = 8000) {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+      const t = setTimeout(() => {
+        try {
+          child.kill("SIGKILL");
+        } catch { /* gone */ }
+      }, ms);
+      const st = await child.status;
+      clearTimeout(t);
+      return st;
+    },
+    async kill9() {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+      await child.status;
+    },
+    stderr: () => errText,
+  };
+  // wait until the API answers on the unix socket
+  const end = Date.now() + (opts.waitMs ?? 20_000);
+  let exited = false;
+  child.status.then(() => exited = true);
+  while (Date.now() < end && !exited) {
+    try {
+      const c = Deno.createHttpClient({ proxy: { transport: "unix", path: local.socket } });
+      const r = await fetch("http://kunai/agent/name", { client: c, signal: AbortSignal.timeout(1000) });
+      await r.body?.cancel();
+      c.close();
+      if (r.ok) return proc;
+    } catch { /* not yet */ }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  await proc.stop(1000);
+  throw new Error(`agent ${opts.name} did not start: ${errText.slice(-2000)}`);
+}
