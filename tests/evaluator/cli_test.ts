@@ -1,0 +1,94 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runCli } from "../../cli/mod.ts";
+import { Output } from "../../cli/output.ts";
+import { routes } from "../../lib/evaluator/mod.ts";
+import { tempDir } from "../helpers.ts";
+
+/** Serves the evaluator routes on a unix socket and runs `kunai -c <cfg> ...args` against it. */
+async function withAgent(
+  fn: (run: (...args: string[]) => Promise<{ code: number; out: Output }>) => Promise<void>,
+) {
+  const { dir, cleanup } = tempDir();
+  const socket = join(dir, "kunai.sock");
+  const cfg = join(dir, "local.json");
+  Deno.writeTextFileSync(cfg, JSON.stringify({ socket }));
+  const app = routes(() => ({
+    collectors: {
+      get: (n) => (n === "cpustats" ? { cpuall: { "%idle": 97.5 } } : undefined),
+      names: () => ["cpustats"],
+    },
+  }));
+  const server = Deno.serve({ path: socket, onListen: () => {} }, app.fetch);
+  try {
+    await fn(async (...args) => {
+      const out = new Output({ capture: true, colour: false });
+      const code = await runCli(["-c", cfg, ...args], out);
+      return { code, out };
+    });
+  } finally {
+    await server.shutdown();
+    cleanup();
+  }
+}
+
+Deno.test("kunai evaluator list prints the functions, --json the array", async () => {
+  await withAgent(async (run) => {
+    let { code, out } = await run("evaluator", "list");
+    assert.equal(code, 0);
+    assert.equal(out.captured[0], "========== [Functions]:");
+    assert.deepEqual(out.captured.slice(1), [...out.captured.slice(1)].sort());
+    assert.ok(out.captured.includes("grep"));
+    ({ code, out } = await run("evaluator", "list", "--json"));
+    assert.equal(code, 0);
+    assert.equal(JSON.parse(out.captured.join("\n")).length, 13);
+  });
+});
+
+Deno.test("kunai evaluator eval echoes the expression and prints the JSON result", async () => {
+  await withAgent(async (run) => {
+    let { code, out } = await run(
+      "evaluator",
+      "eval",
+      "'OK: cpu is great: %s%%' % (100-{collector.cpustats.cpuall.%idle})",
+    );
+    assert.equal(code, 0);
+    assert.deepEqual(out.captured, [
+      "'OK: cpu is great: %s%%' % (100-{collector.cpustats.cpuall.%idle})",
+      "========== [Result]:",
+      '"OK: cpu is great: 2.5%"',
+    ]);
+    ({ code, out } = await run("evaluator", "eval", "--json", "7 // 2"));
+    assert.equal(code, 0);
+    assert.deepEqual(JSON.parse(out.captured.join("\n")), { expr: "7 // 2", result: 3 });
+    ({ code, out } = await run("evaluator", "eval", "1", "<", "2"));
+    assert.equal(out.captured.at(-1), "true");
+  });
+});
+
+Deno.test("kunai evaluator eval shows the error kind and a caret under the column, exit 1", async () => {
+  await withAgent(async (run) => {
+    let { code, out } = await run("evaluator", "eval", "1 + (2 *");
+    assert.equal(code, 1);
+    assert.deepEqual(out.captured, ["1 + (2 *", "        ^"]);
+    assert.match(out.capturedErrors.join("\n"), /syntax error: unexpected end of expression \(column 9\)/);
+    ({ code, out } = await run("evaluator", "eval", "--json", "{collector.redis.available}"));
+    assert.equal(code, 1);
+    assert.equal(JSON.parse(out.captured.join("\n")).detail.kind, "missing");
+    ({ code, out } = await run("evaluator", "eval"));
+    assert.equal(code, 2, "a missing expression is a usage error");
+  });
+});
+
+Deno.test("kunai evaluator eval without an agent fails with exit 1 and says why", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const cfg = join(dir, "local.json");
+    Deno.writeTextFileSync(cfg, JSON.stringify({ socket: join(dir, "none.sock") }));
+    const out = new Output({ capture: true, colour: false });
+    assert.equal(await runCli(["-c", cfg, "evaluator", "eval", "1"], out), 1);
+    assert.match(out.capturedErrors.join("\n"), /cannot reach the kunai agent/);
+  } finally {
+    cleanup();
+  }
+});

@@ -1,0 +1,110 @@
+import assert from "node:assert/strict";
+import { DEFAULT_LIMITS, EvalError, evaluate, parseExpression } from "../../lib/evaluator/mod.ts";
+
+async function limitError(expr: string, limits = {}): Promise<EvalError> {
+  const t0 = performance.now();
+  let caught: unknown;
+  try {
+    await evaluate(expr, { limits });
+  } catch (err) {
+    caught = err;
+  }
+  const ms = performance.now() - t0;
+  assert.ok(caught instanceof EvalError, `${expr.slice(0, 40)}: expected EvalError, got ${caught}`);
+  assert.equal(caught.kind, "limit", `${expr.slice(0, 40)}: ${caught.message}`);
+  assert.ok(ms < 2000, `${expr.slice(0, 40)} took ${ms} ms`);
+  return caught;
+}
+
+Deno.test("huge powers, repeats and formats stop with a limit error instead of hanging", async () => {
+  await limitError("9**9**9**9");
+  await limitError("2**100000");
+  await limitError("10**10**10");
+  await limitError("(2**60000) * (2**60000)");
+  await limitError("'a' * 10**9");
+  await limitError("'ab' * 2**62");
+  await limitError("(1, 2) * 10**6");
+  await limitError("'%5000000s' % 'x'");
+  await limitError("'%.5000f' % 1.5");
+  await limitError("round(1.5, 10**20) + int('9' * 5000)");
+  // each big operation is charged by size: a few megabyte strings exhaust the step budget
+  await limitError("len(('x' * 1000000) + ('x' * 1000000) + ('x' * 1000000) + ('y' * 1000000))", {
+    maxSteps: 10_000,
+  });
+  await limitError("len(('a' * 1000000,) * 65536)");
+  assert.equal(await evaluate("len('a' * 1000000)"), 1_000_000);
+  assert.equal(await evaluate("len(str(2**60000))"), 18062);
+});
+
+Deno.test("expression length is limited before and after substitution", async () => {
+  const long = "1+".repeat(DEFAULT_LIMITS.maxLength) + "1";
+  const err = await limitError(long);
+  assert.match(err.message, /characters long; the limit is 4096/);
+  await limitError("1 + 1", { maxLength: 3 });
+  const env = {
+    collectors: { get: () => ({ big: "x".repeat(5000) }), names: () => ["c"] },
+    limits: { maxLength: 4096 },
+  };
+  await assert.rejects(
+    evaluate("'{collector.c.big}'", env),
+    (e: unknown) => e instanceof EvalError && e.kind === "limit",
+  );
+});
+
+Deno.test("nesting depth is limited in the parser", async () => {
+  for (
+    const deep of [
+      "(".repeat(300) + "1" + ")".repeat(300),
+      "-".repeat(300) + "1",
+      "not ".repeat(300) + "1",
+      "2**".repeat(300) + "2",
+      "abs(".repeat(200) + "1" + ")".repeat(200),
+    ]
+  ) {
+    assert.throws(() => parseExpression(deep), (e: unknown) => {
+      assert.ok(e instanceof EvalError && e.kind === "limit", `${deep.slice(0, 10)}: ${e}`);
+      assert.match(e.message, /nested deeper than 100 levels/);
+      assert.ok(e.column !== undefined);
+      return true;
+    });
+  }
+  assert.equal(await evaluate("((((((((((1))))))))))"), 1);
+  await limitError("((((1))))", { maxDepth: 4 });
+});
+
+Deno.test("long flat chains within the length limit evaluate without exhausting the stack", async () => {
+  const chain = Array.from({ length: 2048 }, () => "1").join("+");
+  assert.equal(await evaluate(chain), 2048);
+  const cmp = Array.from({ length: 600 }, (_, i) => String(i)).join(" < ");
+  assert.equal(await evaluate(cmp), true);
+  const ors = Array.from({ length: 700 }, () => "0").join(" or ") + " or 7";
+  assert.equal(await evaluate(ors), 7);
+});
+
+Deno.test("the step budget bounds the work of one evaluation", async () => {
+  const chain = Array.from({ length: 500 }, () => "1").join("+");
+  assert.equal(await evaluate(chain, { limits: { maxSteps: 2000 } }), 500);
+  const err = await limitError(chain, { maxSteps: 100 });
+  assert.match(err.message, /more than 100 steps/);
+});
+
+Deno.test("adversarial expressions within the limits finish quickly (the event loop is never held long)", async () => {
+  const adversarial = [
+    Array.from({ length: 20 }, () => "len(min('x'*1000000))").join(" + "),
+    Array.from({ length: 30 }, () => "(('a'*1000000) in ('b'*1000000))").join(" or "),
+    Array.from({ length: 60 }, () => "len('%s' % (('xy',)*60000,))").join(" + "),
+    Array.from({ length: 60 }, () => "len(str(2**65535 // 3**41000))").join(" + "),
+    Array.from({ length: 100 }, () => "len('%.1000f' % 1e-300)").join(" + "),
+    Array.from({ length: 100 }, () => "('a'*1000000 < 'a'*1000000)").join(" or "),
+  ];
+  for (const expr of adversarial) {
+    const t0 = performance.now();
+    try {
+      await evaluate(expr);
+    } catch (err) {
+      assert.ok(err instanceof EvalError && err.kind === "limit", String(err));
+    }
+    const ms = performance.now() - t0;
+    assert.ok(ms < 1000, `${expr.slice(0, 40)}… took ${ms.toFixed(0)} ms`);
+  }
+});
