@@ -1,0 +1,69 @@
+/**
+ * `kunai state [NAME] [--json]` (reference §1): services and checks of a node with their states.
+ */
+import type { Output } from "./output.ts";
+import { STATE_COLOURS } from "./output.ts";
+import type { CommandGroup } from "./types.ts";
+
+interface StateEntry {
+  state?: string;
+  output?: string;
+  check?: { state?: string; output?: string };
+}
+
+/** Check names with the first path segment blanked when it repeats the previous row's (tree look). */
+export function treeNames(names: string[]): string[] {
+  let prev = "";
+  return names.map((n) => {
+    const i = n.indexOf("/");
+    const head = i > 0 ? n.slice(0, i + 1) : "";
+    const shown = head && head === prev ? " ".repeat(head.length) + n.slice(head.length) : n;
+    prev = head;
+    return shown;
+  });
+}
+
+function row(out: Output, name: string, state: string, output: string): void {
+  const st = state.toUpperCase().padEnd(8);
+  const first = output.split("\n")[0];
+  out.line(`\t${name.padEnd(20)} ${out.paint(st, STATE_COLOURS[state])} - ${first}`);
+}
+
+/** Prints the `Services:` and `Checks:` blocks. */
+export function printState(
+  out: Output,
+  st: { checks: Record<string, StateEntry>; services: Record<string, StateEntry> },
+): void {
+  out.line("Services:");
+  for (const name of Object.keys(st.services ?? {}).sort()) {
+    const s = st.services[name];
+    row(out, name, s.state ?? s.check?.state ?? "unknown", s.check?.output ?? s.output ?? "");
+  }
+  out.line("Checks:");
+  const names = Object.keys(st.checks ?? {}).sort();
+  const shown = treeNames(names);
+  names.forEach((n, i) => row(out, shown[i], st.checks[n].state ?? "pending", st.checks[n].output ?? ""));
+}
+
+export const stateCommands: CommandGroup = {
+  group: "state",
+  description: "services and checks of a node",
+  commands: [
+    {
+      name: "",
+      description: "show the services and checks of this node (or of node NAME)",
+      args: ["[name]"],
+      options: { json: { type: "boolean", description: "JSON output" } },
+      async run({ client, out, options, positionals }) {
+        const name = positionals[0];
+        const path = name ? `/agent/state/${encodeURIComponent(name)}` : "/agent/state";
+        const st = await client().json<
+          { checks: Record<string, StateEntry>; services: Record<string, StateEntry> }
+        >("GET", path);
+        if (options.json) out.json(st);
+        else printState(out, st);
+        return 0;
+      },
+    },
+  ],
+};

@@ -1,0 +1,210 @@
+/**
+ * Main-thread side of Nagios plugin checks: turns a check's `script` into argv (macros expanded,
+ * executable resolved inside the allowed directories) and runs it in the sandboxed runner Worker
+ * whose `run` permission lists exactly the executables of the active checks.
+ */
+import { isAbsolute, join, normalize, resolve } from "node:path";
+import type { Sandbox, SandboxWorker } from "../sandbox/mod.ts";
+import { NO_PERMISSIONS } from "../sandbox/mod.ts";
+import { splitArgv } from "./argv.ts";
+import { expandMacros } from "./macros.ts";
+
+/** A check's command line that cannot be run (bad quoting, plugin outside the allowed dirs...). */
+export class PluginRefused extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PluginRefused";
+  }
+}
+
+/** Where plugins may live. */
+export interface PluginDirs {
+  /** Configured monitoring-plugins directories (first existing one is `$nagiosplugins$`). */
+  pluginDirs: string[];
+  /** The agent's own plugin dir (`libexec`). */
+  libexec: string;
+}
+
+/** A resolved command: argv[0] is an allowed executable. */
+export interface ResolvedCommand {
+  argv: string[];
+  executable: string;
+}
+
+function isDir(p: string): boolean {
+  try {
+    return Deno.statSync(p).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
+/** The `$nagiosplugins$` directory: first configured one that exists (else the first configured). */
+export function nagiosPluginsDir(dirs: PluginDirs): string {
+  return dirs.pluginDirs.find(isDir) ?? dirs.pluginDirs[0] ?? "/usr/lib/nagios/plugins";
+}
+
+/** Real paths of the existing allowed directories. */
+export function allowedRoots(dirs: PluginDirs): string[] {
+  const out: string[] = [];
+  for (const d of [...dirs.pluginDirs, dirs.libexec]) {
+    try {
+      out.push(Deno.realPathSync(d));
+    } catch { /* missing dir: nothing allowed there */ }
+  }
+  return [...new Set(out)];
+}
+
+function inside(root: string, p: string): boolean {
+  return p === root || p.startsWith(root.endsWith("/") ? root : root + "/");
+}
+
+/** Checks that `path` is an executable file whose real path lies inside an allowed directory. */
+export function checkExecutable(path: string, dirs: PluginDirs): string {
+  const roots = allowedRoots(dirs);
+  const where = [...dirs.pluginDirs, dirs.libexec].join(", ");
+  const lexical = normalize(path);
+  let real: string;
+  try {
+    real = Deno.realPathSync(lexical);
+  } catch {
+    throw new PluginRefused(`plugin ${path} does not exist`);
+  }
+  const lexicalRoots = [...dirs.pluginDirs, dirs.libexec].map((d) => normalize(d));
+  const lexicalOk = [...roots, ...lexicalRoots].some((r) => inside(r, lexical));
+  if (!lexicalOk || !roots.some((r) => inside(r, real))) {
+    throw new PluginRefused(`plugin ${path} is outside the allowed plugin directories (${where})`);
+  }
+  const st = Deno.statSync(real);
+  if (!st.isFile) throw new PluginRefused(`plugin ${path} is not a file`);
+  if (st.mode !== null && (st.mode & 0o111) === 0) {
+    throw new PluginRefused(`plugin ${path} is not executable`);
+  }
+  return lexical;
+}
+
+/**
+ * Expands macros and resolves the executable. The line is split into words first and each word
+ * expanded, so a value with spaces stays one argument; `shell: true` runs `/bin/sh -c <text>`.
+ */
+export function resolveCommand(
+  script: string,
+  lookup: (path: string) => unknown,
+  dirs: PluginDirs,
+  shell = false,
+): ResolvedCommand {
+  const plugins = nagiosPluginsDir(dirs);
+  const look = (p: string) => p === "nagiosplugins" ? plugins : p === "libexec" ? dirs.libexec : lookup(p);
+  if (shell) {
+    const text = expandMacros(script, look);
+    return { argv: ["/bin/sh", "-c", text], executable: "/bin/sh" };
+  }
+  let words: string[];
+  try {
+    words = splitArgv(script);
+  } catch (err) {
+    throw new PluginRefused(`script: ${(err as Error).message}`);
+  }
+  const argv = words.map((w) => expandMacros(w, look));
+  if (!argv.length || !argv[0]) throw new PluginRefused("script is empty");
+  let exe = argv[0];
+  if (!exe.includes("/")) {
+    const found = [plugins, ...dirs.pluginDirs, dirs.libexec].map((d) => join(d, exe)).find((p) => {
+      try {
+        return Deno.statSync(p).isFile;
+      } catch {
+        return false;
+      }
+    });
+    if (!found) {
+      throw new PluginRefused(`plugin ${exe} not found in ${[...dirs.pluginDirs, dirs.libexec].join(", ")}`);
+    }
+    exe = found;
+  } else if (!isAbsolute(exe)) exe = resolve(dirs.libexec, exe);
+  argv[0] = checkExecutable(exe, dirs);
+  return { argv, executable: argv[0] };
+}
+
+/** What one plugin run produced (the Worker's answer). */
+export interface PluginRun {
+  code: number | null;
+  signal: string | null;
+  output: string;
+  timedOut: boolean;
+  truncated: boolean;
+  durationMs: number;
+  error?: string;
+}
+
+const WORKER_NAME = "nagios-runner";
+
+/**
+ * Owns the runner Worker. `allow()` sets the executables; the Worker is respawned with the new
+ * `run` list when it changes (runs in flight then end with `superseded`).
+ */
+export class NagiosRunner {
+  #sandbox: Sandbox;
+  #worker: SandboxWorker | null = null;
+  #allowed: string[] = [];
+  /** Bumped at each respawn so callers can drop results of a superseded Worker. */
+  generation = 0;
+
+  constructor(sandbox: Sandbox) {
+    this.#sandbox = sandbox;
+  }
+
+  /** Sets the executables the Worker may run (sorted, deduplicated). */
+  allow(executables: string[]): void {
+    const next = [...new Set(executables)].sort();
+    if (this.#worker && next.join("\n") === this.#allowed.join("\n")) return;
+    this.#allowed = next;
+    this.#worker?.terminate();
+    this.#worker = null;
+    this.generation++;
+  }
+
+  get allowed(): string[] {
+    return [...this.#allowed];
+  }
+
+  #ensure(): SandboxWorker {
+    if (this.#worker) return this.#worker;
+    this.#worker = this.#sandbox.spawn({
+      name: WORKER_NAME,
+      module: new URL("./nagios_worker.ts", import.meta.url),
+      permissions: { ...NO_PERMISSIONS, run: this.#allowed.length ? this.#allowed : false },
+      processGroups: true,
+    });
+    return this.#worker;
+  }
+
+  /** Runs argv with a timeout; resolves even on failure (errors come back in `error`). */
+  async run(
+    argv: string[],
+    timeoutMs: number,
+    maxOutput: number,
+  ): Promise<PluginRun & { generation: number }> {
+    const generation = this.generation;
+    const w = this.#ensure();
+    try {
+      const r = await w.call<PluginRun>("run", { argv, timeoutMs, maxOutput }, timeoutMs + 5000);
+      return { ...r, generation };
+    } catch (err) {
+      return {
+        code: null,
+        signal: null,
+        output: "",
+        timedOut: false,
+        truncated: false,
+        durationMs: 0,
+        error: `plugin runner failed: ${(err as Error).message}`,
+        generation,
+      };
+    }
+  }
+
+  stop(): void {
+    this.#worker?.terminate();
+    this.#worker = null;
+  }
+}

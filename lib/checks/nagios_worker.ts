@@ -1,0 +1,129 @@
+/**
+ * The Nagios runner Worker: runs one plugin per call with Deno.Command (no shell unless the argv
+ * says `/bin/sh -c`), in its own process group, with a timeout after which the main thread kills
+ * the whole group. Its `run` permission lists only the resolved plugin executables, so anything
+ * else is refused by Deno itself. Imports only the sandbox kit.
+ */
+import { killProcessGroup, serve, trackProcessGroup, untrackProcessGroup } from "../sandbox/worker_kit.ts";
+
+/** Parameters of one plugin run (see nagios_runner.ts). */
+interface RunParams {
+  argv: string[];
+  timeoutMs: number;
+  maxOutput: number;
+}
+
+/** What one run produced. */
+interface RunResult {
+  code: number | null;
+  signal: string | null;
+  output: string;
+  timedOut: boolean;
+  truncated: boolean;
+  durationMs: number;
+  /** Set when the plugin could not be started (not allowed, not found). */
+  error?: string;
+}
+
+/** Reads a stream to the end, keeping at most `budget.left` bytes (the rest is drained and dropped). */
+async function collect(
+  stream: ReadableStream<Uint8Array>,
+  budget: { left: number; truncated: boolean },
+): Promise<Uint8Array[]> {
+  const kept: Uint8Array[] = [];
+  const reader = stream.getReader();
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      if (budget.left <= 0) {
+        budget.truncated = true;
+        continue;
+      }
+      const part = value.length > budget.left ? value.subarray(0, budget.left) : value;
+      if (part.length < value.length) budget.truncated = true;
+      budget.left -= part.length;
+      kept.push(part.slice());
+    }
+  } catch { /* stream closed by a kill */ }
+  return kept;
+}
+
+function decode(chunks: Uint8Array[]): string {
+  const total = chunks.reduce((n, c) => n + c.length, 0);
+  const buf = new Uint8Array(total);
+  let off = 0;
+  for (const c of chunks) {
+    buf.set(c, off);
+    off += c.length;
+  }
+  return new TextDecoder().decode(buf);
+}
+
+async function run(p: RunParams): Promise<RunResult> {
+  const started = performance.now();
+  const [cmd, ...args] = p.argv;
+  let child: Deno.ChildProcess;
+  try {
+    child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped", detached: true })
+      .spawn();
+  } catch (err) {
+    const e = err as Error;
+    const why = e.name === "NotCapable" || e.name === "PermissionDenied"
+      ? `${cmd} is not an allowed plugin (run permission refused)`
+      : e.name === "NotFound"
+      ? `${cmd}: no such plugin`
+      : `${cmd}: cannot start: ${e.message}`;
+    return {
+      code: null,
+      signal: null,
+      output: "",
+      timedOut: false,
+      truncated: false,
+      durationMs: 0,
+      error: why,
+    };
+  }
+  const pid = child.pid;
+  let tracked = false;
+  try {
+    await trackProcessGroup(pid);
+    tracked = true;
+  } catch { /* refused: the timeout then only closes our side */ }
+  let timedOut = false;
+  const budget = { left: p.maxOutput, truncated: false };
+  const timer = setTimeout(() => {
+    timedOut = true;
+    if (tracked) void killProcessGroup(pid).catch(() => {});
+    else {
+      try {
+        child.kill("SIGKILL");
+      } catch { /* gone */ }
+    }
+  }, p.timeoutMs);
+  const [status, out, err] = await Promise.all([
+    child.status,
+    collect(child.stdout, budget),
+    collect(child.stderr, budget),
+  ]);
+  clearTimeout(timer);
+  if (tracked) {
+    // Leftover background children of a finished plugin die with their group.
+    await killProcessGroup(pid).catch(() => {});
+    await untrackProcessGroup(pid).catch(() => {});
+  }
+  const stdout = decode(out), stderr = decode(err);
+  const output = stderr
+    ? (stdout && !stdout.endsWith("\n") ? `${stdout}\n${stderr}` : stdout + stderr)
+    : stdout;
+  return {
+    code: status.signal ? null : status.code,
+    signal: status.signal ?? null,
+    output,
+    timedOut,
+    truncated: budget.truncated,
+    durationMs: Math.round(performance.now() - started),
+  };
+}
+
+serve({ run: (p: RunParams) => run(p) });

@@ -1,0 +1,51 @@
+/**
+ * The default configuration pack shipped in `<repo>/etc/packs/` (checks, detectors, Nagios
+ * checks). It is embedded in the binary (`deno compile --include etc/packs`) and copied into
+ * `<data>/global-configuration/packs/` at the first start, so users can edit or delete it.
+ */
+import { dirname, join, relative } from "node:path";
+
+/** Where the pack lives next to this module (works from the source tree and the compiled binary). */
+export const DEFAULT_PACKS_DIR = new URL("../../etc/packs/", import.meta.url);
+
+function walk(dir: string, out: string[]): void {
+  for (const e of Deno.readDirSync(dir)) {
+    const p = join(dir, e.name);
+    if (e.isDirectory) walk(p, out);
+    else if (e.isFile) out.push(p);
+  }
+}
+
+/**
+ * Copies the default packs into `<dataDir>/global-configuration/packs` when that directory does not
+ * exist yet (never overwrites). Returns the files written (empty when nothing was done).
+ */
+export function installDefaultPack(dataDir: string, source: string | URL = DEFAULT_PACKS_DIR): string[] {
+  const target = join(dataDir, "global-configuration", "packs");
+  try {
+    Deno.statSync(target);
+    return [];
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+  const src = source instanceof URL ? source.pathname : source;
+  const files: string[] = [];
+  try {
+    walk(src, files);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return [];
+    throw err;
+  }
+  const tmp = `${target}.tmp-${Deno.pid}`;
+  const written: string[] = [];
+  for (const f of files.sort()) {
+    const rel = relative(src, f);
+    const dst = join(tmp, rel);
+    Deno.mkdirSync(dirname(dst), { recursive: true });
+    Deno.writeFileSync(dst, Deno.readFileSync(f));
+    written.push(join(target, rel));
+  }
+  Deno.mkdirSync(dirname(target), { recursive: true });
+  Deno.renameSync(tmp, target);
+  return written;
+}

@@ -1,0 +1,131 @@
+/**
+ * Check state persistence in its own SQLite database (`checks.db`): the last state of every check
+ * (restored at start so nothing re-runs at once) and a short history of transitions. Writes are
+ * batched: `save()` marks a row dirty, `flush()` writes all dirty rows in one transaction.
+ */
+import type { Database, Migration, Store } from "../store/mod.ts";
+import type { CheckStateName } from "../types.ts";
+
+export const CHECKS_MIGRATIONS: Migration[] = [
+  {
+    version: 1,
+    sql: `CREATE TABLE check_state (
+      id TEXT PRIMARY KEY,
+      state TEXT NOT NULL,
+      state_id INTEGER NOT NULL,
+      output TEXT NOT NULL,
+      last_check INTEGER NOT NULL,
+      failures INTEGER NOT NULL DEFAULT 0,
+      successes INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE check_history (
+      id TEXT NOT NULL,
+      ts INTEGER NOT NULL,
+      state TEXT NOT NULL,
+      state_id INTEGER NOT NULL,
+      output TEXT NOT NULL
+    );
+    CREATE INDEX check_history_id_ts ON check_history (id, ts);`,
+  },
+];
+
+/** How many transitions are kept per check. */
+const HISTORY_KEEP = 50;
+
+/** The persisted part of a check's runtime state. */
+export interface StoredState {
+  id: string;
+  state: CheckStateName;
+  state_id: number;
+  output: string;
+  /** Unix seconds. */
+  last_check: number;
+  failures: number;
+  successes: number;
+}
+
+export interface HistoryEntry {
+  ts: number;
+  state: CheckStateName;
+  state_id: number;
+  output: string;
+}
+
+export class CheckStateStore {
+  #db: Database;
+  #dirty = new Map<string, StoredState>();
+  #transitions: Array<StoredState> = [];
+
+  constructor(store: Store) {
+    this.#db = store.open("checks", CHECKS_MIGRATIONS);
+  }
+
+  /** Every stored state, by id. */
+  loadAll(): Map<string, StoredState> {
+    const out = new Map<string, StoredState>();
+    for (const r of this.#db.all<StoredState>("SELECT * FROM check_state")) out.set(r.id, r);
+    return out;
+  }
+
+  /** Marks a state for the next flush; `transition` also records it in the history. */
+  save(s: StoredState, transition: boolean): void {
+    this.#dirty.set(s.id, { ...s });
+    if (transition) this.#transitions.push({ ...s });
+  }
+
+  /** Forgets a check (deleted). */
+  remove(id: string): void {
+    this.#dirty.delete(id);
+    if (this.#db.isOpen) this.#db.run("DELETE FROM check_state WHERE id = ?", id);
+  }
+
+  /** Writes pending rows in one transaction; returns how many. */
+  flush(): number {
+    if (!this.#dirty.size && !this.#transitions.length) return 0;
+    if (!this.#db.isOpen) return 0;
+    const rows = [...this.#dirty.values()];
+    const trans = this.#transitions;
+    this.#dirty.clear();
+    this.#transitions = [];
+    this.#db.transaction(() => {
+      for (const s of rows) {
+        this.#db.run(
+          "INSERT OR REPLACE INTO check_state (id, state, state_id, output, last_check, failures, successes) VALUES (?, ?, ?, ?, ?, ?, ?)",
+          s.id,
+          s.state,
+          s.state_id,
+          s.output,
+          s.last_check,
+          s.failures,
+          s.successes,
+        );
+      }
+      for (const t of trans) {
+        this.#db.run(
+          "INSERT INTO check_history (id, ts, state, state_id, output) VALUES (?, ?, ?, ?, ?)",
+          t.id,
+          t.last_check,
+          t.state,
+          t.state_id,
+          t.output,
+        );
+        this.#db.run(
+          "DELETE FROM check_history WHERE id = ? AND rowid NOT IN (SELECT rowid FROM check_history WHERE id = ? ORDER BY ts DESC, rowid DESC LIMIT ?)",
+          t.id,
+          t.id,
+          HISTORY_KEEP,
+        );
+      }
+    });
+    return rows.length;
+  }
+
+  /** Recent transitions of one check, newest first. */
+  history(id: string, limit = HISTORY_KEEP): HistoryEntry[] {
+    return this.#db.all<HistoryEntry>(
+      "SELECT ts, state, state_id, output FROM check_history WHERE id = ? ORDER BY ts DESC, rowid DESC LIMIT ?",
+      id,
+      limit,
+    );
+  }
+}

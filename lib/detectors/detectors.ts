@@ -1,0 +1,235 @@
+/**
+ * Detectors (reference §7): rules evaluated every `interval` that add tags to our node when they
+ * match (`ctx.node.setSourceTags("detector:<id>", tags)`), and remove them when the rule stops
+ * matching if `remove_when_false: true`. Tag changes go on the bus (`tags.changed`), so checks
+ * re-link and gossip spreads them. An evaluation error keeps the current tags and is reported.
+ */
+import { parseDuration, type TimerId } from "../clock/mod.ts";
+import { type EvalEnv, evaluateBool } from "../evaluator/mod.ts";
+import type { Ctx } from "../subsystem.ts";
+
+/** A loaded detector. */
+export interface DetectorDef {
+  id: string;
+  file: string;
+  tags: string[];
+  applyIf: string;
+  intervalMs: number;
+  removeWhenFalse: boolean;
+  value: Record<string, unknown>;
+}
+
+/** The dry-run answer for one detector. */
+export interface DetectorRun {
+  matched: boolean;
+  tags: string[];
+  new_tags: string[];
+  error?: string;
+}
+
+interface DetectorRuntime {
+  matched: boolean | null;
+  lastRun: number;
+  error: string;
+  timer: TimerId | null;
+}
+
+const PACK_ID = /^packs\/([^/]+)\/detectors\/(.+)$/;
+
+/** `packs/<pack>/detectors/<name>` → `<name>`; other ids unchanged. */
+export function detectorId(configId: string): string {
+  const m = PACK_ID.exec(configId);
+  return m ? m[2] : configId;
+}
+
+/** Builds a detector from a validated config object. */
+export function makeDetectorDef(id: string, file: string, v: Record<string, unknown>): DetectorDef {
+  const interval = parseDuration(v.interval ?? "10s") ?? 10_000;
+  return {
+    id,
+    file,
+    tags: Array.isArray(v.tags) ? v.tags.map(String) : [],
+    applyIf: String(v.apply_if ?? ""),
+    intervalMs: Math.max(1000, interval),
+    removeWhenFalse: v.remove_when_false === true,
+    value: v,
+  };
+}
+
+export class Detectors {
+  readonly name = "detectors";
+  #ctx: Ctx;
+  #defs = new Map<string, DetectorDef>();
+  #rt = new Map<string, DetectorRuntime>();
+  #started = false;
+  #offs: Array<() => void> = [];
+  /** Evaluation errors since start (for info). */
+  errors = 0;
+
+  constructor(ctx: Ctx) {
+    this.#ctx = ctx;
+    this.loadFromConfig();
+  }
+
+  /** (Re)reads detectors from `ctx.config.objects.detector`; removed detectors drop their tags. */
+  loadFromConfig(): void {
+    const next = new Map<string, DetectorDef>();
+    for (const obj of Object.values(this.#ctx.config.objects.detector ?? {})) {
+      const id = detectorId(obj.id);
+      next.set(id, makeDetectorDef(id, obj.file, obj.value));
+    }
+    for (const id of this.#defs.keys()) {
+      if (!next.has(id)) {
+        this.#unschedule(id);
+        this.#ctx.node.setSourceTags(`detector:${id}`, []);
+      }
+    }
+    this.#defs = next;
+    if (this.#started) { for (const id of next.keys()) this.#schedule(id, 0); }
+  }
+
+  #env(): EvalEnv {
+    return { collectors: this.#ctx.views.collectors, lookup: (p) => lookupData(this.#ctx.config.data, p) };
+  }
+
+  /** Evaluates one detector's rule now without applying anything. */
+  async evaluate(id: string): Promise<DetectorRun> {
+    const def = this.#defs.get(id);
+    if (!def) throw new Error(`detector ${id} not found`);
+    const have = this.#ctx.node.tags();
+    try {
+      const matched = await evaluateBool(def.applyIf, this.#env());
+      return { matched, tags: def.tags, new_tags: matched ? def.tags.filter((t) => !have.includes(t)) : [] };
+    } catch (err) {
+      return {
+        matched: false,
+        tags: def.tags,
+        new_tags: [],
+        error: `${def.file || id}: apply_if: ${(err as Error).message}`,
+      };
+    }
+  }
+
+  /** Dry run of every detector (or one): `{name: {matched, tags, new_tags}}`. */
+  async dryRun(id?: string): Promise<Record<string, DetectorRun>> {
+    const ids = id === undefined ? [...this.#defs.keys()].sort() : [id];
+    const out: Record<string, DetectorRun> = {};
+    for (const i of ids) out[i] = await this.evaluate(i);
+    return out;
+  }
+
+  /** Runs one detector and applies its tags. */
+  async runDetector(id: string): Promise<DetectorRun> {
+    const def = this.#defs.get(id);
+    if (!def) throw new Error(`detector ${id} not found`);
+    const r = await this.evaluate(id);
+    const rt = this.#runtime(id);
+    rt.lastRun = this.#ctx.clock.now();
+    if (this.#defs.get(id) !== def) return r;
+    if (r.error) {
+      this.errors++;
+      if (rt.error !== r.error) this.#ctx.log.warn(`detector ${id}: ${r.error}`);
+      rt.error = r.error;
+      return r;
+    }
+    rt.error = "";
+    const source = `detector:${id}`;
+    if (r.matched) {
+      if (r.new_tags.length) {
+        this.#ctx.log.info(`detector ${id}: new tag(s) detected: ${r.new_tags.join(", ")}`);
+      }
+      this.#ctx.node.setSourceTags(source, def.tags);
+    } else if (def.removeWhenFalse && rt.matched) {
+      this.#ctx.log.info(`detector ${id}: no longer matches; removing tag(s) ${def.tags.join(", ")}`);
+      this.#ctx.node.setSourceTags(source, []);
+    }
+    rt.matched = r.matched;
+    return r;
+  }
+
+  #runtime(id: string): DetectorRuntime {
+    let rt = this.#rt.get(id);
+    if (!rt) this.#rt.set(id, rt = { matched: null, lastRun: 0, error: "", timer: null });
+    return rt;
+  }
+
+  #schedule(id: string, delay: number): void {
+    const rt = this.#runtime(id);
+    if (rt.timer !== null) this.#ctx.clock.clearTimeout(rt.timer);
+    rt.timer = this.#ctx.clock.setTimeout(() => {
+      rt.timer = null;
+      this.runDetector(id).catch((err) => this.#ctx.log.error(`detector ${id} failed:`, err)).finally(() => {
+        const def = this.#defs.get(id);
+        if (this.#started && def && rt.timer === null) this.#schedule(id, def.intervalMs);
+      });
+    }, delay);
+  }
+
+  #unschedule(id: string): void {
+    const rt = this.#rt.get(id);
+    if (rt?.timer != null) this.#ctx.clock.clearTimeout(rt.timer);
+    this.#rt.delete(id);
+  }
+
+  /** The detector objects (`GET /agent/detectors`). */
+  list(): Array<Record<string, unknown>> {
+    return [...this.#defs.values()].sort((a, b) => a.id.localeCompare(b.id)).map((d) => {
+      const rt = this.#rt.get(d.id);
+      return {
+        ...d.value,
+        id: d.id,
+        name: d.id,
+        from: d.file ? `file:${d.file}` : "",
+        matched: rt?.matched ?? null,
+        last_launch: rt ? Math.floor(rt.lastRun / 1000) : 0,
+        error: rt?.error || null,
+      };
+    });
+  }
+
+  has(id: string): boolean {
+    return this.#defs.has(id);
+  }
+
+  start(): Promise<void> {
+    this.#started = true;
+    this.#offs.push(this.#ctx.bus.on("config.reloaded", () => this.loadFromConfig()));
+    for (const id of this.#defs.keys()) this.#schedule(id, 0);
+    return Promise.resolve();
+  }
+
+  stop(): Promise<void> {
+    this.#started = false;
+    for (const off of this.#offs) off();
+    this.#offs = [];
+    for (const id of [...this.#rt.keys()]) {
+      const rt = this.#rt.get(id)!;
+      if (rt.timer !== null) this.#ctx.clock.clearTimeout(rt.timer);
+      rt.timer = null;
+    }
+    return Promise.resolve();
+  }
+
+  info(): Record<string, unknown> {
+    const matched = [...this.#rt.entries()].filter(([, r]) => r.matched).map(([id]) => id).sort();
+    return { loaded: this.#defs.size, matched, errors: this.errors };
+  }
+}
+
+/** Dotted lookup in the configuration data (keys may hold dots). */
+function lookupData(data: Record<string, unknown>, path: string): unknown {
+  const walk = (root: unknown, segs: string[]): unknown => {
+    if (!segs.length) return root;
+    if (root === null || typeof root !== "object") return undefined;
+    const o = root as Record<string, unknown>;
+    for (let n = segs.length; n >= 1; n--) {
+      const k = segs.slice(0, n).join(".");
+      if (Object.hasOwn(o, k)) {
+        const v = walk(o[k], segs.slice(n));
+        if (v !== undefined) return v;
+      }
+    }
+    return undefined;
+  };
+  return walk(data, path.split("."));
+}

@@ -1,0 +1,93 @@
+import assert from "node:assert/strict";
+import { Output } from "../../cli/output.ts";
+import { printState, treeNames } from "../../cli/state.ts";
+import { printChecks } from "../../cli/checks.ts";
+import { startAgent } from "../helpers.ts";
+
+Deno.test("state layout: services, then checks sorted with repeated prefixes blanked", () => {
+  assert.deepEqual(treeNames(["linux/cpu", "linux/disks", "mysql/conn", "solo"]), [
+    "linux/cpu",
+    "      disks",
+    "mysql/conn",
+    "solo",
+  ]);
+  const out = new Output({ capture: true, colour: false });
+  printState(out, {
+    services: { redis: { state: "critical", check: { state: "critical", output: "down" } } },
+    checks: {
+      "linux/cpu": { state: "ok", output: "OK: cpu\nmore" },
+      "linux/load": { state: "warning", output: "hot" },
+    },
+  });
+  assert.deepEqual(out.captured, [
+    "Services:",
+    `\t${"redis".padEnd(20)} CRITICAL - down`,
+    "Checks:",
+    `\t${"linux/cpu".padEnd(20)} OK       - OK: cpu`,
+    `\t${"      load".padEnd(20)} WARNING  - hot`,
+  ]);
+  const o2 = new Output({ capture: true, colour: false });
+  printChecks(o2, {
+    "a/b": {
+      state: "unknown",
+      output: "x",
+      active: false,
+      interval: "10s",
+      kind: "nagios",
+      apply_on: "a",
+      problems: ["bad"],
+    },
+  });
+  assert.equal(o2.captured[0], "========== [Checks]:");
+  assert.match(o2.captured[1], /a\/b\s+UNKNOWN\s+inactive 10s\s+nagios\s+on a - x/);
+  assert.match(o2.captured[2], /bad/);
+});
+
+Deno.test({
+  name: "a real agent serves checks, state and detectors to the CLI",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const agent = await startAgent({
+      name: "chk",
+      params: { tags: ["linux"] },
+      files: {
+        "linux/answer.json": {
+          check: { interval: "1s", critical_if: "1 > 2", ok_output: "'the answer is %d' % 42" },
+        },
+        "detectors/always.json": { detector: { tags: ["found"], apply_if: "True", interval: "1s" } },
+        "found/tagged.json": { check: { interval: "1s", warning_if: "True", warning_output: "'tagged'" } },
+      },
+    });
+    try {
+      let list: Record<string, { state: string; active: boolean; output: string }> = {};
+      for (let i = 0; i < 60; i++) {
+        const r = await agent.cli(["checks", "list", "--json"]);
+        assert.equal(r.code, 0, r.stderr);
+        list = JSON.parse(r.stdout);
+        if (list["linux/answer"]?.state === "ok" && list["found/tagged"]?.state === "warning") break;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      assert.deepEqual([list["linux/answer"].state, list["linux/answer"].output], ["ok", "the answer is 42"]);
+      assert.equal(list["found/tagged"].active, true, "the detector's tag activated the check");
+      const st = await agent.cli(["state"]);
+      assert.equal(st.code, 0, st.stderr);
+      assert.match(
+        st.stdout,
+        /Checks:\n\tfound\/tagged\s+WARNING\s+- tagged\n\tlinux\/answer\s+OK\s+- the answer is 42/,
+      );
+      const det = await agent.cli(["detectors", "list"]);
+      assert.match(det.stdout, /Detectors/);
+      assert.match(det.stdout, /Detectors\/always:\s+found/);
+      const run = await agent.cli(["detectors", "run", "--json"]);
+      assert.deepEqual(JSON.parse(run.stdout)["detectors/always"], {
+        matched: true,
+        tags: ["found"],
+        new_tags: [],
+      });
+    } finally {
+      await agent.stop();
+      Deno.removeSync(agent.dir, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createChecks } from "../../lib/checks/mod.ts";
+import { NagiosRunner } from "../../lib/checks/nagios_runner.ts";
+import { makeTestCtx } from "../helpers.ts";
+
+const PLUGINS = "/usr/lib/nagios/plugins";
+const havePlugins = (() => {
+  try {
+    return Deno.statSync(`${PLUGINS}/check_load`).isFile;
+  } catch {
+    return false;
+  }
+})();
+
+function loadAvg(): number[] {
+  return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).map(Number);
+}
+
+/** Processes whose command line contains `marker`. */
+function processesWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
+      if (cmd.includes(marker)) out.push(Number(e.name));
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
+Deno.test({
+  name: "check_load is OK, WARNING or CRITICAL by thresholds and its perfdata becomes metrics",
+  ignore: !havePlugins,
+  async fn() {
+    const ctx = makeTestCtx({
+      tags: ["linux"],
+      files: {
+        "load/ok.json": {
+          check: {
+            script: "$nagiosplugins$/check_load -w $load.warning$ -c $load.critical$",
+            load: { warning: "900,900,900", critical: "1000,1000,1000" },
+          },
+        },
+        "load/warn.json": { check: { script: "$nagiosplugins$/check_load -w 0,0,0 -c 1000,1000,1000" } },
+        "load/crit.json": { check: { script: "check_load -w 0,0,0 -c 0,0,0" } },
+      },
+    });
+    const checks = createChecks(ctx);
+    const points: Array<[string, number, number]> = [];
+    ctx.bus.on("metrics.points", (e) => points.push(...e.points));
+    try {
+      ctx.node.setSourceTags("test", ["load"]);
+      await checks.start();
+      assert.ok(checks.isActive("load/ok"), "apply_on defaults to the parent dir");
+      await Promise.all(["load/ok", "load/warn", "load/crit"].map((id) => checks.runCheck(id)));
+      const ok = checks.view("load/ok")!;
+      assert.equal(ok.state, "ok", String(ok.output));
+      assert.match(String(ok.output), /^LOAD OK - total load average/);
+      assert.ok(!String(ok.output).includes("|"), "perfdata is not part of the output");
+      if (Math.max(...loadAvg()) > 0) {
+        assert.equal(checks.view("load/warn")!.state, "warning", String(checks.view("load/warn")!.output));
+        assert.equal(checks.view("load/crit")!.state_id, 2, String(checks.view("load/crit")!.output));
+      }
+      const names = points.map((p) => p[0]);
+      assert.ok(names.includes("test-node.load.ok.load1"), names.join(","));
+      assert.ok(names.includes("test-node.load.ok.load15"));
+      const p = points.find((x) => x[0] === "test-node.load.ok.load1")!;
+      assert.ok(p[1] >= 0 && Number.isInteger(p[2]));
+      assert.equal((ok.perfdata as Array<{ label: string }>)[0].label, "load1");
+    } finally {
+      await checks.stop();
+      ctx.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "a plugin that sleeps past its timeout becomes UNKNOWN and leaves no process behind",
+  ignore: !havePlugins,
+  async fn() {
+    const marker = `73.${Math.floor(Math.random() * 1e6)}`;
+    const ctx = makeTestCtx();
+    const pluginDir = join(ctx.dir, "plugins");
+    Deno.mkdirSync(pluginDir);
+    const script = join(pluginDir, "check_slow");
+    Deno.writeTextFileSync(
+      script,
+      `#!/bin/sh\nsleep ${marker} &\nsleep ${marker} &\necho "SLOW starting"\nwait\n`,
+    );
+    Deno.chmodSync(script, 0o755);
+    ctx.config.params.checks.plugin_dirs = [PLUGINS, pluginDir];
+    ctx.config.objects.check["slow"] = {
+      id: "slow",
+      file: join(ctx.dir, "etc/slow.json"),
+      root: join(ctx.dir, "etc"),
+      value: { script: `${script}`, timeout: "1s" },
+    };
+    const checks = createChecks(ctx);
+    try {
+      await checks.start();
+      const t0 = Date.now();
+      await checks.runCheck("slow");
+      const took = Date.now() - t0;
+      const v = checks.view("slow")!;
+      assert.equal(v.state, "unknown");
+      assert.match(String(v.output), /timed out after 1s.*SLOW starting/);
+      assert.ok(took < 5000, `took ${took} ms`);
+      await new Promise((r) => setTimeout(r, 100));
+      assert.deepEqual(processesWith(`sleep ${marker}`), [], "the whole process group was killed");
+      assert.deepEqual(ctx.sandbox.workers().flatMap((w) => w.trackedGroups), []);
+    } finally {
+      await checks.stop();
+      ctx.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "a plugin outside the allowed directories is refused, also through a symlink",
+  ignore: !havePlugins,
+  async fn() {
+    const ctx = makeTestCtx({ files: { "evil.json": { check: { script: "/bin/echo hello" } } } });
+    const pluginDir = join(ctx.dir, "plugins");
+    Deno.mkdirSync(pluginDir);
+    Deno.symlinkSync("/bin/echo", join(pluginDir, "check_echo"));
+    ctx.config.params.checks.plugin_dirs = [pluginDir];
+    ctx.config.objects.check["link"] = { id: "link", file: "", root: "", value: { script: "check_echo hi" } };
+    const checks = createChecks(ctx);
+    try {
+      await checks.start();
+      for (const id of ["evil", "link"]) {
+        await checks.runCheck(id);
+        const v = checks.view(id)!;
+        assert.equal(v.state, "unknown");
+        assert.match(String(v.output), /outside the allowed plugin directories/);
+      }
+      // Even a command that slips past resolution is refused by the Worker's run permission.
+      const runner = new NagiosRunner(ctx.sandbox);
+      runner.allow([`${PLUGINS}/check_load`]);
+      const r = await runner.run(["/bin/echo", "x"], 2000, 1000);
+      assert.match(String(r.error), /not an allowed plugin/);
+      const ok = await runner.run(
+        [`${PLUGINS}/check_load`, "-w", "900,900,900", "-c", "999,999,999"],
+        5000,
+        1000,
+      );
+      assert.equal(ok.code, 0, ok.output);
+      runner.stop();
+    } finally {
+      await checks.stop();
+      ctx.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "exit codes above 3 and a missing plugin are UNKNOWN; shell: true runs through /bin/sh; output is capped",
+  ignore: !havePlugins,
+  async fn() {
+    const ctx = makeTestCtx();
+    const pluginDir = join(ctx.dir, "plugins");
+    Deno.mkdirSync(pluginDir);
+    Deno.writeTextFileSync(join(pluginDir, "check_rc"), `#!/bin/sh\necho "rc $1"\nexit $1\n`);
+    Deno.chmodSync(join(pluginDir, "check_rc"), 0o755);
+    ctx.config.params.checks.plugin_dirs = [pluginDir];
+    const add = (id: string, value: Record<string, unknown>) =>
+      ctx.config.objects.check[id] = { id, file: "", root: "", value: { ...value } };
+    add("rc1", { script: "check_rc 1" });
+    add("rc7", { script: "check_rc 7" });
+    add("nope", { script: "check_nope" });
+    add("sh", { script: "echo 'piped OK' | tr a-z A-Z", shell: true });
+    Deno.writeTextFileSync(
+      join(pluginDir, "check_big"),
+      `#!/bin/sh\nhead -c 200000 /dev/zero | tr '\\0' a\necho\nexit 0\n`,
+    );
+    Deno.chmodSync(join(pluginDir, "check_big"), 0o755);
+    add("big", { script: "check_big" });
+    const checks = createChecks(ctx);
+    try {
+      await checks.start();
+      await Promise.all(["rc1", "rc7", "nope", "sh", "big"].map((id) => checks.runCheck(id)));
+      const big = String(checks.view("big")!.output);
+      assert.equal(checks.view("big")!.state, "ok");
+      assert.ok(big.startsWith("aaaa") && big.length < 64 * 1024 + 100, String(big.length));
+      assert.match(big, /output truncated at 65536 bytes/);
+      assert.deepEqual([checks.view("rc1")!.state, checks.view("rc1")!.output], ["warning", "rc 1"]);
+      assert.equal(checks.view("rc7")!.state, "unknown");
+      assert.match(String(checks.view("rc7")!.output), /exited with code 7/);
+      assert.match(String(checks.view("nope")!.output), /check_nope not found/);
+      assert.deepEqual([checks.view("sh")!.state, checks.view("sh")!.output], ["ok", "PIPED OK"]);
+    } finally {
+      await checks.stop();
+      ctx.cleanup();
+    }
+  },
+});

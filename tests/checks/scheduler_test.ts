@@ -1,0 +1,64 @@
+import assert from "node:assert/strict";
+import { Scheduler } from "../../lib/checks/scheduler.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+
+Deno.test("runs repeat within ±10% of the interval", async () => {
+  const clock = new VirtualClock();
+  const starts: number[] = [];
+  let seed = 1;
+  const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const s = new Scheduler(clock, 4, (_id) => {
+    starts.push(clock.now());
+    return Promise.resolve();
+  }, rand);
+  s.set("a", 10_000, 0);
+  await clock.advance(200_000);
+  s.stop();
+  assert.ok(starts.length >= 18 && starts.length <= 22, String(starts.length));
+  for (let i = 1; i < starts.length; i++) {
+    const gap = starts[i] - starts[i - 1];
+    assert.ok(gap >= 9000 && gap <= 11_000, `gap ${gap}`);
+  }
+  assert.equal(s.delayStats().max, 0);
+});
+
+Deno.test("a check never overlaps itself and concurrency is bounded", async () => {
+  const clock = new VirtualClock();
+  let running = 0, peak = 0;
+  const perId = new Map<string, number>();
+  let overlap = false;
+  const s = new Scheduler(clock, 3, async (id) => {
+    running++;
+    peak = Math.max(peak, running);
+    perId.set(id, (perId.get(id) ?? 0) + 1);
+    if (perId.get(id)! > 1) overlap = true;
+    await clock.sleep(25_000); // longer than the interval
+    perId.set(id, perId.get(id)! - 1);
+    running--;
+  });
+  for (let i = 0; i < 10; i++) s.set(`c${i}`, 10_000, 0);
+  await clock.advance(120_000);
+  assert.equal(peak, 3);
+  assert.equal(overlap, false);
+  assert.ok(s.runs >= 12, String(s.runs));
+  assert.ok(s.delayStats().p99 > 0, "queued runs show a scheduling delay");
+  s.stop();
+});
+
+Deno.test("a restored last_check delays the first run; removal stops runs", async () => {
+  const clock = new VirtualClock(1_000_000);
+  const starts: Array<[string, number]> = [];
+  const s = new Scheduler(clock, 4, (id) => {
+    starts.push([id, clock.now()]);
+    return Promise.resolve();
+  }, () => 0.5);
+  s.set("recent", 60_000, 1_000_000 - 10_000);
+  s.set("gone", 10_000, 0);
+  await clock.advance(1000);
+  s.remove("gone");
+  await clock.advance(100_000);
+  assert.deepEqual(starts.filter(([id]) => id === "gone").length, 1);
+  const first = starts.find(([id]) => id === "recent")!;
+  assert.equal(first[1], 1_000_000 + 50_000);
+  s.stop();
+});

@@ -1,0 +1,121 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createChecks } from "../../lib/checks/mod.ts";
+import { createDetectors } from "../../lib/detectors/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
+import { makeTestCtx } from "../helpers.ts";
+
+Deno.test("a detector on a temp file gains and (with removal on) loses a tag, and checks re-link", async () => {
+  const ctx = makeTestCtx();
+  const flag = join(ctx.dir, "flag");
+  ctx.config.objects.detector["flagged"] = {
+    id: "flagged",
+    file: "",
+    root: "",
+    value: { tags: ["flagged"], apply_if: `fileexists('${flag}')`, interval: "10s", remove_when_false: true },
+  };
+  ctx.config.objects.detector["sticky"] = {
+    id: "sticky",
+    file: "",
+    root: "",
+    value: { tags: ["sticky"], apply_if: `grep('sticky', '${flag}')`, interval: "10s" },
+  };
+  ctx.config.objects.check["flagged/x"] = {
+    id: "flagged/x",
+    file: "",
+    root: "",
+    value: { warning_if: "1 > 2", ok_output: "'ok'" },
+  };
+  const checks = createChecks(ctx);
+  const detectors = createDetectors(ctx);
+  const tagEvents: string[][] = [];
+  ctx.bus.on("tags.changed", (e) => tagEvents.push(e.tags));
+  try {
+    await checks.start();
+    await detectors.start();
+    assert.equal(checks.isActive("flagged/x"), false);
+    await detectors.runDetector("flagged");
+    assert.deepEqual(ctx.node.tags(), []);
+
+    Deno.writeTextFileSync(flag, "this host is STICKY\n");
+    const dry = await detectors.dryRun();
+    assert.deepEqual(dry.flagged, { matched: true, tags: ["flagged"], new_tags: ["flagged"] });
+    assert.deepEqual(ctx.node.tags(), [], "a dry run applies nothing");
+    await detectors.runDetector("flagged");
+    await detectors.runDetector("sticky");
+    assert.deepEqual(ctx.node.tags().sort(), ["flagged", "sticky"]);
+    assert.equal(checks.isActive("flagged/x"), true, "checks re-link on tags.changed");
+
+    Deno.removeSync(flag);
+    await detectors.runDetector("flagged");
+    await detectors.runDetector("sticky");
+    assert.deepEqual(ctx.node.tags(), ["sticky"], "removal only with remove_when_false");
+    assert.equal(checks.isActive("flagged/x"), false);
+    assert.deepEqual(tagEvents.map((t) => t.sort().join(",")), ["flagged", "flagged,sticky", "sticky"]);
+
+    const list = detectors.list();
+    assert.deepEqual(list.map((d) => [d.name, d.matched]), [["flagged", false], ["sticky", false]]);
+  } finally {
+    await detectors.stop();
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("detector routes list and dry-run; an apply_if error keeps tags and is reported", async () => {
+  const ctx = makeTestCtx({
+    files: {
+      "detectors/yes.json": { detector: { tags: ["linux"], apply_if: "1 == 1", interval: "10s" } },
+      "detectors/bad.json": {
+        detector: { tags: ["x"], apply_if: "nosuchfn(1)", interval: "10s", remove_when_false: true },
+      },
+    },
+  });
+  const detectors = createDetectors(ctx);
+  const app = buildApp([detectors.routes!()], {
+    token: "",
+    maxBody: 1 << 20,
+    log: ctx.log,
+    counters: ctx.counters,
+  });
+  try {
+    const list = await (await app.request("/agent/detectors")).json();
+    assert.deepEqual(list.map((d: { name: string }) => d.name), ["detectors/bad", "detectors/yes"]);
+    const run = await (await app.request("/agent/detectors/run")).json();
+    assert.deepEqual(run["detectors/yes"], { matched: true, tags: ["linux"], new_tags: ["linux"] });
+    assert.equal(run["detectors/bad"].matched, false);
+    assert.match(run["detectors/bad"].error, /bad\.json: apply_if: .*nosuchfn/);
+    const one = await (await app.request("/agent/detectors/run/detectors/yes")).json();
+    assert.deepEqual(Object.keys(one), ["detectors/yes"]);
+    assert.equal((await app.request("/agent/detectors/run/nope")).status, 404);
+    await detectors.runDetector("detectors/bad");
+    assert.deepEqual(ctx.node.tags(), []);
+    assert.ok(ctx.sink.recent.WARNING.some((l) => l.includes("nosuchfn")));
+  } finally {
+    ctx.cleanup();
+  }
+});
+
+Deno.test("detectors run on their interval once started", async () => {
+  const ctx = makeTestCtx();
+  ctx.config.objects.detector["always"] = {
+    id: "always",
+    file: "",
+    root: "",
+    value: { tags: ["auto"], apply_if: "True", interval: "10s" },
+  };
+  const detectors = createDetectors(ctx);
+  const clock = ctx.clock as import("../../lib/clock/mod.ts").VirtualClock;
+  try {
+    await detectors.start();
+    await clock.advance(1);
+    for (let i = 0; i < 20 && !ctx.node.tags().includes("auto"); i++) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    assert.deepEqual(ctx.node.tags(), ["auto"]);
+    assert.equal(clock.pending > 0, true, "next run planned");
+  } finally {
+    await detectors.stop();
+    ctx.cleanup();
+  }
+});
