@@ -1,0 +1,121 @@
+/**
+ * Collectors subsystem: Linux, service and status-URL collectors run in permission-scoped Workers
+ * (see groups.ts), results persisted in `collectors.db`, exposed as `ctx.views.collectors`, on the
+ * bus (`collector.result`, `metrics.points` as `<node>.<collector>.<path>`) and `GET /collectors`.
+ *
+ * ```ts
+ * const collectors = createCollectors(ctx);
+ * await collectors.start();
+ * collectors.get("cpustats")?.cpuall; // {"%usr": 1.2, ..., "%idle": 97.5}
+ * ```
+ */
+import type { Hono } from "hono";
+import type { Ctx, Subsystem } from "../subsystem.ts";
+import type { ApiEnv } from "../routing/mod.ts";
+import type { CollectorResultsView } from "../types.ts";
+import { type CollectorEntry, CollectorRuntime } from "./runtime.ts";
+import { COLLECTORS_MIGRATIONS, loadEntries, saveEntry } from "./persist.ts";
+import { collectorsRoutes } from "./routes.ts";
+import type { GroupSpec } from "./groups.ts";
+
+export { type CollectorEntry, CollectorRuntime, failureReason, type RuntimeOptions } from "./runtime.ts";
+export {
+  defaultGroups,
+  type GroupSpec,
+  LINUX_COLLECTORS,
+  SERVICE_COLLECTORS,
+  SLOW_COLLECTORS,
+} from "./groups.ts";
+export { flattenMetrics } from "./flatten.ts";
+
+export interface CollectorsApi extends CollectorResultsView {
+  /** Every collector's entry, sorted by name. */
+  entries(): CollectorEntry[];
+  entry(name: string): CollectorEntry | undefined;
+  /** Runs one collector now (joins a run in flight). */
+  runOnce(name: string): Promise<CollectorEntry>;
+}
+
+export interface CollectorsOptions {
+  /** Replace the default Worker groups (tests). */
+  groups?: GroupSpec[];
+}
+
+/** Longest time between two saves of a collector's entry. */
+const SAVE_EVERY_MS = 60_000;
+
+export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsystem & CollectorsApi {
+  const db = ctx.store.open("collectors", COLLECTORS_MIGRATIONS);
+  const saved = new Map<string, { at: number; active: boolean }>();
+  const save = (entry: CollectorEntry) => {
+    try {
+      if (!db.isOpen) return;
+      saveEntry(db, entry, ctx.clock.now());
+      saved.set(entry.name, { at: ctx.clock.now(), active: entry.active });
+    } catch (err) {
+      ctx.log.error(`collectors.db: cannot save ${entry.name}: ${(err as Error).message}`);
+    }
+  };
+  const runtime = new CollectorRuntime({
+    sandbox: ctx.sandbox,
+    clock: ctx.clock,
+    log: ctx.log,
+    params: ctx.config.params.collectors,
+    data: ctx.config.data,
+    groups: opts.groups,
+    onResult(entry, ok) {
+      ctx.counters.inc("collector_runs_total", { collector: entry.name, result: ok ? "ok" : "failed" });
+      // saved when its state flips or a minute after its last save; everything again at stop
+      const now = ctx.clock.now();
+      const last = saved.get(entry.name);
+      if (!last || last.active !== entry.active || now - last.at >= SAVE_EVERY_MS) {
+        save(entry);
+      }
+      ctx.bus.emit("collector.result", {
+        name: entry.name,
+        active: entry.active,
+        results: entry.results,
+        metrics: entry.metrics,
+        log: entry.log,
+        last_check: entry.last_check,
+      });
+      if (ok && entry.metrics.length) {
+        const ts = entry.last_check;
+        const prefix = `${ctx.node.name}.${entry.name}.`;
+        ctx.bus.emit("metrics.points", { points: entry.metrics.map(([k, v]) => [prefix + k, v, ts]) });
+      }
+    },
+  });
+  runtime.restore(
+    loadEntries(db, (name, err) => ctx.log.warn(`collectors.db: entry ${name} skipped: ${err.message}`)),
+  );
+  ctx.counters.describe("collector_runs_total", "counter", "collector runs by result");
+
+  const api: Subsystem & CollectorsApi = {
+    name: "collectors",
+    start() {
+      runtime.start();
+      return Promise.resolve();
+    },
+    stop() {
+      runtime.stop();
+      if (db.isOpen) db.transaction(() => runtime.entries().filter((e) => e.last_check > 0).forEach(save));
+      return Promise.resolve();
+    },
+    info() {
+      return Object.fromEntries(
+        runtime.entries().map((e) => [e.name, { name: e.name, active: e.active, log: e.log }]),
+      );
+    },
+    routes(): Hono<ApiEnv> {
+      return collectorsRoutes(runtime);
+    },
+    get: (name) => runtime.entry(name)?.results ?? undefined,
+    names: () => runtime.names(),
+    entries: () => runtime.entries(),
+    entry: (name) => runtime.entry(name),
+    runOnce: (name) => runtime.runOnce(name),
+  };
+  ctx.views.collectors = api;
+  return api;
+}

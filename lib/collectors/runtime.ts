@@ -1,0 +1,259 @@
+/**
+ * The collector scheduler: runs each collector in its group's long-lived Worker every interval
+ * (no overlap, a timeout per run), keeps the last entry per collector and reports each outcome.
+ * Used by the agent (lib/collectors/mod.ts) and by `kunai collectors run` in the CLI process.
+ *
+ * ```ts
+ * const rt = new CollectorRuntime({ sandbox, clock, log, params, data });
+ * const entry = await rt.runOnce("loadaverage"); // entry.results.load1
+ * ```
+ */
+import type { Sandbox, SandboxWorker } from "../sandbox/mod.ts";
+import type { Clock, TimerId } from "../clock/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { CollectorsConfig } from "../config/mod.ts";
+import { flattenMetrics } from "./flatten.ts";
+import { defaultGroups, type GroupSpec, SLOW_COLLECTORS } from "./groups.ts";
+import type { RunReply } from "./protocol.ts";
+
+/** One collector as `/collectors` shows it (reference §5). */
+export interface CollectorEntry {
+  name: string;
+  /** epoch seconds of the last run (0 = never) */
+  last_check: number;
+  /** epoch seconds of the next planned run */
+  next_check: number;
+  results: Record<string, unknown> | null;
+  metrics: Array<[string, number]>;
+  active: boolean;
+  /** why the collector is inactive, or "" */
+  log: string;
+}
+
+export interface RuntimeOptions {
+  sandbox: Sandbox;
+  clock: Clock;
+  log: Logger;
+  params: Pick<CollectorsConfig, "interval" | "timeout" | "disabled" | "intervals">;
+  /** Free configuration data handed to each run (redis_server, mysql_user...). */
+  data: Record<string, unknown>;
+  /** Worker groups (default: linux + services from `data`). */
+  groups?: GroupSpec[];
+  /** Called after every run, success or failure. */
+  onResult?: (entry: CollectorEntry, ok: boolean) => void;
+}
+
+/** Turns a Worker failure into the reason shown in `log`. */
+export function failureReason(err: unknown): string {
+  const e = err as Error;
+  if (e?.name === "BrokerDenied" || e?.name === "NotCapable" || e?.name === "PermissionDenied") {
+    return `permission denied: ${e.message}`;
+  }
+  return `${e?.name && e.name !== "Error" ? e.name + ": " : ""}${e?.message ?? String(err)}`;
+}
+
+/** Extra time allowed for a run that has to start its Worker first. */
+const START_GRACE_MS = 10_000;
+
+export class CollectorRuntime {
+  #o: RuntimeOptions;
+  #groups: GroupSpec[];
+  #groupOf = new Map<string, GroupSpec>();
+  #workers = new Map<string, SandboxWorker>();
+  #entries = new Map<string, CollectorEntry>();
+  #timers = new Map<string, TimerId>();
+  #inflight = new Map<string, Promise<CollectorEntry>>();
+  /** Collectors whose Worker call has not settled (a timed-out run may still be working). */
+  #busy = new Set<string>();
+  #started = false;
+  /** Runs done / failed since start, for info(). */
+  runs = 0;
+  failures = 0;
+
+  constructor(opts: RuntimeOptions) {
+    this.#o = opts;
+    this.#groups = opts.groups ?? defaultGroups(opts.data);
+    for (const g of this.#groups) {
+      for (const c of g.collectors) if (!this.#groupOf.has(c)) this.#groupOf.set(c, g);
+    }
+    for (const name of this.names()) this.#entries.set(name, blankEntry(name, this.disabled(name)));
+  }
+
+  /** Every known collector name, sorted. */
+  names(): string[] {
+    return [...this.#groupOf.keys()].sort();
+  }
+
+  disabled(name: string): boolean {
+    return this.#o.params.disabled.includes(name);
+  }
+
+  /** `collectors.intervals.<name>`, else the global interval (at least SLOW_COLLECTORS' floor). */
+  intervalOf(name: string): number {
+    return this.#o.params.intervals[name] ?? Math.max(this.#o.params.interval, SLOW_COLLECTORS[name] ?? 0);
+  }
+
+  entry(name: string): CollectorEntry | undefined {
+    return this.#entries.get(name);
+  }
+
+  entries(): CollectorEntry[] {
+    return this.names().map((n) => this.#entries.get(n)!);
+  }
+
+  /** Puts back persisted entries (results usable by checks before the first run). */
+  restore(saved: CollectorEntry[]): void {
+    for (const e of saved) {
+      if (!this.#groupOf.has(e.name) || this.disabled(e.name)) continue;
+      this.#entries.set(e.name, { ...e, metrics: e.metrics ?? flattenMetrics(e.results) });
+    }
+  }
+
+  /** Workers spawned so far (for info and tests). */
+  workers(): SandboxWorker[] {
+    return [...this.#workers.values()];
+  }
+
+  #worker(g: GroupSpec): SandboxWorker {
+    let w = this.#workers.get(g.name);
+    if (!w) {
+      w = this.#o.sandbox.spawn({
+        name: g.name,
+        module: g.module,
+        permissions: g.permissions,
+        brokerAllow: g.brokerAllow,
+        statfsAllow: g.statfsAllow,
+      });
+      this.#workers.set(g.name, w);
+    }
+    return w;
+  }
+
+  /** Schedules every enabled collector now, then every interval. */
+  start(): void {
+    if (this.#started) return;
+    this.#started = true;
+    for (const name of this.names()) if (!this.disabled(name)) this.#schedule(name, 0);
+  }
+
+  #schedule(name: string, delay: number): void {
+    if (!this.#started) return;
+    const t = this.#o.clock.setTimeout(() => {
+      this.#timers.delete(name);
+      const startedAt = this.#o.clock.now();
+      void this.runOnce(name).finally(() => {
+        const next = Math.max(0, startedAt + this.intervalOf(name) - this.#o.clock.now());
+        this.#schedule(name, next);
+      });
+    }, delay);
+    this.#timers.set(name, t);
+  }
+
+  /** Runs one collector now (joins a run already in flight: never two at once). */
+  runOnce(name: string): Promise<CollectorEntry> {
+    const g = this.#groupOf.get(name);
+    if (!g) {
+      return Promise.reject(new Error(`unknown collector "${name}" (known: ${this.names().join(", ")})`));
+    }
+    const running = this.#inflight.get(name);
+    if (running) return running;
+    const p = this.#run(name, g).finally(() => this.#inflight.delete(name));
+    this.#inflight.set(name, p);
+    return p;
+  }
+
+  async #run(name: string, g: GroupSpec): Promise<CollectorEntry> {
+    const { clock } = this.#o;
+    const startedAt = clock.now();
+    const timeout = this.#o.params.timeout;
+    const prev = this.#entries.get(name) ?? blankEntry(name, false);
+    const base = {
+      ...prev,
+      name,
+      last_check: Math.floor(startedAt / 1000),
+      next_check: Math.floor((startedAt + this.intervalOf(name)) / 1000),
+    };
+    let entry: CollectorEntry;
+    let ok = false;
+    this.runs++;
+    try {
+      if (this.#busy.has(name)) throw new Error("the previous run has not finished yet; skipped");
+      this.#busy.add(name);
+      const w = this.#worker(g);
+      // a Worker that is not up yet gets its start time on top (module load, first-use compile)
+      const limit = timeout + (w.running ? 0 : START_GRACE_MS);
+      const call = w.call<RunReply>("run", {
+        name,
+        data: pickData(this.#o.data, g.dataKeys),
+        timeoutMs: timeout,
+      }, timeout * 3);
+      call.then(() => this.#busy.delete(name), () => this.#busy.delete(name));
+      let timer: TimerId | undefined;
+      const timedOut = new Promise<never>((_, reject) => {
+        timer = clock.setTimeout(() => reject(new Error(`run took longer than ${limit} ms`)), limit);
+      });
+      let reply: RunReply;
+      try {
+        reply = await Promise.race([call, timedOut]);
+      } finally {
+        clock.clearTimeout(timer!);
+        call.catch(() => {});
+      }
+      if (!reply || typeof reply !== "object") throw new Error("collector returned nothing");
+      if (reply.results && typeof reply.results === "object" && Object.keys(reply.results).length > 0) {
+        entry = {
+          ...base,
+          results: reply.results,
+          metrics: flattenMetrics(reply.results),
+          active: !reply.inactive,
+          log: reply.inactive ?? "",
+        };
+        ok = !reply.inactive;
+      } else {
+        entry = { ...base, active: false, log: reply.inactive ?? "collector returned no data" };
+      }
+    } catch (err) {
+      entry = { ...base, active: false, log: failureReason(err) };
+    }
+    if (!ok) {
+      this.failures++;
+      // a collector that stops working is a warning; one that never worked here (no server) is info
+      if (prev.active) this.#o.log.warn(`collector ${name} is inactive: ${entry.log}`);
+      else if (prev.log !== entry.log) this.#o.log.info(`collector ${name} is inactive: ${entry.log}`);
+    }
+    this.#entries.set(name, entry);
+    try {
+      this.#o.onResult?.(entry, ok);
+    } catch (err) {
+      this.#o.log.error(`collector ${name}: result listener failed: ${(err as Error).message}`);
+    }
+    return entry;
+  }
+
+  /** Stops scheduling and the Workers (in-flight runs fail). */
+  stop(): void {
+    this.#started = false;
+    for (const t of this.#timers.values()) this.#o.clock.clearTimeout(t);
+    this.#timers.clear();
+    for (const w of this.#workers.values()) w.terminate();
+    this.#workers.clear();
+  }
+}
+
+function pickData(data: Record<string, unknown>, prefixes: string[] = []): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(data)) if (prefixes.some((p) => k.startsWith(p))) out[k] = v;
+  return out;
+}
+
+function blankEntry(name: string, disabled: boolean): CollectorEntry {
+  return {
+    name,
+    last_check: 0,
+    next_check: 0,
+    results: null,
+    metrics: [],
+    active: false,
+    log: disabled ? "disabled in configuration (collectors.disabled)" : "not run yet",
+  };
+}

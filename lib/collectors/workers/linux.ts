@@ -1,0 +1,207 @@
+/**
+ * The "linux" collectors Worker: no Deno permissions at all; every file comes through the read
+ * broker (allow-list in ../groups.ts) and disk sizes through the broker's statfs op.
+ * Rate collectors keep their previous sample here; the first run samples twice 200 ms apart.
+ */
+import { brokerRead, brokerReadDir, brokerReadLink, brokerStatfs, serve } from "../../sandbox/worker_kit.ts";
+import { cpuPercents, parseCpuTimes } from "../parsers/cpu.ts";
+import { memoryResult } from "../parsers/memory.ts";
+import { countCpuList, parseLoadavg, parseUptime, selinuxResult, timezoneName } from "../parsers/simple.ts";
+import { kernelstatsResult, parseKeyValues } from "../parsers/kernelstats.ts";
+import { diskUsage, parseMountinfo, reportedMounts } from "../parsers/mounts.ts";
+import { iostatsResult, isReportedDisk, parseDiskstats } from "../parsers/diskstats.ts";
+import { netTrafficResult, parseNetDev } from "../parsers/netdev.ts";
+import { parseProcNet, type PortEntry } from "../parsers/sockets.ts";
+import { addressesByIface, defaultRouteIface, parseRoutes } from "../parsers/routes.ts";
+import { fqdnOf, parseOsRelease, parseStatusIds, userName, virtualKind } from "../parsers/system.ts";
+import type { RunReply, RunRequest } from "../protocol.ts";
+
+type Result = Record<string, unknown>;
+
+async function tryRead(path: string): Promise<string | null> {
+  try {
+    return await brokerRead(path);
+  } catch (err) {
+    if ((err as Error).name === "BrokerDenied") throw err;
+    return null;
+  }
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const samples = new Map<string, { at: number; v: unknown }>();
+
+/** Runs `compute` on the previous and a new sample; primes with a 200 ms pair on the first run. */
+async function delta<T, R>(
+  key: string,
+  sample: () => Promise<T>,
+  compute: (p: T, c: T, dt: number) => R,
+): Promise<R> {
+  let prev = samples.get(key) as { at: number; v: T } | undefined;
+  if (!prev) {
+    prev = { at: performance.now(), v: await sample() };
+    await sleep(200);
+  }
+  const cur = { at: performance.now(), v: await sample() };
+  samples.set(key, cur);
+  return compute(prev.v, cur.v, (cur.at - prev.at) / 1000);
+}
+
+async function wholeDisks(): Promise<Set<string>> {
+  return new Set((await brokerReadDir("/sys/block")).map((e) => e.name));
+}
+
+async function sysText(path: string): Promise<string | null> {
+  return (await tryRead(path))?.trim() ?? null;
+}
+
+const LINK_ENCAP: Record<string, string> = {
+  "1": "Ethernet",
+  "772": "Local Loopback",
+  "768": "IPIP",
+  "776": "IPv6-in-IPv4",
+  "65534": "UNSPEC",
+};
+
+const collectors: Record<string, () => Promise<Result>> = {
+  cpustats: () => delta("cpustats", async () => parseCpuTimes(await brokerRead("/proc/stat")), cpuPercents),
+  memory: async () => memoryResult(await brokerRead("/proc/meminfo")),
+  loadaverage: async () => parseLoadavg(await brokerRead("/proc/loadavg")),
+  uptime: async () => parseUptime(await brokerRead("/proc/uptime")),
+  kernelstats: () =>
+    delta("kernelstats", async () => ({
+      ...parseKeyValues(await brokerRead("/proc/stat")),
+      ...parseKeyValues(await brokerRead("/proc/vmstat")),
+    }), kernelstatsResult),
+  async diskusage() {
+    const out: Result = {};
+    for (const m of reportedMounts(parseMountinfo(await brokerRead("/proc/self/mountinfo")))) {
+      try {
+        const u = diskUsage(await brokerStatfs(m.mountpoint));
+        if (u) out[m.mountpoint] = u;
+      } catch (err) {
+        if ((err as Error).name === "BrokerDenied") throw err;
+        // unreachable mount (stale NFS, permission): skipped like df does
+      }
+    }
+    return out;
+  },
+  async iostats() {
+    const disks = await wholeDisks();
+    return await delta(
+      "iostats",
+      async () => parseDiskstats(await brokerRead("/proc/diskstats")),
+      (p, c, dt) => iostatsResult(p, c, dt, (d) => isReportedDisk(d, disks)),
+    );
+  },
+  networktraffic: () =>
+    delta("networktraffic", async () => parseNetDev(await brokerRead("/proc/net/dev")), netTrafficResult),
+  async openports() {
+    const out: { tcp: PortEntry[]; udp: PortEntry[] } = { tcp: [], udp: [] };
+    for (const proto of ["tcp", "tcp6", "udp", "udp6"] as const) {
+      const text = await tryRead(`/proc/net/${proto}`);
+      if (text) out[proto.startsWith("tcp") ? "tcp" : "udp"].push(...parseProcNet(text, proto));
+    }
+    return out;
+  },
+  async system() {
+    const hostname = (await brokerRead("/proc/sys/kernel/hostname")).trim();
+    const osr = parseOsRelease(
+      (await tryRead("/etc/os-release")) ?? (await tryRead("/usr/lib/os-release")) ?? "",
+    );
+    const ids = parseStatusIds(await brokerRead("/proc/self/status"));
+    const passwd = await tryRead("/etc/passwd");
+    const routes = parseRoutes(await brokerRead("/proc/net/route"));
+    const addrs = addressesByIface(await brokerRead("/proc/net/fib_trie"), routes);
+    const defIface = defaultRouteIface(routes);
+    const publicip = addrs.find((a) => a.iface === defIface)?.address ?? addrs[0]?.address ?? null;
+    return {
+      hostname,
+      fqdn: fqdnOf(hostname, await tryRead("/etc/hosts"), await sysText("/proc/sys/kernel/domainname")),
+      os: { name: "posix", platform: Deno.build.os, kernel: await sysText("/proc/sys/kernel/osrelease") },
+      architecture: Deno.build.arch,
+      cpucount: countCpuList(await brokerRead("/sys/devices/system/cpu/online")),
+      linux: {
+        distname: osr.ID ?? "",
+        version: osr.VERSION_ID ?? "",
+        id: osr.VERSION_CODENAME ?? "",
+        pretty_name: osr.PRETTY_NAME ?? "",
+      },
+      user: passwd ? userName(passwd, ids.uid) : null,
+      uid: ids.uid,
+      gid: ids.gid,
+      publicip,
+    };
+  },
+  async timezone() {
+    let link: string | null = null;
+    try {
+      link = await brokerReadLink("/etc/localtime");
+    } catch { /* not a link */ }
+    return {
+      timezone: timezoneName(await tryRead("/etc/timezone"), link) ??
+        Intl.DateTimeFormat().resolvedOptions().timeZone,
+    };
+  },
+  async blockdevice() {
+    const out: Result = {};
+    for (const e of await brokerReadDir("/sys/block")) {
+      if (/^(dm-|ram|loop)/.test(e.name)) continue;
+      const sectors = Number(await sysText(`/sys/block/${e.name}/size`) ?? 0);
+      out[e.name] = {
+        vendor: await sysText(`/sys/block/${e.name}/device/vendor`) ?? "",
+        model: await sysText(`/sys/block/${e.name}/device/model`) ?? "",
+        size: sectors * 512,
+      };
+    }
+    return out;
+  },
+  async interfaces() {
+    const routes = parseRoutes(await brokerRead("/proc/net/route"));
+    const addrs = addressesByIface(await brokerRead("/proc/net/fib_trie"), routes);
+    const out: Result = {};
+    for (const e of await brokerReadDir("/sys/class/net")) {
+      const base = `/sys/class/net/${e.name}`;
+      const flags = parseInt(await sysText(`${base}/flags`) ?? "0", 16);
+      const a = addrs.find((x) => x.iface === e.name);
+      out[e.name] = {
+        interface: e.name,
+        link_encap: LINK_ENCAP[await sysText(`${base}/type`) ?? ""] ?? "other",
+        hardware_address: await sysText(`${base}/address`) ?? "",
+        ip_address: a?.address ?? null,
+        broadcast_address: a?.broadcast ?? null,
+        net_mask: a?.netmask ?? null,
+        mtu: Number(await sysText(`${base}/mtu`) ?? 0),
+        operstate: await sysText(`${base}/operstate`) ?? "unknown",
+        up: (flags & 0x1) !== 0,
+        broadcast: (flags & 0x2) !== 0,
+        running: (flags & 0x40) !== 0,
+        multicast: (flags & 0x1000) !== 0,
+      };
+    }
+    return out;
+  },
+  async selinux() {
+    return selinuxResult((await tryRead("/sys/fs/selinux/enforce")) ?? (await tryRead("/selinux/enforce")));
+  },
+  async virtual() {
+    const dmi = {
+      sys_vendor: await sysText("/sys/class/dmi/id/sys_vendor") ?? undefined,
+      product_name: await sysText("/sys/class/dmi/id/product_name") ?? undefined,
+    };
+    return {
+      virtual: virtualKind(
+        dmi,
+        (await tryRead("/proc/cpuinfo")) ?? "",
+        (await tryRead("/proc/self/cgroup")) ?? "",
+      ),
+    };
+  },
+};
+
+serve({
+  async run(req: RunRequest): Promise<RunReply> {
+    const fn = collectors[req.name];
+    if (!fn) throw new Error(`linux worker has no collector ${req.name}`);
+    return { results: await fn() };
+  },
+});

@@ -1,0 +1,205 @@
+/**
+ * Docker subsystem (reference §10.10): talks to the Engine API over its unix socket from a Worker
+ * that may touch only that socket, lists containers and images, follows events, and turns cgroup
+ * v1/v2 counters into per-container and per-image stats. Disabled with a reason when there is no
+ * socket; the Worker starts only once a socket exists.
+ *
+ * ```ts
+ * const docker = createDocker(ctx);
+ * await docker.start();
+ * docker.stats().containers; // {cid: {"memory.rss": {type: "gauge", value, ...}}}
+ * ```
+ */
+import type { Hono } from "hono";
+import type { Ctx, Subsystem } from "../subsystem.ts";
+import type { ApiEnv } from "../routing/mod.ts";
+import { NO_PERMISSIONS, type SandboxWorker } from "../sandbox/mod.ts";
+import type { TimerId } from "../clock/mod.ts";
+import type { RawCgroupStats } from "./cgroups.ts";
+import { containerStats, imageSums, lowerKeys, type StatSet } from "./stats.ts";
+import { type DockerRouteApi, dockerRoutes } from "./routes.ts";
+import type { CgroupReply, PollReply } from "./protocol.ts";
+
+export { containerStats, imageSums, lowerKeys, type StatSet, type StatValue } from "./stats.ts";
+export { fromV1, fromV2, parseCgroupMounts } from "./cgroups.ts";
+export { parseHttpResponse, unixGet } from "./http_unix.ts";
+
+export interface DockerOptions {
+  /** Mount table to find cgroup controllers (default /proc/mounts). */
+  mountsPath?: string;
+  /** Broker allow-list for cgroup files (default /sys/fs/cgroup/**). */
+  cgroupAllow?: string[];
+}
+
+export interface DockerApi extends DockerRouteApi {
+  /** One poll now (tests, CLI). */
+  refresh(): Promise<void>;
+  state(): DockerState;
+}
+
+export interface DockerState {
+  enabled: boolean;
+  connected: boolean;
+  version: string | null;
+  api: string | null;
+  containers: number;
+  images: number;
+  /** why docker is disabled or disconnected, "" when fine */
+  reason: string;
+  events: Array<Record<string, unknown>>;
+}
+
+type Obj = Record<string, unknown>;
+const MAX_EVENTS = 100;
+
+export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & DockerApi {
+  const socket = ctx.config.params.collectors.docker_socket;
+  const interval = ctx.config.params.collectors.intervals.docker ?? ctx.config.params.collectors.interval;
+  const timeout = ctx.config.params.collectors.timeout;
+  const mountsPath = opts.mountsPath ?? "/proc/mounts";
+  let worker: SandboxWorker | null = null;
+  let timer: TimerId | null = null;
+  let running = false;
+  let lastPoll: number | null = null;
+  const st: DockerState = {
+    enabled: false,
+    connected: false,
+    version: null,
+    api: null,
+    containers: 0,
+    images: 0,
+    reason: "not polled yet",
+    events: [],
+  };
+  let containers: Obj[] = [];
+  let images: Obj[] = [];
+  let stats: Record<string, StatSet> = {};
+  let imageStats: Record<string, StatSet> = {};
+  const samples = new Map<string, { at: number; raw: RawCgroupStats }>();
+
+  function getWorker(): SandboxWorker {
+    worker ??= ctx.sandbox.spawn({
+      name: "docker",
+      module: new URL("./worker.ts", import.meta.url),
+      permissions: { ...NO_PERMISSIONS, net: [`unix:${socket}`], read: [socket], write: [socket] },
+      brokerAllow: [mountsPath, ...(opts.cgroupAllow ?? ["/sys/fs/cgroup/**"])],
+    });
+    return worker;
+  }
+
+  function setReason(reason: string, connected: boolean, enabled: boolean): void {
+    if (reason && reason !== st.reason) ctx.log.info(`docker: ${reason}`);
+    st.reason = reason;
+    st.connected = connected;
+    st.enabled = enabled;
+  }
+
+  async function refresh(): Promise<void> {
+    try {
+      const s = Deno.statSync(socket);
+      if (s.isFile || s.isDirectory) throw new Error("not a socket");
+    } catch (err) {
+      setReason(`disabled: no Docker socket at ${socket} (${(err as Error).message})`, false, false);
+      return;
+    }
+    const now = ctx.clock.now();
+    try {
+      const w = getWorker();
+      const until = Math.floor(now / 1000);
+      const poll = await w.call<PollReply>("poll", { socket, since: lastPoll, until }, timeout);
+      lastPoll = until;
+      st.version = String(poll.version.Version ?? "");
+      st.api = String(poll.version.ApiVersion ?? "");
+      containers = poll.containers.map((c) => lowerKeys(c) as Obj);
+      images = poll.images.map((i) => lowerKeys(i) as Obj);
+      st.containers = containers.length;
+      st.images = images.length;
+      st.events = [...st.events, ...poll.events].slice(-MAX_EVENTS);
+      const ids = poll.containers.map((c) => String(c.Id));
+      const raw = ids.length ? await w.call<CgroupReply>("cgroups", { ids, mountsPath }, timeout) : {};
+      const next: Record<string, StatSet> = {};
+      const imageOf: Record<string, string> = {};
+      for (const c of poll.containers) {
+        const id = String(c.Id);
+        const r = raw[id];
+        if (!r || "error" in r) continue;
+        const prev = samples.get(id);
+        next[id] = containerStats(prev?.raw, r, prev ? (now - prev.at) / 1000 : 0);
+        samples.set(id, { at: now, raw: r });
+        imageOf[id] = imageName(c, poll.images);
+      }
+      for (const id of samples.keys()) if (!ids.includes(id)) samples.delete(id);
+      stats = next;
+      imageStats = imageSums(next, imageOf);
+      setReason("", true, true);
+    } catch (err) {
+      setReason(`cannot talk to Docker at ${socket}: ${(err as Error).message}`, false, true);
+    }
+  }
+
+  function schedule(delay: number): void {
+    if (!running) return;
+    timer = ctx.clock.setTimeout(() => {
+      timer = null;
+      void refresh().finally(() => schedule(interval));
+    }, delay);
+  }
+
+  const findContainer = (id: string) =>
+    containers.find((c) => String(c.id).startsWith(id) || String(c.name ?? "").replace(/^\//, "") === id) ??
+      null;
+  const findImage = (id: string) =>
+    images.find((i) => {
+      const full = String(i.id);
+      return full === id || full.replace(/^sha256:/, "").startsWith(id.replace(/^sha256:/, ""));
+    }) ?? null;
+
+  const api: Subsystem & DockerApi = {
+    name: "docker",
+    start() {
+      running = true;
+      schedule(0);
+      return Promise.resolve();
+    },
+    stop() {
+      running = false;
+      if (timer !== null) ctx.clock.clearTimeout(timer);
+      worker?.terminate();
+      worker = null;
+      return Promise.resolve();
+    },
+    info() {
+      return st.connected
+        ? {
+          enabled: true,
+          connected: true,
+          version: st.version,
+          api: st.api,
+          containers: st.containers,
+          images: st.images,
+        }
+        : { enabled: st.enabled, connected: false, reason: st.reason };
+    },
+    routes(): Hono<ApiEnv> {
+      return dockerRoutes(api);
+    },
+    refresh,
+    state: () => ({ ...st }),
+    connected: () => st.connected,
+    containers: () => containers,
+    container: findContainer,
+    images: () => images,
+    image: findImage,
+    stats: () => ({ containers: stats, images: imageStats }),
+  };
+  return api;
+}
+
+/** First RepoTag of the container's image, else its configured image name. */
+function imageName(c: Obj, images: Obj[]): string {
+  const img = images.find((i) => i.Id === c.Image);
+  const tags = img?.RepoTags as string[] | undefined;
+  if (tags && tags.length && tags[0] !== "<none>:<none>") return tags[0];
+  const cfg = c.Config as Obj | undefined;
+  return String(cfg?.Image ?? c.Image ?? "unknown");
+}

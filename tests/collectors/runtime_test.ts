@@ -1,0 +1,186 @@
+/**
+ * The collectors subsystem with a test Worker: scheduling, sandbox denials, kept results on
+ * failure, timeouts, no overlap, persistence, bus events and the /collectors routes.
+ */
+import assert from "node:assert/strict";
+import {
+  CollectorRuntime,
+  createCollectors,
+  type GroupSpec,
+  SLOW_COLLECTORS,
+} from "../../lib/collectors/mod.ts";
+import { NO_PERMISSIONS, Sandbox } from "../../lib/sandbox/mod.ts";
+import { RealClock } from "../../lib/clock/mod.ts";
+import { makeTestCtx } from "../helpers.ts";
+import type { CollectorResultEvent } from "../../lib/types.ts";
+
+const testGroup = (collectors: string[]): GroupSpec[] => [{
+  name: "collectors-test",
+  module: new URL("../fixtures/collectors/test_worker.ts", import.meta.url),
+  permissions: { ...NO_PERMISSIONS },
+  brokerAllow: ["/proc/loadavg"],
+  collectors,
+}];
+
+async function until(fn: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!fn()) {
+    if (Date.now() > end) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+function ctxWith(collectors: Record<string, unknown>) {
+  return makeTestCtx({ clock: new RealClock(), params: { collectors } });
+}
+
+Deno.test("sandbox: a collector reading outside its grant is inactive with the reason; the rest keeps running", async () => {
+  const ctx = ctxWith({ interval: "150ms", timeout: "2s" });
+  const c = createCollectors(ctx, { groups: testGroup(["good", "nosy", "direct"]) });
+  const events: CollectorResultEvent[] = [];
+  ctx.bus.on("collector.result", (e) => events.push(e));
+  try {
+    await c.start();
+    await until(() => ((c.get("good")?.count as number) ?? 0) >= 3);
+    await until(() => c.entry("nosy")!.last_check > 0 && c.entry("direct")!.last_check > 0);
+    const nosy = c.entry("nosy")!;
+    assert.equal(nosy.active, false);
+    assert.match(nosy.log, /permission denied/);
+    assert.match(nosy.log, /\/etc\/shadow/);
+    assert.equal(nosy.results, null);
+    const direct = c.entry("direct")!;
+    assert.equal(direct.active, false);
+    assert.match(direct.log, /permission denied.*(read|--allow)/i);
+    assert.equal(c.entry("good")!.active, true);
+    assert.ok(events.some((e) => e.name === "nosy" && !e.active));
+    assert.ok(ctx.sink.recent.WARNING.some((l) => /broker refused read of \/etc\/shadow/.test(l)));
+    assert.deepEqual(c.info().nosy, { name: "nosy", active: false, log: nosy.log });
+  } finally {
+    await c.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("runtime: failures keep the previous results; metrics and bus points use <node>.<collector>.<path>", async () => {
+  const ctx = ctxWith({ interval: "1h", timeout: "2s" });
+  const c = createCollectors(ctx, { groups: testGroup(["good"]) });
+  const points: Array<[string, number, number]> = [];
+  ctx.bus.on("metrics.points", (p) => points.push(...p.points));
+  try {
+    const e1 = await c.runOnce("good");
+    assert.equal(e1.active, true);
+    assert.deepEqual(e1.metrics, [["count", 1], ["ok", 1], ["nested.value", 1.5]]);
+    assert.deepEqual(points.map((p) => p[0]), [
+      "test-node.good.count",
+      "test-node.good.ok",
+      "test-node.good.nested.value",
+    ]);
+    assert.equal(ctx.views.collectors?.get("good")?.count, 1);
+    // break it: the next run fails, results stay
+    await ctx.sandbox.workers()[0].call("breakGood");
+    const e2 = await c.runOnce("good");
+    assert.equal(e2.active, false);
+    assert.match(e2.log, /good broke on purpose/);
+    assert.deepEqual(e2.results, e1.results);
+    assert.equal(points.length, 3, "no points from a failed run");
+  } finally {
+    await c.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("runtime: a run longer than the timeout fails; runs never overlap", async () => {
+  const ctx = ctxWith({ interval: "1h", timeout: "300ms" });
+  const c = createCollectors(ctx, { groups: testGroup(["slow", "good"]) });
+  try {
+    assert.equal((await c.runOnce("good")).active, true, "Worker started before timing");
+    const a = c.runOnce("slow");
+    const b = c.runOnce("slow");
+    assert.equal(a, b, "a second run joins the one in flight");
+    const t0 = Date.now();
+    const e = await a;
+    assert.ok(Date.now() - t0 < 2000);
+    assert.equal(e.active, false);
+    assert.match(e.log, /longer than 300 ms/);
+    // the timed-out call is still running in the Worker: the next run is skipped, not stacked
+    const again = await c.runOnce("slow");
+    assert.match(again.log, /previous run has not finished/);
+    // the Worker is still usable for the other collectors of the group
+    assert.equal((await c.runOnce("good")).results!.count, 2);
+  } finally {
+    await c.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("runtime: results are persisted and restored at start; routes answer the reference shape", async () => {
+  const ctx = ctxWith({ interval: "1h", timeout: "2s", disabled: ["nosy"] });
+  try {
+    const c1 = createCollectors(ctx, { groups: testGroup(["good", "nosy"]) });
+    await c1.runOnce("good");
+    await c1.runOnce("good");
+    await c1.stop();
+    ctx.views.collectors = undefined;
+    const c2 = createCollectors(ctx, { groups: testGroup(["good", "nosy"]) });
+    assert.equal(c2.get("good")?.count, 2, "restored before any run");
+    assert.equal(ctx.views.collectors, c2);
+    assert.deepEqual(c2.names(), ["good", "nosy"]);
+    assert.equal(c2.entry("nosy")!.log, "disabled in configuration (collectors.disabled)");
+    const app = c2.routes!();
+    const all = await (await app.request("/collectors")).json();
+    assert.deepEqual(Object.keys(all).sort(), ["good", "nosy"]);
+    assert.deepEqual(Object.keys(all.good).sort(), [
+      "active",
+      "last_check",
+      "log",
+      "metrics",
+      "name",
+      "next_check",
+      "results",
+    ]);
+    assert.ok(all.good.next_check >= all.good.last_check);
+    assert.equal((await (await app.request("/collectors/good")).json()).results.count, 2);
+    assert.equal(await (await app.request("/collectors/none")).json(), null);
+    await c2.stop();
+  } finally {
+    ctx.cleanup();
+  }
+});
+
+Deno.test("runtime: costly or static collectors run at most every minute unless configured", () => {
+  const ctx = ctxWith({ interval: "10s", intervals: { system: "15s" } });
+  try {
+    const c = new CollectorRuntime({
+      sandbox: ctx.sandbox,
+      clock: ctx.clock,
+      log: ctx.log,
+      params: ctx.config.params.collectors,
+      data: {},
+    });
+    assert.equal(c.intervalOf("cpustats"), 10_000);
+    assert.equal(c.intervalOf("openports"), SLOW_COLLECTORS.openports);
+    assert.equal(c.intervalOf("system"), 15_000, "collectors.intervals wins");
+    assert.equal(c.workers().length, 0, "Workers start on the first run only");
+  } finally {
+    ctx.cleanup();
+  }
+});
+
+Deno.test("sandbox broker statfs: sizes for paths on statfsAllow only, and never a read permission", async () => {
+  const sandbox = new Sandbox();
+  const w = sandbox.spawn({
+    name: "statfs-test",
+    module: new URL("../fixtures/collectors/test_worker.ts", import.meta.url),
+    permissions: { ...NO_PERMISSIONS },
+    statfsAllow: ["/"],
+  });
+  try {
+    const s = await w.call<{ blocks: number; bsize: number; files: number }>("statfs", { path: "/" }, 20_000);
+    assert.ok(s.blocks > 0 && s.bsize > 0);
+    await assert.rejects(w.call("statfs", { path: "/tmp" }), (e: Error) => e.name === "BrokerDenied");
+    await assert.rejects(w.call("read", { path: "/" }), (e: Error) => e.name === "BrokerDenied");
+    assert.equal(w.deniedReads, 2);
+  } finally {
+    sandbox.stopAll();
+  }
+});

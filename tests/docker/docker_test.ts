@@ -1,0 +1,221 @@
+/**
+ * Docker subsystem against a unix-socket HTTP server speaking the Engine API's JSON, with cgroup
+ * v1 and v2 fixture trees (a hybrid host: memory v1 mount + unified v2 mount).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createDocker, fromV1, fromV2, parseHttpResponse } from "../../lib/docker/mod.ts";
+import { containerStats } from "../../lib/docker/stats.ts";
+import { RealClock } from "../../lib/clock/mod.ts";
+import { makeTestCtx, tempDir } from "../helpers.ts";
+import { dockerCommands } from "../../cli/docker.ts";
+import { Output } from "../../cli/output.ts";
+import type { AgentClient } from "../../lib/client/mod.ts";
+
+const FX = new URL("../fixtures/collectors/cgroups/", import.meta.url).pathname;
+const fx = (n: string) => Deno.readTextFileSync(FX + n);
+const ID1 = "a".repeat(64);
+const ID2 = "b".repeat(64);
+
+Deno.test("cgroups: v1 memory.stat/cpuacct.stat and v2 memory.stat/cpu.stat map to the same names", () => {
+  const v1 = fromV1(fx("v1_memory.stat"), fx("v1_cpuacct.stat"));
+  assert.equal(v1.memory.rss, 2048000);
+  assert.equal(v1.memory.cache, 4096000);
+  assert.equal(v1.memory.pgfault, 3000);
+  assert.equal(v1.memory.total_rss, undefined);
+  assert.deepEqual(v1.cpu, { user: 2.5, system: 0.5 });
+  const v2 = fromV2(fx("v2_memory.stat"), fx("v2_cpu.stat"), "4096\n");
+  assert.equal(v2.memory.rss, 3000000);
+  assert.equal(v2.memory.cache, 1000000);
+  assert.equal(v2.memory.mapped_file, 2048);
+  assert.equal(v2.memory.swap, 4096);
+  assert.deepEqual(v2.cpu, { user: 3, system: 0.5 });
+  const first = containerStats(undefined, v1, 0);
+  assert.deepEqual(first["memory.rss"], {
+    type: "gauge",
+    key: "memory.rss",
+    value: 2048000,
+    scope: "container",
+  });
+  assert.equal(first["memory.pgfault"].value, null, "first sample of a rate is null");
+  const later = { ...v1, memory: { ...v1.memory, pgfault: 4000 }, cpu: { user: 3.5, system: 0.5 } };
+  const s = containerStats(v1, later, 10);
+  assert.equal(s["memory.pgfault"].value, 100);
+  assert.equal(s["memory.pgfault"].raw_value, 4000);
+  assert.equal(s["cpu.user"].value, 0.1);
+});
+
+Deno.test("http over unix: chunked and content-length replies parse", () => {
+  const enc = (s: string) => new TextEncoder().encode(s);
+  assert.deepEqual(parseHttpResponse(enc("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\n{}xx")).body, "{}");
+  const chunked = parseHttpResponse(
+    enc("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n[1,\r\n2\r\n2]\r\n0\r\n\r\n"),
+  );
+  assert.equal(chunked.body, "[1,2]");
+  assert.throws(() => parseHttpResponse(enc("garbage\r\n\r\n")), /status line/);
+});
+
+function writeTree(root: string, pgfault: number, userTicks: number): void {
+  const v1 = join(root, "memory", "docker", ID1);
+  const cpu = join(root, "cpuacct", "docker", ID1);
+  const v2 = join(root, "unified", "system.slice", `docker-${ID2}.scope`);
+  for (const d of [v1, cpu, v2]) Deno.mkdirSync(d, { recursive: true });
+  Deno.writeTextFileSync(
+    join(v1, "memory.stat"),
+    fx("v1_memory.stat").replace("pgfault 3000", `pgfault ${pgfault}`),
+  );
+  Deno.writeTextFileSync(join(cpu, "cpuacct.stat"), `user ${userTicks}\nsystem 50\n`);
+  Deno.writeTextFileSync(join(v2, "memory.stat"), fx("v2_memory.stat"));
+  Deno.writeTextFileSync(join(v2, "cpu.stat"), fx("v2_cpu.stat"));
+  Deno.writeTextFileSync(
+    join(root, "mounts"),
+    [
+      `cgroup ${root}/memory cgroup rw,nosuid,relatime,memory 0 0`,
+      `cgroup ${root}/cpuacct cgroup rw,nosuid,relatime,cpu,cpuacct 0 0`,
+      `cgroup2 ${root}/unified cgroup2 rw,nosuid,relatime 0 0`,
+      "",
+    ].join("\n"),
+  );
+}
+
+function fakeDocker(path: string) {
+  const seen: string[] = [];
+  const server = Deno.serve({ path, onListen() {} }, (req) => {
+    const u = new URL(req.url);
+    seen.push(u.pathname + u.search);
+    switch (u.pathname) {
+      case "/version":
+        return Response.json({ Version: "24.0.7", ApiVersion: "1.43", Os: "linux" });
+      case "/containers/json":
+        return Response.json([{ Id: ID1, Names: ["/web"] }, { Id: ID2, Names: ["/db"] }]);
+      case `/containers/${ID1}/json`:
+        return Response.json({
+          Id: ID1,
+          Name: "/web",
+          Image: "sha256:111",
+          State: { Running: true },
+          Config: { Image: "nginx" },
+        });
+      case `/containers/${ID2}/json`:
+        return Response.json({
+          Id: ID2,
+          Name: "/db",
+          Image: "sha256:222",
+          State: { Running: true },
+          Config: { Image: "redis" },
+        });
+      case "/images/json":
+        return Response.json([
+          { Id: "sha256:111", RepoTags: ["nginx:latest"], Size: 100 },
+          { Id: "sha256:222", RepoTags: ["redis:7"], Size: 200 },
+        ]);
+      case "/events":
+        return new Response(
+          JSON.stringify({ status: "start", id: ID1, Type: "container", Action: "start" }) + "\n",
+        );
+      default:
+        return new Response("page not found", { status: 404 });
+    }
+  });
+  return { server, seen };
+}
+
+Deno.test("docker: containers, images, events and v1/v2 cgroup stats through the socket; routes and docker show", async () => {
+  const sockDir = tempDir("kunai-dock-");
+  const sock = join(sockDir.dir, "docker.sock");
+  const ctx = makeTestCtx({
+    clock: new RealClock(),
+    params: { collectors: { docker_socket: sock, interval: "1h" } },
+  });
+  const root = join(ctx.dir, "cg");
+  writeTree(root, 3000, 250);
+  const { server, seen } = fakeDocker(sock);
+  const docker = createDocker(ctx, { mountsPath: join(root, "mounts"), cgroupAllow: [`${root}/**`] });
+  try {
+    await docker.refresh();
+    const st = docker.state();
+    assert.equal(st.connected, true, st.reason);
+    assert.equal(st.version, "24.0.7");
+    assert.deepEqual(docker.info(), {
+      enabled: true,
+      connected: true,
+      version: "24.0.7",
+      api: "1.43",
+      containers: 2,
+      images: 2,
+    });
+    assert.equal(docker.containers()[0].name, "/web", "keys lower-cased");
+    assert.equal((docker.containers()[0].state as Record<string, unknown>).running, true);
+    let stats = docker.stats();
+    assert.equal(stats.containers[ID1]["memory.rss"].value, 2048000);
+    assert.equal(stats.containers[ID1]["memory.pgfault"].value, null);
+    assert.equal(stats.containers[ID2]["memory.rss"].value, 3000000, "v2 anon reported as rss");
+    assert.equal(stats.images["nginx:latest"]["memory.rss"].value, 2048000);
+    assert.equal(stats.images["redis:7"]["memory.cache"].scope, "image");
+
+    writeTree(root, 5000, 450);
+    await new Promise((r) => setTimeout(r, 200));
+    await docker.refresh();
+    stats = docker.stats();
+    const pf = stats.containers[ID1]["memory.pgfault"];
+    assert.ok(pf.value !== null && pf.value > 0, "pgfault rate after the second sample");
+    assert.ok((stats.containers[ID1]["cpu.user"].value ?? 0) > 0);
+    assert.ok(docker.state().events.some((e) => e.Action === "start"), "events polled since the last poll");
+    assert.ok(seen.some((s) => s.startsWith("/events?since=")));
+
+    const app = docker.routes!();
+    assert.equal(await (await app.request("/docker")).json(), true);
+    assert.equal((await (await app.request(`/docker/containers/${ID1.slice(0, 12)}`)).json()).id, ID1);
+    assert.equal(await (await app.request("/docker/containers/nope")).json(), null);
+    assert.equal((await (await app.request("/docker/images/111")).json()).repotags[0], "nginx:latest");
+    assert.equal((await (await app.request("/docker/images")).json()).length, 2);
+    const body = await (await app.request("/docker/stats")).json();
+    assert.deepEqual(Object.keys(body).sort(), ["containers", "images"]);
+
+    // kunai docker show, against the same routes
+    const out = new Output({ capture: true, colour: false });
+    const client = {
+      json: async (_m: string, p: string) => await (await app.request(p)).json(),
+    } as unknown as AgentClient;
+    const code = await dockerCommands.commands[0].run({
+      options: {},
+      positionals: [],
+      out,
+      client: () => client,
+    });
+    assert.equal(code, 0);
+    const text = out.captured;
+    assert.ok(text.some((l) => l.includes(`Container:${ID1.slice(0, 12)}`)));
+    assert.ok(text.some((l) => l.includes("Image:nginx:latest (sum)")));
+    assert.ok(text.some((l) => /memory\.rss: +2048000/.test(l)));
+  } finally {
+    await docker.stop();
+    await server.shutdown();
+    ctx.cleanup();
+    sockDir.cleanup();
+  }
+});
+
+Deno.test("docker: disabled with a clear reason when there is no socket; no Worker started", async () => {
+  const ctx = makeTestCtx({
+    clock: new RealClock(),
+    params: { collectors: { docker_socket: "/nonexistent/docker.sock" } },
+  });
+  const docker = createDocker(ctx);
+  try {
+    await docker.refresh();
+    const info = docker.info() as { enabled: boolean; connected: boolean; reason: string };
+    assert.equal(info.enabled, false);
+    assert.equal(info.connected, false);
+    assert.match(info.reason, /no Docker socket at \/nonexistent\/docker.sock/);
+    assert.equal(ctx.sandbox.workers().length, 0);
+    assert.equal(await (await docker.routes!().request("/docker")).json(), false);
+    assert.deepEqual(await (await docker.routes!().request("/docker/stats")).json(), {
+      containers: {},
+      images: {},
+    });
+  } finally {
+    await docker.stop();
+    ctx.cleanup();
+  }
+});
