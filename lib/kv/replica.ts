@@ -1,0 +1,79 @@
+/**
+ * The replica's side: apply replicated records (with the CAS and rollback conditions of
+ * coordinator.ts) and answer anti-entropy pulls ("what changed since your mark that I hold a copy
+ * of and you should too").
+ */
+import type { KvNode } from "./kv.ts";
+import type { ApplyItem, ApplyResult } from "./peers.ts";
+import { compareVersion, type KvRecord } from "./record.ts";
+
+/** Applies a batch in one transaction; one result per item. */
+export function applyItems(node: KvNode, items: ApplyItem[]): ApplyResult[] {
+  const changed: KvRecord[] = [];
+  const results = node.storage.db.transaction(() =>
+    items.map((item): ApplyResult => {
+      const rec = item.record;
+      if (item.replaceIf) {
+        const cur = node.storage.getRecord(rec.key);
+        if (cur && compareVersion(cur, item.replaceIf) === 0) {
+          if (item.drop) node.storage.dropIfUnchanged(cur);
+          else node.storage.replace(rec);
+          changed.push(item.drop ? { ...cur, deleted: true } : rec);
+        }
+        return { ok: true };
+      }
+      if (item.prev !== undefined) {
+        const cur = node.storage.getRecord(rec.key);
+        const newerThanBase = cur && (item.prev === null || compareVersion(cur, item.prev) > 0);
+        if (newerThanBase && compareVersion(cur, rec) !== 0) return { ok: false, current: cur };
+      }
+      if (node.storage.merge(rec)) changed.push(rec);
+      return { ok: true };
+    })
+  );
+  node.stats.replicated_in += items.length;
+  for (const r of changed) node.changed(r);
+  return results;
+}
+
+/** A key and the version a peer holds (anti-entropy compares these before moving values). */
+export interface VersionEntry {
+  key: string;
+  modify_index: number;
+  origin: string;
+}
+
+export interface ChangedAnswer {
+  epoch: string;
+  versions: VersionEntry[];
+  /** Sequence to ask from next time. */
+  last_seq: number;
+  more: boolean;
+}
+
+/**
+ * Records applied here after `since` whose owners (on our ring) include `forUuid`. When the
+ * asker's `epoch` is not ours (our database was replaced), starts from 0. Null when the asker is not
+ * on our ring.
+ */
+export function changedFor(
+  node: KvNode,
+  since: number,
+  epoch: string,
+  forUuid: string,
+  limit: number,
+): ChangedAnswer | null {
+  // an asker we do not see on the ring would get nothing yet move its mark past these records
+  if (!node.holders().some((n) => n.uuid === forUuid)) return null;
+  const from = epoch === node.storage.epoch ? since : 0;
+  const rows = node.storage.changedSince(from, limit);
+  const versions = rows
+    .filter((r) => node.owners(r.key).some((o) => o.uuid === forUuid))
+    .map((r) => ({ key: r.key, modify_index: r.modify_index, origin: r.origin }));
+  return {
+    epoch: node.storage.epoch,
+    versions,
+    last_seq: rows.length ? rows[rows.length - 1].seq : from,
+    more: rows.length === limit,
+  };
+}

@@ -1,0 +1,151 @@
+/**
+ * HTTP routes of the KV store (thin: parse, call KvApi, shape).
+ *
+ * Public: `GET|PUT|DELETE /kv/KEY`, `GET /kv/` (keys; `?prefix=`, `?recurse` with values),
+ * blocking reads with `?index=N&wait=30s`, `X-Kunai-Index` on every answer.
+ * Internal (agent to agent, signed when a key is configured): `/kv-internal/...`.
+ */
+import type { Hono } from "hono";
+import { parseDuration } from "../clock/mod.ts";
+import { type ApiContext, type ApiEnv, HttpError, newRouter, readBody } from "../routing/mod.ts";
+import { KvError } from "./keys.ts";
+import type { KvApi, ReadOptions } from "./kv.ts";
+import { bytesToBase64, type KvRecord } from "./record.ts";
+
+export const INDEX_HEADER = "X-Kunai-Index";
+
+/** The JSON shape of an entry (`?meta`, `?recurse`). */
+export function entryJson(r: KvRecord, withValue = true): Record<string, unknown> {
+  const out: Record<string, unknown> = { key: r.key };
+  if (withValue) out.value = r.deleted ? null : bytesToBase64(r.value);
+  out.modify_index = r.modify_index;
+  out.modify_time = r.modify_time;
+  out.flags = r.flags;
+  if (r.expires) out.expires = r.expires;
+  if (r.deleted) out.deleted = true;
+  return out;
+}
+
+function has(c: ApiContext, name: string): boolean {
+  const v = c.req.query(name);
+  return v !== undefined && v !== "false" && v !== "0";
+}
+
+function intParam(c: ApiContext, name: string): number | undefined {
+  const v = c.req.query(name);
+  if (v === undefined) return undefined;
+  if (!/^\d{1,16}$/.test(v)) {
+    throw new HttpError(
+      400,
+      `query parameter ${name} must be a non-negative integer, got ${JSON.stringify(v)}`,
+    );
+  }
+  return Number(v);
+}
+
+function durationParam(c: ApiContext, name: string): number | undefined {
+  const v = c.req.query(name);
+  if (v === undefined || v === "") return undefined;
+  const ms = parseDuration(v);
+  if (ms === null) {
+    throw new HttpError(
+      400,
+      `query parameter ${name} must be a duration like 30s or 500ms, got ${JSON.stringify(v)}`,
+    );
+  }
+  return ms;
+}
+
+function readOpts(c: ApiContext): ReadOptions {
+  return { index: intParam(c, "index"), waitMs: durationParam(c, "wait"), signal: c.req.raw.signal };
+}
+
+async function guard<T>(fn: () => Promise<T>): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (err instanceof KvError) throw new HttpError(err.status, err.message, err.detail);
+    throw err;
+  }
+}
+
+/** The key from the raw URL path, percent-decoded once. */
+function keyOf(c: ApiContext): string {
+  const path = new URL(c.req.url).pathname;
+  const raw = path.slice(path.indexOf("/kv/") + 4);
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw new HttpError(400, "invalid key: bad percent-encoding");
+  }
+}
+
+async function listing(c: ApiContext, api: KvApi, prefix: string): Promise<Response> {
+  const opts = { ...readOpts(c), keysOnly: !has(c, "recurse") };
+  const r = await guard(() => api.list(prefix, opts));
+  c.header(INDEX_HEADER, String(r.index));
+  if (has(c, "recurse")) return c.json(r.entries.map((e) => entryJson(e)));
+  return c.json(r.entries.map((e) => e.key));
+}
+
+/** Public routes over a KvApi. */
+export function kvRoutes(api: KvApi, limits: { maxValueBytes: number }): Hono<ApiEnv> {
+  const r = newRouter();
+
+  r.get("/kv", (c) => listing(c, api, c.req.query("prefix") ?? ""));
+  r.get("/kv/", (c) => listing(c, api, c.req.query("prefix") ?? ""));
+
+  r.get("/kv/:key{.+}", async (c) => {
+    const key = keyOf(c);
+    if (has(c, "recurse") || has(c, "keys")) return await listing(c, api, key);
+    const opts = readOpts(c);
+    const { entry, index } = await guard(() => api.get(key, opts));
+    c.header(INDEX_HEADER, String(index));
+    // answered here, not thrown: the index header must survive (block on the key's creation)
+    if (!entry) return c.json({ error: `key ${JSON.stringify(key)} not found` }, 404);
+    if (has(c, "meta")) return c.json(entryJson(entry));
+    if (has(c, "raw")) {
+      return c.body(entry.value as Uint8Array<ArrayBuffer>, 200, {
+        "content-type": "application/octet-stream",
+      });
+    }
+    return c.text(bytesToBase64(entry.value));
+  });
+
+  const emptyKey = () => {
+    throw new HttpError(400, "invalid key: the key is empty (use /kv/KEY)");
+  };
+  r.put("/kv/", emptyKey);
+  r.delete("/kv/", emptyKey);
+
+  r.put("/kv/:key{.+}", async (c) => {
+    const key = keyOf(c);
+    const len = Number(c.req.header("content-length") ?? "NaN");
+    if (Number.isFinite(len) && len > limits.maxValueBytes) {
+      throw new HttpError(
+        413,
+        `value is ${len} bytes, larger than kv.max_value_bytes (${limits.maxValueBytes})`,
+      );
+    }
+    const ttl = durationParam(c, "ttl");
+    const flags = intParam(c, "flags");
+    const cas = intParam(c, "cas");
+    const body = await readBody(c);
+    const res = await guard(() => api.put(key, body, { ttlMs: ttl, flags, cas }));
+    c.header(INDEX_HEADER, String(res.index));
+    return c.json(res.ok);
+  });
+
+  r.delete("/kv/:key{.+}", async (c) => {
+    const key = keyOf(c);
+    if (has(c, "recurse")) {
+      throw new HttpError(400, "recursive delete is not supported; delete keys one by one");
+    }
+    const cas = intParam(c, "cas");
+    const res = await guard(() => api.delete(key, { cas }));
+    c.header(INDEX_HEADER, String(res.index));
+    return c.json(res.ok);
+  });
+
+  return r;
+}

@@ -1,0 +1,52 @@
+/** `kunai kv ...` against one real agent process (no other kv node: it owns every key). */
+import assert from "node:assert/strict";
+import { startAgent } from "../helpers.ts";
+
+Deno.test({
+  name: "kunai kv put/get/list/delete/watch against a real agent",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const a = await startAgent({ name: "kvcli", params: { tags: ["kv"] } });
+    try {
+      let r = await a.cli(["kv", "put", "app/greeting", "hello world"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /OK app\/greeting \(index \d+\)/);
+      r = await a.cli(["kv", "get", "app/greeting"]);
+      assert.equal(r.stdout.trim(), "hello world");
+      r = await a.cli(["kv", "get", "app/greeting", "--json"]);
+      const meta = JSON.parse(r.stdout);
+      assert.equal(meta.key, "app/greeting");
+      assert.equal(atob(meta.value), "hello world");
+      // create-only on an existing key fails with exit 1
+      r = await a.cli(["kv", "put", "app/greeting", "other", "--cas", "0"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /compare-and-set failed/);
+      const file = `${a.dir}/value.bin`;
+      Deno.writeFileSync(file, new Uint8Array([0, 1, 2, 255]));
+      r = await a.cli(["kv", "put", "app/bin", `@${file}`]);
+      assert.equal(r.code, 0, r.stderr);
+      r = await a.cli(["kv", "list", "app/"]);
+      assert.deepEqual(r.stdout.trim().split("\n"), ["app/bin", "app/greeting"]);
+      r = await a.cli(["kv", "list", "--json"]);
+      assert.equal(JSON.parse(r.stdout).length, 2);
+      // watch: one change then exit
+      const watching = a.cli(["kv", "watch", "app/", "--count", "1"]);
+      await new Promise((res) => setTimeout(res, 1500));
+      r = await a.cli(["kv", "delete", "app/bin"]);
+      assert.equal(r.code, 0, r.stderr);
+      const w = await watching;
+      assert.equal(w.code, 0, w.stderr);
+      assert.match(w.stdout, /deleted app\/bin/);
+      r = await a.cli(["kv", "get", "app/bin"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /not found/);
+      r = await a.cli(["kv", "put", "bad/../key", "x"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /segment/);
+    } finally {
+      await a.stop();
+      Deno.removeSync(a.dir, { recursive: true });
+    }
+  },
+});

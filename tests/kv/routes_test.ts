@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
+import { createKv } from "../../lib/kv/mod.ts";
+import { makeTestCtx } from "../helpers.ts";
+
+async function app(kv: Record<string, unknown> = {}) {
+  const clock = new VirtualClock();
+  const ctx = makeTestCtx({ clock, params: { kv } });
+  const store = createKv(ctx);
+  await store.start();
+  const a = buildApp([store.routes()], { token: "", maxBody: 1 << 20, log: ctx.log, counters: ctx.counters });
+  return {
+    clock,
+    req: (path: string, init?: RequestInit) => a.request(path, init),
+    async [Symbol.asyncDispose]() {
+      await store.stop();
+      ctx.cleanup();
+    },
+  };
+}
+
+Deno.test("PUT then GET: base64 by default, ?raw bytes, ?meta JSON, X-Kunai-Index", async () => {
+  await using t = await app();
+  const put = await t.req("/kv/web/conf", {
+    method: "PUT",
+    body: "hello",
+    headers: { "content-type": "text/plain" },
+  });
+  assert.equal(put.status, 200);
+  assert.equal(await put.json(), true);
+  const index = Number(put.headers.get("x-kunai-index"));
+  assert.ok(index > 0);
+  const g = await t.req("/kv/web/conf");
+  assert.equal(await g.text(), btoa("hello"));
+  assert.equal(Number(g.headers.get("x-kunai-index")), index);
+  const raw = await t.req("/kv/web/conf?raw");
+  assert.equal(raw.headers.get("content-type"), "application/octet-stream");
+  assert.equal(await raw.text(), "hello");
+  const meta = await (await t.req("/kv/web/conf?meta")).json();
+  assert.equal(meta.key, "web/conf");
+  assert.equal(meta.value, btoa("hello"));
+  assert.equal(meta.modify_index, index);
+  assert.equal(meta.flags, 0);
+  assert.equal(typeof meta.modify_time, "number");
+});
+
+Deno.test("binary values round-trip untouched", async () => {
+  await using t = await app();
+  const bytes = new Uint8Array(256).map((_, i) => i);
+  await t.req("/kv/bin", { method: "PUT", body: bytes });
+  const raw = new Uint8Array(await (await t.req("/kv/bin?raw")).arrayBuffer());
+  assert.deepEqual(raw, bytes);
+});
+
+Deno.test("?cas and DELETE answer true/false as JSON", async () => {
+  await using t = await app();
+  assert.equal(await (await t.req("/kv/l?cas=0", { method: "PUT", body: "a" })).json(), true);
+  assert.equal(await (await t.req("/kv/l?cas=0", { method: "PUT", body: "b" })).json(), false);
+  const idx = (await (await t.req("/kv/l?meta")).json()).modify_index;
+  assert.equal(await (await t.req(`/kv/l?cas=${idx}`, { method: "PUT", body: "c" })).json(), true);
+  assert.equal(await (await t.req(`/kv/l?cas=${idx}`, { method: "DELETE" })).json(), false);
+  assert.equal(await (await t.req("/kv/l", { method: "DELETE" })).json(), true);
+  const gone = await t.req("/kv/l");
+  assert.equal(gone.status, 404);
+  assert.ok(Number(gone.headers.get("x-kunai-index")) > 0, "404 carries the index to block on");
+});
+
+Deno.test("listing: keys, ?prefix, ?recurse with values", async () => {
+  await using t = await app();
+  for (const k of ["a/1", "a/2", "b/1"]) await t.req(`/kv/${k}`, { method: "PUT", body: k });
+  assert.deepEqual(await (await t.req("/kv/")).json(), ["a/1", "a/2", "b/1"]);
+  assert.deepEqual(await (await t.req("/kv/?prefix=a/")).json(), ["a/1", "a/2"]);
+  const rec = await (await t.req("/kv/?prefix=b/&recurse")).json();
+  assert.equal(rec.length, 1);
+  assert.equal(rec[0].key, "b/1");
+  assert.equal(atob(rec[0].value), "b/1");
+  assert.deepEqual(await (await t.req("/kv/a/?keys")).json(), ["a/1", "a/2"]);
+});
+
+Deno.test("ttl and flags parameters", async () => {
+  await using t = await app();
+  await t.req("/kv/tmp?ttl=5s&flags=42", { method: "PUT", body: "x" });
+  assert.equal((await (await t.req("/kv/tmp?meta")).json()).flags, 42);
+  await t.clock.advance(6000);
+  assert.equal((await t.req("/kv/tmp")).status, 404);
+});
+
+Deno.test("bad input: 400 with a message, 413 for large keys and values", async () => {
+  await using t = await app({ max_value_bytes: 10, max_key_bytes: 20 });
+  const cases: Array<[string, RequestInit | undefined, number, RegExp]> = [
+    ["/kv/a%2F..%2Fb", { method: "PUT", body: "x" }, 400, /segment/],
+    ["/kv/a%01b", { method: "PUT", body: "x" }, 400, /control character/],
+    ["/kv/a?cas=abc", { method: "PUT", body: "x" }, 400, /cas/],
+    ["/kv/a?ttl=soon", { method: "PUT", body: "x" }, 400, /ttl/],
+    ["/kv/a?index=1&wait=forever", undefined, 400, /wait/],
+    ["/kv/", { method: "PUT", body: "x" }, 400, /empty/],
+    ["/kv/a?recurse", { method: "DELETE" }, 400, /recursive delete/],
+    [`/kv/${"k".repeat(21)}`, { method: "PUT", body: "x" }, 413, /max_key_bytes/],
+    ["/kv/a", { method: "PUT", body: "x".repeat(11) }, 413, /max_value_bytes/],
+  ];
+  for (const [path, init, status, re] of cases) {
+    const r = await t.req(path, init);
+    const body = await r.json();
+    assert.equal(r.status, status, `${path}: ${JSON.stringify(body)}`);
+    assert.match(body.error, re);
+  }
+});
+
+Deno.test("blocking GET wakes on a write", async () => {
+  await using t = await app();
+  const put = await t.req("/kv/w", { method: "PUT", body: "1" });
+  const idx = put.headers.get("x-kunai-index");
+  const pending = t.req(`/kv/w?index=${idx}&wait=30s`);
+  await t.clock.advance(50);
+  await t.req("/kv/w", { method: "PUT", body: "2" });
+  const r = await pending;
+  assert.equal(await r.text(), btoa("2"));
+  assert.ok(Number(r.headers.get("x-kunai-index")) > Number(idx));
+});
+
+Deno.test("internal routes answer without a key and refuse unsigned requests with one", async () => {
+  await using plain = await app();
+  const ok = await plain.req("/kv-internal/get?key=x");
+  assert.equal(ok.status, 200);
+  const clock = new VirtualClock();
+  const ctx = makeTestCtx({ clock, params: { encryption_key: btoa("k".repeat(32)) } });
+  const store = createKv(ctx);
+  await store.start();
+  try {
+    const a = buildApp([store.routes()], {
+      token: "",
+      maxBody: 1 << 20,
+      log: ctx.log,
+      counters: ctx.counters,
+    });
+    const r = await a.request("/kv-internal/get?key=x");
+    assert.equal(r.status, 401);
+    assert.match((await r.json()).error, /missing x-kunai-peer-auth/);
+  } finally {
+    await store.stop();
+    ctx.cleanup();
+  }
+});
