@@ -48,6 +48,9 @@ function freshRuntime(): CheckRuntime {
 }
 
 const FLUSH_MS = 2000;
+/** At start, a check whose collector has not produced its first result yet waits instead of going UNKNOWN. */
+const FIRST_RESULTS_GRACE_MS = 60_000;
+const FIRST_RESULTS_RETRY_MS = 1000;
 
 export class Checks {
   readonly name = "checks";
@@ -62,11 +65,14 @@ export class Checks {
   #offs: Array<() => void> = [];
   #flushTimer: number | null = null;
   #started = false;
+  /** When this subsystem was built: the first-results grace counts from here. */
+  #createdAt: number;
   /** Runs that ended UNKNOWN because of an error (for info). */
   errors = 0;
 
   constructor(ctx: Ctx) {
     this.#ctx = ctx;
+    this.#createdAt = ctx.clock.now();
     this.#store = new CheckStateStore(ctx.store);
     this.#scheduler = new Scheduler(
       ctx.clock,
@@ -260,7 +266,7 @@ export class Checks {
   // ---------- runs ----------
 
   /** Runs one check now and folds in its result (the scheduler calls this; tests may too). */
-  async runCheck(id: string): Promise<void> {
+  async runCheck(id: string): Promise<void | number> {
     const def = this.#defs.get(id);
     if (!def) return;
     let raw: RawResult | null;
@@ -274,7 +280,21 @@ export class Checks {
       perf = r.perf;
     } else return;
     if (this.#defs.get(id) !== def) return; // replaced while running
+    if (this.#awaitingFirstResults(def, raw)) return FIRST_RESULTS_RETRY_MS;
     this.#fold(def, raw, perf);
+  }
+
+  /**
+   * True while a collector the check reads is running but has not produced its first result yet
+   * (agent just started): the check stays as it was rather than flapping to UNKNOWN.
+   */
+  #awaitingFirstResults(def: CheckDef, raw: RawResult): boolean {
+    if (def.kind !== "evaluated" || raw.state !== "unknown" || !this.#ctx.views.collectors) return false;
+    if (this.#ctx.clock.now() - this.#createdAt >= FIRST_RESULTS_GRACE_MS) return false;
+    const m = /collector '([^']+)' has no results/.exec(raw.output);
+    if (!m || !this.#ctx.views.collectors.names().includes(m[1])) return false;
+    this.#ctx.log.debug(`check ${def.id}: waiting for the first results of collector ${m[1]}`);
+    return true;
   }
 
   #evalEnv(def: CheckDef): EvalEnv {

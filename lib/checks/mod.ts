@@ -66,7 +66,9 @@ export function createChecks(ctx: Ctx): Subsystem & ChecksApi {
     start: () => c.start(),
     stop: () => c.stop(),
     info: () => c.info(),
-    runCheck: (id) => c.runCheck(id),
+    runCheck: async (id) => {
+      await c.runCheck(id);
+    },
     relink: () => c.relink(),
     loadFromConfig: () => c.loadFromConfig(),
     view: (id) => c.view(id),

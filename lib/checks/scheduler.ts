@@ -27,7 +27,8 @@ const DELAY_SAMPLE = 2048;
 export class Scheduler {
   #clock: Clock;
   #max: number;
-  #run: (id: string) => Promise<void>;
+  /** Runs a check; a number returned asks for the next run that many ms from now (retry sooner). */
+  #run: (id: string) => Promise<void | number>;
   #rand: () => number;
   #entries = new Map<string, Entry>();
   #queue: Entry[] = [];
@@ -41,7 +42,7 @@ export class Scheduler {
   constructor(
     clock: Clock,
     maxConcurrency: number,
-    run: (id: string) => Promise<void>,
+    run: (id: string) => Promise<void | number>,
     rand: () => number = Math.random,
   ) {
     this.#clock = clock;
@@ -116,17 +117,22 @@ export class Scheduler {
     this.runs++;
     const started = this.#clock.now();
     this.#recordDelay(started - e.dueAt);
-    let p: Promise<void>;
+    let p: Promise<void | number>;
     try {
       p = this.#run(e.id);
     } catch (err) {
       p = Promise.reject(err);
     }
-    p.catch(() => {}).finally(() => {
+    let retryMs: number | null = null;
+    p.then((r) => {
+      if (typeof r === "number") retryMs = r;
+    }).catch(() => {}).finally(() => {
       e.running = false;
       this.#active--;
       if (this.#entries.get(e.id) === e) {
-        const next = started + jitteredInterval(e.intervalMs, this.#rand());
+        const next = retryMs !== null
+          ? this.#clock.now() + retryMs
+          : started + jitteredInterval(e.intervalMs, this.#rand());
         this.#plan(e, Math.max(0, next - this.#clock.now()));
       }
       this.#drain();

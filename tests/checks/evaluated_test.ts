@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { createChecks } from "../../lib/checks/mod.ts";
 import type { CheckResultEvent, CollectorResultsView } from "../../lib/types.ts";
 import { makeTestCtx } from "../helpers.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
 
 /** The README's cpu check, verbatim. */
 const README_CPU = `{
@@ -197,6 +198,32 @@ Deno.test("config.reloaded re-reads checks: new ones appear, removed ones stop",
     assert.ok(checks.isActive("b"));
     await checks.runCheck("b");
     assert.equal(checks.view("b")!.state, "warning");
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("at start a check waits for its collector's first results instead of going UNKNOWN", async () => {
+  const clock = new VirtualClock(0);
+  const ctx = makeTestCtx({ tags: ["linux"], files: { "linux/cpu.json": README_CPU }, clock });
+  const data: Record<string, Record<string, unknown>> = {};
+  // the collector exists (is scheduled) but has produced nothing yet
+  ctx.views.collectors = { get: (n) => data[n], names: () => ["cpustats"] };
+  const checks = createChecks(ctx);
+  try {
+    await checks.start();
+    await checks.runCheck("linux/cpu");
+    assert.equal(checks.view("linux/cpu")!.state, "pending");
+    data.cpustats = { cpuall: { "%idle": 80 } };
+    await checks.runCheck("linux/cpu");
+    assert.equal(checks.view("linux/cpu")!.state, "ok");
+    // past the grace period a missing collector is an UNKNOWN with the reason
+    delete data.cpustats;
+    await clock.advance(61_000);
+    await checks.runCheck("linux/cpu");
+    assert.equal(checks.view("linux/cpu")!.state, "unknown");
+    assert.match(String(checks.view("linux/cpu")!.output), /collector 'cpustats' has no results/);
   } finally {
     await checks.stop();
     ctx.cleanup();

@@ -62,3 +62,17 @@ Deno.test("a restored last_check delays the first run; removal stops runs", asyn
   assert.equal(first[1], 1_000_000 + 50_000);
   s.stop();
 });
+
+Deno.test("a run that returns a number is retried that many ms later, then resumes its interval", async () => {
+  const clock = new VirtualClock(0);
+  const starts: number[] = [];
+  const s = new Scheduler(clock, 4, (_id) => {
+    starts.push(clock.now());
+    return Promise.resolve(starts.length < 3 ? 1000 : undefined);
+  }, () => 0.5);
+  s.set("a", 30_000, 0);
+  await clock.advance(65_000);
+  s.stop();
+  // the first run is spread at start (500 ms with this rand), then retries come 1 s apart
+  assert.deepEqual(starts, [500, 1500, 2500, 32_500, 62_500]);
+});
