@@ -1,0 +1,315 @@
+/**
+ * Wire format of gossip: a datagram is a JSON array of messages (one or more), each with a
+ * `type`. Push-pull bodies are one `push-pull-msg` object. Decoding validates every field with
+ * caps on every length and never throws: it returns `{ok: false, error}` for anything odd.
+ */
+import type { MemberRecord, MemberState } from "../types.ts";
+
+export const LIMITS = {
+  datagram: 65507,
+  pushPull: 16 * 1024 * 1024,
+  messagesPerPacket: 256,
+  uuid: 64,
+  name: 255,
+  addr: 255,
+  tags: 256,
+  tag: 255,
+  members: 100_000,
+  servicesJson: 64 * 1024,
+  userKind: 64,
+  userPayloadJson: 32 * 1024,
+};
+
+export interface PingMsg {
+  type: "ping";
+  seqno: number;
+  /** uuid of the node this ping is for (a node ignores pings meant for another uuid). */
+  node: string;
+  from: string;
+}
+/** Indirect probe request: ping `tgt` at addr:port for me. */
+export interface PingRelayMsg {
+  type: "ping-relay";
+  seqno: number;
+  tgt: string;
+  addr: string;
+  port: number;
+  from: string;
+  /** Lifeguard: the relay answers `nack` if the target stays silent. */
+  nack: boolean;
+}
+export interface AckMsg {
+  type: "ack";
+  seqno: number;
+}
+export interface NackMsg {
+  type: "nack";
+  seqno: number;
+}
+/** A node's full record at an incarnation. */
+export interface AliveMsg {
+  type: "alive";
+  uuid: string;
+  name: string;
+  addr: string;
+  port: number;
+  incarnation: number;
+  tags: string[];
+  services: Record<string, unknown>;
+  zone: string;
+}
+export interface SuspectMsg {
+  type: "suspect" | "dead";
+  uuid: string;
+  incarnation: number;
+  /** Who suspects (Lifeguard counts independent confirmations). */
+  from: string;
+}
+export interface LeaveMsg {
+  type: "leave";
+  uuid: string;
+  incarnation: number;
+}
+/** Cluster-wide keyring operation (only accepted inside an encrypted cluster). */
+export interface KeyOpMsg {
+  type: "keyop";
+  op: "install" | "use" | "remove";
+  key: string;
+  id: string;
+}
+/** Payload of another subsystem, carried and de-duplicated by id. */
+export interface UserMsg {
+  type: "user";
+  kind: string;
+  id: string;
+  payload: unknown;
+}
+export type GossipMsg =
+  | PingMsg
+  | PingRelayMsg
+  | AckMsg
+  | NackMsg
+  | AliveMsg
+  | SuspectMsg
+  | LeaveMsg
+  | KeyOpMsg
+  | UserMsg;
+
+/** One record in a push-pull exchange. */
+export type PushPullRecord = MemberRecord;
+export interface PushPullMsg {
+  type: "push-pull-msg";
+  join: boolean;
+  /** Sender uuid: its own record counts as strong evidence that it is alive. */
+  from?: string;
+  nodes: Record<string, PushPullRecord>;
+}
+
+export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string };
+
+const enc = new TextEncoder();
+const dec = new TextDecoder("utf-8", { fatal: true });
+
+/** Serialises messages (and already serialised ones) into one datagram payload. */
+export function encodePacket(msgs: GossipMsg[], serialised: string[] = []): Uint8Array {
+  const parts = msgs.map((m) => JSON.stringify(m));
+  for (const s of serialised) parts.push(s);
+  return enc.encode(`[${parts.join(",")}]`);
+}
+
+/** Size in bytes of one message once inside a packet (for the datagram budget). */
+export function encodedSize(msg: GossipMsg): number {
+  return enc.encode(JSON.stringify(msg)).length;
+}
+
+export function encodePushPull(msg: PushPullMsg): Uint8Array {
+  return enc.encode(JSON.stringify(msg));
+}
+
+class Bad extends Error {}
+
+function parseJson(bytes: Uint8Array, max: number): unknown {
+  if (bytes.length > max) throw new Bad(`packet of ${bytes.length} bytes exceeds ${max}`);
+  let text: string;
+  try {
+    text = dec.decode(bytes);
+  } catch {
+    throw new Bad("not UTF-8");
+  }
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    throw new Bad(`not JSON: ${(err as Error).message}`);
+  }
+}
+
+/** Decodes a datagram (array of messages or a single message object). */
+export function decodePacket(bytes: Uint8Array): Decoded<GossipMsg[]> {
+  try {
+    const raw = parseJson(bytes, LIMITS.datagram);
+    const list = Array.isArray(raw) ? raw : [raw];
+    if (list.length === 0) throw new Bad("empty packet");
+    if (list.length > LIMITS.messagesPerPacket) {
+      throw new Bad(`more than ${LIMITS.messagesPerPacket} messages`);
+    }
+    return { ok: true, value: list.map((m, i) => checkMsg(m, `[${i}]`)) };
+  } catch (err) {
+    return { ok: false, error: err instanceof Bad ? err.message : `decoder failure: ${String(err)}` };
+  }
+}
+
+/** Decodes a push-pull body. */
+export function decodePushPull(bytes: Uint8Array): Decoded<PushPullMsg> {
+  try {
+    const raw = parseJson(bytes, LIMITS.pushPull);
+    const o = obj(raw, "push-pull");
+    if (o.type !== "push-pull-msg") throw new Bad("push-pull: type must be push-pull-msg");
+    const nodes = obj(o.nodes, "push-pull.nodes");
+    const keys = Object.keys(nodes);
+    if (keys.length > LIMITS.members) throw new Bad(`push-pull: more than ${LIMITS.members} nodes`);
+    const out: Record<string, PushPullRecord> = {};
+    for (const k of keys) {
+      const r = checkRecord(nodes[k], `push-pull.nodes.${k.slice(0, 64)}`);
+      out[r.uuid] = r;
+    }
+    const from = typeof o.from === "string" && o.from.length <= LIMITS.uuid ? o.from : undefined;
+    return { ok: true, value: { type: "push-pull-msg", join: o.join === true, from, nodes: out } };
+  } catch (err) {
+    return { ok: false, error: err instanceof Bad ? err.message : `decoder failure: ${String(err)}` };
+  }
+}
+
+function obj(v: unknown, path: string): Record<string, unknown> {
+  if (!v || typeof v !== "object" || Array.isArray(v)) throw new Bad(`${path}: expected an object`);
+  return v as Record<string, unknown>;
+}
+
+function str(o: Record<string, unknown>, k: string, max: number, path: string, allowEmpty = false): string {
+  const v = o[k];
+  if (typeof v !== "string") throw new Bad(`${path}.${k}: expected a string`);
+  if (v.length > max) throw new Bad(`${path}.${k}: longer than ${max}`);
+  if (!allowEmpty && !v) throw new Bad(`${path}.${k}: empty`);
+  return v;
+}
+
+function uint(o: Record<string, unknown>, k: string, max: number, path: string): number {
+  const v = o[k];
+  if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
+    throw new Bad(`${path}.${k}: expected an integer 0..${max}`);
+  }
+  return v;
+}
+
+const SEQ_MAX = 2 ** 32;
+const INC_MAX = Number.MAX_SAFE_INTEGER;
+
+function tagsOf(o: Record<string, unknown>, path: string): string[] {
+  const v = o.tags ?? [];
+  if (!Array.isArray(v)) throw new Bad(`${path}.tags: expected a list`);
+  if (v.length > LIMITS.tags) throw new Bad(`${path}.tags: more than ${LIMITS.tags}`);
+  return v.map((t, i) => {
+    if (typeof t !== "string" || t.length > LIMITS.tag) throw new Bad(`${path}.tags[${i}]: bad tag`);
+    return t;
+  });
+}
+
+function servicesOf(o: Record<string, unknown>, path: string): Record<string, unknown> {
+  const v = o.services ?? {};
+  const s = obj(v, `${path}.services`);
+  if (JSON.stringify(s).length > LIMITS.servicesJson) {
+    throw new Bad(`${path}.services: larger than ${LIMITS.servicesJson}`);
+  }
+  return s;
+}
+
+const STATES: MemberState[] = ["alive", "suspect", "dead", "leave"];
+
+function checkRecord(raw: unknown, path: string): PushPullRecord {
+  const o = obj(raw, path);
+  const state = o.state;
+  if (typeof state !== "string" || !STATES.includes(state as MemberState)) {
+    throw new Bad(`${path}.state: expected alive|suspect|dead|leave`);
+  }
+  return {
+    uuid: str(o, "uuid", LIMITS.uuid, path),
+    name: str(o, "name", LIMITS.name, path),
+    addr: str(o, "addr", LIMITS.addr, path),
+    port: uint(o, "port", 65535, path),
+    incarnation: uint(o, "incarnation", INC_MAX, path),
+    state: state as MemberState,
+    tags: tagsOf(o, path),
+    services: servicesOf(o, path),
+    zone: o.zone === undefined || o.zone === null ? "" : str(o, "zone", LIMITS.name, path, true),
+  };
+}
+
+function checkMsg(raw: unknown, path: string): GossipMsg {
+  const o = obj(raw, path);
+  const type = o.type;
+  switch (type) {
+    case "ping":
+      return {
+        type,
+        seqno: uint(o, "seqno", SEQ_MAX, path),
+        node: str(o, "node", LIMITS.uuid, path),
+        from: str(o, "from", LIMITS.uuid, path),
+      };
+    case "ping-relay":
+      return {
+        type,
+        seqno: uint(o, "seqno", SEQ_MAX, path),
+        tgt: str(o, "tgt", LIMITS.uuid, path),
+        addr: str(o, "addr", LIMITS.addr, path),
+        port: uint(o, "port", 65535, path),
+        from: str(o, "from", LIMITS.uuid, path),
+        nack: o.nack === true,
+      };
+    case "ack":
+    case "nack":
+      return { type, seqno: uint(o, "seqno", SEQ_MAX, path) };
+    case "alive": {
+      const r = checkRecord({ ...o, state: "alive" }, path);
+      return {
+        type,
+        uuid: r.uuid,
+        name: r.name,
+        addr: r.addr,
+        port: r.port,
+        incarnation: r.incarnation,
+        tags: r.tags,
+        services: r.services,
+        zone: r.zone,
+      };
+    }
+    case "suspect":
+    case "dead":
+      return {
+        type,
+        uuid: str(o, "uuid", LIMITS.uuid, path),
+        incarnation: uint(o, "incarnation", INC_MAX, path),
+        from: str(o, "from", LIMITS.uuid, path),
+      };
+    case "leave":
+      return {
+        type,
+        uuid: str(o, "uuid", LIMITS.uuid, path),
+        incarnation: uint(o, "incarnation", INC_MAX, path),
+      };
+    case "keyop": {
+      const op = o.op;
+      if (op !== "install" && op !== "use" && op !== "remove") {
+        throw new Bad(`${path}.op: expected install|use|remove`);
+      }
+      return { type, op, key: str(o, "key", 64, path), id: str(o, "id", 64, path) };
+    }
+    case "user": {
+      const payload = o.payload ?? null;
+      if (JSON.stringify(payload).length > LIMITS.userPayloadJson) {
+        throw new Bad(`${path}.payload: too large`);
+      }
+      return { type, kind: str(o, "kind", LIMITS.userKind, path), id: str(o, "id", 64, path), payload };
+    }
+    default:
+      throw new Bad(`${path}.type: unknown message type ${JSON.stringify(String(type).slice(0, 32))}`);
+  }
+}

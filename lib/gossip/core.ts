@@ -1,0 +1,66 @@
+/**
+ * What the engine's parts (prober, push-pull, cluster messages) share: the dependencies
+ * injected into the engine and a narrow view of the engine itself.
+ */
+import type { Clock } from "../clock/mod.ts";
+import type { GossipConfig } from "../config/mod.ts";
+import type { Counters } from "../counters.ts";
+import type { Logger } from "../log/mod.ts";
+import type { MemberRecord } from "../types.ts";
+import type { PeerAddr, Random, Transport } from "../transport/mod.ts";
+import type { Awareness } from "./awareness.ts";
+import type { BroadcastQueue } from "./broadcast_queue.ts";
+import type { GossipMsg } from "./codec.ts";
+import type { Keyring } from "./keyring.ts";
+import type { ChangeKind, Membership } from "./members.ts";
+
+/** The local node's facts the engine advertises (LocalNode satisfies it). */
+export interface SelfSource {
+  readonly uuid: string;
+  readonly name: string;
+  readonly addr: string;
+  readonly port: number;
+  zone: string;
+  readonly incarnation: number;
+  bumpIncarnation(atLeast?: number): number;
+  tags(): string[];
+  services(): Record<string, unknown>;
+}
+
+export interface EngineDeps {
+  self: SelfSource;
+  config: GossipConfig;
+  transport: Transport;
+  clock: Clock;
+  random: Random;
+  keyring: Keyring;
+  log: Logger;
+  counters: Counters;
+  onChange?: (kind: ChangeKind, rec: MemberRecord) => void;
+  /** Our own leave finished spreading (or someone made us leave): the agent should exit. */
+  onLeft?: () => void;
+  /** The keyring changed through a cluster-wide key operation (persist it). */
+  onKeyringChange?: () => void;
+}
+
+/** Hot-path traffic counts, plain numbers (flushed to ctx.counters periodically). */
+export interface Traffic {
+  packetsSent: number;
+  bytesSent: number;
+  packetsReceived: number;
+  bytesReceived: number;
+  droppedAuth: number;
+  droppedMalformed: number;
+}
+
+/** The engine as its parts see it. */
+export interface EngineCore {
+  readonly deps: EngineDeps;
+  readonly members: Membership;
+  readonly awareness: Awareness;
+  readonly queue: BroadcastQueue;
+  readonly traffic: Traffic;
+  readonly running: boolean;
+  /** Sends messages to a peer, piggybacking queued broadcasts unless `piggyback` is false. */
+  send(to: PeerAddr, msgs: GossipMsg[], piggyback?: boolean): void;
+}

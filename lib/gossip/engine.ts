@@ -1,0 +1,363 @@
+/**
+ * The SWIM + Lifeguard engine: packets in and out (sealed by the keyring), dispatch to the
+ * membership rules, piggybacked dissemination, our own incarnation (updates, refutation,
+ * leave) and reaping. Probing lives in prober.ts, full sync in push_pull.ts. Runs unchanged on
+ * the UDP and the simulated transport; time comes from the injected clock, randomness from
+ * `random`.
+ */
+import type { TimerId } from "../clock/mod.ts";
+import type { GossipConfig } from "../config/mod.ts";
+import type { MemberRecord } from "../types.ts";
+import { type PeerAddr, peerKey, shuffle } from "../transport/mod.ts";
+import { Awareness } from "./awareness.ts";
+import { BroadcastQueue, packetSize, retransmitLimit } from "./broadcast_queue.ts";
+import {
+  type AliveMsg,
+  decodePacket,
+  encodedSize,
+  encodePacket,
+  type GossipMsg,
+  type KeyOpMsg,
+} from "./codec.ts";
+import { ClusterMessages } from "./cluster_messages.ts";
+import type { EngineCore, EngineDeps, Traffic } from "./core.ts";
+import { SEAL_OVERHEAD } from "./keyring.ts";
+import { Membership } from "./members.ts";
+import { Prober } from "./prober.ts";
+import { PushPull } from "./push_pull.ts";
+
+export type { EngineDeps, SelfSource } from "./core.ts";
+export { pushPullInterval } from "./push_pull.ts";
+
+/** Keep gossiping to a freshly dead node this long so it can learn it must refute. */
+const GOSSIP_TO_THE_DEAD = 30_000;
+
+export class GossipEngine implements EngineCore {
+  readonly deps: EngineDeps;
+  readonly members: Membership;
+  readonly awareness: Awareness;
+  readonly queue = new BroadcastQueue();
+  /** Hot-path traffic counts (flushed to ctx.counters every reap round and on info()). */
+  readonly traffic: Traffic = {
+    packetsSent: 0,
+    bytesSent: 0,
+    packetsReceived: 0,
+    bytesReceived: 0,
+    droppedAuth: 0,
+    droppedMalformed: 0,
+  };
+  readonly prober: Prober;
+  readonly sync: PushPull;
+  readonly messages: ClusterMessages;
+  #cfg: GossipConfig;
+  #running = false;
+  #timers: TimerId[] = [];
+  #abort = new AbortController();
+  #leavePromise: Promise<void> | null = null;
+
+  constructor(deps: EngineDeps) {
+    this.deps = deps;
+    this.#cfg = deps.config;
+    this.awareness = new Awareness(deps.config.awareness_max_multiplier);
+    this.members = new Membership({
+      clock: deps.clock,
+      config: deps.config,
+      self: this.#selfRecord("alive"),
+      hooks: {
+        broadcast: (msg, key) => this.queue.push(msg, key),
+        refute: (n) => this.#refute(n),
+        selfLeave: () => void this.leave(),
+        changed: (kind, rec) => {
+          if (kind === "suspect") this.prober.prioritize(rec.uuid);
+          deps.counters.inc("gossip_member_changes_total", { kind });
+          deps.onChange?.(kind, rec);
+        },
+      },
+    });
+    this.prober = new Prober(this);
+    this.sync = new PushPull(this);
+    this.messages = new ClusterMessages(this);
+    deps.transport.onPacket((data, from) => this.#onPacket(data, from));
+    deps.transport.onRequest((data, from) => this.sync.serve(data, from));
+  }
+
+  get running(): boolean {
+    return this.#running;
+  }
+
+  get leaving(): boolean {
+    return this.members.leaving;
+  }
+
+  #selfRecord(state: MemberRecord["state"]): MemberRecord {
+    const s = this.deps.self;
+    return {
+      uuid: s.uuid,
+      name: s.name,
+      addr: s.addr,
+      port: this.deps.transport.local.port,
+      incarnation: s.incarnation,
+      state,
+      tags: s.tags(),
+      services: s.services(),
+      zone: s.zone ?? "",
+    };
+  }
+
+  #aliveMsg(rec: MemberRecord): AliveMsg {
+    const { uuid, name, addr, port, incarnation, tags, services, zone } = rec;
+    return { type: "alive", uuid, name, addr, port, incarnation, tags, services, zone };
+  }
+
+  /** Starts the transport and the loops (probe, gossip, push-pull, reconnect, reap). */
+  async start(): Promise<void> {
+    await this.deps.transport.start();
+    this.#running = true;
+    const self = this.#selfRecord("alive");
+    this.members.setSelf(self);
+    // announce ourselves as soon as we know peers (the join push-pull tells us who they are)
+    this.queue.push(this.#aliveMsg(self), self.uuid);
+    const c = this.deps.clock;
+    this.#timers.push(c.setInterval(() => this.#gossipRound(), this.#cfg.gossip_interval));
+    this.#timers.push(c.setInterval(() => this.#reapRound(), Math.min(this.#cfg.reap_after, 10_000)));
+    void this.prober.run(this.#abort.signal);
+    void this.sync.run(this.#abort.signal);
+    void this.sync.reconnect(this.#abort.signal);
+  }
+
+  /** Stops every loop and closes the transport (no leave: see `leave()`). */
+  async stop(): Promise<void> {
+    if (!this.#running) return;
+    this.#running = false;
+    this.#abort.abort();
+    for (const t of this.#timers) this.deps.clock.clearInterval(t);
+    this.#timers = [];
+    this.prober.tracker.cancelAll();
+    this.members.close();
+    await this.deps.transport.close();
+  }
+
+  /** Joins through one peer (`kunai join`, seeds); false when it fails. */
+  join(peer: PeerAddr): Promise<boolean> {
+    return this.sync.join(peer);
+  }
+
+  /** Full state exchange with a peer. */
+  pushPull(peer: PeerAddr, join: boolean): Promise<boolean> {
+    return this.sync.exchange(peer, join);
+  }
+
+  /** Our tags, services or zone changed: new incarnation, spread it. */
+  localUpdate(): void {
+    if (this.members.leaving) return;
+    this.deps.self.bumpIncarnation();
+    this.#announceSelf();
+  }
+
+  #refute(n: number): void {
+    this.deps.self.bumpIncarnation(n);
+    this.awareness.apply(1);
+    this.deps.counters.inc("gossip_refutations_total");
+    this.#announceSelf();
+  }
+
+  #announceSelf(): void {
+    const rec = this.#selfRecord("alive");
+    this.members.setSelf(rec);
+    this.queue.push(this.#aliveMsg(rec), rec.uuid);
+    this.deps.onChange?.("updated", rec);
+  }
+
+  /**
+   * Leaves gracefully: new incarnation in state `leave`, broadcast, keep gossiping for
+   * `leave_propagate_wait`, then `onLeft`. Idempotent.
+   */
+  leave(): Promise<void> {
+    if (this.#leavePromise) return this.#leavePromise;
+    this.members.leaving = true;
+    this.#leavePromise = (async () => {
+      this.deps.self.bumpIncarnation();
+      const rec = this.#selfRecord("leave");
+      this.members.setSelf(rec);
+      this.queue.push({ type: "leave", uuid: rec.uuid, incarnation: rec.incarnation }, rec.uuid);
+      this.deps.onChange?.("left", rec);
+      this.deps.log.info(`leaving the cluster (incarnation ${rec.incarnation})`);
+      if (this.#running) this.#gossipRound(); // push the news right away
+      await this.deps.clock.sleep(this.#cfg.leave_propagate_wait);
+      this.deps.onLeft?.();
+    })();
+    return this.#leavePromise;
+  }
+
+  /** Marks another node `leave` and spreads it (ourselves: a graceful leave); false if unknown. */
+  forceLeave(uuid: string): boolean {
+    const rec = this.members.get(uuid);
+    if (!rec) return false;
+    if (uuid === this.members.selfUuid) {
+      void this.leave();
+      return true;
+    }
+    this.members.handleLeave({ type: "leave", uuid, incarnation: rec.incarnation });
+    return true;
+  }
+
+  /** Applies a key operation locally and spreads it to every member. */
+  keyOp(op: KeyOpMsg["op"], key: string): Promise<void> {
+    return this.messages.keyOp(op, key);
+  }
+
+  /** Spreads a payload of another subsystem to every member (at most once each). */
+  broadcastUser(kind: string, payload: unknown): string {
+    return this.messages.broadcast(kind, payload);
+  }
+
+  /** Receives user payloads of a kind; returns the unsubscribe function. */
+  onUser(kind: string, fn: (payload: unknown, id: string) => void): () => void {
+    return this.messages.on(kind, fn);
+  }
+
+  // ---------------------------------------------------------------- packets
+
+  #budget(): number {
+    return this.#cfg.max_packet_bytes - (this.deps.keyring.enabled ? SEAL_OVERHEAD : 0);
+  }
+
+  #limit(): number {
+    return retransmitLimit(this.#cfg.retransmit_mult, this.members.size);
+  }
+
+  send(to: PeerAddr, msgs: GossipMsg[], piggyback = true): void {
+    const queued = piggyback
+      ? this.queue.take(this.#budget(), this.#limit(), packetSize(msgs.map(encodedSize)))
+      : [];
+    this.#sendRaw(to, msgs, queued);
+  }
+
+  #sendRaw(to: PeerAddr, msgs: GossipMsg[], queued: string[]): void {
+    if (!msgs.length && !queued.length) return;
+    const plain = encodePacket(msgs, queued);
+    const t = this.traffic;
+    const out = (bytes: Uint8Array) => {
+      t.packetsSent++;
+      t.bytesSent += bytes.length;
+      this.deps.transport.sendPacket(to, bytes);
+    };
+    if (!this.deps.keyring.enabled) return out(plain);
+    this.deps.keyring.seal(plain).then(out, (err) => this.deps.log.warn(`seal failed: ${err}`));
+  }
+
+  #onPacket(data: Uint8Array, from: PeerAddr): void {
+    if (!this.#running) return;
+    const t = this.traffic;
+    t.packetsReceived++;
+    t.bytesReceived += data.length;
+    if (!this.deps.keyring.enabled) return this.#handlePlain(data, from);
+    this.deps.keyring.open(data).then((plain) => {
+      if (!plain) return void t.droppedAuth++;
+      this.#handlePlain(plain, from);
+    }, () => t.droppedAuth++);
+  }
+
+  #handlePlain(data: Uint8Array, from: PeerAddr): void {
+    if (!this.#running) return;
+    const d = decodePacket(data);
+    if (!d.ok) {
+      this.traffic.droppedMalformed++;
+      this.deps.log.debug(`dropped a packet from ${peerKey(from)}: ${d.error}`);
+      return;
+    }
+    for (const msg of d.value) {
+      try {
+        this.#dispatch(msg, from);
+      } catch (err) {
+        this.deps.counters.inc("gossip_handler_errors_total");
+        this.deps.log.warn(`handling ${msg.type} from ${peerKey(from)} failed: ${(err as Error).message}`);
+      }
+    }
+  }
+
+  #dispatch(msg: GossipMsg, from: PeerAddr): void {
+    switch (msg.type) {
+      case "ping":
+        if (msg.node !== this.members.selfUuid) {
+          return void this.deps.counters.inc("gossip_misdirected_pings_total");
+        }
+        return this.send(from, [{ type: "ack", seqno: msg.seqno }]);
+      case "ping-relay":
+        return this.prober.relay(msg.seqno, msg.tgt, { addr: msg.addr, port: msg.port }, from, msg.nack);
+      case "ack":
+        return this.prober.tracker.ack(msg.seqno);
+      case "nack":
+        return this.prober.tracker.nack(msg.seqno);
+      case "alive":
+        return void this.members.handleAlive(msg);
+      case "suspect":
+      case "dead": {
+        const v = msg.type === "suspect" ? this.members.handleSuspect(msg) : this.members.handleDead(msg);
+        // the sender holds a stale suspicion of us: answer it directly with our current record
+        if (msg.uuid === this.members.selfUuid && v.action === "ignore" && !this.members.leaving) {
+          this.send(from, [this.#aliveMsg(this.members.self())]);
+        }
+        return;
+      }
+      case "leave":
+        return void this.members.handleLeave(msg);
+      case "keyop":
+        return void this.messages.onKeyOp(msg);
+      case "user":
+        return this.messages.onUser(msg);
+    }
+  }
+
+  // ---------------------------------------------------------------- gossip and reaping
+
+  /** Up to `n` random peers worth gossiping to (alive, suspect, or dead for less than 30 s). */
+  #gossipTargets(n: number): MemberRecord[] {
+    const now = this.deps.clock.now();
+    const self = this.members.selfUuid;
+    const all = this.members.records();
+    const ok = (r: MemberRecord) =>
+      r.uuid !== self && (r.state === "alive" || r.state === "suspect" ||
+        (r.state === "dead" && now - this.members.stateChangedAt(r.uuid) < GOSSIP_TO_THE_DEAD));
+    if (all.length <= 4 * n) return shuffle(this.deps.random, all.filter(ok)).slice(0, n);
+    // large tables: sample random indices instead of filtering everything every round
+    const picked = new Set<MemberRecord>();
+    for (let tries = 0; tries < 8 * n && picked.size < n; tries++) {
+      const r = all[Math.floor(this.deps.random() * all.length)];
+      if (ok(r)) picked.add(r);
+    }
+    return [...picked];
+  }
+
+  #gossipRound(): void {
+    if (!this.#running || !this.queue.length) return;
+    for (const t of this.#gossipTargets(this.#cfg.gossip_nodes)) {
+      const queued = this.queue.take(this.#budget(), this.#limit());
+      if (!queued.length) break;
+      this.#sendRaw(t, [], queued);
+    }
+  }
+
+  #reapRound(): void {
+    const n = this.members.reap();
+    if (n) this.deps.log.info(`reaped ${n} dead/left node(s) after ${this.#cfg.reap_after} ms`);
+    this.messages.expire();
+    const counts = { alive: 0, suspect: 0, dead: 0, leave: 0 };
+    for (const r of this.members.records()) counts[r.state]++;
+    for (const [state, v] of Object.entries(counts)) this.deps.counters.set("gossip_members", v, { state });
+    this.flushCounters();
+  }
+
+  /** Copies the hot-path traffic counts into ctx.counters. */
+  flushCounters(): void {
+    const c = this.deps.counters;
+    const t = this.traffic;
+    c.set("gossip_packets_sent_total", t.packetsSent);
+    c.set("gossip_bytes_sent_total", t.bytesSent);
+    c.set("gossip_packets_received_total", t.packetsReceived);
+    c.set("gossip_bytes_received_total", t.bytesReceived);
+    c.set("gossip_packets_dropped_total", t.droppedAuth, { reason: "auth" });
+    c.set("gossip_packets_dropped_total", t.droppedMalformed, { reason: "malformed" });
+    c.set("gossip_health_score", this.awareness.score);
+  }
+}

@@ -1,0 +1,278 @@
+/**
+ * The membership table: one record per uuid, the §3.4 verdicts applied to it, Lifeguard
+ * suspicion timers, and change notifications. It owns no network: what must be re-broadcast
+ * goes out through `hooks.broadcast`.
+ */
+import type { Clock } from "../clock/mod.ts";
+import type { GossipConfig } from "../config/mod.ts";
+import type { MemberRecord, MemberState } from "../types.ts";
+import type { AliveMsg, GossipMsg, LeaveMsg, SuspectMsg } from "./codec.ts";
+import {
+  onAlive,
+  onDead,
+  onLeave,
+  onSuspect,
+  onSuspicionTimeout,
+  type SelfFacts,
+  type Verdict,
+} from "./state_rules.ts";
+import { expectedConfirmations, Suspicion, suspicionBounds } from "./suspicion.ts";
+
+/** What happened to a member, for the bus and the membership view. */
+export type ChangeKind = "joined" | "updated" | "suspect" | "dead" | "left" | "reaped";
+
+interface Member {
+  rec: MemberRecord;
+  /** When the state last changed (reaping, gossip to the recently dead). */
+  stateChange: number;
+  suspicion: Suspicion | null;
+  /** Index of `rec` in the records() array, kept in place so reads never rebuild it. */
+  pos: number;
+}
+
+export interface MembershipHooks {
+  /** Queue a message for dissemination; `key` replaces older news about the same node. */
+  broadcast(msg: GossipMsg, key: string | null): void;
+  /** Somebody thinks we are suspect/dead/older: raise our incarnation to at least `n`. */
+  refute(n: number): void;
+  /** Somebody asked us to leave at our current incarnation. */
+  selfLeave(): void;
+  changed(kind: ChangeKind, rec: MemberRecord): void;
+}
+
+export class Membership {
+  readonly selfUuid: string;
+  #members = new Map<string, Member>();
+  /** Cached `records()` (rebuilt after any change). */
+  #list: MemberRecord[] = [];
+  #clock: Clock;
+  #cfg: GossipConfig;
+  #hooks: MembershipHooks;
+  /** Set once we leave: no more refutations. */
+  leaving = false;
+
+  constructor(opts: { clock: Clock; config: GossipConfig; self: MemberRecord; hooks: MembershipHooks }) {
+    this.#clock = opts.clock;
+    this.#cfg = opts.config;
+    this.#hooks = opts.hooks;
+    this.selfUuid = opts.self.uuid;
+    const rec = { ...opts.self };
+    this.#members.set(opts.self.uuid, { rec, stateChange: opts.clock.now(), suspicion: null, pos: 0 });
+    this.#list = [rec];
+  }
+
+  get size(): number {
+    return this.#members.size;
+  }
+
+  get(uuid: string): MemberRecord | undefined {
+    return this.#members.get(uuid)?.rec;
+  }
+
+  self(): MemberRecord {
+    return this.#members.get(this.selfUuid)!.rec;
+  }
+
+  /** Every record, ourselves included (the live array and objects: copy before keeping, never mutate). */
+  records(): MemberRecord[] {
+    return this.#list;
+  }
+
+  /** When a member's state last changed. */
+  stateChangedAt(uuid: string): number {
+    return this.#members.get(uuid)?.stateChange ?? 0;
+  }
+
+  /** Replaces our own record (new incarnation, tags, services, leave). */
+  setSelf(rec: MemberRecord): void {
+    const m = this.#members.get(this.selfUuid)!;
+    if (m.rec.state !== rec.state) m.stateChange = this.#clock.now();
+    m.rec = { ...rec };
+    this.#list[m.pos] = m.rec;
+  }
+
+  #facts(uuid: string): SelfFacts {
+    const me = this.self();
+    return { isSelf: uuid === this.selfUuid, incarnation: me.incarnation, leaving: this.leaving };
+  }
+
+  /** Applies an alive message; `strong` when the node itself just answered us. */
+  handleAlive(msg: AliveMsg, strong = false): Verdict {
+    const m = this.#members.get(msg.uuid);
+    const v = onAlive(m?.rec, msg.incarnation, this.#facts(msg.uuid), strong);
+    if (v.action === "refute") this.#hooks.refute(v.incarnation);
+    if (v.action !== "insert" && v.action !== "update") return v;
+    const before: MemberState | null = m ? m.rec.state : null;
+    const rec: MemberRecord = {
+      uuid: msg.uuid,
+      name: msg.name,
+      addr: msg.addr,
+      port: msg.port,
+      incarnation: msg.incarnation,
+      state: "alive",
+      tags: msg.tags,
+      services: msg.services,
+      zone: msg.zone ?? "",
+    };
+    this.#set(msg.uuid, rec);
+    this.#hooks.broadcast(msg, msg.uuid);
+    const kind: ChangeKind = before === null || before === "dead" || before === "leave"
+      ? "joined"
+      : "updated";
+    this.#hooks.changed(kind, rec);
+    return v;
+  }
+
+  /** Applies a suspect message (also used by our own failed probes, `from` = us). */
+  handleSuspect(msg: SuspectMsg): Verdict {
+    const m = this.#members.get(msg.uuid);
+    const v = onSuspect(m?.rec, msg.incarnation, this.#facts(msg.uuid));
+    if (v.action === "refute") this.#hooks.refute(v.incarnation);
+    if (v.action === "confirm") {
+      if (m!.suspicion?.confirm(msg.from)) this.#hooks.broadcast(msg, msg.uuid);
+      return v;
+    }
+    if (v.action !== "update") return v;
+    const rec = { ...m!.rec, state: "suspect" as const, incarnation: msg.incarnation };
+    this.#set(msg.uuid, rec);
+    const n = this.#members.size;
+    const { min, max } = suspicionBounds(
+      n,
+      this.#cfg.suspicion_mult,
+      this.#cfg.suspicion_max_timeout_mult,
+      this.#cfg.probe_interval,
+    );
+    const inc = msg.incarnation;
+    const member = this.#members.get(msg.uuid)!;
+    member.suspicion?.cancel(); // a suspicion at an older incarnation, now replaced
+    member.suspicion = new Suspicion({
+      clock: this.#clock,
+      from: msg.from,
+      k: expectedConfirmations(this.#cfg.suspicion_mult, n),
+      minMs: min,
+      maxMs: max,
+      onTimeout: () => this.#suspicionExpired(msg.uuid, inc),
+    });
+    this.#hooks.broadcast(msg, msg.uuid);
+    this.#hooks.changed("suspect", rec);
+    return v;
+  }
+
+  #suspicionExpired(uuid: string, inc: number): void {
+    const m = this.#members.get(uuid);
+    const v = onSuspicionTimeout(m?.rec, inc);
+    if (v.action !== "update") return;
+    this.handleDead({ type: "dead", uuid, incarnation: inc, from: this.selfUuid });
+  }
+
+  handleDead(msg: SuspectMsg): Verdict {
+    const m = this.#members.get(msg.uuid);
+    const v = onDead(m?.rec, msg.incarnation, this.#facts(msg.uuid));
+    if (v.action === "refute") this.#hooks.refute(v.incarnation);
+    if (v.action !== "update") return v;
+    const rec = { ...m!.rec, state: "dead" as const, incarnation: msg.incarnation };
+    this.#set(msg.uuid, rec);
+    this.#hooks.broadcast({ ...msg, type: "dead" }, msg.uuid);
+    this.#hooks.changed("dead", rec);
+    return v;
+  }
+
+  handleLeave(msg: LeaveMsg): Verdict {
+    const m = this.#members.get(msg.uuid);
+    const v = onLeave(m?.rec, msg.incarnation, this.#facts(msg.uuid));
+    if (v.action === "refute") this.#hooks.refute(v.incarnation);
+    if (v.action === "self-leave") this.#hooks.selfLeave();
+    if (v.action !== "update") return v;
+    const rec = { ...m!.rec, state: "leave" as const, incarnation: msg.incarnation };
+    this.#set(msg.uuid, rec);
+    this.#hooks.broadcast(msg, msg.uuid);
+    this.#hooks.changed("left", rec);
+    return v;
+  }
+
+  /**
+   * Merges a peer's full table (push-pull). Its own record (`senderUuid`) counts as strong
+   * evidence; dead records are only suspected, never trusted as dead (memberlist's choice).
+   */
+  merge(records: MemberRecord[], senderUuid: string | null): void {
+    const from = senderUuid ?? "push-pull";
+    for (const r of records) {
+      const alive: AliveMsg = {
+        type: "alive",
+        uuid: r.uuid,
+        name: r.name,
+        addr: r.addr,
+        port: r.port,
+        incarnation: r.incarnation,
+        tags: r.tags,
+        services: r.services,
+        zone: r.zone ?? "",
+      };
+      switch (r.state) {
+        case "alive":
+          this.handleAlive(alive, r.uuid === senderUuid);
+          break;
+        case "suspect":
+        case "dead":
+          if (!this.#members.has(r.uuid)) this.handleAlive(alive);
+          this.handleSuspect({ type: "suspect", uuid: r.uuid, incarnation: r.incarnation, from });
+          break;
+        case "leave":
+          if (r.uuid === this.selfUuid) break; // a stale leave of ours from before a restart
+          this.handleLeave({ type: "leave", uuid: r.uuid, incarnation: r.incarnation });
+          break;
+      }
+    }
+  }
+
+  /** Forgets dead and left nodes whose state is older than `reap_after`; returns how many. */
+  reap(): number {
+    const limit = this.#clock.now() - this.#cfg.reap_after;
+    let n = 0;
+    for (const [uuid, m] of this.#members) {
+      if (uuid === this.selfUuid) continue;
+      if ((m.rec.state === "dead" || m.rec.state === "leave") && m.stateChange <= limit) {
+        m.suspicion?.cancel();
+        this.#members.delete(uuid);
+        this.#hooks.changed("reaped", m.rec);
+        n++;
+      }
+    }
+    if (n) this.#reindex();
+    return n;
+  }
+
+  /** Cancels every timer (stop). */
+  close(): void {
+    for (const m of this.#members.values()) m.suspicion?.cancel();
+  }
+
+  #reindex(): void {
+    this.#list = [];
+    for (const m of this.#members.values()) {
+      m.pos = this.#list.length;
+      this.#list.push(m.rec);
+    }
+  }
+
+  #set(uuid: string, rec: MemberRecord): void {
+    const m = this.#members.get(uuid);
+    if (!m) {
+      this.#members.set(uuid, {
+        rec,
+        stateChange: this.#clock.now(),
+        suspicion: null,
+        pos: this.#list.length,
+      });
+      this.#list.push(rec);
+      return;
+    }
+    this.#list[m.pos] = rec;
+    if (m.rec.state !== rec.state) m.stateChange = this.#clock.now();
+    if (rec.state !== "suspect") {
+      m.suspicion?.cancel();
+      m.suspicion = null;
+    }
+    m.rec = rec;
+  }
+}

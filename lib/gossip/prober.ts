@@ -1,0 +1,141 @@
+/**
+ * SWIM failure detection with Lifeguard: each probe interval, ping the next node of a shuffled
+ * round-robin list; without an ack, ask k random peers to ping it by uuid (they answer ack or
+ * nack); without any ack, suspect it. Our awareness score stretches the timeouts when the
+ * missing answers point at us rather than at the target.
+ */
+import type { MemberRecord } from "../types.ts";
+import { type PeerAddr, shuffle } from "../transport/mod.ts";
+import type { GossipMsg } from "./codec.ts";
+import type { EngineCore } from "./core.ts";
+import { ProbeTracker } from "./probe.ts";
+
+export class Prober {
+  readonly tracker: ProbeTracker;
+  #core: EngineCore;
+  #list: string[] = [];
+  /** Suspects to probe before the round-robin continues. */
+  #urgent: string[] = [];
+  #index = 0;
+
+  constructor(core: EngineCore) {
+    this.#core = core;
+    this.tracker = new ProbeTracker(core.deps.clock);
+  }
+
+  /** Probes until the engine stops. */
+  async run(signal: AbortSignal): Promise<void> {
+    const { clock, config, log } = this.#core.deps;
+    while (this.#core.running) {
+      const started = clock.now();
+      try {
+        await this.probeOnce();
+      } catch (err) {
+        log.warn(`probe failed: ${(err as Error).message}`);
+      }
+      if (!this.#core.running) return;
+      await clock.sleep(Math.max(0, started + config.probe_interval - clock.now()), signal);
+    }
+  }
+
+  /** Probes `uuid` next: a fresh suspect gets checked (and told, buddy-style) right away. */
+  prioritize(uuid: string): void {
+    if (!this.#urgent.includes(uuid)) this.#urgent.push(uuid);
+  }
+
+  #nextTarget(): MemberRecord | null {
+    const members = this.#core.members;
+    while (this.#urgent.length) {
+      const rec = members.get(this.#urgent.shift()!);
+      if (rec && rec.state === "suspect") return rec;
+    }
+    for (let tries = 0; tries < 2; tries++) {
+      while (this.#index < this.#list.length) {
+        const rec = members.get(this.#list[this.#index++]);
+        if (rec && (rec.state === "alive" || rec.state === "suspect")) return rec;
+      }
+      const others = members.records().filter((r) => r.uuid !== members.selfUuid).map((r) => r.uuid);
+      this.#list = shuffle(this.#core.deps.random, others);
+      this.#index = 0;
+    }
+    return null;
+  }
+
+  /** One SWIM probe with Lifeguard's awareness updates. */
+  async probeOnce(): Promise<void> {
+    const core = this.#core;
+    const { clock, config, counters, random, log } = core.deps;
+    if (core.members.leaving) return;
+    const target = this.#nextTarget();
+    if (!target) return;
+    const selfUuid = core.members.selfUuid;
+    const interval = core.awareness.scale(config.probe_interval);
+    const deadline = clock.now() + interval;
+    const direct = this.tracker.expect(
+      this.tracker.nextSeq(),
+      Math.min(core.awareness.scale(config.probe_timeout), interval),
+    );
+    const ping: GossipMsg[] = [{ type: "ping", seqno: direct.seq, node: target.uuid, from: selfUuid }];
+    // Lifeguard buddy system: a suspect learns it is suspected from the probe itself and refutes at once
+    if (target.state === "suspect") {
+      ping.push({ type: "suspect", uuid: target.uuid, incarnation: target.incarnation, from: selfUuid });
+    }
+    core.send(target, ping);
+    if ((await direct.result).acked) {
+      core.awareness.apply(-1);
+      return;
+    }
+    if (!core.running) return;
+    // indirect: k random alive peers ping the target by uuid for us
+    const peers = shuffle(
+      random,
+      core.members.records().filter((r) =>
+        r.state === "alive" && r.uuid !== selfUuid && r.uuid !== target.uuid
+      ),
+    ).slice(0, config.indirect_checks);
+    const indirect = this.tracker.expect(this.tracker.nextSeq(), Math.max(1, deadline - clock.now()));
+    for (const p of peers) {
+      core.send(p, [{
+        type: "ping-relay",
+        seqno: indirect.seq,
+        tgt: target.uuid,
+        addr: target.addr,
+        port: target.port,
+        from: selfUuid,
+        nack: true,
+      }]);
+    }
+    // a second direct try on the same sequence number (memberlist uses a TCP fallback here)
+    core.send(target, [{ type: "ping", seqno: indirect.seq, node: target.uuid, from: selfUuid }]);
+    const r = await indirect.result;
+    if (!core.running) return;
+    if (r.acked) {
+      counters.inc("gossip_probes_indirect_ok_total");
+      return;
+    }
+    // no ack at all: if relays did not even nack, the problem may be us (Lifeguard)
+    core.awareness.apply(peers.length ? peers.length - r.nacks : 1);
+    counters.inc("gossip_probes_failed_total");
+    const now = core.members.get(target.uuid);
+    if (!now || (now.state !== "alive" && now.state !== "suspect")) return;
+    log.debug(`${target.name} did not answer a probe; suspecting it`);
+    core.members.handleSuspect({
+      type: "suspect",
+      uuid: target.uuid,
+      incarnation: now.incarnation,
+      from: selfUuid,
+    });
+  }
+
+  /** Pings `tgt` for a peer (ping-relay); answers ack, or nack after the probe timeout. */
+  relay(seqno: number, tgt: string, at: PeerAddr, requester: PeerAddr, wantNack: boolean): void {
+    const core = this.#core;
+    const seq = this.tracker.nextSeq();
+    this.tracker.expect(seq, core.awareness.scale(core.deps.config.probe_timeout)).result.then((r) => {
+      if (!core.running) return;
+      if (r.acked) core.send(requester, [{ type: "ack", seqno }]);
+      else if (wantNack) core.send(requester, [{ type: "nack", seqno }], false);
+    });
+    core.send(at, [{ type: "ping", seqno: seq, node: tgt, from: core.members.selfUuid }]);
+  }
+}

@@ -1,0 +1,114 @@
+/**
+ * The incarnation rules of reference §3.4 as pure functions: given what we know of a node and a
+ * message about it, what to do. No timers, no I/O; the membership table applies the verdict.
+ *
+ * Differences from the original (its quirks fixed, memberlist semantics):
+ * - a `dead` message marks the node dead (the original treated it as `suspect`);
+ * - an `alive` about ourselves with a higher incarnation than ours is refuted (data dir lost);
+ * - a suspicion of an already suspect node at the same incarnation is a Lifeguard confirmation
+ *   instead of being ignored; at a higher incarnation it restarts the suspicion (the node refuted
+ *   the old one, and the refutation may have been overtaken by the new suspicion).
+ */
+import type { MemberState } from "../types.ts";
+
+/** What we know about the node the message is about (undefined = unknown uuid). */
+export interface Known {
+  state: MemberState;
+  incarnation: number;
+}
+
+/** The facts a rule needs about ourselves. */
+export interface SelfFacts {
+  /** The message is about our own uuid. */
+  isSelf: boolean;
+  /** Our current incarnation. */
+  incarnation: number;
+  /** We are leaving: no refutation any more. */
+  leaving: boolean;
+}
+
+export type Verdict =
+  | { action: "ignore"; reason: string }
+  /** New node: insert it with the message's state. */
+  | { action: "insert"; state: MemberState }
+  /** Replace our record's state and incarnation; re-broadcast the message. */
+  | { action: "update"; state: MemberState }
+  /** Another independent suspicion of a node we already suspect. */
+  | { action: "confirm" }
+  /** About us and wrong: bump our incarnation to `incarnation` and broadcast alive. */
+  | { action: "refute"; incarnation: number }
+  /** Someone asked us to leave at our current incarnation. */
+  | { action: "self-leave" };
+
+const ignore = (reason: string): Verdict => ({ action: "ignore", reason });
+
+/**
+ * `alive` message (or an alive record from push-pull). `strong` = the node itself just answered
+ * us over a stream (push-pull), which proves it alive even at an incarnation we hold as
+ * suspect or dead (the reference's "strong alive"; heals partitions).
+ */
+export function onAlive(known: Known | undefined, inc: number, self: SelfFacts, strong = false): Verdict {
+  if (self.isSelf) {
+    if (!self.leaving && inc > self.incarnation) return { action: "refute", incarnation: inc + 1 };
+    return ignore("about ourselves");
+  }
+  if (!known) return { action: "insert", state: "alive" };
+  if (known.state === "leave" && inc <= known.incarnation) {
+    return ignore("leave is sticky until a newer incarnation");
+  }
+  if (inc > known.incarnation) return { action: "update", state: "alive" };
+  if (strong && inc === known.incarnation && (known.state === "suspect" || known.state === "dead")) {
+    return { action: "update", state: "alive" };
+  }
+  return ignore("not newer than what we know");
+}
+
+/** `suspect` message. */
+export function onSuspect(known: Known | undefined, inc: number, self: SelfFacts): Verdict {
+  if (!known) return ignore("unknown node");
+  if (self.isSelf) {
+    if (self.leaving) return ignore("we are leaving");
+    if (inc < self.incarnation) return ignore("older incarnation of ourselves");
+    return { action: "refute", incarnation: Math.max(inc, self.incarnation) + 1 };
+  }
+  if (inc < known.incarnation) return ignore("older incarnation");
+  // a suspicion at a newer incarnation is a new suspicion (the node refuted the old one)
+  if (known.state === "suspect") {
+    return inc === known.incarnation ? { action: "confirm" } : { action: "update", state: "suspect" };
+  }
+  if (known.state !== "alive") return ignore(`already ${known.state}`);
+  return { action: "update", state: "suspect" };
+}
+
+/** `dead` message (a peer's suspicion timer expired). */
+export function onDead(known: Known | undefined, inc: number, self: SelfFacts): Verdict {
+  if (!known) return ignore("unknown node");
+  if (self.isSelf) {
+    if (self.leaving) return ignore("we are leaving");
+    if (inc < self.incarnation) return ignore("older incarnation of ourselves");
+    return { action: "refute", incarnation: Math.max(inc, self.incarnation) + 1 };
+  }
+  if (inc < known.incarnation) return ignore("older incarnation");
+  if (known.state === "dead" || known.state === "leave") return ignore(`already ${known.state}`);
+  return { action: "update", state: "dead" };
+}
+
+/** `leave` message. */
+export function onLeave(known: Known | undefined, inc: number, self: SelfFacts): Verdict {
+  if (!known) return ignore("unknown node");
+  if (known.state === "leave") return ignore("already leave");
+  if (self.isSelf) {
+    if (inc === self.incarnation) return { action: "self-leave" };
+    if (inc < self.incarnation) return ignore("older incarnation of ourselves");
+    return { action: "refute", incarnation: inc + 1 };
+  }
+  if (inc < known.incarnation) return ignore("older incarnation");
+  return { action: "update", state: "leave" };
+}
+
+/** Local decision: the suspicion timer of a node expired. */
+export function onSuspicionTimeout(known: Known | undefined, suspectedInc: number): Verdict {
+  if (!known || known.state !== "suspect") return ignore("no longer suspect");
+  if (known.incarnation !== suspectedInc) return ignore("refuted meanwhile");
+  return { action: "update", state: "dead" };
+}

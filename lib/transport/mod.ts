@@ -1,0 +1,24 @@
+/**
+ * Transport: how gossip reaches peers. `UdpTransport` for real agents, `SimNetwork` for
+ * many-node simulations on a virtual clock.
+ */
+export {
+  type PacketHandler,
+  parsePeer,
+  type PeerAddr,
+  peerKey,
+  type RequestHandler,
+  type Transport,
+  TransportError,
+} from "./types.ts";
+export { MAX_DATAGRAM, PUSH_PULL_PATH, UdpTransport, type UdpTransportOptions } from "./udp.ts";
+export {
+  type LinkProfile,
+  NodeClock,
+  SimNetwork,
+  type SimNetworkOptions,
+  type SimNode,
+  type SimStats,
+  SimTransport,
+} from "./sim.ts";
+export { type Random, randomInt, seededRandom, shuffle } from "./rng.ts";

@@ -1,0 +1,72 @@
+/**
+ * The network as gossip sees it: unreliable datagrams plus a reliable request/response stream
+ * (push-pull). The real implementation is UDP + HTTP (udp.ts); the simulated one (sim.ts) runs
+ * hundreds of nodes in one process on a virtual clock.
+ */
+
+/** Where a peer listens: datagrams and streams use the same address and port number. */
+export interface PeerAddr {
+  addr: string;
+  port: number;
+}
+
+/** Called for every datagram received; must not throw (the transport guards it anyway). */
+export type PacketHandler = (data: Uint8Array, from: PeerAddr) => void;
+
+/** Serves one stream request (push-pull); the answer bytes go back to the caller. */
+export type RequestHandler = (data: Uint8Array, from: PeerAddr) => Promise<Uint8Array>;
+
+/** A request that got no usable answer (refused, timed out, partitioned, bad status). */
+export class TransportError extends Error {
+  constructor(readonly peer: PeerAddr, reason: string) {
+    super(`request to ${peer.addr}:${peer.port} failed: ${reason}`);
+    this.name = "TransportError";
+  }
+}
+
+export interface Transport {
+  /** Our own listening address (what peers use to reach us). */
+  readonly local: PeerAddr;
+  /** Fire-and-forget datagram; errors are counted, never thrown. */
+  sendPacket(to: PeerAddr, data: Uint8Array): void;
+  /** Installs the datagram handler (one per transport). */
+  onPacket(handler: PacketHandler): void;
+  /** Reliable request/response to a peer; rejects with TransportError. */
+  request(to: PeerAddr, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /** Installs the stream request handler. */
+  onRequest(handler: RequestHandler): void;
+  /** Starts receiving. */
+  start(): Promise<void>;
+  /** Stops receiving and releases sockets. */
+  close(): Promise<void>;
+}
+
+/** `addr:port` key used in maps. */
+export function peerKey(p: PeerAddr): string {
+  return `${p.addr}:${p.port}`;
+}
+
+/**
+ * Parses `addr[:port]` (IPv6 in brackets: `[::1]:6768`); the port defaults to `defaultPort`.
+ * Returns null when malformed.
+ */
+export function parsePeer(text: string, defaultPort: number): PeerAddr | null {
+  const t = text.trim();
+  if (!t) return null;
+  let addr = t;
+  let port = defaultPort;
+  const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(t);
+  if (v6) {
+    addr = v6[1];
+    if (v6[2] !== undefined) port = Number(v6[2]);
+  } else if ((t.match(/:/g) ?? []).length === 1) {
+    const i = t.lastIndexOf(":");
+    addr = t.slice(0, i);
+    const p = t.slice(i + 1);
+    if (!/^\d+$/.test(p)) return null;
+    port = Number(p);
+  }
+  if (!addr || !/^[A-Za-z0-9.\-:_]+$/.test(addr)) return null;
+  if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
+  return { addr, port };
+}

@@ -1,0 +1,147 @@
+/**
+ * The real transport: UDP datagrams on `port` (Deno.listenDatagram, one reused receive buffer)
+ * and push-pull as an HTTP POST to the peer's `/gossip/push-pull` on the same port number, where
+ * the agent's HTTP API listens. The gossip routes hand inbound requests to `serveRequest`.
+ */
+import {
+  type PacketHandler,
+  type PeerAddr,
+  type RequestHandler,
+  type Transport,
+  TransportError,
+} from "./types.ts";
+
+/** Largest UDP payload we accept (IPv4 limit). */
+export const MAX_DATAGRAM = 65507;
+/** Path of the push-pull stream on the HTTP API. */
+export const PUSH_PULL_PATH = "/gossip/push-pull";
+
+export interface UdpTransportOptions {
+  bind: string;
+  port: number;
+  /** Address advertised to peers. */
+  advertise: string;
+  /** Largest push-pull answer accepted. */
+  maxResponseBytes?: number;
+  /** Called on socket errors and handler failures (counted by the owner). */
+  onError?: (where: string, err: unknown) => void;
+}
+
+export class UdpTransport implements Transport {
+  readonly local: PeerAddr;
+  #opts: UdpTransportOptions;
+  #conn: Deno.DatagramConn | null = null;
+  #onPacket: PacketHandler = () => {};
+  #onRequest: RequestHandler | null = null;
+  #loop: Promise<void> | null = null;
+  #closed = false;
+
+  constructor(opts: UdpTransportOptions) {
+    this.#opts = opts;
+    this.local = { addr: opts.advertise, port: opts.port };
+  }
+
+  onPacket(handler: PacketHandler): void {
+    this.#onPacket = handler;
+  }
+
+  onRequest(handler: RequestHandler): void {
+    this.#onRequest = handler;
+  }
+
+  /** Binds the UDP socket (throws if the port is taken) and starts the receive loop. */
+  // deno-lint-ignore require-await
+  async start(): Promise<void> {
+    try {
+      this.#conn = Deno.listenDatagram({
+        transport: "udp",
+        hostname: this.#opts.bind,
+        port: this.#opts.port,
+      });
+    } catch (err) {
+      const why = err instanceof Deno.errors.AddrInUse ? "address already in use" : (err as Error).message;
+      throw new Error(`cannot listen for gossip on udp ${this.#opts.bind}:${this.#opts.port}: ${why}`);
+    }
+    const a = this.#conn.addr as Deno.NetAddr;
+    if (this.local.port === 0) (this.local as { port: number }).port = a.port;
+    this.#loop = this.#receiveLoop(this.#conn);
+  }
+
+  /** The actual bound UDP port (useful with port 0 in tests). */
+  get boundPort(): number {
+    return (this.#conn?.addr as Deno.NetAddr | undefined)?.port ?? 0;
+  }
+
+  async #receiveLoop(conn: Deno.DatagramConn): Promise<void> {
+    const buf = new Uint8Array(MAX_DATAGRAM);
+    while (!this.#closed) {
+      let data: Uint8Array;
+      let from: Deno.NetAddr;
+      try {
+        const [d, addr] = await conn.receive(buf);
+        data = d.slice();
+        from = addr as Deno.NetAddr;
+      } catch (err) {
+        if (this.#closed) return;
+        this.#opts.onError?.("receive", err);
+        // a transient socket error (e.g. ICMP unreachable surfaced on Linux): keep going, but yield
+        await new Promise((r) => setTimeout(r, 5));
+        continue;
+      }
+      try {
+        this.#onPacket(data, { addr: from.hostname, port: from.port });
+      } catch (err) {
+        this.#opts.onError?.("handler", err);
+      }
+    }
+  }
+
+  sendPacket(to: PeerAddr, data: Uint8Array): void {
+    const conn = this.#conn;
+    if (!conn || this.#closed) return;
+    conn.send(data, { transport: "udp", hostname: to.addr, port: to.port }).catch((err) =>
+      this.#opts.onError?.("send", err)
+    );
+  }
+
+  async request(to: PeerAddr, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
+    const host = to.addr.includes(":") ? `[${to.addr}]` : to.addr;
+    let res: Response;
+    try {
+      res = await fetch(`http://${host}:${to.port}${PUSH_PULL_PATH}`, {
+        method: "POST",
+        body: data as Uint8Array<ArrayBuffer>,
+        headers: { "content-type": "application/octet-stream" },
+        signal: AbortSignal.timeout(timeoutMs),
+      });
+    } catch (err) {
+      throw new TransportError(
+        to,
+        (err as Error).name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : (err as Error).message,
+      );
+    }
+    if (!res.ok) {
+      await res.body?.cancel();
+      throw new TransportError(to, `HTTP ${res.status}`);
+    }
+    const max = this.#opts.maxResponseBytes ?? 16 * 1024 * 1024;
+    const body = new Uint8Array(await res.arrayBuffer());
+    if (body.length > max) throw new TransportError(to, `answer larger than ${max} bytes`);
+    return body;
+  }
+
+  /** Serves an inbound push-pull (called by the HTTP route); rejects if no handler is installed. */
+  serveRequest(data: Uint8Array, from: PeerAddr): Promise<Uint8Array> {
+    if (!this.#onRequest || this.#closed) return Promise.reject(new Error("gossip is not running"));
+    return this.#onRequest(data, from);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    try {
+      this.#conn?.close();
+    } catch { /* already closed */ }
+    this.#conn = null;
+    await this.#loop?.catch(() => {});
+  }
+}

@@ -1,0 +1,158 @@
+import assert from "node:assert/strict";
+import {
+  decodePacket,
+  decodePushPull,
+  encodePacket,
+  encodePushPull,
+  type GossipMsg,
+} from "../../lib/gossip/codec.ts";
+import { seededRandom } from "../../lib/transport/rng.ts";
+
+const SAMPLES: GossipMsg[] = [
+  { type: "ping", seqno: 7, node: "a".repeat(40), from: "b".repeat(40) },
+  {
+    type: "ping-relay",
+    seqno: 8,
+    tgt: "c".repeat(40),
+    addr: "10.0.0.3",
+    port: 6768,
+    from: "b".repeat(40),
+    nack: true,
+  },
+  { type: "ack", seqno: 7 },
+  { type: "nack", seqno: 8 },
+  {
+    type: "alive",
+    uuid: "d".repeat(40),
+    name: "web-1",
+    addr: "10.0.0.4",
+    port: 6768,
+    incarnation: 3,
+    tags: ["linux", "kv"],
+    services: { http: { port: 80 } },
+    zone: "eu",
+  },
+  { type: "suspect", uuid: "d".repeat(40), incarnation: 3, from: "a".repeat(40) },
+  { type: "dead", uuid: "d".repeat(40), incarnation: 3, from: "a".repeat(40) },
+  { type: "leave", uuid: "d".repeat(40), incarnation: 4 },
+  { type: "keyop", op: "install", key: "AAAAAAAAAAAAAAAAAAAAAA==", id: "x1" },
+  { type: "user", kind: "event", id: "e1", payload: { a: [1, 2, 3] } },
+];
+
+Deno.test("every message type survives an encode/decode round trip", () => {
+  const d = decodePacket(encodePacket(SAMPLES));
+  assert.ok(d.ok);
+  assert.deepEqual(d.value, SAMPLES);
+  const pp = {
+    type: "push-pull-msg" as const,
+    join: true,
+    from: "a".repeat(40),
+    nodes: {
+      ["d".repeat(40)]: {
+        uuid: "d".repeat(40),
+        name: "n",
+        addr: "1.2.3.4",
+        port: 1,
+        incarnation: 0,
+        state: "suspect" as const,
+        tags: [],
+        services: {},
+        zone: "",
+      },
+    },
+  };
+  const p = decodePushPull(encodePushPull(pp));
+  assert.ok(p.ok);
+  assert.deepEqual(p.value, pp);
+});
+
+Deno.test("malformed packets are rejected with a reason naming the field", () => {
+  const enc = new TextEncoder();
+  const cases: Array<[string, RegExp]> = [
+    ["", /not JSON/],
+    ["[]", /empty packet/],
+    ["{", /not JSON/],
+    ['[{"type":"ping","seqno":-1,"node":"a","from":"b"}]', /\[0\]\.seqno/],
+    ['[{"type":"alive","uuid":"a","name":"n","addr":"x","port":70000,"incarnation":1}]', /\[0\]\.port/],
+    [
+      '[{"type":"alive","uuid":"a","name":"n","addr":"x","port":1,"incarnation":1,"tags":"x"}]',
+      /\[0\]\.tags/,
+    ],
+    ['[{"type":"teleport"}]', /unknown message type/],
+    [`[{"type":"leave","uuid":"${"u".repeat(65)}","incarnation":1}]`, /longer than 64/],
+    ["[" + Array(300).fill('{"type":"ack","seqno":1}').join(",") + "]", /more than 256 messages/],
+    ["7", /expected an object/],
+  ];
+  for (const [text, re] of cases) {
+    const d = decodePacket(enc.encode(text));
+    assert.equal(d.ok, false, text.slice(0, 60));
+    if (!d.ok) assert.match(d.error, re);
+  }
+  const big = decodePacket(new Uint8Array(70_000));
+  assert.ok(!big.ok && /exceeds/.test(big.error));
+  const bad = decodePacket(new Uint8Array([0xff, 0xfe, 0x5b]));
+  assert.ok(!bad.ok && /UTF-8/.test(bad.error));
+});
+
+Deno.test("fuzz: 100 000 random and mutated packets never throw out of the decoder", () => {
+  const rng = seededRandom(20261126);
+  const seeds = [encodePacket(SAMPLES), ...SAMPLES.map((m) => encodePacket([m]))];
+  const tokens = [
+    "{",
+    "}",
+    "[",
+    "]",
+    ",",
+    ":",
+    '"',
+    "null",
+    "true",
+    "-1",
+    "1e999",
+    '"type"',
+    '"alive"',
+    '"ping"',
+    "\\u0000",
+    "9007199254740993",
+  ]
+    .map((t) => new TextEncoder().encode(t));
+  let ok = 0;
+  let rejected = 0;
+  for (let i = 0; i < 100_000; i++) {
+    let pkt: Uint8Array;
+    const mode = i % 4;
+    if (mode === 0) {
+      // pure random bytes
+      pkt = new Uint8Array(Math.floor(rng() * 300));
+      for (let j = 0; j < pkt.length; j++) pkt[j] = Math.floor(rng() * 256);
+    } else {
+      const base = seeds[Math.floor(rng() * seeds.length)];
+      const bytes = Array.from(base);
+      const edits = 1 + Math.floor(rng() * 6);
+      for (let e = 0; e < edits; e++) {
+        const at = Math.floor(rng() * (bytes.length + 1));
+        const kind = mode === 1 ? Math.floor(rng() * 3) : mode;
+        if (kind === 0) bytes[at] = Math.floor(rng() * 256); // flip
+        else if (kind === 1) bytes.splice(at, 1 + Math.floor(rng() * 8)); // delete / truncate
+        else bytes.splice(at, 0, ...tokens[Math.floor(rng() * tokens.length)]); // insert a token
+      }
+      if (mode === 3 && rng() < 0.3) bytes.length = Math.floor(rng() * bytes.length); // truncate
+      pkt = new Uint8Array(bytes);
+    }
+    const d = decodePacket(pkt);
+    const p = decodePushPull(pkt);
+    assert.equal(typeof d.ok, "boolean");
+    assert.equal(typeof p.ok, "boolean");
+    if (d.ok) {
+      ok++;
+      // whatever is accepted is well-typed and re-encodes
+      for (const m of d.value) assert.equal(typeof m.type, "string");
+      assert.ok(decodePacket(encodePacket(d.value)).ok);
+    } else {
+      rejected++;
+      assert.ok(!d.error.startsWith("decoder failure"), `internal decoder failure: ${d.error}`);
+    }
+  }
+  assert.equal(ok + rejected, 100_000);
+  console.log(`fuzz: ${ok} accepted, ${rejected} rejected, 0 crashes`);
+});

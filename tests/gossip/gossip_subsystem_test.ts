@@ -1,0 +1,272 @@
+/**
+ * The gossip subsystem in-process on real UDP + HTTP (loopback): join, events, views, routes,
+ * protection, encryption with a wrong key, tag changes.
+ */
+import assert from "node:assert/strict";
+import { RealClock } from "../../lib/clock/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
+import { createGossip, generateKey } from "../../lib/gossip/mod.ts";
+import { loadPeers, savePeers } from "../../lib/gossip/peers_file.ts";
+import { join } from "node:path";
+import type { MemberRecord } from "../../lib/types.ts";
+import { freePort, makeTestCtx, type TestCtx } from "../helpers.ts";
+
+const FAST = {
+  probe_interval: "200ms",
+  probe_timeout: "100ms",
+  gossip_interval: "50ms",
+  push_pull_interval: "2s",
+  leave_propagate_wait: "200ms",
+};
+
+interface Node {
+  ctx: TestCtx;
+  gossip: Awaited<ReturnType<typeof createGossip>>;
+  server: Deno.HttpServer;
+  port: number;
+  url: string;
+}
+
+async function node(
+  name: string,
+  key: string,
+  extra: Record<string, unknown> = {},
+  prepare?: (ctx: TestCtx) => void,
+): Promise<Node> {
+  const port = (extra.port as number | undefined) ?? freePort();
+  const ctx = makeTestCtx({
+    name,
+    clock: new RealClock(),
+    params: {
+      port,
+      bind: "127.0.0.1",
+      addr: "127.0.0.1",
+      encryption_key: key,
+      gossip: FAST,
+      http: { token: "s3cret" },
+      ...extra,
+    },
+  });
+  (ctx.node as { port: number }).port = port;
+  (ctx.node as { uuid: string }).uuid = crypto.randomUUID().replaceAll("-", "").padEnd(40, "0");
+  prepare?.(ctx);
+  const gossip = await createGossip(ctx);
+  const app = buildApp([gossip.routes!()], {
+    token: "s3cret",
+    maxBody: 1 << 20,
+    log: ctx.log,
+    counters: ctx.counters,
+  });
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port, onListen() {} },
+    (req) => app.fetch(req, { transport: "tcp" }),
+  );
+  await gossip.start();
+  return { ctx, gossip, server, port, url: `http://127.0.0.1:${port}` };
+}
+
+async function close(...nodes: Node[]) {
+  for (const n of nodes) {
+    await n.gossip.stop();
+    await n.server.shutdown();
+    n.ctx.cleanup();
+  }
+}
+
+async function until(pred: () => boolean, ms = 5000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error("condition not reached in time");
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+Deno.test({
+  name: "gossip subsystem: join over real UDP + HTTP, events, view, routes and protection",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const key = generateKey();
+    const a = await node("alpha", key);
+    const b = await node("beta", key);
+    try {
+      const joined: MemberRecord[] = [];
+      a.ctx.bus.on("member.joined", (m) => joined.push(m));
+      assert.ok(a.ctx.views.membership, "ctx.views.membership is set");
+      // join through the route, as `kunai join` does
+      const r = await fetch(`${b.url}/agent/join/127.0.0.1:${a.port}`);
+      assert.equal(await r.json(), true);
+      await until(() => a.ctx.views.membership!.members().length === 2 && joined.length === 1);
+      assert.equal(joined[0].name, "beta");
+
+      const members = await (await fetch(`${a.url}/agent/members`)).json() as Record<string, MemberRecord>;
+      assert.deepEqual(Object.values(members).map((m) => `${m.name}:${m.state}`).sort(), [
+        "alpha:alive",
+        "beta:alive",
+      ]);
+      assert.equal(members[b.ctx.node.uuid].port, b.port);
+
+      // bad input → 400 with a clear message
+      const bad = await fetch(`${a.url}/agent/join/${encodeURIComponent("1.2.3.4:notaport")}`);
+      assert.equal(bad.status, 400);
+      assert.match((await bad.json()).error, /expected addr\[:port\]/);
+      const pp = await fetch(`${a.url}/gossip/push-pull`, { method: "POST", body: "garbage" });
+      assert.equal(pp.status, 400);
+      await pp.body?.cancel();
+
+      // protected routes: leave of another node, keys
+      const lv = await fetch(`${a.url}/agent/leave/beta`);
+      assert.equal(lv.status, 401);
+      await lv.body?.cancel();
+      const keys = await fetch(`${a.url}/agent/keys`);
+      assert.equal(keys.status, 401);
+      await keys.body?.cancel();
+      const auth = { authorization: "Bearer s3cret" };
+      const k = await (await fetch(`${a.url}/agent/keys`, { headers: auth })).json();
+      assert.deepEqual(k, { enabled: true, primary: key, keys: [key] });
+      const missing = await fetch(`${a.url}/agent/leave/nobody`, { headers: auth });
+      assert.equal(missing.status, 404);
+      await missing.body?.cancel();
+
+      // a tag change bumps the incarnation and reaches the peer
+      const inc = a.ctx.node.incarnation;
+      a.ctx.node.setSourceTags("detector:test", ["web"]);
+      assert.equal(a.ctx.node.incarnation, inc + 1);
+      await until(() => b.gossip.members().find((m) => m.name === "alpha")?.tags.includes("web") === true);
+
+      // forced leave of another node (with the token) spreads, and that node stops itself
+      const left: string[] = [];
+      a.ctx.bus.on("member.left", (m) => left.push(m.name));
+      const ok = await fetch(`${a.url}/agent/leave/beta`, { headers: auth });
+      assert.equal(ok.status, 200);
+      await ok.body?.cancel();
+      assert.deepEqual(left, ["beta"]);
+      await until(() => b.gossip.engine.leaving);
+    } finally {
+      await close(a, b);
+    }
+  },
+});
+
+Deno.test({
+  name: "gossip subsystem: a node with another key cannot join and its packets are dropped and counted",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const a = await node("alpha", generateKey());
+    const c = await node("intruder", generateKey());
+    try {
+      assert.equal(await c.gossip.join(`127.0.0.1:${a.port}`), false);
+      // raw UDP junk and packets sealed with the wrong key are dropped, never parsed
+      const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
+      for (let i = 0; i < 20; i++) {
+        await sock.send(crypto.getRandomValues(new Uint8Array(64)), {
+          transport: "udp",
+          hostname: "127.0.0.1",
+          port: a.port,
+        });
+      }
+      sock.close();
+      await until(() => a.gossip.engine.traffic.droppedAuth >= 20);
+      assert.equal(a.gossip.members().length, 1);
+      a.gossip.info();
+      assert.ok(a.ctx.counters.get("gossip_packets_dropped_total", { reason: "auth" }) >= 20);
+    } finally {
+      await close(a, c);
+    }
+  },
+});
+
+Deno.test({
+  name: "gossip subsystem: key operations are refused when encryption is off",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const a = await node("plain", "");
+    try {
+      const r = await fetch(`${a.url}/agent/keys/install`, {
+        method: "POST",
+        headers: { authorization: "Bearer s3cret" },
+        body: JSON.stringify({ key: generateKey() }),
+      });
+      assert.equal(r.status, 400);
+      assert.match((await r.json()).error, /encryption is off/);
+    } finally {
+      await close(a);
+    }
+  },
+});
+
+Deno.test({
+  name: "gossip subsystem: seeds are retried with backoff until one answers, without blocking start",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const key = generateKey();
+    const seedPort = freePort();
+    const t0 = Date.now();
+    const b = await node("late-joiner", key, { seeds: [`127.0.0.1:${seedPort}`, "not a seed!"] });
+    assert.ok(Date.now() - t0 < 1000, "start does not wait for the seeds");
+    assert.equal(b.gossip.members().length, 1);
+    await new Promise((r) => setTimeout(r, 300));
+    // the seed comes up later on the configured port
+    const a = await node("seed", key, { port: seedPort });
+    try {
+      await until(() => b.gossip.members().length === 2 && a.gossip.members().length === 2, 8000);
+      assert.ok(b.ctx.sink.recent.WARNING.some((l) => l.includes('ignoring malformed seed "not a seed!"')));
+    } finally {
+      await close(a, b);
+    }
+  },
+});
+
+Deno.test({
+  name: "gossip subsystem: a restarted agent rejoins through the peers it saved, without seeds",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const key = generateKey();
+    const a = await node("alpha", key);
+    const b = await node("beta", key, {}, (ctx) => {
+      // what a previous run of beta left behind (plus junk that must be ignored)
+      Deno.writeTextFileSync(
+        join(ctx.config.params.data, "gossip-peers.json"),
+        JSON.stringify({ peers: [`127.0.0.1:${a.port}`, "not a peer", 42] }),
+      );
+    });
+    try {
+      await until(() => a.gossip.members().length === 2 && b.gossip.members().length === 2, 8000);
+    } finally {
+      await close(b);
+      // stopping saved the peers it knew
+      await close(a);
+    }
+  },
+});
+
+Deno.test("saved peers: round trip, at most 32, alive ones only, never ourselves", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = join(dir, "p.json");
+    const recs = Array.from({ length: 40 }, (_, i) => ({
+      uuid: `u${i}`,
+      name: `n${i}`,
+      addr: `10.0.0.${i}`,
+      port: 7000 + i,
+      incarnation: 0,
+      state: (i % 10 === 9 ? "dead" : "alive") as MemberRecord["state"],
+      tags: [],
+      services: {},
+      zone: "",
+    }));
+    assert.ok(savePeers(path, recs, "u0", Math.random));
+    const peers = loadPeers(path, 6768);
+    assert.equal(peers.length, 32);
+    assert.ok(peers.every((p) => p.addr !== "10.0.0.0" && !p.addr.endsWith(".9") && !p.addr.endsWith(".19")));
+    assert.deepEqual(loadPeers(join(dir, "missing.json"), 6768), []);
+    Deno.writeTextFileSync(path, "{broken");
+    assert.deepEqual(loadPeers(path, 6768), []);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -1,0 +1,164 @@
+/**
+ * Many gossip engines on one simulated network and virtual clock, for tests and benchmarks.
+ * Deterministic from the seed.
+ */
+import { VirtualClock } from "../../lib/clock/mod.ts";
+import { type GossipConfig, gossipFields, schema } from "../../lib/config/mod.ts";
+import { Counters } from "../../lib/counters.ts";
+import { silentLogger } from "../../lib/log/mod.ts";
+import { type LinkProfile, type Random, seededRandom, SimNetwork } from "../../lib/transport/mod.ts";
+import { GossipEngine, Keyring, type SelfSource } from "../../lib/gossip/mod.ts";
+import type { MemberRecord, MemberState } from "../../lib/types.ts";
+
+/** The `gossip` config object with defaults, plus overrides. */
+export function gossipConfig(over: Partial<GossipConfig> = {}): GossipConfig {
+  const issues: schema.Issue[] = [];
+  const cfg = schema.object<GossipConfig>(gossipFields).parse({}, "gossip", issues)!;
+  if (issues.length) throw new Error(JSON.stringify(issues));
+  return { ...cfg, ...over };
+}
+
+class SimSelf implements SelfSource {
+  zone = "";
+  incarnation = 0;
+  #tags: string[];
+  constructor(
+    readonly uuid: string,
+    readonly name: string,
+    readonly addr: string,
+    readonly port: number,
+    tags: string[],
+  ) {
+    this.#tags = tags;
+  }
+  bumpIncarnation(atLeast = 0): number {
+    this.incarnation = Math.max(this.incarnation + 1, atLeast);
+    return this.incarnation;
+  }
+  tags(): string[] {
+    return this.#tags;
+  }
+  setTags(t: string[]): void {
+    this.#tags = t;
+  }
+  services(): Record<string, unknown> {
+    return {};
+  }
+}
+
+export interface SimGossipNode {
+  index: number;
+  self: SimSelf;
+  engine: GossipEngine;
+  addr: { addr: string; port: number };
+  /** (kind, uuid, at virtual ms) of every change this node saw. */
+  changes: Array<{ kind: string; uuid: string; at: number }>;
+  killed: boolean;
+}
+
+export interface SimClusterOptions {
+  nodes: number;
+  seed: number;
+  config?: Partial<GossipConfig>;
+  link?: Partial<LinkProfile>;
+}
+
+export class SimCluster {
+  readonly clock = new VirtualClock(0);
+  readonly net: SimNetwork;
+  readonly nodes: SimGossipNode[] = [];
+  readonly rng: Random;
+  readonly config: GossipConfig;
+
+  constructor(opts: SimClusterOptions) {
+    this.net = new SimNetwork({ clock: this.clock, seed: opts.seed, link: opts.link });
+    this.rng = seededRandom(opts.seed ^ 0x5eed);
+    this.config = gossipConfig(opts.config);
+    for (let i = 0; i < opts.nodes; i++) this.add();
+  }
+
+  /** Adds a node (not started). */
+  add(tags: string[] = []): SimGossipNode {
+    const i = this.nodes.length;
+    const addr = { addr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 6768 };
+    const sim = this.net.attach(addr);
+    let uuid = "";
+    while (uuid.length < 40) uuid += Math.floor(this.rng() * 16).toString(16);
+    const self = new SimSelf(uuid, `node-${i}`, addr.addr, addr.port, tags);
+    const node: SimGossipNode = { index: i, self, addr, changes: [], killed: false, engine: null! };
+    node.engine = new GossipEngine({
+      self,
+      config: this.config,
+      transport: sim.transport,
+      clock: sim.clock,
+      random: seededRandom(Math.floor(this.rng() * 2 ** 31)),
+      keyring: EMPTY_KEYRING,
+      log: silentLogger,
+      counters: new Counters(),
+      onChange: (kind, rec) => node.changes.push({ kind, uuid: rec.uuid, at: this.clock.now() }),
+    });
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** Starts every node; each joins a random earlier node, `spacingMs` apart. */
+  async startAndJoin(spacingMs = 10): Promise<void> {
+    for (const n of this.nodes) {
+      await n.engine.start();
+      if (n.index > 0) {
+        const peer = this.nodes[Math.floor(this.rng() * n.index)];
+        void n.engine.join(peer.addr);
+      }
+      await this.clock.advance(spacingMs);
+    }
+  }
+
+  /** Kills a node without leaving (kill -9). */
+  kill(n: SimGossipNode): void {
+    n.killed = true;
+    this.net.kill(n.addr);
+    void n.engine.stop();
+  }
+
+  live(): SimGossipNode[] {
+    return this.nodes.filter((n) => !n.killed);
+  }
+
+  /** State of `uuid` as seen by `viewer` (undefined = unknown). */
+  stateOf(viewer: SimGossipNode, uuid: string): MemberState | undefined {
+    return viewer.engine.members.get(uuid)?.state;
+  }
+
+  /** True when every live node sees exactly the live nodes alive. */
+  converged(): boolean {
+    const live = this.live();
+    for (const v of live) {
+      let alive = 0;
+      for (const r of v.engine.members.records()) if (r.state === "alive") alive++;
+      if (alive !== live.length) return false;
+      for (const n of live) if (this.stateOf(v, n.self.uuid) !== "alive") return false;
+    }
+    return true;
+  }
+
+  /** Advances in steps until `pred` holds; returns the virtual ms it took, or -1. */
+  async runUntil(pred: () => boolean, maxMs: number, stepMs = 100): Promise<number> {
+    const start = this.clock.now();
+    while (this.clock.now() - start <= maxMs) {
+      if (pred()) return this.clock.now() - start;
+      await this.clock.advance(stepMs);
+    }
+    return pred() ? this.clock.now() - start : -1;
+  }
+
+  async stopAll(): Promise<void> {
+    for (const n of this.nodes) await n.engine.stop();
+  }
+
+  /** Every record of every live viewer about a node. */
+  viewsOf(uuid: string): Array<MemberRecord | undefined> {
+    return this.live().map((v) => v.engine.members.get(uuid));
+  }
+}
+
+const EMPTY_KEYRING = await Keyring.create([]);

@@ -1,0 +1,90 @@
+import assert from "node:assert/strict";
+import { parsePeer, PUSH_PULL_PATH, UdpTransport } from "../../lib/transport/mod.ts";
+
+function pair() {
+  const a = new UdpTransport({ bind: "127.0.0.1", port: 0, advertise: "127.0.0.1" });
+  const b = new UdpTransport({ bind: "127.0.0.1", port: 0, advertise: "127.0.0.1" });
+  return { a, b };
+}
+
+Deno.test("udp transport delivers datagrams with the sender's address", async () => {
+  const { a, b } = pair();
+  await a.start();
+  await b.start();
+  const got = Promise.withResolvers<[string, number]>();
+  b.onPacket((data, from) => got.resolve([new TextDecoder().decode(data), from.port]));
+  a.sendPacket(b.local, new TextEncoder().encode("hello"));
+  const [text, port] = await got.promise;
+  assert.equal(text, "hello");
+  assert.equal(port, a.local.port);
+  await a.close();
+  await b.close();
+});
+
+Deno.test("a throwing handler and garbage datagrams never stop the receive loop", async () => {
+  const { a, b } = pair();
+  let errors = 0;
+  const c = new UdpTransport({ bind: "127.0.0.1", port: 0, advertise: "127.0.0.1", onError: () => errors++ });
+  await a.start();
+  await c.start();
+  let n = 0;
+  const done = Promise.withResolvers<void>();
+  c.onPacket((data) => {
+    n++;
+    if (data[0] === 0xff) throw new Error("handler bug");
+    if (new TextDecoder().decode(data) === "last") done.resolve();
+  });
+  for (let i = 0; i < 50; i++) a.sendPacket(c.local, new Uint8Array([0xff, i]));
+  a.sendPacket(c.local, new Uint8Array(0));
+  a.sendPacket(c.local, new Uint8Array(60_000));
+  await new Promise((r) => setTimeout(r, 50));
+  a.sendPacket(c.local, new TextEncoder().encode("last"));
+  await done.promise;
+  assert.ok(n >= 3);
+  assert.ok(errors >= 1, "handler errors are reported");
+  await a.close();
+  await b.close();
+  await c.close();
+});
+
+Deno.test("push-pull requests go over HTTP POST to the peer's /gossip/push-pull", async () => {
+  const { a, b } = pair();
+  await b.start();
+  b.onRequest((data) => Promise.resolve(new TextEncoder().encode(`echo:${new TextDecoder().decode(data)}`)));
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+    if (new URL(req.url).pathname !== PUSH_PULL_PATH) return new Response("nope", { status: 404 });
+    const answer = await b.serveRequest(new Uint8Array(await req.arrayBuffer()), { addr: "", port: 0 });
+    return new Response(answer as Uint8Array<ArrayBuffer>);
+  });
+  const answer = await a.request(
+    { addr: "127.0.0.1", port: server.addr.port },
+    new TextEncoder().encode("x"),
+    2000,
+  );
+  assert.equal(new TextDecoder().decode(answer), "echo:x");
+  await assert.rejects(
+    a.request({ addr: "127.0.0.1", port: 1 }, new Uint8Array(1), 2000),
+    /request to 127.0.0.1:1 failed/,
+  );
+  await server.shutdown();
+  await b.close();
+});
+
+Deno.test("peer addresses parse as addr[:port] with the default port", () => {
+  assert.deepEqual(parsePeer("10.0.0.1", 6768), { addr: "10.0.0.1", port: 6768 });
+  assert.deepEqual(parsePeer("10.0.0.1:7000", 6768), { addr: "10.0.0.1", port: 7000 });
+  assert.deepEqual(parsePeer("[::1]:7000", 6768), { addr: "::1", port: 7000 });
+  assert.deepEqual(parsePeer("node-1.example", 6768), { addr: "node-1.example", port: 6768 });
+  assert.equal(parsePeer("10.0.0.1:x", 6768), null);
+  assert.equal(parsePeer("10.0.0.1:70000", 6768), null);
+  assert.equal(parsePeer("", 6768), null);
+  assert.equal(parsePeer("a b", 6768), null);
+});
+
+Deno.test("a taken UDP port is reported with the address", async () => {
+  const a = new UdpTransport({ bind: "127.0.0.1", port: 0, advertise: "127.0.0.1" });
+  await a.start();
+  const b = new UdpTransport({ bind: "127.0.0.1", port: a.local.port, advertise: "127.0.0.1" });
+  await assert.rejects(b.start(), new RegExp(`udp 127\\.0\\.0\\.1:${a.local.port}: address already in use`));
+  await a.close();
+});
