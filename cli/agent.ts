@@ -20,7 +20,7 @@ function selfCommand(args: string[]): { cmd: string; args: string[] } {
   if (basename(exe).startsWith("deno")) {
     const main = new URL(Deno.mainModule);
     const cfg = new URL("../deno.json", import.meta.url);
-    const base = ["run", "-A", "--unstable-net", "--unstable-worker-options"];
+    const base = ["run", "-A", "--unstable-net", "--unstable-worker-options", "--unstable-no-legacy-abort"];
     if (cfg.protocol === "file:") base.push("--config", cfg.pathname);
     return { cmd: exe, args: [...base, main.protocol === "file:" ? main.pathname : main.href, ...args] };
   }
@@ -77,6 +77,11 @@ export const agentCommands: CommandGroup = {
         tag: { type: "string", multiple: true, description: "node tag (repeatable, adds to config tags)" },
         bootstrap: { type: "boolean", description: "start a new cluster without waiting for seeds" },
         "log-level": { type: "string", description: "DEBUG, INFO, WARNING or ERROR" },
+        "no-default-pack": {
+          type: "boolean",
+          description:
+            "do not install the default checks/detectors pack into <data>/global-configuration/packs",
+        },
       },
       async run({ out, options }) {
         const overrides: Record<string, unknown> = {};
@@ -147,6 +152,28 @@ export const agentCommands: CommandGroup = {
               }`,
           );
           return 1;
+        }
+        if (!options["no-default-pack"]) {
+          // first start on this data dir: ship the default checks/detectors pack, then re-read
+          const { installDefaultPack } = await import("../lib/checks/mod.ts");
+          const written = installDefaultPack(config.params.data);
+          if (written.length) {
+            const tags = config.params.tags;
+            try {
+              config = resolveConfig({
+                cfgDir: options["cfg-dir"] as string | undefined,
+                dataDir: options["data-dir"] as string | undefined,
+                overrides,
+              });
+            } catch (err) {
+              if (err instanceof ConfigError) {
+                printConfigError(out, err);
+                return 2;
+              }
+              throw err;
+            }
+            config.params.tags = tags;
+          }
         }
         const { Agent } = await import("../lib/agent.ts");
         const { LockHeld } = await import("../lib/lockfile.ts");

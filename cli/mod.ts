@@ -10,11 +10,30 @@ import { type CommandGroup, type CommandSpec, UsageError } from "./types.ts";
 import { clientFor } from "./connect.ts";
 import { agentCommands } from "./agent.ts";
 import { globalCommands } from "./global.ts";
+import { evaluatorCommands } from "./evaluator.ts";
+import { collectorsCommands } from "./collectors.ts";
+import { dockerCommands } from "./docker.ts";
+import { checksCommands } from "./checks.ts";
+import { stateCommands } from "./state.ts";
+import { detectorsCommands } from "./detectors.ts";
+import { kvCommands } from "./kv.ts";
+import { joinCommands, keysCommands, leaveCommands, membersCommands } from "./members.ts";
 
 // GROUPS: every command group, in help order. Helpers add their group here.
 export const GROUPS: CommandGroup[] = [
   ...globalCommands,
   agentCommands,
+  evaluatorCommands,
+  collectorsCommands,
+  dockerCommands,
+  stateCommands,
+  checksCommands,
+  detectorsCommands,
+  kvCommands,
+  membersCommands,
+  joinCommands,
+  leaveCommands,
+  keysCommands,
 ];
 
 const GLOBAL_HELP = `Usage: kunai [global options] <command> [command options] [arguments]

@@ -24,6 +24,13 @@ import { type ApiEnv, newRouter, protect } from "./routing/mod.ts";
 import type { Ctx, Subsystem, Views } from "./subsystem.ts";
 import { VERSION } from "./version.ts";
 import type { Hono } from "hono";
+import { createCollectors } from "./collectors/mod.ts";
+import { createEvaluator } from "./evaluator/mod.ts";
+import { createDocker } from "./docker/mod.ts";
+import { createChecks } from "./checks/mod.ts";
+import { createDetectors } from "./detectors/mod.ts";
+import { createKv } from "./kv/mod.ts";
+import { createGossip } from "./gossip/mod.ts";
 
 /** A subsystem factory, in start order. */
 export interface SubsystemEntry {
@@ -35,7 +42,20 @@ export interface SubsystemEntry {
 
 // SUBSYSTEMS: factories in start order (cluster first, then host, then outputs).
 // Each helper registers its subsystem here with one entry.
-export const SUBSYSTEMS: SubsystemEntry[] = [];
+export const SUBSYSTEMS: SubsystemEntry[] = [
+  // gossip: first cluster subsystem; sets ctx.views.membership at create time
+  { name: "gossip", create: (ctx) => createGossip(ctx) },
+  // kv: after gossip (reads ctx.views.membership; binds late if gossip publishes it at start)
+  { name: "kv", create: (ctx) => createKv(ctx) },
+  // collectors: before checks/detectors, which read ctx.views.collectors
+  { name: "collectors", create: (ctx) => createCollectors(ctx) },
+  // evaluator: GET /agent/evaluator/list, POST /agent/evaluator/eval (reads ctx.views.collectors per request)
+  { name: "evaluator", create: (ctx) => createEvaluator(ctx) },
+  { name: "docker", create: (ctx) => createDocker(ctx) },
+  // detectors before checks: tags found at start re-link checks through tags.changed
+  { name: "detectors", create: (ctx) => createDetectors(ctx) },
+  { name: "checks", create: (ctx) => createChecks(ctx) },
+];
 
 export interface AgentOptions {
   config: AgentConfig;

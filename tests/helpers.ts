@@ -14,6 +14,14 @@ import type { Ctx } from "../lib/subsystem.ts";
 
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
+/**
+ * Child processes get their own HOME (a temp dir); they share our Deno cache so they do not
+ * download the npm packages again.
+ */
+export const SHARED_DENO_DIR: Record<string, string> = {
+  DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`,
+};
+
 /** A fresh temp dir removed by the returned cleanup. */
 export function tempDir(prefix = "kunai-test-"): { dir: string; cleanup: () => void } {
   const dir = Deno.makeTempDirSync({ prefix });
@@ -118,12 +126,13 @@ export async function runKunai(
       "-A",
       "--unstable-net",
       "--unstable-worker-options",
+      "--unstable-no-legacy-abort",
       "--config",
       join(REPO, "deno.json"),
       join(REPO, "main.ts"),
       ...args,
     ],
-    env: { NO_COLOR: "1", ...env },
+    env: { NO_COLOR: "1", ...SHARED_DENO_DIR, ...env },
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(timeoutMs),
@@ -190,6 +199,7 @@ export async function startAgent(opts: {
       "-A",
       "--unstable-net",
       "--unstable-worker-options",
+      "--unstable-no-legacy-abort",
       "--config",
       join(REPO, "deno.json"),
       join(REPO, "main.ts"),
@@ -198,7 +208,7 @@ export async function startAgent(opts: {
       "--cfg-dir",
       cfgDir,
     ],
-    env: { NO_COLOR: "1", HOME: dir },
+    env: { NO_COLOR: "1", ...SHARED_DENO_DIR, HOME: dir },
     stdout: "null",
     stderr: "piped",
   }).spawn();

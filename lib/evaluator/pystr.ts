@@ -23,6 +23,7 @@ export function floatRepr(v: number): string {
   return `${sign}${intPart}.${frac || "0"}`;
 }
 
+// deno-lint-ignore no-control-regex
 const SPECIAL = /['"\\\x00-\x1f\x7f]/;
 
 /** Python `repr()` of a string: single quotes unless the text holds a single quote and no double. */

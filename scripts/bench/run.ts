@@ -22,6 +22,7 @@ for (const f of files) {
       "-A",
       "--unstable-net",
       "--unstable-worker-options",
+      "--unstable-no-legacy-abort",
       "--config",
       join(root, "deno.json"),
       join(dir, f),

@@ -70,7 +70,10 @@ Deno.test("deno task compile embeds ui/, templates/ and every Worker module", as
     assert.ok(paths.some((p) => p === "templates/*" || p.startsWith("templates/")), "templates/ embedded");
     const workers = workerModules();
     for (const w of workers) {
-      assert.ok(task.includes(`--include ${w}`) || covered(paths, w), `${w} is in the compile task's --include list`);
+      assert.ok(
+        task.includes(`--include ${w}`) || covered(paths, w),
+        `${w} is in the compile task's --include list`,
+      );
       assert.ok(covered(paths, w), `${w} embedded (tree:\n${paths.join("\n")})`);
     }
   } finally {
