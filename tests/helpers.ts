@@ -14,6 +14,12 @@ import type { Ctx } from "../lib/subsystem.ts";
 
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
+/** `deno run` arguments that run a module of this repository the way the agent runs. */
+export function denoRun(module: string, ...args: string[]): string[] {
+  const flags = ["-A", "--unstable-net", "--unstable-worker-options", "--unstable-no-legacy-abort"];
+  return ["run", ...flags, "--config", join(REPO, "deno.json"), join(REPO, module), ...args];
+}
+
 /**
  * Child processes get their own HOME (a temp dir); they share our Deno cache so they do not
  * download the npm packages again.
@@ -121,17 +127,7 @@ export async function runKunai(
   timeoutMs = 30_000,
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const cmd = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-net",
-      "--unstable-worker-options",
-      "--unstable-no-legacy-abort",
-      "--config",
-      join(REPO, "deno.json"),
-      join(REPO, "main.ts"),
-      ...args,
-    ],
+    args: denoRun("main.ts", ...args),
     env: { NO_COLOR: "1", ...SHARED_DENO_DIR, ...env },
     stdout: "piped",
     stderr: "piped",
@@ -194,20 +190,7 @@ export async function startAgent(opts: {
     Deno.writeTextFileSync(p, typeof value === "string" ? value : JSON.stringify(value));
   }
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-net",
-      "--unstable-worker-options",
-      "--unstable-no-legacy-abort",
-      "--config",
-      join(REPO, "deno.json"),
-      join(REPO, "main.ts"),
-      "agent",
-      "start",
-      "--cfg-dir",
-      cfgDir,
-    ],
+    args: denoRun("main.ts", "agent", "start", "--cfg-dir", cfgDir),
     env: { NO_COLOR: "1", ...SHARED_DENO_DIR, HOME: dir },
     stdout: "null",
     stderr: "piped",

@@ -3,6 +3,7 @@
  * after the other and writes each one's JSON result to bench-results/<name>.json.
  */
 import { basename, join } from "node:path";
+import { denoRun } from "../../tests/helpers.ts";
 
 const dir = new URL(".", import.meta.url).pathname;
 const root = join(dir, "..", "..");
@@ -17,16 +18,7 @@ for (const f of files) {
   const name = basename(f, ".ts");
   console.error(`== ${name}`);
   const out = await new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-net",
-      "--unstable-worker-options",
-      "--unstable-no-legacy-abort",
-      "--config",
-      join(root, "deno.json"),
-      join(dir, f),
-    ],
+    args: denoRun(`scripts/bench/${f}`),
     stdout: "piped",
     stderr: "inherit",
   }).output();
