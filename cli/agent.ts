@@ -177,7 +177,18 @@ export const agentCommands: CommandGroup = {
         }
         const { Agent } = await import("../lib/agent.ts");
         const { LockHeld } = await import("../lib/lockfile.ts");
-        const agent = new Agent({ config, stderrLogs: Deno.env.get(DAEMON_ENV) !== "1" });
+        const reloadConfig = () => {
+          const next = resolveConfig({
+            cfgDir: options["cfg-dir"] as string | undefined,
+            dataDir: options["data-dir"] as string | undefined,
+            overrides,
+          });
+          if (options.tag) {
+            next.params.tags = [...new Set([...next.params.tags, ...(options.tag as string[])])];
+          }
+          return next;
+        };
+        const agent = new Agent({ config, stderrLogs: Deno.env.get(DAEMON_ENV) !== "1", reloadConfig });
         if (Deno.env.get(DAEMON_ENV) !== "1") {
           out.line(`Starting kunai daemon (configuration: ${config.cfgDir}, data: ${config.params.data})`);
         }
@@ -196,9 +207,30 @@ export const agentCommands: CommandGroup = {
           "SIGINT",
           onSignal("SIGINT"),
         ]];
+        handlers.push(["SIGHUP", () => {
+          try {
+            agent.reload();
+          } catch (err) {
+            agent.log.error(`reload refused, keeping the running configuration:\n${(err as Error).message}`);
+          }
+        }]);
         for (const [s, h] of handlers) Deno.addSignalListener(s, h);
         await agent.finished;
         for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
+        return 0;
+      },
+    },
+    {
+      name: "reload",
+      description: "re-read the configuration files (like SIGHUP); invalid files are refused and reported",
+      options: { json: { type: "boolean", description: "JSON output" } },
+      async run({ out, options, client }) {
+        const r = await client().json<{ files: number; restart_needed: string[] }>("POST", "/agent/reload");
+        if (options.json) out.json(r);
+        else {
+          out.line(`configuration reloaded (${r.files} file(s))`);
+          if (r.restart_needed.length) out.line(`needs a restart to apply: ${r.restart_needed.join(", ")}`);
+        }
         return 0;
       },
     },

@@ -20,7 +20,7 @@ import {
 } from "./identity/mod.ts";
 import { acquireLock, releaseLock } from "./lockfile.ts";
 import { buildApp, HttpServer } from "./http/mod.ts";
-import { type ApiEnv, newRouter, protect } from "./routing/mod.ts";
+import { type ApiEnv, HttpError, newRouter, protect } from "./routing/mod.ts";
 import type { Ctx, Subsystem, Views } from "./subsystem.ts";
 import { VERSION } from "./version.ts";
 import type { Hono } from "hono";
@@ -66,7 +66,18 @@ export interface AgentOptions {
   dmiPath?: string;
   /** Subsystems to run (default SUBSYSTEMS). */
   subsystems?: SubsystemEntry[];
+  /** Re-reads the configuration the same way it was first read (SIGHUP, `kunai agent reload`). */
+  reloadConfig?: () => AgentConfig;
 }
+
+/** What a reload did: files read, and parameters that changed but take effect only at restart. */
+export interface ReloadResult {
+  files: number;
+  restart_needed: string[];
+}
+
+/** Agent parameters applied at runtime by a reload (the others need a restart). */
+const HOT_PARAMS = new Set(["tags", "log_level"]);
 
 const STOP_BUDGET_MS = 5000;
 
@@ -86,6 +97,7 @@ export class Agent {
   readonly startedAt = Date.now();
   #entries: SubsystemEntry[];
   #dmiPath?: string;
+  #reloadConfig?: () => AgentConfig;
   #stopping: Promise<void> | null = null;
   #locked = false;
   #done!: () => void;
@@ -98,6 +110,7 @@ export class Agent {
     this.clock = opts.clock ?? new RealClock();
     this.#entries = opts.subsystems ?? SUBSYSTEMS;
     this.#dmiPath = opts.dmiPath;
+    this.#reloadConfig = opts.reloadConfig;
     const p = opts.config.params;
     this.sink = new LogSink({
       level: p.log_level,
@@ -238,6 +251,41 @@ export class Agent {
     return out;
   }
 
+  /**
+   * Re-reads the configuration. Invalid configuration throws ConfigError and changes nothing;
+   * valid configuration replaces objects, listeners and free data in place (subsystems see it
+   * through ctx.config and re-read on `config.reloaded`), applies tags and log level, and lists
+   * the other changed parameters as needing a restart.
+   */
+  reload(): ReloadResult {
+    if (!this.#reloadConfig) {
+      throw new HttpError(409, "this agent was started without a way to re-read its configuration");
+    }
+    const next = this.#reloadConfig();
+    const cur = this.config;
+    const restart: string[] = [];
+    for (const key of Object.keys(next.params) as Array<keyof typeof next.params>) {
+      if (JSON.stringify(next.params[key]) === JSON.stringify(cur.params[key])) continue;
+      if (!HOT_PARAMS.has(key)) restart.push(key);
+    }
+    cur.objects = next.objects;
+    cur.listeners = next.listeners;
+    cur.data = next.data;
+    cur.files = next.files;
+    cur.params.log_level = next.params.log_level;
+    this.sink.level = next.params.log_level;
+    if (JSON.stringify(next.params.tags) !== JSON.stringify(cur.params.tags)) {
+      cur.params.tags = next.params.tags;
+      this.node.setConfigTags(next.params.tags);
+    }
+    this.log.info(
+      `configuration reloaded: ${next.files.length} file(s)` +
+        (restart.length ? `; changed parameters that need a restart: ${restart.join(", ")}` : ""),
+    );
+    this.bus.emit("config.reloaded", { files: next.files });
+    return { files: next.files.length, restart_needed: restart };
+  }
+
   #coreRoutes(): Hono<ApiEnv> {
     const r = newRouter();
     r.get("/", (c) => c.text("OK"));
@@ -247,6 +295,7 @@ export class Agent {
       setTimeout(() => void this.stop("stop requested over the API"), 50);
       return c.text("OK");
     });
+    r.post("/agent/reload", protect, (c) => c.json(this.reload()));
     r.get("/metrics", (c) => {
       this.counters.set("uptime_seconds", Math.floor((Date.now() - this.startedAt) / 1000));
       this.counters.set("incarnation", this.node.incarnation);

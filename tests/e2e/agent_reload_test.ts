@@ -1,0 +1,56 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { startAgent } from "../helpers.ts";
+
+async function waitFor(cond: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (await cond()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return false;
+}
+
+Deno.test("kunai agent reload and SIGHUP apply new files; a broken file is refused and the agent keeps its configuration", async () => {
+  const a = await startAgent({ name: "reload1", params: { tags: ["web"] } });
+  try {
+    const checkIds = async () => Object.keys(JSON.parse((await a.cli(["checks", "list", "--json"])).stdout));
+    assert.ok(!(await checkIds()).includes("extra/ping"));
+
+    // a new check file and a new tag, then `kunai agent reload`
+    Deno.mkdirSync(join(a.cfgDir, "extra"));
+    Deno.writeTextFileSync(
+      join(a.cfgDir, "extra", "ping.json"),
+      JSON.stringify({ check: { critical_if: "1 > 2", apply_on: "*" } }),
+    );
+    const local = JSON.parse(Deno.readTextFileSync(a.configFile));
+    Deno.writeTextFileSync(a.configFile, JSON.stringify({ ...local, tags: ["web", "db"], port: a.port + 1 }));
+    const r = await a.cli(["agent", "reload", "--json"]);
+    assert.equal(r.code, 0, r.stderr);
+    assert.deepEqual(JSON.parse(r.stdout).restart_needed, ["port"]);
+    assert.ok((await checkIds()).includes("extra/ping"));
+    const info = JSON.parse((await a.cli(["info", "--json"])).stdout);
+    assert.ok(info.tags.includes("db"), `tags ${info.tags}`);
+    assert.equal(info.port, a.port, "the port changes only at restart");
+
+    // a broken file: refused with the file named, nothing changes
+    Deno.writeTextFileSync(join(a.cfgDir, "extra", "bad.json"), '{"check": {"interval": 5x}}');
+    const bad = await a.cli(["agent", "reload"]);
+    assert.equal(bad.code, 1);
+    assert.match(bad.stderr, /extra\/bad\.json:1:\d+: invalid JSON/);
+    assert.ok((await checkIds()).includes("extra/ping"));
+
+    // SIGHUP does the same as `kunai agent reload`
+    Deno.removeSync(join(a.cfgDir, "extra", "bad.json"));
+    Deno.removeSync(join(a.cfgDir, "extra", "ping.json"));
+    a.child.kill("SIGHUP");
+    assert.ok(
+      await waitFor(async () => !(await checkIds()).includes("extra/ping")),
+      "check removed after SIGHUP",
+    );
+    assert.equal((await a.cli(["info", "--json"])).code, 0, "still running");
+  } finally {
+    await a.stop();
+    Deno.removeSync(a.dir, { recursive: true });
+  }
+});
