@@ -4,15 +4,22 @@
  * has an encryption key; refused requests get 401 and are counted.
  */
 import type { Hono } from "hono";
-import { type ApiContext, type ApiEnv, HttpError, newRouter, readBody } from "../routing/mod.ts";
+import { type ApiContext, type ApiEnv, HttpError, newRouter } from "../routing/mod.ts";
 import { KvError } from "./keys.ts";
 import { asKvError, type KvNode, MAX_WAIT_MS, type WriteRequest } from "./kv.ts";
 import { PEER_AUTH_HEADER, type PeerAuth } from "./peer_auth.ts";
 import type { ApplyItem } from "./peers.ts";
 import { applyItems, changedFor } from "./replica.ts";
 import { base64ToBytes, fromWire, toWire, type Version } from "./record.ts";
+import { readBodyFast } from "./routes.ts";
 
 const decoder = new TextDecoder();
+
+/** The path and query the sender signed (as the URL parser normalises them). */
+function signedPath(url: string): string {
+  const u = new URL(url);
+  return u.pathname + u.search;
+}
 
 async function signedJson(
   c: ApiContext,
@@ -21,15 +28,10 @@ async function signedJson(
 ): Promise<unknown> {
   const a = auth();
   if (!a) throw new HttpError(503, "kv is not started");
-  const body = await readBody(c);
-  const url = new URL(c.req.url);
-  const why = await a.verify(
-    c.req.method,
-    url.pathname + url.search,
-    body,
-    c.req.header(PEER_AUTH_HEADER),
-    Date.now(),
-  );
+  const body = await readBodyFast(c);
+  const why = a.enabled
+    ? await a.verify(c.req.method, signedPath(c.req.url), body, c.req.header(PEER_AUTH_HEADER), Date.now())
+    : null;
   if (why) {
     onRefused();
     throw new HttpError(401, `kv peer authentication failed: ${why}`);
@@ -150,7 +152,7 @@ export function internalRoutes(
         };
       })
     );
-    const results = applyItems(node, items);
+    const results = await applyItems(node, items);
     return c.json({
       results: results.map((x) => x.ok ? { ok: true } : { ok: false, current: toWire(x.current) }),
     });

@@ -64,8 +64,8 @@ export class KvNode implements KvApi {
   #bus?: EventBus;
   #ring: Ring;
   #ringSig = "";
-  /** Coordinated writes waiting for the next group commit. */
-  #group: Array<{ rec: KvRecord; resolve: (stored: boolean) => void; reject: (e: Error) => void }> = [];
+  /** Storage work waiting for the next group commit. */
+  #group: Array<{ work: () => unknown; resolve: (out: unknown) => void; reject: (e: Error) => void }> = [];
   #last = 0;
   /** Stopping: blocking reads answer at once instead of waiting again. */
   closed = false;
@@ -110,7 +110,7 @@ export class KvNode implements KvApi {
   }
 
   /** Owner first, then replicas; this node alone when the ring is empty. */
-  owners(key: string): RingNode[] {
+  owners(key: string): readonly RingNode[] {
     if (!this.#ring.nodes.length) return [this.self];
     return this.#ring.owners(key, this.cfg.replicas);
   }
@@ -132,12 +132,14 @@ export class KvNode implements KvApi {
   }
 
   /**
-   * Stores `rec` together with the other writes of this moment in one transaction (group commit);
-   * resolves once committed, true when it was newer than ours.
+   * Runs synchronous storage work in one transaction together with every other write of this
+   * moment (coordinated writes, replicated batches): group commit, since a commit costs far more
+   * than a row. Resolves with the work's result once committed; rejects (all of the group) when
+   * the transaction fails.
    */
-  applyLocalGrouped(rec: KvRecord): Promise<boolean> {
-    return new Promise((resolve, reject) => {
-      this.#group.push({ rec, resolve, reject });
+  inGroupCommit<T>(work: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#group.push({ work, resolve: resolve as (out: unknown) => void, reject });
       // a deferral, not a delay: setImmediate (µs; setTimeout(0) costs ~2 ms), never the virtual clock
       if (this.#group.length === 1) setImmediate(() => this.#flushGroup());
     });
@@ -146,17 +148,21 @@ export class KvNode implements KvApi {
   #flushGroup(): void {
     const batch = this.#group;
     this.#group = [];
-    let stored: boolean[];
+    let out: unknown[];
     try {
-      stored = this.storage.db.transaction(() => batch.map((b) => this.storage.merge(b.rec)));
+      out = this.storage.transaction(() => batch.map((b) => b.work()));
     } catch (err) {
       for (const b of batch) b.reject(err as Error);
       return;
     }
-    batch.forEach((b, i) => {
-      if (stored[i]) this.changed(b.rec);
-      b.resolve(stored[i]);
-    });
+    batch.forEach((b, i) => b.resolve(out[i]));
+  }
+
+  /** Stores `rec` in the next group commit; resolves once committed, true when it was newer than ours. */
+  async applyLocalGrouped(rec: KvRecord): Promise<boolean> {
+    const stored = await this.inGroupCommit(() => this.storage.merge(rec));
+    if (stored) this.changed(rec);
+    return stored;
   }
 
   /** Stores a record when newer than ours and tells watchers; true when stored. */

@@ -176,6 +176,8 @@ export function createKv(ctx: Ctx): KvSubsystem {
         peer_auth: auth?.enabled ?? false,
         watchers: node.watchers.size,
         ...node.stats,
+        peer_requests: peers.sent,
+        peer_batched_items: peers.batched,
         repair: repair.stats,
       };
     },

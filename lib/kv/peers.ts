@@ -3,6 +3,7 @@
  * with deadlines, and a batching replication pipe per peer (many writes share one request, a few
  * requests in flight per peer) so replication cost stays flat under load.
  */
+import { setImmediate } from "node:timers";
 import type { Clock } from "../clock/mod.ts";
 import type { PeerAuth } from "./peer_auth.ts";
 import { fromWire, type KvRecord, toWire, type Version } from "./record.ts";
@@ -63,6 +64,8 @@ interface Pending<I, R> {
 interface Pipe<I, R> {
   queue: Pending<I, R>[];
   inflight: number;
+  /** A pump is scheduled for the end of this event-loop turn. */
+  due: boolean;
   peer: RingNode;
   send(peer: RingNode, batch: Pending<I, R>[]): Promise<void>;
 }
@@ -70,7 +73,7 @@ interface Pipe<I, R> {
 const encoder = new TextEncoder();
 const BATCH_MAX = 256;
 const BATCH_BYTES = 4 * 1024 * 1024;
-const INFLIGHT = 2;
+const INFLIGHT = 4;
 
 export class PeerClient {
   /** Replaced at start once the keys are derived. */
@@ -79,8 +82,9 @@ export class PeerClient {
   #timeoutMs: number;
   // deno-lint-ignore no-explicit-any
   #pipes = new Map<string, Pipe<any, any>>();
-  /** Requests sent, for info(). */
+  /** Requests sent, and items that left through the batching pipes, for info(). */
   sent = 0;
+  batched = 0;
   /** Fault injection for tests (network partitions): a reason makes the peer unreachable. */
   fault?: (peer: RingNode) => string | null;
 
@@ -207,7 +211,7 @@ export class PeerClient {
     send: (peer: RingNode, batch: Pending<I, R>[]) => Promise<void>,
   ): Promise<R> {
     let pipe = this.#pipes.get(id) as Pipe<I, R> | undefined;
-    if (!pipe) this.#pipes.set(id, pipe = { queue: [], inflight: 0, peer, send });
+    if (!pipe) this.#pipes.set(id, pipe = { queue: [], inflight: 0, due: false, peer, send });
     pipe.peer = peer;
     const p = new Promise<R>((resolve, reject) => {
       pipe.queue.push({
@@ -218,7 +222,14 @@ export class PeerClient {
         deadline: deadline ?? this.#clock.now() + this.#timeoutMs,
       });
     });
-    this.#pump(pipe);
+    // items queued during this event-loop turn leave together (setImmediate: µs, not a delay)
+    if (!pipe.due) {
+      pipe.due = true;
+      setImmediate(() => {
+        pipe.due = false;
+        this.#pump(pipe);
+      });
+    }
     return p;
   }
 
@@ -232,6 +243,7 @@ export class PeerClient {
         batch.push(p);
       }
       pipe.inflight++;
+      this.batched += batch.length;
       pipe.send(pipe.peer, batch).catch((err) => {
         for (const p of batch) p.reject(err as Error);
       }).finally(() => {

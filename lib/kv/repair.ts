@@ -148,7 +148,7 @@ export class Repair {
       this.#handoverDue = false;
       const base = this.#base;
       this.#base = null;
-      const ownersOn = (ring: Ring | null, key: string): RingNode[] =>
+      const ownersOn = (ring: Ring | null, key: string): readonly RingNode[] =>
         ring && ring.nodes.length ? ring.owners(key, node.cfg.replicas) : [node.self];
       let after = "";
       let failed = false;

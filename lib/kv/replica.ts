@@ -7,10 +7,10 @@ import type { KvNode } from "./kv.ts";
 import type { ApplyItem, ApplyResult } from "./peers.ts";
 import { compareVersion, type KvRecord } from "./record.ts";
 
-/** Applies a batch in one transaction; one result per item. */
-export function applyItems(node: KvNode, items: ApplyItem[]): ApplyResult[] {
+/** Applies a batch in the node's next group commit; one result per item. */
+export async function applyItems(node: KvNode, items: ApplyItem[]): Promise<ApplyResult[]> {
   const changed: KvRecord[] = [];
-  const results = node.storage.db.transaction(() =>
+  const results = await node.inGroupCommit(() =>
     items.map((item): ApplyResult => {
       const rec = item.record;
       if (item.replaceIf) {

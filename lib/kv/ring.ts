@@ -27,13 +27,21 @@ export function kvMembers(members: MemberRecord[]): MemberRecord[] {
     .sort((a, b) => a.uuid < b.uuid ? -1 : a.uuid > b.uuid ? 1 : 0);
 }
 
-/** An immutable ring built once per membership change; `owners()` is a binary search. */
+/** Placements remembered per ring (every request places its key, often twice: SHA1 costs µs). */
+const OWNERS_CACHE_MAX = 16384;
+
+/**
+ * An immutable ring built once per membership change; `owners()` is a binary search, remembered
+ * for the most recent keys until the ring is replaced.
+ */
 export class Ring<N extends RingNode = RingNode> {
   /** Distinct nodes, sorted by uuid. */
   readonly nodes: N[];
   // virtual node positions (sorted) and the node index owning each
   #positions: Float64Array;
   #owner: Int32Array;
+  #cache = new Map<string, readonly N[]>();
+  #cacheN = -1;
 
   constructor(nodes: N[], vnodes: number) {
     const seen = new Set<string>();
@@ -49,8 +57,25 @@ export class Ring<N extends RingNode = RingNode> {
     this.#owner = Int32Array.from(points, (p) => p[1]);
   }
 
-  /** Up to `n` distinct nodes for `key`: owner first, then successors clockwise. */
-  owners(key: string, n: number): N[] {
+  /**
+   * Up to `n` distinct nodes for `key`: owner first, then successors clockwise. The array is
+   * shared (frozen): copy it to change it.
+   */
+  owners(key: string, n: number): readonly N[] {
+    if (n !== this.#cacheN) {
+      this.#cache.clear();
+      this.#cacheN = n;
+    }
+    let out = this.#cache.get(key);
+    if (!out) {
+      out = Object.freeze(this.#place(key, n));
+      if (this.#cache.size >= OWNERS_CACHE_MAX) this.#cache.clear();
+      this.#cache.set(key, out);
+    }
+    return out;
+  }
+
+  #place(key: string, n: number): N[] {
     const count = Math.min(n, this.nodes.length);
     if (count <= 0) return [];
     const pos = ringPosition(key);
@@ -99,5 +124,5 @@ export function ringOwners<N extends RingNode>(
     (m.tags?.includes("kv") ?? true)
   );
   if (!kv.length) return local ? [local] : [];
-  return new Ring<N>(kv, vnodes).owners(key, n);
+  return [...new Ring<N>(kv, vnodes).owners(key, n)];
 }

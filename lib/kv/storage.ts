@@ -37,6 +37,10 @@ export const KV_MIGRATIONS: Migration[] = [
   },
 ];
 
+/** Bounds of the record cache (entries, and bytes of keys and values). */
+const CACHE_MAX_ENTRIES = 8192;
+const CACHE_MAX_BYTES = 16 * 1024 * 1024;
+
 interface Row {
   key: string;
   value: Uint8Array;
@@ -72,13 +76,20 @@ export interface SeqVersion {
   seq: number;
 }
 
-/** The store of one node; synchronous, every mutation in one transaction. */
+/**
+ * The store of one node; synchronous, every mutation in one transaction. Recently used records
+ * are cached (write-through: every change to the `kv` table goes through this class, and a failed
+ * transaction empties the cache), so reads and coordinated writes of hot keys skip SQLite.
+ */
 export class KvStorage {
   readonly db: Database;
   /** Random id of this database: a peer whose epoch changed was wiped, so sync marks restart. */
   readonly epoch: string;
   #seq: number;
   #maxIndex: number;
+  /** key -> its stored record, or null when known absent. */
+  #cache = new Map<string, KvRecord | null>();
+  #cacheBytes = 0;
 
   constructor(db: Database) {
     this.db = db;
@@ -102,10 +113,37 @@ export class KvStorage {
     return this.#seq;
   }
 
-  /** The stored record (tombstones included, expiry not applied). */
+  /** The stored record (tombstones included, expiry not applied). Shared: do not modify it. */
   getRecord(key: string): KvRecord | null {
+    const hit = this.#cache.get(key);
+    if (hit !== undefined) return hit;
     const r = this.db.get<Row>(`SELECT ${COLS} FROM kv WHERE key = ?`, key);
-    return r ? toRecord(r) : null;
+    const rec = r ? toRecord(r) : null;
+    this.#remember(key, rec);
+    return rec;
+  }
+
+  /** Runs `fn` in one transaction; a rollback empties the record cache (it may hold rolled-back rows). */
+  transaction<T>(fn: () => T): T {
+    try {
+      return this.db.transaction(fn);
+    } catch (err) {
+      this.#forgetAll();
+      throw err;
+    }
+  }
+
+  #remember(key: string, rec: KvRecord | null): void {
+    const old = this.#cache.get(key);
+    if (old !== undefined) this.#cacheBytes -= cost(key, old);
+    else if (this.#cache.size >= CACHE_MAX_ENTRIES || this.#cacheBytes >= CACHE_MAX_BYTES) this.#forgetAll();
+    this.#cache.set(key, rec);
+    this.#cacheBytes += cost(key, rec);
+  }
+
+  #forgetAll(): void {
+    this.#cache.clear();
+    this.#cacheBytes = 0;
   }
 
   /**
@@ -135,12 +173,13 @@ export class KvStorage {
     if (r.changes === 0) return false;
     this.#seq = seq;
     if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
+    this.#remember(rec.key, rec);
     return true;
   }
 
   /** Stores `rec` whatever we hold (rollback of a refused CAS). */
   replace(rec: KvRecord): void {
-    this.db.transaction(() => this.#write(rec));
+    this.transaction(() => this.#write(rec));
   }
 
   #write(rec: KvRecord): void {
@@ -158,6 +197,7 @@ export class KvStorage {
       seq,
     );
     if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
+    this.#remember(rec.key, rec);
   }
 
   /** Records whose key starts with `prefix` (tombstones included), in key order. */
@@ -202,7 +242,7 @@ export class KvStorage {
 
   /** Turns records expired at `nowMs` into their deterministic tombstones; returns them. */
   expire(nowMs: number, limit = 1000): KvRecord[] {
-    return this.db.transaction(() => {
+    return this.transaction(() => {
       const rows = this.db.all<Row>(
         `SELECT ${COLS} FROM kv WHERE expires > 0 AND expires <= ? AND deleted = 0 LIMIT ?`,
         nowMs,
@@ -216,17 +256,21 @@ export class KvStorage {
 
   /** Forgets tombstones older than `olderThanMs`; returns how many. */
   purgeTombstones(olderThanMs: number): number {
-    return this.db.run("DELETE FROM kv WHERE deleted = 1 AND modify_time < ?", olderThanMs).changes;
+    const n = this.db.run("DELETE FROM kv WHERE deleted = 1 AND modify_time < ?", olderThanMs).changes;
+    if (n) this.#forgetAll();
+    return n;
   }
 
   /** Drops a key we no longer hold a copy of (after handover), if still at `version`. */
   dropIfUnchanged(rec: KvRecord): boolean {
-    return this.db.run(
+    const dropped = this.db.run(
       "DELETE FROM kv WHERE key = ? AND modify_index = ? AND origin = ?",
       rec.key,
       rec.modify_index,
       rec.origin,
     ).changes > 0;
+    if (dropped) this.#remember(rec.key, null);
+    return dropped;
   }
 
   /** Counts for info(). */
@@ -276,6 +320,11 @@ export class KvStorage {
   setMark(peer: string, epoch: string, seq: number): void {
     this.db.run("INSERT OR REPLACE INTO kv_marks (peer, epoch, seq) VALUES (?, ?, ?)", peer, epoch, seq);
   }
+}
+
+/** What a cached record weighs (key, value and a fixed overhead), for the cache's bound. */
+function cost(key: string, rec: KvRecord | null): number {
+  return key.length + (rec ? rec.value.length : 0) + 128;
 }
 
 /** The smallest string greater than every string starting with `prefix`. */

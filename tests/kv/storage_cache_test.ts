@@ -1,0 +1,73 @@
+import assert from "node:assert/strict";
+import { openDatabase } from "../../lib/store/mod.ts";
+import { KV_MIGRATIONS, KvStorage } from "../../lib/kv/storage.ts";
+import type { KvRecord } from "../../lib/kv/record.ts";
+import { tempDir } from "../helpers.ts";
+import { dec, enc } from "./kv_helpers.ts";
+
+function rec(key: string, value: string, modify_index: number, deleted = false): KvRecord {
+  return {
+    key,
+    value: enc(value),
+    flags: 0,
+    modify_index,
+    origin: "node-a",
+    modify_time: 1000,
+    expires: 0,
+    deleted,
+  };
+}
+
+function fresh() {
+  const t = tempDir("kv-cache-");
+  const db = openDatabase(`${t.dir}/kv.db`, KV_MIGRATIONS);
+  const s = new KvStorage(db);
+  /** What SQLite holds, bypassing the cache. */
+  const onDisk = (key: string) => db.get<{ value: Uint8Array }>("SELECT value FROM kv WHERE key = ?", key);
+  return {
+    s,
+    onDisk,
+    [Symbol.dispose]() {
+      db.close();
+      t.cleanup();
+    },
+  };
+}
+
+Deno.test("the record cache follows merges, older versions and drops", () => {
+  using t = fresh();
+  assert.equal(t.s.getRecord("a"), null, "absent keys are remembered as absent");
+  assert.equal(t.s.merge(rec("a", "one", 10)), true);
+  assert.equal(dec(t.s.getRecord("a")!.value), "one", "a merge replaces a cached absence");
+  assert.equal(t.s.merge(rec("a", "older", 5)), false);
+  assert.equal(dec(t.s.getRecord("a")!.value), "one", "an older version changes neither copy");
+  assert.equal(dec(t.onDisk("a")!.value), "one");
+  assert.equal(t.s.dropIfUnchanged(rec("a", "one", 10)), true);
+  assert.equal(t.s.getRecord("a"), null, "a dropped key reads as absent");
+  assert.equal(t.onDisk("a"), undefined);
+});
+
+Deno.test("a rolled-back transaction leaves no cached record behind", () => {
+  using t = fresh();
+  t.s.merge(rec("k", "kept", 1));
+  assert.throws(
+    () =>
+      t.s.transaction(() => {
+        t.s.merge(rec("k", "rolled back", 2));
+        t.s.merge(rec("new", "rolled back", 3));
+        throw new Error("boom");
+      }),
+    /boom/,
+  );
+  assert.equal(dec(t.s.getRecord("k")!.value), "kept");
+  assert.equal(t.s.getRecord("new"), null);
+  assert.equal(dec(t.onDisk("k")!.value), "kept");
+});
+
+Deno.test("purging tombstones is seen by cached reads", () => {
+  using t = fresh();
+  t.s.merge(rec("gone", "", 1, true));
+  assert.equal(t.s.getRecord("gone")!.deleted, true);
+  assert.equal(t.s.purgeTombstones(5000), 1);
+  assert.equal(t.s.getRecord("gone"), null);
+});
