@@ -56,7 +56,7 @@ function needKey(positionals: string[], what = "key"): string {
 }
 
 function showChange(out: Output, m: Meta): void {
-  const when = new Date(m.modify_time).toISOString();
+  const when = new Date(m.modify_time * 1000).toISOString();
   if (m.deleted) out.line(`${when} ${out.paint("deleted", "red")} ${m.key}`);
   else out.line(`${when} ${out.paint("set", "green")} ${m.key} = ${b64text(m.value)}`);
 }
@@ -82,7 +82,7 @@ async function watch(client: AgentClient, out: Output, target: string, count: nu
           key: target,
           value: null,
           modify_index: next,
-          modify_time: Date.now(),
+          modify_time: Math.floor(Date.now() / 1000),
           flags: 0,
           deleted: true,
         });

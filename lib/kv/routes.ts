@@ -19,9 +19,10 @@ export function entryJson(r: KvRecord, withValue = true): Record<string, unknown
   const out: Record<string, unknown> = { key: r.key };
   if (withValue) out.value = r.deleted ? null : bytesToBase64(r.value);
   out.modify_index = r.modify_index;
-  out.modify_time = r.modify_time;
+  // API timestamps are integer Unix seconds, as everywhere in the reference (stored in ms)
+  out.modify_time = Math.floor(r.modify_time / 1000);
   out.flags = r.flags;
-  if (r.expires) out.expires = r.expires;
+  if (r.expires) out.expires = Math.floor(r.expires / 1000);
   if (r.deleted) out.deleted = true;
   return out;
 }

@@ -43,6 +43,10 @@ Deno.test("PUT then GET: base64 by default, ?raw bytes, ?meta JSON, X-Kunai-Inde
   assert.equal(meta.modify_index, index);
   assert.equal(meta.flags, 0);
   assert.equal(typeof meta.modify_time, "number");
+  assert.ok(
+    Number.isInteger(meta.modify_time) && meta.modify_time > 1e9 && meta.modify_time < 1e11,
+    "Unix seconds",
+  );
 });
 
 Deno.test("binary values round-trip untouched", async () => {
