@@ -8,6 +8,7 @@ import type { Sandbox, SandboxWorker } from "../sandbox/mod.ts";
 import { NO_PERMISSIONS } from "../sandbox/mod.ts";
 import { splitArgv } from "./argv.ts";
 import { expandMacros } from "./macros.ts";
+import type { PluginRun, PluginRunParams } from "./nagios_protocol.ts";
 
 /** A check's command line that cannot be run (bad quoting, plugin outside the allowed dirs...). */
 export class PluginRefused extends Error {
@@ -125,16 +126,7 @@ export function resolveCommand(
   return { argv, executable: argv[0] };
 }
 
-/** What one plugin run produced (the Worker's answer). */
-export interface PluginRun {
-  code: number | null;
-  signal: string | null;
-  output: string;
-  timedOut: boolean;
-  truncated: boolean;
-  durationMs: number;
-  error?: string;
-}
+export type { PluginRun } from "./nagios_protocol.ts";
 
 const WORKER_NAME = "nagios-runner";
 
@@ -187,7 +179,8 @@ export class NagiosRunner {
     const generation = this.generation;
     const w = this.#ensure();
     try {
-      const r = await w.call<PluginRun>("run", { argv, timeoutMs, maxOutput }, timeoutMs + 5000);
+      const params: PluginRunParams = { argv, timeoutMs, maxOutput };
+      const r = await w.call<PluginRun>("run", params, timeoutMs + 5000);
       return { ...r, generation };
     } catch (err) {
       return {

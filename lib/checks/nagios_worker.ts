@@ -5,25 +5,7 @@
  * else is refused by Deno itself. Imports only the sandbox kit.
  */
 import { killProcessGroup, serve, trackProcessGroup, untrackProcessGroup } from "../sandbox/worker_kit.ts";
-
-/** Parameters of one plugin run (see nagios_runner.ts). */
-interface RunParams {
-  argv: string[];
-  timeoutMs: number;
-  maxOutput: number;
-}
-
-/** What one run produced. */
-interface RunResult {
-  code: number | null;
-  signal: string | null;
-  output: string;
-  timedOut: boolean;
-  truncated: boolean;
-  durationMs: number;
-  /** Set when the plugin could not be started (not allowed, not found). */
-  error?: string;
-}
+import type { PluginRun as RunResult, PluginRunParams as RunParams } from "./nagios_protocol.ts";
 
 /** Reads a stream to the end, keeping at most `budget.left` bytes (the rest is drained and dropped). */
 async function collect(

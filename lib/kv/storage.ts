@@ -9,7 +9,7 @@
  * ```
  */
 import type { Database } from "../store/mod.ts";
-import type { Migration } from "../store/mod.ts";
+import type { Migration, SqlValue } from "../store/mod.ts";
 import { expiredTombstone, type KvRecord } from "./record.ts";
 
 export const KV_MIGRATIONS: Migration[] = [
@@ -54,6 +54,21 @@ interface Row {
 }
 
 const COLS = "key, value, flags, modify_index, origin, modify_time, expires, deleted, seq";
+
+/** A record's values in COLS order. */
+function rowValues(rec: KvRecord, seq: number): SqlValue[] {
+  return [
+    rec.key,
+    rec.value,
+    rec.flags,
+    rec.modify_index,
+    rec.origin,
+    rec.modify_time,
+    rec.expires,
+    rec.deleted ? 1 : 0,
+    seq,
+  ];
+}
 
 function toRecord(r: Row): KvRecord {
   return {
@@ -160,15 +175,7 @@ export class KvStorage {
          expires = excluded.expires, deleted = excluded.deleted, seq = excluded.seq
        WHERE excluded.modify_index > kv.modify_index
           OR (excluded.modify_index = kv.modify_index AND excluded.origin > kv.origin)`,
-      rec.key,
-      rec.value,
-      rec.flags,
-      rec.modify_index,
-      rec.origin,
-      rec.modify_time,
-      rec.expires,
-      rec.deleted ? 1 : 0,
-      seq,
+      ...rowValues(rec, seq),
     );
     if (r.changes === 0) return false;
     this.#seq = seq;
@@ -186,15 +193,7 @@ export class KvStorage {
     const seq = ++this.#seq;
     this.db.run(
       `INSERT OR REPLACE INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-      rec.key,
-      rec.value,
-      rec.flags,
-      rec.modify_index,
-      rec.origin,
-      rec.modify_time,
-      rec.expires,
-      rec.deleted ? 1 : 0,
-      seq,
+      ...rowValues(rec, seq),
     );
     if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
     this.#remember(rec.key, rec);

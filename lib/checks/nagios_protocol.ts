@@ -1,0 +1,23 @@
+/**
+ * The messages between the checks subsystem and the Nagios runner Worker (pure types, imported
+ * by both sides).
+ */
+
+/** Parameters of one plugin run. */
+export interface PluginRunParams {
+  argv: string[];
+  timeoutMs: number;
+  maxOutput: number;
+}
+
+/** What one plugin run produced (the Worker's answer). */
+export interface PluginRun {
+  code: number | null;
+  signal: string | null;
+  output: string;
+  timedOut: boolean;
+  truncated: boolean;
+  durationMs: number;
+  /** Set when the plugin could not be started (not allowed, not found). */
+  error?: string;
+}
