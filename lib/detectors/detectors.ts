@@ -32,7 +32,13 @@ interface DetectorRuntime {
   lastRun: number;
   error: string;
   timer: TimerId | null;
+  /** The last run found a collector without its first result yet: run again soon. */
+  waiting: boolean;
 }
+
+/** At start, a detector whose collector has not produced its first result retries instead of warning. */
+const FIRST_RESULTS_GRACE_MS = 60_000;
+const FIRST_RESULTS_RETRY_MS = 1000;
 
 const PACK_ID = /^packs\/([^/]+)\/detectors\/(.+)$/;
 
@@ -66,8 +72,12 @@ export class Detectors {
   /** Evaluation errors since start (for info). */
   errors = 0;
 
+  /** When this subsystem was built: the first-results grace counts from here. */
+  #createdAt: number;
+
   constructor(ctx: Ctx) {
     this.#ctx = ctx;
+    this.#createdAt = ctx.clock.now();
     this.loadFromConfig();
   }
 
@@ -126,6 +136,11 @@ export class Detectors {
     const rt = this.#runtime(id);
     rt.lastRun = this.#ctx.clock.now();
     if (this.#defs.get(id) !== def) return r;
+    rt.waiting = !!r.error && this.#awaitingFirstResults(r.error);
+    if (rt.waiting) {
+      this.#ctx.log.debug(`detector ${id}: waiting for collector results: ${r.error}`);
+      return r;
+    }
     if (r.error) {
       this.errors++;
       if (rt.error !== r.error) this.#ctx.log.warn(`detector ${id}: ${r.error}`);
@@ -147,9 +162,17 @@ export class Detectors {
     return r;
   }
 
+  /** True for a "collector has no results" error shortly after start, while that collector is scheduled. */
+  #awaitingFirstResults(error: string): boolean {
+    if (!this.#ctx.views.collectors) return false;
+    if (this.#ctx.clock.now() - this.#createdAt >= FIRST_RESULTS_GRACE_MS) return false;
+    const m = /collector '([^']+)' has no results/.exec(error);
+    return !!m && this.#ctx.views.collectors.names().includes(m[1]);
+  }
+
   #runtime(id: string): DetectorRuntime {
     let rt = this.#rt.get(id);
-    if (!rt) this.#rt.set(id, rt = { matched: null, lastRun: 0, error: "", timer: null });
+    if (!rt) this.#rt.set(id, rt = { matched: null, lastRun: 0, error: "", timer: null, waiting: false });
     return rt;
   }
 
@@ -160,7 +183,9 @@ export class Detectors {
       rt.timer = null;
       this.runDetector(id).catch((err) => this.#ctx.log.error(`detector ${id} failed:`, err)).finally(() => {
         const def = this.#defs.get(id);
-        if (this.#started && def && rt.timer === null) this.#schedule(id, def.intervalMs);
+        if (this.#started && def && rt.timer === null) {
+          this.#schedule(id, rt.waiting ? FIRST_RESULTS_RETRY_MS : def.intervalMs);
+        }
       });
     }, delay);
   }

@@ -4,6 +4,7 @@ import { createChecks } from "../../lib/checks/mod.ts";
 import { createDetectors } from "../../lib/detectors/mod.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import { makeTestCtx } from "../helpers.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
 
 Deno.test("a detector on a temp file gains and (with removal on) loses a tag, and checks re-link", async () => {
   const ctx = makeTestCtx();
@@ -114,6 +115,36 @@ Deno.test("detectors run on their interval once started", async () => {
     }
     assert.deepEqual(ctx.node.tags(), ["auto"]);
     assert.equal(clock.pending > 0, true, "next run planned");
+  } finally {
+    await detectors.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("at start a detector waits for its collector's first results, retrying every second, without warning", async () => {
+  const clock = new VirtualClock(0);
+  const ctx = makeTestCtx({ clock });
+  const data: Record<string, Record<string, unknown>> = {};
+  ctx.views.collectors = { get: (n) => data[n], names: () => ["system"] };
+  ctx.config.objects.detector["virtualbox"] = {
+    id: "virtualbox",
+    file: "",
+    root: "",
+    value: {
+      tags: ["virtualbox"],
+      apply_if: "ip_in_range('{collector.system.publicip}', '10.0.2.0/24')",
+      interval: "10s",
+    },
+  };
+  const detectors = createDetectors(ctx);
+  try {
+    await detectors.start();
+    await clock.advance(2000);
+    assert.deepEqual(ctx.node.tags(), []);
+    assert.equal(ctx.sink.recent.WARNING.length, 0, "no warning while the collector has not run yet");
+    data.system = { publicip: "10.0.2.15" };
+    await clock.advance(1500);
+    assert.deepEqual(ctx.node.tags(), ["virtualbox"], "retried within a second once results exist");
   } finally {
     await detectors.stop();
     ctx.cleanup();
