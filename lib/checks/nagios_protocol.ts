@@ -21,3 +21,8 @@ export interface PluginRun {
   /** Set when the plugin could not be started (not allowed, not found). */
   error?: string;
 }
+
+/** The answer for a run that never started (refused, not found, runner failure). */
+export function failedRun(error: string): PluginRun {
+  return { code: null, signal: null, output: "", timedOut: false, truncated: false, durationMs: 0, error };
+}

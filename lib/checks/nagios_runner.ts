@@ -8,7 +8,7 @@ import type { Sandbox, SandboxWorker } from "../sandbox/mod.ts";
 import { NO_PERMISSIONS } from "../sandbox/mod.ts";
 import { splitArgv } from "./argv.ts";
 import { expandMacros } from "./macros.ts";
-import type { PluginRun, PluginRunParams } from "./nagios_protocol.ts";
+import { failedRun, type PluginRun, type PluginRunParams } from "./nagios_protocol.ts";
 
 /** A check's command line that cannot be run (bad quoting, plugin outside the allowed dirs...). */
 export class PluginRefused extends Error {
@@ -183,16 +183,7 @@ export class NagiosRunner {
       const r = await w.call<PluginRun>("run", params, timeoutMs + 5000);
       return { ...r, generation };
     } catch (err) {
-      return {
-        code: null,
-        signal: null,
-        output: "",
-        timedOut: false,
-        truncated: false,
-        durationMs: 0,
-        error: `plugin runner failed: ${(err as Error).message}`,
-        generation,
-      };
+      return { ...failedRun(`plugin runner failed: ${(err as Error).message}`), generation };
     }
   }
 

@@ -5,7 +5,11 @@
  * else is refused by Deno itself. Imports only the sandbox kit.
  */
 import { killProcessGroup, serve, trackProcessGroup, untrackProcessGroup } from "../sandbox/worker_kit.ts";
-import type { PluginRun as RunResult, PluginRunParams as RunParams } from "./nagios_protocol.ts";
+import {
+  failedRun,
+  type PluginRun as RunResult,
+  type PluginRunParams as RunParams,
+} from "./nagios_protocol.ts";
 
 /** Reads a stream to the end, keeping at most `budget.left` bytes (the rest is drained and dropped). */
 async function collect(
@@ -56,15 +60,7 @@ async function run(p: RunParams): Promise<RunResult> {
       : e.name === "NotFound"
       ? `${cmd}: no such plugin`
       : `${cmd}: cannot start: ${e.message}`;
-    return {
-      code: null,
-      signal: null,
-      output: "",
-      timedOut: false,
-      truncated: false,
-      durationMs: 0,
-      error: why,
-    };
+    return failedRun(why);
   }
   const pid = child.pid;
   let tracked = false;

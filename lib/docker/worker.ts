@@ -3,21 +3,14 @@
  * `<path>`, which Deno requires for unix sockets); cgroup files and the mount table come through
  * the read broker.
  */
-import { brokerRead, serve } from "../sandbox/worker_kit.ts";
+import { brokerRead, brokerTryRead, serve } from "../sandbox/worker_kit.ts";
 import { unixGet, unixGetJson } from "./http_unix.ts";
 import { containerDirs, fromV1, fromV2, parseCgroupMounts } from "./cgroups.ts";
 import type { CgroupReply, CgroupRequest, PollReply, PollRequest } from "./protocol.ts";
 
 type Obj = Record<string, unknown>;
 
-async function tryRead(path: string): Promise<string | null> {
-  try {
-    return await brokerRead(path);
-  } catch (err) {
-    if ((err as Error).name === "BrokerDenied") throw err;
-    return null;
-  }
-}
+const tryRead = brokerTryRead;
 
 /** First candidate dir holding `file`, with its text. */
 async function findFile(mnt: string, id: string, file: string): Promise<string | null> {

@@ -55,6 +55,19 @@ export function untrackProcessGroup(pid: number): Promise<void> {
 export function brokerRead(path: string): Promise<string> {
   return brokerCall("read", path) as Promise<string>;
 }
+/**
+ * Reads a file through the broker, or null when it is missing or unreadable. A path refused by the
+ * allow-list still throws BrokerDenied: that is a bug in the Worker's grant, not an absent file.
+ */
+export async function brokerTryRead(path: string): Promise<string | null> {
+  try {
+    return await brokerRead(path);
+  } catch (err) {
+    if ((err as Error).name === "BrokerDenied") throw err;
+    return null;
+  }
+}
+
 /** Lists a directory through the broker. */
 export function brokerReadDir(path: string): Promise<BrokerDirEntry[]> {
   return brokerCall("readDir", path) as Promise<BrokerDirEntry[]>;

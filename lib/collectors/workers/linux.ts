@@ -3,7 +3,14 @@
  * broker (allow-list in ../groups.ts) and disk sizes through the broker's statfs op.
  * Rate collectors keep their previous sample here; the first run samples twice 200 ms apart.
  */
-import { brokerRead, brokerReadDir, brokerReadLink, brokerStatfs, serve } from "../../sandbox/worker_kit.ts";
+import {
+  brokerRead,
+  brokerReadDir,
+  brokerReadLink,
+  brokerStatfs,
+  brokerTryRead,
+  serve,
+} from "../../sandbox/worker_kit.ts";
 import { cpuPercents, parseCpuTimes } from "../parsers/cpu.ts";
 import { memoryResult } from "../parsers/memory.ts";
 import { countCpuList, parseLoadavg, parseUptime, selinuxResult, timezoneName } from "../parsers/simple.ts";
@@ -18,14 +25,7 @@ import type { RunReply, RunRequest } from "../protocol.ts";
 
 type Result = Record<string, unknown>;
 
-async function tryRead(path: string): Promise<string | null> {
-  try {
-    return await brokerRead(path);
-  } catch (err) {
-    if ((err as Error).name === "BrokerDenied") throw err;
-    return null;
-  }
-}
+const tryRead = brokerTryRead;
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const samples = new Map<string, { at: number; v: unknown }>();
