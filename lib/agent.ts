@@ -20,7 +20,7 @@ import {
 } from "./identity/mod.ts";
 import { acquireLock, releaseLock } from "./lockfile.ts";
 import { buildApp, HttpServer } from "./http/mod.ts";
-import { type ApiEnv, HttpError, newRouter, protect } from "./routing/mod.ts";
+import { type ApiEnv, HttpError, newRouter, protect, type RouteTable } from "./routing/mod.ts";
 import type { Ctx, Subsystem, Views } from "./subsystem.ts";
 import { VERSION } from "./version.ts";
 import type { Hono } from "hono";
@@ -164,7 +164,7 @@ export class Agent {
         await sub.start();
         this.log.debug(`subsystem ${sub.name} started`);
       }
-      const routers: Hono<ApiEnv>[] = [this.#coreRoutes()];
+      const routers: Array<RouteTable | Hono<ApiEnv>> = [this.#coreRoutes()];
       for (const sub of this.subsystems) if (sub.routes) routers.push(sub.routes());
       const app = buildApp(routers, {
         token: p.http.token,

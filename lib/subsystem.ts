@@ -15,7 +15,7 @@ import type { Logger } from "./log/mod.ts";
 import type { Sandbox } from "./sandbox/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { LocalNode } from "./identity/mod.ts";
-import type { ApiEnv } from "./routing/mod.ts";
+import type { ApiEnv, RouteTable } from "./routing/mod.ts";
 import type { CollectorResultsView, MembershipView } from "./types.ts";
 
 /** Views that subsystems expose to each other; lib/agent.ts fills them in as it builds them. */
@@ -48,6 +48,9 @@ export interface Subsystem {
   stop(): Promise<void>;
   /** Its section of `/agent/info`. */
   info(): Record<string, unknown>;
-  /** Its HTTP routes (mounted on TCP and the unix socket). */
-  routes?(): Hono<ApiEnv>;
+  /**
+   * Its HTTP routes (mounted on TCP and the unix socket). A `RouteTable` states each route's access
+   * (read/write/peer); a bare Hono router is the old form being retired.
+   */
+  routes?(): RouteTable | Hono<ApiEnv>;
 }

@@ -11,7 +11,7 @@ import type { PeerAddr, Random, Transport } from "../transport/mod.ts";
 import type { Awareness } from "./awareness.ts";
 import type { BroadcastQueue } from "./broadcast_queue.ts";
 import type { GossipMsg } from "./codec.ts";
-import type { Keyring } from "./keyring.ts";
+import type { Keyring } from "../transport/mod.ts";
 import type { ChangeKind, Membership } from "./members.ts";
 
 /** The local node's facts the engine advertises (LocalNode satisfies it). */

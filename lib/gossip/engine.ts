@@ -21,7 +21,7 @@ import {
 } from "./codec.ts";
 import { ClusterMessages } from "./cluster_messages.ts";
 import type { EngineCore, EngineDeps, Traffic } from "./core.ts";
-import { SEAL_OVERHEAD } from "./keyring.ts";
+import { SEAL_OVERHEAD } from "../transport/mod.ts";
 import { Membership } from "./members.ts";
 import { Prober } from "./prober.ts";
 import { PushPull } from "./push_pull.ts";

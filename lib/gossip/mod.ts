@@ -18,13 +18,13 @@ import { HttpError } from "../routing/mod.ts";
 import { parsePeer, type PeerAddr, peerKey, shuffle, UdpTransport } from "../transport/mod.ts";
 import { type ChangeKind } from "./members.ts";
 import { GossipEngine } from "./engine.ts";
-import { KeyError, Keyring } from "./keyring.ts";
+import { KeyError, Keyring } from "../transport/mod.ts";
 import { gossipRoutes } from "./routes.ts";
 import { loadPeers, savePeers } from "./peers_file.ts";
 import { writeFileAtomic } from "../identity/mod.ts";
 
 export { type EngineDeps, GossipEngine, pushPullInterval, type SelfSource } from "./engine.ts";
-export { decodeKey, generateKey, KeyError, Keyring, SEAL_OVERHEAD } from "./keyring.ts";
+export { decodeKey, generateKey, KeyError, Keyring, SEAL_OVERHEAD } from "../transport/mod.ts";
 export type { ChangeKind } from "./members.ts";
 export { decodePacket, decodePushPull, encodePacket, type GossipMsg } from "./codec.ts";
 export { gossipRoutes } from "./routes.ts";

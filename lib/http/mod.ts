@@ -5,7 +5,7 @@
  */
 import { Hono } from "hono";
 import { HTTPException } from "hono/http-exception";
-import { type ApiEnv, HttpError } from "../routing/mod.ts";
+import { type ApiEnv, HttpError, type RouteDoc, RouteTable } from "../routing/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Counters } from "../counters.ts";
 
@@ -38,9 +38,14 @@ export function safeEqual(a: string, b: string): boolean {
   return diff === 0;
 }
 
+/** Every declared route of these routers (bare Hono routers declare none). */
+export function routeDocs(routers: Array<RouteTable | Hono<ApiEnv>>): RouteDoc[] {
+  return routers.flatMap((r) => r instanceof RouteTable ? r.routes : []);
+}
+
 /** Builds the app from routers; `transport` is injected per listener. */
 export function buildApp(
-  routers: Hono<ApiEnv>[],
+  routers: Array<RouteTable | Hono<ApiEnv>>,
   opts: Pick<HttpServerOptions, "token" | "maxBody" | "log" | "counters">,
 ): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
@@ -61,7 +66,7 @@ export function buildApp(
     await next();
     for (const [k, v] of Object.entries(CORS_HEADERS)) c.res.headers.set(k, v);
   });
-  for (const r of routers) app.route("/", r);
+  for (const r of routers) app.route("/", r instanceof RouteTable ? r.app : r);
   app.notFound((c) => {
     const res = c.json({ error: "not found", detail: { method: c.req.method, path: c.req.path } }, 404);
     for (const [k, v] of Object.entries(CORS_HEADERS)) res.headers.set(k, v);

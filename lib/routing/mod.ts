@@ -1,18 +1,76 @@
 /**
  * What a subsystem's routes need from the HTTP layer, without importing the server (floor 1):
- * the Hono env type, HttpError, the `protect` middleware and body parsing with limits.
+ * the route table with its access policy, the Hono env type, HttpError and body parsing with limits.
+ *
+ * Every route states who may call it, in one place:
+ * - `read`: open over TCP and the unix socket (GET of state, listings);
+ * - `write`: changes state or reveals secrets: unix socket, or TCP with `Authorization: Bearer
+ *   <http.token>` (with no token set, TCP gets 403 naming `http.token`, unless `http.open_writes`);
+ * - `peer`: agent-to-agent traffic: the body is a keyring envelope (authenticated, replay-protected),
+ *   read with `readPeerBody(c)` and answered with `peerResponse(c, bytes)`.
  *
  * ```ts
- * export function routes(api: KvApi) {
- *   const r = newRouter();
- *   r.get("/kv/:key{.+}", (c) => c.json(api.get(c.req.param("key"))));
- *   r.delete("/agent/checks/:name{.+}", protect, (c) => ...);
+ * export function routes(api: KvApi): RouteTable {
+ *   const r = new RouteTable("kv");
+ *   r.read("GET", "/kv/:key{.+}", "read a key", (c) => c.json(api.get(c.req.param("key"))));
+ *   r.write("PUT", "/kv/:key{.+}", "write a key", async (c) => c.json(await api.put(...)));
+ *   r.peer("POST", "/kv-internal/apply", "replicate a record", async (c) => ...);
  *   return r;
  * }
  * ```
  */
 import { Hono } from "hono";
-import type { Context, MiddlewareHandler } from "hono";
+import type { Context, Handler, MiddlewareHandler } from "hono";
+import type { PeerEnvelope } from "../transport/mod.ts";
+
+/** Who may call a route. */
+export type Access = "read" | "write" | "peer";
+
+export type Method = "GET" | "POST" | "PUT" | "DELETE" | "PATCH";
+
+/** One row of the route table (also the source of the OpenAPI document). */
+export interface RouteDoc {
+  method: Method;
+  /** Hono path pattern, e.g. `/kv/:key{.+}`. */
+  path: string;
+  access: Access;
+  /** One line for `kunai api` and the OpenAPI summary. */
+  summary: string;
+  /** Subsystem that owns the route. */
+  owner: string;
+}
+
+/**
+ * A subsystem's routes with their access policy. `lib/http` mounts `table.app` and reads
+ * `table.routes` to enforce and document the policy; routes are never added to `app` directly.
+ */
+export class RouteTable {
+  readonly app = new Hono<ApiEnv>();
+  readonly routes: RouteDoc[] = [];
+  constructor(readonly owner: string) {}
+
+  /** Open to anyone who can reach the port. */
+  read(method: Method, path: string, summary: string, handler: Handler<ApiEnv>): this {
+    return this.#add({ method, path, access: "read", summary, owner: this.owner }, [handler]);
+  }
+
+  /** Unix socket or the bearer token (see module doc). */
+  write(method: Method, path: string, summary: string, handler: Handler<ApiEnv>): this {
+    return this.#add({ method, path, access: "write", summary, owner: this.owner }, [protect, handler]);
+  }
+
+  /** Another agent of the cluster; the handler reads the body with `readPeerBody`. */
+  peer(method: Method, path: string, summary: string, handler: Handler<ApiEnv>): this {
+    return this.#add({ method, path, access: "peer", summary, owner: this.owner }, [handler]);
+  }
+
+  #add(doc: RouteDoc, handlers: Array<Handler<ApiEnv> | MiddlewareHandler<ApiEnv>>): this {
+    this.routes.push(doc);
+    // deno-lint-ignore no-explicit-any
+    (this.app.on as any)(doc.method, doc.path, ...handlers);
+    return this;
+  }
+}
 
 /** Per-request variables set by lib/http before routes run. */
 export interface ApiEnv {
@@ -24,6 +82,8 @@ export interface ApiEnv {
     transport: "unix" | "tcp";
     /** Largest body this request may send. */
     maxBody: number;
+    /** Opens and seals peer-route bodies (keyring + replay window); absent in unit tests. */
+    peerEnvelope?: PeerEnvelope;
   };
 }
 
@@ -101,4 +161,26 @@ export async function readJson(c: ApiContext): Promise<unknown> {
   } catch (err) {
     throw new HttpError(400, `invalid JSON body: ${(err as Error).message}`);
   }
+}
+
+/**
+ * Reads a peer route's body and opens its envelope: 401 when it is not authenticated by the
+ * keyring, is outside the clock window or was already seen (the drop is counted by the envelope).
+ */
+export async function readPeerBody(c: ApiContext): Promise<Uint8Array> {
+  const wire = await readBody(c);
+  const env = c.get("peerEnvelope");
+  if (!env) return wire;
+  const r = await env.open(wire);
+  if (!r.ok) throw new HttpError(401, `peer message refused: ${r.reason}`);
+  return r.plain;
+}
+
+/** Answers a peer route with `bytes` sealed in an envelope (plain without a key). */
+export async function peerResponse(c: ApiContext, bytes: Uint8Array, status = 200): Promise<Response> {
+  const env = c.get("peerEnvelope");
+  const body = env ? await env.seal(bytes) : bytes;
+  return c.body(body as Uint8Array<ArrayBuffer>, status as 200, {
+    "content-type": "application/octet-stream",
+  });
 }

@@ -22,3 +22,12 @@ export {
   SimTransport,
 } from "./sim.ts";
 export { type Random, randomInt, seededRandom, shuffle } from "./rng.ts";
+export { decodeKey, generateKey, KeyError, Keyring, KEYRING_VERSION, SEAL_OVERHEAD } from "./keyring.ts";
+export {
+  DEFAULT_WINDOW_MS,
+  type DropReason,
+  ENVELOPE_OVERHEAD,
+  type EnvelopeOptions,
+  type OpenResult,
+  PeerEnvelope,
+} from "./envelope.ts";

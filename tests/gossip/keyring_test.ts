@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { decodeKey, generateKey, KeyError, Keyring, SEAL_OVERHEAD } from "../../lib/gossip/keyring.ts";
+import { decodeKey, generateKey, KeyError, Keyring, SEAL_OVERHEAD } from "../../lib/transport/mod.ts";
 
 const enc = new TextEncoder();
 const k16 = btoa(String.fromCharCode(...new Uint8Array(16).fill(1)));
