@@ -49,6 +49,9 @@ export class RouteTable {
   readonly routes: RouteDoc[] = [];
   constructor(readonly owner: string) {}
 
+  /** Sends a request straight to these routes (tests; no listener, no policy of lib/http). */
+  request: Hono<ApiEnv>["request"] = (...args) => this.app.request(...args);
+
   /** Open to anyone who can reach the port. */
   read(method: Method, path: string, summary: string, handler: Handler<ApiEnv>): this {
     return this.#add({ method, path, access: "read", summary, owner: this.owner }, [handler]);
