@@ -31,11 +31,18 @@ import { createChecks } from "./checks/mod.ts";
 import { createDetectors } from "./detectors/mod.ts";
 import { createKv } from "./kv/mod.ts";
 import { createGossip } from "./gossip/mod.ts";
+import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
+
+/** What the composition root builds once and hands to the subsystems that need it. */
+export interface SharedDeps {
+  /** Seals/opens every agent-to-agent message (keyring + replay window). */
+  envelope: PeerEnvelope;
+}
 
 /** A subsystem factory, in start order. */
 export interface SubsystemEntry {
   name: string;
-  create: (ctx: Ctx) => Subsystem | Promise<Subsystem>;
+  create: (ctx: Ctx, shared: SharedDeps) => Subsystem | Promise<Subsystem>;
   /** Skip when this returns false (e.g. a listener not enabled in config). */
   enabled?: (config: AgentConfig) => boolean;
 }
@@ -44,7 +51,7 @@ export interface SubsystemEntry {
 // Each helper registers its subsystem here with one entry.
 export const SUBSYSTEMS: SubsystemEntry[] = [
   // gossip: first cluster subsystem; sets ctx.views.membership at create time
-  { name: "gossip", create: (ctx) => createGossip(ctx) },
+  { name: "gossip", create: (ctx, { envelope }) => createGossip(ctx, { envelope }) },
   // kv: after gossip (reads ctx.views.membership; binds late if gossip publishes it at start)
   { name: "kv", create: (ctx) => createKv(ctx) },
   // collectors: before checks/detectors, which read ctx.views.collectors
@@ -91,6 +98,7 @@ export class Agent {
   node!: LocalNode;
   store!: Store;
   sandbox!: Sandbox;
+  envelope!: PeerEnvelope;
   http: HttpServer | null = null;
   readonly subsystems: Subsystem[] = [];
   readonly views: Views = {};
@@ -154,10 +162,17 @@ export class Agent {
         `node ${p.name} uuid ${uuid} (${source}), incarnation ${incarnation}, addr ${this.node.addr}:${p.port}`,
       );
       this.sandbox = new Sandbox(this.sink.logger("sandbox"));
+      const keyring = await loadKeyring({
+        file: join(p.data, "keyring.json"),
+        configured: [p.encryption_key, ...p.encryption_keys],
+        label: p.gossip.label,
+      });
+      this.envelope = new PeerEnvelope(keyring, { now: () => this.clock.now() });
+      const shared: SharedDeps = { envelope: this.envelope };
 
       for (const e of this.#entries) {
         if (e.enabled && !e.enabled(this.config)) continue;
-        const sub = await e.create(this.#ctx(e.name));
+        const sub = await e.create(this.#ctx(e.name), shared);
         this.subsystems.push(sub);
       }
       for (const sub of this.subsystems) {
@@ -171,6 +186,7 @@ export class Agent {
         maxBody: p.http.max_body,
         log: this.sink.logger("http"),
         counters: this.counters,
+        peerEnvelope: this.envelope,
       });
       this.http = await HttpServer.start(app, {
         bind: p.bind,

@@ -18,10 +18,9 @@ import { HttpError } from "../routing/mod.ts";
 import { parsePeer, type PeerAddr, peerKey, shuffle, UdpTransport } from "../transport/mod.ts";
 import { type ChangeKind } from "./members.ts";
 import { GossipEngine } from "./engine.ts";
-import { KeyError, Keyring } from "../transport/mod.ts";
+import { KeyError, type PeerEnvelope, saveKeyring as saveKeyringFile } from "../transport/mod.ts";
 import { gossipRoutes } from "./routes.ts";
 import { loadPeers, savePeers } from "./peers_file.ts";
-import { writeFileAtomic } from "../identity/mod.ts";
 
 export { type EngineDeps, GossipEngine, pushPullInterval, type SelfSource } from "./engine.ts";
 export { decodeKey, generateKey, KeyError, Keyring, SEAL_OVERHEAD } from "../transport/mod.ts";
@@ -53,33 +52,16 @@ const BUS_EVENT = {
   left: "member.left",
 } as const;
 
-/** Loads the keyring: the persisted one (runtime rotations) first, then configured keys. */
-async function loadKeyring(ctx: Ctx, file: string): Promise<Keyring> {
-  const p = ctx.config.params;
-  const configured = [p.encryption_key, ...p.encryption_keys].filter((k) => k && k.trim());
-  let saved: string[] = [];
-  try {
-    const j = JSON.parse(Deno.readTextFileSync(file));
-    if (Array.isArray(j.keys)) saved = j.keys.filter((k: unknown) => typeof k === "string");
-  } catch { /* none saved */ }
-  const ring = await Keyring.create([], p.gossip.label);
-  for (const k of [...saved, ...configured]) {
-    try {
-      await ring.install(k);
-    } catch (err) {
-      throw new KeyError(`${saved.includes(k) ? file : "encryption_key(s)"}: ${(err as Error).message}`);
-    }
-  }
-  return ring;
-}
-
 /** Builds the gossip subsystem and sets `ctx.views.membership`. */
-export async function createGossip(ctx: Ctx): Promise<Subsystem & GossipApi & { engine: GossipEngine }> {
+export function createGossip(
+  ctx: Ctx,
+  deps: { envelope: PeerEnvelope },
+): Subsystem & GossipApi & { engine: GossipEngine } {
   const p = ctx.config.params;
   const cfg = p.gossip;
   const keyFile = joinPath(p.data, "keyring.json");
   const peersFile = joinPath(p.data, "gossip-peers.json");
-  const keyring = await loadKeyring(ctx, keyFile);
+  const keyring = deps.envelope.keyring;
   const transport = new UdpTransport({
     bind: p.bind,
     port: p.port,
@@ -123,9 +105,7 @@ export async function createGossip(ctx: Ctx): Promise<Subsystem & GossipApi & { 
 
   function saveKeyring(): void {
     try {
-      const { keys } = keyring.list();
-      writeFileAtomic(keyFile, JSON.stringify({ keys }, null, 2));
-      Deno.chmodSync(keyFile, 0o600);
+      saveKeyringFile(keyFile, keyring);
     } catch (err) {
       ctx.log.warn(`cannot save the keyring to ${keyFile}: ${(err as Error).message}`);
     }

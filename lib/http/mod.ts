@@ -8,6 +8,7 @@ import { HTTPException } from "hono/http-exception";
 import { type ApiEnv, HttpError, type RouteDoc, RouteTable } from "../routing/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { Counters } from "../counters.ts";
+import type { PeerEnvelope } from "../transport/mod.ts";
 
 export interface HttpServerOptions {
   bind: string;
@@ -46,7 +47,7 @@ export function routeDocs(routers: Array<RouteTable | Hono<ApiEnv>>): RouteDoc[]
 /** Builds the app from routers; `transport` is injected per listener. */
 export function buildApp(
   routers: Array<RouteTable | Hono<ApiEnv>>,
-  opts: Pick<HttpServerOptions, "token" | "maxBody" | "log" | "counters">,
+  opts: Pick<HttpServerOptions, "token" | "maxBody" | "log" | "counters"> & { peerEnvelope?: PeerEnvelope },
 ): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   app.use("*", async (c, next) => {
@@ -59,6 +60,7 @@ export function buildApp(
     }
     c.set("trusted", trusted);
     c.set("maxBody", opts.maxBody);
+    if (opts.peerEnvelope) c.set("peerEnvelope", opts.peerEnvelope);
     if (c.req.method === "OPTIONS") {
       return new Response(null, { status: 200, headers: CORS_HEADERS });
     }

@@ -31,3 +31,4 @@ export {
   type OpenResult,
   PeerEnvelope,
 } from "./envelope.ts";
+export { type KeyringSource, loadKeyring, saveKeyring } from "./keyring_file.ts";

@@ -6,6 +6,7 @@ import assert from "node:assert/strict";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import { createGossip, generateKey } from "../../lib/gossip/mod.ts";
+import { loadKeyring, PeerEnvelope } from "../../lib/transport/mod.ts";
 import { loadPeers, savePeers } from "../../lib/gossip/peers_file.ts";
 import { join } from "node:path";
 import type { MemberRecord } from "../../lib/types.ts";
@@ -50,7 +51,13 @@ async function node(
   (ctx.node as { port: number }).port = port;
   (ctx.node as { uuid: string }).uuid = crypto.randomUUID().replaceAll("-", "").padEnd(40, "0");
   prepare?.(ctx);
-  const gossip = await createGossip(ctx);
+  const p = ctx.config.params;
+  const keyring = await loadKeyring({
+    file: `${p.data}/keyring.json`,
+    configured: [p.encryption_key, ...p.encryption_keys],
+    label: p.gossip.label,
+  });
+  const gossip = createGossip(ctx, { envelope: new PeerEnvelope(keyring, { now: () => Date.now() }) });
   const app = buildApp([gossip.routes!()], {
     token: "s3cret",
     maxBody: 1 << 20,

@@ -1,0 +1,48 @@
+/**
+ * The keyring on disk: `<data>/keyring.json` (0600) keeps runtime rotations (`kunai keys ...`)
+ * across restarts; configured keys (`encryption_key`, `encryption_keys`) are installed after it.
+ *
+ * ```ts
+ * const ring = await loadKeyring({ file, configured: [p.encryption_key], label: p.gossip.label });
+ * saveKeyring(file, ring);
+ * ```
+ */
+import { dirname } from "node:path";
+import { KeyError, Keyring } from "./keyring.ts";
+
+export interface KeyringSource {
+  /** `<data>/keyring.json`. */
+  file: string;
+  /** Keys from the configuration (empty strings ignored). */
+  configured: string[];
+  /** Cluster label (authenticated with every packet). */
+  label: string;
+}
+
+/** Loads the persisted keys first, then the configured ones; KeyError names where a bad key came from. */
+export async function loadKeyring(src: KeyringSource): Promise<Keyring> {
+  const configured = src.configured.filter((k) => k && k.trim());
+  let saved: string[] = [];
+  try {
+    const j = JSON.parse(Deno.readTextFileSync(src.file));
+    if (Array.isArray(j.keys)) saved = j.keys.filter((k: unknown) => typeof k === "string");
+  } catch { /* none saved yet */ }
+  const ring = await Keyring.create([], src.label);
+  for (const k of [...saved, ...configured]) {
+    try {
+      await ring.install(k);
+    } catch (err) {
+      throw new KeyError(`${saved.includes(k) ? src.file : "encryption_key(s)"}: ${(err as Error).message}`);
+    }
+  }
+  return ring;
+}
+
+/** Writes the installed keys, primary first, atomically with mode 0600. */
+export function saveKeyring(file: string, ring: Keyring): void {
+  const { keys } = ring.list();
+  Deno.mkdirSync(dirname(file), { recursive: true });
+  const tmp = `${file}.tmp-${Deno.pid}`;
+  Deno.writeTextFileSync(tmp, JSON.stringify({ keys }, null, 2), { mode: 0o600 });
+  Deno.renameSync(tmp, file);
+}
