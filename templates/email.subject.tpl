@@ -1,1 +1,1 @@
-Kunai check {{ check.name }} is {{ check.state }}
+Check {{ check.name }} switched to {{ check.state }} state on {{ node.name }}

@@ -32,6 +32,8 @@ import type { Ctx, Subsystem } from "../subsystem.ts";
 
 export type { Ast, BinaryOp, CompareOp } from "./ast.ts";
 export { DEFAULT_LIMITS, EvalError, type EvalErrorKind, type EvalLimits } from "./errors.ts";
+/** Python's `fmt % args` (the templates' `format` filter uses it too). */
+export { formatPercent } from "./format.ts";
 
 /** What an evaluation may read. */
 export interface EvalEnv {

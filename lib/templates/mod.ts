@@ -1,0 +1,119 @@
+/**
+ * Jinja2-syntax templates for mail handlers and generators, rendered by nunjucks (DECISIONS.md:
+ * Templates) with autoescape off and the Jinja2 filters nunjucks lacks (`format`, `tojson`,
+ * `items`, `map`, `unique`, `min`, `max`, `d`) plus Jinja's `dict.items()`/list slicing.
+ *
+ * Templates are looked up in an ordered list of directories (e.g. `<cfg-dir>/templates/`, then the
+ * shipped `templates/` folder embedded in the binary); a name can never escape its directory.
+ *
+ * ```ts
+ * const t = new Templates({ dirs: [join(cfgDir, "templates"), SHIPPED_TEMPLATES] });
+ * t.render("email.subject.tpl", { check: { name: "cpu", state: "critical" } });
+ * ```
+ */
+import nunjucks from "nunjucks";
+import { isAbsolute, join, resolve, sep } from "node:path";
+import { formatPercent } from "../evaluator/mod.ts";
+import { installFilters } from "./filters.ts";
+
+// Jinja2's `d.items()`, `d.keys()`, `l[1:]`...: patches nunjucks' member lookup once per process.
+nunjucks.installJinjaCompat();
+
+/** The `templates/` folder shipped with kunai (embedded by `deno compile --include templates`). */
+export const SHIPPED_TEMPLATES: string = resolve(import.meta.dirname ?? ".", "..", "..", "templates");
+
+/** A template that cannot be found, read or rendered: names the template and, when known, its file. */
+export class TemplateError extends Error {
+  constructor(readonly template: string, message: string, readonly file?: string) {
+    super(`template ${template}${file ? ` (${file})` : ""}: ${message}`);
+    this.name = "TemplateError";
+  }
+}
+
+export interface TemplatesOptions {
+  /** Directories searched in order; the first holding the name wins. */
+  dirs: string[];
+  /** Jinja2 `trim_blocks` + `lstrip_blocks` (generators use them, mail does not). */
+  trimBlocks?: boolean;
+}
+
+/** Where a template name resolves to. */
+export interface ResolvedTemplate {
+  path: string;
+  dir: string;
+}
+
+/** Finds `name` in `dirs` without letting it escape its directory; null when absent. */
+export function resolveTemplate(name: string, dirs: string[]): ResolvedTemplate | null {
+  if (!name || isAbsolute(name) || name.includes("\0")) return null;
+  for (const d of dirs) {
+    const dir = resolve(d);
+    const path = resolve(dir, name);
+    if (!path.startsWith(dir + sep)) continue;
+    try {
+      if (Deno.statSync(path).isFile) return { path, dir };
+    } catch { /* not in this directory: try the next */ }
+  }
+  return null;
+}
+
+/** A template environment over a search path. Rendering is synchronous. */
+export class Templates {
+  readonly dirs: string[];
+  #env: nunjucks.Environment;
+
+  constructor(opts: TemplatesOptions) {
+    this.dirs = opts.dirs;
+    const dirs = this.dirs;
+    const loader = {
+      getSource(name: string) {
+        const found = resolveTemplate(name, dirs);
+        if (!found) throw new TemplateError(name, `not found in ${dirs.join(", ")}`);
+        return { src: Deno.readTextFileSync(found.path), path: found.path, noCache: true };
+      },
+    };
+    this.#env = new nunjucks.Environment(loader as unknown as nunjucks.ILoader, {
+      autoescape: false,
+      trimBlocks: opts.trimBlocks ?? false,
+      lstripBlocks: opts.trimBlocks ?? false,
+      throwOnUndefined: false,
+    });
+    installFilters(this.#env, formatPercent);
+  }
+
+  /** Where `name` would be read from, or null. */
+  find(name: string): ResolvedTemplate | null {
+    return resolveTemplate(name, this.dirs);
+  }
+
+  /** Renders the named template; throws TemplateError (missing file, syntax or render error). */
+  render(name: string, vars: Record<string, unknown>): string {
+    const found = this.find(name);
+    if (!found) throw new TemplateError(name, `not found in ${this.dirs.join(", ")}`);
+    try {
+      return this.#env.render(name, vars);
+    } catch (err) {
+      throw new TemplateError(name, cleanMessage(err), found.path);
+    }
+  }
+
+  /** Renders template text given inline (`label` names it in errors). */
+  renderString(src: string, vars: Record<string, unknown>, label = "inline"): string {
+    try {
+      return this.#env.renderString(src, vars);
+    } catch (err) {
+      throw new TemplateError(label, cleanMessage(err));
+    }
+  }
+}
+
+/** nunjucks prefixes "Template render error: (path)" and indents the cause; keep one readable line. */
+function cleanMessage(err: unknown): string {
+  const msg = err instanceof Error ? err.message : String(err);
+  return msg.replace(/^Template render error:\s*(\([^)]*\))?\s*/, "").replace(/\s*\n\s*/g, " ").trim();
+}
+
+/** Default search path: `<cfg-dir>/templates/` then the shipped templates. */
+export function defaultTemplateDirs(cfgDir: string): string[] {
+  return [join(cfgDir, "templates"), SHIPPED_TEMPLATES];
+}

@@ -1,0 +1,1 @@
+Node {{ node.name }} is {{ event }}

@@ -1,0 +1,108 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { SHIPPED_TEMPLATES, TemplateError, Templates } from "../../lib/templates/mod.ts";
+import { tempDir } from "../helpers.ts";
+
+function withDirs(fn: (cfg: string, shipped: string) => void): void {
+  const { dir, cleanup } = tempDir("kunai-tpl-");
+  try {
+    const cfg = join(dir, "cfg"), shipped = join(dir, "shipped");
+    Deno.mkdirSync(cfg);
+    Deno.mkdirSync(shipped);
+    fn(cfg, shipped);
+  } finally {
+    cleanup();
+  }
+}
+
+Deno.test("the configuration directory's template wins over the shipped one, which is the fallback", () => {
+  withDirs((cfg, shipped) => {
+    Deno.writeTextFileSync(join(shipped, "a.tpl"), "shipped {{ x }}");
+    Deno.writeTextFileSync(join(shipped, "b.tpl"), "only shipped {{ x }}");
+    Deno.writeTextFileSync(join(cfg, "a.tpl"), "mine {{ x }}");
+    const t = new Templates({ dirs: [cfg, shipped] });
+    assert.equal(t.render("a.tpl", { x: 1 }), "mine 1");
+    assert.equal(t.render("b.tpl", { x: 2 }), "only shipped 2");
+  });
+});
+
+Deno.test("autoescape is off: config files and mail keep < > & as written", () => {
+  withDirs((cfg) => {
+    const t = new Templates({ dirs: [cfg] });
+    assert.equal(t.renderString("{{ x }}", { x: "<a & b>" }), "<a & b>");
+  });
+});
+
+Deno.test("Jinja2 filters and idioms nunjucks lacks render like Jinja2", () => {
+  withDirs((cfg) => {
+    const t = new Templates({ dirs: [cfg] });
+    assert.equal(
+      t.renderString("{{ '%s:%d %.2f' | format(h, p, f) }}", { h: "web", p: 80, f: 1.5 }),
+      "web:80 1.50",
+    );
+    assert.equal(t.renderString("{{ '%05d' | format(42) }}", {}), "00042");
+    assert.equal(t.renderString("{{ d | tojson }}", { d: { a: [1, "x"] } }), '{"a":[1,"x"]}');
+    assert.equal(
+      t.renderString("{% for k, v in d | items %}{{ k }}={{ v }};{% endfor %}", { d: { a: 1, b: 2 } }),
+      "a=1;b=2;",
+    );
+    assert.equal(
+      t.renderString(
+        "{% for k, v in d.items() %}{{ k }}={{ v }}{% if not loop.last %},{% endif %}{% endfor %}",
+        {
+          d: { a: 1, b: 2 },
+        },
+      ),
+      "a=1,b=2",
+    );
+    assert.equal(
+      t.renderString("{{ l | map(attribute='n') | join(',') }}", { l: [{ n: "a" }, { n: "b" }] }),
+      "a,b",
+    );
+    assert.equal(t.renderString("{{ l | map('upper') | join(',') }}", { l: ["a", "b"] }), "A,B");
+    assert.equal(t.renderString("{{ l | unique | join(',') }}", { l: [1, 2, 1, 3] }), "1,2,3");
+    assert.equal(t.renderString("{{ l | min }} {{ l | max }}", { l: [3, 1, 2] }), "1 3");
+    assert.equal(t.renderString("{{ x | d('none') }}", {}), "none");
+    assert.equal(t.renderString("{{ l[1:] | join(',') }}", { l: [1, 2, 3] }), "2,3");
+    assert.equal(t.renderString("{{ x is defined }}", {}), "false");
+  });
+});
+
+Deno.test("trim_blocks/lstrip_blocks apply when asked (generators), not otherwise (mail)", () => {
+  withDirs((cfg) => {
+    const src = "a\n  {% if true %}\nb\n  {% endif %}\nc\n";
+    assert.equal(new Templates({ dirs: [cfg], trimBlocks: true }).renderString(src, {}), "a\nb\nc\n");
+    assert.equal(new Templates({ dirs: [cfg] }).renderString(src, {}), "a\n  \nb\n  \nc\n");
+  });
+});
+
+Deno.test("a missing template, a syntax error and an escaping name are TemplateErrors naming the template", () => {
+  withDirs((cfg) => {
+    Deno.writeTextFileSync(join(cfg, "bad.tpl"), "{% for x in %}");
+    Deno.writeTextFileSync(join(cfg, "..", "secret"), "no");
+    const t = new Templates({ dirs: [cfg] });
+    assert.throws(
+      () => t.render("missing.tpl", {}),
+      (e) => e instanceof TemplateError && /missing\.tpl/.test(e.message),
+    );
+    assert.throws(
+      () => t.render("bad.tpl", {}),
+      (e) => e instanceof TemplateError && /bad\.tpl/.test(e.message),
+    );
+    assert.throws(() => t.render("../secret", {}), TemplateError);
+    assert.throws(() => t.render("/etc/passwd", {}), TemplateError);
+  });
+});
+
+Deno.test("shipped mail templates render the reference's subject and body", () => {
+  const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
+  const vars = {
+    check: { name: "cpu", state: "critical", old_state: "ok", output: "load 12" },
+    node: { name: "n1", addr: "10.0.0.1" },
+    handler: { name: "default" },
+    _time: "2026-01-02 03:04:05",
+  };
+  assert.equal(t.render("email.subject.tpl", vars).trim(), "Check cpu switched to critical state on n1");
+  const body = t.render("email.text.tpl", vars);
+  assert.match(body, /^The check switch state at 2026-01-02 03:04:05 with the output:\nload 12\n/);
+});
