@@ -1,0 +1,36 @@
+/**
+ * The arithmetic of mail delivery: retry delays and the per-check rate limit. Pure functions of
+ * their arguments (times in ms), so tests call them without timers.
+ */
+
+/** Wait before retry number `attempt` (1 = first retry): `initial * 2^(attempt-1)`, capped at `max`. */
+export function retryDelay(attempt: number, initial: number, max: number): number {
+  const exp = Math.min(30, Math.max(0, attempt - 1));
+  return Math.min(max, initial * 2 ** exp);
+}
+
+/** True when a mail first queued at `created` should be given up at `now`. */
+export function expired(created: number, now: number, retryFor: number): boolean {
+  return now - created >= retryFor;
+}
+
+/**
+ * Sliding one-hour window per key (check id or node uuid): `allow` records and returns true while
+ * fewer than `perHour` sends happened in the last hour. `perHour` 0 means no limit.
+ */
+export class HourlyLimiter {
+  /** Send times per key, oldest first; trimmed on each call. */
+  #sent = new Map<string, number[]>();
+
+  allow(key: string, now: number, perHour: number): boolean {
+    if (perHour <= 0) return true;
+    const times = (this.#sent.get(key) ?? []).filter((t) => now - t < 3_600_000);
+    if (times.length >= perHour) {
+      this.#sent.set(key, times);
+      return false;
+    }
+    times.push(now);
+    this.#sent.set(key, times);
+    return true;
+  }
+}

@@ -1,0 +1,256 @@
+/**
+ * Handlers at work (reference §9): a check state change (bus `check.changed`) is matched to the
+ * handlers the check names, filtered by severity and rate limit, rendered into a mail and queued
+ * in SQLite; one delivery loop sends due mails in order and retries failures with backoff.
+ */
+import type { Ctx } from "../subsystem.ts";
+import type { CheckResultEvent, MemberRecord } from "../types.ts";
+import { defaultTemplateDirs, Templates } from "../templates/mod.ts";
+import { findHandler, type HandlerDef, handlerDefs, publicView, type Severity } from "./handler_def.ts";
+import { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
+import { MAIL_QUEUE_MIGRATIONS, MailQueue, type QueuedMail } from "./mail_queue.ts";
+import { Mailer } from "./mailer.ts";
+
+/** Our own record, for the `node` template variable. */
+export interface SelfView {
+  self(): MemberRecord;
+}
+
+/** Local time as the reference's `_time`: `YYYY-MM-DD HH:MM:SS`. */
+export function localTime(ms: number): string {
+  const d = new Date(ms);
+  const p = (n: number) => String(n).padStart(2, "0");
+  return `${d.getFullYear()}-${p(d.getMonth() + 1)}-${p(d.getDate())} ${p(d.getHours())}:${
+    p(d.getMinutes())
+  }:${p(d.getSeconds())}`;
+}
+
+export type NodeEvent = "suspect" | "dead" | "leave";
+
+export class Handlers {
+  #ctx: Ctx;
+  #membership: SelfView;
+  #defs: Map<string, HandlerDef>;
+  #templates: Templates;
+  #queue: MailQueue;
+  #mailer = new Mailer();
+  #limiter = new HourlyLimiter();
+  #timer: number | null = null;
+  #timerAt = Infinity;
+  #draining: Promise<void> | null = null;
+  #stopped = false;
+  /** Delivered and abandoned mails since start (info, tests). */
+  sent = 0;
+  dropped = 0;
+
+  constructor(ctx: Ctx, membership: SelfView) {
+    this.#ctx = ctx;
+    this.#membership = membership;
+    this.#defs = handlerDefs(ctx.config.objects.handler ?? {});
+    this.#templates = new Templates({ dirs: defaultTemplateDirs(ctx.config.cfgDir) });
+    this.#queue = new MailQueue(ctx.store.open("handlers", MAIL_QUEUE_MIGRATIONS));
+  }
+
+  reload(): void {
+    this.#defs = handlerDefs(this.#ctx.config.objects.handler ?? {});
+  }
+
+  defs(): HandlerDef[] {
+    return [...this.#defs.values()].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  find(name: string): HandlerDef | undefined {
+    return findHandler(this.#defs, name);
+  }
+
+  queued(): Record<string, number> {
+    return this.#queue.counts();
+  }
+
+  list(): Array<Record<string, unknown>> {
+    const q = this.queued();
+    return this.defs().map((d) => ({ ...publicView(d), queued: q[d.name] ?? 0 }));
+  }
+
+  /** Bus `check.changed`: mail every matching handler the check names. */
+  onCheckChanged(ev: CheckResultEvent): void {
+    if (ev.state === ev.old_state || ev.state === "pending") return;
+    // The first result after a check was created is not news unless it is a problem.
+    if (ev.old_state === "pending" && ev.state === "ok") return;
+    for (const name of new Set(ev.handlers.length ? ev.handlers : ["default"])) {
+      const h = this.find(name);
+      if (!h) {
+        this.#ctx.log.debug(`check ${ev.id}: no handler named ${name}`);
+        continue;
+      }
+      if (!h.severities.includes(ev.state as Severity) || h.type !== "mail") continue;
+      const vars = { handler: publicView(h), check: { ...ev }, node: this.#membership.self() };
+      this.#enqueue(h, `check:${ev.id}`, h.subject_template, h.text_template, vars);
+    }
+  }
+
+  /** Bus `member.suspect/dead/left` of another node: mail handlers with `on_node_change`. */
+  onNodeChange(m: MemberRecord, event: NodeEvent): void {
+    const me = this.#membership.self();
+    if (m.uuid === me.uuid) return;
+    for (const h of this.defs()) {
+      if (h.type !== "mail" || !h.on_node_change) continue;
+      const vars = { handler: publicView(h), node: m, self: me, event };
+      this.#enqueue(h, `node:${m.uuid}`, h.node_subject_template, h.node_text_template, vars);
+    }
+  }
+
+  /** Renders and queues one mail (rate limit first); logs and drops on template errors. */
+  #enqueue(
+    h: HandlerDef,
+    key: string,
+    subjectTpl: string,
+    textTpl: string,
+    vars: Record<string, unknown>,
+  ): void {
+    const now = this.#ctx.clock.now();
+    if (!h.contacts.length) {
+      this.#ctx.log.warn(`handler ${h.name}: no contacts, nothing mailed for ${key}`);
+      return;
+    }
+    let subject: string, body: string;
+    try {
+      const all = { ...vars, _time: localTime(now) };
+      subject = this.#templates.render(subjectTpl, all).replace(/\s*\n\s*/g, " ").trim();
+      body = this.#templates.render(textTpl, all);
+    } catch (err) {
+      this.#ctx.log.error(`handler ${h.name}: nothing mailed for ${key}: ${(err as Error).message}`);
+      this.#ctx.counters.inc("handler_mails_total", { handler: h.name, result: "template_error" });
+      return;
+    }
+    if (!this.#limiter.allow(`${h.name}|${key}`, now, h.max_per_hour)) {
+      this.#ctx.log.warn(
+        `handler ${h.name}: rate limit (${h.max_per_hour}/hour) reached for ${key}, not mailed`,
+      );
+      this.#ctx.counters.inc("handler_mails_total", { handler: h.name, result: "rate_limited" });
+      return;
+    }
+    this.#queue.add({
+      handler: h.name,
+      subject_key: key,
+      recipients: h.contacts,
+      subject,
+      body,
+      created: now,
+      next_at: now,
+    });
+    this.#kick();
+  }
+
+  /** Sends a sample mail now (not queued); throws with the relay's reason. */
+  async test(name: string): Promise<{ to: string[]; subject: string }> {
+    const h = this.find(name);
+    if (!h) throw new Error(`no handler named ${name}`);
+    if (h.type !== "mail") throw new Error(`handler ${h.name} is of type ${h.type}: it sends nothing`);
+    if (!h.contacts.length) throw new Error(`handler ${h.name} has no contacts`);
+    const now = this.#ctx.clock.now();
+    const check = {
+      id: "kunai/handler-test",
+      name: "kunai/handler-test",
+      state: "critical",
+      state_id: 2,
+      old_state: "ok",
+      old_state_id: 0,
+      output: `test mail of handler ${h.name}`,
+      last_check: Math.floor(now / 1000),
+      handlers: [h.name],
+    };
+    const vars = { handler: publicView(h), check, node: this.#membership.self(), _time: localTime(now) };
+    const subject = this.#templates.render(h.subject_template, vars).replace(/\s*\n\s*/g, " ").trim();
+    const text = this.#templates.render(h.text_template, vars);
+    await this.#mailer.send(h, { from: h.addr_from, to: h.contacts, subject, text });
+    this.#ctx.log.info(`handler ${h.name}: test mail sent to ${h.contacts.join(", ")}`);
+    return { to: h.contacts, subject };
+  }
+
+  start(): void {
+    this.#stopped = false;
+    this.#kick();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== null) this.#ctx.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#draining;
+    this.#mailer.close();
+  }
+
+  /** Drains now if idle; the drain re-arms the timer for the next due mail. */
+  #kick(): void {
+    if (this.#stopped || this.#draining) return;
+    this.#draining = this.#drain().finally(() => {
+      this.#draining = null;
+      this.#arm();
+    });
+  }
+
+  #arm(): void {
+    if (this.#stopped) return;
+    const next = this.#queue.nextTime();
+    if (next === null) return;
+    if (this.#timer !== null && this.#timerAt <= next) return;
+    if (this.#timer !== null) this.#ctx.clock.clearTimeout(this.#timer);
+    this.#timerAt = next;
+    this.#timer = this.#ctx.clock.setTimeout(() => {
+      this.#timer = null;
+      this.#timerAt = Infinity;
+      this.#kick();
+    }, Math.max(0, next - this.#ctx.clock.now()));
+  }
+
+  async #drain(): Promise<void> {
+    while (!this.#stopped) {
+      const m = this.#queue.nextDue(this.#ctx.clock.now());
+      if (!m) return;
+      await this.#deliver(m);
+    }
+  }
+
+  async #deliver(m: QueuedMail): Promise<void> {
+    const log = this.#ctx.log;
+    const h = this.#defs.get(m.handler);
+    if (!h || h.type !== "mail") {
+      log.warn(`mail for ${m.subject_key} dropped: handler ${m.handler} is no longer a mail handler`);
+      this.#queue.remove(m.id);
+      this.dropped++;
+      return;
+    }
+    try {
+      await this.#mailer.send(h, { from: h.addr_from, to: m.recipients, subject: m.subject, text: m.body });
+      this.#queue.remove(m.id);
+      this.sent++;
+      this.#ctx.counters.inc("handler_mails_total", { handler: h.name, result: "sent" });
+      log.info(
+        `handler ${h.name}: mail "${m.subject}" sent to ${
+          m.recipients.join(", ")
+        } via ${h.smtp_server}:${h.smtp_port}` +
+          (m.attempts ? ` after ${m.attempts} failed attempt(s)` : ""),
+      );
+    } catch (err) {
+      const reason = (err as Error).message;
+      const now = this.#ctx.clock.now();
+      this.#ctx.counters.inc("handler_mails_total", { handler: h.name, result: "failed" });
+      if (expired(m.created, now, h.retry_for)) {
+        this.#queue.remove(m.id);
+        this.dropped++;
+        log.error(
+          `handler ${h.name}: mail "${m.subject}" abandoned after ${m.attempts + 1} attempt(s): ${reason}`,
+        );
+        return;
+      }
+      const wait = retryDelay(m.attempts + 1, h.retry_interval, h.retry_max_interval);
+      this.#queue.failed(m.id, now + wait, reason);
+      log.warn(
+        `handler ${h.name}: mail "${m.subject}" to ${m.recipients.join(", ")} failed (${reason}); retry in ${
+          Math.round(wait / 1000)
+        } s`,
+      );
+    }
+  }
+}

@@ -1,0 +1,57 @@
+/**
+ * SMTP delivery through nodemailer: one transport per handler settings, reused while they do not
+ * change. `send` resolves when the relay accepted the message and throws with the relay's reason.
+ */
+import nodemailer from "nodemailer";
+import type { HandlerDef } from "./handler_def.ts";
+
+/** What is sent: From/To/Subject headers and a text body. */
+export interface MailMessage {
+  from: string;
+  to: string[];
+  subject: string;
+  text: string;
+}
+
+type Transport = ReturnType<typeof nodemailer.createTransport>;
+
+/** nodemailer options for a handler's relay, TLS and auth settings. */
+export function transportOptions(h: HandlerDef): Record<string, unknown> {
+  return {
+    host: h.smtp_server,
+    port: h.smtp_port,
+    secure: h.smtp_tls,
+    requireTLS: !h.smtp_tls && h.smtp_starttls === "require",
+    ignoreTLS: !h.smtp_tls && h.smtp_starttls === "never",
+    auth: h.smtp_user ? { user: h.smtp_user, pass: h.smtp_password } : undefined,
+    connectionTimeout: h.smtp_timeout,
+    greetingTimeout: h.smtp_timeout,
+    socketTimeout: h.smtp_timeout,
+    tls: { rejectUnauthorized: h.smtp_tls_verify },
+  };
+}
+
+export class Mailer {
+  /** Transports by the JSON of their options, so a config reload picks up new settings. */
+  #transports = new Map<string, Transport>();
+
+  async send(h: HandlerDef, msg: MailMessage): Promise<void> {
+    const opts = transportOptions(h);
+    const key = JSON.stringify(opts);
+    let t = this.#transports.get(key);
+    if (!t) {
+      t = nodemailer.createTransport(opts);
+      this.#transports.set(key, t);
+    }
+    const info = await t.sendMail({ from: msg.from, to: msg.to, subject: msg.subject, text: msg.text });
+    const rejected = (info.rejected ?? []) as unknown[];
+    if (rejected.length && rejected.length >= msg.to.length) {
+      throw new Error(`every recipient was rejected: ${rejected.map(String).join(", ")}`);
+    }
+  }
+
+  close(): void {
+    for (const t of this.#transports.values()) t.close();
+    this.#transports.clear();
+  }
+}

@@ -1,0 +1,87 @@
+/**
+ * Handlers (reference §9): mail on check state changes, and on other nodes' suspect/dead/leave
+ * for handlers with `on_node_change`. Mails are rendered from Jinja2 templates (lib/templates),
+ * queued in `handlers.db` and delivered with retries; `GET /agent/handlers` lists the handlers and
+ * `POST /agent/handlers/:name/test` sends a sample.
+ *
+ * ```ts
+ * const handlers = createHandlers(ctx, { membership });
+ * await handlers.start(); // listens to check.changed and member.* on ctx.bus
+ * ```
+ */
+import type { Ctx, Subsystem } from "../subsystem.ts";
+import type { MembershipView } from "../types.ts";
+import { HttpError, RouteTable } from "../routing/mod.ts";
+import { Handlers } from "./handlers.ts";
+
+export { findHandler, type HandlerDef, handlerDefs } from "./handler_def.ts";
+export { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
+export { localTime } from "./handlers.ts";
+
+/** What routes, the CLI and tests may ask of the handlers. */
+export interface HandlersApi {
+  list(): Array<Record<string, unknown>>;
+  /** Sends a sample mail through a handler now; throws with the relay's reason. */
+  test(name: string): Promise<{ to: string[]; subject: string }>;
+  /** Mails delivered / abandoned since start. */
+  stats(): { sent: number; dropped: number; queued: number };
+}
+
+/** Builds the handlers subsystem. */
+export function createHandlers(
+  ctx: Ctx,
+  deps: { membership: Pick<MembershipView, "self"> },
+): Subsystem & HandlersApi {
+  const h = new Handlers(ctx, deps.membership);
+  const offs: Array<() => void> = [];
+  const queuedTotal = () => Object.values(h.queued()).reduce((a, b) => a + b, 0);
+  const api: Subsystem & HandlersApi = {
+    name: "handlers",
+    start() {
+      offs.push(ctx.bus.on("check.changed", (ev) => h.onCheckChanged(ev)));
+      offs.push(ctx.bus.on("member.suspect", (m) => h.onNodeChange(m, "suspect")));
+      offs.push(ctx.bus.on("member.dead", (m) => h.onNodeChange(m, "dead")));
+      offs.push(ctx.bus.on("member.left", (m) => h.onNodeChange(m, "leave")));
+      offs.push(ctx.bus.on("config.reloaded", () => h.reload()));
+      h.start();
+      return Promise.resolve();
+    },
+    async stop() {
+      for (const off of offs.splice(0)) off();
+      await h.stop();
+    },
+    info: () => ({
+      handlers: h.defs().map((d) => d.name),
+      mail_handlers: h.defs().filter((d) => d.type === "mail").length,
+      ...api.stats(),
+    }),
+    list: () => h.list(),
+    test: (name) => h.test(name),
+    stats: () => ({ sent: h.sent, dropped: h.dropped, queued: queuedTotal() }),
+    routes: () => handlersRoutes(api),
+  };
+  return api;
+}
+
+/** `GET /agent/handlers` (read) and `POST /agent/handlers/:name/test` (write: it sends mail). */
+export function handlersRoutes(api: HandlersApi): RouteTable {
+  const r = new RouteTable("handlers");
+  r.read(
+    "GET",
+    "/agent/handlers",
+    "the handlers, their settings (no password) and queued mails",
+    (c) => c.json(api.list()),
+  );
+  r.write("POST", "/agent/handlers/:name{.+}/test", "send a sample mail through a handler now", async (c) => {
+    const name = c.req.param("name") ?? "";
+    try {
+      return c.json({ sent: true, ...(await api.test(name)) });
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (/^no handler named/.test(msg)) throw new HttpError(404, msg);
+      if (/sends nothing|no contacts|^template /.test(msg)) throw new HttpError(409, msg);
+      throw new HttpError(502, `the mail could not be sent: ${msg}`);
+    }
+  });
+  return r;
+}

@@ -1,0 +1,293 @@
+import assert from "node:assert/strict";
+import { RealClock } from "../../lib/clock/mod.ts";
+import {
+  createHandlers,
+  findHandler,
+  handlerDefs,
+  HourlyLimiter,
+  retryDelay,
+} from "../../lib/handlers/mod.ts";
+import type { CheckResultEvent, MemberRecord } from "../../lib/types.ts";
+import { freePort, makeTestCtx, type TestCtx } from "../helpers.ts";
+import { SmtpFixture, waitFor } from "./smtp_fixture.ts";
+
+const HOST = "127.0.0.41";
+
+function record(ctx: TestCtx): MemberRecord {
+  return {
+    uuid: ctx.node.uuid,
+    name: ctx.node.name,
+    addr: "10.1.2.3",
+    port: 6768,
+    incarnation: 0,
+    state: "alive",
+    tags: [],
+    services: {},
+    zone: "",
+  };
+}
+
+function change(
+  state: CheckResultEvent["state"],
+  old: CheckResultEvent["state"],
+  extra = {},
+): CheckResultEvent {
+  const ids: Record<string, number> = { ok: 0, warning: 1, critical: 2, unknown: 3, pending: 3 };
+  return {
+    id: "linux/cpu",
+    name: "linux/cpu",
+    state,
+    state_id: ids[state],
+    old_state: old,
+    old_state_id: ids[old],
+    output: `CPU is ${state}`,
+    last_check: 1,
+    handlers: ["default"],
+    ...extra,
+  };
+}
+
+/** Records every log line of the handlers (level + text) while still logging normally. */
+function captureLog(ctx: TestCtx): string[] {
+  const lines: string[] = [];
+  const base = ctx.log;
+  const wrap = (level: string, fn: (m: string, ...r: unknown[]) => void) => (m: string, ...r: unknown[]) => {
+    lines.push(`${level} ${m}`);
+    fn.call(base, m, ...r);
+  };
+  ctx.log = {
+    debug: wrap("DEBUG", base.debug),
+    info: wrap("INFO", base.info),
+    warn: wrap("WARNING", base.warn),
+    error: wrap("ERROR", base.error),
+    child: (p) => base.child(p),
+  };
+  return lines;
+}
+
+function setup(port: number, handler: Record<string, unknown> = {}) {
+  const ctx = makeTestCtx({
+    clock: new RealClock(),
+    name: "web-1",
+    files: {
+      "handlers/default.json": {
+        handler: {
+          type: "mail",
+          contacts: ["ops@example.com"],
+          addr_from: "kunai@example.com",
+          smtp_server: HOST,
+          smtp_port: port,
+          smtp_starttls: "never",
+          retry_interval: "150ms",
+          retry_max_interval: "300ms",
+          ...handler,
+        },
+      },
+    },
+  });
+  const lines = captureLog(ctx);
+  const h = createHandlers(ctx, { membership: { self: () => record(ctx) } });
+  return { ctx, h, lines };
+}
+
+Deno.test("a check going OK -> CRITICAL is mailed to the contacts with the rendered subject and body", async () => {
+  const port = freePort(HOST);
+  const smtp = new SmtpFixture(HOST, port);
+  await smtp.start();
+  const { ctx, h, lines } = setup(port);
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", change("critical", "ok"));
+    await waitFor(() => smtp.mails.length === 1, 10_000, "the mail");
+    const m = smtp.mails[0];
+    assert.deepEqual(m.to, ["ops@example.com"]);
+    assert.equal(m.from, "kunai@example.com");
+    assert.equal(m.subject, "Check linux/cpu switched to critical state on web-1");
+    assert.match(
+      m.body,
+      /^The check switch state at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d with the output:\nCPU is critical\n/,
+    );
+    assert.match(m.raw, /^From: kunai@example\.com/m);
+    await waitFor(() => h.stats().sent === 1, 10_000, "the relay's answer");
+    assert.equal(h.stats().queued, 0);
+    assert.ok(lines.some((l) => /INFO .*sent to ops@example\.com/.test(l)), lines.join("\n"));
+  } finally {
+    await h.stop();
+    await smtp.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("severities filter: a handler for critical only ignores a change to warning", async () => {
+  const port = freePort(HOST);
+  const smtp = new SmtpFixture(HOST, port);
+  await smtp.start();
+  const { ctx, h } = setup(port, { severities: ["critical"] });
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", change("warning", "ok"));
+    ctx.bus.emit("check.changed", change("critical", "warning"));
+    await waitFor(() => h.stats().sent === 1, 10_000, "the critical mail");
+    // Mails go out in order: had the warning been queued, it would have arrived first.
+    assert.equal(smtp.mails.length, 1);
+    assert.match(smtp.mails[0].subject, /switched to critical/);
+  } finally {
+    await h.stop();
+    await smtp.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("nothing is mailed without a state change, for unknown handlers, or for a first OK", async () => {
+  const port = freePort(HOST);
+  const smtp = new SmtpFixture(HOST, port);
+  await smtp.start();
+  const { ctx, h } = setup(port);
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", change("critical", "critical"));
+    ctx.bus.emit("check.changed", change("ok", "pending"));
+    ctx.bus.emit("check.changed", change("critical", "ok", { handlers: ["nobody"] }));
+    ctx.bus.emit("check.changed", change("warning", "ok", { id: "marker", name: "marker" }));
+    await waitFor(() => h.stats().sent === 1, 10_000, "the marker mail");
+    assert.equal(smtp.mails.length, 1);
+    assert.match(smtp.mails[0].subject, /^Check marker switched to warning/);
+  } finally {
+    await h.stop();
+    await smtp.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("SMTP down: the mail is retried with backoff and delivered once the relay is back", async () => {
+  const port = freePort(HOST);
+  const smtp = new SmtpFixture(HOST, port);
+  const { ctx, h, lines } = setup(port);
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", change("critical", "ok"));
+    await waitFor(
+      () => lines.filter((l) => /^WARNING .*failed .*retry in/.test(l)).length >= 2,
+      10_000,
+      "two failures",
+    );
+    assert.equal(smtp.mails.length, 0);
+    assert.equal(h.stats().queued, 1);
+    await smtp.start();
+    await waitFor(() => h.stats().sent === 1, 10_000, "delivery after the relay came back");
+    assert.equal(smtp.mails.length, 1);
+    assert.match(smtp.mails[0].subject, /switched to critical/);
+    assert.equal(h.stats().queued, 0);
+    assert.ok(lines.some((l) => /^INFO .*sent to .*after \d+ failed attempt/.test(l)), lines.join("\n"));
+  } finally {
+    await h.stop();
+    await smtp.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("queued mails survive a restart of the handlers (SQLite queue)", async () => {
+  const port = freePort(HOST);
+  const smtp = new SmtpFixture(HOST, port);
+  const { ctx, h, lines } = setup(port, { retry_interval: "100ms", retry_max_interval: "100ms" });
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", change("critical", "ok"));
+    await waitFor(() => lines.some((l) => /^WARNING .*failed/.test(l)), 10_000, "a failure");
+    await h.stop();
+    await smtp.start();
+    const again = createHandlers(ctx, { membership: { self: () => record(ctx) } });
+    assert.equal(again.stats().queued, 1);
+    await again.start();
+    await waitFor(() => again.stats().sent === 1, 10_000, "delivery by the new instance");
+    await again.stop();
+    assert.equal(smtp.mails.length, 1);
+  } finally {
+    await smtp.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("on_node_change mails another node turning dead, not ourselves", async () => {
+  const port = freePort(HOST);
+  const smtp = new SmtpFixture(HOST, port);
+  await smtp.start();
+  const { ctx, h } = setup(port, { on_node_change: true });
+  try {
+    await h.start();
+    const me = record(ctx);
+    ctx.bus.emit("member.dead", { ...me });
+    ctx.bus.emit("member.dead", { ...me, uuid: "u-2", name: "db-2", addr: "10.0.0.9", state: "dead" });
+    await waitFor(() => h.stats().sent === 1, 10_000, "the node mail");
+    assert.equal(smtp.mails.length, 1);
+    assert.equal(smtp.mails[0].subject, "Node db-2 is dead");
+    assert.match(smtp.mails[0].body, /db-2 \(10\.0\.0\.9:6768, uuid u-2\) became dead/);
+  } finally {
+    await h.stop();
+    await smtp.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("the rate limit caps mails per check per hour", async () => {
+  const port = freePort(HOST);
+  const smtp = new SmtpFixture(HOST, port);
+  await smtp.start();
+  const { ctx, h, lines } = setup(port, { max_per_hour: 2 });
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", change("critical", "ok"));
+    ctx.bus.emit("check.changed", change("ok", "critical"));
+    ctx.bus.emit("check.changed", change("critical", "ok"));
+    ctx.bus.emit("check.changed", change("warning", "ok", { id: "other", name: "other" }));
+    await waitFor(() => h.stats().sent === 3, 10_000, "three mails");
+    assert.equal(smtp.mails.length, 3);
+    assert.ok(lines.some((l) => /^WARNING .*rate limit \(2\/hour\) reached for check:linux\/cpu/.test(l)));
+  } finally {
+    await h.stop();
+    await smtp.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("handlers test sends a sample; the list hides the password; the test route is a write route", async () => {
+  const port = freePort(HOST);
+  const smtp = new SmtpFixture(HOST, port);
+  await smtp.start();
+  const { ctx, h } = setup(port, { smtp_password: "s3cret" });
+  try {
+    await h.start();
+    const res = await h.test("default");
+    assert.deepEqual(res.to, ["ops@example.com"]);
+    assert.equal(smtp.mails.length, 1);
+    assert.match(smtp.mails[0].subject, /handler-test/);
+    const list = h.list();
+    assert.equal(list.length, 1);
+    assert.equal(list[0].name, "handlers/default");
+    assert.ok(!JSON.stringify(list).includes("s3cret"));
+    const table = h.routes!() as import("../../lib/routing/mod.ts").RouteTable;
+    const access = Object.fromEntries(table.routes.map((r) => [`${r.method} ${r.path}`, r.access]));
+    assert.equal(access["GET /agent/handlers"], "read");
+    assert.equal(access["POST /agent/handlers/:name{.+}/test"], "write");
+    await assert.rejects(() => h.test("nope"), /no handler named nope/);
+  } finally {
+    await h.stop();
+    await smtp.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("pure parts: retry delays double up to the cap; handler lookup aliases; hourly limiter", () => {
+  assert.deepEqual([1, 2, 3, 4, 5].map((a) => retryDelay(a, 1000, 5000)), [1000, 2000, 4000, 5000, 5000]);
+  const lim = new HourlyLimiter();
+  assert.ok(lim.allow("k", 0, 2) && lim.allow("k", 1, 2));
+  assert.ok(!lim.allow("k", 2, 2));
+  assert.ok(lim.allow("k", 3_600_001, 2));
+  assert.ok(lim.allow("x", 0, 0));
+  const obj = (id: string) => ({ id, file: `${id}.json`, root: "/", value: { type: "mail", contacts: [] } });
+  const one = handlerDefs({ local: obj("local") });
+  assert.equal(findHandler(one, "default")?.name, "local");
+  const two = handlerDefs({ local: obj("local"), "handlers/ops": obj("handlers/ops") });
+  assert.equal(findHandler(two, "default"), undefined);
+  assert.equal(findHandler(two, "ops")?.name, "handlers/ops");
+});
