@@ -1,0 +1,278 @@
+/**
+ * Generators at work (reference §10.7): on membership, service, tag and KV changes (debounced),
+ * each generator that applies to this node renders its template with `node`, `nodes`,
+ * `ok_nodes(service)` and `kv(key)`; when the file's content would change it is replaced
+ * atomically and the generator's `command` runs (with a timeout).
+ */
+import { dirname, join } from "node:path";
+import type { Ctx } from "../subsystem.ts";
+import type { MemberRecord } from "../types.ts";
+import { SHIPPED_TEMPLATES, Templates } from "../templates/mod.ts";
+import { type CommandResult, runCommand } from "./command.ts";
+import { applyPartial } from "./partial.ts";
+import { readIfExists, writeAtomic } from "./atomic_write.ts";
+
+/** Membership as generators need it. */
+export interface GeneratorsMembership {
+  self(): MemberRecord;
+  members(): MemberRecord[];
+}
+
+/** Reads a KV value as text (null when absent). */
+export type KvGet = (key: string) => Promise<string | null>;
+
+/** A generator object with its name and where its template is looked up. */
+export interface GeneratorDef {
+  name: string;
+  file: string;
+  path: string;
+  template: string;
+  command: string;
+  command_timeout: number;
+  apply_on: string;
+  partial_start?: string;
+  partial_end?: string;
+  /** Template search path: `templates/` beside the generator file, `<cfg-dir>/templates`, shipped. */
+  templateDirs: string[];
+}
+
+/** What happened at the last run of one generator (the `/agent/generators` view). */
+export interface GeneratorStatus {
+  applies: boolean;
+  renders: number;
+  writes: number;
+  command_runs: number;
+  last_render: number | null;
+  last_write: number | null;
+  last_error: string;
+  last_command: (CommandResult & { at: number }) | null;
+  /** KV keys the template read at its last render. */
+  kv_keys: string[];
+}
+
+/** Debounce window: a burst of membership/KV events gives one render. */
+export const DEBOUNCE_MS = 250;
+/** Render passes to learn which KV keys a template reads (each pass fetches the new ones). */
+const KV_PASSES = 3;
+
+export function generatorDefs(ctx: Ctx): GeneratorDef[] {
+  const out: GeneratorDef[] = [];
+  for (const [id, o] of Object.entries(ctx.config.objects.generator ?? {})) {
+    const v = o.value as Record<string, unknown>;
+    out.push({
+      name: id,
+      file: o.file,
+      path: String(v.path),
+      template: String(v.template),
+      command: String(v.command ?? ""),
+      command_timeout: Number(v.command_timeout ?? 30_000),
+      apply_on: typeof v.apply_on === "string" && v.apply_on ? v.apply_on : "*",
+      partial_start: typeof v.partial_start === "string" ? v.partial_start : undefined,
+      partial_end: typeof v.partial_end === "string" ? v.partial_end : undefined,
+      templateDirs: [
+        join(dirname(o.file), "templates"),
+        join(ctx.config.cfgDir, "templates"),
+        SHIPPED_TEMPLATES,
+      ],
+    });
+  }
+  return out.sort((a, b) => a.name.localeCompare(b.name));
+}
+
+/** `ok_nodes(service)`: `[node, service]` pairs of alive nodes whose service has state_id 0. */
+export function okNodes(
+  members: MemberRecord[],
+  service: string,
+): Array<[MemberRecord, Record<string, unknown>]> {
+  const out: Array<[MemberRecord, Record<string, unknown>]> = [];
+  for (const m of members) {
+    if (m.state !== "alive") continue;
+    const s = m.services?.[service] as Record<string, unknown> | undefined;
+    if (s && s.state_id === 0) out.push([m, s]);
+  }
+  return out.sort((a, b) => a[0].name.localeCompare(b[0].name) || a[0].uuid.localeCompare(b[0].uuid));
+}
+
+function freshStatus(): GeneratorStatus {
+  return {
+    applies: false,
+    renders: 0,
+    writes: 0,
+    command_runs: 0,
+    last_render: null,
+    last_write: null,
+    last_error: "",
+    last_command: null,
+    kv_keys: [],
+  };
+}
+
+export class Generators {
+  #ctx: Ctx;
+  #membership: GeneratorsMembership;
+  #kvGet?: KvGet;
+  #defs: GeneratorDef[];
+  #status = new Map<string, GeneratorStatus>();
+  /** KV values read by templates, refreshed when `kv.changed` names the key. */
+  #kvCache = new Map<string, string | null>();
+  #timer: number | null = null;
+  #running: Promise<void> | null = null;
+  #again = false;
+  /** Events schedule runs only between start() and stop(); runNow() works any time before stop(). */
+  #started = false;
+  #stopped = false;
+
+  constructor(ctx: Ctx, membership: GeneratorsMembership, kvGet?: KvGet) {
+    this.#ctx = ctx;
+    this.#membership = membership;
+    this.#kvGet = kvGet;
+    this.#defs = generatorDefs(ctx);
+  }
+
+  get kvEnabled(): boolean {
+    return this.#kvGet !== undefined;
+  }
+
+  reload(): void {
+    this.#defs = generatorDefs(this.#ctx);
+    this.schedule();
+  }
+
+  /** Bus `kv.changed`: forget the cached value; re-render only if a template read that key. */
+  onKvChanged(key: string): void {
+    if (!this.#kvCache.has(key)) return;
+    this.#kvCache.delete(key);
+    this.schedule();
+  }
+
+  start(): void {
+    this.#started = true;
+    this.schedule(0);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== null) this.#ctx.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#running;
+  }
+
+  /** Asks for a run after the debounce window (several calls within it give one run). */
+  schedule(delay = DEBOUNCE_MS): void {
+    if (!this.#started || this.#stopped) return;
+    if (this.#running) {
+      this.#again = true;
+      return;
+    }
+    if (this.#timer !== null) return;
+    this.#timer = this.#ctx.clock.setTimeout(() => {
+      this.#timer = null;
+      void this.runNow();
+    }, delay);
+  }
+
+  /** Runs every generator now (waits for a run in progress first); resolves when done. */
+  async runNow(): Promise<void> {
+    while (this.#running) await this.#running;
+    this.#running = (async () => {
+      do {
+        this.#again = false;
+        for (const def of this.#defs) {
+          if (this.#stopped) return;
+          await this.#generate(def);
+        }
+      } while (this.#again && !this.#stopped);
+    })().finally(() => this.#running = null);
+    await this.#running;
+  }
+
+  status(): Array<GeneratorDef & GeneratorStatus> {
+    return this.#defs.map((d) => ({ ...d, ...(this.#status.get(d.name) ?? freshStatus()) }));
+  }
+
+  async #generate(def: GeneratorDef): Promise<void> {
+    const st = this.#status.get(def.name) ?? freshStatus();
+    this.#status.set(def.name, st);
+    const self = this.#membership.self();
+    st.applies = def.apply_on === "*" || self.tags.includes(def.apply_on);
+    if (!st.applies) return;
+    const log = this.#ctx.log;
+    let next: string;
+    try {
+      const rendered = await this.#render(def, self, st);
+      const current = readIfExists(def.path);
+      next = def.partial_start && def.partial_end
+        ? applyPartial(current, rendered, def.partial_start, def.partial_end)
+        : rendered;
+      st.renders++;
+      st.last_render = this.#ctx.clock.now();
+      if (current === next) {
+        st.last_error = "";
+        return;
+      }
+      writeAtomic(def.path, next);
+    } catch (err) {
+      const msg = (err as Error).message;
+      if (msg !== st.last_error) log.error(`generator ${def.name}: ${def.path} left as it was: ${msg}`);
+      st.last_error = msg;
+      this.#ctx.counters.inc("generator_errors_total", { generator: def.name });
+      return;
+    }
+    st.last_error = "";
+    st.writes++;
+    st.last_write = this.#ctx.clock.now();
+    log.info(`generator ${def.name}: wrote ${def.path} (${next.length} bytes)`);
+    if (def.command) await this.#runCommand(def, st);
+  }
+
+  async #render(def: GeneratorDef, self: MemberRecord, st: GeneratorStatus): Promise<string> {
+    const templates = new Templates({ dirs: def.templateDirs, trimBlocks: true });
+    const members = this.#membership.members();
+    const nodes: Record<string, MemberRecord> = {};
+    for (const m of members) nodes[m.uuid] = m;
+    for (let pass = 0;; pass++) {
+      const wanted = new Set<string>();
+      const kv = (key: unknown) => {
+        const k = String(key);
+        wanted.add(k);
+        return this.#kvCache.get(k) ?? "";
+      };
+      const ok_nodes = (service: unknown) => {
+        const name = service && typeof service === "object"
+          ? String((service as Record<string, unknown>).service ?? "")
+          : String(service ?? "");
+        return okNodes(members, name);
+      };
+      const text = templates.render(def.template, { node: self, nodes, ok_nodes, kv });
+      st.kv_keys = [...wanted].sort();
+      const missing = [...wanted].filter((k) => !this.#kvCache.has(k));
+      if (!missing.length || pass + 1 >= KV_PASSES) return text;
+      if (!this.#kvGet) {
+        throw new Error(`template reads KV keys (${missing.join(", ")}) but KV is not available`);
+      }
+      for (const k of missing) this.#kvCache.set(k, await this.#kvGet(k));
+    }
+  }
+
+  async #runCommand(def: GeneratorDef, st: GeneratorStatus): Promise<void> {
+    const log = this.#ctx.log;
+    let res: CommandResult;
+    try {
+      res = await runCommand(def.command, def.command_timeout);
+    } catch (err) {
+      res = { code: null, signal: null, output: `cannot start: ${(err as Error).message}`, timedOut: false };
+    }
+    st.command_runs++;
+    st.last_command = { ...res, at: this.#ctx.clock.now() };
+    const out = res.output.trim();
+    if (res.timedOut) {
+      log.error(
+        `generator ${def.name}: command killed after ${def.command_timeout} ms: ${def.command}: ${out}`,
+      );
+    } else if (res.code !== 0) {
+      log.error(`generator ${def.name}: command exited ${res.code ?? res.signal}: ${def.command}: ${out}`);
+    } else {
+      log.info(`generator ${def.name}: command ok: ${def.command}${out ? `: ${out}` : ""}`);
+    }
+  }
+}

@@ -1,0 +1,234 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { applyPartial, createGenerators, PartialError, runCommand } from "../../lib/generators/mod.ts";
+import type { MemberRecord } from "../../lib/types.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+import { makeTestCtx, REPO, type TestCtx } from "../helpers.ts";
+
+function member(i: number, http: number | null, state: MemberRecord["state"] = "alive"): MemberRecord {
+  return {
+    uuid: `uuid-${i}`,
+    name: `node-${i}`,
+    addr: `10.0.0.${i}`,
+    port: 6768,
+    incarnation: 1,
+    state,
+    tags: i === 1 ? ["haproxy"] : ["http"],
+    services: http === null ? {} : { http: { name: "http", port: 8080 + i, state_id: http } },
+    zone: "",
+  };
+}
+
+interface World {
+  ctx: TestCtx;
+  out: string;
+  counter: string;
+  members: MemberRecord[];
+  kv: Map<string, string>;
+}
+
+function world(gen: Record<string, unknown>, template: string, clock?: VirtualClock): World {
+  const ctx = makeTestCtx({
+    clock,
+    files: {
+      "generators/lb.json": { generator: gen },
+      "generators/templates/lb.tpl": template,
+    },
+  });
+  const w: World = {
+    ctx,
+    out: join(ctx.dir, "out.cfg"),
+    counter: join(ctx.dir, "runs"),
+    members: [member(1, null), member(2, 0), member(3, 2)],
+    kv: new Map([["lb/maxconn", "512"]]),
+  };
+  return w;
+}
+
+function generators(w: World) {
+  return createGenerators(w.ctx, {
+    membership: { self: () => w.members[0], members: () => w.members },
+    kvGet: (k) => Promise.resolve(w.kv.get(k) ?? null),
+  });
+}
+
+const TEMPLATE = `maxconn {{ kv('lb/maxconn') }}
+{% for node, service in ok_nodes(service='http') %}
+server {{ node.name }} {{ node.addr }}:{{ service.port }} check
+{% endfor %}
+nodes {{ nodes | length }}
+`;
+
+function runs(w: World): number {
+  try {
+    return Deno.readTextFileSync(w.counter).split("\n").filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+Deno.test("a template over 3 nodes renders the OK http members and a KV value", async () => {
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE);
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    const g = generators(w);
+    await g.runNow();
+    assert.equal(Deno.readTextFileSync(w.out), "maxconn 512\nserver node-2 10.0.0.2:8082 check\nnodes 3\n");
+    const st = g.list()[0];
+    assert.deepEqual(st.kv_keys, ["lb/maxconn"]);
+    assert.equal(st.applies, true);
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("the command runs once per real change of the file and not when nothing changed", async () => {
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE);
+  try {
+    const gen = w.ctx.config.objects.generator["generators/lb"].value;
+    gen.path = w.out;
+    gen.command = `echo run >> '${w.counter}'`;
+    const g = generators(w);
+    await g.runNow();
+    assert.equal(runs(w), 1);
+    await g.runNow();
+    await g.runNow();
+    assert.equal(runs(w), 1, "no change, no command");
+    const before = Deno.statSync(w.out).mtime;
+    w.members[2] = member(3, 0); // node-3's http turns OK
+    await g.runNow();
+    assert.equal(runs(w), 2);
+    assert.match(Deno.readTextFileSync(w.out), /server node-3 10\.0\.0\.3:8083 check/);
+    assert.notDeepEqual(Deno.statSync(w.out).mtime, before);
+    await g.runNow();
+    assert.equal(runs(w), 2);
+    assert.equal(g.list()[0].command_runs, 2);
+    assert.equal(g.list()[0].last_command?.code, 0);
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("partial markers: only the block between them is replaced, the rest of the file is kept", async () => {
+  const w = world({
+    path: "set-below",
+    template: "lb.tpl",
+    partial_start: "# BEGIN kunai",
+    partial_end: "# END kunai",
+  }, TEMPLATE);
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    Deno.writeTextFileSync(w.out, "# my header\nkeep 1\n# BEGIN kunai\nold stuff\n# END kunai\nkeep 2\n");
+    Deno.chmodSync(w.out, 0o640);
+    const g = generators(w);
+    await g.runNow();
+    assert.equal(
+      Deno.readTextFileSync(w.out),
+      "# my header\nkeep 1\n# BEGIN kunai\nmaxconn 512\nserver node-2 10.0.0.2:8082 check\nnodes 3\n# END kunai\nkeep 2\n",
+    );
+    assert.equal(Deno.statSync(w.out).mode! & 0o777, 0o640, "the mode of the replaced file is kept");
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("a template error leaves the old file intact and runs no command", async () => {
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE);
+  try {
+    const gen = w.ctx.config.objects.generator["generators/lb"].value;
+    gen.path = w.out;
+    gen.command = `echo run >> '${w.counter}'`;
+    const g = generators(w);
+    await g.runNow();
+    const good = Deno.readTextFileSync(w.out);
+    Deno.writeTextFileSync(join(w.ctx.config.cfgDir, "generators/templates/lb.tpl"), "{% for x in %}broken");
+    w.members[2] = member(3, 0);
+    await g.runNow();
+    assert.equal(Deno.readTextFileSync(w.out), good);
+    assert.equal(runs(w), 1);
+    assert.match(g.list()[0].last_error, /lb\.tpl/);
+    assert.deepEqual([...Deno.readDirSync(w.ctx.dir)].filter((e) => e.name.endsWith(".tmp")), []);
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("a generator applies only on nodes with its apply_on tag", async () => {
+  const w = world({ path: "set-below", template: "lb.tpl", apply_on: "nginx" }, TEMPLATE);
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    const g = generators(w);
+    await g.runNow();
+    assert.throws(() => Deno.statSync(w.out), Deno.errors.NotFound);
+    assert.equal(g.list()[0].applies, false);
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("a burst of membership and KV events gives one debounced render", async () => {
+  const clock = new VirtualClock();
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE, clock);
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    const g = generators(w);
+    await g.start();
+    await clock.advance(1000);
+    await g.runNow(); // settle the start render
+    const base = g.list()[0].renders;
+    for (let i = 0; i < 5; i++) w.ctx.bus.emit("member.updated", w.members[1]);
+    w.ctx.bus.emit("kv.changed", { key: "lb/maxconn", modify_index: 2, deleted: false });
+    w.ctx.bus.emit("kv.changed", { key: "unrelated/key", modify_index: 3, deleted: false });
+    w.kv.set("lb/maxconn", "1024");
+    await clock.advance(1000);
+    await g.runNow(); // waits for the debounced run, then renders once more
+    assert.equal(g.list()[0].renders, base + 2);
+    assert.match(Deno.readTextFileSync(w.out), /^maxconn 1024\n/);
+    await g.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("runCommand kills the whole process group on timeout", async () => {
+  const w = world({ path: "/nonexistent", template: "lb.tpl" }, TEMPLATE);
+  try {
+    const marker = join(w.ctx.dir, "late");
+    const res = await runCommand(`(sleep 1; touch '${marker}') & sleep 30`, 200);
+    assert.equal(res.timedOut, true);
+    await new Promise((r) => setTimeout(r, 1500));
+    assert.throws(
+      () => Deno.statSync(marker),
+      Deno.errors.NotFound,
+      "the background child died with its group",
+    );
+    const ok = await runCommand("echo hello; echo oops >&2; exit 3", 5000);
+    assert.deepEqual([ok.code, ok.output, ok.timedOut], [3, "hello\noops\n", false]);
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("applyPartial appends a missing block and refuses a start marker without its end", () => {
+  assert.equal(applyPartial(null, "x", "#S", "#E"), "#S\nx\n#E\n");
+  assert.equal(applyPartial("a\n", "x\n", "#S", "#E"), "a\n#S\nx\n#E\n");
+  assert.throws(() => applyPartial("#S\nold\n", "x", "#S", "#E"), PartialError);
+});
+
+Deno.test("the shipped haproxy sample renders one server line per OK http node", async () => {
+  const sample = JSON.parse(Deno.readTextFileSync(join(REPO, "templates/samples/generators/haproxy.json")));
+  const w = world({ ...sample.generator, command: "" }, "unused");
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    w.members[2] = member(3, 0);
+    const g = generators(w);
+    await g.runNow();
+    const text = Deno.readTextFileSync(w.out);
+    assert.match(
+      text,
+      /backend http-servers\n    balance roundrobin\n    server 10\.0\.0\.2 10\.0\.0\.2:8082 check\n    server 10\.0\.0\.3 10\.0\.0\.3:8083 check\n$/,
+    );
+  } finally {
+    w.ctx.cleanup();
+  }
+});
