@@ -226,7 +226,7 @@ Deno.test("the shipped haproxy sample renders one server line per OK http node",
     const text = Deno.readTextFileSync(w.out);
     assert.match(
       text,
-      /backend http-servers\n    balance roundrobin\n    server 10\.0\.0\.2 10\.0\.0\.2:8082 check\n    server 10\.0\.0\.3 10\.0\.0\.3:8083 check\n$/,
+      /backend http-servers\n {4}balance roundrobin\n {4}server 10\.0\.0\.2 10\.0\.0\.2:8082 check\n {4}server 10\.0\.0\.3 10\.0\.0\.3:8083 check\n$/,
     );
   } finally {
     w.ctx.cleanup();
