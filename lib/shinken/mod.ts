@@ -1,0 +1,115 @@
+/**
+ * Shinken/Nagios export (reference §10.1, README "Export your nodes and check states into
+ * Shinken"): with a `shinken` object in the configuration, every node becomes a host in
+ * `<cfg_path>/<uuid>.cfg` (host templates `agent,kunai`, one passive service per check), kept in
+ * step with the membership at start and on `member.*` events, with one `reload_command` per batch;
+ * check results go to the external command file as `PROCESS_SERVICE_CHECK_RESULT` lines.
+ *
+ * ```ts
+ * const shinken = createShinken(ctx, { membership, localChecks });
+ * await shinken.start();
+ * ```
+ */
+import type { Ctx, Subsystem } from "../subsystem.ts";
+import { RouteTable } from "../routing/mod.ts";
+import { type LocalChecks, type ShinkenConfig, ShinkenExporter, type ShinkenMembership } from "./exporter.ts";
+
+export {
+  cfgName,
+  cfgValue,
+  GENERATED_MARK,
+  hostConfig,
+  hostResultLine,
+  SERVICE_TEMPLATE,
+  serviceName,
+  serviceResultLine,
+} from "./cfg_render.ts";
+export { pushLines } from "./command_file.ts";
+export { type LocalChecks, renderAll, type ShinkenConfig, type ShinkenMembership } from "./exporter.ts";
+
+/** What routes and tests may ask of the exporter. */
+export interface ShinkenApi {
+  /** Whether a `shinken` object is configured (and not `enabled: false`). */
+  readonly enabled: boolean;
+  /** The host files an export would write now, by file name. */
+  files(): Record<string, string>;
+  /** Syncs the files now (and reloads if they changed); resolves when done. */
+  syncNow(): Promise<void>;
+}
+
+/** Builds the exporter; without a `shinken` object it only answers the export route. */
+export function createShinken(
+  ctx: Ctx,
+  deps: { membership: ShinkenMembership; localChecks?: LocalChecks },
+): Subsystem & ShinkenApi {
+  const raw = ctx.config.listeners.shinken as ShinkenConfig | undefined;
+  const cfg: ShinkenConfig = raw ?? {
+    enabled: false,
+    cfg_path: "",
+    external_command_file: "",
+    reload_command: "",
+    monitoring_tool: "nagios",
+    host_templates: ["agent", "kunai"],
+    reload_delay: 1000,
+  };
+  const enabled = Boolean(raw) && cfg.enabled;
+  const ex = new ShinkenExporter(ctx, cfg, deps.membership, deps.localChecks);
+  const offs: Array<() => void> = [];
+  const api: Subsystem & ShinkenApi = {
+    name: "shinken",
+    enabled,
+    async start() {
+      if (!enabled) return;
+      const sync = () => ex.schedule();
+      for (
+        const ev of [
+          "member.joined",
+          "member.updated",
+          "member.suspect",
+          "member.dead",
+          "member.left",
+        ] as const
+      ) {
+        offs.push(ctx.bus.on(ev, (m) => {
+          sync();
+          ex.onMember(m);
+        }));
+      }
+      offs.push(ctx.bus.on("services.changed", sync));
+      offs.push(ctx.bus.on("check.changed", (ev) => ex.onCheckChanged(ev)));
+      await ex.syncNow();
+      ex.pushAll();
+      ctx.log.info(`shinken: exporting nodes to ${cfg.cfg_path} (${cfg.monitoring_tool})`);
+    },
+    async stop() {
+      for (const off of offs.splice(0)) off();
+      await ex.stop();
+    },
+    info: () =>
+      enabled
+        ? {
+          enabled: true,
+          cfg_path: cfg.cfg_path,
+          monitoring_tool: cfg.monitoring_tool,
+          external_command_file: cfg.external_command_file,
+          ...ex.stats,
+        }
+        : { enabled: false },
+    files: () => Object.fromEntries(ex.files()),
+    syncNow: () => ex.syncNow(),
+    routes: () => shinkenRoutes(api),
+  };
+  return api;
+}
+
+/** `GET /agent/shinken/export` (read): the host files for the current membership. */
+export function shinkenRoutes(api: ShinkenApi): RouteTable {
+  const r = new RouteTable("shinken");
+  r.read(
+    "GET",
+    "/agent/shinken/export",
+    "Nagios/Shinken host files for every node, by file name",
+    (c) => c.json({ enabled: api.enabled, files: api.files() }),
+  );
+  return r;
+}

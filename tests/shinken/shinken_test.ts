@@ -1,0 +1,278 @@
+import assert from "node:assert/strict";
+import fs from "node:fs";
+import { join } from "node:path";
+import { createShinken, GENERATED_MARK, pushLines, serviceResultLine } from "../../lib/shinken/mod.ts";
+import type { MemberRecord } from "../../lib/types.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+import { makeTestCtx, REPO, type TestCtx } from "../helpers.ts";
+
+function member(i: number, state: MemberRecord["state"] = "alive"): MemberRecord {
+  return {
+    uuid: `0000000${i}-aaaa-bbbb-cccc-00000000000${i}`,
+    name: `node-${i}`,
+    addr: `10.0.0.${i}`,
+    port: 6768,
+    incarnation: 1,
+    state,
+    tags: ["linux", i === 2 ? "web server" : "db"],
+    services: {
+      http: {
+        name: "http",
+        state_id: 0,
+        check: { id: "service:http", state: "ok", state_id: 0, output: "HTTP OK" },
+      },
+      plain: { name: "plain", state_id: 0 },
+    },
+    zone: i === 3 ? "eu;west" : "",
+  };
+}
+
+interface World {
+  ctx: TestCtx;
+  cfgPath: string;
+  reloads: string;
+  cmdFile: string;
+  members: MemberRecord[];
+}
+
+function world(tool: "nagios" | "shinken", clock?: VirtualClock): World {
+  const ctx = makeTestCtx({ clock });
+  const w: World = {
+    ctx,
+    cfgPath: join(ctx.dir, "agent"),
+    reloads: join(ctx.dir, "reloads"),
+    cmdFile: join(ctx.dir, "nagios.cmd"),
+    members: [member(1), member(2), member(3)],
+  };
+  ctx.config.listeners.shinken = {
+    enabled: true,
+    cfg_path: w.cfgPath,
+    external_command_file: w.cmdFile,
+    reload_command: `echo reload >> '${w.reloads}'`,
+    monitoring_tool: tool,
+    host_templates: ["agent", "kunai"],
+    reload_delay: 500,
+  };
+  return w;
+}
+
+function shinken(w: World) {
+  return createShinken(w.ctx, {
+    membership: { self: () => w.members[0], members: () => w.members },
+    localChecks: () => [{ id: "linux/cpu", state_id: 2, output: "CPU 99%" }],
+  });
+}
+
+function reloads(w: World): number {
+  try {
+    return Deno.readTextFileSync(w.reloads).split("\n").filter(Boolean).length;
+  } catch {
+    return 0;
+  }
+}
+
+function whoami(flag: string): string {
+  return new TextDecoder().decode(new Deno.Command("id", { args: [flag] }).outputSync().stdout).trim();
+}
+
+async function nagiosVerify(dir: string, cfgPath: string): Promise<{ code: number; out: string }> {
+  const results = join(dir, "checkresults");
+  Deno.mkdirSync(results, { recursive: true });
+  // The site's own objects: Nagios refuses a configuration without any contact.
+  const site = join(dir, "site.cfg");
+  Deno.writeTextFileSync(
+    site,
+    "define contact {\n  contact_name admin\n  host_notifications_enabled 0\n  service_notifications_enabled 0\n" +
+      "  host_notification_period kunai-24x7\n  service_notification_period kunai-24x7\n" +
+      "  host_notification_options n\n  service_notification_options n\n" +
+      "  host_notification_commands kunai_echo\n  service_notification_commands kunai_echo\n}\n",
+  );
+  const main = join(dir, "nagios.cfg");
+  Deno.writeTextFileSync(
+    main,
+    [
+      `log_file=${join(dir, "nagios.log")}`,
+      `cfg_file=${join(REPO, "templates/shinken/kunai-templates.cfg")}`,
+      `cfg_file=${site}`,
+      `cfg_dir=${cfgPath}`,
+      `object_cache_file=${join(dir, "objects.cache")}`,
+      `precached_object_file=${join(dir, "objects.precache")}`,
+      `status_file=${join(dir, "status.dat")}`,
+      `temp_file=${join(dir, "nagios.tmp")}`,
+      `lock_file=${join(dir, "nagios.lock")}`,
+      `check_result_path=${results}`,
+      `command_file=${join(dir, "nagios.cmd")}`,
+      // Read our 0700 temp dir as ourselves instead of switching to the nagios user.
+      `nagios_user=${whoami("-un")}`,
+      `nagios_group=${whoami("-gn")}`,
+      "check_external_commands=1",
+      "enable_notifications=0",
+      "",
+    ].join("\n"),
+  );
+  const res = await new Deno.Command("/usr/sbin/nagios4", {
+    args: ["-v", main],
+    stdout: "piped",
+    stderr: "piped",
+  })
+    .output();
+  const dec = new TextDecoder();
+  return { code: res.code, out: dec.decode(res.stdout) + dec.decode(res.stderr) };
+}
+
+Deno.test("host files for 3 nodes are accepted by a real nagios4 -v with the shipped templates", async () => {
+  const w = world("nagios");
+  try {
+    const s = shinken(w);
+    await s.start();
+    const files = [...Deno.readDirSync(w.cfgPath)].map((e) => e.name).sort();
+    assert.deepEqual(files, w.members.map((m) => `${m.uuid}.cfg`).sort());
+    const self = Deno.readTextFileSync(join(w.cfgPath, `${w.members[0].uuid}.cfg`));
+    assert.ok(self.startsWith(GENERATED_MARK));
+    assert.match(self, /host_name\s+00000001-aaaa-bbbb-cccc-000000000001\n/);
+    assert.match(self, /display_name\s+node-1\n/);
+    assert.match(self, /address\s+10\.0\.0\.1\n/);
+    assert.match(self, /use\s+agent,kunai\n/);
+    assert.match(self, /service_description\s+agent-cpu\n/);
+    assert.match(self, /service_description\s+agent-http\n/);
+    assert.doesNotMatch(self, /agent-plain/, "a service without a check exports no passive service");
+    const v = await nagiosVerify(w.ctx.dir, w.cfgPath);
+    assert.equal(v.code, 0, v.out);
+    assert.match(v.out, /Total Errors:\s+0/);
+    assert.match(v.out, /Checked 4 services\./);
+    assert.match(v.out, /Checked 3 hosts\./);
+    await s.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("shinken mode adds tags and zone to the host templates, cleaned into valid names", async () => {
+  const w = world("shinken");
+  try {
+    const s = shinken(w);
+    const files = s.files();
+    assert.match(files[`${w.members[1].uuid}.cfg`], /use\s+agent,kunai,linux,web-server\n/);
+    assert.match(files[`${w.members[2].uuid}.cfg`], /use\s+agent,kunai,linux,db,eu-west\n/);
+    assert.match(files[`${w.members[2].uuid}.cfg`], /_KUNAI_ZONE\s+eu west\n/, "';' would start a comment");
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("a node leaving removes its file; foreign files stay; one reload per batch of changes", async () => {
+  const clock = new VirtualClock();
+  const w = world("nagios", clock);
+  try {
+    Deno.mkdirSync(w.cfgPath, { recursive: true });
+    Deno.writeTextFileSync(join(w.cfgPath, "mine.cfg"), "define host {\n}\n");
+    const s = shinken(w);
+    await s.start();
+    assert.equal(reloads(w), 1, "start wrote 3 files: one reload");
+    const leaving = w.members[2];
+    w.members[2] = { ...leaving, state: "leave" };
+    w.members[1] = { ...w.members[1], tags: ["linux", "cache"] };
+    w.ctx.bus.emit("member.left", w.members[2]);
+    w.ctx.bus.emit("member.updated", w.members[1]);
+    w.ctx.bus.emit("member.updated", w.members[1]);
+    await clock.advance(600);
+    await s.syncNow(); // waits for the batch in progress; finds nothing more to do
+    assert.throws(() => Deno.statSync(join(w.cfgPath, `${leaving.uuid}.cfg`)), Deno.errors.NotFound);
+    assert.ok(Deno.statSync(join(w.cfgPath, `${w.members[1].uuid}.cfg`)).isFile);
+    assert.ok(Deno.statSync(join(w.cfgPath, "mine.cfg")).isFile, "files without our mark are never removed");
+    assert.equal(reloads(w), 2, "one reload for the whole batch");
+    await s.syncNow();
+    assert.equal(reloads(w), 2, "no change, no reload");
+    await s.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("check results reach a FIFO in external-command syntax; with no reader nothing blocks", async () => {
+  const w = world("nagios");
+  try {
+    const mk = await new Deno.Command("mkfifo", { args: [w.cmdFile] }).output();
+    assert.equal(mk.code, 0);
+    // No reader yet: start() pushes every known result and must come back, dropping them.
+    const s = shinken(w);
+    await s.start();
+    const dropped = s.info().dropped as number;
+    assert.ok(dropped >= 4, `dropped ${dropped}`);
+    const fd = fs.openSync(w.cmdFile, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      w.ctx.bus.emit("check.changed", {
+        id: "linux/cpu",
+        name: "linux/cpu",
+        state: "warning",
+        state_id: 1,
+        old_state: "critical",
+        old_state_id: 2,
+        output: "CPU 85%\nsecond line",
+        last_check: 1,
+        handlers: [],
+      });
+      const down = { ...w.members[1], state: "dead" as const };
+      w.members[1] = down;
+      w.ctx.bus.emit("member.dead", down);
+      const buf = new Uint8Array(65536);
+      const n = fs.readSync(fd, buf);
+      const lines = new TextDecoder().decode(buf.subarray(0, n)).split("\n").filter(Boolean);
+      const self = w.members[0].uuid, other = w.members[1].uuid;
+      assert.match(
+        lines[0],
+        new RegExp(`^\\[\\d+\\] PROCESS_SERVICE_CHECK_RESULT;${self};agent-cpu;1;CPU 85%\\\\nsecond line$`),
+      );
+      assert.ok(
+        lines.some((l) =>
+          new RegExp(`^\\[\\d+\\] PROCESS_HOST_CHECK_RESULT;${other};1;kunai: node node-2 is dead$`).test(l)
+        ),
+        lines.join("\n"),
+      );
+    } finally {
+      fs.closeSync(fd);
+      await s.stop();
+    }
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("pushLines never blocks on a full pipe: the rest is dropped and counted", () => {
+  const w = world("nagios");
+  try {
+    const fifo = join(w.ctx.dir, "full.cmd");
+    Deno.mkdirSync(w.ctx.dir, { recursive: true });
+    new Deno.Command("mkfifo", { args: [fifo] }).outputSync();
+    const fd = fs.openSync(fifo, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      const line = serviceResultLine(1, "h", "s", 0, "x".repeat(3900));
+      const r = pushLines(fifo, Array.from({ length: 40 }, () => line));
+      assert.ok(r.written > 0 && r.dropped > 0, JSON.stringify(r));
+      assert.equal(r.written + r.dropped, 40);
+      assert.equal(r.reason, "EAGAIN");
+    } finally {
+      fs.closeSync(fd);
+    }
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("without a shinken object the exporter is off but the export route still answers", async () => {
+  const ctx = makeTestCtx();
+  try {
+    const s = createShinken(ctx, { membership: { self: () => member(1), members: () => [member(1)] } });
+    await s.start();
+    assert.deepEqual(s.info(), { enabled: false });
+    const res = await (s.routes!() as import("../../lib/routing/mod.ts").RouteTable).request(
+      "/agent/shinken/export",
+    );
+    const body = await res.json();
+    assert.equal(body.enabled, false);
+    assert.deepEqual(Object.keys(body.files), [`${member(1).uuid}.cfg`]);
+    await s.stop();
+  } finally {
+    ctx.cleanup();
+  }
+});
