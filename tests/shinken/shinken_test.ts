@@ -147,7 +147,7 @@ Deno.test("host files for 3 nodes are accepted by a real nagios4 -v with the shi
   }
 });
 
-Deno.test("shinken mode adds tags and zone to the host templates, cleaned into valid names", async () => {
+Deno.test("shinken mode adds tags and zone to the host templates, cleaned into valid names", () => {
   const w = world("shinken");
   try {
     const s = shinken(w);
