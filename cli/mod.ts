@@ -18,6 +18,9 @@ import { stateCommands } from "./state.ts";
 import { detectorsCommands } from "./detectors.ts";
 import { kvCommands } from "./kv.ts";
 import { joinCommands, keysCommands, leaveCommands, membersCommands } from "./members.ts";
+import { handlersCommands } from "./handlers.ts";
+import { shinkenCommands } from "./shinken.ts";
+import { generatorsCommands } from "./generators.ts";
 
 // GROUPS: every command group, in help order. Helpers add their group here.
 export const GROUPS: CommandGroup[] = [
@@ -34,6 +37,9 @@ export const GROUPS: CommandGroup[] = [
   joinCommands,
   leaveCommands,
   keysCommands,
+  handlersCommands,
+  shinkenCommands,
+  generatorsCommands,
 ];
 
 const GLOBAL_HELP = `Usage: kunai [global options] <command> [command options] [arguments]

@@ -32,11 +32,66 @@ import { createDetectors } from "./detectors/mod.ts";
 import { createKv } from "./kv/mod.ts";
 import { createGossip } from "./gossip/mod.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
+import type { MemberRecord } from "./types.ts";
+import type { KvApi } from "./kv/mod.ts";
+import type { ChecksApi } from "./checks/mod.ts";
+import { createHandlers } from "./handlers/mod.ts";
+import { createShinken } from "./shinken/mod.ts";
+import { createGenerators, type KvGet } from "./generators/mod.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
 export interface SharedDeps {
   /** Seals/opens every agent-to-agent message (keyring + replay window). */
   envelope: PeerEnvelope;
+  /** Subsystems built so far, by entry name (read only by the small adapters below). */
+  built: Map<string, Subsystem>;
+}
+
+/**
+ * Membership for the outputs from the gossip subsystem built earlier (a tiny adapter until gossip
+ * hands out a MembershipView itself); without gossip, a cluster of just this node.
+ */
+function membershipFrom(ctx: Ctx, shared: SharedDeps): { self(): MemberRecord; members(): MemberRecord[] } {
+  const g = shared.built.get("gossip") as
+    | Partial<{ self(): MemberRecord; members(): MemberRecord[] }>
+    | undefined;
+  if (g?.self && g.members) return { self: () => g.self!(), members: () => g.members!() };
+  const self = (): MemberRecord => ({
+    uuid: ctx.node.uuid,
+    name: ctx.node.name,
+    addr: ctx.node.addr,
+    port: ctx.node.port,
+    incarnation: ctx.node.incarnation,
+    state: "alive",
+    tags: ctx.node.tags(),
+    services: ctx.node.services(),
+    zone: ctx.node.zone,
+  });
+  return { self, members: () => [self()] };
+}
+
+/** KV reads (UTF-8 text) for generator templates, from the kv subsystem built earlier. */
+function kvGetFrom(shared: SharedDeps): KvGet | undefined {
+  const kv = shared.built.get("kv") as Partial<KvApi> | undefined;
+  if (!kv?.get) return undefined;
+  return async (key) => {
+    const { entry } = await kv.get!(key);
+    return entry ? new TextDecoder().decode(entry.value) : null;
+  };
+}
+
+/** Our own checks (id, state, output) for the Shinken export, from the checks subsystem. */
+function localChecksFrom(
+  shared: SharedDeps,
+): (() => Array<{ id: string; state_id: number; output: string }>) | undefined {
+  const checks = shared.built.get("checks") as Partial<ChecksApi> | undefined;
+  if (!checks?.activeViews) return undefined;
+  return () =>
+    Object.entries(checks.activeViews!()).map(([id, v]) => ({
+      id,
+      state_id: Number(v.state_id ?? 3),
+      output: String(v.output ?? ""),
+    }));
 }
 
 /** A subsystem factory, in start order. */
@@ -62,6 +117,21 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
   // detectors before checks: tags found at start re-link checks through tags.changed
   { name: "detectors", create: (ctx) => createDetectors(ctx) },
   { name: "checks", create: (ctx) => createChecks(ctx) },
+  // outputs: consume check.changed / member.* / kv.changed on the bus
+  {
+    name: "handlers",
+    create: (ctx, shared) => createHandlers(ctx, { membership: membershipFrom(ctx, shared) }),
+  },
+  {
+    name: "shinken",
+    create: (ctx, shared) =>
+      createShinken(ctx, { membership: membershipFrom(ctx, shared), localChecks: localChecksFrom(shared) }),
+  },
+  {
+    name: "generators",
+    create: (ctx, shared) =>
+      createGenerators(ctx, { membership: membershipFrom(ctx, shared), kvGet: kvGetFrom(shared) }),
+  },
 ];
 
 export interface AgentOptions {
@@ -168,12 +238,13 @@ export class Agent {
         label: p.gossip.label,
       });
       this.envelope = new PeerEnvelope(keyring, { now: () => this.clock.now() });
-      const shared: SharedDeps = { envelope: this.envelope };
+      const shared: SharedDeps = { envelope: this.envelope, built: new Map() };
 
       for (const e of this.#entries) {
         if (e.enabled && !e.enabled(this.config)) continue;
         const sub = await e.create(this.#ctx(e.name), shared);
         this.subsystems.push(sub);
+        shared.built.set(e.name, sub);
       }
       for (const sub of this.subsystems) {
         await sub.start();

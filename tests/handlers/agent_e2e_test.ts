@@ -1,0 +1,88 @@
+/**
+ * The outputs wired into a real agent process: a check turning CRITICAL is mailed, the generator
+ * file and the Shinken host file appear, and the CLI groups answer.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { freePort, startAgent } from "../helpers.ts";
+import { SmtpFixture, waitFor } from "./smtp_fixture.ts";
+
+const HOST = "127.0.0.42";
+
+Deno.test("agent: check -> mail, generator file, shinken files, and the handlers/generators/shinken CLI", async () => {
+  const smtpPort = freePort(HOST);
+  const smtp = new SmtpFixture(HOST, smtpPort);
+  await smtp.start();
+  const out = Deno.makeTempDirSync({ prefix: "kunai-outputs-e2e-" });
+  const agent = await startAgent({
+    name: "out-1",
+    addr: HOST,
+    params: { tags: ["web"] },
+    files: {
+      "handlers/default.json": {
+        handler: {
+          type: "mail",
+          contacts: ["ops@example.com"],
+          smtp_server: HOST,
+          smtp_port: smtpPort,
+          smtp_starttls: "never",
+        },
+      },
+      "checks/always.json": { check: { interval: "1s", critical_if: "1 == 1", apply_on: "*" } },
+      "generators/hosts.json": { generator: { path: join(out, "hosts.txt"), template: "hosts.tpl" } },
+      "generators/templates/hosts.tpl":
+        "{% for uuid, n in nodes | items %}{{ n.name }} {{ n.addr }}\n{% endfor %}",
+      "shinken.json": {
+        shinken: {
+          cfg_path: join(out, "agent"),
+          reload_command: "",
+          external_command_file: "",
+          monitoring_tool: "nagios",
+        },
+      },
+    },
+  });
+  try {
+    await waitFor(() => smtp.mails.length >= 1, 30_000, "the mail for the critical check");
+    assert.match(smtp.mails[0].subject, /^Check checks\/always switched to critical state on out-1$/);
+    await waitFor(
+      () => {
+        try {
+          return Deno.readTextFileSync(join(out, "hosts.txt")) === `out-1 ${HOST}\n`;
+        } catch {
+          return false;
+        }
+      },
+      20_000,
+      "the generated file",
+    );
+    const files = [...Deno.readDirSync(join(out, "agent"))].map((e) => e.name);
+    assert.equal(files.length, 1);
+    assert.match(files[0], /\.cfg$/);
+
+    const handlers = await agent.cli(["handlers", "list", "--json"]);
+    assert.equal(handlers.code, 0, handlers.stderr);
+    const hl = JSON.parse(handlers.stdout);
+    assert.equal(hl[0].name, "handlers/default");
+    const gens = await agent.cli(["generators", "list", "--json"]);
+    assert.equal(gens.code, 0, gens.stderr);
+    const gl = JSON.parse(gens.stdout);
+    assert.equal(gl[0].name, "generators/hosts");
+    assert.ok(gl[0].writes >= 1);
+    const dir = join(out, "exported");
+    const exp = await agent.cli(["shinken", "export", "--dir", dir]);
+    assert.equal(exp.code, 0, exp.stderr);
+    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), files);
+    const test = await agent.cli(["handlers", "test", "default"]);
+    assert.equal(test.code, 0, test.stderr);
+    await waitFor(() => smtp.mails.some((m) => /handler-test/.test(m.subject)), 10_000, "the test mail");
+    const info = JSON.parse((await agent.cli(["info", "--json"])).stdout);
+    assert.equal(info.shinken?.enabled, true);
+    assert.ok(info.handlers?.sent >= 1);
+  } finally {
+    await agent.stop();
+    await smtp.stop();
+    Deno.removeSync(out, { recursive: true });
+    Deno.removeSync(agent.dir, { recursive: true });
+  }
+});
