@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { applyPartial, createGenerators, PartialError, runCommand } from "../../lib/generators/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
 import { makeTestCtx, REPO, type TestCtx } from "../helpers.ts";
 
 function member(i: number, http: number | null, state: MemberRecord["state"] = "alive"): MemberRecord {
@@ -228,6 +229,35 @@ Deno.test("the shipped haproxy sample renders one server line per OK http node",
       text,
       /backend http-servers\n {4}balance roundrobin\n {4}server 10\.0\.0\.2 10\.0\.0\.2:8082 check\n {4}server 10\.0\.0\.3 10\.0\.0\.3:8083 check\n$/,
     );
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("GET /agent/generators lists the generators; /agent/generators/:name answers one or 404", async () => {
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE);
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    const g = generators(w);
+    await g.runNow();
+    const routes = g.routes!() as import("../../lib/routing/mod.ts").RouteTable;
+    assert.ok(routes.routes.every((r) => r.access === "read"));
+    const table = buildApp([routes], {
+      token: "",
+      maxBody: 1 << 20,
+      log: w.ctx.log,
+      counters: w.ctx.counters,
+    });
+    const all = await (await table.request("/agent/generators")).json();
+    assert.equal(all.length, 1);
+    assert.equal(all[0].name, "generators/lb");
+    assert.equal(all[0].writes, 1);
+    assert.equal(all[0].templateDirs, undefined, "internal search path not exposed");
+    const one = await table.request("/agent/generators/generators/lb");
+    assert.equal(one.status, 200);
+    assert.equal((await one.json()).path, w.out);
+    const missing = await table.request("/agent/generators/nope");
+    assert.equal(missing.status, 404);
   } finally {
     w.ctx.cleanup();
   }

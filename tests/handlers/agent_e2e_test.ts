@@ -73,7 +73,7 @@ Deno.test("agent: check -> mail, generator file, shinken files, and the handlers
     const exp = await agent.cli(["shinken", "export", "--dir", dir]);
     assert.equal(exp.code, 0, exp.stderr);
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), files);
-    const test = await agent.cli(["handlers", "test", "default"]);
+    const test = await agent.cli(["handlers", "test", "handlers/default"]);
     assert.equal(test.code, 0, test.stderr);
     await waitFor(() => smtp.mails.some((m) => /handler-test/.test(m.subject)), 10_000, "the test mail");
     const info = JSON.parse((await agent.cli(["info", "--json"])).stdout);

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { RealClock } from "../../lib/clock/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
 import {
   createHandlers,
   findHandler,
@@ -270,6 +271,18 @@ Deno.test("handlers test sends a sample; the list hides the password; the test r
     assert.equal(access["GET /agent/handlers"], "read");
     assert.equal(access["POST /agent/handlers/:name{.+}/test"], "write");
     await assert.rejects(() => h.test("nope"), /no handler named nope/);
+    const app = buildApp([table], { token: "", maxBody: 1 << 20, log: ctx.log, counters: ctx.counters });
+    const overTcp = await app.request("/agent/handlers/handlers/default/test", { method: "POST" }, {
+      transport: "tcp",
+    });
+    assert.equal(overTcp.status, 401, "a write route: not over TCP without the token");
+    const overUnix = await app.request("/agent/handlers/handlers/default/test", { method: "POST" }, {
+      transport: "unix",
+    });
+    assert.equal(overUnix.status, 200, await overUnix.clone().text());
+    assert.equal(smtp.mails.length, 2);
+    const unknown = await app.request("/agent/handlers/nope/test", { method: "POST" }, { transport: "unix" });
+    assert.equal(unknown.status, 404);
   } finally {
     await h.stop();
     await smtp.stop();
