@@ -52,6 +52,11 @@ export interface GeneratorStatus {
 
 /** Debounce window: a burst of membership/KV events gives one render. */
 export const DEBOUNCE_MS = 250;
+/**
+ * KV values read by templates are re-read this often: `kv.changed` only fires on the nodes that
+ * hold a replica of the key, so other nodes would otherwise keep a stale value.
+ */
+export const KV_REFRESH_MS = 30_000;
 /** Render passes to learn which KV keys a template reads (each pass fetches the new ones). */
 const KV_PASSES = 3;
 
@@ -116,6 +121,7 @@ export class Generators {
   /** KV values read by templates, refreshed when `kv.changed` names the key. */
   #kvCache = new Map<string, string | null>();
   #timer: number | null = null;
+  #kvTimer: number | null = null;
   #running: Promise<void> | null = null;
   #again = false;
   /** Events schedule runs only between start() and stop(); runNow() works any time before stop(). */
@@ -148,12 +154,34 @@ export class Generators {
   start(): void {
     this.#started = true;
     this.schedule(0);
+    if (this.#kvGet) this.#kvTimer = this.#ctx.clock.setInterval(() => void this.refreshKv(), KV_REFRESH_MS);
+  }
+
+  /** Re-reads every cached KV value; schedules a render when one changed. */
+  async refreshKv(): Promise<void> {
+    if (!this.#kvGet || this.#stopped) return;
+    let changed = false;
+    for (const key of [...this.#kvCache.keys()]) {
+      let value: string | null;
+      try {
+        value = await this.#kvGet(key);
+      } catch (err) {
+        this.#ctx.log.warn(`generators: cannot re-read KV key ${key}: ${(err as Error).message}`);
+        continue;
+      }
+      if (this.#kvCache.get(key) !== value) {
+        this.#kvCache.set(key, value);
+        changed = true;
+      }
+    }
+    if (changed) this.schedule();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== null) this.#ctx.clock.clearTimeout(this.#timer);
-    this.#timer = null;
+    if (this.#kvTimer !== null) this.#ctx.clock.clearInterval(this.#kvTimer);
+    this.#timer = this.#kvTimer = null;
     await this.#running;
   }
 

@@ -262,3 +262,24 @@ Deno.test("GET /agent/generators lists the generators; /agent/generators/:name a
     w.ctx.cleanup();
   }
 });
+
+Deno.test("KV values are re-read periodically, since kv.changed fires only on replica nodes", async () => {
+  const clock = new VirtualClock();
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE, clock);
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    const g = generators(w);
+    await g.start();
+    await clock.advance(1000);
+    await g.runNow();
+    assert.match(Deno.readTextFileSync(w.out), /^maxconn 512\n/);
+    w.kv.set("lb/maxconn", "2048"); // changed elsewhere: no kv.changed here
+    await clock.advance(31_000);
+    await clock.advance(1000);
+    await g.runNow();
+    assert.match(Deno.readTextFileSync(w.out), /^maxconn 2048\n/);
+    await g.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});
