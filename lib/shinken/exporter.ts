@@ -38,6 +38,12 @@ export interface ShinkenMembership {
 /** Our own checks (all of them, not only those of services), for our own host. */
 export type LocalChecks = () => Array<{ id: string; state_id: number; output: string }>;
 
+/** An external command line and, for a service result, the state it reports once written. */
+interface PendingLine {
+  line: string;
+  remember?: [key: string, stateId: number];
+}
+
 const UUID_CFG = /^[A-Za-z0-9_.-]+\.cfg$/;
 
 /** Every host file for the current membership (nodes that left are not exported). */
@@ -196,13 +202,13 @@ export class ShinkenExporter {
 
   /** A member's record changed: push the results of its checks that changed, and host up/down. */
   onMember(m: MemberRecord): void {
-    const lines: string[] = [];
+    const lines: PendingLine[] = [];
     const now = Math.floor(this.#ctx.clock.now() / 1000);
     if (m.state === "dead" && !this.#down.has(m.uuid)) {
       this.#down.add(m.uuid);
-      lines.push(hostResultLine(now, m.uuid, 1, `kunai: node ${m.name} is dead`));
+      lines.push({ line: hostResultLine(now, m.uuid, 1, `kunai: node ${m.name} is dead`) });
     } else if (m.state === "alive" && this.#down.delete(m.uuid)) {
-      lines.push(hostResultLine(now, m.uuid, 0, `kunai: node ${m.name} is alive`));
+      lines.push({ line: hostResultLine(now, m.uuid, 0, `kunai: node ${m.name} is alive`) });
     }
     if (m.uuid !== this.#membership.self().uuid) {
       for (const c of exportedChecks(memberChecks(m))) {
@@ -216,7 +222,7 @@ export class ShinkenExporter {
   /** At start: every known result once, so the monitoring tool does not wait for changes. */
   pushAll(): void {
     const self = this.#membership.self();
-    const lines: string[] = [];
+    const lines: PendingLine[] = [];
     for (const m of this.#membership.members()) {
       if (m.state === "leave") continue;
       const checks = m.uuid === self.uuid
@@ -229,16 +235,18 @@ export class ShinkenExporter {
     this.#push(lines);
   }
 
-  #serviceLine(host: string, service: string, stateId: number, output: string): string {
-    this.#pushed.set(`${host}|${service}`, stateId);
+  #serviceLine(host: string, service: string, stateId: number, output: string): PendingLine {
     const rc = stateId >= 0 && stateId <= 3 ? stateId : 3;
-    return serviceResultLine(Math.floor(this.#ctx.clock.now() / 1000), host, service, rc, output);
+    const line = serviceResultLine(Math.floor(this.#ctx.clock.now() / 1000), host, service, rc, output);
+    return { line, remember: [`${host}|${service}`, stateId] };
   }
 
-  #push(lines: string[]): void {
+  #push(pending: PendingLine[]): void {
     const file = this.#cfg.external_command_file;
-    if (!file || !lines.length) return;
-    const r = pushLines(file, lines);
+    if (!file || !pending.length) return;
+    const r = pushLines(file, pending.map((p) => p.line));
+    // Only what was written counts as known to the monitoring tool; dropped states go again later.
+    for (const p of pending.slice(0, r.written)) if (p.remember) this.#pushed.set(...p.remember);
     this.stats.lines += r.written;
     if (r.dropped) {
       this.stats.dropped += r.dropped;

@@ -216,7 +216,7 @@ Deno.test("check results reach a FIFO in external-command syntax; with no reader
       w.members[1] = down;
       w.ctx.bus.emit("member.dead", down);
       const buf = new Uint8Array(65536);
-      const n = fs.readSync(fd, buf);
+      let n = fs.readSync(fd, buf);
       const lines = new TextDecoder().decode(buf.subarray(0, n)).split("\n").filter(Boolean);
       const self = w.members[0].uuid, other = w.members[1].uuid;
       assert.match(
@@ -229,6 +229,24 @@ Deno.test("check results reach a FIFO in external-command syntax; with no reader
         ),
         lines.join("\n"),
       );
+      // A remote node's service turning CRITICAL is pushed once; the same state again is not.
+      const third = w.members[2];
+      const failing = {
+        ...third,
+        services: {
+          http: {
+            name: "http",
+            state_id: 2,
+            check: { id: "service:http", state: "critical", state_id: 2, output: "down" },
+          },
+        },
+      };
+      w.ctx.bus.emit("member.updated", failing);
+      w.ctx.bus.emit("member.updated", failing);
+      n = fs.readSync(fd, buf);
+      const more = new TextDecoder().decode(buf.subarray(0, n)).split("\n").filter(Boolean);
+      assert.equal(more.length, 1, more.join("\n"));
+      assert.match(more[0], new RegExp(`PROCESS_SERVICE_CHECK_RESULT;${third.uuid};agent-http;2;down$`));
     } finally {
       fs.closeSync(fd);
       await s.stop();
