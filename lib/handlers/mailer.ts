@@ -2,7 +2,7 @@
  * SMTP delivery through nodemailer: one transport per handler settings, reused while they do not
  * change. `send` resolves when the relay accepted the message and throws with the relay's reason.
  */
-import nodemailer from "nodemailer";
+import type nodemailerType from "nodemailer";
 import type { HandlerDef } from "./handler_def.ts";
 
 /** What is sent: From/To/Subject headers and a text body. */
@@ -13,7 +13,13 @@ export interface MailMessage {
   text: string;
 }
 
-type Transport = ReturnType<typeof nodemailer.createTransport>;
+type Transport = ReturnType<typeof nodemailerType.createTransport>;
+
+/** nodemailer takes ~300 ms to import: loaded on the first mail, not at agent start. */
+let nodemailer: Promise<typeof nodemailerType> | null = null;
+function loadNodemailer(): Promise<typeof nodemailerType> {
+  return nodemailer ??= import("nodemailer").then((m) => m.default);
+}
 
 /** nodemailer options for a handler's relay, TLS and auth settings. */
 export function transportOptions(h: HandlerDef): Record<string, unknown> {
@@ -40,7 +46,8 @@ export class Mailer {
     const key = JSON.stringify(opts);
     let t = this.#transports.get(key);
     if (!t) {
-      t = nodemailer.createTransport(opts);
+      const nm = await loadNodemailer();
+      t = this.#transports.get(key) ?? nm.createTransport(opts);
       this.#transports.set(key, t);
     }
     const info = await t.sendMail({ from: msg.from, to: msg.to, subject: msg.subject, text: msg.text });
