@@ -69,6 +69,14 @@ Deno.test("agent: check -> mail, generator file, shinken files, and the handlers
     const gl = JSON.parse(gens.stdout);
     assert.equal(gl[0].name, "generators/hosts");
     assert.ok(gl[0].writes >= 1);
+    const human = await agent.cli(["handlers", "list"]);
+    assert.equal(human.code, 0, human.stderr);
+    assert.match(
+      human.stdout,
+      /handlers\/default: +mail ok,warning,critical,unknown -> ops@example\.com via /,
+    );
+    const gensHuman = await agent.cli(["generators", "list"]);
+    assert.match(gensHuman.stdout, /generators\/hosts: +hosts\.tpl -> .*hosts\.txt: \d+ write/);
     const dir = join(out, "exported");
     const exp = await agent.cli(["shinken", "export", "--dir", dir]);
     assert.equal(exp.code, 0, exp.stderr);
