@@ -20,7 +20,7 @@ import {
 } from "./identity/mod.ts";
 import { acquireLock, releaseLock } from "./lockfile.ts";
 import { buildApp, HttpServer } from "./http/mod.ts";
-import { type ApiEnv, HttpError, newRouter, protect, type RouteTable } from "./routing/mod.ts";
+import { type ApiContext, type ApiEnv, HttpError, RouteTable } from "./routing/mod.ts";
 import type { Ctx, Subsystem, Views } from "./subsystem.ts";
 import { VERSION } from "./version.ts";
 import type { Hono } from "hono";
@@ -183,6 +183,8 @@ export class Agent {
       for (const sub of this.subsystems) if (sub.routes) routers.push(sub.routes());
       const app = buildApp(routers, {
         token: p.http.token,
+        openWrites: p.http.open_writes,
+        corsOrigins: p.http.cors_origins,
         maxBody: p.http.max_body,
         log: this.sink.logger("http"),
         counters: this.counters,
@@ -197,12 +199,32 @@ export class Agent {
         maxBody: p.http.max_body,
         log: this.sink.logger("http"),
         counters: this.counters,
+        headerTimeoutMs: p.http.header_timeout,
+        idleTimeoutMs: p.http.idle_timeout,
       });
+      this.#warnOpenApi();
       this.log.info(`HTTP API on ${p.http.enabled ? `${p.bind}:${p.port} and ` : ""}unix:${p.socket}`);
     } catch (err) {
       this.log.error(`start failed: ${(err as Error).message}`);
       await this.#teardown();
       throw err;
+    }
+  }
+
+  /** Says loudly at start what anyone who reaches the TCP port may do. */
+  #warnOpenApi(): void {
+    const p = this.config.params;
+    if (!p.http.enabled) return;
+    if (p.http.open_writes) {
+      this.log.warn(
+        `http.open_writes is true: anyone who can reach ${p.bind}:${p.port} can stop this agent, ` +
+          "write keys, change checks and evaluate expressions without a token",
+      );
+    } else if (!p.http.token) {
+      this.log.info(
+        `write routes are refused over TCP (${p.bind}:${p.port}) because http.token is not set; ` +
+          `use the unix socket ${p.socket} or set http.token`,
+      );
     }
   }
 
@@ -302,17 +324,19 @@ export class Agent {
     return { files: next.files.length, restart_needed: restart };
   }
 
-  #coreRoutes(): Hono<ApiEnv> {
-    const r = newRouter();
-    r.get("/", (c) => c.text("OK"));
-    r.get("/agent/info", (c) => c.json(this.info()));
-    r.get("/agent/name", (c) => c.text(this.config.params.name));
-    r.get("/stop", protect, (c) => {
+  #coreRoutes(): RouteTable {
+    const r = new RouteTable("agent");
+    r.read("GET", "/", "liveness: OK", (c) => c.text("OK"));
+    r.read("GET", "/agent/info", "this agent's state, one section per subsystem", (c) => c.json(this.info()));
+    r.read("GET", "/agent/name", "this node's name", (c) => c.text(this.config.params.name));
+    const stop = (c: ApiContext) => {
       setTimeout(() => void this.stop("stop requested over the API"), 50);
       return c.text("OK");
-    });
-    r.post("/agent/reload", protect, (c) => c.json(this.reload()));
-    r.get("/metrics", (c) => {
+    };
+    r.write("POST", "/stop", "stop this agent (graceful)", stop);
+    r.write("GET", "/stop", "stop this agent (the reference's GET, same policy)", stop);
+    r.write("POST", "/agent/reload", "re-read the configuration files", (c) => c.json(this.reload()));
+    r.read("GET", "/metrics", "Prometheus metrics", (c) => {
       this.counters.set("uptime_seconds", Math.floor((Date.now() - this.startedAt) / 1000));
       this.counters.set("incarnation", this.node.incarnation);
       for (const [lvl, n] of Object.entries(this.sink.counts)) {
@@ -341,7 +365,10 @@ export class Agent {
   async #teardown(): Promise<void> {
     const deadline = Date.now() + STOP_BUDGET_MS;
     if (this.http) {
-      await withTimeout(this.http.close(), 1000).catch(() => {});
+      await withTimeout(this.http.close(), 1000).catch((err) => {
+        this.log.warn(`HTTP server did not close cleanly: ${(err as Error).message}`);
+        this.counters.inc("stop_errors_total", { part: "http" });
+      });
       this.http = null;
     }
     for (const sub of [...this.subsystems].reverse()) {

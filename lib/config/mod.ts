@@ -53,8 +53,12 @@ export interface GossipConfig {
 }
 export interface HttpConfig {
   token: string;
+  open_writes: boolean;
+  cors_origins: string[];
   max_body: number;
   enabled: boolean;
+  header_timeout: number;
+  idle_timeout: number;
 }
 export interface KvConfig {
   replicas: number;
