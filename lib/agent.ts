@@ -100,6 +100,8 @@ export class Agent {
   sandbox!: Sandbox;
   envelope!: PeerEnvelope;
   http: HttpServer | null = null;
+  /** Every router mounted on the API (the security tests walk their route tables). */
+  readonly routers: Array<RouteTable | Hono<ApiEnv>> = [];
   readonly subsystems: Subsystem[] = [];
   readonly views: Views = {};
   readonly startedAt = Date.now();
@@ -179,9 +181,9 @@ export class Agent {
         await sub.start();
         this.log.debug(`subsystem ${sub.name} started`);
       }
-      const routers: Array<RouteTable | Hono<ApiEnv>> = [this.#coreRoutes()];
-      for (const sub of this.subsystems) if (sub.routes) routers.push(sub.routes());
-      const app = buildApp(routers, {
+      this.routers.push(this.#coreRoutes());
+      for (const sub of this.subsystems) if (sub.routes) this.routers.push(sub.routes());
+      const app = buildApp(this.routers, {
         token: p.http.token,
         openWrites: p.http.open_writes,
         corsOrigins: p.http.cors_origins,

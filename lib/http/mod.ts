@@ -83,11 +83,15 @@ export function routeDocs(routers: Array<RouteTable | Hono<ApiEnv>>): RouteDoc[]
 export function undeclaredRoutes(
   routers: Array<RouteTable | Hono<ApiEnv>>,
 ): Array<{ method: string; path: string }> {
-  return routers.flatMap((r) =>
-    r instanceof RouteTable ? [] : r.routes
-      .filter((x) => x.method !== "ALL")
-      .map((x) => ({ method: x.method, path: x.path }))
-  );
+  const seen = new Map<string, { method: string; path: string }>();
+  for (const r of routers) {
+    if (r instanceof RouteTable) continue;
+    // a route with middleware appears once per handler: keep one row per method and path
+    for (const x of r.routes) {
+      if (x.method !== "ALL") seen.set(`${x.method} ${x.path}`, { method: x.method, path: x.path });
+    }
+  }
+  return [...seen.values()];
 }
 
 /**
@@ -179,6 +183,10 @@ export function buildApp(routers: Array<RouteTable | Hono<ApiEnv>>, opts: Policy
     } else if (err.name === "ConfigError") {
       status = 400;
       body = { error: err.message };
+    } else if (err instanceof URIError) {
+      // decodeURIComponent of a client's path or query: always bad input
+      status = 400;
+      body = { error: `malformed percent-encoding in the request: ${err.message}` };
     } else {
       opts.log.error(`${c.req.method} ${c.req.path} failed:`, err);
       body = { error: `internal error: ${err.message}` };
