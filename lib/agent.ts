@@ -4,7 +4,7 @@
  * Only this file knows every subsystem.
  */
 import { join } from "node:path";
-import type { AgentConfig } from "./config/mod.ts";
+import { type AgentConfig, formatProblem } from "./config/mod.ts";
 import { EventBus } from "./bus.ts";
 import { type Clock, RealClock } from "./clock/mod.ts";
 import { type Logger, LogSink } from "./log/mod.ts";
@@ -143,6 +143,7 @@ export class Agent {
       this.sink.openFile(join(p.log, "daemon.log"));
       this.log.info(`starting kunai ${VERSION} (pid ${Deno.pid}), configuration from ${this.config.cfgDir}`);
       this.log.info(`loaded ${this.config.files.length} configuration file(s)`);
+      for (const w of this.config.warnings) this.log.warn(`configuration: ${formatProblem(w)}`);
       this.store = new Store(p.data);
       const agentDb = this.store.open("agent", [{ version: 1, sql: IDENTITY_MIGRATION }]);
       const incarnation = bumpStartIncarnation(agentDb);
