@@ -12,7 +12,7 @@
 import { join, resolve } from "node:path";
 import { ConfigError, type ConfigProblem, loadConfigDirs, type LoadedObject } from "./load.ts";
 import { type Issue, object } from "./schema.ts";
-import { agentFields, type ListenerKind, listenerTypes, type ObjectKind } from "./objects.ts";
+import { agentFields, type ListenerKind, type ObjectKind } from "./objects.ts";
 import { decodeKey } from "../transport/mod.ts";
 
 export { ConfigError, formatProblem, listConfigFiles, parseConfigText } from "./load.ts";
@@ -338,12 +338,4 @@ function checkKeys(p: AgentParams, source: Record<string, string>): ConfigProble
 export function substituteData(path: string, data: string, cfgDir: string): string {
   const s = path.replaceAll("$data$", data);
   return s.startsWith("/") ? s : resolve(cfgDir, s);
-}
-
-/** Validates a listener object (used by subsystems that accept runtime edits). */
-export function validateListener(kind: ListenerKind, value: unknown): Record<string, unknown> {
-  const issues: Issue[] = [];
-  const out = listenerTypes[kind].parse(value, kind, issues) as Record<string, unknown> | undefined;
-  if (!out) throw new ConfigError(issues.map((i) => ({ file: "request", path: i.path, message: i.message })));
-  return out;
 }

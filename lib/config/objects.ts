@@ -4,7 +4,6 @@
  * Subsystems add their fields here; validation and the README's reference come from it.
  */
 import {
-  anyValue,
   bool,
   bytes,
   durationMs,
@@ -247,6 +246,3 @@ export type ObjectKind = keyof typeof objectTypes;
 export type ListenerKind = keyof typeof listenerTypes;
 export const OBJECT_KINDS = Object.keys(objectTypes) as ObjectKind[];
 export const LISTENER_KINDS = Object.keys(listenerTypes) as ListenerKind[];
-
-/** Fields unused here but kept so anyValue stays referenced for free-form data. */
-export const freeData = anyValue();
