@@ -8,7 +8,8 @@
  * headers must end within `headerTimeoutMs`) → `body` (a declared body must arrive within the same
  * deadline counted again from the end of the headers) → `wait` (the app is working, no deadline: a
  * blocking read may take minutes) → first response byte → `idle` (closed after `idleTimeoutMs` with
- * no byte either way).
+ * no byte either way). A `101 Switching Protocols` answer turns the connection into a `tunnel` with no
+ * deadline. Above `maxConnections` open connections, new ones are closed at once (counted).
  */
 import { join } from "node:path";
 import type { Logger } from "../log/mod.ts";
@@ -19,6 +20,8 @@ export interface TcpFrontOptions {
   port: number;
   headerTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Open connections kept at most (each costs three file descriptors). */
+  maxConnections?: number;
   log: Logger;
   counters: Counters;
   /** Starts the private server on this unix socket path. */
@@ -31,7 +34,7 @@ const CHUNK = 64 * 1024;
 /** One character per byte, so string offsets are byte offsets. */
 const LATIN1 = new TextDecoder("latin1");
 
-type Phase = "idle" | "head" | "body" | "wait";
+type Phase = "idle" | "head" | "body" | "wait" | "tunnel";
 
 interface Conn {
   client: Deno.Conn;
@@ -102,15 +105,25 @@ export class TcpFront {
   }
 
   async #accept(): Promise<void> {
-    try {
-      for await (const client of this.listener) {
-        void this.#serve(client);
-      }
-    } catch (err) {
-      if (!this.#closing) {
-        this.opts.log.error("HTTP front stopped accepting connections:", err);
+    const max = this.opts.maxConnections ?? 4096;
+    while (!this.#closing) {
+      let client: Deno.Conn;
+      try {
+        client = await this.listener.accept();
+      } catch (err) {
+        if (this.#closing || err instanceof Deno.errors.BadResource) return;
+        // e.g. out of file descriptors: say so, breathe, keep serving
+        this.opts.log.warn(`HTTP front cannot accept a connection: ${(err as Error).message}`);
         this.opts.counters.inc("http_front_errors_total", { where: "accept" });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
       }
+      if (this.#conns.size >= max) {
+        this.opts.counters.inc("http_connections_dropped_total", { reason: "too_many" });
+        client.close();
+        continue;
+      }
+      void this.#serve(client);
     }
   }
 
@@ -140,7 +153,7 @@ export class TcpFront {
     this.opts.counters.inc("http_connections_total");
     await Promise.all([
       this.#pump(c, client, upstream, (b) => this.#fromClient(c, b)),
-      this.#pump(c, upstream, client, () => this.#fromServer(c)),
+      this.#pump(c, upstream, client, (b) => this.#fromServer(c, b)),
     ]);
     this.#drop(c, "");
   }
@@ -172,6 +185,7 @@ export class TcpFront {
   #fromClient(c: Conn, bytes: Uint8Array): boolean {
     const now = Date.now();
     c.last = now;
+    if (c.phase === "tunnel") return true;
     if (c.phase === "idle" || c.phase === "wait") {
       c.phase = "head";
       c.since = now;
@@ -207,9 +221,12 @@ export class TcpFront {
     return true;
   }
 
-  #fromServer(c: Conn): boolean {
+  #fromServer(c: Conn, bytes: Uint8Array): boolean {
     c.last = Date.now();
-    if (c.phase === "wait" || c.phase === "body") c.phase = "idle";
+    if (c.phase === "wait" || c.phase === "body") {
+      // the start of an answer: "HTTP/1.1 101" hands the connection over to another protocol
+      c.phase = bytes.length >= 12 && LATIN1.decode(bytes.subarray(9, 12)) === "101" ? "tunnel" : "idle";
+    }
     return true;
   }
 

@@ -40,6 +40,8 @@ export interface HttpServerOptions {
   headerTimeoutMs?: number;
   /** A TCP connection with no request in flight and no byte either way is closed after this (ms). */
   idleTimeoutMs?: number;
+  /** TCP connections kept open at most; more are closed at once (default 4096). */
+  maxConnections?: number;
 }
 
 /** What lib/http needs to apply the route policy. */
@@ -224,6 +226,7 @@ export class HttpServer {
           port: opts.port,
           headerTimeoutMs: opts.headerTimeoutMs ?? 10_000,
           idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
+          maxConnections: opts.maxConnections,
           log: opts.log,
           counters: opts.counters,
           serve: (path) => Deno.serve({ path, onListen: () => {}, onError }, handler("tcp")),

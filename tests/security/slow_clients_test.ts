@@ -15,14 +15,19 @@ import { freePort, startAgent } from "../helpers.ts";
 const ADDR = "127.0.0.43";
 const enc = new TextEncoder();
 
-async function server(headerTimeoutMs: number, idleTimeoutMs: number) {
+async function server(headerTimeoutMs: number, idleTimeoutMs: number, maxConnections?: number) {
   const r = new RouteTable("test");
   r.read("GET", "/", "root", (c) => c.text("OK"));
-  r.read("GET", "/slow", "answers after 1.5 s", async (c) => {
-    await new Promise((res) => setTimeout(res, 1500));
+  r.read("GET", "/slow", "answers after 2 s", async (c) => {
+    await new Promise((res) => setTimeout(res, 2000));
     return c.text("late but whole");
   });
   r.read("POST", "/echo", "echo the body length", async (c) => c.text(String((await readBody(c)).length)));
+  r.read("GET", "/ws", "websocket echo", (c) => {
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
+    socket.onmessage = (e) => socket.send(`echo ${e.data}`);
+    return response;
+  });
   const counters = new Counters();
   const app = buildApp([r], { token: "", maxBody: 1 << 20, log: silentLogger, counters });
   const srv = await HttpServer.start(app, {
@@ -36,6 +41,7 @@ async function server(headerTimeoutMs: number, idleTimeoutMs: number) {
     counters,
     headerTimeoutMs,
     idleTimeoutMs,
+    maxConnections,
   });
   return { srv, counters, port: srv.tcpAddr!.port };
 }
@@ -101,7 +107,7 @@ Deno.test("slow-loris connections are closed at the header deadline while normal
 });
 
 Deno.test("an idle connection is closed; keep-alive requests and a slow app answer are not cut", async () => {
-  const { srv, counters, port } = await server(500, 800);
+  const { srv, counters, port } = await server(500, 1200);
   try {
     const idle = await Deno.connect({ hostname: ADDR, port });
     const idleClosed = closedByServer(idle);
@@ -116,7 +122,7 @@ Deno.test("an idle connection is closed; keep-alive requests and a slow app answ
     for (let i = 0; i < 2; i++) {
       await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
       assert.match(await read(), /200 OK[\s\S]*OK$/);
-      await new Promise((r) => setTimeout(r, 300));
+      await new Promise((r) => setTimeout(r, 100));
     }
     await conn.write(enc.encode("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
     assert.match(await read(), /late but whole/);
@@ -154,6 +160,41 @@ Deno.test("a body sent one byte at a time is cut at the deadline", async () => {
     assert.ok(done, "closed before the body was complete");
     assert.equal(counters.get("http_connections_dropped_total", { reason: "body_timeout" }), 1);
     conn.close();
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("a websocket upgrade becomes a tunnel without deadlines", async () => {
+  const { srv, port } = await server(300, 500);
+  try {
+    const ws = new WebSocket(`ws://${ADDR}:${port}/ws`);
+    await new Promise((res, rej) => {
+      ws.onopen = res;
+      ws.onerror = rej;
+    });
+    await new Promise((r) => setTimeout(r, 1200)); // past both deadlines (300 ms, 500 ms)
+    const answer = new Promise<string>((res) => ws.onmessage = (e) => res(String(e.data)));
+    ws.send("hi");
+    assert.equal(await answer, "echo hi");
+    const closed = new Promise((r) => ws.onclose = r);
+    ws.close();
+    await closed;
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("connections over the cap are closed at once", async () => {
+  const { srv, counters, port } = await server(10_000, 10_000, 3);
+  try {
+    const held = await Promise.all([1, 2, 3].map(() => Deno.connect({ hostname: ADDR, port })));
+    assert.ok(await until(() => srv.tcpConnections === 3, 5000));
+    const extra = await Deno.connect({ hostname: ADDR, port });
+    await closedByServer(extra);
+    assert.equal(counters.get("http_connections_dropped_total", { reason: "too_many" }), 1);
+    extra.close();
+    for (const c of held) c.close();
   } finally {
     await srv.close();
   }
