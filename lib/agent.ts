@@ -19,7 +19,7 @@ import {
   resolveUuid,
 } from "./identity/mod.ts";
 import { acquireLock, releaseLock } from "./lockfile.ts";
-import { buildApp, HttpServer } from "./http/mod.ts";
+import { buildApp, HttpServer, writePolicy } from "./http/mod.ts";
 import { type ApiContext, type ApiEnv, HttpError, RouteTable } from "./routing/mod.ts";
 import type { Ctx, Subsystem, Views } from "./subsystem.ts";
 import { VERSION } from "./version.ts";
@@ -277,7 +277,14 @@ export class Agent {
       collectors: {},
       websocket_info: null,
       httpservers: {
-        external: p.http.enabled ? { bind: p.bind, port: p.port } : null,
+        external: p.http.enabled
+          ? {
+            bind: p.bind,
+            port: p.port,
+            writes: writePolicy(p.http.token, p.http.open_writes),
+            tcp_connections: this.http?.tcpConnections ?? 0,
+          }
+          : null,
         internal: { socket: p.socket },
       },
       subsystems: this.subsystems.map((s) => s.name),
@@ -303,6 +310,7 @@ export class Agent {
       throw new HttpError(409, "this agent was started without a way to re-read its configuration");
     }
     const next = this.#reloadConfig();
+    for (const w of next.warnings) this.log.warn(`configuration: ${formatProblem(w)}`);
     const cur = this.config;
     const restart: string[] = [];
     for (const key of Object.keys(next.params) as Array<keyof typeof next.params>) {
@@ -313,6 +321,7 @@ export class Agent {
     cur.listeners = next.listeners;
     cur.data = next.data;
     cur.files = next.files;
+    cur.warnings = next.warnings;
     cur.params.log_level = next.params.log_level;
     this.sink.level = next.params.log_level;
     if (JSON.stringify(next.params.tags) !== JSON.stringify(cur.params.tags)) {
