@@ -171,6 +171,12 @@ export class Agent {
         label: p.gossip.label,
       });
       this.envelope = new PeerEnvelope(keyring, { now: () => this.clock.now() });
+      if (!keyring.enabled) {
+        this.log.warn(
+          `no encryption_key: anyone who can reach port ${p.port} can join this cluster, pose as a member, ` +
+            "make members leave and write data through the peer routes; create a key with 'kunai keygen'",
+        );
+      }
       const shared: SharedDeps = { envelope: this.envelope };
 
       for (const e of this.#entries) {

@@ -51,6 +51,7 @@ Deno.test("hole 1: leave of itself and /stop over TCP without the token are refu
       await r.body?.cancel();
     }
     assert.ok(await stillUp(a), "the agent survived every attempt");
+    assert.doesNotMatch(a.stderr(), /no encryption_key/, "a keyed agent does not warn");
 
     // the owner, with the token, still can
     const ok = await fetch(`${base}/stop`, { method: "POST", headers: { authorization: "Bearer t0ken" } });
@@ -66,6 +67,8 @@ Deno.test("hole 1: leave of itself and /stop over TCP without the token are refu
 Deno.test("without http.token, /stop over TCP answers 403 naming http.token; http.open_writes reopens it with a warning", async () => {
   const closed = await startAgent({ name: "closed", addr: ADDR });
   try {
+    assert.match(closed.stderr(), /no encryption_key: anyone who can reach port \d+ can join this cluster/);
+    assert.match(closed.stderr(), /write routes are refused over TCP .* because http\.token is not set/);
     const r = await fetch(`http://${ADDR}:${closed.port}/stop`);
     assert.equal(r.status, 403);
     assert.match((await r.json()).error, /http\.token/);
