@@ -210,6 +210,10 @@ export class Agent {
         counters: this.counters,
         headerTimeoutMs: p.http.header_timeout,
         idleTimeoutMs: p.http.idle_timeout,
+        // under our lock, so a file left by a killed agent is ours to replace (unix paths stop at 107 bytes)
+        frontSocket: join(p.data, "http-front.sock").length < 100
+          ? join(p.data, "http-front.sock")
+          : undefined,
       });
       this.#warnOpenApi();
       this.log.info(`HTTP API on ${p.http.enabled ? `${p.bind}:${p.port} and ` : ""}unix:${p.socket}`);

@@ -20,6 +20,11 @@ export interface TcpFrontOptions {
   port: number;
   headerTimeoutMs: number;
   idleTimeoutMs: number;
+  /**
+   * Where the private server listens (a unix socket only we use); its owner guarantees nobody
+   * else uses it (the agent's data dir, under its lock). Default: a fresh temp dir.
+   */
+  privateSocket?: string;
   /** Open connections kept at most (each costs three file descriptors). */
   maxConnections?: number;
   log: Logger;
@@ -62,7 +67,8 @@ export class TcpFront {
     readonly addr: Deno.NetAddr,
     private readonly listener: Deno.Listener,
     private readonly server: Deno.HttpServer,
-    private readonly dir: string,
+    /** Removed at close: the private socket, or the temp dir holding it. */
+    private readonly cleanup: string,
     private readonly path: string,
     private readonly opts: TcpFrontOptions,
   ) {
@@ -74,18 +80,25 @@ export class TcpFront {
   /** Listens on `hostname:port` (AddrInUse propagates) and starts the private server. */
   static start(opts: TcpFrontOptions): Promise<TcpFront> {
     const listener = Deno.listen({ hostname: opts.hostname, port: opts.port });
-    const dir = Deno.makeTempDirSync({ prefix: "kunai-http-" });
-    const path = join(dir, "tcp.sock");
+    let path = opts.privateSocket;
+    let cleanup = path ?? "";
     let server: Deno.HttpServer;
     try {
+      if (path) removeIfPresent(path); // left by a killed agent: ours, since we hold the lock
+      else {
+        cleanup = Deno.makeTempDirSync({ prefix: "kunai-http-" });
+        path = join(cleanup, "tcp.sock");
+      }
       server = opts.serve(path);
       Deno.chmodSync(path, 0o600);
     } catch (err) {
       listener.close();
-      Deno.removeSync(dir, { recursive: true });
+      if (cleanup) removeIfPresent(cleanup);
       throw err;
     }
-    return Promise.resolve(new TcpFront(listener.addr as Deno.NetAddr, listener, server, dir, path, opts));
+    return Promise.resolve(
+      new TcpFront(listener.addr as Deno.NetAddr, listener, server, cleanup, path, opts),
+    );
   }
 
   /** Open client connections. */
@@ -100,8 +113,9 @@ export class TcpFront {
       this.listener.close();
     } catch { /* already closed */ }
     for (const c of this.#conns) this.#drop(c, "");
+    // the socket file goes first: a shutdown held up by a long request must not leave it behind
+    removeIfPresent(this.cleanup);
     await this.server.shutdown();
-    Deno.removeSync(this.dir, { recursive: true });
   }
 
   async #accept(): Promise<void> {
@@ -253,5 +267,13 @@ export class TcpFront {
       } catch { /* already closed by the other pump */ }
     }
     return false;
+  }
+}
+
+function removeIfPresent(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
 }

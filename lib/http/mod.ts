@@ -42,6 +42,8 @@ export interface HttpServerOptions {
   idleTimeoutMs?: number;
   /** TCP connections kept open at most; more are closed at once (default 4096). */
   maxConnections?: number;
+  /** Private unix socket between the TCP front and the app (default: in a temp dir). */
+  frontSocket?: string;
 }
 
 /** What lib/http needs to apply the route policy. */
@@ -227,6 +229,7 @@ export class HttpServer {
           headerTimeoutMs: opts.headerTimeoutMs ?? 10_000,
           idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
           maxConnections: opts.maxConnections,
+          privateSocket: opts.frontSocket,
           log: opts.log,
           counters: opts.counters,
           serve: (path) => Deno.serve({ path, onListen: () => {}, onError }, handler("tcp")),

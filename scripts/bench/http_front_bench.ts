@@ -82,6 +82,8 @@ try {
   };
   console.log(JSON.stringify(out));
 } finally {
-  child.kill("SIGKILL");
+  child.kill("SIGTERM");
+  const t = setTimeout(() => child.kill("SIGKILL"), 5000);
   await child.status;
+  clearTimeout(t);
 }

@@ -30,3 +30,7 @@ const front = await HttpServer.start(app, {
   idleTimeoutMs: 60_000,
 });
 console.log(JSON.stringify({ direct: direct.addr.port, front: front.tcpAddr!.port }));
+Deno.addSignalListener("SIGTERM", async () => {
+  await Promise.all([direct.shutdown(), front.close()]);
+  Deno.exit(0);
+});

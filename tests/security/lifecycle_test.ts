@@ -116,3 +116,16 @@ Deno.test("agent stop returns once the process has exited, so agent stop && agen
     Deno.removeSync(a.dir, { recursive: true });
   }
 });
+
+Deno.test("after kill -9 the agent restarts at once on the same data dir and port", async () => {
+  const a = await startAgent({ name: "crash", addr: ADDR });
+  await a.kill9();
+  assert.ok(Deno.statSync(join(a.dir, "kunai.pid")).isFile, "kill -9 left the pid file");
+  const b = await startAgent({ name: "crash", addr: ADDR, port: a.port, dir: a.dir });
+  try {
+    assert.equal(await (await fetch(`http://${ADDR}:${b.port}/agent/name`)).text(), "crash");
+  } finally {
+    await b.stop();
+    Deno.removeSync(a.dir, { recursive: true });
+  }
+});
