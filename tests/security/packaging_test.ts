@@ -32,7 +32,7 @@ Deno.test("the unit runs as kunai with the standard hardening and no W^X ban tha
     const [k, v] of [
       ["NoNewPrivileges", "yes"],
       ["ProtectSystem", "strict"],
-      ["ProtectHome", "yes"],
+      ["ProtectHome", "read-only"],
       ["PrivateTmp", "yes"],
       ["PrivateDevices", "yes"],
       ["ProtectKernelTunables", "yes"],
@@ -47,6 +47,7 @@ Deno.test("the unit runs as kunai with the standard hardening and no W^X ban tha
   assert.ok(value("SystemCallFilter").includes("@system-service"));
   assert.match(value("RestrictAddressFamilies")[0], /AF_INET6/);
   assert.deepEqual(value("MemoryDenyWriteExecute"), [], "V8's JIT needs W+X pages");
+  assert.deepEqual(value("ProtectProc"), [], "process collectors and check_procs read every /proc/<pid>");
 });
 
 Deno.test({
