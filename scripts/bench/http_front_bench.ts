@@ -1,7 +1,8 @@
 /**
  * What the TCP front costs and what it buys: requests/s and latency of the same app served directly
  * by Deno.serve and through the front (16 concurrent keep-alive clients, small and 64 KB answers,
- * three interleaved 2 s rounds, median round), and how long 200 slow-loris connections (one byte every 500 ms) stay open with a 2 s
+ * three interleaved 2 s rounds, median round; and the server's CPU time per request, which the box's
+ * load does not skew), and how long 200 slow-loris connections (one byte every 500 ms) stay open with a 2 s
  * header deadline (directly served: never closed, measured up to 6 s). Prints one JSON line.
  */
 import { denoRun } from "../../tests/helpers.ts";
@@ -52,6 +53,23 @@ async function loris(port: number, n: number, capMs: number): Promise<number | n
   return secs;
 }
 
+/** CPU seconds (user + system) the process has used so far. */
+function cpuSeconds(pid: number): number {
+  const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+  const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(f[11]) + Number(f[12])) / 100; // utime, stime in clock ticks (USER_HZ = 100)
+}
+
+/** Server CPU per request: load-independent, unlike requests per second on a shared box. */
+async function cpuPerRequest(pid: number, url: string, n: number): Promise<number> {
+  const before = cpuSeconds(pid);
+  let left = n;
+  await Promise.all(Array.from({ length: 16 }, async () => {
+    while (left-- > 0) await (await fetch(url)).arrayBuffer();
+  }));
+  return Math.round(((cpuSeconds(pid) - before) / n) * 1e6);
+}
+
 const child = new Deno.Command(Deno.execPath(), {
   args: denoRun("scripts/bench/http_front_server.ts"),
   stdout: "piped",
@@ -76,6 +94,11 @@ try {
   for (const name of Object.keys(ports)) {
     out[name] = { small: median(runs[`${name} /`]), big_64k: median(runs[`${name} /big`]) };
   }
+  const cpu: Record<string, number> = {};
+  for (const [name, port] of Object.entries(ports)) {
+    cpu[name] = await cpuPerRequest(child.pid, `http://127.0.0.1:${port}/`, 20_000);
+  }
+  out.server_cpu_us_per_small_request = cpu;
   out.slowloris_200_all_closed_after_s = {
     direct: await loris(ports.direct, 200, 6000),
     front_header_timeout_2s: await loris(ports.front, 200, 6000),
