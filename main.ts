@@ -1,4 +1,4 @@
-#!/usr/bin/env -S deno run -A --unstable-net --unstable-worker-options --unstable-no-legacy-abort
+#!/usr/bin/env -S deno run -A
 /**
  * `kunai`: the command-line entry point (agent, cluster and inspection commands).
  */

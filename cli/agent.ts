@@ -20,7 +20,8 @@ function selfCommand(args: string[]): { cmd: string; args: string[] } {
   if (basename(exe).startsWith("deno")) {
     const main = new URL(Deno.mainModule);
     const cfg = new URL("../deno.json", import.meta.url);
-    const base = ["run", "-A", "--unstable-net", "--unstable-worker-options", "--unstable-no-legacy-abort"];
+    // deno.json lists the --unstable-* features (the one place they are written)
+    const base = ["run", "-A"];
     if (cfg.protocol === "file:") base.push("--config", cfg.pathname);
     return { cmd: exe, args: [...base, main.protocol === "file:" ? main.pathname : main.href, ...args] };
   }
@@ -116,12 +117,10 @@ export const agentCommands: CommandGroup = {
           }
           throw err;
         }
-        const { lockHolder } = await import("../lib/lockfile.ts");
+        const { lockHolder, LockHeld } = await import("../lib/lockfile.ts");
         const holder = lockHolder(config.params.lock);
         if (holder !== null && holder !== Deno.pid) {
-          out.error(
-            `kunai: Valid previous daemon exists (pid ${holder}, lock file ${config.params.lock}); stop it first with 'kunai agent stop'`,
-          );
+          out.error(`kunai: ${new LockHeld(config.params.lock, holder || null).message}`);
           return 2;
         }
         if (options.daemon) {
@@ -176,7 +175,6 @@ export const agentCommands: CommandGroup = {
           }
         }
         const { Agent } = await import("../lib/agent.ts");
-        const { LockHeld } = await import("../lib/lockfile.ts");
         const reloadConfig = () => {
           const next = resolveConfig({
             cfgDir: options["cfg-dir"] as string | undefined,
@@ -236,24 +234,35 @@ export const agentCommands: CommandGroup = {
     },
     {
       name: "stop",
-      description: "stop the local agent (GET /stop over the unix socket) and wait for it to exit",
+      description:
+        "stop the local agent (POST /stop over the unix socket) and wait until its process has exited",
       options: { "no-wait": { type: "boolean", description: "return as soon as the agent accepted" } },
       async run({ out, options, client }) {
         const c = client();
-        const text = await c.text("GET", "/stop");
+        const { pid } = await c.json<{ pid: number }>("GET", "/agent/info");
+        const { processRunning } = await import("../lib/lockfile.ts");
+        // an agent in another pid namespace (a container sharing the socket) is not in our /proc
+        const visible = processRunning(pid);
+        const text = await c.text("POST", "/stop");
         out.line(text.trim() || "OK");
         if (options["no-wait"]) return 0;
-        const end = Date.now() + 10_000;
+        const end = Date.now() + 15_000;
         while (Date.now() < end) {
-          await new Promise((r) => setTimeout(r, 100));
+          await new Promise((r) => setTimeout(r, 50));
+          if (visible) {
+            // exited: its lock, port and socket are released with it
+            if (!processRunning(pid)) return 0;
+            continue;
+          }
           try {
             const r = await c.request("GET", "/");
             await r.body?.cancel();
           } catch (err) {
             if (err instanceof AgentUnreachable) return 0;
+            throw err;
           }
         }
-        out.error("kunai: the agent accepted the stop but is still answering after 10 s");
+        out.error(`kunai: the agent (pid ${pid}) accepted the stop but has not exited after 15 s`);
         return 1;
       },
     },

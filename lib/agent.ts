@@ -4,7 +4,7 @@
  * Only this file knows every subsystem.
  */
 import { join } from "node:path";
-import type { AgentConfig } from "./config/mod.ts";
+import { type AgentConfig, formatProblem } from "./config/mod.ts";
 import { EventBus } from "./bus.ts";
 import { type Clock, RealClock } from "./clock/mod.ts";
 import { type Logger, LogSink } from "./log/mod.ts";
@@ -19,8 +19,8 @@ import {
   resolveUuid,
 } from "./identity/mod.ts";
 import { acquireLock, releaseLock } from "./lockfile.ts";
-import { buildApp, HttpServer } from "./http/mod.ts";
-import { type ApiEnv, HttpError, newRouter, protect, type RouteTable } from "./routing/mod.ts";
+import { buildApp, HttpServer, writePolicy } from "./http/mod.ts";
+import { type ApiContext, type ApiEnv, HttpError, RouteTable } from "./routing/mod.ts";
 import type { Ctx, Subsystem, Views } from "./subsystem.ts";
 import { VERSION } from "./version.ts";
 import type { Hono } from "hono";
@@ -170,6 +170,8 @@ export class Agent {
   sandbox!: Sandbox;
   envelope!: PeerEnvelope;
   http: HttpServer | null = null;
+  /** Every router mounted on the API (the security tests walk their route tables). */
+  readonly routers: Array<RouteTable | Hono<ApiEnv>> = [];
   readonly subsystems: Subsystem[] = [];
   readonly views: Views = {};
   readonly startedAt = Date.now();
@@ -211,6 +213,7 @@ export class Agent {
       this.sink.openFile(join(p.log, "daemon.log"));
       this.log.info(`starting kunai ${VERSION} (pid ${Deno.pid}), configuration from ${this.config.cfgDir}`);
       this.log.info(`loaded ${this.config.files.length} configuration file(s)`);
+      for (const w of this.config.warnings) this.log.warn(`configuration: ${formatProblem(w)}`);
       this.store = new Store(p.data);
       const agentDb = this.store.open("agent", [{ version: 1, sql: IDENTITY_MIGRATION }]);
       const incarnation = bumpStartIncarnation(agentDb);
@@ -238,6 +241,12 @@ export class Agent {
         label: p.gossip.label,
       });
       this.envelope = new PeerEnvelope(keyring, { now: () => this.clock.now() });
+      if (!keyring.enabled) {
+        this.log.warn(
+          `no encryption_key: anyone who can reach port ${p.port} can join this cluster, pose as a member, ` +
+            "make members leave and write data through the peer routes; create a key with 'kunai keygen'",
+        );
+      }
       const shared: SharedDeps = { envelope: this.envelope, built: new Map() };
 
       for (const e of this.#entries) {
@@ -250,10 +259,12 @@ export class Agent {
         await sub.start();
         this.log.debug(`subsystem ${sub.name} started`);
       }
-      const routers: Array<RouteTable | Hono<ApiEnv>> = [this.#coreRoutes()];
-      for (const sub of this.subsystems) if (sub.routes) routers.push(sub.routes());
-      const app = buildApp(routers, {
+      this.routers.push(this.#coreRoutes());
+      for (const sub of this.subsystems) if (sub.routes) this.routers.push(sub.routes());
+      const app = buildApp(this.routers, {
         token: p.http.token,
+        openWrites: p.http.open_writes,
+        corsOrigins: p.http.cors_origins,
         maxBody: p.http.max_body,
         log: this.sink.logger("http"),
         counters: this.counters,
@@ -268,12 +279,36 @@ export class Agent {
         maxBody: p.http.max_body,
         log: this.sink.logger("http"),
         counters: this.counters,
+        headerTimeoutMs: p.http.header_timeout,
+        idleTimeoutMs: p.http.idle_timeout,
+        // under our lock, so a file left by a killed agent is ours to replace (unix paths stop at 107 bytes)
+        frontSocket: join(p.data, "http-front.sock").length < 100
+          ? join(p.data, "http-front.sock")
+          : undefined,
       });
+      this.#warnOpenApi();
       this.log.info(`HTTP API on ${p.http.enabled ? `${p.bind}:${p.port} and ` : ""}unix:${p.socket}`);
     } catch (err) {
       this.log.error(`start failed: ${(err as Error).message}`);
       await this.#teardown();
       throw err;
+    }
+  }
+
+  /** Says loudly at start what anyone who reaches the TCP port may do. */
+  #warnOpenApi(): void {
+    const p = this.config.params;
+    if (!p.http.enabled) return;
+    if (p.http.open_writes) {
+      this.log.warn(
+        `http.open_writes is true: anyone who can reach ${p.bind}:${p.port} can stop this agent, ` +
+          "write keys, change checks and evaluate expressions without a token",
+      );
+    } else if (!p.http.token) {
+      this.log.info(
+        `write routes are refused over TCP (${p.bind}:${p.port}) because http.token is not set; ` +
+          `use the unix socket ${p.socket} or set http.token`,
+      );
     }
   }
 
@@ -323,7 +358,14 @@ export class Agent {
       collectors: {},
       websocket_info: null,
       httpservers: {
-        external: p.http.enabled ? { bind: p.bind, port: p.port } : null,
+        external: p.http.enabled
+          ? {
+            bind: p.bind,
+            port: p.port,
+            writes: writePolicy(p.http.token, p.http.open_writes),
+            tcp_connections: this.http?.tcpConnections ?? 0,
+          }
+          : null,
         internal: { socket: p.socket },
       },
       subsystems: this.subsystems.map((s) => s.name),
@@ -349,6 +391,7 @@ export class Agent {
       throw new HttpError(409, "this agent was started without a way to re-read its configuration");
     }
     const next = this.#reloadConfig();
+    for (const w of next.warnings) this.log.warn(`configuration: ${formatProblem(w)}`);
     const cur = this.config;
     const restart: string[] = [];
     for (const key of Object.keys(next.params) as Array<keyof typeof next.params>) {
@@ -359,6 +402,7 @@ export class Agent {
     cur.listeners = next.listeners;
     cur.data = next.data;
     cur.files = next.files;
+    cur.warnings = next.warnings;
     cur.params.log_level = next.params.log_level;
     this.sink.level = next.params.log_level;
     if (JSON.stringify(next.params.tags) !== JSON.stringify(cur.params.tags)) {
@@ -373,17 +417,19 @@ export class Agent {
     return { files: next.files.length, restart_needed: restart };
   }
 
-  #coreRoutes(): Hono<ApiEnv> {
-    const r = newRouter();
-    r.get("/", (c) => c.text("OK"));
-    r.get("/agent/info", (c) => c.json(this.info()));
-    r.get("/agent/name", (c) => c.text(this.config.params.name));
-    r.get("/stop", protect, (c) => {
+  #coreRoutes(): RouteTable {
+    const r = new RouteTable("agent");
+    r.read("GET", "/", "liveness: OK", (c) => c.text("OK"));
+    r.read("GET", "/agent/info", "this agent's state, one section per subsystem", (c) => c.json(this.info()));
+    r.read("GET", "/agent/name", "this node's name", (c) => c.text(this.config.params.name));
+    const stop = (c: ApiContext) => {
       setTimeout(() => void this.stop("stop requested over the API"), 50);
       return c.text("OK");
-    });
-    r.post("/agent/reload", protect, (c) => c.json(this.reload()));
-    r.get("/metrics", (c) => {
+    };
+    r.write("POST", "/stop", "stop this agent (graceful)", stop);
+    r.write("GET", "/stop", "stop this agent (the reference's GET, same policy)", stop);
+    r.write("POST", "/agent/reload", "re-read the configuration files", (c) => c.json(this.reload()));
+    r.read("GET", "/metrics", "Prometheus metrics", (c) => {
       this.counters.set("uptime_seconds", Math.floor((Date.now() - this.startedAt) / 1000));
       this.counters.set("incarnation", this.node.incarnation);
       for (const [lvl, n] of Object.entries(this.sink.counts)) {
@@ -412,7 +458,10 @@ export class Agent {
   async #teardown(): Promise<void> {
     const deadline = Date.now() + STOP_BUDGET_MS;
     if (this.http) {
-      await withTimeout(this.http.close(), 1000).catch(() => {});
+      await withTimeout(this.http.close(), 1000).catch((err) => {
+        this.log.warn(`HTTP server did not close cleanly: ${(err as Error).message}`);
+        this.counters.inc("stop_errors_total", { part: "http" });
+      });
       this.http = null;
     }
     for (const sub of [...this.subsystems].reverse()) {

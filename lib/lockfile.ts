@@ -1,33 +1,23 @@
 /**
- * The pid/lock file: refuses a second agent on the same data dir without touching the first.
+ * The pid/lock file: an OS file lock (flock through `Deno.FsFile.tryLockSync`) held for the agent's
+ * life, so a second agent on the same data dir is refused without touching the first. The kernel
+ * releases the lock when the holder exits (even on kill -9), so a stale file, a reused pid or a
+ * zombie never blocks a restart. The file also records the holder's pid for `kunai agent stop`.
  */
 
 /** Another agent holds the lock. */
 export class LockHeld extends Error {
-  constructor(readonly path: string, readonly pid: number) {
+  constructor(readonly path: string, readonly pid: number | null) {
     super(
-      `Valid previous daemon exists (pid ${pid}, lock file ${path}); stop it first with 'kunai agent stop'`,
+      `Valid previous daemon exists (pid ${pid ?? "unknown"}, lock file ${path}); ` +
+        "stop it first with 'kunai agent stop'",
     );
     this.name = "LockHeld";
   }
 }
 
-/** True when a process with that pid is running (Linux /proc; signal 0 elsewhere). */
-export function processAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    Deno.statSync(`/proc/${pid}`);
-    return true;
-  } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return false;
-  }
-  try {
-    Deno.kill(pid, "SIGCONT");
-    return true;
-  } catch {
-    return false;
-  }
-}
+/** Lock files this process holds, by path (the open file keeps the lock). */
+const held = new Map<string, Deno.FsFile>();
 
 function readPid(path: string): number | null {
   try {
@@ -38,61 +28,94 @@ function readPid(path: string): number | null {
   }
 }
 
-/** Takes the lock (atomic create); a stale file (dead pid) is replaced. Throws LockHeld. */
+function sameFile(f: Deno.FsFile, path: string): boolean {
+  try {
+    return f.statSync().ino === Deno.statSync(path).ino;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * Takes the lock and writes our pid into the file. Throws LockHeld when another process (or
+ * another Agent of this process) holds it.
+ */
 export function acquireLock(path: string, pid = Deno.pid): void {
+  if (held.has(path)) throw new LockHeld(path, pid);
   const dir = path.replace(/\/[^/]*$/, "");
   if (dir) Deno.mkdirSync(dir, { recursive: true });
-  for (let attempt = 0; attempt < 3; attempt++) {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const f = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o644 });
+    let locked = false;
     try {
-      const f = Deno.openSync(path, { write: true, createNew: true, mode: 0o644 });
-      f.writeSync(new TextEncoder().encode(`${pid}\n`));
-      f.close();
-      return;
+      locked = f.tryLockSync(true);
     } catch (err) {
-      if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+      f.close();
+      throw new Error(`cannot lock ${path}: ${(err as Error).message}`);
     }
-    const holder = readPid(path);
-    if (holder !== null && holder !== pid && processAlive(holder)) throw new LockHeld(path, holder);
-    if (holder === null) {
-      // being written by a concurrent starter, or garbage: look again shortly
-      const st = safeStat(path);
-      if (st && Date.now() - (st.mtime?.getTime() ?? 0) < 2000 && attempt < 2) {
-        sleepSync(100);
-        continue;
-      }
+    if (!locked) {
+      f.close();
+      throw new LockHeld(path, readPid(path));
     }
-    try {
-      Deno.removeSync(path);
-    } catch { /* raced: retry */ }
+    // the previous holder may have removed the file between our open and our lock: then we
+    // locked an unlinked file; open the new one
+    if (!sameFile(f, path)) {
+      f.close();
+      continue;
+    }
+    f.truncateSync(0);
+    f.writeSync(new TextEncoder().encode(`${pid}\n`));
+    held.set(path, f);
+    return;
   }
-  throw new Error(`cannot take the lock file ${path}`);
+  throw new Error(`cannot take the lock file ${path}: it keeps being replaced`);
 }
 
-/** Removes the lock file if it still names us. */
-export function releaseLock(path: string, pid = Deno.pid): void {
-  if (readPid(path) === pid) {
-    try {
-      Deno.removeSync(path);
-    } catch { /* already gone */ }
-  }
-}
-
-/** The pid recorded in a lock file when that process is alive, else null. */
-export function lockHolder(path: string): number | null {
-  const pid = readPid(path);
-  return pid !== null && processAlive(pid) ? pid : null;
-}
-
-function safeStat(path: string): Deno.FileInfo | null {
+/** Removes the lock file and releases the lock, if we hold it. */
+export function releaseLock(path: string): void {
+  const f = held.get(path);
+  if (!f) return;
+  held.delete(path);
   try {
-    return Deno.statSync(path);
-  } catch {
-    return null;
+    Deno.removeSync(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  } finally {
+    f.close(); // closing releases the lock
   }
 }
 
-function sleepSync(ms: number): void {
-  const end = Date.now() + ms;
-  const sab = new Int32Array(new SharedArrayBuffer(4));
-  Atomics.wait(sab, 0, 0, Math.max(0, end - Date.now()));
+/**
+ * The pid of the process holding the lock (0 when it is locked but names no pid), or null when
+ * nobody holds it.
+ */
+export function lockHolder(path: string): number | null {
+  if (held.has(path)) return Deno.pid;
+  let f: Deno.FsFile;
+  try {
+    f = Deno.openSync(path, { read: true });
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+  try {
+    if (f.tryLockSync(false)) return null;
+    return readPid(path) ?? 0;
+  } finally {
+    f.close();
+  }
+}
+
+/** True while a process with that pid runs (a zombie counts as exited). Linux /proc. */
+export function processRunning(pid: number): boolean {
+  if (!Number.isInteger(pid) || pid <= 0) return false;
+  try {
+    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
+    // "pid (comm) S ...": the state follows the last ')'
+    const state = stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+    return state !== "Z" && state !== "X";
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
+    throw err;
+  }
 }

@@ -14,10 +14,12 @@ import type { Ctx } from "../lib/subsystem.ts";
 
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
-/** `deno run` arguments that run a module of this repository the way the agent runs. */
+/**
+ * `deno run` arguments that run a module of this repository the way the agent runs (the
+ * `--unstable-*` features come from deno.json, their one source).
+ */
 export function denoRun(module: string, ...args: string[]): string[] {
-  const flags = ["-A", "--unstable-net", "--unstable-worker-options", "--unstable-no-legacy-abort"];
-  return ["run", ...flags, "--config", join(REPO, "deno.json"), join(REPO, module), ...args];
+  return ["run", "-A", "--config", join(REPO, "deno.json"), join(REPO, module), ...args];
 }
 
 /**

@@ -9,9 +9,8 @@
  * collectors.get("cpustats")?.cpuall; // {"%usr": 1.2, ..., "%idle": 97.5}
  * ```
  */
-import type { Hono } from "hono";
 import type { Ctx, Subsystem } from "../subsystem.ts";
-import type { ApiEnv } from "../routing/mod.ts";
+import type { RouteTable } from "../routing/mod.ts";
 import type { CollectorResultsView } from "../types.ts";
 import { type CollectorEntry, CollectorRuntime } from "./runtime.ts";
 import { COLLECTORS_MIGRATIONS, loadEntries, saveEntry } from "./persist.ts";
@@ -107,7 +106,7 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
         runtime.entries().map((e) => [e.name, { name: e.name, active: e.active, log: e.log }]),
       );
     },
-    routes(): Hono<ApiEnv> {
+    routes(): RouteTable {
       return collectorsRoutes(runtime);
     },
     get: (name) => runtime.entry(name)?.results ?? undefined,

@@ -2,8 +2,7 @@
  * `GET /collectors[/:name]` (reference §5): `{name: {name, last_check, next_check, results, metrics,
  * active, log}}` and one entry or `null`.
  */
-import type { Hono } from "hono";
-import { type ApiEnv, newRouter } from "../routing/mod.ts";
+import { pathParam, RouteTable } from "../routing/mod.ts";
 import type { CollectorEntry } from "./runtime.ts";
 
 export interface CollectorsRouteApi {
@@ -11,11 +10,17 @@ export interface CollectorsRouteApi {
   entry(name: string): CollectorEntry | undefined;
 }
 
-export function collectorsRoutes(api: CollectorsRouteApi): Hono<ApiEnv> {
-  const r = newRouter();
+export function collectorsRoutes(api: CollectorsRouteApi): RouteTable {
+  const r = new RouteTable("collectors");
   const all = () => Object.fromEntries(api.entries().map((e) => [e.name, e]));
-  r.get("/collectors", (c) => c.json(all()));
-  r.get("/collectors/", (c) => c.json(all()));
-  r.get("/collectors/:name", (c) => c.json(api.entry(c.req.param("name")) ?? null));
+  for (const p of ["/collectors", "/collectors/"]) {
+    r.read("GET", p, "every collector's last results and metrics", (c) => c.json(all()));
+  }
+  r.read(
+    "GET",
+    "/collectors/:name",
+    "one collector's entry, or null",
+    (c) => c.json(api.entry(pathParam(c, "name")) ?? null),
+  );
   return r;
 }

@@ -6,6 +6,7 @@ import { parse as parseYaml, YAMLParseError } from "yaml";
 import { basename, extname, join, relative } from "node:path";
 import { isPlainObject, type Issue, object } from "./schema.ts";
 import { jsonErrorOffset, lineColumn } from "./json_position.ts";
+import { closestName } from "./suggest.ts";
 import {
   agentFields,
   LISTENER_KINDS,
@@ -59,6 +60,8 @@ export interface RawConfig {
   /** Free configuration data (`{configuration.x.y}`, `$x.y$`). */
   data: Record<string, unknown>;
   files: string[];
+  /** Doubtful but accepted entries (an object field close to a known one, kept as data). */
+  warnings: ConfigProblem[];
 }
 
 const CONFIG_EXT = new Set([".json", ".yml", ".yaml"]);
@@ -148,6 +151,7 @@ export function loadConfigDirs(
     listeners: {},
     data: {},
     files: [],
+    warnings: [],
   };
   const problems: ConfigProblem[] = [];
   const docs: Array<{ file: string; root: string; value: Record<string, unknown> }> = [];
@@ -170,17 +174,26 @@ export function loadConfigDirs(
     }
   }
   for (const d of inline) docs.push({ file: d.name, root: "", value: d.value });
-  for (const doc of docs) applyDocument(raw, doc, problems);
+  for (const doc of docs) applyDocument(raw, doc, problems, raw.warnings);
   if (problems.length) throw new ConfigError(problems);
   return raw;
 }
 
 const agentKeys = new Set(Object.keys(agentFields));
+/** Every top-level key with a meaning: a key one or two edits away is a typo, not free data. */
+const TOP_LEVEL_KEYS = [...agentKeys, ...OBJECT_KINDS, ...LISTENER_KINDS];
+
+/** Fields of objects that keep unknown keys as lookup data: a near miss is worth a warning. */
+const KEEPING_KINDS: Partial<Record<ObjectKind, string[]>> = {
+  check: Object.keys(objectTypes.check.fields),
+  service: Object.keys(objectTypes.service.fields),
+};
 
 function applyDocument(
   raw: RawConfig,
   doc: { file: string; root: string; value: Record<string, unknown> },
   problems: ConfigProblem[],
+  warnings: ConfigProblem[],
 ): void {
   const { file, root, value } = doc;
   for (const [key, v] of Object.entries(value)) {
@@ -199,13 +212,31 @@ function applyDocument(
         if (kind === "service" && typeof parsed.name === "string") id = parsed.name;
         if (kind === "service" && root === "") id = String(parsed.name ?? basename(file));
         raw.objects[kind][id] = { id, file, root, value: parsed };
+        for (const f of Object.keys(parsed)) {
+          const known = KEEPING_KINDS[kind];
+          if (!known || known.includes(f)) continue;
+          const near = closestName(f, known);
+          if (near) {
+            warnings.push({
+              file,
+              path: `${key}.${f}`,
+              message: `unknown field, kept as data: did you mean ${near}?`,
+            });
+          }
+        }
       }
     } else if ((LISTENER_KINDS as string[]).includes(key)) {
       const kind = key as ListenerKind;
       const parsed = listenerTypes[kind].parse(v, key, issues) as Record<string, unknown> | undefined;
       if (parsed) raw.listeners[kind] = parsed;
     } else {
-      raw.data[key] = v;
+      const near = closestName(key, TOP_LEVEL_KEYS);
+      if (near) {
+        issues.push({
+          path: key,
+          message: `unknown parameter: did you mean ${near}? (free data keys must not look like a parameter)`,
+        });
+      } else raw.data[key] = v;
     }
     for (const i of issues) problems.push({ file, path: i.path, message: i.message });
   }

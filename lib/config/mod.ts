@@ -12,7 +12,8 @@
 import { join, resolve } from "node:path";
 import { ConfigError, type ConfigProblem, loadConfigDirs, type LoadedObject } from "./load.ts";
 import { type Issue, object } from "./schema.ts";
-import { agentFields, type ListenerKind, listenerTypes, type ObjectKind } from "./objects.ts";
+import { agentFields, type ListenerKind, type ObjectKind } from "./objects.ts";
+import { decodeKey } from "../transport/mod.ts";
 
 export { ConfigError, formatProblem, listConfigFiles, parseConfigText } from "./load.ts";
 export type { ConfigProblem, LoadedObject } from "./load.ts";
@@ -53,8 +54,12 @@ export interface GossipConfig {
 }
 export interface HttpConfig {
   token: string;
+  open_writes: boolean;
+  cors_origins: string[];
   max_body: number;
   enabled: boolean;
+  header_timeout: number;
+  idle_timeout: number;
 }
 export interface KvConfig {
   replicas: number;
@@ -121,6 +126,8 @@ export interface AgentConfig {
   dirs: string[];
   /** Files loaded, in order. */
   files: string[];
+  /** Accepted but doubtful entries (e.g. a check field one typo away from a known one); logged at start. */
+  warnings: ConfigProblem[];
 }
 
 export interface ResolveOptions {
@@ -283,6 +290,8 @@ export function resolveConfig(opts: ResolveOptions = {}): AgentConfig {
   if (problems.length || !parsed) throw new ConfigError(problems);
 
   const p = parsed as unknown as AgentParams;
+  const keyProblems = checkKeys(p, raw.paramSource);
+  if (keyProblems.length) throw new ConfigError(keyProblems);
   for (const k of PATH_PARAMS) {
     const v = p[k];
     if (v) p[k] = substituteData(v, data, cfgDir);
@@ -293,19 +302,40 @@ export function resolveConfig(opts: ResolveOptions = {}): AgentConfig {
 
   const listeners: AgentConfig["listeners"] = {};
   for (const [k, v] of Object.entries(raw.listeners)) listeners[k as ListenerKind] = v;
-  return { params: p, objects: raw.objects, listeners, data: raw.data, cfgDir, dirs, files: raw.files };
+  return {
+    params: p,
+    objects: raw.objects,
+    listeners,
+    data: raw.data,
+    cfgDir,
+    dirs,
+    files: raw.files,
+    warnings: raw.warnings,
+  };
+}
+
+/** `encryption_key(s)` must be base64 of 16, 24 or 32 bytes: refused here, before anything is written. */
+function checkKeys(p: AgentParams, source: Record<string, string>): ConfigProblem[] {
+  const out: ConfigProblem[] = [];
+  const check = (key: string, path: string, param: string) => {
+    if (!key) return;
+    try {
+      decodeKey(key);
+    } catch (err) {
+      out.push({
+        file: source[param] ?? "defaults",
+        path,
+        message: `${(err as Error).message}; generate one with 'kunai keygen'`,
+      });
+    }
+  };
+  check(p.encryption_key, "encryption_key", "encryption_key");
+  p.encryption_keys.forEach((k, i) => check(k, `encryption_keys[${i}]`, "encryption_keys"));
+  return out;
 }
 
 /** Replaces `$data$` and makes relative paths absolute against cfg_dir. */
 export function substituteData(path: string, data: string, cfgDir: string): string {
   const s = path.replaceAll("$data$", data);
   return s.startsWith("/") ? s : resolve(cfgDir, s);
-}
-
-/** Validates a listener object (used by subsystems that accept runtime edits). */
-export function validateListener(kind: ListenerKind, value: unknown): Record<string, unknown> {
-  const issues: Issue[] = [];
-  const out = listenerTypes[kind].parse(value, kind, issues) as Record<string, unknown> | undefined;
-  if (!out) throw new ConfigError(issues.map((i) => ({ file: "request", path: i.path, message: i.message })));
-  return out;
 }

@@ -4,7 +4,6 @@
  * Subsystems add their fields here; validation and the README's reference come from it.
  */
 import {
-  anyValue,
   bool,
   bytes,
   durationMs,
@@ -58,9 +57,25 @@ export const gossipFields: Fields = {
 };
 
 export const httpFields: Fields = {
-  token: opt(str(), "", "bearer token that unlocks protected routes over TCP (empty: unix socket only)"),
+  token: opt(str(), "", "bearer token that unlocks write routes over TCP (empty: unix socket only)"),
+  open_writes: opt(
+    bool(),
+    false,
+    "true: write routes over TCP need no token (the original's behaviour; logged as a warning at start)",
+  ),
+  cors_origins: opt(list(str({ nonEmpty: true })), [], "origins a browser page may call write routes from"),
   max_body: opt(bytes(), 8 * 1024 * 1024, "request bodies over this get 413"),
   enabled: opt(bool(), true, "serve the API on TCP (the unix socket is always served)"),
+  header_timeout: opt(
+    durationMs({ min: 100 }),
+    10_000,
+    "a TCP client must send a request's headers (and then its body) within this; slower ones are closed",
+  ),
+  idle_timeout: opt(
+    durationMs({ min: 100 }),
+    60_000,
+    "a TCP connection with no request in flight is closed after this",
+  ),
 };
 
 export const kvFields: Fields = {
@@ -254,6 +269,3 @@ export type ObjectKind = keyof typeof objectTypes;
 export type ListenerKind = keyof typeof listenerTypes;
 export const OBJECT_KINDS = Object.keys(objectTypes) as ObjectKind[];
 export const LISTENER_KINDS = Object.keys(listenerTypes) as ListenerKind[];
-
-/** Fields unused here but kept so anyValue stays referenced for free-form data. */
-export const freeData = anyValue();

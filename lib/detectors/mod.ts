@@ -8,8 +8,7 @@
  * await detectors.dryRun(); // {"centos": {matched: false, tags: ["linux", "centos"], new_tags: []}}
  * ```
  */
-import type { Hono } from "hono";
-import type { ApiEnv } from "../routing/mod.ts";
+import type { RouteTable } from "../routing/mod.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import { type DetectorRun, Detectors } from "./detectors.ts";
 import { detectorsRoutes } from "./routes.ts";
@@ -38,6 +37,6 @@ export function createDetectors(ctx: Ctx): Subsystem & DetectorsApi {
     runDetector: (id) => d.runDetector(id),
     list: () => d.list(),
     loadFromConfig: () => d.loadFromConfig(),
-    routes: (): Hono<ApiEnv> => detectorsRoutes(d),
+    routes: (): RouteTable => detectorsRoutes(d),
   };
 }

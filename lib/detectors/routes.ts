@@ -1,20 +1,32 @@
 /**
- * `GET /agent/detectors`, `/agent/detectors/run[/:name]` (dry run: tags are not applied).
+ * `GET /agent/detectors`, `/agent/detectors/run[/:name]` (dry run: tags are not applied). Reads:
+ * the dry run evaluates the configured rules only and changes nothing.
  */
-import type { Hono } from "hono";
-import { type ApiEnv, HttpError, newRouter } from "../routing/mod.ts";
+import { HttpError, pathParam, RouteTable } from "../routing/mod.ts";
 import type { Detectors } from "./detectors.ts";
 
-export function detectorsRoutes(d: Detectors): Hono<ApiEnv> {
-  const r = newRouter();
-  r.get("/agent/detectors", (c) => c.json(d.list()));
-  r.get("/agent/detectors/", (c) => c.json(d.list()));
-  r.get("/agent/detectors/run", async (c) => c.json(await d.dryRun()));
-  r.get("/agent/detectors/run/", async (c) => c.json(await d.dryRun()));
-  r.get("/agent/detectors/run/:name{.+}", async (c) => {
-    const name = c.req.param("name");
-    if (!d.has(name)) throw new HttpError(404, "detector not found");
-    return c.json(await d.dryRun(name));
-  });
+export function detectorsRoutes(d: Detectors): RouteTable {
+  const r = new RouteTable("detectors");
+  for (const p of ["/agent/detectors", "/agent/detectors/"]) {
+    r.read("GET", p, "the detector objects", (c) => c.json(d.list()));
+  }
+  for (const p of ["/agent/detectors/run", "/agent/detectors/run/"]) {
+    r.read(
+      "GET",
+      p,
+      "evaluate every detector now without applying tags",
+      async (c) => c.json(await d.dryRun()),
+    );
+  }
+  r.read(
+    "GET",
+    "/agent/detectors/run/:name{.+}",
+    "evaluate one detector now without applying tags",
+    async (c) => {
+      const name = pathParam(c, "name");
+      if (!d.has(name)) throw new HttpError(404, "detector not found");
+      return c.json(await d.dryRun(name));
+    },
+  );
   return r;
 }

@@ -10,9 +10,8 @@
  * docker.stats().containers; // {cid: {"memory.rss": {type: "gauge", value, ...}}}
  * ```
  */
-import type { Hono } from "hono";
 import type { Ctx, Subsystem } from "../subsystem.ts";
-import type { ApiEnv } from "../routing/mod.ts";
+import type { RouteTable } from "../routing/mod.ts";
 import { NO_PERMISSIONS, type SandboxWorker } from "../sandbox/mod.ts";
 import type { TimerId } from "../clock/mod.ts";
 import type { RawCgroupStats } from "./cgroups.ts";
@@ -180,7 +179,7 @@ export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & Do
         }
         : { enabled: st.enabled, connected: false, reason: st.reason };
     },
-    routes(): Hono<ApiEnv> {
+    routes(): RouteTable {
       return dockerRoutes(api);
     },
     refresh,

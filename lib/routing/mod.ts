@@ -21,10 +21,18 @@
  */
 import { Hono } from "hono";
 import type { Context, Handler, MiddlewareHandler } from "hono";
+import { bodyLimit } from "hono/body-limit";
 import type { PeerEnvelope } from "../transport/mod.ts";
 
 /** Who may call a route. */
 export type Access = "read" | "write" | "peer";
+
+/**
+ * What a write route over TCP needs, decided once by lib/http from the configuration:
+ * `token` (http.token is set: the bearer token unlocks), `closed` (no token: refused with 403 naming
+ * `http.token`), `open` (`http.open_writes: true`: anyone who reaches the port).
+ */
+export type WritePolicy = "token" | "closed" | "open";
 
 export type Method = "GET" | "POST" | "PUT" | "DELETE" | "PATCH";
 
@@ -83,6 +91,8 @@ export interface ApiEnv {
     /** unix socket, or TCP with the right bearer token. */
     trusted: boolean;
     transport: "unix" | "tcp";
+    /** What a write route over TCP needs (absent when a table is used without lib/http). */
+    writes?: WritePolicy;
     /** Largest body this request may send. */
     maxBody: number;
     /** Opens and seals peer-route bodies (keyring + replay window); absent in unit tests. */
@@ -109,14 +119,29 @@ export class HttpError extends Error {
   }
 }
 
+/** A path parameter of the matched route (400 when the route has no such parameter). */
+export function pathParam(c: ApiContext, name: string): string {
+  const v = c.req.param(name) as string | undefined;
+  if (v === undefined) throw new HttpError(400, `missing path parameter ${name}`);
+  return v;
+}
+
+/** The message of a write route refused over TCP because no token is configured. */
+export const WRITES_CLOSED_MESSAGE =
+  "write routes over TCP need http.token: set http.token in the configuration and send " +
+  "Authorization: Bearer <token>, or use the unix socket (http.open_writes: true reopens them to anyone)";
+
 /**
- * Guards destructive routes: allowed over the unix socket, or over TCP with `Authorization:
- * Bearer <http.token>`; 401 without credentials, 403 with wrong ones.
+ * Guards write routes: allowed over the unix socket, or over TCP with `Authorization: Bearer
+ * <http.token>`; 403 naming `http.token` when no token is configured (unless `http.open_writes`),
+ * 401 without credentials, 403 with wrong ones.
  */
 export const protect: MiddlewareHandler<ApiEnv> = async (c, next) => {
   if (c.get("trusted")) return await next();
-  const auth = c.req.header("authorization");
-  if (!auth) {
+  const writes = c.get("writes");
+  if (writes === "open") return await next();
+  if (writes === "closed") throw new HttpError(403, WRITES_CLOSED_MESSAGE);
+  if (!c.req.header("authorization")) {
     throw new HttpError(
       401,
       "this route needs the unix socket or an Authorization: Bearer <http.token> header",
@@ -125,32 +150,22 @@ export const protect: MiddlewareHandler<ApiEnv> = async (c, next) => {
   throw new HttpError(403, "invalid token for this route");
 };
 
-/** Reads the body as bytes, enforcing the size limit (413). */
+/** Largest body when lib/http did not say (unit tests of a table). */
+const DEFAULT_MAX_BODY = 8 * 1024 * 1024;
+
+/** Reads the body as bytes under the request's size limit (hono's bodyLimit; 413 above it). */
 export async function readBody(c: ApiContext): Promise<Uint8Array> {
-  const max = c.get("maxBody") ?? 8 * 1024 * 1024;
-  const len = Number(c.req.header("content-length") ?? "NaN");
-  if (Number.isFinite(len) && len > max) throw new HttpError(413, `request body is larger than ${max} bytes`);
-  const body = c.req.raw.body;
-  if (!body) return new Uint8Array();
-  const chunks: Uint8Array[] = [];
-  let total = 0;
-  const reader = body.getReader();
-  while (true) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    total += value.length;
-    if (total > max) {
-      await reader.cancel();
+  const max = c.get("maxBody") ?? DEFAULT_MAX_BODY;
+  let out = new Uint8Array();
+  const limit = bodyLimit({
+    maxSize: max,
+    onError: () => {
       throw new HttpError(413, `request body is larger than ${max} bytes`);
-    }
-    chunks.push(value);
-  }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const ch of chunks) {
-    out.set(ch, off);
-    off += ch.length;
-  }
+    },
+  });
+  await limit(c, async () => {
+    out = new Uint8Array(await c.req.arrayBuffer());
+  });
   return out;
 }
 

@@ -1,35 +1,75 @@
 import assert from "node:assert/strict";
 import { buildApp, HttpServer, safeEqual } from "../../lib/http/mod.ts";
-import { HttpError, newRouter, protect, readJson } from "../../lib/routing/mod.ts";
+import { HttpError, readJson, RouteTable } from "../../lib/routing/mod.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
 import { Counters } from "../../lib/counters.ts";
 import { AgentClient } from "../../lib/client/mod.ts";
 import { freePort, tempDir } from "../helpers.ts";
 
-function app(token = "") {
-  const r = newRouter();
-  r.get("/", (c) => c.text("OK"));
-  r.get("/danger", protect, (c) => c.text("done"));
-  r.post("/echo", async (c) => c.json(await readJson(c)));
-  r.get("/teapot", () => {
+function app(token = "", extra: { openWrites?: boolean; corsOrigins?: string[] } = {}) {
+  const r = new RouteTable("test");
+  r.read("GET", "/", "root", (c) => c.text("OK"));
+  r.write("GET", "/danger", "an action kept on GET", (c) => c.text("done"));
+  r.read("POST", "/echo", "echo JSON", async (c) => c.json(await readJson(c)));
+  r.read("GET", "/teapot", "conflict", () => {
     throw new HttpError(409, "conflict here", { key: "k" });
   });
-  r.get("/crash", () => {
+  r.read("GET", "/crash", "crash", () => {
     throw new Error("oops");
   });
-  return buildApp([r], { token, maxBody: 100, log: silentLogger, counters: new Counters() });
+  return buildApp([r], { token, maxBody: 100, log: silentLogger, counters: new Counters(), ...extra });
 }
 
 const tcp = { transport: "tcp" as const };
 
-Deno.test("every response carries CORS headers and OPTIONS answers an empty 200", async () => {
+Deno.test("reads carry CORS *, errors too; OPTIONS answers an empty 204 preflight", async () => {
   const a = app();
-  const res = await a.request("/", {}, tcp);
+  const res = await a.request("/", { headers: { origin: "http://evil.example" } }, tcp);
   assert.equal(await res.text(), "OK");
   assert.equal(res.headers.get("access-control-allow-origin"), "*");
-  const opt = await a.request("/anything", { method: "OPTIONS" }, tcp);
-  assert.equal(opt.status, 200);
+  const err = await a.request("/teapot", { headers: { origin: "http://evil.example" } }, tcp);
+  assert.equal(err.headers.get("access-control-allow-origin"), "*");
+  const nf = await a.request("/nope", { headers: { origin: "http://evil.example" } }, tcp);
+  assert.equal(nf.headers.get("access-control-allow-origin"), "*");
+  const opt = await a.request("/", {
+    method: "OPTIONS",
+    headers: { origin: "http://x.example", "access-control-request-method": "GET" },
+  }, tcp);
+  assert.equal(opt.status, 204);
+  assert.equal(opt.headers.get("access-control-allow-origin"), "*");
   assert.match(opt.headers.get("access-control-allow-methods")!, /DELETE/);
+  assert.match(opt.headers.get("access-control-allow-headers")!, /Authorization/);
+});
+
+Deno.test("write routes never get CORS *: only the configured origins", async () => {
+  for (const a of [app("t"), app("t", { corsOrigins: ["https://ui.example"] })]) {
+    const evil = await a.request("/danger", { headers: { origin: "http://evil.example" } }, tcp);
+    assert.equal(evil.headers.get("access-control-allow-origin"), null);
+    await evil.body?.cancel();
+    const pre = await a.request("/danger", {
+      method: "OPTIONS",
+      headers: { origin: "http://evil.example", "access-control-request-method": "GET" },
+    }, tcp);
+    assert.equal(pre.headers.get("access-control-allow-origin"), null);
+  }
+  const a = app("t", { corsOrigins: ["https://ui.example"] });
+  const ok = await a.request("/danger", {
+    headers: { origin: "https://ui.example", authorization: "Bearer t" },
+  }, tcp);
+  assert.equal(ok.status, 200);
+  assert.equal(ok.headers.get("access-control-allow-origin"), "https://ui.example");
+  assert.match(ok.headers.get("vary") ?? "", /Origin/);
+});
+
+Deno.test("without http.token, writes over TCP are 403 naming http.token; open_writes reopens them", async () => {
+  const closed = await app("").request("/danger", {}, tcp);
+  assert.equal(closed.status, 403);
+  assert.match((await closed.json()).error, /http\.token/);
+  const withHeader = await app("").request("/danger", { headers: { authorization: "Bearer " } }, tcp);
+  assert.equal(withHeader.status, 403);
+  await withHeader.body?.cancel();
+  assert.equal(await (await app("", { openWrites: true }).request("/danger", {}, tcp)).text(), "done");
+  assert.equal(await (await app("").request("/danger", {}, { transport: "unix" })).text(), "done");
 });
 
 Deno.test("errors are JSON with the right status: 404, HttpError, 500, bad JSON 400, 413", async () => {
@@ -61,11 +101,6 @@ Deno.test("protected routes: 401 without token, 403 with a wrong one, allowed wi
     200,
   );
   assert.equal((await a.request("/danger", {}, { transport: "unix" })).status, 200);
-  // with no token configured, TCP can never unlock
-  assert.equal(
-    (await app("").request("/danger", { headers: { authorization: "Bearer " } }, tcp)).status,
-    403,
-  );
 });
 
 Deno.test("the server answers on TCP and the unix socket; only the socket is trusted", async () => {
@@ -84,12 +119,12 @@ Deno.test("the server answers on TCP and the unix socket; only the socket is tru
   });
   try {
     const viaTcp = await fetch(`http://127.0.0.1:${port}/danger`);
-    assert.equal(viaTcp.status, 401);
+    assert.equal(viaTcp.status, 403);
     await viaTcp.body?.cancel();
     const forged = await fetch(`http://127.0.0.1:${port}/danger`, {
       headers: { "x-kunai-transport-internal": "unix" },
     });
-    assert.equal(forged.status, 401);
+    assert.equal(forged.status, 403);
     await forged.body?.cancel();
     const c = new AgentClient({ socket });
     assert.equal(await c.text("GET", "/danger"), "done");
@@ -114,8 +149,10 @@ Deno.test("the server answers on TCP and the unix socket; only the socket is tru
   assert.throws(() => Deno.statSync(socket), Deno.errors.NotFound);
 });
 
-Deno.test("safeEqual compares tokens", () => {
+Deno.test("safeEqual compares tokens of any length", () => {
   assert.ok(safeEqual("abc", "abc"));
   assert.ok(!safeEqual("abc", "abd"));
   assert.ok(!safeEqual("abc", "abcd"));
+  assert.ok(!safeEqual("", "a"));
+  assert.ok(safeEqual("", ""));
 });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import { freePort, runKunai, SHARED_DENO_DIR, startAgent, tempDir } from "../helpers.ts";
+import { denoRun, freePort, runKunai, SHARED_DENO_DIR, startAgent, tempDir } from "../helpers.ts";
 
 function exists(path: string): boolean {
   try {
@@ -26,11 +26,11 @@ Deno.test("a real agent: info --json through the CLI, second agent refused, agen
     const human = await a.cli(["info"]);
     assert.match(human.stdout, /========== \[Kunai Daemon\]:\nName: +life1/);
 
-    // TCP API answers the open routes, refuses /stop without a token
+    // TCP API answers the open routes, refuses /stop without a token (none is set: 403 naming it)
     const root = await fetch(`http://127.0.0.1:${a.port}/`);
     assert.equal(await root.text(), "OK");
     const stopTcp = await fetch(`http://127.0.0.1:${a.port}/stop`);
-    assert.equal(stopTcp.status, 401);
+    assert.equal(stopTcp.status, 403);
     await stopTcp.body?.cancel();
     const metrics = await (await fetch(`http://127.0.0.1:${a.port}/metrics`)).text();
     assert.match(metrics, /kunai_uptime_seconds \d+/);
@@ -116,12 +116,8 @@ Deno.test("with no configuration at all the agent starts on defaults and serves 
   const port = freePort();
   const env = { HOME: dir, NO_COLOR: "1", ...SHARED_DENO_DIR };
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "-A",
-      "--unstable-net",
-      "--unstable-worker-options",
-      new URL("../../main.ts", import.meta.url).pathname,
+    args: denoRun(
+      "main.ts",
       "agent",
       "start",
       "--data-dir",
@@ -130,7 +126,7 @@ Deno.test("with no configuration at all the agent starts on defaults and serves 
       String(port),
       "--bind",
       "127.0.0.1",
-    ],
+    ),
     env,
     stdout: "null",
     stderr: "piped",

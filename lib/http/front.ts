@@ -1,0 +1,279 @@
+/**
+ * The TCP front of the HTTP API: accepts TCP connections and forwards their bytes to a private
+ * Deno.serve on a unix socket, watching each connection's request phases so that slow and idle
+ * clients are closed (Deno.serve has no header or idle timeout: 200 clients sending one byte every
+ * few seconds would hold 200 connections forever).
+ *
+ * Per connection: `idle` (no request in flight) → first client byte → `head` (the request line and
+ * headers must end within `headerTimeoutMs`) → `body` (a declared body must arrive within the same
+ * deadline counted again from the end of the headers) → `wait` (the app is working, no deadline: a
+ * blocking read may take minutes) → first response byte → `idle` (closed after `idleTimeoutMs` with
+ * no byte either way). A `101 Switching Protocols` answer turns the connection into a `tunnel` with no
+ * deadline. Above `maxConnections` open connections, new ones are closed at once (counted).
+ */
+import { join } from "node:path";
+import type { Logger } from "../log/mod.ts";
+import type { Counters } from "../counters.ts";
+
+export interface TcpFrontOptions {
+  hostname: string;
+  port: number;
+  headerTimeoutMs: number;
+  idleTimeoutMs: number;
+  /**
+   * Where the private server listens (a unix socket only we use); its owner guarantees nobody
+   * else uses it (the agent's data dir, under its lock). Default: a fresh temp dir.
+   */
+  privateSocket?: string;
+  /** Open connections kept at most (each costs three file descriptors). */
+  maxConnections?: number;
+  log: Logger;
+  counters: Counters;
+  /** Starts the private server on this unix socket path. */
+  serve: (path: string) => Deno.HttpServer;
+}
+
+/** Longest request head kept while looking for its end; larger heads are refused. */
+const MAX_HEAD_BYTES = 64 * 1024;
+const CHUNK = 64 * 1024;
+/** One character per byte, so string offsets are byte offsets. */
+const LATIN1 = new TextDecoder("latin1");
+
+type Phase = "idle" | "head" | "body" | "wait" | "tunnel";
+
+interface Conn {
+  client: Deno.Conn;
+  upstream: Deno.Conn;
+  phase: Phase;
+  /** When the current phase started (deadlines of head and body). */
+  since: number;
+  /** Last byte either way (idle deadline). */
+  last: number;
+  /** The head read so far (latin1), to find its end and its body framing. */
+  head: string;
+  /** Body bytes still expected (content-length), or -1 for chunked. */
+  bodyLeft: number;
+  /** Tail of a chunked body, to see its last chunk. */
+  tail: string;
+  closed: boolean;
+}
+
+export class TcpFront {
+  readonly #conns = new Set<Conn>();
+  #closing = false;
+  #timer: ReturnType<typeof setInterval>;
+
+  private constructor(
+    readonly addr: Deno.NetAddr,
+    private readonly listener: Deno.Listener,
+    private readonly server: Deno.HttpServer,
+    /** Removed at close: the private socket, or the temp dir holding it. */
+    private readonly cleanup: string,
+    private readonly path: string,
+    private readonly opts: TcpFrontOptions,
+  ) {
+    const tick = Math.max(100, Math.min(1000, Math.min(opts.headerTimeoutMs, opts.idleTimeoutMs) / 4));
+    this.#timer = setInterval(() => this.#sweep(), tick);
+    void this.#accept();
+  }
+
+  /** Listens on `hostname:port` (AddrInUse propagates) and starts the private server. */
+  static start(opts: TcpFrontOptions): Promise<TcpFront> {
+    const listener = Deno.listen({ hostname: opts.hostname, port: opts.port });
+    let path = opts.privateSocket;
+    let cleanup = path ?? "";
+    let server: Deno.HttpServer;
+    try {
+      if (path) removeIfPresent(path); // left by a killed agent: ours, since we hold the lock
+      else {
+        cleanup = Deno.makeTempDirSync({ prefix: "kunai-http-" });
+        path = join(cleanup, "tcp.sock");
+      }
+      server = opts.serve(path);
+      Deno.chmodSync(path, 0o600);
+    } catch (err) {
+      listener.close();
+      if (cleanup) removeIfPresent(cleanup);
+      throw err;
+    }
+    return Promise.resolve(
+      new TcpFront(listener.addr as Deno.NetAddr, listener, server, cleanup, path, opts),
+    );
+  }
+
+  /** Open client connections. */
+  get connections(): number {
+    return this.#conns.size;
+  }
+
+  async close(): Promise<void> {
+    this.#closing = true;
+    clearInterval(this.#timer);
+    try {
+      this.listener.close();
+    } catch { /* already closed */ }
+    for (const c of this.#conns) this.#drop(c, "");
+    // the socket file goes first: a shutdown held up by a long request must not leave it behind
+    removeIfPresent(this.cleanup);
+    await this.server.shutdown();
+  }
+
+  async #accept(): Promise<void> {
+    const max = this.opts.maxConnections ?? 4096;
+    while (!this.#closing) {
+      let client: Deno.Conn;
+      try {
+        client = await this.listener.accept();
+      } catch (err) {
+        if (this.#closing || err instanceof Deno.errors.BadResource) return;
+        // e.g. out of file descriptors: say so, breathe, keep serving
+        this.opts.log.warn(`HTTP front cannot accept a connection: ${(err as Error).message}`);
+        this.opts.counters.inc("http_front_errors_total", { where: "accept" });
+        await new Promise((r) => setTimeout(r, 100));
+        continue;
+      }
+      if (this.#conns.size >= max) {
+        this.opts.counters.inc("http_connections_dropped_total", { reason: "too_many" });
+        client.close();
+        continue;
+      }
+      void this.#serve(client);
+    }
+  }
+
+  async #serve(client: Deno.Conn): Promise<void> {
+    let upstream: Deno.Conn;
+    try {
+      upstream = await Deno.connect({ transport: "unix", path: this.path });
+    } catch (err) {
+      this.opts.log.error("HTTP front cannot reach the API server:", err);
+      this.opts.counters.inc("http_front_errors_total", { where: "upstream" });
+      client.close();
+      return;
+    }
+    const now = Date.now();
+    const c: Conn = {
+      client,
+      upstream,
+      phase: "idle",
+      since: now,
+      last: now,
+      head: "",
+      bodyLeft: 0,
+      tail: "",
+      closed: false,
+    };
+    this.#conns.add(c);
+    this.opts.counters.inc("http_connections_total");
+    await Promise.all([
+      this.#pump(c, client, upstream, (b) => this.#fromClient(c, b)),
+      this.#pump(c, upstream, client, (b) => this.#fromServer(c, b)),
+    ]);
+    this.#drop(c, "");
+  }
+
+  /** Copies `from` to `to` until EOF or error; `see` watches each chunk before it is forwarded. */
+  async #pump(c: Conn, from: Deno.Conn, to: Deno.Conn, see: (b: Uint8Array) => boolean): Promise<void> {
+    const buf = new Uint8Array(CHUNK);
+    try {
+      while (!c.closed) {
+        const n = await from.read(buf);
+        if (n === null) break;
+        const chunk = buf.subarray(0, n);
+        if (!see(chunk)) return;
+        for (let off = 0; off < n;) off += await to.write(chunk.subarray(off));
+      }
+      if (!c.closed) await to.closeWrite();
+    } catch (err) {
+      if (c.closed) return; // we closed it (deadline or shutdown)
+      // a client that resets its connection is ordinary; anything else is worth a line
+      if (!(err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe)) {
+        this.opts.log.debug(`HTTP front connection error: ${(err as Error).message}`);
+      }
+      this.opts.counters.inc("http_front_errors_total", { where: "io" });
+      this.#drop(c, "");
+    }
+  }
+
+  /** Tracks the request phases from the client's bytes; false when the connection was dropped. */
+  #fromClient(c: Conn, bytes: Uint8Array): boolean {
+    const now = Date.now();
+    c.last = now;
+    if (c.phase === "tunnel") return true;
+    if (c.phase === "idle" || c.phase === "wait") {
+      c.phase = "head";
+      c.since = now;
+      c.head = "";
+    }
+    let rest = bytes.length; // bytes of this chunk after the head
+    if (c.phase === "head") {
+      const start = Math.max(0, c.head.length - 3);
+      c.head += LATIN1.decode(bytes);
+      const end = c.head.indexOf("\r\n\r\n", start);
+      if (end < 0) {
+        if (c.head.length > MAX_HEAD_BYTES) return this.#drop(c, "header_too_large");
+        return true;
+      }
+      rest = c.head.length - (end + 4);
+      const head = c.head.slice(0, end);
+      c.head = "";
+      c.since = now;
+      c.tail = "";
+      if (/^transfer-encoding:.*chunked/im.test(head)) c.bodyLeft = -1;
+      else c.bodyLeft = Number(/^content-length:\s*(\d+)/im.exec(head)?.[1] ?? 0);
+      c.phase = c.bodyLeft === 0 ? "wait" : "body";
+    }
+    if (c.phase === "body" && rest > 0) {
+      if (c.bodyLeft > 0) {
+        c.bodyLeft -= Math.min(c.bodyLeft, rest);
+        if (c.bodyLeft === 0) c.phase = "wait";
+      } else {
+        c.tail = (c.tail + LATIN1.decode(bytes.subarray(bytes.length - Math.min(rest, 7)))).slice(-7);
+        if (/(^|\r\n)0\r\n\r\n$/.test(c.tail)) c.phase = "wait";
+      }
+    }
+    return true;
+  }
+
+  #fromServer(c: Conn, bytes: Uint8Array): boolean {
+    c.last = Date.now();
+    if (c.phase === "wait" || c.phase === "body") {
+      // the start of an answer: "HTTP/1.1 101" hands the connection over to another protocol
+      c.phase = bytes.length >= 12 && LATIN1.decode(bytes.subarray(9, 12)) === "101" ? "tunnel" : "idle";
+    }
+    return true;
+  }
+
+  #sweep(): void {
+    const now = Date.now();
+    for (const c of this.#conns) {
+      if ((c.phase === "head" || c.phase === "body") && now - c.since > this.opts.headerTimeoutMs) {
+        this.#drop(c, c.phase === "head" ? "header_timeout" : "body_timeout");
+      } else if (c.phase === "idle" && now - c.last > this.opts.idleTimeoutMs) {
+        this.#drop(c, "idle_timeout");
+      }
+    }
+  }
+
+  /** Closes both sides once; `reason` (when given) is counted. Returns false for `see`. */
+  #drop(c: Conn, reason: string): false {
+    if (c.closed) return false;
+    c.closed = true;
+    this.#conns.delete(c);
+    if (reason) this.opts.counters.inc("http_connections_dropped_total", { reason });
+    for (const s of [c.client, c.upstream]) {
+      try {
+        s.close();
+      } catch { /* already closed by the other pump */ }
+    }
+    return false;
+  }
+}
+
+function removeIfPresent(path: string): void {
+  try {
+    Deno.removeSync(path, { recursive: true });
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+  }
+}

@@ -1,0 +1,216 @@
+/**
+ * Hole 10: slow clients were never dropped (200 connections sending one byte every few seconds
+ * stayed open). The TCP front closes a request whose headers (or declared body) do not arrive within
+ * `http.header_timeout` and a connection idle for `http.idle_timeout`, and leaves alone a request the
+ * app is still working on.
+ */
+import assert from "node:assert/strict";
+import { HttpServer } from "../../lib/http/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
+import { readBody, RouteTable } from "../../lib/routing/mod.ts";
+import { silentLogger } from "../../lib/log/mod.ts";
+import { Counters } from "../../lib/counters.ts";
+import { freePort, startAgent } from "../helpers.ts";
+
+const ADDR = "127.0.0.43";
+const enc = new TextEncoder();
+
+async function server(headerTimeoutMs: number, idleTimeoutMs: number, maxConnections?: number) {
+  const r = new RouteTable("test");
+  r.read("GET", "/", "root", (c) => c.text("OK"));
+  r.read("GET", "/slow", "answers after 2 s", async (c) => {
+    await new Promise((res) => setTimeout(res, 2000));
+    return c.text("late but whole");
+  });
+  r.read("POST", "/echo", "echo the body length", async (c) => c.text(String((await readBody(c)).length)));
+  r.read("GET", "/ws", "websocket echo", (c) => {
+    const { socket, response } = Deno.upgradeWebSocket(c.req.raw);
+    socket.onmessage = (e) => socket.send(`echo ${e.data}`);
+    return response;
+  });
+  const counters = new Counters();
+  const app = buildApp([r], { token: "", maxBody: 1 << 20, log: silentLogger, counters });
+  const srv = await HttpServer.start(app, {
+    bind: ADDR,
+    port: freePort(ADDR),
+    socket: "",
+    tcp: true,
+    token: "",
+    maxBody: 1 << 20,
+    log: silentLogger,
+    counters,
+    headerTimeoutMs,
+    idleTimeoutMs,
+    maxConnections,
+  });
+  return { srv, counters, port: srv.tcpAddr!.port };
+}
+
+/** Resolves when the server closes `conn` (read returns EOF or fails). */
+async function closedByServer(conn: Deno.Conn): Promise<void> {
+  const buf = new Uint8Array(1024);
+  try {
+    while ((await conn.read(buf)) !== null) { /* drain */ }
+  } catch { /* reset: closed too */ }
+}
+
+/** Opens `n` connections that each send a request head one byte at a time every `everyMs`. */
+async function slowLoris(port: number, n: number, everyMs: number) {
+  const conns = await Promise.all(Array.from({ length: n }, () => Deno.connect({ hostname: ADDR, port })));
+  let open = n;
+  const closed = conns.map((c) => closedByServer(c).then(() => open--));
+  let stop = false;
+  const dribble = (async () => {
+    const head = enc.encode("GET / HTTP/1.1\r\nHost: x\r\nX-Slow: " + "a".repeat(1000));
+    for (let i = 0; i < head.length && !stop; i++) {
+      await Promise.all(conns.map((c) => c.write(head.subarray(i, i + 1)).catch(() => 0)));
+      await new Promise((r) => setTimeout(r, everyMs));
+    }
+  })();
+  return {
+    open: () => open,
+    async end() {
+      stop = true;
+      await dribble;
+      for (const c of conns) {
+        try {
+          c.close();
+        } catch { /* closed by the server */ }
+      }
+      await Promise.all(closed);
+    },
+  };
+}
+
+/** Waits until `cond()` holds, polling every 100 ms for at most `ms`. */
+async function until(cond: () => boolean, ms: number): Promise<boolean> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    if (cond()) return true;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return cond();
+}
+
+Deno.test("slow-loris connections are closed at the header deadline while normal requests are served", async () => {
+  const { srv, counters, port } = await server(700, 5000);
+  try {
+    const loris = await slowLoris(port, 50, 200);
+    const ok = await fetch(`http://${ADDR}:${port}/`);
+    assert.equal(await ok.text(), "OK", "served while 50 slow clients are connected");
+    assert.ok(await until(() => loris.open() === 0, 10_000), `still open: ${loris.open()}`);
+    await loris.end();
+    assert.equal(counters.get("http_connections_dropped_total", { reason: "header_timeout" }), 50);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("an idle connection is closed; keep-alive requests and a slow app answer are not cut", async () => {
+  const { srv, counters, port } = await server(500, 1200);
+  try {
+    const idle = await Deno.connect({ hostname: ADDR, port });
+    const idleClosed = closedByServer(idle);
+
+    // two requests on one kept-alive connection, then the app taking longer than both deadlines
+    const conn = await Deno.connect({ hostname: ADDR, port });
+    const read = async () => {
+      const buf = new Uint8Array(4096);
+      const n = await conn.read(buf);
+      return new TextDecoder().decode(buf.subarray(0, n ?? 0));
+    };
+    for (let i = 0; i < 2; i++) {
+      await conn.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\n\r\n"));
+      assert.match(await read(), /200 OK[\s\S]*OK$/);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await conn.write(enc.encode("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n"));
+    assert.match(await read(), /late but whole/);
+    conn.close();
+
+    // a chunked upload at normal speed is read whole
+    const body = new ReadableStream<Uint8Array>({
+      start(c) {
+        for (let i = 0; i < 10; i++) c.enqueue(new Uint8Array(10_000));
+        c.close();
+      },
+    });
+    const up = await fetch(`http://${ADDR}:${port}/echo`, { method: "POST", body });
+    assert.equal(await up.text(), "100000");
+
+    await idleClosed;
+    assert.ok(counters.get("http_connections_dropped_total", { reason: "idle_timeout" }) >= 1);
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("a body sent one byte at a time is cut at the deadline", async () => {
+  const { srv, counters, port } = await server(600, 5000);
+  try {
+    const conn = await Deno.connect({ hostname: ADDR, port });
+    const closed = closedByServer(conn);
+    let done = false;
+    closed.then(() => done = true);
+    await conn.write(enc.encode("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n"));
+    for (let i = 0; i < 100 && !done; i++) {
+      await conn.write(enc.encode("a")).catch(() => 0);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.ok(done, "closed before the body was complete");
+    assert.equal(counters.get("http_connections_dropped_total", { reason: "body_timeout" }), 1);
+    conn.close();
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("a websocket upgrade becomes a tunnel without deadlines", async () => {
+  const { srv, port } = await server(300, 500);
+  try {
+    const ws = new WebSocket(`ws://${ADDR}:${port}/ws`);
+    await new Promise((res, rej) => {
+      ws.onopen = res;
+      ws.onerror = rej;
+    });
+    await new Promise((r) => setTimeout(r, 1200)); // past both deadlines (300 ms, 500 ms)
+    const answer = new Promise<string>((res) => ws.onmessage = (e) => res(String(e.data)));
+    ws.send("hi");
+    assert.equal(await answer, "echo hi");
+    const closed = new Promise((r) => ws.onclose = r);
+    ws.close();
+    await closed;
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("connections over the cap are closed at once", async () => {
+  const { srv, counters, port } = await server(10_000, 10_000, 3);
+  try {
+    const held = await Promise.all([1, 2, 3].map(() => Deno.connect({ hostname: ADDR, port })));
+    assert.ok(await until(() => srv.tcpConnections === 3, 5000));
+    const extra = await Deno.connect({ hostname: ADDR, port });
+    await closedByServer(extra);
+    assert.equal(counters.get("http_connections_dropped_total", { reason: "too_many" }), 1);
+    extra.close();
+    for (const c of held) c.close();
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("hole 10 on a real agent: 200 connections sending one byte every 2 s are all closed", async () => {
+  const a = await startAgent({ name: "loris", addr: ADDR, params: { http: { header_timeout: "3s" } } });
+  try {
+    const loris = await slowLoris(a.port, 200, 2000);
+    assert.equal(await (await fetch(`http://${ADDR}:${a.port}/agent/name`)).text(), "loris");
+    assert.ok(await until(() => loris.open() === 0, 20_000), `still open: ${loris.open()}`);
+    await loris.end();
+    const metrics = await (await fetch(`http://${ADDR}:${a.port}/metrics`)).text();
+    assert.match(metrics, /http_connections_dropped_total\{reason="header_timeout"\} 200/);
+  } finally {
+    await a.stop();
+    Deno.removeSync(a.dir, { recursive: true });
+  }
+});
