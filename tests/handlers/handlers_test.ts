@@ -275,7 +275,7 @@ Deno.test("handlers test sends a sample; the list hides the password; the test r
     const overTcp = await app.request("/agent/handlers/handlers/default/test", { method: "POST" }, {
       transport: "tcp",
     });
-    assert.equal(overTcp.status, 401, "a write route: not over TCP without the token");
+    assert.equal(overTcp.status, 403, "a write route: refused over TCP when no token is set");
     const overUnix = await app.request("/agent/handlers/handlers/default/test", { method: "POST" }, {
       transport: "unix",
     });
