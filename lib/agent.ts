@@ -32,11 +32,15 @@ import { createDetectors } from "./detectors/mod.ts";
 import { createKv } from "./kv/mod.ts";
 import { createGossip } from "./gossip/mod.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
+import { createDns } from "./dns/mod.ts";
+import type { MembershipView } from "./types.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
 export interface SharedDeps {
   /** Seals/opens every agent-to-agent message (keyring + replay window). */
   envelope: PeerEnvelope;
+  /** The membership table, set when gossip is created (for the subsystems after it). */
+  membership?: Pick<MembershipView, "self" | "members">;
 }
 
 /** A subsystem factory, in start order. */
@@ -51,7 +55,10 @@ export interface SubsystemEntry {
 // Each helper registers its subsystem here with one entry.
 export const SUBSYSTEMS: SubsystemEntry[] = [
   // gossip: first cluster subsystem; sets ctx.views.membership at create time
-  { name: "gossip", create: (ctx, { envelope }) => createGossip(ctx, { envelope }) },
+  {
+    name: "gossip",
+    create: (ctx, shared) => shared.membership = createGossip(ctx, { envelope: shared.envelope }),
+  },
   // kv: after gossip (reads ctx.views.membership; binds late if gossip publishes it at start)
   { name: "kv", create: (ctx) => createKv(ctx) },
   // collectors: before checks/detectors, which read ctx.views.collectors
@@ -62,6 +69,12 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
   // detectors before checks: tags found at start re-link checks through tags.changed
   { name: "detectors", create: (ctx) => createDetectors(ctx) },
   { name: "checks", create: (ctx) => createChecks(ctx) },
+  // dns: answers from the membership table (changes arrive as member.* events)
+  {
+    name: "dns",
+    create: (ctx, shared) => createDns(ctx, { membership: shared.membership ?? selfOnly(ctx) }),
+    enabled: (config) => config.listeners.dns?.enabled === true,
+  },
 ];
 
 export interface AgentOptions {
@@ -242,7 +255,7 @@ export class Agent {
       data: p.data,
       cfg_dir: this.config.cfgDir,
       config_files: this.config.files.length,
-      dns: this.config.listeners.dns ?? null,
+      dns: this.config.listeners.dns ? { ...this.config.listeners.dns, enabled: false } : null,
       websocket: this.config.listeners.websocket ?? null,
       statsd: this.config.listeners.statsd ?? null,
       graphite: this.config.listeners.graphite ?? null,
@@ -358,6 +371,23 @@ export class Agent {
     if (this.#locked) releaseLock(this.config.params.lock);
     this.#locked = false;
   }
+}
+
+/** Membership of a lone node (an agent run without gossip). */
+function selfOnly(ctx: Ctx): Pick<MembershipView, "members"> {
+  return {
+    members: () => [{
+      uuid: ctx.node.uuid,
+      name: ctx.node.name,
+      addr: ctx.node.addr,
+      port: ctx.node.port,
+      incarnation: ctx.node.incarnation,
+      state: "alive",
+      tags: ctx.node.tags(),
+      services: ctx.node.services(),
+      zone: ctx.node.zone,
+    }],
+  };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

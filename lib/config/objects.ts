@@ -199,10 +199,15 @@ export const objectTypes = {
 export const listenerTypes = {
   dns: object({
     enabled: opt(bool(), false),
-    port: opt(port(), 53),
+    port: opt(port(), 6766),
     domain: opt(str(), ".kunai"),
     ttl: opt(int({ min: 0 }), 60),
     bind: opt(str()),
+    recursors: opt(
+      list(str({ nonEmpty: true })),
+      undefined,
+      "addr[:port] to forward names outside the domain to",
+    ),
   }),
   websocket: object({ enabled: opt(bool(), false), port: opt(port(), 6769), bind: opt(str()) }),
   statsd: object({
