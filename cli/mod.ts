@@ -17,6 +17,7 @@ import { checksCommands } from "./checks.ts";
 import { stateCommands } from "./state.ts";
 import { detectorsCommands } from "./detectors.ts";
 import { kvCommands } from "./kv.ts";
+import { raftCommands } from "./raft.ts";
 import { joinCommands, keysCommands, leaveCommands, membersCommands } from "./members.ts";
 
 // GROUPS: every command group, in help order. Helpers add their group here.
@@ -34,6 +35,7 @@ export const GROUPS: CommandGroup[] = [
   joinCommands,
   leaveCommands,
   keysCommands,
+  raftCommands,
 ];
 
 const GLOBAL_HELP = `Usage: kunai [global options] <command> [command options] [arguments]

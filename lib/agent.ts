@@ -33,6 +33,7 @@ import { createKv } from "./kv/mod.ts";
 import { createGossip } from "./gossip/mod.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
 import { createDns } from "./dns/mod.ts";
+import { createRaft } from "./raft/mod.ts";
 import type { MembershipView } from "./types.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
@@ -69,6 +70,13 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
   // detectors before checks: tags found at start re-link checks through tags.changed
   { name: "detectors", create: (ctx) => createDetectors(ctx) },
   { name: "checks", create: (ctx) => createChecks(ctx) },
+  // raft: leader elections per group (voters from the membership table, messages on /raft/msg)
+  {
+    name: "raft",
+    create: (ctx, shared) =>
+      createRaft(ctx, { membership: shared.membership ?? selfOnly(ctx), envelope: shared.envelope }),
+    enabled: (config) => config.params.raft.groups.length > 0,
+  },
   // dns: answers from the membership table (changes arrive as member.* events)
   {
     name: "dns",

@@ -97,6 +97,14 @@ export const checksFields: Fields = {
   max_output: opt(bytes(), 64 * 1024, "plugin output kept"),
 };
 
+/** `raft`: leader elections per group of nodes carrying a tag (lib/raft). */
+export const raftFields: Fields = {
+  groups: opt(list(str({ nonEmpty: true })), [], 'tags whose nodes elect a leader ("*" = every node)'),
+  min_size: opt(int({ min: 1, max: 1000 }), 1, "smallest group size counted for the quorum"),
+  heartbeat: opt(durationMs({ min: 10 }), 150, "leader heartbeat interval"),
+  election_timeout: opt(durationMs({ min: 50 }), 500, "minimum election timeout (randomized up to twice it)"),
+};
+
 /** Agent parameters: the keys of a config file that configure the agent itself. */
 export const agentFields: Fields = {
   name: opt(str({ nonEmpty: true }), undefined, "node name (default: hostname)"),
@@ -127,6 +135,7 @@ export const agentFields: Fields = {
   kv: opt(object(kvFields), () => ({}), "key/value store"),
   collectors: opt(object(collectorsFields), () => ({}), "collectors"),
   checks: opt(object(checksFields), () => ({}), "checks scheduler and plugins"),
+  raft: opt(object(raftFields), () => ({}), "RAFT leader elections"),
 };
 
 export const checkFields: Fields = {

@@ -10,3 +10,4 @@ export {
   type RaftPersistence,
   type RaftTransport,
 } from "./group.ts";
+export { createRaft, type GroupView, type RaftApi } from "./subsystem.ts";
