@@ -18,6 +18,7 @@ import { stateCommands } from "./state.ts";
 import { detectorsCommands } from "./detectors.ts";
 import { kvCommands } from "./kv.ts";
 import { raftCommands } from "./raft.ts";
+import { execCommands } from "./exec.ts";
 import { joinCommands, keysCommands, leaveCommands, membersCommands } from "./members.ts";
 
 // GROUPS: every command group, in help order. Helpers add their group here.
@@ -36,6 +37,7 @@ export const GROUPS: CommandGroup[] = [
   leaveCommands,
   keysCommands,
   raftCommands,
+  execCommands,
 ];
 
 const GLOBAL_HELP = `Usage: kunai [global options] <command> [command options] [arguments]

@@ -34,6 +34,7 @@ import { createGossip } from "./gossip/mod.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
 import { createDns } from "./dns/mod.ts";
 import { createRaft } from "./raft/mod.ts";
+import { createExec, type ExecKv } from "./exec/mod.ts";
 import type { MembershipView } from "./types.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
@@ -42,6 +43,8 @@ export interface SharedDeps {
   envelope: PeerEnvelope;
   /** The membership table, set when gossip is created (for the subsystems after it). */
   membership?: Pick<MembershipView, "self" | "members">;
+  /** The KV store, set when kv is created (exec writes its results there). */
+  kv?: ExecKv;
 }
 
 /** A subsystem factory, in start order. */
@@ -61,7 +64,7 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
     create: (ctx, shared) => shared.membership = createGossip(ctx, { envelope: shared.envelope }),
   },
   // kv: after gossip (reads ctx.views.membership; binds late if gossip publishes it at start)
-  { name: "kv", create: (ctx) => createKv(ctx) },
+  { name: "kv", create: (ctx, shared) => shared.kv = createKv(ctx) },
   // collectors: before checks/detectors, which read ctx.views.collectors
   { name: "collectors", create: (ctx) => createCollectors(ctx) },
   // evaluator: GET /agent/evaluator/list, POST /agent/evaluator/eval (reads ctx.views.collectors per request)
@@ -76,6 +79,16 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
     create: (ctx, shared) =>
       createRaft(ctx, { membership: shared.membership ?? selfOnly(ctx), envelope: shared.envelope }),
     enabled: (config) => config.params.raft.groups.length > 0,
+  },
+  // exec: signed remote commands (runs only with master_key_pub; results into KV __exec/<cid>/)
+  {
+    name: "exec",
+    create: (ctx, shared) =>
+      createExec(ctx, {
+        membership: shared.membership ?? selfOnly(ctx),
+        envelope: shared.envelope,
+        kv: shared.kv ?? null,
+      }),
   },
   // dns: answers from the membership table (changes arrive as member.* events)
   {
