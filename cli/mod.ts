@@ -19,6 +19,7 @@ import { detectorsCommands } from "./detectors.ts";
 import { kvCommands } from "./kv.ts";
 import { raftCommands } from "./raft.ts";
 import { execCommands } from "./exec.ts";
+import { propagateCommands } from "./propagate.ts";
 import { joinCommands, keysCommands, leaveCommands, membersCommands } from "./members.ts";
 
 // GROUPS: every command group, in help order. Helpers add their group here.
@@ -38,6 +39,7 @@ export const GROUPS: CommandGroup[] = [
   keysCommands,
   raftCommands,
   execCommands,
+  propagateCommands,
 ];
 
 const GLOBAL_HELP = `Usage: kunai [global options] <command> [command options] [arguments]

@@ -35,6 +35,7 @@ import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
 import { createDns } from "./dns/mod.ts";
 import { createRaft } from "./raft/mod.ts";
 import { createExec, type ExecKv } from "./exec/mod.ts";
+import { type Broadcaster, createPropagation } from "./propagate/mod.ts";
 import type { MembershipView } from "./types.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
@@ -45,6 +46,10 @@ export interface SharedDeps {
   membership?: Pick<MembershipView, "self" | "members">;
   /** The KV store, set when kv is created (exec writes its results there). */
   kv?: ExecKv;
+  /** Cluster-wide small events (gossip user broadcasts), set when gossip is created. */
+  broadcast?: Broadcaster;
+  /** Re-reads the configuration in place (what SIGHUP does). */
+  reload?: () => unknown;
 }
 
 /** A subsystem factory, in start order. */
@@ -61,7 +66,8 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
   // gossip: first cluster subsystem; sets ctx.views.membership at create time
   {
     name: "gossip",
-    create: (ctx, shared) => shared.membership = createGossip(ctx, { envelope: shared.envelope }),
+    create: (ctx, shared) =>
+      shared.membership = shared.broadcast = createGossip(ctx, { envelope: shared.envelope }),
   },
   // kv: after gossip (reads ctx.views.membership; binds late if gossip publishes it at start)
   { name: "kv", create: (ctx, shared) => shared.kv = createKv(ctx) },
@@ -88,6 +94,16 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
         membership: shared.membership ?? selfOnly(ctx),
         envelope: shared.envelope,
         kv: shared.kv ?? null,
+      }),
+  },
+  // propagate: configuration/libexec files through KV and a gossip event; reloads the configuration
+  {
+    name: "propagate",
+    create: (ctx, shared) =>
+      createPropagation(ctx, {
+        kv: shared.kv ?? null,
+        broadcast: shared.broadcast ?? null,
+        reload: shared.reload ?? null,
       }),
   },
   // dns: answers from the membership table (changes arrive as member.* events)
@@ -202,7 +218,7 @@ export class Agent {
         label: p.gossip.label,
       });
       this.envelope = new PeerEnvelope(keyring, { now: () => this.clock.now() });
-      const shared: SharedDeps = { envelope: this.envelope };
+      const shared: SharedDeps = { envelope: this.envelope, reload: () => this.reload() };
 
       for (const e of this.#entries) {
         if (e.enabled && !e.enabled(this.config)) continue;
