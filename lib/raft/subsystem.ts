@@ -93,6 +93,12 @@ export function createRaft(
     ...api,
     start() {
       store = new SqliteRaftStore(ctx.store.open("raft", RAFT_MIGRATIONS));
+      if (cfg.heartbeat * 2 > cfg.election_timeout) {
+        ctx.log.warn(
+          `raft.heartbeat (${cfg.heartbeat} ms) should be under half of raft.election_timeout ` +
+            `(${cfg.election_timeout} ms): followers may start elections between heartbeats`,
+        );
+      }
       for (const name of new Set(cfg.groups)) {
         const g = new RaftGroup({
           id: ctx.node.uuid,
