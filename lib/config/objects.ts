@@ -19,6 +19,7 @@ import {
   record,
   req,
   str,
+  type Type,
 } from "./schema.ts";
 
 const port = () => int({ min: 0, max: 65535 });
@@ -204,6 +205,25 @@ export const objectTypes = {
   }),
 } as const;
 
+/** `addr`, `addr:port` or `[v6addr]:port` (DNS recursors). */
+function hostPort(): Type<string> {
+  const expected = 'an address like "192.0.2.53", "192.0.2.53:5353" or "[2001:db8::53]:53"';
+  return {
+    expected,
+    parse(v, path, issues) {
+      const ok = typeof v === "string" &&
+        (/^\[[0-9a-fA-F:.]+\](:\d{1,5})?$/.test(v) || /^[0-9a-fA-F:]*:[0-9a-fA-F:]*$/.test(v) ||
+          /^[^:\s\[\]]+(:\d{1,5})?$/.test(v));
+      const port = typeof v === "string" ? /(?:^[^:]+|\]):(\d+)$/.exec(v)?.[1] : undefined;
+      if (!ok || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
+        issues.push({ path, message: `${JSON.stringify(v)} is not ${expected}` });
+        return undefined;
+      }
+      return v as string;
+    },
+  };
+}
+
 /** Single listener objects: one per agent, later files override earlier ones. */
 export const listenerTypes = {
   dns: object({
@@ -213,7 +233,7 @@ export const listenerTypes = {
     ttl: opt(int({ min: 0 }), 60),
     bind: opt(str()),
     recursors: opt(
-      list(str({ nonEmpty: true })),
+      list(hostPort()),
       undefined,
       "addr[:port] to forward names outside the domain to",
     ),
