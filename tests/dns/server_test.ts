@@ -161,3 +161,29 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "dns server: listens on ::1 and answers AAAA for IPv6 members (real dig)",
+  sanitizeResources: false,
+  async fn() {
+    const port = freePort("::1");
+    const ctx = dnsCtx("::1", port);
+    const dns = createDns(ctx, {
+      membership: {
+        members: () => [member("v6a", "fd00::14", ["six"]), member("v4a", "10.14.0.1", ["six"])],
+      },
+    });
+    try {
+      await dns.start();
+      assert.equal((await dig(port, "::1", "six.tag.dc1.kunai", "AAAA", "+short")).trim(), "fd00::14");
+      assert.equal((await dig(port, "::1", "six.tag.dc1.kunai", "A", "+short")).trim(), "10.14.0.1");
+      assert.equal(
+        (await dig(port, "::1", "v6a.node.dc1.kunai", "AAAA", "+short", "+tcp")).trim(),
+        "fd00::14",
+      );
+    } finally {
+      await dns.stop();
+      ctx.cleanup();
+    }
+  },
+});
