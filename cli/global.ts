@@ -28,21 +28,66 @@ const version: CommandGroup = {
   }],
 };
 
+/** A new Ed25519 key pair for remote exec, as PKCS#8 / SPKI PEM (WebCrypto). */
+export async function newExecKeys(): Promise<{ priv: string; pub: string }> {
+  const pair = await crypto.subtle.generateKey({ name: "Ed25519" }, true, [
+    "sign",
+    "verify",
+  ]) as CryptoKeyPair;
+  const pem = (label: string, der: ArrayBuffer) => {
+    let s = "";
+    for (const b of new Uint8Array(der)) s += String.fromCharCode(b);
+    const body = btoa(s).match(/.{1,64}/g)!.join("\n");
+    return `-----BEGIN ${label}-----\n${body}\n-----END ${label}-----\n`;
+  };
+  return {
+    priv: pem("PRIVATE KEY", await crypto.subtle.exportKey("pkcs8", pair.privateKey)),
+    pub: pem("PUBLIC KEY", await crypto.subtle.exportKey("spki", pair.publicKey)),
+  };
+}
+
 const keygen: CommandGroup = {
   group: "keygen",
   description: "generate an encryption key",
   commands: [{
     name: "",
-    description: "print a new 32-byte base64 key for encryption_key (AES-256-GCM)",
-    options: { json: { type: "boolean", description: "JSON output" } },
-    run({ out, options }) {
+    description: "print a new 32-byte base64 key for encryption_key (AES-256-GCM); --exec: an Ed25519 pair",
+    options: {
+      json: { type: "boolean", description: "JSON output" },
+      exec: { type: "boolean", description: "an Ed25519 key pair for remote exec (master_key_priv/pub)" },
+      dir: { type: "string", description: "with --exec: write DIR/exec.key (mode 0600) and DIR/exec.pub" },
+    },
+    async run({ out, options }) {
+      if (options.exec) {
+        const { priv, pub } = await newExecKeys();
+        if (typeof options.dir === "string") {
+          const key = `${options.dir}/exec.key`, pubFile = `${options.dir}/exec.pub`;
+          Deno.writeTextFileSync(key, priv, { mode: 0o600 });
+          Deno.chmodSync(key, 0o600);
+          Deno.writeTextFileSync(pubFile, pub);
+          if (options.json) out.json({ master_key_priv: key, master_key_pub: pubFile });
+          else {
+            out.line(`private key: ${key} (aka master_key_priv: only on the nodes that send commands)`);
+            out.line(`public key:  ${pubFile} (aka master_key_pub: on every node that may run them)`);
+          }
+        } else if (options.json) out.json({ master_key_priv: priv, master_key_pub: pub });
+        else {
+          out.line(
+            "Exec private key (aka master_key_priv, for file exec.key; keep it on the asking nodes only):",
+          );
+          out.line(priv.trimEnd());
+          out.line("Exec public key (aka master_key_pub, for file exec.pub; on every node):");
+          out.line(pub.trimEnd());
+        }
+        return 0;
+      }
       const key = newKey();
       if (options.json) out.json({ encryption_key: key });
       else {
         out.line("UDP Encryption key: (aka encryption_key)");
         out.line(key);
       }
-      return Promise.resolve(0);
+      return 0;
     },
   }],
 };

@@ -17,6 +17,9 @@ import { checksCommands } from "./checks.ts";
 import { stateCommands } from "./state.ts";
 import { detectorsCommands } from "./detectors.ts";
 import { kvCommands } from "./kv.ts";
+import { raftCommands } from "./raft.ts";
+import { execCommands } from "./exec.ts";
+import { propagateCommands } from "./propagate.ts";
 import { joinCommands, keysCommands, leaveCommands, membersCommands } from "./members.ts";
 import { handlersCommands } from "./handlers.ts";
 import { shinkenCommands } from "./shinken.ts";
@@ -40,6 +43,9 @@ export const GROUPS: CommandGroup[] = [
   handlersCommands,
   shinkenCommands,
   generatorsCommands,
+  raftCommands,
+  execCommands,
+  propagateCommands,
 ];
 
 const GLOBAL_HELP = `Usage: kunai [global options] <command> [command options] [arguments]

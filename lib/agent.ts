@@ -38,6 +38,11 @@ import type { ChecksApi } from "./checks/mod.ts";
 import { createHandlers } from "./handlers/mod.ts";
 import { createShinken } from "./shinken/mod.ts";
 import { createGenerators, type KvGet } from "./generators/mod.ts";
+import { createDns } from "./dns/mod.ts";
+import { createRaft } from "./raft/mod.ts";
+import { createExec, type ExecKv } from "./exec/mod.ts";
+import { type Broadcaster, createPropagation } from "./propagate/mod.ts";
+import type { MembershipView } from "./types.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
 export interface SharedDeps {
@@ -45,6 +50,14 @@ export interface SharedDeps {
   envelope: PeerEnvelope;
   /** Subsystems built so far, by entry name (read only by the small adapters below). */
   built: Map<string, Subsystem>;
+  /** The membership table, set when gossip is created (for the subsystems after it). */
+  membership?: Pick<MembershipView, "self" | "members">;
+  /** The KV store, set when kv is created (exec writes its results there). */
+  kv?: ExecKv;
+  /** Cluster-wide small events (gossip user broadcasts), set when gossip is created. */
+  broadcast?: Broadcaster;
+  /** Re-reads the configuration in place (what SIGHUP does). */
+  reload?: () => unknown;
 }
 
 /**
@@ -106,9 +119,13 @@ export interface SubsystemEntry {
 // Each helper registers its subsystem here with one entry.
 export const SUBSYSTEMS: SubsystemEntry[] = [
   // gossip: first cluster subsystem; sets ctx.views.membership at create time
-  { name: "gossip", create: (ctx, { envelope }) => createGossip(ctx, { envelope }) },
+  {
+    name: "gossip",
+    create: (ctx, shared) =>
+      shared.membership = shared.broadcast = createGossip(ctx, { envelope: shared.envelope }),
+  },
   // kv: after gossip (reads ctx.views.membership; binds late if gossip publishes it at start)
-  { name: "kv", create: (ctx) => createKv(ctx) },
+  { name: "kv", create: (ctx, shared) => shared.kv = createKv(ctx) },
   // collectors: before checks/detectors, which read ctx.views.collectors
   { name: "collectors", create: (ctx) => createCollectors(ctx) },
   // evaluator: GET /agent/evaluator/list, POST /agent/evaluator/eval (reads ctx.views.collectors per request)
@@ -131,6 +148,39 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
     name: "generators",
     create: (ctx, shared) =>
       createGenerators(ctx, { membership: membershipFrom(ctx, shared), kvGet: kvGetFrom(shared) }),
+  },
+  // raft: leader elections per group (voters from the membership table, messages on /raft/msg)
+  {
+    name: "raft",
+    create: (ctx, shared) =>
+      createRaft(ctx, { membership: shared.membership ?? selfOnly(ctx), envelope: shared.envelope }),
+    enabled: (config) => config.params.raft.groups.length > 0,
+  },
+  // exec: signed remote commands (runs only with master_key_pub; results into KV __exec/<cid>/)
+  {
+    name: "exec",
+    create: (ctx, shared) =>
+      createExec(ctx, {
+        membership: shared.membership ?? selfOnly(ctx),
+        envelope: shared.envelope,
+        kv: shared.kv ?? null,
+      }),
+  },
+  // propagate: configuration/libexec files through KV and a gossip event; reloads the configuration
+  {
+    name: "propagate",
+    create: (ctx, shared) =>
+      createPropagation(ctx, {
+        kv: shared.kv ?? null,
+        broadcast: shared.broadcast ?? null,
+        reload: shared.reload ?? null,
+      }),
+  },
+  // dns: answers from the membership table (changes arrive as member.* events)
+  {
+    name: "dns",
+    create: (ctx, shared) => createDns(ctx, { membership: shared.membership ?? selfOnly(ctx) }),
+    enabled: (config) => config.listeners.dns?.enabled === true,
   },
 ];
 
@@ -247,7 +297,7 @@ export class Agent {
             "make members leave and write data through the peer routes; create a key with 'kunai keygen'",
         );
       }
-      const shared: SharedDeps = { envelope: this.envelope, built: new Map() };
+      const shared: SharedDeps = { envelope: this.envelope, built: new Map(), reload: () => this.reload() };
 
       for (const e of this.#entries) {
         if (e.enabled && !e.enabled(this.config)) continue;
@@ -348,7 +398,7 @@ export class Agent {
       data: p.data,
       cfg_dir: this.config.cfgDir,
       config_files: this.config.files.length,
-      dns: this.config.listeners.dns ?? null,
+      dns: this.config.listeners.dns ? { ...this.config.listeners.dns, enabled: false } : null,
       websocket: this.config.listeners.websocket ?? null,
       statsd: this.config.listeners.statsd ?? null,
       graphite: this.config.listeners.graphite ?? null,
@@ -478,6 +528,23 @@ export class Agent {
     if (this.#locked) releaseLock(this.config.params.lock);
     this.#locked = false;
   }
+}
+
+/** Membership of a lone node (an agent run without gossip). */
+function selfOnly(ctx: Ctx): Pick<MembershipView, "members"> {
+  return {
+    members: () => [{
+      uuid: ctx.node.uuid,
+      name: ctx.node.name,
+      addr: ctx.node.addr,
+      port: ctx.node.port,
+      incarnation: ctx.node.incarnation,
+      state: "alive",
+      tags: ctx.node.tags(),
+      services: ctx.node.services(),
+      zone: ctx.node.zone,
+    }],
+  };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

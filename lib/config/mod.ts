@@ -30,6 +30,7 @@ export {
   listenerTypes,
   OBJECT_KINDS,
   objectTypes,
+  raftFields,
   serviceFields,
 } from "./objects.ts";
 export type { ListenerKind, ObjectKind } from "./objects.ts";
@@ -78,6 +79,12 @@ export interface CollectorsConfig {
   intervals: Record<string, number>;
   docker_socket: string;
 }
+export interface RaftConfig {
+  groups: string[];
+  min_size: number;
+  heartbeat: number;
+  election_timeout: number;
+}
 export interface ChecksConfig {
   max_concurrency: number;
   timeout: number;
@@ -111,6 +118,7 @@ export interface AgentParams {
   kv: KvConfig;
   collectors: CollectorsConfig;
   checks: ChecksConfig;
+  raft: RaftConfig;
 }
 
 export interface AgentConfig {

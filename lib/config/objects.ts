@@ -18,6 +18,7 @@ import {
   record,
   req,
   str,
+  type Type,
 } from "./schema.ts";
 
 const port = () => int({ min: 0, max: 65535 });
@@ -112,6 +113,14 @@ export const checksFields: Fields = {
   max_output: opt(bytes(), 64 * 1024, "plugin output kept"),
 };
 
+/** `raft`: leader elections per group of nodes carrying a tag (lib/raft). */
+export const raftFields: Fields = {
+  groups: opt(list(str({ nonEmpty: true })), [], 'tags whose nodes elect a leader ("*" = every node)'),
+  min_size: opt(int({ min: 1, max: 1000 }), 1, "smallest group size counted for the quorum"),
+  heartbeat: opt(durationMs({ min: 10 }), 150, "leader heartbeat interval"),
+  election_timeout: opt(durationMs({ min: 50 }), 500, "minimum election timeout (randomized up to twice it)"),
+};
+
 /** Agent parameters: the keys of a config file that configure the agent itself. */
 export const agentFields: Fields = {
   name: opt(str({ nonEmpty: true }), undefined, "node name (default: hostname)"),
@@ -142,6 +151,7 @@ export const agentFields: Fields = {
   kv: opt(object(kvFields), () => ({}), "key/value store"),
   collectors: opt(object(collectorsFields), () => ({}), "collectors"),
   checks: opt(object(checksFields), () => ({}), "checks scheduler and plugins"),
+  raft: opt(object(raftFields), () => ({}), "RAFT leader elections"),
 };
 
 export const checkFields: Fields = {
@@ -231,14 +241,38 @@ export const objectTypes = {
   }),
 } as const;
 
+/** `addr`, `addr:port` or `[v6addr]:port` (DNS recursors). */
+function hostPort(): Type<string> {
+  const expected = 'an address like "192.0.2.53", "192.0.2.53:5353" or "[2001:db8::53]:53"';
+  return {
+    expected,
+    parse(v, path, issues) {
+      const ok = typeof v === "string" &&
+        (/^\[[0-9a-fA-F:.]+\](:\d{1,5})?$/.test(v) || /^[0-9a-fA-F:]*:[0-9a-fA-F:]*$/.test(v) ||
+          /^[^:\s\[\]]+(:\d{1,5})?$/.test(v));
+      const port = typeof v === "string" ? /(?:^[^:]+|\]):(\d+)$/.exec(v)?.[1] : undefined;
+      if (!ok || (port !== undefined && (Number(port) < 1 || Number(port) > 65535))) {
+        issues.push({ path, message: `${JSON.stringify(v)} is not ${expected}` });
+        return undefined;
+      }
+      return v as string;
+    },
+  };
+}
+
 /** Single listener objects: one per agent, later files override earlier ones. */
 export const listenerTypes = {
   dns: object({
     enabled: opt(bool(), false),
-    port: opt(port(), 53),
+    port: opt(port(), 6766),
     domain: opt(str(), ".kunai"),
     ttl: opt(int({ min: 0 }), 60),
     bind: opt(str()),
+    recursors: opt(
+      list(hostPort()),
+      undefined,
+      "addr[:port] to forward names outside the domain to",
+    ),
   }),
   websocket: object({ enabled: opt(bool(), false), port: opt(port(), 6769), bind: opt(str()) }),
   statsd: object({

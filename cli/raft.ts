@@ -1,0 +1,76 @@
+/**
+ * `kunai raft state [GROUP] [--json]` and `kunai raft is-leader GROUP` (exit 0 when this node
+ * leads GROUP, 1 when it does not: for scripts, no KV involved).
+ */
+import { AgentHttpError } from "../lib/client/mod.ts";
+import type { Output } from "./output.ts";
+import { type CommandGroup, UsageError } from "./types.ts";
+
+interface GroupView {
+  group: string;
+  self: string;
+  member: boolean;
+  role: string;
+  term: number;
+  leader: string | null;
+  leader_name: string | null;
+  quorum: number;
+  voters_detail: Array<{ uuid: string; name: string; state: string }>;
+}
+
+function show(out: Output, g: GroupView): void {
+  out.title(`RAFT group ${g.group}`);
+  out.twoCol("role", g.member ? g.role : `${g.role} (not a member)`, {
+    colour: g.role === "leader" ? "green" : undefined,
+  });
+  out.twoCol("term", String(g.term));
+  out.twoCol("leader", g.leader_name ?? g.leader ?? "(none)", { colour: g.leader ? "green" : "red" });
+  out.twoCol("quorum", `${g.quorum} of ${g.voters_detail.length}`);
+  out.twoCol("voters", g.voters_detail.map((v) => `${v.name}(${v.state})`).join(" "));
+}
+
+const path = (g: string) => `/raft/${encodeURIComponent(g)}`;
+
+export const raftCommands: CommandGroup = {
+  group: "raft",
+  description: "RAFT leader elections per group of nodes",
+  commands: [
+    {
+      name: "state",
+      description: "role, term, leader and voters of every group (or one)",
+      args: ["[group]"],
+      options: { json: { type: "boolean", description: "JSON output" } },
+      async run({ client, out, options, positionals }) {
+        const g = positionals[0];
+        const groups = g
+          ? { [g]: await client().json<GroupView>("GET", path(g)) }
+          : await client().json<Record<string, GroupView>>("GET", "/raft");
+        if (options.json) {
+          out.json(g ? groups[g] : groups);
+          return 0;
+        }
+        if (!Object.keys(groups).length) out.line("no RAFT group configured (raft.groups)");
+        for (const v of Object.values(groups)) show(out, v);
+        return 0;
+      },
+    },
+    {
+      name: "is-leader",
+      description: "exit 0 when this node is the leader of GROUP, 1 when it is not",
+      args: ["<group>"],
+      async run({ client, out, positionals }) {
+        const g = positionals[0];
+        if (!g) throw new UsageError("missing group");
+        try {
+          const v = await client().json<GroupView>("GET", path(g));
+          const yes = v.role === "leader" && v.leader === v.self;
+          out.line(yes ? "yes" : "no");
+          return yes ? 0 : 1;
+        } catch (err) {
+          if (err instanceof AgentHttpError && err.status === 404) throw new UsageError(err.message);
+          throw err;
+        }
+      },
+    },
+  ],
+};

@@ -1,0 +1,91 @@
+/**
+ * Forwarding of names outside our domain to the configured recursors (`dns.recursors`), over the
+ * protocol the client used. The upstream reply is relayed as is once its id matches the query's.
+ */
+
+/** A recursor address. */
+export interface Upstream {
+  hostname: string;
+  port: number;
+}
+
+/** Parses `addr`, `addr:port` or `[v6]:port`; null when malformed. */
+export function parseUpstream(text: string): Upstream | null {
+  const v6 = /^\[([0-9a-fA-F:.]+)\](?::(\d+))?$/.exec(text);
+  const v4 = /^([^:\s]+)(?::(\d+))?$/.exec(text);
+  const bare6 = /^[0-9a-fA-F:]+$/.test(text) && text.includes(":") ? text : null;
+  const host = v6?.[1] ?? bare6 ?? v4?.[1];
+  const port = Number(v6?.[2] ?? (bare6 ? undefined : v4?.[2]) ?? 53);
+  if (!host || !Number.isInteger(port) || port < 1 || port > 65535) return null;
+  return { hostname: host, port };
+}
+
+/** Sends `query` to `up` and waits for its reply; null on timeout. */
+export async function forwardQuery(
+  up: Upstream,
+  query: Uint8Array,
+  proto: "udp" | "tcp",
+  timeoutMs: number,
+): Promise<Uint8Array | null> {
+  return proto === "udp" ? await viaUdp(up, query, timeoutMs) : await viaTcp(up, query, timeoutMs);
+}
+
+async function viaUdp(up: Upstream, query: Uint8Array, timeoutMs: number): Promise<Uint8Array | null> {
+  const sock = Deno.listenDatagram({
+    hostname: up.hostname.includes(":") ? "::" : "0.0.0.0",
+    port: 0,
+    transport: "udp",
+  });
+  const timer = setTimeout(() => sock.close(), timeoutMs);
+  try {
+    await sock.send(query, { transport: "udp", hostname: up.hostname, port: up.port });
+    while (true) {
+      const [data] = await sock.receive();
+      if (data.length >= 12 && data[0] === query[0] && data[1] === query[1]) return data;
+    }
+  } catch (err) {
+    if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) return null;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    try {
+      sock.close();
+    } catch { /* closed by the timer */ }
+  }
+}
+
+async function viaTcp(up: Upstream, query: Uint8Array, timeoutMs: number): Promise<Uint8Array | null> {
+  const conn = await Deno.connect({ hostname: up.hostname, port: up.port });
+  const timer = setTimeout(() => conn.close(), timeoutMs);
+  try {
+    const framed = new Uint8Array(query.length + 2);
+    framed[0] = query.length >> 8;
+    framed[1] = query.length & 0xff;
+    framed.set(query, 2);
+    let off = 0;
+    while (off < framed.length) off += await conn.write(framed.subarray(off));
+    const head = await readExactly(conn, 2);
+    if (!head) return null;
+    const body = await readExactly(conn, (head[0] << 8) | head[1]);
+    return body && body.length >= 12 && body[0] === query[0] && body[1] === query[1] ? body : null;
+  } catch (err) {
+    if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) return null;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+    try {
+      conn.close();
+    } catch { /* closed by the timer */ }
+  }
+}
+
+async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array | null> {
+  const out = new Uint8Array(n);
+  let off = 0;
+  while (off < n) {
+    const r = await conn.read(out.subarray(off));
+    if (r === null) return null;
+    off += r;
+  }
+  return out;
+}

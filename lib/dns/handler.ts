@@ -1,0 +1,191 @@
+/**
+ * The query handler: bytes in → bytes out, no sockets. Answers for our domain come from the
+ * membership table through a per-name cache that is cleared whenever membership changes; the
+ * answer records are shuffled per query. Names outside the domain are REFUSED, or handed back to
+ * the server for forwarding when recursors are configured.
+ *
+ * ```ts
+ * const h = new DnsHandler({ domain: ".kunai", ttl: 60, members: () => view.members(), forward: false });
+ * const out = h.handle(packet, "udp"); // { kind: "reply", bytes } | { kind: "drop" } | { kind: "forward" }
+ * ```
+ */
+import type { MemberRecord } from "../types.ts";
+import { type Answer, answerFor, classifyName, normalizeDomain } from "./records.ts";
+import {
+  buildErrorReply,
+  buildReply,
+  parseQuery,
+  QCLASS_ANY,
+  QCLASS_IN,
+  type Query,
+  RCODE,
+  replyLimit,
+} from "./wire.ts";
+
+export interface HandlerOptions {
+  domain: string;
+  ttl: number;
+  members: () => readonly MemberRecord[];
+  /** Names outside the domain go to recursors (else REFUSED). */
+  forward: boolean;
+  /** Shuffles answers (tests pass a seeded one). */
+  random?: () => number;
+}
+
+export type HandleResult =
+  | { kind: "reply"; bytes: Uint8Array }
+  | { kind: "drop" }
+  | { kind: "forward"; query: Query };
+
+/** Plain counters (the subsystem copies them into /metrics): cheap to bump at line rate. */
+export interface DnsStats {
+  queries: { udp: number; tcp: number };
+  rcodes: Record<string, number>;
+  /** Malformed queries answered FORMERR/NOTIMP, by reason. */
+  malformed: Record<string, number>;
+  /** Packets not answered, by reason. */
+  dropped: Record<string, number>;
+  truncated: number;
+  cache_hits: number;
+}
+
+const RCODE_NAMES: Record<number, string> = {
+  0: "NOERROR",
+  1: "FORMERR",
+  2: "SERVFAIL",
+  3: "NXDOMAIN",
+  4: "NOTIMP",
+  5: "REFUSED",
+  16: "BADVERS",
+};
+/** Cached (name, type) answers kept at most; the cache is cleared when it is full. */
+const CACHE_MAX = 10_000;
+
+export class DnsHandler {
+  readonly domain: string;
+  readonly stats: DnsStats = {
+    queries: { udp: 0, tcp: 0 },
+    rcodes: {},
+    malformed: {},
+    dropped: {},
+    truncated: 0,
+    cache_hits: 0,
+  };
+  #opts: HandlerOptions;
+  #cache = new Map<string, Answer>();
+  /** Bumped on every membership change; also the SOA serial. */
+  #generation = 1;
+  #random: () => number;
+
+  constructor(opts: HandlerOptions) {
+    this.#opts = opts;
+    this.domain = normalizeDomain(opts.domain);
+    this.#random = opts.random ?? Math.random;
+  }
+
+  /** Membership changed: forget every cached answer. */
+  invalidate(): void {
+    this.#cache.clear();
+    this.#generation++;
+  }
+
+  /** Answers one packet received over `proto`. Never throws. */
+  handle(packet: Uint8Array, proto: "udp" | "tcp"): HandleResult {
+    this.stats.queries[proto]++;
+    const q = parseQuery(packet);
+    if (q.kind === "drop") {
+      bump(this.stats.dropped, q.reason);
+      return { kind: "drop" };
+    }
+    if (q.kind === "error") {
+      bump(this.stats.malformed, q.reason);
+      return this.#reply(buildErrorReply(q), q.rcode);
+    }
+    if (q.edns && q.edns.version !== 0) {
+      return this.#reply(buildReply(q, { rcode: 16, limit: replyLimit(q, proto) }).bytes, 16);
+    }
+    const cls = classifyName(q.name, this.domain);
+    if (cls.kind === "outside") {
+      if (this.#opts.forward) return { kind: "forward", query: q };
+      return this.#send(
+        q,
+        proto,
+        { rcode: RCODE.REFUSED, answers: [], authority: [], additional: [] },
+        false,
+      );
+    }
+    if (q.qclass !== QCLASS_IN && q.qclass !== QCLASS_ANY) {
+      return this.#send(
+        q,
+        proto,
+        { rcode: RCODE.REFUSED, answers: [], authority: [], additional: [] },
+        false,
+      );
+    }
+    const key = `${q.qtype}|${q.name}`;
+    let ans = this.#cache.get(key);
+    if (ans) this.stats.cache_hits++;
+    else {
+      ans = answerFor(this.#opts.members(), cls, q.qtype, {
+        domain: this.domain,
+        ttl: this.#opts.ttl,
+        serial: this.#generation,
+      });
+      if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
+      this.#cache.set(key, ans);
+    }
+    return this.#send(q, proto, ans, true);
+  }
+
+  /** Counts a packet the server dropped before it reached the handler (e.g. a bad TCP frame). */
+  countDrop(reason: string): void {
+    bump(this.stats.dropped, reason);
+  }
+
+  /** A SERVFAIL for a query we could not forward. */
+  servfail(q: Query, proto: "udp" | "tcp"): Uint8Array {
+    const r = this.#send(
+      q,
+      proto,
+      { rcode: RCODE.SERVFAIL, answers: [], authority: [], additional: [] },
+      false,
+    );
+    return (r as { bytes: Uint8Array }).bytes;
+  }
+
+  #send(q: Query, proto: "udp" | "tcp", ans: Answer, aa: boolean): HandleResult {
+    const answers = ans.answers.length > 1 ? shuffled(ans.answers, this.#random) : ans.answers;
+    const { bytes, truncated } = buildReply(q, {
+      rcode: ans.rcode,
+      answers,
+      authority: ans.authority,
+      additional: ans.additional,
+      limit: replyLimit(q, proto),
+      aa,
+      ra: this.#opts.forward,
+    });
+    if (truncated) this.stats.truncated++;
+    return this.#reply(bytes, ans.rcode);
+  }
+
+  #reply(bytes: Uint8Array, rcode: number): HandleResult {
+    bump(this.stats.rcodes, RCODE_NAMES[rcode] ?? String(rcode));
+    return { kind: "reply", bytes };
+  }
+}
+
+function bump(o: Record<string, number>, k: string): void {
+  o[k] = (o[k] ?? 0) + 1;
+}
+
+/** Fisher–Yates on a copy (the cached array stays as it was). */
+function shuffled<T>(list: readonly T[], random: () => number): T[] {
+  const a = list.slice();
+  for (let i = a.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const t = a[i];
+    a[i] = a[j];
+    a[j] = t;
+  }
+  return a;
+}

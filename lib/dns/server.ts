@@ -1,0 +1,199 @@
+/**
+ * The DNS listeners: one UDP socket (a receive loop over one reused buffer, `Deno.listenDatagram`)
+ * and one TCP listener (RFC 1035 §4.2.2 two-byte length framing, several queries per connection,
+ * idle timeout, capped connections). Both hand packets to a DnsHandler; names outside the domain
+ * go to the recursors when the handler says so.
+ */
+import type { Logger } from "../log/mod.ts";
+import type { DnsHandler } from "./handler.ts";
+import { forwardQuery, type Upstream } from "./forward.ts";
+import { MAX_QUERY_BYTES, type Query } from "./wire.ts";
+
+export interface ServerOptions {
+  hostname: string;
+  port: number;
+  handler: DnsHandler;
+  recursors: Upstream[];
+  log: Logger;
+  /** Socket-level failures (send errors, accept errors), by place. */
+  onError: (where: string, err: unknown) => void;
+  /** Forward results (ok, timeout, error). */
+  onForward: (result: string) => void;
+}
+
+/** TCP connections served at once; more are closed at accept. */
+const MAX_TCP_CONNS = 128;
+/** A TCP connection idle this long is closed. */
+const TCP_IDLE_MS = 10_000;
+const FORWARD_TIMEOUT_MS = 2000;
+
+export class DnsServer {
+  #opts: ServerOptions;
+  #udp: Deno.DatagramConn | null = null;
+  #tcp: Deno.Listener | null = null;
+  #conns = new Set<Deno.Conn>();
+  #closed = false;
+  #loops: Promise<void>[] = [];
+
+  constructor(opts: ServerOptions) {
+    this.#opts = opts;
+  }
+
+  /** Binds both sockets (throws if either port is taken) and starts serving. */
+  start(): void {
+    const { hostname, port } = this.#opts;
+    this.#udp = Deno.listenDatagram({ hostname, port, transport: "udp" });
+    try {
+      this.#tcp = Deno.listen({ hostname, port, transport: "tcp" });
+    } catch (err) {
+      this.#udp.close();
+      this.#udp = null;
+      throw err;
+    }
+    this.#loops.push(this.#udpLoop(this.#udp), this.#acceptLoop(this.#tcp));
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    for (const s of [this.#udp, this.#tcp]) {
+      try {
+        s?.close();
+      } catch { /* already closed */ }
+    }
+    for (const c of this.#conns) closeQuietly(c);
+    await Promise.allSettled(this.#loops);
+  }
+
+  async #udpLoop(sock: Deno.DatagramConn): Promise<void> {
+    const buf = new Uint8Array(65536);
+    const h = this.#opts.handler;
+    while (!this.#closed) {
+      let data: Uint8Array, addr: Deno.Addr;
+      try {
+        [data, addr] = await sock.receive(buf);
+      } catch (err) {
+        if (this.#closed) return;
+        this.#opts.onError("udp-receive", err);
+        continue;
+      }
+      const r = h.handle(data, "udp");
+      if (r.kind === "reply") {
+        sock.send(r.bytes, addr).catch((err) => this.#opts.onError("udp-send", err));
+      } else if (r.kind === "forward") {
+        const q = { ...r.query, raw: data.slice() };
+        this.#forward(q, "udp").then((bytes) => sock.send(bytes, addr))
+          .catch((err) => this.#opts.onError("udp-send", err));
+      }
+    }
+  }
+
+  async #forward(q: Query, proto: "udp" | "tcp"): Promise<Uint8Array> {
+    for (const up of this.#opts.recursors) {
+      try {
+        const bytes = await forwardQuery(up, q.raw, proto, FORWARD_TIMEOUT_MS);
+        if (bytes) {
+          this.#opts.onForward("ok");
+          return bytes;
+        }
+        this.#opts.onForward("timeout");
+      } catch (err) {
+        this.#opts.onForward("error");
+        this.#opts.log.debug(`forward to ${up.hostname}:${up.port} failed: ${(err as Error).message}`);
+      }
+    }
+    return this.#opts.handler.servfail(q, proto);
+  }
+
+  async #acceptLoop(listener: Deno.Listener): Promise<void> {
+    while (!this.#closed) {
+      let conn: Deno.Conn;
+      try {
+        conn = await listener.accept();
+      } catch (err) {
+        if (this.#closed) return;
+        this.#opts.onError("tcp-accept", err);
+        continue;
+      }
+      if (this.#conns.size >= MAX_TCP_CONNS) {
+        this.#opts.onError("tcp-too-many", new Error("too many connections"));
+        closeQuietly(conn);
+        continue;
+      }
+      this.#conns.add(conn);
+      this.#serveConn(conn)
+        .catch((err) => this.#opts.onError("tcp-conn", err))
+        .finally(() => {
+          this.#conns.delete(conn);
+          closeQuietly(conn);
+        });
+    }
+  }
+
+  /** Reads framed queries until EOF, idle timeout, or a frame over the query cap. */
+  async #serveConn(conn: Deno.Conn): Promise<void> {
+    let pending: Uint8Array = new Uint8Array(0);
+    const chunk = new Uint8Array(4096);
+    while (!this.#closed) {
+      const n = await readWithTimeout(conn, chunk, TCP_IDLE_MS);
+      if (n === null) return;
+      pending = concat(pending, chunk.subarray(0, n));
+      while (pending.length >= 2) {
+        const len = (pending[0] << 8) | pending[1];
+        if (len > MAX_QUERY_BYTES || len < 12) {
+          this.#opts.handler.countDrop(len < 12 ? "tcp-short" : "tcp-oversized");
+          return;
+        }
+        if (pending.length < 2 + len) break;
+        const packet = pending.slice(2, 2 + len);
+        pending = pending.slice(2 + len);
+        const r = this.#opts.handler.handle(packet, "tcp");
+        let bytes: Uint8Array | null = null;
+        if (r.kind === "reply") bytes = r.bytes;
+        else if (r.kind === "forward") bytes = await this.#forward(r.query, "tcp");
+        if (!bytes) continue;
+        const framed = new Uint8Array(bytes.length + 2);
+        framed[0] = bytes.length >> 8;
+        framed[1] = bytes.length & 0xff;
+        framed.set(bytes, 2);
+        await writeAll(conn, framed);
+      }
+    }
+  }
+}
+
+async function readWithTimeout(conn: Deno.Conn, buf: Uint8Array, ms: number): Promise<number | null> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const timeout = new Promise<null>((resolve) => {
+    timer = setTimeout(() => {
+      closeQuietly(conn);
+      resolve(null);
+    }, ms);
+  });
+  try {
+    return await Promise.race([conn.read(buf), timeout]);
+  } catch (err) {
+    if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.ConnectionReset) return null;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
+  let off = 0;
+  while (off < data.length) off += await conn.write(data.subarray(off));
+}
+
+function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
+  if (!a.length) return b.slice();
+  const out = new Uint8Array(a.length + b.length);
+  out.set(a);
+  out.set(b, a.length);
+  return out;
+}
+
+function closeQuietly(c: { close(): void }): void {
+  try {
+    c.close();
+  } catch { /* already closed: nothing to release */ }
+}

@@ -1,0 +1,228 @@
+/**
+ * Configuration and libexec propagation (reference §10.9). The sender stores every file of its
+ * cfg dir (except local.json) or libexec dir in KV (`__configuration/<rel>`, `__libexec/<rel>`),
+ * then a manifest (`__propagate/<type>`: path, sha256, size, mode per file), then spreads a small
+ * gossip event `{type, hash}`. Receivers fetch the manifest whose hash matches, refuse any path
+ * that would escape the target directory, fetch each changed file, verify its sha256, write it
+ * atomically, and after a configuration change reload the agent's configuration in place.
+ * Files are added and updated, never deleted.
+ */
+import { join } from "node:path";
+import type { Ctx, Subsystem } from "../subsystem.ts";
+import { HttpError, RouteTable } from "../routing/mod.ts";
+import {
+  type Manifest,
+  type ManifestFile,
+  MAX_FILES,
+  parseManifest,
+  type PropagateType,
+  sha256Hex,
+  targetPath,
+  walkFiles,
+  writeAtomic,
+} from "./files.ts";
+
+/** The slice of KV propagation needs. */
+export interface PropagateKv {
+  put(key: string, value: Uint8Array, opts?: { ttlMs?: number }): Promise<{ ok: boolean }>;
+  get(key: string): Promise<{ entry: { value: Uint8Array } | null }>;
+}
+
+/** Cluster-wide small events (gossip user broadcasts). */
+export interface Broadcaster {
+  broadcastUser(kind: string, payload: unknown): string;
+  onUser(kind: string, fn: (payload: unknown, id: string) => void): () => void;
+}
+
+export interface PropagateResult {
+  type: PropagateType;
+  files: number;
+  hash: string;
+}
+
+export interface PropagateApi {
+  propagate(type: PropagateType): Promise<PropagateResult>;
+  /** Applies the manifest whose sha256 is `hash` (what a received event triggers). */
+  apply(type: PropagateType, hash: string): Promise<{ written: string[]; refused: string[] }>;
+}
+
+const EVENT_KIND = "propagate";
+const FETCH_RETRIES = 10;
+
+export function createPropagation(
+  ctx: Ctx,
+  deps: { kv: PropagateKv | null; broadcast: Broadcaster | null; reload: (() => unknown) | null },
+): Subsystem & PropagateApi {
+  const p = ctx.config.params;
+  const c = ctx.counters;
+  c.describe("propagate_files_total", "counter", "files written by propagation, by type");
+  c.describe("propagate_refused_total", "counter", "propagated files refused, by reason");
+  const enc = new TextEncoder(), dec = new TextDecoder();
+  let off: (() => void) | null = null;
+  let chain: Promise<unknown> = Promise.resolve();
+  let stopped = false;
+
+  const dirOf = (type: PropagateType) => type === "libexec" ? p.libexec : ctx.config.cfgDir;
+  const kvOrFail = () => {
+    if (!deps.kv) throw new HttpError(503, "propagation needs the KV store");
+    return deps.kv;
+  };
+
+  async function propagate(type: PropagateType): Promise<PropagateResult> {
+    const kv = kvOrFail();
+    const dir = dirOf(type);
+    let rels: string[];
+    try {
+      rels = walkFiles(dir, (rel) => type === "configuration" && rel === "local.json");
+    } catch (err) {
+      throw new HttpError(400, `cannot read ${type} directory ${dir}: ${(err as Error).message}`);
+    }
+    if (rels.length > MAX_FILES) {
+      throw new HttpError(413, `${rels.length} files in ${dir}: at most ${MAX_FILES}`);
+    }
+    const files: ManifestFile[] = [];
+    for (const rel of rels) {
+      const full = join(dir, rel);
+      const data = Deno.readFileSync(full);
+      const mode = (Deno.statSync(full).mode ?? 0o644) & 0o777;
+      await putOrFail(kv, `__${type}/${rel}`, data);
+      files.push({ path: rel, sha256: await sha256Hex(data), size: data.length, mode });
+    }
+    const manifest: Manifest = { type, from: ctx.node.uuid, time: ctx.clock.now(), files };
+    const bytes = enc.encode(JSON.stringify(manifest));
+    const hash = await sha256Hex(bytes);
+    await putOrFail(kv, `__propagate/${type}`, bytes);
+    deps.broadcast?.broadcastUser(EVENT_KIND, { type, hash });
+    ctx.log.info(
+      `propagate: ${files.length} ${type} file(s) from ${dir} sent (manifest ${hash.slice(0, 12)})`,
+    );
+    return { type, files: files.length, hash };
+  }
+
+  async function putOrFail(kv: PropagateKv, key: string, data: Uint8Array): Promise<void> {
+    const r = await kv.put(key, data);
+    if (!r.ok) throw new HttpError(503, `KV refused to store ${key}`);
+  }
+
+  function refused(reason: string, what: string): void {
+    c.inc("propagate_refused_total", { reason });
+    ctx.log.warn(`propagate: refused ${what}: ${reason}`);
+  }
+
+  async function apply(type: PropagateType, hash: string): Promise<{ written: string[]; refused: string[] }> {
+    const kv = kvOrFail();
+    // the manifest may still be on its way to the KV owners: retry until it is the announced one
+    let manifest: Manifest | null = null;
+    for (let i = 0; i < FETCH_RETRIES && !stopped; i++) {
+      const got = await kv.get(`__propagate/${type}`);
+      if (got.entry && (await sha256Hex(got.entry.value)) === hash) {
+        const m = parseManifest(JSON.parse(dec.decode(got.entry.value)));
+        if (typeof m === "string") {
+          refused("bad-manifest", `${type} manifest (${m})`);
+          return { written: [], refused: [] };
+        }
+        manifest = m;
+        break;
+      }
+      await ctx.clock.sleep(500);
+    }
+    if (!manifest) {
+      refused("manifest-unavailable", `${type} manifest ${hash.slice(0, 12)}`);
+      return { written: [], refused: [] };
+    }
+    const dir = dirOf(type);
+    const written: string[] = [], refusedPaths: string[] = [];
+    for (const f of manifest.files) {
+      let target: string;
+      try {
+        if (type === "configuration" && f.path === "local.json") throw new Error("local.json is per node");
+        target = targetPath(dir, f.path);
+      } catch (err) {
+        refused("path", (err as Error).message);
+        refusedPaths.push(f.path);
+        continue;
+      }
+      const local = readOrNull(target);
+      if (local && (await sha256Hex(local)) === f.sha256) continue;
+      const got = await kv.get(`__${type}/${f.path}`);
+      if (!got.entry || (await sha256Hex(got.entry.value)) !== f.sha256) {
+        refused("hash", `${type} file ${f.path}: KV content does not match the manifest's sha256`);
+        refusedPaths.push(f.path);
+        continue;
+      }
+      writeAtomic(target, got.entry.value, type === "libexec" ? f.mode : 0o644);
+      c.inc("propagate_files_total", { type });
+      written.push(f.path);
+    }
+    if (written.length) {
+      ctx.log.info(`propagate: wrote ${written.length} ${type} file(s) into ${dir}: ${written.join(", ")}`);
+      if (type === "configuration" && deps.reload) {
+        try {
+          deps.reload();
+        } catch (err) {
+          ctx.log.error(
+            `propagate: the new configuration was written but not loaded: ${(err as Error).message}`,
+          );
+        }
+      }
+    }
+    return { written, refused: refusedPaths };
+  }
+
+  function onEvent(payload: unknown): void {
+    const e = payload as { type?: unknown; hash?: unknown } | null;
+    if (!e || (e.type !== "configuration" && e.type !== "libexec") || typeof e.hash !== "string") {
+      refused("bad-event", JSON.stringify(payload)?.slice(0, 200) ?? "?");
+      return;
+    }
+    const type = e.type, hash = e.hash;
+    // one propagation at a time, in arrival order
+    chain = chain.then(() => apply(type, hash)).catch((err) =>
+      ctx.log.error(`propagate: applying ${type} failed: ${(err as Error).message}`)
+    );
+  }
+
+  return {
+    name: "propagate",
+    propagate,
+    apply,
+    start() {
+      off = deps.broadcast?.onUser(EVENT_KIND, onEvent) ?? null;
+      return Promise.resolve();
+    },
+    async stop() {
+      stopped = true;
+      off?.();
+      await chain;
+    },
+    info: () => ({ enabled: deps.kv !== null && deps.broadcast !== null }),
+    routes() {
+      const r = new RouteTable("propagate");
+      r.write(
+        "GET",
+        "/agent/propagate/:type",
+        "push libexec or configuration files to every node",
+        async (c2) => {
+          const type = c2.req.param("type");
+          if (type !== "libexec" && type !== "configuration") {
+            throw new HttpError(
+              404,
+              `nothing to propagate as ${JSON.stringify(type)}: libexec or configuration`,
+            );
+          }
+          return c2.json(await propagate(type));
+        },
+      );
+      return r;
+    },
+  };
+}
+
+function readOrNull(path: string): Uint8Array | null {
+  try {
+    return Deno.readFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+}

@@ -1,0 +1,233 @@
+import assert from "node:assert/strict";
+import { DnsHandler, type HandleResult } from "../../lib/dns/mod.ts";
+import type { MemberRecord } from "../../lib/types.ts";
+import { decode, type Decoded, member, query, type QueryOpts } from "./dns_helpers.ts";
+
+function handler(members: MemberRecord[], o: { ttl?: number; forward?: boolean; domain?: string } = {}) {
+  return new DnsHandler({
+    domain: o.domain ?? ".kunai",
+    ttl: o.ttl ?? 60,
+    members: () => members,
+    forward: !!o.forward,
+  });
+}
+
+function ask(h: DnsHandler, name: string, o: QueryOpts & { proto?: "udp" | "tcp" } = {}): Decoded {
+  const r: HandleResult = h.handle(query(name, o), o.proto ?? "udp");
+  assert.equal(r.kind, "reply");
+  return decode((r as { bytes: Uint8Array }).bytes);
+}
+
+const addrs = (d: Decoded, type = "A") =>
+  d.answers.filter((a: Decoded) => a.type === type).map((a: Decoded) => a.data).sort();
+
+const CLUSTER = [
+  member("a", "10.0.0.1", ["redis", "web"]),
+  member("b", "10.0.0.2", ["redis"], { services: { redis: { state_id: 2, port: 6379 } } }),
+  member("c", "10.0.0.3", ["redis"], { state: "dead" }),
+  member("d", "10.0.0.4", ["redis"], { state: "suspect" }),
+  member("e", "fd00::5", ["redis", "v6"]),
+  member("f", "10.0.0.6", ["db"], { services: { pg: { state_id: 0, port: 5432 } } }),
+  member("g", "10.0.0.7", ["db"], { services: { pg: { state_id: 1, port: 5432 } } }),
+  member("h", "10.0.0.8", ["db"], { services: { pg: { state_id: 0, port: 5433 } } }),
+];
+
+Deno.test("tag lookup answers the alive nodes with the tag, minus those whose same-name service fails", () => {
+  const h = handler(CLUSTER);
+  const d = ask(h, "redis.tag.dc1.kunai");
+  assert.equal(d.rcode, "NOERROR");
+  assert.deepEqual(addrs(d), ["10.0.0.1"]);
+  assert.ok(d.flag_aa);
+  assert.equal(d.answers[0].ttl, 60);
+  assert.deepEqual(addrs(ask(h, "redis.tag.dc1.kunai", { type: "AAAA" }), "AAAA"), ["fd00::5"]);
+  // the original's looser form: any second label
+  assert.deepEqual(addrs(ask(h, "redis.whatever.dc1.kunai")), ["10.0.0.1"]);
+  assert.deepEqual(addrs(ask(h, "db.tag.dc2.kunai")), ["10.0.0.6", "10.0.0.7", "10.0.0.8"]);
+});
+
+Deno.test("names are case-insensitive; the id and the question (with its case) are echoed", () => {
+  const h = handler(CLUSTER);
+  const d = ask(h, "ReDiS.TAG.Dc1.KUNAI", { id: 777 });
+  assert.equal(d.id, 777);
+  assert.equal(d.questions[0].name, "ReDiS.TAG.Dc1.KUNAI");
+  assert.equal(d.answers[0].name, "ReDiS.TAG.Dc1.KUNAI");
+  assert.deepEqual(addrs(d), ["10.0.0.1"]);
+  assert.ok(d.flag_rd);
+});
+
+Deno.test("node lookup answers one node (alive or suspect), NXDOMAIN once dead", () => {
+  const h = handler(CLUSTER);
+  assert.deepEqual(addrs(ask(h, "d.node.dc1.kunai")), ["10.0.0.4"]);
+  assert.deepEqual(addrs(ask(h, "e.node.dc1.kunai", { type: "AAAA" }), "AAAA"), ["fd00::5"]);
+  assert.equal(ask(h, "c.node.dc1.kunai").rcode, "NXDOMAIN");
+});
+
+Deno.test("service lookup: A of passing nodes, SRV with the service port and target addresses", () => {
+  const h = handler(CLUSTER);
+  assert.deepEqual(addrs(ask(h, "pg.service.dc1.kunai")), ["10.0.0.6", "10.0.0.8"]);
+  const d = ask(h, "pg.service.dc1.kunai", { type: "SRV" });
+  const srv = d.answers.map((a: Decoded) => `${a.data.target}:${a.data.port}`).sort();
+  assert.deepEqual(srv, ["f.node.dc1.kunai:5432", "h.node.dc1.kunai:5433"]);
+  const extra = d.additionals.filter((a: Decoded) => a.type === "A").map((a: Decoded) =>
+    `${a.name}=${a.data}`
+  );
+  assert.deepEqual(extra.sort(), ["f.node.dc1.kunai=10.0.0.6", "h.node.dc1.kunai=10.0.0.8"]);
+  // a failing-only or unknown service does not exist
+  assert.equal(ask(h, "redis.service.dc1.kunai").rcode, "NXDOMAIN");
+});
+
+Deno.test("unknown names in the domain: NXDOMAIN with the SOA; existing name, other type: NODATA", () => {
+  const h = handler(CLUSTER, { ttl: 30 });
+  for (const n of ["nope.tag.dc1.kunai", "x.kunai", "a.b.kunai"]) {
+    const d = ask(h, n);
+    assert.equal(d.rcode, "NXDOMAIN", n);
+    assert.equal(d.answers.length, 0);
+    assert.equal(d.authorities[0].type, "SOA");
+    assert.equal(d.authorities[0].name, "kunai");
+    assert.equal(d.authorities[0].data.minimum, 30);
+  }
+  const nodata = ask(h, "redis.tag.dc1.kunai", { type: "MX" });
+  assert.equal(nodata.rcode, "NOERROR");
+  assert.equal(nodata.answers.length, 0);
+  assert.equal(nodata.authorities[0].type, "SOA");
+  const apex = ask(h, "kunai", { type: "SOA" });
+  assert.equal(apex.answers[0].type, "SOA");
+  assert.equal(ask(h, "redis.tag.dc1.kunai").answers[0].ttl, 30);
+});
+
+Deno.test("names outside the domain are REFUSED, or handed to the forwarder when recursors exist", () => {
+  assert.equal(ask(handler(CLUSTER), "example.com").rcode, "REFUSED");
+  assert.equal(ask(handler(CLUSTER), "kunai.example.com").rcode, "REFUSED");
+  const r = handler(CLUSTER, { forward: true }).handle(query("example.com"), "udp");
+  assert.equal(r.kind, "forward");
+  // a custom domain
+  const h = handler(CLUSTER, { domain: "Cluster.Example." });
+  assert.deepEqual(addrs(ask(h, "redis.tag.dc1.cluster.example")), ["10.0.0.1"]);
+  assert.equal(ask(h, "redis.tag.dc1.kunai").rcode, "REFUSED");
+});
+
+Deno.test("100 nodes: UDP without EDNS truncates under 512 bytes with TC; TCP and EDNS carry them all", () => {
+  const big: MemberRecord[] = [];
+  for (let i = 0; i < 100; i++) big.push(member(`n${i}`, `10.1.${i >> 8}.${i & 255}`, ["big"]));
+  const h = handler(big);
+  const r = h.handle(query("big.tag.dc1.kunai"), "udp") as { bytes: Uint8Array };
+  assert.ok(r.bytes.length <= 512);
+  const d = decode(r.bytes);
+  assert.ok(d.flag_tc);
+  assert.equal(d.answers.length, 0);
+  assert.equal(d.id, 4242);
+  const tcp = ask(h, "big.tag.dc1.kunai", { proto: "tcp" });
+  assert.ok(!tcp.flag_tc);
+  assert.equal(new Set(addrs(tcp)).size, 100);
+  const edns = ask(h, "big.tag.dc1.kunai", { edns: 4096 });
+  assert.ok(!edns.flag_tc);
+  assert.equal(edns.answers.length, 100);
+  assert.equal(edns.additionals.at(-1).type, "OPT");
+  // a small EDNS size still truncates
+  const small = h.handle(query("big.tag.dc1.kunai", { edns: 600 }), "udp") as { bytes: Uint8Array };
+  assert.ok(small.bytes.length <= 600 && decode(small.bytes).flag_tc);
+  assert.equal(h.stats.truncated, 2);
+});
+
+Deno.test("EDNS: OPT answered with our size; an unknown EDNS version gets BADVERS", () => {
+  const h = handler(CLUSTER);
+  const d = ask(h, "redis.tag.dc1.kunai", { edns: 1232 });
+  const opt = d.additionals.find((a: Decoded) => a.type === "OPT");
+  assert.equal(opt.udpPayloadSize, 4096);
+  const bad = ask(h, "redis.tag.dc1.kunai", { edns: 1232, ednsVersion: 1 });
+  const bopt = bad.additionals.find((a: Decoded) => a.type === "OPT");
+  assert.equal(bopt.extendedRcode, 1); // 16 >> 4: BADVERS
+  assert.equal(bad.answers.length, 0);
+});
+
+Deno.test("answers are shuffled per query", () => {
+  const many: MemberRecord[] = [];
+  for (let i = 0; i < 8; i++) many.push(member(`n${i}`, `10.2.0.${i + 1}`, ["s"]));
+  const h = handler(many);
+  const firsts = new Set<string>();
+  for (let i = 0; i < 60; i++) firsts.add(ask(h, "s.tag.dc1.kunai").answers[0].data);
+  assert.ok(firsts.size > 2, `first answer took ${firsts.size} values`);
+  assert.ok(h.stats.cache_hits >= 59);
+});
+
+Deno.test("a membership change shows after invalidate(), not before", () => {
+  const ms = [member("a", "10.0.0.1", ["x"])];
+  const h = handler(ms);
+  assert.deepEqual(addrs(ask(h, "x.tag.dc1.kunai")), ["10.0.0.1"]);
+  ms.push(member("b", "10.0.0.2", ["x"]));
+  assert.deepEqual(addrs(ask(h, "x.tag.dc1.kunai")), ["10.0.0.1"]); // cached
+  h.invalidate();
+  assert.deepEqual(addrs(ask(h, "x.tag.dc1.kunai")), ["10.0.0.1", "10.0.0.2"]);
+  ms[0] = { ...ms[0], state: "dead" };
+  h.invalidate();
+  assert.deepEqual(addrs(ask(h, "x.tag.dc1.kunai")), ["10.0.0.2"]);
+});
+
+Deno.test("malformed queries: FORMERR or NOTIMP with the id, or dropped; every one counted", () => {
+  const h = handler(CLUSTER);
+  const good = query("redis.tag.dc1.kunai", { id: 0x1234 });
+  const cases: Array<[string, Uint8Array, string | null]> = [
+    ["short", good.slice(0, 5), null],
+    [
+      "response",
+      (() => {
+        const b = good.slice();
+        b[2] |= 0x80;
+        return b;
+      })(),
+      null,
+    ],
+    ["truncated question", good.slice(0, 20), "FORMERR"],
+    [
+      "qdcount 2",
+      (() => {
+        const b = good.slice();
+        b[5] = 2;
+        return b;
+      })(),
+      "FORMERR",
+    ],
+    [
+      "ancount 1",
+      (() => {
+        const b = good.slice();
+        b[7] = 1;
+        return b;
+      })(),
+      "FORMERR",
+    ],
+    [
+      "compression pointer loop",
+      new Uint8Array([0x12, 0x34, 1, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0xc0, 12, 0, 1, 0, 1]),
+      "FORMERR",
+    ],
+    ["oversized", new Uint8Array([...good, ...new Uint8Array(2000)]), "FORMERR"],
+    ["trailing garbage", new Uint8Array([...good, 1, 2, 3]), "FORMERR"],
+    [
+      "opcode 2",
+      (() => {
+        const b = good.slice();
+        b[2] = (b[2] & 0x87) | (2 << 3);
+        return b;
+      })(),
+      "NOTIMP",
+    ],
+  ];
+  for (const [what, bytes, rcode] of cases) {
+    const r = h.handle(bytes, "udp");
+    if (rcode === null) {
+      assert.equal(r.kind, "drop", what);
+      continue;
+    }
+    assert.equal(r.kind, "reply", what);
+    const d = decode((r as { bytes: Uint8Array }).bytes);
+    assert.equal(d.rcode, rcode, what);
+    assert.equal(d.id, 0x1234, what);
+    assert.ok(d.flag_qr, what);
+  }
+  const malformed = Object.values(h.stats.malformed).reduce((a, b) => a + b, 0);
+  const dropped = Object.values(h.stats.dropped).reduce((a, b) => a + b, 0);
+  assert.equal(malformed, cases.filter((c) => c[2] !== null).length);
+  assert.equal(dropped, 2);
+  assert.equal(h.stats.malformed.pointer, 1);
+});

@@ -1,0 +1,189 @@
+/**
+ * The DNS subsystem's sockets with an injected membership: dig over UDP and TCP with 100 nodes
+ * (truncation, then the full answer over TCP), several framed queries on one TCP connection,
+ * forwarding to a recursor, and a taken port reported instead of crashing the agent.
+ */
+import assert from "node:assert/strict";
+import { createDns } from "../../lib/dns/mod.ts";
+import type { MemberRecord } from "../../lib/types.ts";
+import { freePort, makeTestCtx } from "../helpers.ts";
+import { decode, member, query } from "./dns_helpers.ts";
+
+async function dig(port: number, addr: string, ...args: string[]): Promise<string> {
+  const out = await new Deno.Command("dig", {
+    args: [`@${addr}`, "-p", String(port), "+time=2", "+tries=1", ...args],
+    stdout: "piped",
+    signal: AbortSignal.timeout(15_000),
+  }).output();
+  return new TextDecoder().decode(out.stdout);
+}
+
+function dnsCtx(addr: string, port: number, extra: Record<string, unknown> = {}) {
+  return makeTestCtx({
+    params: { bind: addr },
+    files: { "dns.json": { dns: { enabled: true, port, ...extra } } },
+  });
+}
+
+const hundred: MemberRecord[] = [];
+for (let i = 0; i < 100; i++) hundred.push(member(`n${i}`, `10.14.${i >> 8}.${i & 255}`, ["big"]));
+
+Deno.test({
+  name: "dns server: 100 nodes truncate over UDP and come whole over TCP (real dig)",
+  sanitizeResources: false,
+  async fn() {
+    const addr = "127.0.14.10";
+    const port = freePort(addr);
+    const ctx = dnsCtx(addr, port);
+    const dns = createDns(ctx, { membership: { members: () => hundred } });
+    try {
+      await dns.start();
+      assert.equal(dns.info().enabled, true);
+      const udpOnly = await dig(port, addr, "big.tag.dc1.kunai", "+ignore", "+noedns");
+      assert.match(udpOnly, /flags: qr aa tc rd;/);
+      assert.match(udpOnly, /ANSWER: 0,/);
+      assert.match(udpOnly, /MSG SIZE\s+rcvd: \d{2,3}\n/);
+      // plain dig retries over TCP on TC and gets all 100
+      const short = (await dig(port, addr, "big.tag.dc1.kunai", "+short")).trim().split("\n");
+      assert.equal(new Set(short).size, 100);
+      const tcp = (await dig(port, addr, "big.tag.dc1.kunai", "+short", "+tcp")).trim().split("\n");
+      assert.deepEqual(new Set(tcp), new Set(hundred.map((m) => m.addr)));
+      assert.ok(dns.handler.stats.truncated >= 2);
+      assert.ok(dns.handler.stats.queries.tcp >= 2);
+    } finally {
+      await dns.stop();
+      ctx.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "dns server: several framed queries on one TCP connection; a bad frame closes it",
+  sanitizeResources: false,
+  async fn() {
+    const addr = "127.0.14.11";
+    const port = freePort(addr);
+    const ctx = dnsCtx(addr, port);
+    const dns = createDns(ctx, { membership: { members: () => hundred.slice(0, 3) } });
+    try {
+      await dns.start();
+      const conn = await Deno.connect({ hostname: addr, port });
+      const frames: number[] = [];
+      for (const id of [1, 2, 3]) {
+        const q = query("big.tag.dc1.kunai", { id });
+        frames.push(q.length >> 8, q.length & 0xff, ...q);
+      }
+      await conn.write(new Uint8Array(frames)); // all three in one write: pipelined
+      const got: number[] = [];
+      let buf = new Uint8Array(0);
+      while (got.length < 3) {
+        const chunk = new Uint8Array(4096);
+        const n = await conn.read(chunk);
+        assert.ok(n !== null, "connection closed early");
+        buf = new Uint8Array([...buf, ...chunk.subarray(0, n)]);
+        while (buf.length >= 2 && buf.length >= 2 + ((buf[0] << 8) | buf[1])) {
+          const len = (buf[0] << 8) | buf[1];
+          const d = decode(buf.slice(2, 2 + len));
+          assert.equal(d.answers.length, 3);
+          got.push(d.id);
+          buf = buf.slice(2 + len);
+        }
+      }
+      assert.deepEqual(got, [1, 2, 3]);
+      await conn.write(new Uint8Array([0xff, 0xff, 1, 2, 3])); // a 65535-byte query: refused
+      assert.equal(await conn.read(new Uint8Array(16)), null);
+      conn.close();
+      assert.equal(dns.handler.stats.dropped["tcp-oversized"], 1);
+    } finally {
+      await dns.stop();
+      ctx.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "dns server: names outside the domain go to dns.recursors (UDP and TCP); RA set",
+  sanitizeResources: false,
+  async fn() {
+    const addr = "127.0.14.12";
+    const upPort = freePort(addr);
+    const port = freePort(addr);
+    // the "recursor": another kunai DNS server serving the domain example.test
+    const upCtx = dnsCtx(addr, upPort, { domain: "example.test" });
+    const up = createDns(upCtx, { membership: { members: () => [member("w", "192.0.2.7", ["www"])] } });
+    const ctx = dnsCtx(addr, port, { recursors: [`${addr}:${upPort}`] });
+    const dns = createDns(ctx, { membership: { members: () => hundred.slice(0, 2) } });
+    try {
+      await up.start();
+      await dns.start();
+      assert.equal((await dig(port, addr, "www.tag.dc1.example.test", "+short")).trim(), "192.0.2.7");
+      assert.equal((await dig(port, addr, "www.tag.dc1.example.test", "+short", "+tcp")).trim(), "192.0.2.7");
+      const own = await dig(port, addr, "big.tag.dc1.kunai");
+      assert.match(own, /flags: qr aa rd ra;/);
+      assert.equal(up.handler.stats.queries.udp, 1);
+      assert.equal(up.handler.stats.queries.tcp, 1);
+      // the upstream refuses names outside its domain: relayed as is
+      assert.match(await dig(port, addr, "elsewhere.org"), /status: REFUSED/);
+    } finally {
+      await dns.stop();
+      await up.stop();
+      ctx.cleanup();
+      upCtx.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "dns server: a dead recursor gives SERVFAIL; a taken port is reported, not fatal",
+  sanitizeResources: false,
+  async fn() {
+    const addr = "127.0.14.13";
+    const port = freePort(addr);
+    const silent = Deno.listenDatagram({ hostname: addr, port: freePort(addr), transport: "udp" });
+    const silentPort = (silent.addr as Deno.NetAddr).port;
+    const ctx = dnsCtx(addr, port, { recursors: [`${addr}:${silentPort}`] });
+    const dns = createDns(ctx, { membership: { members: () => [] } });
+    const ctx2 = dnsCtx(addr, port);
+    const dns2 = createDns(ctx2, { membership: { members: () => [] } });
+    try {
+      await dns.start();
+      assert.match(await dig(port, addr, "elsewhere.org", "+time=4"), /status: SERVFAIL/);
+      await dns2.start(); // same port: stays off, says why
+      const info = dns2.info();
+      assert.equal(info.enabled, false);
+      assert.match(String(info.error), /cannot listen on 127\.0\.14\.13:\d+/);
+    } finally {
+      silent.close();
+      await dns.stop();
+      await dns2.stop();
+      ctx.cleanup();
+      ctx2.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "dns server: listens on ::1 and answers AAAA for IPv6 members (real dig)",
+  sanitizeResources: false,
+  async fn() {
+    const port = freePort("::1");
+    const ctx = dnsCtx("::1", port);
+    const dns = createDns(ctx, {
+      membership: {
+        members: () => [member("v6a", "fd00::14", ["six"]), member("v4a", "10.14.0.1", ["six"])],
+      },
+    });
+    try {
+      await dns.start();
+      assert.equal((await dig(port, "::1", "six.tag.dc1.kunai", "AAAA", "+short")).trim(), "fd00::14");
+      assert.equal((await dig(port, "::1", "six.tag.dc1.kunai", "A", "+short")).trim(), "10.14.0.1");
+      assert.equal(
+        (await dig(port, "::1", "v6a.node.dc1.kunai", "AAAA", "+short", "+tcp")).trim(),
+        "fd00::14",
+      );
+    } finally {
+      await dns.stop();
+      ctx.cleanup();
+    }
+  },
+});

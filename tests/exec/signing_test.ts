@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import {
+  checkRequest,
+  type ExecRequest,
+  importPrivateKey,
+  importPublicKey,
+  parseSigned,
+  runCommand,
+  signRequest,
+  verifyRequest,
+} from "../../lib/exec/mod.ts";
+import { newExecKeys } from "../../cli/global.ts";
+
+const NOW = 1_800_000_000_000;
+function req(over: Partial<ExecRequest> = {}): ExecRequest {
+  return {
+    v: 1,
+    cid: "0123456789abcdef0123456789abcdef",
+    cmd: "echo hi",
+    tag: "web",
+    nonce: "bm9uY2Vub25jZQ==",
+    issued: NOW,
+    expires: NOW + 60_000,
+    from: "asker",
+    ...over,
+  };
+}
+
+Deno.test("a signed request verifies; any tampered field, a tampered signature or another key does not", async () => {
+  const keys = await newExecKeys();
+  const priv = await importPrivateKey(keys.priv);
+  const pub = await importPublicKey(keys.pub);
+  const signed = await signRequest(priv, req());
+  assert.equal(await verifyRequest(pub, signed), true);
+  for (
+    const over of [{ cmd: "rm -rf /" }, { tag: "*" }, { expires: NOW + 3600_000 }, { nonce: "b3RoZXI=" }]
+  ) {
+    assert.equal(
+      await verifyRequest(pub, { ...signed, req: { ...signed.req, ...over } }),
+      false,
+      JSON.stringify(over),
+    );
+  }
+  const sig = signed.sig.startsWith("A") ? "B" + signed.sig.slice(1) : "A" + signed.sig.slice(1);
+  assert.equal(await verifyRequest(pub, { ...signed, sig }), false);
+  assert.equal(await verifyRequest(pub, { ...signed, sig: "not base64!" }), false);
+  const other = await importPublicKey((await newExecKeys()).pub);
+  assert.equal(await verifyRequest(other, signed), false);
+  await assert.rejects(() => importPublicKey("nope"), /BEGIN PUBLIC KEY/);
+  await assert.rejects(() => importPrivateKey(keys.pub), /BEGIN PRIVATE KEY/);
+});
+
+Deno.test("expired, far-future, untargeted and replayed requests are refused", () => {
+  const at = { now: NOW + 1000, tags: ["web", "linux"], seen: () => false };
+  assert.equal(checkRequest(req(), at), null);
+  assert.equal(checkRequest(req({ tag: "*" }), at), null);
+  assert.equal(checkRequest(req({ expires: NOW + 500 }), at), "expired");
+  assert.equal(checkRequest(req({ issued: NOW + 120_000, expires: NOW + 130_000 }), at), "not-yet-valid");
+  assert.equal(checkRequest(req({ expires: NOW + 3600_000 }), at), "not-yet-valid");
+  assert.equal(checkRequest(req({ tag: "db" }), at), "not-targeted");
+  assert.equal(checkRequest(req(), { ...at, seen: () => true }), "replay");
+});
+
+Deno.test("malformed requests are recognised before any crypto", () => {
+  assert.equal(parseSigned(null), null);
+  assert.equal(parseSigned({ req: req(), sig: 5 }), null);
+  assert.equal(parseSigned({ req: { ...req(), cid: "../x" }, sig: "x" }), null);
+  assert.equal(parseSigned({ req: { ...req(), cmd: "" }, sig: "x" }), null);
+  assert.equal(parseSigned({ req: { ...req(), issued: "now" }, sig: "x" }), null);
+  // unknown extra fields are not carried (they are not signed)
+  const p = parseSigned({ req: { ...req(), extra: 1 }, sig: "x" });
+  assert.deepEqual(p?.req, req());
+});
+
+Deno.test("the runner caps output (and says how much it dropped), reports rc and kills on timeout", async () => {
+  const big = await runCommand("head -c 100000 /dev/zero | tr '\\0' x; echo oops >&2; exit 3", {
+    timeoutMs: 10_000,
+    maxOutput: 65_536,
+  });
+  assert.equal(big.rc, 3);
+  assert.equal(big.output.length, 65_536);
+  assert.equal(big.truncated.output, 100_000 - 65_536);
+  assert.equal(big.err, "oops\n");
+  assert.equal(big.timed_out, false);
+  const slow = await runCommand("sleep 5", { timeoutMs: 200, maxOutput: 1024 });
+  assert.equal(slow.timed_out, true);
+  assert.equal(slow.rc, 124);
+  assert.match(slow.err, /timeout/);
+});

@@ -1,0 +1,100 @@
+/**
+ * 3 real agents (127.0.19.1-3, `kv` for the files): a check file added to the first agent's cfg
+ * dir and pushed with `kunai propagate configuration` appears on the others, whose configuration
+ * reloads in place and whose new check starts running; libexec files keep their mode.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { AgentClient } from "../../lib/client/mod.ts";
+import type { MemberRecord } from "../../lib/types.ts";
+import { type AgentProc, freePort, startAgent } from "../helpers.ts";
+
+async function api<T>(a: AgentProc, path: string): Promise<T> {
+  const c = new AgentClient({ socket: a.socket, timeoutMs: 5000 });
+  try {
+    return await c.json<T>("GET", path);
+  } finally {
+    c.close();
+  }
+}
+
+async function until<T>(what: string, ms: number, f: () => Promise<T | null | false>): Promise<T> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const v = await f().catch(() => null);
+    if (v) return v;
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  throw new Error(`timed out waiting for ${what}`);
+}
+
+Deno.test({
+  name: "e2e propagate: a pushed check file reaches every node and its check starts running there",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const addrs = ["127.0.19.1", "127.0.19.2", "127.0.19.3"];
+    const ports = addrs.map((a) => freePort(a));
+    const gossip = { probe_interval: "300ms", probe_timeout: "150ms", gossip_interval: "100ms" };
+    const agents: AgentProc[] = [];
+    try {
+      for (let i = 0; i < 3; i++) {
+        agents.push(
+          await startAgent({
+            name: `p${i}`,
+            addr: addrs[i],
+            port: ports[i],
+            params: { tags: ["kv"], gossip, seeds: i ? [`${addrs[0]}:${ports[0]}`] : [], bootstrap: i === 0 },
+          }),
+        );
+      }
+      const [a, b, c] = agents;
+      await until("3 alive", 30_000, async () => {
+        const m = await api<Record<string, MemberRecord>>(a, "/agent/members");
+        return Object.values(m).filter((r) => r.state === "alive").length === 3;
+      });
+      const rel = join("propagated", "hello.json");
+      Deno.mkdirSync(join(a.cfgDir, "propagated"));
+      Deno.writeTextFileSync(
+        join(a.cfgDir, rel),
+        JSON.stringify({
+          check: { interval: "1s", apply_on: "*", critical_if: "1 > 2", ok_output: "'propagated ok'" },
+        }),
+      );
+      const libexec = join(a.dir, "data", "libexec");
+      Deno.mkdirSync(libexec, { recursive: true });
+      Deno.writeTextFileSync(join(libexec, "check_x.sh"), "#!/bin/sh\necho x\n", { mode: 0o755 });
+
+      const r = await a.cli(["propagate", "configuration", "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(JSON.parse(r.stdout).files, 1);
+      const l = await a.cli(["propagate", "libexec"]);
+      assert.equal(l.code, 0, l.stderr);
+      assert.match(l.stdout, /1 libexec file\(s\) propagated/);
+
+      for (const x of [b, c]) {
+        await until(
+          `${x.cfgDir}/${rel}`,
+          20_000,
+          async () => (await Deno.stat(join(x.cfgDir, rel))).isFile,
+        );
+        const view = await until(`the propagated check running on ${x.cfgDir}`, 20_000, async () => {
+          const checks = await api<Record<string, { state?: string; output?: string }>>(x, "/agent/checks");
+          const v = checks["propagated/hello"];
+          return v?.state === "ok" ? v : null;
+        });
+        assert.equal(view.output, "propagated ok");
+        const script = join(x.dir, "data", "libexec", "check_x.sh");
+        await until(`${script}`, 20_000, async () => (await Deno.stat(script)).isFile);
+        assert.equal(Deno.statSync(script).mode! & 0o777, 0o755);
+        assert.match(x.stderr(), /propagate: wrote 1 configuration file/);
+        assert.match(x.stderr(), /configuration reloaded/);
+      }
+      // local.json stays each node's own
+      assert.match(Deno.readTextFileSync(join(b.cfgDir, "local.json")), /"name": "p1"/);
+    } finally {
+      await Promise.all(agents.map((x) => x.stop()));
+      for (const x of agents) Deno.removeSync(x.dir, { recursive: true });
+    }
+  },
+});

@@ -1,0 +1,106 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createPropagation, targetPath, unsafePath } from "../../lib/propagate/mod.ts";
+import { makeTestCtx } from "../helpers.ts";
+
+Deno.test("paths that would escape the target directory are refused", () => {
+  for (const bad of ["../x", "a/../../b", "/etc/passwd", "a//b", "./a", "a\\..\\b", "", "a/\u0000"]) {
+    assert.notEqual(unsafePath(bad), null, bad);
+    assert.throws(() => targetPath("/tmp/target", bad), /refused path/);
+  }
+  assert.equal(unsafePath("checks/web.json"), null);
+  assert.equal(targetPath("/tmp/target", "checks/web.json"), "/tmp/target/checks/web.json");
+});
+
+/** A KV in a Map, a broadcaster that records, and a node whose cfg dir receives. */
+function fakeCluster() {
+  const store = new Map<string, Uint8Array>();
+  const kv = {
+    put: (k: string, v: Uint8Array) => {
+      store.set(k, v);
+      return Promise.resolve({ ok: true });
+    },
+    get: (k: string) => Promise.resolve({ entry: store.has(k) ? { value: store.get(k)! } : null }),
+  };
+  const sent: Array<{ kind: string; payload: unknown }> = [];
+  const handlers = new Map<string, (p: unknown, id: string) => void>();
+  const broadcast = {
+    broadcastUser: (kind: string, payload: unknown) => {
+      sent.push({ kind, payload });
+      return "id";
+    },
+    onUser: (kind: string, fn: (p: unknown, id: string) => void) => {
+      handlers.set(kind, fn);
+      return () => handlers.delete(kind);
+    },
+  };
+  return { store, kv, sent, handlers, broadcast };
+}
+
+Deno.test("configuration goes through KV: files written atomically on the receiver, hashes checked, reload once", async () => {
+  const net = fakeCluster();
+  const sender = makeTestCtx({
+    files: { "checks/new.json": { check: { interval: "1s", ok_output: "'ok'" } } },
+  });
+  const receiver = makeTestCtx({ name: "rx" });
+  let reloads = 0;
+  const tx = createPropagation(sender, { kv: net.kv, broadcast: net.broadcast, reload: null });
+  const rx = createPropagation(receiver, { kv: net.kv, broadcast: null, reload: () => reloads++ });
+  try {
+    const r = await tx.propagate("configuration");
+    assert.equal(r.files, 1, "local.json is not propagated");
+    assert.ok(net.store.has("__configuration/checks/new.json"));
+    assert.deepEqual(net.sent, [{ kind: "propagate", payload: { type: "configuration", hash: r.hash } }]);
+    const out = await rx.apply("configuration", r.hash);
+    assert.deepEqual(out, { written: ["checks/new.json"], refused: [] });
+    const got = JSON.parse(Deno.readTextFileSync(join(receiver.config.cfgDir, "checks/new.json")));
+    assert.equal(got.check.interval, "1s");
+    assert.equal(reloads, 1);
+    // same content again: nothing written, no reload
+    assert.deepEqual(await rx.apply("configuration", r.hash), { written: [], refused: [] });
+    assert.equal(reloads, 1);
+    // no temp file left behind
+    assert.deepEqual([...Deno.readDirSync(join(receiver.config.cfgDir, "checks"))].map((e) => e.name), [
+      "new.json",
+    ]);
+  } finally {
+    sender.cleanup();
+    receiver.cleanup();
+  }
+});
+
+Deno.test("a manifest with ../ paths or content not matching its hash writes nothing outside or wrong", async () => {
+  const net = fakeCluster();
+  const receiver = makeTestCtx({ name: "rx" });
+  const rx = createPropagation(receiver, { kv: net.kv, broadcast: net.broadcast, reload: null });
+  const enc = new TextEncoder();
+  const sha = async (b: Uint8Array) =>
+    [...new Uint8Array(await crypto.subtle.digest("SHA-256", b as Uint8Array<ArrayBuffer>))]
+      .map((x) => x.toString(16).padStart(2, "0")).join("");
+  try {
+    const evil = enc.encode("pwned");
+    net.store.set("__configuration/../evil.json", evil);
+    net.store.set("__configuration/ok.json", enc.encode('{"a":1}'));
+    const manifest = enc.encode(JSON.stringify({
+      type: "configuration",
+      from: "x",
+      time: 0,
+      files: [
+        { path: "../evil.json", sha256: await sha(evil), size: 5, mode: 0o644 },
+        { path: "ok.json", sha256: await sha(enc.encode("something else")), size: 14, mode: 0o644 },
+      ],
+    }));
+    net.store.set("__propagate/configuration", manifest);
+    await rx.start();
+    const out = await rx.apply("configuration", await sha(manifest));
+    assert.deepEqual(out, { written: [], refused: ["../evil.json", "ok.json"] });
+    assert.throws(() => Deno.statSync(join(receiver.config.cfgDir, "..", "evil.json")), Deno.errors.NotFound);
+    assert.throws(() => Deno.statSync(join(receiver.config.cfgDir, "ok.json")), Deno.errors.NotFound);
+    assert.equal(receiver.counters.get("propagate_refused_total", { reason: "path" }), 1);
+    assert.equal(receiver.counters.get("propagate_refused_total", { reason: "hash" }), 1);
+    assert.match(receiver.sink.recent.WARNING.join("\n"), /refused path "\.\.\/evil\.json"/);
+    await rx.stop();
+  } finally {
+    receiver.cleanup();
+  }
+});

@@ -1,0 +1,107 @@
+import assert from "node:assert/strict";
+import { quorum, RaftMachine, type RaftMsg } from "../../lib/raft/mod.ts";
+
+const T = { heartbeatMs: 100, electionMinMs: 500, electionMaxMs: 1000 };
+const VOTERS = ["a", "b", "c"];
+
+function machine(id: string, term = 0, votedFor: string | null = null): RaftMachine {
+  const m = new RaftMachine({ id, group: "g", term, votedFor, timings: T, random: () => 0, now: 0 });
+  m.setVoters(VOTERS, 0);
+  return m;
+}
+const msg = (type: RaftMsg["type"], from: string, term: number, granted?: boolean): RaftMsg => ({
+  type,
+  group: "g",
+  from,
+  term,
+  granted,
+});
+
+Deno.test("quorum is a majority of the group, at least of min_size", () => {
+  assert.deepEqual([1, 2, 3, 4, 5].map((n) => quorum(n)), [1, 2, 2, 3, 3]);
+  assert.equal(quorum(1, 3), 2);
+});
+
+Deno.test("one vote per term: the first candidate gets it, the second does not; persisted", () => {
+  const m = machine("a");
+  let out = m.receive(msg("vote", "b", 1), 0);
+  assert.equal(out.persist, true);
+  assert.deepEqual(out.send.map((s) => [s.to, s.msg.type, s.msg.granted]), [["b", "vote_reply", true]]);
+  out = m.receive(msg("vote", "c", 1), 1);
+  assert.deepEqual(out.send.map((s) => [s.to, s.msg.granted]), [["c", false]]);
+  assert.equal(m.votedFor, "b");
+  // a restarted node keeps its vote
+  const again = machine("a", 1, "b");
+  assert.equal(again.receive(msg("vote", "c", 1), 0).send[0].msg.granted, false);
+  // nodes outside the group get no vote
+  assert.equal(machine("a").receive(msg("vote", "zz", 1), 0).send[0].msg.granted, false);
+});
+
+Deno.test("a timeout starts a pre-vote for term+1 that changes nobody's term", () => {
+  const m = machine("a");
+  const out = m.tick(m.nextDeadline());
+  assert.equal(m.role, "precandidate");
+  assert.equal(m.term, 0);
+  assert.deepEqual(out.send.map((s) => [s.to, s.msg.type, s.msg.term]), [["b", "prevote", 1], [
+    "c",
+    "prevote",
+    1,
+  ]]);
+  const b = machine("b");
+  const reply = b.receive(out.send[0].msg, 10);
+  assert.equal(reply.send[0].msg.granted, true);
+  assert.equal(b.term, 0);
+  assert.equal(reply.persist, false);
+  // with a quorum of pre-votes: candidate of term 1, votes for itself (persisted), asks for votes
+  const cand = m.receive(reply.send[0].msg, 20);
+  assert.equal(m.role, "candidate");
+  assert.equal(m.term, 1);
+  assert.equal(m.votedFor, "a");
+  assert.equal(cand.persist, true);
+  assert.deepEqual(cand.send.map((s) => s.msg.type), ["vote", "vote"]);
+  const vote = b.receive(cand.send[0].msg, 30);
+  const won = m.receive(vote.send[0].msg, 40);
+  assert.equal(m.role, "leader");
+  assert.equal(m.leader, "a");
+  assert.ok(won.leaderChanged);
+  assert.deepEqual(won.send.map((s) => s.msg.type), ["heartbeat", "heartbeat"]);
+});
+
+Deno.test("a node that heard its leader recently refuses pre-votes and votes (stickiness)", () => {
+  const b = machine("b");
+  b.receive(msg("heartbeat", "a", 3), 1000);
+  assert.equal(b.leader, "a");
+  assert.equal(b.receive(msg("prevote", "c", 4), 1100).send[0].msg.granted, false);
+  const v = b.receive(msg("vote", "c", 4), 1200);
+  assert.equal(v.send[0].msg.granted, false);
+  assert.equal(b.term, 3, "the term did not move");
+  // once the leader has been silent for the minimum election timeout, it grants
+  assert.equal(b.receive(msg("prevote", "c", 4), 1600).send[0].msg.granted, true);
+});
+
+Deno.test("a leader steps down on a higher term, and when a quorum stops answering", () => {
+  const m = machine("a");
+  m.tick(m.nextDeadline());
+  m.receive(msg("prevote_reply", "b", 0, true), 1);
+  m.receive(msg("vote_reply", "b", 1, true), 2);
+  assert.equal(m.role, "leader");
+  const out = m.receive(msg("heartbeat_reply", "c", 5), 3);
+  assert.equal(m.role, "follower");
+  assert.equal(m.term, 5);
+  assert.equal(m.leader, null);
+  assert.ok(out.persist && out.leaderChanged);
+
+  const l = machine("a");
+  l.tick(l.nextDeadline());
+  l.receive(msg("prevote_reply", "b", 0, true), 1);
+  l.receive(msg("vote_reply", "b", 1, true), 2);
+  assert.equal(l.role, "leader");
+  // nobody answers heartbeats: check-quorum makes it give up after the max election timeout
+  let now = 2;
+  while (l.role === "leader" && now < 5000) {
+    now = l.nextDeadline();
+    l.tick(now);
+  }
+  assert.equal(l.role, "follower");
+  assert.ok(now <= 2 + T.electionMaxMs + T.electionMinMs, `stepped down at ${now}`);
+});

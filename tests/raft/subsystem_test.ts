@@ -1,0 +1,89 @@
+import assert from "node:assert/strict";
+import { createRaft } from "../../lib/raft/mod.ts";
+import { Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
+import type { VirtualClock } from "../../lib/clock/mod.ts";
+import type { MemberRecord } from "../../lib/types.ts";
+import type { RouteTable } from "../../lib/routing/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
+import { makeTestCtx } from "../helpers.ts";
+
+function rec(
+  uuid: string,
+  name: string,
+  tags: string[],
+  state: MemberRecord["state"] = "alive",
+): MemberRecord {
+  return { uuid, name, addr: "127.0.17.99", port: 1, incarnation: 1, state, tags, services: {}, zone: "" };
+}
+
+async function setup(groups: string[], members: MemberRecord[]) {
+  const ctx = makeTestCtx({ uuid: "self-uuid", name: "me", params: { raft: { groups } } });
+  const envelope = new PeerEnvelope(await Keyring.create([]), { now: () => ctx.clock.now() });
+  const raft = createRaft(ctx, { membership: { members: () => members }, envelope });
+  return { ctx, raft, clock: ctx.clock as VirtualClock };
+}
+
+Deno.test("a lone member elects itself, announces it on the bus and persists term and vote in raft.db", async () => {
+  const { ctx, raft, clock } = await setup(["db", "*"], [
+    rec("self-uuid", "me", ["db"]),
+    rec("u2", "other", []),
+  ]);
+  const events: unknown[] = [];
+  ctx.bus.on("raft.leader", (e) => events.push(e));
+  try {
+    await raft.start();
+    await clock.advance(1500);
+    const db = raft.group("db")!;
+    assert.equal(db.role, "leader");
+    assert.equal(db.leader, "self-uuid");
+    assert.equal(db.leader_name, "me");
+    assert.deepEqual(db.voters, ["self-uuid"]);
+    assert.deepEqual(events, [{ group: "db", leader: "self-uuid", term: 1 }]);
+    // "*": both nodes vote, the other never answers: no leader
+    const all = raft.group("*")!;
+    assert.deepEqual(all.voters, ["self-uuid", "u2"]);
+    assert.equal(all.leader, null);
+    const row = ctx.store.open("raft").get<{ term: number; voted_for: string }>(
+      "SELECT term, voted_for FROM raft_state WHERE grp = 'db'",
+    );
+    assert.deepEqual({ ...row }, { term: 1, voted_for: "self-uuid" });
+    assert.deepEqual(raft.info(), {
+      enabled: true,
+      groups: {
+        db: { role: "leader", term: 1, leader: "self-uuid", voters: 1 },
+        "*": { role: "precandidate", term: 0, leader: null, voters: 2 },
+      },
+    });
+  } finally {
+    await raft.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("raft routes: reads are read routes, /raft/msg is a peer route; bad messages are 400", async () => {
+  const { ctx, raft } = await setup(["db"], [rec("self-uuid", "me", ["db"])]);
+  try {
+    await raft.start();
+    const r = raft.routes!() as RouteTable;
+    const access = Object.fromEntries(r.routes.map((x) => [`${x.method} ${x.path}`, x.access]));
+    assert.deepEqual(access, { "GET /raft": "read", "GET /raft/:group": "read", "POST /raft/msg": "peer" });
+    const app = buildApp([r], { token: "t", maxBody: 1 << 20, log: ctx.log, counters: ctx.counters });
+    const req = (path: string, init: RequestInit = {}) => app.request(path, init, { transport: "tcp" });
+    assert.equal((await req("/raft/nosuch")).status, 404);
+    assert.equal((await req("/raft/db")).status, 200);
+    for (const body of ["nope", "{}", '{"type":"vote","group":"db","from":"x","term":-1}']) {
+      const res = await req("/raft/msg", { method: "POST", body });
+      assert.equal(res.status, 400, body);
+      await res.body?.cancel();
+    }
+    // a higher-term heartbeat (authenticated by the keyring) makes us follow its sender
+    const hb = JSON.stringify({ type: "heartbeat", group: "db", from: "self-uuid-2", term: 9 });
+    const res = await req("/raft/msg", { method: "POST", body: hb });
+    assert.equal(res.status, 200);
+    assert.equal(raft.group("db")!.term, 9);
+    assert.ok(ctx.counters.get("raft_messages_dropped_total", { reason: "malformed" }) >= 3);
+  } finally {
+    await raft.stop();
+    ctx.cleanup();
+  }
+});
