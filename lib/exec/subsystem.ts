@@ -266,7 +266,11 @@ export function createExec(
         return c2.json(await api.result(c2.req.param("cid") ?? ""));
       });
       r.peer("POST", "/exec/run", "a signed command from the asking agent", async (c2) => {
-        return await peerResponse(c2, await accept(await readPeerBody(c2)));
+        const answer = await accept(await readPeerBody(c2));
+        // a body that is not a signed request at all is a client error; a refusal of a
+        // well-formed request (bad signature, replay, expired...) is an answer the sender reads
+        const malformed = dec.decode(answer).includes('"reason":"malformed"');
+        return await peerResponse(c2, answer, malformed ? 400 : 200);
       });
       return r;
     },
