@@ -32,6 +32,7 @@ import { createDetectors } from "./detectors/mod.ts";
 import { createKv } from "./kv/mod.ts";
 import { createGossip } from "./gossip/mod.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
+import { createWebsocket } from "./websocket/mod.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
 export interface SharedDeps {
@@ -62,6 +63,8 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
   // detectors before checks: tags found at start re-link checks through tags.changed
   { name: "detectors", create: (ctx) => createDetectors(ctx) },
   { name: "checks", create: (ctx) => createChecks(ctx) },
+  // ws: live feed of bus events (member.*, check.changed, kv.changed, raft.leader) at /ws and websocket.port
+  { name: "ws", create: (ctx) => createWebsocket(ctx) },
 ];
 
 export interface AgentOptions {
@@ -250,7 +253,7 @@ export class Agent {
       workers: this.sandbox.workers().map((w) => ({ name: w.spec.name, running: w.running })),
       docker: { enabled: false, connected: false },
       collectors: {},
-      websocket_info: null,
+      websocket_info: this.subsystems.find((s) => s.name === "ws")?.info() ?? null,
       httpservers: {
         external: p.http.enabled ? { bind: p.bind, port: p.port } : null,
         internal: { socket: p.socket },
