@@ -33,6 +33,8 @@ import { createKv } from "./kv/mod.ts";
 import { createGossip } from "./gossip/mod.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
 import { createWebsocket } from "./websocket/mod.ts";
+import { createProcessMetrics } from "./process_metrics/mod.ts";
+import { describeRouters, openApiRoutes } from "./openapi/mod.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
 export interface SharedDeps {
@@ -65,6 +67,8 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
   { name: "checks", create: (ctx) => createChecks(ctx) },
   // ws: live feed of bus events (member.*, check.changed, kv.changed, raft.leader) at /ws and websocket.port
   { name: "ws", create: (ctx) => createWebsocket(ctx) },
+  // process: RSS, CPU, open fds and event-loop lag on /metrics
+  { name: "process", create: (ctx) => createProcessMetrics(ctx) },
 ];
 
 export interface AgentOptions {
@@ -184,6 +188,7 @@ export class Agent {
       }
       const routers: Array<RouteTable | Hono<ApiEnv>> = [this.#coreRoutes()];
       for (const sub of this.subsystems) if (sub.routes) routers.push(sub.routes());
+      routers.push(openApiRoutes(() => describeRouters(routers), VERSION));
       const app = buildApp(routers, {
         token: p.http.token,
         maxBody: p.http.max_body,

@@ -163,6 +163,10 @@ export function checksRoutes(d: RouteDeps): Hono<ApiEnv> {
   };
   r.get("/state/services", (c) => c.json(stateServices()));
   r.get("/state/services/", (c) => c.json(stateServices()));
-  r.get("/state/services/:name{.+}", (c) => c.json(stateServices()[c.req.param("name")] ?? {}));
+  r.get("/state/services/:name{.+}", (c) => {
+    const s = stateServices()[c.req.param("name")];
+    if (!s) throw new HttpError(404, "service not found", { name: c.req.param("name") });
+    return c.json(s);
+  });
   return r;
 }

@@ -3,7 +3,7 @@
  * active, log}}` and one entry or `null`.
  */
 import type { Hono } from "hono";
-import { type ApiEnv, newRouter } from "../routing/mod.ts";
+import { type ApiEnv, HttpError, newRouter } from "../routing/mod.ts";
 import type { CollectorEntry } from "./runtime.ts";
 
 export interface CollectorsRouteApi {
@@ -16,6 +16,10 @@ export function collectorsRoutes(api: CollectorsRouteApi): Hono<ApiEnv> {
   const all = () => Object.fromEntries(api.entries().map((e) => [e.name, e]));
   r.get("/collectors", (c) => c.json(all()));
   r.get("/collectors/", (c) => c.json(all()));
-  r.get("/collectors/:name", (c) => c.json(api.entry(c.req.param("name")) ?? null));
+  r.get("/collectors/:name", (c) => {
+    const e = api.entry(c.req.param("name"));
+    if (!e) throw new HttpError(404, "collector not found", { name: c.req.param("name") });
+    return c.json(e);
+  });
   return r;
 }

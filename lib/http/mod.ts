@@ -9,6 +9,8 @@ import { type ApiEnv, HttpError, type RouteDoc, RouteTable } from "../routing/mo
 import type { Logger } from "../log/mod.ts";
 import type { Counters } from "../counters.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
+import { matchedRoutes } from "hono/route";
+import { methodIndex } from "./allowed.ts";
 
 export interface HttpServerOptions {
   bind: string;
@@ -65,11 +67,33 @@ export function buildApp(
       return new Response(null, { status: 200, headers: CORS_HEADERS });
     }
     opts.counters.inc("http_requests_total", { transport });
+    const t0 = performance.now();
     await next();
+    // per-route request count and latency (route = the registered pattern: bounded label values)
+    const route = matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path ?? "(unmatched)";
+    opts.counters.inc("http_route_requests_total", {
+      method: c.req.method,
+      route,
+      code: String(c.res.status),
+    });
+    opts.counters.observe("http_request_duration_seconds", (performance.now() - t0) / 1000, { route });
+    if (c.res.status === 101) return; // a websocket upgrade: its headers are not ours to change
     for (const [k, v] of Object.entries(CORS_HEADERS)) c.res.headers.set(k, v);
   });
   for (const r of routers) app.route("/", r instanceof RouteTable ? r.app : r);
-  app.notFound((c) => {
+  let allowed: ((path: string) => Promise<string[]>) | null = null;
+  app.notFound(async (c) => {
+    allowed ??= methodIndex(app.routes);
+    const methods = await allowed(c.req.path);
+    if (methods.length) {
+      const res = c.json(
+        { error: "method not allowed", detail: { method: c.req.method, allow: methods } },
+        405,
+      );
+      res.headers.set("allow", methods.join(", "));
+      for (const [k, v] of Object.entries(CORS_HEADERS)) res.headers.set(k, v);
+      return res;
+    }
     const res = c.json({ error: "not found", detail: { method: c.req.method, path: c.req.path } }, 404);
     for (const [k, v] of Object.entries(CORS_HEADERS)) res.headers.set(k, v);
     return res;
@@ -103,6 +127,8 @@ export class HttpServer {
   #servers: Deno.HttpServer[] = [];
   #socket: string;
   tcpAddr: Deno.NetAddr | null = null;
+  /** The app being served (its `routes` are what the API really answers: the OpenAPI test reads them). */
+  app: Hono<ApiEnv> | null = null;
 
   private constructor(socket: string) {
     this.#socket = socket;
@@ -111,6 +137,7 @@ export class HttpServer {
   /** Starts the listeners. Throws a clear error when a port or socket is taken. */
   static async start(app: Hono<ApiEnv>, opts: HttpServerOptions): Promise<HttpServer> {
     const s = new HttpServer(opts.socket);
+    s.app = app;
     const handler = (transport: "unix" | "tcp") => (req: Request) => app.fetch(req, { transport });
     const onError = (err: unknown) => {
       opts.log.error("HTTP handler error:", err);
