@@ -35,6 +35,7 @@ import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
 import { createWebsocket } from "./websocket/mod.ts";
 import { createProcessMetrics } from "./process_metrics/mod.ts";
 import { describeRouters, openApiRoutes } from "./openapi/mod.ts";
+import { uiRoutes } from "./ui/mod.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
 export interface SharedDeps {
@@ -188,7 +189,7 @@ export class Agent {
       }
       const routers: Array<RouteTable | Hono<ApiEnv>> = [this.#coreRoutes()];
       for (const sub of this.subsystems) if (sub.routes) routers.push(sub.routes());
-      routers.push(openApiRoutes(() => describeRouters(routers), VERSION));
+      routers.push(uiRoutes(), openApiRoutes(() => describeRouters(routers), VERSION));
       const app = buildApp(routers, {
         token: p.http.token,
         maxBody: p.http.max_body,
