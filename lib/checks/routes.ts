@@ -76,6 +76,12 @@ export function checksRoutes(d: RouteDeps): Hono<ApiEnv> {
     if (!v) throw new HttpError(404, "check not found");
     return c.json(v);
   });
+  // transitions of one of our checks, newest first (the UI's Checks page)
+  r.get("/agent/checks-history/:name{.+}", (c) => {
+    const name = c.req.param("name");
+    if (!checks.view(name)) throw new HttpError(404, "check not found");
+    return c.json(checks.history(name));
+  });
   r.put("/agent/checks/:name{.+}", protect, async (c) => {
     const name = c.req.param("name");
     if (name.startsWith("service:")) {

@@ -114,6 +114,18 @@ Deno.test({
       await page.locator("h2", { hasText: "u0" }).waitFor();
       await page.locator("h3", { hasText: "Collectors" }).waitFor({ timeout: 15_000 });
 
+      // Checks: problems first; this agent's checks show their recorded transitions
+      await page.click('a[data-page="checks"]');
+      await page.locator("tr.check-row").first().waitFor({ timeout: 15_000 });
+      const states = await page.locator("tr.check-row").evaluateAll((rows) =>
+        rows.map((r) => r.getAttribute("data-state"))
+      );
+      const rank: Record<string, number> = { critical: 0, warning: 1, unknown: 2, pending: 3, ok: 4 };
+      assert.deepEqual(states, [...states].sort((a, b) => rank[a!] - rank[b!]), "non-OK checks come first");
+      await page.locator("button.history-btn").first().click();
+      await page.locator(".history li, .history p").first().waitFor({ timeout: 15_000 });
+      await page.screenshot({ path: `${ARTIFACTS}/checks.png` });
+
       // KV: a write without the token is refused and asks for it; with the token it lands
       await page.click('a[data-page="kv"]');
       await page.click("#kv-new");

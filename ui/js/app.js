@@ -36,7 +36,13 @@
         return K.api.json("/agent/state/" + encodeURIComponent(n.name)).then(function (st) {
           return Object.keys(st.checks || {}).map(function (id) {
             const c = st.checks[id];
-            return { node: n.name, name: c.name || id, state: K.stateName(c), output: c.output || "" };
+            return {
+              node: n.name,
+              id: id,
+              name: c.name || id,
+              state: K.stateName(c),
+              output: c.output || "",
+            };
           });
         }).catch(function () {
           return [];

@@ -315,6 +315,49 @@
     },
   };
 
+  /** A button that shows the recorded transitions of one of this agent's checks below itself. */
+  function historyButton(id) {
+    const box = h("div", { class: "history" });
+    const btn = h("button", {
+      type: "button",
+      class: "history-btn",
+      "aria-expanded": "false",
+      onclick: function () {
+        if (btn.getAttribute("aria-expanded") === "true") {
+          btn.setAttribute("aria-expanded", "false");
+          K.fill(box);
+          return;
+        }
+        btn.setAttribute("aria-expanded", "true");
+        K.api.json("/agent/checks-history/" + encodeURIComponent(id)).then(function (list) {
+          K.fill(
+            box,
+            list.length
+              ? h(
+                "ul",
+                null,
+                list.map(function (t) {
+                  return h(
+                    "li",
+                    null,
+                    K.fmtTime(t.ts),
+                    " ",
+                    h("span", { class: "t-" + t.state }, t.state),
+                    " ",
+                    t.output,
+                  );
+                }),
+              )
+              : h("p", { class: "muted" }, "No transitions recorded."),
+          );
+        }).catch(function (e) {
+          K.fill(box, h("p", { class: "error" }, e.message));
+        });
+      },
+    }, "history");
+    return [btn, box];
+  }
+
   K.pages.checks = {
     mount: function (root) {
       this.list = h("div", { "aria-live": "polite" });
@@ -360,7 +403,12 @@
                     { class: "check-row", "data-state": r.state },
                     h("td", { class: "t-" + r.state }, r.state),
                     h("td", null, h("a", { href: "#/node/" + encodeURIComponent(r.node) }, r.node)),
-                    h("td", { class: "k" }, r.name),
+                    h(
+                      "td",
+                      { class: "k" },
+                      r.name,
+                      r.node === K.store.selfName ? [" ", historyButton(r.id)] : null,
+                    ),
                     h("td", null, r.output ? h("pre", null, r.output) : ""),
                   );
                 }),
