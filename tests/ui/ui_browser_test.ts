@@ -156,7 +156,7 @@ Deno.test({
         await page.click('a[data-page="metrics"]');
         for (let depth = 0; depth < 8; depth++) {
           const folder = page.locator('#metric-tree button[aria-expanded="false"]').first();
-          const leaf = page.locator("#metric-tree button:not([aria-expanded])").first();
+          const leaf = page.locator("#metric-tree button[aria-pressed]").first();
           await page.locator("#metric-tree button").first().waitFor({ timeout: 15_000 });
           if (await leaf.count()) {
             await leaf.click();

@@ -221,17 +221,19 @@
             "ul",
             null,
             items.map(function (it) {
-              const li = h("li");
               const sub = h("div");
-              K.append(
-                li,
+              return h(
+                "li",
+                null,
                 h("button", {
                   type: "button",
                   "data-id": it.id,
                   "aria-expanded": it.leaf ? null : "false",
+                  "aria-pressed": it.leaf ? String(self.targets.indexOf(it.id) >= 0) : null,
                   onclick: function (e) {
                     if (it.leaf) {
                       self.toggle(it.id);
+                      e.target.setAttribute("aria-pressed", String(self.targets.indexOf(it.id) >= 0));
                       return;
                     }
                     const open = e.target.getAttribute("aria-expanded") === "true";
@@ -242,7 +244,6 @@
                 }, (it.leaf ? "• " : "▸ ") + it.text),
                 sub,
               );
-              return li;
             }),
           ),
         );
