@@ -268,8 +268,9 @@ export function absoluteDirArgs(args: string[]): string[] {
     const a = args[i];
     const m = /^(--(?:cfg|data)-dir)=(.*)$/.exec(a);
     if (m) out.push(`${m[1]}=${resolve(m[2])}`);
-    else if ((a === "--cfg-dir" || a === "--data-dir") && i + 1 < args.length) out.push(a, resolve(args[++i]));
-    else out.push(a);
+    else if ((a === "--cfg-dir" || a === "--data-dir") && i + 1 < args.length) {
+      out.push(a, resolve(args[++i]));
+    } else out.push(a);
   }
   return out;
 }
