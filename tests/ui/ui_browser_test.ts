@@ -1,7 +1,8 @@
 /**
  * The web UI in a real browser (Debian's chromium driven by playwright-core) against 3 real agents
  * on loopback: the Nodes page lists them, a killed agent turns dead without a reload, `t:<tag>`
- * filters, and a KV edit made in the page is visible through the API. Screenshots go to
+ * filters, a KV edit made in the page is visible through the API, checks come problems first with
+ * their history, and the Metrics page draws a series. Screenshots go to
  * test-artifacts/ui/ (gitignored).
  */
 import assert from "node:assert/strict";
@@ -9,6 +10,7 @@ import { chromium } from "playwright-core";
 import { AgentClient } from "../../lib/client/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { type AgentProc, freePort, REPO, startAgent } from "../helpers.ts";
+import { checkMetricsPage } from "./metrics_page.ts";
 
 if (!Deno.env.get("DENO_DIR")) {
   const home = Deno.env.get("HOME");
@@ -38,7 +40,8 @@ async function aliveCount(a: AgentProc): Promise<number> {
 }
 
 Deno.test({
-  name: "UI: 3 agents listed, a killed one turns dead live, t:<tag> filters, a KV edit reaches the API",
+  name:
+    "UI: 3 agents listed, a killed one turns dead live, t:<tag> filters, a KV edit reaches the API, metrics drawn",
   ignore: !haveChromium(),
   sanitizeResources: false,
   sanitizeOps: false,
@@ -179,6 +182,13 @@ Deno.test({
       await page.locator("h2", { hasText: "Services" }).waitFor();
       await page.screenshot({ path: `${ARTIFACTS}/services-dark.png` });
       assert.deepEqual(errors, []);
+
+      // the Metrics page, with its API answered by the browser (same agent, same browser)
+      await checkMetricsPage(
+        browser,
+        `http://${hosts[0]}:${ports[0]}/ui/#/metrics`,
+        `${ARTIFACTS}/metrics-fake.png`,
+      );
     } finally {
       await browser.close();
       await Promise.all(agents.map((a) => a.stop()));
