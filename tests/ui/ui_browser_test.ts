@@ -183,6 +183,30 @@ Deno.test({
       await page.screenshot({ path: `${ARTIFACTS}/services-dark.png` });
       assert.deepEqual(errors, []);
 
+      // the same files opened from disk, with config.js naming an agent: CORS and the feed work
+      const flat = Deno.makeTempDirSync({ prefix: "kunai-ui-flat-" });
+      try {
+        for (const e of Deno.readDirSync(`${REPO}/ui`)) {
+          if (e.isFile) Deno.copyFileSync(`${REPO}/ui/${e.name}`, `${flat}/${e.name}`);
+        }
+        Deno.mkdirSync(`${flat}/js`);
+        for (const e of Deno.readDirSync(`${REPO}/ui/js`)) {
+          Deno.copyFileSync(`${REPO}/ui/js/${e.name}`, `${flat}/js/${e.name}`);
+        }
+        Deno.writeTextFileSync(`${flat}/config.js`, `servers = ["${hosts[1]}:${ports[1]}"];\n`);
+        const filePage = await browser.newPage();
+        await filePage.goto(`file://${flat}/index.html`);
+        await filePage.locator(".card.node").nth(2).waitFor({ timeout: 15_000 });
+        await filePage.locator("#conn.conn-live").waitFor({ timeout: 15_000 });
+        assert.equal(
+          (await filePage.locator("#server").textContent())?.trim(),
+          `http://${hosts[1]}:${ports[1]}`,
+        );
+        await filePage.close();
+      } finally {
+        Deno.removeSync(flat, { recursive: true });
+      }
+
       // the Metrics page, with its API answered by the browser (same agent, same browser)
       await checkMetricsPage(
         browser,
