@@ -127,6 +127,22 @@ Deno.test({
       assert.equal(JSON.parse(r.stdout).deleted, true);
       r = await kv(["list", "app/", "--json"]);
       assert.equal(JSON.parse(r.stdout).length, 3);
+      // watch --json: one JSON object per change
+      const watching = kv(["watch", "app/", "--count", "1", "--json"]);
+      let seenChange = false;
+      for (let i = 0; i < 40 && !seenChange; i++) {
+        await new Promise((res) => setTimeout(res, 250));
+        await kv(["put", "app/w", `v${i}`]);
+        const done = await Promise.race([
+          watching.then(() => true),
+          new Promise((res) => setTimeout(() => res(false), 50)),
+        ]);
+        seenChange = done as boolean;
+      }
+      const w = await watching;
+      assert.equal(w.code, 0, w.stderr);
+      const change = JSON.parse(w.stdout.trim().split("\n")[0]);
+      assert.equal(change.key, "app/w");
 
       // collectors show NAME: aligned key/value rows, not JSON
       let shown = "";
