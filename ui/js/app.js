@@ -66,6 +66,8 @@
       K.fill(document.getElementById("badge-services"), String(Object.keys(K.store.services).length));
     },
     route: function () {
+      if (K.app.pending) clearTimeout(K.app.pending);
+      K.app.pending = 0;
       const parts = (location.hash || "#/nodes").slice(2).split("/");
       let name = parts[0] || "nodes";
       const arg = parts.slice(1).join("/");
@@ -90,11 +92,18 @@
       };
       if ((wants[what] || []).indexOf(p) < 0) return;
       if (K.app.pending) return;
-      K.app.pending = requestAnimationFrame(function () {
-        K.app.pending = 0;
-        K.app.page.update();
-      });
+      // pages that fetch per node (checks, services, node) redraw at most every 2 s; the node list at once
+      const gap = p === "nodes" ? 0 : 2000;
+      const wait = Math.max(0, K.app.lastUpdate + gap - Date.now());
+      K.app.pending = setTimeout(function () {
+        requestAnimationFrame(function () {
+          K.app.pending = 0;
+          K.app.lastUpdate = Date.now();
+          if (K.app.pageName === p) K.app.page.update();
+        });
+      }, wait);
     },
+    lastUpdate: 0,
     boot: function () {
       K.feed.setState("connecting");
       K.api.elect().then(function (base) {
