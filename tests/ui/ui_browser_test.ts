@@ -181,6 +181,14 @@ Deno.test({
       await page.goto(`http://${hosts[0]}:${ports[0]}/ui/#/services`);
       await page.locator("h2", { hasText: "Services" }).waitFor();
       await page.screenshot({ path: `${ARTIFACTS}/services-dark.png` });
+      // narrow screen: one column, the menu above the content
+      await page.setViewportSize({ width: 390, height: 800 });
+      await page.goto(`http://${hosts[0]}:${ports[0]}/ui/#/nodes`);
+      await page.locator(".card.node").first().waitFor();
+      const nav = await page.locator("nav.side").boundingBox();
+      const main = await page.locator("main").boundingBox();
+      assert.ok(nav && main && main.y >= nav.y + nav.height - 1, "menu above the content on a phone");
+      await page.screenshot({ path: `${ARTIFACTS}/nodes-phone.png` });
       assert.deepEqual(errors, []);
 
       // the same files opened from disk, with config.js naming an agent: CORS and the feed work
