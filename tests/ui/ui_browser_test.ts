@@ -116,6 +116,7 @@ Deno.test({
       await page.click('.card.node[data-name="u0"] a.title');
       await page.locator("h2", { hasText: "u0" }).waitFor();
       await page.locator("h3", { hasText: "Collectors" }).waitFor({ timeout: 15_000 });
+      await page.screenshot({ path: `${ARTIFACTS}/node.png`, fullPage: true });
 
       // Checks: problems first; this agent's checks show their recorded transitions
       await page.click('a[data-page="checks"]');
