@@ -124,7 +124,8 @@ export const agentCommands: CommandGroup = {
           return 2;
         }
         if (options.daemon) {
-          const args = Deno.args.filter((a) => a !== "--daemon");
+          // the child runs from "/": relative directories must name the same place as for us
+          const args = absoluteDirArgs(Deno.args.filter((a) => a !== "--daemon"));
           const self = selfCommand(args);
           const child = new Deno.Command(self.cmd, {
             args: self.args,
@@ -268,3 +269,17 @@ export const agentCommands: CommandGroup = {
     },
   ],
 };
+
+/** `--cfg-dir`/`--data-dir` values made absolute (both `--x DIR` and `--x=DIR`). */
+export function absoluteDirArgs(args: string[]): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    const m = /^(--(?:cfg|data)-dir)=(.*)$/.exec(a);
+    if (m) out.push(`${m[1]}=${resolve(m[2])}`);
+    else if ((a === "--cfg-dir" || a === "--data-dir") && i + 1 < args.length) {
+      out.push(a, resolve(args[++i]));
+    } else out.push(a);
+  }
+  return out;
+}

@@ -3,18 +3,40 @@
  * run once in this process through the same sandboxed runtime (no agent, no agent database).
  */
 import { dirname } from "node:path";
-import { CollectorRuntime } from "../lib/collectors/mod.ts";
 import type { CollectorEntry } from "../lib/collectors/mod.ts";
-import { Sandbox } from "../lib/sandbox/mod.ts";
-import { RealClock } from "../lib/clock/mod.ts";
-import { silentLogger } from "../lib/log/mod.ts";
-import { resolveConfig } from "../lib/config/mod.ts";
+import type { Output } from "./output.ts";
 import { type CommandGroup, UsageError } from "./types.ts";
+import { alignRows } from "./members.ts";
 
 const DEFAULT_PARAMS = { interval: 10_000, timeout: 8_000, disabled: [] as string[], intervals: {} };
 
+/** `{a: {b: 1, c: [2, 3]}}` → `[["a.b", "1"], ["a.c.0", "2"], ["a.c.1", "3"]]`, sorted by path. */
+export function flatten(value: unknown, prefix = ""): Array<[string, string]> {
+  if (value !== null && typeof value === "object") {
+    const entries = Array.isArray(value)
+      ? value.map((v, i) => [String(i), v] as const)
+      : Object.entries(value);
+    if (!entries.length) return prefix ? [[prefix, Array.isArray(value) ? "[]" : "{}"]] : [];
+    return entries.flatMap(([k, v]) => flatten(v, prefix ? `${prefix}.${k}` : k))
+      .sort((a, b) => a[0].localeCompare(b[0], "en", { numeric: true }));
+  }
+  return [[prefix, value === null || value === undefined ? "null" : String(value)]];
+}
+
+/** One collector as an aligned `key value` table of its state and flattened results. */
+function printCollector(out: Output, e: CollectorEntry): void {
+  const rows: string[][] = [
+    ["active", String(e.active)],
+    ["last_check", e.last_check ? new Date(e.last_check * 1000).toISOString() : "never"],
+    ...(e.log ? [["log", e.log]] : []),
+    ...flatten(e.results ?? {}, "results"),
+  ];
+  for (const l of alignRows(rows, (_r, c, cell) => c === 0 ? out.paint(cell, "blue") : cell)) out.line(l);
+}
+
 /** Collector settings and configuration data from `--cfg-dir`, `-c FILE`'s directory, or defaults. */
-function localSettings(cfgDir: string | undefined, configFile: string | undefined) {
+async function localSettings(cfgDir: string | undefined, configFile: string | undefined) {
+  const { resolveConfig } = await import("../lib/config/mod.ts");
   const dir = cfgDir ?? (configFile ? dirname(configFile) : undefined);
   try {
     const cfg = resolveConfig(dir ? { cfgDir: dir } : {});
@@ -74,7 +96,7 @@ export const collectorsCommands: CommandGroup = {
         }
         for (const n of shown) {
           out.title(`Collector ${n}`);
-          out.line(JSON.stringify(all[n], null, 2));
+          printCollector(out, all[n]);
         }
         if (!name && disabled.length) {
           out.title("Disabled collectors");
@@ -99,7 +121,14 @@ export const collectorsCommands: CommandGroup = {
       async run({ out, options, positionals, configFile }) {
         const name = positionals[0];
         if (!name) throw new UsageError("missing collector name, e.g. kunai collectors run cpustats");
-        const { params, data } = localSettings(options["cfg-dir"] as string | undefined, configFile);
+        const { params, data } = await localSettings(options["cfg-dir"] as string | undefined, configFile);
+        // heavy modules (Workers, parsers) load only for this command, so `kunai members` stays fast
+        const [{ CollectorRuntime }, { Sandbox }, { RealClock }, { silentLogger }] = await Promise.all([
+          import("../lib/collectors/mod.ts"),
+          import("../lib/sandbox/mod.ts"),
+          import("../lib/clock/mod.ts"),
+          import("../lib/log/mod.ts"),
+        ]);
         const sandbox = new Sandbox(silentLogger);
         const rt = new CollectorRuntime({ sandbox, clock: new RealClock(), log: silentLogger, params, data });
         try {
@@ -110,7 +139,7 @@ export const collectorsCommands: CommandGroup = {
           if (options.json) out.json(e);
           else {
             out.title(`Collector ${name}`);
-            out.line(JSON.stringify(e.results, null, 2));
+            printCollector(out, e);
             if (!e.active) out.error(`inactive: ${e.log}`);
           }
           return e.active ? 0 : 1;

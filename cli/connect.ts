@@ -1,10 +1,12 @@
 /**
- * Finds the agent a CLI command talks to: the `socket` of the config file given with
- * `-c/--config` (or `KUNAI_CONFIG`), else the default configuration's socket.
+ * Finds the agent a CLI command talks to: `--http-addr URL` (or `KUNAI_HTTP_ADDR`) over TCP with
+ * `--token` (or `KUNAI_HTTP_TOKEN`), else the `socket` of the config file given with `-c/--config`
+ * (or `KUNAI_CONFIG`), else the default configuration's socket.
  */
 import { resolve } from "node:path";
 import { AgentClient } from "../lib/client/mod.ts";
 import { defaultDataDir, parseConfigText, resolveConfig, substituteData } from "../lib/config/mod.ts";
+import { CliConfigError } from "./types.ts";
 
 export interface Target {
   socket: string;
@@ -18,7 +20,7 @@ export function targetFromFile(file: string, env: Record<string, string>): Targe
   try {
     text = Deno.readTextFileSync(file);
   } catch (err) {
-    throw new Error(`cannot read configuration file ${file}: ${(err as Error).message}`);
+    throw new CliConfigError(`cannot read configuration file ${file}: ${(err as Error).message}`);
   }
   const obj = parseConfigText(file, text);
   const data = typeof obj.data === "string"
@@ -45,7 +47,45 @@ export function resolveTarget(
   }
 }
 
-export function clientFor(configFile: string | undefined, timeoutMs?: number): AgentClient {
-  const t = resolveTarget(configFile);
-  return new AgentClient({ socket: t.socket, timeoutMs });
+/**
+ * `http://host:port`, `https://host:port`, `host:port` or `unix:/path` → client options;
+ * anything else is a CliConfigError naming the source of the value.
+ */
+export function parseHttpAddr(addr: string, source: string): { baseUrl?: string; socket?: string } {
+  if (addr.startsWith("unix:")) {
+    const path = addr.replace(/^unix:(\/\/)?/, "");
+    if (!path.startsWith("/")) {
+      throw new CliConfigError(`${source}: unix socket path must be absolute: ${addr}`);
+    }
+    return { socket: path };
+  }
+  const withScheme = /^[a-z]+:\/\//i.test(addr) ? addr : `http://${addr}`;
+  let u: URL;
+  try {
+    u = new URL(withScheme);
+  } catch {
+    throw new CliConfigError(`${source}: not a URL or host:port: ${JSON.stringify(addr)}`);
+  }
+  if (u.protocol !== "http:" && u.protocol !== "https:") {
+    throw new CliConfigError(`${source}: scheme must be http, https or unix, got ${u.protocol.slice(0, -1)}`);
+  }
+  if (!u.hostname || (u.pathname !== "/" && u.pathname !== "") || u.search) {
+    throw new CliConfigError(`${source}: expected http://host:port, got ${JSON.stringify(addr)}`);
+  }
+  return { baseUrl: `${u.protocol}//${u.host}` };
+}
+
+export function clientFor(
+  configFile: string | undefined,
+  opts: { httpAddr?: string; token?: string; timeoutMs?: number } = {},
+  env: Record<string, string> = Deno.env.toObject(),
+): AgentClient {
+  const token = opts.token ?? env.KUNAI_HTTP_TOKEN;
+  const addr = opts.httpAddr ?? (configFile ? undefined : env.KUNAI_HTTP_ADDR);
+  if (addr) {
+    const target = parseHttpAddr(addr, opts.httpAddr ? "--http-addr" : "KUNAI_HTTP_ADDR");
+    return new AgentClient({ ...target, token: token || undefined, timeoutMs: opts.timeoutMs });
+  }
+  const t = resolveTarget(configFile, env);
+  return new AgentClient({ socket: t.socket, token: token || undefined, timeoutMs: opts.timeoutMs });
 }

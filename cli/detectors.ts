@@ -2,8 +2,11 @@
  * `kunai detectors list|run [--json]` (reference §1).
  */
 import type { CommandGroup } from "./types.ts";
+import { alignRows } from "./members.ts";
 
 interface DetectorView {
+  /** What `kunai detectors run ID` accepts. */
+  id?: string;
   name: string;
   tags: string[];
   matched?: boolean | null;
@@ -21,7 +24,7 @@ export const detectorsCommands: CommandGroup = {
   commands: [
     {
       name: "list",
-      description: "list the detectors and the tags they add",
+      description: "list the detectors (ids that `detectors run` accepts) and the tags they add",
       options: { json: { type: "boolean", description: "JSON output" } },
       async run({ client, out, options }) {
         const list = await client().json<DetectorView[]>("GET", "/agent/detectors");
@@ -29,10 +32,21 @@ export const detectorsCommands: CommandGroup = {
           out.json(list);
           return 0;
         }
-        out.title("Detectors");
-        for (const d of list) {
-          out.twoCol(d.name, d.tags.join(","), { colour: d.matched ? "green" : undefined });
+        if (!list.length) {
+          out.line("No detectors");
+          return 0;
         }
+        out.title("Detectors");
+        const rows = [["Id", "Matched", "Tags"]];
+        for (const d of list) {
+          rows.push([d.id ?? d.name, d.matched === null ? "-" : String(!!d.matched), d.tags.join(",")]);
+        }
+        const lines = alignRows(
+          rows,
+          (r, c, cell) =>
+            r === 0 ? out.paint(cell, "bold") : c === 1 && cell === "true" ? out.paint(cell, "green") : cell,
+        );
+        for (const l of lines) out.line(l);
         return 0;
       },
     },

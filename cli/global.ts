@@ -143,6 +143,8 @@ export function printInfo(out: Output, info: Info, showLogs: boolean): void {
     out.title(title);
     if (!o) out.twoCol("enabled", false, { colour: "grey" });
     else for (const f of fields) out.twoCol(f, o[f]);
+    const ws = info.websocket_info as { nb_connexions?: number } | null | undefined;
+    if (key === "websocket" && ws) out.twoCol("nb connexions", ws.nb_connexions ?? 0);
   }
   out.title("Collectors");
   const cols = info.collectors ?? {};

@@ -49,19 +49,63 @@ async function failOf(res: Response): Promise<AgentHttpError> {
   }
 }
 
+/** Every entry (with value) under `prefix`. */
+async function listEntries(client: AgentClient, prefix: string): Promise<Meta[]> {
+  const res = await client.request("GET", `/kv/?${new URLSearchParams({ prefix, recurse: "" })}`);
+  if (!res.ok) throw await failOf(res);
+  return await res.json() as Meta[];
+}
+
+/** An export file: `[{key, flags?, value}]` with base64 values; errors name the file and entry. */
+export function parseExport(
+  text: string,
+  file: string,
+): Array<{ key: string; flags: number; value: string }> {
+  let data: unknown;
+  try {
+    data = JSON.parse(text);
+  } catch (err) {
+    throw new UsageError(`${file}: invalid JSON: ${(err as Error).message}`);
+  }
+  if (!Array.isArray(data)) throw new UsageError(`${file}: expected a JSON array of {key, flags, value}`);
+  return data.map((e, i) => {
+    const where = `${file}: entry ${i}`;
+    if (!e || typeof e !== "object") throw new UsageError(`${where}: expected an object`);
+    const { key, flags = 0, value = "" } = e as Record<string, unknown>;
+    if (typeof key !== "string" || !key) throw new UsageError(`${where}: "key" must be a non-empty string`);
+    if (typeof flags !== "number" || !Number.isInteger(flags) || flags < 0) {
+      throw new UsageError(`${where} (${key}): "flags" must be a non-negative integer`);
+    }
+    if (typeof value !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) {
+      throw new UsageError(`${where} (${key}): "value" must be base64`);
+    }
+    return { key, flags, value };
+  });
+}
+
 function needKey(positionals: string[], what = "key"): string {
   const k = positionals[0];
   if (!k) throw new UsageError(`missing ${what}`);
   return k;
 }
 
-function showChange(out: Output, m: Meta): void {
+function showChange(out: Output, m: Meta, json = false): void {
+  if (json) {
+    out.line(JSON.stringify(m));
+    return;
+  }
   const when = new Date(m.modify_time * 1000).toISOString();
   if (m.deleted) out.line(`${when} ${out.paint("deleted", "red")} ${m.key}`);
   else out.line(`${when} ${out.paint("set", "green")} ${m.key} = ${b64text(m.value)}`);
 }
 
-async function watch(client: AgentClient, out: Output, target: string, count: number): Promise<number> {
+async function watch(
+  client: AgentClient,
+  out: Output,
+  target: string,
+  count: number,
+  json: boolean,
+): Promise<number> {
   const prefix = target.endsWith("/");
   let index = 0;
   let seen = 0;
@@ -71,7 +115,9 @@ async function watch(client: AgentClient, out: Output, target: string, count: nu
   if (!first.ok && first.status !== 404) throw await failOf(first);
   index = Number(first.headers.get("x-kunai-index") ?? 0);
   await first.body?.cancel();
-  out.line(out.paint(`watching ${prefix ? "prefix" : "key"} ${target} from index ${index}`, "grey"));
+  if (!json) {
+    out.line(out.paint(`watching ${prefix ? "prefix" : "key"} ${target} from index ${index}`, "grey"));
+  }
   while (count <= 0 || seen < count) {
     const res = await client.request("GET", `${base}&index=${index}&wait=5s`);
     const next = Number(res.headers.get("x-kunai-index") ?? index);
@@ -85,7 +131,7 @@ async function watch(client: AgentClient, out: Output, target: string, count: nu
           modify_time: Math.floor(Date.now() / 1000),
           flags: 0,
           deleted: true,
-        });
+        }, json);
         seen++;
       }
     } else if (!res.ok) throw await failOf(res);
@@ -94,7 +140,7 @@ async function watch(client: AgentClient, out: Output, target: string, count: nu
       const changes: Meta[] = prefix ? body : [body];
       for (const m of changes) {
         if (m.modify_index > index) {
-          showChange(out, m);
+          showChange(out, m, json);
           seen++;
         }
       }
@@ -110,7 +156,8 @@ export const kvCommands: CommandGroup = {
   commands: [
     {
       name: "get",
-      description: "print a key's value (text), its bytes (--raw) or its metadata (--json)",
+      description:
+        "print a key's value (text), its bytes (--raw) or its metadata (--json); --recurse: every key under a prefix",
       args: ["<key>"],
       options: {
         raw: { type: "boolean", description: "write the value's bytes as they are" },
@@ -118,9 +165,17 @@ export const kvCommands: CommandGroup = {
           type: "boolean",
           description: "JSON {key, value (base64), modify_index, modify_time, flags}",
         },
+        recurse: { type: "boolean", description: "KEY is a prefix: print key:value for every key under it" },
+        prefix: { type: "boolean", description: "same as --recurse" },
       },
       async run({ client, out, options, positionals }) {
         const key = needKey(positionals);
+        if (options.recurse || options.prefix) {
+          const entries = await listEntries(client(), key);
+          if (options.json) out.json(entries);
+          else for (const e of entries) out.line(`${e.key}:${b64text(e.value)}`);
+          return 0;
+        }
         const res = await client().request("GET", `${keyPath(key)}?meta`);
         if (res.status === 404) {
           await res.body?.cancel();
@@ -145,6 +200,7 @@ export const kvCommands: CommandGroup = {
         ttl: { type: "string", description: "expire after this duration (30s, 10m, 1h)" },
         cas: { type: "string", description: "only if the key's modify_index is this (0: only if absent)" },
         flags: { type: "string", description: "opaque integer stored with the value" },
+        json: { type: "boolean", description: "JSON {key, ok, index}" },
       },
       async run({ client, out, options, positionals }) {
         const key = needKey(positionals);
@@ -168,30 +224,60 @@ export const kvCommands: CommandGroup = {
         if (!res.ok) throw await failOf(res);
         const ok = await res.json();
         const index = res.headers.get("x-kunai-index");
-        if (ok) out.line(`${out.paint("OK", "green")} ${key} (index ${index})`);
+        if (options.json) out.json({ key, ok, index: Number(index) });
+        else if (ok) out.line(`${out.paint("OK", "green")} ${key} (index ${index})`);
         else out.error(`compare-and-set failed: ${key} is at index ${index}`);
         return ok ? 0 : 1;
       },
     },
     {
       name: "delete",
-      description: "delete a key",
+      description: "delete a key (an error if it does not exist), or every key under a prefix (--recurse)",
       args: ["<key>"],
-      options: { cas: { type: "string", description: "only if the key's modify_index is this" } },
+      options: {
+        cas: { type: "string", description: "only if the key's modify_index is this" },
+        recurse: { type: "boolean", description: "KEY is a prefix: delete every key under it" },
+        json: {
+          type: "boolean",
+          description: "JSON {key, deleted, index} (--recurse: {prefix, deleted: [keys]})",
+        },
+      },
       async run({ client, out, options, positionals }) {
         const key = needKey(positionals);
+        const c = client();
+        if (options.recurse) {
+          if (options.cas !== undefined) throw new UsageError("--cas and --recurse do not go together");
+          const keys = (await listEntries(c, key)).map((e) => e.key);
+          for (const k of keys) {
+            const res = await c.request("DELETE", keyPath(k));
+            if (!res.ok) throw await failOf(res);
+            await res.body?.cancel();
+          }
+          if (options.json) out.json({ prefix: key, deleted: keys });
+          else out.line(`${out.paint("deleted", "green")} ${keys.length} key(s) under ${key}`);
+          return 0;
+        }
         const cas = options.cas;
         if (typeof cas === "string" && !/^\d+$/.test(cas)) {
           throw new UsageError("--cas must be a non-negative integer");
         }
-        const res = await client().request(
+        const meta = await c.request("GET", `${keyPath(key)}?meta`);
+        await meta.body?.cancel();
+        if (meta.status === 404) {
+          out.error(`key ${key} not found`);
+          return 1;
+        }
+        if (!meta.ok) throw await failOf(meta);
+        const res = await c.request(
           "DELETE",
           `${keyPath(key)}${typeof cas === "string" ? `?cas=${cas}` : ""}`,
         );
         if (!res.ok) throw await failOf(res);
         const ok = await res.json();
-        if (ok) out.line(`${out.paint("deleted", "green")} ${key}`);
-        else out.error(`compare-and-set failed: ${key} is at index ${res.headers.get("x-kunai-index")}`);
+        const index = Number(res.headers.get("x-kunai-index"));
+        if (options.json) out.json({ key, deleted: ok, index });
+        else if (ok) out.line(`${out.paint("deleted", "green")} ${key}`);
+        else out.error(`compare-and-set failed: ${key} is at index ${index}`);
         return ok ? 0 : 1;
       },
     },
@@ -215,17 +301,54 @@ export const kvCommands: CommandGroup = {
       },
     },
     {
+      name: "export",
+      description:
+        "print every key under PREFIX (default: all) as JSON [{key, flags, value (base64)}] (Consul's shape)",
+      args: ["[prefix]"],
+      options: { json: { type: "boolean", description: "JSON output (always JSON; accepted for symmetry)" } },
+      async run({ client, out, positionals }) {
+        const entries = await listEntries(client(), positionals[0] ?? "");
+        out.json(entries.map((e) => ({ key: e.key, flags: e.flags ?? 0, value: e.value ?? "" })));
+        return 0;
+      },
+    },
+    {
+      name: "import",
+      description: "write every entry of FILE (or - for stdin), as `kv export` prints it",
+      args: ["<file|->"],
+      options: { json: { type: "boolean", description: "JSON {imported: [keys]}" } },
+      async run({ client, out, options, positionals }) {
+        const src = positionals[0];
+        const text = decoder.decode(src === "-" ? await readValue("-") : await readValue(`@${src}`));
+        const entries = parseExport(text, src === "-" ? "stdin" : src);
+        const c = client();
+        for (const e of entries) {
+          const q = e.flags ? `?flags=${e.flags}` : "";
+          const body = Uint8Array.from(atob(e.value), (ch) => ch.charCodeAt(0));
+          const res = await c.request("PUT", `${keyPath(e.key)}${q}`, body);
+          if (!res.ok) throw await failOf(res);
+          await res.body?.cancel();
+        }
+        if (options.json) out.json({ imported: entries.map((e) => e.key) });
+        else out.line(`${out.paint("imported", "green")} ${entries.length} key(s)`);
+        return 0;
+      },
+    },
+    {
       name: "watch",
       description: "print changes of KEY, or of every key under PREFIX/ (a trailing / watches a prefix)",
       args: ["<key|prefix/>"],
-      options: { count: { type: "string", description: "stop after this many changes" } },
+      options: {
+        count: { type: "string", description: "stop after this many changes" },
+        json: { type: "boolean", description: "one JSON object per change" },
+      },
       async run({ client, out, options, positionals }) {
         const target = needKey(positionals, "key or prefix");
         const count = typeof options.count === "string" ? Number(options.count) : 0;
         if (!Number.isInteger(count) || count < 0) {
           throw new UsageError("--count must be a non-negative integer");
         }
-        return await watch(client(), out, target, count);
+        return await watch(client(), out, target, count, !!options.json);
       },
     },
   ],

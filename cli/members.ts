@@ -8,31 +8,57 @@ import { STATE_COLOURS } from "./output.ts";
 import type { Output } from "./output.ts";
 import { type CommandGroup, UsageError } from "./types.ts";
 
-/** Prints members with the reference layout (§1): per zone, sorted by name. */
-export function printMembers(out: Output, members: MemberRecord[]): void {
-  if (!members.length) {
-    out.line("No members");
-    return;
+/** A member record for output: services without fields naming local files (`from: file:...`, `file`). */
+export function publicRecord(m: MemberRecord): MemberRecord {
+  const services: Record<string, unknown> = {};
+  for (const [name, svc] of Object.entries(m.services ?? {})) {
+    if (svc && typeof svc === "object") {
+      const { file: _file, from, ...rest } = svc as Record<string, unknown>;
+      services[name] = typeof from === "string" && from.startsWith("file:") ? rest : { ...rest, from };
+    } else services[name] = svc;
   }
-  const byZone = new Map<string, MemberRecord[]>();
-  for (const m of members) {
-    const z = m.zone ?? "";
-    byZone.set(z, [...byZone.get(z) ?? [], m]);
+  return { ...m, services };
+}
+
+/** Left-aligned columns, each as wide as its widest cell (colour codes do not count). */
+export function alignRows(
+  rows: string[][],
+  paint?: (row: number, col: number, cell: string) => string,
+): string[] {
+  const widths: number[] = [];
+  for (const r of rows) r.forEach((c, i) => widths[i] = Math.max(widths[i] ?? 0, c.length));
+  return rows.map((r, ri) =>
+    r.map((c, i) => {
+      const padded = i === r.length - 1 ? c : c.padEnd(widths[i]);
+      return paint ? paint(ri, i, c) + padded.slice(c.length) : padded;
+    }).join("  ").trimEnd()
+  );
+}
+
+function regexOption(v: unknown, flag: string): RegExp | null {
+  if (typeof v !== "string") return null;
+  try {
+    return new RegExp(v);
+  } catch (err) {
+    throw new UsageError(`${flag}: invalid regular expression: ${(err as Error).message}`);
   }
-  const nameWidth = Math.max(...members.map((m) => m.name.length));
-  const addrWidth = Math.max(...members.map((m) => `${m.addr}:${m.port}`.length));
-  for (const zone of [...byZone.keys()].sort()) {
-    out.line(`Zone: [${out.paint((zone || "(no zone)").padEnd(15), "magenta")}]`);
-    const list = byZone.get(zone)!.sort((a, b) => a.name.localeCompare(b.name));
-    for (const m of list) {
-      const state = out.paint(m.state.padEnd(7), STATE_COLOURS[m.state]);
-      out.line(
-        `\t${m.name.padEnd(nameWidth)}  ${state} ${`${m.addr}:${m.port}`.padEnd(addrWidth)}  ${
-          (m.tags ?? []).join(",")
-        }`,
-      );
-    }
-  }
+}
+
+/** Prints members as a table with a header row (Serf/Consul style), sorted by name. */
+export function printMembers(out: Output, members: MemberRecord[], detailed = false): void {
+  const head = detailed
+    ? ["Node", "Address", "Status", "Zone", "Tags", "Uuid", "Incarnation", "Services"]
+    : ["Node", "Address", "Status", "Zone", "Tags"];
+  const rows = members.map((m) => {
+    const base = [m.name, `${m.addr}:${m.port}`, m.state, m.zone || "-", (m.tags ?? []).join(",") || "-"];
+    if (!detailed) return base;
+    return [...base, m.uuid, String(m.incarnation), Object.keys(m.services ?? {}).sort().join(",") || "-"];
+  });
+  const lines = alignRows([head, ...rows], (ri, ci, cell) => {
+    if (ri === 0) return out.paint(cell, "bold");
+    return ci === 2 ? out.paint(cell, STATE_COLOURS[cell]) : cell;
+  });
+  for (const l of lines) out.line(l);
 }
 
 const members: CommandGroup = {
@@ -40,24 +66,29 @@ const members: CommandGroup = {
   description: "list the cluster members",
   commands: [{
     name: "",
-    description: "list the cluster members (state, address, tags)",
+    description: "list the cluster members (name, address, status, zone, tags)",
     options: {
-      json: { type: "boolean", description: "JSON output ({uuid: record})" },
+      json: { type: "boolean", description: "JSON array of member records, sorted by name" },
+      detailed: { type: "boolean", description: "also uuid, incarnation and services" },
+      status: { type: "string", description: "only members whose status matches this REGEX (alive|suspect)" },
+      name: { type: "string", description: "only members whose name matches this REGEX" },
       tag: { type: "string", description: "only members having this tag" },
-      state: { type: "string", description: "only members in this state (alive, suspect, dead, leave)" },
     },
     async run({ out, options, client }) {
-      const all = await client().json<Record<string, MemberRecord>>("GET", "/agent/members");
+      const status = regexOption(options.status, "--status");
+      const name = regexOption(options.name, "--name");
       const tag = options.tag as string | undefined;
-      const state = options.state as string | undefined;
-      if (state && !["alive", "suspect", "dead", "leave"].includes(state)) {
-        throw new UsageError(`--state must be alive, suspect, dead or leave (got ${JSON.stringify(state)})`);
-      }
-      const picked = Object.entries(all).filter(([, m]) =>
-        (!tag || (m.tags ?? []).includes(tag)) && (!state || m.state === state)
-      );
-      if (options.json) out.json(Object.fromEntries(picked));
-      else printMembers(out, picked.map(([, m]) => m));
+      const all = await client().json<Record<string, MemberRecord>>("GET", "/agent/members");
+      const picked = Object.values(all)
+        .filter((m) =>
+          (!tag || (m.tags ?? []).includes(tag)) && (!status || status.test(m.state)) &&
+          (!name || name.test(m.name))
+        )
+        .sort((a, b) => a.name.localeCompare(b.name))
+        .map(publicRecord);
+      if (options.json) out.json(picked);
+      else if (!picked.length) out.line("No members");
+      else printMembers(out, picked, !!options.detailed);
       return 0;
     },
   }],

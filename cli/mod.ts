@@ -6,7 +6,7 @@ import { parseArgs } from "node:util";
 import { AgentHttpError, AgentUnreachable } from "../lib/client/mod.ts";
 import type { AgentClient } from "../lib/client/mod.ts";
 import { Output } from "./output.ts";
-import { type CommandGroup, type CommandSpec, UsageError } from "./types.ts";
+import { CliConfigError, type CommandGroup, type CommandSpec, UsageError } from "./types.ts";
 import { clientFor } from "./connect.ts";
 import { agentCommands } from "./agent.ts";
 import { globalCommands } from "./global.ts";
@@ -24,6 +24,8 @@ import { joinCommands, keysCommands, leaveCommands, membersCommands } from "./me
 import { handlersCommands } from "./handlers.ts";
 import { shinkenCommands } from "./shinken.ts";
 import { generatorsCommands } from "./generators.ts";
+import { apiCommands } from "./api.ts";
+import { completionCommands } from "./completion.ts";
 
 // GROUPS: every command group, in help order. Helpers add their group here.
 export const GROUPS: CommandGroup[] = [
@@ -46,16 +48,24 @@ export const GROUPS: CommandGroup[] = [
   raftCommands,
   execCommands,
   propagateCommands,
+  apiCommands,
+  completionCommands(() => GROUPS),
 ];
 
 const GLOBAL_HELP = `Usage: kunai [global options] <command> [command options] [arguments]
 
-Global options:
-  -c, --config FILE   configuration file whose 'socket' names the agent to talk to
-                      (default: $KUNAI_CONFIG, else the agent's default configuration)
-  -h, --help          show help (also: kunai <command> --help)
-  -l, --list          list commands
-      --no-color      never colour output`;
+Global options (accepted anywhere on the line):
+  -c, --config FILE     configuration file whose 'socket' names the agent to talk to
+                        (default: $KUNAI_CONFIG, else the agent's default configuration)
+      --http-addr URL   talk to the agent over TCP instead of the unix socket
+                        (http://host:port, host:port or unix:/path; default: $KUNAI_HTTP_ADDR)
+      --token TOKEN     bearer token for write routes over TCP (default: $KUNAI_HTTP_TOKEN)
+      --json            JSON output (every listing command)
+      --no-color        never colour output (also: NO_COLOR=1)
+  -h, --help            show help (also: kunai <command> --help)
+  -l, --list            list commands
+
+Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.`;
 
 export function findCommand(
   words: string[],
@@ -109,28 +119,65 @@ export function commandList(): string {
   return lines.join("\n");
 }
 
+/** Global options, accepted anywhere on the line (before `--`). */
+export interface GlobalOptions {
+  configFile?: string;
+  httpAddr?: string;
+  token?: string;
+  json: boolean;
+  colour?: boolean;
+  help: boolean;
+  list: boolean;
+}
+
+/** Takes the global options out of `argv` wherever they are; the rest keeps its order. */
+export function splitGlobals(argv: string[]): { globals: GlobalOptions; rest: string[] } {
+  const g: GlobalOptions = { json: false, help: false, list: false };
+  const rest: string[] = [];
+  const valued: Record<string, "configFile" | "httpAddr" | "token"> = {
+    "-c": "configFile",
+    "--config": "configFile",
+    "--http-addr": "httpAddr",
+    "--token": "token",
+  };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === "--") {
+      rest.push(...argv.slice(i));
+      break;
+    }
+    const eq = a.indexOf("=");
+    const flag = a.startsWith("--") && eq > 0 ? a.slice(0, eq) : a;
+    if (valued[flag]) {
+      const v = flag === a ? argv[++i] : a.slice(eq + 1);
+      if (v === undefined || v === "") throw new UsageError(`option ${flag} needs a value`);
+      g[valued[flag]] = v;
+    } else if (a === "--json") g.json = true;
+    else if (a === "--no-color") g.colour = false;
+    else if (a === "-l" || a === "--list") g.list = true;
+    else if (a === "-D" || a === "-v") { /* accepted for compatibility */ }
+    else if ((a === "-h" || a === "--help") && rest.length === 0) g.help = true;
+    else rest.push(a);
+  }
+  return { globals: g, rest };
+}
+
 /** Runs the CLI; returns the exit code (main.ts exits with it). */
 export async function runCli(argv: string[], out = new Output()): Promise<number> {
-  let configFile: string | undefined;
-  let i = 0;
-  let help = false;
-  let colour: boolean | undefined;
-  for (; i < argv.length && argv[i].startsWith("-"); i++) {
-    const a = argv[i];
-    if (a === "-c" || a === "--config") {
-      configFile = argv[++i];
-      if (configFile === undefined) return usageError(out, "option -c/--config needs a FILE", GLOBAL_HELP);
-    } else if (a.startsWith("--config=")) configFile = a.slice(9);
-    else if (a === "-h" || a === "--help") help = true;
-    else if (a === "-l" || a === "--list") {
-      out.line(commandList());
-      return 0;
-    } else if (a === "--no-color") colour = false;
-    else if (a === "-D" || a === "-v") { /* accepted for compatibility */ }
-    else return usageError(out, `unknown global option ${a}`, GLOBAL_HELP);
+  let globals: GlobalOptions, words: string[];
+  try {
+    ({ globals, rest: words } = splitGlobals(argv));
+  } catch (err) {
+    return usageError(out, (err as Error).message, GLOBAL_HELP);
   }
-  if (colour === false) out = new Output({ colour: false });
-  const words = argv.slice(i);
+  if (globals.colour === false) out = new Output({ colour: false });
+  if (globals.list) {
+    out.line(commandList());
+    return 0;
+  }
+  const { configFile, help } = globals;
+  const unknownGlobal = words.length && words[0].startsWith("-") ? words[0] : null;
+  if (unknownGlobal) return usageError(out, `unknown global option ${unknownGlobal}`, GLOBAL_HELP);
   if (words.length === 0) {
     out.line(GLOBAL_HELP + "\n\n" + commandList());
     return help ? 0 : 2;
@@ -177,6 +224,16 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
     return 0;
   }
   const values = { ...parsed.values } as Record<string, string | boolean | string[] | undefined>;
+  if (globals.json) {
+    if (!cmd.options?.json) {
+      return usageError(
+        out,
+        `'kunai ${[group.group, cmd.name].filter(Boolean).join(" ")}' has no JSON output`,
+        commandUsage(group, cmd),
+      );
+    }
+    values.json = true;
+  }
   for (const [k, o] of Object.entries(cmd.options ?? {})) {
     if (values[k] === undefined && o.default !== undefined) values[k] = o.default;
   }
@@ -200,19 +257,24 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
       positionals: parsed.positionals,
       out,
       configFile,
-      client: () => holder.client ??= clientFor(configFile),
+      client: () =>
+        holder.client ??= clientFor(configFile, { httpAddr: globals.httpAddr, token: globals.token }),
     });
   } catch (err) {
     if (err instanceof UsageError) return usageError(out, err.message, commandUsage(group, cmd));
+    if (err instanceof CliConfigError || (err as Error).name === "ConfigError") {
+      out.error((err as Error).message);
+      return 2;
+    }
     if (err instanceof AgentUnreachable) {
       out.error(err.message);
       return 1;
     }
     if (err instanceof AgentHttpError) {
-      out.error(`error: ${err.body}${err.detail ? ` (${JSON.stringify(err.detail)})` : ""}`);
+      out.error(`${err.body}${err.detail ? ` (${JSON.stringify(err.detail)})` : ""}`);
       return 1;
     }
-    out.error(`error: ${(err as Error).message}`);
+    out.error((err as Error).message);
     return 1;
   } finally {
     holder.client?.close();
@@ -220,7 +282,7 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
 }
 
 function usageError(out: Output, message: string, usage: string): number {
-  out.error(`kunai: ${message}`);
-  out.error(usage);
+  out.error(message);
+  out.errorBlock(usage);
   return 2;
 }

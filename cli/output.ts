@@ -48,9 +48,17 @@ export class Output {
     else console.log(text);
   }
 
+  /** One error line in the CLI's single style: `kunai: <message>` on stderr. */
   error(text: string): void {
+    const line = text.startsWith("kunai: ") ? text : `kunai: ${text}`;
+    if (this.#errLines) this.#errLines.push(line);
+    else console.error(this.paint(line, "red"));
+  }
+
+  /** Help or detail text on stderr, as is (after an error line). */
+  errorBlock(text: string): void {
     if (this.#errLines) this.#errLines.push(text);
-    else console.error(this.paint(text, "red"));
+    else console.error(text);
   }
 
   /** `========== [Title]:` */

@@ -49,3 +49,11 @@ export class UsageError extends Error {
     this.name = "UsageError";
   }
 }
+
+/** The CLI's own configuration is unusable (bad -c file, bad --http-addr): printed alone, exit 2. */
+export class CliConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "CliConfigError";
+  }
+}

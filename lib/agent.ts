@@ -43,6 +43,10 @@ import { createRaft } from "./raft/mod.ts";
 import { createExec, type ExecKv } from "./exec/mod.ts";
 import { type Broadcaster, createPropagation } from "./propagate/mod.ts";
 import type { MembershipView } from "./types.ts";
+import { createWebsocket } from "./websocket/mod.ts";
+import { createProcessMetrics } from "./process_metrics/mod.ts";
+import { describeRouters, openApiRoutes } from "./openapi/mod.ts";
+import { uiRoutes } from "./ui/mod.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
 export interface SharedDeps {
@@ -182,6 +186,10 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
     create: (ctx, shared) => createDns(ctx, { membership: shared.membership ?? selfOnly(ctx) }),
     enabled: (config) => config.listeners.dns?.enabled === true,
   },
+  // ws: live feed of bus events (member.*, check.changed, kv.changed, raft.leader) at /ws and websocket.port
+  { name: "ws", create: (ctx) => createWebsocket(ctx) },
+  // process: RSS, CPU, open fds and event-loop lag on /metrics
+  { name: "process", create: (ctx) => createProcessMetrics(ctx) },
 ];
 
 export interface AgentOptions {
@@ -311,6 +319,8 @@ export class Agent {
       }
       this.routers.push(this.#coreRoutes());
       for (const sub of this.subsystems) if (sub.routes) this.routers.push(sub.routes());
+      const routers = this.routers;
+      routers.push(uiRoutes(), openApiRoutes(() => describeRouters(routers), VERSION));
       const app = buildApp(this.routers, {
         token: p.http.token,
         openWrites: p.http.open_writes,
@@ -406,7 +416,7 @@ export class Agent {
       workers: this.sandbox.workers().map((w) => ({ name: w.spec.name, running: w.running })),
       docker: { enabled: false, connected: false },
       collectors: {},
-      websocket_info: null,
+      websocket_info: this.subsystems.find((s) => s.name === "ws")?.info() ?? null,
       httpservers: {
         external: p.http.enabled
           ? {

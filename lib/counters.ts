@@ -1,9 +1,12 @@
 /**
- * The agent's own counters and gauges, rendered as Prometheus text on `GET /metrics`.
+ * The agent's own counters, gauges and histograms, rendered as Prometheus text on `GET /metrics`.
+ * Every family gets `# HELP` and `# TYPE`: declared ones with `describe`, the others with their
+ * name as help and a type inferred from the name (`_total` → counter, else gauge).
  *
  * ```ts
  * counters.inc("gossip_packets_dropped_total", { reason: "auth" });
  * counters.set("gossip_members", 8, { state: "alive" });
+ * counters.observe("http_request_duration_seconds", 0.004, { route: "/kv/:key{.+}" });
  * ```
  */
 export type Labels = Record<string, string>;
@@ -14,13 +17,50 @@ interface Series {
   value: number;
 }
 
+/** Default histogram buckets (seconds): 1 ms to 10 s. */
+export const DEFAULT_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
+interface Histogram {
+  name: string;
+  labels: Labels;
+  /** Cumulative count per upper bound of `buckets`. */
+  counts: number[];
+  sum: number;
+  count: number;
+}
+
+/** Index of the first bucket whose upper bound holds `v` (buckets.length when none does). */
+export function bucketIndex(buckets: number[], v: number): number {
+  let i = 0;
+  while (i < buckets.length && v > buckets[i]) i++;
+  return i;
+}
+
+/** Type of an undeclared family, from Prometheus naming habits. */
+export function inferType(name: string): "counter" | "gauge" {
+  return name.endsWith("_total") ? "counter" : "gauge";
+}
+
 export class Counters {
   #series = new Map<string, Series>();
-  #help = new Map<string, { help: string; type: "counter" | "gauge" }>();
+  #hist = new Map<string, Histogram>();
+  #help = new Map<string, { help: string; type: "counter" | "gauge" | "histogram" }>();
+  readonly buckets: number[] = DEFAULT_BUCKETS;
 
-  /** Declares help text and type (optional; undeclared names render as untyped). */
-  describe(name: string, type: "counter" | "gauge", help: string): void {
+  /** Declares help text and type (optional; undeclared names get their name as help). */
+  describe(name: string, type: "counter" | "gauge" | "histogram", help: string): void {
     this.#help.set(name, { help, type });
+  }
+
+  /** Records one observation in a histogram family. */
+  observe(name: string, value: number, labels: Labels = {}): void {
+    const k = key(name, labels);
+    let h = this.#hist.get(k);
+    if (!h) this.#hist.set(k, h = { name, labels, counts: this.buckets.map(() => 0), sum: 0, count: 0 });
+    const i = bucketIndex(this.buckets, value);
+    if (i < h.counts.length) h.counts[i]++;
+    h.sum += value;
+    h.count++;
   }
 
   inc(name: string, labels: Labels = {}, n = 1): void {
@@ -51,17 +91,27 @@ export class Counters {
       list.push(s);
       byName.set(s.name, list);
     }
+    const histByName = new Map<string, Histogram[]>();
+    for (const h of this.#hist.values()) histByName.set(h.name, [...histByName.get(h.name) ?? [], h]);
     const lines: string[] = [];
-    for (const name of [...byName.keys()].sort()) {
+    for (const name of [...new Set([...byName.keys(), ...histByName.keys()])].sort()) {
       const full = prefix + name;
       const h = this.#help.get(name);
-      if (h) {
-        lines.push(`# HELP ${full} ${h.help}`);
-        lines.push(`# TYPE ${full} ${h.type}`);
+      const hists = histByName.get(name);
+      lines.push(`# HELP ${full} ${h?.help ?? name.replaceAll("_", " ")}`);
+      lines.push(`# TYPE ${full} ${hists ? "histogram" : h?.type ?? inferType(name)}`);
+      for (const s of byName.get(name) ?? []) {
+        lines.push(`${full}${labelText(s.labels)} ${Number.isFinite(s.value) ? s.value : 0}`);
       }
-      for (const s of byName.get(name)!) {
-        const lab = Object.entries(s.labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
-        lines.push(`${full}${lab ? `{${lab}}` : ""} ${Number.isFinite(s.value) ? s.value : 0}`);
+      for (const hs of hists ?? []) {
+        let cum = 0;
+        this.buckets.forEach((b, i) => {
+          cum += hs.counts[i];
+          lines.push(`${full}_bucket${labelText({ ...hs.labels, le: String(b) })} ${cum}`);
+        });
+        lines.push(`${full}_bucket${labelText({ ...hs.labels, le: "+Inf" })} ${hs.count}`);
+        lines.push(`${full}_sum${labelText(hs.labels)} ${hs.sum}`);
+        lines.push(`${full}_count${labelText(hs.labels)} ${hs.count}`);
       }
     }
     return lines.join("\n") + "\n";
@@ -70,6 +120,11 @@ export class Counters {
 
 function key(name: string, labels: Labels): string {
   return name + JSON.stringify(Object.entries(labels).sort());
+}
+
+function labelText(labels: Labels): string {
+  const lab = Object.entries(labels).map(([k, v]) => `${k}="${escapeLabel(v)}"`).join(",");
+  return lab ? `{${lab}}` : "";
 }
 
 function escapeLabel(v: string): string {

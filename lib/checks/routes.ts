@@ -76,6 +76,12 @@ export function checksRoutes(d: RouteDeps): Hono<ApiEnv> {
     if (!v) throw new HttpError(404, "check not found");
     return c.json(v);
   });
+  // transitions of one of our checks, newest first (the UI's Checks page)
+  r.get("/agent/checks-history/:name{.+}", (c) => {
+    const name = c.req.param("name");
+    if (!checks.view(name)) throw new HttpError(404, "check not found");
+    return c.json(checks.history(name));
+  });
   r.put("/agent/checks/:name{.+}", protect, async (c) => {
     const name = c.req.param("name");
     if (name.startsWith("service:")) {
@@ -163,6 +169,10 @@ export function checksRoutes(d: RouteDeps): Hono<ApiEnv> {
   };
   r.get("/state/services", (c) => c.json(stateServices()));
   r.get("/state/services/", (c) => c.json(stateServices()));
-  r.get("/state/services/:name{.+}", (c) => c.json(stateServices()[c.req.param("name")] ?? {}));
+  r.get("/state/services/:name{.+}", (c) => {
+    const s = stateServices()[c.req.param("name")];
+    if (!s) throw new HttpError(404, "service not found", { name: c.req.param("name") });
+    return c.json(s);
+  });
   return r;
 }

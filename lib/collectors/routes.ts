@@ -2,7 +2,7 @@
  * `GET /collectors[/:name]` (reference §5): `{name: {name, last_check, next_check, results, metrics,
  * active, log}}` and one entry or `null`.
  */
-import { pathParam, RouteTable } from "../routing/mod.ts";
+import { HttpError, pathParam, RouteTable } from "../routing/mod.ts";
 import type { CollectorEntry } from "./runtime.ts";
 
 export interface CollectorsRouteApi {
@@ -16,11 +16,11 @@ export function collectorsRoutes(api: CollectorsRouteApi): RouteTable {
   for (const p of ["/collectors", "/collectors/"]) {
     r.read("GET", p, "every collector's last results and metrics", (c) => c.json(all()));
   }
-  r.read(
-    "GET",
-    "/collectors/:name",
-    "one collector's entry, or null",
-    (c) => c.json(api.entry(pathParam(c, "name")) ?? null),
-  );
+  r.read("GET", "/collectors/:name", "one collector's entry (404 when unknown)", (c) => {
+    const name = pathParam(c, "name");
+    const e = api.entry(name);
+    if (!e) throw new HttpError(404, "collector not found", { name });
+    return c.json(e);
+  });
   return r;
 }

@@ -24,6 +24,8 @@ import type { PeerEnvelope } from "../transport/mod.ts";
 import { TcpFront } from "./front.ts";
 
 export { TcpFront } from "./front.ts";
+import { matchedRoutes } from "hono/route";
+import { methodIndex } from "./allowed.ts";
 
 export interface HttpServerOptions {
   bind: string;
@@ -169,12 +171,32 @@ export function buildApp(routers: Array<RouteTable | Hono<ApiEnv>>, opts: Policy
     if (accessOf(c.req.method, c.req.path) === undefined && UNDECLARED_ACTIONS.test(c.req.path)) {
       return await protect(c, next);
     }
+    const t0 = performance.now();
     await next();
+    // per-route request count and latency (route = the registered pattern: bounded label values)
+    const route = matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path ?? "(unmatched)";
+    opts.counters.inc("http_route_requests_total", {
+      method: c.req.method,
+      route,
+      code: String(c.res.status),
+    });
+    opts.counters.observe("http_request_duration_seconds", (performance.now() - t0) / 1000, { route });
   });
   for (const r of routers) app.route("/", r instanceof RouteTable ? r.app : r);
-  app.notFound((c) =>
-    c.json({ error: "not found", detail: { method: c.req.method, path: c.req.path } }, 404)
-  );
+  let allowed: ((path: string) => Promise<string[]>) | null = null;
+  app.notFound(async (c) => {
+    allowed ??= methodIndex(app.routes);
+    const methods = await allowed(c.req.path);
+    if (methods.length) {
+      const res = c.json(
+        { error: "method not allowed", detail: { method: c.req.method, allow: methods } },
+        405,
+      );
+      res.headers.set("allow", methods.join(", "));
+      return res;
+    }
+    return c.json({ error: "not found", detail: { method: c.req.method, path: c.req.path } }, 404);
+  });
   app.onError((err, c) => {
     let status = 500;
     let body: { error: string; detail?: unknown };
@@ -207,12 +229,15 @@ export class HttpServer {
   #front: TcpFront | null = null;
   #socket = "";
   tcpAddr: Deno.NetAddr | null = null;
+  /** The app being served (its `routes` are what the API really answers: the OpenAPI test reads them). */
+  app: Hono<ApiEnv> | null = null;
 
   private constructor() {}
 
   /** Starts the listeners. Throws a clear error when a port or socket is taken. */
   static async start(app: Hono<ApiEnv>, opts: HttpServerOptions): Promise<HttpServer> {
     const s = new HttpServer();
+    s.app = app;
     const handler = (transport: "unix" | "tcp") => (req: Request) => app.fetch(req, { transport });
     const onError = (err: unknown) => {
       opts.log.error("HTTP handler error:", err);

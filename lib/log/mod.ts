@@ -2,7 +2,8 @@
  * Leveled logger: lines go to stderr and `<log>/daemon.log`; the last 20 warnings and errors are
  * kept for `/agent/info`. One logger per agent, `child(part)` per subsystem.
  *
- * Line format (reference §0.2): `<nodename> [<epoch>][PART] LEVEL: message`.
+ * Line format (reference §0.2, with an ISO-8601 UTC time instead of the epoch):
+ * `<nodename> [2026-11-30T05:48:19.123Z][PART] LEVEL: message`.
  */
 export type LogLevel = "DEBUG" | "INFO" | "WARNING" | "ERROR";
 export const LOG_LEVELS: LogLevel[] = ["DEBUG", "INFO", "WARNING", "ERROR"];
@@ -64,7 +65,7 @@ export class LogSink {
     this.counts[level]++;
     const extra = rest.map(formatExtra).join(" ");
     const text = extra ? `${msg} ${extra}` : msg;
-    const line = `${this.node} [${Math.floor(this.#now() / 1000)}][${part}] ${level}: ${text}`;
+    const line = `${this.node} [${new Date(this.#now()).toISOString()}][${part}] ${level}: ${text}`;
     if (level === "ERROR" || level === "WARNING") {
       const list = this.recent[level];
       list.push(line);

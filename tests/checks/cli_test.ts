@@ -78,7 +78,7 @@ Deno.test({
       );
       const det = await agent.cli(["detectors", "list"]);
       assert.match(det.stdout, /Detectors/);
-      assert.match(det.stdout, /Detectors\/always:\s+found/);
+      assert.match(det.stdout, /^detectors\/always\s+true\s+found$/m);
       const run = await agent.cli(["detectors", "run", "--json"]);
       assert.deepEqual(JSON.parse(run.stdout)["detectors/always"], {
         matched: true,

@@ -134,7 +134,9 @@ Deno.test("services follow their embedded check, are published on our node and s
     assert.deepEqual(st.redis["passing-members"], ["other"]);
     assert.deepEqual(st.redis["failing-members"], ["test-node"]);
     assert.deepEqual([st.redis.passing, st.redis.failing], [1, 1]);
-    assert.deepEqual(await (await req("/state/services/nope")).json(), {});
+    const nope = await req("/state/services/nope");
+    assert.equal(nope.status, 404);
+    assert.equal((await nope.json()).error, "service not found");
 
     const local = await (await req("/agent/state")).json();
     assert.deepEqual(Object.keys(local.checks), ["service:redis"]);

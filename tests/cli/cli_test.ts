@@ -89,3 +89,33 @@ Deno.test("the CLI finds the socket from -c FILE, $data$ and KUNAI_CONFIG", () =
     cleanup();
   }
 });
+
+Deno.test("agent start --daemon hands the child absolute directories (it runs from /)", async () => {
+  const { absoluteDirArgs } = await import("../../cli/agent.ts");
+  const cwd = Deno.cwd();
+  assert.deepEqual(
+    absoluteDirArgs(["agent", "start", "--cfg-dir", "k1/etc", "--data-dir=k1", "--name", "n1"]),
+    ["agent", "start", "--cfg-dir", `${cwd}/k1/etc`, `--data-dir=${cwd}/k1`, "--name", "n1"],
+  );
+});
+
+Deno.test("global options are taken from anywhere on the line", async () => {
+  const { splitGlobals } = await import("../../cli/mod.ts");
+  const r = splitGlobals([
+    "kv",
+    "get",
+    "--json",
+    "k",
+    "-c",
+    "f.json",
+    "--http-addr=http://h:1",
+    "--no-color",
+  ]);
+  assert.deepEqual(r.rest, ["kv", "get", "k"]);
+  assert.equal(r.globals.json, true);
+  assert.equal(r.globals.configFile, "f.json");
+  assert.equal(r.globals.httpAddr, "http://h:1");
+  assert.equal(r.globals.colour, false);
+  assert.deepEqual(splitGlobals(["kv", "put", "k", "--", "--json"]).rest, ["kv", "put", "k", "--", "--json"]);
+  assert.throws(() => splitGlobals(["members", "--token"]), /--token needs a value/);
+});

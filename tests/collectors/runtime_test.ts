@@ -12,6 +12,7 @@ import {
 import { NO_PERMISSIONS, Sandbox } from "../../lib/sandbox/mod.ts";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { makeTestCtx } from "../helpers.ts";
+import { buildApp } from "../../lib/http/mod.ts";
 import type { CollectorResultEvent } from "../../lib/types.ts";
 
 const testGroup = (collectors: string[]): GroupSpec[] => [{
@@ -126,7 +127,12 @@ Deno.test("runtime: results are persisted and restored at start; routes answer t
     assert.equal(ctx.views.collectors, c2);
     assert.deepEqual(c2.names(), ["good", "nosy"]);
     assert.equal(c2.entry("nosy")!.log, "disabled in configuration (collectors.disabled)");
-    const app = c2.routes!();
+    const app = buildApp([c2.routes!()], {
+      token: "",
+      maxBody: 1 << 20,
+      log: ctx.log,
+      counters: ctx.counters,
+    });
     const all = await (await app.request("/collectors")).json();
     assert.deepEqual(Object.keys(all).sort(), ["good", "nosy"]);
     assert.deepEqual(Object.keys(all.good).sort(), [
@@ -140,7 +146,9 @@ Deno.test("runtime: results are persisted and restored at start; routes answer t
     ]);
     assert.ok(all.good.next_check >= all.good.last_check);
     assert.equal((await (await app.request("/collectors/good")).json()).results.count, 2);
-    assert.equal(await (await app.request("/collectors/none")).json(), null);
+    const none = await app.request("/collectors/none");
+    assert.equal(none.status, 404);
+    assert.equal((await none.json()).error, "collector not found");
     await c2.stop();
   } finally {
     ctx.cleanup();

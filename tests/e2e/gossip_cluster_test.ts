@@ -124,11 +124,11 @@ Deno.test({
       // `kunai members` prints the layout
       const m = await agents[0].cli(["members", "--tag", "nosuchtag", "--json"]);
       assert.equal(m.code, 0, m.stderr);
-      assert.deepEqual(JSON.parse(m.stdout), {});
+      assert.deepEqual(JSON.parse(m.stdout), []);
       const text = await agents[0].cli(["members"]);
-      assert.match(text.stdout, /Zone: \[\(no zone\)/);
-      assert.match(text.stdout, /g0\s+alive\s+127\.0\.0\.1:\d+/);
-      assert.match(text.stdout, /g6\s+leave/);
+      assert.match(text.stdout, /^Node\s+Address\s+Status\s+Zone\s+Tags$/m);
+      assert.match(text.stdout, /g0\s+127\.0\.0\.1:\d+\s+alive/);
+      assert.match(text.stdout, /g6\s+127\.0\.0\.7:\d+\s+leave/);
 
       // key rotation: install new everywhere, use it, remove the old one
       const key2 = generateKey();

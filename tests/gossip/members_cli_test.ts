@@ -15,20 +15,26 @@ const m = (name: string, state: MemberRecord["state"], zone = "", tags: string[]
   zone,
 });
 
-Deno.test("kunai members prints per zone, sorted by name, state, addr:port and tags (reference layout)", () => {
+Deno.test("kunai members prints a header row and aligned columns: node, address, status, zone, tags", () => {
   const out = new Output({ colour: false, capture: true });
   printMembers(out, [
-    m("web-2", "dead", "eu", ["web"]),
     m("db", "alive", "", ["kv", "linux"]),
     m("web-1", "leave", "eu"),
+    m("web-2", "dead", "eu", ["web"]),
   ]);
   assert.deepEqual(out.captured, [
-    "Zone: [(no zone)      ]",
-    "\tdb     alive   10.0.0.1:6768  kv,linux",
-    "Zone: [eu             ]",
-    "\tweb-1  leave   10.0.0.1:6768  ",
-    "\tweb-2  dead    10.0.0.1:6768  web",
+    "Node   Address        Status  Zone  Tags",
+    "db     10.0.0.1:6768  alive   -     kv,linux",
+    "web-1  10.0.0.1:6768  leave   eu    -",
+    "web-2  10.0.0.1:6768  dead    eu    web",
   ]);
+});
+
+Deno.test("kunai members --detailed adds uuid, incarnation and services", () => {
+  const out = new Output({ colour: false, capture: true });
+  printMembers(out, [{ ...m("db", "alive"), services: { redis: {}, web: {} } }], true);
+  assert.match(out.captured[0], /^Node\s+Address\s+Status\s+Zone\s+Tags\s+Uuid\s+Incarnation\s+Services$/);
+  assert.match(out.captured[1], /^db\s+10\.0\.0\.1:6768\s+alive\s+-\s+-\s+db\s+0\s+redis,web$/);
 });
 
 Deno.test("kunai members colours states when asked", () => {

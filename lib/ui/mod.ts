@@ -1,0 +1,61 @@
+/**
+ * Serves the web UI (`ui/`) at `/ui/`: files are read once from beside the code (embedded in the
+ * binary by `deno compile --include ui`) and kept in memory. `/ui/api` is the readable API page.
+ */
+import { HttpError, RouteTable } from "../routing/mod.ts";
+
+const TYPES: Record<string, string> = {
+  html: "text/html; charset=utf-8",
+  js: "text/javascript; charset=utf-8",
+  css: "text/css; charset=utf-8",
+  json: "application/json",
+  svg: "image/svg+xml",
+  png: "image/png",
+  ico: "image/x-icon",
+};
+
+/** `js/app.js` → ok; anything with `..`, a leading slash, backslashes or odd characters → null. */
+export function safeUiPath(rel: string): string | null {
+  if (
+    !/^[A-Za-z0-9_\-./]+$/.test(rel) || rel.startsWith("/") ||
+    rel.split("/").some((s) => s === ".." || s === "")
+  ) {
+    return null;
+  }
+  return rel;
+}
+
+export function uiRoutes(root: URL = new URL("../../ui/", import.meta.url)): RouteTable {
+  const cache = new Map<string, Uint8Array>();
+  const load = async (rel: string): Promise<Uint8Array> => {
+    const hit = cache.get(rel);
+    if (hit) return hit;
+    try {
+      const bytes = await Deno.readFile(new URL(rel, root));
+      cache.set(rel, bytes);
+      return bytes;
+    } catch (err) {
+      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.IsADirectory) {
+        throw new HttpError(404, "no such UI file", { path: rel });
+      }
+      throw err;
+    }
+  };
+  const send = async (rel: string) => {
+    const bytes = await load(rel);
+    const ext = rel.slice(rel.lastIndexOf(".") + 1);
+    return new Response(bytes as Uint8Array<ArrayBuffer>, {
+      headers: { "content-type": TYPES[ext] ?? "application/octet-stream", "cache-control": "no-cache" },
+    });
+  };
+  const r = new RouteTable("ui");
+  r.read("GET", "/ui", "redirects to /ui/", (c) => c.redirect("/ui/"));
+  r.read("GET", "/ui/", "the web UI", () => send("index.html"));
+  r.read("GET", "/ui/api", "readable list of every API route", () => send("api.html"));
+  r.read("GET", "/ui/:file{.+}", "a file of the web UI", (c) => {
+    const rel = safeUiPath(c.req.param("file") ?? "");
+    if (!rel) throw new HttpError(404, "no such UI file", { path: c.req.param("file") });
+    return send(rel);
+  });
+  return r;
+}

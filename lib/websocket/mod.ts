@@ -1,0 +1,129 @@
+/**
+ * The live feed (reference §10.5): every member change, check transition, KV change and RAFT
+ * leader change is pushed to websocket clients as `{"channel": ..., "payload": ...}`, so the UI
+ * needs no polling. Served on `websocket.port` when the `websocket` object enables it, and always
+ * upgradeable at `/ws` on the API port.
+ *
+ * ```ts
+ * const ws = createWebsocket(ctx);
+ * await ws.start();          // subscribes to the bus, opens websocket.port if enabled
+ * ws.routes();               // RouteTable with GET /ws
+ * ```
+ */
+import type { Ctx, Subsystem } from "../subsystem.ts";
+import { RouteTable } from "../routing/mod.ts";
+import type { MemberRecord } from "../types.ts";
+import { WsHub } from "./hub.ts";
+
+export { feedMessage, overBudget, WsHub } from "./hub.ts";
+
+export interface WebsocketOptions {
+  /** Bytes one client may leave unread before it is dropped (default 1 MiB). */
+  maxBuffered?: number;
+  /** Seconds without a pong before a client is closed (default 30). */
+  idleTimeout?: number;
+}
+
+export interface WebsocketApi {
+  /** Connected clients. */
+  connections(): number;
+  /** The hub (tests). */
+  readonly hub: WsHub;
+  /** GET /ws on the API port. */
+  routes(): RouteTable;
+}
+
+export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsystem & WebsocketApi {
+  const hub = new WsHub({
+    maxBuffered: opts.maxBuffered ?? 1024 * 1024,
+    idleTimeout: opts.idleTimeout ?? 30,
+    counters: ctx.counters,
+    log: ctx.log,
+  });
+  const offs: Array<() => void> = [];
+  let server: Deno.HttpServer | null = null;
+  const conf = () =>
+    ctx.config.listeners.websocket as { enabled?: boolean; port?: number; bind?: string } | undefined;
+
+  const gossip = (m: MemberRecord) => hub.broadcast("gossip", m);
+
+  return {
+    name: "ws",
+    hub,
+    connections: () => hub.size,
+    start() {
+      for (
+        const ev of [
+          "member.joined",
+          "member.updated",
+          "member.suspect",
+          "member.dead",
+          "member.left",
+        ] as const
+      ) {
+        offs.push(ctx.bus.on(ev, gossip));
+      }
+      offs.push(ctx.bus.on("check.changed", (c) => hub.broadcast("check", { node: ctx.node.name, ...c })));
+      offs.push(
+        ctx.bus.on(
+          "kv.changed",
+          (k) => hub.broadcast("kv", { key: k.key, index: k.modify_index, deleted: k.deleted }),
+        ),
+      );
+      offs.push(ctx.bus.on("raft.leader", (l) => hub.broadcast("leader", l)));
+      const c = conf();
+      if (c?.enabled) {
+        const hostname = c.bind || ctx.config.params.bind;
+        const port = c.port ?? 6769;
+        try {
+          server = Deno.serve(
+            {
+              hostname,
+              port,
+              onListen: () => {},
+              onError: (err) => {
+                ctx.log.error("websocket listener error:", err);
+                return new Response("internal error", { status: 500 });
+              },
+            },
+            (req, info) => hub.upgrade(req, addrText(info.remoteAddr)),
+          );
+        } catch (err) {
+          throw new Error(`websocket: cannot listen on ${hostname}:${port}: ${(err as Error).message}`);
+        }
+        ctx.log.info(`websocket feed on ${hostname}:${port} and /ws of the API port`);
+      }
+      return Promise.resolve();
+    },
+    async stop() {
+      for (const off of offs.splice(0)) off();
+      hub.closeAll();
+      if (server) await server.shutdown();
+      server = null;
+    },
+    info() {
+      const c = conf();
+      return {
+        enabled: !!c?.enabled,
+        port: c?.enabled ? (c.port ?? 6769) : null,
+        path: "/ws",
+        nb_connexions: hub.size,
+        dropped: hub.dropped,
+      };
+    },
+    routes() {
+      const r = new RouteTable("websocket");
+      r.read(
+        "GET",
+        "/ws",
+        "live feed (websocket): gossip, check, kv and leader messages",
+        (c) => hub.upgrade(c.req.raw, "api"),
+      );
+      return r;
+    },
+  };
+}
+
+function addrText(a: Deno.Addr): string {
+  return "hostname" in a ? `${a.hostname}:${a.port}` : a.transport;
+}
