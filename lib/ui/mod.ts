@@ -34,11 +34,10 @@ export function uiRoutes(root: URL = new URL("../../ui/", import.meta.url)): Rou
       const bytes = await Deno.readFile(new URL(rel, root));
       cache.set(rel, bytes);
       return bytes;
-    } catch (err) {
-      if (err instanceof Deno.errors.NotFound || err instanceof Deno.errors.IsADirectory) {
-        throw new HttpError(404, "no such UI file", { path: rel });
-      }
-      throw err;
+    } catch {
+      // not found, a directory, a name too long for the filesystem...: the client asked for a
+      // file the UI does not have (the path was already checked to stay inside ui/)
+      throw new HttpError(404, "no such UI file", { path: rel.slice(0, 200) });
     }
   };
   const send = async (rel: string) => {
