@@ -32,11 +32,14 @@ import { createDetectors } from "./detectors/mod.ts";
 import { createKv } from "./kv/mod.ts";
 import { createGossip } from "./gossip/mod.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
+import type { CollectorResultsView } from "./types.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
 export interface SharedDeps {
   /** Seals/opens every agent-to-agent message (keyring + replay window). */
   envelope: PeerEnvelope;
+  /** Latest collector results, set by the collectors entry for the entries after it. */
+  collectors?: CollectorResultsView;
 }
 
 /** A subsystem factory, in start order. */
@@ -54,14 +57,17 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
   { name: "gossip", create: (ctx, { envelope }) => createGossip(ctx, { envelope }) },
   // kv: after gossip (reads ctx.views.membership; binds late if gossip publishes it at start)
   { name: "kv", create: (ctx) => createKv(ctx) },
-  // collectors: before checks/detectors, which read ctx.views.collectors
-  { name: "collectors", create: (ctx) => createCollectors(ctx) },
-  // evaluator: GET /agent/evaluator/list, POST /agent/evaluator/eval (reads ctx.views.collectors per request)
-  { name: "evaluator", create: (ctx) => createEvaluator(ctx) },
+  // collectors: before evaluator/detectors/checks, which get its results view
+  { name: "collectors", create: (ctx, shared) => shared.collectors = createCollectors(ctx) },
+  // evaluator: GET /agent/evaluator/list, POST /agent/evaluator/eval (write)
+  { name: "evaluator", create: (ctx, { collectors }) => createEvaluator(ctx, { collectors }) },
   { name: "docker", create: (ctx) => createDocker(ctx) },
   // detectors before checks: tags found at start re-link checks through tags.changed
-  { name: "detectors", create: (ctx) => createDetectors(ctx) },
-  { name: "checks", create: (ctx) => createChecks(ctx) },
+  { name: "detectors", create: (ctx, { collectors }) => createDetectors(ctx, { collectors }) },
+  {
+    name: "checks",
+    create: (ctx, { collectors }) => createChecks(ctx, { collectors, membership: ctx.views.membership }),
+  },
 ];
 
 export interface AgentOptions {

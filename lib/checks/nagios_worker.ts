@@ -1,10 +1,13 @@
 /**
  * The Nagios runner Worker: runs one plugin per call with Deno.Command (no shell unless the argv
- * says `/bin/sh -c`), in its own process group, with a timeout after which the main thread kills
- * the whole group. Its `run` permission lists only the resolved plugin executables, so anything
- * else is refused by Deno itself. Imports only the sandbox kit.
+ * says `/bin/sh -c`), in its own process group, with a minimal environment (the agent's is never
+ * inherited), as an unprivileged user when the agent is root, and with a timeout after which the
+ * main thread kills the whole group and every process carrying the run's marker (setsid children
+ * included); leftovers of a finished plugin are killed the same way. Its `run` permission lists
+ * only the resolved plugin executables, so anything else is refused by Deno itself.
  */
 import { killProcessGroup, serve, trackProcessGroup, untrackProcessGroup } from "../sandbox/worker_kit.ts";
+import { RUN_MARKER_VAR } from "../sandbox/reaper.ts";
 import {
   failedRun,
   type PluginRun as RunResult,
@@ -51,12 +54,25 @@ async function run(p: RunParams): Promise<RunResult> {
   const [cmd, ...args] = p.argv;
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped", detached: true })
-      .spawn();
+    child = new Deno.Command(cmd, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+      clearEnv: true,
+      env: { ...p.env, [RUN_MARKER_VAR]: p.marker },
+      uid: p.uid,
+      gid: p.gid,
+    }).spawn();
   } catch (err) {
     const e = err as Error;
-    const why = e.name === "NotCapable" || e.name === "PermissionDenied"
+    const why = e.name === "NotCapable"
       ? `${cmd} is not an allowed plugin (run permission refused)`
+      : e.name === "PermissionDenied"
+      ? `${cmd}: cannot be executed${
+        p.uid !== undefined ? ` by uid ${p.uid} (nagios_user)` : ""
+      }: ${e.message}`
       : e.name === "NotFound"
       ? `${cmd}: no such plugin`
       : `${cmd}: cannot start: ${e.message}`;
@@ -65,7 +81,7 @@ async function run(p: RunParams): Promise<RunResult> {
   const pid = child.pid;
   let tracked = false;
   try {
-    await trackProcessGroup(pid);
+    await trackProcessGroup(pid, p.marker);
     tracked = true;
   } catch { /* refused: the timeout then only closes our side */ }
   let timedOut = false;

@@ -106,6 +106,8 @@ export interface AgentParams {
   kv: KvConfig;
   collectors: CollectorsConfig;
   checks: ChecksConfig;
+  /** User Nagios plugins run as when the agent runs as root. */
+  nagios_user: string;
 }
 
 export interface AgentConfig {

@@ -3,7 +3,7 @@
  * and add tags to it; `remove_when_false: true` removes them again when the rule stops matching.
  *
  * ```ts
- * const detectors = createDetectors(ctx);
+ * const detectors = createDetectors(ctx, { collectors });
  * await detectors.start();
  * await detectors.dryRun(); // {"centos": {matched: false, tags: ["linux", "centos"], new_tags: []}}
  * ```
@@ -11,10 +11,10 @@
 import type { Hono } from "hono";
 import type { ApiEnv } from "../routing/mod.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
-import { type DetectorRun, Detectors } from "./detectors.ts";
+import { type DetectorRun, Detectors, type DetectorsDeps } from "./detectors.ts";
 import { detectorsRoutes } from "./routes.ts";
 
-export type { DetectorRun } from "./detectors.ts";
+export type { DetectorRun, DetectorsDeps } from "./detectors.ts";
 export { detectorId, makeDetectorDef } from "./detectors.ts";
 
 export interface DetectorsApi {
@@ -27,8 +27,8 @@ export interface DetectorsApi {
 }
 
 /** Builds the detectors subsystem. */
-export function createDetectors(ctx: Ctx): Subsystem & DetectorsApi {
-  const d = new Detectors(ctx);
+export function createDetectors(ctx: Ctx, deps: DetectorsDeps = {}): Subsystem & DetectorsApi {
+  const d = new Detectors(ctx, deps);
   return {
     name: d.name,
     start: () => d.start(),

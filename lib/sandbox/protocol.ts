@@ -27,10 +27,17 @@ export interface BrokerRequest {
   path: string;
   /** Process group leader pid (group ops only). */
   pid?: number;
+  /** readHead: most bytes to return. */
+  max?: number;
+  /** trackGroup/killGroup: the marker the children carry in their environment (see GroupOp). */
+  marker?: string;
 }
 
-/** What a Worker may ask the broker; `statfs` is checked against the spec's `statfsAllow`. */
-export type BrokerOp = "read" | "readDir" | "readLink" | "stat" | "statfs" | GroupOp;
+/**
+ * What a Worker may ask the broker; `statfs` is checked against the spec's `statfsAllow`.
+ * `readHead` returns at most `max` bytes of a file (no error for a longer one).
+ */
+export type BrokerOp = "read" | "readHead" | "readDir" | "readLink" | "stat" | "statfs" | GroupOp;
 
 /**
  * Process-group ops for Workers that spawn detached children (WorkerSpec.processGroups): a Worker
