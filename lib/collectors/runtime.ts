@@ -70,13 +70,43 @@ export class CollectorRuntime {
   runs = 0;
   failures = 0;
 
+  /** Groups were given by the caller (tests): a reload keeps them. */
+  #fixedGroups: boolean;
+
   constructor(opts: RuntimeOptions) {
-    this.#o = opts;
+    this.#o = { ...opts };
+    this.#fixedGroups = !!opts.groups;
     this.#groups = opts.groups ?? defaultGroups(opts.data);
+    this.#indexGroups();
+    for (const name of this.names()) this.#entries.set(name, blankEntry(name, this.disabled(name)));
+  }
+
+  #indexGroups(): void {
+    this.#groupOf.clear();
     for (const g of this.#groups) {
       for (const c of g.collectors) if (!this.#groupOf.has(c)) this.#groupOf.set(c, g);
     }
-    for (const name of this.names()) this.#entries.set(name, blankEntry(name, this.disabled(name)));
+  }
+
+  /**
+   * New configuration data (a reload): the next runs use it, and a group whose permissions follow
+   * from it (the services Worker's net allow-list: `redis_port`, `mysql_*`...) gets a fresh Worker.
+   */
+  reconfigure(data: Record<string, unknown>): string[] {
+    this.#o.data = data;
+    if (this.#fixedGroups) return [];
+    const next = defaultGroups(data);
+    const changed: string[] = [];
+    for (const g of next) {
+      const old = this.#groups.find((x) => x.name === g.name);
+      if (old && JSON.stringify(old.permissions) === JSON.stringify(g.permissions)) continue;
+      changed.push(g.name);
+      this.#workers.get(g.name)?.terminate();
+      this.#workers.delete(g.name);
+    }
+    this.#groups = next;
+    this.#indexGroups();
+    return changed;
   }
 
   /** Every known collector name, sorted. */
