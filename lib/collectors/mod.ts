@@ -65,6 +65,7 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
     params: ctx.config.params.collectors,
     data: ctx.config.data,
     groups: opts.groups,
+    onWarning: (name) => ctx.counters.inc("collector_warnings_total", { collector: name }),
     onResult(entry, ok) {
       ctx.counters.inc("collector_runs_total", { collector: entry.name, result: ok ? "ok" : "failed" });
       // saved when its state flips or a minute after its last save; everything again at stop
@@ -92,6 +93,7 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
     loadEntries(db, (name, err) => ctx.log.warn(`collectors.db: entry ${name} skipped: ${err.message}`)),
   );
   ctx.counters.describe("collector_runs_total", "counter", "collector runs by result");
+  ctx.counters.describe("collector_warnings_total", "counter", "problems a run reported without failing");
 
   let offReload: (() => void) | null = null;
   const api: Subsystem & CollectorsApi = {

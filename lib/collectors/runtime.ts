@@ -41,6 +41,8 @@ export interface RuntimeOptions {
   groups?: GroupSpec[];
   /** Called after every run, success or failure. */
   onResult?: (entry: CollectorEntry, ok: boolean) => void;
+  /** Called for each problem a run reported without failing (already logged). */
+  onWarning?: (name: string, warning: string) => void;
 }
 
 /** Turns a Worker failure into the reason shown in `log`. */
@@ -68,6 +70,8 @@ export class CollectorRuntime {
   #started = false;
   /** Runs done / failed since start, for info(). */
   runs = 0;
+  /** Problems a run reported without failing (a connection that did not close), for info. */
+  warnings = 0;
   failures = 0;
 
   /** Groups were given by the caller (tests): a reload keeps them. */
@@ -227,9 +231,14 @@ export class CollectorRuntime {
         reply = await Promise.race([call, timedOut]);
       } finally {
         clock.clearTimeout(timer!);
-        call.catch(() => {});
+        call.catch(() => {}); // its outcome is the race's (or, after a timeout, the #busy bookkeeping's)
       }
       if (!reply || typeof reply !== "object") throw new Error("collector returned nothing");
+      for (const w of Array.isArray(reply.warnings) ? reply.warnings : []) {
+        this.warnings++;
+        this.#o.log.warn(`collector ${name}: ${w}`);
+        this.#o.onWarning?.(name, w);
+      }
       if (reply.results && typeof reply.results === "object" && Object.keys(reply.results).length > 0) {
         entry = {
           ...base,
