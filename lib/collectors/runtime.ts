@@ -196,10 +196,50 @@ export class CollectorRuntime {
     return p;
   }
 
+  /** One run's reply: the group's precheck while its Worker is down, else the Worker, under a timeout. */
+  async #ask(name: string, g: GroupSpec): Promise<RunReply> {
+    const { clock } = this.#o;
+    const timeout = this.#o.params.timeout;
+    if (this.#busy.has(name)) throw new Error("the previous run has not finished yet; skipped");
+    if (g.precheck && !this.#workers.get(g.name)?.running) {
+      const early = await g.precheck(name, pickData(this.#o.data, g.dataKeys));
+      if (early) return early;
+    }
+    this.#busy.add(name);
+    const w = this.#worker(g);
+    // a Worker that is not up yet gets its start time on top (module load, first-use compile)
+    const limit = timeout + (w.running ? 0 : START_GRACE_MS);
+    const call = w.call<RunReply>("run", {
+      name,
+      data: pickData(this.#o.data, g.dataKeys),
+      timeoutMs: timeout,
+    }, timeout * 3);
+    call.then(() => this.#busy.delete(name), () => this.#busy.delete(name));
+    let timer: TimerId | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = clock.setTimeout(() => reject(new Error(`run took longer than ${limit} ms`)), limit);
+    });
+    try {
+      return await Promise.race([call, timedOut]);
+    } finally {
+      clock.clearTimeout(timer!);
+      call.catch(() => {}); // its outcome is the race's (or, after a timeout, the #busy bookkeeping's)
+    }
+  }
+
+  /** Stops a prechecked group's Worker once none of its collectors finds anything (next runs precheck). */
+  #stopIfIdle(g: GroupSpec): void {
+    if (!g.precheck) return;
+    const w = this.#workers.get(g.name);
+    if (!w || g.collectors.some((c) => this.#busy.has(c) || this.#entries.get(c)?.active)) return;
+    w.terminate();
+    this.#workers.delete(g.name);
+    this.#o.log.debug(`${g.name}: no service answers; Worker stopped until one does`);
+  }
+
   async #run(name: string, g: GroupSpec): Promise<CollectorEntry> {
     const { clock } = this.#o;
     const startedAt = clock.now();
-    const timeout = this.#o.params.timeout;
     const prev = this.#entries.get(name) ?? blankEntry(name, false);
     const base = {
       ...prev,
@@ -211,28 +251,7 @@ export class CollectorRuntime {
     let ok = false;
     this.runs++;
     try {
-      if (this.#busy.has(name)) throw new Error("the previous run has not finished yet; skipped");
-      this.#busy.add(name);
-      const w = this.#worker(g);
-      // a Worker that is not up yet gets its start time on top (module load, first-use compile)
-      const limit = timeout + (w.running ? 0 : START_GRACE_MS);
-      const call = w.call<RunReply>("run", {
-        name,
-        data: pickData(this.#o.data, g.dataKeys),
-        timeoutMs: timeout,
-      }, timeout * 3);
-      call.then(() => this.#busy.delete(name), () => this.#busy.delete(name));
-      let timer: TimerId | undefined;
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = clock.setTimeout(() => reject(new Error(`run took longer than ${limit} ms`)), limit);
-      });
-      let reply: RunReply;
-      try {
-        reply = await Promise.race([call, timedOut]);
-      } finally {
-        clock.clearTimeout(timer!);
-        call.catch(() => {}); // its outcome is the race's (or, after a timeout, the #busy bookkeeping's)
-      }
+      const reply = await this.#ask(name, g);
       if (!reply || typeof reply !== "object") throw new Error("collector returned nothing");
       for (const w of Array.isArray(reply.warnings) ? reply.warnings : []) {
         this.warnings++;
@@ -261,6 +280,7 @@ export class CollectorRuntime {
       else if (prev.log !== entry.log) this.#o.log.info(`collector ${name} is inactive: ${entry.log}`);
     }
     this.#entries.set(name, entry);
+    if (!ok) this.#stopIfIdle(g);
     try {
       this.#o.onResult?.(entry, ok);
     } catch (err) {

@@ -79,17 +79,27 @@ export async function refusal(
   return null;
 }
 
+/** Reads at most `max` bytes (one more to tell "longer"), in chunks: no `max`-sized buffer up front. */
 async function readBounded(path: string, max: number, exact: boolean): Promise<string> {
   using file = await Deno.open(path, { read: true });
-  const buf = new Uint8Array(max + 1);
-  let off = 0;
-  while (off < buf.length) {
-    const n = await file.read(buf.subarray(off));
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const chunk = new Uint8Array(64 * 1024);
+  while (total <= max) {
+    const n = await file.read(chunk.subarray(0, Math.min(chunk.length, max + 1 - total)));
     if (n === null) break;
-    off += n;
+    chunks.push(chunk.slice(0, n));
+    total += n;
   }
-  if (off > max && exact) throw new Error(`${path} is larger than ${max} bytes`);
-  return new TextDecoder().decode(buf.subarray(0, Math.min(off, max)));
+  if (total > max && exact) throw new Error(`${path} is larger than ${max} bytes`);
+  const out = new Uint8Array(Math.min(total, max));
+  let off = 0;
+  for (const c of chunks) {
+    const part = c.subarray(0, Math.min(c.length, out.length - off));
+    out.set(part, off);
+    off += part.length;
+  }
+  return new TextDecoder().decode(out);
 }
 
 /** Runs one allowed file operation. */
