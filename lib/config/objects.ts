@@ -127,7 +127,11 @@ export const agentFields: Fields = {
   kv: opt(object(kvFields), () => ({}), "key/value store"),
   collectors: opt(object(collectorsFields), () => ({}), "collectors"),
   checks: opt(object(checksFields), () => ({}), "checks scheduler and plugins"),
-  nagios_user: opt(str({ nonEmpty: true }), "nobody", "user Nagios plugins run as when the agent runs as root"),
+  nagios_user: opt(
+    str({ nonEmpty: true }),
+    "nobody",
+    "user Nagios plugins run as when the agent runs as root",
+  ),
 };
 
 export const checkFields: Fields = {

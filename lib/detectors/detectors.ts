@@ -141,7 +141,10 @@ export class Detectors {
   async dryRun(id?: string): Promise<Record<string, DetectorRun>> {
     const ids = id === undefined ? [...this.#defs.keys()].sort() : [id];
     const out: Record<string, DetectorRun> = {};
-    for (const i of ids) out[i] = await this.evaluate(i);
+    for (const i of ids) {
+      const { pendingCollector: _, ...run } = await this.evaluate(i);
+      out[i] = run;
+    }
     return out;
   }
 

@@ -5,14 +5,7 @@
  * answer False. A path the broker refuses is an EvalError naming it.
  */
 import { EvalError } from "./errors.ts";
-import {
-  type EvalIo,
-  GREP_MAX_BYTES,
-  grepText,
-  type IoFunction,
-  PACKAGE_NAME,
-  parseDpkgStatus,
-} from "./machine.ts";
+import { type EvalIo, GREP_MAX_BYTES, grepMatcher, type IoFunction, PACKAGE_NAME } from "./machine.ts";
 import type { PyValue } from "./values.ts";
 
 export { parseDpkgStatus } from "./machine.ts";
@@ -21,8 +14,8 @@ export { parseDpkgStatus } from "./machine.ts";
 export interface IoFs {
   /** null when the path does not exist or cannot be looked at. */
   stat(path: string): Promise<{ isFile: boolean; mtime: number | null; size: number } | null>;
-  /** The first `max` bytes of a file as text; null when missing or unreadable. */
-  readHead(path: string, max: number): Promise<string | null>;
+  /** Up to `len` bytes of a file from `offset` (empty at its end); null when missing or unreadable. */
+  readChunk(path: string, offset: number, len: number): Promise<Uint8Array | null>;
   /** Runs `rpm -q --quiet -- name` with a deadline; true when it exits 0, null when there is no rpm. */
   rpmQuery(name: string): Promise<boolean | null>;
 }
@@ -33,9 +26,53 @@ export const packageSources = {
   rpm: ["/usr/bin/rpm", "/bin/rpm"],
 };
 
+/** Bytes read per round trip. */
+const CHUNK = 256 * 1024;
+
+/**
+ * The lines of the first `max` bytes of a file, read in chunks (a big file is never held whole);
+ * null when the file is missing or unreadable.
+ */
+export async function fileLines(fs: IoFs, path: string, max: number): Promise<AsyncGenerator<string> | null> {
+  const first = await fs.readChunk(path, 0, Math.min(CHUNK, max));
+  if (first === null) return null;
+  return (async function* () {
+    const decoder = new TextDecoder();
+    let carry = "";
+    let chunk: Uint8Array | null = first;
+    let offset = 0;
+    while (chunk && chunk.length) {
+      offset += chunk.length;
+      const text = carry + decoder.decode(chunk, { stream: true });
+      const lines = text.split(/\r?\n/);
+      carry = lines.pop()!;
+      yield* lines;
+      if (offset >= max) break;
+      chunk = await fs.readChunk(path, offset, Math.min(CHUNK, max - offset));
+    }
+    carry += decoder.decode();
+    if (carry) yield carry;
+  })();
+}
+
+/** True when a line of `lines` (dpkg status) shows package `name` installed. */
+async function dpkgInstalledIn(lines: AsyncGenerator<string>, name: string): Promise<boolean> {
+  let inPara = false;
+  for await (const line of lines) {
+    if (line === "") inPara = false;
+    else if (line.startsWith("Package:")) inPara = line.slice(8).trim() === name;
+    else if (inPara && line.startsWith("Status:")) {
+      const status = line.slice(7).trim();
+      if (/\binstalled$/.test(status) && !/\bnot-installed\b/.test(status)) return true;
+    }
+  }
+  return false;
+}
+
 /** The functions over `fs`. */
 export function makeIo(fs: IoFs): EvalIo {
-  let dpkgCache: { path: string; mtime: number; size: number; installed: Set<string> } | null = null;
+  /** Answers per package name, valid while the dpkg status file keeps its mtime and size. */
+  let dpkgCache: { path: string; mtime: number; size: number; answers: Map<string, boolean> } | null = null;
 
   async function hasPackage(name: string): Promise<boolean> {
     if (!PACKAGE_NAME.test(name)) return false;
@@ -44,10 +81,16 @@ export function makeIo(fs: IoFs): EvalIo {
     if (st?.isFile) {
       const mtime = st.mtime ?? 0;
       if (!dpkgCache || dpkgCache.path !== path || dpkgCache.mtime !== mtime || dpkgCache.size !== st.size) {
-        const text = await fs.readHead(path, 64 * 1024 * 1024);
-        dpkgCache = { path, mtime, size: st.size, installed: parseDpkgStatus(text ?? "") };
+        dpkgCache = { path, mtime, size: st.size, answers: new Map() };
       }
-      if (dpkgCache.installed.has(name)) return true;
+      let installed = dpkgCache.answers.get(name);
+      if (installed === undefined) {
+        // read in chunks, only this package's paragraph looked at: no set of every package is kept
+        const lines = await fileLines(fs, path, 64 * 1024 * 1024);
+        installed = lines ? await dpkgInstalledIn(lines, name) : false;
+        if (dpkgCache.answers.size < 256) dpkgCache.answers.set(name, installed);
+      }
+      if (installed) return true;
     }
     return (await fs.rpmQuery(name)) ?? false;
   }
@@ -61,8 +104,11 @@ export function makeIo(fs: IoFs): EvalIo {
     async grep([text, p, regexp]) {
       const path = p as string;
       if (path === "" || path.includes("\0")) return false;
-      const content = await fs.readHead(path, GREP_MAX_BYTES);
-      return content === null ? false : grepText(content, text as string, regexp === true);
+      const lines = await fileLines(fs, path, GREP_MAX_BYTES);
+      if (lines === null) return false;
+      const matches = grepMatcher(text as string, regexp === true);
+      for await (const line of lines) if (matches(line)) return true;
+      return false;
     },
     has_package: ([n]) => hasPackage(n as string),
     check_tcp: ([h, p, t]) => checkTcp(h as string, p as number, t as number),
@@ -126,20 +172,20 @@ const denoFs: IoFs = {
       return null;
     }
   },
-  async readHead(path, max) {
+  async readChunk(path, offset, len) {
     let file: Deno.FsFile | undefined;
     try {
       file = await Deno.open(path, { read: true });
-      const info = await file.stat();
-      if (!info.isFile) return null;
-      const buf = new Uint8Array(Math.min(info.size || max, max));
+      if (!(await file.stat()).isFile) return null;
+      await file.seek(offset, Deno.SeekMode.Start);
+      const buf = new Uint8Array(len);
       let off = 0;
-      while (off < buf.length) {
+      while (off < len) {
         const n = await file.read(buf.subarray(off));
         if (n === null) break;
         off += n;
       }
-      return new TextDecoder().decode(buf.subarray(0, off));
+      return buf.subarray(0, off);
     } catch {
       return null;
     } finally {

@@ -5,7 +5,7 @@
  * run only rpm. A call that overruns its deadline gets the Worker terminated by the main thread,
  * so a pathological regexp costs one timeout. Imports only the sandbox kit and pure helpers.
  */
-import { brokerReadHead, brokerStat, serve } from "../sandbox/worker_kit.ts";
+import { brokerReadChunk, brokerStat, serve } from "../sandbox/worker_kit.ts";
 import { EvalError } from "./errors.ts";
 import { type IoFs, makeIo, rpmQuery } from "./io.ts";
 import type { IoFunction } from "./machine.ts";
@@ -29,9 +29,9 @@ const brokerFs: IoFs = {
       return refusedOr(path, err, null);
     }
   },
-  async readHead(path, max) {
+  async readChunk(path, offset, len) {
     try {
-      return await brokerReadHead(path, max);
+      return await brokerReadChunk(path, offset, len);
     } catch (err) {
       return refusedOr(path, err, null);
     }

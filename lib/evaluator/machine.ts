@@ -123,11 +123,6 @@ function hasNestedQuantifier(pattern: string): boolean {
   return false;
 }
 
-/** True when a line of `content` matches. */
-export function grepText(content: string, text: string, regexp: boolean): boolean {
-  return content.split(/\r?\n/).some(grepMatcher(text, regexp));
-}
-
 /** Package names has_package accepts (anything else is False without looking). */
 export const PACKAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9.+_:-]{0,127}$/;
 

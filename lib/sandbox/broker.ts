@@ -8,10 +8,12 @@ import type { BrokerDirEntry, BrokerRequest } from "./protocol.ts";
 
 /** Largest file the broker hands over (a Worker cannot make the agent slurp huge files). */
 export const MAX_BROKER_FILE = 4 * 1024 * 1024;
+/** Largest `readChunk` answer. */
+export const MAX_CHUNK = 1024 * 1024;
 
 /** The path policy of one Worker (from its WorkerSpec). */
 export interface BrokerPolicy {
-  /** `read`, `readHead`, `readDir`, `readLink`, `stat`. */
+  /** `read`, `readChunk`, `readDir`, `readLink`, `stat`. */
   allow: string[];
   /** `statfs` (sizes only). */
   statfsAllow: string[];
@@ -108,11 +110,20 @@ export async function fileOp(msg: BrokerRequest): Promise<unknown> {
   switch (msg.op) {
     case "read":
       return await readBounded(path, MAX_BROKER_FILE, true);
-    case "readHead": {
-      const st = await Deno.stat(path);
-      if (!st.isFile) throw new Error(`${path} is not a file`);
-      const max = Math.max(0, Math.min(Number(msg.max) || MAX_BROKER_FILE, MAX_BROKER_FILE));
-      return await readBounded(path, max, false);
+    case "readChunk": {
+      const offset = Math.max(0, Math.floor(Number(msg.offset) || 0));
+      const len = Math.max(0, Math.min(Math.floor(Number(msg.max) || 0), MAX_CHUNK));
+      using file = await Deno.open(path, { read: true });
+      if (!(await file.stat()).isFile) throw new Error(`${path} is not a file`);
+      await file.seek(offset, Deno.SeekMode.Start);
+      const buf = new Uint8Array(len);
+      let off = 0;
+      while (off < len) {
+        const n = await file.read(buf.subarray(off));
+        if (n === null) break;
+        off += n;
+      }
+      return buf.subarray(0, off);
     }
     case "readDir": {
       const out: BrokerDirEntry[] = [];

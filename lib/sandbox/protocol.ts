@@ -27,17 +27,27 @@ export interface BrokerRequest {
   path: string;
   /** Process group leader pid (group ops only). */
   pid?: number;
-  /** readHead: most bytes to return. */
+  /** readChunk: most bytes to return. */
   max?: number;
+  /** readChunk: where to start (bytes). */
+  offset?: number;
   /** trackGroup/killGroup: the marker the children carry in their environment (see GroupOp). */
   marker?: string;
 }
 
 /**
  * What a Worker may ask the broker; `statfs` is checked against the spec's `statfsAllow`.
- * `readHead` returns at most `max` bytes of a file (no error for a longer one).
+ * `readChunk` returns the bytes at `offset` (at most `max`, at most 1 MiB; empty at the end of the
+ * file), so a big file is read piece by piece.
  */
-export type BrokerOp = "read" | "readHead" | "readDir" | "readLink" | "stat" | "statfs" | GroupOp;
+export type BrokerOp =
+  | "read"
+  | "readChunk"
+  | "readDir"
+  | "readLink"
+  | "stat"
+  | "statfs"
+  | GroupOp;
 
 /**
  * Process-group ops for Workers that spawn detached children (WorkerSpec.processGroups): a Worker

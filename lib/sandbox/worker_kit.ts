@@ -33,7 +33,7 @@ function post(msg: FromWorker): void {
 function brokerCall(
   op: BrokerOp,
   path: string,
-  extra: { pid?: number; max?: number; marker?: string } = {},
+  extra: { pid?: number; max?: number; offset?: number; marker?: string } = {},
 ): Promise<unknown> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
@@ -76,9 +76,9 @@ export async function brokerTryRead(path: string): Promise<string | null> {
   }
 }
 
-/** The first `max` bytes of a file as text, through the broker (no error for a longer file). */
-export function brokerReadHead(path: string, max: number): Promise<string> {
-  return brokerCall("readHead", path, { max }) as Promise<string>;
+/** Up to `max` bytes of a file from `offset`, through the broker (empty at the end of the file). */
+export function brokerReadChunk(path: string, offset: number, max: number): Promise<Uint8Array> {
+  return brokerCall("readChunk", path, { offset, max }) as Promise<Uint8Array>;
 }
 
 /** Lists a directory through the broker. */
