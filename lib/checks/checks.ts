@@ -4,6 +4,7 @@
  * every `tags.changed` and `config.reloaded`), publishes our services and answers the views.
  */
 import type { Ctx } from "../subsystem.ts";
+import { reapOrphanRuns } from "../sandbox/mod.ts";
 import type { CollectorResultsView } from "../types.ts";
 import { appliesTo, type CheckDef } from "./check_def.ts";
 import { CheckDefinitions } from "./definitions.ts";
@@ -201,6 +202,10 @@ export class Checks {
 
   start(): Promise<void> {
     this.#started = true;
+    const orphans = reapOrphanRuns();
+    if (orphans) {
+      this.#ctx.log.warn(`killed ${orphans} process(es) left by plugins of an agent killed with -9`);
+    }
     this.#offs.push(this.#ctx.bus.on("tags.changed", () => this.relink()));
     this.#offs.push(this.#ctx.bus.on("config.reloaded", () => this.loadFromConfig()));
     this.relink();

@@ -25,7 +25,7 @@ import { procStat, reapRun } from "./reaper.ts";
 export type { BrokerDirEntry, BrokerStat, BrokerStatfs } from "./protocol.ts";
 export { BrokerDenied } from "./protocol.ts";
 export { brokerAllows, MAX_BROKER_FILE } from "./broker.ts";
-export { RUN_MARKER_VAR } from "./reaper.ts";
+export { reapOrphanRuns, RUN_MARKER_VAR } from "./reaper.ts";
 
 /** Deno permissions of a Worker (anything not listed is denied). */
 export type WorkerPermissions = Deno.PermissionOptionsObject;

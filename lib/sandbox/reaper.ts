@@ -93,3 +93,35 @@ export function reapRun(pgid: number, marker: string, since = 0): number {
   }
   return killed;
 }
+
+/** True when `pid` is a running (not zombie) process. */
+function alive(pid: number): boolean {
+  const st = procStat(pid);
+  return st !== null && st.state !== "Z";
+}
+
+/**
+ * Kills processes left by plugin runs of an agent that no longer exists (it was killed with -9
+ * while they ran): their `KUNAI_RUN=<agent pid>.<n>` names a dead pid. Run once at start. A marker
+ * whose agent pid is alive (another agent, or a reused pid) is left alone. Returns how many died.
+ */
+export function reapOrphanRuns(): number {
+  let killed = 0;
+  const prefix = `${RUN_MARKER_VAR}=`;
+  for (const pid of pids()) {
+    let env: string[];
+    try {
+      env = new TextDecoder().decode(Deno.readFileSync(`/proc/${pid}/environ`)).split("\0");
+    } catch {
+      continue;
+    }
+    const marker = env.find((e) => e.startsWith(prefix))?.slice(prefix.length);
+    const owner = Number(marker?.split(".")[0]);
+    if (!marker || !Number.isInteger(owner) || owner <= 1 || owner === Deno.pid || alive(owner)) continue;
+    try {
+      Deno.kill(pid, "SIGKILL");
+      killed++;
+    } catch { /* gone */ }
+  }
+  return killed;
+}

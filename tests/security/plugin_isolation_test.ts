@@ -170,3 +170,40 @@ Deno.test({
     Deno.removeSync(dir, { recursive: true });
   },
 });
+
+Deno.test("processes left by the plugins of an agent killed with -9 are killed when checks start", async () => {
+  // a pid that existed and is gone: the "agent" that was killed
+  const dead = new Deno.Command("/bin/true").spawn();
+  const deadPid = dead.pid;
+  await dead.status;
+  const marker = `94.${Math.floor(Math.random() * 1e6)}`;
+  const orphan = new Deno.Command("/usr/bin/sleep", {
+    args: [marker],
+    env: { KUNAI_RUN: `${deadPid}.7` },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  // another agent's run (its agent, this test process, is alive) is left alone
+  const other = new Deno.Command("/usr/bin/sleep", {
+    args: [marker],
+    env: { KUNAI_RUN: `${Deno.ppid}.1` },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const ctx = makeTestCtx();
+  const checks = createChecks(ctx);
+  try {
+    await waitFor("both sleepers", () => processesWith(`sleep ${marker}`).length === 2);
+    await checks.start();
+    const st = await orphan.status;
+    assert.equal(st.signal, "SIGKILL", "the orphaned plugin process was killed");
+    assert.deepEqual(processesWith(`sleep ${marker}`), [other.pid], "a live agent's run is untouched");
+  } finally {
+    try {
+      other.kill("SIGKILL");
+    } catch { /* gone */ }
+    await other.status;
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
