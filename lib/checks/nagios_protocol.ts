@@ -30,6 +30,8 @@ export interface PluginRun {
   durationMs: number;
   /** Set when the plugin could not be started (not allowed, not found). */
   error?: string;
+  /** Cleanup problems that did not change the result (a kill refused): logged and counted. */
+  warnings?: string[];
 }
 
 /** The answer for a run that never started (refused, not found, runner failure). */

@@ -79,16 +79,22 @@ async function run(p: RunParams): Promise<RunResult> {
     return failedRun(why);
   }
   const pid = child.pid;
+  /** Cleanup problems (a kill the main thread refused): reported with the run, never dropped. */
+  const warnings: string[] = [];
+  const noted = (what: string) => (err: unknown) =>
+    void warnings.push(`${what}: ${(err as Error)?.message ?? err}`);
   let tracked = false;
   try {
     await trackProcessGroup(pid, p.marker);
     tracked = true;
-  } catch { /* refused: the timeout then only closes our side */ }
+  } catch (err) {
+    noted("process group not tracked; only the plugin itself can be killed")(err);
+  }
   let timedOut = false;
   const budget = { left: p.maxOutput, truncated: false };
   const timer = setTimeout(() => {
     timedOut = true;
-    if (tracked) void killProcessGroup(pid).catch(() => {});
+    if (tracked) void killProcessGroup(pid).catch(noted("kill after the timeout failed"));
     else {
       try {
         child.kill("SIGKILL");
@@ -103,8 +109,8 @@ async function run(p: RunParams): Promise<RunResult> {
   clearTimeout(timer);
   if (tracked) {
     // Leftover background children of a finished plugin die with their group.
-    await killProcessGroup(pid).catch(() => {});
-    await untrackProcessGroup(pid).catch(() => {});
+    await killProcessGroup(pid).catch(noted("kill of leftover children failed"));
+    await untrackProcessGroup(pid).catch(noted("untrack failed"));
   }
   const stdout = decode(out), stderr = decode(err);
   const output = stderr
@@ -117,6 +123,7 @@ async function run(p: RunParams): Promise<RunResult> {
     timedOut,
     truncated: budget.truncated,
     durationMs: Math.round(performance.now() - started),
+    ...(warnings.length ? { warnings } : {}),
   };
 }
 

@@ -71,6 +71,10 @@ export class CheckRunner {
     }
     const max = this.#ctx.config.params.checks.max_output;
     const r = await this.nagios.run(argv, def.timeoutMs, max, as);
+    for (const w of r.warnings ?? []) {
+      this.#ctx.counters.inc("check_plugin_cleanup_failures_total");
+      this.#ctx.log.warn(`check ${def.id}: plugin cleanup: ${w}`);
+    }
     if (r.error && r.generation !== this.nagios.generation) return null;
     if (r.error) return unknown(r.error);
     if (r.timedOut) {

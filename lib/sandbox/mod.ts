@@ -132,7 +132,9 @@ export class SandboxWorker {
     this.#ready = new Promise<void>((resolve, reject) => {
       const ms = this.spec.startTimeoutMs ?? 10_000;
       const timer = setTimeout(() => {
-        reject(new Error(`${this.spec.name}: worker did not start within ${ms} ms`));
+        const err = new Error(`${this.spec.name}: worker did not start within ${ms} ms`);
+        this.#log.error(err.message);
+        reject(err);
         this.#restart();
       }, ms);
       w.onmessage = (ev: MessageEvent<FromWorker>) => {
@@ -153,7 +155,7 @@ export class SandboxWorker {
         this.#restart();
       };
     });
-    this.#ready.catch(() => {});
+    this.#ready.catch(() => {}); // both failures are logged above; callers awaiting #ready get the rejection
     return this.#ready;
   }
 
