@@ -4,6 +4,7 @@
  * that read on behalf of untrusted text (the evaluator), only world-readable files.
  */
 import { statfsSync } from "node:fs";
+import { dirname } from "node:path";
 import type { BrokerDirEntry, BrokerRequest } from "./protocol.ts";
 
 /** Largest file the broker hands over (a Worker cannot make the agent slurp huge files). */
@@ -77,6 +78,11 @@ export async function refusal(
   if (policy.worldReadable && op !== "stat" && op !== "statfs") {
     const st = await Deno.stat(real);
     if (st.mode === null || (st.mode & 0o004) === 0) return "not readable by every user";
+    // every directory above must let anyone through (a 0644 file in a 0700 home is private)
+    for (let dir = dirname(real); dir !== "/"; dir = dirname(dir)) {
+      const d = await Deno.stat(dir);
+      if (d.mode === null || (d.mode & 0o001) === 0) return `not readable by every user (${dir} is closed)`;
+    }
   }
   return null;
 }

@@ -23,6 +23,10 @@ Deno.test("grep, fileexists and has_package run in the Worker; private and denie
     Deno.writeTextFileSync(join(deniedDir, "keyring.json"), "{}");
     Deno.chmodSync(join(deniedDir, "keyring.json"), 0o644);
     Deno.symlinkSync(join(deniedDir, "keyring.json"), join(dir, "link.json"));
+    const closed = join(dir, "closed");
+    Deno.mkdirSync(closed, { mode: 0o700 });
+    Deno.writeTextFileSync(join(closed, "note.txt"), "private note\n");
+    Deno.chmodSync(join(closed, "note.txt"), 0o644);
     const io = sandboxedIo(sandbox, { deny: [`${deniedDir}/**`], deadlineMs: 3000 });
     const env = { io };
     assert.equal(await evaluate(`grep('centos', '${pub}')`, env), true);
@@ -30,7 +34,15 @@ Deno.test("grep, fileexists and has_package run in the Worker; private and denie
     assert.equal(await evaluate(`grep('x', '${join(dir, "missing")}')`, env), false);
     assert.equal(await evaluate(`fileexists('${pub}')`, env), true);
     assert.equal(await evaluate(`fileexists('${join(dir, "missing")}')`, env), false);
-    for (const p of [priv, join(deniedDir, "keyring.json"), join(dir, "link.json"), "/etc/shadow"]) {
+    for (
+      const p of [
+        priv,
+        join(deniedDir, "keyring.json"),
+        join(dir, "link.json"),
+        join(closed, "note.txt"),
+        "/etc/shadow",
+      ]
+    ) {
       await assert.rejects(evaluate(`grep('e', '${p}')`, env), /may not be read by expressions/, p);
     }
     assert.equal(typeof await evaluate("has_package('no-such-package-kunai')", env), "boolean");
