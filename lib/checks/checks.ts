@@ -5,6 +5,7 @@
  */
 import type { Ctx } from "../subsystem.ts";
 import { reapOrphanRuns } from "../sandbox/mod.ts";
+import { redactSecrets } from "../evaluator/mod.ts";
 import type { CollectorResultsView } from "../types.ts";
 import { appliesTo, type CheckDef } from "./check_def.ts";
 import { CheckDefinitions } from "./definitions.ts";
@@ -131,7 +132,8 @@ export class Checks {
     const rt = this.#states.get(id) ?? freshRuntime();
     const next = this.#scheduler.nextRun(id);
     const out: Record<string, unknown> = {
-      ...def.value,
+      // secret-named fields (a password used by a macro) are masked: GET /agent/checks is a read route
+      ...redactSecrets(def.value) as Record<string, unknown>,
       id,
       name: id,
       from: def.from,

@@ -72,3 +72,27 @@ Deno.test("a check PUT through the API keeps its apply_on (default *), runs, and
     ctx.cleanup();
   }
 });
+
+Deno.test("secret-named check and service fields are masked in views and in the published services", async () => {
+  const ctx = makeTestCtx({
+    files: {
+      "db.json": {
+        check: { critical_if: "False", ok_output: "'$db_password$'", db_password: "hunter2", apply_on: "*" },
+      },
+      "redis.json": { service: { name: "redis", port: 6379, auth_token: "tok-123", apply_on: "*" } },
+    },
+  });
+  const checks = createChecks(ctx);
+  try {
+    await checks.start();
+    const view = checks.view("db")!;
+    assert.equal(view.db_password, "********");
+    const svc = checks.serviceViews().redis;
+    assert.equal(svc.auth_token, "********");
+    assert.equal(svc.port, 6379);
+    assert.ok(!JSON.stringify(ctx.node.services()).includes("tok-123"), "gossip never carries the secret");
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
