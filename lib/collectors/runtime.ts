@@ -54,8 +54,8 @@ export function failureReason(err: unknown): string {
   return `${e?.name && e.name !== "Error" ? e.name + ": " : ""}${e?.message ?? String(err)}`;
 }
 
-/** Extra time allowed for a run that has to start its Worker first. */
-const START_GRACE_MS = 10_000;
+/** Extra time allowed for a run that has to start its Worker first (module load on a busy box). */
+const START_GRACE_MS = 30_000;
 
 export class CollectorRuntime {
   #o: RuntimeOptions;
@@ -157,6 +157,7 @@ export class CollectorRuntime {
         permissions: g.permissions,
         brokerAllow: g.brokerAllow,
         statfsAllow: g.statfsAllow,
+        startTimeoutMs: START_GRACE_MS,
       });
       this.#workers.set(g.name, w);
     }

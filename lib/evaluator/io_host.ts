@@ -89,6 +89,8 @@ export function sandboxedIo(
       brokerAllow: ["/**"],
       brokerDeny: [...ALWAYS_DENIED, ...opts.deny],
       brokerWorldReadable: true,
+      // loading the module on a busy box may be slow; each call's deadline starts once it is up
+      startTimeoutMs: 30_000,
     });
   return {
     worker: () => w,

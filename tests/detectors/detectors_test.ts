@@ -12,6 +12,8 @@ let collectors: import("../../lib/types.ts").CollectorResultsView | undefined;
 Deno.test("a detector on a temp file gains and (with removal on) loses a tag, and checks re-link", async () => {
   collectors = undefined;
   const ctx = makeTestCtx();
+  // expressions read only files every user may read (the broker's rule): open the test dir
+  Deno.chmodSync(ctx.dir, 0o755);
   const flag = join(ctx.dir, "flag");
   ctx.config.objects.detector["flagged"] = {
     id: "flagged",
