@@ -120,16 +120,19 @@ export async function fileOp(msg: BrokerRequest): Promise<unknown> {
       const offset = Math.max(0, Math.floor(Number(msg.offset) || 0));
       const len = Math.max(0, Math.min(Math.floor(Number(msg.max) || 0), MAX_CHUNK));
       using file = await Deno.open(path, { read: true });
-      if (!(await file.stat()).isFile) throw new Error(`${path} is not a file`);
+      const st = await file.stat();
+      if (!st.isFile) throw new Error(`${path} is not a file`);
       await file.seek(offset, Deno.SeekMode.Start);
-      const buf = new Uint8Array(len);
+      // a small file gets a small buffer (/proc files report size 0: the full chunk then)
+      const buf = new Uint8Array(st.size > 0 ? Math.min(len, Math.max(0, st.size - offset) + 1) : len);
       let off = 0;
-      while (off < len) {
+      while (off < buf.length) {
         const n = await file.read(buf.subarray(off));
         if (n === null) break;
         off += n;
       }
-      return buf.subarray(0, off);
+      // an exact copy: posting a view would clone its whole buffer
+      return off === buf.length ? buf : buf.slice(0, off);
     }
     case "readDir": {
       const out: BrokerDirEntry[] = [];
