@@ -7,7 +7,7 @@
  * only the resolved plugin executables, so anything else is refused by Deno itself.
  */
 import { killProcessGroup, serve, trackProcessGroup, untrackProcessGroup } from "../sandbox/worker_kit.ts";
-import { RUN_MARKER_VAR } from "../sandbox/reaper.ts";
+import { RUN_MARKER_VAR } from "../sandbox/protocol.ts";
 import {
   failedRun,
   type PluginRun as RunResult,

@@ -25,7 +25,8 @@ import { procStat, reapRun } from "./reaper.ts";
 export type { BrokerDirEntry, BrokerStat, BrokerStatfs } from "./protocol.ts";
 export { BrokerDenied } from "./protocol.ts";
 export { brokerAllows, MAX_BROKER_FILE } from "./broker.ts";
-export { reapOrphanRuns, RUN_MARKER_VAR } from "./reaper.ts";
+export { reapOrphanRuns } from "./reaper.ts";
+export { RUN_MARKER_VAR } from "./protocol.ts";
 
 /** Deno permissions of a Worker (anything not listed is denied). */
 export type WorkerPermissions = Deno.PermissionOptionsObject;

@@ -106,3 +106,6 @@ export class BrokerDenied extends Error {
     this.name = "BrokerDenied";
   }
 }
+
+/** The environment variable that marks every process of one plugin run (see reaper.ts). */
+export const RUN_MARKER_VAR = "KUNAI_RUN";

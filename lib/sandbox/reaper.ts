@@ -5,12 +5,10 @@
  * descendants of those. No cgroup is needed; a process that clears its own environment AND leaves
  * the group is the only one that can outlive its run.
  */
-
-/** The environment variable that marks every process of one plugin run. */
-export const RUN_MARKER_VAR = "KUNAI_RUN";
+import { RUN_MARKER_VAR } from "./protocol.ts";
 
 /** SIGKILLs a process group; false when it had no member left. */
-export function killGroup(pgid: number): boolean {
+function killGroup(pgid: number): boolean {
   try {
     Deno.kill(-pgid, "SIGKILL");
     return true;
