@@ -65,6 +65,8 @@ export interface IoHostOptions {
   name?: string;
   /** File call deadline (default IO_DEADLINE_MS). */
   deadlineMs?: number;
+  /** The Worker stops after this long without a call (default 60 s; it restarts on the next one). */
+  idleMs?: number;
 }
 
 /** An EvalIo running each call in a sandboxed Worker (started on first use). */
@@ -73,6 +75,21 @@ export function sandboxedIo(
   opts: IoHostOptions,
 ): EvalIo & { worker(): SandboxWorker | null } {
   let w: SandboxWorker | null = null;
+  let inFlight = 0;
+  let idleTimer: ReturnType<typeof setTimeout> | undefined;
+  const idleMs = opts.idleMs ?? 60_000;
+  /** Each Worker costs RSS: one unused for `idleMs` (e.g. the eval route's) is stopped. */
+  const armIdle = () => {
+    clearTimeout(idleTimer);
+    const t = setTimeout(() => {
+      if (inFlight === 0 && w) {
+        w.terminate();
+        w = null;
+      }
+    }, idleMs);
+    Deno.unrefTimer(t);
+    idleTimer = t;
+  };
   const rpm = packageSources.rpm.filter((p) => {
     try {
       return Deno.statSync(p).isFile;
@@ -97,6 +114,7 @@ export function sandboxedIo(
     async call(name: IoFunction, args: PyValue[]): Promise<PyValue> {
       const ms = name === "check_tcp" ? Number(args[2]) * 1000 + 2000 : deadline;
       let reply: IoReply;
+      inFlight++;
       try {
         reply = await ensure().call<IoReply>("call", { name, args }, ms);
       } catch (err) {
@@ -105,6 +123,9 @@ export function sandboxedIo(
           throw new EvalError("limit", `${name}() did not finish within ${ms / 1000} s and was stopped`);
         }
         throw new EvalError("runtime", `${name}() failed: ${e.message}`);
+      } finally {
+        inFlight--;
+        armIdle();
       }
       if (reply.ok) return reply.value;
       throw new EvalError(reply.kind, reply.message);

@@ -52,3 +52,21 @@ Deno.test("grep, fileexists and has_package run in the Worker; private and denie
     cleanup();
   }
 });
+
+Deno.test("an io Worker unused for its idle time stops and starts again on the next call", async () => {
+  const sandbox = new Sandbox();
+  try {
+    const io = sandboxedIo(sandbox, { deny: [], idleMs: 200 });
+    assert.equal(await evaluate("fileexists('/etc/passwd')", { io }), true);
+    const first = io.worker()!;
+    assert.ok(first.running);
+    const end = Date.now() + 10_000;
+    while (io.worker() && Date.now() < end) await new Promise((r) => setTimeout(r, 50));
+    assert.equal(io.worker(), null, "stopped when idle");
+    assert.equal(first.running, false);
+    assert.equal(await evaluate("fileexists('/etc/passwd')", { io }), true);
+    assert.ok(io.worker()?.running, "started again on demand");
+  } finally {
+    sandbox.stopAll();
+  }
+});
