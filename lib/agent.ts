@@ -47,6 +47,7 @@ import { createWebsocket } from "./websocket/mod.ts";
 import { createProcessMetrics } from "./process_metrics/mod.ts";
 import { describeRouters, openApiRoutes } from "./openapi/mod.ts";
 import { uiRoutes } from "./ui/mod.ts";
+import type { CollectorResultsView } from "./types.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
 export interface SharedDeps {
@@ -62,6 +63,8 @@ export interface SharedDeps {
   broadcast?: Broadcaster;
   /** Re-reads the configuration in place (what SIGHUP does). */
   reload?: () => unknown;
+  /** Latest collector results, set by the collectors entry for the entries after it. */
+  collectors?: CollectorResultsView;
 }
 
 /**
@@ -130,14 +133,18 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
   },
   // kv: after gossip (reads ctx.views.membership; binds late if gossip publishes it at start)
   { name: "kv", create: (ctx, shared) => shared.kv = createKv(ctx) },
-  // collectors: before checks/detectors, which read ctx.views.collectors
-  { name: "collectors", create: (ctx) => createCollectors(ctx) },
-  // evaluator: GET /agent/evaluator/list, POST /agent/evaluator/eval (reads ctx.views.collectors per request)
-  { name: "evaluator", create: (ctx) => createEvaluator(ctx) },
+  // collectors: before evaluator/detectors/checks, which get its results view
+  { name: "collectors", create: (ctx, shared) => shared.collectors = createCollectors(ctx) },
+  // evaluator: GET /agent/evaluator/list, POST /agent/evaluator/eval (write)
+  { name: "evaluator", create: (ctx, { collectors }) => createEvaluator(ctx, { collectors }) },
   { name: "docker", create: (ctx) => createDocker(ctx) },
   // detectors before checks: tags found at start re-link checks through tags.changed
-  { name: "detectors", create: (ctx) => createDetectors(ctx) },
-  { name: "checks", create: (ctx) => createChecks(ctx) },
+  { name: "detectors", create: (ctx, { collectors }) => createDetectors(ctx, { collectors }) },
+  {
+    name: "checks",
+    create: (ctx, shared) =>
+      createChecks(ctx, { collectors: shared.collectors, membership: shared.membership }),
+  },
   // outputs: consume check.changed / member.* / kv.changed on the bus
   {
     name: "handlers",

@@ -4,6 +4,7 @@
  * file and the field. Expressions are syntax-checked when the check is loaded.
  */
 import {
+  CollectorPending,
   type EvalEnv,
   EvalError,
   evaluateBool,
@@ -24,6 +25,15 @@ export const EXPRESSION_FIELDS = [
 export interface RawResult {
   state: "ok" | "warning" | "critical" | "unknown";
   output: string;
+  /** UNKNOWN because this collector has no results yet (the caller may wait for it). */
+  pendingCollector?: string;
+}
+
+/** A field's evaluation failed: the message names the file and field. */
+class FieldError extends Error {
+  constructor(message: string, readonly pendingCollector?: string) {
+    super(message);
+  }
 }
 
 /**
@@ -63,7 +73,10 @@ async function field(def: CheckDef, name: string, env: EvalEnv, asBool: boolean)
     if (err instanceof EvalError && err.kind === "missing" && !env.collectors && /collector/.test(msg)) {
       hint = "no collector results (collectors are not running): ";
     }
-    throw new Error(`${where(def)}${name}: ${hint}${msg}`);
+    throw new FieldError(
+      `${where(def)}${name}: ${hint}${msg}`,
+      err instanceof CollectorPending ? err.collector : undefined,
+    );
   }
 }
 
@@ -78,6 +91,8 @@ export async function runEvaluated(def: CheckDef, env: EvalEnv): Promise<RawResu
     }
     return { state: "ok", output: await field(def, "ok_output", env, false) };
   } catch (err) {
-    return { state: "unknown", output: (err as Error).message };
+    const out: RawResult = { state: "unknown", output: (err as Error).message };
+    if (err instanceof FieldError && err.pendingCollector) out.pendingCollector = err.pendingCollector;
+    return out;
   }
 }

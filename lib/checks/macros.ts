@@ -7,29 +7,13 @@
  * expandMacros("-w $load.warning$", (p) => lookupPath([{ load: { warning: 1 } }], p)); // "-w 1"
  * ```
  */
-
-/** Walks a dotted path; a key may itself hold dots (the longest existing key wins first). */
-export function walkPath(root: unknown, segments: string[]): unknown {
-  if (segments.length === 0) return root;
-  if (root === null || typeof root !== "object" || Array.isArray(root)) return undefined;
-  const obj = root as Record<string, unknown>;
-  for (let n = segments.length; n >= 1; n--) {
-    const key = segments.slice(0, n).join(".");
-    if (Object.hasOwn(obj, key)) {
-      const got = walkPath(obj[key], segments.slice(n));
-      if (got !== undefined) return got;
-    }
-  }
-  return undefined;
-}
+import { walkPath } from "../evaluator/mod.ts";
 
 /** Looks a dotted path up in each scope in order (check, service, configuration data). */
 export function lookupPath(scopes: Array<Record<string, unknown> | undefined>, path: string): unknown {
-  const segments = path.split(".").map((s) => s.trim());
-  if (segments.some((s) => s === "")) return undefined;
   for (const scope of scopes) {
     if (!scope) continue;
-    const v = walkPath(scope, segments);
+    const v = walkPath(scope, path);
     if (v !== undefined && v !== null) return v;
   }
   return undefined;
@@ -57,9 +41,4 @@ export function expandMacros(text: string, lookup: (path: string) => unknown): s
     }
     return "";
   });
-}
-
-/** Names used by `$…$` in a text (for diagnostics). */
-export function macroNames(text: string): string[] {
-  return [...text.matchAll(MACRO)].map((m) => m[1]);
 }

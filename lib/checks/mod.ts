@@ -5,16 +5,16 @@
  * `/agent/state`, `/state/services` routes.
  *
  * ```ts
- * const checks = createChecks(ctx);
+ * const checks = createChecks(ctx, { collectors, membership });
  * await checks.start();
  * checks.activeViews(); // {"linux/cpu": {state: "ok", ...}}
  * ```
  */
-import type { Hono } from "hono";
-import type { ApiEnv } from "../routing/mod.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
-import type { MemberRecord } from "../types.ts";
+import type { CollectorResultsView, MemberRecord, MembershipView } from "../types.ts";
+import type { RouteTable } from "../routing/mod.ts";
 import { Checks } from "./checks.ts";
+import { type ChecksApi, makeChecksApi } from "./api.ts";
 import { checksRoutes } from "./routes.ts";
 
 export { installDefaultPack } from "./pack.ts";
@@ -24,25 +24,18 @@ export { expandMacros, lookupPath } from "./macros.ts";
 export { parsePerfdata, parsePluginOutput, perfMetricName, stateOfExitCode } from "./perfdata.ts";
 export { applyResult } from "./flap.ts";
 export { jitteredInterval, percentile } from "./jitter.ts";
-export { resolveCommand } from "./nagios_runner.ts";
+export { lookupUser, pluginIdentity, resolveCommand } from "./nagios_runner.ts";
+export { type ChecksApi, ChecksRequestError } from "./api.ts";
 
-/** What other parts (and tests) may ask of the checks subsystem. */
-export interface ChecksApi {
-  /** Runs one check now (awaits its result). */
-  runCheck(id: string): Promise<void>;
-  /** Recomputes the active set from our tags. */
-  relink(): void;
-  /** Re-reads checks and services from the configuration. */
-  loadFromConfig(): void;
-  view(id: string): Record<string, unknown> | undefined;
-  allViews(): Record<string, Record<string, unknown>>;
-  activeViews(): Record<string, Record<string, unknown>>;
-  serviceViews(): Record<string, Record<string, unknown>>;
-  isActive(id: string): boolean;
-  history(id: string): Array<{ ts: number; state: string; state_id: number; output: string }>;
+/** What checks read from the other subsystems (wired by lib/agent.ts). */
+export interface ChecksDeps {
+  /** Latest collector results for evaluated checks; absent when collectors do not run. */
+  collectors?: CollectorResultsView;
+  /** The cluster's members for `/agent/state/<node>` and `/state/services`; absent: only us. */
+  membership?: Pick<MembershipView, "self" | "members">;
 }
 
-/** Our own node record when no membership view is wired. */
+/** Our own record when no membership view is wired. */
 function selfRecord(ctx: Ctx): MemberRecord {
   const n = ctx.node;
   return {
@@ -59,31 +52,20 @@ function selfRecord(ctx: Ctx): MemberRecord {
 }
 
 /** Builds the checks subsystem. */
-export function createChecks(ctx: Ctx): Subsystem & ChecksApi {
-  const c = new Checks(ctx);
+export function createChecks(ctx: Ctx, deps: ChecksDeps = {}): Subsystem & ChecksApi {
+  const core = new Checks(ctx, deps.collectors);
+  const api = makeChecksApi(core, {
+    cfgDir: () => ctx.config.cfgDir,
+    members: () => deps.membership?.members() ?? [selfRecord(ctx)],
+    self: () => deps.membership?.self() ?? selfRecord(ctx),
+    localServices: () => ctx.node.services(),
+  });
   return {
-    name: c.name,
-    start: () => c.start(),
-    stop: () => c.stop(),
-    info: () => c.info(),
-    runCheck: async (id) => {
-      await c.runCheck(id);
-    },
-    relink: () => c.relink(),
-    loadFromConfig: () => c.loadFromConfig(),
-    view: (id) => c.view(id),
-    allViews: () => c.allViews(),
-    activeViews: () => c.activeViews(),
-    serviceViews: () => c.serviceViews(),
-    isActive: (id) => c.isActive(id),
-    history: (id) => c.history(id),
-    routes: (): Hono<ApiEnv> =>
-      checksRoutes({
-        checks: c,
-        cfgDir: () => ctx.config.cfgDir,
-        membership: () => ctx.views.membership,
-        selfRecord: () => ctx.views.membership?.self() ?? selfRecord(ctx),
-        localServices: () => ctx.node.services(),
-      }),
+    ...api,
+    name: core.name,
+    start: () => core.start(),
+    stop: () => core.stop(),
+    info: () => core.info(),
+    routes: (): RouteTable => checksRoutes(api),
   };
 }

@@ -128,6 +128,46 @@ export function resolveCommand(
 
 export type { PluginRun } from "./nagios_protocol.ts";
 
+/** Who a plugin runs as and with what environment (see pluginIdentity). */
+export interface PluginIdentity {
+  env: Record<string, string>;
+  uid?: number;
+  gid?: number;
+}
+
+/** PATH of every plugin (the agent's own PATH is not inherited). */
+export const PLUGIN_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/** uid/gid of a user from /etc/passwd (a name or a number), or null when unknown. */
+export function lookupUser(user: string, passwd = "/etc/passwd"): { uid: number; gid: number } | null {
+  let text = "";
+  try {
+    text = Deno.readTextFileSync(passwd);
+  } catch { /* no passwd file */ }
+  for (const line of text.split("\n")) {
+    const f = line.split(":");
+    if (f.length >= 4 && (f[0] === user || f[2] === user)) return { uid: Number(f[2]), gid: Number(f[3]) };
+  }
+  if (/^\d+$/.test(user)) return { uid: Number(user), gid: Number(user) };
+  return null;
+}
+
+/**
+ * The environment and user of a plugin run: PATH, LANG and the Nagios macros only; when the agent
+ * runs as root, the `nagios_user` (throws when that user does not exist: never silently root).
+ */
+export function pluginIdentity(
+  macros: Record<string, string>,
+  nagiosUser: string,
+  agentUid: number | null = Deno.uid(),
+): PluginIdentity {
+  const env: Record<string, string> = { PATH: PLUGIN_PATH, LANG: Deno.env.get("LANG") || "C", ...macros };
+  if (agentUid !== 0) return { env };
+  const u = lookupUser(nagiosUser);
+  if (!u) throw new PluginRefused(`nagios_user ${nagiosUser} does not exist; plugins are not run as root`);
+  return { env, uid: u.uid, gid: u.gid };
+}
+
 const WORKER_NAME = "nagios-runner";
 
 /**
@@ -140,6 +180,8 @@ export class NagiosRunner {
   #allowed: string[] = [];
   /** Bumped at each respawn so callers can drop results of a superseded Worker. */
   generation = 0;
+  /** Runs started (the run marker's sequence). */
+  #runs = 0;
 
   constructor(sandbox: Sandbox) {
     this.#sandbox = sandbox;
@@ -175,11 +217,13 @@ export class NagiosRunner {
     argv: string[],
     timeoutMs: number,
     maxOutput: number,
+    as: PluginIdentity = { env: { PATH: PLUGIN_PATH, LANG: "C" } },
   ): Promise<PluginRun & { generation: number }> {
     const generation = this.generation;
     const w = this.#ensure();
     try {
-      const params: PluginRunParams = { argv, timeoutMs, maxOutput };
+      const marker = `${Deno.pid}.${++this.#runs}`;
+      const params: PluginRunParams = { argv, timeoutMs, maxOutput, marker, ...as };
       const r = await w.call<PluginRun>("run", params, timeoutMs + 5000);
       return { ...r, generation };
     } catch (err) {

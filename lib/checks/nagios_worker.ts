@@ -1,10 +1,13 @@
 /**
  * The Nagios runner Worker: runs one plugin per call with Deno.Command (no shell unless the argv
- * says `/bin/sh -c`), in its own process group, with a timeout after which the main thread kills
- * the whole group. Its `run` permission lists only the resolved plugin executables, so anything
- * else is refused by Deno itself. Imports only the sandbox kit.
+ * says `/bin/sh -c`), in its own process group, with a minimal environment (the agent's is never
+ * inherited), as an unprivileged user when the agent is root, and with a timeout after which the
+ * main thread kills the whole group and every process carrying the run's marker (setsid children
+ * included); leftovers of a finished plugin are killed the same way. Its `run` permission lists
+ * only the resolved plugin executables, so anything else is refused by Deno itself.
  */
 import { killProcessGroup, serve, trackProcessGroup, untrackProcessGroup } from "../sandbox/worker_kit.ts";
+import { RUN_MARKER_VAR } from "../sandbox/protocol.ts";
 import {
   failedRun,
   type PluginRun as RunResult,
@@ -51,28 +54,47 @@ async function run(p: RunParams): Promise<RunResult> {
   const [cmd, ...args] = p.argv;
   let child: Deno.ChildProcess;
   try {
-    child = new Deno.Command(cmd, { args, stdin: "null", stdout: "piped", stderr: "piped", detached: true })
-      .spawn();
+    child = new Deno.Command(cmd, {
+      args,
+      stdin: "null",
+      stdout: "piped",
+      stderr: "piped",
+      detached: true,
+      clearEnv: true,
+      env: { ...p.env, [RUN_MARKER_VAR]: p.marker },
+      uid: p.uid,
+      gid: p.gid,
+    }).spawn();
   } catch (err) {
     const e = err as Error;
-    const why = e.name === "NotCapable" || e.name === "PermissionDenied"
+    const why = e.name === "NotCapable"
       ? `${cmd} is not an allowed plugin (run permission refused)`
+      : e.name === "PermissionDenied"
+      ? `${cmd}: cannot be executed${
+        p.uid !== undefined ? ` by uid ${p.uid} (nagios_user)` : ""
+      }: ${e.message}`
       : e.name === "NotFound"
       ? `${cmd}: no such plugin`
       : `${cmd}: cannot start: ${e.message}`;
     return failedRun(why);
   }
   const pid = child.pid;
+  /** Cleanup problems (a kill the main thread refused): reported with the run, never dropped. */
+  const warnings: string[] = [];
+  const noted = (what: string) => (err: unknown) =>
+    void warnings.push(`${what}: ${(err as Error)?.message ?? err}`);
   let tracked = false;
   try {
-    await trackProcessGroup(pid);
+    await trackProcessGroup(pid, p.marker);
     tracked = true;
-  } catch { /* refused: the timeout then only closes our side */ }
+  } catch (err) {
+    noted("process group not tracked; only the plugin itself can be killed")(err);
+  }
   let timedOut = false;
   const budget = { left: p.maxOutput, truncated: false };
   const timer = setTimeout(() => {
     timedOut = true;
-    if (tracked) void killProcessGroup(pid).catch(() => {});
+    if (tracked) void killProcessGroup(pid).catch(noted("kill after the timeout failed"));
     else {
       try {
         child.kill("SIGKILL");
@@ -87,8 +109,8 @@ async function run(p: RunParams): Promise<RunResult> {
   clearTimeout(timer);
   if (tracked) {
     // Leftover background children of a finished plugin die with their group.
-    await killProcessGroup(pid).catch(() => {});
-    await untrackProcessGroup(pid).catch(() => {});
+    await killProcessGroup(pid).catch(noted("kill of leftover children failed"));
+    await untrackProcessGroup(pid).catch(noted("untrack failed"));
   }
   const stdout = decode(out), stderr = decode(err);
   const output = stderr
@@ -101,6 +123,7 @@ async function run(p: RunParams): Promise<RunResult> {
     timedOut,
     truncated: budget.truncated,
     durationMs: Math.round(performance.now() - started),
+    ...(warnings.length ? { warnings } : {}),
   };
 }
 

@@ -36,19 +36,25 @@ export class Scheduler {
   #delays: number[] = [];
   #delayPos = 0;
   #stopped = false;
+  /** Told about a run that threw (a bug in the run function: it should never throw). */
+  #onError: (id: string, err: unknown) => void;
   /** Runs started since creation. */
   runs = 0;
+  /** Runs that threw. */
+  failures = 0;
 
   constructor(
     clock: Clock,
     maxConcurrency: number,
     run: (id: string) => Promise<void | number>,
     rand: () => number = Math.random,
+    onError: (id: string, err: unknown) => void = (id, err) => console.error(`check ${id}: run failed:`, err),
   ) {
     this.#clock = clock;
     this.#max = Math.max(1, maxConcurrency);
     this.#run = run;
     this.#rand = rand;
+    this.#onError = onError;
   }
 
   /** Adds or updates a check; its first run honours the restored `lastCheckMs`. */
@@ -126,7 +132,12 @@ export class Scheduler {
     let retryMs: number | null = null;
     p.then((r) => {
       if (typeof r === "number") retryMs = r;
-    }).catch(() => {}).finally(() => {
+    }).catch((err) => {
+      this.failures++;
+      try {
+        this.#onError(e.id, err);
+      } catch { /* a failing reporter must not stop the schedule */ }
+    }).finally(() => {
       e.running = false;
       this.#active--;
       if (this.#entries.get(e.id) === e) {

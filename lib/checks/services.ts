@@ -4,6 +4,7 @@
  * the records gossip carries and the `/state/services` view.
  */
 import type { MemberRecord } from "../types.ts";
+import { redactSecrets } from "../evaluator/mod.ts";
 
 /** A loaded service. */
 export interface ServiceDef {
@@ -40,7 +41,8 @@ export function makeServiceDef(name: string, file: string, value: Record<string,
 
 /** The record published in our node record (stable between state changes). */
 export function serviceRecord(def: ServiceDef, st: ServiceState | undefined): Record<string, unknown> {
-  const { check: _check, ...fields } = def.value;
+  // secret-named fields (a password used by a macro) are never published or shown
+  const { check: _check, ...fields } = redactSecrets(def.value) as Record<string, unknown>;
   const state = def.checkId
     ? st ?? { state: "pending", state_id: 3, output: "" }
     : { state: "ok", state_id: 0, output: "" };

@@ -4,6 +4,8 @@
  */
 import { NO_PERMISSIONS, type WorkerPermissions } from "../sandbox/mod.ts";
 import { mongoHostPort } from "./parsers/services.ts";
+import type { RunReply } from "./protocol.ts";
+import { servicePrecheck } from "./precheck.ts";
 
 export interface GroupSpec {
   /** Worker name ("collectors-linux"...). */
@@ -16,6 +18,11 @@ export interface GroupSpec {
   collectors: string[];
   /** Prefixes of the configuration data keys handed to its runs (none by default). */
   dataKeys?: string[];
+  /**
+   * Asked before a run while the Worker is not running: a reply means "nothing to talk to" and the
+   * Worker is not started (and a running Worker whose collectors all find nothing is stopped).
+   */
+  precheck?: (collector: string, data: Record<string, unknown>) => Promise<RunReply | null>;
 }
 
 export const LINUX_COLLECTORS = [
@@ -181,6 +188,7 @@ export function defaultGroups(data: Record<string, unknown>): GroupSpec[] {
       brokerAllow: [],
       collectors: SERVICE_COLLECTORS,
       dataKeys: ["redis", "mysql", "mongodb", "MongoDB", "apache", "nginx", "rabbitMQ"],
+      precheck: servicePrecheck,
     },
   ];
 }

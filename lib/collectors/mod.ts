@@ -1,7 +1,9 @@
 /**
  * Collectors subsystem: Linux, service and status-URL collectors run in permission-scoped Workers
- * (see groups.ts), results persisted in `collectors.db`, exposed as `ctx.views.collectors`, on the
- * bus (`collector.result`, `metrics.points` as `<node>.<collector>.<path>`) and `GET /collectors`.
+ * (see groups.ts), results persisted in `collectors.db`, handed by lib/agent.ts to the evaluator,
+ * detectors and checks as a CollectorResultsView (the returned object), on the bus
+ * (`collector.result`, `metrics.points` as `<node>.<collector>.<path>`) and `GET /collectors`.
+ * A reload's new free data (`redis_port`, `mysql_*`...) reaches the next runs.
  *
  * ```ts
  * const collectors = createCollectors(ctx);
@@ -62,6 +64,7 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
     params: ctx.config.params.collectors,
     data: ctx.config.data,
     groups: opts.groups,
+    onWarning: (name) => ctx.counters.inc("collector_warnings_total", { collector: name }),
     onResult(entry, ok) {
       ctx.counters.inc("collector_runs_total", { collector: entry.name, result: ok ? "ok" : "failed" });
       // saved when its state flips or a minute after its last save; everything again at stop
@@ -89,14 +92,25 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
     loadEntries(db, (name, err) => ctx.log.warn(`collectors.db: entry ${name} skipped: ${err.message}`)),
   );
   ctx.counters.describe("collector_runs_total", "counter", "collector runs by result");
+  ctx.counters.describe("collector_warnings_total", "counter", "problems a run reported without failing");
 
+  let offReload: (() => void) | null = null;
   const api: Subsystem & CollectorsApi = {
     name: "collectors",
     start() {
       runtime.start();
+      // free data read by collectors (redis_port, mysql_*...) applies from the next run
+      offReload = ctx.bus.on("config.reloaded", () => {
+        const respawned = runtime.reconfigure(ctx.config.data);
+        if (respawned.length) {
+          ctx.log.info(`configuration reloaded: new permissions for ${respawned.join(", ")}`);
+        }
+      });
       return Promise.resolve();
     },
     stop() {
+      offReload?.();
+      offReload = null;
       runtime.stop();
       if (db.isOpen) db.transaction(() => runtime.entries().filter((e) => e.last_check > 0).forEach(save));
       return Promise.resolve();
@@ -115,6 +129,5 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
     entry: (name) => runtime.entry(name),
     runOnce: (name) => runtime.runOnce(name),
   };
-  ctx.views.collectors = api;
   return api;
 }

@@ -14,4 +14,6 @@ export interface RunRequest {
 export interface RunReply {
   results: Record<string, unknown> | null;
   inactive?: string;
+  /** Problems that did not fail the run (a connection that did not close cleanly): logged and counted. */
+  warnings?: string[];
 }

@@ -41,6 +41,8 @@ export interface RuntimeOptions {
   groups?: GroupSpec[];
   /** Called after every run, success or failure. */
   onResult?: (entry: CollectorEntry, ok: boolean) => void;
+  /** Called for each problem a run reported without failing (already logged). */
+  onWarning?: (name: string, warning: string) => void;
 }
 
 /** Turns a Worker failure into the reason shown in `log`. */
@@ -52,8 +54,8 @@ export function failureReason(err: unknown): string {
   return `${e?.name && e.name !== "Error" ? e.name + ": " : ""}${e?.message ?? String(err)}`;
 }
 
-/** Extra time allowed for a run that has to start its Worker first. */
-const START_GRACE_MS = 10_000;
+/** Extra time allowed for a run that has to start its Worker first (module load on a busy box). */
+const START_GRACE_MS = 30_000;
 
 export class CollectorRuntime {
   #o: RuntimeOptions;
@@ -68,15 +70,47 @@ export class CollectorRuntime {
   #started = false;
   /** Runs done / failed since start, for info(). */
   runs = 0;
+  /** Problems a run reported without failing (a connection that did not close), for info. */
+  warnings = 0;
   failures = 0;
 
+  /** Groups were given by the caller (tests): a reload keeps them. */
+  #fixedGroups: boolean;
+
   constructor(opts: RuntimeOptions) {
-    this.#o = opts;
+    this.#o = { ...opts };
+    this.#fixedGroups = !!opts.groups;
     this.#groups = opts.groups ?? defaultGroups(opts.data);
+    this.#indexGroups();
+    for (const name of this.names()) this.#entries.set(name, blankEntry(name, this.disabled(name)));
+  }
+
+  #indexGroups(): void {
+    this.#groupOf.clear();
     for (const g of this.#groups) {
       for (const c of g.collectors) if (!this.#groupOf.has(c)) this.#groupOf.set(c, g);
     }
-    for (const name of this.names()) this.#entries.set(name, blankEntry(name, this.disabled(name)));
+  }
+
+  /**
+   * New configuration data (a reload): the next runs use it, and a group whose permissions follow
+   * from it (the services Worker's net allow-list: `redis_port`, `mysql_*`...) gets a fresh Worker.
+   */
+  reconfigure(data: Record<string, unknown>): string[] {
+    this.#o.data = data;
+    if (this.#fixedGroups) return [];
+    const next = defaultGroups(data);
+    const changed: string[] = [];
+    for (const g of next) {
+      const old = this.#groups.find((x) => x.name === g.name);
+      if (old && JSON.stringify(old.permissions) === JSON.stringify(g.permissions)) continue;
+      changed.push(g.name);
+      this.#workers.get(g.name)?.terminate();
+      this.#workers.delete(g.name);
+    }
+    this.#groups = next;
+    this.#indexGroups();
+    return changed;
   }
 
   /** Every known collector name, sorted. */
@@ -123,6 +157,7 @@ export class CollectorRuntime {
         permissions: g.permissions,
         brokerAllow: g.brokerAllow,
         statfsAllow: g.statfsAllow,
+        startTimeoutMs: START_GRACE_MS,
       });
       this.#workers.set(g.name, w);
     }
@@ -162,10 +197,50 @@ export class CollectorRuntime {
     return p;
   }
 
+  /** One run's reply: the group's precheck while its Worker is down, else the Worker, under a timeout. */
+  async #ask(name: string, g: GroupSpec): Promise<RunReply> {
+    const { clock } = this.#o;
+    const timeout = this.#o.params.timeout;
+    if (this.#busy.has(name)) throw new Error("the previous run has not finished yet; skipped");
+    if (g.precheck && !this.#workers.get(g.name)?.running) {
+      const early = await g.precheck(name, pickData(this.#o.data, g.dataKeys));
+      if (early) return early;
+    }
+    this.#busy.add(name);
+    const w = this.#worker(g);
+    // a Worker that is not up yet gets its start time on top (module load, first-use compile)
+    const limit = timeout + (w.running ? 0 : START_GRACE_MS);
+    const call = w.call<RunReply>("run", {
+      name,
+      data: pickData(this.#o.data, g.dataKeys),
+      timeoutMs: timeout,
+    }, timeout * 3);
+    call.then(() => this.#busy.delete(name), () => this.#busy.delete(name));
+    let timer: TimerId | undefined;
+    const timedOut = new Promise<never>((_, reject) => {
+      timer = clock.setTimeout(() => reject(new Error(`run took longer than ${limit} ms`)), limit);
+    });
+    try {
+      return await Promise.race([call, timedOut]);
+    } finally {
+      clock.clearTimeout(timer!);
+      call.catch(() => {}); // its outcome is the race's (or, after a timeout, the #busy bookkeeping's)
+    }
+  }
+
+  /** Stops a prechecked group's Worker once none of its collectors finds anything (next runs precheck). */
+  #stopIfIdle(g: GroupSpec): void {
+    if (!g.precheck) return;
+    const w = this.#workers.get(g.name);
+    if (!w || g.collectors.some((c) => this.#busy.has(c) || this.#entries.get(c)?.active)) return;
+    w.terminate();
+    this.#workers.delete(g.name);
+    this.#o.log.debug(`${g.name}: no service answers; Worker stopped until one does`);
+  }
+
   async #run(name: string, g: GroupSpec): Promise<CollectorEntry> {
     const { clock } = this.#o;
     const startedAt = clock.now();
-    const timeout = this.#o.params.timeout;
     const prev = this.#entries.get(name) ?? blankEntry(name, false);
     const base = {
       ...prev,
@@ -177,29 +252,13 @@ export class CollectorRuntime {
     let ok = false;
     this.runs++;
     try {
-      if (this.#busy.has(name)) throw new Error("the previous run has not finished yet; skipped");
-      this.#busy.add(name);
-      const w = this.#worker(g);
-      // a Worker that is not up yet gets its start time on top (module load, first-use compile)
-      const limit = timeout + (w.running ? 0 : START_GRACE_MS);
-      const call = w.call<RunReply>("run", {
-        name,
-        data: pickData(this.#o.data, g.dataKeys),
-        timeoutMs: timeout,
-      }, timeout * 3);
-      call.then(() => this.#busy.delete(name), () => this.#busy.delete(name));
-      let timer: TimerId | undefined;
-      const timedOut = new Promise<never>((_, reject) => {
-        timer = clock.setTimeout(() => reject(new Error(`run took longer than ${limit} ms`)), limit);
-      });
-      let reply: RunReply;
-      try {
-        reply = await Promise.race([call, timedOut]);
-      } finally {
-        clock.clearTimeout(timer!);
-        call.catch(() => {});
-      }
+      const reply = await this.#ask(name, g);
       if (!reply || typeof reply !== "object") throw new Error("collector returned nothing");
+      for (const w of Array.isArray(reply.warnings) ? reply.warnings : []) {
+        this.warnings++;
+        this.#o.log.warn(`collector ${name}: ${w}`);
+        this.#o.onWarning?.(name, w);
+      }
       if (reply.results && typeof reply.results === "object" && Object.keys(reply.results).length > 0) {
         entry = {
           ...base,
@@ -222,6 +281,7 @@ export class CollectorRuntime {
       else if (prev.log !== entry.log) this.#o.log.info(`collector ${name} is inactive: ${entry.log}`);
     }
     this.#entries.set(name, entry);
+    if (!ok) this.#stopIfIdle(g);
     try {
       this.#o.onResult?.(entry, ok);
     } catch (err) {

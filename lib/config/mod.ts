@@ -119,6 +119,8 @@ export interface AgentParams {
   collectors: CollectorsConfig;
   checks: ChecksConfig;
   raft: RaftConfig;
+  /** User Nagios plugins run as when the agent runs as root. */
+  nagios_user: string;
 }
 
 export interface AgentConfig {

@@ -152,6 +152,11 @@ export const agentFields: Fields = {
   collectors: opt(object(collectorsFields), () => ({}), "collectors"),
   checks: opt(object(checksFields), () => ({}), "checks scheduler and plugins"),
   raft: opt(object(raftFields), () => ({}), "RAFT leader elections"),
+  nagios_user: opt(
+    str({ nonEmpty: true }),
+    "nobody",
+    "user Nagios plugins run as when the agent runs as root",
+  ),
 };
 
 export const checkFields: Fields = {

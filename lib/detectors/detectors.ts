@@ -5,8 +5,9 @@
  * re-link and gossip spreads them. An evaluation error keeps the current tags and is reported.
  */
 import { parseDuration, type TimerId } from "../clock/mod.ts";
-import { type EvalEnv, evaluateBool } from "../evaluator/mod.ts";
+import { CollectorPending, type EvalEnv, evaluateBool, machineIo, walkPath } from "../evaluator/mod.ts";
 import type { Ctx } from "../subsystem.ts";
+import type { CollectorResultsView } from "../types.ts";
 
 /** A loaded detector. */
 export interface DetectorDef {
@@ -25,6 +26,14 @@ export interface DetectorRun {
   tags: string[];
   new_tags: string[];
   error?: string;
+  /** Set when the rule read a collector that has no results yet. */
+  pendingCollector?: string;
+}
+
+/** What detectors read besides ctx (wired by lib/agent.ts). */
+export interface DetectorsDeps {
+  /** Latest collector results; absent when collectors do not run. */
+  collectors?: CollectorResultsView;
 }
 
 interface DetectorRuntime {
@@ -65,6 +74,7 @@ export function makeDetectorDef(id: string, file: string, v: Record<string, unkn
 export class Detectors {
   readonly name = "detectors";
   #ctx: Ctx;
+  #deps: DetectorsDeps;
   #defs = new Map<string, DetectorDef>();
   #rt = new Map<string, DetectorRuntime>();
   #started = false;
@@ -75,8 +85,9 @@ export class Detectors {
   /** When this subsystem was built: the first-results grace counts from here. */
   #createdAt: number;
 
-  constructor(ctx: Ctx) {
+  constructor(ctx: Ctx, deps: DetectorsDeps = {}) {
     this.#ctx = ctx;
+    this.#deps = deps;
     this.#createdAt = ctx.clock.now();
     this.loadFromConfig();
   }
@@ -99,7 +110,11 @@ export class Detectors {
   }
 
   #env(): EvalEnv {
-    return { collectors: this.#ctx.views.collectors, lookup: (p) => lookupData(this.#ctx.config.data, p) };
+    return {
+      collectors: this.#deps.collectors,
+      lookup: (p) => walkPath(this.#ctx.config.data, p),
+      io: machineIo(this.#ctx),
+    };
   }
 
   /** Evaluates one detector's rule now without applying anything. */
@@ -111,12 +126,14 @@ export class Detectors {
       const matched = await evaluateBool(def.applyIf, this.#env());
       return { matched, tags: def.tags, new_tags: matched ? def.tags.filter((t) => !have.includes(t)) : [] };
     } catch (err) {
-      return {
+      const run: DetectorRun = {
         matched: false,
         tags: def.tags,
         new_tags: [],
         error: `${def.file || id}: apply_if: ${(err as Error).message}`,
       };
+      if (err instanceof CollectorPending) run.pendingCollector = err.collector;
+      return run;
     }
   }
 
@@ -124,7 +141,10 @@ export class Detectors {
   async dryRun(id?: string): Promise<Record<string, DetectorRun>> {
     const ids = id === undefined ? [...this.#defs.keys()].sort() : [id];
     const out: Record<string, DetectorRun> = {};
-    for (const i of ids) out[i] = await this.evaluate(i);
+    for (const i of ids) {
+      const { pendingCollector: _, ...run } = await this.evaluate(i);
+      out[i] = run;
+    }
     return out;
   }
 
@@ -136,7 +156,7 @@ export class Detectors {
     const rt = this.#runtime(id);
     rt.lastRun = this.#ctx.clock.now();
     if (this.#defs.get(id) !== def) return r;
-    rt.waiting = !!r.error && this.#awaitingFirstResults(r.error);
+    rt.waiting = this.#awaitingFirstResults(r);
     if (rt.waiting) {
       this.#ctx.log.debug(`detector ${id}: waiting for collector results: ${r.error}`);
       return r;
@@ -162,12 +182,11 @@ export class Detectors {
     return r;
   }
 
-  /** True for a "collector has no results" error shortly after start, while that collector is scheduled. */
-  #awaitingFirstResults(error: string): boolean {
-    if (!this.#ctx.views.collectors) return false;
-    if (this.#ctx.clock.now() - this.#createdAt >= FIRST_RESULTS_GRACE_MS) return false;
-    const m = /collector '([^']+)' has no results/.exec(error);
-    return !!m && this.#ctx.views.collectors.names().includes(m[1]);
+  /** True when the rule read a scheduled collector without results yet, shortly after start. */
+  #awaitingFirstResults(r: DetectorRun): boolean {
+    return !!r.pendingCollector && !!this.#deps.collectors &&
+      this.#ctx.clock.now() - this.#createdAt < FIRST_RESULTS_GRACE_MS &&
+      this.#deps.collectors.names().includes(r.pendingCollector);
   }
 
   #runtime(id: string): DetectorRuntime {
@@ -239,22 +258,4 @@ export class Detectors {
     const matched = [...this.#rt.entries()].filter(([, r]) => r.matched).map(([id]) => id).sort();
     return { loaded: this.#defs.size, matched, errors: this.errors };
   }
-}
-
-/** Dotted lookup in the configuration data (keys may hold dots). */
-function lookupData(data: Record<string, unknown>, path: string): unknown {
-  const walk = (root: unknown, segs: string[]): unknown => {
-    if (!segs.length) return root;
-    if (root === null || typeof root !== "object") return undefined;
-    const o = root as Record<string, unknown>;
-    for (let n = segs.length; n >= 1; n--) {
-      const k = segs.slice(0, n).join(".");
-      if (Object.hasOwn(o, k)) {
-        const v = walk(o[k], segs.slice(n));
-        if (v !== undefined) return v;
-      }
-    }
-    return undefined;
-  };
-  return walk(data, path.split("."));
 }

@@ -3,17 +3,17 @@
  * and add tags to it; `remove_when_false: true` removes them again when the rule stops matching.
  *
  * ```ts
- * const detectors = createDetectors(ctx);
+ * const detectors = createDetectors(ctx, { collectors });
  * await detectors.start();
  * await detectors.dryRun(); // {"centos": {matched: false, tags: ["linux", "centos"], new_tags: []}}
  * ```
  */
 import type { RouteTable } from "../routing/mod.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
-import { type DetectorRun, Detectors } from "./detectors.ts";
+import { type DetectorRun, Detectors, type DetectorsDeps } from "./detectors.ts";
 import { detectorsRoutes } from "./routes.ts";
 
-export type { DetectorRun } from "./detectors.ts";
+export type { DetectorRun, DetectorsDeps } from "./detectors.ts";
 export { detectorId, makeDetectorDef } from "./detectors.ts";
 
 export interface DetectorsApi {
@@ -26,8 +26,8 @@ export interface DetectorsApi {
 }
 
 /** Builds the detectors subsystem. */
-export function createDetectors(ctx: Ctx): Subsystem & DetectorsApi {
-  const d = new Detectors(ctx);
+export function createDetectors(ctx: Ctx, deps: DetectorsDeps = {}): Subsystem & DetectorsApi {
+  const d = new Detectors(ctx, deps);
   return {
     name: d.name,
     start: () => d.start(),

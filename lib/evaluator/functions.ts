@@ -1,10 +1,12 @@
 /**
- * The whitelist of callable functions with their parameters (floor 0 for the pure ones; the
- * machine-facing ones are in io.ts). Arguments are bound like Python: positional, then keywords.
+ * The whitelist of callable functions with their parameters (floor 0). Pure ones have `call`;
+ * machine-facing ones (`io`) only `check` their arguments: the interpreter never runs them, it asks
+ * its caller for their answers (see interpreter.ts). Arguments are bound like Python.
  */
 import { EvalError } from "./errors.ts";
 import { pyAbs, pyFloat, pyInt, pyLen, pyMinMax, pyRound, pyStrFn } from "./builtins.ts";
-import { checkTcp, fileExists, grep, hasPackage, ipInRange } from "./io.ts";
+import { checkIoArgs } from "./machine.ts";
+import { ipInRange } from "./ipaddr.ts";
 import type { PyValue } from "./values.ts";
 
 /** One whitelisted function. */
@@ -21,7 +23,10 @@ export interface FunctionDef {
   io?: boolean;
   /** One line for `evaluator list --json`. */
   doc: string;
-  call(args: PyValue[]): PyValue | Promise<PyValue>;
+  /** Pure functions: the answer. */
+  call?(args: PyValue[]): PyValue;
+  /** Machine-facing functions: checked, normalised arguments for the EvalIo call. */
+  check?(args: PyValue[]): PyValue[];
 }
 
 export const FUNCTIONS: Record<string, FunctionDef> = {
@@ -73,7 +78,7 @@ export const FUNCTIONS: Record<string, FunctionDef> = {
     io: true,
     keywords: ["path"],
     doc: "true if the path exists",
-    call: ([p]) => fileExists(p),
+    check: (a) => checkIoArgs("fileexists", a),
   },
   grep: {
     params: ["text", "path", "regexp"],
@@ -81,7 +86,7 @@ export const FUNCTIONS: Record<string, FunctionDef> = {
     io: true,
     keywords: ["text", "path", "regexp"],
     doc: "true if a line of the file contains text (case-insensitive; regexp=True for a regular expression)",
-    call: ([t, p, r]) => grep(t, p, r ?? false),
+    check: (a) => checkIoArgs("grep", a),
   },
   ip_in_range: {
     params: ["ip", "cidr"],
@@ -96,7 +101,7 @@ export const FUNCTIONS: Record<string, FunctionDef> = {
     io: true,
     keywords: ["name"],
     doc: "true if the dpkg/rpm package is installed",
-    call: ([n]) => hasPackage(n),
+    check: (a) => checkIoArgs("has_package", a),
   },
   check_tcp: {
     params: ["host", "port", "timeout"],
@@ -104,7 +109,7 @@ export const FUNCTIONS: Record<string, FunctionDef> = {
     io: true,
     keywords: ["host", "port", "timeout"],
     doc: "true if a TCP connection to host:port opens within timeout seconds (default 10)",
-    call: ([h, p, t]) => checkTcp(h, p, t ?? 10n),
+    check: (a) => checkIoArgs("check_tcp", a),
   },
 };
 

@@ -1,7 +1,12 @@
 /**
- * Tree-walking interpreter (floor 0 apart from the I/O functions it may call): evaluates an Ast with
- * a step budget — every node costs one step, big values cost in proportion to their size — and a cap
- * on machine-facing calls, so no expression hangs or eats the memory.
+ * Tree-walking interpreter (floor 0, pure and synchronous): evaluates an Ast with a step budget —
+ * every node costs one step, big values cost in proportion to their size — and a cap on
+ * machine-facing calls, so no expression hangs or eats the memory.
+ *
+ * Machine-facing functions (grep, fileexists, has_package, check_tcp) are never run here: their
+ * answers come from `io`, a memo filled by the caller. A call whose answer is not there yet stops
+ * the walk with `IoPending`; the caller (mod.ts) runs that call outside the main thread, stores the
+ * answer and walks again from the start (the walk is pure, so the replay takes the same path).
  */
 import type { Ast } from "./ast.ts";
 import { EvalError, type EvalLimits } from "./errors.ts";
@@ -12,19 +17,36 @@ import { bitLength, type PyValue, truthy } from "./values.ts";
 /** Most calls of machine-facing functions (grep, check_tcp...) in one evaluation. */
 export const MAX_IO_CALLS = 16;
 
+/** Answers (or the EvalError they raised) of machine-facing calls already made, by `ioKey`. */
+export type IoMemo = Map<string, PyValue | EvalError>;
+
+/** A machine-facing call the walk needs before it can go on (thrown by `interpret`). */
+export class IoPending {
+  constructor(readonly name: string, readonly args: PyValue[], readonly key: string) {}
+}
+
+/** Memo key of one machine-facing call. */
+export function ioKey(name: string, args: PyValue[]): string {
+  return `${name}(${args.map((a) => typeof a === "bigint" ? `${a}n` : JSON.stringify(a)).join(",")})`;
+}
+
 interface Budget {
   steps: number;
   io: number;
   readonly maxSteps: number;
+  readonly memo: IoMemo;
 }
 
-/** Evaluates `ast`; rejects only with EvalError. */
-export async function interpret(ast: Ast, limits: EvalLimits): Promise<PyValue> {
-  const budget: Budget = { steps: 0, io: 0, maxSteps: limits.maxSteps };
+/**
+ * Evaluates `ast` synchronously; throws EvalError, or IoPending when a machine-facing call's answer
+ * is not in `memo` yet.
+ */
+export function interpret(ast: Ast, limits: EvalLimits, memo: IoMemo = new Map()): PyValue {
+  const budget: Budget = { steps: 0, io: 0, maxSteps: limits.maxSteps, memo };
   try {
-    return await visit(ast, budget);
+    return visit(ast, budget);
   } catch (err) {
-    if (err instanceof EvalError) throw err;
+    if (err instanceof EvalError || err instanceof IoPending) throw err;
     if (err instanceof RangeError) {
       throw new EvalError("limit", `evaluation exhausted resources: ${err.message}`);
     }
@@ -57,17 +79,17 @@ function weight(...values: PyValue[]): number {
   return n >> 6;
 }
 
-async function visit(node: Ast, b: Budget): Promise<PyValue> {
+function visit(node: Ast, b: Budget): PyValue {
   charge(b, 1, node.pos);
   try {
-    return await visitNode(node, b);
+    return visitNode(node, b);
   } catch (err) {
     if (err instanceof EvalError) throw err.at(node.pos);
     throw err;
   }
 }
 
-async function visitNode(node: Ast, b: Budget): Promise<PyValue> {
+function visitNode(node: Ast, b: Budget): PyValue {
   switch (node.type) {
     case "num":
     case "str":
@@ -80,37 +102,37 @@ async function visitNode(node: Ast, b: Budget): Promise<PyValue> {
       throw new EvalError("name", `name '${node.name}' is not defined`, node.pos);
     case "tuple": {
       const items: PyValue[] = [];
-      for (const it of node.items) items.push(await visit(it, b));
+      for (const it of node.items) items.push(visit(it, b));
       return items;
     }
     case "unary": {
-      const v = await visit(node.operand, b);
+      const v = visit(node.operand, b);
       return node.op === "not" ? !truthy(v) : unaryOp(node.op, v);
     }
     case "bool": {
-      const left = await visit(node.left, b);
+      const left = visit(node.left, b);
       if (node.op === "and" ? !truthy(left) : truthy(left)) return left;
-      return await visit(node.right, b);
+      return visit(node.right, b);
     }
     case "binary": {
-      const left = await visit(node.left, b);
-      const right = await visit(node.right, b);
+      const left = visit(node.left, b);
+      const right = visit(node.right, b);
       charge(b, weight(left, right), node.pos);
       const out = binaryOp(node.op, left, right);
       charge(b, weight(out), node.pos);
       return out;
     }
     case "compare":
-      return await compare(node, b);
+      return compare(node, b);
     case "call":
-      return await call(node, b);
+      return call(node, b);
   }
 }
 
-async function compare(node: Extract<Ast, { type: "compare" }>, b: Budget): Promise<PyValue> {
-  let left = await visit(node.first, b);
+function compare(node: Extract<Ast, { type: "compare" }>, b: Budget): PyValue {
+  let left = visit(node.first, b);
   for (let i = 0; i < node.ops.length; i++) {
-    const right = await visit(node.rest[i], b);
+    const right = visit(node.rest[i], b);
     charge(b, weight(left, right), node.pos);
     const op = node.ops[i];
     let ok: boolean;
@@ -130,7 +152,7 @@ async function compare(node: Extract<Ast, { type: "compare" }>, b: Budget): Prom
   return true;
 }
 
-async function call(node: Extract<Ast, { type: "call" }>, b: Budget): Promise<PyValue> {
+function call(node: Extract<Ast, { type: "call" }>, b: Budget): PyValue {
   if (!Object.hasOwn(FUNCTIONS, node.name)) {
     throw new EvalError(
       "name",
@@ -140,9 +162,9 @@ async function call(node: Extract<Ast, { type: "call" }>, b: Budget): Promise<Py
   }
   const def = FUNCTIONS[node.name];
   const args: PyValue[] = [];
-  for (const a of node.args) args.push(await visit(a, b));
+  for (const a of node.args) args.push(visit(a, b));
   const kwargs = new Map<string, PyValue>();
-  for (const k of node.kwargs) kwargs.set(k.name, await visit(k.value, b));
+  for (const k of node.kwargs) kwargs.set(k.name, visit(k.value, b));
   const bound = bindArguments(node.name, def, args, kwargs);
   charge(b, weight(...bound), node.pos);
   if (def.io) {
@@ -151,8 +173,15 @@ async function call(node: Extract<Ast, { type: "call" }>, b: Budget): Promise<Py
       throw new EvalError("limit", `more than ${MAX_IO_CALLS} calls of file/network functions`, node.pos);
     }
     charge(b, 100, node.pos);
+    const ioArgs = def.check!(bound);
+    const key = ioKey(node.name, ioArgs);
+    if (!b.memo.has(key)) throw new IoPending(node.name, ioArgs, key);
+    const answer = b.memo.get(key)!;
+    if (answer instanceof EvalError) throw answer;
+    charge(b, weight(answer), node.pos);
+    return answer;
   }
-  const out = await def.call(bound);
+  const out = def.call!(bound);
   charge(b, weight(out), node.pos);
   return out;
 }

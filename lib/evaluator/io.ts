@@ -1,138 +1,23 @@
 /**
- * The whitelisted functions that look at the machine: fileexists, grep, ip_in_range, has_package,
- * check_tcp. They never throw for an unreadable file or an unreachable host: they answer False.
+ * The machine-facing functions over a small file-system interface: `makeIo(fs)` is shared by the
+ * sandboxed Worker (io_worker.ts, files through the read broker) and `localIo` (in-process, for
+ * tests and one-shot tools). They never throw for an unreadable file or an unreachable host: they
+ * answer False. A path the broker refuses is an EvalError naming it.
  */
 import { EvalError } from "./errors.ts";
-import { ipInNetwork, parseCidr, parseIp } from "./ipaddr.ts";
-import { pyRepr } from "./pystr.ts";
-import { asInt, type PyValue, truthy, typeName } from "./values.ts";
+import { type EvalIo, GREP_MAX_BYTES, grepMatcher, type IoFunction, PACKAGE_NAME } from "./machine.ts";
+import type { PyValue } from "./values.ts";
 
-/** Largest file grep reads (bytes); the rest is ignored. */
-export const GREP_MAX_BYTES = 8 * 1024 * 1024;
-/** Longest regular expression grep accepts. */
-export const GREP_MAX_PATTERN = 512;
-/** Upper bound of check_tcp's timeout (seconds). */
-export const CHECK_TCP_MAX_TIMEOUT = 30;
+export { parseDpkgStatus } from "./machine.ts";
 
-function needStr(fn: string, arg: string, v: PyValue): string {
-  if (typeof v !== "string") {
-    throw new EvalError("type", `${fn}() argument '${arg}' must be str, not ${typeName(v)}`);
-  }
-  return v;
-}
-
-/** `fileexists(path)`: true when the path exists (file, directory, anything). */
-export async function fileExists(path: PyValue): Promise<boolean> {
-  const p = needStr("fileexists", "path", path);
-  if (p === "" || p.includes("\0")) return false;
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-/**
- * `grep(text, path, regexp=False)`: true when a line of the file contains `text` (case-insensitive),
- * or matches it as a regular expression with `regexp=True`. False when the file cannot be read.
- */
-export async function grep(text: PyValue, path: PyValue, regexp: PyValue = false): Promise<boolean> {
-  const needle = needStr("grep", "text", text);
-  const p = needStr("grep", "path", path);
-  const matcher = truthy(regexp) ? regexpMatcher(needle) : substringMatcher(needle);
-  const content = await readHead(p);
-  if (content === null) return false;
-  return content.split(/\r?\n/).some(matcher);
-}
-
-function substringMatcher(needle: string): (line: string) => boolean {
-  const lower = needle.toLowerCase();
-  return (line) => line.toLowerCase().includes(lower);
-}
-
-/**
- * A case-insensitive RegExp, refusing the shapes that backtrack exponentially: a quantified group
- * that itself holds a quantifier or an alternation (`(a+)+`, `(a|a)*`), and backreferences.
- */
-export function regexpMatcher(pattern: string): (line: string) => boolean {
-  if (pattern.length > GREP_MAX_PATTERN) {
-    throw new EvalError("limit", `grep regexp is longer than ${GREP_MAX_PATTERN} characters`);
-  }
-  if (/\\[1-9]|\\k</.test(pattern)) {
-    throw new EvalError("runtime", "grep regexp: backreferences are not allowed");
-  }
-  if (hasNestedQuantifier(pattern)) {
-    throw new EvalError("runtime", "grep regexp: a repeated group may not contain a quantifier or '|'");
-  }
-  if (/\(\?P=/.test(pattern)) throw new EvalError("runtime", "grep regexp: backreferences are not allowed");
-  let re: RegExp;
-  try {
-    // Python's named groups (?P<name>...) are (?<name>...) in JavaScript
-    re = new RegExp(pattern.replace(/\(\?P</g, "(?<"), "i");
-  } catch (err) {
-    throw new EvalError("runtime", `grep regexp ${pyRepr(pattern)} is invalid: ${(err as Error).message}`);
-  }
-  return (line) => re.test(line);
-}
-
-function hasNestedQuantifier(pattern: string): boolean {
-  const stack: boolean[] = []; // per open group: does it contain a quantifier/alternation?
-  for (let i = 0; i < pattern.length; i++) {
-    const ch = pattern[i];
-    if (ch === "\\") {
-      i++;
-      continue;
-    }
-    if (ch === "[") {
-      while (i < pattern.length && pattern[i] !== "]") i += pattern[i] === "\\" ? 2 : 1;
-      continue;
-    }
-    if (ch === "(") stack.push(false);
-    else if (ch === ")") {
-      const risky = stack.pop() ?? false;
-      const next = pattern[i + 1];
-      const quantified = next === "*" || next === "+" || next === "?" || next === "{";
-      if (risky && quantified && next !== "?") return true;
-      if (stack.length && (risky || quantified)) stack[stack.length - 1] = true;
-    } else if ((ch === "*" || ch === "+" || ch === "{" || ch === "|") && stack.length) {
-      stack[stack.length - 1] = true;
-    }
-  }
-  return false;
-}
-
-async function readHead(path: string): Promise<string | null> {
-  if (path === "" || path.includes("\0")) return null;
-  let file: Deno.FsFile | undefined;
-  try {
-    file = await Deno.open(path, { read: true });
-    const info = await file.stat();
-    if (!info.isFile) return null;
-    const buf = new Uint8Array(Math.min(info.size || GREP_MAX_BYTES, GREP_MAX_BYTES));
-    let off = 0;
-    while (off < buf.length) {
-      const n = await file.read(buf.subarray(off));
-      if (n === null) break;
-      off += n;
-    }
-    return new TextDecoder().decode(buf.subarray(0, off));
-  } catch {
-    return null;
-  } finally {
-    file?.close();
-  }
-}
-
-/** `ip_in_range(ip, cidr)`: IPv4 and IPv6; False for an address of the other family. */
-export function ipInRange(ip: PyValue, cidr: PyValue): boolean {
-  const ipText = needStr("ip_in_range", "ip", ip);
-  const cidrText = needStr("ip_in_range", "cidr", cidr);
-  const a = parseIp(ipText);
-  if (!a) throw new EvalError("runtime", `${pyRepr(ip)} does not appear to be an IPv4 or IPv6 address`);
-  const net = parseCidr(cidrText);
-  if (!net) throw new EvalError("runtime", `${pyRepr(cidr)} does not appear to be an IPv4 or IPv6 network`);
-  return ipInNetwork(a, net);
+/** What the functions need from the machine. */
+export interface IoFs {
+  /** null when the path does not exist or cannot be looked at. */
+  stat(path: string): Promise<{ isFile: boolean; mtime: number | null; size: number } | null>;
+  /** Up to `len` bytes of a file from `offset` (empty at its end); null when missing or unreadable. */
+  readChunk(path: string, offset: number, len: number): Promise<Uint8Array | null>;
+  /** Runs `rpm -q --quiet -- name` with a deadline; true when it exits 0, null when there is no rpm. */
+  rpmQuery(name: string): Promise<boolean | null>;
 }
 
 /** Where has_package looks; tests point these elsewhere. */
@@ -141,69 +26,109 @@ export const packageSources = {
   rpm: ["/usr/bin/rpm", "/bin/rpm"],
 };
 
-const PACKAGE_NAME = /^[A-Za-z0-9][A-Za-z0-9.+_:-]{0,127}$/;
-let dpkgCache: { path: string; mtime: number; size: number; installed: Set<string> } | null = null;
+/** Bytes read per round trip. */
+const CHUNK = 256 * 1024;
 
-/** Names of the packages marked `install ok installed` in a dpkg status file. */
-export function parseDpkgStatus(text: string): Set<string> {
-  const installed = new Set<string>();
-  for (const para of text.split(/\n\s*\n/)) {
-    const name = /^Package:\s*(\S+)/m.exec(para)?.[1];
-    const status = /^Status:\s*(.+)$/m.exec(para)?.[1];
-    if (name && status && /\binstalled\s*$/.test(status) && !/\bnot-installed\b/.test(status)) {
-      installed.add(name);
+/**
+ * The lines of the first `max` bytes of a file, read in chunks (a big file is never held whole);
+ * null when the file is missing or unreadable.
+ */
+export async function fileLines(fs: IoFs, path: string, max: number): Promise<AsyncGenerator<string> | null> {
+  const first = await fs.readChunk(path, 0, Math.min(CHUNK, max));
+  if (first === null) return null;
+  return (async function* () {
+    const decoder = new TextDecoder();
+    let carry = "";
+    let chunk: Uint8Array | null = first;
+    let offset = 0;
+    while (chunk && chunk.length) {
+      offset += chunk.length;
+      const text = carry + decoder.decode(chunk, { stream: true });
+      const lines = text.split(/\r?\n/);
+      carry = lines.pop()!;
+      yield* lines;
+      if (offset >= max) break;
+      chunk = await fs.readChunk(path, offset, Math.min(CHUNK, max - offset));
     }
-  }
-  return installed;
+    carry += decoder.decode();
+    if (carry) yield carry;
+  })();
 }
 
-/** `has_package(name)`: dpkg status file first, then `rpm -q NAME` (argv, no shell). */
-export async function hasPackage(name: PyValue): Promise<boolean> {
-  const n = needStr("has_package", "name", name);
-  if (!PACKAGE_NAME.test(n)) return false;
-  const path = packageSources.dpkgStatus;
-  try {
-    const info = await Deno.stat(path);
-    const mtime = info.mtime?.getTime() ?? 0;
-    if (!dpkgCache || dpkgCache.path !== path || dpkgCache.mtime !== mtime || dpkgCache.size !== info.size) {
-      dpkgCache = { path, mtime, size: info.size, installed: parseDpkgStatus(await Deno.readTextFile(path)) };
-    }
-    if (dpkgCache.installed.has(n)) return true;
-  } catch {
-    // no dpkg here: try rpm
-  }
-  for (const rpm of packageSources.rpm) {
-    try {
-      const out = await new Deno.Command(rpm, {
-        args: ["-q", "--quiet", "--", n],
-        stdout: "null",
-        stderr: "null",
-        signal: AbortSignal.timeout(10_000),
-      }).output();
-      return out.success;
-    } catch {
-      // not there: next candidate
+/** True when a line of `lines` (dpkg status) shows package `name` installed. */
+async function dpkgInstalledIn(lines: AsyncGenerator<string>, name: string): Promise<boolean> {
+  let inPara = false;
+  for await (const line of lines) {
+    if (line === "") inPara = false;
+    else if (line.startsWith("Package:")) inPara = line.slice(8).trim() === name;
+    else if (inPara && line.startsWith("Status:")) {
+      const status = line.slice(7).trim();
+      if (/\binstalled$/.test(status) && !/\bnot-installed\b/.test(status)) return true;
     }
   }
   return false;
 }
 
-/** `check_tcp(host, port, timeout=10)`: true when a TCP connection opens within the timeout (seconds). */
-export async function checkTcp(host: PyValue, port: PyValue, timeout: PyValue = 10n): Promise<boolean> {
-  const h = needStr("check_tcp", "host", host);
-  const p = asInt(port) ?? (typeof port === "string" && /^\d{1,5}$/.test(port) ? BigInt(port) : undefined);
-  if (p === undefined) throw new EvalError("type", `check_tcp() port must be int, not ${typeName(port)}`);
-  if (p < 1n || p > 65535n) throw new EvalError("runtime", `check_tcp() port ${p} is out of range 1-65535`);
-  const t = typeof timeout === "number" ? timeout : Number(asInt(timeout) ?? NaN);
-  if (!Number.isFinite(t) || t <= 0) {
-    throw new EvalError("runtime", "check_tcp() timeout must be a positive number");
+/** The functions over `fs`. */
+export function makeIo(fs: IoFs): EvalIo {
+  /** Answers per package name, valid while the dpkg status file keeps its mtime and size. */
+  let dpkgCache: { path: string; mtime: number; size: number; answers: Map<string, boolean> } | null = null;
+
+  async function hasPackage(name: string): Promise<boolean> {
+    if (!PACKAGE_NAME.test(name)) return false;
+    const path = packageSources.dpkgStatus;
+    const st = await fs.stat(path);
+    if (st?.isFile) {
+      const mtime = st.mtime ?? 0;
+      if (!dpkgCache || dpkgCache.path !== path || dpkgCache.mtime !== mtime || dpkgCache.size !== st.size) {
+        dpkgCache = { path, mtime, size: st.size, answers: new Map() };
+      }
+      let installed = dpkgCache.answers.get(name);
+      if (installed === undefined) {
+        // read in chunks, only this package's paragraph looked at: no set of every package is kept
+        const lines = await fileLines(fs, path, 64 * 1024 * 1024);
+        installed = lines ? await dpkgInstalledIn(lines, name) : false;
+        if (dpkgCache.answers.size < 256) dpkgCache.answers.set(name, installed);
+      }
+      if (installed) return true;
+    }
+    return (await fs.rpmQuery(name)) ?? false;
   }
-  const ms = Math.min(t, CHECK_TCP_MAX_TIMEOUT) * 1000;
-  if (h === "" || h.length > 255) return false;
-  const hostname = h.startsWith("[") && h.endsWith("]") ? h.slice(1, -1) : h;
+
+  const calls: Record<IoFunction, (a: PyValue[]) => Promise<PyValue>> = {
+    async fileexists([p]) {
+      const path = p as string;
+      if (path === "" || path.includes("\0")) return false;
+      return (await fs.stat(path)) !== null;
+    },
+    async grep([text, p, regexp]) {
+      const path = p as string;
+      if (path === "" || path.includes("\0")) return false;
+      const lines = await fileLines(fs, path, GREP_MAX_BYTES);
+      if (lines === null) return false;
+      const matches = grepMatcher(text as string, regexp === true);
+      for await (const line of lines) if (matches(line)) return true;
+      return false;
+    },
+    has_package: ([n]) => hasPackage(n as string),
+    check_tcp: ([h, p, t]) => checkTcp(h as string, p as number, t as number),
+  };
+  return {
+    call(name, args) {
+      const fn = calls[name];
+      if (!fn) return Promise.reject(new EvalError("name", `function '${name}' is not a machine function`));
+      return fn(args);
+    },
+  };
+}
+
+/** True when a TCP connection opens within `seconds`. */
+export async function checkTcp(host: string, port: number, seconds: number): Promise<boolean> {
+  if (host === "" || host.length > 255) return false;
+  const hostname = host.startsWith("[") && host.endsWith("]") ? host.slice(1, -1) : host;
   let timer: ReturnType<typeof setTimeout> | undefined;
-  const attempt = Deno.connect({ hostname, port: Number(p), transport: "tcp" });
-  const expired = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), ms));
+  const attempt = Deno.connect({ hostname, port, transport: "tcp" });
+  const expired = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), seconds * 1000));
   try {
     const conn = await Promise.race([attempt, expired]);
     if (conn === null) {
@@ -218,3 +143,60 @@ export async function checkTcp(host: PyValue, port: PyValue, timeout: PyValue = 
     clearTimeout(timer);
   }
 }
+
+/** Runs rpm (argv, no shell) from the candidates; null when none is there. */
+export async function rpmQuery(name: string): Promise<boolean | null> {
+  for (const rpm of packageSources.rpm) {
+    try {
+      const out = await new Deno.Command(rpm, {
+        args: ["-q", "--quiet", "--", name],
+        stdout: "null",
+        stderr: "null",
+        signal: AbortSignal.timeout(10_000),
+      }).output();
+      return out.success;
+    } catch {
+      // not there: next candidate
+    }
+  }
+  return null;
+}
+
+/** The file system of this process (tests, tools): no allow-list, no deadline. */
+const denoFs: IoFs = {
+  async stat(path) {
+    try {
+      const st = await Deno.stat(path);
+      return { isFile: st.isFile, mtime: st.mtime?.getTime() ?? null, size: st.size };
+    } catch {
+      return null;
+    }
+  },
+  async readChunk(path, offset, len) {
+    let file: Deno.FsFile | undefined;
+    try {
+      file = await Deno.open(path, { read: true });
+      if (!(await file.stat()).isFile) return null;
+      await file.seek(offset, Deno.SeekMode.Start);
+      const buf = new Uint8Array(len);
+      let off = 0;
+      while (off < len) {
+        const n = await file.read(buf.subarray(off));
+        if (n === null) break;
+        off += n;
+      }
+      return buf.subarray(0, off);
+    } catch {
+      return null;
+    } finally {
+      file?.close();
+    }
+  },
+  rpmQuery,
+};
+
+/**
+ * In-process machine functions, for tests and one-shot tools only: the agent hands the evaluator
+ * the sandboxed Worker's io (io_host.ts), so a slow file or a costly regexp never blocks it.
+ */
+export const localIo: EvalIo = makeIo(denoFs);

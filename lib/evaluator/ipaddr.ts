@@ -1,6 +1,9 @@
 /**
  * IPv4/IPv6 parsing and CIDR membership for `ip_in_range` (floor 0, pure).
  */
+import { EvalError } from "./errors.ts";
+import { pyRepr } from "./pystr.ts";
+import { type PyValue, typeName } from "./values.ts";
 
 /** A parsed address: 32 or 128 bits. */
 export interface IpAddress {
@@ -94,4 +97,22 @@ export function ipInNetwork(ip: IpAddress, net: IpNetwork): boolean {
   const bits = BigInt(version === 4 ? 32 : 128);
   const shift = bits - BigInt(net.prefix);
   return (value >> shift) === (net.base >> shift);
+}
+
+function needStr(arg: string, v: PyValue): string {
+  if (typeof v !== "string") {
+    throw new EvalError("type", `ip_in_range() argument '${arg}' must be str, not ${typeName(v)}`);
+  }
+  return v;
+}
+
+/** `ip_in_range(ip, cidr)`: IPv4 and IPv6; False for an address of the other family. */
+export function ipInRange(ip: PyValue, cidr: PyValue): boolean {
+  const ipText = needStr("ip", ip);
+  const cidrText = needStr("cidr", cidr);
+  const a = parseIp(ipText);
+  if (!a) throw new EvalError("runtime", `${pyRepr(ip)} does not appear to be an IPv4 or IPv6 address`);
+  const net = parseCidr(cidrText);
+  if (!net) throw new EvalError("runtime", `${pyRepr(cidr)} does not appear to be an IPv4 or IPv6 network`);
+  return ipInNetwork(a, net);
 }

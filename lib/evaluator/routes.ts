@@ -1,9 +1,8 @@
 /**
  * HTTP routes of the evaluator (reference §1 `evaluator list|eval`): thin — parse the request, call
- * the evaluator, shape the answer.
+ * the evaluator, shape the answer. `eval` is a write route: it reads files and configuration.
  */
-import type { Hono } from "hono";
-import { type ApiContext, type ApiEnv, HttpError, newRouter, readBody } from "../routing/mod.ts";
+import { type ApiContext, HttpError, readBody, RouteTable } from "../routing/mod.ts";
 import { EvalError } from "./errors.ts";
 import { toPlain } from "./values.ts";
 
@@ -14,10 +13,12 @@ export interface EvaluatorApi<E> {
 }
 
 /** Builds the router; `env()` is read per request so collector results are current. */
-export function evaluatorRoutes<E>(env: () => E, api: EvaluatorApi<E>): Hono<ApiEnv> {
-  const r = newRouter();
-  r.get("/agent/evaluator/list", (c) => c.json(api.functionNames()));
-  r.post("/agent/evaluator/eval", async (c) => {
+export function evaluatorRoutes<E>(env: () => E, api: EvaluatorApi<E>): RouteTable {
+  const r = new RouteTable("evaluator");
+  r.read("GET", "/agent/evaluator/list", "names of the functions expressions may call", (c) => {
+    return c.json(api.functionNames());
+  });
+  r.write("POST", "/agent/evaluator/eval", "evaluate an expression on this node", async (c) => {
     let expr: string;
     try {
       expr = await readExpr(c);

@@ -15,6 +15,17 @@ export interface SubstitutionSource {
 
 const BRACES = /\{([^{}]*)\}/g;
 
+/**
+ * `{collector.<name>…}` of a collector that has no results yet (not run yet, or unknown): a
+ * `missing` EvalError that names the collector, so checks and detectors can wait for a collector
+ * that is scheduled instead of reporting an error right after start.
+ */
+export class CollectorPending extends EvalError {
+  constructor(readonly collector: string, position?: number) {
+    super("missing", `collector '${collector}' has no results`, position);
+  }
+}
+
 /** Replaces every `{…}` of `expr`; throws EvalError `missing` / `name` naming the offending part. */
 export function substituteText(expr: string, src: SubstitutionSource): string {
   return substituteWithMap(expr, src).text;
@@ -86,12 +97,9 @@ function collectorValue(path: string, src: SubstitutionSource, offset: number): 
   const name = dot < 0 ? path : path.slice(0, dot);
   if (!name) throw new EvalError("syntax", "{collector.} needs a collector name", offset);
   const results = src.collectors?.get(name);
-  if (results === undefined || results === null) {
-    throw new EvalError("missing", `collector '${name}' has no results`, offset);
-  }
+  if (results === undefined || results === null) throw new CollectorPending(name, offset);
   if (dot < 0) return results;
-  const segments = path.slice(dot + 1).split(".");
-  const found = walk(results, segments);
+  const found = walkPath(results, path.slice(dot + 1));
   if (found === undefined) {
     throw new EvalError("missing", `collector '${name}' has no value at '${path.slice(dot + 1)}'`, offset);
   }
@@ -99,17 +107,34 @@ function collectorValue(path: string, src: SubstitutionSource, offset: number): 
 }
 
 /**
- * Walks `segments` down nested objects. A key may itself contain dots (a mount point, a version):
- * at each level the longest run of segments naming an existing key is taken first.
+ * The one dotted-path walker (configuration lookups, `$macro$`, `{collector.x}`, detectors).
+ * A key may itself contain dots (a mount point, a version): at each level the longest run of
+ * segments naming an existing key is taken first. A numeric segment indexes an array (`x.0`).
+ * Segments are trimmed; an empty segment (`a..b`, `a.`) finds nothing.
+ *
+ * ```ts
+ * walkPath({ disks: { "/var/lib": { used: 3 } } }, "disks./var/lib.used"); // 3
+ * walkPath({ x: [10, 20] }, "x.1"); // 20
+ * ```
  */
-export function walk(root: unknown, segments: string[]): unknown {
+export function walkPath(root: unknown, path: string | string[]): unknown {
+  const segments = typeof path === "string" ? path.split(".").map((s) => s.trim()) : path;
+  if (segments.some((s) => s === "")) return undefined;
+  return walkSegments(root, segments);
+}
+
+function walkSegments(root: unknown, segments: string[]): unknown {
   if (segments.length === 0) return root;
   if (root === null || typeof root !== "object") return undefined;
+  if (Array.isArray(root)) {
+    if (!/^\d{1,9}$/.test(segments[0])) return undefined;
+    return walkSegments(root[Number(segments[0])], segments.slice(1));
+  }
   const obj = root as Record<string, unknown>;
   for (let n = segments.length; n >= 1; n--) {
     const key = segments.slice(0, n).join(".");
     if (Object.hasOwn(obj, key)) {
-      const got = walk(obj[key], segments.slice(n));
+      const got = walkSegments(obj[key], segments.slice(n));
       if (got !== undefined) return got;
     }
   }

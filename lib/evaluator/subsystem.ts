@@ -1,45 +1,101 @@
 /**
  * The evaluator as a (tiny) subsystem: it owns no state and no loop, it only serves
- * `GET /agent/evaluator/list` and `POST /agent/evaluator/eval` with the node's current collector
- * results and global configuration data.
+ * `GET /agent/evaluator/list` and `POST /agent/evaluator/eval` (a write route) with the node's
+ * current collector results and global configuration data, secrets masked. Also builds the
+ * sandboxed machine io that checks and detectors share (`machineIo`).
  */
-import type { Hono } from "hono";
-import type { ApiEnv } from "../routing/mod.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
+import type { Sandbox } from "../sandbox/mod.ts";
+import type { CollectorResultsView } from "../types.ts";
 import { EvalError } from "./errors.ts";
-import { walk } from "./substitute.ts";
+import { agentSecretPaths, sandboxedIo } from "./io_host.ts";
+import type { EvalIo } from "./machine.ts";
+import { walkPath } from "./substitute.ts";
 import { evaluatorRoutes } from "./routes.ts";
+import { type EvalEnv, evaluateRaw, functionNames } from "./evaluate.ts";
 
-/** What the subsystem needs from mod.ts (passed in to avoid an import cycle). */
-export interface EvaluatorCore<E> {
-  evaluateRaw(expr: string, env: E): Promise<unknown>;
-  functionNames(): string[];
+/**
+ * Configuration keys whose values are secrets: never handed to an evaluation over the API
+ * (`{configuration.mysql_password}`), and masked inside objects it returns.
+ */
+export const SECRET_KEY =
+  /password|passwd|passphrase|secret|token|credential|private|api_?key|encryption|[_-]keys?$|(^|[_-])(pass|pwd|auth)$/i;
+
+/** A deep copy of `v` with the values of secret-named keys replaced by `"********"`. */
+export function redactSecrets(v: unknown, depth = 0): unknown {
+  if (v === null || typeof v !== "object" || depth > 32) return v;
+  if (Array.isArray(v)) return v.map((x) => redactSecrets(x, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [k, x] of Object.entries(v)) {
+    out[k] = SECRET_KEY.test(k) ? "********" : redactSecrets(x, depth + 1);
+  }
+  return out;
 }
 
 /** Dotted lookup in the global configuration data (`{configuration.a.b}`); keys may hold dots. */
-export function dataLookup(data: Record<string, unknown>): (path: string) => unknown {
-  return (path) => walk(data, path.split("."));
+export function dataLookup(data: () => Record<string, unknown>): (path: string) => unknown {
+  return (path) => walkPath(data(), path);
 }
 
-/** Builds the subsystem; `env` is built per request so results are current. */
-export function makeEvaluatorSubsystem<E>(
-  ctx: Ctx,
-  core: EvaluatorCore<E>,
-  env: () => E,
-): Subsystem {
+/** The lookup of API evaluations: secret-named keys refused, secrets inside objects masked. */
+function publicLookup(data: () => Record<string, unknown>): (path: string) => unknown {
+  return (path) => {
+    const secret = path.split(".").find((seg) => SECRET_KEY.test(seg.trim()));
+    if (secret) {
+      throw new EvalError(
+        "name",
+        `configuration value '${path}' looks like a secret ('${secret.trim()}') and is not available to evaluations over the API`,
+      );
+    }
+    return redactSecrets(walkPath(data(), path));
+  };
+}
+
+const ioBySandbox = new WeakMap<Sandbox, Map<string, EvalIo>>();
+
+/**
+ * The agent's machine io for expressions: one sandboxed Worker per `lane` (started on first use),
+ * refusing the agent's own configuration, data, logs and keys. Checks and detectors share the
+ * default lane; the eval route has its own so a slow API call never delays a check.
+ */
+export function machineIo(ctx: Pick<Ctx, "sandbox" | "config">, lane = "evaluator-io"): EvalIo {
+  let lanes = ioBySandbox.get(ctx.sandbox);
+  if (!lanes) ioBySandbox.set(ctx.sandbox, lanes = new Map());
+  let io = lanes.get(lane);
+  if (!io) {
+    io = sandboxedIo(ctx.sandbox, { name: lane, deny: agentSecretPaths(ctx.config) });
+    lanes.set(lane, io);
+  }
+  return io;
+}
+
+/** What the evaluator subsystem needs from the others (wired by lib/agent.ts). */
+export interface EvaluatorDeps {
+  /** Latest collector results (`{collector.x.y}`); absent when collectors do not run. */
+  collectors?: CollectorResultsView;
+}
+
+/** Builds the subsystem; the env is built per request so results are current. */
+export function createEvaluator(ctx: Ctx, deps: EvaluatorDeps = {}): Subsystem {
   let evaluations = 0;
   let failures = 0;
+  const io = machineIo(ctx, "evaluator-io-api");
+  const env = (): EvalEnv => ({
+    collectors: deps.collectors,
+    lookup: publicLookup(() => ctx.config.data),
+    io,
+  });
   ctx.counters.describe(
     "evaluator_evaluations_total",
     "counter",
     "expressions evaluated over HTTP, by result",
   );
-  const counted: EvaluatorCore<E> = {
-    functionNames: core.functionNames,
-    async evaluateRaw(expr, e) {
+  const counted = {
+    functionNames,
+    async evaluateRaw(expr: string, e: EvalEnv): Promise<unknown> {
       evaluations++;
       try {
-        const v = await core.evaluateRaw(expr, e);
+        const v = await evaluateRaw(expr, e);
         ctx.counters.inc("evaluator_evaluations_total", { result: "ok" });
         return v;
       } catch (err) {
@@ -55,7 +111,7 @@ export function makeEvaluatorSubsystem<E>(
     name: "evaluator",
     start: () => Promise.resolve(),
     stop: () => Promise.resolve(),
-    info: () => ({ functions: core.functionNames().length, evaluations, failures }),
-    routes: (): Hono<ApiEnv> => evaluatorRoutes(env, counted),
+    info: () => ({ functions: functionNames().length, evaluations, failures }),
+    routes: () => evaluatorRoutes(env, counted),
   };
 }

@@ -16,21 +16,17 @@
  * const load = await w.call("loadavg", {}, 2000);
  * ```
  */
-import type {
-  BrokerDirEntry,
-  BrokerReply,
-  BrokerRequest,
-  CallMessage,
-  FromWorker,
-  ReplyMessage,
-} from "./protocol.ts";
+import type { BrokerReply, BrokerRequest, CallMessage, FromWorker, ReplyMessage } from "./protocol.ts";
 import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
-
-import { statfsSync } from "node:fs";
+import { type BrokerPolicy, denied, fileOp, refusal } from "./broker.ts";
+import { procStat, reapRun } from "./reaper.ts";
 
 export type { BrokerDirEntry, BrokerStat, BrokerStatfs } from "./protocol.ts";
 export { BrokerDenied } from "./protocol.ts";
+export { brokerAllows, MAX_BROKER_FILE } from "./broker.ts";
+export { reapOrphanRuns } from "./reaper.ts";
+export { RUN_MARKER_VAR } from "./protocol.ts";
 
 /** Deno permissions of a Worker (anything not listed is denied). */
 export type WorkerPermissions = Deno.PermissionOptionsObject;
@@ -55,16 +51,24 @@ export interface WorkerSpec {
   permissions: WorkerPermissions;
   /**
    * Paths the broker may read for this Worker: exact paths, `dir/*` (direct children),
-   * `dir/**` (anything below). Symlinks are resolved before matching.
+   * `dir/**` (anything below).
    */
   brokerAllow?: string[];
+  /**
+   * Paths (same patterns) refused even when allowed, checked against the path asked and its real
+   * path (symlinks resolved): the agent's own configuration, keys and data for the evaluator.
+   */
+  brokerDeny?: string[];
+  /** Reads only of files readable by every user (the evaluator: `/etc/shadow` is refused). */
+  brokerWorldReadable?: boolean;
   /** Paths (same patterns) the broker may `statfs` for this Worker: sizes only, never contents. */
   statfsAllow?: string[];
   /** Time allowed for the Worker to load and call serve() (default 10 s). */
   startTimeoutMs?: number;
   /**
    * The Worker spawns detached children and may ask the main thread to kill their process groups
-   * (worker_kit `trackProcessGroup` / `killProcessGroup`). Tracked groups die with the Worker.
+   * (worker_kit `trackProcessGroup` / `killProcessGroup`). Tracked groups die with the Worker,
+   * with every process carrying their run marker (see reaper.ts).
    */
   processGroups?: boolean;
 }
@@ -85,54 +89,13 @@ export class WorkerError extends Error {
   }
 }
 
-/** Largest file the broker hands over (a Worker cannot make the agent slurp huge files). */
-const MAX_BROKER_FILE = 4 * 1024 * 1024;
-
-/** Matches a path against an allow-list entry. */
-export function brokerAllows(allow: string[], path: string): boolean {
-  if (!path.startsWith("/") || path.split("/").includes("..")) return false;
-  for (const a of allow) {
-    if (a.endsWith("/**")) {
-      const base = a.slice(0, -3);
-      if (path === base || path.startsWith(base + "/")) return true;
-    } else if (a.endsWith("/*")) {
-      const base = a.slice(0, -2);
-      if (path === base) return true;
-      if (path.startsWith(base + "/") && !path.slice(base.length + 1).includes("/")) return true;
-    } else if (a.includes("*")) {
-      // segment glob like /proc/*/stat
-      const re = new RegExp("^" + a.split("*").map(escapeRe).join("[^/]*") + "$");
-      if (re.test(path)) return true;
-    } else if (a === path) return true;
-  }
-  return false;
+/** A detached child registered by a Worker: its group, run marker and start time. */
+interface TrackedGroup {
+  marker: string;
+  since: number;
 }
 
-function escapeRe(s: string): string {
-  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
-}
-
-/**
- * True when `pid` leads its own process group and is our direct child, or has already exited
- * (a fast plugin; its leftover group members, if any, still carry its pgid).
- */
-function ownDetachedChild(pid: number): boolean {
-  let stat: string;
-  try {
-    stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-  } catch {
-    return true;
-  }
-  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-  const ppid = Number(fields[1]), pgrp = Number(fields[2]);
-  return pgrp === pid && (ppid === Deno.pid || fields[0] === "Z");
-}
-
-function killGroup(pid: number): void {
-  try {
-    Deno.kill(-pid, "SIGKILL");
-  } catch { /* already gone */ }
-}
+const MARKER = /^[A-Za-z0-9._:-]{1,80}$/;
 
 /** One long-lived Worker. Calls are queued by id; a timed-out call restarts the Worker. */
 export class SandboxWorker {
@@ -147,7 +110,7 @@ export class SandboxWorker {
   #log: Logger;
   #closed = false;
   /** Detached children's process groups registered by the Worker. */
-  #groups = new Set<number>();
+  #groups = new Map<number, TrackedGroup>();
   /** Broker requests refused, for info and tests. */
   deniedReads = 0;
   /** Times the Worker was (re)started. */
@@ -170,7 +133,9 @@ export class SandboxWorker {
     this.#ready = new Promise<void>((resolve, reject) => {
       const ms = this.spec.startTimeoutMs ?? 10_000;
       const timer = setTimeout(() => {
-        reject(new Error(`${this.spec.name}: worker did not start within ${ms} ms`));
+        const err = new Error(`${this.spec.name}: worker did not start within ${ms} ms`);
+        this.#log.error(err.message);
+        reject(err);
         this.#restart();
       }, ms);
       w.onmessage = (ev: MessageEvent<FromWorker>) => {
@@ -191,12 +156,12 @@ export class SandboxWorker {
         this.#restart();
       };
     });
-    this.#ready.catch(() => {});
+    this.#ready.catch(() => {}); // both failures are logged above; callers awaiting #ready get the rejection
     return this.#ready;
   }
 
   #restart(): void {
-    for (const pid of this.#groups) killGroup(pid);
+    for (const [pid, g] of this.#groups) reapRun(pid, g.marker, g.since);
     this.#groups.clear();
     this.#worker?.terminate();
     this.#worker = null;
@@ -238,88 +203,50 @@ export class SandboxWorker {
     if (msg.op === "trackGroup" || msg.op === "killGroup" || msg.op === "untrackGroup") {
       return this.#groupOp(msg);
     }
-    const allow = (msg.op === "statfs" ? this.spec.statfsAllow : this.spec.brokerAllow) ?? [];
-    const path = msg.path;
-    if (typeof path !== "string" || !brokerAllows(allow, path)) {
+    const why = await refusal(this.#policy, msg.op, msg.path);
+    if (why) {
       this.deniedReads++;
-      this.#log.warn(
-        `${this.spec.name}: broker refused ${msg.op} of ${String(path)} (not on its allow-list)`,
-      );
-      const e = new Error(`read of ${String(path)} is not allowed for this worker`);
-      e.name = "BrokerDenied";
-      throw e;
+      this.#log.warn(`${this.spec.name}: broker refused ${msg.op} of ${String(msg.path)} (${why})`);
+      throw denied(`${msg.op} of ${String(msg.path)} is not allowed for this worker: ${why}`);
     }
-    switch (msg.op) {
-      case "read": {
-        const data = await Deno.readFile(path);
-        if (data.length > MAX_BROKER_FILE) throw new Error(`${path} is larger than ${MAX_BROKER_FILE} bytes`);
-        return new TextDecoder().decode(data);
-      }
-      case "readDir": {
-        const out: BrokerDirEntry[] = [];
-        for await (const e of Deno.readDir(path)) {
-          out.push({ name: e.name, isFile: e.isFile, isDirectory: e.isDirectory, isSymlink: e.isSymlink });
-          if (out.length > 100_000) break;
-        }
-        return out;
-      }
-      case "readLink":
-        return await Deno.readLink(path);
-      case "stat": {
-        const st = await Deno.stat(path);
-        return {
-          isFile: st.isFile,
-          isDirectory: st.isDirectory,
-          size: st.size,
-          mtime: st.mtime?.getTime() ?? null,
-        };
-      }
-      case "statfs": {
-        // Deno has no statfs; node:fs has it (the main thread runs with all permissions).
-        const s = statfsSync(path);
-        return {
-          type: Number(s.type),
-          bsize: Number(s.bsize),
-          blocks: Number(s.blocks),
-          bfree: Number(s.bfree),
-          bavail: Number(s.bavail),
-          files: Number(s.files),
-          ffree: Number(s.ffree),
-        };
-      }
-    }
+    return await fileOp(msg);
+  }
+
+  get #policy(): BrokerPolicy {
+    return {
+      allow: this.spec.brokerAllow ?? [],
+      statfsAllow: this.spec.statfsAllow ?? [],
+      deny: this.spec.brokerDeny ?? [],
+      worldReadable: this.spec.brokerWorldReadable ?? false,
+    };
   }
 
   #groupOp(msg: BrokerRequest): null {
     const pid = msg.pid;
     if (!this.spec.processGroups || typeof pid !== "number" || !Number.isInteger(pid) || pid <= 1) {
       this.deniedReads++;
-      const e = new Error(`${this.spec.name}: process group op ${msg.op} of ${String(pid)} is not allowed`);
-      e.name = "BrokerDenied";
-      throw e;
+      throw denied(`${this.spec.name}: process group op ${msg.op} of ${String(pid)} is not allowed`);
     }
     if (msg.op === "trackGroup") {
-      if (!ownDetachedChild(pid)) {
-        const e = new Error(`${this.spec.name}: pid ${pid} is not a detached child of this agent`);
-        e.name = "BrokerDenied";
-        throw e;
+      const st = procStat(pid);
+      // our direct child leading its own group, or already gone (its leftovers still carry the marker)
+      if (st && !(st.pgrp === pid && (st.ppid === Deno.pid || st.state === "Z"))) {
+        throw denied(`${this.spec.name}: pid ${pid} is not a detached child of this agent`);
       }
-      this.#groups.add(pid);
+      const marker = typeof msg.marker === "string" && MARKER.test(msg.marker) ? msg.marker : "";
+      this.#groups.set(pid, { marker, since: st?.start ?? 0 });
     } else if (msg.op === "untrackGroup") this.#groups.delete(pid);
     else {
-      if (!this.#groups.has(pid)) {
-        const e = new Error(`${this.spec.name}: process group ${pid} was not registered`);
-        e.name = "BrokerDenied";
-        throw e;
-      }
-      killGroup(pid);
+      const g = this.#groups.get(pid);
+      if (!g) throw denied(`${this.spec.name}: process group ${pid} was not registered`);
+      reapRun(pid, g.marker, g.since);
     }
     return null;
   }
 
   /** Process groups the Worker registered and has not released (killed when it stops). */
   get trackedGroups(): number[] {
-    return [...this.#groups];
+    return [...this.#groups.keys()];
   }
 
   /** Calls a method served by the Worker; rejects after `timeoutMs` and restarts the Worker. */

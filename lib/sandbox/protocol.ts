@@ -27,10 +27,27 @@ export interface BrokerRequest {
   path: string;
   /** Process group leader pid (group ops only). */
   pid?: number;
+  /** readChunk: most bytes to return. */
+  max?: number;
+  /** readChunk: where to start (bytes). */
+  offset?: number;
+  /** trackGroup/killGroup: the marker the children carry in their environment (see GroupOp). */
+  marker?: string;
 }
 
-/** What a Worker may ask the broker; `statfs` is checked against the spec's `statfsAllow`. */
-export type BrokerOp = "read" | "readDir" | "readLink" | "stat" | "statfs" | GroupOp;
+/**
+ * What a Worker may ask the broker; `statfs` is checked against the spec's `statfsAllow`.
+ * `readChunk` returns the bytes at `offset` (at most `max`, at most 1 MiB; empty at the end of the
+ * file), so a big file is read piece by piece.
+ */
+export type BrokerOp =
+  | "read"
+  | "readChunk"
+  | "readDir"
+  | "readLink"
+  | "stat"
+  | "statfs"
+  | GroupOp;
 
 /**
  * Process-group ops for Workers that spawn detached children (WorkerSpec.processGroups): a Worker
@@ -89,3 +106,6 @@ export class BrokerDenied extends Error {
     this.name = "BrokerDenied";
   }
 }
+
+/** The environment variable that marks every process of one plugin run (see reaper.ts). */
+export const RUN_MARKER_VAR = "KUNAI_RUN";

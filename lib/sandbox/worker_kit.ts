@@ -30,25 +30,33 @@ function post(msg: FromWorker): void {
   scope.postMessage(msg);
 }
 
-function brokerCall(op: BrokerOp, path: string, pid?: number): Promise<unknown> {
+function brokerCall(
+  op: BrokerOp,
+  path: string,
+  extra: { pid?: number; max?: number; offset?: number; marker?: string } = {},
+): Promise<unknown> {
   const id = nextId++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });
-    post({ kind: "broker", id, op, path, pid });
+    post({ kind: "broker", id, op, path, ...extra });
   });
 }
 
-/** Registers a detached child (leader of its own process group) so the main thread may kill it. */
-export function trackProcessGroup(pid: number): Promise<void> {
-  return brokerCall("trackGroup", "", pid) as Promise<void>;
+/**
+ * Registers a detached child (leader of its own process group) so the main thread may kill it;
+ * `marker` is the value of `KUNAI_RUN` in the child's environment, which lets the main thread find
+ * descendants that left the group (`setsid`).
+ */
+export function trackProcessGroup(pid: number, marker = ""): Promise<void> {
+  return brokerCall("trackGroup", "", { pid, marker }) as Promise<void>;
 }
 /** Asks the main thread to SIGKILL a registered process group (the child and all its descendants). */
 export function killProcessGroup(pid: number): Promise<void> {
-  return brokerCall("killGroup", "", pid) as Promise<void>;
+  return brokerCall("killGroup", "", { pid }) as Promise<void>;
 }
 /** Forgets a registered process group once its leader was reaped. */
 export function untrackProcessGroup(pid: number): Promise<void> {
-  return brokerCall("untrackGroup", "", pid) as Promise<void>;
+  return brokerCall("untrackGroup", "", { pid }) as Promise<void>;
 }
 
 /** Reads a text file through the main thread's broker (allow-listed paths only). */
@@ -66,6 +74,11 @@ export async function brokerTryRead(path: string): Promise<string | null> {
     if ((err as Error).name === "BrokerDenied") throw err;
     return null;
   }
+}
+
+/** Up to `max` bytes of a file from `offset`, through the broker (empty at the end of the file). */
+export function brokerReadChunk(path: string, offset: number, max: number): Promise<Uint8Array> {
+  return brokerCall("readChunk", path, { offset, max }) as Promise<Uint8Array>;
 }
 
 /** Lists a directory through the broker. */

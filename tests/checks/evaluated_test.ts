@@ -26,11 +26,15 @@ function fixedCollectors(data: Record<string, Record<string, unknown>>): Collect
   return { get: (n) => data[n], names: () => Object.keys(data) };
 }
 
+/** Collector results the tests hand to createChecks/createDetectors. */
+let collectors: import("../../lib/types.ts").CollectorResultsView | undefined;
+
 Deno.test("README cpu check goes ok, warning, critical from fixed collector data", async () => {
+  collectors = undefined;
   const ctx = makeTestCtx({ tags: ["linux"], files: { "linux/cpu.json": README_CPU } });
   const data = { cpustats: { cpuall: { "%idle": 50.5 } } };
-  ctx.views.collectors = fixedCollectors(data);
-  const checks = createChecks(ctx);
+  collectors = fixedCollectors(data);
+  const checks = createChecks(ctx, { collectors });
   const events: CheckResultEvent[] = [];
   ctx.bus.on("check.changed", (e) => events.push(e));
   try {
@@ -62,6 +66,7 @@ Deno.test("README cpu check goes ok, warning, critical from fixed collector data
 });
 
 Deno.test("a check with only warning_if works and errors become UNKNOWN with the error text", async () => {
+  collectors = undefined;
   const ctx = makeTestCtx({
     files: {
       "w.json": {
@@ -76,8 +81,8 @@ Deno.test("a check with only warning_if works and errors become UNKNOWN with the
     },
   });
   const mem = { used: 50 };
-  ctx.views.collectors = fixedCollectors({ mem });
-  const checks = createChecks(ctx);
+  collectors = fixedCollectors({ mem });
+  const checks = createChecks(ctx, { collectors });
   try {
     await checks.start();
     await checks.runCheck("w");
@@ -99,10 +104,11 @@ Deno.test("a check with only warning_if works and errors become UNKNOWN with the
 });
 
 Deno.test("without collectors a collector lookup gives a clear UNKNOWN", async () => {
+  collectors = undefined;
   const ctx = makeTestCtx({
     files: { "c.json": { check: { critical_if: "{collector.cpustats.cpuall.%idle} < 1" } } },
   });
-  const checks = createChecks(ctx);
+  const checks = createChecks(ctx, { collectors });
   try {
     await checks.start();
     await checks.runCheck("c");
@@ -115,14 +121,15 @@ Deno.test("without collectors a collector lookup gives a clear UNKNOWN", async (
 });
 
 Deno.test("a syntax error in critical_if is reported with file, field and column; other checks still run", async () => {
+  collectors = undefined;
   const ctx = makeTestCtx({
     files: {
       "broken.json": { check: { critical_if: "{collector.mem.used} > > 3" } },
       "good.json": { check: { critical_if: "1 > 2", ok_output: "'good'" } },
     },
   });
-  ctx.views.collectors = fixedCollectors({ mem: { used: 1 } });
-  const checks = createChecks(ctx);
+  collectors = fixedCollectors({ mem: { used: 1 } });
+  const checks = createChecks(ctx, { collectors });
   try {
     await checks.start();
     const b = checks.view("broken")!;
@@ -142,6 +149,7 @@ Deno.test("a syntax error in critical_if is reported with file, field and column
 });
 
 Deno.test("state is persisted and restored at start; flap protection holds soft failures", async () => {
+  collectors = undefined;
   const ctx = makeTestCtx({
     files: {
       "f.json": {
@@ -155,8 +163,8 @@ Deno.test("state is persisted and restored at start; flap protection holds soft 
     },
   });
   const x = { v: 0 };
-  ctx.views.collectors = fixedCollectors({ x });
-  let checks = createChecks(ctx);
+  collectors = fixedCollectors({ x });
+  let checks = createChecks(ctx, { collectors });
   try {
     await checks.start();
     await checks.runCheck("f");
@@ -170,7 +178,7 @@ Deno.test("state is persisted and restored at start; flap protection holds soft 
     assert.deepEqual([v.state, v.output], ["critical", "bad"]);
     const lastCheck = v.last_check;
     await checks.stop();
-    checks = createChecks(ctx);
+    checks = createChecks(ctx, { collectors });
     v = checks.view("f")!;
     assert.deepEqual([v.state, v.state_id, v.output, v.last_check], ["critical", 2, "bad", lastCheck]);
     assert.deepEqual(checks.history("f").map((h) => h.state), ["critical", "ok"]);
@@ -181,8 +189,9 @@ Deno.test("state is persisted and restored at start; flap protection holds soft 
 });
 
 Deno.test("config.reloaded re-reads checks: new ones appear, removed ones stop", async () => {
+  collectors = undefined;
   const ctx = makeTestCtx({ files: { "a.json": { check: { warning_if: "False", ok_output: "'a'" } } } });
-  const checks = createChecks(ctx);
+  const checks = createChecks(ctx, { collectors });
   try {
     await checks.start();
     assert.ok(checks.isActive("a"));
@@ -205,12 +214,13 @@ Deno.test("config.reloaded re-reads checks: new ones appear, removed ones stop",
 });
 
 Deno.test("at start a check waits for its collector's first results instead of going UNKNOWN", async () => {
+  collectors = undefined;
   const clock = new VirtualClock(0);
   const ctx = makeTestCtx({ tags: ["linux"], files: { "linux/cpu.json": README_CPU }, clock });
   const data: Record<string, Record<string, unknown>> = {};
   // the collector exists (is scheduled) but has produced nothing yet
-  ctx.views.collectors = { get: (n) => data[n], names: () => ["cpustats"] };
-  const checks = createChecks(ctx);
+  collectors = { get: (n) => data[n], names: () => ["cpustats"] };
+  const checks = createChecks(ctx, { collectors });
   try {
     await checks.start();
     await checks.runCheck("linux/cpu");

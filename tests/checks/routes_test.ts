@@ -84,7 +84,13 @@ Deno.test("services follow their embedded check, are published on our node and s
     params: {},
   });
   ctx.config.data.down = false;
-  const checks = createChecks(ctx);
+  let membership: MembershipView | undefined;
+  const checks = createChecks(ctx, {
+    membership: {
+      self: () => membership!.self(),
+      members: () => membership?.members() ?? [membership!.self()],
+    },
+  });
   const req = appFor(ctx, checks);
   const changes: string[][] = [];
   ctx.bus.on("services.changed", (e) => changes.push(e.names));
@@ -128,7 +134,7 @@ Deno.test("services follow their embedded check, are published on our node and s
       members: () => [self, other, dead],
       onChange: () => () => {},
     };
-    ctx.views.membership = view;
+    membership = view;
     const st = await (await req("/state/services")).json();
     assert.deepEqual(st.redis.members, ["other", "test-node"]);
     assert.deepEqual(st.redis["passing-members"], ["other"]);

@@ -76,3 +76,25 @@ Deno.test("a run that returns a number is retried that many ms later, then resum
   // the first run is spread at start (500 ms with this rand), then retries come 1 s apart
   assert.deepEqual(starts, [500, 1500, 2500, 32_500, 62_500]);
 });
+
+Deno.test("a run that throws is reported and counted, and the check stays scheduled", async () => {
+  const clock = new VirtualClock();
+  const reported: string[] = [];
+  let calls = 0;
+  const s = new Scheduler(
+    clock,
+    2,
+    () => {
+      calls++;
+      return Promise.reject(new Error("boom"));
+    },
+    () => 0.5,
+    (id, err) => reported.push(`${id}: ${(err as Error).message}`),
+  );
+  s.set("bad", 10_000, 0);
+  await clock.advance(35_000);
+  s.stop();
+  assert.ok(calls >= 3, `ran ${calls} times`);
+  assert.equal(s.failures, calls);
+  assert.deepEqual(new Set(reported), new Set(["bad: boom"]));
+});

@@ -6,8 +6,14 @@ import { buildApp } from "../../lib/http/mod.ts";
 import { makeTestCtx } from "../helpers.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 
+/** Collector results the tests hand to createChecks/createDetectors. */
+let collectors: import("../../lib/types.ts").CollectorResultsView | undefined;
+
 Deno.test("a detector on a temp file gains and (with removal on) loses a tag, and checks re-link", async () => {
+  collectors = undefined;
   const ctx = makeTestCtx();
+  // expressions read only files every user may read (the broker's rule): open the test dir
+  Deno.chmodSync(ctx.dir, 0o755);
   const flag = join(ctx.dir, "flag");
   ctx.config.objects.detector["flagged"] = {
     id: "flagged",
@@ -27,8 +33,8 @@ Deno.test("a detector on a temp file gains and (with removal on) loses a tag, an
     root: "",
     value: { warning_if: "1 > 2", ok_output: "'ok'" },
   };
-  const checks = createChecks(ctx);
-  const detectors = createDetectors(ctx);
+  const checks = createChecks(ctx, { collectors });
+  const detectors = createDetectors(ctx, { collectors });
   const tagEvents: string[][] = [];
   ctx.bus.on("tags.changed", (e) => tagEvents.push(e.tags));
   try {
@@ -64,6 +70,7 @@ Deno.test("a detector on a temp file gains and (with removal on) loses a tag, an
 });
 
 Deno.test("detector routes list and dry-run; an apply_if error keeps tags and is reported", async () => {
+  collectors = undefined;
   const ctx = makeTestCtx({
     files: {
       "detectors/yes.json": { detector: { tags: ["linux"], apply_if: "1 == 1", interval: "10s" } },
@@ -72,7 +79,7 @@ Deno.test("detector routes list and dry-run; an apply_if error keeps tags and is
       },
     },
   });
-  const detectors = createDetectors(ctx);
+  const detectors = createDetectors(ctx, { collectors });
   const app = buildApp([detectors.routes!()], {
     token: "",
     maxBody: 1 << 20,
@@ -98,6 +105,7 @@ Deno.test("detector routes list and dry-run; an apply_if error keeps tags and is
 });
 
 Deno.test("detectors run on their interval once started", async () => {
+  collectors = undefined;
   const ctx = makeTestCtx();
   ctx.config.objects.detector["always"] = {
     id: "always",
@@ -105,7 +113,7 @@ Deno.test("detectors run on their interval once started", async () => {
     root: "",
     value: { tags: ["auto"], apply_if: "True", interval: "10s" },
   };
-  const detectors = createDetectors(ctx);
+  const detectors = createDetectors(ctx, { collectors });
   const clock = ctx.clock as import("../../lib/clock/mod.ts").VirtualClock;
   try {
     await detectors.start();
@@ -122,10 +130,11 @@ Deno.test("detectors run on their interval once started", async () => {
 });
 
 Deno.test("at start a detector waits for its collector's first results, retrying every second, without warning", async () => {
+  collectors = undefined;
   const clock = new VirtualClock(0);
   const ctx = makeTestCtx({ clock });
   const data: Record<string, Record<string, unknown>> = {};
-  ctx.views.collectors = { get: (n) => data[n], names: () => ["system"] };
+  collectors = { get: (n) => data[n], names: () => ["system"] };
   ctx.config.objects.detector["virtualbox"] = {
     id: "virtualbox",
     file: "",
@@ -136,7 +145,7 @@ Deno.test("at start a detector waits for its collector's first results, retrying
       interval: "10s",
     },
   };
-  const detectors = createDetectors(ctx);
+  const detectors = createDetectors(ctx, { collectors });
   try {
     await detectors.start();
     await clock.advance(2000);

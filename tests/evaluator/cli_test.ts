@@ -2,7 +2,10 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { runCli } from "../../cli/mod.ts";
 import { Output } from "../../cli/output.ts";
-import { routes } from "../../lib/evaluator/mod.ts";
+import { type EvalEnv, evaluateRaw, evaluatorRoutes, functionNames } from "../../lib/evaluator/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
+import { silentLogger } from "../../lib/log/mod.ts";
+import { Counters } from "../../lib/counters.ts";
 import { tempDir } from "../helpers.ts";
 
 /** Serves the evaluator routes on a unix socket and runs `kunai -c <cfg> ...args` against it. */
@@ -13,13 +16,22 @@ async function withAgent(
   const socket = join(dir, "kunai.sock");
   const cfg = join(dir, "local.json");
   Deno.writeTextFileSync(cfg, JSON.stringify({ socket }));
-  const app = routes(() => ({
+  const env: EvalEnv = {
     collectors: {
       get: (n) => (n === "cpustats" ? { cpuall: { "%idle": 97.5 } } : undefined),
       names: () => ["cpustats"],
     },
-  }));
-  const server = Deno.serve({ path: socket, onListen: () => {} }, app.fetch);
+  };
+  const app = buildApp([evaluatorRoutes(() => env, { evaluateRaw, functionNames })], {
+    token: "",
+    maxBody: 1 << 20,
+    log: silentLogger,
+    counters: new Counters(),
+  });
+  const server = Deno.serve(
+    { path: socket, onListen: () => {} },
+    (req) => app.fetch(req, { transport: "unix" }),
+  );
   try {
     await fn(async (...args) => {
       const out = new Output({ capture: true, colour: false });

@@ -31,7 +31,8 @@ Deno.test("random strings only ever raise EvalError and finish quickly", async (
     const k = await outcome(randomText(r), slowest);
     kinds[k] = (kinds[k] ?? 0) + 1;
   }
-  assert.ok(slowest.ms < 500, `slowest ${slowest.ms} ms: ${slowest.text}`);
+  // a generous bound (a busy box is slow): an unbounded evaluation would take minutes
+  assert.ok(slowest.ms < 10_000, `slowest ${slowest.ms} ms: ${slowest.text}`);
   // the soup reaches past the tokenizer: several outcome kinds occur
   for (const k of ["ok", "syntax", "name", "type"]) assert.ok((kinds[k] ?? 0) > 0, JSON.stringify(kinds));
 });
@@ -64,6 +65,7 @@ Deno.test("random syntax trees only ever raise EvalError and stay under the step
     const k = await outcome(text, slowest);
     kinds[k] = (kinds[k] ?? 0) + 1;
   }
-  assert.ok(slowest.ms < 500, `slowest ${slowest.ms} ms: ${slowest.text}`);
+  // a generous bound (a busy box is slow): an unbounded evaluation would take minutes
+  assert.ok(slowest.ms < 10_000, `slowest ${slowest.ms} ms: ${slowest.text}`);
   for (const k of ["ok", "type", "runtime"]) assert.ok((kinds[k] ?? 0) > 0, JSON.stringify(kinds));
 });

@@ -1,5 +1,8 @@
 import assert from "node:assert/strict";
-import { type EvalEnv, routes } from "../../lib/evaluator/mod.ts";
+import { type EvalEnv, evaluateRaw, evaluatorRoutes, functionNames } from "../../lib/evaluator/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
+import { silentLogger } from "../../lib/log/mod.ts";
+import { Counters } from "../../lib/counters.ts";
 
 const env: EvalEnv = {
   collectors: {
@@ -8,7 +11,16 @@ const env: EvalEnv = {
   },
   lookup: (p) => (p === "thresholds.cpuidle.critical" ? 1 : undefined),
 };
-const app = routes(() => env);
+const http = buildApp([evaluatorRoutes(() => env, { evaluateRaw, functionNames })], {
+  token: "t0ken",
+  maxBody: 1 << 20,
+  log: silentLogger,
+  counters: new Counters(),
+});
+/** Requests over the unix socket (trusted), like `kunai evaluator eval`. */
+const app = {
+  request: (path: string, init: RequestInit = {}) => http.request(path, init, { transport: "unix" }),
+};
 
 function b64(text: string): string {
   let bin = "";

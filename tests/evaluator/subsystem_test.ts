@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { createEvaluator } from "../../lib/evaluator/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
+import type { CollectorResultsView } from "../../lib/types.ts";
 import { makeTestCtx } from "../helpers.ts";
 
 Deno.test("the evaluator subsystem serves its routes with the node's collectors and configuration data", async () => {
@@ -7,22 +9,32 @@ Deno.test("the evaluator subsystem serves its routes with the node's collectors 
     params: { thresholds: { cpuidle: { warning: 5, critical: 1 } }, "dotted.key": { v: 7 } },
   });
   try {
-    const sub = createEvaluator(ctx);
+    const shown: { view?: CollectorResultsView } = {};
+    const collectors: CollectorResultsView = {
+      get: (n) => shown.view?.get(n),
+      names: () => shown.view?.names() ?? [],
+    };
+    const sub = createEvaluator(ctx, { collectors });
     await sub.start();
-    const app = sub.routes!();
+    const app = buildApp([sub.routes!()], {
+      token: "",
+      maxBody: 1 << 20,
+      log: ctx.log,
+      counters: ctx.counters,
+    });
     const evalJson = async (expr: string) => {
       const res = await app.request("/agent/evaluator/eval", {
         method: "POST",
         body: JSON.stringify({ expr }),
-      });
+      }, { transport: "unix" });
       return { status: res.status, body: await res.json() };
     };
     // no collectors yet: a typed 400, not a crash
     let r = await evalJson("{collector.cpustats.cpuall.%idle} < 1");
     assert.equal(r.status, 400);
     assert.equal(r.body.detail.kind, "missing");
-    // the view appears once collectors are built (read per request)
-    ctx.views.collectors = {
+    // collector results are read per request
+    shown.view = {
       get: (n) => (n === "cpustats" ? { cpuall: { "%idle": 0.5 } } : undefined),
       names: () => ["cpustats"],
     };

@@ -36,6 +36,18 @@ function remember(
   return { prev: p?.v ?? null, dt: p ? (now - p.at) / 1000 : 0 };
 }
 
+/** Cleanup problems of the current run (a close that failed), sent back in `warnings`. */
+let warnings: string[] = [];
+
+/** Runs a cleanup step; a failure is kept as a warning of the run, never dropped. */
+async function cleanup(what: string, step: () => Promise<unknown>): Promise<void> {
+  try {
+    await step();
+  } catch (err) {
+    warnings.push(`${what}: ${reason(err)}`);
+  }
+}
+
 function reason(err: unknown): string {
   const e = err as Error & { code?: string };
   return e?.code && !String(e.message).includes(e.code)
@@ -141,7 +153,7 @@ async function mysqlRun(data: Data): Promise<RunReply> {
     const { prev, dt } = remember("mysql", status);
     return { results: mysqlResult(status, prev as Record<string, number | string> | null, dt, behind) };
   } finally {
-    await conn.end().catch(() => {});
+    await cleanup("closing the MySQL connection", () => conn.end());
   }
 }
 
@@ -173,7 +185,7 @@ async function mongodb(data: Data): Promise<RunReply> {
   try {
     await client.connect();
   } catch (err) {
-    await client.close().catch(() => {});
+    await cleanup("closing the MongoDB client", () => client.close());
     return { results: { available: false }, inactive: `cannot talk to MongoDB at ${hp}: ${reason(err)}` };
   }
   try {
@@ -196,7 +208,7 @@ async function mongodb(data: Data): Promise<RunReply> {
       results: { ...mongoResult(status, prev, dt, { replSet, dbStats }), connexion_latency_ms: latency },
     };
   } finally {
-    await client.close().catch(() => {});
+    await cleanup("closing the MongoDB client", () => client.close());
   }
 }
 
@@ -275,6 +287,8 @@ serve({
   async run(req: RunRequest): Promise<RunReply> {
     const fn = collectors[req.name];
     if (!fn) throw new Error(`services worker has no collector ${req.name}`);
-    return await fn(req.data ?? {});
+    warnings = [];
+    const reply = await fn(req.data ?? {});
+    return warnings.length ? { ...reply, warnings } : reply;
   },
 });

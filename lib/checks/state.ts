@@ -1,0 +1,150 @@
+/**
+ * The state fold of checks: each raw result goes through flap protection into the check's
+ * runtime state, is saved (history only on a change), and a transition is announced on the bus
+ * (`check.changed`), with plugin perfdata as `metrics.points`.
+ */
+import type { Ctx } from "../subsystem.ts";
+import { type CheckResultEvent, type CheckStateName, STATE_IDS } from "../types.ts";
+import type { CheckDef } from "./check_def.ts";
+import type { RawResult } from "./evaluated.ts";
+import { applyResult, type FlapState } from "./flap.ts";
+import { type PerfDatum, perfMetricName } from "./perfdata.ts";
+import { CheckStateStore } from "./state_store.ts";
+
+/** Runtime state of one check. */
+export interface CheckRuntime {
+  state: CheckStateName;
+  state_id: number;
+  output: string;
+  /** Unix ms of the last finished run (0: never). */
+  lastCheck: number;
+  failures: number;
+  successes: number;
+  /** Output at the last state change (what services publish). */
+  changeOutput: string;
+  perf: PerfDatum[];
+  /** Set while a result is held back by flap protection. */
+  soft: string;
+}
+
+export function freshRuntime(): CheckRuntime {
+  return {
+    state: "pending",
+    state_id: 3,
+    output: "",
+    lastCheck: 0,
+    failures: 0,
+    successes: 0,
+    changeOutput: "",
+    perf: [],
+    soft: "",
+  };
+}
+
+export class CheckStates {
+  #ctx: Ctx;
+  #rt = new Map<string, CheckRuntime>();
+  #store: CheckStateStore;
+  /** Runs that ended UNKNOWN because of an error (for info). */
+  errors = 0;
+
+  constructor(ctx: Ctx) {
+    this.#ctx = ctx;
+    this.#store = new CheckStateStore(ctx.store);
+    for (const s of this.#store.loadAll().values()) {
+      this.#rt.set(s.id, {
+        ...freshRuntime(),
+        state: s.state,
+        state_id: s.state_id,
+        output: s.output,
+        changeOutput: s.output,
+        lastCheck: s.last_check * 1000,
+        failures: s.failures,
+        successes: s.successes,
+      });
+    }
+  }
+
+  get(id: string): CheckRuntime | undefined {
+    return this.#rt.get(id);
+  }
+
+  /** Forgets a check's state (replaced or deleted definition). */
+  forget(id: string): void {
+    this.#rt.delete(id);
+    this.#store.remove(id);
+  }
+
+  /** Folds one result in; returns true when the state changed. */
+  fold(def: CheckDef, raw: RawResult, perf: PerfDatum[]): boolean {
+    const now = this.#ctx.clock.now();
+    const rt = this.#rt.get(def.id) ?? freshRuntime();
+    const old: FlapState = { state: rt.state, failures: rt.failures, successes: rt.successes };
+    const d = applyResult(old, raw.state, {
+      failuresBeforeCritical: Number(def.value.failures_before_critical ?? 1),
+      successesBeforeOk: Number(def.value.successes_before_ok ?? 1),
+    });
+    if (raw.state === "unknown") this.errors++;
+    const oldState = rt.state, oldId = rt.state_id;
+    rt.state = d.state;
+    rt.state_id = d.state === "pending" ? 3 : STATE_IDS[d.state];
+    rt.failures = d.failures;
+    rt.successes = d.successes;
+    rt.soft = d.applied ? "" : d.note;
+    rt.output = d.applied ? raw.output : `${raw.output} [${d.note}]`;
+    rt.lastCheck = now;
+    rt.perf = perf;
+    const changed = d.state !== oldState;
+    if (changed) rt.changeOutput = rt.output;
+    this.#rt.set(def.id, rt);
+    this.#ctx.counters.inc("check_runs_total", { state: raw.state });
+    const ts = Math.floor(now / 1000);
+    this.#store.save({
+      id: def.id,
+      state: rt.state,
+      state_id: rt.state_id,
+      output: rt.output,
+      last_check: ts,
+      failures: rt.failures,
+      successes: rt.successes,
+    }, changed);
+    if (perf.length) {
+      const node = this.#ctx.node.name;
+      this.#ctx.bus.emit("metrics.points", {
+        points: perf.map((p) => [perfMetricName(node, def.id, p.label), p.value, ts]),
+      });
+    }
+    if (changed) {
+      const ev: CheckResultEvent = {
+        id: def.id,
+        name: def.id,
+        state: rt.state,
+        state_id: rt.state_id,
+        old_state: oldState,
+        old_state_id: oldId,
+        output: rt.output,
+        last_check: ts,
+        handlers: Array.isArray(def.value.handlers) ? def.value.handlers.map(String) : ["default"],
+      };
+      if (def.service) ev.service = def.service;
+      this.#ctx.log.info(`check ${def.id}: ${oldState} -> ${rt.state}: ${rt.output.split("\n")[0]}`);
+      this.#ctx.bus.emit("check.changed", ev);
+    }
+    return changed;
+  }
+
+  /** Transitions of a check, newest first. */
+  history(id: string) {
+    this.#store.flush();
+    return this.#store.history(id);
+  }
+
+  /** Writes pending states (logs, never throws). */
+  flush(): void {
+    try {
+      this.#store.flush();
+    } catch (err) {
+      this.#ctx.log.error(`cannot save check states: ${(err as Error).message}`);
+    }
+  }
+}

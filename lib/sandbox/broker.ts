@@ -1,0 +1,172 @@
+/**
+ * The read broker's file operations and its path policy (main thread): a Worker asks, the broker
+ * answers only for paths on that Worker's allow-list, never on its deny-list, and, for Workers
+ * that read on behalf of untrusted text (the evaluator), only world-readable files.
+ */
+import { statfsSync } from "node:fs";
+import { dirname } from "node:path";
+import type { BrokerDirEntry, BrokerRequest } from "./protocol.ts";
+
+/** Largest file the broker hands over (a Worker cannot make the agent slurp huge files). */
+export const MAX_BROKER_FILE = 4 * 1024 * 1024;
+/** Largest `readChunk` answer. */
+export const MAX_CHUNK = 1024 * 1024;
+
+/** The path policy of one Worker (from its WorkerSpec). */
+export interface BrokerPolicy {
+  /** `read`, `readChunk`, `readDir`, `readLink`, `stat`. */
+  allow: string[];
+  /** `statfs` (sizes only). */
+  statfsAllow: string[];
+  /** Refused even when allowed; matched against the path as asked and its real path. */
+  deny: string[];
+  /** Reads (not stat) only of files whose real path is readable by every user (mode o+r). */
+  worldReadable: boolean;
+}
+
+/** Matches a path against allow-list entries: exact, `dir/*` (children), `dir/**` (below), `a/* /b`. */
+export function brokerAllows(allow: string[], path: string): boolean {
+  if (!path.startsWith("/") || path.split("/").includes("..")) return false;
+  for (const a of allow) {
+    if (a.endsWith("/**")) {
+      const base = a.slice(0, -3);
+      if (path === base || path.startsWith(base + "/")) return true;
+    } else if (a.endsWith("/*")) {
+      const base = a.slice(0, -2);
+      if (path === base) return true;
+      if (path.startsWith(base + "/") && !path.slice(base.length + 1).includes("/")) return true;
+    } else if (a.includes("*")) {
+      // segment glob like /proc/*/stat
+      const re = new RegExp("^" + a.split("*").map(escapeRe).join("[^/]*") + "$");
+      if (re.test(path)) return true;
+    } else if (a === path) return true;
+  }
+  return false;
+}
+
+function escapeRe(s: string): string {
+  return s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** A refusal, re-thrown in the Worker with this name. */
+export function denied(message: string): Error {
+  const e = new Error(message);
+  e.name = "BrokerDenied";
+  return e;
+}
+
+/**
+ * Why `path` may not be touched by `op` under `policy`, or null when it may. Resolves symlinks
+ * (a link to a denied file is denied) and, for reads under `worldReadable`, checks the mode.
+ */
+export async function refusal(
+  policy: BrokerPolicy,
+  op: BrokerRequest["op"],
+  path: unknown,
+): Promise<string | null> {
+  const allow = op === "statfs" ? policy.statfsAllow : policy.allow;
+  if (typeof path !== "string" || !brokerAllows(allow, path)) return "not on its allow-list";
+  if (!policy.deny.length && !policy.worldReadable) return null;
+  if (brokerAllows(policy.deny, path)) return "on its deny-list";
+  let real: string;
+  try {
+    real = await Deno.realPath(path);
+  } catch {
+    return null; // missing: the operation itself answers "not found"
+  }
+  if (brokerAllows(policy.deny, real)) return `on its deny-list (${real})`;
+  if (policy.worldReadable && op !== "stat" && op !== "statfs") {
+    const st = await Deno.stat(real);
+    if (st.mode === null || (st.mode & 0o004) === 0) return "not readable by every user";
+    // every directory above must let anyone through (a 0644 file in a 0700 home is private)
+    for (let dir = dirname(real); dir !== "/"; dir = dirname(dir)) {
+      const d = await Deno.stat(dir);
+      if (d.mode === null || (d.mode & 0o001) === 0) return `not readable by every user (${dir} is closed)`;
+    }
+  }
+  return null;
+}
+
+/** Reads at most `max` bytes (one more to tell "longer"), in chunks: no `max`-sized buffer up front. */
+async function readBounded(path: string, max: number, exact: boolean): Promise<string> {
+  using file = await Deno.open(path, { read: true });
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  const chunk = new Uint8Array(64 * 1024);
+  while (total <= max) {
+    const n = await file.read(chunk.subarray(0, Math.min(chunk.length, max + 1 - total)));
+    if (n === null) break;
+    chunks.push(chunk.slice(0, n));
+    total += n;
+  }
+  if (total > max && exact) throw new Error(`${path} is larger than ${max} bytes`);
+  const out = new Uint8Array(Math.min(total, max));
+  let off = 0;
+  for (const c of chunks) {
+    const part = c.subarray(0, Math.min(c.length, out.length - off));
+    out.set(part, off);
+    off += part.length;
+  }
+  return new TextDecoder().decode(out);
+}
+
+/** Runs one allowed file operation. */
+export async function fileOp(msg: BrokerRequest): Promise<unknown> {
+  const path = msg.path;
+  switch (msg.op) {
+    case "read":
+      return await readBounded(path, MAX_BROKER_FILE, true);
+    case "readChunk": {
+      const offset = Math.max(0, Math.floor(Number(msg.offset) || 0));
+      const len = Math.max(0, Math.min(Math.floor(Number(msg.max) || 0), MAX_CHUNK));
+      using file = await Deno.open(path, { read: true });
+      const st = await file.stat();
+      if (!st.isFile) throw new Error(`${path} is not a file`);
+      await file.seek(offset, Deno.SeekMode.Start);
+      // a small file gets a small buffer (/proc files report size 0: the full chunk then)
+      const buf = new Uint8Array(st.size > 0 ? Math.min(len, Math.max(0, st.size - offset) + 1) : len);
+      let off = 0;
+      while (off < buf.length) {
+        const n = await file.read(buf.subarray(off));
+        if (n === null) break;
+        off += n;
+      }
+      // an exact copy: posting a view would clone its whole buffer
+      return off === buf.length ? buf : buf.slice(0, off);
+    }
+    case "readDir": {
+      const out: BrokerDirEntry[] = [];
+      for await (const e of Deno.readDir(path)) {
+        out.push({ name: e.name, isFile: e.isFile, isDirectory: e.isDirectory, isSymlink: e.isSymlink });
+        if (out.length > 100_000) break;
+      }
+      return out;
+    }
+    case "readLink":
+      return await Deno.readLink(path);
+    case "stat": {
+      const st = await Deno.stat(path);
+      return {
+        isFile: st.isFile,
+        isDirectory: st.isDirectory,
+        size: st.size,
+        mtime: st.mtime?.getTime() ?? null,
+      };
+    }
+    case "statfs": {
+      // Deno has no statfs; node:fs has it (the main thread runs with all permissions).
+      const s = statfsSync(path);
+      return {
+        type: Number(s.type),
+        bsize: Number(s.bsize),
+        blocks: Number(s.blocks),
+        bfree: Number(s.bfree),
+        bavail: Number(s.bavail),
+        files: Number(s.files),
+        ffree: Number(s.ffree),
+      };
+    }
+    default:
+      throw new Error(`unknown broker op ${String(msg.op)}`);
+  }
+}

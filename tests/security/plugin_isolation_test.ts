@@ -1,0 +1,209 @@
+/**
+ * Issue 10, hole 7: Nagios plugins inherited the agent's environment (KUNAI_ENCRYPTION_KEY,
+ * KUNAI_HTTP_TOKEN), ran as root, and a plugin that `setsid`s a child leaked one process per run
+ * (still there after the agent stopped). Now: a minimal environment, `nagios_user` when root, and
+ * every process of a run is gone after the run, after its timeout and when the agent stops.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { createChecks } from "../../lib/checks/mod.ts";
+import { makeTestCtx, startAgent, type TestCtx } from "../helpers.ts";
+
+/** Processes whose command line contains `marker`. */
+function processesWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
+      if (cmd.includes(marker)) out.push(Number(e.name));
+    } catch { /* exited */ }
+  }
+  return out;
+}
+
+async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!cond()) {
+    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** A test ctx with one plugin `check_<name>` (a sh script) in a dir nagios_user can reach. */
+function withPlugin(name: string, body: string, check: Record<string, unknown> = {}): TestCtx {
+  const ctx = makeTestCtx();
+  Deno.chmodSync(ctx.dir, 0o755);
+  const dir = join(ctx.dir, "plugins");
+  Deno.mkdirSync(dir, { mode: 0o755 });
+  const script = join(dir, `check_${name}`);
+  Deno.writeTextFileSync(script, `#!/bin/sh\n${body}\n`);
+  Deno.chmodSync(script, 0o755);
+  ctx.config.params.checks.plugin_dirs = [dir];
+  ctx.config.objects.check[name] = {
+    id: name,
+    file: join(ctx.dir, `etc/${name}.json`),
+    root: join(ctx.dir, "etc"),
+    value: { script, apply_on: "*", ...check },
+  };
+  return ctx;
+}
+
+Deno.test("a plugin sees PATH, LANG and the Nagios macros, none of the agent's secrets, and not root", async () => {
+  Deno.env.set("KUNAI_ENCRYPTION_KEY", "8xe6AVSd2Hcd0xOX9jRrYQ==");
+  Deno.env.set("KUNAI_HTTP_TOKEN", "agent-token");
+  const ctx = withPlugin("env", "env; echo uid=$(id -u)");
+  const checks = createChecks(ctx);
+  try {
+    await checks.start();
+    await checks.runCheck("env");
+    const out = String(checks.view("env")!.output);
+    assert.doesNotMatch(out, /KUNAI_ENCRYPTION_KEY|KUNAI_HTTP_TOKEN|8xe6AVSd|agent-token/);
+    assert.match(out, /PATH=\/usr\/local\/sbin:/);
+    assert.match(out, /NAGIOS_HOSTNAME=test-node/);
+    assert.match(out, /NAGIOS_SERVICEDESC=env/);
+    const names = [...out.matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]).filter((n) =>
+      n !== "PWD" && n !== "SHLVL" && n !== "_"
+    );
+    for (const n of names) {
+      assert.match(n, /^(PATH|LANG|NAGIOS_[A-Z_]+|KUNAI_RUN)$/, `unexpected variable ${n}`);
+    }
+    if (Deno.uid() === 0) assert.match(out, /uid=65534\b/, "runs as nobody when the agent is root");
+  } finally {
+    Deno.env.delete("KUNAI_ENCRYPTION_KEY");
+    Deno.env.delete("KUNAI_HTTP_TOKEN");
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("a nagios_user that does not exist makes the check UNKNOWN instead of running as root", {
+  ignore: Deno.uid() !== 0,
+}, async () => {
+  const ctx = withPlugin("who", "id -u");
+  ctx.config.params.nagios_user = "no-such-user-kunai";
+  const checks = createChecks(ctx);
+  try {
+    await checks.start();
+    await checks.runCheck("who");
+    const v = checks.view("who")!;
+    assert.equal(v.state, "unknown");
+    assert.match(String(v.output), /nagios_user no-such-user-kunai does not exist/);
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("setsid children of a plugin are gone after the run and after its timeout", async () => {
+  const done = `91.${Math.floor(Math.random() * 1e6)}`;
+  const slow = `92.${Math.floor(Math.random() * 1e6)}`;
+  const ctx = withPlugin("leak", `setsid sleep ${done} >/dev/null 2>&1 < /dev/null &\necho OK - leaked one`);
+  const hang = join(ctx.dir, "plugins", "check_hang");
+  Deno.writeTextFileSync(
+    hang,
+    `#!/bin/sh\nsetsid sleep ${slow} >/dev/null 2>&1 < /dev/null &\nsleep ${slow}\n`,
+  );
+  Deno.chmodSync(hang, 0o755);
+  ctx.config.objects.check["hang"] = {
+    ...ctx.config.objects.check["leak"],
+    id: "hang",
+    value: { script: hang, apply_on: "*", timeout: "1s" },
+  };
+  const checks = createChecks(ctx);
+  try {
+    await checks.start();
+    for (let i = 0; i < 3; i++) await checks.runCheck("leak");
+    assert.equal(checks.view("leak")!.state, "ok", String(checks.view("leak")!.output));
+    await waitFor(
+      "the setsid children of finished runs to be gone",
+      () => processesWith(`sleep ${done}`).length === 0,
+    );
+    await checks.runCheck("hang");
+    assert.match(String(checks.view("hang")!.output), /timed out after 1s/);
+    await waitFor(
+      "the setsid child of a timed-out run to be gone",
+      () => processesWith(`sleep ${slow}`).length === 0,
+    );
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test({
+  name: "a plugin's setsid child still running is gone when the agent stops",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const marker = `93.${Math.floor(Math.random() * 1e6)}`;
+    const dir = Deno.makeTempDirSync({ prefix: "kunai-plugin-stop-" });
+    Deno.chmodSync(dir, 0o755);
+    const plugins = join(dir, "plugins");
+    Deno.mkdirSync(plugins, { mode: 0o755 });
+    const script = join(plugins, "check_linger");
+    Deno.writeTextFileSync(
+      script,
+      `#!/bin/sh\nsetsid sleep ${marker} >/dev/null 2>&1 < /dev/null &\nsleep ${marker}\n`,
+    );
+    Deno.chmodSync(script, 0o755);
+    const agent = await startAgent({
+      name: "plugin-stop",
+      dir,
+      params: { bootstrap: true, checks: { plugin_dirs: [plugins] } },
+      files: { "linger.json": { check: { script, apply_on: "*", interval: "1s", timeout: "5m" } } },
+    });
+    try {
+      await waitFor(
+        "the plugin and its setsid child",
+        () => processesWith(`sleep ${marker}`).length >= 2,
+        20_000,
+      );
+    } finally {
+      const st = await agent.stop(8000);
+      assert.equal(st.signal, null, "the agent stopped on SIGTERM");
+    }
+    await waitFor(
+      "every process of the plugin to be gone",
+      () => processesWith(`sleep ${marker}`).length === 0,
+    );
+    Deno.removeSync(dir, { recursive: true });
+  },
+});
+
+Deno.test("processes left by the plugins of an agent killed with -9 are killed when checks start", async () => {
+  // a pid that existed and is gone: the "agent" that was killed
+  const dead = new Deno.Command("/bin/true").spawn();
+  const deadPid = dead.pid;
+  await dead.status;
+  const marker = `94.${Math.floor(Math.random() * 1e6)}`;
+  const orphan = new Deno.Command("/usr/bin/sleep", {
+    args: [marker],
+    env: { KUNAI_RUN: `${deadPid}.7` },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  // another agent's run (its agent, this test process, is alive) is left alone
+  const other = new Deno.Command("/usr/bin/sleep", {
+    args: [marker],
+    env: { KUNAI_RUN: `${Deno.ppid}.1` },
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  const ctx = makeTestCtx();
+  const checks = createChecks(ctx);
+  try {
+    await waitFor("both sleepers", () => processesWith(`sleep ${marker}`).length === 2);
+    await checks.start();
+    const st = await orphan.status;
+    assert.equal(st.signal, "SIGKILL", "the orphaned plugin process was killed");
+    assert.deepEqual(processesWith(`sleep ${marker}`), [other.pid], "a live agent's run is untouched");
+  } finally {
+    try {
+      other.kill("SIGKILL");
+    } catch { /* gone */ }
+    await other.status;
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
