@@ -22,6 +22,7 @@ import { acquireLock, releaseLock } from "./lockfile.ts";
 import { buildApp, HttpServer } from "./http/mod.ts";
 import { type ApiEnv, HttpError, newRouter, protect, type RouteTable } from "./routing/mod.ts";
 import type { Ctx, Subsystem, Views } from "./subsystem.ts";
+import type { MemberRecord } from "./types.ts";
 import { VERSION } from "./version.ts";
 import type { Hono } from "hono";
 import { createCollectors } from "./collectors/mod.ts";
@@ -47,13 +48,30 @@ export interface SubsystemEntry {
   enabled?: (config: AgentConfig) => boolean;
 }
 
+/**
+ * Adapter until SharedDeps carries membership: each agent's gossip subsystem, by its bus (one per
+ * agent), so kv gets `{ self, members }` of the gossip created just before it.
+ */
+const gossipOf = new WeakMap<object, ReturnType<typeof createGossip>>();
+function gossipMembership(ctx: Ctx): { self(): MemberRecord; members(): MemberRecord[] } {
+  const g = gossipOf.get(ctx.bus);
+  if (!g) throw new Error("kv needs the gossip subsystem created before it");
+  return { self: () => g.self(), members: () => g.members() };
+}
+
 // SUBSYSTEMS: factories in start order (cluster first, then host, then outputs).
 // Each helper registers its subsystem here with one entry.
 export const SUBSYSTEMS: SubsystemEntry[] = [
   // gossip: first cluster subsystem; sets ctx.views.membership at create time
-  { name: "gossip", create: (ctx, { envelope }) => createGossip(ctx, { envelope }) },
-  // kv: after gossip (reads ctx.views.membership; binds late if gossip publishes it at start)
-  { name: "kv", create: (ctx) => createKv(ctx) },
+  {
+    name: "gossip",
+    create: (ctx, { envelope }) => gossipOf.set(ctx.bus, createGossip(ctx, { envelope })).get(ctx.bus)!,
+  },
+  // kv: after gossip; membership = the gossip object created just before (changes come on the bus)
+  {
+    name: "kv",
+    create: (ctx, { envelope }) => createKv(ctx, { membership: gossipMembership(ctx), envelope }),
+  },
   // collectors: before checks/detectors, which read ctx.views.collectors
   { name: "collectors", create: (ctx) => createCollectors(ctx) },
   // evaluator: GET /agent/evaluator/list, POST /agent/evaluator/eval (reads ctx.views.collectors per request)
