@@ -43,6 +43,30 @@ export const KV_MIGRATIONS: Migration[] = [
 const CACHE_MAX_ENTRIES = 8192;
 const CACHE_MAX_BYTES = 16 * 1024 * 1024;
 
+/**
+ * The hot statements, built once: the store's statement cache is keyed by the SQL text, and a
+ * template rebuilt per call costs a fresh string to hash and compare on every write.
+ */
+const SQL = {
+  get: `SELECT ${READ_COLS} FROM kv WHERE key = ?`,
+  merge: `INSERT INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, flags = excluded.flags,
+         modify_index = excluded.modify_index, origin = excluded.origin, modify_time = excluded.modify_time,
+         expires = excluded.expires, deleted = excluded.deleted, seq = excluded.seq
+       WHERE excluded.modify_index > kv.modify_index
+          OR (excluded.modify_index = kv.modify_index AND excluded.origin > kv.origin)
+          OR ${ROW_IS_BAD}`,
+  replace: `INSERT OR REPLACE INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  scanAll: `SELECT ${READ_COLS} FROM kv WHERE modify_index > ? ORDER BY key LIMIT ?`,
+  scanPrefix:
+    `SELECT ${READ_COLS} FROM kv WHERE key >= ? AND key < ? AND modify_index > ? ORDER BY key LIMIT ?`,
+  scanAfter: `SELECT ${READ_COLS} FROM kv WHERE key > ? ORDER BY key LIMIT ?`,
+  changed: `SELECT key, ${bounded("modify_index", MAX_INDEX)}, origin, ${
+    bounded("seq", Number.MAX_SAFE_INTEGER)
+  } FROM kv WHERE seq > ? ORDER BY seq LIMIT ?`,
+  expired: `SELECT ${READ_COLS} FROM kv WHERE expires > 0 AND expires <= ? AND deleted = 0 LIMIT ?`,
+};
+
 /** A key's version with its local apply sequence (for changed-since pulls). */
 export interface SeqVersion {
   key: string;
@@ -144,7 +168,7 @@ export class KvStorage {
   getRecord(key: string): KvRecord | null {
     const hit = this.#cache.get(key);
     if (hit !== undefined) return hit;
-    const r = this.db.get<Row>(`SELECT ${READ_COLS} FROM kv WHERE key = ?`, key);
+    const r = this.db.get<Row>(SQL.get, key);
     const rec = r ? this.#row(r) : null;
     this.#remember(key, rec);
     return rec;
@@ -181,13 +205,7 @@ export class KvStorage {
     // one statement (its own transaction): insert, or update only when strictly newer
     const seq = this.#seq + 1;
     const r = this.db.run(
-      `INSERT INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value, flags = excluded.flags,
-         modify_index = excluded.modify_index, origin = excluded.origin, modify_time = excluded.modify_time,
-         expires = excluded.expires, deleted = excluded.deleted, seq = excluded.seq
-       WHERE excluded.modify_index > kv.modify_index
-          OR (excluded.modify_index = kv.modify_index AND excluded.origin > kv.origin)
-          OR ${ROW_IS_BAD}`,
+      SQL.merge,
       ...rowValues(rec, seq),
     );
     if (r.changes === 0) return false;
@@ -205,7 +223,7 @@ export class KvStorage {
   #write(rec: KvRecord): void {
     const seq = ++this.#seq;
     this.db.run(
-      `INSERT OR REPLACE INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      SQL.replace,
       ...rowValues(rec, seq),
     );
     if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
@@ -218,13 +236,13 @@ export class KvStorage {
     const limit = opts.limit ?? -1;
     if (prefix === "") {
       return this.#rows(this.db.all<Row>(
-        `SELECT ${READ_COLS} FROM kv WHERE modify_index > ? ORDER BY key LIMIT ?`,
+        SQL.scanAll,
         since,
         limit,
       ));
     }
     return this.#rows(this.db.all<Row>(
-      `SELECT ${READ_COLS} FROM kv WHERE key >= ? AND key < ? AND modify_index > ? ORDER BY key LIMIT ?`,
+      SQL.scanPrefix,
       prefix,
       prefixEnd(prefix),
       since,
@@ -235,16 +253,14 @@ export class KvStorage {
   /** Keys in order after `afterKey`, for batched full scans (handover). */
   scanAfter(afterKey: string, limit: number): KvRecord[] {
     return this.#rows(
-      this.db.all<Row>(`SELECT ${READ_COLS} FROM kv WHERE key > ? ORDER BY key LIMIT ?`, afterKey, limit),
+      this.db.all<Row>(SQL.scanAfter, afterKey, limit),
     );
   }
 
   /** Keys and versions applied locally after sequence `since`, oldest first (no values). */
   changedSince(since: number, limit: number): SeqVersion[] {
     return this.db.all<SeqVersion>(
-      `SELECT key, ${bounded("modify_index", MAX_INDEX)}, origin, ${
-        bounded("seq", Number.MAX_SAFE_INTEGER)
-      } FROM kv WHERE seq > ? ORDER BY seq LIMIT ?`,
+      SQL.changed,
       since,
       limit,
     ).filter((r) => r.modify_index >= 0 && r.seq >= 0).map((r) => ({
@@ -259,7 +275,7 @@ export class KvStorage {
   expire(nowMs: number, limit = 1000): KvRecord[] {
     return this.transaction(() => {
       const rows = this.db.all<Row>(
-        `SELECT ${READ_COLS} FROM kv WHERE expires > 0 AND expires <= ? AND deleted = 0 LIMIT ?`,
+        SQL.expired,
         nowMs,
         limit,
       );
