@@ -13,7 +13,7 @@
  * ```
  */
 import type { Ctx, Subsystem } from "../subsystem.ts";
-import type { MemberRecord } from "../types.ts";
+import type { MembershipView } from "../types.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import { RouteTable } from "../routing/mod.ts";
 import type { TimerId } from "../clock/mod.ts";
@@ -51,10 +51,7 @@ export {
 export { MAX_INDEX, MAX_TTL_MS } from "./validate.ts";
 
 /** What the KV needs of membership: our record and every known one (changes come on the bus). */
-export interface KvMembership {
-  self(): MemberRecord;
-  members(): MemberRecord[];
-}
+export type KvMembership = Pick<MembershipView, "self" | "members">;
 
 export interface KvDeps {
   membership: KvMembership;

@@ -5,6 +5,7 @@
  * future), and with a key every KV peer message is sealed: an unsealed or replayed one gets 401.
  */
 import assert from "node:assert/strict";
+import { Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
 import { kvApp } from "./kv_helpers.ts";
 
 const KEY = btoa("0123456789abcdef0123456789abcdef");
@@ -110,6 +111,30 @@ Deno.test("with a key, KV peer messages must be sealed, fresh and never replayed
     assert.equal(stale.status, 401);
     assert.match((await stale.json()).error, /stale/);
     assert.equal(t.envelope.dropped.replay, 1);
+  } finally {
+    await t.close();
+  }
+});
+
+Deno.test("rotating the keyring covers KV peer traffic: a sender left on a removed key is refused", async () => {
+  const t = await kvApp({ key: KEY });
+  try {
+    const NEW = btoa("fedcba9876543210fedcba9876543210");
+    const sender = new PeerEnvelope(await Keyring.create([KEY]), { now: () => t.clock.now() });
+    const send = async (env: PeerEnvelope) => {
+      const body = await env.seal(new TextEncoder().encode(JSON.stringify({ keys: ["x"] })));
+      const r = await t.tcp("/kv-internal/reads", { method: "POST", body: body as Uint8Array<ArrayBuffer> });
+      await r.body?.cancel();
+      return r.status;
+    };
+    assert.equal(await send(sender), 200);
+    await t.envelope.keyring.install(NEW);
+    t.envelope.keyring.use(NEW);
+    assert.equal(await send(sender), 200, "the old key still opens while installed");
+    t.envelope.keyring.remove(KEY);
+    assert.equal(await send(sender), 401, "refused once the old key is removed");
+    const rotated = new PeerEnvelope(await Keyring.create([NEW]), { now: () => t.clock.now() });
+    assert.equal(await send(rotated), 200);
   } finally {
     await t.close();
   }
