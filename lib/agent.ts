@@ -53,10 +53,9 @@ export interface SubsystemEntry {
  * agent), so kv gets `{ self, members }` of the gossip created just before it.
  */
 const gossipOf = new WeakMap<object, ReturnType<typeof createGossip>>();
-function gossipMembership(ctx: Ctx): { self(): MemberRecord; members(): MemberRecord[] } {
+function gossipMembership(ctx: Ctx): { self(): MemberRecord; members(): MemberRecord[] } | undefined {
   const g = gossipOf.get(ctx.bus);
-  if (!g) throw new Error("kv needs the gossip subsystem created before it");
-  return { self: () => g.self(), members: () => g.members() };
+  return g && { self: () => g.self(), members: () => g.members() };
 }
 
 // SUBSYSTEMS: factories in start order (cluster first, then host, then outputs).

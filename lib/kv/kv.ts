@@ -4,12 +4,11 @@
  * listings merged by version.
  */
 import type { Clock } from "../clock/mod.ts";
-import { KvError, validatePrefix } from "./keys.ts";
+import { KvError, validateKey, validatePrefix } from "./keys.ts";
 import type { LocalReplica } from "./local.ts";
 import type { Placement } from "./placement.ts";
 import { type PeerClient, PeerRefused, PeerUnreachable } from "./peers.ts";
 import { bytesToBase64, compareVersion, fromWire, isLive, type KvRecord, type WireRecord } from "./record.ts";
-import { validateKey } from "./keys.ts";
 import { checkInt, checkWrite, type Limits } from "./validate.ts";
 import {
   type DeleteOptions,

@@ -54,7 +54,8 @@ export { MAX_INDEX, MAX_TTL_MS } from "./validate.ts";
 export type KvMembership = Pick<MembershipView, "self" | "members">;
 
 export interface KvDeps {
-  membership: KvMembership;
+  /** The cluster's members (absent: no gossip, this node alone holds every key). */
+  membership?: KvMembership;
   /** Seals KV peer traffic (the agent's one envelope: key rotation covers KV). */
   envelope: PeerEnvelope;
   /**
@@ -135,7 +136,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
 
   const refreshRing = () => {
     placement.setNodes(
-      kvMembers(deps.membership.members()).map((m) => ({
+      kvMembers(deps.membership?.members() ?? []).map((m) => ({
         uuid: m.uuid,
         name: m.name,
         addr: m.addr,
