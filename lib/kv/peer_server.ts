@@ -94,7 +94,8 @@ export function peerServer(d: PeerServerDeps): KvServe {
     },
     changed: (b) => {
       const forUuid = str(b.for, "for", MAX_ORIGIN);
-      const epoch = b.epoch === undefined ? "" : str(b.epoch, "epoch", 64);
+      // an empty epoch: the asker has no mark yet (its first pull)
+      const epoch = b.epoch === undefined || b.epoch === "" ? "" : str(b.epoch, "epoch", 64);
       const since = b.since === undefined ? 0 : checkInt("since", b.since, Number.MAX_SAFE_INTEGER);
       const limit = Math.min(b.limit === undefined ? 500 : checkInt("limit", b.limit), MAX_PULL);
       const ans = changedFor(d.local, d.placement, since, epoch, forUuid, Math.max(1, limit));

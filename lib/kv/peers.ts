@@ -7,7 +7,7 @@ import { setImmediate } from "node:timers";
 import type { Clock } from "../clock/mod.ts";
 import { fromWire, type KvRecord, toWire, type Version } from "./record.ts";
 import type { RingNode } from "./ring.ts";
-import { type KvMessage, type KvTransport, PeerRefused } from "./transport.ts";
+import { type KvMessage, type KvTransport, PeerRefused, PeerUnreachable } from "./transport.ts";
 
 export { PeerRefused, PeerUnreachable } from "./transport.ts";
 
@@ -107,10 +107,19 @@ export class PeerClient {
     >;
   }
 
-  /** Replicates one record to `peer` through its batching pipe. */
-  replicate(peer: RingNode, item: ApplyItem, deadline?: number): Promise<ApplyResult> {
+  /**
+   * Replicates one record to `peer` through its batching pipe. Repair traffic (hints, handover:
+   * thousands of records when a node comes back) has its own pipe, so live writes never queue
+   * behind it.
+   */
+  replicate(
+    peer: RingNode,
+    item: ApplyItem,
+    deadline?: number,
+    lane: "live" | "repair" = "live",
+  ): Promise<ApplyResult> {
     return this.#enqueue(
-      `apply:${peer.uuid}`,
+      `${lane}:${peer.uuid}`,
       peer,
       item,
       item.record.value.length + 200,
@@ -178,11 +187,18 @@ export class PeerClient {
     while (pipe.queue.length && pipe.inflight < INFLIGHT) {
       const batch: Pending<I, R>[] = [];
       let size = 0;
+      const now = this.#clock.now();
       while (pipe.queue.length && batch.length < BATCH_MAX && size < BATCH_BYTES) {
         const p = pipe.queue.shift()!;
+        // waited past its deadline behind a slow message: its caller has given up, do not send it
+        if (p.deadline <= now) {
+          p.reject(new PeerUnreachable(pipe.peer, "deadline passed while queued"));
+          continue;
+        }
         size += p.size;
         batch.push(p);
       }
+      if (!batch.length) continue;
       pipe.inflight++;
       this.#batched += batch.length;
       pipe.send(pipe.peer, batch).catch((err) => {

@@ -89,7 +89,7 @@ export class Repair {
           if (!keys.length) break;
           const recs = keys.map((k) => storage.getRecord(k)).filter((r): r is KvRecord => !!r);
           try {
-            await Promise.all(recs.map((r) => peers.replicate(peer, { record: r })));
+            await Promise.all(recs.map((r) => peers.replicate(peer, { record: r }, undefined, "repair")));
           } catch (err) {
             if (err instanceof PeerUnreachable || err instanceof PeerRefused) break;
             throw err;
@@ -113,7 +113,8 @@ export class Repair {
       let reached = 0;
       await Promise.all(peers.map((p) =>
         this.#pullFrom(p).then(() => reached++, (err) => {
-          if (!(err instanceof PeerUnreachable)) log.debug(`anti-entropy with ${p.name}: ${err.message}`);
+          // unreachable is routine (a node down); a refusal means a bug or a version mismatch
+          if (!(err instanceof PeerUnreachable)) log.warn(`anti-entropy with ${p.name}: ${err.message}`);
         })
       ));
       if (reached) local.markFresh();
@@ -194,7 +195,9 @@ export class Repair {
           const had = new Set(placement.ownersOn(base, rec.key).map((o) => o.uuid));
           const others = owners.filter((o) => !placement.isSelf(o) && (!base || !had.has(o.uuid)));
           // owners that hold the key already answer the push as a no-op
-          const results = await Promise.allSettled(others.map((o) => peers.replicate(o, { record: rec })));
+          const results = await Promise.allSettled(
+            others.map((o) => peers.replicate(o, { record: rec }, undefined, "repair")),
+          );
           const allOk = results.every((r) => r.status === "fulfilled");
           this.#stats.pushed += results.filter((r) => r.status === "fulfilled").length;
           if (!allOk) failed = true;

@@ -51,6 +51,9 @@ Deno.test("replicated records with a bad key or an index near 2^53 or from the f
     assert.ok(idx < (now + 60_000) * 1000, `index ${idx} stays on our clock`);
     const w2 = await t.req("/kv/y", { method: "PUT", body: "1" });
     assert.notEqual(Number(w2.headers.get("x-kunai-index")), idx, "writes get distinct indexes");
+    // a first anti-entropy pull (no mark yet: empty epoch) is a sound message
+    const pull = await t.peer("changed", { since: 0, epoch: "", for: t.ctx.node.uuid, limit: 10 });
+    assert.equal(pull.status, 200, JSON.stringify(pull.json));
     // a sound record replicates
     const ok = await t.peer("apply", { items: [{ record: record("good", now * 1000) }] });
     assert.equal(ok.status, 200);
