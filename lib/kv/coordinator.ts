@@ -10,7 +10,7 @@
 import type { Logger } from "../log/mod.ts";
 import type { Clock } from "../clock/mod.ts";
 import { KvError } from "./keys.ts";
-import type { WriteRequest } from "./api.ts";
+import type { WriteRequest, WriteResult } from "./api.ts";
 import type { LocalReplica } from "./local.ts";
 import type { Placement } from "./placement.ts";
 import { type ApplyItem, type ApplyResult, PeerRefused, PeerUnreachable } from "./peers.ts";
@@ -51,12 +51,12 @@ export class Coordinator {
   }
 
   /** Coordinates `w` (already validated) before `deadline`; writes to one key never interleave. */
-  write(w: WriteRequest, deadline: number): Promise<{ ok: boolean; index: number }> {
+  write(w: WriteRequest, deadline: number): Promise<WriteResult> {
     this.#count++;
     return this.#locks.run(w.key, () => this.#coordinate(w, deadline));
   }
 
-  async #coordinate(w: WriteRequest, deadline: number): Promise<{ ok: boolean; index: number }> {
+  async #coordinate(w: WriteRequest, deadline: number): Promise<WriteResult> {
     const { local, placement, clock, cfg } = this.#d;
     const now = clock.now();
     let cur = local.storage.getRecord(w.key);
@@ -78,8 +78,20 @@ export class Coordinator {
       expires: w.op === "put" && w.ttlMs ? now + w.ttlMs : 0,
       deleted: w.op === "delete",
     };
-    const targets = placement.owners(w.key).filter((o) => !placement.isSelf(o));
-    const need = Math.max(1, Math.min(cfg.write_acks, targets.length + 1));
+    const owners = placement.owners(w.key);
+    const need = Math.max(1, Math.min(cfg.write_acks, owners.length));
+    // the forwarder owns a copy: it stores the record from our answer, so it is not a target
+    const carried = w.cas === undefined && w.carry !== undefined && owners.some((o) => o.uuid === w.carry);
+    const targets = owners.filter((o) => !placement.isSelf(o) && !(carried && o.uuid === w.carry));
+
+    if (carried) {
+      const stored = local.applyGrouped(rec);
+      stored.catch(() => {});
+      // the forwarder's copy counts: wait for need - 2 more (usually none; late ones still get hints)
+      const f = await this.#fanout(targets, { record: rec }, need - 2, deadline);
+      await stored;
+      return { ok: true, index: rec.modify_index, record: rec, copies: 1 + f.ok.length, need };
+    }
 
     if (w.cas === undefined) {
       const stored = local.applyGrouped(rec);

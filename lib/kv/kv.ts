@@ -9,7 +9,7 @@ import type { LocalReplica } from "./local.ts";
 import type { Placement } from "./placement.ts";
 import { type PeerClient, PeerRefused, PeerUnreachable } from "./peers.ts";
 import { bytesToBase64, compareVersion, fromWire, isLive, type KvRecord, type WireRecord } from "./record.ts";
-import { checkInt, checkWrite, type Limits } from "./validate.ts";
+import { checkInt, checkRecord, checkWrite, type Limits } from "./validate.ts";
 import {
   type DeleteOptions,
   type KvApi,
@@ -18,6 +18,7 @@ import {
   type PutOptions,
   type ReadOptions,
   type WriteRequest,
+  type WriteResult,
 } from "./api.ts";
 
 export type { DeleteOptions, KvApi, ListOptions, PutOptions, ReadOptions, WriteRequest } from "./api.ts";
@@ -29,7 +30,7 @@ export interface KvNodeDeps {
   placement: Placement;
   peers: PeerClient;
   /** Coordinates a write of a key this node owns. */
-  coordinate(w: WriteRequest, deadline: number): Promise<{ ok: boolean; index: number }>;
+  coordinate(w: WriteRequest, deadline: number): Promise<WriteResult>;
   clock: Clock;
 }
 
@@ -61,16 +62,24 @@ export class KvNode implements KvApi {
     );
   }
 
-  /** Coordinates locally when we own the key, else forwards (one hop) to the first reachable owner. */
+  /**
+   * Coordinates locally when we own the key, else forwards (one hop) to the first reachable owner.
+   * When this node holds a copy too (and it is not a CAS), the owner leaves it out of its fan-out
+   * and sends the record back: we store it and count our copy, one replication message saved.
+   */
   async routeWrite(w: WriteRequest, deadline?: number): Promise<{ ok: boolean; index: number }> {
-    const { placement, clock, cfg, peers } = this.#d;
+    const { placement, clock, cfg, peers, local } = this.#d;
     const until = Math.min(deadline ?? clock.now() + cfg.request_timeout, clock.now() + MAX_WAIT_MS);
     const reasons: string[] = [];
-    for (const o of placement.owners(w.key)) {
-      if (placement.isSelf(o)) return await this.#d.coordinate(w, until);
+    const owners = placement.owners(w.key);
+    const carry = w.cas === undefined && owners.some((o) => placement.isSelf(o))
+      ? placement.self.uuid
+      : undefined;
+    for (const o of owners) {
+      if (placement.isSelf(o)) return settle(await this.#d.coordinate(w, until));
       try {
         this.#stats.forwarded++;
-        return await peers.forward(o, {
+        const r = await peers.forward(o, {
           op: w.op,
           key: w.key,
           value: w.value ? bytesToBase64(w.value) : undefined,
@@ -78,7 +87,19 @@ export class KvNode implements KvApi {
           ttl_ms: w.ttlMs,
           cas: w.cas,
           deadline: until,
+          carry,
         });
+        if (!r.record) return settle(r);
+        const rec = checkRecord(r.record, cfg, clock.now());
+        await local.applyGrouped(rec);
+        const copies = (r.copies ?? 0) + 1;
+        if (copies < (r.need ?? 0)) {
+          throw new KvError(
+            503,
+            `write stored on ${copies} of the ${r.need} copies required (kv.write_acks)`,
+          );
+        }
+        return { ok: true, index: rec.modify_index };
       } catch (err) {
         if (err instanceof PeerUnreachable) {
           reasons.push(err.message);
@@ -181,6 +202,11 @@ export class KvNode implements KvApi {
       : entries.filter((r) => r.modify_index > opts.index!);
     return { entries, index: Math.max(index, ...entries.map((e) => e.modify_index)) };
   }
+}
+
+/** A coordinator's answer as the API gives it. */
+function settle(r: WriteResult): { ok: boolean; index: number } {
+  return { ok: r.ok, index: r.index };
 }
 
 /** The wait of a blocking read, bounded by MAX_WAIT_MS (0 for a plain read); checks the index. */

@@ -5,7 +5,7 @@
  */
 import type { Clock } from "../clock/mod.ts";
 import { KvError, validateKey, validatePrefix } from "./keys.ts";
-import type { WriteRequest } from "./api.ts";
+import type { WriteRequest, WriteResult } from "./api.ts";
 import { asKvError, MAX_WAIT_MS } from "./kv.ts";
 import type { LocalReplica } from "./local.ts";
 import type { Placement } from "./placement.ts";
@@ -18,7 +18,7 @@ import { checkInt, checkRecord, checkWrite, type Limits, MAX_BATCH, MAX_ORIGIN }
 export interface PeerServerDeps {
   local: LocalReplica;
   placement: Placement;
-  coordinate(w: WriteRequest, deadline: number): Promise<{ ok: boolean; index: number }>;
+  coordinate(w: WriteRequest, deadline: number): Promise<WriteResult>;
   clock: Clock;
   cfg: Limits & { request_timeout: number };
 }
@@ -37,7 +37,8 @@ export function peerServer(d: PeerServerDeps): KvServe {
         try {
           const { w, deadline } = parseWrite(raw, i, d.cfg);
           const until = Math.min(deadline ?? now + d.cfg.request_timeout, now + MAX_WAIT_MS);
-          return await d.coordinate(w, until);
+          const r = await d.coordinate(w, until);
+          return r.record ? { ...r, record: toWire(r.record) } : r;
         } catch (err) {
           const e = asKvError(err);
           return { error: e.message, status: e instanceof KvError ? e.status : 500 };
@@ -176,6 +177,7 @@ function parseWrite(raw: unknown, i: number, lim: Limits): { w: WriteRequest; de
     flags: b.flags === undefined ? 0 : (b.flags as number),
     ttlMs: b.ttl_ms === undefined ? 0 : (b.ttl_ms as number),
     cas: b.cas === undefined ? undefined : (b.cas as number),
+    carry: b.carry === undefined ? undefined : str(b.carry, `writes[${i}].carry`, MAX_ORIGIN),
   };
   checkWrite(w, lim);
   const deadline = b.deadline === undefined

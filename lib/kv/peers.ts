@@ -33,6 +33,17 @@ export interface WireWrite {
   ttl_ms?: number;
   cas?: number;
   deadline: number;
+  /** This forwarder's uuid when it owns a copy and stores it from the answer (not CAS). */
+  carry?: string;
+}
+
+/** The owner's answer to a forwarded write (record, copies and need with carry). */
+export interface ForwardResult {
+  ok: boolean;
+  index: number;
+  record?: KvRecord;
+  copies?: number;
+  need?: number;
 }
 
 interface Pending<I, R> {
@@ -129,7 +140,7 @@ export class PeerClient {
   }
 
   /** Forwards a client's write to the owner `peer` (batched with others bound there). */
-  forward(peer: RingNode, write: WireWrite): Promise<{ ok: boolean; index: number }> {
+  forward(peer: RingNode, write: WireWrite): Promise<ForwardResult> {
     return this.#enqueue(
       `write:${peer.uuid}`,
       peer,
@@ -255,19 +266,36 @@ export class PeerClient {
     );
   }
 
-  async #sendWrites(
-    peer: RingNode,
-    batch: Pending<WireWrite, { ok: boolean; index: number }>[],
-  ): Promise<void> {
+  async #sendWrites(peer: RingNode, batch: Pending<WireWrite, ForwardResult>[]): Promise<void> {
     const deadline = Math.max(...batch.map((p) => p.deadline));
-    const ans = await this.call<
-      { results?: Array<{ ok?: boolean; index?: number; status?: number; error?: string }> }
-    >(peer, "writes", { writes: batch.map((p) => p.item) }, deadline);
+    const ans = await this.call<{ results?: WireWriteAnswer[] }>(
+      peer,
+      "writes",
+      { writes: batch.map((p) => p.item) },
+      deadline,
+    );
     answerEach(peer, batch, ans?.results, "write", (r, p) => {
-      if (r.error !== undefined) p.reject(new PeerRefused(peer, r.status ?? 503, { error: r.error }));
-      else p.resolve({ ok: r.ok === true, index: r.index ?? 0 });
+      if (r.error !== undefined) return p.reject(new PeerRefused(peer, r.status ?? 503, { error: r.error }));
+      const out: ForwardResult = { ok: r.ok === true, index: r.index ?? 0 };
+      if (r.record !== undefined) {
+        out.record = fromWire(r.record);
+        out.copies = r.copies ?? 0;
+        out.need = r.need ?? 0;
+      }
+      p.resolve(out);
     });
   }
+}
+
+/** One result of a `writes` message on the wire. */
+interface WireWriteAnswer {
+  ok?: boolean;
+  index?: number;
+  status?: number;
+  error?: string;
+  record?: unknown;
+  copies?: number;
+  need?: number;
 }
 
 /** Hands each answer to its pending item; a missing or malformed one rejects that item (502). */
