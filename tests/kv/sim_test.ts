@@ -190,3 +190,25 @@ Deno.test("simulated network: partition + kill -9 + heal loses no acked write, a
   const again = await scenario(11);
   assert.deepEqual(again.finals, first.finals, "the same seed gives the same outcome");
 });
+
+Deno.test("a forwarder holding a copy stores the owner's record: acked with the third copy down", async () => {
+  const c = await simCluster(["a", "b", "c"], 3);
+  try {
+    const key = Array.from({ length: 50 }, (_, i) => `carry/${i}`)
+      .find((k) => !c.nodes[0].kv.placement.isSelf(c.nodes[0].kv.placement.owners(k)[0]))!;
+    const [a] = c.nodes;
+    const owner = c.nodes.find((n) => n.uuid === a.kv.placement.owners(key)[0].uuid)!;
+    const third = c.nodes.find((n) => n !== a && n !== owner)!;
+    c.net.kill(third.uuid);
+    const sentBefore = c.net.stats.sent;
+    const r = await c.drive(a.kv.put(key, enc("v")));
+    assert.equal(r.ok, true);
+    assert.equal(dec(a.kv.local.storage.getRecord(key)!.value), "v", "the forwarder stored its copy");
+    assert.equal(dec(owner.kv.local.storage.getRecord(key)!.value), "v", "the owner holds the acked write");
+    assert.equal(a.kv.local.storage.getRecord(key)!.modify_index, r.index);
+    // one forward to the owner and one (refused) replication to the third: nothing sent back to the forwarder
+    assert.equal(c.net.stats.sent - sentBefore, 2);
+  } finally {
+    await c.close();
+  }
+});
