@@ -117,7 +117,9 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
       if (started) ctx.clock.setTimeout(() => void repair.antiEntropy(), 300);
     },
   );
-  let serve: KvServe = () => Promise.reject(new Error("kv is not started"));
+  // the transport (tests: a simulated network) takes our serving side, which needs the coordinator
+  // that needs the transport: it gets a reference filled in once everything is built, below
+  let serve: KvServe = () => Promise.reject(new Error("kv is still being built"));
   const serveRef: KvServe = (kind, body, signal) => serve(kind, body, signal);
   const transport = deps.transport?.(serveRef) ?? new HttpKvTransport(deps.envelope, ctx.clock);
   const peers = new PeerClient(transport, ctx.clock, cfg.request_timeout);
