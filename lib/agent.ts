@@ -131,8 +131,12 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
     create: (ctx, shared) =>
       shared.membership = shared.broadcast = createGossip(ctx, { envelope: shared.envelope }),
   },
-  // kv: after gossip (reads ctx.views.membership; binds late if gossip publishes it at start)
-  { name: "kv", create: (ctx, shared) => shared.kv = createKv(ctx) },
+  // kv: after gossip; membership from the gossip object created just before (changes come on the bus)
+  {
+    name: "kv",
+    create: (ctx, shared) =>
+      shared.kv = createKv(ctx, { membership: shared.membership, envelope: shared.envelope }),
+  },
   // collectors: before evaluator/detectors/checks, which get its results view
   { name: "collectors", create: (ctx, shared) => shared.collectors = createCollectors(ctx) },
   // evaluator: GET /agent/evaluator/list, POST /agent/evaluator/eval (write)

@@ -55,4 +55,20 @@ export interface WriteRequest {
   flags?: number;
   ttlMs?: number;
   cas?: number;
+  /** Forwarded by this owner of the key (uuid), which stores its copy from the answer (not CAS). */
+  carry?: string;
+}
+
+/**
+ * What the coordinator answers. A forwarder that owns a copy (`carry`) is left out of the fan-out:
+ * it receives the record here, stores it and counts its own copy towards `need`.
+ */
+export interface WriteResult {
+  ok: boolean;
+  index: number;
+  /** With carry: the record the forwarder stores before answering its client. */
+  record?: KvRecord;
+  /** With carry: copies stored so far (the coordinator's included), and copies required. */
+  copies?: number;
+  need?: number;
 }

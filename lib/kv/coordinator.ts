@@ -7,11 +7,17 @@
  * we apply: a replica that saw a write we missed (failover, partition) refuses, we adopt its record,
  * undo our write where it was accepted and answer false.
  */
+import type { Logger } from "../log/mod.ts";
+import type { Clock } from "../clock/mod.ts";
 import { KvError } from "./keys.ts";
-import type { KvNode, WriteRequest } from "./kv.ts";
-import { type ApplyItem, PeerRefused, PeerUnreachable } from "./peers.ts";
+import type { WriteRequest, WriteResult } from "./api.ts";
+import type { LocalReplica } from "./local.ts";
+import type { Placement } from "./placement.ts";
+import { type ApplyItem, type ApplyResult, PeerRefused, PeerUnreachable } from "./peers.ts";
 import { compareVersion, expiredTombstone, isLive, type KvRecord, type Version } from "./record.ts";
 import type { RingNode } from "./ring.ts";
+import { checkRecord, type Limits } from "./validate.ts";
+import { KeyLocks } from "./watch.ts";
 
 interface Fanout {
   ok: RingNode[];
@@ -19,129 +25,159 @@ interface Fanout {
   errors: string[];
 }
 
-/** Installs the coordinator on `node` (node.coordinate). */
-export function installCoordinator(node: KvNode): void {
-  node.coordinate = (w, deadline) => node.locks.run(w.key, () => coordinate(node, w, deadline));
+export interface CoordinatorDeps {
+  local: LocalReplica;
+  placement: Placement;
+  /** How records reach the other owners. */
+  replicate(peer: RingNode, item: ApplyItem, deadline?: number): Promise<ApplyResult>;
+  clock: Clock;
+  log: Logger;
+  cfg: Limits & { write_acks: number };
 }
 
-async function coordinate(
-  node: KvNode,
-  w: WriteRequest,
-  deadline: number,
-): Promise<{ ok: boolean; index: number }> {
-  const now = node.clock.now();
-  let cur = node.storage.getRecord(w.key);
-  if (cur && !cur.deleted && cur.expires > 0 && cur.expires <= now) {
-    cur = expiredTombstone(cur);
-    node.applyLocal(cur);
-  }
-  if (w.cas !== undefined) {
-    const curIdx = isLive(cur, now) ? cur.modify_index : 0;
-    if (curIdx !== w.cas) return { ok: false, index: cur ? cur.modify_index : node.currentIndex() };
-  }
-  const rec: KvRecord = {
-    key: w.key,
-    value: w.op === "put" ? (w.value ?? new Uint8Array()) : new Uint8Array(),
-    flags: w.op === "put" ? (w.flags ?? 0) : 0,
-    modify_index: node.nextIndex(),
-    origin: node.self.uuid,
-    modify_time: now,
-    expires: w.op === "put" && w.ttlMs ? now + w.ttlMs : 0,
-    deleted: w.op === "delete",
-  };
-  const targets = node.owners(w.key).filter((o) => o.uuid !== node.self.uuid);
-  const need = Math.max(1, Math.min(node.cfg.write_acks, targets.length + 1));
+/** Coordinates the writes of the keys this node owns. */
+export class Coordinator {
+  #d: CoordinatorDeps;
+  #locks = new KeyLocks();
+  #count = 0;
 
-  if (w.cas === undefined) {
-    const local = node.applyLocalGrouped(rec);
-    local.catch(() => {}); // awaited below; keeps an early failure from being "unhandled"
-    const f = await fanout(node, targets, { record: rec }, need - 1, deadline);
-    await local;
-    if (1 + f.ok.length < need) {
+  constructor(deps: CoordinatorDeps) {
+    this.#d = deps;
+  }
+
+  /** Writes coordinated here (for info()). */
+  get count(): number {
+    return this.#count;
+  }
+
+  /** Coordinates `w` (already validated) before `deadline`; writes to one key never interleave. */
+  write(w: WriteRequest, deadline: number): Promise<WriteResult> {
+    this.#count++;
+    return this.#locks.run(w.key, () => this.#coordinate(w, deadline));
+  }
+
+  async #coordinate(w: WriteRequest, deadline: number): Promise<WriteResult> {
+    const { local, placement, clock, cfg } = this.#d;
+    const now = clock.now();
+    let cur = local.storage.getRecord(w.key);
+    if (cur && !cur.deleted && cur.expires > 0 && cur.expires <= now) {
+      cur = expiredTombstone(cur);
+      local.apply(cur);
+    }
+    if (w.cas !== undefined) {
+      const curIdx = isLive(cur, now) ? cur.modify_index : 0;
+      if (curIdx !== w.cas) return { ok: false, index: cur ? cur.modify_index : local.currentIndex() };
+    }
+    const rec: KvRecord = {
+      key: w.key,
+      value: w.op === "put" ? (w.value ?? new Uint8Array()) : new Uint8Array(),
+      flags: w.op === "put" ? (w.flags ?? 0) : 0,
+      modify_index: local.nextIndex(),
+      origin: placement.self.uuid,
+      modify_time: now,
+      expires: w.op === "put" && w.ttlMs ? now + w.ttlMs : 0,
+      deleted: w.op === "delete",
+    };
+    const owners = placement.owners(w.key);
+    const need = Math.max(1, Math.min(cfg.write_acks, owners.length));
+    // the forwarder owns a copy: it stores the record from our answer, so it is not a target
+    const carried = w.cas === undefined && w.carry !== undefined && owners.some((o) => o.uuid === w.carry);
+    const targets = owners.filter((o) => !placement.isSelf(o) && !(carried && o.uuid === w.carry));
+
+    if (carried) {
+      const stored = local.applyGrouped(rec);
+      stored.catch(() => {});
+      // the forwarder's copy counts: wait for need - 2 more (usually none; late ones still get hints)
+      const f = await this.#fanout(targets, { record: rec }, need - 2, deadline);
+      await stored;
+      return { ok: true, index: rec.modify_index, record: rec, copies: 1 + f.ok.length, need };
+    }
+
+    if (w.cas === undefined) {
+      const stored = local.applyGrouped(rec);
+      stored.catch(() => {}); // awaited below; keeps an early failure from being "unhandled"
+      const f = await this.#fanout(targets, { record: rec }, need - 1, deadline);
+      await stored;
+      if (1 + f.ok.length < need) {
+        throw new KvError(
+          503,
+          `write stored on ${1 + f.ok.length} of the ${need} copies required (kv.write_acks): ${
+            f.errors.join("; ")
+          }`,
+        );
+      }
+      return { ok: true, index: rec.modify_index };
+    }
+
+    const base: Version | null = cur ? { modify_index: cur.modify_index, origin: cur.origin } : null;
+    const f = await this.#fanout(targets, { record: rec, prev: base }, targets.length, deadline);
+    if (f.conflicts.length || 1 + f.ok.length < need) {
+      this.#undo(f.ok, rec, cur);
+      if (f.conflicts.length) {
+        const newest = f.conflicts.reduce((a, b) => compareVersion(a, b) >= 0 ? a : b);
+        local.apply(checkRecord(newest, cfg, clock.now()));
+        return { ok: false, index: newest.modify_index };
+      }
       throw new KvError(
         503,
-        `write stored on ${1 + f.ok.length} of the ${need} copies required (kv.write_acks): ${
+        `compare-and-set reached ${1 + f.ok.length} of the ${need} copies required (kv.write_acks): ${
           f.errors.join("; ")
         }`,
       );
     }
+    await local.applyGrouped(rec);
     return { ok: true, index: rec.modify_index };
   }
 
-  const base: Version | null = cur ? { modify_index: cur.modify_index, origin: cur.origin } : null;
-  const f = await fanout(node, targets, { record: rec, prev: base }, targets.length, deadline);
-  if (f.conflicts.length || 1 + f.ok.length < need) {
-    undo(node, f.ok, rec, cur);
-    if (f.conflicts.length) {
-      const newest = f.conflicts.reduce((a, b) => compareVersion(a, b) >= 0 ? a : b);
-      node.applyLocal(newest);
-      return { ok: false, index: newest.modify_index };
+  /** Puts back `base` (or drops the key) on replicas that accepted a refused CAS write. */
+  #undo(accepted: RingNode[], rec: KvRecord, base: KvRecord | null): void {
+    const item: ApplyItem = base
+      ? { record: base, replaceIf: { modify_index: rec.modify_index, origin: rec.origin } }
+      : { record: rec, replaceIf: { modify_index: rec.modify_index, origin: rec.origin }, drop: true };
+    for (const t of accepted) {
+      this.#d.replicate(t, item).catch((err) =>
+        this.#d.log.warn(`cas undo on ${t.name} failed: ${err.message}`)
+      );
     }
-    throw new KvError(
-      503,
-      `compare-and-set reached ${1 + f.ok.length} of the ${need} copies required (kv.write_acks): ${
-        f.errors.join("; ")
-      }`,
-    );
   }
-  await node.applyLocalGrouped(rec);
-  return { ok: true, index: rec.modify_index };
-}
 
-/** Puts back `base` (or drops the key) on replicas that accepted a refused CAS write. */
-function undo(node: KvNode, accepted: RingNode[], rec: KvRecord, base: KvRecord | null): void {
-  const item: ApplyItem = base
-    ? { record: base, replaceIf: { modify_index: rec.modify_index, origin: rec.origin } }
-    : { record: rec, replaceIf: { modify_index: rec.modify_index, origin: rec.origin }, drop: true };
-  for (const t of accepted) {
-    node.peers.replicate(t, item).catch((err) =>
-      node.log.warn(`cas undo on ${t.name} failed: ${err.message}`)
-    );
-  }
-}
-
-/**
- * Sends `item` to every target; resolves once `wanted` accepted (or everyone answered). Late
- * failures still leave a hint for the repair loop.
- */
-function fanout(
-  node: KvNode,
-  targets: RingNode[],
-  item: ApplyItem,
-  wanted: number,
-  deadline: number,
-): Promise<Fanout> {
-  const out: Fanout = { ok: [], conflicts: [], errors: [] };
-  if (!targets.length) return Promise.resolve(out);
-  return new Promise((resolve) => {
-    let settled = 0, done = false;
-    const finish = () => {
-      if (!done && (out.ok.length >= wanted || settled === targets.length)) {
-        done = true;
-        resolve(out);
+  /**
+   * Sends `item` to every target; resolves once `wanted` accepted (or everyone answered). Late
+   * failures still leave a hint for the repair loop.
+   */
+  #fanout(targets: RingNode[], item: ApplyItem, wanted: number, deadline: number): Promise<Fanout> {
+    const out: Fanout = { ok: [], conflicts: [], errors: [] };
+    if (!targets.length) return Promise.resolve(out);
+    return new Promise((resolve) => {
+      let settled = 0, done = false;
+      const finish = () => {
+        if (!done && (out.ok.length >= wanted || settled === targets.length)) {
+          done = true;
+          resolve(out);
+        }
+      };
+      if (wanted <= 0) finish();
+      for (const t of targets) {
+        this.#d.replicate(t, item, deadline).then((r) => {
+          if (r.ok) out.ok.push(t);
+          else out.conflicts.push(r.current);
+        }, (err: Error) => {
+          out.errors.push(err.message);
+          if (err instanceof PeerUnreachable || err instanceof PeerRefused) this.#hint(t, item.record.key);
+          else this.#d.log.warn(`replication to ${t.name} failed: ${err.message}`);
+        }).finally(() => {
+          settled++;
+          finish();
+        });
       }
-    };
-    if (wanted <= 0) finish();
-    for (const t of targets) {
-      node.peers.replicate(t, item, deadline).then((r) => {
-        if (r.ok) out.ok.push(t);
-        else out.conflicts.push(r.current);
-      }, (err: Error) => {
-        out.errors.push(err.message);
-        if (err instanceof PeerUnreachable || err instanceof PeerRefused) addHint(node, t, item.record.key);
-        else node.log.warn(`replication to ${t.name} failed: ${err.message}`);
-      }).finally(() => {
-        settled++;
-        finish();
-      });
-    }
-  });
-}
+    });
+  }
 
-function addHint(node: KvNode, t: RingNode, key: string): void {
-  try {
-    node.storage.addHint(t.uuid, key);
-  } catch (err) {
-    node.log.debug(`hint for ${t.name} not stored: ${(err as Error).message}`);
+  #hint(t: RingNode, key: string): void {
+    try {
+      this.#d.local.storage.addHint(t.uuid, key);
+    } catch (err) {
+      this.#d.log.warn(`hint for ${t.name} not stored: ${(err as Error).message}`);
+    }
   }
 }

@@ -1,28 +1,15 @@
 /**
- * One node of the replicated KV store: placement on the ring, reads routed to the owner (then the
- * replicas), writes routed to the owner which coordinates them (see coordinator.ts), local apply
- * with last-writer-wins by version, blocking reads and cluster-wide prefix listings.
+ * The KV API of one node: writes routed to the key's owner (coordinated here or forwarded one
+ * hop), reads routed to the owner then the replicas, blocking reads, and cluster-wide prefix
+ * listings merged by version.
  */
-import { setImmediate } from "node:timers";
 import type { Clock } from "../clock/mod.ts";
-import type { EventBus } from "../bus.ts";
-import type { KvConfig } from "../config/mod.ts";
-import type { Logger } from "../log/mod.ts";
 import { KvError, validateKey, validatePrefix } from "./keys.ts";
-import { PeerClient, PeerRefused, PeerUnreachable } from "./peers.ts";
-import {
-  bytesToBase64,
-  compareVersion,
-  expiredTombstone,
-  fromWire,
-  isLive,
-  type KvRecord,
-  nextIndex,
-  type WireRecord,
-} from "./record.ts";
-import { Ring, type RingNode } from "./ring.ts";
-import type { KvStorage } from "./storage.ts";
-import { KeyLocks, Watchers } from "./watch.ts";
+import type { LocalReplica } from "./local.ts";
+import type { Placement } from "./placement.ts";
+import { type PeerClient, PeerRefused, PeerUnreachable } from "./peers.ts";
+import { bytesToBase64, compareVersion, fromWire, isLive, type KvRecord, type WireRecord } from "./record.ts";
+import { checkInt, checkRecord, checkWrite, type Limits } from "./validate.ts";
 import {
   type DeleteOptions,
   type KvApi,
@@ -31,203 +18,68 @@ import {
   type PutOptions,
   type ReadOptions,
   type WriteRequest,
+  type WriteResult,
 } from "./api.ts";
 
 export type { DeleteOptions, KvApi, ListOptions, PutOptions, ReadOptions, WriteRequest } from "./api.ts";
 export { MAX_WAIT_MS } from "./api.ts";
 
 export interface KvNodeDeps {
-  cfg: KvConfig;
-  self: RingNode;
-  storage: KvStorage;
+  cfg: Limits & { request_timeout: number };
+  local: LocalReplica;
+  placement: Placement;
   peers: PeerClient;
+  /** Coordinates a write of a key this node owns. */
+  coordinate(w: WriteRequest, deadline: number): Promise<WriteResult>;
   clock: Clock;
-  log: Logger;
-  bus?: EventBus;
 }
 
-/** Coordinator of writes; set by coordinator.ts to keep this file about routing and reads. */
-export type Coordinate = (w: WriteRequest, deadline: number) => Promise<{ ok: boolean; index: number }>;
-
 export class KvNode implements KvApi {
-  readonly cfg: KvConfig;
-  readonly self: RingNode;
-  readonly storage: KvStorage;
-  readonly peers: PeerClient;
-  readonly clock: Clock;
-  readonly log: Logger;
-  readonly watchers = new Watchers();
-  readonly locks = new KeyLocks();
-  coordinate: Coordinate = () => Promise.reject(new KvError(503, "kv coordinator not ready"));
-  /** Called after the ring changed (repair hooks handover here). */
-  onRingChange: (before: Ring, after: Ring) => void = () => {};
-  #bus?: EventBus;
-  #ring: Ring;
-  #ringSig = "";
-  /** Storage work waiting for the next group commit. */
-  #group: Array<{ work: () => unknown; resolve: (out: unknown) => void; reject: (e: Error) => void }> = [];
-  #last = 0;
-  /** Stopping: blocking reads answer at once instead of waiting again. */
-  closed = false;
-  /** Catching up after start (until an anti-entropy round reached a peer): reads prefer other copies. */
-  syncing = false;
+  #d: KvNodeDeps;
+  #stats = { forwarded: 0, reads_remote: 0, reads_fallback: 0 };
+
+  constructor(deps: KvNodeDeps) {
+    this.#d = deps;
+  }
+
   /** Counters for info(). */
-  stats = { forwarded: 0, coordinated: 0, replicated_in: 0, reads_remote: 0, reads_fallback: 0 };
-
-  constructor(d: KvNodeDeps) {
-    this.cfg = d.cfg;
-    this.self = d.self;
-    this.storage = d.storage;
-    this.peers = d.peers;
-    this.clock = d.clock;
-    this.log = d.log;
-    this.#bus = d.bus;
-    this.#ring = new Ring([], d.cfg.vnodes);
+  stats(): { forwarded: number; reads_remote: number; reads_fallback: number } {
+    return { ...this.#stats };
   }
-
-  get ring(): Ring {
-    return this.#ring;
-  }
-
-  /** Releases blocking reads (stop). */
-  close(): void {
-    this.closed = true;
-    this.watchers.clear();
-  }
-
-  /** Replaces the ring's nodes (kv members; empty = this node alone). Returns true if it changed. */
-  setRingNodes(nodes: RingNode[]): boolean {
-    // membership changes often (services, checks); rebuild only when the kv nodes changed
-    const sig = nodes.map((n) => `${n.uuid}@${n.addr}:${n.port}`).sort().join(",");
-    if (sig === this.#ringSig) return false;
-    this.#ringSig = sig;
-    const next = new Ring(nodes, this.cfg.vnodes);
-    if (next.sameAs(this.#ring)) return false;
-    const before = this.#ring;
-    this.#ring = next;
-    this.onRingChange(before, next);
-    return true;
-  }
-
-  /** Owner first, then replicas; this node alone when the ring is empty. */
-  owners(key: string): readonly RingNode[] {
-    if (!this.#ring.nodes.length) return [this.self];
-    return this.#ring.owners(key, this.cfg.replicas);
-  }
-
-  /** Distinct nodes holding data (for listings and anti-entropy). */
-  holders(): RingNode[] {
-    return this.#ring.nodes.length ? this.#ring.nodes : [this.self];
-  }
-
-  /** A fresh hybrid-logical-clock index, above everything seen. */
-  nextIndex(): number {
-    this.#last = nextIndex(Math.max(this.#last, this.storage.maxIndex), this.clock.now());
-    return this.#last;
-  }
-
-  /** Highest index this node has produced or stored. */
-  currentIndex(): number {
-    return Math.max(this.#last, this.storage.maxIndex);
-  }
-
-  /**
-   * Runs synchronous storage work in one transaction together with every other write of this
-   * moment (coordinated writes, replicated batches): group commit, since a commit costs far more
-   * than a row. Resolves with the work's result once committed; rejects (all of the group) when
-   * the transaction fails.
-   */
-  inGroupCommit<T>(work: () => T): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      this.#group.push({ work, resolve: resolve as (out: unknown) => void, reject });
-      // a deferral, not a delay: setImmediate (µs; setTimeout(0) costs ~2 ms), never the virtual clock
-      if (this.#group.length === 1) setImmediate(() => this.#flushGroup());
-    });
-  }
-
-  #flushGroup(): void {
-    const batch = this.#group;
-    this.#group = [];
-    let out: unknown[];
-    try {
-      out = this.storage.transaction(() => batch.map((b) => b.work()));
-    } catch (err) {
-      for (const b of batch) b.reject(err as Error);
-      return;
-    }
-    batch.forEach((b, i) => b.resolve(out[i]));
-  }
-
-  /** Stores `rec` in the next group commit; resolves once committed, true when it was newer than ours. */
-  async applyLocalGrouped(rec: KvRecord): Promise<boolean> {
-    const stored = await this.inGroupCommit(() => this.storage.merge(rec));
-    if (stored) this.changed(rec);
-    return stored;
-  }
-
-  /** Stores a record when newer than ours and tells watchers; true when stored. */
-  applyLocal(rec: KvRecord): boolean {
-    if (!this.storage.merge(rec)) return false;
-    this.changed(rec);
-    return true;
-  }
-
-  /** Wakes blocking reads and emits `kv.changed`. */
-  changed(rec: KvRecord): void {
-    this.watchers.notify(rec.key);
-    this.#bus?.emit("kv.changed", { key: rec.key, modify_index: rec.modify_index, deleted: rec.deleted });
-  }
-
-  /** Our stored record, with an expired value turned into its tombstone first. */
-  localRecord(key: string): KvRecord | null {
-    const cur = this.storage.getRecord(key);
-    if (cur && !cur.deleted && cur.expires > 0 && cur.expires <= this.clock.now()) {
-      const t = expiredTombstone(cur);
-      this.applyLocal(t);
-      return t;
-    }
-    return cur;
-  }
-
-  // --- public operations ---
 
   async put(key: string, value: Uint8Array, opts: PutOptions = {}): Promise<{ ok: boolean; index: number }> {
-    validateKey(key, this.cfg.max_key_bytes);
-    if (value.length > this.cfg.max_value_bytes) {
-      throw new KvError(
-        413,
-        `value is ${value.length} bytes, larger than kv.max_value_bytes (${this.cfg.max_value_bytes})`,
-      );
-    }
-    checkCount("flags", opts.flags);
-    checkCount("cas", opts.cas);
-    if (opts.ttlMs !== undefined && (!Number.isFinite(opts.ttlMs) || opts.ttlMs < 0)) {
-      throw new KvError(400, "ttl must be a positive duration");
-    }
-    return await this.routeWrite(
+    const w = checkWrite(
       { op: "put", key, value, flags: opts.flags ?? 0, ttlMs: opts.ttlMs ?? 0, cas: opts.cas },
+      this.#d.cfg,
+    );
+    return await this.routeWrite(w, opts.deadline);
+  }
+
+  async delete(key: string, opts: DeleteOptions = {}): Promise<{ ok: boolean; index: number }> {
+    return await this.routeWrite(
+      checkWrite({ op: "delete", key, cas: opts.cas }, this.#d.cfg),
       opts.deadline,
     );
   }
 
-  async delete(key: string, opts: DeleteOptions = {}): Promise<{ ok: boolean; index: number }> {
-    validateKey(key, this.cfg.max_key_bytes);
-    checkCount("cas", opts.cas);
-    return await this.routeWrite({ op: "delete", key, cas: opts.cas }, opts.deadline);
-  }
-
-  /** Coordinates locally when we own the key, else forwards (one hop) to the first reachable owner. */
+  /**
+   * Coordinates locally when we own the key, else forwards (one hop) to the first reachable owner.
+   * When this node holds a copy too (and it is not a CAS), the owner leaves it out of its fan-out
+   * and sends the record back: we store it and count our copy, one replication message saved.
+   */
   async routeWrite(w: WriteRequest, deadline?: number): Promise<{ ok: boolean; index: number }> {
-    const until = deadline ?? this.clock.now() + this.cfg.request_timeout;
+    const { placement, clock, cfg, peers, local } = this.#d;
+    const until = Math.min(deadline ?? clock.now() + cfg.request_timeout, clock.now() + MAX_WAIT_MS);
     const reasons: string[] = [];
-    for (const o of this.owners(w.key)) {
-      if (o.uuid === this.self.uuid) {
-        this.stats.coordinated++;
-        return await this.coordinate(w, until);
-      }
+    const owners = placement.owners(w.key);
+    const carry = w.cas === undefined && owners.some((o) => placement.isSelf(o))
+      ? placement.self.uuid
+      : undefined;
+    for (const o of owners) {
+      if (placement.isSelf(o)) return settle(await this.#d.coordinate(w, until));
       try {
-        this.stats.forwarded++;
-        return await this.peers.forward(o, {
+        this.#stats.forwarded++;
+        const r = await peers.forward(o, {
           op: w.op,
           key: w.key,
           value: w.value ? bytesToBase64(w.value) : undefined,
@@ -235,7 +87,19 @@ export class KvNode implements KvApi {
           ttl_ms: w.ttlMs,
           cas: w.cas,
           deadline: until,
+          carry,
         });
+        if (!r.record) return settle(r);
+        const rec = checkRecord(r.record, cfg, clock.now());
+        await local.applyGrouped(rec);
+        const copies = (r.copies ?? 0) + 1;
+        if (copies < (r.need ?? 0)) {
+          throw new KvError(
+            503,
+            `write stored on ${copies} of the ${r.need} copies required (kv.write_acks)`,
+          );
+        }
+        return { ok: true, index: rec.modify_index };
       } catch (err) {
         if (err instanceof PeerUnreachable) {
           reasons.push(err.message);
@@ -248,35 +112,27 @@ export class KvNode implements KvApi {
   }
 
   async get(key: string, opts: ReadOptions = {}): Promise<{ entry: KvRecord | null; index: number }> {
-    validateKey(key, this.cfg.max_key_bytes);
+    const { placement, local, peers, clock, cfg } = this.#d;
+    validateKey(key, cfg.max_key_bytes);
     const waitMs = clampWait(opts);
     const reasons: string[] = [];
     let tried = 0;
-    let owners = this.owners(key);
+    let owners = placement.owners(key);
     // just (re)started: our copy may miss writes until the first anti-entropy round; ask others first
-    if (this.syncing && owners.length > 1) {
-      owners = [
-        ...owners.filter((o) => o.uuid !== this.self.uuid),
-        ...owners.filter((o) => o.uuid === this.self.uuid),
-      ];
+    if (local.stale && owners.length > 1) {
+      owners = [...owners.filter((o) => !placement.isSelf(o)), ...owners.filter((o) => placement.isSelf(o))];
     }
     for (const o of owners) {
-      if (tried++ > 0) this.stats.reads_fallback++;
-      if (o.uuid === this.self.uuid) {
-        return this.#live(await this.localGet(key, opts.index, waitMs, opts.signal));
-      }
+      if (tried++ > 0) this.#stats.reads_fallback++;
+      if (placement.isSelf(o)) return this.#live(await local.get(key, opts.index, waitMs, opts.signal));
       try {
-        this.stats.reads_remote++;
-        if (opts.index === undefined) return this.#live(await this.peers.read(o, key));
-        const q = new URLSearchParams({ key });
-        q.set("index", String(opts.index));
-        q.set("wait_ms", String(waitMs));
-        const ans = await this.peers.request<{ record: WireRecord | null; index: number }>(
+        this.#stats.reads_remote++;
+        if (opts.index === undefined) return this.#live(await peers.read(o, key));
+        const ans = await peers.call<{ record: WireRecord | null; index: number }>(
           o,
-          "GET",
-          `/kv-internal/get?${q}`,
-          undefined,
-          this.clock.now() + waitMs + this.cfg.request_timeout,
+          "get",
+          { key, index: opts.index, wait_ms: waitMs },
+          clock.now() + waitMs + cfg.request_timeout,
           opts.signal,
         );
         return this.#live({ record: ans.record ? fromWire(ans.record) : null, index: ans.index });
@@ -292,54 +148,13 @@ export class KvNode implements KvApi {
   }
 
   #live(r: { record: KvRecord | null; index: number }): { entry: KvRecord | null; index: number } {
-    return { entry: isLive(r.record, this.clock.now()) ? r.record : null, index: r.index };
-  }
-
-  /** Our copy of a key; with `index`, waits up to `waitMs` for a version past it. */
-  async localGet(
-    key: string,
-    index: number | undefined,
-    waitMs: number,
-    signal?: AbortSignal,
-  ): Promise<{ record: KvRecord | null; index: number }> {
-    const until = this.clock.now() + waitMs;
-    while (true) {
-      const cur = this.localRecord(key);
-      const remaining = until - this.clock.now();
-      if (
-        index === undefined || (cur && cur.modify_index > index) || remaining <= 0 || signal?.aborted ||
-        this.closed
-      ) {
-        return { record: cur, index: cur ? cur.modify_index : this.currentIndex() };
-      }
-      await this.watchers.wait(this.clock, key, true, remaining, signal);
-    }
-  }
-
-  /** Our records under `prefix` (tombstones included); with `index`, waits for changes past it. */
-  async localList(
-    prefix: string,
-    index: number | undefined,
-    waitMs: number,
-    signal?: AbortSignal,
-  ): Promise<{ records: KvRecord[]; index: number }> {
-    const until = this.clock.now() + waitMs;
-    while (true) {
-      const now = this.clock.now();
-      const records = this.storage.scanPrefix(prefix, { sinceIndex: index })
-        .map((r) => !r.deleted && r.expires > 0 && r.expires <= now ? expiredTombstone(r) : r);
-      const remaining = until - now;
-      if (index === undefined || records.length || remaining <= 0 || signal?.aborted || this.closed) {
-        return { records, index: this.currentIndex() };
-      }
-      await this.watchers.wait(this.clock, prefix, false, remaining, signal);
-    }
+    return { entry: isLive(r.record, this.#d.clock.now()) ? r.record : null, index: r.index };
   }
 
   async list(prefix: string, opts: ListOptions = {}): Promise<{ entries: KvRecord[]; index: number }> {
-    validatePrefix(prefix, this.cfg.max_key_bytes);
+    const { placement, local, peers, clock, cfg } = this.#d;
+    validatePrefix(prefix, cfg.max_key_bytes);
     const waitMs = clampWait(opts);
-    const nodes = this.holders();
     const ctl = new AbortController();
     const abort = () => ctl.abort();
     opts.signal?.addEventListener("abort", abort, { once: true });
@@ -356,33 +171,31 @@ export class KvNode implements KvApi {
       // a blocking listing answers as soon as one node saw a change
       if (opts.index !== undefined && r.records.length) ctl.abort();
     };
-    await Promise.all(nodes.map(async (n) => {
-      try {
-        if (n.uuid === this.self.uuid) {
-          return take(await this.localList(prefix, opts.index, waitMs, ctl.signal));
+    await Promise.all(
+      placement.holders().map(async (n) => {
+        try {
+          if (placement.isSelf(n)) return take(await local.list(prefix, opts.index, waitMs, ctl.signal));
+          const ans = await peers.call<{ records: WireRecord[]; index: number }>(
+            n,
+            "list",
+            {
+              prefix,
+              values: !opts.keysOnly,
+              index: opts.index,
+              wait_ms: opts.index === undefined ? 0 : waitMs,
+            },
+            clock.now() + waitMs + cfg.request_timeout,
+            ctl.signal,
+          );
+          take({ records: ans.records.map(fromWire), index: ans.index });
+        } catch (err) {
+          if (!ctl.signal.aborted) reasons.push((err as Error).message);
         }
-        const q = new URLSearchParams({ prefix });
-        if (opts.keysOnly) q.set("values", "0");
-        if (opts.index !== undefined) {
-          q.set("index", String(opts.index));
-          q.set("wait_ms", String(waitMs));
-        }
-        const ans = await this.peers.request<{ records: WireRecord[]; index: number }>(
-          n,
-          "GET",
-          `/kv-internal/list?${q}`,
-          undefined,
-          this.clock.now() + waitMs + this.cfg.request_timeout,
-          ctl.signal,
-        );
-        take({ records: ans.records.map(fromWire), index: ans.index });
-      } catch (err) {
-        if (!ctl.signal.aborted) reasons.push((err as Error).message);
-      }
-    }));
+      }),
+    );
     opts.signal?.removeEventListener("abort", abort);
     if (!answered) throw new KvError(503, `no kv node answered the listing: ${reasons.join("; ")}`);
-    const now = this.clock.now();
+    const now = clock.now();
     let entries = [...merged.values()].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     entries = opts.index === undefined
       ? entries.filter((r) => isLive(r, now))
@@ -391,18 +204,18 @@ export class KvNode implements KvApi {
   }
 }
 
-function clampWait(opts: ReadOptions): number {
+/** A coordinator's answer as the API gives it. */
+function settle(r: WriteResult): { ok: boolean; index: number } {
+  return { ok: r.ok, index: r.index };
+}
+
+/** The wait of a blocking read, bounded by MAX_WAIT_MS (0 for a plain read); checks the index. */
+export function clampWait(opts: ReadOptions): number {
   if (opts.index === undefined) return 0;
+  checkInt("index", opts.index);
   const w = opts.waitMs ?? 30_000;
   if (!Number.isFinite(w) || w < 0) throw new KvError(400, "wait must be a positive duration");
   return Math.min(w, MAX_WAIT_MS);
-}
-
-function checkCount(name: string, v: number | undefined): void {
-  if (v === undefined) return;
-  if (!Number.isSafeInteger(v) || v < 0) {
-    throw new KvError(400, `${name} must be a non-negative integer, got ${v}`);
-  }
 }
 
 /** Maps a peer's refusal onto our error (same status, its message). */

@@ -2,141 +2,186 @@
  * The replicated key/value store: every key on `kv.replicas` (3) `kv`-tagged nodes (owner + 2
  * successors on a SHA1 ring with virtual nodes), any node forwards, the owner coordinates writes
  * and answers after `kv.write_acks` (2) copies; CAS, TTL, tombstones, blocking reads, hinted
- * handoff, anti-entropy and handover.
+ * handoff, anti-entropy and handover. Peer traffic goes through a KvTransport: HTTP sealed in the
+ * agent's PeerEnvelope, or a simulated network in tests.
  *
  * ```ts
- * const kv = createKv(ctx);
+ * const kv = createKv(ctx, { membership, envelope });
  * await kv.start();
  * await kv.put("config/db", new TextEncoder().encode("pg://..."));
  * (await kv.get("config/db")).entry?.value;
  * ```
  */
-import type { Hono } from "hono";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { MembershipView } from "../types.ts";
-import { type ApiEnv, newRouter } from "../routing/mod.ts";
+import type { PeerEnvelope } from "../transport/mod.ts";
+import { RouteTable } from "../routing/mod.ts";
 import type { TimerId } from "../clock/mod.ts";
-import { installCoordinator } from "./coordinator.ts";
+import type { AgentEvents } from "../bus.ts";
+import { Coordinator } from "./coordinator.ts";
+import { HttpKvTransport } from "./http_transport.ts";
 import { internalRoutes } from "./internal_routes.ts";
-import {
-  type DeleteOptions,
-  type KvApi,
-  KvNode,
-  type ListOptions,
-  type PutOptions,
-  type ReadOptions,
-} from "./kv.ts";
-import { PeerAuth } from "./peer_auth.ts";
+import { type KvApi, KvNode } from "./kv.ts";
+import { LocalReplica } from "./local.ts";
+import { peerServer } from "./peer_server.ts";
 import { PeerClient } from "./peers.ts";
+import { Placement } from "./placement.ts";
 import { Repair } from "./repair.ts";
-import { kvMembers, type RingNode } from "./ring.ts";
+import { kvMembers } from "./ring.ts";
 import { kvRoutes } from "./routes.ts";
 import { KV_MIGRATIONS, KvStorage } from "./storage.ts";
+import type { KvServe, KvTransport } from "./transport.ts";
 
 export type { DeleteOptions, KvApi, ListOptions, PutOptions, ReadOptions } from "./kv.ts";
 export type { KvRecord } from "./record.ts";
 export { KvError, validateKey } from "./keys.ts";
 export { Ring, type RingNode, ringOwners } from "./ring.ts";
 export { INDEX_HEADER } from "./routes.ts";
-export { PeerAuth } from "./peer_auth.ts";
 export { compareVersion } from "./record.ts";
+export { HttpKvTransport } from "./http_transport.ts";
+export { SimKvNetwork, type SimKvStats } from "./sim_transport.ts";
+export {
+  KV_MESSAGES,
+  type KvMessage,
+  type KvServe,
+  type KvTransport,
+  PeerRefused,
+  PeerUnreachable,
+} from "./transport.ts";
+export { MAX_INDEX, MAX_TTL_MS } from "./validate.ts";
 
-/** The subsystem, its API, and the node for tests and tools. */
+/** What the KV needs of membership: our record and every known one (changes come on the bus). */
+export type KvMembership = Pick<MembershipView, "self" | "members">;
+
+export interface KvDeps {
+  /** The cluster's members (absent: no gossip, this node alone holds every key). */
+  membership?: KvMembership;
+  /** Seals KV peer traffic (the agent's one envelope: key rotation covers KV). */
+  envelope: PeerEnvelope;
+  /**
+   * How peer messages travel (default: HTTP through `envelope`). Tests pass a SimKvNetwork's:
+   * the factory receives this node's serving function.
+   */
+  transport?: (serve: KvServe) => KvTransport;
+}
+
+/** The subsystem, its API, and its parts for tests and tools. */
 export interface KvSubsystem extends Subsystem, KvApi {
   readonly node: KvNode;
+  readonly local: LocalReplica;
+  readonly placement: Placement;
   readonly repair: Repair;
-  /** Re-reads membership into the ring (also runs on every membership change). */
+  /** Re-reads membership into the ring (also runs on every membership event). */
   refreshRing(): void;
-  routes(): Hono<ApiEnv>;
+  /** Answers a KV peer message (what the internal routes call). */
+  serve: KvServe;
+  routes(): RouteTable;
 }
 
 const HINT_INTERVAL = 1000;
 const SWEEP_INTERVAL = 1000;
 const PURGE_EVERY = 60;
+const MEMBER_EVENTS: Array<keyof AgentEvents> = [
+  "member.joined",
+  "member.updated",
+  "member.suspect",
+  "member.dead",
+  "member.left",
+];
 
-/** Builds the KV subsystem on `ctx.store.open("kv")`; membership comes from `ctx.views.membership`. */
-export function createKv(ctx: Ctx): KvSubsystem {
+/** Builds the KV subsystem on `ctx.store.open("kv")`. */
+export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
   const cfg = ctx.config.params.kv;
   const log = ctx.log;
-  const storage = new KvStorage(ctx.store.open("kv", KV_MIGRATIONS));
-  const self: RingNode = {
-    uuid: ctx.node.uuid,
-    name: ctx.node.name,
-    addr: ctx.node.addr,
-    port: ctx.node.port,
-  };
-  const peers = new PeerClient(PeerAuth.disabled(), ctx.clock, cfg.request_timeout);
-  const node = new KvNode({ cfg, self, storage, peers, clock: ctx.clock, log, bus: ctx.bus });
-  installCoordinator(node);
-  const repair = new Repair(node);
-  node.onRingChange = (before, after) => {
-    repair.ringChanged(before, after);
-    log.info(`kv ring: ${after.nodes.map((n) => n.name || n.uuid.slice(0, 8)).join(", ") || "local only"}`);
-    if (started) ctx.clock.setTimeout(() => void repair.antiEntropy(), 300);
-  };
-  let auth: PeerAuth | null = null;
+  ctx.counters.describe(
+    "kv_bad_rows_total",
+    "counter",
+    "stored KV rows skipped because a value is out of bounds",
+  );
+  const storage = new KvStorage(ctx.store.open("kv", KV_MIGRATIONS), (key, problem) => {
+    ctx.counters.inc("kv_bad_rows_total");
+    log.warn(
+      `kv: skipping stored key ${
+        JSON.stringify(key.slice(0, 200))
+      }: ${problem} (a write or delete replaces it)`,
+    );
+  });
+  const local = new LocalReplica(storage, ctx.clock, ctx.bus);
   let started = false;
-  let unsubscribe: (() => void) | null = null;
-  let boundView: MembershipView | undefined;
+  const placement = new Placement(
+    { uuid: ctx.node.uuid, name: ctx.node.name, addr: ctx.node.addr, port: ctx.node.port },
+    cfg,
+    (before, after) => {
+      repair.ringChanged(before, after);
+      log.info(`kv ring: ${after.nodes.map((n) => n.name || n.uuid.slice(0, 8)).join(", ") || "local only"}`);
+      if (started) ctx.clock.setTimeout(() => void repair.antiEntropy(), 300);
+    },
+  );
+  // the transport (tests: a simulated network) takes our serving side, which needs the coordinator
+  // that needs the transport: it gets a reference filled in once everything is built, below
+  let serve: KvServe = () => Promise.reject(new Error("kv is still being built"));
+  const serveRef: KvServe = (kind, body, signal) => serve(kind, body, signal);
+  const transport = deps.transport?.(serveRef) ?? new HttpKvTransport(deps.envelope, ctx.clock);
+  const peers = new PeerClient(transport, ctx.clock, cfg.request_timeout);
+  const coordinator = new Coordinator({
+    local,
+    placement,
+    replicate: (p, item, deadline) => peers.replicate(p, item, deadline),
+    clock: ctx.clock,
+    log,
+    cfg,
+  });
+  const coordinate = coordinator.write.bind(coordinator);
+  const node = new KvNode({ cfg, local, placement, peers, coordinate, clock: ctx.clock });
+  const repair = new Repair({ local, placement, peers, clock: ctx.clock, log, cfg });
+  serve = peerServer({ local, placement, coordinate, clock: ctx.clock, cfg });
+
+  const refreshRing = () => {
+    placement.setNodes(
+      kvMembers(deps.membership?.members() ?? []).map((m) => ({
+        uuid: m.uuid,
+        name: m.name,
+        addr: m.addr,
+        port: m.port,
+      })),
+    );
+  };
+  // membership events come in bursts (a join storm): rebuild once per burst
   let ringQueued = false;
+  const onMember = () => {
+    if (ringQueued) return;
+    ringQueued = true;
+    queueMicrotask(() => {
+      ringQueued = false;
+      if (started) refreshRing();
+    });
+  };
+  const offs: Array<() => void> = [];
   const timers: TimerId[] = [];
   let sweeps = 0;
-  ctx.counters.describe(
-    "kv_peer_auth_refused_total",
-    "counter",
-    "internal KV requests refused by peer authentication",
-  );
-
-  const membership = (): MembershipView | undefined => ctx.views.membership;
-  const refreshRing = () => {
-    const view = membership();
-    const nodes = view
-      ? kvMembers(view.members()).map((m) => ({ uuid: m.uuid, name: m.name, addr: m.addr, port: m.port }))
-      : [];
-    node.setRingNodes(nodes);
-  };
-
-  /** Follows the membership view; it may appear after our start (gossip publishes it), so retried. */
-  const bindMembership = () => {
-    const view = membership();
-    if (!view || boundView === view) return;
-    unsubscribe?.();
-    boundView = view;
-    unsubscribe = view.onChange(() => {
-      if (ringQueued) return;
-      ringQueued = true;
-      queueMicrotask(() => {
-        ringQueued = false;
-        if (started) refreshRing();
-      });
-    });
-    refreshRing();
-  };
 
   const api: KvApi = {
-    get: (key: string, opts?: ReadOptions) => node.get(key, opts),
-    put: (key: string, value: Uint8Array, opts?: PutOptions) => node.put(key, value, opts),
-    delete: (key: string, opts?: DeleteOptions) => node.delete(key, opts),
-    list: (prefix: string, opts?: ListOptions) => node.list(prefix, opts),
+    get: (key, opts) => node.get(key, opts),
+    put: (key, value, opts) => node.put(key, value, opts),
+    delete: (key, opts) => node.delete(key, opts),
+    list: (prefix, opts) => node.list(prefix, opts),
   };
 
   return {
     name: "kv",
     node,
+    local,
+    placement,
     repair,
     refreshRing,
+    serve: serveRef,
     ...api,
 
-    async start() {
-      const p = ctx.config.params;
-      auth = await PeerAuth.fromKeys([p.encryption_key, ...(p.encryption_keys ?? [])]);
-      peers.auth = auth;
+    start() {
       started = true;
-      bindMembership();
-      timers.push(ctx.clock.setInterval(() => {
-        bindMembership();
-        void repair.deliverHints();
-      }, HINT_INTERVAL));
+      for (const ev of MEMBER_EVENTS) offs.push(ctx.bus.on(ev, onMember));
+      refreshRing();
+      timers.push(ctx.clock.setInterval(() => void repair.deliverHints(), HINT_INTERVAL));
       timers.push(ctx.clock.setInterval(() => void repair.antiEntropy(), cfg.anti_entropy_interval));
       timers.push(ctx.clock.setInterval(() => {
         try {
@@ -146,46 +191,51 @@ export function createKv(ctx: Ctx): KvSubsystem {
         }
       }, SWEEP_INTERVAL));
       // catch up soon after a restart; meanwhile reads prefer other copies (bounded: alone, we stay the copy)
-      node.syncing = true;
+      local.markStale();
       timers.push(ctx.clock.setTimeout(() => void repair.antiEntropy(), 200));
-      timers.push(ctx.clock.setTimeout(() => node.syncing = false, Math.max(5000, 2 * cfg.request_timeout)));
-      log.info(`kv started: ${storage.counts().keys} keys, peer auth ${auth.enabled ? "on" : "off"}`);
+      timers.push(ctx.clock.setTimeout(() => local.markFresh(), Math.max(5000, 2 * cfg.request_timeout)));
+      log.info(
+        `kv started: ${storage.counts().keys} keys, peer traffic ${
+          deps.envelope.enabled ? "sealed" : "plain (no key)"
+        }`,
+      );
+      return Promise.resolve();
     },
 
     stop() {
       started = false;
-      unsubscribe?.();
-      unsubscribe = null;
-      boundView = undefined;
+      offs.splice(0).forEach((off) => off());
       for (const t of timers.splice(0)) {
         ctx.clock.clearInterval(t);
         ctx.clock.clearTimeout(t);
       }
       repair.stop();
-      node.close();
+      local.close();
       return Promise.resolve();
     },
 
     info() {
       return {
         ...storage.counts(),
-        index: node.currentIndex(),
-        ring: node.holders().map((n) => n.name || n.uuid),
+        index: local.currentIndex(),
+        ring: placement.holders().map((n) => n.name || n.uuid),
         replicas: cfg.replicas,
         write_acks: cfg.write_acks,
-        peer_auth: auth?.enabled ?? false,
-        watchers: node.watchers.size,
-        ...node.stats,
-        peer_requests: peers.sent,
-        peer_batched_items: peers.batched,
-        repair: repair.stats,
+        peer_encryption: deps.envelope.enabled,
+        watchers: local.watchers.size,
+        coordinated: coordinator.count,
+        replicated_in: local.replicatedIn,
+        bad_rows: storage.badRows,
+        ...node.stats(),
+        ...peers.stats(),
+        repair: repair.stats(),
       };
     },
 
-    routes(): Hono<ApiEnv> {
-      const r = newRouter();
-      r.route("/", kvRoutes(api, { maxValueBytes: cfg.max_value_bytes }));
-      r.route("/", internalRoutes(node, () => auth, () => ctx.counters.inc("kv_peer_auth_refused_total")));
+    routes(): RouteTable {
+      const r = new RouteTable("kv");
+      kvRoutes(r, api, { maxValueBytes: cfg.max_value_bytes });
+      internalRoutes(r, serveRef, cfg.max_value_bytes);
       return r;
     },
   };

@@ -4,28 +4,54 @@
  * when the ring changes (push keys to their new owners, drop copies we no longer hold) and the TTL
  * and tombstone sweeps.
  */
-import type { KvNode } from "./kv.ts";
-import { PeerRefused, PeerUnreachable } from "./peers.ts";
+import type { Clock } from "../clock/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import type { LocalReplica } from "./local.ts";
+import type { Placement } from "./placement.ts";
+import { type PeerClient, PeerRefused, PeerUnreachable } from "./peers.ts";
 import { compareVersion, type KvRecord } from "./record.ts";
-import type { VersionEntry } from "./replica.ts";
+import type { ChangedAnswer } from "./replica.ts";
 import type { Ring, RingNode } from "./ring.ts";
+import { checkRecord, type Limits } from "./validate.ts";
 
 const HINT_BATCH = 256;
 const PULL_LIMIT = 500;
 const SCAN_BATCH = 500;
 
+export interface RepairDeps {
+  local: LocalReplica;
+  placement: Placement;
+  peers: Pick<PeerClient, "replicate" | "read" | "call">;
+  clock: Clock;
+  log: Logger;
+  cfg: Limits & { tombstone_ttl: number };
+}
+
 export class Repair {
-  #node: KvNode;
+  #d: RepairDeps;
   #busy = new Set<string>();
   #handoverDue = false;
   /** The ring of the last complete handover: owners on it already hold their keys. */
   #base: Ring | null = null;
   #stopped = false;
-  /** Counters for info(). */
-  stats = { hints_delivered: 0, pulled: 0, pushed: 0, dropped: 0, expired: 0, purged: 0, rounds: 0 };
+  #stats = {
+    hints_delivered: 0,
+    pulled: 0,
+    pushed: 0,
+    dropped: 0,
+    expired: 0,
+    purged: 0,
+    rounds: 0,
+    refused: 0,
+  };
 
-  constructor(node: KvNode) {
-    this.#node = node;
+  constructor(deps: RepairDeps) {
+    this.#d = deps;
+  }
+
+  /** Counters for info(). */
+  stats(): Record<string, number> {
+    return { ...this.#stats };
   }
 
   stop(): void {
@@ -39,7 +65,7 @@ export class Repair {
     try {
       await fn();
     } catch (err) {
-      if (!this.#stopped) this.#node.log.warn(`kv ${name} failed: ${(err as Error).message}`);
+      if (!this.#stopped) this.#d.log.warn(`kv ${name} failed: ${(err as Error).message}`);
     } finally {
       this.#busy.delete(name);
     }
@@ -48,27 +74,28 @@ export class Repair {
   /** Delivers stored hints to the replicas that missed writes. */
   deliverHints(): Promise<void> {
     return this.#once("hints", async () => {
-      const node = this.#node;
-      const nodes = new Map(node.holders().map((n) => [n.uuid, n]));
-      for (const target of node.storage.hintTargets()) {
+      const { local, placement, peers } = this.#d;
+      const storage = local.storage;
+      const nodes = new Map(placement.holders().map((n) => [n.uuid, n]));
+      for (const target of storage.hintTargets()) {
         const peer = nodes.get(target);
         // off the ring: handover gives its ranges to someone else
         if (!peer) {
-          node.storage.dropHintsFor(target);
+          storage.dropHintsFor(target);
           continue;
         }
         while (!this.#stopped) {
-          const keys = node.storage.hintsFor(target, HINT_BATCH);
+          const keys = storage.hintsFor(target, HINT_BATCH);
           if (!keys.length) break;
-          const recs = keys.map((k) => node.storage.getRecord(k)).filter((r): r is KvRecord => !!r);
+          const recs = keys.map((k) => storage.getRecord(k)).filter((r): r is KvRecord => !!r);
           try {
-            await Promise.all(recs.map((r) => node.peers.replicate(peer, { record: r })));
+            await Promise.all(recs.map((r) => peers.replicate(peer, { record: r }, undefined, "repair")));
           } catch (err) {
             if (err instanceof PeerUnreachable || err instanceof PeerRefused) break;
             throw err;
           }
-          node.storage.removeHints(target, keys);
-          this.stats.hints_delivered += keys.length;
+          storage.removeHints(target, keys);
+          this.#stats.hints_delivered += keys.length;
         }
       }
     });
@@ -77,21 +104,20 @@ export class Repair {
   /** Pulls from every other holder what changed since our mark for keys we should hold. */
   antiEntropy(): Promise<void> {
     return this.#once("anti-entropy", async () => {
-      const node = this.#node;
-      this.stats.rounds++;
+      const { local, placement, log } = this.#d;
+      this.#stats.rounds++;
       if (this.#handoverDue) await this.handover();
       // not a kv node: we hold nothing (handover emptied us)
-      if (!node.holders().some((n) => n.uuid === node.self.uuid)) return;
-      const peers = node.holders().filter((n) => n.uuid !== node.self.uuid);
+      if (!placement.holders().some((n) => placement.isSelf(n))) return;
+      const peers = placement.holders().filter((n) => !placement.isSelf(n));
       let reached = 0;
       await Promise.all(peers.map((p) =>
         this.#pullFrom(p).then(() => reached++, (err) => {
-          if (!(err instanceof PeerUnreachable)) {
-            node.log.debug(`anti-entropy with ${p.name}: ${err.message}`);
-          }
+          // unreachable is routine (a node down); a refusal means a bug or a version mismatch
+          if (!(err instanceof PeerUnreachable)) log.warn(`anti-entropy with ${p.name}: ${err.message}`);
         })
       ));
-      if (reached) node.syncing = false;
+      if (reached) local.markFresh();
     });
   }
 
@@ -101,32 +127,40 @@ export class Repair {
    * bytes, not their values again.
    */
   async #pullFrom(peer: RingNode): Promise<void> {
-    const node = this.#node;
-    const mark = node.storage.mark(peer.uuid) ?? { epoch: "", seq: 0 };
+    const { local, placement, peers, clock, cfg, log } = this.#d;
+    const storage = local.storage;
+    const mark = storage.mark(peer.uuid) ?? { epoch: "", seq: 0 };
     let { epoch, seq } = mark;
     for (let round = 0; round < 1000 && !this.#stopped; round++) {
-      const q = new URLSearchParams({
-        since: String(seq),
+      const ans = await peers.call<ChangedAnswer>(peer, "changed", {
+        since: seq,
         epoch,
-        for: node.self.uuid,
-        limit: String(PULL_LIMIT),
+        for: placement.self.uuid,
+        limit: PULL_LIMIT,
       });
-      const ans = await node.peers.request<
-        { epoch: string; versions: VersionEntry[]; last_seq: number; more: boolean }
-      >(
-        peer,
-        "GET",
-        `/kv-internal/changed?${q}`,
-      );
+      if (
+        !ans || !Array.isArray(ans.versions) || typeof ans.epoch !== "string" ||
+        !Number.isSafeInteger(ans.last_seq)
+      ) {
+        throw new Error(`malformed changed answer from ${peer.name}`);
+      }
       const missing = ans.versions.filter((v) => {
-        const cur = node.storage.getRecord(v.key);
+        const cur = storage.getRecord(v.key);
         return !cur || compareVersion(cur, v) < 0;
       });
-      const got = await Promise.all(missing.map((v) => node.peers.read(peer, v.key)));
-      for (const g of got) if (g.record && node.applyLocal(g.record)) this.stats.pulled++;
+      const got = await Promise.all(missing.map((v) => peers.read(peer, v.key)));
+      for (const g of got) {
+        if (!g.record) continue;
+        try {
+          if (local.apply(checkRecord(g.record, cfg, clock.now()))) this.#stats.pulled++;
+        } catch (err) {
+          this.#stats.refused++;
+          log.warn(`anti-entropy: record from ${peer.name} refused: ${(err as Error).message}`);
+        }
+      }
       epoch = ans.epoch;
       seq = ans.last_seq;
-      node.storage.setMark(peer.uuid, epoch, seq);
+      storage.setMark(peer.uuid, epoch, seq);
       if (!ans.more) break;
     }
   }
@@ -144,31 +178,30 @@ export class Repair {
    */
   handover(): Promise<void> {
     return this.#once("handover", async () => {
-      const node = this.#node;
+      const { local, placement, peers } = this.#d;
+      const storage = local.storage;
       this.#handoverDue = false;
       const base = this.#base;
       this.#base = null;
-      const ownersOn = (ring: Ring | null, key: string): readonly RingNode[] =>
-        ring && ring.nodes.length ? ring.owners(key, node.cfg.replicas) : [node.self];
       let after = "";
       let failed = false;
       while (!this.#stopped) {
-        const batch = node.storage.scanAfter(after, SCAN_BATCH);
+        const batch = storage.scanAfter(after, SCAN_BATCH);
         if (!batch.length) break;
         after = batch[batch.length - 1].key;
         await Promise.all(batch.map(async (rec) => {
-          const owners = node.owners(rec.key);
-          const mine = owners.some((o) => o.uuid === node.self.uuid);
-          const had = new Set(ownersOn(base, rec.key).map((o) => o.uuid));
-          const others = owners.filter((o) => o.uuid !== node.self.uuid && (!base || !had.has(o.uuid)));
+          const owners = placement.owners(rec.key);
+          const mine = owners.some((o) => placement.isSelf(o));
+          const had = new Set(placement.ownersOn(base, rec.key).map((o) => o.uuid));
+          const others = owners.filter((o) => !placement.isSelf(o) && (!base || !had.has(o.uuid)));
           // owners that hold the key already answer the push as a no-op
           const results = await Promise.allSettled(
-            others.map((o) => node.peers.replicate(o, { record: rec })),
+            others.map((o) => peers.replicate(o, { record: rec }, undefined, "repair")),
           );
           const allOk = results.every((r) => r.status === "fulfilled");
-          this.stats.pushed += results.filter((r) => r.status === "fulfilled").length;
+          this.#stats.pushed += results.filter((r) => r.status === "fulfilled").length;
           if (!allOk) failed = true;
-          if (!mine && allOk && owners.length && node.storage.dropIfUnchanged(rec)) this.stats.dropped++;
+          if (!mine && allOk && owners.length && storage.dropIfUnchanged(rec)) this.#stats.dropped++;
         }));
       }
       if (failed) {
@@ -180,12 +213,12 @@ export class Repair {
 
   /** Turns expired values into tombstones and forgets old tombstones. */
   sweep(purge: boolean): void {
-    const node = this.#node;
-    const now = node.clock.now();
-    for (const t of node.storage.expire(now)) {
-      this.stats.expired++;
-      node.changed(t);
+    const { local, clock, cfg } = this.#d;
+    const now = clock.now();
+    for (const t of local.storage.expire(now)) {
+      this.#stats.expired++;
+      local.changed(t);
     }
-    if (purge) this.stats.purged += node.storage.purgeTombstones(now - node.cfg.tombstone_ttl);
+    if (purge) this.#stats.purged += local.storage.purgeTombstones(now - cfg.tombstone_ttl);
   }
 }

@@ -3,36 +3,38 @@
  * coordinator.ts) and answer anti-entropy pulls ("what changed since your mark that I hold a copy
  * of and you should too").
  */
-import type { KvNode } from "./kv.ts";
+import type { LocalReplica } from "./local.ts";
+import type { Placement } from "./placement.ts";
 import type { ApplyItem, ApplyResult } from "./peers.ts";
 import { compareVersion, type KvRecord } from "./record.ts";
 
-/** Applies a batch in the node's next group commit; one result per item. */
-export async function applyItems(node: KvNode, items: ApplyItem[]): Promise<ApplyResult[]> {
+/** Applies a batch (records already validated) in the next group commit; one result per item. */
+export async function applyItems(local: LocalReplica, items: ApplyItem[]): Promise<ApplyResult[]> {
   const changed: KvRecord[] = [];
-  const results = await node.inGroupCommit(() =>
+  const storage = local.storage;
+  const results = await local.inGroupCommit(() =>
     items.map((item): ApplyResult => {
       const rec = item.record;
       if (item.replaceIf) {
-        const cur = node.storage.getRecord(rec.key);
+        const cur = storage.getRecord(rec.key);
         if (cur && compareVersion(cur, item.replaceIf) === 0) {
-          if (item.drop) node.storage.dropIfUnchanged(cur);
-          else node.storage.replace(rec);
+          if (item.drop) storage.dropIfUnchanged(cur);
+          else storage.replace(rec);
           changed.push(item.drop ? { ...cur, deleted: true } : rec);
         }
         return { ok: true };
       }
       if (item.prev !== undefined) {
-        const cur = node.storage.getRecord(rec.key);
+        const cur = storage.getRecord(rec.key);
         const newerThanBase = cur && (item.prev === null || compareVersion(cur, item.prev) > 0);
         if (newerThanBase && compareVersion(cur, rec) !== 0) return { ok: false, current: cur };
       }
-      if (node.storage.merge(rec)) changed.push(rec);
+      if (storage.merge(rec)) changed.push(rec);
       return { ok: true };
     })
   );
-  node.stats.replicated_in += items.length;
-  for (const r of changed) node.changed(r);
+  local.countReplicated(items.length);
+  for (const r of changed) local.changed(r);
   return results;
 }
 
@@ -57,21 +59,23 @@ export interface ChangedAnswer {
  * on our ring.
  */
 export function changedFor(
-  node: KvNode,
+  local: LocalReplica,
+  placement: Placement,
   since: number,
   epoch: string,
   forUuid: string,
   limit: number,
 ): ChangedAnswer | null {
   // an asker we do not see on the ring would get nothing yet move its mark past these records
-  if (!node.holders().some((n) => n.uuid === forUuid)) return null;
-  const from = epoch === node.storage.epoch ? since : 0;
-  const rows = node.storage.changedSince(from, limit);
+  if (!placement.holders().some((n) => n.uuid === forUuid)) return null;
+  const storage = local.storage;
+  const from = epoch === storage.epoch ? since : 0;
+  const rows = storage.changedSince(from, limit);
   const versions = rows
-    .filter((r) => node.owners(r.key).some((o) => o.uuid === forUuid))
+    .filter((r) => placement.owners(r.key).some((o) => o.uuid === forUuid))
     .map((r) => ({ key: r.key, modify_index: r.modify_index, origin: r.origin }));
   return {
-    epoch: node.storage.epoch,
+    epoch: storage.epoch,
     versions,
     last_seq: rows.length ? rows[rows.length - 1].seq : from,
     more: rows.length === limit,

@@ -1,13 +1,12 @@
 /**
  * HTTP routes of the KV store (thin: parse, call KvApi, shape).
  *
- * Public: `GET|PUT|DELETE /kv/KEY`, `GET /kv/` (keys; `?prefix=`, `?recurse` with values),
- * blocking reads with `?index=N&wait=30s`, `X-Kunai-Index` on every answer.
- * Internal (agent to agent, signed when a key is configured): `/kv-internal/...`.
+ * `GET /kv/KEY`, `GET /kv/` (keys; `?prefix=`, `?recurse` with values) and blocking reads
+ * (`?index=N&wait=30s`) are `read` routes; `PUT|DELETE /kv/KEY` are `write` routes (unix socket or
+ * the bearer token). `X-Kunai-Index` on every answer. Agent-to-agent routes: internal_routes.ts.
  */
-import type { Hono } from "hono";
 import { parseDuration } from "../clock/mod.ts";
-import { type ApiContext, type ApiEnv, HttpError, newRouter, readBody } from "../routing/mod.ts";
+import { type ApiContext, HttpError, readBody, type RouteTable } from "../routing/mod.ts";
 import { KvError } from "./keys.ts";
 import type { KvApi, ReadOptions } from "./kv.ts";
 import { bytesToBase64, type KvRecord } from "./record.ts";
@@ -35,7 +34,7 @@ function has(c: ApiContext, name: string): boolean {
 function intParam(c: ApiContext, name: string): number | undefined {
   const v = c.req.query(name);
   if (v === undefined) return undefined;
-  if (!/^\d{1,16}$/.test(v)) {
+  if (!/^\d{1,16}$/.test(v) || !Number.isSafeInteger(Number(v))) {
     throw new HttpError(
       400,
       `query parameter ${name} must be a non-negative integer, got ${JSON.stringify(v)}`,
@@ -110,14 +109,13 @@ async function listing(c: ApiContext, api: KvApi, prefix: string): Promise<Respo
   return c.json(r.entries.map((e) => e.key));
 }
 
-/** Public routes over a KvApi. */
-export function kvRoutes(api: KvApi, limits: { maxValueBytes: number }): Hono<ApiEnv> {
-  const r = newRouter();
+/** Adds the public routes over a KvApi to `r`. */
+export function kvRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: number }): RouteTable {
+  const list = (c: ApiContext) => listing(c, api, c.req.query("prefix") ?? "");
+  r.read("GET", "/kv", "list keys (?prefix=, ?recurse with values, ?index= to block)", list);
+  r.read("GET", "/kv/", "list keys (?prefix=, ?recurse with values, ?index= to block)", list);
 
-  r.get("/kv", (c) => listing(c, api, c.req.query("prefix") ?? ""));
-  r.get("/kv/", (c) => listing(c, api, c.req.query("prefix") ?? ""));
-
-  r.get("/kv/:key{.+}", async (c) => {
+  r.read("GET", "/kv/:key{.+}", "read a key (?raw, ?meta, ?index=&wait= to block)", async (c) => {
     const key = keyOf(c);
     if (has(c, "recurse") || has(c, "keys")) return await listing(c, api, key);
     const opts = readOpts(c);
@@ -137,10 +135,10 @@ export function kvRoutes(api: KvApi, limits: { maxValueBytes: number }): Hono<Ap
   const emptyKey = () => {
     throw new HttpError(400, "invalid key: the key is empty (use /kv/KEY)");
   };
-  r.put("/kv/", emptyKey);
-  r.delete("/kv/", emptyKey);
+  r.write("PUT", "/kv/", "refused: the key is empty", emptyKey);
+  r.write("DELETE", "/kv/", "refused: the key is empty", emptyKey);
 
-  r.put("/kv/:key{.+}", async (c) => {
+  r.write("PUT", "/kv/:key{.+}", "write a key (?ttl=, ?flags=, ?cas=)", async (c) => {
     const key = keyOf(c);
     const len = Number(c.req.header("content-length") ?? "NaN");
     if (Number.isFinite(len) && len > limits.maxValueBytes) {
@@ -158,7 +156,7 @@ export function kvRoutes(api: KvApi, limits: { maxValueBytes: number }): Hono<Ap
     return c.json(res.ok);
   });
 
-  r.delete("/kv/:key{.+}", async (c) => {
+  r.write("DELETE", "/kv/:key{.+}", "delete a key (?cas=)", async (c) => {
     const key = keyOf(c);
     if (has(c, "recurse")) {
       throw new HttpError(400, "recursive delete is not supported; delete keys one by one");

@@ -9,8 +9,10 @@
  * ```
  */
 import type { Database } from "../store/mod.ts";
-import type { Migration, SqlValue } from "../store/mod.ts";
+import type { Migration } from "../store/mod.ts";
 import { expiredTombstone, type KvRecord } from "./record.ts";
+import { bounded, COLS, READ_COLS, type Row, ROW_IS_BAD, rowValues, toRecord } from "./rows.ts";
+import { MAX_INDEX, storedProblem } from "./validate.ts";
 
 export const KV_MIGRATIONS: Migration[] = [
   {
@@ -41,47 +43,29 @@ export const KV_MIGRATIONS: Migration[] = [
 const CACHE_MAX_ENTRIES = 8192;
 const CACHE_MAX_BYTES = 16 * 1024 * 1024;
 
-interface Row {
-  key: string;
-  value: Uint8Array;
-  flags: number;
-  modify_index: number;
-  origin: string;
-  modify_time: number;
-  expires: number;
-  deleted: number;
-  seq: number;
-}
-
-const COLS = "key, value, flags, modify_index, origin, modify_time, expires, deleted, seq";
-
-/** A record's values in COLS order. */
-function rowValues(rec: KvRecord, seq: number): SqlValue[] {
-  return [
-    rec.key,
-    rec.value,
-    rec.flags,
-    rec.modify_index,
-    rec.origin,
-    rec.modify_time,
-    rec.expires,
-    rec.deleted ? 1 : 0,
-    seq,
-  ];
-}
-
-function toRecord(r: Row): KvRecord {
-  return {
-    key: r.key,
-    value: r.value instanceof Uint8Array ? r.value : new Uint8Array(r.value as ArrayBufferLike),
-    flags: Number(r.flags),
-    modify_index: Number(r.modify_index),
-    origin: r.origin,
-    modify_time: Number(r.modify_time),
-    expires: Number(r.expires),
-    deleted: Number(r.deleted) === 1,
-  };
-}
+/**
+ * The hot statements, built once: the store's statement cache is keyed by the SQL text, and a
+ * template rebuilt per call costs a fresh string to hash and compare on every write.
+ */
+const SQL = {
+  get: `SELECT ${READ_COLS} FROM kv WHERE key = ?`,
+  merge: `INSERT INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, flags = excluded.flags,
+         modify_index = excluded.modify_index, origin = excluded.origin, modify_time = excluded.modify_time,
+         expires = excluded.expires, deleted = excluded.deleted, seq = excluded.seq
+       WHERE excluded.modify_index > kv.modify_index
+          OR (excluded.modify_index = kv.modify_index AND excluded.origin > kv.origin)
+          OR ${ROW_IS_BAD}`,
+  replace: `INSERT OR REPLACE INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  scanAll: `SELECT ${READ_COLS} FROM kv WHERE modify_index > ? ORDER BY key LIMIT ?`,
+  scanPrefix:
+    `SELECT ${READ_COLS} FROM kv WHERE key >= ? AND key < ? AND modify_index > ? ORDER BY key LIMIT ?`,
+  scanAfter: `SELECT ${READ_COLS} FROM kv WHERE key > ? ORDER BY key LIMIT ?`,
+  changed: `SELECT key, ${bounded("modify_index", MAX_INDEX)}, origin, ${
+    bounded("seq", Number.MAX_SAFE_INTEGER)
+  } FROM kv WHERE seq > ? ORDER BY seq LIMIT ?`,
+  expired: `SELECT ${READ_COLS} FROM kv WHERE expires > 0 AND expires <= ? AND deleted = 0 LIMIT ?`,
+};
 
 /** A key's version with its local apply sequence (for changed-since pulls). */
 export interface SeqVersion {
@@ -96,6 +80,12 @@ export interface SeqVersion {
  * are cached (write-through: every change to the `kv` table goes through this class, and a failed
  * transaction empties the cache), so reads and coordinated writes of hot keys skip SQLite.
  */
+/** A row that cannot be served (see validate.ts storedProblem): skipped, logged and counted. */
+export type BadRowHandler = (key: string, problem: string) => void;
+
+/** Bounds of the rows served; keys are checked up to this length whatever kv.max_key_bytes says now. */
+const ROW_LIMITS = { max_key_bytes: 65536, max_value_bytes: Number.MAX_SAFE_INTEGER };
+
 export class KvStorage {
   readonly db: Database;
   /** Random id of this database: a peer whose epoch changed was wiped, so sync marks restart. */
@@ -105,17 +95,63 @@ export class KvStorage {
   /** key -> its stored record, or null when known absent. */
   #cache = new Map<string, KvRecord | null>();
   #cacheBytes = 0;
+  #onBad: BadRowHandler;
+  #badSeen = new Set<string>();
+  /** Rows skipped because they could not be served (counted once per key and process). */
+  badRows = 0;
 
-  constructor(db: Database) {
+  constructor(db: Database, onBadRow: BadRowHandler = () => {}) {
     this.db = db;
+    this.#onBad = onBadRow;
     let epoch = db.get<{ value: string }>("SELECT value FROM kv_meta WHERE name = 'epoch'")?.value;
     if (!epoch) {
       epoch = crypto.randomUUID();
       db.run("INSERT INTO kv_meta (name, value) VALUES ('epoch', ?)", epoch);
     }
     this.epoch = epoch;
-    this.#seq = Number(db.get<{ s: number | null }>("SELECT MAX(seq) AS s FROM kv")?.s ?? 0);
-    this.#maxIndex = Number(db.get<{ m: number | null }>("SELECT MAX(modify_index) AS m FROM kv")?.m ?? 0);
+    this.#seq = Number(
+      db.get<{ s: number | null }>(
+        `SELECT MAX(seq) AS s FROM kv WHERE typeof(seq) = 'integer' AND seq <= ${Number.MAX_SAFE_INTEGER}`,
+      )?.s ?? 0,
+    );
+    // a bad row's index (2^53 from before the bounds) must not drag every later write up to it
+    this.#maxIndex = Number(
+      db.get<{ m: number | null }>(
+        `SELECT MAX(modify_index) AS m FROM kv WHERE typeof(modify_index) = 'integer' AND modify_index <= ${MAX_INDEX}`,
+      )?.m ?? 0,
+    );
+  }
+
+  /** The record of a row, or null (logged and counted) when it cannot be served. */
+  #row(r: Row): KvRecord | null {
+    let rec: KvRecord;
+    try {
+      rec = toRecord(r);
+    } catch (err) {
+      return this.#bad(String(r.key), (err as Error).message);
+    }
+    const problem = rec.modify_index < 0 || rec.expires < 0 || rec.modify_time < 0 || rec.flags < 0
+      ? "a number out of range"
+      : storedProblem(rec, ROW_LIMITS);
+    return problem ? this.#bad(rec.key, problem) : rec;
+  }
+
+  #bad(key: string, problem: string): null {
+    if (!this.#badSeen.has(key)) {
+      if (this.#badSeen.size < 10_000) this.#badSeen.add(key);
+      this.badRows++;
+      this.#onBad(key, problem);
+    }
+    return null;
+  }
+
+  #rows(rows: Row[]): KvRecord[] {
+    const out: KvRecord[] = [];
+    for (const r of rows) {
+      const rec = this.#row(r);
+      if (rec) out.push(rec);
+    }
+    return out;
   }
 
   /** Highest modify_index stored (the node's global index for blocking reads). */
@@ -132,8 +168,8 @@ export class KvStorage {
   getRecord(key: string): KvRecord | null {
     const hit = this.#cache.get(key);
     if (hit !== undefined) return hit;
-    const r = this.db.get<Row>(`SELECT ${COLS} FROM kv WHERE key = ?`, key);
-    const rec = r ? toRecord(r) : null;
+    const r = this.db.get<Row>(SQL.get, key);
+    const rec = r ? this.#row(r) : null;
     this.#remember(key, rec);
     return rec;
   }
@@ -169,12 +205,7 @@ export class KvStorage {
     // one statement (its own transaction): insert, or update only when strictly newer
     const seq = this.#seq + 1;
     const r = this.db.run(
-      `INSERT INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value, flags = excluded.flags,
-         modify_index = excluded.modify_index, origin = excluded.origin, modify_time = excluded.modify_time,
-         expires = excluded.expires, deleted = excluded.deleted, seq = excluded.seq
-       WHERE excluded.modify_index > kv.modify_index
-          OR (excluded.modify_index = kv.modify_index AND excluded.origin > kv.origin)`,
+      SQL.merge,
       ...rowValues(rec, seq),
     );
     if (r.changes === 0) return false;
@@ -192,7 +223,7 @@ export class KvStorage {
   #write(rec: KvRecord): void {
     const seq = ++this.#seq;
     this.db.run(
-      `INSERT OR REPLACE INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+      SQL.replace,
       ...rowValues(rec, seq),
     );
     if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
@@ -204,34 +235,35 @@ export class KvStorage {
     const since = opts.sinceIndex ?? -1;
     const limit = opts.limit ?? -1;
     if (prefix === "") {
-      return this.db.all<Row>(
-        `SELECT ${COLS} FROM kv WHERE modify_index > ? ORDER BY key LIMIT ?`,
+      return this.#rows(this.db.all<Row>(
+        SQL.scanAll,
         since,
         limit,
-      ).map(toRecord);
+      ));
     }
-    return this.db.all<Row>(
-      `SELECT ${COLS} FROM kv WHERE key >= ? AND key < ? AND modify_index > ? ORDER BY key LIMIT ?`,
+    return this.#rows(this.db.all<Row>(
+      SQL.scanPrefix,
       prefix,
       prefixEnd(prefix),
       since,
       limit,
-    ).map(toRecord);
+    ));
   }
 
   /** Keys in order after `afterKey`, for batched full scans (handover). */
   scanAfter(afterKey: string, limit: number): KvRecord[] {
-    return this.db.all<Row>(`SELECT ${COLS} FROM kv WHERE key > ? ORDER BY key LIMIT ?`, afterKey, limit)
-      .map(toRecord);
+    return this.#rows(
+      this.db.all<Row>(SQL.scanAfter, afterKey, limit),
+    );
   }
 
   /** Keys and versions applied locally after sequence `since`, oldest first (no values). */
   changedSince(since: number, limit: number): SeqVersion[] {
     return this.db.all<SeqVersion>(
-      "SELECT key, modify_index, origin, seq FROM kv WHERE seq > ? ORDER BY seq LIMIT ?",
+      SQL.changed,
       since,
       limit,
-    ).map((r) => ({
+    ).filter((r) => r.modify_index >= 0 && r.seq >= 0).map((r) => ({
       key: r.key,
       modify_index: Number(r.modify_index),
       origin: r.origin,
@@ -243,11 +275,11 @@ export class KvStorage {
   expire(nowMs: number, limit = 1000): KvRecord[] {
     return this.transaction(() => {
       const rows = this.db.all<Row>(
-        `SELECT ${COLS} FROM kv WHERE expires > 0 AND expires <= ? AND deleted = 0 LIMIT ?`,
+        SQL.expired,
         nowMs,
         limit,
       );
-      const out = rows.map((r) => expiredTombstone(toRecord(r)));
+      const out = this.#rows(rows).map(expiredTombstone);
       for (const t of out) this.#write(t);
       return out;
     });

@@ -22,6 +22,8 @@ async function members(a: AgentProc): Promise<MemberRecord[]> {
   return Object.values(await r.json()) as MemberRecord[];
 }
 
+const TOKEN = "kv-e2e-token";
+
 function url(a: AgentProc, path: string): string {
   return `http://127.0.0.1:${a.port}${path}`;
 }
@@ -30,6 +32,7 @@ async function put(a: AgentProc, key: string, value: string): Promise<Response> 
   return await fetch(url(a, `/kv/${key}`), {
     method: "PUT",
     body: value,
+    headers: { authorization: `Bearer ${TOKEN}` },
     signal: AbortSignal.timeout(10_000),
   });
 }
@@ -54,6 +57,7 @@ Deno.test({
       bootstrap: i === 0,
       gossip: GOSSIP,
       kv: { anti_entropy_interval: "1s", request_timeout: "2s" },
+      http: { token: TOKEN },
     });
     const agents: AgentProc[] = [];
     try {
@@ -101,7 +105,10 @@ Deno.test({
       const back = agents[oi];
       await eventually("owner caught up", async () => {
         for (const k of ["e2e/key", ...Array.from({ length: 10 }, (_, i) => `e2e/k${i}`)]) {
-          const r = await fetch(url(back, `/kv-internal/get?key=${encodeURIComponent(k)}`));
+          const r = await fetch(url(back, "/kv-internal/get"), {
+            method: "POST",
+            body: JSON.stringify({ key: k }),
+          });
           const j = await r.json();
           const mustHold = ringOwners(k, await members(back), 3, 256).some((o) => o.uuid === ownerUuid);
           if (mustHold && !j.record) return false;

@@ -116,7 +116,7 @@ Deno.test({
     let minority = new Set<string>();
     const applyFaults = () => {
       for (const n of nodes) {
-        n.kv.node.peers.fault = (peer) =>
+        n.fault = (peer) =>
           minority.size && minority.has(n.uuid) !== minority.has(peer.uuid) ? "partitioned (test)" : null;
       }
     };
@@ -168,9 +168,9 @@ Deno.test({
       const allKeys = [...KEYS, ...COUNTERS];
       await eventually("replicas converge", () =>
         allKeys.every((k) => {
-          const owners = nodes[0].kv.node.owners(k);
+          const owners = nodes[0].kv.placement.owners(k);
           const versions = owners.map((o) => {
-            const r = nodes.find((n) => n.uuid === o.uuid)!.kv.node.storage.getRecord(k);
+            const r = nodes.find((n) => n.uuid === o.uuid)!.kv.local.storage.getRecord(k);
             return r ? `${r.modify_index}/${r.origin}` : "none";
           });
           return new Set(versions).size === 1 && versions[0] !== "none";

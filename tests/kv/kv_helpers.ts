@@ -3,16 +3,65 @@
  * HTTP on 127.0.0.1 ephemeral ports (each with its own store).
  */
 import { RealClock } from "../../lib/clock/mod.ts";
+import type { EventBus } from "../../lib/bus.ts";
 import { buildApp } from "../../lib/http/mod.ts";
-import { createKv, type KvSubsystem } from "../../lib/kv/mod.ts";
+import {
+  createKv,
+  type KvDeps,
+  type KvMembership,
+  type KvSubsystem,
+  type KvTransport,
+  PeerUnreachable,
+  type RingNode,
+} from "../../lib/kv/mod.ts";
+import { HttpKvTransport } from "../../lib/kv/http_transport.ts";
 import { sha1Hex } from "../../lib/kv/sha1.ts";
-import type { MemberRecord, MembershipView, MemberState } from "../../lib/types.ts";
+import type { Ctx } from "../../lib/subsystem.ts";
+import { Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
+import type { MemberRecord, MemberState } from "../../lib/types.ts";
 import { freePort, makeTestCtx, type TestCtx } from "../helpers.ts";
 
-/** A membership table several in-process nodes share; `set()` notifies every view. */
+/** An envelope for tests: sealed with `key` (base64), plain without. */
+export async function testEnvelope(ctx: Ctx, key?: string): Promise<PeerEnvelope> {
+  return new PeerEnvelope(await Keyring.create(key ? [key] : []), { now: () => ctx.clock.now() });
+}
+
+/** Dependencies of a lone node: membership of itself only, plain peer traffic. */
+export async function loneDeps(ctx: Ctx, key?: string): Promise<KvDeps> {
+  const self: MemberRecord = {
+    uuid: ctx.node.uuid,
+    name: ctx.node.name,
+    addr: ctx.node.addr,
+    port: ctx.node.port,
+    incarnation: 0,
+    state: "alive",
+    tags: [],
+    services: {},
+    zone: "",
+  };
+  return { membership: { self: () => self, members: () => [self] }, envelope: await testEnvelope(ctx, key) };
+}
+
+/** Wraps a transport with a test fault: a reason makes the peer unreachable. */
+export function faulty(t: KvTransport, fault: (peer: RingNode) => string | null): KvTransport {
+  return {
+    call(peer, kind, body, deadline, signal) {
+      const cut = fault(peer);
+      if (cut) return Promise.reject(new PeerUnreachable(peer, cut));
+      return t.call(peer, kind, body, deadline, signal);
+    },
+  };
+}
+
+/** A membership table several in-process nodes share; changes are told on every attached bus. */
 export class FakeCluster {
   records = new Map<string, MemberRecord>();
-  #listeners = new Set<(m: MemberRecord) => void>();
+  #buses = new Set<EventBus>();
+
+  /** Tells `bus` (a node's) about every later change. */
+  attach(bus: EventBus): void {
+    this.#buses.add(bus);
+  }
 
   add(rec: MemberRecord): void {
     this.records.set(rec.uuid, rec);
@@ -27,17 +76,13 @@ export class FakeCluster {
   }
 
   #fire(rec: MemberRecord): void {
-    for (const fn of [...this.#listeners]) fn(rec);
+    for (const bus of this.#buses) bus.emit("member.updated", rec);
   }
 
-  view(uuid: string): MembershipView {
+  view(uuid: string): KvMembership {
     return {
       self: () => this.records.get(uuid)!,
       members: () => [...this.records.values()],
-      onChange: (fn) => {
-        this.#listeners.add(fn);
-        return () => this.#listeners.delete(fn);
-      },
     };
   }
 }
@@ -54,6 +99,8 @@ export interface KvTestNode {
   /** Starts again on the same port and data. */
   restart(): Promise<void>;
   running: boolean;
+  /** Test fault on this node's outgoing peer messages (a reason: unreachable). */
+  fault: ((peer: RingNode) => string | null) | null;
 }
 
 export interface NodeOptions {
@@ -62,6 +109,8 @@ export interface NodeOptions {
   kv?: Record<string, unknown>;
   tags?: string[];
   params?: Record<string, unknown>;
+  /** Cluster key (base64): peer traffic sealed. */
+  key?: string;
 }
 
 /** A KV node served on a real HTTP server; registered in `cluster` (tagged kv by default). */
@@ -93,8 +142,10 @@ export async function startKvNode(opts: NodeOptions): Promise<KvTestNode> {
       services: {},
       zone: "",
     });
-    ctx.views.membership = opts.cluster.view(uuid);
+    opts.cluster.attach(ctx.bus);
   }
+  const membership = opts.cluster?.view(uuid) ?? (await loneDeps(ctx)).membership;
+  const envelope = await testEnvelope(ctx, opts.key);
   let server: Deno.HttpServer | null = null;
   const node: KvTestNode = {
     name: opts.name,
@@ -104,6 +155,7 @@ export async function startKvNode(opts: NodeOptions): Promise<KvTestNode> {
     kv: null as unknown as KvSubsystem,
     url: `http://127.0.0.1:${port}`,
     running: false,
+    fault: null,
     async stop() {
       if (!node.running) return;
       node.running = false;
@@ -114,15 +166,24 @@ export async function startKvNode(opts: NodeOptions): Promise<KvTestNode> {
       ctx.store.closeAll();
     },
     async restart() {
-      node.kv = createKv(ctx);
+      node.kv = createKv(ctx, {
+        membership,
+        envelope,
+        transport: () => faulty(new HttpKvTransport(envelope, ctx.clock), (p) => node.fault?.(p) ?? null),
+      });
       await node.kv.start();
       const app = buildApp([node.kv.routes()], {
         token: "",
         maxBody: ctx.config.params.http.max_body,
         log: ctx.log,
         counters: ctx.counters,
+        peerEnvelope: envelope,
       });
-      server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, app.fetch);
+      // served as trusted (like the unix socket): these tests are about the cluster, not the route policy
+      server = Deno.serve(
+        { hostname: "127.0.0.1", port, onListen: () => {} },
+        (req) => app.fetch(req, { transport: "unix" }),
+      );
       node.running = true;
     },
   };

@@ -3,16 +3,18 @@ import { VirtualClock } from "../../lib/clock/mod.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import { createKv } from "../../lib/kv/mod.ts";
 import { makeTestCtx } from "../helpers.ts";
+import { loneDeps } from "./kv_helpers.ts";
 
 async function app(kv: Record<string, unknown> = {}) {
   const clock = new VirtualClock();
   const ctx = makeTestCtx({ clock, params: { kv } });
-  const store = createKv(ctx);
+  const store = createKv(ctx, await loneDeps(ctx));
   await store.start();
   const a = buildApp([store.routes()], { token: "", maxBody: 1 << 20, log: ctx.log, counters: ctx.counters });
   return {
     clock,
-    req: (path: string, init?: RequestInit) => a.request(path, init),
+    req: (path: string, init?: RequestInit) => a.request(path, init, { transport: "unix" }),
+    tcp: (path: string, init?: RequestInit) => a.request(path, init, { transport: "tcp" }),
     async [Symbol.asyncDispose]() {
       await store.stop();
       ctx.cleanup();
@@ -123,13 +125,16 @@ Deno.test("blocking GET wakes on a write", async () => {
   assert.ok(Number(r.headers.get("x-kunai-index")) > Number(idx));
 });
 
-Deno.test("internal routes answer without a key and refuse unsigned requests with one", async () => {
+Deno.test("internal routes answer without a key and refuse unsealed requests with one", async () => {
   await using plain = await app();
-  const ok = await plain.req("/kv-internal/get?key=x");
-  assert.equal(ok.status, 200);
+  const ok = await plain.req("/kv-internal/get", { method: "POST", body: JSON.stringify({ key: "x" }) });
+  assert.equal(ok.status, 200, await ok.clone().text());
+  assert.equal((await ok.json()).record, null);
   const clock = new VirtualClock();
-  const ctx = makeTestCtx({ clock, params: { encryption_key: btoa("k".repeat(32)) } });
-  const store = createKv(ctx);
+  const key = btoa("k".repeat(32));
+  const ctx = makeTestCtx({ clock });
+  const deps = await loneDeps(ctx, key);
+  const store = createKv(ctx, deps);
   await store.start();
   try {
     const a = buildApp([store.routes()], {
@@ -137,10 +142,20 @@ Deno.test("internal routes answer without a key and refuse unsigned requests wit
       maxBody: 1 << 20,
       log: ctx.log,
       counters: ctx.counters,
+      peerEnvelope: deps.envelope,
     });
-    const r = await a.request("/kv-internal/get?key=x");
+    const r = await a.request("/kv-internal/get", { method: "POST", body: JSON.stringify({ key: "x" }) });
     assert.equal(r.status, 401);
-    assert.match((await r.json()).error, /missing x-kunai-peer-auth/);
+    assert.match((await r.json()).error, /peer message refused/);
+    const sealed = await deps.envelope.seal(new TextEncoder().encode(JSON.stringify({ key: "x" })));
+    const good = await a.request("/kv-internal/get", {
+      method: "POST",
+      body: sealed as Uint8Array<ArrayBuffer>,
+    });
+    assert.equal(good.status, 200);
+    const opened = await deps.envelope.open(new Uint8Array(await good.arrayBuffer()));
+    assert.ok(opened.ok, "the answer is sealed too");
+    assert.equal(JSON.parse(new TextDecoder().decode(opened.plain)).record, null);
   } finally {
     await store.stop();
     ctx.cleanup();

@@ -57,7 +57,7 @@ Deno.test({
     const until = performance.now() + 4000;
     let minority = new Set<string>();
     for (const n of nodes) {
-      n.kv.node.peers.fault = (peer) =>
+      n.fault = (peer) =>
         minority.size && minority.has(n.uuid) !== minority.has(peer.uuid) ? "partitioned (test)" : null;
     }
 
@@ -111,9 +111,9 @@ Deno.test({
       assert.ok(acked.length > 100);
 
       const state = (k: string) => {
-        const owners = nodes[0].kv.node.owners(k);
+        const owners = nodes[0].kv.placement.owners(k);
         return owners.map((o) => {
-          const r = nodes.find((n) => n.uuid === o.uuid)!.kv.node.storage.getRecord(k);
+          const r = nodes.find((n) => n.uuid === o.uuid)!.kv.local.storage.getRecord(k);
           return r ? `${r.modify_index}/${r.origin}` : "none";
         });
       };

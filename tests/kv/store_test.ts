@@ -3,12 +3,12 @@ import { VirtualClock } from "../../lib/clock/mod.ts";
 import { createKv, KvError } from "../../lib/kv/mod.ts";
 import type { KvChangedEvent } from "../../lib/types.ts";
 import { makeTestCtx } from "../helpers.ts";
-import { dec, enc } from "./kv_helpers.ts";
+import { dec, enc, loneDeps } from "./kv_helpers.ts";
 
 async function single(kv: Record<string, unknown> = {}) {
   const clock = new VirtualClock();
   const ctx = makeTestCtx({ clock, params: { kv } });
-  const store = createKv(ctx);
+  const store = createKv(ctx, await loneDeps(ctx));
   await store.start();
   return {
     ctx,
@@ -64,7 +64,7 @@ Deno.test("ttl: the value disappears after its ttl and the sweep leaves a tombst
   assert.ok((await t.kv.get("session/1")).entry);
   await t.clock.advance(2_000);
   assert.equal((await t.kv.get("session/1")).entry, null);
-  const rec = t.kv.node.storage.getRecord("session/1")!;
+  const rec = t.kv.local.storage.getRecord("session/1")!;
   assert.equal(rec.deleted, true);
   assert.ok(events.some((e) => e.key === "session/1" && e.deleted), "kv.changed announces the expiry");
   assert.deepEqual((await t.kv.list("session/")).entries, []);
@@ -73,17 +73,17 @@ Deno.test("ttl: the value disappears after its ttl and the sweep leaves a tombst
 Deno.test("tombstones block older versions and are purged after kv.tombstone_ttl", async () => {
   await using t = await single({ tombstone_ttl: "2s" });
   const put = await t.kv.put("k", enc("v"));
-  const old = t.kv.node.storage.getRecord("k")!;
+  const old = t.kv.local.storage.getRecord("k")!;
   await t.kv.delete("k");
   // a late replica copy of the old value must not resurrect the key
-  assert.equal(t.kv.node.applyLocal(old), false);
+  assert.equal(t.kv.local.apply(old), false);
   assert.equal((await t.kv.get("k")).entry, null);
   assert.ok(put.index > 0);
   t.kv.repair.sweep(true);
-  assert.ok(t.kv.node.storage.getRecord("k"), "young tombstone kept");
+  assert.ok(t.kv.local.storage.getRecord("k"), "young tombstone kept");
   await t.clock.advance(3_000);
   t.kv.repair.sweep(true);
-  assert.equal(t.kv.node.storage.getRecord("k"), null, "old tombstone purged");
+  assert.equal(t.kv.local.storage.getRecord("k"), null, "old tombstone purged");
 });
 
 Deno.test("bad keys and oversized values are refused with 400 and 413", async () => {

@@ -1,0 +1,187 @@
+/**
+ * The serving side of KV peer messages, whatever carried them (HTTP routes or the simulated
+ * network): every field is checked with the bounds of client requests (validate.ts) before it
+ * reaches the store: keys, values, TTLs, indexes (none from the future), waits and batch sizes.
+ */
+import type { Clock } from "../clock/mod.ts";
+import { KvError, validateKey, validatePrefix } from "./keys.ts";
+import type { WriteRequest, WriteResult } from "./api.ts";
+import { asKvError, MAX_WAIT_MS } from "./kv.ts";
+import type { LocalReplica } from "./local.ts";
+import type { Placement } from "./placement.ts";
+import type { ApplyItem } from "./peers.ts";
+import { base64ToBytes, fromWire, toWire, type Version } from "./record.ts";
+import { applyItems, changedFor } from "./replica.ts";
+import type { KvMessage, KvServe } from "./transport.ts";
+import { checkInt, checkRecord, checkWrite, type Limits, MAX_BATCH, MAX_ORIGIN } from "./validate.ts";
+
+export interface PeerServerDeps {
+  local: LocalReplica;
+  placement: Placement;
+  coordinate(w: WriteRequest, deadline: number): Promise<WriteResult>;
+  clock: Clock;
+  cfg: Limits & { request_timeout: number };
+}
+
+/** Most versions one anti-entropy pull may ask for. */
+const MAX_PULL = 5000;
+
+/** Builds the function that answers KV peer messages. */
+export function peerServer(d: PeerServerDeps): KvServe {
+  const handlers: Record<KvMessage, (b: Obj, signal?: AbortSignal) => Promise<unknown> | unknown> = {
+    // forwarded writes, batched: each is coordinated here (one hop: never forwarded again)
+    writes: async (b) => {
+      const writes = batch(b, "writes");
+      const now = d.clock.now();
+      const results = await Promise.all(writes.map(async (raw, i) => {
+        try {
+          const { w, deadline } = parseWrite(raw, i, d.cfg);
+          const until = Math.min(deadline ?? now + d.cfg.request_timeout, now + MAX_WAIT_MS);
+          const r = await d.coordinate(w, until);
+          return r.record ? { ...r, record: toWire(r.record) } : r;
+        } catch (err) {
+          const e = asKvError(err);
+          return { error: e.message, status: e instanceof KvError ? e.status : 500 };
+        }
+      }));
+      return { results };
+    },
+    apply: async (b) => {
+      const now = d.clock.now();
+      const items: ApplyItem[] = batch(b, "items").map((raw, i) => {
+        const o = obj(raw, `items[${i}]`);
+        let record;
+        try {
+          record = checkRecord(fromWire(o.record), d.cfg, now);
+        } catch (err) {
+          throw new KvError(
+            err instanceof KvError ? err.status : 400,
+            `items[${i}]: ${(err as Error).message}`,
+          );
+        }
+        return {
+          record,
+          prev: version(o.prev, `items[${i}].prev`),
+          replaceIf: version(o.replace_if, `items[${i}].replace_if`) ?? undefined,
+          drop: o.drop === true,
+        };
+      });
+      const results = await applyItems(d.local, items);
+      return { results: results.map((x) => x.ok ? { ok: true } : { ok: false, current: toWire(x.current) }) };
+    },
+    // non-blocking owner reads, batched
+    reads: (b) => {
+      const keys = batch(b, "keys").map((k, i) => key(k, `keys[${i}]`, d.cfg));
+      return {
+        results: keys.map((k) => {
+          const rec = d.local.record(k);
+          return { record: rec ? toWire(rec) : null, index: rec ? rec.modify_index : d.local.currentIndex() };
+        }),
+      };
+    },
+    get: async (b, signal) => {
+      const k = key(b.key, "key", d.cfg);
+      const ans = await d.local.get(k, optIndex(b.index), wait(b.wait_ms), signal);
+      return { record: ans.record ? toWire(ans.record) : null, index: ans.index };
+    },
+    list: async (b, signal) => {
+      const prefix = b.prefix ?? "";
+      if (typeof prefix !== "string") throw new KvError(400, "prefix: expected a string");
+      validatePrefix(prefix, d.cfg.max_key_bytes);
+      const ans = await d.local.list(prefix, optIndex(b.index), wait(b.wait_ms), signal);
+      const empty = new Uint8Array();
+      const records = b.values === false ? ans.records.map((r) => ({ ...r, value: empty })) : ans.records;
+      return { records: records.map(toWire), index: ans.index };
+    },
+    changed: (b) => {
+      const forUuid = str(b.for, "for", MAX_ORIGIN);
+      // an empty epoch: the asker has no mark yet (its first pull)
+      const epoch = b.epoch === undefined || b.epoch === "" ? "" : str(b.epoch, "epoch", 64);
+      const since = b.since === undefined ? 0 : checkInt("since", b.since, Number.MAX_SAFE_INTEGER);
+      const limit = Math.min(b.limit === undefined ? 500 : checkInt("limit", b.limit), MAX_PULL);
+      const ans = changedFor(d.local, d.placement, since, epoch, forUuid, Math.max(1, limit));
+      if (!ans) throw new KvError(503, `node ${forUuid} is not on this node's kv ring yet`);
+      return ans;
+    },
+  };
+  return async (kind, body, signal) => {
+    const h = handlers[kind];
+    if (!h) throw new KvError(404, `unknown kv peer message ${JSON.stringify(kind)}`);
+    return await h(obj(body, kind), signal);
+  };
+}
+
+type Obj = Record<string, unknown>;
+
+function obj(v: unknown, what: string): Obj {
+  if (!v || typeof v !== "object" || Array.isArray(v)) throw new KvError(400, `${what}: expected an object`);
+  return v as Obj;
+}
+
+function batch(b: Obj, field: string): unknown[] {
+  const v = b[field];
+  if (!Array.isArray(v)) throw new KvError(400, `${field}: expected an array`);
+  if (v.length > MAX_BATCH) throw new KvError(413, `${field}: ${v.length} items, more than ${MAX_BATCH}`);
+  return v;
+}
+
+function str(v: unknown, field: string, max: number): string {
+  if (typeof v !== "string" || !v || v.length > max) {
+    throw new KvError(400, `${field}: expected a non-empty string of at most ${max} characters`);
+  }
+  return v;
+}
+
+function key(v: unknown, field: string, lim: Limits): string {
+  if (typeof v !== "string") throw new KvError(400, `${field}: expected a string`);
+  validateKey(v, lim.max_key_bytes);
+  return v;
+}
+
+function optIndex(v: unknown): number | undefined {
+  return v === undefined || v === null ? undefined : checkInt("index", v);
+}
+
+function wait(v: unknown): number {
+  return v === undefined ? 0 : Math.min(checkInt("wait_ms", v, Number.MAX_SAFE_INTEGER), MAX_WAIT_MS);
+}
+
+function version(v: unknown, field: string): Version | null | undefined {
+  if (v === undefined) return undefined;
+  if (v === null) return null;
+  const o = obj(v, field);
+  return {
+    modify_index: checkInt(`${field}.modify_index`, o.modify_index),
+    origin: str(o.origin, `${field}.origin`, MAX_ORIGIN),
+  };
+}
+
+/** A forwarded write from its wire form, checked like a client's. */
+function parseWrite(raw: unknown, i: number, lim: Limits): { w: WriteRequest; deadline?: number } {
+  const b = obj(raw, `writes[${i}]`);
+  if (b.op !== "put" && b.op !== "delete") throw new KvError(400, `writes[${i}].op: expected put or delete`);
+  if (typeof b.key !== "string") throw new KvError(400, `writes[${i}].key: expected a string`);
+  let value: Uint8Array | undefined;
+  if (b.value !== undefined) {
+    if (typeof b.value !== "string") throw new KvError(400, `writes[${i}].value: expected base64`);
+    try {
+      value = base64ToBytes(b.value);
+    } catch {
+      throw new KvError(400, `writes[${i}].value: not base64`);
+    }
+  }
+  const w: WriteRequest = {
+    op: b.op,
+    key: b.key,
+    value,
+    flags: b.flags === undefined ? 0 : (b.flags as number),
+    ttlMs: b.ttl_ms === undefined ? 0 : (b.ttl_ms as number),
+    cas: b.cas === undefined ? undefined : (b.cas as number),
+    carry: b.carry === undefined ? undefined : str(b.carry, `writes[${i}].carry`, MAX_ORIGIN),
+  };
+  checkWrite(w, lim);
+  const deadline = b.deadline === undefined
+    ? undefined
+    : checkInt("deadline", b.deadline, Number.MAX_SAFE_INTEGER);
+  return { w, deadline };
+}
