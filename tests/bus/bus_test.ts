@@ -1,7 +1,5 @@
 import assert from "node:assert/strict";
 import { EventBus } from "../../lib/bus.ts";
-import { parseDuration, VirtualClock } from "../../lib/clock/mod.ts";
-import { Counters } from "../../lib/counters.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 
 const member: MemberRecord = {
@@ -32,50 +30,4 @@ Deno.test("the bus delivers to listeners, isolates a throwing one, and unsubscri
   assert.deepEqual(seen, ["n", "once:n"]);
   assert.deepEqual(errors, ["member.joined", "member.joined"]);
   assert.equal(bus.listenerCount("member.joined"), 1);
-});
-
-Deno.test("the virtual clock fires timers in order and only when time advances", async () => {
-  const c = new VirtualClock(0);
-  const fired: string[] = [];
-  c.setTimeout(() => fired.push("b@200"), 200);
-  c.setTimeout(() => fired.push("a@100"), 100);
-  const iv = c.setInterval(() => fired.push(`i@${c.now()}`), 150);
-  const cancelled = c.setTimeout(() => fired.push("never"), 120);
-  c.clearTimeout(cancelled);
-  await c.advance(99);
-  assert.deepEqual(fired, []);
-  await c.advance(251);
-  assert.deepEqual(fired, ["a@100", "i@150", "b@200", "i@300"]);
-  c.clearInterval(iv);
-  let slept = false;
-  const p = c.sleep(1000).then(() => slept = true);
-  await c.advance(999);
-  assert.equal(slept, false);
-  await c.advance(1);
-  await p;
-  assert.equal(slept, true);
-  assert.equal(c.now(), 1350);
-});
-
-Deno.test("durations parse in ms, s, m, h, d and bare seconds", () => {
-  assert.equal(parseDuration("10s"), 10_000);
-  assert.equal(parseDuration("500ms"), 500);
-  assert.equal(parseDuration("2m"), 120_000);
-  assert.equal(parseDuration("1h"), 3_600_000);
-  assert.equal(parseDuration(5), 5000);
-  assert.equal(parseDuration("1.5s"), 1500);
-  assert.equal(parseDuration("soon"), null);
-  assert.equal(parseDuration(-1), null);
-});
-
-Deno.test("counters render Prometheus text with labels and help", () => {
-  const c = new Counters();
-  c.describe("packets_total", "counter", "packets seen");
-  c.inc("packets_total", { kind: "ping" });
-  c.inc("packets_total", { kind: "ping" }, 2);
-  c.set("members", 3, { state: 'a"b' });
-  const text = c.render();
-  assert.match(text, /# TYPE kunai_packets_total counter/);
-  assert.match(text, /kunai_packets_total\{kind="ping"\} 3/);
-  assert.match(text, /kunai_members\{state="a\\"b"\} 3/);
 });

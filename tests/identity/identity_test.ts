@@ -1,0 +1,74 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { openDatabase } from "../../lib/store/mod.ts";
+import { bumpStartIncarnation, IDENTITY_MIGRATION, LocalNode, resolveUuid } from "../../lib/identity/mod.ts";
+import { EventBus } from "../../lib/bus.ts";
+import { tempDir } from "../helpers.ts";
+
+Deno.test("uuid comes from DMI when readable, distinct per data dir, stable across restarts", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const dmi = join(dir, "product_uuid");
+    Deno.writeTextFileSync(dmi, "4C4C4544-0042-3510-8052-B4C04F4E4E32\n");
+    const a1 = await resolveUuid({ dataDir: join(dir, "a"), name: "h", dmiPath: dmi });
+    const a2 = await resolveUuid({ dataDir: join(dir, "a"), name: "h", dmiPath: dmi });
+    const b = await resolveUuid({ dataDir: join(dir, "b"), name: "h", dmiPath: dmi });
+    assert.equal(a1.source, "dmi");
+    assert.match(a1.uuid, /^[0-9a-f]{40}$/);
+    assert.equal(a1.uuid, a2.uuid);
+    assert.notEqual(a1.uuid, b.uuid);
+    assert.equal(Deno.readTextFileSync(join(dir, "a", "server.key")), a1.uuid);
+  } finally {
+    cleanup();
+  }
+});
+
+Deno.test("without DMI the uuid is persisted, and renewed when the hostname changes", async () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const noDmi = join(dir, "missing");
+    const first = await resolveUuid({ dataDir: dir, name: "h1", dmiPath: noDmi });
+    assert.equal(first.source, "new");
+    const again = await resolveUuid({ dataDir: dir, name: "h1", dmiPath: noDmi });
+    assert.equal(again.source, "persisted");
+    assert.equal(again.uuid, first.uuid);
+    const renamed = await resolveUuid({ dataDir: dir, name: "h2", dmiPath: noDmi });
+    assert.notEqual(renamed.uuid, first.uuid);
+  } finally {
+    cleanup();
+  }
+});
+
+Deno.test("incarnation starts at 0 and is bumped at each start", () => {
+  const db = openDatabase(":memory:", [{ version: 1, sql: IDENTITY_MIGRATION }]);
+  assert.equal(bumpStartIncarnation(db), 0);
+  assert.equal(bumpStartIncarnation(db), 1);
+  assert.equal(bumpStartIncarnation(db), 2);
+  db.close();
+});
+
+Deno.test("LocalNode merges tag sources and emits tags.changed only on real changes", () => {
+  const bus = new EventBus();
+  const events: Array<{ added: string[]; removed: string[] }> = [];
+  bus.on("tags.changed", (e) => events.push({ added: e.added, removed: e.removed }));
+  const saved: number[] = [];
+  const n = new LocalNode({
+    uuid: "u",
+    name: "n",
+    addr: "127.0.0.1",
+    port: 1,
+    zone: "",
+    incarnation: 3,
+    configTags: ["linux", "linux"],
+    bus,
+    saveIncarnation: (x) => saved.push(x),
+  });
+  assert.deepEqual(n.tags(), ["linux"]);
+  n.setSourceTags("detector:debian", ["debian", "linux"]);
+  n.setSourceTags("detector:debian", ["debian", "linux"]);
+  n.setSourceTags("detector:debian", []);
+  assert.deepEqual(events, [{ added: ["debian"], removed: [] }, { added: [], removed: ["debian"] }]);
+  assert.equal(n.bumpIncarnation(), 4);
+  assert.equal(n.bumpIncarnation(10), 10);
+  assert.deepEqual(saved, [4, 10]);
+});
