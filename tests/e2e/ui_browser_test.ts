@@ -10,7 +10,7 @@ import { chromium } from "playwright-core";
 import { AgentClient } from "../../lib/client/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { type AgentProc, freePort, REPO, startAgent } from "../helpers.ts";
-import { checkMetricsPage } from "./metrics_page.ts";
+import { checkMetricsPage } from "../ui/metrics_page.ts";
 
 if (!Deno.env.get("DENO_DIR")) {
   const home = Deno.env.get("HOME");

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { freePort, startAgent } from "../helpers.ts";
-import { SmtpFixture, waitFor } from "./smtp_fixture.ts";
+import { SmtpFixture, waitFor } from "../handlers/smtp_fixture.ts";
 
 const HOST = "127.0.0.42";
 
