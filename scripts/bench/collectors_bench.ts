@@ -7,8 +7,8 @@
  *   deno run -A tests/collectors/bench/compare.ts [seconds=300]
  */
 import { join } from "node:path";
-import { freePort, startAgent } from "../../helpers.ts";
-import { LINUX_COLLECTORS, SERVICE_COLLECTORS } from "../../../lib/collectors/mod.ts";
+import { freePort, startAgent } from "../../tests/helpers.ts";
+import { LINUX_COLLECTORS, SERVICE_COLLECTORS } from "../../lib/collectors/mod.ts";
 
 const seconds = Number(Deno.args[0] ?? 300);
 const HZ = 100;
