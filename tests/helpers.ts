@@ -255,3 +255,42 @@ export async function startAgent(opts: {
   await proc.stop(1000);
   throw new Error(`agent ${opts.name} did not start: ${errText.slice(-2000)}`);
 }
+
+const EXPIRED = Symbol("expired");
+
+/**
+ * Polls `probe` every `everyMs` until it returns a truthy value, and resolves with that value. A probe
+ * that throws counts as "not yet" (an agent still starting refuses connections); the last error is kept
+ * and reported. Bounded: after `timeoutMs` (a probe still running is not awaited further) it rejects
+ * with an Error naming `what`, the timeout and the last error (also its `cause`).
+ */
+export async function until<T>(
+  what: string,
+  probe: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  everyMs = 50,
+): Promise<NonNullable<T>> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (let left = timeoutMs; left > 0; left = deadline - Date.now()) {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<typeof EXPIRED>((r) => {
+      timer = setTimeout(() => r(EXPIRED), left);
+    });
+    try {
+      const v = await Promise.race([Promise.resolve().then(probe), expired]);
+      if (v === EXPIRED) break;
+      if (v) return v as NonNullable<T>;
+    } catch (e) {
+      lastError = e;
+    } finally {
+      clearTimeout(timer);
+    }
+    const pause = Math.min(everyMs, deadline - Date.now());
+    if (pause > 0) await new Promise((r) => setTimeout(r, pause));
+  }
+  const last = lastError === undefined
+    ? ""
+    : `; last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
+  throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last}`, { cause: lastError });
+}

@@ -11,7 +11,7 @@ import {
 } from "../../lib/collectors/mod.ts";
 import { NO_PERMISSIONS, Sandbox } from "../../lib/sandbox/mod.ts";
 import { RealClock } from "../../lib/clock/mod.ts";
-import { makeTestCtx } from "../helpers.ts";
+import { makeTestCtx, until } from "../helpers.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import type { CollectorResultEvent } from "../../lib/types.ts";
 
@@ -22,14 +22,6 @@ const testGroup = (collectors: string[]): GroupSpec[] => [{
   brokerAllow: ["/proc/loadavg"],
   collectors,
 }];
-
-async function until(fn: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!fn()) {
-    if (Date.now() > end) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 function ctxWith(collectors: Record<string, unknown>) {
   return makeTestCtx({ clock: new RealClock(), params: { collectors } });
@@ -42,8 +34,12 @@ Deno.test("sandbox: a collector reading outside its grant is inactive with the r
   ctx.bus.on("collector.result", (e) => events.push(e));
   try {
     await c.start();
-    await until(() => ((c.get("good")?.count as number) ?? 0) >= 3);
-    await until(() => c.entry("nosy")!.last_check > 0 && c.entry("direct")!.last_check > 0);
+    await until("3 results from good", () => ((c.get("good")?.count as number) ?? 0) >= 3, 5000);
+    await until(
+      "a first run of nosy and direct",
+      () => c.entry("nosy")!.last_check > 0 && c.entry("direct")!.last_check > 0,
+      5000,
+    );
     const nosy = c.entry("nosy")!;
     assert.equal(nosy.active, false);
     assert.match(nosy.log, /permission denied/);

@@ -9,21 +9,16 @@ import { CollectorRuntime, defaultGroups } from "../../lib/collectors/mod.ts";
 import { Sandbox } from "../../lib/sandbox/mod.ts";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
-import { freePort, tempDir } from "../helpers.ts";
+import { freePort, tempDir, until } from "../helpers.ts";
 
 const params = { interval: 10_000, timeout: 30_000, disabled: [], intervals: {} };
 
-async function waitPort(port: number, ms = 15_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (true) {
-    try {
-      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
-      return;
-    } catch (err) {
-      if (Date.now() > end) throw new Error(`port ${port} never opened: ${(err as Error).message}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
-  }
+/** Resolves once 127.0.0.1:`port` accepts a connection (the last refusal is in the timeout error). */
+function waitPort(port: number, ms = 15_000): Promise<true> {
+  return until(`port ${port} to open`, async () => {
+    (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+    return true as const;
+  }, ms);
 }
 
 async function redisCommands(port: number, n: number): Promise<void> {

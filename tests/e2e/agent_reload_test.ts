@@ -1,15 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { startAgent } from "../helpers.ts";
-
-async function waitFor(cond: () => Promise<boolean>, ms = 10_000): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return false;
-}
+import { startAgent, until } from "../helpers.ts";
 
 Deno.test("kunai agent reload and SIGHUP apply new files; a broken file is refused and the agent keeps its configuration", async () => {
   const a = await startAgent({ name: "reload1", params: { tags: ["web"] } });
@@ -44,9 +35,11 @@ Deno.test("kunai agent reload and SIGHUP apply new files; a broken file is refus
     Deno.removeSync(join(a.cfgDir, "extra", "bad.json"));
     Deno.removeSync(join(a.cfgDir, "extra", "ping.json"));
     a.child.kill("SIGHUP");
-    assert.ok(
-      await waitFor(async () => !(await checkIds()).includes("extra/ping")),
+    await until(
       "check removed after SIGHUP",
+      async () => !(await checkIds()).includes("extra/ping"),
+      10_000,
+      100,
     );
     assert.equal((await a.cli(["info", "--json"])).code, 0, "still running");
   } finally {

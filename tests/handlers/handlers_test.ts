@@ -9,8 +9,8 @@ import {
   retryDelay,
 } from "../../lib/handlers/mod.ts";
 import type { CheckResultEvent, MemberRecord } from "../../lib/types.ts";
-import { freePort, makeTestCtx, type TestCtx } from "../helpers.ts";
-import { SmtpFixture, waitFor } from "./smtp_fixture.ts";
+import { freePort, makeTestCtx, type TestCtx, until } from "../helpers.ts";
+import { SmtpFixture } from "./smtp_fixture.ts";
 
 const HOST = "127.0.0.41";
 
@@ -99,7 +99,7 @@ Deno.test("a check going OK -> CRITICAL is mailed to the contacts with the rende
   try {
     await h.start();
     ctx.bus.emit("check.changed", change("critical", "ok"));
-    await waitFor(() => smtp.mails.length === 1, 10_000, "the mail");
+    await until("the mail", () => smtp.mails.length === 1, 10_000);
     const m = smtp.mails[0];
     assert.deepEqual(m.to, ["ops@example.com"]);
     assert.equal(m.from, "kunai@example.com");
@@ -109,7 +109,7 @@ Deno.test("a check going OK -> CRITICAL is mailed to the contacts with the rende
       /^The check switch state at \d{4}-\d\d-\d\d \d\d:\d\d:\d\d with the output:\nCPU is critical\n/,
     );
     assert.match(m.raw, /^From: kunai@example\.com/m);
-    await waitFor(() => h.stats().sent === 1, 10_000, "the relay's answer");
+    await until("the relay's answer", () => h.stats().sent === 1, 10_000);
     assert.equal(h.stats().queued, 0);
     assert.ok(lines.some((l) => /INFO .*sent to ops@example\.com/.test(l)), lines.join("\n"));
   } finally {
@@ -128,7 +128,7 @@ Deno.test("severities filter: a handler for critical only ignores a change to wa
     await h.start();
     ctx.bus.emit("check.changed", change("warning", "ok"));
     ctx.bus.emit("check.changed", change("critical", "warning"));
-    await waitFor(() => h.stats().sent === 1, 10_000, "the critical mail");
+    await until("the critical mail", () => h.stats().sent === 1, 10_000);
     // Mails go out in order: had the warning been queued, it would have arrived first.
     assert.equal(smtp.mails.length, 1);
     assert.match(smtp.mails[0].subject, /switched to critical/);
@@ -150,7 +150,7 @@ Deno.test("nothing is mailed without a state change, for unknown handlers, or fo
     ctx.bus.emit("check.changed", change("ok", "pending"));
     ctx.bus.emit("check.changed", change("critical", "ok", { handlers: ["nobody"] }));
     ctx.bus.emit("check.changed", change("warning", "ok", { id: "marker", name: "marker" }));
-    await waitFor(() => h.stats().sent === 1, 10_000, "the marker mail");
+    await until("the marker mail", () => h.stats().sent === 1, 10_000);
     assert.equal(smtp.mails.length, 1);
     assert.match(smtp.mails[0].subject, /^Check marker switched to warning/);
   } finally {
@@ -167,15 +167,15 @@ Deno.test("SMTP down: the mail is retried with backoff and delivered once the re
   try {
     await h.start();
     ctx.bus.emit("check.changed", change("critical", "ok"));
-    await waitFor(
+    await until(
+      "two failures",
       () => lines.filter((l) => /^WARNING .*failed .*retry in/.test(l)).length >= 2,
       10_000,
-      "two failures",
     );
     assert.equal(smtp.mails.length, 0);
     assert.equal(h.stats().queued, 1);
     await smtp.start();
-    await waitFor(() => h.stats().sent === 1, 10_000, "delivery after the relay came back");
+    await until("delivery after the relay came back", () => h.stats().sent === 1, 10_000);
     assert.equal(smtp.mails.length, 1);
     assert.match(smtp.mails[0].subject, /switched to critical/);
     assert.equal(h.stats().queued, 0);
@@ -194,13 +194,13 @@ Deno.test("queued mails survive a restart of the handlers (SQLite queue)", async
   try {
     await h.start();
     ctx.bus.emit("check.changed", change("critical", "ok"));
-    await waitFor(() => lines.some((l) => /^WARNING .*failed/.test(l)), 10_000, "a failure");
+    await until("a failure", () => lines.some((l) => /^WARNING .*failed/.test(l)), 10_000);
     await h.stop();
     await smtp.start();
     const again = createHandlers(ctx, { membership: { self: () => record(ctx) } });
     assert.equal(again.stats().queued, 1);
     await again.start();
-    await waitFor(() => again.stats().sent === 1, 10_000, "delivery by the new instance");
+    await until("delivery by the new instance", () => again.stats().sent === 1, 10_000);
     await again.stop();
     assert.equal(smtp.mails.length, 1);
   } finally {
@@ -219,7 +219,7 @@ Deno.test("on_node_change mails another node turning dead, not ourselves", async
     const me = record(ctx);
     ctx.bus.emit("member.dead", { ...me });
     ctx.bus.emit("member.dead", { ...me, uuid: "u-2", name: "db-2", addr: "10.0.0.9", state: "dead" });
-    await waitFor(() => h.stats().sent === 1, 10_000, "the node mail");
+    await until("the node mail", () => h.stats().sent === 1, 10_000);
     assert.equal(smtp.mails.length, 1);
     assert.equal(smtp.mails[0].subject, "Node db-2 is dead");
     assert.match(smtp.mails[0].body, /db-2 \(10\.0\.0\.9:6768, uuid u-2\) became dead/);
@@ -241,7 +241,7 @@ Deno.test("the rate limit caps mails per check per hour", async () => {
     ctx.bus.emit("check.changed", change("ok", "critical"));
     ctx.bus.emit("check.changed", change("critical", "ok"));
     ctx.bus.emit("check.changed", change("warning", "ok", { id: "other", name: "other" }));
-    await waitFor(() => h.stats().sent === 3, 10_000, "three mails");
+    await until("three mails", () => h.stats().sent === 3, 10_000);
     assert.equal(smtp.mails.length, 3);
     assert.ok(lines.some((l) => /^WARNING .*rate limit \(2\/hour\) reached for check:linux\/cpu/.test(l)));
   } finally {

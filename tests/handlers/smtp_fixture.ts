@@ -50,12 +50,3 @@ export class SmtpFixture {
     if (s) await new Promise<void>((r) => s.close(() => r()));
   }
 }
-
-/** Waits until `cond()` holds (polls every 20 ms, at most `ms`). */
-export async function waitFor(cond: () => boolean, ms = 10_000, what = "condition"): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}

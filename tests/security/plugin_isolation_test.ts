@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createChecks } from "../../lib/checks/mod.ts";
-import { makeTestCtx, startAgent, type TestCtx } from "../helpers.ts";
+import { makeTestCtx, startAgent, type TestCtx, until } from "../helpers.ts";
 
 /** Processes whose command line contains `marker`. */
 function processesWith(marker: string): number[] {
@@ -20,14 +20,6 @@ function processesWith(marker: string): number[] {
     } catch { /* exited */ }
   }
   return out;
-}
-
-async function waitFor(what: string, cond: () => boolean, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) assert.fail(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 /** A test ctx with one plugin `check_<name>` (a sh script) in a dir nagios_user can reach. */
@@ -115,13 +107,13 @@ Deno.test("setsid children of a plugin are gone after the run and after its time
     await checks.start();
     for (let i = 0; i < 3; i++) await checks.runCheck("leak");
     assert.equal(checks.view("leak")!.state, "ok", String(checks.view("leak")!.output));
-    await waitFor(
+    await until(
       "the setsid children of finished runs to be gone",
       () => processesWith(`sleep ${done}`).length === 0,
     );
     await checks.runCheck("hang");
     assert.match(String(checks.view("hang")!.output), /timed out after 1s/);
-    await waitFor(
+    await until(
       "the setsid child of a timed-out run to be gone",
       () => processesWith(`sleep ${slow}`).length === 0,
     );
@@ -154,7 +146,7 @@ Deno.test({
       files: { "linger.json": { check: { script, apply_on: "*", interval: "1s", timeout: "5m" } } },
     });
     try {
-      await waitFor(
+      await until(
         "the plugin and its setsid child",
         () => processesWith(`sleep ${marker}`).length >= 2,
         20_000,
@@ -163,7 +155,7 @@ Deno.test({
       const st = await agent.stop(8000);
       assert.equal(st.signal, null, "the agent stopped on SIGTERM");
     }
-    await waitFor(
+    await until(
       "every process of the plugin to be gone",
       () => processesWith(`sleep ${marker}`).length === 0,
     );
@@ -193,7 +185,7 @@ Deno.test("processes left by the plugins of an agent killed with -9 are killed w
   const ctx = makeTestCtx();
   const checks = createChecks(ctx);
   try {
-    await waitFor("both sleepers", () => processesWith(`sleep ${marker}`).length === 2);
+    await until("both sleepers", () => processesWith(`sleep ${marker}`).length === 2);
     await checks.start();
     const st = await orphan.status;
     assert.equal(st.signal, "SIGKILL", "the orphaned plugin process was killed");

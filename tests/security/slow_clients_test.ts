@@ -10,7 +10,7 @@ import { buildApp } from "../../lib/http/mod.ts";
 import { readBody, RouteTable } from "../../lib/routing/mod.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
 import { Counters } from "../../lib/counters.ts";
-import { freePort, startAgent } from "../helpers.ts";
+import { freePort, startAgent, until } from "../helpers.ts";
 
 const ADDR = "127.0.0.43";
 const enc = new TextEncoder();
@@ -82,23 +82,13 @@ async function slowLoris(port: number, n: number, everyMs: number) {
   };
 }
 
-/** Waits until `cond()` holds, polling every 100 ms for at most `ms`. */
-async function until(cond: () => boolean, ms: number): Promise<boolean> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (cond()) return true;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return cond();
-}
-
 Deno.test("slow-loris connections are closed at the header deadline while normal requests are served", async () => {
   const { srv, counters, port } = await server(700, 5000);
   try {
     const loris = await slowLoris(port, 50, 200);
     const ok = await fetch(`http://${ADDR}:${port}/`);
     assert.equal(await ok.text(), "OK", "served while 50 slow clients are connected");
-    assert.ok(await until(() => loris.open() === 0, 10_000), `still open: ${loris.open()}`);
+    await until("every slow-loris connection closed", () => loris.open() === 0, 10_000);
     await loris.end();
     assert.equal(counters.get("http_connections_dropped_total", { reason: "header_timeout" }), 50);
   } finally {
@@ -189,7 +179,7 @@ Deno.test("connections over the cap are closed at once", async () => {
   const { srv, counters, port } = await server(10_000, 10_000, 3);
   try {
     const held = await Promise.all([1, 2, 3].map(() => Deno.connect({ hostname: ADDR, port })));
-    assert.ok(await until(() => srv.tcpConnections === 3, 5000));
+    await until("3 TCP connections counted", () => srv.tcpConnections === 3, 5000);
     const extra = await Deno.connect({ hostname: ADDR, port });
     await closedByServer(extra);
     assert.equal(counters.get("http_connections_dropped_total", { reason: "too_many" }), 1);
@@ -205,7 +195,7 @@ Deno.test("hole 10 on a real agent: 200 connections sending one byte every 2 s a
   try {
     const loris = await slowLoris(a.port, 200, 2000);
     assert.equal(await (await fetch(`http://${ADDR}:${a.port}/agent/name`)).text(), "loris");
-    assert.ok(await until(() => loris.open() === 0, 20_000), `still open: ${loris.open()}`);
+    await until("every slow-loris connection closed", () => loris.open() === 0, 20_000);
     await loris.end();
     const metrics = await (await fetch(`http://${ADDR}:${a.port}/metrics`)).text();
     assert.match(metrics, /http_connections_dropped_total\{reason="header_timeout"\} 200/);

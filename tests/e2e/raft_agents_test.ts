@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/mod.ts";
 import { generateKey } from "../../lib/transport/mod.ts";
 import type { GroupView } from "../../lib/raft/mod.ts";
-import { type AgentProc, freePort, startAgent } from "../helpers.ts";
+import { type AgentProc, freePort, startAgent, until } from "../helpers.ts";
 
 async function group(a: AgentProc): Promise<GroupView> {
   const c = new AgentClient({ socket: a.socket, timeoutMs: 5000 });
@@ -25,16 +25,6 @@ async function agreed(agents: AgentProc[]): Promise<GroupView | null> {
   if (leaders.length !== 1) return null;
   const l = leaders[0];
   return views.every((v) => v.leader === l.self && v.term === l.term) ? l : null;
-}
-
-async function until<T>(what: string, ms: number, f: () => Promise<T | null>): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await f().catch(() => null);
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 Deno.test({
@@ -66,11 +56,16 @@ Deno.test({
         );
       }
       // every agent sees 5 voters, then one agreed leader
-      await until("5 voters everywhere", 30_000, async () => {
-        const vs = await Promise.all(agents.map(group));
-        return vs.every((v) => v.voters.length === 5) ? true : null;
-      });
-      const first = await until("an agreed leader", 20_000, () => agreed(agents));
+      await until(
+        "5 voters everywhere",
+        async () => {
+          const vs = await Promise.all(agents.map(group));
+          return vs.every((v) => v.voters.length === 5) ? true : null;
+        },
+        30_000,
+        200,
+      );
+      const first = await until("an agreed leader", () => agreed(agents), 20_000, 200);
       const li = agents.findIndex((_, i) => first.leader_name === `r${i}`);
       assert.ok(li >= 0, `leader ${first.leader_name} is one of ours`);
       assert.equal(first.quorum, 3);
@@ -90,7 +85,7 @@ Deno.test({
 
       await agents[li].kill9();
       const rest = agents.filter((_, i) => i !== li);
-      const second = await until("a new agreed leader", 20_000, () => agreed(rest));
+      const second = await until("a new agreed leader", () => agreed(rest), 20_000, 200);
       assert.notEqual(second.self, first.self);
       assert.ok(second.term > first.term);
     } finally {

@@ -3,14 +3,16 @@
  * Debian's collectd (cpu, memory, df, disk, interface, load at 10 s, csv output) and
  * prometheus-node-exporter scraped every 10 s, for the same duration on the same machine.
  * Reports CPU % (utime+stime over wall time) and RSS (mean/max of VmRSS sampled every 10 s).
+ * Human-readable ratios go to stderr; the result is the last stdout line, one JSON object.
  *
- *   deno run -A tests/collectors/bench/compare.ts [seconds=300]
+ *   deno task bench collectors                       (BENCH_SECONDS, default 300)
+ *   deno run -A scripts/bench/collectors_bench.ts [seconds]
  */
 import { join } from "node:path";
-import { freePort, startAgent } from "../../helpers.ts";
-import { LINUX_COLLECTORS, SERVICE_COLLECTORS } from "../../../lib/collectors/mod.ts";
+import { freePort, startAgent } from "../../tests/helpers.ts";
+import { LINUX_COLLECTORS, SERVICE_COLLECTORS } from "../../lib/collectors/mod.ts";
 
-const seconds = Number(Deno.args[0] ?? 300);
+const seconds = Number(Deno.args[0] ?? Deno.env.get("BENCH_SECONDS") ?? 300);
 const HZ = 100;
 
 function cpuTicks(pid: number): number {
@@ -90,30 +92,27 @@ for (const [k, p] of Object.entries(procs)) {
   };
 }
 const coll = JSON.parse((await agent.cli(["collectors", "list", "--json"])).stdout);
-console.log(
-  JSON.stringify(
-    {
-      seconds: Math.round(wall),
-      node_exporter_scrape_bytes: scrapeBytes,
-      results: out,
-      kunai_active_collectors: Object.keys(coll).filter((k) => coll[k].active).length,
-    },
-    null,
-    2,
-  ),
-);
+const ratios: Record<string, { cpu_x: number; rss_x: number }> = {};
 for (const k of ["collectd", "node-exporter"]) {
-  console.log(
-    `kunai/${k}: cpu x${(out.kunai.cpu_pct / out[k].cpu_pct).toFixed(2)}, rss x${
-      (out.kunai.rss_mean_mb / out[k].rss_mean_mb).toFixed(2)
-    }`,
-  );
+  ratios[k] = {
+    cpu_x: Math.round((out.kunai.cpu_pct / out[k].cpu_pct) * 100) / 100,
+    rss_x: Math.round((out.kunai.rss_mean_mb / out[k].rss_mean_mb) * 100) / 100,
+  };
+  console.error(`kunai/${k}: cpu x${ratios[k].cpu_x.toFixed(2)}, rss x${ratios[k].rss_x.toFixed(2)}`);
 }
+// the collectors' own cost in kunai: the agent minus the same agent without collectors
 const marginal = {
   cpu_pct: Math.round((out.kunai.cpu_pct - out["kunai-no-collectors"].cpu_pct) * 1000) / 1000,
   rss_mb: Math.round((out.kunai.rss_mean_mb - out["kunai-no-collectors"].rss_mean_mb) * 10) / 10,
 };
-console.log(`collectors' own cost in kunai (agent - agent without collectors): ${JSON.stringify(marginal)}`);
+console.log(JSON.stringify({
+  seconds: Math.round(wall),
+  node_exporter_scrape_bytes: scrapeBytes,
+  results: out,
+  kunai_vs: ratios,
+  collectors_marginal: marginal,
+  kunai_active_collectors: Object.keys(coll).filter((k) => coll[k].active).length,
+}));
 await agent.stop();
 await base.stop();
 collectd.kill("SIGTERM");

@@ -9,8 +9,8 @@ import assert from "node:assert/strict";
 import { chromium } from "playwright-core";
 import { AgentClient } from "../../lib/client/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
-import { type AgentProc, freePort, REPO, startAgent } from "../helpers.ts";
-import { checkMetricsPage } from "./metrics_page.ts";
+import { type AgentProc, freePort, REPO, startAgent, until } from "../helpers.ts";
+import { checkMetricsPage } from "../ui/metrics_page.ts";
 
 if (!Deno.env.get("DENO_DIR")) {
   const home = Deno.env.get("HOME");
@@ -74,11 +74,12 @@ Deno.test({
           })
         )),
       );
-      const end = Date.now() + 30_000;
-      while (Date.now() < end && await aliveCount(agents[0]) < 3) {
-        await new Promise((r) => setTimeout(r, 200));
-      }
-      assert.equal(await aliveCount(agents[0]), 3, "cluster did not form");
+      await until(
+        "the cluster to form (3 alive)",
+        async () => await aliveCount(agents[0]) === 3,
+        30_000,
+        200,
+      );
 
       const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
       const errors: string[] = [];

@@ -4,8 +4,8 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { freePort, startAgent } from "../helpers.ts";
-import { SmtpFixture, waitFor } from "./smtp_fixture.ts";
+import { freePort, startAgent, until } from "../helpers.ts";
+import { SmtpFixture } from "../handlers/smtp_fixture.ts";
 
 const HOST = "127.0.0.42";
 
@@ -43,19 +43,15 @@ Deno.test("agent: check -> mail, generator file, shinken files, and the handlers
     },
   });
   try {
-    await waitFor(() => smtp.mails.length >= 1, 30_000, "the mail for the critical check");
+    await until("the mail for the critical check", () => smtp.mails.length >= 1, 30_000);
     assert.match(smtp.mails[0].subject, /^Check checks\/always switched to critical state on out-1$/);
-    await waitFor(
-      () => {
-        try {
-          return Deno.readTextFileSync(join(out, "hosts.txt")) === `out-1 ${HOST}\n`;
-        } catch {
-          return false;
-        }
-      },
-      20_000,
-      "the generated file",
-    );
+    await until("the generated file", () => {
+      try {
+        return Deno.readTextFileSync(join(out, "hosts.txt")) === `out-1 ${HOST}\n`;
+      } catch {
+        return false;
+      }
+    }, 20_000);
     const files = [...Deno.readDirSync(join(out, "agent"))].map((e) => e.name);
     assert.equal(files.length, 1);
     assert.match(files[0], /\.cfg$/);
@@ -83,7 +79,7 @@ Deno.test("agent: check -> mail, generator file, shinken files, and the handlers
     assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), files);
     const test = await agent.cli(["handlers", "test", "handlers/default"]);
     assert.equal(test.code, 0, test.stderr);
-    await waitFor(() => smtp.mails.some((m) => /handler-test/.test(m.subject)), 10_000, "the test mail");
+    await until("the test mail", () => smtp.mails.some((m) => /handler-test/.test(m.subject)), 10_000);
     const info = JSON.parse((await agent.cli(["info", "--json"])).stdout);
     assert.equal(info.shinken?.enabled, true);
     assert.ok(info.handlers?.sent >= 1);

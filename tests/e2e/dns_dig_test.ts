@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
-import { type AgentProc, freePort, startAgent } from "../helpers.ts";
+import { type AgentProc, freePort, startAgent, until } from "../helpers.ts";
 
 async function api<T>(a: AgentProc, path: string): Promise<T> {
   const c = new AgentClient({ socket: a.socket, timeoutMs: 10_000 });
@@ -27,15 +27,6 @@ async function dig(addr: string, port: number, ...args: string[]): Promise<strin
 }
 
 const lines = (s: string) => s.split("\n").map((l) => l.trim()).filter(Boolean).sort();
-
-async function until(what: string, ms: number, pred: () => Promise<boolean>): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await pred().catch(() => false)) return;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
 
 Deno.test({
   name: "e2e dns: dig answers by tag, node and service from 3 real agents; a killed node disappears",
@@ -77,7 +68,7 @@ Deno.test({
         return v.filter((r) => r.state === "alive").length === n &&
           v.filter((r) => r.services?.http).length === 2;
       };
-      await until("3 alive members with their services", 30_000, () => alive(3));
+      await until("3 alive members with their services", () => alive(3), 30_000, 200);
 
       const info = await api<{ dns: { enabled: boolean; port: number } }>(a, "/agent/info");
       assert.equal(info.dns.enabled, true);
@@ -113,10 +104,15 @@ Deno.test({
 
       // kill -9 d1: once dead, it is gone from the answers
       await agents[1].kill9();
-      await until("d1 dead on d0", 40_000, async () => {
-        const m = await api<Record<string, MemberRecord>>(a, "/agent/members");
-        return Object.values(m).find((r) => r.name === "d1")?.state === "dead";
-      });
+      await until(
+        "d1 dead on d0",
+        async () => {
+          const m = await api<Record<string, MemberRecord>>(a, "/agent/members");
+          return Object.values(m).find((r) => r.name === "d1")?.state === "dead";
+        },
+        40_000,
+        200,
+      );
       assert.deepEqual(lines(await q("cache.tag.dc1.kunai", "+short")), ["127.0.14.1"]);
       assert.match(await q("d1.node.dc1.kunai", "+noall", "+comments"), /status: NXDOMAIN/);
 

@@ -9,17 +9,7 @@ import { AgentClient } from "../../lib/client/mod.ts";
 import { type ExecRequest, importPrivateKey, type NodeResult, signRequest } from "../../lib/exec/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { newExecKeys } from "../../cli/global.ts";
-import { type AgentProc, freePort, startAgent } from "../helpers.ts";
-
-async function until<T>(what: string, ms: number, f: () => Promise<T | null | false>): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await f().catch(() => null);
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
-}
+import { type AgentProc, freePort, startAgent, until } from "../helpers.ts";
 
 async function post(
   addr: string,
@@ -60,15 +50,20 @@ Deno.test({
         agents.push(await startAgent({ name: `x${i}`, addr: addrs[i], port: ports[i], params, files }));
       }
       const [a, b, c] = agents;
-      await until("3 alive kv members", 30_000, async () => {
-        const cl = new AgentClient({ socket: a.socket });
-        try {
-          const m = await cl.json<Record<string, MemberRecord>>("GET", "/agent/members");
-          return Object.values(m).filter((r) => r.state === "alive").length === 3;
-        } finally {
-          cl.close();
-        }
-      });
+      await until(
+        "3 alive kv members",
+        async () => {
+          const cl = new AgentClient({ socket: a.socket });
+          try {
+            const m = await cl.json<Record<string, MemberRecord>>("GET", "/agent/members");
+            return Object.values(m).filter((r) => r.state === "alive").length === 3;
+          } finally {
+            cl.close();
+          }
+        },
+        30_000,
+        200,
+      );
 
       // through the CLI: a and b run it, c refuses (no public key)
       const r = await a.cli([
@@ -91,8 +86,9 @@ Deno.test({
       assert.match(byName.x2.err ?? "", /refused: no-public-key/);
       await until(
         "c logs the refusal",
+        () => /exec refused \(no-public-key\)/.test(c.stderr()),
         5000,
-        () => Promise.resolve(/exec refused \(no-public-key\)/.test(c.stderr())),
+        200,
       );
 
       // only the nodes with the tag are asked

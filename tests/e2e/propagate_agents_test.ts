@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AgentClient } from "../../lib/client/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
-import { type AgentProc, freePort, startAgent } from "../helpers.ts";
+import { type AgentProc, freePort, startAgent, until } from "../helpers.ts";
 
 async function api<T>(a: AgentProc, path: string): Promise<T> {
   const c = new AgentClient({ socket: a.socket, timeoutMs: 5000 });
@@ -16,16 +16,6 @@ async function api<T>(a: AgentProc, path: string): Promise<T> {
   } finally {
     c.close();
   }
-}
-
-async function until<T>(what: string, ms: number, f: () => Promise<T | null | false>): Promise<T> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    const v = await f().catch(() => null);
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 200));
-  }
-  throw new Error(`timed out waiting for ${what}`);
 }
 
 Deno.test({
@@ -49,10 +39,15 @@ Deno.test({
         );
       }
       const [a, b, c] = agents;
-      await until("3 alive", 30_000, async () => {
-        const m = await api<Record<string, MemberRecord>>(a, "/agent/members");
-        return Object.values(m).filter((r) => r.state === "alive").length === 3;
-      });
+      await until(
+        "3 alive",
+        async () => {
+          const m = await api<Record<string, MemberRecord>>(a, "/agent/members");
+          return Object.values(m).filter((r) => r.state === "alive").length === 3;
+        },
+        30_000,
+        200,
+      );
       const rel = join("propagated", "hello.json");
       Deno.mkdirSync(join(a.cfgDir, "propagated"));
       Deno.writeTextFileSync(
@@ -75,17 +70,23 @@ Deno.test({
       for (const x of [b, c]) {
         await until(
           `${x.cfgDir}/${rel}`,
-          20_000,
           async () => (await Deno.stat(join(x.cfgDir, rel))).isFile,
+          20_000,
+          200,
         );
-        const view = await until(`the propagated check running on ${x.cfgDir}`, 20_000, async () => {
-          const checks = await api<Record<string, { state?: string; output?: string }>>(x, "/agent/checks");
-          const v = checks["propagated/hello"];
-          return v?.state === "ok" ? v : null;
-        });
+        const view = await until(
+          `the propagated check running on ${x.cfgDir}`,
+          async () => {
+            const checks = await api<Record<string, { state?: string; output?: string }>>(x, "/agent/checks");
+            const v = checks["propagated/hello"];
+            return v?.state === "ok" ? v : null;
+          },
+          20_000,
+          200,
+        );
         assert.equal(view.output, "propagated ok");
         const script = join(x.dir, "data", "libexec", "check_x.sh");
-        await until(`${script}`, 20_000, async () => (await Deno.stat(script)).isFile);
+        await until(`${script}`, async () => (await Deno.stat(script)).isFile, 20_000, 200);
         assert.equal(Deno.statSync(script).mode! & 0o777, 0o755);
         assert.match(x.stderr(), /propagate: wrote 1 configuration file/);
         assert.match(x.stderr(), /configuration reloaded/);

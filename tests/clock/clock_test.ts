@@ -1,0 +1,36 @@
+import assert from "node:assert/strict";
+import { parseDuration, VirtualClock } from "../../lib/clock/mod.ts";
+
+Deno.test("the virtual clock fires timers in order and only when time advances", async () => {
+  const c = new VirtualClock(0);
+  const fired: string[] = [];
+  c.setTimeout(() => fired.push("b@200"), 200);
+  c.setTimeout(() => fired.push("a@100"), 100);
+  const iv = c.setInterval(() => fired.push(`i@${c.now()}`), 150);
+  const cancelled = c.setTimeout(() => fired.push("never"), 120);
+  c.clearTimeout(cancelled);
+  await c.advance(99);
+  assert.deepEqual(fired, []);
+  await c.advance(251);
+  assert.deepEqual(fired, ["a@100", "i@150", "b@200", "i@300"]);
+  c.clearInterval(iv);
+  let slept = false;
+  const p = c.sleep(1000).then(() => slept = true);
+  await c.advance(999);
+  assert.equal(slept, false);
+  await c.advance(1);
+  await p;
+  assert.equal(slept, true);
+  assert.equal(c.now(), 1350);
+});
+
+Deno.test("durations parse in ms, s, m, h, d and bare seconds", () => {
+  assert.equal(parseDuration("10s"), 10_000);
+  assert.equal(parseDuration("500ms"), 500);
+  assert.equal(parseDuration("2m"), 120_000);
+  assert.equal(parseDuration("1h"), 3_600_000);
+  assert.equal(parseDuration(5), 5000);
+  assert.equal(parseDuration("1.5s"), 1500);
+  assert.equal(parseDuration("soon"), null);
+  assert.equal(parseDuration(-1), null);
+});

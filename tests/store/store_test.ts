@@ -1,0 +1,59 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { openDatabase, Store, StoreError } from "../../lib/store/mod.ts";
+import { tempDir } from "../helpers.ts";
+
+Deno.test("store applies numbered migrations once, in WAL mode", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const path = join(dir, "t.db");
+    const m = [
+      { version: 1, sql: "CREATE TABLE a (x INTEGER)" },
+      { version: 2, sql: "ALTER TABLE a ADD COLUMN y TEXT" },
+    ];
+    let db = openDatabase(path, m);
+    assert.equal(db.version, 2);
+    assert.equal(db.get<{ journal_mode: string }>("PRAGMA journal_mode")?.journal_mode, "wal");
+    db.run("INSERT INTO a VALUES (?, ?)", 1, "one");
+    db.close();
+    db = openDatabase(path, m);
+    assert.deepEqual(db.all<{ x: number; y: string }>("SELECT x, y FROM a").map((r) => ({ ...r })), [{
+      x: 1,
+      y: "one",
+    }]);
+    db.close();
+    assert.throws(() => openDatabase(path, m.slice(0, 1)), StoreError, "newer schema is refused");
+    assert.throws(() => openDatabase(join(dir, "u.db"), [{ version: 2, sql: "" }]), /numbered 1..n/);
+  } finally {
+    cleanup();
+  }
+});
+
+Deno.test("a transaction rolls back everything when it throws", () => {
+  const db = openDatabase(":memory:", [{ version: 1, sql: "CREATE TABLE a (x INTEGER)" }]);
+  assert.throws(() =>
+    db.transaction(() => {
+      db.run("INSERT INTO a VALUES (1)");
+      db.transaction(() => db.run("INSERT INTO a VALUES (2)"));
+      throw new Error("abort");
+    })
+  );
+  assert.equal(db.get<{ n: number }>("SELECT count(*) AS n FROM a")?.n, 0);
+  db.close();
+});
+
+Deno.test("Store opens one database per name under the data dir and closes them all", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const s = new Store(dir);
+    const a = s.open("agent");
+    assert.equal(s.open("agent"), a);
+    s.open("kv");
+    assert.deepEqual(s.names().sort(), ["agent", "kv"]);
+    s.closeAll();
+    assert.equal(a.isOpen, false);
+    assert.ok(Deno.statSync(join(dir, "kv.db")).isFile);
+  } finally {
+    cleanup();
+  }
+});
