@@ -31,6 +31,7 @@ import { createChecks } from "./checks/mod.ts";
 import { createDetectors } from "./detectors/mod.ts";
 import { createKv } from "./kv/mod.ts";
 import { createGossip } from "./gossip/mod.ts";
+import { createMetrics } from "./metrics/mod.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
@@ -62,6 +63,11 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
   // detectors before checks: tags found at start re-link checks through tags.changed
   { name: "detectors", create: (ctx) => createDetectors(ctx) },
   { name: "checks", create: (ctx) => createChecks(ctx) },
+  // metrics: always (the store keeps collector values and perfdata); statsd/graphite listen when enabled
+  {
+    name: "metrics",
+    create: (ctx, { envelope }) => createMetrics(ctx, { membership: ctx.views.membership, envelope }),
+  },
 ];
 
 export interface AgentOptions {
@@ -244,8 +250,8 @@ export class Agent {
       config_files: this.config.files.length,
       dns: this.config.listeners.dns ?? null,
       websocket: this.config.listeners.websocket ?? null,
-      statsd: this.config.listeners.statsd ?? null,
-      graphite: this.config.listeners.graphite ?? null,
+      statsd: this.#metricsListeners().statsd,
+      graphite: this.#metricsListeners().graphite,
       threads: { nb_threads: 1 + this.sandbox.workers().length },
       workers: this.sandbox.workers().map((w) => ({ name: w.spec.name, running: w.running })),
       docker: { enabled: false, connected: false },
@@ -265,6 +271,16 @@ export class Agent {
       }
     }
     return out;
+  }
+
+  /** statsd/graphite sections: enabled only while the metrics subsystem really listens. */
+  #metricsListeners(): { statsd: unknown; graphite: unknown } {
+    const m = this.subsystems.find((s) => s.name === "metrics") as
+      | (Subsystem & { service?: { listenerInfo(): { statsd: unknown; graphite: unknown } } })
+      | undefined;
+    if (m?.service) return m.service.listenerInfo();
+    const off = (v: Record<string, unknown> | undefined) => v ? { ...v, enabled: false } : null;
+    return { statsd: off(this.config.listeners.statsd), graphite: off(this.config.listeners.graphite) };
   }
 
   /**

@@ -27,6 +27,7 @@ export {
   kvFields,
   LISTENER_KINDS,
   listenerTypes,
+  metricsFields,
   OBJECT_KINDS,
   objectTypes,
   serviceFields,
@@ -73,6 +74,16 @@ export interface CollectorsConfig {
   intervals: Record<string, number>;
   docker_socket: string;
 }
+/** The time-series store (`metrics` parameter). */
+export interface MetricsStoreConfig {
+  retentions: string;
+  aggregation: Array<{ pattern: string; method: "average" | "sum" | "min" | "max" | "last" }>;
+  flush_interval: number;
+  rollup_interval: number;
+  max_pending: number;
+  forward_batch: number;
+}
+
 export interface ChecksConfig {
   max_concurrency: number;
   timeout: number;
@@ -106,6 +117,7 @@ export interface AgentParams {
   kv: KvConfig;
   collectors: CollectorsConfig;
   checks: ChecksConfig;
+  metrics: MetricsStoreConfig;
 }
 
 export interface AgentConfig {

@@ -1,0 +1,318 @@
+/**
+ * The time-series store in `metrics.db` (SQLite, WAL): one row per (series, level, bucket).
+ * Level 0 holds received points at its step (the last point of a bucket wins, as in whisper);
+ * each coarser level is rolled up from the one before by a background pass (`rollup()`), with the
+ * metric's aggregation method, and every level is expired past its retention. Received points
+ * wait in memory and are written in one transaction per `flush()`.
+ *
+ * A read at a coarse level covers the buckets not rolled up yet by aggregating the finer level on
+ * the fly, so a 7-day graph reaches up to now.
+ */
+import type { Database, Migration } from "../store/mod.ts";
+import {
+  type AggregationMethod,
+  type AggregationRule,
+  bucketOf,
+  type Level,
+  levelFor,
+  methodFor,
+  rollupRows,
+} from "./retention.ts";
+
+export const METRICS_MIGRATIONS: Migration[] = [{
+  version: 1,
+  sql: `
+    CREATE TABLE series (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);
+    CREATE TABLE points (
+      series INTEGER NOT NULL, level INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+      PRIMARY KEY (series, level, ts)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_state (level INTEGER PRIMARY KEY, done_until INTEGER NOT NULL);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
+}];
+
+/** A fetched series: `values[i]` is the point at `start + i * step` (null: no data). */
+export interface FetchedSeries {
+  name: string;
+  start: number;
+  /** Exclusive. */
+  end: number;
+  step: number;
+  values: Array<number | null>;
+}
+
+export interface TsStoreOptions {
+  levels: Level[];
+  rules: AggregationRule[];
+  /** Milliseconds since the epoch (the injected clock). */
+  now: () => number;
+  /** Points held before a write is forced. */
+  maxPending: number;
+  /** Seconds a point may be ahead of now (clock skew). */
+  maxFuture?: number;
+}
+
+export interface TsStoreStats {
+  points_received: number;
+  points_written: number;
+  /** Older than the coarsest retention or too far in the future. */
+  points_out_of_range: number;
+  bad_names: number;
+  writes: number;
+  series_created: number;
+  rollups: number;
+  points_rolled: number;
+  points_expired: number;
+}
+
+// whitespace or control characters (names are dot-separated paths)
+// deno-lint-ignore no-control-regex
+const BAD_NAME = /[\s\u0000-\u001f]/;
+
+export class TimeSeriesStore {
+  readonly stats: TsStoreStats = {
+    points_received: 0,
+    points_written: 0,
+    points_out_of_range: 0,
+    bad_names: 0,
+    writes: 0,
+    series_created: 0,
+    rollups: 0,
+    points_rolled: 0,
+    points_expired: 0,
+  };
+  readonly levels: Level[];
+  #db: Database;
+  #opts: TsStoreOptions;
+  /** name → series id, for every known series (the name index kept in memory). */
+  #ids = new Map<string, number>();
+  #methods = new Map<number, AggregationMethod>();
+  #sortedNames: string[] | null = null;
+  // pending points, column-wise (cheap to grow, no object per point)
+  #pNames: string[] = [];
+  #pValues: number[] = [];
+  #pTs: number[] = [];
+  /** Per level ≥ 1: buckets before this are rolled up. */
+  #doneUntil: number[] = [];
+
+  constructor(db: Database, opts: TsStoreOptions) {
+    this.#db = db;
+    this.#opts = opts;
+    this.levels = opts.levels;
+    this.#adoptRetentions();
+    for (const r of db.all<{ id: number; name: string }>("SELECT id, name FROM series")) {
+      this.#ids.set(r.name, r.id);
+    }
+    for (let i = 0; i < this.levels.length; i++) {
+      const row = db.get<{ done_until: number }>("SELECT done_until FROM rollup_state WHERE level = ?", i);
+      this.#doneUntil[i] = row?.done_until ?? this.#initialWatermark(i);
+    }
+  }
+
+  /** A changed retention list keeps the data of levels that still exist and restarts rollups. */
+  #adoptRetentions(): void {
+    const text = this.levels.map((l) => `${l.step}:${l.keep}`).join(",");
+    const row = this.#db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'retentions'");
+    if (row?.value === text) return;
+    this.#db.transaction(() => {
+      if (row) {
+        this.#db.run("DELETE FROM points WHERE level >= ?", this.levels.length);
+        this.#db.run("DELETE FROM rollup_state");
+      }
+      this.#db.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('retentions', ?)", text);
+    });
+  }
+
+  #initialWatermark(level: number): number {
+    const nowS = Math.floor(this.#opts.now() / 1000);
+    return bucketOf(nowS - this.levels[Math.max(0, level - 1)].keep, this.levels[level].step);
+  }
+
+  /** Points waiting for the next flush. */
+  get pending(): number {
+    return this.#pNames.length;
+  }
+
+  /** Number of known series. */
+  get seriesCount(): number {
+    return this.#ids.size;
+  }
+
+  /**
+   * Queues a point (`ts` in Unix seconds). Returns false, counting why, when the name is not
+   * storable or the time is outside every level.
+   */
+  add(name: string, value: number, ts: number): boolean {
+    this.stats.points_received++;
+    if (!this.#ids.has(name) && (name === "" || name.length > 1024 || BAD_NAME.test(name))) {
+      this.stats.bad_names++;
+      return false;
+    }
+    if (!Number.isFinite(value) || !Number.isFinite(ts)) {
+      this.stats.points_out_of_range++;
+      return false;
+    }
+    const nowS = this.#opts.now() / 1000;
+    const last = this.levels[this.levels.length - 1];
+    if (ts < nowS - last.keep || ts > nowS + (this.#opts.maxFuture ?? 600)) {
+      this.stats.points_out_of_range++;
+      return false;
+    }
+    this.#pNames.push(name);
+    this.#pValues.push(value);
+    this.#pTs.push(Math.floor(ts));
+    if (this.#pNames.length >= this.#opts.maxPending) this.flush();
+    return true;
+  }
+
+  #idFor(name: string, nowS: number): number {
+    let id = this.#ids.get(name);
+    if (id === undefined) {
+      id = this.#db.run("INSERT INTO series (name, created) VALUES (?, ?)", name, nowS).lastInsertRowid;
+      this.#ids.set(name, id);
+      this.#sortedNames = null;
+      this.stats.series_created++;
+    }
+    return id;
+  }
+
+  /** Writes every pending point in one transaction; returns how many were written. */
+  flush(): number {
+    const n = this.#pNames.length;
+    if (n === 0) return 0;
+    const names = this.#pNames, values = this.#pValues, tss = this.#pTs;
+    this.#pNames = [];
+    this.#pValues = [];
+    this.#pTs = [];
+    const nowS = Math.floor(this.#opts.now() / 1000);
+    const levels = this.levels;
+    this.#db.transaction(() => {
+      for (let i = 0; i < n; i++) {
+        const id = this.#idFor(names[i], nowS);
+        const ts = tss[i];
+        // a point older than a level's history goes to the first level that still covers it
+        let lv = 0;
+        while (lv < levels.length - 1 && ts < nowS - levels[lv].keep) lv++;
+        this.#db.run(
+          "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES (?, ?, ?, ?)",
+          id,
+          lv,
+          bucketOf(ts, levels[lv].step),
+          values[i],
+        );
+      }
+    });
+    this.stats.points_written += n;
+    this.stats.writes++;
+    return n;
+  }
+
+  /** Every known name, sorted. */
+  names(): string[] {
+    if (!this.#sortedNames) this.#sortedNames = [...this.#ids.keys()].sort();
+    return this.#sortedNames;
+  }
+
+  has(name: string): boolean {
+    return this.#ids.has(name);
+  }
+
+  #method(id: number, name: string): AggregationMethod {
+    let m = this.#methods.get(id);
+    if (!m) this.#methods.set(id, m = methodFor(name, this.#opts.rules));
+    return m;
+  }
+
+  /**
+   * The series between `from` and `until` (Unix seconds) at the finest level that reaches back
+   * to `from`, whisper-style: buckets after `from` up to and including `until`'s.
+   */
+  fetch(name: string, from: number, until: number): FetchedSeries {
+    const nowS = Math.floor(this.#opts.now() / 1000);
+    const level = levelFor(this.levels, nowS, from);
+    const step = this.levels[level].step;
+    const start = bucketOf(from, step) + step;
+    const end = Math.max(start, bucketOf(until, step) + step);
+    const values: Array<number | null> = new Array((end - start) / step).fill(null);
+    const id = this.#ids.get(name);
+    if (id !== undefined) {
+      for (const [ts, v] of this.#readLevel(id, name, level, start, end)) {
+        const i = (ts - start) / step;
+        if (i >= 0 && i < values.length) values[i] = v;
+      }
+    }
+    return { name, start, end, step, values };
+  }
+
+  /** Rows of a level in [start, end), completing not-yet-rolled buckets from the finer level. */
+  #readLevel(id: number, name: string, level: number, start: number, end: number): Array<[number, number]> {
+    const rows = this.#db.all<{ ts: number; value: number }>(
+      "SELECT ts, value FROM points WHERE series = ? AND level = ? AND ts >= ? AND ts < ? ORDER BY ts",
+      id,
+      level,
+      start,
+      end,
+    ).map((r) => [r.ts, r.value] as [number, number]);
+    if (level === 0) return rows;
+    const done = this.#doneUntil[level];
+    if (end <= done) return rows;
+    const from = Math.max(start, done);
+    const kept = rows.filter(([ts]) => ts < from);
+    const finer = this.#readLevel(id, name, level - 1, from, end);
+    return kept.concat(rollupRows(finer, this.levels[level].step, this.#method(id, name)));
+  }
+
+  /**
+   * One background pass: rolls every complete bucket of each coarser level up from the finer
+   * level, then deletes points past each level's retention. Returns what it did.
+   */
+  rollup(): { rolled: number; expired: number } {
+    this.flush();
+    const nowS = Math.floor(this.#opts.now() / 1000);
+    let rolled = 0, expired = 0;
+    const series = [...this.#ids];
+    this.#db.transaction(() => {
+      for (let lv = 1; lv < this.levels.length; lv++) {
+        const step = this.levels[lv].step;
+        // a bucket is complete once the finer level's last bucket in it can no longer change
+        const end = bucketOf(nowS - 2 * this.levels[lv - 1].step, step);
+        const from = Math.max(this.#doneUntil[lv], this.#initialWatermark(lv));
+        if (end <= from) continue;
+        for (const [name, id] of series) {
+          const rows = this.#db.all<{ ts: number; value: number }>(
+            "SELECT ts, value FROM points WHERE series = ? AND level = ? AND ts >= ? AND ts < ? ORDER BY ts",
+            id,
+            lv - 1,
+            from,
+            end,
+          ).map((r) => [r.ts, r.value] as [number, number]);
+          for (const [ts, v] of rollupRows(rows, step, this.#method(id, name))) {
+            this.#db.run(
+              "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES (?, ?, ?, ?)",
+              id,
+              lv,
+              ts,
+              v,
+            );
+            rolled++;
+          }
+        }
+        this.#doneUntil[lv] = end;
+        this.#db.run("INSERT OR REPLACE INTO rollup_state (level, done_until) VALUES (?, ?)", lv, end);
+      }
+      for (let lv = 0; lv < this.levels.length; lv++) {
+        const cutoff = nowS - this.levels[lv].keep;
+        for (const [, id] of series) {
+          expired +=
+            this.#db.run("DELETE FROM points WHERE series = ? AND level = ? AND ts < ?", id, lv, cutoff)
+              .changes;
+        }
+      }
+    });
+    this.stats.rollups++;
+    this.stats.points_rolled += rolled;
+    this.stats.points_expired += expired;
+    return { rolled, expired };
+  }
+}
