@@ -17,6 +17,7 @@ import { checksCommands } from "./checks.ts";
 import { stateCommands } from "./state.ts";
 import { detectorsCommands } from "./detectors.ts";
 import { kvCommands } from "./kv.ts";
+import { metricsCommands } from "./metrics.ts";
 import { joinCommands, keysCommands, leaveCommands, membersCommands } from "./members.ts";
 
 // GROUPS: every command group, in help order. Helpers add their group here.
@@ -30,6 +31,7 @@ export const GROUPS: CommandGroup[] = [
   checksCommands,
   detectorsCommands,
   kvCommands,
+  metricsCommands,
   membersCommands,
   joinCommands,
   leaveCommands,

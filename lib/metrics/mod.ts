@@ -13,6 +13,8 @@ import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { MembershipView } from "../types.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import { MetricsService } from "./service.ts";
+import { metricsRoutes } from "./routes.ts";
+import type { RouteTable } from "../routing/mod.ts";
 
 export { parseStatsdLine, sanitizeKey } from "./statsd_parse.ts";
 export type { StatsdSample } from "./statsd_parse.ts";
@@ -32,6 +34,15 @@ export type { AggregationMethod, Level } from "./retention.ts";
 export { METRICS_MIGRATIONS, TimeSeriesStore } from "./ts_store.ts";
 export type { FetchedSeries } from "./ts_store.ts";
 export { MetricsService } from "./service.ts";
+export { expandBraces, findNodes, matchNames, PathPattern, PatternError } from "./glob.ts";
+export { parseTarget, TargetError } from "./target_parser.ts";
+export type { Expr } from "./target_parser.ts";
+export { applyFunction, consolidate, FUNCTION_NAMES, FunctionError, normalize } from "./render_functions.ts";
+export type { Series } from "./render_functions.ts";
+export { parseGraphiteTime, render, RenderError, renderRequest, toCsv, toJson, toRaw } from "./render.ts";
+export type { RenderRequest, SeriesSource } from "./render.ts";
+export { metricsRoutes } from "./routes.ts";
+export type { MetricsReadApi } from "./routes.ts";
 
 export interface MetricsDeps {
   /** Who owns which series (nodes tagged `ts`); absent: everything is local. */
@@ -56,5 +67,11 @@ export function createMetrics(ctx: Ctx, _deps: MetricsDeps = {}): Subsystem & Me
     stop: () => service.stop(),
     info: () => service.info(),
     ingest: (n, v, ts) => service.ingest(n, v, ts),
+    routes: (): RouteTable =>
+      metricsRoutes({
+        source: service.localSource,
+        names: () => Promise.resolve(service.store.names()),
+        nowSeconds: () => Math.floor(ctx.clock.now() / 1000),
+      }),
   };
 }

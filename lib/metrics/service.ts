@@ -12,6 +12,12 @@ import { METRICS_MIGRATIONS, TimeSeriesStore } from "./ts_store.ts";
 import { StatsdAggregator } from "./statsd_aggregator.ts";
 import { parseGraphiteLine } from "./graphite_parse.ts";
 import { TcpLineServer, UdpListener } from "./listeners.ts";
+import { matchNames, PathPattern } from "./glob.ts";
+import { RenderError, type SeriesSource } from "./render.ts";
+import type { FetchedSeries } from "./ts_store.ts";
+
+/** Most series one path of a `/render` target may match. */
+export const MAX_SERIES_PER_PATH = 20_000;
 
 /** Where a point goes: `true` when this node stores it, else it was handed to a forwarder. */
 export type PointRouter = (name: string, value: number, ts: number) => void;
@@ -117,6 +123,24 @@ export class MetricsService {
     this.graphiteStats.points++;
     this.ingest(p.name, p.value, p.ts);
   }
+
+  /** Series of this node's store matching a path pattern (pending points written first). */
+  fetchLocal(pattern: string, from: number, until: number): FetchedSeries[] {
+    this.store.flush();
+    const p = new PathPattern(pattern);
+    const names = p.literal
+      ? (this.store.has(pattern) ? [pattern] : [])
+      : matchNames(pattern, this.store.names());
+    if (names.length > MAX_SERIES_PER_PATH) {
+      throw new RenderError(`'${pattern}' matches ${names.length} series, more than ${MAX_SERIES_PER_PATH}`);
+    }
+    return names.map((n) => this.store.fetch(n, from, until));
+  }
+
+  /** The local store as a render source. */
+  readonly localSource: SeriesSource = {
+    fetch: (pattern, from, until) => Promise.resolve(this.fetchLocal(pattern, from, until)),
+  };
 
   /** Runs one statsd flush now (timers call it every interval). */
   flushStatsd(): number {
