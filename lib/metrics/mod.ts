@@ -14,6 +14,8 @@ import type { MembershipView } from "../types.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import { MetricsService } from "./service.ts";
 import { metricsRoutes } from "./routes.ts";
+import { MetricsCluster } from "./cluster.ts";
+import { GraphiteRelay } from "./relay.ts";
 import type { RouteTable } from "../routing/mod.ts";
 
 export { parseStatsdLine, sanitizeKey } from "./statsd_parse.ts";
@@ -42,6 +44,10 @@ export type { Series } from "./render_functions.ts";
 export { parseGraphiteTime, render, RenderError, renderRequest, toCsv, toJson, toRaw } from "./render.ts";
 export type { RenderRequest, SeriesSource } from "./render.ts";
 export { metricsRoutes } from "./routes.ts";
+export { ringPosition, tsMembers, TsRing } from "./ts_ring.ts";
+export { Forwarder, peerCall } from "./peer_client.ts";
+export { MetricsCluster } from "./cluster.ts";
+export { GraphiteRelay } from "./relay.ts";
 export type { MetricsReadApi } from "./routes.ts";
 
 export interface MetricsDeps {
@@ -55,23 +61,72 @@ export interface MetricsApi {
   readonly service: MetricsService;
   /** Stores (or routes to its owner) one point; `ts` in Unix seconds. */
   ingest(name: string, value: number, ts: number): void;
+  /** Read routes (`/render`, finder, lists) and the peer routes of ts routing. */
+  routes(): RouteTable;
 }
 
-/** The metrics subsystem; the store always runs, listeners only when configured. */
-export function createMetrics(ctx: Ctx, _deps: MetricsDeps = {}): Subsystem & MetricsApi {
+/**
+ * The metrics subsystem. The store always runs (collector values and check perfdata land there);
+ * statsd and Graphite listen only when their objects are enabled; with `ts` members the series are
+ * spread over them (`deps.membership`), forwarded sealed with `deps.envelope`.
+ */
+export function createMetrics(ctx: Ctx, deps: MetricsDeps = {}): Omit<Subsystem, "routes"> & MetricsApi {
   const service = new MetricsService(ctx);
+  const cluster = new MetricsCluster(service, {
+    membership: deps.membership,
+    envelope: deps.envelope,
+    batchSize: ctx.config.params.metrics.forward_batch,
+    log: ctx.log,
+  });
+  const forwardTo = ctx.config.listeners.graphite as { enabled?: boolean; forward_to?: string } | undefined;
+  const relay = forwardTo?.enabled && forwardTo.forward_to
+    ? new GraphiteRelay(forwardTo.forward_to, ctx.log)
+    : null;
+  if (relay) service.mirror = (n, v, ts) => relay.point(n, v, ts);
   return {
     name: "metrics",
     service,
-    start: () => service.start(),
-    stop: () => service.stop(),
-    info: () => service.info(),
+    async start() {
+      cluster.start();
+      if (relay) {
+        const inner = service.afterFlush;
+        service.afterFlush = () => {
+          inner?.();
+          void relay.flush();
+        };
+      }
+      await service.start();
+    },
+    async stop() {
+      await service.stop();
+      await cluster.stop();
+      if (relay) {
+        await relay.flush();
+        relay.close();
+      }
+    },
+    info: () => ({
+      ...service.info(),
+      cluster: cluster.info(),
+      forward_to: relay
+        ? {
+          target: `${relay.host}:${relay.port}`,
+          sent: relay.sent,
+          waiting: relay.waiting,
+          dropped: relay.dropped,
+          errors: relay.errors,
+        }
+        : null,
+    }),
     ingest: (n, v, ts) => service.ingest(n, v, ts),
-    routes: (): RouteTable =>
-      metricsRoutes({
-        source: service.localSource,
-        names: () => Promise.resolve(service.store.names()),
+    routes: (): RouteTable => {
+      const table = metricsRoutes({
+        source: cluster.source,
+        names: () => cluster.names(),
         nowSeconds: () => Math.floor(ctx.clock.now() / 1000),
-      }),
+      });
+      cluster.peerRoutes(table);
+      return table;
+    },
   };
 }

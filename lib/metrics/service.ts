@@ -55,7 +55,8 @@ const decoder = new TextDecoder();
 
 export class MetricsService {
   readonly store: TimeSeriesStore;
-  readonly statsd: StatsdAggregator | null = null;
+  /** Always present: forwarded statsd lines may arrive even where no statsd listener runs. */
+  readonly statsd: StatsdAggregator;
   readonly graphiteStats: GraphiteStats = {
     lines: 0,
     points: 0,
@@ -65,6 +66,12 @@ export class MetricsService {
   };
   /** Where statsd flushes and Graphite/bus points go (local store unless routing replaces it). */
   route: PointRouter;
+  /** Where statsd datagrams go (the local aggregator unless routing splits them by owner). */
+  statsdPacket: (bytes: Uint8Array) => void;
+  /** Where statsd TCP lines go. */
+  statsdLine: (line: string) => void;
+  /** Called after every write timer tick (the forwarder sends its batches). */
+  afterFlush: (() => void) | null = null;
   /** Optional copy of every received point to an external Graphite (`graphite.forward_to`). */
   mirror: PointRouter | null = null;
   #ctx: Ctx;
@@ -95,14 +102,14 @@ export class MetricsService {
     const g = ctx.config.listeners.graphite as GraphiteSettings | undefined;
     this.#statsdCfg = s?.enabled ? s : null;
     this.#graphiteCfg = g?.enabled ? g : null;
-    if (this.#statsdCfg) {
-      this.statsd = new StatsdAggregator({
-        intervalSeconds: this.#statsdCfg.interval,
-        percentiles: this.#statsdCfg.percentiles,
-        maxTimerValues: this.#statsdCfg.max_timer_values,
-      });
-    }
+    this.statsd = new StatsdAggregator({
+      intervalSeconds: s?.interval ?? 10,
+      percentiles: s?.percentiles ?? [90, 99],
+      maxTimerValues: s?.max_timer_values ?? 10_000,
+    });
     this.route = (name, value, ts) => void this.store.add(name, value, ts);
+    this.statsdPacket = (bytes) => this.statsd.ingestBytes(bytes);
+    this.statsdLine = (line) => this.statsd.ingestLine(line);
   }
 
   /** Accepts a point from any source: mirrored if configured, then routed. */
@@ -144,7 +151,6 @@ export class MetricsService {
 
   /** Runs one statsd flush now (timers call it every interval). */
   flushStatsd(): number {
-    if (!this.statsd) return 0;
     const pts = this.statsd.flush(Math.floor(this.#ctx.clock.now() / 1000));
     for (const [n, v, ts] of pts) this.ingest(n, v, ts);
     this.store.flush();
@@ -158,8 +164,15 @@ export class MetricsService {
       // collectors and checks send Unix seconds; milliseconds are tolerated
       for (const [n, v, ts] of points) this.ingest(n, v, ts > 1e11 ? Math.floor(ts / 1000) : ts);
     });
+    this.#timers.push(clock.setInterval(() =>
+      this.#safe("write", () => {
+        this.store.flush();
+        this.afterFlush?.();
+      }), this.#cfg.flush_interval));
+    // statsd flushes run even without a listener: forwarded lines may arrive from other nodes
+    const statsdEvery = (this.#statsdCfg?.interval ?? 10) * 1000;
     this.#timers.push(
-      clock.setInterval(() => this.#safe("write", () => this.store.flush()), this.#cfg.flush_interval),
+      clock.setInterval(() => this.#safe("statsd flush", () => this.flushStatsd()), statsdEvery),
     );
     this.#timers.push(
       clock.setInterval(() => this.#safe("rollup", () => this.store.rollup()), this.#cfg.rollup_interval),
@@ -171,10 +184,10 @@ export class MetricsService {
     };
     try {
       const s = this.#statsdCfg;
-      if (s && this.statsd) {
+      if (s) {
         const agg = this.statsd;
         const host = s.bind || ctx.config.params.bind;
-        this.#statsdUdp = new UdpListener(host, s.port, (b) => agg.ingestBytes(b), onError("statsd udp"));
+        this.#statsdUdp = new UdpListener(host, s.port, (b) => this.statsdPacket(b), onError("statsd udp"));
         if (s.tcp) {
           this.#statsdTcp = new TcpLineServer({
             hostname: host,
@@ -183,14 +196,12 @@ export class MetricsService {
             idleTimeout: 60_000,
             maxConnections: 1024,
             clock,
-            onLine: (l) => agg.ingestLine(l),
+            onLine: (l) => this.statsdLine(l),
             onOverlong: () => agg.stats.bad_lines++,
             onError: onError("statsd tcp"),
           });
         }
-        this.#timers.push(
-          clock.setInterval(() => this.#safe("statsd flush", () => this.flushStatsd()), s.interval * 1000),
-        );
+
         ctx.log.info(
           `statsd listening on ${host}:${s.port} (udp${s.tcp ? ", tcp" : ""}), flush every ${s.interval}s`,
         );
