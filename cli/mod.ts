@@ -18,6 +18,7 @@ import { stateCommands } from "./state.ts";
 import { detectorsCommands } from "./detectors.ts";
 import { kvCommands } from "./kv.ts";
 import { metricsCommands } from "./metrics.ts";
+import { snapshotCommands } from "./snapshot.ts";
 import { joinCommands, keysCommands, leaveCommands, membersCommands } from "./members.ts";
 
 // GROUPS: every command group, in help order. Helpers add their group here.
@@ -32,6 +33,7 @@ export const GROUPS: CommandGroup[] = [
   detectorsCommands,
   kvCommands,
   metricsCommands,
+  snapshotCommands,
   membersCommands,
   joinCommands,
   leaveCommands,

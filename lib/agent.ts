@@ -32,6 +32,7 @@ import { createDetectors } from "./detectors/mod.ts";
 import { createKv } from "./kv/mod.ts";
 import { createGossip } from "./gossip/mod.ts";
 import { createMetrics } from "./metrics/mod.ts";
+import { createSnapshot } from "./snapshot/mod.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
@@ -68,6 +69,8 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
     name: "metrics",
     create: (ctx, { envelope }) => createMetrics(ctx, { membership: ctx.views.membership, envelope }),
   },
+  // snapshot: POST /snapshot/save copies the kv, metrics and checks databases (online backup)
+  { name: "snapshot", create: (ctx) => createSnapshot(ctx) },
 ];
 
 export interface AgentOptions {

@@ -11,7 +11,7 @@
  * db.get<{ value: string }>("SELECT value FROM kv_meta WHERE key = ?", "a");
  * ```
  */
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { backup, DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 
 export interface Migration {
   /** 1, 2, 3... applied in order, each once. */
@@ -95,6 +95,14 @@ export class Database {
     return this.#db.isOpen;
   }
 
+  /**
+   * Copies the database to `path` with SQLite's online backup (a consistent copy while writers
+   * continue, `pagesPerStep` pages per step between event-loop turns).
+   */
+  async backup(path: string, pagesPerStep = 1024): Promise<void> {
+    await backup(this.#db, path, { rate: pagesPerStep });
+  }
+
   /** Checkpoints the WAL and closes. Safe to call twice. */
   close(): void {
     if (!this.#db.isOpen) return;
@@ -169,6 +177,12 @@ export class Store {
 
   names(): string[] {
     return [...this.#dbs.keys()];
+  }
+
+  /** The open handle of `<dir>/<name>.db`, if a subsystem opened it (no migration, no create). */
+  handle(name: string): Database | undefined {
+    const db = this.#dbs.get(name);
+    return db && db.isOpen ? db : undefined;
   }
 
   closeAll(): void {
