@@ -15,24 +15,55 @@ export interface GraphitePoint {
   ts: number;
 }
 
-const NAME = /^[A-Za-z0-9_.\-;=:~%@+,#]+$/;
+/** Characters allowed in a metric name (by char code, ASCII only). */
+const NAME_CHAR = new Uint8Array(128);
+for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-;=:~%@+,#") {
+  NAME_CHAR[ch.charCodeAt(0)] = 1;
+}
 
 /** Longest metric name accepted (carbon's whisper paths hit filesystem limits near this). */
 export const MAX_NAME_LENGTH = 1024;
 
+function isBlank(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
 /** Parses a line (without its newline). `nowSeconds` stands for `-1`/`N` timestamps. */
 export function parseGraphiteLine(line: string, nowSeconds: number): GraphitePoint | { bad: string } {
-  const f = line.trim().split(/[ \t]+/);
-  if (f.length !== 3) {
-    return { bad: `expected 3 fields (name value timestamp), got ${f[0] === "" ? 0 : f.length}` };
+  // one scan: three fields separated by spaces/tabs, the name checked on the way
+  const len = line.length;
+  let i = 0;
+  while (i < len && isBlank(line.charCodeAt(i))) i++;
+  const nameStart = i;
+  let prevDot = true; // a name may not start with a dot or hold ".."
+  for (; i < len; i++) {
+    const c = line.charCodeAt(i);
+    if (isBlank(c)) break;
+    if (c >= 128 || NAME_CHAR[c] === 0) return { bad: "invalid metric name" };
+    const dot = c === 46;
+    if (dot && prevDot) return { bad: "invalid metric name" };
+    prevDot = dot;
   }
-  const [name, rawValue, rawTs] = f;
-  if (name.length > MAX_NAME_LENGTH) return { bad: `name longer than ${MAX_NAME_LENGTH} characters` };
-  if (!NAME.test(name) || name.startsWith(".") || name.endsWith(".") || name.includes("..")) {
-    return { bad: "invalid metric name" };
+  const nameEnd = i;
+  if (nameEnd === nameStart) return { bad: "expected 3 fields (name value timestamp), got 0" };
+  if (prevDot) return { bad: "invalid metric name" };
+  if (nameEnd - nameStart > MAX_NAME_LENGTH) return { bad: `name longer than ${MAX_NAME_LENGTH} characters` };
+  while (i < len && isBlank(line.charCodeAt(i))) i++;
+  const valueStart = i;
+  while (i < len && !isBlank(line.charCodeAt(i))) i++;
+  const valueEnd = i;
+  while (i < len && isBlank(line.charCodeAt(i))) i++;
+  const tsStart = i;
+  while (i < len && !isBlank(line.charCodeAt(i))) i++;
+  const tsEnd = i;
+  while (i < len && isBlank(line.charCodeAt(i))) i++;
+  if (valueEnd === valueStart || tsEnd === tsStart || i < len) {
+    const fields = line.trim().split(/[ \t]+/).length;
+    return { bad: `expected 3 fields (name value timestamp), got ${fields}` };
   }
-  const value = Number(rawValue);
-  if (rawValue === "" || !Number.isFinite(value)) return { bad: "value is not a finite number" };
+  const value = Number(line.slice(valueStart, valueEnd));
+  if (!Number.isFinite(value)) return { bad: "value is not a finite number" };
+  const rawTs = line.slice(tsStart, tsEnd);
   let ts: number;
   if (rawTs === "-1" || rawTs === "N") ts = nowSeconds;
   else {
@@ -41,7 +72,7 @@ export function parseGraphiteLine(line: string, nowSeconds: number): GraphitePoi
     if (ts < 0) return { bad: "negative timestamp" };
     ts = Math.floor(ts);
   }
-  return { name, value, ts };
+  return { name: line.slice(nameStart, nameEnd), value, ts };
 }
 
 /**

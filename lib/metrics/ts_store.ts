@@ -68,6 +68,12 @@ export interface TsStoreStats {
 
 // whitespace or control characters (names are dot-separated paths)
 // deno-lint-ignore no-control-regex
+/** Rows per multi-row INSERT (fewer calls into SQLite per point). */
+const ROWS_PER_INSERT = 64;
+const ONE_INSERT = "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES (?, ?, ?, ?)";
+const MULTI_INSERT = "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES " +
+  Array(ROWS_PER_INSERT).fill("(?, ?, ?, ?)").join(", ");
+
 const BAD_NAME = /[\s\u0000-\u001f]/;
 
 export class TimeSeriesStore {
@@ -188,24 +194,51 @@ export class TimeSeriesStore {
     const nowS = Math.floor(this.#opts.now() / 1000);
     const levels = this.levels;
     this.#db.transaction(() => {
+      // rows as (series, level, bucket, value), sorted so inserts walk the index in order
+      const rows = new Float64Array(n * 4);
+      const order = new Uint32Array(n);
       for (let i = 0; i < n; i++) {
-        const id = this.#idFor(names[i], nowS);
         const ts = tss[i];
         // a point older than a level's history goes to the first level that still covers it
         let lv = 0;
         while (lv < levels.length - 1 && ts < nowS - levels[lv].keep) lv++;
-        this.#db.run(
-          "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES (?, ?, ?, ?)",
-          id,
-          lv,
-          bucketOf(ts, levels[lv].step),
-          values[i],
-        );
+        rows[i * 4] = this.#idFor(names[i], nowS);
+        rows[i * 4 + 1] = lv;
+        rows[i * 4 + 2] = bucketOf(ts, levels[lv].step);
+        rows[i * 4 + 3] = values[i];
+        order[i] = i;
       }
+      // stable: of two points of one bucket, the later one is written last and wins
+      order.sort((a, b) =>
+        rows[a * 4] - rows[b * 4] || rows[a * 4 + 1] - rows[b * 4 + 1] || rows[a * 4 + 2] - rows[b * 4 + 2] ||
+        a - b
+      );
+      this.#writeRows(rows, order);
     });
     this.stats.points_written += n;
     this.stats.writes++;
     return n;
+  }
+
+  #writeRows(rows: Float64Array, order: Uint32Array): void {
+    const many = this.#db.statement(MULTI_INSERT);
+    const one = this.#db.statement(ONE_INSERT);
+    const params: number[] = new Array(ROWS_PER_INSERT * 4);
+    let i = 0;
+    for (; i + ROWS_PER_INSERT <= order.length; i += ROWS_PER_INSERT) {
+      for (let k = 0; k < ROWS_PER_INSERT; k++) {
+        const r = order[i + k] * 4;
+        params[k * 4] = rows[r];
+        params[k * 4 + 1] = rows[r + 1];
+        params[k * 4 + 2] = rows[r + 2];
+        params[k * 4 + 3] = rows[r + 3];
+      }
+      many.run(...params);
+    }
+    for (; i < order.length; i++) {
+      const r = order[i] * 4;
+      one.run(rows[r], rows[r + 1], rows[r + 2], rows[r + 3]);
+    }
   }
 
   /** Every known name, sorted. */

@@ -50,6 +50,11 @@ export class Database {
     return s;
   }
 
+  /** The cached prepared statement of `sql`, for hot loops that call it directly. */
+  statement(sql: string): StatementSync {
+    return this.#stmt(sql);
+  }
+
   /** Executes a statement; returns changes and last row id. */
   run(sql: string, ...params: SqlValue[]): { changes: number; lastInsertRowid: number } {
     const r = this.#stmt(sql).run(...params);
