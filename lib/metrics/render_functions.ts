@@ -81,14 +81,23 @@ function combine(fn: string, how: string, args: Arg[], label: string): Series[] 
   const list = normalize(args.flatMap((a, i) => seriesArg(fn, a, i)));
   if (list.length === 0) return [];
   const len = Math.max(...list.map((s) => s.values.length));
-  const values: Array<number | null> = [];
-  for (let i = 0; i < len; i++) {
-    const col: number[] = [];
-    for (const s of list) {
-      const v = s.values[i];
-      if (v !== null && v !== undefined) col.push(v);
+  // series-major over typed accumulators: no array per point
+  const acc = new Float64Array(len).fill(how === "min" ? Infinity : how === "max" ? -Infinity : 0);
+  const count = new Uint32Array(len);
+  for (const s of list) {
+    const vs = s.values;
+    for (let i = 0; i < vs.length; i++) {
+      const v = vs[i];
+      if (v === null || v === undefined) continue;
+      count[i]++;
+      if (how === "min") acc[i] = v < acc[i] ? v : acc[i];
+      else if (how === "max") acc[i] = v > acc[i] ? v : acc[i];
+      else acc[i] += v;
     }
-    values.push(col.length ? reduceValues(how, col) : null);
+  }
+  const values: Array<number | null> = new Array(len);
+  for (let i = 0; i < len; i++) {
+    values[i] = count[i] === 0 ? null : how === "average" ? acc[i] / count[i] : acc[i];
   }
   const f = list[0];
   return [{

@@ -74,6 +74,9 @@ const ONE_INSERT = "INSERT OR REPLACE INTO points (series, level, ts, value) VAL
 const MULTI_INSERT = "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES " +
   Array(ROWS_PER_INSERT).fill("(?, ?, ?, ?)").join(", ");
 
+const SELECT_ROWS =
+  "SELECT ts, value FROM points WHERE series = ? AND level = ? AND ts >= ? AND ts < ? ORDER BY ts";
+
 const BAD_NAME = /[\s\u0000-\u001f]/;
 
 export class TimeSeriesStore {
@@ -280,13 +283,7 @@ export class TimeSeriesStore {
 
   /** Rows of a level in [start, end), completing not-yet-rolled buckets from the finer level. */
   #readLevel(id: number, name: string, level: number, start: number, end: number): Array<[number, number]> {
-    const rows = this.#db.all<{ ts: number; value: number }>(
-      "SELECT ts, value FROM points WHERE series = ? AND level = ? AND ts >= ? AND ts < ? ORDER BY ts",
-      id,
-      level,
-      start,
-      end,
-    ).map((r) => [r.ts, r.value] as [number, number]);
+    const rows = this.#rows(id, level, start, end);
     if (level === 0) return rows;
     const done = this.#doneUntil[level];
     if (end <= done) return rows;
@@ -294,6 +291,22 @@ export class TimeSeriesStore {
     const kept = rows.filter(([ts]) => ts < from);
     const finer = this.#readLevel(id, name, level - 1, from, end);
     return kept.concat(rollupRows(finer, this.levels[level].step, this.#method(id, name)));
+  }
+
+  /** `[ts, value]` rows of one series and level in [start, end), in time order. */
+  #rows(id: number, level: number, start: number, end: number): Array<[number, number]> {
+    const stmt = this.#db.statement(SELECT_ROWS) as unknown as {
+      setReturnArrays?: (on: boolean) => void;
+      all(...p: number[]): unknown[];
+    };
+    if (stmt.setReturnArrays) {
+      // rows come back as [ts, value] arrays: no object per row
+      stmt.setReturnArrays(true);
+      return stmt.all(id, level, start, end) as Array<[number, number]>;
+    }
+    return (stmt.all(id, level, start, end) as Array<{ ts: number; value: number }>).map((
+      r,
+    ) => [r.ts, r.value]);
   }
 
   /**
@@ -313,13 +326,7 @@ export class TimeSeriesStore {
         const from = Math.max(this.#doneUntil[lv], this.#initialWatermark(lv));
         if (end <= from) continue;
         for (const [name, id] of series) {
-          const rows = this.#db.all<{ ts: number; value: number }>(
-            "SELECT ts, value FROM points WHERE series = ? AND level = ? AND ts >= ? AND ts < ? ORDER BY ts",
-            id,
-            lv - 1,
-            from,
-            end,
-          ).map((r) => [r.ts, r.value] as [number, number]);
+          const rows = this.#rows(id, lv - 1, from, end);
           for (const [ts, v] of rollupRows(rows, step, this.#method(id, name))) {
             this.#db.run(
               "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES (?, ?, ?, ?)",
