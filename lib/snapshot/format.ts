@@ -159,7 +159,7 @@ export async function extractParts(
     }
     out.push({ name: p.name, path });
     if (h.digest("hex") !== p.sha256) {
-      for (const o of out) await Deno.remove(o.path).catch(() => {});
+      for (const o of out) await Deno.remove(o.path); // our own temp files: a failure here is worth seeing
       throw new SnapshotError(file, `part ${p.name} is damaged (sha256 mismatch)`);
     }
   }

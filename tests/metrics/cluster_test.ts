@@ -35,10 +35,17 @@ Deno.test("ts ring: no ts member means local; owners spread and are stable", () 
 Deno.test("two ts nodes: points and statsd lines go to their owner (sealed, batched); render and find merge both", async () => {
   const key = generateKey();
   const ports = [freePort(HOST), freePort(HOST)];
-  const members = [member("1".repeat(40), "n1", ports[0], ["ts"]), member("2".repeat(40), "n2", ports[1], ["ts"])];
+  const members = [
+    member("1".repeat(40), "n1", ports[0], ["ts"]),
+    member("2".repeat(40), "n2", ports[1], ["ts"]),
+  ];
   const nodes: Array<{ ctx: TestCtx; m: ReturnType<typeof createMetrics>; srv: Deno.HttpServer }> = [];
   for (let i = 0; i < 2; i++) {
-    const ctx = makeTestCtx({ clock: new RealClock(), name: `n${i + 1}`, params: { metrics: { flush_interval: "50ms" } } });
+    const ctx = makeTestCtx({
+      clock: new RealClock(),
+      name: `n${i + 1}`,
+      params: { metrics: { flush_interval: "50ms" } },
+    });
     const envelope = new PeerEnvelope(await Keyring.create([key]), { now: () => Date.now() });
     const m = createMetrics(ctx, { membership: view(members[i], members), envelope });
     await m.start();
@@ -49,7 +56,10 @@ Deno.test("two ts nodes: points and statsd lines go to their owner (sealed, batc
       counters: new Counters(),
       peerEnvelope: envelope,
     });
-    const srv = Deno.serve({ hostname: HOST, port: ports[i], onListen: () => {} }, (req) => app.fetch(req, { transport: "tcp" }));
+    const srv = Deno.serve(
+      { hostname: HOST, port: ports[i], onListen: () => {} },
+      (req) => app.fetch(req, { transport: "tcp" }),
+    );
     nodes.push({ ctx, m, srv });
   }
   try {
@@ -60,8 +70,15 @@ Deno.test("two ts nodes: points and statsd lines go to their owner (sealed, batc
     const onN2 = Array.from({ length: 200 }, (_, i) => `c.s${i}`).filter((n) => ring.owner(n)!.name === "n2");
     assert.ok(onN2.length > 50 && onN2.length < 150);
     const store2 = nodes[1].m.service.store;
-    for (let i = 0; i < 100 && onN2.some((n) => !store2.has(n)); i++) await new Promise((r) => setTimeout(r, 20));
-    assert.ok(onN2.every((n) => store2.has(n)), `every n2-owned series reached n2 ${JSON.stringify(nodes[0].m.info().cluster)} ${JSON.stringify(nodes[0].ctx.sink.recent)}`);
+    for (let i = 0; i < 100 && onN2.some((n) => !store2.has(n)); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(
+      onN2.every((n) => store2.has(n)),
+      `every n2-owned series reached n2 ${JSON.stringify(nodes[0].m.info().cluster)} ${
+        JSON.stringify(nodes[0].ctx.sink.recent)
+      }`,
+    );
     assert.ok(!onN2.some((n) => nodes[0].m.service.store.has(n)), "none of them stored on n1");
     // statsd lines for a key owned by n2 are aggregated there
     const key2 = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => ring.owner(k)!.name === "n2")!;
