@@ -66,8 +66,6 @@ export interface TsStoreStats {
   points_expired: number;
 }
 
-// whitespace or control characters (names are dot-separated paths)
-// deno-lint-ignore no-control-regex
 /** Rows per multi-row INSERT (fewer calls into SQLite per point). */
 const ROWS_PER_INSERT = 64;
 const ONE_INSERT = "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES (?, ?, ?, ?)";
@@ -77,6 +75,8 @@ const MULTI_INSERT = "INSERT OR REPLACE INTO points (series, level, ts, value) V
 const SELECT_ROWS =
   "SELECT ts, value FROM points WHERE series = ? AND level = ? AND ts >= ? AND ts < ? ORDER BY ts";
 
+// whitespace or control characters (names are dot-separated paths)
+// deno-lint-ignore no-control-regex
 const BAD_NAME = /[\s\u0000-\u001f]/;
 
 export class TimeSeriesStore {

@@ -63,7 +63,12 @@ const writtenCmd = `curl -s --unix-socket ${agent.socket} http://kunai/agent/inf
   `node -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).metrics.store.points_written))'`;
 let kunai: Record<string, unknown>;
 try {
-  kunai = await anchor({ TARGET_PID: String(agent.child.pid), PORT: String(port), WRITTEN_CMD: writtenCmd, NAME: "kunai" });
+  kunai = await anchor({
+    TARGET_PID: String(agent.child.pid),
+    PORT: String(port),
+    WRITTEN_CMD: writtenCmd,
+    NAME: "kunai",
+  });
 } finally {
   await agent.stop();
   Deno.removeSync(agent.dir, { recursive: true });

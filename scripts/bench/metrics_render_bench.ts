@@ -18,7 +18,9 @@ await m.start();
 const now = Math.floor(clock.now() / 1000);
 const t0 = performance.now();
 for (let s = 0; s < 100; s++) {
-  for (let t = now - 86_400 + 10; t <= now; t += 10) m.service.store.add(`bench.s${s}`, Math.sin(t / 600) + s, t);
+  for (let t = now - 86_400 + 10; t <= now; t += 10) {
+    m.service.store.add(`bench.s${s}`, Math.sin(t / 600) + s, t);
+  }
   m.service.store.flush();
 }
 const loadMs = performance.now() - t0;

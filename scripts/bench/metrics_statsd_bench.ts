@@ -59,7 +59,9 @@ const receivedCmd = `curl -s --unix-socket ${agent.socket} http://kunai/agent/in
 const rounds: Array<Record<string, unknown>> = [];
 try {
   for (let i = 0; i < Number(args.values.rounds); i++) {
-    const etsy = args.values.etsy === "no" ? null : await anchor({ PORT: String(freePort()), MGMT_PORT: String(freePort()) });
+    const etsy = args.values.etsy === "no"
+      ? null
+      : await anchor({ PORT: String(freePort()), MGMT_PORT: String(freePort()) });
     const kunai = await anchor({
       TARGET_PID: String(agent.child.pid),
       PORT: String(port),

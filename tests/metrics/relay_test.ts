@@ -5,7 +5,7 @@ import { RealClock } from "../../lib/clock/mod.ts";
 
 const HOST = "127.0.0.19";
 
-async function carbonStub(port: number): Promise<{ lines: string[]; close(): void }> {
+function carbonStub(port: number): { lines: string[]; close(): void } {
   const lines: string[] = [];
   const l = Deno.listen({ hostname: HOST, port });
   (async () => {
@@ -26,7 +26,7 @@ async function carbonStub(port: number): Promise<{ lines: string[]; close(): voi
 
 Deno.test("graphite.forward_to copies every received point to an external carbon", async () => {
   const [gp, cp] = [freePort(HOST), freePort(HOST)];
-  const carbon = await carbonStub(cp);
+  const carbon = carbonStub(cp);
   const ctx = makeTestCtx({
     clock: new RealClock(),
     files: {
