@@ -16,6 +16,9 @@ import { matchNames, PathPattern } from "./glob.ts";
 import { RenderError, type SeriesSource } from "./render.ts";
 import type { FetchedSeries } from "./ts_store.ts";
 
+/** Points per write transaction of the timer (the rest follow after a turn of the event loop). */
+const WRITE_SLICE = 20_000;
+
 /** Most series one path of a `/render` target may match. */
 export const MAX_SERIES_PER_PATH = 20_000;
 
@@ -164,18 +167,12 @@ export class MetricsService {
       // collectors and checks send Unix seconds; milliseconds are tolerated
       for (const [n, v, ts] of points) this.ingest(n, v, ts > 1e11 ? Math.floor(ts / 1000) : ts);
     });
-    this.#timers.push(clock.setInterval(() =>
-      this.#safe("write", () => {
-        this.store.flush();
-        this.afterFlush?.();
-      }), this.#cfg.flush_interval));
+    this.#timers.push(clock.setInterval(() => void this.#writeInSlices(), this.#cfg.flush_interval));
+    this.#timers.push(clock.setInterval(() => void this.#rollupInSlices(), this.#cfg.rollup_interval));
     // statsd flushes run even without a listener: forwarded lines may arrive from other nodes
     const statsdEvery = (this.#statsdCfg?.interval ?? 10) * 1000;
     this.#timers.push(
       clock.setInterval(() => this.#safe("statsd flush", () => this.flushStatsd()), statsdEvery),
-    );
-    this.#timers.push(
-      clock.setInterval(() => this.#safe("rollup", () => this.store.rollup()), this.#cfg.rollup_interval),
     );
     const onError = (what: string) => (err: Error) => {
       this.socketErrors++;
@@ -241,6 +238,35 @@ export class MetricsService {
     } catch (err) {
       await this.stop();
       throw err;
+    }
+  }
+
+  #writing = false;
+
+  /**
+   * The write timer: pending points in transactions of at most WRITE_SLICE, yielding between them
+   * so a burst of Graphite points does not stall the statsd socket; then the forwarder's turn.
+   */
+  async #writeInSlices(): Promise<void> {
+    if (this.#writing) return;
+    this.#writing = true;
+    try {
+      while (this.store.pending > 0) {
+        this.#safe("write", () => this.store.flush(WRITE_SLICE));
+        if (this.store.pending > 0) await new Promise((r) => setTimeout(r, 0));
+      }
+      this.#safe("forward", () => this.afterFlush?.());
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #rollupInSlices(): Promise<void> {
+    try {
+      await this.store.rollupInSlices();
+    } catch (err) {
+      this.#ctx.counters.inc("metrics_errors_total", { what: "rollup" });
+      this.#ctx.log.error(`rollup failed: ${(err as Error).message}`);
     }
   }
 

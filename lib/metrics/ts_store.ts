@@ -186,14 +186,21 @@ export class TimeSeriesStore {
     return id;
   }
 
-  /** Writes every pending point in one transaction; returns how many were written. */
-  flush(): number {
-    const n = this.#pNames.length;
+  /** Writes the pending points (at most `limit`) in one transaction; returns how many were written. */
+  flush(limit = Infinity): number {
+    const n = Math.min(this.#pNames.length, limit);
     if (n === 0) return 0;
-    const names = this.#pNames, values = this.#pValues, tss = this.#pTs;
-    this.#pNames = [];
-    this.#pValues = [];
-    this.#pTs = [];
+    let names = this.#pNames, values = this.#pValues, tss = this.#pTs;
+    if (n === names.length) {
+      this.#pNames = [];
+      this.#pValues = [];
+      this.#pTs = [];
+    } else {
+      // the oldest `limit` points now, the rest at the next call
+      names = this.#pNames.splice(0, n);
+      values = this.#pValues.splice(0, n);
+      tss = this.#pTs.splice(0, n);
+    }
     const nowS = Math.floor(this.#opts.now() / 1000);
     const levels = this.levels;
     this.#db.transaction(() => {
@@ -309,50 +316,95 @@ export class TimeSeriesStore {
     ) => [r.ts, r.value]);
   }
 
+  /** The window of complete buckets each coarser level rolls up now: `[level, from, end]`. */
+  #rollupWindows(nowS: number): Array<[number, number, number]> {
+    const out: Array<[number, number, number]> = [];
+    for (let lv = 1; lv < this.levels.length; lv++) {
+      // a bucket is complete once the finer level's last bucket in it can no longer change
+      const end = bucketOf(nowS - 2 * this.levels[lv - 1].step, this.levels[lv].step);
+      const from = Math.max(this.#doneUntil[lv], this.#initialWatermark(lv));
+      if (end > from) out.push([lv, from, end]);
+    }
+    return out;
+  }
+
+  /** Rolls up and expires the given series (one transaction); returns the counts. */
+  #passOver(
+    series: Array<[string, number]>,
+    windows: Array<[number, number, number]>,
+    nowS: number,
+  ): { rolled: number; expired: number } {
+    let rolled = 0, expired = 0;
+    const ins = this.#db.statement(ONE_INSERT);
+    const del = this.#db.statement("DELETE FROM points WHERE series = ? AND level = ? AND ts < ?");
+    this.#db.transaction(() => {
+      for (const [lv, from, end] of windows) {
+        const step = this.levels[lv].step;
+        for (const [name, id] of series) {
+          for (const [ts, v] of rollupRows(this.#rows(id, lv - 1, from, end), step, this.#method(id, name))) {
+            ins.run(id, lv, ts, v);
+            rolled++;
+          }
+        }
+      }
+      for (let lv = 0; lv < this.levels.length; lv++) {
+        const cutoff = nowS - this.levels[lv].keep;
+        for (const [, id] of series) expired += Number(del.run(id, lv, cutoff).changes);
+      }
+    });
+    return { rolled, expired };
+  }
+
+  #finishPass(windows: Array<[number, number, number]>, r: { rolled: number; expired: number }): void {
+    this.#db.transaction(() => {
+      for (const [lv, , end] of windows) {
+        this.#doneUntil[lv] = end;
+        this.#db.run("INSERT OR REPLACE INTO rollup_state (level, done_until) VALUES (?, ?)", lv, end);
+      }
+    });
+    this.stats.rollups++;
+    this.stats.points_rolled += r.rolled;
+    this.stats.points_expired += r.expired;
+  }
+
   /**
-   * One background pass: rolls every complete bucket of each coarser level up from the finer
-   * level, then deletes points past each level's retention. Returns what it did.
+   * One background pass at once: rolls every complete bucket of each coarser level up from the
+   * finer level, then deletes points past each level's retention. Returns what it did.
    */
   rollup(): { rolled: number; expired: number } {
     this.flush();
     const nowS = Math.floor(this.#opts.now() / 1000);
-    let rolled = 0, expired = 0;
-    const series = [...this.#ids];
-    this.#db.transaction(() => {
-      for (let lv = 1; lv < this.levels.length; lv++) {
-        const step = this.levels[lv].step;
-        // a bucket is complete once the finer level's last bucket in it can no longer change
-        const end = bucketOf(nowS - 2 * this.levels[lv - 1].step, step);
-        const from = Math.max(this.#doneUntil[lv], this.#initialWatermark(lv));
-        if (end <= from) continue;
-        for (const [name, id] of series) {
-          const rows = this.#rows(id, lv - 1, from, end);
-          for (const [ts, v] of rollupRows(rows, step, this.#method(id, name))) {
-            this.#db.run(
-              "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES (?, ?, ?, ?)",
-              id,
-              lv,
-              ts,
-              v,
-            );
-            rolled++;
-          }
-        }
-        this.#doneUntil[lv] = end;
-        this.#db.run("INSERT OR REPLACE INTO rollup_state (level, done_until) VALUES (?, ?)", lv, end);
+    const windows = this.#rollupWindows(nowS);
+    const r = this.#passOver([...this.#ids], windows, nowS);
+    this.#finishPass(windows, r);
+    return r;
+  }
+
+  #rolling = false;
+
+  /**
+   * The same pass in slices of `slice` series, each its own transaction, yielding to the event
+   * loop between slices so listeners keep draining their sockets. A pass still running is not
+   * started twice.
+   */
+  async rollupInSlices(slice = 500): Promise<{ rolled: number; expired: number } | null> {
+    if (this.#rolling) return null;
+    this.#rolling = true;
+    try {
+      const nowS = Math.floor(this.#opts.now() / 1000);
+      const windows = this.#rollupWindows(nowS);
+      const series = [...this.#ids];
+      const total = { rolled: 0, expired: 0 };
+      for (let i = 0; i < series.length; i += slice) {
+        const r = this.#passOver(series.slice(i, i + slice), windows, nowS);
+        total.rolled += r.rolled;
+        total.expired += r.expired;
+        await new Promise((res) => setTimeout(res, 0));
       }
-      for (let lv = 0; lv < this.levels.length; lv++) {
-        const cutoff = nowS - this.levels[lv].keep;
-        for (const [, id] of series) {
-          expired +=
-            this.#db.run("DELETE FROM points WHERE series = ? AND level = ? AND ts < ?", id, lv, cutoff)
-              .changes;
-        }
-      }
-    });
-    this.stats.rollups++;
-    this.stats.points_rolled += rolled;
-    this.stats.points_expired += expired;
-    return { rolled, expired };
+      this.#finishPass(windows, total);
+      return total;
+    } finally {
+      this.#rolling = false;
+    }
   }
 }

@@ -136,3 +136,24 @@ Deno.test("the store reopens with its series and data (written by flush)", () =>
   b.db.close();
   cleanup();
 });
+
+Deno.test("rollup in slices gives the same result as one pass; flush(limit) writes the oldest points first", async () => {
+  const now = { t: 1_700_000_000 - (1_700_000_000 % 3600) };
+  const t0 = now.t;
+  const a = store(now), b = store(now);
+  for (let i = 0; i < 60; i++) {
+    for (const s of [a.s, b.s]) for (let k = 0; k < 7; k++) s.add(`m${k}`, i * k, t0 + i * 10);
+  }
+  now.t = t0 + 600;
+  const one = a.s.rollup();
+  assert.ok(one.rolled > 0);
+  b.s.flush(100);
+  assert.equal(b.s.pending, 60 * 7 - 100);
+  b.s.flush();
+  const sliced = await b.s.rollupInSlices(2);
+  assert.deepEqual(sliced, one);
+  const dump = (db: typeof a.db) => db.all("SELECT series, level, ts, value FROM points ORDER BY 1, 2, 3");
+  assert.deepEqual(dump(b.db), dump(a.db));
+  a.db.close();
+  b.db.close();
+});
