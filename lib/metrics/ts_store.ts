@@ -9,6 +9,7 @@
  * the fly, so a 7-day graph reaches up to now.
  */
 import type { Database, Migration } from "../store/mod.ts";
+import { chunkSpan, compactable, decodeChunk, encodeChunk, mergeRows } from "./chunks.ts";
 import {
   type AggregationMethod,
   type AggregationRule,
@@ -29,6 +30,16 @@ export const METRICS_MIGRATIONS: Migration[] = [{
     ) WITHOUT ROWID;
     CREATE TABLE rollup_state (level INTEGER PRIMARY KEY, done_until INTEGER NOT NULL);
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
+}, {
+  version: 2,
+  sql: `
+    CREATE TABLE chunks (
+      series INTEGER NOT NULL, level INTEGER NOT NULL, start INTEGER NOT NULL, step INTEGER NOT NULL,
+      data BLOB NOT NULL,
+      PRIMARY KEY (series, level, start)
+    ) WITHOUT ROWID;
+    CREATE TABLE compact_state (level INTEGER PRIMARY KEY, done_until INTEGER NOT NULL);
   `,
 }];
 
@@ -64,6 +75,20 @@ export interface TsStoreStats {
   rollups: number;
   points_rolled: number;
   points_expired: number;
+  /** Points moved from rows into chunk blobs. */
+  points_compacted: number;
+}
+
+/** The work of one background pass, decided at its start. */
+interface PassWindows {
+  rollup: Array<[number, number, number]>;
+  compact: Array<[number, number, number]>;
+}
+
+interface PassCounts {
+  rolled: number;
+  expired: number;
+  compacted: number;
 }
 
 /** Rows per multi-row INSERT (fewer calls into SQLite per point). */
@@ -90,6 +115,7 @@ export class TimeSeriesStore {
     rollups: 0,
     points_rolled: 0,
     points_expired: 0,
+    points_compacted: 0,
   };
   readonly levels: Level[];
   #db: Database;
@@ -104,6 +130,8 @@ export class TimeSeriesStore {
   #pTs: number[] = [];
   /** Per level ≥ 1: buckets before this are rolled up. */
   #doneUntil: number[] = [];
+  /** Per compactable level: spans before this are moved into chunks (-Infinity: never compacted). */
+  #compactedUntil: number[] = [];
 
   constructor(db: Database, opts: TsStoreOptions) {
     this.#db = db;
@@ -116,6 +144,11 @@ export class TimeSeriesStore {
     for (let i = 0; i < this.levels.length; i++) {
       const row = db.get<{ done_until: number }>("SELECT done_until FROM rollup_state WHERE level = ?", i);
       this.#doneUntil[i] = row?.done_until ?? this.#initialWatermark(i);
+      const c = db.get<{ done_until: number }>("SELECT done_until FROM compact_state WHERE level = ?", i);
+      const l = this.levels[i];
+      this.#compactedUntil[i] = !compactable(l.step, l.keep)
+        ? -Infinity
+        : c?.done_until ?? bucketOf(Math.floor(opts.now() / 1000) - l.keep, chunkSpan(l.step));
     }
   }
 
@@ -127,7 +160,9 @@ export class TimeSeriesStore {
     this.#db.transaction(() => {
       if (row) {
         this.#db.run("DELETE FROM points WHERE level >= ?", this.levels.length);
+        this.#db.run("DELETE FROM chunks WHERE level >= ?", this.levels.length);
         this.#db.run("DELETE FROM rollup_state");
+        this.#db.run("DELETE FROM compact_state");
       }
       this.#db.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('retentions', ?)", text);
     });
@@ -290,7 +325,7 @@ export class TimeSeriesStore {
 
   /** Rows of a level in [start, end), completing not-yet-rolled buckets from the finer level. */
   #readLevel(id: number, name: string, level: number, start: number, end: number): Array<[number, number]> {
-    const rows = this.#rows(id, level, start, end);
+    const rows = this.#levelRows(id, level, start, end);
     if (level === 0) return rows;
     const done = this.#doneUntil[level];
     if (end <= done) return rows;
@@ -298,6 +333,23 @@ export class TimeSeriesStore {
     const kept = rows.filter(([ts]) => ts < from);
     const finer = this.#readLevel(id, name, level - 1, from, end);
     return kept.concat(rollupRows(finer, this.levels[level].step, this.#method(id, name)));
+  }
+
+  /** Points of one series and level in [start, end) from chunks and rows (a row wins), in time order. */
+  #levelRows(id: number, level: number, start: number, end: number): Array<[number, number]> {
+    const rows = this.#rows(id, level, start, end);
+    if (this.#compactedUntil[level] === -Infinity || start >= this.#compactedUntil[level]) return rows;
+    const span = chunkSpan(this.levels[level].step);
+    const chunks = this.#db.all<{ start: number; step: number; data: Uint8Array }>(
+      "SELECT start, step, data FROM chunks WHERE series = ? AND level = ? AND start >= ? AND start < ? ORDER BY start",
+      id,
+      level,
+      bucketOf(start, span) - span,
+      end,
+    );
+    if (chunks.length === 0) return rows;
+    const fromChunks = chunks.flatMap((c) => decodeChunk(c.start, c.step, c.data, start, end));
+    return mergeRows(fromChunks, rows);
   }
 
   /** `[ts, value]` rows of one series and level in [start, end), in time order. */
@@ -329,42 +381,110 @@ export class TimeSeriesStore {
   }
 
   /** Rolls up and expires the given series (one transaction); returns the counts. */
-  #passOver(
-    series: Array<[string, number]>,
-    windows: Array<[number, number, number]>,
-    nowS: number,
-  ): { rolled: number; expired: number } {
-    let rolled = 0, expired = 0;
+  /** Spans of each compactable level complete enough to become chunks: `[level, from, end]`. */
+  #compactWindows(nowS: number): Array<[number, number, number]> {
+    const out: Array<[number, number, number]> = [];
+    for (let lv = 0; lv < this.levels.length; lv++) {
+      if (this.#compactedUntil[lv] === -Infinity) continue;
+      const span = chunkSpan(this.levels[lv].step);
+      const end = bucketOf(nowS - 2 * this.levels[lv].step, span);
+      if (end > this.#compactedUntil[lv]) out.push([lv, this.#compactedUntil[lv], end]);
+    }
+    return out;
+  }
+
+  /** Moves one series' rows of a complete window into chunk blobs (merging a chunk already there). */
+  #compact(id: number, lv: number, from: number, end: number): number {
+    const rows = this.#rows(id, lv, from, end);
+    if (rows.length === 0) return 0;
+    const step = this.levels[lv].step;
+    const span = chunkSpan(step);
+    for (let i = 0; i < rows.length;) {
+      const cs = bucketOf(rows[i][0], span);
+      let j = i;
+      while (j < rows.length && rows[j][0] < cs + span) j++;
+      const old = this.#db.get<{ step: number; data: Uint8Array }>(
+        "SELECT step, data FROM chunks WHERE series = ? AND level = ? AND start = ?",
+        id,
+        lv,
+        cs,
+      );
+      const sameStep = old !== undefined && old.step === step;
+      const carried = old && !sameStep ? decodeChunk(cs, old.step, old.data) : [];
+      const blob = encodeChunk(
+        cs,
+        step,
+        mergeRows(carried, rows.slice(i, j)),
+        sameStep ? old.data : undefined,
+      );
+      this.#db.run(
+        "INSERT OR REPLACE INTO chunks (series, level, start, step, data) VALUES (?, ?, ?, ?, ?)",
+        id,
+        lv,
+        cs,
+        step,
+        blob,
+      );
+      i = j;
+    }
+    this.#db.run(
+      "DELETE FROM points WHERE series = ? AND level = ? AND ts >= ? AND ts < ?",
+      id,
+      lv,
+      from,
+      end,
+    );
+    return rows.length;
+  }
+
+  /** Rolls up, compacts and expires the given series (one transaction); returns the counts. */
+  #passOver(series: Array<[string, number]>, w: PassWindows, nowS: number): PassCounts {
+    let rolled = 0, expired = 0, compacted = 0;
     const ins = this.#db.statement(ONE_INSERT);
     const del = this.#db.statement("DELETE FROM points WHERE series = ? AND level = ? AND ts < ?");
+    const delChunks = this.#db.statement("DELETE FROM chunks WHERE series = ? AND level = ? AND start <= ?");
     this.#db.transaction(() => {
-      for (const [lv, from, end] of windows) {
+      for (const [lv, from, end] of w.rollup) {
         const step = this.levels[lv].step;
         for (const [name, id] of series) {
-          for (const [ts, v] of rollupRows(this.#rows(id, lv - 1, from, end), step, this.#method(id, name))) {
+          for (
+            const [ts, v] of rollupRows(this.#levelRows(id, lv - 1, from, end), step, this.#method(id, name))
+          ) {
             ins.run(id, lv, ts, v);
             rolled++;
           }
         }
       }
+      for (const [lv, from, end] of w.compact) {
+        for (const [, id] of series) compacted += this.#compact(id, lv, from, end);
+      }
       for (let lv = 0; lv < this.levels.length; lv++) {
         const cutoff = nowS - this.levels[lv].keep;
-        for (const [, id] of series) expired += Number(del.run(id, lv, cutoff).changes);
+        const chunkCutoff = cutoff - chunkSpan(this.levels[lv].step);
+        for (const [, id] of series) {
+          expired += Number(del.run(id, lv, cutoff).changes);
+          delChunks.run(id, lv, chunkCutoff);
+        }
       }
     });
-    return { rolled, expired };
+    return { rolled, expired, compacted };
   }
 
-  #finishPass(windows: Array<[number, number, number]>, r: { rolled: number; expired: number }): void {
+  #finishPass(w: PassWindows, r: PassCounts): void {
     this.#db.transaction(() => {
-      for (const [lv, , end] of windows) {
+      for (const [lv, , end] of w.rollup) {
         this.#doneUntil[lv] = end;
         this.#db.run("INSERT OR REPLACE INTO rollup_state (level, done_until) VALUES (?, ?)", lv, end);
+      }
+      for (const [lv, , end] of w.compact) {
+        this.#compactedUntil[lv] = end;
+        this.#db.run("INSERT OR REPLACE INTO compact_state (level, done_until) VALUES (?, ?)", lv, end);
       }
     });
     this.stats.rollups++;
     this.stats.points_rolled += r.rolled;
     this.stats.points_expired += r.expired;
+    this.stats.points_compacted += r.compacted;
   }
 
   /**
@@ -374,10 +494,10 @@ export class TimeSeriesStore {
   rollup(): { rolled: number; expired: number } {
     this.flush();
     const nowS = Math.floor(this.#opts.now() / 1000);
-    const windows = this.#rollupWindows(nowS);
+    const windows = { rollup: this.#rollupWindows(nowS), compact: this.#compactWindows(nowS) };
     const r = this.#passOver([...this.#ids], windows, nowS);
     this.#finishPass(windows, r);
-    return r;
+    return { rolled: r.rolled, expired: r.expired };
   }
 
   #rolling = false;
@@ -392,17 +512,18 @@ export class TimeSeriesStore {
     this.#rolling = true;
     try {
       const nowS = Math.floor(this.#opts.now() / 1000);
-      const windows = this.#rollupWindows(nowS);
+      const windows = { rollup: this.#rollupWindows(nowS), compact: this.#compactWindows(nowS) };
       const series = [...this.#ids];
-      const total = { rolled: 0, expired: 0 };
+      const total = { rolled: 0, expired: 0, compacted: 0 };
       for (let i = 0; i < series.length; i += slice) {
         const r = this.#passOver(series.slice(i, i + slice), windows, nowS);
         total.rolled += r.rolled;
         total.expired += r.expired;
+        total.compacted += r.compacted;
         await new Promise((res) => setTimeout(res, 0));
       }
       this.#finishPass(windows, total);
-      return total;
+      return { rolled: total.rolled, expired: total.expired };
     } finally {
       this.#rolling = false;
     }

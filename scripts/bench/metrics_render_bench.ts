@@ -1,6 +1,7 @@
 /**
  * `/render` latency on an in-process store: one 24 h series at 10 s (8 640 points) and `sumSeries` of
- * 100 such series, p50/p95 over repeated requests through the route table. Prints one JSON object.
+ * 100 such series, p50/p95 over repeated requests through the route table, after the background
+ * pass has compacted complete hours into chunks (steady state). Prints one JSON object.
  *
  *   deno run -A scripts/bench/metrics_render_bench.ts [--requests 50]
  */
@@ -24,6 +25,10 @@ for (let s = 0; s < 100; s++) {
   m.service.store.flush();
 }
 const loadMs = performance.now() - t0;
+// steady state: complete hours are compacted into chunks by the background pass
+const t1 = performance.now();
+m.service.store.rollup();
+const compactMs = performance.now() - t1;
 const routes = m.routes();
 
 function pct(xs: number[], p: number): number {
@@ -49,6 +54,7 @@ ctx.cleanup();
 console.log(JSON.stringify({
   bench: "metrics_render",
   load_8640x100_points_ms: Math.round(loadMs),
+  rollup_and_compact_ms: Math.round(compactMs),
   one_series_24h_ms: one,
   sumSeries_100_ms: sum100,
   targets: { one_series_p95_ms: 50, sumSeries_p95_ms: 200 },
