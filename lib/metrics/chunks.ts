@@ -39,6 +39,14 @@ export function encodeChunk(
   return new Uint8Array(values.buffer);
 }
 
+/** The CHUNK_POINTS values of a blob (NaN = no point). */
+export function chunkValues(blob: Uint8Array): Float64Array {
+  if (blob.length === CHUNK_POINTS * 8 && blob.byteOffset % 8 === 0) {
+    return new Float64Array(blob.buffer, blob.byteOffset, CHUNK_POINTS);
+  }
+  return toFloats(blob);
+}
+
 function toFloats(blob: Uint8Array): Float64Array {
   const copy = new Uint8Array(CHUNK_POINTS * 8);
   copy.set(blob.subarray(0, Math.min(blob.length, copy.length)));

@@ -9,7 +9,7 @@
  * the fly, so a 7-day graph reaches up to now.
  */
 import type { Database, Migration } from "../store/mod.ts";
-import { chunkSpan, compactable, decodeChunk, encodeChunk, mergeRows } from "./chunks.ts";
+import { chunkSpan, chunkValues, compactable, decodeChunk, encodeChunk, mergeRows } from "./chunks.ts";
 import {
   type AggregationMethod,
   type AggregationRule,
@@ -314,13 +314,51 @@ export class TimeSeriesStore {
     const end = Math.max(start, bucketOf(until, step) + step);
     const values: Array<number | null> = new Array((end - start) / step).fill(null);
     const id = this.#ids.get(name);
-    if (id !== undefined) {
-      for (const [ts, v] of this.#readLevel(id, name, level, start, end)) {
-        const i = (ts - start) / step;
+    if (id === undefined) return { name, start, end, step, values };
+    if (level === 0 || end <= this.#doneUntil[level]) {
+      // the common case, straight into `values`: chunk blobs first, then rows (a row wins)
+      this.#fillFromChunks(id, level, start, end, values);
+      for (const [ts, v] of this.#rows(id, level, start, end)) {
+        const i = Math.floor((ts - start) / step);
         if (i >= 0 && i < values.length) values[i] = v;
       }
+      return { name, start, end, step, values };
+    }
+    for (const [ts, v] of this.#readLevel(id, name, level, start, end)) {
+      const i = (ts - start) / step;
+      if (i >= 0 && i < values.length) values[i] = v;
     }
     return { name, start, end, step, values };
+  }
+
+  /** Copies the chunk values of [start, end) into `values` (index = (ts - start) / level step). */
+  #fillFromChunks(id: number, level: number, start: number, end: number, values: Array<number | null>): void {
+    if (this.#compactedUntil[level] === -Infinity || start >= this.#compactedUntil[level]) return;
+    const step = this.levels[level].step;
+    const span = chunkSpan(step);
+    const chunks = this.#db.all<{ start: number; step: number; data: Uint8Array }>(
+      "SELECT start, step, data FROM chunks WHERE series = ? AND level = ? AND start >= ? AND start < ? ORDER BY start",
+      id,
+      level,
+      bucketOf(start, span) - span,
+      end,
+    );
+    for (const c of chunks) {
+      if (c.step !== step) {
+        for (const [ts, v] of decodeChunk(c.start, c.step, c.data, start, end)) {
+          const i = Math.floor((ts - start) / step);
+          if (i >= 0 && i < values.length) values[i] = v;
+        }
+        continue;
+      }
+      const floats = chunkValues(c.data);
+      const offset = (c.start - start) / step;
+      const lo = Math.max(0, -offset), hi = Math.min(floats.length, values.length - offset);
+      for (let k = lo; k < hi; k++) {
+        const v = floats[k];
+        if (v === v) values[offset + k] = v; // not NaN
+      }
+    }
   }
 
   /** Rows of a level in [start, end), completing not-yet-rolled buckets from the finer level. */
