@@ -57,7 +57,7 @@ export class MetricsCluster {
       if (this.#allLocal()) svc.statsd.ingestBytes(bytes);
       else for (const line of decoder.decode(bytes).split("\n")) this.#statsdLine(line.replace(/\r$/, ""));
     };
-    svc.statsdLine = (line) => this.#allLocal() ? svc.statsd.ingestLine(line) : this.#statsdLine(line);
+    svc.statsdLine = (line) => this.#allLocal() ? svc.localStatsdLine(line) : this.#statsdLine(line);
     svc.afterFlush = () => void this.forwarder.flush();
     const m = this.#opts.membership;
     if (m) {
@@ -96,6 +96,8 @@ export class MetricsCluster {
     if (sig === this.#signature) return;
     this.#signature = sig;
     this.ring = next;
+    // the statsd Worker aggregates only while every key is ours
+    this.#svc.setStatsdLocal(this.#allLocal());
     this.#opts.log.info(
       `ts ring: ${next.nodes.length ? next.nodes.map((n) => n.name).join(", ") : "no ts node (all local)"}`,
     );

@@ -9,7 +9,8 @@ import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { MetricsStoreConfig } from "../config/mod.ts";
 import { compileRules, parseRetentions } from "./retention.ts";
 import { METRICS_MIGRATIONS, TimeSeriesStore } from "./ts_store.ts";
-import { StatsdAggregator } from "./statsd_aggregator.ts";
+import { StatsdAggregator, type StatsdStats } from "./statsd_aggregator.ts";
+import { StatsdWorker } from "./statsd_worker_client.ts";
 import { parseGraphiteLine } from "./graphite_parse.ts";
 import { TcpLineServer, UdpListener } from "./listeners.ts";
 import { matchNames, PathPattern } from "./glob.ts";
@@ -81,7 +82,8 @@ export class MetricsService {
   #cfg: MetricsStoreConfig;
   #statsdCfg: StatsdSettings | null;
   #graphiteCfg: GraphiteSettings | null;
-  #statsdUdp: UdpListener | null = null;
+  /** Owns the statsd UDP socket and aggregates in its own thread. */
+  #statsdWorker: StatsdWorker | null = null;
   #statsdTcp: TcpLineServer | null = null;
   #graphiteUdp: UdpListener | null = null;
   #graphiteTcp: TcpLineServer | null = null;
@@ -112,7 +114,7 @@ export class MetricsService {
     });
     this.route = (name, value, ts) => void this.store.add(name, value, ts);
     this.statsdPacket = (bytes) => this.statsd.ingestBytes(bytes);
-    this.statsdLine = (line) => this.statsd.ingestLine(line);
+    this.statsdLine = (line) => this.localStatsdLine(line);
   }
 
   /** Accepts a point from any source: mirrored if configured, then routed. */
@@ -152,10 +154,38 @@ export class MetricsService {
     fetch: (pattern, from, until) => Promise.resolve(this.fetchLocal(pattern, from, until)),
   };
 
-  /** Runs one statsd flush now (timers call it every interval). */
-  flushStatsd(): number {
-    const pts = this.statsd.flush(Math.floor(this.#ctx.clock.now() / 1000));
-    for (const [n, v, ts] of pts) this.ingest(n, v, ts);
+  /** A statsd line aggregated on this node: by the Worker when it listens, else here. */
+  localStatsdLine(line: string): void {
+    if (this.#statsdWorker) this.#statsdWorker.line(line);
+    else this.statsd.ingestLine(line);
+  }
+
+  /** Under ts routing datagrams come to the main thread to be split by owner; else the Worker aggregates. */
+  setStatsdLocal(local: boolean): void {
+    this.#statsdLocal = local;
+    this.#statsdWorker?.setLocal(local);
+  }
+  #statsdLocal = true;
+
+  /** statsd counters of this node (Worker and main-thread aggregators together). */
+  statsdStats(): StatsdStats & { last_bad: string } {
+    const a = this.statsd.stats, w = this.#statsdWorker?.stats;
+    return {
+      packets: a.packets + (w?.packets ?? 0),
+      metrics: a.metrics + (w?.metrics ?? 0),
+      bad_lines: a.bad_lines + (w?.bad_lines ?? 0),
+      dropped: a.dropped + (w?.dropped ?? 0),
+      flushes: Math.max(a.flushes, w?.flushes ?? 0),
+      last_bad: this.#statsdWorker?.lastBad || this.statsd.lastBad,
+    };
+  }
+
+  /** Runs one statsd flush now (timers call it every interval): both aggregators, then a write. */
+  async flushStatsd(): Promise<number> {
+    const ts = Math.floor(this.#ctx.clock.now() / 1000);
+    const pts = this.statsd.flush(ts);
+    if (this.#statsdWorker) pts.push(...await this.#statsdWorker.flush(ts));
+    for (const [n, v, t] of pts) this.ingest(n, v, t);
     this.store.flush();
     return pts.length;
   }
@@ -172,7 +202,7 @@ export class MetricsService {
     // statsd flushes run even without a listener: forwarded lines may arrive from other nodes
     const statsdEvery = (this.#statsdCfg?.interval ?? 10) * 1000;
     this.#timers.push(
-      clock.setInterval(() => this.#safe("statsd flush", () => this.flushStatsd()), statsdEvery),
+      clock.setInterval(() => void this.#flushStatsdSafely(), statsdEvery),
     );
     const onError = (what: string) => (err: Error) => {
       this.socketErrors++;
@@ -184,7 +214,18 @@ export class MetricsService {
       if (s) {
         const agg = this.statsd;
         const host = s.bind || ctx.config.params.bind;
-        this.#statsdUdp = new UdpListener(host, s.port, (b) => this.statsdPacket(b), onError("statsd udp"));
+        this.#statsdWorker = await StatsdWorker.start(
+          host,
+          s.port,
+          {
+            intervalSeconds: s.interval,
+            percentiles: s.percentiles,
+            maxTimerValues: s.max_timer_values,
+          },
+          (b) => this.statsdPacket(b),
+          (msg) => onError("statsd udp")(new Error(msg)),
+        );
+        this.#statsdWorker.setLocal(this.#statsdLocal);
         if (s.tcp) {
           this.#statsdTcp = new TcpLineServer({
             hostname: host,
@@ -241,6 +282,15 @@ export class MetricsService {
     }
   }
 
+  async #flushStatsdSafely(): Promise<void> {
+    try {
+      await this.flushStatsd();
+    } catch (err) {
+      this.#ctx.counters.inc("metrics_errors_total", { what: "statsd flush" });
+      this.#ctx.log.error(`statsd flush failed: ${(err as Error).message}`);
+    }
+  }
+
   #writing = false;
 
   /**
@@ -285,21 +335,21 @@ export class MetricsService {
     this.#offBus?.();
     this.#offBus = null;
     await Promise.all(
-      [this.#statsdUdp, this.#statsdTcp, this.#graphiteUdp, this.#graphiteTcp].map((l) => l?.close()),
+      [this.#statsdTcp, this.#graphiteUdp, this.#graphiteTcp].map((l) => l?.close()),
     );
-    this.#statsdUdp = this.#statsdTcp = null;
+    this.#statsdTcp = null;
     this.#graphiteUdp = this.#graphiteTcp = null;
     // what was received and acknowledged by nothing yet still lands: flush statsd, then the store
-    this.#safe("final flush", () => {
-      this.flushStatsd();
-      this.store.flush();
-    });
+    await this.#flushStatsdSafely();
+    await this.#statsdWorker?.stop();
+    this.#statsdWorker = null;
+    this.#safe("final flush", () => this.store.flush());
   }
 
   /** Actual listening ports (0 when not listening). */
   ports(): { statsd_udp: number; statsd_tcp: number; graphite_udp: number; graphite_tcp: number } {
     return {
-      statsd_udp: this.#statsdUdp?.port ?? 0,
+      statsd_udp: this.#statsdWorker?.port ?? 0,
       statsd_tcp: this.#statsdTcp?.port ?? 0,
       graphite_udp: this.#graphiteUdp?.port ?? 0,
       graphite_tcp: this.#graphiteTcp?.port ?? 0,
@@ -315,7 +365,7 @@ export class MetricsService {
           ...this.#statsdCfg,
           enabled: p.statsd_udp > 0,
           listening: { udp: p.statsd_udp, tcp: p.statsd_tcp },
-          ...this.statsd?.stats,
+          ...this.statsdStats(),
         }
         : null,
       graphite: this.#graphiteCfg

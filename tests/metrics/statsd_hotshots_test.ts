@@ -38,16 +38,17 @@ Deno.test("a real statsd client (hot-shots) sends every type; the flush stores e
     Math.random = realRandom;
   }
   const svc = m.service;
-  await until(() => svc.statsd!.stats.metrics >= 13, "13 samples");
+  await until(() => svc.statsdStats().metrics >= 13, "13 samples");
   // a gauge's deltas depend on order, and UDP sends may overtake each other: one at a time
   client.gauge("queue", 7);
-  await until(() => svc.statsd!.stats.metrics >= 14, "the gauge");
+  await until(() => svc.statsdStats().metrics >= 14, "the gauge");
   client.gaugeDelta("queue", 3);
-  await until(() => svc.statsd!.stats.metrics >= 15, "+3");
+  await until(() => svc.statsdStats().metrics >= 15, "+3");
   client.gaugeDelta("queue", -5);
-  await until(() => svc.statsd!.stats.metrics >= 16, "-5");
-  assert.equal(svc.statsd!.stats.bad_lines, 0, svc.statsd!.lastBad);
-  await clock.advance(10_000); // one statsd flush on the injected clock
+  await until(() => svc.statsdStats().metrics >= 16, "-5");
+  assert.equal(svc.statsdStats().bad_lines, 0, svc.statsdStats().last_bad);
+  await clock.advance(10_000); // one statsd flush on the injected clock (answered by the Worker)
+  await until(() => svc.store.has("stats.gauges.app.hits.count"), "the flush");
   const now = Math.floor(clock.now() / 1000);
   const get = (name: string) => {
     const s = svc.store.fetch(name, now - 60, now);
@@ -70,4 +71,46 @@ Deno.test("a real statsd client (hot-shots) sends every type; the flush stores e
   await m.stop();
   assert.equal((m.info().statsd as { enabled: boolean }).enabled, false, "not listening after stop");
   ctx.cleanup();
+});
+
+Deno.test("under ts routing the statsd Worker hands datagrams to the main thread; back to aggregating after", async () => {
+  const port = freePort(HOST);
+  const ctx = makeTestCtx({
+    clock: new VirtualClock(1_700_000_000_000),
+    files: { "listeners.json": { statsd: { enabled: true, port, bind: HOST, interval: 10, tcp: true } } },
+  });
+  const m = createMetrics(ctx);
+  await m.start();
+  const svc = m.service;
+  const got: string[] = [];
+  svc.statsdPacket = (b) => got.push(new TextDecoder().decode(b));
+  svc.setStatsdLocal(false);
+  const udp = Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" });
+  const send = (t: string) =>
+    udp.send(new TextEncoder().encode(t), { hostname: HOST, port, transport: "udp" });
+  try {
+    await new Promise((r) => setTimeout(r, 50)); // the mode message reaches the Worker
+    await send("routed:1|c");
+    await until(() => got.length === 1, "the datagram on the main thread");
+    assert.equal(got[0], "routed:1|c");
+    svc.setStatsdLocal(true);
+    await new Promise((r) => setTimeout(r, 50));
+    await send("local:2|c");
+    await until(() => svc.statsdStats().metrics === 1, "aggregated in the Worker");
+    // a TCP line goes to the same aggregator as UDP
+    const conn = await Deno.connect({ hostname: HOST, port });
+    await conn.write(new TextEncoder().encode("local:3|c\n"));
+    conn.close();
+    await until(() => svc.statsdStats().metrics === 2, "the TCP line");
+    assert.equal(await svc.flushStatsd() > 0, true);
+    const now = Math.floor(ctx.clock.now() / 1000);
+    assert.deepEqual(
+      svc.store.fetch("stats.gauges.local.count", now - 60, now).values.filter((v) => v !== null),
+      [5],
+    );
+  } finally {
+    udp.close();
+    await m.stop();
+    ctx.cleanup();
+  }
 });
