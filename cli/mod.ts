@@ -20,6 +20,8 @@ import { kvCommands } from "./kv.ts";
 import { raftCommands } from "./raft.ts";
 import { execCommands } from "./exec.ts";
 import { propagateCommands } from "./propagate.ts";
+import { metricsCommands } from "./metrics.ts";
+import { snapshotCommands } from "./snapshot.ts";
 import { joinCommands, keysCommands, leaveCommands, membersCommands } from "./members.ts";
 import { handlersCommands } from "./handlers.ts";
 import { shinkenCommands } from "./shinken.ts";
@@ -38,6 +40,8 @@ export const GROUPS: CommandGroup[] = [
   checksCommands,
   detectorsCommands,
   kvCommands,
+  metricsCommands,
+  snapshotCommands,
   membersCommands,
   joinCommands,
   leaveCommands,

@@ -31,6 +31,8 @@ import { createChecks } from "./checks/mod.ts";
 import { createDetectors } from "./detectors/mod.ts";
 import { createKv } from "./kv/mod.ts";
 import { createGossip } from "./gossip/mod.ts";
+import { createMetrics } from "./metrics/mod.ts";
+import { createSnapshot } from "./snapshot/mod.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
 import type { MemberRecord } from "./types.ts";
 import type { KvApi } from "./kv/mod.ts";
@@ -149,6 +151,13 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
     create: (ctx, shared) =>
       createChecks(ctx, { collectors: shared.collectors, membership: shared.membership }),
   },
+  // metrics: always (the store keeps collector values and perfdata); statsd/graphite listen when enabled
+  {
+    name: "metrics",
+    create: (ctx, shared) => createMetrics(ctx, { membership: shared.membership, envelope: shared.envelope }),
+  },
+  // snapshot: POST /snapshot/save copies the kv, metrics and checks databases (online backup)
+  { name: "snapshot", create: (ctx) => createSnapshot(ctx) },
   // outputs: consume check.changed / member.* / kv.changed on the bus
   {
     name: "handlers",
@@ -421,8 +430,8 @@ export class Agent {
       config_files: this.config.files.length,
       dns: this.config.listeners.dns ? { ...this.config.listeners.dns, enabled: false } : null,
       websocket: this.config.listeners.websocket ?? null,
-      statsd: this.config.listeners.statsd ?? null,
-      graphite: this.config.listeners.graphite ?? null,
+      statsd: this.#metricsListeners().statsd,
+      graphite: this.#metricsListeners().graphite,
       threads: { nb_threads: 1 + this.sandbox.workers().length },
       workers: this.sandbox.workers().map((w) => ({ name: w.spec.name, running: w.running })),
       docker: { enabled: false, connected: false },
@@ -449,6 +458,16 @@ export class Agent {
       }
     }
     return out;
+  }
+
+  /** statsd/graphite sections: enabled only while the metrics subsystem really listens. */
+  #metricsListeners(): { statsd: unknown; graphite: unknown } {
+    const m = this.subsystems.find((s) => s.name === "metrics") as
+      | (Subsystem & { service?: { listenerInfo(): { statsd: unknown; graphite: unknown } } })
+      | undefined;
+    if (m?.service) return m.service.listenerInfo();
+    const off = (v: Record<string, unknown> | undefined) => v ? { ...v, enabled: false } : null;
+    return { statsd: off(this.config.listeners.statsd), graphite: off(this.config.listeners.graphite) };
   }
 
   /**

@@ -28,6 +28,7 @@ export {
   kvFields,
   LISTENER_KINDS,
   listenerTypes,
+  metricsFields,
   OBJECT_KINDS,
   objectTypes,
   raftFields,
@@ -85,6 +86,16 @@ export interface RaftConfig {
   heartbeat: number;
   election_timeout: number;
 }
+/** The time-series store (`metrics` parameter). */
+export interface MetricsStoreConfig {
+  retentions: string;
+  aggregation: Array<{ pattern: string; method: "average" | "sum" | "min" | "max" | "last" }>;
+  flush_interval: number;
+  rollup_interval: number;
+  max_pending: number;
+  forward_batch: number;
+}
+
 export interface ChecksConfig {
   max_concurrency: number;
   timeout: number;
@@ -121,6 +132,7 @@ export interface AgentParams {
   raft: RaftConfig;
   /** User Nagios plugins run as when the agent runs as root. */
   nagios_user: string;
+  metrics: MetricsStoreConfig;
 }
 
 export interface AgentConfig {

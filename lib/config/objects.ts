@@ -102,6 +102,28 @@ export const collectorsFields: Fields = {
   docker_socket: opt(str(), "/var/run/docker.sock", "Docker Engine API socket"),
 };
 
+export const metricsFields: Fields = {
+  retentions: opt(
+    str({ nonEmpty: true }),
+    "10s:1d,1m:31d,1h:1y",
+    "time-series levels, finest first, as carbon's `step:keep` list",
+  ),
+  aggregation: opt(
+    list(
+      object({
+        pattern: req(str({ nonEmpty: true })),
+        method: req(oneOf(["average", "sum", "min", "max", "last"] as const)),
+      }),
+    ),
+    [],
+    "rollup method by metric name pattern (first match wins; default average)",
+  ),
+  flush_interval: opt(durationMs({ min: 10 }), 1000, "time between batched writes of received points"),
+  rollup_interval: opt(durationMs({ min: 100 }), 60_000, "time between rollup/expiry passes"),
+  max_pending: opt(int({ min: 1000 }), 500_000, "points held in memory before a write is forced"),
+  forward_batch: opt(int({ min: 1, max: 100_000 }), 2000, "points per forwarded message to a ts owner"),
+};
+
 export const checksFields: Fields = {
   max_concurrency: opt(int({ min: 1, max: 1024 }), 16, "checks running at once"),
   timeout: opt(durationMs({ min: 100 }), 30_000, "default Nagios plugin timeout"),
@@ -157,6 +179,7 @@ export const agentFields: Fields = {
     "nobody",
     "user Nagios plugins run as when the agent runs as root",
   ),
+  metrics: opt(object(metricsFields), () => ({}), "time-series store"),
 };
 
 export const checkFields: Fields = {
@@ -285,6 +308,9 @@ export const listenerTypes = {
     port: opt(port(), 8125),
     interval: opt(num({ min: 1 }), 10),
     bind: opt(str()),
+    tcp: opt(bool(), false),
+    percentiles: opt(list(num({ min: 0.01, max: 100 })), [90, 99]),
+    max_timer_values: opt(int({ min: 100, max: 10_000_000 }), 10_000),
   }),
   graphite: object({
     enabled: opt(bool(), false),
@@ -292,6 +318,9 @@ export const listenerTypes = {
     udp: opt(bool(), true),
     tcp: opt(bool(), true),
     bind: opt(str()),
+    idle_timeout: opt(durationMs({ min: 100 }), 30_000),
+    max_line: opt(int({ min: 64, max: 1_048_576 }), 4096),
+    forward_to: opt(str(), ""),
   }),
   shinken: object({
     enabled: opt(bool(), true),

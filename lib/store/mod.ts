@@ -11,7 +11,7 @@
  * db.get<{ value: string }>("SELECT value FROM kv_meta WHERE key = ?", "a");
  * ```
  */
-import { DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
+import { backup, DatabaseSync, type SQLInputValue, type StatementSync } from "node:sqlite";
 
 export interface Migration {
   /** 1, 2, 3... applied in order, each once. */
@@ -48,6 +48,11 @@ export class Database {
       this.#stmts.set(sql, s);
     }
     return s;
+  }
+
+  /** The cached prepared statement of `sql`, for hot loops that call it directly. */
+  statement(sql: string): StatementSync {
+    return this.#stmt(sql);
   }
 
   /** Executes a statement; returns changes and last row id. */
@@ -93,6 +98,14 @@ export class Database {
 
   get isOpen(): boolean {
     return this.#db.isOpen;
+  }
+
+  /**
+   * Copies the database to `path` with SQLite's online backup (a consistent copy while writers
+   * continue, `pagesPerStep` pages per step between event-loop turns).
+   */
+  async backup(path: string, pagesPerStep = 1024): Promise<void> {
+    await backup(this.#db, path, { rate: pagesPerStep });
   }
 
   /** Checkpoints the WAL and closes. Safe to call twice. */
@@ -169,6 +182,12 @@ export class Store {
 
   names(): string[] {
     return [...this.#dbs.keys()];
+  }
+
+  /** The open handle of `<dir>/<name>.db`, if a subsystem opened it (no migration, no create). */
+  handle(name: string): Database | undefined {
+    const db = this.#dbs.get(name);
+    return db && db.isOpen ? db : undefined;
   }
 
   closeAll(): void {

@@ -1,0 +1,92 @@
+/**
+ * `kunai snapshot save FILE` (asks the running agent for a consistent copy of its KV, metrics and
+ * check-history databases) and `kunai snapshot restore FILE` (on a stopped agent: checks every byte,
+ * then puts them into its data dir). lib/snapshot is loaded only by these commands.
+ */
+import { dirname, resolve } from "node:path";
+import { resolveConfig } from "../lib/config/mod.ts";
+import { AgentHttpError } from "../lib/client/mod.ts";
+import type { CommandGroup } from "./types.ts";
+import { UsageError } from "./types.ts";
+
+interface Part {
+  name: string;
+  bytes: number;
+  sha256: string;
+}
+
+function describe(m: { version: string; node: string; time: number; parts: Part[] }): string[] {
+  return [
+    `snapshot of ${m.node} (kunai ${m.version}) at ${new Date(m.time * 1000).toISOString()}`,
+    ...m.parts.map((p) =>
+      `  ${p.name.padEnd(8)} ${String(p.bytes).padStart(12)} bytes  sha256 ${p.sha256.slice(0, 16)}…`
+    ),
+  ];
+}
+
+export const snapshotCommands: CommandGroup = {
+  group: "snapshot",
+  description: "back up and restore this node's KV, metrics and check-history databases",
+  commands: [
+    {
+      name: "save",
+      description: "write a consistent snapshot of the running agent's databases to FILE",
+      args: ["<FILE>"],
+      async run({ client, out, positionals }) {
+        const file = positionals[0];
+        if (!file) throw new UsageError("missing FILE");
+        const res = await client().request("POST", "/snapshot/save");
+        if (!res.ok) {
+          const text = await res.text();
+          let msg = text;
+          try {
+            msg = JSON.parse(text).error ?? text;
+          } catch { /* plain text */ }
+          throw new AgentHttpError(res.status, msg);
+        }
+        const partial = `${file}.partial`;
+        {
+          using f = await Deno.open(partial, { write: true, create: true, truncate: true });
+          await res.body!.pipeTo(f.writable, { preventClose: true });
+        }
+        const { readManifest } = await import("../lib/snapshot/mod.ts");
+        const { manifest } = await readManifest(partial);
+        await Deno.rename(partial, file);
+        for (const l of describe(manifest)) out.line(l);
+        out.line(`written to ${file}`);
+        return 0;
+      },
+    },
+    {
+      name: "restore",
+      description: "restore FILE into the data dir of a stopped agent (refuses damaged or foreign files)",
+      args: ["<FILE>"],
+      options: {
+        "cfg-dir": { type: "string", description: "configuration directory of the agent to restore" },
+      },
+      async run({ out, options, positionals, configFile }) {
+        const file = positionals[0];
+        if (!file) throw new UsageError("missing FILE");
+        const cfgDir = options["cfg-dir"]
+          ? String(options["cfg-dir"])
+          : configFile
+          ? dirname(resolve(configFile))
+          : undefined;
+        const cfg = resolveConfig(cfgDir ? { cfgDir } : {});
+        const { restoreSnapshot, SnapshotError } = await import("../lib/snapshot/mod.ts");
+        try {
+          const m = await restoreSnapshot(file, { dataDir: cfg.params.data, lockFile: cfg.params.lock });
+          for (const l of describe(m)) out.line(l);
+          out.line(`restored into ${cfg.params.data} (replaced databases kept as *.db.pre-restore)`);
+          return 0;
+        } catch (err) {
+          if (err instanceof SnapshotError) {
+            out.error(`kunai: ${err.message}`);
+            return 2;
+          }
+          throw err;
+        }
+      },
+    },
+  ],
+};

@@ -1,0 +1,217 @@
+/**
+ * Metrics across the cluster: with members tagged `ts`, every series has one owner on the SHA1 ring
+ * (ts_ring.ts). Points and statsd lines owned elsewhere are forwarded in batches (peer_client.ts);
+ * reads ask every `ts` node for the series matching a path and merge. Without `ts` members, all
+ * stays local and the hot paths are untouched.
+ */
+import type { MemberRecord, MembershipView } from "../types.ts";
+import type { PeerEnvelope } from "../transport/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { peerResponse, readPeerBody, RouteTable } from "../routing/mod.ts";
+import { HttpError } from "../routing/mod.ts";
+import type { MetricsService } from "./service.ts";
+import { TsRing } from "./ts_ring.ts";
+import { type ForwardBatch, Forwarder, peerCall } from "./peer_client.ts";
+import type { SeriesSource } from "./render.ts";
+import type { FetchedSeries } from "./ts_store.ts";
+import { sanitizeKey } from "./statsd_parse.ts";
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+export interface ClusterOptions {
+  membership?: Pick<MembershipView, "self" | "members">;
+  envelope?: PeerEnvelope;
+  /** Member changes (`member.*` bus events): the ring is rebuilt on each. */
+  onMemberChange?: (fn: () => void) => () => void;
+  batchSize: number;
+  log: Logger;
+}
+
+export class MetricsCluster {
+  ring: TsRing = TsRing.of([]);
+  readonly forwarder: Forwarder;
+  #svc: MetricsService;
+  #opts: ClusterOptions;
+  #signature = "";
+  #off: (() => void) | null = null;
+
+  constructor(svc: MetricsService, opts: ClusterOptions) {
+    this.#svc = svc;
+    this.#opts = opts;
+    this.forwarder = new Forwarder(
+      opts.envelope,
+      opts.batchSize,
+      200_000,
+      (m) => opts.log.warn(`forward: ${m}`),
+    );
+  }
+
+  /** Binds the hooks of the service and follows membership changes. */
+  start(): void {
+    const svc = this.#svc;
+    svc.route = (name, value, ts) => {
+      const owner = this.ring.owner(name);
+      if (owner === null || this.#isSelf(owner)) svc.store.add(name, value, ts);
+      else this.forwarder.point(owner, name, value, ts);
+    };
+    svc.statsdPacket = (bytes) => {
+      if (this.#allLocal()) svc.statsd.ingestBytes(bytes);
+      else for (const line of decoder.decode(bytes).split("\n")) this.#statsdLine(line.replace(/\r$/, ""));
+    };
+    svc.statsdLine = (line) => this.#allLocal() ? svc.localStatsdLine(line) : this.#statsdLine(line);
+    svc.afterFlush = () => void this.forwarder.flush();
+    const m = this.#opts.membership;
+    if (m) {
+      this.#rebuild();
+      this.#off = this.#opts.onMemberChange?.(() => this.#rebuild()) ?? null;
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#off?.();
+    this.#off = null;
+    await this.forwarder.flush();
+  }
+
+  #isSelf(node: MemberRecord): boolean {
+    return node.uuid === this.#opts.membership?.self().uuid;
+  }
+
+  /** No ring, or a ring of only ourselves. */
+  #allLocal(): boolean {
+    return this.ring.empty || (this.ring.nodes.length === 1 && this.#isSelf(this.ring.nodes[0]));
+  }
+
+  #statsdLine(line: string): void {
+    if (line === "") return;
+    const colon = line.indexOf(":");
+    const owner = colon > 0 ? this.ring.owner(sanitizeKey(line.slice(0, colon))) : null;
+    if (owner === null || this.#isSelf(owner)) this.#svc.statsd.ingestLine(line);
+    else this.forwarder.statsdLine(owner, line);
+  }
+
+  #rebuild(): void {
+    const members = this.#opts.membership!.members();
+    const next = TsRing.of(members);
+    const sig = next.nodes.map((n) => `${n.uuid}@${n.addr}:${n.port}`).join(",");
+    if (sig === this.#signature) return;
+    this.#signature = sig;
+    this.ring = next;
+    // the statsd Worker aggregates only while every key is ours
+    this.#svc.setStatsdLocal(this.#allLocal());
+    this.#opts.log.info(
+      `ts ring: ${next.nodes.length ? next.nodes.map((n) => n.name).join(", ") : "no ts node (all local)"}`,
+    );
+    for (const orphan of this.forwarder.retain(new Set(next.nodes.map((n) => n.uuid)))) this.#reroute(orphan);
+  }
+
+  #reroute(batch: ForwardBatch): void {
+    for (const [n, v, ts] of batch.points) this.#svc.route(n, v, ts);
+    for (const line of batch.statsd) this.#statsdLine(line);
+  }
+
+  /** Other `ts` nodes (reads ask them too). */
+  #remotes(): MemberRecord[] {
+    return this.ring.nodes.filter((n) => !this.#isSelf(n));
+  }
+
+  /** Local series plus those of every other `ts` node; a name found twice keeps the fuller copy. */
+  readonly source: SeriesSource = {
+    fetch: async (pattern, from, until) => {
+      const local = this.#svc.fetchLocal(pattern, from, until);
+      const remote = await Promise.all(
+        this.#remotes().map(async (n) => {
+          const r = await peerCall(this.#opts.envelope, n, "/metrics-internal/fetch", {
+            pattern,
+            from,
+            until,
+          })
+            .catch((err) => {
+              throw new HttpError(502, `ts node ${n.name} did not answer: ${(err as Error).message}`);
+            }) as { series: FetchedSeries[] };
+          return r.series;
+        }),
+      );
+      const byName = new Map<string, FetchedSeries>();
+      const filled = (s: FetchedSeries) => s.values.filter((v) => v !== null).length;
+      for (const s of [local, ...remote].flat()) {
+        const cur = byName.get(s.name);
+        if (!cur || filled(s) > filled(cur)) byName.set(s.name, s);
+      }
+      return [...byName.values()];
+    },
+  };
+
+  /** Every metric name of the cluster's `ts` nodes (ours included), sorted. */
+  async names(): Promise<string[]> {
+    const all = new Set(this.#svc.store.names());
+    const remote = await Promise.all(
+      this.#remotes().map((n) =>
+        peerCall(this.#opts.envelope, n, "/metrics-internal/names", {}).then((r) =>
+          (r as { names: string[] }).names
+        )
+          .catch((err) => {
+            throw new HttpError(502, `ts node ${n.name} did not answer: ${(err as Error).message}`);
+          })
+      ),
+    );
+    for (const list of remote) for (const n of list) all.add(n);
+    return [...all].sort();
+  }
+
+  /** Agent-to-agent routes: forwarded points in, series and names out. */
+  peerRoutes(r: RouteTable): void {
+    const json = async (c: Parameters<typeof readPeerBody>[0]) => {
+      const body = await readPeerBody(c);
+      try {
+        return JSON.parse(decoder.decode(body)) as Record<string, unknown>;
+      } catch (err) {
+        throw new HttpError(400, `invalid JSON: ${(err as Error).message}`);
+      }
+    };
+    r.peer(
+      "POST",
+      "/metrics-internal/ingest",
+      "points and statsd lines forwarded to their ts owner",
+      async (c) => {
+        const b = await json(c);
+        const points = Array.isArray(b.points) ? b.points : [];
+        const lines = Array.isArray(b.statsd) ? b.statsd : [];
+        let stored = 0;
+        for (const p of points) {
+          if (
+            !Array.isArray(p) || typeof p[0] !== "string" || typeof p[1] !== "number" ||
+            typeof p[2] !== "number"
+          ) {
+            continue;
+          }
+          if (this.#svc.store.add(p[0], p[1], p[2])) stored++;
+        }
+        for (const l of lines) if (typeof l === "string") this.#svc.statsd.ingestLine(l);
+        return peerResponse(c, encoder.encode(JSON.stringify({ stored, lines: lines.length })));
+      },
+    );
+    r.peer("POST", "/metrics-internal/fetch", "series of this node matching a path", async (c) => {
+      const b = await json(c);
+      if (typeof b.pattern !== "string" || typeof b.from !== "number" || typeof b.until !== "number") {
+        throw new HttpError(400, "expected {pattern, from, until}");
+      }
+      const series = this.#svc.fetchLocal(b.pattern, b.from, b.until);
+      return peerResponse(c, encoder.encode(JSON.stringify({ series })));
+    });
+    r.peer("POST", "/metrics-internal/names", "metric names stored on this node", async (c) => {
+      await json(c);
+      return peerResponse(c, encoder.encode(JSON.stringify({ names: this.#svc.store.names() })));
+    });
+  }
+
+  info(): Record<string, unknown> {
+    return {
+      ts_nodes: this.ring.nodes.map((n) => n.name),
+      waiting: this.forwarder.waiting,
+      ...this.forwarder.stats,
+      last_forward_error: this.forwarder.lastError || null,
+    };
+  }
+}

@@ -1,0 +1,144 @@
+/**
+ * Graphite path patterns (pure): `*` and `?` within one node, `[a-z0-9]` character classes and
+ * `{a,b}` alternatives (expanded first, so they may span dots), matched node by node against
+ * dot-separated metric names; and the finder's one-level-below listing.
+ *
+ * ```ts
+ * matchNames("web*.cpu.{user,system}", ["web1.cpu.user", "db1.cpu.user"]); // ["web1.cpu.user"]
+ * ```
+ */
+
+/** Largest number of patterns one `{..}` expansion may produce (a guard against `{a,b}{c,d}...` bombs). */
+export const MAX_EXPANSIONS = 1024;
+
+export class PatternError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "PatternError";
+  }
+}
+
+/** Expands `{a,b}` alternatives (nested allowed) into plain patterns. */
+export function expandBraces(pattern: string): string[] {
+  const open = pattern.indexOf("{");
+  if (open < 0) return [pattern];
+  let depth = 0;
+  let close = -1;
+  const cuts: number[] = [];
+  for (let i = open; i < pattern.length; i++) {
+    const ch = pattern[i];
+    if (ch === "{") depth++;
+    else if (ch === "}") {
+      depth--;
+      if (depth === 0) {
+        close = i;
+        break;
+      }
+    } else if (ch === "," && depth === 1) cuts.push(i);
+  }
+  if (close < 0) throw new PatternError(`unbalanced '{' at position ${open} of '${pattern}'`);
+  const head = pattern.slice(0, open);
+  const tail = pattern.slice(close + 1);
+  const bounds = [open, ...cuts, close];
+  const out: string[] = [];
+  for (let i = 0; i < bounds.length - 1; i++) {
+    const alt = pattern.slice(bounds[i] + 1, bounds[i + 1]);
+    for (const e of expandBraces(head + alt + tail)) {
+      out.push(e);
+      if (out.length > MAX_EXPANSIONS) {
+        throw new PatternError(`'${pattern}' expands to more than ${MAX_EXPANSIONS} patterns`);
+      }
+    }
+  }
+  return out;
+}
+
+/** One pattern node as a regular expression (anchored), or null when it is a plain string. */
+function nodeRegex(node: string): RegExp | null {
+  if (!/[*?[]/.test(node)) return null;
+  let re = "^";
+  for (let i = 0; i < node.length; i++) {
+    const ch = node[i];
+    if (ch === "*") re += "[^.]*";
+    else if (ch === "?") re += "[^.]";
+    else if (ch === "[") {
+      const end = node.indexOf("]", i + 1);
+      if (end < 0) throw new PatternError(`unbalanced '[' in '${node}'`);
+      const body = node.slice(i + 1, end).replace(/[\\^\]]/g, (c) => "\\" + c);
+      re += `[${body.startsWith("!") ? "^" + body.slice(1) : body}]`;
+      i = end;
+    } else re += ch.replace(/[.+^$()|\\/]/g, (c) => "\\" + c);
+  }
+  return new RegExp(re + "$");
+}
+
+/** A compiled path pattern: one matcher per node. */
+export class PathPattern {
+  readonly alternatives: Array<Array<RegExp | string>>;
+
+  constructor(readonly source: string) {
+    this.alternatives = expandBraces(source).map((p) => p.split(".").map((n) => nodeRegex(n) ?? n));
+  }
+
+  /** Whether `nodes` (a name split on dots) match, all of them (`prefix`: the first nodes only). */
+  matchNodes(nodes: string[], prefix = false): boolean {
+    return this.alternatives.some((alt) => {
+      if (prefix ? nodes.length < alt.length : nodes.length !== alt.length) return false;
+      for (let i = 0; i < alt.length; i++) {
+        const m = alt[i];
+        if (typeof m === "string" ? m !== nodes[i] : !m.test(nodes[i])) return false;
+      }
+      return true;
+    });
+  }
+
+  /** The pattern has no wildcard at all (a plain name). */
+  get literal(): boolean {
+    return this.alternatives.length === 1 && this.alternatives[0].every((n) => typeof n === "string");
+  }
+}
+
+/** Names matching `pattern`, in the order given. */
+export function matchNames(pattern: string, names: Iterable<string>): string[] {
+  const p = new PathPattern(pattern);
+  const out: string[] = [];
+  for (const n of names) if (p.matchNodes(n.split("."))) out.push(n);
+  return out;
+}
+
+/** A node one level below a query: its full path, and whether it is a metric and/or has children. */
+export interface FoundNode {
+  path: string;
+  text: string;
+  leaf: boolean;
+  branch: boolean;
+}
+
+/** The nodes a Graphite finder query matches (`x.*`: children of `x`), sorted by path. */
+export function findNodes(query: string, names: Iterable<string>): FoundNode[] {
+  const p = new PathPattern(query);
+  const found = new Map<string, FoundNode>();
+  for (const n of names) {
+    const nodes = n.split(".");
+    for (const alt of p.alternatives) {
+      const k = alt.length;
+      if (nodes.length < k) continue;
+      const head = nodes.slice(0, k);
+      if (!matchAlt(alt, head)) continue;
+      const path = head.join(".");
+      let f = found.get(path);
+      if (!f) found.set(path, f = { path, text: nodes[k - 1], leaf: false, branch: false });
+      if (nodes.length === k) f.leaf = true;
+      else f.branch = true;
+    }
+  }
+  return [...found.values()].sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
+}
+
+function matchAlt(alt: Array<RegExp | string>, nodes: string[]): boolean {
+  for (let i = 0; i < alt.length; i++) {
+    const m = alt[i];
+    if (typeof m === "string" ? m !== nodes[i] : !m.test(nodes[i])) return false;
+  }
+  return true;
+}

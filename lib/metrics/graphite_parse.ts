@@ -1,0 +1,132 @@
+/**
+ * Graphite plaintext protocol, one line at a time (pure; never throws): `name value timestamp`,
+ * whitespace separated. The value must be a finite number, the timestamp a finite number of
+ * seconds ≥ 0 (fractions are truncated); `-1` and `N` (a common "now" marker) take `now`.
+ *
+ * ```ts
+ * parseGraphiteLine("web1.cpu 0.5 1700000000", 0); // { name: "web1.cpu", value: 0.5, ts: 1700000000 }
+ * ```
+ */
+
+export interface GraphitePoint {
+  name: string;
+  value: number;
+  /** Unix seconds. */
+  ts: number;
+}
+
+/** Characters allowed in a metric name (by char code, ASCII only). */
+const NAME_CHAR = new Uint8Array(128);
+for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-;=:~%@+,#") {
+  NAME_CHAR[ch.charCodeAt(0)] = 1;
+}
+
+/** Longest metric name accepted (carbon's whisper paths hit filesystem limits near this). */
+export const MAX_NAME_LENGTH = 1024;
+
+function isBlank(c: number): boolean {
+  return c === 32 || c === 9;
+}
+
+/** Parses a line (without its newline). `nowSeconds` stands for `-1`/`N` timestamps. */
+export function parseGraphiteLine(line: string, nowSeconds: number): GraphitePoint | { bad: string } {
+  // one scan: three fields separated by spaces/tabs, the name checked on the way
+  const len = line.length;
+  let i = 0;
+  while (i < len && isBlank(line.charCodeAt(i))) i++;
+  const nameStart = i;
+  let prevDot = true; // a name may not start with a dot or hold ".."
+  for (; i < len; i++) {
+    const c = line.charCodeAt(i);
+    if (isBlank(c)) break;
+    if (c >= 128 || NAME_CHAR[c] === 0) return { bad: "invalid metric name" };
+    const dot = c === 46;
+    if (dot && prevDot) return { bad: "invalid metric name" };
+    prevDot = dot;
+  }
+  const nameEnd = i;
+  if (nameEnd === nameStart) return { bad: "expected 3 fields (name value timestamp), got 0" };
+  if (prevDot) return { bad: "invalid metric name" };
+  if (nameEnd - nameStart > MAX_NAME_LENGTH) return { bad: `name longer than ${MAX_NAME_LENGTH} characters` };
+  while (i < len && isBlank(line.charCodeAt(i))) i++;
+  const valueStart = i;
+  while (i < len && !isBlank(line.charCodeAt(i))) i++;
+  const valueEnd = i;
+  while (i < len && isBlank(line.charCodeAt(i))) i++;
+  const tsStart = i;
+  while (i < len && !isBlank(line.charCodeAt(i))) i++;
+  const tsEnd = i;
+  while (i < len && isBlank(line.charCodeAt(i))) i++;
+  if (valueEnd === valueStart || tsEnd === tsStart || i < len) {
+    const fields = line.trim().split(/[ \t]+/).length;
+    return { bad: `expected 3 fields (name value timestamp), got ${fields}` };
+  }
+  const value = Number(line.slice(valueStart, valueEnd));
+  if (!Number.isFinite(value)) return { bad: "value is not a finite number" };
+  const rawTs = line.slice(tsStart, tsEnd);
+  let ts: number;
+  if (rawTs === "-1" || rawTs === "N") ts = nowSeconds;
+  else {
+    ts = Number(rawTs);
+    if (!Number.isFinite(ts)) return { bad: "timestamp is not a finite number" };
+    if (ts < 0) return { bad: "negative timestamp" };
+    ts = Math.floor(ts);
+  }
+  return { name: line.slice(nameStart, nameEnd), value, ts };
+}
+
+/**
+ * Splits a byte stream into lines across reads, with a cap on line length: a line longer than
+ * `maxLine` is dropped whole (counted by the caller through `onOverlong`), the rest continue.
+ */
+export class LineSplitter {
+  #partial = "";
+  /** Discarding the rest of an overlong line until its newline. */
+  #skipping = false;
+  #decoder = new TextDecoder();
+
+  constructor(
+    readonly maxLine: number,
+    readonly onLine: (line: string) => void,
+    readonly onOverlong: () => void,
+  ) {}
+
+  push(bytes: Uint8Array): void {
+    const text = this.#decoder.decode(bytes, { stream: true });
+    let start = 0;
+    while (start <= text.length) {
+      const nl = text.indexOf("\n", start);
+      if (nl < 0) {
+        const rest = text.slice(start);
+        if (this.#skipping) return;
+        if (this.#partial.length + rest.length > this.maxLine) {
+          this.#partial = "";
+          this.#skipping = true;
+          this.onOverlong();
+        } else this.#partial += rest;
+        return;
+      }
+      const piece = text.slice(start, nl);
+      start = nl + 1;
+      if (this.#skipping) {
+        this.#skipping = false;
+        continue;
+      }
+      let line = this.#partial ? this.#partial + piece : piece;
+      this.#partial = "";
+      if (line.endsWith("\r")) line = line.slice(0, -1);
+      if (line.length > this.maxLine) this.onOverlong();
+      else if (line.trim() !== "") this.onLine(line);
+    }
+  }
+
+  /** The stream ended: a complete last line without newline still counts. */
+  end(): void {
+    const tail = this.#partial + this.#decoder.decode();
+    this.#partial = "";
+    if (!this.#skipping && tail.trim() !== "" && tail.length <= this.maxLine) {
+      this.onLine(tail.replace(/\r$/, ""));
+    }
+    this.#skipping = false;
+  }
+}

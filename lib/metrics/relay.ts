@@ -1,0 +1,82 @@
+/**
+ * `graphite.forward_to`: a copy of every received point to an external Graphite (carbon) as
+ * plaintext over TCP, batched per flush, reconnecting after errors. Memory is bounded: beyond
+ * `maxQueued` lines the oldest are dropped and counted.
+ *
+ * ```ts
+ * const relay = new GraphiteRelay("carbon.example:2003", log);
+ * relay.point("web1.load", 0.5, 1700000000);
+ * await relay.flush();
+ * ```
+ */
+import type { Logger } from "../log/mod.ts";
+
+const encoder = new TextEncoder();
+
+export class GraphiteRelay {
+  readonly host: string;
+  readonly port: number;
+  sent = 0;
+  dropped = 0;
+  errors = 0;
+  #queue: string[] = [];
+  #conn: Deno.TcpConn | null = null;
+  #busy = false;
+
+  constructor(target: string, readonly log: Logger, readonly maxQueued = 500_000) {
+    const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(target.trim());
+    if (!m || Number(m[2]) > 65535) throw new Error(`graphite.forward_to: '${target}' is not host:port`);
+    this.host = m[1];
+    this.port = Number(m[2]);
+  }
+
+  point(name: string, value: number, ts: number): void {
+    this.#queue.push(`${name} ${value} ${ts}\n`);
+    if (this.#queue.length > this.maxQueued) {
+      const over = this.#queue.length - this.maxQueued;
+      this.#queue.splice(0, over);
+      this.dropped += over;
+    }
+  }
+
+  get waiting(): number {
+    return this.#queue.length;
+  }
+
+  /** Sends what is queued (one write per call); on error keeps it for the next flush. */
+  async flush(): Promise<void> {
+    if (this.#busy || this.#queue.length === 0) return;
+    this.#busy = true;
+    const lines = this.#queue;
+    this.#queue = [];
+    try {
+      this.#conn ??= await Deno.connect({ hostname: this.host, port: this.port });
+      const bytes = encoder.encode(lines.join(""));
+      let off = 0;
+      while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
+      this.sent += lines.length;
+    } catch (err) {
+      this.errors++;
+      this.log.warn(`graphite.forward_to ${this.host}:${this.port}: ${(err as Error).message}`);
+      try {
+        this.#conn?.close();
+      } catch { /* already closed */ }
+      this.#conn = null;
+      this.#queue = lines.concat(this.#queue);
+      if (this.#queue.length > this.maxQueued) {
+        const over = this.#queue.length - this.maxQueued;
+        this.#queue.splice(0, over);
+        this.dropped += over;
+      }
+    } finally {
+      this.#busy = false;
+    }
+  }
+
+  close(): void {
+    try {
+      this.#conn?.close();
+    } catch { /* already closed */ }
+    this.#conn = null;
+  }
+}

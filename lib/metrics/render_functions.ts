@@ -1,0 +1,309 @@
+/**
+ * Graphite render functions (pure): each takes evaluated arguments (series lists, numbers,
+ * strings) and returns a series list. Nulls are gaps: combining functions ignore them and give
+ * null only when every input is null at that point.
+ */
+
+/** A series as `/render` returns it: `values[i]` is the point at `start + i * step`. */
+export interface Series {
+  name: string;
+  start: number;
+  end: number;
+  step: number;
+  values: Array<number | null>;
+  /** The path expression the series came from (aliasByNode, sumSeries naming). */
+  pathExpression: string;
+}
+
+export type Arg = Series[] | number | string | boolean;
+
+/** A wrong argument: `/render` answers 400 naming the function. */
+export class FunctionError extends Error {
+  constructor(readonly fn: string, message: string) {
+    super(`${fn}: ${message}`);
+    this.name = "FunctionError";
+  }
+}
+
+type Fn = (fn: string, args: Arg[], kwargs: Record<string, Arg>, label: string) => Series[];
+
+function seriesArg(fn: string, a: Arg | undefined, i: number): Series[] {
+  if (!Array.isArray(a)) throw new FunctionError(fn, `argument ${i + 1} must be a series list`);
+  return a;
+}
+function numArg(fn: string, a: Arg | undefined, i: number, def?: number): number {
+  if (a === undefined && def !== undefined) return def;
+  if (typeof a !== "number") throw new FunctionError(fn, `argument ${i + 1} must be a number`);
+  return a;
+}
+function strArg(fn: string, a: Arg | undefined, i: number, def?: string): string {
+  if (a === undefined && def !== undefined) return def;
+  if (typeof a !== "string") throw new FunctionError(fn, `argument ${i + 1} must be a string`);
+  return a;
+}
+
+/** Series of different steps brought to their least common multiple step (averaging). */
+export function normalize(list: Series[]): Series[] {
+  if (list.length < 2) return list;
+  const gcd = (a: number, b: number): number => b ? gcd(b, a % b) : a;
+  const step = list.reduce((acc, s) => acc / gcd(acc, s.step) * s.step, list[0].step);
+  return list.map((s) => s.step === step ? s : consolidate(s, step / s.step, "average"));
+}
+
+/** Groups every `n` points into one (Graphite's consolidateBy), step × n. */
+export function consolidate(s: Series, n: number, how: "average" | "sum" | "min" | "max" | "last"): Series {
+  if (n <= 1) return s;
+  const values: Array<number | null> = [];
+  for (let i = 0; i < s.values.length; i += n) {
+    const chunk = s.values.slice(i, i + n).filter((v): v is number => v !== null);
+    values.push(chunk.length ? reduceValues(how, chunk) : null);
+  }
+  return { ...s, step: s.step * n, end: s.start + values.length * s.step * n, values };
+}
+
+function reduceValues(how: string, v: number[]): number {
+  switch (how) {
+    case "sum":
+      return v.reduce((a, b) => a + b, 0);
+    case "min":
+      return Math.min(...v);
+    case "max":
+      return Math.max(...v);
+    case "last":
+      return v[v.length - 1];
+    default:
+      return v.reduce((a, b) => a + b, 0) / v.length;
+  }
+}
+
+/** Point-wise combination of a series list (sumSeries and friends). */
+function combine(fn: string, how: string, args: Arg[], label: string): Series[] {
+  const list = normalize(args.flatMap((a, i) => seriesArg(fn, a, i)));
+  if (list.length === 0) return [];
+  const len = Math.max(...list.map((s) => s.values.length));
+  // series-major over typed accumulators: no array per point
+  const acc = new Float64Array(len).fill(how === "min" ? Infinity : how === "max" ? -Infinity : 0);
+  const count = new Uint32Array(len);
+  for (const s of list) {
+    const vs = s.values;
+    for (let i = 0; i < vs.length; i++) {
+      const v = vs[i];
+      if (v === null || v === undefined) continue;
+      count[i]++;
+      if (how === "min") acc[i] = v < acc[i] ? v : acc[i];
+      else if (how === "max") acc[i] = v > acc[i] ? v : acc[i];
+      else acc[i] += v;
+    }
+  }
+  const values: Array<number | null> = new Array(len);
+  for (let i = 0; i < len; i++) {
+    values[i] = count[i] === 0 ? null : how === "average" ? acc[i] / count[i] : acc[i];
+  }
+  const f = list[0];
+  return [{
+    name: `${fn}(${label})`,
+    start: f.start,
+    step: f.step,
+    end: f.start + len * f.step,
+    values,
+    pathExpression: `${fn}(${label})`,
+  }];
+}
+
+function mapValues(s: Series, name: string, f: (v: number, i: number) => number | null): Series {
+  return { ...s, name, values: s.values.map((v, i) => v === null ? null : f(v, i)) };
+}
+
+/** The first path of a (possibly wrapped) series name: `scale(a.b.c,2)` → `a.b.c`. */
+function firstPath(name: string): string {
+  const inner = name.slice(name.lastIndexOf("(") + 1);
+  return inner.split(/[,)]/)[0].trim();
+}
+
+/** `"1h"`, `"5min"`, `"30s"`, `"1d"` → seconds. */
+export function intervalSeconds(fn: string, text: string): number {
+  const m = /^(\d+)\s*(s|sec|secs|seconds?|min|mins|minutes?|h|hours?|d|days?|w|weeks?|mon|months?|y|years?)$/
+    .exec(text.trim());
+  if (!m) throw new FunctionError(fn, `'${text}' is not an interval like 30s, 5min, 1h, 1d`);
+  const unit = m[2];
+  const mult = unit.startsWith("mon")
+    ? 30 * 86400
+    : unit.startsWith("mi")
+    ? 60
+    : unit.startsWith("s")
+    ? 1
+    : unit.startsWith("h")
+    ? 3600
+    : unit.startsWith("d")
+    ? 86400
+    : unit.startsWith("w")
+    ? 7 * 86400
+    : 365 * 86400;
+  const n = Number(m[1]) * mult;
+  if (n <= 0) throw new FunctionError(fn, `interval '${text}' must be more than 0`);
+  return n;
+}
+
+function derive(
+  s: Series,
+  name: string,
+  maxValue: number | null,
+  nonNegative: boolean,
+  perSecond: boolean,
+): Series {
+  const values: Array<number | null> = [];
+  let prev: number | null = null;
+  for (const v of s.values) {
+    if (v === null || prev === null) {
+      values.push(null);
+      prev = v;
+      continue;
+    }
+    let d = v - prev;
+    if (d < 0 && nonNegative) d = maxValue !== null ? maxValue - prev + v + 1 : NaN;
+    values.push(Number.isNaN(d) ? null : perSecond ? d / s.step : d);
+    prev = v;
+  }
+  return { ...s, name, values };
+}
+
+const FUNCTIONS: Record<string, Fn> = {
+  sumSeries: (fn, a, _k, l) => combine(fn, "sum", a, l),
+  averageSeries: (fn, a, _k, l) => combine(fn, "average", a, l),
+  maxSeries: (fn, a, _k, l) => combine(fn, "max", a, l),
+  minSeries: (fn, a, _k, l) => combine(fn, "min", a, l),
+  scale: (fn, a) => {
+    const f = numArg(fn, a[1], 1);
+    return seriesArg(fn, a[0], 0).map((s) => mapValues(s, `scale(${s.name},${f})`, (v) => v * f));
+  },
+  offset: (fn, a) => {
+    const f = numArg(fn, a[1], 1);
+    return seriesArg(fn, a[0], 0).map((s) => mapValues(s, `offset(${s.name},${f})`, (v) => v + f));
+  },
+  alias: (fn, a) => {
+    const name = strArg(fn, a[1], 1);
+    return seriesArg(fn, a[0], 0).map((s) => ({ ...s, name }));
+  },
+  aliasByNode: (fn, a) => {
+    const nodes = a.slice(1).map((n, i) => numArg(fn, n, i + 1));
+    if (nodes.length === 0) throw new FunctionError(fn, "needs at least one node index");
+    return seriesArg(fn, a[0], 0).map((s) => {
+      const parts = firstPath(s.name).split(".");
+      const name = nodes.map((n) => parts[n < 0 ? parts.length + n : n] ?? "").join(".");
+      return { ...s, name };
+    });
+  },
+  summarize: (fn, a, k) => {
+    const interval = intervalSeconds(fn, strArg(fn, a[1], 1));
+    const how = strArg(fn, a[2] ?? k.func, 2, "sum");
+    const method = how === "avg" ? "average" : how;
+    if (!["sum", "average", "max", "min", "last"].includes(method)) {
+      throw new FunctionError(fn, `unknown summary function '${how}' (sum, avg, max, min, last)`);
+    }
+    const alignToFrom = (a[3] ?? k.alignToFrom) === true;
+    return seriesArg(fn, a[0], 0).map((s) => {
+      const first = alignToFrom ? s.start : s.start - (s.start % interval);
+      const n = Math.max(1, Math.ceil((s.end - first) / interval));
+      const buckets: number[][] = Array.from({ length: n }, () => []);
+      s.values.forEach((v, i) => {
+        if (v === null) return;
+        const b = Math.floor((s.start + i * s.step - first) / interval);
+        if (b >= 0 && b < n) buckets[b].push(v);
+      });
+      const values = buckets.map((b) => b.length ? reduceValues(method, b) : null);
+      const label = `summarize(${s.name}, "${strArg(fn, a[1], 1)}", "${how}"${alignToFrom ? ", true" : ""})`;
+      return { ...s, name: label, start: first, step: interval, end: first + n * interval, values };
+    });
+  },
+  derivative: (fn, a) =>
+    seriesArg(fn, a[0], 0).map((s) => derive(s, `derivative(${s.name})`, null, false, false)),
+  nonNegativeDerivative: (fn, a, k) => {
+    const max = a[1] ?? k.maxValue;
+    const m = max === undefined ? null : numArg(fn, max, 1);
+    return seriesArg(fn, a[0], 0).map((s) => derive(s, `nonNegativeDerivative(${s.name})`, m, true, false));
+  },
+  perSecond: (fn, a, k) => {
+    const max = a[1] ?? k.maxValue;
+    const m = max === undefined ? null : numArg(fn, max, 1);
+    return seriesArg(fn, a[0], 0).map((s) => derive(s, `perSecond(${s.name})`, m, true, true));
+  },
+  movingAverage: (fn, a) => {
+    const w = a[1];
+    return seriesArg(fn, a[0], 0).map((s) => {
+      const points = typeof w === "string"
+        ? Math.max(1, Math.round(intervalSeconds(fn, w) / s.step))
+        : numArg(fn, w, 1);
+      if (!(points >= 1)) throw new FunctionError(fn, "window must be at least 1 point");
+      const label = typeof w === "string" ? `"${w}"` : String(w);
+      const values = s.values.map((_, i) => {
+        const win = s.values.slice(Math.max(0, i - points + 1), i + 1).filter((v): v is number => v !== null);
+        return win.length ? win.reduce((x, y) => x + y, 0) / win.length : null;
+      });
+      return { ...s, name: `movingAverage(${s.name},${label})`, values };
+    });
+  },
+  asPercent: (fn, a, _k) => {
+    const list = seriesArg(fn, a[0], 0);
+    const total = a[1];
+    let totals: Array<number | null>;
+    let totalLabel: string;
+    if (typeof total === "number") {
+      totals = list[0]?.values.map(() => total) ?? [];
+      totalLabel = String(total);
+    } else if (Array.isArray(total)) {
+      if (total.length !== 1) throw new FunctionError(fn, "the total must be exactly one series");
+      totals = total[0].values;
+      totalLabel = total[0].name;
+    } else if (total === undefined) {
+      totals = combine("sumSeries", "sum", [list], "")[0]?.values ?? [];
+      totalLabel = "";
+    } else throw new FunctionError(fn, "argument 2 must be a number or a series");
+    return list.map((s) => ({
+      ...s,
+      name: `asPercent(${s.name}${totalLabel ? "," + totalLabel : ""})`,
+      values: s.values.map((v, i) => {
+        const t = totals[i];
+        return v === null || t === null || t === undefined || t === 0 ? null : (v / t) * 100;
+      }),
+    }));
+  },
+  highestCurrent: (fn, a) => {
+    const n = numArg(fn, a[1], 1, 1);
+    const last = (s: Series) => s.values.findLast((v) => v !== null) ?? -Infinity;
+    return [...seriesArg(fn, a[0], 0)].sort((x, y) => last(y) - last(x)).slice(0, Math.max(0, n));
+  },
+  keepLastValue: (fn, a) => {
+    const limit = numArg(fn, a[1], 1, Infinity);
+    return seriesArg(fn, a[0], 0).map((s) => {
+      const values = [...s.values];
+      let last: number | null = null;
+      let gapStart = -1;
+      for (let i = 0; i <= values.length; i++) {
+        const v = values[i];
+        if (i < values.length && v === null) {
+          if (gapStart < 0) gapStart = i;
+          continue;
+        }
+        if (gapStart >= 0 && last !== null && i - gapStart <= limit) values.fill(last, gapStart, i);
+        gapStart = -1;
+        if (i < values.length) last = v;
+      }
+      return { ...s, name: `keepLastValue(${s.name})`, values };
+    });
+  },
+};
+
+/** Names of the supported functions, sorted. */
+export const FUNCTION_NAMES = Object.keys(FUNCTIONS).sort();
+
+/** Applies function `name`; unknown names and bad arguments throw FunctionError. */
+export function applyFunction(
+  name: string,
+  args: Arg[],
+  kwargs: Record<string, Arg>,
+  label: string,
+): Series[] {
+  const f = Object.hasOwn(FUNCTIONS, name) ? FUNCTIONS[name] : undefined;
+  if (!f) throw new FunctionError(name, `unknown function (supported: ${FUNCTION_NAMES.join(", ")})`);
+  return f(name, args, kwargs, label);
+}

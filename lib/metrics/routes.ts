@@ -1,0 +1,123 @@
+/**
+ * The metrics read API (Graphite-web compatible, for Grafana's Graphite data source) as `read`
+ * routes: parse, call the read API, shape. Bad targets and parameters are 400 naming the
+ * function, position or parameter.
+ */
+import { type ApiContext, HttpError, readBody, RouteTable } from "../routing/mod.ts";
+import { findNodes, PatternError } from "./glob.ts";
+import { render, RenderError, renderRequest, type SeriesSource, toCsv, toJson, toRaw } from "./render.ts";
+import { TargetError } from "./target_parser.ts";
+import { FunctionError } from "./render_functions.ts";
+
+/** What the routes need from the subsystem. */
+export interface MetricsReadApi {
+  source: SeriesSource;
+  /** Every known metric name (cluster-wide when `ts` nodes exist), sorted. */
+  names(): Promise<string[]>;
+  /** Unix seconds (the injected clock). */
+  nowSeconds(): number;
+}
+
+async function params(c: ApiContext): Promise<URLSearchParams> {
+  const p = new URLSearchParams(new URL(c.req.url).search);
+  if (c.req.method === "POST") {
+    const body = new TextDecoder().decode(await readBody(c));
+    const type = c.req.header("content-type") ?? "";
+    if (type.includes("json")) {
+      let j: unknown;
+      try {
+        j = JSON.parse(body);
+      } catch (err) {
+        throw new HttpError(400, `invalid JSON body: ${(err as Error).message}`);
+      }
+      for (const [k, v] of Object.entries((j ?? {}) as Record<string, unknown>)) {
+        for (const item of Array.isArray(v) ? v : [v]) p.append(k, String(item));
+      }
+    } else for (const [k, v] of new URLSearchParams(body)) p.append(k, v);
+  }
+  return p;
+}
+
+function badRequest(err: unknown): never {
+  if (err instanceof TargetError || err instanceof RenderError || err instanceof PatternError) {
+    throw new HttpError(400, err.message);
+  }
+  if (err instanceof FunctionError) throw new HttpError(400, err.message);
+  throw err;
+}
+
+export function metricsRoutes(api: MetricsReadApi): RouteTable {
+  const r = new RouteTable("metrics");
+  const renderHandler = async (c: ApiContext) => {
+    const p = await params(c);
+    let body: string | unknown;
+    let format: string;
+    try {
+      const req = renderRequest(p, api.nowSeconds());
+      if (req.targets.length === 0) throw new RenderError("no target given (target=...)");
+      const list = await render(req, api.source);
+      format = req.format;
+      body = format === "csv" ? toCsv(list) : format === "raw" ? toRaw(list) : toJson(list);
+    } catch (err) {
+      badRequest(err);
+    }
+    if (format === "json") return c.json(body);
+    return c.text(body as string, 200, { "content-type": format === "csv" ? "text/csv" : "text/plain" });
+  };
+  for (const path of ["/render", "/render/"]) {
+    r.read(
+      "GET",
+      path,
+      "Graphite render: target=..., from, until, format=json|csv|raw, maxDataPoints",
+      renderHandler,
+    );
+    r.read("POST", path, "Graphite render with a form or JSON body", renderHandler);
+  }
+  const findHandler = async (c: ApiContext) => {
+    const p = await params(c);
+    const query = p.get("query");
+    if (query === null || query === "") {
+      throw new HttpError(400, "query: missing (e.g. query=* or query=web1.*)");
+    }
+    let nodes;
+    try {
+      nodes = findNodes(query, await api.names());
+    } catch (err) {
+      badRequest(err);
+    }
+    const out: unknown[] = [];
+    for (const n of nodes) {
+      if (n.branch) {
+        out.push({ leaf: 0, context: {}, text: n.text, id: n.path, expandable: 1, allowChildren: 1 });
+      }
+      if (n.leaf) {
+        out.push({ leaf: 1, context: {}, text: n.text, id: n.path, expandable: 0, allowChildren: 0 });
+      }
+    }
+    return c.json(out);
+  };
+  for (const path of ["/metrics/find", "/metrics/find/"]) {
+    r.read("GET", path, "Graphite finder: nodes matching query=", findHandler);
+    r.read("POST", path, "Graphite finder (form body)", findHandler);
+  }
+  r.read("GET", "/metrics/index.json", "every metric name, sorted", async (c) => c.json(await api.names()));
+  const list = async (c: ApiContext) => {
+    const prefix = c.req.param("prefix") ?? "";
+    return c.json((await api.names()).filter((n) => n.startsWith(prefix)));
+  };
+  r.read("GET", "/list/", "metric names", list);
+  r.read("GET", "/list/:prefix{.+}", "metric names starting with prefix", list);
+  const uiList = async (c: ApiContext) => {
+    const prefix = (c.req.param("prefix") ?? "").replace(/\.$/, "");
+    let nodes;
+    try {
+      nodes = findNodes(prefix ? `${prefix.replace(/[*?[\]{}]/g, "")}.*` : "*", await api.names());
+    } catch (err) {
+      badRequest(err);
+    }
+    return c.json(nodes.map((n) => ({ title: n.text, key: n.path, folder: n.branch, lazy: n.branch })));
+  };
+  r.read("GET", "/_ui_list/", "metric tree: top level", uiList);
+  r.read("GET", "/_ui_list/:prefix{.+}", "metric tree: one level below prefix", uiList);
+  return r;
+}

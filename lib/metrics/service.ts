@@ -1,0 +1,403 @@
+/**
+ * The metrics subsystem's stateful core: opens `metrics.db`, runs the statsd and Graphite
+ * listeners when configured, stores `metrics.points` from the bus (collectors, perfdata), and runs
+ * the timers: statsd flush every `statsd.interval`, batched store writes every
+ * `metrics.flush_interval`, rollup/expiry every `metrics.rollup_interval`, all on the injected clock.
+ * Received points go through `route()`: to the local store, or to their `ts` owner (forwarder).
+ */
+import type { Ctx, Subsystem } from "../subsystem.ts";
+import type { MetricsStoreConfig } from "../config/mod.ts";
+import { compileRules, parseRetentions } from "./retention.ts";
+import { METRICS_MIGRATIONS, TimeSeriesStore } from "./ts_store.ts";
+import { StatsdAggregator, type StatsdStats } from "./statsd_aggregator.ts";
+import { StatsdWorker } from "./statsd_worker_client.ts";
+import { parseGraphiteLine } from "./graphite_parse.ts";
+import { TcpLineServer, UdpListener } from "./listeners.ts";
+import { matchNames, PathPattern } from "./glob.ts";
+import { RenderError, type SeriesSource } from "./render.ts";
+import type { FetchedSeries } from "./ts_store.ts";
+
+/** Points per write transaction of the timer (the rest follow after a turn of the event loop). */
+const WRITE_SLICE = 20_000;
+
+/** Most series one path of a `/render` target may match. */
+export const MAX_SERIES_PER_PATH = 20_000;
+
+/** Where a point goes: `true` when this node stores it, else it was handed to a forwarder. */
+export type PointRouter = (name: string, value: number, ts: number) => void;
+
+export interface StatsdSettings {
+  enabled: boolean;
+  port: number;
+  interval: number;
+  bind?: string;
+  tcp: boolean;
+  percentiles: number[];
+  max_timer_values: number;
+}
+
+export interface GraphiteSettings {
+  enabled: boolean;
+  port: number;
+  udp: boolean;
+  tcp: boolean;
+  bind?: string;
+  idle_timeout: number;
+  max_line: number;
+  forward_to: string;
+}
+
+export interface GraphiteStats {
+  lines: number;
+  points: number;
+  bad_lines: number;
+  overlong_lines: number;
+  last_bad: string;
+}
+
+const decoder = new TextDecoder();
+
+export class MetricsService {
+  readonly store: TimeSeriesStore;
+  /** Always present: forwarded statsd lines may arrive even where no statsd listener runs. */
+  readonly statsd: StatsdAggregator;
+  readonly graphiteStats: GraphiteStats = {
+    lines: 0,
+    points: 0,
+    bad_lines: 0,
+    overlong_lines: 0,
+    last_bad: "",
+  };
+  /** Where statsd flushes and Graphite/bus points go (local store unless routing replaces it). */
+  route: PointRouter;
+  /** Where statsd datagrams go (the local aggregator unless routing splits them by owner). */
+  statsdPacket: (bytes: Uint8Array) => void;
+  /** Where statsd TCP lines go. */
+  statsdLine: (line: string) => void;
+  /** Called after every write timer tick (the forwarder sends its batches). */
+  afterFlush: (() => void) | null = null;
+  /** Optional copy of every received point to an external Graphite (`graphite.forward_to`). */
+  mirror: PointRouter | null = null;
+  #ctx: Ctx;
+  #cfg: MetricsStoreConfig;
+  #statsdCfg: StatsdSettings | null;
+  #graphiteCfg: GraphiteSettings | null;
+  /** Owns the statsd UDP socket and aggregates in its own thread. */
+  #statsdWorker: StatsdWorker | null = null;
+  #statsdTcp: TcpLineServer | null = null;
+  #graphiteUdp: UdpListener | null = null;
+  #graphiteTcp: TcpLineServer | null = null;
+  #timers: number[] = [];
+  #offBus: (() => void) | null = null;
+  socketErrors = 0;
+
+  constructor(ctx: Ctx) {
+    this.#ctx = ctx;
+    this.#cfg = ctx.config.params.metrics;
+    const levels = parseRetentions(this.#cfg.retentions);
+    const rules = compileRules(this.#cfg.aggregation);
+    const db = ctx.store.open("metrics", METRICS_MIGRATIONS);
+    this.store = new TimeSeriesStore(db, {
+      levels,
+      rules,
+      now: () => ctx.clock.now(),
+      maxPending: this.#cfg.max_pending,
+    });
+    const s = ctx.config.listeners.statsd as StatsdSettings | undefined;
+    const g = ctx.config.listeners.graphite as GraphiteSettings | undefined;
+    this.#statsdCfg = s?.enabled ? s : null;
+    this.#graphiteCfg = g?.enabled ? g : null;
+    this.statsd = new StatsdAggregator({
+      intervalSeconds: s?.interval ?? 10,
+      percentiles: s?.percentiles ?? [90, 99],
+      maxTimerValues: s?.max_timer_values ?? 10_000,
+    });
+    this.route = (name, value, ts) => void this.store.add(name, value, ts);
+    this.statsdPacket = (bytes) => this.statsd.ingestBytes(bytes);
+    this.statsdLine = (line) => this.localStatsdLine(line);
+  }
+
+  /** Accepts a point from any source: mirrored if configured, then routed. */
+  ingest(name: string, value: number, ts: number): void {
+    this.mirror?.(name, value, ts);
+    this.route(name, value, ts);
+  }
+
+  /** Parses one Graphite plaintext line; a bad one is counted and skipped. */
+  graphiteLine(line: string): void {
+    this.graphiteStats.lines++;
+    const p = parseGraphiteLine(line, Math.floor(this.#ctx.clock.now() / 1000));
+    if ("bad" in p) {
+      this.graphiteStats.bad_lines++;
+      this.graphiteStats.last_bad = `${p.bad}: ${line.slice(0, 80)}`;
+      return;
+    }
+    this.graphiteStats.points++;
+    this.ingest(p.name, p.value, p.ts);
+  }
+
+  /** Series of this node's store matching a path pattern (pending points written first). */
+  fetchLocal(pattern: string, from: number, until: number): FetchedSeries[] {
+    this.store.flush();
+    const p = new PathPattern(pattern);
+    const names = p.literal
+      ? (this.store.has(pattern) ? [pattern] : [])
+      : matchNames(pattern, this.store.names());
+    if (names.length > MAX_SERIES_PER_PATH) {
+      throw new RenderError(`'${pattern}' matches ${names.length} series, more than ${MAX_SERIES_PER_PATH}`);
+    }
+    return names.map((n) => this.store.fetch(n, from, until));
+  }
+
+  /** The local store as a render source. */
+  readonly localSource: SeriesSource = {
+    fetch: (pattern, from, until) => Promise.resolve(this.fetchLocal(pattern, from, until)),
+  };
+
+  /** A statsd line aggregated on this node: by the Worker when it listens, else here. */
+  localStatsdLine(line: string): void {
+    if (this.#statsdWorker) this.#statsdWorker.line(line);
+    else this.statsd.ingestLine(line);
+  }
+
+  /** Under ts routing datagrams come to the main thread to be split by owner; else the Worker aggregates. */
+  setStatsdLocal(local: boolean): void {
+    this.#statsdLocal = local;
+    this.#statsdWorker?.setLocal(local);
+  }
+  #statsdLocal = true;
+
+  /** statsd counters of this node (Worker and main-thread aggregators together). */
+  statsdStats(): StatsdStats & { last_bad: string } {
+    const a = this.statsd.stats, w = this.#statsdWorker?.stats;
+    return {
+      packets: a.packets + (w?.packets ?? 0),
+      metrics: a.metrics + (w?.metrics ?? 0),
+      bad_lines: a.bad_lines + (w?.bad_lines ?? 0),
+      dropped: a.dropped + (w?.dropped ?? 0),
+      flushes: Math.max(a.flushes, w?.flushes ?? 0),
+      last_bad: this.#statsdWorker?.lastBad || this.statsd.lastBad,
+    };
+  }
+
+  /** Runs one statsd flush now (timers call it every interval): both aggregators, then a write. */
+  async flushStatsd(): Promise<number> {
+    const ts = Math.floor(this.#ctx.clock.now() / 1000);
+    const pts = this.statsd.flush(ts);
+    if (this.#statsdWorker) pts.push(...await this.#statsdWorker.flush(ts));
+    for (const [n, v, t] of pts) this.ingest(n, v, t);
+    this.store.flush();
+    return pts.length;
+  }
+
+  async start(): Promise<void> {
+    const ctx = this.#ctx;
+    const clock = ctx.clock;
+    this.#offBus = ctx.bus.on("metrics.points", ({ points }) => {
+      // collectors and checks send Unix seconds; milliseconds are tolerated
+      for (const [n, v, ts] of points) this.ingest(n, v, ts > 1e11 ? Math.floor(ts / 1000) : ts);
+    });
+    this.#timers.push(clock.setInterval(() => void this.#writeInSlices(), this.#cfg.flush_interval));
+    this.#timers.push(clock.setInterval(() => void this.#rollupInSlices(), this.#cfg.rollup_interval));
+    // statsd flushes run even without a listener: forwarded lines may arrive from other nodes
+    const statsdEvery = (this.#statsdCfg?.interval ?? 10) * 1000;
+    this.#timers.push(
+      clock.setInterval(() => void this.#flushStatsdSafely(), statsdEvery),
+    );
+    const onError = (what: string) => (err: Error) => {
+      this.socketErrors++;
+      ctx.counters.inc("metrics_socket_errors_total", { listener: what });
+      ctx.log.warn(`${what}: ${err.message}`);
+    };
+    try {
+      const s = this.#statsdCfg;
+      if (s) {
+        const agg = this.statsd;
+        const host = s.bind || ctx.config.params.bind;
+        this.#statsdWorker = await StatsdWorker.start(
+          host,
+          s.port,
+          {
+            intervalSeconds: s.interval,
+            percentiles: s.percentiles,
+            maxTimerValues: s.max_timer_values,
+          },
+          (b) => this.statsdPacket(b),
+          (msg) => onError("statsd udp")(new Error(msg)),
+        );
+        this.#statsdWorker.setLocal(this.#statsdLocal);
+        if (s.tcp) {
+          this.#statsdTcp = new TcpLineServer({
+            hostname: host,
+            port: s.port,
+            maxLine: 65_536,
+            idleTimeout: 60_000,
+            maxConnections: 1024,
+            clock,
+            onLine: (l) => this.statsdLine(l),
+            onOverlong: () => agg.stats.bad_lines++,
+            onError: onError("statsd tcp"),
+          });
+        }
+
+        ctx.log.info(
+          `statsd listening on ${host}:${s.port} (udp${s.tcp ? ", tcp" : ""}), flush every ${s.interval}s`,
+        );
+      }
+      const g = this.#graphiteCfg;
+      if (g) {
+        const host = g.bind || ctx.config.params.bind;
+        if (g.udp) {
+          this.#graphiteUdp = new UdpListener(host, g.port, (b) => {
+            for (const line of decoder.decode(b).split("\n")) {
+              if (line.trim()) this.graphiteLine(line.replace(/\r$/, ""));
+            }
+          }, onError("graphite udp"));
+        }
+        if (g.tcp) {
+          this.#graphiteTcp = new TcpLineServer({
+            hostname: host,
+            port: g.port,
+            maxLine: g.max_line,
+            idleTimeout: g.idle_timeout,
+            maxConnections: 1024,
+            clock,
+            onLine: (l) => this.graphiteLine(l),
+            onOverlong: () => {
+              this.graphiteStats.overlong_lines++;
+              this.graphiteStats.bad_lines++;
+            },
+            onError: onError("graphite tcp"),
+          });
+        }
+        ctx.log.info(
+          `graphite listening on ${host}:${g.port} (${
+            [g.udp && "udp", g.tcp && "tcp"].filter(Boolean).join(", ")
+          })`,
+        );
+      }
+    } catch (err) {
+      await this.stop();
+      throw err;
+    }
+  }
+
+  async #flushStatsdSafely(): Promise<void> {
+    try {
+      await this.flushStatsd();
+    } catch (err) {
+      this.#ctx.counters.inc("metrics_errors_total", { what: "statsd flush" });
+      this.#ctx.log.error(`statsd flush failed: ${(err as Error).message}`);
+    }
+  }
+
+  #writing = false;
+
+  /**
+   * The write timer: pending points in transactions of at most WRITE_SLICE, yielding between them
+   * so a burst of Graphite points does not stall the statsd socket; then the forwarder's turn.
+   */
+  async #writeInSlices(): Promise<void> {
+    if (this.#writing) return;
+    this.#writing = true;
+    try {
+      while (this.store.pending > 0) {
+        this.#safe("write", () => this.store.flush(WRITE_SLICE));
+        if (this.store.pending > 0) await new Promise((r) => setTimeout(r, 0));
+      }
+      this.#safe("forward", () => this.afterFlush?.());
+    } finally {
+      this.#writing = false;
+    }
+  }
+
+  async #rollupInSlices(): Promise<void> {
+    try {
+      await this.store.rollupInSlices();
+    } catch (err) {
+      this.#ctx.counters.inc("metrics_errors_total", { what: "rollup" });
+      this.#ctx.log.error(`rollup failed: ${(err as Error).message}`);
+    }
+  }
+
+  #safe(what: string, fn: () => unknown): void {
+    try {
+      fn();
+    } catch (err) {
+      this.#ctx.counters.inc("metrics_errors_total", { what });
+      this.#ctx.log.error(`${what} failed: ${(err as Error).message}`);
+    }
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.#timers) this.#ctx.clock.clearInterval(t);
+    this.#timers = [];
+    this.#offBus?.();
+    this.#offBus = null;
+    await Promise.all(
+      [this.#statsdTcp, this.#graphiteUdp, this.#graphiteTcp].map((l) => l?.close()),
+    );
+    this.#statsdTcp = null;
+    this.#graphiteUdp = this.#graphiteTcp = null;
+    // what was received and acknowledged by nothing yet still lands: flush statsd, then the store
+    await this.#flushStatsdSafely();
+    await this.#statsdWorker?.stop();
+    this.#statsdWorker = null;
+    this.#safe("final flush", () => this.store.flush());
+  }
+
+  /** Actual listening ports (0 when not listening). */
+  ports(): { statsd_udp: number; statsd_tcp: number; graphite_udp: number; graphite_tcp: number } {
+    return {
+      statsd_udp: this.#statsdWorker?.port ?? 0,
+      statsd_tcp: this.#statsdTcp?.port ?? 0,
+      graphite_udp: this.#graphiteUdp?.port ?? 0,
+      graphite_tcp: this.#graphiteTcp?.port ?? 0,
+    };
+  }
+
+  /** `/agent/info` sections for statsd and graphite: enabled only while really listening. */
+  listenerInfo(): { statsd: Record<string, unknown> | null; graphite: Record<string, unknown> | null } {
+    const p = this.ports();
+    return {
+      statsd: this.#statsdCfg
+        ? {
+          ...this.#statsdCfg,
+          enabled: p.statsd_udp > 0,
+          listening: { udp: p.statsd_udp, tcp: p.statsd_tcp },
+          ...this.statsdStats(),
+        }
+        : null,
+      graphite: this.#graphiteCfg
+        ? {
+          ...this.#graphiteCfg,
+          enabled: p.graphite_udp > 0 || p.graphite_tcp > 0,
+          listening: { udp: p.graphite_udp, tcp: p.graphite_tcp },
+          ...this.graphiteStats,
+        }
+        : null,
+    };
+  }
+
+  info(): Record<string, unknown> {
+    return {
+      series: this.store.seriesCount,
+      pending: this.store.pending,
+      levels: this.store.levels,
+      store: this.store.stats,
+      socket_errors: this.socketErrors,
+      ...this.listenerInfo(),
+    };
+  }
+}
+
+/** The subsystem face of the service (what lib/agent.ts starts and stops). */
+export function asSubsystem(svc: MetricsService, extra: Partial<Subsystem> = {}): Subsystem {
+  return {
+    name: "metrics",
+    start: () => svc.start(),
+    stop: () => svc.stop(),
+    info: () => svc.info(),
+    ...extra,
+  };
+}

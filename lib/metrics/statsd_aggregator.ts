@@ -1,0 +1,201 @@
+/**
+ * statsd state between two flushes: counters, timers, gauges and sets, fed packet by packet and
+ * turned into time-series points every `interval` with the reference's names:
+ *
+ * - counter `n` → `stats.gauges.<n>.count` (sum of value/rate) and `stats.gauges.<n>.rate` (per second);
+ * - timer `n` → `stats.timers.<n>.{count,count_ps,lower,upper,sum,mean,median,std,upper_p,sum_p,mean_p}`;
+ * - gauge `n` → `stats.gauges.<n>` (last value, kept across flushes like etsy; `+n`/`-n` change it);
+ * - set `n` → `stats.sets.<n>.count` (distinct members seen in the interval).
+ *
+ * Counters, timers and sets reset at every flush. Distinct names are capped (`maxKeys`); samples of
+ * names beyond the cap are counted as dropped.
+ */
+import { parseStatsdLine } from "./statsd_parse.ts";
+import { timerStatistics, TimerValues } from "./timer_stats.ts";
+
+export interface StatsdOptions {
+  /** Flush period in seconds (counters' rate and timers' count_ps divide by it). */
+  intervalSeconds: number;
+  percentiles: number[];
+  /** Exact timer values kept per name per interval (beyond: a reservoir). */
+  maxTimerValues: number;
+  /** Distinct names per kind. */
+  maxKeys?: number;
+}
+
+/** What the aggregator has counted since it was created. */
+export interface StatsdStats {
+  packets: number;
+  /** Samples accepted (a multi-value line counts each value). */
+  metrics: number;
+  bad_lines: number;
+  /** Samples of a name over the distinct-name cap. */
+  dropped: number;
+  flushes: number;
+}
+
+const decoder = new TextDecoder();
+
+export class StatsdAggregator {
+  readonly stats: StatsdStats = { packets: 0, metrics: 0, bad_lines: 0, dropped: 0, flushes: 0 };
+  /** Last reason a line was refused (info / debugging). */
+  lastBad = "";
+  #counters = new Map<string, number>();
+  #timers = new Map<string, TimerValues>();
+  #gauges = new Map<string, number>();
+  #sets = new Map<string, Set<string>>();
+  #maxKeys: number;
+
+  constructor(readonly opts: StatsdOptions) {
+    this.#maxKeys = opts.maxKeys ?? 200_000;
+  }
+
+  /** One datagram (or one TCP line) as bytes. */
+  ingestBytes(bytes: Uint8Array): void {
+    this.ingestText(decoder.decode(bytes));
+  }
+
+  /** One packet: lines separated by `\n` (a trailing `\r` is ignored). */
+  ingestText(text: string): void {
+    this.stats.packets++;
+    const len = text.length;
+    let start = 0;
+    while (start < len) {
+      // one scan per line: the first ':' and '|', and whether the line has anything more
+      let colon = -1, bar = -1, extra = false, end = start;
+      for (; end < len; end++) {
+        const ch = text.charCodeAt(end);
+        if (ch === 10) break;
+        if (ch === 58 /* : */) {
+          if (colon < 0) colon = end;
+          else extra = true;
+        } else if (ch === 124 /* | */) {
+          if (bar < 0 && colon >= 0) bar = end;
+          else extra = true;
+        } else if (ch === 13 || ch === 64 /* @ */) extra = true;
+      }
+      if (!extra && colon > start && bar === end - 2 && bar > colon + 1 && text.charCodeAt(bar + 1) === 99) {
+        if (this.#fastCounter(text, start, colon, bar)) {
+          start = end + 1;
+          continue;
+        }
+      }
+      if (end > start) {
+        let stop = end;
+        if (text.charCodeAt(stop - 1) === 13) stop--;
+        if (stop > start) this.ingestLine(text.slice(start, stop));
+      }
+      start = end + 1;
+    }
+  }
+
+  /**
+   * The common case `name:<integer>|c` for a counter already seen (so its name is known to be
+   * clean): no parsing objects. Returns false to take the general path.
+   */
+  #fastCounter(text: string, start: number, colon: number, bar: number): boolean {
+    let v = 0;
+    let i = colon + 1;
+    let neg = false;
+    if (text.charCodeAt(i) === 45) {
+      neg = true;
+      i++;
+    }
+    if (i === bar || bar - i > 15) return false;
+    for (; i < bar; i++) {
+      const d = text.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return false;
+      v = v * 10 + d;
+    }
+    const name = text.slice(start, colon);
+    const cur = this.#counters.get(name);
+    if (cur === undefined) return false;
+    this.#counters.set(name, cur + (neg ? -v : v));
+    this.stats.metrics++;
+    return true;
+  }
+
+  /** One line; malformed groups are counted in `bad_lines` and skipped. */
+  ingestLine(line: string): void {
+    for (const s of parseStatsdLine(line)) {
+      if ("bad" in s) {
+        this.stats.bad_lines++;
+        this.lastBad = `${s.bad}: ${line.slice(0, 80)}`;
+        continue;
+      }
+      switch (s.kind) {
+        case "c": {
+          const cur = this.#counters.get(s.name);
+          if (cur === undefined && !this.#room(this.#counters)) continue;
+          this.#counters.set(s.name, (cur ?? 0) + s.value / s.rate);
+          break;
+        }
+        case "ms": {
+          let t = this.#timers.get(s.name);
+          if (!t) {
+            if (!this.#room(this.#timers)) continue;
+            this.#timers.set(s.name, t = new TimerValues(this.opts.maxTimerValues, this.#timers.size + 1));
+          }
+          t.add(s.value, s.rate);
+          break;
+        }
+        case "g": {
+          const cur = this.#gauges.get(s.name);
+          if (cur === undefined && !this.#room(this.#gauges)) continue;
+          this.#gauges.set(s.name, s.delta ? (cur ?? 0) + s.value : s.value);
+          break;
+        }
+        case "s": {
+          let set = this.#sets.get(s.name);
+          if (!set) {
+            if (!this.#room(this.#sets)) continue;
+            this.#sets.set(s.name, set = new Set());
+          }
+          if (set.size < this.opts.maxTimerValues) set.add(s.member);
+          break;
+        }
+      }
+      this.stats.metrics++;
+    }
+  }
+
+  #room(map: Map<string, unknown>): boolean {
+    if (map.size < this.#maxKeys) return true;
+    this.stats.dropped++;
+    return false;
+  }
+
+  /**
+   * The points of this interval at `tsSeconds`, then resets counters, timers and sets (gauges
+   * keep their value).
+   */
+  flush(tsSeconds: number): Array<[name: string, value: number, ts: number]> {
+    const out: Array<[string, number, number]> = [];
+    const iv = this.opts.intervalSeconds;
+    for (const [n, v] of this.#counters) {
+      out.push([`stats.gauges.${n}.count`, v, tsSeconds], [`stats.gauges.${n}.rate`, v / iv, tsSeconds]);
+    }
+    for (const [n, t] of this.#timers) {
+      for (const [sfx, v] of timerStatistics(t, this.opts.percentiles, iv)) {
+        out.push([`stats.timers.${n}.${sfx}`, v, tsSeconds]);
+      }
+    }
+    for (const [n, v] of this.#gauges) out.push([`stats.gauges.${n}`, v, tsSeconds]);
+    for (const [n, set] of this.#sets) out.push([`stats.sets.${n}.count`, set.size, tsSeconds]);
+    this.#counters.clear();
+    this.#timers.clear();
+    this.#sets.clear();
+    this.stats.flushes++;
+    return out;
+  }
+
+  /** Distinct names held now, per kind. */
+  sizes(): { counters: number; timers: number; gauges: number; sets: number } {
+    return {
+      counters: this.#counters.size,
+      timers: this.#timers.size,
+      gauges: this.#gauges.size,
+      sets: this.#sets.size,
+    };
+  }
+}

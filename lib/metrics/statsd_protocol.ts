@@ -1,0 +1,21 @@
+/**
+ * Messages between the metrics subsystem and its statsd Worker (the Worker owns the UDP socket so
+ * a busy main thread never lets the kernel buffer overflow).
+ */
+import type { StatsdOptions, StatsdStats } from "./statsd_aggregator.ts";
+
+export type ToStatsdWorker =
+  | { type: "start"; hostname: string; port: number; opts: StatsdOptions }
+  /** Aggregate here (`local`), or pass every datagram to the main thread (ts routing). */
+  | { type: "mode"; local: boolean }
+  /** Lines received elsewhere (TCP) that belong to this aggregator. */
+  | { type: "lines"; lines: string[] }
+  | { type: "flush"; id: number; ts: number }
+  | { type: "stop" };
+
+export type FromStatsdWorker =
+  | { type: "listening"; port: number }
+  | { type: "error"; message: string; fatal: boolean }
+  | { type: "stats"; stats: StatsdStats; lastBad: string }
+  | { type: "packet"; bytes: Uint8Array }
+  | { type: "flushed"; id: number; points: Array<[string, number, number]>; stats: StatsdStats };

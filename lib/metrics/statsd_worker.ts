@@ -1,0 +1,73 @@
+/**
+ * The statsd Worker: receives datagrams with `Deno.listenDatagram` + `receive(oneReusedBuffer)`,
+ * aggregates them (or, under ts routing, hands them to the main thread), and answers flushes.
+ * Imports only its message protocol and the pure aggregator.
+ */
+/// <reference lib="deno.worker" />
+import { StatsdAggregator } from "./statsd_aggregator.ts";
+import type { FromStatsdWorker, ToStatsdWorker } from "./statsd_protocol.ts";
+
+let agg: StatsdAggregator | null = null;
+let conn: Deno.DatagramConn | null = null;
+let local = true;
+let closing = false;
+
+function post(m: FromStatsdWorker, transfer: Transferable[] = []): void {
+  self.postMessage(m, transfer);
+}
+
+async function receiveLoop(c: Deno.DatagramConn, a: StatsdAggregator): Promise<void> {
+  const buf = new Uint8Array(65_536);
+  while (!closing) {
+    let bytes: Uint8Array;
+    try {
+      [bytes] = await c.receive(buf);
+    } catch (err) {
+      if (closing) return;
+      post({ type: "error", message: (err as Error).message, fatal: false });
+      await new Promise((r) => setTimeout(r, 10));
+      continue;
+    }
+    if (local) a.ingestBytes(bytes);
+    else {
+      const copy = bytes.slice();
+      post({ type: "packet", bytes: copy }, [copy.buffer]);
+    }
+  }
+}
+
+self.onmessage = (e: MessageEvent<ToStatsdWorker>) => {
+  const m = e.data;
+  switch (m.type) {
+    case "start": {
+      agg = new StatsdAggregator(m.opts);
+      try {
+        conn = Deno.listenDatagram({ hostname: m.hostname, port: m.port, transport: "udp" });
+      } catch (err) {
+        post({ type: "error", message: (err as Error).message, fatal: true });
+        return;
+      }
+      post({ type: "listening", port: (conn.addr as Deno.NetAddr).port });
+      const a = agg;
+      setInterval(() => post({ type: "stats", stats: { ...a.stats }, lastBad: a.lastBad }), 250);
+      void receiveLoop(conn, a);
+      break;
+    }
+    case "mode":
+      local = m.local;
+      break;
+    case "lines":
+      if (agg) { for (const l of m.lines) agg.ingestLine(l); }
+      break;
+    case "flush":
+      post({ type: "flushed", id: m.id, points: agg ? agg.flush(m.ts) : [], stats: { ...agg!.stats } });
+      break;
+    case "stop":
+      closing = true;
+      try {
+        conn?.close();
+      } catch { /* already closed */ }
+      self.close();
+      break;
+  }
+};

@@ -1,0 +1,122 @@
+/**
+ * The main-thread side of the statsd Worker: starts it on the configured address, relays its
+ * counters for `/agent/info`, asks it for each interval's points and stops it.
+ */
+import type { StatsdOptions, StatsdStats } from "./statsd_aggregator.ts";
+import type { FromStatsdWorker, ToStatsdWorker } from "./statsd_protocol.ts";
+
+const FLUSH_TIMEOUT_MS = 5000;
+
+export class StatsdWorker {
+  /** Latest counters reported by the Worker (every 250 ms and at each flush). */
+  stats: StatsdStats = { packets: 0, metrics: 0, bad_lines: 0, dropped: 0, flushes: 0 };
+  lastBad = "";
+  port = 0;
+  #worker: Worker;
+  #nextId = 1;
+  #waiting = new Map<number, (points: Array<[string, number, number]>) => void>();
+  #pendingLines: string[] = [];
+  #linesQueued = false;
+
+  private constructor(
+    worker: Worker,
+    readonly onPacket: (bytes: Uint8Array) => void,
+    readonly onError: (message: string) => void,
+  ) {
+    this.#worker = worker;
+  }
+
+  /** Starts the Worker and waits until its socket is bound (rejects if it cannot bind). */
+  static start(
+    hostname: string,
+    port: number,
+    opts: StatsdOptions,
+    onPacket: (bytes: Uint8Array) => void,
+    onError: (message: string) => void,
+  ): Promise<StatsdWorker> {
+    const worker = new Worker(new URL("./statsd_worker.ts", import.meta.url).href, { type: "module" });
+    const client = new StatsdWorker(worker, onPacket, onError);
+    return new Promise((resolve, reject) => {
+      worker.onerror = (e) => {
+        e.preventDefault();
+        reject(new Error(`statsd worker failed: ${e.message}`));
+        onError(`statsd worker failed: ${e.message}`);
+      };
+      worker.onmessage = (e: MessageEvent<FromStatsdWorker>) => {
+        const m = e.data;
+        switch (m.type) {
+          case "listening":
+            client.port = m.port;
+            resolve(client);
+            break;
+          case "error":
+            if (m.fatal) {
+              worker.terminate();
+              reject(new Error(`statsd: cannot listen on ${hostname}:${port}: ${m.message}`));
+            } else onError(m.message);
+            break;
+          case "stats":
+            client.stats = m.stats;
+            client.lastBad = m.lastBad;
+            break;
+          case "packet":
+            onPacket(m.bytes);
+            break;
+          case "flushed":
+            client.stats = m.stats;
+            client.#waiting.get(m.id)?.(m.points);
+            client.#waiting.delete(m.id);
+            break;
+        }
+      };
+      client.#send({ type: "start", hostname, port, opts });
+    });
+  }
+
+  #send(m: ToStatsdWorker): void {
+    this.#worker.postMessage(m);
+  }
+
+  /** Aggregate in the Worker (true) or hand every datagram to the main thread (ts routing). */
+  setLocal(local: boolean): void {
+    this.#send({ type: "mode", local });
+  }
+
+  /** Lines for this aggregator (statsd over TCP), sent in one message per event-loop turn. */
+  line(line: string): void {
+    this.#pendingLines.push(line);
+    if (this.#linesQueued) return;
+    this.#linesQueued = true;
+    setTimeout(() => {
+      this.#linesQueued = false;
+      const lines = this.#pendingLines;
+      this.#pendingLines = [];
+      if (lines.length) this.#send({ type: "lines", lines });
+    }, 0);
+  }
+
+  /** The interval's points at `ts` (empty if the Worker does not answer within 5 s). */
+  flush(ts: number): Promise<Array<[string, number, number]>> {
+    const id = this.#nextId++;
+    return new Promise((resolve) => {
+      const t = setTimeout(() => {
+        this.#waiting.delete(id);
+        this.onError("statsd worker did not answer a flush within 5 s");
+        resolve([]);
+      }, FLUSH_TIMEOUT_MS);
+      this.#waiting.set(id, (points) => {
+        clearTimeout(t);
+        resolve(points);
+      });
+      this.#send({ type: "flush", id, ts });
+    });
+  }
+
+  /** Asks the Worker to close its socket, then ends it. */
+  async stop(): Promise<void> {
+    this.#send({ type: "stop" });
+    await new Promise((r) => setTimeout(r, 20));
+    this.#worker.terminate();
+    this.port = 0;
+  }
+}

@@ -1,0 +1,114 @@
+import assert from "node:assert/strict";
+import { freePort, makeTestCtx, type TestCtx } from "../helpers.ts";
+import { createMetrics, TsRing } from "../../lib/metrics/mod.ts";
+import type { MemberRecord, MembershipView } from "../../lib/types.ts";
+import { generateKey, Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
+import { Counters } from "../../lib/counters.ts";
+import { RealClock } from "../../lib/clock/mod.ts";
+
+const HOST = "127.0.0.16";
+
+function member(uuid: string, name: string, port: number, tags: string[]): MemberRecord {
+  return { uuid, name, addr: HOST, port, incarnation: 0, state: "alive", tags, services: {}, zone: "" };
+}
+
+function view(self: MemberRecord, all: MemberRecord[]): MembershipView {
+  return { self: () => self, members: () => all, onChange: () => () => {} };
+}
+
+Deno.test("ts ring: no ts member means local; owners spread and are stable", () => {
+  const a = member("a".repeat(40), "a", 1, ["ts"]), b = member("b".repeat(40), "b", 2, ["ts"]);
+  assert.equal(TsRing.of([member("c".repeat(40), "c", 3, [])]).owner("x"), null);
+  const ring = TsRing.of([a, b, { ...member("d".repeat(40), "d", 4, ["ts"]), state: "dead" }]);
+  assert.equal(ring.nodes.length, 2);
+  const counts = new Map<string, number>();
+  const reversed = TsRing.of([b, a]);
+  for (let i = 0; i < 2000; i++) {
+    const o = ring.owner(`m.${i}`)!.name;
+    counts.set(o, (counts.get(o) ?? 0) + 1);
+    assert.equal(reversed.owner(`m.${i}`)!.name, o, "placement does not depend on order");
+  }
+  assert.ok(counts.get("a")! > 600 && counts.get("b")! > 600, JSON.stringify([...counts]));
+});
+
+Deno.test("two ts nodes: points and statsd lines go to their owner (sealed, batched); render and find merge both", async () => {
+  const key = generateKey();
+  const ports = [freePort(HOST), freePort(HOST)];
+  const members = [
+    member("1".repeat(40), "n1", ports[0], ["ts"]),
+    member("2".repeat(40), "n2", ports[1], ["ts"]),
+  ];
+  const nodes: Array<{ ctx: TestCtx; m: ReturnType<typeof createMetrics>; srv: Deno.HttpServer }> = [];
+  for (let i = 0; i < 2; i++) {
+    const ctx = makeTestCtx({
+      clock: new RealClock(),
+      name: `n${i + 1}`,
+      params: { metrics: { flush_interval: "50ms" } },
+    });
+    const envelope = new PeerEnvelope(await Keyring.create([key]), { now: () => Date.now() });
+    const m = createMetrics(ctx, { membership: view(members[i], members), envelope });
+    await m.start();
+    const app = buildApp([m.routes()], {
+      token: "",
+      maxBody: 1 << 24,
+      log: ctx.sink.logger("http"),
+      counters: new Counters(),
+      peerEnvelope: envelope,
+    });
+    const srv = Deno.serve(
+      { hostname: HOST, port: ports[i], onListen: () => {} },
+      (req) => app.fetch(req, { transport: "tcp" }),
+    );
+    nodes.push({ ctx, m, srv });
+  }
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    // everything arrives at n1; about half belongs to n2
+    for (let i = 0; i < 200; i++) nodes[0].m.ingest(`c.s${i}`, i, now);
+    const ring = TsRing.of(members);
+    const onN2 = Array.from({ length: 200 }, (_, i) => `c.s${i}`).filter((n) => ring.owner(n)!.name === "n2");
+    assert.ok(onN2.length > 50 && onN2.length < 150);
+    const store2 = nodes[1].m.service.store;
+    for (let i = 0; i < 100 && onN2.some((n) => !store2.has(n)); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.ok(
+      onN2.every((n) => store2.has(n)),
+      `every n2-owned series reached n2 ${JSON.stringify(nodes[0].m.info().cluster)} ${
+        JSON.stringify(nodes[0].ctx.sink.recent)
+      }`,
+    );
+    assert.ok(!onN2.some((n) => nodes[0].m.service.store.has(n)), "none of them stored on n1");
+    // statsd lines for a key owned by n2 are aggregated there
+    const key2 = Array.from({ length: 100 }, (_, i) => `k${i}`).find((k) => ring.owner(k)!.name === "n2")!;
+    nodes[0].m.service.statsdPacket(new TextEncoder().encode(`${key2}:2|c\n${key2}:3|c`));
+    for (let i = 0; i < 100 && nodes[1].m.service.statsd.stats.metrics < 2; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(nodes[1].m.service.statsd.stats.metrics, 2);
+    // render through n1 sees every series, wherever it lives
+    const app = nodes[0].m.routes();
+    const res = await fetch(`http://${HOST}:${ports[0]}/render?target=sumSeries(c.*)&from=-5min`);
+    assert.equal(res.status, 200);
+    const [sum] = await res.json() as Array<{ datapoints: Array<[number | null, number]> }>;
+    assert.equal(sum.datapoints.filter(([v]) => v !== null).at(-1)![0], (199 * 200) / 2);
+    const idx = await (await fetch(`http://${HOST}:${ports[1]}/metrics/index.json`)).json() as string[];
+    assert.equal(idx.filter((n) => n.startsWith("c.")).length, 200);
+    assert.ok(app.routes.some((r) => r.path === "/metrics-internal/ingest" && r.access === "peer"));
+    // a forged (unsealed) ingest is refused
+    const forged = await fetch(`http://${HOST}:${ports[1]}/metrics-internal/ingest`, {
+      method: "POST",
+      body: JSON.stringify({ points: [["evil", 1, now]], statsd: [] }),
+    });
+    assert.equal(forged.status, 401);
+    await forged.body?.cancel();
+    assert.ok(!store2.has("evil"));
+  } finally {
+    for (const n of nodes) {
+      await n.m.stop();
+      await n.srv.shutdown();
+      n.ctx.cleanup();
+    }
+  }
+});

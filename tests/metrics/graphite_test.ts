@@ -1,0 +1,149 @@
+import assert from "node:assert/strict";
+import { freePort, makeTestCtx } from "../helpers.ts";
+import { createMetrics, LineSplitter, parseGraphiteLine } from "../../lib/metrics/mod.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+
+const HOST = "127.0.0.13";
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), `timed out waiting for ${what}`);
+}
+
+Deno.test("graphite lines: good ones parse, NaN/Inf/negative/garbage are refused with a reason", () => {
+  assert.deepEqual(parseGraphiteLine("a.b 1.5 1700000000", 5), { name: "a.b", value: 1.5, ts: 1700000000 });
+  assert.deepEqual(parseGraphiteLine("  a.b\t2  1700000000.9 ", 5), {
+    name: "a.b",
+    value: 2,
+    ts: 1700000000,
+  });
+  assert.deepEqual(parseGraphiteLine("a 1 -1", 77), { name: "a", value: 1, ts: 77 });
+  for (
+    const bad of [
+      "a NaN 1",
+      "a Infinity 1",
+      "a 1 -5",
+      "a 1",
+      "a 1 2 3",
+      "a x 1",
+      "a 1 x",
+      "a..b 1 1",
+      ".a 1 1",
+      "",
+    ]
+  ) {
+    assert.ok("bad" in parseGraphiteLine(bad, 0), bad);
+  }
+});
+
+Deno.test("line splitter: lines across reads, CRLF, overlong lines dropped whole", () => {
+  const lines: string[] = [];
+  let overlong = 0;
+  const s = new LineSplitter(20, (l) => lines.push(l), () => overlong++);
+  const enc = new TextEncoder();
+  for (const part of ["a 1 ", "2\nb 3", " 4\r\n", "x".repeat(30), "yyy\nc 5 6\n", "d 7 8"]) {
+    s.push(enc.encode(part));
+  }
+  s.end();
+  assert.deepEqual(lines, ["a 1 2", "b 3 4", "c 5 6", "d 7 8"]);
+  assert.equal(overlong, 1);
+  // a multi-byte character split between reads
+  const got: string[] = [];
+  const s2 = new LineSplitter(100, (l) => got.push(l), () => {});
+  const bytes = enc.encode("é 1 2\n");
+  s2.push(bytes.subarray(0, 1));
+  s2.push(bytes.subarray(1));
+  assert.deepEqual(got, ["é 1 2"]);
+});
+
+Deno.test("fuzz: graphite parser and splitter never throw; accepted points are finite", () => {
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const alphabet = "ab. \t\n\r-+0123456789eE.NaInfity\u0000é";
+  const split = new LineSplitter(64, (l) => {
+    const p = parseGraphiteLine(l, 100);
+    if (!("bad" in p)) {
+      assert.ok(Number.isFinite(p.value) && Number.isFinite(p.ts) && p.ts >= 0);
+    }
+  }, () => {});
+  for (let i = 0; i < 20_000; i++) {
+    let s = "";
+    const len = Math.floor(rnd() * 50);
+    for (let j = 0; j < len; j++) s += alphabet[Math.floor(rnd() * alphabet.length)];
+    split.push(new TextEncoder().encode(s));
+    const p = parseGraphiteLine(s, 100);
+    if (!("bad" in p)) assert.ok(Number.isFinite(p.value) && p.ts >= 0);
+  }
+  split.end();
+});
+
+Deno.test("graphite over TCP split across writes and over UDP lands in the store; bad lines counted", async () => {
+  const port = freePort(HOST);
+  const clock = new VirtualClock(1_700_000_000_000);
+  const now = 1_700_000_000;
+  const ctx = makeTestCtx({
+    clock,
+    files: { "listeners.json": { graphite: { enabled: true, port, bind: HOST, max_line: 200 } } },
+  });
+  const m = createMetrics(ctx);
+  await m.start();
+  const svc = m.service;
+  const conn = await Deno.connect({ hostname: HOST, port });
+  const enc = new TextEncoder();
+  const chunks = [
+    `tcp.a 1 ${now - 100}\ntcp.`,
+    `a 2 ${now - 90}\ntcp.b NaN ${now}\ntcp.b 1 -3\n`,
+    `${"x".repeat(300)}\n`,
+    `garbage\ntcp.b 5 `,
+    `${now - 80}\n`,
+  ];
+  for (const c of chunks) {
+    await conn.write(enc.encode(c));
+    await new Promise((r) => setTimeout(r, 5));
+  }
+  conn.close();
+  const udp = Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" });
+  await udp.send(enc.encode(`udp.c 3 ${now - 70}\nudp.c Inf ${now}\nudp.d 4 ${now - 60}`), {
+    hostname: HOST,
+    port,
+    transport: "udp",
+  });
+  udp.close();
+  await until(() => svc.graphiteStats.points >= 5 && svc.graphiteStats.bad_lines >= 5, "5 points, 5 bad");
+  assert.equal(svc.graphiteStats.points, 5);
+  assert.equal(svc.graphiteStats.bad_lines, 5, svc.graphiteStats.last_bad);
+  assert.equal(svc.graphiteStats.overlong_lines, 1);
+  svc.store.flush();
+  const a = svc.store.fetch("tcp.a", now - 120, now);
+  assert.equal(a.step, 10);
+  assert.deepEqual(a.values.filter((v) => v !== null), [1, 2]);
+  assert.deepEqual(svc.store.fetch("tcp.b", now - 120, now).values.filter((v) => v !== null), [5]);
+  assert.deepEqual(svc.store.fetch("udp.c", now - 120, now).values.filter((v) => v !== null), [3]);
+  assert.deepEqual(svc.store.fetch("udp.d", now - 120, now).values.filter((v) => v !== null), [4]);
+  const info = svc.listenerInfo().graphite as { enabled: boolean; listening: { udp: number; tcp: number } };
+  assert.equal(info.enabled, true);
+  assert.deepEqual(info.listening, { udp: port, tcp: port });
+  await m.stop();
+  ctx.cleanup();
+});
+
+Deno.test("an idle graphite TCP connection is closed after idle_timeout (injected clock)", async () => {
+  const port = freePort(HOST);
+  const clock = new VirtualClock(1_700_000_000_000);
+  const ctx = makeTestCtx({
+    clock,
+    files: { "l.json": { graphite: { enabled: true, port, bind: HOST, udp: false, idle_timeout: "2s" } } },
+  });
+  const m = createMetrics(ctx);
+  await m.start();
+  const conn = await Deno.connect({ hostname: HOST, port });
+  await conn.write(new TextEncoder().encode("idle.x 1 1700000000\n"));
+  await until(() => m.service.graphiteStats.points === 1, "first point");
+  await clock.advance(5000);
+  const buf = new Uint8Array(16);
+  const n = await conn.read(buf).catch(() => null);
+  assert.equal(n, null, "server closed the idle connection");
+  conn.close();
+  await m.stop();
+  ctx.cleanup();
+});

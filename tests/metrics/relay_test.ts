@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import { freePort, makeTestCtx } from "../helpers.ts";
+import { createMetrics, GraphiteRelay } from "../../lib/metrics/mod.ts";
+import { RealClock } from "../../lib/clock/mod.ts";
+
+const HOST = "127.0.0.19";
+
+function carbonStub(port: number): { lines: string[]; close(): void } {
+  const lines: string[] = [];
+  const l = Deno.listen({ hostname: HOST, port });
+  (async () => {
+    for await (const conn of l) {
+      (async () => {
+        let buf = "";
+        for await (const chunk of conn.readable) {
+          buf += new TextDecoder().decode(chunk);
+          const parts = buf.split("\n");
+          buf = parts.pop()!;
+          lines.push(...parts);
+        }
+      })();
+    }
+  })().catch(() => {/* listener closed at the end of the test */});
+  return { lines, close: () => l.close() };
+}
+
+Deno.test("graphite.forward_to copies every received point to an external carbon", async () => {
+  const [gp, cp] = [freePort(HOST), freePort(HOST)];
+  const carbon = carbonStub(cp);
+  const ctx = makeTestCtx({
+    clock: new RealClock(),
+    files: {
+      "g.json": {
+        graphite: { enabled: true, port: gp, bind: HOST, udp: false, forward_to: `${HOST}:${cp}` },
+      },
+    },
+    params: { metrics: { flush_interval: "50ms" } },
+  });
+  const m = createMetrics(ctx);
+  await m.start();
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const conn = await Deno.connect({ hostname: HOST, port: gp });
+    await conn.write(new TextEncoder().encode(`fw.a 1 ${now}\nfw.b 2.5 ${now}\nbad\n`));
+    conn.close();
+    for (let i = 0; i < 100 && carbon.lines.length < 2; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(carbon.lines, [`fw.a 1 ${now}`, `fw.b 2.5 ${now}`]);
+    assert.ok(m.service.store.has("fw.a"), "stored locally too");
+  } finally {
+    await m.stop();
+    carbon.close();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("the relay keeps points while carbon is down (bounded) and refuses a bad target", async () => {
+  const ctx = makeTestCtx();
+  const log = ctx.log;
+  assert.throws(() => new GraphiteRelay("nohostport", log), /forward_to/);
+  const relay = new GraphiteRelay(`${HOST}:${freePort(HOST)}`, log, 3);
+  for (let i = 0; i < 5; i++) relay.point(`x.${i}`, i, 1);
+  assert.equal(relay.dropped, 2);
+  await relay.flush(); // nothing listens: connection refused
+  assert.equal(relay.errors, 1);
+  assert.equal(relay.waiting, 3);
+  ctx.cleanup();
+});

@@ -1,0 +1,251 @@
+import assert from "node:assert/strict";
+import {
+  expandBraces,
+  findNodes,
+  matchNames,
+  metricsRoutes,
+  parseGraphiteTime,
+  parseTarget,
+  render,
+  renderRequest,
+  type SeriesSource,
+  TargetError,
+  toCsv,
+  toRaw,
+} from "../../lib/metrics/mod.ts";
+import type { FetchedSeries } from "../../lib/metrics/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
+import { LogSink } from "../../lib/log/mod.ts";
+import { Counters } from "../../lib/counters.ts";
+
+const N = null;
+/** Hand-made series, all at step 10 from t=100. */
+const DATA: Record<string, Array<number | null>> = {
+  "web1.cpu.user": [1, 2, 3, N, 5],
+  "web1.cpu.system": [10, 20, N, N, 50],
+  "web2.cpu.user": [4, 4, 4, 4, 4],
+  "db1.cpu.user": [100, 90, 120, 130, 125],
+  "ctr.requests": [10, 20, 35, 5, 15],
+};
+const source: SeriesSource = {
+  fetch(pattern: string): Promise<FetchedSeries[]> {
+    return Promise.resolve(
+      matchNames(pattern, Object.keys(DATA)).map((name) => ({
+        name,
+        start: 100,
+        end: 150,
+        step: 10,
+        values: [...DATA[name]],
+      })),
+    );
+  },
+};
+
+async function run(target: string, extra = "") {
+  const req = renderRequest(
+    new URLSearchParams(`target=${encodeURIComponent(target)}&from=0&until=200${extra}`),
+    1000,
+  );
+  return await render(req, source);
+}
+async function vals(target: string) {
+  return (await run(target)).map((s) => ({ name: s.name, values: s.values }));
+}
+
+Deno.test("braces, character classes and wildcards match node by node", () => {
+  const names = Object.keys(DATA);
+  assert.deepEqual(expandBraces("a.{b,c{d,e}}.f"), ["a.b.f", "a.cd.f", "a.ce.f"]);
+  assert.deepEqual(matchNames("web*.cpu.user", names), ["web1.cpu.user", "web2.cpu.user"]);
+  assert.deepEqual(matchNames("web[2-3].cpu.*", names), ["web2.cpu.user"]);
+  assert.deepEqual(matchNames("{web1,db1}.cpu.user", names), ["web1.cpu.user", "db1.cpu.user"]);
+  assert.deepEqual(matchNames("*.cpu", names), [], "a pattern matches whole names only");
+  assert.deepEqual(matchNames("web?.cpu.system", names), ["web1.cpu.system"]);
+  assert.throws(() => expandBraces("a.{b"), /unbalanced/);
+});
+
+Deno.test("the finder lists one level below the query, leaves and branches", () => {
+  const names = Object.keys(DATA);
+  assert.deepEqual(findNodes("*", names).map((n) => [n.path, n.leaf, n.branch]), [
+    ["ctr", false, true],
+    ["db1", false, true],
+    ["web1", false, true],
+    ["web2", false, true],
+  ]);
+  assert.deepEqual(findNodes("web1.cpu.*", names).map((n) => [n.path, n.text, n.leaf]), [
+    ["web1.cpu.system", "system", true],
+    ["web1.cpu.user", "user", true],
+  ]);
+});
+
+Deno.test("the target parser handles nesting, strings, numbers, keywords and braces inside paths", () => {
+  const e = parseTarget(`alias(sumSeries(web*.cpu.{user,system}, db1.cpu.user), "all cpu")`);
+  assert.equal(e.kind, "call");
+  if (e.kind !== "call") return;
+  assert.equal(e.name, "alias");
+  const inner = e.args[0];
+  assert.ok(inner.kind === "call" && inner.args.length === 2);
+  assert.deepEqual(inner.kind === "call" && inner.args[0], {
+    kind: "path",
+    path: "web*.cpu.{user,system}",
+    pos: 16,
+  });
+  const k = parseTarget(`summarize(x, '1h', func="max", alignToFrom=true)`);
+  assert.ok(k.kind === "call" && k.kwargs.func.kind === "string" && k.kwargs.alignToFrom.kind === "bool");
+  assert.deepEqual(
+    parseTarget("scale(a, -1.5e2)").kind === "call" &&
+      (parseTarget("scale(a, -1.5e2)") as { args: unknown[] }).args[1],
+    {
+      kind: "number",
+      value: -150,
+      pos: 9,
+    },
+  );
+  for (
+    const [bad, pos] of [["sumSeries(a", 11], ["sumSeries(a,,b)", 12], ["a.{b", 0], ["scale(a, 'x)", 9], [
+      "a b",
+      2,
+    ]] as const
+  ) {
+    assert.throws(
+      () => parseTarget(bad),
+      (err: unknown) => err instanceof TargetError && err.position === pos,
+      bad,
+    );
+  }
+});
+
+Deno.test("combining functions ignore nulls and name the result after their arguments", async () => {
+  assert.deepEqual(await vals("sumSeries(web*.cpu.*)"), [{
+    name: "sumSeries(web*.cpu.*)",
+    values: [15, 26, 7, 4, 59],
+  }]);
+  assert.deepEqual((await vals("averageSeries(web1.cpu.*)"))[0].values, [5.5, 11, 3, N, 27.5]);
+  assert.deepEqual((await vals("maxSeries(web*.cpu.user)"))[0].values, [4, 4, 4, 4, 5]);
+  assert.deepEqual((await vals("minSeries(web*.cpu.user, db1.cpu.user)"))[0].values, [1, 2, 3, 4, 4]);
+});
+
+Deno.test("scale, offset, alias, aliasByNode", async () => {
+  assert.deepEqual(await vals("scale(web1.cpu.user, 2)"), [{
+    name: "scale(web1.cpu.user,2)",
+    values: [2, 4, 6, N, 10],
+  }]);
+  assert.deepEqual((await vals("offset(web1.cpu.user, -1)"))[0].values, [0, 1, 2, N, 4]);
+  assert.deepEqual((await vals(`alias(web2.cpu.user, "flat")`))[0].name, "flat");
+  assert.deepEqual((await vals("aliasByNode(scale(web*.cpu.user, 1), 0, 2)")).map((s) => s.name), [
+    "web1.user",
+    "web2.user",
+  ]);
+  assert.deepEqual((await vals("aliasByNode(web1.cpu.user, -1)"))[0].name, "user");
+});
+
+Deno.test("derivative, nonNegativeDerivative, perSecond", async () => {
+  assert.deepEqual((await vals("derivative(ctr.requests)"))[0].values, [N, 10, 15, -30, 10]);
+  assert.deepEqual((await vals("nonNegativeDerivative(ctr.requests)"))[0].values, [N, 10, 15, N, 10]);
+  assert.deepEqual((await vals("nonNegativeDerivative(ctr.requests, 40)"))[0].values, [N, 10, 15, 11, 10]);
+  assert.deepEqual((await vals("perSecond(ctr.requests)"))[0].values, [N, 1, 1.5, N, 1]);
+  assert.deepEqual((await vals("derivative(web1.cpu.user)"))[0].values, [N, 1, 1, N, N]);
+});
+
+Deno.test("summarize, movingAverage, asPercent, highestCurrent, keepLastValue", async () => {
+  // buckets of 20 s aligned on the interval: [100,120) [120,140) [140,160)
+  const sum = await run(`summarize(ctr.requests, "20s")`);
+  assert.deepEqual([sum[0].start, sum[0].step, sum[0].values], [100, 20, [30, 40, 15]]);
+  assert.equal(sum[0].name, `summarize(ctr.requests, "20s", "sum")`);
+  assert.deepEqual((await run(`summarize(ctr.requests, "20s", "max")`))[0].values, [20, 35, 15]);
+  assert.deepEqual((await run(`summarize(ctr.requests, "20s", "avg")`))[0].values, [15, 20, 15]);
+  assert.deepEqual((await vals("movingAverage(web1.cpu.user, 2)"))[0].values, [1, 1.5, 2.5, 3, 5]);
+  assert.deepEqual((await vals(`movingAverage(web1.cpu.user, "30s")`))[0].values, [1, 1.5, 2, 2.5, 4]);
+  assert.deepEqual((await vals("asPercent(web1.cpu.user, 4)"))[0].values, [25, 50, 75, N, 125]);
+  assert.deepEqual((await vals("asPercent(web1.cpu.user, web2.cpu.user)"))[0].values, [25, 50, 75, N, 125]);
+  assert.deepEqual((await vals("asPercent(web*.cpu.user)")).map((s) => s.values), [
+    [20, (2 / 6) * 100, (3 / 7) * 100, N, (5 / 9) * 100],
+    [80, (4 / 6) * 100, (4 / 7) * 100, 100, (4 / 9) * 100],
+  ]);
+  assert.deepEqual((await vals("highestCurrent(*.cpu.user, 2)")).map((s) => s.name), [
+    "db1.cpu.user",
+    "web1.cpu.user",
+  ]);
+  assert.deepEqual((await vals("keepLastValue(web1.cpu.system)"))[0].values, [10, 20, 20, 20, 50]);
+  assert.deepEqual((await vals("keepLastValue(web1.cpu.system, 1)"))[0].values, [10, 20, N, N, 50]);
+});
+
+Deno.test("errors name the function and position; times parse in Graphite's forms", async () => {
+  await assert.rejects(() => run("nosuch(a)"), /nosuch: unknown function.* at position 0/);
+  await assert.rejects(
+    () => run("alias(sumSeries(a), 3)"),
+    /alias: argument 2 must be a string at position 0/,
+  );
+  await assert.rejects(() => run(`scale(a, "x")`), /scale: argument 2 must be a number/);
+  await assert.rejects(() => run(`summarize(a, "1 fortnight")`), /summarize/);
+  assert.equal(parseGraphiteTime("-24h", 100_000, "from"), 100_000 - 86400);
+  assert.equal(parseGraphiteTime("-7d", 1_000_000, "from"), 1_000_000 - 7 * 86400);
+  assert.equal(parseGraphiteTime("-30min", 10_000, "from"), 8200);
+  assert.equal(parseGraphiteTime("now", 5, "until"), 5);
+  assert.equal(parseGraphiteTime("1700000000", 5, "until"), 1700000000);
+  assert.equal(parseGraphiteTime("04:00_20231114", 0, "from"), Date.UTC(2023, 10, 14, 4) / 1000);
+  assert.throws(() => parseGraphiteTime("yesterday", 0, "from"), /from: 'yesterday'/);
+});
+
+Deno.test("maxDataPoints consolidates; csv and raw formats", async () => {
+  const s = await run("web1.cpu.user", "&maxDataPoints=2");
+  assert.deepEqual([s[0].step, s[0].values], [30, [2, 5]]);
+  const list = await run("web1.cpu.user");
+  assert.equal(toRaw(list), "web1.cpu.user,100,150,10|1,2,3,None,5\n");
+  assert.equal(toCsv(list).split("\n")[0], "web1.cpu.user,1970-01-01 00:01:40,1");
+  assert.equal(toCsv(list).split("\n")[3], "web1.cpu.user,1970-01-01 00:02:10,");
+});
+
+Deno.test("routes: render JSON in Graphite's shape, 400s, find, index, list and the UI tree", async () => {
+  const table = metricsRoutes({
+    source,
+    names: () => Promise.resolve(Object.keys(DATA).sort()),
+    nowSeconds: () => 1000,
+  });
+  assert.ok(table.routes.every((d) => d.access === "read"));
+  const log = new LogSink({ level: "ERROR", stderr: false, node: "t" }).logger("http");
+  const r = buildApp([table], { token: "", maxBody: 1 << 20, log, counters: new Counters() });
+  const res = await r.request(
+    "/render?target=web1.cpu.user&target=alias(web2.cpu.user,'w2')&from=0&until=200",
+  );
+  assert.equal(res.status, 200);
+  assert.deepEqual(await res.json(), [
+    { target: "web1.cpu.user", datapoints: [[1, 100], [2, 110], [3, 120], [null, 130], [5, 140]] },
+    { target: "w2", datapoints: [[4, 100], [4, 110], [4, 120], [4, 130], [4, 140]] },
+  ]);
+  const post = await r.request("/render/", {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: "target=sumSeries(web*.cpu.user)&from=0&until=200&format=raw",
+  });
+  assert.equal(await post.text(), "sumSeries(web*.cpu.user),100,150,10|5,6,7,4,9\n");
+  for (
+    const q of [
+      "target=sumSeries(a",
+      "target=a&from=soon",
+      "target=a&format=png",
+      "",
+      "target=a&maxDataPoints=0",
+    ]
+  ) {
+    const bad = await r.request(`/render?${q}`);
+    assert.equal(bad.status, 400, q);
+    assert.ok(((await bad.json()) as { error: string }).error.length > 0);
+  }
+  const find = await r.request("/metrics/find?query=web1.*");
+  assert.deepEqual(await find.json(), [{
+    leaf: 0,
+    context: {},
+    text: "cpu",
+    id: "web1.cpu",
+    expandable: 1,
+    allowChildren: 1,
+  }]);
+  assert.equal((await r.request("/metrics/find")).status, 400);
+  assert.deepEqual(await (await r.request("/metrics/index.json")).json(), Object.keys(DATA).sort());
+  assert.deepEqual(await (await r.request("/list/web1")).json(), ["web1.cpu.system", "web1.cpu.user"]);
+  assert.deepEqual(await (await r.request("/_ui_list/web1.cpu")).json(), [
+    { title: "system", key: "web1.cpu.system", folder: false, lazy: false },
+    { title: "user", key: "web1.cpu.user", folder: false, lazy: false },
+  ]);
+  assert.equal((await (await r.request("/_ui_list/")).json() as unknown[]).length, 4);
+});

@@ -1,0 +1,116 @@
+import assert from "node:assert/strict";
+import { StatsD } from "hot-shots";
+import { freePort, makeTestCtx } from "../helpers.ts";
+import { createMetrics } from "../../lib/metrics/mod.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+
+const HOST = "127.0.0.13";
+
+async function until(cond: () => boolean, what: string): Promise<void> {
+  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
+  assert.ok(cond(), `timed out waiting for ${what}`);
+}
+
+Deno.test("a real statsd client (hot-shots) sends every type; the flush stores exact aggregates", async () => {
+  const port = freePort(HOST);
+  const clock = new VirtualClock(1_700_000_000_000);
+  const ctx = makeTestCtx({
+    clock,
+    files: { "listeners.json": { statsd: { enabled: true, port, bind: HOST, interval: 10 } } },
+  });
+  const m = createMetrics(ctx);
+  await m.start();
+  const client = new StatsD({ host: HOST, port, prefix: "app." });
+  const realRandom = Math.random;
+  Math.random = () => 0; // hot-shots drops samples at random below rate 1: keep all of them
+  try {
+    client.increment("hits", 1);
+    client.increment("hits", 4);
+    client.increment("hits", 2, 0.5); // counts as 4
+    client.decrement("hits", 1);
+    for (const v of [10, 20, 30, 40]) client.timing("rt", v);
+    client.histogram("rt", 50);
+    client.set("users", "alice");
+    client.set("users", "bob");
+    client.set("users", "alice");
+    client.unique("users", "carol");
+  } finally {
+    Math.random = realRandom;
+  }
+  const svc = m.service;
+  await until(() => svc.statsdStats().metrics >= 13, "13 samples");
+  // a gauge's deltas depend on order, and UDP sends may overtake each other: one at a time
+  client.gauge("queue", 7);
+  await until(() => svc.statsdStats().metrics >= 14, "the gauge");
+  client.gaugeDelta("queue", 3);
+  await until(() => svc.statsdStats().metrics >= 15, "+3");
+  client.gaugeDelta("queue", -5);
+  await until(() => svc.statsdStats().metrics >= 16, "-5");
+  assert.equal(svc.statsdStats().bad_lines, 0, svc.statsdStats().last_bad);
+  await clock.advance(10_000); // one statsd flush on the injected clock (answered by the Worker)
+  await until(() => svc.store.has("stats.gauges.app.hits.count"), "the flush");
+  const now = Math.floor(clock.now() / 1000);
+  const get = (name: string) => {
+    const s = svc.store.fetch(name, now - 60, now);
+    return s.values.filter((v) => v !== null).at(-1);
+  };
+  assert.equal(get("stats.gauges.app.hits.count"), 8);
+  assert.equal(get("stats.gauges.app.hits.rate"), 0.8);
+  assert.equal(get("stats.timers.app.rt.count"), 5);
+  assert.equal(get("stats.timers.app.rt.mean"), 30);
+  assert.equal(get("stats.timers.app.rt.median"), 30);
+  assert.equal(get("stats.timers.app.rt.upper"), 50);
+  assert.equal(get("stats.timers.app.rt.lower"), 10);
+  assert.equal(get("stats.timers.app.rt.sum"), 150);
+  assert.equal(get("stats.timers.app.rt.upper_90"), 50); // round(0.9*5)=5 values
+  assert.equal(get("stats.timers.app.rt.sum_90"), 150);
+  assert.equal(get("stats.gauges.app.queue"), 5);
+  assert.equal(get("stats.sets.app.users.count"), 3);
+  assert.equal(m.info().statsd && (m.info().statsd as { enabled: boolean }).enabled, true);
+  await new Promise<void>((r) => client.close(() => r()));
+  await m.stop();
+  assert.equal((m.info().statsd as { enabled: boolean }).enabled, false, "not listening after stop");
+  ctx.cleanup();
+});
+
+Deno.test("under ts routing the statsd Worker hands datagrams to the main thread; back to aggregating after", async () => {
+  const port = freePort(HOST);
+  const ctx = makeTestCtx({
+    clock: new VirtualClock(1_700_000_000_000),
+    files: { "listeners.json": { statsd: { enabled: true, port, bind: HOST, interval: 10, tcp: true } } },
+  });
+  const m = createMetrics(ctx);
+  await m.start();
+  const svc = m.service;
+  const got: string[] = [];
+  svc.statsdPacket = (b) => got.push(new TextDecoder().decode(b));
+  svc.setStatsdLocal(false);
+  const udp = Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" });
+  const send = (t: string) =>
+    udp.send(new TextEncoder().encode(t), { hostname: HOST, port, transport: "udp" });
+  try {
+    await new Promise((r) => setTimeout(r, 50)); // the mode message reaches the Worker
+    await send("routed:1|c");
+    await until(() => got.length === 1, "the datagram on the main thread");
+    assert.equal(got[0], "routed:1|c");
+    svc.setStatsdLocal(true);
+    await new Promise((r) => setTimeout(r, 50));
+    await send("local:2|c");
+    await until(() => svc.statsdStats().metrics === 1, "aggregated in the Worker");
+    // a TCP line goes to the same aggregator as UDP
+    const conn = await Deno.connect({ hostname: HOST, port });
+    await conn.write(new TextEncoder().encode("local:3|c\n"));
+    conn.close();
+    await until(() => svc.statsdStats().metrics === 2, "the TCP line");
+    assert.equal(await svc.flushStatsd() > 0, true);
+    const now = Math.floor(ctx.clock.now() / 1000);
+    assert.deepEqual(
+      svc.store.fetch("stats.gauges.local.count", now - 60, now).values.filter((v) => v !== null),
+      [5],
+    );
+  } finally {
+    udp.close();
+    await m.stop();
+    ctx.cleanup();
+  }
+});

@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { parseStatsdLine, StatsdAggregator, timerStatistics, TimerValues } from "../../lib/metrics/mod.ts";
+
+function agg(interval = 10) {
+  return new StatsdAggregator({ intervalSeconds: interval, percentiles: [90, 99], maxTimerValues: 1000 });
+}
+function asMap(points: Array<[string, number, number]>): Map<string, number> {
+  return new Map(points.map(([n, v]) => [n, v]));
+}
+
+Deno.test("statsd lines parse every type, rates, deltas and several values per line", () => {
+  assert.deepEqual(parseStatsdLine("a.b:3|c|@0.5")[0], {
+    name: "a.b",
+    kind: "c",
+    value: 3,
+    rate: 0.5,
+    delta: false,
+    member: "",
+  });
+  const [g] = parseStatsdLine("g:-4|g");
+  assert.ok(!("bad" in g) && g.delta && g.value === -4);
+  const multi = parseStatsdLine("t:1|ms:2|h");
+  assert.equal(multi.length, 2);
+  assert.ok(multi.every((s) => !("bad" in s) && s.kind === "ms"));
+  const [s] = parseStatsdLine("users:alice|s");
+  assert.ok(!("bad" in s) && s.member === "alice");
+  assert.equal("bad" in parseStatsdLine("my key/x:1|c")[0], false);
+  assert.equal((parseStatsdLine("my key/x:1|c")[0] as { name: string }).name, "my_key-x");
+});
+
+Deno.test("malformed statsd lines are counted and skipped, the rest of the packet counts", () => {
+  const a = agg();
+  a.ingestText("ok:1|c\ngarbage\nx:abc|c\ny:1|zz\nz:1|c|@2\nn:NaN|g\ninf:Infinity|ms\nok:2|c\n\n");
+  assert.equal(a.stats.bad_lines, 6);
+  assert.equal(a.stats.metrics, 2);
+  assert.equal(asMap(a.flush(100)).get("stats.gauges.ok.count"), 3);
+});
+
+Deno.test("a flush yields the reference names with exact aggregates, then counters reset", () => {
+  const a = agg(10);
+  a.ingestText("hits:1|c\nhits:2|c|@0.5\nhits:3|c");
+  for (const v of [1, 2, 3, 4, 5, 6, 7, 8, 9, 10]) a.ingestLine(`rt:${v}|ms`);
+  a.ingestText("temp:10|g\ntemp:+5|g\ntemp:-3|g\nu:a|s\nu:b|s\nu:a|s");
+  const m = asMap(a.flush(1000));
+  assert.equal(m.get("stats.gauges.hits.count"), 8);
+  assert.equal(m.get("stats.gauges.hits.rate"), 0.8);
+  assert.equal(m.get("stats.timers.rt.count"), 10);
+  assert.equal(m.get("stats.timers.rt.count_ps"), 1);
+  assert.equal(m.get("stats.timers.rt.sum"), 55);
+  assert.equal(m.get("stats.timers.rt.mean"), 5.5);
+  assert.equal(m.get("stats.timers.rt.median"), 5.5);
+  assert.equal(m.get("stats.timers.rt.lower"), 1);
+  assert.equal(m.get("stats.timers.rt.upper"), 10);
+  assert.equal(m.get("stats.timers.rt.upper_90"), 9);
+  assert.equal(m.get("stats.timers.rt.sum_90"), 45);
+  assert.equal(m.get("stats.timers.rt.mean_90"), 5);
+  assert.equal(m.get("stats.timers.rt.upper_99"), 10);
+  assert.ok(Math.abs(m.get("stats.timers.rt.std")! - Math.sqrt(8.25)) < 1e-12);
+  assert.equal(m.get("stats.gauges.temp"), 12);
+  assert.equal(m.get("stats.sets.u.count"), 2);
+  const next = asMap(a.flush(1010));
+  assert.equal(next.get("stats.gauges.hits.count"), undefined, "counters reset");
+  assert.equal(next.get("stats.gauges.temp"), 12, "gauges persist like etsy");
+  a.ingestLine("temp:+1|g");
+  assert.equal(asMap(a.flush(1020)).get("stats.gauges.temp"), 13);
+});
+
+Deno.test("timer memory is bounded; exact stats stay exact beyond the cap and percentiles stay close", () => {
+  const t = new TimerValues(1000, 7);
+  for (let i = 1; i <= 100_000; i++) t.add(i, 1);
+  assert.equal(t.values.length, 1000);
+  const m = new Map(timerStatistics(t, [90], 10));
+  assert.equal(m.get("count"), 100_000);
+  assert.equal(m.get("sum"), 100_000 * 100_001 / 2);
+  assert.equal(m.get("upper"), 100_000);
+  assert.equal(m.get("lower"), 1);
+  // rank error of a 1000-value reservoir: within 5 % here (1/sqrt(1000) ≈ 3 %)
+  assert.ok(Math.abs(m.get("upper_90")! - 90_000) < 5_000, String(m.get("upper_90")));
+});
+
+Deno.test("fuzz: the statsd parser never throws and every sample it accepts is well formed", () => {
+  let seed = 42;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) / 0x7fffffff;
+  const alphabet = "ab.:|@#cgmshx-+0123456789e.\n \t\u0000é/";
+  const a = agg();
+  for (let i = 0; i < 20_000; i++) {
+    let s = "";
+    const len = Math.floor(rnd() * 40);
+    for (let j = 0; j < len; j++) s += alphabet[Math.floor(rnd() * alphabet.length)];
+    for (const r of parseStatsdLine(s)) {
+      if ("bad" in r) continue;
+      assert.ok(r.name.length > 0 && /^[A-Za-z0-9_.\-;=]+$/.test(r.name), JSON.stringify(s));
+      assert.ok(r.kind === "s" || Number.isFinite(r.value), JSON.stringify(s));
+      assert.ok(r.rate > 0 && r.rate <= 1);
+    }
+    a.ingestText(s);
+  }
+  for (const [, v] of a.flush(1)) assert.ok(Number.isFinite(v));
+});

@@ -1,0 +1,159 @@
+import assert from "node:assert/strict";
+import { openDatabase } from "../../lib/store/mod.ts";
+import {
+  aggregate,
+  compileRules,
+  methodFor,
+  METRICS_MIGRATIONS,
+  parseRetentions,
+  RetentionError,
+  rollupRows,
+  TimeSeriesStore,
+} from "../../lib/metrics/mod.ts";
+import { tempDir } from "../helpers.ts";
+
+Deno.test("retention lists parse like carbon's and bad ones name the level", () => {
+  assert.deepEqual(parseRetentions("10s:1d,1m:31d,1h:1y"), [
+    { step: 10, keep: 86400 },
+    { step: 60, keep: 31 * 86400 },
+    { step: 3600, keep: 365 * 86400 },
+  ]);
+  assert.throws(() => parseRetentions("10s:1d,15s:2d"), /level 2 .*multiple/);
+  assert.throws(() => parseRetentions("10s:1d,1m:1h"), /level 2 .*keep more/);
+  assert.throws(() => parseRetentions("10s"), RetentionError);
+  assert.throws(() => parseRetentions("10x:1d"), /level 1/);
+  assert.throws(() => compileRules([{ pattern: "(", method: "sum" }]), /aggregation\[0\]\.pattern/);
+});
+
+Deno.test("aggregation methods and name rules", () => {
+  assert.equal(aggregate("average", [1, 2, 6]), 3);
+  assert.equal(aggregate("sum", [1, 2, 6]), 9);
+  assert.equal(aggregate("min", [4, 2, 6]), 2);
+  assert.equal(aggregate("max", [4, 2, 6]), 6);
+  assert.equal(aggregate("last", [4, 2, 6]), 6);
+  const rules = compileRules([{ pattern: "^keep\\.", method: "last" }]);
+  assert.equal(methodFor("keep.x.count", rules), "last");
+  assert.equal(methodFor("stats.gauges.x.count", rules), "sum");
+  assert.equal(methodFor("stats.timers.x.upper_90", rules), "max");
+  assert.equal(methodFor("stats.timers.x.lower", rules), "min");
+  assert.equal(methodFor("cpu.idle", rules), "average");
+  assert.deepEqual(rollupRows([[0, 1], [10, 3], [60, 5], [70, 7], [130, 1]], 60, "average"), [
+    [0, 2],
+    [60, 6],
+    [120, 1],
+  ]);
+});
+
+function store(now: { t: number }, path = ":memory:", retentions = "10s:2m,1m:10m,5m:1h") {
+  const db = openDatabase(path, METRICS_MIGRATIONS);
+  const s = new TimeSeriesStore(db, {
+    levels: parseRetentions(retentions),
+    rules: compileRules([]),
+    now: () => now.t * 1000,
+    maxPending: 100_000,
+  });
+  return { db, s };
+}
+
+Deno.test("retention: raw points roll up per level with their method and expire past each level (virtual clock)", () => {
+  const now = { t: 1_700_000_000 - (1_700_000_000 % 3600) };
+  const t0 = now.t;
+  const { db, s } = store(now);
+  // 20 minutes of points every 10 s: value = minute index; counters count 1 per point
+  for (let i = 0; i < 120; i++) {
+    now.t = t0 + i * 10;
+    s.add("load", Math.floor(i / 6), now.t);
+    s.add("hits.count", 1, now.t);
+    if (i % 6 === 5) s.rollup();
+  }
+  now.t = t0 + 1200;
+  s.rollup();
+  const raw = db.all<{ n: number; lo: number }>(
+    "SELECT COUNT(*) AS n, MIN(ts) AS lo FROM points WHERE level = 0 AND series = 1",
+  )[0];
+  assert.ok(raw.lo >= now.t - 120, `level 0 keeps 2 minutes (oldest ${now.t - raw.lo}s ago)`);
+  assert.ok(raw.n <= 13);
+  // level 1: minute averages over the last 10 minutes
+  const f = s.fetch("load", now.t - 9 * 60, now.t);
+  assert.equal(f.step, 60);
+  const vals = f.values.filter((v) => v !== null);
+  assert.ok(vals.length >= 8, JSON.stringify(f.values));
+  assert.ok(vals.every((v, i) => i === 0 || v! === vals[i - 1]! + 1), "consecutive minute averages");
+  const counts = s.fetch("hits.count", now.t - 9 * 60, now.t).values.filter((v) => v !== null);
+  assert.ok(counts.slice(0, -1).every((v) => v === 6), `sum of 6 points per minute: ${counts}`);
+  // level 2 (5 min) has the older history; nothing older than 10 minutes at level 1
+  const lvl1Oldest = db.get<{ lo: number }>("SELECT MIN(ts) AS lo FROM points WHERE level = 1")!.lo;
+  assert.ok(lvl1Oldest >= now.t - 600);
+  const five = s.fetch("load", now.t - 30 * 60, now.t);
+  assert.equal(five.step, 300);
+  assert.deepEqual(five.values.filter((v) => v !== null).slice(0, 3), [2, 7, 12]);
+  db.close();
+});
+
+Deno.test("a coarse read reaches up to now by rolling the not-yet-rolled buckets on the fly", () => {
+  const now = { t: 1_700_006_400 };
+  const { db, s } = store(now);
+  for (let i = 0; i < 6; i++) s.add("x", 10 * i, now.t - 60 + i * 10);
+  s.flush();
+  const f = s.fetch("x", now.t - 9 * 60, now.t); // level 1: nothing rolled yet
+  assert.equal(f.step, 60);
+  assert.equal(f.values.filter((v) => v !== null).length, 1);
+  assert.equal(f.values.filter((v) => v !== null)[0], 25);
+  db.close();
+});
+
+Deno.test("points out of range or with bad names are counted and skipped; last point of a bucket wins", () => {
+  const now = { t: 1_700_000_000 };
+  const { db, s } = store(now);
+  assert.equal(s.add("old", 1, now.t - 7200), false);
+  assert.equal(s.add("future", 1, now.t + 3600), false);
+  assert.equal(s.add("bad name", 1, now.t), false);
+  assert.equal(s.add("nan", NaN, now.t), false);
+  assert.equal(s.add("ok", 1, now.t - 5), true);
+  assert.equal(s.add("ok", 2, now.t - 4), true);
+  s.flush();
+  assert.equal(s.stats.points_out_of_range, 3);
+  assert.equal(s.stats.bad_names, 1);
+  assert.deepEqual(s.fetch("ok", now.t - 60, now.t).values.filter((v) => v !== null), [2]);
+  assert.deepEqual(s.names(), ["ok"]);
+  // an hour-old point goes straight to the level that still covers it
+  assert.equal(s.add("ok", 9, now.t - 1800), true);
+  s.flush();
+  assert.equal(db.get<{ level: number }>("SELECT level FROM points WHERE value = 9")!.level, 2);
+  db.close();
+});
+
+Deno.test("the store reopens with its series and data (written by flush)", () => {
+  const { dir, cleanup } = tempDir();
+  const now = { t: 1_700_000_000 };
+  const a = store(now, `${dir}/metrics.db`);
+  a.s.add("p.q", 42, now.t);
+  a.s.flush();
+  a.db.close();
+  const b = store(now, `${dir}/metrics.db`);
+  assert.deepEqual(b.s.names(), ["p.q"]);
+  assert.deepEqual(b.s.fetch("p.q", now.t - 60, now.t).values.filter((v) => v !== null), [42]);
+  b.db.close();
+  cleanup();
+});
+
+Deno.test("rollup in slices gives the same result as one pass; flush(limit) writes the oldest points first", async () => {
+  const now = { t: 1_700_000_000 - (1_700_000_000 % 3600) };
+  const t0 = now.t;
+  const a = store(now), b = store(now);
+  for (let i = 0; i < 60; i++) {
+    for (const s of [a.s, b.s]) for (let k = 0; k < 7; k++) s.add(`m${k}`, i * k, t0 + i * 10);
+  }
+  now.t = t0 + 600;
+  const one = a.s.rollup();
+  assert.ok(one.rolled > 0);
+  b.s.flush(100);
+  assert.equal(b.s.pending, 60 * 7 - 100);
+  b.s.flush();
+  const sliced = await b.s.rollupInSlices(2);
+  assert.deepEqual(sliced, one);
+  const dump = (db: typeof a.db) => db.all("SELECT series, level, ts, value FROM points ORDER BY 1, 2, 3");
+  assert.deepEqual(dump(b.db), dump(a.db));
+  a.db.close();
+  b.db.close();
+});

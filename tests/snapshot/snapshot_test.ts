@@ -1,0 +1,199 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { Store } from "../../lib/store/mod.ts";
+import { readManifest, restoreSnapshot, saveSnapshot, SnapshotError } from "../../lib/snapshot/mod.ts";
+import { freePort, startAgent, tempDir } from "../helpers.ts";
+import { METRICS_MIGRATIONS } from "../../lib/metrics/mod.ts";
+import { openDatabase } from "../../lib/store/mod.ts";
+import { DatabaseSync } from "node:sqlite";
+
+const MIG = [{ version: 1, sql: "CREATE TABLE t (k TEXT PRIMARY KEY, v TEXT)" }];
+
+function seed(dir: string, rows: number): Store {
+  const store = new Store(dir);
+  for (const name of ["kv", "metrics", "checks"]) {
+    const db = store.open(name, MIG);
+    db.transaction(() => {
+      for (let i = 0; i < rows; i++) db.run("INSERT INTO t VALUES (?, ?)", `${name}${i}`, "x".repeat(100));
+    });
+  }
+  return store;
+}
+
+Deno.test("snapshot: save, then restore into a fresh data dir; every row is there", async () => {
+  const src = tempDir(), dst = tempDir();
+  try {
+    const store = seed(src.dir, 500);
+    const file = join(src.dir, "a.snap");
+    const m = await saveSnapshot(store, file, { node: "n1", uuid: "u1" });
+    assert.deepEqual(m.parts.map((p) => p.name), ["kv", "metrics", "checks"]);
+    store.closeAll();
+    const restored = await restoreSnapshot(file, {
+      dataDir: join(dst.dir, "data"),
+      lockFile: join(dst.dir, "kunai.pid"),
+    });
+    assert.equal(restored.node, "n1");
+    for (const name of ["kv", "metrics", "checks"]) {
+      const db = openDatabase(join(dst.dir, "data", `${name}.db`), MIG);
+      assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM t")!.n, 500);
+      db.close();
+    }
+    assert.throws(
+      () => Deno.statSync(join(dst.dir, "kunai.pid")),
+      Deno.errors.NotFound,
+      "the lock is released",
+    );
+  } finally {
+    src.cleanup();
+    dst.cleanup();
+  }
+});
+
+Deno.test("snapshot: truncated, damaged, foreign-version files and a running agent are refused; nothing changes", async () => {
+  const src = tempDir(), dst = tempDir();
+  const sleeper = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  try {
+    const store = seed(src.dir, 200);
+    const file = join(src.dir, "a.snap");
+    await saveSnapshot(store, file, { node: "n1", uuid: "u1" });
+    store.closeAll();
+    const bytes = Deno.readFileSync(file);
+    const data = join(dst.dir, "data");
+    const lockFile = join(dst.dir, "kunai.pid");
+    Deno.mkdirSync(data);
+    Deno.writeTextFileSync(join(data, "kv.db"), "previous");
+    const cases: Array<[string, Uint8Array, RegExp]> = [
+      ["truncated.snap", bytes.subarray(0, bytes.length - 1000), /truncated/],
+      ["header.snap", bytes.subarray(0, 5), /not a kunai snapshot/],
+      [
+        "garbage.snap",
+        new TextEncoder().encode("hello world, not a snapshot at all"),
+        /not a kunai snapshot/,
+      ],
+    ];
+    const flipped = new Uint8Array(bytes);
+    flipped[flipped.length - 50] ^= 0xff;
+    cases.push(["flipped.snap", flipped, /damaged \(sha256 mismatch\)/]);
+    for (const [name, b, re] of cases) {
+      const f = join(src.dir, name);
+      Deno.writeFileSync(f, b);
+      await assert.rejects(
+        () => restoreSnapshot(f, { dataDir: data, lockFile }),
+        (e: unknown) => e instanceof SnapshotError && re.test(e.message),
+        name,
+      );
+    }
+    await assert.rejects(
+      () => restoreSnapshot(file, { dataDir: data, lockFile, version: "9.9.9" }),
+      /written by kunai 0\.9\.0, this is 9\.9\.9/,
+    );
+    Deno.writeTextFileSync(lockFile, `${sleeper.pid}\n`);
+    await assert.rejects(() => restoreSnapshot(file, { dataDir: data, lockFile }), /agent is running/);
+    assert.equal(Deno.readTextFileSync(join(data, "kv.db")), "previous", "nothing changed");
+    assert.deepEqual([...Deno.readDirSync(data)].map((e) => e.name), ["kv.db"]);
+    assert.equal((await readManifest(file)).manifest.parts.length, 3);
+  } finally {
+    sleeper.kill();
+    await sleeper.status;
+    src.cleanup();
+    dst.cleanup();
+  }
+});
+
+Deno.test("snapshot of a running agent under write load, restored on a fresh node: every KV key and flushed point", async () => {
+  const HOST = "127.0.0.17";
+  const gp = freePort(HOST);
+  const params = {
+    tags: ["kv"],
+    graphite: { enabled: true, port: gp, bind: HOST, udp: false },
+    metrics: { flush_interval: "100ms" },
+  };
+  const a = await startAgent({ name: "snap1", addr: HOST, params });
+  const base = `http://${HOST}:${a.port}`;
+  const now = Math.floor(Date.now() / 1000);
+  const file = join(a.dir, "node.snap");
+  let stop = false;
+  const acked: string[] = [];
+  let ackedBeforeSave = 0;
+  try {
+    for (let i = 0; i < 50; i++) {
+      const r = await fetch(`${base}/kv/snap/k${i}`, { method: "PUT", body: `v${i}` });
+      assert.equal(r.status, 200, await r.text());
+    }
+    const conn = await Deno.connect({ hostname: HOST, port: gp });
+    const enc = new TextEncoder();
+    await conn.write(enc.encode(Array.from({ length: 300 }, (_, i) => `snap.s${i} ${i} ${now}\n`).join("")));
+    // wait until those points are flushed (acknowledged)
+    for (let t = 0; t < 100; t++) {
+      const info = await (await fetch(`${base}/agent/info`)).json() as {
+        metrics: { store: { points_written: number } };
+      };
+      if (info.metrics.store.points_written >= 300) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    // write load while the snapshot is taken
+    const load = (async () => {
+      let j = 0;
+      while (!stop) {
+        await conn.write(enc.encode(`load.x ${j++} ${now}\n`));
+        const r = await fetch(`${base}/kv/load/k${j}`, { method: "PUT", body: "x" });
+        await r.body?.cancel();
+        if (r.ok) acked.push(`load/k${j}`);
+      }
+    })();
+    await new Promise((r) => setTimeout(r, 200));
+    ackedBeforeSave = acked.length;
+    const saved = await a.cli(["snapshot", "save", file]);
+    stop = true;
+    await load;
+    conn.close();
+    assert.equal(saved.code, 0, saved.stderr);
+    assert.match(saved.stdout, /snapshot of snap1/);
+  } finally {
+    stop = true;
+    await a.stop();
+  }
+  // a fresh node (its own config and data dir), not started: restore, then start it
+  const fresh = tempDir();
+  const etc = join(fresh.dir, "etc");
+  Deno.mkdirSync(etc);
+  const local = {
+    name: "snap2",
+    data: join(fresh.dir, "data"),
+    lock: join(fresh.dir, "kunai.pid"),
+    socket: join(fresh.dir, "kunai.sock"),
+    log: join(fresh.dir, "log"),
+  };
+  Deno.writeTextFileSync(join(etc, "local.json"), JSON.stringify(local));
+  try {
+    const restored = await a.cli(["snapshot", "restore", file, "--cfg-dir", etc]);
+    assert.equal(restored.code, 0, restored.stderr);
+    const kv = new DatabaseSync(join(local.data, "kv.db"), { readOnly: true });
+    const keys = new Set(
+      (kv.prepare("SELECT key FROM kv").all() as Array<{ key: string }>).map((r) => r.key),
+    );
+    kv.close();
+    for (let i = 0; i < 50; i++) assert.ok(keys.has(`snap/k${i}`), `snap/k${i}`);
+    assert.ok(ackedBeforeSave > 0, "the load ran before the save");
+    for (const k of acked.slice(0, ackedBeforeSave)) {
+      assert.ok(keys.has(k), `${k} acknowledged before the save`);
+    }
+    const m = openDatabase(join(local.data, "metrics.db"), METRICS_MIGRATIONS);
+    const names = new Set(m.all<{ name: string }>("SELECT name FROM series").map((r) => r.name));
+    const pts = m.get<{ n: number }>(
+      "SELECT COUNT(*) AS n FROM points p JOIN series s ON s.id = p.series WHERE s.name LIKE 'snap.s%'",
+    )!.n;
+    m.close();
+    assert.equal(pts, 300);
+    assert.ok(names.has("snap.s299"));
+    const truncated = join(fresh.dir, "t.snap");
+    const b = Deno.readFileSync(file);
+    Deno.writeFileSync(truncated, b.subarray(0, Math.floor(b.length / 2)));
+    const refused = await a.cli(["snapshot", "restore", truncated, "--cfg-dir", etc]);
+    assert.equal(refused.code, 2);
+    assert.match(refused.stderr, /truncated/);
+  } finally {
+    fresh.cleanup();
+    Deno.removeSync(a.dir, { recursive: true });
+  }
+});
