@@ -2,7 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Store } from "../../lib/store/mod.ts";
 import { readManifest, restoreSnapshot, saveSnapshot, SnapshotError } from "../../lib/snapshot/mod.ts";
-import { freePort, startAgent, tempDir } from "../helpers.ts";
+import { freePort, startAgent, tempDir, until } from "../helpers.ts";
+import { lockHolder } from "../../lib/lockfile.ts";
 import { METRICS_MIGRATIONS } from "../../lib/metrics/mod.ts";
 import { openDatabase } from "../../lib/store/mod.ts";
 import { DatabaseSync } from "node:sqlite";
@@ -51,7 +52,7 @@ Deno.test("snapshot: save, then restore into a fresh data dir; every row is ther
 
 Deno.test("snapshot: truncated, damaged, foreign-version files and a running agent are refused; nothing changes", async () => {
   const src = tempDir(), dst = tempDir();
-  const sleeper = new Deno.Command("sleep", { args: ["30"] }).spawn();
+  let sleeper: Deno.ChildProcess | null = null;
   try {
     const store = seed(src.dir, 200);
     const file = join(src.dir, "a.snap");
@@ -87,14 +88,16 @@ Deno.test("snapshot: truncated, damaged, foreign-version files and a running age
       () => restoreSnapshot(file, { dataDir: data, lockFile, version: "9.9.9" }),
       /written by kunai 0\.9\.0, this is 9\.9\.9/,
     );
-    Deno.writeTextFileSync(lockFile, `${sleeper.pid}\n`);
+    // a running agent holds an OS lock on its lock file: so does flock(1) here
+    sleeper = new Deno.Command("flock", { args: [lockFile, "sleep", "30"] }).spawn();
+    await until("the lock file to be held", () => lockHolder(lockFile) !== null);
     await assert.rejects(() => restoreSnapshot(file, { dataDir: data, lockFile }), /agent is running/);
     assert.equal(Deno.readTextFileSync(join(data, "kv.db")), "previous", "nothing changed");
     assert.deepEqual([...Deno.readDirSync(data)].map((e) => e.name), ["kv.db"]);
     assert.equal((await readManifest(file)).manifest.parts.length, 3);
   } finally {
-    sleeper.kill();
-    await sleeper.status;
+    sleeper?.kill();
+    await sleeper?.status;
     src.cleanup();
     dst.cleanup();
   }
@@ -107,7 +110,9 @@ Deno.test("snapshot of a running agent under write load, restored on a fresh nod
     tags: ["kv"],
     graphite: { enabled: true, port: gp, bind: HOST, udp: false },
     metrics: { flush_interval: "100ms" },
+    http: { token: "snap-token" },
   };
+  const auth = { authorization: "Bearer snap-token" };
   const a = await startAgent({ name: "snap1", addr: HOST, params });
   const base = `http://${HOST}:${a.port}`;
   const now = Math.floor(Date.now() / 1000);
@@ -117,7 +122,7 @@ Deno.test("snapshot of a running agent under write load, restored on a fresh nod
   let ackedBeforeSave = 0;
   try {
     for (let i = 0; i < 50; i++) {
-      const r = await fetch(`${base}/kv/snap/k${i}`, { method: "PUT", body: `v${i}` });
+      const r = await fetch(`${base}/kv/snap/k${i}`, { method: "PUT", body: `v${i}`, headers: auth });
       assert.equal(r.status, 200, await r.text());
     }
     const conn = await Deno.connect({ hostname: HOST, port: gp });
@@ -136,7 +141,7 @@ Deno.test("snapshot of a running agent under write load, restored on a fresh nod
       let j = 0;
       while (!stop) {
         await conn.write(enc.encode(`load.x ${j++} ${now}\n`));
-        const r = await fetch(`${base}/kv/load/k${j}`, { method: "PUT", body: "x" });
+        const r = await fetch(`${base}/kv/load/k${j}`, { method: "PUT", body: "x", headers: auth });
         await r.body?.cancel();
         if (r.ok) acked.push(`load/k${j}`);
       }
