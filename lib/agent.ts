@@ -32,11 +32,14 @@ import { createDetectors } from "./detectors/mod.ts";
 import { createKv } from "./kv/mod.ts";
 import { createGossip } from "./gossip/mod.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
+import type { MembershipView } from "./types.ts";
 
 /** What the composition root builds once and hands to the subsystems that need it. */
 export interface SharedDeps {
   /** Seals/opens every agent-to-agent message (keyring + replay window). */
   envelope: PeerEnvelope;
+  /** The membership table, once gossip is created (absent when gossip is not among the subsystems). */
+  membership?: MembershipView;
 }
 
 /** A subsystem factory, in start order. */
@@ -50,10 +53,17 @@ export interface SubsystemEntry {
 // SUBSYSTEMS: factories in start order (cluster first, then host, then outputs).
 // Each helper registers its subsystem here with one entry.
 export const SUBSYSTEMS: SubsystemEntry[] = [
-  // gossip: first cluster subsystem; sets ctx.views.membership at create time
-  { name: "gossip", create: (ctx, { envelope }) => createGossip(ctx, { envelope }) },
-  // kv: after gossip (reads ctx.views.membership; binds late if gossip publishes it at start)
-  { name: "kv", create: (ctx) => createKv(ctx) },
+  // gossip: first cluster subsystem; its membership view is handed to the subsystems after it
+  {
+    name: "gossip",
+    create: (ctx, shared) => {
+      const gossip = createGossip(ctx, { envelope: shared.envelope });
+      shared.membership = gossip.membership;
+      return gossip;
+    },
+  },
+  // kv: after gossip (membership from gossip; changes through member.* bus events)
+  { name: "kv", create: (ctx, { membership }) => createKv(ctx, { membership }) },
   // collectors: before checks/detectors, which read ctx.views.collectors
   { name: "collectors", create: (ctx) => createCollectors(ctx) },
   // evaluator: GET /agent/evaluator/list, POST /agent/evaluator/eval (reads ctx.views.collectors per request)
@@ -61,7 +71,7 @@ export const SUBSYSTEMS: SubsystemEntry[] = [
   { name: "docker", create: (ctx) => createDocker(ctx) },
   // detectors before checks: tags found at start re-link checks through tags.changed
   { name: "detectors", create: (ctx) => createDetectors(ctx) },
-  { name: "checks", create: (ctx) => createChecks(ctx) },
+  { name: "checks", create: (ctx, { membership }) => createChecks(ctx, { membership }) },
 ];
 
 export interface AgentOptions {

@@ -16,11 +16,10 @@ import type { Sandbox } from "./sandbox/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { LocalNode } from "./identity/mod.ts";
 import type { ApiEnv, RouteTable } from "./routing/mod.ts";
-import type { CollectorResultsView, MembershipView } from "./types.ts";
+import type { CollectorResultsView } from "./types.ts";
 
 /** Views that subsystems expose to each other; lib/agent.ts fills them in as it builds them. */
 export interface Views {
-  membership?: MembershipView;
   collectors?: CollectorResultsView;
 }
 

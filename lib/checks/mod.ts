@@ -13,7 +13,7 @@
 import type { Hono } from "hono";
 import type { ApiEnv } from "../routing/mod.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
-import type { MemberRecord } from "../types.ts";
+import type { MemberRecord, MembershipView } from "../types.ts";
 import { Checks } from "./checks.ts";
 import { checksRoutes } from "./routes.ts";
 
@@ -58,8 +58,8 @@ function selfRecord(ctx: Ctx): MemberRecord {
   };
 }
 
-/** Builds the checks subsystem. */
-export function createChecks(ctx: Ctx): Subsystem & ChecksApi {
+/** Builds the checks subsystem; `deps.membership` (from gossip, via lib/agent.ts) feeds /state/services. */
+export function createChecks(ctx: Ctx, deps: { membership?: MembershipView } = {}): Subsystem & ChecksApi {
   const c = new Checks(ctx);
   return {
     name: c.name,
@@ -81,8 +81,8 @@ export function createChecks(ctx: Ctx): Subsystem & ChecksApi {
       checksRoutes({
         checks: c,
         cfgDir: () => ctx.config.cfgDir,
-        membership: () => ctx.views.membership,
-        selfRecord: () => ctx.views.membership?.self() ?? selfRecord(ctx),
+        membership: () => deps.membership,
+        selfRecord: () => deps.membership?.self() ?? selfRecord(ctx),
         localServices: () => ctx.node.services(),
       }),
   };

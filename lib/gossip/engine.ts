@@ -1,5 +1,5 @@
 /**
- * The SWIM + Lifeguard engine: packets in and out (sealed by the keyring), dispatch to the
+ * The SWIM + Lifeguard engine: packets in and out (sealed by the replay-protected peer envelope), dispatch to the
  * membership rules, piggybacked dissemination, our own incarnation (updates, refutation,
  * leave) and reaping. Probing lives in prober.ts, full sync in push_pull.ts. Runs unchanged on
  * the UDP and the simulated transport; time comes from the injected clock, randomness from
@@ -13,6 +13,7 @@ import { Awareness } from "./awareness.ts";
 import { BroadcastQueue, packetSize, retransmitLimit } from "./broadcast_queue.ts";
 import {
   type AliveMsg,
+  aliveOf,
   decodePacket,
   encodedSize,
   encodePacket,
@@ -21,7 +22,7 @@ import {
 } from "./codec.ts";
 import { ClusterMessages } from "./cluster_messages.ts";
 import type { EngineCore, EngineDeps, Traffic } from "./core.ts";
-import { SEAL_OVERHEAD } from "../transport/mod.ts";
+import { type DropReason, ENVELOPE_OVERHEAD } from "../transport/mod.ts";
 import { Membership } from "./members.ts";
 import { Prober } from "./prober.ts";
 import { PushPull } from "./push_pull.ts";
@@ -43,8 +44,9 @@ export class GossipEngine implements EngineCore {
     bytesSent: 0,
     packetsReceived: 0,
     bytesReceived: 0,
-    droppedAuth: 0,
-    droppedMalformed: 0,
+    dropped: { auth: 0, stale: 0, replay: 0, malformed: 0 },
+    relaysRefused: 0,
+    conflicts: 0,
   };
   readonly prober: Prober;
   readonly sync: PushPull;
@@ -66,7 +68,7 @@ export class GossipEngine implements EngineCore {
       hooks: {
         broadcast: (msg, key) => this.queue.push(msg, key),
         refute: (n) => this.#refute(n),
-        selfLeave: () => void this.leave(),
+        conflict: (existing, claim, what) => this.#conflict(existing, claim, what),
         changed: (kind, rec) => {
           if (kind === "suspect") this.prober.prioritize(rec.uuid);
           deps.counters.inc("gossip_member_changes_total", { kind });
@@ -78,7 +80,15 @@ export class GossipEngine implements EngineCore {
     this.sync = new PushPull(this);
     this.messages = new ClusterMessages(this);
     deps.transport.onPacket((data, from) => this.#onPacket(data, from));
-    deps.transport.onRequest((data, from) => this.sync.serve(data, from));
+    // the simulated network's stream (real agents serve push-pull on the HTTP peer route instead)
+    deps.transport.onRequest(async (wire, from) => {
+      const r = await deps.envelope.open(wire);
+      if (!r.ok) {
+        this.traffic.dropped[r.reason]++;
+        throw new Error(`push-pull refused: ${r.reason}`);
+      }
+      return await deps.envelope.seal(this.sync.serve(r.plain, from));
+    });
   }
 
   get running(): boolean {
@@ -104,9 +114,24 @@ export class GossipEngine implements EngineCore {
     };
   }
 
-  #aliveMsg(rec: MemberRecord): AliveMsg {
-    const { uuid, name, addr, port, incarnation, tags, services, zone } = rec;
-    return { type: "alive", uuid, name, addr, port, incarnation, tags, services, zone };
+  #conflictLogged = new Map<string, number>();
+
+  #conflict(existing: MemberRecord, claim: AliveMsg, what: "uuid" | "name" | "address"): void {
+    this.traffic.conflicts++;
+    const key = `${what}:${existing.uuid}:${claim.uuid}:${claim.addr}:${claim.port}`;
+    const now = this.deps.clock.now();
+    if (now - (this.#conflictLogged.get(key) ?? -Infinity) < 60_000) return; // once a minute per claim
+    if (this.#conflictLogged.size > 1000) this.#conflictLogged.clear();
+    this.#conflictLogged.set(key, now);
+    const at = (r: { addr: string; port: number }) => `${r.addr}:${r.port}`;
+    const msg = what === "uuid"
+      ? existing.uuid === this.members.selfUuid
+        ? `another node claims our uuid ${claim.uuid} from ${at(claim)} (cloned data directory?)`
+        : `conflicting address for ${existing.name} (${existing.uuid}): known at ${at(existing)}, ` +
+          `claimed from ${at(claim)}; keeping ${at(existing)} while it is alive`
+      : `${claim.name} (${claim.uuid}) at ${at(claim)} uses the ${what} of live node ${existing.name} ` +
+        `(${existing.uuid}) at ${at(existing)}`;
+    this.deps.log.warn(msg);
   }
 
   /** Starts the transport and the loops (probe, gossip, push-pull, reconnect, reap). */
@@ -116,7 +141,7 @@ export class GossipEngine implements EngineCore {
     const self = this.#selfRecord("alive");
     this.members.setSelf(self);
     // announce ourselves as soon as we know peers (the join push-pull tells us who they are)
-    this.queue.push(this.#aliveMsg(self), self.uuid);
+    this.queue.push(aliveOf(self), self.uuid);
     const c = this.deps.clock;
     this.#timers.push(c.setInterval(() => this.#gossipRound(), this.#cfg.gossip_interval));
     this.#timers.push(c.setInterval(() => this.#reapRound(), Math.min(this.#cfg.reap_after, 10_000)));
@@ -164,7 +189,7 @@ export class GossipEngine implements EngineCore {
   #announceSelf(): void {
     const rec = this.#selfRecord("alive");
     this.members.setSelf(rec);
-    this.queue.push(this.#aliveMsg(rec), rec.uuid);
+    this.queue.push(aliveOf(rec), rec.uuid);
     this.deps.onChange?.("updated", rec);
   }
 
@@ -219,7 +244,7 @@ export class GossipEngine implements EngineCore {
   // ---------------------------------------------------------------- packets
 
   #budget(): number {
-    return this.#cfg.max_packet_bytes - (this.deps.keyring.enabled ? SEAL_OVERHEAD : 0);
+    return this.#cfg.max_packet_bytes - (this.deps.envelope.enabled ? ENVELOPE_OVERHEAD : 0);
   }
 
   #limit(): number {
@@ -242,8 +267,12 @@ export class GossipEngine implements EngineCore {
       t.bytesSent += bytes.length;
       this.deps.transport.sendPacket(to, bytes);
     };
-    if (!this.deps.keyring.enabled) return out(plain);
-    this.deps.keyring.seal(plain).then(out, (err) => this.deps.log.warn(`seal failed: ${err}`));
+    if (!this.deps.envelope.enabled) return out(plain);
+    this.deps.envelope.seal(plain).then(out, (err) => this.deps.log.warn(`seal failed: ${err}`));
+  }
+
+  #drop(reason: DropReason): void {
+    this.traffic.dropped[reason]++;
   }
 
   #onPacket(data: Uint8Array, from: PeerAddr): void {
@@ -251,18 +280,18 @@ export class GossipEngine implements EngineCore {
     const t = this.traffic;
     t.packetsReceived++;
     t.bytesReceived += data.length;
-    if (!this.deps.keyring.enabled) return this.#handlePlain(data, from);
-    this.deps.keyring.open(data).then((plain) => {
-      if (!plain) return void t.droppedAuth++;
-      this.#handlePlain(plain, from);
-    }, () => t.droppedAuth++);
+    if (!this.deps.envelope.enabled) return this.#handlePlain(data, from);
+    this.deps.envelope.open(data).then((r) => {
+      if (!r.ok) return this.#drop(r.reason);
+      this.#handlePlain(r.plain, from);
+    }, () => this.#drop("auth"));
   }
 
   #handlePlain(data: Uint8Array, from: PeerAddr): void {
     if (!this.#running) return;
     const d = decodePacket(data);
     if (!d.ok) {
-      this.traffic.droppedMalformed++;
+      this.#drop("malformed");
       this.deps.log.debug(`dropped a packet from ${peerKey(from)}: ${d.error}`);
       return;
     }
@@ -284,7 +313,7 @@ export class GossipEngine implements EngineCore {
         }
         return this.send(from, [{ type: "ack", seqno: msg.seqno }]);
       case "ping-relay":
-        return this.prober.relay(msg.seqno, msg.tgt, { addr: msg.addr, port: msg.port }, from, msg.nack);
+        return void this.prober.relay(msg.seqno, msg.tgt, msg.from, msg.nack);
       case "ack":
         return this.prober.tracker.ack(msg.seqno);
       case "nack":
@@ -296,7 +325,7 @@ export class GossipEngine implements EngineCore {
         const v = msg.type === "suspect" ? this.members.handleSuspect(msg) : this.members.handleDead(msg);
         // the sender holds a stale suspicion of us: answer it directly with our current record
         if (msg.uuid === this.members.selfUuid && v.action === "ignore" && !this.members.leaving) {
-          this.send(from, [this.#aliveMsg(this.members.self())]);
+          this.send(from, [aliveOf(this.members.self())]);
         }
         return;
       }
@@ -356,8 +385,12 @@ export class GossipEngine implements EngineCore {
     c.set("gossip_bytes_sent_total", t.bytesSent);
     c.set("gossip_packets_received_total", t.packetsReceived);
     c.set("gossip_bytes_received_total", t.bytesReceived);
-    c.set("gossip_packets_dropped_total", t.droppedAuth, { reason: "auth" });
-    c.set("gossip_packets_dropped_total", t.droppedMalformed, { reason: "malformed" });
+    for (const [reason, n] of Object.entries(t.dropped)) c.set("gossip_packets_dropped_total", n, { reason });
+    c.set("gossip_relays_refused_total", t.relaysRefused);
+    for (const [reason, n] of Object.entries(this.deps.envelope.dropped)) {
+      c.set("peer_envelope_dropped_total", n, { reason });
+    }
+    c.set("gossip_conflicts_total", t.conflicts);
     c.set("gossip_health_score", this.awareness.score);
   }
 }

@@ -6,7 +6,7 @@
 import type { Clock } from "../clock/mod.ts";
 import type { GossipConfig } from "../config/mod.ts";
 import type { MemberRecord, MemberState } from "../types.ts";
-import type { AliveMsg, GossipMsg, LeaveMsg, SuspectMsg } from "./codec.ts";
+import { type AliveMsg, aliveOf, type GossipMsg, type LeaveMsg, recordOf, type SuspectMsg } from "./codec.ts";
 import {
   onAlive,
   onDead,
@@ -35,9 +35,12 @@ export interface MembershipHooks {
   broadcast(msg: GossipMsg, key: string | null): void;
   /** Somebody thinks we are suspect/dead/older: raise our incarnation to at least `n`. */
   refute(n: number): void;
-  /** Somebody asked us to leave at our current incarnation. */
-  selfLeave(): void;
   changed(kind: ChangeKind, rec: MemberRecord): void;
+  /**
+   * A live node's record was claimed from another address (two nodes with one uuid), or another
+   * uuid took the name or address of a live node; the existing record is kept.
+   */
+  conflict(existing: MemberRecord, claim: AliveMsg, what: "uuid" | "name" | "address"): void;
 }
 
 export class Membership {
@@ -99,21 +102,21 @@ export class Membership {
   /** Applies an alive message; `strong` when the node itself just answered us. */
   handleAlive(msg: AliveMsg, strong = false): Verdict {
     const m = this.#members.get(msg.uuid);
+    if (msg.uuid === this.selfUuid && !sameAddr(m!.rec, msg) && msg.incarnation >= m!.rec.incarnation) {
+      this.#hooks.conflict(m!.rec, msg, "uuid");
+    }
     const v = onAlive(m?.rec, msg.incarnation, this.#facts(msg.uuid), strong);
     if (v.action === "refute") this.#hooks.refute(v.incarnation);
     if (v.action !== "insert" && v.action !== "update") return v;
+    // memberlist's rule: a live node does not move to another address on hearsay; the claim wins
+    // only once the record at the old address is dead or left, or when the node answered us itself
+    if (m && !strong && !sameAddr(m.rec, msg) && (m.rec.state === "alive" || m.rec.state === "suspect")) {
+      this.#hooks.conflict(m.rec, msg, "uuid");
+      return { action: "ignore", reason: "address conflict" };
+    }
+    if (!m) this.#checkClash(msg);
     const before: MemberState | null = m ? m.rec.state : null;
-    const rec: MemberRecord = {
-      uuid: msg.uuid,
-      name: msg.name,
-      addr: msg.addr,
-      port: msg.port,
-      incarnation: msg.incarnation,
-      state: "alive",
-      tags: msg.tags,
-      services: msg.services,
-      zone: msg.zone ?? "",
-    };
+    const rec = recordOf(msg);
     this.#set(msg.uuid, rec);
     this.#hooks.broadcast(msg, msg.uuid);
     const kind: ChangeKind = before === null || before === "dead" || before === "leave"
@@ -158,6 +161,15 @@ export class Membership {
     return v;
   }
 
+  /** A new uuid taking the name or the address of a live node: kept (the probe by uuid sorts it out), reported. */
+  #checkClash(msg: AliveMsg): void {
+    for (const r of this.#list) {
+      if (r.state !== "alive" && r.state !== "suspect") continue;
+      if (sameAddr(r, msg)) return this.#hooks.conflict(r, msg, "address");
+      if (r.name === msg.name) return this.#hooks.conflict(r, msg, "name");
+    }
+  }
+
   #suspicionExpired(uuid: string, inc: number): void {
     const m = this.#members.get(uuid);
     const v = onSuspicionTimeout(m?.rec, inc);
@@ -181,7 +193,6 @@ export class Membership {
     const m = this.#members.get(msg.uuid);
     const v = onLeave(m?.rec, msg.incarnation, this.#facts(msg.uuid));
     if (v.action === "refute") this.#hooks.refute(v.incarnation);
-    if (v.action === "self-leave") this.#hooks.selfLeave();
     if (v.action !== "update") return v;
     const rec = { ...m!.rec, state: "leave" as const, incarnation: msg.incarnation };
     this.#set(msg.uuid, rec);
@@ -197,17 +208,7 @@ export class Membership {
   merge(records: MemberRecord[], senderUuid: string | null): void {
     const from = senderUuid ?? "push-pull";
     for (const r of records) {
-      const alive: AliveMsg = {
-        type: "alive",
-        uuid: r.uuid,
-        name: r.name,
-        addr: r.addr,
-        port: r.port,
-        incarnation: r.incarnation,
-        tags: r.tags,
-        services: r.services,
-        zone: r.zone ?? "",
-      };
+      const alive = aliveOf(r);
       switch (r.state) {
         case "alive":
           this.handleAlive(alive, r.uuid === senderUuid);
@@ -218,7 +219,6 @@ export class Membership {
           this.handleSuspect({ type: "suspect", uuid: r.uuid, incarnation: r.incarnation, from });
           break;
         case "leave":
-          if (r.uuid === this.selfUuid) break; // a stale leave of ours from before a restart
           this.handleLeave({ type: "leave", uuid: r.uuid, incarnation: r.incarnation });
           break;
       }
@@ -275,4 +275,8 @@ export class Membership {
     }
     m.rec = rec;
   }
+}
+
+function sameAddr(a: { addr: string; port: number }, b: { addr: string; port: number }): boolean {
+  return a.addr === b.addr && a.port === b.port;
 }

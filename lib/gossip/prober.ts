@@ -5,7 +5,7 @@
  * missing answers point at us rather than at the target.
  */
 import type { MemberRecord } from "../types.ts";
-import { type PeerAddr, shuffle } from "../transport/mod.ts";
+import { shuffle } from "../transport/mod.ts";
 import type { GossipMsg } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
 import { ProbeTracker } from "./probe.ts";
@@ -127,15 +127,29 @@ export class Prober {
     });
   }
 
-  /** Pings `tgt` for a peer (ping-relay); answers ack, or nack after the probe timeout. */
-  relay(seqno: number, tgt: string, at: PeerAddr, requester: PeerAddr, wantNack: boolean): void {
+  /**
+   * Pings `tgt` for the member `requester` (ping-relay); answers ack, or nack after the probe
+   * timeout. Both must be members we know, and both are reached at the addresses we hold for
+   * them, never at one named in the packet: a relay cannot be turned into a reflector towards an
+   * arbitrary address. Returns false when refused.
+   */
+  relay(seqno: number, tgt: string, requester: string, wantNack: boolean): boolean {
     const core = this.#core;
+    const self = core.members.selfUuid;
+    const target = core.members.get(tgt);
+    const asker = core.members.get(requester);
+    const live = (r: MemberRecord | undefined) => !!r && (r.state === "alive" || r.state === "suspect");
+    if (!target || tgt === self || target.state === "leave" || !live(asker) || requester === self) {
+      core.traffic.relaysRefused++;
+      return false;
+    }
     const seq = this.tracker.nextSeq();
     this.tracker.expect(seq, core.awareness.scale(core.deps.config.probe_timeout)).result.then((r) => {
       if (!core.running) return;
-      if (r.acked) core.send(requester, [{ type: "ack", seqno }]);
-      else if (wantNack) core.send(requester, [{ type: "nack", seqno }], false);
+      if (r.acked) core.send(asker!, [{ type: "ack", seqno }]);
+      else if (wantNack) core.send(asker!, [{ type: "nack", seqno }], false);
     });
-    core.send(at, [{ type: "ping", seqno: seq, node: tgt, from: core.members.selfUuid }]);
+    core.send(target, [{ type: "ping", seqno: seq, node: tgt, from: self }]);
+    return true;
   }
 }

@@ -54,8 +54,11 @@ const HINT_INTERVAL = 1000;
 const SWEEP_INTERVAL = 1000;
 const PURGE_EVERY = 60;
 
-/** Builds the KV subsystem on `ctx.store.open("kv")`; membership comes from `ctx.views.membership`. */
-export function createKv(ctx: Ctx): KvSubsystem {
+/**
+ * Builds the KV subsystem on `ctx.store.open("kv")`; `deps.membership` (from gossip, passed by
+ * lib/agent.ts) places the ring, re-read on every `member.*` bus event. Without it: local only.
+ */
+export function createKv(ctx: Ctx, deps: { membership?: MembershipView } = {}): KvSubsystem {
   const cfg = ctx.config.params.kv;
   const log = ctx.log;
   const storage = new KvStorage(ctx.store.open("kv", KV_MIGRATIONS));
@@ -77,7 +80,6 @@ export function createKv(ctx: Ctx): KvSubsystem {
   let auth: PeerAuth | null = null;
   let started = false;
   let unsubscribe: (() => void) | null = null;
-  let boundView: MembershipView | undefined;
   let ringQueued = false;
   const timers: TimerId[] = [];
   let sweeps = 0;
@@ -87,29 +89,35 @@ export function createKv(ctx: Ctx): KvSubsystem {
     "internal KV requests refused by peer authentication",
   );
 
-  const membership = (): MembershipView | undefined => ctx.views.membership;
   const refreshRing = () => {
-    const view = membership();
+    const view = deps.membership;
     const nodes = view
       ? kvMembers(view.members()).map((m) => ({ uuid: m.uuid, name: m.name, addr: m.addr, port: m.port }))
       : [];
     node.setRingNodes(nodes);
   };
 
-  /** Follows the membership view; it may appear after our start (gossip publishes it), so retried. */
+  /** Follows membership changes on the bus (one ring refresh per burst of events). */
   const bindMembership = () => {
-    const view = membership();
-    if (!view || boundView === view) return;
     unsubscribe?.();
-    boundView = view;
-    unsubscribe = view.onChange(() => {
+    const onChange = () => {
       if (ringQueued) return;
       ringQueued = true;
       queueMicrotask(() => {
         ringQueued = false;
         if (started) refreshRing();
       });
-    });
+    };
+    const events = [
+      "member.joined",
+      "member.updated",
+      "member.suspect",
+      "member.dead",
+      "member.left",
+      "member.reaped",
+    ] as const;
+    const offs = events.map((e) => ctx.bus.on(e, onChange));
+    unsubscribe = () => offs.forEach((off) => off());
     refreshRing();
   };
 
@@ -133,10 +141,7 @@ export function createKv(ctx: Ctx): KvSubsystem {
       peers.auth = auth;
       started = true;
       bindMembership();
-      timers.push(ctx.clock.setInterval(() => {
-        bindMembership();
-        void repair.deliverHints();
-      }, HINT_INTERVAL));
+      timers.push(ctx.clock.setInterval(() => void repair.deliverHints(), HINT_INTERVAL));
       timers.push(ctx.clock.setInterval(() => void repair.antiEntropy(), cfg.anti_entropy_interval));
       timers.push(ctx.clock.setInterval(() => {
         try {
@@ -156,7 +161,6 @@ export function createKv(ctx: Ctx): KvSubsystem {
       started = false;
       unsubscribe?.();
       unsubscribe = null;
-      boundView = undefined;
       for (const t of timers.splice(0)) {
         ctx.clock.clearInterval(t);
         ctx.clock.clearTimeout(t);

@@ -84,7 +84,8 @@ Deno.test("services follow their embedded check, are published on our node and s
     params: {},
   });
   ctx.config.data.down = false;
-  const checks = createChecks(ctx);
+  const deps: { membership?: MembershipView } = {};
+  const checks = createChecks(ctx, deps);
   const req = appFor(ctx, checks);
   const changes: string[][] = [];
   ctx.bus.on("services.changed", (e) => changes.push(e.names));
@@ -126,9 +127,8 @@ Deno.test("services follow their embedded check, are published on our node and s
     const view: MembershipView = {
       self: () => self,
       members: () => [self, other, dead],
-      onChange: () => () => {},
     };
-    ctx.views.membership = view;
+    deps.membership = view;
     const st = await (await req("/state/services")).json();
     assert.deepEqual(st.redis.members, ["other", "test-node"]);
     assert.deepEqual(st.redis["passing-members"], ["other"]);

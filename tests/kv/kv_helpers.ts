@@ -3,16 +3,22 @@
  * HTTP on 127.0.0.1 ephemeral ports (each with its own store).
  */
 import { RealClock } from "../../lib/clock/mod.ts";
+import type { EventBus } from "../../lib/bus.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import { createKv, type KvSubsystem } from "../../lib/kv/mod.ts";
 import { sha1Hex } from "../../lib/kv/sha1.ts";
 import type { MemberRecord, MembershipView, MemberState } from "../../lib/types.ts";
 import { freePort, makeTestCtx, type TestCtx } from "../helpers.ts";
 
-/** A membership table several in-process nodes share; `set()` notifies every view. */
+/** A membership table several in-process nodes share; a change is a `member.updated` on every attached bus. */
 export class FakeCluster {
   records = new Map<string, MemberRecord>();
-  #listeners = new Set<(m: MemberRecord) => void>();
+  #buses = new Set<EventBus>();
+
+  /** Delivers this table's changes to a node's bus (as gossip does). */
+  attach(bus: EventBus): void {
+    this.#buses.add(bus);
+  }
 
   add(rec: MemberRecord): void {
     this.records.set(rec.uuid, rec);
@@ -27,17 +33,13 @@ export class FakeCluster {
   }
 
   #fire(rec: MemberRecord): void {
-    for (const fn of [...this.#listeners]) fn(rec);
+    for (const bus of [...this.#buses]) bus.emit("member.updated", rec);
   }
 
   view(uuid: string): MembershipView {
     return {
       self: () => this.records.get(uuid)!,
       members: () => [...this.records.values()],
-      onChange: (fn) => {
-        this.#listeners.add(fn);
-        return () => this.#listeners.delete(fn);
-      },
     };
   }
 }
@@ -93,8 +95,9 @@ export async function startKvNode(opts: NodeOptions): Promise<KvTestNode> {
       services: {},
       zone: "",
     });
-    ctx.views.membership = opts.cluster.view(uuid);
+    opts.cluster.attach(ctx.bus);
   }
+  const membership = opts.cluster?.view(uuid);
   let server: Deno.HttpServer | null = null;
   const node: KvTestNode = {
     name: opts.name,
@@ -114,7 +117,7 @@ export async function startKvNode(opts: NodeOptions): Promise<KvTestNode> {
       ctx.store.closeAll();
     },
     async restart() {
-      node.kv = createKv(ctx);
+      node.kv = createKv(ctx, { membership });
       await node.kv.start();
       const app = buildApp([node.kv.routes()], {
         token: "",
