@@ -55,7 +55,10 @@ export const NO_KEY_WARNING = "GOSSIP IS NOT ENCRYPTED: no encryption_key is set
   "this agent's port can join the cluster, stop members (spoofed leave/dead claims are refuted, " +
   "but forged records are accepted) and write data; set encryption_key (kunai keys generate) on every agent";
 
-export type GossipSubsystem = Subsystem & GossipApi & { engine: GossipEngine; routes(): RouteTable };
+export type GossipSubsystem = Omit<Subsystem, "routes"> & GossipApi & {
+  engine: GossipEngine;
+  routes(): RouteTable;
+};
 
 /** Builds the gossip subsystem; `membership` is handed to other subsystems by lib/agent.ts. */
 export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): GossipSubsystem {
