@@ -8,6 +8,9 @@ import { type PeerAddr, peerKey } from "../transport/mod.ts";
 import { decodePushPull, encodePushPull, PROTOCOL_VERSION } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
 
+/** Follow-up syncs after a join, in gossip intervals (200 ms by default: 0.4 s and 2 s). */
+export const JOIN_FOLLOW_UPS = [2, 10];
+
 /** Deadline of one push-pull exchange. */
 export const PUSH_PULL_TIMEOUT = 5000;
 
@@ -106,13 +109,33 @@ export class PushPull {
     return this.#body(false);
   }
 
-  /** Joins through one peer (`kunai join`, seeds); false when it fails. */
+  /**
+   * Joins through one peer (`kunai join`, seeds); false when it fails. When several nodes join the
+   * same peer at once, the ones that reached it first learn of the later ones only from gossip,
+   * whose few retransmits can all go to nodes that already know (the news then waits for the
+   * next periodic push-pull, ~30 s). So the joiner syncs with the same peer again shortly after
+   * (JOIN_FOLLOW_UPS), which by then holds everyone who joined with it.
+   */
   async join(peer: PeerAddr): Promise<boolean> {
     try {
-      return await this.exchange(peer, true);
+      const ok = await this.exchange(peer, true);
+      if (ok) this.#followUp(peer);
+      return ok;
     } catch (err) {
       this.#core.deps.log.info(`join ${peerKey(peer)} failed: ${(err as Error).message}`);
       return false;
+    }
+  }
+
+  #followUp(peer: PeerAddr): void {
+    const { clock, config, log } = this.#core.deps;
+    for (const mult of JOIN_FOLLOW_UPS) {
+      clock.setTimeout(() => {
+        if (!this.#core.running || this.#core.members.leaving) return;
+        this.exchange(peer, false).catch((err) =>
+          log.debug(`join follow-up with ${peerKey(peer)}: ${err.message}`)
+        );
+      }, mult * config.gossip_interval);
     }
   }
 }
