@@ -31,8 +31,11 @@ interface Member {
 }
 
 export interface MembershipHooks {
-  /** Queue a message for dissemination; `key` replaces older news about the same node. */
-  broadcast(msg: GossipMsg, key: string | null): void;
+  /**
+   * Queue a message for dissemination; `key` replaces older news about the same node; `urgent`
+   * (a node joined or died) asks for it to go out before the next gossip tick.
+   */
+  broadcast(msg: GossipMsg, key: string | null, urgent?: boolean): void;
   /** Somebody thinks we are suspect/dead/older: raise our incarnation to at least `n`. */
   refute(n: number): void;
   changed(kind: ChangeKind, rec: MemberRecord): void;
@@ -118,10 +121,10 @@ export class Membership {
     const before: MemberState | null = m ? m.rec.state : null;
     const rec = recordOf(msg);
     this.#set(msg.uuid, rec);
-    this.#hooks.broadcast(msg, msg.uuid);
     const kind: ChangeKind = before === null || before === "dead" || before === "leave"
       ? "joined"
       : "updated";
+    this.#hooks.broadcast(msg, msg.uuid, kind === "joined");
     this.#hooks.changed(kind, rec);
     return v;
   }
@@ -184,7 +187,7 @@ export class Membership {
     if (v.action !== "update") return v;
     const rec = { ...m!.rec, state: "dead" as const, incarnation: msg.incarnation };
     this.#set(msg.uuid, rec);
-    this.#hooks.broadcast({ ...msg, type: "dead" }, msg.uuid);
+    this.#hooks.broadcast({ ...msg, type: "dead" }, msg.uuid, true);
     this.#hooks.changed("dead", rec);
     return v;
   }

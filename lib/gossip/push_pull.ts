@@ -103,9 +103,12 @@ export class PushPull {
       throw new Error(`bad push-pull: ${d.error}`);
     }
     if (!this.#core.running) throw new Error("gossip is stopped");
+    const sender = d.value.from ? d.value.nodes[d.value.from] : undefined;
+    // the HTTP route does not see the socket's peer: the requester's own record says where it listens
+    const requester = from ?? (sender ? { addr: sender.addr, port: sender.port } : null);
     this.#core.members.merge(Object.values(d.value.nodes), d.value.from ?? null);
     counters.inc("gossip_push_pull_total", { role: "server" });
-    if (d.value.join) log.debug(`join push-pull from ${from ? peerKey(from) : d.value.from}`);
+    if (d.value.join) log.debug(`join push-pull from ${requester ? peerKey(requester) : "an unnamed peer"}`);
     return this.#body(false);
   }
 
