@@ -27,7 +27,10 @@ export interface PingMsg {
   node: string;
   from: string;
 }
-/** Indirect probe request: ping `tgt` at addr:port for me. */
+/**
+ * Indirect probe request: ping `tgt` for me. `addr`/`port` are kept on the wire for older peers but
+ * ignored: a relay pings the target at the address it holds for that member (no reflection).
+ */
 export interface PingRelayMsg {
   type: "ping-relay";
   seqno: number;
