@@ -11,16 +11,9 @@ import type { MemberRecord } from "../types.ts";
 import { type PeerAddr, peerKey, shuffle } from "../transport/mod.ts";
 import { Awareness } from "./awareness.ts";
 import { BroadcastQueue, packetSize, retransmitLimit } from "./broadcast_queue.ts";
-import {
-  type AliveMsg,
-  aliveOf,
-  decodePacket,
-  encodedSize,
-  encodePacket,
-  type GossipMsg,
-  type KeyOpMsg,
-} from "./codec.ts";
+import { aliveOf, decodePacket, encodedSize, encodePacket, type GossipMsg, type KeyOpMsg } from "./codec.ts";
 import { ClusterMessages } from "./cluster_messages.ts";
+import { ConflictLog, flushTraffic } from "./conflicts.ts";
 import type { EngineCore, EngineDeps, Traffic } from "./core.ts";
 import { type DropReason, ENVELOPE_OVERHEAD } from "../transport/mod.ts";
 import { Membership } from "./members.ts";
@@ -59,11 +52,13 @@ export class GossipEngine implements EngineCore {
   #timers: TimerId[] = [];
   #abort = new AbortController();
   #leavePromise: Promise<void> | null = null;
+  #conflicts: ConflictLog;
 
   constructor(deps: EngineDeps) {
     this.deps = deps;
     this.#cfg = deps.config;
     this.awareness = new Awareness(deps.config.awareness_max_multiplier);
+    this.#conflicts = new ConflictLog(deps.clock, deps.log, () => this.members.selfUuid, this.traffic);
     this.members = new Membership({
       clock: deps.clock,
       config: deps.config,
@@ -74,7 +69,7 @@ export class GossipEngine implements EngineCore {
           if (urgent) this.#eagerRound();
         },
         refute: (n) => this.#refute(n),
-        conflict: (existing, claim, what) => this.#conflict(existing, claim, what),
+        conflict: (existing, claim, what) => this.#conflicts.report(existing, claim, what),
         changed: (kind, rec) => {
           if (kind === "suspect") this.prober.prioritize(rec.uuid);
           deps.counters.inc("gossip_member_changes_total", { kind });
@@ -118,26 +113,6 @@ export class GossipEngine implements EngineCore {
       services: s.services(),
       zone: s.zone ?? "",
     };
-  }
-
-  #conflictLogged = new Map<string, number>();
-
-  #conflict(existing: MemberRecord, claim: AliveMsg, what: "uuid" | "name" | "address"): void {
-    this.traffic.conflicts++;
-    const key = `${what}:${existing.uuid}:${claim.uuid}:${claim.addr}:${claim.port}`;
-    const now = this.deps.clock.now();
-    if (now - (this.#conflictLogged.get(key) ?? -Infinity) < 60_000) return; // once a minute per claim
-    if (this.#conflictLogged.size > 1000) this.#conflictLogged.clear();
-    this.#conflictLogged.set(key, now);
-    const at = (r: { addr: string; port: number }) => `${r.addr}:${r.port}`;
-    const msg = what === "uuid"
-      ? existing.uuid === this.members.selfUuid
-        ? `another node claims our uuid ${claim.uuid} from ${at(claim)} (cloned data directory?)`
-        : `conflicting address for ${existing.name} (${existing.uuid}): known at ${at(existing)}, ` +
-          `claimed from ${at(claim)}; keeping ${at(existing)} while it is alive`
-      : `${claim.name} (${claim.uuid}) at ${at(claim)} uses the ${what} of live node ${existing.name} ` +
-        `(${existing.uuid}) at ${at(existing)}`;
-    this.deps.log.warn(msg);
   }
 
   /** Starts the transport and the loops (probe, gossip, push-pull, reconnect, reap). */
@@ -406,18 +381,6 @@ export class GossipEngine implements EngineCore {
 
   /** Copies the hot-path traffic counts into ctx.counters. */
   flushCounters(): void {
-    const c = this.deps.counters;
-    const t = this.traffic;
-    c.set("gossip_packets_sent_total", t.packetsSent);
-    c.set("gossip_bytes_sent_total", t.bytesSent);
-    c.set("gossip_packets_received_total", t.packetsReceived);
-    c.set("gossip_bytes_received_total", t.bytesReceived);
-    for (const [reason, n] of Object.entries(t.dropped)) c.set("gossip_packets_dropped_total", n, { reason });
-    c.set("gossip_relays_refused_total", t.relaysRefused);
-    for (const [reason, n] of Object.entries(this.deps.envelope.dropped)) {
-      c.set("peer_envelope_dropped_total", n, { reason });
-    }
-    c.set("gossip_conflicts_total", t.conflicts);
-    c.set("gossip_health_score", this.awareness.score);
+    flushTraffic(this.deps.counters, this.traffic, this.deps.envelope.dropped, this.awareness.score);
   }
 }
