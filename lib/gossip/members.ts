@@ -56,6 +56,8 @@ export class Membership {
   #hooks: MembershipHooks;
   /** Set once we leave: no more refutations. */
   leaving = false;
+  /** How late suspicion timers fired (ms): a loaded event loop delays deaths by this much. */
+  readonly suspicionLag = new LagStats();
 
   constructor(opts: { clock: Clock; config: GossipConfig; self: MemberRecord; hooks: MembershipHooks }) {
     this.#clock = opts.clock;
@@ -157,7 +159,10 @@ export class Membership {
       k: expectedConfirmations(this.#cfg.suspicion_mult, n),
       minMs: min,
       maxMs: max,
-      onTimeout: () => this.#suspicionExpired(msg.uuid, inc),
+      onTimeout: (late) => {
+        this.suspicionLag.add(late);
+        this.#suspicionExpired(msg.uuid, inc);
+      },
     });
     this.#hooks.broadcast(msg, msg.uuid);
     this.#hooks.changed("suspect", rec);
@@ -277,6 +282,25 @@ export class Membership {
       m.suspicion = null;
     }
     m.rec = rec;
+  }
+}
+
+/** Max and mean of a lateness in ms (timers of a loaded event loop fire late). */
+export class LagStats {
+  max = 0;
+  sum = 0;
+  count = 0;
+  add(ms: number): void {
+    this.max = Math.max(this.max, ms);
+    this.sum += ms;
+    this.count++;
+  }
+  toJSON(): { max_ms: number; mean_ms: number; count: number } {
+    return {
+      max_ms: Math.round(this.max),
+      mean_ms: this.count ? Math.round(this.sum / this.count) : 0,
+      count: this.count,
+    };
   }
 }
 

@@ -181,6 +181,11 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
         label: cfg.label,
         broadcast_queue: engine.queue.length,
         traffic: { ...engine.traffic, dropped: { ...engine.traffic.dropped } },
+        /** Event-loop slip: how late probe rounds and suspicion timers ran. */
+        timing: {
+          probe_lag: engine.prober.lag.toJSON(),
+          suspicion_lag: engine.members.suspicionLag.toJSON(),
+        },
         /** Every peer message the shared envelope refused (gossip, push-pull, KV...), by reason. */
         peer_envelope_dropped: { ...deps.envelope.dropped },
       };

@@ -9,9 +9,12 @@ import { shuffle } from "../transport/mod.ts";
 import type { GossipMsg } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
 import { ProbeTracker } from "./probe.ts";
+import { LagStats } from "./members.ts";
 
 export class Prober {
   readonly tracker: ProbeTracker;
+  /** How late each probe round started against its schedule (ms). */
+  readonly lag = new LagStats();
   #core: EngineCore;
   #list: string[] = [];
   /** Suspects to probe before the round-robin continues. */
@@ -26,15 +29,18 @@ export class Prober {
   /** Probes until the engine stops. */
   async run(signal: AbortSignal): Promise<void> {
     const { clock, config, log } = this.#core.deps;
+    let due: number | null = null;
     while (this.#core.running) {
       const started = clock.now();
+      if (due !== null) this.lag.add(Math.max(0, started - due));
       try {
         await this.probeOnce();
       } catch (err) {
         log.warn(`probe failed: ${(err as Error).message}`);
       }
       if (!this.#core.running) return;
-      await clock.sleep(Math.max(0, started + config.probe_interval - clock.now()), signal);
+      due = started + config.probe_interval;
+      await clock.sleep(Math.max(0, due - clock.now()), signal);
     }
   }
 

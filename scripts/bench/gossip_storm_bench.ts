@@ -64,7 +64,25 @@ async function benchKunai() {
       t2,
       90_000,
     );
-    return { converge_s: converge / 1000, detect_s: detect / 1000 };
+    // did the event loop slip? how late probe rounds and suspicion timers ran, worst agent
+    type Lag = { max_ms: number; mean_ms: number; count: number };
+    const timing = await Promise.all(
+      clients.slice(0, N - 1).map((c) =>
+        c.json<{ gossip: { timing: { probe_lag: Lag; suspicion_lag: Lag } } }>("GET", "/agent/info")
+          .then((i) => i.gossip.timing)
+      ),
+    );
+    const worst = (k: "probe_lag" | "suspicion_lag", f: "max_ms" | "mean_ms") =>
+      Math.max(...timing.map((t) => t[k][f]));
+    return {
+      converge_s: converge / 1000,
+      detect_s: detect / 1000,
+      probe_lag_ms: { worst_max: worst("probe_lag", "max_ms"), worst_mean: worst("probe_lag", "mean_ms") },
+      suspicion_lag_ms: {
+        worst_max: worst("suspicion_lag", "max_ms"),
+        worst_mean: worst("suspicion_lag", "mean_ms"),
+      },
+    };
   } finally {
     for (const c of clients) c.close();
     await Promise.all(agents.map((a) => a.stop(3000).catch(() => {})));
@@ -106,6 +124,7 @@ async function benchSerf() {
     await sleep(1000);
     const count = async (i: number, status: string) => {
       const out = await serf(["members", `-rpc-addr=${rpcs[i]}`, "-format=json"]);
+      if (!out.success) throw new Error(`serf members failed on n${i}`);
       const m = JSON.parse(new TextDecoder().decode(out.stdout)).members as Array<{ status: string }>;
       return m.filter((x) => x.status === status).length;
     };
@@ -133,6 +152,9 @@ async function benchSerf() {
   }
 }
 
-const out: Record<string, unknown> = { bench: "gossip_storm", agents: N, kunai: await benchKunai() };
-if (serfAvailable()) out.serf = await benchSerf();
+/** KUNAI_BENCH_ONLY=kunai|serf runs one side. */
+const only = Deno.env.get("KUNAI_BENCH_ONLY");
+const out: Record<string, unknown> = { bench: "gossip_storm", agents: N };
+if (only !== "serf") out.kunai = await benchKunai();
+if (only !== "kunai" && serfAvailable()) out.serf = await benchSerf();
 console.log(JSON.stringify(out));

@@ -124,6 +124,10 @@ Deno.test({
         "beta:alive",
       ]);
       assert.equal(members[b.ctx.node.uuid].port, b.port);
+      // event-loop slip is reported: probe rounds ran, each measured against its schedule
+      await until(() => a.gossip.engine.prober.lag.count >= 1);
+      const timing = a.gossip.info().timing as { probe_lag: { count: number; max_ms: number } };
+      assert.ok(timing.probe_lag.count >= 1 && timing.probe_lag.max_ms >= 0);
 
       // bad input → 400 with a clear message
       const bad = await fetch(`${a.url}/agent/join/${encodeURIComponent("1.2.3.4:notaport")}`, {
