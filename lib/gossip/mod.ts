@@ -184,6 +184,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
         /** Event-loop slip: how late probe rounds and suspicion timers ran. */
         timing: {
           probe_lag: engine.prober.lag.toJSON(),
+          probe_stretch: engine.prober.stretch.toJSON(),
           suspicion_lag: engine.members.suspicionLag.toJSON(),
         },
         /** Every peer message the shared envelope refused (gossip, push-pull, KV...), by reason. */

@@ -13,8 +13,13 @@ import { LagStats } from "./members.ts";
 
 export class Prober {
   readonly tracker: ProbeTracker;
-  /** How late each probe round started against its schedule (ms). */
+  /** How late the event loop woke the probe loop up after its sleep (ms): a loaded process. */
   readonly lag = new LagStats();
+  /**
+   * How long a probe round ran past `probe_interval` (ms): Lifeguard stretching our own timeouts
+   * while our health score is up (missed acks or nacks), or a slow failing probe.
+   */
+  readonly stretch = new LagStats();
   #core: EngineCore;
   #list: string[] = [];
   /** Suspects to probe before the round-robin continues. */
@@ -29,18 +34,19 @@ export class Prober {
   /** Probes until the engine stops. */
   async run(signal: AbortSignal): Promise<void> {
     const { clock, config, log } = this.#core.deps;
-    let due: number | null = null;
     while (this.#core.running) {
       const started = clock.now();
-      if (due !== null) this.lag.add(Math.max(0, started - due));
       try {
         await this.probeOnce();
       } catch (err) {
         log.warn(`probe failed: ${(err as Error).message}`);
       }
       if (!this.#core.running) return;
-      due = started + config.probe_interval;
-      await clock.sleep(Math.max(0, due - clock.now()), signal);
+      const ended = clock.now();
+      this.stretch.add(Math.max(0, ended - (started + config.probe_interval)));
+      const due = Math.max(ended, started + config.probe_interval);
+      await clock.sleep(due - ended, signal);
+      if (this.#core.running) this.lag.add(Math.max(0, clock.now() - due));
     }
   }
 
