@@ -8,8 +8,8 @@ import { type PeerAddr, peerKey } from "../transport/mod.ts";
 import { decodePushPull, encodePushPull, PROTOCOL_VERSION } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
 
-/** Follow-up syncs after a join, in gossip intervals (200 ms by default: 0.4 s and 2 s). */
-export const JOIN_FOLLOW_UPS = [2, 10];
+/** Follow-up syncs after a join, in gossip intervals (200 ms by default: 0.1 s, 0.4 s and 2 s). */
+export const JOIN_FOLLOW_UPS = [0.5, 2, 10];
 
 /** Deadline of one push-pull exchange. */
 export const PUSH_PULL_TIMEOUT = 5000;
