@@ -68,16 +68,23 @@ async function benchKunai() {
     type Lag = { max_ms: number; mean_ms: number; count: number };
     const timing = await Promise.all(
       clients.slice(0, N - 1).map((c) =>
-        c.json<{ gossip: { timing: { probe_lag: Lag; suspicion_lag: Lag } } }>("GET", "/agent/info")
+        c.json<{ gossip: { timing: { probe_lag: Lag; probe_stretch: Lag; suspicion_lag: Lag } } }>(
+          "GET",
+          "/agent/info",
+        )
           .then((i) => i.gossip.timing)
       ),
     );
-    const worst = (k: "probe_lag" | "suspicion_lag", f: "max_ms" | "mean_ms") =>
+    const worst = (k: "probe_lag" | "probe_stretch" | "suspicion_lag", f: "max_ms" | "mean_ms") =>
       Math.max(...timing.map((t) => t[k][f]));
     return {
       converge_s: converge / 1000,
       detect_s: detect / 1000,
       probe_lag_ms: { worst_max: worst("probe_lag", "max_ms"), worst_mean: worst("probe_lag", "mean_ms") },
+      probe_stretch_ms: {
+        worst_max: worst("probe_stretch", "max_ms"),
+        worst_mean: worst("probe_stretch", "mean_ms"),
+      },
       suspicion_lag_ms: {
         worst_max: worst("suspicion_lag", "max_ms"),
         worst_mean: worst("suspicion_lag", "mean_ms"),
