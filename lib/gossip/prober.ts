@@ -11,6 +11,9 @@ import type { EngineCore } from "./core.ts";
 import { ProbeTracker } from "./probe.ts";
 import { LagStats } from "./members.ts";
 
+/** Share of the probe timeout after which a relay answers `nack` when the target stayed silent. */
+export const NACK_AT = 0.8;
+
 export class Prober {
   readonly tracker: ProbeTracker;
   /** How late the event loop woke the probe loop up after its sleep (ms): a loaded process. */
@@ -156,11 +159,18 @@ export class Prober {
       return false;
     }
     const seq = this.tracker.nextSeq();
-    this.tracker.expect(seq, core.awareness.scale(core.deps.config.probe_timeout)).result.then((r) => {
-      if (!core.running) return;
-      if (r.acked) core.send(asker!, [{ type: "ack", seqno }]);
-      else if (wantNack) core.send(asker!, [{ type: "nack", seqno }], false);
+    const timeout = core.awareness.scale(core.deps.config.probe_timeout);
+    this.tracker.expect(seq, timeout).result.then((r) => {
+      if (r.acked && core.running) core.send(asker!, [{ type: "ack", seqno }]);
     });
+    // the asker sent this request one probe_timeout into its round and stops counting nacks at
+    // probe_interval: a nack after our full timeout lands on that deadline and is often missed,
+    // which reads as *its* fault and stretches its probing (Lifeguard). Nack at 80 % instead.
+    if (wantNack) {
+      core.deps.clock.setTimeout(() => {
+        if (core.running && !this.tracker.isAcked(seq)) core.send(asker!, [{ type: "nack", seqno }], false);
+      }, Math.max(1, Math.floor(timeout * NACK_AT)));
+    }
     core.send(target, [{ type: "ping", seqno: seq, node: tgt, from: self }]);
     return true;
   }
