@@ -7,8 +7,9 @@
  * await agent.start();
  * ```
  */
-export { Agent, SUBSYSTEMS } from "./lib/agent.ts";
-export type { AgentOptions, SubsystemEntry } from "./lib/agent.ts";
+export { Agent } from "./lib/agent.ts";
+export { buildSubsystems, type WiringInputs } from "./lib/wiring.ts";
+export type { AgentOptions } from "./lib/agent.ts";
 export { ConfigError, resolveConfig } from "./lib/config/mod.ts";
 export type { AgentConfig, AgentParams } from "./lib/config/mod.ts";
 export { AgentClient, AgentHttpError, AgentUnreachable } from "./lib/client/mod.ts";

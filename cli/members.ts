@@ -105,7 +105,7 @@ const join: CommandGroup = {
     async run({ out, options, positionals, client }) {
       const seed = positionals[0];
       if (!seed) throw new UsageError("Missing target argument. For example 192.168.0.1:6768");
-      const ok = await client().json<boolean>("GET", `/agent/join/${encodeURIComponent(seed)}`);
+      const ok = await client().json<boolean>("POST", `/agent/join/${encodeURIComponent(seed)}`);
       if (options.json) out.json({ seed, joined: ok });
       else out.line(`Joining ${seed} : ${ok ? out.paint("OK", "green") : out.paint("FAILED", "red")}`);
       return ok ? 0 : 1;
@@ -119,14 +119,14 @@ const leave: CommandGroup = {
   commands: [{
     name: "",
     description:
-      "set a node to leave state (this agent then exits); other nodes need the socket or the token",
+      "set a node to leave state (this agent then exits; another live node refutes it); needs the socket or the token",
     args: ["[name]"],
     options: { json: { type: "boolean", description: "JSON output" } },
     async run({ out, options, positionals, client }) {
       const c = client();
       const name = positionals[0] ?? (await c.text("GET", "/agent/name")).trim();
       try {
-        await c.text("GET", `/agent/leave/${encodeURIComponent(name)}`);
+        await c.text("POST", `/agent/leave/${encodeURIComponent(name)}`);
       } catch (err) {
         if (err instanceof AgentHttpError && err.status === 404) {
           if (options.json) out.json({ name, left: false, error: "missing" });

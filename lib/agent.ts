@@ -21,196 +21,13 @@ import {
 import { acquireLock, releaseLock } from "./lockfile.ts";
 import { buildApp, HttpServer, writePolicy } from "./http/mod.ts";
 import { type ApiContext, type ApiEnv, HttpError, RouteTable } from "./routing/mod.ts";
-import type { Ctx, Subsystem, Views } from "./subsystem.ts";
+import type { Ctx, Subsystem } from "./subsystem.ts";
 import { VERSION } from "./version.ts";
 import type { Hono } from "hono";
-import { createCollectors } from "./collectors/mod.ts";
-import { createEvaluator } from "./evaluator/mod.ts";
-import { createDocker } from "./docker/mod.ts";
-import { createChecks } from "./checks/mod.ts";
-import { createDetectors } from "./detectors/mod.ts";
-import { createKv } from "./kv/mod.ts";
-import { createGossip } from "./gossip/mod.ts";
-import { createMetrics } from "./metrics/mod.ts";
-import { createSnapshot } from "./snapshot/mod.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
-import type { MemberRecord } from "./types.ts";
-import type { KvApi } from "./kv/mod.ts";
-import type { ChecksApi } from "./checks/mod.ts";
-import { createHandlers } from "./handlers/mod.ts";
-import { createShinken } from "./shinken/mod.ts";
-import { createGenerators, type KvGet } from "./generators/mod.ts";
-import { createDns } from "./dns/mod.ts";
-import { createRaft } from "./raft/mod.ts";
-import { createExec, type ExecKv } from "./exec/mod.ts";
-import { type Broadcaster, createPropagation } from "./propagate/mod.ts";
-import type { MembershipView } from "./types.ts";
-import { createWebsocket } from "./websocket/mod.ts";
-import { createProcessMetrics } from "./process_metrics/mod.ts";
+import { buildSubsystems, type WiringInputs } from "./wiring.ts";
 import { describeRouters, openApiRoutes } from "./openapi/mod.ts";
 import { uiRoutes } from "./ui/mod.ts";
-import type { CollectorResultsView } from "./types.ts";
-
-/** What the composition root builds once and hands to the subsystems that need it. */
-export interface SharedDeps {
-  /** Seals/opens every agent-to-agent message (keyring + replay window). */
-  envelope: PeerEnvelope;
-  /** Subsystems built so far, by entry name (read only by the small adapters below). */
-  built: Map<string, Subsystem>;
-  /** The membership table, set when gossip is created (for the subsystems after it). */
-  membership?: Pick<MembershipView, "self" | "members">;
-  /** The KV store, set when kv is created (exec writes its results there). */
-  kv?: ExecKv;
-  /** Cluster-wide small events (gossip user broadcasts), set when gossip is created. */
-  broadcast?: Broadcaster;
-  /** Re-reads the configuration in place (what SIGHUP does). */
-  reload?: () => unknown;
-  /** Latest collector results, set by the collectors entry for the entries after it. */
-  collectors?: CollectorResultsView;
-}
-
-/**
- * Membership for the outputs from the gossip subsystem built earlier (a tiny adapter until gossip
- * hands out a MembershipView itself); without gossip, a cluster of just this node.
- */
-function membershipFrom(ctx: Ctx, shared: SharedDeps): { self(): MemberRecord; members(): MemberRecord[] } {
-  const g = shared.built.get("gossip") as
-    | Partial<{ self(): MemberRecord; members(): MemberRecord[] }>
-    | undefined;
-  if (g?.self && g.members) return { self: () => g.self!(), members: () => g.members!() };
-  const self = (): MemberRecord => ({
-    uuid: ctx.node.uuid,
-    name: ctx.node.name,
-    addr: ctx.node.addr,
-    port: ctx.node.port,
-    incarnation: ctx.node.incarnation,
-    state: "alive",
-    tags: ctx.node.tags(),
-    services: ctx.node.services(),
-    zone: ctx.node.zone,
-  });
-  return { self, members: () => [self()] };
-}
-
-/** KV reads (UTF-8 text) for generator templates, from the kv subsystem built earlier. */
-function kvGetFrom(shared: SharedDeps): KvGet | undefined {
-  const kv = shared.built.get("kv") as Partial<KvApi> | undefined;
-  if (!kv?.get) return undefined;
-  return async (key) => {
-    const { entry } = await kv.get!(key);
-    return entry ? new TextDecoder().decode(entry.value) : null;
-  };
-}
-
-/** Our own checks (id, state, output) for the Shinken export, from the checks subsystem. */
-function localChecksFrom(
-  shared: SharedDeps,
-): (() => Array<{ id: string; state_id: number; output: string }>) | undefined {
-  const checks = shared.built.get("checks") as Partial<ChecksApi> | undefined;
-  if (!checks?.activeViews) return undefined;
-  return () =>
-    Object.entries(checks.activeViews!()).map(([id, v]) => ({
-      id,
-      state_id: Number(v.state_id ?? 3),
-      output: String(v.output ?? ""),
-    }));
-}
-
-/** A subsystem factory, in start order. */
-export interface SubsystemEntry {
-  name: string;
-  create: (ctx: Ctx, shared: SharedDeps) => Subsystem | Promise<Subsystem>;
-  /** Skip when this returns false (e.g. a listener not enabled in config). */
-  enabled?: (config: AgentConfig) => boolean;
-}
-
-// SUBSYSTEMS: factories in start order (cluster first, then host, then outputs).
-// Each helper registers its subsystem here with one entry.
-export const SUBSYSTEMS: SubsystemEntry[] = [
-  // gossip: first cluster subsystem; sets ctx.views.membership at create time
-  {
-    name: "gossip",
-    create: (ctx, shared) =>
-      shared.membership = shared.broadcast = createGossip(ctx, { envelope: shared.envelope }),
-  },
-  // kv: after gossip; membership from the gossip object created just before (changes come on the bus)
-  {
-    name: "kv",
-    create: (ctx, shared) =>
-      shared.kv = createKv(ctx, { membership: shared.membership, envelope: shared.envelope }),
-  },
-  // collectors: before evaluator/detectors/checks, which get its results view
-  { name: "collectors", create: (ctx, shared) => shared.collectors = createCollectors(ctx) },
-  // evaluator: GET /agent/evaluator/list, POST /agent/evaluator/eval (write)
-  { name: "evaluator", create: (ctx, { collectors }) => createEvaluator(ctx, { collectors }) },
-  { name: "docker", create: (ctx) => createDocker(ctx) },
-  // detectors before checks: tags found at start re-link checks through tags.changed
-  { name: "detectors", create: (ctx, { collectors }) => createDetectors(ctx, { collectors }) },
-  {
-    name: "checks",
-    create: (ctx, shared) =>
-      createChecks(ctx, { collectors: shared.collectors, membership: shared.membership }),
-  },
-  // metrics: always (the store keeps collector values and perfdata); statsd/graphite listen when enabled
-  {
-    name: "metrics",
-    create: (ctx, shared) => createMetrics(ctx, { membership: shared.membership, envelope: shared.envelope }),
-  },
-  // snapshot: POST /snapshot/save copies the kv, metrics and checks databases (online backup)
-  { name: "snapshot", create: (ctx) => createSnapshot(ctx) },
-  // outputs: consume check.changed / member.* / kv.changed on the bus
-  {
-    name: "handlers",
-    create: (ctx, shared) => createHandlers(ctx, { membership: membershipFrom(ctx, shared) }),
-  },
-  {
-    name: "shinken",
-    create: (ctx, shared) =>
-      createShinken(ctx, { membership: membershipFrom(ctx, shared), localChecks: localChecksFrom(shared) }),
-  },
-  {
-    name: "generators",
-    create: (ctx, shared) =>
-      createGenerators(ctx, { membership: membershipFrom(ctx, shared), kvGet: kvGetFrom(shared) }),
-  },
-  // raft: leader elections per group (voters from the membership table, messages on /raft/msg)
-  {
-    name: "raft",
-    create: (ctx, shared) =>
-      createRaft(ctx, { membership: shared.membership ?? selfOnly(ctx), envelope: shared.envelope }),
-    enabled: (config) => config.params.raft.groups.length > 0,
-  },
-  // exec: signed remote commands (runs only with master_key_pub; results into KV __exec/<cid>/)
-  {
-    name: "exec",
-    create: (ctx, shared) =>
-      createExec(ctx, {
-        membership: shared.membership ?? selfOnly(ctx),
-        envelope: shared.envelope,
-        kv: shared.kv ?? null,
-      }),
-  },
-  // propagate: configuration/libexec files through KV and a gossip event; reloads the configuration
-  {
-    name: "propagate",
-    create: (ctx, shared) =>
-      createPropagation(ctx, {
-        kv: shared.kv ?? null,
-        broadcast: shared.broadcast ?? null,
-        reload: shared.reload ?? null,
-      }),
-  },
-  // dns: answers from the membership table (changes arrive as member.* events)
-  {
-    name: "dns",
-    create: (ctx, shared) => createDns(ctx, { membership: shared.membership ?? selfOnly(ctx) }),
-    enabled: (config) => config.listeners.dns?.enabled === true,
-  },
-  // ws: live feed of bus events (member.*, check.changed, kv.changed, raft.leader) at /ws and websocket.port
-  { name: "ws", create: (ctx) => createWebsocket(ctx) },
-  // process: RSS, CPU, open fds and event-loop lag on /metrics
-  { name: "process", create: (ctx) => createProcessMetrics(ctx) },
-];
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -219,8 +36,8 @@ export interface AgentOptions {
   stderrLogs?: boolean;
   /** DMI uuid path (tests point it at a fixture). */
   dmiPath?: string;
-  /** Subsystems to run (default SUBSYSTEMS). */
-  subsystems?: SubsystemEntry[];
+  /** Builds the subsystems (default: every subsystem, `buildSubsystems`; tests may run fewer). */
+  build?: (w: WiringInputs) => Subsystem[];
   /** Re-reads the configuration the same way it was first read (SIGHUP, `kunai agent reload`). */
   reloadConfig?: () => AgentConfig;
 }
@@ -251,9 +68,8 @@ export class Agent {
   /** Every router mounted on the API (the security tests walk their route tables). */
   readonly routers: Array<RouteTable | Hono<ApiEnv>> = [];
   readonly subsystems: Subsystem[] = [];
-  readonly views: Views = {};
   readonly startedAt = Date.now();
-  #entries: SubsystemEntry[];
+  #build: (w: WiringInputs) => Subsystem[];
   #dmiPath?: string;
   #reloadConfig?: () => AgentConfig;
   #stopping: Promise<void> | null = null;
@@ -266,7 +82,7 @@ export class Agent {
   constructor(opts: AgentOptions) {
     this.config = opts.config;
     this.clock = opts.clock ?? new RealClock();
-    this.#entries = opts.subsystems ?? SUBSYSTEMS;
+    this.#build = opts.build ?? buildSubsystems;
     this.#dmiPath = opts.dmiPath;
     this.#reloadConfig = opts.reloadConfig;
     const p = opts.config.params;
@@ -319,20 +135,14 @@ export class Agent {
         label: p.gossip.label,
       });
       this.envelope = new PeerEnvelope(keyring, { now: () => this.clock.now() });
-      if (!keyring.enabled) {
-        this.log.warn(
-          `no encryption_key: anyone who can reach port ${p.port} can join this cluster, pose as a member, ` +
-            "make members leave and write data through the peer routes; create a key with 'kunai keygen'",
-        );
-      }
-      const shared: SharedDeps = { envelope: this.envelope, built: new Map(), reload: () => this.reload() };
-
-      for (const e of this.#entries) {
-        if (e.enabled && !e.enabled(this.config)) continue;
-        const sub = await e.create(this.#ctx(e.name), shared);
-        this.subsystems.push(sub);
-        shared.built.set(e.name, sub);
-      }
+      this.subsystems.push(
+        ...this.#build({
+          config: this.config,
+          ctx: (part) => this.#ctx(part),
+          envelope: this.envelope,
+          reload: () => this.reload(),
+        }),
+      );
       for (const sub of this.subsystems) {
         await sub.start();
         this.log.debug(`subsystem ${sub.name} started`);
@@ -402,7 +212,6 @@ export class Agent {
       log: this.sink.logger(part),
       sandbox: this.sandbox,
       counters: this.counters,
-      views: this.views,
       requestStop: (reason) => void this.stop(reason),
     };
   }
@@ -568,23 +377,6 @@ export class Agent {
     if (this.#locked) releaseLock(this.config.params.lock);
     this.#locked = false;
   }
-}
-
-/** Membership of a lone node (an agent run without gossip). */
-function selfOnly(ctx: Ctx): Pick<MembershipView, "members"> {
-  return {
-    members: () => [{
-      uuid: ctx.node.uuid,
-      name: ctx.node.name,
-      addr: ctx.node.addr,
-      port: ctx.node.port,
-      incarnation: ctx.node.incarnation,
-      state: "alive",
-      tags: ctx.node.tags(),
-      services: ctx.node.services(),
-      zone: ctx.node.zone,
-    }],
-  };
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -17,6 +17,8 @@ export interface AgentEvents {
   "member.suspect": MemberRecord;
   "member.dead": MemberRecord;
   "member.left": MemberRecord;
+  /** A dead or left node was forgotten (after gossip.reap_after): it is no longer in members(). */
+  "member.reaped": MemberRecord;
   /** Our own tags changed (detectors, config reload); gossip bumps our incarnation. */
   "tags.changed": { tags: string[]; added: string[]; removed: string[] };
   /** Our own services or their states changed; gossip bumps our incarnation. */

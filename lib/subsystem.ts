@@ -16,13 +16,6 @@ import type { Sandbox } from "./sandbox/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { LocalNode } from "./identity/mod.ts";
 import type { ApiEnv, RouteTable } from "./routing/mod.ts";
-import type { CollectorResultsView, MembershipView } from "./types.ts";
-
-/** Views that subsystems expose to each other; lib/agent.ts fills them in as it builds them. */
-export interface Views {
-  membership?: MembershipView;
-  collectors?: CollectorResultsView;
-}
 
 /** What every subsystem receives. */
 export interface Ctx {
@@ -36,7 +29,6 @@ export interface Ctx {
   log: Logger;
   sandbox: Sandbox;
   counters: Counters;
-  views: Views;
   /** Ask the agent to stop (e.g. after our own leave). */
   requestStop(reason: string): void;
 }

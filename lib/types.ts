@@ -19,14 +19,15 @@ export interface MemberRecord {
   zone: string;
 }
 
-/** Read-only view of the membership table handed to KV, DNS, UI... through ctx. */
+/**
+ * Read-only view of the membership table, handed by lib/agent.ts to the subsystems that need it
+ * (`createKv(ctx, { membership })`); changes arrive as `member.*` bus events.
+ */
 export interface MembershipView {
   /** Our own record. */
   self(): MemberRecord;
   /** Every known record, ourselves included. */
   members(): MemberRecord[];
-  /** Called after any change of the table; returns the unsubscribe function. */
-  onChange(fn: (m: MemberRecord) => void): () => void;
 }
 
 export type CheckStateName = "ok" | "warning" | "critical" | "unknown" | "pending";

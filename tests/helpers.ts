@@ -110,7 +110,6 @@ export function makeTestCtx(opts: TestCtxOptions = {}): TestCtx {
     log: sink.logger("test"),
     sandbox,
     counters: new Counters(),
-    views: {},
     requestStop: () => {},
     dir,
     sink,

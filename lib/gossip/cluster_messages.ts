@@ -55,7 +55,7 @@ export class ClusterMessages {
   }
 
   async #applyKeyOp(op: KeyOpMsg["op"], key: string): Promise<void> {
-    const { keyring, onKeyringChange } = this.#core.deps;
+    const { envelope: { keyring }, onKeyringChange } = this.#core.deps;
     if (op === "install") await keyring.install(key);
     else if (op === "use") {
       await keyring.install(key); // a `use` overtaking its `install` still works
@@ -66,7 +66,7 @@ export class ClusterMessages {
 
   /** A key operation from the cluster (only inside an encrypted cluster). */
   async onKeyOp(msg: KeyOpMsg): Promise<void> {
-    if (!this.#core.deps.keyring.enabled || !this.#firstSight(msg.id)) return;
+    if (!this.#core.deps.envelope.enabled || !this.#firstSight(msg.id)) return;
     this.#core.queue.push(msg, null);
     try {
       await this.#applyKeyOp(msg.op, msg.key);

@@ -27,7 +27,10 @@ export interface PingMsg {
   node: string;
   from: string;
 }
-/** Indirect probe request: ping `tgt` at addr:port for me. */
+/**
+ * Indirect probe request: ping `tgt` for me. `addr`/`port` are kept on the wire for older peers but
+ * ignored: a relay pings the target at the address it holds for that member (no reflection).
+ */
 export interface PingRelayMsg {
   type: "ping-relay";
   seqno: number;
@@ -97,12 +100,36 @@ export type GossipMsg =
 
 /** One record in a push-pull exchange. */
 export type PushPullRecord = MemberRecord;
+
+/**
+ * Protocol version of push-pull bodies (memberlist checks its own the same way): a peer whose
+ * version is outside [PROTOCOL_MIN, PROTOCOL_MAX] is refused with a message naming both.
+ * 1 = the first wire format (no `protocol` field); 2 = sealed in the replay-protected envelope.
+ */
+export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_MIN = 2;
+export const PROTOCOL_MAX = 2;
+
 export interface PushPullMsg {
   type: "push-pull-msg";
+  /** Wire protocol version of the sender (absent = 1). */
+  protocol: number;
   join: boolean;
   /** Sender uuid: its own record counts as strong evidence that it is alive. */
   from?: string;
   nodes: Record<string, PushPullRecord>;
+}
+
+/** The alive message announcing a record (its state left out). */
+export function aliveOf(rec: MemberRecord): AliveMsg {
+  const { uuid, name, addr, port, incarnation, tags, services, zone } = rec;
+  return { type: "alive", uuid, name, addr, port, incarnation, tags, services, zone: zone ?? "" };
+}
+
+/** The record an alive message describes, in `state`. */
+export function recordOf(msg: AliveMsg, state: MemberState = "alive"): MemberRecord {
+  const { uuid, name, addr, port, incarnation, tags, services, zone } = msg;
+  return { uuid, name, addr, port, incarnation, state, tags, services, zone: zone ?? "" };
 }
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -164,6 +191,12 @@ export function decodePushPull(bytes: Uint8Array): Decoded<PushPullMsg> {
     const raw = parseJson(bytes, LIMITS.pushPull);
     const o = obj(raw, "push-pull");
     if (o.type !== "push-pull-msg") throw new Bad("push-pull: type must be push-pull-msg");
+    const protocol = o.protocol === undefined ? 1 : uint(o, "protocol", 255, "push-pull");
+    if (protocol < PROTOCOL_MIN || protocol > PROTOCOL_MAX) {
+      throw new Bad(
+        `push-pull: protocol version ${protocol} not supported (this agent speaks ${PROTOCOL_MIN}..${PROTOCOL_MAX})`,
+      );
+    }
     const nodes = obj(o.nodes, "push-pull.nodes");
     const keys = Object.keys(nodes);
     if (keys.length > LIMITS.members) throw new Bad(`push-pull: more than ${LIMITS.members} nodes`);
@@ -173,7 +206,7 @@ export function decodePushPull(bytes: Uint8Array): Decoded<PushPullMsg> {
       out[r.uuid] = r;
     }
     const from = typeof o.from === "string" && o.from.length <= LIMITS.uuid ? o.from : undefined;
-    return { ok: true, value: { type: "push-pull-msg", join: o.join === true, from, nodes: out } };
+    return { ok: true, value: { type: "push-pull-msg", protocol, join: o.join === true, from, nodes: out } };
   } catch (err) {
     return { ok: false, error: err instanceof Bad ? err.message : `decoder failure: ${String(err)}` };
   }
@@ -267,20 +300,8 @@ function checkMsg(raw: unknown, path: string): GossipMsg {
     case "ack":
     case "nack":
       return { type, seqno: uint(o, "seqno", SEQ_MAX, path) };
-    case "alive": {
-      const r = checkRecord({ ...o, state: "alive" }, path);
-      return {
-        type,
-        uuid: r.uuid,
-        name: r.name,
-        addr: r.addr,
-        port: r.port,
-        incarnation: r.incarnation,
-        tags: r.tags,
-        services: r.services,
-        zone: r.zone,
-      };
-    }
+    case "alive":
+      return aliveOf(checkRecord({ ...o, state: "alive" }, path));
     case "suspect":
     case "dead":
       return {

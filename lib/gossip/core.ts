@@ -11,7 +11,7 @@ import type { PeerAddr, Random, Transport } from "../transport/mod.ts";
 import type { Awareness } from "./awareness.ts";
 import type { BroadcastQueue } from "./broadcast_queue.ts";
 import type { GossipMsg } from "./codec.ts";
-import type { Keyring } from "../transport/mod.ts";
+import type { DropReason, PeerEnvelope } from "../transport/mod.ts";
 import type { ChangeKind, Membership } from "./members.ts";
 
 /** The local node's facts the engine advertises (LocalNode satisfies it). */
@@ -33,11 +33,12 @@ export interface EngineDeps {
   transport: Transport;
   clock: Clock;
   random: Random;
-  keyring: Keyring;
+  /** Seals and opens every datagram and push-pull body (keyring + replay window). */
+  envelope: PeerEnvelope;
   log: Logger;
   counters: Counters;
   onChange?: (kind: ChangeKind, rec: MemberRecord) => void;
-  /** Our own leave finished spreading (or someone made us leave): the agent should exit. */
+  /** Our own leave (asked through the local API) finished spreading: the agent should exit. */
   onLeft?: () => void;
   /** The keyring changed through a cluster-wide key operation (persist it). */
   onKeyringChange?: () => void;
@@ -49,8 +50,12 @@ export interface Traffic {
   bytesSent: number;
   packetsReceived: number;
   bytesReceived: number;
-  droppedAuth: number;
-  droppedMalformed: number;
+  /** Datagrams and push-pull bodies dropped, by reason (stale and replay: the envelope's window). */
+  dropped: Record<DropReason, number>;
+  /** ping-relay requests refused (target or requester not a known live member). */
+  relaysRefused: number;
+  /** Address, name or uuid conflicts seen (see Membership). */
+  conflicts: number;
 }
 
 /** The engine as its parts see it. */

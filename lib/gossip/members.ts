@@ -6,7 +6,7 @@
 import type { Clock } from "../clock/mod.ts";
 import type { GossipConfig } from "../config/mod.ts";
 import type { MemberRecord, MemberState } from "../types.ts";
-import type { AliveMsg, GossipMsg, LeaveMsg, SuspectMsg } from "./codec.ts";
+import { type AliveMsg, aliveOf, type GossipMsg, type LeaveMsg, recordOf, type SuspectMsg } from "./codec.ts";
 import {
   onAlive,
   onDead,
@@ -31,13 +31,19 @@ interface Member {
 }
 
 export interface MembershipHooks {
-  /** Queue a message for dissemination; `key` replaces older news about the same node. */
-  broadcast(msg: GossipMsg, key: string | null): void;
+  /**
+   * Queue a message for dissemination; `key` replaces older news about the same node; `urgent`
+   * (a node joined or died) asks for it to go out before the next gossip tick.
+   */
+  broadcast(msg: GossipMsg, key: string | null, urgent?: boolean): void;
   /** Somebody thinks we are suspect/dead/older: raise our incarnation to at least `n`. */
   refute(n: number): void;
-  /** Somebody asked us to leave at our current incarnation. */
-  selfLeave(): void;
   changed(kind: ChangeKind, rec: MemberRecord): void;
+  /**
+   * A live node's record was claimed from another address (two nodes with one uuid), or another
+   * uuid took the name or address of a live node; the existing record is kept.
+   */
+  conflict(existing: MemberRecord, claim: AliveMsg, what: "uuid" | "name" | "address"): void;
 }
 
 export class Membership {
@@ -50,6 +56,8 @@ export class Membership {
   #hooks: MembershipHooks;
   /** Set once we leave: no more refutations. */
   leaving = false;
+  /** How late suspicion timers fired (ms): a loaded event loop delays deaths by this much. */
+  readonly suspicionLag = new LagStats();
 
   constructor(opts: { clock: Clock; config: GossipConfig; self: MemberRecord; hooks: MembershipHooks }) {
     this.#clock = opts.clock;
@@ -99,26 +107,26 @@ export class Membership {
   /** Applies an alive message; `strong` when the node itself just answered us. */
   handleAlive(msg: AliveMsg, strong = false): Verdict {
     const m = this.#members.get(msg.uuid);
+    if (msg.uuid === this.selfUuid && !sameAddr(m!.rec, msg) && msg.incarnation >= m!.rec.incarnation) {
+      this.#hooks.conflict(m!.rec, msg, "uuid");
+    }
     const v = onAlive(m?.rec, msg.incarnation, this.#facts(msg.uuid), strong);
     if (v.action === "refute") this.#hooks.refute(v.incarnation);
     if (v.action !== "insert" && v.action !== "update") return v;
+    // memberlist's rule: a live node does not move to another address on hearsay; the claim wins
+    // only once the record at the old address is dead or left, or when the node answered us itself
+    if (m && !strong && !sameAddr(m.rec, msg) && (m.rec.state === "alive" || m.rec.state === "suspect")) {
+      this.#hooks.conflict(m.rec, msg, "uuid");
+      return { action: "ignore", reason: "address conflict" };
+    }
+    if (!m) this.#checkClash(msg);
     const before: MemberState | null = m ? m.rec.state : null;
-    const rec: MemberRecord = {
-      uuid: msg.uuid,
-      name: msg.name,
-      addr: msg.addr,
-      port: msg.port,
-      incarnation: msg.incarnation,
-      state: "alive",
-      tags: msg.tags,
-      services: msg.services,
-      zone: msg.zone ?? "",
-    };
+    const rec = recordOf(msg);
     this.#set(msg.uuid, rec);
-    this.#hooks.broadcast(msg, msg.uuid);
     const kind: ChangeKind = before === null || before === "dead" || before === "leave"
       ? "joined"
       : "updated";
+    this.#hooks.broadcast(msg, msg.uuid, kind === "joined");
     this.#hooks.changed(kind, rec);
     return v;
   }
@@ -151,11 +159,23 @@ export class Membership {
       k: expectedConfirmations(this.#cfg.suspicion_mult, n),
       minMs: min,
       maxMs: max,
-      onTimeout: () => this.#suspicionExpired(msg.uuid, inc),
+      onTimeout: (late) => {
+        this.suspicionLag.add(late);
+        this.#suspicionExpired(msg.uuid, inc);
+      },
     });
     this.#hooks.broadcast(msg, msg.uuid);
     this.#hooks.changed("suspect", rec);
     return v;
+  }
+
+  /** A new uuid taking the name or the address of a live node: kept (the probe by uuid sorts it out), reported. */
+  #checkClash(msg: AliveMsg): void {
+    for (const r of this.#list) {
+      if (r.state !== "alive" && r.state !== "suspect") continue;
+      if (sameAddr(r, msg)) return this.#hooks.conflict(r, msg, "address");
+      if (r.name === msg.name) return this.#hooks.conflict(r, msg, "name");
+    }
   }
 
   #suspicionExpired(uuid: string, inc: number): void {
@@ -172,7 +192,7 @@ export class Membership {
     if (v.action !== "update") return v;
     const rec = { ...m!.rec, state: "dead" as const, incarnation: msg.incarnation };
     this.#set(msg.uuid, rec);
-    this.#hooks.broadcast({ ...msg, type: "dead" }, msg.uuid);
+    this.#hooks.broadcast({ ...msg, type: "dead" }, msg.uuid, true);
     this.#hooks.changed("dead", rec);
     return v;
   }
@@ -181,7 +201,6 @@ export class Membership {
     const m = this.#members.get(msg.uuid);
     const v = onLeave(m?.rec, msg.incarnation, this.#facts(msg.uuid));
     if (v.action === "refute") this.#hooks.refute(v.incarnation);
-    if (v.action === "self-leave") this.#hooks.selfLeave();
     if (v.action !== "update") return v;
     const rec = { ...m!.rec, state: "leave" as const, incarnation: msg.incarnation };
     this.#set(msg.uuid, rec);
@@ -197,17 +216,7 @@ export class Membership {
   merge(records: MemberRecord[], senderUuid: string | null): void {
     const from = senderUuid ?? "push-pull";
     for (const r of records) {
-      const alive: AliveMsg = {
-        type: "alive",
-        uuid: r.uuid,
-        name: r.name,
-        addr: r.addr,
-        port: r.port,
-        incarnation: r.incarnation,
-        tags: r.tags,
-        services: r.services,
-        zone: r.zone ?? "",
-      };
+      const alive = aliveOf(r);
       switch (r.state) {
         case "alive":
           this.handleAlive(alive, r.uuid === senderUuid);
@@ -218,7 +227,6 @@ export class Membership {
           this.handleSuspect({ type: "suspect", uuid: r.uuid, incarnation: r.incarnation, from });
           break;
         case "leave":
-          if (r.uuid === this.selfUuid) break; // a stale leave of ours from before a restart
           this.handleLeave({ type: "leave", uuid: r.uuid, incarnation: r.incarnation });
           break;
       }
@@ -275,4 +283,27 @@ export class Membership {
     }
     m.rec = rec;
   }
+}
+
+/** Max and mean of a lateness in ms (timers of a loaded event loop fire late). */
+export class LagStats {
+  max = 0;
+  sum = 0;
+  count = 0;
+  add(ms: number): void {
+    this.max = Math.max(this.max, ms);
+    this.sum += ms;
+    this.count++;
+  }
+  toJSON(): { max_ms: number; mean_ms: number; count: number } {
+    return {
+      max_ms: Math.round(this.max),
+      mean_ms: this.count ? Math.round(this.sum / this.count) : 0,
+      count: this.count,
+    };
+  }
+}
+
+function sameAddr(a: { addr: string; port: number }, b: { addr: string; port: number }): boolean {
+  return a.addr === b.addr && a.port === b.port;
 }

@@ -1,48 +1,43 @@
 /**
  * Cluster membership (SWIM + Lifeguard gossip) as an agent subsystem: the only door of
- * lib/gossip. Builds the keyring and the UDP transport, runs the engine, joins the seeds in the
- * background, maps member changes to bus events and exposes `ctx.views.membership`.
+ * lib/gossip. Builds the UDP transport and the engine over the shared peer envelope, joins the
+ * seeds in the background (seeds.ts), keeps the peers file and the keyring on disk, maps member
+ * changes to bus events and hands out a `membership` view for the composition root to pass on.
  *
  * ```ts
- * const gossip = await createGossip(ctx);
+ * const gossip = createGossip(ctx, { envelope });
  * await gossip.start();
- * ctx.views.membership!.members(); // every known node
+ * createKv(ctx, { membership: gossip.membership }); // changes arrive as member.* bus events
  * ```
  */
 import { join as joinPath } from "node:path";
-import type { Hono } from "hono";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { MemberRecord, MembershipView } from "../types.ts";
-import type { ApiEnv } from "../routing/mod.ts";
-import { HttpError } from "../routing/mod.ts";
-import { parsePeer, type PeerAddr, peerKey, shuffle, UdpTransport } from "../transport/mod.ts";
-import { type ChangeKind } from "./members.ts";
+import { HttpError, type RouteTable } from "../routing/mod.ts";
+import { parsePeer, type PeerAddr, type PeerEnvelope, peerKey, UdpTransport } from "../transport/mod.ts";
+import type { ChangeKind } from "./members.ts";
 import { GossipEngine } from "./engine.ts";
-import { KeyError, type PeerEnvelope, saveKeyring as saveKeyringFile } from "../transport/mod.ts";
+import type { GossipApi } from "./api.ts";
 import { gossipRoutes } from "./routes.ts";
 import { loadPeers, savePeers } from "./peers_file.ts";
+import { joinSeeds } from "./seeds.ts";
+import { GossipKeys } from "./keys.ts";
 
+export type { GossipApi } from "./api.ts";
 export { type EngineDeps, GossipEngine, pushPullInterval, type SelfSource } from "./engine.ts";
 export { decodeKey, generateKey, KeyError, Keyring, SEAL_OVERHEAD } from "../transport/mod.ts";
 export type { ChangeKind } from "./members.ts";
-export { decodePacket, decodePushPull, encodePacket, type GossipMsg } from "./codec.ts";
+export {
+  aliveOf,
+  decodePacket,
+  decodePushPull,
+  encodePacket,
+  encodePushPull,
+  type GossipMsg,
+  PROTOCOL_VERSION,
+  recordOf,
+} from "./codec.ts";
 export { gossipRoutes } from "./routes.ts";
-
-/** What routes and other code may ask of gossip. */
-export interface GossipApi {
-  self(): MemberRecord;
-  members(): MemberRecord[];
-  /** Joins through `addr[:port]`; HttpError 400 when malformed; false when unreachable. */
-  join(target: string): Promise<boolean>;
-  /** Makes a node (by name or uuid) leave; false when unknown. */
-  leave(nameOrUuid: string): boolean;
-  servePushPull(body: Uint8Array): Promise<Uint8Array>;
-  keys(): { enabled: boolean; primary: string | null; keys: string[] };
-  keyOp(op: "install" | "use" | "remove", key: string): Promise<void>;
-  /** Spreads a payload of another subsystem to every member. */
-  broadcastUser(kind: string, payload: unknown): string;
-  onUser(kind: string, fn: (payload: unknown, id: string) => void): () => void;
-}
 
 const BUS_EVENT = {
   joined: "member.joined",
@@ -50,18 +45,27 @@ const BUS_EVENT = {
   suspect: "member.suspect",
   dead: "member.dead",
   left: "member.left",
+  reaped: "member.reaped",
 } as const;
 
-/** Builds the gossip subsystem and sets `ctx.views.membership`. */
-export function createGossip(
-  ctx: Ctx,
-  deps: { envelope: PeerEnvelope },
-): Subsystem & GossipApi & { engine: GossipEngine } {
+const PEERS_SAVE_INTERVAL = 60_000;
+
+/** The warning an agent without a key logs at start (anyone on the network is a member). */
+export const NO_KEY_WARNING = "GOSSIP IS NOT ENCRYPTED: no encryption_key is set, so anyone who can reach " +
+  "this agent's port can join the cluster, stop members (spoofed leave/dead claims are refuted, " +
+  "but forged records are accepted) and write data; set encryption_key (create one with 'kunai keygen') on every agent";
+
+export type GossipSubsystem = Omit<Subsystem, "routes"> & GossipApi & {
+  engine: GossipEngine;
+  routes(): RouteTable;
+};
+
+/** Builds the gossip subsystem; `membership` is handed to other subsystems by lib/agent.ts. */
+export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): GossipSubsystem {
   const p = ctx.config.params;
   const cfg = p.gossip;
-  const keyFile = joinPath(p.data, "keyring.json");
   const peersFile = joinPath(p.data, "gossip-peers.json");
-  const keyring = deps.envelope.keyring;
+  const keys = new GossipKeys(deps.envelope.keyring, joinPath(p.data, "keyring.json"), ctx.log);
   const transport = new UdpTransport({
     bind: p.bind,
     port: p.port,
@@ -71,7 +75,6 @@ export function createGossip(
       ctx.log.debug(`udp ${where}: ${(err as Error).message ?? err}`);
     },
   });
-  const listeners = new Set<(m: MemberRecord) => void>();
   let stopping = false;
   const engine = new GossipEngine({
     self: ctx.node,
@@ -79,112 +82,87 @@ export function createGossip(
     transport,
     clock: ctx.clock,
     random: Math.random,
-    keyring,
+    envelope: deps.envelope,
     log: ctx.log,
     counters: ctx.counters,
-    onChange: (kind: ChangeKind, rec: MemberRecord) => {
-      if (kind !== "reaped") {
-        if (rec.uuid !== ctx.node.uuid || kind === "updated" || kind === "left") {
-          ctx.bus.emit(BUS_EVENT[kind], rec);
-        }
-        if (kind !== "updated") ctx.log.info(`member ${rec.name} (${rec.addr}:${rec.port}) ${kind}`);
-      }
-      for (const fn of [...listeners]) {
-        try {
-          fn(rec);
-        } catch (err) {
-          ctx.log.warn(`membership listener failed: ${(err as Error).message}`);
-        }
-      }
-    },
+    onChange: (kind: ChangeKind, rec: MemberRecord) => publish(kind, rec),
     onLeft: () => {
       if (!stopping) ctx.requestStop("left the cluster");
     },
-    onKeyringChange: () => saveKeyring(),
+    onKeyringChange: () => keys.save(),
   });
 
-  function saveKeyring(): void {
-    try {
-      saveKeyringFile(keyFile, keyring);
-    } catch (err) {
-      ctx.log.warn(`cannot save the keyring to ${keyFile}: ${(err as Error).message}`);
+  function publish(kind: ChangeKind, rec: MemberRecord): void {
+    // our own joined/suspect/dead are not news (we refute them); our updates and leave are
+    if (rec.uuid !== ctx.node.uuid || kind === "updated" || kind === "left") {
+      ctx.bus.emit(BUS_EVENT[kind], rec);
     }
+    if (kind !== "updated") ctx.log.info(`member ${rec.name} (${rec.addr}:${rec.port}) ${kind}`);
   }
 
-  const view: MembershipView = {
+  const membership: MembershipView = {
     self: () => engine.members.self(),
     members: () => [...engine.members.records()],
-    onChange: (fn) => {
-      listeners.add(fn);
-      return () => listeners.delete(fn);
-    },
   };
-  ctx.views.membership = view;
 
   const offs: Array<() => void> = [];
   let peersTimer: number | null = null;
   const abort = new AbortController();
-
-  async function joinSeeds(): Promise<void> {
-    const seeds = p.seeds
-      .map((s) => ({ text: s, peer: parsePeer(s, p.port) }))
-      .filter((s) => {
-        if (!s.peer) {
-          ctx.log.warn(`seeds: ignoring malformed seed ${JSON.stringify(s.text)} (expected addr[:port])`);
-        }
-        return s.peer && peerKey(s.peer) !== peerKey({ addr: ctx.node.addr, port: p.port });
-      })
-      .map((s) => s.peer!);
-    // peers remembered from the last run, after the configured seeds
-    const self = peerKey({ addr: ctx.node.addr, port: p.port });
-    const known = new Set(seeds.map(peerKey));
-    const saved = loadPeers(peersFile, p.port).filter((s) => peerKey(s) !== self && !known.has(peerKey(s)));
-    if (!seeds.length && !saved.length) return;
-    if (saved.length) ctx.log.info(`will also try ${saved.length} peer(s) known from the last run`);
-    let backoff = 1000;
-    while (!abort.signal.aborted) {
-      if (engine.members.size > 1) return; // somebody joined us meanwhile
-      for (const s of [...shuffle(Math.random, [...seeds]), ...shuffle(Math.random, [...saved])]) {
-        if (await engine.join(s)) {
-          ctx.log.info(`joined the cluster through ${peerKey(s)} (${engine.members.size} node(s) known)`);
-          return;
-        }
-      }
-      const msg = `no seed answered; retrying in ${Math.round(backoff / 1000)} s`;
-      if (seeds.length) ctx.log.warn(msg);
-      else ctx.log.info(`${msg} (peers known from the last run)`);
-      await ctx.clock.sleep(backoff, abort.signal);
-      backoff = Math.min(backoff * 2, cfg.join_retry_max);
+  const selfAddr = (): PeerAddr => ({ addr: ctx.node.addr, port: transport.local.port || p.port });
+  const saveKnownPeers = () => {
+    if (!savePeers(peersFile, engine.members.records(), ctx.node.uuid, Math.random)) {
+      ctx.log.warn(`cannot save known peers to ${peersFile}`);
     }
+  };
+
+  /** True when `peer` is this agent's own gossip address (joining it would be a no-op that says OK). */
+  function isSelf(peer: PeerAddr): boolean {
+    if (peer.port !== selfAddr().port) return false;
+    const wildcard = p.bind === "0.0.0.0" || p.bind === "::";
+    const loopback = peer.addr === "localhost" || peer.addr === "::1" || peer.addr.startsWith("127.");
+    return peer.addr === ctx.node.addr || peer.addr === p.bind || peer.addr === "0.0.0.0" ||
+      (loopback && (wildcard || p.bind === "127.0.0.1" && peer.addr === "localhost"));
   }
 
   function findMember(nameOrUuid: string): MemberRecord | undefined {
     return engine.members.get(nameOrUuid) ?? engine.members.records().find((r) => r.name === nameOrUuid);
   }
 
-  const api: Subsystem & GossipApi & { engine: GossipEngine } = {
+  const api: GossipSubsystem = {
     name: "gossip",
     engine,
+    membership,
     async start() {
       await engine.start();
       offs.push(ctx.bus.on("tags.changed", () => engine.localUpdate()));
       offs.push(ctx.bus.on("services.changed", () => engine.localUpdate()));
+      const ring = deps.envelope.keyring;
       ctx.log.info(
         `gossip on udp ${p.bind}:${transport.local.port}${
-          keyring.enabled ? `, encrypted (${keyring.list().keys.length} key(s))` : ", unencrypted"
+          ring.enabled ? `, encrypted (${ring.list().keys.length} key(s))` : ", unencrypted"
         }`,
       );
-      void joinSeeds();
-      peersTimer = ctx.clock.setInterval(
-        () => savePeers(peersFile, engine.members.records(), ctx.node.uuid, Math.random),
-        60_000,
-      );
+      if (!ring.enabled) ctx.log.warn(NO_KEY_WARNING);
+      void joinSeeds({
+        seeds: p.seeds,
+        saved: loadPeers(peersFile, p.port),
+        defaultPort: p.port,
+        self: selfAddr(),
+        size: () => engine.members.size,
+        join: (peer) => engine.join(peer),
+        clock: ctx.clock,
+        random: Math.random,
+        log: ctx.log,
+        maxBackoffMs: cfg.join_retry_max,
+        signal: abort.signal,
+      }).catch((err) => ctx.log.error(`joining the seeds failed: ${(err as Error).message}`));
+      peersTimer = ctx.clock.setInterval(saveKnownPeers, PEERS_SAVE_INTERVAL);
     },
     async stop() {
       stopping = true;
       abort.abort();
       if (peersTimer !== null) ctx.clock.clearInterval(peersTimer);
-      if (engine.members.size > 1) savePeers(peersFile, engine.members.records(), ctx.node.uuid, Math.random);
+      if (engine.members.size > 1) saveKnownPeers();
       offs.forEach((f) => f());
       if (engine.running && !engine.leaving && engine.members.size > 1) await engine.leave();
       await engine.stop();
@@ -193,20 +171,27 @@ export function createGossip(
       engine.flushCounters();
       const counts: Record<string, number> = { alive: 0, suspect: 0, dead: 0, leave: 0 };
       for (const r of engine.members.records()) counts[r.state]++;
+      const ring = deps.envelope.keyring;
       return {
         members: counts,
         incarnation: ctx.node.incarnation,
         health_score: engine.awareness.score,
-        encryption: keyring.enabled,
-        keys: keyring.list().keys.length,
+        encryption: ring.enabled,
+        keys: ring.list().keys.length,
         label: cfg.label,
         broadcast_queue: engine.queue.length,
-        traffic: { ...engine.traffic },
+        traffic: { ...engine.traffic, dropped: { ...engine.traffic.dropped } },
+        /** Event-loop slip: how late probe rounds and suspicion timers ran. */
+        timing: {
+          probe_lag: engine.prober.lag.toJSON(),
+          probe_stretch: engine.prober.stretch.toJSON(),
+          suspicion_lag: engine.members.suspicionLag.toJSON(),
+        },
+        /** Every peer message the shared envelope refused (gossip, push-pull, KV...), by reason. */
+        peer_envelope_dropped: { ...deps.envelope.dropped },
       };
     },
-    routes(): Hono<ApiEnv> {
-      return gossipRoutes(api);
-    },
+    routes: () => gossipRoutes(api),
     self: () => engine.members.self(),
     members: () => [...engine.members.records()],
     async join(target: string) {
@@ -217,28 +202,18 @@ export function createGossip(
           `invalid join target ${JSON.stringify(target)}; expected addr[:port], e.g. 192.168.0.1:6768`,
         );
       }
+      if (isSelf(peer)) {
+        throw new HttpError(400, `${peerKey(peer)} is this agent itself; join another agent's address`);
+      }
       return await engine.join(peer);
     },
     leave(nameOrUuid: string) {
       const m = findMember(nameOrUuid);
       return m ? engine.forceLeave(m.uuid) : false;
     },
-    servePushPull: (body: Uint8Array) => transport.serveRequest(body, { addr: "", port: 0 } as PeerAddr),
-    keys: () => ({ enabled: keyring.enabled, ...keyring.list() }),
-    async keyOp(op, key) {
-      if (!keyring.enabled) {
-        throw new HttpError(
-          400,
-          "encryption is off on this agent: set encryption_key in the configuration first",
-        );
-      }
-      try {
-        await engine.keyOp(op, key);
-      } catch (err) {
-        if (err instanceof KeyError) throw new HttpError(400, err.message);
-        throw err;
-      }
-    },
+    servePushPull: (plain, from) => engine.sync.serve(plain, from),
+    keys: () => keys.list(),
+    keyOp: (op, key) => keys.op(op, key, (o, k) => engine.keyOp(o, k)),
     broadcastUser: (kind, payload) => engine.broadcastUser(kind, payload),
     onUser: (kind, fn) => engine.onUser(kind, fn),
   };

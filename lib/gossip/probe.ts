@@ -43,9 +43,19 @@ export class ProbeTracker {
     return { seq, result };
   }
 
+  /** Recently acked sequence numbers (a relay checks before sending a nack). */
+  #acked = new Set<number>();
+
+  /** True when `seq` was acked (remembered for the last 1024 acks). */
+  isAcked(seq: number): boolean {
+    return this.#acked.has(seq);
+  }
+
   ack(seq: number): void {
     const p = this.#pending.get(seq);
     if (!p) return;
+    this.#acked.add(seq);
+    if (this.#acked.size > 1024) this.#acked.delete(this.#acked.values().next().value!);
     this.#pending.delete(seq);
     this.#clock.clearTimeout(p.timer);
     p.resolve({ acked: true, nacks: p.nacks });

@@ -5,13 +5,24 @@
  * missing answers point at us rather than at the target.
  */
 import type { MemberRecord } from "../types.ts";
-import { type PeerAddr, shuffle } from "../transport/mod.ts";
+import { shuffle } from "../transport/mod.ts";
 import type { GossipMsg } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
 import { ProbeTracker } from "./probe.ts";
+import { LagStats } from "./members.ts";
+
+/** Share of the probe timeout after which a relay answers `nack` when the target stayed silent. */
+export const NACK_AT = 0.8;
 
 export class Prober {
   readonly tracker: ProbeTracker;
+  /** How late the event loop woke the probe loop up after its sleep (ms): a loaded process. */
+  readonly lag = new LagStats();
+  /**
+   * How long a probe round ran past `probe_interval` (ms): Lifeguard stretching our own timeouts
+   * while our health score is up (missed acks or nacks), or a slow failing probe.
+   */
+  readonly stretch = new LagStats();
   #core: EngineCore;
   #list: string[] = [];
   /** Suspects to probe before the round-robin continues. */
@@ -34,7 +45,11 @@ export class Prober {
         log.warn(`probe failed: ${(err as Error).message}`);
       }
       if (!this.#core.running) return;
-      await clock.sleep(Math.max(0, started + config.probe_interval - clock.now()), signal);
+      const ended = clock.now();
+      this.stretch.add(Math.max(0, ended - (started + config.probe_interval)));
+      const due = Math.max(ended, started + config.probe_interval);
+      await clock.sleep(due - ended, signal);
+      if (this.#core.running) this.lag.add(Math.max(0, clock.now() - due));
     }
   }
 
@@ -127,15 +142,36 @@ export class Prober {
     });
   }
 
-  /** Pings `tgt` for a peer (ping-relay); answers ack, or nack after the probe timeout. */
-  relay(seqno: number, tgt: string, at: PeerAddr, requester: PeerAddr, wantNack: boolean): void {
+  /**
+   * Pings `tgt` for the member `requester` (ping-relay); answers ack, or nack after the probe
+   * timeout. Both must be members we know, and both are reached at the addresses we hold for
+   * them, never at one named in the packet: a relay cannot be turned into a reflector towards an
+   * arbitrary address. Returns false when refused.
+   */
+  relay(seqno: number, tgt: string, requester: string, wantNack: boolean): boolean {
     const core = this.#core;
+    const self = core.members.selfUuid;
+    const target = core.members.get(tgt);
+    const asker = core.members.get(requester);
+    const live = (r: MemberRecord | undefined) => !!r && (r.state === "alive" || r.state === "suspect");
+    if (!target || tgt === self || target.state === "leave" || !live(asker) || requester === self) {
+      core.traffic.relaysRefused++;
+      return false;
+    }
     const seq = this.tracker.nextSeq();
-    this.tracker.expect(seq, core.awareness.scale(core.deps.config.probe_timeout)).result.then((r) => {
-      if (!core.running) return;
-      if (r.acked) core.send(requester, [{ type: "ack", seqno }]);
-      else if (wantNack) core.send(requester, [{ type: "nack", seqno }], false);
+    const timeout = core.awareness.scale(core.deps.config.probe_timeout);
+    this.tracker.expect(seq, timeout).result.then((r) => {
+      if (r.acked && core.running) core.send(asker!, [{ type: "ack", seqno }]);
     });
-    core.send(at, [{ type: "ping", seqno: seq, node: tgt, from: core.members.selfUuid }]);
+    // the asker sent this request one probe_timeout into its round and stops counting nacks at
+    // probe_interval: a nack after our full timeout lands on that deadline and is often missed,
+    // which reads as *its* fault and stretches its probing (Lifeguard). Nack at 80 % instead.
+    if (wantNack) {
+      core.deps.clock.setTimeout(() => {
+        if (core.running && !this.tracker.isAcked(seq)) core.send(asker!, [{ type: "nack", seqno }], false);
+      }, Math.max(1, Math.floor(timeout * NACK_AT)));
+    }
+    core.send(target, [{ type: "ping", seqno: seq, node: tgt, from: self }]);
+    return true;
   }
 }

@@ -1,12 +1,15 @@
 /**
  * Push-pull: full state exchange over the transport's stream (HTTP POST in real agents),
- * sealed with the keyring. Periodic with a random alive node, on join, and towards one random
+ * sealed in the replay-protected peer envelope (a captured body cannot be played again). Periodic with a random alive node, on join, and towards one random
  * dead node per period so partitions heal (the peer's own record counts as strong evidence).
  */
 import type { MemberRecord } from "../types.ts";
 import { type PeerAddr, peerKey } from "../transport/mod.ts";
-import { decodePushPull, encodePushPull } from "./codec.ts";
+import { decodePushPull, encodePushPull, PROTOCOL_VERSION } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
+
+/** Follow-up syncs after a join, in gossip intervals (200 ms by default: 0.1 s, 0.4 s and 2 s). */
+export const JOIN_FOLLOW_UPS = [0.5, 2, 10];
 
 /** Deadline of one push-pull exchange. */
 export const PUSH_PULL_TIMEOUT = 5000;
@@ -47,61 +50,95 @@ export class PushPull {
       if (!this.#core.running || members.leaving) continue;
       const dead = members.records().filter((r) => r.state === "dead");
       if (!dead.length) continue;
-      await this.exchange(dead[Math.floor(random() * dead.length)], false).catch(() => {});
+      const d = dead[Math.floor(random() * dead.length)];
+      await this.exchange(d, false).catch((err) => {
+        this.#core.deps.counters.inc("gossip_reconnect_failures_total");
+        this.#core.deps.log.debug(`reconnect to ${d.name}: ${err.message}`);
+      });
     }
   }
 
   #body(join: boolean): Uint8Array {
     const nodes: Record<string, MemberRecord> = {};
     for (const r of this.#core.members.records()) nodes[r.uuid] = r;
-    return encodePushPull({ type: "push-pull-msg", join, nodes, from: this.#core.members.selfUuid });
+    return encodePushPull({
+      type: "push-pull-msg",
+      protocol: PROTOCOL_VERSION,
+      join,
+      nodes,
+      from: this.#core.members.selfUuid,
+    });
   }
 
   /** Full state exchange with a peer; resolves true when its table was merged. */
   async exchange(peer: PeerAddr, join: boolean): Promise<boolean> {
-    const { keyring, transport, counters } = this.#core.deps;
-    const body = await keyring.seal(this.#body(join));
+    const { envelope, transport, counters } = this.#core.deps;
+    const body = await envelope.seal(this.#body(join));
     const answer = await transport.request({ addr: peer.addr, port: peer.port }, body, PUSH_PULL_TIMEOUT);
-    const plain = await keyring.open(answer);
-    if (!plain) {
-      this.#core.traffic.droppedAuth++;
-      throw new Error("answer not authenticated by any key in the keyring");
+    const r = await envelope.open(answer);
+    if (!r.ok) {
+      this.#core.traffic.dropped[r.reason]++;
+      throw new Error(`answer refused: ${r.reason}`);
     }
-    const d = decodePushPull(plain);
+    const d = decodePushPull(r.plain);
     if (!d.ok) throw new Error(`bad push-pull answer: ${d.error}`);
+    if (d.value.from === this.#core.members.selfUuid) {
+      throw new Error(`${peerKey(peer)} is this agent itself`);
+    }
     if (!this.#core.running) return false;
     this.#core.members.merge(Object.values(d.value.nodes), d.value.from ?? null);
     counters.inc("gossip_push_pull_total", { role: "client" });
     return true;
   }
 
-  /** Answers a peer's push-pull: merge its table, send ours. Throws when refused. */
-  async serve(data: Uint8Array, from: PeerAddr): Promise<Uint8Array> {
-    const { keyring, counters, log } = this.#core.deps;
-    const plain = await keyring.open(data);
-    if (!plain) {
-      this.#core.traffic.droppedAuth++;
-      throw new Error("push-pull not authenticated by any key in the keyring");
-    }
+  /**
+   * Answers a peer's push-pull (body already opened by the caller: the HTTP peer route or the
+   * simulated stream): merge its table, return ours. Throws when malformed or stopped.
+   */
+  serve(plain: Uint8Array, from: PeerAddr | null): Uint8Array {
+    const { counters, log } = this.#core.deps;
     const d = decodePushPull(plain);
     if (!d.ok) {
-      this.#core.traffic.droppedMalformed++;
+      this.#core.traffic.dropped.malformed++;
       throw new Error(`bad push-pull: ${d.error}`);
     }
     if (!this.#core.running) throw new Error("gossip is stopped");
+    const sender = d.value.from ? d.value.nodes[d.value.from] : undefined;
+    // the HTTP route does not see the socket's peer: the requester's own record says where it listens
+    const requester = from ?? (sender ? { addr: sender.addr, port: sender.port } : null);
     this.#core.members.merge(Object.values(d.value.nodes), d.value.from ?? null);
     counters.inc("gossip_push_pull_total", { role: "server" });
-    if (d.value.join) log.debug(`join push-pull from ${peerKey(from)}`);
-    return await keyring.seal(this.#body(false));
+    if (d.value.join) log.debug(`join push-pull from ${requester ? peerKey(requester) : "an unnamed peer"}`);
+    return this.#body(false);
   }
 
-  /** Joins through one peer (`kunai join`, seeds); false when it fails. */
+  /**
+   * Joins through one peer (`kunai join`, seeds); false when it fails. When several nodes join the
+   * same peer at once, the ones that reached it first learn of the later ones only from gossip,
+   * whose few retransmits can all go to nodes that already know (the news then waits for the
+   * next periodic push-pull, ~30 s). So the joiner syncs with the same peer again shortly after
+   * (JOIN_FOLLOW_UPS), which by then holds everyone who joined with it.
+   */
   async join(peer: PeerAddr): Promise<boolean> {
     try {
-      return await this.exchange(peer, true);
+      const ok = await this.exchange(peer, true);
+      if (ok) this.#followUp(peer);
+      return ok;
     } catch (err) {
       this.#core.deps.log.info(`join ${peerKey(peer)} failed: ${(err as Error).message}`);
       return false;
+    }
+  }
+
+  #followUp(peer: PeerAddr): void {
+    const { clock, config, log } = this.#core.deps;
+    for (const mult of JOIN_FOLLOW_UPS) {
+      clock.setTimeout(() => {
+        if (!this.#core.running || this.#core.members.leaving) return;
+        this.exchange(peer, false).catch((err) =>
+          log.debug(`join follow-up with ${peerKey(peer)}: ${err.message}`)
+        );
+      }, mult * config.gossip_interval);
     }
   }
 }

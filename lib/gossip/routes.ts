@@ -1,59 +1,71 @@
 /**
- * HTTP routes of gossip: members, join, leave, keyring, and the push-pull stream endpoint.
+ * HTTP routes of gossip: members (read), join, leave and the keyring (write: unix socket or
+ * token), and the push-pull stream (peer: the body is a replay-protected envelope).
  * Thin: parse, call the API, shape the answer.
  */
-import type { Hono } from "hono";
-import { type ApiEnv, HttpError, newRouter, protect, readBody, readJson } from "../routing/mod.ts";
+import {
+  type ApiContext,
+  HttpError,
+  peerResponse,
+  readJson,
+  readPeerBody,
+  RouteTable,
+} from "../routing/mod.ts";
 import { PUSH_PULL_PATH } from "../transport/mod.ts";
-import type { GossipApi } from "./mod.ts";
+import type { GossipApi } from "./api.ts";
 
-export function gossipRoutes(api: GossipApi): Hono<ApiEnv> {
-  const r = newRouter();
+export function gossipRoutes(api: GossipApi): RouteTable {
+  const r = new RouteTable("gossip");
 
-  r.get("/agent/members", (c) => {
+  r.read("GET", "/agent/members", "every known node, by uuid", (c) => {
     const out: Record<string, unknown> = {};
     for (const m of api.members()) out[m.uuid] = m;
     return c.json(out);
   });
 
-  r.get("/agent/join/:addr{.+}", async (c) => {
-    const target = decodeURIComponent(c.req.param("addr"));
-    const ok = await api.join(target); // throws HttpError 400 when malformed
-    return c.json(ok);
-  });
+  const join = async (c: ApiContext) => {
+    const target = decodeURIComponent(c.req.param("addr") ?? "");
+    return c.json(await api.join(target)); // HttpError 400 when malformed or ourselves
+  };
+  r.write("POST", "/agent/join/:addr{.+}", "join the cluster through addr[:port]", join);
+  // the reference's form (`kunai join` of the original), kept as a write route
+  r.write("GET", "/agent/join/:addr{.+}", "join the cluster through addr[:port] (reference form)", join);
 
-  // leaving ourselves is open (reference); making another node leave needs the socket or the token
-  r.get("/agent/leave/:name{.+}", async (c, next) => {
-    const name = decodeURIComponent(c.req.param("name"));
-    if (name === api.self().name || name === api.self().uuid) return await next();
-    return await protect(c, next);
-  }, (c) => {
-    const name = decodeURIComponent(c.req.param("name"));
+  const leave = (c: ApiContext) => {
+    const name = decodeURIComponent(c.req.param("name") ?? "");
     if (!api.leave(name)) throw new HttpError(404, "This node is not found", { name });
     return c.body(null, 200);
-  });
+  };
+  r.write("POST", "/agent/leave/:name{.+}", "make a node leave (this one: leave and stop)", leave);
+  r.write("GET", "/agent/leave/:name{.+}", "make a node leave (reference form)", leave);
 
-  r.post(PUSH_PULL_PATH, async (c) => {
-    const body = await readBody(c);
+  r.peer("POST", PUSH_PULL_PATH, "gossip full state exchange", async (c) => {
+    const plain = await readPeerBody(c);
+    let answer: Uint8Array;
     try {
-      const answer = await api.servePushPull(body);
-      return c.body(answer as Uint8Array<ArrayBuffer>, 200, { "content-type": "application/octet-stream" });
+      answer = api.servePushPull(plain, null);
     } catch (err) {
       throw new HttpError(400, "push-pull refused", { reason: (err as Error).message });
     }
+    return await peerResponse(c, answer);
   });
 
-  r.get("/agent/keys", protect, (c) => c.json(api.keys()));
-  r.post("/agent/keys/:op{install|use|remove}", protect, async (c) => {
-    const op = c.req.param("op") as "install" | "use" | "remove";
-    const body = await readJson(c);
-    const key = body && typeof body === "object" ? (body as Record<string, unknown>).key : undefined;
-    if (typeof key !== "string" || !key) {
-      throw new HttpError(400, 'expected a JSON body {"key": "<base64 key>"}');
-    }
-    await api.keyOp(op, key);
-    return c.json({ ok: true, op, ...api.keys() });
-  });
+  r.write("GET", "/agent/keys", "the keyring (reveals the keys)", (c) => c.json(api.keys()));
+  r.write(
+    "POST",
+    "/agent/keys/:op{install|use|remove}",
+    "install, use or remove a key cluster-wide",
+    async (c) => {
+      const op = c.req.param("op") as "install" | "use" | "remove";
+      const body = await readJson(c);
+      const key = body && typeof body === "object" ? (body as Record<string, unknown>).key : undefined;
+      if (typeof key !== "string" || !key) {
+        throw new HttpError(400, 'expected a JSON body {"key": "<base64 key>"}');
+      }
+      await api.keyOp(op, key);
+      return c.json({ ok: true, op, ...api.keys() });
+    },
+  );
 
   return r;
 }

@@ -7,7 +7,10 @@
  * - an `alive` about ourselves with a higher incarnation than ours is refuted (data dir lost);
  * - a suspicion of an already suspect node at the same incarnation is a Lifeguard confirmation
  *   instead of being ignored; at a higher incarnation it restarts the suspicion (the node refuted
- *   the old one, and the refutation may have been overtaken by the new suspicion).
+ *   the old one, and the refutation may have been overtaken by the new suspicion);
+ * - a `leave` about ourselves is refuted like a suspicion: no gossip message ever makes an agent
+ *   leave or exit (the original exited on a `leave` at its incarnation, so one spoofed datagram
+ *   stopped an unencrypted agent). Only the local API (socket or token) makes us leave.
  */
 import type { MemberState } from "../types.ts";
 
@@ -36,9 +39,7 @@ export type Verdict =
   /** Another independent suspicion of a node we already suspect. */
   | { action: "confirm" }
   /** About us and wrong: bump our incarnation to `incarnation` and broadcast alive. */
-  | { action: "refute"; incarnation: number }
-  /** Someone asked us to leave at our current incarnation. */
-  | { action: "self-leave" };
+  | { action: "refute"; incarnation: number };
 
 const ignore = (reason: string): Verdict => ({ action: "ignore", reason });
 
@@ -96,12 +97,12 @@ export function onDead(known: Known | undefined, inc: number, self: SelfFacts): 
 /** `leave` message. */
 export function onLeave(known: Known | undefined, inc: number, self: SelfFacts): Verdict {
   if (!known) return ignore("unknown node");
-  if (known.state === "leave") return ignore("already leave");
   if (self.isSelf) {
-    if (inc === self.incarnation) return { action: "self-leave" };
+    if (self.leaving) return ignore("we are leaving");
     if (inc < self.incarnation) return ignore("older incarnation of ourselves");
-    return { action: "refute", incarnation: inc + 1 };
+    return { action: "refute", incarnation: Math.max(inc, self.incarnation) + 1 };
   }
+  if (known.state === "leave") return ignore("already leave");
   if (inc < known.incarnation) return ignore("older incarnation");
   return { action: "update", state: "leave" };
 }

@@ -49,10 +49,18 @@ export class Suspicion {
   #k: number;
   #min: number;
   #max: number;
-  #onTimeout: () => void;
+  #onTimeout: (lateMs: number) => void;
 
   constructor(
-    opts: { clock: Clock; from: string; k: number; minMs: number; maxMs: number; onTimeout: () => void },
+    opts: {
+      clock: Clock;
+      from: string;
+      k: number;
+      minMs: number;
+      maxMs: number;
+      /** `lateMs`: how long after its due time the timer actually fired (a loaded event loop). */
+      onTimeout: (lateMs: number) => void;
+    },
   ) {
     this.#clock = opts.clock;
     this.#k = opts.k;
@@ -85,7 +93,7 @@ export class Suspicion {
     const remaining = this.startedAt + this.timeoutMs - this.#clock.now();
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = null;
-      this.#onTimeout();
+      this.#onTimeout(Math.max(0, this.#clock.now() - (this.startedAt + this.timeoutMs)));
     }, Math.max(0, remaining));
   }
 

@@ -1,7 +1,8 @@
 /**
  * The real transport: UDP datagrams on `port` (Deno.listenDatagram, one reused receive buffer)
  * and push-pull as an HTTP POST to the peer's `/gossip/push-pull` on the same port number, where
- * the agent's HTTP API listens. The gossip routes hand inbound requests to `serveRequest`.
+ * the agent's HTTP API listens. Inbound push-pull is served by the gossip peer route on the HTTP
+ * API itself (it opens the envelope and calls gossip directly), never through this transport.
  */
 import {
   type PacketHandler,
@@ -32,7 +33,6 @@ export class UdpTransport implements Transport {
   #opts: UdpTransportOptions;
   #conn: Deno.DatagramConn | null = null;
   #onPacket: PacketHandler = () => {};
-  #onRequest: RequestHandler | null = null;
   #loop: Promise<void> | null = null;
   #closed = false;
 
@@ -45,9 +45,8 @@ export class UdpTransport implements Transport {
     this.#onPacket = handler;
   }
 
-  onRequest(handler: RequestHandler): void {
-    this.#onRequest = handler;
-  }
+  /** Inbound streams arrive on the HTTP peer route, not here: the handler is not used. */
+  onRequest(_handler: RequestHandler): void {}
 
   /** Binds the UDP socket (throws if the port is taken) and starts the receive loop. */
   // deno-lint-ignore require-await
@@ -128,12 +127,6 @@ export class UdpTransport implements Transport {
     const body = new Uint8Array(await res.arrayBuffer());
     if (body.length > max) throw new TransportError(to, `answer larger than ${max} bytes`);
     return body;
-  }
-
-  /** Serves an inbound push-pull (called by the HTTP route); rejects if no handler is installed. */
-  serveRequest(data: Uint8Array, from: PeerAddr): Promise<Uint8Array> {
-    if (!this.#onRequest || this.#closed) return Promise.reject(new Error("gossip is not running"));
-    return this.#onRequest(data, from);
   }
 
   async close(): Promise<void> {

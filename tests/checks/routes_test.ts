@@ -132,7 +132,6 @@ Deno.test("services follow their embedded check, are published on our node and s
     const view: MembershipView = {
       self: () => self,
       members: () => [self, other, dead],
-      onChange: () => () => {},
     };
     membership = view;
     const st = await (await req("/state/services")).json();

@@ -119,7 +119,6 @@ Deno.test("runtime: results are persisted and restored at start; routes answer t
     await c1.stop();
     const c2 = createCollectors(ctx, { groups: testGroup(["good", "nosy"]) });
     assert.equal(c2.get("good")?.count, 2, "restored before any run");
-    assert.equal("collectors" in ctx.views, false, "collectors never publish themselves on ctx.views");
     assert.deepEqual(c2.names(), ["good", "nosy"]);
     assert.equal(c2.entry("nosy")!.log, "disabled in configuration (collectors.disabled)");
     const app = buildApp([c2.routes!()], {

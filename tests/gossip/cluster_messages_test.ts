@@ -6,7 +6,7 @@ import { ClusterMessages } from "../../lib/gossip/cluster_messages.ts";
 import { BroadcastQueue } from "../../lib/gossip/broadcast_queue.ts";
 import type { GossipMsg } from "../../lib/gossip/codec.ts";
 import type { EngineCore, EngineDeps } from "../../lib/gossip/core.ts";
-import { generateKey, Keyring } from "../../lib/transport/mod.ts";
+import { generateKey, Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 
 function rec(i: number, state: MemberRecord["state"] = "alive"): MemberRecord {
@@ -32,7 +32,7 @@ async function fakeCore(keys: string[]) {
   const core = {
     deps: {
       clock,
-      keyring,
+      envelope: new PeerEnvelope(keyring, { now: () => clock.now() }),
       log: silentLogger,
       counters: new Counters(),
       onKeyringChange: () => saved++,

@@ -1,10 +1,15 @@
 import assert from "node:assert/strict";
 import {
+  aliveOf,
   decodePacket,
   decodePushPull,
   encodePacket,
   encodePushPull,
   type GossipMsg,
+  PROTOCOL_MAX,
+  PROTOCOL_MIN,
+  PROTOCOL_VERSION,
+  recordOf,
 } from "../../lib/gossip/codec.ts";
 import { seededRandom } from "../../lib/transport/rng.ts";
 
@@ -45,6 +50,7 @@ Deno.test("every message type survives an encode/decode round trip", () => {
   assert.deepEqual(d.value, SAMPLES);
   const pp = {
     type: "push-pull-msg" as const,
+    protocol: PROTOCOL_VERSION,
     join: true,
     from: "a".repeat(40),
     nodes: {
@@ -64,6 +70,40 @@ Deno.test("every message type survives an encode/decode round trip", () => {
   const p = decodePushPull(encodePushPull(pp));
   assert.ok(p.ok);
   assert.deepEqual(p.value, pp);
+});
+
+Deno.test("push-pull carries a protocol version; a peer outside the supported range is refused, naming both", () => {
+  const body = (protocol?: number) =>
+    new TextEncoder().encode(JSON.stringify({ type: "push-pull-msg", protocol, join: false, nodes: {} }));
+  assert.ok(decodePushPull(body(PROTOCOL_VERSION)).ok);
+  for (const v of [undefined, 1, PROTOCOL_MAX + 1]) {
+    const d = decodePushPull(body(v));
+    assert.equal(d.ok, false, `version ${v}`);
+    assert.match(
+      (d as { error: string }).error,
+      new RegExp(`protocol version ${v ?? 1} not supported.*${PROTOCOL_MIN}\\.\\.${PROTOCOL_MAX}`),
+    );
+  }
+  assert.match((decodePushPull(body(-1)) as { error: string }).error, /push-pull\.protocol/);
+});
+
+Deno.test("one converter between alive messages and records, both ways", () => {
+  const rec = {
+    uuid: "u",
+    name: "n",
+    addr: "10.0.0.1",
+    port: 6768,
+    incarnation: 3,
+    state: "suspect" as const,
+    tags: ["a"],
+    services: { s: 1 },
+    zone: "z",
+  };
+  const alive = aliveOf(rec);
+  assert.equal(alive.type, "alive");
+  assert.equal("state" in alive, false);
+  assert.deepEqual(recordOf(alive, "suspect"), rec);
+  assert.equal(recordOf(alive).state, "alive");
 });
 
 Deno.test("malformed packets are rejected with a reason naming the field", () => {

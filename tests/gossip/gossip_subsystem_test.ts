@@ -57,12 +57,14 @@ async function node(
     configured: [p.encryption_key, ...p.encryption_keys],
     label: p.gossip.label,
   });
-  const gossip = createGossip(ctx, { envelope: new PeerEnvelope(keyring, { now: () => Date.now() }) });
-  const app = buildApp([gossip.routes!()], {
+  const envelope = new PeerEnvelope(keyring, { now: () => Date.now() });
+  const gossip = createGossip(ctx, { envelope });
+  const app = buildApp([gossip.routes()], {
     token: "s3cret",
     maxBody: 1 << 20,
     log: ctx.log,
     counters: ctx.counters,
+    peerEnvelope: envelope,
   });
   const server = Deno.serve(
     { hostname: "127.0.0.1", port, onListen() {} },
@@ -99,11 +101,21 @@ Deno.test({
     try {
       const joined: MemberRecord[] = [];
       a.ctx.bus.on("member.joined", (m) => joined.push(m));
-      assert.ok(a.ctx.views.membership, "ctx.views.membership is set");
+      const auth = { authorization: "Bearer s3cret" };
+      // join is a write route: refused without the token
+      const open = await fetch(`${b.url}/agent/join/127.0.0.1:${a.port}`, { method: "POST" });
+      assert.equal(open.status, 401);
+      await open.body?.cancel();
+      // joining oneself is refused (it used to answer true and do nothing)
+      for (const self of [`127.0.0.1:${b.port}`, `localhost:${b.port}`]) {
+        const me = await fetch(`${b.url}/agent/join/${self}`, { method: "POST", headers: auth });
+        assert.equal(me.status, 400, self);
+        assert.match((await me.json()).error, /this agent itself/);
+      }
       // join through the route, as `kunai join` does
-      const r = await fetch(`${b.url}/agent/join/127.0.0.1:${a.port}`);
+      const r = await fetch(`${b.url}/agent/join/127.0.0.1:${a.port}`, { method: "POST", headers: auth });
       assert.equal(await r.json(), true);
-      await until(() => a.ctx.views.membership!.members().length === 2 && joined.length === 1);
+      await until(() => a.gossip.membership.members().length === 2 && joined.length === 1);
       assert.equal(joined[0].name, "beta");
 
       const members = await (await fetch(`${a.url}/agent/members`)).json() as Record<string, MemberRecord>;
@@ -112,23 +124,34 @@ Deno.test({
         "beta:alive",
       ]);
       assert.equal(members[b.ctx.node.uuid].port, b.port);
+      // event-loop slip is reported: probe rounds ran, each measured against its schedule
+      await until(() => a.gossip.engine.prober.lag.count >= 1);
+      const timing = a.gossip.info().timing as { probe_lag: { count: number; max_ms: number } };
+      assert.ok(timing.probe_lag.count >= 1 && timing.probe_lag.max_ms >= 0);
 
       // bad input → 400 with a clear message
-      const bad = await fetch(`${a.url}/agent/join/${encodeURIComponent("1.2.3.4:notaport")}`);
+      const bad = await fetch(`${a.url}/agent/join/${encodeURIComponent("1.2.3.4:notaport")}`, {
+        method: "POST",
+        headers: auth,
+      });
       assert.equal(bad.status, 400);
       assert.match((await bad.json()).error, /expected addr\[:port\]/);
       const pp = await fetch(`${a.url}/gossip/push-pull`, { method: "POST", body: "garbage" });
-      assert.equal(pp.status, 400);
+      assert.equal(pp.status, 401, "a push-pull body not sealed with the key is refused");
       await pp.body?.cancel();
 
       // protected routes: leave of another node, keys
-      const lv = await fetch(`${a.url}/agent/leave/beta`);
-      assert.equal(lv.status, 401);
-      await lv.body?.cancel();
+      for (const target of ["beta", "alpha"]) {
+        for (const method of ["GET", "POST"]) {
+          const lv = await fetch(`${a.url}/agent/leave/${target}`, { method });
+          assert.equal(lv.status, 401, `${method} leave of ${target} without the token`);
+          await lv.body?.cancel();
+        }
+      }
+      assert.equal(a.gossip.engine.leaving, false);
       const keys = await fetch(`${a.url}/agent/keys`);
       assert.equal(keys.status, 401);
       await keys.body?.cancel();
-      const auth = { authorization: "Bearer s3cret" };
       const k = await (await fetch(`${a.url}/agent/keys`, { headers: auth })).json();
       assert.deepEqual(k, { enabled: true, primary: key, keys: [key] });
       const missing = await fetch(`${a.url}/agent/leave/nobody`, { headers: auth });
@@ -144,11 +167,14 @@ Deno.test({
       // forced leave of another node (with the token) spreads, and that node stops itself
       const left: string[] = [];
       a.ctx.bus.on("member.left", (m) => left.push(m.name));
-      const ok = await fetch(`${a.url}/agent/leave/beta`, { headers: auth });
+      const ok = await fetch(`${a.url}/agent/leave/beta`, { method: "POST", headers: auth });
       assert.equal(ok.status, 200);
       await ok.body?.cancel();
       assert.deepEqual(left, ["beta"]);
-      await until(() => b.gossip.engine.leaving);
+      // ...which beta refutes: no gossip message makes an agent leave
+      await until(() => b.ctx.counters.get("gossip_refutations_total") >= 1);
+      assert.equal(b.gossip.engine.leaving, false);
+      await until(() => a.gossip.members().find((m) => m.name === "beta")?.state === "alive");
     } finally {
       await close(a, b);
     }
@@ -174,7 +200,7 @@ Deno.test({
         });
       }
       sock.close();
-      await until(() => a.gossip.engine.traffic.droppedAuth >= 20);
+      await until(() => a.gossip.engine.traffic.dropped.auth >= 20);
       assert.equal(a.gossip.members().length, 1);
       a.gossip.info();
       assert.ok(a.ctx.counters.get("gossip_packets_dropped_total", { reason: "auth" }) >= 20);
@@ -243,9 +269,13 @@ Deno.test({
     });
     try {
       await until(() => a.gossip.members().length === 2 && b.gossip.members().length === 2, 8000);
+      // stopping saves the peers it knew (no 60 s timer has fired yet): beta's file now holds only alpha
+      const file = join(a.ctx.config.params.data, "gossip-peers.json");
+      assert.deepEqual(loadPeers(file, 6768), [], "nothing saved before stop");
+      await a.gossip.stop();
+      assert.deepEqual(loadPeers(file, 6768), [{ addr: "127.0.0.1", port: b.port }]);
     } finally {
       await close(b);
-      // stopping saved the peers it knew
       await close(a);
     }
   },

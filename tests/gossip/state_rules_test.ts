@@ -108,7 +108,15 @@ const ROWS: Row[] = [
   ["leave: older incarnation → ignored", onLeave, k("alive", 3), 2, other, "ignore"],
   ["leave: alive node → leave", onLeave, k("alive", 3), 3, other, "update:leave"],
   ["leave: dead node → leave", onLeave, k("dead", 3), 3, other, "update:leave"],
-  ["leave: about me at my incarnation → I leave", onLeave, k("alive", 5), 5, me, "self-leave"],
+  [
+    "leave: about me at my incarnation → refuted (a message never makes us leave)",
+    onLeave,
+    k("alive", 5),
+    5,
+    me,
+    "refute:6",
+  ],
+  ["leave: about me while leaving → ignored", onLeave, k("leave", 5), 5, meLeaving, "ignore"],
   ["leave: about me at an older incarnation → ignored", onLeave, k("alive", 5), 4, me, "ignore"],
   ["leave: about me at a newer incarnation → refuted", onLeave, k("alive", 5), 6, me, "refute:7"],
 ];

@@ -14,7 +14,7 @@ function member(uuid: string, name: string, port: number, tags: string[]): Membe
 }
 
 function view(self: MemberRecord, all: MemberRecord[]): MembershipView {
-  return { self: () => self, members: () => all, onChange: () => () => {} };
+  return { self: () => self, members: () => all };
 }
 
 Deno.test("ts ring: no ts member means local; owners spread and are stable", () => {

@@ -134,8 +134,8 @@ Deno.test("sim: a node flooded with garbage and forged-looking packets keeps wor
   }
   await c.clock.advance(5000);
   assert.ok(
-    target.engine.traffic.droppedMalformed >= 4000,
-    `dropped ${target.engine.traffic.droppedMalformed}`,
+    target.engine.traffic.dropped.malformed >= 4000,
+    `dropped ${target.engine.traffic.dropped.malformed}`,
   );
   assert.ok(c.converged(), "the cluster is unaffected");
   assert.equal(target.engine.members.size, 5);

@@ -6,7 +6,13 @@ import { VirtualClock } from "../../lib/clock/mod.ts";
 import { type GossipConfig, gossipFields, schema } from "../../lib/config/mod.ts";
 import { Counters } from "../../lib/counters.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
-import { type LinkProfile, type Random, seededRandom, SimNetwork } from "../../lib/transport/mod.ts";
+import {
+  type LinkProfile,
+  PeerEnvelope,
+  type Random,
+  seededRandom,
+  SimNetwork,
+} from "../../lib/transport/mod.ts";
 import { GossipEngine, Keyring, type SelfSource } from "../../lib/gossip/mod.ts";
 import type { MemberRecord, MemberState } from "../../lib/types.ts";
 
@@ -61,6 +67,8 @@ export interface SimClusterOptions {
   seed: number;
   config?: Partial<GossipConfig>;
   link?: Partial<LinkProfile>;
+  /** Shared keyring (each node gets its own replay-protected envelope over it); default: no key. */
+  keyring?: Keyring;
 }
 
 export class SimCluster {
@@ -69,8 +77,10 @@ export class SimCluster {
   readonly nodes: SimGossipNode[] = [];
   readonly rng: Random;
   readonly config: GossipConfig;
+  readonly keyring: Keyring;
 
   constructor(opts: SimClusterOptions) {
+    this.keyring = opts.keyring ?? EMPTY_KEYRING;
     this.net = new SimNetwork({ clock: this.clock, seed: opts.seed, link: opts.link });
     this.rng = seededRandom(opts.seed ^ 0x5eed);
     this.config = gossipConfig(opts.config);
@@ -92,7 +102,7 @@ export class SimCluster {
       transport: sim.transport,
       clock: sim.clock,
       random: seededRandom(Math.floor(this.rng() * 2 ** 31)),
-      keyring: EMPTY_KEYRING,
+      envelope: new PeerEnvelope(this.keyring, { now: () => sim.clock.now() }),
       log: silentLogger,
       counters: new Counters(),
       onChange: (kind, rec) => node.changes.push({ kind, uuid: rec.uuid, at: this.clock.now() }),

@@ -1,0 +1,30 @@
+/**
+ * What the routes and the composition root may ask of gossip (routes.ts and mod.ts both import
+ * this file, so neither imports the other's side).
+ */
+import type { MemberRecord, MembershipView } from "../types.ts";
+import type { PeerAddr } from "../transport/mod.ts";
+
+export interface GossipApi {
+  self(): MemberRecord;
+  members(): MemberRecord[];
+  /** Read-only view of the table for other subsystems (changes travel on the bus). */
+  readonly membership: MembershipView;
+  /**
+   * Joins through `addr[:port]`: HttpError 400 when malformed or when it is this agent itself;
+   * false when unreachable.
+   */
+  join(target: string): Promise<boolean>;
+  /** Makes a node (by name or uuid) leave; ourselves: a graceful leave, then the agent stops. False when unknown. */
+  leave(nameOrUuid: string): boolean;
+  /**
+   * Answers a push-pull whose body the peer route already opened (authenticated, fresh, not
+   * replayed); returns our table, to be sealed by the route. `from`: the requester, when known.
+   */
+  servePushPull(plain: Uint8Array, from: PeerAddr | null): Uint8Array;
+  keys(): { enabled: boolean; primary: string | null; keys: string[] };
+  keyOp(op: "install" | "use" | "remove", key: string): Promise<void>;
+  /** Spreads a payload of another subsystem to every member. */
+  broadcastUser(kind: string, payload: unknown): string;
+  onUser(kind: string, fn: (payload: unknown, id: string) => void): () => void;
+}

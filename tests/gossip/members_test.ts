@@ -1,0 +1,101 @@
+/** The membership table's handling of conflicting claims and bus-facing change kinds. */
+import assert from "node:assert/strict";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+import { type AliveMsg, aliveOf } from "../../lib/gossip/codec.ts";
+import { type ChangeKind, Membership } from "../../lib/gossip/members.ts";
+import type { MemberRecord } from "../../lib/types.ts";
+import { gossipConfig } from "../sim/gossip_harness.ts";
+
+function rec(uuid: string, addr: string, over: Partial<MemberRecord> = {}): MemberRecord {
+  return {
+    uuid,
+    name: `n-${uuid}`,
+    addr,
+    port: 6768,
+    incarnation: 1,
+    state: "alive",
+    tags: [],
+    services: {},
+    zone: "",
+    ...over,
+  };
+}
+
+function table() {
+  const conflicts: Array<{ what: string; existing: string; claim: AliveMsg }> = [];
+  const changes: Array<[ChangeKind, string]> = [];
+  const m = new Membership({
+    clock: new VirtualClock(0),
+    config: gossipConfig({ reap_after: 1000 }),
+    self: rec("me", "10.0.0.1"),
+    hooks: {
+      broadcast: () => {},
+      refute: () => {},
+      changed: (kind, r) => void changes.push([kind, r.uuid]),
+      conflict: (existing, claim, what) => void conflicts.push({ what, existing: existing.addr, claim }),
+    },
+  });
+  return { m, conflicts, changes };
+}
+
+Deno.test("a live node's address is not taken over by a claim from another address, even at a newer incarnation", () => {
+  const { m, conflicts } = table();
+  m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
+  const v = m.handleAlive(aliveOf(rec("b", "10.0.0.99", { incarnation: 5 })));
+  assert.equal(v.action, "ignore");
+  assert.equal(m.get("b")!.addr, "10.0.0.2");
+  assert.equal(m.get("b")!.incarnation, 1);
+  assert.deepEqual(conflicts.map((c) => [c.what, c.existing, c.claim.addr]), [[
+    "uuid",
+    "10.0.0.2",
+    "10.0.0.99",
+  ]]);
+  // the node itself answering from the new address (push-pull) is proof enough
+  assert.equal(m.handleAlive(aliveOf(rec("b", "10.0.0.99", { incarnation: 6 })), true).action, "update");
+  assert.equal(m.get("b")!.addr, "10.0.0.99");
+});
+
+Deno.test("once the record at the old address is dead, the new address is accepted", () => {
+  const { m } = table();
+  m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
+  m.handleDead({ type: "dead", uuid: "b", incarnation: 1, from: "me" });
+  assert.equal(m.handleAlive(aliveOf(rec("b", "10.0.0.3", { incarnation: 2 }))).action, "update");
+  assert.equal(m.get("b")!.addr, "10.0.0.3");
+});
+
+Deno.test("another uuid on a live node's address or name is kept but reported; a claim of our own uuid is reported", () => {
+  const { m, conflicts } = table();
+  m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
+  m.handleAlive(aliveOf(rec("c", "10.0.0.2")));
+  m.handleAlive(aliveOf(rec("d", "10.0.0.4", { name: "n-b" })));
+  m.handleAlive(aliveOf(rec("me", "10.9.9.9", { incarnation: 9 })));
+  assert.deepEqual(conflicts.map((c) => [c.what, c.claim.uuid]), [
+    ["address", "c"],
+    ["name", "d"],
+    ["uuid", "me"],
+  ]);
+  assert.equal(m.size, 4, "both kept: the probe by uuid tells which one answers");
+  assert.equal(m.self().addr, "10.0.0.1");
+});
+
+Deno.test("reaping reports each forgotten node as 'reaped' (the bus's member.reaped)", async () => {
+  const clock = new VirtualClock(0);
+  const changes: Array<[ChangeKind, string]> = [];
+  const m = new Membership({
+    clock,
+    config: gossipConfig({ reap_after: 1000 }),
+    self: rec("me", "10.0.0.1"),
+    hooks: {
+      broadcast: () => {},
+      refute: () => {},
+      conflict: () => {},
+      changed: (k, r) => void changes.push([k, r.uuid]),
+    },
+  });
+  m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
+  m.handleLeave({ type: "leave", uuid: "b", incarnation: 1 });
+  await clock.advance(1500);
+  assert.equal(m.reap(), 1);
+  assert.deepEqual(changes, [["joined", "b"], ["left", "b"], ["reaped", "b"]]);
+  assert.equal(m.get("b"), undefined);
+});
