@@ -77,16 +77,25 @@
     svg.appendChild(s("text", { x: L, y: H - 6 }, new Date(tmin * 1000).toLocaleTimeString()));
     svg.appendChild(s("text", { x: W - R - 70, y: H - 6 }, new Date(tmax * 1000).toLocaleTimeString()));
     series.forEach(function (se, i) {
+      const colour = PALETTE[i % PALETTE.length];
+      const pts = se.datapoints;
       let d = "", pen = false;
-      se.datapoints.forEach(function (p) {
+      pts.forEach(function (p, j) {
         if (p[0] === null) {
           pen = false;
           return;
         }
-        d += (pen ? "L" : "M") + (L + x(p[1])).toFixed(1) + "," + (T + y(p[0])).toFixed(1);
+        const px = (L + x(p[1])).toFixed(1), py = (T + y(p[0])).toFixed(1);
+        d += (pen ? "L" : "M") + px + "," + py;
         pen = true;
+        // a point with no neighbour draws no line: show it as a dot
+        const next = pts[j + 1];
+        const prev = pts[j - 1];
+        if ((!prev || prev[0] === null) && (!next || next[0] === null)) {
+          svg.appendChild(s("circle", { cx: px, cy: py, r: 3, fill: colour }, ""));
+        }
       });
-      const path = s("path", { d: d, fill: "none", stroke: PALETTE[i % PALETTE.length], "stroke-width": 2 });
+      const path = s("path", { d: d, fill: "none", stroke: colour, "stroke-width": 2 });
       path.appendChild(s("title", {}, se.target));
       svg.appendChild(path);
     });
