@@ -66,7 +66,7 @@ export class Agent {
   envelope!: PeerEnvelope;
   http: HttpServer | null = null;
   /** Every router mounted on the API (the security tests walk their route tables). */
-  readonly routers: Array<RouteTable | Hono<ApiEnv>> = [];
+  readonly routers: RouteTable[] = [];
   readonly subsystems: Subsystem[] = [];
   readonly startedAt = Date.now();
   #build: (w: WiringInputs) => Subsystem[];

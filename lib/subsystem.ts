@@ -6,7 +6,6 @@
  * export function createThing(ctx: Ctx): Subsystem & ThingApi { ... }
  * ```
  */
-import type { Hono } from "hono";
 import type { AgentConfig } from "./config/mod.ts";
 import type { Store } from "./store/mod.ts";
 import type { EventBus } from "./bus.ts";
@@ -15,7 +14,7 @@ import type { Logger } from "./log/mod.ts";
 import type { Sandbox } from "./sandbox/mod.ts";
 import type { Counters } from "./counters.ts";
 import type { LocalNode } from "./identity/mod.ts";
-import type { ApiEnv, RouteTable } from "./routing/mod.ts";
+import type { RouteTable } from "./routing/mod.ts";
 
 /** What every subsystem receives. */
 export interface Ctx {
@@ -40,9 +39,6 @@ export interface Subsystem {
   stop(): Promise<void>;
   /** Its section of `/agent/info`. */
   info(): Record<string, unknown>;
-  /**
-   * Its HTTP routes (mounted on TCP and the unix socket). A `RouteTable` states each route's access
-   * (read/write/peer); a bare Hono router is the old form being retired.
-   */
-  routes?(): RouteTable | Hono<ApiEnv>;
+  /** Its HTTP routes (mounted on TCP and the unix socket), each declared read, write or peer. */
+  routes?(): RouteTable;
 }

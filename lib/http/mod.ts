@@ -13,7 +13,6 @@ import {
   type Access,
   type ApiEnv,
   HttpError,
-  protect,
   type RouteDoc,
   RouteTable,
   type WritePolicy,
@@ -77,34 +76,10 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(h(a), h(b));
 }
 
-/** Every declared route of these routers (bare Hono routers declare none). */
-export function routeDocs(routers: Array<RouteTable | Hono<ApiEnv>>): RouteDoc[] {
-  return routers.flatMap((r) => r instanceof RouteTable ? r.routes : []);
+/** Every declared route of these route tables. */
+export function routeDocs(routers: RouteTable[]): RouteDoc[] {
+  return routers.flatMap((r) => r.routes);
 }
-
-/**
- * Routes of bare Hono routers, which state no access. Kept working until every subsystem
- * declares a RouteTable; the security test lists them so none is added unnoticed.
- */
-export function undeclaredRoutes(
-  routers: Array<RouteTable | Hono<ApiEnv>>,
-): Array<{ method: string; path: string }> {
-  const seen = new Map<string, { method: string; path: string }>();
-  for (const r of routers) {
-    if (r instanceof RouteTable) continue;
-    // a route with middleware appears once per handler: keep one row per method and path
-    for (const x of r.routes) {
-      if (x.method !== "ALL") seen.set(`${x.method} ${x.path}`, { method: x.method, path: x.path });
-    }
-  }
-  return [...seen.values()];
-}
-
-/**
- * Actions a bare router may still serve with GET (hole 1: a remote stop). Until their owners declare
- * them in a RouteTable they get the write policy here; with every router a table this goes away.
- */
-const UNDECLARED_ACTIONS = /^\/(stop\/?$|agent\/leave\/)/;
 
 /** The access of the route a request will reach (undefined: no declared route). */
 function accessLookup(docs: RouteDoc[]): (method: string, path: string) => Access | undefined {
@@ -124,7 +99,7 @@ export function writePolicy(token: string, openWrites = false): WritePolicy {
 }
 
 /** Builds the app from routers; `transport` is injected per listener. */
-export function buildApp(routers: Array<RouteTable | Hono<ApiEnv>>, opts: PolicyOptions): Hono<ApiEnv> {
+export function buildApp(routers: RouteTable[], opts: PolicyOptions): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
   const accessOf = accessLookup(routeDocs(routers));
   const writes = writePolicy(opts.token, opts.openWrites);
@@ -134,7 +109,6 @@ export function buildApp(routers: Array<RouteTable | Hono<ApiEnv>>, opts: Policy
   const effectiveAccess = (method: string, path: string): Access => {
     const a = accessOf(method, path);
     if (a) return a;
-    if (UNDECLARED_ACTIONS.test(path)) return "write";
     return method === "GET" || method === "HEAD" ? "read" : "write";
   };
   app.use(
@@ -168,9 +142,6 @@ export function buildApp(routers: Array<RouteTable | Hono<ApiEnv>>, opts: Policy
     c.set("maxBody", opts.maxBody);
     if (opts.peerEnvelope) c.set("peerEnvelope", opts.peerEnvelope);
     opts.counters.inc("http_requests_total", { transport });
-    if (accessOf(c.req.method, c.req.path) === undefined && UNDECLARED_ACTIONS.test(c.req.path)) {
-      return await protect(c, next);
-    }
     const t0 = performance.now();
     await next();
     // per-route request count and latency (route = the registered pattern: bounded label values)
@@ -182,7 +153,7 @@ export function buildApp(routers: Array<RouteTable | Hono<ApiEnv>>, opts: Policy
     });
     opts.counters.observe("http_request_duration_seconds", (performance.now() - t0) / 1000, { route });
   });
-  for (const r of routers) app.route("/", r instanceof RouteTable ? r.app : r);
+  for (const r of routers) app.route("/", r.app);
   let allowed: ((path: string) => Promise<string[]>) | null = null;
   app.notFound(async (c) => {
     allowed ??= methodIndex(app.routes);

@@ -2,54 +2,27 @@
  * The API's own description, generated from the route tables so it cannot drift:
  * `GET /api/openapi.json` (OpenAPI 3.1) and `GET /api/routes` (the flat table `kunai api` prints).
  *
- * Routes of a `RouteTable` carry their access and summary. Routes of a bare Hono router (the old
- * form being retired) are listed too, with access `write` when guarded by `protect`, else
- * `unclassified`, so that every path the server answers appears in the document.
+ * Every route is declared in a `RouteTable` with its access (read, write, peer) and summary.
  *
  * ```ts
  * const routers = [core, ...subsystemRouters];
  * routers.push(openApiRoutes(() => describeRouters(routers), VERSION));
  * ```
  */
-import type { Hono } from "hono";
-import { type ApiEnv, type Method, protect, type RouteDoc, RouteTable } from "../routing/mod.ts";
+import { type RouteDoc, RouteTable } from "../routing/mod.ts";
 
-/** One documented operation (a RouteDoc, or a bare router's route with inferred access). */
-export interface ApiRoute extends Omit<RouteDoc, "access"> {
-  access: RouteDoc["access"] | "unclassified";
-}
+/** One documented operation. */
+export type ApiRoute = RouteDoc;
 
-const METHODS = new Set(["GET", "POST", "PUT", "DELETE", "PATCH"]);
-
-/** Every route of these routers, in mount order, each once. */
-export function describeRouters(routers: ReadonlyArray<RouteTable | Hono<ApiEnv>>): ApiRoute[] {
+/** Every route of these route tables, in mount order, each once. */
+export function describeRouters(routers: ReadonlyArray<RouteTable>): ApiRoute[] {
   const out: ApiRoute[] = [];
   const seen = new Set<string>();
-  const add = (r: ApiRoute) => {
-    const k = `${r.method} ${r.path}`;
-    if (seen.has(k)) return;
+  for (const d of routers.flatMap((r) => r.routes)) {
+    const k = `${d.method} ${d.path}`;
+    if (seen.has(k)) continue;
     seen.add(k);
-    out.push(r);
-  };
-  for (const router of routers) {
-    if (router instanceof RouteTable) {
-      for (const d of router.routes) add(d);
-      continue;
-    }
-    const guarded = new Set(
-      router.routes.filter((r) => r.handler === protect).map((r) => `${r.method} ${r.path}`),
-    );
-    for (const r of router.routes) {
-      if (!METHODS.has(r.method) || r.handler === protect) continue;
-      const k = `${r.method} ${r.path}`;
-      add({
-        method: r.method as Method,
-        path: r.path,
-        access: guarded.has(k) ? "write" : "unclassified",
-        summary: "",
-        owner: "legacy",
-      });
-    }
+    out.push(d);
   }
   return out;
 }

@@ -11,28 +11,8 @@ import { concretePath, type LiveAgent, notRouted, startLiveAgent } from "./sec_h
 
 const TOKEN = "walk-token";
 
-/**
- * Bare Hono routers still served while their owners move them into RouteTables (gossip, kv,
- * evaluator, checks: each in its own branch). Their GET actions are guarded by lib/http meanwhile.
- * Empty this list once every subsystem returns a RouteTable; a new undeclared route fails here.
- */
 /** Read routes that answer 400 without their query parameter. */
 const NEEDS_QUERY = new Set(["/render", "/render/", "/metrics/find", "/metrics/find/"]);
-
-const PENDING_TABLES = [
-  "/agent/members",
-  "/agent/join/",
-  "/agent/leave/",
-  "/gossip/",
-  "/agent/keys",
-  "/kv",
-  "/kv-internal/",
-  "/agent/evaluator/",
-  "/agent/checks",
-  "/agent/services",
-  "/agent/state",
-  "/state/services",
-];
 
 /** Routes whose success would end this test's agent: checked on their own below. */
 const ENDS_AGENT = new Set(["/stop"]);
@@ -138,8 +118,7 @@ Deno.test({
   sanitizeResources: false,
   fn: () =>
     withAgent((a) => {
-      const stray = a.undeclared().filter((r) => !PENDING_TABLES.some((p) => r.path.startsWith(p)));
-      assert.deepEqual(stray, [], "routes outside any RouteTable");
+      assert.deepEqual(a.undeclared(), [], "routes outside any RouteTable");
       const seen = new Set<string>();
       for (const d of a.docs()) {
         const k = `${d.method} ${d.path}`;
