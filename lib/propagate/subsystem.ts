@@ -10,6 +10,7 @@
 import { join } from "node:path";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import { HttpError, RouteTable } from "../routing/mod.ts";
+import { writeAtomic } from "../fs/mod.ts";
 import {
   type Manifest,
   type ManifestFile,
@@ -19,7 +20,6 @@ import {
   sha256Hex,
   targetPath,
   walkFiles,
-  writeAtomic,
 } from "./files.ts";
 
 /** The slice of KV propagation needs. */
@@ -150,7 +150,10 @@ export function createPropagation(
         refusedPaths.push(f.path);
         continue;
       }
-      writeAtomic(target, got.entry.value, type === "libexec" ? f.mode : 0o644);
+      writeAtomic(target, got.entry.value, {
+        mode: (type === "libexec" ? f.mode : 0o644) & 0o777,
+        mkdir: true,
+      });
       c.inc("propagate_files_total", { type });
       written.push(f.path);
     }
