@@ -23,7 +23,12 @@ function text(bytes: Uint8Array, dropped: number): string {
 
 /** Runs `command` with a timeout (ms); never throws for a failing command (see `code`). */
 export async function runCommand(command: string, timeoutMs: number, cwd?: string): Promise<CommandResult> {
-  const r = await runShell(command, { timeoutMs, maxOutput: MAX_OUTPUT, cwd, outputGraceMs: OUTPUT_GRACE_MS });
+  const r = await runShell(command, {
+    timeoutMs,
+    maxOutput: MAX_OUTPUT,
+    cwd,
+    outputGraceMs: OUTPUT_GRACE_MS,
+  });
   const out = text(r.stdout, r.dropped.stdout), err = text(r.stderr, r.dropped.stderr);
   const output = err ? (out && !out.endsWith("\n") ? `${out}\n${err}` : out + err) : out;
   return { code: r.signal ? null : r.code, signal: r.signal, output, timedOut: r.timedOut };

@@ -2,7 +2,6 @@
  * The one shell runner of the agent: `sh -c` as the leader of its own process group (so a timeout
  * kills the command's children too), stdin closed, stdout and stderr each capped (the rest is
  * counted). Callers shape the result for their own API (exec, generators, shinken).
- *
  */
 
 export interface ShellOptions {
