@@ -8,19 +8,11 @@
  * Files are added and updated, never deleted.
  */
 import { join } from "node:path";
+import { writeAtomic } from "../fs/mod.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import { HttpError, RouteTable } from "../routing/mod.ts";
-import { writeAtomic } from "../fs/mod.ts";
-import {
-  type Manifest,
-  type ManifestFile,
-  MAX_FILES,
-  parseManifest,
-  type PropagateType,
-  sha256Hex,
-  targetPath,
-  walkFiles,
-} from "./files.ts";
+import type { Manifest, ManifestFile, PropagateType } from "./files.ts";
+import { MAX_FILES, parseManifest, sha256Hex, targetPath, walkFiles } from "./files.ts";
 
 /** The slice of KV propagation needs. */
 export interface PropagateKv {
