@@ -2,7 +2,8 @@
  * Runtime edits of check and service objects (reference §2.3): `<cfg_dir>/<name>.json` holding
  * `{"check": …}` or `{"service": …}`, written atomically; the path must stay inside cfg_dir.
  */
-import { dirname, join, normalize, resolve } from "node:path";
+import { join, normalize, resolve } from "node:path";
+import { writeAtomic } from "../fs/mod.ts";
 
 /** A name that would leave the configuration directory or is not a plain relative path. */
 export class BadObjectName extends Error {
@@ -41,10 +42,7 @@ export function writeObjectFile(
   key: "check" | "service",
   value: Record<string, unknown>,
 ): void {
-  Deno.mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}`;
-  Deno.writeTextFileSync(tmp, JSON.stringify({ [key]: value }, null, 2) + "\n");
-  Deno.renameSync(tmp, path);
+  writeAtomic(path, JSON.stringify({ [key]: value }, null, 2) + "\n", { mkdir: true });
 }
 
 /** Removes a file; false when it was not there. */

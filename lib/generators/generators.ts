@@ -8,9 +8,9 @@ import { dirname, join } from "node:path";
 import type { Ctx } from "../subsystem.ts";
 import type { MemberRecord } from "../types.ts";
 import { SHIPPED_TEMPLATES, Templates } from "../templates/mod.ts";
-import { type CommandResult, runCommand } from "./command.ts";
+import { type CommandResult, runCommand } from "../process/mod.ts";
 import { applyPartial } from "./partial.ts";
-import { readIfExists, writeAtomic } from "./atomic_write.ts";
+import { readIfExists, writeAtomic } from "../fs/mod.ts";
 
 /** Membership as generators need it. */
 export interface GeneratorsMembership {
@@ -238,7 +238,7 @@ export class Generators {
         st.last_error = "";
         return;
       }
-      writeAtomic(def.path, next);
+      writeAtomic(def.path, next, { mode: 0o644, keepOwner: true, fsync: true });
     } catch (err) {
       const msg = (err as Error).message;
       if (msg !== st.last_error) log.error(`generator ${def.name}: ${def.path} left as it was: ${msg}`);

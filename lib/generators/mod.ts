@@ -22,8 +22,7 @@ import {
 
 export { DEBOUNCE_MS, type GeneratorDef, type GeneratorStatus, type KvGet, okNodes } from "./generators.ts";
 export { applyPartial, PartialError } from "./partial.ts";
-export { readIfExists, writeAtomic } from "./atomic_write.ts";
-export { type CommandResult, runCommand } from "./command.ts";
+export { type CommandResult, runCommand } from "../process/mod.ts";
 
 /** What routes and tests may ask of the generators. */
 export interface GeneratorsApi {

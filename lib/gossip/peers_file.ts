@@ -2,7 +2,7 @@
  * Known peers saved under the data dir, so a restarted agent rejoins its cluster even without
  * `seeds` (like Serf's snapshot). Only addresses are kept; the table itself is re-learned.
  */
-import { writeFileAtomic } from "../identity/mod.ts";
+import { writeAtomic } from "../fs/mod.ts";
 import { parsePeer, type PeerAddr, peerKey } from "../transport/mod.ts";
 import type { MemberRecord } from "../types.ts";
 
@@ -40,7 +40,7 @@ export function savePeers(
     peerKey(m.addr.includes(":") ? { addr: `[${m.addr}]`, port: m.port } : m)
   );
   try {
-    writeFileAtomic(path, JSON.stringify({ peers }, null, 2));
+    writeAtomic(path, JSON.stringify({ peers }, null, 2));
     return true;
   } catch {
     return false;

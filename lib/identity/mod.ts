@@ -4,6 +4,7 @@
  */
 import { join, resolve } from "node:path";
 import type { EventBus } from "../bus.ts";
+import { writeAtomic } from "../fs/mod.ts";
 import type { Database } from "../store/mod.ts";
 
 export const DMI_UUID_PATH = "/sys/class/dmi/id/product_uuid";
@@ -21,13 +22,6 @@ function readText(path: string): string | null {
   } catch {
     return null;
   }
-}
-
-/** Atomic small-file write: tmp + rename. */
-export function writeFileAtomic(path: string, text: string): void {
-  const tmp = `${path}.tmp-${Deno.pid}`;
-  Deno.writeTextFileSync(tmp, text);
-  Deno.renameSync(tmp, path);
 }
 
 export interface UuidOptions {
@@ -66,8 +60,8 @@ export async function resolveUuid(
     }
   }
   Deno.mkdirSync(opts.dataDir, { recursive: true });
-  writeFileAtomic(keyFile, uuid);
-  writeFileAtomic(hostFile, opts.name);
+  writeAtomic(keyFile, uuid);
+  writeAtomic(hostFile, opts.name);
   return { uuid, source };
 }
 

@@ -10,12 +10,21 @@ import type { MetricsStoreConfig } from "../config/mod.ts";
 import { compileRules, parseRetentions } from "./retention.ts";
 import { METRICS_MIGRATIONS, TimeSeriesStore } from "./ts_store.ts";
 import { StatsdAggregator, type StatsdStats } from "./statsd_aggregator.ts";
-import { StatsdWorker } from "./statsd_worker_client.ts";
 import { parseGraphiteLine } from "./graphite_parse.ts";
-import { TcpLineServer, UdpListener } from "./listeners.ts";
+import {
+  closeSockets,
+  type GraphiteSettings,
+  type GraphiteStats,
+  type MetricsListeners,
+  noListeners,
+  openListeners,
+  type StatsdSettings,
+} from "./metric_listeners.ts";
 import { matchNames, PathPattern } from "./glob.ts";
 import { RenderError, type SeriesSource } from "./render.ts";
 import type { FetchedSeries } from "./ts_store.ts";
+
+export type { GraphiteSettings, GraphiteStats, StatsdSettings } from "./metric_listeners.ts";
 
 /** Points per write transaction of the timer (the rest follow after a turn of the event loop). */
 const WRITE_SLICE = 20_000;
@@ -25,37 +34,6 @@ export const MAX_SERIES_PER_PATH = 20_000;
 
 /** Where a point goes: `true` when this node stores it, else it was handed to a forwarder. */
 export type PointRouter = (name: string, value: number, ts: number) => void;
-
-export interface StatsdSettings {
-  enabled: boolean;
-  port: number;
-  interval: number;
-  bind?: string;
-  tcp: boolean;
-  percentiles: number[];
-  max_timer_values: number;
-}
-
-export interface GraphiteSettings {
-  enabled: boolean;
-  port: number;
-  udp: boolean;
-  tcp: boolean;
-  bind?: string;
-  idle_timeout: number;
-  max_line: number;
-  forward_to: string;
-}
-
-export interface GraphiteStats {
-  lines: number;
-  points: number;
-  bad_lines: number;
-  overlong_lines: number;
-  last_bad: string;
-}
-
-const decoder = new TextDecoder();
 
 export class MetricsService {
   readonly store: TimeSeriesStore;
@@ -82,11 +60,8 @@ export class MetricsService {
   #cfg: MetricsStoreConfig;
   #statsdCfg: StatsdSettings | null;
   #graphiteCfg: GraphiteSettings | null;
-  /** Owns the statsd UDP socket and aggregates in its own thread. */
-  #statsdWorker: StatsdWorker | null = null;
-  #statsdTcp: TcpLineServer | null = null;
-  #graphiteUdp: UdpListener | null = null;
-  #graphiteTcp: TcpLineServer | null = null;
+  /** The open sockets (statsd Worker, statsd TCP, Graphite UDP/TCP). */
+  #l: MetricsListeners = noListeners();
   #timers: number[] = [];
   #offBus: (() => void) | null = null;
   socketErrors = 0;
@@ -156,27 +131,27 @@ export class MetricsService {
 
   /** A statsd line aggregated on this node: by the Worker when it listens, else here. */
   localStatsdLine(line: string): void {
-    if (this.#statsdWorker) this.#statsdWorker.line(line);
+    if (this.#l.statsdWorker) this.#l.statsdWorker.line(line);
     else this.statsd.ingestLine(line);
   }
 
   /** Under ts routing datagrams come to the main thread to be split by owner; else the Worker aggregates. */
   setStatsdLocal(local: boolean): void {
     this.#statsdLocal = local;
-    this.#statsdWorker?.setLocal(local);
+    this.#l.statsdWorker?.setLocal(local);
   }
   #statsdLocal = true;
 
   /** statsd counters of this node (Worker and main-thread aggregators together). */
   statsdStats(): StatsdStats & { last_bad: string } {
-    const a = this.statsd.stats, w = this.#statsdWorker?.stats;
+    const a = this.statsd.stats, w = this.#l.statsdWorker?.stats;
     return {
       packets: a.packets + (w?.packets ?? 0),
       metrics: a.metrics + (w?.metrics ?? 0),
       bad_lines: a.bad_lines + (w?.bad_lines ?? 0),
       dropped: a.dropped + (w?.dropped ?? 0),
       flushes: Math.max(a.flushes, w?.flushes ?? 0),
-      last_bad: this.#statsdWorker?.lastBad || this.statsd.lastBad,
+      last_bad: this.#l.statsdWorker?.lastBad || this.statsd.lastBad,
     };
   }
 
@@ -184,7 +159,7 @@ export class MetricsService {
   async flushStatsd(): Promise<number> {
     const ts = Math.floor(this.#ctx.clock.now() / 1000);
     const pts = this.statsd.flush(ts);
-    if (this.#statsdWorker) pts.push(...await this.#statsdWorker.flush(ts));
+    if (this.#l.statsdWorker) pts.push(...await this.#l.statsdWorker.flush(ts));
     for (const [n, v, t] of pts) this.ingest(n, v, t);
     this.store.flush();
     return pts.length;
@@ -210,72 +185,18 @@ export class MetricsService {
       ctx.log.warn(`${what}: ${err.message}`);
     };
     try {
-      const s = this.#statsdCfg;
-      if (s) {
-        const agg = this.statsd;
-        const host = s.bind || ctx.config.params.bind;
-        this.#statsdWorker = await StatsdWorker.start(
-          host,
-          s.port,
-          {
-            intervalSeconds: s.interval,
-            percentiles: s.percentiles,
-            maxTimerValues: s.max_timer_values,
-          },
-          (b) => this.statsdPacket(b),
-          (msg) => onError("statsd udp")(new Error(msg)),
-        );
-        this.#statsdWorker.setLocal(this.#statsdLocal);
-        if (s.tcp) {
-          this.#statsdTcp = new TcpLineServer({
-            hostname: host,
-            port: s.port,
-            maxLine: 65_536,
-            idleTimeout: 60_000,
-            maxConnections: 1024,
-            clock,
-            onLine: (l) => this.statsdLine(l),
-            onOverlong: () => agg.stats.bad_lines++,
-            onError: onError("statsd tcp"),
-          });
-        }
-
-        ctx.log.info(
-          `statsd listening on ${host}:${s.port} (udp${s.tcp ? ", tcp" : ""}), flush every ${s.interval}s`,
-        );
-      }
-      const g = this.#graphiteCfg;
-      if (g) {
-        const host = g.bind || ctx.config.params.bind;
-        if (g.udp) {
-          this.#graphiteUdp = new UdpListener(host, g.port, (b) => {
-            for (const line of decoder.decode(b).split("\n")) {
-              if (line.trim()) this.graphiteLine(line.replace(/\r$/, ""));
-            }
-          }, onError("graphite udp"));
-        }
-        if (g.tcp) {
-          this.#graphiteTcp = new TcpLineServer({
-            hostname: host,
-            port: g.port,
-            maxLine: g.max_line,
-            idleTimeout: g.idle_timeout,
-            maxConnections: 1024,
-            clock,
-            onLine: (l) => this.graphiteLine(l),
-            onOverlong: () => {
-              this.graphiteStats.overlong_lines++;
-              this.graphiteStats.bad_lines++;
-            },
-            onError: onError("graphite tcp"),
-          });
-        }
-        ctx.log.info(
-          `graphite listening on ${host}:${g.port} (${
-            [g.udp && "udp", g.tcp && "tcp"].filter(Boolean).join(", ")
-          })`,
-        );
-      }
+      await openListeners(this.#l, ctx, this.#statsdCfg, this.#graphiteCfg, {
+        statsdPacket: (b) => this.statsdPacket(b),
+        statsdLine: (line) => this.statsdLine(line),
+        graphiteLine: (line) => this.graphiteLine(line),
+        statsdOverlong: () => this.statsd.stats.bad_lines++,
+        graphiteOverlong: () => {
+          this.graphiteStats.overlong_lines++;
+          this.graphiteStats.bad_lines++;
+        },
+        statsdLocal: () => this.#statsdLocal,
+        onError,
+      });
     } catch (err) {
       await this.stop();
       throw err;
@@ -334,25 +255,21 @@ export class MetricsService {
     this.#timers = [];
     this.#offBus?.();
     this.#offBus = null;
-    await Promise.all(
-      [this.#statsdTcp, this.#graphiteUdp, this.#graphiteTcp].map((l) => l?.close()),
-    );
-    this.#statsdTcp = null;
-    this.#graphiteUdp = this.#graphiteTcp = null;
+    await closeSockets(this.#l);
     // what was received and acknowledged by nothing yet still lands: flush statsd, then the store
     await this.#flushStatsdSafely();
-    await this.#statsdWorker?.stop();
-    this.#statsdWorker = null;
+    await this.#l.statsdWorker?.stop();
+    this.#l.statsdWorker = null;
     this.#safe("final flush", () => this.store.flush());
   }
 
   /** Actual listening ports (0 when not listening). */
   ports(): { statsd_udp: number; statsd_tcp: number; graphite_udp: number; graphite_tcp: number } {
     return {
-      statsd_udp: this.#statsdWorker?.port ?? 0,
-      statsd_tcp: this.#statsdTcp?.port ?? 0,
-      graphite_udp: this.#graphiteUdp?.port ?? 0,
-      graphite_tcp: this.#graphiteTcp?.port ?? 0,
+      statsd_udp: this.#l.statsdWorker?.port ?? 0,
+      statsd_tcp: this.#l.statsdTcp?.port ?? 0,
+      graphite_udp: this.#l.graphiteUdp?.port ?? 0,
+      graphite_tcp: this.#l.graphiteTcp?.port ?? 0,
     };
   }
 

@@ -1,8 +1,8 @@
 /**
  * Files of a propagation (pure checks + small fs helpers): which relative paths are acceptable,
- * the directory walk of the sender, hashing, and the receiver's atomic write.
+ * the directory walk of the sender and hashing.
  */
-import { dirname, join, resolve, sep } from "node:path";
+import { join, resolve, sep } from "node:path";
 
 export type PropagateType = "configuration" | "libexec";
 
@@ -72,22 +72,6 @@ export function walkFiles(dir: string, skip: (rel: string) => boolean): string[]
 export async function sha256Hex(bytes: Uint8Array): Promise<string> {
   const d = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes as Uint8Array<ArrayBuffer>));
   return [...d].map((b) => b.toString(16).padStart(2, "0")).join("");
-}
-
-/** Writes through a temp file in the same directory and renames it over the target. */
-export function writeAtomic(path: string, data: Uint8Array, mode: number): void {
-  Deno.mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(dirname(path), `.kunai-propagate-${crypto.randomUUID()}.tmp`);
-  try {
-    Deno.writeFileSync(tmp, data, { mode: mode & 0o777 });
-    Deno.chmodSync(tmp, mode & 0o777);
-    Deno.renameSync(tmp, path);
-  } catch (err) {
-    try {
-      Deno.removeSync(tmp);
-    } catch { /* never created */ }
-    throw err;
-  }
 }
 
 /** Validates a manifest read back from KV; a string says what is wrong. */

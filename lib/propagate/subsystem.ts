@@ -8,19 +8,11 @@
  * Files are added and updated, never deleted.
  */
 import { join } from "node:path";
+import { writeAtomic } from "../fs/mod.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import { HttpError, RouteTable } from "../routing/mod.ts";
-import {
-  type Manifest,
-  type ManifestFile,
-  MAX_FILES,
-  parseManifest,
-  type PropagateType,
-  sha256Hex,
-  targetPath,
-  walkFiles,
-  writeAtomic,
-} from "./files.ts";
+import type { Manifest, ManifestFile, PropagateType } from "./files.ts";
+import { MAX_FILES, parseManifest, sha256Hex, targetPath, walkFiles } from "./files.ts";
 
 /** The slice of KV propagation needs. */
 export interface PropagateKv {
@@ -150,7 +142,10 @@ export function createPropagation(
         refusedPaths.push(f.path);
         continue;
       }
-      writeAtomic(target, got.entry.value, type === "libexec" ? f.mode : 0o644);
+      writeAtomic(target, got.entry.value, {
+        mode: (type === "libexec" ? f.mode : 0o644) & 0o777,
+        mkdir: true,
+      });
       c.inc("propagate_files_total", { type });
       written.push(f.path);
     }

@@ -7,7 +7,8 @@
 import { join } from "node:path";
 import type { Ctx } from "../subsystem.ts";
 import type { CheckResultEvent, MemberRecord } from "../types.ts";
-import { readIfExists, runCommand, writeAtomic } from "../generators/mod.ts";
+import { readIfExists, writeAtomic } from "../fs/mod.ts";
+import { runCommand } from "../process/mod.ts";
 import {
   exportedChecks,
   GENERATED_MARK,
@@ -151,7 +152,7 @@ export class ShinkenExporter {
     for (const [name, text] of want) {
       const path = join(dir, name);
       if (readIfExists(path) === text) continue;
-      writeAtomic(path, text);
+      writeAtomic(path, text, { mode: 0o644, keepOwner: true, fsync: true });
       this.stats.writes++;
       changed = true;
     }

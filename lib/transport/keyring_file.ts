@@ -7,7 +7,7 @@
  * saveKeyring(file, ring);
  * ```
  */
-import { dirname } from "node:path";
+import { writeAtomic } from "../fs/mod.ts";
 import { KeyError, Keyring } from "./keyring.ts";
 
 export interface KeyringSource {
@@ -41,8 +41,5 @@ export async function loadKeyring(src: KeyringSource): Promise<Keyring> {
 /** Writes the installed keys, primary first, atomically with mode 0600. */
 export function saveKeyring(file: string, ring: Keyring): void {
   const { keys } = ring.list();
-  Deno.mkdirSync(dirname(file), { recursive: true });
-  const tmp = `${file}.tmp-${Deno.pid}`;
-  Deno.writeTextFileSync(tmp, JSON.stringify({ keys }, null, 2), { mode: 0o600 });
-  Deno.renameSync(tmp, file);
+  writeAtomic(file, JSON.stringify({ keys }, null, 2), { mode: 0o600, mkdir: true });
 }

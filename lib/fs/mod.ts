@@ -1,0 +1,80 @@
+/**
+ * Kernel file helpers: the one atomic file writer of the agent (temporary file beside the target,
+ * then rename over it, so a reader sees the old or the new file, never a half-written one) and
+ * `readIfExists`.
+ *
+ * ```ts
+ * writeAtomic("/etc/haproxy.cfg", text, { keepOwner: true, fsync: true });
+ * writeAtomic(keyringFile, json, { mode: 0o600, mkdir: true });
+ * ```
+ */
+import { basename, dirname, join } from "node:path";
+
+/** The file's text, or null when it does not exist. */
+export function readIfExists(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path);
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+}
+
+export interface WriteAtomicOptions {
+  /**
+   * Permission bits of the new file (set with chmod, so the umask does not narrow them). Without
+   * it (and without `keepOwner` finding a file) the file gets the process's default mode.
+   */
+  mode?: number;
+  /** Keep the owner, group and mode of the file being replaced (`mode` is then only the default). */
+  keepOwner?: boolean;
+  /** Create the parent directories first. */
+  mkdir?: boolean;
+  /** fsync the temporary file before the rename (survives a power loss, costs a disk flush). */
+  fsync?: boolean;
+}
+
+/** Replaces `path` with `data` atomically; the temporary file is removed when anything fails. */
+export function writeAtomic(path: string, data: string | Uint8Array, opts: WriteAtomicOptions = {}): void {
+  let mode = opts.mode, uid: number | null = null, gid: number | null = null;
+  if (opts.keepOwner) {
+    try {
+      const st = Deno.statSync(path);
+      mode = (st.mode ?? mode ?? 0o644) & 0o7777;
+      uid = st.uid;
+      gid = st.gid;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
+  }
+  if (opts.mkdir) Deno.mkdirSync(dirname(path), { recursive: true });
+  const tmp = join(
+    dirname(path),
+    `.${basename(path)}.kunai-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`,
+  );
+  try {
+    const f = Deno.openSync(tmp, { write: true, createNew: true, mode });
+    try {
+      const bytes = typeof data === "string" ? new TextEncoder().encode(data) : data;
+      for (let off = 0; off < bytes.length;) off += f.writeSync(bytes.subarray(off));
+      if (opts.fsync) f.syncSync();
+    } finally {
+      f.close();
+    }
+    if (mode !== undefined) Deno.chmodSync(tmp, mode);
+    if (uid !== null && gid !== null) {
+      try {
+        Deno.chownSync(tmp, uid, gid);
+      } catch (err) {
+        // Only root may give a file away; a non-root agent keeps its own ownership.
+        if (!(err instanceof Deno.errors.PermissionDenied)) throw err;
+      }
+    }
+    Deno.renameSync(tmp, path);
+  } catch (err) {
+    try {
+      Deno.removeSync(tmp);
+    } catch { /* never created */ }
+    throw err;
+  }
+}

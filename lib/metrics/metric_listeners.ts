@@ -1,0 +1,147 @@
+/**
+ * The metrics listeners' sockets: statsd (UDP in a Worker, optional TCP) and Graphite plaintext
+ * (UDP and/or TCP). `openListeners` fills a `MetricsListeners` as each one opens, so a failure
+ * part-way leaves the ones already open there for the caller to close.
+ */
+import type { Ctx } from "../subsystem.ts";
+import { StatsdWorker } from "./statsd_worker_client.ts";
+import { TcpLineServer, UdpListener } from "./listeners.ts";
+
+export interface StatsdSettings {
+  enabled: boolean;
+  port: number;
+  interval: number;
+  bind?: string;
+  tcp: boolean;
+  percentiles: number[];
+  max_timer_values: number;
+}
+
+export interface GraphiteSettings {
+  enabled: boolean;
+  port: number;
+  udp: boolean;
+  tcp: boolean;
+  bind?: string;
+  idle_timeout: number;
+  max_line: number;
+  forward_to: string;
+}
+
+export interface GraphiteStats {
+  lines: number;
+  points: number;
+  bad_lines: number;
+  overlong_lines: number;
+  last_bad: string;
+}
+
+/** The open sockets (null: not listening). */
+export interface MetricsListeners {
+  /** Owns the statsd UDP socket and aggregates in its own thread. */
+  statsdWorker: StatsdWorker | null;
+  statsdTcp: TcpLineServer | null;
+  graphiteUdp: UdpListener | null;
+  graphiteTcp: TcpLineServer | null;
+}
+
+export function noListeners(): MetricsListeners {
+  return { statsdWorker: null, statsdTcp: null, graphiteUdp: null, graphiteTcp: null };
+}
+
+/** Where the listeners hand what they receive. */
+export interface ListenerSinks {
+  statsdPacket(bytes: Uint8Array): void;
+  statsdLine(line: string): void;
+  graphiteLine(line: string): void;
+  /** A statsd TCP line over the limit. */
+  statsdOverlong(): void;
+  /** A Graphite TCP line over `max_line`. */
+  graphiteOverlong(): void;
+  /** Whether statsd datagrams are aggregated by the Worker (false under ts routing). */
+  statsdLocal(): boolean;
+  onError(what: string): (err: Error) => void;
+}
+
+const decoder = new TextDecoder();
+
+/** Opens the configured listeners into `l` (throws on the first one that cannot listen). */
+export async function openListeners(
+  l: MetricsListeners,
+  ctx: Ctx,
+  statsdCfg: StatsdSettings | null,
+  graphiteCfg: GraphiteSettings | null,
+  sinks: ListenerSinks,
+): Promise<void> {
+  const clock = ctx.clock;
+  const onError = sinks.onError;
+  const s = statsdCfg;
+  if (s) {
+    const host = s.bind || ctx.config.params.bind;
+    l.statsdWorker = await StatsdWorker.start(
+      host,
+      s.port,
+      {
+        intervalSeconds: s.interval,
+        percentiles: s.percentiles,
+        maxTimerValues: s.max_timer_values,
+      },
+      (b) => sinks.statsdPacket(b),
+      (msg) => onError("statsd udp")(new Error(msg)),
+    );
+    l.statsdWorker.setLocal(sinks.statsdLocal());
+    if (s.tcp) {
+      l.statsdTcp = new TcpLineServer({
+        hostname: host,
+        port: s.port,
+        maxLine: 65_536,
+        idleTimeout: 60_000,
+        maxConnections: 1024,
+        clock,
+        onLine: (line) => sinks.statsdLine(line),
+        onOverlong: () => sinks.statsdOverlong(),
+        onError: onError("statsd tcp"),
+      });
+    }
+
+    ctx.log.info(
+      `statsd listening on ${host}:${s.port} (udp${s.tcp ? ", tcp" : ""}), flush every ${s.interval}s`,
+    );
+  }
+  const g = graphiteCfg;
+  if (g) {
+    const host = g.bind || ctx.config.params.bind;
+    if (g.udp) {
+      l.graphiteUdp = new UdpListener(host, g.port, (b) => {
+        for (const line of decoder.decode(b).split("\n")) {
+          if (line.trim()) sinks.graphiteLine(line.replace(/\r$/, ""));
+        }
+      }, onError("graphite udp"));
+    }
+    if (g.tcp) {
+      l.graphiteTcp = new TcpLineServer({
+        hostname: host,
+        port: g.port,
+        maxLine: g.max_line,
+        idleTimeout: g.idle_timeout,
+        maxConnections: 1024,
+        clock,
+        onLine: (line) => sinks.graphiteLine(line),
+        onOverlong: () => sinks.graphiteOverlong(),
+        onError: onError("graphite tcp"),
+      });
+    }
+    ctx.log.info(
+      `graphite listening on ${host}:${g.port} (${
+        [g.udp && "udp", g.tcp && "tcp"].filter(Boolean).join(", ")
+      })`,
+    );
+  }
+}
+
+/** Closes the TCP and UDP listeners (the statsd Worker stays: its last flush comes after). */
+export async function closeSockets(l: MetricsListeners): Promise<void> {
+  await Promise.all([l.statsdTcp, l.graphiteUdp, l.graphiteTcp].map((x) => x?.close()));
+  l.statsdTcp = null;
+  l.graphiteUdp = l.graphiteTcp = null;
+}

@@ -1,0 +1,146 @@
+/**
+ * The background pass of the time-series store: rolls every complete bucket of each coarser level
+ * up from the finer one (with the metric's aggregation method), moves complete spans of rows into
+ * chunk blobs, and expires every level past its retention.
+ */
+import { chunkSpan, decodeChunk, encodeChunk, mergeRows } from "./chunks.ts";
+import { bucketOf, rollupRows } from "./retention.ts";
+import { initialWatermark, ONE_INSERT, type TsCore } from "./ts_schema.ts";
+import { levelRows, selectRows } from "./ts_read.ts";
+
+/** The work of one background pass, decided at its start. */
+export interface PassWindows {
+  rollup: Array<[number, number, number]>;
+  compact: Array<[number, number, number]>;
+}
+
+export interface PassCounts {
+  rolled: number;
+  expired: number;
+  compacted: number;
+}
+
+/** The windows of a pass starting now (`nowS`, Unix seconds). */
+export function passWindows(core: TsCore, nowS: number): PassWindows {
+  return { rollup: rollupWindows(core, nowS), compact: compactWindows(core, nowS) };
+}
+
+/** The window of complete buckets each coarser level rolls up now: `[level, from, end]`. */
+function rollupWindows(core: TsCore, nowS: number): Array<[number, number, number]> {
+  const out: Array<[number, number, number]> = [];
+  for (let lv = 1; lv < core.levels.length; lv++) {
+    // a bucket is complete once the finer level's last bucket in it can no longer change
+    const end = bucketOf(nowS - 2 * core.levels[lv - 1].step, core.levels[lv].step);
+    const from = Math.max(core.doneUntil[lv], initialWatermark(core, lv));
+    if (end > from) out.push([lv, from, end]);
+  }
+  return out;
+}
+
+/** Spans of each compactable level complete enough to become chunks: `[level, from, end]`. */
+function compactWindows(core: TsCore, nowS: number): Array<[number, number, number]> {
+  const out: Array<[number, number, number]> = [];
+  for (let lv = 0; lv < core.levels.length; lv++) {
+    if (core.compactedUntil[lv] === -Infinity) continue;
+    const span = chunkSpan(core.levels[lv].step);
+    const end = bucketOf(nowS - 2 * core.levels[lv].step, span);
+    if (end > core.compactedUntil[lv]) out.push([lv, core.compactedUntil[lv], end]);
+  }
+  return out;
+}
+
+/** Moves one series' rows of a complete window into chunk blobs (merging a chunk already there). */
+function compact(core: TsCore, id: number, lv: number, from: number, end: number): number {
+  const db = core.db;
+  const rows = selectRows(core, id, lv, from, end);
+  if (rows.length === 0) return 0;
+  const step = core.levels[lv].step;
+  const span = chunkSpan(step);
+  for (let i = 0; i < rows.length;) {
+    const cs = bucketOf(rows[i][0], span);
+    let j = i;
+    while (j < rows.length && rows[j][0] < cs + span) j++;
+    const old = db.get<{ step: number; data: Uint8Array }>(
+      "SELECT step, data FROM chunks WHERE series = ? AND level = ? AND start = ?",
+      id,
+      lv,
+      cs,
+    );
+    const sameStep = old !== undefined && old.step === step;
+    const carried = old && !sameStep ? decodeChunk(cs, old.step, old.data) : [];
+    const blob = encodeChunk(
+      cs,
+      step,
+      mergeRows(carried, rows.slice(i, j)),
+      sameStep ? old.data : undefined,
+    );
+    db.run(
+      "INSERT OR REPLACE INTO chunks (series, level, start, step, data) VALUES (?, ?, ?, ?, ?)",
+      id,
+      lv,
+      cs,
+      step,
+      blob,
+    );
+    i = j;
+  }
+  db.run("DELETE FROM points WHERE series = ? AND level = ? AND ts >= ? AND ts < ?", id, lv, from, end);
+  return rows.length;
+}
+
+/** Rolls up, compacts and expires the given series (one transaction); returns the counts. */
+export function passOver(
+  core: TsCore,
+  series: Array<[string, number]>,
+  w: PassWindows,
+  nowS: number,
+): PassCounts {
+  let rolled = 0, expired = 0, compacted = 0;
+  const db = core.db, levels = core.levels;
+  const ins = db.statement(ONE_INSERT);
+  const del = db.statement("DELETE FROM points WHERE series = ? AND level = ? AND ts < ?");
+  const delChunks = db.statement("DELETE FROM chunks WHERE series = ? AND level = ? AND start <= ?");
+  db.transaction(() => {
+    for (const [lv, from, end] of w.rollup) {
+      const step = levels[lv].step;
+      for (const [name, id] of series) {
+        for (
+          const [ts, v] of rollupRows(levelRows(core, id, lv - 1, from, end), step, core.method(id, name))
+        ) {
+          ins.run(id, lv, ts, v);
+          rolled++;
+        }
+      }
+    }
+    for (const [lv, from, end] of w.compact) {
+      for (const [, id] of series) compacted += compact(core, id, lv, from, end);
+    }
+    for (let lv = 0; lv < levels.length; lv++) {
+      const cutoff = nowS - levels[lv].keep;
+      const chunkCutoff = cutoff - chunkSpan(levels[lv].step);
+      for (const [, id] of series) {
+        expired += Number(del.run(id, lv, cutoff).changes);
+        delChunks.run(id, lv, chunkCutoff);
+      }
+    }
+  });
+  return { rolled, expired, compacted };
+}
+
+/** Records the watermarks a finished pass reached and counts its work. */
+export function finishPass(core: TsCore, w: PassWindows, r: PassCounts): void {
+  core.db.transaction(() => {
+    for (const [lv, , end] of w.rollup) {
+      core.doneUntil[lv] = end;
+      core.db.run("INSERT OR REPLACE INTO rollup_state (level, done_until) VALUES (?, ?)", lv, end);
+    }
+    for (const [lv, , end] of w.compact) {
+      core.compactedUntil[lv] = end;
+      core.db.run("INSERT OR REPLACE INTO compact_state (level, done_until) VALUES (?, ?)", lv, end);
+    }
+  });
+  core.stats.rollups++;
+  core.stats.points_rolled += r.rolled;
+  core.stats.points_expired += r.expired;
+  core.stats.points_compacted += r.compacted;
+}

@@ -1,0 +1,95 @@
+/**
+ * The shape of the time-series store (`ts_store.ts`): its SQLite schema, options, counters, the
+ * SQL shared by its write, read and maintenance paths, and `TsCore`, the state those paths share.
+ */
+import type { Database, Migration } from "../store/mod.ts";
+import { type AggregationMethod, type AggregationRule, bucketOf, type Level } from "./retention.ts";
+
+export const METRICS_MIGRATIONS: Migration[] = [{
+  version: 1,
+  sql: `
+    CREATE TABLE series (id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, created INTEGER NOT NULL);
+    CREATE TABLE points (
+      series INTEGER NOT NULL, level INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL,
+      PRIMARY KEY (series, level, ts)
+    ) WITHOUT ROWID;
+    CREATE TABLE rollup_state (level INTEGER PRIMARY KEY, done_until INTEGER NOT NULL);
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+  `,
+}, {
+  version: 2,
+  sql: `
+    CREATE TABLE chunks (
+      series INTEGER NOT NULL, level INTEGER NOT NULL, start INTEGER NOT NULL, step INTEGER NOT NULL,
+      data BLOB NOT NULL,
+      PRIMARY KEY (series, level, start)
+    ) WITHOUT ROWID;
+    CREATE TABLE compact_state (level INTEGER PRIMARY KEY, done_until INTEGER NOT NULL);
+  `,
+}];
+
+/** A fetched series: `values[i]` is the point at `start + i * step` (null: no data). */
+export interface FetchedSeries {
+  name: string;
+  start: number;
+  /** Exclusive. */
+  end: number;
+  step: number;
+  values: Array<number | null>;
+}
+
+export interface TsStoreOptions {
+  levels: Level[];
+  rules: AggregationRule[];
+  /** Milliseconds since the epoch (the injected clock). */
+  now: () => number;
+  /** Points held before a write is forced. */
+  maxPending: number;
+  /** Seconds a point may be ahead of now (clock skew). */
+  maxFuture?: number;
+}
+
+export interface TsStoreStats {
+  points_received: number;
+  points_written: number;
+  /** Older than the coarsest retention or too far in the future. */
+  points_out_of_range: number;
+  bad_names: number;
+  writes: number;
+  series_created: number;
+  rollups: number;
+  points_rolled: number;
+  points_expired: number;
+  /** Points moved from rows into chunk blobs. */
+  points_compacted: number;
+}
+
+/** Rows per multi-row INSERT (fewer calls into SQLite per point). */
+export const ROWS_PER_INSERT = 64;
+export const ONE_INSERT = "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES (?, ?, ?, ?)";
+export const MULTI_INSERT = "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES " +
+  Array(ROWS_PER_INSERT).fill("(?, ?, ?, ?)").join(", ");
+
+export const SELECT_ROWS =
+  "SELECT ts, value FROM points WHERE series = ? AND level = ? AND ts >= ? AND ts < ? ORDER BY ts";
+
+/** What the read path and the background pass share with the store. */
+export interface TsCore {
+  db: Database;
+  levels: Level[];
+  /** Milliseconds since the epoch (the injected clock). */
+  now: () => number;
+  stats: TsStoreStats;
+  /** Per level ≥ 1: buckets before this are rolled up. */
+  doneUntil: number[];
+  /** Per compactable level: spans before this are moved into chunks (-Infinity: never compacted). */
+  compactedUntil: number[];
+  /** The aggregation method of a series (cached). */
+  method(id: number, name: string): AggregationMethod;
+}
+
+/** Where a level's rollup starts when none was recorded: the finer level's oldest kept bucket. */
+export function initialWatermark(core: Pick<TsCore, "levels" | "now">, level: number): number {
+  const nowS = Math.floor(core.now() / 1000);
+  return bucketOf(nowS - core.levels[Math.max(0, level - 1)].keep, core.levels[level].step);
+}

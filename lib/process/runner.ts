@@ -1,0 +1,112 @@
+/**
+ * The one shell runner of the agent: `sh -c` as the leader of its own process group (so a timeout
+ * kills the command's children too), stdin closed, stdout and stderr each capped (the rest is
+ * counted). Callers shape the result for their own API (exec, generators, shinken).
+ */
+
+export interface ShellOptions {
+  timeoutMs: number;
+  /** Bytes kept of stdout and of stderr (each). */
+  maxOutput: number;
+  cwd?: string;
+  /**
+   * Stop reading output this long after the command exited (a daemon it forked may hold the
+   * pipes open). Without it the output is read to its end.
+   */
+  outputGraceMs?: number;
+}
+
+/** How one run ended. `code` is the exit status (128 + n after signal n); `signal` names a signal. */
+export interface ShellResult {
+  code: number;
+  signal: string | null;
+  stdout: Uint8Array;
+  stderr: Uint8Array;
+  /** Bytes dropped beyond `maxOutput`. */
+  dropped: { stdout: number; stderr: number };
+  timedOut: boolean;
+  durationMs: number;
+}
+
+/** Runs `command`; never throws for a failing command (see `code`), only when it cannot start. */
+export async function runShell(command: string, opts: ShellOptions): Promise<ShellResult> {
+  const t0 = Date.now();
+  const child = new Deno.Command("/bin/sh", {
+    args: ["-c", command],
+    stdin: "null",
+    stdout: "piped",
+    stderr: "piped",
+    detached: true,
+    cwd: opts.cwd,
+  }).spawn();
+  let timedOut = false;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    try {
+      Deno.kill(-child.pid, "SIGKILL");
+    } catch {
+      try {
+        child.kill("SIGKILL"); // the group is gone: the shell alone may remain
+      } catch { /* already exited */ }
+    }
+  }, opts.timeoutMs);
+  try {
+    const status = child.status;
+    const exited = opts.outputGraceMs === undefined ? null : status;
+    const [st, out, err] = await Promise.all([
+      status,
+      capped(child.stdout, opts.maxOutput, exited, opts.outputGraceMs ?? 0),
+      capped(child.stderr, opts.maxOutput, exited, opts.outputGraceMs ?? 0),
+    ]);
+    return {
+      code: st.code,
+      signal: st.signal ?? null,
+      stdout: out.kept,
+      stderr: err.kept,
+      dropped: { stdout: out.dropped, stderr: err.dropped },
+      timedOut,
+      durationMs: Date.now() - t0,
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/**
+ * Reads a stream to its end (or until `graceMs` after `exited` settles), keeping the first `max`
+ * bytes and counting the rest.
+ */
+async function capped(
+  stream: ReadableStream<Uint8Array>,
+  max: number,
+  exited: Promise<unknown> | null,
+  graceMs: number,
+): Promise<{ kept: Uint8Array; dropped: number }> {
+  const reader = stream.getReader();
+  let closed = false;
+  if (exited) {
+    void exited.then(() =>
+      setTimeout(() => {
+        if (!closed) reader.cancel().catch(() => {/* already closed */});
+      }, graceMs)
+    );
+  }
+  const kept = new Uint8Array(max);
+  let n = 0, dropped = 0;
+  try {
+    while (true) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      const take = Math.min(value.length, max - n);
+      kept.set(value.subarray(0, take), n);
+      n += take;
+      dropped += value.length - take;
+    }
+  } catch (err) {
+    // cancelled after the grace period; anything else is a real read error
+    if (!exited) throw err;
+  } finally {
+    closed = true;
+  }
+  return { kept: kept.slice(0, n), dropped };
+}
