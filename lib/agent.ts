@@ -20,10 +20,9 @@ import {
 } from "./identity/mod.ts";
 import { acquireLock, releaseLock } from "./lockfile.ts";
 import { buildApp, HttpServer, writePolicy } from "./http/mod.ts";
-import { type ApiContext, type ApiEnv, HttpError, RouteTable } from "./routing/mod.ts";
+import { type ApiContext, HttpError, RouteTable } from "./routing/mod.ts";
 import type { Ctx, Subsystem } from "./subsystem.ts";
 import { VERSION } from "./version.ts";
-import type { Hono } from "hono";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
 import { buildSubsystems, type WiringInputs } from "./wiring.ts";
 import { describeRouters, openApiRoutes } from "./openapi/mod.ts";
