@@ -35,6 +35,16 @@ export interface AgentEvents {
 }
 
 export type EventName = keyof AgentEvents;
+
+/** Every membership change (gossip): what a subscriber to "the member table changed" listens to. */
+export const MEMBER_EVENTS = [
+  "member.joined",
+  "member.updated",
+  "member.suspect",
+  "member.dead",
+  "member.left",
+  "member.reaped",
+] as const satisfies ReadonlyArray<EventName>;
 export type Listener<K extends EventName> = (payload: AgentEvents[K]) => void;
 
 /** Synchronous typed pub/sub. A throwing listener is reported, never breaks the emitter. */
@@ -51,6 +61,12 @@ export class EventBus {
     const f = fn as (p: unknown) => void;
     set.add(f);
     return () => set!.delete(f);
+  }
+
+  /** Subscribe to every membership change (`MEMBER_EVENTS`); returns the function that unsubscribes. */
+  onMembers(fn: (m: MemberRecord) => void): () => void {
+    const offs = MEMBER_EVENTS.map((e) => this.on(e, fn));
+    return () => offs.forEach((off) => off());
   }
 
   /** Subscribe for the next event only. */

@@ -35,14 +35,6 @@ export interface DnsApi {
   listening(): boolean;
 }
 
-const MEMBER_EVENTS = [
-  "member.joined",
-  "member.updated",
-  "member.suspect",
-  "member.dead",
-  "member.left",
-] as const;
-
 /** Builds the DNS subsystem; membership is read per (uncached) query, changes arrive on the bus. */
 export function createDns(
   ctx: Ctx,
@@ -90,7 +82,7 @@ export function createDns(
     handler,
     listening: () => server !== null,
     start() {
-      for (const ev of MEMBER_EVENTS) offs.push(ctx.bus.on(ev, () => handler.invalidate()));
+      offs.push(ctx.bus.onMembers(() => handler.invalidate()));
       offs.push(ctx.bus.on("tags.changed", () => handler.invalidate()));
       offs.push(ctx.bus.on("services.changed", () => handler.invalidate()));
       const s = new DnsServer({

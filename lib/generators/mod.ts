@@ -42,17 +42,7 @@ export function createGenerators(
     name: "generators",
     start() {
       const again = () => g.schedule();
-      for (
-        const ev of [
-          "member.joined",
-          "member.updated",
-          "member.suspect",
-          "member.dead",
-          "member.left",
-        ] as const
-      ) {
-        offs.push(ctx.bus.on(ev, again));
-      }
+      offs.push(ctx.bus.onMembers(again));
       offs.push(ctx.bus.on("services.changed", again));
       offs.push(ctx.bus.on("tags.changed", again));
       offs.push(ctx.bus.on("kv.changed", (e) => g.onKvChanged(e.key)));

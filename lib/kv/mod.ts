@@ -17,7 +17,6 @@ import type { MembershipView } from "../types.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import { RouteTable } from "../routing/mod.ts";
 import type { TimerId } from "../clock/mod.ts";
-import type { AgentEvents } from "../bus.ts";
 import { Coordinator } from "./coordinator.ts";
 import { HttpKvTransport } from "./http_transport.ts";
 import { internalRoutes } from "./internal_routes.ts";
@@ -81,14 +80,6 @@ export interface KvSubsystem extends Subsystem, KvApi {
 const HINT_INTERVAL = 1000;
 const SWEEP_INTERVAL = 1000;
 const PURGE_EVERY = 60;
-const MEMBER_EVENTS: Array<keyof AgentEvents> = [
-  "member.joined",
-  "member.updated",
-  "member.suspect",
-  "member.dead",
-  "member.left",
-];
-
 /** Builds the KV subsystem on `ctx.store.open("kv")`. */
 export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
   const cfg = ctx.config.params.kv;
@@ -179,7 +170,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
 
     start() {
       started = true;
-      for (const ev of MEMBER_EVENTS) offs.push(ctx.bus.on(ev, onMember));
+      offs.push(ctx.bus.onMembers(onMember));
       refreshRing();
       timers.push(ctx.clock.setInterval(() => void repair.deliverHints(), HINT_INTERVAL));
       timers.push(ctx.clock.setInterval(() => void repair.antiEntropy(), cfg.anti_entropy_interval));

@@ -75,17 +75,7 @@ export function createMetrics(ctx: Ctx, deps: MetricsDeps = {}): Omit<Subsystem,
   const cluster = new MetricsCluster(service, {
     membership: deps.membership,
     envelope: deps.envelope,
-    onMemberChange: (fn) => {
-      const events = [
-        "member.joined",
-        "member.updated",
-        "member.suspect",
-        "member.dead",
-        "member.left",
-      ] as const;
-      const offs = events.map((e) => ctx.bus.on(e, fn));
-      return () => offs.forEach((off) => off());
-    },
+    onMemberChange: (fn) => ctx.bus.onMembers(fn),
     batchSize: ctx.config.params.metrics.forward_batch,
     log: ctx.log,
   });

@@ -24,14 +24,6 @@ export interface RaftApi {
   group(name: string): GroupView | null;
 }
 
-const MEMBER_EVENTS = [
-  "member.joined",
-  "member.updated",
-  "member.suspect",
-  "member.dead",
-  "member.left",
-] as const;
-
 export function createRaft(
   ctx: Ctx,
   deps: { membership: Pick<MembershipView, "members">; envelope: PeerEnvelope },
@@ -124,7 +116,7 @@ export function createRaft(
       }
       const members = deps.membership.members();
       for (const [name, g] of groups) g.start(votersOf(name, members));
-      for (const ev of MEMBER_EVENTS) offs.push(ctx.bus.on(ev, refresh));
+      offs.push(ctx.bus.onMembers(refresh));
       offs.push(ctx.bus.on("tags.changed", refresh));
       if (groups.size) ctx.log.info(`raft: ${groups.size} group(s): ${[...groups.keys()].join(", ")}`);
       return Promise.resolve();

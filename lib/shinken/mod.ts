@@ -61,20 +61,10 @@ export function createShinken(
     async start() {
       if (!enabled) return;
       const sync = () => ex.schedule();
-      for (
-        const ev of [
-          "member.joined",
-          "member.updated",
-          "member.suspect",
-          "member.dead",
-          "member.left",
-        ] as const
-      ) {
-        offs.push(ctx.bus.on(ev, (m) => {
-          sync();
-          ex.onMember(m);
-        }));
-      }
+      offs.push(ctx.bus.onMembers((m) => {
+        sync();
+        ex.onMember(m);
+      }));
       offs.push(ctx.bus.on("services.changed", sync));
       offs.push(ctx.bus.on("check.changed", (ev) => ex.onCheckChanged(ev)));
       await ex.syncNow();

@@ -52,17 +52,7 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
     hub,
     connections: () => hub.size,
     start() {
-      for (
-        const ev of [
-          "member.joined",
-          "member.updated",
-          "member.suspect",
-          "member.dead",
-          "member.left",
-        ] as const
-      ) {
-        offs.push(ctx.bus.on(ev, gossip));
-      }
+      offs.push(ctx.bus.onMembers(gossip));
       offs.push(ctx.bus.on("check.changed", (c) => hub.broadcast("check", { node: ctx.node.name, ...c })));
       offs.push(
         ctx.bus.on(
