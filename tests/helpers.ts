@@ -293,3 +293,16 @@ export async function until<T>(
     : `; last error: ${lastError instanceof Error ? lastError.message : String(lastError)}`;
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${last}`, { cause: lastError });
 }
+
+/** Processes whose command line contains `marker`. */
+export function processesWith(marker: string): number[] {
+  const out: number[] = [];
+  for (const e of Deno.readDirSync("/proc")) {
+    if (!/^\d+$/.test(e.name)) continue;
+    try {
+      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
+      if (cmd.includes(marker)) out.push(Number(e.name));
+    } catch { /* exited */ }
+  }
+  return out;
+}

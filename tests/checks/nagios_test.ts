@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createChecks } from "../../lib/checks/mod.ts";
 import { NagiosRunner } from "../../lib/checks/nagios_runner.ts";
-import { makeTestCtx } from "../helpers.ts";
+import { makeTestCtx, processesWith } from "../helpers.ts";
 
 const PLUGINS = "/usr/lib/nagios/plugins";
 const havePlugins = (() => {
@@ -15,19 +15,6 @@ const havePlugins = (() => {
 
 function loadAvg(): number[] {
   return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).map(Number);
-}
-
-/** Processes whose command line contains `marker`. */
-function processesWith(marker: string): number[] {
-  const out: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
-      if (cmd.includes(marker)) out.push(Number(e.name));
-    } catch { /* exited */ }
-  }
-  return out;
 }
 
 Deno.test({

@@ -10,7 +10,7 @@ import { loadKeyring, PeerEnvelope } from "../../lib/transport/mod.ts";
 import { loadPeers, savePeers } from "../../lib/gossip/peers_file.ts";
 import { join } from "node:path";
 import type { MemberRecord } from "../../lib/types.ts";
-import { freePort, makeTestCtx, type TestCtx } from "../helpers.ts";
+import { freePort, makeTestCtx, type TestCtx, until } from "../helpers.ts";
 
 const FAST = {
   probe_interval: "200ms",
@@ -82,14 +82,6 @@ async function close(...nodes: Node[]) {
   }
 }
 
-async function until(pred: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error("condition not reached in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
-
 Deno.test({
   name: "gossip subsystem: join over real UDP + HTTP, events, view, routes and protection",
   sanitizeResources: false,
@@ -115,7 +107,11 @@ Deno.test({
       // join through the route, as `kunai join` does
       const r = await fetch(`${b.url}/agent/join/127.0.0.1:${a.port}`, { method: "POST", headers: auth });
       assert.equal(await r.json(), true);
-      await until(() => a.gossip.membership.members().length === 2 && joined.length === 1);
+      await until(
+        "alpha sees beta join",
+        () => a.gossip.membership.members().length === 2 && joined.length === 1,
+        5000,
+      );
       assert.equal(joined[0].name, "beta");
 
       const members = await (await fetch(`${a.url}/agent/members`)).json() as Record<string, MemberRecord>;
@@ -125,7 +121,7 @@ Deno.test({
       ]);
       assert.equal(members[b.ctx.node.uuid].port, b.port);
       // event-loop slip is reported: probe rounds ran, each measured against its schedule
-      await until(() => a.gossip.engine.prober.lag.count >= 1);
+      await until("a probe round", () => a.gossip.engine.prober.lag.count >= 1, 5000);
       const timing = a.gossip.info().timing as { probe_lag: { count: number; max_ms: number } };
       assert.ok(timing.probe_lag.count >= 1 && timing.probe_lag.max_ms >= 0);
 
@@ -162,7 +158,11 @@ Deno.test({
       const inc = a.ctx.node.incarnation;
       a.ctx.node.setSourceTags("detector:test", ["web"]);
       assert.equal(a.ctx.node.incarnation, inc + 1);
-      await until(() => b.gossip.members().find((m) => m.name === "alpha")?.tags.includes("web") === true);
+      await until(
+        "beta sees alpha's new tag",
+        () => b.gossip.members().find((m) => m.name === "alpha")?.tags.includes("web") === true,
+        5000,
+      );
 
       // forced leave of another node (with the token) spreads, and that node stops itself
       const left: string[] = [];
@@ -172,9 +172,13 @@ Deno.test({
       await ok.body?.cancel();
       assert.deepEqual(left, ["beta"]);
       // ...which beta refutes: no gossip message makes an agent leave
-      await until(() => b.ctx.counters.get("gossip_refutations_total") >= 1);
+      await until("beta refutes the claim", () => b.ctx.counters.get("gossip_refutations_total") >= 1, 5000);
       assert.equal(b.gossip.engine.leaving, false);
-      await until(() => a.gossip.members().find((m) => m.name === "beta")?.state === "alive");
+      await until(
+        "beta alive again at alpha",
+        () => a.gossip.members().find((m) => m.name === "beta")?.state === "alive",
+        5000,
+      );
     } finally {
       await close(a, b);
     }
@@ -200,7 +204,7 @@ Deno.test({
         });
       }
       sock.close();
-      await until(() => a.gossip.engine.traffic.dropped.auth >= 20);
+      await until("20 auth drops", () => a.gossip.engine.traffic.dropped.auth >= 20, 5000);
       assert.equal(a.gossip.members().length, 1);
       a.gossip.info();
       assert.ok(a.ctx.counters.get("gossip_packets_dropped_total", { reason: "auth" }) >= 20);
@@ -245,7 +249,11 @@ Deno.test({
     // the seed comes up later on the configured port
     const a = await node("seed", key, { port: seedPort });
     try {
-      await until(() => b.gossip.members().length === 2 && a.gossip.members().length === 2, 8000);
+      await until(
+        "both nodes know each other",
+        () => b.gossip.members().length === 2 && a.gossip.members().length === 2,
+        8000,
+      );
       assert.ok(b.ctx.sink.recent.WARNING.some((l) => l.includes('ignoring malformed seed "not a seed!"')));
     } finally {
       await close(a, b);
@@ -268,7 +276,11 @@ Deno.test({
       );
     });
     try {
-      await until(() => a.gossip.members().length === 2 && b.gossip.members().length === 2, 8000);
+      await until(
+        "both nodes know each other again",
+        () => a.gossip.members().length === 2 && b.gossip.members().length === 2,
+        8000,
+      );
       // stopping saves the peers it knew (no 60 s timer has fired yet): beta's file now holds only alpha
       const file = join(a.ctx.config.params.data, "gossip-peers.json");
       assert.deepEqual(loadPeers(file, 6768), [], "nothing saved before stop");

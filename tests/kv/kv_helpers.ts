@@ -19,7 +19,7 @@ import { sha1Hex } from "../../lib/kv/sha1.ts";
 import type { Ctx } from "../../lib/subsystem.ts";
 import { Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
 import type { MemberRecord, MemberState } from "../../lib/types.ts";
-import { freePort, makeTestCtx, type TestCtx } from "../helpers.ts";
+import { freePort, makeTestCtx, type TestCtx, until } from "../helpers.ts";
 
 /** An envelope for tests: sealed with `key` (base64), plain without. */
 export async function testEnvelope(ctx: Ctx, key?: string): Promise<PeerEnvelope> {
@@ -198,17 +198,8 @@ export async function stopAll(nodes: KvTestNode[]): Promise<void> {
 }
 
 /** Polls `fn` until it returns true (or throws after `ms`). */
-export async function eventually(
-  what: string,
-  fn: () => boolean | Promise<boolean>,
-  ms = 5000,
-): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await fn()) return;
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  throw new Error(`timed out after ${ms} ms waiting for: ${what}`);
+export function eventually(what: string, fn: () => boolean | Promise<boolean>, ms = 5000): Promise<void> {
+  return until(what, fn, ms, 25).then(() => {});
 }
 
 export const enc = (s: string) => new TextEncoder().encode(s);

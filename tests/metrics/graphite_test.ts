@@ -1,14 +1,9 @@
 import assert from "node:assert/strict";
-import { freePort, makeTestCtx } from "../helpers.ts";
+import { freePort, makeTestCtx, until } from "../helpers.ts";
 import { createMetrics, LineSplitter, parseGraphiteLine } from "../../lib/metrics/mod.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 
 const HOST = "127.0.0.13";
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 300 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(cond(), `timed out waiting for ${what}`);
-}
 
 Deno.test("graphite lines: good ones parse, NaN/Inf/negative/garbage are refused with a reason", () => {
   assert.deepEqual(parseGraphiteLine("a.b 1.5 1700000000", 5), { name: "a.b", value: 1.5, ts: 1700000000 });
@@ -109,7 +104,12 @@ Deno.test("graphite over TCP split across writes and over UDP lands in the store
     transport: "udp",
   });
   udp.close();
-  await until(() => svc.graphiteStats.points >= 5 && svc.graphiteStats.bad_lines >= 5, "5 points, 5 bad");
+  await until(
+    "5 points, 5 bad",
+    () => svc.graphiteStats.points >= 5 && svc.graphiteStats.bad_lines >= 5,
+    3000,
+    10,
+  );
   assert.equal(svc.graphiteStats.points, 5);
   assert.equal(svc.graphiteStats.bad_lines, 5, svc.graphiteStats.last_bad);
   assert.equal(svc.graphiteStats.overlong_lines, 1);
@@ -138,7 +138,7 @@ Deno.test("an idle graphite TCP connection is closed after idle_timeout (injecte
   await m.start();
   const conn = await Deno.connect({ hostname: HOST, port });
   await conn.write(new TextEncoder().encode("idle.x 1 1700000000\n"));
-  await until(() => m.service.graphiteStats.points === 1, "first point");
+  await until("first point", () => m.service.graphiteStats.points === 1, 3000, 10);
   await clock.advance(5000);
   const buf = new Uint8Array(16);
   const n = await conn.read(buf).catch(() => null);

@@ -1,15 +1,10 @@
 import assert from "node:assert/strict";
 import { StatsD } from "hot-shots";
-import { freePort, makeTestCtx } from "../helpers.ts";
+import { freePort, makeTestCtx, until } from "../helpers.ts";
 import { createMetrics } from "../../lib/metrics/mod.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 
 const HOST = "127.0.0.13";
-
-async function until(cond: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 200 && !cond(); i++) await new Promise((r) => setTimeout(r, 10));
-  assert.ok(cond(), `timed out waiting for ${what}`);
-}
 
 Deno.test("a real statsd client (hot-shots) sends every type; the flush stores exact aggregates", async () => {
   const port = freePort(HOST);
@@ -38,17 +33,17 @@ Deno.test("a real statsd client (hot-shots) sends every type; the flush stores e
     Math.random = realRandom;
   }
   const svc = m.service;
-  await until(() => svc.statsdStats().metrics >= 13, "13 samples");
+  await until("13 samples", () => svc.statsdStats().metrics >= 13, 2000, 10);
   // a gauge's deltas depend on order, and UDP sends may overtake each other: one at a time
   client.gauge("queue", 7);
-  await until(() => svc.statsdStats().metrics >= 14, "the gauge");
+  await until("the gauge", () => svc.statsdStats().metrics >= 14, 2000, 10);
   client.gaugeDelta("queue", 3);
-  await until(() => svc.statsdStats().metrics >= 15, "+3");
+  await until("+3", () => svc.statsdStats().metrics >= 15, 2000, 10);
   client.gaugeDelta("queue", -5);
-  await until(() => svc.statsdStats().metrics >= 16, "-5");
+  await until("-5", () => svc.statsdStats().metrics >= 16, 2000, 10);
   assert.equal(svc.statsdStats().bad_lines, 0, svc.statsdStats().last_bad);
   await clock.advance(10_000); // one statsd flush on the injected clock (answered by the Worker)
-  await until(() => svc.store.has("stats.gauges.app.hits.count"), "the flush");
+  await until("the flush", () => svc.store.has("stats.gauges.app.hits.count"), 2000, 10);
   const now = Math.floor(clock.now() / 1000);
   const get = (name: string) => {
     const s = svc.store.fetch(name, now - 60, now);
@@ -91,17 +86,17 @@ Deno.test("under ts routing the statsd Worker hands datagrams to the main thread
   try {
     await new Promise((r) => setTimeout(r, 50)); // the mode message reaches the Worker
     await send("routed:1|c");
-    await until(() => got.length === 1, "the datagram on the main thread");
+    await until("the datagram on the main thread", () => got.length === 1, 2000, 10);
     assert.equal(got[0], "routed:1|c");
     svc.setStatsdLocal(true);
     await new Promise((r) => setTimeout(r, 50));
     await send("local:2|c");
-    await until(() => svc.statsdStats().metrics === 1, "aggregated in the Worker");
+    await until("aggregated in the Worker", () => svc.statsdStats().metrics === 1, 2000, 10);
     // a TCP line goes to the same aggregator as UDP
     const conn = await Deno.connect({ hostname: HOST, port });
     await conn.write(new TextEncoder().encode("local:3|c\n"));
     conn.close();
-    await until(() => svc.statsdStats().metrics === 2, "the TCP line");
+    await until("the TCP line", () => svc.statsdStats().metrics === 2, 2000, 10);
     assert.equal(await svc.flushStatsd() > 0, true);
     const now = Math.floor(ctx.clock.now() / 1000);
     assert.deepEqual(

@@ -8,16 +8,8 @@ import assert from "node:assert/strict";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { createGossip, NO_KEY_WARNING } from "../../lib/gossip/mod.ts";
 import { Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
-import { freePort, makeTestCtx } from "../helpers.ts";
+import { freePort, makeTestCtx, until } from "../helpers.ts";
 import { SimCluster } from "../sim/gossip_harness.ts";
-
-async function until(pred: () => boolean, ms = 5000): Promise<void> {
-  const end = Date.now() + ms;
-  while (!pred()) {
-    if (Date.now() > end) throw new Error("condition not reached in time");
-    await new Promise((r) => setTimeout(r, 20));
-  }
-}
 
 Deno.test({
   name: "security: a spoofed leave or dead about the agent itself (no key) is refuted, never stops it",
@@ -52,10 +44,10 @@ Deno.test({
         });
       const inc0 = ctx.node.incarnation;
       await send({ type: "leave", uuid, incarnation: inc0 });
-      await until(() => ctx.node.incarnation > inc0);
+      await until("an incarnation bump", () => ctx.node.incarnation > inc0, 5000);
       await send({ type: "dead", uuid, incarnation: ctx.node.incarnation, from: "x".repeat(40) });
       await send({ type: "leave", uuid, incarnation: ctx.node.incarnation + 5 });
-      await until(() => ctx.node.incarnation > inc0 + 5);
+      await until("five more refutations", () => ctx.node.incarnation > inc0 + 5, 5000);
       await new Promise((r) => setTimeout(r, 300)); // longer than leave_propagate_wait
       assert.deepEqual(stops, [], "the agent was never asked to stop");
       assert.equal(gossip.engine.leaving, false);

@@ -7,20 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createChecks } from "../../lib/checks/mod.ts";
-import { makeTestCtx, startAgent, type TestCtx, until } from "../helpers.ts";
-
-/** Processes whose command line contains `marker`. */
-function processesWith(marker: string): number[] {
-  const out: number[] = [];
-  for (const e of Deno.readDirSync("/proc")) {
-    if (!/^\d+$/.test(e.name)) continue;
-    try {
-      const cmd = Deno.readTextFileSync(`/proc/${e.name}/cmdline`).replaceAll("\0", " ");
-      if (cmd.includes(marker)) out.push(Number(e.name));
-    } catch { /* exited */ }
-  }
-  return out;
-}
+import { makeTestCtx, processesWith, startAgent, type TestCtx, until } from "../helpers.ts";
 
 /** A test ctx with one plugin `check_<name>` (a sh script) in a dir nagios_user can reach. */
 function withPlugin(name: string, body: string, check: Record<string, unknown> = {}): TestCtx {
