@@ -30,34 +30,52 @@ export async function forwardQuery(
   return proto === "udp" ? await viaUdp(up, query, timeoutMs) : await viaTcp(up, query, timeoutMs);
 }
 
-async function viaUdp(up: Upstream, query: Uint8Array, timeoutMs: number): Promise<Uint8Array | null> {
-  const sock = Deno.listenDatagram({
-    hostname: up.hostname.includes(":") ? "::" : "0.0.0.0",
-    port: 0,
-    transport: "udp",
-  });
-  const timer = setTimeout(() => sock.close(), timeoutMs);
+/**
+ * Runs `io` on `res`, closing `res` after `timeoutMs` (which makes a pending read fail) and in any
+ * case at the end; a read cut by the deadline answers null.
+ */
+async function withDeadline<R extends { close(): void }>(
+  res: R,
+  timeoutMs: number,
+  io: (res: R) => Promise<Uint8Array | null>,
+): Promise<Uint8Array | null> {
+  const timer = setTimeout(() => res.close(), timeoutMs);
   try {
-    await sock.send(query, { transport: "udp", hostname: up.hostname, port: up.port });
-    while (true) {
-      const [data] = await sock.receive();
-      if (data.length >= 12 && data[0] === query[0] && data[1] === query[1]) return data;
-    }
+    return await io(res);
   } catch (err) {
     if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) return null;
     throw err;
   } finally {
     clearTimeout(timer);
     try {
-      sock.close();
+      res.close();
     } catch { /* closed by the timer */ }
   }
 }
 
+/** A reply to `query`: a whole header and the same id. */
+function answers(query: Uint8Array, reply: Uint8Array | null): boolean {
+  return !!reply && reply.length >= 12 && reply[0] === query[0] && reply[1] === query[1];
+}
+
+function viaUdp(up: Upstream, query: Uint8Array, timeoutMs: number): Promise<Uint8Array | null> {
+  const sock = Deno.listenDatagram({
+    hostname: up.hostname.includes(":") ? "::" : "0.0.0.0",
+    port: 0,
+    transport: "udp",
+  });
+  return withDeadline(sock, timeoutMs, async () => {
+    await sock.send(query, { transport: "udp", hostname: up.hostname, port: up.port });
+    while (true) {
+      const [data] = await sock.receive();
+      if (answers(query, data)) return data;
+    }
+  });
+}
+
 async function viaTcp(up: Upstream, query: Uint8Array, timeoutMs: number): Promise<Uint8Array | null> {
   const conn = await Deno.connect({ hostname: up.hostname, port: up.port });
-  const timer = setTimeout(() => conn.close(), timeoutMs);
-  try {
+  return await withDeadline(conn, timeoutMs, async () => {
     const framed = new Uint8Array(query.length + 2);
     framed[0] = query.length >> 8;
     framed[1] = query.length & 0xff;
@@ -67,16 +85,8 @@ async function viaTcp(up: Upstream, query: Uint8Array, timeoutMs: number): Promi
     const head = await readExactly(conn, 2);
     if (!head) return null;
     const body = await readExactly(conn, (head[0] << 8) | head[1]);
-    return body && body.length >= 12 && body[0] === query[0] && body[1] === query[1] ? body : null;
-  } catch (err) {
-    if (err instanceof Deno.errors.BadResource || err instanceof Deno.errors.Interrupted) return null;
-    throw err;
-  } finally {
-    clearTimeout(timer);
-    try {
-      conn.close();
-    } catch { /* closed by the timer */ }
-  }
+    return answers(query, body) ? body : null;
+  });
 }
 
 async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array | null> {
