@@ -1,0 +1,224 @@
+/**
+ * Side by side with the tools kunai competes with, using the shared anchor scripts (Serf, etcd,
+ * collectd): each scenario runs the competitor and kunai interleaved, ROUNDS times (default 3),
+ * every run under the shared bench lock, and reports every run, the medians and kunai/anchor ratios.
+ *
+ *   KUNAI_ANCHORS=/path/to/shared/bench  the anchor scripts (default: ../shared/bench next to the repo;
+ *                                        the bench prints {"skipped": ...} when they are not there)
+ *   ROUNDS=3  ONLY=gossip20,gossip5,kv,idle  (any subset)
+ *   KV: LEVELS="16 64" OPS="put get" DURATION=10 pass through to run-etcd-anchor.sh
+ *   IDLE_S=120  the idle CPU window (run-collectd-anchor.sh, collectd vs one default kunai agent)
+ *
+ * Prints one JSON line (the summary) on stdout; per-run lines go to stderr.
+ */
+import { join } from "node:path";
+import { freePort, tempDir } from "../../tests/helpers.ts";
+
+const root = join(new URL(".", import.meta.url).pathname, "..", "..");
+const anchors = Deno.env.get("KUNAI_ANCHORS") ?? join(root, "..", "shared", "bench");
+const rounds = Number(Deno.env.get("ROUNDS") ?? 3);
+const only = (Deno.env.get("ONLY") ?? "gossip20,gossip5,kv,idle").split(",").map((s) => s.trim());
+const LOCK = "/tmp/kunai-anchor-bench.lock";
+
+type Json = Record<string, unknown>;
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Runs one anchor script under the bench lock; its last stdout line is the JSON summary. */
+async function anchor(script: string, args: string[], env: Record<string, string> = {}): Promise<Json> {
+  const out = await new Deno.Command("flock", {
+    args: [LOCK, "bash", join(anchors, script), ...args],
+    env,
+    stdout: "piped",
+    stderr: "null",
+  }).output();
+  const last = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
+  try {
+    return JSON.parse(last);
+  } catch {
+    return { error: `${script}: no JSON summary (exit ${out.code})`, output: last.slice(-300) };
+  }
+}
+
+const loadavg = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
+
+function median(xs: number[]): number | null {
+  const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
+  if (v.length === 0) return null;
+  const m = Math.floor(v.length / 2);
+  return v.length % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+const num = (v: unknown) => (typeof v === "number" ? v : NaN);
+const ratio = (a: number | null, b: number | null) =>
+  a === null || b === null || b === 0 ? null : Math.round((a / b) * 100) / 100;
+const dig = (o: unknown, ...path: string[]): unknown =>
+  path.reduce<unknown>((v, k) => (v && typeof v === "object" ? (v as Json)[k] : undefined), o);
+
+/** A default agent (what kunai-cluster.sh writes: default pack, 10 s collectors) for the idle window. */
+async function startIdleAgent(): Promise<{ pid: number; stop(): Promise<void> }> {
+  const { dir, cleanup } = tempDir("kunai-idle-");
+  for (const d of ["etc", "data", "log"]) await Deno.mkdir(join(dir, d), { recursive: true });
+  const port = freePort();
+  await Deno.writeTextFile(
+    join(dir, "etc", "local.json"),
+    JSON.stringify({
+      name: "idle",
+      port,
+      bind: "127.0.0.1",
+      addr: "127.0.0.1",
+      tags: ["linux"],
+      seeds: [],
+      bootstrap: true,
+      data: join(dir, "data"),
+      log: join(dir, "log"),
+      lock: join(dir, "kunai.pid"),
+      socket: join(dir, "kunai.sock"),
+      log_level: "ERROR",
+    }),
+  );
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "agent", "start", "--cfg-dir", join(dir, "etc")],
+    cwd: root,
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  for (let i = 0; i < 150; i++) {
+    try {
+      const r = await fetch(`http://127.0.0.1:${port}/`);
+      await r.body?.cancel();
+      if (r.ok) break;
+    } catch { /* not up yet */ }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await new Promise((r) => setTimeout(r, 10_000)); // start-up done, first collector round taken
+  return {
+    pid: child.pid,
+    async stop() {
+      try {
+        child.kill("SIGTERM");
+      } catch { /* gone */ }
+      await child.status;
+      cleanup();
+    },
+  };
+}
+
+if (!exists(join(anchors, "serf-cluster.sh"))) {
+  console.log(JSON.stringify({ skipped: `no anchor scripts in ${anchors} (set KUNAI_ANCHORS)` }));
+  Deno.exit(0);
+}
+
+const runs: Json[] = [];
+const log = (r: Json) => {
+  runs.push(r);
+  console.error(JSON.stringify(r));
+};
+
+for (let round = 1; round <= rounds; round++) {
+  for (const n of [20, 5]) {
+    if (!only.includes(`gossip${n}`)) continue;
+    log({
+      round,
+      what: `gossip${n}`,
+      side: "serf",
+      load: loadavg(),
+      r: await anchor("serf-cluster.sh", [String(n)]),
+    });
+    log({
+      round,
+      what: `gossip${n}`,
+      side: "kunai",
+      load: loadavg(),
+      r: await anchor("kunai-cluster.sh", [root, String(n)]),
+    });
+  }
+  if (only.includes("kv")) {
+    const env = {
+      LEVELS: Deno.env.get("LEVELS") ?? "16 64",
+      OPS: Deno.env.get("OPS") ?? "put get",
+      DURATION: Deno.env.get("DURATION") ?? "10",
+    };
+    log({ round, what: "kv", side: "etcd", load: loadavg(), r: await anchor("run-etcd-anchor.sh", [], env) });
+    log({
+      round,
+      what: "kv",
+      side: "kunai",
+      load: loadavg(),
+      r: await anchor("kunai-kv-cluster.sh", [root], env),
+    });
+  }
+  if (only.includes("idle")) {
+    const env = { DURATION: Deno.env.get("IDLE_S") ?? "120", RUN_NE: "0" };
+    log({
+      round,
+      what: "idle",
+      side: "collectd",
+      load: loadavg(),
+      r: await anchor("run-collectd-anchor.sh", [], env),
+    });
+    const agent = await startIdleAgent();
+    try {
+      const r = await anchor("run-collectd-anchor.sh", [], {
+        ...env,
+        TARGET_PID: String(agent.pid),
+        NAME: "kunai",
+      });
+      log({ round, what: "idle", side: "kunai", load: loadavg(), r });
+    } finally {
+      await agent.stop();
+    }
+  }
+}
+
+/** Medians of one figure per side of a scenario, and kunai's ratio to the anchor. */
+function figure(what: string, anchorSide: string, pick: (r: Json) => unknown) {
+  const of = (side: string) =>
+    runs.filter((x) => x.what === what && x.side === side).map((x) => num(pick(x.r as Json)));
+  const a = of(anchorSide), k = of("kunai");
+  const ma = median(a), mk = median(k);
+  return { [anchorSide]: a, kunai: k, [`${anchorSide}_median`]: ma, kunai_median: mk, ratio: ratio(mk, ma) };
+}
+
+const summary: Json = { date: new Date().toISOString(), rounds, cores: navigator.hardwareConcurrency };
+for (const n of [20, 5]) {
+  if (!only.includes(`gossip${n}`)) continue;
+  summary[`gossip${n}`] = {
+    converge_s: figure(`gossip${n}`, "serf", (r) => r.converge_s),
+    detect_s: figure(`gossip${n}`, "serf", (r) => r.detect_s),
+    rss_kb: figure(`gossip${n}`, "serf", (r) => r.rss_kb_avg),
+  };
+}
+if (only.includes("kv")) {
+  const kv: Json = {};
+  for (const c of ["c16", "c64"]) {
+    kv[`${c}_writes_per_s`] = figure("kv", "etcd", (r) => dig(r, "levels", c, "put", "ops_per_s"));
+    kv[`${c}_write_p99_ms`] = figure("kv", "etcd", (r) => dig(r, "levels", c, "put", "p99_ms"));
+    kv[`${c}_reads_per_s`] = figure("kv", "etcd", (r) => dig(r, "levels", c, "get", "ops_per_s"));
+  }
+  kv.acked_lost = figure("kv", "etcd", (r) => dig(r, "fault", "acked_lost_max_over_endpoints"));
+  kv.write_outage_s = figure("kv", "etcd", (r) => dig(r, "fault", "write_outage_s"));
+  kv.rss_kb_after_bench_max = figure("kv", "etcd", (r) => {
+    const v = Object.values((dig(r, "rss_kb_after_bench") ?? {}) as Json).map(num);
+    return v.length ? Math.max(...v) : NaN;
+  });
+  summary.kv = kv;
+}
+if (only.includes("idle")) {
+  const idle = (field: string) => (r: Json) => {
+    const results = (r.results ?? {}) as Json;
+    return dig(results, Object.keys(results)[0] ?? "", field);
+  };
+  summary.idle = {
+    cpu_pct: figure("idle", "collectd", idle("cpu_pct")),
+    rss_kb: figure("idle", "collectd", idle("rss_kb")),
+  };
+}
+console.log(JSON.stringify(summary));
