@@ -35,7 +35,9 @@ function exists(path: string): boolean {
 async function anchor(script: string, args: string[], env: Record<string, string> = {}): Promise<Json> {
   const out = await new Deno.Command("flock", {
     args: [LOCK, "bash", join(anchors, script), ...args],
-    env,
+    // Debian's python3 first: the scripts poll with python3, and a pyenv shim on PATH costs 0.15 s a
+    // call (N-1 calls per sweep), which would be timed as kunai's convergence. Same PATH for both sides.
+    env: { PATH: `/usr/bin:/bin:${Deno.env.get("PATH") ?? ""}`, ...env },
     stdout: "piped",
     stderr: "null",
   }).output();
