@@ -34,7 +34,7 @@ function exists(path: string): boolean {
 /** Runs one anchor script under the bench lock; its last stdout line is the JSON summary. */
 async function anchor(script: string, args: string[], env: Record<string, string> = {}): Promise<Json> {
   const out = await new Deno.Command("flock", {
-    args: [LOCK, "bash", join(anchors, script), ...args],
+    args: ["-o", LOCK, "bash", join(anchors, script), ...args], // -o: a leaked child never keeps the lock
     // Debian's python3 first: the scripts poll with python3, and a pyenv shim on PATH costs 0.15 s a
     // call (N-1 calls per sweep), which would be timed as kunai's convergence. Same PATH for both sides.
     env: { PATH: `/usr/bin:/bin:${Deno.env.get("PATH") ?? ""}`, ...env },
