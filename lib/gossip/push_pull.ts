@@ -20,12 +20,13 @@ export const JOIN_FOLLOW_UPS = [2, 10];
  * The seed's catch-up after a burst of joins, in gossip intervals: once no join arrived for
  * CATCH_UP_QUIET (20 ms by default), or at the latest CATCH_UP_MAX after the first one waiting
  * (100 ms), the seed pushes its table to every node that joined through it within CATCH_UP_WINDOW
- * (2 s) and was answered before some later joiner arrived (once per joiner, so a long storm costs
- * one exchange per joiner, like the follow-up it replaces).
+ * (2 s) and was told fewer members than it now holds; at most CATCH_UP_PUSHES times per joiner (a
+ * long storm costs a few exchanges per joiner, like the joiner's own follow-ups).
  */
 export const CATCH_UP_QUIET = 0.1;
 export const CATCH_UP_MAX = 0.5;
 export const CATCH_UP_WINDOW = 10;
+export const CATCH_UP_PUSHES = 3;
 
 /** Deadline of one push-pull exchange. */
 export const PUSH_PULL_TIMEOUT = 5000;
@@ -36,11 +37,12 @@ export function pushPullInterval(interval: number, nodes: number): number {
   return interval * (Math.ceil(Math.log2(nodes) - Math.log2(32)) + 1);
 }
 
-/** A node that joined through us: where it listens, when, and how many members our answer held. */
+/** A node that joined through us: where it listens, when, how many members we told it of, how many pushes. */
 interface Joiner {
   peer: PeerAddr;
   at: number;
   told: number;
+  pushes: number;
 }
 
 export class PushPull {
@@ -141,6 +143,7 @@ export class PushPull {
         peer: requester,
         at: this.#core.deps.clock.now(),
         told: this.#core.members.size,
+        pushes: 0,
       });
     }
     if (this.#joiners.size > 1) this.#scheduleCatchUp();
@@ -158,8 +161,9 @@ export class PushPull {
    * When several nodes join through us at once, the first ones answered do not know the later
    * ones. Gossip would tell them, but slowly: every alive of the burst competes for the same few
    * packets per round (records with services fill a datagram with two or three). So once the
-   * burst is over we push our table to each of them: one exchange per joiner, the same cost as
-   * the joiner's own follow-up, but sent when we actually hold the news.
+   * burst is over we push our table to each of them: an exchange like the joiner's own follow-up,
+   * but sent when we actually hold the news. A pause within a burst (a loaded box) may send one
+   * before the burst is over: the joiner is then pushed again once we hold more.
    */
   #scheduleCatchUp(): void {
     const { clock, config } = this.#core.deps;
@@ -186,7 +190,8 @@ export class PushPull {
         continue;
       }
       if (j.told >= size) continue;
-      this.#joiners.delete(uuid); // at most one catch-up each: the joiner's follow-ups do the rest
+      j.told = size;
+      if (++j.pushes >= CATCH_UP_PUSHES) this.#joiners.delete(uuid);
       counters.inc("gossip_join_catch_ups_total");
       this.exchange(j.peer, false).catch((err) =>
         log.debug(`join catch-up with ${peerKey(j.peer)}: ${err.message}`)

@@ -48,3 +48,24 @@ Deno.test("sim: after a burst of joins the seed pushes its table to the early jo
     `the early joiners waited for their follow-up: ${times.join(" ")}`,
   );
 });
+
+Deno.test("sim: a pause within a burst of joins does not leave the first wave without the second", async () => {
+  // every datagram lost again; 9 nodes join, then 10 more 150 ms later (well past the 20 ms quiet time,
+  // so the seed pushes once to the first wave, then again once the second wave is in)
+  const times: number[] = [];
+  for (let seed = 1; seed <= 5; seed++) {
+    const c = new SimCluster({ nodes: 20, seed, link: { loss: 1, delayMs: 5, jitterMs: 5 } });
+    for (const n of c.nodes) await n.engine.start();
+    await c.clock.advance(1000);
+    for (const n of c.nodes.slice(1, 10)) void n.engine.join(c.nodes[0].addr);
+    for (let i = 0; i < 30; i++) await c.clock.advance(5); // small steps: the joins run meanwhile
+    for (const n of c.nodes.slice(10)) void n.engine.join(c.nodes[0].addr);
+    times.push(await c.runUntil(() => c.converged(), 10_000, 5));
+    await c.stopAll();
+  }
+  // the joiners' own follow-up would come 400 ms after their join
+  assert.ok(
+    times.every((t) => t >= 0 && t <= 150),
+    `the first wave waited for its follow-up: ${times.join(" ")}`,
+  );
+});
