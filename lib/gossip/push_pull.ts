@@ -160,7 +160,7 @@ export class PushPull {
   /**
    * When several nodes join through us at once, the first ones answered do not know the later
    * ones. Gossip would tell them, but slowly: every alive of the burst competes for the same few
-   * packets per round (records with services fill a datagram with two or three). So once the
+   * packets per round (a record with one service is ~550 bytes: two per datagram). So once the
    * burst is over we push our table to each of them: an exchange like the joiner's own follow-up,
    * but sent when we actually hold the news. A pause within a burst (a loaded box) may send one
    * before the burst is over: the joiner is then pushed again once we hold more.
