@@ -326,8 +326,10 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const key = generateKey();
-    const seed = await node("seed", key);
-    const joiners = [await node("j1", key), await node("j2", key), await node("j3", key)];
+    // no periodic push-pull in this test: the seed's only outgoing exchanges are catch-ups
+    const slow = { gossip: { ...FAST, push_pull_interval: "60s" } };
+    const seed = await node("seed", key, slow);
+    const joiners = [await node("j1", key, slow), await node("j2", key, slow), await node("j3", key, slow)];
     try {
       const ok = await Promise.all(joiners.map((j) => j.gossip.join(`127.0.0.1:${seed.port}`)));
       assert.deepEqual(ok, [true, true, true]);
@@ -346,7 +348,11 @@ Deno.test({
           ),
         5000,
       );
-      assert.equal(seed.ctx.counters.get("gossip_push_pull_total", { role: "client" }) >= 1, true);
+      await until(
+        "a catch-up exchange completed",
+        () => seed.ctx.counters.get("gossip_push_pull_total", { role: "client" }) >= 1,
+        5000,
+      );
     } finally {
       await close(...joiners, seed);
     }
