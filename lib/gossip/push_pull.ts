@@ -3,13 +3,30 @@
  * sealed in the replay-protected peer envelope (a captured body cannot be played again). Periodic with a random alive node, on join, and towards one random
  * dead node per period so partitions heal (the peer's own record counts as strong evidence).
  */
+import type { TimerId } from "../clock/mod.ts";
 import type { MemberRecord } from "../types.ts";
 import { type PeerAddr, peerKey } from "../transport/mod.ts";
 import { decodePushPull, encodePushPull, PROTOCOL_VERSION } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
 
-/** Follow-up syncs after a join, in gossip intervals (200 ms by default: 0.1 s, 0.4 s and 2 s). */
-export const JOIN_FOLLOW_UPS = [0.5, 2, 10];
+/**
+ * Follow-up syncs after a join, in gossip intervals (200 ms by default: 0.4 s and 2 s). The seed's
+ * catch-up (below) normally delivers the members who joined after us sooner; these are the net
+ * under it (a seed of an older version, a lost catch-up).
+ */
+export const JOIN_FOLLOW_UPS = [2, 10];
+
+/**
+ * The seed's catch-up after a burst of joins, in gossip intervals: once no join arrived for
+ * CATCH_UP_QUIET (20 ms by default), or at the latest CATCH_UP_MAX after the first one waiting
+ * (100 ms), the seed pushes its table to every node that joined through it within CATCH_UP_WINDOW
+ * (2 s) and was told fewer members than it now holds; at most CATCH_UP_PUSHES times per joiner (a
+ * long storm costs a few exchanges per joiner, like the joiner's own follow-ups).
+ */
+export const CATCH_UP_QUIET = 0.1;
+export const CATCH_UP_MAX = 0.5;
+export const CATCH_UP_WINDOW = 10;
+export const CATCH_UP_PUSHES = 3;
 
 /** Deadline of one push-pull exchange. */
 export const PUSH_PULL_TIMEOUT = 5000;
@@ -20,8 +37,19 @@ export function pushPullInterval(interval: number, nodes: number): number {
   return interval * (Math.ceil(Math.log2(nodes) - Math.log2(32)) + 1);
 }
 
+/** A node that joined through us: where it listens, when, how many members we told it of, how many pushes. */
+interface Joiner {
+  peer: PeerAddr;
+  at: number;
+  told: number;
+  pushes: number;
+}
+
 export class PushPull {
   #core: EngineCore;
+  #joiners = new Map<string, Joiner>();
+  #catchUpTimer: TimerId | null = null;
+  #catchUpSince = 0;
 
   constructor(core: EngineCore) {
     this.#core = core;
@@ -109,7 +137,66 @@ export class PushPull {
     this.#core.members.merge(Object.values(d.value.nodes), d.value.from ?? null);
     counters.inc("gossip_push_pull_total", { role: "server" });
     if (d.value.join) log.debug(`join push-pull from ${requester ? peerKey(requester) : "an unnamed peer"}`);
-    return this.#body(false);
+    const answer = this.#body(false);
+    if (d.value.join && d.value.from && requester) {
+      this.#joiners.set(d.value.from, {
+        peer: requester,
+        at: this.#core.deps.clock.now(),
+        told: this.#core.members.size,
+        pushes: 0,
+      });
+    }
+    if (this.#joiners.size > 1) this.#scheduleCatchUp();
+    return answer;
+  }
+
+  /** Cancels the pending catch-up (engine stop). */
+  stop(): void {
+    if (this.#catchUpTimer !== null) this.#core.deps.clock.clearTimeout(this.#catchUpTimer);
+    this.#catchUpTimer = null;
+    this.#joiners.clear();
+  }
+
+  /**
+   * When several nodes join through us at once, the first ones answered do not know the later
+   * ones. Gossip would tell them, but slowly: every alive of the burst competes for the same few
+   * packets per round (a record with one service is ~550 bytes: two per datagram). So once the
+   * burst is over we push our table to each of them: an exchange like the joiner's own follow-up,
+   * but sent when we actually hold the news. A pause within a burst (a loaded box) may send one
+   * before the burst is over: the joiner is then pushed again once we hold more.
+   */
+  #scheduleCatchUp(): void {
+    const { clock, config } = this.#core.deps;
+    const now = clock.now();
+    if (this.#catchUpTimer === null) this.#catchUpSince = now;
+    else clock.clearTimeout(this.#catchUpTimer);
+    const latest = this.#catchUpSince + CATCH_UP_MAX * config.gossip_interval;
+    const wait = Math.max(0, Math.min(CATCH_UP_QUIET * config.gossip_interval, latest - now));
+    this.#catchUpTimer = clock.setTimeout(() => {
+      this.#catchUpTimer = null;
+      this.#catchUp();
+    }, wait);
+  }
+
+  #catchUp(): void {
+    const core = this.#core;
+    const { clock, config, log, counters } = core.deps;
+    if (!core.running || core.members.leaving) return;
+    const size = core.members.size;
+    const since = clock.now() - CATCH_UP_WINDOW * config.gossip_interval;
+    for (const [uuid, j] of this.#joiners) {
+      if (j.at < since) {
+        this.#joiners.delete(uuid);
+        continue;
+      }
+      if (j.told >= size) continue;
+      j.told = size;
+      if (++j.pushes >= CATCH_UP_PUSHES) this.#joiners.delete(uuid);
+      counters.inc("gossip_join_catch_ups_total");
+      this.exchange(j.peer, false).catch((err) =>
+        log.debug(`join catch-up with ${peerKey(j.peer)}: ${err.message}`)
+      );
+    }
   }
 
   /**

@@ -319,3 +319,42 @@ Deno.test("saved peers: round trip, at most 32, alive ones only, never ourselves
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "gossip subsystem: agents joining one seed at once get the seed's catch-up over real HTTP",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const key = generateKey();
+    // no periodic push-pull in this test: the seed's only outgoing exchanges are catch-ups
+    const slow = { gossip: { ...FAST, push_pull_interval: "60s" } };
+    const seed = await node("seed", key, slow);
+    const joiners = [await node("j1", key, slow), await node("j2", key, slow), await node("j3", key, slow)];
+    try {
+      const ok = await Promise.all(joiners.map((j) => j.gossip.join(`127.0.0.1:${seed.port}`)));
+      assert.deepEqual(ok, [true, true, true]);
+      // the first ones answered did not know the later ones: the seed pushed its table to them, at
+      // the address their own record names (the HTTP route does not see the socket's peer)
+      await until(
+        "the seed's catch-up",
+        () => seed.ctx.counters.get("gossip_join_catch_ups_total") >= 1,
+        5000,
+      );
+      await until(
+        "every agent sees the 4 members alive",
+        () =>
+          [seed, ...joiners].every((n) =>
+            n.gossip.membership.members().filter((m) => m.state === "alive").length === 4
+          ),
+        5000,
+      );
+      await until(
+        "a catch-up exchange completed",
+        () => seed.ctx.counters.get("gossip_push_pull_total", { role: "client" }) >= 1,
+        5000,
+      );
+    } finally {
+      await close(...joiners, seed);
+    }
+  },
+});

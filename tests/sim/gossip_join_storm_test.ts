@@ -8,12 +8,17 @@ import assert from "node:assert/strict";
 import { SimCluster } from "./gossip_harness.ts";
 
 /** All but the first node join the first at the same virtual instant; returns ms to converge (-1: not in 10 s). */
-async function storm(nodes: number, seed: number): Promise<number> {
-  const c = new SimCluster({ nodes, seed, link: { loss: 0.02, delayMs: 5, jitterMs: 100 } });
+async function storm(
+  nodes: number,
+  seed: number,
+  link = { loss: 0.02, delayMs: 5, jitterMs: 100 },
+  stepMs = 50,
+): Promise<number> {
+  const c = new SimCluster({ nodes, seed, link });
   for (const n of c.nodes) await n.engine.start();
   await c.clock.advance(1000);
   for (const n of c.nodes.slice(1)) void n.engine.join(c.nodes[0].addr);
-  const took = await c.runUntil(() => c.converged(), 10_000, 50);
+  const took = await c.runUntil(() => c.converged(), 10_000, stepMs);
   await c.stopAll();
   return took;
 }
@@ -29,4 +34,38 @@ Deno.test("sim: 5 agents joining one seed at once converge within 2 s in every r
   const times: number[] = [];
   for (let seed = 1; seed <= 30; seed++) times.push(await storm(5, seed));
   assert.ok(times.every((t) => t >= 0 && t <= 2000), `slow or lost: ${times.join(" ")}`);
+});
+
+Deno.test("sim: after a burst of joins the seed pushes its table to the early joiners (no datagram needed)", async () => {
+  // every datagram lost: only push-pulls carry news. The early joiners' own follow-up comes 0.4 s
+  // after their join; the seed's catch-up comes CATCH_UP_QUIET (20 ms) after the burst ends.
+  const times: number[] = [];
+  for (let seed = 1; seed <= 10; seed++) {
+    times.push(await storm(20, seed, { loss: 1, delayMs: 5, jitterMs: 20 }, 5));
+  }
+  assert.ok(
+    times.every((t) => t >= 0 && t <= 150),
+    `the early joiners waited for their follow-up: ${times.join(" ")}`,
+  );
+});
+
+Deno.test("sim: a pause within a burst of joins does not leave the first wave without the second", async () => {
+  // every datagram lost again; 9 nodes join, then 10 more 150 ms later (well past the 20 ms quiet time,
+  // so the seed pushes once to the first wave, then again once the second wave is in)
+  const times: number[] = [];
+  for (let seed = 1; seed <= 5; seed++) {
+    const c = new SimCluster({ nodes: 20, seed, link: { loss: 1, delayMs: 5, jitterMs: 5 } });
+    for (const n of c.nodes) await n.engine.start();
+    await c.clock.advance(1000);
+    for (const n of c.nodes.slice(1, 10)) void n.engine.join(c.nodes[0].addr);
+    for (let i = 0; i < 30; i++) await c.clock.advance(5); // small steps: the joins run meanwhile
+    for (const n of c.nodes.slice(10)) void n.engine.join(c.nodes[0].addr);
+    times.push(await c.runUntil(() => c.converged(), 10_000, 5));
+    await c.stopAll();
+  }
+  // the joiners' own follow-up would come 400 ms after their join
+  assert.ok(
+    times.every((t) => t >= 0 && t <= 150),
+    `the first wave waited for its follow-up: ${times.join(" ")}`,
+  );
 });
