@@ -196,13 +196,13 @@ Deno.test("the plugin runner Worker stops when idle and starts again for the nex
     runner.allow(["/bin/echo"]);
     assert.equal(runner.running, false, "not started before the first run");
     const first = await runner.run(["/bin/echo", "one"], 5000, 1000);
-    assert.equal(first.code, 0, first.error);
+    assert.equal(first.code, 0, String(first.error ?? ""));
     assert.match(first.output, /one/);
     assert.equal(runner.running, true);
     await until("the idle Worker stops", () => !runner.running);
     assert.equal(ctx.sandbox.workers().some((w) => w.running), false, "its isolate is gone");
     const again = await runner.run(["/bin/echo", "two"], 5000, 1000);
-    assert.equal(again.code, 0, again.error);
+    assert.equal(again.code, 0, String(again.error ?? ""));
     assert.match(again.output, /two/);
     assert.equal(again.generation, first.generation, "an idle stop does not supersede results");
   } finally {
