@@ -15,7 +15,7 @@ Deno.test("a trim is due once malloc holds minFree more free bytes than the last
   assert.equal(p.due(10 * MB), true, "a new burst counts from the lower level");
 });
 
-Deno.test("MallocTrim reads glibc's free bytes and trims only past the policy's threshold", {
+Deno.test("MallocTrim reads glibc's free bytes and trims only when quiet and past the policy's threshold", {
   ignore: Deno.build.os !== "linux",
 }, () => {
   const idle = new MallocTrim(new TrimPolicy(1024 * MB));
@@ -24,9 +24,16 @@ Deno.test("MallocTrim reads glibc's free bytes and trims only past the policy's 
     assert.equal(idle.available, true, "glibc's mallinfo2/malloc_trim are reachable through FFI");
     const free = idle.freeBytes();
     assert.ok(typeof free === "number" && free >= 0);
-    assert.equal(idle.sample(), false, "well under the threshold: no trim");
+    assert.equal(idle.sample(0, 0), false, "first sample: no reference yet");
+    assert.equal(idle.sample(10_000, 100), false, "quiet, but well under the threshold: no trim");
     assert.equal(idle.trims, 0);
-    assert.equal(eager.sample(), true, "at the threshold: trimmed");
+    assert.equal(eager.sample(0, 0), false);
+    assert.equal(
+      eager.sample(10_000, 2_000),
+      false,
+      "busy (20 % of a core) since the last sample: left alone",
+    );
+    assert.equal(eager.sample(20_000, 2_100), true, "quiet again and at the threshold: trimmed");
     assert.equal(eager.trims, 1);
     assert.ok(eager.released >= 0);
   } finally {
