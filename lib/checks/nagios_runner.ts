@@ -178,13 +178,39 @@ export class NagiosRunner {
   #sandbox: Sandbox;
   #worker: SandboxWorker | null = null;
   #allowed: string[] = [];
+  /** Runs not yet answered; the Worker is stopped after `idleMs` without any. */
+  #inFlight = 0;
+  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #idleMs: number;
   /** Bumped at each respawn so callers can drop results of a superseded Worker. */
   generation = 0;
   /** Runs started (the run marker's sequence). */
   #runs = 0;
 
-  constructor(sandbox: Sandbox) {
+  /**
+   * `idleMs`: the Worker (an isolate, ~10 MB) stops after this long without a run and starts again
+   * on the next one (default 60 s: plugin checks often run every few minutes).
+   */
+  constructor(sandbox: Sandbox, opts: { idleMs?: number } = {}) {
     this.#sandbox = sandbox;
+    this.#idleMs = opts.idleMs ?? 60_000;
+  }
+
+  /** True while the Worker is up (tests, info). */
+  get running(): boolean {
+    return this.#worker?.running ?? false;
+  }
+
+  #armIdle(): void {
+    clearTimeout(this.#idleTimer);
+    if (this.#inFlight > 0) return;
+    const t = setTimeout(() => {
+      if (this.#inFlight > 0) return;
+      this.#worker?.terminate();
+      this.#worker = null;
+    }, this.#idleMs);
+    Deno.unrefTimer(t);
+    this.#idleTimer = t;
   }
 
   /** Sets the executables the Worker may run (sorted, deduplicated). */
@@ -221,6 +247,8 @@ export class NagiosRunner {
   ): Promise<PluginRun & { generation: number }> {
     const generation = this.generation;
     const w = this.#ensure();
+    this.#inFlight++;
+    clearTimeout(this.#idleTimer);
     try {
       const marker = `${Deno.pid}.${++this.#runs}`;
       const params: PluginRunParams = { argv, timeoutMs, maxOutput, marker, ...as };
@@ -228,10 +256,14 @@ export class NagiosRunner {
       return { ...r, generation };
     } catch (err) {
       return { ...failedRun(`plugin runner failed: ${(err as Error).message}`), generation };
+    } finally {
+      this.#inFlight--;
+      this.#armIdle();
     }
   }
 
   stop(): void {
+    clearTimeout(this.#idleTimer);
     this.#worker?.terminate();
     this.#worker = null;
   }

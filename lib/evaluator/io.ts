@@ -20,6 +20,41 @@ export interface IoFs {
   rpmQuery(name: string): Promise<boolean | null>;
 }
 
+function refusedOr<T>(path: string, err: unknown, fallback: T): T {
+  if ((err as Error)?.name === "BrokerDenied") {
+    throw new EvalError("runtime", `${path} may not be read by expressions (${(err as Error).message})`);
+  }
+  return fallback;
+}
+
+/**
+ * An IoFs over the read broker (in the io Worker, or the main thread's LocalBroker): a path the
+ * broker refuses is an EvalError naming it; a missing or unreadable one answers "nothing".
+ */
+export function brokeredFs(b: {
+  stat(path: string): Promise<{ isFile: boolean; mtime: number | null; size: number }>;
+  readChunk(path: string, offset: number, len: number): Promise<Uint8Array>;
+  rpmQuery(name: string): Promise<boolean | null>;
+}): IoFs {
+  return {
+    async stat(path) {
+      try {
+        return await b.stat(path);
+      } catch (err) {
+        return refusedOr(path, err, null);
+      }
+    },
+    async readChunk(path, offset, len) {
+      try {
+        return await b.readChunk(path, offset, len);
+      } catch (err) {
+        return refusedOr(path, err, null);
+      }
+    },
+    rpmQuery: (name) => b.rpmQuery(name),
+  };
+}
+
 /** Where has_package looks; tests point these elsewhere. */
 export const packageSources = {
   dpkgStatus: "/var/lib/dpkg/status",

@@ -1,8 +1,10 @@
 /**
- * Main-thread side of the evaluator's machine Worker: an `EvalIo` whose calls run in io_worker.ts
- * under a deadline. The broker lets the Worker read only world-readable files outside the agent's
- * own configuration, data, logs and keys, so `grep("^root:", "/etc/shadow")` or a probe of
- * `keyring.json` is refused, and a regexp that backtracks for minutes costs one timeout.
+ * Main-thread side of the evaluator's machine functions: an `EvalIo` under a deadline and the
+ * evaluator's broker policy, which reads only world-readable files outside the agent's own
+ * configuration, data, logs and keys, so `grep("^root:", "/etc/shadow")` or a probe of
+ * `keyring.json` is refused. A grep with a user regexp runs in io_worker.ts, so one that backtracks
+ * for minutes costs one timeout; the other calls (file checks, literal grep, packages, TCP) only
+ * wait on I/O and are answered here through the same policy, without a Worker.
  *
  * ```ts
  * const io = sandboxedIo(ctx.sandbox, { deny: agentSecretPaths(ctx.config) });
@@ -10,10 +12,10 @@
  * ```
  */
 import { dirname } from "node:path";
-import type { Sandbox, SandboxWorker } from "../sandbox/mod.ts";
+import type { BrokerStat, Sandbox, SandboxWorker } from "../sandbox/mod.ts";
 import { NO_PERMISSIONS } from "../sandbox/mod.ts";
 import { EvalError } from "./errors.ts";
-import { packageSources } from "./io.ts";
+import { brokeredFs, makeIo, packageSources, rpmQuery } from "./io.ts";
 import type { IoReply } from "./io_worker.ts";
 import type { EvalIo, IoFunction } from "./machine.ts";
 import type { PyValue } from "./values.ts";
@@ -69,11 +71,22 @@ export interface IoHostOptions {
   idleMs?: number;
 }
 
-/** An EvalIo running each call in a sandboxed Worker (started on first use). */
+/** Calls that may run user-controlled CPU work (a regexp) and so need the Worker's deadline. */
+function needsWorker(name: IoFunction, args: PyValue[]): boolean {
+  return name === "grep" && args[2] === true;
+}
+
+/**
+ * An EvalIo under the evaluator's broker policy. A grep with a user regexp runs in a sandboxed
+ * Worker (started on first use, stopped after `idleMs` unused) that is terminated at the deadline;
+ * the other calls only wait on files, dpkg's status file, rpm or a socket, so they are answered in
+ * this thread through the same policy (`LocalBroker`): no isolate (~10-20 MB) for the default
+ * detectors' `fileexists`/`grep`/`has_package`.
+ */
 export function sandboxedIo(
   sandbox: Sandbox,
   opts: IoHostOptions,
-): EvalIo & { worker(): SandboxWorker | null } {
+): EvalIo & { worker(): SandboxWorker | null; deniedReads(): number } {
   let w: SandboxWorker | null = null;
   let inFlight = 0;
   let idleTimer: ReturnType<typeof setTimeout> | undefined;
@@ -83,6 +96,7 @@ export function sandboxedIo(
     clearTimeout(idleTimer);
     const t = setTimeout(() => {
       if (inFlight === 0 && w) {
+        deniedBefore += w.deniedReads;
         w.terminate();
         w = null;
       }
@@ -98,37 +112,72 @@ export function sandboxedIo(
     }
   });
   const deadline = opts.deadlineMs ?? IO_DEADLINE_MS;
+  const policy = {
+    name: opts.name ?? "evaluator-io",
+    brokerAllow: ["/**"],
+    brokerDeny: [...ALWAYS_DENIED, ...opts.deny],
+    brokerWorldReadable: true,
+  };
+  const broker = sandbox.localBroker(policy);
+  const local = makeIo(brokeredFs({
+    stat: (path) => broker.op({ op: "stat", path }) as Promise<BrokerStat>,
+    readChunk: (path, offset, max) =>
+      broker.op({ op: "readChunk", path, offset, max }) as Promise<Uint8Array>,
+    rpmQuery,
+  }));
+  let deniedBefore = 0; // refusals counted by Workers already stopped
   const ensure = (): SandboxWorker =>
     w ??= sandbox.spawn({
-      name: opts.name ?? "evaluator-io",
+      ...policy,
       module: new URL("./io_worker.ts", import.meta.url),
       permissions: { ...NO_PERMISSIONS, net: true, run: rpm.length ? rpm : false },
-      brokerAllow: ["/**"],
-      brokerDeny: [...ALWAYS_DENIED, ...opts.deny],
-      brokerWorldReadable: true,
       // loading the module on a busy box may be slow; each call's deadline starts once it is up
       startTimeoutMs: 30_000,
     });
+  const inWorker = async (name: IoFunction, args: PyValue[], ms: number): Promise<PyValue> => {
+    let reply: IoReply;
+    try {
+      reply = await ensure().call<IoReply>("call", { name, args }, ms);
+    } catch (err) {
+      const e = err as Error;
+      if (e.name === "WorkerTimeout") {
+        throw new EvalError("limit", `${name}() did not finish within ${ms / 1000} s and was stopped`);
+      }
+      throw new EvalError("runtime", `${name}() failed: ${e.message}`);
+    }
+    if (reply.ok) return reply.value;
+    throw new EvalError(reply.kind, reply.message);
+  };
+  const inThread = async (name: IoFunction, args: PyValue[], ms: number): Promise<PyValue> => {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const expired = new Promise<never>((_, reject) => {
+      timer = setTimeout(
+        () => reject(new EvalError("limit", `${name}() did not finish within ${ms / 1000} s`)),
+        ms,
+      );
+    });
+    try {
+      return await Promise.race([local.call(name, args), expired]);
+    } catch (err) {
+      if (err instanceof EvalError) throw err;
+      throw new EvalError("runtime", `${name}() failed: ${(err as Error)?.message ?? err}`);
+    } finally {
+      clearTimeout(timer);
+    }
+  };
   return {
     worker: () => w,
+    deniedReads: () => broker.deniedReads + deniedBefore + (w?.deniedReads ?? 0),
     async call(name: IoFunction, args: PyValue[]): Promise<PyValue> {
       const ms = name === "check_tcp" ? Number(args[2]) * 1000 + 2000 : deadline;
-      let reply: IoReply;
+      if (!needsWorker(name, args)) return await inThread(name, args, ms);
       inFlight++;
       try {
-        reply = await ensure().call<IoReply>("call", { name, args }, ms);
-      } catch (err) {
-        const e = err as Error;
-        if (e.name === "WorkerTimeout") {
-          throw new EvalError("limit", `${name}() did not finish within ${ms / 1000} s and was stopped`);
-        }
-        throw new EvalError("runtime", `${name}() failed: ${e.message}`);
+        return await inWorker(name, args, ms);
       } finally {
         inFlight--;
         armIdle();
       }
-      if (reply.ok) return reply.value;
-      throw new EvalError(reply.kind, reply.message);
     },
   };
 }

@@ -7,7 +7,7 @@
 import { dirname, join } from "node:path";
 import type { Ctx } from "../subsystem.ts";
 import type { MemberRecord } from "../types.ts";
-import { SHIPPED_TEMPLATES, Templates } from "../templates/mod.ts";
+import { loadTemplateEngine, SHIPPED_TEMPLATES, Templates } from "../templates/mod.ts";
 import { type CommandResult, runCommand } from "../process/mod.ts";
 import { applyPartial } from "./partial.ts";
 import { readIfExists, writeAtomic } from "../fs/mod.ts";
@@ -254,6 +254,7 @@ export class Generators {
   }
 
   async #render(def: GeneratorDef, self: MemberRecord, st: GeneratorStatus): Promise<string> {
+    await loadTemplateEngine();
     const templates = new Templates({ dirs: def.templateDirs, trimBlocks: true });
     const members = this.#membership.members();
     const nodes: Record<string, MemberRecord> = {};

@@ -5,7 +5,12 @@
  */
 import type { Ctx } from "../subsystem.ts";
 import type { CheckResultEvent, MemberRecord } from "../types.ts";
-import { defaultTemplateDirs, Templates } from "../templates/mod.ts";
+import {
+  defaultTemplateDirs,
+  loadTemplateEngine,
+  templateEngineLoaded,
+  Templates,
+} from "../templates/mod.ts";
 import { findHandler, type HandlerDef, handlerDefs, publicView, type Severity } from "./handler_def.ts";
 import { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
 import { MAIL_QUEUE_MIGRATIONS, MailQueue, type QueuedMail } from "./mail_queue.ts";
@@ -53,6 +58,16 @@ export class Handlers {
 
   reload(): void {
     this.#defs = handlerDefs(this.#ctx.config.objects.handler ?? {});
+    if (this.#hasMail()) {
+      loadTemplateEngine().catch((err) =>
+        this.#ctx.log.error(`handlers: templates: ${(err as Error).message}`)
+      );
+    }
+  }
+
+  /** Mail handlers render templates: nunjucks is loaded only when one is configured. */
+  #hasMail(): boolean {
+    return [...this.#defs.values()].some((d) => d.type === "mail");
   }
 
   defs(): HandlerDef[] {
@@ -108,6 +123,15 @@ export class Handlers {
     textTpl: string,
     vars: Record<string, unknown>,
   ): void {
+    if (!templateEngineLoaded()) {
+      // a mail handler added by a reload, before the engine finished loading: render once it has
+      loadTemplateEngine().then(
+        () => this.#stopped || this.#enqueue(h, key, subjectTpl, textTpl, vars),
+        (err) =>
+          this.#ctx.log.error(`handler ${h.name}: nothing mailed for ${key}: ${(err as Error).message}`),
+      );
+      return;
+    }
     const now = this.#ctx.clock.now();
     if (!h.contacts.length) {
       this.#ctx.log.warn(`handler ${h.name}: no contacts, nothing mailed for ${key}`);
@@ -161,6 +185,7 @@ export class Handlers {
       handlers: [h.name],
     };
     const vars = { handler: publicView(h), check, node: this.#membership.self(), _time: localTime(now) };
+    await loadTemplateEngine();
     const subject = this.#templates.render(h.subject_template, vars).replace(/\s*\n\s*/g, " ").trim();
     const text = this.#templates.render(h.text_template, vars);
     await this.#mailer.send(h, { from: h.addr_from, to: h.contacts, subject, text });
@@ -168,8 +193,9 @@ export class Handlers {
     return { to: h.contacts, subject };
   }
 
-  start(): void {
+  async start(): Promise<void> {
     this.#stopped = false;
+    if (this.#hasMail()) await loadTemplateEngine();
     this.#kick();
   }
 

@@ -37,14 +37,13 @@ export function createHandlers(
   const queuedTotal = () => Object.values(h.queued()).reduce((a, b) => a + b, 0);
   const api: Subsystem & HandlersApi = {
     name: "handlers",
-    start() {
+    async start() {
       offs.push(ctx.bus.on("check.changed", (ev) => h.onCheckChanged(ev)));
       offs.push(ctx.bus.on("member.suspect", (m) => h.onNodeChange(m, "suspect")));
       offs.push(ctx.bus.on("member.dead", (m) => h.onNodeChange(m, "dead")));
       offs.push(ctx.bus.on("member.left", (m) => h.onNodeChange(m, "leave")));
       offs.push(ctx.bus.on("config.reloaded", () => h.reload()));
-      h.start();
-      return Promise.resolve();
+      await h.start();
     },
     async stop() {
       for (const off of offs.splice(0)) off();

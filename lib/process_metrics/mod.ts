@@ -9,6 +9,9 @@
 import process from "node:process";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { Counters } from "../counters.ts";
+import { MallocTrim } from "./trim.ts";
+
+export { MallocTrim, TrimPolicy } from "./trim.ts";
 
 const INTERVAL_MS = 1000;
 /** Process statistics are sampled every this many lag ticks. */
@@ -19,8 +22,9 @@ export function lagSeconds(expectedAt: number, firedAt: number): number {
   return Math.max(0, firedAt - expectedAt) / 1000;
 }
 
-/** Writes the current RSS, CPU and fd count into `counters`. */
-export function sampleProcess(counters: Counters): void {
+/** Writes the current RSS, CPU and fd count into `counters` (after `trim` had its say). */
+export function sampleProcess(counters: Counters, trim?: MallocTrim): void {
+  trim?.sample();
   const mem = Deno.memoryUsage();
   counters.set("process_resident_memory_bytes", mem.rss);
   counters.set("process_heap_used_bytes", mem.heapUsed);
@@ -49,6 +53,7 @@ export function createProcessMetrics(ctx: Ctx): Subsystem {
   c.describe("event_loop_lag_max_seconds", "gauge", "Largest event-loop lag seen since start");
   let timer: ReturnType<typeof setInterval> | null = null;
   let max = 0;
+  const trim = new MallocTrim();
   return {
     name: "process",
     start() {
@@ -66,7 +71,7 @@ export function createProcessMetrics(ctx: Ctx): Subsystem {
         c.set("event_loop_lag_max_seconds", max);
         // RSS, heap, CPU and the fd count cost a /proc walk and V8 heap statistics: every 10 s is
         // enough for a scrape interval (the lag is cheap and kept at 1 s)
-        if (++ticks % SAMPLE_EVERY === 0) sampleProcess(c);
+        if (++ticks % SAMPLE_EVERY === 0) sampleProcess(c, trim);
       }, INTERVAL_MS);
       Deno.unrefTimer(t);
       timer = t;
@@ -75,10 +80,15 @@ export function createProcessMetrics(ctx: Ctx): Subsystem {
     stop() {
       if (timer !== null) clearInterval(timer);
       timer = null;
+      trim.close();
       return Promise.resolve();
     },
     info() {
-      return { event_loop_lag_max_seconds: max };
+      return {
+        event_loop_lag_max_seconds: max,
+        malloc_trims: trim.trims,
+        malloc_trim_released: trim.released,
+      };
     },
   };
 }

@@ -111,7 +111,7 @@ async function readBounded(path: string, max: number, exact: boolean): Promise<s
 }
 
 /** Runs one allowed file operation. */
-export async function fileOp(msg: BrokerRequest): Promise<unknown> {
+export async function fileOp(msg: Pick<BrokerRequest, "op" | "path" | "offset" | "max">): Promise<unknown> {
   const path = msg.path;
   switch (msg.op) {
     case "read":

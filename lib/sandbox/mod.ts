@@ -111,14 +111,20 @@ export class SandboxWorker {
   #closed = false;
   /** Detached children's process groups registered by the Worker. */
   #groups = new Map<number, TrackedGroup>();
-  /** Broker requests refused, for info and tests. */
-  deniedReads = 0;
   /** Times the Worker was (re)started. */
   starts = 0;
+
+  #broker: LocalBroker;
 
   constructor(spec: WorkerSpec, log: Logger) {
     this.spec = spec;
     this.#log = log;
+    this.#broker = new LocalBroker(spec, log);
+  }
+
+  /** Broker requests refused, for info and tests. */
+  get deniedReads(): number {
+    return this.#broker.deniedReads;
   }
 
   #start(): Promise<void> {
@@ -203,28 +209,13 @@ export class SandboxWorker {
     if (msg.op === "trackGroup" || msg.op === "killGroup" || msg.op === "untrackGroup") {
       return this.#groupOp(msg);
     }
-    const why = await refusal(this.#policy, msg.op, msg.path);
-    if (why) {
-      this.deniedReads++;
-      this.#log.warn(`${this.spec.name}: broker refused ${msg.op} of ${String(msg.path)} (${why})`);
-      throw denied(`${msg.op} of ${String(msg.path)} is not allowed for this worker: ${why}`);
-    }
-    return await fileOp(msg);
-  }
-
-  get #policy(): BrokerPolicy {
-    return {
-      allow: this.spec.brokerAllow ?? [],
-      statfsAllow: this.spec.statfsAllow ?? [],
-      deny: this.spec.brokerDeny ?? [],
-      worldReadable: this.spec.brokerWorldReadable ?? false,
-    };
+    return await this.#broker.op(msg);
   }
 
   #groupOp(msg: BrokerRequest): null {
     const pid = msg.pid;
     if (!this.spec.processGroups || typeof pid !== "number" || !Number.isInteger(pid) || pid <= 1) {
-      this.deniedReads++;
+      this.#broker.deniedReads++;
       throw denied(`${this.spec.name}: process group op ${msg.op} of ${String(pid)} is not allowed`);
     }
     if (msg.op === "trackGroup") {
@@ -289,6 +280,41 @@ export class SandboxWorker {
   }
 }
 
+/**
+ * The read broker of a spec without its Worker: the same allow/deny/world-readable policy, the
+ * same refusals (`BrokerDenied`) and log lines, answered in the calling thread. For work that is
+ * only file access (a stat, a bounded chunk read), so no isolate is started for it.
+ */
+export class LocalBroker {
+  /** Requests refused, for info and tests. */
+  deniedReads = 0;
+  readonly #name: string;
+  readonly #policy: BrokerPolicy;
+  readonly #log: Logger;
+
+  constructor(spec: Omit<WorkerSpec, "module" | "permissions">, log: Logger = silentLogger) {
+    this.#name = spec.name;
+    this.#log = log;
+    this.#policy = {
+      allow: spec.brokerAllow ?? [],
+      statfsAllow: spec.statfsAllow ?? [],
+      deny: spec.brokerDeny ?? [],
+      worldReadable: spec.brokerWorldReadable ?? false,
+    };
+  }
+
+  /** One file operation, if the policy allows it. */
+  async op(msg: Pick<BrokerRequest, "op" | "path" | "offset" | "max">): Promise<unknown> {
+    const why = await refusal(this.#policy, msg.op, msg.path);
+    if (why) {
+      this.deniedReads++;
+      this.#log.warn(`${this.#name}: broker refused ${msg.op} of ${String(msg.path)} (${why})`);
+      throw denied(`${msg.op} of ${String(msg.path)} is not allowed for this worker: ${why}`);
+    }
+    return await fileOp(msg);
+  }
+}
+
 /** Creates and tracks the agent's Workers so they all stop with it. */
 export class Sandbox {
   #workers = new Map<string, SandboxWorker>();
@@ -309,6 +335,11 @@ export class Sandbox {
 
   workers(): SandboxWorker[] {
     return [...this.#workers.values()];
+  }
+
+  /** The broker of `spec` answered in this thread (no Worker), logging refusals like a Worker's. */
+  localBroker(spec: Omit<WorkerSpec, "module" | "permissions">): LocalBroker {
+    return new LocalBroker(spec, this.#log);
   }
 
   stopAll(): void {

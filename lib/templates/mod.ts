@@ -7,17 +7,38 @@
  * shipped `templates/` folder embedded in the binary); a name can never escape its directory.
  *
  * ```ts
+ * await loadTemplateEngine();
  * const t = new Templates({ dirs: [join(cfgDir, "templates"), SHIPPED_TEMPLATES] });
  * t.render("email.subject.tpl", { check: { name: "cpu", state: "critical" } });
  * ```
  */
-import nunjucks from "nunjucks";
+import type nunjucks from "nunjucks";
 import { isAbsolute, join, resolve, sep } from "node:path";
 import { formatPercent } from "../evaluator/mod.ts";
 import { installFilters } from "./filters.ts";
 
-// Jinja2's `d.items()`, `d.keys()`, `l[1:]`...: patches nunjucks' member lookup once per process.
-nunjucks.installJinjaCompat();
+let engine: typeof nunjucks | null = null;
+let loading: Promise<void> | null = null;
+
+/**
+ * Loads nunjucks, once per process: an agent without mail handlers or generators never does
+ * (its modules cost heap in every agent otherwise). Rendering stays synchronous once loaded.
+ */
+export function loadTemplateEngine(): Promise<void> {
+  return loading ??= import("nunjucks").then((m) => {
+    // Jinja2's `d.items()`, `d.keys()`, `l[1:]`...: patches nunjucks' member lookup once per process.
+    m.default.installJinjaCompat();
+    engine = m.default;
+  }, (err) => {
+    loading = null;
+    throw err;
+  });
+}
+
+/** True once loadTemplateEngine() has finished. */
+export function templateEngineLoaded(): boolean {
+  return engine !== null;
+}
 
 /** The `templates/` folder shipped with kunai (embedded by `deno compile --include templates`). */
 export const SHIPPED_TEMPLATES: string = resolve(import.meta.dirname ?? ".", "..", "..", "templates");
@@ -57,13 +78,20 @@ export function resolveTemplate(name: string, dirs: string[]): ResolvedTemplate 
   return null;
 }
 
-/** A template environment over a search path. Rendering is synchronous. */
+/** A template environment over a search path. Rendering is synchronous (after loadTemplateEngine()). */
 export class Templates {
   readonly dirs: string[];
-  #env: nunjucks.Environment;
+  #trimBlocks: boolean;
+  #env: nunjucks.Environment | null = null;
 
   constructor(opts: TemplatesOptions) {
     this.dirs = opts.dirs;
+    this.#trimBlocks = opts.trimBlocks ?? false;
+  }
+
+  #environment(label: string): nunjucks.Environment {
+    if (this.#env) return this.#env;
+    if (!engine) throw new TemplateError(label, "the template engine is not loaded (loadTemplateEngine)");
     const dirs = this.dirs;
     const loader = {
       getSource(name: string) {
@@ -72,13 +100,14 @@ export class Templates {
         return { src: Deno.readTextFileSync(found.path), path: found.path, noCache: true };
       },
     };
-    this.#env = new nunjucks.Environment(loader as unknown as nunjucks.ILoader, {
+    this.#env = new engine.Environment(loader as unknown as nunjucks.ILoader, {
       autoescape: false,
-      trimBlocks: opts.trimBlocks ?? false,
-      lstripBlocks: opts.trimBlocks ?? false,
+      trimBlocks: this.#trimBlocks,
+      lstripBlocks: this.#trimBlocks,
       throwOnUndefined: false,
     });
     installFilters(this.#env, formatPercent);
+    return this.#env;
   }
 
   /** Where `name` would be read from, or null. */
@@ -90,8 +119,9 @@ export class Templates {
   render(name: string, vars: Record<string, unknown>): string {
     const found = this.find(name);
     if (!found) throw new TemplateError(name, `not found in ${this.dirs.join(", ")}`);
+    const env = this.#environment(name);
     try {
-      return this.#env.render(name, vars);
+      return env.render(name, vars);
     } catch (err) {
       throw new TemplateError(name, cleanMessage(err), found.path);
     }
@@ -99,8 +129,9 @@ export class Templates {
 
   /** Renders template text given inline (`label` names it in errors). */
   renderString(src: string, vars: Record<string, unknown>, label = "inline"): string {
+    const env = this.#environment(label);
     try {
-      return this.#env.renderString(src, vars);
+      return env.renderString(src, vars);
     } catch (err) {
       throw new TemplateError(label, cleanMessage(err));
     }

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createChecks } from "../../lib/checks/mod.ts";
 import { NagiosRunner } from "../../lib/checks/nagios_runner.ts";
-import { makeTestCtx, processesWith } from "../helpers.ts";
+import { makeTestCtx, processesWith, until } from "../helpers.ts";
 
 const PLUGINS = "/usr/lib/nagios/plugins";
 const havePlugins = (() => {
@@ -187,4 +187,26 @@ Deno.test({
       ctx.cleanup();
     }
   },
+});
+
+Deno.test("the plugin runner Worker stops when idle and starts again for the next run", async () => {
+  const ctx = makeTestCtx();
+  const runner = new NagiosRunner(ctx.sandbox, { idleMs: 150 });
+  try {
+    runner.allow(["/bin/echo"]);
+    assert.equal(runner.running, false, "not started before the first run");
+    const first = await runner.run(["/bin/echo", "one"], 5000, 1000);
+    assert.equal(first.code, 0, String(first.error ?? ""));
+    assert.match(first.output, /one/);
+    assert.equal(runner.running, true);
+    await until("the idle Worker stops", () => !runner.running);
+    assert.equal(ctx.sandbox.workers().some((w) => w.running), false, "its isolate is gone");
+    const again = await runner.run(["/bin/echo", "two"], 5000, 1000);
+    assert.equal(again.code, 0, String(again.error ?? ""));
+    assert.match(again.output, /two/);
+    assert.equal(again.generation, first.generation, "an idle stop does not supersede results");
+  } finally {
+    runner.stop();
+    ctx.cleanup();
+  }
 });

@@ -1,7 +1,25 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SHIPPED_TEMPLATES, TemplateError, Templates } from "../../lib/templates/mod.ts";
+import {
+  loadTemplateEngine,
+  SHIPPED_TEMPLATES,
+  templateEngineLoaded,
+  TemplateError,
+  Templates,
+} from "../../lib/templates/mod.ts";
 import { tempDir } from "../helpers.ts";
+
+Deno.test("nothing renders before the engine is loaded; loading it once makes rendering synchronous", async () => {
+  const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
+  if (!templateEngineLoaded()) {
+    assert.throws(() => t.renderString("{{ 1 + 1 }}", {}), /template engine is not loaded/);
+  }
+  await Promise.all([loadTemplateEngine(), loadTemplateEngine()]);
+  assert.ok(templateEngineLoaded());
+  assert.equal(t.renderString("{{ 1 + 1 }}", {}), "2");
+});
+
+await loadTemplateEngine();
 
 function withDirs(fn: (cfg: string, shipped: string) => void): void {
   const { dir, cleanup } = tempDir("kunai-tpl-");

@@ -1,0 +1,55 @@
+/**
+ * nunjucks is loaded only by an agent that renders templates: handlers without a mail handler
+ * never load it; starting with one loads it before the first state change is mailed.
+ */
+import assert from "node:assert/strict";
+import { createHandlers } from "../../lib/handlers/mod.ts";
+import { templateEngineLoaded } from "../../lib/templates/mod.ts";
+import { makeTestCtx } from "../helpers.ts";
+
+const self = (name: string) => () => ({
+  uuid: name,
+  name,
+  addr: "127.0.0.1",
+  port: 6768,
+  incarnation: 0,
+  state: "alive" as const,
+  tags: [],
+  services: {},
+  zone: "",
+});
+
+Deno.test("the template engine is loaded only once a mail handler is configured", async () => {
+  const quiet = makeTestCtx({ name: "quiet" });
+  const none = createHandlers(quiet, { membership: { self: self("quiet") } });
+  await none.start();
+  quiet.bus.emit("check.changed", {
+    id: "linux/cpu",
+    name: "linux/cpu",
+    state: "critical",
+    state_id: 2,
+    old_state: "ok",
+    old_state_id: 0,
+    output: "CPU is critical",
+    last_check: 1,
+    handlers: ["default"],
+  });
+  assert.equal(templateEngineLoaded(), false, "no mail handler: nunjucks not loaded");
+  await none.stop();
+
+  const mail = makeTestCtx({
+    name: "mail",
+    files: {
+      "handlers/default.json": {
+        handler: { type: "mail", contacts: ["ops@example.com"], smtp_server: "127.0.0.1", smtp_port: 1 },
+      },
+    },
+  });
+  const h = createHandlers(mail, { membership: { self: self("mail") } });
+  await h.start();
+  try {
+    assert.equal(templateEngineLoaded(), true, "a mail handler: loaded at start");
+  } finally {
+    await h.stop();
+  }
+});
