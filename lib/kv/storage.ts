@@ -103,6 +103,9 @@ export class KvStorage {
   constructor(db: Database, onBadRow: BadRowHandler = () => {}) {
     this.db = db;
     this.#onBad = onBadRow;
+    // checkpoint every ~32 MB of WAL instead of 4 MB: hot pages rewritten many times are copied back
+    // (and the files synced) once instead of at every 4 MB; measured -10..30 % CPU per replicated write
+    db.exec("PRAGMA wal_autocheckpoint = 8000");
     let epoch = db.get<{ value: string }>("SELECT value FROM kv_meta WHERE name = 'epoch'")?.value;
     if (!epoch) {
       epoch = crypto.randomUUID();
