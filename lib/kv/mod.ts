@@ -219,6 +219,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
         watchers: local.watchers.size,
         coordinated: coordinator.count,
         replicated_in: local.replicatedIn,
+        group_commits: local.commits,
         bad_rows: storage.badRows,
         ...node.stats(),
         ...peers.stats(),

@@ -65,6 +65,7 @@ async function phase(writers: number): Promise<Record<string, unknown>> {
   const after = nodes.map((n) => n.kv.info() as Record<string, number>);
   const requests = after.reduce((s, a, j) => s + a.peer_requests - peerBefore[j].peer_requests, 0);
   const items = after.reduce((s, a, j) => s + a.peer_batched_items - peerBefore[j].peer_batched_items, 0);
+  const commits = after.reduce((s, a, j) => s + a.group_commits - peerBefore[j].group_commits, 0);
   lat.sort((a, b) => a - b);
   return {
     writers,
@@ -75,6 +76,7 @@ async function phase(writers: number): Promise<Record<string, unknown>> {
     cpu_ms_per_write: +(cpuMs / Math.max(1, ok)).toFixed(3),
     peer_messages_per_write: +(requests / Math.max(1, ok)).toFixed(2),
     items_per_peer_message: +(items / Math.max(1, requests)).toFixed(2),
+    commits_per_write: +(commits / Math.max(1, ok)).toFixed(2),
   };
 }
 
