@@ -47,6 +47,7 @@ class PeerSocket {
   closed = false;
   #next = 1;
   #waiting = new Map<number, Waiting>();
+  #lastAnswer = 0;
 
   constructor(readonly peer: RingNode, private env: PeerEnvelope, private onEnd: (s: PeerSocket) => void) {
     this.ws = new WsClient(peer.addr, peer.port, STREAM_PATH, {
@@ -65,9 +66,13 @@ class PeerSocket {
     const frame = await this.env.seal(encoder.encode(JSON.stringify({ i: id, k: kind, b: body })));
     if (this.closed) throw new PeerUnreachable(this.peer, "connection lost");
     return await new Promise((resolve, reject) => {
+      const sent = performance.now();
       const timer = setTimeout(() => {
         this.#waiting.delete(id);
         reject(new PeerUnreachable(this.peer, `no answer within ${Math.round(ms)} ms`));
+        // nothing at all came back meanwhile: a half-open connection (peer gone without a reset);
+        // the next call opens a new one
+        if (this.#lastAnswer < sent) this.close("no answer on this connection");
       }, ms);
       this.#waiting.set(id, { resolve, reject, timer });
       this.ws.send(frame); // queued until the socket is open
@@ -75,6 +80,7 @@ class PeerSocket {
   }
 
   async #answer(wire: Uint8Array): Promise<void> {
+    this.#lastAnswer = performance.now();
     const opened = await this.env.open(wire);
     if (!opened.ok) return this.close(`answer refused: ${opened.reason}`);
     let msg: { i?: unknown; s?: unknown; b?: unknown };

@@ -138,3 +138,30 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a socket on which nothing answers is dropped after a call times out; the next call opens a new one",
+  ...opts,
+  fn: async () => {
+    const port = freePort();
+    let upgrades = 0;
+    const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
+      upgrades++;
+      const { response } = Deno.upgradeWebSocket(req); // accepts frames, never answers
+      return response;
+    });
+    const n = await startKvNode({ name: "solo" });
+    const t = new StreamKvTransport(n.envelope, n.ctx.clock);
+    try {
+      const peer: RingNode = { uuid: "mute", name: "mute", addr: "127.0.0.1", port };
+      for (let i = 1; i <= 2; i++) {
+        await assert.rejects(t.call(peer, "reads", { keys: ["a"] }, Date.now() + 150), /no answer within/);
+        assert.equal(upgrades, i);
+      }
+    } finally {
+      t.close();
+      await server.shutdown();
+      await stopAll([n]);
+    }
+  },
+});
