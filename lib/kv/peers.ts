@@ -1,6 +1,6 @@
 /**
  * Agent-to-agent KV traffic over a KvTransport, with deadlines and a batching pipe per peer and
- * message kind (many writes share one message, one message in flight per peer) so replication
+ * message kind (many writes share one message, a few messages in flight per peer) so replication
  * cost stays flat under load.
  */
 import { setImmediate } from "node:timers";
