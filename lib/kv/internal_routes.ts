@@ -58,7 +58,7 @@ export function internalRoutes(
     if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
       throw new HttpError(400, `${STREAM_PATH} expects a websocket upgrade`);
     }
-    return serveStream(c.req.raw, serve, c.get("peerEnvelope"), log);
+    return serveStream(c.req.raw, serve, c.get("peerEnvelope"), internalMax, log);
   });
   return r;
 }

@@ -184,12 +184,13 @@ export class StreamKvTransport implements KvTransport {
 /**
  * Serves the socket of a `GET /kv-internal/stream` request (already matched as a peer route):
  * opens each frame with `env` (no envelope: plain frames), answers it through `serve`, seals the
- * answer. A refused or malformed frame closes the socket.
+ * answer. A refused, malformed or oversized frame closes the socket.
  */
 export function serveStream(
   req: Request,
   serve: KvServe,
   env: PeerEnvelope | undefined,
+  maxFrameBytes: number,
   log?: Logger,
 ): Response {
   const { socket, response } = Deno.upgradeWebSocket(req);
@@ -197,6 +198,10 @@ export function serveStream(
   const seal = (b: Uint8Array) => env ? env.seal(b) : Promise.resolve(b);
   socket.onmessage = async (ev) => {
     if (!(ev.data instanceof ArrayBuffer)) return socket.close(1003, "binary frames only");
+    // the bound of the HTTP peer routes' bodies
+    if (ev.data.byteLength > maxFrameBytes) {
+      return socket.close(1009, `frame larger than ${maxFrameBytes} bytes`);
+    }
     let plain = new Uint8Array(ev.data);
     if (env) {
       const r = await env.open(plain);

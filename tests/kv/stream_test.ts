@@ -165,3 +165,22 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a socket frame larger than the peer routes' body limit closes the socket unanswered",
+  ...opts,
+  fn: async () => {
+    const n = await startKvNode({ name: "solo", kv: { max_value_bytes: 1024 } });
+    try {
+      const big = new Uint8Array(6 * 1024 * 1024).fill(32); // the limit: (4 MiB + 2 KiB) × 1.4 + 64 KiB
+      const r = await rawSocket(n, [big]);
+      assert.equal(r.code, 1009);
+      assert.match(r.reason, /frame larger than/);
+      assert.equal(r.got, 0);
+      const ok = await rawSocket(n, [enc(JSON.stringify({ i: 1, k: "reads", b: { keys: ["x"] } }))]);
+      assert.equal(ok.got, 1, ok.reason);
+    } finally {
+      await stopAll([n]);
+    }
+  },
+});
