@@ -17,7 +17,8 @@ import { checkRecord, type Limits } from "./validate.ts";
 
 const HINT_BATCH = 256;
 const PULL_LIMIT = 500;
-const SCAN_BATCH = 500;
+/** Keys per handover step: each step is synchronous work (placement of every key), kept short. */
+const SCAN_BATCH = 100;
 
 export interface RepairDeps {
   local: LocalReplica;
