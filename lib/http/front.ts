@@ -132,6 +132,8 @@ export class TcpFront {
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
+      // small answers and pipelined frames (peer websockets) must not wait for Nagle's delayed ACK
+      (client as Deno.TcpConn).setNoDelay?.(true);
       if (this.#conns.size >= max) {
         this.opts.counters.inc("http_connections_dropped_total", { reason: "too_many" });
         client.close();

@@ -6,7 +6,9 @@
  */
 import { HttpError, peerResponse, readPeerBody, type RouteTable } from "../routing/mod.ts";
 import { KvError } from "./keys.ts";
+import { serveStream, STREAM_PATH } from "./stream.ts";
 import { KV_MESSAGES, type KvMessage, type KvServe } from "./transport.ts";
+import type { Logger } from "../log/mod.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -24,7 +26,12 @@ const SUMMARY: Record<KvMessage, string> = {
  * Adds the internal routes to `r`. `maxValueBytes` sizes the body limit: replication batches carry
  * up to 4 MiB of values (more for one big value) in base64 JSON, whatever http.max_body says.
  */
-export function internalRoutes(r: RouteTable, serve: KvServe, maxValueBytes: number): RouteTable {
+export function internalRoutes(
+  r: RouteTable,
+  serve: KvServe,
+  maxValueBytes: number,
+  log?: Logger,
+): RouteTable {
   const internalMax = Math.ceil((4 * 1024 * 1024 + 2 * maxValueBytes) * 1.4) + 65536;
   for (const kind of KV_MESSAGES) {
     r.peer("POST", `/kv-internal/${kind}`, SUMMARY[kind], async (c) => {
@@ -46,5 +53,12 @@ export function internalRoutes(r: RouteTable, serve: KvServe, maxValueBytes: num
       return await peerResponse(c, encoder.encode(JSON.stringify(answer)));
     });
   }
+  // the hot messages on one socket per peer, every frame sealed on its own (stream.ts)
+  r.peer("GET", STREAM_PATH, "socket for writes, apply and reads messages (each frame sealed)", (c) => {
+    if (c.req.header("upgrade")?.toLowerCase() !== "websocket") {
+      throw new HttpError(400, `${STREAM_PATH} expects a websocket upgrade`);
+    }
+    return serveStream(c.req.raw, serve, c.get("peerEnvelope"), internalMax, log);
+  });
   return r;
 }

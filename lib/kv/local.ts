@@ -21,6 +21,7 @@ export class LocalReplica {
   #closed = false;
   #stale = false;
   #replicatedIn = 0;
+  #commits = 0;
 
   constructor(storage: KvStorage, clock: Clock, bus?: EventBus) {
     this.storage = storage;
@@ -50,6 +51,11 @@ export class LocalReplica {
   /** Records received by replication (for info()). */
   get replicatedIn(): number {
     return this.#replicatedIn;
+  }
+
+  /** Group commits (transactions) so far (for info()). */
+  get commits(): number {
+    return this.#commits;
   }
 
   countReplicated(n: number): void {
@@ -84,6 +90,7 @@ export class LocalReplica {
   #flushGroup(): void {
     const batch = this.#group;
     this.#group = [];
+    this.#commits++;
     let out: unknown[];
     try {
       out = this.storage.transaction(() => batch.map((b) => b.work()));

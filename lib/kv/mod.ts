@@ -18,7 +18,7 @@ import type { PeerEnvelope } from "../transport/mod.ts";
 import { RouteTable } from "../routing/mod.ts";
 import type { TimerId } from "../clock/mod.ts";
 import { Coordinator } from "./coordinator.ts";
-import { HttpKvTransport } from "./http_transport.ts";
+import { StreamKvTransport } from "./stream.ts";
 import { internalRoutes } from "./internal_routes.ts";
 import { type KvApi, KvNode } from "./kv.ts";
 import { LocalReplica } from "./local.ts";
@@ -38,6 +38,7 @@ export { Ring, type RingNode, ringOwners } from "./ring.ts";
 export { INDEX_HEADER } from "./routes.ts";
 export { compareVersion } from "./record.ts";
 export { HttpKvTransport } from "./http_transport.ts";
+export { StreamKvTransport } from "./stream.ts";
 export { SimKvNetwork, type SimKvStats } from "./sim_transport.ts";
 export {
   KV_MESSAGES,
@@ -112,7 +113,8 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
   // that needs the transport: it gets a reference filled in once everything is built, below
   let serve: KvServe = () => Promise.reject(new Error("kv is still being built"));
   const serveRef: KvServe = (kind, body, signal) => serve(kind, body, signal);
-  const transport = deps.transport?.(serveRef) ?? new HttpKvTransport(deps.envelope, ctx.clock);
+  const stream = deps.transport ? null : new StreamKvTransport(deps.envelope, ctx.clock);
+  const transport = deps.transport?.(serveRef) ?? stream!;
   const peers = new PeerClient(transport, ctx.clock, cfg.request_timeout);
   const coordinator = new Coordinator({
     local,
@@ -201,6 +203,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
         ctx.clock.clearTimeout(t);
       }
       repair.stop();
+      stream?.close();
       local.close();
       return Promise.resolve();
     },
@@ -216,6 +219,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
         watchers: local.watchers.size,
         coordinated: coordinator.count,
         replicated_in: local.replicatedIn,
+        group_commits: local.commits,
         bad_rows: storage.badRows,
         ...node.stats(),
         ...peers.stats(),
@@ -226,7 +230,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
     routes(): RouteTable {
       const r = new RouteTable("kv");
       kvRoutes(r, api, { maxValueBytes: cfg.max_value_bytes });
-      internalRoutes(r, serveRef, cfg.max_value_bytes);
+      internalRoutes(r, serveRef, cfg.max_value_bytes, log);
       return r;
     },
   };

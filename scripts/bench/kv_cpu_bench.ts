@@ -5,7 +5,7 @@
  * process's CPU ms per write (user + system), which depends far less than throughput on how busy
  * a shared box is; the HTTP parsing of client requests is not included (see kv_bench.ts).
  *
- *   deno run -A scripts/bench/kv_cpu_bench.ts [--seconds 6] [--writers 16,64] [--value 100] [--key BASE64]
+ *   deno run -A scripts/bench/kv_cpu_bench.ts [--seconds 6] [--writers 16,64] [--value 100] [--key BASE64] [--http]
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
@@ -19,6 +19,7 @@ const args = parseArgs({
     value: { type: "string", default: "100" },
     keys: { type: "string", default: "10000" },
     key: { type: "string", default: "" },
+    http: { type: "boolean", default: false },
   },
 });
 const SECONDS = Number(args.values.seconds);
@@ -33,6 +34,7 @@ for (const name of ["c1", "c2", "c3"]) {
       name,
       cluster,
       key: args.values.key || undefined,
+      stream: !args.values.http,
       kv: { anti_entropy_interval: "30s" },
     }),
   );
@@ -63,6 +65,7 @@ async function phase(writers: number): Promise<Record<string, unknown>> {
   const after = nodes.map((n) => n.kv.info() as Record<string, number>);
   const requests = after.reduce((s, a, j) => s + a.peer_requests - peerBefore[j].peer_requests, 0);
   const items = after.reduce((s, a, j) => s + a.peer_batched_items - peerBefore[j].peer_batched_items, 0);
+  const commits = after.reduce((s, a, j) => s + a.group_commits - peerBefore[j].group_commits, 0);
   lat.sort((a, b) => a - b);
   return {
     writers,
@@ -73,6 +76,7 @@ async function phase(writers: number): Promise<Record<string, unknown>> {
     cpu_ms_per_write: +(cpuMs / Math.max(1, ok)).toFixed(3),
     peer_messages_per_write: +(requests / Math.max(1, ok)).toFixed(2),
     items_per_peer_message: +(items / Math.max(1, requests)).toFixed(2),
+    commits_per_write: +(commits / Math.max(1, ok)).toFixed(2),
   };
 }
 
@@ -81,6 +85,7 @@ const out: Record<string, unknown> = {
   bench: "kv_cpu",
   loadavg_before: load(),
   sealed: !!args.values.key,
+  peer_transport: args.values.http ? "http" : "stream",
   phases: [],
 };
 try {

@@ -15,6 +15,7 @@ import {
   type RingNode,
 } from "../../lib/kv/mod.ts";
 import { HttpKvTransport } from "../../lib/kv/http_transport.ts";
+import { StreamKvTransport } from "../../lib/kv/stream.ts";
 import { sha1Hex } from "../../lib/kv/sha1.ts";
 import type { Ctx } from "../../lib/subsystem.ts";
 import { Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
@@ -101,6 +102,10 @@ export interface KvTestNode {
   running: boolean;
   /** Test fault on this node's outgoing peer messages (a reason: unreachable). */
   fault: ((peer: RingNode) => string | null) | null;
+  /** Seals this node's peer traffic. */
+  envelope: PeerEnvelope;
+  /** Its peer sockets (null with `stream: false`). */
+  stream(): StreamKvTransport | null;
 }
 
 export interface NodeOptions {
@@ -111,6 +116,8 @@ export interface NodeOptions {
   params?: Record<string, unknown>;
   /** Cluster key (base64): peer traffic sealed. */
   key?: string;
+  /** false: every peer message over HTTP (default: the agent's transport, sockets for the hot kinds). */
+  stream?: boolean;
 }
 
 /** A KV node served on a real HTTP server; registered in `cluster` (tagged kv by default). */
@@ -147,6 +154,7 @@ export async function startKvNode(opts: NodeOptions): Promise<KvTestNode> {
   const membership = opts.cluster?.view(uuid) ?? (await loneDeps(ctx)).membership;
   const envelope = await testEnvelope(ctx, opts.key);
   let server: Deno.HttpServer | null = null;
+  let stream: StreamKvTransport | null = null;
   const node: KvTestNode = {
     name: opts.name,
     uuid,
@@ -156,10 +164,13 @@ export async function startKvNode(opts: NodeOptions): Promise<KvTestNode> {
     url: `http://127.0.0.1:${port}`,
     running: false,
     fault: null,
+    envelope,
+    stream: () => stream,
     async stop() {
       if (!node.running) return;
       node.running = false;
       await node.kv.stop();
+      stream?.close();
       const s = server!;
       server = null;
       await s.shutdown();
@@ -169,7 +180,13 @@ export async function startKvNode(opts: NodeOptions): Promise<KvTestNode> {
       node.kv = createKv(ctx, {
         membership,
         envelope,
-        transport: () => faulty(new HttpKvTransport(envelope, ctx.clock), (p) => node.fault?.(p) ?? null),
+        transport: () =>
+          faulty(
+            opts.stream !== false
+              ? (stream = new StreamKvTransport(envelope, ctx.clock))
+              : new HttpKvTransport(envelope, ctx.clock),
+            (p) => node.fault?.(p) ?? null,
+          ),
       });
       await node.kv.start();
       const app = buildApp([node.kv.routes()], {

@@ -71,3 +71,35 @@ Deno.test("purging tombstones is seen by cached reads", () => {
   assert.equal(t.s.purgeTombstones(5000), 1);
   assert.equal(t.s.getRecord("gone"), null);
 });
+
+Deno.test("a kv.db of schema 1 (rowid table) keeps its records, indexes and sequence when migrated", () => {
+  const t = tempDir("kv-migrate-");
+  try {
+    const path = `${t.dir}/kv.db`;
+    const v1 = openDatabase(path, KV_MIGRATIONS.slice(0, 1));
+    const old = new KvStorage(v1);
+    old.merge(rec("a", "one", 10));
+    old.merge(rec("b", "two", 11, true));
+    v1.close();
+    const db = openDatabase(path, KV_MIGRATIONS);
+    try {
+      assert.equal(db.version, 2);
+      assert.match(
+        db.get<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'kv'")!.sql,
+        /WITHOUT ROWID/,
+      );
+      const s = new KvStorage(db);
+      assert.equal(dec(s.getRecord("a")!.value), "one");
+      assert.equal(s.getRecord("b")!.deleted, true);
+      assert.equal(s.seq, 2, "the apply sequence continues");
+      assert.deepEqual(s.changedSince(0, 10).map((r) => r.key), ["a", "b"]);
+      assert.equal(s.merge(rec("a", "newer", 12)), true);
+      assert.equal(s.merge(rec("a", "older", 9)), false);
+      assert.equal(dec(s.getRecord("a")!.value), "newer");
+    } finally {
+      db.close();
+    }
+  } finally {
+    t.cleanup();
+  }
+});

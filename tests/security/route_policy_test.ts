@@ -73,7 +73,9 @@ Deno.test({
       }
       // peer routes: what the keyring did not seal is refused, never served
       for (const d of a.docs().filter((d) => d.access === "peer")) {
-        const r = await a.tcp(concretePath(d.path), { method: d.method, body: "not an envelope" });
+        // (a GET peer route is a socket upgrade: its frames are sealed, see tests/kv/stream_test.ts)
+        const body = d.method === "GET" ? undefined : "not an envelope";
+        const r = await a.tcp(concretePath(d.path), { method: d.method, body });
         assert.ok(r.status >= 400 && r.status < 500, `${d.method} ${d.path} with a forged body: ${r.status}`);
         await r.body?.cancel();
       }

@@ -1,0 +1,234 @@
+/**
+ * The hot KV peer messages (`writes`, `apply`, `reads`) over one persistent WebSocket per peer
+ * instead of one HTTP request each: a request/answer over fetch() costs ~0.3 ms of CPU across the
+ * two agents (client request, the TCP front, Deno.serve, the router), a frame on an open socket a
+ * small part of that, and at 16 clients every replicated write needs about one message.
+ *
+ * The socket is the peer route `GET /kv-internal/stream` (declared in the route table like the
+ * others). Every frame, both ways, is sealed on its own by the agent's PeerEnvelope (keyring
+ * AES-GCM, send time and nonce), so a frame that is unauthenticated, stale or replayed is refused
+ * (counted by the envelope) and the socket closed, exactly as the HTTP route answers 401. A request
+ * frame is `{i: id, k: kind, b: body}`, its answer `{i, s: status, b: answer | {error}}`; answers
+ * come back in any order.
+ *
+ * Blocking reads, listings and anti-entropy pulls stay on HTTP (they wait, stream or get
+ * cancelled). When a peer's socket cannot be opened (an older agent without the route, or the
+ * peer is down) the call goes over HTTP instead, which also gives the precise error, and the
+ * socket is retried a few seconds later.
+ */
+import type { Clock } from "../clock/mod.ts";
+import type { PeerEnvelope } from "../transport/mod.ts";
+import type { Logger } from "../log/mod.ts";
+import { HttpKvTransport } from "./http_transport.ts";
+import { KvError } from "./keys.ts";
+import type { RingNode } from "./ring.ts";
+import { WsClient } from "./ws_client.ts";
+import { type KvMessage, type KvServe, type KvTransport, PeerRefused, PeerUnreachable } from "./transport.ts";
+
+/** The messages that travel on the socket. */
+export const STREAM_KINDS: ReadonlySet<KvMessage> = new Set<KvMessage>(["writes", "apply", "reads"]);
+export const STREAM_PATH = "/kv-internal/stream";
+/** After a socket could not be opened, HTTP only for this long before trying again. */
+const RETRY_MS = 3000;
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+
+interface Waiting {
+  resolve(v: unknown): void;
+  reject(e: Error): void;
+  timer: ReturnType<typeof setTimeout>;
+}
+
+/** One open (or opening) socket to a peer, with its calls waiting for answers. */
+class PeerSocket {
+  readonly ws: WsClient;
+  opened = false;
+  closed = false;
+  #next = 1;
+  #waiting = new Map<number, Waiting>();
+  #lastAnswer = 0;
+
+  constructor(readonly peer: RingNode, private env: PeerEnvelope, private onEnd: (s: PeerSocket) => void) {
+    this.ws = new WsClient(peer.addr, peer.port, STREAM_PATH, {
+      open: () => this.opened = true,
+      message: (b) => void this.#answer(b),
+      close: (reason, code) => this.#end(reason, code),
+    });
+  }
+
+  get size(): number {
+    return this.#waiting.size;
+  }
+
+  async call(kind: KvMessage, body: unknown, ms: number): Promise<unknown> {
+    const id = this.#next++;
+    const frame = await this.env.seal(encoder.encode(JSON.stringify({ i: id, k: kind, b: body })));
+    if (this.closed) throw new PeerUnreachable(this.peer, "connection lost");
+    return await new Promise((resolve, reject) => {
+      const sent = performance.now();
+      const timer = setTimeout(() => {
+        this.#waiting.delete(id);
+        reject(new PeerUnreachable(this.peer, `no answer within ${Math.round(ms)} ms`));
+        // nothing at all came back meanwhile: a half-open connection (peer gone without a reset);
+        // the next call opens a new one
+        if (this.#lastAnswer < sent) this.close("no answer on this connection");
+      }, ms);
+      this.#waiting.set(id, { resolve, reject, timer });
+      this.ws.send(frame); // queued until the socket is open
+    });
+  }
+
+  async #answer(wire: Uint8Array): Promise<void> {
+    this.#lastAnswer = performance.now();
+    const opened = await this.env.open(wire);
+    if (!opened.ok) return this.close(`answer refused: ${opened.reason}`);
+    let msg: { i?: unknown; s?: unknown; b?: unknown };
+    try {
+      msg = JSON.parse(decoder.decode(opened.plain));
+    } catch {
+      return this.close("answer is not JSON");
+    }
+    const w = typeof msg.i === "number" ? this.#waiting.get(msg.i) : undefined;
+    if (!w) return; // timed out meanwhile
+    this.#waiting.delete(msg.i as number);
+    clearTimeout(w.timer);
+    if (msg.s === 200) w.resolve(msg.b ?? null);
+    else w.reject(new PeerRefused(this.peer, typeof msg.s === "number" ? msg.s : 502, msg.b ?? null));
+  }
+
+  /** Closes the socket; every waiting call fails as unreachable. */
+  close(reason: string): void {
+    this.ws.close(reason);
+  }
+
+  #end(reason: string, code?: number): void {
+    if (this.closed) return;
+    this.closed = true;
+    for (const w of this.#waiting.values()) {
+      clearTimeout(w.timer);
+      // 1008: the peer refused a frame (unauthenticated, stale, replayed): a refusal, like HTTP's 401
+      w.reject(
+        code === 1008
+          ? new PeerRefused(this.peer, 401, { error: reason.replace(/^closed by the peer: /, "") })
+          : new PeerUnreachable(this.peer, reason),
+      );
+    }
+    this.#waiting.clear();
+    this.onEnd(this);
+  }
+}
+
+/** KvTransport: the hot kinds on a socket per peer, the rest (and fallbacks) over HTTP. */
+export class StreamKvTransport implements KvTransport {
+  #env: PeerEnvelope;
+  #clock: Clock;
+  #http: HttpKvTransport;
+  #sockets = new Map<string, PeerSocket>();
+  /** Peer uuid -> time (performance.now) before which we do not try a socket again. */
+  #httpOnly = new Map<string, number>();
+  #frames = 0;
+
+  constructor(envelope: PeerEnvelope, clock: Clock) {
+    this.#env = envelope;
+    this.#clock = clock;
+    this.#http = new HttpKvTransport(envelope, clock);
+  }
+
+  /** Calls answered on a socket (for tests and info). */
+  get frames(): number {
+    return this.#frames;
+  }
+
+  async call(
+    peer: RingNode,
+    kind: KvMessage,
+    body: unknown,
+    deadline: number,
+    signal?: AbortSignal,
+  ): Promise<unknown> {
+    const until = this.#httpOnly.get(peer.uuid);
+    if (signal || !STREAM_KINDS.has(kind) || (until !== undefined && performance.now() < until)) {
+      return await this.#http.call(peer, kind, body, deadline, signal);
+    }
+    const key = `${peer.uuid}@${peer.addr}:${peer.port}`;
+    let s = this.#sockets.get(key);
+    if (!s || s.closed) {
+      s = new PeerSocket(peer, this.#env, (gone) => {
+        if (this.#sockets.get(key) === gone) this.#sockets.delete(key);
+      });
+      this.#sockets.set(key, s);
+    }
+    const ms = Math.max(1, deadline - this.#clock.now());
+    try {
+      const out = await s.call(kind, body, ms);
+      this.#frames++;
+      return out;
+    } catch (err) {
+      // never opened: HTTP gives the real answer (or the precise error); sockets wait a while
+      if (err instanceof PeerUnreachable && !s.opened) {
+        this.#httpOnly.set(peer.uuid, performance.now() + RETRY_MS);
+        return await this.#http.call(peer, kind, body, deadline);
+      }
+      throw err;
+    }
+  }
+
+  /** Closes every socket (stop). */
+  close(): void {
+    for (const s of [...this.#sockets.values()]) s.close("stopping");
+    this.#sockets.clear();
+  }
+}
+
+/**
+ * Serves the socket of a `GET /kv-internal/stream` request (already matched as a peer route):
+ * opens each frame with `env` (no envelope: plain frames), answers it through `serve`, seals the
+ * answer. A refused, malformed or oversized frame closes the socket.
+ */
+export function serveStream(
+  req: Request,
+  serve: KvServe,
+  env: PeerEnvelope | undefined,
+  maxFrameBytes: number,
+  log?: Logger,
+): Response {
+  const { socket, response } = Deno.upgradeWebSocket(req);
+  socket.binaryType = "arraybuffer";
+  const seal = (b: Uint8Array) => env ? env.seal(b) : Promise.resolve(b);
+  socket.onmessage = async (ev) => {
+    if (!(ev.data instanceof ArrayBuffer)) return socket.close(1003, "binary frames only");
+    // the bound of the HTTP peer routes' bodies
+    if (ev.data.byteLength > maxFrameBytes) {
+      return socket.close(1009, `frame larger than ${maxFrameBytes} bytes`);
+    }
+    let plain = new Uint8Array(ev.data);
+    if (env) {
+      const r = await env.open(plain);
+      if (!r.ok) return socket.close(1008, `peer message refused: ${r.reason}`);
+      plain = r.plain as Uint8Array<ArrayBuffer>;
+    }
+    let msg: { i?: unknown; k?: unknown; b?: unknown };
+    try {
+      msg = JSON.parse(decoder.decode(plain));
+    } catch {
+      return socket.close(1007, "frame is not JSON");
+    }
+    const kind = msg.k as KvMessage;
+    if (typeof msg.i !== "number" || !STREAM_KINDS.has(kind)) return socket.close(1008, "bad frame");
+    let status = 200;
+    let answer: unknown;
+    try {
+      answer = await serve(kind, msg.b);
+    } catch (err) {
+      status = err instanceof KvError ? err.status : 500;
+      if (status === 500) log?.warn(`kv peer message ${kind} failed: ${(err as Error).message}`);
+      answer = { error: (err as Error).message };
+    }
+    if (socket.readyState !== WebSocket.OPEN) return;
+    const out = await seal(encoder.encode(JSON.stringify({ i: msg.i, s: status, b: answer })));
+    if (socket.readyState === WebSocket.OPEN) socket.send(out);
+  };
+  socket.onerror = () => {};
+  return response;
+}

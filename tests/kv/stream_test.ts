@@ -1,0 +1,186 @@
+/**
+ * The peer socket (`GET /kv-internal/stream`, lib/kv/stream.ts): the hot KV messages travel on it,
+ * every frame sealed by the PeerEnvelope (an unsealed or replayed frame closes the socket and is
+ * counted), and a peer without the route still gets its messages over HTTP.
+ */
+import assert from "node:assert/strict";
+import { StreamKvTransport } from "../../lib/kv/stream.ts";
+import { WsClient } from "../../lib/kv/ws_client.ts";
+import { PeerRefused } from "../../lib/kv/transport.ts";
+import type { RingNode } from "../../lib/kv/ring.ts";
+import { freePort } from "../helpers.ts";
+import { dec, enc, eventually, FakeCluster, type KvTestNode, startKvNode, stopAll } from "./kv_helpers.ts";
+
+const opts = { sanitizeOps: false, sanitizeResources: false };
+const KEY = btoa("k".repeat(32));
+
+async function three(key?: string): Promise<KvTestNode[]> {
+  const c = new FakeCluster();
+  const nodes: KvTestNode[] = [];
+  for (const name of ["a", "b", "c"]) nodes.push(await startKvNode({ name, cluster: c, key }));
+  for (const n of nodes) n.kv.refreshRing();
+  return nodes;
+}
+
+/** Opens a raw socket to `n`'s stream route; resolves the close reason and code. */
+function rawSocket(
+  n: KvTestNode,
+  frames: Uint8Array[],
+): Promise<{ reason: string; code?: number; got: number }> {
+  return new Promise((resolve) => {
+    let got = 0;
+    const ws = new WsClient("127.0.0.1", n.port, "/kv-internal/stream", {
+      open: () => frames.forEach((f) => ws.send(f)),
+      message: () => {
+        got++;
+        if (got === frames.length) ws.close("done");
+      },
+      close: (reason, code) => resolve({ reason, code, got }),
+    });
+  });
+}
+
+Deno.test({
+  name: "sealed writes, CAS and reads between 3 nodes travel on the peer sockets",
+  ...opts,
+  fn: async () => {
+    const nodes = await three(KEY);
+    try {
+      for (const [i, n] of nodes.entries()) assert.equal((await n.kv.put(`s/${i}`, enc(`v${i}`))).ok, true);
+      for (const n of nodes) {
+        for (let i = 0; i < 3; i++) assert.equal(dec((await n.kv.get(`s/${i}`)).entry!.value), `v${i}`);
+      }
+      await eventually(
+        "3 copies of each key",
+        () => nodes.every((n) => [0, 1, 2].every((i) => n.kv.local.storage.getRecord(`s/${i}`) !== null)),
+      );
+      const idx = (await nodes[1].kv.get("s/0")).entry!.modify_index;
+      assert.equal((await nodes[2].kv.put("s/0", enc("cas"), { cas: idx })).ok, true);
+      assert.equal((await nodes[0].kv.put("s/0", enc("stale"), { cas: idx })).ok, false);
+      assert.equal(dec((await nodes[1].kv.get("s/0")).entry!.value), "cas");
+      const frames = nodes.reduce((s, n) => s + n.stream()!.frames, 0);
+      assert.ok(frames >= 6, `${frames} messages answered on sockets`);
+      for (const n of nodes) {
+        assert.deepEqual(n.envelope.dropped, { auth: 0, stale: 0, replay: 0, malformed: 0 });
+      }
+    } finally {
+      await stopAll(nodes);
+    }
+  },
+});
+
+Deno.test({
+  name: "with a key, a socket frame that is unsealed or replayed closes the socket and is counted",
+  ...opts,
+  fn: async () => {
+    const nodes = await three(KEY);
+    const [a, b] = nodes;
+    try {
+      const body = enc(JSON.stringify({ i: 1, k: "reads", b: { keys: ["x"] } }));
+      // unsealed: refused (1008), nothing answered
+      const plain = await rawSocket(a, [body]);
+      assert.equal(plain.code, 1008);
+      assert.match(plain.reason, /peer message refused: auth/);
+      assert.equal(plain.got, 0);
+      assert.equal(a.envelope.dropped.auth, 1);
+      // sealed by a cluster member: answered; the same frame again, on a new socket: replay
+      const sealed = await b.envelope.seal(body);
+      const first = await rawSocket(a, [sealed]);
+      assert.equal(first.got, 1, first.reason);
+      const again = await rawSocket(a, [sealed]);
+      assert.equal(again.code, 1008);
+      assert.match(again.reason, /replay/);
+      assert.equal(a.envelope.dropped.replay, 1);
+      // a node with another key is refused on the socket like over HTTP (401)
+      const intruder = await startKvNode({ name: "x", tags: ["web"], key: btoa("z".repeat(32)) });
+      nodes.push(intruder);
+      const peer: RingNode = { uuid: a.uuid, name: "a", addr: "127.0.0.1", port: a.port };
+      const t = new StreamKvTransport(intruder.envelope, intruder.ctx.clock);
+      await assert.rejects(
+        t.call(peer, "reads", { keys: ["x"] }, Date.now() + 2000),
+        (err: Error) => err instanceof PeerRefused && err.status === 401 && /auth/.test(err.message),
+      );
+      t.close();
+    } finally {
+      await stopAll(nodes);
+    }
+  },
+});
+
+Deno.test({
+  name: "a peer without the socket route gets the message over HTTP; a dead one is unreachable",
+  ...opts,
+  fn: async () => {
+    const port = freePort();
+    let posts = 0;
+    const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, async (req) => {
+      if (req.method !== "POST") return new Response("not found", { status: 404 });
+      posts++;
+      const body = await req.json();
+      return Response.json({ results: body.keys.map(() => ({ record: null, index: 7 })) });
+    });
+    const n = await startKvNode({ name: "solo" });
+    const t = new StreamKvTransport(n.envelope, n.ctx.clock);
+    try {
+      const peer: RingNode = { uuid: "old", name: "old", addr: "127.0.0.1", port };
+      const ans = await t.call(peer, "reads", { keys: ["a", "b"] }, Date.now() + 2000) as {
+        results: unknown[];
+      };
+      assert.equal(ans.results.length, 2);
+      assert.equal(posts, 1);
+      assert.equal(t.frames, 0);
+      const dead: RingNode = { uuid: "dead", name: "dead", addr: "127.0.0.1", port: freePort() };
+      await assert.rejects(t.call(dead, "apply", { items: [] }, Date.now() + 2000), /connection refused/);
+    } finally {
+      t.close();
+      await server.shutdown();
+      await stopAll([n]);
+    }
+  },
+});
+
+Deno.test({
+  name: "a socket on which nothing answers is dropped after a call times out; the next call opens a new one",
+  ...opts,
+  fn: async () => {
+    const port = freePort();
+    let upgrades = 0;
+    const server = Deno.serve({ hostname: "127.0.0.1", port, onListen: () => {} }, (req) => {
+      upgrades++;
+      const { response } = Deno.upgradeWebSocket(req); // accepts frames, never answers
+      return response;
+    });
+    const n = await startKvNode({ name: "solo" });
+    const t = new StreamKvTransport(n.envelope, n.ctx.clock);
+    try {
+      const peer: RingNode = { uuid: "mute", name: "mute", addr: "127.0.0.1", port };
+      for (let i = 1; i <= 2; i++) {
+        await assert.rejects(t.call(peer, "reads", { keys: ["a"] }, Date.now() + 150), /no answer within/);
+        assert.equal(upgrades, i);
+      }
+    } finally {
+      t.close();
+      await server.shutdown();
+      await stopAll([n]);
+    }
+  },
+});
+
+Deno.test({
+  name: "a socket frame larger than the peer routes' body limit closes the socket unanswered",
+  ...opts,
+  fn: async () => {
+    const n = await startKvNode({ name: "solo", kv: { max_value_bytes: 1024 } });
+    try {
+      const big = new Uint8Array(6 * 1024 * 1024).fill(32); // the limit: (4 MiB + 2 KiB) × 1.4 + 64 KiB
+      const r = await rawSocket(n, [big]);
+      assert.equal(r.code, 1009);
+      assert.match(r.reason, /frame larger than/);
+      assert.equal(r.got, 0);
+      const ok = await rawSocket(n, [enc(JSON.stringify({ i: 1, k: "reads", b: { keys: ["x"] } }))]);
+      assert.equal(ok.got, 1, ok.reason);
+    } finally {
+      await stopAll([n]);
+    }
+  },
+});
