@@ -63,7 +63,10 @@ export class CollectorRuntime {
   #groupOf = new Map<string, GroupSpec>();
   #workers = new Map<string, SandboxWorker>();
   #entries = new Map<string, CollectorEntry>();
-  #timers = new Map<string, TimerId>();
+  /** When each scheduled collector is next due (clock ms); one timer waits for the earliest. */
+  #due = new Map<string, number>();
+  #timer: TimerId | null = null;
+  #timerAt = Infinity;
   #inflight = new Map<string, Promise<CollectorEntry>>();
   /** Collectors whose Worker call has not settled (a timed-out run may still be working). */
   #busy = new Set<string>();
@@ -164,24 +167,52 @@ export class CollectorRuntime {
     return w;
   }
 
-  /** Schedules every enabled collector now, then every interval. */
+  /**
+   * Schedules every enabled collector now, then every interval. One timer serves them all: it wakes
+   * at the earliest due time and starts every collector due then, together (collectors that started
+   * together and share an interval stay together: one wake-up per interval, not one per collector).
+   */
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    for (const name of this.names()) if (!this.disabled(name)) this.#schedule(name, 0);
+    const now = this.#o.clock.now();
+    for (const name of this.names()) if (!this.disabled(name)) this.#due.set(name, now);
+    this.#arm();
   }
 
-  #schedule(name: string, delay: number): void {
+  /** Points the one timer at the earliest due time (nothing to do when it already waits for it). */
+  #arm(): void {
     if (!this.#started) return;
-    const t = this.#o.clock.setTimeout(() => {
-      this.#timers.delete(name);
-      const startedAt = this.#o.clock.now();
+    let next = Infinity;
+    for (const at of this.#due.values()) if (at < next) next = at;
+    if (this.#timer !== null && next === this.#timerAt) return;
+    if (this.#timer !== null) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = next;
+    if (next === Infinity) return;
+    this.#timer = this.#o.clock.setTimeout(() => this.#fire(), Math.max(0, next - this.#o.clock.now()));
+  }
+
+  /** Starts every collector due now; each is due again one interval after this start, once it ended. */
+  #fire(): void {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    const startedAt = this.#o.clock.now();
+    for (const [name, at] of this.#due) {
+      if (at > startedAt) continue;
+      this.#due.delete(name);
       void this.runOnce(name).finally(() => {
-        const next = Math.max(0, startedAt + this.intervalOf(name) - this.#o.clock.now());
-        this.#schedule(name, next);
+        if (!this.#started) return;
+        this.#due.set(name, startedAt + this.intervalOf(name));
+        this.#arm();
       });
-    }, delay);
-    this.#timers.set(name, t);
+    }
+    this.#arm();
+  }
+
+  /** Collectors waiting for their next run, with when (clock ms): for tests and info. */
+  schedule(): Map<string, number> {
+    return new Map(this.#due);
   }
 
   /** Runs one collector now (joins a run already in flight: never two at once). */
@@ -293,8 +324,10 @@ export class CollectorRuntime {
   /** Stops scheduling and the Workers (in-flight runs fail). */
   stop(): void {
     this.#started = false;
-    for (const t of this.#timers.values()) this.#o.clock.clearTimeout(t);
-    this.#timers.clear();
+    if (this.#timer !== null) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    this.#due.clear();
     for (const w of this.#workers.values()) w.terminate();
     this.#workers.clear();
   }

@@ -10,7 +10,8 @@ import {
   SLOW_COLLECTORS,
 } from "../../lib/collectors/mod.ts";
 import { NO_PERMISSIONS, Sandbox } from "../../lib/sandbox/mod.ts";
-import { RealClock } from "../../lib/clock/mod.ts";
+import { RealClock, VirtualClock } from "../../lib/clock/mod.ts";
+import { silentLogger } from "../../lib/log/mod.ts";
 import { makeTestCtx, until } from "../helpers.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import type { CollectorResultEvent } from "../../lib/types.ts";
@@ -185,4 +186,76 @@ Deno.test("sandbox broker statfs: sizes for paths on statfsAllow only, and never
   } finally {
     sandbox.stopAll();
   }
+});
+
+/** Advances a virtual clock 1 s at a time, letting each run's promise chain settle in between. */
+async function walk(clock: VirtualClock, ms: number): Promise<void> {
+  for (let t = 0; t < ms; t += 1000) {
+    await clock.advance(Math.min(1000, ms - t));
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
+Deno.test("runtime: one timer for every collector; collectors sharing an interval run together, each when due", async () => {
+  const clock = new VirtualClock(0);
+  const calls: Array<[number, string]> = [];
+  const fakeWorker = {
+    running: true,
+    call: (_method: string, p: { name: string }) => {
+      calls.push([clock.now(), p.name]);
+      return Promise.resolve({ results: { n: calls.length } });
+    },
+    terminate() {},
+  };
+  const rt = new CollectorRuntime({
+    sandbox: { spawn: () => fakeWorker } as unknown as Sandbox,
+    clock,
+    log: silentLogger,
+    params: { interval: 10_000, timeout: 8_000, disabled: ["off"], intervals: { slow: 30_000 } },
+    data: {},
+    groups: [{ ...testGroup(["a", "b", "slow", "off"])[0] }],
+  });
+  rt.start();
+  await walk(clock, 1);
+  assert.equal(clock.pending, 1, "a single timer waits for the next due collector");
+  await walk(clock, 34_999);
+  const at = (t: number) => calls.filter(([c]) => c === t).map(([, n]) => n).sort();
+  assert.deepEqual(at(0), ["a", "b", "slow"]);
+  assert.deepEqual(at(10_000), ["a", "b"]);
+  assert.deepEqual(at(20_000), ["a", "b"]);
+  assert.deepEqual(at(30_000), ["a", "b", "slow"]);
+  assert.equal(calls.length, 10, "no run outside those four wake-ups; the disabled one never runs");
+  assert.deepEqual([...rt.schedule()].sort(), [["a", 40_000], ["b", 40_000], ["slow", 60_000]]);
+  assert.equal(rt.entry("a")!.next_check, 40);
+  rt.stop();
+  assert.equal(clock.pending, 0, "stop clears the timer");
+  await walk(clock, 60_000);
+  assert.equal(calls.length, 10);
+});
+
+Deno.test("runtime: a run that outlasts its interval is due again as soon as it ends", async () => {
+  const clock = new VirtualClock(0);
+  const calls: number[] = [];
+  const rt = new CollectorRuntime({
+    sandbox: {
+      spawn: () => ({
+        running: true,
+        // each run takes 15 s of the clock (under a 20 s timeout)
+        call: () => {
+          calls.push(clock.now());
+          return clock.sleep(15_000).then(() => ({ results: { ok: 1 } }));
+        },
+        terminate() {},
+      }),
+    } as unknown as Sandbox,
+    clock,
+    log: silentLogger,
+    params: { interval: 10_000, timeout: 20_000, disabled: [], intervals: {} },
+    data: {},
+    groups: testGroup(["x"]),
+  });
+  rt.start();
+  await walk(clock, 46_000);
+  assert.deepEqual(calls, [0, 15_000, 30_000, 45_000]);
+  rt.stop();
 });
