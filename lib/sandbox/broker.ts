@@ -37,11 +37,22 @@ export function brokerAllows(allow: string[], path: string): boolean {
       if (path.startsWith(base + "/") && !path.slice(base.length + 1).includes("/")) return true;
     } else if (a.includes("*")) {
       // segment glob like /proc/*/stat
-      const re = new RegExp("^" + a.split("*").map(escapeRe).join("[^/]*") + "$");
-      if (re.test(path)) return true;
+      if (segmentGlob(a).test(path)) return true;
     } else if (a === path) return true;
   }
   return false;
+}
+
+/** Compiled segment globs: each broker request checks the whole allow-list. */
+const GLOBS = new Map<string, RegExp>();
+
+function segmentGlob(pattern: string): RegExp {
+  let re = GLOBS.get(pattern);
+  if (!re) {
+    if (GLOBS.size >= 1024) GLOBS.clear();
+    GLOBS.set(pattern, re = new RegExp("^" + pattern.split("*").map(escapeRe).join("[^/]*") + "$"));
+  }
+  return re;
 }
 
 function escapeRe(s: string): string {
