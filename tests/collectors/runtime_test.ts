@@ -259,3 +259,37 @@ Deno.test("runtime: a run that outlasts its interval is due again as soon as it 
   assert.deepEqual(calls, [0, 15_000, 30_000, 45_000]);
   rt.stop();
 });
+
+Deno.test("runtime: collectors of a batching group due together go in one Worker message; each keeps its own outcome and timeout", async () => {
+  const ctx = ctxWith({ interval: "1h", timeout: "300ms" });
+  const groups = testGroup(["good", "nosy", "slow", "crash"]).map((g) => ({ ...g, batch: true }));
+  const c = createCollectors(ctx, { groups });
+  try {
+    // a warm Worker (the batch then has no start-up grace): one plain run first
+    assert.equal((await c.runOnce("good")).results!.count, 1);
+    const t0 = Date.now();
+    await c.start();
+    await until(
+      "every collector ran",
+      () => c.entries().every((e) => e.last_check > 0 && e.log !== "not run yet"),
+    );
+    const good = c.entry("good")!,
+      nosy = c.entry("nosy")!,
+      slow = c.entry("slow")!,
+      crash = c.entry("crash")!;
+    assert.equal(good.active, true);
+    assert.equal(good.results!.count, 2);
+    assert.equal(nosy.active, false);
+    assert.match(nosy.log, /^permission denied: /);
+    assert.equal(slow.active, false);
+    assert.match(slow.log, /took longer than 300 ms/);
+    assert.match(crash.log, /no collector crash/);
+    assert.ok(Date.now() - t0 < 4000, "the slow one did not hold the others for its 5 s");
+    const w = ctx.sandbox.workers()[0];
+    assert.equal(await w.call("batches"), 1, "one runMany for the four");
+    assert.equal(w.starts, 1);
+  } finally {
+    await c.stop();
+    ctx.cleanup();
+  }
+});
