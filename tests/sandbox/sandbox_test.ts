@@ -133,3 +133,25 @@ Deno.test("the broker reads /proc and /sys synchronously, other paths (and /proc
     Deno.removeSync(big);
   }
 });
+
+Deno.test("broker reads made in one Worker turn travel as one message; each is checked and answered alone", async () => {
+  const sb = new Sandbox();
+  try {
+    const w = probe(sb);
+    const r = await w.call<Array<{ ok: boolean; head?: string; error?: string }>>("readMany", {
+      paths: ["/proc/stat", "/etc/shadow", "/proc/net/dev", "/proc/stat"],
+    });
+    assert.deepEqual(r.map((x) => x.ok), [true, false, true, true]);
+    assert.equal(r[0].head, "cpu ");
+    assert.equal(r[1].error, "BrokerDenied");
+    assert.equal(r[3].head, "cpu ");
+    assert.equal(w.brokerRequests, 4);
+    assert.equal(w.brokerMessages, 1);
+    assert.equal(w.deniedReads, 1);
+    // a lone read is still a plain request
+    await w.call("readBroker", { path: "/proc/stat" });
+    assert.equal(w.brokerMessages, 2);
+  } finally {
+    sb.stopAll();
+  }
+});
