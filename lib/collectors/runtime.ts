@@ -226,7 +226,7 @@ export class CollectorRuntime {
   /**
    * One `runMany` call per batching group with two or more collectors ready among `names` (not in
    * flight, no earlier call still running); returns, per collector in a batch, how to get its reply.
-   * The group's Worker runs them at once, each under the timeout; the batch is bounded like a run.
+   * The group's Worker runs them at once, each under the timeout (the call itself gives up at twice it).
    */
   #batchAsks(names: string[]): Map<string, () => Promise<RunReply>> {
     const asks = new Map<string, () => Promise<RunReply>>();
