@@ -293,3 +293,36 @@ Deno.test("runtime: collectors of a batching group due together go in one Worker
     ctx.cleanup();
   }
 });
+
+Deno.test("runtime: a batch whose Worker stops answering fails each of its runs at twice the timeout", async () => {
+  const clock = new VirtualClock(0);
+  let calls = 0;
+  const rt = new CollectorRuntime({
+    sandbox: {
+      spawn: () => ({
+        running: true,
+        call: () => (calls++, new Promise(() => {})), // never answers
+        terminate() {},
+      }),
+    } as unknown as Sandbox,
+    clock,
+    log: silentLogger,
+    params: { interval: 60_000, timeout: 1_000, disabled: [], intervals: {} },
+    data: {},
+    groups: [{ ...testGroup(["x", "y"])[0], batch: true }],
+  });
+  rt.start();
+  await walk(clock, 1_000);
+  assert.equal(calls, 1, "one message for both");
+  assert.equal(rt.entry("x")!.log, "not run yet");
+  await walk(clock, 2_000);
+  for (const n of ["x", "y"]) {
+    assert.equal(rt.entry(n)!.active, false);
+    assert.match(rt.entry(n)!.log, /run took longer than 2000 ms/);
+  }
+  // the call never settled: the next runs are skipped, not stacked on the stuck Worker
+  await walk(clock, 60_000);
+  assert.equal(calls, 1);
+  assert.match(rt.entry("x")!.log, /previous run has not finished/);
+  rt.stop();
+});
