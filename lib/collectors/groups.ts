@@ -16,6 +16,11 @@ export interface GroupSpec {
   statfsAllow?: string[];
   /** Collector names served by this Worker. */
   collectors: string[];
+  /**
+   * The Worker answers `runMany`: collectors of this group due at the same time go in one message
+   * (one reply) instead of one call each.
+   */
+  batch?: boolean;
   /** Prefixes of the configuration data keys handed to its runs (none by default). */
   dataKeys?: string[];
   /**
@@ -173,6 +178,7 @@ export function defaultGroups(data: Record<string, unknown>): GroupSpec[] {
       // sizes only: any mount point may be statfs'd
       statfsAllow: ["/**"],
       collectors: LINUX_COLLECTORS,
+      batch: true,
     },
     {
       name: "collectors-services",

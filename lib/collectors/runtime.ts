@@ -15,6 +15,7 @@ import type { CollectorsConfig } from "../config/mod.ts";
 import { flattenMetrics } from "./flatten.ts";
 import { defaultGroups, type GroupSpec, SLOW_COLLECTORS } from "./groups.ts";
 import type { RunReply } from "./protocol.ts";
+import { askMany } from "./batch.ts";
 
 /** One collector as `/collectors` shows it (reference §5). */
 export interface CollectorEntry {
@@ -63,7 +64,10 @@ export class CollectorRuntime {
   #groupOf = new Map<string, GroupSpec>();
   #workers = new Map<string, SandboxWorker>();
   #entries = new Map<string, CollectorEntry>();
-  #timers = new Map<string, TimerId>();
+  /** When each scheduled collector is next due (clock ms); one timer waits for the earliest. */
+  #due = new Map<string, number>();
+  #timer: TimerId | null = null;
+  #timerAt = Infinity;
   #inflight = new Map<string, Promise<CollectorEntry>>();
   /** Collectors whose Worker call has not settled (a timed-out run may still be working). */
   #busy = new Set<string>();
@@ -164,24 +168,93 @@ export class CollectorRuntime {
     return w;
   }
 
-  /** Schedules every enabled collector now, then every interval. */
+  /**
+   * Schedules every enabled collector now, then every interval. One timer serves them all: it wakes
+   * at the earliest due time and starts every collector due then, together (collectors that started
+   * together and share an interval stay together: one wake-up per interval, not one per collector).
+   */
   start(): void {
     if (this.#started) return;
     this.#started = true;
-    for (const name of this.names()) if (!this.disabled(name)) this.#schedule(name, 0);
+    const now = this.#o.clock.now();
+    for (const name of this.names()) if (!this.disabled(name)) this.#due.set(name, now);
+    this.#arm();
   }
 
-  #schedule(name: string, delay: number): void {
+  /** Points the one timer at the earliest due time (nothing to do when it already waits for it). */
+  #arm(): void {
     if (!this.#started) return;
-    const t = this.#o.clock.setTimeout(() => {
-      this.#timers.delete(name);
-      const startedAt = this.#o.clock.now();
-      void this.runOnce(name).finally(() => {
-        const next = Math.max(0, startedAt + this.intervalOf(name) - this.#o.clock.now());
-        this.#schedule(name, next);
+    let next = Infinity;
+    for (const at of this.#due.values()) if (at < next) next = at;
+    if (this.#timer !== null && next === this.#timerAt) return;
+    if (this.#timer !== null) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = next;
+    if (next === Infinity) return;
+    this.#timer = this.#o.clock.setTimeout(() => this.#fire(), Math.max(0, next - this.#o.clock.now()));
+  }
+
+  /**
+   * Starts every collector due now (those of a batching group in one Worker message); each is due
+   * again one interval after this start, once it ended.
+   */
+  #fire(): void {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    const startedAt = this.#o.clock.now();
+    const due: string[] = [];
+    for (const [name, at] of this.#due) {
+      if (at > startedAt) continue;
+      this.#due.delete(name);
+      due.push(name);
+    }
+    const asks = this.#batchAsks(due);
+    for (const name of due) {
+      const ask = asks.get(name);
+      const run = ask
+        ? this.#track(name, this.#run(name, this.#groupOf.get(name)!, ask))
+        : this.runOnce(name);
+      void run.finally(() => {
+        if (!this.#started) return;
+        this.#due.set(name, startedAt + this.intervalOf(name));
+        this.#arm();
       });
-    }, delay);
-    this.#timers.set(name, t);
+    }
+    this.#arm();
+  }
+
+  /**
+   * One `runMany` call per batching group with two or more collectors ready among `names` (not in
+   * flight, no earlier call still running); returns, per collector in a batch, how to get its reply.
+   * The group's Worker runs them at once, each under the timeout (the call itself gives up at twice it).
+   */
+  #batchAsks(names: string[]): Map<string, () => Promise<RunReply>> {
+    const asks = new Map<string, () => Promise<RunReply>>();
+    const byGroup = new Map<GroupSpec, string[]>();
+    for (const name of names) {
+      const g = this.#groupOf.get(name);
+      if (!g?.batch || this.#inflight.has(name) || this.#busy.has(name)) continue;
+      byGroup.set(g, [...byGroup.get(g) ?? [], name]);
+    }
+    const timeout = this.#o.params.timeout;
+    for (const [g, ready] of byGroup) {
+      if (ready.length < 2) continue;
+      for (const n of ready) this.#busy.add(n);
+      const w = this.#worker(g);
+      // the Worker times each run out itself; this bound only catches a Worker that stopped answering
+      const limit = 2 * timeout + (w.running ? 0 : START_GRACE_MS);
+      const data = pickData(this.#o.data, g.dataKeys);
+      const batch = askMany(w, { names: ready, data, timeoutMs: timeout }, limit, this.#o.clock, () => {
+        for (const n of ready) this.#busy.delete(n);
+      });
+      for (const [n, ask] of batch) asks.set(n, ask);
+    }
+    return asks;
+  }
+
+  /** Collectors waiting for their next run, with when (clock ms): for tests and info. */
+  schedule(): Map<string, number> {
+    return new Map(this.#due);
   }
 
   /** Runs one collector now (joins a run already in flight: never two at once). */
@@ -192,7 +265,12 @@ export class CollectorRuntime {
     }
     const running = this.#inflight.get(name);
     if (running) return running;
-    const p = this.#run(name, g).finally(() => this.#inflight.delete(name));
+    return this.#track(name, this.#run(name, g, () => this.#ask(name, g)));
+  }
+
+  /** Registers a run in flight (a runOnce meanwhile joins it). */
+  #track(name: string, run: Promise<CollectorEntry>): Promise<CollectorEntry> {
+    const p = run.finally(() => this.#inflight.delete(name));
     this.#inflight.set(name, p);
     return p;
   }
@@ -238,7 +316,7 @@ export class CollectorRuntime {
     this.#o.log.debug(`${g.name}: no service answers; Worker stopped until one does`);
   }
 
-  async #run(name: string, g: GroupSpec): Promise<CollectorEntry> {
+  async #run(name: string, g: GroupSpec, ask: () => Promise<RunReply>): Promise<CollectorEntry> {
     const { clock } = this.#o;
     const startedAt = clock.now();
     const prev = this.#entries.get(name) ?? blankEntry(name, false);
@@ -252,7 +330,7 @@ export class CollectorRuntime {
     let ok = false;
     this.runs++;
     try {
-      const reply = await this.#ask(name, g);
+      const reply = await ask();
       if (!reply || typeof reply !== "object") throw new Error("collector returned nothing");
       for (const w of Array.isArray(reply.warnings) ? reply.warnings : []) {
         this.warnings++;
@@ -293,8 +371,10 @@ export class CollectorRuntime {
   /** Stops scheduling and the Workers (in-flight runs fail). */
   stop(): void {
     this.#started = false;
-    for (const t of this.#timers.values()) this.#o.clock.clearTimeout(t);
-    this.#timers.clear();
+    if (this.#timer !== null) this.#o.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    this.#due.clear();
     for (const w of this.#workers.values()) w.terminate();
     this.#workers.clear();
   }

@@ -40,7 +40,6 @@ interface DetectorRuntime {
   matched: boolean | null;
   lastRun: number;
   error: string;
-  timer: TimerId | null;
   /** The last run found a collector without its first result yet: run again soon. */
   waiting: boolean;
 }
@@ -78,6 +77,10 @@ export class Detectors {
   #defs = new Map<string, DetectorDef>();
   #rt = new Map<string, DetectorRuntime>();
   #started = false;
+  /** When each detector runs next (clock ms); one timer waits for the earliest. */
+  #due = new Map<string, number>();
+  #timer: TimerId | null = null;
+  #timerAt = Infinity;
   #offs: Array<() => void> = [];
   /** Evaluation errors since start (for info). */
   errors = 0;
@@ -191,28 +194,53 @@ export class Detectors {
 
   #runtime(id: string): DetectorRuntime {
     let rt = this.#rt.get(id);
-    if (!rt) this.#rt.set(id, rt = { matched: null, lastRun: 0, error: "", timer: null, waiting: false });
+    if (!rt) this.#rt.set(id, rt = { matched: null, lastRun: 0, error: "", waiting: false });
     return rt;
   }
 
+  /** Plans a run of `id` in `delay` ms (replacing its planned one). */
   #schedule(id: string, delay: number): void {
-    const rt = this.#runtime(id);
-    if (rt.timer !== null) this.#ctx.clock.clearTimeout(rt.timer);
-    rt.timer = this.#ctx.clock.setTimeout(() => {
-      rt.timer = null;
+    this.#runtime(id);
+    this.#due.set(id, this.#ctx.clock.now() + delay);
+    this.#arm();
+  }
+
+  /** Points the one timer at the earliest planned run (detectors sharing an interval wake together). */
+  #arm(): void {
+    let next = Infinity;
+    if (this.#started) { for (const at of this.#due.values()) if (at < next) next = at; }
+    if (this.#timer !== null && next === this.#timerAt) return;
+    if (this.#timer !== null) this.#ctx.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = next;
+    if (next === Infinity) return;
+    this.#timer = this.#ctx.clock.setTimeout(() => this.#fire(), Math.max(0, next - this.#ctx.clock.now()));
+  }
+
+  /** Runs every detector due now; each runs again one interval after this start (unless replanned meanwhile). */
+  #fire(): void {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    const startedAt = this.#ctx.clock.now();
+    for (const [id, at] of this.#due) {
+      if (at > startedAt) continue;
+      this.#due.delete(id);
+      const rt = this.#runtime(id);
       this.runDetector(id).catch((err) => this.#ctx.log.error(`detector ${id} failed:`, err)).finally(() => {
         const def = this.#defs.get(id);
-        if (this.#started && def && rt.timer === null) {
-          this.#schedule(id, rt.waiting ? FIRST_RESULTS_RETRY_MS : def.intervalMs);
+        if (this.#started && def && !this.#due.has(id)) {
+          this.#due.set(id, startedAt + (rt.waiting ? FIRST_RESULTS_RETRY_MS : def.intervalMs));
+          this.#arm();
         }
       });
-    }, delay);
+    }
+    this.#arm();
   }
 
   #unschedule(id: string): void {
-    const rt = this.#rt.get(id);
-    if (rt?.timer != null) this.#ctx.clock.clearTimeout(rt.timer);
+    this.#due.delete(id);
     this.#rt.delete(id);
+    this.#arm();
   }
 
   /** The detector objects (`GET /agent/detectors`). */
@@ -246,11 +274,8 @@ export class Detectors {
     this.#started = false;
     for (const off of this.#offs) off();
     this.#offs = [];
-    for (const id of [...this.#rt.keys()]) {
-      const rt = this.#rt.get(id)!;
-      if (rt.timer !== null) this.#ctx.clock.clearTimeout(rt.timer);
-      rt.timer = null;
-    }
+    this.#due.clear();
+    this.#arm();
     return Promise.resolve();
   }
 

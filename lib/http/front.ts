@@ -61,7 +61,9 @@ interface Conn {
 export class TcpFront {
   readonly #conns = new Set<Conn>();
   #closing = false;
-  #timer: ReturnType<typeof setInterval>;
+  /** The deadline sweep: runs only while connections are open (an idle agent has none to sweep). */
+  #timer: ReturnType<typeof setInterval> | null = null;
+  readonly #tick: number;
 
   private constructor(
     readonly addr: Deno.NetAddr,
@@ -72,8 +74,7 @@ export class TcpFront {
     private readonly path: string,
     private readonly opts: TcpFrontOptions,
   ) {
-    const tick = Math.max(100, Math.min(1000, Math.min(opts.headerTimeoutMs, opts.idleTimeoutMs) / 4));
-    this.#timer = setInterval(() => this.#sweep(), tick);
+    this.#tick = Math.max(100, Math.min(1000, Math.min(opts.headerTimeoutMs, opts.idleTimeoutMs) / 4));
     void this.#accept();
   }
 
@@ -106,9 +107,15 @@ export class TcpFront {
     return this.#conns.size;
   }
 
+  /** True while the deadline sweep is scheduled (only with connections open). */
+  get sweeping(): boolean {
+    return this.#timer !== null;
+  }
+
   async close(): Promise<void> {
     this.#closing = true;
-    clearInterval(this.#timer);
+    if (this.#timer !== null) clearInterval(this.#timer);
+    this.#timer = null;
     try {
       this.listener.close();
     } catch { /* already closed */ }
@@ -166,6 +173,7 @@ export class TcpFront {
       closed: false,
     };
     this.#conns.add(c);
+    if (this.#timer === null && !this.#closing) this.#timer = setInterval(() => this.#sweep(), this.#tick);
     this.opts.counters.inc("http_connections_total");
     await Promise.all([
       this.#pump(c, client, upstream, (b) => this.#fromClient(c, b)),
@@ -262,6 +270,10 @@ export class TcpFront {
     if (c.closed) return false;
     c.closed = true;
     this.#conns.delete(c);
+    if (this.#conns.size === 0 && this.#timer !== null) {
+      clearInterval(this.#timer);
+      this.#timer = null;
+    }
     if (reason) this.opts.counters.inc("http_connections_dropped_total", { reason });
     for (const s of [c.client, c.upstream]) {
       try {

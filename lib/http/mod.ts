@@ -261,6 +261,11 @@ export class HttpServer {
     return this.#front?.connections ?? 0;
   }
 
+  /** True while the front's deadline sweep is scheduled (it runs only while connections are open). */
+  get tcpSweeping(): boolean {
+    return this.#front?.sweeping ?? false;
+  }
+
   async close(): Promise<void> {
     const front = this.#front;
     this.#front = null;

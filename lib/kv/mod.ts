@@ -78,8 +78,7 @@ export interface KvSubsystem extends Subsystem, KvApi {
   routes(): RouteTable;
 }
 
-const HINT_INTERVAL = 1000;
-const SWEEP_INTERVAL = 1000;
+const HINT_AND_SWEEP_INTERVAL = 1000;
 const PURGE_EVERY = 60;
 /** Builds the KV subsystem on `ctx.store.open("kv")`. */
 export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
@@ -174,15 +173,16 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
       started = true;
       offs.push(ctx.bus.onMembers(onMember));
       refreshRing();
-      timers.push(ctx.clock.setInterval(() => void repair.deliverHints(), HINT_INTERVAL));
-      timers.push(ctx.clock.setInterval(() => void repair.antiEntropy(), cfg.anti_entropy_interval));
+      // hints and the expiry sweep share their 1 s tick (one wake-up; each asks SQLite only when due)
       timers.push(ctx.clock.setInterval(() => {
+        void repair.deliverHints();
         try {
           repair.sweep(++sweeps % PURGE_EVERY === 0);
         } catch (err) {
           log.warn(`kv sweep failed: ${(err as Error).message}`);
         }
-      }, SWEEP_INTERVAL));
+      }, HINT_AND_SWEEP_INTERVAL));
+      timers.push(ctx.clock.setInterval(() => void repair.antiEntropy(), cfg.anti_entropy_interval));
       // catch up soon after a restart; meanwhile reads prefer other copies (bounded: alone, we stay the copy)
       local.markStale();
       timers.push(ctx.clock.setTimeout(() => void repair.antiEntropy(), 200));

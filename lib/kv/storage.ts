@@ -89,6 +89,7 @@ const SQL = {
   changed: `SELECT key, ${bounded("modify_index", MAX_INDEX)}, origin, ${
     bounded("seq", Number.MAX_SAFE_INTEGER)
   } FROM kv WHERE seq > ? ORDER BY seq LIMIT ?`,
+  earliestExpiry: "SELECT MIN(expires) AS m FROM kv WHERE expires > 0 AND deleted = 0",
   expired: `SELECT ${READ_COLS} FROM kv WHERE expires > 0 AND expires <= ? AND deleted = 0 LIMIT ?`,
 };
 
@@ -124,6 +125,13 @@ export class KvStorage {
   #badSeen = new Set<string>();
   /** Rows skipped because they could not be served (counted once per key and process). */
   badRows = 0;
+  /**
+   * No live record expires before this (ms; null: unknown, ask SQLite): the sweep every second
+   * runs its query only once something may have expired. Writes of records with a ttl lower it.
+   */
+  #nextExpiry: number | null = null;
+  /** True once SQLite said there is no hint (addHint clears it): the hint timer then skips its query. */
+  #noHints = false;
 
   constructor(db: Database, onBadRow: BadRowHandler = () => {}) {
     this.db = db;
@@ -240,6 +248,7 @@ export class KvStorage {
     this.#seq = seq;
     if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
     this.#remember(rec.key, rec);
+    this.#noteExpiry(rec);
     return true;
   }
 
@@ -256,6 +265,19 @@ export class KvStorage {
     );
     if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
     this.#remember(rec.key, rec);
+    this.#noteExpiry(rec);
+  }
+
+  #noteExpiry(rec: KvRecord): void {
+    if (rec.expires > 0 && !rec.deleted && this.#nextExpiry !== null && rec.expires < this.#nextExpiry) {
+      this.#nextExpiry = rec.expires;
+    }
+  }
+
+  /** The earliest expiry of a live record (Infinity: none). */
+  #earliestExpiry(): number {
+    const m = this.db.get<{ m: unknown }>(SQL.earliestExpiry)?.m;
+    return typeof m === "number" && Number.isFinite(m) ? m : Infinity;
   }
 
   /** Records whose key starts with `prefix` (tombstones included), in key order. */
@@ -301,6 +323,15 @@ export class KvStorage {
 
   /** Turns records expired at `nowMs` into their deterministic tombstones; returns them. */
   expire(nowMs: number, limit = 1000): KvRecord[] {
+    if (this.#nextExpiry === null) this.#nextExpiry = this.#earliestExpiry();
+    if (nowMs < this.#nextExpiry) return [];
+    this.#nextExpiry = null; // asked again after this pass (a failed pass asks next time)
+    const out = this.#expireNow(nowMs, limit);
+    this.#nextExpiry = this.#earliestExpiry();
+    return out;
+  }
+
+  #expireNow(nowMs: number, limit: number): KvRecord[] {
     return this.transaction(() => {
       const rows = this.db.all<Row>(
         SQL.expired,
@@ -344,11 +375,17 @@ export class KvStorage {
   // --- hints: keys a replica missed, retried until delivered ---
 
   addHint(target: string, key: string): void {
+    this.#noHints = false;
     this.db.run("INSERT OR IGNORE INTO kv_hints (target, key) VALUES (?, ?)", target, key);
   }
 
   hintTargets(): string[] {
-    return this.db.all<{ target: string }>("SELECT DISTINCT target FROM kv_hints").map((r) => r.target);
+    if (this.#noHints) return [];
+    const targets = this.db.all<{ target: string }>("SELECT DISTINCT target FROM kv_hints").map((r) =>
+      r.target
+    );
+    this.#noHints = targets.length === 0;
+    return targets;
   }
 
   hintsFor(target: string, limit: number): string[] {

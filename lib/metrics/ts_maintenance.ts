@@ -12,17 +12,44 @@ import { levelRows, selectRows } from "./ts_read.ts";
 export interface PassWindows {
   rollup: Array<[number, number, number]>;
   compact: Array<[number, number, number]>;
+  /** `[level, cutoff, measure]`: levels that may hold something past retention (measure: bound unknown). */
+  expire: Array<[number, number, boolean]>;
 }
 
 export interface PassCounts {
   rolled: number;
   expired: number;
   compacted: number;
+  /** Per entry of `expire` that measures: the oldest time left in the series passed over. */
+  oldest: number[];
 }
 
-/** The windows of a pass starting now (`nowS`, Unix seconds). */
+/**
+ * The windows of a pass starting now (`nowS`, Unix seconds). A level whose lower bound is at or
+ * after its cutoff has nothing to expire; the others get a fresh bound, lowered by the writes
+ * (and the rollups) that happen while the pass runs (see lowerOldest).
+ */
 export function passWindows(core: TsCore, nowS: number): PassWindows {
-  return { rollup: rollupWindows(core, nowS), compact: compactWindows(core, nowS) };
+  const expire: Array<[number, number, boolean]> = [];
+  core.levels.forEach((l, lv) => {
+    const cutoff = nowS - l.keep;
+    const bound = core.oldest[lv];
+    if (bound !== null && cutoff <= bound) return;
+    expire.push([lv, cutoff, bound === null]);
+    core.oldest[lv] = Infinity;
+  });
+  return { rollup: rollupWindows(core, nowS), compact: compactWindows(core, nowS), expire };
+}
+
+/** A point (or a rolled-up bucket) at `ts` lands on level `lv`: the level's bound follows it down. */
+export function lowerOldest(core: TsCore, lv: number, ts: number): void {
+  const b = core.oldest[lv];
+  if (b !== null && ts < b) core.oldest[lv] = ts;
+}
+
+/** A pass that failed: the bounds of the levels it was expiring are unknown again. */
+export function abandonPass(core: TsCore, w: PassWindows): void {
+  for (const [lv] of w.expire) core.oldest[lv] = null;
 }
 
 /** The window of complete buckets each coarser level rolls up now: `[level, from, end]`. */
@@ -93,9 +120,10 @@ export function passOver(
   core: TsCore,
   series: Array<[string, number]>,
   w: PassWindows,
-  nowS: number,
+  _nowS: number,
 ): PassCounts {
   let rolled = 0, expired = 0, compacted = 0;
+  const oldest = w.expire.map(() => Infinity);
   const db = core.db, levels = core.levels;
   const ins = db.statement(ONE_INSERT);
   const del = db.statement("DELETE FROM points WHERE series = ? AND level = ? AND ts < ?");
@@ -108,6 +136,7 @@ export function passOver(
           const [ts, v] of rollupRows(levelRows(core, id, lv - 1, from, end), step, core.method(id, name))
         ) {
           ins.run(id, lv, ts, v);
+          lowerOldest(core, lv, ts);
           rolled++;
         }
       }
@@ -115,20 +144,39 @@ export function passOver(
     for (const [lv, from, end] of w.compact) {
       for (const [, id] of series) compacted += compact(core, id, lv, from, end);
     }
-    for (let lv = 0; lv < levels.length; lv++) {
-      const cutoff = nowS - levels[lv].keep;
-      const chunkCutoff = cutoff - chunkSpan(levels[lv].step);
+    w.expire.forEach(([lv, cutoff, measure], k) => {
+      const span = chunkSpan(levels[lv].step);
       for (const [, id] of series) {
         expired += Number(del.run(id, lv, cutoff).changes);
-        delChunks.run(id, lv, chunkCutoff);
+        delChunks.run(id, lv, cutoff - span);
+        if (measure) oldest[k] = Math.min(oldest[k], oldestLeft(core, id, lv, span));
       }
-    }
+    });
   });
-  return { rolled, expired, compacted };
+  return { rolled, expired, compacted, oldest };
+}
+
+/** The oldest point time or chunk end of one series on one level (Infinity: none); index seeks. */
+function oldestLeft(core: TsCore, id: number, lv: number, span: number): number {
+  const p = core.db.get<{ m: number | null }>(
+    "SELECT MIN(ts) AS m FROM points WHERE series = ? AND level = ?",
+    id,
+    lv,
+  )?.m;
+  const c = core.db.get<{ m: number | null }>(
+    "SELECT MIN(start) AS m FROM chunks WHERE series = ? AND level = ?",
+    id,
+    lv,
+  )?.m;
+  return Math.min(p ?? Infinity, c === null || c === undefined ? Infinity : c + span);
 }
 
 /** Records the watermarks a finished pass reached and counts its work. */
 export function finishPass(core: TsCore, w: PassWindows, r: PassCounts): void {
+  // what is left is at or after the cutoff (or measured), or was written during the pass
+  w.expire.forEach(([lv, cutoff, measure], k) => {
+    core.oldest[lv] = Math.min(core.oldest[lv] ?? Infinity, measure ? r.oldest[k] : cutoff);
+  });
   core.db.transaction(() => {
     for (const [lv, , end] of w.rollup) {
       core.doneUntil[lv] = end;

@@ -84,6 +84,12 @@ export interface TsCore {
   doneUntil: number[];
   /** Per compactable level: spans before this are moved into chunks (-Infinity: never compacted). */
   compactedUntil: number[];
+  /**
+   * Per level, a lower bound of what it holds (the time of every point, the end of every chunk) or
+   * null when not known yet: while a level's retention cutoff has not passed it, nothing there can
+   * be expired and the pass skips the level's deletes (a young store expires nothing for a day).
+   */
+  oldest: Array<number | null>;
   /** The aggregation method of a series (cached). */
   method(id: number, name: string): AggregationMethod;
 }

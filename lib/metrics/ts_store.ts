@@ -23,7 +23,7 @@ import {
   type TsStoreStats,
 } from "./ts_schema.ts";
 import { fetchSeries } from "./ts_read.ts";
-import { finishPass, passOver, passWindows } from "./ts_maintenance.ts";
+import { abandonPass, finishPass, lowerOldest, passOver, passWindows } from "./ts_maintenance.ts";
 
 export { METRICS_MIGRATIONS } from "./ts_schema.ts";
 export type { FetchedSeries, TsStoreOptions, TsStoreStats } from "./ts_schema.ts";
@@ -70,6 +70,7 @@ export class TimeSeriesStore {
       stats: this.stats,
       doneUntil: [],
       compactedUntil: [],
+      oldest: opts.levels.map(() => null),
       method: (id, name) => this.#method(id, name),
     };
     this.#adoptRetentions();
@@ -180,6 +181,7 @@ export class TimeSeriesStore {
         rows[i * 4] = this.#idFor(names[i], nowS);
         rows[i * 4 + 1] = lv;
         rows[i * 4 + 2] = bucketOf(ts, levels[lv].step);
+        lowerOldest(this.#core, lv, rows[i * 4 + 2]);
         rows[i * 4 + 3] = values[i];
         order[i] = i;
       }
@@ -248,7 +250,13 @@ export class TimeSeriesStore {
     this.flush();
     const nowS = Math.floor(this.#opts.now() / 1000);
     const windows = passWindows(this.#core, nowS);
-    const r = passOver(this.#core, [...this.#ids], windows, nowS);
+    let r;
+    try {
+      r = passOver(this.#core, [...this.#ids], windows, nowS);
+    } catch (err) {
+      abandonPass(this.#core, windows);
+      throw err;
+    }
     finishPass(this.#core, windows, r);
     return { rolled: r.rolled, expired: r.expired };
   }
@@ -267,13 +275,19 @@ export class TimeSeriesStore {
       const nowS = Math.floor(this.#opts.now() / 1000);
       const windows = passWindows(this.#core, nowS);
       const series = [...this.#ids];
-      const total = { rolled: 0, expired: 0, compacted: 0 };
-      for (let i = 0; i < series.length; i += slice) {
-        const r = passOver(this.#core, series.slice(i, i + slice), windows, nowS);
-        total.rolled += r.rolled;
-        total.expired += r.expired;
-        total.compacted += r.compacted;
-        await new Promise((res) => setTimeout(res, 0));
+      const total = { rolled: 0, expired: 0, compacted: 0, oldest: windows.expire.map(() => Infinity) };
+      try {
+        for (let i = 0; i < series.length; i += slice) {
+          const r = passOver(this.#core, series.slice(i, i + slice), windows, nowS);
+          total.rolled += r.rolled;
+          total.expired += r.expired;
+          total.compacted += r.compacted;
+          r.oldest.forEach((o, k) => total.oldest[k] = Math.min(total.oldest[k], o));
+          await new Promise((res) => setTimeout(res, 0));
+        }
+      } catch (err) {
+        abandonPass(this.#core, windows);
+        throw err;
       }
       finishPass(this.#core, windows, total);
       return { rolled: total.rolled, expired: total.expired };

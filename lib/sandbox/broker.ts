@@ -37,11 +37,22 @@ export function brokerAllows(allow: string[], path: string): boolean {
       if (path.startsWith(base + "/") && !path.slice(base.length + 1).includes("/")) return true;
     } else if (a.includes("*")) {
       // segment glob like /proc/*/stat
-      const re = new RegExp("^" + a.split("*").map(escapeRe).join("[^/]*") + "$");
-      if (re.test(path)) return true;
+      if (segmentGlob(a).test(path)) return true;
     } else if (a === path) return true;
   }
   return false;
+}
+
+/** Compiled segment globs: each broker request checks the whole allow-list. */
+const GLOBS = new Map<string, RegExp>();
+
+function segmentGlob(pattern: string): RegExp {
+  let re = GLOBS.get(pattern);
+  if (!re) {
+    if (GLOBS.size >= 1024) GLOBS.clear();
+    GLOBS.set(pattern, re = new RegExp("^" + pattern.split("*").map(escapeRe).join("[^/]*") + "$"));
+  }
+  return re;
 }
 
 function escapeRe(s: string): string {
@@ -87,8 +98,21 @@ export async function refusal(
   return null;
 }
 
+/**
+ * Paths on the kernel's in-memory file systems: reading them never waits for a disk, so the broker
+ * reads them synchronously (one call instead of an open, reads and a close each sent to a thread of
+ * the blocking pool, which also wakes and spawns threads: most of an idle agent's file reads are the
+ * linux collectors' /proc files, every 10 s).
+ */
+export function inMemoryFs(path: string): boolean {
+  return (path.startsWith("/proc/") || path.startsWith("/sys/")) && !PROC_LINKS_OUT.test(path);
+}
+/** /proc entries that lead back onto ordinary file systems (a process's root, cwd, open files). */
+const PROC_LINKS_OUT = /^\/proc\/[^/]+\/(?:task\/[^/]+\/)?(?:root|cwd|fd|map_files|exe)(?:\/|$)/;
+
 /** Reads at most `max` bytes (one more to tell "longer"), in chunks: no `max`-sized buffer up front. */
 async function readBounded(path: string, max: number, exact: boolean): Promise<string> {
+  if (inMemoryFs(path)) return readBoundedSync(path, max, exact);
   using file = await Deno.open(path, { read: true });
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -99,7 +123,28 @@ async function readBounded(path: string, max: number, exact: boolean): Promise<s
     chunks.push(chunk.slice(0, n));
     total += n;
   }
+  return joinChunks(path, chunks, total, max, exact);
+}
+
+/** The same for in-memory files; one 64 KB buffer serves every call. */
+function readBoundedSync(path: string, max: number, exact: boolean): string {
+  using file = Deno.openSync(path, { read: true });
+  const chunks: Uint8Array[] = [];
+  let total = 0;
+  while (total <= max) {
+    const n = file.readSync(SYNC_CHUNK.subarray(0, Math.min(SYNC_CHUNK.length, max + 1 - total)));
+    if (n === null) break;
+    chunks.push(SYNC_CHUNK.slice(0, n));
+    total += n;
+  }
+  return joinChunks(path, chunks, total, max, exact);
+}
+const SYNC_CHUNK = new Uint8Array(64 * 1024);
+const DECODER = new TextDecoder();
+
+function joinChunks(path: string, chunks: Uint8Array[], total: number, max: number, exact: boolean): string {
   if (total > max && exact) throw new Error(`${path} is larger than ${max} bytes`);
+  if (chunks.length === 1 && total <= max) return DECODER.decode(chunks[0]);
   const out = new Uint8Array(Math.min(total, max));
   let off = 0;
   for (const c of chunks) {
@@ -107,7 +152,7 @@ async function readBounded(path: string, max: number, exact: boolean): Promise<s
     out.set(part, off);
     off += part.length;
   }
-  return new TextDecoder().decode(out);
+  return DECODER.decode(out);
 }
 
 /** Runs one allowed file operation. */
@@ -136,9 +181,12 @@ export async function fileOp(msg: Pick<BrokerRequest, "op" | "path" | "offset" |
     }
     case "readDir": {
       const out: BrokerDirEntry[] = [];
-      for await (const e of Deno.readDir(path)) {
+      const add = (e: Deno.DirEntry) =>
         out.push({ name: e.name, isFile: e.isFile, isDirectory: e.isDirectory, isSymlink: e.isSymlink });
-        if (out.length > 100_000) break;
+      if (inMemoryFs(path)) {
+        for (const e of Deno.readDirSync(path)) if (add(e) > 100_000) break;
+      } else {
+        for await (const e of Deno.readDir(path)) if (add(e) > 100_000) break;
       }
       return out;
     }

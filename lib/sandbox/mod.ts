@@ -16,7 +16,15 @@
  * const load = await w.call("loadavg", {}, 2000);
  * ```
  */
-import type { BrokerReply, BrokerRequest, CallMessage, FromWorker, ReplyMessage } from "./protocol.ts";
+import type {
+  BrokerBatch,
+  BrokerReplies,
+  BrokerReply,
+  BrokerRequest,
+  CallMessage,
+  FromWorker,
+  ReplyMessage,
+} from "./protocol.ts";
 import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import { type BrokerPolicy, denied, fileOp, refusal } from "./broker.ts";
@@ -113,6 +121,9 @@ export class SandboxWorker {
   #groups = new Map<number, TrackedGroup>();
   /** Times the Worker was (re)started. */
   starts = 0;
+  /** Broker messages received and the requests they carried (a batch carries several). */
+  brokerMessages = 0;
+  brokerRequests = 0;
 
   #broker: LocalBroker;
 
@@ -151,6 +162,7 @@ export class SandboxWorker {
           resolve();
         } else if (msg.kind === "reply") this.#onReply(msg);
         else if (msg.kind === "broker") void this.#onBroker(w, msg);
+        else if (msg.kind === "broker-batch") void this.#onBrokerBatch(w, msg);
       };
       w.onerror = (ev: ErrorEvent) => {
         ev.preventDefault();
@@ -194,6 +206,25 @@ export class SandboxWorker {
   }
 
   async #onBroker(w: Worker, msg: BrokerRequest): Promise<void> {
+    this.brokerMessages++;
+    this.brokerRequests++;
+    const reply = await this.#answer(msg);
+    if (this.#worker === w) w.postMessage(reply);
+  }
+
+  /** Several requests of one Worker turn: each checked and answered as alone, all in one reply. */
+  async #onBrokerBatch(w: Worker, msg: BrokerBatch): Promise<void> {
+    const requests = Array.isArray(msg.requests) ? msg.requests : [];
+    this.brokerMessages++;
+    this.brokerRequests += requests.length;
+    const replies: BrokerReplies = {
+      kind: "broker-replies",
+      replies: await Promise.all(requests.map((r) => this.#answer(r))),
+    };
+    if (this.#worker === w) w.postMessage(replies);
+  }
+
+  async #answer(msg: BrokerRequest): Promise<BrokerReply> {
     const reply: BrokerReply = { kind: "broker-reply", id: msg.id, ok: true };
     try {
       reply.value = await this.#brokerOp(msg);
@@ -202,7 +233,7 @@ export class SandboxWorker {
       reply.ok = false;
       reply.error = { name: e.name, message: e.message };
     }
-    if (this.#worker === w) w.postMessage(reply);
+    return reply;
   }
 
   async #brokerOp(msg: BrokerRequest): Promise<unknown> {

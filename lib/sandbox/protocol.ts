@@ -66,13 +66,28 @@ export interface BrokerReply {
   error?: { name: string; message: string };
 }
 
+/**
+ * worker -> main: the broker requests a Worker made in one turn of its event loop (collectors run
+ * together read their files together), in one message; answered by one BrokerReplies.
+ */
+export interface BrokerBatch {
+  kind: "broker-batch";
+  requests: BrokerRequest[];
+}
+
+/** main -> worker: the answers to a BrokerBatch, in its order. */
+export interface BrokerReplies {
+  kind: "broker-replies";
+  replies: BrokerReply[];
+}
+
 /** worker -> main once its handlers are installed. */
 export interface ReadyMessage {
   kind: "ready";
 }
 
-export type ToWorker = CallMessage | BrokerReply;
-export type FromWorker = ReplyMessage | BrokerRequest | ReadyMessage;
+export type ToWorker = CallMessage | BrokerReply | BrokerReplies;
+export type FromWorker = ReplyMessage | BrokerRequest | BrokerBatch | ReadyMessage;
 
 export interface BrokerDirEntry {
   name: string;

@@ -11,7 +11,9 @@
 import type {
   BrokerDirEntry,
   BrokerOp,
+  BrokerReplies,
   BrokerReply,
+  BrokerRequest,
   BrokerStat,
   BrokerStatfs,
   CallMessage,
@@ -30,6 +32,15 @@ function post(msg: FromWorker): void {
   scope.postMessage(msg);
 }
 
+/** Broker requests of this turn, sent together when it ends (one message for many reads). */
+let queued: BrokerRequest[] = [];
+
+function sendQueued(): void {
+  const q = queued;
+  queued = [];
+  post(q.length === 1 ? q[0] : { kind: "broker-batch", requests: q });
+}
+
 function brokerCall(
   op: BrokerOp,
   path: string,
@@ -38,8 +49,21 @@ function brokerCall(
   const id = nextId++;
   return new Promise((resolve, reject) => {
     pending.set(id, { resolve, reject });
-    post({ kind: "broker", id, op, path, ...extra });
+    queued.push({ kind: "broker", id, op, path, ...extra });
+    if (queued.length === 1) queueMicrotask(sendQueued);
   });
+}
+
+function settle(msg: BrokerReply): void {
+  const p = pending.get(msg.id);
+  if (!p) return;
+  pending.delete(msg.id);
+  if (msg.ok) p.resolve(msg.value);
+  else {
+    const e = new Error(msg.error?.message ?? "broker error");
+    e.name = msg.error?.name ?? "Error";
+    p.reject(e);
+  }
 }
 
 /**
@@ -102,19 +126,9 @@ export function brokerStatfs(path: string): Promise<BrokerStatfs> {
 /** Installs the method table and tells the main thread we are ready. */
 export function serve(handlers: Record<string, Handler>): void {
   scope.onmessage = async (ev: MessageEvent) => {
-    const msg = ev.data as CallMessage | BrokerReply;
-    if (msg.kind === "broker-reply") {
-      const p = pending.get(msg.id);
-      if (!p) return;
-      pending.delete(msg.id);
-      if (msg.ok) p.resolve(msg.value);
-      else {
-        const e = new Error(msg.error?.message ?? "broker error");
-        e.name = msg.error?.name ?? "Error";
-        p.reject(e);
-      }
-      return;
-    }
+    const msg = ev.data as CallMessage | BrokerReply | BrokerReplies;
+    if (msg.kind === "broker-reply") return settle(msg);
+    if (msg.kind === "broker-replies") return msg.replies.forEach(settle);
     if (msg.kind !== "call") return;
     const reply: ReplyMessage = { kind: "reply", id: msg.id, ok: true };
     try {

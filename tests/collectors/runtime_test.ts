@@ -10,7 +10,8 @@ import {
   SLOW_COLLECTORS,
 } from "../../lib/collectors/mod.ts";
 import { NO_PERMISSIONS, Sandbox } from "../../lib/sandbox/mod.ts";
-import { RealClock } from "../../lib/clock/mod.ts";
+import { RealClock, VirtualClock } from "../../lib/clock/mod.ts";
+import { silentLogger } from "../../lib/log/mod.ts";
 import { makeTestCtx, until } from "../helpers.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import type { CollectorResultEvent } from "../../lib/types.ts";
@@ -185,4 +186,143 @@ Deno.test("sandbox broker statfs: sizes for paths on statfsAllow only, and never
   } finally {
     sandbox.stopAll();
   }
+});
+
+/** Advances a virtual clock 1 s at a time, letting each run's promise chain settle in between. */
+async function walk(clock: VirtualClock, ms: number): Promise<void> {
+  for (let t = 0; t < ms; t += 1000) {
+    await clock.advance(Math.min(1000, ms - t));
+    await new Promise((r) => setTimeout(r, 0));
+  }
+}
+
+Deno.test("runtime: one timer for every collector; collectors sharing an interval run together, each when due", async () => {
+  const clock = new VirtualClock(0);
+  const calls: Array<[number, string]> = [];
+  const fakeWorker = {
+    running: true,
+    call: (_method: string, p: { name: string }) => {
+      calls.push([clock.now(), p.name]);
+      return Promise.resolve({ results: { n: calls.length } });
+    },
+    terminate() {},
+  };
+  const rt = new CollectorRuntime({
+    sandbox: { spawn: () => fakeWorker } as unknown as Sandbox,
+    clock,
+    log: silentLogger,
+    params: { interval: 10_000, timeout: 8_000, disabled: ["off"], intervals: { slow: 30_000 } },
+    data: {},
+    groups: [{ ...testGroup(["a", "b", "slow", "off"])[0] }],
+  });
+  rt.start();
+  await walk(clock, 1);
+  assert.equal(clock.pending, 1, "a single timer waits for the next due collector");
+  await walk(clock, 34_999);
+  const at = (t: number) => calls.filter(([c]) => c === t).map(([, n]) => n).sort();
+  assert.deepEqual(at(0), ["a", "b", "slow"]);
+  assert.deepEqual(at(10_000), ["a", "b"]);
+  assert.deepEqual(at(20_000), ["a", "b"]);
+  assert.deepEqual(at(30_000), ["a", "b", "slow"]);
+  assert.equal(calls.length, 10, "no run outside those four wake-ups; the disabled one never runs");
+  assert.deepEqual([...rt.schedule()].sort(), [["a", 40_000], ["b", 40_000], ["slow", 60_000]]);
+  assert.equal(rt.entry("a")!.next_check, 40);
+  rt.stop();
+  assert.equal(clock.pending, 0, "stop clears the timer");
+  await walk(clock, 60_000);
+  assert.equal(calls.length, 10);
+});
+
+Deno.test("runtime: a run that outlasts its interval is due again as soon as it ends", async () => {
+  const clock = new VirtualClock(0);
+  const calls: number[] = [];
+  const rt = new CollectorRuntime({
+    sandbox: {
+      spawn: () => ({
+        running: true,
+        // each run takes 15 s of the clock (under a 20 s timeout)
+        call: () => {
+          calls.push(clock.now());
+          return clock.sleep(15_000).then(() => ({ results: { ok: 1 } }));
+        },
+        terminate() {},
+      }),
+    } as unknown as Sandbox,
+    clock,
+    log: silentLogger,
+    params: { interval: 10_000, timeout: 20_000, disabled: [], intervals: {} },
+    data: {},
+    groups: testGroup(["x"]),
+  });
+  rt.start();
+  await walk(clock, 46_000);
+  assert.deepEqual(calls, [0, 15_000, 30_000, 45_000]);
+  rt.stop();
+});
+
+Deno.test("runtime: collectors of a batching group due together go in one Worker message; each keeps its own outcome and timeout", async () => {
+  const ctx = ctxWith({ interval: "1h", timeout: "300ms" });
+  const groups = testGroup(["good", "nosy", "slow", "crash"]).map((g) => ({ ...g, batch: true }));
+  const c = createCollectors(ctx, { groups });
+  try {
+    // a warm Worker (the batch then has no start-up grace): one plain run first
+    assert.equal((await c.runOnce("good")).results!.count, 1);
+    const t0 = Date.now();
+    await c.start();
+    await until(
+      "every collector ran",
+      () => c.entries().every((e) => e.last_check > 0 && e.log !== "not run yet"),
+    );
+    const good = c.entry("good")!,
+      nosy = c.entry("nosy")!,
+      slow = c.entry("slow")!,
+      crash = c.entry("crash")!;
+    assert.equal(good.active, true);
+    assert.equal(good.results!.count, 2);
+    assert.equal(nosy.active, false);
+    assert.match(nosy.log, /^permission denied: /);
+    assert.equal(slow.active, false);
+    assert.match(slow.log, /took longer than 300 ms/);
+    assert.match(crash.log, /no collector crash/);
+    assert.ok(Date.now() - t0 < 4000, "the slow one did not hold the others for its 5 s");
+    const w = ctx.sandbox.workers()[0];
+    assert.equal(await w.call("batches"), 1, "one runMany for the four");
+    assert.equal(w.starts, 1);
+  } finally {
+    await c.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("runtime: a batch whose Worker stops answering fails each of its runs at twice the timeout", async () => {
+  const clock = new VirtualClock(0);
+  let calls = 0;
+  const rt = new CollectorRuntime({
+    sandbox: {
+      spawn: () => ({
+        running: true,
+        call: () => (calls++, new Promise(() => {})), // never answers
+        terminate() {},
+      }),
+    } as unknown as Sandbox,
+    clock,
+    log: silentLogger,
+    params: { interval: 60_000, timeout: 1_000, disabled: [], intervals: {} },
+    data: {},
+    groups: [{ ...testGroup(["x", "y"])[0], batch: true }],
+  });
+  rt.start();
+  await walk(clock, 1_000);
+  assert.equal(calls, 1, "one message for both");
+  assert.equal(rt.entry("x")!.log, "not run yet");
+  await walk(clock, 2_000);
+  for (const n of ["x", "y"]) {
+    assert.equal(rt.entry(n)!.active, false);
+    assert.match(rt.entry(n)!.log, /run took longer than 2000 ms/);
+  }
+  // the call never settled: the next runs are skipped, not stacked on the stuck Worker
+  await walk(clock, 60_000);
+  assert.equal(calls, 1);
+  assert.match(rt.entry("x")!.log, /previous run has not finished/);
+  rt.stop();
 });

@@ -159,3 +159,46 @@ Deno.test("at start a detector waits for its collector's first results, retrying
     ctx.cleanup();
   }
 });
+
+Deno.test("one timer serves every detector; those sharing an interval run together, each when due", async () => {
+  collectors = undefined;
+  const clock = new VirtualClock(0);
+  const ctx = makeTestCtx({ clock });
+  const def = (apply_if: string, interval: string) => ({ tags: ["t"], apply_if, interval });
+  for (
+    const [id, v] of Object.entries({ a: def("True", "10s"), b: def("False", "10s"), c: def("1 > 2", "30s") })
+  ) {
+    ctx.config.objects.detector[id] = { id, file: "", root: "", value: v };
+  }
+  const detectors = createDetectors(ctx, { collectors });
+  const launches = () =>
+    Object.fromEntries(detectors.list().map((d) => [d.id as string, d.last_launch as number]));
+  const walk = async (ms: number) => {
+    for (let t = 0; t < ms; t += 1000) {
+      await clock.advance(1000);
+      await new Promise((r) => setTimeout(r, 0));
+    }
+  };
+  try {
+    await detectors.start();
+    await walk(1000);
+    assert.equal(clock.pending, 1, "a single timer for the three");
+    assert.deepEqual(launches(), { a: 0, b: 0, c: 0 });
+    await walk(20_000);
+    assert.deepEqual(launches(), { a: 20, b: 20, c: 0 });
+    await walk(10_000);
+    assert.deepEqual(launches(), { a: 30, b: 30, c: 30 });
+    assert.equal(clock.pending, 1);
+    // a reload plans every detector now; the runs then keep their shared rhythm
+    detectors.loadFromConfig();
+    await walk(1000);
+    assert.deepEqual(launches(), { a: 31, b: 31, c: 31 });
+    await walk(10_000);
+    assert.deepEqual(launches(), { a: 41, b: 41, c: 31 });
+    await detectors.stop();
+    assert.equal(clock.pending, 0, "stop clears the timer");
+  } finally {
+    await detectors.stop();
+    ctx.cleanup();
+  }
+});

@@ -103,3 +103,56 @@ Deno.test("a kv.db of schema 1 (rowid table) keeps its records, indexes and sequ
     t.cleanup();
   }
 });
+
+Deno.test("the expiry sweep asks SQLite only once a record may have expired; hints likewise", () => {
+  using f = fresh();
+  const s = f.s;
+  const db = s.db;
+  let queries = 0;
+  const count = <T extends (...a: never[]) => unknown>(fn: T) =>
+    ((...a: never[]) => (queries++, fn(...a))) as T;
+  db.get = count(db.get.bind(db));
+  db.all = count(db.all.bind(db));
+  assert.deepEqual(s.expire(1_000), []);
+  const first = queries;
+  assert.equal(first, 1, "one look for the earliest expiry");
+  for (let t = 2_000; t < 10_000; t += 1_000) assert.deepEqual(s.expire(t), []);
+  assert.equal(queries, first, "nothing expires: no query per sweep");
+  // a record with a ttl arriving later (replicated: merge) lowers the bound; a plain write (replace) too
+  assert.equal(s.merge({ ...rec("a", "x", 5), expires: 20_000 }), true);
+  s.replace({ ...rec("b", "y", 6), expires: 15_000 });
+  queries = 0;
+  assert.deepEqual(s.expire(14_999), []);
+  assert.equal(queries, 0);
+  assert.deepEqual(s.expire(15_000).map((r) => [r.key, r.deleted]), [["b", true]]);
+  assert.ok(queries > 0);
+  queries = 0;
+  assert.deepEqual(s.expire(19_999), [], "a stays until its time");
+  assert.equal(queries, 0, "the bound moved to a's expiry");
+  assert.deepEqual(s.expire(25_000).map((r) => r.key), ["a"]);
+  assert.equal(s.getRecord("a")!.deleted, true);
+  // hints: one query says there are none; a new hint is seen at once
+  queries = 0;
+  assert.deepEqual(s.hintTargets(), []);
+  assert.deepEqual(s.hintTargets(), []);
+  assert.equal(queries, 1);
+  s.addHint("peer-1", "a");
+  assert.deepEqual(s.hintTargets(), ["peer-1"]);
+  s.removeHints("peer-1", ["a"]);
+  assert.deepEqual(s.hintTargets(), []);
+});
+
+Deno.test("the expiry bound is read from what a restarted node stored", () => {
+  const t = tempDir("kv-expiry-");
+  try {
+    const s1 = new KvStorage(openDatabase(`${t.dir}/kv.db`, KV_MIGRATIONS));
+    s1.replace({ ...rec("k", "v", 1), expires: 5_000 });
+    s1.db.close();
+    const s2 = new KvStorage(openDatabase(`${t.dir}/kv.db`, KV_MIGRATIONS));
+    assert.deepEqual(s2.expire(4_999), []);
+    assert.deepEqual(s2.expire(5_000).map((r) => r.key), ["k"]);
+    s2.db.close();
+  } finally {
+    t.cleanup();
+  }
+});

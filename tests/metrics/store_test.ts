@@ -157,3 +157,61 @@ Deno.test("rollup in slices gives the same result as one pass; flush(limit) writ
   a.db.close();
   b.db.close();
 });
+
+Deno.test("expiry runs only on levels that may hold something past retention; late points and restarts still expire", async () => {
+  const now = { t: 1_700_000_000 - (1_700_000_000 % 3600) };
+  const t0 = now.t;
+  const t = tempDir("ts-expiry-");
+  try {
+    const path = `${t.dir}/metrics.db`;
+    let { db, s } = store(now, path);
+    let deletes = 0;
+    const spy = () => {
+      const statement = db.statement.bind(db);
+      db.statement = (sql: string) => {
+        const st = statement(sql);
+        if (!sql.startsWith("DELETE FROM points WHERE series")) return st;
+        return { run: (...a: Parameters<typeof st.run>) => (deletes++, st.run(...a)) } as typeof st;
+      };
+    };
+    spy();
+    s.add("x", 1, t0);
+    s.rollup(); // first pass: bounds unknown, so every level is expired (and measured)
+    assert.equal(deletes, 3);
+    deletes = 0;
+    now.t = t0 + 60;
+    s.rollup();
+    assert.equal(deletes, 0, "nothing can be past any retention yet");
+    // a late point 60 s in the past lowers level 0's bound: it expires on time
+    s.add("x", 2, t0 - 60);
+    s.flush();
+    now.t = t0 + 70;
+    s.rollup();
+    assert.equal(deletes, 1, "level 0 may now hold a point past its 2 minutes");
+    assert.equal(
+      db.get<{ n: number }>("SELECT COUNT(*) AS n FROM points WHERE level = 0 AND ts < ?", t0)!.n,
+      0,
+    );
+    now.t = t0 + 121;
+    s.rollup();
+    assert.equal(deletes, 2);
+    assert.equal(
+      db.get<{ n: number }>("SELECT COUNT(*) AS n FROM points WHERE level = 0")!.n,
+      0,
+      "t0 expired",
+    );
+    // a restart forgets the bounds: the first pass looks again
+    db.close();
+    ({ db, s } = store(now, path));
+    deletes = 0;
+    spy();
+    await s.rollupInSlices();
+    assert.equal(deletes, 3);
+    deletes = 0;
+    await s.rollupInSlices();
+    assert.equal(deletes, 0);
+    db.close();
+  } finally {
+    t.cleanup();
+  }
+});

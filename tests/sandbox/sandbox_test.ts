@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { brokerAllows, NO_PERMISSIONS, Sandbox, WorkerError, WorkerTimeout } from "../../lib/sandbox/mod.ts";
+import { fileOp, inMemoryFs } from "../../lib/sandbox/broker.ts";
 
 const MODULE = new URL("../fixtures/sandbox_probe_worker.ts", import.meta.url);
 
@@ -100,4 +101,57 @@ Deno.test("broker allow-list matching: exact, dir/*, dir/**, segment globs", () 
   assert.ok(!brokerAllows(allow, "/proc/1/2/stat"));
   assert.ok(!brokerAllows(allow, "/proc/stat2"));
   assert.ok(!brokerAllows(allow, "/sys/class/net/../../../etc/shadow"));
+});
+
+Deno.test("the broker reads /proc and /sys synchronously, other paths (and /proc links out) as before", async () => {
+  assert.equal(inMemoryFs("/proc/stat"), true);
+  assert.equal(inMemoryFs("/sys/class/net/lo/mtu"), true);
+  for (
+    const p of ["/etc/hostname", "/proc", "/procx/stat", "/proc/self/root/etc/hostname", "/proc/1/cwd/x"]
+  ) {
+    assert.equal(inMemoryFs(p), false, p);
+  }
+  assert.equal(inMemoryFs("/proc/self/task/1/fd/3"), false);
+  // same answers either way; a file over one 64 KB chunk comes back whole
+  const big = Deno.makeTempFileSync();
+  try {
+    const text = "x".repeat(200_000) + "end";
+    Deno.writeTextFileSync(big, text);
+    assert.equal(await fileOp({ kind: "broker", id: 1, op: "read", path: big }), text);
+    const status = await fileOp({ kind: "broker", id: 2, op: "read", path: "/proc/self/status" }) as string;
+    assert.match(status, new RegExp(`^Pid:\\s+${Deno.pid}$`, "m"));
+    const nets = await fileOp({ kind: "broker", id: 3, op: "readDir", path: "/sys/class/net" }) as Array<
+      { name: string }
+    >;
+    assert.ok(nets.some((e) => e.name === "lo"));
+    // an in-memory file over one chunk (a Deno process's smaps is ~100 KB) comes back whole
+    const smaps = await fileOp({ kind: "broker", id: 4, op: "read", path: "/proc/self/smaps" }) as string;
+    assert.ok(smaps.length > 64 * 1024, String(smaps.length));
+    assert.match(smaps, /^VmFlags:.*\n$/m);
+    assert.ok(smaps.endsWith("\n"));
+  } finally {
+    Deno.removeSync(big);
+  }
+});
+
+Deno.test("broker reads made in one Worker turn travel as one message; each is checked and answered alone", async () => {
+  const sb = new Sandbox();
+  try {
+    const w = probe(sb);
+    const r = await w.call<Array<{ ok: boolean; head?: string; error?: string }>>("readMany", {
+      paths: ["/proc/stat", "/etc/shadow", "/proc/net/dev", "/proc/stat"],
+    });
+    assert.deepEqual(r.map((x) => x.ok), [true, false, true, true]);
+    assert.equal(r[0].head, "cpu ");
+    assert.equal(r[1].error, "BrokerDenied");
+    assert.equal(r[3].head, "cpu ");
+    assert.equal(w.brokerRequests, 4);
+    assert.equal(w.brokerMessages, 1);
+    assert.equal(w.deniedReads, 1);
+    // a lone read is still a plain request
+    await w.call("readBroker", { path: "/proc/stat" });
+    assert.equal(w.brokerMessages, 2);
+  } finally {
+    sb.stopAll();
+  }
 });

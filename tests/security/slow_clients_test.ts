@@ -204,3 +204,22 @@ Deno.test("hole 10 on a real agent: 200 connections sending one byte every 2 s a
     Deno.removeSync(a.dir, { recursive: true });
   }
 });
+
+Deno.test("the deadline sweep runs only while connections are open, and comes back with the next one", async () => {
+  const { srv, counters, port } = await server(600, 5000);
+  try {
+    assert.equal(srv.tcpSweeping, false, "no connection, no sweep timer");
+    const ok = await fetch(`http://${ADDR}:${port}/`, { headers: { connection: "close" } });
+    assert.equal(await ok.text(), "OK");
+    await until("the connection is gone", () => srv.tcpConnections === 0, 5000);
+    assert.equal(srv.tcpSweeping, false, "stopped with the last connection");
+    const loris = await slowLoris(port, 3, 200);
+    await until("the sweep is back", () => srv.tcpSweeping, 5000);
+    await until("the slow clients are closed at the deadline", () => loris.open() === 0, 10_000);
+    await loris.end();
+    assert.equal(counters.get("http_connections_dropped_total", { reason: "header_timeout" }), 3);
+    await until("the sweep stopped again", () => !srv.tcpSweeping, 5000);
+  } finally {
+    await srv.close();
+  }
+});

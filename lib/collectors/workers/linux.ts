@@ -21,7 +21,7 @@ import { netTrafficResult, parseNetDev } from "../parsers/netdev.ts";
 import { parseProcNet, type PortEntry } from "../parsers/sockets.ts";
 import { addressesByIface, defaultRouteIface, parseRoutes } from "../parsers/routes.ts";
 import { fqdnOf, parseOsRelease, parseStatusIds, userName, virtualKind } from "../parsers/system.ts";
-import type { RunReply, RunRequest } from "../protocol.ts";
+import { runMany, type RunManyRequest, type RunReply, type RunRequest } from "../protocol.ts";
 
 type Result = Record<string, unknown>;
 
@@ -198,10 +198,10 @@ const collectors: Record<string, () => Promise<Result>> = {
   },
 };
 
-serve({
-  async run(req: RunRequest): Promise<RunReply> {
-    const fn = collectors[req.name];
-    if (!fn) throw new Error(`linux worker has no collector ${req.name}`);
-    return { results: await fn() };
-  },
-});
+async function run(req: RunRequest): Promise<RunReply> {
+  const fn = collectors[req.name];
+  if (!fn) throw new Error(`linux worker has no collector ${req.name}`);
+  return { results: await fn() };
+}
+
+serve({ run, runMany: (req: RunManyRequest) => runMany(run, req) });

@@ -1,0 +1,39 @@
+/**
+ * One `runMany` message for several collectors of one Worker (main thread side): the replies are
+ * handed out per collector, so each run is recorded as if it had been asked alone.
+ */
+import type { Clock, TimerId } from "../clock/mod.ts";
+import type { SandboxWorker } from "../sandbox/mod.ts";
+import type { RunManyReply, RunManyRequest, RunReply } from "./protocol.ts";
+
+/**
+ * Sends `req` and returns, per collector, how to get its reply (or the error its run threw). The
+ * whole call is bounded by `limitMs` (each run also by `req.timeoutMs` in the Worker); `settled`
+ * runs when the Worker answered or failed, even after the limit.
+ */
+export function askMany(
+  w: SandboxWorker,
+  req: RunManyRequest,
+  limitMs: number,
+  clock: Clock,
+  settled: () => void,
+): Map<string, () => Promise<RunReply>> {
+  const call = w.call<RunManyReply>("runMany", req, (req.timeoutMs ?? limitMs) * 3);
+  call.then(settled, settled);
+  let timer: TimerId | undefined;
+  const timedOut = new Promise<never>((_, reject) => {
+    timer = clock.setTimeout(() => reject(new Error(`run took longer than ${limitMs} ms`)), limitMs);
+  });
+  const replies = Promise.race([call, timedOut]).finally(() => clock.clearTimeout(timer!));
+  replies.catch(() => {}); // each collector's run gets the failure through its own ask
+  return new Map(req.names.map((name) => [name, async () => {
+    const r = (await replies)[name];
+    if (r && "error" in r) {
+      const e = new Error(r.error.message);
+      e.name = r.error.name;
+      throw e;
+    }
+    if (!r) throw new Error(`the Worker did not answer for ${name}`);
+    return r;
+  }]));
+}
