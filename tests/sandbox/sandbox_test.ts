@@ -117,15 +117,15 @@ Deno.test("the broker reads /proc and /sys synchronously, other paths (and /proc
   try {
     const text = "x".repeat(200_000) + "end";
     Deno.writeTextFileSync(big, text);
-    assert.equal(await fileOp({ kind: "broker", id: 1, op: "read", path: big }), text);
-    const status = await fileOp({ kind: "broker", id: 2, op: "read", path: "/proc/self/status" }) as string;
+    assert.equal(await fileOp({ op: "read", path: big }), text);
+    const status = await fileOp({ op: "read", path: "/proc/self/status" }) as string;
     assert.match(status, new RegExp(`^Pid:\\s+${Deno.pid}$`, "m"));
-    const nets = await fileOp({ kind: "broker", id: 3, op: "readDir", path: "/sys/class/net" }) as Array<
+    const nets = await fileOp({ op: "readDir", path: "/sys/class/net" }) as Array<
       { name: string }
     >;
     assert.ok(nets.some((e) => e.name === "lo"));
     // an in-memory file over one chunk (a Deno process's smaps is ~100 KB) comes back whole
-    const smaps = await fileOp({ kind: "broker", id: 4, op: "read", path: "/proc/self/smaps" }) as string;
+    const smaps = await fileOp({ op: "read", path: "/proc/self/smaps" }) as string;
     assert.ok(smaps.length > 64 * 1024, String(smaps.length));
     assert.match(smaps, /^VmFlags:.*\n$/m);
     assert.ok(smaps.endsWith("\n"));
