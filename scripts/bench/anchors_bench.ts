@@ -8,6 +8,7 @@
  *   ROUNDS=3  ONLY=gossip20,gossip5,kv,idle  (any subset)
  *   KV: LEVELS="16 64" OPS="put get" DURATION=10 pass through to run-etcd-anchor.sh
  *   IDLE_S=120  the idle CPU window (run-collectd-anchor.sh, collectd vs one default kunai agent)
+ *   IDLE_WARMUP_S=60  how long the kunai agent runs before its window (start-up, first rollup, JIT)
  *
  * Prints one JSON line (the summary) on stdout; per-run lines go to stderr.
  */
@@ -100,7 +101,8 @@ async function startIdleAgent(): Promise<{ pid: number; stop(): Promise<void> }>
     } catch { /* not up yet */ }
     await new Promise((r) => setTimeout(r, 200));
   }
-  await new Promise((r) => setTimeout(r, 10_000)); // start-up done, first collector round taken
+  // start-up done, first collector rounds and rollup pass taken: the window measures the resident cost
+  await new Promise((r) => setTimeout(r, Number(Deno.env.get("IDLE_WARMUP_S") ?? 60) * 1000));
   return {
     pid: child.pid,
     async stop() {
