@@ -1,7 +1,7 @@
 /**
  * Kernel file helpers: the one atomic file writer of the agent (temporary file beside the target,
  * then rename over it, so a reader sees the old or the new file, never a half-written one) and
- * `readIfExists`.
+ * `readIfExists` / `pathExists`.
  *
  * ```ts
  * writeAtomic("/etc/haproxy.cfg", text, { keepOwner: true, fsync: true });
@@ -16,6 +16,17 @@ export function readIfExists(path: string): string | null {
     return Deno.readTextFileSync(path);
   } catch (err) {
     if (err instanceof Deno.errors.NotFound) return null;
+    throw err;
+  }
+}
+
+/** Whether something exists at the path (a missing path is false; any other error is thrown). */
+export function pathExists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return false;
     throw err;
   }
 }

@@ -17,20 +17,12 @@ import type { Ctx, Subsystem } from "../subsystem.ts";
 import { HttpError, RouteTable } from "../routing/mod.ts";
 import { VERSION } from "../version.ts";
 import { extractParts, type Manifest, readManifest, SnapshotError, writeSnapshot } from "./format.ts";
+import { pathExists } from "../fs/mod.ts";
 
 export { fileDigest, type Manifest, readManifest, SnapshotError } from "./format.ts";
 
 /** The databases a snapshot holds, when present. */
 export const SNAPSHOT_PARTS = ["kv", "metrics", "checks"];
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /**
  * Writes a snapshot of the stores to `out`: each database open in `store` is copied with the
@@ -52,7 +44,7 @@ export async function saveSnapshot(
       if (open) await open.backup(path);
       else {
         const src = `${store.dir}/${name}.db`;
-        if (!exists(src)) continue;
+        if (!pathExists(src)) continue;
         const raw = new DatabaseSync(src, { readOnly: true });
         try {
           const { backup } = await import("node:sqlite");
@@ -125,8 +117,8 @@ export async function restoreSnapshot(file: string, opts: RestoreOptions): Promi
     }
     for (const p of parts) {
       const target = `${opts.dataDir}/${p.name}.db`;
-      if (exists(target)) Deno.renameSync(target, `${target}.pre-restore`);
-      for (const sfx of ["-wal", "-shm"]) if (exists(target + sfx)) Deno.removeSync(target + sfx);
+      if (pathExists(target)) Deno.renameSync(target, `${target}.pre-restore`);
+      for (const sfx of ["-wal", "-shm"]) if (pathExists(target + sfx)) Deno.removeSync(target + sfx);
       Deno.renameSync(p.path, target);
     }
     return manifest;

@@ -14,6 +14,7 @@
  */
 import { join } from "node:path";
 import { freePort, tempDir } from "../../tests/helpers.ts";
+import { pathExists } from "../../lib/fs/mod.ts";
 
 const root = join(new URL(".", import.meta.url).pathname, "..", "..");
 const anchors = Deno.env.get("KUNAI_ANCHORS") ?? join(root, "..", "shared", "bench");
@@ -22,15 +23,6 @@ const only = (Deno.env.get("ONLY") ?? "gossip20,gossip5,kv,idle").split(",").map
 const LOCK = "/tmp/kunai-anchor-bench.lock";
 
 type Json = Record<string, unknown>;
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
 
 /** Runs one anchor script under the bench lock; its last stdout line is the JSON summary. */
 async function anchor(script: string, args: string[], env: Record<string, string> = {}): Promise<Json> {
@@ -115,7 +107,7 @@ async function startIdleAgent(): Promise<{ pid: number; stop(): Promise<void> }>
   };
 }
 
-if (!exists(join(anchors, "serf-cluster.sh"))) {
+if (!pathExists(join(anchors, "serf-cluster.sh"))) {
   console.log(JSON.stringify({ skipped: `no anchor scripts in ${anchors} (set KUNAI_ANCHORS)` }));
   Deno.exit(0);
 }

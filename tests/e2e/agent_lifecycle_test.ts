@@ -2,15 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { denoRun, freePort, runKunai, SHARED_DENO_DIR, startAgent, tempDir } from "../helpers.ts";
-
-function exists(path: string): boolean {
-  try {
-    Deno.statSync(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
+import { pathExists } from "../../lib/fs/mod.ts";
 
 Deno.test("a real agent: info --json through the CLI, second agent refused, agent stop cleans up", async () => {
   const a = await startAgent({ name: "life1" });
@@ -46,15 +38,15 @@ Deno.test("a real agent: info --json through the CLI, second agent refused, agen
     assert.equal(stop.stdout.trim(), "OK");
     const st = await a.child.status;
     assert.equal(st.code, 0);
-    assert.ok(!exists(join(a.dir, "kunai.pid")), "pid file removed");
-    assert.ok(!exists(a.socket), "socket removed");
+    assert.ok(!pathExists(join(a.dir, "kunai.pid")), "pid file removed");
+    assert.ok(!pathExists(a.socket), "socket removed");
     const db = new DatabaseSync(join(a.dir, "data", "agent.db"));
     assert.equal(
       (db.prepare("PRAGMA integrity_check").get() as { integrity_check: string }).integrity_check,
       "ok",
     );
     assert.ok(
-      !exists(join(a.dir, "data", "agent.db-wal")) ||
+      !pathExists(join(a.dir, "data", "agent.db-wal")) ||
         Deno.statSync(join(a.dir, "data", "agent.db-wal")).size === 0,
     );
     db.close();
@@ -74,7 +66,7 @@ Deno.test("SIGTERM stops the agent cleanly within 5 s and the incarnation grows 
     const st = await a.stop(5000);
     assert.ok(Date.now() - t0 < 5000, "stopped within 5 s");
     assert.equal(st.code, 0);
-    assert.ok(!exists(a.socket) && !exists(join(dir, "kunai.pid")));
+    assert.ok(!pathExists(a.socket) && !pathExists(join(dir, "kunai.pid")));
     const b = await startAgent({ name: "life2", dir, port: a.port });
     const info = JSON.parse((await b.cli(["info", "--json"])).stdout);
     // at least one more than the last incarnation the first run saved (detector tags bump it at runtime)
@@ -101,7 +93,7 @@ Deno.test("a broken configuration is refused with exit 2, the file and field nam
     const r = await runKunai(["agent", "start", "--cfg-dir", cfg], { HOME: dir });
     assert.equal(r.code, 2);
     assert.match(r.stderr, /handlers\/mail\.json: handler\.smtp: unknown field/);
-    assert.ok(!exists(join(dir, "data")), "no data dir created");
+    assert.ok(!pathExists(join(dir, "data")), "no data dir created");
     Deno.writeTextFileSync(join(cfg, "handlers", "mail.json"), '{"handler": {"type": "mail",}}');
     const r2 = await runKunai(["agent", "start", "--cfg-dir", cfg], { HOME: dir });
     assert.equal(r2.code, 2);
@@ -167,7 +159,7 @@ Deno.test("agent start --daemon returns 0 only once the API answers", async () =
     assert.equal(name, "daemon1");
     const stop = await runKunai(["-c", join(cfg, "local.json"), "agent", "stop"], { HOME: dir });
     assert.equal(stop.code, 0, stop.stderr);
-    assert.ok(!exists(join(dir, "data", "kunai.pid")));
+    assert.ok(!pathExists(join(dir, "data", "kunai.pid")));
   } finally {
     cleanup();
   }
