@@ -196,3 +196,83 @@ export function parseDuration(v: unknown): number | null {
   const mult = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[unit]!;
   return n * mult;
 }
+
+/**
+ * Many jobs, one timer: each job has a due time, the timer waits for the earliest, and a wake-up
+ * hands `onDue` every job due by then (taken off the plan: plan each again with `set`). Jobs that
+ * share an interval and started together stay together, one wake-up for all. Nothing is armed
+ * before `start()`; `stop()` forgets the plan.
+ *
+ * ```ts
+ * const due = new DueTimer<string>(clock, (ids, now) => ids.forEach((id) => run(id, now)));
+ * due.set("cpu", clock.now()); due.start();
+ * ```
+ */
+export class DueTimer<K> {
+  #due = new Map<K, number>();
+  #timer: TimerId | null = null;
+  #timerAt = Infinity;
+  #running = false;
+
+  constructor(private readonly clock: Clock, private readonly onDue: (ids: K[], now: number) => void) {}
+
+  /** Plans `id` at `at` (clock ms), replacing its planned time. */
+  set(id: K, at: number): void {
+    this.#due.set(id, at);
+    this.#arm();
+  }
+
+  delete(id: K): void {
+    this.#due.delete(id);
+    this.#arm();
+  }
+
+  has(id: K): boolean {
+    return this.#due.has(id);
+  }
+
+  /** The planned jobs with their due times (a copy). */
+  plan(): Map<K, number> {
+    return new Map(this.#due);
+  }
+
+  start(): void {
+    this.#running = true;
+    this.#arm();
+  }
+
+  stop(): void {
+    this.#running = false;
+    this.#due.clear();
+    this.#arm();
+  }
+
+  /** Points the one timer at the earliest due time (nothing to do when it already waits for it). */
+  #arm(): void {
+    let next = Infinity;
+    if (this.#running) { for (const at of this.#due.values()) if (at < next) next = at; }
+    if (this.#timer !== null && next === this.#timerAt) return;
+    if (this.#timer !== null) this.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    this.#timerAt = next;
+    if (next === Infinity) return;
+    this.#timer = this.clock.setTimeout(() => this.#fire(), Math.max(0, next - this.clock.now()));
+  }
+
+  #fire(): void {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    const now = this.clock.now();
+    const ids: K[] = [];
+    for (const [id, at] of this.#due) {
+      if (at > now) continue;
+      this.#due.delete(id);
+      ids.push(id);
+    }
+    try {
+      this.onDue(ids, now);
+    } finally {
+      this.#arm();
+    }
+  }
+}

@@ -9,7 +9,7 @@
  * ```
  */
 import type { Sandbox, SandboxWorker } from "../sandbox/mod.ts";
-import type { Clock, TimerId } from "../clock/mod.ts";
+import { type Clock, DueTimer, type TimerId } from "../clock/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CollectorsConfig } from "../config/mod.ts";
 import { flattenMetrics } from "./flatten.ts";
@@ -65,9 +65,7 @@ export class CollectorRuntime {
   #workers = new Map<string, SandboxWorker>();
   #entries = new Map<string, CollectorEntry>();
   /** When each scheduled collector is next due (clock ms); one timer waits for the earliest. */
-  #due = new Map<string, number>();
-  #timer: TimerId | null = null;
-  #timerAt = Infinity;
+  #due: DueTimer<string>;
   #inflight = new Map<string, Promise<CollectorEntry>>();
   /** Collectors whose Worker call has not settled (a timed-out run may still be working). */
   #busy = new Set<string>();
@@ -83,6 +81,7 @@ export class CollectorRuntime {
 
   constructor(opts: RuntimeOptions) {
     this.#o = { ...opts };
+    this.#due = new DueTimer(opts.clock, (names, now) => this.#fire(names, now));
     this.#fixedGroups = !!opts.groups;
     this.#groups = opts.groups ?? defaultGroups(opts.data);
     this.#indexGroups();
@@ -178,36 +177,14 @@ export class CollectorRuntime {
     this.#started = true;
     const now = this.#o.clock.now();
     for (const name of this.names()) if (!this.disabled(name)) this.#due.set(name, now);
-    this.#arm();
-  }
-
-  /** Points the one timer at the earliest due time (nothing to do when it already waits for it). */
-  #arm(): void {
-    if (!this.#started) return;
-    let next = Infinity;
-    for (const at of this.#due.values()) if (at < next) next = at;
-    if (this.#timer !== null && next === this.#timerAt) return;
-    if (this.#timer !== null) this.#o.clock.clearTimeout(this.#timer);
-    this.#timer = null;
-    this.#timerAt = next;
-    if (next === Infinity) return;
-    this.#timer = this.#o.clock.setTimeout(() => this.#fire(), Math.max(0, next - this.#o.clock.now()));
+    this.#due.start();
   }
 
   /**
    * Starts every collector due now (those of a batching group in one Worker message); each is due
    * again one interval after this start, once it ended.
    */
-  #fire(): void {
-    this.#timer = null;
-    this.#timerAt = Infinity;
-    const startedAt = this.#o.clock.now();
-    const due: string[] = [];
-    for (const [name, at] of this.#due) {
-      if (at > startedAt) continue;
-      this.#due.delete(name);
-      due.push(name);
-    }
+  #fire(due: string[], startedAt: number): void {
     const asks = this.#batchAsks(due);
     for (const name of due) {
       const ask = asks.get(name);
@@ -217,10 +194,8 @@ export class CollectorRuntime {
       void run.finally(() => {
         if (!this.#started) return;
         this.#due.set(name, startedAt + this.intervalOf(name));
-        this.#arm();
       });
     }
-    this.#arm();
   }
 
   /**
@@ -254,7 +229,7 @@ export class CollectorRuntime {
 
   /** Collectors waiting for their next run, with when (clock ms): for tests and info. */
   schedule(): Map<string, number> {
-    return new Map(this.#due);
+    return this.#due.plan();
   }
 
   /** Runs one collector now (joins a run already in flight: never two at once). */
@@ -371,10 +346,7 @@ export class CollectorRuntime {
   /** Stops scheduling and the Workers (in-flight runs fail). */
   stop(): void {
     this.#started = false;
-    if (this.#timer !== null) this.#o.clock.clearTimeout(this.#timer);
-    this.#timer = null;
-    this.#timerAt = Infinity;
-    this.#due.clear();
+    this.#due.stop();
     for (const w of this.#workers.values()) w.terminate();
     this.#workers.clear();
   }

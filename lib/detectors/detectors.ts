@@ -4,7 +4,7 @@
  * matching if `remove_when_false: true`. Tag changes go on the bus (`tags.changed`), so checks
  * re-link and gossip spreads them. An evaluation error keeps the current tags and is reported.
  */
-import { parseDuration, type TimerId } from "../clock/mod.ts";
+import { DueTimer, parseDuration } from "../clock/mod.ts";
 import { CollectorPending, type EvalEnv, evaluateBool, machineIo, walkPath } from "../evaluator/mod.ts";
 import type { Ctx } from "../subsystem.ts";
 import type { CollectorResultsView } from "../types.ts";
@@ -78,9 +78,7 @@ export class Detectors {
   #rt = new Map<string, DetectorRuntime>();
   #started = false;
   /** When each detector runs next (clock ms); one timer waits for the earliest. */
-  #due = new Map<string, number>();
-  #timer: TimerId | null = null;
-  #timerAt = Infinity;
+  #due: DueTimer<string>;
   #offs: Array<() => void> = [];
   /** Evaluation errors since start (for info). */
   errors = 0;
@@ -92,6 +90,7 @@ export class Detectors {
     this.#ctx = ctx;
     this.#deps = deps;
     this.#createdAt = ctx.clock.now();
+    this.#due = new DueTimer(ctx.clock, (ids, now) => this.#fire(ids, now));
     this.loadFromConfig();
   }
 
@@ -202,45 +201,23 @@ export class Detectors {
   #schedule(id: string, delay: number): void {
     this.#runtime(id);
     this.#due.set(id, this.#ctx.clock.now() + delay);
-    this.#arm();
   }
 
-  /** Points the one timer at the earliest planned run (detectors sharing an interval wake together). */
-  #arm(): void {
-    let next = Infinity;
-    if (this.#started) { for (const at of this.#due.values()) if (at < next) next = at; }
-    if (this.#timer !== null && next === this.#timerAt) return;
-    if (this.#timer !== null) this.#ctx.clock.clearTimeout(this.#timer);
-    this.#timer = null;
-    this.#timerAt = next;
-    if (next === Infinity) return;
-    this.#timer = this.#ctx.clock.setTimeout(() => this.#fire(), Math.max(0, next - this.#ctx.clock.now()));
-  }
-
-  /** Runs every detector due now; each runs again one interval after this start (unless replanned meanwhile). */
-  #fire(): void {
-    this.#timer = null;
-    this.#timerAt = Infinity;
-    const startedAt = this.#ctx.clock.now();
-    for (const [id, at] of this.#due) {
-      if (at > startedAt) continue;
-      this.#due.delete(id);
+  #fire(due: string[], startedAt: number): void {
+    for (const id of due) {
       const rt = this.#runtime(id);
       this.runDetector(id).catch((err) => this.#ctx.log.error(`detector ${id} failed:`, err)).finally(() => {
         const def = this.#defs.get(id);
         if (this.#started && def && !this.#due.has(id)) {
           this.#due.set(id, startedAt + (rt.waiting ? FIRST_RESULTS_RETRY_MS : def.intervalMs));
-          this.#arm();
         }
       });
     }
-    this.#arm();
   }
 
   #unschedule(id: string): void {
     this.#due.delete(id);
     this.#rt.delete(id);
-    this.#arm();
   }
 
   /** The detector objects (`GET /agent/detectors`). */
@@ -265,6 +242,7 @@ export class Detectors {
 
   start(): Promise<void> {
     this.#started = true;
+    this.#due.start();
     this.#offs.push(this.#ctx.bus.on("config.reloaded", () => this.loadFromConfig()));
     for (const id of this.#defs.keys()) this.#schedule(id, 0);
     return Promise.resolve();
@@ -274,8 +252,7 @@ export class Detectors {
     this.#started = false;
     for (const off of this.#offs) off();
     this.#offs = [];
-    this.#due.clear();
-    this.#arm();
+    this.#due.stop();
     return Promise.resolve();
   }
 

@@ -66,15 +66,7 @@ export class WsClient {
     await Promise.resolve();
     try {
       while (this.#out.length && this.#conn && !this.#ended) {
-        const parts = this.#out.splice(0);
-        let n = 0;
-        for (const p of parts) n += p.length;
-        const buf = new Uint8Array(n);
-        let off = 0;
-        for (const p of parts) {
-          buf.set(p, off);
-          off += p.length;
-        }
+        const buf = concat(...this.#out.splice(0));
         for (let w = 0; w < buf.length;) w += await this.#conn.write(buf.subarray(w));
       }
     } catch (err) {
