@@ -257,6 +257,30 @@ export async function startAgent(opts: {
 
 const EXPIRED = Symbol("expired");
 
+/** Gossip timings short enough for multi-agent tests to converge in a few hundred ms. */
+export const FAST_GOSSIP = { probe_interval: "300ms", probe_timeout: "150ms", gossip_interval: "100ms" };
+
+/**
+ * Starts one agent per address, one after the other, into `agents` (so the caller's `finally` stops
+ * those that did start): fast gossip, the first one bootstraps and the others join it. `each(i)`
+ * gives the name and anything more (its params are merged over the cluster's). Returns the ports.
+ */
+export async function startCluster(
+  agents: AgentProc[],
+  addrs: string[],
+  each: (i: number) => { name: string; params?: Record<string, unknown>; files?: Record<string, unknown> },
+): Promise<number[]> {
+  const ports = addrs.map((a) => freePort(a));
+  for (let i = 0; i < addrs.length; i++) {
+    const { name, params, files } = each(i);
+    const cluster = { gossip: FAST_GOSSIP, seeds: i ? [`${addrs[0]}:${ports[0]}`] : [], bootstrap: i === 0 };
+    agents.push(
+      await startAgent({ name, addr: addrs[i], port: ports[i], params: { ...cluster, ...params }, files }),
+    );
+  }
+  return ports;
+}
+
 /**
  * Polls `probe` every `everyMs` until it returns a truthy value, and resolves with that value. A probe
  * that throws counts as "not yet" (an agent still starting refuses connections); the last error is kept

@@ -5,7 +5,7 @@
 import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
-import { type AgentProc, freePort, startAgent, until } from "../helpers.ts";
+import { type AgentProc, freePort, startCluster, until } from "../helpers.ts";
 
 async function api<T>(a: AgentProc, path: string): Promise<T> {
   const c = new AgentClient({ socket: a.socket, timeoutMs: 10_000 });
@@ -37,30 +37,17 @@ Deno.test({
     // (not "redis": the default pack's redis service check fails without a redis server, and the
     // original leaves out nodes whose service named like the tag is failing)
     const tags = [["cache", "web"], ["cache"], ["web"]];
-    const ports = addrs.map((a) => freePort(a));
     const dnsPorts = addrs.map((a) => freePort(a));
-    const gossip = { probe_interval: "300ms", probe_timeout: "150ms", gossip_interval: "100ms" };
     const agents: AgentProc[] = [];
     try {
-      for (let i = 0; i < 3; i++) {
-        agents.push(
-          await startAgent({
-            name: `d${i}`,
-            addr: addrs[i],
-            port: ports[i],
-            params: {
-              tags: tags[i],
-              gossip,
-              seeds: i ? [`${addrs[0]}:${ports[0]}`] : [],
-              bootstrap: i === 0,
-            },
-            files: {
-              "dns.json": { dns: { enabled: true, port: dnsPorts[i], domain: ".kunai", ttl: 45 } },
-              "services/http.json": { service: { name: "http", port: 8080, apply_on: "web" } },
-            },
-          }),
-        );
-      }
+      await startCluster(agents, addrs, (i) => ({
+        name: `d${i}`,
+        params: { tags: tags[i] },
+        files: {
+          "dns.json": { dns: { enabled: true, port: dnsPorts[i], domain: ".kunai", ttl: 45 } },
+          "services/http.json": { service: { name: "http", port: 8080, apply_on: "web" } },
+        },
+      }));
       const [a] = agents;
       const alive = async (n: number) => {
         const m = await api<Record<string, MemberRecord>>(a, "/agent/members");

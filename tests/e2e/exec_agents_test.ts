@@ -9,7 +9,7 @@ import { AgentClient } from "../../lib/client/mod.ts";
 import { type ExecRequest, importPrivateKey, type NodeResult, signRequest } from "../../lib/exec/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { newExecKeys } from "../../cli/global.ts";
-import { type AgentProc, freePort, startAgent, until } from "../helpers.ts";
+import { type AgentProc, startCluster, until } from "../helpers.ts";
 
 async function post(
   addr: string,
@@ -27,18 +27,11 @@ Deno.test({
   async fn() {
     const keys = await newExecKeys();
     const addrs = ["127.0.18.1", "127.0.18.2", "127.0.18.3"];
-    const ports = addrs.map((a) => freePort(a));
-    const gossip = { probe_interval: "300ms", probe_timeout: "150ms", gossip_interval: "100ms" };
     const agents: AgentProc[] = [];
     try {
-      for (let i = 0; i < 3; i++) {
+      const ports = await startCluster(agents, addrs, (i) => {
         const files: Record<string, string> = {};
-        const params: Record<string, unknown> = {
-          tags: ["kv", "web", `only${i}`],
-          gossip,
-          seeds: i ? [`${addrs[0]}:${ports[0]}`] : [],
-          bootstrap: i === 0,
-        };
+        const params: Record<string, unknown> = { tags: ["kv", "web", `only${i}`] };
         if (i < 2) {
           files["exec.pub"] = keys.pub;
           params.master_key_pub = "exec.pub";
@@ -47,8 +40,8 @@ Deno.test({
           files["exec.key"] = keys.priv;
           params.master_key_priv = "exec.key";
         }
-        agents.push(await startAgent({ name: `x${i}`, addr: addrs[i], port: ports[i], params, files }));
-      }
+        return { name: `x${i}`, params, files };
+      });
       const [a, b, c] = agents;
       await until(
         "3 alive kv members",

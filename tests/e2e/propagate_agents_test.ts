@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { AgentClient } from "../../lib/client/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
-import { type AgentProc, freePort, startAgent, until } from "../helpers.ts";
+import { type AgentProc, startCluster, until } from "../helpers.ts";
 
 async function api<T>(a: AgentProc, path: string): Promise<T> {
   const c = new AgentClient({ socket: a.socket, timeoutMs: 5000 });
@@ -24,20 +24,9 @@ Deno.test({
   sanitizeOps: false,
   async fn() {
     const addrs = ["127.0.19.1", "127.0.19.2", "127.0.19.3"];
-    const ports = addrs.map((a) => freePort(a));
-    const gossip = { probe_interval: "300ms", probe_timeout: "150ms", gossip_interval: "100ms" };
     const agents: AgentProc[] = [];
     try {
-      for (let i = 0; i < 3; i++) {
-        agents.push(
-          await startAgent({
-            name: `p${i}`,
-            addr: addrs[i],
-            port: ports[i],
-            params: { tags: ["kv"], gossip, seeds: i ? [`${addrs[0]}:${ports[0]}`] : [], bootstrap: i === 0 },
-          }),
-        );
-      }
+      await startCluster(agents, addrs, (i) => ({ name: `p${i}`, params: { tags: ["kv"] } }));
       const [a, b, c] = agents;
       await until(
         "3 alive",
