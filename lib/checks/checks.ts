@@ -4,6 +4,7 @@
  * every `tags.changed` and `config.reloaded`), publishes our services and answers the views.
  */
 import type { Ctx } from "../subsystem.ts";
+import { LazyInterval } from "../clock/mod.ts";
 import { reapOrphanRuns } from "../sandbox/mod.ts";
 import { redactSecrets } from "../evaluator/mod.ts";
 import type { CollectorResultsView } from "../types.ts";
@@ -29,7 +30,8 @@ export class Checks {
   #runner: CheckRunner;
   #scheduler: Scheduler;
   #offs: Array<() => void> = [];
-  #flushTimer: number | null = null;
+  /** Saved states are written together within FLUSH_MS of a result; no timer while no check runs. */
+  #flush: LazyInterval;
   #started = false;
   /** When this subsystem was built: the first-results grace counts from here. */
   #createdAt: number;
@@ -40,6 +42,7 @@ export class Checks {
     this.#createdAt = ctx.clock.now();
     this.defs = new CheckDefinitions(ctx);
     this.#states = new CheckStates(ctx);
+    this.#flush = new LazyInterval(ctx.clock, FLUSH_MS, () => this.#states.flush());
     this.#runner = new CheckRunner(ctx, this.defs, collectors);
     this.#scheduler = new Scheduler(
       ctx.clock,
@@ -95,6 +98,7 @@ export class Checks {
     if (!r || this.defs.get(id) !== def) return; // superseded, or replaced while running
     if (this.#awaitingFirstResults(def, r.raw)) return FIRST_RESULTS_RETRY_MS;
     if (this.#states.fold(def, r.raw, r.perf) && def.service) this.#publishServices();
+    this.#flush.poke();
   }
 
   /**
@@ -211,7 +215,7 @@ export class Checks {
     this.#offs.push(this.#ctx.bus.on("tags.changed", () => this.relink()));
     this.#offs.push(this.#ctx.bus.on("config.reloaded", () => this.loadFromConfig()));
     this.relink();
-    this.#flushTimer = this.#ctx.clock.setInterval(() => this.#states.flush(), FLUSH_MS);
+    this.#flush.start();
     this.#ctx.log.info(`${this.defs.size} check(s) loaded, ${this.defs.activeIds().length} active`);
     return Promise.resolve();
   }
@@ -220,8 +224,7 @@ export class Checks {
     this.#started = false;
     for (const off of this.#offs) off();
     this.#offs = [];
-    if (this.#flushTimer !== null) this.#ctx.clock.clearInterval(this.#flushTimer);
-    this.#flushTimer = null;
+    this.#flush.stop();
     this.#scheduler.stop();
     this.#runner.stop();
     this.#states.flush();

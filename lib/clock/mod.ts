@@ -21,13 +21,24 @@ export interface Clock {
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
 }
 
-/** Wall-clock time backed by the runtime's timers. */
+/**
+ * Wall-clock time backed by the runtime's timers. It also measures how late its timeouts fire (the
+ * event-loop lag of the process metrics), so no timer has to wake the agent only to measure it.
+ */
 export class RealClock implements Clock {
+  /** Lateness of the last timeout that fired, and the largest seen (ms). */
+  readonly lag = { lastMs: 0, maxMs: 0 };
   now(): number {
     return Date.now();
   }
   setTimeout(fn: () => void, ms: number): TimerId {
-    return setTimeout(fn, ms) as unknown as TimerId;
+    const due = performance.now() + Math.max(0, ms);
+    return setTimeout(() => {
+      const late = Math.max(0, performance.now() - due);
+      this.lag.lastMs = late;
+      if (late > this.lag.maxMs) this.lag.maxMs = late;
+      fn();
+    }, ms) as unknown as TimerId;
   }
   clearTimeout(id: TimerId): void {
     clearTimeout(id as unknown as Parameters<typeof clearTimeout>[0]);
@@ -197,82 +208,4 @@ export function parseDuration(v: unknown): number | null {
   return n * mult;
 }
 
-/**
- * Many jobs, one timer: each job has a due time, the timer waits for the earliest, and a wake-up
- * hands `onDue` every job due by then (taken off the plan: plan each again with `set`). Jobs that
- * share an interval and started together stay together, one wake-up for all. Nothing is armed
- * before `start()`; `stop()` forgets the plan.
- *
- * ```ts
- * const due = new DueTimer<string>(clock, (ids, now) => ids.forEach((id) => run(id, now)));
- * due.set("cpu", clock.now()); due.start();
- * ```
- */
-export class DueTimer<K> {
-  #due = new Map<K, number>();
-  #timer: TimerId | null = null;
-  #timerAt = Infinity;
-  #running = false;
-
-  constructor(private readonly clock: Clock, private readonly onDue: (ids: K[], now: number) => void) {}
-
-  /** Plans `id` at `at` (clock ms), replacing its planned time. */
-  set(id: K, at: number): void {
-    this.#due.set(id, at);
-    this.#arm();
-  }
-
-  delete(id: K): void {
-    this.#due.delete(id);
-    this.#arm();
-  }
-
-  has(id: K): boolean {
-    return this.#due.has(id);
-  }
-
-  /** The planned jobs with their due times (a copy). */
-  plan(): Map<K, number> {
-    return new Map(this.#due);
-  }
-
-  start(): void {
-    this.#running = true;
-    this.#arm();
-  }
-
-  stop(): void {
-    this.#running = false;
-    this.#due.clear();
-    this.#arm();
-  }
-
-  /** Points the one timer at the earliest due time (nothing to do when it already waits for it). */
-  #arm(): void {
-    let next = Infinity;
-    if (this.#running) { for (const at of this.#due.values()) if (at < next) next = at; }
-    if (this.#timer !== null && next === this.#timerAt) return;
-    if (this.#timer !== null) this.clock.clearTimeout(this.#timer);
-    this.#timer = null;
-    this.#timerAt = next;
-    if (next === Infinity) return;
-    this.#timer = this.clock.setTimeout(() => this.#fire(), Math.max(0, next - this.clock.now()));
-  }
-
-  #fire(): void {
-    this.#timer = null;
-    this.#timerAt = Infinity;
-    const now = this.clock.now();
-    const ids: K[] = [];
-    for (const [id, at] of this.#due) {
-      if (at > now) continue;
-      this.#due.delete(id);
-      ids.push(id);
-    }
-    try {
-      this.onDue(ids, now);
-    } finally {
-      this.#arm();
-    }
-  }
-}
+export { DueTimer, LazyInterval } from "./timers.ts";

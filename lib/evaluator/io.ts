@@ -179,9 +179,14 @@ export async function checkTcp(host: string, port: number, seconds: number): Pro
   }
 }
 
+/** rpm paths found missing, until when (ms): a Debian host does not try to spawn them every 10 s. */
+const rpmMissing = new Map<string, number>();
+const RPM_RECHECK_MS = 10 * 60_000;
+
 /** Runs rpm (argv, no shell) from the candidates; null when none is there. */
 export async function rpmQuery(name: string): Promise<boolean | null> {
   for (const rpm of packageSources.rpm) {
+    if ((rpmMissing.get(rpm) ?? 0) > Date.now()) continue;
     try {
       const out = await new Deno.Command(rpm, {
         args: ["-q", "--quiet", "--", name],
@@ -190,8 +195,9 @@ export async function rpmQuery(name: string): Promise<boolean | null> {
         signal: AbortSignal.timeout(10_000),
       }).output();
       return out.success;
-    } catch {
-      // not there: next candidate
+    } catch (err) {
+      // not there: next candidate (and not tried again for a while)
+      if (err instanceof Deno.errors.NotFound) rpmMissing.set(rpm, Date.now() + RPM_RECHECK_MS);
     }
   }
   return null;

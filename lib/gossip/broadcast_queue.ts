@@ -44,6 +44,8 @@ export class BroadcastQueue {
   #live = 0;
   /** Upper bound of queued messages (the most sent, oldest dropped first). */
   readonly maxEntries: number;
+  /** Told after every push (the engine wakes its gossip rounds, which sleep while the queue is empty). */
+  onPush: (() => void) | null = null;
 
   constructor(maxEntries = 4096) {
     this.maxEntries = maxEntries;
@@ -65,6 +67,7 @@ export class BroadcastQueue {
     if (key !== null) this.#byKey.set(key, e);
     this.#live++;
     if (this.#live > this.maxEntries) this.#dropOne();
+    this.onPush?.();
   }
 
   #kill(e: Entry): void {

@@ -5,7 +5,7 @@
  * the UDP and the simulated transport; time comes from the injected clock, randomness from
  * `random`.
  */
-import type { TimerId } from "../clock/mod.ts";
+import { LazyInterval, type TimerId } from "../clock/mod.ts";
 import type { GossipConfig } from "../config/mod.ts";
 import type { MemberRecord } from "../types.ts";
 import { type PeerAddr, peerKey, shuffle } from "../transport/mod.ts";
@@ -53,6 +53,11 @@ export class GossipEngine implements EngineCore {
   #abort = new AbortController();
   #leavePromise: Promise<void> | null = null;
   #conflicts: ConflictLog;
+  /**
+   * The gossip interval's rounds, asleep while nothing is queued or nobody is there to tell (an
+   * idle agent does not wake 5 times a second for nothing); on the same grid as a plain interval.
+   */
+  #rounds: LazyInterval;
 
   constructor(deps: EngineDeps) {
     this.deps = deps;
@@ -72,11 +77,15 @@ export class GossipEngine implements EngineCore {
         conflict: (existing, claim, what) => this.#conflicts.report(existing, claim, what),
         changed: (kind, rec) => {
           if (kind === "suspect") this.prober.prioritize(rec.uuid);
+          this.#rounds.poke(); // a new peer may be a target for what is queued
+          this.prober.wake(); // and someone to probe
           deps.counters.inc("gossip_member_changes_total", { kind });
           deps.onChange?.(kind, rec);
         },
       },
     });
+    this.#rounds = new LazyInterval(deps.clock, deps.config.gossip_interval, () => this.#gossipRound());
+    this.queue.onPush = () => this.#rounds.poke();
     this.prober = new Prober(this);
     this.sync = new PushPull(this);
     this.messages = new ClusterMessages(this);
@@ -124,7 +133,7 @@ export class GossipEngine implements EngineCore {
     // announce ourselves as soon as we know peers (the join push-pull tells us who they are)
     this.queue.push(aliveOf(self), self.uuid);
     const c = this.deps.clock;
-    this.#timers.push(c.setInterval(() => this.#gossipRound(), this.#cfg.gossip_interval));
+    this.#rounds.start(true);
     this.#timers.push(c.setInterval(() => this.#reapRound(), Math.min(this.#cfg.reap_after, 10_000)));
     void this.prober.run(this.#abort.signal);
     void this.sync.run(this.#abort.signal);
@@ -138,6 +147,7 @@ export class GossipEngine implements EngineCore {
     this.#abort.abort();
     for (const t of this.#timers) this.deps.clock.clearInterval(t);
     this.#timers = [];
+    this.#rounds.stop();
     if (this.#eagerTimer !== null) this.deps.clock.clearTimeout(this.#eagerTimer);
     this.#eagerTimer = null;
     this.prober.tracker.cancelAll();
@@ -361,13 +371,16 @@ export class GossipEngine implements EngineCore {
     }, wait);
   }
 
-  #gossipRound(): void {
-    if (!this.#running || !this.queue.length) return;
-    for (const t of this.#gossipTargets(this.#cfg.gossip_nodes)) {
+  /** One round; true while something is left to send and someone to send it to. */
+  #gossipRound(): boolean {
+    if (!this.#running || !this.queue.length) return false;
+    const targets = this.#gossipTargets(this.#cfg.gossip_nodes);
+    for (const t of targets) {
       const queued = this.queue.take(this.#budget(), this.#limit());
       if (!queued.length) break;
       this.#sendRaw(t, [], queued);
     }
+    return targets.length > 0 && this.queue.length > 0;
   }
 
   #reapRound(): void {

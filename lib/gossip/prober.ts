@@ -34,23 +34,49 @@ export class Prober {
     this.tracker = new ProbeTracker(core.deps.clock);
   }
 
-  /** Probes until the engine stops. */
+  /** Probes until the engine stops; alone (nobody to probe), sleeps until a member shows up. */
   async run(signal: AbortSignal): Promise<void> {
     const { clock, config, log } = this.#core.deps;
     while (this.#core.running) {
       const started = clock.now();
+      let probed = true;
       try {
-        await this.probeOnce();
+        probed = await this.probeOnce();
       } catch (err) {
         log.warn(`probe failed: ${(err as Error).message}`);
       }
       if (!this.#core.running) return;
+      if (!probed) {
+        await this.#peerShowsUp(signal);
+        continue;
+      }
       const ended = clock.now();
       this.stretch.add(Math.max(0, ended - (started + config.probe_interval)));
       const due = Math.max(ended, started + config.probe_interval);
       await clock.sleep(due - ended, signal);
       if (this.#core.running) this.lag.add(Math.max(0, clock.now() - due));
     }
+  }
+
+  #wake: (() => void) | null = null;
+
+  /** Resolves at the next membership change (`wake()`) or when the engine stops: no timer while alone. */
+  #peerShowsUp(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        signal.removeEventListener("abort", done);
+        this.#wake = null;
+        resolve();
+      };
+      this.#wake = done;
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /** A member joined, changed or came back: a prober waiting alone starts probing again. */
+  wake(): void {
+    this.#wake?.();
   }
 
   /** Probes `uuid` next: a fresh suspect gets checked (and told, buddy-style) right away. */
@@ -76,13 +102,13 @@ export class Prober {
     return null;
   }
 
-  /** One SWIM probe with Lifeguard's awareness updates. */
-  async probeOnce(): Promise<void> {
+  /** One SWIM probe with Lifeguard's awareness updates; false when there was nobody to probe. */
+  async probeOnce(): Promise<boolean> {
     const core = this.#core;
     const { clock, config, counters, random, log } = core.deps;
-    if (core.members.leaving) return;
+    if (core.members.leaving) return true;
     const target = this.#nextTarget();
-    if (!target) return;
+    if (!target) return false;
     const selfUuid = core.members.selfUuid;
     const interval = core.awareness.scale(config.probe_interval);
     const deadline = clock.now() + interval;
@@ -98,9 +124,9 @@ export class Prober {
     core.send(target, ping);
     if ((await direct.result).acked) {
       core.awareness.apply(-1);
-      return;
+      return true;
     }
-    if (!core.running) return;
+    if (!core.running) return true;
     // indirect: k random alive peers ping the target by uuid for us
     const peers = shuffle(
       random,
@@ -123,16 +149,16 @@ export class Prober {
     // a second direct try on the same sequence number (memberlist uses a TCP fallback here)
     core.send(target, [{ type: "ping", seqno: indirect.seq, node: target.uuid, from: selfUuid }]);
     const r = await indirect.result;
-    if (!core.running) return;
+    if (!core.running) return true;
     if (r.acked) {
       counters.inc("gossip_probes_indirect_ok_total");
-      return;
+      return true;
     }
     // no ack at all: if relays did not even nack, the problem may be us (Lifeguard)
     core.awareness.apply(peers.length ? peers.length - r.nacks : 1);
     counters.inc("gossip_probes_failed_total");
     const now = core.members.get(target.uuid);
-    if (!now || (now.state !== "alive" && now.state !== "suspect")) return;
+    if (!now || (now.state !== "alive" && now.state !== "suspect")) return true;
     log.debug(`${target.name} did not answer a probe; suspecting it`);
     core.members.handleSuspect({
       type: "suspect",
@@ -140,6 +166,7 @@ export class Prober {
       incarnation: now.incarnation,
       from: selfUuid,
     });
+    return true;
   }
 
   /**

@@ -29,6 +29,7 @@ import { Repair } from "./repair.ts";
 import { kvMembers } from "./ring.ts";
 import { kvRoutes } from "./routes.ts";
 import { KV_MIGRATIONS, KvStorage } from "./storage.ts";
+import { KvUpkeep } from "./upkeep.ts";
 import type { KvServe, KvTransport } from "./transport.ts";
 
 export type { DeleteOptions, KvApi, ListOptions, PutOptions, ReadOptions } from "./kv.ts";
@@ -78,8 +79,6 @@ export interface KvSubsystem extends Subsystem, KvApi {
   routes(): RouteTable;
 }
 
-const HINT_AND_SWEEP_INTERVAL = 1000;
-const PURGE_EVERY = 60;
 /** Builds the KV subsystem on `ctx.store.open("kv")`. */
 export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
   const cfg = ctx.config.params.kv;
@@ -150,7 +149,15 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
   };
   const offs: Array<() => void> = [];
   const timers: TimerId[] = [];
-  let sweeps = 0;
+  // hints, the expiry sweep and the tombstone purge: one timer, planned only when something is due
+  const upkeep = new KvUpkeep(ctx.clock, storage, (purge) => {
+    void repair.deliverHints();
+    try {
+      repair.sweep(purge);
+    } catch (err) {
+      log.warn(`kv sweep failed: ${(err as Error).message}`);
+    }
+  });
 
   const api: KvApi = {
     get: (key, opts) => node.get(key, opts),
@@ -173,15 +180,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
       started = true;
       offs.push(ctx.bus.onMembers(onMember));
       refreshRing();
-      // hints and the expiry sweep share their 1 s tick (one wake-up; each asks SQLite only when due)
-      timers.push(ctx.clock.setInterval(() => {
-        void repair.deliverHints();
-        try {
-          repair.sweep(++sweeps % PURGE_EVERY === 0);
-        } catch (err) {
-          log.warn(`kv sweep failed: ${(err as Error).message}`);
-        }
-      }, HINT_AND_SWEEP_INTERVAL));
+      upkeep.start();
       timers.push(ctx.clock.setInterval(() => void repair.antiEntropy(), cfg.anti_entropy_interval));
       // catch up soon after a restart; meanwhile reads prefer other copies (bounded: alone, we stay the copy)
       local.markStale();
@@ -202,6 +201,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
         ctx.clock.clearInterval(t);
         ctx.clock.clearTimeout(t);
       }
+      upkeep.stop();
       repair.stop();
       stream?.close();
       local.close();

@@ -132,6 +132,8 @@ export class KvStorage {
   #nextExpiry: number | null = null;
   /** True once SQLite said there is no hint (addHint clears it): the hint timer then skips its query. */
   #noHints = false;
+  /** Told when work becomes due earlier than planned (a hint, a shorter TTL): see KvUpkeep. */
+  onWork: ((at: number) => void) | null = null;
 
   constructor(db: Database, onBadRow: BadRowHandler = () => {}) {
     this.db = db;
@@ -271,7 +273,15 @@ export class KvStorage {
   #noteExpiry(rec: KvRecord): void {
     if (rec.expires > 0 && !rec.deleted && this.#nextExpiry !== null && rec.expires < this.#nextExpiry) {
       this.#nextExpiry = rec.expires;
+      this.onWork?.(rec.expires);
     }
+  }
+
+  /** Earliest time (ms) the upkeep has work: now while hints may wait, else the next TTL expiry. */
+  nextWorkAt(nowMs: number): number {
+    if (!this.#noHints) return nowMs;
+    if (this.#nextExpiry === null) this.#nextExpiry = this.#earliestExpiry();
+    return this.#nextExpiry;
   }
 
   /** The earliest expiry of a live record (Infinity: none). */
@@ -376,6 +386,7 @@ export class KvStorage {
 
   addHint(target: string, key: string): void {
     this.#noHints = false;
+    this.onWork?.(0);
     this.db.run("INSERT OR IGNORE INTO kv_hints (target, key) VALUES (?, ?)", target, key);
   }
 

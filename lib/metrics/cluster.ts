@@ -53,7 +53,10 @@ export class MetricsCluster {
     svc.route = (name, value, ts) => {
       const owner = this.ring.owner(name);
       if (owner === null || this.#isSelf(owner)) svc.store.add(name, value, ts);
-      else this.forwarder.point(owner, name, value, ts);
+      else {
+        this.forwarder.point(owner, name, value, ts);
+        svc.wake();
+      }
     };
     svc.statsdPacket = (bytes) => {
       if (this.#allLocal()) svc.statsd.ingestBytes(bytes);
@@ -61,6 +64,7 @@ export class MetricsCluster {
     };
     svc.statsdLine = (line) => this.#allLocal() ? svc.localStatsdLine(line) : this.#statsdLine(line);
     svc.afterFlush = () => void this.forwarder.flush();
+    svc.backlog = () => this.forwarder.waiting > 0;
     const m = this.#opts.membership;
     if (m) {
       this.#rebuild();
@@ -88,7 +92,10 @@ export class MetricsCluster {
     const colon = line.indexOf(":");
     const owner = colon > 0 ? this.ring.owner(sanitizeKey(line.slice(0, colon))) : null;
     if (owner === null || this.#isSelf(owner)) this.#svc.statsd.ingestLine(line);
-    else this.forwarder.statsdLine(owner, line);
+    else {
+      this.forwarder.statsdLine(owner, line);
+      this.#svc.wake();
+    }
   }
 
   #rebuild(): void {

@@ -95,6 +95,8 @@ export function createMetrics(ctx: Ctx, deps: MetricsDeps = {}): Omit<Subsystem,
           inner?.();
           void relay.flush();
         };
+        const backlog = service.backlog;
+        service.backlog = () => (backlog?.() ?? false) || relay.waiting > 0;
       }
       await service.start();
     },

@@ -6,6 +6,7 @@
  * Received points go through `route()`: to the local store, or to their `ts` owner (forwarder).
  */
 import type { Ctx, Subsystem } from "../subsystem.ts";
+import { LazyInterval } from "../clock/mod.ts";
 import type { MetricsStoreConfig } from "../config/mod.ts";
 import { compileRules, parseRetentions } from "./retention.ts";
 import { METRICS_MIGRATIONS, TimeSeriesStore } from "./ts_store.ts";
@@ -54,6 +55,8 @@ export class MetricsService {
   statsdLine: (line: string) => void;
   /** Called after every write timer tick (the forwarder sends its batches). */
   afterFlush: (() => void) | null = null;
+  /** True while something besides the store waits for the write timer (forwarder, relay). */
+  backlog: (() => boolean) | null = null;
   /** Optional copy of every received point to an external Graphite (`graphite.forward_to`). */
   mirror: PointRouter | null = null;
   #ctx: Ctx;
@@ -63,6 +66,7 @@ export class MetricsService {
   /** The open sockets (statsd Worker, statsd TCP, Graphite UDP/TCP). */
   #l: MetricsListeners = noListeners();
   #timers: number[] = [];
+  #writer: LazyInterval;
   #offBus: (() => void) | null = null;
   socketErrors = 0;
 
@@ -72,11 +76,14 @@ export class MetricsService {
     const levels = parseRetentions(this.#cfg.retentions);
     const rules = compileRules(this.#cfg.aggregation);
     const db = ctx.store.open("metrics", METRICS_MIGRATIONS);
+    // the write timer sleeps while nothing is pending: an idle agent does not wake every second
+    this.#writer = new LazyInterval(ctx.clock, this.#cfg.flush_interval, () => this.#writeTick());
     this.store = new TimeSeriesStore(db, {
       levels,
       rules,
       now: () => ctx.clock.now(),
       maxPending: this.#cfg.max_pending,
+      onPending: () => this.#writer.poke(),
     });
     const s = ctx.config.listeners.statsd as StatsdSettings | undefined;
     const g = ctx.config.listeners.graphite as GraphiteSettings | undefined;
@@ -94,7 +101,10 @@ export class MetricsService {
 
   /** Accepts a point from any source: mirrored if configured, then routed. */
   ingest(name: string, value: number, ts: number): void {
-    this.mirror?.(name, value, ts);
+    if (this.mirror) {
+      this.wake(); // the relay sends at the write timer's tick
+      this.mirror(name, value, ts);
+    }
     this.route(name, value, ts);
   }
 
@@ -172,7 +182,7 @@ export class MetricsService {
       // collectors and checks send Unix seconds; milliseconds are tolerated
       for (const [n, v, ts] of points) this.ingest(n, v, ts > 1e11 ? Math.floor(ts / 1000) : ts);
     });
-    this.#timers.push(clock.setInterval(() => void this.#writeInSlices(), this.#cfg.flush_interval));
+    this.#writer.start();
     this.#timers.push(clock.setInterval(() => void this.#rollupInSlices(), this.#cfg.rollup_interval));
     // statsd flushes run even without a listener: forwarded lines may arrive from other nodes
     const statsdEvery = (this.#statsdCfg?.interval ?? 10) * 1000;
@@ -214,6 +224,18 @@ export class MetricsService {
 
   #writing = false;
 
+  /** Something waits for the write timer outside the store (a forwarder or relay batch): arm it. */
+  wake(): void {
+    this.#writer.poke();
+  }
+
+  /** One write timer tick; true (tick again) while there was something to write or send. */
+  #writeTick(): boolean {
+    const busy = this.store.pending > 0 || (this.backlog?.() ?? false);
+    void this.#writeInSlices();
+    return busy;
+  }
+
   /**
    * The write timer: pending points in transactions of at most WRITE_SLICE, yielding between them
    * so a burst of Graphite points does not stall the statsd socket; then the forwarder's turn.
@@ -253,6 +275,7 @@ export class MetricsService {
   async stop(): Promise<void> {
     for (const t of this.#timers) this.#ctx.clock.clearInterval(t);
     this.#timers = [];
+    this.#writer.stop();
     this.#offBus?.();
     this.#offBus = null;
     await closeSockets(this.#l);
@@ -300,6 +323,8 @@ export class MetricsService {
     return {
       series: this.store.seriesCount,
       pending: this.store.pending,
+      /** Write timer ticks since start (it sleeps while nothing is pending). */
+      write_ticks: this.#writer.ticks,
       levels: this.store.levels,
       store: this.store.stats,
       socket_errors: this.socketErrors,

@@ -47,6 +47,8 @@ export interface TsStoreOptions {
   maxPending: number;
   /** Seconds a point may be ahead of now (clock skew). */
   maxFuture?: number;
+  /** Told when a point arrives while nothing was pending (the write timer sleeps otherwise). */
+  onPending?: () => void;
 }
 
 export interface TsStoreStats {

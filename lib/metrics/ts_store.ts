@@ -134,6 +134,7 @@ export class TimeSeriesStore {
       this.stats.points_out_of_range++;
       return false;
     }
+    if (this.#pNames.length === 0) this.#opts.onPending?.();
     this.#pNames.push(name);
     this.#pValues.push(value);
     this.#pTs.push(Math.floor(ts));

@@ -52,6 +52,8 @@ export class NodeClock implements Clock {
   #paused = false;
   #deferred = new Map<number, () => void>();
   #stopped = false;
+  /** Timer callbacks run so far: how often the node woke up (an idle node should not). */
+  fired = 0;
 
   constructor(base: VirtualClock) {
     this.#base = base;
@@ -97,7 +99,10 @@ export class NodeClock implements Clock {
     if (this.#stopped) return;
     // an interval firing several times during a pause runs once on resume (coalesced by id)
     if (this.#paused) this.#deferred.set(id, fn);
-    else fn();
+    else {
+      this.fired++;
+      fn();
+    }
   }
   /** Stops firing anything (a killed process). */
   stop(): void {

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { DueTimer, parseDuration, VirtualClock } from "../../lib/clock/mod.ts";
+import { DueTimer, LazyInterval, parseDuration, RealClock, VirtualClock } from "../../lib/clock/mod.ts";
 
 Deno.test("the virtual clock fires timers in order and only when time advances", async () => {
   const c = new VirtualClock(0);
@@ -64,4 +64,58 @@ Deno.test("DueTimer: one timer for many jobs; jobs due together wake together; s
   await clock.advance(10_000);
   assert.equal(fired.length, 5, "stopped: no more wake-ups");
   assert.equal(due.plan().size, 0);
+});
+
+Deno.test("LazyInterval: no timer while idle; a poke runs the job on the interval's grid; true keeps it ticking", async () => {
+  const clock = new VirtualClock(0);
+  const runs: number[] = [];
+  let work = 0;
+  const lazy = new LazyInterval(clock, 200, () => {
+    runs.push(clock.now());
+    if (work > 0) work--;
+    return work > 0;
+  });
+  lazy.poke();
+  await clock.advance(1000);
+  assert.equal(runs.length, 0, "not started: a poke does nothing");
+  lazy.start(); // grid: 1000, 1200, 1400...
+  await clock.advance(1000);
+  assert.equal(runs.length, 0, "started, never poked: never runs");
+  assert.equal(clock.pending, 0, "and holds no timer");
+  await clock.advance(50); // t = 2050
+  work = 3;
+  lazy.poke();
+  lazy.poke(); // a second poke while armed changes nothing
+  await clock.advance(1000);
+  assert.deepEqual(runs, [2200, 2400, 2600], "on the grid, until the job says it is done");
+  assert.equal(clock.pending, 0, "asleep again");
+  assert.equal(lazy.ticks, 3);
+  work = 1;
+  lazy.poke();
+  lazy.stop();
+  await clock.advance(1000);
+  assert.equal(runs.length, 3, "stop() cancels an armed tick");
+  // start(true): armed at once (a job that starts with work queued)
+  const armedRuns: number[] = [];
+  const armed = new LazyInterval(clock, 100, () => {
+    armedRuns.push(clock.now());
+  });
+  const t = clock.now();
+  armed.start(true);
+  await clock.advance(250);
+  assert.deepEqual(armedRuns, [t + 100], "ran one interval after start, then slept");
+});
+
+Deno.test("RealClock measures how late its timeouts fire", async () => {
+  const clock = new RealClock();
+  // due in 1 ms while the loop is stalled for 40 ms: it fires late
+  const due = performance.now();
+  await new Promise<void>((resolve) => {
+    clock.setTimeout(resolve, 1);
+    const until = performance.now() + 40;
+    while (performance.now() < until) { /* stalled again */ }
+  });
+  assert.ok(performance.now() - due >= 40);
+  assert.ok(clock.lag.lastMs >= 35, `lag ${clock.lag.lastMs} ms`);
+  assert.ok(clock.lag.maxMs >= clock.lag.lastMs);
 });

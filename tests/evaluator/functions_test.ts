@@ -228,3 +228,25 @@ Deno.test("more than 16 file or network calls in one expression is a limit error
   const sixteen = Array.from({ length: 16 }, () => "fileexists('/')").join(" and ");
   assert.equal(await evaluate(sixteen), true);
 });
+
+Deno.test("has_package: an rpm binary found missing is not spawned again on every evaluation", async () => {
+  const { dir, cleanup } = tempDir();
+  const saved = { ...packageSources };
+  try {
+    const rpm = join(dir, "rpm-later");
+    packageSources.dpkgStatus = join(dir, "no-dpkg");
+    packageSources.rpm = [rpm];
+    assert.equal(await evaluate("has_package('httpd')"), false);
+    // rpm appears (a fake one that knows every package): the miss is remembered for a while
+    Deno.writeTextFileSync(rpm, "#!/bin/sh\nexit 0\n");
+    Deno.chmodSync(rpm, 0o755);
+    assert.equal(await evaluate("has_package('httpd')"), false);
+    packageSources.rpm = [join(dir, "rpm-other")];
+    Deno.writeTextFileSync(join(dir, "rpm-other"), "#!/bin/sh\nexit 0\n");
+    Deno.chmodSync(join(dir, "rpm-other"), 0o755);
+    assert.equal(await evaluate("has_package('httpd')"), true, "another path is tried");
+  } finally {
+    Object.assign(packageSources, saved);
+    cleanup();
+  }
+});

@@ -97,29 +97,42 @@ const collectors: Record<string, () => Promise<Result>> = {
     delta("networktraffic", async () => parseNetDev(await brokerRead("/proc/net/dev")), netTrafficResult),
   async openports() {
     const out: { tcp: PortEntry[]; udp: PortEntry[] } = { tcp: [], udp: [] };
-    for (const proto of ["tcp", "tcp6", "udp", "udp6"] as const) {
-      const text = await tryRead(`/proc/net/${proto}`);
+    const protos = ["tcp", "tcp6", "udp", "udp6"] as const;
+    // every read asked at once: one broker round trip instead of one per file
+    const texts = await Promise.all(protos.map((proto) => tryRead(`/proc/net/${proto}`)));
+    protos.forEach((proto, i) => {
+      const text = texts[i];
       if (text) out[proto.startsWith("tcp") ? "tcp" : "udp"].push(...parseProcNet(text, proto));
-    }
+    });
     return out;
   },
   async system() {
-    const hostname = (await brokerRead("/proc/sys/kernel/hostname")).trim();
-    const osr = parseOsRelease(
-      (await tryRead("/etc/os-release")) ?? (await tryRead("/usr/lib/os-release")) ?? "",
-    );
-    const ids = parseStatusIds(await brokerRead("/proc/self/status"));
-    const passwd = await tryRead("/etc/passwd");
-    const routes = parseRoutes(await brokerRead("/proc/net/route"));
-    const addrs = addressesByIface(await brokerRead("/proc/net/fib_trie"), routes);
+    const [hostname0, osText, status, passwd, route, fibTrie, hosts, domain, kernel, online] = await Promise
+      .all([
+        brokerRead("/proc/sys/kernel/hostname"),
+        tryRead("/etc/os-release"),
+        brokerRead("/proc/self/status"),
+        tryRead("/etc/passwd"),
+        brokerRead("/proc/net/route"),
+        brokerRead("/proc/net/fib_trie"),
+        tryRead("/etc/hosts"),
+        sysText("/proc/sys/kernel/domainname"),
+        sysText("/proc/sys/kernel/osrelease"),
+        brokerRead("/sys/devices/system/cpu/online"),
+      ]);
+    const hostname = hostname0.trim();
+    const osr = parseOsRelease(osText ?? (await tryRead("/usr/lib/os-release")) ?? "");
+    const ids = parseStatusIds(status);
+    const routes = parseRoutes(route);
+    const addrs = addressesByIface(fibTrie, routes);
     const defIface = defaultRouteIface(routes);
     const publicip = addrs.find((a) => a.iface === defIface)?.address ?? addrs[0]?.address ?? null;
     return {
       hostname,
-      fqdn: fqdnOf(hostname, await tryRead("/etc/hosts"), await sysText("/proc/sys/kernel/domainname")),
-      os: { name: "posix", platform: Deno.build.os, kernel: await sysText("/proc/sys/kernel/osrelease") },
+      fqdn: fqdnOf(hostname, hosts, domain),
+      os: { name: "posix", platform: Deno.build.os, kernel },
       architecture: Deno.build.arch,
-      cpucount: countCpuList(await brokerRead("/sys/devices/system/cpu/online")),
+      cpucount: countCpuList(online),
       linux: {
         distname: osr.ID ?? "",
         version: osr.VERSION_ID ?? "",
@@ -144,57 +157,66 @@ const collectors: Record<string, () => Promise<Result>> = {
   },
   async blockdevice() {
     const out: Result = {};
-    for (const e of await brokerReadDir("/sys/block")) {
-      if (/^(dm-|ram|loop)/.test(e.name)) continue;
-      const sectors = Number(await sysText(`/sys/block/${e.name}/size`) ?? 0);
-      out[e.name] = {
-        vendor: await sysText(`/sys/block/${e.name}/device/vendor`) ?? "",
-        model: await sysText(`/sys/block/${e.name}/device/model`) ?? "",
-        size: sectors * 512,
-      };
-    }
+    const devs = (await brokerReadDir("/sys/block")).filter((e) => !/^(dm-|ram|loop)/.test(e.name));
+    const rows = await Promise.all(devs.map((e) => {
+      const base = `/sys/block/${e.name}`;
+      return Promise.all([
+        sysText(`${base}/size`),
+        sysText(`${base}/device/vendor`),
+        sysText(`${base}/device/model`),
+      ]);
+    }));
+    devs.forEach((e, i) => {
+      const [size, vendor, model] = rows[i];
+      out[e.name] = { vendor: vendor ?? "", model: model ?? "", size: Number(size ?? 0) * 512 };
+    });
     return out;
   },
   async interfaces() {
-    const routes = parseRoutes(await brokerRead("/proc/net/route"));
-    const addrs = addressesByIface(await brokerRead("/proc/net/fib_trie"), routes);
+    const [route, fibTrie, ifaces] = await Promise.all([
+      brokerRead("/proc/net/route"),
+      brokerRead("/proc/net/fib_trie"),
+      brokerReadDir("/sys/class/net"),
+    ]);
+    const addrs = addressesByIface(fibTrie, parseRoutes(route));
+    const files = ["flags", "type", "address", "mtu", "operstate"];
+    const rows = await Promise.all(
+      ifaces.map((e) => Promise.all(files.map((f) => sysText(`/sys/class/net/${e.name}/${f}`)))),
+    );
     const out: Result = {};
-    for (const e of await brokerReadDir("/sys/class/net")) {
-      const base = `/sys/class/net/${e.name}`;
-      const flags = parseInt(await sysText(`${base}/flags`) ?? "0", 16);
+    ifaces.forEach((e, i) => {
+      const [flagsText, type, address, mtu, operstate] = rows[i];
+      const flags = parseInt(flagsText ?? "0", 16);
       const a = addrs.find((x) => x.iface === e.name);
       out[e.name] = {
         interface: e.name,
-        link_encap: LINK_ENCAP[await sysText(`${base}/type`) ?? ""] ?? "other",
-        hardware_address: await sysText(`${base}/address`) ?? "",
+        link_encap: LINK_ENCAP[type ?? ""] ?? "other",
+        hardware_address: address ?? "",
         ip_address: a?.address ?? null,
         broadcast_address: a?.broadcast ?? null,
         net_mask: a?.netmask ?? null,
-        mtu: Number(await sysText(`${base}/mtu`) ?? 0),
-        operstate: await sysText(`${base}/operstate`) ?? "unknown",
+        mtu: Number(mtu ?? 0),
+        operstate: operstate ?? "unknown",
         up: (flags & 0x1) !== 0,
         broadcast: (flags & 0x2) !== 0,
         running: (flags & 0x40) !== 0,
         multicast: (flags & 0x1000) !== 0,
       };
-    }
+    });
     return out;
   },
   async selinux() {
     return selinuxResult((await tryRead("/sys/fs/selinux/enforce")) ?? (await tryRead("/selinux/enforce")));
   },
   async virtual() {
-    const dmi = {
-      sys_vendor: await sysText("/sys/class/dmi/id/sys_vendor") ?? undefined,
-      product_name: await sysText("/sys/class/dmi/id/product_name") ?? undefined,
-    };
-    return {
-      virtual: virtualKind(
-        dmi,
-        (await tryRead("/proc/cpuinfo")) ?? "",
-        (await tryRead("/proc/self/cgroup")) ?? "",
-      ),
-    };
+    const [sys_vendor, product_name, cpuinfo, cgroup] = await Promise.all([
+      sysText("/sys/class/dmi/id/sys_vendor"),
+      sysText("/sys/class/dmi/id/product_name"),
+      tryRead("/proc/cpuinfo"),
+      tryRead("/proc/self/cgroup"),
+    ]);
+    const dmi = { sys_vendor: sys_vendor ?? undefined, product_name: product_name ?? undefined };
+    return { virtual: virtualKind(dmi, cpuinfo ?? "", cgroup ?? "") };
   },
 };
 

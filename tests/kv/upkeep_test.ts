@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+import { KvUpkeep, PURGE_MS, TICK_MS, type UpkeepSource } from "../../lib/kv/upkeep.ts";
+
+Deno.test("KV upkeep: wakes only when hints wait, a TTL is due or the purge is; at most once a second", async () => {
+  const clock = new VirtualClock(0);
+  let hints = false;
+  let nextExpiry = Infinity;
+  const source: UpkeepSource = { nextWorkAt: (now) => hints ? now : nextExpiry, onWork: null };
+  const ticks: Array<[number, boolean]> = [];
+  const upkeep = new KvUpkeep(clock, source, (purge) => ticks.push([clock.now(), purge]));
+  upkeep.start();
+  await clock.advance(TICK_MS);
+  assert.deepEqual(ticks, [[TICK_MS, false]], "a first tick asks what is pending");
+  // nothing pending: asleep until the purge
+  await clock.advance(30_000);
+  assert.equal(ticks.length, 1);
+  assert.equal(upkeep.nextAt, PURGE_MS);
+  // a TTL write: woken at the expiry
+  nextExpiry = 40_000;
+  source.onWork!(40_000);
+  await clock.advance(9_000); // t = 40 000
+  assert.deepEqual(ticks.at(-1), [40_000, false]);
+  nextExpiry = Infinity;
+  // a hint: delivered at the next tick (no sooner than a second after the last), then every second while it waits
+  hints = true;
+  source.onWork!(0);
+  assert.equal(upkeep.nextAt, 40_000 + TICK_MS);
+  await clock.advance(3_000); // t = 43 000
+  assert.deepEqual(ticks.slice(-3).map(([t]) => t), [41_000, 42_000, 43_000]);
+  hints = false;
+  await clock.advance(1_000); // the tick at 44 000 finds no hint
+  await clock.advance(15_000); // t = 59 000: asleep
+  assert.equal(ticks.at(-1)![0], 44_000);
+  await clock.advance(1_000);
+  assert.deepEqual(ticks.at(-1), [PURGE_MS, true], "the purge, once a minute");
+  upkeep.stop();
+  const n = ticks.length;
+  source.onWork?.(0);
+  await clock.advance(5 * PURGE_MS);
+  assert.equal(ticks.length, n, "stopped: no more ticks");
+  assert.equal(clock.pending, 0);
+});

@@ -1,0 +1,39 @@
+import assert from "node:assert/strict";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+import { createMetrics } from "../../lib/metrics/mod.ts";
+import { makeTestCtx } from "../helpers.ts";
+
+Deno.test("metrics: the write timer sleeps while nothing is pending; a point wakes it and lands within flush_interval", async () => {
+  const clock = new VirtualClock(1_700_000_000_000);
+  const ctx = makeTestCtx({ clock });
+  const m = createMetrics(ctx);
+  await m.start();
+  try {
+    const store = m.service.store;
+    const ticks = () => m.service.info().write_ticks as number;
+    await clock.advance(30_000);
+    assert.equal(store.stats.writes, 0, "no points, no write");
+    assert.equal(ticks(), 0, "and no wake-up");
+    const now = Math.floor(clock.now() / 1000);
+    ctx.bus.emit("metrics.points", { points: [["idle.test.a", 1, now], ["idle.test.b", 2, now]] });
+    assert.equal(store.pending, 2);
+    await clock.advance(1000); // the default flush_interval
+    assert.equal(store.pending, 0);
+    assert.equal(store.stats.writes, 1, "both points in one write");
+    assert.ok(store.has("idle.test.a") && store.has("idle.test.b"));
+    // points a few seconds apart each land within a flush interval; none waits for a later one
+    for (let i = 1; i <= 3; i++) {
+      await clock.advance(4000);
+      m.service.ingest("idle.test.a", i, Math.floor(clock.now() / 1000));
+      await clock.advance(1000);
+      assert.equal(store.pending, 0, `point ${i} written`);
+    }
+    await clock.advance(1000); // one more tick finds nothing pending
+    const after = ticks();
+    await clock.advance(60_000);
+    assert.equal(ticks(), after, "asleep again");
+  } finally {
+    await m.stop();
+    ctx.cleanup();
+  }
+});
