@@ -81,17 +81,19 @@ export async function refusal(
   if (brokerAllows(policy.deny, path)) return "on its deny-list";
   let real: string;
   try {
-    real = await Deno.realPath(path);
+    real = syncFs(path) ? Deno.realPathSync(path) : await Deno.realPath(path);
   } catch {
     return null; // missing: the operation itself answers "not found"
   }
   if (brokerAllows(policy.deny, real)) return `on its deny-list (${real})`;
   if (policy.worldReadable && op !== "stat" && op !== "statfs") {
-    const st = await Deno.stat(real);
+    const sync = syncFs(real);
+    const stat = (p: string) => sync ? Deno.statSync(p) : Deno.stat(p);
+    const st = await stat(real);
     if (st.mode === null || (st.mode & 0o004) === 0) return "not readable by every user";
     // every directory above must let anyone through (a 0644 file in a 0700 home is private)
     for (let dir = dirname(real); dir !== "/"; dir = dirname(dir)) {
-      const d = await Deno.stat(dir);
+      const d = await stat(dir);
       if (d.mode === null || (d.mode & 0o001) === 0) return `not readable by every user (${dir} is closed)`;
     }
   }
@@ -110,9 +112,22 @@ export function inMemoryFs(path: string): boolean {
 /** /proc entries that lead back onto ordinary file systems (a process's root, cwd, open files). */
 const PROC_LINKS_OUT = /^\/proc\/[^/]+\/(?:task\/[^/]+\/)?(?:root|cwd|fd|map_files|exe)(?:\/|$)/;
 
+/**
+ * Paths the broker handles synchronously: the in-memory file systems, and the system's own small
+ * files on the root file system that detectors and checks read every few seconds (`/etc`, the dpkg
+ * database). An asynchronous file operation costs a blocking-pool thread hop and a wake-up of this
+ * thread each, and one `grep('debian', '/etc/os-release')` takes nine of them (policy: real path,
+ * modes; read: open, stat, seek, reads, close). Anything else (home directories, mounts that may be
+ * remote and hang) stays asynchronous. A path with `..` never counts as under these directories.
+ */
+export function syncFs(path: string): boolean {
+  if (path.includes("/..")) return false;
+  return inMemoryFs(path) || path.startsWith("/etc/") || path.startsWith("/var/lib/dpkg/");
+}
+
 /** Reads at most `max` bytes (one more to tell "longer"), in chunks: no `max`-sized buffer up front. */
 async function readBounded(path: string, max: number, exact: boolean): Promise<string> {
-  if (inMemoryFs(path)) return readBoundedSync(path, max, exact);
+  if (syncFs(path)) return readBoundedSync(path, max, exact);
   using file = await Deno.open(path, { read: true });
   const chunks: Uint8Array[] = [];
   let total = 0;
@@ -155,6 +170,22 @@ function joinChunks(path: string, chunks: Uint8Array[], total: number, max: numb
   return DECODER.decode(out);
 }
 
+/** `readChunk` of a `syncFs` path: the same answer, without leaving this thread. */
+function readChunkSync(path: string, offset: number, len: number): Uint8Array {
+  using file = Deno.openSync(path, { read: true });
+  const st = file.statSync();
+  if (!st.isFile) throw new Error(`${path} is not a file`);
+  file.seekSync(offset, Deno.SeekMode.Start);
+  const buf = new Uint8Array(st.size > 0 ? Math.min(len, Math.max(0, st.size - offset) + 1) : len);
+  let off = 0;
+  while (off < buf.length) {
+    const n = file.readSync(buf.subarray(off));
+    if (n === null) break;
+    off += n;
+  }
+  return off === buf.length ? buf : buf.slice(0, off);
+}
+
 /** Runs one allowed file operation. */
 export async function fileOp(msg: Pick<BrokerRequest, "op" | "path" | "offset" | "max">): Promise<unknown> {
   const path = msg.path;
@@ -164,6 +195,7 @@ export async function fileOp(msg: Pick<BrokerRequest, "op" | "path" | "offset" |
     case "readChunk": {
       const offset = Math.max(0, Math.floor(Number(msg.offset) || 0));
       const len = Math.max(0, Math.min(Math.floor(Number(msg.max) || 0), MAX_CHUNK));
+      if (syncFs(path)) return readChunkSync(path, offset, len);
       using file = await Deno.open(path, { read: true });
       const st = await file.stat();
       if (!st.isFile) throw new Error(`${path} is not a file`);
@@ -193,7 +225,7 @@ export async function fileOp(msg: Pick<BrokerRequest, "op" | "path" | "offset" |
     case "readLink":
       return await Deno.readLink(path);
     case "stat": {
-      const st = await Deno.stat(path);
+      const st = syncFs(path) ? Deno.statSync(path) : await Deno.stat(path);
       return {
         isFile: st.isFile,
         isDirectory: st.isDirectory,

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { brokerAllows, NO_PERMISSIONS, Sandbox, WorkerError, WorkerTimeout } from "../../lib/sandbox/mod.ts";
-import { fileOp, inMemoryFs } from "../../lib/sandbox/broker.ts";
+import { fileOp, inMemoryFs, syncFs } from "../../lib/sandbox/broker.ts";
 
 const MODULE = new URL("../fixtures/sandbox_probe_worker.ts", import.meta.url);
 
@@ -154,4 +154,26 @@ Deno.test("broker reads made in one Worker turn travel as one message; each is c
   } finally {
     sb.stopAll();
   }
+});
+
+Deno.test("the broker handles /etc and the dpkg database synchronously too, with the same answers", async () => {
+  for (const p of ["/etc/os-release", "/etc/hostname", "/var/lib/dpkg/status", "/proc/stat"]) {
+    assert.equal(syncFs(p), true, p);
+  }
+  for (
+    const p of ["/etc/../home/x", "/etc/x/../../mnt/nfs", "/home/u/.ssh/id_rsa", "/mnt/nfs/etc/x", "/etcx/y"]
+  ) {
+    assert.equal(syncFs(p), false, p);
+  }
+  const path = "/etc/os-release";
+  const whole = Deno.readFileSync(path);
+  const first = await fileOp({ op: "readChunk", path, offset: 0, max: 16 }) as Uint8Array;
+  assert.deepEqual(first, whole.slice(0, 16));
+  const rest = await fileOp({ op: "readChunk", path, offset: 16, max: 1 << 20 }) as Uint8Array;
+  assert.deepEqual(rest, whole.slice(16));
+  const st = await fileOp({ op: "stat", path }) as { isFile: boolean; size: number };
+  assert.equal(st.isFile, true);
+  assert.equal(st.size, whole.length);
+  await assert.rejects(fileOp({ op: "stat", path: "/etc/no-such-file-here" }), Deno.errors.NotFound);
+  await assert.rejects(fileOp({ op: "readChunk", path: "/etc", offset: 0, max: 10 }), /not a file/);
 });
