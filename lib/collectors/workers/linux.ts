@@ -68,31 +68,35 @@ const collectors: Record<string, () => Promise<Result>> = {
   loadaverage: async () => parseLoadavg(await brokerRead("/proc/loadavg")),
   uptime: async () => parseUptime(await brokerRead("/proc/uptime")),
   kernelstats: () =>
-    delta("kernelstats", async () => ({
-      ...parseKeyValues(await brokerRead("/proc/stat")),
-      ...parseKeyValues(await brokerRead("/proc/vmstat")),
-    }), kernelstatsResult),
+    delta("kernelstats", async () => {
+      const [stat, vmstat] = await Promise.all([brokerRead("/proc/stat"), brokerRead("/proc/vmstat")]);
+      return { ...parseKeyValues(stat), ...parseKeyValues(vmstat) };
+    }, kernelstatsResult),
   async diskusage() {
     const out: Result = {};
-    for (const m of reportedMounts(parseMountinfo(await brokerRead("/proc/self/mountinfo")))) {
-      try {
-        const u = diskUsage(await brokerStatfs(m.mountpoint));
-        if (u) out[m.mountpoint] = u;
-      } catch (err) {
-        if ((err as Error).name === "BrokerDenied") throw err;
-        // unreachable mount (stale NFS, permission): skipped like df does
+    const mounts = reportedMounts(parseMountinfo(await brokerRead("/proc/self/mountinfo")));
+    // every mount asked at once (one broker round trip), reported in mountinfo's order
+    const sizes = await Promise.allSettled(mounts.map((m) => brokerStatfs(m.mountpoint)));
+    mounts.forEach((m, i) => {
+      const r = sizes[i];
+      if (r.status === "rejected") {
+        if ((r.reason as Error).name === "BrokerDenied") throw r.reason;
+        return; // unreachable mount (stale NFS, permission): skipped like df does
       }
-    }
+      const u = diskUsage(r.value);
+      if (u) out[m.mountpoint] = u;
+    });
     return out;
   },
-  async iostats() {
-    const disks = await wholeDisks();
-    return await delta(
+  iostats: () =>
+    delta(
       "iostats",
-      async () => parseDiskstats(await brokerRead("/proc/diskstats")),
-      (p, c, dt) => iostatsResult(p, c, dt, (d) => isReportedDisk(d, disks)),
-    );
-  },
+      async () => {
+        const [text, disks] = await Promise.all([brokerRead("/proc/diskstats"), wholeDisks()]);
+        return { stats: parseDiskstats(text), disks };
+      },
+      (p, c, dt) => iostatsResult(p.stats, c.stats, dt, (d) => isReportedDisk(d, c.disks)),
+    ),
   networktraffic: () =>
     delta("networktraffic", async () => parseNetDev(await brokerRead("/proc/net/dev")), netTrafficResult),
   async openports() {
