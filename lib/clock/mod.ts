@@ -208,4 +208,4 @@ export function parseDuration(v: unknown): number | null {
   return n * mult;
 }
 
-export { DueTimer, LazyInterval } from "./timers.ts";
+export { DueTimer, LazyInterval, nextOnGrid } from "./timers.ts";

@@ -6,6 +6,15 @@
 import type { Clock, TimerId } from "./mod.ts";
 
 /**
+ * The next multiple of `every` ms after `t` (ms since the epoch): periodic jobs that share an
+ * interval and plan on this grid fire in the same wake-up, whenever each of them started.
+ */
+export function nextOnGrid(t: number, every: number): number {
+  const e = Math.max(1, every);
+  return (Math.floor(t / e) + 1) * e;
+}
+
+/**
  * Many jobs, one timer: each job has a due time, the timer waits for the earliest, and a wake-up
  * hands `onDue` every job due by then (taken off the plan: plan each again with `set`). Jobs that
  * share an interval and started together stay together, one wake-up for all. Nothing is armed
@@ -109,10 +118,13 @@ export class LazyInterval {
     private readonly job: () => boolean | void,
   ) {}
 
-  /** The grid starts now; `armed` also pokes it once (a job that starts with work to do). */
-  start(armed = false): void {
+  /**
+   * The grid starts now (or at `origin`: 0 puts the ticks on the epoch grid of `nextOnGrid`, shared
+   * with every job of the same interval); `armed` also pokes it once (a job that starts with work).
+   */
+  start(armed = false, origin = this.clock.now()): void {
     this.#running = true;
-    this.#origin = this.clock.now();
+    this.#origin = origin;
     if (armed) this.poke();
   }
 

@@ -9,7 +9,7 @@
  * ```
  */
 import type { Sandbox, SandboxWorker } from "../sandbox/mod.ts";
-import { type Clock, DueTimer, type TimerId } from "../clock/mod.ts";
+import { type Clock, DueTimer, nextOnGrid, type TimerId } from "../clock/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CollectorsConfig } from "../config/mod.ts";
 import { flattenMetrics } from "./flatten.ts";
@@ -193,7 +193,10 @@ export class CollectorRuntime {
         : this.runOnce(name);
       void run.finally(() => {
         if (!this.#started) return;
-        this.#due.set(name, startedAt + this.intervalOf(name));
+        // on the epoch grid of its interval (at least half an interval on): the collectors, detectors and
+        // housekeeping jobs of one interval wake the agent once, not each at the phase it started with
+        const every = this.intervalOf(name);
+        this.#due.set(name, nextOnGrid(startedAt + every / 2, every));
       });
     }
   }

@@ -4,7 +4,7 @@
  * matching if `remove_when_false: true`. Tag changes go on the bus (`tags.changed`), so checks
  * re-link and gossip spreads them. An evaluation error keeps the current tags and is reported.
  */
-import { DueTimer, parseDuration } from "../clock/mod.ts";
+import { DueTimer, nextOnGrid, parseDuration } from "../clock/mod.ts";
 import { CollectorPending, type EvalEnv, evaluateBool, machineIo, walkPath } from "../evaluator/mod.ts";
 import type { Ctx } from "../subsystem.ts";
 import type { CollectorResultsView } from "../types.ts";
@@ -209,7 +209,12 @@ export class Detectors {
       this.runDetector(id).catch((err) => this.#ctx.log.error(`detector ${id} failed:`, err)).finally(() => {
         const def = this.#defs.get(id);
         if (this.#started && def && !this.#due.has(id)) {
-          this.#due.set(id, startedAt + (rt.waiting ? FIRST_RESULTS_RETRY_MS : def.intervalMs));
+          // on the epoch grid of its interval, like the collectors (one wake-up for all of them)
+          const every = def.intervalMs;
+          this.#due.set(
+            id,
+            rt.waiting ? startedAt + FIRST_RESULTS_RETRY_MS : nextOnGrid(startedAt + every / 2, every),
+          );
         }
       });
     }

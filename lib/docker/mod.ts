@@ -13,7 +13,7 @@
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { RouteTable } from "../routing/mod.ts";
 import { NO_PERMISSIONS, type SandboxWorker } from "../sandbox/mod.ts";
-import type { TimerId } from "../clock/mod.ts";
+import { nextOnGrid, type TimerId } from "../clock/mod.ts";
 import type { RawCgroupStats } from "./cgroups.ts";
 import { containerStats, imageSums, lowerKeys, type StatSet } from "./stats.ts";
 import { type DockerRouteApi, dockerRoutes } from "./routes.ts";
@@ -140,7 +140,11 @@ export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & Do
     if (!running) return;
     timer = ctx.clock.setTimeout(() => {
       timer = null;
-      void refresh().finally(() => schedule(interval));
+      // the next poll on the epoch grid of the interval (one wake-up with the agent's other 10 s jobs)
+      void refresh().finally(() => {
+        const now = ctx.clock.now();
+        schedule(nextOnGrid(now + interval / 2, interval) - now);
+      });
     }, delay);
   }
 

@@ -58,6 +58,7 @@ export class GossipEngine implements EngineCore {
    * idle agent does not wake 5 times a second for nothing); on the same grid as a plain interval.
    */
   #rounds: LazyInterval;
+  #reaper: LazyInterval | null = null;
 
   constructor(deps: EngineDeps) {
     this.deps = deps;
@@ -134,7 +135,12 @@ export class GossipEngine implements EngineCore {
     this.queue.push(aliveOf(self), self.uuid);
     const c = this.deps.clock;
     this.#rounds.start(true);
-    this.#timers.push(c.setInterval(() => this.#reapRound(), Math.min(this.#cfg.reap_after, 10_000)));
+    // on the epoch grid: the agent's other 10 s jobs wake it at the same instants
+    this.#reaper = new LazyInterval(c, Math.min(this.#cfg.reap_after, 10_000), () => {
+      this.#reapRound();
+      return true;
+    });
+    this.#reaper.start(true, 0);
     void this.prober.run(this.#abort.signal);
     void this.sync.run(this.#abort.signal);
     void this.sync.reconnect(this.#abort.signal);
@@ -148,6 +154,7 @@ export class GossipEngine implements EngineCore {
     for (const t of this.#timers) this.deps.clock.clearInterval(t);
     this.#timers = [];
     this.#rounds.stop();
+    this.#reaper?.stop();
     if (this.#eagerTimer !== null) this.deps.clock.clearTimeout(this.#eagerTimer);
     this.#eagerTimer = null;
     this.prober.tracker.cancelAll();

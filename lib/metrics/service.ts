@@ -67,6 +67,7 @@ export class MetricsService {
   #l: MetricsListeners = noListeners();
   #timers: number[] = [];
   #writer: LazyInterval;
+  #statsdTimer: LazyInterval | null = null;
   #offBus: (() => void) | null = null;
   socketErrors = 0;
 
@@ -186,9 +187,12 @@ export class MetricsService {
     this.#timers.push(clock.setInterval(() => void this.#rollupInSlices(), this.#cfg.rollup_interval));
     // statsd flushes run even without a listener: forwarded lines may arrive from other nodes
     const statsdEvery = (this.#statsdCfg?.interval ?? 10) * 1000;
-    this.#timers.push(
-      clock.setInterval(() => void this.#flushStatsdSafely(), statsdEvery),
-    );
+    // on the epoch grid of the interval (as Graphite's buckets are): one wake-up with the agent's other 10 s jobs
+    this.#statsdTimer = new LazyInterval(clock, statsdEvery, () => {
+      void this.#flushStatsdSafely();
+      return true;
+    });
+    this.#statsdTimer.start(true, 0);
     const onError = (what: string) => (err: Error) => {
       this.socketErrors++;
       ctx.counters.inc("metrics_socket_errors_total", { listener: what });
@@ -276,6 +280,7 @@ export class MetricsService {
     for (const t of this.#timers) this.#ctx.clock.clearInterval(t);
     this.#timers = [];
     this.#writer.stop();
+    this.#statsdTimer?.stop();
     this.#offBus?.();
     this.#offBus = null;
     await closeSockets(this.#l);

@@ -10,7 +10,7 @@ import process from "node:process";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { Counters } from "../counters.ts";
 import { MallocTrim } from "./trim.ts";
-import { RealClock, type TimerId } from "../clock/mod.ts";
+import { LazyInterval, RealClock } from "../clock/mod.ts";
 
 export { MallocTrim, TrimPolicy } from "./trim.ts";
 
@@ -54,7 +54,7 @@ export function createProcessMetrics(ctx: Ctx): Subsystem {
   c.describe("process_open_fds", "gauge", "Open file descriptors (-1 where /proc is missing)");
   c.describe("event_loop_lag_seconds", "gauge", "How late the agent's last timer fired");
   c.describe("event_loop_lag_max_seconds", "gauge", "Largest event-loop lag seen since start");
-  let timer: TimerId | null = null;
+  let timer: LazyInterval | null = null;
   let max = 0;
   const trim = new MallocTrim();
   return {
@@ -66,21 +66,24 @@ export function createProcessMetrics(ctx: Ctx): Subsystem {
       // the agent's clock measures the lateness of every timeout it fires (gossip probes, collectors,
       // flushes...); another clock (tests) gets the lateness of this sampling timer itself
       const measured = ctx.clock instanceof RealClock ? ctx.clock.lag : null;
-      let expected = performance.now() + INTERVAL_MS;
-      timer = ctx.clock.setInterval(() => {
+      let last = performance.now();
+      // on the epoch grid of 10 s: the agent's other 10 s jobs wake it at the same instants
+      timer = new LazyInterval(ctx.clock, INTERVAL_MS, () => {
         const now = performance.now();
-        const own = lagSeconds(expected, now);
-        expected = now + INTERVAL_MS;
+        const own = lagSeconds(last + INTERVAL_MS, now);
+        last = now;
         const lag = measured ? measured.lastMs / 1000 : own;
-        max = Math.max(max, own, measured ? measured.maxMs / 1000 : 0);
+        max = Math.max(max, measured ? measured.maxMs / 1000 : own);
         c.set("event_loop_lag_seconds", lag);
         c.set("event_loop_lag_max_seconds", max);
         sampleProcess(c, trim);
-      }, INTERVAL_MS);
+        return true;
+      });
+      timer.start(true, 0);
       return Promise.resolve();
     },
     stop() {
-      if (timer !== null) ctx.clock.clearInterval(timer);
+      timer?.stop();
       timer = null;
       trim.close();
       return Promise.resolve();

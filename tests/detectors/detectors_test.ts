@@ -189,12 +189,14 @@ Deno.test("one timer serves every detector; those sharing an interval run togeth
     await walk(10_000);
     assert.deepEqual(launches(), { a: 30, b: 30, c: 30 });
     assert.equal(clock.pending, 1);
-    // a reload plans every detector now; the runs then keep their shared rhythm
+    // a reload plans every detector now; the runs then go back to the epoch grid of their interval
     detectors.loadFromConfig();
     await walk(1000);
     assert.deepEqual(launches(), { a: 31, b: 31, c: 31 });
     await walk(10_000);
-    assert.deepEqual(launches(), { a: 41, b: 41, c: 31 });
+    assert.deepEqual(launches(), { a: 40, b: 40, c: 31 });
+    await walk(20_000);
+    assert.deepEqual(launches(), { a: 60, b: 60, c: 60 }, "every interval's grid meets the others'");
     await detectors.stop();
     assert.equal(clock.pending, 0, "stop clears the timer");
   } finally {
