@@ -64,7 +64,7 @@ export class MetricsCluster {
     };
     svc.statsdLine = (line) => this.#allLocal() ? svc.localStatsdLine(line) : this.#statsdLine(line);
     svc.afterFlush = () => void this.forwarder.flush();
-    svc.backlog = () => this.forwarder.waiting > 0;
+    svc.backlog = () => this.forwarder.waiting > 0 || this.forwarder.sending;
     const m = this.#opts.membership;
     if (m) {
       this.#rebuild();

@@ -96,7 +96,7 @@ export function createMetrics(ctx: Ctx, deps: MetricsDeps = {}): Omit<Subsystem,
           void relay.flush();
         };
         const backlog = service.backlog;
-        service.backlog = () => (backlog?.() ?? false) || relay.waiting > 0;
+        service.backlog = () => (backlog?.() ?? false) || relay.waiting > 0 || relay.sending;
       }
       await service.start();
     },

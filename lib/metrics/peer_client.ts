@@ -115,6 +115,12 @@ export class Forwarder {
     await Promise.all([...this.#queues.values()].map((q) => this.#send(q)));
   }
 
+  /** A batch is on its way to an owner (it comes back to `waiting` if the send fails). */
+  get sending(): boolean {
+    for (const q of this.#queues.values()) if (q.sending) return true;
+    return false;
+  }
+
   /** Items waiting, all owners together. */
   get waiting(): number {
     let n = 0;

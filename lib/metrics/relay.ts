@@ -43,6 +43,11 @@ export class GraphiteRelay {
     return this.#queue.length;
   }
 
+  /** A write is in progress (what it carries comes back to `waiting` if it fails). */
+  get sending(): boolean {
+    return this.#busy;
+  }
+
   /** Sends what is queued (one write per call); on error keeps it for the next flush. */
   async flush(): Promise<void> {
     if (this.#busy || this.#queue.length === 0) return;

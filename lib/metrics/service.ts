@@ -233,11 +233,14 @@ export class MetricsService {
     this.#writer.poke();
   }
 
-  /** One write timer tick; true (tick again) while there was something to write or send. */
+  /**
+   * One write timer tick; true (tick again) while something is left: points beyond the first slice
+   * (written synchronously here), or a forwarder or relay backlog. Otherwise the timer sleeps until
+   * the next point, without an extra tick only to find nothing.
+   */
   #writeTick(): boolean {
-    const busy = this.store.pending > 0 || (this.backlog?.() ?? false);
     void this.#writeInSlices();
-    return busy;
+    return this.store.pending > 0 || (this.backlog?.() ?? false);
   }
 
   /**

@@ -65,3 +65,33 @@ Deno.test("the relay keeps points while carbon is down (bounded) and refuses a b
   assert.equal(relay.waiting, 3);
   ctx.cleanup();
 });
+
+Deno.test("points the relay could not send go out once carbon is back, with no new point to wake the write timer", async () => {
+  const [gp, cp] = [freePort(HOST), freePort(HOST)];
+  const ctx = makeTestCtx({
+    clock: new RealClock(),
+    files: {
+      "g.json": {
+        graphite: { enabled: true, port: gp, bind: HOST, udp: false, forward_to: `${HOST}:${cp}` },
+      },
+    },
+    params: { metrics: { flush_interval: "50ms" } },
+  });
+  const m = createMetrics(ctx);
+  await m.start();
+  let carbon: ReturnType<typeof carbonStub> | null = null;
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    m.service.ingest("late.a", 1, now); // carbon is down: the relay keeps it
+    const info = () => m.service.info().write_ticks as number;
+    for (let i = 0; i < 100 && info() < 3; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.ok(info() >= 3, "the write timer keeps ticking while the relay holds points");
+    carbon = carbonStub(cp);
+    for (let i = 0; i < 150 && carbon.lines.length < 1; i++) await new Promise((r) => setTimeout(r, 20));
+    assert.deepEqual(carbon.lines, [`late.a 1 ${now}`]);
+  } finally {
+    await m.stop();
+    carbon?.close();
+    ctx.cleanup();
+  }
+});
