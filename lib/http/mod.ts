@@ -23,6 +23,8 @@ import type { PeerEnvelope } from "../transport/mod.ts";
 import { TcpFront } from "./front.ts";
 
 export { TcpFront } from "./front.ts";
+export { type FastDispatch, fastDispatcher } from "./fast.ts";
+import type { FastDispatch } from "./fast.ts";
 import { matchedRoutes } from "hono/route";
 import { methodIndex } from "./allowed.ts";
 
@@ -45,6 +47,8 @@ export interface HttpServerOptions {
   maxConnections?: number;
   /** Private unix socket between the TCP front and the app (default: in a temp dir). */
   frontSocket?: string;
+  /** Plain requests of fast routes answered by the TCP front itself (`fastDispatcher`). */
+  fast?: FastDispatch | null;
 }
 
 /** What lib/http needs to apply the route policy. */
@@ -169,29 +173,39 @@ export function buildApp(routers: RouteTable[], opts: PolicyOptions): Hono<ApiEn
     return c.json({ error: "not found", detail: { method: c.req.method, path: c.req.path } }, 404);
   });
   app.onError((err, c) => {
-    let status = 500;
-    let body: { error: string; detail?: unknown };
-    if (err instanceof HttpError) {
-      status = err.status;
-      body = { error: err.message, detail: err.detail };
-    } else if (err instanceof HTTPException) {
-      status = err.status;
-      body = { error: err.message || "request error" };
-    } else if (err.name === "ConfigError") {
-      status = 400;
-      body = { error: err.message };
-    } else if (err instanceof URIError) {
-      // decodeURIComponent of a client's path or query: always bad input
-      status = 400;
-      body = { error: `malformed percent-encoding in the request: ${err.message}` };
-    } else {
-      opts.log.error(`${c.req.method} ${c.req.path} failed:`, err);
-      body = { error: `internal error: ${err.message}` };
-    }
-    opts.counters.inc("http_errors_total", { status: String(status) });
+    const { status, body } = errorAnswer(err, opts, `${c.req.method} ${c.req.path}`);
     return c.json(body, status as 400);
   });
   return app;
+}
+
+/** How an error thrown by a route is answered (status, JSON body); counted, and logged when unexpected. */
+export function errorAnswer(
+  err: Error,
+  opts: Pick<PolicyOptions, "log" | "counters">,
+  what: string,
+): { status: number; body: { error: string; detail?: unknown } } {
+  let status = 500;
+  let body: { error: string; detail?: unknown };
+  if (err instanceof HttpError) {
+    status = err.status;
+    body = { error: err.message, detail: err.detail };
+  } else if (err instanceof HTTPException) {
+    status = err.status;
+    body = { error: err.message || "request error" };
+  } else if (err.name === "ConfigError") {
+    status = 400;
+    body = { error: err.message };
+  } else if (err instanceof URIError) {
+    // decodeURIComponent of a client's path or query: always bad input
+    status = 400;
+    body = { error: `malformed percent-encoding in the request: ${err.message}` };
+  } else {
+    opts.log.error(`${what} failed:`, err);
+    body = { error: `internal error: ${err.message}` };
+  }
+  opts.counters.inc("http_errors_total", { status: String(status) });
+  return { status, body };
 }
 
 /** Listening servers; `close()` stops both. */
@@ -229,6 +243,7 @@ export class HttpServer {
           log: opts.log,
           counters: opts.counters,
           serve: (path) => Deno.serve({ path, onListen: () => {}, onError }, handler("tcp")),
+          fast: opts.fast,
         });
         s.tcpAddr = s.#front.addr;
       }
