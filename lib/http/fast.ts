@@ -34,6 +34,8 @@ const REASONS: Record<number, string> = {
 };
 /** Headers that send a request to the app (framing, CORS, protocol changes); `Connection` may say keep-alive. */
 const NOT_FAST = new Set(["origin", "transfer-encoding", "expect", "upgrade"]);
+/** An HTTP token (method, header name): anything else is for the app's parser to refuse. */
+const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 
 interface Entry {
   route: FastRoute;
@@ -93,7 +95,9 @@ export function fastDispatcher(
     const head = LATIN1.decode(bytes.subarray(0, end));
     const lines = head.split("\r\n");
     const [method, target, version, extra] = lines[0].split(" ");
-    if (version !== "HTTP/1.1" || extra !== undefined || !target?.startsWith("/")) return null;
+    if (version !== "HTTP/1.1" || extra !== undefined || !target?.startsWith("/") || !TOKEN_RE.test(method)) {
+      return null;
+    }
     const entries = byMethod.get(method);
     if (!entries) return null;
     const headers: Record<string, string> = {};
@@ -102,7 +106,7 @@ export function fastDispatcher(
       const colon = line.indexOf(":");
       if (colon <= 0) return null;
       const name = line.slice(0, colon).toLowerCase();
-      if (NOT_FAST.has(name) || name in headers) return null;
+      if (!TOKEN_RE.test(name) || NOT_FAST.has(name) || name in headers) return null;
       headers[name] = line.slice(colon + 1).trim();
     }
     const connection = headers["connection"];
