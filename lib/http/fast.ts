@@ -12,7 +12,7 @@
  * answers 401/403), or a request the route's handler declines (e.g. a query it does not handle).
  */
 import type { Access, FastAnswer, FastRoute, RouteTable } from "../routing/mod.ts";
-import { errorAnswer, type PolicyOptions, safeEqual, writePolicy } from "./mod.ts";
+import { errorAnswer, type PolicyOptions, tokenMatcher, writePolicy } from "./mod.ts";
 
 /** Answers one complete request (its bytes) or returns null: the front then forwards it to the app. */
 export type FastDispatch = (request: Uint8Array) => Promise<Uint8Array> | null;
@@ -65,6 +65,7 @@ export function fastDispatcher(
   }
   if (!byMethod.size) return null;
   const writes = writePolicy(opts.token, opts.openWrites);
+  const isToken = tokenMatcher(opts.token);
   let date = "", dateAt = 0;
   const httpDate = () => {
     const now = Date.now();
@@ -127,7 +128,7 @@ export function fastDispatcher(
     if (access === "write" && writes !== "open") {
       const auth = headers["authorization"];
       if (
-        writes !== "token" || !auth?.startsWith("Bearer ") || !safeEqual(auth.slice(7).trim(), opts.token)
+        writes !== "token" || !auth?.startsWith("Bearer ") || !isToken(auth.slice(7).trim())
       ) {
         return null; // the app answers 401 or 403
       }

@@ -80,6 +80,16 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(h(a), h(b));
 }
 
+/**
+ * `safeEqual(candidate, token)` with the token's digest computed once (a request then hashes only
+ * its own candidate: half the cost on every authenticated request).
+ */
+export function tokenMatcher(token: string): (candidate: string) => boolean {
+  const h = (s: string) => createHash("sha256").update(s).digest();
+  const want = h(token);
+  return (candidate) => timingSafeEqual(h(candidate), want);
+}
+
 /** Every declared route of these route tables. */
 export function routeDocs(routers: RouteTable[]): RouteDoc[] {
   return routers.flatMap((r) => r.routes);
@@ -108,6 +118,7 @@ export function buildApp(routers: RouteTable[], opts: PolicyOptions): Hono<ApiEn
   const accessOf = accessLookup(routeDocs(routers));
   const writes = writePolicy(opts.token, opts.openWrites);
   const origins = new Set(opts.corsOrigins ?? []);
+  const isToken = tokenMatcher(opts.token);
   // what a browser request would reach: reads may be read from any page; writes only from the
   // configured origins; peer routes never
   const effectiveAccess = (method: string, path: string): Access => {
@@ -139,7 +150,7 @@ export function buildApp(routers: RouteTable[], opts: PolicyOptions): Hono<ApiEn
     let trusted = transport === "unix";
     const auth = c.req.header("authorization");
     if (!trusted && opts.token && auth?.startsWith("Bearer ")) {
-      trusted = safeEqual(auth.slice(7).trim(), opts.token);
+      trusted = isToken(auth.slice(7).trim());
     }
     c.set("trusted", trusted);
     c.set("writes", writes);
