@@ -10,6 +10,9 @@
  * blocking read may take minutes) → first response byte → `idle` (closed after `idleTimeoutMs` with
  * no byte either way). A `101 Switching Protocols` answer turns the connection into a `tunnel` with no
  * deadline. Above `maxConnections` open connections, new ones are closed at once (counted).
+ *
+ * With `fast` (fast.ts), a plain request of a route that has a fast handler, arriving whole in one
+ * read on a connection that never sent anything to the private server, is answered here instead.
  */
 import { join } from "node:path";
 import type { Logger } from "../log/mod.ts";
