@@ -20,6 +20,7 @@ for i in 1 2 3; do
 JSON
   (cd "$K" && exec deno run -A main.ts agent start --cfg-dir "$d/etc") >>"$d/out.log" 2>&1 &
   echo $! >"$d/pid"
+  disown # killed at the end on purpose: no "Killed" line
 done
 for i in 1 2 3; do for _ in $(seq 1 150); do curl -s --max-time 2 "http://127.0.0.1:$((B+i))/" >/dev/null && break; sleep 0.2; done; done
 for _ in $(seq 1 100); do
