@@ -19,7 +19,7 @@ import {
   resolveUuid,
 } from "./identity/mod.ts";
 import { acquireLock, releaseLock } from "./lockfile.ts";
-import { buildApp, HttpServer, writePolicy } from "./http/mod.ts";
+import { buildApp, fastDispatcher, HttpServer, writePolicy } from "./http/mod.ts";
 import { type ApiContext, HttpError, RouteTable } from "./routing/mod.ts";
 import type { Ctx, Subsystem } from "./subsystem.ts";
 import { VERSION } from "./version.ts";
@@ -150,7 +150,7 @@ export class Agent {
       for (const sub of this.subsystems) if (sub.routes) this.routers.push(sub.routes());
       const routers = this.routers;
       routers.push(uiRoutes(), openApiRoutes(() => describeRouters(routers), VERSION));
-      const app = buildApp(this.routers, {
+      const policy = {
         token: p.http.token,
         openWrites: p.http.open_writes,
         corsOrigins: p.http.cors_origins,
@@ -158,7 +158,8 @@ export class Agent {
         log: this.sink.logger("http"),
         counters: this.counters,
         peerEnvelope: this.envelope,
-      });
+      };
+      const app = buildApp(this.routers, policy);
       this.http = await HttpServer.start(app, {
         bind: p.bind,
         port: p.port,
@@ -174,6 +175,7 @@ export class Agent {
         frontSocket: join(p.data, "http-front.sock").length < 100
           ? join(p.data, "http-front.sock")
           : undefined,
+        fast: fastDispatcher(this.routers, policy),
       });
       this.#warnOpenApi();
       this.log.info(`HTTP API on ${p.http.enabled ? `${p.bind}:${p.port} and ` : ""}unix:${p.socket}`);

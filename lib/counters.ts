@@ -118,8 +118,15 @@ export class Counters {
   }
 }
 
+/** The series' map key: the name and its labels sorted by name (built by hand: it runs on every request). */
 function key(name: string, labels: Labels): string {
-  return name + JSON.stringify(Object.entries(labels).sort());
+  const names = Object.keys(labels);
+  if (names.length > 1) names.sort();
+  let out = name + "[";
+  for (let i = 0; i < names.length; i++) {
+    out += `${i ? "," : ""}[${JSON.stringify(names[i])},${JSON.stringify(labels[names[i]])}]`;
+  }
+  return out + "]";
 }
 
 function labelText(labels: Labels): string {

@@ -10,10 +10,14 @@
  * blocking read may take minutes) → first response byte → `idle` (closed after `idleTimeoutMs` with
  * no byte either way). A `101 Switching Protocols` answer turns the connection into a `tunnel` with no
  * deadline. Above `maxConnections` open connections, new ones are closed at once (counted).
+ *
+ * With `fast` (fast.ts), a plain request of a route that has a fast handler, arriving whole in one
+ * read on a connection that never sent anything to the private server, is answered here instead.
  */
 import { join } from "node:path";
 import type { Logger } from "../log/mod.ts";
 import type { Counters } from "../counters.ts";
+import type { FastDispatch } from "./fast.ts";
 
 export interface TcpFrontOptions {
   hostname: string;
@@ -31,6 +35,8 @@ export interface TcpFrontOptions {
   counters: Counters;
   /** Starts the private server on this unix socket path. */
   serve: (path: string) => Deno.HttpServer;
+  /** Answers plain requests of fast routes itself (fast.ts); null: always the private server. */
+  fast?: FastDispatch | null;
 }
 
 /** Longest request head kept while looking for its end; larger heads are refused. */
@@ -56,6 +62,11 @@ interface Conn {
   /** Tail of a chunked body, to see its last chunk. */
   tail: string;
   closed: boolean;
+  /**
+   * Requests may still be answered by the fast path: nothing was forwarded to the private server
+   * yet, so no answer of it can still be on its way (after one forwarded request, all go there).
+   */
+  fast: boolean;
 }
 
 export class TcpFront {
@@ -171,25 +182,44 @@ export class TcpFront {
       bodyLeft: 0,
       tail: "",
       closed: false,
+      fast: !!this.opts.fast,
     };
     this.#conns.add(c);
     if (this.#timer === null && !this.#closing) this.#timer = setInterval(() => this.#sweep(), this.#tick);
     this.opts.counters.inc("http_connections_total");
     await Promise.all([
-      this.#pump(c, client, upstream, (b) => this.#fromClient(c, b)),
+      this.#pump(c, client, upstream, (b) => this.#fromClient(c, b), (b) => this.#fast(c, b)),
       this.#pump(c, upstream, client, (b) => this.#fromServer(c, b)),
     ]);
     this.#drop(c, "");
   }
 
-  /** Copies `from` to `to` until EOF or error; `see` watches each chunk before it is forwarded. */
-  async #pump(c: Conn, from: Deno.Conn, to: Deno.Conn, see: (b: Uint8Array) => boolean): Promise<void> {
+  /**
+   * Copies `from` to `to` until EOF or error; `see` watches each chunk before it is forwarded;
+   * `answer` (client side) may answer a chunk itself instead (the fast path).
+   */
+  async #pump(
+    c: Conn,
+    from: Deno.Conn,
+    to: Deno.Conn,
+    see: (b: Uint8Array) => boolean,
+    answer?: (b: Uint8Array) => Promise<Uint8Array> | null,
+  ): Promise<void> {
     const buf = new Uint8Array(CHUNK);
     try {
       while (!c.closed) {
         const n = await from.read(buf);
         if (n === null) break;
         const chunk = buf.subarray(0, n);
+        const fast = answer?.(chunk);
+        if (fast) {
+          // the client's next request stays unread until this answer is written: answers keep their order
+          const out = await fast;
+          for (let off = 0; off < out.length && !c.closed;) off += await c.client.write(out.subarray(off));
+          c.phase = "idle";
+          c.last = Date.now();
+          continue;
+        }
         if (!see(chunk)) return;
         for (let off = 0; off < n;) off += await to.write(chunk.subarray(off));
       }
@@ -243,6 +273,19 @@ export class TcpFront {
       }
     }
     return true;
+  }
+
+  /** Answers `bytes` on the fast path when it is one whole plain request of a fast route (else null). */
+  #fast(c: Conn, bytes: Uint8Array): Promise<Uint8Array> | null {
+    if (!c.fast || c.phase !== "idle") return null;
+    const p = this.opts.fast!(bytes);
+    if (!p) {
+      c.fast = false; // forwarded from now on
+      return null;
+    }
+    c.phase = "wait";
+    c.last = Date.now();
+    return p;
   }
 
   #fromServer(c: Conn, bytes: Uint8Array): boolean {

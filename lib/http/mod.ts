@@ -23,6 +23,8 @@ import type { PeerEnvelope } from "../transport/mod.ts";
 import { TcpFront } from "./front.ts";
 
 export { TcpFront } from "./front.ts";
+export { type FastDispatch, fastDispatcher } from "./fast.ts";
+import type { FastDispatch } from "./fast.ts";
 import { matchedRoutes } from "hono/route";
 import { methodIndex } from "./allowed.ts";
 
@@ -45,6 +47,8 @@ export interface HttpServerOptions {
   maxConnections?: number;
   /** Private unix socket between the TCP front and the app (default: in a temp dir). */
   frontSocket?: string;
+  /** Plain requests of fast routes answered by the TCP front itself (`fastDispatcher`). */
+  fast?: FastDispatch | null;
 }
 
 /** What lib/http needs to apply the route policy. */
@@ -76,6 +80,16 @@ export function safeEqual(a: string, b: string): boolean {
   return timingSafeEqual(h(a), h(b));
 }
 
+/**
+ * `safeEqual(candidate, token)` with the token's digest computed once (a request then hashes only
+ * its own candidate: half the cost on every authenticated request).
+ */
+export function tokenMatcher(token: string): (candidate: string) => boolean {
+  const h = (s: string) => createHash("sha256").update(s).digest();
+  const want = h(token);
+  return (candidate) => timingSafeEqual(h(candidate), want);
+}
+
 /** Every declared route of these route tables. */
 export function routeDocs(routers: RouteTable[]): RouteDoc[] {
   return routers.flatMap((r) => r.routes);
@@ -104,6 +118,7 @@ export function buildApp(routers: RouteTable[], opts: PolicyOptions): Hono<ApiEn
   const accessOf = accessLookup(routeDocs(routers));
   const writes = writePolicy(opts.token, opts.openWrites);
   const origins = new Set(opts.corsOrigins ?? []);
+  const isToken = tokenMatcher(opts.token);
   // what a browser request would reach: reads may be read from any page; writes only from the
   // configured origins; peer routes never
   const effectiveAccess = (method: string, path: string): Access => {
@@ -135,7 +150,7 @@ export function buildApp(routers: RouteTable[], opts: PolicyOptions): Hono<ApiEn
     let trusted = transport === "unix";
     const auth = c.req.header("authorization");
     if (!trusted && opts.token && auth?.startsWith("Bearer ")) {
-      trusted = safeEqual(auth.slice(7).trim(), opts.token);
+      trusted = isToken(auth.slice(7).trim());
     }
     c.set("trusted", trusted);
     c.set("writes", writes);
@@ -169,29 +184,39 @@ export function buildApp(routers: RouteTable[], opts: PolicyOptions): Hono<ApiEn
     return c.json({ error: "not found", detail: { method: c.req.method, path: c.req.path } }, 404);
   });
   app.onError((err, c) => {
-    let status = 500;
-    let body: { error: string; detail?: unknown };
-    if (err instanceof HttpError) {
-      status = err.status;
-      body = { error: err.message, detail: err.detail };
-    } else if (err instanceof HTTPException) {
-      status = err.status;
-      body = { error: err.message || "request error" };
-    } else if (err.name === "ConfigError") {
-      status = 400;
-      body = { error: err.message };
-    } else if (err instanceof URIError) {
-      // decodeURIComponent of a client's path or query: always bad input
-      status = 400;
-      body = { error: `malformed percent-encoding in the request: ${err.message}` };
-    } else {
-      opts.log.error(`${c.req.method} ${c.req.path} failed:`, err);
-      body = { error: `internal error: ${err.message}` };
-    }
-    opts.counters.inc("http_errors_total", { status: String(status) });
+    const { status, body } = errorAnswer(err, opts, `${c.req.method} ${c.req.path}`);
     return c.json(body, status as 400);
   });
   return app;
+}
+
+/** How an error thrown by a route is answered (status, JSON body); counted, and logged when unexpected. */
+export function errorAnswer(
+  err: Error,
+  opts: Pick<PolicyOptions, "log" | "counters">,
+  what: string,
+): { status: number; body: { error: string; detail?: unknown } } {
+  let status = 500;
+  let body: { error: string; detail?: unknown };
+  if (err instanceof HttpError) {
+    status = err.status;
+    body = { error: err.message, detail: err.detail };
+  } else if (err instanceof HTTPException) {
+    status = err.status;
+    body = { error: err.message || "request error" };
+  } else if (err.name === "ConfigError") {
+    status = 400;
+    body = { error: err.message };
+  } else if (err instanceof URIError) {
+    // decodeURIComponent of a client's path or query: always bad input
+    status = 400;
+    body = { error: `malformed percent-encoding in the request: ${err.message}` };
+  } else {
+    opts.log.error(`${what} failed:`, err);
+    body = { error: `internal error: ${err.message}` };
+  }
+  opts.counters.inc("http_errors_total", { status: String(status) });
+  return { status, body };
 }
 
 /** Listening servers; `close()` stops both. */
@@ -229,6 +254,7 @@ export class HttpServer {
           log: opts.log,
           counters: opts.counters,
           serve: (path) => Deno.serve({ path, onListen: () => {}, onError }, handler("tcp")),
+          fast: opts.fast,
         });
         s.tcpAddr = s.#front.addr;
       }

@@ -6,7 +6,14 @@
  * the bearer token). `X-Kunai-Index` on every answer. Agent-to-agent routes: internal_routes.ts.
  */
 import { parseDuration } from "../clock/mod.ts";
-import { type ApiContext, HttpError, readBody, type RouteTable } from "../routing/mod.ts";
+import {
+  type ApiContext,
+  type FastAnswer,
+  type FastRequest,
+  HttpError,
+  readBody,
+  type RouteTable,
+} from "../routing/mod.ts";
 import { KvError } from "./keys.ts";
 import type { KvApi, ReadOptions } from "./kv.ts";
 import { bytesToBase64, type KvRecord } from "./record.ts";
@@ -167,5 +174,56 @@ export function kvRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: num
     return c.json(res.ok);
   });
 
+  fastRoutes(r, api, limits);
   return r;
+}
+
+/** The key of a fast request's path (`/kv/KEY`), or null when its percent-encoding is bad (the app says 400). */
+function fastKey(req: FastRequest): string | null {
+  try {
+    return decodeURIComponent(req.path.slice(req.path.indexOf("/kv/") + 4));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * The same reads and writes answered by the TCP front itself (lib/http/fast.ts) when they are plain:
+ * `GET /kv/KEY` with no query or `?raw`, `PUT /kv/KEY` with no query. Anything else goes to the
+ * routes above; the answers are the same bytes.
+ */
+function fastRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: number }): void {
+  r.fast("GET", "/kv/:key{.+}", (req) => {
+    const raw = req.query === "raw";
+    const key = raw || req.query === "" ? fastKey(req) : null;
+    if (key === null) return null;
+    return guard(() => api.get(key)).then(({ entry, index }): FastAnswer => {
+      const idx: [string, string] = ["x-kunai-index", String(index)];
+      if (!entry) {
+        const body = JSON.stringify({ error: `key ${JSON.stringify(key)} not found` });
+        return { status: 404, headers: [["content-type", "application/json"], idx], body };
+      }
+      if (raw) {
+        return {
+          status: 200,
+          headers: [["content-type", "application/octet-stream"], idx],
+          body: entry.value,
+        };
+      }
+      return {
+        status: 200,
+        headers: [["content-type", "text/plain; charset=UTF-8"], idx],
+        body: bytesToBase64(entry.value),
+      };
+    });
+  });
+  r.fast("PUT", "/kv/:key{.+}", (req) => {
+    const key = req.query === "" && req.body.length <= limits.maxValueBytes ? fastKey(req) : null;
+    if (key === null) return null;
+    return guard(() => api.put(key, req.body, {})).then((res): FastAnswer => ({
+      status: 200,
+      headers: [["content-type", "application/json"], ["x-kunai-index", String(res.index)]],
+      body: JSON.stringify(res.ok),
+    }));
+  });
 }

@@ -48,6 +48,42 @@ export interface RouteDoc {
   owner: string;
 }
 
+/** A request the TCP front parsed itself (one complete HTTP/1.1 request, no Origin: see lib/http/fast.ts). */
+export interface FastRequest {
+  method: string;
+  /** The path as sent (still percent-encoded), without the query. */
+  path: string;
+  /** The query as sent, without `?` ("" when none). */
+  query: string;
+  /** Header values by lower-case name. */
+  headers: Record<string, string>;
+  /** The body (a copy: the handler may keep it). */
+  body: Uint8Array;
+}
+
+/** A fast route's answer; lib/http adds the headers every answer of the app gets (CORS, date). */
+export interface FastAnswer {
+  status: number;
+  /** Content type and the route's own headers, in the order the app would send them. */
+  headers: [string, string][];
+  body: Uint8Array | string;
+}
+
+/**
+ * Answers a request of a declared route without the app, or returns null (synchronously) when this
+ * request needs anything it does not handle: the request then goes to the app as usual. A rejected
+ * promise is rendered as the app renders errors.
+ */
+export type FastHandler = (req: FastRequest) => Promise<FastAnswer> | null;
+
+/** A declared route that also has a fast handler. */
+export interface FastRoute {
+  doc: RouteDoc;
+  /** The route's path up to its first parameter (`/kv/` for `/kv/:key{.+}`). */
+  prefix: string;
+  handle: FastHandler;
+}
+
 /**
  * A subsystem's routes with their access policy. `lib/http` mounts `table.app` and reads
  * `table.routes` to enforce and document the policy; routes are never added to `app` directly.
@@ -55,6 +91,8 @@ export interface RouteDoc {
 export class RouteTable {
   readonly app = new Hono<ApiEnv>();
   readonly routes: RouteDoc[] = [];
+  /** Declared routes that the TCP front may also answer itself (same access policy, lib/http/fast.ts). */
+  readonly fastRoutes: FastRoute[] = [];
   constructor(readonly owner: string) {}
 
   /** Sends a request straight to these routes (tests; no listener, no policy of lib/http). */
@@ -73,6 +111,23 @@ export class RouteTable {
   /** Another agent of the cluster; the handler reads the body with `readPeerBody`. */
   peer(method: Method, path: string, summary: string, handler: Handler<ApiEnv>): this {
     return this.#add({ method, path, access: "peer", summary, owner: this.owner }, [handler]);
+  }
+
+  /**
+   * Gives the already declared read or write route `method path` a fast handler: the TCP front
+   * answers the plain requests of it without Deno.serve and Hono, under the same access policy.
+   */
+  fast(method: Method, path: string, handle: FastHandler): this {
+    const doc = this.routes.find((d) => d.method === method && d.path === path);
+    if (!doc) throw new Error(`fast handler for ${method} ${path}: declare the route first`);
+    if (doc.access === "peer") throw new Error(`fast handler for ${method} ${path}: not for peer routes`);
+    const colon = path.indexOf(":");
+    // the front matches by prefix: only a whole-rest parameter (`:key{.+}`) at the end, or none
+    if (colon >= 0 && !/^:\w+\{\.\+\}$/.test(path.slice(colon))) {
+      throw new Error(`fast handler for ${method} ${path}: only a final :name{.+} parameter is supported`);
+    }
+    this.fastRoutes.push({ doc, prefix: colon < 0 ? path : path.slice(0, colon), handle });
+    return this;
   }
 
   #add(doc: RouteDoc, handlers: Array<Handler<ApiEnv> | MiddlewareHandler<ApiEnv>>): this {

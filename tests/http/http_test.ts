@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { buildApp, HttpServer, safeEqual } from "../../lib/http/mod.ts";
+import { buildApp, HttpServer, safeEqual, tokenMatcher } from "../../lib/http/mod.ts";
 import { HttpError, readJson, RouteTable } from "../../lib/routing/mod.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
 import { Counters } from "../../lib/counters.ts";
@@ -147,6 +147,12 @@ Deno.test("the server answers on TCP and the unix socket; only the socket is tru
     cleanup();
   }
   assert.throws(() => Deno.statSync(socket), Deno.errors.NotFound);
+});
+
+Deno.test("tokenMatcher accepts exactly its token", () => {
+  const is = tokenMatcher("s3cret");
+  assert.ok(is("s3cret"));
+  for (const other of ["s3cre", "s3cret ", "S3cret", ""]) assert.ok(!is(other), other);
 });
 
 Deno.test("safeEqual compares tokens of any length", () => {
