@@ -12,6 +12,7 @@ import type { Counters } from "../counters.ts";
 import { MallocTrim } from "./trim.ts";
 
 export { MallocTrim, TrimPolicy } from "./trim.ts";
+export { releaseFilePages } from "./pages.ts";
 
 const INTERVAL_MS = 1000;
 /** Process statistics are sampled every this many lag ticks. */
