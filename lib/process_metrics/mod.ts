@@ -10,9 +10,11 @@ import process from "node:process";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { Counters } from "../counters.ts";
 import { MallocTrim } from "./trim.ts";
+import { HeapCollect } from "./heap.ts";
 
 export { MallocTrim, TrimPolicy } from "./trim.ts";
 export { releaseFilePages } from "./pages.ts";
+export { HeapCollect, HeapPolicy } from "./heap.ts";
 
 const INTERVAL_MS = 1000;
 /** Process statistics are sampled every this many lag ticks. */
@@ -23,8 +25,15 @@ export function lagSeconds(expectedAt: number, firedAt: number): number {
   return Math.max(0, firedAt - expectedAt) / 1000;
 }
 
-/** Writes the current RSS, CPU and fd count into `counters` (after `trim` had its say). */
-export function sampleProcess(counters: Counters, trim?: MallocTrim): void {
+/**
+ * Writes the current RSS, CPU and fd count into `counters` (after `heap` then `trim` had their
+ * say: garbage collected first, so malloc can give back what it held).
+ */
+export function sampleProcess(counters: Counters, trim?: MallocTrim, heap?: HeapCollect): void {
+  if (heap?.available) {
+    const u = process.cpuUsage();
+    heap.sample(performance.now(), (u.user + u.system) / 1000, heap.heapUsed());
+  }
   trim?.sample();
   const mem = Deno.memoryUsage();
   counters.set("process_resident_memory_bytes", mem.rss);
@@ -55,6 +64,7 @@ export function createProcessMetrics(ctx: Ctx): Subsystem {
   let timer: ReturnType<typeof setInterval> | null = null;
   let max = 0;
   const trim = new MallocTrim();
+  const heap = new HeapCollect();
   return {
     name: "process",
     start() {
@@ -72,7 +82,7 @@ export function createProcessMetrics(ctx: Ctx): Subsystem {
         c.set("event_loop_lag_max_seconds", max);
         // RSS, heap, CPU and the fd count cost a /proc walk and V8 heap statistics: every 10 s is
         // enough for a scrape interval (the lag is cheap and kept at 1 s)
-        if (++ticks % SAMPLE_EVERY === 0) sampleProcess(c, trim);
+        if (++ticks % SAMPLE_EVERY === 0) sampleProcess(c, trim, heap);
       }, INTERVAL_MS);
       Deno.unrefTimer(t);
       timer = t;
@@ -89,6 +99,8 @@ export function createProcessMetrics(ctx: Ctx): Subsystem {
         event_loop_lag_max_seconds: max,
         malloc_trims: trim.trims,
         malloc_trim_released: trim.released,
+        heap_collections: heap.collections,
+        heap_collect_released: heap.released,
       };
     },
   };
