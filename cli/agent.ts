@@ -201,6 +201,20 @@ export const agentCommands: CommandGroup = {
           out.error(`kunai: cannot start: ${(err as Error).message}`);
           return 1;
         }
+        // start-up is over: the executable's pages only it touched need not stay resident (again
+        // after a minute, once every check, detector and collector has run a first time)
+        const { releaseFilePages } = await import("../lib/process_metrics/mod.ts");
+        const release = () => {
+          const r = releaseFilePages();
+          if (r) {
+            agent.log.info(
+              `released ${Math.round(r.bytes / 1048576)} MB of start-up file pages ` +
+                `(${r.mappings} mappings${r.failed ? `, ${r.failed} refused` : ""})`,
+            );
+          }
+        };
+        release();
+        Deno.unrefTimer(setTimeout(release, 60_000));
         const onSignal = (sig: string) => () => void agent.stop(`signal ${sig}`);
         const handlers: Array<[Deno.Signal, () => void]> = [["SIGTERM", onSignal("SIGTERM")], [
           "SIGINT",

@@ -8,6 +8,9 @@
  *
  * `KUNAI_V8_FLAGS` replaces the default set (empty: no flags, no re-exec).
  *
+ * The same re-exec sets `MALLOC_ARENA_MAX` (glibc reads it once, at start): see `AGENT_ARENA_MAX`;
+ * `KUNAI_MALLOC_ARENA_MAX` replaces it (empty: glibc's default). Children get neither.
+ *
  * ```ts
  * reexecWithV8Flags(Deno.args); // returns only when no re-exec is needed or possible
  * ```
@@ -15,9 +18,27 @@
 
 /**
  * Young generation of every isolate capped at 1 MB per semi-space (V8's default grows it to
- * 16 MB: ~30 MB more RSS per isolate under a KV write load for no measurable throughput).
+ * 16 MB: ~30 MB more RSS per isolate under a KV write load for no measurable throughput), and
+ * `gc()` for the quiet-time collection of lib/process_metrics/heap.ts.
  */
-export const AGENT_V8_FLAGS = "--max-semi-space-size=1";
+export const AGENT_V8_FLAGS = "--max-semi-space-size=1 --expose-gc";
+
+/**
+ * glibc malloc arenas: by default up to 8 per core, one taken by each thread that meets a locked
+ * arena, each keeping its own free memory (an idle agent held 3 to 13 of them, 5-11 MB). Two: the
+ * main arena and one shared by the other threads.
+ */
+export const AGENT_ARENA_MAX = "2";
+
+/** Set (to "1") in the re-executed process when MALLOC_ARENA_MAX was added by the re-exec. */
+export const ARENA_MARKER = "KUNAI_ARENA_REEXEC";
+
+/** The MALLOC_ARENA_MAX wanted for these arguments, or "" when none. */
+export function wantedArenaMax(args: string[], env: (k: string) => string | undefined): string {
+  const agent = args.indexOf("agent");
+  if (agent < 0 || args[agent + 1] !== "start") return "";
+  return (env("KUNAI_MALLOC_ARENA_MAX") ?? AGENT_ARENA_MAX).trim();
+}
 
 /**
  * Set in the environment of the re-executed process so it never loops; holds the DENO_V8_FLAGS we
@@ -51,10 +72,13 @@ export function reexecWithV8Flags(args: string[]): void {
     Deno.env.delete(REEXEC_MARKER);
     if (marker === "") Deno.env.delete("DENO_V8_FLAGS");
     else Deno.env.set("DENO_V8_FLAGS", marker);
+    if (env(ARENA_MARKER) !== undefined) Deno.env.delete("MALLOC_ARENA_MAX");
+    Deno.env.delete(ARENA_MARKER);
     return;
   }
   const wanted = wantedV8Flags(args, env);
-  if (!wanted || Deno.build.os !== "linux") return;
+  const arenas = env("MALLOC_ARENA_MAX") === undefined ? wantedArenaMax(args, env) : "";
+  if ((!wanted && !arenas) || Deno.build.os !== "linux") return;
   // a compiled binary carries its flags (deno compile --v8-flags)
   if (Deno.mainModule.includes("/deno-compile-")) return;
   let argv: string[];
@@ -65,10 +89,17 @@ export function reexecWithV8Flags(args: string[]): void {
   }
   // `deno run --v8-flags=...` (deno task start) or DENO_V8_FLAGS already carry them
   const given = argv.filter((a) => a.startsWith("--v8-flags=")).map((a) => a.slice(11));
-  if (hasFlags([env("DENO_V8_FLAGS") ?? "", ...given].join(","), wanted)) return;
+  const flagsMissing = !hasFlags([env("DENO_V8_FLAGS") ?? "", ...given].join(","), wanted);
+  if (!flagsMissing && !arenas) return;
   const vars = Deno.env.toObject();
   vars[REEXEC_MARKER] = vars.DENO_V8_FLAGS ?? "";
-  vars.DENO_V8_FLAGS = [vars.DENO_V8_FLAGS, wanted.replaceAll(" ", ",")].filter(Boolean).join(",");
+  if (flagsMissing) {
+    vars.DENO_V8_FLAGS = [vars.DENO_V8_FLAGS, wanted.replaceAll(" ", ",")].filter(Boolean).join(",");
+  }
+  if (arenas) {
+    vars.MALLOC_ARENA_MAX = arenas;
+    vars[ARENA_MARKER] = "1";
+  }
   execve(Deno.execPath(), argv, Object.entries(vars).map(([k, v]) => `${k}=${v}`));
 }
 

@@ -26,7 +26,7 @@ import { createGenerators, type KvGet } from "./generators/mod.ts";
 import { createRaft } from "./raft/mod.ts";
 import { createExec } from "./exec/mod.ts";
 import { createPropagation } from "./propagate/mod.ts";
-import { createDns } from "./dns/mod.ts";
+import { createLazyDns } from "./dns/lazy.ts";
 import { createWebsocket } from "./websocket/mod.ts";
 import { createProcessMetrics } from "./process_metrics/mod.ts";
 
@@ -73,7 +73,7 @@ export function buildSubsystems(w: WiringInputs): Subsystem[] {
   if (config.params.raft.groups.length > 0) add(createRaft(ctx("raft"), { membership, envelope }));
   add(createExec(ctx("exec"), { membership, envelope, kv }));
   add(createPropagation(ctx("propagate"), { kv, broadcast: gossip, reload: w.reload }));
-  if (config.listeners.dns?.enabled === true) add(createDns(ctx("dns"), { membership }));
+  if (config.listeners.dns?.enabled === true) add(createLazyDns(ctx("dns"), { membership }));
   add(createWebsocket(ctx("ws")));
   add(createProcessMetrics(ctx("process")));
   return out;

@@ -11,8 +11,11 @@ import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { Counters } from "../counters.ts";
 import { MallocTrim } from "./trim.ts";
 import { LazyInterval, RealClock } from "../clock/mod.ts";
+import { HeapCollect } from "./heap.ts";
 
 export { MallocTrim, TrimPolicy } from "./trim.ts";
+export { releaseFilePages } from "./pages.ts";
+export { HeapCollect, HeapPolicy } from "./heap.ts";
 
 /**
  * RSS, heap, CPU and the fd count cost a /proc walk and V8 heap statistics: every 10 s is enough for
@@ -25,8 +28,15 @@ export function lagSeconds(expectedAt: number, firedAt: number): number {
   return Math.max(0, firedAt - expectedAt) / 1000;
 }
 
-/** Writes the current RSS, CPU and fd count into `counters` (after `trim` had its say). */
-export function sampleProcess(counters: Counters, trim?: MallocTrim): void {
+/**
+ * Writes the current RSS, CPU and fd count into `counters` (after `heap` then `trim` had their
+ * say: garbage collected first, so malloc can give back what it held).
+ */
+export function sampleProcess(counters: Counters, trim?: MallocTrim, heap?: HeapCollect): void {
+  if (heap?.available) {
+    const u = process.cpuUsage();
+    heap.sample(performance.now(), (u.user + u.system) / 1000, heap.heapUsed());
+  }
   trim?.sample();
   const mem = Deno.memoryUsage();
   counters.set("process_resident_memory_bytes", mem.rss);
@@ -57,6 +67,7 @@ export function createProcessMetrics(ctx: Ctx): Subsystem {
   let timer: LazyInterval | null = null;
   let max = 0;
   const trim = new MallocTrim();
+  const heap = new HeapCollect();
   return {
     name: "process",
     start() {
@@ -76,7 +87,7 @@ export function createProcessMetrics(ctx: Ctx): Subsystem {
         max = Math.max(max, measured ? measured.maxMs / 1000 : own);
         c.set("event_loop_lag_seconds", lag);
         c.set("event_loop_lag_max_seconds", max);
-        sampleProcess(c, trim);
+        sampleProcess(c, trim, heap);
         return true;
       });
       timer.start(true, 0);
@@ -93,6 +104,8 @@ export function createProcessMetrics(ctx: Ctx): Subsystem {
         event_loop_lag_max_seconds: max,
         malloc_trims: trim.trims,
         malloc_trim_released: trim.released,
+        heap_collections: heap.collections,
+        heap_collect_released: heap.released,
       };
     },
   };

@@ -11,6 +11,7 @@ import type { PeerEnvelope } from "../transport/mod.ts";
 import { type GroupStatus, RaftGroup } from "./group.ts";
 import { decodeMsg, HttpRaftTransport, RAFT_PATH } from "./http_transport.ts";
 import { RAFT_MIGRATIONS, SqliteRaftStore } from "./sqlite_store.ts";
+import { KV_CACHE_KIB } from "../store/mod.ts";
 
 /** A group's status with names next to uuids (what `/raft/:group` and the CLI show). */
 export interface GroupView extends GroupStatus {
@@ -84,7 +85,7 @@ export function createRaft(
     name: "raft",
     ...api,
     start() {
-      store = new SqliteRaftStore(ctx.store.open("raft", RAFT_MIGRATIONS));
+      store = new SqliteRaftStore(ctx.store.open("raft", RAFT_MIGRATIONS, KV_CACHE_KIB));
       if (cfg.heartbeat * 2 > cfg.election_timeout) {
         ctx.log.warn(
           `raft.heartbeat (${cfg.heartbeat} ms) should be under half of raft.election_timeout ` +

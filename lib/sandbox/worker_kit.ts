@@ -145,6 +145,26 @@ export function serve(handlers: Record<string, Handler>): void {
     } catch (err) {
       post({ kind: "reply", id: msg.id, ok: false, error: { name: "DataCloneError", message: String(err) } });
     }
+    collectIfGrown();
   };
   post({ kind: "ready" });
+}
+
+/** Heap growth of this Worker's isolate (bytes) after which an idle moment gets a full collection. */
+const COLLECT_GROWTH = 2 * 1024 * 1024;
+let heapFloor: number | null = null;
+
+/**
+ * A full collection of this isolate when nothing is in flight and its heap grew COLLECT_GROWTH
+ * since the last one (or since V8's own): a Worker called every 10 s allocates too steadily for V8's
+ * memory reducer, and its garbage piled up towards the next mark-compact (see
+ * lib/process_metrics/heap.ts). Only where V8 exposes `gc` (the agent's `--expose-gc`).
+ */
+function collectIfGrown(): void {
+  if (typeof scope.gc !== "function" || pending.size > 0) return;
+  const used = Deno.memoryUsage().heapUsed;
+  if (heapFloor === null || used < heapFloor) heapFloor = used;
+  if (used - heapFloor < COLLECT_GROWTH) return;
+  scope.gc();
+  heapFloor = Deno.memoryUsage().heapUsed;
 }

@@ -4,7 +4,16 @@
  * was started with.
  */
 import assert from "node:assert/strict";
-import { AGENT_V8_FLAGS, hasFlags, REEXEC_MARKER, wantedV8Flags } from "../../lib/v8flags.ts";
+import {
+  AGENT_ARENA_MAX,
+  AGENT_V8_FLAGS,
+  ARENA_MARKER,
+  hasFlags,
+  REEXEC_MARKER,
+  reexecWithV8Flags,
+  wantedArenaMax,
+  wantedV8Flags,
+} from "../../lib/v8flags.ts";
 import { startAgent } from "../helpers.ts";
 
 Deno.test("only `agent start` wants V8 flags; KUNAI_V8_FLAGS replaces them, empty disables", () => {
@@ -21,6 +30,37 @@ Deno.test("only `agent start` wants V8 flags; KUNAI_V8_FLAGS replaces them, empt
   assert.ok(hasFlags("", ""));
 });
 
+Deno.test("only `agent start` caps malloc's arenas; KUNAI_MALLOC_ARENA_MAX replaces the cap, empty disables", () => {
+  const none = () => undefined;
+  assert.equal(wantedArenaMax(["agent", "start"], none), AGENT_ARENA_MAX);
+  assert.equal(wantedArenaMax(["agent", "stop"], none), "");
+  assert.equal(wantedArenaMax(["members"], none), "");
+  const env = (v: string) => (k: string) => k === "KUNAI_MALLOC_ARENA_MAX" ? v : undefined;
+  assert.equal(wantedArenaMax(["agent", "start"], env("4")), "4");
+  assert.equal(wantedArenaMax(["agent", "start"], env("")), "");
+});
+
+Deno.test("the re-executed image hands its children the environment the agent was started with", () => {
+  const keys = ["DENO_V8_FLAGS", "MALLOC_ARENA_MAX", REEXEC_MARKER, ARENA_MARKER];
+  const saved = keys.map((k) => [k, Deno.env.get(k)] as const);
+  try {
+    Deno.env.set("DENO_V8_FLAGS", AGENT_V8_FLAGS);
+    Deno.env.set("MALLOC_ARENA_MAX", AGENT_ARENA_MAX);
+    Deno.env.set(REEXEC_MARKER, "");
+    Deno.env.set(ARENA_MARKER, "1");
+    reexecWithV8Flags(["agent", "start"]); // marker present: restores, never execs
+    for (const k of keys) assert.equal(Deno.env.get(k), undefined, k);
+    Deno.env.set("DENO_V8_FLAGS", `--foo,${AGENT_V8_FLAGS}`);
+    Deno.env.set("MALLOC_ARENA_MAX", "8"); // the user's own: kept
+    Deno.env.set(REEXEC_MARKER, "--foo");
+    reexecWithV8Flags(["agent", "start"]);
+    assert.equal(Deno.env.get("DENO_V8_FLAGS"), "--foo");
+    assert.equal(Deno.env.get("MALLOC_ARENA_MAX"), "8");
+  } finally {
+    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
+  }
+});
+
 Deno.test("a `deno run` agent runs under its V8 flags with the pid it was started with", async () => {
   const a = await startAgent({ name: "v8" });
   try {
@@ -32,6 +72,8 @@ Deno.test("a `deno run` agent runs under its V8 flags with the pid it was starte
     const flags = environ.find((e) => e.startsWith("DENO_V8_FLAGS="))?.slice("DENO_V8_FLAGS=".length) ?? "";
     assert.ok(hasFlags(flags, AGENT_V8_FLAGS), flags);
     assert.ok(environ.some((e) => e.startsWith(`${REEXEC_MARKER}=`)));
+    assert.ok(environ.includes(`MALLOC_ARENA_MAX=${AGENT_ARENA_MAX}`), "glibc read the arena cap at exec");
+    assert.ok(environ.includes(`${ARENA_MARKER}=1`), "and it is taken out again for the agent's children");
   } finally {
     await a.stop();
     Deno.removeSync(a.dir, { recursive: true });

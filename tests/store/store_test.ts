@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { openDatabase, Store, StoreError } from "../../lib/store/mod.ts";
+import { DEFAULT_CACHE_KIB, KV_CACHE_KIB, openDatabase, Store, StoreError } from "../../lib/store/mod.ts";
 import { tempDir } from "../helpers.ts";
 
 Deno.test("store applies numbered migrations once, in WAL mode", () => {
@@ -53,6 +53,23 @@ Deno.test("Store opens one database per name under the data dir and closes them 
     s.closeAll();
     assert.equal(a.isOpen, false);
     assert.ok(Deno.statSync(join(dir, "kv.db")).isFile);
+  } finally {
+    cleanup();
+  }
+});
+
+Deno.test("each database gets a small page cache unless its opener asks for SQLite's default", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const s = new Store(dir);
+    const cache = (name: string) =>
+      s.handle(name)?.get<{ cache_size: number }>("PRAGMA cache_size")?.cache_size;
+    s.open("metrics");
+    s.open("kv", [], KV_CACHE_KIB);
+    assert.equal(cache("metrics"), -DEFAULT_CACHE_KIB, "negative: KiB rather than pages");
+    assert.equal(cache("kv"), -KV_CACHE_KIB);
+    assert.ok(DEFAULT_CACHE_KIB < KV_CACHE_KIB);
+    s.closeAll();
   } finally {
     cleanup();
   }

@@ -1,0 +1,98 @@
+import assert from "node:assert/strict";
+import { parseSmaps, releasable, releaseFilePages } from "../../lib/process_metrics/pages.ts";
+
+const SMAPS = `55d0c4a00000-55d0c6000000 r--p 00000000 08:01 1234                       /usr/bin/deno
+Size:              22528 kB
+Rss:               13960 kB
+Private_Dirty:         0 kB
+Shared_Dirty:          0 kB
+Anonymous:             0 kB
+Swap:                  0 kB
+55d0c6000000-55d0c9000000 r-xp 01600000 08:01 1234                       /usr/bin/deno
+Rss:               27724 kB
+Private_Dirty:         0 kB
+Shared_Dirty:          0 kB
+Anonymous:             0 kB
+Swap:                  0 kB
+55d0c9000000-55d0c9200000 r--p 04600000 08:01 1234                       /usr/bin/deno
+Rss:                1800 kB
+Private_Dirty:      1800 kB
+Shared_Dirty:          0 kB
+Anonymous:          1800 kB
+Swap:                  0 kB
+55d0c9200000-55d0c9400000 rw-p 04800000 08:01 1234                       /usr/bin/deno
+Rss:                2504 kB
+Private_Dirty:      2504 kB
+Anonymous:          2504 kB
+7f0000000000-7f0000100000 rw-p 00000000 00:00 0 
+Rss:                1024 kB
+Anonymous:          1024 kB
+7f0000200000-7f0000300000 r--s 00000000 08:01 99                         /tmp/x.db-shm
+Rss:                  12 kB
+Private_Dirty:         0 kB
+Shared_Dirty:          4 kB
+Anonymous:             0 kB
+7f0000400000-7f0000500000 r--p 00000000 08:01 77                         /tmp/gone.so (deleted)
+Rss:                  40 kB
+Anonymous:             0 kB
+7f0000600000-7f0000700000 r--p 00000000 08:01 78                         /usr/lib/libc.so.6
+Rss:                   0 kB
+Anonymous:             0 kB
+7ffd00000000-7ffd00010000 rw-p 00000000 00:00 0                          [stack]
+Rss:                  64 kB
+Anonymous:            64 kB
+`;
+
+Deno.test("parseSmaps reads each mapping's range, permissions, file and page kinds", () => {
+  const maps = parseSmaps(SMAPS);
+  assert.equal(maps.length, 9);
+  assert.deepEqual(maps[1], {
+    start: 0x55d0c6000000n,
+    end: 0x55d0c9000000n,
+    perms: "r-xp",
+    path: "/usr/bin/deno",
+    rssKb: 27724,
+    anonymousKb: 0,
+    dirtyKb: 0,
+  });
+  assert.equal(maps[4].path, "", "anonymous memory has no file");
+  assert.equal(maps[2].anonymousKb, 1800);
+  assert.equal(maps[5].dirtyKb, 4);
+  assert.equal(maps[8].path, "[stack]");
+});
+
+Deno.test("only clean read-only file pages may be dropped: relocated, writable, dirty or deleted ones may not", () => {
+  const maps = parseSmaps(SMAPS);
+  assert.deepEqual(maps.filter(releasable).map((m) => m.start), [0x55d0c4a00000n, 0x55d0c6000000n]);
+  // the relocated (RELRO) part of the executable: its copied pages exist nowhere else
+  assert.equal(releasable(maps[2]), false);
+  assert.equal(releasable(maps[3]), false, "writable");
+  assert.equal(releasable(maps[4]), false, "anonymous memory");
+  assert.equal(releasable(maps[5]), false, "a dirty shared page");
+  assert.equal(releasable(maps[6]), false, "a deleted file");
+  assert.equal(releasable(maps[7]), false, "nothing resident");
+  assert.equal(releasable(maps[8]), false);
+});
+
+function releasableKb(): number {
+  return parseSmaps(Deno.readTextFileSync("/proc/self/smaps")).filter(releasable)
+    .reduce((a, m) => a + m.rssKb, 0);
+}
+
+Deno.test("releaseFilePages drops this process's clean file pages and the process runs on", {
+  ignore: Deno.build.os !== "linux",
+}, () => {
+  const before = releasableKb();
+  assert.ok(before > 1024, "the deno executable has pages resident");
+  const r = releaseFilePages();
+  assert.ok(r, "madvise is reachable through FFI");
+  assert.ok(r.mappings > 0);
+  assert.equal(r.failed, 0);
+  assert.ok(r.bytes >= before * 1024 / 2, "it reports what the mappings held");
+  const after = releasableKb();
+  assert.ok(after < before / 2, `resident file pages ${before} kB -> ${after} kB`);
+  // code and read-only data come back from the same file pages
+  assert.equal(JSON.stringify({ a: [1, "é"] }), '{"a":[1,"é"]}');
+  assert.equal(new Intl.NumberFormat("de-DE").format(1234.5), "1.234,5");
+  assert.equal(/^(\d+)-(\w+)$/u.exec("12-ab")?.[2], "ab");
+});
