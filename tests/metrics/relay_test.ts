@@ -24,9 +24,9 @@ function carbonStub(port: number): { lines: string[]; close(): void } {
   return { lines, close: () => l.close() };
 }
 
-Deno.test("graphite.forward_to copies every received point to an external carbon", async () => {
+/** Metrics with a Graphite listener on `gp` relaying to carbon on `cp` (nothing listens there yet), started. */
+async function relayingAgent() {
   const [gp, cp] = [freePort(HOST), freePort(HOST)];
-  const carbon = carbonStub(cp);
   const ctx = makeTestCtx({
     clock: new RealClock(),
     files: {
@@ -38,6 +38,12 @@ Deno.test("graphite.forward_to copies every received point to an external carbon
   });
   const m = createMetrics(ctx);
   await m.start();
+  return { gp, cp, ctx, m };
+}
+
+Deno.test("graphite.forward_to copies every received point to an external carbon", async () => {
+  const { gp, cp, ctx, m } = await relayingAgent();
+  const carbon = carbonStub(cp);
   try {
     const now = Math.floor(Date.now() / 1000);
     const conn = await Deno.connect({ hostname: HOST, port: gp });
@@ -67,18 +73,7 @@ Deno.test("the relay keeps points while carbon is down (bounded) and refuses a b
 });
 
 Deno.test("points the relay could not send go out once carbon is back, with no new point to wake the write timer", async () => {
-  const [gp, cp] = [freePort(HOST), freePort(HOST)];
-  const ctx = makeTestCtx({
-    clock: new RealClock(),
-    files: {
-      "g.json": {
-        graphite: { enabled: true, port: gp, bind: HOST, udp: false, forward_to: `${HOST}:${cp}` },
-      },
-    },
-    params: { metrics: { flush_interval: "50ms" } },
-  });
-  const m = createMetrics(ctx);
-  await m.start();
+  const { cp, ctx, m } = await relayingAgent();
   let carbon: ReturnType<typeof carbonStub> | null = null;
   try {
     const now = Math.floor(Date.now() / 1000);
