@@ -77,8 +77,11 @@ export class MetricsService {
     const levels = parseRetentions(this.#cfg.retentions);
     const rules = compileRules(this.#cfg.aggregation);
     const db = ctx.store.open("metrics", METRICS_MIGRATIONS);
-    // the write timer sleeps while nothing is pending: an idle agent does not wake every second
-    this.#writer = new LazyInterval(ctx.clock, this.#cfg.flush_interval, () => this.#writeTick());
+    // the write timer sleeps while nothing is pending: an idle agent does not wake every second; the
+    // first points after a quiet interval (a collector round) are written in the wake-up that brought them
+    this.#writer = new LazyInterval(ctx.clock, this.#cfg.flush_interval, () => this.#writeTick(), {
+      leading: true,
+    });
     this.store = new TimeSeriesStore(db, {
       levels,
       rules,

@@ -17,10 +17,20 @@ Deno.test("metrics: the write timer sleeps while nothing is pending; a point wak
     const now = Math.floor(clock.now() / 1000);
     ctx.bus.emit("metrics.points", { points: [["idle.test.a", 1, now], ["idle.test.b", 2, now]] });
     assert.equal(store.pending, 2);
-    await clock.advance(1000); // the default flush_interval
+    // the first points after a quiet interval are written in the same instant (no wake-up of their own)
+    await clock.advance(0);
     assert.equal(store.pending, 0);
     assert.equal(store.stats.writes, 1, "both points in one write");
     assert.equal(ticks(), 1, "one tick: nothing was left after it");
+    // more within the interval wait for its grid: one write for them together
+    m.service.ingest("idle.test.a", 5, now);
+    await clock.advance(100);
+    m.service.ingest("idle.test.b", 6, now);
+    assert.equal(store.pending, 2);
+    await clock.advance(1000); // the default flush_interval
+    assert.equal(store.pending, 0);
+    assert.equal(store.stats.writes, 2);
+    assert.equal(ticks(), 2);
     assert.ok(store.has("idle.test.a") && store.has("idle.test.b"));
     // points a few seconds apart each land within a flush interval; none waits for a later one
     for (let i = 1; i <= 3; i++) {
