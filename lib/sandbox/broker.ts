@@ -6,6 +6,7 @@
 import { existsSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { BrokerDirEntry, BrokerRequest } from "./protocol.ts";
+import { listeningText } from "./netlink.ts";
 
 /** Largest file the broker hands over (a Worker cannot make the agent slurp huge files). */
 export const MAX_BROKER_FILE = 4 * 1024 * 1024;
@@ -237,6 +238,15 @@ export async function fileOp(msg: Pick<BrokerRequest, "op" | "path" | "offset" |
         size: st.size,
         mtime: st.mtime?.getTime() ?? null,
       };
+    }
+    case "listening": {
+      const version = path === "/proc/net/tcp" ? 4 : path === "/proc/net/tcp6" ? 6 : 0;
+      if (!version) throw new Error(`listening: ${path} is not /proc/net/tcp or /proc/net/tcp6`);
+      const text = listeningText(version);
+      if (text === null) {
+        throw new Error("listening sockets cannot be asked of the kernel here; read the file");
+      }
+      return text;
     }
     case "statfs": {
       // Deno has no statfs; node:fs has it (the main thread runs with all permissions).

@@ -4,6 +4,7 @@
  * Rate collectors keep their previous sample here; the first run samples twice 200 ms apart.
  */
 import {
+  brokerListening,
   brokerRead,
   brokerReadChunk,
   brokerReadDir,
@@ -104,13 +105,18 @@ const collectors: Record<string, () => Promise<Result>> = {
     const out: { tcp: PortEntry[]; udp: PortEntry[] } = { tcp: [], udp: [] };
     const protos = ["tcp", "tcp6", "udp", "udp6"] as const;
     // every read asked at once: one broker round trip instead of one per file; of tcp and tcp6 only the
-    // listening part (their ends cost the kernel a walk of the whole connection hash)
+    // listening sockets (finishing those files costs the kernel a walk of its whole connection hash):
+    // from the kernel's socket diagnostics, else the files' listening part
     const texts = await Promise.all(protos.map((proto) => {
       const path = `/proc/net/${proto}`;
       if (!proto.startsWith("tcp")) return tryRead(path);
-      return readListening((offset, max) => brokerReadChunk(path, offset, max)).catch((err) => {
-        if ((err as Error).name === "BrokerDenied") throw err;
-        return null;
+      const denied = (err: unknown) => (err as Error).name === "BrokerDenied";
+      return brokerListening(path).catch((err) => {
+        if (denied(err)) throw err;
+        return readListening((offset, max) => brokerReadChunk(path, offset, max)).catch((err) => {
+          if (denied(err)) throw err;
+          return null;
+        });
       });
     }));
     protos.forEach((proto, i) => {
