@@ -47,3 +47,25 @@ Deno.test("metrics: the write timer sleeps while nothing is pending; a point wak
     ctx.cleanup();
   }
 });
+
+Deno.test("metrics: the rollup pass runs every rollup_interval on the epoch grid of that interval", async () => {
+  const clock = new VirtualClock(1_700_000_012_345); // 12.345 s past a whole minute
+  const ctx = makeTestCtx({ clock });
+  const m = createMetrics(ctx);
+  await m.start();
+  try {
+    const passes: number[] = [];
+    const store = m.service.store;
+    const real = store.rollupInSlices.bind(store);
+    store.rollupInSlices = (slice?: number) => {
+      passes.push(clock.now());
+      return real(slice);
+    };
+    await clock.advance(180_000);
+    // the default rollup_interval (60 s), at whole minutes of the epoch: with the agent's 10 s jobs
+    assert.deepEqual(passes, [1_700_000_040_000, 1_700_000_100_000, 1_700_000_160_000]);
+  } finally {
+    await m.stop();
+    ctx.cleanup();
+  }
+});
