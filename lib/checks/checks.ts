@@ -30,7 +30,10 @@ export class Checks {
   #runner: CheckRunner;
   #scheduler: Scheduler;
   #offs: Array<() => void> = [];
-  /** Saved states are written together within FLUSH_MS of a result; no timer while no check runs. */
+  /**
+   * Saved states are written together within FLUSH_MS of a result; no timer while no check runs, and
+   * the first result after a quiet FLUSH_MS is written in the wake-up that brought it.
+   */
   #flush: LazyInterval;
   #started = false;
   /** When this subsystem was built: the first-results grace counts from here. */
@@ -42,7 +45,7 @@ export class Checks {
     this.#createdAt = ctx.clock.now();
     this.defs = new CheckDefinitions(ctx);
     this.#states = new CheckStates(ctx);
-    this.#flush = new LazyInterval(ctx.clock, FLUSH_MS, () => this.#states.flush());
+    this.#flush = new LazyInterval(ctx.clock, FLUSH_MS, () => this.#states.flush(), { leading: true });
     this.#runner = new CheckRunner(ctx, this.defs, collectors);
     this.#scheduler = new Scheduler(
       ctx.clock,

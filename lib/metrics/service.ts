@@ -2,7 +2,8 @@
  * The metrics subsystem's stateful core: opens `metrics.db`, runs the statsd and Graphite
  * listeners when configured, stores `metrics.points` from the bus (collectors, perfdata), and runs
  * the timers: statsd flush every `statsd.interval`, batched store writes every
- * `metrics.flush_interval`, rollup/expiry every `metrics.rollup_interval`, all on the injected clock.
+ * `metrics.flush_interval`, rollup/expiry every `metrics.rollup_interval` (on the epoch grid of that
+ * interval), all on the injected clock.
  * Received points go through `route()`: to the local store, or to their `ts` owner (forwarder).
  */
 import type { Ctx, Subsystem } from "../subsystem.ts";
@@ -65,7 +66,7 @@ export class MetricsService {
   #graphiteCfg: GraphiteSettings | null;
   /** The open sockets (statsd Worker, statsd TCP, Graphite UDP/TCP). */
   #l: MetricsListeners = noListeners();
-  #timers: number[] = [];
+  #rollupTimer: LazyInterval | null = null;
   #writer: LazyInterval;
   #statsdTimer: LazyInterval | null = null;
   #offBus: (() => void) | null = null;
@@ -77,8 +78,11 @@ export class MetricsService {
     const levels = parseRetentions(this.#cfg.retentions);
     const rules = compileRules(this.#cfg.aggregation);
     const db = ctx.store.open("metrics", METRICS_MIGRATIONS);
-    // the write timer sleeps while nothing is pending: an idle agent does not wake every second
-    this.#writer = new LazyInterval(ctx.clock, this.#cfg.flush_interval, () => this.#writeTick());
+    // the write timer sleeps while nothing is pending: an idle agent does not wake every second; the
+    // first points after a quiet interval (a collector round) are written in the wake-up that brought them
+    this.#writer = new LazyInterval(ctx.clock, this.#cfg.flush_interval, () => this.#writeTick(), {
+      leading: true,
+    });
     this.store = new TimeSeriesStore(db, {
       levels,
       rules,
@@ -184,7 +188,12 @@ export class MetricsService {
       for (const [n, v, ts] of points) this.ingest(n, v, ts > 1e11 ? Math.floor(ts / 1000) : ts);
     });
     this.#writer.start();
-    this.#timers.push(clock.setInterval(() => void this.#rollupInSlices(), this.#cfg.rollup_interval));
+    // on the epoch grid of its interval: the pass runs in a wake-up the 10 s jobs make anyway
+    this.#rollupTimer = new LazyInterval(clock, this.#cfg.rollup_interval, () => {
+      void this.#rollupInSlices();
+      return true;
+    });
+    this.#rollupTimer.start(true, 0);
     // statsd flushes run even without a listener: forwarded lines may arrive from other nodes
     const statsdEvery = (this.#statsdCfg?.interval ?? 10) * 1000;
     // on the epoch grid of the interval (as Graphite's buckets are): one wake-up with the agent's other 10 s jobs
@@ -280,8 +289,8 @@ export class MetricsService {
   }
 
   async stop(): Promise<void> {
-    for (const t of this.#timers) this.#ctx.clock.clearInterval(t);
-    this.#timers = [];
+    this.#rollupTimer?.stop();
+    this.#rollupTimer = null;
     this.#writer.stop();
     this.#statsdTimer?.stop();
     this.#offBus?.();

@@ -30,19 +30,21 @@ export function lagSeconds(expectedAt: number, firedAt: number): number {
 
 /**
  * Writes the current RSS, CPU and fd count into `counters` (after `heap` then `trim` had their
- * say: garbage collected first, so malloc can give back what it held).
+ * say: garbage collected first, so malloc can give back what it held). The memory and CPU figures
+ * are read once and shared (each read is a /proc or getrusage call), again only after a collection
+ * or a trim changed them.
  */
 export function sampleProcess(counters: Counters, trim?: MallocTrim, heap?: HeapCollect): void {
-  if (heap?.available) {
-    const u = process.cpuUsage();
-    heap.sample(performance.now(), (u.user + u.system) / 1000, heap.heapUsed());
-  }
-  trim?.sample();
-  const mem = Deno.memoryUsage();
+  const now = performance.now();
+  const cpu = process.cpuUsage();
+  const cpuMs = (cpu.user + cpu.system) / 1000;
+  let mem = Deno.memoryUsage();
+  const collected = heap?.available ? heap.sample(now, cpuMs, mem.heapUsed) : false;
+  const trimmed = trim?.sample(now, cpuMs) ?? false;
+  if (collected || trimmed) mem = Deno.memoryUsage();
   counters.set("process_resident_memory_bytes", mem.rss);
   counters.set("process_heap_used_bytes", mem.heapUsed);
-  const cpu = process.cpuUsage();
-  counters.set("process_cpu_seconds_total", (cpu.user + cpu.system) / 1e6);
+  counters.set("process_cpu_seconds_total", cpuMs / 1000);
   counters.set("process_open_fds", openFds());
 }
 

@@ -3,9 +3,10 @@
  * answers only for paths on that Worker's allow-list, never on its deny-list, and, for Workers
  * that read on behalf of untrusted text (the evaluator), only world-readable files.
  */
-import { statfsSync } from "node:fs";
+import { existsSync, statfsSync } from "node:fs";
 import { dirname } from "node:path";
 import type { BrokerDirEntry, BrokerRequest } from "./protocol.ts";
+import { listeningText } from "./netlink.ts";
 
 /** Largest file the broker hands over (a Worker cannot make the agent slurp huge files). */
 export const MAX_BROKER_FILE = 4 * 1024 * 1024;
@@ -79,6 +80,9 @@ export async function refusal(
   if (typeof path !== "string" || !brokerAllows(allow, path)) return "not on its allow-list";
   if (!policy.deny.length && !policy.worldReadable) return null;
   if (brokerAllows(policy.deny, path)) return "on its deny-list";
+  // missing (or a dangling link): the operation itself answers "not found". Asked first, without an
+  // exception: detectors look for absent files every 10 s, and each NotFound error costs a stack trace
+  if (syncFs(path) && !existsSync(path)) return null;
   let real: string;
   try {
     real = syncFs(path) ? Deno.realPathSync(path) : await Deno.realPath(path);
@@ -115,14 +119,16 @@ const PROC_LINKS_OUT = /^\/proc\/[^/]+\/(?:task\/[^/]+\/)?(?:root|cwd|fd|map_fil
 /**
  * Paths the broker handles synchronously: the in-memory file systems, and the system's own small
  * files on the root file system that detectors and checks read every few seconds (`/etc`, the dpkg
- * database). An asynchronous file operation costs a blocking-pool thread hop and a wake-up of this
- * thread each, and one `grep('debian', '/etc/os-release')` takes nine of them (policy: real path,
- * modes; read: open, stat, seek, reads, close). Anything else (home directories, mounts that may be
+ * database, and `/usr/lib`, where `/etc/os-release` and its kind link to). An asynchronous file
+ * operation costs a blocking-pool thread hop and a wake-up of this thread each, and one
+ * `grep('debian', '/etc/os-release')` takes nine of them (policy: real path, modes of the file and of
+ * each directory above; read: open, stat, seek, reads, close). Anything else (home directories, mounts that may be
  * remote and hang) stays asynchronous. A path with `..` never counts as under these directories.
  */
 export function syncFs(path: string): boolean {
   if (path.includes("/..")) return false;
-  return inMemoryFs(path) || path.startsWith("/etc/") || path.startsWith("/var/lib/dpkg/");
+  return inMemoryFs(path) || path.startsWith("/etc/") || path.startsWith("/usr/lib/") ||
+    path.startsWith("/var/lib/dpkg/");
 }
 
 /** Reads at most `max` bytes (one more to tell "longer"), in chunks: no `max`-sized buffer up front. */
@@ -232,6 +238,15 @@ export async function fileOp(msg: Pick<BrokerRequest, "op" | "path" | "offset" |
         size: st.size,
         mtime: st.mtime?.getTime() ?? null,
       };
+    }
+    case "listening": {
+      const version = path === "/proc/net/tcp" ? 4 : path === "/proc/net/tcp6" ? 6 : 0;
+      if (!version) throw new Error(`listening: ${path} is not /proc/net/tcp or /proc/net/tcp6`);
+      const text = listeningText(version);
+      if (text === null) {
+        throw new Error("listening sockets cannot be asked of the kernel here; read the file");
+      }
+      return text;
     }
     case "statfs": {
       // Deno has no statfs; node:fs has it (the main thread runs with all permissions).

@@ -38,7 +38,8 @@ export interface BrokerRequest {
 /**
  * What a Worker may ask the broker; `statfs` is checked against the spec's `statfsAllow`.
  * `readChunk` returns the bytes at `offset` (at most `max`, at most 1 MiB; empty at the end of the
- * file), so a big file is read piece by piece.
+ * file), so a big file is read piece by piece. `listening` of `/proc/net/tcp` or `tcp6` returns the
+ * header and LISTEN lines of that file, asked of the kernel's socket diagnostics (see netlink.ts).
  */
 export type BrokerOp =
   | "read"
@@ -47,6 +48,7 @@ export type BrokerOp =
   | "readLink"
   | "stat"
   | "statfs"
+  | "listening"
   | GroupOp;
 
 /**

@@ -105,6 +105,15 @@ export function brokerReadChunk(path: string, offset: number, max: number): Prom
   return brokerCall("readChunk", path, { offset, max }) as Promise<Uint8Array>;
 }
 
+/**
+ * The header and LISTEN lines of `/proc/net/tcp` or `tcp6`, asked of the kernel's socket diagnostics
+ * by the broker (the file itself costs a walk of every connection bucket); rejects where that cannot be
+ * done (read the file then).
+ */
+export function brokerListening(path: string): Promise<string> {
+  return brokerCall("listening", path) as Promise<string>;
+}
+
 /** Lists a directory through the broker. */
 export function brokerReadDir(path: string): Promise<BrokerDirEntry[]> {
   return brokerCall("readDir", path) as Promise<BrokerDirEntry[]>;

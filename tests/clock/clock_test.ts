@@ -106,6 +106,44 @@ Deno.test("LazyInterval: no timer while idle; a poke runs the job on the interva
   assert.deepEqual(armedRuns, [t + 100], "ran one interval after start, then slept");
 });
 
+Deno.test("LazyInterval leading: a poke a period after the last tick runs at once; pokes within the period wait for the grid", async () => {
+  const clock = new VirtualClock(0);
+  const runs: number[] = [];
+  let work = 0;
+  const lazy = new LazyInterval(clock, 1000, () => {
+    runs.push(clock.now());
+    if (work > 0) work--;
+    return work > 0;
+  }, { leading: true });
+  lazy.start(false, 0); // grid: 1000, 2000...
+  await clock.advance(10_050); // t = 10 050: quiet for longer than a period
+  lazy.poke();
+  assert.deepEqual(runs, [], "not inside the poke itself: after the work of this wake-up");
+  await clock.advance(0);
+  assert.deepEqual(runs, [10_050], "in the same instant, no grid wait");
+  await clock.advance(300);
+  lazy.poke(); // 300 ms after that tick: batched on the grid
+  await clock.advance(1000);
+  assert.deepEqual(runs, [10_050, 11_000]);
+  // a job with work left keeps ticking on the grid
+  await clock.advance(5000); // t = 16 350
+  work = 3;
+  lazy.poke();
+  await clock.advance(4000);
+  assert.deepEqual(runs.slice(2), [16_350, 17_000, 18_000]);
+  assert.equal(clock.pending, 0, "asleep again");
+  // without `leading`, the same poke waits for the grid
+  const plain: number[] = [];
+  const grid = new LazyInterval(clock, 1000, () => void plain.push(clock.now()));
+  grid.start(false, 0);
+  await clock.advance(50); // t = 20 400
+  grid.poke();
+  await clock.advance(1000);
+  assert.deepEqual(plain, [21_000]);
+  lazy.stop();
+  grid.stop();
+});
+
 Deno.test("RealClock measures how late its timeouts fire", async () => {
   const clock = new RealClock();
   // due in 1 ms while the loop is stalled for 40 ms: it fires late

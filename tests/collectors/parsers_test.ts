@@ -14,7 +14,13 @@ import { kernelstatsResult, parseKeyValues } from "../../lib/collectors/parsers/
 import { diskUsage, parseMountinfo, reportedMounts } from "../../lib/collectors/parsers/mounts.ts";
 import { iostatsResult, isReportedDisk, parseDiskstats } from "../../lib/collectors/parsers/diskstats.ts";
 import { netTrafficResult, parseNetDev } from "../../lib/collectors/parsers/netdev.ts";
-import { decodeHexAddr, parseProcNet } from "../../lib/collectors/parsers/sockets.ts";
+import {
+  decodeHexAddr,
+  LISTEN_CHUNK,
+  parseProcNet,
+  pastListening,
+  readListening,
+} from "../../lib/collectors/parsers/sockets.ts";
 import { addressesByIface, defaultRouteIface, parseRoutes } from "../../lib/collectors/parsers/routes.ts";
 import {
   fqdnOf,
@@ -163,6 +169,60 @@ Deno.test("openports: listening tcp/tcp6/udp sockets decoded like netstat -tuln"
     { proto: "udp", source: "0.0.0.0:5353", dest: "0.0.0.0:*", state: "" },
   ]);
   assert.equal(decodeHexAddr("0100007F"), "127.0.0.1");
+});
+
+/** A /proc/net/tcp text: `listening` LISTEN lines, then `others` ESTABLISHED ones (150 bytes a line). */
+function procNetTcp(listening: number, others: number): string {
+  const line = (i: number, st: string) =>
+    (`${String(i).padStart(4)}: 0100007F:${(1000 + i).toString(16).toUpperCase().padStart(4, "0")} ` +
+      `00000000:0000 ${st} 00000000:00000000 00:00000000 00000000     0        0 ${i} 1 0 100 0 0 10 0`)
+      .padEnd(149) + "\n";
+  let text = "  sl  local_address rem_address   st tx_queue rx_queue".padEnd(149) + "\n";
+  for (let i = 0; i < listening + others; i++) text += line(i, i < listening ? "0A" : "01");
+  return text;
+}
+
+/** Serves chunks of `text` like the broker's readChunk, recording each ask. */
+function chunks(text: string, asks: Array<[number, number]>) {
+  const bytes = new TextEncoder().encode(text);
+  return (offset: number, max: number) => {
+    asks.push([offset, max]);
+    return Promise.resolve(bytes.slice(offset, offset + max));
+  };
+}
+
+Deno.test("openports: tcp files are read up to the first socket that is not listening", async () => {
+  assert.equal(pastListening(fx("proc_net_tcp")), true);
+  assert.equal(pastListening(procNetTcp(3, 0)), false);
+  // a line cut short is not judged: its state may still be arriving
+  assert.equal(pastListening(procNetTcp(2, 1).slice(0, -80)), false);
+
+  // asks grow from LISTEN_CHUNK, each where the previous ended, and the last one starts before the first
+  // connection's line ends: nothing past it is produced but what fills that chunk
+  const asked = async (text: string) => {
+    const asks: Array<[number, number]> = [];
+    const head = await readListening(chunks(text, asks));
+    asks.forEach(([offset, max], i) => {
+      assert.equal(max, Math.min(LISTEN_CHUNK * 2 ** i, 1024 * 1024));
+      assert.equal(offset, i === 0 ? 0 : asks[i - 1][0] + asks[i - 1][1]);
+    });
+    return { head, asks };
+  };
+  for (const listening of [0, 1, 20, 300]) {
+    const text = procNetTcp(listening, 2000);
+    const { head, asks } = await asked(text);
+    const firstConnectionEnd = 150 * (listening + 2);
+    assert.ok(asks.at(-1)![0] < firstConnectionEnd, `${listening}: asked past the listeners`);
+    assert.ok(head.endsWith("\n") && head.length < text.length);
+    assert.deepEqual(parseProcNet(head, "tcp"), parseProcNet(text, "tcp"));
+    assert.equal(parseProcNet(head, "tcp").length, listening);
+  }
+
+  // only listeners (or an empty tcp6): read to the end
+  const only = procNetTcp(120, 0);
+  const { head, asks } = await asked(only);
+  assert.equal(head, only);
+  assert.ok(asks.at(-1)![0] + asks.at(-1)![1] > only.length);
 });
 
 Deno.test("routes: default interface and addresses per interface from route + fib_trie", () => {

@@ -17,10 +17,20 @@ Deno.test("metrics: the write timer sleeps while nothing is pending; a point wak
     const now = Math.floor(clock.now() / 1000);
     ctx.bus.emit("metrics.points", { points: [["idle.test.a", 1, now], ["idle.test.b", 2, now]] });
     assert.equal(store.pending, 2);
-    await clock.advance(1000); // the default flush_interval
+    // the first points after a quiet interval are written in the same instant (no wake-up of their own)
+    await clock.advance(0);
     assert.equal(store.pending, 0);
     assert.equal(store.stats.writes, 1, "both points in one write");
     assert.equal(ticks(), 1, "one tick: nothing was left after it");
+    // more within the interval wait for its grid: one write for them together
+    m.service.ingest("idle.test.a", 5, now);
+    await clock.advance(100);
+    m.service.ingest("idle.test.b", 6, now);
+    assert.equal(store.pending, 2);
+    await clock.advance(1000); // the default flush_interval
+    assert.equal(store.pending, 0);
+    assert.equal(store.stats.writes, 2);
+    assert.equal(ticks(), 2);
     assert.ok(store.has("idle.test.a") && store.has("idle.test.b"));
     // points a few seconds apart each land within a flush interval; none waits for a later one
     for (let i = 1; i <= 3; i++) {
@@ -32,6 +42,28 @@ Deno.test("metrics: the write timer sleeps while nothing is pending; a point wak
     const after = ticks();
     await clock.advance(60_000);
     assert.equal(ticks(), after, "asleep again");
+  } finally {
+    await m.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("metrics: the rollup pass runs every rollup_interval on the epoch grid of that interval", async () => {
+  const clock = new VirtualClock(1_700_000_012_345); // 12.345 s past a whole minute
+  const ctx = makeTestCtx({ clock });
+  const m = createMetrics(ctx);
+  await m.start();
+  try {
+    const passes: number[] = [];
+    const store = m.service.store;
+    const real = store.rollupInSlices.bind(store);
+    store.rollupInSlices = (slice?: number) => {
+      passes.push(clock.now());
+      return real(slice);
+    };
+    await clock.advance(180_000);
+    // the default rollup_interval (60 s), at whole minutes of the epoch: with the agent's 10 s jobs
+    assert.deepEqual(passes, [1_700_000_040_000, 1_700_000_100_000, 1_700_000_160_000]);
   } finally {
     await m.stop();
     ctx.cleanup();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { brokerAllows, NO_PERMISSIONS, Sandbox, WorkerError, WorkerTimeout } from "../../lib/sandbox/mod.ts";
-import { fileOp, inMemoryFs, syncFs } from "../../lib/sandbox/broker.ts";
+import { fileOp, inMemoryFs, refusal, syncFs } from "../../lib/sandbox/broker.ts";
 
 const MODULE = new URL("../fixtures/sandbox_probe_worker.ts", import.meta.url);
 
@@ -157,11 +157,28 @@ Deno.test("broker reads made in one Worker turn travel as one message; each is c
 });
 
 Deno.test("the broker handles /etc and the dpkg database synchronously too, with the same answers", async () => {
-  for (const p of ["/etc/os-release", "/etc/hostname", "/var/lib/dpkg/status", "/proc/stat"]) {
+  // /usr/lib: where /etc/os-release links to (the policy stats the real path and each directory above it)
+  for (
+    const p of [
+      "/etc/os-release",
+      "/etc/hostname",
+      "/var/lib/dpkg/status",
+      "/proc/stat",
+      "/usr/lib/os-release",
+    ]
+  ) {
     assert.equal(syncFs(p), true, p);
   }
   for (
-    const p of ["/etc/../home/x", "/etc/x/../../mnt/nfs", "/home/u/.ssh/id_rsa", "/mnt/nfs/etc/x", "/etcx/y"]
+    const p of [
+      "/etc/../home/x",
+      "/etc/x/../../mnt/nfs",
+      "/home/u/.ssh/id_rsa",
+      "/mnt/nfs/etc/x",
+      "/etcx/y",
+      "/usr/lib/../../home/x",
+      "/usr/local/x",
+    ]
   ) {
     assert.equal(syncFs(p), false, p);
   }
@@ -176,4 +193,16 @@ Deno.test("the broker handles /etc and the dpkg database synchronously too, with
   assert.equal(st.size, whole.length);
   await assert.rejects(fileOp({ op: "stat", path: "/etc/no-such-file-here" }), Deno.errors.NotFound);
   await assert.rejects(fileOp({ op: "readChunk", path: "/etc", offset: 0, max: 10 }), /not a file/);
+});
+
+Deno.test("broker policy: a missing path is left to the operation (not found); present and denied ones are checked", async () => {
+  const policy = { allow: ["/**"], statfsAllow: [], deny: ["/etc/shadow"], worldReadable: true };
+  assert.equal(await refusal(policy, "read", "/etc/no-such-file-here"), null);
+  await assert.rejects(fileOp({ op: "read", path: "/etc/no-such-file-here" }), Deno.errors.NotFound);
+  assert.match(await refusal(policy, "read", "/etc/shadow") ?? "", /deny-list/);
+  assert.equal(await refusal(policy, "read", "/etc/os-release"), null);
+  assert.equal(
+    await refusal({ ...policy, allow: ["/proc/**"] }, "read", "/etc/no-such-file"),
+    "not on its allow-list",
+  );
 });

@@ -4,7 +4,9 @@
  * Rate collectors keep their previous sample here; the first run samples twice 200 ms apart.
  */
 import {
+  brokerListening,
   brokerRead,
+  brokerReadChunk,
   brokerReadDir,
   brokerReadLink,
   brokerStatfs,
@@ -18,7 +20,7 @@ import { kernelstatsResult, parseKeyValues } from "../parsers/kernelstats.ts";
 import { diskUsage, parseMountinfo, reportedMounts } from "../parsers/mounts.ts";
 import { iostatsResult, isReportedDisk, parseDiskstats } from "../parsers/diskstats.ts";
 import { netTrafficResult, parseNetDev } from "../parsers/netdev.ts";
-import { parseProcNet, type PortEntry } from "../parsers/sockets.ts";
+import { parseProcNet, type PortEntry, readListening } from "../parsers/sockets.ts";
 import { addressesByIface, defaultRouteIface, parseRoutes } from "../parsers/routes.ts";
 import { fqdnOf, parseOsRelease, parseStatusIds, userName, virtualKind } from "../parsers/system.ts";
 import { runMany, type RunManyRequest, type RunReply, type RunRequest } from "../protocol.ts";
@@ -102,8 +104,21 @@ const collectors: Record<string, () => Promise<Result>> = {
   async openports() {
     const out: { tcp: PortEntry[]; udp: PortEntry[] } = { tcp: [], udp: [] };
     const protos = ["tcp", "tcp6", "udp", "udp6"] as const;
-    // every read asked at once: one broker round trip instead of one per file
-    const texts = await Promise.all(protos.map((proto) => tryRead(`/proc/net/${proto}`)));
+    // every read asked at once: one broker round trip instead of one per file; of tcp and tcp6 only the
+    // listening sockets (finishing those files costs the kernel a walk of its whole connection hash):
+    // from the kernel's socket diagnostics, else the files' listening part
+    const texts = await Promise.all(protos.map((proto) => {
+      const path = `/proc/net/${proto}`;
+      if (!proto.startsWith("tcp")) return tryRead(path);
+      const denied = (err: unknown) => (err as Error).name === "BrokerDenied";
+      return brokerListening(path).catch((err) => {
+        if (denied(err)) throw err;
+        return readListening((offset, max) => brokerReadChunk(path, offset, max)).catch((err) => {
+          if (denied(err)) throw err;
+          return null;
+        });
+      });
+    }));
     protos.forEach((proto, i) => {
       const text = texts[i];
       if (text) out[proto.startsWith("tcp") ? "tcp" : "udp"].push(...parseProcNet(text, proto));
