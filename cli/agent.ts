@@ -205,7 +205,9 @@ export const agentCommands: CommandGroup = {
         // (again 2 s, 10 s and 60 s later, once the collector Worker and every first run are done)
         const { settleAfterStart } = await import("../lib/process_metrics/mod.ts");
         const stopSettle = settleAfterStart((r, afterMs) => {
-          agent.log.info(
+          // the start-up steps once at info; the refresh every 10 minutes at debug
+          (r.startup ? agent.log.info : agent.log.debug).call(
+            agent.log,
             `released ${Math.round(r.releasedBytes / 1048576)} MB of file pages ` +
               `(${r.mappings} mappings${r.failed ? `, ${r.failed} refused` : ""}, +${afterMs} ms` +
               `${r.collected ? ", heap collected" : ""}${r.trimmed ? ", malloc trimmed" : ""})`,

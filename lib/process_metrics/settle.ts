@@ -29,6 +29,8 @@ export const REFRESH_MS = 600_000;
 
 /** What one settle step did (for the log). */
 export interface SettleStep {
+  /** A start-up step (false: the periodic file-page refresh). */
+  startup: boolean;
   releasedBytes: number;
   mappings: number;
   failed: number;
@@ -80,6 +82,7 @@ export function settleStep(deps: SettleDeps, full: boolean): SettleStep {
   if (full) trimmed = deps.trim();
   const r = deps.release();
   return {
+    startup: full,
     releasedBytes: r?.bytes ?? 0,
     mappings: r?.mappings ?? 0,
     failed: r?.failed ?? 0,

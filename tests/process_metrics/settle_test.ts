@@ -37,13 +37,21 @@ Deno.test("a start-up step collects garbage, then trims malloc, then releases fi
   const f = fakeDeps();
   const r = settleStep(f.deps, true);
   assert.deepEqual(f.calls, ["gc", "trim", "release"]);
-  assert.deepEqual(r, { releasedBytes: 4096, mappings: 3, failed: 0, collected: true, trimmed: true });
+  assert.deepEqual(r, {
+    startup: true,
+    releasedBytes: 4096,
+    mappings: 3,
+    failed: 0,
+    collected: true,
+    trimmed: true,
+  });
 });
 
 Deno.test("a refresh step only releases file pages", () => {
   const f = fakeDeps();
   const r = settleStep(f.deps, false);
   assert.deepEqual(f.calls, ["release"]);
+  assert.equal(r.startup, false);
   assert.equal(r.collected, false);
   assert.equal(r.trimmed, false);
 });
@@ -52,13 +60,20 @@ Deno.test("without gc, glibc or /proc a step reports nothing done", () => {
   const f = fakeDeps({ gc: false, trim: false, release: false });
   const r = settleStep(f.deps, true);
   assert.deepEqual(f.calls, ["trim", "release"]);
-  assert.deepEqual(r, { releasedBytes: 0, mappings: 0, failed: 0, collected: false, trimmed: false });
+  assert.deepEqual(r, {
+    startup: true,
+    releasedBytes: 0,
+    mappings: 0,
+    failed: 0,
+    collected: false,
+    trimmed: false,
+  });
 });
 
 Deno.test("settleAfterStart runs at once, then at each moment, then every refresh period", () => {
   const f = fakeDeps();
   const reports: boolean[] = [];
-  const stop = settleAfterStart((s) => reports.push(s.collected), f.deps, [0, 2_000, 10_000], 600_000);
+  const stop = settleAfterStart((s) => reports.push(s.startup), f.deps, [0, 2_000, 10_000], 600_000);
   assert.deepEqual(reports, [true], "the first step runs synchronously");
   assert.equal(f.fire(), 2_000);
   assert.equal(f.fire(), 8_000, "delays are between consecutive moments");
