@@ -201,20 +201,19 @@ export const agentCommands: CommandGroup = {
           out.error(`kunai: cannot start: ${(err as Error).message}`);
           return 1;
         }
-        // start-up is over: the executable's pages only it touched need not stay resident (again
-        // after a minute, once every check, detector and collector has run a first time)
-        const { releaseFilePages } = await import("../lib/process_metrics/mod.ts");
-        const release = () => {
-          const r = releaseFilePages();
-          if (r) {
-            agent.log.info(
-              `released ${Math.round(r.bytes / 1048576)} MB of start-up file pages ` +
-                `(${r.mappings} mappings${r.failed ? `, ${r.failed} refused` : ""})`,
-            );
-          }
-        };
-        release();
-        Deno.unrefTimer(setTimeout(release, 60_000));
+        // start-up is over: its file pages, garbage and free malloc memory need not stay resident
+        // (again 2 s, 10 s and 60 s later, once the collector Worker and every first run are done)
+        const { settleAfterStart } = await import("../lib/process_metrics/mod.ts");
+        const stopSettle = settleAfterStart((r, afterMs) => {
+          // the start-up steps once at info; the refresh every 10 minutes at debug
+          (r.startup ? agent.log.info : agent.log.debug).call(
+            agent.log,
+            `released ${Math.round(r.releasedBytes / 1048576)} MB of file pages ` +
+              `(${r.mappings} mappings${r.failed ? `, ${r.failed} refused` : ""}, +${afterMs} ms` +
+              `${r.collected ? ", heap collected" : ""}${r.trimmed ? ", malloc trimmed" : ""})`,
+          );
+        });
+        void agent.finished.then(stopSettle, stopSettle);
         const onSignal = (sig: string) => () => void agent.stop(`signal ${sig}`);
         const handlers: Array<[Deno.Signal, () => void]> = [["SIGTERM", onSignal("SIGTERM")], [
           "SIGINT",

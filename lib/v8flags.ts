@@ -18,10 +18,14 @@
 
 /**
  * Young generation of every isolate capped at 1 MB per semi-space (V8's default grows it to
- * 16 MB: ~30 MB more RSS per isolate under a KV write load for no measurable throughput), and
- * `gc()` for the quiet-time collection of lib/process_metrics/heap.ts.
+ * 16 MB: ~30 MB more RSS per isolate under a KV write load for no measurable throughput),
+ * `--optimize-for-size` (V8's heuristics for memory-constrained devices, among them a smaller
+ * growth of the old generation's limit between mark-compacts: a KV node's RSS right after the KV
+ * load run 148-156 → 91-95 MB, writes/s and reads/s unchanged within the noise; see
+ * docs/benchmarks.md), and `gc()` for the quiet-time collection of
+ * lib/process_metrics/heap.ts.
  */
-export const AGENT_V8_FLAGS = "--max-semi-space-size=1 --expose-gc";
+export const AGENT_V8_FLAGS = "--max-semi-space-size=1 --optimize-for-size --expose-gc";
 
 /**
  * glibc malloc arenas: by default up to 8 per core, one taken by each thread that meets a locked

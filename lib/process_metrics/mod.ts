@@ -15,6 +15,7 @@ import { HeapCollect } from "./heap.ts";
 
 export { MallocTrim, TrimPolicy } from "./trim.ts";
 export { releaseFilePages } from "./pages.ts";
+export { settleAfterStart, type SettleStep } from "./settle.ts";
 export { HeapCollect, HeapPolicy } from "./heap.ts";
 
 /**

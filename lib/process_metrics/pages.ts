@@ -61,17 +61,27 @@ export function parseSmaps(text: string): Mapping[] {
 /**
  * True when dropping the mapping's pages cannot change what the process reads: a file mapping
  * (absolute path, not "(deleted)"), neither writable nor holding a copied or dirty page, with
- * something resident.
+ * something resident; and, with `lasting`, a file it accepts. releaseFilePages() accepts the
+ * executable and shared libraries (`*.so*`), mapped as long as the process lives, and not other
+ * files (SQLite's mmap of deno's code cache): one of those could be unmapped, and its address
+ * reused by anonymous memory, between the read of /proc/self/smaps and the madvise — which would
+ * then zero live memory.
  */
-export function releasable(m: Mapping): boolean {
+export function releasable(m: Mapping, lasting?: (path: string) => boolean): boolean {
   return m.path.startsWith("/") && !m.path.endsWith(" (deleted)") && !m.perms.includes("w") &&
-    m.anonymousKb === 0 && m.dirtyKb === 0 && m.rssKb > 0;
+    m.anonymousKb === 0 && m.dirtyKb === 0 && m.rssKb > 0 && (lasting === undefined || lasting(m.path));
+}
+
+/** The files whose mappings last as long as this process: `exe` and shared libraries. */
+export function lastingFile(exe: string): (path: string) => boolean {
+  return (path) => path === exe || /\/[^/]+\.so(\.[0-9]+)*$/.test(path);
 }
 
 const MADV_DONTNEED = 4;
 
 /**
- * Drops the resident pages of every releasable mapping of this process. Returns how many
+ * Drops the resident pages of every releasable mapping of the deno executable and the shared
+ * libraries of this process. Returns how many
  * mappings and how many resident bytes they held, how many madvise refused (left as they were),
  * or null where it cannot (not Linux, no glibc, no FFI permission): then nothing changed.
  */
@@ -80,7 +90,8 @@ export function releaseFilePages(): { mappings: number; bytes: number; failed: n
   let lib: Deno.DynamicLibrary<{ madvise: { parameters: ["pointer", "usize", "i32"]; result: "i32" } }>;
   let maps: Mapping[];
   try {
-    maps = parseSmaps(Deno.readTextFileSync("/proc/self/smaps")).filter(releasable);
+    const lasting = lastingFile(Deno.realPathSync(Deno.execPath()));
+    maps = parseSmaps(Deno.readTextFileSync("/proc/self/smaps")).filter((m) => releasable(m, lasting));
     lib = Deno.dlopen("libc.so.6", { madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" } });
   } catch {
     return null;

@@ -105,6 +105,20 @@ export class MallocTrim {
     return true;
   }
 
+  /**
+   * Trims now, whatever the policy says (after start-up: settle.ts); false where glibc cannot be
+   * reached.
+   */
+  trimNow(): boolean {
+    if (!this.available) return false;
+    const rss = Deno.memoryUsage().rss;
+    this.#libc!.symbols.malloc_trim(0n);
+    this.trims++;
+    this.released += Math.max(0, rss - Deno.memoryUsage().rss);
+    this.policy.trimmed(this.freeBytes() ?? 0);
+    return true;
+  }
+
   close(): void {
     this.#libc?.close();
     this.#libc = undefined;

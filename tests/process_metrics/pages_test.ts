@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parseSmaps, releasable, releaseFilePages } from "../../lib/process_metrics/pages.ts";
+import { lastingFile, parseSmaps, releasable, releaseFilePages } from "../../lib/process_metrics/pages.ts";
 
 const SMAPS = `55d0c4a00000-55d0c6000000 r--p 00000000 08:01 1234                       /usr/bin/deno
 Size:              22528 kB
@@ -63,7 +63,7 @@ Deno.test("parseSmaps reads each mapping's range, permissions, file and page kin
 
 Deno.test("only clean read-only file pages may be dropped: relocated, writable, dirty or deleted ones may not", () => {
   const maps = parseSmaps(SMAPS);
-  assert.deepEqual(maps.filter(releasable).map((m) => m.start), [0x55d0c4a00000n, 0x55d0c6000000n]);
+  assert.deepEqual(maps.filter((m) => releasable(m)).map((m) => m.start), [0x55d0c4a00000n, 0x55d0c6000000n]);
   // the relocated (RELRO) part of the executable: its copied pages exist nowhere else
   assert.equal(releasable(maps[2]), false);
   assert.equal(releasable(maps[3]), false, "writable");
@@ -74,8 +74,24 @@ Deno.test("only clean read-only file pages may be dropped: relocated, writable, 
   assert.equal(releasable(maps[8]), false);
 });
 
+Deno.test("only the executable's and shared libraries' mappings may be dropped by releaseFilePages", () => {
+  const maps = parseSmaps(SMAPS);
+  const lasting = lastingFile("/usr/bin/deno");
+  assert.equal(releasable(maps[0], lasting), true);
+  assert.equal(releasable(maps[1], lasting), true);
+  const lib = { ...maps[7], rssKb: 40 }; // libc, resident
+  assert.equal(releasable(lib, lasting), true);
+  const cache = { ...maps[0], path: "/root/.cache/deno/v8_code_cache_v2", perms: "r--s" };
+  assert.equal(releasable(cache), true, "clean and read-only");
+  assert.equal(releasable(cache, lasting), false, "but SQLite may remap it at any time");
+  assert.equal(lasting("/usr/lib/x86_64-linux-gnu/libm.so.6"), true);
+  assert.equal(lasting("/tmp/x.db"), false);
+  assert.equal(lasting("/usr/bin/deno2"), false);
+});
+
 function releasableKb(): number {
-  return parseSmaps(Deno.readTextFileSync("/proc/self/smaps")).filter(releasable)
+  const lasting = lastingFile(Deno.realPathSync(Deno.execPath()));
+  return parseSmaps(Deno.readTextFileSync("/proc/self/smaps")).filter((m) => releasable(m, lasting))
     .reduce((a, m) => a + m.rssKb, 0);
 }
 

@@ -41,3 +41,21 @@ Deno.test("MallocTrim reads glibc's free bytes and trims only when quiet and pas
     eager.close();
   }
 });
+
+Deno.test("trimNow trims whatever the policy says and resets its floor", {
+  ignore: Deno.build.os !== "linux",
+}, () => {
+  const t = new MallocTrim(new TrimPolicy(1 * MB));
+  try {
+    t.policy.trimmed(1024 * 1024 * MB); // a floor no real free count reaches
+    assert.equal(t.trimNow(), true, "glibc reachable: trimmed without the policy's say");
+    assert.equal(t.trims, 1);
+    assert.equal(
+      t.policy.due((t.freeBytes() ?? 0) + 2 * MB),
+      true,
+      "the floor is what the trim left: growth beyond it counts again",
+    );
+  } finally {
+    t.close();
+  }
+});

@@ -1,0 +1,127 @@
+/**
+ * When the agent gives its start-up memory back. `kunai agent start` calls `settleAfterStart()` once
+ * the API answers; it then releases the executable's start-up pages (pages.ts), collects the main
+ * isolate's start-up garbage (`gc()`, when V8 exposes it) and trims malloc, at each moment of
+ * `SETTLE_AT_MS`, and releases the file pages again every `REFRESH_MS` after the last of them.
+ *
+ * Why several moments: start-up is not over when the API answers. The collector Worker boots its
+ * isolate (the V8 snapshot and builtins are read from the executable) and the first collectors,
+ * detectors and checks run in the next second or two, which brought back ~25 of the ~40 MB of
+ * file pages released at ready (RssFile 36 MB at +0.2 s and still at +58 s, 11 MB after the +60 s
+ * release). A release 2 s and 10 s after ready catches those; the +60 s one what the first
+ * minute's less frequent jobs touched. Pages the agent keeps using come back as minor faults (the
+ * kernel's page cache holds them, shared with every other deno process): the refresh every
+ * 10 minutes only keeps the agent's resident set at what it actually used since (one release: ~6-10
+ * ms of CPU, reading /proc/self/smaps included).
+ *
+ * ```ts
+ * const stop = settleAfterStart((msg) => log.info(msg)); // stop() on shutdown
+ * ```
+ */
+import { releaseFilePages } from "./pages.ts";
+import { MallocTrim } from "./trim.ts";
+
+/** Milliseconds after ready of each start-up release (the first, 0, runs synchronously). */
+export const SETTLE_AT_MS = [0, 2_000, 10_000, 60_000];
+
+/** Period of the file-page release after the last start-up one. */
+export const REFRESH_MS = 600_000;
+
+/** What one settle step did (for the log). */
+export interface SettleStep {
+  /** A start-up step (false: the periodic file-page refresh). */
+  startup: boolean;
+  releasedBytes: number;
+  mappings: number;
+  failed: number;
+  collected: boolean;
+  trimmed: boolean;
+}
+
+/** The effects, injectable for tests. */
+export interface SettleDeps {
+  release: () => { mappings: number; bytes: number; failed: number } | null;
+  gc: (() => void) | undefined;
+  trim: () => boolean;
+  setTimer: (fn: () => void, ms: number) => number;
+  clearTimer: (id: number) => void;
+}
+
+function defaultDeps(): SettleDeps {
+  return {
+    release: releaseFilePages,
+    gc: (globalThis as { gc?: () => void }).gc,
+    trim: () => {
+      const t = new MallocTrim();
+      try {
+        return t.trimNow();
+      } finally {
+        t.close();
+      }
+    },
+    setTimer: (fn, ms) => {
+      const id = setTimeout(fn, ms) as unknown as number;
+      Deno.unrefTimer(id);
+      return id;
+    },
+    clearTimer: (id) => clearTimeout(id),
+  };
+}
+
+/**
+ * One step: garbage first (its freed malloc memory can then be trimmed), then malloc, then the
+ * file pages. `full` false: the file pages only (the periodic refresh).
+ */
+export function settleStep(deps: SettleDeps, full: boolean): SettleStep {
+  let collected = false;
+  let trimmed = false;
+  if (full && typeof deps.gc === "function") {
+    deps.gc();
+    collected = true;
+  }
+  if (full) trimmed = deps.trim();
+  const r = deps.release();
+  return {
+    startup: full,
+    releasedBytes: r?.bytes ?? 0,
+    mappings: r?.mappings ?? 0,
+    failed: r?.failed ?? 0,
+    collected,
+    trimmed,
+  };
+}
+
+/**
+ * Runs the start-up steps at `at` (ms after now; 0 runs at once) and then the file-page release
+ * every `refreshMs`; returns a function that cancels what is still pending.
+ */
+export function settleAfterStart(
+  report: (step: SettleStep, afterMs: number) => void,
+  deps: SettleDeps = defaultDeps(),
+  at: number[] = SETTLE_AT_MS,
+  refreshMs: number = REFRESH_MS,
+): () => void {
+  let timer: number | null = null;
+  let stopped = false;
+  const steps = [...at].sort((a, b) => a - b);
+  const t0 = performance.now();
+  const run = (i: number) => {
+    timer = null;
+    if (stopped) return;
+    const full = i < steps.length;
+    report(settleStep(deps, full), Math.round(performance.now() - t0));
+    schedule(i + 1);
+  };
+  const schedule = (i: number) => {
+    if (stopped) return;
+    const delay = i < steps.length ? steps[i] - (i > 0 ? steps[i - 1] : 0) : refreshMs;
+    if (i === 0 && delay <= 0) return run(0);
+    timer = deps.setTimer(() => run(i), Math.max(0, delay));
+  };
+  schedule(0);
+  return () => {
+    stopped = true;
+    if (timer !== null) deps.clearTimer(timer);
+    timer = null;
+  };
+}

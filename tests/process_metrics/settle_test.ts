@@ -1,0 +1,99 @@
+import assert from "node:assert/strict";
+import { settleAfterStart, type SettleDeps, settleStep } from "../../lib/process_metrics/settle.ts";
+
+/** Deps that record every effect, with timers driven by hand. */
+function fakeDeps(opts: { gc?: boolean; trim?: boolean; release?: boolean } = {}) {
+  const calls: string[] = [];
+  const timers = new Map<number, { fn: () => void; ms: number }>();
+  let next = 1;
+  const deps: SettleDeps = {
+    release: () => {
+      calls.push("release");
+      return opts.release === false ? null : { mappings: 3, bytes: 4096, failed: 0 };
+    },
+    gc: opts.gc === false ? undefined : () => calls.push("gc"),
+    trim: () => {
+      calls.push("trim");
+      return opts.trim !== false;
+    },
+    setTimer: (fn, ms) => {
+      timers.set(next, { fn, ms });
+      return next++;
+    },
+    clearTimer: (id) => timers.delete(id),
+  };
+  /** Fires the one pending timer; returns its delay. */
+  const fire = () => {
+    assert.equal(timers.size, 1, "exactly one timer pending");
+    const [id, t] = [...timers][0];
+    timers.delete(id);
+    t.fn();
+    return t.ms;
+  };
+  return { deps, calls, timers, fire };
+}
+
+Deno.test("a start-up step collects garbage, then trims malloc, then releases file pages", () => {
+  const f = fakeDeps();
+  const r = settleStep(f.deps, true);
+  assert.deepEqual(f.calls, ["gc", "trim", "release"]);
+  assert.deepEqual(r, {
+    startup: true,
+    releasedBytes: 4096,
+    mappings: 3,
+    failed: 0,
+    collected: true,
+    trimmed: true,
+  });
+});
+
+Deno.test("a refresh step only releases file pages", () => {
+  const f = fakeDeps();
+  const r = settleStep(f.deps, false);
+  assert.deepEqual(f.calls, ["release"]);
+  assert.equal(r.startup, false);
+  assert.equal(r.collected, false);
+  assert.equal(r.trimmed, false);
+});
+
+Deno.test("without gc, glibc or /proc a step reports nothing done", () => {
+  const f = fakeDeps({ gc: false, trim: false, release: false });
+  const r = settleStep(f.deps, true);
+  assert.deepEqual(f.calls, ["trim", "release"]);
+  assert.deepEqual(r, {
+    startup: true,
+    releasedBytes: 0,
+    mappings: 0,
+    failed: 0,
+    collected: false,
+    trimmed: false,
+  });
+});
+
+Deno.test("settleAfterStart runs at once, then at each moment, then every refresh period", () => {
+  const f = fakeDeps();
+  const reports: boolean[] = [];
+  const stop = settleAfterStart((s) => reports.push(s.startup), f.deps, [0, 2_000, 10_000], 600_000);
+  assert.deepEqual(reports, [true], "the first step runs synchronously");
+  assert.equal(f.fire(), 2_000);
+  assert.equal(f.fire(), 8_000, "delays are between consecutive moments");
+  assert.deepEqual(reports, [true, true, true]);
+  assert.equal(f.fire(), 600_000);
+  assert.equal(f.fire(), 600_000);
+  assert.deepEqual(reports, [true, true, true, false, false], "refreshes release file pages only");
+  stop();
+  assert.equal(f.timers.size, 0, "stop cancels the pending timer");
+});
+
+Deno.test("stop before the first timer leaves nothing scheduled and nothing runs later", () => {
+  const f = fakeDeps();
+  let n = 0;
+  const stop = settleAfterStart(() => n++, f.deps, [1_000], 5_000);
+  assert.equal(n, 0, "no step at 0 ms");
+  assert.equal(f.timers.size, 1);
+  const [[, t]] = [...f.timers];
+  stop();
+  assert.equal(f.timers.size, 0);
+  t.fn(); // a timer that fired anyway after stop()
+  assert.equal(n, 0);
+});
