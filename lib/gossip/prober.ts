@@ -18,7 +18,7 @@ import type { MemberRecord } from "../types.ts";
 import { shuffle } from "../transport/mod.ts";
 import type { GossipMsg } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
-import { ProbeTracker } from "./probe.ts";
+import { type ProbeResult, ProbeTracker } from "./probe.ts";
 import { LagStats } from "./members.ts";
 import { slotTarget } from "./probe_schedule.ts";
 
@@ -195,14 +195,23 @@ export class Prober {
     }
     // a second direct try on the same sequence number (memberlist uses a TCP fallback here)
     core.send(target, [{ type: "ping", seqno: indirect.seq, node: target.uuid, from: selfUuid }]);
-    const r = await indirect.result;
+    // and is anything listening on its port at all? A refused connection (the host answers, the
+    // agent's port is closed: a crashed or killed agent) is as good as the rest of the interval
+    // without an ack, and comes within a round trip instead. A live agent always listens there
+    // (push-pull needs it), and the suspicion still has to run Lifeguard's full timeout.
+    const gone = core.deps.transport.refused(target, Math.max(1, deadline - clock.now()))
+      .then((refused): Promise<ProbeResult | "refused"> | "refused" => refused ? "refused" : indirect.result);
+    const r = await Promise.race([indirect.result, gone]);
     if (!core.running) return;
-    if (r.acked) {
+    if (r === "refused") {
+      counters.inc("gossip_probes_refused_total");
+    } else if (r.acked) {
       counters.inc("gossip_probes_indirect_ok_total");
       return;
+    } else {
+      // no ack at all: if relays did not even nack, the problem may be us (Lifeguard)
+      core.awareness.apply(peers.length ? peers.length - r.nacks : 1);
     }
-    // no ack at all: if relays did not even nack, the problem may be us (Lifeguard)
-    core.awareness.apply(peers.length ? peers.length - r.nacks : 1);
     counters.inc("gossip_probes_failed_total");
     const now = core.members.get(target.uuid);
     if (!now || (now.state !== "alive" && now.state !== "suspect")) return;

@@ -99,3 +99,35 @@ Deno.test("sim: a node killed right after a join storm is suspected within 3 pro
   }
   console.log(`first suspicion after the kill (virtual ms): ${firsts.join(" ")}`);
 });
+
+Deno.test("sim: a probe fails as soon as the target's port refuses; without that evidence it waits for the relays", async () => {
+  for (const seed of [4, 5, 6]) {
+    for (const how of ["killed", "cut off"] as const) {
+      const c = await stormCluster(seed);
+      const probes = c.traceProbes();
+      const victim = c.nodes[19];
+      const cutAt = c.clock.now();
+      if (how === "killed") c.kill(victim);
+      else c.net.partition([[victim.addr]]); // silent on every port: no refusal either
+      await c.runUntil(
+        () => c.nodes.some((n) => n !== victim && c.stateOf(n, victim.self.uuid) === "suspect"),
+        10_000,
+        5,
+      );
+      const first = probes.find((p) => p.target === victim.self.uuid && p.at >= cutAt)!;
+      const suspected = Math.min(
+        ...c.nodes.filter((n) => n.index === first.by).flatMap((n) =>
+          n.changes.filter((e) => e.uuid === victim.self.uuid && e.kind === "suspect").map((e) => e.at)
+        ),
+      );
+      const took = suspected - first.at;
+      if (how === "killed") {
+        // the direct ping's timeout, then one round trip of the refused connection
+        assert.ok(took <= c.config.probe_timeout + 20, `seed ${seed}: suspected ${took} ms into the probe`);
+      } else {
+        assert.ok(took >= c.config.probe_interval, `seed ${seed}: suspected ${took} ms into the probe`);
+      }
+      await c.stopAll();
+    }
+  }
+});
