@@ -103,9 +103,12 @@ export class Prober {
     });
   }
 
-  /** The membership changed: the ring is rebuilt at the next probe, and a prober waiting alone starts again. */
-  wake(): void {
-    this.#ring = null;
+  /**
+   * The membership changed: a prober waiting alone starts again; `ringChanged` (a member joined,
+   * died, left or was reaped) rebuilds the ring at the next probe.
+   */
+  wake(ringChanged = true): void {
+    if (ringChanged) this.#ring = null;
     this.#wake?.();
   }
 
