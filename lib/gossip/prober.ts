@@ -9,10 +9,13 @@
  * one `1 + s mod (n - 1)` places after it (`slotTarget`). That is SWIM's round robin (every
  * member probed by us once every n - 1 intervals) with the rounds of all members interleaved:
  * the same shift for all in a slot, so every member is probed by exactly one peer in every
- * interval. memberlist's independent shuffles probe a member ~once an interval on average but
- * in clumps: a dead one waited ~1 s on average for its first probe and, one time in ten, over
- * 3 s (docs/benchmarks.md, "Failure detection"). Each member probes at its own random phase
- * within the interval, so the probes of one member are spread, not simultaneous.
+ * interval. memberlist's independent shuffles probe a member about once an interval on average
+ * but in clumps (simulated: a gap of 2.8 s or more between two probes of a member one time in
+ * ten; docs/benchmarks.md, "failure detection at 20 agents"). Each member probes at its own
+ * random phase within the interval, so the probes of one member are spread, not simultaneous.
+ *
+ * A probe fails at the end of the interval without an ack, or as soon as a TCP connection to the
+ * target's port is refused after the direct timeout (nothing listens there: the agent is gone).
  */
 import type { MemberRecord } from "../types.ts";
 import { shuffle } from "../transport/mod.ts";
