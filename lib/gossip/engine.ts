@@ -79,7 +79,7 @@ export class GossipEngine implements EngineCore {
         changed: (kind, rec) => {
           if (kind === "suspect") this.prober.prioritize(rec.uuid);
           this.#rounds.poke(); // a new peer may be a target for what is queued
-          this.prober.wake(); // and someone to probe
+          this.prober.wake(kind !== "updated" && kind !== "suspect"); // and someone to probe
           deps.counters.inc("gossip_member_changes_total", { kind });
           deps.onChange?.(kind, rec);
         },

@@ -1,15 +1,29 @@
 /**
- * SWIM failure detection with Lifeguard: each probe interval, ping the next node of a shuffled
- * round-robin list; without an ack, ask k random peers to ping it by uuid (they answer ack or
- * nack); without any ack, suspect it. Our awareness score stretches the timeouts when the
- * missing answers point at us rather than at the target.
+ * SWIM failure detection with Lifeguard: each probe interval, ping one member; without an ack,
+ * ask k random peers to ping it by uuid (they answer ack or nack); without any ack, suspect it.
+ * Our awareness score stretches the timeouts when the missing answers point at us rather than at
+ * the target.
+ *
+ * Who probes whom: the members (alive and suspect, ourselves included) sorted by uuid form a
+ * ring; in probe slot `s` (the probe interval's count since the epoch) each member probes the
+ * one `1 + s mod (n - 1)` places after it (`slotTarget`). That is SWIM's round robin (every
+ * member probed by us once every n - 1 intervals) with the rounds of all members interleaved:
+ * the same shift for all in a slot, so every member is probed by exactly one peer in every
+ * interval. memberlist's independent shuffles probe a member about once an interval on average
+ * but in clumps (simulated: a gap of 2.8 s or more between two probes of a member one time in
+ * ten; docs/benchmarks.md, "failure detection at 20 agents"). Each member probes at its own
+ * random phase within the interval, so the probes of one member are spread, not simultaneous.
+ *
+ * A probe fails at the end of the interval without an ack, or as soon as a TCP connection to the
+ * target's port is refused after the direct timeout (nothing listens there: the agent is gone).
  */
 import type { MemberRecord } from "../types.ts";
 import { shuffle } from "../transport/mod.ts";
 import type { GossipMsg } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
-import { ProbeTracker } from "./probe.ts";
+import { type ProbeResult, ProbeTracker } from "./probe.ts";
 import { LagStats } from "./members.ts";
+import { slotTarget } from "./probe_schedule.ts";
 
 /** Share of the probe timeout after which a relay answers `nack` when the target stayed silent. */
 export const NACK_AT = 0.8;
@@ -23,38 +37,56 @@ export class Prober {
    * while our health score is up (missed acks or nacks), or a slow failing probe.
    */
   readonly stretch = new LagStats();
+  /** When in each probe interval we probe (ms after the interval's start), drawn once. */
+  readonly phase: number;
   #core: EngineCore;
-  #list: string[] = [];
-  /** Suspects to probe before the round-robin continues. */
+  /** Uuids of the alive and suspect members and ours, sorted (null: rebuild at the next probe). */
+  #ring: string[] | null = null;
+  #selfAt = 0;
+  /** Suspects to probe before the schedule continues. */
   #urgent: string[] = [];
-  #index = 0;
 
   constructor(core: EngineCore) {
     this.#core = core;
     this.tracker = new ProbeTracker(core.deps.clock);
+    this.phase = Math.floor(core.deps.random() * Math.max(1, core.deps.config.probe_interval));
+  }
+
+  /** The first instant at or after `t` on our grid (`phase` + a multiple of the interval). */
+  #tickAfter(t: number): number {
+    const every = Math.max(1, this.#core.deps.config.probe_interval);
+    return this.phase + Math.ceil((t - this.phase) / every) * every;
   }
 
   /** Probes until the engine stops; alone (nobody to probe), sleeps until a member shows up. */
   async run(signal: AbortSignal): Promise<void> {
     const { clock, config, log } = this.#core.deps;
+    const every = Math.max(1, config.probe_interval);
+    let tick = this.#tickAfter(clock.now());
     while (this.#core.running) {
-      const started = clock.now();
+      const wait = tick - clock.now();
+      if (wait > 0) {
+        await clock.sleep(wait, signal);
+        if (!this.#core.running) return;
+        this.lag.add(Math.max(0, clock.now() - tick));
+      }
       let probed = true;
       try {
-        probed = await this.probeOnce();
+        probed = await this.probeOnce(Math.floor(tick / every));
       } catch (err) {
         log.warn(`probe failed: ${(err as Error).message}`);
       }
       if (!this.#core.running) return;
       if (!probed) {
         await this.#peerShowsUp(signal);
+        tick = this.#tickAfter(clock.now());
         continue;
       }
       const ended = clock.now();
-      this.stretch.add(Math.max(0, ended - (started + config.probe_interval)));
-      const due = Math.max(ended, started + config.probe_interval);
-      await clock.sleep(due - ended, signal);
-      if (this.#core.running) this.lag.add(Math.max(0, clock.now() - due));
+      this.stretch.add(Math.max(0, ended - (tick + every)));
+      // the next slot of our grid; a stretched probe (health score up) skips the slots it overran
+      tick += every;
+      while (tick + every / 2 < ended) tick += every;
     }
   }
 
@@ -74,8 +106,12 @@ export class Prober {
     });
   }
 
-  /** A member joined, changed or came back: a prober waiting alone starts probing again. */
-  wake(): void {
+  /**
+   * The membership changed: a prober waiting alone starts again; `ringChanged` (a member joined,
+   * died, left or was reaped) rebuilds the ring at the next probe.
+   */
+  wake(ringChanged = true): void {
+    if (ringChanged) this.#ring = null;
     this.#wake?.();
   }
 
@@ -84,31 +120,48 @@ export class Prober {
     if (!this.#urgent.includes(uuid)) this.#urgent.push(uuid);
   }
 
-  #nextTarget(): MemberRecord | null {
+  #buildRing(): string[] {
+    const self = this.#core.members.selfUuid;
+    const ring = this.#core.members.records()
+      .filter((r) => r.uuid === self || r.state === "alive" || r.state === "suspect")
+      .map((r) => r.uuid)
+      .sort();
+    this.#selfAt = ring.indexOf(self);
+    return ring;
+  }
+
+  /** Whom to probe in `slot`: a fresh suspect first, else our target of the ring. */
+  nextTarget(slot: number): MemberRecord | null {
     const members = this.#core.members;
     while (this.#urgent.length) {
       const rec = members.get(this.#urgent.shift()!);
       if (rec && rec.state === "suspect") return rec;
     }
     for (let tries = 0; tries < 2; tries++) {
-      while (this.#index < this.#list.length) {
-        const rec = members.get(this.#list[this.#index++]);
-        if (rec && (rec.state === "alive" || rec.state === "suspect")) return rec;
-      }
-      const others = members.records().filter((r) => r.uuid !== members.selfUuid).map((r) => r.uuid);
-      this.#list = shuffle(this.#core.deps.random, others);
-      this.#index = 0;
+      const ring = this.#ring ??= this.#buildRing();
+      if (ring.length < 2) return null;
+      const rec = members.get(ring[slotTarget(ring.length, this.#selfAt, slot)]);
+      if (rec && (rec.state === "alive" || rec.state === "suspect")) return rec;
+      this.#ring = null; // changed without a notice: rebuild once
     }
     return null;
   }
 
-  /** One SWIM probe with Lifeguard's awareness updates; false when there was nobody to probe. */
-  async probeOnce(): Promise<boolean> {
+  /** One probe in `slot` (default: the current interval); false when there was nobody to probe. */
+  async probeOnce(slot?: number): Promise<boolean> {
+    const core = this.#core;
+    const { clock, config } = core.deps;
+    if (core.members.leaving) return true;
+    const target = this.nextTarget(slot ?? Math.floor(clock.now() / Math.max(1, config.probe_interval)));
+    if (!target) return false;
+    await this.probe(target);
+    return true;
+  }
+
+  /** One SWIM probe of `target` with Lifeguard's awareness updates (suspects it when nothing answers). */
+  async probe(target: MemberRecord): Promise<void> {
     const core = this.#core;
     const { clock, config, counters, random, log } = core.deps;
-    if (core.members.leaving) return true;
-    const target = this.#nextTarget();
-    if (!target) return false;
     const selfUuid = core.members.selfUuid;
     const interval = core.awareness.scale(config.probe_interval);
     const deadline = clock.now() + interval;
@@ -124,9 +177,9 @@ export class Prober {
     core.send(target, ping);
     if ((await direct.result).acked) {
       core.awareness.apply(-1);
-      return true;
+      return;
     }
-    if (!core.running) return true;
+    if (!core.running) return;
     // indirect: k random alive peers ping the target by uuid for us
     const peers = shuffle(
       random,
@@ -148,17 +201,26 @@ export class Prober {
     }
     // a second direct try on the same sequence number (memberlist uses a TCP fallback here)
     core.send(target, [{ type: "ping", seqno: indirect.seq, node: target.uuid, from: selfUuid }]);
-    const r = await indirect.result;
-    if (!core.running) return true;
-    if (r.acked) {
+    // and is anything listening on its port at all? A refused connection (the host answers, the
+    // agent's port is closed: a crashed or killed agent) is as good as the rest of the interval
+    // without an ack, and comes within a round trip instead. A live agent always listens there
+    // (push-pull needs it), and the suspicion still has to run Lifeguard's full timeout.
+    const gone = core.deps.transport.refused(target, Math.max(1, deadline - clock.now()))
+      .then((refused): Promise<ProbeResult | "refused"> | "refused" => refused ? "refused" : indirect.result);
+    const r = await Promise.race([indirect.result, gone]);
+    if (!core.running) return;
+    if (r === "refused") {
+      counters.inc("gossip_probes_refused_total");
+    } else if (r.acked) {
       counters.inc("gossip_probes_indirect_ok_total");
-      return true;
+      return;
+    } else {
+      // no ack at all: if relays did not even nack, the problem may be us (Lifeguard)
+      core.awareness.apply(peers.length ? peers.length - r.nacks : 1);
     }
-    // no ack at all: if relays did not even nack, the problem may be us (Lifeguard)
-    core.awareness.apply(peers.length ? peers.length - r.nacks : 1);
     counters.inc("gossip_probes_failed_total");
     const now = core.members.get(target.uuid);
-    if (!now || (now.state !== "alive" && now.state !== "suspect")) return true;
+    if (!now || (now.state !== "alive" && now.state !== "suspect")) return;
     log.debug(`${target.name} did not answer a probe; suspecting it`);
     core.members.handleSuspect({
       type: "suspect",
@@ -166,7 +228,7 @@ export class Prober {
       incarnation: now.incarnation,
       from: selfUuid,
     });
-    return true;
+    return;
   }
 
   /**

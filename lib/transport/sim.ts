@@ -232,6 +232,20 @@ export class SimNetwork {
     }, this.#delay(p));
   }
 
+  /** @internal connection attempt from a transport: refused when nobody is attached at `to`. */
+  _refused(from: SimTransport, to: PeerAddr, timeoutMs: number): Promise<boolean> {
+    const src = { ...from.local };
+    const p = this.#profile(src, to);
+    const rtt = 2 * this.#delay(p);
+    return new Promise((resolve) => {
+      // cut off: no answer at all, the caller gives up (no evidence)
+      if (!this.isReachable(src, to) || rtt > timeoutMs) {
+        return from.clock.setTimeout(() => resolve(false), timeoutMs);
+      }
+      from.clock.setTimeout(() => resolve(!this.#nodes.has(peerKey(to))), rtt);
+    });
+  }
+
   /** @internal stream request from a transport. */
   _request(from: SimTransport, to: PeerAddr, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     this.stats.requests++;
@@ -304,6 +318,10 @@ export class SimTransport implements Transport {
   sendPacket(to: PeerAddr, data: Uint8Array): void {
     if (!this.#running) return;
     this.#net._send(this, to, data);
+  }
+  refused(to: PeerAddr, timeoutMs: number): Promise<boolean> {
+    if (!this.#running) return Promise.resolve(false);
+    return this.#net._refused(this, to, timeoutMs);
   }
   request(to: PeerAddr, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
     if (!this.#running) return Promise.reject(new TransportError(to, "transport closed"));

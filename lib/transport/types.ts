@@ -33,6 +33,12 @@ export interface Transport {
   onPacket(handler: PacketHandler): void;
   /** Reliable request/response to a peer; rejects with TransportError. */
   request(to: PeerAddr, data: Uint8Array, timeoutMs: number): Promise<Uint8Array>;
+  /**
+   * True when the peer's stream port actively refused a connection within `timeoutMs` (nothing
+   * listens there: the process is gone); false when it accepted, or on a timeout or any other
+   * error (no evidence). Sends nothing: the connection, if any, is closed at once.
+   */
+  refused(to: PeerAddr, timeoutMs: number): Promise<boolean>;
   /** Installs the stream request handler. */
   onRequest(handler: RequestHandler): void;
   /** Starts receiving. */

@@ -129,6 +129,26 @@ export class UdpTransport implements Transport {
     return body;
   }
 
+  /** A TCP connect to the peer's API port (the one push-pull uses); ConnectionRefused = nothing listens. */
+  async refused(to: PeerAddr, timeoutMs: number): Promise<boolean> {
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs));
+    const connect = Deno.connect({ hostname: to.addr, port: to.port, transport: "tcp" });
+    try {
+      const conn = await Promise.race([connect, timeout]);
+      if (conn === "timeout") {
+        connect.then((c) => c.close(), () => {});
+        return false;
+      }
+      conn.close();
+      return false;
+    } catch (err) {
+      return err instanceof Deno.errors.ConnectionRefused;
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
   async close(): Promise<void> {
     this.#closed = true;
     try {

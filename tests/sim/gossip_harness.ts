@@ -161,6 +161,23 @@ export class SimCluster {
     return pred() ? this.clock.now() - start : -1;
   }
 
+  /**
+   * Records every probe from now on: when, by which node, of which member (the scheduled and the
+   * urgent ones, not the relays' pings).
+   */
+  traceProbes(): Array<{ at: number; by: number; target: string }> {
+    const out: Array<{ at: number; by: number; target: string }> = [];
+    for (const n of this.nodes) {
+      const prober = n.engine.prober;
+      const probe = prober.probe.bind(prober);
+      prober.probe = (target) => {
+        out.push({ at: this.clock.now(), by: n.index, target: target.uuid });
+        return probe(target);
+      };
+    }
+    return out;
+  }
+
   async stopAll(): Promise<void> {
     for (const n of this.nodes) await n.engine.stop();
   }

@@ -89,3 +89,19 @@ Deno.test("sim: request/response round trip and refused connections", async () =
   await clock.advance(20);
   await assert.rejects(q, /refused/);
 });
+
+Deno.test("sim: refused() is true only for an address nobody is attached at, never across a partition", async () => {
+  const { clock, net, a } = setup(1, { delayMs: 5, jitterMs: 0 });
+  const C = { addr: "10.0.0.3", port: 1 };
+  const ask = async (to: typeof A) => {
+    const p = a.transport.refused(to, 100);
+    await clock.advance(100);
+    return await p;
+  };
+  assert.equal(await ask(B), false, "B listens");
+  assert.equal(await ask(C), true, "nobody at C");
+  net.kill(B);
+  assert.equal(await ask(B), true, "B was killed");
+  net.partition([[A], [C]]);
+  assert.equal(await ask(C), false, "no answer across a partition is no evidence");
+});

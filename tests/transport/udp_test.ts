@@ -88,3 +88,19 @@ Deno.test("a taken UDP port is reported with the address", async () => {
   await assert.rejects(b.start(), new RegExp(`udp 127\\.0\\.0\\.1:${a.local.port}: address already in use`));
   await a.close();
 });
+
+Deno.test("udp transport: refused() is true for a closed TCP port, false for a listening one", async () => {
+  const { a } = pair();
+  await a.start();
+  const listener = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const open = (listener.addr as Deno.NetAddr).port;
+  const accepted = (async () => {
+    for await (const c of listener) c.close();
+  })();
+  assert.equal(await a.refused({ addr: "127.0.0.1", port: open }, 2000), false);
+  listener.close();
+  await accepted.catch(() => {});
+  // the port just closed: nothing listens there any more
+  assert.equal(await a.refused({ addr: "127.0.0.1", port: open }, 2000), true);
+  await a.close();
+});
