@@ -209,7 +209,9 @@ export const agentCommands: CommandGroup = {
           (r.startup ? agent.log.info : agent.log.debug).call(
             agent.log,
             `released ${Math.round(r.releasedBytes / 1048576)} MB of file pages ` +
-              `(${r.mappings} mappings${r.failed ? `, ${r.failed} refused` : ""}, +${afterMs} ms` +
+              `(${r.mappings} mappings${
+                r.failed ? `, ${r.failed} refused: ${r.errors.join("; ")}` : ""
+              }, +${afterMs} ms` +
               `${r.collected ? ", heap collected" : ""}${r.trimmed ? ", malloc trimmed" : ""})`,
           );
         });

@@ -79,30 +79,56 @@ export function lastingFile(exe: string): (path: string) => boolean {
 
 const MADV_DONTNEED = 4;
 
+/** What releaseFilePages() did. */
+export interface ReleaseResult {
+  /** Mappings whose pages were dropped. */
+  mappings: number;
+  /** Resident bytes those mappings held. */
+  bytes: number;
+  /** Mappings madvise refused (left as they were). */
+  failed: number;
+  /** The first few refusals: errno, range and file, for the log. */
+  errors: string[];
+}
+
+type Libc = {
+  madvise: { parameters: ["pointer", "usize", "i32"]; result: "i32" };
+  __errno_location: { parameters: []; result: "pointer" };
+};
+
 /**
  * Drops the resident pages of every releasable mapping of the deno executable and the shared
  * libraries of this process. Returns how many
  * mappings and how many resident bytes they held, how many madvise refused (left as they were),
  * or null where it cannot (not Linux, no glibc, no FFI permission): then nothing changed.
  */
-export function releaseFilePages(): { mappings: number; bytes: number; failed: number } | null {
+export function releaseFilePages(): ReleaseResult | null {
   if (Deno.build.os !== "linux") return null;
-  let lib: Deno.DynamicLibrary<{ madvise: { parameters: ["pointer", "usize", "i32"]; result: "i32" } }>;
+  let lib: Deno.DynamicLibrary<Libc>;
   let maps: Mapping[];
   try {
     const lasting = lastingFile(Deno.realPathSync(Deno.execPath()));
     maps = parseSmaps(Deno.readTextFileSync("/proc/self/smaps")).filter((m) => releasable(m, lasting));
-    lib = Deno.dlopen("libc.so.6", { madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" } });
+    lib = Deno.dlopen("libc.so.6", {
+      madvise: { parameters: ["pointer", "usize", "i32"], result: "i32" },
+      __errno_location: { parameters: [], result: "pointer" },
+    });
   } catch {
     return null;
   }
   let mappings = 0;
   let bytes = 0;
   let failed = 0;
+  const errors: string[] = [];
   try {
     for (const m of maps) {
       if (lib.symbols.madvise(Deno.UnsafePointer.create(m.start), m.end - m.start, MADV_DONTNEED) !== 0) {
         failed++;
+        const at = lib.symbols.__errno_location();
+        const errno = at ? new Deno.UnsafePointerView(at).getInt32() : -1;
+        if (errors.length < 5) {
+          errors.push(`errno ${errno} ${m.start.toString(16)}-${m.end.toString(16)} ${m.path}`);
+        }
         continue;
       }
       mappings++;
@@ -111,5 +137,5 @@ export function releaseFilePages(): { mappings: number; bytes: number; failed: n
   } finally {
     lib.close();
   }
-  return { mappings, bytes, failed };
+  return { mappings, bytes, failed, errors };
 }

@@ -34,13 +34,15 @@ export interface SettleStep {
   releasedBytes: number;
   mappings: number;
   failed: number;
+  /** The first refusals (errno, range, file). */
+  errors: string[];
   collected: boolean;
   trimmed: boolean;
 }
 
 /** The effects, injectable for tests. */
 export interface SettleDeps {
-  release: () => { mappings: number; bytes: number; failed: number } | null;
+  release: () => { mappings: number; bytes: number; failed: number; errors?: string[] } | null;
   gc: (() => void) | undefined;
   trim: () => boolean;
   setTimer: (fn: () => void, ms: number) => number;
@@ -86,6 +88,7 @@ export function settleStep(deps: SettleDeps, full: boolean): SettleStep {
     releasedBytes: r?.bytes ?? 0,
     mappings: r?.mappings ?? 0,
     failed: r?.failed ?? 0,
+    errors: r?.errors ?? [],
     collected,
     trimmed,
   };

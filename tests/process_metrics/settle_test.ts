@@ -42,6 +42,7 @@ Deno.test("a start-up step collects garbage, then trims malloc, then releases fi
     releasedBytes: 4096,
     mappings: 3,
     failed: 0,
+    errors: [],
     collected: true,
     trimmed: true,
   });
@@ -65,6 +66,7 @@ Deno.test("without gc, glibc or /proc a step reports nothing done", () => {
     releasedBytes: 0,
     mappings: 0,
     failed: 0,
+    errors: [],
     collected: false,
     trimmed: false,
   });
