@@ -186,6 +186,12 @@ export class NagiosRunner {
   generation = 0;
   /** Runs started (the run marker's sequence). */
   #runs = 0;
+  /**
+   * Tells this runner's markers from another runner's in the same process (a config reload's, or
+   * the test runner's modules side by side), whose sequences also start at 1: the reaper kills
+   * every process carrying a marker, so two runners must never hand out the same one.
+   */
+  readonly #id = crypto.getRandomValues(new Uint32Array(1))[0].toString(36);
 
   /**
    * `idleMs`: the Worker (an isolate, ~10 MB) stops after this long without a run and starts again
@@ -250,7 +256,7 @@ export class NagiosRunner {
     this.#inFlight++;
     clearTimeout(this.#idleTimer);
     try {
-      const marker = `${Deno.pid}.${++this.#runs}`;
+      const marker = `${Deno.pid}.${this.#id}.${++this.#runs}`;
       const params: PluginRunParams = { argv, timeoutMs, maxOutput, marker, ...as };
       const r = await w.call<PluginRun>("run", params, timeoutMs + 5000);
       return { ...r, generation };

@@ -100,7 +100,7 @@ function alive(pid: number): boolean {
 
 /**
  * Kills processes left by plugin runs of an agent that no longer exists (it was killed with -9
- * while they ran): their `KUNAI_RUN=<agent pid>.<n>` names a dead pid. Run once at start. A marker
+ * while they ran): their `KUNAI_RUN=<agent pid>.<runner>.<n>` names a dead pid. Run once at start. A marker
  * whose agent pid is alive (another agent, or a reused pid) is left alone. Returns how many died.
  */
 export function reapOrphanRuns(): number {

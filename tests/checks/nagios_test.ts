@@ -210,3 +210,25 @@ Deno.test("the plugin runner Worker stops when idle and starts again for the nex
     ctx.cleanup();
   }
 });
+
+Deno.test("two plugin runners of one process never hand out the same run marker (the reaper kills by marker)", async () => {
+  const ctx = makeTestCtx();
+  const runners = [new NagiosRunner(ctx.sandbox), new NagiosRunner(ctx.sandbox)];
+  try {
+    const markers: string[] = [];
+    for (const runner of runners) {
+      runner.allow(["/usr/bin/env"]);
+      const r = await runner.run(["/usr/bin/env"], 5000, 10_000);
+      assert.equal(r.code, 0, String(r.error ?? ""));
+      const m = r.output.match(/^KUNAI_RUN=(\S+)$/m);
+      assert.ok(m, r.output);
+      markers.push(m[1]);
+    }
+    // both runners' first run: the sequence alone (`<pid>.1`) would collide
+    for (const m of markers) assert.match(m, new RegExp(`^${Deno.pid}\\.[0-9a-z]+\\.1$`));
+    assert.notEqual(markers[0], markers[1]);
+  } finally {
+    for (const r of runners) r.stop();
+    ctx.cleanup();
+  }
+});
