@@ -36,19 +36,41 @@ export function tempDir(prefix = "kunai-test-"): { dir: string; cleanup: () => v
   return { dir, cleanup: () => Deno.removeSync(dir, { recursive: true }) };
 }
 
-/** A TCP+UDP port free on 127.0.0.1 right now (ask the kernel, then release). */
+/** The first port of the kernel's ephemeral range (what it hands out for port 0 and outgoing sockets). */
+function ephemeralStart(): number {
+  try {
+    const lo = Number(Deno.readTextFileSync("/proc/sys/net/ipv4/ip_local_port_range").trim().split(/\s+/)[0]);
+    if (Number.isInteger(lo) && lo > 12_000) return lo;
+  } catch { /* not Linux */ }
+  return 32_768;
+}
+
+/** Ports this module handed out already (never twice from one test module). */
+const handedOut = new Set<number>();
+
+/**
+ * A TCP+UDP port free on `hostname` right now, drawn at random BELOW the kernel's ephemeral range:
+ * a port the kernel picked for `port: 0` is one it may pick again, between this check and the
+ * agent's bind, for any outgoing socket of a test running beside (a UDP client, a connection):
+ * the agent's bind then fails with "address already in use". Below the range only another test's
+ * explicit choice can collide, and those are random too.
+ */
 export function freePort(hostname = "127.0.0.1"): number {
-  for (let i = 0; i < 50; i++) {
-    const l = Deno.listen({ hostname, port: 0 });
-    const port = (l.addr as Deno.NetAddr).port;
-    l.close();
+  const top = ephemeralStart();
+  const bottom = 10_000;
+  for (let i = 0; i < 200; i++) {
+    const port = bottom + Math.floor(Math.random() * (top - bottom));
+    if (handedOut.has(port)) continue;
     try {
-      const u = Deno.listenDatagram({ hostname, port, transport: "udp" });
-      u.close();
-      return port;
-    } catch { /* UDP taken: try another */ }
+      Deno.listen({ hostname, port }).close();
+      Deno.listenDatagram({ hostname, port, transport: "udp" }).close();
+    } catch {
+      continue; // taken (TCP or UDP): draw another
+    }
+    handedOut.add(port);
+    return port;
   }
-  throw new Error("no free port found");
+  throw new Error(`no free port found on ${hostname} in ${bottom}-${top - 1}`);
 }
 
 export interface TestCtxOptions {
