@@ -97,12 +97,7 @@ export class MallocTrim {
     if (!last || cpuMs - last.cpu > QUIET_CPU * (now - last.at)) return false;
     const free = this.freeBytes();
     if (free === null || !this.policy.due(free)) return false;
-    const rss = Deno.memoryUsage().rss;
-    this.#libc!.symbols.malloc_trim(0n);
-    this.trims++;
-    this.released += Math.max(0, rss - Deno.memoryUsage().rss);
-    this.policy.trimmed(this.freeBytes() ?? 0);
-    return true;
+    return this.trimNow();
   }
 
   /**
