@@ -57,6 +57,9 @@ const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 interface Entry {
   route: FastRoute;
   exact: boolean;
+  /** The route's request counter per status, and its latency histogram (made on first use). */
+  byStatus: Map<number, (n?: number) => void>;
+  duration: ((seconds: number) => void) | null;
 }
 
 /** The fast routes of these tables, checked against every declared route, with the app's policy. */
@@ -77,12 +80,14 @@ export function fastDispatcher(
       throw new Error(`fast route ${doc.method} ${doc.path} would shadow ${other.method} ${other.path}`);
     }
     const list = byMethod.get(doc.method) ?? [];
-    list.push({ route, exact });
+    list.push({ route, exact, byStatus: new Map(), duration: null });
     byMethod.set(doc.method, list);
   }
   const sockets = new Map(routers.flatMap((r) => r.socketRoutes).map((s) => [s.doc.path, s]));
   if (!byMethod.size && !sockets.size) return null;
   const writes = writePolicy(opts.token, opts.openWrites);
+  // the same series the app counts, resolved once (on first use): these run on every request
+  let requestsTcp: ((n?: number) => void) | null = null;
   const isToken = tokenMatcher(opts.token);
   let date = "", dateAt = 0;
   const httpDate = () => {
@@ -200,10 +205,16 @@ export function fastDispatcher(
     });
     if (!pending) return null;
     const route = entry.route.doc.path;
-    opts.counters.inc("http_requests_total", { transport: "tcp" });
+    (requestsTcp ??= opts.counters.counter("http_requests_total", { transport: "tcp" }))();
     const done = (a: FastAnswer) => {
-      opts.counters.inc("http_route_requests_total", { method, route, code: String(a.status) });
-      opts.counters.observe("http_request_duration_seconds", (performance.now() - t0) / 1000, { route });
+      let count = entry.byStatus.get(a.status);
+      if (!count) {
+        count = opts.counters.counter("http_route_requests_total", { method, route, code: String(a.status) });
+        entry.byStatus.set(a.status, count);
+      }
+      count();
+      entry.duration ??= opts.counters.histogram("http_request_duration_seconds", { route });
+      entry.duration((performance.now() - t0) / 1000);
       return answer(access, a);
     };
     return pending.then(done, (err: Error) => {
