@@ -45,6 +45,8 @@ export interface TcpFrontOptions {
 /** Longest request head kept while looking for its end; larger heads are refused. */
 const MAX_HEAD_BYTES = 64 * 1024;
 const CHUNK = 64 * 1024;
+/** Answer bytes a socket spoken here may queue for a client before the front stops reading it. */
+const WS_BACKLOG = 8 * 1024 * 1024;
 /** One character per byte, so string offsets are byte offsets. */
 const LATIN1 = new TextDecoder("latin1");
 
@@ -215,6 +217,10 @@ export class TcpFront {
     const buf = new Uint8Array(CHUNK);
     try {
       while (!c.closed) {
+        // a peer that does not read its answers is not read either: answers queue up to a bound
+        while (c.ws && from === c.client && c.ws.backlog > WS_BACKLOG && !c.ws.ended && !c.closed) {
+          await c.ws.drained();
+        }
         const n = await from.read(buf);
         if (n === null) break;
         const chunk = buf.subarray(0, n);

@@ -43,7 +43,9 @@ export class WsFrontConn implements FastSocketPeer {
   #parts: Uint8Array[] = [];
   #partsLen = 0;
   #out: Uint8Array[] = [];
+  #outBytes = 0;
   #writing = false;
+  #drained: Array<() => void> = [];
   #ended = false;
   readonly #onMessage: (msg: Uint8Array) => void;
 
@@ -61,6 +63,17 @@ export class WsFrontConn implements FastSocketPeer {
 
   get ended(): boolean {
     return this.#ended;
+  }
+
+  /** Answer bytes queued but not yet written to the client. */
+  get backlog(): number {
+    return this.#outBytes;
+  }
+
+  /** Resolves once the queued answers are written (or the connection ended). */
+  drained(): Promise<void> {
+    if (!this.#outBytes || this.#ended) return Promise.resolve();
+    return new Promise((resolve) => this.#drained.push(resolve));
   }
 
   /** Queues one binary message; messages queued in one event-loop turn leave in one write. */
@@ -176,6 +189,7 @@ export class WsFrontConn implements FastSocketPeer {
   #queue(head: Uint8Array, payload: Uint8Array): void {
     if (this.#ended) return;
     this.#out.push(head, payload);
+    this.#outBytes += head.length + payload.length;
     if (!this.#writing) void this.#flush();
   }
 
@@ -184,12 +198,18 @@ export class WsFrontConn implements FastSocketPeer {
     // the rest of this turn's answers join: one write for all of them
     await Promise.resolve();
     try {
-      while (this.#out.length) await this.write(concat(this.#out.splice(0)));
+      while (this.#out.length) {
+        const buf = concat(this.#out.splice(0));
+        await this.write(buf);
+        this.#outBytes -= buf.length;
+      }
     } catch {
       this.#out = [];
       this.#ended = true; // the connection is gone: the front drops it
     } finally {
       this.#writing = false;
+      if (!this.#out.length) this.#outBytes = 0;
+      for (const resolve of this.#drained.splice(0)) resolve();
     }
     if (this.#ended) this.end();
   }
