@@ -4,8 +4,7 @@
  */
 import { RealClock } from "../../lib/clock/mod.ts";
 import type { EventBus } from "../../lib/bus.ts";
-import { buildApp, fastDispatcher, HttpServer } from "../../lib/http/mod.ts";
-import { isUpgrade } from "../../lib/http/fast.ts";
+import { buildApp, fastDispatcher, HttpServer, isUpgrade } from "../../lib/http/mod.ts";
 import {
   createKv,
   type KvDeps,
