@@ -11,11 +11,28 @@
  * `Upgrade` header, `Connection` other than keep-alive, a repeated header, no token where a write needs one (the app
  * answers 401/403), or a request the route's handler declines (e.g. a query it does not handle).
  */
-import type { Access, FastAnswer, FastRoute, RouteTable } from "../routing/mod.ts";
+import type { Access, FastAnswer, FastRoute, FastSocketRoute, RouteTable } from "../routing/mod.ts";
+import type { PeerEnvelope } from "../transport/mod.ts";
 import { errorAnswer, type PolicyOptions, tokenMatcher, writePolicy } from "./mod.ts";
+import { acceptKey } from "./ws_front.ts";
 
-/** Answers one complete request (its bytes) or returns null: the front then forwards it to the app. */
-export type FastDispatch = (request: Uint8Array) => Promise<Uint8Array> | null;
+/** A WebSocket upgrade of a socket route, accepted: the front writes `answer`, then speaks `route`. */
+export interface FastUpgrade {
+  answer: Promise<Uint8Array>;
+  route: FastSocketRoute;
+  envelope: PeerEnvelope | undefined;
+}
+
+/**
+ * Answers one complete request (its bytes), accepts the upgrade of a socket route, or returns null:
+ * the front then forwards it to the app.
+ */
+export type FastDispatch = (request: Uint8Array) => Promise<Uint8Array> | FastUpgrade | null;
+
+/** True when a dispatch result is an accepted upgrade. */
+export function isUpgrade(r: Promise<Uint8Array> | FastUpgrade): r is FastUpgrade {
+  return "route" in r;
+}
 
 const LATIN1 = new TextDecoder("latin1");
 const encoder = new TextEncoder();
@@ -40,12 +57,15 @@ const TOKEN_RE = /^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/;
 interface Entry {
   route: FastRoute;
   exact: boolean;
+  /** The route's request counter per status, and its latency histogram (made on first use). */
+  byStatus: Map<number, (n?: number) => void>;
+  duration: ((seconds: number) => void) | null;
 }
 
 /** The fast routes of these tables, checked against every declared route, with the app's policy. */
 export function fastDispatcher(
   routers: RouteTable[],
-  opts: Pick<PolicyOptions, "token" | "openWrites" | "maxBody" | "log" | "counters">,
+  opts: Pick<PolicyOptions, "token" | "openWrites" | "maxBody" | "log" | "counters" | "peerEnvelope">,
 ): FastDispatch | null {
   const byMethod = new Map<string, Entry[]>();
   const docs = routers.flatMap((r) => r.routes);
@@ -60,11 +80,14 @@ export function fastDispatcher(
       throw new Error(`fast route ${doc.method} ${doc.path} would shadow ${other.method} ${other.path}`);
     }
     const list = byMethod.get(doc.method) ?? [];
-    list.push({ route, exact });
+    list.push({ route, exact, byStatus: new Map(), duration: null });
     byMethod.set(doc.method, list);
   }
-  if (!byMethod.size) return null;
+  const sockets = new Map(routers.flatMap((r) => r.socketRoutes).map((s) => [s.doc.path, s]));
+  if (!byMethod.size && !sockets.size) return null;
   const writes = writePolicy(opts.token, opts.openWrites);
+  // the same series the app counts, resolved once (on first use): these run on every request
+  let requestsTcp: ((n?: number) => void) | null = null;
   const isToken = tokenMatcher(opts.token);
   let date = "", dateAt = 0;
   const httpDate = () => {
@@ -90,6 +113,43 @@ export function fastDispatcher(
     return out;
   };
 
+  /** A plain WebSocket upgrade of a socket route (anything unusual: null, the app serves it). */
+  const upgrade = (route: FastSocketRoute, lines: string[], whole: boolean): FastUpgrade | null => {
+    if (!whole) return null; // bytes after the head: for the app
+    const headers: Record<string, string> = {};
+    for (let i = 1; i < lines.length; i++) {
+      const colon = lines[i].indexOf(":");
+      if (colon <= 0) return null;
+      const name = lines[i].slice(0, colon).toLowerCase();
+      if (!TOKEN_RE.test(name) || name in headers) return null;
+      headers[name] = lines[i].slice(colon + 1).trim();
+    }
+    const key = headers["sec-websocket-key"];
+    const len = headers["content-length"];
+    if (
+      headers["upgrade"]?.toLowerCase() !== "websocket" ||
+      !/(^|,)\s*upgrade\s*(,|$)/i.test(headers["connection"] ?? "") ||
+      headers["sec-websocket-version"] !== "13" || !key || !/^[A-Za-z0-9+/]{22}==$/.test(key) ||
+      "origin" in headers || "transfer-encoding" in headers || (len !== undefined && len !== "0")
+    ) {
+      return null;
+    }
+    const t0 = performance.now();
+    const path = route.doc.path;
+    opts.counters.inc("http_requests_total", { transport: "tcp" });
+    opts.counters.inc("http_route_requests_total", { method: "GET", route: path, code: "101" });
+    const answer = acceptKey(key).then((accept) => {
+      opts.counters.observe("http_request_duration_seconds", (performance.now() - t0) / 1000, {
+        route: path,
+      });
+      return encoder.encode(
+        `HTTP/1.1 101 Switching Protocols\r\nupgrade: websocket\r\nconnection: Upgrade\r\n` +
+          `sec-websocket-accept: ${accept}\r\ndate: ${httpDate()}\r\n\r\n`,
+      );
+    });
+    return { answer, route, envelope: opts.peerEnvelope };
+  };
+
   return (bytes) => {
     const end = indexOfHeadEnd(bytes);
     if (end < 0) return null;
@@ -99,6 +159,8 @@ export function fastDispatcher(
     if (version !== "HTTP/1.1" || extra !== undefined || !target?.startsWith("/") || !TOKEN_RE.test(method)) {
       return null;
     }
+    const socket = method === "GET" ? sockets.get(target) : undefined;
+    if (socket) return upgrade(socket, lines, end + 4 === bytes.length);
     const entries = byMethod.get(method);
     if (!entries) return null;
     const headers: Record<string, string> = {};
@@ -143,10 +205,16 @@ export function fastDispatcher(
     });
     if (!pending) return null;
     const route = entry.route.doc.path;
-    opts.counters.inc("http_requests_total", { transport: "tcp" });
+    (requestsTcp ??= opts.counters.counter("http_requests_total", { transport: "tcp" }))();
     const done = (a: FastAnswer) => {
-      opts.counters.inc("http_route_requests_total", { method, route, code: String(a.status) });
-      opts.counters.observe("http_request_duration_seconds", (performance.now() - t0) / 1000, { route });
+      let count = entry.byStatus.get(a.status);
+      if (!count) {
+        count = opts.counters.counter("http_route_requests_total", { method, route, code: String(a.status) });
+        entry.byStatus.set(a.status, count);
+      }
+      count();
+      entry.duration ??= opts.counters.histogram("http_request_duration_seconds", { route });
+      entry.duration((performance.now() - t0) / 1000);
       return answer(access, a);
     };
     return pending.then(done, (err: Error) => {

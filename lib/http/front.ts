@@ -12,12 +12,15 @@
  * deadline. Above `maxConnections` open connections, new ones are closed at once (counted).
  *
  * With `fast` (fast.ts), a plain request of a route that has a fast handler, arriving whole in one
- * read on a connection that never sent anything to the private server, is answered here instead.
+ * read on a connection that never sent anything to the private server, is answered here instead;
+ * so is the WebSocket upgrade of a socket route (ws_front.ts: the front then speaks the socket
+ * itself, and the connection's upstream is closed).
  */
 import { join } from "node:path";
 import type { Logger } from "../log/mod.ts";
 import type { Counters } from "../counters.ts";
-import type { FastDispatch } from "./fast.ts";
+import { type FastDispatch, type FastUpgrade, isUpgrade } from "./fast.ts";
+import { WsFrontConn } from "./ws_front.ts";
 
 export interface TcpFrontOptions {
   hostname: string;
@@ -42,6 +45,8 @@ export interface TcpFrontOptions {
 /** Longest request head kept while looking for its end; larger heads are refused. */
 const MAX_HEAD_BYTES = 64 * 1024;
 const CHUNK = 64 * 1024;
+/** Answer bytes a socket spoken here may queue for a client before the front stops reading it. */
+const WS_BACKLOG = 8 * 1024 * 1024;
 /** One character per byte, so string offsets are byte offsets. */
 const LATIN1 = new TextDecoder("latin1");
 
@@ -67,6 +72,8 @@ interface Conn {
    * yet, so no answer of it can still be on its way (after one forwarded request, all go there).
    */
   fast: boolean;
+  /** The socket this front speaks itself on this connection (its upstream then closed), or null. */
+  ws: WsFrontConn | null;
 }
 
 export class TcpFront {
@@ -183,6 +190,7 @@ export class TcpFront {
       tail: "",
       closed: false,
       fast: !!this.opts.fast,
+      ws: null,
     };
     this.#conns.add(c);
     if (this.#timer === null && !this.#closing) this.#timer = setInterval(() => this.#sweep(), this.#tick);
@@ -191,7 +199,8 @@ export class TcpFront {
       this.#pump(c, client, upstream, (b) => this.#fromClient(c, b), (b) => this.#fast(c, b)),
       this.#pump(c, upstream, client, (b) => this.#fromServer(c, b)),
     ]);
-    this.#drop(c, "");
+    // a socket that is closing drops the connection itself once its close frame is written
+    if (!c.ws?.ended) this.#drop(c, "");
   }
 
   /**
@@ -203,15 +212,31 @@ export class TcpFront {
     from: Deno.Conn,
     to: Deno.Conn,
     see: (b: Uint8Array) => boolean,
-    answer?: (b: Uint8Array) => Promise<Uint8Array> | null,
+    answer?: (b: Uint8Array) => Promise<Uint8Array> | FastUpgrade | null,
   ): Promise<void> {
     const buf = new Uint8Array(CHUNK);
     try {
       while (!c.closed) {
+        // a peer that does not read its answers is not read either: answers queue up to a bound
+        while (c.ws && from === c.client && c.ws.backlog > WS_BACKLOG && !c.ws.ended && !c.closed) {
+          await c.ws.drained();
+        }
         const n = await from.read(buf);
         if (n === null) break;
         const chunk = buf.subarray(0, n);
+        if (c.ws) {
+          c.last = Date.now();
+          if (!c.ws.feed(chunk)) return; // closing: the socket drops the connection once its close frame is out
+          continue;
+        }
         const fast = answer?.(chunk);
+        if (fast && isUpgrade(fast)) {
+          const out = await fast.answer;
+          for (let off = 0; off < out.length && !c.closed;) off += await c.client.write(out.subarray(off));
+          if (c.closed) return;
+          this.#upgrade(c, fast);
+          continue;
+        }
         if (fast) {
           // the client's next request stays unread until this answer is written: answers keep their order
           const out = await fast;
@@ -223,9 +248,11 @@ export class TcpFront {
         if (!see(chunk)) return;
         for (let off = 0; off < n;) off += await to.write(chunk.subarray(off));
       }
+      if (c.ws) return; // the upstream was closed by #upgrade; a client's EOF: dropped by #serve
       if (!c.closed) await to.closeWrite();
     } catch (err) {
       if (c.closed) return; // we closed it (deadline or shutdown)
+      if (c.ws && from === c.upstream) return;
       // a client that resets its connection is ordinary; anything else is worth a line
       if (!(err instanceof Deno.errors.ConnectionReset || err instanceof Deno.errors.BrokenPipe)) {
         this.opts.log.debug(`HTTP front connection error: ${(err as Error).message}`);
@@ -233,6 +260,24 @@ export class TcpFront {
       this.opts.counters.inc("http_front_errors_total", { where: "io" });
       this.#drop(c, "");
     }
+  }
+
+  /** From now on this connection is `up`'s socket, spoken here: no deadline, no upstream. */
+  #upgrade(c: Conn, up: FastUpgrade): void {
+    c.phase = "tunnel";
+    c.last = Date.now();
+    c.ws = new WsFrontConn(
+      up.route,
+      up.envelope,
+      async (bytes) => {
+        for (let off = 0; off < bytes.length;) off += await c.client.write(bytes.subarray(off));
+        c.last = Date.now();
+      },
+      () => this.#drop(c, ""),
+    );
+    try {
+      c.upstream.close();
+    } catch { /* already closed */ }
   }
 
   /** Tracks the request phases from the client's bytes; false when the connection was dropped. */
@@ -276,7 +321,7 @@ export class TcpFront {
   }
 
   /** Answers `bytes` on the fast path when it is one whole plain request of a fast route (else null). */
-  #fast(c: Conn, bytes: Uint8Array): Promise<Uint8Array> | null {
+  #fast(c: Conn, bytes: Uint8Array): Promise<Uint8Array> | FastUpgrade | null {
     if (!c.fast || c.phase !== "idle") return null;
     const p = this.opts.fast!(bytes);
     if (!p) {

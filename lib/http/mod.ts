@@ -23,7 +23,7 @@ import type { PeerEnvelope } from "../transport/mod.ts";
 import { TcpFront } from "./front.ts";
 
 export { TcpFront } from "./front.ts";
-export { type FastDispatch, fastDispatcher } from "./fast.ts";
+export { type FastDispatch, fastDispatcher, isUpgrade } from "./fast.ts";
 import type { FastDispatch } from "./fast.ts";
 import { matchedRoutes } from "hono/route";
 import { methodIndex } from "./allowed.ts";

@@ -6,7 +6,7 @@
  */
 import { HttpError, peerResponse, readPeerBody, type RouteTable } from "../routing/mod.ts";
 import { KvError } from "./keys.ts";
-import { serveStream, STREAM_PATH } from "./stream.ts";
+import { serveStream, STREAM_PATH, streamSession } from "./stream.ts";
 import { KV_MESSAGES, type KvMessage, type KvServe } from "./transport.ts";
 import type { Logger } from "../log/mod.ts";
 
@@ -60,5 +60,7 @@ export function internalRoutes(
     }
     return serveStream(c.req.raw, serve, c.get("peerEnvelope"), internalMax, log);
   });
+  // ...which the TCP front speaks itself for a plain upgrade (lib/http/ws_front.ts): no private-server hop
+  r.socket(STREAM_PATH, internalMax, streamSession(serve, log));
   return r;
 }

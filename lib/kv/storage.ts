@@ -141,6 +141,11 @@ export class KvStorage {
     // checkpoint every ~32 MB of WAL instead of 4 MB: hot pages rewritten many times are copied back
     // (and the files synced) once instead of at every 4 MB; measured -10..30 % CPU per replicated write
     db.exec("PRAGMA wal_autocheckpoint = 8000");
+    // the file lock taken by the first transaction is kept: no lock/unlock system calls around
+    // every group commit (measured: a 3-record commit 93-104 against 124-131 µs). Only this
+    // agent's one connection uses kv.db (a snapshot copies it through this connection); another
+    // process opening it while the agent runs gets SQLITE_BUSY. Durability is unchanged.
+    db.exec("PRAGMA locking_mode = EXCLUSIVE");
     let epoch = db.get<{ value: string }>("SELECT value FROM kv_meta WHERE name = 'epoch'")?.value;
     if (!epoch) {
       epoch = crypto.randomUUID();

@@ -19,6 +19,7 @@
 import type { Clock } from "../clock/mod.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import type { Logger } from "../log/mod.ts";
+import type { FastSocketPeer } from "../routing/mod.ts";
 import { HttpKvTransport } from "./http_transport.ts";
 import { KvError } from "./keys.ts";
 import type { RingNode } from "./ring.ts";
@@ -37,7 +38,10 @@ const decoder = new TextDecoder();
 interface Waiting {
   resolve(v: unknown): void;
   reject(e: Error): void;
-  timer: ReturnType<typeof setTimeout>;
+  /** performance.now() when sent, and when the call gives up. */
+  sent: number;
+  until: number;
+  ms: number;
 }
 
 /** One open (or opening) socket to a peer, with its calls waiting for answers. */
@@ -48,6 +52,12 @@ class PeerSocket {
   #next = 1;
   #waiting = new Map<number, Waiting>();
   #lastAnswer = 0;
+  /**
+   * One timer for all the calls in flight, armed for the earliest deadline (a timer per call was
+   * ~4 % of a KV agent's CPU under a write load: Node's Timeout object, the timer heap, the clear).
+   */
+  #timer: ReturnType<typeof setTimeout> | null = null;
+  #timerAt = Infinity;
 
   constructor(readonly peer: RingNode, private env: PeerEnvelope, private onEnd: (s: PeerSocket) => void) {
     this.ws = new WsClient(peer.addr, peer.port, STREAM_PATH, {
@@ -67,16 +77,38 @@ class PeerSocket {
     if (this.closed) throw new PeerUnreachable(this.peer, "connection lost");
     return await new Promise((resolve, reject) => {
       const sent = performance.now();
-      const timer = setTimeout(() => {
-        this.#waiting.delete(id);
-        reject(new PeerUnreachable(this.peer, `no answer within ${Math.round(ms)} ms`));
-        // nothing at all came back meanwhile: a half-open connection (peer gone without a reset);
-        // the next call opens a new one
-        if (this.#lastAnswer < sent) this.close("no answer on this connection");
-      }, ms);
-      this.#waiting.set(id, { resolve, reject, timer });
+      this.#waiting.set(id, { resolve, reject, sent, until: sent + ms, ms });
+      if (sent + ms < this.#timerAt) this.#arm(sent + ms);
       this.ws.send(frame); // queued until the socket is open
     });
+  }
+
+  #arm(at: number): void {
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timerAt = at;
+    this.#timer = setTimeout(() => this.#expire(), Math.max(0, at - performance.now()));
+  }
+
+  /** Fails the calls past their deadline; re-arms for the earliest one left. */
+  #expire(): void {
+    this.#timer = null;
+    this.#timerAt = Infinity;
+    const now = performance.now();
+    let next = Infinity;
+    let silent = false;
+    for (const [id, w] of this.#waiting) {
+      if (w.until > now) {
+        next = Math.min(next, w.until);
+        continue;
+      }
+      this.#waiting.delete(id);
+      w.reject(new PeerUnreachable(this.peer, `no answer within ${Math.round(w.ms)} ms`));
+      // nothing at all came back meanwhile: a half-open connection (peer gone without a reset)
+      if (this.#lastAnswer < w.sent) silent = true;
+    }
+    // the next call opens a new connection
+    if (silent) return this.close("no answer on this connection");
+    if (next < Infinity) this.#arm(next);
   }
 
   async #answer(wire: Uint8Array): Promise<void> {
@@ -92,7 +124,6 @@ class PeerSocket {
     const w = typeof msg.i === "number" ? this.#waiting.get(msg.i) : undefined;
     if (!w) return; // timed out meanwhile
     this.#waiting.delete(msg.i as number);
-    clearTimeout(w.timer);
     if (msg.s === 200) w.resolve(msg.b ?? null);
     else w.reject(new PeerRefused(this.peer, typeof msg.s === "number" ? msg.s : 502, msg.b ?? null));
   }
@@ -105,8 +136,9 @@ class PeerSocket {
   #end(reason: string, code?: number): void {
     if (this.closed) return;
     this.closed = true;
+    if (this.#timer !== null) clearTimeout(this.#timer);
+    this.#timer = null;
     for (const w of this.#waiting.values()) {
-      clearTimeout(w.timer);
       // 1008: the peer refused a frame (unauthenticated, stale, replayed): a refusal, like HTTP's 401
       w.reject(
         code === 1008
@@ -182,9 +214,48 @@ export class StreamKvTransport implements KvTransport {
 }
 
 /**
- * Serves the socket of a `GET /kv-internal/stream` request (already matched as a peer route):
- * opens each frame with `env` (no envelope: plain frames), answers it through `serve`, seals the
- * answer. A refused, malformed or oversized frame closes the socket.
+ * One peer socket's session, whoever speaks the WebSocket (Deno's, or the TCP front's own): opens
+ * each message with `env` (no envelope: plain frames), answers it through `serve`, seals the
+ * answer. A refused or malformed message closes the socket.
+ */
+export function streamSession(
+  serve: KvServe,
+  log?: Logger,
+): (peer: FastSocketPeer, env: PeerEnvelope | undefined) => (message: Uint8Array) => void {
+  return (peer, env) => async (message) => {
+    let plain = message;
+    if (env) {
+      const r = await env.open(plain);
+      if (!r.ok) return peer.close(1008, `peer message refused: ${r.reason}`);
+      plain = r.plain;
+    }
+    let msg: { i?: unknown; k?: unknown; b?: unknown };
+    try {
+      msg = JSON.parse(decoder.decode(plain));
+    } catch {
+      return peer.close(1007, "frame is not JSON");
+    }
+    const kind = msg.k as KvMessage;
+    if (typeof msg.i !== "number" || !STREAM_KINDS.has(kind)) return peer.close(1008, "bad frame");
+    let status = 200;
+    let answer: unknown;
+    try {
+      answer = await serve(kind, msg.b);
+    } catch (err) {
+      status = err instanceof KvError ? err.status : 500;
+      if (status === 500) log?.warn(`kv peer message ${kind} failed: ${(err as Error).message}`);
+      answer = { error: (err as Error).message };
+    }
+    if (peer.ended) return;
+    const plainOut = encoder.encode(JSON.stringify({ i: msg.i, s: status, b: answer }));
+    const out = env ? await env.seal(plainOut) : plainOut;
+    if (!peer.ended) peer.send(out);
+  };
+}
+
+/**
+ * Serves the socket of a `GET /kv-internal/stream` request (already matched as a peer route) with
+ * Deno's WebSocket (the TCP front serves the usual upgrade itself: `RouteTable.socket`).
  */
 export function serveStream(
   req: Request,
@@ -195,39 +266,21 @@ export function serveStream(
 ): Response {
   const { socket, response } = Deno.upgradeWebSocket(req);
   socket.binaryType = "arraybuffer";
-  const seal = (b: Uint8Array) => env ? env.seal(b) : Promise.resolve(b);
-  socket.onmessage = async (ev) => {
+  const peer: FastSocketPeer = {
+    send: (b) => socket.send(b),
+    close: (code, reason) => socket.close(code, reason),
+    get ended() {
+      return socket.readyState !== WebSocket.OPEN;
+    },
+  };
+  const onMessage = streamSession(serve, log)(peer, env);
+  socket.onmessage = (ev) => {
     if (!(ev.data instanceof ArrayBuffer)) return socket.close(1003, "binary frames only");
     // the bound of the HTTP peer routes' bodies
     if (ev.data.byteLength > maxFrameBytes) {
       return socket.close(1009, `frame larger than ${maxFrameBytes} bytes`);
     }
-    let plain = new Uint8Array(ev.data);
-    if (env) {
-      const r = await env.open(plain);
-      if (!r.ok) return socket.close(1008, `peer message refused: ${r.reason}`);
-      plain = r.plain as Uint8Array<ArrayBuffer>;
-    }
-    let msg: { i?: unknown; k?: unknown; b?: unknown };
-    try {
-      msg = JSON.parse(decoder.decode(plain));
-    } catch {
-      return socket.close(1007, "frame is not JSON");
-    }
-    const kind = msg.k as KvMessage;
-    if (typeof msg.i !== "number" || !STREAM_KINDS.has(kind)) return socket.close(1008, "bad frame");
-    let status = 200;
-    let answer: unknown;
-    try {
-      answer = await serve(kind, msg.b);
-    } catch (err) {
-      status = err instanceof KvError ? err.status : 500;
-      if (status === 500) log?.warn(`kv peer message ${kind} failed: ${(err as Error).message}`);
-      answer = { error: (err as Error).message };
-    }
-    if (socket.readyState !== WebSocket.OPEN) return;
-    const out = await seal(encoder.encode(JSON.stringify({ i: msg.i, s: status, b: answer })));
-    if (socket.readyState === WebSocket.OPEN) socket.send(out);
+    onMessage(new Uint8Array(ev.data));
   };
   socket.onerror = () => {};
   return response;

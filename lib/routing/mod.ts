@@ -84,6 +84,28 @@ export interface FastRoute {
   handle: FastHandler;
 }
 
+/** The client of a socket route, as the route's session sees it (lib/http/ws_front.ts). */
+export interface FastSocketPeer {
+  /** Sends one binary message. */
+  send(payload: Uint8Array): void;
+  /** Sends a close frame and ends the connection. */
+  close(code: number, reason: string): void;
+  /** True once the connection ended (answers are dropped). */
+  readonly ended: boolean;
+}
+
+/**
+ * A declared `GET` peer route whose WebSocket the TCP front speaks itself (binary messages): `open`
+ * starts a session for one connection and returns what handles each of its messages.
+ */
+export interface FastSocketRoute {
+  doc: RouteDoc;
+  /** Largest message accepted (bigger: closed with 1009). */
+  maxMessage: number;
+  /** `envelope`: the agent's PeerEnvelope (as the app's peer routes get it), when it has one. */
+  open(peer: FastSocketPeer, envelope: PeerEnvelope | undefined): (message: Uint8Array) => void;
+}
+
 /**
  * A subsystem's routes with their access policy. `lib/http` mounts `table.app` and reads
  * `table.routes` to enforce and document the policy; routes are never added to `app` directly.
@@ -93,6 +115,8 @@ export class RouteTable {
   readonly routes: RouteDoc[] = [];
   /** Declared routes that the TCP front may also answer itself (same access policy, lib/http/fast.ts). */
   readonly fastRoutes: FastRoute[] = [];
+  /** Declared peer WebSocket routes that the TCP front may serve itself (lib/http/ws_front.ts). */
+  readonly socketRoutes: FastSocketRoute[] = [];
   constructor(readonly owner: string) {}
 
   /** Sends a request straight to these routes (tests; no listener, no policy of lib/http). */
@@ -127,6 +151,21 @@ export class RouteTable {
       throw new Error(`fast handler for ${method} ${path}: only a final :name{.+} parameter is supported`);
     }
     this.fastRoutes.push({ doc, prefix: colon < 0 ? path : path.slice(0, colon), handle });
+    return this;
+  }
+
+  /**
+   * Lets the TCP front serve the WebSocket of the already declared peer route `GET path` itself
+   * (no parameters): the upgrade request is answered by the front and every message handed to the
+   * session `open` returns. The route's own handler still serves every other upgrade (unix socket,
+   * unusual requests). The messages carry their own authentication (the PeerEnvelope).
+   */
+  socket(path: string, maxMessage: number, open: FastSocketRoute["open"]): this {
+    const doc = this.routes.find((d) => d.method === "GET" && d.path === path);
+    if (!doc) throw new Error(`socket handler for GET ${path}: declare the route first`);
+    if (doc.access !== "peer") throw new Error(`socket handler for GET ${path}: only for peer routes`);
+    if (path.includes(":")) throw new Error(`socket handler for GET ${path}: no parameters`);
+    this.socketRoutes.push({ doc, maxMessage, open });
     return this;
   }
 

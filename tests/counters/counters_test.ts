@@ -28,3 +28,18 @@ Deno.test("a series is its name and its label set, whatever the labels' order", 
   assert.equal(c.get("req_total"), 1);
   assert.equal(c.get("req_total", { method: "GET" }), 0);
 });
+
+Deno.test("counter and histogram handles add to the same series as inc and observe", () => {
+  const c = new Counters();
+  const hits = c.counter("hits_total", { route: "/a", code: "200" });
+  hits();
+  hits(2);
+  c.inc("hits_total", { code: "200", route: "/a" });
+  assert.equal(c.get("hits_total", { route: "/a", code: "200" }), 4);
+  const lat = c.histogram("lat_seconds", { route: "/a" });
+  lat(0.002);
+  c.observe("lat_seconds", 0.2, { route: "/a" });
+  const text = c.render();
+  assert.match(text, /kunai_lat_seconds_count\{route="\/a"\} 2/);
+  assert.match(text, /kunai_lat_seconds_bucket\{route="\/a",le="0.0025"\} 1/);
+});

@@ -4,7 +4,7 @@
  */
 import { RealClock } from "../../lib/clock/mod.ts";
 import type { EventBus } from "../../lib/bus.ts";
-import { buildApp } from "../../lib/http/mod.ts";
+import { buildApp, fastDispatcher, HttpServer, isUpgrade } from "../../lib/http/mod.ts";
 import {
   createKv,
   type KvDeps,
@@ -106,6 +106,8 @@ export interface KvTestNode {
   envelope: PeerEnvelope;
   /** Its peer sockets (null with `stream: false`). */
   stream(): StreamKvTransport | null;
+  /** With `front`: the peer-socket upgrades its TCP front accepted itself. */
+  upgrades: number;
 }
 
 export interface NodeOptions {
@@ -118,6 +120,11 @@ export interface NodeOptions {
   key?: string;
   /** false: every peer message over HTTP (default: the agent's transport, sockets for the hot kinds). */
   stream?: boolean;
+  /**
+   * Served as the agent serves TCP: the TCP front with its fast path (peer sockets spoken by the
+   * front), no token. Default: Deno.serve, every request trusted like the unix socket.
+   */
+  front?: boolean;
 }
 
 /** A KV node served on a real HTTP server; registered in `cluster` (tagged kv by default). */
@@ -153,7 +160,7 @@ export async function startKvNode(opts: NodeOptions): Promise<KvTestNode> {
   }
   const membership = opts.cluster?.view(uuid) ?? (await loneDeps(ctx)).membership;
   const envelope = await testEnvelope(ctx, opts.key);
-  let server: Deno.HttpServer | null = null;
+  let server: { shutdown(): Promise<void> } | null = null;
   let stream: StreamKvTransport | null = null;
   const node: KvTestNode = {
     name: opts.name,
@@ -166,6 +173,7 @@ export async function startKvNode(opts: NodeOptions): Promise<KvTestNode> {
     fault: null,
     envelope,
     stream: () => stream,
+    upgrades: 0,
     async stop() {
       if (!node.running) return;
       node.running = false;
@@ -189,13 +197,33 @@ export async function startKvNode(opts: NodeOptions): Promise<KvTestNode> {
           ),
       });
       await node.kv.start();
-      const app = buildApp([node.kv.routes()], {
+      const policy = {
         token: "",
         maxBody: ctx.config.params.http.max_body,
         log: ctx.log,
         counters: ctx.counters,
         peerEnvelope: envelope,
-      });
+      };
+      const routers = [node.kv.routes()];
+      const app = buildApp(routers, policy);
+      if (opts.front) {
+        const dispatch = fastDispatcher(routers, policy)!;
+        const http = await HttpServer.start(app, {
+          ...policy,
+          bind: "127.0.0.1",
+          port,
+          socket: "",
+          tcp: true,
+          fast: (b) => {
+            const r = dispatch(b);
+            if (r && isUpgrade(r)) node.upgrades++;
+            return r;
+          },
+        });
+        server = { shutdown: () => http.close() };
+        node.running = true;
+        return;
+      }
       // served as trusted (like the unix socket): these tests are about the cluster, not the route policy
       server = Deno.serve(
         { hostname: "127.0.0.1", port, onListen: () => {} },
