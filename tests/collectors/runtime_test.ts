@@ -326,3 +326,28 @@ Deno.test("runtime: a batch whose Worker stops answering fails each of its runs 
   assert.match(rt.entry("x")!.log, /previous run has not finished/);
   rt.stop();
 });
+
+Deno.test("runtime: the entries a round brings due for a save are written in one transaction", async () => {
+  const ctx = ctxWith({ interval: "1h", timeout: "2s" });
+  const groups = testGroup(["good", "nosy", "crash"]).map((g) => ({ ...g, batch: true }));
+  const c = createCollectors(ctx, { groups });
+  const db = ctx.store.open("collectors");
+  const tx = db.transaction.bind(db);
+  let transactions = 0;
+  db.transaction = <T>(fn: () => T): T => (transactions++, tx(fn));
+  const rows = () =>
+    db.all<{ name: string }>("SELECT name FROM collector_results ORDER BY name").map((r) => r.name);
+  try {
+    await c.start();
+    await until("the three entries saved", () => rows().length === 3 || undefined);
+    assert.deepEqual(rows(), ["crash", "good", "nosy"]);
+    assert.equal(transactions, 1, "one commit for the round's three first results");
+    // a second result within the minute is not saved again
+    await c.runOnce("good");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(transactions, 1);
+  } finally {
+    await c.stop();
+    ctx.cleanup();
+  }
+});
