@@ -18,6 +18,7 @@ import type { CollectorResultsView } from "../types.ts";
 import { type CollectorEntry, CollectorRuntime } from "./runtime.ts";
 import { COLLECTORS_MIGRATIONS, loadEntries, saveEntry } from "./persist.ts";
 import { collectorsRoutes } from "./routes.ts";
+import { NamedPoints } from "./flatten.ts";
 import type { GroupSpec } from "./groups.ts";
 
 export { type CollectorEntry, CollectorRuntime, failureReason, type RuntimeOptions } from "./runtime.ts";
@@ -76,6 +77,8 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
       );
     }
   };
+  /** Each collector's point names, built once (see NamedPoints). */
+  const named = new Map<string, NamedPoints>();
   const runtime = new CollectorRuntime({
     sandbox: ctx.sandbox,
     clock: ctx.clock,
@@ -102,9 +105,10 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
         last_check: entry.last_check,
       });
       if (ok && entry.metrics.length) {
-        const ts = entry.last_check;
         const prefix = `${ctx.node.name}.${entry.name}.`;
-        ctx.bus.emit("metrics.points", { points: entry.metrics.map(([k, v]) => [prefix + k, v, ts]) });
+        let names = named.get(entry.name);
+        if (!names) named.set(entry.name, names = new NamedPoints());
+        ctx.bus.emit("metrics.points", { points: names.points(prefix, entry.metrics, entry.last_check) });
       }
     },
   });
