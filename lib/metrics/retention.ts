@@ -143,14 +143,15 @@ export function rollupRows(
   const out: Array<[number, number]> = [];
   let cur = NaN;
   let vals: number[] = [];
-  for (const [ts, v] of rows) {
-    const b = bucketOf(ts, step);
+  // indexed, not destructured: the rollup pass runs this for every series each minute
+  for (let i = 0; i < rows.length; i++) {
+    const b = bucketOf(rows[i][0], step);
     if (b !== cur) {
       if (vals.length) out.push([cur, aggregate(method, vals)]);
       cur = b;
       vals = [];
     }
-    vals.push(v);
+    vals.push(rows[i][1]);
   }
   if (vals.length) out.push([cur, aggregate(method, vals)]);
   return out;
