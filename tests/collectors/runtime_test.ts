@@ -118,8 +118,13 @@ Deno.test("runtime: results are persisted and restored at start; routes answer t
     await c1.runOnce("good");
     await c1.runOnce("good");
     await c1.stop();
+    const saved = ctx.store.open("collectors").get<{ entry: string }>(
+      "SELECT entry FROM collector_results WHERE name = 'good'",
+    )!;
+    assert.equal(JSON.parse(saved.entry).metrics, undefined, "the flattened metrics are not stored");
     const c2 = createCollectors(ctx, { groups: testGroup(["good", "nosy"]) });
     assert.equal(c2.get("good")?.count, 2, "restored before any run");
+    assert.deepEqual(c2.entry("good")!.metrics, [["count", 2], ["ok", 1], ["nested.value", 1.5]], "rebuilt");
     assert.deepEqual(c2.names(), ["good", "nosy"]);
     assert.equal(c2.entry("nosy")!.log, "disabled in configuration (collectors.disabled)");
     const app = buildApp([c2.routes!()], {
