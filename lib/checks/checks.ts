@@ -85,9 +85,13 @@ export class Checks {
     for (const id of this.defs.activate(this.#ctx.node.tags())) this.#scheduler.remove(id);
     this.#runner.nagios.allow(this.defs.executables());
     if (this.#started) {
+      // expression checks read collector results and cost nothing outside the agent: they run in the
+      // collectors' wake-up (within their jitter); plugins keep the plain jitter that spreads them
+      const grid = this.#ctx.config.params.collectors.interval;
       for (const def of this.defs.activeDefs()) {
         if (def.kind === "passive") continue;
-        this.#scheduler.set(def.id, def.intervalMs, this.#states.get(def.id)?.lastCheck ?? 0);
+        const lastCheck = this.#states.get(def.id)?.lastCheck ?? 0;
+        this.#scheduler.set(def.id, def.intervalMs, lastCheck, def.kind === "evaluated" ? grid : 0);
       }
     }
     this.#publishServices();

@@ -9,6 +9,26 @@ export function jitteredInterval(intervalMs: number, rand: number): number {
 }
 
 /**
+ * The next run of a check that started at `started` (ms since the epoch), on the agent's wake-up
+ * grid (multiples of `gridMs` since the epoch: the collectors' rounds): of the grid instants within
+ * the ±10 % window around `started + interval`, the one nearest the jittered time; when the window
+ * holds none, the end of the window nearest a grid instant, so the next runs drift onto the grid
+ * (a tenth of the interval per run). Always within the window of `jitteredInterval`.
+ */
+export function jitteredOnGrid(started: number, intervalMs: number, rand: number, gridMs: number): number {
+  const lo = started + intervalMs * 0.9, hi = started + intervalMs * 1.1;
+  const due = started + jitteredInterval(intervalMs, rand);
+  if (!(gridMs > 0)) return due;
+  const first = Math.ceil(lo / gridMs) * gridMs, last = Math.floor(hi / gridMs) * gridMs;
+  if (first <= last) {
+    const near = Math.round(due / gridMs) * gridMs;
+    return Math.min(last, Math.max(first, near));
+  }
+  // no grid instant in the window: `first` is after `hi`, `last` before `lo`
+  return first - hi <= lo - last ? hi : lo;
+}
+
+/**
  * Delay before the first run: when the restored `lastCheckMs` is recent, wait out the rest of the
  * (jittered) interval; otherwise start within the first 10 % of the interval to spread the load.
  */

@@ -9,11 +9,13 @@
  * ```
  */
 import type { Clock, TimerId } from "../clock/mod.ts";
-import { firstDelay, jitteredInterval, percentile } from "./jitter.ts";
+import { firstDelay, jitteredInterval, jitteredOnGrid, percentile } from "./jitter.ts";
 
 interface Entry {
   id: string;
   intervalMs: number;
+  /** The wake-up grid its runs move onto (ms; 0: plain jitter). */
+  gridMs: number;
   timer: TimerId | null;
   running: boolean;
   queued: boolean;
@@ -57,10 +59,15 @@ export class Scheduler {
     this.#onError = onError;
   }
 
-  /** Adds or updates a check; its first run honours the restored `lastCheckMs`. */
-  set(id: string, intervalMs: number, lastCheckMs: number): void {
+  /**
+   * Adds or updates a check; its first run honours the restored `lastCheckMs`. With `gridMs`, its
+   * runs move onto that grid of the epoch within their ±10 % jitter (see jitteredOnGrid): checks
+   * that run in the agent's collector wake-up instead of waking it at a phase of their own.
+   */
+  set(id: string, intervalMs: number, lastCheckMs: number, gridMs = 0): void {
     const e = this.#entries.get(id);
     if (e) {
+      e.gridMs = gridMs;
       if (e.intervalMs === intervalMs) return;
       e.intervalMs = intervalMs;
       if (e.timer !== null && !e.running && !e.queued) {
@@ -72,7 +79,7 @@ export class Scheduler {
       }
       return;
     }
-    const entry: Entry = { id, intervalMs, timer: null, running: false, queued: false, dueAt: 0 };
+    const entry: Entry = { id, intervalMs, gridMs, timer: null, running: false, queued: false, dueAt: 0 };
     this.#entries.set(id, entry);
     this.#plan(entry, firstDelay(this.#clock.now(), lastCheckMs, intervalMs, this.#rand()));
   }
@@ -143,7 +150,7 @@ export class Scheduler {
       if (this.#entries.get(e.id) === e) {
         const next = retryMs !== null
           ? this.#clock.now() + retryMs
-          : started + jitteredInterval(e.intervalMs, this.#rand());
+          : jitteredOnGrid(started, e.intervalMs, this.#rand(), e.gridMs);
         this.#plan(e, Math.max(0, next - this.#clock.now()));
       }
       this.#drain();

@@ -12,11 +12,13 @@
  * ```
  */
 import type { Ctx, Subsystem } from "../subsystem.ts";
+import type { TimerId } from "../clock/mod.ts";
 import type { RouteTable } from "../routing/mod.ts";
 import type { CollectorResultsView } from "../types.ts";
 import { type CollectorEntry, CollectorRuntime } from "./runtime.ts";
 import { COLLECTORS_MIGRATIONS, loadEntries, saveEntry } from "./persist.ts";
 import { collectorsRoutes } from "./routes.ts";
+import { NamedPoints } from "./flatten.ts";
 import type { GroupSpec } from "./groups.ts";
 
 export { type CollectorEntry, CollectorRuntime, failureReason, type RuntimeOptions } from "./runtime.ts";
@@ -57,6 +59,26 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
       ctx.log.error(`collectors.db: cannot save ${entry.name}: ${(err as Error).message}`);
     }
   };
+  // the entries due for a save in one wake-up (a round's collectors all reach their minute together)
+  // are written in one transaction, in a 0 ms timeout after the round's results: one commit, not one each
+  const pending = new Map<string, CollectorEntry>();
+  let pendingTimer: TimerId | null = null;
+  const savePending = () => {
+    pendingTimer = null;
+    const due = [...pending.values()];
+    pending.clear();
+    if (!due.length || !db.isOpen) return;
+    try {
+      db.transaction(() => due.forEach(save));
+    } catch (err) {
+      for (const e of due) saved.delete(e.name); // rolled back: saved again with their next result
+      ctx.log.error(
+        `collectors.db: cannot save ${due.map((e) => e.name).join(", ")}: ${(err as Error).message}`,
+      );
+    }
+  };
+  /** Each collector's point names, built once (see NamedPoints). */
+  const named = new Map<string, NamedPoints>();
   const runtime = new CollectorRuntime({
     sandbox: ctx.sandbox,
     clock: ctx.clock,
@@ -71,7 +93,8 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
       const now = ctx.clock.now();
       const last = saved.get(entry.name);
       if (!last || last.active !== entry.active || now - last.at >= SAVE_EVERY_MS) {
-        save(entry);
+        pending.set(entry.name, entry);
+        pendingTimer ??= ctx.clock.setTimeout(savePending, 0);
       }
       ctx.bus.emit("collector.result", {
         name: entry.name,
@@ -82,9 +105,10 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
         last_check: entry.last_check,
       });
       if (ok && entry.metrics.length) {
-        const ts = entry.last_check;
         const prefix = `${ctx.node.name}.${entry.name}.`;
-        ctx.bus.emit("metrics.points", { points: entry.metrics.map(([k, v]) => [prefix + k, v, ts]) });
+        let names = named.get(entry.name);
+        if (!names) named.set(entry.name, names = new NamedPoints());
+        ctx.bus.emit("metrics.points", { points: names.points(prefix, entry.metrics, entry.last_check) });
       }
     },
   });
@@ -112,6 +136,9 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
       offReload?.();
       offReload = null;
       runtime.stop();
+      if (pendingTimer !== null) ctx.clock.clearTimeout(pendingTimer);
+      pendingTimer = null;
+      pending.clear();
       if (db.isOpen) db.transaction(() => runtime.entries().filter((e) => e.last_check > 0).forEach(save));
       return Promise.resolve();
     },

@@ -12,7 +12,7 @@ import type { Sandbox, SandboxWorker } from "../sandbox/mod.ts";
 import { type Clock, DueTimer, nextOnGrid, type TimerId } from "../clock/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CollectorsConfig } from "../config/mod.ts";
-import { flattenMetrics } from "./flatten.ts";
+import { flattenMetrics, MetricPaths } from "./flatten.ts";
 import { defaultGroups, type GroupSpec, SLOW_COLLECTORS } from "./groups.ts";
 import type { RunReply } from "./protocol.ts";
 import { askMany } from "./batch.ts";
@@ -294,6 +294,15 @@ export class CollectorRuntime {
     this.#o.log.debug(`${g.name}: no service answers; Worker stopped until one does`);
   }
 
+  /** Each collector's metric names, built once (see MetricPaths). */
+  #paths = new Map<string, MetricPaths>();
+
+  #pathsOf(name: string): MetricPaths {
+    let p = this.#paths.get(name);
+    if (!p) this.#paths.set(name, p = new MetricPaths());
+    return p;
+  }
+
   async #run(name: string, g: GroupSpec, ask: () => Promise<RunReply>): Promise<CollectorEntry> {
     const { clock } = this.#o;
     const startedAt = clock.now();
@@ -319,7 +328,7 @@ export class CollectorRuntime {
         entry = {
           ...base,
           results: reply.results,
-          metrics: flattenMetrics(reply.results),
+          metrics: this.#pathsOf(name).flatten(reply.results),
           active: !reply.inactive,
           log: reply.inactive ?? "",
         };

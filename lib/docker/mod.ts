@@ -10,6 +10,7 @@
  * docker.stats().containers; // {cid: {"memory.rss": {type: "gauge", value, ...}}}
  * ```
  */
+import { existsSync } from "node:fs";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { RouteTable } from "../routing/mod.ts";
 import { NO_PERMISSIONS, type SandboxWorker } from "../sandbox/mod.ts";
@@ -94,11 +95,19 @@ export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & Do
   }
 
   async function refresh(): Promise<void> {
-    try {
-      const s = Deno.statSync(socket);
-      if (s.isFile || s.isDirectory) throw new Error("not a socket");
-    } catch (err) {
-      setReason(`disabled: no Docker socket at ${socket} (${(err as Error).message})`, false, false);
+    // asked first without an exception: a host without Docker answers this every 10 s, and each
+    // NotFound error costs a stack trace
+    let missing = existsSync(socket) ? null : "not found";
+    if (missing === null) {
+      try {
+        const s = Deno.statSync(socket);
+        if (s.isFile || s.isDirectory) missing = "not a socket";
+      } catch (err) {
+        missing = (err as Error).message;
+      }
+    }
+    if (missing !== null) {
+      setReason(`disabled: no Docker socket at ${socket} (${missing})`, false, false);
       return;
     }
     const now = ctx.clock.now();

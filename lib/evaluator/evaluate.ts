@@ -51,6 +51,29 @@ export function parseExpression(text: string, limits?: Partial<EvalLimits>): Ast
   return parse(text, resolveLimits(limits));
 }
 
+/** Parsed expressions by limits and text (the interpreter never changes an Ast). */
+const parsedCache = new Map<string, Ast>();
+/** Distinct texts kept: a detector's or service's rule is the same text at every run. */
+export const PARSED_CACHE_SIZE = 256;
+
+/**
+ * `parse` through a small cache: the expressions an agent evaluates every 10 s (detectors, the
+ * conditions of checks whose values did not change) were parsed again at every run. Errors are
+ * not cached (the next call throws the same one).
+ */
+export function parseCached(text: string, limits: EvalLimits): Ast {
+  const key = `${limits.maxLength}:${limits.maxDepth}:${text}`;
+  let ast = parsedCache.get(key);
+  if (ast) {
+    parsedCache.delete(key); // most recently used goes last
+  } else {
+    ast = parse(text, limits);
+    if (parsedCache.size >= PARSED_CACHE_SIZE) parsedCache.delete(parsedCache.keys().next().value!);
+  }
+  parsedCache.set(key, ast);
+  return ast;
+}
+
 /**
  * Substitutes, parses and interprets; returns the value with Python types (ints as bigint).
  * The interpreter is synchronous: each machine-facing call it meets is run through `env.io` (off
@@ -63,7 +86,7 @@ export async function evaluateRaw(expr: string, env: EvalEnv = {}): Promise<unkn
   const io = env.io ?? localIo;
   const memo: IoMemo = new Map();
   try {
-    const ast = parse(text, limits);
+    const ast = parseCached(text, limits);
     while (true) {
       try {
         return interpret(ast, limits, memo);

@@ -15,6 +15,7 @@ import { dirname } from "node:path";
 import type { BrokerStat, Sandbox, SandboxWorker } from "../sandbox/mod.ts";
 import { NO_PERMISSIONS } from "../sandbox/mod.ts";
 import { EvalError } from "./errors.ts";
+import { Deadlines } from "./deadlines.ts";
 import { brokeredFs, makeIo, packageSources, rpmQuery } from "./io.ts";
 import type { IoReply } from "./io_worker.ts";
 import type { EvalIo, IoFunction } from "./machine.ts";
@@ -148,21 +149,22 @@ export function sandboxedIo(
     if (reply.ok) return reply.value;
     throw new EvalError(reply.kind, reply.message);
   };
+  // the calls of a detector round overlap: one deadline timer for all of them
+  const deadlines = new Deadlines();
   const inThread = async (name: IoFunction, args: PyValue[], ms: number): Promise<PyValue> => {
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const expired = new Promise<never>((_, reject) => {
-      timer = setTimeout(
-        () => reject(new EvalError("limit", `${name}() did not finish within ${ms / 1000} s`)),
-        ms,
-      );
-    });
+    let expire!: (err: EvalError) => void;
+    const expired = new Promise<never>((_, reject) => expire = reject);
+    const done = deadlines.watch(
+      ms,
+      () => expire(new EvalError("limit", `${name}() did not finish within ${ms / 1000} s`)),
+    );
     try {
       return await Promise.race([local.call(name, args), expired]);
     } catch (err) {
       if (err instanceof EvalError) throw err;
       throw new EvalError("runtime", `${name}() failed: ${(err as Error)?.message ?? err}`);
     } finally {
-      clearTimeout(timer);
+      done();
     }
   };
   return {

@@ -140,18 +140,27 @@ export function rollupRows(
   step: number,
   method: AggregationMethod,
 ): Array<[number, number]> {
+  // one pass, no array per bucket: the rollup pass runs this for every series each minute.
+  // Same arithmetic as `aggregate` (a sum from 0 in time order, Math.min/Math.max, the latest)
   const out: Array<[number, number]> = [];
-  let cur = NaN;
-  let vals: number[] = [];
-  for (const [ts, v] of rows) {
-    const b = bucketOf(ts, step);
+  let cur = NaN, n = 0, acc = 0;
+  const close = () => {
+    if (n) out.push([cur, method === "average" ? acc / n : acc]);
+  };
+  for (let i = 0; i < rows.length; i++) {
+    const b = bucketOf(rows[i][0], step), v = rows[i][1];
     if (b !== cur) {
-      if (vals.length) out.push([cur, aggregate(method, vals)]);
+      close();
       cur = b;
-      vals = [];
+      n = 0;
+      acc = method === "min" ? Infinity : method === "max" ? -Infinity : 0;
     }
-    vals.push(v);
+    n++;
+    if (method === "min") acc = Math.min(acc, v);
+    else if (method === "max") acc = Math.max(acc, v);
+    else if (method === "last") acc = v;
+    else acc = acc + v;
   }
-  if (vals.length) out.push([cur, aggregate(method, vals)]);
+  close();
   return out;
 }

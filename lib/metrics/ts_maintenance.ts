@@ -131,12 +131,12 @@ export function passOver(
   db.transaction(() => {
     for (const [lv, from, end] of w.rollup) {
       const step = levels[lv].step;
-      for (const [name, id] of series) {
-        for (
-          const [ts, v] of rollupRows(levelRows(core, id, lv - 1, from, end), step, core.method(id, name))
-        ) {
-          ins.run(id, lv, ts, v);
-          lowerOldest(core, lv, ts);
+      for (let s = 0; s < series.length; s++) {
+        const id = series[s][1];
+        const rows = rollupRows(levelRows(core, id, lv - 1, from, end), step, core.method(id, series[s][0]));
+        for (let r = 0; r < rows.length; r++) {
+          ins.run(id, lv, rows[r][0], rows[r][1]);
+          lowerOldest(core, lv, rows[r][0]);
           rolled++;
         }
       }

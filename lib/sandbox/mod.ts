@@ -27,7 +27,7 @@ import type {
 } from "./protocol.ts";
 import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
-import { type BrokerPolicy, denied, fileOp, refusal } from "./broker.ts";
+import { type BrokerPolicy, denied, fileOp, KeptFiles, refusal } from "./broker.ts";
 import { procStat, reapRun } from "./reaper.ts";
 
 export type { BrokerDirEntry, BrokerStat, BrokerStatfs } from "./protocol.ts";
@@ -130,12 +130,17 @@ export class SandboxWorker {
   constructor(spec: WorkerSpec, log: Logger) {
     this.spec = spec;
     this.#log = log;
-    this.#broker = new LocalBroker(spec, log);
+    this.#broker = new LocalBroker(spec, log, true);
   }
 
   /** Broker requests refused, for info and tests. */
   get deniedReads(): number {
     return this.#broker.deniedReads;
+  }
+
+  /** In-memory files its broker holds open (see KeptFiles). */
+  get keptFiles(): number {
+    return this.#broker.keptFiles;
   }
 
   #start(): Promise<void> {
@@ -179,6 +184,7 @@ export class SandboxWorker {
   }
 
   #restart(): void {
+    this.#broker.closeFiles(this.#closed);
     for (const [pid, g] of this.#groups) reapRun(pid, g.marker, g.since);
     this.#groups.clear();
     this.#worker?.terminate();
@@ -322,8 +328,15 @@ export class LocalBroker {
   readonly #name: string;
   readonly #policy: BrokerPolicy;
   readonly #log: Logger;
+  /** In-memory files read through handles kept open (a Worker's broker: see KeptFiles), else none. */
+  readonly #kept: KeptFiles | undefined;
 
-  constructor(spec: Omit<WorkerSpec, "module" | "permissions">, log: Logger = silentLogger) {
+  constructor(
+    spec: Omit<WorkerSpec, "module" | "permissions">,
+    log: Logger = silentLogger,
+    keepOpen = false,
+  ) {
+    this.#kept = keepOpen ? new KeptFiles() : undefined;
     this.#name = spec.name;
     this.#log = log;
     this.#policy = {
@@ -342,7 +355,17 @@ export class LocalBroker {
       this.#log.warn(`${this.#name}: broker refused ${msg.op} of ${String(msg.path)} (${why})`);
       throw denied(`${msg.op} of ${String(msg.path)} is not allowed for this worker: ${why}`);
     }
-    return await fileOp(msg);
+    return await fileOp(msg, this.#kept);
+  }
+
+  /** Files it holds open (0 unless `keepOpen`). */
+  get keptFiles(): number {
+    return this.#kept?.size ?? 0;
+  }
+
+  /** Closes the files it holds open (opened again by the next reads, unless `forGood`). */
+  closeFiles(forGood = false): void {
+    this.#kept?.close(forGood);
   }
 }
 

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { Scheduler } from "../../lib/checks/scheduler.ts";
+import { jitteredOnGrid } from "../../lib/checks/jitter.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 
 Deno.test("runs repeat within ±10% of the interval", async () => {
@@ -97,4 +98,55 @@ Deno.test("a run that throws is reported and counted, and the check stays schedu
   assert.ok(calls >= 3, `ran ${calls} times`);
   assert.equal(s.failures, calls);
   assert.deepEqual(new Set(reported), new Set(["bad: boom"]));
+});
+
+Deno.test("with a grid, runs move onto it within their ±10 % and stay there; each gap stays within ±10 %", async () => {
+  const clock = new VirtualClock(1_003_700); // off the 10 s grid
+  const starts = new Map<string, number[]>();
+  let seed = 7;
+  const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const s = new Scheduler(clock, 4, (id) => {
+    starts.set(id, [...starts.get(id) ?? [], clock.now()]);
+    return Promise.resolve();
+  }, rand);
+  s.set("cpu", 10_000, 0, 10_000);
+  s.set("load", 30_000, 0, 10_000);
+  s.set("disks", 300_000, 0, 10_000);
+  s.set("plain", 10_000, 0); // no grid: the plain jitter
+  await clock.advance(1_800_000);
+  s.stop();
+  for (
+    const [id, interval] of [["cpu", 10_000], ["load", 30_000], ["disks", 300_000], [
+      "plain",
+      10_000,
+    ]] as const
+  ) {
+    const t = starts.get(id)!;
+    for (let i = 1; i < t.length; i++) {
+      const gap = t[i] - t[i - 1];
+      assert.ok(gap >= interval * 0.9 && gap <= interval * 1.1, `${id}: gap ${gap}`);
+    }
+    if (id === "plain") {
+      assert.ok(t.filter((x) => x % 10_000 !== 0).length > t.length / 2, "plain runs keep their own phase");
+      continue;
+    }
+    // the first run is within a second of the start; from the (interval-dependent) drift on, every run is on the grid
+    const onGrid = t.findIndex((x) => x % 10_000 === 0);
+    assert.ok(onGrid >= 1 && onGrid <= 6, `${id}: on the grid from run ${onGrid}`);
+    assert.deepEqual(t.slice(onGrid).filter((x) => x % 10_000 !== 0), [], `${id} left the grid`);
+  }
+  assert.ok(starts.get("cpu")!.length >= 170, "cpu still runs every ~10 s");
+  assert.ok(starts.get("disks")!.length >= 5);
+});
+
+Deno.test("jitteredOnGrid: the grid instant nearest the jittered time, else the window's end nearest the grid", () => {
+  // 300 s: several grid instants in [270 s, 330 s]: the draw picks among them
+  assert.equal(jitteredOnGrid(1_000_000, 300_000, 0, 10_000), 1_270_000);
+  assert.equal(jitteredOnGrid(1_000_000, 300_000, 0.99, 10_000), 1_330_000);
+  assert.equal(jitteredOnGrid(1_000_000, 300_000, 0.52, 10_000), 1_300_000);
+  // 10 s from 3.7 s past the grid: window [12.7, 14.7] s holds none; its start is nearer 10 s than its end is to 20 s
+  assert.equal(jitteredOnGrid(3_700, 10_000, 0.5, 10_000), 12_700);
+  assert.equal(jitteredOnGrid(7_700, 10_000, 0.5, 10_000), 18_700);
+  // no grid: the plain jittered interval
+  assert.equal(jitteredOnGrid(3_700, 10_000, 0.5, 0), 13_700);
 });

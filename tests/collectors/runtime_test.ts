@@ -118,8 +118,13 @@ Deno.test("runtime: results are persisted and restored at start; routes answer t
     await c1.runOnce("good");
     await c1.runOnce("good");
     await c1.stop();
+    const saved = ctx.store.open("collectors").get<{ entry: string }>(
+      "SELECT entry FROM collector_results WHERE name = 'good'",
+    )!;
+    assert.equal(JSON.parse(saved.entry).metrics, undefined, "the flattened metrics are not stored");
     const c2 = createCollectors(ctx, { groups: testGroup(["good", "nosy"]) });
     assert.equal(c2.get("good")?.count, 2, "restored before any run");
+    assert.deepEqual(c2.entry("good")!.metrics, [["count", 2], ["ok", 1], ["nested.value", 1.5]], "rebuilt");
     assert.deepEqual(c2.names(), ["good", "nosy"]);
     assert.equal(c2.entry("nosy")!.log, "disabled in configuration (collectors.disabled)");
     const app = buildApp([c2.routes!()], {
@@ -325,4 +330,29 @@ Deno.test("runtime: a batch whose Worker stops answering fails each of its runs 
   assert.equal(calls, 1);
   assert.match(rt.entry("x")!.log, /previous run has not finished/);
   rt.stop();
+});
+
+Deno.test("runtime: the entries a round brings due for a save are written in one transaction", async () => {
+  const ctx = ctxWith({ interval: "1h", timeout: "2s" });
+  const groups = testGroup(["good", "nosy", "crash"]).map((g) => ({ ...g, batch: true }));
+  const c = createCollectors(ctx, { groups });
+  const db = ctx.store.open("collectors");
+  const tx = db.transaction.bind(db);
+  let transactions = 0;
+  db.transaction = <T>(fn: () => T): T => (transactions++, tx(fn));
+  const rows = () =>
+    db.all<{ name: string }>("SELECT name FROM collector_results ORDER BY name").map((r) => r.name);
+  try {
+    await c.start();
+    await until("the three entries saved", () => rows().length === 3 || undefined);
+    assert.deepEqual(rows(), ["crash", "good", "nosy"]);
+    assert.equal(transactions, 1, "one commit for the round's three first results");
+    // a second result within the minute is not saved again
+    await c.runOnce("good");
+    await new Promise((r) => setTimeout(r, 20));
+    assert.equal(transactions, 1);
+  } finally {
+    await c.stop();
+    ctx.cleanup();
+  }
 });

@@ -1,5 +1,7 @@
 import assert from "node:assert/strict";
 import { DEFAULT_LIMITS, EvalError, evaluate, parseExpression } from "../../lib/evaluator/mod.ts";
+import { evaluateRaw, parseCached, PARSED_CACHE_SIZE } from "../../lib/evaluator/evaluate.ts";
+import { resolveLimits } from "../../lib/evaluator/errors.ts";
 
 async function limitError(expr: string, limits = {}): Promise<EvalError> {
   const t0 = performance.now();
@@ -108,4 +110,19 @@ Deno.test("adversarial expressions within the limits finish quickly (the event l
     const ms = performance.now() - t0;
     assert.ok(ms < 20_000, `${expr.slice(0, 40)}… took ${ms.toFixed(0)} ms`);
   }
+});
+
+Deno.test("parse cache: a text parses once per limits; errors and tighter limits are not served from it", async () => {
+  const limits = resolveLimits();
+  const a = parseCached("1 + 2 * 3", limits);
+  assert.equal(parseCached("1 + 2 * 3", limits), a, "the same Ast for the same text");
+  assert.equal(await evaluateRaw("1 + 2 * 3"), 7n);
+  assert.equal(await evaluateRaw("1 + 2 * 3"), 7n, "an Ast served twice evaluates the same");
+  // a lower length limit is its own entry: the long text is refused, not served from the cache
+  assert.throws(() => parseCached("1 + 2 * 3", resolveLimits({ maxLength: 4 })), /limit is 4/);
+  // a syntax error is thrown again, never cached as a result
+  for (let i = 0; i < 2; i++) assert.throws(() => parseCached("1 +", limits), EvalError);
+  // bounded: the oldest texts leave first
+  for (let i = 0; i < PARSED_CACHE_SIZE; i++) parseCached(`${i} + 0`, limits);
+  assert.notEqual(parseCached("1 + 2 * 3", limits), a, "evicted, parsed again");
 });

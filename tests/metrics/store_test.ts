@@ -11,6 +11,7 @@ import {
   TimeSeriesStore,
 } from "../../lib/metrics/mod.ts";
 import { tempDir } from "../helpers.ts";
+import { bucketOf } from "../../lib/metrics/retention.ts";
 
 Deno.test("retention lists parse like carbon's and bad ones name the level", () => {
   assert.deepEqual(parseRetentions("10s:1d,1m:31d,1h:1y"), [
@@ -214,4 +215,20 @@ Deno.test("expiry runs only on levels that may hold something past retention; la
   } finally {
     t.cleanup();
   }
+});
+
+Deno.test("rollupRows: each bucket's value is aggregate() of its rows, for every method", () => {
+  let seed = 11;
+  const rand = () => (seed = (seed * 16807) % 2147483647) / 2147483647;
+  const rows: Array<[number, number]> = [];
+  for (let ts = 1000; ts < 4000; ts += 10) if (rand() < 0.7) rows.push([ts, (rand() - 0.4) * 1e3]);
+  rows.push([4200, 7]); // a bucket of one
+  for (const method of ["average", "sum", "min", "max", "last"] as const) {
+    const want: Array<[number, number]> = [];
+    for (const b of [...new Set(rows.map(([ts]) => bucketOf(ts, 60)))]) {
+      want.push([b, aggregate(method, rows.filter(([ts]) => bucketOf(ts, 60) === b).map(([, v]) => v))]);
+    }
+    assert.deepEqual(rollupRows(rows, 60, method), want, method);
+  }
+  assert.deepEqual(rollupRows([], 60, "sum"), []);
 });
