@@ -3,7 +3,7 @@
  */
 import { basename, resolve } from "node:path";
 import type { CommandGroup } from "./types.ts";
-import { ConfigError, resolveConfig } from "../lib/config/mod.ts";
+import { ConfigError, resolveConfigAsync } from "../lib/config/mod.ts";
 import { AgentClient, AgentUnreachable } from "../lib/client/mod.ts";
 import type { Output } from "./output.ts";
 
@@ -102,7 +102,7 @@ export const agentCommands: CommandGroup = {
         if (options.seed) overrides.seeds = options.seed;
         let config;
         try {
-          config = resolveConfig({
+          config = await resolveConfigAsync({
             cfgDir: options["cfg-dir"] as string | undefined,
             dataDir: options["data-dir"] as string | undefined,
             overrides,
@@ -160,7 +160,7 @@ export const agentCommands: CommandGroup = {
           if (written.length) {
             const tags = config.params.tags;
             try {
-              config = resolveConfig({
+              config = await resolveConfigAsync({
                 cfgDir: options["cfg-dir"] as string | undefined,
                 dataDir: options["data-dir"] as string | undefined,
                 overrides,
@@ -176,8 +176,8 @@ export const agentCommands: CommandGroup = {
           }
         }
         const { Agent } = await import("../lib/agent.ts");
-        const reloadConfig = () => {
-          const next = resolveConfig({
+        const reloadConfig = async () => {
+          const next = await resolveConfigAsync({
             cfgDir: options["cfg-dir"] as string | undefined,
             dataDir: options["data-dir"] as string | undefined,
             overrides,
@@ -222,11 +222,9 @@ export const agentCommands: CommandGroup = {
           onSignal("SIGINT"),
         ]];
         handlers.push(["SIGHUP", () => {
-          try {
-            agent.reload();
-          } catch (err) {
+          agent.reload().catch((err) => {
             agent.log.error(`reload refused, keeping the running configuration:\n${(err as Error).message}`);
-          }
+          });
         }]);
         for (const [s, h] of handlers) Deno.addSignalListener(s, h);
         await agent.finished;

@@ -8,6 +8,7 @@ import type { AgentClient } from "../lib/client/mod.ts";
 import { Output } from "./output.ts";
 import { CliConfigError, type CommandGroup, type CommandSpec, UsageError } from "./types.ts";
 import { clientFor } from "./connect.ts";
+import { loadYaml } from "../lib/config/mod.ts";
 import { agentCommands } from "./agent.ts";
 import { globalCommands } from "./global.ts";
 import { evaluatorCommands } from "./evaluator.ts";
@@ -254,6 +255,9 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
   if (!variadic && parsed.positionals.length > maxArgs) {
     return usageError(out, `unexpected argument '${parsed.positionals[maxArgs]}'`, commandUsage(group, cmd));
   }
+  // every command but `agent start` may read YAML configuration synchronously (connect.ts, snapshot,
+  // collectors): the parser is loaded here; the agent loads it only when it meets a YAML file
+  if (!(group.group === "agent" && cmd.name === "start")) await loadYaml();
   const holder: { client: AgentClient | null } = { client: null };
   try {
     return await cmd.run({

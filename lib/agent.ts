@@ -38,7 +38,7 @@ export interface AgentOptions {
   /** Builds the subsystems (default: every subsystem, `buildSubsystems`; tests may run fewer). */
   build?: (w: WiringInputs) => Subsystem[];
   /** Re-reads the configuration the same way it was first read (SIGHUP, `kunai agent reload`). */
-  reloadConfig?: () => AgentConfig;
+  reloadConfig?: () => AgentConfig | Promise<AgentConfig>;
 }
 
 /** What a reload did: files read, and parameters that changed but take effect only at restart. */
@@ -70,7 +70,7 @@ export class Agent {
   readonly startedAt = Date.now();
   #build: (w: WiringInputs) => Subsystem[];
   #dmiPath?: string;
-  #reloadConfig?: () => AgentConfig;
+  #reloadConfig?: () => AgentConfig | Promise<AgentConfig>;
   #stopping: Promise<void> | null = null;
   #locked = false;
   #done!: () => void;
@@ -286,11 +286,11 @@ export class Agent {
    * through ctx.config and re-read on `config.reloaded`), applies tags and log level, and lists
    * the other changed parameters as needing a restart.
    */
-  reload(): ReloadResult {
+  async reload(): Promise<ReloadResult> {
     if (!this.#reloadConfig) {
       throw new HttpError(409, "this agent was started without a way to re-read its configuration");
     }
-    const next = this.#reloadConfig();
+    const next = await this.#reloadConfig();
     for (const w of next.warnings) this.log.warn(`configuration: ${formatProblem(w)}`);
     const cur = this.config;
     const restart: string[] = [];
@@ -328,7 +328,12 @@ export class Agent {
     };
     r.write("POST", "/stop", "stop this agent (graceful)", stop);
     r.write("GET", "/stop", "stop this agent (the reference's GET, same policy)", stop);
-    r.write("POST", "/agent/reload", "re-read the configuration files", (c) => c.json(this.reload()));
+    r.write(
+      "POST",
+      "/agent/reload",
+      "re-read the configuration files",
+      async (c) => c.json(await this.reload()),
+    );
     r.read("GET", "/metrics", "Prometheus metrics", (c) => {
       this.counters.set("uptime_seconds", Math.floor((Date.now() - this.startedAt) / 1000));
       this.counters.set("incarnation", this.node.incarnation);

@@ -15,7 +15,16 @@ import { type Issue, object } from "./schema.ts";
 import { agentFields, type ListenerKind, type ObjectKind } from "./objects.ts";
 import { decodeKey } from "../transport/mod.ts";
 
-export { ConfigError, formatProblem, listConfigFiles, parseConfigText } from "./load.ts";
+import { loadYaml, YamlNotLoaded } from "./load.ts";
+export {
+  ConfigError,
+  formatProblem,
+  listConfigFiles,
+  loadYaml,
+  parseConfigText,
+  yamlLoaded,
+  YamlNotLoaded,
+} from "./load.ts";
 export type { ConfigProblem, LoadedObject } from "./load.ts";
 export {
   agentFields,
@@ -256,7 +265,24 @@ function defaultLogDir(env: Record<string, string>, data: string): string {
   return join(env.XDG_STATE_HOME || join(homeDir(env), ".local", "state"), "kunai", "log");
 }
 
-/** Reads, validates and merges everything. Throws ConfigError; changes nothing on disk. */
+/**
+ * resolveConfig(), loading the YAML parser first when a YAML file is met (the parser is imported
+ * on first need: see loadYaml()). Throws ConfigError.
+ */
+export async function resolveConfigAsync(opts: ResolveOptions = {}): Promise<AgentConfig> {
+  try {
+    return resolveConfig(opts);
+  } catch (err) {
+    if (!(err instanceof YamlNotLoaded)) throw err;
+  }
+  await loadYaml();
+  return resolveConfig(opts);
+}
+
+/**
+ * Reads, validates and merges everything. Throws ConfigError; changes nothing on disk. Throws
+ * YamlNotLoaded when it meets a YAML file before loadYaml() (resolveConfigAsync() handles that).
+ */
 export function resolveConfig(opts: ResolveOptions = {}): AgentConfig {
   const env = opts.env ?? Deno.env.toObject();
   const explicitCfg = opts.cfgDir ?? env.KUNAI_CFG_DIR;

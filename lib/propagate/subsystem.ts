@@ -153,7 +153,7 @@ export function createPropagation(
       ctx.log.info(`propagate: wrote ${written.length} ${type} file(s) into ${dir}: ${written.join(", ")}`);
       if (type === "configuration" && deps.reload) {
         try {
-          deps.reload();
+          await deps.reload();
         } catch (err) {
           ctx.log.error(
             `propagate: the new configuration was written but not loaded: ${(err as Error).message}`,

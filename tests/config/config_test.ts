@@ -1,7 +1,10 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigError, resolveConfig } from "../../lib/config/mod.ts";
+import { ConfigError, loadYaml, resolveConfig } from "../../lib/config/mod.ts";
 import { tempDir } from "../helpers.ts";
+
+// the YAML parser is imported on first need (yaml_lazy_test.ts); these tests read YAML synchronously
+await loadYaml();
 
 function withFiles(files: Record<string, string | object>, fn: (cfgDir: string, dir: string) => void): void {
   const { dir, cleanup } = tempDir();

@@ -9,10 +9,12 @@ import {
   AGENT_V8_FLAGS,
   ARENA_MARKER,
   hasFlags,
+  NO_CODE_CACHE,
   REEXEC_MARKER,
   reexecWithV8Flags,
   wantedArenaMax,
   wantedV8Flags,
+  withoutCodeCache,
 } from "../../lib/v8flags.ts";
 import { startAgent } from "../helpers.ts";
 
@@ -38,6 +40,34 @@ Deno.test("only `agent start` caps malloc's arenas; KUNAI_MALLOC_ARENA_MAX repla
   const env = (v: string) => (k: string) => k === "KUNAI_MALLOC_ARENA_MAX" ? v : undefined;
   assert.equal(wantedArenaMax(["agent", "start"], env("4")), "4");
   assert.equal(wantedArenaMax(["agent", "start"], env("")), "");
+});
+
+Deno.test("a `deno run` agent gets --no-code-cache once, right after `run`; KUNAI_CODE_CACHE=1 keeps the cache", () => {
+  const none = () => undefined;
+  const args = ["agent", "start", "--cfg-dir", "/x"];
+  const argv = ["/usr/bin/deno", "run", "-A", "--config", "/r/deno.json", "/r/main.ts", ...args];
+  assert.deepEqual(withoutCodeCache(argv, args, none), [
+    "/usr/bin/deno",
+    "run",
+    NO_CODE_CACHE,
+    "-A",
+    "--config",
+    "/r/deno.json",
+    "/r/main.ts",
+    ...args,
+  ]);
+  const again = withoutCodeCache(argv, args, none)!;
+  assert.equal(withoutCodeCache(again, args, none), null, "already there: no second re-exec");
+  assert.equal(withoutCodeCache(argv, args, (k) => k === "KUNAI_CODE_CACHE" ? "1" : undefined), null);
+  assert.equal(
+    withoutCodeCache(["/usr/bin/deno", "run", "-A", "m.ts", "agent", "stop"], ["agent", "stop"], none),
+    null,
+  );
+  // a script argument spelled like the flag is not the flag
+  const odd = ["agent", "start", "--no-code-cache"];
+  assert.equal(withoutCodeCache(["/d", "run", "-A", "m.ts", ...odd], odd, none)?.[2], NO_CODE_CACHE);
+  // a compiled binary (no `run`) is left alone
+  assert.equal(withoutCodeCache(["/usr/bin/kunai", ...args], args, none), null);
 });
 
 Deno.test("the re-executed image hands its children the environment the agent was started with", () => {
@@ -74,6 +104,8 @@ Deno.test("a `deno run` agent runs under its V8 flags with the pid it was starte
     assert.ok(environ.some((e) => e.startsWith(`${REEXEC_MARKER}=`)));
     assert.ok(environ.includes(`MALLOC_ARENA_MAX=${AGENT_ARENA_MAX}`), "glibc read the arena cap at exec");
     assert.ok(environ.includes(`${ARENA_MARKER}=1`), "and it is taken out again for the agent's children");
+    const cmdline = Deno.readTextFileSync(`/proc/${a.child.pid}/cmdline`).split("\0");
+    assert.equal(cmdline.filter((x) => x === NO_CODE_CACHE).length, 1, cmdline.join(" "));
   } finally {
     await a.stop();
     Deno.removeSync(a.dir, { recursive: true });
