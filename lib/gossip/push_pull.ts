@@ -12,7 +12,11 @@ import type { EngineCore } from "./core.ts";
 /**
  * Follow-up syncs after a join, in gossip intervals (200 ms by default: 0.4 s and 2 s). The seed's
  * catch-up (below) normally delivers the members who joined after us sooner; these are the net
- * under it (a seed of an older version, a lost catch-up).
+ * under it (a seed of an older version, a lost catch-up). A follow-up other than the last is
+ * skipped when the seed pushed its table to us since our join or the previous follow-up: we then
+ * hold what it held, and what it learned since it pushes again (CATCH_UP_PUSHES); the last one
+ * always runs. In a join storm that is one full exchange less per joiner, in the very moments the
+ * members are first read.
  */
 export const JOIN_FOLLOW_UPS = [2, 10];
 
@@ -50,6 +54,8 @@ export class PushPull {
   #joiners = new Map<string, Joiner>();
   #catchUpTimer: TimerId | null = null;
   #catchUpSince = 0;
+  /** Seeds we joined through (by uuid): whether one pushed its table to us since our last sync with it. */
+  #seeds = new Map<string, { pushed: boolean }>();
 
   constructor(core: EngineCore) {
     this.#core = core;
@@ -100,6 +106,11 @@ export class PushPull {
 
   /** Full state exchange with a peer; resolves true when its table was merged. */
   async exchange(peer: PeerAddr, join: boolean): Promise<boolean> {
+    return (await this.#exchange(peer, join)) !== null;
+  }
+
+  /** An exchange; resolves the peer's uuid ("" when it did not say) once merged, null when stopped. */
+  async #exchange(peer: PeerAddr, join: boolean): Promise<string | null> {
     const { envelope, transport, counters } = this.#core.deps;
     const body = await envelope.seal(this.#body(join));
     const answer = await transport.request({ addr: peer.addr, port: peer.port }, body, PUSH_PULL_TIMEOUT);
@@ -113,10 +124,10 @@ export class PushPull {
     if (d.value.from === this.#core.members.selfUuid) {
       throw new Error(`${peerKey(peer)} is this agent itself`);
     }
-    if (!this.#core.running) return false;
+    if (!this.#core.running) return null;
     this.#core.members.merge(Object.values(d.value.nodes), d.value.from ?? null);
     counters.inc("gossip_push_pull_total", { role: "client" });
-    return true;
+    return d.value.from ?? "";
   }
 
   /**
@@ -136,6 +147,8 @@ export class PushPull {
     const requester = from ?? (sender ? { addr: sender.addr, port: sender.port } : null);
     this.#core.members.merge(Object.values(d.value.nodes), d.value.from ?? null);
     counters.inc("gossip_push_pull_total", { role: "server" });
+    const seed = !d.value.join && d.value.from ? this.#seeds.get(d.value.from) : undefined;
+    if (seed) seed.pushed = true;
     if (d.value.join) log.debug(`join push-pull from ${requester ? peerKey(requester) : "an unnamed peer"}`);
     const answer = this.#body(false);
     if (d.value.join && d.value.from && requester) {
@@ -155,6 +168,7 @@ export class PushPull {
     if (this.#catchUpTimer !== null) this.#core.deps.clock.clearTimeout(this.#catchUpTimer);
     this.#catchUpTimer = null;
     this.#joiners.clear();
+    this.#seeds.clear();
   }
 
   /**
@@ -208,24 +222,31 @@ export class PushPull {
    */
   async join(peer: PeerAddr): Promise<boolean> {
     try {
-      const ok = await this.exchange(peer, true);
-      if (ok) this.#followUp(peer);
-      return ok;
+      const seed = await this.#exchange(peer, true);
+      if (seed !== null) this.#followUp(peer, seed);
+      return seed !== null;
     } catch (err) {
       this.#core.deps.log.info(`join ${peerKey(peer)} failed: ${(err as Error).message}`);
       return false;
     }
   }
 
-  #followUp(peer: PeerAddr): void {
-    const { clock, config, log } = this.#core.deps;
-    for (const mult of JOIN_FOLLOW_UPS) {
+  #followUp(peer: PeerAddr, seedUuid: string): void {
+    const { clock, config, log, counters } = this.#core.deps;
+    const state = { pushed: false };
+    if (seedUuid) this.#seeds.set(seedUuid, state);
+    JOIN_FOLLOW_UPS.forEach((mult, i) => {
+      const last = i === JOIN_FOLLOW_UPS.length - 1;
       clock.setTimeout(() => {
+        const pushed = state.pushed;
+        state.pushed = false;
+        if (last && this.#seeds.get(seedUuid) === state) this.#seeds.delete(seedUuid);
         if (!this.#core.running || this.#core.members.leaving) return;
+        if (pushed && !last) return void counters.inc("gossip_join_follow_ups_skipped_total");
         this.exchange(peer, false).catch((err) =>
           log.debug(`join follow-up with ${peerKey(peer)}: ${err.message}`)
         );
       }, mult * config.gossip_interval);
-    }
+    });
   }
 }

@@ -69,3 +69,44 @@ Deno.test("sim: a pause within a burst of joins does not leave the first wave wi
     `the first wave waited for its follow-up: ${times.join(" ")}`,
   );
 });
+
+/** Push-pulls the seed served, and follow-ups the joiners skipped, 3 s after a storm of `nodes - 1` joins. */
+async function followUps(
+  nodes: number,
+  seed: number,
+  link: { loss: number; delayMs: number; jitterMs: number },
+): Promise<{ served: number; skipped: number; converged: boolean }> {
+  // converged: every view complete within 1 s of the joins
+  const c = new SimCluster({ nodes, seed, link });
+  for (const n of c.nodes) await n.engine.start();
+  await c.clock.advance(1000);
+  for (const n of c.nodes.slice(1)) void n.engine.join(c.nodes[0].addr);
+  const took = await c.runUntil(() => c.converged(), 1000, 5);
+  while (c.clock.now() < 4000) await c.clock.advance(5); // past the last follow-up (2 s after the joins)
+  const served = c.nodes[0].engine.deps.counters.get("gossip_push_pull_total", { role: "server" });
+  const skipped = c.nodes.slice(1).reduce(
+    (sum, n) => sum + n.engine.deps.counters.get("gossip_join_follow_ups_skipped_total"),
+    0,
+  );
+  await c.stopAll();
+  return { served, skipped, converged: took >= 0 };
+}
+
+Deno.test("sim: a joiner the seed already caught up skips its early follow-up, never the last one", async () => {
+  for (let seed = 1; seed <= 5; seed++) {
+    // all datagrams lost: every member learned comes from a push-pull
+    const { served, skipped, converged } = await followUps(20, seed, { loss: 1, delayMs: 5, jitterMs: 20 });
+    assert.ok(converged, `seed ${seed}: not converged`);
+    // each joiner: its join, its last follow-up, and the early one unless the seed's catch-up came first
+    assert.ok(skipped >= 10, `seed ${seed}: only ${skipped} early follow-ups skipped`);
+    assert.equal(served, 19 * 3 - skipped, `seed ${seed}: the seed served ${served} push-pulls`);
+  }
+});
+
+Deno.test("sim: without the seed's catch-up every follow-up still runs", async () => {
+  // two nodes: a lone joiner is told everything at its join, so the seed never pushes to it
+  const { served, skipped, converged } = await followUps(2, 1, { loss: 0, delayMs: 5, jitterMs: 0 });
+  assert.ok(converged);
+  assert.equal(skipped, 0);
+  assert.equal(served, 3, "the join and both follow-ups");
+});
