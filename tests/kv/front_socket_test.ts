@@ -4,40 +4,11 @@
  * WebSocket behind the private server.
  */
 import assert from "node:assert/strict";
-import { WsClient } from "../../lib/kv/ws_client.ts";
 import { RouteTable } from "../../lib/routing/mod.ts";
-import { dec, enc, eventually, FakeCluster, type KvTestNode, startKvNode, stopAll } from "./kv_helpers.ts";
+import { dec, enc, eventually, rawStreamSocket, stopAll, threeKvNodes } from "./kv_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const KEY = btoa("f".repeat(32));
-
-async function three(): Promise<KvTestNode[]> {
-  const c = new FakeCluster();
-  const nodes: KvTestNode[] = [];
-  for (const name of ["a", "b", "c"]) {
-    nodes.push(await startKvNode({ name, cluster: c, key: KEY, front: true }));
-  }
-  for (const n of nodes) n.kv.refreshRing();
-  return nodes;
-}
-
-/** Opens a socket to `n`'s stream route, sends `frames`; resolves the close reason and code. */
-function rawSocket(
-  n: KvTestNode,
-  frames: Uint8Array[],
-): Promise<{ reason: string; code?: number; got: number }> {
-  return new Promise((resolve) => {
-    let got = 0;
-    const ws = new WsClient("127.0.0.1", n.port, "/kv-internal/stream", {
-      open: () => frames.forEach((f) => ws.send(f)),
-      message: () => {
-        got++;
-        if (got === frames.length) ws.close("done");
-      },
-      close: (reason, code) => resolve({ reason, code, got }),
-    });
-  });
-}
 
 /** A masked client frame (key 1 2 3 4), `fin` set or not. */
 function frame(op: number, payload: Uint8Array, fin = true): Uint8Array {
@@ -59,7 +30,7 @@ Deno.test({
   name: "front socket: writes, CAS and reads between 3 nodes travel on sockets the TCP fronts speak",
   ...opts,
   fn: async () => {
-    const nodes = await three();
+    const nodes = await threeKvNodes({ key: KEY, front: true });
     try {
       for (const [i, n] of nodes.entries()) assert.equal((await n.kv.put(`f/${i}`, enc(`v${i}`))).ok, true);
       for (const n of nodes) {
@@ -90,19 +61,19 @@ Deno.test({
   name: "front socket: unsealed, replayed, text and oversized frames close it as Deno's socket does",
   ...opts,
   fn: async () => {
-    const nodes = await three();
+    const nodes = await threeKvNodes({ key: KEY, front: true });
     const [a, b] = nodes;
     try {
       const body = enc(JSON.stringify({ i: 1, k: "reads", b: { keys: ["x"] } }));
-      const plain = await rawSocket(a, [body]);
+      const plain = await rawStreamSocket(a, [body]);
       assert.equal(plain.code, 1008);
       assert.match(plain.reason, /peer message refused: auth/);
       assert.equal(plain.got, 0);
       assert.equal(a.envelope.dropped.auth, 1);
       const sealed = await b.envelope.seal(body);
-      const first = await rawSocket(a, [sealed]);
+      const first = await rawStreamSocket(a, [sealed]);
       assert.equal(first.got, 1, first.reason);
-      const again = await rawSocket(a, [sealed]);
+      const again = await rawStreamSocket(a, [sealed]);
       assert.equal(again.code, 1008);
       assert.match(again.reason, /replay/);
       assert.equal(a.envelope.dropped.replay, 1);
@@ -124,7 +95,7 @@ Deno.test({
   name: "front socket: a message in fragments and split reads is answered; ping gets pong",
   ...opts,
   fn: async () => {
-    const nodes = await three();
+    const nodes = await threeKvNodes({ key: KEY, front: true });
     const [a, b] = nodes;
     try {
       const sealed = await b.envelope.seal(enc(JSON.stringify({ i: 7, k: "reads", b: { keys: ["x"] } })));

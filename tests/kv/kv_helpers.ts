@@ -16,6 +16,7 @@ import {
 } from "../../lib/kv/mod.ts";
 import { HttpKvTransport } from "../../lib/kv/http_transport.ts";
 import { StreamKvTransport } from "../../lib/kv/stream.ts";
+import { WsClient } from "../../lib/kv/ws_client.ts";
 import { sha1Hex } from "../../lib/kv/sha1.ts";
 import type { Ctx } from "../../lib/subsystem.ts";
 import { Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
@@ -249,3 +250,30 @@ export function eventually(what: string, fn: () => boolean | Promise<boolean>, m
 
 export const enc = (s: string) => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** Three KV nodes of one fake cluster, their rings refreshed (`front`: served by the TCP front). */
+export async function threeKvNodes(opts: { key?: string; front?: boolean } = {}): Promise<KvTestNode[]> {
+  const c = new FakeCluster();
+  const nodes: KvTestNode[] = [];
+  for (const name of ["a", "b", "c"]) nodes.push(await startKvNode({ name, cluster: c, ...opts }));
+  for (const n of nodes) n.kv.refreshRing();
+  return nodes;
+}
+
+/** Opens a raw socket to `n`'s stream route, sends `frames`; resolves the close reason and code. */
+export function rawStreamSocket(
+  n: KvTestNode,
+  frames: Uint8Array[],
+): Promise<{ reason: string; code?: number; got: number }> {
+  return new Promise((resolve) => {
+    let got = 0;
+    const ws = new WsClient("127.0.0.1", n.port, "/kv-internal/stream", {
+      open: () => frames.forEach((f) => ws.send(f)),
+      message: () => {
+        got++;
+        if (got === frames.length) ws.close("done");
+      },
+      close: (reason, code) => resolve({ reason, code, got }),
+    });
+  });
+}

@@ -5,46 +5,19 @@
  */
 import assert from "node:assert/strict";
 import { StreamKvTransport } from "../../lib/kv/stream.ts";
-import { WsClient } from "../../lib/kv/ws_client.ts";
 import { PeerRefused } from "../../lib/kv/transport.ts";
 import type { RingNode } from "../../lib/kv/ring.ts";
 import { freePort } from "../helpers.ts";
-import { dec, enc, eventually, FakeCluster, type KvTestNode, startKvNode, stopAll } from "./kv_helpers.ts";
+import { dec, enc, eventually, rawStreamSocket, startKvNode, stopAll, threeKvNodes } from "./kv_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const KEY = btoa("k".repeat(32));
-
-async function three(key?: string): Promise<KvTestNode[]> {
-  const c = new FakeCluster();
-  const nodes: KvTestNode[] = [];
-  for (const name of ["a", "b", "c"]) nodes.push(await startKvNode({ name, cluster: c, key }));
-  for (const n of nodes) n.kv.refreshRing();
-  return nodes;
-}
-
-/** Opens a raw socket to `n`'s stream route; resolves the close reason and code. */
-function rawSocket(
-  n: KvTestNode,
-  frames: Uint8Array[],
-): Promise<{ reason: string; code?: number; got: number }> {
-  return new Promise((resolve) => {
-    let got = 0;
-    const ws = new WsClient("127.0.0.1", n.port, "/kv-internal/stream", {
-      open: () => frames.forEach((f) => ws.send(f)),
-      message: () => {
-        got++;
-        if (got === frames.length) ws.close("done");
-      },
-      close: (reason, code) => resolve({ reason, code, got }),
-    });
-  });
-}
 
 Deno.test({
   name: "sealed writes, CAS and reads between 3 nodes travel on the peer sockets",
   ...opts,
   fn: async () => {
-    const nodes = await three(KEY);
+    const nodes = await threeKvNodes({ key: KEY });
     try {
       for (const [i, n] of nodes.entries()) assert.equal((await n.kv.put(`s/${i}`, enc(`v${i}`))).ok, true);
       for (const n of nodes) {
@@ -73,21 +46,21 @@ Deno.test({
   name: "with a key, a socket frame that is unsealed or replayed closes the socket and is counted",
   ...opts,
   fn: async () => {
-    const nodes = await three(KEY);
+    const nodes = await threeKvNodes({ key: KEY });
     const [a, b] = nodes;
     try {
       const body = enc(JSON.stringify({ i: 1, k: "reads", b: { keys: ["x"] } }));
       // unsealed: refused (1008), nothing answered
-      const plain = await rawSocket(a, [body]);
+      const plain = await rawStreamSocket(a, [body]);
       assert.equal(plain.code, 1008);
       assert.match(plain.reason, /peer message refused: auth/);
       assert.equal(plain.got, 0);
       assert.equal(a.envelope.dropped.auth, 1);
       // sealed by a cluster member: answered; the same frame again, on a new socket: replay
       const sealed = await b.envelope.seal(body);
-      const first = await rawSocket(a, [sealed]);
+      const first = await rawStreamSocket(a, [sealed]);
       assert.equal(first.got, 1, first.reason);
-      const again = await rawSocket(a, [sealed]);
+      const again = await rawStreamSocket(a, [sealed]);
       assert.equal(again.code, 1008);
       assert.match(again.reason, /replay/);
       assert.equal(a.envelope.dropped.replay, 1);
@@ -173,11 +146,11 @@ Deno.test({
     const n = await startKvNode({ name: "solo", kv: { max_value_bytes: 1024 } });
     try {
       const big = new Uint8Array(6 * 1024 * 1024).fill(32); // the limit: (4 MiB + 2 KiB) × 1.4 + 64 KiB
-      const r = await rawSocket(n, [big]);
+      const r = await rawStreamSocket(n, [big]);
       assert.equal(r.code, 1009);
       assert.match(r.reason, /frame larger than/);
       assert.equal(r.got, 0);
-      const ok = await rawSocket(n, [enc(JSON.stringify({ i: 1, k: "reads", b: { keys: ["x"] } }))]);
+      const ok = await rawStreamSocket(n, [enc(JSON.stringify({ i: 1, k: "reads", b: { keys: ["x"] } }))]);
       assert.equal(ok.got, 1, ok.reason);
     } finally {
       await stopAll([n]);
