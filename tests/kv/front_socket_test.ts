@@ -5,7 +5,14 @@
  */
 import assert from "node:assert/strict";
 import { RouteTable } from "../../lib/routing/mod.ts";
-import { dec, enc, eventually, rawStreamSocket, stopAll, threeKvNodes } from "./kv_helpers.ts";
+import {
+  assertUnsealedAndReplayRefused,
+  assertWritesCasReads,
+  dec,
+  enc,
+  stopAll,
+  threeKvNodes,
+} from "./kv_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const KEY = btoa("f".repeat(32));
@@ -32,20 +39,7 @@ Deno.test({
   fn: async () => {
     const nodes = await threeKvNodes({ key: KEY, front: true });
     try {
-      for (const [i, n] of nodes.entries()) assert.equal((await n.kv.put(`f/${i}`, enc(`v${i}`))).ok, true);
-      for (const n of nodes) {
-        for (let i = 0; i < 3; i++) assert.equal(dec((await n.kv.get(`f/${i}`)).entry!.value), `v${i}`);
-      }
-      await eventually(
-        "3 copies of each key",
-        () => nodes.every((n) => [0, 1, 2].every((i) => n.kv.local.storage.getRecord(`f/${i}`) !== null)),
-      );
-      const idx = (await nodes[1].kv.get("f/0")).entry!.modify_index;
-      assert.equal((await nodes[2].kv.put("f/0", enc("cas"), { cas: idx })).ok, true);
-      assert.equal((await nodes[0].kv.put("f/0", enc("stale"), { cas: idx })).ok, false);
-      assert.equal(dec((await nodes[1].kv.get("f/0")).entry!.value), "cas");
-      const frames = nodes.reduce((s, n) => s + n.stream()!.frames, 0);
-      assert.ok(frames >= 6, `${frames} messages answered on sockets`);
+      await assertWritesCasReads(nodes, "f");
       const upgrades = nodes.reduce((s, n) => s + n.upgrades, 0);
       assert.ok(upgrades >= 2, `${upgrades} sockets accepted by the fronts`);
       for (const n of nodes) {
@@ -64,19 +58,7 @@ Deno.test({
     const nodes = await threeKvNodes({ key: KEY, front: true });
     const [a, b] = nodes;
     try {
-      const body = enc(JSON.stringify({ i: 1, k: "reads", b: { keys: ["x"] } }));
-      const plain = await rawStreamSocket(a, [body]);
-      assert.equal(plain.code, 1008);
-      assert.match(plain.reason, /peer message refused: auth/);
-      assert.equal(plain.got, 0);
-      assert.equal(a.envelope.dropped.auth, 1);
-      const sealed = await b.envelope.seal(body);
-      const first = await rawStreamSocket(a, [sealed]);
-      assert.equal(first.got, 1, first.reason);
-      const again = await rawStreamSocket(a, [sealed]);
-      assert.equal(again.code, 1008);
-      assert.match(again.reason, /replay/);
-      assert.equal(a.envelope.dropped.replay, 1);
+      await assertUnsealedAndReplayRefused(a, b);
       assert.ok(a.upgrades >= 3, `${a.upgrades} upgrades taken by the front`);
 
       // raw frames: a text frame (1003), then a frame over the route's bound (1009, from its header)

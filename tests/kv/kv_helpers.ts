@@ -2,6 +2,7 @@
  * KV test fixtures: a fake membership shared by in-process nodes, and KV nodes served over real
  * HTTP on 127.0.0.1 ephemeral ports (each with its own store).
  */
+import assert from "node:assert/strict";
 import { RealClock } from "../../lib/clock/mod.ts";
 import type { EventBus } from "../../lib/bus.ts";
 import { buildApp, fastDispatcher, HttpServer, isUpgrade } from "../../lib/http/mod.ts";
@@ -276,4 +277,48 @@ export function rawStreamSocket(
       close: (reason, code) => resolve({ reason, code, got }),
     });
   });
+}
+
+/**
+ * Writes a key on each of 3 nodes, reads every key from every node, waits for 3 copies, then a CAS
+ * that wins and a stale one that loses; returns the messages the nodes answered on their sockets.
+ */
+export async function assertWritesCasReads(nodes: KvTestNode[], prefix: string): Promise<number> {
+  for (const [i, n] of nodes.entries()) {
+    assert.equal((await n.kv.put(`${prefix}/${i}`, enc(`v${i}`))).ok, true);
+  }
+  for (const n of nodes) {
+    for (let i = 0; i < 3; i++) assert.equal(dec((await n.kv.get(`${prefix}/${i}`)).entry!.value), `v${i}`);
+  }
+  await eventually(
+    "3 copies of each key",
+    () => nodes.every((n) => [0, 1, 2].every((i) => n.kv.local.storage.getRecord(`${prefix}/${i}`) !== null)),
+  );
+  const idx = (await nodes[1].kv.get(`${prefix}/0`)).entry!.modify_index;
+  assert.equal((await nodes[2].kv.put(`${prefix}/0`, enc("cas"), { cas: idx })).ok, true);
+  assert.equal((await nodes[0].kv.put(`${prefix}/0`, enc("stale"), { cas: idx })).ok, false);
+  assert.equal(dec((await nodes[1].kv.get(`${prefix}/0`)).entry!.value), "cas");
+  const frames = nodes.reduce((s, n) => s + n.stream()!.frames, 0);
+  assert.ok(frames >= 6, `${frames} messages answered on sockets`);
+  return frames;
+}
+
+/**
+ * On `a`'s stream socket: an unsealed frame is refused (1008, counted, nothing answered); a frame
+ * sealed by member `b` is answered, and the same frame again on a new socket is a replay.
+ */
+export async function assertUnsealedAndReplayRefused(a: KvTestNode, b: KvTestNode): Promise<void> {
+  const body = enc(JSON.stringify({ i: 1, k: "reads", b: { keys: ["x"] } }));
+  const plain = await rawStreamSocket(a, [body]);
+  assert.equal(plain.code, 1008);
+  assert.match(plain.reason, /peer message refused: auth/);
+  assert.equal(plain.got, 0);
+  assert.equal(a.envelope.dropped.auth, 1);
+  const sealed = await b.envelope.seal(body);
+  const first = await rawStreamSocket(a, [sealed]);
+  assert.equal(first.got, 1, first.reason);
+  const again = await rawStreamSocket(a, [sealed]);
+  assert.equal(again.code, 1008);
+  assert.match(again.reason, /replay/);
+  assert.equal(a.envelope.dropped.replay, 1);
 }

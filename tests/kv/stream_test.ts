@@ -8,7 +8,15 @@ import { StreamKvTransport } from "../../lib/kv/stream.ts";
 import { PeerRefused } from "../../lib/kv/transport.ts";
 import type { RingNode } from "../../lib/kv/ring.ts";
 import { freePort } from "../helpers.ts";
-import { dec, enc, eventually, rawStreamSocket, startKvNode, stopAll, threeKvNodes } from "./kv_helpers.ts";
+import {
+  assertUnsealedAndReplayRefused,
+  assertWritesCasReads,
+  enc,
+  rawStreamSocket,
+  startKvNode,
+  stopAll,
+  threeKvNodes,
+} from "./kv_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 const KEY = btoa("k".repeat(32));
@@ -19,20 +27,7 @@ Deno.test({
   fn: async () => {
     const nodes = await threeKvNodes({ key: KEY });
     try {
-      for (const [i, n] of nodes.entries()) assert.equal((await n.kv.put(`s/${i}`, enc(`v${i}`))).ok, true);
-      for (const n of nodes) {
-        for (let i = 0; i < 3; i++) assert.equal(dec((await n.kv.get(`s/${i}`)).entry!.value), `v${i}`);
-      }
-      await eventually(
-        "3 copies of each key",
-        () => nodes.every((n) => [0, 1, 2].every((i) => n.kv.local.storage.getRecord(`s/${i}`) !== null)),
-      );
-      const idx = (await nodes[1].kv.get("s/0")).entry!.modify_index;
-      assert.equal((await nodes[2].kv.put("s/0", enc("cas"), { cas: idx })).ok, true);
-      assert.equal((await nodes[0].kv.put("s/0", enc("stale"), { cas: idx })).ok, false);
-      assert.equal(dec((await nodes[1].kv.get("s/0")).entry!.value), "cas");
-      const frames = nodes.reduce((s, n) => s + n.stream()!.frames, 0);
-      assert.ok(frames >= 6, `${frames} messages answered on sockets`);
+      await assertWritesCasReads(nodes, "s");
       for (const n of nodes) {
         assert.deepEqual(n.envelope.dropped, { auth: 0, stale: 0, replay: 0, malformed: 0 });
       }
@@ -49,21 +44,7 @@ Deno.test({
     const nodes = await threeKvNodes({ key: KEY });
     const [a, b] = nodes;
     try {
-      const body = enc(JSON.stringify({ i: 1, k: "reads", b: { keys: ["x"] } }));
-      // unsealed: refused (1008), nothing answered
-      const plain = await rawStreamSocket(a, [body]);
-      assert.equal(plain.code, 1008);
-      assert.match(plain.reason, /peer message refused: auth/);
-      assert.equal(plain.got, 0);
-      assert.equal(a.envelope.dropped.auth, 1);
-      // sealed by a cluster member: answered; the same frame again, on a new socket: replay
-      const sealed = await b.envelope.seal(body);
-      const first = await rawStreamSocket(a, [sealed]);
-      assert.equal(first.got, 1, first.reason);
-      const again = await rawStreamSocket(a, [sealed]);
-      assert.equal(again.code, 1008);
-      assert.match(again.reason, /replay/);
-      assert.equal(a.envelope.dropped.replay, 1);
+      await assertUnsealedAndReplayRefused(a, b);
       // a node with another key is refused on the socket like over HTTP (401)
       const intruder = await startKvNode({ name: "x", tags: ["web"], key: btoa("z".repeat(32)) });
       nodes.push(intruder);
