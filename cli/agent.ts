@@ -203,7 +203,9 @@ export const agentCommands: CommandGroup = {
         }
         // start-up is over: its file pages, garbage and free malloc memory need not stay resident
         // (again 2 s, 10 s and 60 s later, once the collector Worker and every first run are done)
-        const { settleAfterStart } = await import("../lib/process_metrics/mod.ts");
+        const { settleAfterStart, startLagProbe } = await import("../lib/process_metrics/mod.ts");
+        const stopProbe = startLagProbe(Deno.env.get("KUNAI_LAG_PROBE")); // benchmarks only
+        void agent.finished.then(stopProbe, stopProbe);
         const stopSettle = settleAfterStart((r, afterMs) => {
           // the start-up steps once at info; the refresh every 10 minutes at debug
           (r.startup ? agent.log.info : agent.log.debug).call(

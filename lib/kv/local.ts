@@ -9,6 +9,7 @@ import type { EventBus } from "../bus.ts";
 import { expiredTombstone, type KvRecord, nextIndex } from "./record.ts";
 import type { KvStorage } from "./storage.ts";
 import { Watchers } from "./watch.ts";
+import { lagNote, lagProbeOn } from "../process_metrics/lag.ts";
 
 export class LocalReplica {
   readonly storage: KvStorage;
@@ -92,12 +93,14 @@ export class LocalReplica {
     this.#group = [];
     this.#commits++;
     let out: unknown[];
+    const t0 = lagProbeOn() ? performance.now() : 0;
     try {
       out = this.storage.transaction(() => batch.map((b) => b.work()));
     } catch (err) {
       for (const b of batch) b.reject(err as Error);
       return;
     }
+    if (t0) lagNote("commit", performance.now() - t0, { n: batch.length });
     batch.forEach((b, i) => b.resolve(out[i]));
   }
 

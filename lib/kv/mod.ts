@@ -97,6 +97,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
       }: ${problem} (a write or delete replaces it)`,
     );
   });
+  storage.flushWalInBackground((err) => log.warn(`kv: background sync of the WAL failed: ${err.message}`));
   const local = new LocalReplica(storage, ctx.clock, ctx.bus);
   let started = false;
   const placement = new Placement(
@@ -206,7 +207,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
       repair.stop();
       stream?.close();
       local.close();
-      return Promise.resolve();
+      return storage.stopWalFlush();
     },
 
     info() {

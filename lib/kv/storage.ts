@@ -13,6 +13,7 @@ import type { Migration } from "../store/mod.ts";
 import { expiredTombstone, type KvRecord } from "./record.ts";
 import { bounded, COLS, READ_COLS, type Row, ROW_IS_BAD, rowValues, toRecord } from "./rows.ts";
 import { MAX_INDEX, storedProblem } from "./validate.ts";
+import { WalFlush } from "./wal_flush.ts";
 
 export const KV_MIGRATIONS: Migration[] = [
   {
@@ -134,6 +135,7 @@ export class KvStorage {
   #noHints = false;
   /** Told when work becomes due earlier than planned (a hint, a shorter TTL): see KvUpkeep. */
   onWork: ((at: number) => void) | null = null;
+  #wal: WalFlush | null = null;
 
   constructor(db: Database, onBadRow: BadRowHandler = () => {}) {
     this.db = db;
@@ -219,12 +221,32 @@ export class KvStorage {
 
   /** Runs `fn` in one transaction; a rollback empties the record cache (it may hold rolled-back rows). */
   transaction<T>(fn: () => T): T {
+    let out: T;
     try {
-      return this.db.transaction(fn);
+      out = this.db.transaction(fn);
     } catch (err) {
       this.#forgetAll();
       throw err;
     }
+    this.#wal?.committed();
+    return out;
+  }
+
+  /**
+   * From now on the WAL is synced in the background after commits (see wal_flush.ts); `stop()`
+   * ends that. Not for an in-memory database.
+   */
+  flushWalInBackground(onError: (err: Error) => void): WalFlush | null {
+    if (this.db.path === ":memory:" || this.db.path === "") return null;
+    this.#wal ??= new WalFlush(this.db.path + "-wal", onError);
+    return this.#wal;
+  }
+
+  /** Ends the background WAL sync; resolves once the running one is done. */
+  async stopWalFlush(): Promise<void> {
+    const w = this.#wal;
+    this.#wal = null;
+    await w?.close();
   }
 
   #remember(key: string, rec: KvRecord | null): void {

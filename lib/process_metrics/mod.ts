@@ -17,6 +17,7 @@ export { MallocTrim, TrimPolicy } from "./trim.ts";
 export { releaseFilePages } from "./pages.ts";
 export { settleAfterStart, type SettleStep } from "./settle.ts";
 export { HeapCollect, HeapPolicy } from "./heap.ts";
+export { lagNote, lagProbeOn, startLagProbe } from "./lag.ts";
 
 /**
  * RSS, heap, CPU and the fd count cost a /proc walk and V8 heap statistics: every 10 s is enough for

@@ -20,6 +20,7 @@
  */
 import { releaseFilePages } from "./pages.ts";
 import { MallocTrim } from "./trim.ts";
+import { lagNote } from "./lag.ts";
 
 /** Milliseconds after ready of each start-up release (the first, 0, runs synchronously). */
 export const SETTLE_AT_MS = [0, 2_000, 10_000, 60_000];
@@ -112,7 +113,10 @@ export function settleAfterStart(
     timer = null;
     if (stopped) return;
     const full = i < steps.length;
-    report(settleStep(deps, full), Math.round(performance.now() - t0));
+    const s0 = performance.now();
+    const step = settleStep(deps, full);
+    lagNote("settle", performance.now() - s0, { full });
+    report(step, Math.round(performance.now() - t0));
     schedule(i + 1);
   };
   const schedule = (i: number) => {
