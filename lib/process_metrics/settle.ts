@@ -12,7 +12,8 @@
  * minute's less frequent jobs touched. Pages the agent keeps using come back as minor faults (the
  * kernel's page cache holds them, shared with every other deno process): the refresh every
  * 10 minutes only keeps the agent's resident set at what it actually used since (one release: ~6-10
- * ms of CPU, reading /proc/self/smaps included).
+ * ms of CPU, reading /proc/self/smaps included). The +60 s step and the refreshes wait while the
+ * agent is busy (see DEFER_FROM_MS).
  *
  * ```ts
  * const stop = settleAfterStart((msg) => log.info(msg)); // stop() on shutdown
@@ -21,12 +22,25 @@
 import { releaseFilePages } from "./pages.ts";
 import { MallocTrim } from "./trim.ts";
 import { lagNote } from "./lag.ts";
+import process from "node:process";
 
 /** Milliseconds after ready of each start-up release (the first, 0, runs synchronously). */
 export const SETTLE_AT_MS = [0, 2_000, 10_000, 60_000];
 
 /** Period of the file-page release after the last start-up one. */
 export const REFRESH_MS = 600_000;
+
+/**
+ * Steps planned this long or longer after the previous one (the +60 s one, the refreshes) wait
+ * while the agent is busy: a full collection, the trim and the /proc/self/smaps walk stalled the
+ * event loop 40-60 ms, which a KV node under a write load felt as a pause of every write it
+ * coordinated. Retried every `BUSY_RETRY_MS`, run anyway after `MAX_DEFERRALS` retries.
+ */
+export const DEFER_FROM_MS = 30_000;
+export const BUSY_RETRY_MS = 10_000;
+export const MAX_DEFERRALS = 30;
+/** Share of one core over the last window above which the agent counts as busy. */
+export const BUSY_CPU = 0.25;
 
 /** What one settle step did (for the log). */
 export interface SettleStep {
@@ -48,6 +62,8 @@ export interface SettleDeps {
   trim: () => boolean;
   setTimer: (fn: () => void, ms: number) => number;
   clearTimer: (id: number) => void;
+  /** True when the process used over BUSY_CPU since the previous call (absent: never busy). */
+  busy?: () => boolean;
 }
 
 function defaultDeps(): SettleDeps {
@@ -68,6 +84,22 @@ function defaultDeps(): SettleDeps {
       return id;
     },
     clearTimer: (id) => clearTimeout(id),
+    busy: cpuBusy(),
+  };
+}
+
+/** busy() for SettleDeps: the process's CPU time (all threads) over the wall time since the last call. */
+function cpuBusy(): () => boolean {
+  const cpuMs = () => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  let last = { at: performance.now(), cpu: cpuMs() };
+  return () => {
+    const now = { at: performance.now(), cpu: cpuMs() };
+    const share = (now.cpu - last.cpu) / Math.max(1, now.at - last.at);
+    last = now;
+    return share > BUSY_CPU;
   };
 }
 
@@ -109,9 +141,18 @@ export function settleAfterStart(
   let stopped = false;
   const steps = [...at].sort((a, b) => a - b);
   const t0 = performance.now();
-  const run = (i: number) => {
+  let deferrals = 0;
+  const run = (i: number, delay: number) => {
     timer = null;
     if (stopped) return;
+    // the window of busy() starts at the previous step (or retry): call it at every one
+    const busy = deps.busy?.() ?? false;
+    if (busy && delay >= DEFER_FROM_MS && deferrals < MAX_DEFERRALS) {
+      deferrals++;
+      timer = deps.setTimer(() => run(i, delay), BUSY_RETRY_MS);
+      return;
+    }
+    deferrals = 0;
     const full = i < steps.length;
     const s0 = performance.now();
     const step = settleStep(deps, full);
@@ -122,8 +163,8 @@ export function settleAfterStart(
   const schedule = (i: number) => {
     if (stopped) return;
     const delay = i < steps.length ? steps[i] - (i > 0 ? steps[i - 1] : 0) : refreshMs;
-    if (i === 0 && delay <= 0) return run(0);
-    timer = deps.setTimer(() => run(i), Math.max(0, delay));
+    if (i === 0 && delay <= 0) return run(0, 0);
+    timer = deps.setTimer(() => run(i, delay), Math.max(0, delay));
   };
   schedule(0);
   return () => {

@@ -1,5 +1,11 @@
 import assert from "node:assert/strict";
-import { settleAfterStart, type SettleDeps, settleStep } from "../../lib/process_metrics/settle.ts";
+import {
+  BUSY_RETRY_MS,
+  MAX_DEFERRALS,
+  settleAfterStart,
+  type SettleDeps,
+  settleStep,
+} from "../../lib/process_metrics/settle.ts";
 
 /** Deps that record every effect, with timers driven by hand. */
 function fakeDeps(opts: { gc?: boolean; trim?: boolean; release?: boolean } = {}) {
@@ -98,4 +104,27 @@ Deno.test("stop before the first timer leaves nothing scheduled and nothing runs
   assert.equal(f.timers.size, 0);
   t.fn(); // a timer that fired anyway after stop()
   assert.equal(n, 0);
+});
+
+Deno.test("the late steps wait while the agent is busy, the start-up ones do not, and not forever", () => {
+  const f = fakeDeps();
+  let busy = true;
+  f.deps.busy = () => busy;
+  const reports: boolean[] = [];
+  settleAfterStart((s) => reports.push(s.startup), f.deps, [0, 2_000, 60_000], 600_000);
+  assert.equal(reports.length, 1, "the first step runs even when busy");
+  assert.equal(f.fire(), 2_000);
+  assert.equal(reports.length, 2, "a short step runs even when busy");
+  assert.equal(f.fire(), 58_000);
+  assert.equal(reports.length, 2, "the +60 s step waits while busy");
+  assert.equal(f.fire(), BUSY_RETRY_MS);
+  assert.equal(reports.length, 2);
+  busy = false;
+  assert.equal(f.fire(), BUSY_RETRY_MS);
+  assert.deepEqual(reports, [true, true, true], "runs once quiet, as a start-up step");
+  busy = true;
+  assert.equal(f.fire(), 600_000);
+  for (let i = 0; i < MAX_DEFERRALS; i++) assert.equal(f.fire(), BUSY_RETRY_MS);
+  assert.deepEqual(reports, [true, true, true, false], "a refresh runs after MAX_DEFERRALS retries anyway");
+  assert.equal(f.fire(), 600_000, "and the next is planned a period later");
 });
