@@ -49,6 +49,15 @@ export function gossipRoutes(api: GossipApi): RouteTable {
     }
     return await peerResponse(c, answer);
   });
+  // the same exchange answered by the TCP front itself (no Deno.serve, no Hono): a cold agent's
+  // first push-pull through the app cost ~10-15 ms of CPU, paid by the seed and every joiner in a join storm
+  r.fastPeer("POST", PUSH_PULL_PATH, (plain) => {
+    try {
+      return api.servePushPull(plain, null);
+    } catch (err) {
+      throw new HttpError(400, "push-pull refused", { reason: (err as Error).message });
+    }
+  });
 
   r.write("GET", "/agent/keys", "the keyring (reveals the keys)", (c) => c.json(api.keys()));
   r.write(

@@ -3,8 +3,9 @@
  * (`RouteTable.fast`, e.g. `GET /kv/KEY`, `PUT /kv/KEY`) are parsed and answered by the front itself,
  * without the unix-socket hop, Deno.serve and Hono (together ~0.1 ms of CPU per request, most of a
  * KV read's cost). The policy is the app's, applied here: a write route needs the bearer token (or
- * `http.open_writes`), peer routes never take this path, the answer carries the headers the app adds
- * to a request without `Origin` (CORS), and the request counters are the same.
+ * `http.open_writes`), a peer route (`RouteTable.fastPeer`, e.g. `POST /gossip/push-pull`) gets the
+ * agent's PeerEnvelope and opens and seals its bodies as the app's peer routes do, the answer carries
+ * the headers the app adds to a request without `Origin` (CORS), and the request counters are the same.
  *
  * Anything unusual goes to the app unchanged (`fastDispatcher` returns null): a request not
  * complete in one read or followed by more bytes, any `Origin`, `Transfer-Encoding`, `Expect` or
@@ -202,6 +203,7 @@ export function fastDispatcher(
       query: q < 0 ? "" : target.slice(q + 1),
       headers,
       body: bytes.slice(end + 4),
+      ...(access === "peer" && opts.peerEnvelope ? { peerEnvelope: opts.peerEnvelope } : {}),
     });
     if (!pending) return null;
     const route = entry.route.doc.path;

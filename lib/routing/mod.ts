@@ -59,6 +59,8 @@ export interface FastRequest {
   headers: Record<string, string>;
   /** The body (a copy: the handler may keep it). */
   body: Uint8Array;
+  /** A peer route's request: the agent's PeerEnvelope (as the app's peer routes get it), when it has one. */
+  peerEnvelope?: PeerEnvelope;
 }
 
 /** A fast route's answer; lib/http adds the headers every answer of the app gets (CORS, date). */
@@ -151,6 +153,40 @@ export class RouteTable {
       throw new Error(`fast handler for ${method} ${path}: only a final :name{.+} parameter is supported`);
     }
     this.fastRoutes.push({ doc, prefix: colon < 0 ? path : path.slice(0, colon), handle });
+    return this;
+  }
+
+  /**
+   * Gives the already declared peer route `method path` (no parameters) a fast handler: the TCP
+   * front answers its plain requests without Deno.serve and Hono. The envelope is handled as
+   * `readPeerBody` and `peerResponse` do: the body is opened (401 when refused: not authenticated,
+   * outside the window, replayed), `handle` gets the plain bytes and its answer is sealed. A throw
+   * is rendered as the app renders it (an HttpError keeps its status).
+   */
+  fastPeer(
+    method: Method,
+    path: string,
+    handle: (plain: Uint8Array) => Uint8Array | Promise<Uint8Array>,
+  ): this {
+    const doc = this.routes.find((d) => d.method === method && d.path === path);
+    if (!doc) throw new Error(`fast peer handler for ${method} ${path}: declare the route first`);
+    if (doc.access !== "peer") {
+      throw new Error(`fast peer handler for ${method} ${path}: only for peer routes`);
+    }
+    if (path.includes(":")) throw new Error(`fast peer handler for ${method} ${path}: no parameters`);
+    const serve = async (req: FastRequest): Promise<FastAnswer> => {
+      const env = req.peerEnvelope;
+      let plain = req.body;
+      if (env) {
+        const r = await env.open(req.body);
+        if (!r.ok) throw new HttpError(401, `peer message refused: ${r.reason}`);
+        plain = r.plain;
+      }
+      const out = await handle(plain);
+      const body = env ? await env.seal(out) : out;
+      return { status: 200, headers: [["content-type", "application/octet-stream"]], body };
+    };
+    this.fastRoutes.push({ doc, prefix: path, handle: serve });
     return this;
   }
 

@@ -1,8 +1,9 @@
 /**
  * The real transport: UDP datagrams on `port` (Deno.listenDatagram, one reused receive buffer)
- * and push-pull as an HTTP POST to the peer's `/gossip/push-pull` on the same port number, where
- * the agent's HTTP API listens. Inbound push-pull is served by the gossip peer route on the HTTP
- * API itself (it opens the envelope and calls gossip directly), never through this transport.
+ * and push-pull as an HTTP POST (http_post.ts: one request per socket, no `fetch` client) to the
+ * peer's `/gossip/push-pull` on the same port number, where the agent's HTTP API listens. Inbound
+ * push-pull is served by the gossip peer route on the HTTP API itself (it opens the envelope and
+ * calls gossip directly), never through this transport.
  */
 import {
   type PacketHandler,
@@ -11,6 +12,7 @@ import {
   type Transport,
   TransportError,
 } from "./types.ts";
+import { httpPost, type PostAnswer } from "./http_post.ts";
 
 /** Largest UDP payload we accept (IPv4 limit). */
 export const MAX_DATAGRAM = 65507;
@@ -104,29 +106,15 @@ export class UdpTransport implements Transport {
   }
 
   async request(to: PeerAddr, data: Uint8Array, timeoutMs: number): Promise<Uint8Array> {
-    const host = to.addr.includes(":") ? `[${to.addr}]` : to.addr;
-    let res: Response;
+    const maxBytes = this.#opts.maxResponseBytes ?? 16 * 1024 * 1024;
+    let answer: PostAnswer;
     try {
-      res = await fetch(`http://${host}:${to.port}${PUSH_PULL_PATH}`, {
-        method: "POST",
-        body: data as Uint8Array<ArrayBuffer>,
-        headers: { "content-type": "application/octet-stream" },
-        signal: AbortSignal.timeout(timeoutMs),
-      });
+      answer = await httpPost(to.addr, to.port, PUSH_PULL_PATH, data, { timeoutMs, maxBytes });
     } catch (err) {
-      throw new TransportError(
-        to,
-        (err as Error).name === "TimeoutError" ? `no answer within ${timeoutMs} ms` : (err as Error).message,
-      );
+      throw new TransportError(to, (err as Error).message);
     }
-    if (!res.ok) {
-      await res.body?.cancel();
-      throw new TransportError(to, `HTTP ${res.status}`);
-    }
-    const max = this.#opts.maxResponseBytes ?? 16 * 1024 * 1024;
-    const body = new Uint8Array(await res.arrayBuffer());
-    if (body.length > max) throw new TransportError(to, `answer larger than ${max} bytes`);
-    return body;
+    if (answer.status < 200 || answer.status > 299) throw new TransportError(to, `HTTP ${answer.status}`);
+    return answer.body;
   }
 
   /** A TCP connect to the peer's API port (the one push-pull uses); ConnectionRefused = nothing listens. */

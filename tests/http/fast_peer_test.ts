@@ -1,0 +1,127 @@
+/**
+ * The TCP front answering a peer route itself (`RouteTable.fastPeer`, used by `POST
+ * /gossip/push-pull`): the same envelope rules as the app's peer routes (sealed bodies only, no
+ * replay, the answer sealed), the same statuses, and the fast path really taken.
+ */
+import assert from "node:assert/strict";
+import { buildApp, fastDispatcher, HttpServer } from "../../lib/http/mod.ts";
+import { HttpError, peerResponse, readPeerBody, RouteTable } from "../../lib/routing/mod.ts";
+import { generateKey, Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
+import { httpPost } from "../../lib/transport/http_post.ts";
+import { freePort, makeTestCtx } from "../helpers.ts";
+
+const enc = new TextEncoder();
+const dec = new TextDecoder();
+const OPTS = { timeoutMs: 2000, maxBytes: 1 << 20 };
+
+/** Answers "echo:<plain>"; "boom" is refused with a 400 like the push-pull route. */
+function serveEcho(plain: Uint8Array): Uint8Array {
+  const text = dec.decode(plain);
+  if (text === "boom") throw new HttpError(400, "refused", { reason: "boom" });
+  return enc.encode(`echo:${text}`);
+}
+
+function table(): RouteTable {
+  const r = new RouteTable("t");
+  r.peer("POST", "/peer/echo", "echo", async (c) => await peerResponse(c, serveEcho(await readPeerBody(c))));
+  r.fastPeer("POST", "/peer/echo", serveEcho);
+  r.read("GET", "/open", "open", (c) => c.text("ok"));
+  return r;
+}
+
+/** The same table served with and without the front's fast path, sharing one keyring; a client envelope. */
+async function servers() {
+  const ctx = makeTestCtx();
+  const keyring = await Keyring.create([generateKey()]);
+  const serverEnv = new PeerEnvelope(keyring, { now: () => Date.now() });
+  const client = new PeerEnvelope(keyring, { now: () => Date.now() });
+  const routers = [table()];
+  const policy = {
+    token: "",
+    maxBody: 1 << 20,
+    log: ctx.log,
+    counters: ctx.counters,
+    peerEnvelope: serverEnv,
+  };
+  const app = buildApp(routers, policy);
+  const dispatch = fastDispatcher(routers, policy)!;
+  let taken = 0;
+  const start = (fast: boolean) =>
+    HttpServer.start(app, {
+      bind: "127.0.0.1",
+      port: freePort(),
+      socket: "",
+      tcp: true,
+      token: "",
+      maxBody: 1 << 20,
+      log: ctx.log,
+      counters: ctx.counters,
+      fast: fast
+        ? (b) => {
+          const p = dispatch(b);
+          if (p) taken++;
+          return p;
+        }
+        : null,
+    });
+  const fast = await start(true);
+  const slow = await start(false);
+  return {
+    client,
+    serverEnv,
+    fast: fast.tcpAddr!.port,
+    slow: slow.tcpAddr!.port,
+    get taken() {
+      return taken;
+    },
+    async [Symbol.asyncDispose]() {
+      await fast.close();
+      await slow.close();
+      ctx.cleanup();
+    },
+  };
+}
+
+Deno.test("fast peer route: sealed exchange answered by the front, sealed answer", async () => {
+  await using s = await servers();
+  for (const port of [s.fast, s.slow]) {
+    const a = await httpPost("127.0.0.1", port, "/peer/echo", await s.client.seal(enc.encode("hi")), OPTS);
+    assert.equal(a.status, 200);
+    const opened = await s.client.open(a.body);
+    assert.ok(opened.ok, "the answer is sealed with the cluster key");
+    assert.equal(dec.decode(opened.plain), "echo:hi");
+  }
+  assert.equal(s.taken, 1, "the fast server answered on its fast path");
+});
+
+Deno.test("fast peer route: replays, unsealed bodies and handler refusals get the app's statuses", async () => {
+  await using s = await servers();
+  const status = async (port: number, body: Uint8Array) => {
+    const a = await httpPost("127.0.0.1", port, "/peer/echo", body, OPTS);
+    return { status: a.status, text: dec.decode(a.body) };
+  };
+  for (const port of [s.fast, s.slow]) {
+    const sealed = await s.client.seal(enc.encode(`once ${port}`));
+    assert.equal((await status(port, sealed)).status, 200);
+    const replay = await status(port, sealed);
+    assert.equal(replay.status, 401);
+    assert.match(replay.text, /peer message refused: replay/);
+    const plain = await status(port, enc.encode("not sealed"));
+    assert.equal(plain.status, 401);
+    const refused = await status(port, await s.client.seal(enc.encode("boom")));
+    assert.equal(refused.status, 400);
+    assert.match(refused.text, /refused/);
+  }
+  assert.equal(s.taken, 4, "all four went through the fast path on the fast server");
+  assert.ok(s.serverEnv.dropped.replay >= 2, "replays counted by the envelope on both paths");
+});
+
+Deno.test("fastPeer only for declared peer routes without parameters", () => {
+  const r = new RouteTable("t");
+  r.read("GET", "/open", "open", (c) => c.text("ok"));
+  r.peer("POST", "/peer/:id", "with a parameter", (c) => c.text("x"));
+  assert.throws(() => r.fastPeer("POST", "/nope", serveEcho), /declare the route first/);
+  assert.throws(() => r.fastPeer("GET", "/open", serveEcho), /only for peer routes/);
+  assert.throws(() => r.fastPeer("POST", "/peer/:id", serveEcho), /no parameters/);
+  assert.throws(() => r.fast("POST", "/peer/:id", () => null), /not for peer routes/);
+});
