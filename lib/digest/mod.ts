@@ -17,32 +17,51 @@
 
 const encoder = new TextEncoder();
 
-function bytesOf(input: Uint8Array | string): Uint8Array {
-  return typeof input === "string" ? encoder.encode(input) : input;
-}
+/** Reused for messages up to SCRATCH - 72 bytes (keys, series names, tokens): no allocation. */
+const SCRATCH = 1024;
+const scratch = new Uint8Array(SCRATCH);
+const scratchView = new DataView(scratch.buffer);
 
-/** The message padded to a multiple of 64 bytes with its bit length (big-endian) at the end. */
-function padded(msg: Uint8Array): DataView {
-  const len = msg.length;
+/**
+ * The message padded to a multiple of 64 bytes with its bit length (big-endian) at the end; returns
+ * the view and the padded length (the view may be longer: the scratch buffer). Only valid until the
+ * next call.
+ */
+function padded(input: Uint8Array | string): [DataView, number] {
+  let buf: Uint8Array, view: DataView, len: number;
+  if (typeof input === "string" && input.length * 3 <= SCRATCH - 72) {
+    len = encoder.encodeInto(input, scratch).written;
+    buf = scratch;
+    view = scratchView;
+  } else {
+    const msg = typeof input === "string" ? encoder.encode(input) : input;
+    len = msg.length;
+    if (len <= SCRATCH - 72) {
+      buf = scratch;
+      view = scratchView;
+    } else {
+      buf = new Uint8Array((((len + 8) >>> 6) + 1) << 6);
+      view = new DataView(buf.buffer);
+    }
+    buf.set(msg);
+  }
   const total = (((len + 8) >>> 6) + 1) << 6;
-  const buf = new Uint8Array(total);
-  buf.set(msg);
+  buf.fill(0, len, total);
   buf[len] = 0x80;
-  const view = new DataView(buf.buffer);
   const bits = len * 8;
   view.setUint32(total - 8, Math.floor(bits / 0x100000000));
   view.setUint32(total - 4, bits >>> 0);
-  return view;
+  return [view, total];
 }
 
 const w1 = new Int32Array(80);
 
 /** SHA-1 (FIPS 180-4) of `input` (a string is hashed as UTF-8): 20 bytes. */
 export function sha1(input: Uint8Array | string): Uint8Array {
-  const v = padded(bytesOf(input));
+  const [v, total] = padded(input);
   let h0 = 0x67452301, h1 = 0xefcdab89 | 0, h2 = 0x98badcfe | 0, h3 = 0x10325476, h4 = 0xc3d2e1f0 | 0;
   const w = w1;
-  for (let off = 0; off < v.byteLength; off += 64) {
+  for (let off = 0; off < total; off += 64) {
     for (let i = 0; i < 16; i++) w[i] = v.getInt32(off + i * 4);
     for (let i = 16; i < 80; i++) {
       const x = w[i - 3] ^ w[i - 8] ^ w[i - 14] ^ w[i - 16];
@@ -158,10 +177,10 @@ const w256 = new Int32Array(64);
 
 /** SHA-256 (FIPS 180-4) of `input` (a string is hashed as UTF-8): 32 bytes. */
 export function sha256(input: Uint8Array | string): Uint8Array {
-  const v = padded(bytesOf(input));
+  const [v, total] = padded(input);
   const h = Int32Array.from(H256);
   const w = w256;
-  for (let off = 0; off < v.byteLength; off += 64) {
+  for (let off = 0; off < total; off += 64) {
     for (let i = 0; i < 16; i++) w[i] = v.getInt32(off + i * 4);
     for (let i = 16; i < 64; i++) {
       const x = w[i - 15], y = w[i - 2];

@@ -17,18 +17,37 @@ Deno.test("digest: FIPS 180 test vectors", () => {
   );
 });
 
-Deno.test("digest: same bytes as node:crypto for every length 0..300, strings as UTF-8", () => {
+Deno.test("digest: same bytes as node:crypto for lengths 0..300, around the scratch buffer's limit and beyond, strings as UTF-8", () => {
   let seed = 7;
   const rnd = () => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
-  for (let n = 0; n <= 300; n++) {
+  const lengths = [
+    ...Array.from({ length: 301 }, (_, i) => i),
+    ...Array.from({ length: 30 }, (_, i) => 940 + i),
+    5000,
+  ];
+  for (const n of lengths) {
     const b = Uint8Array.from({ length: n }, rnd);
     assert.equal(toHex(sha1(b)), createHash("sha1").update(b).digest("hex"), `sha1 length ${n}`);
     assert.equal(toHex(sha256(b)), createHash("sha256").update(b).digest("hex"), `sha256 length ${n}`);
   }
-  for (const s of ["kunai/é/€/𝄞", "service:web", "n".repeat(1000)]) {
+  for (
+    const s of [
+      "kunai/é/€/𝄞",
+      "service:web",
+      "n".repeat(1000),
+      "€".repeat(317),
+      "€".repeat(318),
+      "𝄞".repeat(240),
+    ]
+  ) {
     assert.equal(toHex(sha1(s)), createHash("sha1").update(s).digest("hex"));
     assert.equal(toHex(sha256(s)), createHash("sha256").update(s).digest("hex"));
   }
+  // a long input between two short ones: the scratch buffer holds no leftover
+  const short = "k";
+  const want = toHex(sha1(short));
+  sha1("x".repeat(900));
+  assert.equal(toHex(sha1(short)), want);
 });
 
 Deno.test("digest: first48 is readUIntBE(0, 6)", () => {
