@@ -10,7 +10,7 @@
  * docker.stats().containers; // {cid: {"memory.rss": {type: "gauge", value, ...}}}
  * ```
  */
-import { existsSync } from "node:fs";
+import { existsNoThrow } from "../fs/mod.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { RouteTable } from "../routing/mod.ts";
 import { NO_PERMISSIONS, type SandboxWorker } from "../sandbox/mod.ts";
@@ -97,7 +97,7 @@ export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & Do
   async function refresh(): Promise<void> {
     // asked first without an exception: a host without Docker answers this every 10 s, and each
     // NotFound error costs a stack trace
-    let missing = existsSync(socket) ? null : "not found";
+    let missing = existsNoThrow(socket) ? null : "not found";
     if (missing === null) {
       try {
         const s = Deno.statSync(socket);

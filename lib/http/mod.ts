@@ -8,7 +8,7 @@ import { Hono } from "hono";
 import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { TrieRouter } from "hono/router/trie-router";
-import { createHash, timingSafeEqual } from "node:crypto";
+import { digestEqual, sha256 } from "../digest/mod.ts";
 import {
   type Access,
   type ApiEnv,
@@ -76,8 +76,7 @@ const ALLOW_HEADERS = [
 
 /** Constant-time comparison for tokens (hashes first so lengths do not leak either). */
 export function safeEqual(a: string, b: string): boolean {
-  const h = (s: string) => createHash("sha256").update(s).digest();
-  return timingSafeEqual(h(a), h(b));
+  return digestEqual(sha256(a), sha256(b));
 }
 
 /**
@@ -85,9 +84,8 @@ export function safeEqual(a: string, b: string): boolean {
  * its own candidate: half the cost on every authenticated request).
  */
 export function tokenMatcher(token: string): (candidate: string) => boolean {
-  const h = (s: string) => createHash("sha256").update(s).digest();
-  const want = h(token);
-  return (candidate) => timingSafeEqual(h(candidate), want);
+  const want = sha256(token);
+  return (candidate) => digestEqual(sha256(candidate), want);
 }
 
 /** Every declared route of these route tables. */

@@ -9,13 +9,12 @@
  * ring.owner("web1.cpu.user"); // MemberRecord | null (null: no ts node)
  * ```
  */
-import { createHash } from "node:crypto";
+import { first48, sha1 } from "../digest/mod.ts";
 import type { MemberRecord } from "../types.ts";
 
 /** First 6 bytes of SHA1 as a number: a position on the ring. */
 export function ringPosition(key: string): number {
-  const h = createHash("sha1").update(key).digest();
-  return h.readUIntBE(0, 6);
+  return first48(sha1(key));
 }
 
 /** Alive or suspect members carrying the `ts` tag, sorted by uuid. */

@@ -6,7 +6,7 @@
  * const p = createProcessMetrics(ctx); await p.start(); // samples every 10 s until stop()
  * ```
  */
-import process from "node:process";
+import { cpuUsage } from "./rusage.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { Counters } from "../counters.ts";
 import { MallocTrim } from "./trim.ts";
@@ -18,6 +18,7 @@ export { releaseFilePages } from "./pages.ts";
 export { settleAfterStart, type SettleStep } from "./settle.ts";
 export { HeapCollect, HeapPolicy } from "./heap.ts";
 export { lagNote, lagProbeOn, startLagProbe } from "./lag.ts";
+export { cpuUsage, procStatUsage } from "./rusage.ts";
 
 /**
  * RSS, heap, CPU and the fd count cost a /proc walk and V8 heap statistics: every 10 s is enough for
@@ -38,7 +39,7 @@ export function lagSeconds(expectedAt: number, firedAt: number): number {
  */
 export function sampleProcess(counters: Counters, trim?: MallocTrim, heap?: HeapCollect): void {
   const now = performance.now();
-  const cpu = process.cpuUsage();
+  const cpu = cpuUsage();
   const cpuMs = (cpu.user + cpu.system) / 1000;
   let mem = Deno.memoryUsage();
   const collected = heap?.available ? heap.sample(now, cpuMs, mem.heapUsed) : false;

@@ -12,7 +12,7 @@
  * trim.sample(); // every 10 s
  * ```
  */
-import process from "node:process";
+import { cpuUsage } from "./rusage.ts";
 
 /** When to trim: `minFree` free bytes held by malloc above what the last trim could not return. */
 export class TrimPolicy {
@@ -57,7 +57,7 @@ function openLibc(): Libc | null {
 const QUIET_CPU = 0.05;
 
 function processCpuMs(): number {
-  const u = process.cpuUsage();
+  const u = cpuUsage();
   return (u.user + u.system) / 1000;
 }
 

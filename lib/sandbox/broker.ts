@@ -3,7 +3,7 @@
  * answers only for paths on that Worker's allow-list, never on its deny-list, and, for Workers
  * that read on behalf of untrusted text (the evaluator), only world-readable files.
  */
-import { existsSync, statfsSync } from "node:fs";
+import { existsNoThrow, statfs } from "../fs/mod.ts";
 import { dirname } from "node:path";
 import type { BrokerDirEntry, BrokerRequest } from "./protocol.ts";
 import { listeningText } from "./netlink.ts";
@@ -85,7 +85,7 @@ export async function refusal(
   if (brokerAllows(policy.deny, path)) return "on its deny-list";
   // missing (or a dangling link): the operation itself answers "not found". Asked first, without an
   // exception: detectors look for absent files every 10 s, and each NotFound error costs a stack trace
-  if (syncFs(path) && !existsSync(path)) return null;
+  if (syncFs(path) && !existsNoThrow(path)) return null;
   let real: string;
   try {
     real = syncFs(path) ? Deno.realPathSync(path) : await Deno.realPath(path);
@@ -321,17 +321,8 @@ export async function fileOp(
       return text;
     }
     case "statfs": {
-      // Deno has no statfs; node:fs has it (the main thread runs with all permissions).
-      const s = statfsSync(path);
-      return {
-        type: Number(s.type),
-        bsize: Number(s.bsize),
-        blocks: Number(s.blocks),
-        bfree: Number(s.bfree),
-        bavail: Number(s.bavail),
-        files: Number(s.files),
-        ffree: Number(s.ffree),
-      };
+      // Deno has no statfs: libc's (lib/fs; the main thread runs with all permissions)
+      return await statfs(path);
     }
     default:
       throw new Error(`unknown broker op ${String(msg.op)}`);

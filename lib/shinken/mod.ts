@@ -13,6 +13,7 @@
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import { RouteTable } from "../routing/mod.ts";
 import { type LocalChecks, type ShinkenConfig, ShinkenExporter, type ShinkenMembership } from "./exporter.ts";
+import { commandFileReady } from "./command_file.ts";
 
 export {
   cfgName,
@@ -24,7 +25,7 @@ export {
   serviceName,
   serviceResultLine,
 } from "./cfg_render.ts";
-export { pushLines } from "./command_file.ts";
+export { commandFileReady, pushLines } from "./command_file.ts";
 export { type LocalChecks, renderAll, type ShinkenConfig, type ShinkenMembership } from "./exporter.ts";
 
 /** What routes and tests may ask of the exporter. */
@@ -60,6 +61,7 @@ export function createShinken(
     enabled,
     async start() {
       if (!enabled) return;
+      if (cfg.external_command_file) await commandFileReady();
       const sync = () => ex.schedule();
       offs.push(ctx.bus.onMembers((m) => {
         sync();

@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import fs from "node:fs";
 import { join } from "node:path";
-import { createShinken, GENERATED_MARK, pushLines, serviceResultLine } from "../../lib/shinken/mod.ts";
+import {
+  commandFileReady,
+  createShinken,
+  GENERATED_MARK,
+  pushLines,
+  serviceResultLine,
+} from "../../lib/shinken/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { makeTestCtx, REPO, type TestCtx } from "../helpers.ts";
@@ -256,7 +262,8 @@ Deno.test("check results reach a FIFO in external-command syntax; with no reader
   }
 });
 
-Deno.test("pushLines never blocks on a full pipe: the rest is dropped and counted", () => {
+Deno.test("pushLines never blocks on a full pipe: the rest is dropped and counted", async () => {
+  await commandFileReady();
   const w = world("nagios");
   try {
     const fifo = join(w.ctx.dir, "full.cmd");
