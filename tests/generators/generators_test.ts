@@ -288,12 +288,12 @@ Deno.test("no KV value read by a template: no refresh timer (a cached value is r
   const clock = new VirtualClock();
   const w = world({ path: "set-below", template: "lb.tpl" }, "nodes {{ nodes | length }}\n", clock);
   let reads = 0;
+  w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
   const g = createGenerators(w.ctx, {
     membership: { self: () => w.members[0], members: () => w.members },
     kvGet: (k) => (reads++, Promise.resolve(w.kv.get(k) ?? null)),
   });
   try {
-    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
     await g.start();
     await clock.advance(1000);
     await g.runNow();
