@@ -17,6 +17,11 @@ import { type ServiceDef, serviceRecord, type ServiceState } from "./services.ts
 import { CheckStates, freshRuntime } from "./state.ts";
 
 const FLUSH_MS = 2000;
+/**
+ * Results within this long of a flush that ran at once are flushed at once too (checks due together
+ * finish a few turns apart): no wake-up of their own FLUSH_MS later.
+ */
+const FLUSH_BURST_MS = 100;
 /** At start, a check whose collector has not produced its first result yet waits instead of going UNKNOWN. */
 const FIRST_RESULTS_GRACE_MS = 60_000;
 const FIRST_RESULTS_RETRY_MS = 1000;
@@ -45,7 +50,10 @@ export class Checks {
     this.#createdAt = ctx.clock.now();
     this.defs = new CheckDefinitions(ctx);
     this.#states = new CheckStates(ctx);
-    this.#flush = new LazyInterval(ctx.clock, FLUSH_MS, () => this.#states.flush(), { leading: true });
+    this.#flush = new LazyInterval(ctx.clock, FLUSH_MS, () => this.#states.flush(), {
+      leading: true,
+      burst: FLUSH_BURST_MS,
+    });
     this.#runner = new CheckRunner(ctx, this.defs, collectors);
     this.#scheduler = new Scheduler(
       ctx.clock,

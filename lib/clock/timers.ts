@@ -104,6 +104,9 @@ export class DueTimer<K> {
  * instead (in a 0 ms timeout: after the work of the current wake-up, in the same wake-up), and only
  * the pokes that follow within the period wait for the grid: a write batched "within a second of the
  * first point" costs an idle agent no wake-up of its own when its points come once every 10 s.
+ * With `burst` (ms) too, pokes within that long of such a leading tick also run in a 0 ms timeout:
+ * results that come in a few turns apart in one wake-up (checks due together on the collectors'
+ * grid) are handled in it, not at the next grid tick; at most one burst per period.
  *
  * ```ts
  * const flush = new LazyInterval(clock, 1000, () => store.flush() > 0);
@@ -115,6 +118,8 @@ export class LazyInterval {
   #origin = 0;
   #running = false;
   #lastTick = -Infinity;
+  /** When the last leading tick (one a period after the one before) was asked for. */
+  #burstFrom = -Infinity;
   /** Ticks that ran (a test and `info()` can tell an idle job from a busy one). */
   ticks = 0;
 
@@ -122,7 +127,7 @@ export class LazyInterval {
     private readonly clock: Clock,
     private readonly every: number,
     private readonly job: () => boolean | void,
-    private readonly opts: { leading?: boolean } = {},
+    private readonly opts: { leading?: boolean; burst?: number } = {},
   ) {}
 
   /**
@@ -150,6 +155,11 @@ export class LazyInterval {
     const now = this.clock.now();
     const every = Math.max(1, this.every);
     if (this.opts.leading && now - this.#lastTick >= every) {
+      this.#burstFrom = now;
+      this.#timer = this.clock.setTimeout(() => this.#fire(), 0);
+      return;
+    }
+    if (this.opts.leading && now - this.#burstFrom < (this.opts.burst ?? 0)) {
       this.#timer = this.clock.setTimeout(() => this.#fire(), 0);
       return;
     }

@@ -16,6 +16,7 @@ import { flattenMetrics, MetricPaths } from "./flatten.ts";
 import { defaultGroups, type GroupSpec, SLOW_COLLECTORS } from "./groups.ts";
 import type { RunReply } from "./protocol.ts";
 import { askMany } from "./batch.ts";
+import { PrecheckBackoff } from "./backoff.ts";
 
 /** One collector as `/collectors` shows it (reference §5). */
 export interface CollectorEntry {
@@ -70,6 +71,8 @@ export class CollectorRuntime {
   /** Collectors whose Worker call has not settled (a timed-out run may still be working). */
   #busy = new Set<string>();
   #started = false;
+  /** Refused prechecks: scheduled runs reuse the refusal for a while (see backoff.ts). */
+  #backoff = new PrecheckBackoff();
   /** Runs done / failed since start, for info(). */
   runs = 0;
   /** Problems a run reported without failing (a connection that did not close), for info. */
@@ -101,6 +104,7 @@ export class CollectorRuntime {
    */
   reconfigure(data: Record<string, unknown>): string[] {
     this.#o.data = data;
+    this.#backoff.clear();
     if (this.#fixedGroups) return [];
     const next = defaultGroups(data);
     const changed: string[] = [];
@@ -190,7 +194,7 @@ export class CollectorRuntime {
       const ask = asks.get(name);
       const run = ask
         ? this.#track(name, this.#run(name, this.#groupOf.get(name)!, ask))
-        : this.runOnce(name);
+        : this.#runNow(name, true);
       void run.finally(() => {
         if (!this.#started) return;
         // on the epoch grid of its interval (at least half an interval on): the collectors, detectors and
@@ -237,13 +241,18 @@ export class CollectorRuntime {
 
   /** Runs one collector now (joins a run already in flight: never two at once). */
   runOnce(name: string): Promise<CollectorEntry> {
+    return this.#runNow(name, false);
+  }
+
+  /** A run now; a `scheduled` one may reuse a refused precheck instead of probing (see backoff.ts). */
+  #runNow(name: string, scheduled: boolean): Promise<CollectorEntry> {
     const g = this.#groupOf.get(name);
     if (!g) {
       return Promise.reject(new Error(`unknown collector "${name}" (known: ${this.names().join(", ")})`));
     }
     const running = this.#inflight.get(name);
     if (running) return running;
-    return this.#track(name, this.#run(name, g, () => this.#ask(name, g)));
+    return this.#track(name, this.#run(name, g, () => this.#ask(name, g, scheduled)));
   }
 
   /** Registers a run in flight (a runOnce meanwhile joins it). */
@@ -254,13 +263,19 @@ export class CollectorRuntime {
   }
 
   /** One run's reply: the group's precheck while its Worker is down, else the Worker, under a timeout. */
-  async #ask(name: string, g: GroupSpec): Promise<RunReply> {
+  async #ask(name: string, g: GroupSpec, scheduled: boolean): Promise<RunReply> {
     const { clock } = this.#o;
     const timeout = this.#o.params.timeout;
     if (this.#busy.has(name)) throw new Error("the previous run has not finished yet; skipped");
     if (g.precheck && !this.#workers.get(g.name)?.running) {
+      const held = scheduled ? this.#backoff.held(name) : null;
+      if (held) return held;
       const early = await g.precheck(name, pickData(this.#o.data, g.dataKeys));
-      if (early) return early;
+      if (early) {
+        this.#backoff.refused(name, early, this.intervalOf(name));
+        return early;
+      }
+      this.#backoff.answered(name);
     }
     this.#busy.add(name);
     const w = this.#worker(g);

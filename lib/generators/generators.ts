@@ -11,6 +11,7 @@ import { loadTemplateEngine, SHIPPED_TEMPLATES, Templates } from "../templates/m
 import { type CommandResult, runCommand } from "../process/mod.ts";
 import { applyPartial } from "./partial.ts";
 import { readIfExists, writeAtomic } from "../fs/mod.ts";
+import { LazyInterval } from "../clock/mod.ts";
 
 /** Membership as generators need it. */
 export interface GeneratorsMembership {
@@ -121,7 +122,8 @@ export class Generators {
   /** KV values read by templates, refreshed when `kv.changed` names the key. */
   #kvCache = new Map<string, string | null>();
   #timer: number | null = null;
-  #kvTimer: number | null = null;
+  /** The KV refresh: every KV_REFRESH_MS while a value is cached; no timer while none is. */
+  #kvTicks: LazyInterval | null = null;
   #running: Promise<void> | null = null;
   #again = false;
   /** Events schedule runs only between start() and stop(); runNow() works any time before stop(). */
@@ -154,7 +156,13 @@ export class Generators {
   start(): void {
     this.#started = true;
     this.schedule(0);
-    if (this.#kvGet) this.#kvTimer = this.#ctx.clock.setInterval(() => void this.refreshKv(), KV_REFRESH_MS);
+    if (this.#kvGet) {
+      this.#kvTicks = new LazyInterval(this.#ctx.clock, KV_REFRESH_MS, () => {
+        void this.refreshKv();
+        return this.#kvCache.size > 0;
+      });
+      this.#kvTicks.start(this.#kvCache.size > 0);
+    }
   }
 
   /** Re-reads every cached KV value; schedules a render when one changed. */
@@ -180,8 +188,8 @@ export class Generators {
   async stop(): Promise<void> {
     this.#stopped = true;
     if (this.#timer !== null) this.#ctx.clock.clearTimeout(this.#timer);
-    if (this.#kvTimer !== null) this.#ctx.clock.clearInterval(this.#kvTimer);
-    this.#timer = this.#kvTimer = null;
+    this.#kvTicks?.stop();
+    this.#timer = null;
     await this.#running;
   }
 
@@ -280,6 +288,7 @@ export class Generators {
         throw new Error(`template reads KV keys (${missing.join(", ")}) but KV is not available`);
       }
       for (const k of missing) this.#kvCache.set(k, await this.#kvGet(k));
+      this.#kvTicks?.poke(); // values to refresh from now on
     }
   }
 

@@ -80,6 +80,7 @@ export class GossipEngine implements EngineCore {
           if (kind === "suspect") this.prober.prioritize(rec.uuid);
           this.#rounds.poke(); // a new peer may be a target for what is queued
           this.prober.wake(kind !== "updated" && kind !== "suspect"); // and someone to probe
+          this.sync.membersChanged(); // and to push-pull with, or to reconnect to
           deps.counters.inc("gossip_member_changes_total", { kind });
           deps.onChange?.(kind, rec);
         },

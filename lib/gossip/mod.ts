@@ -11,6 +11,7 @@
  * ```
  */
 import { join as joinPath } from "node:path";
+import { nextOnGrid } from "../clock/mod.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { MemberRecord, MembershipView } from "../types.ts";
 import { HttpError, type RouteTable } from "../routing/mod.ts";
@@ -156,12 +157,20 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
         maxBackoffMs: cfg.join_retry_max,
         signal: abort.signal,
       }).catch((err) => ctx.log.error(`joining the seeds failed: ${(err as Error).message}`));
-      peersTimer = ctx.clock.setInterval(saveKnownPeers, PEERS_SAVE_INTERVAL);
+      // every minute, on the epoch minute grid (the other minute jobs' wake-up), the first 30-90 s on
+      const savePeriodically = () => {
+        const now = ctx.clock.now();
+        peersTimer = ctx.clock.setTimeout(() => {
+          saveKnownPeers();
+          savePeriodically();
+        }, nextOnGrid(now + PEERS_SAVE_INTERVAL / 2, PEERS_SAVE_INTERVAL) - now);
+      };
+      savePeriodically();
     },
     async stop() {
       stopping = true;
       abort.abort();
-      if (peersTimer !== null) ctx.clock.clearInterval(peersTimer);
+      if (peersTimer !== null) ctx.clock.clearTimeout(peersTimer);
       if (engine.members.size > 1) saveKnownPeers();
       offs.forEach((f) => f());
       if (engine.running && !engine.leaving && engine.members.size > 1) await engine.leave();

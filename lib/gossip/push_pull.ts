@@ -69,7 +69,10 @@ export class PushPull {
       await clock.sleep(pushPullInterval(config.push_pull_interval, members.size), signal);
       if (!this.#core.running || members.leaving) continue;
       const peers = members.records().filter((r) => r.state === "alive" && r.uuid !== members.selfUuid);
-      if (!peers.length) continue;
+      if (!peers.length) {
+        await this.#membersChange(signal); // alone: no timer until someone shows up
+        continue;
+      }
       const p = peers[Math.floor(random() * peers.length)];
       await this.exchange(p, false).catch((err) => log.debug(`push-pull with ${p.name}: ${err.message}`));
     }
@@ -83,13 +86,46 @@ export class PushPull {
       await clock.sleep(config.push_pull_interval, signal);
       if (!this.#core.running || members.leaving) continue;
       const dead = members.records().filter((r) => r.state === "dead");
-      if (!dead.length) continue;
+      if (!dead.length) {
+        await this.#membersChange(signal); // nobody dead: no timer until a member changes state
+        continue;
+      }
       const d = dead[Math.floor(random() * dead.length)];
       await this.exchange(d, false).catch((err) => {
         this.#core.deps.counters.inc("gossip_reconnect_failures_total");
         this.#core.deps.log.debug(`reconnect to ${d.name}: ${err.message}`);
       });
     }
+  }
+
+  /** Loops waiting for a membership change (see membersChanged). */
+  #waiters = new Set<() => void>();
+
+  /**
+   * Resolves at the next membership change or when `signal` aborts: a loop with no one to talk to
+   * (push-pull alone, reconnect with no dead node) waits here instead of waking every period.
+   */
+  #membersChange(signal: AbortSignal): Promise<void> {
+    return new Promise((resolve) => {
+      if (signal.aborted) return resolve();
+      const done = () => {
+        signal.removeEventListener("abort", done);
+        this.#waiters.delete(done);
+        resolve();
+      };
+      this.#waiters.add(done);
+      signal.addEventListener("abort", done, { once: true });
+    });
+  }
+
+  /** A member joined, changed state or went away: the waiting loops start their period again. */
+  membersChanged(): void {
+    for (const w of [...this.#waiters]) w();
+  }
+
+  /** Loops waiting for a membership change (tests). */
+  get waiting(): number {
+    return this.#waiters.size;
   }
 
   #body(join: boolean): Uint8Array {

@@ -16,7 +16,7 @@ import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { MembershipView } from "../types.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import { RouteTable } from "../routing/mod.ts";
-import type { TimerId } from "../clock/mod.ts";
+import { LazyInterval, type TimerId } from "../clock/mod.ts";
 import { Coordinator } from "./coordinator.ts";
 import { StreamKvTransport } from "./stream.ts";
 import { internalRoutes } from "./internal_routes.ts";
@@ -100,6 +100,12 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
   storage.flushWalInBackground((err) => log.warn(`kv: background sync of the WAL failed: ${err.message}`));
   const local = new LocalReplica(storage, ctx.clock, ctx.bus);
   let started = false;
+  // anti-entropy every interval while another node holds copies; alone, it waits for a ring change
+  // (no wake-up of its own: an agent alone has no one to pull from)
+  const antiEntropyTicks = new LazyInterval(ctx.clock, cfg.anti_entropy_interval, () => {
+    void repair.antiEntropy();
+    return placement.holders().some((n) => !placement.isSelf(n));
+  });
   const placement = new Placement(
     { uuid: ctx.node.uuid, name: ctx.node.name, addr: ctx.node.addr, port: ctx.node.port },
     cfg,
@@ -107,6 +113,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
       repair.ringChanged(before, after);
       log.info(`kv ring: ${after.nodes.map((n) => n.name || n.uuid.slice(0, 8)).join(", ") || "local only"}`);
       if (started) ctx.clock.setTimeout(() => void repair.antiEntropy(), 300);
+      antiEntropyTicks.poke();
     },
   );
   // the transport (tests: a simulated network) takes our serving side, which needs the coordinator
@@ -183,7 +190,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
       offs.push(ctx.bus.onMembers(onMember));
       refreshRing();
       upkeep.start();
-      timers.push(ctx.clock.setInterval(() => void repair.antiEntropy(), cfg.anti_entropy_interval));
+      antiEntropyTicks.start(true);
       // catch up soon after a restart; meanwhile reads prefer other copies (bounded: alone, we stay the copy)
       local.markStale();
       timers.push(ctx.clock.setTimeout(() => void repair.antiEntropy(), 200));
@@ -204,6 +211,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
         ctx.clock.clearTimeout(t);
       }
       upkeep.stop();
+      antiEntropyTicks.stop();
       repair.stop();
       stream?.close();
       local.close();

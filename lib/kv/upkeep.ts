@@ -2,18 +2,22 @@
  * When the KV store wakes up on its own: hinted writes to deliver, TTLs to expire, old tombstones
  * to purge. One timer planned at the earliest of them (at most one tick a second), instead of a
  * tick every second that mostly found nothing: an idle agent with an empty store wakes once a
- * minute for the purge.
+ * minute for the purge, in the wake-up of its other minute jobs.
  *
  * ```ts
  * const upkeep = new KvUpkeep(clock, storage, (purge) => { deliverHints(); sweep(purge); });
  * upkeep.start(); // storage.onWork now pulls the next tick earlier when a hint or a TTL arrives
  * ```
  */
-import { type Clock, DueTimer } from "../clock/mod.ts";
+import { type Clock, DueTimer, nextOnGrid } from "../clock/mod.ts";
 
 /** At most one tick per this many ms (hints are retried at this pace while a peer is down). */
 export const TICK_MS = 1000;
-/** Tombstones older than their ttl are purged this often. */
+/**
+ * Tombstones older than their ttl are purged this often, on the epoch grid of this period
+ * (`nextOnGrid`): an idle agent's minute jobs (the metrics rollup, the 10 s collectors) wake it at
+ * the same instants, so the purge costs no wake-up of its own.
+ */
 export const PURGE_MS = 60_000;
 
 /** What the storage tells the upkeep (implemented by KvStorage). */
@@ -41,7 +45,7 @@ export class KvUpkeep {
 
   start(): void {
     const now = this.clock.now();
-    this.#purgeAt = now + PURGE_MS;
+    this.#purgeAt = nextOnGrid(now, PURGE_MS);
     this.source.onWork = (at) => this.#sooner(at);
     this.#timer.set("tick", now + TICK_MS); // the first tick asks SQLite what is pending
     this.#timer.start();
@@ -61,7 +65,7 @@ export class KvUpkeep {
     this.ticks++;
     this.#lastTick = now;
     const purge = now >= this.#purgeAt;
-    if (purge) this.#purgeAt = now + PURGE_MS;
+    if (purge) this.#purgeAt = nextOnGrid(now + PURGE_MS / 2, PURGE_MS);
     try {
       this.tick(purge);
     } finally {

@@ -157,3 +157,37 @@ Deno.test("RealClock measures how late its timeouts fire", async () => {
   assert.ok(clock.lag.lastMs >= 35, `lag ${clock.lag.lastMs} ms`);
   assert.ok(clock.lag.maxMs >= clock.lag.lastMs);
 });
+
+Deno.test("LazyInterval burst: pokes within `burst` of a leading tick also run at once; later ones wait for the grid", async () => {
+  const clock = new VirtualClock(0);
+  const runs: number[] = [];
+  const lazy = new LazyInterval(clock, 2000, () => void runs.push(clock.now()), {
+    leading: true,
+    burst: 100,
+  });
+  lazy.start(false, 0); // grid: 2000, 4000...
+  await clock.advance(10_003); // quiet: the first result of a wake-up runs at once
+  lazy.poke();
+  await clock.advance(0);
+  await clock.advance(5); // t = 10 008: another result of the same wake-up, a few turns later
+  lazy.poke();
+  await clock.advance(0);
+  assert.deepEqual(runs, [10_003, 10_008], "both in the wake-up that brought them");
+  await clock.advance(200); // t = 10 208: past the burst, within the period: on the grid
+  lazy.poke();
+  await clock.advance(2000);
+  assert.deepEqual(runs, [10_003, 10_008, 12_000]);
+  // without `burst`, the second poke waits for the grid
+  const plain: number[] = [];
+  const noBurst = new LazyInterval(clock, 2000, () => void plain.push(clock.now()), { leading: true });
+  noBurst.start(false, 0);
+  await clock.advance(7_997); // t = 20 205
+  noBurst.poke();
+  await clock.advance(0);
+  await clock.advance(5);
+  noBurst.poke();
+  await clock.advance(2000);
+  assert.deepEqual(plain, [20_205, 22_000]);
+  lazy.stop();
+  noBurst.stop();
+});

@@ -283,3 +283,25 @@ Deno.test("KV values are re-read periodically, since kv.changed fires only on re
     w.ctx.cleanup();
   }
 });
+
+Deno.test("no KV value read by a template: no refresh timer (a cached value is re-read: the test above)", async () => {
+  const clock = new VirtualClock();
+  const w = world({ path: "set-below", template: "lb.tpl" }, "nodes {{ nodes | length }}\n", clock);
+  let reads = 0;
+  w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+  const g = createGenerators(w.ctx, {
+    membership: { self: () => w.members[0], members: () => w.members },
+    kvGet: (k) => (reads++, Promise.resolve(w.kv.get(k) ?? null)),
+  });
+  try {
+    await g.start();
+    await clock.advance(1000);
+    await g.runNow();
+    assert.equal(clock.pending, 0, "nothing cached: no timer waits to refresh it");
+    await clock.advance(5 * 60_000);
+    assert.equal(reads, 0);
+    await g.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});

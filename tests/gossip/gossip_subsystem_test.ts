@@ -3,7 +3,7 @@
  * protection, encryption with a wrong key, tag changes.
  */
 import assert from "node:assert/strict";
-import { RealClock } from "../../lib/clock/mod.ts";
+import { RealClock, VirtualClock } from "../../lib/clock/mod.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import { createGossip, generateKey } from "../../lib/gossip/mod.ts";
 import { loadKeyring, PeerEnvelope } from "../../lib/transport/mod.ts";
@@ -355,6 +355,54 @@ Deno.test({
       );
     } finally {
       await close(...joiners, seed);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "gossip subsystem: known peers are saved every minute, on the epoch minute grid, the first 30-90 s after start",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const start = 1_800_000_050_000; // 50 s into a minute: the first save at the minute after next
+    const clock = new VirtualClock(start);
+    const port = freePort();
+    const ctx = makeTestCtx({
+      name: "solo",
+      clock,
+      params: { port, bind: "127.0.0.1", addr: "127.0.0.1", gossip: FAST },
+    });
+    (ctx.node as { port: number }).port = port;
+    const p = ctx.config.params;
+    const keyring = await loadKeyring({
+      file: `${p.data}/keyring.json`,
+      configured: [],
+      label: p.gossip.label,
+    });
+    const gossip = createGossip(ctx, { envelope: new PeerEnvelope(keyring, { now: () => clock.now() }) });
+    const file = join(p.data, "gossip-peers.json");
+    const saved = () => {
+      try {
+        return Deno.statSync(file).mtime?.getTime() ?? 0;
+      } catch {
+        return null;
+      }
+    };
+    try {
+      await gossip.start();
+      await clock.advance(69_000); // t = start + 69 s: 1 s before the minute after next
+      assert.equal(saved(), null, "not saved within 30 s of the start nor off the minute grid");
+      await clock.advance(1_000);
+      assert.notEqual(saved(), null, "saved at the minute");
+      Deno.removeSync(file);
+      await clock.advance(59_000);
+      assert.equal(saved(), null);
+      await clock.advance(1_000);
+      assert.notEqual(saved(), null, "and again a minute later");
+    } finally {
+      await gossip.stop();
+      ctx.cleanup();
     }
   },
 });

@@ -41,3 +41,19 @@ Deno.test("KV upkeep: wakes only when hints wait, a TTL is due or the purge is; 
   assert.equal(ticks.length, n, "stopped: no more ticks");
   assert.equal(clock.pending, 0);
 });
+
+Deno.test("KV upkeep: the purge runs on the epoch minute grid (the other minute jobs' wake-up), once a minute", async () => {
+  const clock = new VirtualClock(1_800_000_012_345);
+  const source: UpkeepSource = { nextWorkAt: () => Infinity, onWork: null };
+  const ticks: Array<[number, boolean]> = [];
+  const upkeep = new KvUpkeep(clock, source, (purge) => ticks.push([clock.now(), purge]));
+  upkeep.start();
+  await clock.advance(4 * PURGE_MS);
+  upkeep.stop();
+  const purges = ticks.filter(([, p]) => p).map(([t]) => t);
+  assert.equal(purges.length, 4);
+  assert.ok(purges.every((t) => t % PURGE_MS === 0), `purges at ${purges}`);
+  assert.deepEqual(purges.slice(1).map((t, i) => t - purges[i]), [PURGE_MS, PURGE_MS, PURGE_MS]);
+  assert.ok(purges[0] - 1_800_000_012_345 <= PURGE_MS, "the first within a minute of the start");
+  assert.equal(ticks.length, 5, "besides the first tick, nothing but the purges");
+});

@@ -37,3 +37,33 @@ Deno.test("sim: an agent alone does not wake every gossip or probe interval; a j
   assert.ok(dead >= 0, "a did not see b dead");
   await c.stopAll();
 });
+
+Deno.test("sim: alone, the push-pull and reconnect loops wait for a member; with one they sync, and a dead one is retried", async () => {
+  const c = new SimCluster({ nodes: 2, seed: 11, link: { loss: 0, delayMs: 1, jitterMs: 1 } });
+  const [a, b] = c.nodes;
+  const clock = a.engine.deps.clock as NodeClock;
+  const count = (name: string, labels = {}) => a.engine.deps.counters.get(name, labels);
+  await a.engine.start();
+  await c.clock.advance(31_000);
+  assert.equal(a.engine.sync.waiting, 2, "both loops wait for a membership change");
+  const before = clock.fired;
+  await c.clock.advance(120_000);
+  // only the reap round (10 s) is left: push-pull and reconnect (30 s) no longer tick alone
+  assert.ok(clock.fired - before <= 13, `alone for 120 s, the node woke ${clock.fired - before} times`);
+
+  await b.engine.start();
+  void b.engine.join(a.addr);
+  assert.ok(await c.runUntil(() => c.converged(), 10_000, 50) >= 0, "the two nodes did not converge");
+  const pulls = count("gossip_push_pull_total", { role: "client" });
+  await c.clock.advance(65_000);
+  assert.equal(a.engine.sync.waiting, 1, "push-pull runs again; reconnect waits (nobody dead)");
+  assert.ok(count("gossip_push_pull_total", { role: "client" }) - pulls >= 2, "a periodic push-pull with b");
+
+  c.kill(b);
+  assert.ok(await c.runUntil(() => c.stateOf(a, b.self.uuid) === "dead", 60_000, 100) >= 0, "b not dead");
+  assert.ok(
+    await c.runUntil(() => count("gossip_reconnect_failures_total") >= 1, 70_000, 500) >= 0,
+    "a tried to reconnect to the dead b",
+  );
+  await c.stopAll();
+});
