@@ -22,7 +22,7 @@
 import { releaseFilePages } from "./pages.ts";
 import { MallocTrim } from "./trim.ts";
 import { lagNote } from "./lag.ts";
-import process from "node:process";
+import { cpuUsage } from "./rusage.ts";
 
 /** Milliseconds after ready of each start-up release (the first, 0, runs synchronously). */
 export const SETTLE_AT_MS = [0, 2_000, 10_000, 60_000];
@@ -91,7 +91,7 @@ function defaultDeps(): SettleDeps {
 /** busy() for SettleDeps: the process's CPU time (all threads) over the wall time since the last call. */
 function cpuBusy(): () => boolean {
   const cpuMs = () => {
-    const u = process.cpuUsage();
+    const u = cpuUsage();
     return (u.user + u.system) / 1000;
   };
   let last = { at: performance.now(), cpu: cpuMs() };
