@@ -2,6 +2,8 @@
  * Messages between the main thread and a sandboxed Worker. Pure data; imported by both sides.
  */
 
+import type { StatFs } from "../fs/mod.ts";
+
 /** main -> worker: call a method the worker serves. */
 export interface CallMessage {
   kind: "call";
@@ -106,15 +108,7 @@ export interface BrokerStat {
 }
 
 /** File-system usage of the file system holding a path (`statfs(2)`; sizes in `bsize` blocks). */
-export interface BrokerStatfs {
-  type: number;
-  bsize: number;
-  blocks: number;
-  bfree: number;
-  bavail: number;
-  files: number;
-  ffree: number;
-}
+export type BrokerStatfs = StatFs;
 
 /** Thrown in a Worker when the broker refuses a path. */
 export class BrokerDenied extends Error {

@@ -4,11 +4,11 @@
  * replay, the answer sealed), the same statuses, and the fast path really taken.
  */
 import assert from "node:assert/strict";
-import { buildApp, fastDispatcher, HttpServer } from "../../lib/http/mod.ts";
 import { HttpError, peerResponse, readPeerBody, RouteTable } from "../../lib/routing/mod.ts";
 import { generateKey, Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
 import { httpPost } from "../../lib/transport/http_post.ts";
-import { freePort, makeTestCtx } from "../helpers.ts";
+import { makeTestCtx } from "../helpers.ts";
+import { fastAndSlowServers } from "./fast_pair.ts";
 
 const enc = new TextEncoder();
 const dec = new TextDecoder();
@@ -43,43 +43,8 @@ async function servers() {
     counters: ctx.counters,
     peerEnvelope: serverEnv,
   };
-  const app = buildApp(routers, policy);
-  const dispatch = fastDispatcher(routers, policy)!;
-  let taken = 0;
-  const start = (fast: boolean) =>
-    HttpServer.start(app, {
-      bind: "127.0.0.1",
-      port: freePort(),
-      socket: "",
-      tcp: true,
-      token: "",
-      maxBody: 1 << 20,
-      log: ctx.log,
-      counters: ctx.counters,
-      fast: fast
-        ? (b) => {
-          const p = dispatch(b);
-          if (p) taken++;
-          return p;
-        }
-        : null,
-    });
-  const fast = await start(true);
-  const slow = await start(false);
-  return {
-    client,
-    serverEnv,
-    fast: fast.tcpAddr!.port,
-    slow: slow.tcpAddr!.port,
-    get taken() {
-      return taken;
-    },
-    async [Symbol.asyncDispose]() {
-      await fast.close();
-      await slow.close();
-      ctx.cleanup();
-    },
-  };
+  const pair = await fastAndSlowServers(routers, policy, () => ctx.cleanup());
+  return Object.assign(pair, { client, serverEnv });
 }
 
 Deno.test("fast peer route: sealed exchange answered by the front, sealed answer", async () => {

@@ -7,8 +7,7 @@ import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { createKv, type KvSubsystem, SimKvNetwork } from "../../lib/kv/mod.ts";
-import { sha1Hex } from "../../lib/kv/sha1.ts";
-import { makeTestCtx, type TestCtx } from "../helpers.ts";
+import type { TestCtx } from "../helpers.ts";
 import { FakeCluster, testEnvelope } from "./kv_helpers.ts";
 
 Deno.test("kv: anti-entropy waits while the node is alone in the ring; with a second holder it runs every interval", async () => {
@@ -17,26 +16,11 @@ Deno.test("kv: anti-entropy waits while the node is alone in the ring; with a se
   const members = new FakeCluster();
   const nodes: Array<{ ctx: TestCtx; kv: KvSubsystem }> = [];
   const add = async (name: string, i: number) => {
-    const uuid = sha1Hex(`ae-${name}`);
-    const ctx = makeTestCtx({
-      name,
-      uuid,
-      tags: ["kv"],
-      clock,
-      params: { port: 7100 + i, kv: { anti_entropy_interval: "1s", request_timeout: "1s" } },
-    });
-    ctx.sink.level = "ERROR";
-    members.attach(ctx.bus);
-    members.add({
-      uuid,
-      name,
-      addr: `10.0.1.${i + 1}`,
-      port: 7100 + i,
-      incarnation: 0,
-      state: "alive",
-      tags: ["kv"],
-      services: {},
-      zone: "",
+    const { uuid, ctx } = members.simMember(clock, name, i, {
+      idPrefix: "ae",
+      net: "10.0.1",
+      portBase: 7100,
+      antiEntropy: "1s",
     });
     const kv = createKv(ctx, {
       membership: members.view(uuid),

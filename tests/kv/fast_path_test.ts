@@ -1,9 +1,10 @@
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/clock/mod.ts";
-import { buildApp, fastDispatcher, HttpServer } from "../../lib/http/mod.ts";
 import { createKv } from "../../lib/kv/mod.ts";
+import { fastDispatcher } from "../../lib/http/mod.ts";
 import { RouteTable } from "../../lib/routing/mod.ts";
-import { freePort, makeTestCtx } from "../helpers.ts";
+import { makeTestCtx } from "../helpers.ts";
+import { fastAndSlowServers } from "../http/fast_pair.ts";
 import { loneDeps } from "./kv_helpers.ts";
 
 const TOKEN = "fast-token";
@@ -16,43 +17,11 @@ async function servers() {
   await store.start();
   const routers = [store.routes()];
   const policy = { token: TOKEN, maxBody: 1 << 20, log: ctx.log, counters: ctx.counters };
-  const app = buildApp(routers, policy);
-  const dispatch = fastDispatcher(routers, policy)!;
-  let taken = 0;
-  const start = (fast: boolean) =>
-    HttpServer.start(app, {
-      bind: "127.0.0.1",
-      port: freePort(),
-      socket: "",
-      tcp: true,
-      token: TOKEN,
-      maxBody: 1 << 20,
-      log: ctx.log,
-      counters: ctx.counters,
-      fast: fast
-        ? (b) => {
-          const p = dispatch(b);
-          if (p) taken++;
-          return p;
-        }
-        : null,
-    });
-  const fast = await start(true);
-  const slow = await start(false);
-  return {
-    ctx,
-    fast: fast.tcpAddr!.port,
-    slow: slow.tcpAddr!.port,
-    get taken() {
-      return taken;
-    },
-    async [Symbol.asyncDispose]() {
-      await fast.close();
-      await slow.close();
-      await store.stop();
-      ctx.cleanup();
-    },
-  };
+  const pair = await fastAndSlowServers(routers, policy, async () => {
+    await store.stop();
+    ctx.cleanup();
+  });
+  return Object.assign(pair, { ctx });
 }
 
 /** A raw keep-alive HTTP/1.1 connection: send bytes, read whole answers (content-length framed). */

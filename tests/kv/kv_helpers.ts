@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { RealClock } from "../../lib/clock/mod.ts";
 import type { EventBus } from "../../lib/bus.ts";
+import type { Clock } from "../../lib/clock/mod.ts";
 import { buildApp, fastDispatcher, HttpServer, isUpgrade } from "../../lib/http/mod.ts";
 import {
   createKv,
@@ -80,6 +81,41 @@ export class FakeCluster {
 
   #fire(rec: MemberRecord): void {
     for (const bus of this.#buses) bus.emit("member.updated", rec);
+  }
+
+  /**
+   * A KV node's context on a virtual clock, known to the cluster as alive (tag kv) at
+   * `<net>.<i+1>:<portBase+i>`; its uuid is the SHA-1 of `<idPrefix>-<name>`.
+   */
+  simMember(
+    clock: Clock,
+    name: string,
+    i: number,
+    o: { idPrefix: string; net: string; portBase: number; antiEntropy: string },
+  ): { uuid: string; ctx: TestCtx } {
+    const uuid = sha1Hex(`${o.idPrefix}-${name}`);
+    const port = o.portBase + i;
+    const ctx = makeTestCtx({
+      name,
+      uuid,
+      tags: ["kv"],
+      clock,
+      params: { port, kv: { anti_entropy_interval: o.antiEntropy, request_timeout: "1s" } },
+    });
+    ctx.sink.level = "ERROR";
+    this.attach(ctx.bus);
+    this.add({
+      uuid,
+      name,
+      addr: `${o.net}.${i + 1}`,
+      port,
+      incarnation: 0,
+      state: "alive",
+      tags: ["kv"],
+      services: {},
+      zone: "",
+    });
+    return { uuid, ctx };
   }
 
   view(uuid: string): KvMembership {

@@ -8,9 +8,8 @@ import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { createKv, type KvSubsystem, SimKvNetwork } from "../../lib/kv/mod.ts";
-import { sha1Hex } from "../../lib/kv/sha1.ts";
 import { seededRandom } from "../../lib/transport/mod.ts";
-import { makeTestCtx, type TestCtx } from "../helpers.ts";
+import type { TestCtx } from "../helpers.ts";
 import { dec, enc, FakeCluster, testEnvelope } from "./kv_helpers.ts";
 
 interface SimNode {
@@ -36,26 +35,11 @@ async function simCluster(names: string[], seed: number) {
     n.up = true;
   };
   names.forEach((name, i) => {
-    const uuid = sha1Hex(`sim-${name}`);
-    const ctx = makeTestCtx({
-      name,
-      uuid,
-      tags: ["kv"],
-      clock,
-      params: { port: 7000 + i, kv: { anti_entropy_interval: "500ms", request_timeout: "1s" } },
-    });
-    ctx.sink.level = "ERROR";
-    members.attach(ctx.bus);
-    members.add({
-      uuid,
-      name,
-      addr: `10.0.0.${i + 1}`,
-      port: 7000 + i,
-      incarnation: 0,
-      state: "alive",
-      tags: ["kv"],
-      services: {},
-      zone: "",
+    const { uuid, ctx } = members.simMember(clock, name, i, {
+      idPrefix: "sim",
+      net: "10.0.0",
+      portBase: 7000,
+      antiEntropy: "500ms",
     });
     nodes.push({ name, uuid, ctx, kv: null as unknown as KvSubsystem, up: false });
   });
