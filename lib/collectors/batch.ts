@@ -3,7 +3,7 @@
  * handed out per collector, so each run is recorded as if it had been asked alone.
  */
 import type { Clock, TimerId } from "../clock/mod.ts";
-import type { SandboxWorker } from "../sandbox/mod.ts";
+import type { MethodServer } from "../sandbox/mod.ts";
 import type { RunManyReply, RunManyRequest, RunReply } from "./protocol.ts";
 
 /**
@@ -12,7 +12,7 @@ import type { RunManyReply, RunManyRequest, RunReply } from "./protocol.ts";
  * runs when the Worker answered or failed, even after the limit.
  */
 export function askMany(
-  w: SandboxWorker,
+  w: MethodServer,
   req: RunManyRequest,
   limitMs: number,
   clock: Clock,

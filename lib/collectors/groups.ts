@@ -2,9 +2,15 @@
  * Which collector runs in which Worker, and what each Worker may touch. One long-lived Worker per
  * permission set (each Worker is a V8 isolate; memory matters).
  */
-import { NO_PERMISSIONS, type WorkerPermissions } from "../sandbox/mod.ts";
+import {
+  type InlineHandlers,
+  type LocalBroker,
+  NO_PERMISSIONS,
+  type WorkerPermissions,
+} from "../sandbox/mod.ts";
 import { mongoHostPort } from "./parsers/services.ts";
-import type { RunReply } from "./protocol.ts";
+import { runMany, type RunManyRequest, type RunReply } from "./protocol.ts";
+import { brokerIO, linuxRunner } from "./linux.ts";
 import { servicePrecheck } from "./precheck.ts";
 
 export interface GroupSpec {
@@ -28,6 +34,11 @@ export interface GroupSpec {
    * Worker is not started (and a running Worker whose collectors all find nothing is stopped).
    */
   precheck?: (collector: string, data: Record<string, unknown>) => Promise<RunReply | null>;
+  /**
+   * Set: the group's methods are served in the agent's thread (InlineMethods), their files through
+   * a LocalBroker with this group's allow-list, and `module`/`permissions` are not used.
+   */
+  inline?: (broker: LocalBroker) => InlineHandlers;
 }
 
 export const LINUX_COLLECTORS = [
@@ -166,11 +177,24 @@ export function serviceTargets(data: Record<string, unknown>): {
   return { net: [...new Set(net)], sockets };
 }
 
-/** The default Workers: linux (broker only) and services (net to the configured servers only). */
-export function defaultGroups(data: Record<string, unknown>): GroupSpec[] {
+/** The linux collectors' methods over a broker (the same table their Worker serves). */
+function linuxMethods(broker: LocalBroker): InlineHandlers {
+  const run = linuxRunner(brokerIO(broker));
+  return { run, runMany: (req: RunManyRequest) => runMany(run, req) };
+}
+
+/**
+ * The default groups: linux (broker only: in the agent's thread, or in a permission-less Worker with
+ * `linuxWorker`) and services (a Worker with net to the configured servers only).
+ */
+export function defaultGroups(
+  data: Record<string, unknown>,
+  opts: { linuxWorker?: boolean } = {},
+): GroupSpec[] {
   const t = serviceTargets(data);
   return [
     {
+      ...(opts.linuxWorker ? {} : { inline: linuxMethods }),
       name: "collectors-linux",
       module: new URL("./workers/linux.ts", import.meta.url),
       permissions: { ...NO_PERMISSIONS },

@@ -8,7 +8,7 @@
  * const entry = await rt.runOnce("loadaverage"); // entry.results.load1
  * ```
  */
-import type { Sandbox, SandboxWorker } from "../sandbox/mod.ts";
+import { InlineMethods, type MethodServer, type Sandbox } from "../sandbox/mod.ts";
 import { type Clock, DueTimer, nextOnGrid, type TimerId } from "../clock/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { CollectorsConfig } from "../config/mod.ts";
@@ -36,7 +36,9 @@ export interface RuntimeOptions {
   sandbox: Sandbox;
   clock: Clock;
   log: Logger;
-  params: Pick<CollectorsConfig, "interval" | "timeout" | "disabled" | "intervals">;
+  params: Pick<CollectorsConfig, "interval" | "timeout" | "disabled" | "intervals"> & {
+    linux_worker?: boolean;
+  };
   /** Free configuration data handed to each run (redis_server, mysql_user...). */
   data: Record<string, unknown>;
   /** Worker groups (default: linux + services from `data`). */
@@ -63,7 +65,7 @@ export class CollectorRuntime {
   #o: RuntimeOptions;
   #groups: GroupSpec[];
   #groupOf = new Map<string, GroupSpec>();
-  #workers = new Map<string, SandboxWorker>();
+  #workers = new Map<string, MethodServer>();
   #entries = new Map<string, CollectorEntry>();
   /** When each scheduled collector is next due (clock ms); one timer waits for the earliest. */
   #due: DueTimer<string>;
@@ -86,9 +88,13 @@ export class CollectorRuntime {
     this.#o = { ...opts };
     this.#due = new DueTimer(opts.clock, (names, now) => this.#fire(names, now));
     this.#fixedGroups = !!opts.groups;
-    this.#groups = opts.groups ?? defaultGroups(opts.data);
+    this.#groups = opts.groups ?? defaultGroups(opts.data, this.#groupOpts());
     this.#indexGroups();
     for (const name of this.names()) this.#entries.set(name, blankEntry(name, this.disabled(name)));
+  }
+
+  #groupOpts(): { linuxWorker: boolean } {
+    return { linuxWorker: this.#o.params.linux_worker === true };
   }
 
   #indexGroups(): void {
@@ -106,11 +112,13 @@ export class CollectorRuntime {
     this.#o.data = data;
     this.#backoff.clear();
     if (this.#fixedGroups) return [];
-    const next = defaultGroups(data);
+    const next = defaultGroups(data, this.#groupOpts());
     const changed: string[] = [];
     for (const g of next) {
       const old = this.#groups.find((x) => x.name === g.name);
-      if (old && JSON.stringify(old.permissions) === JSON.stringify(g.permissions)) continue;
+      if (
+        old && !old.inline === !g.inline && JSON.stringify(old.permissions) === JSON.stringify(g.permissions)
+      ) continue;
       changed.push(g.name);
       this.#workers.get(g.name)?.terminate();
       this.#workers.delete(g.name);
@@ -150,14 +158,21 @@ export class CollectorRuntime {
     }
   }
 
-  /** Workers spawned so far (for info and tests). */
-  workers(): SandboxWorker[] {
+  /** Workers spawned so far, and in-thread groups once called (for info and tests). */
+  workers(): MethodServer[] {
     return [...this.#workers.values()];
   }
 
-  #worker(g: GroupSpec): SandboxWorker {
+  #worker(g: GroupSpec): MethodServer {
     let w = this.#workers.get(g.name);
-    if (!w) {
+    if (!w && g.inline) {
+      w = new InlineMethods(
+        { name: g.name, brokerAllow: g.brokerAllow, statfsAllow: g.statfsAllow },
+        g.inline,
+        this.#o.log,
+      );
+      this.#workers.set(g.name, w);
+    } else if (!w) {
       w = this.#o.sandbox.spawn({
         name: g.name,
         module: g.module,

@@ -88,6 +88,8 @@ export interface CollectorsConfig {
   disabled: string[];
   intervals: Record<string, number>;
   docker_socket: string;
+  /** The linux collectors in a permission-less Worker rather than the agent's thread (restart applies it). */
+  linux_worker: boolean;
 }
 export interface RaftConfig {
   groups: string[];

@@ -100,6 +100,11 @@ export const collectorsFields: Fields = {
   disabled: opt(list(str()), [], "collectors not to run"),
   intervals: opt(record(durationMs({ min: 100 })), {}, "per-collector periods"),
   docker_socket: opt(str(), "/var/run/docker.sock", "Docker Engine API socket"),
+  linux_worker: opt(
+    bool(),
+    false,
+    "run the linux collectors in their own Worker (an isolate, ~10 MB) instead of the agent's thread",
+  ),
 };
 
 export const metricsFields: Fields = {

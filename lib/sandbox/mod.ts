@@ -27,13 +27,15 @@ import type {
 } from "./protocol.ts";
 import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
-import { type BrokerPolicy, denied, fileOp, KeptFiles, refusal } from "./broker.ts";
+import { denied } from "./broker.ts";
+import { LocalBroker, type MethodServer } from "./local.ts";
 import { procStat, reapRun } from "./reaper.ts";
 
 export type { BrokerDirEntry, BrokerStat, BrokerStatfs } from "./protocol.ts";
 export { BrokerDenied } from "./protocol.ts";
 export { brokerAllows, MAX_BROKER_FILE } from "./broker.ts";
 export { reapOrphanRuns } from "./reaper.ts";
+export { type InlineHandlers, InlineMethods, LocalBroker, type MethodServer } from "./local.ts";
 export { RUN_MARKER_VAR } from "./protocol.ts";
 
 /** Deno permissions of a Worker (anything not listed is denied). */
@@ -106,7 +108,7 @@ interface TrackedGroup {
 const MARKER = /^[A-Za-z0-9._:-]{1,80}$/;
 
 /** One long-lived Worker. Calls are queued by id; a timed-out call restarts the Worker. */
-export class SandboxWorker {
+export class SandboxWorker implements MethodServer {
   readonly spec: WorkerSpec;
   #worker: Worker | null = null;
   #ready: Promise<void> | null = null;
@@ -314,58 +316,6 @@ export class SandboxWorker {
     this.#closed = true;
     this.#failAll(new Error(`${this.spec.name}: sandbox worker stopped`));
     this.#restart();
-  }
-}
-
-/**
- * The read broker of a spec without its Worker: the same allow/deny/world-readable policy, the
- * same refusals (`BrokerDenied`) and log lines, answered in the calling thread. For work that is
- * only file access (a stat, a bounded chunk read), so no isolate is started for it.
- */
-export class LocalBroker {
-  /** Requests refused, for info and tests. */
-  deniedReads = 0;
-  readonly #name: string;
-  readonly #policy: BrokerPolicy;
-  readonly #log: Logger;
-  /** In-memory files read through handles kept open (a Worker's broker: see KeptFiles), else none. */
-  readonly #kept: KeptFiles | undefined;
-
-  constructor(
-    spec: Omit<WorkerSpec, "module" | "permissions">,
-    log: Logger = silentLogger,
-    keepOpen = false,
-  ) {
-    this.#kept = keepOpen ? new KeptFiles() : undefined;
-    this.#name = spec.name;
-    this.#log = log;
-    this.#policy = {
-      allow: spec.brokerAllow ?? [],
-      statfsAllow: spec.statfsAllow ?? [],
-      deny: spec.brokerDeny ?? [],
-      worldReadable: spec.brokerWorldReadable ?? false,
-    };
-  }
-
-  /** One file operation, if the policy allows it. */
-  async op(msg: Pick<BrokerRequest, "op" | "path" | "offset" | "max">): Promise<unknown> {
-    const why = await refusal(this.#policy, msg.op, msg.path);
-    if (why) {
-      this.deniedReads++;
-      this.#log.warn(`${this.#name}: broker refused ${msg.op} of ${String(msg.path)} (${why})`);
-      throw denied(`${msg.op} of ${String(msg.path)} is not allowed for this worker: ${why}`);
-    }
-    return await fileOp(msg, this.#kept);
-  }
-
-  /** Files it holds open (0 unless `keepOpen`). */
-  get keptFiles(): number {
-    return this.#kept?.size ?? 0;
-  }
-
-  /** Closes the files it holds open (opened again by the next reads, unless `forGood`). */
-  closeFiles(forGood = false): void {
-    this.#kept?.close(forGood);
   }
 }
 

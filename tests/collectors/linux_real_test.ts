@@ -1,6 +1,6 @@
 /**
- * Every Linux collector against this machine's real /proc and /sys, through the sandboxed
- * "linux" Worker and its read broker.
+ * Every Linux collector against this machine's real /proc and /sys, through the read broker: in the
+ * agent's thread (the default) and in their sandboxed Worker (`collectors.linux_worker`).
  */
 import assert from "node:assert/strict";
 import { CollectorRuntime, defaultGroups, LINUX_COLLECTORS } from "../../lib/collectors/mod.ts";
@@ -12,9 +12,15 @@ import { evaluate } from "../../lib/evaluator/mod.ts";
 
 const params = { interval: 10_000, timeout: 30_000, disabled: [], intervals: {} };
 
-Deno.test("linux collectors: every one answers from the real /proc and /sys with sane values", async () => {
+for (const linuxWorker of [false, true]) {
+  const where = linuxWorker ? "in their Worker" : "in the agent's thread";
+  Deno.test(`linux collectors (${where}): every one answers from the real /proc and /sys with sane values`, () =>
+    realRound(linuxWorker));
+}
+
+async function realRound(linuxWorker: boolean): Promise<void> {
   const sandbox = new Sandbox();
-  const groups = defaultGroups({}).filter((g) => g.name === "collectors-linux");
+  const groups = defaultGroups({}, { linuxWorker }).filter((g) => g.name === "collectors-linux");
   const rt = new CollectorRuntime({
     sandbox,
     clock: new RealClock(),
@@ -99,11 +105,12 @@ Deno.test("linux collectors: every one answers from the real /proc and /sys with
     const secondMs = performance.now() - t1;
     assert.ok(again.every((e) => e.active));
     assert.ok(secondMs < firstMs + 1000, `second round ${secondMs} ms`);
-    assert.equal(rt.workers().length, 1, "one Worker for every linux collector");
+    assert.equal(rt.workers().length, 1, "one Worker (or in-thread server) for every linux collector");
     assert.equal(rt.workers()[0].deniedReads, 0, "no read outside the allow-list");
+    assert.equal(sandbox.workers().length, linuxWorker ? 1 : 0, "an isolate only with linux_worker");
     console.log(`linux collectors: first round ${firstMs.toFixed(0)} ms, second ${secondMs.toFixed(0)} ms`);
   } finally {
     rt.stop();
     sandbox.stopAll();
   }
-});
+}
