@@ -202,7 +202,7 @@ export const agentCommands: CommandGroup = {
           return 1;
         }
         // start-up is over: its file pages, garbage and free malloc memory need not stay resident
-        // (again 2 s, 10 s and 60 s later, once the collector Worker and every first run are done)
+        // (again 2 s later, file pages only, then 10 s and 60 s later, once every first run is done)
         const { settleAfterStart, startLagProbe } = await import("../lib/process_metrics/mod.ts");
         const stopProbe = startLagProbe(Deno.env.get("KUNAI_LAG_PROBE")); // benchmarks only
         void agent.finished.then(stopProbe, stopProbe);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import {
   BUSY_RETRY_MS,
   MAX_DEFERRALS,
+  PAGES_ONLY_AT_MS,
   settleAfterStart,
   type SettleDeps,
   settleStep,
@@ -81,7 +82,7 @@ Deno.test("without gc, glibc or /proc a step reports nothing done", () => {
 Deno.test("settleAfterStart runs at once, then at each moment, then every refresh period", () => {
   const f = fakeDeps();
   const reports: boolean[] = [];
-  const stop = settleAfterStart((s) => reports.push(s.startup), f.deps, [0, 2_000, 10_000], 600_000);
+  const stop = settleAfterStart((s) => reports.push(s.startup), f.deps, [0, 2_000, 10_000], 600_000, []);
   assert.deepEqual(reports, [true], "the first step runs synchronously");
   assert.equal(f.fire(), 2_000);
   assert.equal(f.fire(), 8_000, "delays are between consecutive moments");
@@ -111,7 +112,7 @@ Deno.test("the late steps wait while the agent is busy, the start-up ones do not
   let busy = true;
   f.deps.busy = () => busy;
   const reports: boolean[] = [];
-  settleAfterStart((s) => reports.push(s.startup), f.deps, [0, 2_000, 60_000], 600_000);
+  settleAfterStart((s) => reports.push(s.startup), f.deps, [0, 2_000, 60_000], 600_000, []);
   assert.equal(reports.length, 1, "the first step runs even when busy");
   assert.equal(f.fire(), 2_000);
   assert.equal(reports.length, 2, "a short step runs even when busy");
@@ -127,4 +128,20 @@ Deno.test("the late steps wait while the agent is busy, the start-up ones do not
   for (let i = 0; i < MAX_DEFERRALS; i++) assert.equal(f.fire(), BUSY_RETRY_MS);
   assert.deepEqual(reports, [true, true, true, false], "a refresh runs after MAX_DEFERRALS retries anyway");
   assert.equal(f.fire(), 600_000, "and the next is planned a period later");
+});
+
+Deno.test("by default the +2 s step releases file pages only; gc and trim wait for +10 s", () => {
+  const f = fakeDeps();
+  const steps: Array<{ full: boolean; collected: boolean; trimmed: boolean }> = [];
+  const stop = settleAfterStart(
+    (s) => steps.push({ full: s.startup, collected: s.collected, trimmed: s.trimmed }),
+    f.deps,
+  );
+  assert.deepEqual(PAGES_ONLY_AT_MS, [2_000]);
+  assert.equal(f.fire(), 2_000);
+  assert.equal(f.fire(), 8_000);
+  assert.deepEqual(steps.map((s) => s.full), [true, false, true], "0 s full, +2 s pages only, +10 s full");
+  assert.deepEqual(steps[1], { full: false, collected: false, trimmed: false });
+  assert.ok(steps[2].collected, "the +10 s step collects garbage");
+  stop();
 });
