@@ -10,7 +10,12 @@
  * const reply = await run({ name: "loadaverage" }); // reply.results.load1
  * ```
  */
-import type { BrokerDirEntry, BrokerStatfs } from "../sandbox/protocol.ts";
+import {
+  type BrokerDirEntry,
+  type BrokerRequest,
+  type BrokerStatfs,
+  tryReadWith,
+} from "../sandbox/protocol.ts";
 import { cpuPercents, parseCpuTimes } from "./parsers/cpu.ts";
 import { memoryResult } from "./parsers/memory.ts";
 import { countCpuList, parseLoadavg, parseUptime, selinuxResult, timezoneName } from "./parsers/simple.ts";
@@ -36,7 +41,7 @@ export interface LinuxIO {
 
 /** The broker ops of `broker` (a LocalBroker, or anything answering its `op`) as LinuxIO. */
 export function brokerIO(
-  broker: { op(msg: { op: BrokerOpName; path: string; offset?: number; max?: number }): Promise<unknown> },
+  broker: { op(msg: Pick<BrokerRequest, "op" | "path" | "offset" | "max">): Promise<unknown> },
 ): LinuxIO {
   return {
     read: (path) => broker.op({ op: "read", path }) as Promise<string>,
@@ -48,8 +53,6 @@ export function brokerIO(
     listening: (path) => broker.op({ op: "listening", path }) as Promise<string>,
   };
 }
-
-type BrokerOpName = "read" | "readChunk" | "readDir" | "readLink" | "statfs" | "listening";
 
 type Result = Record<string, unknown>;
 
@@ -69,15 +72,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
  */
 export function linuxRunner(io: LinuxIO): (req: RunRequest) => Promise<RunReply> {
   const samples = new Map<string, { at: number; v: unknown }>();
-  /** A file, or null when it is missing or unreadable; a path the allow-list refuses still throws. */
-  const tryRead = async (path: string): Promise<string | null> => {
-    try {
-      return await io.read(path);
-    } catch (err) {
-      if ((err as Error).name === "BrokerDenied") throw err;
-      return null;
-    }
-  };
+  const tryRead = (path: string) => tryReadWith(io.read, path);
 
   /** Runs `compute` on the previous and a new sample; primes with a 200 ms pair on the first run. */
   async function delta<T, R>(

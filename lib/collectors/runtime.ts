@@ -116,9 +116,7 @@ export class CollectorRuntime {
     const changed: string[] = [];
     for (const g of next) {
       const old = this.#groups.find((x) => x.name === g.name);
-      if (
-        old && !old.inline === !g.inline && JSON.stringify(old.permissions) === JSON.stringify(g.permissions)
-      ) continue;
+      if (old && JSON.stringify(old.permissions) === JSON.stringify(g.permissions)) continue;
       changed.push(g.name);
       this.#workers.get(g.name)?.terminate();
       this.#workers.delete(g.name);

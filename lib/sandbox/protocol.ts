@@ -118,5 +118,21 @@ export class BrokerDenied extends Error {
   }
 }
 
+/**
+ * A file through `read`, or null when it is missing or unreadable. A path refused by the allow-list
+ * still throws BrokerDenied: that is a bug in the grant, not an absent file.
+ */
+export async function tryReadWith(
+  read: (path: string) => Promise<string>,
+  path: string,
+): Promise<string | null> {
+  try {
+    return await read(path);
+  } catch (err) {
+    if ((err as Error).name === "BrokerDenied") throw err;
+    return null;
+  }
+}
+
 /** The environment variable that marks every process of one plugin run (see reaper.ts). */
 export const RUN_MARKER_VAR = "KUNAI_RUN";

@@ -20,6 +20,7 @@ import type {
   FromWorker,
   ReplyMessage,
 } from "./protocol.ts";
+import { tryReadWith } from "./protocol.ts";
 
 type Handler = (params: never) => unknown | Promise<unknown>;
 
@@ -87,17 +88,9 @@ export function untrackProcessGroup(pid: number): Promise<void> {
 export function brokerRead(path: string): Promise<string> {
   return brokerCall("read", path) as Promise<string>;
 }
-/**
- * Reads a file through the broker, or null when it is missing or unreadable. A path refused by the
- * allow-list still throws BrokerDenied: that is a bug in the Worker's grant, not an absent file.
- */
-export async function brokerTryRead(path: string): Promise<string | null> {
-  try {
-    return await brokerRead(path);
-  } catch (err) {
-    if ((err as Error).name === "BrokerDenied") throw err;
-    return null;
-  }
+/** Reads a file through the broker, or null when it is missing or unreadable (see tryReadWith). */
+export function brokerTryRead(path: string): Promise<string | null> {
+  return tryReadWith(brokerRead, path);
 }
 
 /** Up to `max` bytes of a file from `offset`, through the broker (empty at the end of the file). */
