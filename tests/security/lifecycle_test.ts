@@ -64,9 +64,10 @@ Deno.test("a lock held by another process refuses with its pid; kill -9 of the h
 });
 
 Deno.test("processRunning: a zombie (exited, not reaped, still in /proc) counts as exited", async () => {
-  // sh starts `sleep 0` in the background, prints its pid, then becomes `sleep 3`, which never reaps it
+  // sh starts `sleep 0.3` in the background, prints its pid, then becomes `sleep 3`, which never reaps it
+  // (a child that exits before the exec may be reaped by sh itself: `sleep 0` made this test flaky)
   const parent = new Deno.Command("sh", {
-    args: ["-c", "sleep 0 & echo $!; exec sleep 3"],
+    args: ["-c", "sleep 0.3 & echo $!; exec sleep 3"],
     stdout: "piped",
   }).spawn();
   try {
