@@ -30,7 +30,7 @@ import { kvMembers } from "./ring.ts";
 import { kvRoutes } from "./routes.ts";
 import { KV_MIGRATIONS, KvStorage } from "./storage.ts";
 import { KvUpkeep } from "./upkeep.ts";
-import { KV_CACHE_KIB } from "../store/mod.ts";
+import { KV_CACHE_KIB, KV_PAGE_SIZE } from "../store/mod.ts";
 import type { KvServe, KvTransport } from "./transport.ts";
 
 export type { DeleteOptions, KvApi, ListOptions, PutOptions, ReadOptions } from "./kv.ts";
@@ -89,7 +89,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
     "counter",
     "stored KV rows skipped because a value is out of bounds",
   );
-  const storage = new KvStorage(ctx.store.open("kv", KV_MIGRATIONS, KV_CACHE_KIB), (key, problem) => {
+  const storage = new KvStorage(ctx.store.open("kv", KV_MIGRATIONS, KV_CACHE_KIB, KV_PAGE_SIZE), (key, problem) => {
     ctx.counters.inc("kv_bad_rows_total");
     log.warn(
       `kv: skipping stored key ${

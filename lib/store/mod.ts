@@ -130,11 +130,24 @@ export const DEFAULT_CACHE_KIB = 256;
 /** SQLite's own default page cache (KiB), for the databases on a hot read path. */
 export const KV_CACHE_KIB = 2000;
 
-/** Opens (creating if needed) a database in WAL mode and applies pending migrations. */
+/**
+ * Page size of a new KV database (bytes). A replicated write changes a few rows spread over the
+ * b-trees, and a commit writes every page it touched to the WAL in full: with 1 KiB pages instead
+ * of SQLite's 4 KiB, a 20-record group commit of 100-byte values costs 11-12 instead of 17-19 µs
+ * of commit per record (statements +1 µs; measured on 10 000 keys). A database created with another
+ * page size keeps it (WAL mode cannot change it).
+ */
+export const KV_PAGE_SIZE = 1024;
+
+/**
+ * Opens (creating if needed) a database in WAL mode and applies pending migrations. `pageSize`
+ * applies only to a database created here (SQLite ignores it for an existing one).
+ */
 export function openDatabase(
   path: string,
   migrations: Migration[] = [],
   cacheKib = DEFAULT_CACHE_KIB,
+  pageSize?: number,
 ): Database {
   let raw: DatabaseSync;
   try {
@@ -144,6 +157,8 @@ export function openDatabase(
   }
   const db = new Database(path, raw);
   try {
+    // before the first write (journal_mode = WAL writes the header of a new file)
+    if (pageSize) db.exec(`PRAGMA page_size = ${Math.floor(pageSize)}`);
     if (path !== ":memory:") db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON");
     db.exec(`PRAGMA cache_size = -${Math.max(1, Math.floor(cacheKib))}`);
@@ -188,10 +203,16 @@ export class Store {
   }
 
   /** Opens `<dir>/<name>.db` once; later calls return the same handle. */
-  open(name: string, migrations: Migration[] = [], cacheKib = DEFAULT_CACHE_KIB): Database {
+  open(
+    name: string,
+    migrations: Migration[] = [],
+    cacheKib = DEFAULT_CACHE_KIB,
+    pageSize?: number,
+  ): Database {
     let db = this.#dbs.get(name);
     if (db && db.isOpen) return db;
-    db = openDatabase(this.dir === ":memory:" ? ":memory:" : `${this.dir}/${name}.db`, migrations, cacheKib);
+    const path = this.dir === ":memory:" ? ":memory:" : `${this.dir}/${name}.db`;
+    db = openDatabase(path, migrations, cacheKib, pageSize);
     this.#dbs.set(name, db);
     return db;
   }

@@ -1,6 +1,16 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DEFAULT_CACHE_KIB, KV_CACHE_KIB, openDatabase, Store, StoreError } from "../../lib/store/mod.ts";
+import {
+  type Database,
+  DEFAULT_CACHE_KIB,
+  KV_CACHE_KIB,
+  KV_PAGE_SIZE,
+  openDatabase,
+  Store,
+  StoreError,
+} from "../../lib/store/mod.ts";
+import { KV_MIGRATIONS, KvStorage } from "../../lib/kv/storage.ts";
+import type { KvRecord } from "../../lib/kv/record.ts";
 import { tempDir } from "../helpers.ts";
 
 Deno.test("store applies numbered migrations once, in WAL mode", () => {
@@ -74,3 +84,45 @@ Deno.test("each database gets a small page cache unless its opener asks for SQLi
     cleanup();
   }
 });
+
+Deno.test("a new KV database gets small pages; an existing one keeps its own, with the same WAL size", () => {
+  const { dir, cleanup } = tempDir();
+  const pragma = (db: Database, name: string) =>
+    Object.values(db.get<Record<string, number>>(`PRAGMA ${name}`)!)[0];
+  try {
+    const fresh = new Store(join(dir, "new"));
+    Deno.mkdirSync(fresh.dir);
+    const kv = new KvStorage(fresh.open("kv", KV_MIGRATIONS, KV_CACHE_KIB, KV_PAGE_SIZE));
+    kv.transaction(() => kv.merge(rec("a")));
+    assert.equal(pragma(kv.db, "page_size"), KV_PAGE_SIZE);
+    assert.equal(pragma(kv.db, "wal_autocheckpoint") * KV_PAGE_SIZE, 32 * 1024 * 1024);
+    assert.equal(pragma(fresh.open("agent"), "page_size"), 4096, "other databases keep SQLite's default");
+    fresh.closeAll();
+
+    // made by an older kunai with 4 KiB pages: reopened with the KV page size, it keeps them
+    const path = join(dir, "old.db");
+    const made = openDatabase(path, KV_MIGRATIONS);
+    made.close();
+    const old = new KvStorage(openDatabase(path, KV_MIGRATIONS, KV_CACHE_KIB, KV_PAGE_SIZE));
+    old.transaction(() => old.merge(rec("b")));
+    assert.equal(pragma(old.db, "page_size"), 4096);
+    assert.equal(pragma(old.db, "wal_autocheckpoint") * 4096, 32 * 1024 * 1024);
+    assert.equal(old.getRecord("b")?.key, "b");
+    old.db.close();
+  } finally {
+    cleanup();
+  }
+});
+
+function rec(key: string): KvRecord {
+  return {
+    key,
+    value: new Uint8Array([1, 2, 3]),
+    flags: 0,
+    modify_index: 1,
+    origin: "n1",
+    modify_time: 1,
+    expires: 0,
+    deleted: false,
+  };
+}
