@@ -63,7 +63,34 @@ export const KV_MIGRATIONS: Migration[] = [
       CREATE INDEX kv_tomb ON kv (modify_time) WHERE deleted = 1;
     `,
   },
+  {
+    // "changed since" reads a log of (seq, key) appended by triggers instead of an index on seq: a
+    // write's new log row lands on the last page, shared by the whole group commit, where moving
+    // the key's entry in an index rewrote a page wherever its old seq was (one more page per
+    // stored record, on every copy). Rows a later write of the key made stale are trimmed in passes
+    // (KvStorage.#trimLog); a join keeps only each key's current row.
+    version: 3,
+    sql: `
+      CREATE TABLE kv_log (seq INTEGER PRIMARY KEY, key TEXT NOT NULL);
+      INSERT OR REPLACE INTO kv_log (seq, key)
+        SELECT seq, key FROM kv WHERE typeof(seq) = 'integer' AND seq >= 0;
+      DROP INDEX kv_seq;
+      CREATE TRIGGER kv_log_insert AFTER INSERT ON kv BEGIN
+        INSERT OR REPLACE INTO kv_log (seq, key) VALUES (new.seq, new.key);
+      END;
+      CREATE TRIGGER kv_log_update AFTER UPDATE OF seq ON kv BEGIN
+        INSERT OR REPLACE INTO kv_log (seq, key) VALUES (new.seq, new.key);
+      END;
+    `,
+  },
 ];
+
+/** The newest log rows are never trimmed (the highest seq survives a restart with them). */
+const LOG_KEEP = 1024;
+/** Log seqs checked per transaction while a trim pass runs. */
+const LOG_TRIM_STEP = 256;
+/** A trim pass starts once the log holds this many rows more than the last pass left (or as many as it left). */
+const LOG_PASS_MIN = 4096;
 
 /** WAL size (bytes) at which a commit copies the WAL back into the database. */
 const WAL_CHECKPOINT_BYTES = 32 * 1024 * 1024;
@@ -90,9 +117,14 @@ const SQL = {
   scanPrefix:
     `SELECT ${READ_COLS} FROM kv WHERE key >= ? AND key < ? AND modify_index > ? ORDER BY key LIMIT ?`,
   scanAfter: `SELECT ${READ_COLS} FROM kv WHERE key > ? ORDER BY key LIMIT ?`,
-  changed: `SELECT key, ${bounded("modify_index", MAX_INDEX)}, origin, ${
-    bounded("seq", Number.MAX_SAFE_INTEGER)
-  } FROM kv WHERE seq > ? ORDER BY seq LIMIT ?`,
+  // the log in seq order, each row kept only while it is its key's current one
+  changed: `SELECT kv.key AS key, CASE WHEN typeof(kv.modify_index) = 'integer'
+      AND kv.modify_index BETWEEN 0 AND ${MAX_INDEX} THEN kv.modify_index ELSE -1 END AS modify_index,
+      kv.origin AS origin, l.seq AS seq
+    FROM kv_log AS l CROSS JOIN kv ON kv.key = l.key AND kv.seq = l.seq
+    WHERE l.seq > ? AND l.seq <= ${Number.MAX_SAFE_INTEGER} ORDER BY l.seq LIMIT ?`,
+  trimLog: `DELETE FROM kv_log WHERE seq > ? AND seq <= ?
+    AND NOT EXISTS (SELECT 1 FROM kv WHERE kv.key = kv_log.key AND kv.seq = kv_log.seq)`,
   earliestExpiry: "SELECT MIN(expires) AS m FROM kv WHERE expires > 0 AND deleted = 0",
   expired: `SELECT ${READ_COLS} FROM kv WHERE expires > 0 AND expires <= ? AND deleted = 0 LIMIT ?`,
 };
@@ -136,6 +168,13 @@ export class KvStorage {
   #nextExpiry: number | null = null;
   /** True once SQLite said there is no hint (addHint clears it): the hint timer then skips its query. */
   #noHints = false;
+  /** Rows in kv_log (counted at open, then kept up to date). */
+  #logRows = 0;
+  /** Rows the last trim pass left (each key's current one, about). */
+  #logLeft = 0;
+  /** The running trim pass has checked the log up to this seq; it ends at #passEnd (0: no pass). */
+  #trimAt = 0;
+  #passEnd = 0;
   /** Told when work becomes due earlier than planned (a hint, a shorter TTL): see KvUpkeep. */
   onWork: ((at: number) => void) | null = null;
   #wal: WalFlush | null = null;
@@ -159,11 +198,14 @@ export class KvStorage {
       db.run("INSERT INTO kv_meta (name, value) VALUES ('epoch', ?)", epoch);
     }
     this.epoch = epoch;
+    // the log keeps its newest rows (LOG_KEEP): its last row is the highest seq ever applied
     this.#seq = Number(
       db.get<{ s: number | null }>(
-        `SELECT MAX(seq) AS s FROM kv WHERE typeof(seq) = 'integer' AND seq <= ${Number.MAX_SAFE_INTEGER}`,
+        `SELECT MAX(seq) AS s FROM kv_log WHERE seq <= ${Number.MAX_SAFE_INTEGER}`,
       )?.s ?? 0,
     );
+    this.#logRows = Number(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM kv_log")?.n ?? 0);
+    this.#logLeft = this.#logRows;
     // a bad row's index (2^53 from before the bounds) must not drag every later write up to it
     this.#maxIndex = Number(
       db.get<{ m: number | null }>(
@@ -228,9 +270,17 @@ export class KvStorage {
   transaction<T>(fn: () => T): T {
     let out: T;
     try {
-      out = this.db.transaction(fn);
+      out = this.db.transaction(() => {
+        const r = fn();
+        this.#trimLog();
+        return r;
+      });
     } catch (err) {
       this.#forgetAll();
+      // rolled back: the log's rows and the trim's progress are SQLite's again
+      this.#logRows = Number(this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM kv_log")?.n ?? 0);
+      this.#logLeft = Math.min(this.#logLeft, this.#logRows);
+      this.#trimAt = this.#passEnd = 0;
       throw err;
     }
     this.#wal?.committed();
@@ -280,6 +330,7 @@ export class KvStorage {
     );
     if (r.changes === 0) return false;
     this.#seq = seq;
+    this.#logRows++;
     if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
     this.#remember(rec.key, rec);
     this.#noteExpiry(rec);
@@ -293,6 +344,7 @@ export class KvStorage {
 
   #write(rec: KvRecord): void {
     const seq = ++this.#seq;
+    this.#logRows++;
     this.db.run(
       SQL.replace,
       ...rowValues(rec, seq),
@@ -300,6 +352,31 @@ export class KvStorage {
     if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
     this.#remember(rec.key, rec);
     this.#noteExpiry(rec);
+  }
+
+  /**
+   * One step of the trim of kv_log, in the running transaction: rows whose key was written again
+   * since (or dropped) go. A pass sweeps the whole log, LOG_TRIM_STEP seqs per transaction, and
+   * starts once the log has grown by what the last pass left (at least LOG_PASS_MIN rows): the log
+   * stays under about twice the number of keys, and each write costs about two row checks. Only
+   * writes run transactions, so an idle agent never trims.
+   */
+  #trimLog(): void {
+    if (this.#trimAt >= this.#passEnd) {
+      if (this.#logRows - this.#logLeft < Math.max(this.#logLeft, LOG_PASS_MIN)) return;
+      this.#trimAt = 0;
+      this.#passEnd = this.#seq - LOG_KEEP;
+      if (this.#passEnd <= 0) return;
+    }
+    const hi = Math.min(this.#trimAt + LOG_TRIM_STEP, this.#passEnd);
+    this.#logRows -= this.db.run(SQL.trimLog, this.#trimAt, hi).changes;
+    this.#trimAt = hi;
+    if (hi >= this.#passEnd) this.#logLeft = this.#logRows;
+  }
+
+  /** Rows in the change log (for tests and info). */
+  get logRows(): number {
+    return this.#logRows;
   }
 
   #noteExpiry(rec: KvRecord): void {

@@ -77,13 +77,26 @@ Deno.test("a kv.db of schema 1 (rowid table) keeps its records, indexes and sequ
   try {
     const path = `${t.dir}/kv.db`;
     const v1 = openDatabase(path, KV_MIGRATIONS.slice(0, 1));
-    const old = new KvStorage(v1);
-    old.merge(rec("a", "one", 10));
-    old.merge(rec("b", "two", 11, true));
+    // as a kunai of schema 1 wrote them (seq 1 and 2)
+    for (const [seq, r] of [rec("a", "one", 10), rec("b", "two", 11, true)].entries()) {
+      v1.run(
+        "INSERT INTO kv (key, value, flags, modify_index, origin, modify_time, expires, deleted, seq) " +
+          "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        r.key,
+        r.value,
+        r.flags,
+        r.modify_index,
+        r.origin,
+        r.modify_time,
+        r.expires,
+        r.deleted ? 1 : 0,
+        seq + 1,
+      );
+    }
     v1.close();
     const db = openDatabase(path, KV_MIGRATIONS);
     try {
-      assert.equal(db.version, 2);
+      assert.equal(db.version, KV_MIGRATIONS.length);
       assert.match(
         db.get<{ sql: string }>("SELECT sql FROM sqlite_master WHERE name = 'kv'")!.sql,
         /WITHOUT ROWID/,
