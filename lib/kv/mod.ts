@@ -89,14 +89,17 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
     "counter",
     "stored KV rows skipped because a value is out of bounds",
   );
-  const storage = new KvStorage(ctx.store.open("kv", KV_MIGRATIONS, KV_CACHE_KIB, KV_PAGE_SIZE), (key, problem) => {
-    ctx.counters.inc("kv_bad_rows_total");
-    log.warn(
-      `kv: skipping stored key ${
-        JSON.stringify(key.slice(0, 200))
-      }: ${problem} (a write or delete replaces it)`,
-    );
-  });
+  const storage = new KvStorage(
+    ctx.store.open("kv", KV_MIGRATIONS, KV_CACHE_KIB, KV_PAGE_SIZE),
+    (key, problem) => {
+      ctx.counters.inc("kv_bad_rows_total");
+      log.warn(
+        `kv: skipping stored key ${
+          JSON.stringify(key.slice(0, 200))
+        }: ${problem} (a write or delete replaces it)`,
+      );
+    },
+  );
   storage.flushWalInBackground((err) => log.warn(`kv: background sync of the WAL failed: ${err.message}`));
   const local = new LocalReplica(storage, ctx.clock, ctx.bus);
   let started = false;
