@@ -11,7 +11,7 @@
 import type { Database } from "../store/mod.ts";
 import type { Migration } from "../store/mod.ts";
 import { expiredTombstone, type KvRecord } from "./record.ts";
-import { bounded, COLS, READ_COLS, type Row, ROW_IS_BAD, rowValues, toRecord } from "./rows.ts";
+import { COLS, READ_COLS, type Row, ROW_IS_BAD, rowValues, toRecord } from "./rows.ts";
 import { MAX_INDEX, storedProblem } from "./validate.ts";
 import { WalFlush } from "./wal_flush.ts";
 
