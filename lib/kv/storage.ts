@@ -277,8 +277,11 @@ export class KvStorage {
       });
     } catch (err) {
       this.#forgetAll();
-      // rolled back: the log's rows and the trim's progress are SQLite's again
-      this.#logRows = Number(this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM kv_log")?.n ?? 0);
+      // rolled back: the log's rows and the trim's progress are SQLite's again (a database that
+      // cannot even count keeps the old figure: the caller gets the transaction's own error)
+      try {
+        this.#logRows = Number(this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM kv_log")?.n ?? 0);
+      } catch { /* see above */ }
       this.#logLeft = Math.min(this.#logLeft, this.#logRows);
       this.#trimAt = this.#passEnd = 0;
       throw err;
