@@ -1,22 +1,11 @@
 import assert from "node:assert/strict";
 import { openDatabase } from "../../lib/store/mod.ts";
 import { KV_MIGRATIONS, KvStorage } from "../../lib/kv/storage.ts";
-import type { KvRecord } from "../../lib/kv/record.ts";
 import { tempDir } from "../helpers.ts";
-import { enc } from "./kv_helpers.ts";
+import { enc, kvRecord } from "./kv_helpers.ts";
 
-function rec(key: string, modify_index: number, deleted = false): KvRecord {
-  return {
-    key,
-    value: enc(`v${modify_index}`),
-    flags: 0,
-    modify_index,
-    origin: "node-a",
-    modify_time: 1000,
-    expires: 0,
-    deleted,
-  };
-}
+const rec = (key: string, modify_index: number, deleted = false) =>
+  kvRecord(key, `v${modify_index}`, modify_index, deleted);
 
 function onDisk(path: string, migrations = KV_MIGRATIONS) {
   const db = openDatabase(path, migrations);

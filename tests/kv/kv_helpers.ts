@@ -20,6 +20,7 @@ import { HttpKvTransport } from "../../lib/kv/http_transport.ts";
 import { StreamKvTransport } from "../../lib/kv/stream.ts";
 import { WsClient } from "../../lib/kv/ws_client.ts";
 import { sha1Hex } from "../../lib/kv/sha1.ts";
+import type { KvRecord } from "../../lib/kv/record.ts";
 import type { Ctx } from "../../lib/subsystem.ts";
 import { Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
 import type { MemberRecord, MemberState } from "../../lib/types.ts";
@@ -287,6 +288,20 @@ export function eventually(what: string, fn: () => boolean | Promise<boolean>, m
 
 export const enc = (s: string) => new TextEncoder().encode(s);
 export const dec = (b: Uint8Array) => new TextDecoder().decode(b);
+
+/** A stored record of `key` as node-a wrote it at `modify_index` (a tombstone with `deleted`). */
+export function kvRecord(key: string, value: string, modify_index: number, deleted = false): KvRecord {
+  return {
+    key,
+    value: enc(value),
+    flags: 0,
+    modify_index,
+    origin: "node-a",
+    modify_time: 1000,
+    expires: 0,
+    deleted,
+  };
+}
 
 /** Three KV nodes of one fake cluster, their rings refreshed (`front`: served by the TCP front). */
 export async function threeKvNodes(opts: { key?: string; front?: boolean } = {}): Promise<KvTestNode[]> {

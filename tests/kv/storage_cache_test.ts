@@ -1,22 +1,10 @@
 import assert from "node:assert/strict";
 import { openDatabase } from "../../lib/store/mod.ts";
 import { KV_MIGRATIONS, KvStorage } from "../../lib/kv/storage.ts";
-import type { KvRecord } from "../../lib/kv/record.ts";
 import { tempDir } from "../helpers.ts";
-import { dec, enc } from "./kv_helpers.ts";
+import { dec, kvRecord } from "./kv_helpers.ts";
 
-function rec(key: string, value: string, modify_index: number, deleted = false): KvRecord {
-  return {
-    key,
-    value: enc(value),
-    flags: 0,
-    modify_index,
-    origin: "node-a",
-    modify_time: 1000,
-    expires: 0,
-    deleted,
-  };
-}
+const rec = kvRecord;
 
 function fresh() {
   const t = tempDir("kv-cache-");
