@@ -204,7 +204,7 @@ export class KvStorage {
         `SELECT MAX(seq) AS s FROM kv_log WHERE seq <= ${Number.MAX_SAFE_INTEGER}`,
       )?.s ?? 0,
     );
-    this.#logRows = Number(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM kv_log")?.n ?? 0);
+    this.#logRows = this.#countLog();
     this.#logLeft = this.#logRows;
     // a bad row's index (2^53 from before the bounds) must not drag every later write up to it
     this.#maxIndex = Number(
@@ -280,7 +280,7 @@ export class KvStorage {
       // rolled back: the log's rows and the trim's progress are SQLite's again (a database that
       // cannot even count keeps the old figure: the caller gets the transaction's own error)
       try {
-        this.#logRows = Number(this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM kv_log")?.n ?? 0);
+        this.#logRows = this.#countLog();
       } catch { /* see above */ }
       this.#logLeft = Math.min(this.#logLeft, this.#logRows);
       this.#trimAt = this.#passEnd = 0;
@@ -377,9 +377,13 @@ export class KvStorage {
     if (hi >= this.#passEnd) this.#logLeft = this.#logRows;
   }
 
-  /** Rows in the change log (for tests and info). */
+  /** Rows in the change log, as counted by this object (tests compare it with SQLite's count). */
   get logRows(): number {
     return this.#logRows;
+  }
+
+  #countLog(): number {
+    return Number(this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM kv_log")?.n ?? 0);
   }
 
   #noteExpiry(rec: KvRecord): void {
