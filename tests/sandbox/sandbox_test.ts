@@ -10,9 +10,6 @@ function probe(sandbox: Sandbox, name = "probe") {
     module: MODULE,
     permissions: { ...NO_PERMISSIONS, import: true },
     brokerAllow: ["/proc/stat", "/proc/net/dev", "/sys/class/net/*"],
-    // these tests are about permissions, not start-up time: the first worker of this module loads its
-    // code cold, and under the parallel suite on a busy 2-core box that once took over the 10 s default
-    startTimeoutMs: 60_000,
   });
 }
 
