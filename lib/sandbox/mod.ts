@@ -23,6 +23,7 @@ import type {
   BrokerRequest,
   CallMessage,
   FromWorker,
+  HelloMessage,
   ReplyMessage,
 } from "./protocol.ts";
 import type { Logger } from "../log/mod.ts";
@@ -105,6 +106,9 @@ interface TrackedGroup {
   since: number;
 }
 
+/** How often a starting Worker is asked again for its "ready" (HelloMessage). */
+const HELLO_EVERY_MS = 500;
+
 const MARKER = /^[A-Za-z0-9._:-]{1,80}$/;
 
 /** One long-lived Worker. Calls are queued by id; a timed-out call restarts the Worker. */
@@ -156,7 +160,13 @@ export class SandboxWorker implements MethodServer {
     this.#worker = w;
     this.#ready = new Promise<void>((resolve, reject) => {
       const ms = this.spec.startTimeoutMs ?? 10_000;
+      // re-asks for "ready" until it comes: a new Worker's first message can sit undelivered (HelloMessage)
+      const hello = setInterval(
+        () => w.postMessage({ kind: "hello" } satisfies HelloMessage),
+        HELLO_EVERY_MS,
+      );
       const timer = setTimeout(() => {
+        clearInterval(hello);
         const err = new Error(`${this.spec.name}: worker did not start within ${ms} ms`);
         this.#log.error(err.message);
         reject(err);
@@ -166,6 +176,7 @@ export class SandboxWorker implements MethodServer {
         const msg = ev.data;
         if (msg.kind === "ready") {
           clearTimeout(timer);
+          clearInterval(hello);
           resolve();
         } else if (msg.kind === "reply") this.#onReply(msg);
         else if (msg.kind === "broker") void this.#onBroker(w, msg);
@@ -174,6 +185,7 @@ export class SandboxWorker implements MethodServer {
       w.onerror = (ev: ErrorEvent) => {
         ev.preventDefault();
         clearTimeout(timer);
+        clearInterval(hello);
         const err = new Error(`${this.spec.name}: worker failed: ${ev.message}`);
         this.#log.error(err.message);
         reject(err);

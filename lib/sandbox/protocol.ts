@@ -85,12 +85,21 @@ export interface BrokerReplies {
   replies: BrokerReply[];
 }
 
-/** worker -> main once its handlers are installed. */
+/** worker -> main once its handlers are installed, and again in answer to each HelloMessage. */
 export interface ReadyMessage {
   kind: "ready";
 }
 
-export type ToWorker = CallMessage | BrokerReply | BrokerReplies;
+/**
+ * main -> worker while it waits for ReadyMessage: asks the Worker to say it again. Under
+ * `deno test --parallel` (Deno 2.9.6), a new Worker's first message is at times never delivered
+ * until another one follows it; the main thread re-asks until one arrives.
+ */
+export interface HelloMessage {
+  kind: "hello";
+}
+
+export type ToWorker = CallMessage | BrokerReply | BrokerReplies | HelloMessage;
 export type FromWorker = ReplyMessage | BrokerRequest | BrokerBatch | ReadyMessage;
 
 export interface BrokerDirEntry {

@@ -11,14 +11,13 @@
 import type {
   BrokerDirEntry,
   BrokerOp,
-  BrokerReplies,
   BrokerReply,
   BrokerRequest,
   BrokerStat,
   BrokerStatfs,
-  CallMessage,
   FromWorker,
   ReplyMessage,
+  ToWorker,
 } from "./protocol.ts";
 import { tryReadWith } from "./protocol.ts";
 
@@ -128,7 +127,8 @@ export function brokerStatfs(path: string): Promise<BrokerStatfs> {
 /** Installs the method table and tells the main thread we are ready. */
 export function serve(handlers: Record<string, Handler>): void {
   scope.onmessage = async (ev: MessageEvent) => {
-    const msg = ev.data as CallMessage | BrokerReply | BrokerReplies;
+    const msg = ev.data as ToWorker;
+    if (msg.kind === "hello") return post({ kind: "ready" });
     if (msg.kind === "broker-reply") return settle(msg);
     if (msg.kind === "broker-replies") return msg.replies.forEach(settle);
     if (msg.kind !== "call") return;

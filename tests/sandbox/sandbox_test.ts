@@ -24,6 +24,22 @@ Deno.test("a worker without run permission cannot start a process (Deno.Command)
   }
 });
 
+Deno.test("a Worker whose first ready message is lost still starts: the sandbox asks again", async () => {
+  const sb = new Sandbox();
+  try {
+    const w = sb.spawn({
+      name: "silent",
+      module: new URL("../fixtures/sandbox_silent_start_worker.ts", import.meta.url),
+      permissions: NO_PERMISSIONS,
+      startTimeoutMs: 5_000,
+    });
+    assert.equal(await w.call("anything"), "up");
+    assert.equal(w.starts, 1);
+  } finally {
+    sb.stopAll();
+  }
+});
+
 Deno.test("a worker without run permission cannot start a process (node:child_process, fails silently)", async () => {
   const sb = new Sandbox();
   try {
