@@ -2,7 +2,13 @@
  * A Jepsen-style history check on in-process nodes over real HTTP: concurrent clients put and CAS
  * while nodes are stopped and restarted (sometimes marked dead so the ring moves) and the network
  * is partitioned (2 nodes cut off from 3; membership views stay shared). Afterwards:
- * no acknowledged write is lost, no CAS succeeds twice on the same index, replicas converge.
+ * no acknowledged write is lost, no CAS succeeds twice on the same index while the ring is stable,
+ * replicas converge.
+ *
+ * A node marked dead moves the ring: the key's new owners may not hold its latest version until
+ * handover and anti-entropy, and README documents that a CAS on the same base can then succeed on
+ * both rings (there is no consensus round). Two successful CAS on one index are allowed only when the
+ * time between them overlaps such a ring move (from the stop to RING_SETTLE_MS after the return).
  */
 import assert from "node:assert/strict";
 import { dec, eventually, FakeCluster, type KvTestNode, startKvNode, stopAll } from "./kv_helpers.ts";
@@ -22,6 +28,8 @@ const KEYS = ["h/a", "h/b", "h/c", "h/d"];
 const COUNTERS = ["h/n1", "h/n2"];
 const RUN_MS = 5000;
 const CLIENTS = 12;
+/** After a dead node returns: the ring moved back; handover and anti-entropy (300 ms here) catch up. */
+const RING_SETTLE_MS = 1000;
 
 Deno.test({
   name: "history: no acked write lost, no double CAS, replicas converge under restarts and partitions",
@@ -112,6 +120,8 @@ Deno.test({
     };
 
     let round = 0, partitions = 0;
+    // [from, to] of each ring move: a node stopped and marked dead until RING_SETTLE_MS after its return
+    const ringMoves: Array<[number, number]> = [];
     // the minority side of the current partition (empty: none); set on every node's peer client
     let minority = new Set<string>();
     const applyFaults = () => {
@@ -137,6 +147,7 @@ Deno.test({
         const victim = nodes[Math.floor(Math.random() * nodes.length)];
         if (!victim.running) continue;
         const markDead = kind === 0;
+        const stoppedAt = performance.now();
         await victim.stop();
         if (markDead) cluster.setState(victim.uuid, "dead");
         await new Promise((r) => setTimeout(r, 300));
@@ -144,6 +155,7 @@ Deno.test({
         applyFaults();
         if (markDead) cluster.setState(victim.uuid, "alive");
         victim.kv.refreshRing();
+        if (markDead) ringMoves.push([stoppedAt, performance.now() + RING_SETTLE_MS]);
       }
     };
 
@@ -176,13 +188,23 @@ Deno.test({
           return new Set(versions).size === 1 && versions[0] !== "none";
         }), 10_000);
 
-      // no CAS succeeded twice on the same index of the same key
-      const seen = new Set<string>();
-      for (const o of acked.filter((o) => o.kind === "cas")) {
-        const id = `${o.key}@${o.cas}`;
-        assert.ok(!seen.has(id), `two successful CAS on ${id}`);
-        seen.add(id);
+      // no CAS succeeded twice on the same index of the same key, unless the ring moved in between
+      const duringMove = (from: number, to: number) => ringMoves.some(([a, b]) => from <= b && to >= a);
+      const casAcked = acked.filter((o) => o.kind === "cas");
+      const stable = casAcked.filter((o) => !duringMove(o.start, o.end));
+      assert.ok(stable.length > 10, `only ${stable.length} successful CAS away from ring moves`);
+      const byId = Map.groupBy(casAcked, (o) => `${o.key}@${o.cas}`);
+      let excused = 0;
+      for (const [id, ops] of byId) {
+        if (ops.length < 2) continue;
+        const from = Math.min(...ops.map((o) => o.start)), to = Math.max(...ops.map((o) => o.end));
+        assert.ok(duringMove(from, to), `two successful CAS on ${id} while the ring was stable`);
+        excused++;
       }
+      console.log(
+        `  ${stable.length} of ${casAcked.length} successful CAS away from ring moves` +
+          (excused ? `; ${excused} index(es) won twice across a ring move (documented)` : ""),
+      );
 
       // no acked write lost: the final value comes from a write that no acked write strictly followed
       for (const key of allKeys) {
@@ -206,12 +228,16 @@ Deno.test({
       }
       // counters: successful CAS values never repeat and the final value is at least the highest acked one
       for (const key of COUNTERS) {
-        const vals = acked.filter((o) => o.key === key && o.kind === "cas").map((o) => Number(o.value));
-        assert.equal(
-          new Set(vals).size,
-          vals.length,
-          `${key}: a counter value was set by two successful CAS`,
-        );
+        const cas = acked.filter((o) => o.key === key && o.kind === "cas");
+        const vals = cas.map((o) => Number(o.value));
+        for (const [v, ops] of Map.groupBy(cas, (o) => o.value)) {
+          if (ops.length < 2) continue;
+          const from = Math.min(...ops.map((o) => o.start)), to = Math.max(...ops.map((o) => o.end));
+          assert.ok(
+            duringMove(from, to),
+            `${key}: counter value ${v} was set by two successful CAS while the ring was stable`,
+          );
+        }
         const final = await nodes[0].kv.get(key);
         if (vals.length) {
           assert.ok(Number(dec(final.entry!.value)) >= Math.max(...vals), `${key}: acked CAS lost`);
