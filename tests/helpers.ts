@@ -30,10 +30,11 @@ export const SHARED_DENO_DIR: Record<string, string> = {
   DENO_DIR: Deno.env.get("DENO_DIR") ?? `${Deno.env.get("HOME") ?? "/root"}/.cache/deno`,
 };
 
-/** A fresh temp dir removed by the returned cleanup. */
-export function tempDir(prefix = "kunai-test-"): { dir: string; cleanup: () => void } {
+/** A fresh temp dir removed by the returned cleanup (or at the end of the scope: `using t = tempDir()`). */
+export function tempDir(prefix = "kunai-test-"): { dir: string; cleanup: () => void } & Disposable {
   const dir = Deno.makeTempDirSync({ prefix });
-  return { dir, cleanup: () => Deno.removeSync(dir, { recursive: true }) };
+  const cleanup = () => Deno.removeSync(dir, { recursive: true });
+  return { dir, cleanup, [Symbol.dispose]: cleanup };
 }
 
 /** The first port of the kernel's ephemeral range (what it hands out for port 0 and outgoing sockets). */

@@ -15,114 +15,98 @@ function onDisk(path: string, migrations = KV_MIGRATIONS) {
 }
 
 Deno.test("changed-since reports each key once, at its latest apply, in apply order", () => {
-  const t = tempDir("kv-log-");
-  try {
-    using n = onDisk(`${t.dir}/kv.db`);
-    const { s } = n;
-    s.transaction(() => ["a", "b", "c"].forEach((k, i) => s.merge(rec(k, 10 + i))));
-    s.transaction(() => s.merge(rec("a", 20)));
-    s.merge(rec("b", 21, true)); // outside a group commit too
-    assert.equal(s.merge(rec("c", 5)), false, "older: not stored, not logged");
-    assert.deepEqual(
-      s.changedSince(0, 10).map((r) => [r.key, r.modify_index, r.seq]),
-      [["c", 12, 3], ["a", 20, 4], ["b", 21, 5]],
-    );
-    assert.deepEqual(s.changedSince(3, 10).map((r) => r.key), ["a", "b"]);
-    assert.deepEqual(
-      s.changedSince(0, 2).map((r) => r.key),
-      ["c", "a"],
-      "the limit counts current rows only",
-    );
-    assert.equal(s.purgeTombstones(5000), 1);
-    assert.deepEqual(s.changedSince(0, 10).map((r) => r.key), ["c", "a"], "a purged key is gone");
-  } finally {
-    t.cleanup();
-  }
+  using t = tempDir("kv-log-");
+  using n = onDisk(`${t.dir}/kv.db`);
+  const { s } = n;
+  s.transaction(() => ["a", "b", "c"].forEach((k, i) => s.merge(rec(k, 10 + i))));
+  s.transaction(() => s.merge(rec("a", 20)));
+  s.merge(rec("b", 21, true)); // outside a group commit too
+  assert.equal(s.merge(rec("c", 5)), false, "older: not stored, not logged");
+  assert.deepEqual(
+    s.changedSince(0, 10).map((r) => [r.key, r.modify_index, r.seq]),
+    [["c", 12, 3], ["a", 20, 4], ["b", 21, 5]],
+  );
+  assert.deepEqual(s.changedSince(3, 10).map((r) => r.key), ["a", "b"]);
+  assert.deepEqual(
+    s.changedSince(0, 2).map((r) => r.key),
+    ["c", "a"],
+    "the limit counts current rows only",
+  );
+  assert.equal(s.purgeTombstones(5000), 1);
+  assert.deepEqual(s.changedSince(0, 10).map((r) => r.key), ["c", "a"], "a purged key is gone");
 });
 
 Deno.test("the change log is trimmed as keys are rewritten, and the sequence survives a restart", () => {
-  const t = tempDir("kv-log-");
-  try {
-    const path = `${t.dir}/kv.db`;
-    let idx = 100;
-    {
-      using n = onDisk(path);
-      const { s } = n;
-      for (let batch = 0; batch < 1000; batch++) {
-        s.transaction(() => {
-          for (let i = 0; i < 20; i++) s.merge(rec(`k${i % 3}`, ++idx));
-        });
-      }
-      assert.equal(s.seq, 20_000);
-      assert.equal(s.logRows, n.rows(), "the count kept in memory is SQLite's");
-      assert.ok(n.rows() < 7_000, `log trimmed: ${n.rows()} rows for 3 keys after 20 000 writes`);
-      assert.deepEqual(s.changedSince(0, 10).map((r) => [r.key, r.seq]), [
-        ["k2", 19_998],
-        ["k0", 19_999],
-        ["k1", 20_000],
-      ]);
+  using t = tempDir("kv-log-");
+  const path = `${t.dir}/kv.db`;
+  let idx = 100;
+  {
+    using n = onDisk(path);
+    const { s } = n;
+    for (let batch = 0; batch < 1000; batch++) {
+      s.transaction(() => {
+        for (let i = 0; i < 20; i++) s.merge(rec(`k${i % 3}`, ++idx));
+      });
     }
-    using again = onDisk(path);
-    assert.equal(again.s.seq, 20_000, "the apply sequence continues after a restart");
-    assert.equal(again.s.merge(rec("k0", ++idx)), true);
-    assert.deepEqual(again.s.changedSince(19_999, 10).map((r) => [r.key, r.seq]), [["k1", 20_000], [
-      "k0",
-      20_001,
-    ]]);
-  } finally {
-    t.cleanup();
+    assert.equal(s.seq, 20_000);
+    assert.equal(s.logRows, n.rows(), "the count kept in memory is SQLite's");
+    assert.ok(n.rows() < 7_000, `log trimmed: ${n.rows()} rows for 3 keys after 20 000 writes`);
+    assert.deepEqual(s.changedSince(0, 10).map((r) => [r.key, r.seq]), [
+      ["k2", 19_998],
+      ["k0", 19_999],
+      ["k1", 20_000],
+    ]);
   }
+  using again = onDisk(path);
+  assert.equal(again.s.seq, 20_000, "the apply sequence continues after a restart");
+  assert.equal(again.s.merge(rec("k0", ++idx)), true);
+  assert.deepEqual(again.s.changedSince(19_999, 10).map((r) => [r.key, r.seq]), [["k1", 20_000], [
+    "k0",
+    20_001,
+  ]]);
 });
 
 Deno.test("a rolled-back group commit leaves the change log and its count as they were", () => {
-  const t = tempDir("kv-log-");
-  try {
-    using n = onDisk(`${t.dir}/kv.db`);
-    const { s } = n;
-    s.transaction(() => s.merge(rec("a", 1)));
-    assert.throws(() =>
-      s.transaction(() => {
-        s.merge(rec("b", 2));
-        s.merge(rec("a", 3));
-        throw new Error("boom");
-      }), /boom/);
-    assert.equal(n.rows(), 1);
-    assert.equal(s.logRows, 1);
-    assert.deepEqual(s.changedSince(0, 10).map((r) => [r.key, r.modify_index]), [["a", 1]]);
-  } finally {
-    t.cleanup();
-  }
+  using t = tempDir("kv-log-");
+  using n = onDisk(`${t.dir}/kv.db`);
+  const { s } = n;
+  s.transaction(() => s.merge(rec("a", 1)));
+  assert.throws(() =>
+    s.transaction(() => {
+      s.merge(rec("b", 2));
+      s.merge(rec("a", 3));
+      throw new Error("boom");
+    }), /boom/);
+  assert.equal(n.rows(), 1);
+  assert.equal(s.logRows, 1);
+  assert.deepEqual(s.changedSince(0, 10).map((r) => [r.key, r.modify_index]), [["a", 1]]);
 });
 
 Deno.test("a kv.db of schema 2 gets its change log from its rows", () => {
-  const t = tempDir("kv-log-");
-  try {
-    const path = `${t.dir}/kv.db`;
-    const v2 = openDatabase(path, KV_MIGRATIONS.slice(0, 2));
-    const put = (key: string, seq: number) =>
-      v2.run(
-        "INSERT INTO kv (key, value, flags, modify_index, origin, modify_time, expires, deleted, seq) " +
-          "VALUES (?, ?, 0, ?, 'node-a', 1000, 0, 0, ?)",
-        key,
-        enc("x"),
-        seq * 10,
-        seq,
-      );
-    put("x", 7);
-    put("y", 3);
-    v2.close();
-    using n = onDisk(path);
-    assert.equal(n.db.version, 3);
-    assert.equal(
-      n.db.get("SELECT name FROM sqlite_master WHERE name = 'kv_seq'"),
-      undefined,
-      "index dropped",
+  using t = tempDir("kv-log-");
+  const path = `${t.dir}/kv.db`;
+  const v2 = openDatabase(path, KV_MIGRATIONS.slice(0, 2));
+  const put = (key: string, seq: number) =>
+    v2.run(
+      "INSERT INTO kv (key, value, flags, modify_index, origin, modify_time, expires, deleted, seq) " +
+        "VALUES (?, ?, 0, ?, 'node-a', 1000, 0, 0, ?)",
+      key,
+      enc("x"),
+      seq * 10,
+      seq,
     );
-    assert.equal(n.s.seq, 7);
-    assert.deepEqual(n.s.changedSince(0, 10).map((r) => [r.key, r.seq]), [["y", 3], ["x", 7]]);
-    n.s.transaction(() => n.s.merge(rec("y", 100)));
-    assert.deepEqual(n.s.changedSince(0, 10).map((r) => [r.key, r.seq]), [["x", 7], ["y", 8]]);
-  } finally {
-    t.cleanup();
-  }
+  put("x", 7);
+  put("y", 3);
+  v2.close();
+  using n = onDisk(path);
+  assert.equal(n.db.version, 3);
+  assert.equal(
+    n.db.get("SELECT name FROM sqlite_master WHERE name = 'kv_seq'"),
+    undefined,
+    "index dropped",
+  );
+  assert.equal(n.s.seq, 7);
+  assert.deepEqual(n.s.changedSince(0, 10).map((r) => [r.key, r.seq]), [["y", 3], ["x", 7]]);
+  n.s.transaction(() => n.s.merge(rec("y", 100)));
+  assert.deepEqual(n.s.changedSince(0, 10).map((r) => [r.key, r.seq]), [["x", 7], ["y", 8]]);
 });
