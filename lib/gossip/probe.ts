@@ -43,6 +43,11 @@ export class ProbeTracker {
     return { seq, result };
   }
 
+  /** True while `seq` waits for its ack (neither acked nor timed out). */
+  waiting(seq: number): boolean {
+    return this.#pending.has(seq);
+  }
+
   /** Recently acked sequence numbers (a relay checks before sending a nack). */
   #acked = new Set<number>();
 

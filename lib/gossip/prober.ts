@@ -15,7 +15,10 @@
  * random phase within the interval, so the probes of one member are spread, not simultaneous.
  *
  * A probe fails at the end of the interval without an ack, or as soon as a TCP connection to the
- * target's port is refused after the direct timeout (nothing listens there: the agent is gone).
+ * target's port is refused (nothing listens there: the agent is gone). That check starts when the
+ * direct ping is still unanswered at `REFUSED_CHECK_AT` of the probe timeout: on a reachable host a
+ * killed agent is suspected a round trip later instead of after the direct timeout and the
+ * indirect pings, while Lifeguard's suspicion timeout, which protects live members, is unchanged.
  */
 import type { MemberRecord } from "../types.ts";
 import { shuffle } from "../transport/mod.ts";
@@ -27,6 +30,15 @@ import { slotTarget } from "./probe_schedule.ts";
 
 /** Share of the probe timeout after which a relay answers `nack` when the target stayed silent. */
 export const NACK_AT = 0.8;
+
+/**
+ * Share of the probe timeout after which an unanswered direct ping also checks whether anything
+ * listens on the target's port (one TCP connect; a live agent always listens there). A live agent on
+ * loopback acks within a millisecond or two, under load within tens: at 0.2 (100 ms by default) the
+ * extra connect is rare, and a killed agent's refusal arrives ~400 ms sooner than after the full
+ * direct timeout (measured on 20 agents: see docs/benchmarks.md, "failure detection").
+ */
+export const REFUSED_CHECK_AT = 0.2;
 
 export class Prober {
   readonly tracker: ProbeTracker;
@@ -161,25 +173,25 @@ export class Prober {
   /** One SWIM probe of `target` with Lifeguard's awareness updates (suspects it when nothing answers). */
   async probe(target: MemberRecord): Promise<void> {
     const core = this.#core;
-    const { clock, config, counters, random, log } = core.deps;
+    const { clock, config, counters, random } = core.deps;
     const selfUuid = core.members.selfUuid;
     const interval = core.awareness.scale(config.probe_interval);
     const deadline = clock.now() + interval;
-    const direct = this.tracker.expect(
-      this.tracker.nextSeq(),
-      Math.min(core.awareness.scale(config.probe_timeout), interval),
-    );
+    const directMs = Math.min(core.awareness.scale(config.probe_timeout), interval);
+    const direct = this.tracker.expect(this.tracker.nextSeq(), directMs);
     const ping: GossipMsg[] = [{ type: "ping", seqno: direct.seq, node: target.uuid, from: selfUuid }];
     // Lifeguard buddy system: a suspect learns it is suspected from the probe itself and refutes at once
     if (target.state === "suspect") {
       ping.push({ type: "suspect", uuid: target.uuid, incarnation: target.incarnation, from: selfUuid });
     }
     core.send(target, ping);
-    if ((await direct.result).acked) {
+    const first = await Promise.race([direct.result, this.#refusedEarly(target, direct.seq, directMs)]);
+    if (first !== "refused" && first.acked) {
       core.awareness.apply(-1);
       return;
     }
     if (!core.running) return;
+    if (first === "refused") return this.#suspectGone(target);
     // indirect: k random alive peers ping the target by uuid for us
     const peers = shuffle(
       random,
@@ -209,26 +221,51 @@ export class Prober {
       .then((refused): Promise<ProbeResult | "refused"> | "refused" => refused ? "refused" : indirect.result);
     const r = await Promise.race([indirect.result, gone]);
     if (!core.running) return;
-    if (r === "refused") {
-      counters.inc("gossip_probes_refused_total");
-    } else if (r.acked) {
+    if (r === "refused") return this.#suspectGone(target);
+    if (r.acked) {
       counters.inc("gossip_probes_indirect_ok_total");
       return;
-    } else {
-      // no ack at all: if relays did not even nack, the problem may be us (Lifeguard)
-      core.awareness.apply(peers.length ? peers.length - r.nacks : 1);
     }
-    counters.inc("gossip_probes_failed_total");
+    // no ack at all: if relays did not even nack, the problem may be us (Lifeguard)
+    core.awareness.apply(peers.length ? peers.length - r.nacks : 1);
+    this.#suspect(target);
+  }
+
+  /**
+   * Resolves "refused" when the direct ping `seq` is still unanswered at REFUSED_CHECK_AT of its
+   * `timeoutMs` and a TCP connection to the target's port is then refused; otherwise never.
+   */
+  #refusedEarly(target: MemberRecord, seq: number, timeoutMs: number): Promise<"refused"> {
+    const core = this.#core;
+    const at = Math.max(1, Math.floor(timeoutMs * REFUSED_CHECK_AT));
+    return new Promise((resolve) => {
+      core.deps.clock.setTimeout(() => {
+        if (!core.running || !this.tracker.waiting(seq)) return;
+        core.deps.transport.refused(target, Math.max(1, timeoutMs - at)).then((refused) => {
+          if (refused && this.tracker.waiting(seq)) resolve("refused");
+        });
+      }, at);
+    });
+  }
+
+  /** Nothing listens on the target's port: suspected now (Lifeguard's suspicion timeout still runs). */
+  #suspectGone(target: MemberRecord): void {
+    this.#core.deps.counters.inc("gossip_probes_refused_total");
+    this.#suspect(target);
+  }
+
+  #suspect(target: MemberRecord): void {
+    const core = this.#core;
+    core.deps.counters.inc("gossip_probes_failed_total");
     const now = core.members.get(target.uuid);
     if (!now || (now.state !== "alive" && now.state !== "suspect")) return;
-    log.debug(`${target.name} did not answer a probe; suspecting it`);
+    core.deps.log.debug(`${target.name} did not answer a probe; suspecting it`);
     core.members.handleSuspect({
       type: "suspect",
       uuid: target.uuid,
       incarnation: now.incarnation,
-      from: selfUuid,
+      from: core.members.selfUuid,
     });
-    return;
   }
 
   /**

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { REFUSED_CHECK_AT } from "../../lib/gossip/prober.ts";
+import { SimCluster, type SimGossipNode } from "./gossip_harness.ts";
+
+/** Runs one probe of `target` by `by` on the virtual clock; resolves its virtual duration (ms). */
+async function timedProbe(c: SimCluster, by: SimGossipNode, target: SimGossipNode): Promise<number> {
+  const rec = by.engine.members.get(target.self.uuid);
+  assert.ok(rec, "the prober knows the target");
+  const t0 = c.clock.now();
+  let done = false;
+  const p = by.engine.prober.probe(rec).then(() => done = true);
+  assert.ok(await c.runUntil(() => done, 5_000, 5) >= 0, "the probe ended");
+  await p;
+  return c.clock.now() - t0;
+}
+
+Deno.test("sim: a killed member is suspected once its port refuses, a fifth into the direct timeout", async () => {
+  const c = new SimCluster({ nodes: 5, seed: 7, link: { delayMs: 1, jitterMs: 0 } });
+  await c.startAndJoin(10);
+  assert.ok(await c.runUntil(() => c.converged(), 30_000) >= 0);
+  const [prober, , , victim] = c.nodes;
+  c.kill(victim);
+  const took = await timedProbe(c, prober, victim);
+  const timeout = c.config.probe_timeout;
+  // the check starts at REFUSED_CHECK_AT of the direct timeout; the refusal takes one round trip
+  assert.ok(took >= timeout * REFUSED_CHECK_AT, `probe ended after ${took} ms`);
+  assert.ok(took < timeout, `a killed member waited the whole direct timeout (${took} ms of ${timeout})`);
+  assert.equal(c.stateOf(prober, victim.self.uuid), "suspect");
+  assert.equal(prober.engine.deps.counters.get("gossip_probes_refused_total"), 1);
+  await c.stopAll();
+});
+
+Deno.test("sim: a live member that acks after the port check starts is not suspected", async () => {
+  // 120 ms each way: the ack comes after REFUSED_CHECK_AT of the 500 ms timeout, well within it
+  const c = new SimCluster({ nodes: 4, seed: 11, link: { delayMs: 120, jitterMs: 0 } });
+  await c.startAndJoin(10);
+  assert.ok(await c.runUntil(() => c.converged(), 60_000) >= 0);
+  const [prober, , target] = c.nodes;
+  const refusedBefore = prober.engine.deps.counters.get("gossip_probes_refused_total") ?? 0;
+  const took = await timedProbe(c, prober, target);
+  assert.ok(took > c.config.probe_timeout * REFUSED_CHECK_AT, `acked after ${took} ms`);
+  assert.ok(took < c.config.probe_timeout, `acked after ${took} ms`);
+  assert.equal(c.stateOf(prober, target.self.uuid), "alive");
+  assert.equal(prober.engine.deps.counters.get("gossip_probes_refused_total") ?? 0, refusedBefore);
+  assert.ok(c.converged(), "nobody was suspected");
+  await c.stopAll();
+});
