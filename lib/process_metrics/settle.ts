@@ -40,12 +40,14 @@ export const PAGES_ONLY_AT_MS = [2_000];
 export const REFRESH_MS = 600_000;
 
 /**
- * Steps planned this long or longer after the previous one (the +60 s one, the refreshes) wait
- * while the agent is busy: a full collection, the trim and the /proc/self/smaps walk stalled the
- * event loop 40-60 ms, which a KV node under a write load felt as a pause of every write it
- * coordinated. Retried every `BUSY_RETRY_MS`, run anyway after `MAX_DEFERRALS` retries.
+ * Steps planned this long or longer after the previous one (the +10 s and +60 s ones, the
+ * refreshes) wait while the agent is busy: a full collection, the trim and the /proc/self/smaps
+ * walk stalled the event loop 40-60 ms, which a KV node under a write load felt as a pause of every
+ * write it coordinated (the +10 s step too: a KV node taking writes 10 s after it started, as in
+ * the side-by-side runs, stalled 31-61 ms inside the load). Retried every `BUSY_RETRY_MS`, run
+ * anyway after `MAX_DEFERRALS` retries. The +2 s step (file pages only, 12-17 ms) never waits.
  */
-export const DEFER_FROM_MS = 30_000;
+export const DEFER_FROM_MS = 5_000;
 export const BUSY_RETRY_MS = 10_000;
 export const MAX_DEFERRALS = 30;
 /** Share of one core over the last window above which the agent counts as busy. */

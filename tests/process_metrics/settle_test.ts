@@ -145,3 +145,20 @@ Deno.test("by default the +2 s step releases file pages only; gc and trim wait f
   assert.ok(steps[2].collected, "the +10 s step collects garbage");
   stop();
 });
+
+Deno.test("the +10 s step waits while the agent is busy (a KV node under load), the +2 s one does not", () => {
+  const f = fakeDeps();
+  let busy = true;
+  f.deps.busy = () => busy;
+  const steps: boolean[] = [];
+  const stop = settleAfterStart((s) => steps.push(s.collected), f.deps);
+  assert.equal(f.fire(), 2_000);
+  assert.deepEqual(steps, [true, false], "+0 s and the +2 s pages-only step run while busy");
+  assert.equal(f.fire(), 8_000);
+  assert.deepEqual(steps, [true, false], "the +10 s step waits");
+  assert.equal(f.fire(), BUSY_RETRY_MS);
+  busy = false;
+  assert.equal(f.fire(), BUSY_RETRY_MS);
+  assert.deepEqual(steps, [true, false, true], "and collects once the agent is quiet");
+  stop();
+});
