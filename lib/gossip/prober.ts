@@ -185,7 +185,7 @@ export class Prober {
       ping.push({ type: "suspect", uuid: target.uuid, incarnation: target.incarnation, from: selfUuid });
     }
     core.send(target, ping);
-    const first = await Promise.race([direct.result, this.#refusedEarly(target, direct.seq, directMs)]);
+    const first = await Promise.race([direct.result, this.#refusedEarly(target, direct, directMs)]);
     if (first !== "refused" && first.acked) {
       core.awareness.apply(-1);
       return;
@@ -232,19 +232,28 @@ export class Prober {
   }
 
   /**
-   * Resolves "refused" when the direct ping `seq` is still unanswered at REFUSED_CHECK_AT of its
-   * `timeoutMs` and a TCP connection to the target's port is then refused; otherwise never.
+   * Resolves "refused" when the direct ping is still unanswered at REFUSED_CHECK_AT of its
+   * `timeoutMs` and a TCP connection to the target's port is then refused; otherwise never. An ack
+   * cancels the check's timer (no extra wake-up per probe in a healthy cluster).
    */
-  #refusedEarly(target: MemberRecord, seq: number, timeoutMs: number): Promise<"refused"> {
+  #refusedEarly(
+    target: MemberRecord,
+    direct: { seq: number; result: Promise<ProbeResult> },
+    timeoutMs: number,
+  ): Promise<"refused"> {
     const core = this.#core;
+    const { clock, transport } = core.deps;
     const at = Math.max(1, Math.floor(timeoutMs * REFUSED_CHECK_AT));
     return new Promise((resolve) => {
-      core.deps.clock.setTimeout(() => {
-        if (!core.running || !this.tracker.waiting(seq)) return;
-        core.deps.transport.refused(target, Math.max(1, timeoutMs - at)).then((refused) => {
-          if (refused && this.tracker.waiting(seq)) resolve("refused");
+      const timer = clock.setTimeout(() => {
+        if (!core.running || !this.tracker.waiting(direct.seq)) return;
+        transport.refused(target, Math.max(1, timeoutMs - at)).then((refused) => {
+          if (refused && this.tracker.waiting(direct.seq)) resolve("refused");
         });
       }, at);
+      direct.result.then((r) => {
+        if (r.acked) clock.clearTimeout(timer);
+      });
     });
   }
 

@@ -45,3 +45,33 @@ Deno.test("sim: a live member that acks after the port check starts is not suspe
   assert.ok(c.converged(), "nobody was suspected");
   await c.stopAll();
 });
+
+Deno.test("sim: in a healthy cluster an ack cancels the port check: no extra wake-up per probe", async () => {
+  const c = new SimCluster({ nodes: 5, seed: 3, link: { delayMs: 1, jitterMs: 0 } });
+  await c.startAndJoin(10);
+  assert.ok(await c.runUntil(() => c.converged(), 30_000) >= 0);
+  const checkMs = Math.floor(c.config.probe_timeout * REFUSED_CHECK_AT);
+  // watch the timers of the port check's delay on the shared virtual clock
+  const clock = c.clock;
+  const set = clock.setTimeout.bind(clock);
+  const clear = clock.clearTimeout.bind(clock);
+  const checks = new Set<unknown>();
+  let fired = 0, cancelled = 0;
+  clock.setTimeout = (fn, ms) => {
+    if (ms !== checkMs) return set(fn, ms);
+    const id = set(() => {
+      fired++;
+      fn();
+    }, ms);
+    checks.add(id);
+    return id;
+  };
+  clock.clearTimeout = (id) => {
+    if (checks.has(id)) cancelled++;
+    clear(id);
+  };
+  await c.clock.advance(10_000);
+  assert.ok(cancelled >= 40, `5 nodes probe ~50 times in 10 s; ${cancelled} checks cancelled`);
+  assert.equal(fired, 0, "a port check fired although every probe was acked");
+  await c.stopAll();
+});
