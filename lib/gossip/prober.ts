@@ -185,7 +185,13 @@ export class Prober {
       ping.push({ type: "suspect", uuid: target.uuid, incarnation: target.incarnation, from: selfUuid });
     }
     core.send(target, ping);
-    const first = await Promise.race([direct.result, this.#refusedEarly(target, direct, directMs)]);
+    // is anything listening on its port at all? Asked once, early (see REFUSED_CHECK_AT); the answer
+    // also serves the indirect phase below
+    const port = this.#portRefused(target, direct, directMs, deadline);
+    const first = await Promise.race([
+      direct.result,
+      port.then((refused) => refused ? "refused" as const : new Promise<never>(() => {})),
+    ]);
     if (first !== "refused" && first.acked) {
       core.awareness.apply(-1);
       return;
@@ -213,12 +219,12 @@ export class Prober {
     }
     // a second direct try on the same sequence number (memberlist uses a TCP fallback here)
     core.send(target, [{ type: "ping", seqno: indirect.seq, node: target.uuid, from: selfUuid }]);
-    // and is anything listening on its port at all? A refused connection (the host answers, the
-    // agent's port is closed: a crashed or killed agent) is as good as the rest of the interval
-    // without an ack, and comes within a round trip instead. A live agent always listens there
+    // A refused connection (the host answers, the agent's port is closed: a crashed or killed agent)
+    // is as good as the rest of the interval without an ack. A live agent always listens there
     // (push-pull needs it), and the suspicion still has to run Lifeguard's full timeout.
-    const gone = core.deps.transport.refused(target, Math.max(1, deadline - clock.now()))
-      .then((refused): Promise<ProbeResult | "refused"> | "refused" => refused ? "refused" : indirect.result);
+    const gone = port.then((refused): Promise<ProbeResult | "refused"> =>
+      refused ? Promise.resolve("refused") : indirect.result
+    );
     const r = await Promise.race([indirect.result, gone]);
     if (!core.running) return;
     if (r === "refused") return this.#suspectGone(target);
@@ -232,27 +238,28 @@ export class Prober {
   }
 
   /**
-   * Resolves "refused" when the direct ping is still unanswered at REFUSED_CHECK_AT of its
-   * `timeoutMs` and a TCP connection to the target's port is then refused; otherwise never. An ack
-   * cancels the check's timer (no extra wake-up per probe in a healthy cluster).
+   * True when a TCP connection to the target's port is refused; the connection is tried once the
+   * direct ping is still unanswered at REFUSED_CHECK_AT of its `timeoutMs` and waits until the
+   * probe's `deadline`. False when it was not refused, or not tried: an ack cancels the check (no
+   * extra wake-up per probe in a healthy cluster).
    */
-  #refusedEarly(
+  #portRefused(
     target: MemberRecord,
     direct: { seq: number; result: Promise<ProbeResult> },
     timeoutMs: number,
-  ): Promise<"refused"> {
+    deadline: number,
+  ): Promise<boolean> {
     const core = this.#core;
     const { clock, transport } = core.deps;
-    const at = Math.max(1, Math.floor(timeoutMs * REFUSED_CHECK_AT));
     return new Promise((resolve) => {
       const timer = clock.setTimeout(() => {
-        if (!core.running || !this.tracker.waiting(direct.seq)) return;
-        transport.refused(target, Math.max(1, timeoutMs - at)).then((refused) => {
-          if (refused && this.tracker.waiting(direct.seq)) resolve("refused");
-        });
-      }, at);
+        if (!core.running || !this.tracker.waiting(direct.seq)) return resolve(false);
+        transport.refused(target, Math.max(1, deadline - clock.now())).then(resolve, () => resolve(false));
+      }, Math.max(1, Math.floor(timeoutMs * REFUSED_CHECK_AT)));
       direct.result.then((r) => {
-        if (r.acked) clock.clearTimeout(timer);
+        if (!r.acked) return;
+        clock.clearTimeout(timer);
+        resolve(false);
       });
     });
   }

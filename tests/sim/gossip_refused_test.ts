@@ -75,3 +75,23 @@ Deno.test("sim: in a healthy cluster an ack cancels the port check: no extra wak
   assert.equal(fired, 0, "a port check fired although every probe was acked");
   await c.stopAll();
 });
+
+Deno.test("sim: a probe asks the target's port once, even when the early check gets no answer", async () => {
+  const c = new SimCluster({ nodes: 5, seed: 9, link: { delayMs: 1, jitterMs: 0 } });
+  await c.startAndJoin(10);
+  assert.ok(await c.runUntil(() => c.converged(), 30_000) >= 0);
+  const [prober, , victim] = c.nodes;
+  const transport = prober.engine.deps.transport;
+  const refused = transport.refused.bind(transport);
+  let connects = 0;
+  transport.refused = (to, ms) => {
+    connects++;
+    return refused(to, ms);
+  };
+  c.net.partition([[victim.addr]]); // silent on every port: neither an ack nor a refusal
+  const took = await timedProbe(c, prober, victim);
+  assert.ok(took >= c.config.probe_interval, `a silent target waits for the relays (${took} ms)`);
+  assert.equal(c.stateOf(prober, victim.self.uuid), "suspect");
+  assert.equal(connects, 1, "one connection attempt per probe");
+  await c.stopAll();
+});
