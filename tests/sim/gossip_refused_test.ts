@@ -2,6 +2,14 @@ import assert from "node:assert/strict";
 import { REFUSED_CHECK_AT } from "../../lib/gossip/prober.ts";
 import { SimCluster, type SimGossipNode } from "./gossip_harness.ts";
 
+/** `nodes` simulated agents (links of `delayMs` each way), started, joined and converged. */
+async function convergedCluster(nodes: number, seed: number, delayMs: number): Promise<SimCluster> {
+  const c = new SimCluster({ nodes, seed, link: { delayMs, jitterMs: 0 } });
+  await c.startAndJoin(10);
+  assert.ok(await c.runUntil(() => c.converged(), 60_000) >= 0, "the cluster converged");
+  return c;
+}
+
 /** Runs one probe of `target` by `by` on the virtual clock; resolves its virtual duration (ms). */
 async function timedProbe(c: SimCluster, by: SimGossipNode, target: SimGossipNode): Promise<number> {
   const rec = by.engine.members.get(target.self.uuid);
@@ -15,9 +23,7 @@ async function timedProbe(c: SimCluster, by: SimGossipNode, target: SimGossipNod
 }
 
 Deno.test("sim: a killed member is suspected once its port refuses, a fifth into the direct timeout", async () => {
-  const c = new SimCluster({ nodes: 5, seed: 7, link: { delayMs: 1, jitterMs: 0 } });
-  await c.startAndJoin(10);
-  assert.ok(await c.runUntil(() => c.converged(), 30_000) >= 0);
+  const c = await convergedCluster(5, 7, 1);
   const [prober, , , victim] = c.nodes;
   c.kill(victim);
   const took = await timedProbe(c, prober, victim);
@@ -32,9 +38,7 @@ Deno.test("sim: a killed member is suspected once its port refuses, a fifth into
 
 Deno.test("sim: a live member that acks after the port check starts is not suspected", async () => {
   // 120 ms each way: the ack comes after REFUSED_CHECK_AT of the 500 ms timeout, well within it
-  const c = new SimCluster({ nodes: 4, seed: 11, link: { delayMs: 120, jitterMs: 0 } });
-  await c.startAndJoin(10);
-  assert.ok(await c.runUntil(() => c.converged(), 60_000) >= 0);
+  const c = await convergedCluster(4, 11, 120);
   const [prober, , target] = c.nodes;
   const refusedBefore = prober.engine.deps.counters.get("gossip_probes_refused_total") ?? 0;
   const took = await timedProbe(c, prober, target);
@@ -47,9 +51,7 @@ Deno.test("sim: a live member that acks after the port check starts is not suspe
 });
 
 Deno.test("sim: in a healthy cluster an ack cancels the port check: no extra wake-up per probe", async () => {
-  const c = new SimCluster({ nodes: 5, seed: 3, link: { delayMs: 1, jitterMs: 0 } });
-  await c.startAndJoin(10);
-  assert.ok(await c.runUntil(() => c.converged(), 30_000) >= 0);
+  const c = await convergedCluster(5, 3, 1);
   const checkMs = Math.floor(c.config.probe_timeout * REFUSED_CHECK_AT);
   // watch the timers of the port check's delay on the shared virtual clock
   const clock = c.clock;
@@ -77,9 +79,7 @@ Deno.test("sim: in a healthy cluster an ack cancels the port check: no extra wak
 });
 
 Deno.test("sim: a probe asks the target's port once, even when the early check gets no answer", async () => {
-  const c = new SimCluster({ nodes: 5, seed: 9, link: { delayMs: 1, jitterMs: 0 } });
-  await c.startAndJoin(10);
-  assert.ok(await c.runUntil(() => c.converged(), 30_000) >= 0);
+  const c = await convergedCluster(5, 9, 1);
   const [prober, , victim] = c.nodes;
   const transport = prober.engine.deps.transport;
   const refused = transport.refused.bind(transport);
