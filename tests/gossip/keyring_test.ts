@@ -68,3 +68,67 @@ Deno.test("an empty keyring passes packets through unchanged", async () => {
   assert.equal(await ring.seal(data), data);
   assert.equal(await ring.open(data), data);
 });
+
+/** What agents before the node:crypto keyring sent and expected: WebCrypto AES-GCM, same layout. */
+async function webCrypto(b64: string, label: string) {
+  const key = await crypto.subtle.importKey(
+    "raw",
+    decodeKey(b64) as Uint8Array<ArrayBuffer>,
+    "AES-GCM",
+    false,
+    [
+      "encrypt",
+      "decrypt",
+    ],
+  );
+  const aad = new Uint8Array([1, ...enc.encode(label)]);
+  return {
+    async seal(plain: Uint8Array): Promise<Uint8Array> {
+      const iv = crypto.getRandomValues(new Uint8Array(12));
+      const ct = new Uint8Array(
+        await crypto.subtle.encrypt(
+          { name: "AES-GCM", iv, additionalData: aad },
+          key,
+          plain as Uint8Array<ArrayBuffer>,
+        ),
+      );
+      return new Uint8Array([1, ...iv, ...ct]);
+    },
+    async open(sealed: Uint8Array): Promise<Uint8Array> {
+      return new Uint8Array(
+        await crypto.subtle.decrypt(
+          { name: "AES-GCM", iv: sealed.subarray(1, 13) as Uint8Array<ArrayBuffer>, additionalData: aad },
+          key,
+          sealed.subarray(13) as Uint8Array<ArrayBuffer>,
+        ),
+      );
+    },
+  };
+}
+
+Deno.test("the wire is WebCrypto's AES-GCM: packets cross both ways with agents that sealed with it", async () => {
+  for (const k of [k16, k24, generateKey()]) {
+    const ring = await Keyring.create([k], "prod");
+    const web = await webCrypto(k, "prod");
+    for (const size of [0, 1, 15, 16, 17, 600, 65536]) {
+      const plain = crypto.getRandomValues(new Uint8Array(size));
+      assert.deepEqual(await web.open(await ring.seal(plain)), plain, `ours -> WebCrypto, ${size} bytes`);
+      assert.deepEqual(await ring.open(await web.seal(plain)), plain, `WebCrypto -> ours, ${size} bytes`);
+    }
+    // another label's WebCrypto packet is still refused
+    assert.equal(await ring.open(await (await webCrypto(k, "staging")).seal(enc.encode("x"))), null);
+  }
+});
+
+Deno.test("a ring mixing key sizes opens what any of its keys sealed (node:crypto and WebCrypto keys)", async () => {
+  const k32 = generateKey();
+  const mixed = await Keyring.create([k32, k24, k16], "prod");
+  for (const k of [k16, k24, k32]) {
+    const sender = await Keyring.create([k], "prod");
+    assert.deepEqual(await mixed.open(await sender.seal(enc.encode(k))), enc.encode(k));
+  }
+  assert.equal(
+    await mixed.open(await (await Keyring.create([generateKey()], "prod")).seal(enc.encode("x"))),
+    null,
+  );
+});
