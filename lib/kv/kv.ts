@@ -7,7 +7,7 @@ import type { Clock } from "../clock/mod.ts";
 import { KvError, validateKey, validatePrefix } from "./keys.ts";
 import type { LocalReplica } from "./local.ts";
 import type { Placement } from "./placement.ts";
-import { type PeerClient, PeerRefused, PeerUnreachable } from "./peers.ts";
+import { type PeerClient, PeerRefused, PeerUnreachable, type WriteStamp } from "./peers.ts";
 import { bytesToBase64, compareVersion, fromWire, isLive, type KvRecord, type WireRecord } from "./record.ts";
 import { checkInt, checkRecord, checkWrite, type Limits } from "./validate.ts";
 import {
@@ -88,9 +88,10 @@ export class KvNode implements KvApi {
           cas: w.cas,
           deadline: until,
           carry,
+          lean: carry !== undefined || undefined,
         });
-        if (!r.record) return settle(r);
-        const rec = checkRecord(r.record, cfg, clock.now());
+        if (!r.record && !r.stamp) return settle(r);
+        const rec = checkRecord(r.record ?? stamped(w, r.index, r.stamp!), cfg, clock.now());
         await local.applyGrouped(rec);
         const copies = (r.copies ?? 0) + 1;
         if (copies < (r.need ?? 0)) {
@@ -229,4 +230,19 @@ export function asKvError(err: unknown): Error {
   }
   if (err instanceof PeerUnreachable) return new KvError(503, err.message);
   return err as Error;
+}
+
+/** The record a lean forwarded write stored on its owner: our write with the owner's stamp. */
+function stamped(w: WriteRequest, index: number, stamp: WriteStamp): KvRecord {
+  const put = w.op === "put";
+  return {
+    key: w.key,
+    value: put ? (w.value ?? new Uint8Array()) : new Uint8Array(),
+    flags: put ? (w.flags ?? 0) : 0,
+    modify_index: index,
+    origin: stamp.origin,
+    modify_time: stamp.modify_time,
+    expires: stamp.expires,
+    deleted: !put,
+  };
 }

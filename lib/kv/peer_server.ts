@@ -35,10 +35,19 @@ export function peerServer(d: PeerServerDeps): KvServe {
       const now = d.clock.now();
       const results = await Promise.all(writes.map(async (raw, i) => {
         try {
-          const { w, deadline } = parseWrite(raw, i, d.cfg);
+          const { w, deadline, lean } = parseWrite(raw, i, d.cfg);
           const until = Math.min(deadline ?? now + d.cfg.request_timeout, now + MAX_WAIT_MS);
           const r = await d.coordinate(w, until);
-          return r.record ? { ...r, record: toWire(r.record) } : r;
+          if (!r.record) return r;
+          const { record, ...rest } = r;
+          // a lean forwarder rebuilds the record from its write: only the stamp goes back
+          if (lean) {
+            return {
+              ...rest,
+              stamp: { origin: record.origin, modify_time: record.modify_time, expires: record.expires },
+            };
+          }
+          return { ...rest, record: toWire(record) };
         } catch (err) {
           const e = asKvError(err);
           return { error: e.message, status: e instanceof KvError ? e.status : 500 };
@@ -157,7 +166,11 @@ function version(v: unknown, field: string): Version | null | undefined {
 }
 
 /** A forwarded write from its wire form, checked like a client's. */
-function parseWrite(raw: unknown, i: number, lim: Limits): { w: WriteRequest; deadline?: number } {
+function parseWrite(
+  raw: unknown,
+  i: number,
+  lim: Limits,
+): { w: WriteRequest; deadline?: number; lean: boolean } {
   const b = obj(raw, `writes[${i}]`);
   if (b.op !== "put" && b.op !== "delete") throw new KvError(400, `writes[${i}].op: expected put or delete`);
   if (typeof b.key !== "string") throw new KvError(400, `writes[${i}].key: expected a string`);
@@ -183,5 +196,5 @@ function parseWrite(raw: unknown, i: number, lim: Limits): { w: WriteRequest; de
   const deadline = b.deadline === undefined
     ? undefined
     : checkInt("deadline", b.deadline, Number.MAX_SAFE_INTEGER);
-  return { w, deadline };
+  return { w, deadline, lean: b.lean === true };
 }

@@ -35,6 +35,19 @@ export interface WireWrite {
   deadline: number;
   /** This forwarder's uuid when it owns a copy and stores it from the answer (not CAS). */
   carry?: string;
+  /**
+   * With carry: answer the record's version (`stamp`) instead of the whole record: the forwarder
+   * rebuilds it from the write it sent (the value does not travel back). Agents without it ignore
+   * the field and send the record.
+   */
+  lean?: boolean;
+}
+
+/** What the owner stamped on a carried write (with `lean`): the forwarder has the rest. */
+export interface WriteStamp {
+  origin: string;
+  modify_time: number;
+  expires: number;
 }
 
 /** The owner's answer to a forwarded write (record, copies and need with carry). */
@@ -42,6 +55,8 @@ export interface ForwardResult {
   ok: boolean;
   index: number;
   record?: KvRecord;
+  /** Instead of `record`, for a lean write: the version stamped (index is the modify_index). */
+  stamp?: WriteStamp;
   copies?: number;
   need?: number;
 }
@@ -279,8 +294,9 @@ export class PeerClient {
     answerEach(peer, batch, ans?.results, "write", (r, p) => {
       if (r.error !== undefined) return p.reject(new PeerRefused(peer, r.status ?? 503, { error: r.error }));
       const out: ForwardResult = { ok: r.ok === true, index: r.index ?? 0 };
-      if (r.record !== undefined) {
-        out.record = fromWire(r.record);
+      if (r.record !== undefined || r.stamp !== undefined) {
+        if (r.record !== undefined) out.record = fromWire(r.record);
+        else out.stamp = parseStamp(r.stamp);
         out.copies = r.copies ?? 0;
         out.need = r.need ?? 0;
       }
@@ -296,8 +312,19 @@ interface WireWriteAnswer {
   status?: number;
   error?: string;
   record?: unknown;
+  stamp?: unknown;
   copies?: number;
   need?: number;
+}
+
+/** A stamp from the wire; throws naming the field (the record built from it is checked too). */
+function parseStamp(v: unknown): WriteStamp {
+  const o = v as Partial<WriteStamp> | null;
+  if (!o || typeof o !== "object") throw new Error("stamp: expected an object");
+  if (typeof o.origin !== "string") throw new Error("stamp.origin: expected a string");
+  if (typeof o.modify_time !== "number") throw new Error("stamp.modify_time: expected a number");
+  if (typeof o.expires !== "number") throw new Error("stamp.expires: expected a number");
+  return { origin: o.origin, modify_time: o.modify_time, expires: o.expires };
 }
 
 /** Hands each answer to its pending item; a missing or malformed one rejects that item (502). */

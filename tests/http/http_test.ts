@@ -153,6 +153,11 @@ Deno.test("tokenMatcher accepts exactly its token", () => {
   const is = tokenMatcher("s3cret");
   assert.ok(is("s3cret"));
   for (const other of ["s3cre", "s3cret ", "S3cret", ""]) assert.ok(!is(other), other);
+  // the remembered match is the token itself: asking again, or after wrong ones, changes nothing
+  assert.ok(is("s3cret"));
+  assert.ok(is(["s3", "cret"].join("")), "an equal string built elsewhere");
+  assert.ok(!is("s3creT"));
+  assert.ok(is("s3cret"));
 });
 
 Deno.test("safeEqual compares tokens of any length", () => {

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { setImmediate } from "node:timers";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { createKv, type KvSubsystem, SimKvNetwork } from "../../lib/kv/mod.ts";
+import type { KvServe } from "../../lib/kv/transport.ts";
 import { seededRandom } from "../../lib/transport/mod.ts";
 import type { TestCtx } from "../helpers.ts";
 import { dec, enc, FakeCluster, testEnvelope } from "./kv_helpers.ts";
@@ -20,7 +21,16 @@ interface SimNode {
   up: boolean;
 }
 
-async function simCluster(names: string[], seed: number) {
+/** A peer server that ignores `lean` in forwarded writes, as agents before it did. */
+function withoutLean(serve: KvServe): KvServe {
+  return (kind, body, signal) => {
+    const b = body as { writes?: Array<Record<string, unknown>> };
+    if (kind !== "writes" || !Array.isArray(b?.writes)) return serve(kind, body, signal);
+    return serve(kind, { ...b, writes: b.writes.map(({ lean: _, ...w }) => w) }, signal);
+  };
+}
+
+async function simCluster(names: string[], seed: number, opts: { oldServers?: boolean } = {}) {
   const clock = new VirtualClock(1_800_000_000_000);
   const net = new SimKvNetwork({ clock, delayMs: 2 });
   const members = new FakeCluster();
@@ -29,7 +39,7 @@ async function simCluster(names: string[], seed: number) {
     n.kv = createKv(n.ctx, {
       membership: members.view(n.uuid),
       envelope: await testEnvelope(n.ctx),
-      transport: (serve) => net.attach(n.uuid, serve),
+      transport: (serve) => net.attach(n.uuid, opts.oldServers ? withoutLean(serve) : serve),
     });
     await n.kv.start();
     n.up = true;
@@ -196,3 +206,37 @@ Deno.test("a forwarder holding a copy stores the owner's record: acked with the 
     await c.close();
   }
 });
+
+for (const oldServers of [false, true]) {
+  Deno.test(
+    `a forwarder stores exactly the owner's record (put with flags and ttl, delete)${
+      oldServers ? ", from an owner that sends the whole record" : ""
+    }`,
+    async () => {
+      const c = await simCluster(["a", "b", "c"], 5, { oldServers });
+      try {
+        const [a] = c.nodes;
+        const keys = Array.from({ length: 80 }, (_, i) => `stamp/${i}`)
+          .filter((k) => !a.kv.placement.isSelf(a.kv.placement.owners(k)[0])).slice(0, 2);
+        const owner = (k: string) => c.nodes.find((n) => n.uuid === a.kv.placement.owners(k)[0].uuid)!;
+        await c.drive(a.kv.put(keys[0], enc("value"), { flags: 42, ttlMs: 60_000 }));
+        await c.drive(a.kv.put(keys[1], enc("gone")));
+        await c.drive(a.kv.delete(keys[1]));
+        for (const k of keys) {
+          const mine = a.kv.local.storage.getRecord(k)!;
+          assert.deepEqual(
+            mine,
+            owner(k).kv.local.storage.getRecord(k),
+            `${k}: same record on forwarder and owner`,
+          );
+        }
+        const put = a.kv.local.storage.getRecord(keys[0])!;
+        assert.equal(put.flags, 42);
+        assert.ok(put.expires > put.modify_time, "the ttl was stamped");
+        assert.equal(a.kv.local.storage.getRecord(keys[1])!.deleted, true);
+      } finally {
+        await c.close();
+      }
+    },
+  );
+}
