@@ -55,18 +55,35 @@ export class Watchers {
   }
 }
 
-/** Serialises async work per key (the coordinator's writes to one key never interleave). */
+/**
+ * Serialises async work per key (the coordinator's writes to one key never interleave). A key with
+ * nothing running starts its work at once; a busy key's work waits for the previous one to settle.
+ */
 export class KeyLocks {
   #tails = new Map<string, Promise<unknown>>();
 
+  /** Keys with work running or waiting (tests). */
+  get busy(): number {
+    return this.#tails.size;
+  }
+
   run<T>(key: string, fn: () => Promise<T>): Promise<T> {
-    const prev = this.#tails.get(key) ?? Promise.resolve();
-    const next = prev.then(fn, fn);
-    const tail = next.catch(() => {});
-    this.#tails.set(key, tail);
-    tail.then(() => {
+    const prev = this.#tails.get(key);
+    let next: Promise<T>;
+    if (prev) next = prev.then(fn, fn);
+    else {
+      // uncontended (the usual case): no chain to wait on, one promise less per write
+      try {
+        next = fn();
+      } catch (err) {
+        next = Promise.reject(err);
+      }
+    }
+    const settled = (): void => {
       if (this.#tails.get(key) === tail) this.#tails.delete(key);
-    });
+    };
+    const tail: Promise<unknown> = next.then(settled, settled);
+    this.#tails.set(key, tail);
     return next;
   }
 }
