@@ -157,15 +157,17 @@ export class Coordinator {
         }
       };
       if (wanted <= 0) finish();
+      // one reaction per target (no .finally: a promise less per replicated copy)
       for (const t of targets) {
         this.#d.replicate(t, item, deadline).then((r) => {
           if (r.ok) out.ok.push(t);
           else out.conflicts.push(r.current);
+          settled++;
+          finish();
         }, (err: Error) => {
           out.errors.push(err.message);
           if (err instanceof PeerUnreachable || err instanceof PeerRefused) this.#hint(t, item.record.key);
           else this.#d.log.warn(`replication to ${t.name} failed: ${err.message}`);
-        }).finally(() => {
           settled++;
           finish();
         });

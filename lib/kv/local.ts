@@ -11,13 +11,21 @@ import type { KvStorage } from "./storage.ts";
 import { Watchers } from "./watch.ts";
 import { lagNote, lagProbeOn } from "../process_metrics/lag.ts";
 
+/** One piece of work of a group commit: `work`, or merging `rec` (then announced once committed). */
+interface GroupEntry {
+  work: (() => unknown) | null;
+  rec: KvRecord | null;
+  resolve: (out: unknown) => void;
+  reject: (e: Error) => void;
+}
+
 export class LocalReplica {
   readonly storage: KvStorage;
   readonly watchers = new Watchers();
   #clock: Clock;
   #bus?: EventBus;
-  /** Storage work waiting for the next group commit. */
-  #group: Array<{ work: () => unknown; resolve: (out: unknown) => void; reject: (e: Error) => void }> = [];
+  /** Storage work waiting for the next group commit: a function, or a record to merge. */
+  #group: GroupEntry[] = [];
   #last = 0;
   #closed = false;
   #stale = false;
@@ -82,10 +90,14 @@ export class LocalReplica {
    */
   inGroupCommit<T>(work: () => T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
-      this.#group.push({ work, resolve: resolve as (out: unknown) => void, reject });
-      // a deferral, not a delay: setImmediate (µs; setTimeout(0) costs ~2 ms), never the virtual clock
-      if (this.#group.length === 1) setImmediate(() => this.#flushGroup());
+      this.#join({ work, rec: null, resolve: resolve as (out: unknown) => void, reject });
     });
+  }
+
+  #join(entry: GroupEntry): void {
+    this.#group.push(entry);
+    // a deferral, not a delay: setImmediate (µs; setTimeout(0) costs ~2 ms), never the virtual clock
+    if (this.#group.length === 1) setImmediate(() => this.#flushGroup());
   }
 
   #flushGroup(): void {
@@ -95,20 +107,27 @@ export class LocalReplica {
     let out: unknown[];
     const t0 = lagProbeOn() ? performance.now() : 0;
     try {
-      out = this.storage.transaction(() => batch.map((b) => b.work()));
+      out = this.storage.transaction(() => batch.map((b) => b.rec ? this.storage.merge(b.rec) : b.work!()));
     } catch (err) {
       for (const b of batch) b.reject(err as Error);
       return;
     }
     if (t0) lagNote("commit", performance.now() - t0, { n: batch.length });
-    batch.forEach((b, i) => b.resolve(out[i]));
+    batch.forEach((b, i) => {
+      // a merged record is announced once committed, before its writer hears back
+      if (b.rec && out[i]) this.changed(b.rec);
+      b.resolve(out[i]);
+    });
   }
 
-  /** Stores `rec` in the next group commit; resolves once committed, true when it was newer than ours. */
-  async applyGrouped(rec: KvRecord): Promise<boolean> {
-    const stored = await this.inGroupCommit(() => this.storage.merge(rec));
-    if (stored) this.changed(rec);
-    return stored;
+  /**
+   * Stores `rec` in the next group commit; resolves once committed, true when it was newer than
+   * ours (watchers and `kv.changed` are told first). One promise per write: the coordinator's hot path.
+   */
+  applyGrouped(rec: KvRecord): Promise<boolean> {
+    return new Promise<boolean>((resolve, reject) => {
+      this.#join({ work: null, rec, resolve: resolve as (out: unknown) => void, reject });
+    });
   }
 
   /** Stores a record when newer than ours and tells watchers; true when stored. */
