@@ -14,7 +14,14 @@ import type { WriteRequest, WriteResult } from "./api.ts";
 import type { LocalReplica } from "./local.ts";
 import type { Placement } from "./placement.ts";
 import { type ApplyItem, type ApplyResult, PeerRefused, PeerUnreachable } from "./peers.ts";
-import { compareVersion, expiredTombstone, isLive, type KvRecord, type Version } from "./record.ts";
+import {
+  compareVersion,
+  expiredTombstone,
+  isLive,
+  type KvRecord,
+  stampedRecord,
+  type Version,
+} from "./record.ts";
 import type { RingNode } from "./ring.ts";
 import { checkRecord, type Limits } from "./validate.ts";
 import { KeyLocks } from "./watch.ts";
@@ -68,16 +75,12 @@ export class Coordinator {
       const curIdx = isLive(cur, now) ? cur.modify_index : 0;
       if (curIdx !== w.cas) return { ok: false, index: cur ? cur.modify_index : local.currentIndex() };
     }
-    const rec: KvRecord = {
-      key: w.key,
-      value: w.op === "put" ? (w.value ?? new Uint8Array()) : new Uint8Array(),
-      flags: w.op === "put" ? (w.flags ?? 0) : 0,
+    const rec = stampedRecord(w, {
       modify_index: local.nextIndex(),
       origin: placement.self.uuid,
       modify_time: now,
       expires: w.op === "put" && w.ttlMs ? now + w.ttlMs : 0,
-      deleted: w.op === "delete",
-    };
+    });
     const owners = placement.owners(w.key);
     const need = Math.max(1, Math.min(cfg.write_acks, owners.length));
     // the forwarder owns a copy: it stores the record from our answer, so it is not a target

@@ -7,8 +7,16 @@ import type { Clock } from "../clock/mod.ts";
 import { KvError, validateKey, validatePrefix } from "./keys.ts";
 import type { LocalReplica } from "./local.ts";
 import type { Placement } from "./placement.ts";
-import { type PeerClient, PeerRefused, PeerUnreachable, type WriteStamp } from "./peers.ts";
-import { bytesToBase64, compareVersion, fromWire, isLive, type KvRecord, type WireRecord } from "./record.ts";
+import { type PeerClient, PeerRefused, PeerUnreachable } from "./peers.ts";
+import {
+  bytesToBase64,
+  compareVersion,
+  fromWire,
+  isLive,
+  type KvRecord,
+  stampedRecord,
+  type WireRecord,
+} from "./record.ts";
 import { checkInt, checkRecord, checkWrite, type Limits } from "./validate.ts";
 import {
   type DeleteOptions,
@@ -91,7 +99,11 @@ export class KvNode implements KvApi {
           lean: carry !== undefined || undefined,
         });
         if (!r.record && !r.stamp) return settle(r);
-        const rec = checkRecord(r.record ?? stamped(w, r.index, r.stamp!), cfg, clock.now());
+        const rec = checkRecord(
+          r.record ?? stampedRecord(w, { ...r.stamp!, modify_index: r.index }),
+          cfg,
+          clock.now(),
+        );
         await local.applyGrouped(rec);
         const copies = (r.copies ?? 0) + 1;
         if (copies < (r.need ?? 0)) {
@@ -230,19 +242,4 @@ export function asKvError(err: unknown): Error {
   }
   if (err instanceof PeerUnreachable) return new KvError(503, err.message);
   return err as Error;
-}
-
-/** The record a lean forwarded write stored on its owner: our write with the owner's stamp. */
-function stamped(w: WriteRequest, index: number, stamp: WriteStamp): KvRecord {
-  const put = w.op === "put";
-  return {
-    key: w.key,
-    value: put ? (w.value ?? new Uint8Array()) : new Uint8Array(),
-    flags: put ? (w.flags ?? 0) : 0,
-    modify_index: index,
-    origin: stamp.origin,
-    modify_time: stamp.modify_time,
-    expires: stamp.expires,
-    deleted: !put,
-  };
 }

@@ -5,7 +5,7 @@
  */
 import { setImmediate } from "node:timers";
 import type { Clock } from "../clock/mod.ts";
-import { fromWire, type KvRecord, toWire, type Version } from "./record.ts";
+import { fromWire, type KvRecord, toWire, type Version, type WriteStamp } from "./record.ts";
 import type { RingNode } from "./ring.ts";
 import { type KvMessage, type KvTransport, PeerRefused, PeerUnreachable } from "./transport.ts";
 
@@ -43,12 +43,8 @@ export interface WireWrite {
   lean?: boolean;
 }
 
-/** What the owner stamped on a carried write (with `lean`): the forwarder has the rest. */
-export interface WriteStamp {
-  origin: string;
-  modify_time: number;
-  expires: number;
-}
+/** What the owner stamped on a carried write (with `lean`; the index is the answer's): the forwarder has the rest. */
+export type WireStamp = Omit<WriteStamp, "modify_index">;
 
 /** The owner's answer to a forwarded write (record, copies and need with carry). */
 export interface ForwardResult {
@@ -56,7 +52,7 @@ export interface ForwardResult {
   index: number;
   record?: KvRecord;
   /** Instead of `record`, for a lean write: the version stamped (index is the modify_index). */
-  stamp?: WriteStamp;
+  stamp?: WireStamp;
   copies?: number;
   need?: number;
 }
@@ -318,8 +314,8 @@ interface WireWriteAnswer {
 }
 
 /** A stamp from the wire; throws naming the field (the record built from it is checked too). */
-function parseStamp(v: unknown): WriteStamp {
-  const o = v as Partial<WriteStamp> | null;
+function parseStamp(v: unknown): WireStamp {
+  const o = v as Partial<WireStamp> | null;
   if (!o || typeof o !== "object") throw new Error("stamp: expected an object");
   if (typeof o.origin !== "string") throw new Error("stamp.origin: expected a string");
   if (typeof o.modify_time !== "number") throw new Error("stamp.modify_time: expected a number");

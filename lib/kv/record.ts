@@ -59,6 +59,33 @@ export function expiredTombstone(r: KvRecord): KvRecord {
   };
 }
 
+/** What the coordinator of a write stamps on it: its version, time and absolute expiry. */
+export interface WriteStamp extends Version {
+  modify_time: number;
+  expires: number;
+}
+
+/**
+ * The record a put or delete becomes once stamped. The coordinator builds it so; a lean forwarder
+ * rebuilds the same one from the write it sent and the owner's stamp.
+ */
+export function stampedRecord(
+  w: { op: "put" | "delete"; key: string; value?: Uint8Array; flags?: number },
+  s: WriteStamp,
+): KvRecord {
+  const put = w.op === "put";
+  return {
+    key: w.key,
+    value: put ? (w.value ?? new Uint8Array()) : new Uint8Array(),
+    flags: put ? (w.flags ?? 0) : 0,
+    modify_index: s.modify_index,
+    origin: s.origin,
+    modify_time: s.modify_time,
+    expires: s.expires,
+    deleted: !put,
+  };
+}
+
 /** JSON form for agent-to-agent traffic (value in base64). */
 export interface WireRecord {
   key: string;
