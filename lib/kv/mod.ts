@@ -234,6 +234,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
         replicated_in: local.replicatedIn,
         group_commits: local.commits,
         bad_rows: storage.badRows,
+        record_cache: storage.cacheStats(),
         ...node.stats(),
         ...peers.stats(),
         repair: repair.stats(),

@@ -1,15 +1,15 @@
 import assert from "node:assert/strict";
 import { openDatabase } from "../../lib/store/mod.ts";
-import { KV_MIGRATIONS, KvStorage } from "../../lib/kv/storage.ts";
+import { type CacheBounds, KV_MIGRATIONS, KvStorage } from "../../lib/kv/storage.ts";
 import { tempDir } from "../helpers.ts";
 import { dec, kvRecord } from "./kv_helpers.ts";
 
 const rec = kvRecord;
 
-function fresh() {
+function fresh(cache?: CacheBounds) {
   const t = tempDir("kv-cache-");
   const db = openDatabase(`${t.dir}/kv.db`, KV_MIGRATIONS);
-  const s = new KvStorage(db);
+  const s = new KvStorage(db, undefined, cache);
   /** What SQLite holds, bypassing the cache. */
   const onDisk = (key: string) => db.get<{ value: Uint8Array }>("SELECT value FROM kv WHERE key = ?", key);
   return {
@@ -33,6 +33,38 @@ Deno.test("the record cache follows merges, older versions and drops", () => {
   assert.equal(t.s.dropIfUnchanged(rec("a", "one", 10)), true);
   assert.equal(t.s.getRecord("a"), null, "a dropped key reads as absent");
   assert.equal(t.onDisk("a"), undefined);
+});
+
+Deno.test("a full record cache drops its least recently used keys, not everything", () => {
+  using t = fresh({ entries: 32, bytes: 1 << 20 });
+  for (let i = 0; i < 32; i++) t.s.merge(rec(`k${i}`, `v${i}`, i + 1));
+  assert.equal(t.s.cacheStats().entries, 32);
+  // k0 and k1 used again: the least recently used are now k2, k3...
+  t.s.getRecord("k0");
+  t.s.merge(rec("k1", "newer", 100));
+  t.s.merge(rec("k32", "v32", 200)); // over the bound: a sixteenth (2 entries) goes
+  assert.equal(t.s.cacheStats().entries, 31);
+  const before = t.s.cacheStats();
+  for (const k of ["k0", "k1", "k4", "k31", "k32"]) assert.ok(t.s.getRecord(k), k);
+  assert.equal(t.s.cacheStats().hits - before.hits, 5, "recently used and newer keys stayed");
+  assert.equal(t.s.cacheStats().misses, before.misses);
+  assert.equal(dec(t.s.getRecord("k2")!.value), "v2", "an evicted key is read from SQLite");
+  assert.equal(dec(t.s.getRecord("k3")!.value), "v3");
+  assert.equal(t.s.cacheStats().misses - before.misses, 2);
+  assert.equal(dec(t.s.getRecord("k1")!.value), "newer");
+});
+
+Deno.test("the record cache is bounded by the bytes it holds too", () => {
+  using t = fresh({ entries: 1000, bytes: 4096 });
+  const big = "x".repeat(500);
+  for (let i = 0; i < 40; i++) t.s.merge(rec(`b${i}`, big, i + 1));
+  const held = t.s.cacheStats().entries;
+  assert.ok(held >= 5 && held <= 7, `${held} entries of ~630 bytes under 4 096`);
+  // the newest are the ones kept
+  const before = t.s.cacheStats().hits;
+  assert.ok(t.s.getRecord("b39"));
+  assert.equal(t.s.cacheStats().hits, before + 1);
+  for (let i = 0; i < 40; i++) assert.equal(t.s.getRecord(`b${i}`)!.value.length, 500);
 });
 
 Deno.test("a rolled-back transaction leaves no cached record behind", () => {
