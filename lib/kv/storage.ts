@@ -96,9 +96,11 @@ const LOG_PASS_MIN = 4096;
 const WAL_CHECKPOINT_BYTES = 32 * 1024 * 1024;
 
 /**
- * Bounds of the record cache (entries, and bytes of keys and values). Full, it drops its least
- * recently used sixteenth: emptying it whole (as it did) served a working set of 10 000 keys from
- * an 8 192-entry cache at ~50 % hits, every miss a SQLite read in a coordinated write.
+ * Bounds of the record cache (entries, and bytes of keys and values). Full, it drops the sixteenth
+ * it cached first (a rewritten key keeps its place: moving an entry to the end of the Map on every
+ * hit cost ~0.2 µs, as much as the misses it saved): emptying it whole (as it did) served a working
+ * set of 10 000 keys from an 8 192-entry cache at ~50 % hits, every miss a SQLite read (~7.7 µs) in
+ * a coordinated write.
  */
 export const CACHE_MAX_ENTRIES = 16384;
 export const CACHE_MAX_BYTES = 16 * 1024 * 1024;
@@ -164,7 +166,7 @@ export class KvStorage {
   readonly epoch: string;
   #seq: number;
   #maxIndex: number;
-  /** key -> its stored record, or null when known absent; least recently used first. */
+  /** key -> its stored record, or null when known absent; in the order first cached. */
   #cache = new Map<string, KvRecord | null>();
   #cacheBytes = 0;
   #bounds: CacheBounds;
@@ -281,9 +283,6 @@ export class KvStorage {
     const hit = cache.get(key);
     if (hit !== undefined) {
       this.#hits++;
-      // most recently used: to the end of the map's order
-      cache.delete(key);
-      cache.set(key, hit);
       return hit;
     }
     this.#misses++;
@@ -337,17 +336,15 @@ export class KvStorage {
   #remember(key: string, rec: KvRecord | null): void {
     const cache = this.#cache;
     const old = cache.get(key);
-    if (old !== undefined) {
-      this.#cacheBytes -= cost(key, old);
-      cache.delete(key);
-    } else if (cache.size >= this.#bounds.entries || this.#cacheBytes >= this.#bounds.bytes) {
+    if (old !== undefined) this.#cacheBytes -= cost(key, old);
+    else if (cache.size >= this.#bounds.entries || this.#cacheBytes >= this.#bounds.bytes) {
       this.#evict();
     }
     cache.set(key, rec);
     this.#cacheBytes += cost(key, rec);
   }
 
-  /** Drops the least recently used entries until the cache is a sixteenth under both bounds. */
+  /** Drops the entries cached first until the cache is a sixteenth under both bounds. */
   #evict(): void {
     const entries = this.#bounds.entries - Math.ceil(this.#bounds.entries / 16);
     const bytes = this.#bounds.bytes - Math.ceil(this.#bounds.bytes / 16);
