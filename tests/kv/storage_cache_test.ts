@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { openDatabase } from "../../lib/store/mod.ts";
 import { type CacheBounds, KV_MIGRATIONS, KvStorage } from "../../lib/kv/storage.ts";
 import { tempDir } from "../helpers.ts";
-import { dec, kvRecord } from "./kv_helpers.ts";
+import { dec, enc, FakeCluster, kvRecord, startKvNode, stopAll } from "./kv_helpers.ts";
 
 const rec = kvRecord;
 
@@ -185,4 +185,28 @@ Deno.test("the expiry bound is read from what a restarted node stored", () => {
   } finally {
     t.cleanup();
   }
+});
+
+Deno.test({
+  name: "info() counts the record cache: a coordinated write of a cached key is a hit, an absent key a miss",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: async () => {
+    const node = await startKvNode({ name: "solo", cluster: new FakeCluster() });
+    try {
+      node.kv.refreshRing();
+      const cache = () => node.kv.info().record_cache as { entries: number; hits: number; misses: number };
+      const before = cache();
+      await node.kv.put("fresh/key", enc("1")); // not cached yet: the coordinator's read misses
+      const afterFirst = cache();
+      assert.equal(afterFirst.misses - before.misses, 1);
+      await node.kv.put("fresh/key", enc("2")); // cached by the first write
+      const afterSecond = cache();
+      assert.equal(afterSecond.hits - afterFirst.hits, 1);
+      assert.equal(afterSecond.misses, afterFirst.misses);
+      assert.equal(afterSecond.entries, afterFirst.entries);
+    } finally {
+      await stopAll([node]);
+    }
+  },
 });
