@@ -102,8 +102,8 @@ const WAL_CHECKPOINT_BYTES = 32 * 1024 * 1024;
  * set of 10 000 keys from an 8 192-entry cache at ~50 % hits, every miss a SQLite read (~7.7 µs) in
  * a coordinated write.
  */
-export const CACHE_MAX_ENTRIES = 16384;
-export const CACHE_MAX_BYTES = 16 * 1024 * 1024;
+const CACHE_MAX_ENTRIES = 16384;
+const CACHE_MAX_BYTES = 16 * 1024 * 1024;
 
 /** Bounds of a KvStorage's record cache (tests make them small). */
 export interface CacheBounds {
@@ -279,8 +279,7 @@ export class KvStorage {
 
   /** The stored record (tombstones included, expiry not applied). Shared: do not modify it. */
   getRecord(key: string): KvRecord | null {
-    const cache = this.#cache;
-    const hit = cache.get(key);
+    const hit = this.#cache.get(key);
     if (hit !== undefined) {
       this.#hits++;
       return hit;
