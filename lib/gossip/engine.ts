@@ -159,6 +159,7 @@ export class GossipEngine implements EngineCore {
     if (this.#eagerTimer !== null) this.deps.clock.clearTimeout(this.#eagerTimer);
     this.#eagerTimer = null;
     this.prober.tracker.cancelAll();
+    this.prober.stop();
     this.sync.stop();
     this.members.close();
     await this.deps.transport.close();

@@ -179,10 +179,18 @@ export class Membership {
   }
 
   #suspicionExpired(uuid: string, inc: number): void {
+    this.declareDead(uuid, inc);
+  }
+
+  /**
+   * Ends the suspicion of `uuid` at incarnation `inc` now, as its timer would (the prober saw its
+   * port refuse connections twice: see prober.ts). False when it is no longer suspect at `inc`.
+   */
+  declareDead(uuid: string, inc: number): boolean {
     const m = this.#members.get(uuid);
     const v = onSuspicionTimeout(m?.rec, inc);
-    if (v.action !== "update") return;
-    this.handleDead({ type: "dead", uuid, incarnation: inc, from: this.selfUuid });
+    if (v.action !== "update") return false;
+    return this.handleDead({ type: "dead", uuid, incarnation: inc, from: this.selfUuid }).action === "update";
   }
 
   handleDead(msg: SuspectMsg): Verdict {

@@ -18,8 +18,16 @@
  * target's port is refused (nothing listens there: the agent is gone). That check starts when the
  * direct ping is still unanswered at `REFUSED_CHECK_AT` of the probe timeout: on a reachable host a
  * killed agent is suspected a round trip later instead of after the direct timeout and the
- * indirect pings, while Lifeguard's suspicion timeout, which protects live members, is unchanged.
+ * indirect pings. One refusal only starts the suspicion; Lifeguard's timeout keeps running for it.
+ * The port is asked again `GONE_CONFIRM_INTERVALS` probe intervals later, and when the member is
+ * still suspect at the same incarnation (it neither answered nor refuted) and the port refuses
+ * again, it is declared dead then. A live agent always listens on that port, even stalled or
+ * overloaded (its kernel accepts the connection), so Lifeguard's protection of slow and unreachable
+ * members, which never refuse, is whole; what skips it is an agent that is gone (killed, crashed,
+ * stopped), detected in about one probe interval after its first failed probe instead of the
+ * suspicion's timeout (5.2 s at 20 members).
  */
+import type { TimerId } from "../clock/mod.ts";
 import type { MemberRecord } from "../types.ts";
 import { shuffle } from "../transport/mod.ts";
 import type { GossipMsg } from "./codec.ts";
@@ -40,6 +48,9 @@ export const NACK_AT = 0.8;
  */
 export const REFUSED_CHECK_AT = 0.2;
 
+/** Probe intervals between a refusal that started a suspicion and the second ask of the port. */
+export const GONE_CONFIRM_INTERVALS = 1;
+
 export class Prober {
   readonly tracker: ProbeTracker;
   /** How late the event loop woke the probe loop up after its sleep (ms): a loaded process. */
@@ -57,6 +68,8 @@ export class Prober {
   #selfAt = 0;
   /** Suspects to probe before the schedule continues. */
   #urgent: string[] = [];
+  /** Second asks of a refusing port, by member uuid (see GONE_CONFIRM_INTERVALS). */
+  #goneChecks = new Map<string, TimerId>();
 
   constructor(core: EngineCore) {
     this.#core = core;
@@ -264,10 +277,53 @@ export class Prober {
     });
   }
 
-  /** Nothing listens on the target's port: suspected now (Lifeguard's suspicion timeout still runs). */
+  /**
+   * Nothing listens on the target's port: suspected now (Lifeguard's suspicion timeout runs), and
+   * the port asked again a probe interval later (#confirmGone).
+   */
   #suspectGone(target: MemberRecord): void {
     this.#core.deps.counters.inc("gossip_probes_refused_total");
     this.#suspect(target);
+    this.#confirmGone(target.uuid);
+  }
+
+  /**
+   * Asks the port of suspect `uuid` again after GONE_CONFIRM_INTERVALS; refused again while it is
+   * still suspect at the same incarnation (no answer, no refutation in between): dead now.
+   */
+  #confirmGone(uuid: string): void {
+    const core = this.#core;
+    const { clock, config, counters, log, transport } = core.deps;
+    const rec = core.members.get(uuid);
+    if (!rec || rec.state !== "suspect" || this.#goneChecks.has(uuid)) return;
+    const inc = rec.incarnation;
+    const every = Math.max(1, config.probe_interval);
+    const still = () => {
+      const now = core.members.get(uuid);
+      return core.running && now?.state === "suspect" && now.incarnation === inc ? now : null;
+    };
+    const timer = clock.setTimeout(async () => {
+      try {
+        const now = still();
+        if (!now) return;
+        const refused = await transport.refused(now, Math.max(1, config.probe_timeout)).catch(() => false);
+        const after = refused ? still() : null;
+        if (!after || !core.members.declareDead(uuid, inc)) return;
+        counters.inc("gossip_dead_by_refusal_total");
+        log.info(
+          `${after.name} (${after.addr}:${after.port}) refused connections twice ${every} ms apart; declared dead`,
+        );
+      } finally {
+        if (this.#goneChecks.get(uuid) === timer) this.#goneChecks.delete(uuid);
+      }
+    }, GONE_CONFIRM_INTERVALS * every);
+    this.#goneChecks.set(uuid, timer);
+  }
+
+  /** Cancels the pending second asks (the engine stops). */
+  stop(): void {
+    for (const t of this.#goneChecks.values()) this.#core.deps.clock.clearTimeout(t);
+    this.#goneChecks.clear();
   }
 
   #suspect(target: MemberRecord): void {

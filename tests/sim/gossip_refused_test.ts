@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { REFUSED_CHECK_AT } from "../../lib/gossip/prober.ts";
+import { GONE_CONFIRM_INTERVALS, REFUSED_CHECK_AT } from "../../lib/gossip/prober.ts";
 import { SimCluster, type SimGossipNode } from "./gossip_harness.ts";
 
 /** `nodes` simulated agents (links of `delayMs` each way), started, joined and converged. */
@@ -93,5 +93,87 @@ Deno.test("sim: a probe asks the target's port once, even when the early check g
   assert.ok(took >= c.config.probe_interval, `a silent target waits for the relays (${took} ms)`);
   assert.equal(c.stateOf(prober, victim.self.uuid), "suspect");
   assert.equal(connects, 1, "one connection attempt per probe");
+  await c.stopAll();
+});
+
+/** Virtual ms until every live node sees `uuid` dead, or -1 within `maxMs`. */
+function allSeeDead(c: SimCluster, uuid: string, maxMs: number): Promise<number> {
+  return c.runUntil(() => c.live().every((n) => c.stateOf(n, uuid) === "dead"), maxMs, 20);
+}
+
+Deno.test("sim: a killed member whose port refuses twice is dead everywhere before Lifeguard's timeout", async () => {
+  const c = await convergedCluster(8, 21, 1);
+  const victim = c.nodes[5];
+  c.kill(victim);
+  const took = await allSeeDead(c, victim.self.uuid, 20_000);
+  // Lifeguard alone: the suspicion's minimum is 4 probe intervals at 8 members (its maximum 6x that)
+  const lifeguardMin = c.config.suspicion_mult * c.config.probe_interval;
+  assert.ok(took >= 0, "the killed member was declared dead");
+  // first probe within an interval, the second ask one interval after it, then the dead spreads
+  assert.ok(
+    took < (1 + GONE_CONFIRM_INTERVALS) * c.config.probe_interval + 1_000,
+    `dead everywhere ${took} ms after the kill (Lifeguard's minimum alone: ${lifeguardMin} ms)`,
+  );
+  const byRefusal = c.live().reduce(
+    (n, v) => n + (v.engine.deps.counters.get("gossip_dead_by_refusal_total") ?? 0),
+    0,
+  );
+  assert.ok(byRefusal >= 1, "declared dead by a second refusal");
+  await c.stopAll();
+});
+
+Deno.test("sim: a silent member that does not refuse still gets Lifeguard's whole suspicion", async () => {
+  const c = await convergedCluster(8, 22, 1);
+  const victim = c.nodes[3];
+  c.net.partition([[victim.addr]]); // unreachable, but its port never refuses: maybe only slow or cut off
+  const minMs = c.config.suspicion_mult * c.config.probe_interval;
+  const firstSuspect = await c.runUntil(
+    () => c.live().some((n) => n !== victim && c.stateOf(n, victim.self.uuid) === "suspect"),
+    5_000,
+    20,
+  );
+  assert.ok(firstSuspect >= 0, "suspected");
+  const deadAt = await c.runUntil(
+    () => c.live().some((n) => n !== victim && c.stateOf(n, victim.self.uuid) === "dead"),
+    60_000,
+    20,
+  );
+  assert.ok(deadAt >= minMs - 100, `dead ${deadAt} ms after the first suspicion, under Lifeguard's ${minMs}`);
+  for (const n of c.live()) assert.equal(n.engine.deps.counters.get("gossip_dead_by_refusal_total") ?? 0, 0);
+  await c.stopAll();
+});
+
+Deno.test("sim: one refusal alone, or a refuted suspicion, never declares a member dead", async () => {
+  const c = await convergedCluster(6, 23, 1);
+  const victim = c.nodes[2];
+  // every port check about the victim says refused once, then never again (an agent starting up)
+  const asked = new Map<SimGossipNode, number>();
+  for (const n of c.nodes) {
+    const t = n.engine.deps.transport;
+    const refused = t.refused.bind(t);
+    t.refused = (to, ms) => {
+      if (to.addr !== victim.addr.addr) return refused(to, ms);
+      asked.set(n, (asked.get(n) ?? 0) + 1);
+      return Promise.resolve(asked.get(n) === 1);
+    };
+  }
+  c.net.partition([[victim.addr]]); // silent: suspected after a refused check
+  const suspected = await c.runUntil(
+    () => c.nodes.some((n) => n !== victim && c.stateOf(n, victim.self.uuid) === "suspect"),
+    3_000,
+    20,
+  );
+  assert.ok(suspected >= 0, "suspected after the refusal");
+  // the second ask comes a probe interval later, while it is still silent
+  await c.clock.advance(GONE_CONFIRM_INTERVALS * c.config.probe_interval + 500);
+  c.net.heal(); // back before Lifeguard's timeout (4 s at 6 members): it refutes
+  assert.ok(await c.runUntil(() => c.converged(), 10_000) >= 0, "the member refuted and is alive everywhere");
+  for (const n of c.nodes) {
+    assert.ok(
+      !n.changes.some((ch) => ch.kind === "dead" && ch.uuid === victim.self.uuid),
+      `${n.self.name} saw it dead`,
+    );
+  }
+  assert.ok([...asked.values()].some((k) => k >= 2), "the port was asked a second time");
   await c.stopAll();
 });
