@@ -288,12 +288,14 @@ export class Prober {
   }
 
   /**
-   * Asks the port of suspect `uuid` again after GONE_CONFIRM_INTERVALS; refused again while it is
-   * still suspect at the same incarnation (no answer, no refutation in between): dead now.
+   * Probes suspect `uuid` again after GONE_CONFIRM_INTERVALS (a ping, its port asked while the ping
+   * is unanswered); refused again, its ping unanswered, and still suspect at the same incarnation
+   * (no refutation in between): dead now. A live agent whose TCP port is not reachable (a NAT that
+   * forwards only UDP) answers the ping, and is not declared dead by this.
    */
   #confirmGone(uuid: string): void {
     const core = this.#core;
-    const { clock, config, counters, log, transport } = core.deps;
+    const { clock, config, counters, log } = core.deps;
     const rec = core.members.get(uuid);
     if (!rec || rec.state !== "suspect" || this.#goneChecks.has(uuid)) return;
     const inc = rec.incarnation;
@@ -306,8 +308,17 @@ export class Prober {
       try {
         const now = still();
         if (!now) return;
-        const refused = await transport.refused(now, Math.max(1, config.probe_timeout)).catch(() => false);
-        const after = refused ? still() : null;
+        // the first phase of a probe again: a ping, and the port asked only while it is unanswered
+        const directMs = Math.min(core.awareness.scale(config.probe_timeout), every);
+        const direct = this.tracker.expect(this.tracker.nextSeq(), directMs);
+        core.send(now, [{ type: "ping", seqno: direct.seq, node: uuid, from: core.members.selfUuid }, {
+          type: "suspect",
+          uuid,
+          incarnation: inc,
+          from: core.members.selfUuid,
+        }]);
+        const refused = await this.#portRefused(now, direct, directMs, clock.now() + directMs);
+        const after = refused && !this.tracker.isAcked(direct.seq) ? still() : null;
         if (!after || !core.members.declareDead(uuid, inc)) return;
         counters.inc("gossip_dead_by_refusal_total");
         log.info(
