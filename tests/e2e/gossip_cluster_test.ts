@@ -1,6 +1,7 @@
 /**
  * Real agents on loopback (127.0.0.1 … 127.0.0.8), gossip encrypted: membership converges,
- * kill -9 is detected, `kunai leave` spreads, and a key rotation keeps everyone alive.
+ * kill -9 is detected (by its port's second refusal), `kunai leave` spreads, and a key rotation
+ * keeps everyone alive.
  */
 import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/mod.ts";
@@ -107,6 +108,13 @@ Deno.test({
         "killed node dead everywhere",
       );
       console.log(`kill -9 detected by all in ${Date.now() - t1} ms`);
+      // its port refused (nothing listens there any more): a suspecter declared it dead at the second
+      // refusal, not at the end of Lifeguard's suspicion
+      const byRefusal = await Promise.all(rest.map(async (_, i) => {
+        const text = await (await fetch(`http://${addrs[i]}:${ports[i]}/metrics`)).text();
+        return Number(/^kunai_gossip_dead_by_refusal_total (\d+)$/m.exec(text)?.[1] ?? 0);
+      }));
+      assert.ok(byRefusal.some((n) => n >= 1), `dead by refusal per agent: ${byRefusal.join(" ")}`);
 
       // kunai leave on one: the rest show it leave, and it exits
       const leaver = agents[N - 2];
