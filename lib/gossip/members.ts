@@ -161,7 +161,7 @@ export class Membership {
       maxMs: max,
       onTimeout: (late) => {
         this.suspicionLag.add(late);
-        this.#suspicionExpired(msg.uuid, inc);
+        this.declareDead(msg.uuid, inc);
       },
     });
     this.#hooks.broadcast(msg, msg.uuid);
@@ -178,13 +178,9 @@ export class Membership {
     }
   }
 
-  #suspicionExpired(uuid: string, inc: number): void {
-    this.declareDead(uuid, inc);
-  }
-
   /**
-   * Ends the suspicion of `uuid` at incarnation `inc` now, as its timer would (the prober saw its
-   * port refuse connections twice: see prober.ts). False when it is no longer suspect at `inc`.
+   * Ends the suspicion of `uuid` at incarnation `inc`: its timer expired, or the prober saw its port
+   * refuse connections twice (see prober.ts). False when it is no longer suspect at `inc`.
    */
   declareDead(uuid: string, inc: number): boolean {
     const m = this.#members.get(uuid);

@@ -190,14 +190,7 @@ export class Prober {
     const selfUuid = core.members.selfUuid;
     const interval = core.awareness.scale(config.probe_interval);
     const deadline = clock.now() + interval;
-    const directMs = Math.min(core.awareness.scale(config.probe_timeout), interval);
-    const direct = this.tracker.expect(this.tracker.nextSeq(), directMs);
-    const ping: GossipMsg[] = [{ type: "ping", seqno: direct.seq, node: target.uuid, from: selfUuid }];
-    // Lifeguard buddy system: a suspect learns it is suspected from the probe itself and refutes at once
-    if (target.state === "suspect") {
-      ping.push({ type: "suspect", uuid: target.uuid, incarnation: target.incarnation, from: selfUuid });
-    }
-    core.send(target, ping);
+    const { direct, directMs } = this.#ping(target, interval);
     // is anything listening on its port at all? Asked once, early (see REFUSED_CHECK_AT); the answer
     // also serves the indirect phase below
     const port = this.#portRefused(target, direct, directMs, deadline);
@@ -248,6 +241,27 @@ export class Prober {
     // no ack at all: if relays did not even nack, the problem may be us (Lifeguard)
     core.awareness.apply(peers.length ? peers.length - r.nacks : 1);
     this.#suspect(target);
+  }
+
+  /**
+   * The direct ping of a probe (with the suspicion when the target is suspect: Lifeguard's buddy
+   * system, it learns it is suspected from the probe itself and refutes at once); its ack is awaited
+   * for the probe timeout, at most `intervalMs`.
+   */
+  #ping(
+    target: MemberRecord,
+    intervalMs: number,
+  ): { direct: { seq: number; result: Promise<ProbeResult> }; directMs: number } {
+    const core = this.#core;
+    const selfUuid = core.members.selfUuid;
+    const directMs = Math.min(core.awareness.scale(core.deps.config.probe_timeout), intervalMs);
+    const direct = this.tracker.expect(this.tracker.nextSeq(), directMs);
+    const ping: GossipMsg[] = [{ type: "ping", seqno: direct.seq, node: target.uuid, from: selfUuid }];
+    if (target.state === "suspect") {
+      ping.push({ type: "suspect", uuid: target.uuid, incarnation: target.incarnation, from: selfUuid });
+    }
+    core.send(target, ping);
+    return { direct, directMs };
   }
 
   /**
@@ -309,14 +323,7 @@ export class Prober {
         const now = still();
         if (!now) return;
         // the first phase of a probe again: a ping, and the port asked only while it is unanswered
-        const directMs = Math.min(core.awareness.scale(config.probe_timeout), every);
-        const direct = this.tracker.expect(this.tracker.nextSeq(), directMs);
-        core.send(now, [{ type: "ping", seqno: direct.seq, node: uuid, from: core.members.selfUuid }, {
-          type: "suspect",
-          uuid,
-          incarnation: inc,
-          from: core.members.selfUuid,
-        }]);
+        const { direct, directMs } = this.#ping(now, core.awareness.scale(every));
         const refused = await this.#portRefused(now, direct, directMs, clock.now() + directMs);
         const after = refused && !this.tracker.isAcked(direct.seq) ? still() : null;
         if (!after || !core.members.declareDead(uuid, inc)) return;
