@@ -1,7 +1,7 @@
 /**
  * Local storage of records in `kv.db` (SQLite, WAL): one row per key holding the latest version
- * (value or tombstone), a local apply sequence for "changed since" anti-entropy, hints for
- * unreachable replicas and per-peer sync marks.
+ * (value or tombstone) and its local apply sequence (for "changed since" anti-entropy, answered from
+ * an index in memory: see ChangeLog), hints for unreachable replicas and per-peer sync marks.
  *
  * ```ts
  * const s = new KvStorage(ctx.store.open("kv", KV_MIGRATIONS));
@@ -11,7 +11,7 @@
 import type { Database } from "../store/mod.ts";
 import type { Migration } from "../store/mod.ts";
 import { expiredTombstone, type KvRecord } from "./record.ts";
-import { COLS, READ_COLS, type Row, ROW_IS_BAD, rowValues, toRecord } from "./rows.ts";
+import { bounded, COLS, READ_COLS, type Row, ROW_IS_BAD, rowValues, toRecord } from "./rows.ts";
 import { MAX_INDEX, storedProblem } from "./validate.ts";
 import { WalFlush } from "./wal_flush.ts";
 
@@ -83,14 +83,25 @@ export const KV_MIGRATIONS: Migration[] = [
       END;
     `,
   },
+  {
+    // "changed since" is answered from memory (ChangeLog, rebuilt from each row's seq at open): the
+    // log's trigger and its trim were a third of the SQLite time of a replicated write (the log's
+    // own page in every commit, a row check per write in the trim). The highest seq ever applied
+    // (the log's last row) moves to kv_meta, written whenever rows are deleted.
+    version: 4,
+    sql: `
+      DROP TRIGGER kv_log_insert;
+      DROP TRIGGER kv_log_update;
+      INSERT OR REPLACE INTO kv_meta (name, value)
+        SELECT 'seq_high', CAST(MAX(seq) AS TEXT) FROM kv_log WHERE seq <= ${Number.MAX_SAFE_INTEGER}
+        HAVING MAX(seq) IS NOT NULL;
+      DROP TABLE kv_log;
+    `,
+  },
 ];
 
-/** The newest log rows are never trimmed (the highest seq survives a restart with them). */
-const LOG_KEEP = 1024;
-/** Log seqs checked per transaction while a trim pass runs. */
-const LOG_TRIM_STEP = 256;
-/** A trim pass starts once the log holds this many rows more than the last pass left (or as many as it left). */
-const LOG_PASS_MIN = 4096;
+/** The change log is compacted once it holds this many stale entries more than live ones. */
+const LOG_SLACK = 1024;
 
 /** WAL size (bytes) at which a commit copies the WAL back into the database. */
 const WAL_CHECKPOINT_BYTES = 32 * 1024 * 1024;
@@ -129,14 +140,12 @@ const SQL = {
   scanPrefix:
     `SELECT ${READ_COLS} FROM kv WHERE key >= ? AND key < ? AND modify_index > ? ORDER BY key LIMIT ?`,
   scanAfter: `SELECT ${READ_COLS} FROM kv WHERE key > ? ORDER BY key LIMIT ?`,
-  // the log in seq order, each row kept only while it is its key's current one
-  changed: `SELECT kv.key AS key, CASE WHEN typeof(kv.modify_index) = 'integer'
-      AND kv.modify_index BETWEEN 0 AND ${MAX_INDEX} THEN kv.modify_index ELSE -1 END AS modify_index,
-      kv.origin AS origin, l.seq AS seq
-    FROM kv_log AS l CROSS JOIN kv ON kv.key = l.key AND kv.seq = l.seq
-    WHERE l.seq > ? AND l.seq <= ${Number.MAX_SAFE_INTEGER} ORDER BY l.seq LIMIT ?`,
-  trimLog: `DELETE FROM kv_log WHERE seq > ? AND seq <= ?
-    AND NOT EXISTS (SELECT 1 FROM kv WHERE kv.key = kv_log.key AND kv.seq = kv_log.seq)`,
+  // a key's version without its value (changed-since answers, for keys not cached)
+  version: `SELECT ${bounded("modify_index", MAX_INDEX)}, origin FROM kv WHERE key = ?`,
+  // every key's apply sequence, to rebuild the change log at open
+  seqs: `SELECT key, ${bounded("seq", Number.MAX_SAFE_INTEGER)} FROM kv ORDER BY seq`,
+  setSeqHigh: "INSERT OR REPLACE INTO kv_meta (name, value) VALUES ('seq_high', ?)",
+  purge: "DELETE FROM kv WHERE deleted = 1 AND modify_time < ? RETURNING key",
   earliestExpiry: "SELECT MIN(expires) AS m FROM kv WHERE expires > 0 AND deleted = 0",
   expired: `SELECT ${READ_COLS} FROM kv WHERE expires > 0 AND expires <= ? AND deleted = 0 LIMIT ?`,
 };
@@ -184,13 +193,12 @@ export class KvStorage {
   #nextExpiry: number | null = null;
   /** True once SQLite said there is no hint (addHint clears it): the hint timer then skips its query. */
   #noHints = false;
-  /** Rows in kv_log (counted at open, then kept up to date). */
-  #logRows = 0;
-  /** Rows the last trim pass left (each key's current one, about). */
-  #logLeft = 0;
-  /** The running trim pass has checked the log up to this seq; it ends at #passEnd (0: no pass). */
-  #trimAt = 0;
-  #passEnd = 0;
+  /** Which key each apply sequence stored, for changed-since (see ChangeLog). */
+  #log: ChangeLog;
+  /** The highest seq written to kv_meta (rows deleted after it was applied must not take it back). */
+  #seqHigh: number;
+  /** Transactions open (KvStorage.transaction nests, as the store's does: one SQLite transaction). */
+  #txDepth = 0;
   /** Told when work becomes due earlier than planned (a hint, a shorter TTL): see KvUpkeep. */
   onWork: ((at: number) => void) | null = null;
   #wal: WalFlush | null = null;
@@ -219,14 +227,16 @@ export class KvStorage {
       db.run("INSERT INTO kv_meta (name, value) VALUES ('epoch', ?)", epoch);
     }
     this.epoch = epoch;
-    // the log keeps its newest rows (LOG_KEEP): its last row is the highest seq ever applied
-    this.#seq = Number(
-      db.get<{ s: number | null }>(
-        `SELECT MAX(seq) AS s FROM kv_log WHERE seq <= ${Number.MAX_SAFE_INTEGER}`,
-      )?.s ?? 0,
+    // every row's seq, in order; kv_meta keeps the highest seq applied when rows were deleted since
+    this.#log = new ChangeLog();
+    for (const r of db.all<{ key: unknown; seq: number }>(SQL.seqs)) {
+      if (typeof r.key === "string" && r.seq >= 0) this.#log.set(r.key, Number(r.seq));
+    }
+    const high = Number(
+      db.get<{ value: string }>("SELECT value FROM kv_meta WHERE name = 'seq_high'")?.value,
     );
-    this.#logRows = this.#countLog();
-    this.#logLeft = this.#logRows;
+    this.#seqHigh = Number.isSafeInteger(high) && high > 0 ? high : 0;
+    this.#seq = Math.max(this.#log.last, this.#seqHigh);
     // a bad row's index (2^53 from before the bounds) must not drag every later write up to it
     this.#maxIndex = Number(
       db.get<{ m: number | null }>(
@@ -291,26 +301,28 @@ export class KvStorage {
     return rec;
   }
 
-  /** Runs `fn` in one transaction; a rollback empties the record cache (it may hold rolled-back rows). */
+  /**
+   * Runs `fn` in one transaction. A rollback empties the record cache (it may hold rolled-back rows)
+   * and takes the change log and the sequence back to where they were.
+   */
   transaction<T>(fn: () => T): T {
+    if (this.#txDepth > 0) return this.db.transaction(fn); // joins the outer one
+    const seq = this.#seq, seqHigh = this.#seqHigh;
+    this.#log.begin();
+    this.#txDepth++;
     let out: T;
     try {
-      out = this.db.transaction(() => {
-        const r = fn();
-        this.#trimLog();
-        return r;
-      });
+      out = this.db.transaction(fn);
     } catch (err) {
       this.#forgetAll();
-      // rolled back: the log's rows and the trim's progress are SQLite's again (a database that
-      // cannot even count keeps the old figure: the caller gets the transaction's own error)
-      try {
-        this.#logRows = this.#countLog();
-      } catch { /* see above */ }
-      this.#logLeft = Math.min(this.#logLeft, this.#logRows);
-      this.#trimAt = this.#passEnd = 0;
+      this.#log.rollback();
+      this.#seq = seq;
+      this.#seqHigh = seqHigh;
       throw err;
+    } finally {
+      this.#txDepth--;
     }
+    this.#log.commit();
     this.#wal?.committed();
     return out;
   }
@@ -377,7 +389,7 @@ export class KvStorage {
     );
     if (r.changes === 0) return false;
     this.#seq = seq;
-    this.#logRows++;
+    this.#log.set(rec.key, seq);
     if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
     this.#remember(rec.key, rec);
     this.#noteExpiry(rec);
@@ -390,44 +402,31 @@ export class KvStorage {
   }
 
   #write(rec: KvRecord): void {
-    const seq = ++this.#seq;
-    this.#logRows++;
+    const seq = this.#seq + 1;
     this.db.run(
       SQL.replace,
       ...rowValues(rec, seq),
     );
+    this.#seq = seq;
+    this.#log.set(rec.key, seq);
     if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
     this.#remember(rec.key, rec);
     this.#noteExpiry(rec);
   }
 
+  /** Entries in the change log, stale ones included (tests check its compaction). */
+  get logEntries(): number {
+    return this.#log.entries;
+  }
+
   /**
-   * One step of the trim of kv_log, in the running transaction: rows whose key was written again
-   * since (or dropped) go. A pass sweeps the whole log, LOG_TRIM_STEP seqs per transaction, and
-   * starts once the log has grown by what the last pass left (at least LOG_PASS_MIN rows): the log
-   * stays under about twice the number of keys, and each write costs about two row checks. Only
-   * writes run transactions, so an idle agent never trims.
+   * Before rows are deleted: the highest seq applied goes to kv_meta, so that a restart never hands
+   * out again a seq a peer may have marked (the deleted row may have been the one holding it).
    */
-  #trimLog(): void {
-    if (this.#trimAt >= this.#passEnd) {
-      if (this.#logRows - this.#logLeft < Math.max(this.#logLeft, LOG_PASS_MIN)) return;
-      this.#trimAt = 0;
-      this.#passEnd = this.#seq - LOG_KEEP;
-      if (this.#passEnd <= 0) return;
-    }
-    const hi = Math.min(this.#trimAt + LOG_TRIM_STEP, this.#passEnd);
-    this.#logRows -= this.db.run(SQL.trimLog, this.#trimAt, hi).changes;
-    this.#trimAt = hi;
-    if (hi >= this.#passEnd) this.#logLeft = this.#logRows;
-  }
-
-  /** Rows in the change log, as counted by this object (tests compare it with SQLite's count). */
-  get logRows(): number {
-    return this.#logRows;
-  }
-
-  #countLog(): number {
-    return Number(this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM kv_log")?.n ?? 0);
+  #keepSeqHigh(): void {
+    if (this.#seq <= this.#seqHigh) return;
+    this.db.run(SQL.setSeqHigh, String(this.#seq));
+    this.#seqHigh = this.#seq;
   }
 
   #noteExpiry(rec: KvRecord): void {
@@ -477,18 +476,24 @@ export class KvStorage {
     );
   }
 
-  /** Keys and versions applied locally after sequence `since`, oldest first (no values). */
+  /**
+   * Keys and versions applied locally after sequence `since`, oldest first (no values): up to
+   * `limit` keys whose current version was applied after `since` (a row that cannot be served
+   * counts, and is left out).
+   */
   changedSince(since: number, limit: number): SeqVersion[] {
-    return this.db.all<SeqVersion>(
-      SQL.changed,
-      since,
-      limit,
-    ).filter((r) => r.modify_index >= 0 && r.seq >= 0).map((r) => ({
-      key: r.key,
-      modify_index: Number(r.modify_index),
-      origin: r.origin,
-      seq: Number(r.seq),
-    }));
+    const out: SeqVersion[] = [];
+    for (const [key, seq] of this.#log.after(since, limit)) {
+      // the cached record when there is one (not counted, not cached: anti-entropy pages through
+      // every key and would push the hot ones out), else the row's version
+      const hit = this.#cache.get(key);
+      const v = hit !== undefined
+        ? hit
+        : this.db.get<{ modify_index: number; origin: unknown }>(SQL.version, key);
+      if (!v || v.modify_index < 0 || typeof v.origin !== "string") continue;
+      out.push({ key, modify_index: Number(v.modify_index), origin: v.origin, seq });
+    }
+    return out;
   }
 
   /** Turns records expired at `nowMs` into their deterministic tombstones; returns them. */
@@ -516,20 +521,28 @@ export class KvStorage {
 
   /** Forgets tombstones older than `olderThanMs`; returns how many. */
   purgeTombstones(olderThanMs: number): number {
-    const n = this.db.run("DELETE FROM kv WHERE deleted = 1 AND modify_time < ?", olderThanMs).changes;
-    if (n) this.#forgetAll();
-    return n;
+    return this.transaction(() => {
+      this.#keepSeqHigh();
+      const gone = this.db.all<{ key: unknown }>(SQL.purge, olderThanMs);
+      for (const r of gone) if (typeof r.key === "string") this.#log.delete(r.key);
+      if (gone.length) this.#forgetAll();
+      return gone.length;
+    });
   }
 
   /** Drops a key we no longer hold a copy of (after handover), if still at `version`. */
   dropIfUnchanged(rec: KvRecord): boolean {
+    this.#keepSeqHigh();
     const dropped = this.db.run(
       "DELETE FROM kv WHERE key = ? AND modify_index = ? AND origin = ?",
       rec.key,
       rec.modify_index,
       rec.origin,
     ).changes > 0;
-    if (dropped) this.#remember(rec.key, null);
+    if (dropped) {
+      this.#remember(rec.key, null);
+      this.#log.delete(rec.key);
+    }
     return dropped;
   }
 
@@ -597,4 +610,109 @@ function cost(key: string, rec: KvRecord | null): number {
 /** The smallest string greater than every string starting with `prefix`. */
 export function prefixEnd(prefix: string): string {
   return prefix + "\u{10FFFF}";
+}
+
+/**
+ * Which key each local apply sequence stored, in memory: a key's current seq, and the seqs in the
+ * order applied (an entry is stale once its key was applied again or deleted: skipped, and dropped
+ * when the stale ones outnumber the live ones by LOG_SLACK). Inside a transaction every change can
+ * be undone (rollback) until commit.
+ *
+ * ```ts
+ * log.set("a", 1); log.set("b", 2); log.set("a", 3);
+ * [...log.after(0, 10)]; // [["b", 2], ["a", 3]]
+ * ```
+ */
+export class ChangeLog {
+  #seqOf = new Map<string, number>();
+  #seqs: number[] = [];
+  #keys: string[] = [];
+  /** In a transaction: the entries' length at its start, and each key's seq before its first change. */
+  #open = false;
+  #mark = 0;
+  #undo = new Map<string, number | undefined>();
+
+  /** The highest seq held (0: none). */
+  get last(): number {
+    return this.#seqs.length ? this.#seqs[this.#seqs.length - 1] : 0;
+  }
+
+  /** Entries held, stale ones included. */
+  get entries(): number {
+    return this.#seqs.length;
+  }
+
+  /** `key` now holds `seq` (above every seq set before). */
+  set(key: string, seq: number): void {
+    this.#before(key);
+    this.#seqOf.set(key, seq);
+    this.#seqs.push(seq);
+    this.#keys.push(key);
+    if (!this.#open) this.#compactIfStale(); // a write outside a transaction
+  }
+
+  delete(key: string): void {
+    if (!this.#seqOf.has(key)) return;
+    this.#before(key);
+    this.#seqOf.delete(key);
+  }
+
+  #before(key: string): void {
+    if (this.#open && !this.#undo.has(key)) this.#undo.set(key, this.#seqOf.get(key));
+  }
+
+  /** Up to `limit` keys with the seq of their current version, for seqs above `since`, in order. */
+  *after(since: number, limit: number): Generator<[string, number]> {
+    const seqs = this.#seqs;
+    let lo = 0, hi = seqs.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (seqs[mid] <= since) lo = mid + 1;
+      else hi = mid;
+    }
+    let n = 0;
+    for (let i = lo; i < seqs.length && n < limit; i++) {
+      const key = this.#keys[i];
+      if (this.#seqOf.get(key) !== seqs[i]) continue;
+      n++;
+      yield [key, seqs[i]];
+    }
+  }
+
+  begin(): void {
+    this.#open = true;
+    this.#mark = this.#seqs.length;
+  }
+
+  commit(): void {
+    this.#open = false;
+    this.#undo.clear();
+    this.#compactIfStale();
+  }
+
+  rollback(): void {
+    for (const [key, seq] of this.#undo) {
+      if (seq === undefined) this.#seqOf.delete(key);
+      else this.#seqOf.set(key, seq);
+    }
+    this.#seqs.length = this.#keys.length = this.#mark;
+    this.#open = false;
+    this.#undo.clear();
+  }
+
+  #compactIfStale(): void {
+    if (this.#seqs.length - this.#seqOf.size > this.#seqOf.size + LOG_SLACK) this.#compact();
+  }
+
+  #compact(): void {
+    const seqs: number[] = [];
+    const keys: string[] = [];
+    for (let i = 0; i < this.#seqs.length; i++) {
+      if (this.#seqOf.get(this.#keys[i]) !== this.#seqs[i]) continue;
+      seqs.push(this.#seqs[i]);
+      keys.push(this.#keys[i]);
+    }
+    this.#seqs = seqs;
+    this.#keys = keys;
+  }
 }
