@@ -627,10 +627,14 @@ export class ChangeLog {
   #seqOf = new Map<string, number>();
   #seqs: number[] = [];
   #keys: string[] = [];
-  /** In a transaction: the entries' length at its start, and each key's seq before its first change. */
+  /**
+   * In a transaction: the entries' length at its start, and each change's key with the seq it held
+   * before (undone newest first; two arrays: a Map's lookup per write cost more than a push)
+   */
   #open = false;
   #mark = 0;
-  #undo = new Map<string, number | undefined>();
+  #undoKeys: string[] = [];
+  #undoSeqs: Array<number | undefined> = [];
 
   /** The highest seq held (0: none). */
   get last(): number {
@@ -658,7 +662,9 @@ export class ChangeLog {
   }
 
   #before(key: string): void {
-    if (this.#open && !this.#undo.has(key)) this.#undo.set(key, this.#seqOf.get(key));
+    if (!this.#open) return;
+    this.#undoKeys.push(key);
+    this.#undoSeqs.push(this.#seqOf.get(key));
   }
 
   /** Up to `limit` keys with the seq of their current version, for seqs above `since`, in order. */
@@ -686,18 +692,19 @@ export class ChangeLog {
 
   commit(): void {
     this.#open = false;
-    this.#undo.clear();
+    this.#undoKeys.length = this.#undoSeqs.length = 0;
     this.#compactIfStale();
   }
 
   rollback(): void {
-    for (const [key, seq] of this.#undo) {
-      if (seq === undefined) this.#seqOf.delete(key);
-      else this.#seqOf.set(key, seq);
+    for (let i = this.#undoKeys.length - 1; i >= 0; i--) {
+      const seq = this.#undoSeqs[i];
+      if (seq === undefined) this.#seqOf.delete(this.#undoKeys[i]);
+      else this.#seqOf.set(this.#undoKeys[i], seq);
     }
     this.#seqs.length = this.#keys.length = this.#mark;
     this.#open = false;
-    this.#undo.clear();
+    this.#undoKeys.length = this.#undoSeqs.length = 0;
   }
 
   #compactIfStale(): void {
