@@ -18,15 +18,17 @@
  */
 
 /**
- * Young generation of every isolate capped at 1 MB per semi-space (V8's default grows it to
- * 16 MB: ~30 MB more RSS per isolate under a KV write load for no measurable throughput),
- * `--optimize-for-size` (V8's heuristics for memory-constrained devices, among them a smaller
- * growth of the old generation's limit between mark-compacts: a KV node's RSS right after the KV
- * load run 148-156 → 91-95 MB, writes/s and reads/s unchanged within the noise; see
- * docs/benchmarks.md), and `gc()` for the quiet-time collection of
- * lib/process_metrics/heap.ts.
+ * Young generation of every isolate capped at 2 MB per semi-space (V8's default grows it to
+ * 16 MB: ~30 MB more RSS per isolate under a KV write load), the old generation's limit grown by
+ * 30 % after each mark-compact (`--heap-growing-percent`: V8's default grows it up to 4× under
+ * load, 148-156 MB for a KV node after the load run), and `gc()` for the quiet-time collection of
+ * lib/process_metrics/heap.ts. `--optimize-for-size` (1 MB semi-spaces and V8's memory-saving mark-
+ * compacts until 2026-12-01) kept the same RSS at idle but cost a KV node ~4 % more CPU per
+ * replicated write (the agents' CPU per write over the load generator's per request, four pairs:
+ * 2.84-2.97 against 2.73-2.82), for ~2 MB less RSS per idle agent and ~5 MB per KV node after the
+ * load: see docs/benchmarks.md.
  */
-export const AGENT_V8_FLAGS = "--max-semi-space-size=1 --optimize-for-size --expose-gc";
+export const AGENT_V8_FLAGS = "--max-semi-space-size=2 --heap-growing-percent=30 --expose-gc";
 
 /**
  * glibc malloc arenas: by default up to 8 per core, one taken by each thread that meets a locked
