@@ -45,7 +45,17 @@ export class Counters {
   #series = new Map<string, Series>();
   #hist = new Map<string, Histogram>();
   #help = new Map<string, { help: string; type: "counter" | "gauge" | "histogram" }>();
+  #refresh = new Set<() => void>();
   readonly buckets: number[] = DEFAULT_BUCKETS;
+
+  /**
+   * Runs `fn` before every `render`, so a subsystem that keeps its own tallies copies them in at
+   * scrape time instead of on a timer (a scrape right after an event sees it). Returns the undo.
+   */
+  onRender(fn: () => void): () => void {
+    this.#refresh.add(fn);
+    return () => this.#refresh.delete(fn);
+  }
 
   /** Declares help text and type (optional; undeclared names get their name as help). */
   describe(name: string, type: "counter" | "gauge" | "histogram", help: string): void {
@@ -110,6 +120,7 @@ export class Counters {
 
   /** Prometheus text exposition format 0.0.4. */
   render(prefix = "kunai_"): string {
+    for (const fn of this.#refresh) fn();
     const byName = new Map<string, Series[]>();
     for (const s of this.#series.values()) {
       const list = byName.get(s.name) ?? [];

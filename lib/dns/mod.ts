@@ -56,7 +56,6 @@ export function createDns(
   const hostname = cfg.bind ?? ctx.config.params.bind;
   let server: DnsServer | null = null;
   let error: string | null = null;
-  let timer: number | null = null;
   const offs: Array<() => void> = [];
   const c = ctx.counters;
   c.describe("dns_queries_total", "counter", "DNS packets received, by protocol");
@@ -106,12 +105,11 @@ export function createDns(
         error = `cannot listen on ${hostname}:${cfg.port}: ${(err as Error).message}`;
         ctx.log.error(`DNS ${error}`);
       }
-      timer = ctx.clock.setInterval(() => publish(handler.stats), 1000);
+      offs.push(c.onRender(() => publish(handler.stats)));
       return Promise.resolve();
     },
     async stop() {
       for (const off of offs.splice(0)) off();
-      if (timer !== null) ctx.clock.clearInterval(timer);
       publish(handler.stats);
       await server?.close();
       server = null;

@@ -43,3 +43,16 @@ Deno.test("counter and histogram handles add to the same series as inc and obser
   assert.match(text, /kunai_lat_seconds_count\{route="\/a"\} 2/);
   assert.match(text, /kunai_lat_seconds_bucket\{route="\/a",le="0.0025"\} 1/);
 });
+
+Deno.test("onRender hooks copy a subsystem's tallies in at scrape time, and stop once undone", () => {
+  const c = new Counters();
+  const tally = { nx: 0 };
+  const off = c.onRender(() => c.set("dns_responses_total", tally.nx, { rcode: "NXDOMAIN" }));
+  tally.nx = 2;
+  assert.match(c.render(), /kunai_dns_responses_total\{rcode="NXDOMAIN"\} 2\n/);
+  tally.nx = 3;
+  assert.match(c.render(), /kunai_dns_responses_total\{rcode="NXDOMAIN"\} 3\n/);
+  off();
+  tally.nx = 9;
+  assert.match(c.render(), /kunai_dns_responses_total\{rcode="NXDOMAIN"\} 3\n/);
+});

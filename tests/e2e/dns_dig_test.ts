@@ -111,8 +111,9 @@ Deno.test({
           c.close();
         }
       })();
-      assert.match(metrics, /kunai_dns_queries_total\{proto="udp"\} \d+/);
-      assert.match(metrics, /kunai_dns_responses_total\{rcode="NXDOMAIN"\} [1-9]/);
+      assert.match(metrics, /kunai_dns_queries_total\{proto="udp"\} [1-9]/);
+      // counted at scrape time: both NXDOMAIN answers above are in, however fast the test ran
+      assert.match(metrics, /kunai_dns_responses_total\{rcode="NXDOMAIN"\} [2-9]/);
     } finally {
       await Promise.all(agents.map((x) => x.stop()));
       for (const x of agents) Deno.removeSync(x.dir, { recursive: true });
