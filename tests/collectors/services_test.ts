@@ -63,10 +63,14 @@ Deno.test("services: redis and MariaDB report real values that move; MongoDB and
     "no",
   ]);
   const datadir = join(tmp.dir, "mysql");
+  // the server's temporary tables in the test's own directory: two runs at once (CI and a local
+  // `deno task test`) clashed on /tmp/#sql-temptable-<pid> names
+  const tmpdir = `--tmpdir=${tmp.dir}`;
   const install = await new Deno.Command("mariadb-install-db", {
     args: [
       "--no-defaults",
       `--datadir=${datadir}`,
+      tmpdir,
       "--user=root",
       "--auth-root-authentication-method=normal",
       "--skip-test-db",
@@ -78,6 +82,7 @@ Deno.test("services: redis and MariaDB report real values that move; MongoDB and
   const maria = spawn("mariadbd", [
     "--no-defaults",
     `--datadir=${datadir}`,
+    tmpdir,
     `--socket=${join(tmp.dir, "mysql.sock")}`,
     `--port=${mysqlPort}`,
     "--bind-address=127.0.0.1",
