@@ -23,14 +23,20 @@ export const JOIN_FOLLOW_UPS = [2, 10];
 /**
  * The seed's catch-up after a burst of joins, in gossip intervals: once no join arrived for
  * CATCH_UP_QUIET (20 ms by default), or at the latest CATCH_UP_MAX after the first one waiting
- * (100 ms), the seed pushes its table to every node that joined through it within CATCH_UP_WINDOW
- * (2 s) and was told fewer members than it now holds; at most CATCH_UP_PUSHES times per joiner (a
- * long storm costs a few exchanges per joiner, like the joiner's own follow-ups).
+ * (100 ms), the seed pushes its table to the nodes that joined through it within CATCH_UP_WINDOW
+ * (2 s) and were told fewer members than it now holds. Within a burst a joiner is pushed again
+ * only after a pause that doubles from CATCH_UP_MAX (0.1, 0.2, 0.4 s...); once the burst is over
+ * (the quiet time passed) it is pushed whatever its pause when the seed holds CATCH_UP_BEHIND
+ * times the members it was told of (many alives to learn: gossip carries about two ~550-byte
+ * records per datagram, so a long burst reaches the first joiners slowly), and at most
+ * CATCH_UP_PUSHES times in all (a long storm costs a few exchanges per joiner, like the joiner's
+ * own follow-ups). 50 agents through one seed on a 2-core box: joins answered over ~0.8 s.
  */
 export const CATCH_UP_QUIET = 0.1;
 export const CATCH_UP_MAX = 0.5;
 export const CATCH_UP_WINDOW = 10;
-export const CATCH_UP_PUSHES = 3;
+export const CATCH_UP_BEHIND = 1.25;
+export const CATCH_UP_PUSHES = 6;
 
 /** Deadline of one push-pull exchange. */
 export const PUSH_PULL_TIMEOUT = 5000;
@@ -41,12 +47,14 @@ export function pushPullInterval(interval: number, nodes: number): number {
   return interval * (Math.ceil(Math.log2(nodes) - Math.log2(32)) + 1);
 }
 
-/** A node that joined through us: where it listens, when, how many members we told it of, how many pushes. */
+/** A node that joined through us: where it listens, when, how many members we told it of, its pushes. */
 interface Joiner {
   peer: PeerAddr;
   at: number;
   told: number;
   pushes: number;
+  /** Not pushed again before this time (the doubling pause after each push). */
+  next: number;
 }
 
 export class PushPull {
@@ -54,6 +62,11 @@ export class PushPull {
   #joiners = new Map<string, Joiner>();
   #catchUpTimer: TimerId | null = null;
   #catchUpSince = 0;
+  /** When the last join was served (the burst is over once CATCH_UP_QUIET passed since). */
+  #lastJoin = -Infinity;
+  /** The next end of a joiner's pause, when one that is behind waits for it. */
+  #wakeTimer: TimerId | null = null;
+  #wakeAt = Infinity;
   /** Seeds we joined through (by uuid): whether one pushed its table to us since our last sync with it. */
   #seeds = new Map<string, { pushed: boolean }>();
 
@@ -188,11 +201,13 @@ export class PushPull {
     if (d.value.join) log.debug(`join push-pull from ${requester ? peerKey(requester) : "an unnamed peer"}`);
     const answer = this.#body(false);
     if (d.value.join && d.value.from && requester) {
+      this.#lastJoin = this.#core.deps.clock.now();
       this.#joiners.set(d.value.from, {
         peer: requester,
         at: this.#core.deps.clock.now(),
         told: this.#core.members.size,
         pushes: 0,
+        next: 0,
       });
     }
     if (this.#joiners.size > 1) this.#scheduleCatchUp();
@@ -202,7 +217,9 @@ export class PushPull {
   /** Cancels the pending catch-up (engine stop). */
   stop(): void {
     if (this.#catchUpTimer !== null) this.#core.deps.clock.clearTimeout(this.#catchUpTimer);
-    this.#catchUpTimer = null;
+    if (this.#wakeTimer !== null) this.#core.deps.clock.clearTimeout(this.#wakeTimer);
+    this.#catchUpTimer = this.#wakeTimer = null;
+    this.#wakeAt = Infinity;
     this.#joiners.clear();
     this.#seeds.clear();
   }
@@ -233,19 +250,36 @@ export class PushPull {
     const { clock, config, log, counters } = core.deps;
     if (!core.running || core.members.leaving) return;
     const size = core.members.size;
-    const since = clock.now() - CATCH_UP_WINDOW * config.gossip_interval;
+    const now = clock.now();
+    const window = CATCH_UP_WINDOW * config.gossip_interval;
+    const over = now - this.#lastJoin >= CATCH_UP_QUIET * config.gossip_interval;
+    let wake = Infinity;
     for (const [uuid, j] of this.#joiners) {
-      if (j.at < since) {
+      if (j.at < now - window) {
         this.#joiners.delete(uuid);
         continue;
       }
       if (j.told >= size) continue;
+      if (j.next > now && !(over && size >= j.told * CATCH_UP_BEHIND)) {
+        if (j.next <= j.at + window) wake = Math.min(wake, j.next);
+        continue;
+      }
       j.told = size;
-      if (++j.pushes >= CATCH_UP_PUSHES) this.#joiners.delete(uuid);
+      j.next = now + CATCH_UP_MAX * config.gossip_interval * 2 ** j.pushes++;
+      if (j.pushes >= CATCH_UP_PUSHES) this.#joiners.delete(uuid);
       counters.inc("gossip_join_catch_ups_total");
       this.exchange(j.peer, false).catch((err) =>
         log.debug(`join catch-up with ${peerKey(j.peer)}: ${err.message}`)
       );
+    }
+    if (wake < this.#wakeAt) {
+      if (this.#wakeTimer !== null) clock.clearTimeout(this.#wakeTimer);
+      this.#wakeAt = wake;
+      this.#wakeTimer = clock.setTimeout(() => {
+        this.#wakeTimer = null;
+        this.#wakeAt = Infinity;
+        this.#catchUp();
+      }, wake - now);
     }
   }
 

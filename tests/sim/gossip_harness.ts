@@ -34,6 +34,7 @@ class SimSelf implements SelfSource {
     readonly addr: string,
     readonly port: number,
     tags: string[],
+    private readonly svc: Record<string, unknown> = {},
   ) {
     this.#tags = tags;
   }
@@ -48,7 +49,7 @@ class SimSelf implements SelfSource {
     this.#tags = t;
   }
   services(): Record<string, unknown> {
-    return {};
+    return this.svc;
   }
 }
 
@@ -69,6 +70,8 @@ export interface SimClusterOptions {
   link?: Partial<LinkProfile>;
   /** Shared keyring (each node gets its own replay-protected envelope over it); default: no key. */
   keyring?: Keyring;
+  /** Every node's services (default none); a real agent's one service makes its record ~550 bytes. */
+  services?: Record<string, unknown>;
 }
 
 export class SimCluster {
@@ -78,8 +81,10 @@ export class SimCluster {
   readonly rng: Random;
   readonly config: GossipConfig;
   readonly keyring: Keyring;
+  readonly #services: Record<string, unknown>;
 
   constructor(opts: SimClusterOptions) {
+    this.#services = opts.services ?? {};
     this.keyring = opts.keyring ?? EMPTY_KEYRING;
     this.net = new SimNetwork({ clock: this.clock, seed: opts.seed, link: opts.link });
     this.rng = seededRandom(opts.seed ^ 0x5eed);
@@ -94,7 +99,7 @@ export class SimCluster {
     const sim = this.net.attach(addr);
     let uuid = "";
     while (uuid.length < 40) uuid += Math.floor(this.rng() * 16).toString(16);
-    const self = new SimSelf(uuid, `node-${i}`, addr.addr, addr.port, tags);
+    const self = new SimSelf(uuid, `node-${i}`, addr.addr, addr.port, tags, this.#services);
     const node: SimGossipNode = { index: i, self, addr, changes: [], killed: false, engine: null! };
     node.engine = new GossipEngine({
       self,
