@@ -115,7 +115,6 @@ export function createDns(
       server = null;
     },
     info() {
-      publish(handler.stats);
       return {
         enabled: server !== null,
         port: cfg.port,

@@ -137,6 +137,8 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       await engine.start();
       offs.push(ctx.bus.on("tags.changed", () => engine.localUpdate()));
       offs.push(ctx.bus.on("services.changed", () => engine.localUpdate()));
+      // traffic counts reach /metrics when it is read, not only at the 10 s reap round
+      offs.push(ctx.counters.onRender(() => engine.flushCounters()));
       const ring = deps.envelope.keyring;
       ctx.log.info(
         `gossip on udp ${p.bind}:${transport.local.port}${

@@ -121,6 +121,9 @@ Deno.test({
       ]);
       assert.equal(members[b.ctx.node.uuid].port, b.port);
       // event-loop slip is reported: probe rounds ran, each measured against its schedule
+      await until("a packet received", () => a.gossip.engine.traffic.packetsReceived >= 1, 5000);
+      // the traffic counts are in /metrics as soon as it is read (no info() call, no 10 s reap round yet)
+      assert.match(a.ctx.counters.render(), /^kunai_gossip_packets_received_total [1-9]/m);
       await until("a probe round", () => a.gossip.engine.prober.lag.count >= 1, 5000);
       const timing = a.gossip.info().timing as { probe_lag: { count: number; max_ms: number } };
       assert.ok(timing.probe_lag.count >= 1 && timing.probe_lag.max_ms >= 0);
