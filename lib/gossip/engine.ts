@@ -34,7 +34,7 @@ export class GossipEngine implements EngineCore {
   readonly members: Membership;
   readonly awareness: Awareness;
   readonly queue = new BroadcastQueue();
-  /** Hot-path traffic counts (flushed to ctx.counters every reap round and on info()). */
+  /** Hot-path traffic counts (copied into ctx.counters at every /metrics render, reap round and info()). */
   readonly traffic: Traffic = {
     packetsSent: 0,
     bytesSent: 0,
@@ -396,14 +396,14 @@ export class GossipEngine implements EngineCore {
     const n = this.members.reap();
     if (n) this.deps.log.info(`reaped ${n} dead/left node(s) after ${this.#cfg.reap_after} ms`);
     this.messages.expire();
-    const counts = { alive: 0, suspect: 0, dead: 0, leave: 0 };
-    for (const r of this.members.records()) counts[r.state]++;
-    for (const [state, v] of Object.entries(counts)) this.deps.counters.set("gossip_members", v, { state });
     this.flushCounters();
   }
 
-  /** Copies the hot-path traffic counts into ctx.counters. */
+  /** Copies the hot-path traffic counts and the members by state into ctx.counters. */
   flushCounters(): void {
     flushTraffic(this.deps.counters, this.traffic, this.deps.envelope.dropped, this.awareness.score);
+    const counts = { alive: 0, suspect: 0, dead: 0, leave: 0 };
+    for (const r of this.members.records()) counts[r.state]++;
+    for (const [state, v] of Object.entries(counts)) this.deps.counters.set("gossip_members", v, { state });
   }
 }

@@ -3,7 +3,7 @@
  * descriptors and event-loop lag (how late the agent's timers fire: a stalled loop delays gossip acks).
  *
  * ```ts
- * const p = createProcessMetrics(ctx); await p.start(); // samples every 10 s until stop()
+ * const p = createProcessMetrics(ctx); await p.start(); // at every /metrics render, and every 10 s
  * ```
  */
 import { cpuUsage } from "./rusage.ts";
@@ -21,8 +21,10 @@ export { lagNote, lagProbeOn, startLagProbe } from "./lag.ts";
 export { cpuUsage, procStatUsage } from "./rusage.ts";
 
 /**
- * RSS, heap, CPU and the fd count cost a /proc walk and V8 heap statistics: every 10 s is enough for
- * a scrape interval (and a timer that fires costs an idle agent more than what it does).
+ * Period of the sampling timer: the lag gauges and the quiet-time collection and malloc trim
+ * (heap.ts, trim.ts) decide on it; a scrape reads RSS, heap, CPU and fds itself (a /proc stat and
+ * V8's heap statistics: microseconds), so a timer that fires more often would cost an idle agent
+ * more than it tells.
  */
 const INTERVAL_MS = 10_000;
 
@@ -80,6 +82,7 @@ export function createProcessMetrics(ctx: Ctx): Subsystem {
   c.describe("event_loop_lag_seconds", "gauge", "How late the agent's last timer fired");
   c.describe("event_loop_lag_max_seconds", "gauge", "Largest event-loop lag seen since start");
   let timer: LazyInterval | null = null;
+  let offRender: (() => void) | null = null;
   let max = 0;
   const trim = new MallocTrim();
   const heap = new HeapCollect();
@@ -106,11 +109,15 @@ export function createProcessMetrics(ctx: Ctx): Subsystem {
         return true;
       });
       timer.start(true, 0);
+      // memory, CPU and fds as of the scrape (reads only: collections and trims stay on the 10 s timer)
+      offRender = c.onRender(() => sampleProcess(c));
       return Promise.resolve();
     },
     stop() {
       timer?.stop();
       timer = null;
+      offRender?.();
+      offRender = null;
       trim.close();
       return Promise.resolve();
     },

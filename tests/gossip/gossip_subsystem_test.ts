@@ -123,7 +123,10 @@ Deno.test({
       // event-loop slip is reported: probe rounds ran, each measured against its schedule
       await until("a packet received", () => a.gossip.engine.traffic.packetsReceived >= 1, 5000);
       // the traffic counts are in /metrics as soon as it is read (no info() call, no 10 s reap round yet)
-      assert.match(a.ctx.counters.render(), /^kunai_gossip_packets_received_total [1-9]/m);
+      const scraped = a.ctx.counters.render();
+      assert.match(scraped, /^kunai_gossip_packets_received_total [1-9]/m);
+      // and so is the member that just joined (the gauge was set only at the reap round: 1 alive)
+      assert.match(scraped, /^kunai_gossip_members\{state="alive"\} 2$/m);
       await until("a probe round", () => a.gossip.engine.prober.lag.count >= 1, 5000);
       const timing = a.gossip.info().timing as { probe_lag: { count: number; max_ms: number } };
       assert.ok(timing.probe_lag.count >= 1 && timing.probe_lag.max_ms >= 0);
