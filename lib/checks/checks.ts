@@ -15,6 +15,7 @@ import { CheckRunner } from "./runner.ts";
 import { Scheduler } from "./scheduler.ts";
 import { type ServiceDef, serviceRecord, type ServiceState } from "./services.ts";
 import { CheckStates, freshRuntime } from "./state.ts";
+import { byKey } from "../order.ts";
 
 const FLUSH_MS = 2000;
 /**
@@ -198,7 +199,7 @@ export class Checks {
   serviceViews(): Record<string, Record<string, unknown>> {
     const out: Record<string, Record<string, unknown>> = {};
     const tags = this.#ctx.node.tags();
-    for (const sd of this.defs.services().sort((a, b) => a.name.localeCompare(b.name))) {
+    for (const sd of this.defs.services().sort(byKey((s) => s.name))) {
       const rt = sd.checkId ? this.#states.get(sd.checkId) : undefined;
       const rec = serviceRecord(
         sd,

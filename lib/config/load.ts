@@ -16,6 +16,7 @@ import {
   type ObjectKind,
   objectTypes,
 } from "./objects.ts";
+import { byKey } from "../order.ts";
 
 /** One problem in one file; `line`/`column` for syntax errors. */
 export interface ConfigProblem {
@@ -138,7 +139,7 @@ export function listConfigFiles(dir: string): string[] {
       if (err instanceof Deno.errors.NotFound) return;
       throw err;
     }
-    entries.sort((a, b) => a.name.localeCompare(b.name));
+    entries.sort(byKey((e) => e.name));
     for (const e of entries) {
       const p = join(d, e.name);
       if (e.isDirectory) {

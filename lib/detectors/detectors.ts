@@ -8,6 +8,7 @@ import { DueTimer, nextOnGrid, parseDuration } from "../clock/mod.ts";
 import { CollectorPending, type EvalEnv, evaluateBool, machineIo, walkPath } from "../evaluator/mod.ts";
 import type { Ctx } from "../subsystem.ts";
 import type { CollectorResultsView } from "../types.ts";
+import { byKey } from "../order.ts";
 
 /** A loaded detector. */
 export interface DetectorDef {
@@ -227,7 +228,7 @@ export class Detectors {
 
   /** The detector objects (`GET /agent/detectors`). */
   list(): Array<Record<string, unknown>> {
-    return [...this.#defs.values()].sort((a, b) => a.id.localeCompare(b.id)).map((d) => {
+    return [...this.#defs.values()].sort(byKey((d) => d.id)).map((d) => {
       const rt = this.#rt.get(d.id);
       return {
         ...d.value,

@@ -12,6 +12,7 @@ import { type CommandResult, runCommand } from "../process/mod.ts";
 import { applyPartial } from "./partial.ts";
 import { readIfExists, writeAtomic } from "../fs/mod.ts";
 import { LazyInterval } from "../clock/mod.ts";
+import { byCodeUnit, byKey } from "../order.ts";
 
 /** Membership as generators need it. */
 export interface GeneratorsMembership {
@@ -82,7 +83,7 @@ export function generatorDefs(ctx: Ctx): GeneratorDef[] {
       ],
     });
   }
-  return out.sort((a, b) => a.name.localeCompare(b.name));
+  return out.sort(byKey((g) => g.name));
 }
 
 /** `ok_nodes(service)`: `[node, service]` pairs of alive nodes whose service has state_id 0. */
@@ -96,7 +97,7 @@ export function okNodes(
     const s = m.services?.[service] as Record<string, unknown> | undefined;
     if (s && s.state_id === 0) out.push([m, s]);
   }
-  return out.sort((a, b) => a[0].name.localeCompare(b[0].name) || a[0].uuid.localeCompare(b[0].uuid));
+  return out.sort((a, b) => byCodeUnit(a[0].name, b[0].name) || byCodeUnit(a[0].uuid, b[0].uuid));
 }
 
 function freshStatus(): GeneratorStatus {

@@ -15,6 +15,7 @@ import { findHandler, type HandlerDef, handlerDefs, publicView, type Severity } 
 import { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
 import { MAIL_QUEUE_MIGRATIONS, MailQueue, type QueuedMail } from "./mail_queue.ts";
 import { Mailer } from "./mailer.ts";
+import { byKey } from "../order.ts";
 
 /** Our own record, for the `node` template variable. */
 export interface SelfView {
@@ -71,7 +72,7 @@ export class Handlers {
   }
 
   defs(): HandlerDef[] {
-    return [...this.#defs.values()].sort((a, b) => a.name.localeCompare(b.name));
+    return [...this.#defs.values()].sort(byKey((d) => d.name));
   }
 
   find(name: string): HandlerDef | undefined {

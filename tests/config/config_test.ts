@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigError, loadYaml, resolveConfig } from "../../lib/config/mod.ts";
+import { ConfigError, listConfigFiles, loadYaml, resolveConfig } from "../../lib/config/mod.ts";
 import { tempDir } from "../helpers.ts";
 
 // the YAML parser is imported on first need (yaml_lazy_test.ts); these tests read YAML synchronously
@@ -197,4 +197,37 @@ Deno.test("data-dir configuration directories are walked after cfg_dir and overr
     assert.ok(cfg.objects.check.extra);
     assert.equal(cfg.dirs.length, 4);
   });
+});
+
+Deno.test("config files are read in code-unit order of their names (the same on every host)", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    Deno.mkdirSync(join(dir, "packs", "Zed"), { recursive: true });
+    Deno.mkdirSync(join(dir, "packs", "alpha"), { recursive: true });
+    for (
+      const f of [
+        "b.json",
+        "B.json",
+        "a.json",
+        "a_b.yml",
+        "a-b.json",
+        "packs/Zed/x.json",
+        "packs/alpha/x.json",
+      ]
+    ) {
+      Deno.writeTextFileSync(join(dir, f), "{}");
+    }
+    // localeCompare would give a.json, a_b, a-b, b, B and alpha before Zed
+    assert.deepEqual(listConfigFiles(dir).map((p) => p.slice(dir.length + 1)), [
+      "B.json",
+      "a-b.json",
+      "a.json",
+      "a_b.yml",
+      "b.json",
+      "packs/Zed/x.json",
+      "packs/alpha/x.json",
+    ]);
+  } finally {
+    cleanup();
+  }
 });

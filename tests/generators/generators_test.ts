@@ -1,6 +1,12 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { applyPartial, createGenerators, PartialError, runCommand } from "../../lib/generators/mod.ts";
+import {
+  applyPartial,
+  createGenerators,
+  okNodes,
+  PartialError,
+  runCommand,
+} from "../../lib/generators/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { buildApp } from "../../lib/http/mod.ts";
@@ -304,4 +310,17 @@ Deno.test("no KV value read by a template: no refresh timer (a cached value is r
   } finally {
     w.ctx.cleanup();
   }
+});
+
+Deno.test("ok_nodes come in code-unit order of names, as Python sorts them, whatever the host's locale", () => {
+  const named = (i: number, name: string) => ({ ...member(i, 0), name });
+  const nodes = [named(1, "web-b"), named(2, "web-a"), named(3, "Web-a"), named(4, "web-a"), named(5, "db")];
+  // localeCompare (ICU, any locale) gives db, web-a, web-a, Web-a, web-b: an order that belongs to the host
+  assert.deepEqual(okNodes(nodes, "http").map(([n]) => `${n.name}/${n.uuid}`), [
+    "Web-a/uuid-3",
+    "db/uuid-5",
+    "web-a/uuid-2",
+    "web-a/uuid-4",
+    "web-b/uuid-1",
+  ]);
 });
