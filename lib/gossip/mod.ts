@@ -179,9 +179,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       await engine.stop();
     },
     info() {
-      engine.flushCounters();
-      const counts: Record<string, number> = { alive: 0, suspect: 0, dead: 0, leave: 0 };
-      for (const r of engine.members.records()) counts[r.state]++;
+      const counts = engine.flushCounters();
       const ring = deps.envelope.keyring;
       return {
         members: counts,
