@@ -101,6 +101,8 @@ export class LocalReplica {
   }
 
   #flushGroup(): void {
+    // a checkpoint is letting the WAL start over: this group waits for it (the event loop does not)
+    if (this.storage.writesHeld) return this.storage.whenWritable(() => this.#flushGroup());
     const batch = this.#group;
     this.#group = [];
     this.#commits++;

@@ -101,6 +101,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
     },
   );
   storage.flushWalInBackground((err) => log.warn(`kv: background sync of the WAL failed: ${err.message}`));
+  storage.checkpointInBackground((msg) => log.warn(msg));
   const local = new LocalReplica(storage, ctx.clock, ctx.bus);
   let started = false;
   // anti-entropy every interval while another node holds copies; alone, it waits for a ring change
@@ -218,7 +219,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
       repair.stop();
       stream?.close();
       local.close();
-      return storage.stopWalFlush();
+      return Promise.all([storage.stopCheckpoints(), storage.stopWalFlush()]).then(() => {});
     },
 
     info() {
@@ -235,6 +236,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
         group_commits: local.commits,
         bad_rows: storage.badRows,
         record_cache: storage.cacheStats(),
+        checkpoints: storage.checkpointStats(),
         ...node.stats(),
         ...peers.stats(),
         repair: repair.stats(),

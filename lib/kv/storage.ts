@@ -14,6 +14,7 @@ import { expiredTombstone, type KvRecord } from "./record.ts";
 import { bounded, COLS, READ_COLS, type Row, ROW_IS_BAD, rowValues, toRecord } from "./rows.ts";
 import { MAX_INDEX, storedProblem } from "./validate.ts";
 import { WalFlush } from "./wal_flush.ts";
+import { Checkpointer, type CheckpointerOptions, RESTART_BYTES } from "./checkpointer.ts";
 
 export const KV_MIGRATIONS: Migration[] = [
   {
@@ -106,6 +107,9 @@ const LOG_SLACK = 1024;
 /** WAL size (bytes) at which a commit copies the WAL back into the database. */
 const WAL_CHECKPOINT_BYTES = 32 * 1024 * 1024;
 
+/** With checkpoints in a Worker, SQLite's own run in a commit only at this many times their size. */
+export const CHECKPOINT_FALLBACK = 4;
+
 /**
  * Bounds of the record cache (entries, and bytes of keys and values). Full, it drops the sixteenth
  * it cached first (a rewritten key keeps its place: moving an entry to the end of the Map on every
@@ -145,6 +149,8 @@ const SQL = {
   // every key's apply sequence, to rebuild the change log at open
   seqs: `SELECT key, ${bounded("seq", Number.MAX_SAFE_INTEGER)} FROM kv ORDER BY seq`,
   setSeqHigh: "INSERT OR REPLACE INTO kv_meta (name, value) VALUES ('seq_high', ?)",
+  /** The checkpoint Worker's write that starts the WAL over (see CheckpointerOptions.restartSql). */
+  walRestart: "INSERT OR REPLACE INTO kv_meta (name, value) VALUES ('wal_restart', ?)",
   purge: "DELETE FROM kv WHERE deleted = 1 AND modify_time < ? RETURNING key",
   earliestExpiry: "SELECT MIN(expires) AS m FROM kv WHERE expires > 0 AND deleted = 0",
   expired: `SELECT ${READ_COLS} FROM kv WHERE expires > 0 AND expires <= ? AND deleted = 0 LIMIT ?`,
@@ -202,6 +208,7 @@ export class KvStorage {
   /** Told when work becomes due earlier than planned (a hint, a shorter TTL): see KvUpkeep. */
   onWork: ((at: number) => void) | null = null;
   #wal: WalFlush | null = null;
+  #ckpt: Checkpointer | null = null;
 
   constructor(
     db: Database,
@@ -324,6 +331,7 @@ export class KvStorage {
     }
     this.#log.commit();
     this.#wal?.committed();
+    this.#ckpt?.committed();
     return out;
   }
 
@@ -335,6 +343,62 @@ export class KvStorage {
     if (this.db.path === ":memory:" || this.db.path === "") return null;
     this.#wal ??= new WalFlush(this.db.path + "-wal", onError);
     return this.#wal;
+  }
+
+  /**
+   * From now on, while the store is busy, the WAL is copied back into kv.db by a Worker (see
+   * checkpointer.ts) instead of inside the commit that crosses `wal_autocheckpoint`; that one stays,
+   * at CHECKPOINT_FALLBACK times the size while the Worker runs, for a Worker that failed or fell
+   * behind. The connection gives up its exclusive lock (the Worker's connection needs the shared
+   * one; measured: no difference in CPU per replicated write beyond the box's noise). Not for an
+   * in-memory database.
+   */
+  checkpointInBackground(
+    onError: (msg: string) => void,
+    opts: CheckpointerOptions = {},
+  ): Checkpointer | null {
+    if (this.db.path === ":memory:" || this.db.path === "") return null;
+    if (this.#ckpt) return this.#ckpt;
+    const pageSize = this.db.get<{ page_size: number }>("PRAGMA page_size")?.page_size ?? 4096;
+    this.db.exec("PRAGMA locking_mode = NORMAL");
+    this.db.get("SELECT 1 FROM kv_meta LIMIT 1"); // the exclusive lock goes with this access
+    const fallback = opts.fallbackBytes ?? CHECKPOINT_FALLBACK * (opts.restartBytes ?? RESTART_BYTES);
+    const pages = (bytes: number) => Math.ceil(bytes / pageSize);
+    this.#ckpt = new Checkpointer(this.db.path, pageSize, onError, {
+      restartSql: SQL.walRestart,
+      ...opts,
+      // SQLite's own checkpoints as before while there is no Worker; only a net under it while there is
+      onWorker: (running) => {
+        if (this.db.isOpen) {
+          this.db.exec(`PRAGMA wal_autocheckpoint = ${pages(running ? fallback : WAL_CHECKPOINT_BYTES)}`);
+        }
+        opts.onWorker?.(running);
+      },
+    });
+    return this.#ckpt;
+  }
+
+  /** True while a checkpoint holds the group commits (see Checkpointer.held). */
+  get writesHeld(): boolean {
+    return this.#ckpt?.held ?? false;
+  }
+
+  /** Runs `fn` once group commits may go on (at once when nothing holds them). */
+  whenWritable(fn: () => void): void {
+    if (this.#ckpt) this.#ckpt.whenReleased(fn);
+    else fn();
+  }
+
+  /** The background checkpoints' counters (null when checkpoints run in the commits). */
+  checkpointStats(): Checkpointer["stats"] | null {
+    return this.#ckpt ? { ...this.#ckpt.stats } : null;
+  }
+
+  /** Ends the background checkpoints (SQLite's own take over); resolves once the Worker is gone. */
+  async stopCheckpoints(): Promise<void> {
+    const c = this.#ckpt;
+    this.#ckpt = null;
+    await c?.close();
   }
 
   /** Ends the background WAL sync; resolves once the running one is done. */
