@@ -24,16 +24,27 @@ const LOCK = "/tmp/kunai-anchor-bench.lock";
 
 type Json = Record<string, unknown>;
 
-/** Runs one anchor script under the bench lock; its last stdout line is the JSON summary. */
-async function anchor(script: string, args: string[], env: Record<string, string> = {}): Promise<Json> {
+/**
+ * Runs one anchor script under the bench lock; its last stdout line is the JSON summary. At most
+ * `limitS` seconds (then an error line): a Serf cluster whose `serf join` failed waits for its
+ * 20th member forever (2026-12-02: one agent alone, another with 9 members, 9 minutes on).
+ */
+async function anchor(
+  script: string,
+  args: string[],
+  limitS: number,
+  env: Record<string, string> = {},
+): Promise<Json> {
   const out = await new Deno.Command("flock", {
-    args: ["-o", LOCK, "bash", join(anchors, script), ...args], // -o: a leaked child never keeps the lock
+    // -o: a leaked child never keeps the lock; timeout: SIGTERM (the scripts' traps stop what they started)
+    args: ["-o", LOCK, "timeout", "-k", "10", String(limitS), "bash", join(anchors, script), ...args],
     // Debian's python3 first: the scripts poll with python3, and a pyenv shim on PATH costs 0.15 s a
     // call (N-1 calls per sweep), which would be timed as kunai's convergence. Same PATH for both sides.
     env: { PATH: `/usr/bin:/bin:${Deno.env.get("PATH") ?? ""}`, ...env },
     stdout: "piped",
     stderr: "null",
   }).output();
+  if (out.code === 124 || out.code === 137) return { error: `${script}: timed out after ${limitS} s` };
   const last = new TextDecoder().decode(out.stdout).trim().split("\n").at(-1) ?? "";
   try {
     return JSON.parse(last);
@@ -41,6 +52,9 @@ async function anchor(script: string, args: string[], env: Record<string, string
     return { error: `${script}: no JSON summary (exit ${out.code})`, output: last.slice(-300) };
   }
 }
+
+/** Longest a cluster script may take (start-up, one join storm, one detection). */
+const GOSSIP_LIMIT_S = 300;
 
 const loadavg = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 
@@ -126,14 +140,14 @@ for (let round = 1; round <= rounds; round++) {
       what: `gossip${n}`,
       side: "serf",
       load: loadavg(),
-      r: await anchor("serf-cluster.sh", [String(n)]),
+      r: await anchor("serf-cluster.sh", [String(n)], GOSSIP_LIMIT_S),
     });
     log({
       round,
       what: `gossip${n}`,
       side: "kunai",
       load: loadavg(),
-      r: await anchor("kunai-cluster.sh", [root, String(n)]),
+      r: await anchor("kunai-cluster.sh", [root, String(n)], GOSSIP_LIMIT_S),
     });
   }
   if (only.includes("kv")) {
@@ -142,13 +156,23 @@ for (let round = 1; round <= rounds; round++) {
       OPS: Deno.env.get("OPS") ?? "put get",
       DURATION: Deno.env.get("DURATION") ?? "10",
     };
-    log({ round, what: "kv", side: "etcd", load: loadavg(), r: await anchor("run-etcd-anchor.sh", [], env) });
+    // every level and op, set-up and preload, and the fault run, with room to spare
+    const limit =
+      env.LEVELS.split(/\s+/).filter(Boolean).length * env.OPS.split(/\s+/).filter(Boolean).length *
+        (Number(env.DURATION) + 30) + 600;
+    log({
+      round,
+      what: "kv",
+      side: "etcd",
+      load: loadavg(),
+      r: await anchor("run-etcd-anchor.sh", [], limit, env),
+    });
     log({
       round,
       what: "kv",
       side: "kunai",
       load: loadavg(),
-      r: await anchor("kunai-kv-cluster.sh", [root], env),
+      r: await anchor("kunai-kv-cluster.sh", [root], limit, env),
     });
   }
   if (only.includes("idle")) {
@@ -158,11 +182,11 @@ for (let round = 1; round <= rounds; round++) {
       what: "idle",
       side: "collectd",
       load: loadavg(),
-      r: await anchor("run-collectd-anchor.sh", [], env),
+      r: await anchor("run-collectd-anchor.sh", [], Number(env.DURATION) + 300, env),
     });
     const agent = await startIdleAgent();
     try {
-      const r = await anchor("run-collectd-anchor.sh", [], {
+      const r = await anchor("run-collectd-anchor.sh", [], Number(env.DURATION) + 300, {
         ...env,
         TARGET_PID: String(agent.pid),
         NAME: "kunai",
