@@ -10,6 +10,8 @@
 # It never makes a host its own cluster by accident: one of --seed or --bootstrap is required.
 # /etc/kunai/local.json (kept if it exists) is written root:kunai 0640 with a random http.token, the
 # cluster's encryption_key (generated with --bootstrap when not given: pass it to the other nodes).
+# net.core.rmem_max is raised to 4 MiB when lower (/etc/sysctl.d/60-kunai.conf) for statsd's and
+# Graphite's UDP receive buffers.
 set -euo pipefail
 
 usage() {
@@ -102,6 +104,21 @@ else
 fi
 run chown root:kunai /etc/kunai/local.json
 run chmod 0640 /etc/kunai/local.json
+# statsd and Graphite ask for a 4 MiB UDP receive buffer (their `rcvbuf`); the kernel grants at most
+# net.core.rmem_max (212992 bytes by default), so raise the cap to that, never lower it.
+want_rmem=4194304
+have_rmem=$(cat /proc/sys/net/core/rmem_max 2>/dev/null || echo 0)
+if [ "$have_rmem" -lt "$want_rmem" ]; then
+  if [ "$dry" = 1 ]; then
+    echo "+ write /etc/sysctl.d/60-kunai.conf: net.core.rmem_max = $want_rmem"
+  else
+    printf '# kunai: room for the statsd/Graphite UDP receive buffers (rcvbuf)\nnet.core.rmem_max = %s\n' \
+      "$want_rmem" >/etc/sysctl.d/60-kunai.conf
+  fi
+  run sysctl -q -w "net.core.rmem_max=$want_rmem"
+else
+  echo "install.sh: net.core.rmem_max is $have_rmem already (the UDP receive buffers need $want_rmem)" >&2
+fi
 run install -m 0644 scripts/kunai.service /etc/systemd/system/kunai.service
 run systemctl daemon-reload
 echo "install.sh: installed; start with: systemctl enable --now kunai" >&2

@@ -316,6 +316,11 @@ export const listenerTypes = {
     tcp: opt(bool(), false),
     percentiles: opt(list(num({ min: 0.01, max: 100 })), [90, 99]),
     max_timer_values: opt(int({ min: 100, max: 10_000_000 }), 10_000),
+    rcvbuf: opt(
+      int({ min: 0, max: 1 << 30 }),
+      4 << 20,
+      "bytes of kernel receive buffer for the UDP socket; 0: the system's",
+    ),
   }),
   graphite: object({
     enabled: opt(bool(), false),
@@ -326,6 +331,11 @@ export const listenerTypes = {
     idle_timeout: opt(durationMs({ min: 100 }), 30_000),
     max_line: opt(int({ min: 64, max: 1_048_576 }), 4096),
     forward_to: opt(str(), ""),
+    rcvbuf: opt(
+      int({ min: 0, max: 1 << 30 }),
+      4 << 20,
+      "bytes of kernel receive buffer for the UDP socket; 0: the system's",
+    ),
   }),
   shinken: object({
     enabled: opt(bool(), true),

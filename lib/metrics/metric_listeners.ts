@@ -6,6 +6,7 @@
 import type { Ctx } from "../subsystem.ts";
 import { StatsdWorker } from "./statsd_worker_client.ts";
 import { TcpLineServer, UdpListener } from "./listeners.ts";
+import { formatBytes, type RecvBuffer, setUdpRecvBuffer } from "../udp_buffer.ts";
 
 export interface StatsdSettings {
   enabled: boolean;
@@ -15,6 +16,8 @@ export interface StatsdSettings {
   tcp: boolean;
   percentiles: number[];
   max_timer_values: number;
+  /** Bytes of kernel receive buffer asked for the UDP socket (0: the system's default). */
+  rcvbuf: number;
 }
 
 export interface GraphiteSettings {
@@ -26,6 +29,8 @@ export interface GraphiteSettings {
   idle_timeout: number;
   max_line: number;
   forward_to: string;
+  /** Bytes of kernel receive buffer asked for the UDP socket (0: the system's default). */
+  rcvbuf: number;
 }
 
 export interface GraphiteStats {
@@ -43,10 +48,32 @@ export interface MetricsListeners {
   statsdTcp: TcpLineServer | null;
   graphiteUdp: UdpListener | null;
   graphiteTcp: TcpLineServer | null;
+  /** What the kernel granted the UDP sockets' receive buffers (null: no UDP socket). */
+  statsdRcvbuf: RecvBuffer | null;
+  graphiteRcvbuf: RecvBuffer | null;
 }
 
 export function noListeners(): MetricsListeners {
-  return { statsdWorker: null, statsdTcp: null, graphiteUdp: null, graphiteTcp: null };
+  return {
+    statsdWorker: null,
+    statsdTcp: null,
+    graphiteUdp: null,
+    graphiteTcp: null,
+    statsdRcvbuf: null,
+    graphiteRcvbuf: null,
+  };
+}
+
+/** The receive buffer for one UDP listener, with a warning when it is not what was asked. */
+function receiveBuffer(ctx: Ctx, what: string, port: number, bytes: number): RecvBuffer {
+  const r = setUdpRecvBuffer(port, bytes);
+  if (r.note) ctx.log.warn(`${what}: ${r.note}`);
+  return r;
+}
+
+function bufferText(r: RecvBuffer): string {
+  // after a setsockopt the kernel reports twice what it granted
+  return r.requested > 0 && r.effective > 0 ? `, receive buffer ${formatBytes(r.effective / 2)}` : "";
 }
 
 /** Where the listeners hand what they receive. */
@@ -90,6 +117,7 @@ export async function openListeners(
       (msg) => onError("statsd udp")(new Error(msg)),
     );
     l.statsdWorker.setLocal(sinks.statsdLocal());
+    l.statsdRcvbuf = receiveBuffer(ctx, "statsd udp", l.statsdWorker.port, s.rcvbuf);
     if (s.tcp) {
       l.statsdTcp = new TcpLineServer({
         hostname: host,
@@ -105,7 +133,8 @@ export async function openListeners(
     }
 
     ctx.log.info(
-      `statsd listening on ${host}:${s.port} (udp${s.tcp ? ", tcp" : ""}), flush every ${s.interval}s`,
+      `statsd listening on ${host}:${s.port} (udp${s.tcp ? ", tcp" : ""}), flush every ${s.interval}s` +
+        bufferText(l.statsdRcvbuf),
     );
   }
   const g = graphiteCfg;
@@ -117,6 +146,7 @@ export async function openListeners(
           if (line.trim()) sinks.graphiteLine(line.replace(/\r$/, ""));
         }
       }, onError("graphite udp"));
+      l.graphiteRcvbuf = receiveBuffer(ctx, "graphite udp", l.graphiteUdp.port, g.rcvbuf);
     }
     if (g.tcp) {
       l.graphiteTcp = new TcpLineServer({
@@ -134,7 +164,7 @@ export async function openListeners(
     ctx.log.info(
       `graphite listening on ${host}:${g.port} (${
         [g.udp && "udp", g.tcp && "tcp"].filter(Boolean).join(", ")
-      })`,
+      })${l.graphiteRcvbuf ? bufferText(l.graphiteRcvbuf) : ""}`,
     );
   }
 }

@@ -326,6 +326,7 @@ export class MetricsService {
           ...this.#statsdCfg,
           enabled: p.statsd_udp > 0,
           listening: { udp: p.statsd_udp, tcp: p.statsd_tcp },
+          rcvbuf_effective: this.#l.statsdRcvbuf?.effective ?? 0,
           ...this.statsdStats(),
         }
         : null,
@@ -334,6 +335,7 @@ export class MetricsService {
           ...this.#graphiteCfg,
           enabled: p.graphite_udp > 0 || p.graphite_tcp > 0,
           listening: { udp: p.graphite_udp, tcp: p.graphite_tcp },
+          rcvbuf_effective: this.#l.graphiteRcvbuf?.effective ?? 0,
           ...this.graphiteStats,
         }
         : null,

@@ -132,6 +132,7 @@ Deno.test("wrong types, missing required fields and unknown fields are all repor
     "d.json": { detector: { apply_if: "True" } },
     "c.json": { check: { interval: "often", handlers: "default" } },
     "n.json": { dns: { enabled: "yes" } },
+    "s.json": { statsd: { rcvbuf: -1 }, graphite: { rcvbuf: "4MB" } },
   }, (cfgDir, dir) => {
     const probs = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
     const got = probs.map((p) => `${p.file.slice(cfgDir.length + 1)}|${p.path}|${p.message}`).sort();
@@ -143,6 +144,8 @@ Deno.test("wrong types, missing required fields and unknown fields are all repor
     find(/^c\.json\|check\.interval\|expected a duration/);
     find(/^c\.json\|check\.handlers\|expected a list/);
     find(/^n\.json\|dns\.enabled\|expected true or false/);
+    find(/^s\.json\|statsd\.rcvbuf\|-1 is out of range: expected an integer between 0 and 1073741824/);
+    find(/^s\.json\|graphite\.rcvbuf\|expected an integer between 0 and 1073741824, got the string "4MB"/);
   });
 });
 

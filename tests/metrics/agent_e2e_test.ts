@@ -19,7 +19,7 @@ async function until(cond: () => Promise<boolean>, what: string, ms = 10_000): P
 function listeners(statsd: number, graphite: number) {
   return {
     statsd: { enabled: true, port: statsd, bind: HOST, interval: 1 },
-    graphite: { enabled: true, port: graphite, bind: HOST },
+    graphite: { enabled: true, port: graphite, bind: HOST, rcvbuf: 1 << 20 },
     metrics: { flush_interval: "200ms" },
   };
 }
@@ -71,6 +71,13 @@ Deno.test("agent: Graphite and statsd land, /render answers Graphite JSON, the C
     assert.equal(info.statsd.enabled, true);
     assert.equal(info.graphite.enabled, true);
     assert.equal(info.graphite.bad_lines, 1);
+    // the UDP sockets' kernel receive buffers: statsd's default 4 MiB, graphite's configured 1 MiB,
+    // each within net.core.rmem_max; the kernel reports twice what it grants
+    const rmemMax = Number(Deno.readTextFileSync("/proc/sys/net/core/rmem_max").trim());
+    assert.equal(info.statsd.rcvbuf, 4 << 20);
+    assert.equal(info.statsd.rcvbuf_effective, 2 * Math.min(4 << 20, rmemMax));
+    assert.equal(info.graphite.rcvbuf, 1 << 20);
+    assert.equal(info.graphite.rcvbuf_effective, 2 * Math.min(1 << 20, rmemMax));
     const list = await a.cli(["metrics", "list", "e2e.", "--json"]);
     assert.equal(list.code, 0, list.stderr);
     assert.deepEqual(JSON.parse(list.stdout), ["e2e.a", "e2e.b"]);

@@ -92,7 +92,13 @@ Deno.test("install.sh --dry-run creates the kunai user and a 0640 local.json wit
       return -1;
     }
   };
-  const watched = ["/etc/systemd/system/kunai.service", "/etc/kunai/local.json", "/usr/local/bin/kunai"];
+  const watched = [
+    "/etc/systemd/system/kunai.service",
+    "/etc/kunai/local.json",
+    "/usr/local/bin/kunai",
+    "/etc/sysctl.d/60-kunai.conf",
+  ];
+  const rmemMax = Number(Deno.readTextFileSync("/proc/sys/net/core/rmem_max").trim());
   const was = watched.map(before);
   const r = await run("bash", [
     INSTALL,
@@ -116,6 +122,14 @@ Deno.test("install.sh --dry-run creates the kunai user and a 0640 local.json wit
   }
   assert.match(r.out, /\+ chmod 0640 \/etc\/kunai\/local\.json/);
   assert.match(r.out, /\+ install -d -o root -g kunai -m 0770 \/etc\/kunai/);
+  // the UDP receive buffers' cap is raised to 4 MiB, never lowered
+  if (rmemMax < 4194304) {
+    assert.match(r.out, /\+ write \/etc\/sysctl\.d\/60-kunai\.conf: net\.core\.rmem_max = 4194304/);
+    assert.match(r.out, /\+ sysctl -q -w net\.core\.rmem_max=4194304/);
+  } else {
+    assert.doesNotMatch(r.out, /sysctl/);
+    assert.match(r.err, new RegExp(`net\\.core\\.rmem_max is ${rmemMax} already`));
+  }
   const boot = await run("bash", [INSTALL, "--dry-run", "--bootstrap"]);
   assert.equal(boot.code, 0, boot.err);
   assert.match(boot.err, /generated the cluster's encryption key/);
