@@ -22,7 +22,7 @@ Deno.test("a UDP socket gets the receive buffer asked for, up to net.core.rmem_m
     assert.equal(r.effective, 2 * granted);
     assert.equal(udpRecvBuffer(port), 2 * granted);
     assert.equal(r.requested, ask);
-    assert.equal(r.note === undefined, granted === ask, r.note);
+    assert.equal(r.note === undefined, granted === ask, r.note ?? "no note");
   });
 });
 
