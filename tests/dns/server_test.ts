@@ -187,3 +187,55 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "dns server: a burst of UDP queries sent at once is answered in full, each reply to its own query",
+  sanitizeResources: false,
+  async fn() {
+    const addr = "127.0.14.13";
+    const port = freePort(addr);
+    const ctx = dnsCtx(addr, port);
+    const dns = createDns(ctx, { membership: { members: () => hundred } });
+    const client = Deno.listenDatagram({ hostname: addr, port: 0, transport: "udp" });
+    try {
+      await dns.start();
+      // 4 bursts of 100 queries, one per node, none waiting for its answer: the receive loops take
+      // them concurrently, and each reply must carry its query's id, name and that node's address
+      // (bursts of 100: the client's own default receive buffer holds ~250 replies)
+      const seen = new Set<number>();
+      for (let burst = 0; burst < 4; burst++) {
+        const sent = new Map<number, number>();
+        for (let node = 0; node < 100; node++) {
+          const id = burst * 100 + node + 1;
+          sent.set(id, node);
+          await client.send(query(`n${node}.node.dc1.kunai`, { id }), {
+            hostname: addr,
+            port,
+            transport: "udp",
+          });
+        }
+        for (let k = 0; k < 100; k++) {
+          const [bytes] = await Promise.race([
+            client.receive(),
+            new Promise<never>((_, rej) =>
+              setTimeout(() => rej(new Error(`burst ${burst}: ${k} replies of 100`)), 5000)
+            ),
+          ]);
+          const r = decode(bytes);
+          const node = sent.get(r.id);
+          assert.ok(node !== undefined, `reply with an id not in this burst: ${r.id}`);
+          assert.ok(!seen.has(r.id), `two replies to query ${r.id}`);
+          seen.add(r.id);
+          assert.equal(r.questions[0].name, `n${node}.node.dc1.kunai`);
+          assert.deepEqual(r.answers.map((a: { data: string }) => a.data), [hundred[node].addr]);
+        }
+      }
+      assert.equal(seen.size, 400);
+      assert.equal(dns.handler.stats.queries.udp, 400);
+    } finally {
+      client.close();
+      await dns.stop();
+      ctx.cleanup();
+    }
+  },
+});
