@@ -293,6 +293,13 @@ function hostPort(): Type<string> {
   };
 }
 
+/** `rcvbuf` of the listeners with a UDP socket (statsd, graphite): lib/udp_buffer.ts. */
+const udpReceiveBuffer = opt(
+  int({ min: 0, max: 1 << 30 }),
+  4 << 20,
+  "bytes of kernel receive buffer for the UDP socket; 0: the system's",
+);
+
 /** Single listener objects: one per agent, later files override earlier ones. */
 export const listenerTypes = {
   dns: object({
@@ -316,11 +323,7 @@ export const listenerTypes = {
     tcp: opt(bool(), false),
     percentiles: opt(list(num({ min: 0.01, max: 100 })), [90, 99]),
     max_timer_values: opt(int({ min: 100, max: 10_000_000 }), 10_000),
-    rcvbuf: opt(
-      int({ min: 0, max: 1 << 30 }),
-      4 << 20,
-      "bytes of kernel receive buffer for the UDP socket; 0: the system's",
-    ),
+    rcvbuf: udpReceiveBuffer,
   }),
   graphite: object({
     enabled: opt(bool(), false),
@@ -331,11 +334,7 @@ export const listenerTypes = {
     idle_timeout: opt(durationMs({ min: 100 }), 30_000),
     max_line: opt(int({ min: 64, max: 1_048_576 }), 4096),
     forward_to: opt(str(), ""),
-    rcvbuf: opt(
-      int({ min: 0, max: 1 << 30 }),
-      4 << 20,
-      "bytes of kernel receive buffer for the UDP socket; 0: the system's",
-    ),
+    rcvbuf: udpReceiveBuffer,
   }),
   shinken: object({
     enabled: opt(bool(), true),

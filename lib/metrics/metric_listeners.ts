@@ -174,4 +174,5 @@ export async function closeSockets(l: MetricsListeners): Promise<void> {
   await Promise.all([l.statsdTcp, l.graphiteUdp, l.graphiteTcp].map((x) => x?.close()));
   l.statsdTcp = null;
   l.graphiteUdp = l.graphiteTcp = null;
+  l.graphiteRcvbuf = null;
 }
