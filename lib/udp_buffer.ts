@@ -72,7 +72,7 @@ export function udpInodes(tables: string[], port: number): Set<string> {
 }
 
 /** This process's descriptors of the UDP sockets bound to `port`. */
-function socketFds(port: number): number[] {
+export function udpSocketFds(port: number): number[] {
   const tables: string[] = [];
   for (const path of ["/proc/net/udp", "/proc/net/udp6"]) {
     try {
@@ -113,7 +113,7 @@ function getRcvbuf(c: Libc, fd: number): number {
 export function udpRecvBuffer(port: number): number {
   try {
     const c = loadLibc();
-    const fd = c ? socketFds(port)[0] : undefined;
+    const fd = c ? udpSocketFds(port)[0] : undefined;
     return c && fd !== undefined ? getRcvbuf(c, fd) : 0;
   } catch {
     return 0;
@@ -137,7 +137,7 @@ export function setUdpRecvBuffer(port: number, bytes: number): RecvBuffer {
   try {
     const c = loadLibc();
     if (!c) return { requested: bytes, effective: 0, note: "no libc to set the receive buffer with" };
-    const fds = socketFds(port);
+    const fds = udpSocketFds(port);
     if (fds.length === 0) {
       return { requested: bytes, effective: 0, note: `no UDP socket of this process on port ${port}` };
     }

@@ -99,7 +99,11 @@ export function createDns(
       try {
         s.start();
         server = s;
-        ctx.log.info(`DNS on ${hostname}:${cfg.port} (udp+tcp), domain .${handler.domain}`);
+        ctx.log.info(
+          `DNS on ${hostname}:${cfg.port} (udp${
+            s.udpBatching ? " in batches" : ""
+          }+tcp), domain .${handler.domain}`,
+        );
       } catch (err) {
         // a taken port must not stop the agent: report it and stay off
         error = `cannot listen on ${hostname}:${cfg.port}: ${(err as Error).message}`;
@@ -123,6 +127,9 @@ export function createDns(
         ttl: cfg.ttl,
         recursors: cfg.recursors,
         queries: handler.stats.queries.udp + handler.stats.queries.tcp,
+        // queued UDP queries taken by one recvmmsg and answered by one sendmmsg (Linux)
+        udp_batching: server?.udpBatching ?? false,
+        udp_batched: server?.udpBatched ?? 0,
         ...(error ? { error } : {}),
       };
     },
