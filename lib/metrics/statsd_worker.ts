@@ -1,11 +1,13 @@
 /**
  * The statsd Worker: receives datagrams with `Deno.listenDatagram` + `receive(oneReusedBuffer)`,
  * aggregates them (or, under ts routing, hands them to the main thread), and answers flushes.
- * Imports only its message protocol and the pure aggregator.
+ * Datagrams already queued when a receive() wakes it are taken in batches (lib/udp_mmsg.ts).
+ * Imports only its message protocol, the pure aggregator and the batch receiver.
  */
 /// <reference lib="deno.worker" />
 import { StatsdAggregator } from "./statsd_aggregator.ts";
 import type { FromStatsdWorker, ToStatsdWorker } from "./statsd_protocol.ts";
+import { UdpBatch } from "../udp_mmsg.ts";
 
 let agg: StatsdAggregator | null = null;
 let conn: Deno.DatagramConn | null = null;
@@ -18,6 +20,8 @@ function post(m: FromStatsdWorker, transfer: Transferable[] = []): void {
 
 async function receiveLoop(c: Deno.DatagramConn, a: StatsdAggregator): Promise<void> {
   const buf = new Uint8Array(65_536);
+  // 64 KiB slots: no UDP datagram is longer, so none is cut
+  const batch = UdpBatch.open(c, 32, 65_536);
   while (!closing) {
     let bytes: Uint8Array;
     try {
@@ -28,11 +32,23 @@ async function receiveLoop(c: Deno.DatagramConn, a: StatsdAggregator): Promise<v
       await new Promise((r) => setTimeout(r, 10));
       continue;
     }
-    if (local) a.ingestBytes(bytes);
-    else {
-      const copy = bytes.slice();
-      post({ type: "packet", bytes: copy }, [copy.buffer]);
+    take(bytes, a);
+    // the datagrams queued meanwhile, by one system call per 32 rather than an op each; bounded, so
+    // that flushes and stats requests are answered during a flood
+    for (let round = 0; batch && round < 16 && !closing; round++) {
+      const n = batch.receive();
+      for (let i = 0; i < n; i++) take(batch.datagram(i), a);
+      if (n < batch.slots) break;
     }
+  }
+}
+
+/** One datagram: aggregated here, or (ts routing) handed to the main thread as a copy. */
+function take(bytes: Uint8Array, a: StatsdAggregator): void {
+  if (local) a.ingestBytes(bytes);
+  else {
+    const copy = bytes.slice();
+    post({ type: "packet", bytes: copy }, [copy.buffer]);
   }
 }
 
