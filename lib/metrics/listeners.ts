@@ -1,15 +1,17 @@
 /**
  * The sockets of the metric listeners: a UDP receive loop (`Deno.listenDatagram`, one reused
- * buffer, `receive(buf)`) and a TCP line server (partial lines across reads, max line length,
+ * buffer, `receive(buf)`, then the datagrams already queued by `recvmmsg`: lib/udp_mmsg.ts) and a TCP line server (partial lines across reads, max line length,
  * idle timeout, bounded connections). Both hand bytes or lines to a callback and never stop on
  * bad input; socket errors are logged and counted by the caller's `onError`.
  */
 import type { Clock } from "../clock/mod.ts";
 import { LineSplitter } from "./graphite_parse.ts";
+import { UdpBatch } from "../udp_mmsg.ts";
 
 /** Largest UDP datagram. */
 const DATAGRAM_MAX = 65_536;
 
+/** A UDP socket whose datagrams go to `onPacket` (a view: read it before returning). */
 export class UdpListener {
   #conn: Deno.DatagramConn;
   #closed = false;
@@ -30,6 +32,15 @@ export class UdpListener {
 
   async #loop(onPacket: (bytes: Uint8Array) => void, onError: (err: Error) => void): Promise<void> {
     const buf = new Uint8Array(DATAGRAM_MAX);
+    // the datagrams queued while one is handled: one system call per 32 (64 KiB slots: none is cut)
+    const batch = UdpBatch.open(this.#conn, 32, DATAGRAM_MAX);
+    const take = (bytes: Uint8Array) => {
+      try {
+        onPacket(bytes);
+      } catch (err) {
+        onError(err as Error);
+      }
+    };
     while (!this.#closed) {
       let bytes: Uint8Array;
       try {
@@ -40,10 +51,12 @@ export class UdpListener {
         await new Promise((r) => setTimeout(r, 10)); // never spin on a failing socket
         continue;
       }
-      try {
-        onPacket(bytes);
-      } catch (err) {
-        onError(err as Error);
+      take(bytes);
+      // bounded, so a flood still lets the rest of the agent run between rounds
+      for (let round = 0; batch && round < 8 && !this.#closed; round++) {
+        const n = batch.receive();
+        for (let i = 0; i < n; i++) take(batch.datagram(i));
+        if (n < batch.slots) break;
       }
     }
   }

@@ -127,6 +127,47 @@ Deno.test("graphite over TCP split across writes and over UDP lands in the store
   ctx.cleanup();
 });
 
+Deno.test("graphite over UDP: 300 datagrams sent at once, a 60 KB one among them, every point lands", async () => {
+  const port = freePort(HOST);
+  const clock = new VirtualClock(1_700_000_000_000);
+  const now = 1_700_000_000;
+  const ctx = makeTestCtx({
+    clock,
+    files: { "listeners.json": { graphite: { enabled: true, port, bind: HOST } } },
+  });
+  const m = createMetrics(ctx);
+  await m.start();
+  const svc = m.service;
+  const udp = Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" });
+  const to = { hostname: HOST, port, transport: "udp" as const };
+  const enc = new TextEncoder();
+  try {
+    // every send starts in one turn of the event loop: the kernel queues them for the listener
+    const sends: Promise<number>[] = [];
+    for (let i = 0; i < 300; i++) {
+      sends.push(udp.send(enc.encode(`burst.s${i} ${i} ${now - 30}`), to));
+      if (i === 150) {
+        const lines = Array.from({ length: 2500 }, (_, k) => `big.s${k} ${k} ${now - 20}`).join("\n");
+        assert.ok(lines.length > 50_000 && lines.length < 65_000);
+        sends.push(udp.send(enc.encode(lines), to));
+      }
+    }
+    await Promise.all(sends);
+    await until("every point", () => svc.graphiteStats.points >= 2800, 5000, 10);
+    assert.equal(svc.graphiteStats.points, 2800);
+    assert.equal(svc.graphiteStats.bad_lines, 0, svc.graphiteStats.last_bad);
+    svc.store.flush();
+    const one = (name: string) => svc.store.fetch(name, now - 60, now).values.filter((v) => v !== null);
+    assert.deepEqual(one("burst.s299"), [299]);
+    assert.deepEqual(one("big.s2499"), [2499]);
+    assert.deepEqual(one("big.s0"), [0]);
+  } finally {
+    udp.close();
+    await m.stop();
+    ctx.cleanup();
+  }
+});
+
 Deno.test("an idle graphite TCP connection is closed after idle_timeout (injected clock)", async () => {
   const port = freePort(HOST);
   const clock = new VirtualClock(1_700_000_000_000);
