@@ -31,6 +31,8 @@ export interface RecvBuffer {
   note?: string;
 }
 
+import { openLibc } from "./libc.ts";
+
 const SOL_SOCKET = 1;
 const SO_RCVBUF = 8;
 
@@ -42,16 +44,9 @@ const libcSymbols = {
 type Libc = Deno.DynamicLibrary<typeof libcSymbols>["symbols"];
 let libc: Libc | null | undefined;
 
-/** libc's socket-option calls (glibc, then musl's name), loaded once; null where there is none. */
+/** libc's socket-option calls, loaded once; null where there is none. */
 function loadLibc(): Libc | null {
-  if (libc !== undefined) return libc;
-  libc = null;
-  for (const name of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"]) {
-    try {
-      libc = Deno.dlopen(name, libcSymbols).symbols;
-      break;
-    } catch { /* try the next name */ }
-  }
+  if (libc === undefined) libc = openLibc(libcSymbols);
   return libc;
 }
 

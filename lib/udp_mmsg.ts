@@ -21,6 +21,7 @@
  * ```
  */
 import { udpSocketFds } from "./udp_buffer.ts";
+import { openLibc } from "./libc.ts";
 
 const MSG_DONTWAIT = 0x40;
 const AF_INET = 2;
@@ -39,16 +40,11 @@ const symbols = {
 type Mmsg = Deno.DynamicLibrary<typeof symbols>["symbols"];
 let lib: Mmsg | null | undefined;
 
+/** recvmmsg/sendmmsg from libc, loaded once; null off Linux on a 64-bit machine or without libc. */
 function loadLib(): Mmsg | null {
   if (lib !== undefined) return lib;
-  lib = null;
-  if (Deno.build.os !== "linux" || !["x86_64", "aarch64"].includes(Deno.build.arch)) return lib;
-  for (const name of ["libc.so.6", "libc.musl-x86_64.so.1", "libc.musl-aarch64.so.1", "libc.so"]) {
-    try {
-      lib = Deno.dlopen(name, symbols).symbols;
-      break;
-    } catch { /* try the next name */ }
-  }
+  const lp64 = ["x86_64", "aarch64"].includes(Deno.build.arch);
+  lib = lp64 ? openLibc(symbols) : null;
   return lib;
 }
 

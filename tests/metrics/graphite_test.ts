@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { freePort, makeTestCtx, until } from "../helpers.ts";
 import { createMetrics, LineSplitter, parseGraphiteLine } from "../../lib/metrics/mod.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
+import { udpListening } from "./udp_burst.ts";
 
 const HOST = "127.0.0.13";
 
@@ -128,43 +129,30 @@ Deno.test("graphite over TCP split across writes and over UDP lands in the store
 });
 
 Deno.test("graphite over UDP: 300 datagrams sent at once, a 60 KB one among them, every point lands", async () => {
-  const port = freePort(HOST);
-  const clock = new VirtualClock(1_700_000_000_000);
   const now = 1_700_000_000;
-  const ctx = makeTestCtx({
-    clock,
-    files: { "listeners.json": { graphite: { enabled: true, port, bind: HOST } } },
-  });
-  const m = createMetrics(ctx);
-  await m.start();
-  const svc = m.service;
-  const udp = Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" });
-  const to = { hostname: HOST, port, transport: "udp" as const };
-  const enc = new TextEncoder();
+  const l = await udpListening(HOST, (port) => ({ graphite: { enabled: true, port, bind: HOST } }));
   try {
-    // every send starts in one turn of the event loop: the kernel queues them for the listener
-    const sends: Promise<number>[] = [];
+    const datagrams: string[] = [];
     for (let i = 0; i < 300; i++) {
-      sends.push(udp.send(enc.encode(`burst.s${i} ${i} ${now - 30}`), to));
+      datagrams.push(`burst.s${i} ${i} ${now - 30}`);
       if (i === 150) {
         const lines = Array.from({ length: 2500 }, (_, k) => `big.s${k} ${k} ${now - 20}`).join("\n");
-        assert.ok(lines.length > 50_000 && lines.length < 65_000);
-        sends.push(udp.send(enc.encode(lines), to));
+        assert.ok(lines.length > 60_000 && lines.length < 65_000);
+        datagrams.push(lines);
       }
     }
-    await Promise.all(sends);
-    await until("every point", () => svc.graphiteStats.points >= 2800, 5000, 10);
-    assert.equal(svc.graphiteStats.points, 2800);
-    assert.equal(svc.graphiteStats.bad_lines, 0, svc.graphiteStats.last_bad);
-    svc.store.flush();
-    const one = (name: string) => svc.store.fetch(name, now - 60, now).values.filter((v) => v !== null);
+    await l.burst(datagrams);
+    const stats = l.svc.graphiteStats;
+    await until("every point", () => stats.points >= 2800, 5000, 10);
+    assert.equal(stats.points, 2800);
+    assert.equal(stats.bad_lines, 0, stats.last_bad);
+    l.svc.store.flush();
+    const one = (name: string) => l.svc.store.fetch(name, now - 60, now).values.filter((v) => v !== null);
     assert.deepEqual(one("burst.s299"), [299]);
     assert.deepEqual(one("big.s2499"), [2499]);
     assert.deepEqual(one("big.s0"), [0]);
   } finally {
-    udp.close();
-    await m.stop();
-    ctx.cleanup();
+    await l.close();
   }
 });
 

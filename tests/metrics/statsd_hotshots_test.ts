@@ -3,6 +3,7 @@ import { StatsD } from "hot-shots";
 import { freePort, makeTestCtx, until } from "../helpers.ts";
 import { createMetrics } from "../../lib/metrics/mod.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
+import { udpListening } from "./udp_burst.ts";
 
 const HOST = "127.0.0.13";
 
@@ -111,40 +112,29 @@ Deno.test("under ts routing the statsd Worker hands datagrams to the main thread
 });
 
 Deno.test("statsd: 500 datagrams sent at once, a 60 KB one among them, are all counted (the Worker takes queued ones in batches)", async () => {
-  const port = freePort(HOST);
-  const clock = new VirtualClock(1_700_000_000_000);
-  const ctx = makeTestCtx({
-    clock,
-    files: { "listeners.json": { statsd: { enabled: true, port, bind: HOST, interval: 10 } } },
-  });
-  const m = createMetrics(ctx);
-  await m.start();
-  const svc = m.service;
-  const udp = Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" });
-  const to = { hostname: HOST, port, transport: "udp" as const };
-  const enc = new TextEncoder();
+  const l = await udpListening(
+    HOST,
+    (port) => ({ statsd: { enabled: true, port, bind: HOST, interval: 10 } }),
+  );
   try {
-    // all sends start in one turn of the event loop: the kernel queues them for the Worker
-    const big = enc.encode("big:1|c\n".repeat(7500)); // 60 000 bytes, 7 500 lines
-    const sends: Promise<number>[] = [];
+    const datagrams: string[] = [];
     for (let i = 0; i < 500; i++) {
-      sends.push(udp.send(enc.encode(`burst:${i % 2 ? 1 : 3}|c`), to));
-      if (i === 250) sends.push(udp.send(big, to));
+      datagrams.push(`burst:${i % 2 ? 1 : 3}|c`);
+      if (i === 250) datagrams.push("big:1|c\n".repeat(7500)); // 60 000 bytes, 7 500 lines
     }
-    await Promise.all(sends);
-    await until("every sample", () => svc.statsdStats().metrics >= 8000, 5000, 10);
-    assert.equal(svc.statsdStats().metrics, 8000);
-    assert.equal(svc.statsdStats().bad_lines, 0, svc.statsdStats().last_bad);
-    await clock.advance(10_000);
-    await until("the flush", () => svc.store.has("stats.gauges.burst.count"), 2000, 10);
-    const now = Math.floor(clock.now() / 1000);
+    await l.burst(datagrams);
+    const stats = () => l.svc.statsdStats();
+    await until("every sample", () => stats().metrics >= 8000, 5000, 10);
+    assert.equal(stats().metrics, 8000);
+    assert.equal(stats().bad_lines, 0, stats().last_bad);
+    await l.clock.advance(10_000);
+    await until("the flush", () => l.svc.store.has("stats.gauges.burst.count"), 2000, 10);
+    const now = Math.floor(l.clock.now() / 1000);
     const last = (name: string) =>
-      svc.store.fetch(name, now - 60, now).values.filter((v) => v !== null).at(-1);
+      l.svc.store.fetch(name, now - 60, now).values.filter((v) => v !== null).at(-1);
     assert.equal(last("stats.gauges.burst.count"), 1000); // 250 × 1 + 250 × 3
     assert.equal(last("stats.gauges.big.count"), 7500);
   } finally {
-    udp.close();
-    await m.stop();
-    ctx.cleanup();
+    await l.close();
   }
 });
