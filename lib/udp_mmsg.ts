@@ -16,8 +16,8 @@
  * const sock = Deno.listenDatagram({ hostname: "127.0.0.1", port: 5353, transport: "udp" });
  * const batch = UdpBatch.open(sock); // null: not available here
  * const n = batch?.receive() ?? 0;   // never blocks
- * for (let i = 0; i < n; i++) batch!.reply(i, answer(batch!.datagram(i)));
- * batch?.flush(sock);                // what sendmmsg could not take goes by sock.send
+ * for (let i = 0; i < n; i++) batch!.reply(i, answer(batch!.datagram(i)), sock);
+ * batch?.flush(sock);                // before the next receive(); what sendmmsg left goes by sock.send
  * ```
  */
 import { udpSocketFds } from "./udp_buffer.ts";
@@ -145,7 +145,10 @@ export class UdpBatch {
     }
   }
 
-  /** Takes the datagrams queued on the socket, up to `slots`, without waiting; returns how many. */
+  /**
+   * Takes the datagrams queued on the socket, up to `slots`, without waiting; returns how many.
+   * Only while the DatagramConn is open: once closed, its descriptor number may be another file's.
+   */
   receive(): number {
     const v = this.#rxView;
     for (let i = 0; i < this.slots; i++) v.setUint32(i * MMSG + 8, NAME, true); // msg_namelen in/out
@@ -166,6 +169,7 @@ export class UdpBatch {
 
   /** Queues `bytes` for the sender of datagram `i`, sent by `flush()` (copied now). */
   reply(i: number, bytes: Uint8Array, sock: Deno.DatagramConn): void {
+    if (this.#queued.length >= this.slots) this.flush(sock); // one header per slot
     if (bytes.length > this.#arena.length - this.#arenaUsed) {
       this.flush(sock);
       if (bytes.length > this.#arena.length) {

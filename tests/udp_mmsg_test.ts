@@ -86,6 +86,13 @@ Deno.test({
     try {
       const batch = UdpBatch.open(server, 4)!;
       assert.equal(batch.receive(), 0); // MSG_DONTWAIT: a blocking call would hang this test
+      // more replies than slots before a flush: the batch sends what it holds and goes on
+      await client.send(enc.encode("once"), to);
+      assert.equal(batch.receive(), 1);
+      for (let k = 0; k < 6; k++) batch.reply(0, enc.encode(`r${k}`), server);
+      batch.flush(server);
+      assert.equal(batch.sent, 6);
+      assert.deepEqual((await receiveN(client, 6)).sort(), ["r0", "r1", "r2", "r3", "r4", "r5"]);
       await Promise.all(Array.from({ length: 10 }, (_, i) => client.send(enc.encode(`q${i}`), to)));
       await new Promise((r) => setTimeout(r, 50));
       assert.deepEqual([batch.receive(), batch.receive(), batch.receive(), batch.receive()], [4, 4, 2, 0]);
