@@ -56,6 +56,8 @@ export class TimeSeriesStore {
   #pNames: string[] = [];
   #pValues: number[] = [];
   #pTs: number[] = [];
+  /** The batch being written, sorted, and how far (see flush). */
+  #batch: { rows: Float64Array; order: Uint32Array; next: number } | null = null;
   /** The state the read path and the background pass share. */
   #core: TsCore;
 
@@ -104,9 +106,9 @@ export class TimeSeriesStore {
     });
   }
 
-  /** Points waiting for the next flush. */
+  /** Points waiting to be written (the rest of a batch being written included). */
   get pending(): number {
-    return this.#pNames.length;
+    return this.#pNames.length + (this.#batch ? this.#batch.order.length - this.#batch.next : 0);
   }
 
   /** Number of known series. */
@@ -153,49 +155,70 @@ export class TimeSeriesStore {
     return id;
   }
 
-  /** Writes the pending points (at most `limit`) in one transaction; returns how many were written. */
+  /**
+   * Writes pending points (at most `limit`) in one transaction; returns how many were written.
+   *
+   * All the points pending at the first call become one batch, sorted by series, level and bucket
+   * (arrival order within a bucket: the later point is written last and wins), and the calls write
+   * it in that order, `limit` rows at a time, before any point that arrived since. Slicing the
+   * sorted batch rather than the arrivals matters for the disk: a series' newest rows share a page,
+   * and a batch of 10 000 series cut into seven slices in arrival order dirtied (and wrote to the
+   * WAL) each of those pages seven times.
+   */
   flush(limit = Infinity): number {
-    const n = Math.min(this.#pNames.length, limit);
-    if (n === 0) return 0;
-    let names = this.#pNames, values = this.#pValues, tss = this.#pTs;
-    if (n === names.length) {
-      this.#pNames = [];
-      this.#pValues = [];
-      this.#pTs = [];
-    } else {
-      // the oldest `limit` points now, the rest at the next call
-      names = this.#pNames.splice(0, n);
-      values = this.#pValues.splice(0, n);
-      tss = this.#pTs.splice(0, n);
+    if (limit <= 0 || (!this.#batch && this.#pNames.length === 0)) return 0;
+    let n = 0;
+    try {
+      this.#db.transaction(() => {
+        const b = this.#batch ??= this.#sortPending();
+        const end = Math.min(b.order.length, b.next + limit);
+        this.#writeRows(b.rows, b.order.subarray(b.next, end));
+        n = end - b.next;
+        b.next = end;
+      });
+    } catch (err) {
+      this.#batch = null; // as a failed write always did: its points are not retried
+      throw err;
     }
-    const nowS = Math.floor(this.#opts.now() / 1000);
-    const levels = this.levels;
-    this.#db.transaction(() => {
-      // rows as (series, level, bucket, value), sorted so inserts walk the index in order
-      const rows = new Float64Array(n * 4);
-      const order = new Uint32Array(n);
-      for (let i = 0; i < n; i++) {
-        const ts = tss[i];
-        // a point older than a level's history goes to the first level that still covers it
-        let lv = 0;
-        while (lv < levels.length - 1 && ts < nowS - levels[lv].keep) lv++;
-        rows[i * 4] = this.#idFor(names[i], nowS);
-        rows[i * 4 + 1] = lv;
-        rows[i * 4 + 2] = bucketOf(ts, levels[lv].step);
-        lowerOldest(this.#core, lv, rows[i * 4 + 2]);
-        rows[i * 4 + 3] = values[i];
-        order[i] = i;
-      }
-      // stable: of two points of one bucket, the later one is written last and wins
-      order.sort((a, b) =>
-        rows[a * 4] - rows[b * 4] || rows[a * 4 + 1] - rows[b * 4 + 1] || rows[a * 4 + 2] - rows[b * 4 + 2] ||
-        a - b
-      );
-      this.#writeRows(rows, order);
-    });
+    if (this.#batch && this.#batch.next === this.#batch.order.length) this.#batch = null;
     this.stats.points_written += n;
     this.stats.writes++;
+    if (limit === Infinity && this.#pNames.length > 0) return n + this.flush();
     return n;
+  }
+
+  /**
+   * The pending points as rows (series, level, bucket, value) and the order to write them in (new
+   * series get their ids here: call it inside a transaction).
+   */
+  #sortPending(): { rows: Float64Array; order: Uint32Array; next: number } {
+    const names = this.#pNames, values = this.#pValues, tss = this.#pTs;
+    this.#pNames = [];
+    this.#pValues = [];
+    this.#pTs = [];
+    const n = names.length;
+    const nowS = Math.floor(this.#opts.now() / 1000);
+    const levels = this.levels;
+    const rows = new Float64Array(n * 4);
+    const order = new Uint32Array(n);
+    for (let i = 0; i < n; i++) {
+      const ts = tss[i];
+      // a point older than a level's history goes to the first level that still covers it
+      let lv = 0;
+      while (lv < levels.length - 1 && ts < nowS - levels[lv].keep) lv++;
+      rows[i * 4] = this.#idFor(names[i], nowS);
+      rows[i * 4 + 1] = lv;
+      rows[i * 4 + 2] = bucketOf(ts, levels[lv].step);
+      lowerOldest(this.#core, lv, rows[i * 4 + 2]);
+      rows[i * 4 + 3] = values[i];
+      order[i] = i;
+    }
+    // stable: of two points of one bucket, the later one is written last and wins
+    order.sort((a, b) =>
+      rows[a * 4] - rows[b * 4] || rows[a * 4 + 1] - rows[b * 4 + 1] || rows[a * 4 + 2] - rows[b * 4 + 2] ||
+      a - b
+    );
+    return { rows, order, next: 0 };
   }
 
   #writeRows(rows: Float64Array, order: Uint32Array): void {

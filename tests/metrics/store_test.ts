@@ -138,7 +138,7 @@ Deno.test("the store reopens with its series and data (written by flush)", () =>
   cleanup();
 });
 
-Deno.test("rollup in slices gives the same result as one pass; flush(limit) writes the oldest points first", async () => {
+Deno.test("rollup in slices gives the same result as one pass; so do writes in slices", async () => {
   const now = { t: 1_700_000_000 - (1_700_000_000 % 3600) };
   const t0 = now.t;
   const a = store(now), b = store(now);
@@ -157,6 +157,37 @@ Deno.test("rollup in slices gives the same result as one pass; flush(limit) writ
   assert.deepEqual(dump(b.db), dump(a.db));
   a.db.close();
   b.db.close();
+});
+
+Deno.test("flush(limit) writes the batch pending at its first call sorted by series, a slice at a time, the later point of a bucket winning", () => {
+  const now = { t: 1_700_000_000 - (1_700_000_000 % 3600) };
+  const t0 = now.t - 60;
+  const { db, s } = store(now);
+  // arrivals interleave three series; b's bucket t0 gets three points: 1, 2, 3
+  for (
+    const [name, v] of [["b", 1], ["a", 10], ["c", 100], ["b", 2], ["a", 11], ["c", 101], ["b", 3]] as const
+  ) {
+    s.add(name, v, name === "b" ? t0 : t0 + (v % 10) * 10);
+  }
+  const rows = () =>
+    db.all<{ name: string; value: number }>(
+      "SELECT s.name, p.value FROM points p JOIN series s ON s.id = p.series ORDER BY s.name, p.ts",
+    ).map((r) => ({ name: r.name, value: r.value }));
+  // series ids follow first arrival (b, a, c): the first slice holds b's three points only
+  assert.equal(s.flush(2), 2);
+  assert.deepEqual(rows(), [{ name: "b", value: 2 }]);
+  s.add("b", 9, t0); // arrives while the batch is being written: goes after it, and wins
+  assert.equal(s.pending, 6);
+  assert.equal(s.flush(2), 2);
+  assert.deepEqual(rows(), [{ name: "a", value: 10 }, { name: "b", value: 3 }]);
+  assert.equal(s.flush(100), 3, "the rest of the batch, not the point that came later");
+  assert.deepEqual(rows().map((r) => r.value), [10, 11, 3, 100, 101]);
+  assert.equal(s.pending, 1);
+  assert.equal(s.flush(), 1);
+  assert.deepEqual(rows().map((r) => r.value), [10, 11, 9, 100, 101]);
+  assert.equal(s.pending, 0);
+  assert.equal(s.stats.points_written, 8);
+  db.close();
 });
 
 Deno.test("expiry runs only on levels that may hold something past retention; late points and restarts still expire", async () => {
