@@ -3,8 +3,8 @@
  * Level 0 holds received points at its step (the last point of a bucket wins, as in whisper);
  * each coarser level is rolled up from the one before by a background pass (`rollup()`,
  * `ts_maintenance.ts`), with the metric's aggregation method, and every level is expired past its
- * retention. Received points wait in memory and are written in one transaction per `flush()`
- * (the write path, here).
+ * retention. Received points wait in memory and are written, sorted by series, one transaction
+ * per `flush()` (the write path, here).
  *
  * A read at a coarse level covers the buckets not rolled up yet by aggregating the finer level on
  * the fly, so a 7-day graph reaches up to now (`ts_read.ts`).
