@@ -156,6 +156,24 @@ export class UdpBatch {
     return n > 0 ? n : 0; // -1: nothing queued (EAGAIN) or the socket closed under us
   }
 
+  /**
+   * Takes what is queued, round after round: each datagram to `take(i)`, then `afterRound()` (a
+   * flush of the replies); stops at a round that did not fill the slots, after `rounds` rounds (so a
+   * flood still lets the event loop run), or when `stopped()` (its owner closed the socket) says so.
+   * Returns how many datagrams it took.
+   */
+  drain(rounds: number, stopped: () => boolean, take: (i: number) => void, afterRound?: () => void): number {
+    let total = 0;
+    for (let round = 0; round < rounds && !stopped(); round++) {
+      const n = this.receive();
+      for (let i = 0; i < n; i++) take(i);
+      afterRound?.();
+      total += n;
+      if (n < this.slots) break;
+    }
+    return total;
+  }
+
   /** Datagram `i` of the last `receive()` (a view: valid until the next `receive()`). */
   datagram(i: number): Uint8Array {
     const len = this.#rxView.getUint32(i * MMSG + 56, true);

@@ -20,8 +20,6 @@ export interface ServerOptions {
   onError: (where: string, err: unknown) => void;
   /** Forward results (ok, timeout, error). */
   onForward: (result: string) => void;
-  /** false: every UDP query through the DatagramConn's own receive and send (no recvmmsg batches). */
-  batch?: boolean;
 }
 
 /** TCP connections served at once; more are closed at accept. */
@@ -78,7 +76,7 @@ export class DnsServer {
 
   async #udpLoop(sock: Deno.DatagramConn): Promise<void> {
     const buf = new Uint8Array(65536);
-    const batch = this.#opts.batch === false ? null : UdpBatch.open(sock);
+    const batch = UdpBatch.open(sock);
     this.udpBatching = batch !== null;
     while (!this.#closed) {
       let data: Uint8Array, addr: Deno.Addr;
@@ -91,20 +89,14 @@ export class DnsServer {
       }
       this.#answerUdp(sock, data, addr);
       // the queries that arrived meanwhile: a few system calls for all of them, not an op each
-      for (let rounds = 0; batch && rounds < MAX_BATCH_ROUNDS && !this.#closed; rounds++) {
-        const n = batch.receive();
-        this.udpBatched += n;
-        for (let i = 0; i < n; i++) {
-          const r = this.#opts.handler.handle(batch.datagram(i), "udp");
-          if (r.kind === "reply") batch.reply(i, r.bytes, sock);
-          else if (r.kind === "forward") {
-            const from = batch.sender(i);
-            if (from) this.#forwardUdp(sock, { ...r.query, raw: batch.datagram(i).slice() }, from);
-          }
+      this.udpBatched += batch?.drain(MAX_BATCH_ROUNDS, () => this.#closed, (i) => {
+        const r = this.#opts.handler.handle(batch.datagram(i), "udp");
+        if (r.kind === "reply") batch.reply(i, r.bytes, sock);
+        else if (r.kind === "forward") {
+          const from = batch.sender(i);
+          if (from) this.#forwardUdp(sock, { ...r.query, raw: batch.datagram(i).slice() }, from);
         }
-        batch.flush(sock);
-        if (n < batch.slots) break;
-      }
+      }, () => batch.flush(sock)) ?? 0;
     }
   }
 

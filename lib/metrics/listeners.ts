@@ -53,11 +53,7 @@ export class UdpListener {
       }
       take(bytes);
       // bounded, so a flood still lets the rest of the agent run between rounds
-      for (let round = 0; batch && round < 8 && !this.#closed; round++) {
-        const n = batch.receive();
-        for (let i = 0; i < n; i++) take(batch.datagram(i));
-        if (n < batch.slots) break;
-      }
+      batch?.drain(8, () => this.#closed, (i) => take(batch.datagram(i)));
     }
   }
 

@@ -35,11 +35,7 @@ async function receiveLoop(c: Deno.DatagramConn, a: StatsdAggregator): Promise<v
     take(bytes, a);
     // the datagrams queued meanwhile, by one system call per 32 rather than an op each; bounded, so
     // that flushes and stats requests are answered during a flood
-    for (let round = 0; batch && round < 16 && !closing; round++) {
-      const n = batch.receive();
-      for (let i = 0; i < n; i++) take(batch.datagram(i), a);
-      if (n < batch.slots) break;
-    }
+    batch?.drain(16, () => closing, (i) => take(batch.datagram(i), a));
   }
 }
 
