@@ -58,6 +58,50 @@ const GOSSIP_LIMIT_S = 300;
 
 const loadavg = () => Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).join(" ");
 
+/** Wall time of one run of a command, ms (null when it cannot start). */
+async function startMs(cmd: string, args: string[]): Promise<number | null> {
+  const t = performance.now();
+  try {
+    await new Deno.Command(cmd, { args, stdout: "null", stderr: "null" }).output();
+  } catch {
+    return null;
+  }
+  return performance.now() - t;
+}
+
+/**
+ * What kind of box a sitting ran on, measured before its first run: the CPU model, and three costs
+ * that move the figures between boxes: a fixed JS loop (one core's speed), the start of Debian's
+ * python3 (the cluster scripts poll kunai with `curl | python3`) and of `serf` (they poll Serf with
+ * `serf members`). On 2026-12-02 two boxes of the same kind differed by ~2x in Serf's join
+ * convergence (0.78 s against 1.80 s): sittings are compared within a box, not across.
+ */
+async function boxProbe(): Promise<Json> {
+  const cpu = /model name\s*:\s*(.*)/.exec(Deno.readTextFileSync("/proc/cpuinfo"))?.[1]?.trim() ?? null;
+  let x = 0;
+  const t = performance.now();
+  for (let i = 0; i < 50_000_000; i++) x = (x + i * i) % 1_000_003;
+  const loopMs = performance.now() - t;
+  const med = async (cmd: string, args: string[]) => {
+    const xs: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const ms = await startMs(cmd, args);
+      if (ms === null) return null;
+      xs.push(ms);
+    }
+    const m = median(xs);
+    return m === null ? null : Math.round(m * 10) / 10;
+  };
+  return {
+    cpu,
+    kernel: Deno.osRelease(),
+    js_loop_ms: Math.round(loopMs + (x < 0 ? 1 : 0)),
+    python3_start_ms: await med("/usr/bin/python3", ["-c", "import json, sys"]),
+    serf_start_ms: await med("serf", ["version"]),
+    load: loadavg(),
+  };
+}
+
 function median(xs: number[]): number | null {
   const v = xs.filter((x) => Number.isFinite(x)).sort((a, b) => a - b);
   if (v.length === 0) return null;
@@ -126,6 +170,8 @@ if (!pathExists(join(anchors, "serf-cluster.sh"))) {
   Deno.exit(0);
 }
 
+const box = await boxProbe();
+console.error(JSON.stringify({ box }));
 const runs: Json[] = [];
 const log = (r: Json) => {
   runs.push(r);
@@ -207,7 +253,7 @@ function figure(what: string, anchorSide: string, pick: (r: Json) => unknown) {
   return { [anchorSide]: a, kunai: k, [`${anchorSide}_median`]: ma, kunai_median: mk, ratio: ratio(mk, ma) };
 }
 
-const summary: Json = { date: new Date().toISOString(), rounds, cores: navigator.hardwareConcurrency };
+const summary: Json = { date: new Date().toISOString(), rounds, cores: navigator.hardwareConcurrency, box };
 for (const n of [20, 5]) {
   if (!only.includes(`gossip${n}`)) continue;
   summary[`gossip${n}`] = {
