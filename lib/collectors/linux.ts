@@ -106,7 +106,7 @@ export function linuxRunner(io: LinuxIO): (req: RunRequest) => Promise<RunReply>
     kernelstats: () =>
       delta("kernelstats", async () => {
         const [stat, vmstat] = await Promise.all([io.read("/proc/stat"), io.read("/proc/vmstat")]);
-        return { ...parseKeyValues(stat), ...parseKeyValues(vmstat) };
+        return parseKeyValues(vmstat, parseKeyValues(stat));
       }, kernelstatsResult),
     async diskusage() {
       const out: Result = {};

@@ -102,6 +102,54 @@ Deno.test("kernelstats: key values with ctxt/processes turned into /s rates", ()
   assert.equal(kernelstatsResult(null, b, 0)["ctxt/s"], 0);
 });
 
+Deno.test("kernelstats: the scanning parser reads what split-by-blanks read (real /proc files, odd lines)", () => {
+  // the parser before it scanned by index, kept here as the reference
+  const bySplit = (text: string) => {
+    const out: Record<string, number> = {};
+    for (const line of text.split("\n")) {
+      const parts = line.trim().split(/\s+/);
+      if (parts.length < 2 || parts[0].startsWith("cpu")) continue;
+      const n = Number(parts[1]);
+      if (Number.isFinite(n)) out[parts[0]] = n;
+    }
+    return out;
+  };
+  const odd = [
+    "intr 12345 0 1 2",
+    "  ctxt\t\t99  ",
+    "",
+    "cpu  1 2 3",
+    "cpu0 4 5 6",
+    "keyonly",
+    "   ",
+    "nan_value abc",
+    "hex 0x1f",
+    "neg -5",
+    "float 1.5e3",
+    "crlf 7\r",
+    "dup 1",
+    "dup 2",
+    "last 42",
+  ].join("\n");
+  const texts = [odd, odd + "\n", fx("proc_stat_small"), fx("proc_stat_small2")];
+  for (const path of ["/proc/stat", "/proc/vmstat"]) {
+    try {
+      texts.push(Deno.readTextFileSync(path));
+    } catch { /* not Linux */ }
+  }
+  for (const t of texts) {
+    const got = parseKeyValues(t);
+    assert.deepEqual(got, bySplit(t));
+    assert.deepEqual(Object.keys(got), Object.keys(bySplit(t)), "same keys in the same order");
+  }
+  assert.equal(parseKeyValues(odd).dup, 2);
+  assert.equal(parseKeyValues(odd).crlf, 7);
+  // two files into one object, the second's values winning, as the collector merges /proc/stat and /proc/vmstat
+  const merged = parseKeyValues("b 3\nc 4", parseKeyValues("a 1\nb 2"));
+  assert.deepEqual(merged, { a: 1, b: 3, c: 4 });
+  assert.deepEqual(Object.keys(merged), ["a", "b", "c"]);
+});
+
 Deno.test("diskusage: mountinfo parsing, escapes, overmounts, pseudo fs skipped, df arithmetic", () => {
   const mounts = parseMountinfo(fx("mountinfo_small"));
   const rep = reportedMounts(mounts);
