@@ -77,6 +77,23 @@ export function existsNoThrow(path: string): boolean {
   }
 }
 
+/**
+ * True only when `path` certainly does not exist: access(2) fails with ENOENT (or ENOTDIR, a file
+ * where a directory was expected), links followed. Any other answer (it exists, no permission to
+ * look, no libc) is false: the caller then does its operation and gets the real error. Never
+ * throws; for the read broker, which answers "not found" for absent files every round without
+ * running (and throwing from) the operation.
+ */
+export function missingNoThrow(path: string): boolean {
+  if (path.includes("\0")) return false;
+  const c = openLibc();
+  if (!c || c.symbols.access(cString(path), 0 /* F_OK */) === 0) return false;
+  // FFI calls run on this thread, so errno is still access's
+  const at = c.symbols.__errno_location();
+  const errno = at ? new Deno.UnsafePointerView(at).getInt32() : 0;
+  return errno === 2 /* ENOENT */ || errno === 20 /* ENOTDIR */;
+}
+
 /** `statfs(2)` of the file system holding `path`; throws (with errno) when the call fails. */
 export async function statfs(path: string): Promise<StatFs> {
   const c = openLibc();

@@ -10,7 +10,7 @@
  */
 import { basename, dirname, join } from "node:path";
 
-export { existsNoThrow, type StatFs, statfs } from "./libc.ts";
+export { existsNoThrow, missingNoThrow, type StatFs, statfs } from "./libc.ts";
 
 /** The file's text, or null when it does not exist. */
 export function readIfExists(path: string): string | null {

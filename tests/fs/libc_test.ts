@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { statfsSync } from "node:fs";
-import { existsNoThrow, statfs } from "../../lib/fs/mod.ts";
+import { existsNoThrow, missingNoThrow, statfs } from "../../lib/fs/mod.ts";
 
 Deno.test("existsNoThrow: files, directories and followed links exist; missing and dangling do not", () => {
   const dir = Deno.makeTempDirSync();
@@ -15,6 +15,26 @@ Deno.test("existsNoThrow: files, directories and followed links exist; missing a
     assert.equal(existsNoThrow(`${dir}/missing`), false);
     assert.equal(existsNoThrow(`${dir}/f/under-a-file`), false);
     assert.equal(existsNoThrow(`${dir}/f\0x`), false);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("missingNoThrow: true only for what certainly is not there", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    Deno.writeTextFileSync(`${dir}/f`, "x");
+    Deno.symlinkSync(`${dir}/gone`, `${dir}/dangling`);
+    assert.equal(missingNoThrow(`${dir}/missing`), true);
+    assert.equal(missingNoThrow(`${dir}/dangling`), true);
+    assert.equal(missingNoThrow(`${dir}/f/under-a-file`), true, "ENOTDIR");
+    assert.equal(missingNoThrow(`${dir}/f`), false);
+    assert.equal(missingNoThrow(dir), false);
+    assert.equal(
+      missingNoThrow(`${dir}/f\0x`),
+      false,
+      "not asked of the kernel: the operation says what it is",
+    );
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -119,6 +119,55 @@ Deno.test("broker allow-list matching: exact, dir/*, dir/**, segment globs", () 
   assert.ok(!brokerAllows(allow, "/sys/class/net/../../../etc/shadow"));
 });
 
+Deno.test("broker allow-lists are compiled once per list and again when the list is changed in place", () => {
+  const allow = ["/etc/a", "/srv/**"];
+  assert.ok(brokerAllows(allow, "/srv/x/y"));
+  assert.ok(!brokerAllows(allow, "/opt/z"));
+  allow.push("/opt/*");
+  assert.ok(brokerAllows(allow, "/opt/z"), "an entry pushed after the first use counts");
+  allow[1] = "/srv/*";
+  assert.ok(!brokerAllows(allow, "/srv/x/y"), "an entry replaced in place counts");
+  assert.ok(brokerAllows(allow, "/srv/x"));
+  allow.length = 0;
+  assert.ok(!brokerAllows(allow, "/etc/a"));
+  // the root itself: "/**" is everything absolute, "/*" the top level only
+  assert.ok(brokerAllows(["/**"], "/a/b/c") && brokerAllows(["/*"], "/a") && !brokerAllows(["/*"], "/a/b"));
+  assert.ok(!brokerAllows(["/srv/**"], "/srvx") && !brokerAllows(["/srv/*"], "/srvx"));
+});
+
+Deno.test("an absent file answers NotFound naming the path and the call, for every file operation", async () => {
+  const dir = Deno.makeTempDirSync({ dir: "/etc" }); // under /etc: the broker's synchronous paths
+  try {
+    Deno.writeTextFileSync(`${dir}/f`, "x");
+    Deno.symlinkSync(`${dir}/gone`, `${dir}/dangling`);
+    const cases: Array<[Parameters<typeof fileOp>[0], string]> = [
+      [{ op: "read", path: `${dir}/missing` }, "open"],
+      [{ op: "readChunk", path: `${dir}/missing`, offset: 0, max: 10 }, "open"],
+      [{ op: "stat", path: `${dir}/dangling` }, "stat"],
+      [{ op: "readDir", path: `${dir}/f/under-a-file` }, "readdir"],
+      [{ op: "readLink", path: `${dir}/missing` }, "readlink"],
+      [{ op: "stat", path: "/proc/no-such-entry" }, "stat"],
+    ];
+    for (const [msg, verb] of cases) {
+      await assert.rejects(fileOp(msg), (e: unknown) => {
+        assert.ok(e instanceof Deno.errors.NotFound, `${msg.op} ${msg.path}: ${e}`);
+        assert.equal((e as Error).message, `No such file or directory (os error 2): ${verb} '${msg.path}'`);
+        // answered before the operation, without capturing a stack (absent files are asked every round)
+        assert.ok(!(e as Error).stack?.includes("\n    at "), String((e as Error).stack));
+        return true;
+      });
+    }
+    // what is there is still answered, and the in-memory file systems' other errors are unchanged
+    assert.equal(((await fileOp({ op: "stat", path: `${dir}/f` })) as { size: number }).size, 1);
+    assert.equal(await fileOp({ op: "read", path: `${dir}/f` }), "x");
+    await assert.rejects(fileOp({ op: "readChunk", path: dir, offset: 0, max: 10 }), /not a file/);
+    // the same answer as the operation gave before, for a path outside the synchronous ones
+    await assert.rejects(fileOp({ op: "stat", path: "/no/such/dir/here" }), Deno.errors.NotFound);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("the broker reads /proc and /sys synchronously, other paths (and /proc links out) as before", async () => {
   assert.equal(inMemoryFs("/proc/stat"), true);
   assert.equal(inMemoryFs("/sys/class/net/lo/mtu"), true);
