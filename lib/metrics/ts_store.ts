@@ -213,6 +213,9 @@ export class TimeSeriesStore {
       rows[i * 4 + 3] = values[i];
       order[i] = i;
     }
+    // already in order most of the time (a round of collector points comes in the order their
+    // series were created): then the sort, ~3 600 interpreted comparisons a round, is skipped
+    if (inOrder(rows, n)) return { rows, order, next: 0 };
     // stable: of two points of one bucket, the later one is written last and wins
     order.sort((a, b) =>
       rows[a * 4] - rows[b * 4] || rows[a * 4 + 1] - rows[b * 4 + 1] || rows[a * 4 + 2] - rows[b * 4 + 2] ||
@@ -319,4 +322,14 @@ export class TimeSeriesStore {
       this.#rolling = false;
     }
   }
+}
+
+/** True when the rows (series, level, bucket, value) are sorted by series, level and bucket. */
+function inOrder(rows: Float64Array, n: number): boolean {
+  for (let i = 1; i < n; i++) {
+    const a = (i - 1) * 4, b = i * 4;
+    const d = rows[a] - rows[b] || rows[a + 1] - rows[b + 1] || rows[a + 2] - rows[b + 2];
+    if (d > 0) return false;
+  }
+  return true;
 }
