@@ -43,6 +43,8 @@ export function inferType(name: string): "counter" | "gauge" {
 
 export class Counters {
   #series = new Map<string, Series>();
+  /** The label-less series of #series by name: most sets and incs, with no key string to build. */
+  #plain = new Map<string, Series>();
   #hist = new Map<string, Histogram>();
   #help = new Map<string, { help: string; type: "counter" | "gauge" | "histogram" }>();
   #refresh = new Set<() => void>();
@@ -108,13 +110,18 @@ export class Counters {
   }
 
   get(name: string, labels: Labels = {}): number {
+    if (noLabels(labels)) return this.#plain.get(name)?.value ?? 0;
     return this.#series.get(key(name, labels))?.value ?? 0;
   }
 
   #get(name: string, labels: Labels): Series {
+    const plain = noLabels(labels);
+    let s = plain ? this.#plain.get(name) : undefined;
+    if (s) return s;
     const k = key(name, labels);
-    let s = this.#series.get(k);
+    s = this.#series.get(k);
     if (!s) this.#series.set(k, s = { name, labels, value: 0 });
+    if (plain) this.#plain.set(name, s);
     return s;
   }
 
@@ -152,6 +159,12 @@ export class Counters {
     }
     return lines.join("\n") + "\n";
   }
+}
+
+/** True for `{}` (checked without building the key array). */
+function noLabels(labels: Labels): boolean {
+  for (const _ in labels) return false;
+  return true;
 }
 
 /** The series' map key: the name and its labels sorted by name (built by hand: it runs on every request). */

@@ -11,7 +11,8 @@ import { walkPath } from "../evaluator/mod.ts";
 
 /** Looks a dotted path up in each scope in order (check, service, configuration data). */
 export function lookupPath(scopes: Array<Record<string, unknown> | undefined>, path: string): unknown {
-  for (const scope of scopes) {
+  for (let i = 0; i < scopes.length; i++) { // indexed: expressions look paths up every round
+    const scope = scopes[i];
     if (!scope) continue;
     const v = walkPath(scope, path);
     if (v !== undefined && v !== null) return v;

@@ -43,6 +43,7 @@ export function freshRuntime(): CheckRuntime {
 
 export class CheckStates {
   #ctx: Ctx;
+  readonly #runCounters = new Map<string, (n?: number) => void>();
   #rt = new Map<string, CheckRuntime>();
   #store: CheckStateStore;
   /** Runs that ended UNKNOWN because of an error (for info). */
@@ -97,7 +98,14 @@ export class CheckStates {
     const changed = d.state !== oldState;
     if (changed) rt.changeOutput = rt.output;
     this.#rt.set(def.id, rt);
-    this.#ctx.counters.inc("check_runs_total", { state: raw.state });
+    let count = this.#runCounters.get(raw.state); // an adder per state: no series key built per run
+    if (!count) {
+      this.#runCounters.set(
+        raw.state,
+        count = this.#ctx.counters.counter("check_runs_total", { state: raw.state }),
+      );
+    }
+    count();
     const ts = Math.floor(now / 1000);
     this.#store.save({
       id: def.id,

@@ -77,6 +77,23 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
       );
     }
   };
+  // collector_runs_total's series as adders, one per collector and result: every collector's every
+  // run counts, and a labelled series' key string built per run was an idle agent's garbage
+  const runCounters = {
+    ok: new Map<string, (n?: number) => void>(),
+    failed: new Map<string, (n?: number) => void>(),
+  };
+  const countRun = (name: string, ok: boolean) => {
+    const m = ok ? runCounters.ok : runCounters.failed;
+    let inc = m.get(name);
+    if (!inc) {
+      m.set(
+        name,
+        inc = ctx.counters.counter("collector_runs_total", { collector: name, result: ok ? "ok" : "failed" }),
+      );
+    }
+    inc();
+  };
   /** Each collector's point names, built once (see NamedPoints). */
   const named = new Map<string, NamedPoints>();
   const runtime = new CollectorRuntime({
@@ -88,7 +105,7 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
     groups: opts.groups,
     onWarning: (name) => ctx.counters.inc("collector_warnings_total", { collector: name }),
     onResult(entry, ok) {
-      ctx.counters.inc("collector_runs_total", { collector: entry.name, result: ok ? "ok" : "failed" });
+      countRun(entry.name, ok);
       // saved when its state flips or a minute after its last save; everything again at stop
       const now = ctx.clock.now();
       const last = saved.get(entry.name);
