@@ -3,7 +3,7 @@
  */
 import assert from "node:assert/strict";
 import { CPU_KEYS, cpuPercents, parseCpuTimes } from "../../lib/collectors/parsers/cpu.ts";
-import { memoryResult } from "../../lib/collectors/parsers/memory.ts";
+import { memoryResult, parseMeminfo } from "../../lib/collectors/parsers/memory.ts";
 import {
   countCpuList,
   parseLoadavg,
@@ -77,6 +77,47 @@ Deno.test("memory: meminfo keys lower-cased plus phys_* and swap_* percentages",
   assert.equal(m.swap_free, 300000);
   assert.equal(m.swap_used, 25);
   assert.throws(() => memoryResult("garbage"), /MemTotal/);
+});
+
+Deno.test("memory: the scanning parser reads what the line regex read (real /proc/meminfo, odd lines)", () => {
+  // the parser before it scanned by index, kept here as the reference
+  const byRegex = (text: string) => {
+    const out: Record<string, number> = {};
+    for (const line of text.split("\n")) {
+      const m = /^([^:]+):\s+(\d+)/.exec(line);
+      if (m) out[m[1].trim().toLowerCase()] = Number(m[2]);
+    }
+    return out;
+  };
+  const odd = [
+    "MemTotal:       16384 kB",
+    " Spaced Key :\t 7 kB",
+    "NoBlank:8",
+    "Empty:   ",
+    "Suffix: 9x",
+    ":: 4",
+    ":5",
+    "Two: 1:2",
+    "Tab\t:\t3\r",
+    "Hugepagesize:    2048 kB",
+    "keyonly",
+    "",
+    "MemTotal:  10",
+    "Neg: -5",
+    "Big: 123456789012345",
+  ].join("\n");
+  const texts = [odd, odd + "\n", fx("meminfo_small"), "MemTotal:\t\t77"];
+  try {
+    texts.push(Deno.readTextFileSync("/proc/meminfo"));
+  } catch { /* not Linux */ }
+  for (const t of texts) {
+    const got = parseMeminfo(t);
+    assert.deepEqual(got, byRegex(t));
+    assert.deepEqual(Object.keys(got), Object.keys(byRegex(t)), "same keys in the same order");
+  }
+  assert.equal(parseMeminfo(odd).memtotal, 10, "the last of a repeated key");
+  assert.equal(parseMeminfo(odd)["spaced key"], 7);
+  assert.throws(() => parseMeminfo("Other: 1\n"), /no MemTotal/);
 });
 
 Deno.test("loadaverage, cpu list, selinux, timezone", () => {
