@@ -2,9 +2,12 @@
  * Known peers saved under the data dir, so a restarted agent rejoins its cluster even without
  * `seeds` (like Serf's snapshot). Only addresses are kept; the table itself is re-learned.
  */
-import { writeAtomic } from "../fs/mod.ts";
+import { existsNoThrow, writeAtomic } from "../fs/mod.ts";
 import { parsePeer, type PeerAddr, peerKey } from "../transport/mod.ts";
 import type { MemberRecord } from "../types.ts";
+
+/** The alive set (uuid@addr:port) last written to each peers file. */
+const LAST_SAVED = new Map<string, string>();
 
 /** At most this many peers are remembered (a random sample of the alive ones). */
 export const MAX_SAVED_PEERS = 32;
@@ -39,10 +42,16 @@ export function savePeers(
   const peers = alive.slice(0, MAX_SAVED_PEERS).map((m) =>
     peerKey(m.addr.includes(":") ? { addr: `[${m.addr}]`, port: m.port } : m)
   );
+  // the same alive set as the file already holds (a lone agent's empty list, a stable cluster): the
+  // file is left as it is rather than rewritten and renamed every minute
+  const sig = alive.map((m) => `${m.uuid}@${m.addr}:${m.port}`).sort().join(",");
+  if (LAST_SAVED.get(path) === sig && existsNoThrow(path)) return true;
   try {
     writeAtomic(path, JSON.stringify({ peers }, null, 2));
+    LAST_SAVED.set(path, sig);
     return true;
   } catch {
+    LAST_SAVED.delete(path);
     return false;
   }
 }

@@ -326,6 +326,45 @@ Deno.test("saved peers: round trip, at most 32, alive ones only, never ourselves
   }
 });
 
+Deno.test("saved peers: the file is rewritten only when the alive set changes (or the file is gone)", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = join(dir, "p.json");
+    const rec = (i: number, state: MemberRecord["state"] = "alive", addr = `10.0.0.${i}`): MemberRecord => ({
+      uuid: `u${i}`,
+      name: `n${i}`,
+      addr,
+      port: 7000,
+      incarnation: 0,
+      state,
+      tags: [],
+      services: {},
+      zone: "",
+    });
+    const ino = () => Deno.statSync(path).ino; // writeAtomic renames a new file over the old one
+    assert.ok(savePeers(path, [rec(0), rec(1), rec(2)], "u0", Math.random));
+    const first = ino();
+    assert.ok(savePeers(path, [rec(2), rec(1), rec(0), rec(3, "dead")], "u0", Math.random));
+    assert.equal(ino(), first, "same alive peers (another order, a dead one more): left as it is");
+    assert.ok(savePeers(path, [rec(0), rec(1), rec(2, "alive", "10.0.0.99")], "u0", Math.random));
+    assert.notEqual(ino(), first, "a peer's new address is written");
+    assert.deepEqual(loadPeers(path, 6768).map((p) => p.addr).sort(), ["10.0.0.1", "10.0.0.99"]);
+    const second = ino();
+    assert.ok(savePeers(path, [rec(0), rec(1)], "u0", Math.random));
+    assert.notEqual(ino(), second, "a peer gone is written");
+    assert.deepEqual(loadPeers(path, 6768).map((p) => p.addr), ["10.0.0.1"]);
+    Deno.removeSync(path);
+    assert.ok(savePeers(path, [rec(0), rec(1)], "u0", Math.random));
+    assert.deepEqual(
+      loadPeers(path, 6768).map((p) => p.addr),
+      ["10.0.0.1"],
+      "a removed file is written again",
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test({
   name: "gossip subsystem: agents joining one seed at once get the seed's catch-up over real HTTP",
   sanitizeResources: false,
