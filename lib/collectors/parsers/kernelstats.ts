@@ -7,7 +7,7 @@
 export const RATE_KEYS = ["ctxt", "processes", "pgfault", "pgmajfault"];
 
 /** Space, tab and the other ASCII blanks a `/proc` line may hold (`\s` of the old split). */
-function blank(c: number): boolean {
+export function blank(c: number): boolean {
   return c === 32 || (c >= 9 && c <= 13);
 }
 

@@ -2,6 +2,7 @@
  * `/proc/meminfo` into the reference's memory result: every key lower-cased (kB) plus
  * `phys_total`, `phys_free`, `phys_used` (%), `swap_free`, `swap_used` (%).
  */
+import { blank } from "./kernelstats.ts";
 
 /**
  * Parses `/proc/meminfo` (values in kB, as integers): every `Key:<blanks>digits` line, the key
@@ -29,10 +30,6 @@ export function parseMeminfo(text: string): Record<string, number> {
   }
   if (out.memtotal === undefined) throw new Error("/proc/meminfo: no MemTotal line");
   return out;
-}
-
-function blank(c: number): boolean {
-  return c === 32 || (c >= 9 && c <= 13);
 }
 
 function digit(c: number): boolean {
