@@ -5,7 +5,7 @@
  */
 import { chunkSpan, decodeChunk, encodeChunk, mergeRows } from "./chunks.ts";
 import { bucketOf, rollupRows } from "./retention.ts";
-import { initialWatermark, ONE_INSERT, type TsCore } from "./ts_schema.ts";
+import { initialWatermark, ONE_FRESH, type TsCore } from "./ts_schema.ts";
 import { levelRows, selectRows } from "./ts_read.ts";
 
 /** The work of one background pass, decided at its start. */
@@ -115,7 +115,11 @@ function compact(core: TsCore, id: number, lv: number, from: number, end: number
   return rows.length;
 }
 
-/** Rolls up, compacts and expires the given series (one transaction); returns the counts. */
+/**
+ * Rolls up, compacts and expires the given series (one transaction); returns the counts. The
+ * rolled-up rows are fresh rows (ts_fresh.ts); compaction expects the store to have settled the
+ * fresh rows of its windows first.
+ */
 export function passOver(
   core: TsCore,
   series: Array<[string, number]>,
@@ -125,7 +129,7 @@ export function passOver(
   let rolled = 0, expired = 0, compacted = 0;
   const oldest = w.expire.map(() => Infinity);
   const db = core.db, levels = core.levels;
-  const ins = db.statement(ONE_INSERT);
+  const ins = db.statement(ONE_FRESH);
   const del = db.statement("DELETE FROM points WHERE series = ? AND level = ? AND ts < ?");
   const delChunks = db.statement("DELETE FROM chunks WHERE series = ? AND level = ? AND start <= ?");
   db.transaction(() => {
@@ -136,6 +140,7 @@ export function passOver(
         const rows = rollupRows(levelRows(core, id, lv - 1, from, end), step, core.method(id, series[s][0]));
         for (let r = 0; r < rows.length; r++) {
           ins.run(id, lv, rows[r][0], rows[r][1]);
+          core.fresh.put(id, lv, rows[r][0], rows[r][1]);
           lowerOldest(core, lv, rows[r][0]);
           rolled++;
         }
@@ -146,6 +151,10 @@ export function passOver(
     }
     w.expire.forEach(([lv, cutoff, measure], k) => {
       const span = chunkSpan(levels[lv].step);
+      if (core.fresh.minTs[lv] < cutoff) { // late points past retention, or a clock that jumped
+        expired += core.fresh.dropBefore(lv, cutoff);
+        db.run("DELETE FROM fresh WHERE level = ? AND ts < ?", lv, cutoff);
+      }
       for (const [, id] of series) {
         expired += Number(del.run(id, lv, cutoff).changes);
         delChunks.run(id, lv, cutoff - span);
@@ -168,7 +177,11 @@ function oldestLeft(core: TsCore, id: number, lv: number, span: number): number 
     id,
     lv,
   )?.m;
-  return Math.min(p ?? Infinity, c === null || c === undefined ? Infinity : c + span);
+  return Math.min(
+    p ?? Infinity,
+    c === null || c === undefined ? Infinity : c + span,
+    core.fresh.first(id, lv),
+  );
 }
 
 /** Records the watermarks a finished pass reached and counts its work. */

@@ -125,8 +125,26 @@ export function levelRows(
   return mergeRows(fromChunks, rows);
 }
 
-/** `[ts, value]` rows of one series and level in [start, end), in time order. */
+/**
+ * `[ts, value]` rows of one series and level in [start, end), in time order: the settled rows of
+ * `points` (read only when the window reaches back to what they may hold) and the fresh ones (a
+ * fresh row wins: it is the newer).
+ */
 export function selectRows(
+  core: TsCore,
+  id: number,
+  level: number,
+  start: number,
+  end: number,
+): Array<[number, number]> {
+  const fresh = core.fresh.rows(id, level, start, end);
+  if (start > core.settledMax[level]) return fresh ?? [];
+  const settled = settledRows(core, id, level, start, end);
+  return fresh ? mergeRows(settled, fresh) : settled;
+}
+
+/** `[ts, value]` rows of `points` for one series and level in [start, end), in time order. */
+function settledRows(
   core: TsCore,
   id: number,
   level: number,

@@ -4,6 +4,7 @@
  */
 import type { Database, Migration } from "../store/mod.ts";
 import { type AggregationMethod, type AggregationRule, bucketOf, type Level } from "./retention.ts";
+import type { FreshRows } from "./ts_fresh.ts";
 
 export const METRICS_MIGRATIONS: Migration[] = [{
   version: 1,
@@ -25,6 +26,12 @@ export const METRICS_MIGRATIONS: Migration[] = [{
       PRIMARY KEY (series, level, start)
     ) WITHOUT ROWID;
     CREATE TABLE compact_state (level INTEGER PRIMARY KEY, done_until INTEGER NOT NULL);
+  `,
+}, {
+  version: 3,
+  // the newest points, in arrival order, until they settle into points (ts_fresh.ts)
+  sql: `
+    CREATE TABLE fresh (series INTEGER NOT NULL, level INTEGER NOT NULL, ts INTEGER NOT NULL, value REAL NOT NULL);
   `,
 }];
 
@@ -64,12 +71,19 @@ export interface TsStoreStats {
   points_expired: number;
   /** Points moved from rows into chunk blobs. */
   points_compacted: number;
+  /** Moves of the fresh rows into `points`, and the rows moved. */
+  settles: number;
+  points_settled: number;
 }
 
 /** Rows per multi-row INSERT (fewer calls into SQLite per point). */
 export const ROWS_PER_INSERT = 64;
 export const ONE_INSERT = "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES (?, ?, ?, ?)";
 export const MULTI_INSERT = "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES " +
+  Array(ROWS_PER_INSERT).fill("(?, ?, ?, ?)").join(", ");
+
+export const ONE_FRESH = "INSERT INTO fresh (series, level, ts, value) VALUES (?, ?, ?, ?)";
+export const MULTI_FRESH = "INSERT INTO fresh (series, level, ts, value) VALUES " +
   Array(ROWS_PER_INSERT).fill("(?, ?, ?, ?)").join(", ");
 
 export const SELECT_ROWS =
@@ -92,6 +106,13 @@ export interface TsCore {
    * be expired and the pass skips the level's deletes (a young store expires nothing for a day).
    */
   oldest: Array<number | null>;
+  /** The newest points, not settled into `points` yet (memory; the `fresh` table holds them too). */
+  fresh: FreshRows;
+  /**
+   * Per level, the newest time `points` may hold (-Infinity: none): a read of a window after it
+   * needs only the fresh rows. Rows reach `points` only by `settle()`, which raises it.
+   */
+  settledMax: number[];
   /** The aggregation method of a series (cached). */
   method(id: number, name: string): AggregationMethod;
 }

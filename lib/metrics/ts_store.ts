@@ -3,8 +3,9 @@
  * Level 0 holds received points at its step (the last point of a bucket wins, as in whisper);
  * each coarser level is rolled up from the one before by a background pass (`rollup()`,
  * `ts_maintenance.ts`), with the metric's aggregation method, and every level is expired past its
- * retention. Received points wait in memory and are written, sorted by series, one transaction
- * per `flush()` (the write path, here).
+ * retention. Received points wait in memory and are written, one transaction per `flush()`, to
+ * the fresh rows (`ts_fresh.ts`: appended to the `fresh` table, held in memory by series), which
+ * `settle()` moves into `points`, sorted by series, every few minutes (the write path, here).
  *
  * A read at a coarse level covers the buckets not rolled up yet by aggregating the finer level on
  * the fly, so a 7-day graph reaches up to now (`ts_read.ts`).
@@ -15,7 +16,9 @@ import { type AggregationMethod, bucketOf, type Level, methodFor } from "./reten
 import {
   type FetchedSeries,
   initialWatermark,
+  MULTI_FRESH,
   MULTI_INSERT,
+  ONE_FRESH,
   ONE_INSERT,
   ROWS_PER_INSERT,
   type TsCore,
@@ -23,10 +26,20 @@ import {
   type TsStoreStats,
 } from "./ts_schema.ts";
 import { fetchSeries } from "./ts_read.ts";
+import { FreshRows } from "./ts_fresh.ts";
 import { abandonPass, finishPass, lowerOldest, passOver, passWindows } from "./ts_maintenance.ts";
 
 export { METRICS_MIGRATIONS } from "./ts_schema.ts";
 export type { FetchedSeries, TsStoreOptions, TsStoreStats } from "./ts_schema.ts";
+
+/**
+ * The fresh rows settle into `points` once the oldest is SETTLE_S old (seconds of data time), once
+ * there are SETTLE_ROWS of them, or before a compaction that needs them. An agent's ~400 series
+ * then write a page or two a round to the WAL, and every five minutes a page per series (the
+ * same page for its 30 newest rows), instead of a page per series every round.
+ */
+export const SETTLE_S = 300;
+export const SETTLE_ROWS = 20_000;
 
 // whitespace or control characters (names are dot-separated paths)
 // deno-lint-ignore no-control-regex
@@ -44,6 +57,8 @@ export class TimeSeriesStore {
     points_rolled: 0,
     points_expired: 0,
     points_compacted: 0,
+    settles: 0,
+    points_settled: 0,
   };
   readonly levels: Level[];
   #db: Database;
@@ -73,12 +88,15 @@ export class TimeSeriesStore {
       doneUntil: [],
       compactedUntil: [],
       oldest: opts.levels.map(() => null),
+      fresh: new FreshRows(opts.levels.length),
+      settledMax: opts.levels.map(() => Infinity),
       method: (id, name) => this.#method(id, name),
     };
     this.#adoptRetentions();
     for (const r of db.all<{ id: number; name: string }>("SELECT id, name FROM series")) {
       this.#ids.set(r.name, r.id);
     }
+    this.#loadFresh();
     for (let i = 0; i < this.levels.length; i++) {
       const row = db.get<{ done_until: number }>("SELECT done_until FROM rollup_state WHERE level = ?", i);
       this.#core.doneUntil[i] = row?.done_until ?? initialWatermark(this.#core, i);
@@ -99,11 +117,95 @@ export class TimeSeriesStore {
       if (row) {
         this.#db.run("DELETE FROM points WHERE level >= ?", this.levels.length);
         this.#db.run("DELETE FROM chunks WHERE level >= ?", this.levels.length);
+        this.#db.run("DELETE FROM fresh WHERE level >= ?", this.levels.length);
         this.#db.run("DELETE FROM rollup_state");
         this.#db.run("DELETE FROM compact_state");
       }
       this.#db.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('retentions', ?)", text);
     });
+  }
+
+  /**
+   * The fresh rows back into memory (in the order written: the later row of a bucket wins) and the
+   * newest time settled per level (measured once, series by series, for a store from before the
+   * fresh rows).
+   */
+  #loadFresh(): void {
+    const core = this.#core;
+    const stmt = this.#db.statement(
+      "SELECT series, level, ts, value FROM fresh ORDER BY rowid",
+    ) as unknown as {
+      iterate(): Iterable<{ series: number; level: number; ts: number; value: number }>;
+    };
+    for (const r of stmt.iterate()) core.fresh.put(r.series, r.level, r.ts, r.value);
+    const row = this.#db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'settled_max'");
+    let known: unknown = null;
+    try {
+      known = row ? JSON.parse(row.value) : null;
+    } catch { /* measured again below */ }
+    if (Array.isArray(known) && known.length === this.levels.length) {
+      core.settledMax = known.map((v) => typeof v === "number" ? v : -Infinity);
+      return;
+    }
+    const max = this.#db.statement("SELECT MAX(ts) AS m FROM points WHERE series = ? AND level = ?");
+    core.settledMax = this.levels.map((_, lv) => {
+      let m = -Infinity;
+      for (const id of this.#ids.values()) {
+        const v = (max.get(id, lv) as { m: number | null } | undefined)?.m;
+        if (typeof v === "number" && v > m) m = v;
+      }
+      return m;
+    });
+    this.#saveSettledMax();
+  }
+
+  #saveSettledMax(): void {
+    this.#db.run(
+      "INSERT OR REPLACE INTO meta (key, value) VALUES ('settled_max', ?)",
+      JSON.stringify(this.#core.settledMax.map((v) => Number.isFinite(v) ? v : null)),
+    );
+  }
+
+  /** Fresh rows held (written, not settled into `points` yet). */
+  get freshCount(): number {
+    return this.#core.fresh.count;
+  }
+
+  /**
+   * Moves every fresh row into `points` (one transaction, sorted by series, level and time) and
+   * empties `fresh`; returns how many rows moved.
+   */
+  settle(): number {
+    const core = this.#core;
+    if (core.fresh.count === 0) return 0;
+    const { rows, newest } = core.fresh.drain();
+    const n = rows.length / 4;
+    try {
+      this.#db.transaction(() => {
+        this.#insertRows(rows, null, MULTI_INSERT, ONE_INSERT);
+        this.#db.run("DELETE FROM fresh");
+        core.settledMax = core.settledMax.map((m, lv) => Math.max(m, newest[lv]));
+        this.#saveSettledMax();
+      });
+    } catch (err) {
+      for (let i = 0; i < n; i++) {
+        core.fresh.put(rows[i * 4], rows[i * 4 + 1], rows[i * 4 + 2], rows[i * 4 + 3]);
+      }
+      throw err;
+    }
+    this.stats.settles++;
+    this.stats.points_settled += n;
+    return n;
+  }
+
+  /** Whether the pass about to run (or the write just made) should settle the fresh rows first. */
+  #settleDue(compact: Array<[number, number, number]>): boolean {
+    const fresh = this.#core.fresh;
+    if (fresh.count === 0) return false;
+    if (fresh.count >= SETTLE_ROWS) return true;
+    const nowS = Math.floor(this.#opts.now() / 1000);
+    if (Math.min(...fresh.minTs) < nowS - SETTLE_S) return true;
+    return compact.some(([lv, , end]) => fresh.minTs[lv] < end);
   }
 
   /** Points waiting to be written (the rest of a batch being written included). */
@@ -183,6 +285,7 @@ export class TimeSeriesStore {
     if (this.#batch && this.#batch.next === this.#batch.order.length) this.#batch = null;
     this.stats.points_written += n;
     this.stats.writes++;
+    if (this.#core.fresh.count >= SETTLE_ROWS) this.settle();
     if (limit === Infinity && this.#pNames.length > 0) return n + this.flush();
     return n;
   }
@@ -224,14 +327,26 @@ export class TimeSeriesStore {
     return { rows, order, next: 0 };
   }
 
+  /** Appends rows to the fresh rows (table and memory), in `order`. */
   #writeRows(rows: Float64Array, order: Uint32Array): void {
-    const many = this.#db.statement(MULTI_INSERT);
-    const one = this.#db.statement(ONE_INSERT);
+    this.#insertRows(rows, order, MULTI_FRESH, ONE_FRESH);
+    const fresh = this.#core.fresh;
+    for (let i = 0; i < order.length; i++) {
+      const r = order[i] * 4;
+      fresh.put(rows[r], rows[r + 1], rows[r + 2], rows[r + 3]);
+    }
+  }
+
+  /** Rows (series, level, ts, value) through a multi-row and a one-row INSERT, in `order` (null: as they are). */
+  #insertRows(rows: Float64Array, order: Uint32Array | null, manySql: string, oneSql: string): void {
+    const many = this.#db.statement(manySql);
+    const one = this.#db.statement(oneSql);
     const params: number[] = new Array(ROWS_PER_INSERT * 4);
+    const n = order ? order.length : rows.length / 4;
     let i = 0;
-    for (; i + ROWS_PER_INSERT <= order.length; i += ROWS_PER_INSERT) {
+    for (; i + ROWS_PER_INSERT <= n; i += ROWS_PER_INSERT) {
       for (let k = 0; k < ROWS_PER_INSERT; k++) {
-        const r = order[i + k] * 4;
+        const r = (order ? order[i + k] : i + k) * 4;
         params[k * 4] = rows[r];
         params[k * 4 + 1] = rows[r + 1];
         params[k * 4 + 2] = rows[r + 2];
@@ -239,8 +354,8 @@ export class TimeSeriesStore {
       }
       many.run(...params);
     }
-    for (; i < order.length; i++) {
-      const r = order[i] * 4;
+    for (; i < n; i++) {
+      const r = (order ? order[i] : i) * 4;
       one.run(rows[r], rows[r + 1], rows[r + 2], rows[r + 3]);
     }
   }
@@ -279,6 +394,7 @@ export class TimeSeriesStore {
     const windows = passWindows(this.#core, nowS);
     let r;
     try {
+      if (this.#settleDue(windows.compact)) this.settle();
       r = passOver(this.#core, [...this.#ids], windows, nowS);
     } catch (err) {
       abandonPass(this.#core, windows);
@@ -304,6 +420,7 @@ export class TimeSeriesStore {
       const series = [...this.#ids];
       const total = { rolled: 0, expired: 0, compacted: 0, oldest: windows.expire.map(() => Infinity) };
       try {
+        if (this.#settleDue(windows.compact)) this.settle();
         for (let i = 0; i < series.length; i += slice) {
           const r = passOver(this.#core, series.slice(i, i + slice), windows, nowS);
           total.rolled += r.rolled;

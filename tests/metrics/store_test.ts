@@ -45,6 +45,10 @@ Deno.test("aggregation methods and name rules", () => {
   ]);
 });
 
+/** Every stored row, settled (`points`) or fresh, as one table (FROM-clause text). */
+const ALL_ROWS =
+  "(SELECT series, level, ts, value FROM points UNION ALL SELECT series, level, ts, value FROM fresh)";
+
 function store(now: { t: number }, path = ":memory:", retentions = "10s:2m,1m:10m,5m:1h") {
   const db = openDatabase(path, METRICS_MIGRATIONS);
   const s = new TimeSeriesStore(db, {
@@ -70,7 +74,7 @@ Deno.test("retention: raw points roll up per level with their method and expire 
   now.t = t0 + 1200;
   s.rollup();
   const raw = db.all<{ n: number; lo: number }>(
-    "SELECT COUNT(*) AS n, MIN(ts) AS lo FROM points WHERE level = 0 AND series = 1",
+    `SELECT COUNT(*) AS n, MIN(ts) AS lo FROM ${ALL_ROWS} WHERE level = 0 AND series = 1`,
   )[0];
   assert.ok(raw.lo >= now.t - 120, `level 0 keeps 2 minutes (oldest ${now.t - raw.lo}s ago)`);
   assert.ok(raw.n <= 13);
@@ -83,7 +87,7 @@ Deno.test("retention: raw points roll up per level with their method and expire 
   const counts = s.fetch("hits.count", now.t - 9 * 60, now.t).values.filter((v) => v !== null);
   assert.ok(counts.slice(0, -1).every((v) => v === 6), `sum of 6 points per minute: ${counts}`);
   // level 2 (5 min) has the older history; nothing older than 10 minutes at level 1
-  const lvl1Oldest = db.get<{ lo: number }>("SELECT MIN(ts) AS lo FROM points WHERE level = 1")!.lo;
+  const lvl1Oldest = db.get<{ lo: number }>(`SELECT MIN(ts) AS lo FROM ${ALL_ROWS} WHERE level = 1`)!.lo;
   assert.ok(lvl1Oldest >= now.t - 600);
   const five = s.fetch("load", now.t - 30 * 60, now.t);
   assert.equal(five.step, 300);
@@ -120,7 +124,7 @@ Deno.test("points out of range or with bad names are counted and skipped; last p
   // an hour-old point goes straight to the level that still covers it
   assert.equal(s.add("ok", 9, now.t - 1800), true);
   s.flush();
-  assert.equal(db.get<{ level: number }>("SELECT level FROM points WHERE value = 9")!.level, 2);
+  assert.equal(db.get<{ level: number }>(`SELECT level FROM ${ALL_ROWS} WHERE value = 9`)!.level, 2);
   db.close();
 });
 
@@ -153,8 +157,13 @@ Deno.test("rollup in slices gives the same result as one pass; so do writes in s
   b.s.flush();
   const sliced = await b.s.rollupInSlices(2);
   assert.deepEqual(sliced, one);
+  // the same rows once settled, and nothing left fresh
+  a.s.settle();
+  b.s.settle();
   const dump = (db: typeof a.db) => db.all("SELECT series, level, ts, value FROM points ORDER BY 1, 2, 3");
+  assert.ok(dump(a.db).length > 0);
   assert.deepEqual(dump(b.db), dump(a.db));
+  for (const { db } of [a, b]) assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM fresh")!.n, 0);
   a.db.close();
   b.db.close();
 });
@@ -169,10 +178,11 @@ Deno.test("flush(limit) writes the batch pending at its first call sorted by ser
   ) {
     s.add(name, v, name === "b" ? t0 : t0 + (v % 10) * 10);
   }
+  // what a read sees, by name then time
   const rows = () =>
-    db.all<{ name: string; value: number }>(
-      "SELECT s.name, p.value FROM points p JOIN series s ON s.id = p.series ORDER BY s.name, p.ts",
-    ).map((r) => ({ name: r.name, value: r.value }));
+    ["a", "b", "c"].flatMap((name) =>
+      s.fetch(name, t0 - 10, now.t).values.filter((v) => v !== null).map((value) => ({ name, value }))
+    );
   // series ids follow first arrival (b, a, c): the first slice holds b's three points only
   assert.equal(s.flush(2), 2);
   assert.deepEqual(rows(), [{ name: "b", value: 2 }]);
@@ -187,6 +197,12 @@ Deno.test("flush(limit) writes the batch pending at its first call sorted by ser
   assert.deepEqual(rows().map((r) => r.value), [10, 11, 9, 100, 101]);
   assert.equal(s.pending, 0);
   assert.equal(s.stats.points_written, 8);
+  // settled: one row per bucket, the later point's
+  assert.equal(s.settle(), 5);
+  assert.deepEqual(
+    db.all<{ value: number }>("SELECT value FROM points ORDER BY series, ts").map((r) => r.value),
+    [9, 10, 11, 100, 101], // series ids follow first arrival: b, a, c,
+  );
   db.close();
 });
 
@@ -221,14 +237,14 @@ Deno.test("expiry runs only on levels that may hold something past retention; la
     s.rollup();
     assert.equal(deletes, 1, "level 0 may now hold a point past its 2 minutes");
     assert.equal(
-      db.get<{ n: number }>("SELECT COUNT(*) AS n FROM points WHERE level = 0 AND ts < ?", t0)!.n,
+      db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${ALL_ROWS} WHERE level = 0 AND ts < ?`, t0)!.n,
       0,
     );
     now.t = t0 + 121;
     s.rollup();
     assert.equal(deletes, 2);
     assert.equal(
-      db.get<{ n: number }>("SELECT COUNT(*) AS n FROM points WHERE level = 0")!.n,
+      db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${ALL_ROWS} WHERE level = 0`)!.n,
       0,
       "t0 expired",
     );

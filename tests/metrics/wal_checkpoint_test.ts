@@ -14,13 +14,14 @@ Deno.test("metrics.db: the WAL is copied back only past METRICS_WAL_AUTOCHECKPOI
   try {
     const wal = join(ctx.config.params.data, "metrics.db-wal");
     const store = m.service.store;
-    // an agent's rounds: one point for each of 400 series every 10 s, each round's write dirtying
-    // every page of the points table (clustered by series)
+    // one point for each of 400 series every 10 s, each round settled at once: every write
+    // dirties every page of the points table (clustered by series)
     for (let round = 0; round < 60; round++) {
       await clock.advance(10_000);
       const now = Math.floor(clock.now() / 1000);
       for (let s = 0; s < 400; s++) store.add(`wal.test.series${s}`, round, now);
       store.flush();
+      store.settle();
     }
     const pageSize = 4096;
     const frames = (Deno.statSync(wal).size - 32) / (24 + pageSize);

@@ -186,7 +186,7 @@ Deno.test("snapshot of a running agent under write load, restored on a fresh nod
     const m = openDatabase(join(local.data, "metrics.db"), METRICS_MIGRATIONS);
     const names = new Set(m.all<{ name: string }>("SELECT name FROM series").map((r) => r.name));
     const pts = m.get<{ n: number }>(
-      "SELECT COUNT(*) AS n FROM points p JOIN series s ON s.id = p.series WHERE s.name LIKE 'snap.s%'",
+      "SELECT COUNT(*) AS n FROM (SELECT series FROM points UNION ALL SELECT series FROM fresh) p JOIN series s ON s.id = p.series WHERE s.name LIKE 'snap.s%'",
     )!.n;
     m.close();
     assert.equal(pts, 300);
