@@ -103,33 +103,51 @@ export class FreshRows {
   }
 
   /**
-   * Takes every row out, as (series, level, ts, value) quadruples sorted by series, level and
-   * time (the order `points` is clustered in), with the newest time of each level.
+   * Takes the rows of each level older than its `before` time out (all of them without `before`),
+   * as (series, level, ts, value) quadruples sorted by series, level and time (the order `points` is
+   * clustered in), with the newest time taken of each level (-Infinity: none).
    */
-  drain(): { rows: Float64Array; newest: number[] } {
-    const keys: number[] = [];
+  drain(before?: number[]): { rows: Float64Array; newest: number[] } {
     const n = this.#levels.length;
+    const cut = before ?? new Array(n).fill(Infinity);
+    const keys: number[] = [];
+    let total = 0;
     this.#levels.forEach((m, lv) => {
-      for (const id of m.keys()) keys.push(id * n + lv);
+      for (const [id, s] of m) {
+        const i = cut[lv] === Infinity ? s.ts.length : lowerBound(s.ts, cut[lv]);
+        if (i === 0) continue;
+        keys.push(id * n + lv);
+        total += i;
+      }
     });
     keys.sort((a, b) => a - b);
-    const rows = new Float64Array(this.count * 4);
+    const rows = new Float64Array(total * 4);
     const newest = new Array(n).fill(-Infinity);
     let k = 0;
     for (const key of keys) {
       const lv = key % n, id = (key - lv) / n;
-      const s = this.#levels[lv].get(id)!;
-      for (let i = 0; i < s.ts.length; i++, k += 4) {
+      const m = this.#levels[lv];
+      const s = m.get(id)!;
+      const i = cut[lv] === Infinity ? s.ts.length : lowerBound(s.ts, cut[lv]);
+      for (let j = 0; j < i; j++, k += 4) {
         rows[k] = id;
         rows[k + 1] = lv;
-        rows[k + 2] = s.ts[i];
-        rows[k + 3] = s.v[i];
+        rows[k + 2] = s.ts[j];
+        rows[k + 3] = s.v[j];
       }
-      if (s.ts.length > 0 && s.ts[s.ts.length - 1] > newest[lv]) newest[lv] = s.ts[s.ts.length - 1];
+      if (s.ts[i - 1] > newest[lv]) newest[lv] = s.ts[i - 1];
+      if (i === s.ts.length) m.delete(id);
+      else {
+        s.ts.splice(0, i);
+        s.v.splice(0, i);
+      }
     }
-    for (const m of this.#levels) m.clear();
-    this.count = 0;
-    this.minTs.fill(Infinity);
+    this.count -= total;
+    this.#levels.forEach((m, lv) => {
+      let min = Infinity;
+      for (const s of m.values()) if (s.ts[0] < min) min = s.ts[0];
+      this.minTs[lv] = min;
+    });
     return { rows, newest };
   }
 }

@@ -36,7 +36,9 @@ export type { FetchedSeries, TsStoreOptions, TsStoreStats } from "./ts_schema.ts
  * The fresh rows settle into `points` once the oldest is SETTLE_S old (seconds of data time), once
  * there are SETTLE_ROWS of them, or before a compaction that needs them. An agent's ~400 series
  * then write a page or two a round to the WAL, and every five minutes a page per series (the
- * same page for its 30 newest rows), instead of a page per series every round.
+ * same page for its 30 newest rows), instead of a page per series every round. A timed settle
+ * leaves the rows the next rollups will read (those after the coarser level's rolled-up time,
+ * when that is recent): the passes after it read memory, not a page per series.
  */
 export const SETTLE_S = 300;
 export const SETTLE_ROWS = 20_000;
@@ -172,18 +174,24 @@ export class TimeSeriesStore {
   }
 
   /**
-   * Moves every fresh row into `points` (one transaction, sorted by series, level and time) and
-   * empties `fresh`; returns how many rows moved.
+   * Moves the fresh rows into `points` (one transaction, sorted by series, level and time): all of
+   * them, or per level those before `before[level]`; returns how many rows moved.
    */
-  settle(): number {
+  settle(before?: number[]): number {
     const core = this.#core;
     if (core.fresh.count === 0) return 0;
-    const { rows, newest } = core.fresh.drain();
+    const { rows, newest } = core.fresh.drain(before);
     const n = rows.length / 4;
+    if (n === 0) return 0;
     try {
       this.#db.transaction(() => {
         this.#insertRows(rows, null, MULTI_INSERT, ONE_INSERT);
-        this.#db.run("DELETE FROM fresh");
+        if (core.fresh.count === 0) this.#db.run("DELETE FROM fresh");
+        else {
+          newest.forEach((t, lv) => {
+            if (t > -Infinity) this.#db.run("DELETE FROM fresh WHERE level = ? AND ts <= ?", lv, t);
+          });
+        }
         core.settledMax = core.settledMax.map((m, lv) => Math.max(m, newest[lv]));
         this.#saveSettledMax();
       });
@@ -198,14 +206,30 @@ export class TimeSeriesStore {
     return n;
   }
 
-  /** Whether the pass about to run (or the write just made) should settle the fresh rows first. */
-  #settleDue(compact: Array<[number, number, number]>): boolean {
-    const fresh = this.#core.fresh;
-    if (fresh.count === 0) return false;
-    if (fresh.count >= SETTLE_ROWS) return true;
+  /**
+   * Settles what the pass about to run calls for: every row at SETTLE_ROWS; once the oldest is
+   * SETTLE_S old, the rows before each level's rollup frontier (the coarser level's rolled-up time,
+   * if within SETTLE_S of now; else all of the level's rows); before a compaction, the rows of its
+   * windows.
+   */
+  #settleDue(compact: Array<[number, number, number]>): void {
+    const core = this.#core, fresh = core.fresh;
+    if (fresh.count === 0) return;
+    if (fresh.count >= SETTLE_ROWS) {
+      this.settle();
+      return;
+    }
     const nowS = Math.floor(this.#opts.now() / 1000);
-    if (Math.min(...fresh.minTs) < nowS - SETTLE_S) return true;
-    return compact.some(([lv, , end]) => fresh.minTs[lv] < end);
+    const n = this.levels.length;
+    const before = new Array<number>(n).fill(-Infinity);
+    if (Math.min(...fresh.minTs) < nowS - SETTLE_S) {
+      for (let lv = 0; lv < n; lv++) {
+        const frontier = lv + 1 < n ? core.doneUntil[lv + 1] : Infinity;
+        before[lv] = frontier >= nowS - SETTLE_S ? frontier : Infinity;
+      }
+    }
+    for (const [lv, , end] of compact) before[lv] = Math.max(before[lv], end);
+    if (before.some((b, lv) => fresh.minTs[lv] < b)) this.settle(before);
   }
 
   /** Points waiting to be written (the rest of a batch being written included). */
@@ -394,7 +418,7 @@ export class TimeSeriesStore {
     const windows = passWindows(this.#core, nowS);
     let r;
     try {
-      if (this.#settleDue(windows.compact)) this.settle();
+      this.#settleDue(windows.compact);
       r = passOver(this.#core, [...this.#ids], windows, nowS);
     } catch (err) {
       abandonPass(this.#core, windows);
@@ -420,7 +444,7 @@ export class TimeSeriesStore {
       const series = [...this.#ids];
       const total = { rolled: 0, expired: 0, compacted: 0, oldest: windows.expire.map(() => Infinity) };
       try {
-        if (this.#settleDue(windows.compact)) this.settle();
+        this.#settleDue(windows.compact);
         for (let i = 0; i < series.length; i += slice) {
           const r = passOver(this.#core, series.slice(i, i + slice), windows, nowS);
           total.rolled += r.rolled;

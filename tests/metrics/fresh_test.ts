@@ -170,6 +170,33 @@ Deno.test("the rollup pass reads a window newer than anything settled from memor
   db.close();
 });
 
+Deno.test("a timed settle leaves the rows after the minute rollup's frontier fresh: the passes after it read no points", () => {
+  const now = { t: 1_700_006_400 };
+  const { db, s } = open(":memory:", now);
+  let selects = 0;
+  const statement = db.statement.bind(db);
+  db.statement = (sql: string) => {
+    if (sql === SELECT_ROWS) selects++;
+    return statement(sql);
+  };
+  // an agent's minutes: 5 series every 10 s, a pass every minute, for 20 minutes
+  for (let i = 1; i <= 120; i++) {
+    now.t += 10;
+    for (let k = 0; k < 5; k++) s.add(`f.s${k}`, i, now.t);
+    if (i % 6 === 0) s.rollup();
+  }
+  assert.ok(s.stats.settles >= 3, `${s.stats.settles} settles`);
+  assert.equal(selects, 0, "no pass read points");
+  assert.ok(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM points WHERE level = 0")!.n > 0);
+  // what is left fresh at level 0 is what the next minute's rollup reads, nothing older
+  const oldestFresh = db.get<{ m: number }>("SELECT MIN(ts) AS m FROM fresh WHERE level = 0")!.m;
+  assert.ok(oldestFresh >= now.t - SETTLE_S, `${now.t - oldestFresh} s old`);
+  const minutes = s.fetch("f.s0", now.t - 2 * 86400, now.t).values.filter((v) => v !== null);
+  assert.equal(minutes.length, 21); // the minute of now too, rolled on the fly
+  assert.deepEqual(minutes.slice(0, 3), [3, 8.5, 14.5]); // values 1-5, 6-11, 12-17 by minute
+  db.close();
+});
+
 Deno.test("the fresh rows settle on their own: SETTLE_S of data at a pass, SETTLE_ROWS at a write", () => {
   const now = { t: 1_700_006_400 };
   const { db, s } = open(":memory:", now);
