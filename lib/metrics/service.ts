@@ -39,13 +39,13 @@ export type PointRouter = (name: string, value: number, ts: number) => void;
 
 /**
  * WAL frames (pages) after which a commit of metrics.db copies the WAL back into the database
- * (SQLite's default is 1 000). The points table is clustered by series, so a round of ~400 points,
- * one per series, dirties a page per few series, and the rollup pass's rows each minute as many
- * again: at 1 000 frames a checkpoint came every few rounds and wrote most pages back each time;
- * at 10 000 it comes ten times less often and writes each page once for the versions the WAL holds
- * of it. Two simulated hours of a 400-series agent (`deno task bench metrics_wal`): writes 7.1-7.4
- * -> 6.0-6.3 s, rollup passes 1.6-1.7 -> 1.1 s. The cost: the -wal file grows to ~40 MB (4 KiB
- * pages) and stays that size; a checkpoint, when it comes, writes more at once.
+ * (SQLite's default is 1 000). The points table is clustered by series, so a settle of the fresh
+ * rows (ts_store.ts) dirties a page per series: at 1 000 frames a checkpoint came after a few of
+ * them and wrote most pages back each time; at 10 000 it comes ten times less often and writes each
+ * page once for the versions the WAL holds of it. Two simulated hours of a 400-series agent
+ * (`deno task bench metrics_wal`): rollup passes (settles included) 1.7-1.8 -> 1.3 s. Before the
+ * fresh rows, when each round dirtied those pages, writes 7.1-7.4 -> 6.0-6.3 s too. The cost: the
+ * -wal file grows to ~40 MB (4 KiB pages) and stays that size; a checkpoint writes more at once.
  */
 export const METRICS_WAL_AUTOCHECKPOINT = 10_000;
 

@@ -1,7 +1,8 @@
 /**
  * The metrics store's write and rollup cost against SQLite's WAL auto-checkpoint threshold: an
- * agent's collectors give ~400 points every 10 s, one per series, so each write dirties ~400 pages
- * of the points table (clustered by series), and a checkpoint copies them back into the database.
+ * agent's collectors give ~400 points every 10 s, one per series; they are appended to the fresh
+ * rows, and each settle (in the rollup passes, every five minutes of data) dirties ~400 pages of
+ * the points table (clustered by series), which a checkpoint copies back into the database.
  * Simulated time (no waiting): `--ticks` rounds of 10 s, a write after each, a rollup pass every six,
  * on a file database under the temp dir, for each threshold in turn, alternated `--pairs` times.
  * Reports the CPU-bound wall time of the writes and of the passes (ms, summed over the run) and the
