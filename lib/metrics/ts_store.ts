@@ -42,6 +42,13 @@ export type { FetchedSeries, TsStoreOptions, TsStoreStats } from "./ts_schema.ts
  */
 export const SETTLE_S = 300;
 export const SETTLE_ROWS = 20_000;
+/**
+ * A write batch this big goes straight into `points` (after settling the fresh rows, so none is
+ * older than it): a Graphite or statsd burst touches its series a few points at a time either way,
+ * and the fresh rows would only add their own insert (~+45 % of the store's CPU per point at 80 000
+ * points/s on 10 000 series).
+ */
+export const DIRECT_ROWS = 10_000;
 
 // whitespace or control characters (names are dot-separated paths)
 // deno-lint-ignore no-control-regex
@@ -73,8 +80,8 @@ export class TimeSeriesStore {
   #pNames: string[] = [];
   #pValues: number[] = [];
   #pTs: number[] = [];
-  /** The batch being written, sorted, and how far (see flush). */
-  #batch: { rows: Float64Array; order: Uint32Array; next: number } | null = null;
+  /** The batch being written, sorted, how far, and whether straight into `points` (see flush). */
+  #batch: Batch | null = null;
   /** The state the read path and the background pass share. */
   #core: TsCore;
 
@@ -293,12 +300,14 @@ export class TimeSeriesStore {
    */
   flush(limit = Infinity): number {
     if (limit <= 0 || (!this.#batch && this.#pNames.length === 0)) return 0;
+    if (!this.#batch && this.#pNames.length >= DIRECT_ROWS) this.settle();
     let n = 0;
     try {
       this.#db.transaction(() => {
         const b = this.#batch ??= this.#sortPending();
         const end = Math.min(b.order.length, b.next + limit);
-        this.#writeRows(b.rows, b.order.subarray(b.next, end));
+        if (b.direct) this.#writeSettled(b.rows, b.order.subarray(b.next, end));
+        else this.#writeRows(b.rows, b.order.subarray(b.next, end));
         n = end - b.next;
         b.next = end;
       });
@@ -318,7 +327,7 @@ export class TimeSeriesStore {
    * The pending points as rows (series, level, bucket, value) and the order to write them in (new
    * series get their ids here: call it inside a transaction).
    */
-  #sortPending(): { rows: Float64Array; order: Uint32Array; next: number } {
+  #sortPending(): Batch {
     const names = this.#pNames, values = this.#pValues, tss = this.#pTs;
     this.#pNames = [];
     this.#pValues = [];
@@ -342,13 +351,14 @@ export class TimeSeriesStore {
     }
     // already in order most of the time (a round of collector points comes in the order their
     // series were created): then the sort, ~3 600 interpreted comparisons a round, is skipped
-    if (inOrder(rows, n)) return { rows, order, next: 0 };
+    const direct = n >= DIRECT_ROWS;
+    if (inOrder(rows, n)) return { rows, order, next: 0, direct };
     // stable: of two points of one bucket, the later one is written last and wins
     order.sort((a, b) =>
       rows[a * 4] - rows[b * 4] || rows[a * 4 + 1] - rows[b * 4 + 1] || rows[a * 4 + 2] - rows[b * 4 + 2] ||
       a - b
     );
-    return { rows, order, next: 0 };
+    return { rows, order, next: 0, direct };
   }
 
   /** Appends rows to the fresh rows (table and memory), in `order`. */
@@ -359,6 +369,21 @@ export class TimeSeriesStore {
       const r = order[i] * 4;
       fresh.put(rows[r], rows[r + 1], rows[r + 2], rows[r + 3]);
     }
+  }
+
+  /** Writes rows straight into `points` (a big batch, the fresh rows settled before it), in `order`. */
+  #writeSettled(rows: Float64Array, order: Uint32Array): void {
+    this.#insertRows(rows, order, MULTI_INSERT, ONE_INSERT);
+    const max = this.#core.settledMax;
+    let raised = false;
+    for (let i = 0; i < order.length; i++) {
+      const r = order[i] * 4;
+      if (rows[r + 2] > max[rows[r + 1]]) {
+        max[rows[r + 1]] = rows[r + 2];
+        raised = true;
+      }
+    }
+    if (raised) this.#saveSettledMax();
   }
 
   /** Rows (series, level, ts, value) through a multi-row and a one-row INSERT, in `order` (null: as they are). */
@@ -463,6 +488,15 @@ export class TimeSeriesStore {
       this.#rolling = false;
     }
   }
+}
+
+/** Rows (series, level, bucket, value) to write, the order to write them in, how far, and where. */
+interface Batch {
+  rows: Float64Array;
+  order: Uint32Array;
+  next: number;
+  /** Straight into `points` (DIRECT_ROWS or more), not the fresh rows. */
+  direct: boolean;
 }
 
 /** True when the rows (series, level, bucket, value) are sorted by series, level and bucket. */

@@ -3,7 +3,7 @@ import { join } from "node:path";
 import { type Database, openDatabase } from "../../lib/store/mod.ts";
 import { compileRules, METRICS_MIGRATIONS, parseRetentions, TimeSeriesStore } from "../../lib/metrics/mod.ts";
 import { FreshRows } from "../../lib/metrics/ts_fresh.ts";
-import { SETTLE_ROWS, SETTLE_S } from "../../lib/metrics/ts_store.ts";
+import { DIRECT_ROWS, SETTLE_ROWS, SETTLE_S } from "../../lib/metrics/ts_store.ts";
 import { SELECT_ROWS } from "../../lib/metrics/ts_schema.ts";
 import { tempDir } from "../helpers.ts";
 
@@ -209,8 +209,13 @@ Deno.test("the fresh rows settle on their own: SETTLE_S of data at a pass, SETTL
   s.rollup();
   assert.equal(s.stats.settles, 1);
   assert.equal(count(db, "fresh"), 0);
-  for (let i = 0; i < SETTLE_ROWS; i++) s.add(`rows.s${i}`, i, now.t);
-  s.flush();
+  const slice = SETTLE_ROWS / 4;
+  assert.ok(slice < DIRECT_ROWS);
+  for (let k = 0; k < 4; k++) {
+    assert.equal(s.stats.settles, 1);
+    for (let i = k * slice; i < (k + 1) * slice; i++) s.add(`rows.s${i}`, i, now.t);
+    s.flush();
+  }
   assert.equal(s.stats.settles, 2, "a write that reaches SETTLE_ROWS settles them");
   assert.equal(s.freshCount, 0);
   assert.equal(count(db, "points"), SETTLE_ROWS + 1 + 1); // and the minute rolled up from age.x
@@ -252,5 +257,42 @@ Deno.test("a fresh row past its level's retention is expired by the pass, in mem
   );
   assert.deepEqual(s.fetch("late.x", now.t - 119, now.t).values.filter((v) => v !== null), [2]);
   assert.ok(s.stats.points_expired >= 1);
+  db.close();
+});
+
+Deno.test("a batch of DIRECT_ROWS points goes straight into points, after the fresh rows, and wins over them", () => {
+  const now = { t: 1_700_006_400 };
+  const { db, s } = open(":memory:", now);
+  s.add("big.s0", 1, now.t);
+  s.add("other", 5, now.t);
+  s.flush();
+  assert.equal(s.freshCount, 2);
+  for (let i = 0; i < DIRECT_ROWS; i++) s.add(`big.s${i}`, 2, now.t); // big.s0's bucket again
+  s.flush(DIRECT_ROWS / 2); // in slices, as the service writes
+  assert.equal(s.freshCount, 0, "the fresh rows were settled first");
+  assert.equal(count(db, "points"), 2 + DIRECT_ROWS / 2 - 1);
+  s.flush();
+  assert.equal(count(db, "points"), 1 + DIRECT_ROWS);
+  assert.equal(count(db, "fresh"), 0);
+  const read = (name: string) => s.fetch(name, now.t - 60, now.t).values.filter((v) => v !== null);
+  assert.deepEqual(read("big.s0"), [2]);
+  assert.deepEqual(read(`big.s${DIRECT_ROWS - 1}`), [2]);
+  assert.deepEqual(read("other"), [5]);
+  s.add("big.s0", 3, now.t); // a small write: fresh again, newer, and read so
+  s.flush();
+  assert.equal(s.freshCount, 1);
+  assert.deepEqual(read("big.s0"), [3]);
+  // the next minute's rollup reads the direct rows from points
+  now.t += 80;
+  s.rollup();
+  assert.deepEqual(
+    s.fetch(`big.s${DIRECT_ROWS - 1}`, now.t - 2 * 86400, now.t).values.filter((v) => v !== null),
+    [2],
+  );
+  // a batch newer than anything settled before it: read back from points
+  now.t += 10;
+  for (let i = 0; i < DIRECT_ROWS; i++) s.add(`big.s${i}`, 4, now.t);
+  s.flush();
+  assert.deepEqual(s.fetch("big.s1", now.t - 5, now.t).values, [4]);
   db.close();
 });
