@@ -49,6 +49,17 @@ function open(path: string, now: { t: number }, retentions = "10s:1d,1m:31d,1h:1
 }
 
 const count = (db: Database, table: string) => db.get<{ n: number }>(`SELECT COUNT(*) AS n FROM ${table}`)!.n;
+/** Counts the SELECTs of settled rows (`points`) made through `db` from now on. */
+function countReads(db: Database): { n: number } {
+  const reads = { n: 0 };
+  const statement = db.statement.bind(db);
+  db.statement = (sql: string) => {
+    if (sql === SELECT_ROWS) reads.n++;
+    return statement(sql);
+  };
+  return reads;
+}
+
 const walFrames = (path: string) => Math.max(0, (Deno.statSync(`${path}-wal`).size - 32) / (24 + 4096));
 
 Deno.test("a round of points is appended to the fresh rows: a few WAL pages a round, not a page per series; settle moves them into points", () => {
@@ -146,12 +157,7 @@ Deno.test("a store from before the fresh rows: its points are read after the upg
 Deno.test("the rollup pass reads a window newer than anything settled from memory only, and from points after a settle", () => {
   const now = { t: 1_700_006_400 };
   const { db, s } = open(":memory:", now);
-  let selects = 0;
-  const statement = db.statement.bind(db);
-  db.statement = (sql: string) => {
-    if (sql === SELECT_ROWS) selects++;
-    return statement(sql);
-  };
+  const reads = countReads(db);
   for (let i = 0; i < 12; i++) {
     now.t += 10;
     for (let k = 0; k < 5; k++) s.add(`p.s${k}`, i, now.t);
@@ -159,12 +165,12 @@ Deno.test("the rollup pass reads a window newer than anything settled from memor
   s.flush();
   now.t += 30;
   assert.ok(s.rollup().rolled >= 5);
-  assert.equal(selects, 0, "every row of the window was fresh");
+  assert.equal(reads.n, 0, "every row of the window was fresh");
   assert.equal(count(db, "points"), 0);
   s.settle();
   now.t += 60;
   s.rollup(); // the window ends at the newest settled points: points are read
-  assert.ok(selects >= 5, `${selects} reads of points`);
+  assert.ok(reads.n >= 5, `${reads.n} reads of points`);
   const m = s.fetch("p.s0", now.t - 2 * 86400, now.t).values.filter((v) => v !== null);
   assert.deepEqual(m, [2, 7.5, 11]); // values 0-4, 5-10 and 11 by minute
   db.close();
@@ -173,12 +179,7 @@ Deno.test("the rollup pass reads a window newer than anything settled from memor
 Deno.test("a timed settle leaves the rows after the minute rollup's frontier fresh: the passes after it read no points", () => {
   const now = { t: 1_700_006_400 };
   const { db, s } = open(":memory:", now);
-  let selects = 0;
-  const statement = db.statement.bind(db);
-  db.statement = (sql: string) => {
-    if (sql === SELECT_ROWS) selects++;
-    return statement(sql);
-  };
+  const reads = countReads(db);
   // an agent's minutes: 5 series every 10 s, a pass every minute, for 20 minutes
   for (let i = 1; i <= 120; i++) {
     now.t += 10;
@@ -186,7 +187,7 @@ Deno.test("a timed settle leaves the rows after the minute rollup's frontier fre
     if (i % 6 === 0) s.rollup();
   }
   assert.ok(s.stats.settles >= 3, `${s.stats.settles} settles`);
-  assert.equal(selects, 0, "no pass read points");
+  assert.equal(reads.n, 0, "no pass read points");
   assert.ok(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM points WHERE level = 0")!.n > 0);
   // what is left fresh at level 0 is what the next minute's rollup reads, nothing older
   const oldestFresh = db.get<{ m: number }>("SELECT MIN(ts) AS m FROM fresh WHERE level = 0")!.m;
