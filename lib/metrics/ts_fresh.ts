@@ -93,15 +93,6 @@ export class FreshRows {
     return dropped;
   }
 
-  /** Forgets the levels from `level` on (their rows: see `#adoptRetentions`). */
-  dropLevels(level: number): void {
-    for (let lv = level; lv < this.#levels.length; lv++) {
-      for (const s of this.#levels[lv].values()) this.count -= s.ts.length;
-      this.#levels[lv].clear();
-      this.minTs[lv] = Infinity;
-    }
-  }
-
   /**
    * Takes the rows of each level older than its `before` time out (all of them without `before`),
    * as (series, level, ts, value) quadruples sorted by series, level and time (the order `points` is
@@ -110,25 +101,25 @@ export class FreshRows {
   drain(before?: number[]): { rows: Float64Array; newest: number[] } {
     const n = this.#levels.length;
     const cut = before ?? new Array(n).fill(Infinity);
-    const keys: number[] = [];
+    // (series * levels + level, rows taken) of each series and level with something to take
+    const taken: Array<[number, number]> = [];
     let total = 0;
     this.#levels.forEach((m, lv) => {
       for (const [id, s] of m) {
         const i = cut[lv] === Infinity ? s.ts.length : lowerBound(s.ts, cut[lv]);
         if (i === 0) continue;
-        keys.push(id * n + lv);
+        taken.push([id * n + lv, i]);
         total += i;
       }
     });
-    keys.sort((a, b) => a - b);
+    taken.sort((a, b) => a[0] - b[0]);
     const rows = new Float64Array(total * 4);
     const newest = new Array(n).fill(-Infinity);
     let k = 0;
-    for (const key of keys) {
+    for (const [key, i] of taken) {
       const lv = key % n, id = (key - lv) / n;
       const m = this.#levels[lv];
       const s = m.get(id)!;
-      const i = cut[lv] === Infinity ? s.ts.length : lowerBound(s.ts, cut[lv]);
       for (let j = 0; j < i; j++, k += 4) {
         rows[k] = id;
         rows[k + 1] = lv;
