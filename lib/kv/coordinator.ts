@@ -5,7 +5,10 @@
  *
  * CAS writes ask every replica to confirm that it holds nothing newer than our base version before
  * we apply: a replica that saw a write we missed (failover, partition) refuses, we adopt its record,
- * undo our write where it was accepted and answer false.
+ * undo our write where it was accepted and answer false. From its check until it is stored, a CAS
+ * is registered on the local replica, which refuses (`busy`) any other coordinator's CAS of the same
+ * key meanwhile: two owners coordinating at once (forwarders that disagree on which owner is
+ * reachable) both give way instead of both succeeding on each other's acknowledgement.
  */
 import type { Logger } from "../log/mod.ts";
 import type { Clock } from "../clock/mod.ts";
@@ -29,6 +32,8 @@ import { KeyLocks } from "./watch.ts";
 interface Fanout {
   ok: RingNode[];
   conflicts: KvRecord[];
+  /** Replicas that refused because they coordinate a CAS of the same key themselves. */
+  busy: number;
   errors: string[];
 }
 
@@ -113,9 +118,31 @@ export class Coordinator {
     }
 
     const base: Version | null = cur ? { modify_index: cur.modify_index, origin: cur.origin } : null;
+    // from the check (above, same tick) until stored: a rival coordinator's CAS of this key is refused here
+    local.beginCas(rec);
+    try {
+      return await this.#casFanout(rec, cur, base, targets, need, deadline);
+    } finally {
+      local.endCas(rec);
+    }
+  }
+
+  async #casFanout(
+    rec: KvRecord,
+    cur: KvRecord | null,
+    base: Version | null,
+    targets: RingNode[],
+    need: number,
+    deadline: number,
+  ): Promise<WriteResult> {
+    const { local, clock, cfg } = this.#d;
     const f = await this.#fanout(targets, { record: rec, prev: base }, targets.length, deadline);
-    if (f.conflicts.length || 1 + f.ok.length < need) {
+    if (f.conflicts.length || f.busy || 1 + f.ok.length < need) {
       this.#undo(f.ok, rec, cur);
+      // another owner coordinates a CAS of this key at the same moment (forwarders disagree on who
+      // is reachable): both give way and the clients read and retry. A conflict seen then may be
+      // that rival's record, not yet decided: it is not adopted (anti-entropy brings what stays).
+      if (f.busy) return { ok: false, index: cur ? cur.modify_index : local.currentIndex() };
       if (f.conflicts.length) {
         const newest = f.conflicts.reduce((a, b) => compareVersion(a, b) >= 0 ? a : b);
         local.apply(checkRecord(newest, cfg, clock.now()));
@@ -149,7 +176,7 @@ export class Coordinator {
    * failures still leave a hint for the repair loop.
    */
   #fanout(targets: RingNode[], item: ApplyItem, wanted: number, deadline: number): Promise<Fanout> {
-    const out: Fanout = { ok: [], conflicts: [], errors: [] };
+    const out: Fanout = { ok: [], conflicts: [], busy: 0, errors: [] };
     if (!targets.length) return Promise.resolve(out);
     return new Promise((resolve) => {
       let settled = 0, done = false;
@@ -164,6 +191,7 @@ export class Coordinator {
       for (const t of targets) {
         this.#d.replicate(t, item, deadline).then((r) => {
           if (r.ok) out.ok.push(t);
+          else if ("busy" in r) out.busy++;
           else out.conflicts.push(r.current);
           settled++;
           finish();

@@ -31,6 +31,8 @@ export class LocalReplica {
   #stale = false;
   #replicatedIn = 0;
   #commits = 0;
+  /** The record of each CAS this node coordinates, from its check until it is stored or given up. */
+  #cas = new Map<string, KvRecord>();
 
   constructor(storage: KvStorage, clock: Clock, bus?: EventBus) {
     this.storage = storage;
@@ -65,6 +67,20 @@ export class LocalReplica {
   /** Group commits (transactions) so far (for info()). */
   get commits(): number {
     return this.#commits;
+  }
+
+  /** Marks `rec` as the CAS write this node is coordinating for its key (replica.ts refuses rivals). */
+  beginCas(rec: KvRecord): void {
+    this.#cas.set(rec.key, rec);
+  }
+
+  endCas(rec: KvRecord): void {
+    if (this.#cas.get(rec.key) === rec) this.#cas.delete(rec.key);
+  }
+
+  /** The CAS write of `key` this node is coordinating, if any. */
+  casInFlight(key: string): KvRecord | undefined {
+    return this.#cas.get(key);
   }
 
   countReplicated(n: number): void {

@@ -76,7 +76,15 @@ export function peerServer(d: PeerServerDeps): KvServe {
         };
       });
       const results = await applyItems(d.local, items);
-      return { results: results.map((x) => x.ok ? { ok: true } : { ok: false, current: toWire(x.current) }) };
+      return {
+        results: results.map((x) =>
+          x.ok
+            ? { ok: true }
+            : "busy" in x
+            ? { ok: false, busy: true }
+            : { ok: false, current: toWire(x.current) }
+        ),
+      };
     },
     // non-blocking owner reads, batched
     reads: (b) => {

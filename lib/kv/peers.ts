@@ -22,7 +22,12 @@ export interface ApplyItem {
   drop?: boolean;
 }
 
-export type ApplyResult = { ok: true } | { ok: false; current: KvRecord };
+/**
+ * A replica's answer: applied; refused because it holds `current`, newer than the CAS base; or
+ * refused because it coordinates a CAS of the same key itself (`busy`: two coordinators racing
+ * must not both succeed, so both give way).
+ */
+export type ApplyResult = { ok: true } | { ok: false; current: KvRecord } | { ok: false; busy: true };
 
 /** A forwarded write as the owner receives it (value in base64). */
 export interface WireWrite {
@@ -264,7 +269,7 @@ export class PeerClient {
         drop: item.drop || undefined,
       })),
     };
-    const ans = await this.call<{ results?: Array<{ ok: boolean; current?: unknown }> }>(
+    const ans = await this.call<{ results?: Array<{ ok: boolean; current?: unknown; busy?: boolean }> }>(
       peer,
       "apply",
       body,
@@ -275,7 +280,14 @@ export class PeerClient {
       batch,
       ans?.results,
       "apply",
-      (r, p) => p.resolve(r.ok ? { ok: true } : { ok: false, current: fromWire(r.current) }),
+      (r, p) =>
+        p.resolve(
+          r.ok
+            ? { ok: true }
+            : r.busy === true
+            ? { ok: false, busy: true }
+            : { ok: false, current: fromWire(r.current) },
+        ),
     );
   }
 

@@ -28,6 +28,9 @@ export async function applyItems(local: LocalReplica, items: ApplyItem[]): Promi
         const cur = storage.getRecord(rec.key);
         const newerThanBase = cur && (item.prev === null || compareVersion(cur, item.prev) > 0);
         if (newerThanBase && compareVersion(cur, rec) !== 0) return { ok: false, current: cur };
+        // our own CAS of this key is in flight: accepting theirs would let both succeed
+        const mine = local.casInFlight(rec.key);
+        if (mine && compareVersion(mine, rec) !== 0) return { ok: false, busy: true };
       }
       if (storage.merge(rec)) changed.push(rec);
       return { ok: true };
