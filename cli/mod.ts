@@ -9,53 +9,65 @@ import { Output } from "./output.ts";
 import { CliConfigError, type CommandGroup, type CommandSpec, UsageError } from "./types.ts";
 import { clientFor } from "./connect.ts";
 import { loadYaml } from "../lib/config/mod.ts";
-import { agentCommands } from "./agent.ts";
-import { globalCommands } from "./global.ts";
-import { evaluatorCommands } from "./evaluator.ts";
-import { collectorsCommands } from "./collectors.ts";
-import { dockerCommands } from "./docker.ts";
-import { checksCommands } from "./checks.ts";
-import { stateCommands } from "./state.ts";
-import { detectorsCommands } from "./detectors.ts";
-import { kvCommands } from "./kv.ts";
-import { raftCommands } from "./raft.ts";
-import { execCommands } from "./exec.ts";
-import { propagateCommands } from "./propagate.ts";
-import { metricsCommands } from "./metrics.ts";
-import { snapshotCommands } from "./snapshot.ts";
-import { joinCommands, keysCommands, leaveCommands, membersCommands } from "./members.ts";
-import { handlersCommands } from "./handlers.ts";
-import { shinkenCommands } from "./shinken.ts";
-import { generatorsCommands } from "./generators.ts";
-import { apiCommands } from "./api.ts";
-import { completionCommands } from "./completion.ts";
 
-// GROUPS: every command group, in help order. Helpers add their group here.
-export const GROUPS: CommandGroup[] = [
-  ...globalCommands,
-  agentCommands,
-  evaluatorCommands,
-  collectorsCommands,
-  dockerCommands,
-  stateCommands,
-  checksCommands,
-  detectorsCommands,
-  kvCommands,
-  metricsCommands,
-  snapshotCommands,
-  membersCommands,
-  joinCommands,
-  leaveCommands,
-  keysCommands,
-  handlersCommands,
-  shinkenCommands,
-  generatorsCommands,
-  raftCommands,
-  execCommands,
-  propagateCommands,
-  apiCommands,
-  completionCommands(() => GROUPS),
+/**
+ * Every command group, in help order, by the words that name them: a command loads only its own
+ * group's module (the agent does not hold the other 20-odd command modules in memory, and each
+ * command starts without parsing them); help, the command list and completion load them all.
+ */
+interface GroupModule {
+  words: string[];
+  load: () => Promise<CommandGroup[]>;
+}
+
+export const GROUP_MODULES: GroupModule[] = [
+  { words: ["version", "info", "keygen"], load: async () => (await import("./global.ts")).globalCommands },
+  { words: ["agent"], load: async () => [(await import("./agent.ts")).agentCommands] },
+  { words: ["evaluator"], load: async () => [(await import("./evaluator.ts")).evaluatorCommands] },
+  { words: ["collectors"], load: async () => [(await import("./collectors.ts")).collectorsCommands] },
+  { words: ["docker"], load: async () => [(await import("./docker.ts")).dockerCommands] },
+  { words: ["state"], load: async () => [(await import("./state.ts")).stateCommands] },
+  { words: ["checks"], load: async () => [(await import("./checks.ts")).checksCommands] },
+  { words: ["detectors"], load: async () => [(await import("./detectors.ts")).detectorsCommands] },
+  { words: ["kv"], load: async () => [(await import("./kv.ts")).kvCommands] },
+  { words: ["metrics"], load: async () => [(await import("./metrics.ts")).metricsCommands] },
+  { words: ["snapshot"], load: async () => [(await import("./snapshot.ts")).snapshotCommands] },
+  {
+    words: ["members", "join", "leave", "keys"],
+    load: async () => {
+      const m = await import("./members.ts");
+      return [m.membersCommands, m.joinCommands, m.leaveCommands, m.keysCommands];
+    },
+  },
+  { words: ["handlers"], load: async () => [(await import("./handlers.ts")).handlersCommands] },
+  { words: ["shinken"], load: async () => [(await import("./shinken.ts")).shinkenCommands] },
+  { words: ["generators"], load: async () => [(await import("./generators.ts")).generatorsCommands] },
+  { words: ["raft"], load: async () => [(await import("./raft.ts")).raftCommands] },
+  { words: ["exec"], load: async () => [(await import("./exec.ts")).execCommands] },
+  { words: ["propagate"], load: async () => [(await import("./propagate.ts")).propagateCommands] },
+  { words: ["api"], load: async () => [(await import("./api.ts")).apiCommands] },
+  // lists every group: built by loadGroups() once the others are loaded
+  { words: ["completion"], load: async () => (await loadGroups()).filter((g) => g.group === "completion") },
 ];
+
+let loaded: CommandGroup[] | null = null;
+
+/** Every command group, in help order (loads every command module). */
+export async function loadGroups(): Promise<CommandGroup[]> {
+  if (loaded) return loaded;
+  const all: CommandGroup[] = [];
+  for (const m of GROUP_MODULES) if (m.words[0] !== "completion") all.push(...await m.load());
+  const { completionCommands } = await import("./completion.ts");
+  all.push(completionCommands(() => all));
+  return loaded = all;
+}
+
+/** The group named `word`, loading only its module; undefined when no group has that name. */
+export async function loadGroup(word: string | undefined): Promise<CommandGroup | undefined> {
+  if (word === undefined) return undefined;
+  const m = GROUP_MODULES.find((m) => m.words.includes(word));
+  return m ? (await m.load()).find((g) => g.group === word) : undefined;
+}
 
 const GLOBAL_HELP = `Usage: kunai [global options] <command> [command options] [arguments]
 
@@ -72,10 +84,10 @@ Global options (accepted anywhere on the line):
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.`;
 
-export function findCommand(
+export async function findCommand(
   words: string[],
-): { group: CommandGroup; cmd: CommandSpec; rest: string[] } | null {
-  const group = GROUPS.find((g) => g.group === words[0]);
+): Promise<{ group: CommandGroup; cmd: CommandSpec; rest: string[] } | null> {
+  const group = await loadGroup(words[0]);
   if (!group) return null;
   const sub = words[1];
   const named = sub !== undefined ? group.commands.find((c) => c.name === sub) : undefined;
@@ -113,9 +125,9 @@ function groupUsage(group: CommandGroup): string {
   return lines.join("\n");
 }
 
-export function commandList(): string {
+export async function commandList(): Promise<string> {
   const lines = ["Available commands:"];
-  for (const g of GROUPS) {
+  for (const g of await loadGroups()) {
     for (const c of g.commands) {
       const words = [g.group, c.name].filter(Boolean).join(" ");
       lines.push(`  ${words.padEnd(22)} ${c.description}`);
@@ -177,19 +189,19 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
   }
   if (globals.colour === false) out = new Output({ colour: false });
   if (globals.list) {
-    out.line(commandList());
+    out.line(await commandList());
     return 0;
   }
   const { configFile, help } = globals;
   const unknownGlobal = words.length && words[0].startsWith("-") ? words[0] : null;
   if (unknownGlobal) return usageError(out, `unknown global option ${unknownGlobal}`, GLOBAL_HELP);
   if (words.length === 0) {
-    out.line(GLOBAL_HELP + "\n\n" + commandList());
+    out.line(GLOBAL_HELP + "\n\n" + await commandList());
     return help ? 0 : 2;
   }
-  const found = findCommand(words);
+  const found = await findCommand(words);
   if (!found) {
-    const group = GROUPS.find((g) => g.group === words[0]);
+    const group = await loadGroup(words[0]);
     if (group) {
       if (help || words[1] === "--help" || words[1] === "-h") {
         out.line(groupUsage(group));
@@ -201,7 +213,7 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
         groupUsage(group),
       );
     }
-    return usageError(out, `unknown command '${words[0]}'`, GLOBAL_HELP + "\n\n" + commandList());
+    return usageError(out, `unknown command '${words[0]}'`, GLOBAL_HELP + "\n\n" + await commandList());
   }
   const { group, cmd, rest } = found;
   const options: Record<string, { type: "boolean" | "string"; short?: string; multiple?: boolean }> = {

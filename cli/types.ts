@@ -1,5 +1,6 @@
 /**
- * How a command group plugs into `kunai`: one file per group in cli/, registered in cli/mod.ts.
+ * How a command group plugs into `kunai`: one file per group in cli/, registered (with the words that
+ * name it, loaded on demand) in `GROUP_MODULES` of cli/mod.ts.
  */
 import type { AgentClient } from "../lib/client/mod.ts";
 import type { Output } from "./output.ts";

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { commandList, findCommand, runCli } from "../../cli/mod.ts";
+import { commandList, findCommand, GROUP_MODULES, loadGroups, runCli } from "../../cli/mod.ts";
 import { Output } from "../../cli/output.ts";
 import { newKey } from "../../cli/global.ts";
 import { VERSION } from "../../lib/version.ts";
@@ -47,13 +47,55 @@ Deno.test("help: global, per group and per command", async () => {
   const cmd = await run(["agent", "start", "--help"]);
   assert.equal(cmd.code, 0);
   assert.match(cmd.out, /--daemon/);
-  assert.match(commandList(), /keygen/);
+  assert.match(await commandList(), /keygen/);
 });
 
-Deno.test("commands are found by group and subcommand words", () => {
-  assert.equal(findCommand(["agent", "start"])?.cmd.name, "start");
-  assert.equal(findCommand(["info", "--json"])?.cmd.name, "");
-  assert.equal(findCommand(["nope"]), null);
+Deno.test("commands are found by group and subcommand words", async () => {
+  assert.equal((await findCommand(["agent", "start"]))?.cmd.name, "start");
+  assert.equal((await findCommand(["info", "--json"]))?.cmd.name, "");
+  assert.equal((await findCommand(["keys", "list"]))?.group.group, "keys");
+  assert.equal(await findCommand(["nope"]), null);
+});
+
+Deno.test("each command group is loaded by the words of its module, and the list names every group once", async () => {
+  const groups = (await loadGroups()).map((g) => g.group);
+  assert.equal(new Set(groups).size, groups.length, `a group twice: ${groups}`);
+  assert.deepEqual(groups.toSorted(), GROUP_MODULES.flatMap((m) => m.words).toSorted());
+  for (const m of GROUP_MODULES) {
+    const loaded = (await m.load()).map((g) => g.group);
+    for (const w of m.words) assert.ok(loaded.includes(w), `${w}: not in what its module loads (${loaded})`);
+  }
+});
+
+Deno.test("cli/mod.ts imports no command group statically (a command loads only its own)", async () => {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", new URL("../../cli/mod.ts", import.meta.url).pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: Array<
+      { specifier: string; dependencies?: Array<{ code?: { specifier?: string }; isDynamic?: boolean }> }
+    >;
+  };
+  const bySpec = new Map(info.modules.map((m) => [m.specifier, m]));
+  const root = new URL("../../cli/mod.ts", import.meta.url).href;
+  const seen = new Set<string>();
+  const todo = [root];
+  while (todo.length) {
+    const s = todo.pop()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    for (const d of bySpec.get(s)?.dependencies ?? []) {
+      if (!d.isDynamic && d.code?.specifier) todo.push(d.code.specifier);
+    }
+  }
+  const cliFiles = [...seen].filter((s) => s.includes("/cli/")).map((s) => s.replace(/^.*\/cli\//, ""))
+    .sort();
+  assert.deepEqual(cliFiles, ["connect.ts", "mod.ts", "output.ts", "types.ts"]);
+  // and the groups are still reachable, through their loaders
+  assert.ok(info.modules.some((m) => m.specifier.endsWith("/cli/kv.ts")), "cli/kv.ts in the graph");
 });
 
 Deno.test("keygen prints a 32-byte base64 key", async () => {
