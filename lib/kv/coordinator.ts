@@ -4,8 +4,9 @@
  * do not answer get a hint (retried by repair.ts).
  *
  * CAS writes ask every replica to confirm that it holds nothing newer than our base version before
- * we apply: a replica that saw a write we missed (failover, partition) refuses, we adopt its record,
- * undo our write where it was accepted and answer false. From its check until it is stored, a CAS
+ * we apply: a replica that saw a write we missed (failover, partition) refuses, we adopt its record
+ * (unless it may be a rival's undecided one, see #casFanout), undo our write where it was accepted
+ * and answer false. From its check until it is stored, a CAS
  * is registered on the local replica, which refuses (`busy`) any other coordinator's CAS of the same
  * key meanwhile: two owners coordinating at once (forwarders that disagree on which owner is
  * reachable) both give way instead of both succeeding on each other's acknowledgement.
@@ -33,7 +34,7 @@ interface Fanout {
   ok: RingNode[];
   conflicts: KvRecord[];
   /** Replicas that refused because they coordinate a CAS of the same key themselves. */
-  busy: number;
+  busy: RingNode[];
   errors: string[];
 }
 
@@ -137,17 +138,21 @@ export class Coordinator {
   ): Promise<WriteResult> {
     const { local, clock, cfg } = this.#d;
     const f = await this.#fanout(targets, { record: rec, prev: base }, targets.length, deadline);
-    if (f.conflicts.length || f.busy || 1 + f.ok.length < need) {
+    if (f.conflicts.length || f.busy.length || 1 + f.ok.length < need) {
       this.#undo(f.ok, rec, cur);
-      // another owner coordinates a CAS of this key at the same moment (forwarders disagree on who
-      // is reachable): both give way and the clients read and retry. A conflict seen then may be
-      // that rival's record, not yet decided: it is not adopted (anti-entropy brings what stays).
-      if (f.busy) return { ok: false, index: cur ? cur.modify_index : local.currentIndex() };
       if (f.conflicts.length) {
         const newest = f.conflicts.reduce((a, b) => compareVersion(a, b) >= 0 ? a : b);
-        local.apply(checkRecord(newest, cfg, clock.now()));
+        // Adopted only when it may be decided. A rival coordinator (owners racing on a CAS of this
+        // key: forwarders disagree on who is reachable) that answered busy is still deciding, and
+        // one that accepted our copy does not hold its own record: it gave way, and its undo is on
+        // its way to the copy we saw. Not adopting is always safe: anti-entropy brings what stays.
+        const undecided = f.busy.length > 0 || f.ok.some((t) => t.uuid === newest.origin);
+        if (!undecided) local.apply(checkRecord(newest, cfg, clock.now()));
         return { ok: false, index: newest.modify_index };
       }
+      // another owner coordinates a CAS of this key at the same moment: both give way, the clients
+      // read and retry
+      if (f.busy.length) return { ok: false, index: cur ? cur.modify_index : local.currentIndex() };
       throw new KvError(
         503,
         `compare-and-set reached ${1 + f.ok.length} of the ${need} copies required (kv.write_acks): ${
@@ -176,7 +181,7 @@ export class Coordinator {
    * failures still leave a hint for the repair loop.
    */
   #fanout(targets: RingNode[], item: ApplyItem, wanted: number, deadline: number): Promise<Fanout> {
-    const out: Fanout = { ok: [], conflicts: [], busy: 0, errors: [] };
+    const out: Fanout = { ok: [], conflicts: [], busy: [], errors: [] };
     if (!targets.length) return Promise.resolve(out);
     return new Promise((resolve) => {
       let settled = 0, done = false;
@@ -191,7 +196,7 @@ export class Coordinator {
       for (const t of targets) {
         this.#d.replicate(t, item, deadline).then((r) => {
           if (r.ok) out.ok.push(t);
-          else if ("busy" in r) out.busy++;
+          else if ("busy" in r) out.busy.push(t);
           else out.conflicts.push(r.current);
           settled++;
           finish();
