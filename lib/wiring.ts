@@ -23,7 +23,7 @@ import { createSnapshot } from "./snapshot/mod.ts";
 import { createHandlers } from "./handlers/mod.ts";
 import { createShinken } from "./shinken/mod.ts";
 import { createGenerators, type KvGet } from "./generators/mod.ts";
-import { createRaft } from "./raft/mod.ts";
+import { createLazyRaft } from "./raft/lazy.ts";
 import { createExec } from "./exec/mod.ts";
 import { createPropagation } from "./propagate/mod.ts";
 import { createLazyDns } from "./dns/lazy.ts";
@@ -70,7 +70,7 @@ export function buildSubsystems(w: WiringInputs): Subsystem[] {
   add(createHandlers(ctx("handlers"), { membership }));
   add(createShinken(ctx("shinken"), { membership, localChecks: () => localChecks(checks) }));
   add(createGenerators(ctx("generators"), { membership, kvGet: kvText(kv) }));
-  if (config.params.raft.groups.length > 0) add(createRaft(ctx("raft"), { membership, envelope }));
+  if (config.params.raft.groups.length > 0) add(createLazyRaft(ctx("raft"), { membership, envelope }));
   add(createExec(ctx("exec"), { membership, envelope, kv }));
   add(createPropagation(ctx("propagate"), { kv, broadcast: gossip, reload: w.reload }));
   if (config.listeners.dns?.enabled === true) add(createLazyDns(ctx("dns"), { membership }));
