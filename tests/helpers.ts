@@ -353,3 +353,33 @@ export function processesWith(marker: string): number[] {
   }
   return out;
 }
+
+/**
+ * The modules `entry` imports statically, itself included (`deno info --json`; dynamic imports are
+ * not followed): what loading it loads.
+ */
+export async function staticImports(entry: URL): Promise<string[]> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["info", "--json", entry.pathname],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  if (out.code !== 0) throw new Error(`deno info ${entry.pathname}: ${new TextDecoder().decode(out.stderr)}`);
+  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
+    modules: Array<
+      { specifier: string; dependencies?: Array<{ code?: { specifier?: string }; isDynamic?: boolean }> }
+    >;
+  };
+  const bySpec = new Map(info.modules.map((m) => [m.specifier, m]));
+  const seen = new Set<string>();
+  const todo = [entry.href];
+  while (todo.length) {
+    const s = todo.pop()!;
+    if (seen.has(s)) continue;
+    seen.add(s);
+    for (const d of bySpec.get(s)?.dependencies ?? []) {
+      if (!d.isDynamic && d.code?.specifier) todo.push(d.code.specifier);
+    }
+  }
+  return [...seen];
+}

@@ -68,6 +68,44 @@ Deno.test("applyItems: a key whose CAS this node coordinates refuses other coord
   }
 });
 
+/**
+ * Five nodes, their rings refreshed, once the start-up anti-entropy and handover are done: those copy
+ * whatever a node holds, an accepted copy waiting for its undo included, and these tests are about
+ * the coordinators' decisions.
+ */
+async function raceNodes(opts: { stream?: boolean; kv?: Record<string, unknown> }): Promise<KvTestNode[]> {
+  const cluster = new FakeCluster();
+  const nodes: KvTestNode[] = [];
+  for (const n of ["n1", "n2", "n3", "n4", "n5"]) {
+    nodes.push(
+      await startKvNode({ name: n, cluster, stream: opts.stream, kv: { request_timeout: "1s", ...opts.kv } }),
+    );
+  }
+  for (const n of nodes) n.kv.refreshRing();
+  await eventually("start-up repair done on every node", () => nodes.every((n) => !n.kv.local.stale), 15_000);
+  await new Promise((r) => setTimeout(r, 1000)); // and the round a ring change starts 300 ms after it
+  return nodes;
+}
+
+/**
+ * `key`'s owners P, S, T and a non-owner F, once `key` holds "0" on the three owners; `idx` is its
+ * modify_index (the CAS base).
+ */
+async function baseKey(nodes: KvTestNode[], key: string) {
+  const owners = nodes[0].kv.placement.owners(key).map((o) => o.uuid);
+  assert.equal(owners.length, 3, "three copies");
+  const [P, S, T] = owners.map((u) => nodes.find((n) => n.uuid === u)!);
+  const F = nodes.find((n) => !owners.includes(n.uuid))!;
+  const put = await fetch(`${P.url}/kv/${key}`, { method: "PUT", body: "0" });
+  assert.equal((await put.text()).trim(), "true");
+  // every owner holds the base (a just-started node reads from the others first)
+  await eventually(
+    `${key} on its three owners`,
+    () => [P, S, T].every((n) => n.kv.local.storage.getRecord(key)),
+  );
+  return { P, S, T, F, idx: P.kv.local.storage.getRecord(key)!.modify_index };
+}
+
 for (const stream of [true, false]) {
   Deno.test({
     name: `CAS: two owners coordinating one key at once never both succeed (${
@@ -76,35 +114,12 @@ for (const stream of [true, false]) {
     sanitizeOps: false,
     sanitizeResources: false,
     fn: async () => {
-      const cluster = new FakeCluster();
-      const nodes: KvTestNode[] = [];
-      for (const n of ["n1", "n2", "n3", "n4", "n5"]) {
-        nodes.push(await startKvNode({ name: n, cluster, stream, kv: { request_timeout: "1s" } }));
-      }
-      for (const n of nodes) n.kv.refreshRing();
-      await eventually(
-        "start-up repair done on every node",
-        () => nodes.every((n) => !n.kv.local.stale),
-        15_000,
-      );
-      await new Promise((r) => setTimeout(r, 1000)); // and the round a ring change starts 300 ms after it
-      const byUuid = (u: string) => nodes.find((n) => n.uuid === u)!;
+      const nodes = await raceNodes({ stream });
       const rounds = { one: 0, none: 0, both: [] as string[] };
       try {
         for (let k = 0; k < 15; k++) {
           const key = `race/k${k}`;
-          const owners = nodes[0].kv.placement.owners(key).map((o) => o.uuid);
-          assert.equal(owners.length, 3, "three copies");
-          const [P, S, T] = owners.map(byUuid);
-          const F = nodes.find((n) => !owners.includes(n.uuid))!;
-          const put = await fetch(`${P.url}/kv/${key}`, { method: "PUT", body: "0" });
-          assert.equal((await put.text()).trim(), "true");
-          // every owner holds the base (a just-started node reads from the others first)
-          await eventually(
-            `${key} on its three owners`,
-            () => [P, S, T].every((n) => n.kv.local.storage.getRecord(key)),
-          );
-          const idx = P.kv.local.storage.getRecord(key)!.modify_index;
+          const { P, S, T, F, idx } = await baseKey(nodes, key);
           // T cut off from both coordinators; F cannot reach P, so it forwards to S
           P.fault = (p) => p.uuid === T.uuid ? "cut (test)" : null;
           S.fault = (p) => p.uuid === T.uuid ? "cut (test)" : null;
@@ -143,46 +158,20 @@ for (const stream of [true, false]) {
   });
 }
 
-// Periodic anti-entropy is kept out of the way here: a replica's round can pull an accepted copy
-// that its coordinator is about to undo, before the undo lands (there is no consensus round: see
-// README), which is not what this test is about: the coordinators' own decisions.
+// Periodic anti-entropy is kept out of the way here too (see raceNodes): a round can pull an accepted
+// copy that its coordinator is about to undo, before the undo lands (README: no prepare phase).
 Deno.test({
   name:
     "CAS: when two owners both give way, neither value stays on any copy (a rival's undecided record is not adopted)",
   sanitizeOps: false,
   sanitizeResources: false,
   fn: async () => {
-    const cluster = new FakeCluster();
-    const nodes: KvTestNode[] = [];
-    for (const n of ["n1", "n2", "n3", "n4", "n5"]) {
-      nodes.push(
-        await startKvNode({ name: n, cluster, kv: { request_timeout: "1s", anti_entropy_interval: "1h" } }),
-      );
-    }
-    for (const n of nodes) n.kv.refreshRing();
-    // the start-up anti-entropy and handover (a ring change's) done first: they copy whatever a node
-    // holds, an accepted copy waiting for its undo included, and this test is about the decisions
-    await eventually(
-      "start-up repair done on every node",
-      () => nodes.every((n) => !n.kv.local.stale),
-      15_000,
-    );
-    await new Promise((r) => setTimeout(r, 1000)); // and the round a ring change starts 300 ms after it
-    const byUuid = (u: string) => nodes.find((n) => n.uuid === u)!;
+    const nodes = await raceNodes({ kv: { anti_entropy_interval: "1h" } });
     const outcomes = { both: 0, one: 0, none: 0 };
     try {
       for (let k = 0; k < 20; k++) {
         const key = `race2/k${k}`;
-        const owners = nodes[0].kv.placement.owners(key).map((o) => o.uuid);
-        const [P, S, T] = owners.map(byUuid);
-        const F = nodes.find((n) => !owners.includes(n.uuid))!;
-        const put = await fetch(`${P.url}/kv/${key}`, { method: "PUT", body: "0" });
-        assert.equal((await put.text()).trim(), "true");
-        await eventually(
-          `${key} on its three owners`,
-          () => [P, S, T].every((n) => n.kv.local.storage.getRecord(key)),
-        );
-        const idx = P.kv.local.storage.getRecord(key)!.modify_index;
+        const { P, S, T, F, idx } = await baseKey(nodes, key);
         // every owner reaches every other; only F cannot reach P, so it forwards to S
         F.fault = (p) => p.uuid === P.uuid ? "cut (test)" : null;
         const cas = (n: KvTestNode, v: string) =>

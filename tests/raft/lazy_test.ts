@@ -4,7 +4,7 @@ import { Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
 import type { VirtualClock } from "../../lib/clock/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { buildApp } from "../../lib/http/mod.ts";
-import { makeTestCtx } from "../helpers.ts";
+import { makeTestCtx, staticImports } from "../helpers.ts";
 
 const self: MemberRecord = {
   uuid: "self-uuid",
@@ -48,31 +48,7 @@ Deno.test("the lazily built RAFT subsystem loads lib/raft at start, elects, and 
 });
 
 Deno.test("the wiring imports no RAFT module statically (a default agent never loads lib/raft)", async () => {
-  const wiring = new URL("../../lib/wiring.ts", import.meta.url);
-  const out = await new Deno.Command(Deno.execPath(), {
-    args: ["info", "--json", wiring.pathname],
-    stdout: "piped",
-    stderr: "piped",
-  }).output();
-  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
-  const info = JSON.parse(new TextDecoder().decode(out.stdout)) as {
-    modules: Array<
-      { specifier: string; dependencies?: Array<{ code?: { specifier?: string }; isDynamic?: boolean }> }
-    >;
-  };
-  const bySpec = new Map(info.modules.map((m) => [m.specifier, m]));
-  const seen = new Set<string>();
-  const todo = [wiring.href];
-  while (todo.length) {
-    const s = todo.pop()!;
-    if (seen.has(s)) continue;
-    seen.add(s);
-    for (const d of bySpec.get(s)?.dependencies ?? []) {
-      if (!d.isDynamic && d.code?.specifier) todo.push(d.code.specifier);
-    }
-  }
-  const raft = [...seen].filter((s) => s.includes("/lib/raft/")).map((s) =>
-    s.replace(/^.*\/lib\/raft\//, "")
-  );
+  const raft = (await staticImports(new URL("../../lib/wiring.ts", import.meta.url)))
+    .filter((s) => s.includes("/lib/raft/")).map((s) => s.replace(/^.*\/lib\/raft\//, ""));
   assert.deepEqual(raft, ["lazy.ts"]);
 });
