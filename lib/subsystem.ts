@@ -42,3 +42,41 @@ export interface Subsystem {
   /** Its HTTP routes (mounted on TCP and the unix socket), each declared read, write or peer. */
   routes?(): RouteTable;
 }
+
+/**
+ * A subsystem whose module is imported only when it starts (the wiring adds it only when it is
+ * configured, so a default agent never loads its code): `idle.info` is its /agent/info section until
+ * then; with `idle.routes` its routes come from the real one (lib/agent.ts asks for routes after
+ * every subsystem started).
+ *
+ * ```ts
+ * lazySubsystem("dns", async () => (await import("./mod.ts")).createDns(ctx, deps), { info: { enabled: false } });
+ * ```
+ */
+export function lazySubsystem(
+  name: string,
+  load: () => Promise<Subsystem>,
+  idle: { info: Record<string, unknown>; routes?: boolean },
+): Subsystem {
+  let real: Subsystem | null = null;
+  const sub: Subsystem = {
+    name,
+    async start() {
+      const s = await load();
+      await s.start();
+      real = s;
+    },
+    async stop() {
+      await real?.stop();
+      real = null;
+    },
+    info: () => real ? real.info() : idle.info,
+  };
+  if (idle.routes) {
+    sub.routes = () => {
+      if (!real?.routes) throw new Error(`${name}: routes asked for before the subsystem started`);
+      return real.routes();
+    };
+  }
+  return sub;
+}

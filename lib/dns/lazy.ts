@@ -7,25 +7,11 @@
  * if (config.listeners.dns?.enabled === true) add(createLazyDns(ctx("dns"), { membership }));
  * ```
  */
-import type { Ctx, Subsystem } from "../subsystem.ts";
+import { type Ctx, lazySubsystem, type Subsystem } from "../subsystem.ts";
 import type { MembershipView } from "../types.ts";
 
 export function createLazyDns(ctx: Ctx, deps: { membership: Pick<MembershipView, "members"> }): Subsystem {
-  let real: Subsystem | null = null;
-  return {
-    name: "dns",
-    async start() {
-      const { createDns } = await import("./mod.ts");
-      const dns = createDns(ctx, deps);
-      await dns.start();
-      real = dns;
-    },
-    async stop() {
-      await real?.stop();
-      real = null;
-    },
-    info() {
-      return real ? real.info() : { enabled: false };
-    },
-  };
+  return lazySubsystem("dns", async () => (await import("./mod.ts")).createDns(ctx, deps), {
+    info: { enabled: false },
+  });
 }
