@@ -21,7 +21,7 @@ import { type ChecksApi, createChecks } from "./checks/mod.ts";
 import { createMetrics } from "./metrics/mod.ts";
 import { createSnapshot } from "./snapshot/mod.ts";
 import { createHandlers } from "./handlers/mod.ts";
-import { createShinken } from "./shinken/mod.ts";
+import { createLazyShinken } from "./shinken/lazy.ts";
 import { createGenerators, type KvGet } from "./generators/mod.ts";
 import { createLazyRaft } from "./raft/lazy.ts";
 import { createExec } from "./exec/mod.ts";
@@ -68,7 +68,7 @@ export function buildSubsystems(w: WiringInputs): Subsystem[] {
 
   // outputs: consume check.changed / member.* / kv.changed on the bus
   add(createHandlers(ctx("handlers"), { membership }));
-  add(createShinken(ctx("shinken"), { membership, localChecks: () => localChecks(checks) }));
+  add(createLazyShinken(ctx("shinken"), { membership, localChecks: () => localChecks(checks) }));
   add(createGenerators(ctx("generators"), { membership, kvGet: kvText(kv) }));
   if (config.params.raft.groups.length > 0) add(createLazyRaft(ctx("raft"), { membership, envelope }));
   add(createExec(ctx("exec"), { membership, envelope, kv }));

@@ -11,7 +11,7 @@
  * ```
  */
 import type { Ctx, Subsystem } from "../subsystem.ts";
-import { RouteTable } from "../routing/mod.ts";
+import { type ShinkenApi, shinkenRoutes } from "./routes.ts";
 import { type LocalChecks, type ShinkenConfig, ShinkenExporter, type ShinkenMembership } from "./exporter.ts";
 import { commandFileReady } from "./command_file.ts";
 
@@ -26,17 +26,10 @@ export {
   serviceResultLine,
 } from "./cfg_render.ts";
 export { commandFileReady, pushLines } from "./command_file.ts";
+export { shinkenRoutes } from "./routes.ts";
 export { type LocalChecks, renderAll, type ShinkenConfig, type ShinkenMembership } from "./exporter.ts";
 
-/** What routes and tests may ask of the exporter. */
-export interface ShinkenApi {
-  /** Whether a `shinken` object is configured (and not `enabled: false`). */
-  readonly enabled: boolean;
-  /** The host files an export would write now, by file name. */
-  files(): Record<string, string>;
-  /** Syncs the files now (and reloads if they changed); resolves when done. */
-  syncNow(): Promise<void>;
-}
+export type { ShinkenApi } from "./routes.ts";
 
 /** Builds the exporter; without a `shinken` object it only answers the export route. */
 export function createShinken(
@@ -89,19 +82,7 @@ export function createShinken(
         : { enabled: false },
     files: () => Object.fromEntries(ex.files()),
     syncNow: () => ex.syncNow(),
-    routes: () => shinkenRoutes(api),
+    routes: () => shinkenRoutes(() => api),
   };
   return api;
-}
-
-/** `GET /agent/shinken/export` (read): the host files for the current membership. */
-export function shinkenRoutes(api: ShinkenApi): RouteTable {
-  const r = new RouteTable("shinken");
-  r.read(
-    "GET",
-    "/agent/shinken/export",
-    "Nagios/Shinken host files for every node, by file name",
-    (c) => c.json({ enabled: api.enabled, files: api.files() }),
-  );
-  return r;
 }

@@ -1,0 +1,38 @@
+/**
+ * The Shinken export as the wiring builds it: the exporter (lib/shinken/mod.ts and its renderers)
+ * is imported when it starts with a `shinken` object configured, or on the first request of its
+ * export route; a default agent (no `shinken` object) only holds the route.
+ *
+ * ```ts
+ * add(createLazyShinken(ctx("shinken"), { membership, localChecks }));
+ * ```
+ */
+import type { Ctx, Subsystem } from "../subsystem.ts";
+import type { LocalChecks, ShinkenMembership } from "./exporter.ts";
+import { type ShinkenApi, shinkenRoutes } from "./routes.ts";
+
+export function createLazyShinken(
+  ctx: Ctx,
+  deps: { membership: ShinkenMembership; localChecks?: LocalChecks },
+): Subsystem {
+  const raw = ctx.config.listeners.shinken as { enabled?: boolean } | undefined;
+  // as mod.ts decides: a shinken object, not disabled
+  const enabled = Boolean(raw) && Boolean(raw?.enabled);
+  let real: Promise<Subsystem & ShinkenApi> | null = null;
+  const load = () => real ??= import("./mod.ts").then((m) => m.createShinken(ctx, deps));
+  let started: (Subsystem & ShinkenApi) | null = null;
+  return {
+    name: "shinken",
+    async start() {
+      if (!enabled) return;
+      started = await load();
+      await started.start();
+    },
+    async stop() {
+      await started?.stop();
+      started = null;
+    },
+    info: () => started ? started.info() : { enabled: false },
+    routes: () => shinkenRoutes(load),
+  };
+}
