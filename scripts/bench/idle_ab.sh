@@ -10,15 +10,10 @@ W=${1:?window seconds}; N=${2:?windows}; shift 2
 dir=$(mktemp -d -t kunai-idle-ab.XXXXXX); pids=(); labels=(); i=0
 cleanup(){ for p in "${pids[@]}"; do kill "$p" 2>/dev/null; done; sleep 1; rm -rf "$dir"; }
 trap cleanup EXIT
+. "$(dirname "$0")/agent_lib.sh"
 for spec in "$@"; do
-  i=$((i+1)); labels+=("${spec%%=*}"); k=${spec#*=}; d=$dir/a$i; mkdir -p "$d/etc" "$d/data" "$d/log"
-  cat >"$d/etc/local.json" <<JSON
-{ "name": "idle$i", "port": $(( ${PORT_BASE:-46100} + i )), "bind": "127.0.0.1", "addr": "127.0.0.1", "tags": ["linux"],
-  "seeds": [], "bootstrap": true, "data": "$d/data", "log": "$d/log", "lock": "$d/kunai.pid",
-  "socket": "$d/kunai.sock", "log_level": "ERROR" }
-JSON
-  (cd "$k" && exec deno run -A main.ts agent start --cfg-dir "$d/etc") >"$d/out.log" 2>&1 &
-  pids+=($!)
+  i=$((i+1)); labels+=("${spec%%=*}")
+  start_agent "${spec#*=}" "$dir/a$i" "idle$i" $(( ${PORT_BASE:-46100} + i ))
 done
 sleep "${WARM:-70}"
 ticks(){ awk '{s=$0; sub(/.*\) /,"",s); split(s,f," "); print f[12]+f[13]}' "/proc/$1/stat"; }

@@ -8,16 +8,8 @@ K=$1; N=${2:-5}; BASE=${BASE:-17900}
 dir=$(mktemp -d); pids=()
 cleanup(){ for p in "${pids[@]}"; do kill -9 "$p" 2>/dev/null; done; rm -rf "$dir"; }
 trap cleanup EXIT
-for i in $(seq 0 $((N-1))); do
-  d=$dir/n$i; mkdir -p "$d/etc" "$d/data" "$d/log"
-  cat >"$d/etc/local.json" <<JSON
-{ "name": "n$i", "port": $((BASE+i)), "bind": "127.0.0.1", "addr": "127.0.0.1", "tags": ["linux"],
-  "seeds": [], "bootstrap": true, "data": "$d/data", "log": "$d/log", "lock": "$d/kunai.pid",
-  "socket": "$d/kunai.sock", "log_level": "${LOGLEVEL:-ERROR}" }
-JSON
-  (cd "$K" && exec deno run -A main.ts agent start --cfg-dir "$d/etc") >"$d/out.log" 2>&1 &
-  pids+=($!)
-done
+. "$(dirname "$0")/agent_lib.sh"
+for i in $(seq 0 $((N-1))); do start_agent "$K" "$dir/n$i" "n$i" $((BASE+i)) "${LOGLEVEL:-ERROR}"; done
 api(){ curl -s --max-time 5 --unix-socket "$dir/n$1/kunai.sock" "http://localhost$2"; }
 for i in $(seq 0 $((N-1))); do for t in $(seq 1 300); do api $i / >/dev/null 2>&1 && break; sleep 0.2; done; done
 sleep 2
