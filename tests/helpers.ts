@@ -152,7 +152,8 @@ export async function runKunai(
 ): Promise<{ code: number; stdout: string; stderr: string }> {
   const cmd = new Deno.Command(Deno.execPath(), {
     args: denoRun("main.ts", ...args),
-    env: { NO_COLOR: "1", ...SHARED_DENO_DIR, ...env },
+    clearEnv: true,
+    env: { ...agentEnv(), NO_COLOR: "1", ...SHARED_DENO_DIR, ...env },
     stdout: "piped",
     stderr: "piped",
     signal: AbortSignal.timeout(timeoutMs),
@@ -160,6 +161,18 @@ export async function runKunai(
   const r = await cmd.output();
   const dec = new TextDecoder();
   return { code: r.code, stdout: dec.decode(r.stdout), stderr: dec.decode(r.stderr) };
+}
+
+/**
+ * The environment an agent or CLI run started by a test inherits: ours without KUNAI_* variables (a token or
+ * key in the shell that runs the tests would change what every agent expects). Tests never set
+ * variables in their own process (test files running in parallel share it): they pass them to the
+ * child (startAgent's `env`).
+ */
+function agentEnv(): Record<string, string> {
+  const vars = Deno.env.toObject();
+  for (const k of Object.keys(vars)) if (k.startsWith("KUNAI_")) delete vars[k];
+  return vars;
 }
 
 export interface AgentProc {
@@ -189,6 +202,8 @@ export async function startAgent(opts: {
   files?: Record<string, unknown>;
   dir?: string;
   waitMs?: number;
+  /** Environment variables of the agent process (over ours, without our KUNAI_* ones). */
+  env?: Record<string, string>;
 } = { name: "a" }): Promise<AgentProc> {
   const dir = opts.dir ?? Deno.makeTempDirSync({ prefix: `kunai-${opts.name}-` });
   const cfgDir = join(dir, "etc");
@@ -215,7 +230,8 @@ export async function startAgent(opts: {
   }
   const child = new Deno.Command(Deno.execPath(), {
     args: denoRun("main.ts", "agent", "start", "--cfg-dir", cfgDir),
-    env: { NO_COLOR: "1", ...SHARED_DENO_DIR, HOME: dir },
+    clearEnv: true,
+    env: { ...agentEnv(), NO_COLOR: "1", ...SHARED_DENO_DIR, HOME: dir, ...opts.env },
     stdout: "null",
     stderr: "piped",
   }).spawn();

@@ -47,3 +47,25 @@ Deno.test("until is bounded even when a probe never settles", async () => {
   await assert.rejects(until("a hung probe", never, 100), /waiting for a hung probe/);
   assert.equal(hung, 1);
 });
+
+Deno.test("no test file changes its process's environment (test files running in parallel share it)", () => {
+  // KUNAI_HTTP_TOKEN set for a moment by one file was inherited by an agent another file started
+  // meanwhile, which then refused that file's own token: pass variables to the child instead
+  const offenders: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of Deno.readDirSync(dir)) {
+      const path = `${dir}/${e.name}`;
+      if (e.isDirectory) walk(path);
+      else if (e.name.endsWith(".ts") && !path.endsWith("/helpers_test.ts")) {
+        Deno.readTextFileSync(path).split("\n").forEach((line, i) => {
+          // DENO_DIR is set to the value every file computes the same way: harmless
+          if (/Deno\.env\.(set|delete)\(/.test(line) && !/Deno\.env\.set\("DENO_DIR"/.test(line)) {
+            offenders.push(`${path}:${i + 1}: ${line.trim()}`);
+          }
+        });
+      }
+    }
+  };
+  walk(new URL(".", import.meta.url).pathname.replace(/\/$/, ""));
+  assert.deepEqual(offenders, []);
+});

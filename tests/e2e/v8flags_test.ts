@@ -11,7 +11,6 @@ import {
   hasFlags,
   NO_CODE_CACHE,
   REEXEC_MARKER,
-  reexecWithV8Flags,
   wantedArenaMax,
   wantedV8Flags,
   withoutCodeCache,
@@ -70,25 +69,58 @@ Deno.test("a `deno run` agent gets --no-code-cache once, right after `run`; KUNA
   assert.equal(withoutCodeCache(["/usr/bin/kunai", ...args], args, none), null);
 });
 
-Deno.test("the re-executed image hands its children the environment the agent was started with", () => {
+/**
+ * Runs `reexecWithV8Flags(["agent", "start"])` in a child process started with `env`, and returns
+ * the four variables as the child sees them afterwards (a test must not change its own process's
+ * environment: test files share it, and agents started by another file meanwhile would inherit it).
+ */
+async function afterReexec(env: Record<string, string>): Promise<Record<string, string | null>> {
   const keys = ["DENO_V8_FLAGS", "MALLOC_ARENA_MAX", REEXEC_MARKER, ARENA_MARKER];
-  const saved = keys.map((k) => [k, Deno.env.get(k)] as const);
-  try {
-    Deno.env.set("DENO_V8_FLAGS", AGENT_V8_FLAGS);
-    Deno.env.set("MALLOC_ARENA_MAX", AGENT_ARENA_MAX);
-    Deno.env.set(REEXEC_MARKER, "");
-    Deno.env.set(ARENA_MARKER, "1");
-    reexecWithV8Flags(["agent", "start"]); // marker present: restores, never execs
-    for (const k of keys) assert.equal(Deno.env.get(k), undefined, k);
-    Deno.env.set("DENO_V8_FLAGS", `--foo,${AGENT_V8_FLAGS}`);
-    Deno.env.set("MALLOC_ARENA_MAX", "8"); // the user's own: kept
-    Deno.env.set(REEXEC_MARKER, "--foo");
-    reexecWithV8Flags(["agent", "start"]);
-    assert.equal(Deno.env.get("DENO_V8_FLAGS"), "--foo");
-    assert.equal(Deno.env.get("MALLOC_ARENA_MAX"), "8");
-  } finally {
-    for (const [k, v] of saved) v === undefined ? Deno.env.delete(k) : Deno.env.set(k, v);
-  }
+  const url = new URL("../../lib/v8flags.ts", import.meta.url).href;
+  const code = [
+    `import { reexecWithV8Flags } from ${JSON.stringify(url)};`,
+    `reexecWithV8Flags(["agent", "start"]);`,
+    `const seen = ${JSON.stringify(keys)}.map((k) => [k, Deno.env.get(k) ?? null]);`,
+    `console.log(JSON.stringify(Object.fromEntries(seen)));`,
+  ].join("\n");
+  const vars = Deno.env.toObject();
+  for (const k of keys) delete vars[k];
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--ext=ts", code],
+    clearEnv: true,
+    env: { ...vars, ...env },
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  return JSON.parse(new TextDecoder().decode(out.stdout));
+}
+
+Deno.test("the re-executed image hands its children the environment the agent was started with", async () => {
+  // the agent's own additions are removed
+  assert.deepEqual(
+    await afterReexec({
+      DENO_V8_FLAGS: AGENT_V8_FLAGS.replaceAll(" ", ","), // as the re-exec sets it
+      MALLOC_ARENA_MAX: AGENT_ARENA_MAX,
+      [REEXEC_MARKER]: "",
+      [ARENA_MARKER]: "1",
+    }),
+    { DENO_V8_FLAGS: null, MALLOC_ARENA_MAX: null, [REEXEC_MARKER]: null, [ARENA_MARKER]: null },
+  );
+  // the user's own flags and arena count are kept
+  assert.deepEqual(
+    await afterReexec({
+      DENO_V8_FLAGS: `--max-old-space-size=512,${AGENT_V8_FLAGS.replaceAll(" ", ",")}`,
+      MALLOC_ARENA_MAX: "8",
+      [REEXEC_MARKER]: "--max-old-space-size=512",
+    }),
+    {
+      DENO_V8_FLAGS: "--max-old-space-size=512",
+      MALLOC_ARENA_MAX: "8",
+      [REEXEC_MARKER]: null,
+      [ARENA_MARKER]: null,
+    },
+  );
 });
 
 Deno.test("a `deno run` agent runs under its V8 flags with the pid it was started with", async () => {

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createChecks } from "../../lib/checks/mod.ts";
+import { AgentClient } from "../../lib/client/mod.ts";
 import { makeTestCtx, processesWith, startAgent, type TestCtx, until } from "../helpers.ts";
 
 /** A test ctx with one plugin `check_<name>` (a sh script) in a dir nagios_user can reach. */
@@ -28,32 +29,61 @@ function withPlugin(name: string, body: string, check: Record<string, unknown> =
   return ctx;
 }
 
-Deno.test("a plugin sees PATH, LANG and the Nagios macros, none of the agent's secrets, and not root", async () => {
-  Deno.env.set("KUNAI_ENCRYPTION_KEY", "8xe6AVSd2Hcd0xOX9jRrYQ==");
-  Deno.env.set("KUNAI_HTTP_TOKEN", "agent-token");
-  const ctx = withPlugin("env", "env; echo uid=$(id -u)");
-  const checks = createChecks(ctx);
-  try {
-    await checks.start();
-    await checks.runCheck("env");
-    const out = String(checks.view("env")!.output);
-    assert.doesNotMatch(out, /KUNAI_ENCRYPTION_KEY|KUNAI_HTTP_TOKEN|8xe6AVSd|agent-token/);
-    assert.match(out, /PATH=\/usr\/local\/sbin:/);
-    assert.match(out, /NAGIOS_HOSTNAME=test-node/);
-    assert.match(out, /NAGIOS_SERVICEDESC=env/);
-    const names = [...out.matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]).filter((n) =>
-      n !== "PWD" && n !== "SHLVL" && n !== "_"
-    );
-    for (const n of names) {
-      assert.match(n, /^(PATH|LANG|NAGIOS_[A-Z_]+|KUNAI_RUN)$/, `unexpected variable ${n}`);
+Deno.test({
+  name: "a plugin sees PATH, LANG and the Nagios macros, none of the agent's secrets, and not root",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    // an agent started the way systemd would start it, with its secrets in its environment
+    const dir = Deno.makeTempDirSync({ prefix: "kunai-plugin-env-" });
+    Deno.chmodSync(dir, 0o755);
+    const plugins = join(dir, "plugins");
+    Deno.mkdirSync(plugins, { mode: 0o755 });
+    const script = join(plugins, "check_env");
+    Deno.writeTextFileSync(script, "#!/bin/sh\nenv; echo uid=$(id -u)\n");
+    Deno.chmodSync(script, 0o755);
+    const agent = await startAgent({
+      name: "plugin-env",
+      dir,
+      params: { bootstrap: true, checks: { plugin_dirs: [plugins] } },
+      files: { "env.json": { check: { script, apply_on: "*", interval: "1s" } } },
+      env: { KUNAI_ENCRYPTION_KEY: "8xe6AVSd2Hcd0xOX9jRrYQ==", KUNAI_HTTP_TOKEN: "agent-token" },
+    });
+    try {
+      // the agent did take them (the token guards its writes)
+      const stop = await fetch(`http://127.0.0.1:${agent.port}/stop`, { method: "POST" });
+      assert.equal(stop.status, 401);
+      await stop.body?.cancel();
+      const out = await until(
+        "the env plugin's output",
+        async () => {
+          const client = new AgentClient({ socket: agent.socket, timeoutMs: 5000 });
+          try {
+            const checks = await client.json<Record<string, { output?: string }>>("GET", "/agent/checks");
+            return checks["env"]?.output?.includes("uid=") ? checks["env"].output : null;
+          } finally {
+            client.close();
+          }
+        },
+        20_000,
+        200,
+      );
+      assert.doesNotMatch(out, /KUNAI_ENCRYPTION_KEY|KUNAI_HTTP_TOKEN|8xe6AVSd|agent-token/);
+      assert.match(out, /PATH=\/usr\/local\/sbin:/);
+      assert.match(out, /NAGIOS_HOSTNAME=plugin-env/);
+      assert.match(out, /NAGIOS_SERVICEDESC=env/);
+      const names = [...out.matchAll(/^([A-Z_][A-Z0-9_]*)=/gm)].map((m) => m[1]).filter((n) =>
+        n !== "PWD" && n !== "SHLVL" && n !== "_"
+      );
+      for (const n of names) {
+        assert.match(n, /^(PATH|LANG|NAGIOS_[A-Z_]+|KUNAI_RUN)$/, `unexpected variable ${n}`);
+      }
+      if (Deno.uid() === 0) assert.match(out, /uid=65534\b/, "runs as nobody when the agent is root");
+    } finally {
+      await agent.stop();
+      Deno.removeSync(dir, { recursive: true });
     }
-    if (Deno.uid() === 0) assert.match(out, /uid=65534\b/, "runs as nobody when the agent is root");
-  } finally {
-    Deno.env.delete("KUNAI_ENCRYPTION_KEY");
-    Deno.env.delete("KUNAI_HTTP_TOKEN");
-    await checks.stop();
-    ctx.cleanup();
-  }
+  },
 });
 
 Deno.test("a nagios_user that does not exist makes the check UNKNOWN instead of running as root", {
