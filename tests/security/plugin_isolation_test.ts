@@ -11,15 +11,24 @@ import { AgentClient } from "../../lib/client/mod.ts";
 import { makeTestCtx, processesWith, startAgent, type TestCtx, until } from "../helpers.ts";
 
 /** A test ctx with one plugin `check_<name>` (a sh script) in a dir nagios_user can reach. */
-function withPlugin(name: string, body: string, check: Record<string, unknown> = {}): TestCtx {
-  const ctx = makeTestCtx();
-  Deno.chmodSync(ctx.dir, 0o755);
-  const dir = join(ctx.dir, "plugins");
-  Deno.mkdirSync(dir, { mode: 0o755 });
-  const script = join(dir, `check_${name}`);
+/**
+ * Writes the plugin `check_<name>` (a sh script) into `<dir>/plugins`, where nagios_user can reach it
+ * (`dir` and the plugins dir opened to everyone); returns the plugins dir and the script.
+ */
+function writePlugin(dir: string, name: string, body: string): { plugins: string; script: string } {
+  Deno.chmodSync(dir, 0o755);
+  const plugins = join(dir, "plugins");
+  Deno.mkdirSync(plugins, { mode: 0o755 });
+  const script = join(plugins, `check_${name}`);
   Deno.writeTextFileSync(script, `#!/bin/sh\n${body}\n`);
   Deno.chmodSync(script, 0o755);
-  ctx.config.params.checks.plugin_dirs = [dir];
+  return { plugins, script };
+}
+
+function withPlugin(name: string, body: string, check: Record<string, unknown> = {}): TestCtx {
+  const ctx = makeTestCtx();
+  const { plugins, script } = writePlugin(ctx.dir, name, body);
+  ctx.config.params.checks.plugin_dirs = [plugins];
   ctx.config.objects.check[name] = {
     id: name,
     file: join(ctx.dir, `etc/${name}.json`),
@@ -36,12 +45,7 @@ Deno.test({
   async fn() {
     // an agent started the way systemd would start it, with its secrets in its environment
     const dir = Deno.makeTempDirSync({ prefix: "kunai-plugin-env-" });
-    Deno.chmodSync(dir, 0o755);
-    const plugins = join(dir, "plugins");
-    Deno.mkdirSync(plugins, { mode: 0o755 });
-    const script = join(plugins, "check_env");
-    Deno.writeTextFileSync(script, "#!/bin/sh\nenv; echo uid=$(id -u)\n");
-    Deno.chmodSync(script, 0o755);
+    const { plugins, script } = writePlugin(dir, "env", "env; echo uid=$(id -u)");
     const agent = await startAgent({
       name: "plugin-env",
       dir,
@@ -147,15 +151,11 @@ Deno.test({
   async fn() {
     const marker = `93.${Math.floor(Math.random() * 1e6)}`;
     const dir = Deno.makeTempDirSync({ prefix: "kunai-plugin-stop-" });
-    Deno.chmodSync(dir, 0o755);
-    const plugins = join(dir, "plugins");
-    Deno.mkdirSync(plugins, { mode: 0o755 });
-    const script = join(plugins, "check_linger");
-    Deno.writeTextFileSync(
-      script,
-      `#!/bin/sh\nsetsid sleep ${marker} >/dev/null 2>&1 < /dev/null &\nsleep ${marker}\n`,
+    const { plugins, script } = writePlugin(
+      dir,
+      "linger",
+      `setsid sleep ${marker} >/dev/null 2>&1 < /dev/null &\nsleep ${marker}`,
     );
-    Deno.chmodSync(script, 0o755);
     const agent = await startAgent({
       name: "plugin-stop",
       dir,
