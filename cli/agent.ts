@@ -6,6 +6,7 @@ import type { CommandGroup } from "./types.ts";
 import { ConfigError, resolveConfigAsync } from "../lib/config/mod.ts";
 import { AgentClient, AgentUnreachable } from "../lib/client/mod.ts";
 import type { Output } from "./output.ts";
+import { projectRoot } from "../lib/root.ts";
 
 const DAEMON_ENV = "KUNAI_DAEMON_CHILD";
 
@@ -19,7 +20,7 @@ function selfCommand(args: string[]): { cmd: string; args: string[] } {
   const exe = Deno.execPath();
   if (basename(exe).startsWith("deno")) {
     const main = new URL(Deno.mainModule);
-    const cfg = new URL("../deno.json", import.meta.url);
+    const cfg = new URL("deno.json", projectRoot());
     // deno.json lists the --unstable-* features (the one place they are written)
     const base = ["run", "-A"];
     if (cfg.protocol === "file:") base.push("--config", cfg.pathname);

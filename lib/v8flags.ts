@@ -10,7 +10,8 @@
  *
  * The same re-exec sets `MALLOC_ARENA_MAX` (glibc reads it once, at start): see `AGENT_ARENA_MAX`;
  * `KUNAI_MALLOC_ARENA_MAX` replaces it (empty: glibc's default). Children get neither. And it adds
- * `--no-code-cache` to a `deno run` command line: see `NO_CODE_CACHE`.
+ * `--no-code-cache` to a `deno run` command line: see `NO_CODE_CACHE`; and, given `script` (the
+ * JavaScript copy of the modules: lib/jscopy.ts), runs that instead of main.ts.
  *
  * ```ts
  * reexecWithV8Flags(Deno.args); // returns only when no re-exec is needed or possible
@@ -69,6 +70,16 @@ export function wantsNoCodeCache(args: string[], env: (k: string) => string | un
   return agent >= 0 && args[agent + 1] === "start" && env("KUNAI_CODE_CACHE") !== "1";
 }
 
+/**
+ * The `deno run` command line with its script (the argument before `args`, main.ts) replaced by
+ * `script` (the JavaScript copy of lib/jscopy.ts), or null when argv is not `deno run ... main.ts`.
+ */
+export function withScript(argv: string[], args: string[], script: string): string[] | null {
+  const i = argv.length - args.length - 1;
+  if (argv[1] !== "run" || i < 2 || !/(^|\/)main\.ts$/.test(argv[i])) return null;
+  return [...argv.slice(0, i), script, ...argv.slice(i + 1)];
+}
+
 /** Set (to "1") in the re-executed process when MALLOC_ARENA_MAX was added by the re-exec. */
 export const ARENA_MARKER = "KUNAI_ARENA_REEXEC";
 
@@ -103,7 +114,7 @@ export function hasFlags(have: string, wanted: string): boolean {
  * started by `deno run` without its flags. Returns when nothing is to be done or exec failed
  * (then the agent runs with V8's defaults: only memory differs).
  */
-export function reexecWithV8Flags(args: string[]): void {
+export function reexecWithV8Flags(args: string[], script: string | null = null): void {
   const env = (k: string) => Deno.env.get(k);
   const marker = env(REEXEC_MARKER);
   if (marker !== undefined) {
@@ -117,7 +128,7 @@ export function reexecWithV8Flags(args: string[]): void {
   }
   const wanted = wantedV8Flags(args, env);
   const arenas = env("MALLOC_ARENA_MAX") === undefined ? wantedArenaMax(args, env) : "";
-  if ((!wanted && !arenas && !wantsNoCodeCache(args, env)) || Deno.build.os !== "linux") return;
+  if ((!wanted && !arenas && !wantsNoCodeCache(args, env) && !script) || Deno.build.os !== "linux") return;
   // a compiled binary carries its flags (deno compile --v8-flags)
   if (Deno.mainModule.includes("/deno-compile-")) return;
   let argv: string[];
@@ -129,7 +140,9 @@ export function reexecWithV8Flags(args: string[]): void {
   // `deno run --v8-flags=...` (deno task start) or DENO_V8_FLAGS already carry them
   const given = argv.filter((a) => a.startsWith("--v8-flags=")).map((a) => a.slice(11));
   const flagsMissing = !hasFlags([env("DENO_V8_FLAGS") ?? "", ...given].join(","), wanted);
-  const noCache = withoutCodeCache(argv, args, env);
+  let noCache = withoutCodeCache(argv, args, env);
+  const swapped = script ? withScript(noCache ?? argv, args, script) : null;
+  if (swapped) noCache = swapped;
   if (!flagsMissing && !arenas && !noCache) return;
   const vars = Deno.env.toObject();
   vars[REEXEC_MARKER] = vars.DENO_V8_FLAGS ?? "";

@@ -4,9 +4,10 @@
  * `<data>/global-configuration/packs/` at the first start, so users can edit or delete it.
  */
 import { dirname, join, relative } from "node:path";
+import { projectRoot } from "../root.ts";
 
-/** Where the pack lives next to this module (works from the source tree and the compiled binary). */
-export const DEFAULT_PACKS_DIR = new URL("../../etc/packs/", import.meta.url);
+/** Where the pack lives in the checkout (works from the source tree, its JavaScript copy and the compiled binary). */
+export const DEFAULT_PACKS_DIR = new URL("etc/packs/", projectRoot());
 
 function walk(dir: string, out: string[]): void {
   for (const e of Deno.readDirSync(dir)) {

@@ -14,6 +14,8 @@
  */
 import type nunjucks from "nunjucks";
 import { isAbsolute, join, resolve, sep } from "node:path";
+import { fileURLToPath as fromFileUrl } from "node:url";
+import { projectRoot } from "../root.ts";
 import { formatPercent } from "../evaluator/mod.ts";
 import { installFilters } from "./filters.ts";
 
@@ -41,7 +43,7 @@ export function templateEngineLoaded(): boolean {
 }
 
 /** The `templates/` folder shipped with kunai (embedded by `deno compile --include templates`). */
-export const SHIPPED_TEMPLATES: string = resolve(import.meta.dirname ?? ".", "..", "..", "templates");
+export const SHIPPED_TEMPLATES: string = resolve(fromFileUrl(new URL("templates", projectRoot())));
 
 /** A template that cannot be found, read or rendered: names the template and, when known, its file. */
 export class TemplateError extends Error {

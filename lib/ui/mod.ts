@@ -3,6 +3,7 @@
  * binary by `deno compile --include ui`) and kept in memory. `/ui/api` is the readable API page.
  */
 import { HttpError, RouteTable } from "../routing/mod.ts";
+import { projectRoot } from "../root.ts";
 
 const TYPES: Record<string, string> = {
   html: "text/html; charset=utf-8",
@@ -25,7 +26,7 @@ export function safeUiPath(rel: string): string | null {
   return rel;
 }
 
-export function uiRoutes(root: URL = new URL("../../ui/", import.meta.url)): RouteTable {
+export function uiRoutes(root: URL = new URL("ui/", projectRoot())): RouteTable {
   const cache = new Map<string, Uint8Array>();
   const load = async (rel: string): Promise<Uint8Array> => {
     const hit = cache.get(rel);

@@ -173,6 +173,12 @@ if (!pathExists(join(anchors, "serf-cluster.sh"))) {
 
 const box = await boxProbe();
 console.error(JSON.stringify({ box }));
+{
+  // the agents run from the JavaScript copy of the modules (lib/jscopy.ts): made here, once, rather
+  // than by the twenty agents of the first round at once
+  const { ensureJsCopy } = await import("../../lib/jscopy.ts");
+  console.error(JSON.stringify({ jsCopy: await ensureJsCopy(root) }));
+}
 const runs: Json[] = [];
 const log = (r: Json) => {
   runs.push(r);

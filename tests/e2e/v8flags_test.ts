@@ -14,6 +14,7 @@ import {
   wantedArenaMax,
   wantedV8Flags,
   withoutCodeCache,
+  withScript,
 } from "../../lib/v8flags.ts";
 import { startAgent } from "../helpers.ts";
 
@@ -67,6 +68,32 @@ Deno.test("a `deno run` agent gets --no-code-cache once, right after `run`; KUNA
   assert.equal(withoutCodeCache(["/d", "run", "-A", "m.ts", ...odd], odd, none)?.[2], NO_CODE_CACHE);
   // a compiled binary (no `run`) is left alone
   assert.equal(withoutCodeCache(["/usr/bin/kunai", ...args], args, none), null);
+});
+
+Deno.test("the re-exec runs the JavaScript copy in main.ts's place, and only main.ts's", () => {
+  const args = ["agent", "start", "--cfg-dir", "/x/main.ts"];
+  const js = "/r/.cache/js/0123456789abcdef01234567/main.js";
+  assert.deepEqual(
+    withScript(["/usr/bin/deno", "run", NO_CODE_CACHE, "-A", "/r/main.ts", ...args], args, js),
+    [
+      "/usr/bin/deno",
+      "run",
+      NO_CODE_CACHE,
+      "-A",
+      js,
+      ...args,
+    ],
+  );
+  assert.deepEqual(withScript(["deno", "run", "-A", "main.ts", ...args], args, js), [
+    "deno",
+    "run",
+    "-A",
+    js,
+    ...args,
+  ]);
+  // not `deno run`, or a script that is not main.ts: left alone
+  assert.equal(withScript(["/usr/bin/kunai", ...args], args, js), null);
+  assert.equal(withScript(["deno", "run", "-A", "/r/other.ts", ...args], args, js), null);
 });
 
 /**
