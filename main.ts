@@ -5,14 +5,14 @@
  * (lib/v8flags.ts), before the CLI's modules are loaded, from the JavaScript copy of its modules
  * when it can make one (lib/jscopy.ts).
  */
-import { reexecWithV8Flags } from "./lib/v8flags.ts";
+import { isAgentStart, REEXEC_MARKER, reexecWithV8Flags } from "./lib/v8flags.ts";
 
 if (import.meta.main) {
   // `agent start` from a checkout runs from the JavaScript copy of its modules (lib/jscopy.ts)
-  const start = Deno.args.indexOf("agent") >= 0 && Deno.args[Deno.args.indexOf("agent") + 1] === "start";
-  const script = start && !Deno.env.get("KUNAI_V8_REEXEC") && Deno.build.os === "linux"
-    ? await (await import("./lib/jscopy.ts")).agentScript(Deno.mainModule, (k) => Deno.env.get(k))
-    : null;
+  const script =
+    isAgentStart(Deno.args) && Deno.env.get(REEXEC_MARKER) === undefined && Deno.build.os === "linux"
+      ? await (await import("./lib/jscopy.ts")).agentScript(Deno.mainModule, (k) => Deno.env.get(k))
+      : null;
   reexecWithV8Flags(Deno.args, script);
   const { runCli } = await import("./cli/mod.ts");
   const code = await runCli(Deno.args);

@@ -124,7 +124,9 @@ export async function ensureJsCopy(
         Deno.removeSync(tmp, { recursive: true });
       } catch { /* renamed into place */ }
     }
-    prune(base, key);
+    try {
+      prune(base, key);
+    } catch { /* old copies stay: the new one is made */ }
     return { ...done(), built: true };
   } catch (err) {
     return { reason: (err as Error).message };

@@ -69,10 +69,15 @@ export function withoutCodeCache(
   return [argv[0], "run", NO_CODE_CACHE, ...argv.slice(2)];
 }
 
+/** True when the command line is `agent start` (global options may come first). */
+export function isAgentStart(args: string[]): boolean {
+  const agent = args.indexOf("agent");
+  return agent >= 0 && args[agent + 1] === "start";
+}
+
 /** True for `agent start` unless `KUNAI_CODE_CACHE=1`. */
 export function wantsNoCodeCache(args: string[], env: (k: string) => string | undefined): boolean {
-  const agent = args.indexOf("agent");
-  return agent >= 0 && args[agent + 1] === "start" && env("KUNAI_CODE_CACHE") !== "1";
+  return isAgentStart(args) && env("KUNAI_CODE_CACHE") !== "1";
 }
 
 /**
@@ -90,8 +95,7 @@ export const ARENA_MARKER = "KUNAI_ARENA_REEXEC";
 
 /** The MALLOC_ARENA_MAX wanted for these arguments, or "" when none. */
 export function wantedArenaMax(args: string[], env: (k: string) => string | undefined): string {
-  const agent = args.indexOf("agent");
-  if (agent < 0 || args[agent + 1] !== "start") return "";
+  if (!isAgentStart(args)) return "";
   return (env("KUNAI_MALLOC_ARENA_MAX") ?? AGENT_ARENA_MAX).trim();
 }
 
@@ -103,8 +107,7 @@ export const REEXEC_MARKER = "KUNAI_V8_REEXEC";
 
 /** The flags wanted for these arguments, or "" when the process needs none. */
 export function wantedV8Flags(args: string[], env: (k: string) => string | undefined): string {
-  const agent = args.indexOf("agent");
-  if (agent < 0 || args[agent + 1] !== "start") return "";
+  if (!isAgentStart(args)) return "";
   return (env("KUNAI_V8_FLAGS") ?? AGENT_V8_FLAGS).trim();
 }
 
