@@ -170,3 +170,15 @@ Deno.test("a `deno run` agent runs under its V8 flags with the pid it was starte
     Deno.removeSync(a.dir, { recursive: true });
   }
 });
+
+Deno.test("deno.json's start and compile tasks carry exactly the agent's V8 flags", async () => {
+  // three spellings of one set (AGENT_V8_FLAGS for `deno run`, --v8-flags for `deno task start` and
+  // the compiled binary): a flag added to one and not the others is measured on one path only
+  const cfg = JSON.parse(await Deno.readTextFile(new URL("../../deno.json", import.meta.url)));
+  const want = AGENT_V8_FLAGS.split(" ").sort();
+  for (const task of ["start", "compile"]) {
+    const m = /--v8-flags=(\S+)/.exec(cfg.tasks[task]);
+    assert.ok(m, `tasks.${task} has no --v8-flags`);
+    assert.deepEqual(m[1].split(",").sort(), want, `tasks.${task}`);
+  }
+});
