@@ -1,8 +1,9 @@
 /**
  * When the agent gives its start-up memory back. `kunai agent start` calls `settleAfterStart()` once
- * the API answers; it then releases the executable's start-up pages (pages.ts), collects the main
- * isolate's start-up garbage (`gc()`, when V8 exposes it) and trims malloc, at each moment of
- * `SETTLE_AT_MS`, and releases the file pages again every `REFRESH_MS` after the last of them.
+ * the API answers; it then releases the executable's start-up pages (pages.ts) and trims malloc at
+ * each moment of `SETTLE_AT_MS` (file pages only at `PAGES_ONLY_AT_MS`), collects the main isolate's
+ * start-up garbage first (`gc()`, when V8 exposes it) at those of `COLLECT_AT_MS`, and releases the
+ * file pages again every `REFRESH_MS` after the last of them.
  *
  * Why several moments: start-up is not over when the API answers. The collector Worker boots its
  * isolate (the V8 snapshot and builtins are read from the executable) and the first collectors,
@@ -35,6 +36,17 @@ export const SETTLE_AT_MS = [0, 2_000, 10_000, 60_000];
  * RSS per agent right after the join ~2 MB higher until the +10 s step.
  */
 export const PAGES_ONLY_AT_MS = [2_000];
+
+/**
+ * Start-up moments whose step also runs a full collection. At +60 s it gave nothing back (RSS
+ * 60 212 -> 60 232 and 56 444 -> 56 508 kB in two agents; the heap 1 MB smaller, its pages kept by
+ * V8) for 19-21 ms of CPU (12-14 ms of the main thread): the +60 s step trims malloc and releases
+ * file pages, and later garbage is the quiet-time collection's (heap.ts).
+ */
+export const COLLECT_AT_MS = [0, 10_000];
+
+/** What a step does: collect + trim + file pages, trim + file pages, or file pages only. */
+export type StepKind = "collect" | "trim" | "pages";
 
 /** Period of the file-page release after the last start-up one. */
 export const REFRESH_MS = 600_000;
@@ -116,19 +128,20 @@ function cpuBusy(): () => boolean {
 
 /**
  * One step: garbage first (its freed malloc memory can then be trimmed), then malloc, then the
- * file pages. `full` false: the file pages only (the periodic refresh).
+ * file pages; a "trim" step skips the collection, a "pages" one (the periodic refresh) does the
+ * file pages only.
  */
-export function settleStep(deps: SettleDeps, full: boolean): SettleStep {
+export function settleStep(deps: SettleDeps, kind: StepKind): SettleStep {
   let collected = false;
   let trimmed = false;
-  if (full && typeof deps.gc === "function") {
+  if (kind === "collect" && typeof deps.gc === "function") {
     deps.gc();
     collected = true;
   }
-  if (full) trimmed = deps.trim();
+  if (kind !== "pages") trimmed = deps.trim();
   const r = deps.release();
   return {
-    startup: full,
+    startup: kind !== "pages",
     releasedBytes: r?.bytes ?? 0,
     mappings: r?.mappings ?? 0,
     failed: r?.failed ?? 0,
@@ -140,8 +153,8 @@ export function settleStep(deps: SettleDeps, full: boolean): SettleStep {
 
 /**
  * Runs the start-up steps at `at` (ms after now; 0 runs at once; those also in `pagesOnly` release
- * file pages only) and then the file-page release every `refreshMs`; returns a function that
- * cancels what is still pending.
+ * file pages only, those in `collectAt` also collect garbage, the others trim and release) and then
+ * the file-page release every `refreshMs`; returns a function that cancels what is still pending.
  */
 export function settleAfterStart(
   report: (step: SettleStep, afterMs: number) => void,
@@ -149,6 +162,7 @@ export function settleAfterStart(
   at: number[] = SETTLE_AT_MS,
   refreshMs: number = REFRESH_MS,
   pagesOnly: number[] = PAGES_ONLY_AT_MS,
+  collectAt: number[] = COLLECT_AT_MS,
 ): () => void {
   let timer: number | null = null;
   let stopped = false;
@@ -166,10 +180,14 @@ export function settleAfterStart(
       return;
     }
     deferrals = 0;
-    const full = i < steps.length && !pagesOnly.includes(steps[i]);
+    const kind: StepKind = i >= steps.length || pagesOnly.includes(steps[i])
+      ? "pages"
+      : collectAt.includes(steps[i])
+      ? "collect"
+      : "trim";
     const s0 = performance.now();
-    const step = settleStep(deps, full);
-    lagNote("settle", performance.now() - s0, { full });
+    const step = settleStep(deps, kind);
+    lagNote("settle", performance.now() - s0, { kind });
     report(step, Math.round(performance.now() - t0));
     schedule(i + 1);
   };

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import {
   BUSY_RETRY_MS,
+  COLLECT_AT_MS,
   MAX_DEFERRALS,
   PAGES_ONLY_AT_MS,
   settleAfterStart,
@@ -42,7 +43,7 @@ function fakeDeps(opts: { gc?: boolean; trim?: boolean; release?: boolean } = {}
 
 Deno.test("a start-up step collects garbage, then trims malloc, then releases file pages", () => {
   const f = fakeDeps();
-  const r = settleStep(f.deps, true);
+  const r = settleStep(f.deps, "collect");
   assert.deepEqual(f.calls, ["gc", "trim", "release"]);
   assert.deepEqual(r, {
     startup: true,
@@ -57,7 +58,7 @@ Deno.test("a start-up step collects garbage, then trims malloc, then releases fi
 
 Deno.test("a refresh step only releases file pages", () => {
   const f = fakeDeps();
-  const r = settleStep(f.deps, false);
+  const r = settleStep(f.deps, "pages");
   assert.deepEqual(f.calls, ["release"]);
   assert.equal(r.startup, false);
   assert.equal(r.collected, false);
@@ -66,7 +67,7 @@ Deno.test("a refresh step only releases file pages", () => {
 
 Deno.test("without gc, glibc or /proc a step reports nothing done", () => {
   const f = fakeDeps({ gc: false, trim: false, release: false });
-  const r = settleStep(f.deps, true);
+  const r = settleStep(f.deps, "collect");
   assert.deepEqual(f.calls, ["trim", "release"]);
   assert.deepEqual(r, {
     startup: true,
@@ -143,6 +144,35 @@ Deno.test("by default the +2 s step releases file pages only; gc and trim wait f
   assert.deepEqual(steps.map((s) => s.full), [true, false, true], "0 s full, +2 s pages only, +10 s full");
   assert.deepEqual(steps[1], { full: false, collected: false, trimmed: false });
   assert.ok(steps[2].collected, "the +10 s step collects garbage");
+  stop();
+});
+
+Deno.test("a trim step trims malloc and releases file pages without a collection", () => {
+  const f = fakeDeps();
+  const r = settleStep(f.deps, "trim");
+  assert.deepEqual(f.calls, ["trim", "release"]);
+  assert.equal(r.startup, true);
+  assert.equal(r.collected, false);
+  assert.equal(r.trimmed, true);
+});
+
+Deno.test("by default only the 0 s and +10 s steps collect; +60 s trims and releases, refreshes release", () => {
+  const f = fakeDeps();
+  const stop = settleAfterStart(() => {}, f.deps);
+  assert.deepEqual(COLLECT_AT_MS, [0, 10_000]);
+  assert.deepEqual(f.calls, ["gc", "trim", "release"], "the 0 s step");
+  f.calls.length = 0;
+  assert.equal(f.fire(), 2_000);
+  assert.deepEqual(f.calls, ["release"], "+2 s: file pages only");
+  f.calls.length = 0;
+  assert.equal(f.fire(), 8_000);
+  assert.deepEqual(f.calls, ["gc", "trim", "release"], "+10 s: the full step");
+  f.calls.length = 0;
+  assert.equal(f.fire(), 50_000);
+  assert.deepEqual(f.calls, ["trim", "release"], "+60 s: no collection");
+  f.calls.length = 0;
+  assert.equal(f.fire(), 600_000);
+  assert.deepEqual(f.calls, ["release"], "the refresh");
   stop();
 });
 
