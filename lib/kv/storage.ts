@@ -153,6 +153,7 @@ const SQL = {
   walRestart: "INSERT OR REPLACE INTO kv_meta (name, value) VALUES ('wal_restart', ?)",
   purge: "DELETE FROM kv WHERE deleted = 1 AND modify_time < ? RETURNING key",
   earliestExpiry: "SELECT MIN(expires) AS m FROM kv WHERE expires > 0 AND deleted = 0",
+  oldestTombstone: "SELECT MIN(modify_time) AS m FROM kv WHERE deleted = 1",
   expired: `SELECT ${READ_COLS} FROM kv WHERE expires > 0 AND expires <= ? AND deleted = 0 LIMIT ?`,
 };
 
@@ -457,6 +458,7 @@ export class KvStorage {
     if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
     this.#remember(rec.key, rec);
     this.#noteExpiry(rec);
+    this.#noteTombstone(rec);
     return true;
   }
 
@@ -476,6 +478,20 @@ export class KvStorage {
     if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
     this.#remember(rec.key, rec);
     this.#noteExpiry(rec);
+    this.#noteTombstone(rec);
+  }
+
+  /**
+   * No tombstone in the table is older than this (a lower bound, Infinity: none; null: ask SQLite).
+   * The minute's purge asks it first, so a store without a tombstone old enough (an idle agent's
+   * empty one) runs no write transaction, and no background WAL sync after it, every minute.
+   */
+  #tombFloor: number | null = null;
+
+  #noteTombstone(rec: KvRecord): void {
+    if (rec.deleted && this.#tombFloor !== null && rec.modify_time < this.#tombFloor) {
+      this.#tombFloor = rec.modify_time;
+    }
   }
 
   /** Entries in the change log, stale ones included (tests check its compaction). */
@@ -585,13 +601,20 @@ export class KvStorage {
 
   /** Forgets tombstones older than `olderThanMs`; returns how many. */
   purgeTombstones(olderThanMs: number): number {
-    return this.transaction(() => {
+    if (this.#tombFloor === null) {
+      const m = this.db.get<{ m: unknown }>(SQL.oldestTombstone)?.m;
+      this.#tombFloor = typeof m === "number" && !Number.isNaN(m) ? m : Infinity;
+    }
+    if (this.#tombFloor >= olderThanMs) return 0;
+    const purged = this.transaction(() => {
       this.#keepSeqHigh();
       const gone = this.db.all<{ key: unknown }>(SQL.purge, olderThanMs);
       for (const r of gone) if (typeof r.key === "string") this.#log.delete(r.key);
       if (gone.length) this.#forgetAll();
       return gone.length;
     });
+    this.#tombFloor = null; // the oldest left is asked again at the next purge
+    return purged;
   }
 
   /** Drops a key we no longer hold a copy of (after handover), if still at `version`. */

@@ -148,3 +148,43 @@ Deno.test("a kv.db of schema 3 keeps its highest seq when its change log table g
   n.s.merge(rec("x", 50));
   assert.deepEqual(n.s.changedSince(1, 10).map((r) => [r.key, r.seq]), [["y", 2], ["x", 4]]);
 });
+
+Deno.test("the minute's purge runs no write transaction unless a tombstone is old enough, and sees new ones", () => {
+  using t = tempDir("kv-log-");
+  using n = onDisk(`${t.dir}/kv.db`);
+  const { s, db } = n;
+  let txs = 0;
+  const tx = db.transaction.bind(db);
+  db.transaction = <T>(fn: () => T): T => {
+    txs++;
+    return tx(fn);
+  };
+  const tomb = (key: string, idx: number, at: number) => ({ ...rec(key, idx, true), modify_time: at });
+  s.merge(rec("live", 1));
+  assert.equal(s.purgeTombstones(1e15), 0, "live keys only");
+  assert.equal(txs, 0, "no transaction for a store without tombstones");
+  s.merge(tomb("a", 2, 5000)); // a replicated delete, seen after the floor was read
+  assert.equal(s.purgeTombstones(5000), 0, "not older than the bound: kept");
+  assert.equal(txs, 0);
+  assert.equal(s.purgeTombstones(5001), 1, "a tombstone written after the first purge is purged");
+  assert.equal(txs, 1);
+  assert.equal(s.purgeTombstones(5001), 0);
+  assert.equal(txs, 1, "nothing left that old: no transaction");
+  s.replace(tomb("b", 3, 7000)); // the other write path (a refused CAS rolled back)
+  const before = txs;
+  assert.equal(s.purgeTombstones(8000), 1, "a tombstone stored by replace() is purged too");
+  assert.equal(txs, before + 1);
+  assert.equal(s.getRecord("live")?.deleted, false, "live keys stay");
+});
+
+Deno.test("the purge's bound is read from the table when the store opens with tombstones", () => {
+  using t = tempDir("kv-log-");
+  const path = `${t.dir}/kv.db`;
+  {
+    using n = onDisk(path);
+    n.s.merge({ ...rec("old", 1, true), modify_time: 100 });
+  }
+  using n = onDisk(path);
+  assert.equal(n.s.purgeTombstones(100), 0);
+  assert.equal(n.s.purgeTombstones(101), 1, "a tombstone from before the restart is purged");
+});
