@@ -17,6 +17,11 @@ export interface MemberRecord {
   /** service name -> service object (with its embedded check state). */
   services: Record<string, unknown>;
   zone: string;
+  /**
+   * The gossip protocol the node speaks, when above 2 (absent: an agent that predates the field):
+   * 3 reads compressed datagrams (lib/gossip/lz.ts).
+   */
+  proto?: number;
 }
 
 /**

@@ -4,6 +4,7 @@
  * caps on every length and never throws: it returns `{ok: false, error}` for anything odd.
  */
 import type { MemberRecord, MemberState } from "../types.ts";
+import { isLzPacket, unpackLz } from "./lz.ts";
 
 export const LIMITS = {
   datagram: 65507,
@@ -60,6 +61,8 @@ export interface AliveMsg {
   tags: string[];
   services: Record<string, unknown>;
   zone: string;
+  /** The node's gossip protocol (see GOSSIP_PROTO); absent from agents that predate it. */
+  proto?: number;
 }
 export interface SuspectMsg {
   type: "suspect" | "dead";
@@ -120,16 +123,39 @@ export interface PushPullMsg {
   nodes: Record<string, PushPullRecord>;
 }
 
+/**
+ * The gossip protocol this agent speaks, carried as `proto` in its record: 3 = it reads compressed
+ * datagrams (lib/gossip/lz.ts). Packets to a member are compressed only when its record says 3 or
+ * more; agents that predate the field drop its unknown key and are sent plain JSON.
+ */
+export const GOSSIP_PROTO = 3;
+/** The first protocol that reads compressed datagrams. */
+export const PROTO_LZ = 3;
+
 /** The alive message announcing a record (its state left out). */
 export function aliveOf(rec: MemberRecord): AliveMsg {
   const { uuid, name, addr, port, incarnation, tags, services, zone } = rec;
-  return { type: "alive", uuid, name, addr, port, incarnation, tags, services, zone: zone ?? "" };
+  const msg: AliveMsg = {
+    type: "alive",
+    uuid,
+    name,
+    addr,
+    port,
+    incarnation,
+    tags,
+    services,
+    zone: zone ?? "",
+  };
+  if (rec.proto !== undefined) msg.proto = rec.proto;
+  return msg;
 }
 
 /** The record an alive message describes, in `state`. */
 export function recordOf(msg: AliveMsg, state: MemberState = "alive"): MemberRecord {
   const { uuid, name, addr, port, incarnation, tags, services, zone } = msg;
-  return { uuid, name, addr, port, incarnation, state, tags, services, zone: zone ?? "" };
+  const rec: MemberRecord = { uuid, name, addr, port, incarnation, state, tags, services, zone: zone ?? "" };
+  if (msg.proto !== undefined) rec.proto = msg.proto;
+  return rec;
 }
 
 export type Decoded<T> = { ok: true; value: T } | { ok: false; error: string };
@@ -170,9 +196,22 @@ function parseJson(bytes: Uint8Array, max: number): unknown {
   }
 }
 
-/** Decodes a datagram (array of messages or a single message object). */
+/**
+ * Decodes a datagram (array of messages or a single message object), compressed (lz.ts) or not; a
+ * compressed one may not unpack to more than a plain datagram could hold.
+ */
 export function decodePacket(bytes: Uint8Array): Decoded<GossipMsg[]> {
   try {
+    if (bytes.length > LIMITS.datagram) {
+      throw new Bad(`packet of ${bytes.length} bytes exceeds ${LIMITS.datagram}`);
+    }
+    if (isLzPacket(bytes)) {
+      const plain = unpackLz(bytes, LIMITS.datagram);
+      if (plain === null) {
+        throw new Bad(`compressed packet: unknown format, corrupt, or over ${LIMITS.datagram} bytes`);
+      }
+      bytes = plain;
+    }
     const raw = parseJson(bytes, LIMITS.datagram);
     const list = Array.isArray(raw) ? raw : [raw];
     if (list.length === 0) throw new Bad("empty packet");
@@ -263,7 +302,7 @@ function checkRecord(raw: unknown, path: string): PushPullRecord {
   if (typeof state !== "string" || !STATES.includes(state as MemberState)) {
     throw new Bad(`${path}.state: expected alive|suspect|dead|leave`);
   }
-  return {
+  const rec: PushPullRecord = {
     uuid: str(o, "uuid", LIMITS.uuid, path),
     name: str(o, "name", LIMITS.name, path),
     addr: str(o, "addr", LIMITS.addr, path),
@@ -274,6 +313,8 @@ function checkRecord(raw: unknown, path: string): PushPullRecord {
     services: servicesOf(o, path),
     zone: o.zone === undefined || o.zone === null ? "" : str(o, "zone", LIMITS.name, path, true),
   };
+  if (o.proto !== undefined && o.proto !== null) rec.proto = uint(o, "proto", 255, path);
+  return rec;
 }
 
 function checkMsg(raw: unknown, path: string): GossipMsg {

@@ -1,0 +1,162 @@
+/**
+ * Compressed gossip datagrams: a JSON packet in LZ4's block format behind a two-byte header.
+ *
+ * Why: a member's record carries its services (a default agent's is ~550 bytes), so a 1 400-byte
+ * datagram holds two of them, and the re-broadcasts that follow a join storm kept 20 agents sending
+ * full packets for 5 s (50 agents: 12 s; `deno task bench gossip_tail`). Records of one cluster
+ * repeat each other (the same keys, services and checks), so a packet filled by its compressed size
+ * holds five to six times as many. LZ4's block format is small enough to write here: synchronous,
+ * no allocation but its output, nothing loaded from npm (Deno's `node:zlib` costs ~30 MB of RSS) and
+ * a decoder that only copies bytes, checked at every step (a corrupt or hostile block gives null).
+ *
+ * ```ts
+ * const wire = packLz(encodePacket(msgs));        // [0x00, 0x01, ...block]
+ * const plain = isLzPacket(wire) ? unpackLz(wire, 65_507) : wire;   // null: corrupt or too large
+ * ```
+ */
+
+/** First byte of a compressed packet: no JSON text starts with it. */
+export const LZ_MARKER = 0x00;
+/** Second byte: the format (1 = LZ4 block). */
+export const LZ_FORMAT = 0x01;
+/** Bytes before the block. */
+export const LZ_HEADER = 2;
+
+const MIN_MATCH = 4;
+const HASH_BITS = 12;
+/** LZ4's end conditions: the last 5 bytes are literals, no match starts in the last 12. */
+const LAST_LITERALS = 5;
+const MATCH_FIND_LIMIT = 12;
+const MAX_OFFSET = 65_535;
+
+/** Last position of each 4-byte hash (allocated at the first compression: 16 KB). */
+let table: Int32Array | null = null;
+
+function writeLength(out: Uint8Array, op: number, n: number): number {
+  while (n >= 255) {
+    out[op++] = 255;
+    n -= 255;
+  }
+  out[op++] = n;
+  return op;
+}
+
+/** `src` as an LZ4 block (greedy matches, one hash probe per position). */
+export function lzCompress(src: Uint8Array): Uint8Array {
+  const n = src.length;
+  const out = new Uint8Array(n + Math.ceil(n / 255) + 16);
+  const seen = table ??= new Int32Array(1 << HASH_BITS);
+  seen.fill(-1);
+  let op = 0;
+  let anchor = 0;
+  let ip = 0;
+  const limit = n - MATCH_FIND_LIMIT;
+  while (ip < limit) {
+    const word = src[ip] | (src[ip + 1] << 8) | (src[ip + 2] << 16) | (src[ip + 3] << 24);
+    const h = Math.imul(word, 2654435761) >>> (32 - HASH_BITS);
+    const ref = seen[h];
+    seen[h] = ip;
+    if (
+      ref < 0 || ip - ref > MAX_OFFSET || src[ref] !== src[ip] || src[ref + 1] !== src[ip + 1] ||
+      src[ref + 2] !== src[ip + 2] || src[ref + 3] !== src[ip + 3]
+    ) {
+      ip++;
+      continue;
+    }
+    let len = MIN_MATCH;
+    const maxLen = n - LAST_LITERALS - ip;
+    while (len < maxLen && src[ref + len] === src[ip + len]) len++;
+    const literals = ip - anchor;
+    const token = op++;
+    out[token] = (Math.min(literals, 15) << 4) | Math.min(len - MIN_MATCH, 15);
+    if (literals >= 15) op = writeLength(out, op, literals - 15);
+    out.set(src.subarray(anchor, ip), op);
+    op += literals;
+    const offset = ip - ref;
+    out[op++] = offset & 255;
+    out[op++] = offset >> 8;
+    if (len - MIN_MATCH >= 15) op = writeLength(out, op, len - MIN_MATCH - 15);
+    ip += len;
+    anchor = ip;
+  }
+  const literals = n - anchor;
+  out[op++] = Math.min(literals, 15) << 4;
+  if (literals >= 15) op = writeLength(out, op, literals - 15);
+  out.set(src.subarray(anchor), op);
+  op += literals;
+  return out.subarray(0, op);
+}
+
+/**
+ * The bytes of an LZ4 block, or null when it is malformed (a length or offset past its bounds,
+ * truncated) or would exceed `max` bytes. Linear in its output; never throws.
+ */
+export function lzDecompress(src: Uint8Array, max: number): Uint8Array | null {
+  const n = src.length;
+  let out = new Uint8Array(Math.min(max, Math.max(64, n * 4)));
+  let ip = 0;
+  let op = 0;
+  const room = (need: number): boolean => {
+    if (need > max) return false;
+    if (need > out.length) {
+      const bigger = new Uint8Array(Math.min(max, Math.max(need, out.length * 2)));
+      bigger.set(out.subarray(0, op));
+      out = bigger;
+    }
+    return true;
+  };
+  /** A token's 4-bit length and, when it is 15, the bytes that extend it (-1: cut off). */
+  const length = (nibble: number): number => {
+    let total = nibble;
+    if (nibble === 15) {
+      let b = 255;
+      while (b === 255) {
+        if (ip >= n) return -1;
+        b = src[ip++];
+        total += b;
+      }
+    }
+    return total;
+  };
+  while (ip < n) {
+    const token = src[ip++];
+    const literals = length(token >> 4);
+    if (literals < 0 || ip + literals > n || !room(op + literals)) return null;
+    out.set(src.subarray(ip, ip + literals), op);
+    ip += literals;
+    op += literals;
+    if (ip === n) break; // the last sequence holds literals only
+    if (ip + 2 > n) return null;
+    const offset = src[ip] | (src[ip + 1] << 8);
+    ip += 2;
+    if (offset === 0 || offset > op) return null;
+    const extra = length(token & 15);
+    if (extra < 0) return null;
+    const len = extra + MIN_MATCH;
+    if (!room(op + len)) return null;
+    // byte by byte: a match may overlap what it copies (offset < length repeats a run)
+    for (let from = op - offset, end = op + len; op < end;) out[op++] = out[from++];
+  }
+  return out.slice(0, op);
+}
+
+/** True when a datagram's payload is a compressed packet. */
+export function isLzPacket(data: Uint8Array): boolean {
+  return data.length >= LZ_HEADER && data[0] === LZ_MARKER;
+}
+
+/** A packet's JSON bytes behind the compressed packet header. */
+export function packLz(plain: Uint8Array): Uint8Array {
+  const block = lzCompress(plain);
+  const out = new Uint8Array(LZ_HEADER + block.length);
+  out[0] = LZ_MARKER;
+  out[1] = LZ_FORMAT;
+  out.set(block, LZ_HEADER);
+  return out;
+}
+
+/** The JSON bytes of a compressed packet; null for an unknown format, a bad block or over `max` bytes. */
+export function unpackLz(data: Uint8Array, max: number): Uint8Array | null {
+  if (!isLzPacket(data) || data[1] !== LZ_FORMAT) return null;
+  return lzDecompress(data.subarray(LZ_HEADER), max);
+}
