@@ -61,6 +61,7 @@ export interface GossipConfig {
   join_retry_max: number;
   leave_propagate_wait: number;
   max_packet_bytes: number;
+  compress: boolean;
   label: string;
 }
 export interface HttpConfig {

@@ -54,6 +54,11 @@ export const gossipFields: Fields = {
   join_retry_max: opt(durationMs({ min: 100 }), 30_000, "ceiling of the seed join backoff"),
   leave_propagate_wait: opt(durationMs(), 1000, "how long a leaving node keeps gossiping"),
   max_packet_bytes: opt(int({ min: 512, max: 65000 }), 1400, "datagram budget"),
+  compress: opt(
+    bool(),
+    true,
+    "fill gossip datagrams by their compressed size for members whose record says they read them",
+  ),
   label: opt(str(), "", "cluster label bound into encryption (AAD); agents with other labels are ignored"),
 };
 

@@ -52,6 +52,7 @@ export function flushTraffic(
 ): void {
   c.set("gossip_packets_sent_total", t.packetsSent);
   c.set("gossip_bytes_sent_total", t.bytesSent);
+  c.set("gossip_packets_compressed_total", t.packetsCompressed);
   c.set("gossip_packets_received_total", t.packetsReceived);
   c.set("gossip_bytes_received_total", t.bytesReceived);
   for (const [reason, n] of Object.entries(t.dropped)) c.set("gossip_packets_dropped_total", n, { reason });

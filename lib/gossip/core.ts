@@ -48,6 +48,8 @@ export interface EngineDeps {
 export interface Traffic {
   packetsSent: number;
   bytesSent: number;
+  /** Of packetsSent, those sent compressed (lz.ts). */
+  packetsCompressed: number;
   packetsReceived: number;
   bytesReceived: number;
   /** Datagrams and push-pull bodies dropped, by reason (stale and replay: the envelope's window). */

@@ -4,39 +4,20 @@
  * counted until the cluster is back to its probes alone. Every node re-broadcasts each alive it
  * accepts (memberlist does the same), `retransmit_mult * ceil(log10(N + 1))` times, and a packet holds
  * what fits in `max_packet_bytes`: the tail's length follows the size of a member's record. Run with
- * records without services and with a default agent's one (the redis detector's service, ~550 bytes
- * a record). Prints one JSON line.
+ * records without services, with a default agent's one (the redis detector's service, ~550 bytes a
+ * record), and with it but packets left uncompressed (`gossip.compress: false`, as agents that
+ * predate compression). Prints one JSON line.
  *
  * env: KUNAI_BENCH_SIZES=20,50  KUNAI_BENCH_SEEDS=1,2,3
  */
-import { SimCluster } from "../../tests/sim/gossip_harness.ts";
+import type { GossipConfig } from "../../lib/config/mod.ts";
+import { AGENT_SERVICES, SimCluster } from "../../tests/sim/gossip_harness.ts";
 
 const SIZES = (Deno.env.get("KUNAI_BENCH_SIZES") ?? "20,50").split(",").map(Number);
 const SEEDS = (Deno.env.get("KUNAI_BENCH_SEEDS") ?? "1,2,3").split(",").map(Number);
 /** A second counts as quiet when it carries no more than the probes' datagrams plus this share. */
 const QUIET_MARGIN = 1.1;
 const MAX_TAIL_S = 60;
-
-/** The service a default agent's record carries on a host with redis configured. */
-const REDIS = {
-  redis: {
-    name: "redis",
-    apply_on: "redis",
-    port: 6379,
-    tags: [],
-    notes: "Redis server (tag 'redis' comes from the redis detector)",
-    id: "redis",
-    from: "file:/var/lib/kunai/global-configuration/packs/redis/services/redis.json",
-    state: "critical",
-    state_id: 2,
-    check: {
-      id: "service:redis",
-      state: "critical",
-      state_id: 2,
-      output: "Critical: redis is not available",
-    },
-  },
-};
 
 interface Run {
   converge_ms: number;
@@ -48,14 +29,14 @@ interface Run {
   quiet_per_s: number;
 }
 
-async function storm(nodes: number, seed: number, services: Record<string, unknown>): Promise<Run> {
-  const c = new SimCluster({ nodes, seed, link: { loss: 0, delayMs: 1, jitterMs: 2 }, services });
-  for (const n of c.nodes) await n.engine.start();
-  await c.clock.advance(1000);
-  for (const n of c.nodes.slice(1)) {
-    void n.engine.join(c.nodes[0].addr);
-    await c.clock.advance(2);
-  }
+async function storm(
+  nodes: number,
+  seed: number,
+  services: Record<string, unknown>,
+  config: Partial<GossipConfig>,
+): Promise<Run> {
+  const c = new SimCluster({ nodes, seed, link: { loss: 0, delayMs: 1, jitterMs: 2 }, services, config });
+  await c.stormJoin(2);
   const converge = await c.runUntil(() => c.converged(), 30_000, 10);
   const perSecond: number[] = [];
   for (let s = 0; s < MAX_TAIL_S + 10; s++) {
@@ -76,9 +57,14 @@ const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor((xs.le
 
 const out: Record<string, unknown> = { bench: "gossip_tail", seeds: SEEDS };
 for (const nodes of SIZES) {
-  for (const [label, services] of [["no_services", {}], ["one_service", REDIS]] as const) {
+  const cases: Array<[string, Record<string, unknown>, Partial<GossipConfig>]> = [
+    ["no_services", {}, {}],
+    ["one_service", AGENT_SERVICES, {}],
+    ["one_service_uncompressed", AGENT_SERVICES, { compress: false }],
+  ];
+  for (const [label, services, config] of cases) {
     const runs: Run[] = [];
-    for (const seed of SEEDS) runs.push(await storm(nodes, seed, services));
+    for (const seed of SEEDS) runs.push(await storm(nodes, seed, services, config));
     const servicesBytes = JSON.stringify(services).length;
     console.error(
       `${nodes} nodes, ${label}: converged ${runs.map((r) => r.converge_ms).join("/")} ms, tail ${

@@ -16,6 +16,30 @@ import {
 import { GossipEngine, Keyring, type SelfSource } from "../../lib/gossip/mod.ts";
 import type { MemberRecord, MemberState } from "../../lib/types.ts";
 
+/**
+ * The services of a default agent on a host with redis configured (the redis detector applies the
+ * pack's service): with them a member's record is ~550 bytes, as in kunai-cluster.sh on this box.
+ */
+export const AGENT_SERVICES: Record<string, unknown> = {
+  redis: {
+    name: "redis",
+    apply_on: "redis",
+    port: 6379,
+    tags: [],
+    notes: "Redis server (tag 'redis' comes from the redis detector)",
+    id: "redis",
+    from: "file:/var/lib/kunai/global-configuration/packs/redis/services/redis.json",
+    state: "critical",
+    state_id: 2,
+    check: {
+      id: "service:redis",
+      state: "critical",
+      state_id: 2,
+      output: "Critical: redis is not available",
+    },
+  },
+};
+
 /** The `gossip` config object with defaults, plus overrides. */
 export function gossipConfig(over: Partial<GossipConfig> = {}): GossipConfig {
   const issues: schema.Issue[] = [];
@@ -72,6 +96,10 @@ export interface SimClusterOptions {
   keyring?: Keyring;
   /** Every node's services (default none); a real agent's one service makes its record ~550 bytes. */
   services?: Record<string, unknown>;
+  /** Per-node services (by index), instead of `services`. */
+  servicesFor?: (index: number) => Record<string, unknown>;
+  /** Per-node overrides of `config` (by index), e.g. agents of an older protocol in a mixed cluster. */
+  configFor?: (index: number) => Partial<GossipConfig>;
 }
 
 export class SimCluster {
@@ -82,9 +110,13 @@ export class SimCluster {
   readonly config: GossipConfig;
   readonly keyring: Keyring;
   readonly #services: Record<string, unknown>;
+  readonly #configFor: (index: number) => Partial<GossipConfig>;
+  readonly #servicesFor: ((index: number) => Record<string, unknown>) | undefined;
 
   constructor(opts: SimClusterOptions) {
     this.#services = opts.services ?? {};
+    this.#configFor = opts.configFor ?? (() => ({}));
+    this.#servicesFor = opts.servicesFor;
     this.keyring = opts.keyring ?? EMPTY_KEYRING;
     this.net = new SimNetwork({ clock: this.clock, seed: opts.seed, link: opts.link });
     this.rng = seededRandom(opts.seed ^ 0x5eed);
@@ -99,11 +131,12 @@ export class SimCluster {
     const sim = this.net.attach(addr);
     let uuid = "";
     while (uuid.length < 40) uuid += Math.floor(this.rng() * 16).toString(16);
-    const self = new SimSelf(uuid, `node-${i}`, addr.addr, addr.port, tags, this.#services);
+    const services = this.#servicesFor?.(i) ?? this.#services;
+    const self = new SimSelf(uuid, `node-${i}`, addr.addr, addr.port, tags, services);
     const node: SimGossipNode = { index: i, self, addr, changes: [], killed: false, engine: null! };
     node.engine = new GossipEngine({
       self,
-      config: this.config,
+      config: { ...this.config, ...this.#configFor(i) },
       transport: sim.transport,
       clock: sim.clock,
       random: seededRandom(Math.floor(this.rng() * 2 ** 31)),
@@ -124,6 +157,19 @@ export class SimCluster {
         const peer = this.nodes[Math.floor(this.rng() * n.index)];
         void n.engine.join(peer.addr);
       }
+      await this.clock.advance(spacingMs);
+    }
+  }
+
+  /**
+   * Starts every node, then all but the first join the first, `spacingMs` apart (as
+   * kunai-cluster.sh and `serf join` do: all at once).
+   */
+  async stormJoin(spacingMs = 2): Promise<void> {
+    for (const n of this.nodes) await n.engine.start();
+    await this.clock.advance(1000);
+    for (const n of this.nodes.slice(1)) {
+      void n.engine.join(this.nodes[0].addr);
       await this.clock.advance(spacingMs);
     }
   }

@@ -5,7 +5,7 @@
  * the news died out and the pair met only at the next periodic push-pull (~30 s later).
  */
 import assert from "node:assert/strict";
-import { SimCluster } from "./gossip_harness.ts";
+import { AGENT_SERVICES, SimCluster } from "./gossip_harness.ts";
 import { CATCH_UP_PUSHES } from "../../lib/gossip/push_pull.ts";
 
 /** All but the first node join the first at the same virtual instant; returns ms to converge (-1: not in 10 s). */
@@ -113,25 +113,7 @@ Deno.test("sim: without the seed's catch-up every follow-up still runs", async (
 });
 
 /** One service like the default pack's redis one: a real agent's record is ~550 bytes, two per datagram. */
-const SERVICES = {
-  redis: {
-    name: "redis",
-    apply_on: "redis",
-    port: 6379,
-    tags: [],
-    notes: "Redis server (tag 'redis' comes from the redis detector)",
-    id: "redis",
-    from: "file:/var/lib/kunai/global-configuration/packs/redis/services/redis.json",
-    state: "critical",
-    state_id: 2,
-    check: {
-      id: "service:redis",
-      state: "critical",
-      state_id: 2,
-      output: "Critical: redis is not available",
-    },
-  },
-};
+const SERVICES = AGENT_SERVICES;
 
 Deno.test("sim: a long burst of joins (50 agents over 0.75 s) reaches the first joiners from the seed, not from gossip", async () => {
   // one join every 15 ms, as 49 `curl`s started by a shell reach a loaded seed (the joins of
