@@ -19,6 +19,7 @@ import {
   GOSSIP_PROTO,
   type GossipMsg,
   type KeyOpMsg,
+  LIMITS,
   PROTO_LZ,
 } from "./codec.ts";
 import { LZ_HEADER, packLz } from "./lz.ts";
@@ -306,16 +307,17 @@ export class GossipEngine implements EngineCore {
    */
   #lzFill(budget: number): number {
     const ratio = Math.min(LZ_MAX_FILL, Math.max(1, this.#lzRatio * LZ_FILL_MARGIN));
-    return Math.floor((budget - LZ_HEADER) * ratio);
+    // what it unpacks to is held to a plain datagram's limit by every receiver
+    return Math.min(LIMITS.datagram, Math.floor((budget - LZ_HEADER) * ratio));
   }
 
   /** Raw / compressed size of our recent full packets (moving average), for #lzFill. */
   #lzRatio = LZ_START_RATIO;
 
   /**
-   * Sends queued messages compressed, in as many packets as they need to fit `budget` (halves
-   * until they do); a lone message over the budget goes alone, as in plain packets, in whichever
-   * form is smaller.
+   * Sends queued messages compressed, in as many packets as they need to fit `budget` and the
+   * receivers' count of messages per packet (halves until they do); a lone message over the budget
+   * goes alone, as in plain packets, in whichever form is smaller.
    */
   #sendPacked(to: PeerAddr, queued: string[], budget: number): void {
     const plain = encodePacket([], queued);
@@ -323,7 +325,8 @@ export class GossipEngine implements EngineCore {
     if (plain.length >= budget) {
       this.#lzRatio = 0.8 * this.#lzRatio + 0.2 * (plain.length / packed.length);
     }
-    if (packed.length <= budget || queued.length === 1) {
+    const fits = packed.length <= budget && queued.length <= LIMITS.messagesPerPacket;
+    if (fits || queued.length === 1) {
       const smaller = packed.length < plain.length;
       return this.#sendBytes(to, smaller ? packed : plain, smaller);
     }

@@ -25,6 +25,7 @@ async function storm(nodes: number, seed: number, opts: {
   config?: Partial<GossipConfig>;
   configFor?: (i: number) => Partial<GossipConfig>;
   servicesFor?: (i: number) => Record<string, unknown>;
+  services?: Record<string, unknown>;
   loss?: number;
   keyring?: Keyring;
 }): Promise<{ c: SimCluster; converged: number; sent: Sent[]; tail: number }> {
@@ -32,7 +33,7 @@ async function storm(nodes: number, seed: number, opts: {
     nodes,
     seed,
     link: { loss: opts.loss ?? 0, delayMs: 1, jitterMs: 2 },
-    services: AGENT_SERVICES,
+    services: opts.services ?? AGENT_SERVICES,
     config: opts.config,
     configFor: opts.configFor,
     servicesFor: opts.servicesFor,
@@ -134,5 +135,19 @@ Deno.test("sim: with a cluster key, packets are compressed inside the encryption
   }
   const over = r.sent.filter((s) => s.bytes > r.c.config.max_packet_bytes);
   assert.deepEqual(over, [], "sealed datagrams within the budget");
+  await r.c.stopAll();
+});
+
+Deno.test("sim: with a large max_packet_bytes a compressed packet still unpacks within what receivers accept", async () => {
+  // 60 000-byte datagrams: filled at the compression ratio they would unpack to far more than a
+  // plain datagram may hold (65 507 bytes), and every receiver would drop them as malformed (records
+  // of ~4.5 KB that compress well: the seed queues 19 of them, ~85 KB, right after the storm)
+  const services = {
+    web: { name: "web", port: 80, notes: "the same long notes on every node. ".repeat(120) },
+  };
+  const r = await storm(20, 8, { config: { max_packet_bytes: 60_000 }, services });
+  assert.ok(r.converged >= 0, "not converged");
+  assert.ok(r.sent.some((s) => s.compressed));
+  for (const n of r.c.nodes) assert.equal(n.engine.traffic.dropped.malformed, 0, `node ${n.index}`);
   await r.c.stopAll();
 });
