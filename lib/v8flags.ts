@@ -19,22 +19,26 @@
  */
 
 /**
- * Young generation of every isolate capped at 2 MB per semi-space (V8's default grows it to
+ * Young generation of every isolate capped at 1 MB per semi-space (V8's default grows it to
  * 16 MB: ~30 MB more RSS per isolate under a KV write load), the old generation's limit grown by
  * 30 % after each mark-compact (`--heap-growing-percent`: V8's default grows it up to 4× under
  * load, 148-156 MB for a KV node after the load run), and `gc()` for the quiet-time collection of
- * lib/process_metrics/heap.ts. `--optimize-for-size` (1 MB semi-spaces and V8's memory-saving mark-
- * compacts until 2026-12-01) kept the same RSS at idle but cost a KV node ~4 % more CPU per
- * replicated write (the agents' CPU per write over the load generator's per request, four pairs:
- * 2.84-2.97 against 2.73-2.82), for ~2 MB less RSS per idle agent and ~5 MB per KV node after the
- * load: see docs/benchmarks.md. `--memory-pool-timeout=15`: V8 keeps the pages a collection frees
+ * lib/process_metrics/heap.ts. Semi-spaces of 2 MB (2026-12-01 to 12-03) cost a KV node ~4 % less
+ * CPU per replicated write but each agent ~2 MB: on the third box the 20 agents of
+ * kunai-cluster.sh read 58.4-61.1 MB each at convergence against the 60 MB target; with 1 MB, four
+ * alternated pairs 57.5 against 59.9 MB (median), an idle agent 264/274 against 277/296 ms of CPU
+ * over 180 s, a 3-node KV cluster 3 302 against 3 448 writes/s at 16 clients and 5 475 against
+ * 5 531 at 64 (three pairs; etcd ~1 800 and ~2 900 on this box), its nodes 3-5 MB smaller after
+ * the load (docs/benchmarks.md). `--optimize-for-size` (1 MB semi-spaces and V8's memory-saving
+ * mark-compacts until 2026-12-01) kept the same RSS at idle but cost a KV node ~4 % more CPU per
+ * replicated write. `--memory-pool-timeout=15`: V8 keeps the pages a collection frees
  * in a pool and gives them back to the kernel after 8 s by default, just before the next 10 s round
  * of collectors and checks allocates again and faults every page back in (~15 µs a fault on these
  * virtual machines): with 15 s an idle agent took half the page faults and ~8 % less CPU (three
  * pairs side by side, 264-268 against 242-245 ms over 180 s), same RSS.
  */
 export const AGENT_V8_FLAGS =
-  "--max-semi-space-size=2 --heap-growing-percent=30 --expose-gc --memory-pool-timeout=15";
+  "--max-semi-space-size=1 --heap-growing-percent=30 --expose-gc --memory-pool-timeout=15";
 
 /**
  * glibc malloc arenas: by default up to 8 per core, one taken by each thread that meets a locked
