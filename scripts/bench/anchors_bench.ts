@@ -6,6 +6,9 @@
  *   KUNAI_ANCHORS=/path/to/shared/bench  the anchor scripts (default: ../shared/bench next to the repo;
  *                                        the bench prints {"skipped": ...} when they are not there)
  *   ROUNDS=3  ONLY=gossip20,gossip5,kv,idle  (any subset)
+ *   FLOOR=1  the join rows also run kunai-cluster.sh on the ideal agent (scripts/bench/ideal_agent:
+ *            converged at once, no work), between Serf and kunai: the floor the script itself sets
+ *            on this box (FLOOR=0: not run)
  *   KV: LEVELS="16 64" OPS="put get" DURATION=10 pass through to run-etcd-anchor.sh
  *   IDLE_S=120  the idle CPU window (run-collectd-anchor.sh, collectd vs one default kunai agent)
  *   IDLE_WARMUP_S=60  how long the kunai agent runs before its window (start-up, first rollup, JIT)
@@ -21,6 +24,8 @@ const anchors = Deno.env.get("KUNAI_ANCHORS") ?? join(root, "..", "shared", "ben
 const rounds = Number(Deno.env.get("ROUNDS") ?? 3);
 const only = (Deno.env.get("ONLY") ?? "gossip20,gossip5,kv,idle").split(",").map((s) => s.trim());
 const LOCK = "/tmp/kunai-anchor-bench.lock";
+const floor = Deno.env.get("FLOOR") !== "0";
+const idealAgent = join(root, "scripts", "bench", "ideal_agent");
 
 type Json = Record<string, unknown>;
 
@@ -195,6 +200,15 @@ for (let round = 1; round <= rounds; round++) {
       load: loadavg(),
       r: await anchor("serf-cluster.sh", [String(n)], GOSSIP_LIMIT_S),
     });
+    if (floor) {
+      log({
+        round,
+        what: `gossip${n}`,
+        side: "ideal",
+        load: loadavg(),
+        r: await anchor("kunai-cluster.sh", [idealAgent, String(n)], GOSSIP_LIMIT_S),
+      });
+    }
     log({
       round,
       what: `gossip${n}`,
@@ -263,8 +277,23 @@ function figure(what: string, anchorSide: string, pick: (r: Json) => unknown) {
 const summary: Json = { date: new Date().toISOString(), rounds, cores: navigator.hardwareConcurrency, box };
 for (const n of [20, 5]) {
   if (!only.includes(`gossip${n}`)) continue;
+  const converge = figure(`gossip${n}`, "serf", (r) => r.converge_s);
+  if (floor) {
+    // what the script reads for agents that converge at once and cost nothing: its own share
+    const ideal = runs.filter((x) => x.what === `gossip${n}` && x.side === "ideal")
+      .map((x) => num((x.r as Json).converge_s));
+    const im = median(ideal);
+    Object.assign(converge, {
+      ideal,
+      ideal_median: im,
+      ideal_ratio: ratio(im, converge.serf_median as number | null),
+      kunai_over_ideal_s: im === null || converge.kunai_median === null
+        ? null
+        : Math.round(((converge.kunai_median as number) - im) * 100) / 100,
+    });
+  }
   summary[`gossip${n}`] = {
-    converge_s: figure(`gossip${n}`, "serf", (r) => r.converge_s),
+    converge_s: converge,
     detect_s: figure(`gossip${n}`, "serf", (r) => r.detect_s),
     rss_kb: figure(`gossip${n}`, "serf", (r) => r.rss_kb_avg),
   };
