@@ -11,6 +11,8 @@
  * Not part of kunai: nothing imports it, and it serves only the local socket the script chose.
  */
 
+import { AGENT_SERVICES } from "../../../tests/sim/agent_services.ts";
+
 const argv = Deno.args;
 const at = argv.indexOf("--cfg-dir");
 if (argv[0] !== "agent" || argv[1] !== "start" || at < 0 || !argv[at + 1]) {
@@ -39,25 +41,7 @@ function record(i: number, state: string): Record<string, unknown> {
     incarnation: 4,
     state,
     tags: ["linux", "redis", "debian"],
-    services: {
-      redis: {
-        name: "redis",
-        apply_on: "redis",
-        port: 6379,
-        tags: [],
-        notes: "Redis server (tag 'redis' comes from the redis detector)",
-        id: "redis",
-        from: `file:${run}/n${i}/data/global-configuration/packs/redis/services/redis.json`,
-        state: "critical",
-        state_id: 2,
-        check: {
-          id: "service:redis",
-          state: "critical",
-          state_id: 2,
-          output: "Critical: redis is not available",
-        },
-      },
-    },
+    services: AGENT_SERVICES,
     zone: "",
     proto: 3,
   };
