@@ -266,10 +266,13 @@ for (let round = 1; round <= rounds; round++) {
 }
 
 /** Medians of one figure per side of a scenario, and kunai's ratio to the anchor. */
+/** One figure of every run of one side of a scenario. */
+function sideRuns(what: string, side: string, pick: (r: Json) => unknown): number[] {
+  return runs.filter((x) => x.what === what && x.side === side).map((x) => num(pick(x.r as Json)));
+}
+
 function figure(what: string, anchorSide: string, pick: (r: Json) => unknown) {
-  const of = (side: string) =>
-    runs.filter((x) => x.what === what && x.side === side).map((x) => num(pick(x.r as Json)));
-  const a = of(anchorSide), k = of("kunai");
+  const a = sideRuns(what, anchorSide, pick), k = sideRuns(what, "kunai", pick);
   const ma = median(a), mk = median(k);
   return { [anchorSide]: a, kunai: k, [`${anchorSide}_median`]: ma, kunai_median: mk, ratio: ratio(mk, ma) };
 }
@@ -277,11 +280,11 @@ function figure(what: string, anchorSide: string, pick: (r: Json) => unknown) {
 const summary: Json = { date: new Date().toISOString(), rounds, cores: navigator.hardwareConcurrency, box };
 for (const n of [20, 5]) {
   if (!only.includes(`gossip${n}`)) continue;
-  const converge = figure(`gossip${n}`, "serf", (r) => r.converge_s);
+  const pickConverge = (r: Json) => r.converge_s;
+  const converge = figure(`gossip${n}`, "serf", pickConverge);
   if (floor) {
     // what the script reads for agents that converge at once and cost nothing: its own share
-    const ideal = runs.filter((x) => x.what === `gossip${n}` && x.side === "ideal")
-      .map((x) => num((x.r as Json).converge_s));
+    const ideal = sideRuns(`gossip${n}`, "ideal", pickConverge);
     const im = median(ideal);
     Object.assign(converge, {
       ideal,
