@@ -41,6 +41,8 @@ Anonymous:             0 kB
 7ffd00000000-7ffd00010000 rw-p 00000000 00:00 0                          [stack]
 Rss:                  64 kB
 Anonymous:            64 kB
+SwapPss:               4 kB
+Swap:                  8 kB
 `;
 
 Deno.test("parseSmaps reads each mapping's range, permissions, file and page kinds", () => {
@@ -59,6 +61,57 @@ Deno.test("parseSmaps reads each mapping's range, permissions, file and page kin
   assert.equal(maps[2].anonymousKb, 1800);
   assert.equal(maps[5].dirtyKb, 4);
   assert.equal(maps[8].path, "[stack]");
+});
+
+Deno.test("parseSmaps reads a field only from its own mapping's lines", () => {
+  const maps = parseSmaps(SMAPS);
+  // mapping 4 has no Private_Dirty or Shared_Dirty line, the next one has a Shared_Dirty of 4 kB
+  assert.equal(maps[4].dirtyKb, 0);
+  assert.equal(maps[4].anonymousKb, 1024);
+  // the last mapping's block runs to the end of the text
+  assert.equal(maps[8].rssKb, 64);
+  assert.equal(maps[8].anonymousKb, 72, "swapped-out pages count as anonymous (SwapPss is not Swap)");
+  assert.deepEqual(parseSmaps(""), []);
+  assert.deepEqual(parseSmaps("Rss: 12 kB\n"), [], "fields before any header belong to no mapping");
+});
+
+/** The line-by-line reading parseSmaps replaced (2026-12-03): the reference it must agree with. */
+function lineByLine(text: string) {
+  const out: Array<Record<string, unknown>> = [];
+  let cur: Record<string, number | string | bigint> | null = null;
+  for (const line of text.split("\n")) {
+    const h = line.match(/^([0-9a-f]+)-([0-9a-f]+) (\S{4}) \S+ \S+ \S+ *(.*)$/);
+    if (h) {
+      cur = {
+        start: BigInt("0x" + h[1]),
+        end: BigInt("0x" + h[2]),
+        perms: h[3],
+        path: h[4].trim(),
+        rssKb: 0,
+        anonymousKb: 0,
+        dirtyKb: 0,
+      };
+      out.push(cur);
+      continue;
+    }
+    const f = cur && line.match(/^(Rss|Anonymous|Private_Dirty|Shared_Dirty|Swap):\s+(\d+) kB/);
+    if (!f || !cur) continue;
+    const kb = Number(f[2]);
+    if (f[1] === "Rss") cur.rssKb = kb;
+    else if (f[1] === "Anonymous" || f[1] === "Swap") cur.anonymousKb = (cur.anonymousKb as number) + kb;
+    else cur.dirtyKb = (cur.dirtyKb as number) + kb;
+  }
+  return out;
+}
+
+Deno.test("parseSmaps agrees with a line-by-line reading of this process's own smaps", () => {
+  if (Deno.build.os !== "linux") return;
+  const text = Deno.readTextFileSync("/proc/self/smaps");
+  const want = lineByLine(text);
+  assert.ok(want.length > 20, "a deno process has dozens of mappings");
+  assert.ok(want.some((m) => (m.anonymousKb as number) > 0) && want.some((m) => (m.dirtyKb as number) > 0));
+  assert.deepEqual(parseSmaps(text), want);
+  assert.deepEqual(parseSmaps(SMAPS), lineByLine(SMAPS));
 });
 
 Deno.test("only clean read-only file pages may be dropped: relocated, writable, dirty or deleted ones may not", () => {
