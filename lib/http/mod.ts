@@ -196,6 +196,9 @@ export function buildApp(routers: RouteTable[], opts: PolicyOptions): Hono<ApiEn
     const { status, body } = errorAnswer(err, opts, `${c.req.method} ${c.req.path}`);
     return c.json(body, status as 400);
   });
+  // the routing table compiled now rather than by the first request (hono's SmartRouter builds it
+  // then): every route is declared above, and no route may be added once it is built
+  app.router.match("GET", "/");
   return app;
 }
 

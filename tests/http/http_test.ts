@@ -72,6 +72,14 @@ Deno.test("without http.token, writes over TCP are 403 naming http.token; open_w
   assert.equal(await (await app("").request("/danger", {}, { transport: "unix" })).text(), "done");
 });
 
+Deno.test("the routing table is compiled by buildApp, not by the first request", async () => {
+  const a = app();
+  // hono's SmartRouter names the router it settled on once it has built it
+  assert.match(a.router.name, /^SmartRouter \+ \w+Router$/);
+  assert.throws(() => a.get("/late", (c) => c.text("late")), /already built/i, "no route may be added after");
+  assert.equal((await a.request("/", {}, tcp)).status, 200);
+});
+
 Deno.test("errors are JSON with the right status: 404, HttpError, 500, bad JSON 400, 413", async () => {
   const a = app();
   const nf = await a.request("/nope", {}, tcp);
