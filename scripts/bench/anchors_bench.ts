@@ -8,7 +8,9 @@
  *   ROUNDS=3  ONLY=gossip20,gossip5,kv,idle  (any subset)
  *   FLOOR=1  the join rows also run kunai-cluster.sh on the ideal agent (scripts/bench/ideal_agent:
  *            converged at once, no work), between Serf and kunai: the floor the script itself sets
- *            on this box (FLOOR=0: not run)
+ *            on this box (FLOOR=0: not run); and on the same agent with KUNAI_IDEAL=instant (gossip
+ *            that costs nothing and takes no time: a node knows the nodes whose join request has
+ *            arrived): the floor for any agent that learns of a join only once it happens
  *   KV: LEVELS="16 64" OPS="put get" DURATION=10 pass through to run-etcd-anchor.sh
  *   IDLE_S=120  the idle CPU window (run-collectd-anchor.sh, collectd vs one default kunai agent)
  *   IDLE_WARMUP_S=60  how long the kunai agent runs before its window (start-up, first rollup, JIT)
@@ -208,6 +210,15 @@ for (let round = 1; round <= rounds; round++) {
         load: loadavg(),
         r: await anchor("kunai-cluster.sh", [idealAgent, String(n)], GOSSIP_LIMIT_S),
       });
+      log({
+        round,
+        what: `gossip${n}`,
+        side: "instant",
+        load: loadavg(),
+        r: await anchor("kunai-cluster.sh", [idealAgent, String(n)], GOSSIP_LIMIT_S, {
+          KUNAI_IDEAL: "instant",
+        }),
+      });
     }
     log({
       round,
@@ -293,6 +304,17 @@ for (const n of [20, 5]) {
       kunai_over_ideal_s: im === null || converge.kunai_median === null
         ? null
         : Math.round(((converge.kunai_median as number) - im) * 100) / 100,
+    });
+    // and for agents that learn of each join the moment it arrives, at no cost
+    const instant = sideRuns(`gossip${n}`, "instant", pickConverge);
+    const xm = median(instant);
+    Object.assign(converge, {
+      instant,
+      instant_median: xm,
+      instant_ratio: ratio(xm, converge.serf_median as number | null),
+      kunai_over_instant_s: xm === null || converge.kunai_median === null
+        ? null
+        : Math.round(((converge.kunai_median as number) - xm) * 100) / 100,
     });
   }
   summary[`gossip${n}`] = {

@@ -8,6 +8,12 @@
  * figure for it is the floor set by the script itself on this box: its `curl` and `python3` polls,
  * the join `curl`s, the sweeps. `scripts/bench/anchors_bench.ts` runs it beside Serf and kunai.
  *
+ * With `KUNAI_IDEAL=instant` it is instead an agent whose gossip costs nothing and takes no time: a
+ * node knows another once that node's join request has reached it (a marker file in the run's
+ * directory), so the seed and every joined node see exactly the nodes whose join has arrived, and
+ * a node not yet joined sees itself alone. That is the floor for any agent that learns of a join
+ * only once it happens.
+ *
  * Not part of kunai: nothing imports it, and it serves only the local socket the script chose.
  */
 
@@ -28,6 +34,17 @@ if (run === cfg.socket) {
   Deno.exit(2);
 }
 const pidFile = (i: number) => `${run}/n${i}/ideal.pid`;
+const self = Number(/\/n(\d+)\/kunai\.sock$/.exec(cfg.socket)![1]);
+const instant = Deno.env.get("KUNAI_IDEAL") === "instant";
+const joinedFile = (i: number) => `${run}/n${i}/ideal.joined`;
+const hasJoined = (i: number) => {
+  try {
+    Deno.statSync(joinedFile(i));
+    return true;
+  } catch {
+    return false;
+  }
+};
 Deno.writeTextFileSync(cfg.socket.replace(/kunai\.sock$/, "ideal.pid"), String(Deno.pid));
 
 /** A default agent's record as `/agent/members` gives it (the redis detector's service in it). */
@@ -56,6 +73,14 @@ function count(): void {
   allAlive = JSON.stringify(Object.fromEntries(range(nodes).map((i) => [i, record(i, "alive")])));
 }
 function table(victimDead: boolean): string {
+  if (instant) {
+    // n0 is the seed: it and every joined node know the seed and every node whose join has arrived
+    const knows = self === 0 || hasJoined(self);
+    const known = range(nodes).filter((i) => i === self || (knows && (i === 0 || hasJoined(i))));
+    return JSON.stringify(
+      Object.fromEntries(known.map((i) => [i, record(i, victimDead && i === nodes - 1 ? "dead" : "alive")])),
+    );
+  }
   if (!victimDead) return allAlive;
   return JSON.stringify(
     Object.fromEntries(range(nodes).map((i) => [i, record(i, i === nodes - 1 ? "dead" : "alive")])),
@@ -85,6 +110,9 @@ Deno.serve({ path: cfg.socket, onListen() {} }, (req) => {
     count();
     const body = table(victimGone());
     return new Response(body, { headers: { "content-type": "application/json" } });
+  }
+  if (path.startsWith("/agent/join/")) {
+    Deno.writeTextFileSync(joinedFile(self), "");
   }
   return new Response("OK");
 });
