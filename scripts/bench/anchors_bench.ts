@@ -294,28 +294,20 @@ for (const n of [20, 5]) {
   const pickConverge = (r: Json) => r.converge_s;
   const converge = figure(`gossip${n}`, "serf", pickConverge);
   if (floor) {
-    // what the script reads for agents that converge at once and cost nothing: its own share
-    const ideal = sideRuns(`gossip${n}`, "ideal", pickConverge);
-    const im = median(ideal);
-    Object.assign(converge, {
-      ideal,
-      ideal_median: im,
-      ideal_ratio: ratio(im, converge.serf_median as number | null),
-      kunai_over_ideal_s: im === null || converge.kunai_median === null
-        ? null
-        : Math.round(((converge.kunai_median as number) - im) * 100) / 100,
-    });
-    // and for agents that learn of each join the moment it arrives, at no cost
-    const instant = sideRuns(`gossip${n}`, "instant", pickConverge);
-    const xm = median(instant);
-    Object.assign(converge, {
-      instant,
-      instant_median: xm,
-      instant_ratio: ratio(xm, converge.serf_median as number | null),
-      kunai_over_instant_s: xm === null || converge.kunai_median === null
-        ? null
-        : Math.round(((converge.kunai_median as number) - xm) * 100) / 100,
-    });
+    // what the script reads for agents that converge at once and cost nothing (its own share), and
+    // for agents that learn of each join the moment it arrives, at no cost
+    for (const side of ["ideal", "instant"]) {
+      const seen = sideRuns(`gossip${n}`, side, pickConverge);
+      const m = median(seen);
+      Object.assign(converge, {
+        [side]: seen,
+        [`${side}_median`]: m,
+        [`${side}_ratio`]: ratio(m, converge.serf_median as number | null),
+        [`kunai_over_${side}_s`]: m === null || converge.kunai_median === null
+          ? null
+          : Math.round(((converge.kunai_median as number) - m) * 100) / 100,
+      });
+    }
   }
   summary[`gossip${n}`] = {
     converge_s: converge,
