@@ -192,41 +192,27 @@ const log = (r: Json) => {
   console.error(JSON.stringify(r));
 };
 
+/** One side of a join round: its name, the cluster script, its arguments, extra environment. */
+type JoinSide = [side: string, script: string, args: string[], env?: Record<string, string>];
+
 for (let round = 1; round <= rounds; round++) {
   for (const n of [20, 5]) {
     if (!only.includes(`gossip${n}`)) continue;
-    log({
-      round,
-      what: `gossip${n}`,
-      side: "serf",
-      load: loadavg(),
-      r: await anchor("serf-cluster.sh", [String(n)], GOSSIP_LIMIT_S),
-    });
-    if (floor) {
-      log({
-        round,
-        what: `gossip${n}`,
-        side: "ideal",
-        load: loadavg(),
-        r: await anchor("kunai-cluster.sh", [idealAgent, String(n)], GOSSIP_LIMIT_S),
-      });
-      log({
-        round,
-        what: `gossip${n}`,
-        side: "instant",
-        load: loadavg(),
-        r: await anchor("kunai-cluster.sh", [idealAgent, String(n)], GOSSIP_LIMIT_S, {
-          KUNAI_IDEAL: "instant",
-        }),
-      });
+    // Serf, then the two floors (the ideal agent, the same with instant gossip), then kunai
+    const sides: JoinSide[] = [
+      ["serf", "serf-cluster.sh", [String(n)]],
+      ...(floor
+        ? [
+          ["ideal", "kunai-cluster.sh", [idealAgent, String(n)]],
+          ["instant", "kunai-cluster.sh", [idealAgent, String(n)], { KUNAI_IDEAL: "instant" }],
+        ] as JoinSide[]
+        : []),
+      ["kunai", "kunai-cluster.sh", [root, String(n)]],
+    ];
+    for (const [side, script, args, env] of sides) {
+      const load = loadavg(); // before the run, as for every other scenario
+      log({ round, what: `gossip${n}`, side, load, r: await anchor(script, args, GOSSIP_LIMIT_S, env) });
     }
-    log({
-      round,
-      what: `gossip${n}`,
-      side: "kunai",
-      load: loadavg(),
-      r: await anchor("kunai-cluster.sh", [root, String(n)], GOSSIP_LIMIT_S),
-    });
   }
   if (only.includes("kv")) {
     const env = {
