@@ -88,40 +88,45 @@ export function lzCompress(src: Uint8Array): Uint8Array {
 }
 
 /**
+ * `out` grown to hold at least `need` bytes (its first `op` kept), the same array when it already
+ * does, or null past `max`.
+ */
+function room(out: Uint8Array, op: number, need: number, max: number): Uint8Array | null {
+  if (need > max) return null;
+  if (need <= out.length) return out;
+  const bigger = new Uint8Array(Math.min(max, Math.max(need, out.length * 2)));
+  bigger.set(out.subarray(0, op));
+  return bigger;
+}
+
+/**
  * The bytes of an LZ4 block, or null when it is malformed (a length or offset past its bounds,
  * truncated) or would exceed `max` bytes. Linear in its output; never throws.
+ *
+ * Literals and matches are copied by the engine (`set`, `copyWithin`), a byte at a time only for
+ * a match that overlaps what it copies: the loop turns once per sequence, not once per byte. Such a
+ * byte loop made this function hot enough for V8's optimizing compilers within an agent's first
+ * few datagrams, a compile each agent paid in the middle of a join storm.
  */
 export function lzDecompress(src: Uint8Array, max: number): Uint8Array | null {
   const n = src.length;
-  let out = new Uint8Array(Math.min(max, Math.max(64, n * 4)));
+  let out: Uint8Array | null = new Uint8Array(Math.min(max, Math.max(64, n * 4)));
   let ip = 0;
   let op = 0;
-  const room = (need: number): boolean => {
-    if (need > max) return false;
-    if (need > out.length) {
-      const bigger = new Uint8Array(Math.min(max, Math.max(need, out.length * 2)));
-      bigger.set(out.subarray(0, op));
-      out = bigger;
-    }
-    return true;
-  };
-  /** A token's 4-bit length and, when it is 15, the bytes that extend it (-1: cut off). */
-  const length = (nibble: number): number => {
-    let total = nibble;
-    if (nibble === 15) {
-      let b = 255;
-      while (b === 255) {
-        if (ip >= n) return -1;
-        b = src[ip++];
-        total += b;
-      }
-    }
-    return total;
-  };
   while (ip < n) {
     const token = src[ip++];
-    const literals = length(token >> 4);
-    if (literals < 0 || ip + literals > n || !room(op + literals)) return null;
+    let literals = token >> 4;
+    if (literals === 15) {
+      let b = 255;
+      while (b === 255) {
+        if (ip >= n) return null;
+        b = src[ip++];
+        literals += b;
+      }
+    }
+    if (ip + literals > n) return null;
+    out = room(out, op, op + literals, max);
+    if (out === null) return null;
     out.set(src.subarray(ip, ip + literals), op);
     ip += literals;
     op += literals;
@@ -130,12 +135,25 @@ export function lzDecompress(src: Uint8Array, max: number): Uint8Array | null {
     const offset = src[ip] | (src[ip + 1] << 8);
     ip += 2;
     if (offset === 0 || offset > op) return null;
-    const extra = length(token & 15);
-    if (extra < 0) return null;
-    const len = extra + MIN_MATCH;
-    if (!room(op + len)) return null;
-    // byte by byte: a match may overlap what it copies (offset < length repeats a run)
-    for (let from = op - offset, end = op + len; op < end;) out[op++] = out[from++];
+    let len = token & 15;
+    if (len === 15) {
+      let b = 255;
+      while (b === 255) {
+        if (ip >= n) return null;
+        b = src[ip++];
+        len += b;
+      }
+    }
+    len += MIN_MATCH;
+    out = room(out, op, op + len, max);
+    if (out === null) return null;
+    if (offset >= len) {
+      out.copyWithin(op, op - offset, op - offset + len);
+      op += len;
+    } else {
+      // the match overlaps what it copies (offset < length repeats a run): byte by byte
+      for (let from = op - offset, end = op + len; op < end;) out[op++] = out[from++];
+    }
   }
   return out.slice(0, op);
 }
