@@ -118,6 +118,12 @@ export interface PushPullMsg {
   /** Wire protocol version of the sender (absent = 1). */
   protocol: number;
   join: boolean;
+  /**
+   * A seed's catch-up: `nodes` holds only what the receiver was not told yet (and the sender's own
+   * record), and the receiver answers with its own record alone instead of its whole table. Agents
+   * that predate the field ignore it and answer in full.
+   */
+  push?: boolean;
   /** Sender uuid: its own record counts as strong evidence that it is alive. */
   from?: string;
   nodes: Record<string, PushPullRecord>;
@@ -245,7 +251,9 @@ export function decodePushPull(bytes: Uint8Array): Decoded<PushPullMsg> {
       out[r.uuid] = r;
     }
     const from = typeof o.from === "string" && o.from.length <= LIMITS.uuid ? o.from : undefined;
-    return { ok: true, value: { type: "push-pull-msg", protocol, join: o.join === true, from, nodes: out } };
+    const value: PushPullMsg = { type: "push-pull-msg", protocol, join: o.join === true, from, nodes: out };
+    if (o.push === true) value.push = true;
+    return { ok: true, value };
   } catch (err) {
     return { ok: false, error: err instanceof Bad ? err.message : `decoder failure: ${String(err)}` };
   }

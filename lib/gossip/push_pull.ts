@@ -23,8 +23,11 @@ export const JOIN_FOLLOW_UPS = [2, 10];
 /**
  * The seed's catch-up after a burst of joins, in gossip intervals: once no join arrived for
  * CATCH_UP_QUIET (20 ms by default), or at the latest CATCH_UP_MAX after the first one waiting
- * (100 ms), the seed pushes its table to the nodes that joined through it within CATCH_UP_WINDOW
- * (2 s) and were told fewer members than it now holds. Within a burst a joiner is pushed again
+ * (100 ms), the seed pushes to the nodes that joined through it within CATCH_UP_WINDOW (2 s) and
+ * were told fewer members than it now holds the members they were not told (a push, not an
+ * exchange: the joiner answers with its own record, not its table; in a storm of 20 the full
+ * exchanges were ~2.4 per joiner, each table ~11 KB both ways, in the very moments the joins
+ * still had to be served). Within a burst a joiner is pushed again
  * only after a pause that doubles from CATCH_UP_MAX (0.1, 0.2, 0.4 s...); once the burst is over
  * (the quiet time passed) it is pushed whatever its pause when the seed holds CATCH_UP_BEHIND
  * times the members it was told of (many alives to learn: gossip carries about two ~550-byte
@@ -52,6 +55,8 @@ interface Joiner {
   peer: PeerAddr;
   at: number;
   told: number;
+  /** The members it has from us (our answer to its join, the pushes it took): a push carries the others. */
+  has: Set<string>;
   pushes: number;
   /** Not pushed again before this time (the doubling pause after each push). */
   next: number;
@@ -141,13 +146,21 @@ export class PushPull {
     return this.#waiters.size;
   }
 
-  #body(join: boolean): Uint8Array {
+  /** Our table, or (a catch-up push) only `records` and our own record. */
+  #body(join: boolean, records?: MemberRecord[]): Uint8Array {
     const nodes: Record<string, MemberRecord> = {};
-    for (const r of this.#core.members.records()) nodes[r.uuid] = r;
+    if (records) {
+      const self = this.#core.members.self();
+      nodes[self.uuid] = self;
+      for (const r of records) nodes[r.uuid] = r;
+    } else {
+      for (const r of this.#core.members.records()) nodes[r.uuid] = r;
+    }
     return encodePushPull({
       type: "push-pull-msg",
       protocol: PROTOCOL_VERSION,
       join,
+      push: records ? true : undefined,
       nodes,
       from: this.#core.members.selfUuid,
     });
@@ -158,10 +171,14 @@ export class PushPull {
     return (await this.#exchange(peer, join)) !== null;
   }
 
-  /** An exchange; resolves the peer's uuid ("" when it did not say) once merged, null when stopped. */
-  async #exchange(peer: PeerAddr, join: boolean): Promise<string | null> {
+  /**
+   * An exchange (a catch-up push when `push` is given: only those records, and the peer answers
+   * with its own record); resolves the peer's uuid ("" when it did not say) once merged, null when
+   * stopped.
+   */
+  async #exchange(peer: PeerAddr, join: boolean, push?: MemberRecord[]): Promise<string | null> {
     const { envelope, transport, counters } = this.#core.deps;
-    const body = await envelope.seal(this.#body(join));
+    const body = await envelope.seal(this.#body(join, push));
     const answer = await transport.request({ addr: peer.addr, port: peer.port }, body, PUSH_PULL_TIMEOUT);
     const r = await envelope.open(answer);
     if (!r.ok) {
@@ -199,13 +216,15 @@ export class PushPull {
     const seed = !d.value.join && d.value.from ? this.#seeds.get(d.value.from) : undefined;
     if (seed) seed.pushed = true;
     if (d.value.join) log.debug(`join push-pull from ${requester ? peerKey(requester) : "an unnamed peer"}`);
-    const answer = this.#body(false);
+    // a catch-up push needs no table back: the seed holds what we could tell it, or learns it at our follow-up
+    const answer = this.#body(false, d.value.push ? [] : undefined);
     if (d.value.join && d.value.from && requester) {
       this.#lastJoin = this.#core.deps.clock.now();
       this.#joiners.set(d.value.from, {
         peer: requester,
         at: this.#core.deps.clock.now(),
         told: this.#core.members.size,
+        has: new Set(this.#core.members.records().map((r) => r.uuid)),
         pushes: 0,
         next: 0,
       });
@@ -264,12 +283,16 @@ export class PushPull {
         if (j.next <= j.at + window) wake = Math.min(wake, j.next);
         continue;
       }
+      const news = core.members.records().filter((r) => !j.has.has(r.uuid) && r.uuid !== uuid);
       j.told = size;
+      if (!news.length) continue;
       j.next = now + CATCH_UP_MAX * config.gossip_interval * 2 ** j.pushes++;
       if (j.pushes >= CATCH_UP_PUSHES) this.#joiners.delete(uuid);
       counters.inc("gossip_join_catch_ups_total");
-      this.exchange(j.peer, false).catch((err) =>
-        log.debug(`join catch-up with ${peerKey(j.peer)}: ${err.message}`)
+      // only what it was not told; counted as told once it took them (a lost push is sent again)
+      this.#exchange(j.peer, false, news).then(
+        () => news.forEach((r) => j.has.add(r.uuid)),
+        (err) => log.debug(`join catch-up with ${peerKey(j.peer)}: ${err.message}`),
       );
     }
     if (wake < this.#wakeAt) {

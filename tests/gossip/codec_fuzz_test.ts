@@ -87,6 +87,21 @@ Deno.test("push-pull carries a protocol version; a peer outside the supported ra
   assert.match((decodePushPull(body(-1)) as { error: string }).error, /push-pull\.protocol/);
 });
 
+Deno.test("push-pull: a catch-up push says so; only a literal true counts, and its absence is a plain exchange", () => {
+  const body = (extra: Record<string, unknown>) =>
+    new TextEncoder().encode(
+      JSON.stringify({ type: "push-pull-msg", protocol: PROTOCOL_VERSION, join: false, nodes: {}, ...extra }),
+    );
+  const pushed = decodePushPull(body({ push: true }));
+  assert.ok(pushed.ok);
+  assert.equal(pushed.value.push, true);
+  for (const extra of [{}, { push: false }, { push: "true" }, { push: 1 }]) {
+    const d = decodePushPull(body(extra));
+    assert.ok(d.ok);
+    assert.equal("push" in d.value, false, JSON.stringify(extra));
+  }
+});
+
 Deno.test("one converter between alive messages and records, both ways", () => {
   const rec = {
     uuid: "u",

@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { AGENT_SERVICES, SimCluster } from "./gossip_harness.ts";
 import { CATCH_UP_PUSHES } from "../../lib/gossip/push_pull.ts";
+import { decodePushPull } from "../../lib/gossip/codec.ts";
 
 /** All but the first node join the first at the same virtual instant; returns ms to converge (-1: not in 10 s). */
 async function storm(
@@ -161,4 +162,60 @@ Deno.test("sim: a slow trickle of joins (one every 30 ms, past the quiet time) p
     Math.max(...received) >= 4,
     `the early joiners were pushed more than before: ${received.join(" ")}`,
   );
+});
+
+Deno.test("sim: the seed's catch-up pushes carry only what each joiner lacks, and the joiner answers with its own record", async () => {
+  for (let seed = 1; seed <= 5; seed++) {
+    // every datagram lost: what the joiners learn comes from push-pulls only
+    const c = new SimCluster({ nodes: 20, seed, link: { loss: 1, delayMs: 5, jitterMs: 20 } });
+    for (const n of c.nodes) await n.engine.start();
+    await c.clock.advance(1000);
+    const seedNode = c.nodes[0];
+    const seedUuid = seedNode.engine.members.selfUuid;
+    /** Per joiner: the members it has from the seed (its join's answer, then each push it took). */
+    const has = new Map<string, Set<string>>();
+    const uuids = (bytes: Uint8Array) => {
+      const d = decodePushPull(bytes);
+      assert.ok(d.ok);
+      return { msg: d.value, ids: Object.keys(d.value.nodes) };
+    };
+    const serveSeed = seedNode.engine.sync.serve.bind(seedNode.engine.sync);
+    seedNode.engine.sync.serve = (plain, from) => {
+      const answer = serveSeed(plain, from);
+      const req = uuids(plain).msg;
+      if (req.join && req.from) has.set(req.from, new Set(uuids(answer).ids));
+      return answer;
+    };
+    let pushes = 0;
+    const problems: string[] = [];
+    for (const n of c.nodes.slice(1)) {
+      const self = n.engine.members.selfUuid;
+      const serve = n.engine.sync.serve.bind(n.engine.sync);
+      n.engine.sync.serve = (plain, from) => {
+        const answer = serve(plain, from);
+        const req = uuids(plain);
+        if (req.msg.from === seedUuid && req.msg.push) {
+          pushes++;
+          const known = has.get(self) ?? new Set();
+          const again = req.ids.filter((id) => id !== seedUuid && known.has(id));
+          if (again.length) {
+            problems.push(`${n.engine.members.self().name} was pushed ${again.length} member(s) it had`);
+          }
+          const back = uuids(answer).ids;
+          if (back.length !== 1 || back[0] !== self) {
+            problems.push(`${n.engine.members.self().name} answered ${back.length} records`);
+          }
+          for (const id of req.ids) known.add(id);
+          has.set(self, known);
+        }
+        return answer;
+      };
+    }
+    for (const n of c.nodes.slice(1)) void n.engine.join(seedNode.addr);
+    const took = await c.runUntil(() => c.converged(), 10_000, 5);
+    await c.stopAll();
+    assert.ok(took >= 0 && took <= 150, `seed ${seed}: converged after ${took} ms`);
+    assert.ok(pushes >= 10, `seed ${seed}: only ${pushes} catch-up pushes`);
+    assert.deepEqual(problems, [], `seed ${seed}`);
+  }
 });
