@@ -164,58 +164,77 @@ Deno.test("sim: a slow trickle of joins (one every 30 ms, past the quiet time) p
   );
 });
 
-Deno.test("sim: the seed's catch-up pushes carry only what each joiner lacks, and the joiner answers with its own record", async () => {
-  for (let seed = 1; seed <= 5; seed++) {
-    // every datagram lost: what the joiners learn comes from push-pulls only
-    const c = new SimCluster({ nodes: 20, seed, link: { loss: 1, delayMs: 5, jitterMs: 20 } });
-    for (const n of c.nodes) await n.engine.start();
-    await c.clock.advance(1000);
-    const seedNode = c.nodes[0];
-    const seedUuid = seedNode.engine.members.selfUuid;
-    /** Per joiner: the members it has from the seed (its join's answer, then each push it took). */
-    const has = new Map<string, Set<string>>();
-    const uuids = (bytes: Uint8Array) => {
-      const d = decodePushPull(bytes);
-      assert.ok(d.ok);
-      return { msg: d.value, ids: Object.keys(d.value.nodes) };
-    };
-    const serveSeed = seedNode.engine.sync.serve.bind(seedNode.engine.sync);
-    seedNode.engine.sync.serve = (plain, from) => {
-      const answer = serveSeed(plain, from);
-      const req = uuids(plain).msg;
-      if (req.join && req.from) has.set(req.from, new Set(uuids(answer).ids));
+/**
+ * A join storm with every datagram lost (what the joiners learn comes from push-pulls only), in
+ * one burst or in two waves 150 ms apart (the first wave is pushed again once the second is in);
+ * checks every catch-up push the joiners serve.
+ */
+async function pushes(seed: number, waves: boolean) {
+  const c = new SimCluster({ nodes: 20, seed, link: { loss: 1, delayMs: 5, jitterMs: waves ? 5 : 20 } });
+  for (const n of c.nodes) await n.engine.start();
+  await c.clock.advance(1000);
+  const seedNode = c.nodes[0];
+  const seedUuid = seedNode.engine.members.selfUuid;
+  /** Per joiner: the members it has from the seed (its join's answer, then each push it took). */
+  const has = new Map<string, Set<string>>();
+  const uuids = (bytes: Uint8Array) => {
+    const d = decodePushPull(bytes);
+    assert.ok(d.ok);
+    return { msg: d.value, ids: Object.keys(d.value.nodes) };
+  };
+  const serveSeed = seedNode.engine.sync.serve.bind(seedNode.engine.sync);
+  seedNode.engine.sync.serve = (plain, from) => {
+    const answer = serveSeed(plain, from);
+    const req = uuids(plain).msg;
+    if (req.join && req.from) has.set(req.from, new Set(uuids(answer).ids));
+    return answer;
+  };
+  const perJoiner = new Map<string, number>();
+  const problems: string[] = [];
+  for (const n of c.nodes.slice(1)) {
+    const self = n.engine.members.selfUuid;
+    const name = n.engine.members.self().name;
+    const serve = n.engine.sync.serve.bind(n.engine.sync);
+    n.engine.sync.serve = (plain, from) => {
+      const answer = serve(plain, from);
+      const req = uuids(plain);
+      if (req.msg.from === seedUuid && req.msg.push) {
+        perJoiner.set(name, (perJoiner.get(name) ?? 0) + 1);
+        const known = has.get(self) ?? new Set();
+        const again = req.ids.filter((id) => id !== seedUuid && known.has(id));
+        if (again.length) problems.push(`${name} was pushed ${again.length} member(s) it had`);
+        const back = uuids(answer).ids;
+        if (back.length !== 1 || back[0] !== self) problems.push(`${name} answered ${back.length} records`);
+        for (const id of req.ids) known.add(id);
+        has.set(self, known);
+      }
       return answer;
     };
-    let pushes = 0;
-    const problems: string[] = [];
-    for (const n of c.nodes.slice(1)) {
-      const self = n.engine.members.selfUuid;
-      const serve = n.engine.sync.serve.bind(n.engine.sync);
-      n.engine.sync.serve = (plain, from) => {
-        const answer = serve(plain, from);
-        const req = uuids(plain);
-        if (req.msg.from === seedUuid && req.msg.push) {
-          pushes++;
-          const known = has.get(self) ?? new Set();
-          const again = req.ids.filter((id) => id !== seedUuid && known.has(id));
-          if (again.length) {
-            problems.push(`${n.engine.members.self().name} was pushed ${again.length} member(s) it had`);
-          }
-          const back = uuids(answer).ids;
-          if (back.length !== 1 || back[0] !== self) {
-            problems.push(`${n.engine.members.self().name} answered ${back.length} records`);
-          }
-          for (const id of req.ids) known.add(id);
-          has.set(self, known);
-        }
-        return answer;
-      };
-    }
+  }
+  if (waves) {
+    for (const n of c.nodes.slice(1, 10)) void n.engine.join(seedNode.addr);
+    for (let i = 0; i < 30; i++) await c.clock.advance(5);
+    for (const n of c.nodes.slice(10)) void n.engine.join(seedNode.addr);
+  } else {
     for (const n of c.nodes.slice(1)) void n.engine.join(seedNode.addr);
-    const took = await c.runUntil(() => c.converged(), 10_000, 5);
-    await c.stopAll();
-    assert.ok(took >= 0 && took <= 150, `seed ${seed}: converged after ${took} ms`);
-    assert.ok(pushes >= 10, `seed ${seed}: only ${pushes} catch-up pushes`);
-    assert.deepEqual(problems, [], `seed ${seed}`);
+  }
+  const took = await c.runUntil(() => c.converged(), 10_000, 5);
+  await c.stopAll();
+  return { took, perJoiner: [...perJoiner.values()], problems };
+}
+
+Deno.test("sim: the seed's catch-up pushes carry only what each joiner lacks, and the joiner answers with its own record", async () => {
+  for (let seed = 1; seed <= 5; seed++) {
+    for (const waves of [false, true]) {
+      const r = await pushes(seed, waves);
+      const what = `seed ${seed}${waves ? ", two waves" : ""}`;
+      assert.ok(r.took >= 0 && r.took <= 150, `${what}: converged after ${r.took} ms`);
+      assert.ok(r.perJoiner.length >= 9, `${what}: only ${r.perJoiner.length} joiners pushed`);
+      // the first wave is pushed once with the second wave's members; without these no push could repeat one
+      if (waves) {
+        assert.ok(Math.max(...r.perJoiner) >= 2, `${what}: pushes per joiner ${r.perJoiner.join(" ")}`);
+      }
+      assert.deepEqual(r.problems, [], what);
+    }
   }
 });
