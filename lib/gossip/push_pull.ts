@@ -23,11 +23,11 @@ export const JOIN_FOLLOW_UPS = [2, 10];
 /**
  * The seed's catch-up after a burst of joins, in gossip intervals: once no join arrived for
  * CATCH_UP_QUIET (20 ms by default), or at the latest CATCH_UP_MAX after the first one waiting
- * (100 ms), the seed pushes to the nodes that joined through it within CATCH_UP_WINDOW (2 s) and
- * were told fewer members than it now holds the members they were not told (a push, not an
- * exchange: the joiner answers with its own record, not its table; in a storm of 20 the full
- * exchanges were ~2.4 per joiner, each table ~11 KB both ways, in the very moments the joins
- * still had to be served). Within a burst a joiner is pushed again
+ * (100 ms), the seed sends each node that joined through it within CATCH_UP_WINDOW (2 s), and
+ * was told fewer members than it now holds, the members it was not told: a push, not an exchange
+ * (the joiner answers with its own record, not its table; in a storm of 20 the full exchanges were
+ * ~2.4 per joiner, each table ~11 KB both ways, while joins still waited to be served). Within a
+ * burst a joiner is pushed again
  * only after a pause that doubles from CATCH_UP_MAX (0.1, 0.2, 0.4 s...); once the burst is over
  * (the quiet time passed) it is pushed whatever its pause when the seed holds CATCH_UP_BEHIND
  * times the members it was told of (many alives to learn: gossip carries about two ~550-byte
@@ -290,6 +290,7 @@ export class PushPull {
     const window = CATCH_UP_WINDOW * config.gossip_interval;
     const over = now - this.#lastJoin >= CATCH_UP_QUIET * config.gossip_interval;
     let wake = Infinity;
+    const top = this.#number(); // the table does not change during this loop
     for (const [uuid, j] of this.#joiners) {
       if (j.at < now - window) {
         this.#joiners.delete(uuid);
@@ -300,7 +301,6 @@ export class PushPull {
         if (j.next <= j.at + window) wake = Math.min(wake, j.next);
         continue;
       }
-      const top = this.#number();
       const news = core.members.records().filter((r) =>
         this.#learned.get(r.uuid)! > j.has && r.uuid !== uuid
       );
