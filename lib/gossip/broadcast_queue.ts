@@ -70,6 +70,17 @@ export class BroadcastQueue {
     this.onPush?.();
   }
 
+  /** True when a message with this key is queued. */
+  has(key: string): boolean {
+    return this.#byKey.has(key);
+  }
+
+  /** Drops the queued message with this key, if any. */
+  forget(key: string): void {
+    const e = this.#byKey.get(key);
+    if (e) this.#kill(e);
+  }
+
   #kill(e: Entry): void {
     if (e.dead) return;
     e.dead = true;

@@ -95,6 +95,7 @@ export class GossipEngine implements EngineCore {
           this.queue.push(msg, key);
           if (urgent) this.#eagerRound();
         },
+        withdraw: (key) => this.queue.forget(key),
         refute: (n) => this.#refute(n),
         conflict: (existing, claim, what) => this.#conflicts.report(existing, claim, what),
         changed: (kind, rec) => {

@@ -36,6 +36,8 @@ export interface MembershipHooks {
    * (a node joined or died) asks for it to go out before the next gossip tick.
    */
   broadcast(msg: GossipMsg, key: string | null, urgent?: boolean): void;
+  /** Drop queued news about this node: we hold newer news of it that we do not pass on. */
+  withdraw(key: string): void;
   /** Somebody thinks we are suspect/dead/older: raise our incarnation to at least `n`. */
   refute(n: number): void;
   changed(kind: ChangeKind, rec: MemberRecord): void;
@@ -104,8 +106,11 @@ export class Membership {
     return { isSelf: uuid === this.selfUuid, incarnation: me.incarnation, leaving: this.leaving };
   }
 
-  /** Applies an alive message; `strong` when the node itself just answered us. */
-  handleAlive(msg: AliveMsg, strong = false): Verdict {
+  /**
+   * Applies an alive message; `strong` when the node itself just answered us; `relay` false when
+   * the news is applied but not passed on (hearsay its sender already spreads, see merge).
+   */
+  handleAlive(msg: AliveMsg, strong = false, relay = true): Verdict {
     const m = this.#members.get(msg.uuid);
     if (msg.uuid === this.selfUuid && !sameAddr(m!.rec, msg) && msg.incarnation >= m!.rec.incarnation) {
       this.#hooks.conflict(m!.rec, msg, "uuid");
@@ -126,7 +131,8 @@ export class Membership {
     const kind: ChangeKind = before === null || before === "dead" || before === "leave"
       ? "joined"
       : "updated";
-    this.#hooks.broadcast(msg, msg.uuid, kind === "joined");
+    if (relay) this.#hooks.broadcast(msg, msg.uuid, kind === "joined");
+    else this.#hooks.withdraw(msg.uuid);
     this.#hooks.changed(kind, rec);
     return v;
   }
@@ -216,14 +222,17 @@ export class Membership {
   /**
    * Merges a peer's full table (push-pull). Its own record (`senderUuid`) counts as strong
    * evidence; dead records are only suspected, never trusted as dead (memberlist's choice).
+   * `relayHearsay` false: the alive records of others are applied without being queued for gossip
+   * (the seed's table in a fresh agent's join: what everyone knows already, or what the seed
+   * spreads itself); the sender's own record always is.
    */
-  merge(records: MemberRecord[], senderUuid: string | null): void {
+  merge(records: MemberRecord[], senderUuid: string | null, relayHearsay = true): void {
     const from = senderUuid ?? "push-pull";
     for (const r of records) {
       const alive = aliveOf(r);
       switch (r.state) {
         case "alive":
-          this.handleAlive(alive, r.uuid === senderUuid);
+          this.handleAlive(alive, r.uuid === senderUuid, relayHearsay || r.uuid === senderUuid);
           break;
         case "suspect":
         case "dead":

@@ -194,6 +194,11 @@ export class PushPull {
    */
   async #exchange(peer: PeerAddr, join: boolean, push?: MemberRecord[]): Promise<string | null> {
     const { envelope, transport, counters } = this.#core.deps;
+    // a fresh agent's join: the seed's table is what its members know already, or (a join storm)
+    // what the seed spreads and catches its joiners up with; ours would only echo it (in a cluster
+    // of N, N alive records sent log N times each, by every joiner). Two clusters meeting (we knew
+    // others before) is news on our side: relayed as gossip, as memberlist does.
+    const relayHearsay = !join || this.#core.members.size > 1;
     const body = await envelope.seal(this.#body(join, push));
     const answer = await transport.request({ addr: peer.addr, port: peer.port }, body, PUSH_PULL_TIMEOUT);
     const r = await envelope.open(answer);
@@ -207,7 +212,7 @@ export class PushPull {
       throw new Error(`${peerKey(peer)} is this agent itself`);
     }
     if (!this.#core.running) return null;
-    this.#core.members.merge(Object.values(d.value.nodes), d.value.from ?? null);
+    this.#core.members.merge(Object.values(d.value.nodes), d.value.from ?? null, relayHearsay);
     counters.inc("gossip_push_pull_total", { role: "client" });
     return d.value.from ?? "";
   }
@@ -227,7 +232,8 @@ export class PushPull {
     const sender = d.value.from ? d.value.nodes[d.value.from] : undefined;
     // the HTTP route does not see the socket's peer: the requester's own record says where it listens
     const requester = from ?? (sender ? { addr: sender.addr, port: sender.port } : null);
-    this.#core.members.merge(Object.values(d.value.nodes), d.value.from ?? null);
+    // a catch-up push carries what the seed spreads to all its joiners: applied, not echoed
+    this.#core.members.merge(Object.values(d.value.nodes), d.value.from ?? null, !d.value.push);
     counters.inc("gossip_push_pull_total", { role: "server" });
     const seed = !d.value.join && d.value.from ? this.#seeds.get(d.value.from) : undefined;
     if (seed) seed.pushed = true;

@@ -56,6 +56,20 @@ Deno.test("newer news about the same node replaces the queued message; least-sen
   assert.deepEqual(msgs.map((m) => `${m.uuid}${m.incarnation}`), ["a2", "b0"]);
 });
 
+Deno.test("forget withdraws the queued news about a node (newer news we do not pass on)", () => {
+  const q = new BroadcastQueue();
+  q.push(alive("a"), "a");
+  q.push(alive("b"), "b");
+  assert.equal(q.has("a"), true);
+  q.forget("a");
+  q.forget("zzz"); // nothing queued under it: a no-op
+  assert.equal(q.has("a"), false);
+  assert.equal(q.length, 1);
+  assert.deepEqual(q.take(1400, 3).map((j) => JSON.parse(j).uuid), ["b"]);
+  q.push(alive("a", 2), "a"); // news about it may be queued again
+  assert.equal(q.has("a"), true);
+});
+
 Deno.test("the budget accounts for bytes already used in the packet", () => {
   const q = new BroadcastQueue();
   q.push(alive("a"), "a");

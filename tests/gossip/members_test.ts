@@ -24,18 +24,20 @@ function rec(uuid: string, addr: string, over: Partial<MemberRecord> = {}): Memb
 function table() {
   const conflicts: Array<{ what: string; existing: string; claim: AliveMsg }> = [];
   const changes: Array<[ChangeKind, string]> = [];
+  const gossip: string[] = [];
   const m = new Membership({
     clock: new VirtualClock(0),
     config: gossipConfig({ reap_after: 1000 }),
     self: rec("me", "10.0.0.1"),
     hooks: {
-      broadcast: () => {},
+      broadcast: (msg, key, urgent) => void gossip.push(`${msg.type} ${key}${urgent ? " urgent" : ""}`),
+      withdraw: (key) => void gossip.push(`withdraw ${key}`),
       refute: () => {},
       changed: (kind, r) => void changes.push([kind, r.uuid]),
       conflict: (existing, claim, what) => void conflicts.push({ what, existing: existing.addr, claim }),
     },
   });
-  return { m, conflicts, changes };
+  return { m, conflicts, changes, gossip };
 }
 
 Deno.test("a live node's address is not taken over by a claim from another address, even at a newer incarnation", () => {
@@ -87,6 +89,7 @@ Deno.test("reaping reports each forgotten node as 'reaped' (the bus's member.rea
     self: rec("me", "10.0.0.1"),
     hooks: {
       broadcast: () => {},
+      withdraw: () => {},
       refute: () => {},
       conflict: () => {},
       changed: (k, r) => void changes.push([k, r.uuid]),
@@ -98,4 +101,20 @@ Deno.test("reaping reports each forgotten node as 'reaped' (the bus's member.rea
   assert.equal(m.reap(), 1);
   assert.deepEqual(changes, [["joined", "b"], ["left", "b"], ["reaped", "b"]]);
   assert.equal(m.get("b"), undefined);
+});
+
+Deno.test("a merged table's hearsay is applied without being gossiped when asked; the sender's own record always is", () => {
+  const { m, gossip, changes } = table();
+  m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
+  gossip.length = 0;
+  const table2 = [rec("s", "10.0.0.5"), rec("b", "10.0.0.2", { incarnation: 4 }), rec("c", "10.0.0.3")];
+  m.merge(table2, "s", false);
+  assert.equal(m.get("b")!.incarnation, 4);
+  assert.equal(m.get("c")!.state, "alive");
+  // news of b and c is withdrawn (an older queued message about b must not go out after it)
+  assert.deepEqual(gossip, ["alive s urgent", "withdraw b", "withdraw c"]);
+  assert.deepEqual(changes.slice(-3), [["joined", "s"], ["updated", "b"], ["joined", "c"]]);
+  gossip.length = 0;
+  m.merge([rec("d", "10.0.0.6"), rec("s", "10.0.0.5")], "s"); // by default relayed, as memberlist does
+  assert.deepEqual(gossip, ["alive d urgent"]);
 });

@@ -69,9 +69,10 @@ Deno.test("sim: after a join storm the re-broadcasts go compressed, within the b
     // every datagram fits the budget (no record here is over it alone)
     const over = lz.sent.filter((s) => s.bytes > lz.c.config.max_packet_bytes);
     assert.deepEqual(over, [], `seed ${seed}: datagrams over ${lz.c.config.max_packet_bytes} bytes`);
-    // the tail: ~5 s of full plain packets against about one
+    // the tail: ~3 s of plain packets against well under one (before joiners stopped echoing the
+    // seed's table, 4 s of full plain packets: 1 360 datagrams against 277)
     assert.ok(
-      lz.tail * 3 < plain.tail,
+      lz.tail * 2 < plain.tail,
       `seed ${seed}: ${lz.tail} datagrams beyond the probes after convergence, against ${plain.tail} plain`,
     );
     const counted = lz.c.nodes.reduce((a, n) => a + n.engine.traffic.packetsCompressed, 0);

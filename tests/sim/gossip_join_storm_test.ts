@@ -205,6 +205,9 @@ async function pushes(seed: number, waves: boolean) {
         if (again.length) problems.push(`${name} was pushed ${again.length} member(s) it had`);
         const back = uuids(answer).ids;
         if (back.length !== 1 || back[0] !== self) problems.push(`${name} answered ${back.length} records`);
+        // what the seed pushes to all its joiners is applied, not echoed (no datagram gets through here)
+        const echoed = req.ids.filter((id) => id !== seedUuid && id !== self && n.engine.queue.has(id));
+        if (echoed.length) problems.push(`${name} queued ${echoed.length} pushed record(s) for gossip`);
         for (const id of req.ids) known.add(id);
         has.set(self, known);
       }
@@ -223,7 +226,7 @@ async function pushes(seed: number, waves: boolean) {
   return { took, perJoiner: [...perJoiner.values()], problems };
 }
 
-Deno.test("sim: the seed's catch-up pushes carry only what each joiner lacks, and the joiner answers with its own record", async () => {
+Deno.test("sim: the seed's catch-up pushes carry only what each joiner lacks; the joiner answers with its own record and does not echo them", async () => {
   for (let seed = 1; seed <= 5; seed++) {
     for (const waves of [false, true]) {
       const r = await pushes(seed, waves);
