@@ -103,10 +103,10 @@ export function fastDispatcher(
   const answer = (access: Access, a: FastAnswer): Uint8Array => {
     const body = typeof a.body === "string" ? encoder.encode(a.body) : a.body;
     let head = `HTTP/1.1 ${a.status} ${REASONS[a.status] ?? "Unknown"}\r\n`;
-    // what the app's CORS middleware adds to a request without Origin
+    for (const [k, v] of a.headers) head += `${k}: ${v}\r\n`;
+    // what the app's CORS middleware (cors.ts) adds, after the route's own, to a request without Origin
     if (access === "read") head += "access-control-allow-origin: *\r\n";
     head += "access-control-expose-headers: X-Kunai-Index\r\n";
-    for (const [k, v] of a.headers) head += `${k}: ${v}\r\n`;
     head += `Vary: Origin\r\ncontent-length: ${body.length}\r\ndate: ${httpDate()}\r\n\r\n`;
     const out = new Uint8Array(head.length + body.length);
     encoder.encodeInto(head, out);

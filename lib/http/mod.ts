@@ -5,7 +5,6 @@
  * when no token is set, CORS by access, JSON errors. No business logic lives here.
  */
 import { Hono } from "hono";
-import { cors } from "hono/cors";
 import { HTTPException } from "hono/http-exception";
 import { TrieRouter } from "hono/router/trie-router";
 import { digestEqual, sha256 } from "../digest/mod.ts";
@@ -21,6 +20,7 @@ import type { Logger } from "../log/mod.ts";
 import type { Counters } from "../counters.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import { TcpFront } from "./front.ts";
+import { corsHeaders } from "./cors.ts";
 
 export { TcpFront } from "./front.ts";
 export { type FastDispatch, fastDispatcher, isUpgrade } from "./fast.ts";
@@ -137,7 +137,7 @@ export function buildApp(routers: RouteTable[], opts: PolicyOptions): Hono<ApiEn
   };
   app.use(
     "*",
-    cors({
+    corsHeaders({
       origin: (origin, c) => {
         const method = c.req.method === "OPTIONS"
           ? (c.req.header("access-control-request-method") ?? "GET").toUpperCase()

@@ -41,6 +41,29 @@ Deno.test("reads carry CORS *, errors too; OPTIONS answers an empty 204 prefligh
   assert.match(opt.headers.get("access-control-allow-headers")!, /Authorization/);
 });
 
+Deno.test("a route's answer is served as it is: CORS headers set on it, not on a copy", async () => {
+  const r = new RouteTable("test");
+  let answered = null as Response | null;
+  r.read("GET", "/same", "answers one Response", (c) => answered = c.json({ ok: true }));
+  r.read("GET", "/moved", "immutable headers", () => Response.redirect("http://127.0.0.1/", 302));
+  const a = buildApp([r], { token: "", maxBody: 100, log: silentLogger, counters: new Counters() });
+  for (const origin of [undefined, "http://page.example"]) {
+    const res = await a.request("/same", { headers: origin ? { origin } : {} }, tcp);
+    // Hono's cors middleware answered with a copy whose body was a stream
+    assert.ok(res === answered, "the route's own Response");
+    assert.equal(res.headers.get("access-control-allow-origin"), "*");
+    assert.equal(res.headers.get("access-control-expose-headers"), "X-Kunai-Index");
+    assert.equal(res.headers.get("vary"), "Origin");
+    assert.deepEqual(await res.json(), { ok: true });
+  }
+  // a Response whose headers cannot change gets them on one copy
+  const moved = await a.request("/moved", { headers: { origin: "http://page.example" } }, tcp);
+  assert.equal(moved.status, 302);
+  assert.equal(moved.headers.get("location"), "http://127.0.0.1/");
+  assert.equal(moved.headers.get("access-control-allow-origin"), "*");
+  assert.equal(moved.headers.get("vary"), "Origin");
+});
+
 Deno.test("write routes never get CORS *: only the configured origins", async () => {
   for (const a of [app("t"), app("t", { corsOrigins: ["https://ui.example"] })]) {
     const evil = await a.request("/danger", { headers: { origin: "http://evil.example" } }, tcp);
