@@ -15,6 +15,9 @@
  */
 import type { Context, MiddlewareHandler } from "hono";
 
+/** Headers of the API's answers a browser page may read (the TCP front's fast path writes the same). */
+export const EXPOSE_HEADERS = ["X-Kunai-Index"];
+
 export interface CorsOptions {
   /** The value of `Access-Control-Allow-Origin` for this request's `Origin` ("" when none), or null for none. */
   origin: (origin: string, c: Context) => string | null;
@@ -49,18 +52,19 @@ export function corsHeaders(opts: CorsOptions): MiddlewareHandler {
     const res = c.res;
     // a websocket upgrade is no CORS matter (browsers do not apply it) and must stay as it is
     if (res.status === 101) return;
-    const add = (h: Headers) => {
-      if (allow) h.set("Access-Control-Allow-Origin", allow);
-      if (expose) h.set("Access-Control-Expose-Headers", expose);
-      h.append("Vary", "Origin");
-    };
     try {
-      add(res.headers);
+      addCors(res.headers, allow, expose);
     } catch {
       // an answer with immutable headers (a fetch() Response passed on): copied once
       const copy = new Response(res.body, res);
-      add(copy.headers);
+      addCors(copy.headers, allow, expose);
       c.res = copy;
     }
   };
+}
+
+function addCors(h: Headers, allow: string | null, expose: string): void {
+  if (allow) h.set("Access-Control-Allow-Origin", allow);
+  if (expose) h.set("Access-Control-Expose-Headers", expose);
+  h.append("Vary", "Origin");
 }

@@ -15,6 +15,7 @@
 import type { Access, FastAnswer, FastRoute, FastSocketRoute, RouteTable } from "../routing/mod.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import { errorAnswer, type PolicyOptions, tokenMatcher, writePolicy } from "./mod.ts";
+import { EXPOSE_HEADERS } from "./cors.ts";
 import { acceptKey } from "./ws_front.ts";
 
 /** A WebSocket upgrade of a socket route, accepted: the front writes `answer`, then speaks `route`. */
@@ -36,6 +37,7 @@ export function isUpgrade(r: Promise<Uint8Array> | FastUpgrade): r is FastUpgrad
 }
 
 const LATIN1 = new TextDecoder("latin1");
+const EXPOSE_LINE = `access-control-expose-headers: ${EXPOSE_HEADERS.join(",")}\r\n`;
 const encoder = new TextEncoder();
 const REASONS: Record<number, string> = {
   200: "OK",
@@ -106,7 +108,7 @@ export function fastDispatcher(
     for (const [k, v] of a.headers) head += `${k}: ${v}\r\n`;
     // what the app's CORS middleware (cors.ts) adds, after the route's own, to a request without Origin
     if (access === "read") head += "access-control-allow-origin: *\r\n";
-    head += "access-control-expose-headers: X-Kunai-Index\r\n";
+    head += EXPOSE_LINE;
     head += `Vary: Origin\r\ncontent-length: ${body.length}\r\ndate: ${httpDate()}\r\n\r\n`;
     const out = new Uint8Array(head.length + body.length);
     encoder.encodeInto(head, out);

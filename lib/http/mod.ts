@@ -20,7 +20,7 @@ import type { Logger } from "../log/mod.ts";
 import type { Counters } from "../counters.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import { TcpFront } from "./front.ts";
-import { corsHeaders } from "./cors.ts";
+import { corsHeaders, EXPOSE_HEADERS } from "./cors.ts";
 
 export { TcpFront } from "./front.ts";
 export { type FastDispatch, fastDispatcher, isUpgrade } from "./fast.ts";
@@ -149,7 +149,7 @@ export function buildApp(routers: RouteTable[], opts: PolicyOptions): Hono<ApiEn
       },
       allowMethods: ["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH"],
       allowHeaders: ALLOW_HEADERS,
-      exposeHeaders: ["X-Kunai-Index"],
+      exposeHeaders: EXPOSE_HEADERS,
       maxAge: 600,
     }),
   );
