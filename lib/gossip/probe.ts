@@ -30,15 +30,35 @@ export class ProbeTracker {
     return this.#seq;
   }
 
-  /** Waits for an ack of `seq` for at most `timeoutMs`. */
-  expect(seq: number, timeoutMs: number): { seq: number; result: Promise<ProbeResult> } {
+  /**
+   * Waits for an ack of `seq` for at most `timeoutMs`. With `check`, `check.run` is called once at
+   * `check.atMs` if the ack has not come by then, and the timeout is only armed at that moment:
+   * one timer at a time per probe. (Deno's timers wake the process at the expiry of a cleared
+   * timer too; a healthy probe, acked within a millisecond, then costs one wake-up, not two.)
+   */
+  expect(
+    seq: number,
+    timeoutMs: number,
+    check?: { atMs: number; run: () => void },
+  ): { seq: number; result: Promise<ProbeResult> } {
+    const clock = this.#clock;
     const result = new Promise<ProbeResult>((resolve) => {
-      const timer = this.#clock.setTimeout(() => {
-        const p = this.#pending.get(seq);
-        this.#pending.delete(seq);
-        resolve({ acked: false, nacks: p?.nacks ?? 0 });
-      }, timeoutMs);
-      this.#pending.set(seq, { resolve, timer, nacks: 0 });
+      const p: Pending = { resolve, timer: 0, nacks: 0 };
+      const expire = () => {
+        if (this.#pending.get(seq) === p) this.#pending.delete(seq);
+        resolve({ acked: false, nacks: p.nacks });
+      };
+      if (check && check.atMs < timeoutMs) {
+        const due = clock.now() + timeoutMs;
+        p.timer = clock.setTimeout(() => {
+          if (this.#pending.get(seq) !== p) return;
+          p.timer = clock.setTimeout(expire, Math.max(0, due - clock.now()));
+          check.run();
+        }, check.atMs);
+      } else {
+        p.timer = clock.setTimeout(expire, timeoutMs);
+      }
+      this.#pending.set(seq, p);
     });
     return { seq, result };
   }

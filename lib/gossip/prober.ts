@@ -190,10 +190,9 @@ export class Prober {
     const selfUuid = core.members.selfUuid;
     const interval = core.awareness.scale(config.probe_interval);
     const deadline = clock.now() + interval;
-    const { direct, directMs } = this.#ping(target, interval);
     // is anything listening on its port at all? Asked once, early (see REFUSED_CHECK_AT); the answer
     // also serves the indirect phase below
-    const port = this.#portRefused(target, direct, directMs, deadline);
+    const { direct, port } = this.#ping(target, interval, deadline);
     const first = await Promise.race([
       direct.result,
       port.then((refused) => refused ? "refused" as const : new Promise<never>(() => {})),
@@ -246,49 +245,43 @@ export class Prober {
   /**
    * The direct ping of a probe (with the suspicion when the target is suspect: Lifeguard's buddy
    * system, it learns it is suspected from the probe itself and refutes at once); its ack is awaited
-   * for the probe timeout, at most `intervalMs`.
+   * for the probe timeout, at most `intervalMs`. `port`: true when a TCP connection to the target's
+   * port is refused; the connection is tried once the ping is still unanswered at REFUSED_CHECK_AT
+   * of its timeout and waits until `deadline` (default: the ping's timeout). False when it was not
+   * refused, or not tried: an ack before the check cancels it (the tracker arms one timer at a
+   * time, so a healthy probe wakes the agent once, at the check's time).
    */
   #ping(
     target: MemberRecord,
     intervalMs: number,
-  ): { direct: { seq: number; result: Promise<ProbeResult> }; directMs: number } {
+    deadline?: number,
+  ): { direct: { seq: number; result: Promise<ProbeResult> }; port: Promise<boolean> } {
     const core = this.#core;
+    const { clock, transport } = core.deps;
     const selfUuid = core.members.selfUuid;
     const directMs = Math.min(core.awareness.scale(core.deps.config.probe_timeout), intervalMs);
-    const direct = this.tracker.expect(this.tracker.nextSeq(), directMs);
+    const until = deadline ?? clock.now() + directMs;
+    let checked = false;
+    let answer: (refused: boolean) => void = () => {};
+    const port = new Promise<boolean>((resolve) => answer = resolve);
+    const direct = this.tracker.expect(this.tracker.nextSeq(), directMs, {
+      atMs: Math.max(1, Math.floor(directMs * REFUSED_CHECK_AT)),
+      run: () => {
+        checked = true;
+        if (!core.running) return answer(false);
+        transport.refused(target, Math.max(1, until - clock.now())).then(answer, () => answer(false));
+      },
+    });
+    // acked, or given up without the check (the engine stopped): nothing was refused
+    direct.result.then((r) => {
+      if (r.acked || !checked) answer(false);
+    });
     const ping: GossipMsg[] = [{ type: "ping", seqno: direct.seq, node: target.uuid, from: selfUuid }];
     if (target.state === "suspect") {
       ping.push({ type: "suspect", uuid: target.uuid, incarnation: target.incarnation, from: selfUuid });
     }
     core.send(target, ping);
-    return { direct, directMs };
-  }
-
-  /**
-   * True when a TCP connection to the target's port is refused; the connection is tried once the
-   * direct ping is still unanswered at REFUSED_CHECK_AT of its `timeoutMs` and waits until the
-   * probe's `deadline`. False when it was not refused, or not tried: an ack cancels the check (no
-   * extra wake-up per probe in a healthy cluster).
-   */
-  #portRefused(
-    target: MemberRecord,
-    direct: { seq: number; result: Promise<ProbeResult> },
-    timeoutMs: number,
-    deadline: number,
-  ): Promise<boolean> {
-    const core = this.#core;
-    const { clock, transport } = core.deps;
-    return new Promise((resolve) => {
-      const timer = clock.setTimeout(() => {
-        if (!core.running || !this.tracker.waiting(direct.seq)) return resolve(false);
-        transport.refused(target, Math.max(1, deadline - clock.now())).then(resolve, () => resolve(false));
-      }, Math.max(1, Math.floor(timeoutMs * REFUSED_CHECK_AT)));
-      direct.result.then((r) => {
-        if (!r.acked) return;
-        clock.clearTimeout(timer);
-        resolve(false);
-      });
-    });
+    return { direct, port };
   }
 
   /**
@@ -323,8 +316,8 @@ export class Prober {
         const now = still();
         if (!now) return;
         // the first phase of a probe again: a ping, and the port asked only while it is unanswered
-        const { direct, directMs } = this.#ping(now, core.awareness.scale(every));
-        const refused = await this.#portRefused(now, direct, directMs, clock.now() + directMs);
+        const { direct, port } = this.#ping(now, core.awareness.scale(every));
+        const refused = await port;
         const after = refused && !this.tracker.isAcked(direct.seq) ? still() : null;
         if (!after || !core.members.declareDead(uuid, inc)) return;
         counters.inc("gossip_dead_by_refusal_total");
@@ -376,17 +369,20 @@ export class Prober {
     }
     const seq = this.tracker.nextSeq();
     const timeout = core.awareness.scale(core.deps.config.probe_timeout);
-    this.tracker.expect(seq, timeout).result.then((r) => {
-      if (r.acked && core.running) core.send(asker!, [{ type: "ack", seqno }]);
-    });
     // the asker sent this request one probe_timeout into its round and stops counting nacks at
     // probe_interval: a nack after our full timeout lands on that deadline and is often missed,
     // which reads as *its* fault and stretches its probing (Lifeguard). Nack at 80 % instead.
-    if (wantNack) {
-      core.deps.clock.setTimeout(() => {
-        if (core.running && !this.tracker.isAcked(seq)) core.send(asker!, [{ type: "nack", seqno }], false);
-      }, Math.max(1, Math.floor(timeout * NACK_AT)));
-    }
+    const nack = wantNack
+      ? {
+        atMs: Math.max(1, Math.floor(timeout * NACK_AT)),
+        run: () => {
+          if (core.running) core.send(asker!, [{ type: "nack", seqno }], false);
+        },
+      }
+      : undefined;
+    this.tracker.expect(seq, timeout, nack).result.then((r) => {
+      if (r.acked && core.running) core.send(asker!, [{ type: "ack", seqno }]);
+    });
     core.send(target, [{ type: "ping", seqno: seq, node: tgt, from: self }]);
     return true;
   }
