@@ -196,7 +196,8 @@ export class Generators {
 
   /** Asks for a run after the debounce window (several calls within it give one run). */
   schedule(delay = DEBOUNCE_MS): void {
-    if (!this.#started || this.#stopped) return;
+    // nothing to render, no timer (each one wakes the agent, in every membership change of a storm)
+    if (!this.#started || this.#stopped || this.#defs.length === 0) return;
     if (this.#running) {
       this.#again = true;
       return;

@@ -312,6 +312,26 @@ Deno.test("no KV value read by a template: no refresh timer (a cached value is r
   }
 });
 
+Deno.test("no generator configured: membership and KV events arm no timer", async () => {
+  const clock = new VirtualClock();
+  const ctx = makeTestCtx({ clock });
+  const members = [member(1, null), member(2, 0)];
+  const g = createGenerators(ctx, {
+    membership: { self: () => members[0], members: () => members },
+    kvGet: () => Promise.resolve(null),
+  });
+  try {
+    await g.start();
+    await clock.advance(1000);
+    for (let i = 0; i < 5; i++) ctx.bus.emit("member.updated", members[1]);
+    ctx.bus.emit("kv.changed", { key: "lb/maxconn", modify_index: 2, deleted: false });
+    assert.equal(clock.pending, 0, "a debounce timer was armed with nothing to render");
+    await g.stop();
+  } finally {
+    ctx.cleanup();
+  }
+});
+
 Deno.test("ok_nodes come in code-unit order of names, as Python sorts them, whatever the host's locale", () => {
   const named = (i: number, name: string) => ({ ...member(i, 0), name });
   const nodes = [named(1, "web-b"), named(2, "web-a"), named(3, "Web-a"), named(4, "web-a"), named(5, "db")];
