@@ -52,9 +52,15 @@ export function peerKey(p: PeerAddr): string {
   return `${p.addr}:${p.port}`;
 }
 
+/** An IPv6 address as written (hex groups, `::`, an IPv4 tail, a `%zone`): the shape, not the value. */
+function looksIpv6(addr: string): boolean {
+  return /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/.test(addr) && addr.split(":").length > 2;
+}
+
 /**
- * Parses `addr[:port]` (IPv6 in brackets: `[::1]:6768`); the port defaults to `defaultPort`.
- * Returns null when malformed.
+ * Parses `addr[:port]` (IPv6 bare, `::1`, or in brackets with a port, `[::1]:6768`); the port
+ * defaults to `defaultPort`. Returns null when malformed: `bad:port:x` is neither a host with a
+ * port nor an IPv6 address.
  */
 export function parsePeer(text: string, defaultPort: number): PeerAddr | null {
   const t = text.trim();
@@ -64,6 +70,7 @@ export function parsePeer(text: string, defaultPort: number): PeerAddr | null {
   const v6 = /^\[([^\]]+)\](?::(\d+))?$/.exec(t);
   if (v6) {
     addr = v6[1];
+    if (!looksIpv6(addr)) return null; // brackets hold an IPv6 address, nothing else
     if (v6[2] !== undefined) port = Number(v6[2]);
   } else if ((t.match(/:/g) ?? []).length === 1) {
     const i = t.lastIndexOf(":");
@@ -72,7 +79,7 @@ export function parsePeer(text: string, defaultPort: number): PeerAddr | null {
     if (!/^\d+$/.test(p)) return null;
     port = Number(p);
   }
-  if (!addr || !/^[A-Za-z0-9.\-:_]+$/.test(addr)) return null;
+  if (addr.includes(":") ? !looksIpv6(addr) : !/^[A-Za-z0-9.\-_]+$/.test(addr)) return null;
   if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
   return { addr, port };
 }

@@ -138,6 +138,13 @@ Deno.test({
       });
       assert.equal(bad.status, 400);
       assert.match((await bad.json()).error, /expected addr\[:port\]/);
+      // two colons and letters that are not hex: not an IPv6 address (was tried as one, answered 200 false)
+      const notV6 = await fetch(`${a.url}/agent/join/${encodeURIComponent("bad:port:x")}`, {
+        method: "POST",
+        headers: auth,
+      });
+      assert.equal(notV6.status, 400);
+      assert.match((await notV6.json()).error, /invalid join target "bad:port:x"/);
       const pp = await fetch(`${a.url}/gossip/push-pull`, { method: "POST", body: "garbage" });
       assert.equal(pp.status, 401, "a push-pull body not sealed with the key is refused");
       await pp.body?.cancel();

@@ -79,6 +79,14 @@ Deno.test("peer addresses parse as addr[:port] with the default port", () => {
   assert.equal(parsePeer("10.0.0.1:70000", 6768), null);
   assert.equal(parsePeer("", 6768), null);
   assert.equal(parsePeer("a b", 6768), null);
+  // bare IPv6 takes the default port; a zone is kept
+  assert.deepEqual(parsePeer("fe80::1", 6768), { addr: "fe80::1", port: 6768 });
+  assert.deepEqual(parsePeer("[fe80::1%eth0]:7000", 6768), { addr: "fe80::1%eth0", port: 7000 });
+  assert.deepEqual(parsePeer("::ffff:10.0.0.1", 6768), { addr: "::ffff:10.0.0.1", port: 6768 });
+  // two colons and letters that are not hex: neither host:port nor IPv6 (was taken as an address)
+  assert.equal(parsePeer("bad:port:x", 6768), null);
+  assert.equal(parsePeer("[node-1]:7000", 6768), null);
+  assert.equal(parsePeer("[]:7000", 6768), null);
 });
 
 Deno.test("a taken UDP port is reported with the address", async () => {
