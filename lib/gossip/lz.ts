@@ -9,6 +9,14 @@
  * no allocation but its output, nothing loaded from npm (Deno's `node:zlib` costs ~30 MB of RSS) and
  * a decoder that only copies bytes, checked at every step (a corrupt or hostile block gives null).
  *
+ * Both directions run as a small WebAssembly module (lz_block.wat: the same algorithm, the same
+ * bytes and the same refusals as `lzCompressJs` and `lzDecompressJs` below, which stay as the
+ * fallback where WebAssembly is off, e.g. `--jitless`): V8 compiles it once, in ~0.2 ms, and it runs
+ * at full speed from the first packet. In TypeScript the byte loops ran in the interpreter for an
+ * agent's first packets, then went through V8's optimizing compilers (Maglev, on-stack
+ * replacements, Turbofan): ~3 ms of CPU per agent in the middle of a join storm, paid again by
+ * every agent (docs/benchmarks.md, 2026-12-04 16:00).
+ *
  * ```ts
  * const wire = packLz(encodePacket(msgs));        // [0x00, 0x01, ...block]
  * const plain = isLzPacket(wire) ? unpackLz(wire, 65_507) : wire;   // null: corrupt or too large
@@ -29,6 +37,8 @@ const LAST_LITERALS = 5;
 const MATCH_FIND_LIMIT = 12;
 const MAX_OFFSET = 65_535;
 
+import { LZ_BLOCK_WASM_BASE64 } from "./lz_block_wasm.ts";
+
 /** Last position of each 4-byte hash (allocated at the first compression: 16 KB). */
 let table: Int32Array | null = null;
 
@@ -46,8 +56,10 @@ function writeLength(out: Uint8Array, op: number, n: number): number {
  * bytes a compare (the `DataView` reads), then byte by byte: gossip's JSON repeats itself in long
  * runs (~57 bytes a match in a packet of alive records), and a loop turn per byte made this the
  * function V8 recompiled with its optimizing compilers in every agent of a join storm.
+ *
+ * The reference of lz_compress.wat, and what runs where WebAssembly does not.
  */
-export function lzCompress(src: Uint8Array): Uint8Array {
+export function lzCompressJs(src: Uint8Array): Uint8Array {
   const n = src.length;
   const out = new Uint8Array(n + Math.ceil(n / 255) + 16);
   const seen = table ??= new Int32Array(1 << HASH_BITS);
@@ -94,6 +106,67 @@ export function lzCompress(src: Uint8Array): Uint8Array {
   return out.subarray(0, op);
 }
 
+/** Where the WebAssembly compressor reads its source (after its 16 KB hash table). */
+const WASM_SRC = 16_384;
+const WASM_PAGE = 65_536;
+
+interface WasmLz {
+  memory: WebAssembly.Memory;
+  compress(n: number): number;
+  /** The output's length, or -1: malformed, or over max. */
+  decompress(n: number, max: number): number;
+}
+
+/** The codec's instance (made at its first use), or null where WebAssembly is off. */
+let wasm: WasmLz | null | undefined;
+
+/** Base64 to bytes: V8's own decoder where it has one (~25 µs), else `atob` (its first use ~1 ms). */
+function fromBase64(b64: string): Uint8Array<ArrayBuffer> {
+  const native =
+    (Uint8Array as unknown as { fromBase64?: (s: string) => Uint8Array<ArrayBuffer> }).fromBase64;
+  if (native) return native(b64);
+  const s = atob(b64);
+  const out = new Uint8Array(s.length);
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i);
+  return out;
+}
+
+/** Which codec runs here: "wasm", or "js" where WebAssembly is off. */
+export function lzEngine(): "wasm" | "js" {
+  return wasmLz() === null ? "js" : "wasm";
+}
+
+function wasmLz(): WasmLz | null {
+  if (wasm !== undefined) return wasm;
+  try {
+    const bytes = fromBase64(LZ_BLOCK_WASM_BASE64);
+    wasm = new WebAssembly.Instance(new WebAssembly.Module(bytes)).exports as unknown as WasmLz;
+  } catch {
+    wasm = null;
+  }
+  return wasm;
+}
+
+/** `src` as an LZ4 block: the same bytes as `lzCompressJs`, made by the WebAssembly module when it runs. */
+export function lzCompress(src: Uint8Array): Uint8Array {
+  const w = wasmLz();
+  if (w === null) return lzCompressJs(src);
+  const n = src.length;
+  const heap = wasmInput(w, src, n + Math.ceil(n / 255) + 16);
+  const len = w.compress(n);
+  return heap.slice(WASM_SRC + n, WASM_SRC + n + len);
+}
+
+/** The module's memory, grown to hold `src` and `room` bytes after it, with `src` copied in. */
+function wasmInput(w: WasmLz, src: Uint8Array, room: number): Uint8Array {
+  const need = WASM_SRC + src.length + room;
+  const have = w.memory.buffer.byteLength;
+  if (need > have) w.memory.grow(Math.ceil((need - have) / WASM_PAGE));
+  const heap = new Uint8Array(w.memory.buffer);
+  heap.set(src, WASM_SRC);
+  return heap;
+}
+
 /**
  * `out` grown to hold at least `need` bytes (its first `op` kept), the same array when it already
  * does, or null past `max`.
@@ -114,8 +187,10 @@ function room(out: Uint8Array, op: number, need: number, max: number): Uint8Arra
  * a match that overlaps what it copies: the loop turns once per sequence, not once per byte. Such a
  * byte loop made this function hot enough for V8's optimizing compilers within an agent's first
  * few datagrams, a compile each agent paid in the middle of a join storm.
+ *
+ * The reference of lz_block.wat's decompress, and what runs where WebAssembly does not.
  */
-export function lzDecompress(src: Uint8Array, max: number): Uint8Array | null {
+export function lzDecompressJs(src: Uint8Array, max: number): Uint8Array | null {
   const n = src.length;
   let out: Uint8Array | null = new Uint8Array(Math.min(max, Math.max(64, n * 4)));
   let ip = 0;
@@ -164,6 +239,29 @@ export function lzDecompress(src: Uint8Array, max: number): Uint8Array | null {
   }
   return out.slice(0, op);
 }
+
+/**
+ * The bytes of an LZ4 block, or null when it is malformed or would exceed `max` bytes (the same as
+ * `lzDecompressJs`, by the WebAssembly module when it runs). Never throws.
+ */
+export function lzDecompress(src: Uint8Array, max: number): Uint8Array | null {
+  const w = wasmLz();
+  if (w === null || max > MAX_WASM_OUTPUT) return lzDecompressJs(src, max);
+  const n = src.length;
+  try {
+    const heap = wasmInput(w, src, max);
+    const len = w.decompress(n, max);
+    return len < 0 ? null : heap.slice(WASM_SRC + n, WASM_SRC + n + len);
+  } catch {
+    return null; // a trap (out of bounds) or memory that cannot grow
+  }
+}
+
+/**
+ * Outputs larger than this are left to the TypeScript decoder: the module's memory is grown to
+ * hold the largest output asked for and keeps that size (a datagram unpacks to at most 65 507 bytes).
+ */
+const MAX_WASM_OUTPUT = 1 << 20;
 
 /** True when a datagram's payload is a compressed packet. */
 export function isLzPacket(data: Uint8Array): boolean {

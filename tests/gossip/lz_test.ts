@@ -1,7 +1,8 @@
 /**
  * The compressed gossip datagram (lib/gossip/lz.ts): LZ4 blocks round-trip any input, shrink a
  * packet of member records several times, and a corrupt, truncated or hostile block gives null,
- * never an exception or more than the bound.
+ * never an exception or more than the bound. The WebAssembly codec (lib/gossip/lz_block.wat) gives
+ * the TypeScript one's bytes and refusals, and is what the committed module holds.
  */
 import assert from "node:assert/strict";
 import {
@@ -9,7 +10,10 @@ import {
   LZ_FORMAT,
   LZ_MARKER,
   lzCompress,
+  lzCompressJs,
   lzDecompress,
+  lzDecompressJs,
+  lzEngine,
   packLz,
   unpackLz,
 } from "../../lib/gossip/lz.ts";
@@ -22,6 +26,7 @@ import {
 } from "../../lib/gossip/codec.ts";
 import { seededRandom } from "../../lib/transport/mod.ts";
 import { AGENT_SERVICES } from "../sim/gossip_harness.ts";
+import { assemble, OUT, render } from "../../scripts/lz_wasm.ts";
 
 const enc = new TextEncoder();
 
@@ -172,4 +177,97 @@ Deno.test("codec: a record's proto travels in alive messages and push-pull recor
   assert.equal("proto" in pp.value.nodes["b".repeat(40)], false);
   const bad = decodePacket(enc.encode(JSON.stringify([{ ...aliveOf(rec), proto: "3" }])));
   assert.ok(!bad.ok && /\[0\]\.proto/.test(bad.error));
+});
+
+/** Random inputs from long runs to noise, with back-references like JSON's repeats. */
+function samples(seed: number, count: number, maxLen: number): Uint8Array[] {
+  const rng = seededRandom(seed);
+  return Array.from({ length: count }, () => {
+    const b = new Uint8Array(Math.floor(rng() * maxLen));
+    const alphabet = 1 + Math.floor(rng() * 255);
+    for (let j = 0; j < b.length; j++) {
+      b[j] = j > 8 && rng() < 0.3 ? b[j - 1 - Math.floor(rng() * 8)] : Math.floor(rng() * alphabet);
+    }
+    return b;
+  });
+}
+
+Deno.test("lz: the WebAssembly codec makes the TypeScript one's bytes and refuses what it refuses", () => {
+  assert.equal(lzEngine(), "wasm");
+  const inputs = [
+    ...samples(11, 400, 400),
+    ...samples(12, 40, 70_000),
+    encodePacket(alives(1)),
+    encodePacket(alives(8)),
+    encodePacket(alives(100)), // over 64 KB: offsets at their limit
+  ];
+  const rng = seededRandom(13);
+  let refused = 0;
+  for (const input of inputs) {
+    const block = lzCompress(input);
+    assert.deepEqual(block, lzCompressJs(input), `compress, ${input.length} bytes`);
+    for (const max of [65_507, input.length, Math.max(0, input.length - 1), 10]) {
+      assert.deepEqual(lzDecompress(block, max), lzDecompressJs(block, max), `decompress, max ${max}`);
+    }
+    const flipped = block.slice();
+    if (flipped.length) flipped[Math.floor(rng() * flipped.length)] ^= 1 << Math.floor(rng() * 8);
+    const cut = block.subarray(0, Math.floor(rng() * block.length));
+    const noise = new Uint8Array(Math.floor(rng() * 300)).map(() => Math.floor(rng() * 256));
+    for (const bad of [flipped, cut, noise]) {
+      const got = lzDecompress(bad, 65_507);
+      assert.deepEqual(got, lzDecompressJs(bad, 65_507), `a damaged block of ${bad.length} bytes`);
+      if (got === null) refused++;
+    }
+  }
+  assert.ok(refused > 300, `damaged blocks refused: ${refused}`);
+  // the bounds exactly: an offset of what was written and one more, a length to the last byte
+  const edges: Array<[number[], string | null]> = [
+    [[0x10, 97, 1, 0], "aaaaa"],
+    [[0x10, 97, 2, 0], null],
+    [[0x20, 97, 98, 2, 0], "ababab"],
+    [[0x20, 97, 98, 3, 0], null],
+    [[0x2f, 97, 98, 2, 0, 0], "ab".repeat(11).slice(0, 21)], // 2 literals, a match of 15 + 0 + 4
+    [[0x2f, 97, 98, 2, 0], null], // the match length runs off the end
+    [[0x30, 97, 98], null], // three literals, two present
+    [[0x20, 97, 98, 2], null], // half an offset
+  ];
+  for (const [block, want] of edges) {
+    const b = new Uint8Array(block);
+    const got = lzDecompress(b, 100);
+    assert.deepEqual(got === null ? null : new TextDecoder().decode(got), want, `block ${block}`);
+    assert.deepEqual(got, lzDecompressJs(b, 100));
+    if (want !== null) {
+      assert.equal(new TextDecoder().decode(lzDecompress(b, want.length)!), want, "max = the output");
+      assert.equal(lzDecompress(b, want.length - 1), null, "max one under the output");
+    }
+  }
+});
+
+Deno.test("lz: the committed WebAssembly module is lz_block.wat assembled (scripts/lz_wasm.ts)", async () => {
+  assert.equal(Deno.readTextFileSync(OUT), render(await assemble()), "run: deno run -A scripts/lz_wasm.ts");
+});
+
+Deno.test("lz: without WebAssembly (--jitless) the TypeScript codec runs and reads the same packets", async () => {
+  const plain = encodePacket(alives(8));
+  const wire = packLz(plain);
+  const code = `import { lzEngine, packLz, unpackLz } from ${
+    JSON.stringify(new URL("../../lib/gossip/lz.ts", import.meta.url).href)
+  };
+const plain = new Uint8Array(${JSON.stringify([...plain])});
+const wire = new Uint8Array(${JSON.stringify([...wire])});
+const back = unpackLz(wire, 65507);
+const same = (a, b) => a !== null && a.length === b.length && a.every((x, i) => x === b[i]);
+console.log(JSON.stringify({ engine: lzEngine(), wasm: typeof WebAssembly, read: same(back, plain), made: same(packLz(plain), wire) }));`;
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "--v8-flags=--jitless", "--ext=js", code],
+    stdout: "piped",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.deepEqual(JSON.parse(new TextDecoder().decode(out.stdout)), {
+    engine: "js",
+    wasm: "undefined",
+    read: true,
+    made: true,
+  });
 });
