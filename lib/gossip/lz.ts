@@ -150,9 +150,14 @@ function wasmLz(): WasmLz | null {
 /** `src` as an LZ4 block: the same bytes as `lzCompressJs`, made by the WebAssembly module when it runs. */
 export function lzCompress(src: Uint8Array): Uint8Array {
   const w = wasmLz();
-  if (w === null) return lzCompressJs(src);
   const n = src.length;
-  const heap = wasmInput(w, src, n + Math.ceil(n / 255) + 16);
+  if (w === null || n > MAX_WASM_SIZE) return lzCompressJs(src);
+  let heap: Uint8Array;
+  try {
+    heap = wasmInput(w, src, n + Math.ceil(n / 255) + 16);
+  } catch {
+    return lzCompressJs(src); // memory that cannot grow
+  }
   const len = w.compress(n);
   return heap.slice(WASM_SRC + n, WASM_SRC + n + len);
 }
@@ -246,7 +251,7 @@ export function lzDecompressJs(src: Uint8Array, max: number): Uint8Array | null 
  */
 export function lzDecompress(src: Uint8Array, max: number): Uint8Array | null {
   const w = wasmLz();
-  if (w === null || max > MAX_WASM_OUTPUT) return lzDecompressJs(src, max);
+  if (w === null || max > MAX_WASM_SIZE || src.length > MAX_WASM_SIZE) return lzDecompressJs(src, max);
   const n = src.length;
   try {
     const heap = wasmInput(w, src, max);
@@ -258,10 +263,11 @@ export function lzDecompress(src: Uint8Array, max: number): Uint8Array | null {
 }
 
 /**
- * Outputs larger than this are left to the TypeScript decoder: the module's memory is grown to
- * hold the largest output asked for and keeps that size (a datagram unpacks to at most 65 507 bytes).
+ * Inputs and outputs larger than this are left to the TypeScript codec: the module's memory grows
+ * to hold the largest input and output it was given and keeps that size (a datagram holds, and
+ * unpacks to, at most 65 507 bytes).
  */
-const MAX_WASM_OUTPUT = 1 << 20;
+const MAX_WASM_SIZE = 1 << 20;
 
 /** True when a datagram's payload is a compressed packet. */
 export function isLzPacket(data: Uint8Array): boolean {

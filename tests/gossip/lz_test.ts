@@ -243,6 +243,16 @@ Deno.test("lz: the WebAssembly codec makes the TypeScript one's bytes and refuse
   }
 });
 
+Deno.test("lz: inputs and outputs over 1 MB (left to the TypeScript codec) come back byte for byte", () => {
+  const big = new Uint8Array((1 << 20) + 5);
+  for (let i = 0; i < big.length; i++) big[i] = (i * 7) % 251; // a pattern LZ4 finds
+  const block = lzCompress(big);
+  assert.deepEqual(block, lzCompressJs(big));
+  assert.ok(block.length < big.length / 4, `${big.length} -> ${block.length}`);
+  assert.deepEqual(lzDecompress(block, 2 << 20), big);
+  assert.equal(lzDecompress(block, 1 << 20), null, "over the bound");
+});
+
 Deno.test("lz: the committed WebAssembly module is lz_block.wat assembled (scripts/lz_wasm.ts)", async () => {
   assert.equal(Deno.readTextFileSync(OUT), render(await assemble()), "run: deno run -A scripts/lz_wasm.ts");
 });
