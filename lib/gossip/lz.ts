@@ -250,6 +250,7 @@ export function lzDecompressJs(src: Uint8Array, max: number): Uint8Array | null 
  * `lzDecompressJs`, by the WebAssembly module when it runs). Never throws.
  */
 export function lzDecompress(src: Uint8Array, max: number): Uint8Array | null {
+  if (!(max >= 0)) return null; // nothing fits
   const w = wasmLz();
   if (w === null || max > MAX_WASM_SIZE || src.length > MAX_WASM_SIZE) return lzDecompressJs(src, max);
   const n = src.length;

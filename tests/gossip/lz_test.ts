@@ -199,7 +199,7 @@ Deno.test("lz: the WebAssembly codec makes the TypeScript one's bytes and refuse
     ...samples(12, 40, 70_000),
     encodePacket(alives(1)),
     encodePacket(alives(8)),
-    encodePacket(alives(100)), // over 64 KB: offsets at their limit
+    encodePacket(alives(100)), // 56 KB of records: matches from far back
   ];
   const rng = seededRandom(13);
   let refused = 0;
@@ -251,6 +251,7 @@ Deno.test("lz: inputs and outputs over 1 MB (left to the TypeScript codec) come 
   assert.ok(block.length < big.length / 4, `${big.length} -> ${block.length}`);
   assert.deepEqual(lzDecompress(block, 2 << 20), big);
   assert.equal(lzDecompress(block, 1 << 20), null, "over the bound");
+  assert.equal(lzDecompress(lzCompress(new Uint8Array(10)), -1), null, "a negative bound");
 });
 
 Deno.test("lz: the committed WebAssembly module is lz_block.wat assembled (scripts/lz_wasm.ts)", async () => {
