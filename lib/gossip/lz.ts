@@ -11,17 +11,19 @@
  *
  * Both directions run as a small WebAssembly module (lz_block.wat: the same algorithm, the same
  * bytes and the same refusals as `lzCompressJs` and `lzDecompressJs` below, which stay as the
- * fallback where WebAssembly is off, e.g. `--jitless`): V8 compiles it once, in ~0.2 ms, and it runs
- * at full speed from the first packet. In TypeScript the byte loops ran in the interpreter for an
- * agent's first packets, then went through V8's optimizing compilers (Maglev, on-stack
- * replacements, Turbofan): ~3 ms of CPU per agent in the middle of a join storm, paid again by
- * every agent (docs/benchmarks.md, 2026-12-04 16:00).
+ * fallback where WebAssembly is off, e.g. `--jitless`, and for inputs or outputs over 1 MB): V8
+ * compiles it once, in ~0.2 ms, and it runs at full speed from the first packet. In TypeScript the
+ * byte loops ran in the interpreter for an agent's first packets, then went through V8's
+ * optimizing compilers (Maglev, on-stack replacements, Turbofan): ~3 ms of CPU per agent in the
+ * middle of a join storm, paid again by every agent (docs/benchmarks.md, 2026-12-04 16:00).
  *
  * ```ts
  * const wire = packLz(encodePacket(msgs));        // [0x00, 0x01, ...block]
  * const plain = isLzPacket(wire) ? unpackLz(wire, 65_507) : wire;   // null: corrupt or too large
  * ```
  */
+
+import { LZ_BLOCK_WASM_BASE64 } from "./lz_block_wasm.ts";
 
 /** First byte of a compressed packet: no JSON text starts with it. */
 export const LZ_MARKER = 0x00;
@@ -36,8 +38,6 @@ const HASH_BITS = 12;
 const LAST_LITERALS = 5;
 const MATCH_FIND_LIMIT = 12;
 const MAX_OFFSET = 65_535;
-
-import { LZ_BLOCK_WASM_BASE64 } from "./lz_block_wasm.ts";
 
 /** Last position of each 4-byte hash (allocated at the first compression: 16 KB). */
 let table: Int32Array | null = null;
@@ -57,7 +57,7 @@ function writeLength(out: Uint8Array, op: number, n: number): number {
  * runs (~57 bytes a match in a packet of alive records), and a loop turn per byte made this the
  * function V8 recompiled with its optimizing compilers in every agent of a join storm.
  *
- * The reference of lz_compress.wat, and what runs where WebAssembly does not.
+ * The reference of lz_block.wat's compress, and what runs where WebAssembly does not.
  */
 export function lzCompressJs(src: Uint8Array): Uint8Array {
   const n = src.length;
