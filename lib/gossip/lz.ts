@@ -254,12 +254,17 @@ export function lzDecompress(src: Uint8Array, max: number): Uint8Array | null {
   const w = wasmLz();
   if (w === null || max > MAX_WASM_SIZE || src.length > MAX_WASM_SIZE) return lzDecompressJs(src, max);
   const n = src.length;
+  let heap: Uint8Array;
   try {
-    const heap = wasmInput(w, src, max);
+    heap = wasmInput(w, src, max);
+  } catch {
+    return lzDecompressJs(src, max); // memory that cannot grow, as in lzCompress
+  }
+  try {
     const len = w.decompress(n, max);
     return len < 0 ? null : heap.slice(WASM_SRC + n, WASM_SRC + n + len);
   } catch {
-    return null; // a trap (out of bounds) or memory that cannot grow
+    return null; // a trap (an access out of bounds): never reached while its checks hold
   }
 }
 
