@@ -90,6 +90,17 @@ export interface UserMsg {
   id: string;
   payload: unknown;
 }
+/**
+ * One member record of a seed's catch-up sent as datagrams (see PushPull's catch-up): merged like
+ * a push-pull's record, without being gossiped on. `from` is the seed's uuid, `of` how many members
+ * it held (a joiner that holds fewer after the push lost some of it).
+ */
+export interface PushMsg {
+  type: "push";
+  from: string;
+  of: number;
+  node: MemberRecord;
+}
 export type GossipMsg =
   | PingMsg
   | PingRelayMsg
@@ -99,7 +110,8 @@ export type GossipMsg =
   | SuspectMsg
   | LeaveMsg
   | KeyOpMsg
-  | UserMsg;
+  | UserMsg
+  | PushMsg;
 
 /** One record in a push-pull exchange. */
 export type PushPullRecord = MemberRecord;
@@ -131,12 +143,16 @@ export interface PushPullMsg {
 
 /**
  * The gossip protocol this agent speaks, carried as `proto` in its record: 3 = it reads compressed
- * datagrams (lib/gossip/lz.ts). Packets to a member are compressed only when its record says 3 or
- * more; agents that predate the field drop its unknown key and are sent plain JSON.
+ * datagrams (lib/gossip/lz.ts), 4 = also `push` messages (a seed's catch-up as datagrams). Packets
+ * to a member are compressed only when its record says 3 or more, and a seed catches a joiner up
+ * with datagrams only when it says 4 or more (else with a push-pull exchange); agents that predate
+ * the field drop its unknown key and are sent plain JSON.
  */
-export const GOSSIP_PROTO = 3;
+export const GOSSIP_PROTO = 4;
 /** The first protocol that reads compressed datagrams. */
 export const PROTO_LZ = 3;
+/** The first protocol that reads `push` messages. */
+export const PROTO_PUSH = 4;
 
 /** The alive message announcing a record (its state left out). */
 export function aliveOf(rec: MemberRecord): AliveMsg {
@@ -372,6 +388,13 @@ function checkMsg(raw: unknown, path: string): GossipMsg {
       }
       return { type, op, key: str(o, "key", 64, path), id: str(o, "id", 64, path) };
     }
+    case "push":
+      return {
+        type,
+        from: str(o, "from", LIMITS.uuid, path),
+        of: uint(o, "of", LIMITS.members, path),
+        node: checkRecord(o.node, `${path}.node`),
+      };
     case "user": {
       const payload = o.payload ?? null;
       if (JSON.stringify(payload).length > LIMITS.userPayloadJson) {

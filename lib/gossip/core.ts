@@ -70,4 +70,6 @@ export interface EngineCore {
   readonly running: boolean;
   /** Sends messages to a peer, piggybacking queued broadcasts unless `piggyback` is false. */
   send(to: PeerAddr, msgs: GossipMsg[], piggyback?: boolean): void;
+  /** Sends serialised messages alone, compressed, in as many datagrams as they need (`to` reads them). */
+  sendPacked(to: PeerAddr, serialised: string[]): void;
 }

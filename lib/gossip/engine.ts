@@ -284,6 +284,10 @@ export class GossipEngine implements EngineCore {
     this.#sendRaw(to, msgs, queued);
   }
 
+  sendPacked(to: PeerAddr, serialised: string[]): void {
+    if (serialised.length) this.#sendPacked(to, serialised, this.#budget());
+  }
+
   #sendRaw(to: PeerAddr, msgs: GossipMsg[], queued: string[]): void {
     if (!msgs.length && !queued.length) return;
     this.#sendBytes(to, encodePacket(msgs, queued), false);
@@ -398,6 +402,8 @@ export class GossipEngine implements EngineCore {
         return void this.members.handleLeave(msg);
       case "keyop":
         return void this.messages.onKeyOp(msg);
+      case "push":
+        return this.sync.onPush(msg);
       case "user":
         return this.messages.onUser(msg);
     }

@@ -42,6 +42,23 @@ const SAMPLES: GossipMsg[] = [
   { type: "leave", uuid: "d".repeat(40), incarnation: 4 },
   { type: "keyop", op: "install", key: "AAAAAAAAAAAAAAAAAAAAAA==", id: "x1" },
   { type: "user", kind: "event", id: "e1", payload: { a: [1, 2, 3] } },
+  {
+    type: "push",
+    from: "a".repeat(40),
+    of: 12,
+    node: {
+      uuid: "d".repeat(40),
+      name: "web-1",
+      addr: "10.0.0.4",
+      port: 6768,
+      incarnation: 3,
+      state: "suspect",
+      tags: ["linux"],
+      services: {},
+      zone: "",
+      proto: 4,
+    },
+  },
 ];
 
 Deno.test("every message type survives an encode/decode round trip", () => {
@@ -137,6 +154,14 @@ Deno.test("malformed packets are rejected with a reason naming the field", () =>
     [`[{"type":"leave","uuid":"${"u".repeat(65)}","incarnation":1}]`, /longer than 64/],
     ["[" + Array(300).fill('{"type":"ack","seqno":1}').join(",") + "]", /more than 256 messages/],
     ["7", /expected an object/],
+    // a catch-up record: the seed's uuid, its member count and a whole record (with its state)
+    ['[{"type":"push","of":3,"node":{}}]', /\[0\]\.from/],
+    ['[{"type":"push","from":"s","of":-1,"node":{}}]', /\[0\]\.of/],
+    ['[{"type":"push","from":"s","of":3}]', /\[0\]\.node/],
+    [
+      '[{"type":"push","from":"s","of":3,"node":{"uuid":"a","name":"n","addr":"x","port":1,"incarnation":1}}]',
+      /\[0\]\.node\.state/,
+    ],
   ];
   for (const [text, re] of cases) {
     const d = decodePacket(enc.encode(text));

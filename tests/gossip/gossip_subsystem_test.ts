@@ -372,44 +372,53 @@ Deno.test("saved peers: the file is rewritten only when the alive set changes (o
   }
 });
 
-Deno.test({
-  name: "gossip subsystem: agents joining one seed at once get the seed's catch-up over real HTTP",
-  sanitizeResources: false,
-  sanitizeOps: false,
-  async fn() {
-    const key = generateKey();
-    // no periodic push-pull in this test: the seed's only outgoing exchanges are catch-ups
-    const slow = { gossip: { ...FAST, push_pull_interval: "60s" } };
-    const seed = await node("seed", key, slow);
-    const joiners = [await node("j1", key, slow), await node("j2", key, slow), await node("j3", key, slow)];
-    try {
-      const ok = await Promise.all(joiners.map((j) => j.gossip.join(`127.0.0.1:${seed.port}`)));
-      assert.deepEqual(ok, [true, true, true]);
-      // the first ones answered did not know the later ones: the seed pushed its table to them, at
-      // the address their own record names (the HTTP route does not see the socket's peer)
-      await until(
-        "the seed's catch-up",
-        () => seed.ctx.counters.get("gossip_join_catch_ups_total") >= 1,
-        5000,
-      );
-      await until(
-        "every agent sees the 4 members alive",
-        () =>
-          [seed, ...joiners].every((n) =>
-            n.gossip.membership.members().filter((m) => m.state === "alive").length === 4
-          ),
-        5000,
-      );
-      await until(
-        "a catch-up exchange completed",
-        () => seed.ctx.counters.get("gossip_push_pull_total", { role: "client" }) >= 1,
-        5000,
-      );
-    } finally {
-      await close(...joiners, seed);
-    }
-  },
-});
+for (const via of ["datagrams", "exchange"] as const) {
+  Deno.test({
+    name:
+      `gossip subsystem: agents joining one seed at once get the seed's catch-up over real sockets (${via})`,
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const key = generateKey();
+      // no periodic push-pull in this test: the seed's only outgoing exchanges are catch-ups; a seed
+      // that sends plain packets catches up by exchange (HTTP), else with `push` datagrams
+      const slow = { gossip: { ...FAST, push_pull_interval: "60s" } };
+      const seedCfg = via === "exchange" ? { gossip: { ...slow.gossip, compress: false } } : slow;
+      const seed = await node("seed", key, seedCfg);
+      const joiners = [await node("j1", key, slow), await node("j2", key, slow), await node("j3", key, slow)];
+      try {
+        const ok = await Promise.all(joiners.map((j) => j.gossip.join(`127.0.0.1:${seed.port}`)));
+        assert.deepEqual(ok, [true, true, true]);
+        // the first ones answered did not know the later ones: the seed pushed its table to them, at
+        // the address their own record names (the HTTP route does not see the socket's peer)
+        await until(
+          "the seed's catch-up",
+          () => seed.ctx.counters.get("gossip_join_catch_ups_total") >= 1,
+          5000,
+        );
+        await until(
+          "every agent sees the 4 members alive",
+          () =>
+            [seed, ...joiners].every((n) =>
+              n.gossip.membership.members().filter((m) => m.state === "alive").length === 4
+            ),
+          5000,
+        );
+        const exchanges = () => seed.ctx.counters.get("gossip_push_pull_total", { role: "client" });
+        const datagrams = () => seed.ctx.counters.get("gossip_join_catch_up_datagrams_total");
+        if (via === "exchange") {
+          await until("a catch-up exchange completed", () => exchanges() >= 1, 5000);
+          assert.equal(datagrams(), 0);
+        } else {
+          assert.ok(datagrams() >= 1, "no catch-up sent as datagrams");
+          assert.equal(exchanges(), 0, "the seed opened an exchange");
+        }
+      } finally {
+        await close(...joiners, seed);
+      }
+    },
+  });
+}
 
 Deno.test({
   name:

@@ -2,7 +2,8 @@
  * Issue 10, hole 6 (gossip side), without an encryption key (the default): one spoofed datagram
  * claiming that the agent leaves (or is dead) made it exit; a `ping-relay` made it send a larger
  * packet to any address (reflection). Now a claim about ourselves is refuted by an incarnation
- * bump and never stops the agent, and relays go only to members we know, at the address we hold.
+ * bump and never stops the agent (in a seed's catch-up record, `push`, too), and relays go only to
+ * members we know, at the address we hold.
  */
 import assert from "node:assert/strict";
 import { RealClock } from "../../lib/clock/mod.ts";
@@ -48,6 +49,14 @@ Deno.test({
       await send({ type: "dead", uuid, incarnation: ctx.node.incarnation, from: "x".repeat(40) });
       await send({ type: "leave", uuid, incarnation: ctx.node.incarnation + 5 });
       await until("five more refutations", () => ctx.node.incarnation > inc0 + 5, 5000);
+      // the same claims as records of a seed's catch-up (`push`): merged by the same rules
+      const inc1 = ctx.node.incarnation;
+      const pushed = (state: string, incarnation: number) =>
+        send({ type: "push", from: "x".repeat(40), of: 1, node: { ...gossip.self(), state, incarnation } });
+      await pushed("leave", inc1 + 1);
+      await until("the pushed leave refuted", () => ctx.node.incarnation > inc1 + 1, 5000);
+      await pushed("dead", inc1 + 3);
+      await until("the pushed dead refuted", () => ctx.node.incarnation > inc1 + 3, 5000);
       await new Promise((r) => setTimeout(r, 300)); // longer than leave_propagate_wait
       assert.deepEqual(stops, [], "the agent was never asked to stop");
       assert.equal(gossip.engine.leaving, false);

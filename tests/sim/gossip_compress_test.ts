@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import type { GossipConfig } from "../../lib/config/mod.ts";
 import { generateKey, Keyring } from "../../lib/gossip/mod.ts";
+import { GOSSIP_PROTO } from "../../lib/gossip/codec.ts";
 import { LZ_MARKER } from "../../lib/gossip/lz.ts";
 import { peerKey, seededRandom } from "../../lib/transport/mod.ts";
 import { AGENT_SERVICES, SimCluster } from "./gossip_harness.ts";
@@ -97,11 +98,11 @@ Deno.test("sim: in a mixed cluster the agents without compression get plain pack
     );
     const toNewer = r.sent.filter((s) => !olderAddrs.has(s.to) && s.compressed);
     assert.ok(toNewer.length > 0, `seed ${seed}: no compressed packet at all`);
-    // every agent learned who reads what: the newer ones' records carry proto 3, the older ones' none
+    // every agent learned who reads what: the newer ones' records carry the protocol, the older ones' none
     for (const n of r.c.live()) {
       for (const m of n.engine.members.records()) {
         const idx = r.c.nodes.findIndex((x) => x.self.uuid === m.uuid);
-        assert.equal(m.proto, older(idx) ? undefined : 3, `node ${n.index} on node ${idx}`);
+        assert.equal(m.proto, older(idx) ? undefined : GOSSIP_PROTO, `node ${n.index} on node ${idx}`);
       }
     }
     await r.c.stopAll();

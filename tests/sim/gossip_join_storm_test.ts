@@ -7,7 +7,15 @@
 import assert from "node:assert/strict";
 import { AGENT_SERVICES, SimCluster } from "./gossip_harness.ts";
 import { CATCH_UP_PUSHES } from "../../lib/gossip/push_pull.ts";
-import { decodePushPull } from "../../lib/gossip/codec.ts";
+import { decodePacket, decodePushPull } from "../../lib/gossip/codec.ts";
+import { peerKey } from "../../lib/transport/mod.ts";
+import type { GossipConfig } from "../../lib/config/mod.ts";
+
+/**
+ * A seed that sends plain packets (`gossip.compress: false`) catches its joiners up by push-pull
+ * exchange, as it does joiners whose record predates `push` datagrams: the tests of that path.
+ */
+const BY_EXCHANGE = (i: number): Partial<GossipConfig> => (i === 0 ? { compress: false } : {});
 
 /** All but the first node join the first at the same virtual instant; returns ms to converge (-1: not in 10 s). */
 async function storm(
@@ -15,8 +23,9 @@ async function storm(
   seed: number,
   link = { loss: 0.02, delayMs: 5, jitterMs: 100 },
   stepMs = 50,
+  configFor?: (index: number) => Partial<GossipConfig>,
 ): Promise<number> {
-  const c = new SimCluster({ nodes, seed, link });
+  const c = new SimCluster({ nodes, seed, link, configFor });
   for (const n of c.nodes) await n.engine.start();
   await c.clock.advance(1000);
   for (const n of c.nodes.slice(1)) void n.engine.join(c.nodes[0].addr);
@@ -38,12 +47,12 @@ Deno.test("sim: 5 agents joining one seed at once converge within 2 s in every r
   assert.ok(times.every((t) => t >= 0 && t <= 2000), `slow or lost: ${times.join(" ")}`);
 });
 
-Deno.test("sim: after a burst of joins the seed pushes its table to the early joiners (no datagram needed)", async () => {
+Deno.test("sim: after a burst of joins the seed pushes its table to the early joiners by exchange (no datagram needed)", async () => {
   // every datagram lost: only push-pulls carry news. The early joiners' own follow-up comes 0.4 s
   // after their join; the seed's catch-up comes CATCH_UP_QUIET (20 ms) after the burst ends.
   const times: number[] = [];
   for (let seed = 1; seed <= 10; seed++) {
-    times.push(await storm(20, seed, { loss: 1, delayMs: 5, jitterMs: 20 }, 5));
+    times.push(await storm(20, seed, { loss: 1, delayMs: 5, jitterMs: 20 }, 5, BY_EXCHANGE));
   }
   assert.ok(
     times.every((t) => t >= 0 && t <= 150),
@@ -52,11 +61,17 @@ Deno.test("sim: after a burst of joins the seed pushes its table to the early jo
 });
 
 Deno.test("sim: a pause within a burst of joins does not leave the first wave without the second", async () => {
-  // every datagram lost again; 9 nodes join, then 10 more 150 ms later (well past the 20 ms quiet time,
-  // so the seed pushes once to the first wave, then again once the second wave is in)
+  // every datagram lost again (catch-ups by exchange); 9 nodes join, then 10 more 150 ms later (well
+  // past the 20 ms quiet time, so the seed pushes once to the first wave, then again once the second
+  // wave is in)
   const times: number[] = [];
   for (let seed = 1; seed <= 5; seed++) {
-    const c = new SimCluster({ nodes: 20, seed, link: { loss: 1, delayMs: 5, jitterMs: 5 } });
+    const c = new SimCluster({
+      nodes: 20,
+      seed,
+      link: { loss: 1, delayMs: 5, jitterMs: 5 },
+      configFor: BY_EXCHANGE,
+    });
     for (const n of c.nodes) await n.engine.start();
     await c.clock.advance(1000);
     for (const n of c.nodes.slice(1, 10)) void n.engine.join(c.nodes[0].addr);
@@ -77,9 +92,10 @@ async function followUps(
   nodes: number,
   seed: number,
   link: { loss: number; delayMs: number; jitterMs: number },
+  configFor?: (index: number) => Partial<GossipConfig>,
 ): Promise<{ served: number; skipped: number; converged: boolean }> {
   // converged: every view complete within 1 s of the joins
-  const c = new SimCluster({ nodes, seed, link });
+  const c = new SimCluster({ nodes, seed, link, configFor });
   for (const n of c.nodes) await n.engine.start();
   await c.clock.advance(1000);
   for (const n of c.nodes.slice(1)) void n.engine.join(c.nodes[0].addr);
@@ -97,7 +113,12 @@ async function followUps(
 Deno.test("sim: a joiner the seed already caught up skips its early follow-up, never the last one", async () => {
   for (let seed = 1; seed <= 5; seed++) {
     // all datagrams lost: every member learned comes from a push-pull
-    const { served, skipped, converged } = await followUps(20, seed, { loss: 1, delayMs: 5, jitterMs: 20 });
+    const { served, skipped, converged } = await followUps(
+      20,
+      seed,
+      { loss: 1, delayMs: 5, jitterMs: 20 },
+      BY_EXCHANGE,
+    );
     assert.ok(converged, `seed ${seed}: not converged`);
     // each joiner: its join, its last follow-up, and the early one unless the seed's catch-up came first
     assert.ok(skipped >= 10, `seed ${seed}: only ${skipped} early follow-ups skipped`);
@@ -144,7 +165,13 @@ Deno.test("sim: a long burst of joins (50 agents over 0.75 s) reaches the first 
 Deno.test("sim: a slow trickle of joins (one every 30 ms, past the quiet time) pushes no joiner more than CATCH_UP_PUSHES times", async () => {
   // every join ends a "burst": without the cap each earlier joiner would be pushed whenever the seed
   // held a quarter more members than it told it of (2, 3, 4, 5, 7, 9, 12...: ~11 times here)
-  const c = new SimCluster({ nodes: 40, seed: 7, link: { loss: 0.02, delayMs: 5, jitterMs: 5 } });
+  // (catch-ups by exchange: each one a push-pull the joiner serves, counted below)
+  const c = new SimCluster({
+    nodes: 40,
+    seed: 7,
+    link: { loss: 0.02, delayMs: 5, jitterMs: 5 },
+    configFor: BY_EXCHANGE,
+  });
   for (const n of c.nodes) await n.engine.start();
   await c.clock.advance(1000);
   for (const n of c.nodes.slice(1)) {
@@ -170,7 +197,12 @@ Deno.test("sim: a slow trickle of joins (one every 30 ms, past the quiet time) p
  * checks every catch-up push the joiners serve.
  */
 async function pushes(seed: number, waves: boolean) {
-  const c = new SimCluster({ nodes: 20, seed, link: { loss: 1, delayMs: 5, jitterMs: waves ? 5 : 20 } });
+  const c = new SimCluster({
+    nodes: 20,
+    seed,
+    link: { loss: 1, delayMs: 5, jitterMs: waves ? 5 : 20 },
+    configFor: BY_EXCHANGE,
+  });
   for (const n of c.nodes) await n.engine.start();
   await c.clock.advance(1000);
   const seedNode = c.nodes[0];
@@ -240,4 +272,90 @@ Deno.test("sim: the seed's catch-up pushes carry only what each joiner lacks; th
       assert.deepEqual(r.problems, [], what);
     }
   }
+});
+
+/**
+ * A storm where the only datagrams delivered are the seed's catch-up `push` packets (every other
+ * datagram lost): what the joiners learn comes from their join's answer and those pushes.
+ */
+Deno.test("sim: the seed catches up joiners that read `push` with datagrams: no exchange, nothing echoed, early follow-ups skipped", async () => {
+  for (let seed = 1; seed <= 5; seed++) {
+    const c = new SimCluster({ nodes: 20, seed, link: { loss: 0, delayMs: 5, jitterMs: 20 } });
+    const seedKey = peerKey(c.nodes[0].addr);
+    let pushes = 0;
+    const send = c.net._send.bind(c.net);
+    c.net._send = (from, to, data) => {
+      const d = decodePacket(data);
+      const onlyPushes = d.ok && d.value.every((m) => m.type === "push");
+      if (peerKey(from.local) !== seedKey || !onlyPushes) return;
+      pushes++;
+      send(from, to, data);
+    };
+    for (const n of c.nodes) await n.engine.start();
+    await c.clock.advance(1000);
+    for (const n of c.nodes.slice(1)) void n.engine.join(c.nodes[0].addr);
+    const took = await c.runUntil(() => c.converged(), 10_000, 5);
+    const what = `seed ${seed}`;
+    // the early joiners' own follow-up would come 400 ms after their join
+    assert.ok(took >= 0 && took <= 150, `${what}: converged after ${took} ms`);
+    const seedCounters = c.nodes[0].engine.deps.counters;
+    assert.equal(seedCounters.get("gossip_push_pull_total", { role: "client" }), 0, `${what}: an exchange`);
+    assert.ok(seedCounters.get("gossip_join_catch_up_datagrams_total") >= 9, what);
+    assert.ok(pushes >= 9, `${what}: ${pushes} push datagrams`);
+    // applied, not queued for gossip (nor is the join's answer: a fresh joiner relays only the seed's
+    // own record from it)
+    for (const n of c.nodes.slice(1)) {
+      const echoed = c.nodes.slice(1).filter((o) => o !== n && n.engine.queue.has(o.self.uuid));
+      assert.deepEqual(echoed.map((o) => o.index), [], `${what}: node ${n.index} queued pushed records`);
+    }
+    while (c.clock.now() < 4000) await c.clock.advance(5); // past the last follow-up
+    const skipped = c.nodes.slice(1).reduce(
+      (sum, n) => sum + n.engine.deps.counters.get("gossip_join_follow_ups_skipped_total"),
+      0,
+    );
+    assert.ok(skipped >= 10, `${what}: only ${skipped} early follow-ups skipped`);
+    await c.stopAll();
+  }
+});
+
+Deno.test("sim: catch-up datagrams all lost: the joiners' early follow-ups make up for them", async () => {
+  for (let seed = 1; seed <= 3; seed++) {
+    const { served, skipped, converged } = await followUps(20, seed, { loss: 1, delayMs: 5, jitterMs: 20 });
+    assert.ok(converged, `seed ${seed}: not converged within 1 s`);
+    assert.equal(skipped, 0, `seed ${seed}: a follow-up skipped without a push`);
+    assert.equal(served, 19 * 3, `seed ${seed}: the joins and both follow-ups of each`);
+  }
+});
+
+Deno.test("sim: a joiner counts a datagram catch-up as pushed only once it holds as many members as the seed did", async () => {
+  for (const [of, skipped] of [[4, 0], [3, 1]]) {
+    const c = new SimCluster({ nodes: 2, seed: 3, link: { loss: 0, delayMs: 5, jitterMs: 0 } });
+    for (const n of c.nodes) await n.engine.start();
+    await c.clock.advance(1000);
+    const [s, j] = c.nodes;
+    let joined: boolean | undefined;
+    void j.engine.join(s.addr).then((ok) => joined = ok);
+    assert.ok(await c.runUntil(() => joined !== undefined, 1000, 5) >= 0 && joined, "the join");
+    // one record of a push the seed sent when it held `of` members (it did not: nothing else is sent)
+    const node = { ...s.engine.members.self(), uuid: "x".repeat(36), name: "x", port: 9 };
+    j.engine.sync.onPush({ type: "push", from: s.self.uuid, of, node });
+    assert.equal(j.engine.members.size, 3);
+    assert.equal(j.engine.queue.has(node.uuid), false, "a pushed record is not gossiped on");
+    while (c.clock.now() < 4000) await c.clock.advance(5);
+    assert.equal(j.engine.deps.counters.get("gossip_join_follow_ups_skipped_total"), skipped, `of ${of}`);
+    await c.stopAll();
+  }
+});
+
+Deno.test("sim: a catch-up too large for a few datagrams goes by exchange", async () => {
+  // records of ~4 KB (a service with long notes): the first joiners lack ~18 of them, over 32 KB
+  const services = { web: { name: "web", port: 80, notes: "n".repeat(4000) } };
+  const c = new SimCluster({ nodes: 20, seed: 2, link: { loss: 0, delayMs: 5, jitterMs: 20 }, services });
+  for (const n of c.nodes) await n.engine.start();
+  await c.clock.advance(1000);
+  for (const n of c.nodes.slice(1)) void n.engine.join(c.nodes[0].addr);
+  assert.ok(await c.runUntil(() => c.converged(), 2000, 5) >= 0, "not converged");
+  const seedCounters = c.nodes[0].engine.deps.counters;
+  assert.ok(seedCounters.get("gossip_push_pull_total", { role: "client" }) >= 1, "no catch-up by exchange");
+  await c.stopAll();
 });
