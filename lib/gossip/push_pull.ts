@@ -36,7 +36,7 @@ export const JOIN_FOLLOW_UPS = [2, 10];
  * own follow-ups). 50 agents through one seed on a 2-core box: joins answered over ~0.8 s.
  *
  * A joiner whose record says it reads `push` messages (PROTO_PUSH) is sent those members as
- * datagrams (one `push` message a record, compressed; ~4 datagrams at most, CATCH_UP_DATAGRAM_BYTES)
+ * datagrams (one `push` message a record, compressed; default records ~8 a datagram, at most CATCH_UP_DATAGRAM_BYTES)
  * instead of an exchange: a TCP connection and an HTTP request on both sides cost several times the
  * CPU, in the very moments a storm of joins fills the box. There is no answer, so such a push does
  * not count as taken (a later push carries its members again), and a joiner that holds fewer members
