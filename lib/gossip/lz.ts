@@ -109,6 +109,12 @@ export function lzCompressJs(src: Uint8Array): Uint8Array {
 /** Where the WebAssembly compressor reads its source (after its 16 KB hash table). */
 const WASM_SRC = 16_384;
 const WASM_PAGE = 65_536;
+/**
+ * Inputs and outputs larger than this are left to the TypeScript codec: the module's memory grows
+ * to hold the largest input and output it was given and keeps that size (a datagram holds, and
+ * unpacks to, at most 65 507 bytes).
+ */
+const MAX_WASM_SIZE = 1 << 20;
 
 interface WasmLz {
   memory: WebAssembly.Memory;
@@ -267,13 +273,6 @@ export function lzDecompress(src: Uint8Array, max: number): Uint8Array | null {
     return null; // a trap (an access out of bounds): never reached while its checks hold
   }
 }
-
-/**
- * Inputs and outputs larger than this are left to the TypeScript codec: the module's memory grows
- * to hold the largest input and output it was given and keeps that size (a datagram holds, and
- * unpacks to, at most 65 507 bytes).
- */
-const MAX_WASM_SIZE = 1 << 20;
 
 /** True when a datagram's payload is a compressed packet. */
 export function isLzPacket(data: Uint8Array): boolean {
