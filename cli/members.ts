@@ -3,7 +3,7 @@
  * `kunai keys list|install|use|remove` (gossip encryption keyring, cluster-wide).
  */
 import { AgentHttpError } from "../lib/client/mod.ts";
-import type { MemberRecord } from "../lib/types.ts";
+import { JOIN_ERROR_HEADER, type MemberRecord } from "../lib/types.ts";
 import { STATE_COLOURS } from "./output.ts";
 import type { Output } from "./output.ts";
 import { type CommandGroup, UsageError } from "./types.ts";
@@ -105,9 +105,17 @@ const join: CommandGroup = {
     async run({ out, options, positionals, client }) {
       const seed = positionals[0];
       if (!seed) throw new UsageError("Missing target argument. For example 192.168.0.1:6768");
-      const ok = await client().json<boolean>("POST", `/agent/join/${encodeURIComponent(seed)}`);
-      if (options.json) out.json({ seed, joined: ok });
-      else out.line(`Joining ${seed} : ${ok ? out.paint("OK", "green") : out.paint("FAILED", "red")}`);
+      const r = await client().jsonWithHeaders<boolean>("POST", `/agent/join/${encodeURIComponent(seed)}`);
+      const ok = r.value === true;
+      const reason = ok ? null : r.headers.get(JOIN_ERROR_HEADER);
+      if (options.json) out.json(reason ? { seed, joined: ok, error: reason } : { seed, joined: ok });
+      else {
+        out.line(
+          `Joining ${seed} : ${ok ? out.paint("OK", "green") : out.paint("FAILED", "red")}${
+            reason ? ` (${reason})` : ""
+          }`,
+        );
+      }
       return ok ? 0 : 1;
     },
   }],

@@ -76,3 +76,6 @@ export interface CollectorResultsView {
   get(name: string): Record<string, unknown> | undefined;
   names(): string[];
 }
+
+/** Header of a failed join's answer (the body is the reference's bare `false`): why it failed. */
+export const JOIN_ERROR_HEADER = "x-kunai-join-error";

@@ -89,6 +89,15 @@ export class AgentClient {
 
   /** Sends a request and parses a JSON answer; throws AgentHttpError on a 4xx/5xx. */
   async json<T>(method: string, path: string, body?: unknown): Promise<T> {
+    return (await this.jsonWithHeaders<T>(method, path, body)).value;
+  }
+
+  /** The same, with the answer's headers (some routes say more there than their body's shape allows). */
+  async jsonWithHeaders<T>(
+    method: string,
+    path: string,
+    body?: unknown,
+  ): Promise<{ value: T; headers: Headers }> {
     const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
     const res = await this.request(
       method,
@@ -99,7 +108,7 @@ export class AgentClient {
     const text = await res.text();
     if (!res.ok) throw errorFrom(res.status, text);
     try {
-      return JSON.parse(text) as T;
+      return { value: JSON.parse(text) as T, headers: res.headers };
     } catch {
       throw new AgentHttpError(res.status, `expected JSON, got: ${text.slice(0, 200)}`);
     }

@@ -12,9 +12,9 @@ export interface GossipApi {
   readonly membership: MembershipView;
   /**
    * Joins through `addr[:port]`: HttpError 400 when malformed or when it is this agent itself;
-   * false when unreachable.
+   * `joined` false with the reason (unreachable, refused, bad key...) otherwise.
    */
-  join(target: string): Promise<boolean>;
+  join(target: string): Promise<{ joined: boolean; reason?: string }>;
   /** Makes a node (by name or uuid) leave; ourselves: a graceful leave, then the agent stops. False when unknown. */
   leave(nameOrUuid: string): boolean;
   /**

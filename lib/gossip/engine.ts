@@ -193,6 +193,11 @@ export class GossipEngine implements EngineCore {
     return this.sync.join(peer);
   }
 
+  /** The same join: null once joined, else why not. */
+  tryJoin(peer: PeerAddr): Promise<string | null> {
+    return this.sync.tryJoin(peer);
+  }
+
   /** Full state exchange with a peer. */
   pushPull(peer: PeerAddr, join: boolean): Promise<boolean> {
     return this.sync.exchange(peer, join);

@@ -214,7 +214,8 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       if (isSelf(peer)) {
         throw new HttpError(400, `${peerKey(peer)} is this agent itself; join another agent's address`);
       }
-      return await engine.join(peer);
+      const reason = await engine.tryJoin(peer);
+      return reason === null ? { joined: true } : { joined: false, reason };
     },
     leave(nameOrUuid: string) {
       const m = findMember(nameOrUuid);

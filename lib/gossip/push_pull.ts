@@ -5,7 +5,7 @@
  */
 import type { TimerId } from "../clock/mod.ts";
 import type { MemberRecord } from "../types.ts";
-import { type PeerAddr, peerKey } from "../transport/mod.ts";
+import { explainDrop, type PeerAddr, peerKey } from "../transport/mod.ts";
 import { decodePushPull, encodePushPull, PROTO_PUSH, PROTOCOL_VERSION, type PushMsg } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
 
@@ -214,7 +214,7 @@ export class PushPull {
     const r = await envelope.open(answer);
     if (!r.ok) {
       this.#core.traffic.dropped[r.reason]++;
-      throw new Error(`answer refused: ${r.reason}`);
+      throw new Error(`the peer's answer was refused: ${explainDrop(r.reason)}`);
     }
     const d = decodePushPull(r.plain);
     if (!d.ok) throw new Error(`bad push-pull answer: ${d.error}`);
@@ -384,13 +384,20 @@ export class PushPull {
    * (JOIN_FOLLOW_UPS), which by then holds everyone who joined with it.
    */
   async join(peer: PeerAddr): Promise<boolean> {
+    return (await this.tryJoin(peer)) === null;
+  }
+
+  /** Joins through one peer: null once joined, else why not (also logged). */
+  async tryJoin(peer: PeerAddr): Promise<string | null> {
     try {
       const seed = await this.#exchange(peer, true);
-      if (seed !== null) this.#followUp(peer, seed);
-      return seed !== null;
+      if (seed === null) return "gossip is stopped";
+      this.#followUp(peer, seed);
+      return null;
     } catch (err) {
-      this.#core.deps.log.info(`join ${peerKey(peer)} failed: ${(err as Error).message}`);
-      return false;
+      const reason = (err as Error).message;
+      this.#core.deps.log.info(`join ${peerKey(peer)} failed: ${reason}`);
+      return reason;
     }
   }
 

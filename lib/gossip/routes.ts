@@ -12,7 +12,13 @@ import {
   RouteTable,
 } from "../routing/mod.ts";
 import { PUSH_PULL_PATH } from "../transport/mod.ts";
+import { JOIN_ERROR_HEADER } from "../types.ts";
 import type { GossipApi } from "./api.ts";
+
+/** A header value: printable ASCII only (an OS or resolver message may hold anything), bounded. */
+function headerSafe(text: string): string {
+  return text.replace(/[^\x20-\x7e]+/g, " ").trim().slice(0, 300);
+}
 
 export function gossipRoutes(api: GossipApi): RouteTable {
   const r = new RouteTable("gossip");
@@ -25,7 +31,10 @@ export function gossipRoutes(api: GossipApi): RouteTable {
 
   const join = async (c: ApiContext) => {
     const target = decodeURIComponent(c.req.param("addr") ?? "");
-    return c.json(await api.join(target)); // HttpError 400 when malformed or ourselves
+    const r = await api.join(target); // HttpError 400 when malformed or ourselves
+    // the body stays the reference's bare boolean; why a join failed travels in a header
+    if (!r.joined) c.header(JOIN_ERROR_HEADER, headerSafe(r.reason ?? "unknown"));
+    return c.json(r.joined);
   };
   r.write("POST", "/agent/join/:addr{.+}", "join the cluster through addr[:port]", join);
   // the reference's form (`kunai join` of the original), kept as a write route

@@ -17,6 +17,22 @@ import { Keyring, SEAL_OVERHEAD } from "./keyring.ts";
 /** Why an envelope was dropped. */
 export type DropReason = "auth" | "stale" | "replay" | "malformed";
 
+/** A drop reason in an operator's words (for a failed join or exchange). */
+export function explainDrop(reason: string): string {
+  switch (reason) {
+    case "auth":
+      return "not sealed with a key the receiver holds (encryption_key differs between the two agents, or only one has one)";
+    case "stale":
+      return "its send time is outside the receiver's clock window (are both hosts' clocks in sync?)";
+    case "replay":
+      return "already seen (a replay)";
+    case "malformed":
+      return "malformed";
+    default:
+      return reason;
+  }
+}
+
 export type OpenResult = { ok: true; plain: Uint8Array } | { ok: false; reason: DropReason };
 
 /** Bytes the envelope adds to a payload when encryption is on. */

@@ -28,6 +28,7 @@ export {
   type DropReason,
   ENVELOPE_OVERHEAD,
   type EnvelopeOptions,
+  explainDrop,
   type OpenResult,
   PeerEnvelope,
 } from "./envelope.ts";

@@ -13,6 +13,7 @@ import {
   TransportError,
 } from "./types.ts";
 import { httpPost, type PostAnswer } from "./http_post.ts";
+import { explainDrop } from "./envelope.ts";
 
 /** Largest UDP payload we accept (IPv4 limit). */
 export const MAX_DATAGRAM = 65507;
@@ -113,7 +114,9 @@ export class UdpTransport implements Transport {
     } catch (err) {
       throw new TransportError(to, (err as Error).message);
     }
-    if (answer.status < 200 || answer.status > 299) throw new TransportError(to, `HTTP ${answer.status}`);
+    if (answer.status < 200 || answer.status > 299) {
+      throw new TransportError(to, `HTTP ${answer.status}${refusalText(answer.body)}`);
+    }
     return answer.body;
   }
 
@@ -145,4 +148,21 @@ export class UdpTransport implements Transport {
     this.#conn = null;
     await this.#loop?.catch(() => {});
   }
+}
+
+/**
+ * What a peer's error answer says (`{"error": "..."}` of the routing layer), for the log and
+ * `kunai join`: ": the peer refused our message: <why>" or ": <its error>", "" when it said nothing readable.
+ */
+function refusalText(body: Uint8Array): string {
+  let error: unknown;
+  try {
+    error = (JSON.parse(new TextDecoder().decode(body.subarray(0, 4096))) as { error?: unknown }).error;
+  } catch {
+    return "";
+  }
+  if (typeof error !== "string") return "";
+  const text = error.replace(/[^\x20-\x7e]+/g, " ").trim().slice(0, 200);
+  const refused = /^peer message refused: (\w+)$/.exec(text);
+  return refused ? `: the peer refused our message: ${explainDrop(refused[1])}` : text ? `: ${text}` : "";
 }

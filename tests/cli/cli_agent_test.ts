@@ -66,6 +66,16 @@ Deno.test({
       assert.equal(JSON.parse(r.stdout).enabled, false);
       r = await tcp(["keys", "list", "--json"], { KUNAI_HTTP_ADDR: addr, KUNAI_HTTP_TOKEN: TOKEN });
       assert.equal(r.code, 0, r.stderr);
+      // a failed join says why (it used to print a bare FAILED and leave the reason in the agent's log)
+      const closed = freePort(HOST);
+      r = await tcp(["join", `${HOST}:${closed}`, "--http-addr", addr, "--token", TOKEN, "--no-color"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stdout, new RegExp(`^Joining ${HOST}:${closed} : FAILED \\(.*refused.*\\)$`, "m"));
+      r = await tcp(["join", `${HOST}:${closed}`, "--http-addr", addr, "--token", TOKEN, "--json"]);
+      assert.equal(r.code, 1);
+      const failed = JSON.parse(r.stdout);
+      assert.equal(failed.joined, false);
+      assert.match(failed.error, /refused/i);
 
       // bad addresses are configuration errors: exit 2
       r = await tcp(["members", "--http-addr", "ftp://x"]);

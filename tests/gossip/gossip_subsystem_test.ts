@@ -9,7 +9,7 @@ import { createGossip, generateKey } from "../../lib/gossip/mod.ts";
 import { loadKeyring, PeerEnvelope } from "../../lib/transport/mod.ts";
 import { loadPeers, savePeers } from "../../lib/gossip/peers_file.ts";
 import { join } from "node:path";
-import type { MemberRecord } from "../../lib/types.ts";
+import { JOIN_ERROR_HEADER, type MemberRecord } from "../../lib/types.ts";
 import { freePort, makeTestCtx, type TestCtx, until } from "../helpers.ts";
 
 const FAST = {
@@ -104,6 +104,15 @@ Deno.test({
         assert.equal(me.status, 400, self);
         assert.match((await me.json()).error, /this agent itself/);
       }
+      // a join that fails answers the reference's bare false, with the reason in a header
+      const nobody = freePort("127.0.0.1");
+      const fail = await fetch(`${b.url}/agent/join/127.0.0.1:${nobody}`, { method: "POST", headers: auth });
+      assert.equal(fail.status, 200);
+      assert.equal(await fail.json(), false);
+      assert.match(
+        fail.headers.get(JOIN_ERROR_HEADER) ?? "",
+        /^request to 127\.0\.0\.1:\d+ failed: .*refused/i,
+      );
       // join through the route, as `kunai join` does
       const r = await fetch(`${b.url}/agent/join/127.0.0.1:${a.port}`, { method: "POST", headers: auth });
       assert.equal(await r.json(), true);
@@ -206,7 +215,10 @@ Deno.test({
     const a = await node("alpha", generateKey());
     const c = await node("intruder", generateKey());
     try {
-      assert.equal(await c.gossip.join(`127.0.0.1:${a.port}`), false);
+      const refused = await c.gossip.join(`127.0.0.1:${a.port}`);
+      assert.equal(refused.joined, false);
+      // the reason names the cause an operator can fix, not a bare "HTTP 401"
+      assert.match(refused.reason ?? "", /HTTP 401: the peer refused our message: not sealed with a key/);
       // raw UDP junk and packets sealed with the wrong key are dropped, never parsed
       const sock = Deno.listenDatagram({ transport: "udp", hostname: "127.0.0.1", port: 0 });
       for (let i = 0; i < 20; i++) {
@@ -388,7 +400,7 @@ for (const via of ["datagrams", "exchange"] as const) {
       const joiners = [await node("j1", key, slow), await node("j2", key, slow), await node("j3", key, slow)];
       try {
         const ok = await Promise.all(joiners.map((j) => j.gossip.join(`127.0.0.1:${seed.port}`)));
-        assert.deepEqual(ok, [true, true, true]);
+        assert.deepEqual(ok.map((r) => r.joined), [true, true, true]);
         // the first ones answered did not know the later ones: the seed pushed its table to them, at
         // the address their own record names (the HTTP route does not see the socket's peer)
         await until(
