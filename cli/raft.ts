@@ -2,7 +2,7 @@
  * `kunai raft state [GROUP] [--json]` and `kunai raft is-leader GROUP` (exit 0 when this node
  * leads GROUP, 1 when it does not: for scripts, no KV involved).
  */
-import { AgentHttpError } from "../lib/client/mod.ts";
+import { type AgentClient, AgentHttpError } from "../lib/client/mod.ts";
 import type { Output } from "./output.ts";
 import { type CommandGroup, UsageError } from "./types.ts";
 
@@ -31,6 +31,23 @@ function show(out: Output, g: GroupView): void {
 
 const path = (g: string) => `/raft/${encodeURIComponent(g)}`;
 
+/** The agent has no /raft routes when no group is configured: a 404 of the router, not of a group. */
+function noRaft(err: unknown): boolean {
+  return err instanceof AgentHttpError && err.status === 404 && !/RAFT group/.test(err.body);
+}
+
+/** GET a raft route; a missing route means no group is configured here (null), a missing group stays an error. */
+async function getRaft<T>(c: AgentClient, route: string): Promise<T | null> {
+  try {
+    return await c.json<T>("GET", route);
+  } catch (err) {
+    if (noRaft(err)) return null;
+    throw err;
+  }
+}
+
+const NONE = "no RAFT group configured on this agent (raft.groups)";
+
 export const raftCommands: CommandGroup = {
   group: "raft",
   description: "RAFT leader elections per group of nodes",
@@ -42,14 +59,21 @@ export const raftCommands: CommandGroup = {
       options: { json: { type: "boolean", description: "JSON output" } },
       async run({ client, out, options, positionals }) {
         const g = positionals[0];
-        const groups = g
-          ? { [g]: await client().json<GroupView>("GET", path(g)) }
-          : await client().json<Record<string, GroupView>>("GET", "/raft");
+        let groups: Record<string, GroupView>;
+        if (g) {
+          const v = await getRaft<GroupView>(client(), path(g));
+          if (!v) {
+            throw new UsageError(
+              `no RAFT group ${JSON.stringify(g)}: this agent has none configured (raft.groups)`,
+            );
+          }
+          groups = { [g]: v };
+        } else groups = (await getRaft<Record<string, GroupView>>(client(), "/raft")) ?? {};
         if (options.json) {
           out.json(g ? groups[g] : groups);
           return 0;
         }
-        if (!Object.keys(groups).length) out.line("no RAFT group configured (raft.groups)");
+        if (!Object.keys(groups).length) out.line(NONE);
         for (const v of Object.values(groups)) show(out, v);
         return 0;
       },
@@ -67,6 +91,11 @@ export const raftCommands: CommandGroup = {
           out.line(yes ? "yes" : "no");
           return yes ? 0 : 1;
         } catch (err) {
+          if (noRaft(err)) {
+            throw new UsageError(
+              `no RAFT group ${JSON.stringify(g)}: this agent has none configured (raft.groups)`,
+            );
+          }
           if (err instanceof AgentHttpError && err.status === 404) throw new UsageError(err.message);
           throw err;
         }

@@ -24,7 +24,15 @@ export function detectorsRoutes(d: Detectors): RouteTable {
     "evaluate one detector now without applying tags",
     async (c) => {
       const name = pathParam(c, "name");
-      if (!d.has(name)) throw new HttpError(404, "detector not found");
+      if (!d.has(name)) {
+        const known = d.list().map((x) => String(x.id));
+        throw new HttpError(
+          404,
+          `detector not found: ${JSON.stringify(name)} (known: ${
+            known.join(", ") || "none"
+          }; see kunai detectors list)`,
+        );
+      }
       return c.json(await d.dryRun(name));
     },
   );

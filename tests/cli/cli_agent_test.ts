@@ -66,6 +66,17 @@ Deno.test({
       assert.equal(JSON.parse(r.stdout).enabled, false);
       r = await tcp(["keys", "list", "--json"], { KUNAI_HTTP_ADDR: addr, KUNAI_HTTP_TOKEN: TOKEN });
       assert.equal(r.code, 0, r.stderr);
+      // an agent without RAFT groups has no /raft routes: the CLI says so instead of "not found"
+      r = await tcp(["raft", "state", "--http-addr", addr]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "no RAFT group configured on this agent (raft.groups)");
+      r = await tcp(["raft", "state", "--http-addr", addr, "--json"]);
+      assert.deepEqual(JSON.parse(r.stdout), {});
+      for (const cmd of [["raft", "state", "db"], ["raft", "is-leader", "db"]]) {
+        r = await tcp([...cmd, "--http-addr", addr]);
+        assert.equal(r.code, 2, cmd.join(" "));
+        assert.match(r.stderr, /^kunai: no RAFT group "db": this agent has none configured \(raft\.groups\)/);
+      }
       // a failed join says why (it used to print a bare FAILED and leave the reason in the agent's log)
       const closed = freePort(HOST);
       r = await tcp(["join", `${HOST}:${closed}`, "--http-addr", addr, "--token", TOKEN, "--no-color"]);

@@ -95,7 +95,13 @@ Deno.test("detector routes list and dry-run; an apply_if error keeps tags and is
     assert.match(run["detectors/bad"].error, /bad\.json: apply_if: .*nosuchfn/);
     const one = await (await app.request("/agent/detectors/run/detectors/yes")).json();
     assert.deepEqual(Object.keys(one), ["detectors/yes"]);
-    assert.equal((await app.request("/agent/detectors/run/nope")).status, 404);
+    const nope = await app.request("/agent/detectors/run/nope");
+    assert.equal(nope.status, 404);
+    // the error names the ids that exist (the CLI prints it as is)
+    assert.match(
+      (await nope.json()).error,
+      /^detector not found: "nope" \(known: detectors\/bad, detectors\/yes;/,
+    );
     await detectors.runDetector("detectors/bad");
     assert.deepEqual(ctx.node.tags(), []);
     assert.ok(ctx.sink.recent.WARNING.some((l) => l.includes("nosuchfn")));
