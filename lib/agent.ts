@@ -48,7 +48,7 @@ export interface ReloadResult {
 }
 
 /** Agent parameters applied at runtime by a reload (the others need a restart). */
-const HOT_PARAMS = new Set(["tags", "log_level"]);
+const HOT_PARAMS = new Set(["tags", "log_level", "log_keep_days"]);
 
 const STOP_BUDGET_MS = 5000;
 
@@ -103,7 +103,7 @@ export class Agent {
     this.#locked = true;
     try {
       Deno.mkdirSync(p.data, { recursive: true });
-      this.sink.openFile(join(p.log, "daemon.log"));
+      this.sink.openFile(join(p.log, "daemon.log"), p.log_keep_days);
       this.log.info(`starting kunai ${VERSION} (pid ${Deno.pid}), configuration from ${this.config.cfgDir}`);
       this.log.info(`loaded ${this.config.files.length} configuration file(s)`);
       for (const w of this.config.warnings) this.log.warn(`configuration: ${formatProblem(w)}`);
@@ -290,6 +290,8 @@ export class Agent {
     if (!this.#reloadConfig) {
       throw new HttpError(409, "this agent was started without a way to re-read its configuration");
     }
+    // logrotate's move-then-signal: the next lines go to a new file at the configured path
+    this.sink.reopen();
     const next = await this.#reloadConfig();
     for (const w of next.warnings) this.log.warn(`configuration: ${formatProblem(w)}`);
     const cur = this.config;
@@ -305,6 +307,10 @@ export class Agent {
     cur.warnings = next.warnings;
     cur.params.log_level = next.params.log_level;
     this.sink.level = next.params.log_level;
+    if (next.params.log_keep_days !== cur.params.log_keep_days) {
+      cur.params.log_keep_days = next.params.log_keep_days;
+      this.sink.keepDays = next.params.log_keep_days;
+    }
     if (JSON.stringify(next.params.tags) !== JSON.stringify(cur.params.tags)) {
       cur.params.tags = next.params.tags;
       this.node.setConfigTags(next.params.tags);

@@ -132,6 +132,8 @@ export interface AgentParams {
   lock: string;
   socket: string;
   log_level: "DEBUG" | "INFO" | "WARNING" | "ERROR";
+  /** Rotated daemon.log files kept (daily, midnight UTC); 0 = the agent never rotates. */
+  log_keep_days: number;
   encryption_key: string;
   encryption_keys: string[];
   master_key_priv: string;

@@ -174,6 +174,11 @@ export const agentFields: Fields = {
     "INFO",
     "log level",
   ),
+  log_keep_days: opt(
+    int({ min: 0, max: 3650 }),
+    7,
+    "daemon.log rotates at midnight UTC; rotated files kept (0: never rotate, for logrotate)",
+  ),
   encryption_key: opt(str(), "", "base64 16/24/32-byte key (primary of the keyring)"),
   encryption_keys: opt(list(str()), [], "extra keys accepted for receiving"),
   master_key_priv: opt(str(), "", "remote exec private key file"),

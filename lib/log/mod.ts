@@ -4,6 +4,12 @@
  *
  * Line format (reference §0.2, with an ISO-8601 UTC time instead of the epoch):
  * `<nodename> [2026-11-30T05:48:19.123Z][PART] LEVEL: message`.
+ *
+ * The file rotates daily, as the reference's handler did (users asked for it: the log grew
+ * forever): the first line written after midnight UTC renames `daemon.log` to
+ * `daemon.log.YYYY-MM-DD` (the day its lines belong to) and starts a new one; `keepDays` rotated
+ * files are kept, older ones deleted (0: the agent never rotates, for an external logrotate).
+ * `reopen()` (SIGHUP, `kunai agent reload`) reopens the path, for logrotate's move-and-signal.
  */
 export type LogLevel = "DEBUG" | "INFO" | "WARNING" | "ERROR";
 export const LOG_LEVELS: LogLevel[] = ["DEBUG", "INFO", "WARNING", "ERROR"];
@@ -29,7 +35,11 @@ export interface LogSinkOptions {
   stderr?: boolean;
   /** Clock for the epoch field. */
   now?: () => number;
+  /** Rotated files kept (daily rotation at midnight UTC); 0 = no rotation by the agent. Default 7. */
+  keepDays?: number;
 }
+
+const DAY_MS = 86_400_000;
 
 /** The shared sink behind every child logger: level filter, file, ring of recent problems. */
 export class LogSink {
@@ -39,6 +49,10 @@ export class LogSink {
   #stderr: boolean;
   #now: () => number;
   #encoder = new TextEncoder();
+  #path: string | null = null;
+  #keepDays: number;
+  /** When the open file's day ends (ms, midnight UTC): the first line at or after it rotates. */
+  #dayEnd = Infinity;
   /** Recent lines per level, for `/agent/info` (ERROR and WARNING only are kept). */
   recent: Record<LogLevel, string[]> = { ERROR: [], WARNING: [], INFO: [], DEBUG: [] };
   /** Counts per level since start, for `/metrics`. */
@@ -49,15 +63,117 @@ export class LogSink {
     this.node = opts.node ?? "kunai";
     this.#stderr = opts.stderr ?? true;
     this.#now = opts.now ?? Date.now;
+    this.#keepDays = opts.keepDays ?? 7;
     if (opts.file) this.openFile(opts.file);
   }
 
-  /** Starts appending to a file (closing any previous one). */
-  openFile(path: string): void {
+  /** Starts appending to a file (closing any previous one); `keepDays` as in the options. */
+  openFile(path: string, keepDays = this.#keepDays): void {
     this.#file?.close();
+    this.#file = null;
+    this.#keepDays = keepDays;
     const dir = path.replace(/\/[^/]*$/, "");
     if (dir) Deno.mkdirSync(dir, { recursive: true });
+    this.#path = path;
+    this.#open();
+  }
+
+  /** Rotated files kept (0: no rotation); a change takes effect from the current file on. */
+  get keepDays(): number {
+    return this.#keepDays;
+  }
+  set keepDays(days: number) {
+    this.#keepDays = days;
+    if (this.#file) this.#setDayEnd();
+  }
+
+  /**
+   * Closes and reopens the file at the same path (after an external logrotate moved it away).
+   * A failure is reported in the log itself (stderr keeps working) and never thrown.
+   */
+  reopen(): void {
+    if (!this.#path) return;
+    this.#file?.close();
+    this.#file = null;
+    try {
+      this.#open();
+    } catch (err) {
+      this.write("ERROR", "log", `cannot reopen ${this.#path}: ${(err as Error).message}`, []);
+    }
+  }
+
+  #open(): void {
+    const path = this.#path!;
     this.#file = Deno.openSync(path, { create: true, append: true });
+    this.#setDayEnd();
+  }
+
+  /** The open file's day: that of its last line, so a file left from a day before rotates at the first line. */
+  #setDayEnd(): void {
+    let since = this.#now();
+    try {
+      const st = this.#file!.statSync();
+      if (st.size > 0 && st.mtime) since = Math.min(since, st.mtime.getTime());
+    } catch { /* no stat: today's */ }
+    this.#dayEnd = this.#keepDays > 0 ? Math.floor(since / DAY_MS) * DAY_MS + DAY_MS : Infinity;
+  }
+
+  /** Renames the file to `<path>.<its day>`, opens a new one and deletes rotated files past keepDays. */
+  #rotate(now: number): void {
+    const path = this.#path!;
+    const day = new Date(this.#dayEnd - DAY_MS).toISOString().slice(0, 10);
+    this.#file?.close();
+    this.#file = null;
+    let problem = "";
+    try {
+      let target = `${path}.${day}`;
+      for (let i = 1; exists(target); i++) target = `${path}.${day}.${i}`;
+      Deno.renameSync(path, target);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        problem = `cannot rotate ${path}: ${(err as Error).message}`;
+      }
+    }
+    try {
+      this.#open();
+    } catch (err) {
+      problem ||= `cannot reopen ${path}: ${(err as Error).message}`;
+    }
+    this.#dayEnd = Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
+    const removed = this.#prune();
+    if (problem) this.write("ERROR", "log", problem, []);
+    else if (removed.length) this.write("INFO", "log", `log rotated; removed ${removed.join(", ")}`, []);
+  }
+
+  /** Deletes the oldest rotated files beyond keepDays; returns their names. */
+  #prune(): string[] {
+    const path = this.#path!;
+    const slash = path.lastIndexOf("/");
+    const dir = slash >= 0 ? path.slice(0, slash) || "/" : ".";
+    const base = path.slice(slash + 1);
+    const rotated: string[] = [];
+    try {
+      for (const e of Deno.readDirSync(dir)) {
+        if (!e.isFile || !e.name.startsWith(base + ".")) continue;
+        if (/^\d{4}-\d{2}-\d{2}(\.\d+)?$/.test(e.name.slice(base.length + 1))) rotated.push(e.name);
+      }
+    } catch {
+      return [];
+    }
+    // newest day first; within a day, the numbered ones (later) first
+    rotated.sort((a, b) => rotatedKey(b).localeCompare(rotatedKey(a)));
+    const days: string[] = [];
+    const removed: string[] = [];
+    for (const name of rotated) {
+      const day = name.slice(base.length + 1, base.length + 11);
+      if (!days.includes(day)) days.push(day);
+      if (days.length <= this.#keepDays) continue;
+      try {
+        Deno.removeSync(`${dir}/${name}`);
+        removed.push(name);
+      } catch { /* gone already, or not ours to delete */ }
+    }
+    return removed;
   }
 
   write(level: LogLevel, part: string, msg: string, rest: unknown[]): void {
@@ -65,7 +181,9 @@ export class LogSink {
     this.counts[level]++;
     const extra = rest.map(formatExtra).join(" ");
     const text = extra ? `${msg} ${extra}` : msg;
-    const line = `${this.node} [${new Date(this.#now()).toISOString()}][${part}] ${level}: ${text}`;
+    const now = this.#now();
+    if (now >= this.#dayEnd && this.#path) this.#rotate(now);
+    const line = `${this.node} [${new Date(now).toISOString()}][${part}] ${level}: ${text}`;
     if (level === "ERROR" || level === "WARNING") {
       const list = this.recent[level];
       list.push(line);
@@ -97,6 +215,21 @@ export class LogSink {
     this.#file?.close();
     this.#file = null;
   }
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** Sort key of a rotated file's suffix: `YYYY-MM-DD` then its number, zero-padded. */
+function rotatedKey(name: string): string {
+  const m = /\.(\d{4}-\d{2}-\d{2})(?:\.(\d+))?$/.exec(name);
+  return m ? `${m[1]}.${(m[2] ?? "0").padStart(6, "0")}` : name;
 }
 
 function formatExtra(v: unknown): string {

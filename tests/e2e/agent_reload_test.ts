@@ -31,7 +31,9 @@ Deno.test("kunai agent reload and SIGHUP apply new files; a broken file is refus
     assert.match(bad.stderr, /extra\/bad\.json:1:\d+: invalid JSON/);
     assert.ok((await checkIds()).includes("extra/ping"));
 
-    // SIGHUP does the same as `kunai agent reload`
+    // SIGHUP does the same as `kunai agent reload`, and reopens daemon.log (logrotate moved it away)
+    const log = join(a.dir, "log", "daemon.log");
+    Deno.renameSync(log, `${log}.moved`);
     Deno.removeSync(join(a.cfgDir, "extra", "bad.json"));
     Deno.removeSync(join(a.cfgDir, "extra", "ping.json"));
     a.child.kill("SIGHUP");
@@ -42,6 +44,10 @@ Deno.test("kunai agent reload and SIGHUP apply new files; a broken file is refus
       100,
     );
     assert.equal((await a.cli(["info", "--json"])).code, 0, "still running");
+    const reloads = (file: string) =>
+      Deno.readTextFileSync(file).match(/INFO: configuration reloaded/g)?.length ?? 0;
+    assert.equal(reloads(`${log}.moved`), 1, "the first reload's line stays in the moved file");
+    assert.equal(reloads(log), 1, "SIGHUP's reload is logged in the new file");
   } finally {
     await a.stop();
     Deno.removeSync(a.dir, { recursive: true });
