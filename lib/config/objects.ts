@@ -20,8 +20,30 @@ import {
   str,
   type Type,
 } from "./schema.ts";
+import { parsePeer } from "../transport/types.ts";
 
 const port = () => int({ min: 0, max: 65535 });
+
+/** A node to join: `addr[:port]` (a host name or IP; an IPv6 address with a port in brackets). */
+function seedAddr(): Type<string> {
+  const text = str({ nonEmpty: true });
+  return {
+    expected: "a string", // "a list of strings" for seeds; the form is checked item by item
+    parse(v, path, issues) {
+      const s = text.parse(v, path, issues);
+      if (s === undefined) return undefined;
+      if (!parsePeer(s, 6768)) {
+        issues.push({
+          path,
+          message: `${JSON.stringify(s)} is not addr[:port]: a host name or IP address, then an optional ` +
+            `port 1-65535 (an IPv6 address with a port in brackets: [fd00::1]:6768)`,
+        });
+        return undefined;
+      }
+      return s;
+    },
+  };
+}
 
 export const gossipFields: Fields = {
   probe_interval: opt(durationMs({ min: 10 }), 1000, "time between failure-detection probes"),
@@ -160,7 +182,7 @@ export const agentFields: Fields = {
   bind: opt(str(), "0.0.0.0", "listen address"),
   addr: opt(str(), "", "advertised address (default: detected)"),
   tags: opt(list(str({ nonEmpty: true })), [], "node tags (roles); kv and ts are special"),
-  seeds: opt(list(str({ nonEmpty: true })), [], "addr[:port] to join at start"),
+  seeds: opt(list(seedAddr()), [], "addr[:port] to join at start"),
   bootstrap: opt(bool(), false, "start a cluster without waiting for seeds"),
   datacenters: opt(list(str()), [], "datacenter names (DNS)"),
   zone: opt(str(), "", "zone of this node"),

@@ -175,6 +175,25 @@ Deno.test("KUNAI_* environment variables override files and flags override both"
   });
 });
 
+Deno.test("a seed that is not addr[:port] is a configuration error naming it (was: a warning at start, then ignored)", () => {
+  const seeds = ["10.0.0.5", "db-1.example.org:7000", "[fd00::1]:6768", "::1"];
+  withFiles({ "local.json": { seeds: [...seeds, "bad:port:x", "h:0"] } }, (cfgDir, dir) => {
+    const probs = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
+    assert.deepEqual(probs.map((p) => [p.file.slice(cfgDir.length + 1), p.path]), [
+      ["local.json", "seeds[4]"],
+      ["local.json", "seeds[5]"],
+    ]);
+    assert.match(probs[0].message, /^"bad:port:x" is not addr\[:port\]: a host name or IP address/);
+  });
+  withFiles({ "local.json": { seeds } }, (cfgDir, dir) => {
+    assert.deepEqual(resolveConfig({ cfgDir, env: { HOME: dir } }).params.seeds, seeds);
+    const probs = problemsOf(() =>
+      resolveConfig({ cfgDir, env: { HOME: dir, KUNAI_SEEDS: "10.0.0.1, x:y:z" } })
+    );
+    assert.deepEqual(probs.map((p) => [p.file, p.path]), [["env KUNAI_SEEDS", "seeds[1]"]]);
+  });
+});
+
 Deno.test("an explicit --cfg-dir that does not exist is an error; the default may be absent", () => {
   const { dir, cleanup } = tempDir();
   try {
