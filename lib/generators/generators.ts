@@ -265,7 +265,7 @@ export class Generators {
 
   async #render(def: GeneratorDef, self: MemberRecord, st: GeneratorStatus): Promise<string> {
     await loadTemplateEngine();
-    const templates = new Templates({ dirs: def.templateDirs, trimBlocks: true });
+    const templates = new Templates({ dirs: def.templateDirs, trimBlocks: true, keepTrailingNewline: true });
     const members = this.#membership.members();
     const nodes: Record<string, MemberRecord> = {};
     for (const m of members) nodes[m.uuid] = m;

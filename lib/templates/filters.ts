@@ -1,8 +1,14 @@
 /**
  * The Jinja2 filters nunjucks does not have, so templates written for the Python kunai render the
- * same: `format`, `tojson`, `items`, `map`, `unique`, `min`, `max` and the `d` alias of `default`.
+ * same: `format`, `tojson`, `items`, `map`, `unique`, `min`, `max` and the `d` alias of `default`;
+ * and Jinja2's behaviour for those nunjucks has differently: `groupby` (a list of
+ * `(grouper, list)`), `selectattr`/`rejectattr` with a test, `sum(attribute=)`, Python truthiness in
+ * `select`, `reject` and `default(x, true)`, `tojson` as Jinja2 prints it (sorted keys, `", "`,
+ * HTML-safe), and keyword arguments (`join(attribute='name')`, `indent(width=2)`...) for the filters
+ * nunjucks only takes positionally.
  */
 import type nunjucks from "nunjucks";
+import { pyStr, pyTruthy } from "./jinja.ts";
 
 type Fmt = (fmt: string, args: never) => string;
 
@@ -62,10 +68,129 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const { pos } = splitKwargs(args);
     return formatPercent(String(fmt), (pos.length === 1 ? toPy(pos[0]) : pos.map(toPy)) as never);
   });
-  env.addFilter("tojson", (v: unknown, indent?: unknown) => {
-    const n = typeof indent === "number" ? indent : undefined;
-    return JSON.stringify(v === undefined ? null : v, null, n) ?? "null";
+  env.addFilter("tojson", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const indent = kw.indent ?? pos[0];
+    return htmlSafe(pyJson(v, typeof indent === "number" && indent >= 0 ? indent : null, 0));
   });
+  env.addFilter("groupby", (list: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const attribute = kw.attribute ?? pos[0];
+    const dflt = kw.default ?? pos[1];
+    const caseSensitive = (kw.case_sensitive ?? pos[2]) === true;
+    const get = (x: unknown) => attr(x, String(attribute)) ?? dflt;
+    const sortKey = (x: unknown) => {
+      const k = get(x);
+      return !caseSensitive && typeof k === "string" ? k.toLowerCase() : k;
+    };
+    const items = [...(Array.isArray(list) ? list : [])];
+    items.sort((a, b) => compare(sortKey(a), sortKey(b)));
+    const groups: unknown[] = [];
+    let current: unknown[] | null = null;
+    let currentKey: unknown = Symbol("none");
+    for (const x of items) {
+      const k = sortKey(x);
+      if (current === null || k !== currentKey) {
+        current = [];
+        currentKey = k;
+        // a (grouper, list) pair that `for k, v in ...` unpacks, with Jinja2's .grouper and .list
+        const g = Object.assign([get(x), current], { grouper: get(x), list: current });
+        groups.push(g);
+      }
+      current.push(x);
+    }
+    return groups;
+  });
+  const attrFilter = (keep: boolean) =>
+    function (this: unknown, list: unknown, ...args: unknown[]) {
+      const { pos } = splitKwargs(args);
+      const [name, testName, ...testArgs] = pos;
+      const test = typeof testName === "string"
+        ? env.getTest(testName) as (...a: unknown[]) => unknown
+        : (v: unknown) => pyTruthy(v);
+      return (Array.isArray(list) ? list : []).filter((x) =>
+        Boolean(test.call(this, attr(x, String(name)), ...testArgs)) === keep
+      );
+    };
+  env.addFilter("selectattr", attrFilter(true));
+  env.addFilter("rejectattr", attrFilter(false));
+  env.addTest("none", (v: unknown) => v === null);
+  env.addFilter("string", (v: unknown) => {
+    const r = pyStr(v);
+    return r === undefined ? "" : r;
+  });
+  env.addFilter("join", (list: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const d = String(kw.d ?? pos[0] ?? "");
+    const attribute = kw.attribute ?? pos[1];
+    const arr = Array.isArray(list)
+      ? list
+      : typeof list === "string"
+      ? [...list]
+      : list && typeof list === "object"
+      ? Object.keys(list)
+      : [];
+    return arr.map((x) => {
+      const v = attribute === undefined || attribute === null ? x : attr(x, String(attribute));
+      return String(pyStr(v) ?? "");
+    }).join(d);
+  });
+  env.addTest("truthy", (v: unknown) => pyTruthy(v));
+  env.addTest("falsy", (v: unknown) => !pyTruthy(v));
+  env.addFilter("sum", (list: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const attribute = kw.attribute ?? pos[0];
+    const start = kw.start ?? pos[1] ?? 0;
+    let total = start as number;
+    for (const x of Array.isArray(list) ? list : []) {
+      total += (attribute === undefined || attribute === null ? x : attr(x, String(attribute))) as number;
+    }
+    return total;
+  });
+  env.addFilter("round", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const precision = Number(kw.precision ?? pos[0] ?? 0) || 0;
+    const method = String(kw.method ?? pos[1] ?? "common");
+    const x = Number(v);
+    if (method === "ceil" || method === "floor") {
+      const f = 10 ** precision;
+      return (method === "ceil" ? Math.ceil(x * f) : Math.floor(x * f)) / f;
+    }
+    if (method !== "common") throw new Error("round: method must be common, ceil or floor");
+    return pyRound(x, precision);
+  });
+  const nunjucksDefault = env.getFilter("default") as (v: unknown, d: unknown, b: unknown) => unknown;
+  env.addFilter("default", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const dflt = kw.default_value ?? pos[0] ?? "";
+    const boolean = kw.boolean ?? pos[1];
+    if (boolean) return pyTruthy(v) ? v : dflt;
+    return nunjucksDefault(v, dflt, false);
+  });
+  // Jinja2's keyword names for the filters nunjucks takes positionally, in nunjucks' order
+  for (
+    const [name, params] of Object.entries({
+      batch: ["linecount", "fill_with"],
+      center: ["width"],
+      dictsort: ["case_sensitive", "by", "reverse"],
+      float: ["default"],
+      indent: ["width", "first"],
+      int: ["default"],
+      replace: ["old", "new", "count"],
+      slice: ["slices", "fill_with"],
+      truncate: ["length", "killwords", "end"],
+    })
+  ) {
+    const f = env.getFilter(name) as (this: unknown, ...a: unknown[]) => unknown;
+    env.addFilter(name, function (this: unknown, v: unknown, ...args: unknown[]) {
+      const { pos, kw } = splitKwargs(args);
+      const out = [...pos];
+      params.forEach((p, i) => {
+        if (p in kw) out[i] = kw[p];
+      });
+      return f.call(this, v, ...out);
+    });
+  }
   env.addFilter("items", (v: unknown) => entries(v));
   env.addFilter("map", (list: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
@@ -94,4 +219,59 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
   env.addFilter("min", (list: unknown, ...args: unknown[]) => pick(list, splitKwargs(args).kw, 1));
   env.addFilter("max", (list: unknown, ...args: unknown[]) => pick(list, splitKwargs(args).kw, -1));
   env.addFilter("d", env.getFilter("default"));
+}
+
+/**
+ * Python's `round(x, n)`: to the nearest, an exact tie to the even digit (`round(2.5)` is 2,
+ * `round(0.125, 2)` 0.12), judged on the double's exact decimal value as CPython does.
+ */
+function pyRound(x: number, n: number): number {
+  if (!Number.isFinite(x) || n < 0 || n > 20) return n < 0 ? Math.round(x / 10 ** -n) * 10 ** -n : x;
+  const exact = Math.abs(x).toFixed(Math.min(100, n + 60)); // the double's decimal expansion, far enough
+  const cut = exact.indexOf(".") + 1 + n;
+  const rest = exact.slice(cut).replace(/^\./, "");
+  const up = Number(Math.abs(x).toFixed(n));
+  if (!/^50*$/.test(rest)) return Math.sign(x) * up; // not a tie: toFixed rounds to the nearest
+  const kept = exact.slice(0, cut).replace(/\.$/, "");
+  const last = Number(kept[kept.length - 1]);
+  const down = Number(kept);
+  return Math.sign(x) * (last % 2 === 0 ? down : up);
+}
+
+/** JSON as Python's `json.dumps(v, sort_keys=True, indent=indent)` writes it (ASCII only). */
+function pyJson(v: unknown, indent: number | null, level: number): string {
+  if (v === undefined || v === null) return "null";
+  if (v === true) return "true";
+  if (v === false) return "false";
+  if (typeof v === "number") {
+    return Number.isNaN(v) ? "NaN" : !Number.isFinite(v) ? (v > 0 ? "Infinity" : "-Infinity") : String(v);
+  }
+  if (typeof v === "bigint") return String(v);
+  if (typeof v === "string" || v instanceof String) {
+    return JSON.stringify(String(v)).replace(
+      /[\u007f-\uffff]/g,
+      (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
+    );
+  }
+  const pad = (n: number) => indent === null ? "" : "\n" + " ".repeat(indent * n);
+  const itemSep = indent === null ? ", " : ",";
+  if (Array.isArray(v)) {
+    if (!v.length) return "[]";
+    return "[" + v.map((x) => pad(level + 1) + pyJson(x, indent, level + 1)).join(itemSep) + pad(level) + "]";
+  }
+  if (typeof v === "object") {
+    const keys = Object.keys(v).sort();
+    if (!keys.length) return "{}";
+    return "{" +
+      keys.map((k) =>
+        pad(level + 1) + pyJson(k, indent, level + 1) + ": " +
+        pyJson((v as Record<string, unknown>)[k], indent, level + 1)
+      ).join(itemSep) + pad(level) + "}";
+  }
+  return JSON.stringify(String(v));
+}
+
+/** Jinja2's `htmlsafe_json_dumps`: `<`, `>`, `&` and `'` as \u escapes, so the JSON can sit in HTML. */
+function htmlSafe(json: string): string {
+  return json.replace(/[<>&']/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
 }

@@ -18,6 +18,7 @@ import { fileURLToPath as fromFileUrl } from "node:url";
 import { projectRoot } from "../root.ts";
 import { formatPercent } from "../evaluator/mod.ts";
 import { installFilters } from "./filters.ts";
+import { installJinjaSemantics } from "./jinja.ts";
 
 let engine: typeof nunjucks | null = null;
 let loading: Promise<void> | null = null;
@@ -30,6 +31,8 @@ export function loadTemplateEngine(): Promise<void> {
   return loading ??= import("nunjucks").then((m) => {
     // Jinja2's `d.items()`, `d.keys()`, `l[1:]`...: patches nunjucks' member lookup once per process.
     m.default.installJinjaCompat();
+    // and Jinja2's truthiness, output of None/True/lists/dicts and string methods (jinja.ts)
+    installJinjaSemantics(m.default);
     engine = m.default;
   }, (err) => {
     loading = null;
@@ -58,6 +61,11 @@ export interface TemplatesOptions {
   dirs: string[];
   /** Jinja2 `trim_blocks` + `lstrip_blocks` (generators use them, mail does not). */
   trimBlocks?: boolean;
+  /**
+   * Jinja2 `keep_trailing_newline` (generators set it, as the reference's did); without it, as in
+   * Jinja2 by default (mail), one newline at the very end of the template is not output.
+   */
+  keepTrailingNewline?: boolean;
 }
 
 /** Where a template name resolves to. */
@@ -84,22 +92,30 @@ export function resolveTemplate(name: string, dirs: string[]): ResolvedTemplate 
 export class Templates {
   readonly dirs: string[];
   #trimBlocks: boolean;
+  #keepNewline: boolean;
   #env: nunjucks.Environment | null = null;
 
   constructor(opts: TemplatesOptions) {
     this.dirs = opts.dirs;
     this.#trimBlocks = opts.trimBlocks ?? false;
+    this.#keepNewline = opts.keepTrailingNewline ?? false;
+  }
+
+  /** The source as Jinja2's lexer takes it: one trailing newline dropped unless kept. */
+  #source(src: string): string {
+    return this.#keepNewline ? src : src.replace(/(?:\r\n|\n|\r)$/, "");
   }
 
   #environment(label: string): nunjucks.Environment {
     if (this.#env) return this.#env;
     if (!engine) throw new TemplateError(label, "the template engine is not loaded (loadTemplateEngine)");
     const dirs = this.dirs;
+    const source = (src: string) => this.#source(src);
     const loader = {
       getSource(name: string) {
         const found = resolveTemplate(name, dirs);
         if (!found) throw new TemplateError(name, `not found in ${dirs.join(", ")}`);
-        return { src: Deno.readTextFileSync(found.path), path: found.path, noCache: true };
+        return { src: source(Deno.readTextFileSync(found.path)), path: found.path, noCache: true };
       },
     };
     this.#env = new engine.Environment(loader as unknown as nunjucks.ILoader, {
@@ -133,7 +149,7 @@ export class Templates {
   renderString(src: string, vars: Record<string, unknown>, label = "inline"): string {
     const env = this.#environment(label);
     try {
-      return env.renderString(src, vars);
+      return env.renderString(this.#source(src), vars);
     } catch (err) {
       throw new TemplateError(label, cleanMessage(err));
     }

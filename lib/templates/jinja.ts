@@ -1,0 +1,311 @@
+/**
+ * Jinja2's semantics where nunjucks silently differs, patched into nunjucks once per process
+ * (after its own `installJinjaCompat`), so a template written for the Python kunai renders the
+ * same text here:
+ *
+ * - **Truthiness**: `{% if nodes %}`, `not`, `and`/`or` and `x if c else y` follow Python: an
+ *   empty list or dict is false (JavaScript's `[]` and `{}` are true, which took the wrong branch
+ *   without a word). `a or b` gives `a` or `b` as Python does, not a boolean.
+ * - **Output**: `{{ True }}` prints `True`, `{{ None }}` `None`, a list `[1, 'a']` and a dict
+ *   `{'a': 1}` as Python's `str()` does (nunjucks printed `true`, nothing, `1,a` and
+ *   `[object Object]`). Numbers print as JavaScript does: a float that is integral (`1.0`) prints
+ *   `1`, since JSON data cannot tell them apart.
+ * - **`~`** joins Python's `str()` of each side (`'n=' ~ None` is `n=None`, not `n=null`).
+ * - **String methods**: `s.startswith('x')`, `upper()`, `lower()`, `strip()`, `split()` (on
+ *   whitespace without an argument), `replace()` (every occurrence, as Python; JavaScript's replaces
+ *   the first only), `join()`, `find()`, `count()`, `title()`...
+ *
+ * What stays different: `{% set ns.attr = ... %}` (namespace assignment) is a syntax error here,
+ * and floats print without a trailing `.0`.
+ */
+import type nunjucks from "nunjucks";
+
+type Runtime = {
+  suppressValue(val: unknown, autoescape: boolean): unknown;
+  memberLookup(obj: unknown, val: unknown, ...rest: unknown[]): unknown;
+  SafeString: new (s: string) => unknown;
+  jinjaTruthy?: (v: unknown) => boolean;
+  jinjaStr?: (v: unknown) => string;
+};
+
+interface CompilerProto {
+  compile(node: unknown, frame: unknown): void;
+  _emit(code: string): void;
+  _emitLine(code: string): void;
+  _compileExpression(node: unknown, frame: unknown): void;
+  _withScopedSyntax(fn: () => void): void;
+  compileIf(node: IfNode, frame: unknown, async?: boolean): void;
+  compileInlineIf(node: IfNode, frame: unknown): void;
+  compileNot(node: { target: unknown }, frame: unknown): void;
+  compileOr(node: BinNode, frame: unknown): void;
+  compileAnd(node: BinNode, frame: unknown): void;
+  compileConcat(node: BinNode, frame: unknown): void;
+}
+interface IfNode {
+  cond: unknown;
+  body: unknown;
+  else_: unknown;
+}
+interface BinNode {
+  left: unknown;
+  right: unknown;
+}
+
+/** Python's truth value of a template value. */
+export function pyTruthy(v: unknown): boolean {
+  if (v === undefined || v === null || v === false) return false;
+  if (v === true) return true;
+  if (typeof v === "number") return v !== 0;
+  if (typeof v === "bigint") return v !== 0n;
+  if (typeof v === "string") return v.length > 0;
+  if (Array.isArray(v)) return v.length > 0;
+  if (v instanceof Map || v instanceof Set) return v.size > 0;
+  if (typeof v === "object") {
+    const proto = Object.getPrototypeOf(v);
+    if (proto === Object.prototype || proto === null) {
+      for (const _ in v) return true;
+      return false;
+    }
+    // nunjucks' SafeString (a marked-safe string) and other String-like objects
+    if ("length" in v && typeof (v as { length: unknown }).length === "number" && v instanceof String) {
+      return (v as string).length > 0;
+    }
+  }
+  return true;
+}
+
+/** Python's `repr()` of a string: single quotes unless it holds one and no double quote. */
+function reprString(s: string): string {
+  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
+  let out = q;
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === "\\") out += "\\\\";
+    else if (ch === q) out += "\\" + q;
+    else if (ch === "\n") out += "\\n";
+    else if (ch === "\r") out += "\\r";
+    else if (ch === "\t") out += "\\t";
+    else if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0");
+    else out += ch;
+  }
+  return out + q;
+}
+
+function reprNumber(n: number): string {
+  if (Number.isNaN(n)) return "nan";
+  if (n === Infinity) return "inf";
+  if (n === -Infinity) return "-inf";
+  return String(n);
+}
+
+/** Python's `repr()` of a value inside a container (strings quoted). */
+function pyRepr(v: unknown, depth = 0): string {
+  if (depth > 50) return "...";
+  if (v === undefined || v === null) return "None";
+  if (v === true) return "True";
+  if (v === false) return "False";
+  if (typeof v === "number") return reprNumber(v);
+  if (typeof v === "bigint") return String(v);
+  if (typeof v === "string") return reprString(v);
+  if (v instanceof String) return reprString(String(v));
+  if (Array.isArray(v)) return "[" + v.map((x) => pyRepr(x, depth + 1)).join(", ") + "]";
+  if (v instanceof Map) {
+    return "{" + [...v].map(([k, x]) => `${pyRepr(k, depth + 1)}: ${pyRepr(x, depth + 1)}`).join(", ") + "}";
+  }
+  if (typeof v === "object" && isPlain(v)) {
+    return "{" +
+      Object.entries(v).map(([k, x]) => `${reprString(k)}: ${pyRepr(x, depth + 1)}`).join(", ") + "}";
+  }
+  return String(v);
+}
+
+function isPlain(v: object): boolean {
+  const proto = Object.getPrototypeOf(v);
+  return proto === Object.prototype || proto === null;
+}
+
+/** Python's `str()` of a value, as `{{ value }}` prints it (undefined prints nothing, as Jinja2's Undefined). */
+export function pyStr(v: unknown): unknown {
+  if (v === undefined || typeof v === "string" || v instanceof String) return v;
+  if (v === null || typeof v === "boolean" || Array.isArray(v) || v instanceof Map) return pyRepr(v);
+  if (typeof v === "number") return reprNumber(v);
+  if (typeof v === "object" && isPlain(v)) return pyRepr(v);
+  return v;
+}
+
+/** Python `str.split(sep=None, maxsplit=-1)`. */
+function pySplit(s: string, sep?: unknown, maxsplit?: unknown): string[] {
+  const max = typeof maxsplit === "number" && maxsplit >= 0 ? maxsplit : Infinity;
+  if (sep === undefined || sep === null) {
+    const out: string[] = [];
+    let rest = s.replace(/^\s+/, "");
+    while (rest.length) {
+      if (out.length >= max) {
+        out.push(rest);
+        break;
+      }
+      const m = /\s+/.exec(rest);
+      if (!m) {
+        out.push(rest);
+        break;
+      }
+      out.push(rest.slice(0, m.index));
+      rest = rest.slice(m.index + m[0].length);
+    }
+    return out;
+  }
+  const d = String(sep);
+  if (!d) throw new Error("ValueError: empty separator");
+  const parts = s.split(d);
+  if (parts.length - 1 <= max) return parts;
+  return [...parts.slice(0, max), parts.slice(max).join(d)];
+}
+
+function stripChars(s: string, chars: unknown, left: boolean, right: boolean): string {
+  if (chars === undefined || chars === null) {
+    let out = s;
+    if (left) out = out.replace(/^\s+/, "");
+    if (right) out = out.replace(/\s+$/, "");
+    return out;
+  }
+  const set = new Set(String(chars));
+  let a = 0;
+  let b = s.length;
+  if (left) { while (a < b && set.has(s[a])) a++; }
+  if (right) { while (b > a && set.has(s[b - 1])) b--; }
+  return s.slice(a, b);
+}
+
+function pyTitle(s: string): string {
+  return s.toLowerCase().replace(/(^|[^A-Za-z])([a-z])/g, (_m, p: string, c: string) => p + c.toUpperCase());
+}
+
+/** Python's string methods, bound to the string (only names JavaScript lacks or does differently). */
+const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = {
+  upper: (s) => s.toUpperCase(),
+  lower: (s) => s.toLowerCase(),
+  strip: (s, c) => stripChars(s, c, true, true),
+  lstrip: (s, c) => stripChars(s, c, true, false),
+  rstrip: (s, c) => stripChars(s, c, false, true),
+  startswith: (s, p) => Array.isArray(p) ? p.some((x) => s.startsWith(String(x))) : s.startsWith(String(p)),
+  endswith: (s, p) => Array.isArray(p) ? p.some((x) => s.endsWith(String(x))) : s.endsWith(String(p)),
+  split: (s, sep, max) => pySplit(s, sep, max),
+  splitlines: (s) => s.split(/\r\n|\r|\n/).filter((x, i, a) => i < a.length - 1 || x !== ""),
+  replace: (s, a, b, count) => {
+    const from = String(a);
+    const to = String(b);
+    const n = typeof count === "number" && count >= 0 ? count : Infinity;
+    if (n === Infinity) return s.split(from).join(to);
+    const parts = s.split(from);
+    return parts.slice(0, n + 1).join(to) +
+      (parts.length > n + 1 ? from + parts.slice(n + 1).join(from) : "");
+  },
+  join: (s, list) => (Array.isArray(list) ? list : []).map((x) => String(pyStr(x) ?? "")).join(s),
+  find: (s, sub) => s.indexOf(String(sub)),
+  rfind: (s, sub) => s.lastIndexOf(String(sub)),
+  count: (s, sub) => String(sub) === "" ? s.length + 1 : s.split(String(sub)).length - 1,
+  title: (s) => pyTitle(s),
+  capitalize: (s) => s.charAt(0).toUpperCase() + s.slice(1).toLowerCase(),
+  isdigit: (s) => /^[0-9]+$/.test(s),
+  isalpha: (s) => /^[A-Za-z]+$/.test(s),
+  isalnum: (s) => /^[A-Za-z0-9]+$/.test(s),
+  isspace: (s) => /^\s+$/.test(s),
+  isupper: (s) => /[A-Z]/.test(s) && s === s.toUpperCase(),
+  islower: (s) => /[a-z]/.test(s) && s === s.toLowerCase(),
+  zfill: (s, w) => {
+    const width = Number(w) || 0;
+    const sign = /^[+-]/.test(s) ? s[0] : "";
+    const body = sign ? s.slice(1) : s;
+    return sign + body.padStart(Math.max(0, width - sign.length), "0");
+  },
+  ljust: (s, w, f) => s.padEnd(Number(w) || 0, f === undefined ? " " : String(f)),
+  rjust: (s, w, f) => s.padStart(Number(w) || 0, f === undefined ? " " : String(f)),
+};
+
+let installed = false;
+
+/** Patches nunjucks (its compiler and runtime) with Jinja2's semantics; once per process. */
+export function installJinjaSemantics(nj: typeof nunjucks): void {
+  if (installed) return;
+  installed = true;
+  const runtime = (nj as unknown as { runtime: Runtime }).runtime;
+  const Compiler = (nj as unknown as { compiler: { Compiler: { prototype: CompilerProto } } }).compiler
+    .Compiler;
+  runtime.jinjaTruthy = pyTruthy;
+  runtime.jinjaStr = (v) => String(pyStr(v) ?? "");
+
+  const suppress = runtime.suppressValue;
+  runtime.suppressValue = (val, autoescape) => suppress(pyStr(val), autoescape);
+
+  const lookup = runtime.memberLookup;
+  runtime.memberLookup = function (this: unknown, obj: unknown, val: unknown, ...rest: unknown[]) {
+    if (rest.length === 0 || rest.length === 1) {
+      const s = typeof obj === "string" ? obj : obj instanceof String ? String(obj) : null;
+      if (s !== null && typeof val === "string" && Object.hasOwn(STRING_MEMBERS, val)) {
+        const fn = STRING_MEMBERS[val];
+        return (...args: unknown[]) => fn(s, ...args);
+      }
+    }
+    return lookup.call(this, obj, val, ...rest);
+  };
+
+  const proto = Compiler.prototype;
+  proto.compileIf = function (node, frame, async) {
+    this._emit("if(runtime.jinjaTruthy(");
+    this._compileExpression(node.cond, frame);
+    this._emitLine(")) {");
+    this._withScopedSyntax(() => {
+      this.compile(node.body, frame);
+      if (async) this._emit("cb()");
+    });
+    if (node.else_) {
+      this._emitLine("}\nelse {");
+      this._withScopedSyntax(() => {
+        this.compile(node.else_, frame);
+        if (async) this._emit("cb()");
+      });
+    } else if (async) {
+      this._emitLine("}\nelse {");
+      this._emit("cb()");
+    }
+    this._emitLine("}");
+  };
+  proto.compileInlineIf = function (node, frame) {
+    this._emit("(runtime.jinjaTruthy(");
+    this.compile(node.cond, frame);
+    this._emit(")?");
+    this.compile(node.body, frame);
+    this._emit(":");
+    if (node.else_ !== null) this.compile(node.else_, frame);
+    else this._emit('""');
+    this._emit(")");
+  };
+  proto.compileNot = function (node, frame) {
+    this._emit("!runtime.jinjaTruthy(");
+    this.compile(node.target, frame);
+    this._emit(")");
+  };
+  // `a or b` / `a and b`: the operand Python returns, the right one evaluated only when needed
+  proto.compileOr = function (node, frame) {
+    this._emit("((__jl) => runtime.jinjaTruthy(__jl) ? __jl : (");
+    this.compile(node.right, frame);
+    this._emit("))(");
+    this.compile(node.left, frame);
+    this._emit(")");
+  };
+  // `a ~ b`: Python's str() of each side (`'n=' ~ None` is "n=None", an undefined side is "")
+  proto.compileConcat = function (node, frame) {
+    this._emit("(runtime.jinjaStr(");
+    this.compile(node.left, frame);
+    this._emit(") + runtime.jinjaStr(");
+    this.compile(node.right, frame);
+    this._emit("))");
+  };
+  proto.compileAnd = function (node, frame) {
+    this._emit("((__jl) => !runtime.jinjaTruthy(__jl) ? __jl : (");
+    this.compile(node.right, frame);
+    this._emit("))(");
+    this.compile(node.left, frame);
+    this._emit(")");
+  };
+}
