@@ -19,6 +19,7 @@
  * and floats print without a trailing `.0`.
  */
 import type nunjucks from "nunjucks";
+import { strRepr } from "../evaluator/mod.ts";
 
 type Runtime = {
   suppressValue(val: unknown, autoescape: boolean): unknown;
@@ -74,23 +75,6 @@ export function pyTruthy(v: unknown): boolean {
   return true;
 }
 
-/** Python's `repr()` of a string: single quotes unless it holds one and no double quote. */
-function reprString(s: string): string {
-  const q = s.includes("'") && !s.includes('"') ? '"' : "'";
-  let out = q;
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === "\\") out += "\\\\";
-    else if (ch === q) out += "\\" + q;
-    else if (ch === "\n") out += "\\n";
-    else if (ch === "\r") out += "\\r";
-    else if (ch === "\t") out += "\\t";
-    else if (c < 0x20 || c === 0x7f) out += "\\x" + c.toString(16).padStart(2, "0");
-    else out += ch;
-  }
-  return out + q;
-}
-
 function reprNumber(n: number): string {
   if (Number.isNaN(n)) return "nan";
   if (n === Infinity) return "inf";
@@ -106,15 +90,15 @@ function pyRepr(v: unknown, depth = 0): string {
   if (v === false) return "False";
   if (typeof v === "number") return reprNumber(v);
   if (typeof v === "bigint") return String(v);
-  if (typeof v === "string") return reprString(v);
-  if (v instanceof String) return reprString(String(v));
+  if (typeof v === "string") return strRepr(v);
+  if (v instanceof String) return strRepr(String(v));
   if (Array.isArray(v)) return "[" + v.map((x) => pyRepr(x, depth + 1)).join(", ") + "]";
   if (v instanceof Map) {
     return "{" + [...v].map(([k, x]) => `${pyRepr(k, depth + 1)}: ${pyRepr(x, depth + 1)}`).join(", ") + "}";
   }
   if (typeof v === "object" && isPlain(v)) {
     return "{" +
-      Object.entries(v).map(([k, x]) => `${reprString(k)}: ${pyRepr(x, depth + 1)}`).join(", ") + "}";
+      Object.entries(v).map(([k, x]) => `${strRepr(k)}: ${pyRepr(x, depth + 1)}`).join(", ") + "}";
   }
   return String(v);
 }
@@ -286,13 +270,16 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     this._emit(")");
   };
   // `a or b` / `a and b`: the operand Python returns, the right one evaluated only when needed
-  proto.compileOr = function (node, frame) {
-    this._emit("((__jl) => runtime.jinjaTruthy(__jl) ? __jl : (");
-    this.compile(node.right, frame);
-    this._emit("))(");
-    this.compile(node.left, frame);
-    this._emit(")");
-  };
+  const shortCircuit = (test: string) =>
+    function (this: CompilerProto, node: BinNode, frame: unknown) {
+      this._emit(`((__jl) => ${test}runtime.jinjaTruthy(__jl) ? __jl : (`);
+      this.compile(node.right, frame);
+      this._emit("))(");
+      this.compile(node.left, frame);
+      this._emit(")");
+    };
+  proto.compileOr = shortCircuit("");
+  proto.compileAnd = shortCircuit("!");
   // `a ~ b`: Python's str() of each side (`'n=' ~ None` is "n=None", an undefined side is "")
   proto.compileConcat = function (node, frame) {
     this._emit("(runtime.jinjaStr(");
@@ -300,12 +287,5 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     this._emit(") + runtime.jinjaStr(");
     this.compile(node.right, frame);
     this._emit("))");
-  };
-  proto.compileAnd = function (node, frame) {
-    this._emit("((__jl) => !runtime.jinjaTruthy(__jl) ? __jl : (");
-    this.compile(node.right, frame);
-    this._emit("))(");
-    this.compile(node.left, frame);
-    this._emit(")");
   };
 }
