@@ -1,10 +1,19 @@
 /**
  * `/render`: parses the request (targets, `from`/`until` in Graphite's forms, `format`,
- * `maxDataPoints`), fetches every path of every target once from a `SeriesSource`, evaluates the
- * function calls, consolidates to `maxDataPoints` and formats as json, csv or raw.
+ * `maxDataPoints`), fetches every path of every target once from a `SeriesSource` (again from
+ * earlier for movingAverage's look-back, as graphite-web does), evaluates the function calls,
+ * consolidates to `maxDataPoints` and formats as json, csv or raw.
  */
 import { type Expr, parseTarget, pathsOf, TargetError } from "./target_parser.ts";
-import { applyFunction, type Arg, consolidate, FunctionError, type Series } from "./render_functions.ts";
+import {
+  applyFunction,
+  type Arg,
+  consolidate,
+  FunctionError,
+  movingAverage,
+  movingAveragePreview,
+  type Series,
+} from "./render_functions.ts";
 import type { FetchedSeries } from "./ts_store.ts";
 
 /** Where series come from: the local store, or every `ts` node of the cluster. */
@@ -87,17 +96,22 @@ export function renderRequest(params: URLSearchParams, nowSeconds: number): Rend
 /** Evaluates every target; TargetError/FunctionError/RenderError mean a 400. */
 export async function render(req: RenderRequest, source: SeriesSource): Promise<Series[]> {
   const parsed = req.targets.map((t) => ({ target: t, expr: parseTarget(t) }));
-  const fetched = new Map<string, Series[]>();
-  for (const { expr } of parsed) {
-    for (const p of pathsOf(expr)) {
-      if (fetched.has(p)) continue;
-      const list = await source.fetch(p, req.from, req.until);
-      fetched.set(p, list.map((s) => ({ ...s, pathExpression: p })).sort((a, b) => a.name < b.name ? -1 : 1));
+  // every path once per `from` (movingAverage fetches its argument again from earlier)
+  const cache = new Map<string, Series[]>();
+  const fetchPath = async (p: string, from: number): Promise<Series[]> => {
+    const key = `${from}|${p}`;
+    let list = cache.get(key);
+    if (!list) {
+      list = (await source.fetch(p, from, req.until)).map((s) => ({ ...s, pathExpression: p }))
+        .sort((a, b) => a.name < b.name ? -1 : 1);
+      cache.set(key, list);
     }
-  }
+    return list;
+  };
+  for (const { expr } of parsed) for (const p of pathsOf(expr)) await fetchPath(p, req.from);
   const out: Series[] = [];
   for (const { target, expr } of parsed) {
-    const v = evaluate(expr, fetched, target);
+    const v = await evaluate(expr, { from: req.from, target, fetchPath });
     if (!Array.isArray(v)) throw new TargetError(target, 0, "a target must evaluate to series");
     out.push(...v);
   }
@@ -110,26 +124,56 @@ export async function render(req: RenderRequest, source: SeriesSource): Promise<
   return out;
 }
 
-function evaluate(e: Expr, fetched: Map<string, Series[]>, target: string): Arg {
+interface EvalCtx {
+  from: number;
+  target: string;
+  fetchPath(p: string, from: number): Promise<Series[]>;
+}
+
+async function evaluate(e: Expr, ctx: EvalCtx): Promise<Arg> {
   switch (e.kind) {
     case "path":
-      return fetched.get(e.path) ?? [];
+      return await ctx.fetchPath(e.path, ctx.from);
     case "number":
     case "string":
     case "bool":
       return e.value;
     case "call": {
-      const args = e.args.map((a) => evaluate(a, fetched, target));
-      const kwargs: Record<string, Arg> = {};
-      for (const [k, v] of Object.entries(e.kwargs)) kwargs[k] = evaluate(v, fetched, target);
       try {
+        if (e.name === "movingAverage") return await movingAverageCall(e, ctx);
+        const args: Arg[] = [];
+        for (const a of e.args) args.push(await evaluate(a, ctx));
+        const kwargs: Record<string, Arg> = {};
+        for (const [k, v] of Object.entries(e.kwargs)) kwargs[k] = await evaluate(v, ctx);
         return applyFunction(e.name, args, kwargs, e.source);
       } catch (err) {
-        if (err instanceof FunctionError) throw new TargetError(target, e.pos, err.message);
+        if (err instanceof FunctionError) throw new TargetError(ctx.target, e.pos, err.message);
         throw err;
       }
     }
   }
+}
+
+/**
+ * graphite-web's movingAverage: the first argument evaluated again from `preview` seconds before
+ * `from`, so the first points average real data instead of a window cut short.
+ */
+async function movingAverageCall(e: Extract<Expr, { kind: "call" }>, ctx: EvalCtx): Promise<Series[]> {
+  const fn = e.name;
+  const [first, second] = e.args;
+  if (!first) throw new FunctionError(fn, "argument 1 must be a series list");
+  const window = second
+    ? await evaluate(second, ctx)
+    : e.kwargs.windowSize
+    ? await evaluate(e.kwargs.windowSize, ctx)
+    : undefined;
+  const plain = await evaluate(first, ctx);
+  if (!Array.isArray(plain)) throw new FunctionError(fn, "argument 1 must be a series list");
+  if (plain.length === 0) return [];
+  const preview = movingAveragePreview(fn, plain, window);
+  const boot = await evaluate(first, { ...ctx, from: ctx.from - preview });
+  if (!Array.isArray(boot)) throw new FunctionError(fn, "argument 1 must be a series list");
+  return movingAverage(fn, boot, window, preview);
 }
 
 /** Graphite's JSON: `[{"target", "datapoints": [[value|null, ts], ...]}]`. */

@@ -77,8 +77,15 @@ function reduceValues(how: string, v: number[]): number {
 }
 
 /** Point-wise combination of a series list (sumSeries and friends). */
-function combine(fn: string, how: string, args: Arg[], label: string): Series[] {
-  const list = normalize(args.flatMap((a, i) => seriesArg(fn, a, i)));
+/** Graphite's `formatPathExpressions`: the inputs' path expressions, each once, in order, joined by ",". */
+export function formatPathExpressions(list: Series[]): string {
+  return [...new Set(list.map((s) => s.pathExpression ?? s.name))].join(",");
+}
+
+function combine(fn: string, how: string, args: Arg[]): Series[] {
+  const inputs = args.flatMap((a, i) => seriesArg(fn, a, i));
+  const label = formatPathExpressions(inputs);
+  const list = normalize(inputs);
   if (list.length === 0) return [];
   const len = Math.max(...list.map((s) => s.values.length));
   // series-major over typed accumulators: no array per point
@@ -110,8 +117,10 @@ function combine(fn: string, how: string, args: Arg[], label: string): Series[] 
   }];
 }
 
+// A transformed series is its own path expression from then on, as in graphite-web (what an
+// aggregate of it is named after); alias, aliasByNode and highestCurrent keep their input's.
 function mapValues(s: Series, name: string, f: (v: number, i: number) => number | null): Series {
-  return { ...s, name, values: s.values.map((v, i) => v === null ? null : f(v, i)) };
+  return { ...s, name, pathExpression: name, values: s.values.map((v, i) => v === null ? null : f(v, i)) };
 }
 
 /** The first path of a (possibly wrapped) series name: `scale(a.b.c,2)` → `a.b.c`. */
@@ -164,14 +173,56 @@ function derive(
     values.push(Number.isNaN(d) ? null : perSecond ? d / s.step : d);
     prev = v;
   }
-  return { ...s, name, values };
+  return { ...s, name, pathExpression: name, values };
+}
+
+/** The look-back `movingAverage(list, window)` needs before `from`, in seconds (graphite-web's previewSeconds). */
+export function movingAveragePreview(fn: string, list: Series[], window: Arg | undefined): number {
+  if (typeof window === "string") return intervalSeconds(fn, window);
+  const n = numArg(fn, window, 1);
+  if (!(n >= 1) || !Number.isInteger(n)) {
+    throw new FunctionError(fn, "window must be a whole number of points (at least 1)");
+  }
+  return Math.max(0, ...list.map((s) => s.step)) * n;
+}
+
+/**
+ * graphite-web's movingAverage over series fetched `preview` seconds before `from`: the value at
+ * each point is the average of the non-null points of the window before it (the point itself
+ * excluded), and the output starts `preview` seconds after the fetched series.
+ */
+export function movingAverage(
+  fn: string,
+  list: Series[],
+  window: Arg | undefined,
+  preview: number,
+): Series[] {
+  const label = typeof window === "string" ? `"${window}"` : String(window);
+  return list.map((s) => {
+    const points = typeof window === "string" ? Math.floor(preview / s.step) : numArg(fn, window, 1);
+    const values: Array<number | null> = [];
+    for (let i = points; i < s.values.length; i++) {
+      let sum = 0;
+      let count = 0;
+      for (let j = i - points; j < i; j++) {
+        const v = s.values[j];
+        if (v !== null && v !== undefined) {
+          sum += v;
+          count++;
+        }
+      }
+      values.push(count ? sum / count : null);
+    }
+    const name = `movingAverage(${s.name},${label})`;
+    return { ...s, name, pathExpression: name, start: s.start + preview, values };
+  });
 }
 
 const FUNCTIONS: Record<string, Fn> = {
-  sumSeries: (fn, a, _k, l) => combine(fn, "sum", a, l),
-  averageSeries: (fn, a, _k, l) => combine(fn, "average", a, l),
-  maxSeries: (fn, a, _k, l) => combine(fn, "max", a, l),
-  minSeries: (fn, a, _k, l) => combine(fn, "min", a, l),
+  sumSeries: (fn, a) => combine(fn, "sum", a),
+  averageSeries: (fn, a) => combine(fn, "average", a),
+  maxSeries: (fn, a) => combine(fn, "max", a),
+  minSeries: (fn, a) => combine(fn, "min", a),
   scale: (fn, a) => {
     const f = numArg(fn, a[1], 1);
     return seriesArg(fn, a[0], 0).map((s) => mapValues(s, `scale(${s.name},${f})`, (v) => v * f));
@@ -212,7 +263,15 @@ const FUNCTIONS: Record<string, Fn> = {
       });
       const values = buckets.map((b) => b.length ? reduceValues(method, b) : null);
       const label = `summarize(${s.name}, "${strArg(fn, a[1], 1)}", "${how}"${alignToFrom ? ", true" : ""})`;
-      return { ...s, name: label, start: first, step: interval, end: first + n * interval, values };
+      return {
+        ...s,
+        name: label,
+        pathExpression: label,
+        start: first,
+        step: interval,
+        end: first + n * interval,
+        values,
+      };
     });
   },
   derivative: (fn, a) =>
@@ -227,21 +286,8 @@ const FUNCTIONS: Record<string, Fn> = {
     const m = max === undefined ? null : numArg(fn, max, 1);
     return seriesArg(fn, a[0], 0).map((s) => derive(s, `perSecond(${s.name})`, m, true, true));
   },
-  movingAverage: (fn, a) => {
-    const w = a[1];
-    return seriesArg(fn, a[0], 0).map((s) => {
-      const points = typeof w === "string"
-        ? Math.max(1, Math.round(intervalSeconds(fn, w) / s.step))
-        : numArg(fn, w, 1);
-      if (!(points >= 1)) throw new FunctionError(fn, "window must be at least 1 point");
-      const label = typeof w === "string" ? `"${w}"` : String(w);
-      const values = s.values.map((_, i) => {
-        const win = s.values.slice(Math.max(0, i - points + 1), i + 1).filter((v): v is number => v !== null);
-        return win.length ? win.reduce((x, y) => x + y, 0) / win.length : null;
-      });
-      return { ...s, name: `movingAverage(${s.name},${label})`, values };
-    });
-  },
+  // the bootstrapped form (earlier data fetched for the first points) is evaluated by render.ts
+  movingAverage: (fn, a) => movingAverage(fn, seriesArg(fn, a[0], 0), a[1], 0),
   asPercent: (fn, a, _k) => {
     const list = seriesArg(fn, a[0], 0);
     const total = a[1];
@@ -255,12 +301,13 @@ const FUNCTIONS: Record<string, Fn> = {
       totals = total[0].values;
       totalLabel = total[0].name;
     } else if (total === undefined) {
-      totals = combine("sumSeries", "sum", [list], "")[0]?.values ?? [];
-      totalLabel = "";
+      totals = combine("sumSeries", "sum", [list])[0]?.values ?? [];
+      totalLabel = `sumSeries(${formatPathExpressions(list)})`;
     } else throw new FunctionError(fn, "argument 2 must be a number or a series");
     return list.map((s) => ({
       ...s,
       name: `asPercent(${s.name}${totalLabel ? "," + totalLabel : ""})`,
+      pathExpression: `asPercent(${s.name}${totalLabel ? "," + totalLabel : ""})`,
       values: s.values.map((v, i) => {
         const t = totals[i];
         return v === null || t === null || t === undefined || t === 0 ? null : (v / t) * 100;
@@ -288,7 +335,8 @@ const FUNCTIONS: Record<string, Fn> = {
         gapStart = -1;
         if (i < values.length) last = v;
       }
-      return { ...s, name: `keepLastValue(${s.name})`, values };
+      const name = `keepLastValue(${s.name})`;
+      return { ...s, name, pathExpression: name, values };
     });
   },
 };

@@ -1,0 +1,65 @@
+"""Evaluates Graphite targets with graphite-web's own functions (Debian's graphite-web) over the
+series of a JSON file, and prints every result series as JSON (the oracle of
+graphite_conformance_test.ts). Data is served by a fetch that slices like whisper does."""
+import json
+import os
+import sys
+import warnings
+from datetime import datetime, timezone
+
+warnings.filterwarnings("ignore")
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "graphite.settings")
+import django  # noqa: E402
+
+django.setup()
+from graphite.render import evaluator  # noqa: E402
+from graphite.render.datalib import TimeSeries  # noqa: E402
+from graphite.finders.utils import BaseFinder  # noqa: E402,F401
+from graphite.finders import match_entries  # noqa: E402
+
+spec = json.load(open(sys.argv[1]))
+series = spec["series"]
+
+
+def matches(pattern, name):
+    p, n = pattern.split("."), name.split(".")
+    return len(p) == len(n) and all(match_entries([b], a) for a, b in zip(p, n))
+
+
+def fetch(requestContext, pathExpr):
+    start = int(requestContext["startTime"].timestamp())
+    end = int(requestContext["endTime"].timestamp())
+    out = []
+    for name in sorted(series):
+        if not matches(pathExpr, name):
+            continue
+        s = series[name]
+        step = s["step"]
+        lo = start - (start % step) + step
+        hi = end - (end % step) + step
+        vals = [s["values"][(t - s["start"]) // step] if 0 <= (t - s["start"]) // step < len(s["values"]) else None
+                for t in range(lo, hi, step)]
+        out.append(TimeSeries(name, lo, hi, step, vals, pathExpression=pathExpr))
+    return out
+
+
+evaluator.fetchData = fetch
+evaluator.prefetchData = lambda *a, **k: None
+
+results = {}
+for target in spec["targets"]:
+    ctx = {
+        "startTime": datetime.fromtimestamp(spec["from"], timezone.utc),
+        "endTime": datetime.fromtimestamp(spec["until"], timezone.utc),
+        "now": datetime.fromtimestamp(spec["until"], timezone.utc),
+        "localOnly": False,
+        "data": [],
+        "prefetched": {},
+        "xFilesFactor": 0,
+    }
+    try:
+        got = evaluator.evaluateTarget(ctx, target)
+        results[target] = [{"name": s.name, "start": s.start, "step": s.step, "values": list(s)} for s in got]
+    except Exception as e:  # noqa: BLE001
+        results[target] = "ERROR " + type(e).__name__ + ": " + str(e)
+print(json.dumps(results))

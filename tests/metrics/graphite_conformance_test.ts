@@ -1,0 +1,165 @@
+/**
+ * Differential test against graphite-web itself (Debian's graphite-web, installed by .ci/run): every
+ * render function kunai has is evaluated by kunai and by graphite-web's own function library over
+ * the same series (both served by a fetch that slices like whisper), and the results must agree:
+ * series names, start, step and values. Skipped, and reported as ignored, only where graphite-web
+ * is not installed.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import {
+  type FetchedSeries,
+  matchNames,
+  render,
+  renderRequest,
+  type SeriesSource,
+} from "../../lib/metrics/mod.ts";
+import { tempDir } from "../helpers.ts";
+
+const N = null;
+const ramp = (n: number, f: (i: number) => number | null) => Array.from({ length: n }, (_, i) => f(i));
+const SERIES: Record<string, { start: number; step: number; values: Array<number | null> }> = {
+  "web1.cpu.user": { start: 900, step: 10, values: ramp(40, (i) => (i % 7 === 3 ? N : i + 1)) },
+  "web1.cpu.system": { start: 900, step: 10, values: ramp(40, (i) => (i % 5 === 0 ? N : (i * 3) % 11)) },
+  "web2.cpu.user": { start: 900, step: 10, values: ramp(40, () => 4) },
+  "db1.cpu.user": { start: 900, step: 10, values: ramp(40, (i) => 100 + ((i * 37) % 23)) },
+  // a counter that wraps at 100 and has a gap
+  "ctr.requests": { start: 900, step: 10, values: ramp(40, (i) => (i === 20 ? N : (i * 13) % 100)) },
+  "ctr.wrap": { start: 900, step: 10, values: ramp(50, (i) => (i * 13) % 100) },
+  "ctr.sparse": { start: 900, step: 10, values: ramp(40, (i) => (i % 4 === 0 ? i : N)) },
+};
+const FROM = 1000;
+const UNTIL = 1300;
+
+const TARGETS = [
+  "sumSeries(web*.cpu.user)",
+  "sumSeries(web1.cpu.*, db1.cpu.user)",
+  "averageSeries(web1.cpu.*)",
+  "maxSeries(web*.cpu.user)",
+  "minSeries(web*.cpu.user, db1.cpu.user)",
+  "scale(web1.cpu.user, 2.5)",
+  "offset(web1.cpu.system, -1)",
+  'alias(web2.cpu.user, "flat")',
+  "aliasByNode(web*.cpu.user, 0, 2)",
+  "aliasByNode(web1.cpu.user, -1)",
+  'summarize(ctr.requests, "1min")',
+  'summarize(ctr.requests, "1min", "max")',
+  'summarize(ctr.requests, "1min", "avg")',
+  'summarize(web1.cpu.user, "30s", "sum", true)',
+  "derivative(ctr.requests)",
+  "nonNegativeDerivative(ctr.requests)",
+  "nonNegativeDerivative(ctr.wrap, 100)", // (graphite-web 1.1.8 fails on a gap with maxValue)
+  "perSecond(ctr.requests)",
+  "derivative(ctr.sparse)",
+  "movingAverage(web1.cpu.user, 3)",
+  'movingAverage(web1.cpu.system, "30s")',
+  "asPercent(web1.cpu.user, 4)",
+  "asPercent(web1.cpu.user, web2.cpu.user)",
+  "asPercent(web*.cpu.user)",
+  "highestCurrent(web*.cpu.*, 2)",
+  "keepLastValue(web1.cpu.system)",
+  "keepLastValue(ctr.sparse, 2)",
+  "scale(sumSeries(web*.cpu.user), 0.5)",
+  'aliasByNode(summarize(web*.cpu.user, "1min", "max"), 0)',
+  "sumSeries(scale(web*.cpu.user, 2))",
+  "sumSeries(derivative(ctr.*))",
+  "averageSeries(keepLastValue(web*.cpu.user))",
+  'sumSeries(alias(web2.cpu.user, "x"), web1.cpu.user)',
+  "asPercent(sumSeries(web*.cpu.user))",
+  "movingAverage(scale(web1.cpu.user, 2), 2)",
+  'movingAverage(sumSeries(web*.cpu.user), "1min")',
+];
+
+/** Serves SERIES sliced as whisper does: from the step after `from` to the step after `until`. */
+const source: SeriesSource = {
+  fetch(pattern: string, from: number, until: number): Promise<FetchedSeries[]> {
+    return Promise.resolve(
+      matchNames(pattern, Object.keys(SERIES)).map((name) => {
+        const s = SERIES[name];
+        const lo = from - (from % s.step) + s.step;
+        const hi = until - (until % s.step) + s.step;
+        const values: Array<number | null> = [];
+        for (let t = lo; t < hi; t += s.step) values.push(s.values[(t - s.start) / s.step] ?? null);
+        return { name, start: lo, end: hi, step: s.step, values };
+      }),
+    );
+  },
+};
+
+const hasGraphite = (() => {
+  try {
+    return new Deno.Command("/usr/bin/python3", {
+      args: ["-c", "import django; django.setup(); import graphite.render.evaluator"],
+      env: { DJANGO_SETTINGS_MODULE: "graphite.settings" },
+      stderr: "null",
+    }).outputSync().success;
+  } catch {
+    return false;
+  }
+})();
+
+interface Out {
+  name: string;
+  start: number;
+  step: number;
+  values: Array<number | null>;
+}
+
+const close = (a: number | null, b: number | null) =>
+  a === null || b === null ? a === b : Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
+
+Deno.test({
+  name: "Graphite functions compute what graphite-web computes (names, start, step, values)",
+  ignore: !hasGraphite,
+  async fn() {
+    const t = tempDir("kunai-graphite-");
+    try {
+      const file = join(t.dir, "spec.json");
+      Deno.writeTextFileSync(
+        file,
+        JSON.stringify({ from: FROM, until: UNTIL, series: SERIES, targets: TARGETS }),
+      );
+      const script = new URL("./graphite_conformance.py", import.meta.url).pathname;
+      const res = await new Deno.Command("/usr/bin/python3", {
+        args: [script, file],
+        env: { DJANGO_SETTINGS_MODULE: "graphite.settings" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(res.success, new TextDecoder().decode(res.stderr));
+      const expected = JSON.parse(new TextDecoder().decode(res.stdout)) as Record<string, Out[] | string>;
+      const diffs: string[] = [];
+      for (const target of TARGETS) {
+        const want = expected[target];
+        assert.ok(Array.isArray(want), `${target}: graphite-web itself failed: ${want}`);
+        const req = renderRequest(
+          new URLSearchParams({ target, from: String(FROM), until: String(UNTIL) }),
+          UNTIL,
+        );
+        const got: Out[] = (await render(req, source)).map((s) => ({
+          name: s.name,
+          start: s.start,
+          step: s.step,
+          values: s.values,
+        }));
+        const same = got.length === want.length &&
+          got.every((g, i) =>
+            g.name === want[i].name && g.start === want[i].start && g.step === want[i].step &&
+            g.values.length === want[i].values.length && g.values.every((v, j) => close(v, want[i].values[j]))
+          );
+        if (!same) {
+          diffs.push(
+            `${target}:\n  graphite-web: ${JSON.stringify(want)}\n  kunai:        ${JSON.stringify(got)}`,
+          );
+        }
+      }
+      assert.equal(
+        diffs.length,
+        0,
+        `${diffs.length} of ${TARGETS.length} targets differ:\n${diffs.join("\n")}`,
+      );
+    } finally {
+      t.cleanup();
+    }
+  },
+});
