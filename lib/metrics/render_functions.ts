@@ -76,11 +76,12 @@ function reduceValues(how: string, v: number[]): number {
   }
 }
 
-/** Point-wise combination of a series list (sumSeries and friends). */
 /** Graphite's `formatPathExpressions`: the inputs' path expressions, each once, in order, joined by ",". */
 export function formatPathExpressions(list: Series[]): string {
   return [...new Set(list.map((s) => s.pathExpression ?? s.name))].join(",");
 }
+
+/** Point-wise combination of a series list (sumSeries and friends). */
 
 function combine(fn: string, how: string, args: Arg[]): Series[] {
   const inputs = args.flatMap((a, i) => seriesArg(fn, a, i));
@@ -106,12 +107,14 @@ function combine(fn: string, how: string, args: Arg[]): Series[] {
   for (let i = 0; i < len; i++) {
     values[i] = count[i] === 0 ? null : how === "average" ? acc[i] / count[i] : acc[i];
   }
-  const f = list[0];
+  // graphite-web's normalize: the earliest start (values stay aligned by index), the common step
+  const start = Math.min(...list.map((s) => s.start));
+  const step = list[0].step;
   return [{
     name: `${fn}(${label})`,
-    start: f.start,
-    step: f.step,
-    end: f.start + len * f.step,
+    start,
+    step,
+    end: start + len * step,
     values,
     pathExpression: `${fn}(${label})`,
   }];
@@ -254,7 +257,9 @@ const FUNCTIONS: Record<string, Fn> = {
     const alignToFrom = (a[3] ?? k.alignToFrom) === true;
     return seriesArg(fn, a[0], 0).map((s) => {
       const first = alignToFrom ? s.start : s.start - (s.start % interval);
-      const n = Math.max(1, Math.ceil((s.end - first) / interval));
+      // graphite-web: up to the series' end, or (aligned) to the interval after it
+      const last = alignToFrom ? s.end : s.end - (s.end % interval) + interval;
+      const n = Math.max(1, Math.ceil((last - first) / interval));
       const buckets: number[][] = Array.from({ length: n }, () => []);
       s.values.forEach((v, i) => {
         if (v === null) return;
@@ -288,31 +293,45 @@ const FUNCTIONS: Record<string, Fn> = {
   },
   // the bootstrapped form (earlier data fetched for the first points) is evaluated by render.ts
   movingAverage: (fn, a) => movingAverage(fn, seriesArg(fn, a[0], 0), a[1], 0),
-  asPercent: (fn, a, _k) => {
-    const list = seriesArg(fn, a[0], 0);
+  asPercent: (fn, a) => {
     const total = a[1];
-    let totals: Array<number | null>;
-    let totalLabel: string;
+    const percent = (x: Series, totals: Array<number | null>, label: string): Series => {
+      const name = `asPercent(${x.name},${label})`;
+      return {
+        ...x,
+        name,
+        pathExpression: name,
+        values: x.values.map((v, i) => {
+          const t = totals[i];
+          return v === null || t === null || t === undefined || t === 0 ? null : (v / t) * 100;
+        }),
+      };
+    };
+    const inputs = seriesArg(fn, a[0], 0);
+    if (Array.isArray(total)) {
+      if (total.length !== 1 && total.length !== inputs.length) {
+        throw new FunctionError(fn, "the total must be one series, or as many as argument 1");
+      }
+      if (total.length === 1) {
+        const all = normalize([...inputs, total[0]]);
+        const t = all[all.length - 1];
+        return all.slice(0, -1).map((x) => percent(x, t.values, total[0].name));
+      }
+      // one total per series, paired by name (graphite-web's matchSeries)
+      const byName = (x: Series, y: Series) => x.name < y.name ? -1 : x.name > y.name ? 1 : 0;
+      const totals = [...total].sort(byName);
+      return [...inputs].sort(byName).map((x, i) => {
+        const [n1, n2] = normalize([x, totals[i]]);
+        return { ...percent(n1, n2.values, totals[i].name), start: Math.min(n1.start, n2.start) };
+      });
+    }
+    const list = normalize(inputs);
     if (typeof total === "number") {
-      totals = list[0]?.values.map(() => total) ?? [];
-      totalLabel = String(total);
-    } else if (Array.isArray(total)) {
-      if (total.length !== 1) throw new FunctionError(fn, "the total must be exactly one series");
-      totals = total[0].values;
-      totalLabel = total[0].name;
-    } else if (total === undefined) {
-      totals = combine("sumSeries", "sum", [list])[0]?.values ?? [];
-      totalLabel = `sumSeries(${formatPathExpressions(list)})`;
-    } else throw new FunctionError(fn, "argument 2 must be a number or a series");
-    return list.map((s) => ({
-      ...s,
-      name: `asPercent(${s.name}${totalLabel ? "," + totalLabel : ""})`,
-      pathExpression: `asPercent(${s.name}${totalLabel ? "," + totalLabel : ""})`,
-      values: s.values.map((v, i) => {
-        const t = totals[i];
-        return v === null || t === null || t === undefined || t === 0 ? null : (v / t) * 100;
-      }),
-    }));
+      return list.map((x) => percent(x, x.values.map(() => total), String(total)));
+    }
+    if (total !== undefined) throw new FunctionError(fn, "argument 2 must be a number or a series");
+    const sum = combine("sumSeries", "sum", [list])[0]?.values ?? [];
+    return list.map((x) => percent(x, sum, `sumSeries(${formatPathExpressions(inputs)})`));
   },
   highestCurrent: (fn, a) => {
     const n = numArg(fn, a[1], 1, 1);

@@ -26,6 +26,7 @@ const SERIES: Record<string, { start: number; step: number; values: Array<number
   // a counter that wraps at 100 and has a gap
   "ctr.requests": { start: 900, step: 10, values: ramp(40, (i) => (i === 20 ? N : (i * 13) % 100)) },
   "ctr.wrap": { start: 900, step: 10, values: ramp(50, (i) => (i * 13) % 100) },
+  "slow.cpu.user": { start: 900, step: 30, values: ramp(14, (i) => (i === 5 ? N : i * 2)) },
   "ctr.sparse": { start: 900, step: 10, values: ramp(40, (i) => (i % 4 === 0 ? i : N)) },
 };
 const FROM = 1000;
@@ -68,6 +69,21 @@ const TARGETS = [
   "asPercent(sumSeries(web*.cpu.user))",
   "movingAverage(scale(web1.cpu.user, 2), 2)",
   'movingAverage(sumSeries(web*.cpu.user), "1min")',
+  // series of different steps are brought to a common one first
+  "sumSeries(slow.cpu.user, web1.cpu.user)",
+  "averageSeries(slow.cpu.user, web2.cpu.user)",
+  "asPercent(web1.cpu.user, slow.cpu.user)",
+  "movingAverage(slow.cpu.user, 2)",
+  'summarize(slow.cpu.user, "1min", "last")',
+  'summarize(web1.cpu.system, "45s", "min")',
+  "perSecond(ctr.wrap, 100)",
+  "nonNegativeDerivative(ctr.sparse)",
+  "highestCurrent(web*.cpu.*, 5)",
+  "keepLastValue(ctr.sparse, 3)",
+  "offset(scale(web1.cpu.system, -1), 0.5)",
+  "aliasByNode(web*.cpu.*, 1, 2)",
+  "asPercent(web*.cpu.user, scale(web*.cpu.user, 4))",
+  "asPercent(web1.cpu.*, offset(web1.cpu.*, 1))",
 ];
 
 /** Serves SERIES sliced as whisper does: from the step after `from` to the step after `until`. */
