@@ -46,7 +46,8 @@ const UNITS: Array<[RegExp, number]> = [
 export function parseGraphiteTime(text: string, nowSeconds: number, param: string): number {
   const t = text.trim();
   if (t === "now" || t === "") return nowSeconds;
-  if (/^\d+$/.test(t)) return Number(t);
+  // digits are epoch seconds, except eight that read as a date (graphite-web's rule): YYYYMMDD
+  if (/^\d+$/.test(t) && !looksLikeDate(t)) return Number(t);
   const rel = /^([-+])(\d+)\s*([a-z]+)$/.exec(t);
   if (rel) {
     const unit = UNITS.find(([re]) => re.test(rel[3]));
@@ -62,6 +63,11 @@ export function parseGraphiteTime(text: string, nowSeconds: number, param: strin
     return Math.floor(ms / 1000);
   }
   throw new RenderError(`${param}: '${text}' is not a time (now, -24h, -7d, epoch seconds, HH:MM_YYYYMMDD)`);
+}
+
+function looksLikeDate(digits: string): boolean {
+  return digits.length === 8 && Number(digits.slice(0, 4)) > 1900 && Number(digits.slice(4, 6)) < 13 &&
+    Number(digits.slice(6)) < 32;
 }
 
 export interface RenderRequest {

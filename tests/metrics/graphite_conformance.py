@@ -46,6 +46,24 @@ def fetch(requestContext, pathExpr):
 evaluator.fetchData = fetch
 evaluator.prefetchData = lambda *a, **k: None
 
+if "times" in spec:
+    import pytz  # noqa: E402
+    from graphite.render.attime import parseATTime  # noqa: E402
+
+    now = datetime.fromtimestamp(spec["now"], pytz.utc)
+    out = {}
+    for text in spec["times"]:
+        try:
+            out[text] = int(parseATTime(text, pytz.utc, now).timestamp())
+        except Exception as e:  # noqa: BLE001
+            out[text] = "ERROR " + type(e).__name__
+    print(json.dumps(out))
+    sys.exit(0)
+
+if "globs" in spec:
+    print(json.dumps({p: sorted(n for n in spec["names"] if matches(p, n)) for p in spec["globs"]}))
+    sys.exit(0)
+
 results = {}
 for target in spec["targets"]:
     ctx = {

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import {
   type FetchedSeries,
   matchNames,
+  parseGraphiteTime,
   render,
   renderRequest,
   type SeriesSource,
@@ -174,6 +175,151 @@ Deno.test({
         0,
         `${diffs.length} of ${TARGETS.length} targets differ:\n${diffs.join("\n")}`,
       );
+    } finally {
+      t.cleanup();
+    }
+  },
+});
+
+const NAMES = [
+  "web1.cpu.user",
+  "web2.cpu.user",
+  "web10.cpu.user",
+  "webA.cpu.user",
+  "db1.cpu.user",
+  "db1.cpu.system",
+  "db1.disk.sda.read",
+  "web1.disk.sda.read",
+  "web1.disk.sdb.write",
+  "a-b.x_y.z",
+  "a.b",
+  "a.b.c",
+];
+const GLOBS = [
+  "*.cpu.user",
+  "web*.cpu.*",
+  "web?.cpu.user",
+  "web[12].cpu.user",
+  "web[!1].cpu.user",
+  "web[0-9].cpu.user",
+  "web[0-9]*.cpu.user",
+  "{web,db}1.cpu.*",
+  "{web,db}1.{cpu,disk}.*",
+  "*.disk.sd?.*",
+  "*.disk.{sda,sdb}.{read,write}",
+  "web1.*.*.*",
+  "*",
+  "*.*",
+  "a*.*",
+  "a-b.x_y.*",
+  "{a,a-b}.*",
+  "*{1,2}.cpu.user",
+  "w*1*.cpu.user",
+  "web1.cpu.user",
+  "nothing.*",
+  "*.cpu.[su]*",
+];
+
+Deno.test({
+  name: "path wildcards match what graphite-web's finder matches (*, ?, [..], [!..], {a,b})",
+  ignore: !hasGraphite,
+  async fn() {
+    const t = tempDir("kunai-graphite-globs-");
+    try {
+      const file = join(t.dir, "spec.json");
+      Deno.writeTextFileSync(file, JSON.stringify({ names: NAMES, globs: GLOBS, series: {} }));
+      const script = new URL("./graphite_conformance.py", import.meta.url).pathname;
+      const res = await new Deno.Command("/usr/bin/python3", {
+        args: [script, file],
+        env: { DJANGO_SETTINGS_MODULE: "graphite.settings" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(res.success, new TextDecoder().decode(res.stderr));
+      const expected = JSON.parse(new TextDecoder().decode(res.stdout)) as Record<string, string[]>;
+      const diffs = GLOBS.flatMap((g) => {
+        const got = [...matchNames(g, NAMES)].sort();
+        return JSON.stringify(got) === JSON.stringify(expected[g])
+          ? []
+          : [`${g}: graphite-web ${JSON.stringify(expected[g])}, kunai ${JSON.stringify(got)}`];
+      });
+      assert.deepEqual(diffs, []);
+    } finally {
+      t.cleanup();
+    }
+  },
+});
+
+const TIMES = [
+  "now",
+  "-24h",
+  "-7d",
+  "-30min",
+  "-1w",
+  "-2mon",
+  "-1y",
+  "-10s",
+  "-5minutes",
+  "-3hours",
+  "-2days",
+  "-1weeks",
+  "-1months",
+  "-1years",
+  "-90s",
+  "-0s",
+  "-1sec",
+  "-2min",
+  "+1h",
+  " -4h ",
+  "1700000000",
+  "20261204",
+  "12:00_20261204",
+  "00:05_20261231",
+  "9:30_20260101",
+  // forms graphite-web knows and kunai does not: a clear error here, never another time
+  "today",
+  "yesterday",
+  "midnight",
+  "noon",
+  "now-1h",
+  "-1d6h",
+];
+
+Deno.test({
+  name: "from/until read the same instant as graphite-web's parseATTime, or are refused",
+  ignore: !hasGraphite,
+  async fn() {
+    const t = tempDir("kunai-graphite-times-");
+    const now = 1764892800; // 2025-12-05 00:00:00 UTC
+    try {
+      const file = join(t.dir, "spec.json");
+      Deno.writeTextFileSync(file, JSON.stringify({ now, times: TIMES, series: {} }));
+      const script = new URL("./graphite_conformance.py", import.meta.url).pathname;
+      const res = await new Deno.Command("/usr/bin/python3", {
+        args: [script, file],
+        env: { DJANGO_SETTINGS_MODULE: "graphite.settings" },
+        stdout: "piped",
+        stderr: "piped",
+      }).output();
+      assert.ok(res.success, new TextDecoder().decode(res.stderr));
+      const expected = JSON.parse(new TextDecoder().decode(res.stdout)) as Record<string, number | string>;
+      const diffs: string[] = [];
+      let refused = 0;
+      for (const text of TIMES) {
+        let got: number | string;
+        try {
+          got = parseGraphiteTime(text, now, "from");
+        } catch (err) {
+          got = `refused: ${(err as Error).message}`;
+          refused++;
+          continue; // a refusal is a 400 naming the parameter: allowed, a different instant is not
+        }
+        if (got !== expected[text]) {
+          diffs.push(`${JSON.stringify(text)}: graphite-web ${expected[text]}, kunai ${got}`);
+        }
+      }
+      assert.deepEqual(diffs, []);
+      assert.ok(refused <= 6, `${refused} forms refused: the supported ones must parse`);
     } finally {
       t.cleanup();
     }
