@@ -115,6 +115,26 @@ const hasGraphite = (() => {
   }
 })();
 
+/** Runs graphite_conformance.py (graphite-web's own code) on a spec; its JSON answer. */
+async function graphiteWeb(spec: unknown): Promise<unknown> {
+  const t = tempDir("kunai-graphite-");
+  try {
+    const file = join(t.dir, "spec.json");
+    Deno.writeTextFileSync(file, JSON.stringify(spec));
+    const script = new URL("./graphite_conformance.py", import.meta.url).pathname;
+    const res = await new Deno.Command("/usr/bin/python3", {
+      args: [script, file],
+      env: { DJANGO_SETTINGS_MODULE: "graphite.settings" },
+      stdout: "piped",
+      stderr: "piped",
+    }).output();
+    assert.ok(res.success, new TextDecoder().decode(res.stderr));
+    return JSON.parse(new TextDecoder().decode(res.stdout));
+  } finally {
+    t.cleanup();
+  }
+}
+
 interface Out {
   name: string;
   start: number;
@@ -129,55 +149,42 @@ Deno.test({
   name: "Graphite functions compute what graphite-web computes (names, start, step, values)",
   ignore: !hasGraphite,
   async fn() {
-    const t = tempDir("kunai-graphite-");
-    try {
-      const file = join(t.dir, "spec.json");
-      Deno.writeTextFileSync(
-        file,
-        JSON.stringify({ from: FROM, until: UNTIL, series: SERIES, targets: TARGETS }),
+    const expected = await graphiteWeb({
+      from: FROM,
+      until: UNTIL,
+      series: SERIES,
+      targets: TARGETS,
+    }) as Record<string, Out[] | string>;
+    const diffs: string[] = [];
+    for (const target of TARGETS) {
+      const want = expected[target];
+      assert.ok(Array.isArray(want), `${target}: graphite-web itself failed: ${want}`);
+      const req = renderRequest(
+        new URLSearchParams({ target, from: String(FROM), until: String(UNTIL) }),
+        UNTIL,
       );
-      const script = new URL("./graphite_conformance.py", import.meta.url).pathname;
-      const res = await new Deno.Command("/usr/bin/python3", {
-        args: [script, file],
-        env: { DJANGO_SETTINGS_MODULE: "graphite.settings" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(res.success, new TextDecoder().decode(res.stderr));
-      const expected = JSON.parse(new TextDecoder().decode(res.stdout)) as Record<string, Out[] | string>;
-      const diffs: string[] = [];
-      for (const target of TARGETS) {
-        const want = expected[target];
-        assert.ok(Array.isArray(want), `${target}: graphite-web itself failed: ${want}`);
-        const req = renderRequest(
-          new URLSearchParams({ target, from: String(FROM), until: String(UNTIL) }),
-          UNTIL,
+      const got: Out[] = (await render(req, source)).map((s) => ({
+        name: s.name,
+        start: s.start,
+        step: s.step,
+        values: s.values,
+      }));
+      const same = got.length === want.length &&
+        got.every((g, i) =>
+          g.name === want[i].name && g.start === want[i].start && g.step === want[i].step &&
+          g.values.length === want[i].values.length && g.values.every((v, j) => close(v, want[i].values[j]))
         );
-        const got: Out[] = (await render(req, source)).map((s) => ({
-          name: s.name,
-          start: s.start,
-          step: s.step,
-          values: s.values,
-        }));
-        const same = got.length === want.length &&
-          got.every((g, i) =>
-            g.name === want[i].name && g.start === want[i].start && g.step === want[i].step &&
-            g.values.length === want[i].values.length && g.values.every((v, j) => close(v, want[i].values[j]))
-          );
-        if (!same) {
-          diffs.push(
-            `${target}:\n  graphite-web: ${JSON.stringify(want)}\n  kunai:        ${JSON.stringify(got)}`,
-          );
-        }
+      if (!same) {
+        diffs.push(
+          `${target}:\n  graphite-web: ${JSON.stringify(want)}\n  kunai:        ${JSON.stringify(got)}`,
+        );
       }
-      assert.equal(
-        diffs.length,
-        0,
-        `${diffs.length} of ${TARGETS.length} targets differ:\n${diffs.join("\n")}`,
-      );
-    } finally {
-      t.cleanup();
     }
+    assert.equal(
+      diffs.length,
+      0,
+      `${diffs.length} of ${TARGETS.length} targets differ:\n${diffs.join("\n")}`,
+    );
   },
 });
 
@@ -224,29 +231,17 @@ Deno.test({
   name: "path wildcards match what graphite-web's finder matches (*, ?, [..], [!..], {a,b})",
   ignore: !hasGraphite,
   async fn() {
-    const t = tempDir("kunai-graphite-globs-");
-    try {
-      const file = join(t.dir, "spec.json");
-      Deno.writeTextFileSync(file, JSON.stringify({ names: NAMES, globs: GLOBS, series: {} }));
-      const script = new URL("./graphite_conformance.py", import.meta.url).pathname;
-      const res = await new Deno.Command("/usr/bin/python3", {
-        args: [script, file],
-        env: { DJANGO_SETTINGS_MODULE: "graphite.settings" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(res.success, new TextDecoder().decode(res.stderr));
-      const expected = JSON.parse(new TextDecoder().decode(res.stdout)) as Record<string, string[]>;
-      const diffs = GLOBS.flatMap((g) => {
-        const got = [...matchNames(g, NAMES)].sort();
-        return JSON.stringify(got) === JSON.stringify(expected[g])
-          ? []
-          : [`${g}: graphite-web ${JSON.stringify(expected[g])}, kunai ${JSON.stringify(got)}`];
-      });
-      assert.deepEqual(diffs, []);
-    } finally {
-      t.cleanup();
-    }
+    const expected = await graphiteWeb({ names: NAMES, globs: GLOBS, series: {} }) as Record<
+      string,
+      string[]
+    >;
+    const diffs = GLOBS.flatMap((g) => {
+      const got = [...matchNames(g, NAMES)].sort();
+      return JSON.stringify(got) === JSON.stringify(expected[g])
+        ? []
+        : [`${g}: graphite-web ${JSON.stringify(expected[g])}, kunai ${JSON.stringify(got)}`];
+    });
+    assert.deepEqual(diffs, []);
   },
 });
 
@@ -289,39 +284,27 @@ Deno.test({
   name: "from/until read the same instant as graphite-web's parseATTime, or are refused",
   ignore: !hasGraphite,
   async fn() {
-    const t = tempDir("kunai-graphite-times-");
     const now = 1764892800; // 2025-12-05 00:00:00 UTC
-    try {
-      const file = join(t.dir, "spec.json");
-      Deno.writeTextFileSync(file, JSON.stringify({ now, times: TIMES, series: {} }));
-      const script = new URL("./graphite_conformance.py", import.meta.url).pathname;
-      const res = await new Deno.Command("/usr/bin/python3", {
-        args: [script, file],
-        env: { DJANGO_SETTINGS_MODULE: "graphite.settings" },
-        stdout: "piped",
-        stderr: "piped",
-      }).output();
-      assert.ok(res.success, new TextDecoder().decode(res.stderr));
-      const expected = JSON.parse(new TextDecoder().decode(res.stdout)) as Record<string, number | string>;
-      const diffs: string[] = [];
-      let refused = 0;
-      for (const text of TIMES) {
-        let got: number | string;
-        try {
-          got = parseGraphiteTime(text, now, "from");
-        } catch (err) {
-          got = `refused: ${(err as Error).message}`;
-          refused++;
-          continue; // a refusal is a 400 naming the parameter: allowed, a different instant is not
-        }
-        if (got !== expected[text]) {
-          diffs.push(`${JSON.stringify(text)}: graphite-web ${expected[text]}, kunai ${got}`);
-        }
+    const expected = await graphiteWeb({ now, times: TIMES, series: {} }) as Record<
+      string,
+      number | string
+    >;
+    const diffs: string[] = [];
+    let refused = 0;
+    for (const text of TIMES) {
+      let got: number | string;
+      try {
+        got = parseGraphiteTime(text, now, "from");
+      } catch (err) {
+        got = `refused: ${(err as Error).message}`;
+        refused++;
+        continue; // a refusal is a 400 naming the parameter: allowed, a different instant is not
       }
-      assert.deepEqual(diffs, []);
-      assert.ok(refused <= 6, `${refused} forms refused: the supported ones must parse`);
-    } finally {
-      t.cleanup();
+      if (got !== expected[text]) {
+        diffs.push(`${JSON.stringify(text)}: graphite-web ${expected[text]}, kunai ${got}`);
+      }
     }
+    assert.deepEqual(diffs, []);
+    assert.ok(refused <= 6, `${refused} forms refused: the supported ones must parse`);
   },
 });
