@@ -20,6 +20,12 @@ export function fetchSeries(
   until: number,
 ): FetchedSeries {
   const nowS = Math.floor(core.now() / 1000);
+  // as whisper does: nothing after now, nothing before the oldest level keeps. It also bounds the
+  // answer (a year at the coarsest step): `until=99999999999` or `from=0` asked for billions of
+  // empty slots, enough to take the agent down from a read route.
+  until = Math.min(until, nowS);
+  from = Math.max(from, nowS - core.levels[core.levels.length - 1].keep);
+  if (from > until) from = until;
   const level = levelFor(core.levels, nowS, from);
   const step = core.levels[level].step;
   const start = bucketOf(from, step) + step;

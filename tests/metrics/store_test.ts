@@ -107,6 +107,28 @@ Deno.test("a coarse read reaches up to now by rolling the not-yet-rolled buckets
   db.close();
 });
 
+Deno.test("a read is bounded like whisper's: nothing after now, nothing before the oldest level's keep", () => {
+  const now = { t: 1_700_006_400 };
+  const { db, s } = store(now, ":memory:", "10s:1d,1m:31d,1h:1y");
+  s.add("x", 5, now.t - 30);
+  s.flush();
+  // was: (99999999999 - now) / 10 s slots, ~10^10 (an Invalid array length, or gigabytes), from a read route
+  const future = s.fetch("x", now.t - 3600, 99_999_999_999);
+  assert.equal(future.step, 10);
+  assert.ok(future.end <= now.t + 10 && future.values.length <= 361, `${future.values.length} slots`);
+  assert.ok(future.values.includes(5));
+  // from=0: a year at the coarsest step, not 56 years of it
+  const all = s.fetch("x", 0, now.t);
+  assert.equal(all.step, 3600);
+  assert.ok(all.values.length <= 8761, `${all.values.length} slots`);
+  assert.ok(all.start >= now.t - 365 * 86400);
+  // a range wholly in the future is empty, not an error
+  const later = s.fetch("x", now.t + 3600, now.t + 7200);
+  assert.equal(later.values.filter((v) => v !== null).length, 0);
+  assert.ok(later.values.length <= 1);
+  db.close();
+});
+
 Deno.test("points out of range or with bad names are counted and skipped; last point of a bucket wins", () => {
   const now = { t: 1_700_000_000 };
   const { db, s } = store(now);
