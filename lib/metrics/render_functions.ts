@@ -221,6 +221,9 @@ export function movingAverage(
   });
 }
 
+/** Most buckets summarize makes of one series (a year in 30 s buckets): a render stays bounded. */
+const MAX_BUCKETS = 1_100_000;
+
 const FUNCTIONS: Record<string, Fn> = {
   sumSeries: (fn, a) => combine(fn, "sum", a),
   averageSeries: (fn, a) => combine(fn, "average", a),
@@ -260,13 +263,26 @@ const FUNCTIONS: Record<string, Fn> = {
       // graphite-web: up to the series' end, or (aligned) to the interval after it
       const last = alignToFrom ? s.end : s.end - (s.end % interval) + interval;
       const n = Math.max(1, Math.ceil((last - first) / interval));
-      const buckets: number[][] = Array.from({ length: n }, () => []);
+      if (n > MAX_BUCKETS) {
+        throw new FunctionError(fn, `'${a[1]}' makes ${n} buckets over this range (at most ${MAX_BUCKETS})`);
+      }
+      // one accumulator per bucket, in time order (the same arithmetic as reduceValues)
+      const acc = new Float64Array(n);
+      const count = new Uint32Array(n);
       s.values.forEach((v, i) => {
         if (v === null) return;
         const b = Math.floor((s.start + i * s.step - first) / interval);
-        if (b >= 0 && b < n) buckets[b].push(v);
+        if (b < 0 || b >= n) return;
+        if (count[b] === 0 || method === "last") acc[b] = v;
+        else if (method === "max") acc[b] = Math.max(acc[b], v);
+        else if (method === "min") acc[b] = Math.min(acc[b], v);
+        else acc[b] += v;
+        count[b]++;
       });
-      const values = buckets.map((b) => b.length ? reduceValues(method, b) : null);
+      const values = Array.from(
+        acc,
+        (x, b) => count[b] === 0 ? null : method === "average" ? x / count[b] : x,
+      );
       const label = `summarize(${s.name}, "${strArg(fn, a[1], 1)}", "${how}"${alignToFrom ? ", true" : ""})`;
       return {
         ...s,

@@ -173,6 +173,32 @@ Deno.test("summarize, movingAverage, asPercent, highestCurrent, keepLastValue", 
   assert.deepEqual((await vals("keepLastValue(web1.cpu.system, 1)"))[0].values, [10, 20, N, N, 50]);
 });
 
+Deno.test("summarize stays bounded: a 1 s interval over a year of hourly points is refused, 0 s too", async () => {
+  const year: SeriesSource = {
+    fetch: (pattern) =>
+      Promise.resolve(
+        matchNames(pattern, ["y.h"]).map((name) => ({
+          name,
+          start: 0,
+          end: 8760 * 3600,
+          step: 3600,
+          values: Array.from({ length: 8760 }, (_, i) => i),
+        })),
+      ),
+  };
+  const req = (target: string) =>
+    renderRequest(new URLSearchParams({ target, from: "0", until: String(8760 * 3600) }), 8760 * 3600);
+  // was: 31.5 million bucket arrays for one series, from a read route
+  await assert.rejects(
+    () => render(req(`summarize(y.h, "1s")`), year),
+    /summarize: '1s' makes 3153600[01] buckets over this range \(at most 1100000\)/,
+  );
+  await assert.rejects(() => render(req(`summarize(y.h, "0s")`), year), /interval '0s' must be more than 0/);
+  const daily = await render(req(`summarize(y.h, "1d", "max")`), year);
+  assert.equal(daily[0].values.length, 366);
+  assert.deepEqual(daily[0].values.slice(0, 2), [23, 47]);
+});
+
 Deno.test("errors name the function and position; times parse in Graphite's forms", async () => {
   await assert.rejects(() => run("nosuch(a)"), /nosuch: unknown function.* at position 0/);
   await assert.rejects(
