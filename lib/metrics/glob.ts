@@ -53,31 +53,94 @@ export function expandBraces(pattern: string): string[] {
   return out;
 }
 
-/** One pattern node as a regular expression (anchored), or null when it is a plain string. */
-function nodeRegex(node: string): RegExp | null {
-  if (!/[*?[]/.test(node)) return null;
-  let re = "^";
-  for (let i = 0; i < node.length; i++) {
-    const ch = node[i];
-    if (ch === "*") re += "[^.]*";
-    else if (ch === "?") re += "[^.]";
-    else if (ch === "[") {
-      const end = node.indexOf("]", i + 1);
-      if (end < 0) throw new PatternError(`unbalanced '[' in '${node}'`);
-      const body = node.slice(i + 1, end).replace(/[\\^\]]/g, (c) => "\\" + c);
-      re += `[${body.startsWith("!") ? "^" + body.slice(1) : body}]`;
-      i = end;
-    } else re += ch.replace(/[.+^$()|\\/]/g, (c) => "\\" + c);
+type Token =
+  | { kind: "char"; ch: string }
+  | { kind: "any" }
+  | { kind: "star" }
+  | { kind: "class"; negate: boolean; ranges: Array<[string, string]> };
+
+/**
+ * One pattern node with wildcards, matched without a regular expression: a backtracking regex
+ * took 8 s for `a*a*a*a*a*a*a*a*a*a*b` against 40 a's (hours for a few more stars), all on the
+ * main thread, from a read route. This matcher backtracks to the last `*` only: at most
+ * (pattern × name) steps.
+ */
+export class NodeGlob {
+  readonly #tokens: Token[];
+
+  constructor(node: string) {
+    const tokens: Token[] = [];
+    for (let i = 0; i < node.length; i++) {
+      const ch = node[i];
+      if (ch === "*") {
+        if (tokens[tokens.length - 1]?.kind !== "star") tokens.push({ kind: "star" });
+      } else if (ch === "?") tokens.push({ kind: "any" });
+      else if (ch === "[") {
+        const end = node.indexOf("]", i + 1);
+        if (end < 0) throw new PatternError(`unbalanced '[' in '${node}'`);
+        let body = node.slice(i + 1, end);
+        const negate = body.startsWith("!");
+        if (negate) body = body.slice(1);
+        const ranges: Array<[string, string]> = [];
+        for (let j = 0; j < body.length; j++) {
+          if (j + 2 < body.length && body[j + 1] === "-") {
+            ranges.push([body[j], body[j + 2]]);
+            j += 2;
+          } else ranges.push([body[j], body[j]]);
+        }
+        tokens.push({ kind: "class", negate, ranges });
+        i = end;
+      } else tokens.push({ kind: "char", ch });
+    }
+    this.#tokens = tokens;
   }
-  return new RegExp(re + "$");
+
+  test(s: string): boolean {
+    const t = this.#tokens;
+    let ti = 0;
+    let si = 0;
+    let starTi = -1;
+    let starSi = 0;
+    while (si < s.length) {
+      const tok = t[ti];
+      if (tok !== undefined && tok.kind !== "star" && one(tok, s[si])) {
+        ti++;
+        si++;
+      } else if (tok !== undefined && tok.kind === "star") {
+        starTi = ti++;
+        starSi = si;
+      } else if (starTi >= 0) {
+        ti = starTi + 1;
+        si = ++starSi;
+      } else return false;
+    }
+    while (t[ti]?.kind === "star") ti++;
+    return ti === t.length;
+  }
+}
+
+function one(tok: Exclude<Token, { kind: "star" }>, c: string): boolean {
+  switch (tok.kind) {
+    case "char":
+      return tok.ch === c;
+    case "any":
+      return true;
+    case "class":
+      return tok.ranges.some(([a, b]) => c >= a && c <= b) !== tok.negate;
+  }
+}
+
+/** One pattern node as a matcher, or null when it is a plain string. */
+function nodeMatcher(node: string): NodeGlob | null {
+  return /[*?[]/.test(node) ? new NodeGlob(node) : null;
 }
 
 /** A compiled path pattern: one matcher per node. */
 export class PathPattern {
-  readonly alternatives: Array<Array<RegExp | string>>;
+  readonly alternatives: Array<Array<NodeGlob | string>>;
 
   constructor(readonly source: string) {
-    this.alternatives = expandBraces(source).map((p) => p.split(".").map((n) => nodeRegex(n) ?? n));
+    this.alternatives = expandBraces(source).map((p) => p.split(".").map((n) => nodeMatcher(n) ?? n));
   }
 
   /** Whether `nodes` (a name split on dots) match, all of them (`prefix`: the first nodes only). */
@@ -135,7 +198,7 @@ export function findNodes(query: string, names: Iterable<string>): FoundNode[] {
   return [...found.values()].sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
 }
 
-function matchAlt(alt: Array<RegExp | string>, nodes: string[]): boolean {
+function matchAlt(alt: Array<NodeGlob | string>, nodes: string[]): boolean {
   for (let i = 0; i < alt.length; i++) {
     const m = alt[i];
     if (typeof m === "string" ? m !== nodes[i] : !m.test(nodes[i])) return false;
