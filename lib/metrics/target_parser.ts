@@ -59,7 +59,8 @@ class Parser {
     if (this.text[this.pos] === "(" && /^[A-Za-z_][A-Za-z0-9_]*$/.test(word)) {
       return this.call(word, start, depth);
     }
-    if (/^-?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?$/.test(word)) {
+    // linear: `\d+\.?\d*` backtracked quadratically on a long run of digits ending badly
+    if (/^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/.test(word)) {
       return { kind: "number", value: Number(word), pos: start };
     }
     if (word === "true" || word === "false") return { kind: "bool", value: word === "true", pos: start };

@@ -247,6 +247,13 @@ Deno.test("errors name the function and position; times parse in Graphite's form
   assert.equal(parseGraphiteTime("1700000000", 5, "until"), 1700000000);
   assert.equal(parseGraphiteTime("04:00_20231114", 0, "from"), Date.UTC(2023, 10, 14, 4) / 1000);
   assert.throws(() => parseGraphiteTime("yesterday", 0, "from"), /from: 'yesterday'/);
+  // a long run of digits that ends badly: the number pattern backtracked quadratically (a 1 MB
+  // POST body held the main thread for hours); now a path word, found in linear time
+  const digits = "1".repeat(200_000);
+  const long = parseTarget(`scale(a.b,${digits}x)`) as { args: Array<{ kind: string; path?: string }> };
+  assert.deepEqual([long.args[1].kind, long.args[1].path?.length], ["path", 200_001]);
+  const num = parseTarget(`scale(a.b, 1.5e3)`) as { args: Array<{ kind: string; value?: number }> };
+  assert.deepEqual([num.args[1].kind, num.args[1].value], ["number", 1500]);
 });
 
 Deno.test("maxDataPoints consolidates; csv and raw formats", async () => {
