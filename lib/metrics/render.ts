@@ -10,6 +10,7 @@ import {
   type Arg,
   consolidate,
   FunctionError,
+  MAX_RENDER_POINTS,
   movingAverage,
   movingAveragePreview,
   type Series,
@@ -104,21 +105,27 @@ export async function render(req: RenderRequest, source: SeriesSource): Promise<
   const parsed = req.targets.map((t) => ({ target: t, expr: parseTarget(t) }));
   // every path once per `from` (movingAverage fetches its argument again from earlier)
   const cache = new Map<string, Series[]>();
+  let read = 0;
   const fetchPath = async (p: string, from: number): Promise<Series[]> => {
     const key = `${from}|${p}`;
     let list = cache.get(key);
     if (!list) {
       list = (await source.fetch(p, from, req.until)).map((s) => ({ ...s, pathExpression: p }))
         .sort((a, b) => a.name < b.name ? -1 : 1);
+      read += points(list);
+      if (read > MAX_RENDER_POINTS) throw new RenderError(tooMany("reads", read));
       cache.set(key, list);
     }
     return list;
   };
   for (const { expr } of parsed) for (const p of pathsOf(expr)) await fetchPath(p, req.from);
   const out: Series[] = [];
+  let answered = 0;
   for (const { target, expr } of parsed) {
     const v = await evaluate(expr, { from: req.from, target, fetchPath });
     if (!Array.isArray(v)) throw new TargetError(target, 0, "a target must evaluate to series");
+    answered += points(v);
+    if (answered > MAX_RENDER_POINTS) throw new RenderError(tooMany("answers", answered));
     out.push(...v);
   }
   if (req.maxDataPoints !== null) {
@@ -128,6 +135,16 @@ export async function render(req: RenderRequest, source: SeriesSource): Promise<
     );
   }
   return out;
+}
+
+function points(list: Series[]): number {
+  let n = 0;
+  for (const s of list) n += s.values.length;
+  return n;
+}
+
+function tooMany(what: string, n: number): string {
+  return `the request ${what} more than ${MAX_RENDER_POINTS} points (${n} so far): narrow the paths or the time range`;
 }
 
 interface EvalCtx {

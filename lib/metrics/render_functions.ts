@@ -224,6 +224,12 @@ export function movingAverage(
 /** Most buckets summarize makes of one series (a year in 30 s buckets): a render stays bounded. */
 const MAX_BUCKETS = 1_100_000;
 
+/**
+ * Most points one render reads, and most it answers (~160 MB of values at worst): a day of 10 s
+ * points for 2 300 series. Past it the request is refused (400) rather than the agent's memory spent.
+ */
+export const MAX_RENDER_POINTS = 20_000_000;
+
 const FUNCTIONS: Record<string, Fn> = {
   sumSeries: (fn, a) => combine(fn, "sum", a),
   averageSeries: (fn, a) => combine(fn, "average", a),
@@ -258,13 +264,22 @@ const FUNCTIONS: Record<string, Fn> = {
       throw new FunctionError(fn, `unknown summary function '${how}' (sum, avg, max, min, last)`);
     }
     const alignToFrom = (a[3] ?? k.alignToFrom) === true;
-    return seriesArg(fn, a[0], 0).map((s) => {
+    const list = seriesArg(fn, a[0], 0);
+    return list.map((s) => {
       const first = alignToFrom ? s.start : s.start - (s.start % interval);
       // graphite-web: up to the series' end, or (aligned) to the interval after it
       const last = alignToFrom ? s.end : s.end - (s.end % interval) + interval;
       const n = Math.max(1, Math.ceil((last - first) / interval));
       if (n > MAX_BUCKETS) {
         throw new FunctionError(fn, `'${a[1]}' makes ${n} buckets over this range (at most ${MAX_BUCKETS})`);
+      }
+      if (n * list.length > MAX_RENDER_POINTS) {
+        throw new FunctionError(
+          fn,
+          `'${a[1]}' makes ${
+            n * list.length
+          } points for ${list.length} series (at most ${MAX_RENDER_POINTS})`,
+        );
       }
       // one accumulator per bucket, in time order (the same arithmetic as reduceValues)
       const acc = new Float64Array(n);

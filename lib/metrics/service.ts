@@ -24,6 +24,7 @@ import {
 } from "./metric_listeners.ts";
 import { matchNames, PathPattern } from "./glob.ts";
 import { RenderError, type SeriesSource } from "./render.ts";
+import { MAX_RENDER_POINTS } from "./render_functions.ts";
 import type { FetchedSeries } from "./ts_store.ts";
 
 export type { GraphiteSettings, GraphiteStats, StatsdSettings } from "./metric_listeners.ts";
@@ -149,7 +150,22 @@ export class MetricsService {
     if (names.length > MAX_SERIES_PER_PATH) {
       throw new RenderError(`'${pattern}' matches ${names.length} series, more than ${MAX_SERIES_PER_PATH}`);
     }
-    return names.map((n) => this.store.fetch(n, from, until));
+    // series by series, so a wide pattern over a long range stops before it has spent the memory
+    const out: FetchedSeries[] = [];
+    let total = 0;
+    for (const n of names) {
+      const f = this.store.fetch(n, from, until);
+      total += f.values.length;
+      if (total > MAX_RENDER_POINTS) {
+        throw new RenderError(
+          `'${pattern}' reads more than ${MAX_RENDER_POINTS} points (${
+            out.length + 1
+          } of ${names.length} series so far): narrow the paths or the time range`,
+        );
+      }
+      out.push(f);
+    }
+    return out;
   }
 
   /** The local store as a render source. */

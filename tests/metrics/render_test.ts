@@ -232,6 +232,39 @@ Deno.test("summarize stays bounded: a 1 s interval over a year of hourly points 
   assert.deepEqual(daily[0].values.slice(0, 2), [23, 47]);
 });
 
+Deno.test("a render reads and answers at most MAX_RENDER_POINTS: many targets or a fine summarize of many series are refused", async () => {
+  const many: SeriesSource = {
+    fetch: (pattern) =>
+      Promise.resolve(
+        matchNames(pattern, Array.from({ length: 300 }, (_, i) => `n${i}.load`)).map((name) => ({
+          name,
+          start: 0,
+          end: 86400,
+          step: 10,
+          values: new Array(8640).fill(1),
+        })),
+      ),
+  };
+  const req = (targets: string[]) => {
+    const q = new URLSearchParams({ from: "0", until: "86400" });
+    for (const t of targets) q.append("target", t);
+    return renderRequest(q, 86400);
+  };
+  // 3 000 times the same day of one series: 25.9 million points answered (the form body allows it)
+  await assert.rejects(
+    () => render(req(new Array(3000).fill("n1.load")), many),
+    /the request answers more than 20000000 points \(\d+ so far\): narrow the paths or the time range/,
+  );
+  // one-second buckets of 300 series: 25.9 million points, refused before they exist
+  await assert.rejects(
+    () => render(req([`summarize(n*.load, "1s")`]), many),
+    /makes 2592\d{4} points for 300 series \(at most 20000000\)/,
+  );
+  // what fits is answered
+  assert.equal((await render(req([`summarize(n*.load, "1h", "max")`]), many)).length, 300);
+  assert.equal((await render(req(new Array(2000).fill("n1.load")), many)).length, 2000);
+});
+
 Deno.test("errors name the function and position; times parse in Graphite's forms", async () => {
   await assert.rejects(() => run("nosuch(a)"), /nosuch: unknown function.* at position 0/);
   await assert.rejects(
