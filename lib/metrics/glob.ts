@@ -95,13 +95,15 @@ export class NodeGlob {
     this.#tokens = tokens;
   }
 
-  test(s: string): boolean {
+  /** Whether `s` matches; `meter.steps` counts the work (the caller's budget). */
+  test(s: string, meter: { steps: number }): boolean {
     const t = this.#tokens;
     let ti = 0;
     let si = 0;
     let starTi = -1;
     let starSi = 0;
     while (si < s.length) {
+      meter.steps++;
       const tok = t[ti];
       if (tok !== undefined && tok.kind !== "star" && one(tok, s[si])) {
         ti++;
@@ -135,11 +137,21 @@ function nodeMatcher(node: string): NodeGlob | null {
   return /[*?[]/.test(node) ? new NodeGlob(node) : null;
 }
 
+/** Longest path pattern accepted (Graphite paths are far shorter; every character costs matching work). */
+export const MAX_PATTERN_LENGTH = 1000;
+/** Most character comparisons one pattern may spend over a request's names (a few tens of ms of CPU). */
+export const MAX_MATCH_STEPS = 10_000_000;
+
 /** A compiled path pattern: one matcher per node. */
 export class PathPattern {
   readonly alternatives: Array<Array<NodeGlob | string>>;
+  /** Work spent matching so far (wildcard steps and compared nodes), against MAX_MATCH_STEPS. */
+  readonly meter = { steps: 0 };
 
   constructor(readonly source: string) {
+    if (source.length > MAX_PATTERN_LENGTH) {
+      throw new PatternError(`a path pattern of ${source.length} characters (at most ${MAX_PATTERN_LENGTH})`);
+    }
     this.alternatives = expandBraces(source).map((p) => p.split(".").map((n) => nodeMatcher(n) ?? n));
   }
 
@@ -147,12 +159,22 @@ export class PathPattern {
   matchNodes(nodes: string[], prefix = false): boolean {
     return this.alternatives.some((alt) => {
       if (prefix ? nodes.length < alt.length : nodes.length !== alt.length) return false;
-      for (let i = 0; i < alt.length; i++) {
-        const m = alt[i];
-        if (typeof m === "string" ? m !== nodes[i] : !m.test(nodes[i])) return false;
-      }
-      return true;
+      return this.matchAlt(alt, nodes);
     });
+  }
+
+  /** The first `alt.length` nodes against one alternative, within the pattern's budget. */
+  matchAlt(alt: Array<NodeGlob | string>, nodes: string[]): boolean {
+    const meter = this.meter;
+    meter.steps += alt.length;
+    if (meter.steps > MAX_MATCH_STEPS) {
+      throw new PatternError(`'${this.source.slice(0, 80)}' costs too much to match (narrow it)`);
+    }
+    for (let i = 0; i < alt.length; i++) {
+      const m = alt[i];
+      if (typeof m === "string" ? m !== nodes[i] : !m.test(nodes[i], meter)) return false;
+    }
+    return true;
   }
 
   /** The pattern has no wildcard at all (a plain name). */
@@ -187,7 +209,7 @@ export function findNodes(query: string, names: Iterable<string>): FoundNode[] {
       const k = alt.length;
       if (nodes.length < k) continue;
       const head = nodes.slice(0, k);
-      if (!matchAlt(alt, head)) continue;
+      if (!p.matchAlt(alt, head)) continue;
       const path = head.join(".");
       let f = found.get(path);
       if (!f) found.set(path, f = { path, text: nodes[k - 1], leaf: false, branch: false });
@@ -196,12 +218,4 @@ export function findNodes(query: string, names: Iterable<string>): FoundNode[] {
     }
   }
   return [...found.values()].sort((a, b) => a.path < b.path ? -1 : a.path > b.path ? 1 : 0);
-}
-
-function matchAlt(alt: Array<NodeGlob | string>, nodes: string[]): boolean {
-  for (let i = 0; i < alt.length; i++) {
-    const m = alt[i];
-    if (typeof m === "string" ? m !== nodes[i] : !m.test(nodes[i])) return false;
-  }
-  return true;
 }

@@ -118,7 +118,11 @@ export async function render(req: RenderRequest, source: SeriesSource): Promise<
     }
     return list;
   };
-  for (const { expr } of parsed) for (const p of pathsOf(expr)) await fetchPath(p, req.from);
+  const paths = new Set(parsed.flatMap(({ expr }) => pathsOf(expr)));
+  if (paths.size > MAX_PATHS) {
+    throw new RenderError(`the request names ${paths.size} different paths (at most ${MAX_PATHS})`);
+  }
+  for (const p of paths) await fetchPath(p, req.from);
   const out: Series[] = [];
   let answered = 0;
   for (const { target, expr } of parsed) {
@@ -136,6 +140,9 @@ export async function render(req: RenderRequest, source: SeriesSource): Promise<
   }
   return out;
 }
+
+/** Most different path patterns one render may name (each is matched against every stored name). */
+export const MAX_PATHS = 100;
 
 function points(list: Series[]): number {
   let n = 0;

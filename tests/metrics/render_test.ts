@@ -96,6 +96,34 @@ Deno.test("wildcards are matched without backtracking blow-up, and mean what a r
   }
 });
 
+Deno.test("a path pattern's matching work is bounded: 1 000 characters, 10 million steps, 100 paths a render", async () => {
+  assert.throws(
+    () => matchNames("a".repeat(1001), ["a"]),
+    /a path pattern of 1001 characters \(at most 1000\)/,
+  );
+  // each name costs ~40 000 steps (the tail after the star fails at its last character, 100 times)
+  const names = Array.from({ length: 300 }, (_, i) => "a".repeat(500) + "." + i);
+  assert.throws(
+    () => matchNames("*" + "a".repeat(400) + "b.*", names),
+    /costs too much to match \(narrow it\)/,
+  );
+  assert.throws(() => findNodes("*" + "a".repeat(400) + "b", names), /costs too much to match/);
+  // the same pattern over a few names is answered
+  assert.deepEqual(matchNames("*" + "a".repeat(400) + "b.*", names.slice(0, 10)), []);
+  assert.equal(matchNames("*" + "a".repeat(400) + ".*", names.slice(0, 100)).length, 100);
+  // each path of a render is matched against every stored name: at most 100 different ones
+  const q = new URLSearchParams({ from: "0", until: "200" });
+  for (let i = 0; i < 101; i++) q.append("target", `web${i}.*`);
+  await assert.rejects(
+    () => render(renderRequest(q, 1000), source),
+    /names 101 different paths \(at most 100\)/,
+  );
+  q.delete("target");
+  for (let i = 0; i < 300; i++) q.append("target", `web${i % 100}.cpu.*`);
+  // web1's two series and web2's one, each target three times
+  assert.equal((await render(renderRequest(q, 1000), source)).length, 9);
+});
+
 Deno.test("the finder lists one level below the query, leaves and branches", () => {
   const names = Object.keys(DATA);
   assert.deepEqual(findNodes("*", names).map((n) => [n.path, n.leaf, n.branch]), [
