@@ -8,7 +8,7 @@
  * nunjucks only takes positionally.
  */
 import type nunjucks from "nunjucks";
-import { pyStr, pyTruthy } from "./jinja.ts";
+import { pyStr, pyTruthy, toPy } from "./jinja.ts";
 
 type Fmt = (fmt: string, args: never) => string;
 
@@ -22,15 +22,6 @@ function splitKwargs(args: unknown[]): { pos: unknown[]; kw: Keywords } {
   const last = args[args.length - 1] as Keywords | undefined;
   if (last && typeof last === "object" && last.__keywords) return { pos: args.slice(0, -1), kw: last };
   return { pos: args, kw: {} };
-}
-
-/** A JS value as the Python value Jinja2 would have formatted (integers are ints). */
-function toPy(v: unknown): unknown {
-  if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
-  if (v === undefined) return null;
-  if (Array.isArray(v)) return v.map(toPy);
-  if (v !== null && typeof v === "object") return JSON.stringify(v);
-  return v;
 }
 
 function attr(v: unknown, path: string): unknown {
@@ -66,7 +57,8 @@ function pick(list: unknown, kw: Keywords, sign: 1 | -1): unknown {
 export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
   env.addFilter("format", (fmt: unknown, ...args: unknown[]) => {
     const { pos } = splitKwargs(args);
-    return formatPercent(String(fmt), (pos.length === 1 ? toPy(pos[0]) : pos.map(toPy)) as never);
+    // Jinja2: `value % args`, the positional arguments always a tuple
+    return formatPercent(String(fmt), pos.map((x) => toPy(x, true)) as never);
   });
   env.addFilter("tojson", (v: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
@@ -115,6 +107,16 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
   env.addFilter("selectattr", attrFilter(true));
   env.addFilter("rejectattr", attrFilter(false));
   env.addTest("none", (v: unknown) => v === null);
+  env.addFilter("center", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const text = String(pyStr(v) ?? "");
+    const width = Number(kw.width ?? pos[0] ?? 80);
+    const marg = width - text.length;
+    if (!(marg > 0)) return text;
+    // CPython's str.center: the odd space goes left when the width is odd
+    const left = Math.floor(marg / 2) + (marg & width & 1);
+    return " ".repeat(left) + text + " ".repeat(marg - left);
+  });
   env.addFilter("string", (v: unknown) => {
     const r = pyStr(v);
     return r === undefined ? "" : r;
@@ -171,7 +173,6 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
   for (
     const [name, params] of Object.entries({
       batch: ["linecount", "fill_with"],
-      center: ["width"],
       dictsort: ["case_sensitive", "by", "reverse"],
       float: ["default"],
       indent: ["width", "first"],

@@ -15,11 +15,16 @@
  *   whitespace without an argument), `replace()` (every occurrence, as Python; JavaScript's replaces
  *   the first only), `join()`, `find()`, `count()`, `title()`...
  *
+ * - **Operators**: `'%s-%s' % (a, b)` formats as Python (it gave NaN), `'-' * 3` repeats, `(a, b)`
+ *   is a tuple (JavaScript's comma operator kept the last item), `%` takes the divisor's sign,
+ *   `s[1:3]` is a string and `d.get('k')` is None when missing.
+ *
  * What stays different: `{% set ns.attr = ... %}` (namespace assignment) is a syntax error here,
- * and floats print without a trailing `.0`.
+ * floats print without a trailing `.0`, `loop.cycle`/`loop.changed` and the `attr`/`wordwrap`
+ * filters do not exist (an error names them), exponent literals (`1e20`) do not parse.
  */
 import type nunjucks from "nunjucks";
-import { strRepr } from "../evaluator/mod.ts";
+import { formatPercent, strRepr } from "../evaluator/mod.ts";
 
 type Runtime = {
   suppressValue(val: unknown, autoescape: boolean): unknown;
@@ -27,7 +32,56 @@ type Runtime = {
   SafeString: new (s: string) => unknown;
   jinjaTruthy?: (v: unknown) => boolean;
   jinjaStr?: (v: unknown) => string;
+  jinjaMod?: (a: unknown, b: unknown) => unknown;
+  jinjaMul?: (a: unknown, b: unknown) => unknown;
+  jinjaTuple?: (items: unknown[]) => unknown[];
 };
+
+/** Marks an array made by a tuple literal `(a, b)`: `'%s-%s' % (a, b)` spreads it, a list is one argument. */
+const TUPLE = Symbol("tuple");
+
+/** A JS value as the Python value `%` formats (integers are ints; nested lists and dicts print as Python's). */
+export function toPy(v: unknown, nested = false): unknown {
+  if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
+  if (v === undefined) return null;
+  if (v instanceof String) return String(v);
+  if (Array.isArray(v)) return nested ? pyStr(v) : v.map((x) => toPy(x, true));
+  if (v !== null && typeof v === "object") return pyStr(v);
+  return v;
+}
+
+/** Python's `a % b`: string formatting for a string, else the modulo with the divisor's sign. */
+function pyMod(a: unknown, b: unknown): unknown {
+  if (typeof a === "string" || a instanceof String) {
+    const args = Array.isArray(b) && (b as { [TUPLE]?: boolean })[TUPLE] ? toPy(b) : [toPy(b, true)];
+    return formatPercent(String(a), args as never);
+  }
+  const x = Number(a);
+  const y = Number(b);
+  if (y === 0) throw new Error("ZeroDivisionError: modulo by zero");
+  const r = x % y;
+  return r !== 0 && (r < 0) !== (y < 0) ? r + y : r;
+}
+
+/** Longest string or list `*` may build (a template's `'-' * n`). */
+const MAX_REPEAT = 1_000_000;
+
+/** Python's `a * b`: a string or list repeated by an int, else the product. */
+function pyMul(a: unknown, b: unknown): unknown {
+  const [seq, n] = typeof b === "number" && (typeof a === "string" || Array.isArray(a))
+    ? [a, b]
+    : typeof a === "number" && (typeof b === "string" || Array.isArray(b))
+    ? [b, a]
+    : [null, 0];
+  if (seq === null) return (a as number) * (b as number);
+  const times = Math.max(0, Math.trunc(n));
+  if ((seq as string | unknown[]).length * times > MAX_REPEAT) {
+    throw new Error(`a repetition over ${MAX_REPEAT} items`);
+  }
+  return typeof seq === "string"
+    ? seq.repeat(times)
+    : Array.from({ length: times }, () => seq as unknown[]).flat();
+}
 
 interface CompilerProto {
   compile(node: unknown, frame: unknown): void;
@@ -41,6 +95,10 @@ interface CompilerProto {
   compileOr(node: BinNode, frame: unknown): void;
   compileAnd(node: BinNode, frame: unknown): void;
   compileConcat(node: BinNode, frame: unknown): void;
+  compileMod(node: BinNode, frame: unknown): void;
+  compileMul(node: BinNode, frame: unknown): void;
+  compileGroup(node: { children: unknown[] }, frame: unknown): void;
+  _compileAggregate(node: unknown, frame: unknown, start: string, end: string): void;
 }
 interface IfNode {
   cond: unknown;
@@ -92,7 +150,13 @@ function pyRepr(v: unknown, depth = 0): string {
   if (typeof v === "bigint") return String(v);
   if (typeof v === "string") return strRepr(v);
   if (v instanceof String) return strRepr(String(v));
-  if (Array.isArray(v)) return "[" + v.map((x) => pyRepr(x, depth + 1)).join(", ") + "]";
+  if (Array.isArray(v)) {
+    const items = v.map((x) => pyRepr(x, depth + 1));
+    if ((v as { [TUPLE]?: boolean })[TUPLE]) {
+      return items.length === 1 ? `(${items[0]},)` : `(${items.join(", ")})`;
+    }
+    return "[" + items.join(", ") + "]";
+  }
   if (v instanceof Map) {
     return "{" + [...v].map(([k, x]) => `${pyRepr(k, depth + 1)}: ${pyRepr(x, depth + 1)}`).join(", ") + "}";
   }
@@ -217,12 +281,23 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     .Compiler;
   runtime.jinjaTruthy = pyTruthy;
   runtime.jinjaStr = (v) => String(pyStr(v) ?? "");
+  runtime.jinjaMod = pyMod;
+  runtime.jinjaMul = pyMul;
+  runtime.jinjaTuple = (items) => Object.assign(items, { [TUPLE]: true });
 
   const suppress = runtime.suppressValue;
   runtime.suppressValue = (val, autoescape) => suppress(pyStr(val), autoescape);
 
   const lookup = runtime.memberLookup;
   runtime.memberLookup = function (this: unknown, obj: unknown, val: unknown, ...rest: unknown[]) {
+    if (rest.length >= 2 && (typeof obj === "string" || obj instanceof String)) {
+      // `s[1:3]` is a string in Python (jinja-compat's slice gives a list of characters)
+      return (lookup.call(this, obj, val, ...rest) as string[]).join("");
+    }
+    if (val === "get" && obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj)) {
+      const d = obj as Record<string, unknown>;
+      return (key: string, dflt: unknown = null) => Object.hasOwn(d, key) ? d[key] : dflt;
+    }
     if (rest.length === 0 || rest.length === 1) {
       const s = typeof obj === "string" ? obj : obj instanceof String ? String(obj) : null;
       if (s !== null && typeof val === "string" && Object.hasOwn(STRING_MEMBERS, val)) {
@@ -280,6 +355,25 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     };
   proto.compileOr = shortCircuit("");
   proto.compileAnd = shortCircuit("!");
+  // `a % b`, `a * b`: Python's (string formatting and repetition, the modulo's sign)
+  const binary = (fnName: string) =>
+    function (this: CompilerProto, node: BinNode, frame: unknown) {
+      this._emit(`runtime.${fnName}(`);
+      this.compile(node.left, frame);
+      this._emit(", ");
+      this.compile(node.right, frame);
+      this._emit(")");
+    };
+  proto.compileMod = binary("jinjaMod");
+  proto.compileMul = binary("jinjaMul");
+  // `(a, b)` is a tuple (JavaScript read it as the comma operator: the last item)
+  proto.compileGroup = function (node, frame) {
+    if (node.children.length > 1) {
+      this._emit("runtime.jinjaTuple(");
+      this._compileAggregate(node, frame, "[", "]");
+      this._emit(")");
+    } else this._compileAggregate(node, frame, "(", ")");
+  };
   // `a ~ b`: Python's str() of each side (`'n=' ~ None` is "n=None", an undefined side is "")
   proto.compileConcat = function (node, frame) {
     this._emit("(runtime.jinjaStr(");

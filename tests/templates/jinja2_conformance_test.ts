@@ -180,6 +180,35 @@ const CASES: Case[] = [
       "{% for k, v in d.items() %}{{ k }}{{ v }}{% endfor %} {% for k, v in d|items %}{{ k }}{% endfor %} {{ d.keys()|list }} {{ d.get('z', 'none') }}",
     ctx: { d: { x: 1, y: 2 } },
   },
+  // Python operators nunjucks read as JavaScript's
+  {
+    name: "percent-format",
+    tpl: "{{ '%s-%s' % (a, b) }} {{ '%d%%' % p }} {{ '%s' % l }} {{ '%05.1f' % f }}",
+    ctx: { a: 1, b: "x", p: 42, l: [1, 2], f: 3.14159 },
+  },
+  { name: "repeat", tpl: "{{ '-' * 5 }}|{{ 3 * 'ab' }}|{{ [0] * 3 }}|{{ 2 * 3 }}", ctx: {} },
+  { name: "modulo-sign", tpl: "{{ 7 % -3 }} {{ -7 % 3 }} {{ 7 % 3 }} {{ 7 // 2 }} {{ -7 // 2 }}", ctx: {} },
+  {
+    name: "tuples",
+    tpl: "{{ (1, 2) }} {{ (1, 'a', none) }} {% for a, b in [(1, 2), (3, 4)] %}{{ a + b }}{% endfor %}",
+    ctx: {},
+  },
+  {
+    name: "string-slices",
+    tpl: "{{ s[1:3] }} {{ s[-2:] }} {{ s[::-1] }} {{ l[::2] }}",
+    ctx: { s: "abcdef", l: [1, 2, 3, 4, 5] },
+  },
+  {
+    name: "dict-get",
+    tpl: "{{ d.get('k') }} {{ d.get('z') }} {{ d.get('z', 'dflt') }}",
+    ctx: { d: { k: 5 } },
+  },
+  { name: "center", tpl: "[{{ 'ab'|center(5) }}][{{ 'abc'|center(6) }}][{{ 'a'|center(4) }}]", ctx: {} },
+  {
+    name: "literals",
+    tpl: "{{ [1, 'a', none, true] }} {{ {'a': 1} }} {{ 0.1 + 0.2 }} {{ -x }}",
+    ctx: { x: 3 },
+  },
   // Python string methods
   {
     name: "str-methods",
