@@ -20,8 +20,8 @@
  *   `s[1:3]` is a string and `d.get('k')` is None when missing.
  *
  * What stays different: `{% set ns.attr = ... %}` (namespace assignment) is a syntax error here,
- * floats print without a trailing `.0`, `loop.cycle`/`loop.changed` and the `attr`/`wordwrap`
- * filters do not exist (an error names them), exponent literals (`1e20`) do not parse.
+ * floats print without a trailing `.0`, the `attr`/`wordwrap` filters do not exist (an error names
+ * them), exponent literals (`1e20`) do not parse.
  */
 import type nunjucks from "nunjucks";
 import { formatPercent, strRepr } from "../evaluator/mod.ts";
@@ -35,6 +35,8 @@ type Runtime = {
   jinjaMod?: (a: unknown, b: unknown) => unknown;
   jinjaMul?: (a: unknown, b: unknown) => unknown;
   jinjaTuple?: (items: unknown[]) => unknown[];
+  jinjaCycle?: (i: number) => (...items: unknown[]) => unknown;
+  jinjaChanged?: (frame: object) => (...values: unknown[]) => boolean;
 };
 
 /** Marks an array made by a tuple literal `(a, b)`: `'%s-%s' % (a, b)` spreads it, a list is one argument. */
@@ -99,6 +101,7 @@ interface CompilerProto {
   compileMul(node: BinNode, frame: unknown): void;
   compileGroup(node: { children: unknown[] }, frame: unknown): void;
   _compileAggregate(node: unknown, frame: unknown, start: string, end: string): void;
+  _emitLoopBindings(node: unknown, arr: string, i: string, len: string): void;
 }
 interface IfNode {
   cond: unknown;
@@ -284,6 +287,15 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   runtime.jinjaMod = pyMod;
   runtime.jinjaMul = pyMul;
   runtime.jinjaTuple = (items) => Object.assign(items, { [TUPLE]: true });
+  runtime.jinjaCycle = (i) => (...items) => items.length ? items[i % items.length] : undefined;
+  // loop.changed(v): true on the first call and whenever v differs from the previous call's, per loop
+  const last = new WeakMap<object, string>();
+  runtime.jinjaChanged = (frame) => (...values) => {
+    const key = JSON.stringify(values);
+    const changed = last.get(frame) !== key;
+    last.set(frame, key);
+    return changed;
+  };
 
   const suppress = runtime.suppressValue;
   runtime.suppressValue = (val, autoescape) => suppress(pyStr(val), autoescape);
@@ -366,6 +378,13 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     };
   proto.compileMod = binary("jinjaMod");
   proto.compileMul = binary("jinjaMul");
+  // Jinja2's loop.cycle(...) and loop.changed(...) beside nunjucks' loop variables
+  const bindings = proto._emitLoopBindings;
+  proto._emitLoopBindings = function (node, arr, i, len) {
+    bindings.call(this, node, arr, i, len);
+    this._emitLine(`frame.set("loop.cycle", runtime.jinjaCycle(${i}));`);
+    this._emitLine(`frame.set("loop.changed", runtime.jinjaChanged(frame));`);
+  };
   // `(a, b)` is a tuple (JavaScript read it as the comma operator: the last item)
   proto.compileGroup = function (node, frame) {
     if (node.children.length > 1) {

@@ -224,6 +224,12 @@ const CASES: Case[] = [
   },
   // loops, macros, whitespace
   {
+    name: "loop-cycle-changed",
+    tpl:
+      "{% for n in l %}{{ loop.cycle('odd', 'even') }}{% if loop.changed(n) %}:{{ n }}{% endif %} {% endfor %}{% for n in l %}{{ loop.changed(n) }}{% endfor %}",
+    ctx: { l: [1, 1, 2, 2, 1] },
+  },
+  {
     name: "loop-vars",
     tpl:
       "{% for n in l %}{{ loop.index }}/{{ loop.length }}{{ '*' if loop.first }}{{ '$' if loop.last }} {% endfor %}",
