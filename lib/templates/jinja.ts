@@ -55,14 +55,30 @@ export function toPy(v: unknown, nested = false): unknown {
 /** Python's `a % b`: string formatting for a string, else the modulo with the divisor's sign. */
 function pyMod(a: unknown, b: unknown): unknown {
   if (typeof a === "string" || a instanceof String) {
+    const fmt = String(a);
+    if (fmt.includes("%(") && b !== null && typeof b === "object" && !Array.isArray(b) && isPlain(b)) {
+      return formatMapping(fmt, b as Record<string, unknown>);
+    }
     const args = Array.isArray(b) && (b as { [TUPLE]?: boolean })[TUPLE] ? toPy(b) : [toPy(b, true)];
-    return formatPercent(String(a), args as never);
+    return formatPercent(fmt, args as never);
   }
   const x = Number(a);
   const y = Number(b);
   if (y === 0) throw new Error("ZeroDivisionError: modulo by zero");
   const r = x % y;
   return r !== 0 && (r < 0) !== (y < 0) ? r + y : r;
+}
+
+/** `'%(host)s:%(port)d' % d`: each named conversion takes its value from the mapping. */
+function formatMapping(fmt: string, map: Record<string, unknown>): string {
+  return fmt.replace(/%(?:\(([^)]*)\))?([-+ 0#]*\d*(?:\.\d*)?[a-zA-Z%])/g, (whole, name, spec) => {
+    if (spec === "%") {
+      return name === undefined ? "%" : formatPercent(whole.replace(`(${name})`, ""), [] as never);
+    }
+    if (name === undefined) throw new Error("TypeError: format requires a mapping");
+    if (!Object.hasOwn(map, name)) throw new Error(`KeyError: '${name}'`);
+    return formatPercent("%" + spec, [toPy(map[name], true)] as never);
+  });
 }
 
 /** Longest string or list `*` may build (a template's `'-' * n`). */

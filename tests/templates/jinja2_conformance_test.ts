@@ -186,6 +186,11 @@ const CASES: Case[] = [
     tpl: "{{ '%s-%s' % (a, b) }} {{ '%d%%' % p }} {{ '%s' % l }} {{ '%05.1f' % f }}",
     ctx: { a: 1, b: "x", p: 42, l: [1, 2], f: 3.14159 },
   },
+  {
+    name: "percent-mapping",
+    tpl: "{{ '%(host)s:%(port)05d %%' % n }}",
+    ctx: { n: { host: "web-1", port: 80 } },
+  },
   { name: "repeat", tpl: "{{ '-' * 5 }}|{{ 3 * 'ab' }}|{{ [0] * 3 }}|{{ 2 * 3 }}", ctx: {} },
   { name: "modulo-sign", tpl: "{{ 7 % -3 }} {{ -7 % 3 }} {{ 7 % 3 }} {{ 7 // 2 }} {{ -7 // 2 }}", ctx: {} },
   {
