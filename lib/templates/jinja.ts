@@ -31,7 +31,7 @@ type Runtime = {
   memberLookup(obj: unknown, val: unknown, ...rest: unknown[]): unknown;
   SafeString: new (s: string) => unknown;
   jinjaTruthy?: (v: unknown) => boolean;
-  jinjaStr?: (v: unknown) => string;
+  jinjaConcat?: (a: unknown, b: unknown) => string;
   jinjaMod?: (a: unknown, b: unknown) => unknown;
   jinjaMul?: (a: unknown, b: unknown) => unknown;
   jinjaTuple?: (items: unknown[]) => unknown[];
@@ -299,7 +299,7 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   const Compiler = (nj as unknown as { compiler: { Compiler: { prototype: CompilerProto } } }).compiler
     .Compiler;
   runtime.jinjaTruthy = pyTruthy;
-  runtime.jinjaStr = (v) => String(pyStr(v) ?? "");
+  runtime.jinjaConcat = (a, b) => String(pyStr(a) ?? "") + String(pyStr(b) ?? "");
   runtime.jinjaMod = pyMod;
   runtime.jinjaMul = pyMul;
   runtime.jinjaTuple = (items) => Object.assign(items, { [TUPLE]: true });
@@ -410,11 +410,5 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     } else this._compileAggregate(node, frame, "(", ")");
   };
   // `a ~ b`: Python's str() of each side (`'n=' ~ None` is "n=None", an undefined side is "")
-  proto.compileConcat = function (node, frame) {
-    this._emit("(runtime.jinjaStr(");
-    this.compile(node.left, frame);
-    this._emit(") + runtime.jinjaStr(");
-    this.compile(node.right, frame);
-    this._emit("))");
-  };
+  proto.compileConcat = binary("jinjaConcat");
 }
