@@ -2,11 +2,22 @@
  * `kunai agent start|stop`. The agent itself is imported lazily so other commands start fast.
  */
 import { basename, resolve } from "node:path";
-import type { CommandGroup } from "./types.ts";
+import { type CommandGroup, UsageError } from "./types.ts";
 import { ConfigError, resolveConfigAsync } from "../lib/config/mod.ts";
 import { AgentClient, AgentUnreachable } from "../lib/client/mod.ts";
 import type { Output } from "./output.ts";
 import { projectRoot } from "../lib/root.ts";
+import { JOIN_ERROR_HEADER } from "../lib/types.ts";
+import { alignRows } from "./members.ts";
+
+/** What `POST /agent/detect` answers. */
+interface DetectAnswer {
+  sent_to: string;
+  timeout_ms: number;
+  agents: Array<
+    { uuid: string; name: string; addr: string; port: number; zone: string; members: number; known: boolean }
+  >;
+}
 
 const DAEMON_ENV = "KUNAI_DAEMON_CHILD";
 
@@ -247,6 +258,92 @@ export const agentCommands: CommandGroup = {
           if (r.restart_needed.length) out.line(`needs a restart to apply: ${r.restart_needed.join(", ")}`);
         }
         return 0;
+      },
+    },
+    {
+      name: "detect",
+      description:
+        "find the agents on this network: broadcast on the gossip port, list who answers (--auto-join: join the lowest uuid)",
+      options: {
+        addr: {
+          type: "string",
+          description: "broadcast (or one agent's) IPv4 address (default: the agent's gossip.detect_addr)",
+        },
+        port: { type: "string", description: "gossip port the others listen on (default: this agent's)" },
+        timeout: {
+          type: "string",
+          description: "how long to wait for answers, 100ms-30s (default: gossip.detect_timeout, 3s)",
+        },
+        "auto-join": {
+          type: "boolean",
+          description: "join the agent with the lowest uuid among those not already members",
+        },
+        json: { type: "boolean", description: "JSON output" },
+      },
+      async run({ out, options, client }) {
+        const q = new URLSearchParams();
+        for (const k of ["addr", "port", "timeout"]) {
+          const v = options[k];
+          if (typeof v === "string") q.set(k, v);
+        }
+        // checked here too, so a typo is a usage error (exit 2) before anything is sent
+        const { detectParams } = await import("../lib/gossip/mod.ts");
+        let timeoutMs: number | undefined;
+        try {
+          timeoutMs = detectParams((k) => q.get(k) ?? undefined).timeoutMs;
+        } catch (err) {
+          throw new UsageError(`--${(err as Error).message}`);
+        }
+        const c = client();
+        const r = await c.json<DetectAnswer>(
+          "POST",
+          `/agent/detect?${q}`,
+          undefined,
+          (timeoutMs ?? 30_000) + 10_000,
+        );
+        let joined: { name: string; addr: string; joined: boolean; error?: string } | undefined;
+        if (options["auto-join"]) {
+          const target = r.agents.find((a) => !a.known);
+          if (target) {
+            const addr = `${target.addr}:${target.port}`;
+            const j = await c.jsonWithHeaders<boolean>("POST", `/agent/join/${encodeURIComponent(addr)}`);
+            const error = j.value === true ? undefined : j.headers.get(JOIN_ERROR_HEADER) ?? "unknown";
+            joined = { name: target.name, addr, joined: j.value === true, ...(error ? { error } : {}) };
+          }
+        }
+        if (options.json) out.json(options["auto-join"] ? { ...r, auto_join: joined ?? null } : r);
+        else {
+          const n = r.agents.length;
+          out.line(`Detection on udp ${r.sent_to}: ${n} agent(s) answered within ${r.timeout_ms / 1000} s`);
+          if (n) {
+            const head = ["Node", "Address", "Uuid", "Zone", "Members", "Known"];
+            const rows = r.agents.map((a) => [
+              a.name,
+              `${a.addr}:${a.port}`,
+              a.uuid,
+              a.zone || "-",
+              String(a.members),
+              a.known ? "yes" : "no",
+            ]);
+            for (
+              const l of alignRows([head, ...rows], (ri, _ci, cell) => ri ? cell : out.paint(cell, "bold"))
+            ) {
+              out.line(l);
+            }
+          }
+          if (options["auto-join"]) {
+            if (!joined) out.line("Nothing to join: no agent answered that is not already a member");
+            else {
+              out.line(
+                `Joining ${joined.name} (${joined.addr}) : ${
+                  joined.joined ? out.paint("OK", "green") : out.paint("FAILED", "red")
+                }${joined.error ? ` (${joined.error})` : ""}`,
+              );
+            }
+          }
+        }
+        if (options["auto-join"]) return joined?.joined ? 0 : 1;
+        return r.agents.length ? 0 : 1;
       },
     },
     {

@@ -74,6 +74,18 @@ export function freePort(hostname = "127.0.0.1"): number {
   throw new Error(`no free port found on ${hostname} in ${bottom}-${top - 1}`);
 }
 
+/**
+ * The detection settings of every agent a test starts: `kunai agent detect` (or a route walk that
+ * calls it) broadcasts on loopback only, never to 255.255.255.255, and waits briefly.
+ */
+export const TEST_DETECT = { detect_addr: "127.255.255.255", detect_timeout: "200ms" };
+
+/** `params` with TEST_DETECT under their `gossip` (theirs win). */
+export function withTestDetect(params: Record<string, unknown> = {}): Record<string, unknown> {
+  const gossip = params.gossip && typeof params.gossip === "object" ? params.gossip : {};
+  return { ...params, gossip: { ...TEST_DETECT, ...gossip } };
+}
+
 export interface TestCtxOptions {
   /** Config files to write into the cfg dir: relative path -> object. */
   files?: Record<string, unknown>;
@@ -100,7 +112,7 @@ export function makeTestCtx(opts: TestCtxOptions = {}): TestCtx {
     data: join(dir, "data"),
     name: opts.name ?? "test-node",
     tags: opts.tags ?? [],
-    ...opts.params,
+    ...withTestDetect(opts.params),
   };
   Deno.writeTextFileSync(join(cfgDir, "local.json"), JSON.stringify(local));
   for (const [rel, value] of Object.entries(opts.files ?? {})) {
@@ -219,7 +231,7 @@ export async function startAgent(opts: {
     log: join(dir, "log"),
     lock: join(dir, "kunai.pid"),
     socket: join(dir, "kunai.sock"),
-    ...opts.params,
+    ...withTestDetect(opts.params),
   };
   const configFile = join(cfgDir, "local.json");
   Deno.writeTextFileSync(configFile, JSON.stringify(local, null, 2));

@@ -47,17 +47,18 @@ export class AgentClient {
     }
   }
 
-  /** Sends a request; throws AgentUnreachable when nothing answers. */
+  /** Sends a request; throws AgentUnreachable when nothing answers (within `timeoutMs`, default the client's). */
   async request(
     method: string,
     path: string,
     body?: BodyInit | null,
     headers: Record<string, string> = {},
+    timeoutMs = this.#opts.timeoutMs ?? 10_000,
   ): Promise<Response> {
     const base = this.#opts.socket ? "http://kunai" : (this.#opts.baseUrl ?? "http://127.0.0.1:6768");
     const h: Record<string, string> = { ...headers };
     if (this.#opts.token) h.authorization = `Bearer ${this.#opts.token}`;
-    const signal = AbortSignal.timeout(this.#opts.timeoutMs ?? 10_000);
+    const signal = AbortSignal.timeout(timeoutMs);
     try {
       const init: RequestInit & { client?: Deno.HttpClient } = {
         method,
@@ -79,7 +80,7 @@ export class AgentClient {
           reason = "ENOENT";
         }
       }
-      if (e.name === "TimeoutError") reason = `no answer within ${this.#opts.timeoutMs ?? 10_000} ms`;
+      if (e.name === "TimeoutError") reason = `no answer within ${timeoutMs} ms`;
       else if (/No such file|ENOENT|os error 2\b/.test(reason)) {
         reason = "the socket does not exist (is the agent running?)";
       } else if (/refused|os error 111/i.test(reason)) reason = "connection refused (is the agent running?)";
@@ -88,8 +89,8 @@ export class AgentClient {
   }
 
   /** Sends a request and parses a JSON answer; throws AgentHttpError on a 4xx/5xx. */
-  async json<T>(method: string, path: string, body?: unknown): Promise<T> {
-    return (await this.jsonWithHeaders<T>(method, path, body)).value;
+  async json<T>(method: string, path: string, body?: unknown, timeoutMs?: number): Promise<T> {
+    return (await this.jsonWithHeaders<T>(method, path, body, timeoutMs)).value;
   }
 
   /** The same, with the answer's headers (some routes say more there than their body's shape allows). */
@@ -97,6 +98,7 @@ export class AgentClient {
     method: string,
     path: string,
     body?: unknown,
+    timeoutMs?: number,
   ): Promise<{ value: T; headers: Headers }> {
     const payload = body === undefined ? undefined : typeof body === "string" ? body : JSON.stringify(body);
     const res = await this.request(
@@ -104,6 +106,7 @@ export class AgentClient {
       path,
       payload,
       payload ? { "content-type": "application/json" } : {},
+      timeoutMs,
     );
     const text = await res.text();
     if (!res.ok) throw errorFrom(res.status, text);

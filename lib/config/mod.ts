@@ -34,6 +34,7 @@ export {
   collectorsFields,
   gossipFields,
   httpFields,
+  ipv4,
   kvFields,
   LISTENER_KINDS,
   listenerTypes,
@@ -63,6 +64,10 @@ export interface GossipConfig {
   max_packet_bytes: number;
   compress: boolean;
   label: string;
+  detect_answer: boolean;
+  detect_addr: string;
+  detect_timeout: number;
+  detect_listen: string;
 }
 export interface HttpConfig {
   token: string;

@@ -45,6 +45,27 @@ function seedAddr(): Type<string> {
   };
 }
 
+/** An IPv4 address in dotted form (`allowEmpty`: "" means "not set"). */
+export function ipv4(allowEmpty = false): Type<string> {
+  const text = str();
+  return {
+    expected: "an IPv4 address",
+    parse(v, path, issues) {
+      const s = text.parse(v, path, issues);
+      if (s === undefined || (allowEmpty && s === "")) return s;
+      const parts = s.split(".");
+      if (parts.length !== 4 || !parts.every((x) => /^\d{1,3}$/.test(x) && Number(x) <= 255)) {
+        issues.push({
+          path,
+          message: `${JSON.stringify(s)} is not an IPv4 address (four numbers 0-255: 192.168.1.255)`,
+        });
+        return undefined;
+      }
+      return s;
+    },
+  };
+}
+
 export const gossipFields: Fields = {
   probe_interval: opt(durationMs({ min: 10 }), 1000, "time between failure-detection probes"),
   probe_timeout: opt(durationMs({ min: 5 }), 500, "wait for a direct ack before indirect probes"),
@@ -82,6 +103,27 @@ export const gossipFields: Fields = {
     "fill gossip datagrams by their compressed size for members whose record says they read them",
   ),
   label: opt(str(), "", "cluster label bound into encryption (AAD); agents with other labels are ignored"),
+  detect_answer: opt(
+    bool(),
+    true,
+    "answer `kunai agent detect` of other agents (sealed with the cluster key when one is set)",
+  ),
+  detect_addr: opt(
+    ipv4(),
+    "255.255.255.255",
+    "where `kunai agent detect` broadcasts: a subnet's broadcast address (192.168.1.255), 127.255.255.255 on one host",
+  ),
+  detect_timeout: opt(
+    durationMs({ min: 100 }),
+    3000,
+    "how long `kunai agent detect` waits for answers unless --timeout says (30s at most)",
+  ),
+  detect_listen: opt(
+    ipv4(true),
+    "",
+    "also receive detection broadcasts sent to this address on the gossip port; needed when bind is one " +
+      "address (a socket bound to 192.168.1.10 does not receive what is sent to 192.168.1.255)",
+  ),
 };
 
 export const httpFields: Fields = {

@@ -4,6 +4,7 @@
  */
 import type { MemberRecord, MembershipView } from "../types.ts";
 import type { PeerAddr } from "../transport/mod.ts";
+import type { DetectedAgent } from "./detect.ts";
 
 export interface GossipApi {
   self(): MemberRecord;
@@ -24,6 +25,16 @@ export interface GossipApi {
   servePushPull(plain: Uint8Array, from: PeerAddr | null): Uint8Array;
   keys(): { enabled: boolean; primary: string | null; keys: string[] };
   keyOp(op: "install" | "use" | "remove", key: string): Promise<void>;
+  /**
+   * `kunai agent detect`: sends one detection request from the gossip socket to `addr` (default: the
+   * config's detect_addr) on `port` (default: ours) and reports who answered within `timeoutMs`
+   * (default: the config's detect_timeout).
+   */
+  detect(o: { addr?: string; port?: number; timeoutMs?: number }): Promise<{
+    sent_to: string;
+    timeout_ms: number;
+    agents: DetectedAgent[];
+  }>;
   /** Spreads a payload of another subsystem to every member. */
   broadcastUser(kind: string, payload: unknown): string;
   onUser(kind: string, fn: (payload: unknown, id: string) => void): () => void;

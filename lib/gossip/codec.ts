@@ -19,6 +19,7 @@ export const LIMITS = {
   servicesJson: 64 * 1024,
   userKind: 64,
   userPayloadJson: 32 * 1024,
+  detectPad: 2048,
 };
 
 export interface PingMsg {
@@ -101,7 +102,33 @@ export interface PushMsg {
   of: number;
   node: MemberRecord;
 }
+/**
+ * `kunai agent detect`: who answers on this network? Broadcast (or sent) to the gossip port; every
+ * agent that answers detection replies with a `detect-reply` naming the same `nonce`. `pad` makes
+ * the request at least as large as any reply (no agent sends more than it received: a spoofed
+ * source cannot turn agents into amplifiers).
+ */
+export interface DetectMsg {
+  type: "detect";
+  nonce: string;
+  from: string;
+  pad?: string;
+}
+/** An agent's answer to a detection: who it is and how large its cluster is. */
+export interface DetectReplyMsg {
+  type: "detect-reply";
+  nonce: string;
+  uuid: string;
+  name: string;
+  addr: string;
+  port: number;
+  zone: string;
+  /** Members it knows as alive or suspect (itself included): 1 = not in a cluster yet. */
+  members: number;
+}
 export type GossipMsg =
+  | DetectMsg
+  | DetectReplyMsg
   | PingMsg
   | PingRelayMsg
   | AckMsg
@@ -394,6 +421,24 @@ function checkMsg(raw: unknown, path: string): GossipMsg {
         from: str(o, "from", LIMITS.uuid, path),
         of: uint(o, "of", LIMITS.members, path),
         node: checkRecord(o.node, `${path}.node`),
+      };
+    case "detect":
+      return {
+        type,
+        nonce: str(o, "nonce", LIMITS.uuid, path),
+        from: str(o, "from", LIMITS.uuid, path),
+        pad: o.pad === undefined ? undefined : str(o, "pad", LIMITS.detectPad, path, true),
+      };
+    case "detect-reply":
+      return {
+        type,
+        nonce: str(o, "nonce", LIMITS.uuid, path),
+        uuid: str(o, "uuid", LIMITS.uuid, path),
+        name: str(o, "name", LIMITS.name, path),
+        addr: str(o, "addr", LIMITS.addr, path),
+        port: uint(o, "port", 65535, path),
+        zone: o.zone === undefined || o.zone === null ? "" : str(o, "zone", LIMITS.name, path, true),
+        members: uint(o, "members", LIMITS.members, path),
       };
     case "user": {
       const payload = o.payload ?? null;

@@ -24,6 +24,7 @@ import {
 } from "./codec.ts";
 import { LZ_HEADER, packLz } from "./lz.ts";
 import { ClusterMessages } from "./cluster_messages.ts";
+import { type DetectedAgent, Detection } from "./detect.ts";
 import { ConflictLog, flushTraffic } from "./conflicts.ts";
 import type { EngineCore, EngineDeps, Traffic } from "./core.ts";
 import { type DropReason, ENVELOPE_OVERHEAD } from "../transport/mod.ts";
@@ -68,6 +69,7 @@ export class GossipEngine implements EngineCore {
   readonly prober: Prober;
   readonly sync: PushPull;
   readonly messages: ClusterMessages;
+  readonly detection: Detection;
   #cfg: GossipConfig;
   #running = false;
   #timers: TimerId[] = [];
@@ -113,6 +115,7 @@ export class GossipEngine implements EngineCore {
     this.prober = new Prober(this);
     this.sync = new PushPull(this);
     this.messages = new ClusterMessages(this);
+    this.detection = new Detection(this);
     deps.transport.onPacket((data, from) => this.#onPacket(data, from));
     // the simulated network's stream (real agents serve push-pull on the HTTP peer route instead)
     deps.transport.onRequest(async (wire, from) => {
@@ -184,6 +187,7 @@ export class GossipEngine implements EngineCore {
     this.prober.tracker.cancelAll();
     this.prober.stop();
     this.sync.stop();
+    this.detection.stop();
     this.members.close();
     await this.deps.transport.close();
   }
@@ -265,6 +269,12 @@ export class GossipEngine implements EngineCore {
   /** Spreads a payload of another subsystem to every member (at most once each). */
   broadcastUser(kind: string, payload: unknown): string {
     return this.messages.broadcast(kind, payload);
+  }
+
+  /** Asks who answers at `to` (a broadcast address or one agent) within `timeoutMs`. */
+  detect(to: PeerAddr, timeoutMs: number): Promise<DetectedAgent[]> {
+    if (!this.#running) return Promise.resolve([]);
+    return this.detection.run(to, timeoutMs);
   }
 
   /** Receives user payloads of a kind; returns the unsubscribe function. */
@@ -369,9 +379,11 @@ export class GossipEngine implements EngineCore {
       this.deps.log.debug(`dropped a packet from ${peerKey(from)}: ${d.error}`);
       return;
     }
+    // each message's share of the datagram: what its answer, if any, may weigh (see detect.ts)
+    const share = Math.floor(data.length / d.value.length);
     for (const msg of d.value) {
       try {
-        this.#dispatch(msg, from);
+        this.#dispatch(msg, from, share);
       } catch (err) {
         this.deps.counters.inc("gossip_handler_errors_total");
         this.deps.log.warn(`handling ${msg.type} from ${peerKey(from)} failed: ${(err as Error).message}`);
@@ -379,7 +391,8 @@ export class GossipEngine implements EngineCore {
     }
   }
 
-  #dispatch(msg: GossipMsg, from: PeerAddr): void {
+  /** `size`: the message's share of the bytes of the datagram it came in (opened, still compressed). */
+  #dispatch(msg: GossipMsg, from: PeerAddr, size: number): void {
     switch (msg.type) {
       case "ping":
         if (msg.node !== this.members.selfUuid) {
@@ -411,6 +424,10 @@ export class GossipEngine implements EngineCore {
         return this.sync.onPush(msg);
       case "user":
         return this.messages.onUser(msg);
+      case "detect":
+        return this.detection.onRequest(msg, from, size);
+      case "detect-reply":
+        return this.detection.onReply(msg, from);
     }
   }
 

@@ -23,11 +23,13 @@ import { gossipRoutes } from "./routes.ts";
 import { loadPeers, savePeers } from "./peers_file.ts";
 import { joinSeeds } from "./seeds.ts";
 import { GossipKeys } from "./keys.ts";
+import { MAX_DETECT_MS } from "./detect.ts";
 
 export type { GossipApi } from "./api.ts";
 export { type EngineDeps, GossipEngine, pushPullInterval, type SelfSource } from "./engine.ts";
 export { decodeKey, generateKey, KeyError, Keyring, SEAL_OVERHEAD } from "../transport/mod.ts";
 export type { ChangeKind } from "./members.ts";
+export { type DetectedAgent, detectParams } from "./detect.ts";
 export {
   aliveOf,
   decodePacket,
@@ -71,6 +73,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
     bind: p.bind,
     port: p.port,
     advertise: ctx.node.addr,
+    listenBroadcast: cfg.detect_listen || undefined,
     onError: (where, err) => {
       ctx.counters.inc("gossip_socket_errors_total", { where });
       ctx.log.debug(`udp ${where}: ${(err as Error).message ?? err}`);
@@ -224,6 +227,16 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
     servePushPull: (plain, from) => engine.sync.serve(plain, from),
     keys: () => keys.list(),
     keyOp: (op, key) => keys.op(op, key, (o, k) => engine.keyOp(o, k)),
+    async detect(o) {
+      const addr = o.addr ?? cfg.detect_addr;
+      const port = o.port ?? (transport.local.port || p.port);
+      const timeoutMs = Math.min(o.timeoutMs ?? cfg.detect_timeout, MAX_DETECT_MS);
+      const agents = await engine.detect({ addr, port }, timeoutMs);
+      ctx.log.info(
+        `detection on udp ${addr}:${port}: ${agents.length} agent(s) answered within ${timeoutMs} ms`,
+      );
+      return { sent_to: `${addr}:${port}`, timeout_ms: timeoutMs, agents };
+    },
     broadcastUser: (kind, payload) => engine.broadcastUser(kind, payload),
     onUser: (kind, fn) => engine.onUser(kind, fn),
   };

@@ -12,6 +12,7 @@ import {
   RouteTable,
 } from "../routing/mod.ts";
 import { PUSH_PULL_PATH } from "../transport/mod.ts";
+import { type DetectParams, detectParams } from "./detect.ts";
 import { JOIN_ERROR_HEADER } from "../types.ts";
 import type { GossipApi } from "./api.ts";
 
@@ -67,6 +68,22 @@ export function gossipRoutes(api: GossipApi): RouteTable {
       throw new HttpError(400, "push-pull refused", { reason: (err as Error).message });
     }
   });
+
+  // a write route: it makes the agent send a datagram to an address of the caller's choosing
+  r.write(
+    "POST",
+    "/agent/detect",
+    "broadcast a detection on the gossip port (?addr, ?port, ?timeout) and list the agents that answer",
+    async (c) => {
+      let params: DetectParams;
+      try {
+        params = detectParams((k) => c.req.query(k));
+      } catch (err) {
+        throw new HttpError(400, `query parameter ${(err as Error).message}`);
+      }
+      return c.json(await api.detect(params));
+    },
+  );
 
   r.write("GET", "/agent/keys", "the keyring (reveals the keys)", (c) => c.json(api.keys()));
   r.write(

@@ -27,6 +27,11 @@ export interface UdpTransportOptions {
   advertise: string;
   /** Largest push-pull answer accepted. */
   maxResponseBytes?: number;
+  /**
+   * Also receive datagrams sent to this broadcast address on `port` (a second socket, shared with
+   * other agents of the host): what `kunai agent detect` sends when `bind` is one address.
+   */
+  listenBroadcast?: string;
   /** Called on socket errors and handler failures (counted by the owner). */
   onError?: (where: string, err: unknown) => void;
 }
@@ -35,8 +40,10 @@ export class UdpTransport implements Transport {
   readonly local: PeerAddr;
   #opts: UdpTransportOptions;
   #conn: Deno.DatagramConn | null = null;
+  #broadcast: Deno.DatagramConn | null = null;
   #onPacket: PacketHandler = () => {};
   #loop: Promise<void> | null = null;
+  #broadcastLoop: Promise<void> | null = null;
   #closed = false;
 
   constructor(opts: UdpTransportOptions) {
@@ -66,7 +73,26 @@ export class UdpTransport implements Transport {
     }
     const a = this.#conn.addr as Deno.NetAddr;
     if (this.local.port === 0) (this.local as { port: number }).port = a.port;
+    const bc = this.#opts.listenBroadcast;
+    if (bc) {
+      try {
+        // reuseAddress: every agent of the host receives each broadcast
+        this.#broadcast = Deno.listenDatagram({
+          transport: "udp",
+          hostname: bc,
+          port: a.port,
+          reuseAddress: true,
+        });
+      } catch (err) {
+        this.#conn.close();
+        this.#conn = null;
+        throw new Error(
+          `cannot listen for detection broadcasts on udp ${bc}:${a.port}: ${(err as Error).message}`,
+        );
+      }
+    }
     this.#loop = this.#receiveLoop(this.#conn);
+    if (this.#broadcast) this.#broadcastLoop = this.#receiveLoop(this.#broadcast);
   }
 
   /** The actual bound UDP port (useful with port 0 in tests). */
@@ -142,11 +168,14 @@ export class UdpTransport implements Transport {
 
   async close(): Promise<void> {
     this.#closed = true;
-    try {
-      this.#conn?.close();
-    } catch { /* already closed */ }
-    this.#conn = null;
+    for (const c of [this.#conn, this.#broadcast]) {
+      try {
+        c?.close();
+      } catch { /* already closed */ }
+    }
+    this.#conn = this.#broadcast = null;
     await this.#loop?.catch(() => {});
+    await this.#broadcastLoop?.catch(() => {});
   }
 }
 

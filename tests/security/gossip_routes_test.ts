@@ -25,6 +25,7 @@ Deno.test("security: gossip routes — only /agent/members is open; join, leave 
       "POST /agent/leave/:name{.+}": "write",
       "GET /agent/leave/:name{.+}": "write",
       "POST /gossip/push-pull": "peer",
+      "POST /agent/detect": "write",
       "GET /agent/keys": "write",
       "POST /agent/keys/:op{install|use|remove}": "write",
     });

@@ -7,7 +7,7 @@ import { Agent } from "../../lib/agent.ts";
 import { resolveConfig } from "../../lib/config/mod.ts";
 import { routeDocs } from "../../lib/http/mod.ts";
 import type { RouteDoc } from "../../lib/routing/mod.ts";
-import { freePort, tempDir } from "../helpers.ts";
+import { freePort, tempDir, withTestDetect } from "../helpers.ts";
 
 /** Loopback addresses of this folder's tests (other helpers use other 127.0.0.x). */
 export const SEC_ADDR = "127.0.0.41";
@@ -47,7 +47,7 @@ export async function startLiveAgent(name: string, params: Record<string, unknow
       lock: join(dir, "kunai.pid"),
       socket,
       bootstrap: true,
-      ...params,
+      ...withTestDetect(params),
     }),
   );
   const config = resolveConfig({ cfgDir, env: { HOME: dir } });
