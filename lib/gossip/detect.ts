@@ -19,6 +19,8 @@ import type { EngineCore } from "./core.ts";
 export const ANSWERS_PER_SECOND = 10;
 /** Size a request is padded to (its JSON): larger than any reply of a sane name and address. */
 export const REQUEST_BYTES = 1024;
+/** Most agents one detection reports (forged answers to a sniffed nonce cannot grow it further). */
+export const MAX_DETECTED = 4096;
 /** Longest a detection waits for answers. */
 export const MAX_DETECT_MS = 30_000;
 
@@ -150,6 +152,7 @@ export class Detection {
   onReply(msg: DetectReplyMsg, from: PeerAddr): void {
     const p = this.#pending.get(msg.nonce);
     if (!p || msg.uuid === this.#core.members.selfUuid) return;
+    if (p.found.size >= MAX_DETECTED && !p.found.has(msg.uuid)) return;
     const { nonce: _nonce, type: _type, ...who } = msg;
     p.found.set(msg.uuid, {
       ...who,

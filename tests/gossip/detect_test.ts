@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { decodePacket, encodePacket, type GossipMsg } from "../../lib/gossip/codec.ts";
-import { ANSWERS_PER_SECOND, REQUEST_BYTES } from "../../lib/gossip/detect.ts";
+import { ANSWERS_PER_SECOND, MAX_DETECTED, REQUEST_BYTES } from "../../lib/gossip/detect.ts";
 import { detectParams, generateKey, Keyring } from "../../lib/gossip/mod.ts";
 import { PeerEnvelope } from "../../lib/transport/mod.ts";
 import { packLz } from "../../lib/gossip/lz.ts";
@@ -120,7 +120,7 @@ Deno.test(`a flood of requests gets at most ${ANSWERS_PER_SECOND} answers a seco
   assert.equal(p.got.length, ANSWERS_PER_SECOND + 5, "answers again the next second");
 });
 
-Deno.test("an answer nobody asked for, or one claiming to be us, is not reported", async () => {
+Deno.test("an answer nobody asked for, or one claiming to be us, is not reported; a flood of answers is capped", async () => {
   const c = new SimCluster({ nodes: 2, seed: 8 });
   for (const n of c.nodes) await n.engine.start();
   const [a, b] = c.nodes;
@@ -139,6 +139,17 @@ Deno.test("an answer nobody asked for, or one claiming to be us, is not reported
   p.send(a.addr, encodePacket([forged("not-asked", "x1"), forged("not-asked", a.self.uuid)]));
   await c.clock.advance(400);
   assert.deepEqual((await pending).map((x) => x.name), ["node-1"]);
+  // whoever receives the request (the probe here) knows its nonce: a flood of forged uuids under it
+  // leaves the list bounded
+  const flooded = a.engine.detect(p.at, 1000);
+  await c.clock.advance(50);
+  const asked = p.got.find((m) => m.type === "detect") as Extract<GossipMsg, { type: "detect" }>;
+  const nonce = asked.nonce;
+  for (let i = 0; i < MAX_DETECTED + 500; i += 100) {
+    p.send(a.addr, encodePacket(Array.from({ length: 100 }, (_, k) => forged(nonce, `f${i + k}`))));
+  }
+  await c.clock.advance(1100);
+  assert.equal((await flooded).length, MAX_DETECTED);
 });
 
 Deno.test("detection messages with bad fields are dropped as malformed, and the agent goes on", async () => {
