@@ -4,7 +4,15 @@
  * Only this file knows every subsystem.
  */
 import { join } from "node:path";
-import { type AgentConfig, formatProblem } from "./config/mod.ts";
+import {
+  type AgentConfig,
+  agentFields,
+  formatProblem,
+  localConfigFile,
+  mergeLocalConfig,
+  readLocalConfig,
+  writeLocalConfig,
+} from "./config/mod.ts";
 import { EventBus } from "./bus.ts";
 import { type Clock, RealClock } from "./clock/mod.ts";
 import { type Logger, LogSink } from "./log/mod.ts";
@@ -20,7 +28,7 @@ import {
 } from "./identity/mod.ts";
 import { acquireLock, releaseLock } from "./lockfile.ts";
 import { buildApp, fastDispatcher, HttpServer, writePolicy } from "./http/mod.ts";
-import { type ApiContext, HttpError, RouteTable } from "./routing/mod.ts";
+import { type ApiContext, HttpError, readJson, RouteTable } from "./routing/mod.ts";
 import type { Ctx, Subsystem } from "./subsystem.ts";
 import { VERSION } from "./version.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
@@ -48,7 +56,10 @@ export interface ReloadResult {
 }
 
 /** Agent parameters applied at runtime by a reload (the others need a restart). */
-const HOT_PARAMS = new Set(["tags", "log_level", "log_keep_days"]);
+const HOT_PARAMS = new Set(["tags", "log_level", "log_keep_days", "zone"]);
+
+/** A zone name set over the API (`kunai zone change`): what DNS, Shinken templates and logs can hold. */
+const ZONE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 const STOP_BUDGET_MS = 5000;
 
@@ -286,13 +297,14 @@ export class Agent {
    * through ctx.config and re-read on `config.reloaded`), applies tags and log level, and lists
    * the other changed parameters as needing a restart.
    */
-  async reload(): Promise<ReloadResult> {
+  async reload(check?: (next: AgentConfig) => void): Promise<ReloadResult> {
     if (!this.#reloadConfig) {
       throw new HttpError(409, "this agent was started without a way to re-read its configuration");
     }
     // logrotate's move-then-signal: the next lines go to a new file at the configured path
     this.sink.reopen();
     const next = await this.#reloadConfig();
+    check?.(next); // may refuse it: nothing is applied yet
     for (const w of next.warnings) this.log.warn(`configuration: ${formatProblem(w)}`);
     const cur = this.config;
     const restart: string[] = [];
@@ -315,12 +327,71 @@ export class Agent {
       cur.params.tags = next.params.tags;
       this.node.setConfigTags(next.params.tags);
     }
+    if (next.params.zone !== cur.params.zone) {
+      this.log.info(`zone: ${JSON.stringify(cur.params.zone)} -> ${JSON.stringify(next.params.zone)}`);
+      cur.params.zone = next.params.zone;
+      this.node.setZone(next.params.zone);
+    }
     this.log.info(
       `configuration reloaded: ${next.files.length} file(s)` +
         (restart.length ? `; changed parameters that need a restart: ${restart.join(", ")}` : ""),
     );
     this.bus.emit("config.reloaded", { files: next.files });
     return { files: next.files.length, restart_needed: restart };
+  }
+
+  #updates: Promise<unknown> = Promise.resolve();
+
+  /**
+   * `PUT /configuration/update` (reference §2.3): merges `patch` into the configuration's local.json
+   * (a `null` removes a key), then re-reads everything as a reload does. A configuration the reload
+   * refuses, or an agent parameter that another file overrides (the update would change nothing),
+   * puts the old local.json back and throws. One update at a time.
+   */
+  updateLocalConfig(patch: Record<string, unknown>): Promise<ReloadResult & { file: string }> {
+    const run = async () => {
+      const { path, yaml } = localConfigFile(this.config.cfgDir);
+      let cur: ReturnType<typeof readLocalConfig>;
+      try {
+        cur = readLocalConfig(path);
+      } catch (err) {
+        throw new HttpError(409, (err as Error).message);
+      }
+      if (cur.text === null && yaml) {
+        throw new HttpError(
+          409,
+          `the local configuration is ${yaml}: this route rewrites local.json only (YAML comments would be lost); edit it by hand`,
+        );
+      }
+      writeLocalConfig(path, mergeLocalConfig(cur.value, patch));
+      try {
+        const r = await this.reload((next) => {
+          // an agent parameter set again by a later file (or the environment, or a flag) keeps that value
+          const src = next.paramSource ?? {};
+          const overridden = Object.keys(patch).filter((k) =>
+            k in agentFields && patch[k] !== null && src[k] !== undefined && src[k] !== path
+          );
+          if (overridden.length) {
+            throw new HttpError(
+              409,
+              `this update would change nothing: ${
+                overridden.map((k) => `${k} is set again by ${src[k]}`).join("; ")
+              } (later sources override local.json); change it there`,
+            );
+          }
+        });
+        this.log.info(`configuration updated through the API: ${Object.keys(patch).join(", ")} in ${path}`);
+        return { ...r, file: path };
+      } catch (err) {
+        if (cur.text === null) Deno.removeSync(path);
+        else writeLocalConfig(path, cur.text);
+        this.log.warn(`configuration update refused, ${path} left as it was: ${(err as Error).message}`);
+        throw err;
+      }
+    };
+    const p = this.#updates.then(run, run);
+    this.#updates = p.catch(() => {});
+    return p;
   }
 
   #coreRoutes(): RouteTable {
@@ -339,6 +410,55 @@ export class Agent {
       "/agent/reload",
       "re-read the configuration files",
       async (c) => c.json(await this.reload()),
+    );
+    // reference §2.3; both reveal or change keys and tokens: write routes
+    r.write("GET", "/configuration", "the configuration's local.json (reveals its keys)", (c) => {
+      const { path, yaml } = localConfigFile(this.config.cfgDir);
+      try {
+        const cur = readLocalConfig(path);
+        if (cur.text === null && yaml) {
+          throw new Error(`the local configuration is ${yaml}: this route reads local.json only`);
+        }
+        return c.json(cur.value);
+      } catch (err) {
+        throw new HttpError(409, (err as Error).message);
+      }
+    });
+    r.write(
+      "PUT",
+      "/configuration/update",
+      "merge a JSON object into local.json (null removes a key) and reload; refused changes leave it as it was",
+      async (c) => {
+        const body = await readJson(c);
+        if (!body || typeof body !== "object" || Array.isArray(body)) {
+          throw new HttpError(400, 'expected a JSON object of top-level keys, e.g. {"log_level": "DEBUG"}');
+        }
+        return c.json(await this.updateLocalConfig(body as Record<string, unknown>));
+      },
+    );
+    r.write(
+      "PUT",
+      "/agent/zone",
+      "move this node to another zone (body: the zone name; saved in local.json)",
+      async (c) => {
+        const text = (await c.req.text()).trim();
+        let zone: unknown = text;
+        if (text.startsWith('"')) {
+          try {
+            zone = JSON.parse(text);
+          } catch { /* checked below */ }
+        }
+        if (typeof zone !== "string" || !ZONE_NAME.test(zone)) {
+          throw new HttpError(
+            400,
+            `expected a zone name as the body: 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit; got ${
+              JSON.stringify(text.slice(0, 80))
+            }`,
+          );
+        }
+        await this.updateLocalConfig({ zone });
+        return c.json(true);
+      },
     );
     r.read("GET", "/metrics", "Prometheus metrics", (c) => {
       this.counters.set("uptime_seconds", Math.floor((Date.now() - this.startedAt) / 1000));

@@ -21,6 +21,8 @@ export interface AgentEvents {
   "member.reaped": MemberRecord;
   /** Our own tags changed (detectors, config reload); gossip bumps our incarnation. */
   "tags.changed": { tags: string[]; added: string[]; removed: string[] };
+  /** We moved to another zone (`kunai zone change`, a reload); gossip bumps our incarnation. */
+  "zone.changed": { zone: string; previous: string };
   /** Our own services or their states changed; gossip bumps our incarnation. */
   "services.changed": { names: string[] };
   "collector.result": CollectorResultEvent;

@@ -46,6 +46,7 @@ export {
 } from "./objects.ts";
 export type { ListenerKind, ObjectKind } from "./objects.ts";
 export * as schema from "./schema.ts";
+export { localConfigFile, mergeLocalConfig, readLocalConfig, writeLocalConfig } from "./local_file.ts";
 
 export interface GossipConfig {
   probe_interval: number;
@@ -169,6 +170,8 @@ export interface AgentConfig {
   files: string[];
   /** Accepted but doubtful entries (e.g. a check field one typo away from a known one); logged at start. */
   warnings: ConfigProblem[];
+  /** Where each agent parameter set by the configuration came from: a file, `env KUNAI_X`, `command line`. */
+  paramSource?: Record<string, string>;
 }
 
 export interface ResolveOptions {
@@ -369,6 +372,7 @@ export function resolveConfig(opts: ResolveOptions = {}): AgentConfig {
     dirs,
     files: raw.files,
     warnings: raw.warnings,
+    paramSource: raw.paramSource,
   };
 }
 

@@ -178,6 +178,14 @@ export class LocalNode {
     if (added.length || removed.length) this.#bus.emit("tags.changed", { tags: after, added, removed });
   }
 
+  /** Moves this node to another zone (`kunai zone change`, a reload): gossip spreads it. */
+  setZone(zone: string): void {
+    if (zone === this.zone) return;
+    const previous = this.zone;
+    this.zone = zone;
+    this.#bus.emit("zone.changed", { zone, previous });
+  }
+
   services(): Record<string, unknown> {
     return this.#services;
   }

@@ -193,6 +193,20 @@ Deno.test({
       assert.match(r.stdout, /^GET\s+\/ws\s+read\s+websocket\s+live feed/m);
       r = await tcp(["--json", "api", "--http-addr", addr]);
       assert.ok(JSON.parse(r.stdout).some((x: { path: string }) => x.path === "/api/openapi.json"));
+
+      // kunai zone change (the reference's command): a write, saved in local.json, seen in members
+      r = await tcp(["zone", "change", "paris", "--http-addr", addr]);
+      assert.equal(r.code, 1, "a write route: refused over TCP without the token");
+      assert.match(r.stderr, /cannot switch to zone "paris": .*token/);
+      r = await a.cli(["zone", "change", "paris"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "Switching to zone paris : OK");
+      assert.equal(JSON.parse(Deno.readTextFileSync(a.configFile)).zone, "paris");
+      r = await tcp(["members", "--http-addr", addr, "--json"]);
+      assert.equal(JSON.parse(r.stdout)[0].zone, "paris");
+      r = await a.cli(["zone", "change", "not a zone"]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /expected a zone name/);
     } finally {
       await a.stop();
       t.cleanup();
