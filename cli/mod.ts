@@ -45,6 +45,7 @@ export const GROUP_MODULES: GroupModule[] = [
   { words: ["raft"], load: async () => [(await import("./raft.ts")).raftCommands] },
   { words: ["exec"], load: async () => [(await import("./exec.ts")).execCommands] },
   { words: ["propagate"], load: async () => [(await import("./propagate.ts")).propagateCommands] },
+  { words: ["packs"], load: async () => [(await import("./packs.ts")).packsCommands] },
   { words: ["zone"], load: async () => [(await import("./zone.ts")).zoneCommands] },
   { words: ["api"], load: async () => [(await import("./api.ts")).apiCommands] },
   // lists every group: built by loadGroups() once the others are loaded

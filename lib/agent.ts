@@ -8,6 +8,7 @@ import {
   type AgentConfig,
   agentFields,
   formatProblem,
+  listPacks,
   localConfigFile,
   mergeLocalConfig,
   readLocalConfig,
@@ -411,6 +412,9 @@ export class Agent {
       "re-read the configuration files",
       async (c) => c.json(await this.reload()),
     );
+    const packs = (c: ApiContext) => c.json(listPacks(this.config.dirs));
+    r.read("GET", "/packs", "the package.json of every pack, with its folder", packs);
+    r.read("GET", "/packs/", "the package.json of every pack, with its folder", packs);
     // reference §2.3; both reveal or change keys and tokens: write routes
     r.write("GET", "/configuration", "the configuration's local.json (reveals its keys)", (c) => {
       const { path, yaml } = localConfigFile(this.config.cfgDir);

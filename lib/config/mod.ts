@@ -47,6 +47,7 @@ export {
 export type { ListenerKind, ObjectKind } from "./objects.ts";
 export * as schema from "./schema.ts";
 export { localConfigFile, mergeLocalConfig, readLocalConfig, writeLocalConfig } from "./local_file.ts";
+export { listPacks, type PackInfo } from "./packs.ts";
 
 export interface GossipConfig {
   probe_interval: number;

@@ -194,6 +194,14 @@ Deno.test({
       r = await tcp(["--json", "api", "--http-addr", addr]);
       assert.ok(JSON.parse(r.stdout).some((x: { path: string }) => x.path === "/api/openapi.json"));
 
+      // kunai packs list: the default pack shipped at first start
+      r = await tcp(["packs", "list", "--http-addr", addr]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^Pack\s+Version\s+Level\s+Description$/m);
+      assert.match(r.stdout, /^linux\s+\d+\.\d+\.\d+\s+global\s+Linux basics/m);
+      r = await tcp(["packs", "list", "--http-addr", addr, "--json"]);
+      assert.ok(JSON.parse(r.stdout).some((p: { name: string }) => p.name === "redis"));
+
       // kunai zone change (the reference's command): a write, saved in local.json, seen in members
       r = await tcp(["zone", "change", "paris", "--http-addr", addr]);
       assert.equal(r.code, 1, "a write route: refused over TCP without the token");
