@@ -9,6 +9,7 @@
  */
 import type nunjucks from "nunjucks";
 import { pyStr, pyTruthy, toPy } from "./jinja.ts";
+import { wordwrap } from "./wordwrap.ts";
 
 type Fmt = (fmt: string, args: never) => string;
 
@@ -220,6 +221,21 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
   env.addFilter("min", (list: unknown, ...args: unknown[]) => pick(list, splitKwargs(args).kw, 1));
   env.addFilter("max", (list: unknown, ...args: unknown[]) => pick(list, splitKwargs(args).kw, -1));
   env.addFilter("d", env.getFilter("default"));
+  env.addFilter("wordwrap", (s: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const width = Number(kw.width ?? pos[0] ?? 79);
+    if (!Number.isInteger(width)) throw new Error(`wordwrap: width must be an integer, got ${pyStr(width)}`);
+    const breakLong = kw.break_long_words ?? pos[1] ?? true;
+    const wrapstring = kw.wrapstring ?? pos[2] ?? null;
+    const hyphens = kw.break_on_hyphens ?? pos[3] ?? true;
+    return wordwrap(
+      typeof s === "string" ? s : String(pyStr(s)),
+      width,
+      pyTruthy(breakLong),
+      wrapstring === null || wrapstring === undefined ? null : String(wrapstring),
+      pyTruthy(hyphens),
+    );
+  });
 }
 
 /**

@@ -20,8 +20,8 @@
  *   `s[1:3]` is a string and `d.get('k')` is None when missing.
  *
  * What stays different: `{% set ns.attr = ... %}` (namespace assignment) is a syntax error here,
- * floats print without a trailing `.0`, the `attr`/`wordwrap` filters do not exist (an error names
- * them), exponent literals (`1e20`) do not parse.
+ * floats print without a trailing `.0`, the `attr` filter does not exist (an error names it),
+ * exponent literals (`1e20`) do not parse.
  */
 import type nunjucks from "nunjucks";
 import { formatPercent, strRepr } from "../evaluator/mod.ts";

@@ -287,6 +287,48 @@ const CASES: Case[] = [
   },
 ];
 
+/** Texts for `wordwrap`: words, hyphenated words, em-dashes, long tokens, tabs, runs of spaces. */
+function wrapTexts(n: number): string[] {
+  let seed = 12345;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const pick = <T>(a: T[]) => a[Math.floor(rnd() * a.length)];
+  const words = ["disk", "load", "critical", "/var/log", "check_http", "well-known", "re-run", "a--b", "x"];
+  const seps = [" ", " ", " ", "  ", "\t", "\n", " -- ", "-"];
+  return Array.from({ length: n }, () => {
+    let s = "";
+    const count = 3 + Math.floor(rnd() * 25);
+    for (let i = 0; i < count; i++) {
+      s += rnd() < 0.08 ? "y".repeat(10 + Math.floor(rnd() * 30)) : pick(words);
+      s += pick(seps);
+    }
+    return s;
+  });
+}
+
+const WRAP_CASES: Case[] = [
+  {
+    name: "wordwrap-output",
+    tpl: "{{ out|wordwrap(30) }}",
+    ctx: {
+      out:
+        "CRITICAL - Socket timeout after 10 seconds on https://very-long-host-name.example.org/status/health-check?full=1",
+    },
+  },
+  { name: "wordwrap-default", tpl: "{{ s|wordwrap }}", ctx: { s: "word ".repeat(40) } },
+  {
+    name: "wordwrap-kwargs",
+    tpl: "{{ s|wordwrap(width=10, wrapstring='<br>') }}|{{ s|wordwrap(8, break_long_words=false) }}|" +
+      "{{ s|wordwrap(7, break_on_hyphens=false) }}",
+    ctx: { s: "a well-known supercalifragilistic word\nsecond  line\n\nthird" },
+  },
+  ...wrapTexts(60).map((s, i): Case => ({
+    name: `wordwrap-random-${i}`,
+    tpl: `{{ s|wordwrap(${[5, 9, 12, 20, 33][i % 5]}) }}`,
+    ctx: { s },
+  })),
+];
+CASES.push(...WRAP_CASES);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
