@@ -26,6 +26,7 @@ const cut = (s: string, from: number, to?: number) => [...s].slice(from, to).joi
 
 /** Python's `str.splitlines()` (without the line ends). */
 export function splitLines(s: string): string[] {
+  // deno-lint-ignore no-control-regex -- Python's line ends include the control characters
   const lines = s.split(/\r\n|[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]/);
   if (lines.length > 1 && lines[lines.length - 1] === "") lines.pop();
   return s === "" ? [] : lines;
