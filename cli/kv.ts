@@ -27,7 +27,8 @@ function b64text(v: string | null): string {
   return decoder.decode(Uint8Array.from(atob(v), (c) => c.charCodeAt(0)));
 }
 
-async function readValue(arg: string): Promise<Uint8Array> {
+/** A value argument: text, `-` for stdin or `@FILE`. */
+export async function readValue(arg: string): Promise<Uint8Array> {
   if (arg === "-") return new Uint8Array(await new Response(Deno.stdin.readable).arrayBuffer());
   if (arg.startsWith("@")) {
     try {

@@ -1,5 +1,5 @@
 /**
- * `kunai wait members|check|tag|key|leader`: block until the agent reports a state, for provisioning
+ * `kunai wait members|check|tag|key|leader|event`: block until the agent reports a state, for provisioning
  * scripts (`systemctl start kunai && kunai wait members 3 && ...`), as opsbro's `gossip wait-members`,
  * `monitoring wait-ok`, `detectors wait-group` and `kv-store wait-exists` did. Polls the agent's read
  * routes every `--every` (250 ms); exit 0 once the condition holds, 1 at `--timeout` (60 s) with what
@@ -225,8 +225,31 @@ const leader: CommandSpec = {
   },
 };
 
+const event: CommandSpec = {
+  name: "event",
+  description: "wait for a cluster event (`kunai event send`) received from now on (or within --since)",
+  args: ["<name>"],
+  options: {
+    since: { type: "string", description: "an event received this long ago also counts (e.g. 5m)" },
+    ...TIMING,
+  },
+  run(ctx) {
+    const name = oneArg(ctx.positionals, "event name", "kunai wait event deploy-done");
+    const since = Date.now() - duration(ctx.options.since, "since", 0, 0);
+    return waitFor(ctx, `event ${name}`, async (c) => {
+      const events = await c.json<Array<{ name: string; from: string; payload: string; received: number }>>(
+        "GET",
+        `/agent/events?name=${encodeURIComponent(name)}`,
+      );
+      const hit = events.filter((e) => e.received >= since).pop();
+      if (!hit) return { done: false, seen: `no ${name} event since the wait began` };
+      return { done: true, seen: `from ${hit.from}, payload ${JSON.stringify(hit.payload.slice(0, 200))}` };
+    });
+  },
+};
+
 export const waitCommands: CommandGroup = {
   group: "wait",
   description: "block until the cluster or this node reaches a state (for scripts)",
-  commands: [members, check, tag, key, leader],
+  commands: [members, check, tag, key, leader, event],
 };

@@ -8,7 +8,13 @@
  * off();
  * ```
  */
-import type { CheckResultEvent, CollectorResultEvent, KvChangedEvent, MemberRecord } from "./types.ts";
+import type {
+  CheckResultEvent,
+  ClusterEventRecord,
+  CollectorResultEvent,
+  KvChangedEvent,
+  MemberRecord,
+} from "./types.ts";
 
 /** Every event, by name, with its payload type. Add new events here, nowhere else. */
 export interface AgentEvents {
@@ -31,6 +37,8 @@ export interface AgentEvents {
   /** Metric points produced in-process (collectors, perfdata) for the time-series store. */
   "metrics.points": { points: Array<[name: string, value: number, ts: number]> };
   "kv.changed": KvChangedEvent;
+  /** A cluster event (`kunai event send`) was logged here, ours included. */
+  "cluster.event": ClusterEventRecord;
   "raft.leader": { group: string; leader: string | null; term: number };
   "config.reloaded": { files: string[] };
   "agent.stopping": { reason: string };

@@ -78,4 +78,15 @@ export interface CollectorResultsView {
 }
 
 /** Header of a failed join's answer (the body is the reference's bare `false`): why it failed. */
+/** A cluster event as logged by each agent (`kunai event send`, lib/gossip/events.ts). */
+export interface ClusterEventRecord {
+  id: string;
+  name: string;
+  payload: string;
+  from: string;
+  from_uuid: string;
+  at: number;
+  received: number;
+}
+
 export const JOIN_ERROR_HEADER = "x-kunai-join-error";

@@ -5,6 +5,7 @@
 import type { MemberRecord, MembershipView } from "../types.ts";
 import type { PeerAddr } from "../transport/mod.ts";
 import type { DetectedAgent } from "./detect.ts";
+import type { ClusterEvent } from "./events.ts";
 
 export interface GossipApi {
   self(): MemberRecord;
@@ -35,6 +36,10 @@ export interface GossipApi {
     timeout_ms: number;
     agents: DetectedAgent[];
   }>;
+  /** Sends a cluster event (`kunai event send`); throws an Error naming a bad name or payload. */
+  sendEvent(name: string, payload: string): ClusterEvent;
+  /** The events logged here, oldest first (one name's only, when given). */
+  events(name?: string): ClusterEvent[];
   /** Spreads a payload of another subsystem to every member. */
   broadcastUser(kind: string, payload: unknown): string;
   onUser(kind: string, fn: (payload: unknown, id: string) => void): () => void;

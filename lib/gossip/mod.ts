@@ -24,12 +24,14 @@ import { loadPeers, savePeers } from "./peers_file.ts";
 import { joinSeeds } from "./seeds.ts";
 import { GossipKeys } from "./keys.ts";
 import { MAX_DETECT_MS } from "./detect.ts";
+import { ClusterEvents } from "./events.ts";
 
 export type { GossipApi } from "./api.ts";
 export { type EngineDeps, GossipEngine, pushPullInterval, type SelfSource } from "./engine.ts";
 export { decodeKey, generateKey, KeyError, Keyring, SEAL_OVERHEAD } from "../transport/mod.ts";
 export type { ChangeKind } from "./members.ts";
 export { type DetectedAgent, detectParams } from "./detect.ts";
+export { type ClusterEvent, EVENT_NAME, MAX_PAYLOAD as MAX_EVENT_PAYLOAD } from "./events.ts";
 export {
   aliveOf,
   decodePacket,
@@ -94,6 +96,11 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       if (!stopping) ctx.requestStop("left the cluster");
     },
     onKeyringChange: () => keys.save(),
+  });
+
+  const events = new ClusterEvents(engine, engine.messages, (e) => {
+    ctx.bus.emit("cluster.event", e);
+    ctx.log.info(`event ${e.name} from ${e.from} (${e.payload.length} character(s) of payload)`);
   });
 
   function publish(kind: ChangeKind, rec: MemberRecord): void {
@@ -179,6 +186,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       if (peersTimer !== null) ctx.clock.clearTimeout(peersTimer);
       if (engine.members.size > 1) saveKnownPeers();
       offs.forEach((f) => f());
+      events.stop();
       if (engine.running && !engine.leaving && engine.members.size > 1) await engine.leave();
       await engine.stop();
     },
@@ -238,6 +246,8 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       );
       return { sent_to: `${addr}:${port}`, timeout_ms: timeoutMs, agents };
     },
+    sendEvent: (name, payload) => events.send(name, payload, (k, p) => engine.broadcastUser(k, p)),
+    events: (name) => events.list(name),
     broadcastUser: (kind, payload) => engine.broadcastUser(kind, payload),
     onUser: (kind, fn) => engine.onUser(kind, fn),
   };

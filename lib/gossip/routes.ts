@@ -85,6 +85,25 @@ export function gossipRoutes(api: GossipApi): RouteTable {
     },
   );
 
+  r.write(
+    "POST",
+    "/agent/events/:name",
+    "send a cluster event to every member (body: its payload, at most 1 KB)",
+    async (c) => {
+      const name = decodeURIComponent(c.req.param("name") ?? "");
+      const payload = await c.req.text();
+      try {
+        return c.json(api.sendEvent(name, payload));
+      } catch (err) {
+        throw new HttpError(400, (err as Error).message);
+      }
+    },
+  );
+  r.read("GET", "/agent/events", "the cluster events logged here, oldest first (?name=)", (c) => {
+    const name = c.req.query("name") || undefined;
+    return c.json(api.events(name));
+  });
+
   r.write("GET", "/agent/keys", "the keyring (reveals the keys)", (c) => c.json(api.keys()));
   r.write(
     "POST",

@@ -8,7 +8,7 @@ import type { Counters } from "../counters.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** The channels of the feed (reference §10.5 has `gossip`; the others are ours). */
-export type Channel = "gossip" | "check" | "kv" | "leader" | "pong" | "hello";
+export type Channel = "gossip" | "check" | "kv" | "leader" | "event" | "pong" | "hello";
 
 export interface HubOptions {
   /** Bytes allowed to wait in one client's send buffer before it is dropped. */

@@ -61,6 +61,7 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
         ),
       );
       offs.push(ctx.bus.on("raft.leader", (l) => hub.broadcast("leader", l)));
+      offs.push(ctx.bus.on("cluster.event", (e) => hub.broadcast("event", e)));
       const c = conf();
       if (c?.enabled) {
         const hostname = c.bind || ctx.config.params.bind;
@@ -106,7 +107,7 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
       r.read(
         "GET",
         "/ws",
-        "live feed (websocket): gossip, check, kv and leader messages",
+        "live feed (websocket): gossip, check, kv, leader and event messages",
         (c) => hub.upgrade(c.req.raw, "api"),
       );
       return r;

@@ -26,6 +26,8 @@ Deno.test("security: gossip routes — only /agent/members is open; join, leave 
       "GET /agent/leave/:name{.+}": "write",
       "POST /gossip/push-pull": "peer",
       "POST /agent/detect": "write",
+      "POST /agent/events/:name": "write",
+      "GET /agent/events": "read",
       "GET /agent/keys": "write",
       "POST /agent/keys/:op{install|use|remove}": "write",
     });

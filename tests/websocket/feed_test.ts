@@ -70,7 +70,7 @@ Deno.test("feed message and drop budget are plain functions", () => {
   assert.equal(overBudget(95, 10, 100), true);
 });
 
-Deno.test("a client at /ws receives member, check, kv and leader changes and a pong", async () => {
+Deno.test("a client at /ws receives member, check, kv, leader and event messages and a pong", async () => {
   const f = await serveFeed();
   const sock = new WebSocket(`ws://${HOST}:${f.port}/ws`);
   try {
@@ -106,6 +106,19 @@ Deno.test("a client at /ws receives member, check, kv and leader changes and a p
     const l = nextOn(sock, "leader");
     f.ctx.bus.emit("raft.leader", { group: "g", leader: "n1", term: 3 });
     assert.deepEqual((await l).payload, { group: "g", leader: "n1", term: 3 });
+
+    const ev = nextOn(sock, "event");
+    const event = {
+      id: "i1",
+      name: "deploy",
+      payload: "v2",
+      from: "n1",
+      from_uuid: "u1",
+      at: 1,
+      received: 2,
+    };
+    f.ctx.bus.emit("cluster.event", event);
+    assert.deepEqual((await ev).payload, event);
 
     const p = nextOn(sock, "pong");
     sock.send("ping");

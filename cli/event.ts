@@ -1,0 +1,80 @@
+/**
+ * `kunai event send NAME [PAYLOAD]` and `kunai event list`: cluster events (Serf's `serf event`,
+ * opsbro's `gossip events`), signals every member logs; `kunai wait event NAME` waits for one.
+ */
+import { readValue } from "./kv.ts";
+import { alignRows } from "./members.ts";
+import { type CommandGroup, UsageError } from "./types.ts";
+
+interface EventView {
+  id: string;
+  name: string;
+  payload: string;
+  from: string;
+  at: number;
+  received: number;
+}
+
+export const eventCommands: CommandGroup = {
+  group: "event",
+  description: "cluster events: signals sent to every member",
+  commands: [
+    {
+      name: "send",
+      description: "send event NAME to every member, with PAYLOAD (text, - for stdin, @FILE; at most 1 KB)",
+      args: ["<name>", "[payload]"],
+      options: { json: { type: "boolean", description: "JSON output: the event as logged" } },
+      async run({ client, out, options, positionals }) {
+        const name = positionals[0];
+        if (!name) throw new UsageError("missing event name, e.g. kunai event send deploy-done v42");
+        if (positionals.length > 2) throw new UsageError("quote the payload: one argument after the name");
+        const payload = positionals[1] === undefined
+          ? ""
+          : new TextDecoder().decode(await readValue(positionals[1]));
+        const res = await client().request("POST", `/agent/events/${encodeURIComponent(name)}`, payload, {
+          "content-type": "text/plain; charset=utf-8",
+        });
+        const text = await res.text();
+        if (!res.ok) {
+          let error = text;
+          try {
+            error = JSON.parse(text).error ?? text;
+          } catch { /* not JSON */ }
+          out.error(`kunai: event not sent: ${error}`);
+          return res.status === 400 ? 2 : 1;
+        }
+        const e = JSON.parse(text) as EventView;
+        if (options.json) out.json(e);
+        else out.line(`Event ${e.name} sent (id ${e.id})`);
+        return 0;
+      },
+    },
+    {
+      name: "list",
+      description: "the events this agent logged (last 512), oldest first",
+      options: {
+        name: { type: "string", description: "only events of this name" },
+        json: {
+          type: "boolean",
+          description: "JSON array of {id, name, payload, from, from_uuid, at, received}",
+        },
+      },
+      async run({ client, out, options }) {
+        const q = typeof options.name === "string" ? `?name=${encodeURIComponent(options.name)}` : "";
+        const events = await client().json<EventView[]>("GET", `/agent/events${q}`);
+        if (options.json) out.json(events);
+        else if (!events.length) out.line("No events");
+        else {
+          const rows = events.map((e) => [
+            new Date(e.received).toISOString().replace("T", " ").slice(0, 19),
+            e.name,
+            e.from,
+            JSON.stringify(e.payload.length > 60 ? e.payload.slice(0, 60) + "…" : e.payload),
+          ]);
+          for (const l of alignRows([["Received (UTC)", "Event", "From", "Payload"], ...rows])) out.line(l);
+        }
+        return 0;
+      },
+    },
+  ],
+};

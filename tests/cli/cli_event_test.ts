@@ -1,0 +1,66 @@
+/**
+ * `kunai event send|list` and `kunai wait event` with two real agents: an event sent on one reaches
+ * the other, which a waiting script sees; sending is a write route; bad names and payloads are usage
+ * errors.
+ */
+import assert from "node:assert/strict";
+import { type AgentProc, startCluster, until } from "../helpers.ts";
+
+if (!Deno.env.get("DENO_DIR")) {
+  const home = Deno.env.get("HOME");
+  if (home) Deno.env.set("DENO_DIR", `${home}/.cache/deno`);
+}
+
+Deno.test({
+  name: "kunai event: sent on one agent, logged by the other, awaited by a script",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const agents: AgentProc[] = [];
+    try {
+      const ports = await startCluster(agents, ["127.0.0.88", "127.0.0.89"], (i) => ({ name: `ev${i}` }));
+      const [a, b] = agents;
+      await until("both members alive", async () => {
+        const r = await b.cli(["members", "--json"]);
+        return r.code === 0 &&
+          JSON.parse(r.stdout).filter((m: { state: string }) => m.state === "alive").length === 2;
+      }, 20_000);
+      const waiting = b.cli(["wait", "event", "deploy-done", "--timeout", "60s"]);
+      await new Promise((r) => setTimeout(r, 500));
+      let r = await a.cli(["event", "send", "deploy-done", "v42 ok"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^Event deploy-done sent \(id [0-9a-f-]+\)$/m);
+      r = await waiting;
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /^event deploy-done: from ev0, payload "v42 ok"/);
+      r = await b.cli(["event", "list", "--json"]);
+      const logged = JSON.parse(r.stdout);
+      assert.equal(logged.length, 1);
+      assert.equal(logged[0].payload, "v42 ok");
+      assert.equal(logged[0].from, "ev0");
+      r = await b.cli(["event", "list"]);
+      assert.match(r.stdout, /deploy-done\s+ev0\s+"v42 ok"/);
+      // an event from before the wait does not count, unless --since says so
+      r = await b.cli(["wait", "event", "deploy-done", "--timeout", "300ms"]);
+      assert.equal(r.code, 1);
+      r = await b.cli(["wait", "event", "deploy-done", "--since", "10m", "--timeout", "300ms"]);
+      assert.equal(r.code, 0, r.stderr);
+
+      for (const bad of [["event", "send", "bad name"], ["event", "send", "x", "p".repeat(1025)]]) {
+        r = await a.cli(bad);
+        assert.equal(r.code, 2, bad.join(" ").slice(0, 40));
+        assert.match(r.stderr, /event not sent: (event name|event payload of 1025 bytes)/);
+      }
+      // a write route: over TCP without the token, nothing is sent
+      const res = await fetch(`http://127.0.0.88:${ports[0]}/agent/events/sneaky`, {
+        method: "POST",
+        body: "x",
+      });
+      assert.equal(res.status, 403);
+      await res.body?.cancel();
+      assert.equal(JSON.parse((await a.cli(["event", "list", "--json"])).stdout).length, 1);
+    } finally {
+      await Promise.all(agents.map((x) => x.stop()));
+    }
+  },
+});
