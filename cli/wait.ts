@@ -235,13 +235,17 @@ const event: CommandSpec = {
   },
   run(ctx) {
     const name = oneArg(ctx.positionals, "event name", "kunai wait event deploy-done");
-    const since = Date.now() - duration(ctx.options.since, "since", 0, 0);
+    const sinceMs = duration(ctx.options.since, "since", 0, 0);
+    // the events logged before the first look are the baseline: only a new one counts (no clock
+    // compared, so it works against an agent of another host), or with --since one received within it
+    let baseline: Set<string> | null = null;
+    const cutoff = Date.now() - sinceMs;
     return waitFor(ctx, `event ${name}`, async (c) => {
-      const events = await c.json<Array<{ name: string; from: string; payload: string; received: number }>>(
-        "GET",
-        `/agent/events?name=${encodeURIComponent(name)}`,
-      );
-      const hit = events.filter((e) => e.received >= since).pop();
+      const events = await c.json<
+        Array<{ id: string; name: string; from: string; payload: string; received: number }>
+      >("GET", `/agent/events?name=${encodeURIComponent(name)}`);
+      const before = baseline ??= new Set(events.map((e) => e.id));
+      const hit = events.filter((e) => !before.has(e.id) || (sinceMs > 0 && e.received >= cutoff)).pop();
       if (!hit) return { done: false, seen: `no ${name} event since the wait began` };
       return { done: true, seen: `from ${hit.from}, payload ${JSON.stringify(hit.payload.slice(0, 200))}` };
     });
