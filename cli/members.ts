@@ -1,5 +1,5 @@
 /**
- * Cluster membership commands: `kunai members`, `kunai join ADDR[:PORT]`, `kunai leave [NAME]`,
+ * Cluster membership commands: `kunai members`, `kunai join ADDR[:PORT]`, `kunai leave [NAME]`, `kunai ping NODE`,
  * `kunai keys list|install|use|remove` (gossip encryption keyring, cluster-wide).
  */
 import { AgentHttpError } from "../lib/client/mod.ts";
@@ -208,5 +208,67 @@ const keys: CommandGroup = {
 
 export const membersCommands: CommandGroup = members;
 export const joinCommands: CommandGroup = join;
+
+/** What `POST /agent/ping/:node` answers. */
+interface PingReport {
+  node: string;
+  addr: string;
+  state: string;
+  rtt_ms: Array<number | null>;
+  sent: number;
+  received: number;
+}
+
+export const pingCommands: CommandGroup = {
+  group: "ping",
+  description: "ping a member over gossip UDP",
+  commands: [{
+    name: "",
+    description: "ping member NODE (name or uuid) directly over gossip UDP and print the round trips",
+    args: ["<node>"],
+    options: {
+      count: { type: "string", description: "pings to send, 1-20 (default 3)" },
+      timeout: { type: "string", description: "wait for each answer (default 1s, 10ms-10s)" },
+      json: { type: "boolean", description: "JSON output {node, addr, state, rtt_ms, sent, received}" },
+    },
+    async run({ out, options, positionals, client }) {
+      const node = positionals[0];
+      if (!node) throw new UsageError("missing node, e.g. kunai ping web-1");
+      const q = new URLSearchParams();
+      if (typeof options.count === "string") q.set("count", options.count);
+      if (typeof options.timeout === "string") q.set("timeout", options.timeout);
+      let r: PingReport;
+      try {
+        r = await client().json<PingReport>(
+          "POST",
+          `/agent/ping/${encodeURIComponent(node)}?${q}`,
+          undefined,
+          240_000,
+        );
+      } catch (err) {
+        if (err instanceof AgentHttpError && err.status === 400) throw new UsageError(err.body);
+        throw err;
+      }
+      if (options.json) out.json(r);
+      else {
+        out.line(`PING ${r.node} (${r.addr}, ${r.state}) over gossip UDP`);
+        r.rtt_ms.forEach((t, i) =>
+          out.line(
+            t === null ? `no answer to ping ${i + 1}` : `answer from ${r.node}: ping ${i + 1} time=${t} ms`,
+          )
+        );
+        const ok = r.rtt_ms.filter((t): t is number => t !== null);
+        const loss = Math.round((1 - r.received / r.sent) * 100);
+        const stats = ok.length
+          ? `; rtt min/avg/max = ${Math.min(...ok)}/${
+            Math.round(ok.reduce((a, b) => a + b, 0) / ok.length * 1000) / 1000
+          }/${Math.max(...ok)} ms`
+          : "";
+        out.line(`--- ${r.node}: ${r.sent} sent, ${r.received} answered, ${loss}% lost${stats}`);
+      }
+      return r.received ? 0 : 1;
+    },
+  }],
+};
 export const leaveCommands: CommandGroup = leave;
 export const keysCommands: CommandGroup = keys;

@@ -33,10 +33,10 @@ export const GROUP_MODULES: GroupModule[] = [
   { words: ["metrics"], load: async () => [(await import("./metrics.ts")).metricsCommands] },
   { words: ["snapshot"], load: async () => [(await import("./snapshot.ts")).snapshotCommands] },
   {
-    words: ["members", "join", "leave", "keys"],
+    words: ["members", "join", "leave", "keys", "ping"],
     load: async () => {
       const m = await import("./members.ts");
-      return [m.membersCommands, m.joinCommands, m.leaveCommands, m.keysCommands];
+      return [m.membersCommands, m.joinCommands, m.leaveCommands, m.keysCommands, m.pingCommands];
     },
   },
   { words: ["handlers"], load: async () => [(await import("./handlers.ts")).handlersCommands] },

@@ -7,6 +7,18 @@ import type { PeerAddr } from "../transport/mod.ts";
 import type { DetectedAgent } from "./detect.ts";
 import type { ClusterEvent } from "./events.ts";
 
+/** What `POST /agent/ping/:node` answers. */
+export interface PingReport {
+  node: string;
+  uuid: string;
+  addr: string;
+  state: string;
+  /** Round trips in ms, null for a ping that got no ack within the timeout. */
+  rtt_ms: Array<number | null>;
+  sent: number;
+  received: number;
+}
+
 export interface GossipApi {
   self(): MemberRecord;
   members(): MemberRecord[];
@@ -36,6 +48,11 @@ export interface GossipApi {
     timeout_ms: number;
     agents: DetectedAgent[];
   }>;
+  /**
+   * `kunai ping NODE`: `count` direct pings (name or uuid), `intervalMs` apart, each waiting
+   * `timeoutMs`; HttpError 404 for an unknown node, 400 for ourselves.
+   */
+  ping(node: string, o: { count: number; timeoutMs: number; intervalMs: number }): Promise<PingReport>;
   /** Sends a cluster event (`kunai event send`); throws an Error naming a bad name or payload. */
   sendEvent(name: string, payload: string): ClusterEvent;
   /** The events logged here, oldest first (one name's only, when given). */

@@ -246,6 +246,30 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       );
       return { sent_to: `${addr}:${port}`, timeout_ms: timeoutMs, agents };
     },
+    async ping(node, o) {
+      const m = findMember(node);
+      if (!m) {
+        throw new HttpError(404, `no member ${JSON.stringify(node.slice(0, 80))} (kunai members lists them)`);
+      }
+      if (m.uuid === ctx.node.uuid) throw new HttpError(400, `${m.name} is this agent itself`);
+      const rtt: Array<number | null> = [];
+      for (let i = 0; i < o.count; i++) {
+        if (i) await new Promise((r) => setTimeout(r, o.intervalMs));
+        const t = await engine.prober.pingOnce(m, o.timeoutMs, () => performance.now());
+        rtt.push(t === null ? null : Math.round(t * 1000) / 1000);
+      }
+      const received = rtt.filter((t) => t !== null).length;
+      ctx.log.info(`ping ${m.name} (${m.addr}:${m.port}): ${received}/${o.count} answered`);
+      return {
+        node: m.name,
+        uuid: m.uuid,
+        addr: `${m.addr}:${m.port}`,
+        state: m.state,
+        rtt_ms: rtt,
+        sent: o.count,
+        received,
+      };
+    },
     sendEvent: (name, payload) => events.send(name, payload, (k, p) => engine.broadcastUser(k, p)),
     events: (name) => events.list(name),
     broadcastUser: (kind, payload) => engine.broadcastUser(kind, payload),

@@ -352,6 +352,21 @@ export class Prober {
   }
 
   /**
+   * `kunai ping`: one direct ping of `target` at the address we hold for it, outside the probe
+   * schedule (no state change follows: a failure here suspects nobody). Resolves with the round
+   * trip in ms (`now` is the caller's clock, sub-millisecond), or null after `timeoutMs`.
+   */
+  async pingOnce(target: MemberRecord, timeoutMs: number, now: () => number): Promise<number | null> {
+    const core = this.#core;
+    const seq = this.tracker.nextSeq();
+    const wait = this.tracker.expect(seq, timeoutMs);
+    const t0 = now();
+    core.send(target, [{ type: "ping", seqno: seq, node: target.uuid, from: core.members.selfUuid }], false);
+    const r = await wait.result;
+    return r.acked ? now() - t0 : null;
+  }
+
+  /**
    * Pings `tgt` for the member `requester` (ping-relay); answers ack, or nack after the probe
    * timeout. Both must be members we know, and both are reached at the addresses we hold for
    * them, never at one named in the packet: a relay cannot be turned into a reflector towards an

@@ -11,6 +11,7 @@ import {
   readPeerBody,
   RouteTable,
 } from "../routing/mod.ts";
+import { parseDuration } from "../clock/mod.ts";
 import { PUSH_PULL_PATH } from "../transport/mod.ts";
 import { type DetectParams, detectParams } from "./detect.ts";
 import { JOIN_ERROR_HEADER } from "../types.ts";
@@ -82,6 +83,29 @@ export function gossipRoutes(api: GossipApi): RouteTable {
         throw new HttpError(400, `query parameter ${(err as Error).message}`);
       }
       return c.json(await api.detect(params));
+    },
+  );
+
+  // a write route: it makes the agent send datagrams (to a member, at the address it holds)
+  r.write(
+    "POST",
+    "/agent/ping/:node{.+}",
+    "ping a member directly over gossip UDP (?count=3, ?timeout=1s): round trips in ms",
+    async (c) => {
+      const node = decodeURIComponent(c.req.param("node") ?? "");
+      const count = c.req.query("count") ?? "3";
+      if (!/^\d{1,2}$/.test(count) || +count < 1 || +count > 20) {
+        throw new HttpError(400, `query parameter count must be 1-20, got ${JSON.stringify(count)}`);
+      }
+      const timeout = c.req.query("timeout");
+      const timeoutMs = timeout === undefined ? 1000 : parseDuration(timeout);
+      if (timeoutMs === null || timeoutMs < 10 || timeoutMs > 10_000) {
+        throw new HttpError(
+          400,
+          `query parameter timeout must be a duration from 10ms to 10s, got ${JSON.stringify(timeout)}`,
+        );
+      }
+      return c.json(await api.ping(node, { count: +count, timeoutMs, intervalMs: 200 }));
     },
   );
 

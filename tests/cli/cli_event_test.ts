@@ -1,7 +1,7 @@
 /**
  * `kunai event send|list` and `kunai wait event` with two real agents: an event sent on one reaches
  * the other, which a waiting script sees; sending is a write route; bad names and payloads are usage
- * errors.
+ * errors. `kunai ping` measures round trips to the other, and reports a stopped one as lost.
  */
 import assert from "node:assert/strict";
 import { type AgentProc, startCluster, until } from "../helpers.ts";
@@ -12,7 +12,7 @@ if (!Deno.env.get("DENO_DIR")) {
 }
 
 Deno.test({
-  name: "kunai event: sent on one agent, logged by the other, awaited by a script",
+  name: "kunai event and kunai ping: sent on one agent, seen by the other, awaited by a script",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -59,6 +59,25 @@ Deno.test({
       assert.equal(res.status, 403);
       await res.body?.cancel();
       assert.equal(JSON.parse((await a.cli(["event", "list", "--json"])).stdout).length, 1);
+
+      // kunai ping: direct round trips to a member over gossip UDP
+      r = await a.cli(["ping", "ev1", "--count", "2", "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      const p = JSON.parse(r.stdout);
+      assert.deepEqual([p.node, p.sent, p.received, p.rtt_ms.length], ["ev1", 2, 2, 2]);
+      assert.ok(p.rtt_ms.every((t: number) => t > 0 && t < 1000), JSON.stringify(p.rtt_ms));
+      r = await a.cli(["ping", "ev1", "--count", "1"]);
+      assert.match(r.stdout, /^answer from ev1: ping 1 time=[\d.]+ ms$/m);
+      assert.match(r.stdout, /^--- ev1: 1 sent, 1 answered, 0% lost; rtt min\/avg\/max = /m);
+      r = await a.cli(["ping", "nobody"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /no member "nobody"/);
+      r = await a.cli(["ping", "ev0"]);
+      assert.equal(r.code, 2);
+      await b.stop();
+      r = await a.cli(["ping", "ev1", "--count", "1", "--timeout", "200ms"]);
+      assert.equal(r.code, 1, "nobody answers a stopped agent");
+      assert.match(r.stdout, /1 sent, 0 answered, 100% lost/);
     } finally {
       await Promise.all(agents.map((x) => x.stop()));
     }

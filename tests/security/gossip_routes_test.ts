@@ -26,6 +26,7 @@ Deno.test("security: gossip routes — only /agent/members is open; join, leave 
       "GET /agent/leave/:name{.+}": "write",
       "POST /gossip/push-pull": "peer",
       "POST /agent/detect": "write",
+      "POST /agent/ping/:node{.+}": "write",
       "POST /agent/events/:name": "write",
       "GET /agent/events": "read",
       "GET /agent/keys": "write",
