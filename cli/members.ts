@@ -91,6 +91,58 @@ const members: CommandGroup = {
       else printMembers(out, picked, !!options.detailed);
       return 0;
     },
+  }, {
+    name: "history",
+    description: "membership changes this agent saw (joined, suspect, dead, left, reaped), newest first",
+    args: ["[node]"],
+    options: {
+      limit: { type: "string", description: "most changes shown (default 50, at most 10000)" },
+      json: {
+        type: "boolean",
+        description: "JSON array of {ts (epoch ms), uuid, name, addr, change, incarnation}",
+      },
+    },
+    async run({ out, options, positionals, client }) {
+      const q = new URLSearchParams({ limit: typeof options.limit === "string" ? options.limit : "50" });
+      if (positionals[0]) q.set("node", positionals[0]);
+      let rows: Array<{ ts: number; name: string; addr: string; change: string; incarnation: number }>;
+      try {
+        rows = await client().json("GET", `/agent/members/history?${q}`);
+      } catch (err) {
+        if (err instanceof AgentHttpError && err.status === 400) throw new UsageError(err.body);
+        throw err;
+      }
+      if (options.json) out.json(rows);
+      else if (!rows.length) out.line(positionals[0] ? `No changes of ${positionals[0]}` : "No changes");
+      else {
+        const colour: Record<string, string> = {
+          joined: "alive",
+          suspect: "suspect",
+          dead: "dead",
+          left: "leave",
+        };
+        const lines = alignRows(
+          [
+            ["Time (UTC)", "Node", "Address", "Change", "Incarnation"],
+            ...rows.map((r) => [
+              new Date(r.ts).toISOString().replace("T", " ").slice(0, 23),
+              r.name,
+              r.addr,
+              r.change,
+              String(r.incarnation),
+            ]),
+          ],
+          (ri, ci, cell) =>
+            ri === 0
+              ? out.paint(cell, "bold")
+              : ci === 3
+              ? out.paint(cell, STATE_COLOURS[colour[cell] ?? ""])
+              : cell,
+        );
+        for (const l of lines) out.line(l);
+      }
+      return 0;
+    },
   }],
 };
 

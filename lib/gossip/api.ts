@@ -6,6 +6,7 @@ import type { MemberRecord, MembershipView } from "../types.ts";
 import type { PeerAddr } from "../transport/mod.ts";
 import type { DetectedAgent } from "./detect.ts";
 import type { ClusterEvent } from "./events.ts";
+import type { HistoryRow } from "./history.ts";
 
 /** What `POST /agent/ping/:node` answers. */
 export interface PingReport {
@@ -53,6 +54,8 @@ export interface GossipApi {
    * `timeoutMs`; HttpError 404 for an unknown node, 400 for ourselves.
    */
   ping(node: string, o: { count: number; timeoutMs: number; intervalMs: number }): Promise<PingReport>;
+  /** Membership changes seen here, newest first (`kunai members history`). */
+  history(o: { node?: string; limit: number }): HistoryRow[];
   /** Sends a cluster event (`kunai event send`); throws an Error naming a bad name or payload. */
   sendEvent(name: string, payload: string): ClusterEvent;
   /** The events logged here, oldest first (one name's only, when given). */

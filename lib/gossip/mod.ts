@@ -25,12 +25,14 @@ import { joinSeeds } from "./seeds.ts";
 import { GossipKeys } from "./keys.ts";
 import { MAX_DETECT_MS } from "./detect.ts";
 import { ClusterEvents } from "./events.ts";
+import { MemberHistory } from "./history.ts";
 
 export type { GossipApi } from "./api.ts";
 export { type EngineDeps, GossipEngine, pushPullInterval, type SelfSource } from "./engine.ts";
 export { decodeKey, generateKey, KeyError, Keyring, SEAL_OVERHEAD } from "../transport/mod.ts";
 export type { ChangeKind } from "./members.ts";
 export { type DetectedAgent, detectParams } from "./detect.ts";
+export type { HistoryRow } from "./history.ts";
 export { type ClusterEvent, EVENT_NAME, MAX_PAYLOAD as MAX_EVENT_PAYLOAD } from "./events.ts";
 export {
   aliveOf,
@@ -103,10 +105,17 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
     ctx.log.info(`event ${e.name} from ${e.from} (${e.payload.length} character(s) of payload)`);
   });
 
+  const history = new MemberHistory(
+    ctx.store,
+    ctx.clock,
+    (err) => ctx.log.warn(`cannot save the membership history: ${err.message}`),
+  );
+
   function publish(kind: ChangeKind, rec: MemberRecord): void {
     // our own joined/suspect/dead are not news (we refute them); our updates and leave are
     if (rec.uuid !== ctx.node.uuid || kind === "updated" || kind === "left") {
       ctx.bus.emit(BUS_EVENT[kind], rec);
+      history.record(kind, rec);
     }
     if (kind !== "updated") ctx.log.info(`member ${rec.name} (${rec.addr}:${rec.port}) ${kind}`);
   }
@@ -187,6 +196,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       if (engine.members.size > 1) saveKnownPeers();
       offs.forEach((f) => f());
       events.stop();
+      history.flush();
       if (engine.running && !engine.leaving && engine.members.size > 1) await engine.leave();
       await engine.stop();
     },
@@ -270,6 +280,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
         received,
       };
     },
+    history: (o) => history.list(o),
     sendEvent: (name, payload) => events.send(name, payload, (k, p) => engine.broadcastUser(k, p)),
     events: (name) => events.list(name),
     broadcastUser: (kind, payload) => engine.broadcastUser(kind, payload),

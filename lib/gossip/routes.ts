@@ -31,6 +31,19 @@ export function gossipRoutes(api: GossipApi): RouteTable {
     return c.json(out);
   });
 
+  r.read(
+    "GET",
+    "/agent/members/history",
+    "membership changes seen here, newest first (?node=NAME|UUID, ?limit=100, at most 10000)",
+    (c) => {
+      const limit = c.req.query("limit") ?? "100";
+      if (!/^\d{1,5}$/.test(limit) || +limit < 1 || +limit > 10_000) {
+        throw new HttpError(400, `query parameter limit must be 1-10000, got ${JSON.stringify(limit)}`);
+      }
+      return c.json(api.history({ node: c.req.query("node") || undefined, limit: +limit }));
+    },
+  );
+
   const join = async (c: ApiContext) => {
     const target = decodeURIComponent(c.req.param("addr") ?? "");
     const r = await api.join(target); // HttpError 400 when malformed or ourselves

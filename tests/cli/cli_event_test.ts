@@ -1,7 +1,8 @@
 /**
  * `kunai event send|list` and `kunai wait event` with two real agents: an event sent on one reaches
  * the other, which a waiting script sees; sending is a write route; bad names and payloads are usage
- * errors. `kunai ping` measures round trips to the other, and reports a stopped one as lost.
+ * errors. `kunai ping` measures round trips to the other, and reports a stopped one as lost;
+ * `kunai members history` shows it joined, then left.
  */
 import assert from "node:assert/strict";
 import { type AgentProc, startCluster, until } from "../helpers.ts";
@@ -78,6 +79,19 @@ Deno.test({
       r = await a.cli(["ping", "ev1", "--count", "1", "--timeout", "200ms"]);
       assert.equal(r.code, 1, "nobody answers a stopped agent");
       assert.match(r.stdout, /1 sent, 0 answered, 100% lost/);
+
+      // kunai members history: ev1 joined, then left (it stopped gracefully)
+      const changes = await until("ev1's leave in a's history", async () => {
+        const h = await a.cli(["members", "history", "ev1", "--json"]);
+        const rows = JSON.parse(h.stdout) as Array<{ change: string; name: string }>;
+        return rows.length >= 2 && rows[0].change === "left" ? rows : null;
+      }, 20_000);
+      assert.equal(changes.at(-1)!.change, "joined");
+      r = await a.cli(["members", "history"]);
+      assert.match(r.stdout, /^Time \(UTC\)\s+Node\s+Address\s+Change\s+Incarnation$/m);
+      assert.match(r.stdout, /\sev1\s+127\.0\.0\.89:\d+\s+left\s/);
+      r = await a.cli(["members", "history", "--limit", "0"]);
+      assert.equal(r.code, 2);
     } finally {
       await Promise.all(agents.map((x) => x.stop()));
     }

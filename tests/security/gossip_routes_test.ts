@@ -20,6 +20,7 @@ Deno.test("security: gossip routes — only /agent/members is open; join, leave 
     const access = Object.fromEntries(table.routes.map((r) => [`${r.method} ${r.path}`, r.access]));
     assert.deepEqual(access, {
       "GET /agent/members": "read",
+      "GET /agent/members/history": "read",
       "POST /agent/join/:addr{.+}": "write",
       "GET /agent/join/:addr{.+}": "write",
       "POST /agent/leave/:name{.+}": "write",

@@ -1,0 +1,118 @@
+/**
+ * Membership history (opsbro's `gossip history`): every join, suspicion, death, leave and reap this
+ * agent saw, with when, kept in `gossip.db` so that "when did web-3 go dead, and when did it come
+ * back" has an answer after the fact, across restarts. Changes are written in batches, FLUSH_MS after
+ * the first unwritten one (never during the burst of a join storm, never on an idle agent) and at
+ * stop; the newest KEEP rows are kept.
+ */
+import type { Clock, TimerId } from "../clock/mod.ts";
+import type { Database, Migration, Store } from "../store/mod.ts";
+import type { MemberRecord } from "../types.ts";
+
+export const HISTORY_MIGRATIONS: Migration[] = [{
+  version: 1,
+  sql: `CREATE TABLE member_history (
+    ts INTEGER NOT NULL,
+    uuid TEXT NOT NULL,
+    name TEXT NOT NULL,
+    addr TEXT NOT NULL,
+    change TEXT NOT NULL,
+    incarnation INTEGER NOT NULL
+  );
+  CREATE INDEX member_history_name ON member_history (name, ts);`,
+}];
+
+/** Rows kept. */
+export const KEEP = 10_000;
+/** Delay of a batch after its first change. */
+export const FLUSH_MS = 10_000;
+/** Page cache of gossip.db (it is written every few seconds at most, read on demand). */
+const CACHE_KIB = 64;
+
+export interface HistoryRow {
+  /** Epoch ms. */
+  ts: number;
+  uuid: string;
+  name: string;
+  addr: string;
+  /** joined, suspect, dead, left or reaped (`updated`, a new incarnation of a live node, is not kept). */
+  change: string;
+  incarnation: number;
+}
+
+export class MemberHistory {
+  #store: Store;
+  #clock: Clock;
+  #db: Database | null = null;
+  #pending: HistoryRow[] = [];
+  #timer: TimerId | null = null;
+  #onError: (err: Error) => void;
+
+  constructor(store: Store, clock: Clock, onError: (err: Error) => void) {
+    this.#store = store;
+    this.#clock = clock;
+    this.#onError = onError;
+  }
+
+  record(change: string, rec: MemberRecord): void {
+    if (change === "updated") return;
+    this.#pending.push({
+      ts: this.#clock.now(),
+      uuid: rec.uuid,
+      name: rec.name,
+      addr: `${rec.addr}:${rec.port}`,
+      change,
+      incarnation: rec.incarnation,
+    });
+    if (this.#pending.length > KEEP) this.#pending.splice(0, this.#pending.length - KEEP);
+    this.#timer ??= this.#clock.setTimeout(() => {
+      this.#timer = null;
+      this.flush();
+    }, FLUSH_MS);
+  }
+
+  #open(): Database {
+    return this.#db && this.#db.isOpen
+      ? this.#db
+      : (this.#db = this.#store.open("gossip", HISTORY_MIGRATIONS, CACHE_KIB));
+  }
+
+  /** Writes what is pending (one transaction) and drops rows beyond KEEP. */
+  flush(): void {
+    if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    if (!this.#pending.length) return;
+    const rows = this.#pending;
+    this.#pending = [];
+    try {
+      const db = this.#open();
+      db.transaction(() => {
+        const ins = db.statement(
+          "INSERT INTO member_history (ts, uuid, name, addr, change, incarnation) VALUES (?, ?, ?, ?, ?, ?)",
+        );
+        for (const r of rows) ins.run(r.ts, r.uuid, r.name, r.addr, r.change, r.incarnation);
+        db.run(
+          "DELETE FROM member_history WHERE rowid <= (SELECT MAX(rowid) FROM member_history) - ?",
+          KEEP,
+        );
+      });
+    } catch (err) {
+      this.#onError(err as Error);
+    }
+  }
+
+  /** The newest `limit` changes, newest first (one node's only, by name or uuid, when given). */
+  list(o: { node?: string; limit: number }): HistoryRow[] {
+    this.flush();
+    const db = this.#open();
+    const cols = "ts, uuid, name, addr, change, incarnation";
+    return o.node === undefined
+      ? db.all<HistoryRow>(`SELECT ${cols} FROM member_history ORDER BY rowid DESC LIMIT ?`, o.limit)
+      : db.all<HistoryRow>(
+        `SELECT ${cols} FROM member_history WHERE name = ? OR uuid = ? ORDER BY rowid DESC LIMIT ?`,
+        o.node,
+        o.node,
+        o.limit,
+      );
+  }
+}

@@ -1,0 +1,65 @@
+/**
+ * Membership history in gossip.db: changes are batched (written FLUSH_MS after the first, or when
+ * read, or at stop), `updated` is not kept, a node is found by name or uuid, newest first, and the
+ * table keeps the newest KEEP rows.
+ */
+import assert from "node:assert/strict";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+import { FLUSH_MS, KEEP, MemberHistory } from "../../lib/gossip/history.ts";
+import { Store } from "../../lib/store/mod.ts";
+import type { MemberRecord } from "../../lib/types.ts";
+import { tempDir } from "../helpers.ts";
+
+const rec = (name: string, incarnation = 0): MemberRecord => ({
+  uuid: `uuid-${name}`,
+  name,
+  addr: "10.0.0.1",
+  port: 6768,
+  incarnation,
+  state: "alive",
+  tags: [],
+  services: {},
+  zone: "",
+});
+
+Deno.test("membership history: batched writes, newest first, by name or uuid, bounded", async () => {
+  using t = tempDir("kunai-mhist-");
+  const store = new Store(t.dir);
+  const clock = new VirtualClock(1_000_000);
+  const errors: string[] = [];
+  const h = new MemberHistory(store, clock, (e) => errors.push(e.message));
+  try {
+    h.record("joined", rec("web-1"));
+    await clock.advance(100);
+    h.record("updated", rec("web-1", 1));
+    h.record("suspect", rec("web-2", 3));
+    h.record("dead", rec("web-2", 3));
+    assert.equal(store.handle("gossip"), undefined, "nothing written, nothing opened during the burst");
+    await clock.advance(FLUSH_MS);
+    const db = store.handle("gossip");
+    assert.ok(db, "written once the batch delay passed");
+    assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM member_history")!.n, 3);
+
+    h.record("joined", rec("web-2", 4));
+    const all = h.list({ limit: 10 }); // reading writes what is pending first
+    assert.deepEqual(all.map((r) => `${r.name} ${r.change} ${r.incarnation}`), [
+      "web-2 joined 4",
+      "web-2 dead 3",
+      "web-2 suspect 3",
+      "web-1 joined 0",
+    ]);
+    assert.equal(all[3].ts, 1_000_000);
+    assert.equal(all[3].addr, "10.0.0.1:6768");
+    assert.deepEqual(h.list({ node: "web-1", limit: 10 }).map((r) => r.change), ["joined"]);
+    assert.deepEqual(h.list({ node: "uuid-web-2", limit: 2 }).map((r) => r.change), ["joined", "dead"]);
+    assert.deepEqual(h.list({ node: "nobody", limit: 10 }), []);
+
+    for (let i = 0; i < KEEP + 50; i++) h.record("joined", rec(`n${i}`));
+    h.flush();
+    assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM member_history")!.n, KEEP);
+    assert.equal(h.list({ limit: 1 })[0].name, `n${KEEP + 49}`);
+    assert.deepEqual(errors, []);
+  } finally {
+    store.closeAll();
+  }
+});
