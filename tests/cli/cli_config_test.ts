@@ -1,0 +1,90 @@
+/**
+ * `kunai config validate|show`, offline: a configuration that would start is OK (exit 0); one that
+ * would not names file and field (exit 2), including what a start only meets later (an expression
+ * that does not parse, a template that does not exist); `show` says where each parameter comes from
+ * and masks secrets.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { runKunai, tempDir } from "../helpers.ts";
+
+function configDir(files: Record<string, unknown>) {
+  const t = tempDir("kunai-cfgcheck-");
+  const cfg = join(t.dir, "etc");
+  Deno.mkdirSync(cfg, { recursive: true });
+  const all: Record<string, unknown> = {
+    "local.json": { name: "v1", data: join(t.dir, "data"), http: { token: "very-secret" } },
+    ...files,
+  };
+  for (const [rel, v] of Object.entries(all)) {
+    const p = join(cfg, rel);
+    Deno.mkdirSync(join(p, ".."), { recursive: true });
+    Deno.writeTextFileSync(p, typeof v === "string" ? v : JSON.stringify(v));
+  }
+  return { t, cfg };
+}
+
+const run = (cfg: string, ...args: string[]) => runKunai(["config", ...args, "--cfg-dir", cfg]);
+
+Deno.test("config validate: OK, or every problem with its file and field, without an agent", async () => {
+  const ok = configDir({
+    "checks/load.json": { check: { critical_if: "{collector.load.load1} > 4", interval: "10s" } },
+    "templates/site.tpl": "{{ nodes|length }}",
+    "gen.json": { generator: { path: "/tmp/never-written", template: "site.tpl" } },
+  });
+  const bad = configDir({
+    "checks/broken.json": { check: { critical_if: "{collector.load.load1} > (", interval: "10s" } },
+    "detectors/d.json": { detector: { tags: ["x"], apply_if: "fileexists('/x') and", interval: "10s" } },
+    "gen.json": { generator: { path: "/tmp/never-written", template: "missing.tpl" } },
+    "mail.json": { handler: { type: "mail", contacts: ["a@b"], text_template: "nope.tpl" } },
+  });
+  const typo = configDir({ "typo.json": { port: "x" } });
+  try {
+    let r = await run(ok.cfg, "validate");
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stdout, /^configuration OK: 3 file\(s\) from .*; 1 check\(s\), 1 generator\(s\)/);
+
+    r = await run(bad.cfg, "validate");
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /checks\/broken\.json: check\.critical_if: expression does not parse/);
+    assert.match(r.stderr, /detectors\/d\.json: detector\.apply_if: expression does not parse/);
+    assert.match(r.stderr, /gen\.json: generator\.template: template missing\.tpl not found/);
+    assert.match(r.stderr, /mail\.json: handler\.text_template: template nope\.tpl not found/);
+    const j = JSON.parse((await run(bad.cfg, "validate", "--json")).stdout);
+    assert.equal(j.valid, false);
+    assert.equal(j.problems.length, 4);
+
+    r = await run(typo.cfg, "validate");
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /typo\.json: port: expected an integer/);
+    assert.equal(JSON.parse((await run(typo.cfg, "validate", "--json")).stdout).valid, false);
+
+    r = await runKunai(["config", "validate", "--cfg-dir", join(ok.t.dir, "no-such-dir")]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /configuration directory does not exist/);
+  } finally {
+    for (const x of [ok, bad, typo]) x.t.cleanup();
+  }
+});
+
+Deno.test("config show: effective parameters, where each comes from, secrets masked", async () => {
+  const c = configDir({
+    "zz.json": { zone: "paris", encryption_key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" },
+  });
+  try {
+    const r = await run(c.cfg, "show", "--json");
+    assert.equal(r.code, 0, r.stderr);
+    const p = JSON.parse(r.stdout);
+    assert.deepEqual(p.zone, { value: "paris", from: join(c.cfg, "zz.json") });
+    assert.equal(p.name.from, join(c.cfg, "local.json"));
+    assert.equal(p.port.from, "default");
+    assert.equal(p.encryption_key.value, "(set)");
+    assert.equal(p.http.value.token, "(set)");
+    assert.equal(r.stdout.includes("very-secret"), false);
+    const text = await run(c.cfg, "show");
+    assert.match(text.stdout, /^ {2}zone\s+"paris"\s+.*zz\.json$/m);
+    assert.equal(text.stdout.includes("AAAAAAAA"), false);
+  } finally {
+    c.t.cleanup();
+  }
+});
