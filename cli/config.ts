@@ -15,6 +15,7 @@ import {
   formatProblem,
   resolveConfigAsync,
 } from "../lib/config/mod.ts";
+import type { Output } from "./output.ts";
 import { type CommandGroup, type CommandSpec, type OptionSpec } from "./types.ts";
 
 const DIRS: Record<string, OptionSpec> = {
@@ -23,11 +24,22 @@ const DIRS: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "JSON output" },
 };
 
-function load(options: Record<string, unknown>): Promise<AgentConfig> {
-  return resolveConfigAsync({
-    cfgDir: options["cfg-dir"] as string | undefined,
-    dataDir: options["data-dir"] as string | undefined,
-  });
+/** The configuration, or null once its problems are printed (JSON with --json). */
+async function load(out: Output, options: Record<string, unknown>): Promise<AgentConfig | null> {
+  try {
+    return await resolveConfigAsync({
+      cfgDir: options["cfg-dir"] as string | undefined,
+      dataDir: options["data-dir"] as string | undefined,
+    });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    if (options.json) out.json({ valid: false, problems: err.problems.map(problemJson) });
+    else {
+      out.error(`kunai: the configuration would not start (${err.problems.length} problem(s)):`);
+      for (const p of err.problems) out.error(`  ${formatProblem(p)}`);
+    }
+    return null;
+  }
 }
 
 /** Fields holding an expression (reference §6.6): parsed with every `{…}` and `$…$` replaced by 0. */
@@ -112,18 +124,8 @@ const validate: CommandSpec = {
     "check the configuration as `agent start` would read it, without an agent (exit 2 when it would not start)",
   options: DIRS,
   async run({ out, options }) {
-    let config: AgentConfig;
-    try {
-      config = await load(options);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      if (options.json) out.json({ valid: false, problems: err.problems.map(problemJson) });
-      else {
-        out.error(`kunai: the configuration would not start (${err.problems.length} problem(s)):`);
-        for (const p of err.problems) out.error(`  ${formatProblem(p)}`);
-      }
-      return 2;
-    }
+    const config = await load(out, options);
+    if (!config) return 2;
     const later = await deepProblems(config);
     const counts: Record<string, number> = {};
     for (const [kind, objs] of Object.entries(config.objects)) {
@@ -175,15 +177,8 @@ const show: CommandSpec = {
     "print the effective agent parameters and where each comes from (secrets masked), without an agent",
   options: DIRS,
   async run({ out, options }) {
-    let config: AgentConfig;
-    try {
-      config = await load(options);
-    } catch (err) {
-      if (!(err instanceof ConfigError)) throw err;
-      out.error(`kunai: configuration error:`);
-      for (const p of err.problems) out.error(`  ${formatProblem(p)}`);
-      return 2;
-    }
+    const config = await load(out, options);
+    if (!config) return 2;
     const src = config.paramSource ?? {};
     const params = config.params as unknown as Record<string, unknown>;
     const keys = Object.keys(params).sort();

@@ -4,7 +4,7 @@
  */
 import { readValue } from "./kv.ts";
 import { alignRows } from "./members.ts";
-import { type CommandGroup, UsageError } from "./types.ts";
+import { type CommandGroup, refused, UsageError } from "./types.ts";
 
 interface EventView {
   id: string;
@@ -31,19 +31,12 @@ export const eventCommands: CommandGroup = {
         const payload = positionals[1] === undefined
           ? ""
           : new TextDecoder().decode(await readValue(positionals[1]));
-        const res = await client().request("POST", `/agent/events/${encodeURIComponent(name)}`, payload, {
-          "content-type": "text/plain; charset=utf-8",
-        });
-        const text = await res.text();
-        if (!res.ok) {
-          let error = text;
-          try {
-            error = JSON.parse(text).error ?? text;
-          } catch { /* not JSON */ }
-          out.error(`kunai: event not sent: ${error}`);
-          return res.status === 400 ? 2 : 1;
+        let e: EventView;
+        try {
+          e = JSON.parse(await client().text("POST", `/agent/events/${encodeURIComponent(name)}`, payload));
+        } catch (err) {
+          return refused(out, err, "event not sent");
         }
-        const e = JSON.parse(text) as EventView;
         if (options.json) out.json(e);
         else out.line(`Event ${e.name} sent (id ${e.id})`);
         return 0;

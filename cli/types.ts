@@ -2,7 +2,7 @@
  * How a command group plugs into `kunai`: one file per group in cli/, registered (with the words that
  * name it, loaded on demand) in `GROUP_MODULES` of cli/mod.ts.
  */
-import type { AgentClient } from "../lib/client/mod.ts";
+import { type AgentClient, AgentHttpError } from "../lib/client/mod.ts";
 import type { Output } from "./output.ts";
 
 export interface OptionSpec {
@@ -57,4 +57,14 @@ export class CliConfigError extends Error {
     super(message);
     this.name = "CliConfigError";
   }
+}
+
+/**
+ * An agent's refusal of a request, printed as `kunai: <what>: <its error>`: exit 2 for a 400 (what
+ * was asked is wrong), else 1. Anything but an AgentHttpError is thrown on.
+ */
+export function refused(out: Output, err: unknown, what: string): number {
+  if (!(err instanceof AgentHttpError)) throw err;
+  out.error(`kunai: ${what}: ${err.body}`);
+  return err.status === 400 ? 2 : 1;
 }

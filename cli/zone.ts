@@ -2,7 +2,7 @@
  * `kunai zone change NAME` (the reference's command): moves this node to another zone. The zone is
  * saved as `zone` in the configuration's local.json and applied at once; gossip spreads it.
  */
-import { type CommandGroup, UsageError } from "./types.ts";
+import { type CommandGroup, refused, UsageError } from "./types.ts";
 
 export const zoneCommands: CommandGroup = {
   group: "zone",
@@ -18,15 +18,10 @@ export const zoneCommands: CommandGroup = {
       if (positionals.length > 1) {
         throw new UsageError(`one zone name expected, got ${positionals.length} words`);
       }
-      const res = await client().request("PUT", "/agent/zone", zone, { "content-type": "text/plain" });
-      const text = await res.text();
-      if (!res.ok) {
-        let error = text;
-        try {
-          error = JSON.parse(text).error ?? text;
-        } catch { /* not JSON */ }
-        out.error(`kunai: cannot switch to zone ${JSON.stringify(zone)}: ${error}`);
-        return res.status === 400 ? 2 : 1;
+      try {
+        await client().text("PUT", "/agent/zone", zone);
+      } catch (err) {
+        return refused(out, err, `cannot switch to zone ${JSON.stringify(zone)}`);
       }
       if (options.json) out.json({ zone, changed: true });
       else out.line(`Switching to zone ${zone} : ${out.paint("OK", "green")}`);

@@ -63,20 +63,12 @@ export function detectParams(get: (name: string) => string | undefined): DetectP
   return out;
 }
 
-/** One agent that answered, as `POST /agent/detect` reports it. */
-export interface DetectedAgent {
-  uuid: string;
-  name: string;
-  addr: string;
-  port: number;
-  zone: string;
-  /** Members it knows alive or suspect (itself included): 1 = alone. */
-  members: number;
-  /** Where its answer came from (its address as this network sees it). */
-  from: string;
-  /** It is already in our member table. */
-  known: boolean;
-}
+/**
+ * One agent that answered, as `POST /agent/detect` reports it: what it said (`members`: those it
+ * knows alive or suspect, itself included, 1 = alone), where its answer came from (its address as
+ * this network sees it), and whether it is already in our member table.
+ */
+export type DetectedAgent = Omit<DetectReplyMsg, "type" | "nonce"> & { from: string; known: boolean };
 
 interface Pending {
   found: Map<string, DetectedAgent>;
