@@ -46,6 +46,7 @@ export const GROUP_MODULES: GroupModule[] = [
   { words: ["exec"], load: async () => [(await import("./exec.ts")).execCommands] },
   { words: ["propagate"], load: async () => [(await import("./propagate.ts")).propagateCommands] },
   { words: ["packs"], load: async () => [(await import("./packs.ts")).packsCommands] },
+  { words: ["monitor"], load: async () => [(await import("./monitor.ts")).monitorCommands] },
   { words: ["config"], load: async () => [(await import("./config.ts")).configCommands] },
   { words: ["event"], load: async () => [(await import("./event.ts")).eventCommands] },
   { words: ["wait"], load: async () => [(await import("./wait.ts")).waitCommands] },

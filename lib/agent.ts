@@ -64,6 +64,11 @@ const ZONE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
 
 const STOP_BUDGET_MS = 5000;
 
+/** `kunai monitor` streams served at once, and log lines one may hold for a slow reader. */
+const MONITOR_MAX = 8;
+const MONITOR_BACKLOG = 1000;
+const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
+
 export class Agent {
   readonly config: AgentConfig;
   readonly bus = new EventBus();
@@ -342,6 +347,54 @@ export class Agent {
   }
 
   #updates: Promise<unknown> = Promise.resolve();
+  /** Open `kunai monitor` streams: each closes itself (ends the response) at stop. */
+  #monitors = new Set<() => void>();
+
+  /**
+   * `GET /agent/monitor`: the log lines of `level` and above, as they are written, one per line of a
+   * never-ending text response (Serf's and Consul's `monitor`). A reader that falls MONITOR_BACKLOG
+   * lines behind loses lines, and is told how many; the stream ends when the client goes or the
+   * agent stops.
+   */
+  #monitor(level: (typeof LOG_LEVELS)[number]): Response {
+    if (this.#monitors.size >= MONITOR_MAX) {
+      throw new HttpError(429, `at most ${MONITOR_MAX} monitors at once; close one first`);
+    }
+    const enc = new TextEncoder();
+    let untap = () => {};
+    let end = () => {};
+    const stream = new ReadableStream<Uint8Array>({
+      start: (ctrl) => {
+        let dropped = 0;
+        let open = true;
+        end = () => {
+          if (!open) return;
+          open = false;
+          untap();
+          this.#monitors.delete(end);
+          try {
+            ctrl.close();
+          } catch { /* cancelled already */ }
+        };
+        this.#monitors.add(end);
+        ctrl.enqueue(
+          enc.encode(`kunai monitor: ${this.config.params.name}, log lines at ${level} and above\n`),
+        );
+        untap = this.sink.tap(level, (line) => {
+          if ((ctrl.desiredSize ?? 0) <= 0) return void dropped++;
+          if (dropped) {
+            ctrl.enqueue(enc.encode(`kunai monitor: ${dropped} line(s) dropped: the reader was too slow\n`));
+            dropped = 0;
+          }
+          ctrl.enqueue(enc.encode(line + "\n"));
+        });
+      },
+      cancel: () => end(),
+    }, new CountQueuingStrategy({ highWaterMark: MONITOR_BACKLOG }));
+    return new Response(stream, {
+      headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
+    });
+  }
 
   /**
    * `PUT /configuration/update` (reference §2.3): merges `patch` into the configuration's local.json
@@ -411,6 +464,24 @@ export class Agent {
       "/agent/reload",
       "re-read the configuration files",
       async (c) => c.json(await this.reload()),
+    );
+    // a write route: DEBUG lines say much about the agent's peers and traffic
+    r.write(
+      "GET",
+      "/agent/monitor",
+      "stream the log live (?level=DEBUG|INFO|WARNING|ERROR, default INFO)",
+      (c) => {
+        const level = (c.req.query("level") || "INFO").toUpperCase();
+        if (!(LOG_LEVELS as readonly string[]).includes(level)) {
+          throw new HttpError(
+            400,
+            `query parameter level must be one of ${LOG_LEVELS.join(", ")}, got ${
+              JSON.stringify(level.slice(0, 20))
+            }`,
+          );
+        }
+        return this.#monitor(level as (typeof LOG_LEVELS)[number]);
+      },
     );
     const packs = (c: ApiContext) => c.json(listPacks(this.config.dirs));
     r.read("GET", "/packs", "the package.json of every pack, with its folder", packs);
@@ -492,6 +563,7 @@ export class Agent {
 
   async #teardown(): Promise<void> {
     const deadline = Date.now() + STOP_BUDGET_MS;
+    for (const end of [...this.#monitors]) end();
     if (this.http) {
       await withTimeout(this.http.close(), 1000).catch((err) => {
         this.log.warn(`HTTP server did not close cleanly: ${(err as Error).message}`);

@@ -57,6 +57,10 @@ export class LogSink {
   recent: Record<LogLevel, string[]> = { ERROR: [], WARNING: [], INFO: [], DEBUG: [] };
   /** Counts per level since start, for `/metrics`. */
   counts: Record<LogLevel, number> = { ERROR: 0, WARNING: 0, INFO: 0, DEBUG: 0 };
+  /** Live readers of the log (`kunai monitor`), each with its own level. */
+  #taps = new Map<(line: string) => void, number>();
+  /** Lowest level a tap wants (lines below the sink's level are formatted only for taps). */
+  #tapRank = Infinity;
 
   constructor(opts: LogSinkOptions = {}) {
     this.level = opts.level ?? "INFO";
@@ -176,14 +180,32 @@ export class LogSink {
     return removed;
   }
 
+  /**
+   * Calls `fn` with every line of `level` or above from now on, whatever the sink's own level (a
+   * `kunai monitor --log-level DEBUG` sees DEBUG lines the file does not get). Returns the untap.
+   * `fn` must not throw and must not log.
+   */
+  tap(level: LogLevel, fn: (line: string) => void): () => void {
+    this.#taps.set(fn, RANK[level]);
+    this.#tapRank = Math.min(...this.#taps.values());
+    return () => {
+      this.#taps.delete(fn);
+      this.#tapRank = this.#taps.size ? Math.min(...this.#taps.values()) : Infinity;
+    };
+  }
+
   write(level: LogLevel, part: string, msg: string, rest: unknown[]): void {
-    if (RANK[level] < RANK[this.level]) return;
-    this.counts[level]++;
+    const rank = RANK[level];
+    const kept = rank >= RANK[this.level];
+    if (!kept && rank < this.#tapRank) return;
     const extra = rest.map(formatExtra).join(" ");
     const text = extra ? `${msg} ${extra}` : msg;
     const now = this.#now();
-    if (now >= this.#dayEnd && this.#path) this.#rotate(now);
     const line = `${this.node} [${new Date(now).toISOString()}][${part}] ${level}: ${text}`;
+    for (const [fn, min] of this.#taps) if (rank >= min) fn(line);
+    if (!kept) return;
+    this.counts[level]++;
+    if (now >= this.#dayEnd && this.#path) this.#rotate(now);
     if (level === "ERROR" || level === "WARNING") {
       const list = this.recent[level];
       list.push(line);
