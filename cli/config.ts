@@ -86,7 +86,8 @@ async function deepProblems(config: AgentConfig): Promise<ConfigProblem[]> {
   }
   const mailDirs = defaultTemplateDirs(config.cfgDir);
   for (const o of Object.values(config.objects.handler ?? {})) {
-    if (o.value.type !== "mail") continue;
+    const rendered = o.value.type === "mail" || (o.value.type === "webhook" && o.value.format === "slack");
+    if (!rendered) continue;
     for (const k of ["subject_template", "text_template", "node_subject_template", "node_text_template"]) {
       const name = o.value[k];
       if (typeof name === "string" && !resolveTemplate(name, mailDirs)) {

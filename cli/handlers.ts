@@ -13,15 +13,18 @@ interface HandlerView {
   smtp_port: number;
   on_node_change: boolean;
   queued: number;
+  /** webhook: the URL's origin only (its path may be a secret), and json or slack */
+  url: string;
+  format: string;
 }
 
 export const handlersCommands: CommandGroup = {
   group: "handlers",
-  description: "notification handlers (mail on check and node state changes)",
+  description: "notification handlers (mail or webhook on check and node state changes)",
   commands: [
     {
       name: "list",
-      description: "list the handlers, their recipients and queued mails",
+      description: "list the handlers, their recipients and queued notifications",
       options: { json: { type: "boolean", description: "JSON output" } },
       async run({ client, out, options }) {
         const list = await client().json<HandlerView[]>("GET", "/agent/handlers");
@@ -31,11 +34,14 @@ export const handlersCommands: CommandGroup = {
         }
         out.title("Handlers");
         for (const h of list) {
+          const more = (h.on_node_change ? ", node changes too" : "") +
+            (h.queued ? `, ${h.queued} queued` : "");
           const what = h.type === "mail"
             ? `mail ${h.severities.join(",")} -> ${
               h.contacts.join(", ") || "(no contacts)"
-            } via ${h.smtp_server}:${h.smtp_port}` +
-              (h.on_node_change ? ", node changes too" : "") + (h.queued ? `, ${h.queued} queued` : "")
+            } via ${h.smtp_server}:${h.smtp_port}${more}`
+            : h.type === "webhook"
+            ? `webhook ${h.severities.join(",")} -> ${h.url} (${h.format})${more}`
             : "none";
           out.twoCol(h.name, what, { colour: h.queued ? "yellow" : undefined, capitalise: false });
         }
@@ -45,7 +51,7 @@ export const handlersCommands: CommandGroup = {
     },
     {
       name: "test",
-      description: "send a sample mail through a handler now",
+      description: "send a sample mail or webhook through a handler now",
       args: ["<name>"],
       async run({ client, out, positionals }) {
         const name = positionals[0];

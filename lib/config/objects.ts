@@ -290,12 +290,40 @@ export const serviceFields: Fields = {
 
 const severity = oneOf(["ok", "warning", "critical", "unknown"] as const);
 
+/** A handler object whose `type: "webhook"` needs an http(s) `url`. */
+function webhookChecked<T extends Type<unknown> & { fields: Fields }>(base: T): T {
+  return {
+    ...base,
+    parse(v, path, issues) {
+      const r = base.parse(v, path, issues) as Record<string, unknown> | undefined;
+      if (r && r.type === "webhook") {
+        let ok = false;
+        try {
+          ok = ["http:", "https:"].includes(new URL(String(r.url)).protocol);
+        } catch { /* not a URL */ }
+        if (!ok) {
+          issues.push({
+            path: path ? `${path}.url` : "url",
+            message: `a webhook handler needs an http:// or https:// url, got ${JSON.stringify(r.url)}`,
+          });
+          return undefined;
+        }
+      }
+      return r;
+    },
+  };
+}
+
 /** Typed objects, keyed by their top-level key in a config file. */
 export const objectTypes = {
   check: checkType,
   service: object(serviceFields, { extra: "keep" }),
-  handler: object({
-    type: opt(oneOf(["none", "mail"] as const), "none", "none: nothing; mail: mail the contacts"),
+  handler: webhookChecked(object({
+    type: opt(
+      oneOf(["none", "mail", "webhook"] as const),
+      "none",
+      "none: nothing; mail: mail the contacts; webhook: POST to url",
+    ),
     severities: opt(list(severity), ["ok", "warning", "critical", "unknown"], "new states that fire it"),
     contacts: opt(list(str()), [], "mail recipients"),
     addr_from: opt(str(), "kunai@localhost", "From address"),
@@ -323,7 +351,15 @@ export const objectTypes = {
     retry_for: opt(durationMs({ min: 10 }), 86_400_000, "give a mail up after this long"),
     email: opt(str(), "", "unused (reference)"),
     notes: opt(str(), ""),
-  }),
+    url: opt(str(), "", "webhook: http(s) URL the notification is POSTed to"),
+    format: opt(
+      oneOf(["json", "slack"] as const),
+      "json",
+      'webhook: json (the event as JSON) or slack ({"text": ...} from the mail templates)',
+    ),
+    headers: opt(record(str()), {}, "webhook: extra request headers (e.g. Authorization)"),
+    timeout: opt(durationMs({ min: 100 }), 10_000, "webhook: wait for the answer this long"),
+  })),
   generator: object({
     path: req(str({ nonEmpty: true }), "file written"),
     template: req(str({ nonEmpty: true }), "template name (templates/ beside the generator, then cfg-dir)"),

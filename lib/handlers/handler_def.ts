@@ -3,6 +3,7 @@
  * finds one. Pure: no I/O.
  */
 import type { LoadedObject } from "../config/mod.ts";
+import { maskUrl } from "./webhook.ts";
 
 export type Severity = "ok" | "warning" | "critical" | "unknown";
 
@@ -10,7 +11,7 @@ export type Severity = "ok" | "warning" | "critical" | "unknown";
 export interface HandlerDef {
   name: string;
   file: string;
-  type: "none" | "mail";
+  type: "none" | "mail" | "webhook";
   severities: Severity[];
   contacts: string[];
   addr_from: string;
@@ -33,6 +34,11 @@ export interface HandlerDef {
   retry_max_interval: number;
   retry_for: number;
   notes: string;
+  /** `webhook`: where to POST, what (`json` or `slack`), extra headers, how long to wait. */
+  url: string;
+  format: "json" | "slack";
+  headers: Record<string, string>;
+  timeout: number;
 }
 
 /** Builds the definitions from `config.objects.handler` (already validated with defaults). */
@@ -64,8 +70,16 @@ export function findHandler(defs: Map<string, HandlerDef>, name: string): Handle
   return undefined;
 }
 
-/** The handler as templates and the API see it: never the SMTP password. */
+/**
+ * The handler as templates and the API see it: never the SMTP password, a webhook's header values
+ * or its URL's path and query (a Slack webhook's path is its secret).
+ */
 export function publicView(d: HandlerDef): Record<string, unknown> {
-  const { smtp_password, ...rest } = d;
-  return { ...rest, smtp_password: smtp_password ? "(set)" : "" };
+  const { smtp_password, headers, url, ...rest } = d;
+  return {
+    ...rest,
+    smtp_password: smtp_password ? "(set)" : "",
+    url: url ? maskUrl(url) : "",
+    headers: Object.fromEntries(Object.keys(headers ?? {}).map((k) => [k, "(set)"])),
+  };
 }

@@ -15,6 +15,7 @@ import { findHandler, type HandlerDef, handlerDefs, publicView, type Severity } 
 import { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
 import { MAIL_QUEUE_MIGRATIONS, MailQueue, type QueuedMail } from "./mail_queue.ts";
 import { Mailer } from "./mailer.ts";
+import { maskUrl, postWebhook } from "./webhook.ts";
 import { byKey } from "../order.ts";
 
 /** Our own record, for the `node` template variable. */
@@ -59,16 +60,18 @@ export class Handlers {
 
   reload(): void {
     this.#defs = handlerDefs(this.#ctx.config.objects.handler ?? {});
-    if (this.#hasMail()) {
+    if (this.#needsTemplates()) {
       loadTemplateEngine().catch((err) =>
         this.#ctx.log.error(`handlers: templates: ${(err as Error).message}`)
       );
     }
   }
 
-  /** Mail handlers render templates: nunjucks is loaded only when one is configured. */
-  #hasMail(): boolean {
-    return [...this.#defs.values()].some((d) => d.type === "mail");
+  /** Mail and slack-format webhook handlers render templates: nunjucks is loaded only for them. */
+  #needsTemplates(): boolean {
+    return [...this.#defs.values()].some((d) =>
+      d.type === "mail" || (d.type === "webhook" && d.format === "slack")
+    );
   }
 
   defs(): HandlerDef[] {
@@ -99,9 +102,9 @@ export class Handlers {
         this.#ctx.log.debug(`check ${ev.id}: no handler named ${name}`);
         continue;
       }
-      if (!h.severities.includes(ev.state as Severity) || h.type !== "mail") continue;
+      if (!h.severities.includes(ev.state as Severity) || h.type === "none") continue;
       const vars = { handler: publicView(h), check: { ...ev }, node: this.#membership.self() };
-      this.#enqueue(h, `check:${ev.id}`, h.subject_template, h.text_template, vars);
+      this.#enqueue(h, `check:${ev.id}`, h.subject_template, h.text_template, vars, "check");
     }
   }
 
@@ -110,39 +113,53 @@ export class Handlers {
     const me = this.#membership.self();
     if (m.uuid === me.uuid) return;
     for (const h of this.defs()) {
-      if (h.type !== "mail" || !h.on_node_change) continue;
+      if (h.type === "none" || !h.on_node_change) continue;
       const vars = { handler: publicView(h), node: m, self: me, event };
-      this.#enqueue(h, `node:${m.uuid}`, h.node_subject_template, h.node_text_template, vars);
+      this.#enqueue(h, `node:${m.uuid}`, h.node_subject_template, h.node_text_template, vars, "node");
     }
   }
 
-  /** Renders and queues one mail (rate limit first); logs and drops on template errors. */
+  /**
+   * Renders and queues one notification (rate limit first): a mail, or a webhook's JSON (the event
+   * itself, or `{"text"}` from the templates for `format: "slack"`); logs and drops on template errors.
+   */
   #enqueue(
     h: HandlerDef,
     key: string,
     subjectTpl: string,
     textTpl: string,
     vars: Record<string, unknown>,
+    event: "check" | "node",
   ): void {
-    if (!templateEngineLoaded()) {
-      // a mail handler added by a reload, before the engine finished loading: render once it has
+    const rendered = h.type === "mail" || h.format === "slack";
+    if (rendered && !templateEngineLoaded()) {
+      // a handler added by a reload, before the engine finished loading: render once it has
       loadTemplateEngine().then(
-        () => this.#stopped || this.#enqueue(h, key, subjectTpl, textTpl, vars),
+        () => this.#stopped || this.#enqueue(h, key, subjectTpl, textTpl, vars, event),
         (err) =>
           this.#ctx.log.error(`handler ${h.name}: nothing mailed for ${key}: ${(err as Error).message}`),
       );
       return;
     }
     const now = this.#ctx.clock.now();
-    if (!h.contacts.length) {
+    if (h.type === "mail" && !h.contacts.length) {
       this.#ctx.log.warn(`handler ${h.name}: no contacts, nothing mailed for ${key}`);
       return;
     }
     let subject: string, body: string;
     try {
       const all = { ...vars, _time: localTime(now) };
-      subject = this.#templates.render(subjectTpl, all).replace(/\s*\n\s*/g, " ").trim();
-      body = this.#templates.render(textTpl, all);
+      if (rendered) {
+        subject = this.#templates.render(subjectTpl, all).replace(/\s*\n\s*/g, " ").trim();
+        body = this.#templates.render(textTpl, all);
+      } else {
+        const what = vars.check as { id: string; state: string } | undefined;
+        subject = what
+          ? `check ${what.id}: ${what.state}`
+          : `node ${(vars.node as MemberRecord).name}: ${vars.event}`;
+        body = JSON.stringify({ kind: event, time: now, ...vars });
+      }
+      if (h.type === "webhook" && rendered) body = JSON.stringify({ text: `${subject}\n${body}` });
     } catch (err) {
       this.#ctx.log.error(`handler ${h.name}: nothing mailed for ${key}: ${(err as Error).message}`);
       this.#ctx.counters.inc("handler_mails_total", { handler: h.name, result: "template_error" });
@@ -156,9 +173,10 @@ export class Handlers {
       return;
     }
     this.#queue.add({
+      kind: h.type === "webhook" ? "webhook" : "mail",
       handler: h.name,
       subject_key: key,
-      recipients: h.contacts,
+      recipients: h.type === "webhook" ? [maskUrl(h.url)] : h.contacts,
       subject,
       body,
       created: now,
@@ -167,12 +185,12 @@ export class Handlers {
     this.#kick();
   }
 
-  /** Sends a sample mail now (not queued); throws with the relay's reason. */
+  /** Sends a sample notification now (not queued); throws with the relay's or the webhook's reason. */
   async test(name: string): Promise<{ to: string[]; subject: string }> {
     const h = this.find(name);
     if (!h) throw new Error(`no handler named ${name}`);
-    if (h.type !== "mail") throw new Error(`handler ${h.name} is of type ${h.type}: it sends nothing`);
-    if (!h.contacts.length) throw new Error(`handler ${h.name} has no contacts`);
+    if (h.type === "none") throw new Error(`handler ${h.name} is of type none: it sends nothing`);
+    if (h.type === "mail" && !h.contacts.length) throw new Error(`handler ${h.name} has no contacts`);
     const now = this.#ctx.clock.now();
     const check = {
       id: "kunai/handler-test",
@@ -181,14 +199,25 @@ export class Handlers {
       state_id: 2,
       old_state: "ok",
       old_state_id: 0,
-      output: `test mail of handler ${h.name}`,
+      output: `test notification of handler ${h.name}`,
       last_check: Math.floor(now / 1000),
       handlers: [h.name],
     };
     const vars = { handler: publicView(h), check, node: this.#membership.self(), _time: localTime(now) };
+    if (h.type === "webhook" && h.format === "json") {
+      const { _time: _t, ...rest } = vars;
+      await postWebhook(h, JSON.stringify({ kind: "check", time: now, test: true, ...rest }));
+      this.#ctx.log.info(`handler ${h.name}: test webhook sent to ${maskUrl(h.url)}`);
+      return { to: [maskUrl(h.url)], subject: `check ${check.id}: ${check.state}` };
+    }
     await loadTemplateEngine();
     const subject = this.#templates.render(h.subject_template, vars).replace(/\s*\n\s*/g, " ").trim();
     const text = this.#templates.render(h.text_template, vars);
+    if (h.type === "webhook") {
+      await postWebhook(h, JSON.stringify({ text: `${subject}\n${text}` }));
+      this.#ctx.log.info(`handler ${h.name}: test webhook sent to ${maskUrl(h.url)}`);
+      return { to: [maskUrl(h.url)], subject };
+    }
     await this.#mailer.send(h, { from: h.addr_from, to: h.contacts, subject, text });
     this.#ctx.log.info(`handler ${h.name}: test mail sent to ${h.contacts.join(", ")}`);
     return { to: h.contacts, subject };
@@ -196,7 +225,7 @@ export class Handlers {
 
   async start(): Promise<void> {
     this.#stopped = false;
-    if (this.#hasMail()) await loadTemplateEngine();
+    if (this.#needsTemplates()) await loadTemplateEngine();
     this.#kick();
   }
 
@@ -242,41 +271,48 @@ export class Handlers {
   async #deliver(m: QueuedMail): Promise<void> {
     const log = this.#ctx.log;
     const h = this.#defs.get(m.handler);
-    if (!h || h.type !== "mail") {
-      log.warn(`mail for ${m.subject_key} dropped: handler ${m.handler} is no longer a mail handler`);
+    const noun = m.kind === "webhook" ? "webhook" : "mail";
+    if (!h || h.type !== m.kind) {
+      log.warn(`${noun} for ${m.subject_key} dropped: handler ${m.handler} is no longer a ${noun} handler`);
       this.#queue.remove(m.id);
       this.dropped++;
       return;
     }
+    const counter = m.kind === "webhook" ? "handler_webhooks_total" : "handler_mails_total";
     try {
-      await this.#mailer.send(h, { from: h.addr_from, to: m.recipients, subject: m.subject, text: m.body });
+      if (m.kind === "webhook") await postWebhook(h, m.body);
+      else {await this.#mailer.send(h, {
+          from: h.addr_from,
+          to: m.recipients,
+          subject: m.subject,
+          text: m.body,
+        });}
       this.#queue.remove(m.id);
       this.sent++;
-      this.#ctx.counters.inc("handler_mails_total", { handler: h.name, result: "sent" });
+      this.#ctx.counters.inc(counter, { handler: h.name, result: "sent" });
+      const via = m.kind === "webhook" ? "" : ` via ${h.smtp_server}:${h.smtp_port}`;
       log.info(
-        `handler ${h.name}: mail "${m.subject}" sent to ${
-          m.recipients.join(", ")
-        } via ${h.smtp_server}:${h.smtp_port}` +
+        `handler ${h.name}: ${noun} "${m.subject}" sent to ${m.recipients.join(", ")}${via}` +
           (m.attempts ? ` after ${m.attempts} failed attempt(s)` : ""),
       );
     } catch (err) {
       const reason = (err as Error).message;
       const now = this.#ctx.clock.now();
-      this.#ctx.counters.inc("handler_mails_total", { handler: h.name, result: "failed" });
+      this.#ctx.counters.inc(counter, { handler: h.name, result: "failed" });
       if (expired(m.created, now, h.retry_for)) {
         this.#queue.remove(m.id);
         this.dropped++;
         log.error(
-          `handler ${h.name}: mail "${m.subject}" abandoned after ${m.attempts + 1} attempt(s): ${reason}`,
+          `handler ${h.name}: ${noun} "${m.subject}" abandoned after ${m.attempts + 1} attempt(s): ${reason}`,
         );
         return;
       }
       const wait = retryDelay(m.attempts + 1, h.retry_interval, h.retry_max_interval);
       this.#queue.failed(m.id, now + wait, reason);
       log.warn(
-        `handler ${h.name}: mail "${m.subject}" to ${m.recipients.join(", ")} failed (${reason}); retry in ${
-          Math.round(wait / 1000)
-        } s`,
+        `handler ${h.name}: ${noun} "${m.subject}" to ${
+          m.recipients.join(", ")
+        } failed (${reason}); retry in ${Math.round(wait / 1000)} s`,
       );
     }
   }

@@ -1,6 +1,7 @@
 /**
- * Rendered mails waiting for delivery, in `handlers.db`: a mail is queued before the first try and
- * deleted once the relay accepted it, so an agent restart loses nothing.
+ * Rendered mails (and webhook notifications) waiting for delivery, in `handlers.db`: each is queued
+ * before the first try and deleted once the relay (or the webhook) accepted it, so an agent restart
+ * loses nothing.
  */
 import type { Database, Migration } from "../store/mod.ts";
 
@@ -19,6 +20,10 @@ export const MAIL_QUEUE_MIGRATIONS: Migration[] = [{
     last_error TEXT NOT NULL DEFAULT ''
   );
   CREATE INDEX mail_queue_next ON mail_queue (next_at);`,
+}, {
+  // webhook notifications share the queue (order, retries, restarts): what a row is
+  version: 2,
+  sql: `ALTER TABLE mail_queue ADD COLUMN kind TEXT NOT NULL DEFAULT 'mail';`,
 }];
 
 /** One queued mail. */
@@ -34,6 +39,8 @@ export interface QueuedMail {
   attempts: number;
   next_at: number;
   last_error: string;
+  /** `mail`, or `webhook` (body: the JSON to POST; recipients: the masked URL, for logs). */
+  kind: "mail" | "webhook";
 }
 
 interface Row extends Omit<QueuedMail, "recipients"> {
@@ -43,9 +50,12 @@ interface Row extends Omit<QueuedMail, "recipients"> {
 export class MailQueue {
   constructor(readonly db: Database) {}
 
-  add(m: Omit<QueuedMail, "id" | "attempts" | "last_error">): number {
+  add(
+    m: Omit<QueuedMail, "id" | "attempts" | "last_error" | "kind"> & { kind?: QueuedMail["kind"] },
+  ): number {
     return this.db.run(
-      "INSERT INTO mail_queue (handler, subject_key, recipients, subject, body, created, next_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+      "INSERT INTO mail_queue (kind, handler, subject_key, recipients, subject, body, created, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+      m.kind ?? "mail",
       m.handler,
       m.subject_key,
       JSON.stringify(m.recipients),

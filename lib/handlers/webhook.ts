@@ -1,0 +1,48 @@
+/**
+ * Webhook delivery: a handler of type `webhook` POSTs each notification to its `url` — a JSON
+ * document of the event (`format: "json"`), or `{"text": ...}` rendered from the mail templates
+ * (`format: "slack"`: what Slack, Mattermost, Rocket.Chat and Teams' incoming webhooks read). Any
+ * 2xx is delivered; anything else is a failure the queue retries with backoff, like a mail.
+ */
+import { VERSION } from "../version.ts";
+import type { HandlerDef } from "./handler_def.ts";
+
+/** Most of a refusal's body kept for the log. */
+const REASON_BYTES = 200;
+
+/** The URL as logs and the API show it: its path and query may be the secret (Slack's are). */
+export function maskUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    return u.pathname === "/" && !u.search ? u.origin : `${u.origin}/…`;
+  } catch {
+    return "(invalid URL)";
+  }
+}
+
+/** POSTs `body` (JSON) to the handler's url; throws with the HTTP status or the network's reason. */
+export async function postWebhook(h: HandlerDef, body: string): Promise<void> {
+  let res: Response;
+  try {
+    res = await fetch(h.url, {
+      method: "POST",
+      headers: { "content-type": "application/json", "user-agent": `kunai/${VERSION}`, ...h.headers },
+      body,
+      redirect: "manual",
+      signal: AbortSignal.timeout(h.timeout),
+    });
+  } catch (err) {
+    const e = err as Error;
+    const cause = (e as { cause?: unknown }).cause;
+    const reason = e.name === "TimeoutError"
+      ? `no answer within ${h.timeout} ms`
+      : cause instanceof Error
+      ? cause.message
+      : e.message;
+    throw new Error(`${maskUrl(h.url)}: ${reason}`);
+  }
+  const text = (await res.text().catch(() => "")).slice(0, REASON_BYTES).replace(/\s+/g, " ").trim();
+  if (res.status < 200 || res.status > 299) {
+    throw new Error(`${maskUrl(h.url)} answered HTTP ${res.status}${text ? `: ${text}` : ""}`);
+  }
+}

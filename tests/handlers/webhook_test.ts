@@ -1,0 +1,139 @@
+/**
+ * Webhook handlers against a real HTTP server on loopback: a check change is POSTed as JSON (or as
+ * Slack's `{"text"}` from the mail templates), a refusal is retried with backoff and delivered
+ * once the server accepts, the URL's secret path and the headers never show in the API or the logs,
+ * and a webhook handler without an http(s) url is a configuration error.
+ */
+import assert from "node:assert/strict";
+import { RealClock } from "../../lib/clock/mod.ts";
+import { resolveConfig } from "../../lib/config/mod.ts";
+import { createHandlers } from "../../lib/handlers/mod.ts";
+import type { CheckResultEvent, MemberRecord } from "../../lib/types.ts";
+import { makeTestCtx, tempDir, until } from "../helpers.ts";
+
+const CHANGE: CheckResultEvent = {
+  id: "linux/cpu",
+  name: "linux/cpu",
+  state: "critical",
+  state_id: 2,
+  old_state: "ok",
+  old_state_id: 0,
+  output: "CPU is critical",
+  last_check: 1,
+  handlers: ["default"],
+};
+
+/** A webhook receiver on loopback: answers `refuse` times with 500, then 200. */
+function receiver(refuse = 0) {
+  const got: Array<{ path: string; headers: Headers; body: string }> = [];
+  let left = refuse;
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    got.push({ path: new URL(req.url).pathname, headers: req.headers, body: await req.text() });
+    if (left > 0) {
+      left--;
+      return new Response("busy", { status: 500 });
+    }
+    return new Response("ok");
+  });
+  return { got, server, url: `http://127.0.0.1:${server.addr.port}/hooks/T000/SECRET` };
+}
+
+function setup(handler: Record<string, unknown>) {
+  const ctx = makeTestCtx({
+    clock: new RealClock(),
+    name: "web-1",
+    files: { "handlers/default.json": { handler: { type: "webhook", ...handler } } },
+  });
+  const self: MemberRecord = {
+    uuid: ctx.node.uuid,
+    name: "web-1",
+    addr: "10.1.2.3",
+    port: 6768,
+    incarnation: 0,
+    state: "alive",
+    tags: [],
+    services: {},
+    zone: "",
+  };
+  const logs: string[] = [];
+  const base = ctx.log;
+  ctx.log = { ...base, info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m) };
+  return { ctx, logs, h: createHandlers(ctx, { membership: { self: () => self } }) };
+}
+
+Deno.test("a webhook handler POSTs the check change as JSON; a refusal is retried until accepted", async () => {
+  const r = receiver(2);
+  const { ctx, h, logs } = setup({
+    url: r.url,
+    headers: { authorization: "Bearer hook-token" },
+    retry_interval: "100ms",
+    retry_max_interval: "200ms",
+  });
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", CHANGE);
+    await until("delivered after two refusals", () => h.stats().sent === 1, 10_000);
+    assert.equal(r.got.length, 3);
+    const last = r.got[2];
+    assert.equal(last.path, "/hooks/T000/SECRET");
+    assert.equal(last.headers.get("authorization"), "Bearer hook-token");
+    assert.equal(last.headers.get("content-type"), "application/json");
+    const body = JSON.parse(last.body);
+    assert.equal(body.kind, "check");
+    assert.equal(body.check.id, "linux/cpu");
+    assert.equal(body.check.state, "critical");
+    assert.equal(body.node.name, "web-1");
+    assert.equal(JSON.stringify(body).includes("hook-token"), false, "the payload never carries the headers");
+    const listed = JSON.stringify(h.list());
+    assert.equal(listed.includes("SECRET") || listed.includes("hook-token"), false, listed);
+    assert.match(listed, /"url":"http:\/\/127\.0\.0\.1:\d+\/…"/);
+    assert.ok(
+      logs.some((l) => /webhook "check linux\/cpu: critical" .*failed \(.*answered HTTP 500: busy\)/.test(l)),
+    );
+    assert.ok(logs.some((l) => /sent to http:\/\/127\.0\.0\.1:\d+\/… after 2 failed attempt\(s\)/.test(l)));
+    assert.equal(logs.join("\n").includes("SECRET"), false, "the URL's secret path is not logged");
+  } finally {
+    await h.stop();
+    await r.server.shutdown();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("format slack sends {text} rendered from the mail templates; handlers test posts a sample", async () => {
+  const r = receiver();
+  const { ctx, h } = setup({ url: r.url, format: "slack" });
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", CHANGE);
+    await until("delivered", () => h.stats().sent === 1, 10_000);
+    const body = JSON.parse(r.got[0].body);
+    assert.deepEqual(Object.keys(body), ["text"]);
+    assert.match(
+      body.text,
+      /^Check linux\/cpu switched to critical state on web-1\nThe check switch state at/,
+    );
+    const t = await h.test("default");
+    assert.match(t.subject, /kunai\/handler-test/);
+    assert.equal(r.got.length, 2);
+    assert.match(JSON.parse(r.got[1].body).text, /test notification of handler handlers\/default/);
+  } finally {
+    await h.stop();
+    await r.server.shutdown();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("a webhook handler needs an http(s) url: a configuration error naming the field", () => {
+  for (const url of [undefined, "", "ftp://x/y", "not a url"]) {
+    using t = tempDir("kunai-hook-");
+    Deno.writeTextFileSync(
+      `${t.dir}/h.json`,
+      JSON.stringify({ handler: { type: "webhook", ...(url === undefined ? {} : { url }) } }),
+    );
+    assert.throws(
+      () => resolveConfig({ cfgDir: t.dir, env: { HOME: t.dir } }),
+      /h\.json: handler\.url: a webhook handler needs an http:\/\/ or https:\/\/ url/,
+      String(url),
+    );
+  }
+});
