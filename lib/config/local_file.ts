@@ -58,8 +58,15 @@ export function mergeLocalConfig(
   return out;
 }
 
-/** Writes `local.json` atomically, keeping its owner and mode (0600 for a new one: it may hold keys). */
+/**
+ * Writes `local.json` atomically, keeping its owner and mode (0600 for a new one: it may hold keys).
+ * A symlink (a configuration management's layout) stays one: the file it points to is replaced.
+ */
 export function writeLocalConfig(path: string, value: Record<string, unknown> | string): void {
   const text = typeof value === "string" ? value : JSON.stringify(value, null, 2) + "\n";
-  writeAtomic(path, text, { keepOwner: true, mode: 0o600, fsync: true });
+  let target = path;
+  try {
+    target = Deno.realPathSync(path);
+  } catch { /* a new file */ }
+  writeAtomic(target, text, { keepOwner: true, mode: 0o600, fsync: true });
 }

@@ -62,6 +62,14 @@ Deno.test({
       }
       assert.equal(a.agent.config.params.log_level, "DEBUG");
 
+      // a local.json that is a symlink stays one: the file it points to is rewritten
+      const real = join(a.agent.config.cfgDir, "..", "managed-local.json");
+      Deno.renameSync(localJson, real);
+      Deno.symlinkSync(real, localJson);
+      await (await put(a, "/configuration/update", '{"managed": true}')).body?.cancel();
+      assert.equal(Deno.lstatSync(localJson).isSymlink, true);
+      assert.equal(JSON.parse(Deno.readTextFileSync(real)).managed, true);
+
       // null removes a key
       await (await put(a, "/configuration/update", '{"site": null}')).body?.cancel();
       assert.equal("site" in JSON.parse(Deno.readTextFileSync(localJson)), false);
