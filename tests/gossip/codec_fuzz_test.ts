@@ -42,6 +42,17 @@ const SAMPLES: GossipMsg[] = [
   { type: "leave", uuid: "d".repeat(40), incarnation: 4 },
   { type: "keyop", op: "install", key: "AAAAAAAAAAAAAAAAAAAAAA==", id: "x1" },
   { type: "user", kind: "event", id: "e1", payload: { a: [1, 2, 3] } },
+  { type: "detect", nonce: "n1", from: "a".repeat(40), pad: "   " },
+  {
+    type: "detect-reply",
+    nonce: "n1",
+    uuid: "d".repeat(40),
+    name: "web-1",
+    addr: "10.0.0.4",
+    port: 6768,
+    zone: "",
+    members: 3,
+  },
   {
     type: "push",
     from: "a".repeat(40),
