@@ -8,7 +8,7 @@
  * nunjucks only takes positionally.
  */
 import type nunjucks from "nunjucks";
-import { pyStr, pyTruthy, toPy } from "./jinja.ts";
+import { pyStr, pyTruthy, STRING_MEMBERS, toPy } from "./jinja.ts";
 import { wordwrap } from "./wordwrap.ts";
 
 type Fmt = (fmt: string, args: never) => string;
@@ -221,6 +221,16 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
   env.addFilter("min", (list: unknown, ...args: unknown[]) => pick(list, splitKwargs(args).kw, 1));
   env.addFilter("max", (list: unknown, ...args: unknown[]) => pick(list, splitKwargs(args).kw, -1));
   env.addFilter("d", env.getFilter("default"));
+  // Jinja2's `attr` is getattr(): a dict's keys are not attributes (`d|attr('k')` is undefined), a
+  // string's methods are
+  env.addFilter("attr", (obj: unknown, name: unknown) => {
+    const s = typeof obj === "string" ? obj : obj instanceof String ? String(obj) : null;
+    if (s !== null && typeof name === "string" && Object.hasOwn(STRING_MEMBERS, name)) {
+      const fn = STRING_MEMBERS[name];
+      return (...args: unknown[]) => fn(s, ...args);
+    }
+    return undefined;
+  });
   env.addFilter("wordwrap", (s: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
     const width = Number(kw.width ?? pos[0] ?? 79);

@@ -19,9 +19,11 @@
  *   is a tuple (JavaScript's comma operator kept the last item), `%` takes the divisor's sign,
  *   `s[1:3]` is a string and `d.get('k')` is None when missing.
  *
- * What stays different: `{% set ns.attr = ... %}` (namespace assignment) is a syntax error here,
- * floats print without a trailing `.0`, the `attr` filter does not exist (an error names it),
- * exponent literals (`1e20`) do not parse.
+ * - **Syntax**: number literals with an exponent (`1e3`, `2E-2`) and `for (a, b) in ...` (see
+ *   patchLexer).
+ *
+ * What stays different: `{% set ns.attr = ... %}` (namespace assignment) is a syntax error here and
+ * floats print without a trailing `.0`.
  */
 import type nunjucks from "nunjucks";
 import { formatPercent, strRepr } from "../evaluator/mod.ts";
@@ -248,7 +250,7 @@ function pyTitle(s: string): string {
 }
 
 /** Python's string methods, bound to the string (only names JavaScript lacks or does differently). */
-const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = {
+export const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = {
   upper: (s) => s.toUpperCase(),
   lower: (s) => s.toLowerCase(),
   strip: (s, c) => stripChars(s, c, true, true),
@@ -290,6 +292,64 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
 };
 
 let installed = false;
+
+interface Token {
+  type: string;
+  value: string;
+  lineno: number;
+  colno: number;
+}
+interface TokenizerState {
+  str: string;
+  index: number;
+  lineno: number;
+  colno: number;
+  in_code: boolean;
+  forward(): void;
+  nextToken(): Token | null;
+  /** The last token other than whitespace (`for (a, b) in` below). */
+  jinjaLast?: string;
+  /** Inside the parentheses of a `for (a, b) in` target. */
+  jinjaForParen?: boolean;
+}
+
+/** `1e3`, `2E-2`, `1.5e+3`: the text of a number literal with an exponent at the start of `s`. */
+const EXPONENT_NUMBER = /^\d+(?:\.\d+)?[eE][+-]?\d+/;
+
+/**
+ * Two pieces of Jinja2's syntax nunjucks' lexer lacks: number literals with an exponent (it read
+ * `1e3` as an undefined name, printing nothing, and `2E-2` as `2E` minus 2: `nan`), and a `for`
+ * target in parentheses (`for (a, b) in pairs`, a parse error): the parentheses are dropped, which
+ * is what they mean.
+ */
+function patchLexer(nj: typeof nunjucks): void {
+  const lexer = (nj as unknown as { lexer: { lex(src: string, opts: object): TokenizerState } }).lexer;
+  const proto = Object.getPrototypeOf(lexer.lex("", {})) as TokenizerState;
+  const next = proto.nextToken;
+  proto.nextToken = function (this: TokenizerState): Token | null {
+    const start = this.index, lineno = this.lineno, colno = this.colno;
+    const code = this.in_code;
+    let tok = next.call(this);
+    if (!code || !tok) return tok;
+    if (tok.type === "int" || tok.type === "float" || tok.type === "symbol") {
+      const m = EXPONENT_NUMBER.exec(this.str.slice(start, start + 400));
+      if (m && m[0].startsWith(String(tok.value))) {
+        while (this.index < start + m[0].length) this.forward();
+        tok = { type: "float", value: m[0], lineno, colno };
+      }
+    }
+    if (tok.type === "left-paren" && this.jinjaLast === "for") {
+      this.jinjaForParen = true;
+      return this.nextToken();
+    }
+    if (tok.type === "right-paren" && this.jinjaForParen) {
+      this.jinjaForParen = false;
+      return this.nextToken();
+    }
+    if (tok.type !== "whitespace") this.jinjaLast = tok.type === "symbol" ? tok.value : tok.type;
+    return tok;
+  };
+}
 
 /** Patches nunjucks (its compiler and runtime) with Jinja2's semantics; once per process. */
 export function installJinjaSemantics(nj: typeof nunjucks): void {
@@ -335,6 +395,8 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     }
     return lookup.call(this, obj, val, ...rest);
   };
+
+  patchLexer(nj);
 
   const proto = Compiler.prototype;
   proto.compileIf = function (node, frame, async) {

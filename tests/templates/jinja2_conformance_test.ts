@@ -305,6 +305,22 @@ function wrapTexts(n: number): string[] {
   });
 }
 
+const SYNTAX_CASES: Case[] = [
+  // nunjucks read 1e3 as an undefined name and 2E-2 as `2E - 2`
+  { name: "exponent-literals", tpl: "{{ 2E-2 }} {{ 2.5e-1 + 1 }} {{ 1e3 > 999 }} {{ 1.5E+3 + 0.5 }}" },
+  {
+    name: "for-paren-target",
+    tpl: "{% for (k, v) in pairs %}{{ k }}={{ v }};{% endfor %}",
+    ctx: { pairs: [["a", 1], ["b", 2]] },
+  },
+  {
+    name: "attr-filter",
+    tpl: "[{{ d|attr('k') }}] [{{ ('ab'|attr('upper'))() }}] [{{ d|attr('missing') }}]",
+    ctx: { d: { k: 1 } },
+  },
+];
+CASES.push(...SYNTAX_CASES);
+
 const WRAP_CASES: Case[] = [
   {
     name: "wordwrap-output",
