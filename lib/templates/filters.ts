@@ -8,7 +8,7 @@
  * nunjucks only takes positionally.
  */
 import type nunjucks from "nunjucks";
-import { pyStr, pyTruthy, STRING_MEMBERS, toPy } from "./jinja.ts";
+import { JinjaNamespace, pyStr, pyTruthy, STRING_MEMBERS, toPy } from "./jinja.ts";
 import { wordwrap } from "./wordwrap.ts";
 
 type Fmt = (fmt: string, args: never) => string;
@@ -221,6 +221,14 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
   env.addFilter("min", (list: unknown, ...args: unknown[]) => pick(list, splitKwargs(args).kw, 1));
   env.addFilter("max", (list: unknown, ...args: unknown[]) => pick(list, splitKwargs(args).kw, -1));
   env.addFilter("d", env.getFilter("default"));
+  // `namespace(found=false)` or `namespace(d)`: the object `{% set ns.found = true %}` may change
+  env.addGlobal("namespace", (...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const init: Record<string, unknown> = {};
+    for (const p of pos) if (p !== null && typeof p === "object" && !Array.isArray(p)) Object.assign(init, p);
+    const { __keywords: _k, ...named } = kw;
+    return new JinjaNamespace({ ...init, ...named });
+  });
   // Jinja2's `attr` is getattr(): a dict's keys are not attributes (`d|attr('k')` is undefined), a
   // string's methods are
   env.addFilter("attr", (obj: unknown, name: unknown) => {

@@ -22,8 +22,9 @@
  * - **Syntax**: number literals with an exponent (`1e3`, `2E-2`) and `for (a, b) in ...` (see
  *   patchLexer).
  *
- * What stays different: `{% set ns.attr = ... %}` (namespace assignment) is a syntax error here and
- * floats print without a trailing `.0`.
+ * - **`set`**: `{% set ns.x = v %}` on a `namespace()` and `{% set a, b = pair %}` unpacking.
+ *
+ * What stays different: floats print without a trailing `.0`.
  */
 import type nunjucks from "nunjucks";
 import { formatPercent, strRepr } from "../evaluator/mod.ts";
@@ -39,7 +40,36 @@ type Runtime = {
   jinjaTuple?: (items: unknown[]) => unknown[];
   jinjaCycle?: (i: number) => (...items: unknown[]) => unknown;
   jinjaChanged?: (frame: object) => (...values: unknown[]) => boolean;
+  jinjaNsSet?: (obj: unknown, key: unknown, value: unknown) => void;
+  jinjaUnpack?: (value: unknown, n: number) => unknown[];
 };
+
+/** Jinja2's `namespace(...)`: the one object a template may set attributes on (`{% set ns.x = 1 %}`). */
+export class JinjaNamespace {
+  constructor(init: Record<string, unknown>) {
+    Object.assign(this, init);
+  }
+}
+
+/** `{% set a, b = pair %}`: the value's items, exactly `n` of them (Python's unpacking). */
+function unpack(value: unknown, n: number): unknown[] {
+  const items = Array.isArray(value)
+    ? value
+    : typeof value === "string"
+    ? [...value]
+    : value !== null && typeof value === "object"
+    ? Object.keys(value)
+    : null;
+  if (items === null) throw new Error(`TypeError: cannot unpack non-iterable ${pyStr(value)}`);
+  if (items.length !== n) {
+    throw new Error(
+      `ValueError: ${
+        items.length < n ? "not enough" : "too many"
+      } values to unpack (expected ${n}, got ${items.length})`,
+    );
+  }
+  return items;
+}
 
 /** Marks an array made by a tuple literal `(a, b)`: `'%s-%s' % (a, b)` spreads it, a list is one argument. */
 const TUPLE = Symbol("tuple");
@@ -120,6 +150,13 @@ interface CompilerProto {
   compileGroup(node: { children: unknown[] }, frame: unknown): void;
   _compileAggregate(node: unknown, frame: unknown, start: string, end: string): void;
   _emitLoopBindings(node: unknown, arr: string, i: string, len: string): void;
+  _tmpid(): string;
+  compileSet(node: SetNode, frame: unknown): void;
+}
+interface SetNode {
+  targets: Array<{ typename: string; value?: string; target?: unknown; val?: unknown }>;
+  value: unknown;
+  body: unknown;
 }
 interface IfNode {
   cond: unknown;
@@ -363,6 +400,11 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   runtime.jinjaMod = pyMod;
   runtime.jinjaMul = pyMul;
   runtime.jinjaTuple = (items) => Object.assign(items, { [TUPLE]: true });
+  runtime.jinjaNsSet = (obj, key, value) => {
+    if (!(obj instanceof JinjaNamespace)) throw new Error("cannot assign attribute on non-namespace object");
+    (obj as unknown as Record<string, unknown>)[String(key)] = value;
+  };
+  runtime.jinjaUnpack = unpack;
   runtime.jinjaCycle = (i) => (...items) => items.length ? items[i % items.length] : undefined;
   // loop.changed(v): true on the first call and whenever v differs from the previous call's, per loop
   const last = new WeakMap<object, string>();
@@ -473,4 +515,44 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   };
   // `a ~ b`: Python's str() of each side (`'n=' ~ None` is "n=None", an undefined side is "")
   proto.compileConcat = binary("jinjaConcat");
+  // `{% set ns.x = v %}` sets a namespace's attribute; `{% set a, b = pair %}` unpacks (nunjucks gave
+  // both names the whole value)
+  const compileSet = proto.compileSet;
+  proto.compileSet = function (node, frame) {
+    const t = node.targets;
+    if (t.length === 1 && t[0].typename === "LookupVal") {
+      this._emit("runtime.jinjaNsSet(");
+      this._compileExpression(t[0].target, frame);
+      this._emit(", ");
+      this._compileExpression(t[0].val, frame);
+      this._emit(", ");
+      if (node.value) this._compileExpression(node.value, frame);
+      else this.compile(node.body, frame);
+      this._emitLine(");");
+      return;
+    }
+    if (t.some((x) => x.typename !== "Symbol")) {
+      throw new Error("set: can only assign to names or a namespace attribute");
+    }
+    if (t.length < 2 || !node.value) return compileSet.call(this, node, frame);
+    // compute once, unpack, then let nunjucks bind each name to its item
+    const tmp = this._tmpid();
+    this._emit(`var ${tmp} = runtime.jinjaUnpack(`);
+    this._compileExpression(node.value, frame);
+    this._emitLine(`, ${t.length});`);
+    t.forEach((target, i) => {
+      // as a `{% set %}...{% endset %}` body, which nunjucks compiles without a type check
+      compileSet.call(this, {
+        targets: [target],
+        value: null,
+        body: { typename: "JinjaRaw", code: `${tmp}[${i}]` },
+      }, frame);
+    });
+  };
+  (proto as unknown as { compileJinjaRaw(node: { code: string }): void }).compileJinjaRaw = function (
+    this: CompilerProto,
+    node: { code: string },
+  ) {
+    this._emit(node.code);
+  };
 }

@@ -4,8 +4,8 @@
  * (nunjucks with jinja.ts and filters.ts) and by Jinja2; the outputs must be equal byte for byte.
  * Skipped, and reported as ignored, only where no python3 with jinja2 exists.
  *
- * Known and documented differences are not in the corpus: a float that is integral prints without
- * `.0` (JSON data cannot tell 1.0 from 1), and `{% set ns.attr = ... %}` is a syntax error here.
+ * The known and documented difference is not in the corpus: a float that is integral prints without
+ * `.0` (JSON data cannot tell 1.0 from 1).
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -312,6 +312,18 @@ const SYNTAX_CASES: Case[] = [
     name: "for-paren-target",
     tpl: "{% for (k, v) in pairs %}{{ k }}={{ v }};{% endfor %}",
     ctx: { pairs: [["a", 1], ["b", 2]] },
+  },
+  {
+    name: "namespace",
+    tpl: "{% set ns = namespace(found=false, n=0) %}{% for x in l %}{% if x > 1 %}{% set ns.found = true %}" +
+      "{% set ns.n = ns.n + x %}{% endif %}{% endfor %}{{ ns.found }} {{ ns.n }}" +
+      "{% set b = namespace({'a': 1}, b=2) %} {{ b.a }}{{ b.b }}{% set b.t %}x{{ 1 }}{% endset %} [{{ b.t }}]",
+    ctx: { l: [1, 2, 3] },
+  },
+  {
+    name: "set-unpack",
+    tpl: "{% set a, b = pair %}{{ a }}-{{ b }} {% set c, d = 'xy' %}{{ d }}{{ c }}",
+    ctx: { pair: [1, "z"] },
   },
   {
     name: "attr-filter",
