@@ -170,6 +170,60 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     if (boolean) return pyTruthy(v) ? v : dflt;
     return nunjucksDefault(v, dflt, false);
   });
+  env.addFilter("dictsort", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const caseSensitive = pyTruthy(kw.case_sensitive ?? pos[0] ?? false);
+    const by = kw.by ?? pos[1] ?? "key";
+    const reverse = pyTruthy(kw.reverse ?? pos[2] ?? false);
+    if (by !== "key" && by !== "value") {
+      throw new Error("dictsort: you can only sort by either 'key' or 'value'");
+    }
+    const key = (e: [unknown, unknown]) => {
+      const k = by === "key" ? e[0] : e[1];
+      return !caseSensitive && typeof k === "string" ? k.toLowerCase() : k;
+    };
+    // Python's sorted(reverse=True) stays stable: equal items keep their order
+    return entries(v).sort((a, b) => (reverse ? -1 : 1) * compare(key(a), key(b)));
+  });
+  env.addFilter("truncate", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const s = [...String(pyStr(v) ?? "")];
+    const length = Number(kw.length ?? pos[0] ?? 255);
+    const killwords = pyTruthy(kw.killwords ?? pos[1] ?? false);
+    const end = String(kw.end ?? pos[2] ?? "...");
+    const leeway = Number(kw.leeway ?? pos[3] ?? 5); // Jinja2's policy truncate.leeway
+    if (length < end.length) throw new Error(`truncate: expected length >= ${end.length}, got ${length}`);
+    if (s.length <= length + leeway) return s.join("");
+    const head = s.slice(0, length - end.length).join("");
+    if (killwords) return head + end;
+    const cut = head.lastIndexOf(" ");
+    return (cut >= 0 ? head.slice(0, cut) : head) + end;
+  });
+  // Jinja2's title: a capital after a space, '-', '(', '{', '[' or '<', the rest lower case
+  env.addFilter(
+    "title",
+    (v: unknown) =>
+      String(pyStr(v) ?? "").split(/([-\s({[<]+)/).filter((x) => x).map((x) =>
+        x[0].toUpperCase() + x.slice(1).toLowerCase()
+      )
+        .join(""),
+  );
+  env.addFilter("urlencode", (v: unknown) => {
+    if (typeof v === "string" || v instanceof String || v === null || typeof v !== "object") {
+      return urlQuote(v, false);
+    }
+    const items = Array.isArray(v) ? v as Array<[unknown, unknown]> : entries(v);
+    return items.map(([k, x]) => `${urlQuote(k, true)}=${urlQuote(x, true)}`).join("&");
+  });
+  const nunjucksList = env.getFilter("list") as (v: unknown) => unknown;
+  // list(d) is a dict's keys in Python (nunjucks gave {key, value} objects)
+  env.addFilter(
+    "list",
+    (v: unknown) =>
+      v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Map)
+        ? Object.keys(v)
+        : nunjucksList(v),
+  );
   // Jinja2's keyword names for the filters nunjucks takes positionally, in nunjucks' order
   for (
     const [name, params] of Object.entries({
@@ -254,6 +308,19 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       pyTruthy(hyphens),
     );
   });
+}
+
+/** Python's `urllib.parse.quote` as Jinja2's url_quote calls it: `/` kept for a string, `+` for spaces in a query. */
+function urlQuote(v: unknown, forQuery: boolean): string {
+  const text = typeof v === "string" ? v : String(pyStr(v) ?? "");
+  let out = "";
+  for (const b of new TextEncoder().encode(text)) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9_.~-]/.test(c) || (!forQuery && c === "/")
+      ? c
+      : "%" + b.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return forQuery ? out.replaceAll("%20", "+") : out;
 }
 
 /**

@@ -41,6 +41,8 @@ type Runtime = {
   jinjaCycle?: (i: number) => (...items: unknown[]) => unknown;
   jinjaChanged?: (frame: object) => (...values: unknown[]) => boolean;
   jinjaNsSet?: (obj: unknown, key: unknown, value: unknown) => void;
+  jinjaCompare?: (first: unknown, ...ops: Array<[string, unknown]>) => boolean;
+  jinjaAdd?: (a: unknown, b: unknown) => unknown;
   jinjaUnpack?: (value: unknown, n: number) => unknown[];
 };
 
@@ -49,6 +51,57 @@ export class JinjaNamespace {
   constructor(init: Record<string, unknown>) {
     Object.assign(this, init);
   }
+}
+
+/**
+ * Python's `==`: no coercion (`'' == false`, `'80' == 80` are False; JavaScript's `==` said true),
+ * lists and dicts equal by content, `True == 1`, None equal to None only (an undefined name is not).
+ */
+export function pyEq(a: unknown, b: unknown): boolean {
+  if (a instanceof String) a = String(a);
+  if (b instanceof String) b = String(b);
+  const num = (v: unknown) => typeof v === "number" || typeof v === "boolean" || typeof v === "bigint";
+  if (num(a) && num(b)) return Number(a) === Number(b);
+  if (a === null || a === undefined || b === null || b === undefined) return a === b;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => pyEq(x, b[i]));
+  }
+  if (typeof a === "object" && typeof b === "object") {
+    const ka = Object.keys(a as object), kb = Object.keys(b as object);
+    return ka.length === kb.length && ka.every((k) =>
+      Object.hasOwn(b as object, k) &&
+      pyEq((a as Record<string, unknown>)[k], (b as Record<string, unknown>)[k])
+    );
+  }
+  return a === b;
+}
+
+/** A comparison chain as Python reads it: `a < b < c` is `a < b and b < c`. */
+function pyCompare(first: unknown, ...ops: Array<[string, unknown]>): boolean {
+  let left = first;
+  for (const [op, right] of ops) {
+    let ok: boolean;
+    if (op === "==" || op === "===") ok = pyEq(left, right);
+    else if (op === "!=" || op === "!==") ok = !pyEq(left, right);
+    else {
+      const l = left as number, r = right as number;
+      ok = op === "<" ? l < r : op === ">" ? l > r : op === "<=" ? l <= r : l >= r;
+    }
+    if (!ok) return false;
+    left = right;
+  }
+  return true;
+}
+
+/** Python's `+`: lists concatenate, strings too; a string and a number do not mix (TypeError). */
+function pyAdd(a: unknown, b: unknown): unknown {
+  if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
+  const str = (v: unknown) => typeof v === "string" || v instanceof String;
+  if (str(a) && str(b)) return String(a) + String(b);
+  if (str(a) || str(b) || Array.isArray(a) || Array.isArray(b)) {
+    throw new Error(`TypeError: unsupported operand types for +: ${pyStr(a)} and ${pyStr(b)}`);
+  }
+  return (a as number) + (b as number);
 }
 
 /** `{% set a, b = pair %}`: the value's items, exactly `n` of them (Python's unpacking). */
@@ -152,6 +205,8 @@ interface CompilerProto {
   _emitLoopBindings(node: unknown, arr: string, i: string, len: string): void;
   _tmpid(): string;
   compileSet(node: SetNode, frame: unknown): void;
+  compileCompare(node: { expr: unknown; ops: Array<{ type: string; expr: unknown }> }, frame: unknown): void;
+  compileAdd(node: BinNode, frame: unknown): void;
 }
 interface SetNode {
   targets: Array<{ typename: string; value?: string; target?: unknown; val?: unknown }>;
@@ -195,6 +250,11 @@ function reprNumber(n: number): string {
   if (Number.isNaN(n)) return "nan";
   if (n === Infinity) return "inf";
   if (n === -Infinity) return "-inf";
+  // Python writes a float below 1e-4 with an exponent of at least two digits (1e-05); JavaScript
+  // only from 1e-7, with one (1e-7)
+  if (n !== 0 && !Number.isInteger(n) && Math.abs(n) < 1e-4) {
+    return n.toExponential().replace(/e([+-])(\d)$/, "e$10$2");
+  }
   return String(n);
 }
 
@@ -405,6 +465,8 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     (obj as unknown as Record<string, unknown>)[String(key)] = value;
   };
   runtime.jinjaUnpack = unpack;
+  runtime.jinjaCompare = pyCompare;
+  runtime.jinjaAdd = pyAdd;
   runtime.jinjaCycle = (i) => (...items) => items.length ? items[i % items.length] : undefined;
   // loop.changed(v): true on the first call and whenever v differs from the previous call's, per loop
   const last = new WeakMap<object, string>();
@@ -423,6 +485,11 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     if (rest.length >= 2 && (typeof obj === "string" || obj instanceof String)) {
       // `s[1:3]` is a string in Python (jinja-compat's slice gives a list of characters)
       return (lookup.call(this, obj, val, ...rest) as string[]).join("");
+    }
+    if (rest.length === 0 && typeof val === "number" && val < 0 && Number.isInteger(val)) {
+      // `l[-1]`, `s[-1]`: from the end, as Python indexes
+      if (Array.isArray(obj)) return obj[obj.length + val];
+      if (typeof obj === "string" || obj instanceof String) return String(obj).at(val);
     }
     if (val === "get" && obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj)) {
       const d = obj as Record<string, unknown>;
@@ -504,6 +571,10 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     bindings.call(this, node, arr, i, len);
     this._emitLine(`frame.set("loop.cycle", runtime.jinjaCycle(${i}));`);
     this._emitLine(`frame.set("loop.changed", runtime.jinjaChanged(frame));`);
+    this._emitLine(
+      `frame.set("loop.previtem", Array.isArray(${arr}) && ${i} > 0 ? ${arr}[${i} - 1] : undefined);`,
+    );
+    this._emitLine(`frame.set("loop.nextitem", Array.isArray(${arr}) ? ${arr}[${i} + 1] : undefined);`);
   };
   // `(a, b)` is a tuple (JavaScript read it as the comma operator: the last item)
   proto.compileGroup = function (node, frame) {
@@ -515,6 +586,18 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   };
   // `a ~ b`: Python's str() of each side (`'n=' ~ None` is "n=None", an undefined side is "")
   proto.compileConcat = binary("jinjaConcat");
+  // `==` without JavaScript's coercion, `a < b < c` as a chain
+  proto.compileCompare = function (node, frame) {
+    this._emit("runtime.jinjaCompare(");
+    this.compile(node.expr, frame);
+    for (const op of node.ops) {
+      this._emit(`, [${JSON.stringify(op.type)}, `);
+      this.compile(op.expr, frame);
+      this._emit("]");
+    }
+    this._emit(")");
+  };
+  proto.compileAdd = binary("jinjaAdd");
   // `{% set ns.x = v %}` sets a namespace's attribute; `{% set a, b = pair %}` unpacks (nunjucks gave
   // both names the whole value)
   const compileSet = proto.compileSet;

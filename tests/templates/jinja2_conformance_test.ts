@@ -305,6 +305,170 @@ function wrapTexts(n: number): string[] {
   });
 }
 
+/** One data set for a wide sweep of filters, tests, operators and loop variables against Jinja2. */
+const WIDE = {
+  d: { a: 1, b: 2, c: 0 },
+  l: [1, 2, 3, 4, 5],
+  s: "the quick brown fox jumps",
+  nodes: [{ n: "w1", port: 80 }, { n: "w2", port: 8080 }, { n: "d1", port: 22 }],
+};
+// each rendered silently different text before (JavaScript's ==, + on lists, l[-1], loop.previtem,
+// dictsort(by, reverse), truncate's leeway, title after '-', urlencode, list(dict), 1e-07)
+const WIDE_CASES: Case[] = [
+  {
+    name: "py-dictsort",
+    tpl:
+      "{% for k, v in d|dictsort %}{{k}}={{v}};{% endfor %}|{% for k, v in d|dictsort(by='value', reverse=true) %}{{k}};{% endfor %}",
+    ctx: WIDE,
+  },
+  { name: "py-batch", tpl: "{% for row in l|batch(3, '-') %}{{ row|join(',') }}|{% endfor %}", ctx: WIDE },
+  { name: "py-slice", tpl: "{% for col in l|slice(3) %}{{ col }}{% endfor %}", ctx: WIDE },
+  {
+    name: "py-truncate",
+    tpl: "{{ s|truncate(9) }}|{{ s|truncate(9, true) }}|{{ s|truncate(9, false, '..', 0) }}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-title-cap",
+    tpl: "{{ 'hello wORLD-x'|title }}|{{ 'hello WORLD'|capitalize }}|{{ s|wordcount }}",
+    ctx: WIDE,
+  },
+  { name: "py-urlencode", tpl: "{{ 'a b&c/d'|urlencode }}|{{ {'a': 1, 'b': 'x y'}|urlencode }}", ctx: WIDE },
+  { name: "py-striptags", tpl: "{{ '<b>bold</b>  <i>it</i>\n x'|striptags }}", ctx: WIDE },
+  { name: "py-indent", tpl: "{{ 'a\nb\nc'|indent(2) }}|{{ 'a\nb'|indent(4, true) }}", ctx: WIDE },
+  {
+    name: "py-float-int",
+    tpl:
+      "{{ '3.7'|float }} {{ '3.7'|int }} {{ 'x'|int(5) }} {{ 3.7|int }} {{ -3.7|int }} {{ '0x1A'|int(0, 16) }}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-abs-round",
+    tpl: "{{ -3|abs }} {{ 2.675|round(2) }} {{ 3.14159|round(2, 'floor') }} {{ 7|round }}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-first-last",
+    tpl: "{{ l|first }} {{ l|last }} {{ 'abc'|first }} {{ l|reverse|list }} {{ 'abc'|reverse }}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-sort",
+    tpl:
+      "{{ [3,1,2]|sort }} {{ ['b','A','c']|sort }} {{ ['b','A','c']|sort(case_sensitive=true) }} {{ nodes|sort(attribute='port')|map(attribute='n')|join(',') }}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-length-list",
+    tpl: "{{ 'abc'|length }} {{ d|length }} {{ 'ab'|list }} {{ d|list }}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-ops",
+    tpl:
+      "{{ 7 // 2 }} {{ -7 // 2 }} {{ 2 ** 10 }} {{ 7 / 2 }} {{ 1 < 2 < 3 }} {{ 3 > 2 > 5 }} {{ 'a' not in 'bc' }} {{ l + [9] }} {{ 'a' + 'b' }} {{ 1 is not none }}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-range",
+    tpl: "{{ range(3)|list }} {{ range(1, 10, 3)|list }} {% for i in range(2) %}{{ i }}{% endfor %}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-loop",
+    tpl:
+      "{% for x in l %}{{ loop.index }}{{ loop.index0 }}{{ loop.revindex }}{{ loop.revindex0 }}{{ loop.first }}{{ loop.last }}{{ loop.length }}|{% endfor %}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-loop-prev",
+    tpl: "{% for x in l %}{{ loop.previtem }}:{{ loop.nextitem }};{% endfor %}",
+    ctx: WIDE,
+  },
+  { name: "py-whitespace", tpl: "a {%- if true -%} b {%- endif -%} c\n{{- ' d ' -}}\ne", ctx: WIDE },
+  {
+    name: "py-macro",
+    tpl: "{% macro m(a, b='B') %}[{{a}}{{b}}]{% endmacro %}{{ m(1) }}{{ m(1, 2) }}{{ m(b=3, a=4) }}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-call",
+    tpl: "{% macro w() %}<{{ caller() }}>{% endmacro %}{% call w() %}in{% endcall %}",
+    ctx: WIDE,
+  },
+  { name: "py-filter-block", tpl: "{% filter upper %}abc {{ 'd' }}{% endfilter %}", ctx: WIDE },
+  { name: "py-raw", tpl: "{% raw %}{{ x }}{% endraw %}", ctx: WIDE },
+  { name: "py-dict-print", tpl: "{{ {'b': 1, 'a': [1, 'x', none, true]} }}", ctx: WIDE },
+  {
+    name: "py-nested",
+    tpl: "{{ d.a }} {{ d['b'] }} {{ nodes[0].n }} {{ nodes[-1].port }} {{ l[1:] }} {{ l[::-1] }}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-string-ops",
+    tpl:
+      "{{ '%05.1f|%-4s|%x' % (3.14159, 'ab', 255) }} {{ 'a,b,,c'.split(',') }} {{ ' x '.strip() }}|{{ 'abc'.upper() }} {{ 'a-b'.replace('-', '+') }} {{ 'abc'.startswith('a') }}",
+    ctx: WIDE,
+  },
+  { name: "py-escape", tpl: "{{ '<a>'|e }} {{ '<a>'|safe }} {{ '<a>'|escape|length }}", ctx: WIDE },
+  {
+    name: "py-join-map",
+    tpl:
+      "{{ nodes|map(attribute='n')|join(', ') }} {{ [1,2]|map('string')|join }} {{ ['a','b']|map('upper')|list }}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-selectattr-tests",
+    tpl:
+      "{{ nodes|selectattr('port', 'gt', 80)|map(attribute='n')|list }} {{ l|select('odd')|list }} {{ l|reject('even')|list }}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-unique-minmax",
+    tpl: "{{ [1,2,1,3]|unique|list }} {{ l|min }} {{ l|max }} {{ nodes|max(attribute='port') }}",
+    ctx: WIDE,
+  },
+  { name: "py-sum", tpl: "{{ l|sum }} {{ nodes|sum(attribute='port') }} {{ l|sum(start=10) }}", ctx: WIDE },
+  {
+    name: "py-items",
+    tpl: "{% for k, v in d.items() %}{{ k }}{% endfor %} {{ d.keys()|list }} {{ d.values()|list }}",
+    ctx: WIDE,
+  },
+  { name: "py-tojson", tpl: "{{ d|tojson }} {{ 'a<b'|tojson }}", ctx: WIDE },
+  {
+    name: "py-bool-ops",
+    tpl:
+      "{{ true and 'x' }} {{ false or none }} {{ not none }} {{ 0 == false }} {{ 1 == true }} {{ '' == false }}",
+    ctx: WIDE,
+  },
+  { name: "py-string-mult", tpl: "{{ 'ab' * 2 }} {{ [1] * 3 }} {{ '-' * 0 }}", ctx: WIDE },
+  {
+    name: "py-comparisons",
+    tpl: "{{ 'a' < 'b' }} {{ [1,2] == [1,2] }} {{ {'a':1} == {'a':1} }} {{ none == none }}",
+    ctx: WIDE,
+  },
+  { name: "py-loop-cycle", tpl: "{% for x in l %}{{ loop.cycle('a','b') }}{% endfor %}", ctx: WIDE },
+  { name: "py-set-block", tpl: "{% set s %}x{{ 1 }}y{% endset %}[{{ s }}]", ctx: WIDE },
+  {
+    name: "py-if-expr-none",
+    tpl:
+      "{{ 'y' if none else 'n' }} {{ 'y' if [] else 'n' }} {{ 'y' if '0' else 'n' }} {{ 'y' if 0.0 else 'n' }}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-float-print",
+    tpl: "{{ 1.5 }} {{ 10 / 4 }} {{ 0.1 + 0.2 }} {{ 1e-07 }} {{ 1.5e-5 }} {{ 2.0 ** 0.5 }}",
+    ctx: WIDE,
+  },
+  {
+    name: "py-tests-parens",
+    tpl:
+      "{{ 6 is divisibleby(3) }} {{ 3 is even }} {{ 3 is odd }} {{ d is mapping }} {{ 'x' is string }} {{ 1 is number }} {{ none is none }} {{ u is defined }}",
+    ctx: WIDE,
+  },
+];
+CASES.push(...WIDE_CASES);
+
 const SYNTAX_CASES: Case[] = [
   // nunjucks read 1e3 as an undefined name and 2E-2 as `2E - 2`
   { name: "exponent-literals", tpl: "{{ 2E-2 }} {{ 2.5e-1 + 1 }} {{ 1e3 > 999 }} {{ 1.5E+3 + 0.5 }}" },
