@@ -8,7 +8,7 @@
  * nunjucks only takes positionally.
  */
 import type nunjucks from "nunjucks";
-import { JinjaNamespace, pyStr, pyTruthy, STRING_MEMBERS, toPy } from "./jinja.ts";
+import { JinjaNamespace, pyStr, pyTruthy, STRING_MEMBERS, toPy, tuple } from "./jinja.ts";
 import { wordwrap } from "./wordwrap.ts";
 
 type Fmt = (fmt: string, args: never) => string;
@@ -34,9 +34,10 @@ function attr(v: unknown, path: string): unknown {
   return cur;
 }
 
+/** A mapping's items as Python's `(key, value)` tuples. */
 function entries(v: unknown): Array<[unknown, unknown]> {
-  if (v instanceof Map) return [...v.entries()];
-  if (v !== null && typeof v === "object") return Object.entries(v);
+  if (v instanceof Map) return [...v.entries()].map((e) => tuple(e));
+  if (v !== null && typeof v === "object") return Object.entries(v).map((e) => tuple(e));
   return [];
 }
 
@@ -138,6 +139,14 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       return String(pyStr(v) ?? "");
     }).join(d);
   });
+  // Jinja2's type tests (an integral float reads as an integer: JSON data cannot tell them apart)
+  env.addTest("integer", (v: unknown) => typeof v === "number" && Number.isInteger(v));
+  env.addTest("float", (v: unknown) => typeof v === "number" && !Number.isInteger(v));
+  env.addTest("boolean", (v: unknown) => typeof v === "boolean");
+  env.addTest("true", (v: unknown) => v === true);
+  env.addTest("false", (v: unknown) => v === false);
+  // Jinja2's `sequence`: anything with a length and items (a list, a string, a dict)
+  env.addTest("sequence", (v: unknown) => typeof v === "string" || (v !== null && typeof v === "object"));
   env.addTest("truthy", (v: unknown) => pyTruthy(v));
   env.addTest("falsy", (v: unknown) => !pyTruthy(v));
   env.addFilter("sum", (list: unknown, ...args: unknown[]) => {
@@ -215,6 +224,40 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const items = Array.isArray(v) ? v as Array<[unknown, unknown]> : entries(v);
     return items.map(([k, x]) => `${urlQuote(k, true)}=${urlQuote(x, true)}`).join("&");
   });
+  // int(value, default=0, base=10) as Jinja2: a string in `base` (0: by its 0x/0o/0b prefix), else
+  // through float, else the default; a bool is 0 or 1 (nunjucks printed nothing for true|int)
+  env.addFilter("int", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const dflt = kw.default ?? pos[0] ?? 0;
+    const base = Number(kw.base ?? pos[1] ?? 10);
+    if (typeof v === "boolean") return v ? 1 : 0;
+    if (typeof v === "number") return Number.isFinite(v) ? Math.trunc(v) : dflt;
+    if (typeof v === "string" || v instanceof String) {
+      const n = pyInt(String(v), base);
+      if (n !== null) return n;
+      const f = Number(String(v).trim());
+      return String(v).trim() !== "" && Number.isFinite(f) ? Math.trunc(f) : dflt;
+    }
+    return dflt;
+  });
+  // trim(value, chars=None): whitespace, or the given characters, off both ends
+  env.addFilter("trim", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const chars = kw.chars ?? pos[0];
+    const s = String(pyStr(v) ?? "");
+    if (chars === undefined || chars === null) return s.trim();
+    const set = new Set([...String(chars)]);
+    const a = [...s];
+    let i = 0, j = a.length;
+    while (i < j && set.has(a[i])) i++;
+    while (j > i && set.has(a[j - 1])) j--;
+    return a.slice(i, j).join("");
+  });
+  const nunjucksLength = env.getFilter("length") as (v: unknown) => unknown;
+  // a string's length in characters (code points), as Python counts them; `count` is its alias
+  const length = (v: unknown) => typeof v === "string" ? [...v].length : nunjucksLength(v);
+  env.addFilter("length", length);
+  env.addFilter("count", length);
   const nunjucksList = env.getFilter("list") as (v: unknown) => unknown;
   // list(d) is a dict's keys in Python (nunjucks gave {key, value} objects)
   env.addFilter(
@@ -231,7 +274,6 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       dictsort: ["case_sensitive", "by", "reverse"],
       float: ["default"],
       indent: ["width", "first"],
-      int: ["default"],
       replace: ["old", "new", "count"],
       slice: ["slices", "fill_with"],
       truncate: ["length", "killwords", "end"],
@@ -308,6 +350,27 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       pyTruthy(hyphens),
     );
   });
+}
+
+/** Python's `int(text, base)` for an integer literal (underscores, sign, base prefixes); null when it is not one. */
+function pyInt(text: string, base: number): number | null {
+  let t = text.trim().replaceAll("_", "").toLowerCase();
+  let sign = 1;
+  if (t.startsWith("-") || t.startsWith("+")) {
+    if (t[0] === "-") sign = -1;
+    t = t.slice(1);
+  }
+  const prefixed = /^0([xob])/.exec(t);
+  if (base === 0) {
+    base = prefixed ? { x: 16, o: 8, b: 2 }[prefixed[1] as "x" | "o" | "b"] : 10;
+    if (prefixed) t = t.slice(2);
+  } else if (prefixed && ({ x: 16, o: 8, b: 2 } as Record<string, number>)[prefixed[1]] === base) {
+    t = t.slice(2);
+  }
+  if (!Number.isInteger(base) || base < 2 || base > 36 || !t) return null;
+  const digits = "0123456789abcdefghijklmnopqrstuvwxyz".slice(0, base);
+  if (![...t].every((c) => digits.includes(c))) return null;
+  return sign * parseInt(t, base);
 }
 
 /** Python's `urllib.parse.quote` as Jinja2's url_quote calls it: `/` kept for a string, `+` for spaces in a query. */

@@ -44,6 +44,7 @@ type Runtime = {
   jinjaCompare?: (first: unknown, ...ops: Array<[string, unknown]>) => boolean;
   jinjaAdd?: (a: unknown, b: unknown) => unknown;
   jinjaUnpack?: (value: unknown, n: number) => unknown[];
+  jinjaIter?: (v: unknown) => unknown;
 };
 
 /** Jinja2's `namespace(...)`: the one object a template may set attributes on (`{% set ns.x = 1 %}`). */
@@ -127,6 +128,11 @@ function unpack(value: unknown, n: number): unknown[] {
 /** Marks an array made by a tuple literal `(a, b)`: `'%s-%s' % (a, b)` spreads it, a list is one argument. */
 const TUPLE = Symbol("tuple");
 
+/** `items` as a Python tuple: printed `(a, b)`, spread by `%`. */
+export function tuple<T extends unknown[]>(items: T): T {
+  return Object.assign(items, { [TUPLE]: true });
+}
+
 /** A JS value as the Python value `%` formats (integers are ints; nested lists and dicts print as Python's). */
 export function toPy(v: unknown, nested = false): unknown {
   if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
@@ -207,6 +213,7 @@ interface CompilerProto {
   compileSet(node: SetNode, frame: unknown): void;
   compileCompare(node: { expr: unknown; ops: Array<{ type: string; expr: unknown }> }, frame: unknown): void;
   compileAdd(node: BinNode, frame: unknown): void;
+  compileFor(node: { name: { typename: string }; arr: unknown }, frame: unknown): void;
 }
 interface SetNode {
   targets: Array<{ typename: string; value?: string; target?: unknown; val?: unknown }>;
@@ -386,6 +393,26 @@ export const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unkn
   },
   ljust: (s, w, f) => s.padEnd(Number(w) || 0, f === undefined ? " " : String(f)),
   rjust: (s, w, f) => s.padStart(Number(w) || 0, f === undefined ? " " : String(f)),
+  center: (s, w, f) => {
+    // CPython's str.center: the odd fill character goes left when the padding and the width are both odd
+    const width = Number(w) || 0, fill = f === undefined ? " " : String(f);
+    const pad = width - s.length;
+    if (pad <= 0) return s;
+    const left = Math.floor(pad / 2) + (pad & width & 1);
+    return fill.repeat(left) + s + fill.repeat(pad - left);
+  },
+  swapcase: (s) => [...s].map((c) => c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase()).join(""),
+  rsplit: (s, sep, max) => {
+    if (sep === undefined || sep === null) return s.trim().split(/\s+/).filter((x) => x);
+    const parts = s.split(String(sep));
+    const n = max === undefined ? -1 : Number(max);
+    if (n < 0 || parts.length <= n + 1) return parts;
+    return [parts.slice(0, parts.length - n).join(String(sep)), ...parts.slice(parts.length - n)];
+  },
+  partition: (s, sep) => {
+    const i = s.indexOf(String(sep));
+    return tuple(i < 0 ? [s, "", ""] : [s.slice(0, i), String(sep), s.slice(i + String(sep).length)]);
+  },
 };
 
 let installed = false;
@@ -459,7 +486,10 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   runtime.jinjaConcat = (a, b) => String(pyStr(a) ?? "") + String(pyStr(b) ?? "");
   runtime.jinjaMod = pyMod;
   runtime.jinjaMul = pyMul;
-  runtime.jinjaTuple = (items) => Object.assign(items, { [TUPLE]: true });
+  runtime.jinjaTuple = tuple;
+  // `for k in d` walks a dict's keys, as Python does (nunjucks ran no iteration at all)
+  runtime.jinjaIter = (v) =>
+    v !== null && typeof v === "object" && !Array.isArray(v) && isPlain(v) ? Object.keys(v) : v;
   runtime.jinjaNsSet = (obj, key, value) => {
     if (!(obj instanceof JinjaNamespace)) throw new Error("cannot assign attribute on non-namespace object");
     (obj as unknown as Record<string, unknown>)[String(key)] = value;
@@ -598,6 +628,25 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     this._emit(")");
   };
   proto.compileAdd = binary("jinjaAdd");
+  const compileFor = proto.compileFor;
+  proto.compileFor = function (node, frame) {
+    if (node.name.typename !== "Symbol") return compileFor.call(this, node, frame);
+    // wrap the iterated expression (the first one compileFor compiles) in runtime.jinjaIter
+    const self = this as CompilerProto & { _compileExpression: CompilerProto["_compileExpression"] };
+    const plain = proto._compileExpression;
+    self._compileExpression = function (n, f) {
+      if (n !== node.arr) return plain.call(this, n, f);
+      delete (this as Partial<CompilerProto>)._compileExpression;
+      this._emit("runtime.jinjaIter(");
+      plain.call(this, n, f);
+      this._emit(")");
+    };
+    try {
+      compileFor.call(this, node, frame);
+    } finally {
+      delete (self as Partial<CompilerProto>)._compileExpression;
+    }
+  };
   // `{% set ns.x = v %}` sets a namespace's attribute; `{% set a, b = pair %}` unpacks (nunjucks gave
   // both names the whole value)
   const compileSet = proto.compileSet;

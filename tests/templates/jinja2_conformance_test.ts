@@ -312,6 +312,7 @@ const WIDE = {
   s: "the quick brown fox jumps",
   nodes: [{ n: "w1", port: 80 }, { n: "w2", port: 8080 }, { n: "d1", port: 22 }],
 };
+const WIDE2 = { ...WIDE, nodes: [{ n: "w1", port: 80 }, { n: "w2", port: 8080 }, { n: "d1", port: 80 }] };
 // each rendered silently different text before (JavaScript's ==, + on lists, l[-1], loop.previtem,
 // dictsort(by, reverse), truncate's leeway, title after '-', urlencode, list(dict), 1e-07)
 const WIDE_CASES: Case[] = [
@@ -465,6 +466,115 @@ const WIDE_CASES: Case[] = [
     tpl:
       "{{ 6 is divisibleby(3) }} {{ 3 is even }} {{ 3 is odd }} {{ d is mapping }} {{ 'x' is string }} {{ 1 is number }} {{ none is none }} {{ u is defined }}",
     ctx: WIDE,
+  },
+  {
+    name: "py2-in-ops",
+    tpl: "{{ 'a' in 'abc' }} {{ 2 in l }} {{ 'a' in d }} {{ 'z' in d }} {{ 1 not in l }}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-is-ops",
+    tpl:
+      "{{ l is sequence }} {{ d is sequence }} {{ 'x' is sequence }} {{ 1 is integer }} {{ 1.5 is float }} {{ true is boolean }} {{ none is false }} {{ false is false }}",
+    ctx: WIDE2,
+  },
+  { name: "py2-neg-slice", tpl: "{{ 'hello'[-3:] }} {{ l[-2:] }} {{ l[:-1] }} {{ l[1:-1] }}", ctx: WIDE2 },
+  {
+    name: "py2-string-methods",
+    tpl:
+      "{{ 'Hello'.lower() }} {{ 'a b c'.split() }} {{ 'x'.join(['1','2']) }} {{ 'abc'.endswith('c') }} {{ 'aXbX'.count('X') }} {{ 'abc'.find('z') }} {{ '  x'.lstrip() }}|{{ 'x  '.rstrip() }}| {{ 'ab'.center(6, '*') }} {{ 'a'.ljust(3, '.') }} {{ 'Ab'.swapcase() }} {{ '12'.isdigit() }} {{ 'ab cd'.title() }} {{ 'a.b.c'.rsplit('.', 1) }} {{ 'a.b.c'.partition('.') }}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-dict-methods",
+    tpl: "{{ d.get('a') }} {{ d.get('z', 9) }} {{ d|dictsort|first }} {{ d.items()|list|length }}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-format-filter",
+    tpl:
+      "{{ '%d items'|format(3) }} {{ '%.2f'|format(3.14159) }} {{ '%s and %s'|format('a', 'b') }} {{ '%5s|'|format('x') }}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-join-attr",
+    tpl: "{{ nodes|join(', ', attribute='n') }} {{ l|join }} {{ 'abc'|join('-') }}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-capture-loop",
+    tpl: "{% set out = [] %}{% for x in l %}{% if out.append(x * 2) %}{% endif %}{% endfor %}{{ out }}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-nested-loop",
+    tpl: "{% for a in [1,2] %}{% for b in [3,4] %}{{ loop.index }}{{ a }}{{ b }} {% endfor %}{% endfor %}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-loop-vars-outer",
+    tpl:
+      "{% for a in [1,2] %}{% set outer = loop %}{% for b in [3] %}{{ outer.index }}{% endfor %}{% endfor %}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-if-elif-nums",
+    tpl: "{% for v in [0, 5, 10] %}{% if v > 7 %}h{% elif v > 3 %}m{% else %}l{% endif %}{% endfor %}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-filters-chain",
+    tpl: "{{ s|upper|replace('O', '0')|truncate(12, true) }} {{ l|map('string')|join('+') }}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-replace-count",
+    tpl: "{{ 'aaaa'|replace('a', 'b', 2) }} {{ 'a.b'.replace('.', '') }}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-int-base",
+    tpl: "{{ '10'|int(base=2) }} {{ 'ff'|int(0, 16) }} {{ '1.9'|int }} {{ true|int }}",
+    ctx: WIDE2,
+  },
+  { name: "py2-wordcount", tpl: "{{ 'one two  three\nfour'|wordcount }}", ctx: WIDE2 },
+  { name: "py2-trim", tpl: "[{{ '  x  '|trim }}] [{{ 'xxaxx'|trim('x') }}]", ctx: WIDE2 },
+  { name: "py2-lower-upper", tpl: "{{ '\u00c9COLE'|lower }} {{ 'stra\u00dfe'|upper }}", ctx: WIDE2 },
+  { name: "py2-first-empty", tpl: "[{{ []|first }}] [{{ []|last }}] [{{ ''|first }}]", ctx: WIDE2 },
+  {
+    name: "py2-sort-reverse",
+    tpl: "{{ l|sort(reverse=true) }} {{ nodes|sort(attribute='n', reverse=true)|map(attribute='n')|join }}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-groupby-attr",
+    tpl: "{% for g, items in nodes|groupby('port') %}{{ g }}:{{ items|length }};{% endfor %}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-select-equalto",
+    tpl:
+      "{{ nodes|selectattr('n', 'equalto', 'w1')|list|length }} {{ l|select('greaterthan', 2)|list }} {{ l|select('ge', 3)|list }}",
+    ctx: WIDE2,
+  },
+  { name: "py2-map-default", tpl: "{{ nodes|map(attribute='missing', default='-')|join }}", ctx: WIDE2 },
+  { name: "py2-abs-neg", tpl: "{{ -0.5|abs }} {{ (-3)|abs }}", ctx: WIDE2 },
+  {
+    name: "py2-items-sorted",
+    tpl: "{% for k in d %}{{ k }}{% endfor %} {% for k, v in d|items %}{{ v }}{% endfor %}",
+    ctx: WIDE2,
+  },
+  { name: "py2-concat-types", tpl: "{{ 'n=' ~ 1 ~ none ~ true ~ [1] }}", ctx: WIDE2 },
+  {
+    name: "py2-bool-filter-compare",
+    tpl: "{{ (l|length) == 5 }} {{ l|length > 3 }} {{ 1 == 1.0 }} {{ '1' == 1 }}",
+    ctx: WIDE2,
+  },
+  {
+    name: "py2-unicode",
+    tpl:
+      "{{ 'h\u00e9llo'|length }} {{ 'h\u00e9llo'[1] }} {{ 'h\u00e9llo'|upper }} {{ '\ud83d\ude00x'|length }}",
+    ctx: WIDE2,
   },
 ];
 CASES.push(...WIDE_CASES);
