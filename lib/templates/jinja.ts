@@ -435,6 +435,31 @@ interface TokenizerState {
   jinjaLast?: string;
   /** Inside the parentheses of a `for (a, b) in` target. */
   jinjaForParen?: boolean;
+  trimBlocks: boolean;
+  lstripBlocks: boolean;
+  tags: { COMMENT_START: string };
+}
+
+/**
+ * Jinja2's trim_blocks and lstrip_blocks apply to comments too (generators use both): the newline
+ * after a `{# ... #}` is dropped, and the spaces before one that starts a line. nunjucks kept both,
+ * so a commented template wrote blank lines where Jinja2 wrote none.
+ */
+function commentTrim(t: TokenizerState, tok: Token): Token | null {
+  if (tok.type === "comment" && t.trimBlocks) {
+    if (t.str.startsWith("\r\n", t.index)) {
+      t.forward();
+      t.forward();
+    } else if (t.str[t.index] === "\n") t.forward();
+  } else if (tok.type === "data" && t.lstripBlocks && t.str.startsWith(t.tags.COMMENT_START, t.index)) {
+    const nl = tok.value.lastIndexOf("\n");
+    const last = tok.value.slice(nl + 1);
+    if ((nl >= 0 || tok.colno === 0) && /^[ \t]+$/.test(last)) {
+      const value = tok.value.slice(0, tok.value.length - last.length);
+      return value ? { ...tok, value } : t.nextToken();
+    }
+  }
+  return tok;
 }
 
 /** `1e3`, `2E-2`, `1.5e+3`: the text of a number literal with an exponent at the start of `s`. */
@@ -454,7 +479,8 @@ function patchLexer(nj: typeof nunjucks): void {
     const start = this.index, lineno = this.lineno, colno = this.colno;
     const code = this.in_code;
     let tok = next.call(this);
-    if (!code || !tok) return tok;
+    if (!tok) return tok;
+    if (!code) return commentTrim(this, tok);
     if (tok.type === "int" || tok.type === "float" || tok.type === "symbol") {
       const m = EXPONENT_NUMBER.exec(this.str.slice(start, start + 400));
       if (m && m[0].startsWith(String(tok.value))) {

@@ -579,6 +579,67 @@ const WIDE_CASES: Case[] = [
 ];
 CASES.push(...WIDE_CASES);
 
+/** Generator mode (trim_blocks, lstrip_blocks, keep_trailing_newline): config files line by line. */
+const GEN = {
+  d: { a: 1, b: 2, c: 0 },
+  l: [1, 2, 3],
+  nodes: [{ n: "w1", port: 80 }, { n: "w2", port: 8080 }],
+};
+// comments kept their newline and indentation in nunjucks (blank lines in generated files)
+const GEN_CASES: Case[] = [
+  {
+    name: "gen-t-loop",
+    trim: true,
+    tpl: "{% for n in nodes %}\n  server {{ n.n }} {{ n.port }}\n{% endfor %}\n",
+    ctx: GEN,
+  },
+  {
+    name: "gen-t-if-indent",
+    trim: true,
+    tpl: "global\n    {% if d.a %}\n    maxconn {{ d.a * 100 }}\n    {% endif %}\nend\n",
+    ctx: GEN,
+  },
+  {
+    name: "gen-t-nested",
+    trim: true,
+    tpl:
+      "{% for n in nodes %}\n{% if n.port == 80 %}\nweb {{ n.n }}\n{% else %}\nother {{ n.n }}\n{% endif %}\n{% endfor %}\n",
+    ctx: GEN,
+  },
+  {
+    name: "gen-t-macro",
+    trim: true,
+    tpl:
+      "{% macro line(n) -%}\n{{ n.n }}:{{ n.port }}\n{%- endmacro %}\n{% for n in nodes %}\n{{ line(n) }}\n{% endfor %}\n",
+    ctx: GEN,
+  },
+  { name: "gen-t-minus", trim: true, tpl: "a\n{%- for x in l %}\n {{ x }}\n{%- endfor %}\nb\n", ctx: GEN },
+  { name: "gen-t-comment", trim: true, tpl: "a\n{# comment #}\nb\n  {# indented #}\nc\n", ctx: GEN },
+  {
+    name: "gen-t-set",
+    trim: true,
+    tpl: "{% set total = nodes|sum(attribute='port') %}\ntotal={{ total }}\n",
+    ctx: GEN,
+  },
+  {
+    name: "gen-t-empty-loop",
+    trim: true,
+    tpl: "{% for x in [] %}\nx\n{% else %}\nnone\n{% endfor %}\n",
+    ctx: GEN,
+  },
+  { name: "gen-t-trailing", trim: true, tpl: "x\n\n", ctx: GEN },
+  { name: "gen-t-inline", trim: true, tpl: "{% if true %}yes{% endif %} tail\n", ctx: GEN },
+  { name: "gen-t-var-ws", trim: true, tpl: "  {{ 'a' }}  \n", ctx: GEN },
+  {
+    name: "gen-t-loop-last",
+    trim: true,
+    tpl: "{% for x in l %}{{ x }}{% if not loop.last %},{% endif %}{% endfor %}\n",
+    ctx: GEN,
+  },
+  { name: "gen-t-filter-block", trim: true, tpl: "{% filter upper %}\nabc\n{% endfilter %}\n", ctx: GEN },
+];
+CASES.push(...GEN_CASES);
+
 const SYNTAX_CASES: Case[] = [
   // nunjucks read 1e3 as an undefined name and 2E-2 as `2E - 2`
   { name: "exponent-literals", tpl: "{{ 2E-2 }} {{ 2.5e-1 + 1 }} {{ 1e3 > 999 }} {{ 1.5E+3 + 0.5 }}" },
