@@ -247,6 +247,12 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
     keys: () => keys.list(),
     keyOp: (op, key) => keys.op(op, key, (o, k) => engine.keyOp(o, k)),
     async detect(o) {
+      if (p.bind.includes(":")) {
+        throw new HttpError(
+          409,
+          `detection broadcasts over IPv4; this agent's gossip socket is bound to ${p.bind} (IPv6 has no broadcast)`,
+        );
+      }
       const addr = o.addr ?? cfg.detect_addr;
       const port = o.port ?? (transport.local.port || p.port);
       const timeoutMs = Math.min(o.timeoutMs ?? cfg.detect_timeout, MAX_DETECT_MS);

@@ -6,7 +6,9 @@
 import assert from "node:assert/strict";
 import { decodePacket, encodePacket, type GossipMsg } from "../../lib/gossip/codec.ts";
 import { ANSWERS_PER_SECOND, MAX_DETECTED, REQUEST_BYTES } from "../../lib/gossip/detect.ts";
-import { detectParams, generateKey, Keyring } from "../../lib/gossip/mod.ts";
+import { createGossip, detectParams, generateKey, Keyring } from "../../lib/gossip/mod.ts";
+import type { HttpError } from "../../lib/routing/mod.ts";
+import { makeTestCtx } from "../helpers.ts";
 import { PeerEnvelope } from "../../lib/transport/mod.ts";
 import { packLz } from "../../lib/gossip/lz.ts";
 import { SimCluster } from "../sim/gossip_harness.ts";
@@ -204,4 +206,17 @@ Deno.test("detection parameters: defaults, limits, and errors that name the para
       [{ timeout: "soon" }, /^timeout:/],
     ] as const
   ) assert.throws(() => detectParams(q(o)), { message: re }, JSON.stringify(o));
+});
+
+Deno.test("an agent bound to an IPv6 address refuses a detection with 409 and says why", async () => {
+  const ctx = makeTestCtx({ params: { bind: "::1" } });
+  try {
+    const g = createGossip(ctx, { envelope: new PeerEnvelope(await Keyring.create([]), { now: Date.now }) });
+    await assert.rejects(
+      () => g.detect({}),
+      (err: HttpError) => err.status === 409 && /IPv6 has no broadcast/.test(err.message),
+    );
+  } finally {
+    ctx.cleanup();
+  }
 });
