@@ -8,44 +8,15 @@ import {
   HourlyLimiter,
   retryDelay,
 } from "../../lib/handlers/mod.ts";
-import type { CheckResultEvent, MemberRecord } from "../../lib/types.ts";
+import type { MemberRecord } from "../../lib/types.ts";
 import { freePort, makeTestCtx, type TestCtx, until } from "../helpers.ts";
 import { SmtpFixture } from "./smtp_fixture.ts";
+import { change, memberRecord } from "./fixtures.ts";
 
 const HOST = "127.0.0.41";
 
 function record(ctx: TestCtx): MemberRecord {
-  return {
-    uuid: ctx.node.uuid,
-    name: ctx.node.name,
-    addr: "10.1.2.3",
-    port: 6768,
-    incarnation: 0,
-    state: "alive",
-    tags: [],
-    services: {},
-    zone: "",
-  };
-}
-
-function change(
-  state: CheckResultEvent["state"],
-  old: CheckResultEvent["state"],
-  extra = {},
-): CheckResultEvent {
-  const ids: Record<string, number> = { ok: 0, warning: 1, critical: 2, unknown: 3, pending: 3 };
-  return {
-    id: "linux/cpu",
-    name: "linux/cpu",
-    state,
-    state_id: ids[state],
-    old_state: old,
-    old_state_id: ids[old],
-    output: `CPU is ${state}`,
-    last_check: 1,
-    handlers: ["default"],
-    ...extra,
-  };
+  return memberRecord(ctx.node.uuid, ctx.node.name);
 }
 
 /** Records every log line of the handlers (level + text) while still logging normally. */

@@ -6,34 +6,15 @@ import assert from "node:assert/strict";
 import { createHandlers } from "../../lib/handlers/mod.ts";
 import { templateEngineLoaded } from "../../lib/templates/mod.ts";
 import { makeTestCtx } from "../helpers.ts";
+import { change, memberRecord } from "./fixtures.ts";
 
-const self = (name: string) => () => ({
-  uuid: name,
-  name,
-  addr: "127.0.0.1",
-  port: 6768,
-  incarnation: 0,
-  state: "alive" as const,
-  tags: [],
-  services: {},
-  zone: "",
-});
+const self = (name: string) => () => memberRecord(name, name, "127.0.0.1");
 
 Deno.test("the template engine is loaded only once a mail handler is configured", async () => {
   const quiet = makeTestCtx({ name: "quiet" });
   const none = createHandlers(quiet, { membership: { self: self("quiet") } });
   await none.start();
-  quiet.bus.emit("check.changed", {
-    id: "linux/cpu",
-    name: "linux/cpu",
-    state: "critical",
-    state_id: 2,
-    old_state: "ok",
-    old_state_id: 0,
-    output: "CPU is critical",
-    last_check: 1,
-    handlers: ["default"],
-  });
+  quiet.bus.emit("check.changed", change("critical", "ok"));
   assert.equal(templateEngineLoaded(), false, "no mail handler: nunjucks not loaded");
   await none.stop();
 

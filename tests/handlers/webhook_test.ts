@@ -8,20 +8,10 @@ import assert from "node:assert/strict";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { resolveConfig } from "../../lib/config/mod.ts";
 import { createHandlers } from "../../lib/handlers/mod.ts";
-import type { CheckResultEvent, MemberRecord } from "../../lib/types.ts";
 import { makeTestCtx, tempDir, until } from "../helpers.ts";
+import { change, memberRecord } from "./fixtures.ts";
 
-const CHANGE: CheckResultEvent = {
-  id: "linux/cpu",
-  name: "linux/cpu",
-  state: "critical",
-  state_id: 2,
-  old_state: "ok",
-  old_state_id: 0,
-  output: "CPU is critical",
-  last_check: 1,
-  handlers: ["default"],
-};
+const CHANGE = change("critical", "ok", { output: "CPU is critical" });
 
 /** A webhook receiver on loopback: answers `refuse` times with 500, then 200. */
 function receiver(refuse = 0) {
@@ -44,17 +34,7 @@ function setup(handler: Record<string, unknown>) {
     name: "web-1",
     files: { "handlers/default.json": { handler: { type: "webhook", ...handler } } },
   });
-  const self: MemberRecord = {
-    uuid: ctx.node.uuid,
-    name: "web-1",
-    addr: "10.1.2.3",
-    port: 6768,
-    incarnation: 0,
-    state: "alive",
-    tags: [],
-    services: {},
-    zone: "",
-  };
+  const self = memberRecord(ctx.node.uuid, "web-1");
   const logs: string[] = [];
   const base = ctx.log;
   ctx.log = { ...base, info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m) };
