@@ -484,8 +484,18 @@ export class Agent {
       },
     );
     const packs = (c: ApiContext) => c.json(listPacks(this.config.dirs));
-    r.read("GET", "/packs", "the package.json of every pack, with its folder", packs);
-    r.read("GET", "/packs/", "the package.json of every pack, with its folder", packs);
+    r.read(
+      "GET",
+      "/packs",
+      "the package.json of every pack, with its level (cfg, global, zone, local)",
+      packs,
+    );
+    r.read(
+      "GET",
+      "/packs/",
+      "the package.json of every pack, with its level (cfg, global, zone, local)",
+      packs,
+    );
     // reference §2.3; both reveal or change keys and tokens: write routes
     r.write("GET", "/configuration", "the configuration's local.json (reveals its keys)", (c) => {
       const { path, yaml } = localConfigFile(this.config.cfgDir);
