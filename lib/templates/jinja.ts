@@ -28,6 +28,7 @@
  */
 import type nunjucks from "nunjucks";
 import { formatPercent, strRepr } from "../evaluator/mod.ts";
+import { pyFormat } from "./pyformat.ts";
 
 type Runtime = {
   suppressValue(val: unknown, autoescape: boolean): unknown;
@@ -408,6 +409,15 @@ export const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unkn
     const n = max === undefined ? -1 : Number(max);
     if (n < 0 || parts.length <= n + 1) return parts;
     return [parts.slice(0, parts.length - n).join(String(sep)), ...parts.slice(parts.length - n)];
+  },
+  // '{}:{}'.format(addr, port), '{name:>10}'.format(name=n) (pyformat.ts)
+  format: (s, ...args) => {
+    const last = args[args.length - 1] as { __keywords?: boolean } | undefined;
+    const kw = last && typeof last === "object" && last.__keywords
+      ? args.pop() as Record<string, unknown>
+      : {};
+    const { __keywords: _k, ...named } = kw as Record<string, unknown>;
+    return pyFormat(s, args, named, { str: (v) => String(pyStr(v) ?? ""), repr: (v) => pyRepr(v) });
   },
   partition: (s, sep) => {
     const i = s.indexOf(String(sep));

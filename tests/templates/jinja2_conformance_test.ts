@@ -640,6 +640,58 @@ const GEN_CASES: Case[] = [
 ];
 CASES.push(...GEN_CASES);
 
+// str.format() did not exist (an error): '{}:{}'.format(addr, port) is common in config templates
+const FORMAT_CASES: Case[] = [
+  {
+    name: "format-fmt-basic",
+    tpl:
+      "{{ '{}:{}'.format('10.0.0.1', 80) }} {{ '{0}-{1}-{0}'.format('a', 'b') }} {{ '{name}@{host}'.format(name='u', host='h') }}",
+    ctx: GEN,
+  },
+  {
+    name: "format-fmt-align",
+    tpl:
+      "[{{ '{:>8}'.format('ab') }}] [{{ '{:<8}|'.format('ab') }}] [{{ '{:^9}'.format('ab') }}] [{{ '{:*^9}'.format('ab') }}] [{{ '{:8}'.format(42) }}] [{{ '{:8}'.format('s') }}]",
+    ctx: GEN,
+  },
+  {
+    name: "format-fmt-num",
+    tpl:
+      "{{ '{:.2f}'.format(3.14159) }} {{ '{:+d}'.format(5) }} {{ '{:05d}'.format(-42) }} {{ '{:,}'.format(1234567) }} {{ '{:_d}'.format(1234567) }} {{ '{:,.2f}'.format(1234567.891) }}",
+    ctx: GEN,
+  },
+  {
+    name: "format-fmt-types",
+    tpl:
+      "{{ '{:x} {:X} {:o} {:b} {:#x} {:#b}'.format(255, 255, 8, 5, 255, 5) }} {{ '{:e}'.format(12345.678) }} {{ '{:.3g}'.format(0.000123456) }} {{ '{:g}'.format(1500000.0) }} {{ '{:.1%}'.format(0.256) }} {{ '{:c}'.format(65) }}",
+    ctx: GEN,
+  },
+  {
+    name: "format-fmt-conv",
+    tpl:
+      "{{ '{!r}'.format('x') }} {{ '{!s}'.format(none) }} {{ '{}'.format(none) }} {{ '{}'.format(true) }} {{ '{}'.format([1, 'a']) }} {{ '{:>6}'.format(true) }}",
+    ctx: GEN,
+  },
+  {
+    name: "format-fmt-lookup",
+    tpl:
+      "{{ '{0[a]} {0[b]}'.format(d) }} {{ '{n[0]}'.format(n=l) }} {{ '{{}} {}'.format(1) }} {{ '{:.3}'.format('abcdef') }}",
+    ctx: GEN,
+  },
+  {
+    name: "format-fmt-nodes",
+    tpl: "{% for n in nodes %}{{ 'server {:<4} {}:{:d}'.format(n.n, '10.0.0.1', n.port) }};{% endfor %}",
+    ctx: GEN,
+  },
+  {
+    name: "format-fmt-float-default",
+    tpl:
+      "{{ '{}'.format(2.5) }} {{ '{}'.format(1e-07) }} {{ '{:.2}'.format(3.14159) }} {{ '{: d}'.format(3) }} {{ '{:=+8.2f}'.format(-3.5) }}",
+    ctx: GEN,
+  },
+];
+CASES.push(...FORMAT_CASES);
+
 const SYNTAX_CASES: Case[] = [
   // nunjucks read 1e3 as an undefined name and 2E-2 as `2E - 2`
   { name: "exponent-literals", tpl: "{{ 2E-2 }} {{ 2.5e-1 + 1 }} {{ 1e3 > 999 }} {{ 1.5E+3 + 0.5 }}" },
