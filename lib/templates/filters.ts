@@ -8,7 +8,7 @@
  * nunjucks only takes positionally.
  */
 import type nunjucks from "nunjucks";
-import { JinjaNamespace, pyStr, pyTruthy, STRING_MEMBERS, toPy, tuple } from "./jinja.ts";
+import { JinjaNamespace, pyEq, pyStr, pyTruthy, STRING_MEMBERS, toPy, tuple } from "./jinja.ts";
 import { wordwrap } from "./wordwrap.ts";
 
 type Fmt = (fmt: string, args: never) => string;
@@ -145,6 +145,12 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
   env.addTest("boolean", (v: unknown) => typeof v === "boolean");
   env.addTest("true", (v: unknown) => v === true);
   env.addTest("false", (v: unknown) => v === false);
+  // `x is in seq`: Python's `in` (a substring, an item, a dict's key)
+  env.addTest("in", (v: unknown, seq: unknown) => {
+    if (typeof seq === "string") return typeof v === "string" && seq.includes(v);
+    if (Array.isArray(seq)) return seq.some((x) => pyEq(x, v));
+    return seq !== null && typeof seq === "object" && typeof v === "string" && Object.hasOwn(seq, v);
+  });
   // Jinja2's `sequence`: anything with a length and items (a list, a string, a dict)
   env.addTest("sequence", (v: unknown) => typeof v === "string" || (v !== null && typeof v === "object"));
   env.addTest("truthy", (v: unknown) => pyTruthy(v));

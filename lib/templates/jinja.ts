@@ -19,8 +19,8 @@
  *   is a tuple (JavaScript's comma operator kept the last item), `%` takes the divisor's sign,
  *   `s[1:3]` is a string and `d.get('k')` is None when missing.
  *
- * - **Syntax**: number literals with an exponent (`1e3`, `2E-2`) and `for (a, b) in ...` (see
- *   patchLexer).
+ * - **Syntax**: number literals with an exponent (`1e3`, `2E-2`), `for (a, b) in ...` (see
+ *   patchLexer) and a test's argument without parentheses (`x is divisibleby 3`).
  *
  * - **`set`**: `{% set ns.x = v %}` on a `namespace()` and `{% set a, b = pair %}` unpacking.
  *
@@ -450,6 +450,46 @@ interface TokenizerState {
   tags: { COMMENT_START: string };
 }
 
+type NodeCtor = new (lineno: number, colno: number, ...fields: unknown[]) => { typename: string };
+interface ParserState {
+  parseCompare(): { typename: string; lineno: number; colno: number };
+  parsePrimary(): unknown;
+  peekToken(): Token | null;
+  skipSymbol(name: string): boolean;
+  parseIs(): unknown;
+}
+
+/** Words that end an expression rather than start a test's argument (`x is odd and y`). */
+const NOT_AN_ARGUMENT = new Set(["and", "or", "else", "if", "in", "is", "not"]);
+
+/**
+ * Jinja2 lets one argument follow a test without parentheses (`x is divisibleby 3`, `v is sameas false`);
+ * nunjucks read the argument as the end of the expression and failed. The argument becomes the call's.
+ */
+function patchTestArguments(nj: typeof nunjucks): void {
+  const { Parser } = (nj as unknown as { parser: { Parser: { prototype: ParserState } } }).parser;
+  const nodes = (nj as unknown as { nodes: Record<string, NodeCtor> }).nodes;
+  Parser.prototype.parseIs = function (this: ParserState) {
+    let node: unknown = this.parseCompare();
+    if (!this.skipSymbol("is")) return node;
+    const not = this.skipSymbol("not");
+    let test = this.parseCompare();
+    const next = this.peekToken();
+    const startsArgument = next !== null && (
+      ["int", "float", "string", "boolean", "none", "left-bracket", "left-curly"].includes(next.type) ||
+      (next.type === "symbol" && !NOT_AN_ARGUMENT.has(next.value))
+    );
+    if (test.typename === "Symbol" && startsArgument) {
+      const arg = this.parsePrimary();
+      const args = new nodes.NodeList(test.lineno, test.colno, [arg]);
+      test = new nodes.FunCall(test.lineno, test.colno, test, args) as typeof test;
+    }
+    const head = node as { lineno: number; colno: number };
+    node = new nodes.Is(head.lineno, head.colno, node, test);
+    return not ? new nodes.Not(head.lineno, head.colno, node) : node;
+  };
+}
+
 /**
  * Jinja2's trim_blocks and lstrip_blocks apply to comments too (generators use both): the newline
  * after a `{# ... #}` is dropped, and the spaces before one that starts a line. nunjucks kept both,
@@ -572,6 +612,7 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   };
 
   patchLexer(nj);
+  patchTestArguments(nj);
 
   const proto = Compiler.prototype;
   proto.compileIf = function (node, frame, async) {

@@ -693,6 +693,14 @@ const FORMAT_CASES: Case[] = [
 CASES.push(...FORMAT_CASES);
 
 const SYNTAX_CASES: Case[] = [
+  // a test's argument without parentheses was a parse error
+  {
+    name: "test-argument",
+    tpl: "{{ 6 is divisibleby 3 }} {{ 7 is divisibleby 3 }} {{ x is sameas false }} {{ 1 is equalto 1 }} " +
+      "{{ 2 is odd and 3 is odd }} {{ 'y' if 4 is divisibleby 2 else 'n' }} {{ 3 is not divisibleby 2 }} " +
+      "{{ 1 is in l }} {{ 'b' is in 'abc' }} {{ 'z' is in d }}",
+    ctx: { x: false, l: [1, 2, 3, 4], d: { a: 1 } },
+  },
   // nunjucks read 1e3 as an undefined name and 2E-2 as `2E - 2`
   { name: "exponent-literals", tpl: "{{ 2E-2 }} {{ 2.5e-1 + 1 }} {{ 1e3 > 999 }} {{ 1.5E+3 + 0.5 }}" },
   {
