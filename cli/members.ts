@@ -6,7 +6,7 @@ import { AgentHttpError } from "../lib/client/mod.ts";
 import { JOIN_ERROR_HEADER, type MemberRecord } from "../lib/types.ts";
 import { STATE_COLOURS } from "./output.ts";
 import type { Output } from "./output.ts";
-import { type CommandGroup, UsageError } from "./types.ts";
+import { type CommandGroup, refused, UsageError } from "./types.ts";
 
 /** A member record for output: services without fields naming local files (`from: file:...`, `file`). */
 export function publicRecord(m: MemberRecord): MemberRecord {
@@ -109,8 +109,7 @@ const members: CommandGroup = {
       try {
         rows = await client().json("GET", `/agent/members/history?${q}`);
       } catch (err) {
-        if (err instanceof AgentHttpError && err.status === 400) throw new UsageError(err.body);
-        throw err;
+        return refused(out, err, "no history");
       }
       if (options.json) out.json(rows);
       else if (!rows.length) out.line(positionals[0] ? `No changes of ${positionals[0]}` : "No changes");
@@ -298,8 +297,7 @@ export const pingCommands: CommandGroup = {
           240_000,
         );
       } catch (err) {
-        if (err instanceof AgentHttpError && err.status === 400) throw new UsageError(err.body);
-        throw err;
+        return refused(out, err, `cannot ping ${node}`);
       }
       if (options.json) out.json(r);
       else {
