@@ -1,10 +1,12 @@
 /**
  * `kunai event send NAME [PAYLOAD]` and `kunai event list`: cluster events (Serf's `serf event`,
- * opsbro's `gossip events`), signals every member logs; `kunai wait event NAME` waits for one.
+ * opsbro's `gossip events`), signals every member logs; `kunai wait event NAME` waits for one;
+ * `kunai event handlers`: the `event_handler` objects that run commands for them.
  */
 import { readValue } from "./kv.ts";
 import { alignRows } from "./members.ts";
 import { type CommandGroup, refused, UsageError } from "./types.ts";
+import type { EventHandlerView } from "../lib/handlers/mod.ts";
 
 interface EventView {
   id: string;
@@ -49,7 +51,7 @@ export const eventCommands: CommandGroup = {
         name: { type: "string", description: "only events of this name" },
         json: {
           type: "boolean",
-          description: "JSON array of {id, name, payload, from, from_uuid, at, received}",
+          description: "JSON array of {id, name, payload, from, from_uuid, at, received, authenticated}",
         },
       },
       async run({ client, out, options }) {
@@ -69,5 +71,39 @@ export const eventCommands: CommandGroup = {
         return 0;
       },
     },
+    {
+      name: "handlers",
+      description: "the event handlers of this agent: events, runs, failures, drops and the last run",
+      options: { json: { type: "boolean", description: "JSON array (GET /agent/event-handlers)" } },
+      async run({ client, out, options }) {
+        const list = await client().json<EventHandlerView[]>("GET", "/agent/event-handlers");
+        if (options.json) out.json(list);
+        else if (!list.length) out.line("No event handlers (event_handler objects in the configuration)");
+        else {
+          const rows = list.map((h) => [
+            h.name,
+            h.events.join(","),
+            h.applies ? "yes" : `no (apply_on ${h.apply_on})`,
+            String(h.runs),
+            String(h.failures),
+            String(h.dropped + h.skipped_unauthenticated),
+            h.running ? `running (+${h.queued} waiting)` : lastRun(h.last),
+          ]);
+          const head = ["Handler", "Events", "Applies", "Runs", "Failed", "Skipped", "Last run"];
+          for (const l of alignRows([head, ...rows])) out.line(l);
+          if (list.some((h) => h.skipped_unauthenticated)) {
+            out.line("Skipped: events from other agents while the cluster has no encryption_key, and drops");
+          }
+        }
+        return 0;
+      },
+    },
   ],
 };
+
+function lastRun(last: EventHandlerView["last"]): string {
+  if (!last) return "-";
+  const when = new Date(last.started).toISOString().replace("T", " ").slice(0, 19);
+  const how = last.timed_out ? "timed out" : last.signal ? last.signal : `exit ${last.code}`;
+  return `${when} ${last.event}: ${how} (${last.duration_ms} ms)`;
+}

@@ -87,6 +87,11 @@ export interface ClusterEventRecord {
   from_uuid: string;
   at: number;
   received: number;
+  /**
+   * Sent by this agent (through its write route), or received sealed with the cluster key: only
+   * such events run event handlers. False for an event from the network when no key is set.
+   */
+  authenticated: boolean;
 }
 
 export const JOIN_ERROR_HEADER = "x-kunai-join-error";

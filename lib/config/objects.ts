@@ -374,6 +374,13 @@ export const objectTypes = {
     partial_start: opt(str(), undefined, "only the text between this line and partial_end is replaced"),
     partial_end: opt(str()),
   }),
+  event_handler: object({
+    events: req(eventPatterns(), "event names that run it; deploy-* matches a prefix, * every event"),
+    command: req(str({ nonEmpty: true }), "shell command; the payload is on its stdin"),
+    timeout: opt(durationMs({ min: 100 }), 60_000, "the command's process group is killed after this"),
+    apply_on: opt(str(), undefined, "* (default) or a tag this node must have"),
+    notes: opt(str(), ""),
+  }),
   detector: object({
     tags: req(list(str({ nonEmpty: true }))),
     apply_if: req(str({ nonEmpty: true })),
@@ -383,6 +390,31 @@ export const objectTypes = {
     remove_when_false: opt(bool(), false),
   }),
 } as const;
+
+/**
+ * Event names an `event_handler` runs for: names as `kunai event send` takes them (letters, digits,
+ * `.`, `_`, `:`, `-`), a trailing `*` for a prefix, `*` for every event; at least one.
+ */
+function eventPatterns(): Type<string[]> {
+  const expected = 'a non-empty list of event names like "deploy", "deploy-*" or "*"';
+  const pattern = /^(\*|[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}\*?)$/;
+  return {
+    expected,
+    parse(v, path, issues) {
+      if (!Array.isArray(v) || v.length === 0) {
+        issues.push({ path, message: `expected ${expected}, got ${JSON.stringify(v) ?? String(v)}` });
+        return undefined;
+      }
+      let ok = true;
+      v.forEach((x, i) => {
+        if (typeof x === "string" && pattern.test(x)) return;
+        ok = false;
+        issues.push({ path: `${path}[${i}]`, message: `${JSON.stringify(x)} is not an event name or name*` });
+      });
+      return ok ? (v as string[]) : undefined;
+    },
+  };
+}
 
 /** `addr`, `addr:port` or `[v6addr]:port` (DNS recursors). */
 function hostPort(): Type<string> {

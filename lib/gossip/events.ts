@@ -2,8 +2,9 @@
  * Cluster events (Serf's `serf event`, opsbro's `gossip events add/wait`): a name and a small payload
  * sent once to every member through gossip's de-duplicated broadcasts, kept by each agent in a
  * bounded log that `GET /agent/events` and `kunai event list` read and `kunai wait event` watches.
- * Nothing runs because of an event: they are signals for scripts and operators (`kunai wait event
- * deploy-done && ...`), not commands (remote commands are `kunai exec`, signed).
+ * They are signals for scripts and operators (`kunai wait event deploy-done && ...`) and for the
+ * `event_handler` objects an administrator configured (lib/handlers/event_handlers.ts), which run
+ * only for authenticated events: sent here, or sealed with the cluster key.
  *
  * What arrives from the network is checked like any packet: a malformed event is dropped and
  * counted, and the log holds at most LOG_SIZE events whatever the rate.
@@ -59,7 +60,8 @@ export class ClusterEvents {
         core.deps.counters.inc("gossip_events_dropped_total", { why: w.replaceAll(" ", "_") });
         return;
       }
-      this.#record(id, w);
+      // with a keyring every datagram that reached us opened with the cluster key
+      this.#record(id, w, core.deps.envelope.enabled);
     });
   }
 
@@ -83,11 +85,11 @@ export class ClusterEvents {
     const self = this.#core.members.self();
     const wire: Wire = { name, payload, from: self.name, from_uuid: self.uuid, at: Date.now() };
     const id = broadcast(EVENT_KIND, wire);
-    return this.#record(id, wire);
+    return this.#record(id, wire, true);
   }
 
-  #record(id: string, w: Wire): ClusterEvent {
-    const e: ClusterEvent = { id, ...w, received: Date.now() };
+  #record(id: string, w: Wire, authenticated: boolean): ClusterEvent {
+    const e: ClusterEvent = { id, ...w, received: Date.now(), authenticated };
     this.#log.push(e);
     if (this.#log.length > LOG_SIZE) this.#log.splice(0, this.#log.length - LOG_SIZE);
     this.#core.deps.counters.inc("gossip_events_total");

@@ -1,6 +1,7 @@
 /**
  * Handlers (reference §9): mail on check state changes, and on other nodes' suspect/dead/leave
- * for handlers with `on_node_change`. Mails are rendered from Jinja2 templates (lib/templates),
+ * for handlers with `on_node_change`; and `event_handler` objects, commands run for cluster events
+ * (lib/handlers/event_handlers.ts, listed by `GET /agent/event-handlers`). Mails are rendered from Jinja2 templates (lib/templates),
  * queued in `handlers.db` and delivered with retries; `GET /agent/handlers` lists the handlers and
  * `POST /agent/handlers/:name/test` sends a sample.
  *
@@ -13,10 +14,12 @@ import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { MembershipView } from "../types.ts";
 import { HttpError, RouteTable } from "../routing/mod.ts";
 import { Handlers } from "./handlers.ts";
+import { EventHandlers, type EventHandlerView } from "./event_handlers.ts";
 
 export { findHandler, type HandlerDef, handlerDefs } from "./handler_def.ts";
 export { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
 export { localTime } from "./handlers.ts";
+export { type EventHandlerView, matchesEvent } from "./event_handlers.ts";
 
 /** What routes, the CLI and tests may ask of the handlers. */
 export interface HandlersApi {
@@ -25,14 +28,21 @@ export interface HandlersApi {
   test(name: string): Promise<{ to: string[]; subject: string }>;
   /** Mails delivered / abandoned since start. */
   stats(): { sent: number; dropped: number; queued: number };
+  /** The event handlers and what they ran. */
+  eventHandlers(): EventHandlerView[];
 }
 
 /** Builds the handlers subsystem. */
 export function createHandlers(
   ctx: Ctx,
-  deps: { membership: Pick<MembershipView, "self"> },
+  deps: {
+    membership: Pick<MembershipView, "self">;
+    /** True while gossip seals with a cluster key (events from other agents are authenticated). */
+    keyed?: () => boolean;
+  },
 ): Subsystem & HandlersApi {
   const h = new Handlers(ctx, deps.membership);
+  const eh = new EventHandlers(ctx, deps.keyed ?? (() => false));
   const offs: Array<() => void> = [];
   const queuedTotal = () => Object.values(h.queued()).reduce((a, b) => a + b, 0);
   const api: Subsystem & HandlersApi = {
@@ -42,19 +52,27 @@ export function createHandlers(
       offs.push(ctx.bus.on("member.suspect", (m) => h.onNodeChange(m, "suspect")));
       offs.push(ctx.bus.on("member.dead", (m) => h.onNodeChange(m, "dead")));
       offs.push(ctx.bus.on("member.left", (m) => h.onNodeChange(m, "leave")));
-      offs.push(ctx.bus.on("config.reloaded", () => h.reload()));
+      offs.push(ctx.bus.on("config.reloaded", () => {
+        h.reload();
+        eh.reload();
+      }));
+      offs.push(ctx.bus.on("cluster.event", (e) => eh.onEvent(e)));
       await h.start();
+      eh.start();
     },
     async stop() {
       for (const off of offs.splice(0)) off();
+      eh.stop();
       await h.stop();
     },
     info: () => ({
       handlers: h.defs().map((d) => d.name),
       mail_handlers: h.defs().filter((d) => d.type === "mail").length,
       ...api.stats(),
+      event_handlers: eh.list().map((d) => d.name),
     }),
     list: () => h.list(),
+    eventHandlers: () => eh.list(),
     test: (name) => h.test(name),
     stats: () => ({ sent: h.sent, dropped: h.dropped, queued: queuedTotal() }),
     routes: () => handlersRoutes(api),
@@ -62,9 +80,18 @@ export function createHandlers(
   return api;
 }
 
-/** `GET /agent/handlers` (read) and `POST /agent/handlers/:name/test` (write: it sends mail). */
+/**
+ * `GET /agent/handlers` and `GET /agent/event-handlers` (read) and `POST /agent/handlers/:name/test`
+ * (write: it sends mail).
+ */
 export function handlersRoutes(api: HandlersApi): RouteTable {
   const r = new RouteTable("handlers");
+  r.read(
+    "GET",
+    "/agent/event-handlers",
+    "the event handlers (not their commands), their runs, failures, drops and last run",
+    (c) => c.json(api.eventHandlers()),
+  );
   r.read(
     "GET",
     "/agent/handlers",

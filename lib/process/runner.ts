@@ -1,7 +1,8 @@
 /**
  * The one shell runner of the agent: `sh -c` as the leader of its own process group (so a timeout
- * kills the command's children too), stdin closed, stdout and stderr each capped (the rest is
- * counted). Callers shape the result for their own API (exec, generators, shinken).
+ * kills the command's children too), stdin closed (or fed `stdin` and closed), stdout and stderr each
+ * capped (the rest is counted). Callers shape the result for their own API (exec, generators,
+ * shinken, event handlers).
  */
 
 export interface ShellOptions {
@@ -14,6 +15,10 @@ export interface ShellOptions {
    * pipes open). Without it the output is read to its end.
    */
   outputGraceMs?: number;
+  /** Written to the command's stdin, which is then closed (a command that does not read it is fine). */
+  stdin?: Uint8Array;
+  /** The command's whole environment (nothing of the agent's); without it the agent's is inherited. */
+  env?: Record<string, string>;
 }
 
 /** How one run ended. `code` is the exit status (128 + n after signal n); `signal` names a signal. */
@@ -33,12 +38,14 @@ export async function runShell(command: string, opts: ShellOptions): Promise<She
   const t0 = Date.now();
   const child = new Deno.Command("/bin/sh", {
     args: ["-c", command],
-    stdin: "null",
+    stdin: opts.stdin ? "piped" : "null",
     stdout: "piped",
     stderr: "piped",
     detached: true,
     cwd: opts.cwd,
+    ...(opts.env ? { env: opts.env, clearEnv: true } : {}),
   }).spawn();
+  if (opts.stdin) void feed(child.stdin, opts.stdin);
   let timedOut = false;
   const timer = setTimeout(() => {
     timedOut = true;
@@ -69,6 +76,17 @@ export async function runShell(command: string, opts: ShellOptions): Promise<She
     };
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/** Writes `data` and closes; a command that exits without reading it (EPIPE) is not an error. */
+async function feed(stdin: WritableStream<Uint8Array>, data: Uint8Array): Promise<void> {
+  const w = stdin.getWriter();
+  try {
+    if (data.length) await w.write(data);
+    await w.close();
+  } catch {
+    await w.abort().catch(() => {/* already closed */});
   }
 }
 

@@ -116,6 +116,7 @@ Deno.test("a client at /ws receives member, check, kv, leader and event messages
       from_uuid: "u1",
       at: 1,
       received: 2,
+      authenticated: true,
     };
     f.ctx.bus.emit("cluster.event", event);
     assert.deepEqual((await ev).payload, event);

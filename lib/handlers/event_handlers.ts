@@ -1,0 +1,306 @@
+/**
+ * Event handlers (Serf's `-event-handler user:NAME=script`): `event_handler` objects run a shell
+ * command when a cluster event of one of their names is logged here (`kunai event send`, gossip).
+ *
+ * What arrives from the network cannot start a command unless the cluster key vouches for it: a
+ * handler runs only for authenticated events (sent through this agent's write route, or received
+ * sealed with the cluster key; see ClusterEventRecord). Without `encryption_key` anyone who can
+ * reach the gossip port could send events, so events from other agents are then skipped, counted
+ * and logged (once per handler), and the start logs a warning naming the handlers.
+ *
+ * The payload is never part of a command line: it is the command's stdin, and the event's fields
+ * are environment variables (runEnv). The environment holds nothing else of the agent's (no
+ * `KUNAI_HTTP_TOKEN`): PATH, LANG, HOME and those variables. One run at a time per handler, in arrival order; at most
+ * MAX_QUEUED wait (more are dropped and counted, a storm of events cannot fork without bound); the
+ * process group is killed at `timeout`. A command still running when the agent stops is left to
+ * finish (a deploy script should not die half-way because the agent restarts); its timeout then no
+ * longer applies.
+ */
+import type { Ctx } from "../subsystem.ts";
+import type { ClusterEventRecord } from "../types.ts";
+import { runShell, type ShellOptions, type ShellResult } from "../process/mod.ts";
+
+/** Events waiting per handler while one runs. */
+export const MAX_QUEUED = 16;
+/** Bytes kept of a run's stdout and of its stderr (logged). */
+export const OUTPUT_BYTES = 4096;
+/** PATH of every command (the agent's own PATH is not inherited). */
+export const HANDLER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+export interface EventHandlerDef {
+  name: string;
+  file: string;
+  events: string[];
+  command: string;
+  timeout: number;
+  apply_on: string;
+}
+
+/** What the last run of a handler did. */
+export interface EventRunView {
+  event: string;
+  id: string;
+  from: string;
+  started: number;
+  duration_ms: number;
+  code: number;
+  signal: string | null;
+  timed_out: boolean;
+}
+
+/** A handler as `GET /agent/event-handlers` shows it (not its command: it may hold a secret). */
+export interface EventHandlerView {
+  name: string;
+  file: string;
+  events: string[];
+  apply_on: string;
+  applies: boolean;
+  timeout_ms: number;
+  runs: number;
+  failures: number;
+  dropped: number;
+  skipped_unauthenticated: number;
+  running: boolean;
+  queued: number;
+  last: EventRunView | null;
+}
+
+interface Slot {
+  def: EventHandlerDef;
+  queue: ClusterEventRecord[];
+  running: boolean;
+  runs: number;
+  failures: number;
+  dropped: number;
+  skipped: number;
+  warnedUnauthenticated: boolean;
+  last: EventRunView | null;
+}
+
+/** The definitions from `config.objects.event_handler` (already validated with defaults). */
+export function eventHandlerDefs(ctx: Ctx): EventHandlerDef[] {
+  const out: EventHandlerDef[] = [];
+  for (const [id, o] of Object.entries(ctx.config.objects.event_handler ?? {})) {
+    const v = o.value as Record<string, unknown>;
+    out.push({
+      name: id,
+      file: o.file,
+      events: (v.events as string[]) ?? [],
+      command: String(v.command ?? ""),
+      timeout: Number(v.timeout ?? 60_000),
+      apply_on: typeof v.apply_on === "string" && v.apply_on ? v.apply_on : "*",
+    });
+  }
+  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+/** True when `name` is one of `patterns`: an exact name, `prefix*`, or `*`. */
+export function matchesEvent(patterns: string[], name: string): boolean {
+  return patterns.some((p) =>
+    p === "*" || p === name || (p.endsWith("*") && name.startsWith(p.slice(0, -1)))
+  );
+}
+
+/** The environment of a run: nothing of the agent's but LANG and HOME. */
+export function runEnv(e: ClusterEventRecord, self: { name: string; uuid: string; tags: string[] }) {
+  const env: Record<string, string> = {
+    PATH: HANDLER_PATH,
+    LANG: Deno.env.get("LANG") || "C",
+    KUNAI_EVENT_NAME: e.name,
+    KUNAI_EVENT_ID: e.id,
+    KUNAI_EVENT_FROM: e.from,
+    KUNAI_EVENT_FROM_UUID: e.from_uuid,
+    KUNAI_EVENT_AT: String(e.at),
+    KUNAI_SELF_NAME: self.name,
+    KUNAI_SELF_UUID: self.uuid,
+    KUNAI_SELF_TAGS: self.tags.join(","),
+  };
+  const home = Deno.env.get("HOME");
+  if (home) env.HOME = home;
+  return env;
+}
+
+/** Runs `event_handler` objects for the cluster events the bus carries. */
+export class EventHandlers {
+  #ctx: Ctx;
+  #slots = new Map<string, Slot>();
+  #stopped = false;
+  #run: (command: string, opts: ShellOptions) => Promise<ShellResult>;
+  #keyed: () => boolean;
+
+  /** `keyed`: true while gossip seals with a cluster key. */
+  constructor(ctx: Ctx, keyed: () => boolean, run = runShell) {
+    this.#ctx = ctx;
+    this.#keyed = keyed;
+    this.#run = run;
+    this.reload();
+  }
+
+  /** Takes the configuration's handlers; a handler that stays keeps its counters and queue. */
+  reload(): void {
+    const next = new Map<string, Slot>();
+    for (const def of eventHandlerDefs(this.#ctx)) {
+      const old = this.#slots.get(def.name);
+      next.set(
+        def.name,
+        old ? { ...old, def } : {
+          def,
+          queue: [],
+          running: false,
+          runs: 0,
+          failures: 0,
+          dropped: 0,
+          skipped: 0,
+          warnedUnauthenticated: false,
+          last: null,
+        },
+      );
+    }
+    // a slot dropped by the reload keeps running its current command, then stops taking events
+    for (const [name, old] of this.#slots) if (!next.has(name)) old.queue.length = 0;
+    this.#slots = next;
+  }
+
+  /** Logs at start what the configuration means for events from other agents. */
+  start(): void {
+    if (!this.#slots.size || this.#keyed()) return;
+    this.#ctx.log.warn(
+      `event handlers ${[...this.#slots.keys()].join(", ")} run only for events sent by this agent: ` +
+        `without encryption_key anyone who can reach the gossip port could send events`,
+    );
+  }
+
+  stop(): void {
+    this.#stopped = true;
+    for (const s of this.#slots.values()) s.queue.length = 0;
+  }
+
+  /** A cluster event was logged here (ours included). */
+  onEvent(e: ClusterEventRecord): void {
+    if (this.#stopped) return;
+    const { counters, log } = this.#ctx;
+    const tags = this.#ctx.node.tags();
+    for (const s of this.#slots.values()) {
+      if (!matchesEvent(s.def.events, e.name) || !applies(s.def, tags)) continue;
+      if (!e.authenticated) {
+        s.skipped++;
+        counters.inc("event_handler_skipped_total", { handler: s.def.name, why: "unauthenticated" });
+        if (!s.warnedUnauthenticated) {
+          s.warnedUnauthenticated = true;
+          log.warn(
+            `event handler ${s.def.name}: skipped event ${e.name} from ${e.from}: events from other agents ` +
+              `run handlers only when the cluster has an encryption_key (counted in event_handler_skipped_total)`,
+          );
+        }
+        continue;
+      }
+      if (s.queue.length >= MAX_QUEUED) {
+        s.dropped++;
+        counters.inc("event_handler_dropped_total", { handler: s.def.name });
+        log.warn(
+          `event handler ${s.def.name}: ${MAX_QUEUED} events already waiting, event ${e.name} (${e.id}) dropped`,
+        );
+        continue;
+      }
+      s.queue.push(e);
+      if (!s.running) void this.#drain(s);
+    }
+  }
+
+  async #drain(s: Slot): Promise<void> {
+    s.running = true;
+    try {
+      for (let e = s.queue.shift(); e && !this.#stopped; e = s.queue.shift()) await this.#runOne(s, e);
+    } finally {
+      s.running = false;
+    }
+  }
+
+  async #runOne(s: Slot, e: ClusterEventRecord): Promise<void> {
+    const { log, counters, node } = this.#ctx;
+    const what = `event handler ${s.def.name} for event ${e.name} from ${e.from}`;
+    const started = Date.now();
+    let r: ShellResult;
+    try {
+      r = await this.#run(s.def.command, {
+        timeoutMs: s.def.timeout,
+        maxOutput: OUTPUT_BYTES,
+        outputGraceMs: 1000,
+        stdin: new TextEncoder().encode(e.payload),
+        env: runEnv(e, { name: node.name, uuid: node.uuid, tags: node.tags() }),
+      });
+    } catch (err) {
+      s.runs++;
+      s.failures++;
+      counters.inc("event_handler_runs_total", { handler: s.def.name, result: "error" });
+      s.last = {
+        event: e.name,
+        id: e.id,
+        from: e.from,
+        started,
+        duration_ms: Date.now() - started,
+        code: -1,
+        signal: null,
+        timed_out: false,
+      };
+      log.error(`${what}: cannot start /bin/sh: ${(err as Error).message}`);
+      return;
+    }
+    s.runs++;
+    const ok = r.code === 0 && !r.timedOut;
+    if (!ok) s.failures++;
+    counters.inc("event_handler_runs_total", { handler: s.def.name, result: ok ? "ok" : "failed" });
+    s.last = {
+      event: e.name,
+      id: e.id,
+      from: e.from,
+      started,
+      duration_ms: r.durationMs,
+      code: r.code,
+      signal: r.signal,
+      timed_out: r.timedOut,
+    };
+    const out = outputText(r);
+    const how = r.timedOut
+      ? `killed after its timeout of ${s.def.timeout} ms`
+      : r.signal
+      ? `killed by ${r.signal}`
+      : `exit ${r.code}`;
+    const line = `${what}: ${how} in ${r.durationMs} ms${out ? `: ${out}` : ""}`;
+    if (ok) log.info(line);
+    else log.warn(line);
+  }
+
+  list(): EventHandlerView[] {
+    const tags = this.#ctx.node.tags();
+    return [...this.#slots.values()].map((s) => ({
+      name: s.def.name,
+      file: s.def.file,
+      events: s.def.events,
+      apply_on: s.def.apply_on,
+      applies: applies(s.def, tags),
+      timeout_ms: s.def.timeout,
+      runs: s.runs,
+      failures: s.failures,
+      dropped: s.dropped,
+      skipped_unauthenticated: s.skipped,
+      running: s.running,
+      queued: s.queue.length,
+      last: s.last,
+    }));
+  }
+}
+
+function applies(def: EventHandlerDef, tags: string[]): boolean {
+  return def.apply_on === "*" || tags.includes(def.apply_on);
+}
+
+/** stdout and stderr of a run as one log-friendly line (control characters escaped, capped). */
+function outputText(r: ShellResult): string {
+  const dec = new TextDecoder();
+  const parts = [dec.decode(r.stdout).trim(), dec.decode(r.stderr).trim()].filter(Boolean);
+  let text = parts.join(" | ");
+  if (r.dropped.stdout + r.dropped.stderr) text += ` (+${r.dropped.stdout + r.dropped.stderr} bytes)`;
+  // deno-lint-ignore no-control-regex
+  return text.replace(/[\u0000-\u001f\u007f]+/g, " ").slice(0, 1000);
+}

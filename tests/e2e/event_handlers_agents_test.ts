@@ -1,0 +1,95 @@
+/**
+ * Event handlers with real agents on loopback: in a cluster sealed with a key, `kunai event send`
+ * on one agent runs the other's handler (payload on stdin); without a key, the other agent logs the
+ * event but runs nothing (an unauthenticated event from the network), while the sender's own
+ * handler runs; `kunai event handlers` lists both cases.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { type AgentProc, startCluster, until } from "../helpers.ts";
+
+if (!Deno.env.get("DENO_DIR")) {
+  const home = Deno.env.get("HOME");
+  if (home) Deno.env.set("DENO_DIR", `${home}/.cache/deno`);
+}
+
+const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(32))));
+
+function handlerFiles(out: string) {
+  return {
+    "handlers/deploy.json": {
+      event_handler: { events: ["deploy-*"], command: `cat > ${out}/"$KUNAI_SELF_NAME-$KUNAI_EVENT_NAME"` },
+    },
+  };
+}
+
+async function members(a: AgentProc): Promise<number> {
+  const r = await a.cli(["members", "--json"]);
+  return r.code === 0 ? JSON.parse(r.stdout).filter((m: { state: string }) => m.state === "alive").length : 0;
+}
+
+function read(p: string): string | null {
+  try {
+    return Deno.readTextFileSync(p);
+  } catch {
+    return null;
+  }
+}
+
+for (const keyed of [true, false]) {
+  Deno.test({
+    name: keyed
+      ? "event handlers: with a cluster key, an event sent on one agent runs the other's handler"
+      : "event handlers: without a cluster key, only the sender's own handler runs",
+    sanitizeResources: false,
+    sanitizeOps: false,
+    async fn() {
+      const out = Deno.makeTempDirSync({ prefix: "kunai-evh-e2e-" });
+      const agents: AgentProc[] = [];
+      const addrs = keyed ? ["127.0.0.101", "127.0.0.102"] : ["127.0.0.103", "127.0.0.104"];
+      try {
+        await startCluster(agents, addrs, (i) => ({
+          name: `eh${i}`,
+          params: keyed ? { encryption_key: key } : {},
+          files: handlerFiles(out),
+        }));
+        const [a, b] = agents;
+        await until("both members alive", async () => (await members(b)) === 2, 20_000);
+        let r = await a.cli(["event", "send", "deploy-web", "release 42; $(id)"]);
+        assert.equal(r.code, 0, r.stderr);
+        await until("b logged the event", async () => {
+          const l = await b.cli(["event", "list", "--json"]);
+          return l.code === 0 && JSON.parse(l.stdout).length === 1;
+        }, 15_000);
+        // the sender's own handler always runs: its event came through its write route
+        await until("a's handler ran", () => read(join(out, "eh0-deploy-web")) !== null, 15_000);
+        assert.equal(read(join(out, "eh0-deploy-web")), "release 42; $(id)");
+        const logged = JSON.parse((await b.cli(["event", "list", "--json"])).stdout)[0];
+        assert.equal(logged.authenticated, keyed);
+        if (keyed) {
+          await until("b's handler ran", () => read(join(out, "eh1-deploy-web")) !== null, 15_000);
+          assert.equal(read(join(out, "eh1-deploy-web")), "release 42; $(id)");
+        } else {
+          await until("b counted the skip", async () => {
+            const l = await b.cli(["event", "handlers", "--json"]);
+            return l.code === 0 && JSON.parse(l.stdout)[0]?.skipped_unauthenticated === 1;
+          }, 15_000);
+          assert.equal(read(join(out, "eh1-deploy-web")), null, "no command for an unauthenticated event");
+          assert.match(b.stderr(), /event handlers handlers\/deploy run only for events sent by this agent/);
+        }
+        r = await b.cli(["event", "handlers"]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^Handler\s+Events\s+Applies\s+Runs\s+Failed\s+Skipped\s+Last run$/m);
+        assert.match(
+          r.stdout,
+          keyed
+            ? /^handlers\/deploy\s+deploy-\*\s+yes\s+1\s+0\s+0\s+\S+ \S+ deploy-web: exit 0 \(\d+ ms\)$/m
+            : /^handlers\/deploy\s+deploy-\*\s+yes\s+0\s+0\s+1\s+-$/m,
+        );
+      } finally {
+        for (const ag of agents) await ag.stop();
+        Deno.removeSync(out, { recursive: true });
+      }
+    },
+  });
+}
