@@ -2,11 +2,13 @@
  * The web UI in a real browser (Debian's chromium driven by playwright-core) against 3 real agents
  * on loopback: the Nodes page lists them, a killed agent turns dead without a reload, `t:<tag>`
  * filters, a KV edit made in the page is visible through the API, checks come problems first with
- * their history, and the Metrics page draws a series. Screenshots go to
+ * their history, and the Metrics page draws a series. Against 2 more: cluster events sent with the CLI
+ * and the API are listed newest first and arrive live, an HTML payload stays text, a second agent's join
+ * shows in the open History page, and failing routes are said on their pages. Screenshots go to
  * test-artifacts/ui/ (gitignored).
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
+import { chromium, type Page } from "playwright-core";
 import { AgentClient } from "../../lib/client/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { type AgentProc, freePort, REPO, startAgent, until } from "../helpers.ts";
@@ -224,6 +226,183 @@ Deno.test({
         `http://${hosts[0]}:${ports[0]}/ui/#/metrics`,
         `${ARTIFACTS}/metrics-fake.png`,
       );
+    } finally {
+      await browser.close();
+      await Promise.all(agents.map((a) => a.stop()));
+    }
+  },
+});
+
+/** The text of every cell of `selector`'s rows: [[cell, ...], ...] in page order. */
+function cells(page: Page, selector: string): Promise<string[][]> {
+  return page.locator(selector).evaluateAll((rows) =>
+    rows.map((r) =>
+      Array.from(r.querySelectorAll("td"), (td: { textContent: string | null }) => td.textContent ?? "")
+    )
+  );
+}
+
+Deno.test({
+  name:
+    "UI: cluster events newest first and live, a payload stays text, a join shows in the history, errors are said",
+  ignore: !haveChromium(),
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    Deno.mkdirSync(ARTIFACTS, { recursive: true });
+    const hosts = ["127.0.0.74", "127.0.0.75"];
+    const ports = hosts.map((h) => freePort(h));
+    const gossip = { probe_interval: "300ms", probe_timeout: "150ms", gossip_interval: "100ms" };
+    const params = (i: number) => ({
+      gossip,
+      http: { token: TOKEN },
+      bootstrap: i === 0,
+      seeds: i === 0 ? [] : [`${hosts[0]}:${ports[0]}`],
+    });
+    const agents: AgentProc[] = [];
+    const browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+    });
+    const XSS = "<img src=x onerror=alert(1)>";
+    try {
+      agents.push(await startAgent({ name: "e0", addr: hosts[0], port: ports[0], params: params(0) }));
+      const sent = await agents[0].cli(["event", "send", "deploy-done", "v41"]);
+      assert.equal(sent.code, 0, sent.stderr);
+
+      const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+      const errors: string[] = [];
+      const dialogs: string[] = [];
+      page.on("pageerror", (e) => errors.push(String(e)));
+      page.on("dialog", (d) => {
+        dialogs.push(d.message());
+        d.dismiss().catch(() => {});
+      });
+      const base = `http://${hosts[0]}:${ports[0]}/ui/`;
+      await page.goto(`${base}#/events`);
+      await page.locator('tr.event-row[data-name="deploy-done"]').waitFor({ timeout: 15_000 });
+      assert.deepEqual((await cells(page, "tr.event-row")).map((r) => r.slice(1)), [[
+        "deploy-done",
+        "e0",
+        "v41",
+      ]]);
+      assert.equal(await page.locator('a[data-page="events"]').getAttribute("aria-current"), "page");
+      await page.locator("#conn.conn-live").waitFor({ timeout: 15_000 });
+
+      // sent through the API while the page is open: shown without a reload, first, as text
+      await page.evaluate(() => (globalThis as unknown as { __marker: number }).__marker = 7);
+      const c = new AgentClient({ socket: agents[0].socket });
+      try {
+        await c.text("POST", "/agent/events/xss", XSS);
+      } finally {
+        c.close();
+      }
+      await page.locator('tr.event-row[data-name="xss"]').waitFor({ timeout: 15_000 });
+      assert.equal(await page.evaluate(() => (globalThis as unknown as { __marker: number }).__marker), 7);
+      const rows = await cells(page, "tr.event-row");
+      assert.deepEqual(rows.map((r) => r[1]), ["xss", "deploy-done"], "newest first");
+      assert.equal(rows[0][3], XSS, "the payload is shown as the text it is");
+      assert.equal(await page.locator("img").count(), 0, "the payload made no element");
+      assert.equal(
+        await page.locator('tr.event-row[data-name="xss"] td.event-payload').evaluate((td) =>
+          td.childElementCount
+        ),
+        0,
+      );
+
+      // a second agent joins: the history page, open before, shows the join without a reload
+      await page.click('a[data-page="history"]');
+      await page.locator("#history-list p, #member-history").first().waitFor({ timeout: 15_000 });
+      agents.push(await startAgent({ name: "e1", addr: hosts[1], port: ports[1], params: params(1) }));
+      await page.locator('tr.member-change[data-node="e1"][data-change="joined"]').waitFor({
+        timeout: 30_000,
+      });
+      assert.equal(await page.evaluate(() => (globalThis as unknown as { __marker: number }).__marker), 7);
+      const joined = (await cells(page, 'tr.member-change[data-change="joined"]'))[0];
+      assert.deepEqual(joined.slice(1, 3), ["e1", "joined"]);
+      assert.equal(joined[4], `${hosts[1]}:${ports[1]}`);
+      await page.screenshot({ path: `${ARTIFACTS}/history.png` });
+      // the node filter
+      await page.fill("#history-filter", "nobody-here");
+      await page.locator("#history-list p", { hasText: "No change matches." }).waitFor();
+      await page.fill("#history-filter", "e1");
+      await page.locator("tr.member-change").first().waitFor();
+
+      // an event from the other agent arrives over gossip: who sent it is e1
+      const sent1 = await agents[1].cli(["event", "send", "deploy-start", "from e1"]);
+      assert.equal(sent1.code, 0, sent1.stderr);
+      await page.click('a[data-page="events"]');
+      await page.locator('tr.event-row[data-name="deploy-start"]').waitFor({ timeout: 15_000 });
+      assert.deepEqual(
+        (await cells(page, 'tr.event-row[data-name="deploy-start"]'))[0].slice(1),
+        ["deploy-start", "e1", "from e1"],
+      );
+      // the name filter; a live event that does not match stays out, one that matches comes in
+      await page.fill("#event-filter", "deploy");
+      await page.waitForFunction(`document.querySelectorAll("tr.event-row").length === 2`);
+      assert.deepEqual((await cells(page, "tr.event-row")).map((r) => r[1]), ["deploy-start", "deploy-done"]);
+      assert.equal(await agents[0].cli(["event", "send", "other", "x"]).then((r) => r.code), 0);
+      assert.equal(await agents[0].cli(["event", "send", "deploy-end", "v42"]).then((r) => r.code), 0);
+      await page.locator('tr.event-row[data-name="deploy-end"]').waitFor({ timeout: 15_000 });
+      assert.deepEqual(
+        (await cells(page, "tr.event-row")).map((r) => r[1]),
+        ["deploy-end", "deploy-start", "deploy-done"],
+      );
+      assert.match((await page.locator("#event-count").textContent()) ?? "", /^3 of 5 events$/);
+      await page.fill("#event-filter", "");
+      await page.waitForFunction(`document.querySelectorAll("tr.event-row").length === 5`);
+      await page.screenshot({ path: `${ARTIFACTS}/events.png` });
+
+      // from a node's page to its history: that node's changes only, asked of the agent by name
+      await page.goto(`${base}#/node/e1`);
+      await page.locator("a.node-history").click();
+      await page.locator("h2", { hasText: "Membership history of e1" }).waitFor();
+      assert.equal(new URL(page.url()).hash, "#/history/e1");
+      await page.locator("tr.member-change").first().waitFor({ timeout: 15_000 });
+      const nodes = await page.locator("tr.member-change").evaluateAll((r) =>
+        r.map((x) => x.getAttribute("data-node"))
+      );
+      assert.ok(nodes.length >= 1 && nodes.every((n) => n === "e1"), JSON.stringify(nodes));
+      assert.deepEqual(dialogs, []);
+      assert.deepEqual(errors, []);
+      await page.close();
+
+      // an agent without these routes (older) or failing: a clear message, the rest of the UI works
+      const old = await browser.newPage({ viewport: { width: 1200, height: 800 } });
+      const oldErrors: string[] = [];
+      old.on("pageerror", (e) => oldErrors.push(String(e)));
+      await old.route("**/agent/events", (route) =>
+        route.fulfill({
+          status: 404,
+          contentType: "application/json",
+          body: JSON.stringify({ error: "not found" }),
+        }));
+      await old.route("**/agent/members/history?*", (route) =>
+        route.fulfill({
+          status: 500,
+          contentType: "application/json",
+          body: JSON.stringify({ error: "cannot open gossip.db" }),
+        }));
+      await old.goto(`${base}#/events`);
+      const evMsg = old.locator("#events-msg .error");
+      await evMsg.waitFor({ timeout: 15_000 });
+      assert.match(
+        (await evMsg.textContent()) ?? "",
+        /cannot load cluster events: not found.*older than this page/,
+      );
+      await old.click('a[data-page="history"]');
+      const hMsg = old.locator("#history-msg .error");
+      await hMsg.waitFor({ timeout: 15_000 });
+      assert.equal(
+        (await hMsg.textContent())?.trim(),
+        "cannot load the membership history: cannot open gossip.db",
+      );
+      await old.screenshot({ path: `${ARTIFACTS}/history-error.png` });
+      await old.click('a[data-page="nodes"]');
+      await old.locator(".card.node").nth(1).waitFor({ timeout: 15_000 });
+      assert.deepEqual(oldErrors, []);
+      await old.close();
     } finally {
       await browser.close();
       await Promise.all(agents.map((a) => a.stop()));

@@ -51,3 +51,34 @@ Deno.test("the UI uses no CDN: every script and stylesheet is a local file", () 
     }
   }
 });
+
+Deno.test("index.html loads every page script, and every menu entry names a page a script defines", () => {
+  const dir = new URL("../../ui/", import.meta.url);
+  const html = Deno.readTextFileSync(new URL("index.html", dir));
+  const scripts = [...html.matchAll(/<script src="js\/([^"]+)"><\/script>/g)].map((m) => m[1]);
+  const files = [...Deno.readDirSync(new URL("js/", dir))].map((e) => e.name).filter((n) =>
+    n.endsWith(".js")
+  );
+  assert.deepEqual(
+    [...scripts].sort(),
+    [...files].sort(),
+    "a script in ui/js/ is not loaded, or loaded twice",
+  );
+  assert.equal(scripts[0], "dom.js", "the helpers come first");
+  assert.equal(scripts.at(-1), "app.js", "the app boots last, once every page is defined");
+  const defined = new Set<string>();
+  for (const f of files) {
+    const src = Deno.readTextFileSync(new URL(`js/${f}`, dir));
+    for (const m of src.matchAll(/K\.pages\.(\w+) = \{/g)) defined.add(m[1]);
+  }
+  const menu = [...html.matchAll(/href="#\/(\w+)" data-page="(\w+)"/g)];
+  assert.ok(menu.length >= 9, `menu entries: ${menu.length}`);
+  for (const [, href, page] of menu) {
+    assert.equal(href, page, `the menu entry #/${href} is marked as ${page}`);
+    assert.ok(defined.has(page), `the menu links to #/${page}, which no script defines`);
+  }
+  for (const p of ["events", "history"]) assert.ok(menu.some((m) => m[2] === p), `no menu entry for ${p}`);
+  // a node's page links to its membership history
+  const cluster = Deno.readTextFileSync(new URL("js/pages_cluster.js", dir));
+  assert.match(cluster, /"#\/history\/" \+ encodeURIComponent\(name\)/);
+});

@@ -6,6 +6,8 @@
   K.store = {
     members: {},
     services: {},
+    /** Cluster events, oldest first: the agent's log merged with what the feed brought since. */
+    events: [],
     selfName: "",
     nodeList: function () {
       const m = K.store.members;
@@ -25,6 +27,12 @@
       return K.api.json("/state/services").then(function (s) {
         K.store.services = s;
         K.app.badges();
+      });
+    },
+    loadEvents: function () {
+      return K.api.json("/agent/events").then(function (list) {
+        if (!Array.isArray(list)) throw new Error("the agent answered something other than a list");
+        K.store.events = K.mergeEvents(list, K.store.events);
       });
     },
     /** Rows {node, name, state, output}: every live node's service checks, plus our own checks. */
@@ -86,7 +94,7 @@
     refresh: function (what) {
       const p = K.app.pageName;
       const wants = {
-        gossip: ["nodes", "node", "services", "checks"],
+        gossip: ["nodes", "node", "services", "checks", "history"],
         check: ["node", "checks", "services"],
         kv: ["kv"],
       };
@@ -144,6 +152,7 @@
       K.store.loadMembers().then(function () {
         K.app.refresh("gossip");
       });
+      if (K.app.pageName === "events") K.app.page.update();
     } else if (channel === "gossip" && payload && payload.uuid) {
       K.store.members[payload.uuid] = payload;
       K.app.badges();
@@ -152,6 +161,9 @@
       K.app.refresh("check");
     } else if (channel === "kv") {
       K.app.refresh("kv");
+    } else if (channel === "event" && payload && typeof payload.id === "string") {
+      K.store.events = K.mergeEvents(K.store.events, [payload]);
+      if (K.app.pageName === "events") K.app.page.live();
     }
   });
 

@@ -133,16 +133,29 @@
       const n = K.store.nodeList().filter(function (x) {
         return x.name === name;
       })[0];
+      // a node gone (reaped) still has its history
+      const links = h(
+        "p",
+        null,
+        h("a", { href: "#/nodes" }, "← Nodes"),
+        " · ",
+        h(
+          "a",
+          { href: "#/history/" + encodeURIComponent(name), class: "node-history" },
+          "membership history",
+        ),
+      );
       if (!n) {
         K.fill(
           this.root,
+          links,
           h("h2", null, name),
           h("p", { class: "error" }, "This node is not known to the agent."),
         );
         return;
       }
       const head = [
-        h("p", null, h("a", { href: "#/nodes" }, "← Nodes")),
+        links,
         h("h2", null, n.name, " ", h("span", { class: "t-" + n.state }, n.state)),
         K.kvTable({
           uuid: n.uuid,
