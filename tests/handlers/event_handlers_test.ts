@@ -55,7 +55,6 @@ Deno.test("the payload reaches the command on stdin and the event in its environ
   const t = tempDir("kunai-evh-");
   const out = join(t.dir, "out");
   Deno.mkdirSync(out);
-  Deno.env.set("KUNAI_HTTP_TOKEN", "agent-secret-token");
   const { ctx, h, logs } = setup({
     deploy: {
       events: ["deploy"],
@@ -83,10 +82,15 @@ Deno.test("the payload reaches the command on stdin and the event in its environ
     assert.equal(env.KUNAI_SELF_NAME, "web-1");
     assert.equal(env.KUNAI_SELF_UUID, ctx.node.uuid);
     assert.ok(env.PATH.startsWith("/usr/local/sbin:"));
-    assert.equal(
-      env.KUNAI_HTTP_TOKEN,
-      undefined,
-      "the agent's secrets stay out of the command's environment",
+    // nothing of the agent's environment (a KUNAI_HTTP_TOKEN, DENO_DIR...): only what runEnv gives, and sh's own
+    const shells = ["PWD", "SHLVL", "_", "OLDPWD"];
+    const extra = Object.keys(env).filter((k) =>
+      !["PATH", "LANG", "HOME", ...shells].includes(k) && !/^KUNAI_(EVENT|SELF)_[A-Z_]+$/.test(k)
+    );
+    assert.deepEqual(extra, [], "the agent's environment stays out of the command's");
+    assert.ok(
+      Object.keys(Deno.env.toObject()).some((k) => !(k in env)),
+      "the test's own environment differs",
     );
     const view = h.eventHandlers()[0];
     assert.equal(view.name, "handlers/deploy");
@@ -102,7 +106,6 @@ Deno.test("the payload reaches the command on stdin and the event in its environ
       logs.join("\n"),
     );
   } finally {
-    Deno.env.delete("KUNAI_HTTP_TOKEN");
     await h.stop();
     t.cleanup();
   }
