@@ -329,14 +329,15 @@ Deno.test({
       await page.fill("#history-filter", "e1");
       await page.locator("tr.member-change").first().waitFor();
 
-      // an event from the other agent arrives over gossip: who sent it is e1
+      // an event from the other agent arrives over gossip: who sent it is e1, and without a cluster key
+      // it is marked as not authenticated (the agent's own events are)
       const sent1 = await agents[1].cli(["event", "send", "deploy-start", "from e1"]);
       assert.equal(sent1.code, 0, sent1.stderr);
       await page.click('a[data-page="events"]');
       await page.locator('tr.event-row[data-name="deploy-start"]').waitFor({ timeout: 15_000 });
       assert.deepEqual(
         (await cells(page, 'tr.event-row[data-name="deploy-start"]'))[0].slice(1),
-        ["deploy-start", "e1", "from e1"],
+        ["deploy-start", "e1 (unauthenticated)", "from e1"],
       );
       // the name filter; a live event that does not match stays out, one that matches comes in
       await page.fill("#event-filter", "deploy");

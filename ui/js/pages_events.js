@@ -175,6 +175,17 @@
                     "td",
                     { class: "event-from" },
                     h("a", { href: "#/node/" + encodeURIComponent(e.from), title: e.from_uuid }, e.from),
+                    // received from the network without a cluster key: anyone could have sent it
+                    e.authenticated === false
+                      ? h(
+                        "span",
+                        {
+                          class: "muted event-unauth",
+                          title: "no encryption_key: not authenticated, event handlers did not run for it",
+                        },
+                        " (unauthenticated)",
+                      )
+                      : null,
                   ),
                   h(
                     "td",
