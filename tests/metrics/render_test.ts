@@ -297,9 +297,9 @@ Deno.test("errors name the function and position; times parse in Graphite's form
   await assert.rejects(() => run("nosuch(a)"), /nosuch: unknown function.* at position 0/);
   await assert.rejects(
     () => run("alias(sumSeries(a), 3)"),
-    /alias: argument 2 must be a string at position 0/,
+    /alias: argument 2 \(newName\) must be a string, not 3 at position 0/,
   );
-  await assert.rejects(() => run(`scale(a, "x")`), /scale: argument 2 must be a number/);
+  await assert.rejects(() => run(`scale(a, "x")`), /scale: argument 2 \(factor\) must be a number/);
   await assert.rejects(() => run(`summarize(a, "1 fortnight")`), /summarize/);
   assert.equal(parseGraphiteTime("-24h", 100_000, "from"), 100_000 - 86400);
   assert.equal(parseGraphiteTime("-7d", 1_000_000, "from"), 1_000_000 - 7 * 86400);
