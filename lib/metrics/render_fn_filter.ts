@@ -96,9 +96,15 @@ export const FILTER_FUNCTIONS: Record<string, FunctionDef> = {
   },
   removeEmptySeries: {
     group: "Filter Series",
-    description: "Drops the series that have no value at all.",
-    params: [SERIES],
-    apply: (_fn, p) => p.list("seriesList").filter((s) => s.values.some((v) => v !== null)),
+    description: "Drops the series with no value, or less than the xFilesFactor fraction of values.",
+    params: [SERIES, { name: "xFilesFactor", type: "float" }],
+    apply: (_fn, p) => {
+      const xff = p.has("xFilesFactor") ? p.num("xFilesFactor") : 0;
+      return p.list("seriesList").filter((s) => {
+        const n = s.values.filter((v) => v !== null).length;
+        return n > 0 && n / s.values.length >= xff;
+      });
+    },
   },
   sortByName: {
     group: "Sorting",

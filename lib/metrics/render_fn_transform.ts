@@ -229,7 +229,7 @@ export const TRANSFORM_FUNCTIONS: Record<string, FunctionDef> = {
       ),
   },
   isNonNull: {
-    group: "Combine",
+    group: "Transform",
     description: "1 where the series has a value, 0 where it is null.",
     params: [SERIES],
     apply: (_fn, p) =>

@@ -63,6 +63,17 @@ if "times" in spec:
     print(json.dumps(out))
     sys.exit(0)
 
+if "functions" in spec:
+    from graphite.functions import SeriesFunctions  # noqa: E402
+
+    funcs = SeriesFunctions()
+    out = {}
+    for name in spec["functions"]:
+        f = funcs.get(name)
+        out[name] = None if f is None else {"group": f.group, "params": [p.toJSON() for p in f.params]}
+    print(json.dumps(out).replace("Infinity", "1e9999"))
+    sys.exit(0)
+
 if "regex" in spec:
     import re  # noqa: E402
 

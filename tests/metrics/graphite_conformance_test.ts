@@ -16,6 +16,7 @@ import {
   type SeriesSource,
   TargetError,
 } from "../../lib/metrics/mod.ts";
+import { FUNCTION_NAMES, functionInfo } from "../../lib/metrics/render_functions.ts";
 import { tempDir } from "../helpers.ts";
 
 const N = null;
@@ -224,6 +225,8 @@ const TARGETS = [
   'filterSeries(*.cpu.*, "max", ">=", 10)',
   'filterSeries(*.cpu.*, "last", "!=", 4)',
   "removeEmptySeries(*.cpu.*)",
+  "removeEmptySeries(*.cpu.*, 0.7)",
+  "removeEmptySeries(*.cpu.*, xFilesFactor=1)",
   "sortByName(*.cpu.*)",
   "sortByName(*.cpu.*, true)",
   "sortByName(*.cpu.*, true, true)",
@@ -450,6 +453,48 @@ Deno.test({
       }
     }
     assert.deepEqual(wrong, []);
+  },
+});
+
+/**
+ * Where kunai's parameters differ from graphite-web's on purpose: what it does not implement is
+ * left out (a 400 if given), never accepted and ignored.
+ */
+const PARAMS_DIFFER: Record<string, string> = {
+  summarize: "func takes sum, avg, average, max, min and last only",
+  movingAverage: "no xFilesFactor",
+  asPercent: "no nodes (grouping by node)",
+  aggregate: "no xFilesFactor",
+  timeShift: "no alignDst (kunai's times are UTC)",
+  groupByNode: "callback takes the aggregations and the aggregating functions kunai has",
+  groupByNodes: "callback takes the aggregations and the aggregating functions kunai has",
+};
+
+Deno.test({
+  name: "every function kunai lists in /functions has graphite-web's group and parameters",
+  ignore: !hasGraphite,
+  async fn() {
+    const expected = await graphiteWeb({ functions: FUNCTION_NAMES, series: {} }) as Record<
+      string,
+      { group: string; params: Array<Record<string, unknown>> } | null
+    >;
+    const diffs: string[] = [];
+    for (const name of FUNCTION_NAMES) {
+      const want = expected[name];
+      const got = functionInfo(name)!;
+      if (!want) {
+        diffs.push(`${name}: not a graphite-web function`);
+        continue;
+      }
+      if (got.group !== want.group) diffs.push(`${name}: group ${got.group}, graphite-web ${want.group}`);
+      if (Object.hasOwn(PARAMS_DIFFER, name)) continue;
+      const strip = (ps: Array<Record<string, unknown>>) =>
+        JSON.stringify(ps.map(({ suggestions: _, ...p }) => p));
+      if (strip(got.params) !== strip(want.params)) {
+        diffs.push(`${name}:\n  kunai        ${strip(got.params)}\n  graphite-web ${strip(want.params)}`);
+      }
+    }
+    assert.deepEqual(diffs, []);
   },
 });
 
