@@ -1,7 +1,8 @@
 /**
  * `/render`: parses the request (targets, `from`/`until` in Graphite's forms, `format`,
  * `maxDataPoints`), fetches every path of every target once from a `SeriesSource` (again from
- * earlier for movingAverage's look-back, as graphite-web does), evaluates the function calls,
+ * over another range for movingAverage's look-back, timeShift and hitcount's alignment, as
+ * graphite-web does), evaluates the function calls,
  * consolidates to `maxDataPoints` and formats as json, csv or raw.
  */
 import { type Expr, parseTarget, pathsOf, TargetError } from "./target_parser.ts";
@@ -9,12 +10,22 @@ import {
   applyFunction,
   type Arg,
   consolidate,
+  type FnContext,
+  functionDef,
   FunctionError,
   MAX_RENDER_POINTS,
   movingAverage,
   movingAveragePreview,
   type Series,
 } from "./render_functions.ts";
+import { bindArgs, type Bound } from "./render_core.ts";
+import {
+  hitcount,
+  hitcountAlignedFrom,
+  positiveInterval,
+  timeShift,
+  timeShiftOffset,
+} from "./render_fn_transform.ts";
 import type { FetchedSeries } from "./ts_store.ts";
 
 /** Where series come from: the local store, or every `ts` node of the cluster. */
@@ -103,30 +114,42 @@ export function renderRequest(params: URLSearchParams, nowSeconds: number): Rend
 /** Evaluates every target; TargetError/FunctionError/RenderError mean a 400. */
 export async function render(req: RenderRequest, source: SeriesSource): Promise<Series[]> {
   const parsed = req.targets.map((t) => ({ target: t, expr: parseTarget(t) }));
-  // every path once per `from` (movingAverage fetches its argument again from earlier)
+  // every path once per range (movingAverage, timeShift and hitcount fetch theirs again over another)
   const cache = new Map<string, Series[]>();
   let read = 0;
-  const fetchPath = async (p: string, from: number): Promise<Series[]> => {
-    const key = `${from}|${p}`;
+  const fetchPath = async (p: string, from: number, until: number): Promise<Series[]> => {
+    const key = `${from}|${until}|${p}`;
     let list = cache.get(key);
     if (!list) {
-      list = (await source.fetch(p, from, req.until)).map((s) => ({ ...s, pathExpression: p }))
+      list = (await source.fetch(p, from, until)).map((s) => ({ ...s, pathExpression: p }))
         .sort((a, b) => a.name < b.name ? -1 : 1);
       read += points(list);
       if (read > MAX_RENDER_POINTS) throw new RenderError(tooMany("reads", read));
       cache.set(key, list);
     }
-    return list;
+    // a copy: functions never change what another target (or a second evaluation) reads
+    return list.map((s) => ({ ...s }));
   };
   const paths = new Set(parsed.flatMap(({ expr }) => pathsOf(expr)));
   if (paths.size > MAX_PATHS) {
     throw new RenderError(`the request names ${paths.size} different paths (at most ${MAX_PATHS})`);
   }
-  for (const p of paths) await fetchPath(p, req.from);
+  for (const p of paths) await fetchPath(p, req.from, req.until);
   const out: Series[] = [];
   let answered = 0;
+  const state = { calls: 0 };
+  const stacks = new Map<string, number[]>();
+  const regex = { steps: 0 };
   for (const { target, expr } of parsed) {
-    const v = await evaluate(expr, { from: req.from, target, fetchPath });
+    const v = await evaluate(expr, {
+      from: req.from,
+      until: req.until,
+      target,
+      fetchPath,
+      state,
+      stacks,
+      regex,
+    });
     if (!Array.isArray(v)) throw new TargetError(target, 0, "a target must evaluate to series");
     answered += points(v);
     if (answered > MAX_RENDER_POINTS) throw new RenderError(tooMany("answers", answered));
@@ -135,7 +158,9 @@ export async function render(req: RenderRequest, source: SeriesSource): Promise<
   if (req.maxDataPoints !== null) {
     const mdp = req.maxDataPoints;
     return out.map((s) =>
-      s.values.length > mdp ? consolidate(s, Math.ceil(s.values.length / mdp), "average") : s
+      s.values.length > mdp
+        ? consolidate(s, Math.ceil(s.values.length / mdp), s.consolidationFunc ?? "average")
+        : s
     );
   }
   return out;
@@ -143,6 +168,12 @@ export async function render(req: RenderRequest, source: SeriesSource): Promise<
 
 /** Most different path patterns one render may name (each is matched against every stored name). */
 export const MAX_PATHS = 100;
+
+/**
+ * Most function calls one render evaluates: timeShift, movingAverage and hitcount evaluate their
+ * argument twice, so nesting them doubles the work at each level.
+ */
+export const MAX_CALLS = 10_000;
 
 function points(list: Series[]): number {
   let n = 0;
@@ -156,26 +187,43 @@ function tooMany(what: string, n: number): string {
 
 interface EvalCtx {
   from: number;
+  until: number;
   target: string;
-  fetchPath(p: string, from: number): Promise<Series[]>;
+  fetchPath(p: string, from: number, until: number): Promise<Series[]>;
+  state: { calls: number };
+  stacks: Map<string, number[]>;
+  regex: { steps: number };
 }
+
+type Call = Extract<Expr, { kind: "call" }>;
+
+/** Functions that evaluate their first argument again over another range, as graphite-web does. */
+const REFETCHING: Record<string, (e: Call, ctx: EvalCtx) => Promise<Series[]>> = {
+  movingAverage: movingAverageCall,
+  timeShift: timeShiftCall,
+  hitcount: hitcountCall,
+};
 
 async function evaluate(e: Expr, ctx: EvalCtx): Promise<Arg> {
   switch (e.kind) {
     case "path":
-      return await ctx.fetchPath(e.path, ctx.from);
+      return await ctx.fetchPath(e.path, ctx.from, ctx.until);
     case "number":
     case "string":
     case "bool":
       return e.value;
     case "call": {
+      if (++ctx.state.calls > MAX_CALLS) {
+        throw new TargetError(
+          ctx.target,
+          e.pos,
+          `the request evaluates more than ${MAX_CALLS} function calls`,
+        );
+      }
       try {
-        if (e.name === "movingAverage") return await movingAverageCall(e, ctx);
-        const args: Arg[] = [];
-        for (const a of e.args) args.push(await evaluate(a, ctx));
-        const kwargs: Record<string, Arg> = {};
-        for (const [k, v] of Object.entries(e.kwargs)) kwargs[k] = await evaluate(v, ctx);
-        return applyFunction(e.name, args, kwargs, e.source);
+        if (Object.hasOwn(REFETCHING, e.name)) return await REFETCHING[e.name](e, ctx);
+        const { args, kwargs } = await evaluateArgs(e, ctx);
+        return applyFunction(e.name, args, kwargs, fnContext(ctx));
       } catch (err) {
         if (err instanceof FunctionError) throw new TargetError(ctx.target, e.pos, err.message);
         throw err;
@@ -184,26 +232,64 @@ async function evaluate(e: Expr, ctx: EvalCtx): Promise<Arg> {
   }
 }
 
+function fnContext(ctx: EvalCtx): FnContext {
+  return { from: ctx.from, until: ctx.until, stacks: ctx.stacks, regex: ctx.regex };
+}
+
+async function evaluateArgs(e: Call, ctx: EvalCtx): Promise<{ args: Arg[]; kwargs: Record<string, Arg> }> {
+  const args: Arg[] = [];
+  for (const a of e.args) args.push(await evaluate(a, ctx));
+  const kwargs: Record<string, Arg> = {};
+  for (const [k, v] of Object.entries(e.kwargs)) kwargs[k] = await evaluate(v, ctx);
+  return { args, kwargs };
+}
+
+/** The call's arguments bound to its parameters (type errors first), and its first argument's expression. */
+async function bound(e: Call, ctx: EvalCtx): Promise<{ p: Bound; first: Expr }> {
+  const def = functionDef(e.name)!;
+  const { args, kwargs } = await evaluateArgs(e, ctx);
+  const p = bindArgs(e.name, def.params, args, kwargs);
+  return { p, first: e.args[0] ?? e.kwargs.seriesList };
+}
+
+async function seriesAt(first: Expr, ctx: EvalCtx, from: number, until: number): Promise<Series[]> {
+  const v = await evaluate(first, { ...ctx, from, until });
+  return Array.isArray(v) ? v : [];
+}
+
 /**
  * graphite-web's movingAverage: the first argument evaluated again from `preview` seconds before
  * `from`, so the first points average real data instead of a window cut short.
  */
-async function movingAverageCall(e: Extract<Expr, { kind: "call" }>, ctx: EvalCtx): Promise<Series[]> {
-  const fn = e.name;
-  const [first, second] = e.args;
-  if (!first) throw new FunctionError(fn, "argument 1 must be a series list");
-  const window = second
-    ? await evaluate(second, ctx)
-    : e.kwargs.windowSize
-    ? await evaluate(e.kwargs.windowSize, ctx)
-    : undefined;
-  const plain = await evaluate(first, ctx);
-  if (!Array.isArray(plain)) throw new FunctionError(fn, "argument 1 must be a series list");
+async function movingAverageCall(e: Call, ctx: EvalCtx): Promise<Series[]> {
+  const { p, first } = await bound(e, ctx);
+  const plain = p.list("seriesList");
   if (plain.length === 0) return [];
-  const preview = movingAveragePreview(fn, plain, window);
-  const boot = await evaluate(first, { ...ctx, from: ctx.from - preview });
-  if (!Array.isArray(boot)) throw new FunctionError(fn, "argument 1 must be a series list");
-  return movingAverage(fn, boot, window, preview);
+  const window = p.raw("windowSize");
+  const preview = movingAveragePreview(e.name, plain, window);
+  return movingAverage(e.name, await seriesAt(first, ctx, ctx.from - preview, ctx.until), window, preview);
+}
+
+/** graphite-web's timeShift: the first argument evaluated over the range moved by the shift. */
+async function timeShiftCall(e: Call, ctx: EvalCtx): Promise<Series[]> {
+  const { p, first } = await bound(e, ctx);
+  const plain = p.list("seriesList");
+  if (plain.length === 0) return [];
+  const { seconds, label } = timeShiftOffset(e.name, p.str("timeShift"));
+  if (ctx.from + seconds < 0) {
+    throw new FunctionError(e.name, `'${p.str("timeShift")}' moves the range before 1970`);
+  }
+  const shifted = await seriesAt(first, ctx, ctx.from + seconds, ctx.until + seconds);
+  return timeShift(plain, shifted, label, p.bool("resetEnd"));
+}
+
+/** graphite-web's hitcount: with alignToInterval, the argument evaluated again from an aligned start. */
+async function hitcountCall(e: Call, ctx: EvalCtx): Promise<Series[]> {
+  const { p, first } = await bound(e, ctx);
+  const text = p.str("intervalString");
+  if (!p.bool("alignToInterval")) return hitcount(e.name, p.list("seriesList"), text, false);
+  const from = hitcountAlignedFrom(ctx.from, positiveInterval(e.name, text));
+  return hitcount(e.name, await seriesAt(first, ctx, from, ctx.until), text, true);
 }
 
 /** Graphite's JSON: `[{"target", "datapoints": [[value|null, ts], ...]}]`. */

@@ -1,13 +1,20 @@
 /**
  * The metrics read API (Graphite-web compatible, for Grafana's Graphite data source) as `read`
- * routes: parse, call the read API, shape. Bad targets and parameters are 400 naming the
+ * routes: parse, call the read API, shape. `/functions` and `/version` tell Grafana which
+ * functions `/render` has. Bad targets and parameters are 400 naming the
  * function, position or parameter.
  */
 import { type ApiContext, HttpError, readBody, RouteTable } from "../routing/mod.ts";
 import { findNodes, PatternError } from "./glob.ts";
 import { render, RenderError, renderRequest, type SeriesSource, toCsv, toJson, toRaw } from "./render.ts";
 import { TargetError } from "./target_parser.ts";
-import { FunctionError } from "./render_functions.ts";
+import {
+  FunctionError,
+  functionInfo,
+  functionListJson,
+  GRAPHITE_VERSION,
+  infinityJson,
+} from "./render_functions.ts";
 
 /** What the routes need from the subsystem. */
 export interface MetricsReadApi {
@@ -100,6 +107,30 @@ export function metricsRoutes(api: MetricsReadApi): RouteTable {
     r.read("GET", path, "Graphite finder: nodes matching query=", findHandler);
     r.read("POST", path, "Graphite finder (form body)", findHandler);
   }
+  // Grafana's Graphite data source (version 1.1 and later) asks these to build its function editor
+  r.read(
+    "GET",
+    "/version",
+    "the graphite-web version whose functions /render follows",
+    (c) => c.text(GRAPHITE_VERSION),
+  );
+  const functions = (c: ApiContext) => {
+    const q = new URL(c.req.url).searchParams;
+    // no pie-chart functions here
+    if (q.get("type") === "pie") return c.body("{}", 200, { "content-type": "application/json" });
+    const grouped = ["1", "true"].includes((q.get("grouped") ?? "").toLowerCase());
+    return c.body(functionListJson({ grouped, group: q.get("group") }), 200, {
+      "content-type": "application/json",
+    });
+  };
+  r.read("GET", "/functions", "the render functions kunai implements (graphite-web's /functions)", functions);
+  r.read("GET", "/functions/", "the render functions kunai implements", functions);
+  r.read("GET", "/functions/:name", "one render function's parameters", (c) => {
+    const name = c.req.param("name") ?? "";
+    const info = new URL(c.req.url).searchParams.get("type") === "pie" ? undefined : functionInfo(name);
+    if (!info) return c.json({ error: `Function not found: ${name}` }, 404);
+    return c.body(infinityJson(info), 200, { "content-type": "application/json" });
+  });
   r.read("GET", "/metrics/index.json", "every metric name, sorted", async (c) => c.json(await api.names()));
   const list = async (c: ApiContext) => {
     const prefix = c.req.param("prefix") ?? "";

@@ -96,8 +96,10 @@ class Parser {
     const start = this.pos;
     const quote = this.text[this.pos++];
     let out = "";
+    // as graphite-web's grammar: a backslash keeps the quote after it inside the string, and
+    // stays in the value (aliasSub's `\1`, grep's `\.` reach the regular expression as written)
     while (this.pos < this.text.length && this.text[this.pos] !== quote) {
-      if (this.text[this.pos] === "\\" && this.pos + 1 < this.text.length) this.pos++;
+      if (this.text[this.pos] === "\\" && this.pos + 1 < this.text.length) out += this.text[this.pos++];
       out += this.text[this.pos++];
     }
     if (this.text[this.pos] !== quote) this.fail("string is not closed", start);

@@ -4,6 +4,7 @@
  * format-spec mini-language (fill, align, sign, `#`, `0`, width, `,`/`_` grouping, precision, and the types
  * s d n b o x X c e E f F g G %). What it cannot do raises an Error naming it, never other text.
  */
+import { exponential, fixed, general, pyExp } from "../py_number.ts";
 
 /** `str()` and `repr()` of a value as the templates print them. */
 export interface PyText {
@@ -20,55 +21,6 @@ function group(int: string, sep: string, every: number): string {
     out += int[i];
   }
   return out;
-}
-
-/** Two-digit exponent, as Python writes it (`1.5e+03`). */
-const pyExp = (s: string) => s.replace(/e([+-])(\d)$/, "e$10$2");
-
-/**
- * `a.toFixed(p)` rounded as CPython rounds: an exact tie (the double's decimal expansion is 5 followed
- * by zeros past the cut) goes to the even digit (`2.5` → 2, `0.125` → 0.12); JavaScript goes up.
- */
-function fixed(a: number, p: number): string {
-  const up = a.toFixed(p);
-  if (a >= 1e21) return up;
-  const exact = a.toFixed(100);
-  const dot = exact.indexOf(".");
-  if (!/^50*$/.test(exact.slice(dot + 1 + p))) return up;
-  const down = p ? exact.slice(0, dot + 1 + p) : exact.slice(0, dot);
-  return Number(down[down.length - 1]) % 2 === 0 ? down : up;
-}
-
-/** `a.toExponential(p)` with CPython's rounding of an exact tie (see `fixed`). */
-function exponential(a: number, p: number): string {
-  const up = a.toExponential(p);
-  if (a === 0) return up;
-  const exact = a.toExponential(100); // d.ddd...e±x, the double's digits far enough
-  const [mant, exp] = exact.split("e");
-  const digits = mant.replace(".", "");
-  if (!/^50*$/.test(digits.slice(p + 1))) return up;
-  if (Number(digits[p]) % 2 !== 0) return up;
-  const kept = digits.slice(0, p + 1);
-  return (p ? `${kept[0]}.${kept.slice(1)}` : kept) + "e" + (Number(exp) < 0 ? exp : `+${Number(exp)}`);
-}
-
-/**
- * Python's `g`: `p` significant digits, exponent form below 1e-4 or from 10**p; `alt` keeps zeros and the
- * point. `none`: a float's format with a precision and no type, which goes to the exponent form from
- * 10**(p-1) and keeps a digit after the point.
- */
-function general(x: number, p: number, alt: boolean, none = false): string {
-  if (x === 0) return alt ? (p > 1 ? "0." + "0".repeat(p - 1) : "0.") : "0";
-  // the exponent after rounding to p digits decides the form
-  const exp = Number(exponential(x, p - 1).split("e")[1]);
-  let s: string;
-  const sci = exp < -4 || exp >= (none ? p - 1 : p);
-  if (sci) s = pyExp(exponential(x, p - 1));
-  else s = fixed(x, Math.max(p - 1 - exp, 0));
-  if (!alt) s = s.replace(/(\.\d*?)0+(e|$)/, "$1$2").replace(/\.(e|$)/, "$1");
-  else if (!s.includes(".")) s = s.replace(/(e|$)/, ".$1");
-  if (none && !sci && !s.includes(".")) s += ".0";
-  return s;
 }
 
 /** One value formatted by one spec (the part after `:`). */

@@ -12,6 +12,7 @@ os.environ.setdefault("DJANGO_SETTINGS_MODULE", "graphite.settings")
 import django  # noqa: E402
 
 django.setup()
+from django.conf import settings  # noqa: E402
 from graphite.render import evaluator  # noqa: E402
 from graphite.render.datalib import TimeSeries  # noqa: E402
 from graphite.finders.utils import BaseFinder  # noqa: E402,F401
@@ -19,6 +20,8 @@ from graphite.finders import match_entries  # noqa: E402
 
 spec = json.load(open(sys.argv[1]))
 series = spec["series"]
+# a wrong argument is an error, as kunai's 400, rather than a logged warning and a call anyway
+settings.ENFORCE_INPUT_VALIDATION = True
 
 
 def matches(pattern, name):
@@ -57,6 +60,30 @@ if "times" in spec:
             out[text] = int(parseATTime(text, pytz.utc, now).timestamp())
         except Exception as e:  # noqa: BLE001
             out[text] = "ERROR " + type(e).__name__
+    print(json.dumps(out))
+    sys.exit(0)
+
+if "functions" in spec:
+    from graphite.functions import SeriesFunctions  # noqa: E402
+
+    funcs = SeriesFunctions()
+    out = {}
+    for name in spec["functions"]:
+        f = funcs.get(name)
+        out[name] = None if f is None else {"group": f.group, "params": [p.toJSON() for p in f.params]}
+    print(json.dumps(out).replace("Infinity", "1e9999"))
+    sys.exit(0)
+
+if "regex" in spec:
+    import re  # noqa: E402
+
+    out = []
+    for pattern, repl, text in spec["regex"]:
+        try:
+            m = re.search(pattern, text)
+            out.append({"search": [m.start(), m.end()] if m else None, "sub": re.sub(pattern, repl, text)})
+        except Exception as e:  # noqa: BLE001
+            out.append("ERROR " + type(e).__name__ + ": " + str(e))
     print(json.dumps(out))
     sys.exit(0)
 

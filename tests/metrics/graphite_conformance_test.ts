@@ -14,7 +14,9 @@ import {
   render,
   renderRequest,
   type SeriesSource,
+  TargetError,
 } from "../../lib/metrics/mod.ts";
+import { FUNCTION_NAMES, functionInfo } from "../../lib/metrics/render_functions.ts";
 import { tempDir } from "../helpers.ts";
 
 const N = null;
@@ -29,6 +31,10 @@ const SERIES: Record<string, { start: number; step: number; values: Array<number
   "ctr.wrap": { start: 900, step: 10, values: ramp(50, (i) => (i * 13) % 100) },
   "slow.cpu.user": { start: 900, step: 30, values: ramp(14, (i) => (i === 5 ? N : i * 2)) },
   "ctr.sparse": { start: 900, step: 10, values: ramp(40, (i) => (i % 4 === 0 ? i : N)) },
+  // negatives, zeros and a gap (absolute, pow, log, divideSeries by 0)
+  "neg.gauge": { start: 900, step: 10, values: ramp(40, (i) => (i % 9 === 4 ? N : (i - 20) / 4)) },
+  "web10.cpu.user": { start: 900, step: 10, values: ramp(40, (i) => (i % 3 === 0 ? N : 2.5)) },
+  "empty.cpu.user": { start: 900, step: 10, values: ramp(40, () => N) },
 };
 const FROM = 1000;
 const UNTIL = 1300;
@@ -85,6 +91,221 @@ const TARGETS = [
   "aliasByNode(web*.cpu.*, 1, 2)",
   "asPercent(web*.cpu.user, scale(web*.cpu.user, 4))",
   "asPercent(web1.cpu.*, offset(web1.cpu.*, 1))",
+  // names graphite-web writes with Python's %g, rates it rounds to 6 decimals, counter bounds
+  "scale(web1.cpu.user, 0.00001)",
+  "offset(web1.cpu.user, 1234567)",
+  "perSecond(neg.gauge)",
+  "perSecond(slow.cpu.user)",
+  "nonNegativeDerivative(ctr.wrap, minValue=3)", // (graphite-web 1.1.8 fails on a gap with min/maxValue)
+  "nonNegativeDerivative(ctr.wrap, maxValue=100, minValue=0)",
+  "perSecond(ctr.wrap, maxValue=50)",
+  "highestCurrent(web*.cpu.*, -1)",
+  // aggregate and its aliases
+  'aggregate(web*.cpu.user, "median")',
+  'aggregate(web*.cpu.*, "avg_zero")',
+  'aggregate(web1.cpu.*, "count")',
+  'aggregate(web*.cpu.user, "last")',
+  'aggregate(web*.cpu.user, "total")',
+  'aggregate(web*.cpu.user, func="rangeOf")',
+  "diffSeries(web1.cpu.user, web1.cpu.system)",
+  "diffSeries(web*.cpu.user)",
+  "diffSeries(slow.cpu.user, web2.cpu.user)",
+  "multiplySeries(web1.cpu.user, web2.cpu.user)",
+  "multiplySeries(web1.cpu.user)",
+  "multiplySeries(web1.cpu.*, neg.gauge)",
+  "stddevSeries(web*.cpu.user)",
+  "stddevSeries(web1.cpu.*, db1.cpu.user)",
+  "rangeOfSeries(web*.cpu.*)",
+  "countSeries(web*.cpu.*)",
+  "countSeries(web1.cpu.user, slow.cpu.user)",
+  "countSeries(nothing.here)",
+  "percentileOfSeries(web*.cpu.*, 50)",
+  "percentileOfSeries(web*.cpu.*, 90, true)",
+  "percentileOfSeries(web*.cpu.user, 100)",
+  "percentileOfSeries(web*.cpu.*, n=25.5, interpolate=true)",
+  "percentileOfSeries(empty.cpu.user, 50)",
+  "divideSeries(web1.cpu.user, web2.cpu.user)",
+  "divideSeries(web*.cpu.user, neg.gauge)",
+  "divideSeries(web1.cpu.*, slow.cpu.user)",
+  "divideSeries(web1.cpu.user, nothing.here)",
+  "sumSeries(divideSeries(web1.cpu.*, web2.cpu.user))",
+  "sumSeriesWithWildcards(web*.cpu.*, 0)",
+  "averageSeriesWithWildcards(*.cpu.user, 0)",
+  "sumSeriesWithWildcards(web*.cpu.*, 0, 2)",
+  "sumSeriesWithWildcards(web1.cpu.user)",
+  "sumSeries(sumSeriesWithWildcards(web*.cpu.*, 0))",
+  "groupByNode(*.cpu.*, 2)",
+  'groupByNode(*.cpu.*, 2, "sum")',
+  'groupByNode(*.cpu.*, 0, "max")',
+  'groupByNode(*.cpu.*, -1, "median")',
+  'groupByNode(*.cpu.*, 2, "sumSeries")',
+  'groupByNode(*.cpu.*, 2, "countSeries")',
+  'groupByNode(*.cpu.*, 2, "count")',
+  'groupByNode(*.cpu.*, 2, "multiplySeries")',
+  'groupByNode(web1.cpu.user, 1, "multiplySeries")',
+  'groupByNode(*.cpu.*, 2, callback="diffSeries")',
+  'groupByNode(*.cpu.*, 7, "sum")',
+  'groupByNode(slow.cpu.user, 0, "avg")',
+  'groupByNodes(*.cpu.*, "sum", 0, 2)',
+  'groupByNodes(*.cpu.*, "avg")',
+  'groupByNodes(scale(web*.cpu.*, 2), "max", 0)',
+  'sumSeries(groupByNode(*.cpu.*, 2, "stddev"))',
+  // transforms
+  "absolute(neg.gauge)",
+  "integral(web1.cpu.user)",
+  "integral(neg.gauge)",
+  "transformNull(web1.cpu.system)",
+  "transformNull(web1.cpu.system, -1.5)",
+  "transformNull(ctr.sparse, 0, referenceSeries=web1.cpu.user)",
+  "transformNull(ctr.sparse, default=7)",
+  "transformNull(ctr.sparse, 3, empty.cpu.user)",
+  "isNonNull(ctr.sparse)",
+  "changed(web2.cpu.user)",
+  "changed(ctr.sparse)",
+  "changed(neg.gauge)",
+  "invert(neg.gauge)",
+  "pow(neg.gauge, 2)",
+  "pow(neg.gauge, 0.5)",
+  "pow(web1.cpu.user, -1)",
+  "squareRoot(neg.gauge)",
+  "log(web1.cpu.user)",
+  "log(neg.gauge, 2)",
+  "log(db1.cpu.user, base=3)",
+  "delay(web1.cpu.user, 3)",
+  "delay(web1.cpu.user, -2)",
+  "delay(web1.cpu.user, 0)",
+  "delay(web1.cpu.user, 100)",
+  "removeAboveValue(web1.cpu.system, 5)",
+  "removeBelowValue(neg.gauge, -1.25)",
+  "removeBelowValue(web1.cpu.user, 0.00001)",
+  "nPercentile(web*.cpu.*, 50)",
+  "nPercentile(neg.gauge, 95)",
+  "nPercentile(empty.cpu.user, 50)",
+  "nPercentile(slow.cpu.user, 100)",
+  'consolidateBy(web1.cpu.user, "max")',
+  // the consolidation function is what brings a series to a coarser step
+  'sumSeries(consolidateBy(web1.cpu.user, "max"), slow.cpu.user)',
+  "averageSeries(consolidateBy(web1.cpu.system, 'first'), slow.cpu.user)",
+  "divideSeries(consolidateBy(web1.cpu.user, 'sum'), slow.cpu.user)",
+  "divideSeries(consolidateBy(web1.cpu.user, 'avg_zero'), slow.cpu.user)",
+  "cumulative(web1.cpu.user)",
+  'hitcount(web1.cpu.user, "1min")',
+  'hitcount(slow.cpu.user, "45s")',
+  'hitcount(web1.cpu.user, "25s")',
+  'hitcount(web1.cpu.user, "1min", true)',
+  'hitcount(slow.cpu.user, "7s")',
+  'hitcount(slow.cpu.user, "2min", alignToInterval=true)',
+  'timeShift(web1.cpu.user, "1min")',
+  'timeShift(web1.cpu.user, "-30s")',
+  'timeShift(web1.cpu.user, "+20s")',
+  'timeShift(web*.cpu.user, "1min", false)',
+  'timeShift(sumSeries(web*.cpu.user), "50s")',
+  'timeShift(slow.cpu.user, "1min")',
+  'timeShift(web1.cpu.user, "1min30s")',
+  'sumSeries(timeShift(web1.cpu.user, "1min"), web1.cpu.user)',
+  'movingAverage(timeShift(web1.cpu.user, "30s"), 3)',
+  'timeShift(movingAverage(web1.cpu.user, 2), "20s")',
+  // picking and ordering series
+  "highestAverage(*.cpu.*, 2)",
+  "highestMax(*.cpu.*, 3)",
+  "lowestCurrent(*.cpu.*, 2)",
+  "lowestAverage(*.cpu.*, 3)",
+  "limit(*.cpu.*, 2)",
+  "limit(*.cpu.*, -2)",
+  "currentAbove(*.cpu.*, 4)",
+  "currentBelow(*.cpu.*, 4)",
+  "averageAbove(*.cpu.*, 10)",
+  "averageBelow(*.cpu.*, 5)",
+  "maximumAbove(*.cpu.*, 39)",
+  "maximumBelow(*.cpu.*, 10)",
+  "minimumAbove(*.cpu.*, 1)",
+  "minimumBelow(*.cpu.*, 1)",
+  'highest(*.cpu.*, 2, "sum")',
+  'lowest(*.cpu.*, 2, func="max")',
+  'filterSeries(*.cpu.*, "max", ">=", 10)',
+  'filterSeries(*.cpu.*, "last", "!=", 4)',
+  "removeEmptySeries(*.cpu.*)",
+  "removeEmptySeries(*.cpu.*, 0.7)",
+  "removeEmptySeries(*.cpu.*, xFilesFactor=1)",
+  "sortByName(*.cpu.*)",
+  "sortByName(*.cpu.*, true)",
+  "sortByName(*.cpu.*, true, true)",
+  "sortByName(*.cpu.*, reverse=true)",
+  // names
+  "aliasByMetric(web*.cpu.*)",
+  "aliasByMetric(scale(web1.cpu.user, 2))",
+  "aliasByMetric(sumSeries(web1.cpu.*))",
+  "aliasByNode(asPercent(web1.cpu.user, sumSeries(web*.cpu.user)), 0)",
+  "aliasSub(web*.cpu.user, '^(\\w+)\\.cpu', '\\1')",
+  "aliasSub(*.cpu.*, 'cpu', 'CPU')",
+  "aliasSub(web1.cpu.*, '(?P<host>[a-z]+)(\\d)', '\\g<host>-\\2')",
+  "aliasSub(web1.cpu.user, 'x*', '-')",
+  "aliasSub(web1.cpu.user, '(?i)WEB', 'Web')",
+  "aliasSub(web1.cpu.user, '\\.', '_')",
+  "aliasSub(scale(web1.cpu.user, 2), '^scale\\((.*),2\\)$', 'double \\1')",
+  "aliasSub(web1.cpu.user, 'c(p)?u|(user)', '[\\1\\2]')",
+  "sumSeries(aliasSub(web*.cpu.user, 'web', 'host'))",
+  "grep(*.cpu.*, 'web')",
+  "grep(*.cpu.*, '^db|system$')",
+  "exclude(*.cpu.*, 'user')",
+  "exclude(*.cpu.*, '[0-9]\\.')",
+  "constantLine(42)",
+  "constantLine(-1.5)",
+  "constantLine(0.00001)",
+  "threshold(5)",
+  'threshold(5, "limit")',
+  'threshold(5, "limit", "red")',
+  'threshold(5, label="")',
+  // graph-only: the series as they are, or renamed as graphite-web renames them
+  'color(web1.cpu.user, "red")',
+  "lineWidth(web1.cpu.user, 2)",
+  "alpha(web1.cpu.user, 0.5)",
+  "dashed(web1.cpu.user)",
+  "dashed(web1.cpu.user, 3)",
+  "secondYAxis(web1.cpu.user)",
+  "stacked(web*.cpu.user)",
+  "stacked(web*.cpu.user, 'mystack')",
+  "sumSeries(dashed(web*.cpu.user))",
+  "sumSeries(secondYAxis(web*.cpu.user))",
+];
+
+/** Targets graphite-web itself refuses (ENFORCE_INPUT_VALIDATION, or its own error): kunai answers 400. */
+const REFUSED = [
+  "percentileOfSeries(web*.cpu.*, 0)",
+  "percentileOfSeries(web*.cpu.*, 150)",
+  "nPercentile(web1.cpu.user, 0)",
+  "nPercentile(web1.cpu.user, 101)",
+  "divideSeries(web1.cpu.user, web*.cpu.user)",
+  "log(web1.cpu.user, 1)",
+  "log(web1.cpu.user, 2.5)",
+  'limit(web1.cpu.user, "x")',
+  'aggregate(web1.cpu.user, "nosuch")',
+  'aggregate(web1.cpu.user, "sumSeries")',
+  'aggregate(web1.cpu.user, slow.cpu.user, "stddev")',
+  'groupByNode(web1.cpu.user, 1, "nosuch")',
+  'groupByNode(web1.cpu.user, 1, "medianSeries")',
+  'consolidateBy(web1.cpu.user, "median")',
+  'hitcount(web1.cpu.user, "0s")',
+  'hitcount(web1.cpu.user, "bogus")',
+  'timeShift(web1.cpu.user, "1x")',
+  "delay(web1.cpu.user, 1.5)",
+  "grep(web1.cpu.user, '(')",
+  "grep(web1.cpu.user, 'a**')",
+  "exclude(web1.cpu.user, '[z-a]')",
+  "aliasSub(web1.cpu.user, 'a', '\\2')",
+  "aliasSub(web1.cpu.user, '\\q', 'x')",
+  "aliasSub(web1.cpu.user, 'w', '\\q')",
+  "aliasSub(web1.cpu.user, '(?P<a>w)', '\\g<b>')",
+  "sortByName(web1.cpu.user, 5)",
+  "scale(web1.cpu.user)",
+  "alias(web1.cpu.user, 'a', 'b')",
+  "sumSeries(web1.cpu.user, foo=1)",
+  'removeBelowValue(web1.cpu.user, "x")',
+  "transformNull(web1.cpu.user, referenceSeries=3)",
+  'constantLine("x")',
+  "threshold()",
+  "highestCurrent(web1.cpu.user)",
+  "nosuchFunction(web1.cpu.user)",
 ];
 
 /** Serves SERIES sliced as whisper does: from the step after `from` to the step after `until`. */
@@ -158,12 +379,22 @@ Deno.test({
     const diffs: string[] = [];
     for (const target of TARGETS) {
       const want = expected[target];
-      assert.ok(Array.isArray(want), `${target}: graphite-web itself failed: ${want}`);
+      if (!Array.isArray(want)) {
+        diffs.push(`${target}: graphite-web itself failed: ${want}`);
+        continue;
+      }
       const req = renderRequest(
         new URLSearchParams({ target, from: String(FROM), until: String(UNTIL) }),
         UNTIL,
       );
-      const got: Out[] = (await render(req, source)).map((s) => ({
+      let rendered;
+      try {
+        rendered = await render(req, source);
+      } catch (err) {
+        diffs.push(`${target}: kunai failed: ${err}`);
+        continue;
+      }
+      const got: Out[] = rendered.map((s) => ({
         name: s.name,
         start: s.start,
         step: s.step,
@@ -185,6 +416,85 @@ Deno.test({
       0,
       `${diffs.length} of ${TARGETS.length} targets differ:\n${diffs.join("\n")}`,
     );
+  },
+});
+
+Deno.test({
+  name: "what graphite-web refuses kunai refuses too, with a 400 naming the function",
+  ignore: !hasGraphite,
+  async fn() {
+    const expected = await graphiteWeb({
+      from: FROM,
+      until: UNTIL,
+      series: SERIES,
+      targets: REFUSED,
+    }) as Record<
+      string,
+      Out[] | string
+    >;
+    const wrong: string[] = [];
+    for (const target of REFUSED) {
+      assert.equal(
+        typeof expected[target],
+        "string",
+        `${target}: graphite-web answered ${JSON.stringify(expected[target])}`,
+      );
+      const req = renderRequest(
+        new URLSearchParams({ target, from: String(FROM), until: String(UNTIL) }),
+        UNTIL,
+      );
+      try {
+        const got = await render(req, source);
+        wrong.push(`${target}: kunai answered ${JSON.stringify(got.map((s) => s.name))}`);
+      } catch (err) {
+        if (!(err instanceof TargetError) || !err.message.includes(target.slice(0, target.indexOf("(")))) {
+          wrong.push(`${target}: ${err}`);
+        }
+      }
+    }
+    assert.deepEqual(wrong, []);
+  },
+});
+
+/**
+ * Where kunai's parameters differ from graphite-web's on purpose: what it does not implement is
+ * left out (a 400 if given), never accepted and ignored.
+ */
+const PARAMS_DIFFER: Record<string, string> = {
+  summarize: "func takes sum, avg, average, max, min and last only",
+  movingAverage: "no xFilesFactor",
+  asPercent: "no nodes (grouping by node)",
+  aggregate: "no xFilesFactor",
+  timeShift: "no alignDst (kunai's times are UTC)",
+  groupByNode: "callback takes the aggregations and the aggregating functions kunai has",
+  groupByNodes: "callback takes the aggregations and the aggregating functions kunai has",
+};
+
+Deno.test({
+  name: "every function kunai lists in /functions has graphite-web's group and parameters",
+  ignore: !hasGraphite,
+  async fn() {
+    const expected = await graphiteWeb({ functions: FUNCTION_NAMES, series: {} }) as Record<
+      string,
+      { group: string; params: Array<Record<string, unknown>> } | null
+    >;
+    const diffs: string[] = [];
+    for (const name of FUNCTION_NAMES) {
+      const want = expected[name];
+      const got = functionInfo(name)!;
+      if (!want) {
+        diffs.push(`${name}: not a graphite-web function`);
+        continue;
+      }
+      if (got.group !== want.group) diffs.push(`${name}: group ${got.group}, graphite-web ${want.group}`);
+      if (Object.hasOwn(PARAMS_DIFFER, name)) continue;
+      const strip = (ps: Array<Record<string, unknown>>) =>
+        JSON.stringify(ps.map(({ suggestions: _, ...p }) => p));
+      if (strip(got.params) !== strip(want.params)) {
+        diffs.push(`${name}:\n  kunai        ${strip(got.params)}\n  graphite-web ${strip(want.params)}`);
+      }
+    }
+    assert.deepEqual(diffs, []);
   },
 });
 

@@ -14,6 +14,7 @@ import {
   toRaw,
 } from "../../lib/metrics/mod.ts";
 import type { FetchedSeries } from "../../lib/metrics/mod.ts";
+import { FUNCTION_NAMES } from "../../lib/metrics/render_functions.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import { LogSink } from "../../lib/log/mod.ts";
 import { Counters } from "../../lib/counters.ts";
@@ -297,9 +298,9 @@ Deno.test("errors name the function and position; times parse in Graphite's form
   await assert.rejects(() => run("nosuch(a)"), /nosuch: unknown function.* at position 0/);
   await assert.rejects(
     () => run("alias(sumSeries(a), 3)"),
-    /alias: argument 2 must be a string at position 0/,
+    /alias: argument 2 \(newName\) must be a string, not 3 at position 0/,
   );
-  await assert.rejects(() => run(`scale(a, "x")`), /scale: argument 2 must be a number/);
+  await assert.rejects(() => run(`scale(a, "x")`), /scale: argument 2 \(factor\) must be a number/);
   await assert.rejects(() => run(`summarize(a, "1 fortnight")`), /summarize/);
   assert.equal(parseGraphiteTime("-24h", 100_000, "from"), 100_000 - 86400);
   assert.equal(parseGraphiteTime("-7d", 1_000_000, "from"), 1_000_000 - 7 * 86400);
@@ -379,4 +380,43 @@ Deno.test("routes: render JSON in Graphite's shape, 400s, find, index, list and 
     { title: "user", key: "web1.cpu.user", folder: false, lazy: false },
   ]);
   assert.equal((await (await r.request("/_ui_list/")).json() as unknown[]).length, 4);
+});
+
+Deno.test("routes: /version and /functions tell Grafana exactly the functions /render has", async () => {
+  const table = metricsRoutes({ source, names: () => Promise.resolve([]), nowSeconds: () => 1000 });
+  const log = new LogSink({ level: "ERROR", stderr: false, node: "t" }).logger("http");
+  const r = buildApp([table], { token: "", maxBody: 1 << 20, log, counters: new Counters() });
+  assert.equal(await (await r.request("/version")).text(), "1.1.8");
+  const res = await r.request("/functions");
+  assert.equal(res.status, 200);
+  const text = await res.text();
+  // JSON has no Infinity: keepLastValue's default is written as graphite-web means it, 1e9999
+  assert.match(text, /"default":1e9999/);
+  const all = JSON.parse(text) as Record<string, { group: string; params: Array<{ name: string }> }>;
+  assert.deepEqual(Object.keys(all), FUNCTION_NAMES);
+  assert.equal(all.keepLastValue.params[1].name, "limit");
+  assert.equal((all.keepLastValue.params[1] as { default?: number }).default, Infinity);
+  // every function listed is one /render evaluates (no "unknown function")
+  for (const name of Object.keys(all)) {
+    const bad = await r.request(`/render?target=${name}()&from=0&until=200`);
+    if (bad.status === 400) assert.doesNotMatch(await bad.text(), /unknown function/, name);
+    else await bad.body?.cancel();
+  }
+  const grouped = await (await r.request("/functions?grouped=true")).json() as Record<
+    string,
+    Record<string, unknown>
+  >;
+  assert.ok(grouped.Combine.sumSeries && grouped.Alias.aliasSub && !grouped.Combine.aliasSub);
+  const combine = await (await r.request("/functions?group=Combine")).json() as Record<string, unknown>;
+  assert.ok(combine.groupByNode && !combine.alias);
+  assert.deepEqual(await (await r.request("/functions?type=pie")).json(), {});
+  const one = await (await r.request("/functions/groupByNode")).json() as {
+    function: string;
+    params: unknown[];
+  };
+  assert.equal(one.function, "groupByNode(seriesList, nodeNum, callback='average')");
+  assert.deepEqual(one.params[1], { name: "nodeNum", type: "nodeOrTag", required: true });
+  const missing = await r.request("/functions/holtWintersForecast");
+  assert.equal(missing.status, 404);
+  assert.deepEqual(await missing.json(), { error: "Function not found: holtWintersForecast" });
 });
