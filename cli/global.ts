@@ -4,6 +4,7 @@
 import type { CommandGroup } from "./types.ts";
 import { VERSION } from "../lib/version.ts";
 import type { Output } from "./output.ts";
+import type { Maintenance } from "../lib/types.ts";
 
 /** A new 32-byte key, base64 (AES-256-GCM gossip encryption). */
 export function newKey(): string {
@@ -98,10 +99,12 @@ type Info = Record<string, unknown> & {
   docker?: Record<string, unknown>;
 };
 
+type Row = [string, unknown, ("red" | "yellow" | "grey" | undefined)?];
+
 function section(
   out: Output,
   title: string,
-  rows: Array<[string, unknown, ("red" | "yellow" | "grey" | undefined)?]>,
+  rows: Row[],
 ): void {
   out.title(title);
   for (const [k, v, c] of rows) out.twoCol(k, v ?? "", { colour: c });
@@ -118,6 +121,9 @@ export function printInfo(out: Output, info: Info, showLogs: boolean): void {
     ["port", info.port],
     ["addr", info.addr],
     ["zone", info.zone || "(no zone)", info.zone ? undefined : "red"],
+    ...(info.maintenance
+      ? [["maintenance", maintenanceText(info.maintenance as Maintenance), "yellow"] as Row]
+      : []),
     ["socket", info.socket],
     ["threads", (info.threads as { nb_threads?: number })?.nb_threads],
   ]);
@@ -197,3 +203,10 @@ const info: CommandGroup = {
 };
 
 export const globalCommands: CommandGroup[] = [version, info, keygen];
+
+function maintenanceText(m: Maintenance): string {
+  const until = m.until === null
+    ? ""
+    : ` until ${new Date(m.until).toISOString().slice(0, 19).replace("T", " ")} UTC`;
+  return `yes${until}${m.reason ? `: ${m.reason}` : ""}`;
+}

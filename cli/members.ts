@@ -50,13 +50,14 @@ export function printMembers(out: Output, members: MemberRecord[], detailed = fa
     ? ["Node", "Address", "Status", "Zone", "Tags", "Uuid", "Incarnation", "Services"]
     : ["Node", "Address", "Status", "Zone", "Tags"];
   const rows = members.map((m) => {
-    const base = [m.name, `${m.addr}:${m.port}`, m.state, m.zone || "-", (m.tags ?? []).join(",") || "-"];
+    const state = m.maintenance ? `${m.state} (maintenance)` : m.state;
+    const base = [m.name, `${m.addr}:${m.port}`, state, m.zone || "-", (m.tags ?? []).join(",") || "-"];
     if (!detailed) return base;
     return [...base, m.uuid, String(m.incarnation), Object.keys(m.services ?? {}).sort().join(",") || "-"];
   });
   const lines = alignRows([head, ...rows], (ri, ci, cell) => {
     if (ri === 0) return out.paint(cell, "bold");
-    return ci === 2 ? out.paint(cell, STATE_COLOURS[cell]) : cell;
+    return ci === 2 ? out.paint(cell, STATE_COLOURS[cell.split(" ")[0]]) : cell;
   });
   for (const l of lines) out.line(l);
 }

@@ -51,6 +51,10 @@ export const GROUP_MODULES: GroupModule[] = [
   { words: ["event"], load: async () => [(await import("./event.ts")).eventCommands] },
   { words: ["wait"], load: async () => [(await import("./wait.ts")).waitCommands] },
   { words: ["zone"], load: async () => [(await import("./zone.ts")).zoneCommands] },
+  {
+    words: ["maintenance"],
+    load: async () => [(await import("./maintenance.ts")).maintenanceCommands],
+  },
   { words: ["api"], load: async () => [(await import("./api.ts")).apiCommands] },
   // lists every group: built by loadGroups() once the others are loaded
   { words: ["completion"], load: async () => (await loadGroups()).filter((g) => g.group === "completion") },

@@ -24,8 +24,12 @@ import {
   bumpStartIncarnation,
   detectAddr,
   IDENTITY_MIGRATION,
+  loadMaintenance,
   LocalNode,
+  MaintenanceEnd,
+  parseMaintenanceRequest,
   resolveUuid,
+  saveMaintenance,
 } from "./identity/mod.ts";
 import { acquireLock, releaseLock } from "./lockfile.ts";
 import { buildApp, fastDispatcher, HttpServer, writePolicy } from "./http/mod.ts";
@@ -140,7 +144,15 @@ export class Agent {
         saveIncarnation: (n) =>
           agentDb.isOpen &&
           agentDb.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)", String(n)),
+        maintenance: loadMaintenance(agentDb, this.clock.now()),
+        saveMaintenance: (m) => saveMaintenance(agentDb, m),
       });
+      this.#maintenanceEnd = new MaintenanceEnd(this.node, this.clock, this.log);
+      this.#maintenanceEnd.arm();
+      const maint = this.node.maintenance();
+      if (maint) {
+        this.log.warn(`in maintenance since ${new Date(maint.since).toISOString()}${maintNote(maint)}`);
+      }
       this.log.info(
         `node ${p.name} uuid ${uuid} (${source}), incarnation ${incarnation}, addr ${this.node.addr}:${p.port}`,
       );
@@ -247,6 +259,7 @@ export class Agent {
       addr: this.node.addr,
       socket: p.socket,
       zone: this.node.zone,
+      maintenance: this.node.maintenance(),
       uuid: this.node.uuid,
       incarnation: this.node.incarnation,
       tags: this.node.tags(),
@@ -349,6 +362,7 @@ export class Agent {
   #updates: Promise<unknown> = Promise.resolve();
   /** Open `kunai monitor` streams: each closes itself (ends the response) at stop. */
   #monitors = new Set<() => void>();
+  #maintenanceEnd: MaintenanceEnd | null = null;
 
   /**
    * `GET /agent/monitor`: the log lines of `level` and above, as they are written, one per line of a
@@ -545,6 +559,50 @@ export class Agent {
         return c.json(true);
       },
     );
+    r.read(
+      "GET",
+      "/agent/maintenance",
+      "this node's maintenance: {reason, since, until} or null",
+      (c) => c.json(this.node.maintenance()),
+    );
+    r.write(
+      "PUT",
+      "/agent/maintenance",
+      'put this node in maintenance (body: {"reason", "for"}; no notifications, out of DNS and ok_nodes)',
+      async (c) => {
+        const text = await c.req.text();
+        let body: unknown = {};
+        if (text.trim()) {
+          try {
+            body = JSON.parse(text);
+          } catch {
+            throw new HttpError(
+              400,
+              'expected a JSON object such as {"reason": "kernel upgrade", "for": "2h"}',
+            );
+          }
+        }
+        let m;
+        try {
+          m = parseMaintenanceRequest(body, this.clock.now());
+        } catch (err) {
+          throw new HttpError(400, (err as Error).message);
+        }
+        const was = this.node.maintenance();
+        // entering keeps its start when only the reason or the end changes
+        this.node.setMaintenance(was ? { ...m, since: was.since } : m);
+        this.#maintenanceEnd?.arm();
+        this.log.warn(`maintenance ${was ? "updated" : "enabled"}${maintNote(m)}`);
+        return c.json(this.node.maintenance());
+      },
+    );
+    r.write("DELETE", "/agent/maintenance", "end this node's maintenance", (c) => {
+      const was = this.node.maintenance();
+      this.node.setMaintenance(null);
+      this.#maintenanceEnd?.arm();
+      if (was) this.log.warn("maintenance disabled");
+      return c.json(was !== null);
+    });
     r.read("GET", "/metrics", "Prometheus metrics", (c) => {
       this.counters.set("uptime_seconds", Math.floor((Date.now() - this.startedAt) / 1000));
       this.counters.set("incarnation", this.node.incarnation);
@@ -573,6 +631,7 @@ export class Agent {
 
   async #teardown(): Promise<void> {
     const deadline = Date.now() + STOP_BUDGET_MS;
+    this.#maintenanceEnd?.stop();
     for (const end of [...this.#monitors]) end();
     if (this.http) {
       await withTimeout(this.http.close(), 1000).catch((err) => {
@@ -595,6 +654,13 @@ export class Agent {
     if (this.#locked) releaseLock(this.config.params.lock);
     this.#locked = false;
   }
+}
+
+/** ": reason, until <time>" for the log lines of a maintenance. */
+function maintNote(m: { reason: string; until: number | null }): string {
+  return `${m.reason ? `: ${m.reason}` : ""}${
+    m.until !== null ? `, until ${new Date(m.until).toISOString()}` : ""
+  }`;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

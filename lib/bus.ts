@@ -13,6 +13,7 @@ import type {
   ClusterEventRecord,
   CollectorResultEvent,
   KvChangedEvent,
+  Maintenance,
   MemberRecord,
 } from "./types.ts";
 
@@ -29,6 +30,8 @@ export interface AgentEvents {
   "tags.changed": { tags: string[]; added: string[]; removed: string[] };
   /** We moved to another zone (`kunai zone change`, a reload); gossip bumps our incarnation. */
   "zone.changed": { zone: string; previous: string };
+  /** This node entered or left maintenance (null: left); gossip bumps our incarnation. */
+  "maintenance.changed": { maintenance: Maintenance | null };
   /** Our own services or their states changed; gossip bumps our incarnation. */
   "services.changed": { names: string[] };
   "collector.result": CollectorResultEvent;

@@ -22,6 +22,19 @@ export interface MemberRecord {
    * 3 reads compressed datagrams (lib/gossip/lz.ts).
    */
   proto?: number;
+  /** Set while the node is in maintenance (`kunai maintenance enable`); absent otherwise. */
+  maintenance?: Maintenance;
+}
+
+/**
+ * A node in maintenance (Consul's `consul maint`): no notifications for it or its checks, left out of
+ * DNS tag and service answers and of generators' `ok_nodes`. `since`/`until` are epoch ms (`until`
+ * null: until disabled).
+ */
+export interface Maintenance {
+  reason: string;
+  since: number;
+  until: number | null;
 }
 
 /**

@@ -58,8 +58,8 @@ function serviceStateId(m: MemberRecord, service: string): number | null {
 
 /**
  * The nodes a name designates: alive nodes with the tag (those whose service of the same name is
- * failing are left out, as the original did); alive nodes whose service passes; one node by name
- * (alive or suspect). Nodes whose address is not an IP literal are skipped.
+ * failing are left out, as the original did); alive nodes whose service passes; nodes in
+ * maintenance in neither; one node by name (alive or suspect, maintenance or not). Nodes whose address is not an IP literal are skipped.
  */
 export function lookupTargets(members: readonly MemberRecord[], cls: NameClass): Target[] {
   const out: Target[] = [];
@@ -67,14 +67,14 @@ export function lookupTargets(members: readonly MemberRecord[], cls: NameClass):
   for (const m of members) {
     let port: number | undefined;
     if (cls.kind === "tag") {
-      if (m.state !== "alive" || !m.tags.some((t) => t.toLowerCase() === cls.key)) continue;
+      if (m.state !== "alive" || m.maintenance || !m.tags.some((t) => t.toLowerCase() === cls.key)) continue;
       const sid = serviceStateId(m, cls.key);
       if (sid !== null && sid !== 0) continue;
     } else if (cls.kind === "node") {
       if ((m.state !== "alive" && m.state !== "suspect") || m.name.toLowerCase() !== cls.key) continue;
     } else {
       const name = Object.keys(m.services ?? {}).find((n) => n.toLowerCase() === cls.key);
-      if (m.state !== "alive" || !name || serviceStateId(m, name) !== 0) continue;
+      if (m.state !== "alive" || m.maintenance || !name || serviceStateId(m, name) !== 0) continue;
       const p = (m.services[name] as { port?: unknown }).port;
       if (typeof p === "number" && p > 0 && p < 65536) port = p;
     }

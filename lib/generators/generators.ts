@@ -86,14 +86,17 @@ export function generatorDefs(ctx: Ctx): GeneratorDef[] {
   return out.sort(byKey((g) => g.name));
 }
 
-/** `ok_nodes(service)`: `[node, service]` pairs of alive nodes whose service has state_id 0. */
+/**
+ * `ok_nodes(service)`: `[node, service]` pairs of alive nodes whose service has state_id 0 (nodes in
+ * maintenance are left out: a backend list drains them).
+ */
 export function okNodes(
   members: MemberRecord[],
   service: string,
 ): Array<[MemberRecord, Record<string, unknown>]> {
   const out: Array<[MemberRecord, Record<string, unknown>]> = [];
   for (const m of members) {
-    if (m.state !== "alive") continue;
+    if (m.state !== "alive" || m.maintenance) continue;
     const s = m.services?.[service] as Record<string, unknown> | undefined;
     if (s && s.state_id === 0) out.push([m, s]);
   }

@@ -3,7 +3,7 @@
  * `type`. Push-pull bodies are one `push-pull-msg` object. Decoding validates every field with
  * caps on every length and never throws: it returns `{ok: false, error}` for anything odd.
  */
-import type { MemberRecord, MemberState } from "../types.ts";
+import type { Maintenance, MemberRecord, MemberState } from "../types.ts";
 import { isLzPacket, unpackLz } from "./lz.ts";
 
 export const LIMITS = {
@@ -20,6 +20,7 @@ export const LIMITS = {
   userKind: 64,
   userPayloadJson: 32 * 1024,
   detectPad: 2048,
+  maintenanceReason: 256,
 };
 
 export interface PingMsg {
@@ -64,6 +65,8 @@ export interface AliveMsg {
   zone: string;
   /** The node's gossip protocol (see GOSSIP_PROTO); absent from agents that predate it. */
   proto?: number;
+  /** Present while the node is in maintenance (older agents drop it: they see the node as usual). */
+  maintenance?: Maintenance;
 }
 export interface SuspectMsg {
   type: "suspect" | "dead";
@@ -196,6 +199,7 @@ export function aliveOf(rec: MemberRecord): AliveMsg {
     zone: zone ?? "",
   };
   if (rec.proto !== undefined) msg.proto = rec.proto;
+  if (rec.maintenance) msg.maintenance = rec.maintenance;
   return msg;
 }
 
@@ -204,6 +208,7 @@ export function recordOf(msg: AliveMsg, state: MemberState = "alive"): MemberRec
   const { uuid, name, addr, port, incarnation, tags, services, zone } = msg;
   const rec: MemberRecord = { uuid, name, addr, port, incarnation, state, tags, services, zone: zone ?? "" };
   if (msg.proto !== undefined) rec.proto = msg.proto;
+  if (msg.maintenance) rec.maintenance = msg.maintenance;
   return rec;
 }
 
@@ -365,7 +370,18 @@ function checkRecord(raw: unknown, path: string): PushPullRecord {
     zone: o.zone === undefined || o.zone === null ? "" : str(o, "zone", LIMITS.name, path, true),
   };
   if (o.proto !== undefined && o.proto !== null) rec.proto = uint(o, "proto", 255, path);
+  if (o.maintenance !== undefined && o.maintenance !== null) rec.maintenance = maintenanceOf(o, path);
   return rec;
+}
+
+function maintenanceOf(o: Record<string, unknown>, path: string): Maintenance {
+  const m = obj(o.maintenance, `${path}.maintenance`);
+  const p = `${path}.maintenance`;
+  return {
+    reason: str(m, "reason", LIMITS.maintenanceReason, p, true),
+    since: uint(m, "since", INC_MAX, p),
+    until: m.until === null || m.until === undefined ? null : uint(m, "until", INC_MAX, p),
+  };
 }
 
 function checkMsg(raw: unknown, path: string): GossipMsg {

@@ -6,7 +6,7 @@ import type { Clock } from "../clock/mod.ts";
 import type { GossipConfig } from "../config/mod.ts";
 import type { Counters } from "../counters.ts";
 import type { Logger } from "../log/mod.ts";
-import type { MemberRecord } from "../types.ts";
+import type { Maintenance, MemberRecord } from "../types.ts";
 import type { PeerAddr, Random, Transport } from "../transport/mod.ts";
 import type { Awareness } from "./awareness.ts";
 import type { BroadcastQueue } from "./broadcast_queue.ts";
@@ -25,6 +25,8 @@ export interface SelfSource {
   bumpIncarnation(atLeast?: number): number;
   tags(): string[];
   services(): Record<string, unknown>;
+  /** Set while this node is in maintenance (LocalNode); absent: never. */
+  maintenance?(): Maintenance | null;
 }
 
 export interface EngineDeps {

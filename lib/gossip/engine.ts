@@ -149,6 +149,7 @@ export class GossipEngine implements EngineCore {
       services: s.services(),
       zone: s.zone ?? "",
       ...(this.#cfg.compress ? { proto: GOSSIP_PROTO } : {}),
+      ...(s.maintenance?.() ? { maintenance: s.maintenance()! } : {}),
     };
   }
 
@@ -207,7 +208,7 @@ export class GossipEngine implements EngineCore {
     return this.sync.exchange(peer, join);
   }
 
-  /** Our tags, services or zone changed: new incarnation, spread it. */
+  /** Our tags, services, zone or maintenance changed: new incarnation, spread it. */
   localUpdate(): void {
     if (this.members.leaving) return;
     this.deps.self.bumpIncarnation();

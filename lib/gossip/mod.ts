@@ -157,6 +157,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       offs.push(ctx.bus.on("tags.changed", () => engine.localUpdate()));
       offs.push(ctx.bus.on("services.changed", () => engine.localUpdate()));
       offs.push(ctx.bus.on("zone.changed", () => engine.localUpdate()));
+      offs.push(ctx.bus.on("maintenance.changed", () => engine.localUpdate()));
       // traffic counts and members by state reach /metrics when it is read, not only at the 10 s reap round
       offs.push(ctx.counters.onRender(() => engine.flushCounters()));
       const ring = deps.envelope.keyring;

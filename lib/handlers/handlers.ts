@@ -96,6 +96,9 @@ export class Handlers {
     if (ev.state === ev.old_state || ev.state === "pending") return;
     // The first result after a check was created is not news unless it is a problem.
     if (ev.old_state === "pending" && ev.state === "ok") return;
+    if (this.#membership.self().maintenance) {
+      return this.#suppressed(`check ${ev.id}: ${ev.state}`, "this node");
+    }
     for (const name of new Set(ev.handlers.length ? ev.handlers : ["default"])) {
       const h = this.find(name);
       if (!h) {
@@ -112,11 +115,20 @@ export class Handlers {
   onNodeChange(m: MemberRecord, event: NodeEvent): void {
     const me = this.#membership.self();
     if (m.uuid === me.uuid) return;
+    if (m.maintenance && this.defs().some((h) => h.type !== "none" && h.on_node_change)) {
+      return this.#suppressed(`node ${m.name}: ${event}`, `node ${m.name}`);
+    }
     for (const h of this.defs()) {
       if (h.type === "none" || !h.on_node_change) continue;
       const vars = { handler: publicView(h), node: m, self: me, event };
       this.#enqueue(h, `node:${m.uuid}`, h.node_subject_template, h.node_text_template, vars, "node");
     }
+  }
+
+  /** A notification not sent because its node is in maintenance: counted and logged. */
+  #suppressed(what: string, whose: string): void {
+    this.#ctx.counters.inc("handler_notifications_suppressed_total", { why: "maintenance" });
+    this.#ctx.log.info(`${what}: no notification, ${whose} is in maintenance`);
   }
 
   /**

@@ -6,6 +6,7 @@ import { join, resolve } from "node:path";
 import type { EventBus } from "../bus.ts";
 import { writeAtomic } from "../fs/mod.ts";
 import type { Database } from "../store/mod.ts";
+import type { Maintenance } from "../types.ts";
 
 export const DMI_UUID_PATH = "/sys/class/dmi/id/product_uuid";
 const DEFAULT_DATA = "/var/lib/kunai";
@@ -103,11 +104,16 @@ export interface LocalNodeInit {
   bus: EventBus;
   /** Persists the incarnation when it changes (gossip bumps it). */
   saveIncarnation?: (n: number) => void;
+  /** Maintenance saved by a previous run (kept across restarts). */
+  maintenance?: Maintenance | null;
+  /** Persists the maintenance when it changes. */
+  saveMaintenance?: (m: Maintenance | null) => void;
 }
 
 /**
  * This node's own facts. Tags = config tags + tags added by detectors (per source); services are
- * published by the checks subsystem. Changes emit `tags.changed` / `services.changed`.
+ * published by the checks subsystem; maintenance is set by the API. Changes emit `tags.changed` /
+ * `services.changed` / `maintenance.changed`.
  */
 export class LocalNode {
   readonly uuid: string;
@@ -121,6 +127,8 @@ export class LocalNode {
   #services: Record<string, unknown> = {};
   #bus: EventBus;
   #save?: (n: number) => void;
+  #maintenance: Maintenance | null;
+  #saveMaintenance?: (m: Maintenance | null) => void;
 
   constructor(init: LocalNodeInit) {
     this.uuid = init.uuid;
@@ -132,6 +140,21 @@ export class LocalNode {
     this.#configTags = [...new Set(init.configTags)];
     this.#bus = init.bus;
     this.#save = init.saveIncarnation;
+    this.#maintenance = init.maintenance ?? null;
+    this.#saveMaintenance = init.saveMaintenance;
+  }
+
+  /** This node's maintenance, or null. */
+  maintenance(): Maintenance | null {
+    return this.#maintenance;
+  }
+
+  /** Enters (or updates) maintenance, or leaves it (null): saved, and gossip spreads it. */
+  setMaintenance(m: Maintenance | null): void {
+    if (JSON.stringify(m) === JSON.stringify(this.#maintenance)) return;
+    this.#maintenance = m;
+    this.#saveMaintenance?.(m);
+    this.#bus.emit("maintenance.changed", { maintenance: m });
   }
 
   get incarnation(): number {
@@ -199,3 +222,11 @@ export class LocalNode {
     }
   }
 }
+
+export {
+  loadMaintenance,
+  MaintenanceEnd,
+  MAX_REASON,
+  parseMaintenanceRequest,
+  saveMaintenance,
+} from "./maintenance.ts";
