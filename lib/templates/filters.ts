@@ -8,7 +8,7 @@
  * nunjucks only takes positionally.
  */
 import type nunjucks from "nunjucks";
-import { JinjaNamespace, pyEq, pyStr, pyTruthy, STRING_MEMBERS, toPy, tuple } from "./jinja.ts";
+import { JinjaNamespace, pyEq, pyStr, pyTruthy, pyType, STRING_MEMBERS, toPy, tuple } from "./jinja.ts";
 import { wordwrap } from "./wordwrap.ts";
 
 type Fmt = (fmt: string, args: never) => string;
@@ -260,8 +260,15 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     return a.slice(i, j).join("");
   });
   const nunjucksLength = env.getFilter("length") as (v: unknown) => unknown;
-  // a string's length in characters (code points), as Python counts them; `count` is its alias
-  const length = (v: unknown) => typeof v === "string" ? [...v].length : nunjucksLength(v);
+  // a string's length in characters (code points), as Python counts them; `count` is its alias. None
+  // and numbers have no length in Python (nunjucks gave 0 or nothing); an undefined value's is 0
+  const length = (v: unknown) => {
+    if (typeof v === "string") return [...v].length;
+    if (v === null || typeof v === "number" || typeof v === "boolean") {
+      throw new Error(`TypeError: object of type '${pyType(v)}' has no len()`);
+    }
+    return v === undefined ? 0 : nunjucksLength(v);
+  };
   env.addFilter("length", length);
   env.addFilter("count", length);
   const nunjucksList = env.getFilter("list") as (v: unknown) => unknown;

@@ -23,14 +23,23 @@
  *   patchLexer) and a test's argument without parentheses (`x is divisibleby 3`).
  *
  * - **`set`**: `{% set ns.x = v %}` on a `namespace()` and `{% set a, b = pair %}` unpacking.
+ * - **Undefined values and types**: an attribute or item of an undefined value, arithmetic and
+ *   ordering with one raise UndefinedError, as Jinja2's default Undefined does (nunjucks printed
+ *   nothing, `nan` or took a branch); `-`, `/`, `//`, `**` and `%` take numbers only and `<` what
+ *   Python orders (TypeError otherwise, where JavaScript coerced: `none - 1` was -1); a division by
+ *   zero raises (it printed `inf`). A runtime error names the line it happened on.
+ * - **Whitespace**: the `+` markers (`{%+`, `+%}`, see plusMarkers).
  *
- * What stays different: floats print without a trailing `.0`.
+ * Statements (`for`, `with`, `raw`, scoping of `set`) are in statements.ts. What stays different:
+ * floats print without a trailing `.0`.
  */
 import type nunjucks from "nunjucks";
 import { formatPercent, strRepr } from "../evaluator/mod.ts";
 import { pyFormat } from "./pyformat.ts";
+import { installStatements } from "./statements.ts";
 
 type Runtime = {
+  handleError(e: unknown, lineno: number, colno: number): unknown;
   suppressValue(val: unknown, autoescape: boolean): unknown;
   memberLookup(obj: unknown, val: unknown, ...rest: unknown[]): unknown;
   SafeString: new (s: string) => unknown;
@@ -39,13 +48,13 @@ type Runtime = {
   jinjaMod?: (a: unknown, b: unknown) => unknown;
   jinjaMul?: (a: unknown, b: unknown) => unknown;
   jinjaTuple?: (items: unknown[]) => unknown[];
-  jinjaCycle?: (i: number) => (...items: unknown[]) => unknown;
-  jinjaChanged?: (frame: object) => (...values: unknown[]) => boolean;
   jinjaNsSet?: (obj: unknown, key: unknown, value: unknown) => void;
-  jinjaCompare?: (first: unknown, ...ops: Array<[string, unknown]>) => boolean;
+  jinjaCompare?: (first: unknown, what: string, ...ops: Array<[string, unknown, string]>) => boolean;
   jinjaAdd?: (a: unknown, b: unknown) => unknown;
+  jinjaArith?: (op: string, a: unknown, b: unknown) => number;
+  jinjaUnary?: (op: string, a: unknown) => number;
+  jinjaDefined?: (v: unknown, what: string) => unknown;
   jinjaUnpack?: (value: unknown, n: number) => unknown[];
-  jinjaIter?: (v: unknown) => unknown;
 };
 
 /** Jinja2's `namespace(...)`: the one object a template may set attributes on (`{% set ns.x = 1 %}`). */
@@ -78,21 +87,100 @@ export function pyEq(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
-/** A comparison chain as Python reads it: `a < b < c` is `a < b and b < c`. */
-function pyCompare(first: unknown, ...ops: Array<[string, unknown]>): boolean {
+/** Python's name of a value's type, as its TypeErrors name it. */
+export function pyType(v: unknown): string {
+  if (v === null || v === undefined) return "NoneType";
+  if (typeof v === "boolean") return "bool";
+  if (typeof v === "number") return Number.isInteger(v) ? "int" : "float";
+  if (typeof v === "bigint") return "int";
+  if (typeof v === "string" || v instanceof String) return "str";
+  if (Array.isArray(v)) return (v as { [TUPLE]?: boolean })[TUPLE] ? "tuple" : "list";
+  if (typeof v === "function") return "function";
+  return "dict";
+}
+
+/**
+ * Jinja2's Undefined refuses to be used as a value: an attribute or item of it, arithmetic and
+ * ordering with it raise UndefinedError (printing it, testing it, `==`, `default` and iterating are
+ * fine). `what` is the expression's text, as the error names it.
+ */
+export function jinjaDefined(v: unknown, what: string): unknown {
+  if (v === undefined) throw new Error(`UndefinedError: '${what}' is undefined`);
+  return v;
+}
+
+const isNumber = (v: unknown) => typeof v === "number" || typeof v === "boolean" || typeof v === "bigint";
+
+/** Python's `<` between two strings: by code point (JavaScript compares UTF-16 code units). */
+function compareStrings(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = [...a], y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] !== y[i]) return x[i].codePointAt(0)! - y[i].codePointAt(0)!;
+  }
+  return x.length - y.length;
+}
+
+/** Python's ordering of two values: numbers, strings, or lists item by item; anything else is a TypeError. */
+export function pyOrder(a: unknown, b: unknown, op = "<"): number {
+  if (a instanceof String) a = String(a);
+  if (b instanceof String) b = String(b);
+  if (isNumber(a) && isNumber(b)) {
+    const x = Number(a), y = Number(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (typeof a === "string" && typeof b === "string") return compareStrings(a, b);
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) {
+      if (!pyEq(a[i], b[i])) return pyOrder(a[i], b[i], op);
+    }
+    return a.length - b.length;
+  }
+  throw new Error(
+    `TypeError: '${op}' not supported between instances of '${pyType(a)}' and '${pyType(b)}'`,
+  );
+}
+
+/** A comparison chain as Python reads it: `a < b < c` is `a < b and b < c`; ordering an undefined value raises. */
+function pyCompare(first: unknown, what: string, ...ops: Array<[string, unknown, string]>): boolean {
   let left = first;
-  for (const [op, right] of ops) {
+  let leftWhat = what;
+  for (const [op, right, rightWhat] of ops) {
     let ok: boolean;
     if (op === "==" || op === "===") ok = pyEq(left, right);
     else if (op === "!=" || op === "!==") ok = !pyEq(left, right);
     else {
-      const l = left as number, r = right as number;
-      ok = op === "<" ? l < r : op === ">" ? l > r : op === "<=" ? l <= r : l >= r;
+      jinjaDefined(left, leftWhat);
+      jinjaDefined(right, rightWhat);
+      const c = pyOrder(left, right, op);
+      ok = op === "<" ? c < 0 : op === ">" ? c > 0 : op === "<=" ? c <= 0 : c >= 0;
     }
     if (!ok) return false;
     left = right;
+    leftWhat = rightWhat;
   }
   return true;
+}
+
+/** Python's `-`, `/`, `//` and `**` on two numbers (a bool counts as one); anything else is a TypeError. */
+function pyArith(op: string, a: unknown, b: unknown): number {
+  if (!isNumber(a) || !isNumber(b)) {
+    throw new Error(`TypeError: unsupported operand type(s) for ${op}: '${pyType(a)}' and '${pyType(b)}'`);
+  }
+  const x = Number(a), y = Number(b);
+  if (y === 0 && (op === "/" || op === "//")) {
+    throw new Error(`ZeroDivisionError: ${op === "/" ? "division" : "integer division or modulo"} by zero`);
+  }
+  if (op === "**" && x === 0 && y < 0) {
+    throw new Error("ZeroDivisionError: 0.0 cannot be raised to a negative power");
+  }
+  return op === "-" ? x - y : op === "/" ? x / y : op === "//" ? Math.floor(x / y) : x ** y;
+}
+
+/** Python's unary `-` and `+`: a number only. */
+function pyUnary(op: string, a: unknown): number {
+  if (!isNumber(a)) throw new Error(`TypeError: bad operand type for unary ${op}: '${pyType(a)}'`);
+  return op === "-" ? -Number(a) : Number(a);
 }
 
 /** Python's `+`: lists concatenate, strings too; a string and a number do not mix (TypeError). */
@@ -100,14 +188,14 @@ function pyAdd(a: unknown, b: unknown): unknown {
   if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
   const str = (v: unknown) => typeof v === "string" || v instanceof String;
   if (str(a) && str(b)) return String(a) + String(b);
-  if (str(a) || str(b) || Array.isArray(a) || Array.isArray(b)) {
-    throw new Error(`TypeError: unsupported operand types for +: ${pyStr(a)} and ${pyStr(b)}`);
+  if (!isNumber(a) || !isNumber(b)) {
+    throw new Error(`TypeError: unsupported operand type(s) for +: '${pyType(a)}' and '${pyType(b)}'`);
   }
-  return (a as number) + (b as number);
+  return Number(a) + Number(b);
 }
 
 /** `{% set a, b = pair %}`: the value's items, exactly `n` of them (Python's unpacking). */
-function unpack(value: unknown, n: number): unknown[] {
+export function unpack(value: unknown, n: number): unknown[] {
   const items = Array.isArray(value)
     ? value
     : typeof value === "string"
@@ -154,6 +242,9 @@ function pyMod(a: unknown, b: unknown): unknown {
     const args = Array.isArray(b) && (b as { [TUPLE]?: boolean })[TUPLE] ? toPy(b) : [toPy(b, true)];
     return formatPercent(fmt, args as never);
   }
+  if (!isNumber(a) || !isNumber(b)) {
+    throw new Error(`TypeError: unsupported operand type(s) for %: '${pyType(a)}' and '${pyType(b)}'`);
+  }
   const x = Number(a);
   const y = Number(b);
   if (y === 0) throw new Error("ZeroDivisionError: modulo by zero");
@@ -178,13 +269,23 @@ const MAX_REPEAT = 1_000_000;
 
 /** Python's `a * b`: a string or list repeated by an int, else the product. */
 function pyMul(a: unknown, b: unknown): unknown {
-  const [seq, n] = typeof b === "number" && (typeof a === "string" || Array.isArray(a))
+  if (a instanceof String) a = String(a);
+  if (b instanceof String) b = String(b);
+  const [seq, n] = isNumber(b) && (typeof a === "string" || Array.isArray(a))
     ? [a, b]
-    : typeof a === "number" && (typeof b === "string" || Array.isArray(b))
+    : isNumber(a) && (typeof b === "string" || Array.isArray(b))
     ? [b, a]
     : [null, 0];
-  if (seq === null) return (a as number) * (b as number);
-  const times = Math.max(0, Math.trunc(n));
+  if (seq === null) {
+    if (!isNumber(a) || !isNumber(b)) {
+      throw new Error(`TypeError: unsupported operand type(s) for *: '${pyType(a)}' and '${pyType(b)}'`);
+    }
+    return Number(a) * Number(b);
+  }
+  if (!Number.isInteger(Number(n))) {
+    throw new Error(`TypeError: can't multiply sequence by non-int of type '${pyType(n)}'`);
+  }
+  const times = Math.max(0, Number(n));
   if ((seq as string | unknown[]).length * times > MAX_REPEAT) {
     throw new Error(`a repetition over ${MAX_REPEAT} items`);
   }
@@ -214,6 +315,13 @@ interface CompilerProto {
   compileSet(node: SetNode, frame: unknown): void;
   compileCompare(node: { expr: unknown; ops: Array<{ type: string; expr: unknown }> }, frame: unknown): void;
   compileAdd(node: BinNode, frame: unknown): void;
+  compileSub(node: BinNode, frame: unknown): void;
+  compileDiv(node: BinNode, frame: unknown): void;
+  compileFloorDiv(node: BinNode, frame: unknown): void;
+  compilePow(node: BinNode, frame: unknown): void;
+  compileNeg(node: { target: unknown }, frame: unknown): void;
+  compilePos(node: { target: unknown }, frame: unknown): void;
+  compileLookupVal(node: { target: unknown; val: unknown }, frame: unknown): void;
   compileFor(node: { name: { typename: string }; arr: unknown }, frame: unknown): void;
 }
 interface SetNode {
@@ -425,6 +533,51 @@ export const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unkn
   },
 };
 
+/** An expression's text as an error names it (`nodes[0].name`, `check.output`), from its parsed node. */
+export function nodeText(node: unknown, depth = 0): string {
+  const n = node as {
+    typename: string;
+    value?: unknown;
+    target?: unknown;
+    val?: unknown;
+    name?: unknown;
+    args?: { children: unknown[] };
+  };
+  if (depth > 20 || !n) return "...";
+  switch (n.typename) {
+    case "Symbol":
+      return String(n.value);
+    case "Literal":
+      return typeof n.value === "string" ? strRepr(n.value) : String(pyStr(n.value));
+    case "LookupVal": {
+      const v = n.val as { typename: string; value?: unknown };
+      const key = v.typename === "Literal" && typeof v.value === "string" && /^[A-Za-z_]\w*$/.test(v.value)
+        ? `.${v.value}`
+        : `[${nodeText(v, depth + 1)}]`;
+      return nodeText(n.target, depth + 1) + key;
+    }
+    case "FunCall":
+      return `${nodeText(n.name, depth + 1)}(...)`;
+    case "Filter":
+      return `${nodeText(n.args?.children[0], depth + 1)}|${nodeText(n.name, depth + 1)}`;
+    default:
+      return "expression";
+  }
+}
+
+/** The nodes compiled as JavaScript statements, where the line a runtime error names is recorded. */
+const STATEMENTS = new Set([
+  "Output",
+  "If",
+  "JinjaFor",
+  "Set",
+  "With",
+  "Include",
+  "Import",
+  "FromImport",
+  "Switch",
+]);
+
 let installed = false;
 
 interface Token {
@@ -447,7 +600,13 @@ interface TokenizerState {
   jinjaForParen?: boolean;
   trimBlocks: boolean;
   lstripBlocks: boolean;
-  tags: { COMMENT_START: string };
+  tags: {
+    COMMENT_START: string;
+    COMMENT_END: string;
+    BLOCK_START: string;
+    BLOCK_END: string;
+    VARIABLE_START: string;
+  };
 }
 
 type NodeCtor = new (lineno: number, colno: number, ...fields: unknown[]) => { typename: string };
@@ -496,12 +655,15 @@ function patchTestArguments(nj: typeof nunjucks): void {
  * so a commented template wrote blank lines where Jinja2 wrote none.
  */
 function commentTrim(t: TokenizerState, tok: Token): Token | null {
-  if (tok.type === "comment" && t.trimBlocks) {
+  if (tok.type === "comment" && t.trimBlocks && !tok.value.endsWith("+" + t.tags.COMMENT_END)) {
     if (t.str.startsWith("\r\n", t.index)) {
       t.forward();
       t.forward();
     } else if (t.str[t.index] === "\n") t.forward();
-  } else if (tok.type === "data" && t.lstripBlocks && t.str.startsWith(t.tags.COMMENT_START, t.index)) {
+  } else if (
+    tok.type === "data" && t.lstripBlocks && t.str.startsWith(t.tags.COMMENT_START, t.index) &&
+    !t.str.startsWith(t.tags.COMMENT_START + "+", t.index)
+  ) {
     const nl = tok.value.lastIndexOf("\n");
     const last = tok.value.slice(nl + 1);
     if ((nl >= 0 || tok.colno === 0) && /^[ \t]+$/.test(last)) {
@@ -510,6 +672,54 @@ function commentTrim(t: TokenizerState, tok: Token): Token | null {
     }
   }
   return tok;
+}
+
+/** Whether the text from `t.index` ends at a `{%+` or `{#+` tag (lstrip_blocks does not apply to it). */
+function plusTagFollows(t: TokenizerState): boolean {
+  const { BLOCK_START, VARIABLE_START, COMMENT_START } = t.tags;
+  const starts = [BLOCK_START, VARIABLE_START, COMMENT_START];
+  if (starts.some((s) => t.str.startsWith(s, t.index))) return false;
+  let next = -1;
+  for (const s of starts) {
+    const i = t.str.indexOf(s, t.index);
+    if (i >= 0 && (next < 0 || i < next)) next = i;
+  }
+  return next >= 0 &&
+    (t.str.startsWith(BLOCK_START + "+", next) || t.str.startsWith(COMMENT_START + "+", next));
+}
+
+/**
+ * Jinja2's `+` whitespace markers: `{%+` keeps the indentation lstrip_blocks would remove before the
+ * tag, `+%}` the newline trim_blocks would remove after it (`{#+`, `+#}` for comments; `{{+` is
+ * allowed and does nothing). nunjucks read the `+` as an operator: a syntax error.
+ */
+function plusMarkers(t: TokenizerState, next: () => Token | null): Token | null | undefined {
+  const { BLOCK_START, BLOCK_END, VARIABLE_START } = t.tags;
+  if (!t.in_code) {
+    for (const start of [BLOCK_START, VARIABLE_START]) {
+      if (!t.str.startsWith(start + "+", t.index)) continue;
+      const tok = next();
+      t.forward();
+      return tok && { ...tok, value: start + "+" };
+    }
+    if (!t.lstripBlocks || !plusTagFollows(t)) return undefined;
+    t.lstripBlocks = false;
+    try {
+      return next();
+    } finally {
+      t.lstripBlocks = true;
+    }
+  }
+  if (!t.str.startsWith("+" + BLOCK_END, t.index)) return undefined;
+  t.forward();
+  const trim = t.trimBlocks;
+  t.trimBlocks = false;
+  try {
+    const tok = next();
+    return tok && { ...tok, value: "+" + tok.value };
+  } finally {
+    t.trimBlocks = trim;
+  }
 }
 
 /** `1e3`, `2E-2`, `1.5e+3`: the text of a number literal with an exponent at the start of `s`. */
@@ -528,7 +738,8 @@ function patchLexer(nj: typeof nunjucks): void {
   proto.nextToken = function (this: TokenizerState): Token | null {
     const start = this.index, lineno = this.lineno, colno = this.colno;
     const code = this.in_code;
-    let tok = next.call(this);
+    let tok = plusMarkers(this, () => next.call(this));
+    if (tok === undefined) tok = next.call(this);
     if (!tok) return tok;
     if (!code) return commentTrim(this, tok);
     if (tok.type === "int" || tok.type === "float" || tok.type === "symbol") {
@@ -563,9 +774,6 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   runtime.jinjaMod = pyMod;
   runtime.jinjaMul = pyMul;
   runtime.jinjaTuple = tuple;
-  // `for k in d` walks a dict's keys, as Python does (nunjucks ran no iteration at all)
-  runtime.jinjaIter = (v) =>
-    v !== null && typeof v === "object" && !Array.isArray(v) && isPlain(v) ? Object.keys(v) : v;
   runtime.jinjaNsSet = (obj, key, value) => {
     if (!(obj instanceof JinjaNamespace)) throw new Error("cannot assign attribute on non-namespace object");
     (obj as unknown as Record<string, unknown>)[String(key)] = value;
@@ -573,15 +781,9 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   runtime.jinjaUnpack = unpack;
   runtime.jinjaCompare = pyCompare;
   runtime.jinjaAdd = pyAdd;
-  runtime.jinjaCycle = (i) => (...items) => items.length ? items[i % items.length] : undefined;
-  // loop.changed(v): true on the first call and whenever v differs from the previous call's, per loop
-  const last = new WeakMap<object, string>();
-  runtime.jinjaChanged = (frame) => (...values) => {
-    const key = JSON.stringify(values);
-    const changed = last.get(frame) !== key;
-    last.set(frame, key);
-    return changed;
-  };
+  runtime.jinjaArith = pyArith;
+  runtime.jinjaUnary = pyUnary;
+  runtime.jinjaDefined = jinjaDefined;
 
   const suppress = runtime.suppressValue;
   runtime.suppressValue = (val, autoescape) => suppress(pyStr(val), autoescape);
@@ -613,8 +815,29 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
 
   patchLexer(nj);
   patchTestArguments(nj);
+  installStatements(nj);
 
   const proto = Compiler.prototype;
+  // a runtime error names the line of the statement (or `{{ }}`) it happened in: nunjucks only
+  // tracked calls, so most errors had no line at all
+  const compileNode = proto.compile;
+  proto.compile = function (node, frame) {
+    const n = node as {
+      typename: string;
+      lineno: number;
+      colno: number;
+      children?: Array<{ typename: string }>;
+    };
+    if (
+      STATEMENTS.has(n.typename) &&
+      (n.typename !== "Output" || n.children?.some((c) => c.typename !== "TemplateData"))
+    ) this._emitLine(`lineno = ${n.lineno}; colno = ${n.colno};`);
+    compileNode.call(this, node, frame);
+  };
+  // node lines are counted from 0 (nunjucks' own calls reported the line before the right one)
+  const handleError = runtime.handleError;
+  runtime.handleError = (e, lineno, colno) =>
+    (e as { lineno?: number }).lineno ? e : handleError(e, lineno + 1, colno + 1);
   proto.compileIf = function (node, frame, async) {
     this._emit("if(runtime.jinjaTruthy(");
     this._compileExpression(node.cond, frame);
@@ -661,27 +884,51 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     };
   proto.compileOr = shortCircuit("");
   proto.compileAnd = shortCircuit("!");
-  // `a % b`, `a * b`: Python's (string formatting and repetition, the modulo's sign)
-  const binary = (fnName: string) =>
+  // an operand that may be undefined (a name, an attribute, a call's or a filter's result) is checked:
+  // Jinja2's Undefined raises in arithmetic (JavaScript gave NaN, printed `nan`)
+  const operand = (self: CompilerProto, node: unknown, frame: unknown) => {
+    const typename = (node as { typename: string }).typename;
+    if (typename === "Literal" || typename === "Array" || typename === "Dict" || typename === "Group") {
+      self.compile(node, frame);
+      return;
+    }
+    self._emit("runtime.jinjaDefined(");
+    self.compile(node, frame);
+    self._emit(`, ${JSON.stringify(nodeText(node))})`);
+  };
+  const binary = (fnName: string, checked = true, op?: string) =>
     function (this: CompilerProto, node: BinNode, frame: unknown) {
-      this._emit(`runtime.${fnName}(`);
-      this.compile(node.left, frame);
+      this._emit(`runtime.${fnName}(${op ? JSON.stringify(op) + ", " : ""}`);
+      if (checked) operand(this, node.left, frame);
+      else this.compile(node.left, frame);
       this._emit(", ");
-      this.compile(node.right, frame);
+      if (checked) operand(this, node.right, frame);
+      else this.compile(node.right, frame);
       this._emit(")");
     };
+  // `a % b`, `a * b`: Python's (string formatting and repetition, the modulo's sign)
   proto.compileMod = binary("jinjaMod");
   proto.compileMul = binary("jinjaMul");
-  // Jinja2's loop.cycle(...) and loop.changed(...) beside nunjucks' loop variables
-  const bindings = proto._emitLoopBindings;
-  proto._emitLoopBindings = function (node, arr, i, len) {
-    bindings.call(this, node, arr, i, len);
-    this._emitLine(`frame.set("loop.cycle", runtime.jinjaCycle(${i}));`);
-    this._emitLine(`frame.set("loop.changed", runtime.jinjaChanged(frame));`);
-    this._emitLine(
-      `frame.set("loop.previtem", Array.isArray(${arr}) && ${i} > 0 ? ${arr}[${i} - 1] : undefined);`,
-    );
-    this._emitLine(`frame.set("loop.nextitem", Array.isArray(${arr}) ? ${arr}[${i} + 1] : undefined);`);
+  // `-`, `/`, `//`, `**`: numbers only (`none - 1` was -1), a division by zero raises (it printed `inf`)
+  proto.compileSub = binary("jinjaArith", true, "-");
+  proto.compileDiv = binary("jinjaArith", true, "/");
+  proto.compileFloorDiv = binary("jinjaArith", true, "//");
+  proto.compilePow = binary("jinjaArith", true, "**");
+  const unary = (op: string) =>
+    function (this: CompilerProto, node: { target: unknown }, frame: unknown) {
+      this._emit(`runtime.jinjaUnary(${JSON.stringify(op)}, `);
+      operand(this, node.target, frame);
+      this._emit(")");
+    };
+  proto.compileNeg = unary("-");
+  proto.compilePos = unary("+");
+  // `x.y`, `x[0]` of an undefined x raises, as Jinja2's Undefined does (it printed nothing)
+  proto.compileLookupVal = function (node, frame) {
+    this._emit("runtime.memberLookup((");
+    operand(this, node.target, frame);
+    this._emit("),");
+    this._compileExpression(node.val, frame);
+    this._emit(")");
   };
   // `(a, b)` is a tuple (JavaScript read it as the comma operator: the last item)
   proto.compileGroup = function (node, frame) {
@@ -692,41 +939,22 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     } else this._compileAggregate(node, frame, "(", ")");
   };
   // `a ~ b`: Python's str() of each side (`'n=' ~ None` is "n=None", an undefined side is "")
-  proto.compileConcat = binary("jinjaConcat");
+  proto.compileConcat = binary("jinjaConcat", false);
   // `==` without JavaScript's coercion, `a < b < c` as a chain
   proto.compileCompare = function (node, frame) {
     this._emit("runtime.jinjaCompare(");
     this.compile(node.expr, frame);
+    this._emit(`, ${JSON.stringify(nodeText(node.expr))}`);
     for (const op of node.ops) {
       this._emit(`, [${JSON.stringify(op.type)}, `);
       this.compile(op.expr, frame);
-      this._emit("]");
+      this._emit(`, ${JSON.stringify(nodeText(op.expr))}]`);
     }
     this._emit(")");
   };
   proto.compileAdd = binary("jinjaAdd");
-  const compileFor = proto.compileFor;
-  proto.compileFor = function (node, frame) {
-    if (node.name.typename !== "Symbol") return compileFor.call(this, node, frame);
-    // wrap the iterated expression (the first one compileFor compiles) in runtime.jinjaIter
-    const self = this as CompilerProto & { _compileExpression: CompilerProto["_compileExpression"] };
-    const plain = proto._compileExpression;
-    self._compileExpression = function (n, f) {
-      if (n !== node.arr) return plain.call(this, n, f);
-      delete (this as Partial<CompilerProto>)._compileExpression;
-      this._emit("runtime.jinjaIter(");
-      plain.call(this, n, f);
-      this._emit(")");
-    };
-    try {
-      compileFor.call(this, node, frame);
-    } finally {
-      delete (self as Partial<CompilerProto>)._compileExpression;
-    }
-  };
   // `{% set ns.x = v %}` sets a namespace's attribute; `{% set a, b = pair %}` unpacks (nunjucks gave
   // both names the whole value)
-  const compileSet = proto.compileSet;
   proto.compileSet = function (node, frame) {
     const t = node.targets;
     if (t.length === 1 && t[0].typename === "LookupVal") {
@@ -743,25 +971,10 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     if (t.some((x) => x.typename !== "Symbol")) {
       throw new Error("set: can only assign to names or a namespace attribute");
     }
-    if (t.length < 2 || !node.value) return compileSet.call(this, node, frame);
-    // compute once, unpack, then let nunjucks bind each name to its item
-    const tmp = this._tmpid();
-    this._emit(`var ${tmp} = runtime.jinjaUnpack(`);
-    this._compileExpression(node.value, frame);
-    this._emitLine(`, ${t.length});`);
-    t.forEach((target, i) => {
-      // as a `{% set %}...{% endset %}` body, which nunjucks compiles without a type check
-      compileSet.call(this, {
-        targets: [target],
-        value: null,
-        body: { typename: "JinjaRaw", code: `${tmp}[${i}]` },
-      }, frame);
-    });
-  };
-  (proto as unknown as { compileJinjaRaw(node: { code: string }): void }).compileJinjaRaw = function (
-    this: CompilerProto,
-    node: { code: string },
-  ) {
-    this._emit(node.code);
+    // names are bound in the innermost scope (statements.ts)
+    (this as unknown as { compileJinjaSetNames(n: SetNode, f: unknown): void }).compileJinjaSetNames(
+      node,
+      frame,
+    );
   };
 }

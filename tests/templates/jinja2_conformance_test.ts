@@ -18,6 +18,11 @@ interface Case {
   ctx?: Record<string, unknown>;
   /** trim_blocks + lstrip_blocks + keep_trailing_newline, as generators render */
   trim?: boolean;
+  /**
+   * Both engines refuse the template: Jinja2 with this exception class, kunai with a TemplateError
+   * whose message contains `kunai` (and names the template).
+   */
+  error?: { jinja2: string; kunai: string };
 }
 
 const nodes = [
@@ -752,6 +757,210 @@ const WRAP_CASES: Case[] = [
 ];
 CASES.push(...WRAP_CASES);
 
+// statements nunjucks lacked or scoped differently: `for ... if` looped over nothing without a word,
+// a `set` in a loop changed the outer variable, `with`, `recursive` and `{%+` were syntax errors
+const STATEMENT_CASES: Case[] = [
+  {
+    name: "with-values",
+    tpl: "{% with a = 1, b = x %}{{ a }}{{ b }}{% endwith %}[{{ a }}]" +
+      "{% set a = 5 %}{% with a = a + 1, b = a %} {{ a }} {{ b }}{% endwith %} {{ a }}",
+    ctx: { x: 2 },
+  },
+  {
+    name: "with-scope",
+    tpl:
+      "{% set x = 1 %}{% with %}{% set x = 2 %}{% set y = 3 %}{{ x }}{{ y }}{% endwith %}{{ x }}[{{ y }}]" +
+      "{% with a = 1 %}{% for i in [1, 2] %}{% set a = a + i %}{% endfor %}{{ a }}{% endwith %}",
+  },
+  {
+    name: "with-generator",
+    trim: true,
+    tpl: "frontend\n  {% with port = node.port|default(80) %}\n  bind *:{{ port }}\n  {% endwith %}\nend\n",
+    ctx: { node: { port: 8080 } },
+  },
+  {
+    name: "for-filter",
+    tpl: "{% for n in l if n > 1 %}{{ loop.index }}/{{ loop.length }}:{{ n }}{{ ',' if not loop.last }}" +
+      "{% else %}none{% endfor %} {% for n in l if n > 9 %}x{% else %}none{% endfor %}" +
+      "{% set ns = namespace(c=0) %}{% for n in l if n is odd %}{% set ns.c = ns.c + n %}{% endfor %} {{ ns.c }}",
+    ctx: { l: [1, 2, 3, 4] },
+  },
+  {
+    name: "for-filter-attr",
+    tpl: "{% for k, v in d|dictsort if v > 1 %}{{ k }}={{ v }};{% endfor %}" +
+      "{% for n in nodes if n.alive and 'web' in n.tags %} {{ n.name }}{% endfor %}",
+    ctx: { d: { a: 1, b: 2, c: 3 }, nodes },
+  },
+  {
+    name: "for-set-scope",
+    tpl: "{% set x = 1 %}{% for i in [1, 2] %}{% set x = x + i %}{{ x }}{% endfor %}|{{ x }}|" +
+      "{% for i in [1, 2, 3] %}{% if loop.first %}{% set y = 5 %}{% endif %}[{{ y }}]{% endfor %}|" +
+      "{% set z = 0 %}{% for i in [1, 2] %}{{ z }}{% set z = i %}{{ z }};{% endfor %}{{ z }}",
+  },
+  {
+    name: "for-shadow",
+    tpl: "{% macro m(n) %}{% for n in [n, n + 1] %}{{ n }}{% endfor %}{{ n }}{% endmacro %}{{ m(5) }} " +
+      "{% for n in [1, 2] %}{% for n in [n * 10] %}{{ n }}{% endfor %}{{ n }};{% endfor %}",
+  },
+  {
+    name: "for-recursive",
+    tpl: "{% for item in tree recursive %}{{ item.name }}{% if item.children %}[{{ loop(item.children) }}]" +
+      "{% endif %}{% endfor %} {% for x in tree recursive %}{{ x.name }}({{ loop(x.children) }}){% else %}-" +
+      "{% endfor %}",
+    ctx: {
+      tree: [{
+        name: "root",
+        children: [{ name: "a", children: [{ name: "a1", children: [] }] }, { name: "b" }],
+      }],
+    },
+  },
+  {
+    name: "for-recursive-depth",
+    trim: true,
+    tpl: "{% for item in tree recursive %}\n{{ '  ' * loop.depth0 }}- {{ item.name }} ({{ loop.depth }}, " +
+      "{{ loop.index }}/{{ loop.length }})\n{% if item.children %}\n{{ loop(item.children) }}\n{%- endif %}\n" +
+      "{% endfor %}\n",
+    ctx: {
+      tree: [{
+        name: "root",
+        children: [{ name: "a", children: [{ name: "a1", children: [] }] }, { name: "b" }],
+      }],
+    },
+  },
+  {
+    name: "for-loop-vars",
+    tpl: "{% for x in 'abc' %}{{ x }}{{ loop.depth }}{{ loop.cycle(1, 2) }}{{ loop.previtem }}{% endfor %} " +
+      "{% for k in d %}{{ k }}{% endfor %} {% for a, b in d %}{{ b }}{% endfor %}",
+    ctx: { d: { ab: 1, cd: 2 } },
+  },
+  {
+    name: "raw",
+    tpl: "{% raw %}{{ x }}{% if %}{% endraw %}|{%- raw -%}  {{ y }}  {%- endraw -%} |",
+  },
+];
+CASES.push(...STATEMENT_CASES);
+
+// Jinja2's whitespace rules in both modes: `{%+`/`+%}` (a syntax error before), `{% raw %}` (trimmed where
+// Jinja2 does not trim and the reverse), CRLF line breaks (kept as \r\n before)
+const WHITESPACE_SOURCES = [
+  "a\n  {%+ if true %}\nb\n  {% endif +%}\nc\n",
+  "a\n  {%+ if true -%}\nb\n  {%- endif +%}\nc\n",
+  "a\n  {%- if true +%}\nb\n  {%+ endif -%}\nc\n",
+  "{% for x in l +%}\n  {{ x }}\n{%+ endfor %}\n",
+  "{% for x in l %}\n  {%+ if x > 1 +%}\n big\n  {% endif %}\n{% endfor %}\n",
+  "x\n  {#+ c #}\ny\n  {# c +#}\nz\n  {#- c +#}\nw\n  {#+ c -#}\nv\n",
+  "{{+ 'a' }}|{{- 'b' }} |\n{%+ set q = 1 +%}\n{{ q }} {%+ if true +%} b {%+ endif +%} c",
+  "a\n  {% raw %}\n  {{ x }}\n  {% endraw %}\nb\n  {%+ raw %}\n  {{ x }}\n  {% endraw +%}\nc\n",
+  "a\n  {%- raw -%}\n  {{ x }}\n  {%- endraw -%}\nb\n{% raw -%}   \n  x {% endraw %}\n",
+  "x {% raw %}  {% endraw %}y\n  {% raw %}\n\n{% endraw %}|{% raw %}a{%+ endraw %}\nb\n",
+  "a\r\n{% if true %}\r\nb\r\n  {% endif %}\r\nc\rd\r\n",
+];
+CASES.push(
+  ...WHITESPACE_SOURCES.flatMap((tpl, i): Case[] => [
+    { name: `whitespace-${i}-generator`, trim: true, tpl, ctx: { l: [1, 2] } },
+    { name: `whitespace-${i}-mail`, tpl, ctx: { l: [1, 2] } },
+  ]),
+);
+
+// where Jinja2 raises, kunai refuses too (it printed nothing, `nan`, `inf`, 0 or a JavaScript value)
+const refuse = (name: string, tpl: string, jinja2: string, kunai: string, ctx?: Record<string, unknown>) => ({
+  name,
+  tpl,
+  ctx: ctx ?? { d: {}, n: null, l: [1, 2] },
+  error: { jinja2, kunai },
+});
+const ERROR_CASES: Case[] = [
+  refuse(
+    "undefined-attr",
+    "a\n{{ x.y }}",
+    "UndefinedError",
+    "line 2, column 1: UndefinedError: 'x' is undefined",
+  ),
+  refuse("undefined-item", "{{ x['y'] }}", "UndefinedError", "'x' is undefined"),
+  refuse("undefined-if-attr", "{% if x.y %}{% endif %}", "UndefinedError", "'x' is undefined"),
+  refuse("undefined-attr-default", "{{ x.y|default('d') }}", "UndefinedError", "'x' is undefined"),
+  refuse("undefined-attr-defined", "{{ x.y is defined }}", "UndefinedError", "'x' is undefined"),
+  refuse("missing-attr-attr", "{{ d.y.z }}", "UndefinedError", "'d.y' is undefined"),
+  refuse("undefined-arith", "{{ x + 1 }}", "UndefinedError", "'x' is undefined"),
+  refuse("undefined-neg", "{{ -x }}", "UndefinedError", "'x' is undefined"),
+  refuse("undefined-order", "{% if n.port > 1 %}{% endif %}", "UndefinedError", "'n.port' is undefined", {
+    n: {},
+  }),
+  refuse("none-length", "{{ n|length }}", "TypeError", "object of type 'NoneType' has no len()"),
+  refuse("int-length", "{{ 5|count }}", "TypeError", "object of type 'int' has no len()"),
+  refuse("none-sub", "{{ n - 1 }}", "TypeError", "unsupported operand type(s) for -: 'NoneType' and 'int'"),
+  refuse("none-mul", "{{ n * 2 }}", "TypeError", "unsupported operand type(s) for *"),
+  refuse("str-add-int", "{{ 'a' + 1 }}", "TypeError", "unsupported operand type(s) for +: 'str' and 'int'"),
+  refuse("list-sub", "{{ l - 1 }}", "TypeError", "unsupported operand type(s) for -: 'list' and 'int'"),
+  refuse(
+    "str-lt-int",
+    "{{ 'a' < 1 }}",
+    "TypeError",
+    "'<' not supported between instances of 'str' and 'int'",
+  ),
+  refuse(
+    "none-lt",
+    "{{ n < 1 }}",
+    "TypeError",
+    "'<' not supported between instances of 'NoneType' and 'int'",
+  ),
+  refuse("div-zero", "{{ 1 / 0 }}", "ZeroDivisionError", "ZeroDivisionError: division by zero"),
+  refuse("floordiv-zero", "{{ 1 // 0 }}", "ZeroDivisionError", "ZeroDivisionError"),
+  refuse("mod-zero", "{{ 7 % 0 }}", "ZeroDivisionError", "ZeroDivisionError"),
+  refuse(
+    "repeat-float",
+    "{{ 'a' * 2.5 }}",
+    "TypeError",
+    "can't multiply sequence by non-int of type 'float'",
+  ),
+  refuse("for-none", "{% for a in n %}{% endfor %}", "TypeError", "'NoneType' object is not iterable"),
+  refuse("for-int", "{% for a in 3 %}{% endfor %}", "TypeError", "'int' object is not iterable"),
+  refuse(
+    "for-unpack",
+    "{% for a, b in [[1, 2], [3]] %}{% endfor %}",
+    "ValueError",
+    "not enough values to unpack",
+  ),
+  refuse(
+    "for-filter-loop",
+    "{% for a in l if loop.index %}{% endfor %}",
+    "UndefinedError",
+    "'loop' is undefined",
+  ),
+  refuse(
+    "loop-not-recursive",
+    "{% for a in l %}{{ loop(l) }}{% endfor %}",
+    "TypeError",
+    "Unable to call `loop`",
+  ),
+  refuse("raw-nested", "{% raw %}{% raw %}{% endraw %}{% endraw %}", "TemplateSyntaxError", "endraw"),
+  refuse("raw-unclosed", "{% raw %}x", "TemplateSyntaxError", "missing end of raw block"),
+  refuse("with-no-value", "{% with a %}{% endwith %}", "TemplateSyntaxError", "with: expected ="),
+  refuse("with-unclosed", "{% with a = 1 %}", "TemplateSyntaxError", "unexpected end of file"),
+];
+CASES.push(...ERROR_CASES);
+
+// and where Jinja2's Undefined is harmless, it stays so
+const UNDEFINED_CASES: Case[] = [
+  {
+    name: "undefined-harmless",
+    tpl: "[{{ x }}] [{{ x|length }}] [{{ x is defined }}] [{{ x == none }}] [{{ x|default(1) }}] " +
+      "{% for a in x %}{% endfor %}[{{ d.y }}] [{{ n.y }}] [{{ x ~ 'a' }}] [{{ 'b' if x }}] [{{ not x }}] " +
+      "[{{ d.y is defined }}] [{{ d.y|default('z') }}] [{{ x|string }}]",
+    ctx: { d: {}, n: null },
+  },
+  {
+    name: "arith-types",
+    tpl:
+      "{{ 1 < 2.5 }} {{ true + 1 }} {{ 'a' < 'b' }} {{ [1, 2] < [1, 3] }} {{ [1] < [1, 0] }} {{ 2 * true }} " +
+      "{{ -true }} {{ 'ab' < 'abc' }} {{ 'B' < 'a' }} {{ 'é' > 'z' }}",
+  },
+];
+CASES.push(...UNDEFINED_CASES);
+
+/** Templates the cases include or import, written beside them for both engines. */
+const FILES: Record<string, string> = {};
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
@@ -775,7 +984,12 @@ Deno.test({
       const file = join(t.dir, "cases.json");
       Deno.writeTextFileSync(file, JSON.stringify(CASES));
       const script = new URL("./jinja2_conformance.py", import.meta.url).pathname;
-      const res = await new Deno.Command(python!, { args: [script, file], stdout: "piped", stderr: "piped" })
+      for (const [name, text] of Object.entries(FILES)) Deno.writeTextFileSync(join(t.dir, name), text);
+      const res = await new Deno.Command(python!, {
+        args: [script, file, t.dir],
+        stdout: "piped",
+        stderr: "piped",
+      })
         .output();
       assert.ok(res.success, new TextDecoder().decode(res.stderr));
       const expected = JSON.parse(new TextDecoder().decode(res.stdout)) as Record<string, string>;
@@ -784,16 +998,29 @@ Deno.test({
       const trimmed = new Templates({ dirs: [t.dir], trimBlocks: true, keepTrailingNewline: true });
       const diffs: string[] = [];
       for (const c of CASES) {
-        assert.ok(
-          !expected[c.name].startsWith("ERROR"),
-          `${c.name}: Jinja2 itself failed: ${expected[c.name]}`,
-        );
         let got: string;
         try {
           got = (c.trim ? trimmed : plain).renderString(c.tpl, structuredClone(c.ctx ?? {}), c.name);
         } catch (err) {
           got = `ERROR ${(err as Error).message}`;
         }
+        if (c.error) {
+          // both refuse: Jinja2 with the expected exception, kunai with a message naming the template and why
+          const refused = expected[c.name] === `ERROR ${c.error.jinja2}` &&
+            got.startsWith(`ERROR template ${c.name}: `) && got.includes(c.error.kunai);
+          if (!refused) {
+            diffs.push(
+              `${c.name} (both should refuse: Jinja2 with ${c.error.jinja2}, kunai with ` +
+                `${JSON.stringify(c.error.kunai)}):\n  jinja2: ${JSON.stringify(expected[c.name])}\n  ` +
+                `kunai:  ${JSON.stringify(got)}`,
+            );
+          }
+          continue;
+        }
+        assert.ok(
+          !expected[c.name].startsWith("ERROR"),
+          `${c.name}: Jinja2 itself failed: ${expected[c.name]}`,
+        );
         if (got !== expected[c.name]) {
           diffs.push(
             `${c.name}:\n  jinja2: ${JSON.stringify(expected[c.name])}\n  kunai:  ${JSON.stringify(got)}`,
