@@ -8,7 +8,19 @@
  * nunjucks only takes positionally.
  */
 import type nunjucks from "nunjucks";
-import { JinjaNamespace, pyEq, pyStr, pyTruthy, pyType, STRING_MEMBERS, toPy, tuple } from "./jinja.ts";
+import {
+  JinjaNamespace,
+  pyAdd,
+  pyEq,
+  pyOrder,
+  pyStr,
+  pyTruthy,
+  pyType,
+  STRING_MEMBERS,
+  toPy,
+  tuple,
+  unpack,
+} from "./jinja.ts";
 import { wordwrap } from "./wordwrap.ts";
 
 type Fmt = (fmt: string, args: never) => string;
@@ -41,18 +53,70 @@ function entries(v: unknown): Array<[unknown, unknown]> {
   return [];
 }
 
-function compare(a: unknown, b: unknown): number {
-  return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
+/** Python's ordering (pyOrder): numbers, strings, lists item by item; mixed types are a TypeError. */
+const compare = (a: unknown, b: unknown) => pyOrder(a, b);
+
+/** Jinja2's `ignore_case`: a string key in lower case, any other as it is. */
+const lower = (v: unknown) =>
+  typeof v === "string" ? v.toLowerCase() : v instanceof String ? String(v).toLowerCase() : v;
+
+/** A sequence's items as Python iterates it (a dict's keys, a string's characters). */
+function items(v: unknown): unknown[] {
+  if (Array.isArray(v)) return v;
+  if (typeof v === "string" || v instanceof String) return [...String(v)];
+  if (v === undefined) return [];
+  if (v !== null && typeof v === "object") return Object.keys(v);
+  throw new Error(`TypeError: '${pyType(v)}' object is not iterable`);
 }
 
-function pick(list: unknown, kw: Keywords, sign: 1 | -1): unknown {
-  const arr = Array.isArray(list) ? list : [...entries(list).map(([k]) => k)];
-  const key = typeof kw.attribute === "string"
-    ? (x: unknown) => attr(x, kw.attribute as string)
-    : (x: unknown) => x;
+/**
+ * Jinja2's `make_multi_attrgetter`: the key of an item for `sort(attribute='port,name')`, each
+ * comma-separated path looked up (`a.b.0`), strings in lower case unless case-sensitive.
+ */
+function keyOf(attribute: unknown, caseSensitive: boolean): (x: unknown) => unknown {
+  const post = caseSensitive ? (v: unknown) => v : lower;
+  if (attribute === undefined || attribute === null) return post;
+  if (typeof attribute !== "string") return (x) => post(attr(x, String(attribute)));
+  const paths = attribute.split(",");
+  if (paths.length === 1) return (x) => post(attr(x, attribute));
+  return (x) => paths.map((p) => post(attr(x, p)));
+}
+
+/** Jinja2's `min`/`max(case_sensitive=False, attribute=None)`: undefined for an empty sequence. */
+function pick(list: unknown, args: unknown[], sign: 1 | -1): unknown {
+  const { pos, kw } = splitKwargs(args);
+  const key = keyOf(kw.attribute ?? pos[1], pyTruthy(kw.case_sensitive ?? pos[0] ?? false));
   let best: unknown = undefined;
-  for (const x of arr) if (best === undefined || sign * compare(key(x), key(best)) < 0) best = x;
+  let bestKey: unknown = undefined;
+  for (const x of items(list)) {
+    const k = key(x);
+    if (best === undefined || sign * compare(k, bestKey) < 0) [best, bestKey] = [x, k];
+  }
   return best;
+}
+
+/** A key Python's set would treat as equal (`1 == 1.0 == True`); lists and dicts by their text. */
+function hashKey(v: unknown): string {
+  if (typeof v === "number" || typeof v === "boolean") return `n${Number(v)}`;
+  if (typeof v === "string" || v instanceof String) return `s${v}`;
+  if (v === null || v === undefined) return "None";
+  return `o${JSON.stringify(v)}`;
+}
+
+/** Jinja2's `indent(width=4, first=False, blank=False)`: blank lines and the first line left alone by default. */
+function indent(s: string, width: unknown, first: boolean, blank: boolean): string {
+  const pad = typeof width === "string" ? width : " ".repeat(Number(width));
+  // Python's splitlines() of `s + "\n"`: the last line break ends a line, it does not start one
+  // deno-lint-ignore no-control-regex -- the separators Python's splitlines() splits on
+  const lines = (s + "\n").split(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/);
+  lines.pop();
+  let out: string;
+  if (blank) out = lines.join("\n" + pad);
+  else {
+    const [head, ...rest] = lines;
+    out = head + (rest.length ? "\n" + rest.map((l) => l ? pad + l : l).join("\n") : "");
+  }
+  return first ? pad + out : out;
 }
 
 /** Adds the filters to a nunjucks environment. */
@@ -77,14 +141,13 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       const k = get(x);
       return !caseSensitive && typeof k === "string" ? k.toLowerCase() : k;
     };
-    const items = [...(Array.isArray(list) ? list : [])];
-    items.sort((a, b) => compare(sortKey(a), sortKey(b)));
+    const sorted = [...items(list)].sort((a, b) => compare(sortKey(a), sortKey(b)));
     const groups: unknown[] = [];
     let current: unknown[] | null = null;
-    let currentKey: unknown = Symbol("none");
-    for (const x of items) {
+    let currentKey: unknown = undefined;
+    for (const x of sorted) {
       const k = sortKey(x);
-      if (current === null || k !== currentKey) {
+      if (current === null || !pyEq(k, currentKey)) {
         current = [];
         currentKey = k;
         // a (grouper, list) pair that `for k, v in ...` unpacks, with Jinja2's .grouper and .list
@@ -158,10 +221,10 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
   env.addFilter("sum", (list: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
     const attribute = kw.attribute ?? pos[0];
-    const start = kw.start ?? pos[1] ?? 0;
-    let total = start as number;
-    for (const x of Array.isArray(list) ? list : []) {
-      total += (attribute === undefined || attribute === null ? x : attr(x, String(attribute))) as number;
+    // Python's `+` item by item: numbers add, lists concatenate (`sum(start=[])`), a string is refused
+    let total: unknown = kw.start ?? pos[1] ?? 0;
+    for (const x of items(list)) {
+      total = pyAdd(total, attribute === undefined || attribute === null ? x : attr(x, String(attribute)));
     }
     return total;
   });
@@ -280,13 +343,33 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
         ? Object.keys(v)
         : nunjucksList(v),
   );
+  // Jinja2's string filters take str() of any value (`none|upper` is NONE, `true|lower` true); nunjucks
+  // gave an empty string, or failed on a number
+  for (
+    const name of [
+      "upper",
+      "lower",
+      "capitalize",
+      "replace",
+      "wordcount",
+      "striptags",
+      "escape",
+      "forceescape",
+    ]
+  ) {
+    const f = env.getFilter(name) as (this: unknown, ...a: unknown[]) => unknown;
+    env.addFilter(name, function (this: unknown, v: unknown, ...args: unknown[]) {
+      const text = v === undefined || typeof v === "string" || v instanceof String ? v : String(pyStr(v));
+      return f.call(this, text, ...args);
+    });
+  }
+  env.addFilter("e", env.getFilter("escape"));
   // Jinja2's keyword names for the filters nunjucks takes positionally, in nunjucks' order
   for (
     const [name, params] of Object.entries({
       batch: ["linecount", "fill_with"],
       dictsort: ["case_sensitive", "by", "reverse"],
       float: ["default"],
-      indent: ["width", "first"],
       replace: ["old", "new", "count"],
       slice: ["slices", "fill_with"],
       truncate: ["length", "killwords", "end"],
@@ -315,20 +398,59 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const f = env.getFilter(name) as (...a: unknown[]) => unknown;
     return arr.map((x) => f(x, ...pos.slice(1)));
   });
+  // unique(case_sensitive=False, attribute=None): 'A' and 'a' are one item unless case-sensitive
   env.addFilter("unique", (list: unknown, ...args: unknown[]) => {
-    const { kw } = splitKwargs(args);
-    const seen = new Set<unknown>();
-    const out: unknown[] = [];
-    for (const x of Array.isArray(list) ? list : []) {
-      const k = typeof kw.attribute === "string" ? attr(x, kw.attribute) : x;
-      if (seen.has(k)) continue;
+    const { pos, kw } = splitKwargs(args);
+    const key = keyOf(kw.attribute ?? pos[1], pyTruthy(kw.case_sensitive ?? pos[0] ?? false));
+    const seen = new Set<string>();
+    return items(list).filter((x) => {
+      const k = hashKey(key(x));
+      if (seen.has(k)) return false;
       seen.add(k);
-      out.push(x);
-    }
-    return out;
+      return true;
+    });
   });
-  env.addFilter("min", (list: unknown, ...args: unknown[]) => pick(list, splitKwargs(args).kw, 1));
-  env.addFilter("max", (list: unknown, ...args: unknown[]) => pick(list, splitKwargs(args).kw, -1));
+  env.addFilter("min", (list: unknown, ...args: unknown[]) => pick(list, args, 1));
+  env.addFilter("max", (list: unknown, ...args: unknown[]) => pick(list, args, -1));
+  // sort(reverse=False, case_sensitive=False, attribute=None), `attribute` a comma-separated list
+  // of keys (`sort(attribute='zone,name')`: nunjucks took it as one name and kept the order)
+  env.addFilter("sort", (list: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const reverse = pyTruthy(kw.reverse ?? pos[0] ?? false);
+    const key = keyOf(kw.attribute ?? pos[2], pyTruthy(kw.case_sensitive ?? pos[1] ?? false));
+    const keyed = items(list).map((x) => ({ x, k: key(x) }));
+    // Python's sorted(reverse=True) keeps equal items in their order, as a stable sort by -compare does
+    keyed.sort((a, b) => (reverse ? -1 : 1) * compare(a.k, b.k));
+    return keyed.map((e) => e.x);
+  });
+  env.addFilter("indent", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const first = pyTruthy(kw.first ?? kw.indentfirst ?? pos[1] ?? false);
+    return indent(
+      String(pyStr(v) ?? ""),
+      kw.width ?? pos[0] ?? 4,
+      first,
+      pyTruthy(kw.blank ?? pos[2] ?? false),
+    );
+  });
+  // Jinja2's comparison tests by their operator names too (`selectattr('port', '>=', 1024)`), with
+  // Python's == (no coercion) and ordering (mixed types are a TypeError, as in Jinja2)
+  const eq = (a: unknown, b: unknown) => pyEq(a, b);
+  const ne = (a: unknown, b: unknown) => !pyEq(a, b);
+  const lt = (a: unknown, b: unknown) => compare(a, b) < 0;
+  const le = (a: unknown, b: unknown) => compare(a, b) <= 0;
+  const gt = (a: unknown, b: unknown) => compare(a, b) > 0;
+  const ge = (a: unknown, b: unknown) => compare(a, b) >= 0;
+  for (
+    const [names, test] of [
+      [["==", "eq", "equalto"], eq],
+      [["!=", "ne"], ne],
+      [["<", "lt", "lessthan"], lt],
+      [["<=", "le"], le],
+      [[">", "gt", "greaterthan"], gt],
+      [[">=", "ge"], ge],
+    ] as const
+  ) for (const name of names) env.addTest(name, test);
   env.addFilter("d", env.getFilter("default"));
   // `namespace(found=false)` or `namespace(d)`: the object `{% set ns.found = true %}` may change
   env.addGlobal("namespace", (...args: unknown[]) => {
@@ -337,6 +459,22 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     for (const p of pos) if (p !== null && typeof p === "object" && !Array.isArray(p)) Object.assign(init, p);
     const { __keywords: _k, ...named } = kw;
     return new JinjaNamespace({ ...init, ...named });
+  });
+  // Python's dict(): `dict(a=1)`, `dict(other, b=2)`, `dict([('a', 1)])` (a template's own mapping)
+  env.addGlobal("dict", (...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    if (pos.length > 1) throw new Error(`TypeError: dict expected at most 1 argument, got ${pos.length}`);
+    const out: Record<string, unknown> = {};
+    const [src] = pos;
+    if (Array.isArray(src)) {
+      for (const pair of src) {
+        const [k, v] = unpack(pair, 2);
+        out[String(pyStr(k))] = v;
+      }
+    } else if (src !== null && typeof src === "object") Object.assign(out, src);
+    else if (src !== undefined) throw new Error(`TypeError: '${pyType(src)}' object is not iterable`);
+    const { __keywords: _k, ...named } = kw;
+    return Object.assign(out, named);
   });
   // Jinja2's `attr` is getattr(): a dict's keys are not attributes (`d|attr('k')` is undefined), a
   // string's methods are

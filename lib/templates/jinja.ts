@@ -89,7 +89,8 @@ export function pyEq(a: unknown, b: unknown): boolean {
 
 /** Python's name of a value's type, as its TypeErrors name it. */
 export function pyType(v: unknown): string {
-  if (v === null || v === undefined) return "NoneType";
+  if (v === undefined) return "Undefined";
+  if (v === null) return "NoneType";
   if (typeof v === "boolean") return "bool";
   if (typeof v === "number") return Number.isInteger(v) ? "int" : "float";
   if (typeof v === "bigint") return "int";
@@ -184,7 +185,7 @@ function pyUnary(op: string, a: unknown): number {
 }
 
 /** Python's `+`: lists concatenate, strings too; a string and a number do not mix (TypeError). */
-function pyAdd(a: unknown, b: unknown): unknown {
+export function pyAdd(a: unknown, b: unknown): unknown {
   if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
   const str = (v: unknown) => typeof v === "string" || v instanceof String;
   if (str(a) && str(b)) return String(a) + String(b);

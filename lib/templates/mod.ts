@@ -118,7 +118,8 @@ export class Templates {
     const loader = {
       getSource(name: string) {
         const found = resolveTemplate(name, dirs);
-        if (!found) throw new TemplateError(name, `not found in ${dirs.join(", ")}`);
+        // nunjucks says "template not found", or renders nothing for `include ... ignore missing`
+        if (!found) return null;
         return { src: source(Deno.readTextFileSync(found.path)), path: found.path, noCache: true };
       },
     };

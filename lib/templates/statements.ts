@@ -14,7 +14,7 @@
  *   `-` do before `{% endraw %}`, trim_blocks after it; raw blocks do not nest.
  */
 import type nunjucks from "nunjucks";
-import { jinjaDefined, pyTruthy, pyType, unpack } from "./jinja.ts";
+import { jinjaDefined, pyTruthy, pyType, tuple, unpack } from "./jinja.ts";
 
 interface Token {
   type: string;
@@ -311,6 +311,48 @@ function parseRaw(this: Parser, nodes: Record<string, NodeCtor>, tagName = "raw"
   ]);
 }
 
+/** What a macro call passed beyond its parameters, for the macro's `varargs` and `kwargs`. */
+interface MacroExtras {
+  varargs: unknown[];
+  kwargs: Record<string, unknown>;
+}
+let macroExtras: MacroExtras | null = null;
+
+type MakeMacro = (
+  argNames: string[],
+  kwargNames: string[],
+  func: (...a: unknown[]) => unknown,
+) => (...a: unknown[]) => unknown;
+
+/**
+ * Jinja2's `varargs` (a tuple of the extra positional arguments) and `kwargs` (a dict of the extra
+ * keyword ones) in a macro; nunjucks dropped both. Each call records them just before the macro's
+ * body takes them (rendering is synchronous).
+ */
+function withMacroExtras(makeMacro: MakeMacro): MakeMacro {
+  return (argNames, kwargNames, func) => {
+    const macro = makeMacro(argNames, kwargNames, func);
+    return function (this: unknown, ...args: unknown[]) {
+      const last = args[args.length - 1] as Record<string, unknown> | undefined;
+      const keywords = last !== null && typeof last === "object" && Object.hasOwn(last, "__keywords");
+      const positional = keywords ? args.length - 1 : args.length;
+      const named: Record<string, unknown> = {};
+      if (keywords) {
+        for (const [k, v] of Object.entries(last!)) {
+          if (k !== "__keywords" && k !== "caller" && !argNames.includes(k) && !kwargNames.includes(k)) {
+            named[k] = v;
+          }
+        }
+      }
+      macroExtras = {
+        varargs: tuple(args.slice(argNames.length + kwargNames.length, positional)),
+        kwargs: named,
+      };
+      return macro.apply(this, args);
+    };
+  };
+}
+
 /** Installs the statements into nunjucks' parser, node types and compiler (once, from installJinjaSemantics). */
 export function installStatements(nj: typeof nunjucks): void {
   const nodes = (nj as unknown as { nodes: Record<string, NodeCtor> }).nodes;
@@ -399,6 +441,27 @@ export function installStatements(nj: typeof nunjucks): void {
     return parseRaw.call(this, nodes, tagName);
   };
 
+  runtime.makeMacro = withMacroExtras(runtime.makeMacro as MakeMacro);
+  runtime.jinjaMacroExtras = (): MacroExtras => {
+    const extras = macroExtras ?? { varargs: tuple([]), kwargs: {} };
+    macroExtras = null;
+    return extras;
+  };
+  const compileMacro = Compiler.prototype._compileMacro as (this: Compiler, ...a: unknown[]) => string;
+  Compiler.prototype._compileMacro = function (this: Compiler & { codebuf: string[] }, ...a: unknown[]) {
+    const start = this.codebuf.length;
+    const id = compileMacro.apply(this, a);
+    // bind them right after nunjucks binds `caller`, at the start of the macro's body
+    const at = this.codebuf.indexOf('frame.set("caller", kwargs.caller); }\n', start);
+    if (at < 0) this.fail("macro: cannot bind varargs and kwargs");
+    this.codebuf.splice(
+      at + 1,
+      0,
+      "var __extras = runtime.jinjaMacroExtras();\n",
+      'frame.set("varargs", __extras.varargs);\nframe.set("kwargs", __extras.kwargs);\n',
+    );
+    return id;
+  };
   Compiler.prototype.compileJinjaFor = compileFor;
   Compiler.prototype.compileWith = compileWith;
   Compiler.prototype.compileJinjaSetNames = compileSetNames;

@@ -961,6 +961,689 @@ CASES.push(...UNDEFINED_CASES);
 /** Templates the cases include or import, written beside them for both engines. */
 const FILES: Record<string, string> = {};
 
+// a differential sweep of what config generators use (hosts, haproxy, nginx): sort/groupby/unique/
+// select with tests, map(attribute=), batch/slice, indent/center/format, macros with caller and
+// varargs, call blocks, import/include, loop filters and recursive loops, whitespace control. Each
+// was rendered by both engines; those that differed were fixed (sort by 'a,b', unique and min/max
+// ignoring case, '>=' as a test name, dict(), include ignore missing, indent of blank lines, sum of
+// lists, none|upper, varargs/kwargs)
+const SWEEP = {
+  nodes: [
+    {
+      name: "web-2",
+      addr: "10.0.0.2",
+      zone: "b",
+      alive: true,
+      tags: ["web", "linux"],
+      port: 80,
+      weight: 10,
+      role: "web",
+    },
+    {
+      name: "web-1",
+      addr: "10.0.0.1",
+      zone: "a",
+      alive: true,
+      tags: ["web"],
+      port: 8080,
+      weight: 20,
+      role: "web",
+    },
+    { name: "db-1", addr: "10.0.0.3", zone: "a", alive: false, tags: [], port: 5432, weight: 5, role: "db" },
+    {
+      name: "cache-1",
+      addr: "10.0.0.4",
+      zone: "c",
+      alive: true,
+      tags: ["cache", "linux"],
+      port: 6379,
+      weight: 1,
+      role: "cache",
+    },
+    {
+      name: "Web-3",
+      addr: "10.0.0.5",
+      zone: "b",
+      alive: false,
+      tags: ["web"],
+      port: 80,
+      weight: 10,
+      role: "web",
+    },
+  ],
+  node: { name: "lb-1", addr: "10.0.1.1", services: { http: { port: 80 }, https: { port: 443 } } },
+  tree: [
+    {
+      name: "root",
+      children: [{ name: "a", children: [{ name: "a1", children: [] }] }, { name: "b", children: [] }],
+    },
+  ],
+};
+const SWEEP2 = {
+  nodes: [
+    {
+      name: "web-2",
+      addr: "10.0.0.2",
+      zone: "b",
+      alive: true,
+      tags: ["web", "linux"],
+      port: 80,
+      weight: 10,
+      role: "web",
+    },
+    {
+      name: "web-1",
+      addr: "10.0.0.1",
+      zone: "a",
+      alive: true,
+      tags: ["web"],
+      port: 8080,
+      weight: 20,
+      role: "web",
+    },
+    { name: "db-1", addr: "10.0.0.3", zone: "a", alive: false, tags: [], port: 5432, weight: 5, role: "db" },
+    {
+      name: "Cache-1",
+      addr: "10.0.0.4",
+      zone: "C",
+      alive: true,
+      tags: ["cache", "linux"],
+      port: 6379,
+      weight: 1,
+      role: "cache",
+    },
+  ],
+  words: ["b", "A", "a", "C", "c"],
+  n: null,
+};
+Object.assign(FILES, {
+  "macros.j2":
+    "{% macro backend(name, servers, port=80) -%}\nbackend {{ name }}\n{% for s in servers %}\n    server {{ s.name }} {{ s.addr }}:{{ port }} check\n{% endfor %}\n{%- endmacro %}\n{% macro upstream(n) %}upstream {{ n }}{% endmacro %}\n",
+  "header.j2": "# generated for {{ node.name }} - do not edit\n",
+  "row.j2": "{{ n.addr }} {{ n.name }}\n",
+});
+const SWEEP_CASES: Case[] = [
+  {
+    name: "s-hosts",
+    trim: true,
+    tpl:
+      "127.0.0.1 localhost\n{% for n in nodes|sort(attribute='addr') %}\n{{ n.addr }}\t{{ n.name }}{% if n.zone %} {{ n.name }}.{{ n.zone }}.local{% endif %}\n{% endfor %}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-groupby-role",
+    trim: true,
+    tpl:
+      "{% for role, members in nodes|groupby('role') %}\n[{{ role }}]\n{% for m in members|sort(attribute='name') %}\n{{ m.name }} ansible_host={{ m.addr }}\n{% endfor %}\n\n{% endfor %}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-groupby-kw",
+    tpl:
+      "{% for g in nodes|groupby(attribute='zone') %}{{ g.grouper }}:{{ g.list|map(attribute='name')|join(',') }};{% endfor %}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-selectattr-eq",
+    tpl:
+      "{{ nodes|selectattr('role', 'eq', 'web')|map(attribute='name')|join(' ') }}|{{ nodes|selectattr('role', '==', 'web')|list|length }}|{{ nodes|rejectattr('role', 'in', ['web', 'db'])|map(attribute='name')|first }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-selectattr-defined",
+    tpl:
+      "{{ nodes|selectattr('weight', 'defined')|list|length }} {{ nodes|selectattr('missing', 'undefined')|list|length }} {{ nodes|selectattr('weight', 'ge', 10)|map(attribute='name')|join(',') }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-select-tests",
+    tpl:
+      "{{ [1, 2, 3, 4, 5, 6]|select('divisibleby', 3)|list }} {{ ['a', 1, none, 'b']|select('string')|list }} {{ ['a', 1, none]|reject('none')|list }} {{ [0, 1, 2]|select|list }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-map-filters",
+    tpl:
+      "{{ nodes|map(attribute='name')|map('upper')|join(',') }} {{ nodes|map(attribute='port')|map('string')|join(':') }} {{ ['a', 'b']|map('replace', 'a', 'x')|list }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-join-attr-sort",
+    tpl: "{{ nodes|sort(attribute='weight,name')|map(attribute='name')|join(',') }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-sort-multi",
+    tpl:
+      "{{ nodes|sort(attribute='zone')|map(attribute='name')|join(',') }}|{{ nodes|sort(attribute='name', case_sensitive=true)|map(attribute='name')|join(',') }}|{{ nodes|sort(attribute='name')|map(attribute='name')|join(',') }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-unique",
+    tpl:
+      "{{ nodes|map(attribute='zone')|unique|list }} {{ nodes|map(attribute='role')|unique|sort|join(',') }} {{ ['A', 'a', 'b']|unique|list }} {{ ['A', 'a', 'b']|unique(case_sensitive=true)|list }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-unique-attr",
+    tpl: "{{ nodes|unique(attribute='zone')|map(attribute='name')|join(',') }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-batch-table",
+    trim: true,
+    tpl: "{% for row in nodes|map(attribute='name')|batch(2, '-') %}\n{{ row|join(' | ') }}\n{% endfor %}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-slice-cols",
+    trim: true,
+    tpl:
+      "{% for col in nodes|slice(2) %}\ncol{{ loop.index }}: {{ col|map(attribute='name')|join(', ') }}\n{% endfor %}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-indent",
+    tpl:
+      "server {\n    {{ block|indent(4) }}\n}\n{{ block|indent(2, true) }}\n{{ block|indent(first=true) }}\n{{ 'a\n\nb'|indent(2, blank=true) }}",
+    ctx: { block: "listen 80;\nserver_name x;\nlocation / {}" },
+  },
+  {
+    name: "s-center-banner",
+    tpl: "{{ '=' * 20 }}\n{{ node.name|center(20) }}\n{{ ('[' ~ node.addr ~ ']')|center(21) }}|",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-format-filter",
+    tpl:
+      "{% for n in nodes %}{{ '%-8s %15s:%-5d w=%3d'|format(n.name, n.addr, n.port, n.weight) }}\n{% endfor %}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-replace",
+    tpl:
+      "{{ node.name|replace('-', '_') }} {{ node.addr|replace('.', '-') }} {{ 'a.b.c'|replace('.', '', 1) }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-default-bool",
+    tpl:
+      "[{{ node.missing|default('none') }}] [{{ ''|default('empty', true) }}] [{{ 0|default(5, boolean=true) }}] [{{ none|default('n') }}] [{{ none|default('n', true) }}] [{{ false|d('f', true) }}]",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-loop-cycle",
+    trim: true,
+    tpl:
+      "{% for n in nodes %}\n<tr class=\"{{ loop.cycle('odd', 'even') }}\">{{ n.name }}</tr>\n{% endfor %}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-recursive",
+    tpl:
+      "{% for item in tree recursive %}{{ item.name }}{% if item.children %}[{{ loop(item.children) }}]{% endif %}{% endfor %}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-recursive-depth",
+    trim: true,
+    tpl:
+      "{% for item in tree recursive %}\n{{ '  ' * loop.depth0 }}- {{ item.name }} ({{ loop.depth }})\n{% if item.children %}\n{{ loop(item.children) }}\n{%- endif %}\n{% endfor %}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-macro-caller",
+    trim: true,
+    tpl:
+      "{% macro section(name) %}\n[{{ name }}]\n{{ caller() }}\n[/{{ name }}]\n{% endmacro %}\n{% call section('global') %}\nmaxconn 100\n{% endcall %}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-call-args",
+    tpl:
+      "{% macro each(items) %}{% for i in items %}{{ caller(i) }}{% endfor %}{% endmacro %}{% call(n) each(nodes) %}<{{ n.name }}>{% endcall %}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-macro-defaults",
+    tpl:
+      "{% macro listen(port, ssl=false, opts=[]) %}listen {{ port }}{{ ' ssl' if ssl }}{% for o in opts %} {{ o }}{% endfor %};{% endmacro %}{{ listen(80) }} {{ listen(443, true, ['http2']) }} {{ listen(port=8443, ssl=true) }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-macro-varargs",
+    tpl: "{% macro m(a) %}{{ a }}|{{ varargs }}|{{ kwargs }}{% endmacro %}{{ m(1, 2, 3, x=4) }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-import",
+    trim: true,
+    tpl: "{% import 'macros.j2' as m %}\n{{ m.backend('app', nodes[:2]) }}\n{{ m.upstream('u') }}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-from-import",
+    trim: true,
+    tpl:
+      "{% from 'macros.j2' import backend, upstream as up %}\n{{ backend('db', nodes[2:3], port=5432) }}\n{{ up('x') }}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-include",
+    trim: true,
+    tpl: "{% include 'header.j2' %}\n{% for n in nodes[:2] %}\n{% include 'row.j2' %}\n{% endfor %}\nend\n",
+    ctx: SWEEP,
+  },
+  { name: "s-include-missing", tpl: "a{% include 'nope.j2' ignore missing %}b", ctx: SWEEP },
+  {
+    name: "s-ws-control",
+    tpl:
+      "upstream app {\n{%- for n in nodes if n.alive %}\n    server {{ n.addr }}:{{ n.port }};\n{%- endfor %}\n}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-for-if-filter",
+    tpl:
+      "{% for n in nodes if n.alive and 'web' in n.tags %}{{ loop.index }}/{{ loop.length }}:{{ n.name }} {% endfor %}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-set-in-loop",
+    tpl: "{% set x = 1 %}{% for i in [1, 2] %}{% set x = x + i %}{{ x }}{% endfor %}|{{ x }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-ns-counter",
+    tpl:
+      "{% set ns = namespace(count=0, names=[]) %}{% for n in nodes if n.alive %}{% set ns.count = ns.count + 1 %}{% endfor %}{{ ns.count }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-dict-loop",
+    trim: true,
+    tpl:
+      "{% for svc, cfg in node.services|dictsort %}\n{{ svc }} -> {{ cfg.port }}\n{% endfor %}\n{% for svc in node.services %}{{ svc }} {% endfor %}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-items-loop",
+    tpl: "{% for k, v in node.services.items() %}{{ k }}={{ v.port }};{% endfor %}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-nginx-upstreams",
+    trim: true,
+    tpl:
+      "{% for role, group in nodes|selectattr('alive')|groupby('role') %}\nupstream {{ role }} {\n    {% for n in group %}\n    server {{ n.addr }}:{{ n.port }} weight={{ n.weight }};\n    {% endfor %}\n}\n{% endfor %}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-haproxy-full",
+    trim: true,
+    tpl:
+      "global\n    maxconn {{ (nodes|length) * 1000 }}\n\nfrontend http\n    bind *:80\n    {% for role in nodes|map(attribute='role')|unique|sort %}\n    acl is_{{ role }} hdr_beg(host) -i {{ role }}.\n    use_backend {{ role }} if is_{{ role }}\n    {% endfor %}\n\n{% for role, group in nodes|groupby('role') %}\nbackend {{ role }}\n    balance {{ 'roundrobin' if group|length > 1 else 'first' }}\n    {% for n in group|sort(attribute='name') %}\n    server {{ n.name|lower }} {{ n.addr }}:{{ n.port }}{{ ' check' if n.alive else ' disabled' }}\n    {% endfor %}\n{% endfor %}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-length-count",
+    tpl:
+      "{{ nodes|length }} {{ nodes|count }} {{ nodes|selectattr('alive')|list|count }} {{ node.services|length }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-min-max-attr",
+    tpl:
+      "{{ (nodes|min(attribute='weight')).name }} {{ (nodes|max(attribute='port')).name }} {{ nodes|map(attribute='weight')|max }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-sum-avg",
+    tpl:
+      "{{ nodes|sum(attribute='weight') }} {{ (nodes|sum(attribute='weight') / nodes|length)|round(1) }} {{ (nodes|sum(attribute='weight') / nodes|length)|int }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-lower-upper-title",
+    tpl: "{{ nodes|map(attribute='name')|map('title')|join(' ') }} {{ 'web server'|capitalize }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-first-last-random",
+    tpl: "{{ (nodes|first).name }} {{ (nodes|last).name }} {{ nodes[1:3]|map(attribute='name')|list }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-loop-filters",
+    trim: true,
+    tpl:
+      "{% for n in nodes|rejectattr('alive') %}\n# {{ n.name }} is down{{ ',' if not loop.last }}\n{% endfor %}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-ternary-chain",
+    tpl:
+      "{% for n in nodes %}{{ n.name }}:{{ 'up' if n.alive else 'down' }}{{ ' (' ~ n.tags|join('/') ~ ')' if n.tags }} {% endfor %}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-wordcount-truncate",
+    tpl: "{{ 'a b c'|wordcount }} {{ nodes|map(attribute='name')|join(' ')|truncate(15) }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-tojson-nodes",
+    tpl: "{{ nodes[:2]|map(attribute='name')|list|tojson }} {{ node.services|tojson }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-dict-literal",
+    tpl:
+      "{% set ports = {'http': 80, 'https': 443} %}{% for k, v in ports|dictsort %}{{ k }}:{{ v }} {% endfor %}{{ ports['http'] }} {{ ports.https }}",
+    ctx: SWEEP,
+  },
+  { name: "s-dict-global", tpl: "{% set d = dict(a=1, b=2) %}{{ d|dictsort }} {{ d.a }}", ctx: SWEEP },
+  {
+    name: "s-joiner",
+    tpl: "{% set comma = joiner(', ') %}{% for n in nodes %}{{ comma() }}{{ n.name }}{% endfor %}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-cycler",
+    tpl: "{% set c = cycler('a', 'b') %}{% for n in nodes %}{{ c.next() }}{% endfor %}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-filter-block-indent",
+    trim: true,
+    tpl: "server {\n{% filter indent(4, true) %}\nlisten 80;\nroot /var/www;\n{% endfilter %}\n}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-loop-index-pad",
+    tpl: "{% for n in nodes %}{{ '%02d'|format(loop.index) }}-{{ loop.revindex }} {% endfor %}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-nested-default",
+    tpl: "{{ node.services.http.port|default(80) }} {{ node.services.smtp|default({'port': 25}) }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-reverse-sort",
+    tpl:
+      "{{ nodes|map(attribute='name')|sort|reverse|join(',') }} {{ nodes|sort(attribute='weight', reverse=true)|map(attribute='weight')|list }}",
+    ctx: SWEEP,
+  },
+  {
+    name: "s-in-test-select",
+    tpl: "{{ nodes|selectattr('zone', 'in', ['a', 'c'])|map(attribute='name')|join(',') }}",
+    ctx: SWEEP,
+  },
+  { name: "s-abs-round", tpl: "{{ -5|abs }} {{ 3.14159|round(2) }} {{ 7.5|round|int }}", ctx: SWEEP },
+  {
+    name: "s-else-if-chain-trim",
+    trim: true,
+    tpl:
+      "{% for n in nodes %}\n  {% if n.role == 'web' %}\n  web {{ n.name }}\n  {% elif n.role == 'db' %}\n  db {{ n.name }}\n  {% else %}\n  other {{ n.name }}\n  {% endif %}\n{% endfor %}\n",
+    ctx: SWEEP,
+  },
+  {
+    name: "t-macro-varargs",
+    tpl:
+      "{% macro m(a, b=2) %}{{ a }}{{ b }}|{{ varargs }}|{{ kwargs|dictsort }}{% endmacro %}{{ m(1) }} {{ m(1, 3, 4, 5, x=6, y=7) }} {{ m(a=1, z=0) }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-macro-varargs-join",
+    tpl:
+      "{% macro opts() %}{{ varargs|join(' ') }}{% for k, v in kwargs|dictsort %} {{ k }}={{ v }}{% endfor %}{% endmacro %}{{ opts('a', 'b', c=1) }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-caller-varargs",
+    tpl:
+      "{% macro wrap() %}<{{ caller() }}>{{ varargs|length }}{% endmacro %}{% call wrap(1, 2) %}in{% endcall %}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-sort-multi-rev",
+    tpl:
+      "{{ nodes|sort(attribute='zone,weight', reverse=true)|map(attribute='name')|join(',') }} {{ nodes|sort(attribute='zone', case_sensitive=true)|map(attribute='zone')|join }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-sort-words",
+    tpl:
+      "{{ words|sort }} {{ words|sort(case_sensitive=true) }} {{ words|sort(true) }} {{ 'hello'|sort|join }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-minmax-case",
+    tpl:
+      "{{ words|min }} {{ words|max }} {{ words|max(case_sensitive=true) }} {{ nodes|min(attribute='name') }} {{ []|max }}|",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-unique-variants",
+    tpl:
+      "{{ words|unique|list }} {{ words|unique(true)|list }} {{ nodes|unique(attribute='zone')|map(attribute='name')|list }} {{ [1, 1.0, true, '1']|unique|list }} {{ 'aAbB'|unique|join }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-select-ops",
+    tpl:
+      "{{ nodes|selectattr('port', '>=', 6000)|map(attribute='name')|join }} {{ nodes|rejectattr('weight', '<', 10)|map(attribute='name')|join }} {{ [1, 2, 3]|select('!=', 2)|list }} {{ [1, 2, 3]|select('le', 2)|list }} {{ nodes|selectattr('role', 'ne', 'web')|list|length }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-select-eq-types",
+    tpl: "{{ ['1', 1, true]|select('==', 1)|list }} {{ ['80', 80]|select('eq', '80')|list }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-indent-variants",
+    tpl:
+      "[{{ 'a\n\nb\n'|indent }}] [{{ 'a\n\nb'|indent(2, blank=true) }}] [{{ 'a\nb'|indent('> ', true) }}] [{{ ''|indent(first=true) }}] [{{ 'x'|indent(3, true, true) }}]",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-dict-global",
+    tpl:
+      "{{ dict(a=1, b='x')|dictsort }} {{ dict({'a': 1}, c=3)|dictsort }} {{ dict([('k', 'v')]) }} {{ dict() }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-loop-changed-groups",
+    trim: true,
+    tpl:
+      "{% for n in nodes|sort(attribute='zone') %}\n{% if loop.changed(n.zone) %}\n[{{ n.zone }}]\n{% endif %}\n{{ n.name }}\n{% endfor %}\n",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-nested-loop-outer",
+    tpl:
+      "{% for z, group in nodes|groupby('zone') %}{% set outer = loop %}{% for n in group %}{{ outer.index }}.{{ loop.index }}={{ n.name }} {% endfor %}{% endfor %}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-loop-set-ns",
+    tpl:
+      "{% set ns = namespace(ports=[]) %}{% for n in nodes if n.alive %}{% set ns.ports = ns.ports + [n.port] %}{% endfor %}{{ ns.ports|sort|join(',') }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-for-filter-else",
+    trim: true,
+    tpl:
+      "{% for n in nodes if n.role == 'mail' %}\n{{ n.name }}\n{% else %}\n# no mail servers\n{% endfor %}\n",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-recursive-dict",
+    tpl:
+      "{% for k, v in tree|dictsort recursive %}{{ k }}{% if v is mapping %}{ {{- loop(v|dictsort) -}} }{% else %}={{ v }}{% endif %}{{ ',' if not loop.last }}{% endfor %}",
+    ctx: { tree: { a: { b: 1, c: { d: 2 } }, e: 3 } },
+  },
+  {
+    name: "t-with-in-loop",
+    tpl: "{% for n in nodes %}{% with label = n.name ~ '@' ~ n.zone %}{{ label }} {% endwith %}{% endfor %}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-call-in-loop",
+    tpl:
+      "{% macro row(n) %}[{{ n.name }}:{{ caller(n.port) }}]{% endmacro %}{% for n in nodes[:2] %}{% call(p) row(n) %}{{ p * 2 }}{% endcall %}{% endfor %}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-map-default",
+    tpl:
+      "{{ nodes|map(attribute='dc', default='none')|unique|list }} {{ nodes|map(attribute='tags.0', default='-')|list }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-batch-fill",
+    tpl:
+      "{% for row in nodes|batch(3, fill_with={'name': '-'}) %}{{ row|map(attribute='name')|join(' ') }};{% endfor %}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-slice-fill",
+    tpl: "{% for col in nodes|map(attribute='name')|slice(3, '?') %}{{ col|join(',') }};{% endfor %}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-center-width",
+    tpl: "[{{ 'abc'|center(8) }}] [{{ 'ab'|center(7) }}] [{{ nodes[0].name|center }}]",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-join-nums",
+    tpl:
+      "{{ nodes|map(attribute='port')|join(',') }} {{ [1.5, 2]|join('-') }} {{ nodes|sum(attribute='weight') }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-list-filters",
+    tpl:
+      "{{ nodes|map(attribute='name')|list|last }} {{ nodes|length }} {{ nodes|reverse|map(attribute='name')|first }} {{ nodes|map(attribute='tags')|sum(start=[]) }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-string-methods",
+    tpl: "{% for n in nodes %}{{ n.name.split('-')[0] }}{{ n.addr.rsplit('.', 1)[1] }} {% endfor %}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-tests",
+    tpl:
+      "{% for n in nodes %}{{ n.port is divisibleby 80 }}{{ n.tags is iterable }}{{ n.name is lower }}{{ n.weight is even }} {% endfor %}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-string-in",
+    tpl:
+      "{% for n in nodes %}{{ 'linux' in n.tags }}{{ 'web' in n.name }}{{ n.zone in ['a', 'b'] }} {% endfor %}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-none-filters",
+    tpl:
+      "[{{ n|default('x') }}] [{{ n|string }}] [{{ n|upper }}] [{{ n is none }}] [{{ n|tojson }}] [{{ n|d('y', true) }}]",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-default-chain",
+    tpl:
+      "{{ nodes[0].dc|default(nodes[0].zone)|upper }} {{ (nodes|selectattr('role', 'eq', 'mail')|first)|default('none') }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-include-loop-vars",
+    trim: true,
+    tpl: "{% for n in nodes %}\n{% include 'row.j2' %}\n{% endfor %}\n",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-import-context",
+    tpl:
+      "{% import 'macros.j2' as m with context %}{{ m.upstream('x') }} {% from 'macros.j2' import upstream %}{{ upstream(nodes|length) }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-set-block-loop",
+    tpl:
+      "{% set servers %}{% for n in nodes %}{{ n.name }} {% endfor %}{% endset %}[{{ servers|trim }}] {{ servers|wordcount }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-filter-block-loop",
+    trim: true,
+    tpl: "{% filter upper %}\n{% for n in nodes %}\n{{ n.name }}\n{% endfor %}\n{% endfilter %}\n",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-ternary-nested",
+    tpl: "{% for n in nodes %}{{ 'up' if n.alive else ('maint' if n.weight > 1 else 'down') }} {% endfor %}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-tojson-list",
+    tpl: "{{ nodes|map(attribute='addr')|list|tojson }} {{ {'a': [1, {'b': none}]}|tojson }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-urlencode",
+    tpl: "{{ {'host': nodes[0].name, 'q': 'a b'}|urlencode }} {{ 'a/b c'|urlencode }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-striptags-escape",
+    tpl: "{{ '<b>x</b>'|striptags }} {{ '<&>'|escape }} {{ '<&>'|e|length }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-ws-hosts",
+    tpl: "{%- for n in nodes -%}\n{{ n.addr }} {{ n.name }}\n{% endfor -%}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-ws-mixed",
+    trim: true,
+    tpl:
+      "upstream app {\n    {%- for n in nodes if n.alive %}\n    server {{ n.addr }}:{{ n.port }};\n    {%- endfor %}\n}\n",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-nginx-map",
+    trim: true,
+    tpl:
+      "map $host $backend {\n    default    {{ (nodes|first).name }};\n{% for n in nodes|rejectattr('alive', 'false') %}\n    {{ '%-10s'|format(n.name ~ '.') }} {{ n.addr }}:{{ n.port }};\n{% endfor %}\n}\n",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-loop-last-comma",
+    tpl: '[{% for n in nodes %}"{{ n.addr }}"{% if not loop.last %}, {% endif %}{% endfor %}]',
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-title-capitalize",
+    tpl: "{{ 'hello world-foo'|title }} {{ 'HELLO'|capitalize }} {{ 'o\\'neil mc-x'|title }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-replace-chain",
+    tpl: "{{ nodes[0].addr|replace('.', '_')|replace('10', 'ten', 1) }}",
+    ctx: SWEEP2,
+  },
+  {
+    name: "t-truncate-wordwrap",
+    tpl: "{{ 'a very long server description here'|truncate(20) }}|{{ 'one two three four'|wordwrap(9) }}",
+    ctx: SWEEP2,
+  },
+];
+CASES.push(...SWEEP_CASES);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
