@@ -9,9 +9,11 @@
  */
 import type nunjucks from "nunjucks";
 import {
+  isNumber,
   JinjaNamespace,
   pyAdd,
   pyEq,
+  pyIn,
   pyOrder,
   pyStr,
   pyTruthy,
@@ -22,6 +24,7 @@ import {
   unpack,
 } from "./jinja.ts";
 import { wordwrap } from "./wordwrap.ts";
+import { isFloat, PyFloat, reprFloat, toFloat, unbox } from "./pyfloat.ts";
 
 type Fmt = (fmt: string, args: never) => string;
 
@@ -53,6 +56,9 @@ function entries(v: unknown): Array<[unknown, unknown]> {
   return [];
 }
 
+/** Most items `range()` makes (a template's loop over a range; Jinja2 itself has no limit). */
+const MAX_RANGE = 1_000_000;
+
 /** Python's ordering (pyOrder): numbers, strings, lists item by item; mixed types are a TypeError. */
 const compare = (a: unknown, b: unknown) => pyOrder(a, b);
 
@@ -65,8 +71,27 @@ function items(v: unknown): unknown[] {
   if (Array.isArray(v)) return v;
   if (typeof v === "string" || v instanceof String) return [...String(v)];
   if (v === undefined) return [];
-  if (v !== null && typeof v === "object") return Object.keys(v);
+  if (v !== null && typeof v === "object" && !(v instanceof PyFloat)) return Object.keys(v);
   throw new Error(`TypeError: '${pyType(v)}' object is not iterable`);
+}
+
+/**
+ * The string a filter that only takes strings was given: an undefined value is an UndefinedError,
+ * anything else a Python error (`%s` in `error` is its type), as Jinja2 raises.
+ */
+function text(filter: string, v: unknown, error: string): string {
+  if (typeof v === "string" || v instanceof String) return String(v);
+  if (v === undefined) throw new Error(`UndefinedError: ${filter}: the value is undefined`);
+  throw new Error(error.replace("%s", pyType(v)));
+}
+
+/** The dict a filter that only takes mappings was given (errors as text() raises them). */
+function mapping(filter: string, v: unknown, error: string): object {
+  if (v === undefined) throw new Error(`UndefinedError: ${filter}: the value is undefined`);
+  if (v === null || typeof v !== "object" || Array.isArray(v) || v instanceof PyFloat) {
+    throw new Error(error.replace("%s", pyType(v)));
+  }
+  return v;
 }
 
 /**
@@ -97,7 +122,7 @@ function pick(list: unknown, args: unknown[], sign: 1 | -1): unknown {
 
 /** A key Python's set would treat as equal (`1 == 1.0 == True`); lists and dicts by their text. */
 function hashKey(v: unknown): string {
-  if (typeof v === "number" || typeof v === "boolean") return `n${Number(v)}`;
+  if (typeof v === "number" || typeof v === "boolean" || v instanceof PyFloat) return `n${Number(v)}`;
   if (typeof v === "string" || v instanceof String) return `s${v}`;
   if (v === null || v === undefined) return "None";
   return `o${JSON.stringify(v)}`;
@@ -121,6 +146,24 @@ function indent(s: string, width: unknown, first: boolean, blank: boolean): stri
 
 /** Adds the filters to a nunjucks environment. */
 export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
+  const registry = env as unknown as {
+    filters: Record<string, (...a: unknown[]) => unknown>;
+    tests: Record<string, (...a: unknown[]) => unknown>;
+  };
+  const builtins = { filters: { ...registry.filters }, tests: { ...registry.tests } };
+  addFilters(env, formatPercent);
+  // nunjucks' own filters and tests left as they are take a boxed float (pyfloat.ts) as its number
+  for (const kind of ["filters", "tests"] as const) {
+    for (const [name, f] of Object.entries(registry[kind])) {
+      if (builtins[kind][name] !== f) continue;
+      registry[kind][name] = function (this: unknown, ...args: unknown[]) {
+        return f.apply(this, args.map(unbox));
+      };
+    }
+  }
+}
+
+function addFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
   env.addFilter("format", (fmt: unknown, ...args: unknown[]) => {
     const { pos } = splitKwargs(args);
     // Jinja2: `value % args`, the positional arguments always a tuple
@@ -165,7 +208,8 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       const test = typeof testName === "string"
         ? env.getTest(testName) as (...a: unknown[]) => unknown
         : (v: unknown) => pyTruthy(v);
-      return (Array.isArray(list) ? list : []).filter((x) =>
+      // Jinja2's select_or_reject: a false value (none, []) gives nothing
+      return (pyTruthy(list) ? items(list) : []).filter((x) =>
         Boolean(test.call(this, attr(x, String(name)), ...testArgs)) === keep
       );
     };
@@ -190,32 +234,26 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const { pos, kw } = splitKwargs(args);
     const d = String(kw.d ?? pos[0] ?? "");
     const attribute = kw.attribute ?? pos[1];
-    const arr = Array.isArray(list)
-      ? list
-      : typeof list === "string"
-      ? [...list]
-      : list && typeof list === "object"
-      ? Object.keys(list)
-      : [];
-    return arr.map((x) => {
+    return items(list).map((x) => {
       const v = attribute === undefined || attribute === null ? x : attr(x, String(attribute));
       return String(pyStr(v) ?? "");
     }).join(d);
   });
-  // Jinja2's type tests (an integral float reads as an integer: JSON data cannot tell them apart)
+  // Jinja2's type tests (an integral float from the data reads as an integer: JSON cannot tell them
+  // apart; one the template made, `4 / 2`, is a float)
   env.addTest("integer", (v: unknown) => typeof v === "number" && Number.isInteger(v));
-  env.addTest("float", (v: unknown) => typeof v === "number" && !Number.isInteger(v));
+  env.addTest("float", (v: unknown) => isFloat(v));
+  env.addTest("number", (v: unknown) => typeof v === "number" || v instanceof PyFloat);
   env.addTest("boolean", (v: unknown) => typeof v === "boolean");
   env.addTest("true", (v: unknown) => v === true);
   env.addTest("false", (v: unknown) => v === false);
   // `x is in seq`: Python's `in` (a substring, an item, a dict's key)
-  env.addTest("in", (v: unknown, seq: unknown) => {
-    if (typeof seq === "string") return typeof v === "string" && seq.includes(v);
-    if (Array.isArray(seq)) return seq.some((x) => pyEq(x, v));
-    return seq !== null && typeof seq === "object" && typeof v === "string" && Object.hasOwn(seq, v);
-  });
+  env.addTest("in", (v: unknown, seq: unknown) => pyIn(v, seq));
   // Jinja2's `sequence`: anything with a length and items (a list, a string, a dict)
-  env.addTest("sequence", (v: unknown) => typeof v === "string" || (v !== null && typeof v === "object"));
+  env.addTest(
+    "sequence",
+    (v: unknown) => typeof v === "string" || (v !== null && typeof v === "object" && !(v instanceof PyFloat)),
+  );
   env.addTest("truthy", (v: unknown) => pyTruthy(v));
   env.addTest("falsy", (v: unknown) => !pyTruthy(v));
   env.addFilter("sum", (list: unknown, ...args: unknown[]) => {
@@ -232,13 +270,15 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const { pos, kw } = splitKwargs(args);
     const precision = Number(kw.precision ?? pos[0] ?? 0) || 0;
     const method = String(kw.method ?? pos[1] ?? "common");
+    if (!isNumber(v)) throw new Error(`TypeError: type ${pyType(v)} doesn't define __round__ method`);
     const x = Number(v);
     if (method === "ceil" || method === "floor") {
       const f = 10 ** precision;
-      return (method === "ceil" ? Math.ceil(x * f) : Math.floor(x * f)) / f;
+      return toFloat((method === "ceil" ? Math.ceil(x * f) : Math.floor(x * f)) / f);
     }
     if (method !== "common") throw new Error("round: method must be common, ceil or floor");
-    return pyRound(x, precision);
+    // Python's round() keeps the type: an int stays one, a float (`2.5|round` is 2.0) too
+    return isFloat(v) ? toFloat(pyRound(x, precision)) : pyRound(x, precision);
   });
   const nunjucksDefault = env.getFilter("default") as (v: unknown, d: unknown, b: unknown) => unknown;
   env.addFilter("default", (v: unknown, ...args: unknown[]) => {
@@ -253,6 +293,7 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const caseSensitive = pyTruthy(kw.case_sensitive ?? pos[0] ?? false);
     const by = kw.by ?? pos[1] ?? "key";
     const reverse = pyTruthy(kw.reverse ?? pos[2] ?? false);
+    mapping("dictsort", v, "AttributeError: '%s' object has no attribute 'items'");
     if (by !== "key" && by !== "value") {
       throw new Error("dictsort: you can only sort by either 'key' or 'value'");
     }
@@ -265,7 +306,8 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
   });
   env.addFilter("truncate", (v: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
-    const s = [...String(pyStr(v) ?? "")];
+    if (v === undefined) return "";
+    const s = [...text("truncate", v, "TypeError: object of type '%s' has no len()")];
     const length = Number(kw.length ?? pos[0] ?? 255);
     const killwords = pyTruthy(kw.killwords ?? pos[1] ?? false);
     const end = String(kw.end ?? pos[2] ?? "...");
@@ -299,6 +341,8 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const { pos, kw } = splitKwargs(args);
     const dflt = kw.default ?? pos[0] ?? 0;
     const base = Number(kw.base ?? pos[1] ?? 10);
+    v = unbox(v);
+    if (v === undefined) throw new Error("UndefinedError: int: the value is undefined");
     if (typeof v === "boolean") return v ? 1 : 0;
     if (typeof v === "number") return Number.isFinite(v) ? Math.trunc(v) : dflt;
     if (typeof v === "string" || v instanceof String) {
@@ -308,6 +352,27 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       return String(v).trim() !== "" && Number.isFinite(f) ? Math.trunc(f) : dflt;
     }
     return dflt;
+  });
+  // float(value, default=0.0) as Python's float(): a number, a bool, or a whole string that is a
+  // float literal (nunjucks' parseFloat read '12abc' as 12); else the default
+  env.addFilter("float", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const dflt = kw.default ?? pos[0] ?? new PyFloat(0);
+    if (v === undefined) throw new Error("UndefinedError: float: the value is undefined");
+    if (typeof v === "boolean" || typeof v === "number" || v instanceof PyFloat) return toFloat(Number(v));
+    if (typeof v === "string" || v instanceof String) {
+      const f = pyFloat(String(v));
+      return f === null ? dflt : toFloat(f);
+    }
+    return dflt;
+  });
+  // Python's abs(): a number of the same type
+  env.addFilter("abs", (v: unknown) => {
+    if (typeof v === "boolean") return Number(v);
+    if (typeof v !== "number" && !(v instanceof PyFloat)) {
+      throw new Error(`TypeError: bad operand type for abs(): '${pyType(v)}'`);
+    }
+    return isFloat(v) ? toFloat(Math.abs(Number(v))) : Math.abs(Number(v));
   });
   // trim(value, chars=None): whitespace, or the given characters, off both ends
   env.addFilter("trim", (v: unknown, ...args: unknown[]) => {
@@ -327,22 +392,20 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
   // and numbers have no length in Python (nunjucks gave 0 or nothing); an undefined value's is 0
   const length = (v: unknown) => {
     if (typeof v === "string") return [...v].length;
-    if (v === null || typeof v === "number" || typeof v === "boolean") {
+    if (v === null || typeof v === "number" || typeof v === "boolean" || v instanceof PyFloat) {
       throw new Error(`TypeError: object of type '${pyType(v)}' has no len()`);
     }
     return v === undefined ? 0 : nunjucksLength(v);
   };
   env.addFilter("length", length);
   env.addFilter("count", length);
-  const nunjucksList = env.getFilter("list") as (v: unknown) => unknown;
-  // list(d) is a dict's keys in Python (nunjucks gave {key, value} objects)
-  env.addFilter(
-    "list",
-    (v: unknown) =>
-      v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Map)
-        ? Object.keys(v)
-        : nunjucksList(v),
-  );
+  // list(d) is a dict's keys in Python (nunjucks gave {key, value} objects), a number is not iterable
+  env.addFilter("list", (v: unknown) => [...items(v)]);
+  // wordcount: Python's \w+ runs (letters and digits of any script) in str() of the value
+  env.addFilter("wordcount", (v: unknown) => {
+    const s = v === undefined ? "" : typeof v === "string" ? v : String(pyStr(v));
+    return s.match(/[\p{L}\p{N}_]+/gu)?.length ?? 0;
+  });
   // Jinja2's string filters take str() of any value (`none|upper` is NONE, `true|lower` true); nunjucks
   // gave an empty string, or failed on a number
   for (
@@ -351,7 +414,6 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       "lower",
       "capitalize",
       "replace",
-      "wordcount",
       "striptags",
       "escape",
       "forceescape",
@@ -367,11 +429,8 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
   // Jinja2's keyword names for the filters nunjucks takes positionally, in nunjucks' order
   for (
     const [name, params] of Object.entries({
-      batch: ["linecount", "fill_with"],
       dictsort: ["case_sensitive", "by", "reverse"],
-      float: ["default"],
       replace: ["old", "new", "count"],
-      slice: ["slices", "fill_with"],
       truncate: ["length", "killwords", "end"],
     })
   ) {
@@ -385,10 +444,73 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       return f.call(this, v, ...out);
     });
   }
-  env.addFilter("items", (v: unknown) => entries(v));
+  env.addFilter(
+    "items",
+    (v: unknown) =>
+      v === undefined
+        ? []
+        : entries(mapping("items", v, "TypeError: can only get item pairs from a mapping, not %s")),
+  );
+  // first/last of any sequence (a dict's keys, a string's characters); undefined when empty
+  env.addFilter("first", (v: unknown) => items(v)[0]);
+  env.addFilter("last", (v: unknown) => {
+    const all = items(v);
+    return all[all.length - 1];
+  });
+  // reverse: a string reversed, any other sequence as a list; none or a number is refused
+  env.addFilter("reverse", (v: unknown) => {
+    if (typeof v === "string" || v instanceof String) return [...String(v)].reverse().join("");
+    return [...items(v)].reverse();
+  });
+  // batch(linecount, fill_with=None) and slice(slices, fill_with=None) as Jinja2 cuts them
+  env.addFilter("batch", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const n = Number(kw.linecount ?? pos[0]);
+    const fill = kw.fill_with ?? pos[1] ?? null;
+    if (!Number.isInteger(n) || n < 1) throw new Error(`ValueError: batch: linecount must be a positive int`);
+    const rows: unknown[][] = [];
+    for (const x of items(v)) {
+      if (!rows.length || rows[rows.length - 1].length === n) rows.push([]);
+      rows[rows.length - 1].push(x);
+    }
+    const last = rows[rows.length - 1];
+    if (last && fill !== null) { while (last.length < n) last.push(fill); }
+    return rows;
+  });
+  env.addFilter("slice", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const n = Number(kw.slices ?? pos[0]);
+    const fill = kw.fill_with ?? pos[1] ?? null;
+    if (!Number.isInteger(n)) throw new Error(`TypeError: slice: slices must be an int`);
+    if (n <= 0) throw new Error("ZeroDivisionError: slice: slices must be positive");
+    const seq = items(v);
+    const per = Math.floor(seq.length / n), extra = seq.length % n;
+    const out: unknown[][] = [];
+    let offset = 0;
+    for (let i = 0; i < n; i++) {
+      const start = offset + i * per;
+      if (i < extra) offset++;
+      const part = seq.slice(start, offset + (i + 1) * per);
+      if (fill !== null && i >= extra) part.push(fill);
+      out.push(part);
+    }
+    return out;
+  });
+  // select/reject(test, *args): Jinja2's select_or_reject (a false value gives nothing; no test: truthiness)
+  const selectFilter = (keep: boolean) =>
+    function (this: unknown, v: unknown, ...args: unknown[]) {
+      const { pos } = splitKwargs(args);
+      const [testName, ...testArgs] = pos;
+      const test = typeof testName === "string"
+        ? env.getTest(testName) as (...a: unknown[]) => unknown
+        : (x: unknown) => pyTruthy(x);
+      return (pyTruthy(v) ? items(v) : []).filter((x) => Boolean(test.call(this, x, ...testArgs)) === keep);
+    };
+  env.addFilter("select", selectFilter(true));
+  env.addFilter("reject", selectFilter(false));
   env.addFilter("map", (list: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
-    const arr = Array.isArray(list) ? list : [];
+    const arr = pyTruthy(list) ? items(list) : [];
     if (typeof kw.attribute === "string") {
       const a = kw.attribute;
       return arr.map((x) => attr(x, a) ?? kw.default);
@@ -427,12 +549,27 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const { pos, kw } = splitKwargs(args);
     const first = pyTruthy(kw.first ?? kw.indentfirst ?? pos[1] ?? false);
     return indent(
-      String(pyStr(v) ?? ""),
+      text("indent", v, "TypeError: unsupported operand type(s) for +=: '%s' and 'str'"),
       kw.width ?? pos[0] ?? 4,
       first,
       pyTruthy(kw.blank ?? pos[2] ?? false),
     );
   });
+  // odd, even, divisibleby: of numbers (nunjucks took '1' as odd)
+  const intTest = (name: string, f: (n: number, d: number) => boolean) =>
+    env.addTest(name, (v: unknown, d: unknown = 2) => {
+      if (!isNumber(v) || !isNumber(d)) {
+        throw new Error(
+          `TypeError: ${name}: unsupported operand type(s) for %: '${pyType(v)}' and '${pyType(d)}'`,
+        );
+      }
+      if (Number(d) === 0) throw new Error("ZeroDivisionError: integer division or modulo by zero");
+      return f(Number(v), Number(d));
+    });
+  const mod = (n: number, d: number) => ((n % d) + d) % d;
+  intTest("odd", (n) => mod(n, 2) === 1);
+  intTest("even", (n) => mod(n, 2) === 0);
+  intTest("divisibleby", (n, d) => mod(n, d) === 0);
   // Jinja2's comparison tests by their operator names too (`selectattr('port', '>=', 1024)`), with
   // Python's == (no coercion) and ordering (mixed types are a TypeError, as in Jinja2)
   const eq = (a: unknown, b: unknown) => pyEq(a, b);
@@ -476,6 +613,24 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const { __keywords: _k, ...named } = kw;
     return Object.assign(out, named);
   });
+  // Python's range() of ints (a float is a TypeError, as in Python; nunjucks counted with it), at
+  // most MAX_RANGE items (nunjucks built any array asked for: range(10**9) ran the agent out of memory)
+  env.addGlobal("range", (...args: unknown[]) => {
+    const { pos } = splitKwargs(args);
+    if (pos.length < 1 || pos.length > 3) {
+      throw new Error(`TypeError: range expected 1 to 3 arguments, got ${pos.length}`);
+    }
+    const ints = pos.map((a) => {
+      if (typeof a === "boolean") return Number(a);
+      if (typeof a === "number" && Number.isInteger(a)) return a;
+      throw new Error(`TypeError: '${pyType(a)}' object cannot be interpreted as an integer`);
+    });
+    const [start, stop, step] = ints.length === 1 ? [0, ints[0], 1] : [ints[0], ints[1], ints[2] ?? 1];
+    if (step === 0) throw new Error("ValueError: range() arg 3 must not be zero");
+    const n = Math.max(0, Math.ceil((stop - start) / step));
+    if (n > MAX_RANGE) throw new Error(`range: ${n} items is over the limit of ${MAX_RANGE}`);
+    return Array.from({ length: n }, (_, i) => start + i * step);
+  });
   // Jinja2's `attr` is getattr(): a dict's keys are not attributes (`d|attr('k')` is undefined), a
   // string's methods are
   env.addFilter("attr", (obj: unknown, name: unknown) => {
@@ -494,7 +649,7 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const wrapstring = kw.wrapstring ?? pos[2] ?? null;
     const hyphens = kw.break_on_hyphens ?? pos[3] ?? true;
     return wordwrap(
-      typeof s === "string" ? s : String(pyStr(s)),
+      text("wordwrap", s, "AttributeError: '%s' object has no attribute 'splitlines'"),
       width,
       pyTruthy(breakLong),
       wrapstring === null || wrapstring === undefined ? null : String(wrapstring),
@@ -522,6 +677,18 @@ function pyInt(text: string, base: number): number | null {
   const digits = "0123456789abcdefghijklmnopqrstuvwxyz".slice(0, base);
   if (![...t].every((c) => digits.includes(c))) return null;
   return sign * parseInt(t, base);
+}
+
+/** Python's `float(text)`: a decimal or exponent literal (underscores between digits), inf or nan; else null. */
+function pyFloat(text: string): number | null {
+  const t = text.trim();
+  const m = /^([+-]?)(inf|infinity|nan)$/i.exec(t);
+  if (m) return /^n/i.test(m[2]) ? NaN : m[1] === "-" ? -Infinity : Infinity;
+  const digits = String.raw`\d(?:_?\d)*`;
+  const literal = new RegExp(
+    String.raw`^[+-]?(?:${digits}(?:\.(?:${digits})?)?|\.${digits})(?:[eE][+-]?${digits})?$`,
+  );
+  return literal.test(t) ? Number(t.replaceAll("_", "")) : null;
 }
 
 /** Python's `urllib.parse.quote` as Jinja2's url_quote calls it: `/` kept for a string, `+` for spaces in a query. */
@@ -556,13 +723,15 @@ function pyRound(x: number, n: number): number {
 
 /** JSON as Python's `json.dumps(v, sort_keys=True, indent=indent)` writes it (ASCII only). */
 function pyJson(v: unknown, indent: number | null, level: number): string {
-  if (v === undefined || v === null) return "null";
+  if (v === undefined) throw new Error("TypeError: Object of type Undefined is not JSON serializable");
+  if (v === null) return "null";
   if (v === true) return "true";
   if (v === false) return "false";
   if (typeof v === "number") {
     return Number.isNaN(v) ? "NaN" : !Number.isFinite(v) ? (v > 0 ? "Infinity" : "-Infinity") : String(v);
   }
   if (typeof v === "bigint") return String(v);
+  if (v instanceof PyFloat) return reprFloat(v.valueOf()); // json.dumps(2.0) is 2.0, as repr
   if (typeof v === "string" || v instanceof String) {
     return JSON.stringify(String(v)).replace(
       /[\u007f-\uffff]/g,

@@ -8,8 +8,8 @@
  *   without a word). `a or b` gives `a` or `b` as Python does, not a boolean.
  * - **Output**: `{{ True }}` prints `True`, `{{ None }}` `None`, a list `[1, 'a']` and a dict
  *   `{'a': 1}` as Python's `str()` does (nunjucks printed `true`, nothing, `1,a` and
- *   `[object Object]`). Numbers print as JavaScript does: a float that is integral (`1.0`) prints
- *   `1`, since JSON data cannot tell them apart.
+ *   `[object Object]`). A float prints as Python's repr (`1e-05`, `2.0` when the template made it
+ *   a float); an integral float from the data prints `1`, since JSON cannot tell 1.0 from 1.
  * - **`~`** joins Python's `str()` of each side (`'n=' ~ None` is `n=None`, not `n=null`).
  * - **String methods**: `s.startswith('x')`, `upper()`, `lower()`, `strip()`, `split()` (on
  *   whitespace without an argument), `replace()` (every occurrence, as Python; JavaScript's replaces
@@ -30,13 +30,15 @@
  *   zero raises (it printed `inf`). A runtime error names the line it happened on.
  * - **Whitespace**: the `+` markers (`{%+`, `+%}`, see plusMarkers).
  *
- * Statements (`for`, `with`, `raw`, scoping of `set`) are in statements.ts. What stays different:
- * floats print without a trailing `.0`.
+ * Statements (`for`, `with`, `raw`, scoping of `set`) are in statements.ts, floats the template
+ * makes (`4 / 2` prints 2.0) in pyfloat.ts. What stays different: an integral float from the data
+ * prints without a trailing `.0` (JSON cannot tell 2.0 from 2).
  */
 import type nunjucks from "nunjucks";
 import { formatPercent, strRepr } from "../evaluator/mod.ts";
 import { pyFormat } from "./pyformat.ts";
 import { installStatements } from "./statements.ts";
+import { isFloat, PyFloat, reprFloat, toFloat } from "./pyfloat.ts";
 
 type Runtime = {
   handleError(e: unknown, lineno: number, colno: number): unknown;
@@ -51,8 +53,10 @@ type Runtime = {
   jinjaNsSet?: (obj: unknown, key: unknown, value: unknown) => void;
   jinjaCompare?: (first: unknown, what: string, ...ops: Array<[string, unknown, string]>) => boolean;
   jinjaAdd?: (a: unknown, b: unknown) => unknown;
-  jinjaArith?: (op: string, a: unknown, b: unknown) => number;
-  jinjaUnary?: (op: string, a: unknown) => number;
+  jinjaIn?: (a: unknown, b: unknown) => boolean;
+  jinjaArith?: (op: string, a: unknown, b: unknown) => unknown;
+  jinjaUnary?: (op: string, a: unknown) => unknown;
+  jinjaFloat?: (n: number) => unknown;
   jinjaDefined?: (v: unknown, what: string) => unknown;
   jinjaUnpack?: (value: unknown, n: number) => unknown[];
 };
@@ -71,8 +75,7 @@ export class JinjaNamespace {
 export function pyEq(a: unknown, b: unknown): boolean {
   if (a instanceof String) a = String(a);
   if (b instanceof String) b = String(b);
-  const num = (v: unknown) => typeof v === "number" || typeof v === "boolean" || typeof v === "bigint";
-  if (num(a) && num(b)) return Number(a) === Number(b);
+  if (isNumber(a) && isNumber(b)) return Number(a) === Number(b);
   if (a === null || a === undefined || b === null || b === undefined) return a === b;
   if (Array.isArray(a) || Array.isArray(b)) {
     return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => pyEq(x, b[i]));
@@ -93,6 +96,7 @@ export function pyType(v: unknown): string {
   if (v === null) return "NoneType";
   if (typeof v === "boolean") return "bool";
   if (typeof v === "number") return Number.isInteger(v) ? "int" : "float";
+  if (v instanceof PyFloat) return "float";
   if (typeof v === "bigint") return "int";
   if (typeof v === "string" || v instanceof String) return "str";
   if (Array.isArray(v)) return (v as { [TUPLE]?: boolean })[TUPLE] ? "tuple" : "list";
@@ -110,7 +114,9 @@ export function jinjaDefined(v: unknown, what: string): unknown {
   return v;
 }
 
-const isNumber = (v: unknown) => typeof v === "number" || typeof v === "boolean" || typeof v === "bigint";
+/** A Python number: an int, a float (a boxed integral one too), a bool. */
+export const isNumber = (v: unknown): boolean =>
+  typeof v === "number" || typeof v === "boolean" || typeof v === "bigint" || v instanceof PyFloat;
 
 /** Python's `<` between two strings: by code point (JavaScript compares UTF-16 code units). */
 function compareStrings(a: string, b: string): number {
@@ -163,8 +169,29 @@ function pyCompare(first: unknown, what: string, ...ops: Array<[string, unknown,
   return true;
 }
 
+/**
+ * Python's `x in seq`: a substring of a string (a str only), an item of a list (by ==), a key of a
+ * dict; nothing is in an undefined value. nunjucks used indexOf (`2.0 in [2]` was false, `1 in 'a1'`
+ * true) and JavaScript's `in`.
+ */
+export function pyIn(v: unknown, seq: unknown): boolean {
+  if (seq === undefined) return false;
+  if (typeof seq === "string" || seq instanceof String) {
+    if (typeof v !== "string" && !(v instanceof String)) {
+      throw new Error(`TypeError: 'in <string>' requires string as left operand, not ${pyType(v)}`);
+    }
+    return String(seq).includes(String(v));
+  }
+  if (Array.isArray(seq)) return seq.some((x) => pyEq(x, v));
+  if (seq instanceof Map || seq instanceof Set) return seq.has(v);
+  if (seq !== null && typeof seq === "object" && !(seq instanceof PyFloat)) {
+    return (typeof v === "string" || v instanceof String) && Object.hasOwn(seq, String(v));
+  }
+  throw new Error(`TypeError: argument of type '${pyType(seq)}' is not iterable`);
+}
+
 /** Python's `-`, `/`, `//` and `**` on two numbers (a bool counts as one); anything else is a TypeError. */
-function pyArith(op: string, a: unknown, b: unknown): number {
+function pyArith(op: string, a: unknown, b: unknown): unknown {
   if (!isNumber(a) || !isNumber(b)) {
     throw new Error(`TypeError: unsupported operand type(s) for ${op}: '${pyType(a)}' and '${pyType(b)}'`);
   }
@@ -175,13 +202,16 @@ function pyArith(op: string, a: unknown, b: unknown): number {
   if (op === "**" && x === 0 && y < 0) {
     throw new Error("ZeroDivisionError: 0.0 cannot be raised to a negative power");
   }
-  return op === "-" ? x - y : op === "/" ? x / y : op === "//" ? Math.floor(x / y) : x ** y;
+  const r = op === "-" ? x - y : op === "/" ? x / y : op === "//" ? Math.floor(x / y) : x ** y;
+  // `/` is always a float, so is anything with a float operand and an int to a negative power
+  return op === "/" || isFloat(a) || isFloat(b) || (op === "**" && y < 0) ? toFloat(r) : r;
 }
 
 /** Python's unary `-` and `+`: a number only. */
-function pyUnary(op: string, a: unknown): number {
+function pyUnary(op: string, a: unknown): unknown {
   if (!isNumber(a)) throw new Error(`TypeError: bad operand type for unary ${op}: '${pyType(a)}'`);
-  return op === "-" ? -Number(a) : Number(a);
+  const r = op === "-" ? -Number(a) : Number(a);
+  return isFloat(a) ? toFloat(r) : r;
 }
 
 /** Python's `+`: lists concatenate, strings too; a string and a number do not mix (TypeError). */
@@ -192,7 +222,8 @@ export function pyAdd(a: unknown, b: unknown): unknown {
   if (!isNumber(a) || !isNumber(b)) {
     throw new Error(`TypeError: unsupported operand type(s) for +: '${pyType(a)}' and '${pyType(b)}'`);
   }
-  return Number(a) + Number(b);
+  const r = Number(a) + Number(b);
+  return isFloat(a) || isFloat(b) ? toFloat(r) : r;
 }
 
 /** `{% set a, b = pair %}`: the value's items, exactly `n` of them (Python's unpacking). */
@@ -204,7 +235,9 @@ export function unpack(value: unknown, n: number): unknown[] {
     : value !== null && typeof value === "object"
     ? Object.keys(value)
     : null;
-  if (items === null) throw new Error(`TypeError: cannot unpack non-iterable ${pyStr(value)}`);
+  if (items === null || value instanceof PyFloat) {
+    throw new Error(`TypeError: cannot unpack non-iterable ${pyType(value)} object`);
+  }
   if (items.length !== n) {
     throw new Error(
       `ValueError: ${
@@ -226,6 +259,7 @@ export function tuple<T extends unknown[]>(items: T): T {
 /** A JS value as the Python value `%` formats (integers are ints; nested lists and dicts print as Python's). */
 export function toPy(v: unknown, nested = false): unknown {
   if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
+  if (v instanceof PyFloat) return v.valueOf(); // a JavaScript number is a float to formatPercent
   if (v === undefined) return null;
   if (v instanceof String) return String(v);
   if (Array.isArray(v)) return nested ? pyStr(v) : v.map((x) => toPy(x, true));
@@ -249,8 +283,9 @@ function pyMod(a: unknown, b: unknown): unknown {
   const x = Number(a);
   const y = Number(b);
   if (y === 0) throw new Error("ZeroDivisionError: modulo by zero");
-  const r = x % y;
-  return r !== 0 && (r < 0) !== (y < 0) ? r + y : r;
+  const m = x % y;
+  const r = m !== 0 && (m < 0) !== (y < 0) ? m + y : m;
+  return isFloat(a) || isFloat(b) ? toFloat(r) : r;
 }
 
 /** `'%(host)s:%(port)d' % d`: each named conversion takes its value from the mapping. */
@@ -281,9 +316,10 @@ function pyMul(a: unknown, b: unknown): unknown {
     if (!isNumber(a) || !isNumber(b)) {
       throw new Error(`TypeError: unsupported operand type(s) for *: '${pyType(a)}' and '${pyType(b)}'`);
     }
-    return Number(a) * Number(b);
+    const r = Number(a) * Number(b);
+    return isFloat(a) || isFloat(b) ? toFloat(r) : r;
   }
-  if (!Number.isInteger(Number(n))) {
+  if (isFloat(n)) {
     throw new Error(`TypeError: can't multiply sequence by non-int of type '${pyType(n)}'`);
   }
   const times = Math.max(0, Number(n));
@@ -316,6 +352,7 @@ interface CompilerProto {
   compileSet(node: SetNode, frame: unknown): void;
   compileCompare(node: { expr: unknown; ops: Array<{ type: string; expr: unknown }> }, frame: unknown): void;
   compileAdd(node: BinNode, frame: unknown): void;
+  compileIn(node: BinNode, frame: unknown): void;
   compileSub(node: BinNode, frame: unknown): void;
   compileDiv(node: BinNode, frame: unknown): void;
   compileFloorDiv(node: BinNode, frame: unknown): void;
@@ -346,6 +383,7 @@ export function pyTruthy(v: unknown): boolean {
   if (v === true) return true;
   if (typeof v === "number") return v !== 0;
   if (typeof v === "bigint") return v !== 0n;
+  if (v instanceof PyFloat) return v.valueOf() !== 0;
   if (typeof v === "string") return v.length > 0;
   if (Array.isArray(v)) return v.length > 0;
   if (v instanceof Map || v instanceof Set) return v.size > 0;
@@ -363,16 +401,9 @@ export function pyTruthy(v: unknown): boolean {
   return true;
 }
 
+/** Python's repr() of a number: an int as it is, a float as reprFloat writes it. */
 function reprNumber(n: number): string {
-  if (Number.isNaN(n)) return "nan";
-  if (n === Infinity) return "inf";
-  if (n === -Infinity) return "-inf";
-  // Python writes a float below 1e-4 with an exponent of at least two digits (1e-05); JavaScript
-  // only from 1e-7, with one (1e-7)
-  if (n !== 0 && !Number.isInteger(n) && Math.abs(n) < 1e-4) {
-    return n.toExponential().replace(/e([+-])(\d)$/, "e$10$2");
-  }
-  return String(n);
+  return Number.isInteger(n) ? String(n) : reprFloat(n);
 }
 
 /** Python's `repr()` of a value inside a container (strings quoted). */
@@ -382,6 +413,7 @@ function pyRepr(v: unknown, depth = 0): string {
   if (v === true) return "True";
   if (v === false) return "False";
   if (typeof v === "number") return reprNumber(v);
+  if (v instanceof PyFloat) return reprFloat(v.valueOf());
   if (typeof v === "bigint") return String(v);
   if (typeof v === "string") return strRepr(v);
   if (v instanceof String) return strRepr(String(v));
@@ -412,6 +444,7 @@ export function pyStr(v: unknown): unknown {
   if (v === undefined || typeof v === "string" || v instanceof String) return v;
   if (v === null || typeof v === "boolean" || Array.isArray(v) || v instanceof Map) return pyRepr(v);
   if (typeof v === "number") return reprNumber(v);
+  if (v instanceof PyFloat) return reprFloat(v.valueOf());
   if (typeof v === "object" && isPlain(v)) return pyRepr(v);
   return v;
 }
@@ -613,7 +646,8 @@ interface TokenizerState {
 type NodeCtor = new (lineno: number, colno: number, ...fields: unknown[]) => { typename: string };
 interface ParserState {
   parseCompare(): { typename: string; lineno: number; colno: number };
-  parsePrimary(): unknown;
+  parsePrimary(noPostfix?: boolean): unknown;
+  parsePostfix(node: unknown): unknown;
   peekToken(): Token | null;
   skipSymbol(name: string): boolean;
   parseIs(): unknown;
@@ -673,6 +707,35 @@ function commentTrim(t: TokenizerState, tok: Token): Token | null {
     }
   }
   return tok;
+}
+
+/**
+ * A float literal with an integral value (`2.0`, `1e3`) is a float, printed `2.0` (pyfloat.ts);
+ * nunjucks made it the number 2.
+ */
+function patchFloatLiterals(nj: typeof nunjucks): void {
+  const { Parser } = (nj as unknown as { parser: { Parser: { prototype: ParserState } } }).parser;
+  const Compiler = (nj as unknown as { compiler: { Compiler: { prototype: Record<string, unknown> } } })
+    .compiler.Compiler;
+  const parsePrimary = Parser.prototype.parsePrimary;
+  Parser.prototype.parsePrimary = function (this: ParserState, noPostfix?: boolean) {
+    const tok = this.peekToken();
+    if (tok?.type !== "float" || !Number.isInteger(parseFloat(tok.value))) {
+      return parsePrimary.call(this, noPostfix);
+    }
+    const node = parsePrimary.call(this, true) as { value: unknown };
+    node.value = new PyFloat(node.value as number);
+    return noPostfix ? node : this.parsePostfix(node);
+  };
+  const compileLiteral = Compiler.prototype.compileLiteral as (this: CompilerProto, ...a: unknown[]) => void;
+  Compiler.prototype.compileLiteral = function (
+    this: CompilerProto,
+    node: { value: unknown },
+    frame: unknown,
+  ) {
+    if (node.value instanceof PyFloat) this._emit(`runtime.jinjaFloat(${node.value.valueOf()})`);
+    else compileLiteral.call(this, node, frame);
+  };
 }
 
 /** Whether the text from `t.index` ends at a `{%+` or `{#+` tag (lstrip_blocks does not apply to it). */
@@ -782,9 +845,11 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   runtime.jinjaUnpack = unpack;
   runtime.jinjaCompare = pyCompare;
   runtime.jinjaAdd = pyAdd;
+  runtime.jinjaIn = pyIn;
   runtime.jinjaArith = pyArith;
   runtime.jinjaUnary = pyUnary;
   runtime.jinjaDefined = jinjaDefined;
+  runtime.jinjaFloat = (n) => new PyFloat(n);
 
   const suppress = runtime.suppressValue;
   runtime.suppressValue = (val, autoescape) => suppress(pyStr(val), autoescape);
@@ -816,6 +881,7 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
 
   patchLexer(nj);
   patchTestArguments(nj);
+  patchFloatLiterals(nj);
   installStatements(nj);
 
   const proto = Compiler.prototype;
@@ -954,6 +1020,7 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     this._emit(")");
   };
   proto.compileAdd = binary("jinjaAdd");
+  proto.compileIn = binary("jinjaIn", false);
   // `{% set ns.x = v %}` sets a namespace's attribute; `{% set a, b = pair %}` unpacks (nunjucks gave
   // both names the whole value)
   proto.compileSet = function (node, frame) {

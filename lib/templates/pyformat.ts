@@ -5,6 +5,8 @@
  * s d n b o x X c e E f F g G %). What it cannot do raises an Error naming it, never other text.
  */
 
+import { PyFloat } from "./pyfloat.ts";
+
 /** `str()` and `repr()` of a value as the templates print them. */
 export interface PyText {
   str(v: unknown): string;
@@ -78,6 +80,9 @@ export function formatSpec(v: unknown, spec: string, py: PyText): string {
     if (spec === "") return py.str(v);
     v = v ? 1 : 0;
   }
+  // a float the template made integral (`4 / 2`) formats as the float it is (pyfloat.ts)
+  const boxed = v instanceof PyFloat;
+  if (boxed) v = (v as PyFloat).valueOf();
   const m = SPEC.exec(spec);
   if (!m) throw new Error(`ValueError: invalid format specifier ${JSON.stringify(spec)}`);
   const [, fillIn, alignIn, sign = "-", alt, zero, widthS, sep, precS, type] = m;
@@ -92,7 +97,10 @@ export function formatSpec(v: unknown, spec: string, py: PyText): string {
     throw new Error(`ValueError: format specifier ${JSON.stringify(spec)} not allowed for a string`);
   }
   const intType = type !== undefined && "dnboxXc".includes(type);
-  if (typeof v === "number" && Number.isInteger(v) && prec !== undefined && (intType || type === undefined)) {
+  if (
+    typeof v === "number" && !boxed && Number.isInteger(v) && prec !== undefined &&
+    (intType || type === undefined)
+  ) {
     throw new Error("ValueError: Precision not allowed in integer format specifier");
   }
   if (sep === "," && type !== undefined && "boxXc".includes(type)) {
@@ -118,7 +126,9 @@ export function formatSpec(v: unknown, spec: string, py: PyText): string {
       case "x":
       case "X":
       case "c": {
-        if (!Number.isInteger(x)) throw new Error(`ValueError: unknown format code '${type}' for a float`);
+        if (boxed || !Number.isInteger(x)) {
+          throw new Error(`ValueError: unknown format code '${type}' for a float`);
+        }
         if (type === "c") {
           body = String.fromCodePoint(x);
           negative = false;
@@ -156,7 +166,9 @@ export function formatSpec(v: unknown, spec: string, py: PyText): string {
         if (type === "G") body = body.toUpperCase();
         break;
       default: // no type: str() of the number, with precision as 'g'
-        body = prec === undefined ? py.str(a) : general(a, prec === 0 ? 1 : prec, !!alt, true);
+        body = prec === undefined
+          ? py.str(boxed ? new PyFloat(a) : a)
+          : general(a, prec === 0 ? 1 : prec, !!alt, true);
         if (sep) {
           const [, i, rest] = /^(\d*)(.*)$/s.exec(body)!;
           body = group(i, sep, 3) + rest;

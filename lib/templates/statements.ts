@@ -15,6 +15,7 @@
  */
 import type nunjucks from "nunjucks";
 import { jinjaDefined, pyTruthy, pyType, tuple, unpack } from "./jinja.ts";
+import { PyFloat } from "./pyfloat.ts";
 
 interface Token {
   type: string;
@@ -109,7 +110,7 @@ function iterItems(v: unknown): unknown[] {
   if (Array.isArray(v)) return [...v];
   if (typeof v === "string" || v instanceof String) return [...String(v)];
   if (v instanceof Map) return [...v.keys()];
-  if (v !== null && typeof v === "object") {
+  if (v !== null && typeof v === "object" && !(v instanceof PyFloat)) {
     if (Symbol.iterator in v) return [...(v as Iterable<unknown>)];
     return Object.keys(v);
   }
