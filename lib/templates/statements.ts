@@ -9,7 +9,10 @@
  *   tuple targets unpacked as Python does, `none` or a number refused as not iterable.
  * - **`with`** (`{% with a = 1, b = x %}...{% endwith %}`): a scope with its own names, the values
  *   computed before any is bound.
- * - **`set`** inside a scope (loop, `with`, macro) binds a name of that scope only.
+ * - **`set`** inside a scope (loop, `with`, macro, call block, `{% set %}`/`{% filter %}` block)
+ *   binds a name of that scope only.
+ * - **macros and call blocks** read the names of the scope they are written in (closures), and get
+ *   `varargs`/`kwargs`.
  * - **`raw`** as Jinja2 lexes it: trim_blocks does not apply after `{% raw %}`, lstrip_blocks and
  *   `-` do before `{% endraw %}`, trim_blocks after it; raw blocks do not nest.
  */
@@ -354,6 +357,87 @@ function withMacroExtras(makeMacro: MakeMacro): MakeMacro {
   };
 }
 
+interface MacroNode extends Node {
+  name: Node;
+  args: Node;
+  body: Node;
+}
+
+/**
+ * A macro (or a call block's `caller`) as a function of its arguments whose body reads names in the
+ * scope it is written in (Jinja2's closures; nunjucks gave a macro an empty scope, and a call
+ * block's body the scope of the macro calling it), with `varargs` and `kwargs`.
+ */
+function compileMacro(
+  this: Compiler,
+  node: MacroNode,
+  frame: Frame | null,
+  FrameClass: new () => Frame,
+): string {
+  const children = node.args.children ?? [];
+  const last = children[children.length - 1];
+  const kwargs = last?.typename === "KeywordArgs" || last?.typename === "Dict" ? last : null;
+  const args = kwargs ? children.slice(0, -1) : children;
+  for (const a of args) {
+    if (a.typename !== "Symbol") this.fail("macro: an argument must be a name", a.lineno, a.colno);
+  }
+  const pairs = (kwargs?.children ?? []) as Array<Node & { key: Node; value: Node }>;
+  const id = "macro_" + this._tmpid();
+  const lexical = this._tmpid();
+  const scope = frame ? frame.push(true) : new FrameClass();
+  this._emitLine(`var ${lexical} = frame;`);
+  this._emitLine(
+    `var ${id} = runtime.makeMacro([${args.map((a) => JSON.stringify(a.value)).join(", ")}], ` +
+      `[${pairs.map((p) => JSON.stringify(p.key.value)).join(", ")}], ` +
+      `function (${[...args.map((a) => "l_" + a.value), "kwargs"].join(", ")}) {`,
+  );
+  this._emitLine("var callerFrame = frame;");
+  this._emitLine(`frame = ${lexical}.push(true);`);
+  this._emitLine("kwargs = kwargs || {};");
+  this._emitLine(
+    'if (Object.prototype.hasOwnProperty.call(kwargs, "caller")) { frame.set("caller", kwargs.caller); }',
+  );
+  this._emitLine("var extras = runtime.jinjaMacroExtras();");
+  this._emitLine('frame.set("varargs", extras.varargs);\nframe.set("kwargs", extras.kwargs);');
+  for (const a of args) {
+    this._emitLine(`frame.set(${JSON.stringify(a.value)}, l_${a.value});`);
+    scope.set(a.value!, "l_" + a.value);
+  }
+  // a default is computed when the call does not give the argument, in the macro's scope (b=a)
+  for (const p of pairs) {
+    const name = JSON.stringify(p.key.value);
+    this._emit(
+      `frame.set(${name}, Object.prototype.hasOwnProperty.call(kwargs, ${name}) ? kwargs[${name}] : `,
+    );
+    this._compileExpression(p.value, scope);
+    this._emitLine(");");
+    scope.set(p.key.value!, lookupOf(p.key.value!));
+  }
+  const buffer = this._pushBuffer();
+  this._emitLine("");
+  this._withScopedSyntax(() => this.compile(node.body, scope));
+  this._emitLine("frame = callerFrame;");
+  this._emitLine(`return new runtime.SafeString(${buffer});`);
+  this._emitLine("});");
+  this._popBuffer();
+  return id;
+}
+
+/** `{% set x %}...{% endset %}` and `{% filter f %}...{% endfilter %}`: a body with its own scope. */
+function compileCapture(this: Compiler, node: { body: Node }, frame: Frame): void {
+  const buffer = this.buffer;
+  this.buffer = "output";
+  this._emitLine("(function() {");
+  this._emitLine('var output = "";');
+  this._emitLine("frame = frame.push(true);");
+  const scope = frame.push(true);
+  this._withScopedSyntax(() => this.compile(node.body, scope));
+  this._emitLine("frame = frame.pop();");
+  this._emitLine("return output;");
+  this._emitLine("})()");
+  this.buffer = buffer;
+}
+
 /** Installs the statements into nunjucks' parser, node types and compiler (once, from installJinjaSemantics). */
 export function installStatements(nj: typeof nunjucks): void {
   const nodes = (nj as unknown as { nodes: Record<string, NodeCtor> }).nodes;
@@ -448,21 +532,23 @@ export function installStatements(nj: typeof nunjucks): void {
     macroExtras = null;
     return extras;
   };
-  const compileMacro = Compiler.prototype._compileMacro as (this: Compiler, ...a: unknown[]) => string;
-  Compiler.prototype._compileMacro = function (this: Compiler & { codebuf: string[] }, ...a: unknown[]) {
-    const start = this.codebuf.length;
-    const id = compileMacro.apply(this, a);
-    // bind them right after nunjucks binds `caller`, at the start of the macro's body
-    const at = this.codebuf.indexOf('frame.set("caller", kwargs.caller); }\n', start);
-    if (at < 0) this.fail("macro: cannot bind varargs and kwargs");
-    this.codebuf.splice(
-      at + 1,
-      0,
-      "var __extras = runtime.jinjaMacroExtras();\n",
-      'frame.set("varargs", __extras.varargs);\nframe.set("kwargs", __extras.kwargs);\n',
-    );
-    return id;
+  const Frame = runtime.Frame as new () => Frame;
+  Compiler.prototype._compileMacro = function (this: Compiler, node: MacroNode, frame?: Frame) {
+    return compileMacro.call(this, node, frame ?? null, Frame);
   };
+  // nunjucks compiled a macro defined in a loop, a `with` or another macro without its scope
+  // (`{% for n in nodes %}{% macro m() %}{{ n }}...` printed nothing)
+  Compiler.prototype.compileMacro = function (this: Compiler, node: MacroNode, frame: Frame) {
+    const id = compileMacro.call(this, node, frame, Frame);
+    const name = node.name.value!;
+    frame.set(name, id);
+    if (frame.parent) this._emitLine(`frame.set(${JSON.stringify(name)}, ${id});`);
+    else {
+      if (!name.startsWith("_")) this._emitLine(`context.addExport(${JSON.stringify(name)});`);
+      this._emitLine(`context.setVariable(${JSON.stringify(name)}, ${id});`);
+    }
+  };
+  Compiler.prototype.compileCapture = compileCapture;
   Compiler.prototype.compileJinjaFor = compileFor;
   Compiler.prototype.compileWith = compileWith;
   Compiler.prototype.compileJinjaSetNames = compileSetNames;

@@ -841,6 +841,44 @@ const STATEMENT_CASES: Case[] = [
 ];
 CASES.push(...STATEMENT_CASES);
 
+// scopes as Jinja2 has them: a loop iteration, `with`, a macro, a call block's body, `{% set %}` and
+// `{% filter %}` blocks; a macro or call block reads the names of where it is written (nunjucks gave a
+// macro in a loop no scope, a call block's body the calling macro's, and let a filter block's set leak)
+const SCOPE_CONTEXT = { l: [1, 2], nodes: [{ n: "a", c: [1, 2] }, { n: "b", c: [] }] };
+const SCOPE_SOURCES = [
+  "{% set x = 1 %}{% macro m() %}{{ x }}{% endmacro %}{% set x = 2 %}{{ m() }}",
+  "{% macro m() %}{% set y = 5 %}{{ y }}{% endmacro %}{% set y = 1 %}{{ m() }}{{ y }}",
+  "{% for a in l %}{% for b in l %}{{ a }}{{ b }}{% set a = 9 %}{{ a }} {% endfor %}{{ a }}|{% endfor %}",
+  "{% set x = 0 %}{% if true %}{% set x = 1 %}{% endif %}{{ x }}",
+  "{% for a in l %}{% if a == 1 %}{% set x = 'one' %}{% else %}{% set x = 'other' %}{% endif %}{{ x }} {% endfor %}",
+  "{% macro w() %}[{{ caller() }}]{% endmacro %}{% set v = 'outer' %}{% call w() %}{{ v }}{% set v = 'in' %}{{ v }}{% endcall %}{{ v }}",
+  "{% for n in nodes %}{% macro item(x) %}{{ n.n }}{{ x }}{% endmacro %}{{ item(1) }}{% endfor %}",
+  "{% set total = namespace(v=0) %}{% for n in nodes %}{% for c in n.c %}{% set total.v = total.v + c %}{% endfor %}{% endfor %}{{ total.v }}",
+  "{% for n in nodes %}{{ loop.index }}{% for c in n.c %}{{ loop.index }}{{ loop.depth }}{% endfor %}{{ loop.index }};{% endfor %}",
+  "{% filter upper %}{% set z = 'q' %}{{ z }}{% endfilter %}{{ z }}",
+  "{% set a = 1 %}{% with a = 2 %}{% with %}{{ a }}{% set a = 3 %}{{ a }}{% endwith %}{{ a }}{% endwith %}{{ a }}",
+  "{% set x %}{% for i in l %}{{ i }}{% endfor %}{% endset %}{{ x }}{{ i }}",
+  "{% for i in l %}{% set j = i * 2 %}{% endfor %}[{{ j }}]",
+  "{% for k, v in {'a': 1}|dictsort %}{% set k = 'z' %}{{ k }}{% endfor %}",
+  "{% macro m(a, b=a) %}{{ a }}{{ b }}{% endmacro %}{{ m(1) }}",
+  "{% macro m(a) %}{{ a }}{% for a in [7] %}{{ a }}{% endfor %}{{ a }}{% endmacro %}{{ m(1) }}",
+  "{% set l2 = [] %}{% for i in l %}{% set _ = l2.append(i) %}{% endfor %}{{ l2 }}",
+  "{% for i in l %}{% set ns = namespace(a=i) %}{% endfor %}[{{ ns }}]",
+  "{% for x in l recursive %}{% set y = x %}{{ y }}{% endfor %}[{{ y }}]",
+  "{% set n = 5 %}{% for n in l %}{% endfor %}{{ n }}",
+  "{% for a in [1] %}{% set b = 1 %}{% for c in [1] %}{{ b }}{% set b = 2 %}{{ b }}{% endfor %}{{ b }}{% endfor %}",
+  "{{ x }}{% set x = 3 %}{{ x }}",
+  "{% macro w() %}[{{ caller() }}]{% endmacro %}{% for n in l %}{% call w() %}{{ n }}{% endcall %}{% endfor %}",
+  "{% macro w() %}[{{ caller() }}]{% endmacro %}{% with q = 5 %}{% call w() %}{{ q }}{% endcall %}{% endwith %}",
+  "{% macro w(x) %}[{{ caller(x) }}]{% endmacro %}{% macro outer(y) %}{% call(z) w(1) %}{{ y }}{{ z }}{% endcall %}{% endmacro %}{{ outer(7) }}",
+  "{% macro w() %}{% set n = 'inner' %}[{{ caller() }}]{% endmacro %}{% for n in l %}{% call w() %}{{ n }}{% endcall %}{% endfor %}",
+  "{% for n in nodes %}{% macro item(x) %}{{ n.n }}{{ x }}{% endmacro %}{{ item(1) }}{% endfor %}",
+  "{% macro outer(a) %}{% macro inner() %}{{ a }}{% endmacro %}{{ inner() }}{% endmacro %}{{ outer(3) }}",
+  "{% set g = 'G' %}{% macro m() %}{{ g }}{% endmacro %}{% for i in l %}{% set g = i %}{{ m() }}{% endfor %}",
+  "{% filter upper %}{% set z = 'q' %}{{ z }}{% endfilter %}{{ z }}",
+];
+CASES.push(...SCOPE_SOURCES.map((tpl, i): Case => ({ name: `scope-${i}`, tpl, ctx: SCOPE_CONTEXT })));
+
 // Jinja2's whitespace rules in both modes: `{%+`/`+%}` (a syntax error before), `{% raw %}` (trimmed where
 // Jinja2 does not trim and the reverse), CRLF line breaks (kept as \r\n before)
 const WHITESPACE_SOURCES = [
