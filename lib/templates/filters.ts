@@ -144,12 +144,32 @@ function indent(s: string, width: unknown, first: boolean, blank: boolean): stri
   return first ? pad + out : out;
 }
 
+/** Jinja2's `cycler(*items)`: next() gives the items in turn; `current` is the one it gives next. */
+class Cycler {
+  #pos = 0;
+  constructor(readonly items: unknown[]) {}
+  get current(): unknown {
+    return this.items[this.#pos];
+  }
+  next(): unknown {
+    const item = this.current;
+    this.#pos = (this.#pos + 1) % this.items.length;
+    return item;
+  }
+  reset(): void {
+    this.#pos = 0;
+  }
+}
+
+type Registry = {
+  filters: Record<string, (...a: unknown[]) => unknown>;
+  tests: Record<string, (...a: unknown[]) => unknown>;
+};
+const registryOf = (env: nunjucks.Environment) => env as unknown as Registry;
+
 /** Adds the filters to a nunjucks environment. */
 export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
-  const registry = env as unknown as {
-    filters: Record<string, (...a: unknown[]) => unknown>;
-    tests: Record<string, (...a: unknown[]) => unknown>;
-  };
+  const registry = registryOf(env);
   const builtins = { filters: { ...registry.filters }, tests: { ...registry.tests } };
   addFilters(env, formatPercent);
   // nunjucks' own filters and tests left as they are take a boxed float (pyfloat.ts) as its number
@@ -612,6 +632,35 @@ function addFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
     else if (src !== undefined) throw new Error(`TypeError: '${pyType(src)}' object is not iterable`);
     const { __keywords: _k, ...named } = kw;
     return Object.assign(out, named);
+  });
+  // Jinja2's cycler (`current` is the item next() returns next) and joiner (", " by default)
+  env.addGlobal("cycler", (...items: unknown[]) => new Cycler(items));
+  env.addGlobal("joiner", (sep: unknown = ", ") => {
+    let used = false;
+    return () => {
+      const out = used ? sep : "";
+      used = true;
+      return out;
+    };
+  });
+  // `'upper' is filter`, `'odd' is test`: whether the environment has one of that name
+  env.addTest("filter", (v: unknown) => typeof v === "string" && Object.hasOwn(registryOf(env).filters, v));
+  env.addTest("test", (v: unknown) => typeof v === "string" && Object.hasOwn(registryOf(env).tests, v));
+  // filesizeformat(binary=False): 1.0 kB, 1.4 TiB, 999 Bytes, as Jinja2 writes them
+  env.addFilter("filesizeformat", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const binary = pyTruthy(kw.binary ?? pos[0] ?? false);
+    const bytes = typeof v === "string" ? pyFloat(v) : isNumber(v) ? Number(v) : null;
+    if (bytes === null) throw new Error(`ValueError: filesizeformat: not a number: ${pyStr(v)}`);
+    const base = binary ? 1024 : 1000;
+    const prefixes = binary
+      ? ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+      : ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    if (bytes === 1) return "1 Byte";
+    if (bytes < base) return `${Math.trunc(bytes)} Bytes`;
+    let i = 0;
+    while (i < prefixes.length - 1 && bytes >= base ** (i + 2)) i++;
+    return formatPercent("%.1f %s", [(base * bytes) / base ** (i + 2), prefixes[i]] as never);
   });
   // Python's range() of ints (a float is a TypeError, as in Python; nunjucks counted with it), at
   // most MAX_RANGE items (nunjucks built any array asked for: range(10**9) ran the agent out of memory)

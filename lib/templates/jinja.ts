@@ -492,8 +492,18 @@ function stripChars(s: string, chars: unknown, left: boolean, right: boolean): s
   return s.slice(a, b);
 }
 
+/** Whether a character has case (Python's "cased": a letter with an upper and a lower form). */
+const cased = (c: string) => c.toLowerCase() !== c.toUpperCase();
+
+/** Python's str.title(): a cased character after an uncased one upper case, the others lower (any script). */
 function pyTitle(s: string): string {
-  return s.toLowerCase().replace(/(^|[^A-Za-z])([a-z])/g, (_m, p: string, c: string) => p + c.toUpperCase());
+  let out = "";
+  let inWord = false;
+  for (const c of s) {
+    out += cased(c) ? (inWord ? c.toLowerCase() : c.toUpperCase()) : c;
+    inWord = cased(c);
+  }
+  return out;
 }
 
 /** Python's string methods, bound to the string (only names JavaScript lacks or does differently). */
@@ -522,12 +532,12 @@ export const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unkn
   count: (s, sub) => String(sub) === "" ? s.length + 1 : s.split(String(sub)).length - 1,
   title: (s) => pyTitle(s),
   capitalize: (s) => s.charAt(0).toUpperCase() + s.slice(1).toLowerCase(),
-  isdigit: (s) => /^[0-9]+$/.test(s),
-  isalpha: (s) => /^[A-Za-z]+$/.test(s),
-  isalnum: (s) => /^[A-Za-z0-9]+$/.test(s),
+  isdigit: (s) => /^\p{Nd}+$/u.test(s),
+  isalpha: (s) => /^\p{L}+$/u.test(s),
+  isalnum: (s) => /^[\p{L}\p{N}]+$/u.test(s),
   isspace: (s) => /^\s+$/.test(s),
-  isupper: (s) => /[A-Z]/.test(s) && s === s.toUpperCase(),
-  islower: (s) => /[a-z]/.test(s) && s === s.toLowerCase(),
+  isupper: (s) => [...s].some(cased) && s === s.toUpperCase(),
+  islower: (s) => [...s].some(cased) && s === s.toLowerCase(),
   zfill: (s, w) => {
     const width = Number(w) || 0;
     const sign = /^[+-]/.test(s) ? s[0] : "";
@@ -641,6 +651,9 @@ interface TokenizerState {
     BLOCK_END: string;
     VARIABLE_START: string;
   };
+  isFinished(): boolean;
+  current(): string;
+  _parseString(delimiter: string): string;
 }
 
 type NodeCtor = new (lineno: number, colno: number, ...fields: unknown[]) => { typename: string };
@@ -821,9 +834,58 @@ function patchLexer(nj: typeof nunjucks): void {
       this.jinjaForParen = false;
       return this.nextToken();
     }
-    if (tok.type !== "whitespace") this.jinjaLast = tok.type === "symbol" ? tok.value : tok.type;
+    // `item.0`, `pair.1`: an index after a dot, as Jinja2 reads it (nunjucks wanted a name)
+    if (tok.type === "int" && this.jinjaLast === ".") tok = { ...tok, type: "symbol" };
+    if (tok.type !== "whitespace") {
+      this.jinjaLast = tok.type === "symbol" || tok.type === "operator" ? tok.value : tok.type;
+    }
     return tok;
   };
+  // string literals with Python's escapes (`'\x41'`, `'\u00e9'`, `'\d'` keeps its backslash);
+  // nunjucks knew \n, \t and \r and dropped the backslash of any other
+  proto._parseString = function (this: TokenizerState, delimiter: string): string {
+    this.forward();
+    let raw = "";
+    while (!this.isFinished() && this.current() !== delimiter) {
+      if (this.current() === "\\") {
+        raw += "\\";
+        this.forward();
+        if (this.isFinished()) break;
+      }
+      raw += this.current();
+      this.forward();
+    }
+    this.forward();
+    return pyUnescape(raw);
+  };
+}
+
+const SIMPLE_ESCAPES: Record<string, string> = {
+  "\\": "\\",
+  "'": "'",
+  '"': '"',
+  a: "\x07",
+  b: "\b",
+  f: "\f",
+  n: "\n",
+  r: "\r",
+  t: "\t",
+  v: "\v",
+  "\n": "",
+};
+
+/** Python's escapes in a string literal (its `unicode-escape` codec, as Jinja2 decodes them). */
+function pyUnescape(raw: string): string {
+  return raw.replace(
+    /\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|[\s\S])/g,
+    (whole, e: string) => {
+      if (e.length > 1 || /[0-7]/.test(e)) {
+        const code = /^[xuU]/.test(e) ? parseInt(e.slice(1), 16) : parseInt(e, 8);
+        return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+      }
+      return Object.hasOwn(SIMPLE_ESCAPES, e) ? SIMPLE_ESCAPES[e] : whole;
+    },
+  );
 }
 
 /** Patches nunjucks (its compiler and runtime) with Jinja2's semantics; once per process. */
@@ -868,6 +930,10 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     if (val === "get" && obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj)) {
       const d = obj as Record<string, unknown>;
       return (key: string, dflt: unknown = null) => Object.hasOwn(d, key) ? d[key] : dflt;
+    }
+    if (val === "items" && obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj)) {
+      // (key, value) tuples, printed as Python's (jinja-compat gave lists)
+      return () => Object.entries(obj).map((e) => tuple(e));
     }
     if (rest.length === 0 || rest.length === 1) {
       const s = typeof obj === "string" ? obj : obj instanceof String ? String(obj) : null;

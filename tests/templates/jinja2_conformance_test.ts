@@ -1832,6 +1832,41 @@ const SWEEP_CASES: Case[] = [
 ];
 CASES.push(...SWEEP_CASES);
 
+// more of what templates write: inheritance, Python string escapes ('\x41' printed x41), str.title()
+// of any script, cycler.current and joiner's ", " (nunjucks': the last item and ","), `item.0`,
+// d.items() as tuples, filesizeformat and the `filter`/`test` tests (missing before)
+FILES["base.j2"] = "{% block head %}HEAD{% endblock %}|{% block body %}BODY{% endblock %}|{{ title }}\n";
+const MISC_CONTEXT = { l: [1, 2, 3], d: { a: 1, "a-b": 2 }, x: 5, s: "h\u00e9llo" };
+const MISC_SOURCES = [
+  "{% extends 'base.j2' %}{% block body %}[{{ super() }}]{{ l|length }}{% endblock %}",
+  "{% extends 'base.j2' %}{% set title = 'T' %}{% block head %}H{% endblock %}",
+  "{{ 'a\\nb' }}|{{ 'tab\\there' }}|{{ '\\x41\\u00e9' }}|{{ 'back\\\\slash' }}|{{ \"q\\\"q\" }}|{{ 'it\\'s' }}",
+  "{{ '{{' }} {{ '}}' }} {{ '{%' }}",
+  "{{ x is not defined }} {{ not x is defined }} {{ y is not defined }} {{ x is not none }}",
+  "{{ -3|abs }} {{ (-3)|abs }} {{ -x|string }} {{ 2 * -1 }}",
+  "{{ l.0 }} {{ l.2 }} {{ d['a-b'] }} {{ d.a }}",
+  "{{ s|length }} {{ s|upper }} {{ s[1] }} {{ s|reverse }} {{ s.title() }}",
+  "{% set c = cycler('a', 'b') %}{{ c.next() }}{{ c.current }}{{ c.next() }}{{ c.next() }}{% set _ = c.reset() %}{{ c.next() }}",
+  "{% set j = joiner() %}{% for i in l %}{{ j() }}{{ i }}{% endfor %}",
+  "{{ 1000|filesizeformat }} {{ 1|filesizeformat }} {{ 1024|filesizeformat(true) }} {{ 123456789|filesizeformat }} {{ 999|filesizeformat }} {{ 1500000000000|filesizeformat(true) }}",
+  "{{ l|sum / l|length }} {{ (l|sum / l|length)|round(1) }}",
+  "{% if x > 3 and x < 10 or x == 0 %}in{% endif %} {% if not (x > 3) %}no{% else %}yes{% endif %}",
+  "{{ x if x > 3 else 'small' }} {{ 'y' if x is odd }}",
+  "{{ l|join(', ') ~ '.' }} {{ (l|join)|int + 1 }}",
+  "{# multi\nline #}ok{#- x -#} done",
+  "{{ d|dictsort|map('first')|join(',') }} {{ d|dictsort|map('last')|list }}",
+  "{{ 'upper' is filter }} {{ 'odd' is test }} {{ 'nope' is filter }}",
+  "{{ x is sameas 5 }} {{ none is sameas none }} {{ l is iterable }} {{ x is callable }}",
+  "{{ 'Hello World'|lower|replace(' ', '_') }} {{ 'a,b;c'|replace(',', ';')|replace(';', ' ') }}",
+  "{% set cfg = {'port': 80, 'hosts': ['a', 'b']} %}{{ cfg.port }} {{ cfg['hosts']|join }} {{ cfg.hosts[1] }} {{ cfg.get('x', 'no') }}",
+  "{{ '%-10s|' % 'ab' }} {{ '%5.1f%%' % 12.345 }} {{ '%03d' % 7 }} {{ '%x' % 255 }} {{ '%s=%s' % ('a', [1]) }}",
+  "{{ d.items()|list }} {{ d.keys()|list }} {{ d.values()|list }} {{ d|length }}",
+  "{{ 'a-b-c'.split('-', 1) }} {{ ' x '.strip() }} {{ 'x'.center(5, '*') }} {{ 'ab'.startswith(('a', 'z')) }}",
+  "{{ '  lines\n  more'|indent(2) }}|{{ 'abc'|truncate(2, true, '') }}",
+  "{{ x|string + 'a' }} {{ (x ~ '')|length }} {{ [x]|string }}",
+];
+CASES.push(...MISC_SOURCES.map((tpl, i): Case => ({ name: `misc-${i}`, tpl, ctx: MISC_CONTEXT })));
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
