@@ -918,6 +918,8 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
 
   const lookup = runtime.memberLookup;
   runtime.memberLookup = function (this: unknown, obj: unknown, val: unknown, ...rest: unknown[]) {
+    // a float is no index (`l[4 / 2]`: Jinja2's getitem fails, an undefined value)
+    if (val instanceof PyFloat && rest.length === 0) return undefined;
     if (rest.length >= 2 && (typeof obj === "string" || obj instanceof String)) {
       // `s[1:3]` is a string in Python (jinja-compat's slice gives a list of characters)
       return (lookup.call(this, obj, val, ...rest) as string[]).join("");

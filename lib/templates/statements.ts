@@ -329,13 +329,21 @@ type MakeMacro = (
 ) => (...a: unknown[]) => unknown;
 
 /**
- * Jinja2's `varargs` (a tuple of the extra positional arguments) and `kwargs` (a dict of the extra
- * keyword ones) in a macro; nunjucks dropped both. Each call records them just before the macro's
- * body takes them (rendering is synchronous).
+ * nunjucks' makeMacro plus Jinja2's `varargs` (a tuple of the extra positional arguments) and
+ * `kwargs` (a dict of the extra keyword ones), which nunjucks dropped. A macro whose body uses
+ * neither refuses extra arguments, as Jinja2's does (nunjucks ignored them). Each call records the
+ * extras just before the macro's body takes them (rendering is synchronous).
  */
-function withMacroExtras(makeMacro: MakeMacro): MakeMacro {
-  return (argNames, kwargNames, func) => {
+function jinjaMacro(makeMacro: MakeMacro) {
+  return (
+    name: string,
+    argNames: string[],
+    kwargNames: string[],
+    catches: { varargs: boolean; kwargs: boolean },
+    func: (...a: unknown[]) => unknown,
+  ) => {
     const macro = makeMacro(argNames, kwargNames, func);
+    const declared = argNames.length + kwargNames.length;
     return function (this: unknown, ...args: unknown[]) {
       const last = args[args.length - 1] as Record<string, unknown> | undefined;
       const keywords = last !== null && typeof last === "object" && Object.hasOwn(last, "__keywords");
@@ -348,13 +356,26 @@ function withMacroExtras(makeMacro: MakeMacro): MakeMacro {
           }
         }
       }
-      macroExtras = {
-        varargs: tuple(args.slice(argNames.length + kwargNames.length, positional)),
-        kwargs: named,
-      };
+      const extra = Object.keys(named);
+      if (extra.length && !catches.kwargs) {
+        throw new Error(`TypeError: macro '${name}' takes no keyword argument '${extra[0]}'`);
+      }
+      if (positional > declared && !catches.varargs) {
+        throw new Error(`TypeError: macro '${name}' takes not more than ${declared} argument(s)`);
+      }
+      macroExtras = { varargs: tuple(args.slice(declared, positional)), kwargs: named };
       return macro.apply(this, args);
     };
   };
+}
+
+/** Whether a macro's body reads `name` (a Symbol anywhere in it, nested macros and call blocks included). */
+function reads(node: unknown, name: string, depth = 0): boolean {
+  if (!node || typeof node !== "object" || depth > 200) return false;
+  const n = node as Node & { fields?: string[] } & Record<string, unknown>;
+  if (n.typename === "Symbol") return n.value === name;
+  if (Array.isArray(n.children) && n.children.some((c) => reads(c, name, depth + 1))) return true;
+  return (n.fields ?? []).some((f) => f !== "children" && reads(n[f], name, depth + 1));
 }
 
 interface MacroNode extends Node {
@@ -386,9 +407,12 @@ function compileMacro(
   const lexical = this._tmpid();
   const scope = frame ? frame.push(true) : new FrameClass();
   this._emitLine(`var ${lexical} = frame;`);
+  const name = node.typename === "Caller" ? "caller" : node.name.value!;
+  const catches = { varargs: reads(node.body, "varargs"), kwargs: reads(node.body, "kwargs") };
   this._emitLine(
-    `var ${id} = runtime.makeMacro([${args.map((a) => JSON.stringify(a.value)).join(", ")}], ` +
-      `[${pairs.map((p) => JSON.stringify(p.key.value)).join(", ")}], ` +
+    `var ${id} = runtime.jinjaMacro(${JSON.stringify(name)}, ` +
+      `[${args.map((a) => JSON.stringify(a.value)).join(", ")}], ` +
+      `[${pairs.map((p) => JSON.stringify(p.key.value)).join(", ")}], ${JSON.stringify(catches)}, ` +
       `function (${[...args.map((a) => "l_" + a.value), "kwargs"].join(", ")}) {`,
   );
   this._emitLine("var callerFrame = frame;");
@@ -526,7 +550,7 @@ export function installStatements(nj: typeof nunjucks): void {
     return parseRaw.call(this, nodes, tagName);
   };
 
-  runtime.makeMacro = withMacroExtras(runtime.makeMacro as MakeMacro);
+  runtime.jinjaMacro = jinjaMacro(runtime.makeMacro as MakeMacro);
   runtime.jinjaMacroExtras = (): MacroExtras => {
     const extras = macroExtras ?? { varargs: tuple([]), kwargs: {} };
     macroExtras = null;

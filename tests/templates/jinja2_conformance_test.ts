@@ -1121,6 +1121,20 @@ CASES.push(
     "'in <string>' requires string as left operand, not int",
   ),
   refuse("in-none", "{{ 1 in n }}", "TypeError", "argument of type 'NoneType' is not iterable"),
+  // a macro takes the arguments it declares (more only when it reads varargs or kwargs)
+  refuse(
+    "macro-extra-positional",
+    "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, 2) }}",
+    "TypeError",
+    "macro 'm' takes not more than 1 argument(s)",
+  ),
+  refuse(
+    "macro-extra-keyword",
+    "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(1, b=2) }}",
+    "TypeError",
+    "macro 'm' takes no keyword argument 'b'",
+  ),
+  { name: "float-index", tpl: "[{{ l[4 / 2] }}] [{{ l[4 // 2] }}]", ctx: { l: [1, 2, 3] } },
 );
 
 /** Templates the cases include or import, written beside them for both engines. */
