@@ -362,6 +362,10 @@ interface CompilerProto {
   compileLookupVal(node: { target: unknown; val: unknown }, frame: unknown): void;
   compileFor(node: { name: { typename: string }; arr: unknown }, frame: unknown): void;
 }
+/** nunjucks' compile error: a TemplateError at the node's line. */
+interface Fail {
+  fail(msg: string, lineno?: number, colno?: number): never;
+}
 interface SetNode {
   targets: Array<{ typename: string; value?: string; target?: unknown; val?: unknown }>;
   value: unknown;
@@ -1059,6 +1063,11 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   proto.compilePos = unary("+");
   // `x.y`, `x[0]` of an undefined x raises, as Jinja2's Undefined does (it printed nothing)
   proto.compileLookupVal = function (node, frame) {
+    // nunjucks parses `f(*[3])` as an index of nothing
+    const at = node as unknown as { lineno: number; colno: number };
+    if (!node.target) {
+      (this as unknown as Fail).fail("unexpected token in an expression", at.lineno, at.colno);
+    }
     this._emit("runtime.memberLookup((");
     operand(this, node.target, frame);
     this._emit("),");

@@ -144,6 +144,26 @@ Deno.test("a render error names the line, and the included template it happened 
   });
 });
 
+Deno.test("Jinja2 syntax kunai lacks is an error naming the template and line, never other text", () => {
+  const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
+  for (
+    const src of [
+      "a\n{{ range(*[3])|list }}",
+      "a\n{{ f(**d) }}",
+      "a\n{{ [1, 2,] }}",
+      "a\n{{ 'a' 'b' }}",
+      "a\n{% autoescape true %}x{% endautoescape %}",
+      "a\n{{ lipsum() }}",
+    ]
+  ) {
+    assert.throws(
+      () => t.renderString(src, { d: {} }, "x.tpl"),
+      (e) => e instanceof TemplateError && /^template x\.tpl: line 2, column \d+: /.test(e.message),
+      src,
+    );
+  }
+});
+
 Deno.test("shipped mail templates render the reference's subject and body", () => {
   const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
   const vars = {
