@@ -8,8 +8,23 @@
  * nunjucks only takes positionally.
  */
 import type nunjucks from "nunjucks";
-import { JinjaNamespace, pyEq, pyStr, pyTruthy, STRING_MEMBERS, toPy, tuple } from "./jinja.ts";
+import {
+  isNumber,
+  JinjaNamespace,
+  pyAdd,
+  pyEq,
+  pyIn,
+  pyOrder,
+  pyStr,
+  pyTruthy,
+  pyType,
+  STRING_MEMBERS,
+  toPy,
+  tuple,
+  unpack,
+} from "./jinja.ts";
 import { wordwrap } from "./wordwrap.ts";
+import { isFloat, PyFloat, reprFloat, toFloat, unbox } from "./pyfloat.ts";
 
 type Fmt = (fmt: string, args: never) => string;
 
@@ -41,22 +56,134 @@ function entries(v: unknown): Array<[unknown, unknown]> {
   return [];
 }
 
-function compare(a: unknown, b: unknown): number {
-  return (a as number) < (b as number) ? -1 : (a as number) > (b as number) ? 1 : 0;
+/** Most items `range()` makes (a template's loop over a range; Jinja2 itself has no limit). */
+const MAX_RANGE = 1_000_000;
+
+/** Python's ordering (pyOrder): numbers, strings, lists item by item; mixed types are a TypeError. */
+const compare = (a: unknown, b: unknown) => pyOrder(a, b);
+
+/** Jinja2's `ignore_case`: a string key in lower case, any other as it is. */
+const lower = (v: unknown) =>
+  typeof v === "string" ? v.toLowerCase() : v instanceof String ? String(v).toLowerCase() : v;
+
+/** A sequence's items as Python iterates it (a dict's keys, a string's characters). */
+function items(v: unknown): unknown[] {
+  if (Array.isArray(v)) return v;
+  if (typeof v === "string" || v instanceof String) return [...String(v)];
+  if (v === undefined) return [];
+  if (v !== null && typeof v === "object" && !(v instanceof PyFloat)) return Object.keys(v);
+  throw new Error(`TypeError: '${pyType(v)}' object is not iterable`);
 }
 
-function pick(list: unknown, kw: Keywords, sign: 1 | -1): unknown {
-  const arr = Array.isArray(list) ? list : [...entries(list).map(([k]) => k)];
-  const key = typeof kw.attribute === "string"
-    ? (x: unknown) => attr(x, kw.attribute as string)
-    : (x: unknown) => x;
+/**
+ * The string a filter that only takes strings was given: an undefined value is an UndefinedError,
+ * anything else a Python error (`%s` in `error` is its type), as Jinja2 raises.
+ */
+function text(filter: string, v: unknown, error: string): string {
+  if (typeof v === "string" || v instanceof String) return String(v);
+  if (v === undefined) throw new Error(`UndefinedError: ${filter}: the value is undefined`);
+  throw new Error(error.replace("%s", pyType(v)));
+}
+
+/** The dict a filter that only takes mappings was given (errors as text() raises them). */
+function mapping(filter: string, v: unknown, error: string): object {
+  if (v === undefined) throw new Error(`UndefinedError: ${filter}: the value is undefined`);
+  if (v === null || typeof v !== "object" || Array.isArray(v) || v instanceof PyFloat) {
+    throw new Error(error.replace("%s", pyType(v)));
+  }
+  return v;
+}
+
+/**
+ * Jinja2's `make_multi_attrgetter`: the key of an item for `sort(attribute='port,name')`, each
+ * comma-separated path looked up (`a.b.0`), strings in lower case unless case-sensitive.
+ */
+function keyOf(attribute: unknown, caseSensitive: boolean): (x: unknown) => unknown {
+  const post = caseSensitive ? (v: unknown) => v : lower;
+  if (attribute === undefined || attribute === null) return post;
+  if (typeof attribute !== "string") return (x) => post(attr(x, String(attribute)));
+  const paths = attribute.split(",");
+  if (paths.length === 1) return (x) => post(attr(x, attribute));
+  return (x) => paths.map((p) => post(attr(x, p)));
+}
+
+/** Jinja2's `min`/`max(case_sensitive=False, attribute=None)`: undefined for an empty sequence. */
+function pick(list: unknown, args: unknown[], sign: 1 | -1): unknown {
+  const { pos, kw } = splitKwargs(args);
+  const key = keyOf(kw.attribute ?? pos[1], pyTruthy(kw.case_sensitive ?? pos[0] ?? false));
   let best: unknown = undefined;
-  for (const x of arr) if (best === undefined || sign * compare(key(x), key(best)) < 0) best = x;
+  let bestKey: unknown = undefined;
+  for (const x of items(list)) {
+    const k = key(x);
+    if (best === undefined || sign * compare(k, bestKey) < 0) [best, bestKey] = [x, k];
+  }
   return best;
 }
 
+/** A key Python's set would treat as equal (`1 == 1.0 == True`); lists and dicts by their text. */
+function hashKey(v: unknown): string {
+  if (typeof v === "number" || typeof v === "boolean" || v instanceof PyFloat) return `n${Number(v)}`;
+  if (typeof v === "string" || v instanceof String) return `s${v}`;
+  if (v === null || v === undefined) return "None";
+  return `o${JSON.stringify(v)}`;
+}
+
+/** Jinja2's `indent(width=4, first=False, blank=False)`: blank lines and the first line left alone by default. */
+function indent(s: string, width: unknown, first: boolean, blank: boolean): string {
+  const pad = typeof width === "string" ? width : " ".repeat(Number(width));
+  // Python's splitlines() of `s + "\n"`: the last line break ends a line, it does not start one
+  // deno-lint-ignore no-control-regex -- the separators Python's splitlines() splits on
+  const lines = (s + "\n").split(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/);
+  lines.pop();
+  let out: string;
+  if (blank) out = lines.join("\n" + pad);
+  else {
+    const [head, ...rest] = lines;
+    out = head + (rest.length ? "\n" + rest.map((l) => l ? pad + l : l).join("\n") : "");
+  }
+  return first ? pad + out : out;
+}
+
+/** Jinja2's `cycler(*items)`: next() gives the items in turn; `current` is the one it gives next. */
+class Cycler {
+  #pos = 0;
+  constructor(readonly items: unknown[]) {}
+  get current(): unknown {
+    return this.items[this.#pos];
+  }
+  next(): unknown {
+    const item = this.current;
+    this.#pos = (this.#pos + 1) % this.items.length;
+    return item;
+  }
+  reset(): void {
+    this.#pos = 0;
+  }
+}
+
+type Registry = {
+  filters: Record<string, (...a: unknown[]) => unknown>;
+  tests: Record<string, (...a: unknown[]) => unknown>;
+};
+const registryOf = (env: nunjucks.Environment) => env as unknown as Registry;
+
 /** Adds the filters to a nunjucks environment. */
 export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
+  const registry = registryOf(env);
+  const builtins = { filters: { ...registry.filters }, tests: { ...registry.tests } };
+  addFilters(env, formatPercent);
+  // nunjucks' own filters and tests left as they are take a boxed float (pyfloat.ts) as its number
+  for (const kind of ["filters", "tests"] as const) {
+    for (const [name, f] of Object.entries(registry[kind])) {
+      if (builtins[kind][name] !== f) continue;
+      registry[kind][name] = function (this: unknown, ...args: unknown[]) {
+        return f.apply(this, args.map(unbox));
+      };
+    }
+  }
+}
+
+function addFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
   env.addFilter("format", (fmt: unknown, ...args: unknown[]) => {
     const { pos } = splitKwargs(args);
     // Jinja2: `value % args`, the positional arguments always a tuple
@@ -77,14 +204,13 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       const k = get(x);
       return !caseSensitive && typeof k === "string" ? k.toLowerCase() : k;
     };
-    const items = [...(Array.isArray(list) ? list : [])];
-    items.sort((a, b) => compare(sortKey(a), sortKey(b)));
+    const sorted = [...items(list)].sort((a, b) => compare(sortKey(a), sortKey(b)));
     const groups: unknown[] = [];
     let current: unknown[] | null = null;
-    let currentKey: unknown = Symbol("none");
-    for (const x of items) {
+    let currentKey: unknown = undefined;
+    for (const x of sorted) {
       const k = sortKey(x);
-      if (current === null || k !== currentKey) {
+      if (current === null || !pyEq(k, currentKey)) {
         current = [];
         currentKey = k;
         // a (grouper, list) pair that `for k, v in ...` unpacks, with Jinja2's .grouper and .list
@@ -102,7 +228,8 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       const test = typeof testName === "string"
         ? env.getTest(testName) as (...a: unknown[]) => unknown
         : (v: unknown) => pyTruthy(v);
-      return (Array.isArray(list) ? list : []).filter((x) =>
+      // Jinja2's select_or_reject: a false value (none, []) gives nothing
+      return (pyTruthy(list) ? items(list) : []).filter((x) =>
         Boolean(test.call(this, attr(x, String(name)), ...testArgs)) === keep
       );
     };
@@ -127,41 +254,35 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const { pos, kw } = splitKwargs(args);
     const d = String(kw.d ?? pos[0] ?? "");
     const attribute = kw.attribute ?? pos[1];
-    const arr = Array.isArray(list)
-      ? list
-      : typeof list === "string"
-      ? [...list]
-      : list && typeof list === "object"
-      ? Object.keys(list)
-      : [];
-    return arr.map((x) => {
+    return items(list).map((x) => {
       const v = attribute === undefined || attribute === null ? x : attr(x, String(attribute));
       return String(pyStr(v) ?? "");
     }).join(d);
   });
-  // Jinja2's type tests (an integral float reads as an integer: JSON data cannot tell them apart)
+  // Jinja2's type tests (an integral float from the data reads as an integer: JSON cannot tell them
+  // apart; one the template made, `4 / 2`, is a float)
   env.addTest("integer", (v: unknown) => typeof v === "number" && Number.isInteger(v));
-  env.addTest("float", (v: unknown) => typeof v === "number" && !Number.isInteger(v));
+  env.addTest("float", (v: unknown) => isFloat(v));
+  env.addTest("number", (v: unknown) => typeof v === "number" || v instanceof PyFloat);
   env.addTest("boolean", (v: unknown) => typeof v === "boolean");
   env.addTest("true", (v: unknown) => v === true);
   env.addTest("false", (v: unknown) => v === false);
   // `x is in seq`: Python's `in` (a substring, an item, a dict's key)
-  env.addTest("in", (v: unknown, seq: unknown) => {
-    if (typeof seq === "string") return typeof v === "string" && seq.includes(v);
-    if (Array.isArray(seq)) return seq.some((x) => pyEq(x, v));
-    return seq !== null && typeof seq === "object" && typeof v === "string" && Object.hasOwn(seq, v);
-  });
+  env.addTest("in", (v: unknown, seq: unknown) => pyIn(v, seq));
   // Jinja2's `sequence`: anything with a length and items (a list, a string, a dict)
-  env.addTest("sequence", (v: unknown) => typeof v === "string" || (v !== null && typeof v === "object"));
+  env.addTest(
+    "sequence",
+    (v: unknown) => typeof v === "string" || (v !== null && typeof v === "object" && !(v instanceof PyFloat)),
+  );
   env.addTest("truthy", (v: unknown) => pyTruthy(v));
   env.addTest("falsy", (v: unknown) => !pyTruthy(v));
   env.addFilter("sum", (list: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
     const attribute = kw.attribute ?? pos[0];
-    const start = kw.start ?? pos[1] ?? 0;
-    let total = start as number;
-    for (const x of Array.isArray(list) ? list : []) {
-      total += (attribute === undefined || attribute === null ? x : attr(x, String(attribute))) as number;
+    // Python's `+` item by item: numbers add, lists concatenate (`sum(start=[])`), a string is refused
+    let total: unknown = kw.start ?? pos[1] ?? 0;
+    for (const x of items(list)) {
+      total = pyAdd(total, attribute === undefined || attribute === null ? x : attr(x, String(attribute)));
     }
     return total;
   });
@@ -169,13 +290,15 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const { pos, kw } = splitKwargs(args);
     const precision = Number(kw.precision ?? pos[0] ?? 0) || 0;
     const method = String(kw.method ?? pos[1] ?? "common");
+    if (!isNumber(v)) throw new Error(`TypeError: type ${pyType(v)} doesn't define __round__ method`);
     const x = Number(v);
     if (method === "ceil" || method === "floor") {
       const f = 10 ** precision;
-      return (method === "ceil" ? Math.ceil(x * f) : Math.floor(x * f)) / f;
+      return toFloat((method === "ceil" ? Math.ceil(x * f) : Math.floor(x * f)) / f);
     }
     if (method !== "common") throw new Error("round: method must be common, ceil or floor");
-    return pyRound(x, precision);
+    // Python's round() keeps the type: an int stays one, a float (`2.5|round` is 2.0) too
+    return isFloat(v) ? toFloat(pyRound(x, precision)) : pyRound(x, precision);
   });
   const nunjucksDefault = env.getFilter("default") as (v: unknown, d: unknown, b: unknown) => unknown;
   env.addFilter("default", (v: unknown, ...args: unknown[]) => {
@@ -190,6 +313,7 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const caseSensitive = pyTruthy(kw.case_sensitive ?? pos[0] ?? false);
     const by = kw.by ?? pos[1] ?? "key";
     const reverse = pyTruthy(kw.reverse ?? pos[2] ?? false);
+    mapping("dictsort", v, "AttributeError: '%s' object has no attribute 'items'");
     if (by !== "key" && by !== "value") {
       throw new Error("dictsort: you can only sort by either 'key' or 'value'");
     }
@@ -202,7 +326,8 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
   });
   env.addFilter("truncate", (v: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
-    const s = [...String(pyStr(v) ?? "")];
+    if (v === undefined) return "";
+    const s = [...text("truncate", v, "TypeError: object of type '%s' has no len()")];
     const length = Number(kw.length ?? pos[0] ?? 255);
     const killwords = pyTruthy(kw.killwords ?? pos[1] ?? false);
     const end = String(kw.end ?? pos[2] ?? "...");
@@ -236,6 +361,8 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const { pos, kw } = splitKwargs(args);
     const dflt = kw.default ?? pos[0] ?? 0;
     const base = Number(kw.base ?? pos[1] ?? 10);
+    v = unbox(v);
+    if (v === undefined) throw new Error("UndefinedError: int: the value is undefined");
     if (typeof v === "boolean") return v ? 1 : 0;
     if (typeof v === "number") return Number.isFinite(v) ? Math.trunc(v) : dflt;
     if (typeof v === "string" || v instanceof String) {
@@ -245,6 +372,27 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       return String(v).trim() !== "" && Number.isFinite(f) ? Math.trunc(f) : dflt;
     }
     return dflt;
+  });
+  // float(value, default=0.0) as Python's float(): a number, a bool, or a whole string that is a
+  // float literal (nunjucks' parseFloat read '12abc' as 12); else the default
+  env.addFilter("float", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const dflt = kw.default ?? pos[0] ?? new PyFloat(0);
+    if (v === undefined) throw new Error("UndefinedError: float: the value is undefined");
+    if (typeof v === "boolean" || typeof v === "number" || v instanceof PyFloat) return toFloat(Number(v));
+    if (typeof v === "string" || v instanceof String) {
+      const f = pyFloat(String(v));
+      return f === null ? dflt : toFloat(f);
+    }
+    return dflt;
+  });
+  // Python's abs(): a number of the same type
+  env.addFilter("abs", (v: unknown) => {
+    if (typeof v === "boolean") return Number(v);
+    if (typeof v !== "number" && !(v instanceof PyFloat)) {
+      throw new Error(`TypeError: bad operand type for abs(): '${pyType(v)}'`);
+    }
+    return isFloat(v) ? toFloat(Math.abs(Number(v))) : Math.abs(Number(v));
   });
   // trim(value, chars=None): whitespace, or the given characters, off both ends
   env.addFilter("trim", (v: unknown, ...args: unknown[]) => {
@@ -260,28 +408,49 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     return a.slice(i, j).join("");
   });
   const nunjucksLength = env.getFilter("length") as (v: unknown) => unknown;
-  // a string's length in characters (code points), as Python counts them; `count` is its alias
-  const length = (v: unknown) => typeof v === "string" ? [...v].length : nunjucksLength(v);
+  // a string's length in characters (code points), as Python counts them; `count` is its alias. None
+  // and numbers have no length in Python (nunjucks gave 0 or nothing); an undefined value's is 0
+  const length = (v: unknown) => {
+    if (typeof v === "string") return [...v].length;
+    if (v === null || typeof v === "number" || typeof v === "boolean" || v instanceof PyFloat) {
+      throw new Error(`TypeError: object of type '${pyType(v)}' has no len()`);
+    }
+    return v === undefined ? 0 : nunjucksLength(v);
+  };
   env.addFilter("length", length);
   env.addFilter("count", length);
-  const nunjucksList = env.getFilter("list") as (v: unknown) => unknown;
-  // list(d) is a dict's keys in Python (nunjucks gave {key, value} objects)
-  env.addFilter(
-    "list",
-    (v: unknown) =>
-      v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof Map)
-        ? Object.keys(v)
-        : nunjucksList(v),
-  );
+  // list(d) is a dict's keys in Python (nunjucks gave {key, value} objects), a number is not iterable
+  env.addFilter("list", (v: unknown) => [...items(v)]);
+  // wordcount: Python's \w+ runs (letters and digits of any script) in str() of the value
+  env.addFilter("wordcount", (v: unknown) => {
+    const s = v === undefined ? "" : typeof v === "string" ? v : String(pyStr(v));
+    return s.match(/[\p{L}\p{N}_]+/gu)?.length ?? 0;
+  });
+  // Jinja2's string filters take str() of any value (`none|upper` is NONE, `true|lower` true); nunjucks
+  // gave an empty string, or failed on a number
+  for (
+    const name of [
+      "upper",
+      "lower",
+      "capitalize",
+      "replace",
+      "striptags",
+      "escape",
+      "forceescape",
+    ]
+  ) {
+    const f = env.getFilter(name) as (this: unknown, ...a: unknown[]) => unknown;
+    env.addFilter(name, function (this: unknown, v: unknown, ...args: unknown[]) {
+      const text = v === undefined || typeof v === "string" || v instanceof String ? v : String(pyStr(v));
+      return f.call(this, text, ...args);
+    });
+  }
+  env.addFilter("e", env.getFilter("escape"));
   // Jinja2's keyword names for the filters nunjucks takes positionally, in nunjucks' order
   for (
     const [name, params] of Object.entries({
-      batch: ["linecount", "fill_with"],
       dictsort: ["case_sensitive", "by", "reverse"],
-      float: ["default"],
-      indent: ["width", "first"],
       replace: ["old", "new", "count"],
-      slice: ["slices", "fill_with"],
       truncate: ["length", "killwords", "end"],
     })
   ) {
@@ -295,10 +464,73 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       return f.call(this, v, ...out);
     });
   }
-  env.addFilter("items", (v: unknown) => entries(v));
+  env.addFilter(
+    "items",
+    (v: unknown) =>
+      v === undefined
+        ? []
+        : entries(mapping("items", v, "TypeError: can only get item pairs from a mapping, not %s")),
+  );
+  // first/last of any sequence (a dict's keys, a string's characters); undefined when empty
+  env.addFilter("first", (v: unknown) => items(v)[0]);
+  env.addFilter("last", (v: unknown) => {
+    const all = items(v);
+    return all[all.length - 1];
+  });
+  // reverse: a string reversed, any other sequence as a list; none or a number is refused
+  env.addFilter("reverse", (v: unknown) => {
+    if (typeof v === "string" || v instanceof String) return [...String(v)].reverse().join("");
+    return [...items(v)].reverse();
+  });
+  // batch(linecount, fill_with=None) and slice(slices, fill_with=None) as Jinja2 cuts them
+  env.addFilter("batch", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const n = Number(kw.linecount ?? pos[0]);
+    const fill = kw.fill_with ?? pos[1] ?? null;
+    if (!Number.isInteger(n) || n < 1) throw new Error(`ValueError: batch: linecount must be a positive int`);
+    const rows: unknown[][] = [];
+    for (const x of items(v)) {
+      if (!rows.length || rows[rows.length - 1].length === n) rows.push([]);
+      rows[rows.length - 1].push(x);
+    }
+    const last = rows[rows.length - 1];
+    if (last && fill !== null) { while (last.length < n) last.push(fill); }
+    return rows;
+  });
+  env.addFilter("slice", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const n = Number(kw.slices ?? pos[0]);
+    const fill = kw.fill_with ?? pos[1] ?? null;
+    if (!Number.isInteger(n)) throw new Error(`TypeError: slice: slices must be an int`);
+    if (n <= 0) throw new Error("ZeroDivisionError: slice: slices must be positive");
+    const seq = items(v);
+    const per = Math.floor(seq.length / n), extra = seq.length % n;
+    const out: unknown[][] = [];
+    let offset = 0;
+    for (let i = 0; i < n; i++) {
+      const start = offset + i * per;
+      if (i < extra) offset++;
+      const part = seq.slice(start, offset + (i + 1) * per);
+      if (fill !== null && i >= extra) part.push(fill);
+      out.push(part);
+    }
+    return out;
+  });
+  // select/reject(test, *args): Jinja2's select_or_reject (a false value gives nothing; no test: truthiness)
+  const selectFilter = (keep: boolean) =>
+    function (this: unknown, v: unknown, ...args: unknown[]) {
+      const { pos } = splitKwargs(args);
+      const [testName, ...testArgs] = pos;
+      const test = typeof testName === "string"
+        ? env.getTest(testName) as (...a: unknown[]) => unknown
+        : (x: unknown) => pyTruthy(x);
+      return (pyTruthy(v) ? items(v) : []).filter((x) => Boolean(test.call(this, x, ...testArgs)) === keep);
+    };
+  env.addFilter("select", selectFilter(true));
+  env.addFilter("reject", selectFilter(false));
   env.addFilter("map", (list: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
-    const arr = Array.isArray(list) ? list : [];
+    const arr = pyTruthy(list) ? items(list) : [];
     if (typeof kw.attribute === "string") {
       const a = kw.attribute;
       return arr.map((x) => attr(x, a) ?? kw.default);
@@ -308,20 +540,74 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const f = env.getFilter(name) as (...a: unknown[]) => unknown;
     return arr.map((x) => f(x, ...pos.slice(1)));
   });
+  // unique(case_sensitive=False, attribute=None): 'A' and 'a' are one item unless case-sensitive
   env.addFilter("unique", (list: unknown, ...args: unknown[]) => {
-    const { kw } = splitKwargs(args);
-    const seen = new Set<unknown>();
-    const out: unknown[] = [];
-    for (const x of Array.isArray(list) ? list : []) {
-      const k = typeof kw.attribute === "string" ? attr(x, kw.attribute) : x;
-      if (seen.has(k)) continue;
+    const { pos, kw } = splitKwargs(args);
+    const key = keyOf(kw.attribute ?? pos[1], pyTruthy(kw.case_sensitive ?? pos[0] ?? false));
+    const seen = new Set<string>();
+    return items(list).filter((x) => {
+      const k = hashKey(key(x));
+      if (seen.has(k)) return false;
       seen.add(k);
-      out.push(x);
-    }
-    return out;
+      return true;
+    });
   });
-  env.addFilter("min", (list: unknown, ...args: unknown[]) => pick(list, splitKwargs(args).kw, 1));
-  env.addFilter("max", (list: unknown, ...args: unknown[]) => pick(list, splitKwargs(args).kw, -1));
+  env.addFilter("min", (list: unknown, ...args: unknown[]) => pick(list, args, 1));
+  env.addFilter("max", (list: unknown, ...args: unknown[]) => pick(list, args, -1));
+  // sort(reverse=False, case_sensitive=False, attribute=None), `attribute` a comma-separated list
+  // of keys (`sort(attribute='zone,name')`: nunjucks took it as one name and kept the order)
+  env.addFilter("sort", (list: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const reverse = pyTruthy(kw.reverse ?? pos[0] ?? false);
+    const key = keyOf(kw.attribute ?? pos[2], pyTruthy(kw.case_sensitive ?? pos[1] ?? false));
+    const keyed = items(list).map((x) => ({ x, k: key(x) }));
+    // Python's sorted(reverse=True) keeps equal items in their order, as a stable sort by -compare does
+    keyed.sort((a, b) => (reverse ? -1 : 1) * compare(a.k, b.k));
+    return keyed.map((e) => e.x);
+  });
+  env.addFilter("indent", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const first = pyTruthy(kw.first ?? kw.indentfirst ?? pos[1] ?? false);
+    return indent(
+      text("indent", v, "TypeError: unsupported operand type(s) for +=: '%s' and 'str'"),
+      kw.width ?? pos[0] ?? 4,
+      first,
+      pyTruthy(kw.blank ?? pos[2] ?? false),
+    );
+  });
+  // odd, even, divisibleby: of numbers (nunjucks took '1' as odd)
+  const intTest = (name: string, f: (n: number, d: number) => boolean) =>
+    env.addTest(name, (v: unknown, d: unknown = 2) => {
+      if (!isNumber(v) || !isNumber(d)) {
+        throw new Error(
+          `TypeError: ${name}: unsupported operand type(s) for %: '${pyType(v)}' and '${pyType(d)}'`,
+        );
+      }
+      if (Number(d) === 0) throw new Error("ZeroDivisionError: integer division or modulo by zero");
+      return f(Number(v), Number(d));
+    });
+  const mod = (n: number, d: number) => ((n % d) + d) % d;
+  intTest("odd", (n) => mod(n, 2) === 1);
+  intTest("even", (n) => mod(n, 2) === 0);
+  intTest("divisibleby", (n, d) => mod(n, d) === 0);
+  // Jinja2's comparison tests by their operator names too (`selectattr('port', '>=', 1024)`), with
+  // Python's == (no coercion) and ordering (mixed types are a TypeError, as in Jinja2)
+  const eq = (a: unknown, b: unknown) => pyEq(a, b);
+  const ne = (a: unknown, b: unknown) => !pyEq(a, b);
+  const lt = (a: unknown, b: unknown) => compare(a, b) < 0;
+  const le = (a: unknown, b: unknown) => compare(a, b) <= 0;
+  const gt = (a: unknown, b: unknown) => compare(a, b) > 0;
+  const ge = (a: unknown, b: unknown) => compare(a, b) >= 0;
+  for (
+    const [names, test] of [
+      [["==", "eq", "equalto"], eq],
+      [["!=", "ne"], ne],
+      [["<", "lt", "lessthan"], lt],
+      [["<=", "le"], le],
+      [[">", "gt", "greaterthan"], gt],
+      [[">=", "ge"], ge],
+    ] as const
+  ) for (const name of names) env.addTest(name, test);
   env.addFilter("d", env.getFilter("default"));
   // `namespace(found=false)` or `namespace(d)`: the object `{% set ns.found = true %}` may change
   env.addGlobal("namespace", (...args: unknown[]) => {
@@ -330,6 +616,69 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     for (const p of pos) if (p !== null && typeof p === "object" && !Array.isArray(p)) Object.assign(init, p);
     const { __keywords: _k, ...named } = kw;
     return new JinjaNamespace({ ...init, ...named });
+  });
+  // Python's dict(): `dict(a=1)`, `dict(other, b=2)`, `dict([('a', 1)])` (a template's own mapping)
+  env.addGlobal("dict", (...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    if (pos.length > 1) throw new Error(`TypeError: dict expected at most 1 argument, got ${pos.length}`);
+    const out: Record<string, unknown> = {};
+    const [src] = pos;
+    if (Array.isArray(src)) {
+      for (const pair of src) {
+        const [k, v] = unpack(pair, 2);
+        out[String(pyStr(k))] = v;
+      }
+    } else if (src !== null && typeof src === "object") Object.assign(out, src);
+    else if (src !== undefined) throw new Error(`TypeError: '${pyType(src)}' object is not iterable`);
+    const { __keywords: _k, ...named } = kw;
+    return Object.assign(out, named);
+  });
+  // Jinja2's cycler (`current` is the item next() returns next) and joiner (", " by default)
+  env.addGlobal("cycler", (...items: unknown[]) => new Cycler(items));
+  env.addGlobal("joiner", (sep: unknown = ", ") => {
+    let used = false;
+    return () => {
+      const out = used ? sep : "";
+      used = true;
+      return out;
+    };
+  });
+  // `'upper' is filter`, `'odd' is test`: whether the environment has one of that name
+  env.addTest("filter", (v: unknown) => typeof v === "string" && Object.hasOwn(registryOf(env).filters, v));
+  env.addTest("test", (v: unknown) => typeof v === "string" && Object.hasOwn(registryOf(env).tests, v));
+  // filesizeformat(binary=False): 1.0 kB, 1.4 TiB, 999 Bytes, as Jinja2 writes them
+  env.addFilter("filesizeformat", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const binary = pyTruthy(kw.binary ?? pos[0] ?? false);
+    const bytes = typeof v === "string" ? pyFloat(v) : isNumber(v) ? Number(v) : null;
+    if (bytes === null) throw new Error(`ValueError: filesizeformat: not a number: ${pyStr(v)}`);
+    const base = binary ? 1024 : 1000;
+    const prefixes = binary
+      ? ["KiB", "MiB", "GiB", "TiB", "PiB", "EiB", "ZiB", "YiB"]
+      : ["kB", "MB", "GB", "TB", "PB", "EB", "ZB", "YB"];
+    if (bytes === 1) return "1 Byte";
+    if (bytes < base) return `${Math.trunc(bytes)} Bytes`;
+    let i = 0;
+    while (i < prefixes.length - 1 && bytes >= base ** (i + 2)) i++;
+    return formatPercent("%.1f %s", [(base * bytes) / base ** (i + 2), prefixes[i]] as never);
+  });
+  // Python's range() of ints (a float is a TypeError, as in Python; nunjucks counted with it), at
+  // most MAX_RANGE items (nunjucks built any array asked for: range(10**9) ran the agent out of memory)
+  env.addGlobal("range", (...args: unknown[]) => {
+    const { pos } = splitKwargs(args);
+    if (pos.length < 1 || pos.length > 3) {
+      throw new Error(`TypeError: range expected 1 to 3 arguments, got ${pos.length}`);
+    }
+    const ints = pos.map((a) => {
+      if (typeof a === "boolean") return Number(a);
+      if (typeof a === "number" && Number.isInteger(a)) return a;
+      throw new Error(`TypeError: '${pyType(a)}' object cannot be interpreted as an integer`);
+    });
+    const [start, stop, step] = ints.length === 1 ? [0, ints[0], 1] : [ints[0], ints[1], ints[2] ?? 1];
+    if (step === 0) throw new Error("ValueError: range() arg 3 must not be zero");
+    const n = Math.max(0, Math.ceil((stop - start) / step));
+    if (n > MAX_RANGE) throw new Error(`range: ${n} items is over the limit of ${MAX_RANGE}`);
+    return Array.from({ length: n }, (_, i) => start + i * step);
   });
   // Jinja2's `attr` is getattr(): a dict's keys are not attributes (`d|attr('k')` is undefined), a
   // string's methods are
@@ -349,7 +698,7 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
     const wrapstring = kw.wrapstring ?? pos[2] ?? null;
     const hyphens = kw.break_on_hyphens ?? pos[3] ?? true;
     return wordwrap(
-      typeof s === "string" ? s : String(pyStr(s)),
+      text("wordwrap", s, "AttributeError: '%s' object has no attribute 'splitlines'"),
       width,
       pyTruthy(breakLong),
       wrapstring === null || wrapstring === undefined ? null : String(wrapstring),
@@ -377,6 +726,18 @@ function pyInt(text: string, base: number): number | null {
   const digits = "0123456789abcdefghijklmnopqrstuvwxyz".slice(0, base);
   if (![...t].every((c) => digits.includes(c))) return null;
   return sign * parseInt(t, base);
+}
+
+/** Python's `float(text)`: a decimal or exponent literal (underscores between digits), inf or nan; else null. */
+function pyFloat(text: string): number | null {
+  const t = text.trim();
+  const m = /^([+-]?)(inf|infinity|nan)$/i.exec(t);
+  if (m) return /^n/i.test(m[2]) ? NaN : m[1] === "-" ? -Infinity : Infinity;
+  const digits = String.raw`\d(?:_?\d)*`;
+  const literal = new RegExp(
+    String.raw`^[+-]?(?:${digits}(?:\.(?:${digits})?)?|\.${digits})(?:[eE][+-]?${digits})?$`,
+  );
+  return literal.test(t) ? Number(t.replaceAll("_", "")) : null;
 }
 
 /** Python's `urllib.parse.quote` as Jinja2's url_quote calls it: `/` kept for a string, `+` for spaces in a query. */
@@ -411,13 +772,15 @@ function pyRound(x: number, n: number): number {
 
 /** JSON as Python's `json.dumps(v, sort_keys=True, indent=indent)` writes it (ASCII only). */
 function pyJson(v: unknown, indent: number | null, level: number): string {
-  if (v === undefined || v === null) return "null";
+  if (v === undefined) throw new Error("TypeError: Object of type Undefined is not JSON serializable");
+  if (v === null) return "null";
   if (v === true) return "true";
   if (v === false) return "false";
   if (typeof v === "number") {
     return Number.isNaN(v) ? "NaN" : !Number.isFinite(v) ? (v > 0 ? "Infinity" : "-Infinity") : String(v);
   }
   if (typeof v === "bigint") return String(v);
+  if (v instanceof PyFloat) return reprFloat(v.valueOf()); // json.dumps(2.0) is 2.0, as repr
   if (typeof v === "string" || v instanceof String) {
     return JSON.stringify(String(v)).replace(
       /[\u007f-\uffff]/g,

@@ -8,8 +8,8 @@
  *   without a word). `a or b` gives `a` or `b` as Python does, not a boolean.
  * - **Output**: `{{ True }}` prints `True`, `{{ None }}` `None`, a list `[1, 'a']` and a dict
  *   `{'a': 1}` as Python's `str()` does (nunjucks printed `true`, nothing, `1,a` and
- *   `[object Object]`). Numbers print as JavaScript does: a float that is integral (`1.0`) prints
- *   `1`, since JSON data cannot tell them apart.
+ *   `[object Object]`). A float prints as Python's repr (`1e-05`, `2.0` when the template made it
+ *   a float); an integral float from the data prints `1`, since JSON cannot tell 1.0 from 1.
  * - **`~`** joins Python's `str()` of each side (`'n=' ~ None` is `n=None`, not `n=null`).
  * - **String methods**: `s.startswith('x')`, `upper()`, `lower()`, `strip()`, `split()` (on
  *   whitespace without an argument), `replace()` (every occurrence, as Python; JavaScript's replaces
@@ -23,14 +23,25 @@
  *   patchLexer) and a test's argument without parentheses (`x is divisibleby 3`).
  *
  * - **`set`**: `{% set ns.x = v %}` on a `namespace()` and `{% set a, b = pair %}` unpacking.
+ * - **Undefined values and types**: an attribute or item of an undefined value, arithmetic and
+ *   ordering with one raise UndefinedError, as Jinja2's default Undefined does (nunjucks printed
+ *   nothing, `nan` or took a branch); `-`, `/`, `//`, `**` and `%` take numbers only and `<` what
+ *   Python orders (TypeError otherwise, where JavaScript coerced: `none - 1` was -1); a division by
+ *   zero raises (it printed `inf`). A runtime error names the line it happened on.
+ * - **Whitespace**: the `+` markers (`{%+`, `+%}`, see plusMarkers).
  *
- * What stays different: floats print without a trailing `.0`.
+ * Statements (`for`, `with`, `raw`, scoping of `set`) are in statements.ts, floats the template
+ * makes (`4 / 2` prints 2.0) in pyfloat.ts. What stays different: an integral float from the data
+ * prints without a trailing `.0` (JSON cannot tell 2.0 from 2).
  */
 import type nunjucks from "nunjucks";
 import { formatPercent, strRepr } from "../evaluator/mod.ts";
 import { pyFormat } from "./pyformat.ts";
+import { installStatements } from "./statements.ts";
+import { isFloat, PyFloat, reprFloat, toFloat } from "./pyfloat.ts";
 
 type Runtime = {
+  handleError(e: unknown, lineno: number, colno: number): unknown;
   suppressValue(val: unknown, autoescape: boolean): unknown;
   memberLookup(obj: unknown, val: unknown, ...rest: unknown[]): unknown;
   SafeString: new (s: string) => unknown;
@@ -39,13 +50,15 @@ type Runtime = {
   jinjaMod?: (a: unknown, b: unknown) => unknown;
   jinjaMul?: (a: unknown, b: unknown) => unknown;
   jinjaTuple?: (items: unknown[]) => unknown[];
-  jinjaCycle?: (i: number) => (...items: unknown[]) => unknown;
-  jinjaChanged?: (frame: object) => (...values: unknown[]) => boolean;
   jinjaNsSet?: (obj: unknown, key: unknown, value: unknown) => void;
-  jinjaCompare?: (first: unknown, ...ops: Array<[string, unknown]>) => boolean;
+  jinjaCompare?: (first: unknown, what: string, ...ops: Array<[string, unknown, string]>) => boolean;
   jinjaAdd?: (a: unknown, b: unknown) => unknown;
+  jinjaIn?: (a: unknown, b: unknown) => boolean;
+  jinjaArith?: (op: string, a: unknown, b: unknown) => unknown;
+  jinjaUnary?: (op: string, a: unknown) => unknown;
+  jinjaFloat?: (n: number) => unknown;
+  jinjaDefined?: (v: unknown, what: string) => unknown;
   jinjaUnpack?: (value: unknown, n: number) => unknown[];
-  jinjaIter?: (v: unknown) => unknown;
 };
 
 /** Jinja2's `namespace(...)`: the one object a template may set attributes on (`{% set ns.x = 1 %}`). */
@@ -62,8 +75,7 @@ export class JinjaNamespace {
 export function pyEq(a: unknown, b: unknown): boolean {
   if (a instanceof String) a = String(a);
   if (b instanceof String) b = String(b);
-  const num = (v: unknown) => typeof v === "number" || typeof v === "boolean" || typeof v === "bigint";
-  if (num(a) && num(b)) return Number(a) === Number(b);
+  if (isNumber(a) && isNumber(b)) return Number(a) === Number(b);
   if (a === null || a === undefined || b === null || b === undefined) return a === b;
   if (Array.isArray(a) || Array.isArray(b)) {
     return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => pyEq(x, b[i]));
@@ -78,36 +90,144 @@ export function pyEq(a: unknown, b: unknown): boolean {
   return a === b;
 }
 
-/** A comparison chain as Python reads it: `a < b < c` is `a < b and b < c`. */
-function pyCompare(first: unknown, ...ops: Array<[string, unknown]>): boolean {
+/** Python's name of a value's type, as its TypeErrors name it. */
+export function pyType(v: unknown): string {
+  if (v === undefined) return "Undefined";
+  if (v === null) return "NoneType";
+  if (typeof v === "boolean") return "bool";
+  if (typeof v === "number") return Number.isInteger(v) ? "int" : "float";
+  if (v instanceof PyFloat) return "float";
+  if (typeof v === "bigint") return "int";
+  if (typeof v === "string" || v instanceof String) return "str";
+  if (Array.isArray(v)) return (v as { [TUPLE]?: boolean })[TUPLE] ? "tuple" : "list";
+  if (typeof v === "function") return "function";
+  return "dict";
+}
+
+/**
+ * Jinja2's Undefined refuses to be used as a value: an attribute or item of it, arithmetic and
+ * ordering with it raise UndefinedError (printing it, testing it, `==`, `default` and iterating are
+ * fine). `what` is the expression's text, as the error names it.
+ */
+export function jinjaDefined(v: unknown, what: string): unknown {
+  if (v === undefined) throw new Error(`UndefinedError: '${what}' is undefined`);
+  return v;
+}
+
+/** A Python number: an int, a float (a boxed integral one too), a bool. */
+export const isNumber = (v: unknown): boolean =>
+  typeof v === "number" || typeof v === "boolean" || typeof v === "bigint" || v instanceof PyFloat;
+
+/** Python's `<` between two strings: by code point (JavaScript compares UTF-16 code units). */
+function compareStrings(a: string, b: string): number {
+  if (a === b) return 0;
+  const x = [...a], y = [...b];
+  for (let i = 0; i < Math.min(x.length, y.length); i++) {
+    if (x[i] !== y[i]) return x[i].codePointAt(0)! - y[i].codePointAt(0)!;
+  }
+  return x.length - y.length;
+}
+
+/** Python's ordering of two values: numbers, strings, or lists item by item; anything else is a TypeError. */
+export function pyOrder(a: unknown, b: unknown, op = "<"): number {
+  if (a instanceof String) a = String(a);
+  if (b instanceof String) b = String(b);
+  if (isNumber(a) && isNumber(b)) {
+    const x = Number(a), y = Number(b);
+    return x < y ? -1 : x > y ? 1 : 0;
+  }
+  if (typeof a === "string" && typeof b === "string") return compareStrings(a, b);
+  if (Array.isArray(a) && Array.isArray(b)) {
+    for (let i = 0; i < Math.min(a.length, b.length); i++) {
+      if (!pyEq(a[i], b[i])) return pyOrder(a[i], b[i], op);
+    }
+    return a.length - b.length;
+  }
+  throw new Error(
+    `TypeError: '${op}' not supported between instances of '${pyType(a)}' and '${pyType(b)}'`,
+  );
+}
+
+/** A comparison chain as Python reads it: `a < b < c` is `a < b and b < c`; ordering an undefined value raises. */
+function pyCompare(first: unknown, what: string, ...ops: Array<[string, unknown, string]>): boolean {
   let left = first;
-  for (const [op, right] of ops) {
+  let leftWhat = what;
+  for (const [op, right, rightWhat] of ops) {
     let ok: boolean;
     if (op === "==" || op === "===") ok = pyEq(left, right);
     else if (op === "!=" || op === "!==") ok = !pyEq(left, right);
     else {
-      const l = left as number, r = right as number;
-      ok = op === "<" ? l < r : op === ">" ? l > r : op === "<=" ? l <= r : l >= r;
+      jinjaDefined(left, leftWhat);
+      jinjaDefined(right, rightWhat);
+      const c = pyOrder(left, right, op);
+      ok = op === "<" ? c < 0 : op === ">" ? c > 0 : op === "<=" ? c <= 0 : c >= 0;
     }
     if (!ok) return false;
     left = right;
+    leftWhat = rightWhat;
   }
   return true;
 }
 
+/**
+ * Python's `x in seq`: a substring of a string (a str only), an item of a list (by ==), a key of a
+ * dict; nothing is in an undefined value. nunjucks used indexOf (`2.0 in [2]` was false, `1 in 'a1'`
+ * true) and JavaScript's `in`.
+ */
+export function pyIn(v: unknown, seq: unknown): boolean {
+  if (seq === undefined) return false;
+  if (typeof seq === "string" || seq instanceof String) {
+    if (typeof v !== "string" && !(v instanceof String)) {
+      throw new Error(`TypeError: 'in <string>' requires string as left operand, not ${pyType(v)}`);
+    }
+    return String(seq).includes(String(v));
+  }
+  if (Array.isArray(seq)) return seq.some((x) => pyEq(x, v));
+  if (seq instanceof Map || seq instanceof Set) return seq.has(v);
+  if (seq !== null && typeof seq === "object" && !(seq instanceof PyFloat)) {
+    return (typeof v === "string" || v instanceof String) && Object.hasOwn(seq, String(v));
+  }
+  throw new Error(`TypeError: argument of type '${pyType(seq)}' is not iterable`);
+}
+
+/** Python's `-`, `/`, `//` and `**` on two numbers (a bool counts as one); anything else is a TypeError. */
+function pyArith(op: string, a: unknown, b: unknown): unknown {
+  if (!isNumber(a) || !isNumber(b)) {
+    throw new Error(`TypeError: unsupported operand type(s) for ${op}: '${pyType(a)}' and '${pyType(b)}'`);
+  }
+  const x = Number(a), y = Number(b);
+  if (y === 0 && (op === "/" || op === "//")) {
+    throw new Error(`ZeroDivisionError: ${op === "/" ? "division" : "integer division or modulo"} by zero`);
+  }
+  if (op === "**" && x === 0 && y < 0) {
+    throw new Error("ZeroDivisionError: 0.0 cannot be raised to a negative power");
+  }
+  const r = op === "-" ? x - y : op === "/" ? x / y : op === "//" ? Math.floor(x / y) : x ** y;
+  // `/` is always a float, so is anything with a float operand and an int to a negative power
+  return op === "/" || isFloat(a) || isFloat(b) || (op === "**" && y < 0) ? toFloat(r) : r;
+}
+
+/** Python's unary `-` and `+`: a number only. */
+function pyUnary(op: string, a: unknown): unknown {
+  if (!isNumber(a)) throw new Error(`TypeError: bad operand type for unary ${op}: '${pyType(a)}'`);
+  const r = op === "-" ? -Number(a) : Number(a);
+  return isFloat(a) ? toFloat(r) : r;
+}
+
 /** Python's `+`: lists concatenate, strings too; a string and a number do not mix (TypeError). */
-function pyAdd(a: unknown, b: unknown): unknown {
+export function pyAdd(a: unknown, b: unknown): unknown {
   if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
   const str = (v: unknown) => typeof v === "string" || v instanceof String;
   if (str(a) && str(b)) return String(a) + String(b);
-  if (str(a) || str(b) || Array.isArray(a) || Array.isArray(b)) {
-    throw new Error(`TypeError: unsupported operand types for +: ${pyStr(a)} and ${pyStr(b)}`);
+  if (!isNumber(a) || !isNumber(b)) {
+    throw new Error(`TypeError: unsupported operand type(s) for +: '${pyType(a)}' and '${pyType(b)}'`);
   }
-  return (a as number) + (b as number);
+  const r = Number(a) + Number(b);
+  return isFloat(a) || isFloat(b) ? toFloat(r) : r;
 }
 
 /** `{% set a, b = pair %}`: the value's items, exactly `n` of them (Python's unpacking). */
-function unpack(value: unknown, n: number): unknown[] {
+export function unpack(value: unknown, n: number): unknown[] {
   const items = Array.isArray(value)
     ? value
     : typeof value === "string"
@@ -115,7 +235,9 @@ function unpack(value: unknown, n: number): unknown[] {
     : value !== null && typeof value === "object"
     ? Object.keys(value)
     : null;
-  if (items === null) throw new Error(`TypeError: cannot unpack non-iterable ${pyStr(value)}`);
+  if (items === null || value instanceof PyFloat) {
+    throw new Error(`TypeError: cannot unpack non-iterable ${pyType(value)} object`);
+  }
   if (items.length !== n) {
     throw new Error(
       `ValueError: ${
@@ -137,6 +259,7 @@ export function tuple<T extends unknown[]>(items: T): T {
 /** A JS value as the Python value `%` formats (integers are ints; nested lists and dicts print as Python's). */
 export function toPy(v: unknown, nested = false): unknown {
   if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
+  if (v instanceof PyFloat) return v.valueOf(); // a JavaScript number is a float to formatPercent
   if (v === undefined) return null;
   if (v instanceof String) return String(v);
   if (Array.isArray(v)) return nested ? pyStr(v) : v.map((x) => toPy(x, true));
@@ -154,11 +277,15 @@ function pyMod(a: unknown, b: unknown): unknown {
     const args = Array.isArray(b) && (b as { [TUPLE]?: boolean })[TUPLE] ? toPy(b) : [toPy(b, true)];
     return formatPercent(fmt, args as never);
   }
+  if (!isNumber(a) || !isNumber(b)) {
+    throw new Error(`TypeError: unsupported operand type(s) for %: '${pyType(a)}' and '${pyType(b)}'`);
+  }
   const x = Number(a);
   const y = Number(b);
   if (y === 0) throw new Error("ZeroDivisionError: modulo by zero");
-  const r = x % y;
-  return r !== 0 && (r < 0) !== (y < 0) ? r + y : r;
+  const m = x % y;
+  const r = m !== 0 && (m < 0) !== (y < 0) ? m + y : m;
+  return isFloat(a) || isFloat(b) ? toFloat(r) : r;
 }
 
 /** `'%(host)s:%(port)d' % d`: each named conversion takes its value from the mapping. */
@@ -178,13 +305,24 @@ const MAX_REPEAT = 1_000_000;
 
 /** Python's `a * b`: a string or list repeated by an int, else the product. */
 function pyMul(a: unknown, b: unknown): unknown {
-  const [seq, n] = typeof b === "number" && (typeof a === "string" || Array.isArray(a))
+  if (a instanceof String) a = String(a);
+  if (b instanceof String) b = String(b);
+  const [seq, n] = isNumber(b) && (typeof a === "string" || Array.isArray(a))
     ? [a, b]
-    : typeof a === "number" && (typeof b === "string" || Array.isArray(b))
+    : isNumber(a) && (typeof b === "string" || Array.isArray(b))
     ? [b, a]
     : [null, 0];
-  if (seq === null) return (a as number) * (b as number);
-  const times = Math.max(0, Math.trunc(n));
+  if (seq === null) {
+    if (!isNumber(a) || !isNumber(b)) {
+      throw new Error(`TypeError: unsupported operand type(s) for *: '${pyType(a)}' and '${pyType(b)}'`);
+    }
+    const r = Number(a) * Number(b);
+    return isFloat(a) || isFloat(b) ? toFloat(r) : r;
+  }
+  if (isFloat(n)) {
+    throw new Error(`TypeError: can't multiply sequence by non-int of type '${pyType(n)}'`);
+  }
+  const times = Math.max(0, Number(n));
   if ((seq as string | unknown[]).length * times > MAX_REPEAT) {
     throw new Error(`a repetition over ${MAX_REPEAT} items`);
   }
@@ -214,7 +352,19 @@ interface CompilerProto {
   compileSet(node: SetNode, frame: unknown): void;
   compileCompare(node: { expr: unknown; ops: Array<{ type: string; expr: unknown }> }, frame: unknown): void;
   compileAdd(node: BinNode, frame: unknown): void;
+  compileIn(node: BinNode, frame: unknown): void;
+  compileSub(node: BinNode, frame: unknown): void;
+  compileDiv(node: BinNode, frame: unknown): void;
+  compileFloorDiv(node: BinNode, frame: unknown): void;
+  compilePow(node: BinNode, frame: unknown): void;
+  compileNeg(node: { target: unknown }, frame: unknown): void;
+  compilePos(node: { target: unknown }, frame: unknown): void;
+  compileLookupVal(node: { target: unknown; val: unknown }, frame: unknown): void;
   compileFor(node: { name: { typename: string }; arr: unknown }, frame: unknown): void;
+}
+/** nunjucks' compile error: a TemplateError at the node's line. */
+interface Fail {
+  fail(msg: string, lineno?: number, colno?: number): never;
 }
 interface SetNode {
   targets: Array<{ typename: string; value?: string; target?: unknown; val?: unknown }>;
@@ -237,6 +387,7 @@ export function pyTruthy(v: unknown): boolean {
   if (v === true) return true;
   if (typeof v === "number") return v !== 0;
   if (typeof v === "bigint") return v !== 0n;
+  if (v instanceof PyFloat) return v.valueOf() !== 0;
   if (typeof v === "string") return v.length > 0;
   if (Array.isArray(v)) return v.length > 0;
   if (v instanceof Map || v instanceof Set) return v.size > 0;
@@ -254,16 +405,9 @@ export function pyTruthy(v: unknown): boolean {
   return true;
 }
 
+/** Python's repr() of a number: an int as it is, a float as reprFloat writes it. */
 function reprNumber(n: number): string {
-  if (Number.isNaN(n)) return "nan";
-  if (n === Infinity) return "inf";
-  if (n === -Infinity) return "-inf";
-  // Python writes a float below 1e-4 with an exponent of at least two digits (1e-05); JavaScript
-  // only from 1e-7, with one (1e-7)
-  if (n !== 0 && !Number.isInteger(n) && Math.abs(n) < 1e-4) {
-    return n.toExponential().replace(/e([+-])(\d)$/, "e$10$2");
-  }
-  return String(n);
+  return Number.isInteger(n) ? String(n) : reprFloat(n);
 }
 
 /** Python's `repr()` of a value inside a container (strings quoted). */
@@ -273,6 +417,7 @@ function pyRepr(v: unknown, depth = 0): string {
   if (v === true) return "True";
   if (v === false) return "False";
   if (typeof v === "number") return reprNumber(v);
+  if (v instanceof PyFloat) return reprFloat(v.valueOf());
   if (typeof v === "bigint") return String(v);
   if (typeof v === "string") return strRepr(v);
   if (v instanceof String) return strRepr(String(v));
@@ -303,6 +448,7 @@ export function pyStr(v: unknown): unknown {
   if (v === undefined || typeof v === "string" || v instanceof String) return v;
   if (v === null || typeof v === "boolean" || Array.isArray(v) || v instanceof Map) return pyRepr(v);
   if (typeof v === "number") return reprNumber(v);
+  if (v instanceof PyFloat) return reprFloat(v.valueOf());
   if (typeof v === "object" && isPlain(v)) return pyRepr(v);
   return v;
 }
@@ -350,8 +496,18 @@ function stripChars(s: string, chars: unknown, left: boolean, right: boolean): s
   return s.slice(a, b);
 }
 
+/** Whether a character has case (Python's "cased": a letter with an upper and a lower form). */
+const cased = (c: string) => c.toLowerCase() !== c.toUpperCase();
+
+/** Python's str.title(): a cased character after an uncased one upper case, the others lower (any script). */
 function pyTitle(s: string): string {
-  return s.toLowerCase().replace(/(^|[^A-Za-z])([a-z])/g, (_m, p: string, c: string) => p + c.toUpperCase());
+  let out = "";
+  let inWord = false;
+  for (const c of s) {
+    out += cased(c) ? (inWord ? c.toLowerCase() : c.toUpperCase()) : c;
+    inWord = cased(c);
+  }
+  return out;
 }
 
 /** Python's string methods, bound to the string (only names JavaScript lacks or does differently). */
@@ -380,12 +536,12 @@ export const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unkn
   count: (s, sub) => String(sub) === "" ? s.length + 1 : s.split(String(sub)).length - 1,
   title: (s) => pyTitle(s),
   capitalize: (s) => s.charAt(0).toUpperCase() + s.slice(1).toLowerCase(),
-  isdigit: (s) => /^[0-9]+$/.test(s),
-  isalpha: (s) => /^[A-Za-z]+$/.test(s),
-  isalnum: (s) => /^[A-Za-z0-9]+$/.test(s),
+  isdigit: (s) => /^\p{Nd}+$/u.test(s),
+  isalpha: (s) => /^\p{L}+$/u.test(s),
+  isalnum: (s) => /^[\p{L}\p{N}]+$/u.test(s),
   isspace: (s) => /^\s+$/.test(s),
-  isupper: (s) => /[A-Z]/.test(s) && s === s.toUpperCase(),
-  islower: (s) => /[a-z]/.test(s) && s === s.toLowerCase(),
+  isupper: (s) => [...s].some(cased) && s === s.toUpperCase(),
+  islower: (s) => [...s].some(cased) && s === s.toLowerCase(),
   zfill: (s, w) => {
     const width = Number(w) || 0;
     const sign = /^[+-]/.test(s) ? s[0] : "";
@@ -425,6 +581,51 @@ export const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unkn
   },
 };
 
+/** An expression's text as an error names it (`nodes[0].name`, `check.output`), from its parsed node. */
+export function nodeText(node: unknown, depth = 0): string {
+  const n = node as {
+    typename: string;
+    value?: unknown;
+    target?: unknown;
+    val?: unknown;
+    name?: unknown;
+    args?: { children: unknown[] };
+  };
+  if (depth > 20 || !n) return "...";
+  switch (n.typename) {
+    case "Symbol":
+      return String(n.value);
+    case "Literal":
+      return typeof n.value === "string" ? strRepr(n.value) : String(pyStr(n.value));
+    case "LookupVal": {
+      const v = n.val as { typename: string; value?: unknown };
+      const key = v.typename === "Literal" && typeof v.value === "string" && /^[A-Za-z_]\w*$/.test(v.value)
+        ? `.${v.value}`
+        : `[${nodeText(v, depth + 1)}]`;
+      return nodeText(n.target, depth + 1) + key;
+    }
+    case "FunCall":
+      return `${nodeText(n.name, depth + 1)}(...)`;
+    case "Filter":
+      return `${nodeText(n.args?.children[0], depth + 1)}|${nodeText(n.name, depth + 1)}`;
+    default:
+      return "expression";
+  }
+}
+
+/** The nodes compiled as JavaScript statements, where the line a runtime error names is recorded. */
+const STATEMENTS = new Set([
+  "Output",
+  "If",
+  "JinjaFor",
+  "Set",
+  "With",
+  "Include",
+  "Import",
+  "FromImport",
+  "Switch",
+]);
+
 let installed = false;
 
 interface Token {
@@ -447,13 +648,23 @@ interface TokenizerState {
   jinjaForParen?: boolean;
   trimBlocks: boolean;
   lstripBlocks: boolean;
-  tags: { COMMENT_START: string };
+  tags: {
+    COMMENT_START: string;
+    COMMENT_END: string;
+    BLOCK_START: string;
+    BLOCK_END: string;
+    VARIABLE_START: string;
+  };
+  isFinished(): boolean;
+  current(): string;
+  _parseString(delimiter: string): string;
 }
 
 type NodeCtor = new (lineno: number, colno: number, ...fields: unknown[]) => { typename: string };
 interface ParserState {
   parseCompare(): { typename: string; lineno: number; colno: number };
-  parsePrimary(): unknown;
+  parsePrimary(noPostfix?: boolean): unknown;
+  parsePostfix(node: unknown): unknown;
   peekToken(): Token | null;
   skipSymbol(name: string): boolean;
   parseIs(): unknown;
@@ -496,12 +707,15 @@ function patchTestArguments(nj: typeof nunjucks): void {
  * so a commented template wrote blank lines where Jinja2 wrote none.
  */
 function commentTrim(t: TokenizerState, tok: Token): Token | null {
-  if (tok.type === "comment" && t.trimBlocks) {
+  if (tok.type === "comment" && t.trimBlocks && !tok.value.endsWith("+" + t.tags.COMMENT_END)) {
     if (t.str.startsWith("\r\n", t.index)) {
       t.forward();
       t.forward();
     } else if (t.str[t.index] === "\n") t.forward();
-  } else if (tok.type === "data" && t.lstripBlocks && t.str.startsWith(t.tags.COMMENT_START, t.index)) {
+  } else if (
+    tok.type === "data" && t.lstripBlocks && t.str.startsWith(t.tags.COMMENT_START, t.index) &&
+    !t.str.startsWith(t.tags.COMMENT_START + "+", t.index)
+  ) {
     const nl = tok.value.lastIndexOf("\n");
     const last = tok.value.slice(nl + 1);
     if ((nl >= 0 || tok.colno === 0) && /^[ \t]+$/.test(last)) {
@@ -510,6 +724,83 @@ function commentTrim(t: TokenizerState, tok: Token): Token | null {
     }
   }
   return tok;
+}
+
+/**
+ * A float literal with an integral value (`2.0`, `1e3`) is a float, printed `2.0` (pyfloat.ts);
+ * nunjucks made it the number 2.
+ */
+function patchFloatLiterals(nj: typeof nunjucks): void {
+  const { Parser } = (nj as unknown as { parser: { Parser: { prototype: ParserState } } }).parser;
+  const Compiler = (nj as unknown as { compiler: { Compiler: { prototype: Record<string, unknown> } } })
+    .compiler.Compiler;
+  const parsePrimary = Parser.prototype.parsePrimary;
+  Parser.prototype.parsePrimary = function (this: ParserState, noPostfix?: boolean) {
+    const tok = this.peekToken();
+    if (tok?.type !== "float" || !Number.isInteger(parseFloat(tok.value))) {
+      return parsePrimary.call(this, noPostfix);
+    }
+    const node = parsePrimary.call(this, true) as { value: unknown };
+    node.value = new PyFloat(node.value as number);
+    return noPostfix ? node : this.parsePostfix(node);
+  };
+  const compileLiteral = Compiler.prototype.compileLiteral as (this: CompilerProto, ...a: unknown[]) => void;
+  Compiler.prototype.compileLiteral = function (
+    this: CompilerProto,
+    node: { value: unknown },
+    frame: unknown,
+  ) {
+    if (node.value instanceof PyFloat) this._emit(`runtime.jinjaFloat(${node.value.valueOf()})`);
+    else compileLiteral.call(this, node, frame);
+  };
+}
+
+/** Whether the text from `t.index` ends at a `{%+` or `{#+` tag (lstrip_blocks does not apply to it). */
+function plusTagFollows(t: TokenizerState): boolean {
+  const { BLOCK_START, VARIABLE_START, COMMENT_START } = t.tags;
+  const starts = [BLOCK_START, VARIABLE_START, COMMENT_START];
+  if (starts.some((s) => t.str.startsWith(s, t.index))) return false;
+  let next = -1;
+  for (const s of starts) {
+    const i = t.str.indexOf(s, t.index);
+    if (i >= 0 && (next < 0 || i < next)) next = i;
+  }
+  return next >= 0 &&
+    (t.str.startsWith(BLOCK_START + "+", next) || t.str.startsWith(COMMENT_START + "+", next));
+}
+
+/**
+ * Jinja2's `+` whitespace markers: `{%+` keeps the indentation lstrip_blocks would remove before the
+ * tag, `+%}` the newline trim_blocks would remove after it (`{#+`, `+#}` for comments; `{{+` is
+ * allowed and does nothing). nunjucks read the `+` as an operator: a syntax error.
+ */
+function plusMarkers(t: TokenizerState, next: () => Token | null): Token | null | undefined {
+  const { BLOCK_START, BLOCK_END, VARIABLE_START } = t.tags;
+  if (!t.in_code) {
+    for (const start of [BLOCK_START, VARIABLE_START]) {
+      if (!t.str.startsWith(start + "+", t.index)) continue;
+      const tok = next();
+      t.forward();
+      return tok && { ...tok, value: start + "+" };
+    }
+    if (!t.lstripBlocks || !plusTagFollows(t)) return undefined;
+    t.lstripBlocks = false;
+    try {
+      return next();
+    } finally {
+      t.lstripBlocks = true;
+    }
+  }
+  if (!t.str.startsWith("+" + BLOCK_END, t.index)) return undefined;
+  t.forward();
+  const trim = t.trimBlocks;
+  t.trimBlocks = false;
+  try {
+    const tok = next();
+    return tok && { ...tok, value: "+" + tok.value };
+  } finally {
+    t.trimBlocks = trim;
+  }
 }
 
 /** `1e3`, `2E-2`, `1.5e+3`: the text of a number literal with an exponent at the start of `s`. */
@@ -528,7 +819,8 @@ function patchLexer(nj: typeof nunjucks): void {
   proto.nextToken = function (this: TokenizerState): Token | null {
     const start = this.index, lineno = this.lineno, colno = this.colno;
     const code = this.in_code;
-    let tok = next.call(this);
+    let tok = plusMarkers(this, () => next.call(this));
+    if (tok === undefined) tok = next.call(this);
     if (!tok) return tok;
     if (!code) return commentTrim(this, tok);
     if (tok.type === "int" || tok.type === "float" || tok.type === "symbol") {
@@ -546,9 +838,58 @@ function patchLexer(nj: typeof nunjucks): void {
       this.jinjaForParen = false;
       return this.nextToken();
     }
-    if (tok.type !== "whitespace") this.jinjaLast = tok.type === "symbol" ? tok.value : tok.type;
+    // `item.0`, `pair.1`: an index after a dot, as Jinja2 reads it (nunjucks wanted a name)
+    if (tok.type === "int" && this.jinjaLast === ".") tok = { ...tok, type: "symbol" };
+    if (tok.type !== "whitespace") {
+      this.jinjaLast = tok.type === "symbol" || tok.type === "operator" ? tok.value : tok.type;
+    }
     return tok;
   };
+  // string literals with Python's escapes (`'\x41'`, `'\u00e9'`, `'\d'` keeps its backslash);
+  // nunjucks knew \n, \t and \r and dropped the backslash of any other
+  proto._parseString = function (this: TokenizerState, delimiter: string): string {
+    this.forward();
+    let raw = "";
+    while (!this.isFinished() && this.current() !== delimiter) {
+      if (this.current() === "\\") {
+        raw += "\\";
+        this.forward();
+        if (this.isFinished()) break;
+      }
+      raw += this.current();
+      this.forward();
+    }
+    this.forward();
+    return pyUnescape(raw);
+  };
+}
+
+const SIMPLE_ESCAPES: Record<string, string> = {
+  "\\": "\\",
+  "'": "'",
+  '"': '"',
+  a: "\x07",
+  b: "\b",
+  f: "\f",
+  n: "\n",
+  r: "\r",
+  t: "\t",
+  v: "\v",
+  "\n": "",
+};
+
+/** Python's escapes in a string literal (its `unicode-escape` codec, as Jinja2 decodes them). */
+function pyUnescape(raw: string): string {
+  return raw.replace(
+    /\\(x[0-9a-fA-F]{2}|u[0-9a-fA-F]{4}|U[0-9a-fA-F]{8}|[0-7]{1,3}|[\s\S])/g,
+    (whole, e: string) => {
+      if (e.length > 1 || /[0-7]/.test(e)) {
+        const code = /^[xuU]/.test(e) ? parseInt(e.slice(1), 16) : parseInt(e, 8);
+        return code <= 0x10ffff ? String.fromCodePoint(code) : whole;
+      }
+      return Object.hasOwn(SIMPLE_ESCAPES, e) ? SIMPLE_ESCAPES[e] : whole;
+    },
+  );
 }
 
 /** Patches nunjucks (its compiler and runtime) with Jinja2's semantics; once per process. */
@@ -563,9 +904,6 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   runtime.jinjaMod = pyMod;
   runtime.jinjaMul = pyMul;
   runtime.jinjaTuple = tuple;
-  // `for k in d` walks a dict's keys, as Python does (nunjucks ran no iteration at all)
-  runtime.jinjaIter = (v) =>
-    v !== null && typeof v === "object" && !Array.isArray(v) && isPlain(v) ? Object.keys(v) : v;
   runtime.jinjaNsSet = (obj, key, value) => {
     if (!(obj instanceof JinjaNamespace)) throw new Error("cannot assign attribute on non-namespace object");
     (obj as unknown as Record<string, unknown>)[String(key)] = value;
@@ -573,21 +911,19 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   runtime.jinjaUnpack = unpack;
   runtime.jinjaCompare = pyCompare;
   runtime.jinjaAdd = pyAdd;
-  runtime.jinjaCycle = (i) => (...items) => items.length ? items[i % items.length] : undefined;
-  // loop.changed(v): true on the first call and whenever v differs from the previous call's, per loop
-  const last = new WeakMap<object, string>();
-  runtime.jinjaChanged = (frame) => (...values) => {
-    const key = JSON.stringify(values);
-    const changed = last.get(frame) !== key;
-    last.set(frame, key);
-    return changed;
-  };
+  runtime.jinjaIn = pyIn;
+  runtime.jinjaArith = pyArith;
+  runtime.jinjaUnary = pyUnary;
+  runtime.jinjaDefined = jinjaDefined;
+  runtime.jinjaFloat = (n) => new PyFloat(n);
 
   const suppress = runtime.suppressValue;
   runtime.suppressValue = (val, autoescape) => suppress(pyStr(val), autoescape);
 
   const lookup = runtime.memberLookup;
   runtime.memberLookup = function (this: unknown, obj: unknown, val: unknown, ...rest: unknown[]) {
+    // a float is no index (`l[4 / 2]`: Jinja2's getitem fails, an undefined value)
+    if (val instanceof PyFloat && rest.length === 0) return undefined;
     if (rest.length >= 2 && (typeof obj === "string" || obj instanceof String)) {
       // `s[1:3]` is a string in Python (jinja-compat's slice gives a list of characters)
       return (lookup.call(this, obj, val, ...rest) as string[]).join("");
@@ -601,6 +937,10 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
       const d = obj as Record<string, unknown>;
       return (key: string, dflt: unknown = null) => Object.hasOwn(d, key) ? d[key] : dflt;
     }
+    if (val === "items" && obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj)) {
+      // (key, value) tuples, printed as Python's (jinja-compat gave lists)
+      return () => Object.entries(obj).map((e) => tuple(e));
+    }
     if (rest.length === 0 || rest.length === 1) {
       const s = typeof obj === "string" ? obj : obj instanceof String ? String(obj) : null;
       if (s !== null && typeof val === "string" && Object.hasOwn(STRING_MEMBERS, val)) {
@@ -613,8 +953,30 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
 
   patchLexer(nj);
   patchTestArguments(nj);
+  patchFloatLiterals(nj);
+  installStatements(nj);
 
   const proto = Compiler.prototype;
+  // a runtime error names the line of the statement (or `{{ }}`) it happened in: nunjucks only
+  // tracked calls, so most errors had no line at all
+  const compileNode = proto.compile;
+  proto.compile = function (node, frame) {
+    const n = node as {
+      typename: string;
+      lineno: number;
+      colno: number;
+      children?: Array<{ typename: string }>;
+    };
+    if (
+      STATEMENTS.has(n.typename) &&
+      (n.typename !== "Output" || n.children?.some((c) => c.typename !== "TemplateData"))
+    ) this._emitLine(`lineno = ${n.lineno}; colno = ${n.colno};`);
+    compileNode.call(this, node, frame);
+  };
+  // node lines are counted from 0 (nunjucks' own calls reported the line before the right one)
+  const handleError = runtime.handleError;
+  runtime.handleError = (e, lineno, colno) =>
+    (e as { lineno?: number }).lineno ? e : handleError(e, lineno + 1, colno + 1);
   proto.compileIf = function (node, frame, async) {
     this._emit("if(runtime.jinjaTruthy(");
     this._compileExpression(node.cond, frame);
@@ -661,27 +1023,56 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     };
   proto.compileOr = shortCircuit("");
   proto.compileAnd = shortCircuit("!");
-  // `a % b`, `a * b`: Python's (string formatting and repetition, the modulo's sign)
-  const binary = (fnName: string) =>
+  // an operand that may be undefined (a name, an attribute, a call's or a filter's result) is checked:
+  // Jinja2's Undefined raises in arithmetic (JavaScript gave NaN, printed `nan`)
+  const operand = (self: CompilerProto, node: unknown, frame: unknown) => {
+    const typename = (node as { typename: string }).typename;
+    if (typename === "Literal" || typename === "Array" || typename === "Dict" || typename === "Group") {
+      self.compile(node, frame);
+      return;
+    }
+    self._emit("runtime.jinjaDefined(");
+    self.compile(node, frame);
+    self._emit(`, ${JSON.stringify(nodeText(node))})`);
+  };
+  const binary = (fnName: string, checked = true, op?: string) =>
     function (this: CompilerProto, node: BinNode, frame: unknown) {
-      this._emit(`runtime.${fnName}(`);
-      this.compile(node.left, frame);
+      this._emit(`runtime.${fnName}(${op ? JSON.stringify(op) + ", " : ""}`);
+      if (checked) operand(this, node.left, frame);
+      else this.compile(node.left, frame);
       this._emit(", ");
-      this.compile(node.right, frame);
+      if (checked) operand(this, node.right, frame);
+      else this.compile(node.right, frame);
       this._emit(")");
     };
+  // `a % b`, `a * b`: Python's (string formatting and repetition, the modulo's sign)
   proto.compileMod = binary("jinjaMod");
   proto.compileMul = binary("jinjaMul");
-  // Jinja2's loop.cycle(...) and loop.changed(...) beside nunjucks' loop variables
-  const bindings = proto._emitLoopBindings;
-  proto._emitLoopBindings = function (node, arr, i, len) {
-    bindings.call(this, node, arr, i, len);
-    this._emitLine(`frame.set("loop.cycle", runtime.jinjaCycle(${i}));`);
-    this._emitLine(`frame.set("loop.changed", runtime.jinjaChanged(frame));`);
-    this._emitLine(
-      `frame.set("loop.previtem", Array.isArray(${arr}) && ${i} > 0 ? ${arr}[${i} - 1] : undefined);`,
-    );
-    this._emitLine(`frame.set("loop.nextitem", Array.isArray(${arr}) ? ${arr}[${i} + 1] : undefined);`);
+  // `-`, `/`, `//`, `**`: numbers only (`none - 1` was -1), a division by zero raises (it printed `inf`)
+  proto.compileSub = binary("jinjaArith", true, "-");
+  proto.compileDiv = binary("jinjaArith", true, "/");
+  proto.compileFloorDiv = binary("jinjaArith", true, "//");
+  proto.compilePow = binary("jinjaArith", true, "**");
+  const unary = (op: string) =>
+    function (this: CompilerProto, node: { target: unknown }, frame: unknown) {
+      this._emit(`runtime.jinjaUnary(${JSON.stringify(op)}, `);
+      operand(this, node.target, frame);
+      this._emit(")");
+    };
+  proto.compileNeg = unary("-");
+  proto.compilePos = unary("+");
+  // `x.y`, `x[0]` of an undefined x raises, as Jinja2's Undefined does (it printed nothing)
+  proto.compileLookupVal = function (node, frame) {
+    // nunjucks parses `f(*[3])` as an index of nothing
+    const at = node as unknown as { lineno: number; colno: number };
+    if (!node.target) {
+      (this as unknown as Fail).fail("unexpected token in an expression", at.lineno, at.colno);
+    }
+    this._emit("runtime.memberLookup((");
+    operand(this, node.target, frame);
+    this._emit("),");
+    this._compileExpression(node.val, frame);
+    this._emit(")");
   };
   // `(a, b)` is a tuple (JavaScript read it as the comma operator: the last item)
   proto.compileGroup = function (node, frame) {
@@ -692,41 +1083,23 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     } else this._compileAggregate(node, frame, "(", ")");
   };
   // `a ~ b`: Python's str() of each side (`'n=' ~ None` is "n=None", an undefined side is "")
-  proto.compileConcat = binary("jinjaConcat");
+  proto.compileConcat = binary("jinjaConcat", false);
   // `==` without JavaScript's coercion, `a < b < c` as a chain
   proto.compileCompare = function (node, frame) {
     this._emit("runtime.jinjaCompare(");
     this.compile(node.expr, frame);
+    this._emit(`, ${JSON.stringify(nodeText(node.expr))}`);
     for (const op of node.ops) {
       this._emit(`, [${JSON.stringify(op.type)}, `);
       this.compile(op.expr, frame);
-      this._emit("]");
+      this._emit(`, ${JSON.stringify(nodeText(op.expr))}]`);
     }
     this._emit(")");
   };
   proto.compileAdd = binary("jinjaAdd");
-  const compileFor = proto.compileFor;
-  proto.compileFor = function (node, frame) {
-    if (node.name.typename !== "Symbol") return compileFor.call(this, node, frame);
-    // wrap the iterated expression (the first one compileFor compiles) in runtime.jinjaIter
-    const self = this as CompilerProto & { _compileExpression: CompilerProto["_compileExpression"] };
-    const plain = proto._compileExpression;
-    self._compileExpression = function (n, f) {
-      if (n !== node.arr) return plain.call(this, n, f);
-      delete (this as Partial<CompilerProto>)._compileExpression;
-      this._emit("runtime.jinjaIter(");
-      plain.call(this, n, f);
-      this._emit(")");
-    };
-    try {
-      compileFor.call(this, node, frame);
-    } finally {
-      delete (self as Partial<CompilerProto>)._compileExpression;
-    }
-  };
+  proto.compileIn = binary("jinjaIn", false);
   // `{% set ns.x = v %}` sets a namespace's attribute; `{% set a, b = pair %}` unpacks (nunjucks gave
   // both names the whole value)
-  const compileSet = proto.compileSet;
   proto.compileSet = function (node, frame) {
     const t = node.targets;
     if (t.length === 1 && t[0].typename === "LookupVal") {
@@ -743,25 +1116,10 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     if (t.some((x) => x.typename !== "Symbol")) {
       throw new Error("set: can only assign to names or a namespace attribute");
     }
-    if (t.length < 2 || !node.value) return compileSet.call(this, node, frame);
-    // compute once, unpack, then let nunjucks bind each name to its item
-    const tmp = this._tmpid();
-    this._emit(`var ${tmp} = runtime.jinjaUnpack(`);
-    this._compileExpression(node.value, frame);
-    this._emitLine(`, ${t.length});`);
-    t.forEach((target, i) => {
-      // as a `{% set %}...{% endset %}` body, which nunjucks compiles without a type check
-      compileSet.call(this, {
-        targets: [target],
-        value: null,
-        body: { typename: "JinjaRaw", code: `${tmp}[${i}]` },
-      }, frame);
-    });
-  };
-  (proto as unknown as { compileJinjaRaw(node: { code: string }): void }).compileJinjaRaw = function (
-    this: CompilerProto,
-    node: { code: string },
-  ) {
-    this._emit(node.code);
+    // names are bound in the innermost scope (statements.ts)
+    (this as unknown as { compileJinjaSetNames(n: SetNode, f: unknown): void }).compileJinjaSetNames(
+      node,
+      frame,
+    );
   };
 }

@@ -101,9 +101,13 @@ export class Templates {
     this.#keepNewline = opts.keepTrailingNewline ?? false;
   }
 
-  /** The source as Jinja2's lexer takes it: one trailing newline dropped unless kept. */
+  /**
+   * The source as Jinja2's lexer takes it: every line break (`\r\n`, `\r`) a `\n`, as Jinja2's
+   * `newline_sequence` writes them, and one trailing newline dropped unless kept.
+   */
   #source(src: string): string {
-    return this.#keepNewline ? src : src.replace(/(?:\r\n|\n|\r)$/, "");
+    const text = src.replace(/\r\n?/g, "\n");
+    return this.#keepNewline ? text : text.replace(/\n$/, "");
   }
 
   #environment(label: string): nunjucks.Environment {
@@ -114,7 +118,8 @@ export class Templates {
     const loader = {
       getSource(name: string) {
         const found = resolveTemplate(name, dirs);
-        if (!found) throw new TemplateError(name, `not found in ${dirs.join(", ")}`);
+        // nunjucks says "template not found", or renders nothing for `include ... ignore missing`
+        if (!found) return null;
         return { src: source(Deno.readTextFileSync(found.path)), path: found.path, noCache: true };
       },
     };
@@ -141,7 +146,7 @@ export class Templates {
     try {
       return env.render(name, vars);
     } catch (err) {
-      throw new TemplateError(name, cleanMessage(err), found.path);
+      throw new TemplateError(name, cleanMessage(err, found.path), found.path);
     }
   }
 
@@ -156,10 +161,29 @@ export class Templates {
   }
 }
 
-/** nunjucks prefixes "Template render error: (path)" and indents the cause; keep one readable line. */
-function cleanMessage(err: unknown): string {
-  const msg = err instanceof Error ? err.message : String(err);
-  return msg.replace(/^Template render error:\s*(\([^)]*\))?\s*/, "").replace(/\s*\n\s*/g, " ").trim();
+/**
+ * nunjucks wraps a message in `(path) [Line l, Column c]` once per template it passes through (an
+ * include's inside its includer's) and prefixes the cause's class; keep one readable line: where
+ * (`line 2, column 4`, `in <other file>` for an included one) and what.
+ */
+export function cleanMessage(err: unknown, ownPath?: string): string {
+  let rest = err instanceof Error ? err.message : String(err);
+  let path: string | undefined;
+  let line: string | undefined;
+  let col: string | undefined;
+  const head =
+    /^\s*(?:Template render error:\s*)?\((.*?)\)(?: \[Line (\d+)(?:, Column (\d+))?\])?(?=\s|$)\s*/;
+  for (let m = head.exec(rest); m; m = head.exec(rest)) {
+    path = m[1];
+    if (m[2]) [line, col] = [m[2], m[3]];
+    rest = rest.slice(m[0].length);
+  }
+  const what = rest.replace(/^Error: /, "").replace(/\s*\n\s*/g, " ").trim();
+  const where = [
+    path && path !== ownPath && path !== "unknown path" ? `in ${path}` : "",
+    line ? `line ${line}${col ? `, column ${col}` : ""}` : "",
+  ].filter((x) => x).join(" ");
+  return where ? `${where}: ${what}` : what;
 }
 
 /** Default search path: `<cfg-dir>/templates/` then the shipped templates. */

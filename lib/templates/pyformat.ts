@@ -6,6 +6,8 @@
  */
 import { exponential, fixed, general, pyExp } from "../py_number.ts";
 
+import { PyFloat } from "./pyfloat.ts";
+
 /** `str()` and `repr()` of a value as the templates print them. */
 export interface PyText {
   str(v: unknown): string;
@@ -30,6 +32,9 @@ export function formatSpec(v: unknown, spec: string, py: PyText): string {
     if (spec === "") return py.str(v);
     v = v ? 1 : 0;
   }
+  // a float the template made integral (`4 / 2`) formats as the float it is (pyfloat.ts)
+  const boxed = v instanceof PyFloat;
+  if (boxed) v = (v as PyFloat).valueOf();
   const m = SPEC.exec(spec);
   if (!m) throw new Error(`ValueError: invalid format specifier ${JSON.stringify(spec)}`);
   const [, fillIn, alignIn, sign = "-", alt, zero, widthS, sep, precS, type] = m;
@@ -44,7 +49,10 @@ export function formatSpec(v: unknown, spec: string, py: PyText): string {
     throw new Error(`ValueError: format specifier ${JSON.stringify(spec)} not allowed for a string`);
   }
   const intType = type !== undefined && "dnboxXc".includes(type);
-  if (typeof v === "number" && Number.isInteger(v) && prec !== undefined && (intType || type === undefined)) {
+  if (
+    typeof v === "number" && !boxed && Number.isInteger(v) && prec !== undefined &&
+    (intType || type === undefined)
+  ) {
     throw new Error("ValueError: Precision not allowed in integer format specifier");
   }
   if (sep === "," && type !== undefined && "boxXc".includes(type)) {
@@ -70,7 +78,9 @@ export function formatSpec(v: unknown, spec: string, py: PyText): string {
       case "x":
       case "X":
       case "c": {
-        if (!Number.isInteger(x)) throw new Error(`ValueError: unknown format code '${type}' for a float`);
+        if (boxed || !Number.isInteger(x)) {
+          throw new Error(`ValueError: unknown format code '${type}' for a float`);
+        }
         if (type === "c") {
           body = String.fromCodePoint(x);
           negative = false;
@@ -108,7 +118,9 @@ export function formatSpec(v: unknown, spec: string, py: PyText): string {
         if (type === "G") body = body.toUpperCase();
         break;
       default: // no type: str() of the number, with precision as 'g'
-        body = prec === undefined ? py.str(a) : general(a, prec === 0 ? 1 : prec, !!alt, true);
+        body = prec === undefined
+          ? py.str(boxed ? new PyFloat(a) : a)
+          : general(a, prec === 0 ? 1 : prec, !!alt, true);
         if (sep) {
           const [, i, rest] = /^(\d*)(.*)$/s.exec(body)!;
           body = group(i, sep, 3) + rest;

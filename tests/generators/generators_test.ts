@@ -154,6 +154,18 @@ Deno.test("a template error leaves the old file intact and runs no command", asy
     assert.equal(Deno.readTextFileSync(w.out), good);
     assert.equal(runs(w), 1);
     assert.match(g.list()[0].last_error, /lb\.tpl/);
+    // an error while rendering names the template's line and what was wrong (the attribute of an
+    // undefined value printed nothing before, as the attribute of an undefined value)
+    Deno.writeTextFileSync(
+      join(w.ctx.config.cfgDir, "generators/templates/lb.tpl"),
+      "backend x\n{% for n in nodes.values() %}\n  server {{ n.nmae.upper() }}\n{% endfor %}\n",
+    );
+    await g.runNow();
+    assert.equal(Deno.readTextFileSync(w.out), good);
+    assert.match(
+      g.list()[0].last_error,
+      /template lb\.tpl \(.*lb\.tpl\): line 3, column \d+: UndefinedError: 'n\.nmae' is undefined$/,
+    );
     assert.deepEqual([...Deno.readDirSync(w.ctx.dir)].filter((e) => e.name.endsWith(".tmp")), []);
   } finally {
     w.ctx.cleanup();

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import {
@@ -127,6 +128,29 @@ Deno.test("nothing is mailed without a state change, for unknown handlers, or fo
   } finally {
     await h.stop();
     await smtp.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("a template that fails to render mails nothing and logs the template, its line and why", async () => {
+  const { ctx, h, lines } = setup(freePort(HOST), { text_template: "broken.tpl" });
+  try {
+    Deno.mkdirSync(join(ctx.config.cfgDir, "templates"), { recursive: true });
+    Deno.writeTextFileSync(
+      join(ctx.config.cfgDir, "templates", "broken.tpl"),
+      "Output:\n{{ check.nope.first }}\n",
+    );
+    await h.start();
+    ctx.bus.emit("check.changed", change("critical", "ok"));
+    await until("the error", () => lines.some((l) => l.startsWith("ERROR")), 10_000);
+    const line = lines.find((l) => l.startsWith("ERROR"))!;
+    assert.match(
+      line,
+      /handler handlers\/default: nothing mailed for check:.*: template broken\.tpl \(.*broken\.tpl\): line 2, column 1: UndefinedError: 'check\.nope' is undefined$/,
+    );
+    assert.equal(h.stats().queued, 0);
+  } finally {
+    await h.stop();
     ctx.cleanup();
   }
 });

@@ -118,6 +118,52 @@ Deno.test("a missing template, a syntax error and an escaping name are TemplateE
   });
 });
 
+Deno.test("a render error names the line, and the included template it happened in", () => {
+  withDirs((cfg) => {
+    Deno.writeTextFileSync(join(cfg, "row.tpl"), "ok\n{{ n.addr.split('.') }}\n");
+    Deno.writeTextFileSync(
+      join(cfg, "main.tpl"),
+      "{% for n in nodes %}\n{% include 'row.tpl' %}\n{% endfor %}\n",
+    );
+    const t = new Templates({ dirs: [cfg] });
+    assert.equal(t.render("main.tpl", { nodes: [{ addr: "1.2" }] }), "\nok\n['1', '2']\n");
+    assert.throws(
+      () => t.render("main.tpl", { nodes: [{ name: "x" }] }),
+      (e) =>
+        e instanceof TemplateError &&
+        /^template main\.tpl \(.*main\.tpl\): in .*row\.tpl line 2, column \d+: UndefinedError: 'n\.addr' is undefined$/
+          .test(e.message),
+    );
+    assert.throws(
+      () => t.renderString("a\n\n  {{ 1 // 0 }}", {}, "inline.tpl"),
+      (e) =>
+        e instanceof TemplateError &&
+        /^template inline\.tpl: line 3, column 3: ZeroDivisionError: integer division or modulo by zero$/
+          .test(e.message),
+    );
+  });
+});
+
+Deno.test("Jinja2 syntax kunai lacks is an error naming the template and line, never other text", () => {
+  const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
+  for (
+    const src of [
+      "a\n{{ range(*[3])|list }}",
+      "a\n{{ f(**d) }}",
+      "a\n{{ [1, 2,] }}",
+      "a\n{{ 'a' 'b' }}",
+      "a\n{% autoescape true %}x{% endautoescape %}",
+      "a\n{{ lipsum() }}",
+    ]
+  ) {
+    assert.throws(
+      () => t.renderString(src, { d: {} }, "x.tpl"),
+      (e) => e instanceof TemplateError && /^template x\.tpl: line 2, column \d+: /.test(e.message),
+      src,
+    );
+  }
+});
+
 Deno.test("shipped mail templates render the reference's subject and body", () => {
   const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
   const vars = {
