@@ -365,6 +365,18 @@ Deno.test({
         r.map((x) => x.getAttribute("data-node"))
       );
       assert.ok(nodes.length >= 1 && nodes.every((n) => n === "e1"), JSON.stringify(nodes));
+
+      // a node in maintenance is marked on the Nodes page and its own page, the reason as text
+      const maint = await agents[1].cli(["maintenance", "enable", "--reason", "<b>kernel</b>"]);
+      assert.equal(maint.code, 0, maint.stderr);
+      await page.goto(`${base}#/nodes`);
+      const badge = page.locator('.node[data-name="e1"] span.maint');
+      await badge.waitFor({ timeout: 15_000 });
+      assert.equal(await badge.getAttribute("title"), "in maintenance: <b>kernel</b>");
+      assert.equal(await page.locator('.node[data-name="e0"] span.maint').count(), 0);
+      await page.goto(`${base}#/node/e1`);
+      await page.locator("h2 span.maint").waitFor({ timeout: 15_000 });
+      assert.equal(await page.locator("b").count(), 0);
       assert.deepEqual(dialogs, []);
       assert.deepEqual(errors, []);
       await page.close();

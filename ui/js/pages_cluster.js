@@ -7,6 +7,20 @@
   K.pages = K.pages || {};
   const h = K.h;
 
+  /** " maintenance" with its reason and end as a tooltip, for a node in maintenance; else null. */
+  K.maintenanceBadge = function (n) {
+    const m = n && n.maintenance;
+    if (!m || typeof m !== "object") return null;
+    const end = typeof m.until === "number" && Math.abs(m.until) <= 8.64e15
+      ? ", until " + new Date(m.until).toISOString()
+      : "";
+    return h(
+      "span",
+      { class: "tag maint t-suspect", title: "in maintenance" + end + (m.reason ? ": " + m.reason : "") },
+      "maintenance",
+    );
+  };
+
   /** Does `node` pass the filter text (`t:tag`, `s:service`, else a name substring) and state? */
   K.nodeMatches = function (node, text, state) {
     const words = (text || "").trim().split(/\s+/).filter(Boolean);
@@ -102,6 +116,7 @@
               h("a", { class: "title", href: "#/node/" + encodeURIComponent(n.name) }, n.name),
               " ",
               h("span", { class: "meta" }, n.addr + ":" + n.port),
+              K.maintenanceBadge(n),
               v.expanded
                 ? h(
                   "div",
@@ -156,7 +171,7 @@
       }
       const head = [
         links,
-        h("h2", null, n.name, " ", h("span", { class: "t-" + n.state }, n.state)),
+        h("h2", null, n.name, " ", h("span", { class: "t-" + n.state }, n.state), K.maintenanceBadge(n)),
         K.kvTable({
           uuid: n.uuid,
           address: n.addr + ":" + n.port,
