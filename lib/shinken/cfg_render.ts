@@ -102,13 +102,19 @@ export function hostConfig(m: MemberRecord, checks: ExportedCheck[], opts: Rende
     ["_KUNAI_TAGS", cfgValue(m.tags.join(",")) || "-"],
   ];
   if (m.zone) host.push(["_KUNAI_ZONE", cfgValue(m.zone)]);
-  let text = `${GENERATED_MARK}\n# node ${cfgValue(m.name)} (${m.uuid})\n${block("host", host)}`;
+  // a node in maintenance (`kunai maintenance enable`): results still flow, nobody is notified
+  const quiet: Array<[string, string]> = m.maintenance ? [["notifications_enabled", "0"]] : [];
+  if (m.maintenance) host.push(["_KUNAI_MAINTENANCE", cfgValue(m.maintenance.reason) || "yes"], ...quiet);
+  let text = `${GENERATED_MARK}\n# node ${cfgValue(m.name)} (${m.uuid})${
+    m.maintenance ? " in maintenance: notifications off" : ""
+  }\n${block("host", host)}`;
   for (const c of checks) {
     text += block("service", [
       ["host_name", m.uuid],
       ["service_description", c.service],
       ["use", SERVICE_TEMPLATE],
       ["_KUNAI_CHECK", cfgValue(c.id)],
+      ...quiet,
     ]);
   }
   return text;

@@ -128,6 +128,8 @@ async function nagiosVerify(dir: string, cfgPath: string): Promise<{ code: numbe
 
 Deno.test("host files for 3 nodes are accepted by a real nagios4 -v with the shipped templates", async () => {
   const w = world("nagios");
+  // node-2 is in maintenance: its host and services are exported with notifications off
+  w.members[1] = { ...w.members[1], maintenance: { reason: "disk swap; rack 4", since: 1, until: null } };
   try {
     const s = shinken(w);
     await s.start();
@@ -142,6 +144,15 @@ Deno.test("host files for 3 nodes are accepted by a real nagios4 -v with the shi
     assert.match(self, /service_description\s+agent-cpu\n/);
     assert.match(self, /service_description\s+agent-http\n/);
     assert.doesNotMatch(self, /agent-plain/, "a service without a check exports no passive service");
+    assert.doesNotMatch(self, /notifications_enabled/);
+    const maint = Deno.readTextFileSync(join(w.cfgPath, `${w.members[1].uuid}.cfg`));
+    assert.match(maint, /^# node node-2 \(\S+\) in maintenance: notifications off$/m);
+    assert.match(maint, /_KUNAI_MAINTENANCE\s+disk swap +rack 4\n/, "';' would start a comment");
+    assert.equal(
+      maint.match(/notifications_enabled\s+0\n/g)?.length,
+      2,
+      "the host and its one passive service",
+    );
     const v = await nagiosVerify(w.ctx.dir, w.cfgPath);
     assert.equal(v.code, 0, v.out);
     assert.match(v.out, /Total Errors:\s+0/);
