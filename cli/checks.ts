@@ -1,9 +1,10 @@
 /**
- * `kunai checks list [--json]`: every loaded check with its state, activation and interval.
+ * `kunai checks list [--json]`: every loaded check with its state, activation and interval;
+ * `kunai checks run NAME [--json]`: run an active check now (after fixing something) and show its state.
  */
 import type { Output } from "./output.ts";
 import { STATE_COLOURS } from "./output.ts";
-import type { CommandGroup } from "./types.ts";
+import { type CommandGroup, refused, UsageError } from "./types.ts";
 import { treeNames } from "./state.ts";
 
 interface CheckView {
@@ -45,6 +46,41 @@ export const checksCommands: CommandGroup = {
         const checks = await client().json<Record<string, CheckView>>("GET", "/agent/checks");
         if (options.json) out.json(checks);
         else printChecks(out, checks);
+        return 0;
+      },
+    },
+    {
+      name: "run",
+      description: "run an active check of this node now and show its new state (handlers fire on a change)",
+      args: ["<name>"],
+      options: { json: { type: "boolean", description: "JSON output: the check as GET /agent/checks/NAME" } },
+      async run({ client, out, options, positionals }) {
+        const name = positionals[0];
+        if (!name) {
+          throw new UsageError("missing check name, e.g. kunai checks run linux/cpu (kunai checks list)");
+        }
+        if (positionals.length > 1) {
+          throw new UsageError(`one check name expected, got ${positionals.length}`);
+        }
+        let c: CheckView & { last_check?: number };
+        try {
+          c = JSON.parse(
+            await client().text(
+              "POST",
+              `/agent/checks/${name.split("/").map(encodeURIComponent).join("/")}/run`,
+            ),
+          );
+        } catch (err) {
+          return refused(out, err, `check ${name} not run`);
+        }
+        if (options.json) out.json(c);
+        else {
+          out.line(
+            `${name}: ${out.paint(c.state.toUpperCase(), STATE_COLOURS[c.state])} - ${
+              String(c.output ?? "").split("\n")[0]
+            }`,
+          );
+        }
         return 0;
       },
     },

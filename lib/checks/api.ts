@@ -33,6 +33,11 @@ export class ChecksRequestError extends Error {
 export interface ChecksApi {
   /** Runs one check now (awaits its result). */
   runCheck(id: string): Promise<void>;
+  /**
+   * `kunai checks run NAME`: runs an active check of this node now and answers its view; refuses
+   * (ChecksRequestError) an unknown check (not_found), an inactive or passive one (conflict).
+   */
+  runNow(id: string): Promise<Record<string, unknown>>;
   /** Recomputes the active set from our tags. */
   relink(): void;
   /** Re-reads checks and services from the configuration. */
@@ -106,6 +111,27 @@ export function makeChecksApi(core: Checks, d: ChecksApiDeps): ChecksApi {
   return {
     runCheck: async (id) => {
       await core.runCheck(id);
+    },
+    async runNow(id) {
+      const def = core.defs.get(id);
+      if (!def) {
+        throw new ChecksRequestError("not_found", `no check named ${JSON.stringify(id)} on this node`);
+      }
+      if (!core.isActive(id)) {
+        throw new ChecksRequestError(
+          "conflict",
+          `check ${id} is not active on this node (apply_on ${def.applyOn})`,
+        );
+      }
+      if (def.kind === "passive") {
+        throw new ChecksRequestError(
+          "conflict",
+          `check ${id} is passive: its results are pushed, not run here`,
+        );
+      }
+      if (def.problems.length) throw new ChecksRequestError("conflict", `check ${id}: ${def.problems[0]}`);
+      await core.runCheck(id);
+      return core.view(id)!;
     },
     relink: () => core.relink(),
     loadFromConfig: () => core.loadFromConfig(),

@@ -106,8 +106,22 @@ export class Checks {
     this.#publishServices();
   }
 
-  /** Runs one check now and folds in its result (the scheduler calls this; tests may too). */
-  async runCheck(id: string): Promise<void | number> {
+  /** Runs in flight, by check id: a run asked while one is running shares its result. */
+  #inflight = new Map<string, Promise<void | number>>();
+
+  /**
+   * Runs one check now and folds in its result (the scheduler calls this, `kunai checks run` too);
+   * while a run of the same check is in flight, answers that run instead of starting another.
+   */
+  runCheck(id: string): Promise<void | number> {
+    const running = this.#inflight.get(id);
+    if (running) return running;
+    const p = this.#runCheck(id).finally(() => this.#inflight.delete(id));
+    this.#inflight.set(id, p);
+    return p;
+  }
+
+  async #runCheck(id: string): Promise<void | number> {
     const def = this.defs.get(id);
     if (!def) return;
     const r = await this.#runner.run(def);

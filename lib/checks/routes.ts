@@ -35,6 +35,20 @@ export function checksRoutes(api: ChecksApi): RouteTable {
     if (!api.view(name(c))) throw new HttpError(404, "check not found");
     return c.json(api.history(name(c)));
   });
+  // write: it runs a plugin (or an expression) now
+  r.write(
+    "POST",
+    "/agent/checks/:name{.+}/run",
+    "run an active check now and answer its new state",
+    async (c) => {
+      try {
+        return c.json(await api.runNow(name(c)));
+      } catch (err) {
+        if (err instanceof ChecksRequestError) throw new HttpError(STATUS[err.kind], err.message, err.detail);
+        throw err;
+      }
+    },
+  );
   r.write("PUT", "/agent/checks/:name{.+}", "create or replace a check (written in cfg_dir)", async (c) => {
     const body = await readJson(c);
     return c.json(call(() => api.putCheck(name(c), body)));

@@ -91,3 +91,71 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "kunai checks run: runs an active check now (its new state at once), refuses unknown and inactive ones",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const dir = Deno.makeTempDirSync({ prefix: "kunai-run-" });
+    const libexec = `${dir}/libexec`;
+    Deno.mkdirSync(libexec);
+    // a plugin whose answer the test sets: it is run at start, then only when asked (interval 1h)
+    Deno.writeTextFileSync(`${dir}/rc`, "0");
+    Deno.writeTextFileSync(
+      `${libexec}/flip`,
+      `#!/bin/sh\nrc=$(cat ${dir}/rc)\necho "FLIP rc=$rc"\nexit $rc\n`,
+    );
+    Deno.chmodSync(`${libexec}/flip`, 0o755);
+    const agent = await startAgent({
+      name: "runner",
+      params: { tags: ["linux"], libexec, nagios_user: Deno.env.get("USER") || "root" },
+      files: {
+        "linux/flip.json": { check: { interval: "1h", script: `${libexec}/flip` } },
+        "db/other.json": { check: { interval: "1h", critical_if: "True" } },
+      },
+    });
+    try {
+      let view: { state: string; output: string } | undefined;
+      for (let i = 0; i < 100 && view?.state !== "ok"; i++) {
+        const r = await agent.cli(["checks", "list", "--json"]);
+        view = r.code === 0 ? JSON.parse(r.stdout)["linux/flip"] : undefined;
+        if (view?.state !== "ok") await new Promise((r) => setTimeout(r, 100));
+      }
+      assert.equal(view?.state, "ok", JSON.stringify(view));
+      Deno.writeTextFileSync(`${dir}/rc`, "2");
+      let r = await agent.cli(["checks", "run", "linux/flip"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "linux/flip: CRITICAL - FLIP rc=2");
+      r = await agent.cli(["checks", "list", "--json"]);
+      assert.equal(
+        JSON.parse(r.stdout)["linux/flip"].state,
+        "critical",
+        "the new state is the check's state",
+      );
+      Deno.writeTextFileSync(`${dir}/rc`, "0");
+      r = await agent.cli(["checks", "run", "linux/flip", "--json"]);
+      assert.equal(JSON.parse(r.stdout).state, "ok");
+
+      r = await agent.cli(["checks", "run", "linux/nope"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /check linux\/nope not run: .*no check named "linux\/nope"/);
+      r = await agent.cli(["checks", "run", "db/other"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /check db\/other is not active on this node \(apply_on db\)/);
+      r = await agent.cli(["checks", "run"]);
+      assert.equal(r.code, 2);
+      // a write route: over TCP without the token nothing runs
+      const res = await fetch(`http://127.0.0.1:${agent.port}/agent/checks/linux/flip/run`, {
+        method: "POST",
+      });
+      assert.equal(res.status, 403);
+      await res.body?.cancel();
+    } finally {
+      await agent.stop();
+      Deno.removeSync(agent.dir, { recursive: true });
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+});

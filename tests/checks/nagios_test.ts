@@ -232,3 +232,32 @@ Deno.test("two plugin runners of one process never hand out the same run marker 
     ctx.cleanup();
   }
 });
+
+Deno.test("a run asked while the same check runs shares that run: the plugin runs once", async () => {
+  const ctx = makeTestCtx({ files: { "slow.json": { check: { script: "check_slow", interval: "1h" } } } });
+  const pluginDir = join(ctx.dir, "plugins");
+  Deno.chmodSync(ctx.dir, 0o755); // plugins run as nagios_user (nobody) when the tests run as root
+  Deno.mkdirSync(pluginDir);
+  Deno.chmodSync(pluginDir, 0o777);
+  const count = join(pluginDir, "count");
+  Deno.writeTextFileSync(
+    join(pluginDir, "check_slow"),
+    `#!/bin/sh\necho x >> ${count}\nsleep 0.3\necho SLOW OK\n`,
+  );
+  Deno.chmodSync(join(pluginDir, "check_slow"), 0o755);
+  ctx.config.params.checks.plugin_dirs = [pluginDir];
+  const checks = createChecks(ctx);
+  try {
+    await checks.start();
+    await checks.runCheck("slow"); // (shares the scheduler's first run, if that one is under way)
+    assert.equal(checks.view("slow")!.state, "ok", String(checks.view("slow")!.output));
+    Deno.removeSync(count);
+    await Promise.all([checks.runCheck("slow"), checks.runCheck("slow"), checks.runCheck("slow")]);
+    assert.equal(Deno.readTextFileSync(count), "x\n", "one plugin run for three asks");
+    await checks.runCheck("slow");
+    assert.equal(Deno.readTextFileSync(count), "x\nx\n", "a later ask runs it again");
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
