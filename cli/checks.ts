@@ -15,6 +15,7 @@ interface CheckView {
   kind?: string;
   apply_on?: string;
   problems?: string[];
+  silenced?: { reason: string; since: number; until: number | null };
 }
 
 /** Prints the checks table: name, state, active/inactive, interval, kind, first output line. */
@@ -28,7 +29,10 @@ export function printChecks(out: Output, checks: Record<string, CheckView>): voi
     const st = out.paint(c.state.toUpperCase().padEnd(8), STATE_COLOURS[c.state]);
     const act = c.active ? out.paint("active  ", "green") : out.paint("inactive", "grey");
     const info = `${(c.interval ?? "").padEnd(5)} ${(c.kind ?? "").padEnd(9)} on ${c.apply_on ?? "*"}`;
-    out.line(`\t${shown[i].padEnd(width)} ${st} ${act} ${info} - ${String(c.output ?? "").split("\n")[0]}`);
+    const quiet = c.silenced ? out.paint(" (silenced)", "yellow") : "";
+    out.line(
+      `\t${shown[i].padEnd(width)} ${st} ${act} ${info} - ${String(c.output ?? "").split("\n")[0]}${quiet}`,
+    );
     for (const p of c.problems ?? []) out.line(`\t${" ".repeat(width)} ${out.paint(p, "red")}`);
   });
   if (!names.length) out.line(out.paint("No checks", "grey"));
@@ -50,24 +54,68 @@ export const checksCommands: CommandGroup = {
       },
     },
     {
+      name: "silence",
+      description: "no notifications for check NAME until --for passes, or (no --for) until it is OK again",
+      args: ["<name>"],
+      options: {
+        reason: { type: "string", description: "why (at most 256 characters)" },
+        for: { type: "string", description: "how long (30m, 2h, 1d); default: until the check is OK again" },
+        json: { type: "boolean", description: "JSON output: the check, with its silence" },
+      },
+      async run({ client, out, options, positionals }) {
+        const name = checkName(positionals);
+        const body: Record<string, string> = {};
+        if (typeof options.reason === "string") body.reason = options.reason;
+        if (typeof options.for === "string") body.for = options.for;
+        let c: CheckView;
+        try {
+          c = JSON.parse(
+            await client().text("PUT", `/agent/checks-silence/${pathOf(name)}`, JSON.stringify(body)),
+          );
+        } catch (err) {
+          return refused(out, err, `check ${name} not silenced`);
+        }
+        if (options.json) out.json(c);
+        else {
+          const until = c.silenced?.until;
+          out.line(
+            `${name}: silenced ${until ? `until ${new Date(until).toISOString()}` : "until it is OK again"}`,
+          );
+        }
+        return 0;
+      },
+    },
+    {
+      name: "unsilence",
+      description: "end the silence of check NAME: its next change notifies again",
+      args: ["<name>"],
+      options: { json: { type: "boolean", description: "JSON output: {was_silenced}" } },
+      async run({ client, out, options, positionals }) {
+        const name = checkName(positionals);
+        let was: boolean;
+        try {
+          was = JSON.parse(await client().text("DELETE", `/agent/checks-silence/${pathOf(name)}`));
+        } catch (err) {
+          return refused(out, err, `check ${name} not unsilenced`);
+        }
+        if (options.json) out.json({ was_silenced: was });
+        else out.line(was ? `${name}: notifications back on` : `${name}: was not silenced`);
+        return 0;
+      },
+    },
+    {
       name: "run",
       description: "run an active check of this node now and show its new state (handlers fire on a change)",
       args: ["<name>"],
       options: { json: { type: "boolean", description: "JSON output: the check as GET /agent/checks/NAME" } },
       async run({ client, out, options, positionals }) {
-        const name = positionals[0];
-        if (!name) {
-          throw new UsageError("missing check name, e.g. kunai checks run linux/cpu (kunai checks list)");
-        }
-        if (positionals.length > 1) {
-          throw new UsageError(`one check name expected, got ${positionals.length}`);
-        }
+        const name = checkName(positionals);
         let c: CheckView & { last_check?: number };
         try {
           c = JSON.parse(
             await client().text(
               "POST",
-              `/agent/checks/${name.split("/").map(encodeURIComponent).join("/")}/run`,
+              `/agent/checks/${pathOf(name)}/run`,
             ),
           );
         } catch (err) {
@@ -86,3 +134,14 @@ export const checksCommands: CommandGroup = {
     },
   ],
 };
+
+/** The one check name of a command line (`kunai checks list` shows them). */
+function checkName(positionals: string[]): string {
+  const name = positionals[0];
+  if (!name) throw new UsageError("missing check name, e.g. linux/cpu (kunai checks list shows them)");
+  if (positionals.length > 1) throw new UsageError(`one check name expected, got ${positionals.length}`);
+  return name;
+}
+
+/** A check name in a URL path: each part encoded, the slashes kept. */
+const pathOf = (name: string) => name.split("/").map(encodeURIComponent).join("/");

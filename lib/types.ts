@@ -67,6 +67,8 @@ export interface CheckResultEvent {
   last_check: number;
   handlers: string[];
   service?: string;
+  /** Set when the check's notifications are silenced (`kunai checks silence`): handlers send none. */
+  silenced?: { reason: string; until: number | null };
 }
 
 export interface CollectorResultEvent {

@@ -16,6 +16,7 @@ import {
   writeObjectFile,
 } from "./config_files.ts";
 import { serviceMembership } from "./services.ts";
+import { parseMaintenanceRequest } from "../identity/mod.ts";
 
 /** A refused change: `invalid` (400), `not_found` (404) or `conflict` (409). */
 export class ChecksRequestError extends Error {
@@ -38,6 +39,14 @@ export interface ChecksApi {
    * (ChecksRequestError) an unknown check (not_found), an inactive or passive one (conflict).
    */
   runNow(id: string): Promise<Record<string, unknown>>;
+  /**
+   * `kunai checks silence NAME`: no notifications for the check until `for` passes, or (no `for`)
+   * until it is OK again; answers the check's view. Refuses an unknown check (not_found), an OK one
+   * without `for` (conflict) and a bad body (invalid).
+   */
+  silence(id: string, body: unknown): Record<string, unknown>;
+  /** Ends a check's silence; answers whether it had one (not_found for an unknown check). */
+  unsilence(id: string): boolean;
   /** Recomputes the active set from our tags. */
   relink(): void;
   /** Re-reads checks and services from the configuration. */
@@ -72,6 +81,8 @@ export interface ChecksApiDeps {
   self: () => MemberRecord;
   /** Our services as published right now. */
   localServices: () => Record<string, unknown>;
+  /** Epoch ms (the agent's clock). */
+  now: () => number;
 }
 
 function bodyObject(body: unknown, key: "check" | "service"): Record<string, unknown> {
@@ -111,6 +122,35 @@ export function makeChecksApi(core: Checks, d: ChecksApiDeps): ChecksApi {
   return {
     runCheck: async (id) => {
       await core.runCheck(id);
+    },
+    silence(id, body) {
+      if (!core.defs.get(id)) {
+        throw new ChecksRequestError("not_found", `no check named ${JSON.stringify(id)} on this node`);
+      }
+      let s;
+      try {
+        s = parseMaintenanceRequest(body, d.now());
+      } catch (err) {
+        throw new ChecksRequestError("invalid", (err as Error).message);
+      }
+      const state = core.view(id)!.state;
+      if (s.until === null && (state === "ok" || state === "pending")) {
+        throw new ChecksRequestError(
+          "conflict",
+          `check ${id} is ${state}: a silence without "for" lasts until it is OK again; give a duration`,
+        );
+      }
+      const was = core.silence(id);
+      core.setSilence(id, was ? { ...s, since: was.since } : s);
+      return core.view(id)!;
+    },
+    unsilence(id) {
+      if (!core.defs.get(id)) {
+        throw new ChecksRequestError("not_found", `no check named ${JSON.stringify(id)} on this node`);
+      }
+      const was = core.silence(id) !== null;
+      core.setSilence(id, null);
+      return was;
     },
     async runNow(id) {
       const def = core.defs.get(id);

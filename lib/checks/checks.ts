@@ -15,6 +15,7 @@ import { CheckRunner } from "./runner.ts";
 import { Scheduler } from "./scheduler.ts";
 import { type ServiceDef, serviceRecord, type ServiceState } from "./services.ts";
 import { CheckStates, freshRuntime } from "./state.ts";
+import type { Silence } from "./state_store.ts";
 import { byKey } from "../order.ts";
 
 const FLUSH_MS = 2000;
@@ -184,7 +185,19 @@ export class Checks {
     if (def.problems.length) out.problems = def.problems;
     if (rt.soft) out.soft = rt.soft;
     if (rt.perf.length) out.perfdata = rt.perf;
+    const silence = this.#states.silence(id);
+    if (silence) out.silenced = silence;
     return out;
+  }
+
+  /** The check's silence, or null. */
+  silence(id: string): Silence | null {
+    return this.#states.silence(id);
+  }
+
+  /** Silences (null: un-silences) a check's notifications; saved at once. */
+  setSilence(id: string, s: Silence | null): void {
+    this.#states.setSilence(id, s);
   }
 
   /** Every loaded check (active or not), by id. */

@@ -59,6 +59,7 @@ export function createChecks(ctx: Ctx, deps: ChecksDeps = {}): Subsystem & Check
     members: () => deps.membership?.members() ?? [selfRecord(ctx)],
     self: () => deps.membership?.self() ?? selfRecord(ctx),
     localServices: () => ctx.node.services(),
+    now: () => ctx.clock.now(),
   });
   return {
     ...api,

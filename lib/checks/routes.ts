@@ -30,6 +30,30 @@ export function checksRoutes(api: ChecksApi): RouteTable {
     if (!v) throw new HttpError(404, "check not found");
     return c.json(v);
   });
+  // a silence has its own path (like the history): under /agent/checks/ it would shadow check names
+  r.write(
+    "PUT",
+    "/agent/checks-silence/:name{.+}",
+    'silence a check\'s notifications (body {"reason", "for"}; no "for": until it is OK again)',
+    async (c) => {
+      const body = await c.req.text();
+      let parsed: unknown = {};
+      if (body.trim()) {
+        try {
+          parsed = JSON.parse(body);
+        } catch {
+          throw new HttpError(400, 'expected a JSON object such as {"reason": "disk ordered", "for": "1d"}');
+        }
+      }
+      return c.json(call(() => api.silence(name(c), parsed)));
+    },
+  );
+  r.write(
+    "DELETE",
+    "/agent/checks-silence/:name{.+}",
+    "end a check's silence",
+    (c) => c.json(call(() => api.unsilence(name(c)))),
+  );
   // transitions of one of our checks, newest first (the UI's Checks page)
   r.read("GET", "/agent/checks-history/:name{.+}", "state transitions of one check, newest first", (c) => {
     if (!api.view(name(c))) throw new HttpError(404, "check not found");

@@ -9,7 +9,7 @@ import type { CheckDef } from "./check_def.ts";
 import type { RawResult } from "./evaluated.ts";
 import { applyResult, type FlapState } from "./flap.ts";
 import { type PerfDatum, perfMetricName } from "./perfdata.ts";
-import { CheckStateStore } from "./state_store.ts";
+import { CheckStateStore, type Silence } from "./state_store.ts";
 
 /** Runtime state of one check. */
 export interface CheckRuntime {
@@ -46,6 +46,7 @@ export class CheckStates {
   readonly #runCounters = new Map<string, (n?: number) => void>();
   #rt = new Map<string, CheckRuntime>();
   #store: CheckStateStore;
+  #silences: Map<string, Silence>;
   /** Runs that ended UNKNOWN because of an error (for info). */
   errors = 0;
 
@@ -64,6 +65,25 @@ export class CheckStates {
         successes: s.successes,
       });
     }
+    this.#silences = this.#store.loadSilences();
+  }
+
+  /** The check's silence, or null (one whose end passed is forgotten here). */
+  silence(id: string): Silence | null {
+    const s = this.#silences.get(id);
+    if (!s) return null;
+    if (s.until !== null && s.until <= this.#ctx.clock.now()) {
+      this.setSilence(id, null);
+      return null;
+    }
+    return s;
+  }
+
+  /** Silences a check's notifications (null: ends it); saved at once. */
+  setSilence(id: string, s: Silence | null): void {
+    if (s) this.#silences.set(id, s);
+    else this.#silences.delete(id);
+    this.#store.saveSilence(id, s);
   }
 
   get(id: string): CheckRuntime | undefined {
@@ -135,6 +155,12 @@ export class CheckStates {
         handlers: Array.isArray(def.value.handlers) ? def.value.handlers.map(String) : ["default"],
       };
       if (def.service) ev.service = def.service;
+      const silence = this.silence(def.id);
+      if (silence && silence.until === null && rt.state === "ok") {
+        // an acknowledgement lasts until the check recovers; the recovery itself is notified
+        this.setSilence(def.id, null);
+        this.#ctx.log.info(`check ${def.id}: recovered, its silence ended`);
+      } else if (silence) ev.silenced = { reason: silence.reason, until: silence.until };
       this.#ctx.log.info(`check ${def.id}: ${oldState} -> ${rt.state}: ${rt.output.split("\n")[0]}`);
       this.#ctx.bus.emit("check.changed", ev);
     }

@@ -27,7 +27,26 @@ export const CHECKS_MIGRATIONS: Migration[] = [
     );
     CREATE INDEX check_history_id_ts ON check_history (id, ts);`,
   },
+  {
+    version: 2,
+    sql: `CREATE TABLE check_silence (
+      id TEXT PRIMARY KEY,
+      reason TEXT NOT NULL,
+      since INTEGER NOT NULL,
+      until INTEGER
+    );`,
+  },
 ];
+
+/**
+ * A check's notifications silenced (`kunai checks silence`): until `until` (epoch ms), or, when
+ * null, until the check is OK again (a Nagios acknowledgement).
+ */
+export interface Silence {
+  reason: string;
+  since: number;
+  until: number | null;
+}
 
 /** How many transitions are kept per check. */
 const HISTORY_KEEP = 50;
@@ -118,6 +137,30 @@ export class CheckStateStore {
       }
     });
     return rows.length;
+  }
+
+  /** Every stored silence, by check id. */
+  loadSilences(): Map<string, Silence> {
+    const out = new Map<string, Silence>();
+    for (const r of this.#db.all<Silence & { id: string }>("SELECT * FROM check_silence")) {
+      out.set(r.id, { reason: r.reason, since: r.since, until: r.until ?? null });
+    }
+    return out;
+  }
+
+  /** Saves (or, null, removes) a check's silence at once: it is rare and must outlive a crash. */
+  saveSilence(id: string, s: Silence | null): void {
+    if (!this.#db.isOpen) return;
+    if (!s) this.#db.run("DELETE FROM check_silence WHERE id = ?", id);
+    else {
+      this.#db.run(
+        "INSERT OR REPLACE INTO check_silence (id, reason, since, until) VALUES (?, ?, ?, ?)",
+        id,
+        s.reason,
+        s.since,
+        s.until,
+      );
+    }
   }
 
   /** Recent transitions of one check, newest first. */

@@ -99,6 +99,9 @@ export class Handlers {
     if (this.#membership.self().maintenance) {
       return this.#suppressed(`check ${ev.id}: ${ev.state}`, "this node");
     }
+    if (ev.silenced) {
+      return this.#suppressed(`check ${ev.id}: ${ev.state}`, "the check is silenced", "silenced");
+    }
     for (const name of new Set(ev.handlers.length ? ev.handlers : ["default"])) {
       const h = this.find(name);
       if (!h) {
@@ -125,10 +128,12 @@ export class Handlers {
     }
   }
 
-  /** A notification not sent because its node is in maintenance: counted and logged. */
-  #suppressed(what: string, whose: string): void {
-    this.#ctx.counters.inc("handler_notifications_suppressed_total", { why: "maintenance" });
-    this.#ctx.log.info(`${what}: no notification, ${whose} is in maintenance`);
+  /** A notification not sent (its node in maintenance, the check silenced): counted and logged. */
+  #suppressed(what: string, whose: string, why: "maintenance" | "silenced" = "maintenance"): void {
+    this.#ctx.counters.inc("handler_notifications_suppressed_total", { why });
+    this.#ctx.log.info(
+      `${what}: no notification, ${why === "maintenance" ? `${whose} is in maintenance` : whose}`,
+    );
   }
 
   /**

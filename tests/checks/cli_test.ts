@@ -134,9 +134,27 @@ Deno.test({
         "critical",
         "the new state is the check's state",
       );
+      // silenced until it is OK again: listed as such, over once it recovers
+      r = await agent.cli(["checks", "silence", "linux/flip", "--reason", "ticket 42"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "linux/flip: silenced until it is OK again");
+      r = await agent.cli(["checks", "list", "--no-color"]);
+      assert.match(r.stdout, /^\t +flip +CRITICAL .* - FLIP rc=2 \(silenced\)$/m);
       Deno.writeTextFileSync(`${dir}/rc`, "0");
       r = await agent.cli(["checks", "run", "linux/flip", "--json"]);
       assert.equal(JSON.parse(r.stdout).state, "ok");
+      assert.equal(JSON.parse(r.stdout).silenced, undefined, "the recovery ended the silence");
+      r = await agent.cli(["checks", "silence", "linux/flip"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /check linux\/flip not silenced: .*is ok: a silence without "for"/);
+      r = await agent.cli(["checks", "silence", "linux/flip", "--for", "2h", "--json"]);
+      assert.equal(r.code, 0, r.stderr);
+      const until = JSON.parse(r.stdout).silenced.until;
+      assert.ok(until > Date.now() + 7_000_000 && until < Date.now() + 7_300_000, String(until));
+      r = await agent.cli(["checks", "unsilence", "linux/flip"]);
+      assert.equal(r.stdout.trim(), "linux/flip: notifications back on");
+      r = await agent.cli(["checks", "silence", "linux/nope", "--for", "1h"]);
+      assert.equal(r.code, 1);
 
       r = await agent.cli(["checks", "run", "linux/nope"]);
       assert.equal(r.code, 1);

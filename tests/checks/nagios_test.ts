@@ -3,6 +3,7 @@ import { join } from "node:path";
 import { createChecks } from "../../lib/checks/mod.ts";
 import { NagiosRunner } from "../../lib/checks/nagios_runner.ts";
 import { makeTestCtx, processesWith, until } from "../helpers.ts";
+import type { CheckResultEvent } from "../../lib/types.ts";
 
 const PLUGINS = "/usr/lib/nagios/plugins";
 const havePlugins = (() => {
@@ -256,6 +257,70 @@ Deno.test("a run asked while the same check runs shares that run: the plugin run
     assert.equal(Deno.readTextFileSync(count), "x\n", "one plugin run for three asks");
     await checks.runCheck("slow");
     assert.equal(Deno.readTextFileSync(count), "x\nx\n", "a later ask runs it again");
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("a silenced check's changes carry the silence: until OK again (the recovery notifies), or for a time", async () => {
+  const ctx = makeTestCtx({ files: { "flip.json": { check: { script: "check_flip", interval: "1h" } } } });
+  const pluginDir = join(ctx.dir, "plugins");
+  Deno.chmodSync(ctx.dir, 0o755); // plugins run as nagios_user (nobody) when the tests run as root
+  Deno.mkdirSync(pluginDir);
+  const rc = join(pluginDir, "rc");
+  Deno.writeTextFileSync(rc, "2");
+  Deno.chmodSync(rc, 0o644);
+  Deno.writeTextFileSync(
+    join(pluginDir, "check_flip"),
+    `#!/bin/sh\nr=$(cat ${rc})\necho "FLIP $r"\nexit $r\n`,
+  );
+  Deno.chmodSync(join(pluginDir, "check_flip"), 0o755);
+  ctx.config.params.checks.plugin_dirs = [pluginDir];
+  const events: CheckResultEvent[] = [];
+  ctx.bus.on("check.changed", (e) => events.push(e));
+  const checks = createChecks(ctx);
+  const flip = async (code: number) => {
+    Deno.writeTextFileSync(rc, String(code));
+    await checks.runNow("flip");
+  };
+  try {
+    await checks.start();
+    await checks.runNow("flip");
+    assert.equal(checks.view("flip")!.state, "critical");
+    assert.throws(() => checks.silence("nope", {}), /no check named "nope"/);
+    assert.throws(() => checks.silence("flip", { for: "soon" }), /for: expected a duration/);
+    // an acknowledgement: until the check is OK again
+    const v = checks.silence("flip", { reason: "disk ordered" });
+    assert.deepEqual(v.silenced, {
+      reason: "disk ordered",
+      since: (v.silenced as { since: number }).since,
+      until: null,
+    });
+    await flip(1);
+    assert.deepEqual(
+      events.at(-1)!.silenced,
+      { reason: "disk ordered", until: null },
+      "critical -> warning: silenced",
+    );
+    await flip(0);
+    assert.equal(events.at(-1)!.state, "ok");
+    assert.equal(events.at(-1)!.silenced, undefined, "the recovery is notified");
+    assert.equal(checks.view("flip")!.silenced, undefined, "and the silence is over");
+    assert.throws(
+      () => checks.silence("flip", {}),
+      /is ok: a silence without "for" lasts until it is OK again/,
+    );
+    // for a time: every change within it, the recovery too
+    checks.silence("flip", { for: "1h" });
+    await flip(2);
+    await flip(0);
+    assert.equal(events.at(-1)!.state, "ok");
+    assert.equal(events.at(-1)!.silenced?.until !== null, true, "a timed silence covers the recovery too");
+    assert.equal(checks.unsilence("flip"), true);
+    assert.equal(checks.unsilence("flip"), false);
+    await flip(2);
+    assert.equal(events.at(-1)!.silenced, undefined);
   } finally {
     await checks.stop();
     ctx.cleanup();

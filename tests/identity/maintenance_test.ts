@@ -111,6 +111,13 @@ Deno.test("handlers send nothing for this node's checks while it is in maintenan
     ctx.bus.emit("member.dead", node("web-2", "10.0.0.2", MAINT));
     assert.equal(h.stats().queued, 0, "no notification for a node in maintenance");
     assert.equal(ctx.counters.get("handler_notifications_suppressed_total", { why: "maintenance" }), 2);
+    // a silenced check (kunai checks silence): nothing sent either, counted apart
+    ctx.bus.emit("check.changed", {
+      ...change("critical", "ok"),
+      silenced: { reason: "ticket 42", until: null },
+    });
+    assert.equal(h.stats().queued, 0, "no notification for a silenced check");
+    assert.equal(ctx.counters.get("handler_notifications_suppressed_total", { why: "silenced" }), 1);
     // out of maintenance: notified as usual (the test sees it queued)
     ctx.bus.emit("check.changed", change("critical", "ok"));
     ctx.bus.emit("member.dead", node("web-2", "10.0.0.2"));
