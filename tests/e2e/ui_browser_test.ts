@@ -377,6 +377,30 @@ Deno.test({
       await page.goto(`${base}#/node/e1`);
       await page.locator("h2 span.maint").waitFor({ timeout: 15_000 });
       assert.equal(await page.locator("b").count(), 0);
+
+      // a silenced check of this agent is marked on the Checks page, its reason as text
+      const sil = await agents[0].cli([
+        "checks",
+        "silence",
+        "linux/load",
+        "--for",
+        "1h",
+        "--reason",
+        "<i>ticket</i>",
+      ]);
+      assert.equal(sil.code, 0, sil.stderr);
+      const mark = page.locator("tr.check-row span.silenced");
+      for (let i = 0; i < 40 && !(await mark.count()); i++) {
+        await page.goto(`${base}#/checks`);
+        await page.locator("tr.check-row").first().waitFor({ timeout: 15_000 }).catch(() => {});
+        if (!(await mark.count())) await new Promise((r) => setTimeout(r, 500));
+      }
+      assert.equal(await mark.count(), 1);
+      assert.match(
+        (await mark.getAttribute("title")) ?? "",
+        /^notifications silenced until \S+: <i>ticket<\/i>$/,
+      );
+      assert.equal(await page.locator("i").count(), 0);
       assert.deepEqual(dialogs, []);
       assert.deepEqual(errors, []);
       await page.close();

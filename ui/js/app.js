@@ -35,7 +35,10 @@
         K.store.events = K.mergeEvents(list, K.store.events);
       });
     },
-    /** Rows {node, name, state, output}: every live node's service checks, plus our own checks. */
+    /**
+     * Rows {node, name, state, output, silenced}: every live node's service checks, plus our own checks
+     * (silenced: this agent's `kunai checks silence`, or null).
+     */
     loadChecks: function () {
       const nodes = K.store.nodeList().filter(function (n) {
         return n.state === "alive";
@@ -50,6 +53,7 @@
               name: c.name || id,
               state: K.stateName(c),
               output: c.output || "",
+              silenced: c.silenced && typeof c.silenced === "object" ? c.silenced : null,
             };
           });
         }).catch(function () {

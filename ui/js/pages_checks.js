@@ -93,7 +93,28 @@
                   return h(
                     "tr",
                     { class: "check-row", "data-state": r.state },
-                    h("td", { class: "t-" + r.state }, r.state),
+                    h(
+                      "td",
+                      { class: "t-" + r.state },
+                      r.state,
+                      r.silenced
+                        ? [
+                          " ",
+                          h(
+                            "span",
+                            {
+                              class: "tag silenced",
+                              title: "notifications silenced " +
+                                (typeof r.silenced.until === "number" && Math.abs(r.silenced.until) <= 8.64e15
+                                  ? "until " + new Date(r.silenced.until).toISOString()
+                                  : "until it is OK again") +
+                                (r.silenced.reason ? ": " + r.silenced.reason : ""),
+                            },
+                            "silenced",
+                          ),
+                        ]
+                        : null,
+                    ),
                     h("td", null, h("a", { href: "#/node/" + encodeURIComponent(r.node) }, r.node)),
                     h(
                       "td",
