@@ -286,3 +286,36 @@ Deno.test("bad event_handler definitions are configuration errors naming the fil
     }
   }
 });
+
+Deno.test("a reload keeps a remaining handler's counters and queue, adds new handlers, drops removed ones", async () => {
+  const ctx = makeTestCtx({
+    clock: new RealClock(),
+    files: { "a.json": { event_handler: { events: ["x"], command: "true" } } },
+  });
+  const none = new Uint8Array();
+  const done: ShellResult = {
+    code: 0,
+    signal: null,
+    stdout: none,
+    stderr: none,
+    dropped: { stdout: 0, stderr: 0 },
+    timedOut: false,
+    durationMs: 1,
+  };
+  const eh = new EventHandlers(ctx, () => true, () => Promise.resolve(done));
+  eh.onEvent(event("x"));
+  await until("a ran", () => eh.list()[0].runs === 1);
+  const a = ctx.config.objects.event_handler["a"];
+  ctx.config.objects.event_handler = {
+    a: { ...a, value: { ...(a.value as Record<string, unknown>), events: ["x", "y"] } },
+    b: { ...a, id: "b", value: { events: ["y"], command: "true", timeout: 1000 } },
+  };
+  eh.reload();
+  assert.deepEqual(eh.list().map((v) => [v.name, v.events, v.runs]), [["a", ["x", "y"], 1], ["b", ["y"], 0]]);
+  eh.onEvent(event("y"));
+  await until("both ran", () => eh.list().every((v) => v.runs >= 1) && eh.list()[0].runs === 2);
+  ctx.config.objects.event_handler = { b: ctx.config.objects.event_handler["b"] };
+  eh.reload();
+  assert.deepEqual(eh.list().map((v) => v.name), ["b"]);
+  eh.stop();
+});
