@@ -401,6 +401,34 @@ Deno.test({
         /^notifications silenced until \S+: <i>ticket<\/i>$/,
       );
       assert.equal(await page.locator("i").count(), 0);
+
+      // the connected agent's own page starts and ends its maintenance; without the token the page says so
+      await page.goto(`${base}#/node/e0`);
+      await page.evaluate(() => sessionStorage.removeItem("kunai-token"));
+      await page.reload();
+      await page.fill("#maint-reason", "<u>upgrade</u>");
+      await page.selectOption("#maint-for", "2h");
+      await page.click("#maint-start");
+      await page.locator("#maint-msg", { hasText: "needs the agent's API token" }).waitFor({
+        timeout: 15_000,
+      });
+      assert.equal((await agents[0].cli(["maintenance", "status", "--json"])).stdout.trim(), "null");
+      await page.evaluate(
+        (t) =>
+          (globalThis as unknown as { K: { api: { setToken(t: string): void } } }).K.api
+            .setToken(t),
+        TOKEN,
+      );
+      await page.click("#maint-start");
+      await page.locator("h2 span.maint").waitFor({ timeout: 15_000 });
+      const st = JSON.parse((await agents[0].cli(["maintenance", "status", "--json"])).stdout);
+      assert.equal(st.reason, "<u>upgrade</u>");
+      assert.ok(st.until - st.since > 7_100_000 && st.until - st.since < 7_300_000, JSON.stringify(st));
+      assert.equal(await page.locator("u").count(), 0);
+      await page.click("#maint-end");
+      await page.locator("#maint-start").waitFor({ timeout: 15_000 });
+      assert.equal(await page.locator("h2 span.maint").count(), 0);
+      assert.equal((await agents[0].cli(["maintenance", "status", "--json"])).stdout.trim(), "null");
       assert.deepEqual(dialogs, []);
       assert.deepEqual(errors, []);
       await page.close();

@@ -7,6 +7,95 @@
   K.pages = K.pages || {};
   const h = K.h;
 
+  /**
+   * Start or end the connected agent's maintenance (`PUT`/`DELETE /agent/maintenance`, write routes:
+   * the API token typed on the KV page); the page redraws when gossip brings the new record.
+   */
+  // what is typed and said survives the page's redraws (every gossip change redraws it)
+  const maintDraft = { reason: "", for: "", msg: "", error: false };
+
+  function maintenanceControls(n) {
+    const msg = h(
+      "span",
+      { id: "maint-msg", role: "status", "aria-live": "polite", class: maintDraft.error ? "error" : "muted" },
+      maintDraft.msg,
+    );
+    function say(text, error) {
+      maintDraft.msg = text;
+      maintDraft.error = error;
+      msg.className = error ? "error" : "muted";
+      K.fill(msg, text);
+    }
+    function fail(e) {
+      say(
+        e.status === 401 || e.status === 403
+          ? "This write needs the agent's API token (http.token; type it on the KV page): " + e.message
+          : e.message,
+        true,
+      );
+    }
+    function sent() {
+      maintDraft.reason = "";
+      maintDraft.for = "";
+      say("sent; the page follows once gossip has it", false);
+    }
+    if (n.maintenance) {
+      return h(
+        "p",
+        { id: "maint-controls" },
+        h("button", {
+          type: "button",
+          id: "maint-end",
+          onclick: function () {
+            K.api.request("DELETE", "/agent/maintenance").then(sent, fail);
+          },
+        }, "End maintenance"),
+        " ",
+        msg,
+      );
+    }
+    const reason = h("input", {
+      id: "maint-reason",
+      maxlength: "256",
+      placeholder: "why (optional)",
+      value: maintDraft.reason,
+      oninput: function (e) {
+        maintDraft.reason = e.target.value;
+      },
+    });
+    const dur = h(
+      "select",
+      {
+        id: "maint-for",
+        onchange: function (e) {
+          maintDraft.for = e.target.value;
+        },
+      },
+      [["", "until ended"], ["30m", "30 minutes"], ["2h", "2 hours"], ["1d", "1 day"]].map(function (o) {
+        return h("option", { value: o[0], selected: maintDraft.for === o[0] }, o[1]);
+      }),
+    );
+    return h(
+      "p",
+      { id: "maint-controls", class: "toolbar" },
+      h("label", { for: "maint-reason" }, "Maintenance"),
+      reason,
+      h("label", { for: "maint-for" }, "for"),
+      dur,
+      h("button", {
+        type: "button",
+        id: "maint-start",
+        onclick: function () {
+          const body = { reason: reason.value.trim() };
+          if (dur.value) body.for = dur.value;
+          K.api.request("PUT", "/agent/maintenance", JSON.stringify(body)).then(sent, fail);
+        },
+      }, "Start maintenance"),
+      " ",
+      msg,
+    );
+  }
+
   /** " maintenance" with its reason and end as a tooltip, for a node in maintenance; else null. */
   K.maintenanceBadge = function (n) {
     const m = n && n.maintenance;
@@ -145,6 +234,9 @@
     },
     update: function () {
       const self = this, name = this.name;
+      // not while the maintenance form is being filled in: a redraw would take the focus away
+      const focus = document.activeElement;
+      if (focus && focus.closest && focus.closest("#maint-controls") && focus.tagName !== "BUTTON") return;
       const n = K.store.nodeList().filter(function (x) {
         return x.name === name;
       })[0];
@@ -179,6 +271,7 @@
           incarnation: n.incarnation,
           tags: (n.tags || []).join(", "),
         }),
+        name === K.store.selfName ? maintenanceControls(n) : null,
       ];
       K.fill(this.root, head, h("p", { class: "muted" }, "loading checks…"));
       Promise.all([
