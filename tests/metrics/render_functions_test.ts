@@ -4,6 +4,7 @@
  * stacked across the targets of one request, and Python's number formats against CPython.
  */
 import assert from "node:assert/strict";
+import { HOURLY_YEAR } from "./render_fixtures.ts";
 import { matchNames, render, renderRequest, type SeriesSource, TargetError } from "../../lib/metrics/mod.ts";
 import type { FetchedSeries } from "../../lib/metrics/mod.ts";
 import { pyFloat, pyG, pyRound } from "../../lib/py_number.ts";
@@ -135,18 +136,7 @@ Deno.test("timeShift and hitcount fetch their argument again over the other rang
 });
 
 Deno.test("hitcount and constantLine stay bounded", async () => {
-  const year: SeriesSource = {
-    fetch: (pattern) =>
-      Promise.resolve(
-        matchNames(pattern, ["y.h"]).map((name) => ({
-          name,
-          start: 0,
-          end: 8760 * 3600,
-          step: 3600,
-          values: Array.from({ length: 8760 }, (_, i) => i),
-        })),
-      ),
-  };
+  const year = HOURLY_YEAR;
   const req = (target: string, until = 8760 * 3600) =>
     renderRequest(new URLSearchParams({ target, from: "0", until: String(until) }), until);
   await assert.rejects(

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { HOURLY_YEAR } from "./render_fixtures.ts";
 import {
   expandBraces,
   findNodes,
@@ -236,18 +237,7 @@ Deno.test("summarize, movingAverage, asPercent, highestCurrent, keepLastValue", 
 });
 
 Deno.test("summarize stays bounded: a 1 s interval over a year of hourly points is refused, 0 s too", async () => {
-  const year: SeriesSource = {
-    fetch: (pattern) =>
-      Promise.resolve(
-        matchNames(pattern, ["y.h"]).map((name) => ({
-          name,
-          start: 0,
-          end: 8760 * 3600,
-          step: 3600,
-          values: Array.from({ length: 8760 }, (_, i) => i),
-        })),
-      ),
-  };
+  const year = HOURLY_YEAR;
   const req = (target: string) =>
     renderRequest(new URLSearchParams({ target, from: "0", until: String(8760 * 3600) }), 8760 * 3600);
   // was: 31.5 million bucket arrays for one series, from a read route
