@@ -70,6 +70,21 @@
   };
 
   /** A two-column table of the scalar fields of `obj` (objects as JSON). */
+  /** A table's head row: `K.thead(["state", "node"])`. */
+  K.thead = function (cols) {
+    return K.h(
+      "thead",
+      null,
+      K.h(
+        "tr",
+        null,
+        cols.map(function (c) {
+          return K.h("th", null, c);
+        }),
+      ),
+    );
+  };
+
   K.kvTable = function (obj, caption) {
     const rows = Object.keys(obj || {}).map(function (k) {
       const v = obj[k];

@@ -75,17 +75,7 @@
             ? h(
               "table",
               null,
-              h(
-                "thead",
-                null,
-                h(
-                  "tr",
-                  null,
-                  ["state", "node", "check", "output"].map(function (c) {
-                    return h("th", null, c);
-                  }),
-                ),
-              ),
+              K.thead(["state", "node", "check", "output"]),
               h(
                 "tbody",
                 null,

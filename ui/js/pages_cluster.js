@@ -314,11 +314,7 @@
             ? h(
               "table",
               null,
-              h(
-                "thead",
-                null,
-                h("tr", null, h("th", null, "service"), h("th", null, "state"), h("th", null, "port")),
-              ),
+              K.thead(["service", "state", "port"]),
               h("tbody", null, svc),
             )
             : h("p", { class: "muted" }, "No services."),

@@ -147,17 +147,7 @@
           ? h(
             "table",
             { id: "events" },
-            h(
-              "thead",
-              null,
-              h(
-                "tr",
-                null,
-                ["sent", "name", "from", "payload"].map(function (c) {
-                  return h("th", null, c);
-                }),
-              ),
-            ),
+            K.thead(["sent", "name", "from", "payload"]),
             h(
               "tbody",
               null,
@@ -305,17 +295,7 @@
           ? h(
             "table",
             { id: "member-history" },
-            h(
-              "thead",
-              null,
-              h(
-                "tr",
-                null,
-                ["time", "node", "change", "incarnation", "address"].map(function (c) {
-                  return h("th", null, c);
-                }),
-              ),
-            ),
+            K.thead(["time", "node", "change", "incarnation", "address"]),
             h(
               "tbody",
               null,
