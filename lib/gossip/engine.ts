@@ -138,6 +138,7 @@ export class GossipEngine implements EngineCore {
 
   #selfRecord(state: MemberRecord["state"]): MemberRecord {
     const s = this.deps.self;
+    const maintenance = s.maintenance?.();
     return {
       uuid: s.uuid,
       name: s.name,
@@ -149,7 +150,7 @@ export class GossipEngine implements EngineCore {
       services: s.services(),
       zone: s.zone ?? "",
       ...(this.#cfg.compress ? { proto: GOSSIP_PROTO } : {}),
-      ...(s.maintenance?.() ? { maintenance: s.maintenance()! } : {}),
+      ...(maintenance ? { maintenance } : {}),
     };
   }
 
