@@ -109,4 +109,16 @@ export interface ClusterEventRecord {
   authenticated: boolean;
 }
 
+/**
+ * Membership events an `event_handler` can run for (Serf's names), batched from the `member.*` bus
+ * events by lib/handlers/member_events.ts.
+ */
+export const MEMBER_EVENTS = [
+  "member-join",
+  "member-leave",
+  "member-failed",
+  "member-update",
+  "member-reap",
+] as const;
+
 export const JOIN_ERROR_HEADER = "x-kunai-join-error";

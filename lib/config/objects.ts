@@ -21,6 +21,7 @@ import {
   type Type,
 } from "./schema.ts";
 import { parsePeer } from "../transport/types.ts";
+import { MEMBER_EVENTS } from "../types.ts";
 
 const port = () => int({ min: 0, max: 65535 });
 
@@ -375,7 +376,10 @@ export const objectTypes = {
     partial_end: opt(str()),
   }),
   event_handler: object({
-    events: req(eventPatterns(), "event names that run it; deploy-* matches a prefix, * every event"),
+    events: req(
+      eventPatterns(),
+      "event names that run it; deploy-* matches a prefix, * every sent event; member-join... membership",
+    ),
     command: req(str({ nonEmpty: true }), "shell command; the payload is on its stdin"),
     timeout: opt(durationMs({ min: 100 }), 60_000, "the command's process group is killed after this"),
     apply_on: opt(str(), undefined, "* (default) or a tag this node must have"),
@@ -393,7 +397,8 @@ export const objectTypes = {
 
 /**
  * Event names an `event_handler` runs for: names as `kunai event send` takes them (letters, digits,
- * `.`, `_`, `:`, `-`), a trailing `*` for a prefix, `*` for every event; at least one.
+ * `.`, `_`, `:`, `-`), a trailing `*` for a prefix, `*` for every event; at least one. Names that
+ * start with `member-` are membership events: one of MEMBER_EVENTS, or `member-*`.
  */
 function eventPatterns(): Type<string[]> {
   const expected = 'a non-empty list of event names like "deploy", "deploy-*" or "*"';
@@ -407,7 +412,17 @@ function eventPatterns(): Type<string[]> {
       }
       let ok = true;
       v.forEach((x, i) => {
-        if (typeof x === "string" && pattern.test(x)) return;
+        if (typeof x === "string" && pattern.test(x)) {
+          if (
+            !x.startsWith("member-") || x === "member-*" || (MEMBER_EVENTS as readonly string[]).includes(x)
+          ) return;
+          ok = false;
+          issues.push({
+            path: `${path}[${i}]`,
+            message: `${JSON.stringify(x)}: membership events are ${MEMBER_EVENTS.join(", ")} and member-*`,
+          });
+          return;
+        }
         ok = false;
         issues.push({ path: `${path}[${i}]`, message: `${JSON.stringify(x)} is not an event name or name*` });
       });

@@ -17,8 +17,9 @@
  * longer applies.
  */
 import type { Ctx } from "../subsystem.ts";
-import type { ClusterEventRecord } from "../types.ts";
+import type { ClusterEventRecord, MemberRecord } from "../types.ts";
 import { runShell, type ShellOptions, type ShellResult } from "../process/mod.ts";
+import { isMemberPattern, MEMBER_BUS_EVENTS, MemberEventBatcher, memberLine } from "./member_events.ts";
 
 /** Events waiting per handler while one runs. */
 export const MAX_QUEUED = 16;
@@ -94,10 +95,16 @@ export function eventHandlerDefs(ctx: Ctx): EventHandlerDef[] {
   return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** True when `name` is one of `patterns`: an exact name, `prefix*`, or `*`. */
+/**
+ * True when `name` is one of `patterns`: an exact name, `prefix*`, or `*`. Membership events
+ * (`member-join`...) match only patterns that start with `member-`, and those patterns match
+ * nothing else: `*` stays "every event sent with `kunai event send`".
+ */
 export function matchesEvent(patterns: string[], name: string): boolean {
+  const member = isMemberPattern(name);
   return patterns.some((p) =>
-    p === "*" || p === name || (p.endsWith("*") && name.startsWith(p.slice(0, -1)))
+    isMemberPattern(p) === member &&
+    (p === "*" || p === name || (p.endsWith("*") && name.startsWith(p.slice(0, -1))))
   );
 }
 
@@ -127,12 +134,17 @@ export class EventHandlers {
   #stopped = false;
   #run: (command: string, opts: ShellOptions) => Promise<ShellResult>;
   #keyed: () => boolean;
+  #members: MemberEventBatcher;
+  /** True while some handler runs for membership events (else they are not even batched). */
+  #wantsMembers = false;
+  #memberSeq = 0;
 
   /** `keyed`: true while gossip seals with a cluster key. */
   constructor(ctx: Ctx, keyed: () => boolean, run = runShell) {
     this.#ctx = ctx;
     this.#keyed = keyed;
     this.#run = run;
+    this.#members = new MemberEventBatcher(ctx.clock, (name, recs) => this.#onMembers(name, recs));
     this.reload();
   }
 
@@ -159,6 +171,7 @@ export class EventHandlers {
     // a slot dropped by the reload keeps running its current command, then stops taking events
     for (const [name, old] of this.#slots) if (!next.has(name)) old.queue.length = 0;
     this.#slots = next;
+    this.#wantsMembers = [...next.values()].some((s) => s.def.events.some(isMemberPattern));
   }
 
   /** Logs at start what the configuration means for events from other agents. */
@@ -166,18 +179,51 @@ export class EventHandlers {
     if (!this.#slots.size || this.#keyed()) return;
     this.#ctx.log.warn(
       `event handlers ${[...this.#slots.keys()].join(", ")} run only for events sent by this agent: ` +
-        `without encryption_key anyone who can reach the gossip port could send events`,
+        `without encryption_key anyone who can reach the gossip port could send events (and forge the ` +
+        `members of membership events, which then run nothing)`,
     );
   }
 
   stop(): void {
     this.#stopped = true;
+    this.#members.stop();
     for (const s of this.#slots.values()) s.queue.length = 0;
+  }
+
+  /** A change of the membership (a `member.*` bus event); batched into `member-*` events. */
+  onMember(busEvent: keyof typeof MEMBER_BUS_EVENTS, rec: MemberRecord): void {
+    if (this.#stopped || !this.#wantsMembers || rec.uuid === this.#ctx.node.uuid) return;
+    this.#members.change(busEvent, rec);
+  }
+
+  /**
+   * A batch of membership changes, run as one event: one line per node on stdin. The nodes' records
+   * came from the network, so without a cluster key they are not authenticated either.
+   */
+  #onMembers(name: string, recs: MemberRecord[]): void {
+    const { node, clock } = this.#ctx;
+    const now = clock.now();
+    this.#dispatch(true, {
+      id: `${name}-${now}-${++this.#memberSeq}`,
+      name,
+      payload: recs.map((r) => memberLine(r) + "\n").join(""),
+      from: node.name,
+      from_uuid: node.uuid,
+      at: now,
+      received: now,
+      authenticated: this.#keyed(),
+    });
   }
 
   /** A cluster event was logged here (ours included). */
   onEvent(e: ClusterEventRecord): void {
-    if (this.#stopped) return;
+    this.#dispatch(false, e);
+  }
+
+  /** Queues `e` on the handlers it concerns; `member`: a batch of membership changes. */
+  #dispatch(member: boolean, e: ClusterEventRecord): void {
+    // a sent event cannot pose as a membership event (gossip refuses the names; this is the rule)
+    if (this.#stopped || isMemberPattern(e.name) !== member) return;
     const { counters, log } = this.#ctx;
     const tags = this.#ctx.node.tags();
     for (const s of this.#slots.values()) {
@@ -188,7 +234,10 @@ export class EventHandlers {
         if (!s.warnedUnauthenticated) {
           s.warnedUnauthenticated = true;
           log.warn(
-            `event handler ${s.def.name}: skipped event ${e.name} from ${e.from}: events from other agents ` +
+            `event handler ${s.def.name}: skipped event ${e.name} from ${e.from}: ` +
+              (isMemberPattern(e.name)
+                ? "membership events (records other agents gossip) "
+                : "events from other agents ") +
               `run handlers only when the cluster has an encryption_key (counted in event_handler_skipped_total)`,
           );
         }

@@ -1,7 +1,7 @@
 /**
  * Handlers (reference §9): mail on check state changes, and on other nodes' suspect/dead/leave
  * for handlers with `on_node_change`; and `event_handler` objects, commands run for cluster events
- * (lib/handlers/event_handlers.ts, listed by `GET /agent/event-handlers`). Mails are rendered from Jinja2 templates (lib/templates),
+ * and batched membership changes (lib/handlers/event_handlers.ts, member_events.ts, listed by `GET /agent/event-handlers`). Mails are rendered from Jinja2 templates (lib/templates),
  * queued in `handlers.db` and delivered with retries; `GET /agent/handlers` lists the handlers and
  * `POST /agent/handlers/:name/test` sends a sample.
  *
@@ -15,6 +15,7 @@ import type { MembershipView } from "../types.ts";
 import { HttpError, RouteTable } from "../routing/mod.ts";
 import { Handlers } from "./handlers.ts";
 import { EventHandlers, type EventHandlerView } from "./event_handlers.ts";
+import { MEMBER_BUS_EVENTS } from "./member_events.ts";
 
 export { findHandler, type HandlerDef, handlerDefs } from "./handler_def.ts";
 export { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
@@ -57,6 +58,9 @@ export function createHandlers(
         eh.reload();
       }));
       offs.push(ctx.bus.on("cluster.event", (e) => eh.onEvent(e)));
+      for (const busEvent of Object.keys(MEMBER_BUS_EVENTS) as Array<keyof typeof MEMBER_BUS_EVENTS>) {
+        offs.push(ctx.bus.on(busEvent, (m) => eh.onMember(busEvent, m)));
+      }
       await h.start();
       eh.start();
     },

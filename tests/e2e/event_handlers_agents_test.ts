@@ -2,7 +2,8 @@
  * Event handlers with real agents on loopback: in a cluster sealed with a key, `kunai event send`
  * on one agent runs the other's handler (payload on stdin); without a key, the other agent logs the
  * event but runs nothing (an unauthenticated event from the network), while the sender's own
- * handler runs; `kunai event handlers` lists both cases.
+ * handler runs; `kunai event handlers` lists both cases. Membership events (`member-join`,
+ * `member-leave`) run the other agent's handler with the node's line on stdin only with a key.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -19,6 +20,12 @@ function handlerFiles(out: string) {
   return {
     "handlers/deploy.json": {
       event_handler: { events: ["deploy-*"], command: `cat > ${out}/"$KUNAI_SELF_NAME-$KUNAI_EVENT_NAME"` },
+    },
+    "handlers/members.json": {
+      event_handler: {
+        events: ["member-join", "member-leave"],
+        command: `cat >> ${out}/"$KUNAI_SELF_NAME-$KUNAI_EVENT_NAME"`,
+      },
     },
   };
 }
@@ -75,7 +82,25 @@ for (const keyed of [true, false]) {
             return l.code === 0 && JSON.parse(l.stdout)[0]?.skipped_unauthenticated === 1;
           }, 15_000);
           assert.equal(read(join(out, "eh1-deploy-web")), null, "no command for an unauthenticated event");
-          assert.match(b.stderr(), /event handlers handlers\/deploy run only for events sent by this agent/);
+          assert.match(
+            b.stderr(),
+            /event handlers handlers\/deploy, handlers\/members run only for events sent by this agent/,
+          );
+        }
+        // membership: b saw a join (a's line on stdin) only when the records are vouched for by the key
+        const joined = join(out, "eh1-member-join");
+        if (keyed) {
+          await until("b's member-join handler ran", () => read(joined) !== null, 15_000);
+          assert.match(
+            read(joined)!,
+            new RegExp(`^eh0\t${addrs[0].replaceAll(".", "\\.")}\t[0-9a-f]+\t[^\t\n]*\n`, "m"),
+          );
+        } else {
+          await until("b skipped the member-join", async () => {
+            const l = await b.cli(["event", "handlers", "--json"]);
+            return l.code === 0 && JSON.parse(l.stdout)[1]?.skipped_unauthenticated >= 1;
+          }, 15_000);
+          assert.equal(read(joined), null, "no command for a membership event without a key");
         }
         r = await b.cli(["event", "handlers"]);
         assert.equal(r.code, 0, r.stderr);
@@ -86,6 +111,12 @@ for (const keyed of [true, false]) {
             ? /^handlers\/deploy\s+deploy-\*\s+yes\s+1\s+0\s+0\s+\S+ \S+ deploy-web: exit 0 \(\d+ ms\)$/m
             : /^handlers\/deploy\s+deploy-\*\s+yes\s+0\s+0\s+1\s+-$/m,
         );
+        if (keyed) {
+          await a.stop();
+          const left = join(out, "eh1-member-leave");
+          await until("b's member-leave handler ran", () => read(left) !== null, 15_000);
+          assert.match(read(left)!, /^eh0\t/);
+        }
       } finally {
         for (const ag of agents) await ag.stop();
         Deno.removeSync(out, { recursive: true });

@@ -48,6 +48,7 @@ Deno.test("malformed events from the network are dropped and counted; the log ke
       { ...good, payload: 5 },
       { ...good, at: "now" },
       { ...good, from: "f".repeat(300) },
+      { ...good, name: "member-join" },
     ]
   ) a.engine.broadcastUser(EVENT_KIND, bad);
   await c.clock.advance(3000);
@@ -55,6 +56,7 @@ Deno.test("malformed events from the network are dropped and counted; the log ke
   const dropped = b.engine.deps.counters.render();
   assert.match(dropped, /gossip_events_dropped_total\{why="bad_name"\} 2/);
   assert.match(dropped, /gossip_events_dropped_total\{why="not_an_object"\} 2/);
+  assert.match(dropped, /gossip_events_dropped_total\{why="reserved_name"\} 1/);
   for (let i = 0; i < LOG_SIZE + 20; i++) {
     events[0].send(`e${i}`, String(i), (k, p) => a.engine.broadcastUser(k, p));
   }
@@ -70,6 +72,10 @@ Deno.test("sending checks the name and the payload's size in UTF-8 bytes", async
   assert.throws(() => send("", ""), /event name "": 1-64 letters/);
   assert.throws(() => send("a b", ""), /event name "a b"/);
   assert.throws(() => send("x".repeat(65), ""), /event name/);
+  assert.throws(
+    () => send("member-join", ""),
+    /"member-join": names starting with "member-" are membership events/,
+  );
   assert.throws(() => send("ok", "é".repeat(513)), /payload of 1026 bytes: at most 1024/);
   assert.equal(send("a:b.c_d-1", "é".repeat(512)).payload.length, 512);
   assert.equal(c.nodes[0].engine.queue.length > 0, true, "queued for the others");
