@@ -1,6 +1,7 @@
 /**
  * What a name means (pure): `<tag>.tag.<dc>.<domain>` (and the original's looser
  * `<tag>.<anything>.<dc>.<domain>`), `<node>.node.<dc>.<domain>`, `<service>.service.<dc>.<domain>`,
+ * the datacenter label optional as in Consul (`<tag>.tag.<domain>`, `<node>.node.<domain>`...),
  * looked up in a membership table, and the records that answer it, encoded once with dns-packet.
  */
 import dnsPacket from "dns-packet";
@@ -11,7 +12,7 @@ import { QTYPE } from "./wire.ts";
 export type NameClass =
   | { kind: "outside" }
   | { kind: "apex" }
-  /** Inside the domain but not a name we know how to read (fewer than 3 labels). */
+  /** Inside the domain but not a name we know how to read (fewer than 3 labels, or 2 not naming a kind). */
   | { kind: "unknown" }
   | { kind: "tag" | "node" | "service"; key: string; dc: string };
 
@@ -25,8 +26,12 @@ export function classifyName(name: string, domain: string): NameClass {
   if (name === domain) return { kind: "apex" };
   if (!name.endsWith("." + domain)) return { kind: "outside" };
   const labels = name.slice(0, -(domain.length + 1)).split(".");
-  if (labels.length < 3) return { kind: "unknown" };
   const [key, word] = labels;
+  // without a datacenter only the explicit kinds: `web.x.kunai` stays unknown, as in the original
+  if (labels.length === 2 && (word === "tag" || word === "node" || word === "service")) {
+    return { kind: word, key, dc: "" };
+  }
+  if (labels.length < 3) return { kind: "unknown" };
   const dc = labels.slice(2).join(".");
   if (word === "node") return { kind: "node", key, dc };
   if (word === "service") return { kind: "service", key, dc };
@@ -122,7 +127,7 @@ export function answerFor(
     if (t.family === 6 && (qtype === QTYPE.AAAA || any)) answers.push(encodeAddr(t, zone.ttl));
     if (cls.kind === "service" && t.port !== undefined && (qtype === QTYPE.SRV || any)) {
       const dc = (cls as { dc: string }).dc;
-      const target = `${t.name.toLowerCase()}.node.${dc}.${zone.domain}`;
+      const target = `${t.name.toLowerCase()}.node.${dc ? `${dc}.` : ""}${zone.domain}`;
       answers.push(
         encode({ type: "SRV", ttl: zone.ttl, data: { priority: 1, weight: 1, port: t.port, target } }),
       );

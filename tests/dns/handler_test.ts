@@ -76,6 +76,19 @@ Deno.test("service lookup: A of passing nodes, SRV with the service port and tar
   assert.equal(ask(h, "redis.service.dc1.kunai").rcode, "NXDOMAIN");
 });
 
+Deno.test("the datacenter label is optional, as in Consul, for the tag, node and service kinds only", () => {
+  const h = handler(CLUSTER);
+  assert.deepEqual(addrs(ask(h, "pg.service.kunai")), addrs(ask(h, "pg.service.dc1.kunai")));
+  assert.deepEqual(addrs(ask(h, "d.node.kunai")), ["10.0.0.4"]);
+  assert.deepEqual(addrs(ask(h, "redis.tag.kunai")), addrs(ask(h, "redis.tag.dc1.kunai")));
+  const srv = ask(h, "pg.service.kunai", { type: "SRV" });
+  assert.deepEqual(srv.answers.map((a: Decoded) => a.data.target).sort(), ["f.node.kunai", "h.node.kunai"]);
+  // a target answered for the SRV resolves by itself
+  assert.deepEqual(addrs(ask(h, "f.node.kunai")), ["10.0.0.6"]);
+  // the original's loose `<tag>.<anything>.<dc>` still needs its three labels
+  assert.equal(ask(h, "redis.x.kunai").rcode, "NXDOMAIN");
+});
+
 Deno.test("unknown names in the domain: NXDOMAIN with the SOA; existing name, other type: NODATA", () => {
   const h = handler(CLUSTER, { ttl: 30 });
   for (const n of ["nope.tag.dc1.kunai", "x.kunai", "a.b.kunai"]) {

@@ -48,6 +48,9 @@ Deno.test({
       assert.equal(new Set(short).size, 100);
       const tcp = (await dig(port, addr, "big.tag.dc1.kunai", "+short", "+tcp")).trim().split("\n");
       assert.deepEqual(new Set(tcp), new Set(hundred.map((m) => m.addr)));
+      // the datacenter label is optional (Consul's habit)
+      const nodc = (await dig(port, addr, "big.tag.kunai", "+short", "+tcp")).trim().split("\n");
+      assert.deepEqual(new Set(nodc), new Set(hundred.map((m) => m.addr)));
       assert.ok(dns.handler.stats.truncated >= 2);
       assert.ok(dns.handler.stats.queries.tcp >= 2);
     } finally {
