@@ -1,12 +1,13 @@
 /**
  * `kunai event send NAME [PAYLOAD]` and `kunai event list`: cluster events (Serf's `serf event`,
  * opsbro's `gossip events`), signals every member logs; `kunai wait event NAME` waits for one;
- * `kunai event handlers`: the `event_handler` objects that run commands for them.
+ * `kunai event handlers`: the `event_handler` objects that run commands for them;
+ * `kunai event query NAME`: Serf's `serf query`, the members' handlers of `query:NAME` answer.
  */
 import { readValue } from "./kv.ts";
 import { alignRows } from "./members.ts";
 import { type CommandGroup, refused, UsageError } from "./types.ts";
-import type { EventHandlerView } from "../lib/handlers/mod.ts";
+import type { EventHandlerView, QueryAnswer, QueryResult } from "../lib/handlers/mod.ts";
 
 interface EventView {
   id: string;
@@ -42,6 +43,49 @@ export const eventCommands: CommandGroup = {
         if (options.json) out.json(e);
         else out.line(`Event ${e.name} sent (id ${e.id})`);
         return 0;
+      },
+    },
+    {
+      name: "query",
+      description: "ask the members query NAME (their handlers of query:NAME answer) and print the answers",
+      args: ["<name>", "[payload]"],
+      options: {
+        tag: { type: "string", description: "only members with this tag" },
+        node: { type: "string", multiple: true, description: "only this member (repeatable; name or uuid)" },
+        timeout: { type: "string", description: "wait this long for the answers (default 5s, at most 60s)" },
+        json: {
+          type: "boolean",
+          description:
+            "JSON {qid, name, targets, answers: [{node, uuid, status, handler, code, output, error}]}",
+        },
+      },
+      async run({ client, out, options, positionals }) {
+        const name = positionals[0];
+        if (!name) throw new UsageError("missing query name, e.g. kunai event query uptime");
+        if (positionals.length > 2) throw new UsageError("quote the payload: one argument after the name");
+        const payload = positionals[1] === undefined
+          ? ""
+          : new TextDecoder().decode(await readValue(positionals[1]));
+        const q = new URLSearchParams();
+        if (typeof options.tag === "string") q.set("tag", options.tag);
+        if (Array.isArray(options.node) && options.node.length) q.set("node", options.node.join(","));
+        if (typeof options.timeout === "string") q.set("timeout", options.timeout);
+        const qs = q.size ? `?${q}` : "";
+        let r: QueryResult;
+        try {
+          r = JSON.parse(
+            await client().text("POST", `/agent/query/${encodeURIComponent(name)}${qs}`, payload),
+          );
+        } catch (err) {
+          return refused(out, err, "query not asked");
+        }
+        if (options.json) out.json(r);
+        else printAnswers(out, r);
+        if (!r.targets) {
+          if (!options.json) out.error("kunai: no member matches the query's --tag/--node");
+          return 1;
+        }
+        return r.answers.every((a) => a.status === "ok" || a.status === "no-handler") ? 0 : 1;
       },
     },
     {
@@ -100,6 +144,34 @@ export const eventCommands: CommandGroup = {
     },
   ],
 };
+
+/** One row per node; a multi-line answer continues under the Response column. */
+function printAnswers(out: { line(s: string): void }, r: QueryResult): void {
+  if (!r.targets) return;
+  const lines = r.answers.map((a) => (a.output ?? a.error ?? "").replace(/\n$/, "").split("\n"));
+  const rows = r.answers.map((a, i) => [a.node, answerStatus(a), lines[i][0]]);
+  const table = alignRows([["Node", "Status", "Response"], ...rows]);
+  const indent = " ".repeat(table[0].indexOf("Response"));
+  out.line(table[0]);
+  r.answers.forEach((_, i) => {
+    out.line(table[i + 1]);
+    for (const more of lines[i].slice(1)) out.line(indent + more);
+  });
+  const count = (s: QueryAnswer["status"]) => r.answers.filter((a) => a.status === s).length;
+  const parts = [`${count("ok")} answered`];
+  for (const s of ["failed", "no-handler", "refused", "timeout", "unreachable"] as const) {
+    if (count(s)) {
+      parts.push(`${count(s)} ${s === "no-handler" ? `without a handler of query:${r.name}` : s}`);
+    }
+  }
+  out.line(`${r.targets} member(s) asked: ${parts.join(", ")}`);
+}
+
+function answerStatus(a: QueryAnswer): string {
+  if (a.status === "failed" && a.code !== undefined) return `failed (exit ${a.code})`;
+  if (a.status === "ok" && a.truncated) return "ok (truncated)";
+  return a.status;
+}
 
 function lastRun(last: EventHandlerView["last"]): string {
   if (!last) return "-";

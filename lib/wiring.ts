@@ -67,7 +67,7 @@ export function buildSubsystems(w: WiringInputs): Subsystem[] {
   add(createSnapshot(ctx("snapshot")));
 
   // outputs: consume check.changed / member.* / kv.changed on the bus
-  add(createHandlers(ctx("handlers"), { membership, keyed: () => envelope.enabled }));
+  add(createHandlers(ctx("handlers"), { membership, keyed: () => envelope.enabled, envelope }));
   add(createLazyShinken(ctx("shinken"), { membership, localChecks: () => localChecks(checks) }));
   add(createGenerators(ctx("generators"), { membership, kvGet: kvText(kv) }));
   if (config.params.raft.groups.length > 0) add(createLazyRaft(ctx("raft"), { membership, envelope }));

@@ -21,8 +21,11 @@ export const MAX_PAYLOAD = 1024;
 /** An event name: what a script can pass on a command line. */
 export const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
 
-/** Names of membership events (`member-join`...), which event handlers also run for: never sent. */
-export const MEMBER_PREFIX = "member-";
+/**
+ * Names of membership events (`member-join`...) and of queries (`query:NAME`), which event handlers
+ * also run for: never sent as events.
+ */
+export const RESERVED_PREFIXES = ["member-", "query:"];
 
 /** `from`/`from_uuid`: the sender; `at`: sent at (its clock, epoch ms); `received`: here (epoch ms). */
 export type ClusterEvent = ClusterEventRecord;
@@ -36,7 +39,7 @@ function checkWire(p: unknown): Wire | string {
   if (!p || typeof p !== "object" || Array.isArray(p)) return "not an object";
   const o = p as Record<string, unknown>;
   if (typeof o.name !== "string" || !EVENT_NAME.test(o.name)) return "bad name";
-  if (o.name.startsWith(MEMBER_PREFIX)) return "reserved name";
+  if (RESERVED_PREFIXES.some((p) => (o.name as string).startsWith(p))) return "reserved name";
   if (typeof o.payload !== "string" || bytes(o.payload) > MAX_PAYLOAD) return "bad payload";
   if (typeof o.from !== "string" || o.from.length > 255) return "bad from";
   if (typeof o.from_uuid !== "string" || o.from_uuid.length > 64) return "bad from_uuid";
@@ -84,10 +87,13 @@ export class ClusterEvents {
           `starting with a letter or digit`,
       );
     }
-    if (name.startsWith(MEMBER_PREFIX)) {
+    const reserved = RESERVED_PREFIXES.find((p) => name.startsWith(p));
+    if (reserved) {
       throw new Error(
-        `event name ${JSON.stringify(name)}: names starting with "${MEMBER_PREFIX}" are membership events ` +
-          `(member-join, member-leave...), which agents report themselves`,
+        `event name ${JSON.stringify(name)}: names starting with "${reserved}" are ` +
+          (reserved === "query:"
+            ? "queries (kunai event query NAME asks them)"
+            : "membership events (member-join, member-leave...), which agents report themselves"),
       );
     }
     const size = bytes(payload);

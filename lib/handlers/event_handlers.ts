@@ -20,6 +20,13 @@ import type { Ctx } from "../subsystem.ts";
 import type { ClusterEventRecord, MemberRecord } from "../types.ts";
 import { runShell, type ShellOptions, type ShellResult } from "../process/mod.ts";
 import { isMemberPattern, MEMBER_BUS_EVENTS, MemberEventBatcher, memberLine } from "./member_events.ts";
+import {
+  QUERY_MAX_RUNNING,
+  QUERY_PREFIX,
+  QUERY_RESPONSE_BYTES,
+  type QueryAnswer,
+  type QueryRequest,
+} from "./queries.ts";
 
 /** Events waiting per handler while one runs. */
 export const MAX_QUEUED = 16;
@@ -97,15 +104,21 @@ export function eventHandlerDefs(ctx: Ctx): EventHandlerDef[] {
 
 /**
  * True when `name` is one of `patterns`: an exact name, `prefix*`, or `*`. Membership events
- * (`member-join`...) match only patterns that start with `member-`, and those patterns match
- * nothing else: `*` stays "every event sent with `kunai event send`".
+ * (`member-join`...) match only patterns that start with `member-`, queries (`query:NAME`) only
+ * patterns that start with `query:`, and those patterns match nothing else: `*` stays "every event
+ * sent with `kunai event send`".
  */
 export function matchesEvent(patterns: string[], name: string): boolean {
-  const member = isMemberPattern(name);
+  const family = eventFamily(name);
   return patterns.some((p) =>
-    isMemberPattern(p) === member &&
+    eventFamily(p) === family &&
     (p === "*" || p === name || (p.endsWith("*") && name.startsWith(p.slice(0, -1))))
   );
+}
+
+/** Sent events, membership events and queries: names (and patterns) of one never match another. */
+function eventFamily(name: string): "member" | "query" | "event" {
+  return isMemberPattern(name) ? "member" : name.startsWith(QUERY_PREFIX) ? "query" : "event";
 }
 
 /** The environment of a run: nothing of the agent's but LANG and HOME. */
@@ -138,6 +151,7 @@ export class EventHandlers {
   /** True while some handler runs for membership events (else they are not even batched). */
   #wantsMembers = false;
   #memberSeq = 0;
+  #queryRuns = 0;
 
   /** `keyed`: true while gossip seals with a cluster key. */
   constructor(ctx: Ctx, keyed: () => boolean, run = runShell) {
@@ -223,7 +237,7 @@ export class EventHandlers {
   /** Queues `e` on the handlers it concerns; `member`: a batch of membership changes. */
   #dispatch(member: boolean, e: ClusterEventRecord): void {
     // a sent event cannot pose as a membership event (gossip refuses the names; this is the rule)
-    if (this.#stopped || isMemberPattern(e.name) !== member) return;
+    if (this.#stopped || eventFamily(e.name) !== (member ? "member" : "event")) return;
     const { counters, log } = this.#ctx;
     const tags = this.#ctx.node.tags();
     for (const s of this.#slots.values()) {
@@ -265,15 +279,21 @@ export class EventHandlers {
     }
   }
 
-  async #runOne(s: Slot, e: ClusterEventRecord): Promise<void> {
+  /** Runs `s`'s command for `e`, counted, logged and kept as its last run; null if it cannot start. */
+  async #runOne(
+    s: Slot,
+    e: ClusterEventRecord,
+    timeoutMs = s.def.timeout,
+    maxOutput = OUTPUT_BYTES,
+  ): Promise<ShellResult | null> {
     const { log, counters, node } = this.#ctx;
     const what = `event handler ${s.def.name} for event ${e.name} from ${e.from}`;
     const started = Date.now();
     let r: ShellResult;
     try {
       r = await this.#run(s.def.command, {
-        timeoutMs: s.def.timeout,
-        maxOutput: OUTPUT_BYTES,
+        timeoutMs,
+        maxOutput,
         outputGraceMs: 1000,
         stdin: new TextEncoder().encode(e.payload),
         env: runEnv(e, { name: node.name, uuid: node.uuid, tags: node.tags() }),
@@ -293,7 +313,7 @@ export class EventHandlers {
         timed_out: false,
       };
       log.error(`${what}: cannot start /bin/sh: ${(err as Error).message}`);
-      return;
+      return null;
     }
     s.runs++;
     const ok = r.code === 0 && !r.timedOut;
@@ -311,13 +331,82 @@ export class EventHandlers {
     };
     const out = outputText(r);
     const how = r.timedOut
-      ? `killed after its timeout of ${s.def.timeout} ms`
+      ? `killed after its timeout of ${timeoutMs} ms`
       : r.signal
       ? `killed by ${r.signal}`
       : `exit ${r.code}`;
     const line = `${what}: ${how} in ${r.durationMs} ms${out ? `: ${out}` : ""}`;
     if (ok) log.info(line);
     else log.warn(line);
+    return r;
+  }
+
+  /**
+   * Answers a question (lib/handlers/queries.ts) with the stdout of the first handler, by name, of
+   * `query:NAME` that applies here. `authenticated`: asked through our write route, or received
+   * sealed with the cluster key; otherwise nothing runs.
+   */
+  async answerQuery(q: QueryRequest, authenticated: boolean): Promise<QueryAnswer> {
+    const { node, clock, counters, log } = this.#ctx;
+    const base = { node: node.name, uuid: node.uuid };
+    const name = QUERY_PREFIX + q.name;
+    const tags = node.tags();
+    const s = [...this.#slots.values()].find((s) => matchesEvent(s.def.events, name) && applies(s.def, tags));
+    if (!authenticated) {
+      // the same answer with or without a handler: an unauthenticated asker learns nothing
+      const error = "queries from other agents run nothing without a cluster encryption_key";
+      if (!s) return { ...base, status: "refused", error };
+      s.skipped++;
+      counters.inc("event_handler_skipped_total", { handler: s.def.name, why: "unauthenticated" });
+      if (!s.warnedUnauthenticated) {
+        s.warnedUnauthenticated = true;
+        log.warn(
+          `event handler ${s.def.name}: refused query ${q.name} from ${q.from}: queries from other agents ` +
+            `run handlers only when the cluster has an encryption_key (counted in event_handler_skipped_total)`,
+        );
+      }
+      return { ...base, status: "refused", error };
+    }
+    if (!s) return { ...base, status: "no-handler" };
+    const refuse = (error: string): QueryAnswer => ({
+      ...base,
+      status: "refused",
+      handler: s.def.name,
+      error,
+    });
+    if (this.#stopped) return refuse("the agent is stopping");
+    if (this.#queryRuns >= QUERY_MAX_RUNNING) return refuse(`busy: ${QUERY_MAX_RUNNING} queries running`);
+    // answer before the asker gives up: what is left of its deadline, less the way back
+    const left = Math.min(s.def.timeout, q.deadline - clock.now() - 100);
+    if (left < 50) {
+      return { ...base, status: "timeout", handler: s.def.name, error: "no time left to answer" };
+    }
+    this.#queryRuns++;
+    try {
+      const e: ClusterEventRecord = {
+        id: q.qid,
+        name,
+        payload: q.payload,
+        from: q.from,
+        from_uuid: q.from_uuid,
+        at: q.issued,
+        received: clock.now(),
+        authenticated,
+      };
+      const r = await this.#runOne(s, e, left, QUERY_RESPONSE_BYTES);
+      if (!r) return { ...base, status: "failed", handler: s.def.name, error: "cannot start /bin/sh" };
+      return {
+        ...base,
+        status: r.timedOut ? "timeout" : r.code === 0 ? "ok" : "failed",
+        handler: s.def.name,
+        code: r.code,
+        output: new TextDecoder().decode(r.stdout),
+        truncated: r.dropped.stdout > 0,
+        duration_ms: r.durationMs,
+      };
+    } finally {
+      this.#queryRuns--;
+    }
   }
 
   list(): EventHandlerView[] {

@@ -11,16 +11,27 @@
  * ```
  */
 import type { Ctx, Subsystem } from "../subsystem.ts";
+import type { PeerEnvelope } from "../transport/envelope.ts";
 import type { MembershipView } from "../types.ts";
-import { HttpError, RouteTable } from "../routing/mod.ts";
+import { HttpError, peerResponse, readPeerBody, RouteTable } from "../routing/mod.ts";
+import { parseDuration } from "../clock/mod.ts";
 import { Handlers } from "./handlers.ts";
 import { EventHandlers, type EventHandlerView } from "./event_handlers.ts";
 import { MEMBER_BUS_EVENTS } from "./member_events.ts";
+import {
+  askQuery,
+  parseRequest,
+  QUERY_DEFAULT_TIMEOUT_MS,
+  QUERY_PAYLOAD_BYTES,
+  type QueryFilter,
+  type QueryResult,
+} from "./queries.ts";
 
 export { findHandler, type HandlerDef, handlerDefs } from "./handler_def.ts";
 export { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
 export { localTime } from "./handlers.ts";
 export { type EventHandlerView, matchesEvent } from "./event_handlers.ts";
+export { QUERY_PREFIX, type QueryAnswer, type QueryResult } from "./queries.ts";
 
 /** What routes, the CLI and tests may ask of the handlers. */
 export interface HandlersApi {
@@ -31,15 +42,24 @@ export interface HandlersApi {
   stats(): { sent: number; dropped: number; queued: number };
   /** The event handlers and what they ran. */
   eventHandlers(): EventHandlerView[];
+  /** Asks the members a query and collects their answers (lib/handlers/queries.ts). */
+  query(name: string, payload: string, filter: QueryFilter, timeoutMs: number): Promise<QueryResult>;
+  /**
+   * A question from another agent, as the peer route received it (opened); the answer's bytes.
+   * Throws HttpError 400 for bytes that are not a question.
+   */
+  answerPeer(body: Uint8Array): Promise<Uint8Array>;
 }
 
 /** Builds the handlers subsystem. */
 export function createHandlers(
   ctx: Ctx,
   deps: {
-    membership: Pick<MembershipView, "self">;
+    membership: Pick<MembershipView, "self"> & Partial<Pick<MembershipView, "members">>;
     /** True while gossip seals with a cluster key (events from other agents are authenticated). */
     keyed?: () => boolean;
+    /** Seals and opens what queries send to other agents (the peer envelope); plain without it. */
+    envelope?: Pick<PeerEnvelope, "seal" | "open">;
   },
 ): Subsystem & HandlersApi {
   const h = new Handlers(ctx, deps.membership);
@@ -78,6 +98,34 @@ export function createHandlers(
     list: () => h.list(),
     eventHandlers: () => eh.list(),
     test: (name) => h.test(name),
+    query: (name, payload, filter, timeoutMs) =>
+      askQuery(
+        {
+          selfUuid: ctx.node.uuid,
+          members: () => deps.membership.members?.() ?? [deps.membership.self()],
+          now: () => ctx.clock.now(),
+          local: (q) => eh.answerQuery(q, true),
+          seal: (b) => deps.envelope?.seal(b) ?? Promise.resolve(b),
+          open: (b) => deps.envelope?.open(b) ?? Promise.resolve({ ok: true as const, plain: b }),
+        },
+        name,
+        payload,
+        filter,
+        timeoutMs,
+      ),
+    async answerPeer(body) {
+      const q = parseRequest(body, ctx.clock.now());
+      if (typeof q === "string") {
+        const reason = q.split(":")[0];
+        ctx.counters.inc("query_refused_total", { reason });
+        // not a question at all is the sender's error; a late one gets an answer saying so
+        if (reason === "malformed") throw new HttpError(400, `query refused: ${q}`);
+        return new TextEncoder().encode(
+          JSON.stringify({ node: ctx.node.name, uuid: ctx.node.uuid, status: "refused", error: q }),
+        );
+      }
+      return new TextEncoder().encode(JSON.stringify(await eh.answerQuery(q, deps.keyed?.() ?? false)));
+    },
     stats: () => ({ sent: h.sent, dropped: h.dropped, queued: queuedTotal() }),
     routes: () => handlersRoutes(api),
   };
@@ -85,8 +133,9 @@ export function createHandlers(
 }
 
 /**
- * `GET /agent/handlers` and `GET /agent/event-handlers` (read) and `POST /agent/handlers/:name/test`
- * (write: it sends mail).
+ * `GET /agent/handlers` and `GET /agent/event-handlers` (read), `POST /agent/handlers/:name/test`
+ * (write: it sends mail), `POST /agent/query/:name` (write: it runs commands on members) and the
+ * peer route `POST /query/run` (a question from another agent, sealed with the cluster key).
  */
 export function handlersRoutes(api: HandlersApi): RouteTable {
   const r = new RouteTable("handlers");
@@ -102,6 +151,38 @@ export function handlersRoutes(api: HandlersApi): RouteTable {
     "the handlers, their settings (no password) and queued mails",
     (c) => c.json(api.list()),
   );
+  r.write(
+    "POST",
+    "/agent/query/:name",
+    "ask the members a query (body: its payload, at most 1 KB; ?tag=, ?node=a,b, ?timeout=5s): their answers",
+    async (c) => {
+      const name = decodeURIComponent(c.req.param("name") ?? "");
+      const payload = await c.req.text();
+      const t = c.req.query("timeout");
+      const timeoutMs = t === undefined ? QUERY_DEFAULT_TIMEOUT_MS : parseDuration(t);
+      if (timeoutMs === null) {
+        throw new HttpError(
+          400,
+          `query parameter timeout must be a duration like 5s, got ${JSON.stringify(t)}`,
+        );
+      }
+      const node = c.req.query("node");
+      const filter: QueryFilter = {
+        tag: c.req.query("tag") || undefined,
+        nodes: node ? node.split(",").filter(Boolean) : undefined,
+      };
+      try {
+        return c.json(await api.query(name, payload, filter, timeoutMs));
+      } catch (err) {
+        throw new HttpError(400, (err as Error).message);
+      }
+    },
+  );
+  r.peer("POST", "/query/run", "a query from another agent: this node's answer", async (c) => {
+    const body = await readPeerBody(c);
+    if (body.length > QUERY_PAYLOAD_BYTES * 8) throw new HttpError(413, "query too large");
+    return await peerResponse(c, await api.answerPeer(body));
+  });
   r.write("POST", "/agent/handlers/:name{.+}/test", "send a sample mail through a handler now", async (c) => {
     const name = c.req.param("name") ?? "";
     try {

@@ -4,6 +4,8 @@
  * event but runs nothing (an unauthenticated event from the network), while the sender's own
  * handler runs; `kunai event handlers` lists both cases. Membership events (`member-join`,
  * `member-leave`) run the other agent's handler with the node's line on stdin only with a key.
+ * Queries (`kunai event query`): with a key both agents answer from their `query:` handler; without
+ * one the other agent refuses, and its peer route refuses a question not sealed with the key.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -20,6 +22,9 @@ function handlerFiles(out: string) {
   return {
     "handlers/deploy.json": {
       event_handler: { events: ["deploy-*"], command: `cat > ${out}/"$KUNAI_SELF_NAME-$KUNAI_EVENT_NAME"` },
+    },
+    "handlers/whoami.json": {
+      event_handler: { events: ["query:whoami"], command: `echo "$KUNAI_SELF_NAME"; cat` },
     },
     "handlers/members.json": {
       event_handler: {
@@ -84,7 +89,7 @@ for (const keyed of [true, false]) {
           assert.equal(read(join(out, "eh1-deploy-web")), null, "no command for an unauthenticated event");
           assert.match(
             b.stderr(),
-            /event handlers handlers\/deploy, handlers\/members run only for events sent by this agent/,
+            /event handlers handlers\/deploy, handlers\/members, handlers\/whoami run only for events sent by this agent/,
           );
         }
         // membership: b saw a join (a's line on stdin) only when the records are vouched for by the key
@@ -101,6 +106,39 @@ for (const keyed of [true, false]) {
             return l.code === 0 && JSON.parse(l.stdout)[1]?.skipped_unauthenticated >= 1;
           }, 15_000);
           assert.equal(read(joined), null, "no command for a membership event without a key");
+        }
+        // a query: every member's handler answers, with a key; without one only the asker's own
+        r = await a.cli(["event", "query", "whoami", "hi there", "--json"]);
+        assert.equal(r.code, keyed ? 0 : 1, r.stderr);
+        const q = JSON.parse(r.stdout);
+        assert.equal(q.targets, 2);
+        assert.deepEqual(q.answers.map((x: { node: string; status: string }) => [x.node, x.status]), [
+          ["eh0", "ok"],
+          ["eh1", keyed ? "ok" : "refused"],
+        ]);
+        assert.equal(q.answers[0].output, "eh0\nhi there");
+        if (keyed) assert.equal(q.answers[1].output, "eh1\nhi there");
+        r = await a.cli(["event", "query", "whoami", "--node", "eh1"]);
+        assert.match(r.stdout, keyed ? /^eh1\s+ok\s+eh1$/m : /^eh1\s+refused\s+queries from other agents/m);
+        assert.match(r.stdout, /^1 member\(s\) asked: /m);
+        if (keyed) {
+          // the peer route takes only questions sealed with the cluster key
+          const now = Date.now();
+          const forged = {
+            v: 1,
+            qid: "x",
+            name: "whoami",
+            payload: "",
+            from: "x",
+            from_uuid: "x",
+            issued: now,
+            deadline: now + 5000,
+          };
+          const res = await fetch(`http://${addrs[1]}:${b.port}/query/run`, {
+            method: "POST",
+            body: JSON.stringify(forged),
+          });
+          assert.equal(res.status, 401, await res.text());
         }
         r = await b.cli(["event", "handlers"]);
         assert.equal(r.code, 0, r.stderr);
