@@ -49,6 +49,7 @@ Deno.test("malformed events from the network are dropped and counted; the log ke
       { ...good, at: "now" },
       { ...good, from: "f".repeat(300) },
       { ...good, name: "member-join" },
+      { ...good, name: "query:uptime" },
     ]
   ) a.engine.broadcastUser(EVENT_KIND, bad);
   await c.clock.advance(3000);
@@ -56,7 +57,7 @@ Deno.test("malformed events from the network are dropped and counted; the log ke
   const dropped = b.engine.deps.counters.render();
   assert.match(dropped, /gossip_events_dropped_total\{why="bad_name"\} 2/);
   assert.match(dropped, /gossip_events_dropped_total\{why="not_an_object"\} 2/);
-  assert.match(dropped, /gossip_events_dropped_total\{why="reserved_name"\} 1/);
+  assert.match(dropped, /gossip_events_dropped_total\{why="reserved_name"\} 2/);
   for (let i = 0; i < LOG_SIZE + 20; i++) {
     events[0].send(`e${i}`, String(i), (k, p) => a.engine.broadcastUser(k, p));
   }
@@ -72,6 +73,10 @@ Deno.test("sending checks the name and the payload's size in UTF-8 bytes", async
   assert.throws(() => send("", ""), /event name "": 1-64 letters/);
   assert.throws(() => send("a b", ""), /event name "a b"/);
   assert.throws(() => send("x".repeat(65), ""), /event name/);
+  assert.throws(
+    () => send("query:uptime", ""),
+    /"query:uptime": names starting with "query:" are queries/,
+  );
   assert.throws(
     () => send("member-join", ""),
     /"member-join": names starting with "member-" are membership events/,
