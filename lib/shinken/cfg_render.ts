@@ -145,3 +145,11 @@ export function serviceResultLine(
 export function hostResultLine(epoch: number, host: string, rc: number, output: string): string {
   return clip(`[${epoch}] PROCESS_HOST_CHECK_RESULT;${host};${rc};${output.replace(/\r?\n/g, " ")}`) + "\n";
 }
+
+/**
+ * A host name safe as a file name and on a command line: node uuids are 40 hex characters (tests use
+ * dashed uuids); a record from the network with anything else (`../x`, `;`, a newline) is not exported.
+ */
+export function safeHostName(uuid: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(uuid);
+}

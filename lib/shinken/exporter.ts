@@ -16,6 +16,7 @@ import {
   hostResultLine,
   memberChecks,
   type RenderOptions,
+  safeHostName,
   serviceResultLine,
 } from "./cfg_render.ts";
 import { pushLines } from "./command_file.ts";
@@ -56,7 +57,7 @@ export function renderAll(
 ): Map<string, string> {
   const out = new Map<string, string>();
   for (const m of members) {
-    if (m.state === "leave") continue;
+    if (m.state === "leave" || !safeHostName(m.uuid)) continue;
     const checks = m.uuid === selfUuid && localChecks
       ? [...localChecks(), ...memberChecks(m)]
       : memberChecks(m);
@@ -78,6 +79,8 @@ export class ShinkenExporter {
   #pushed = new Map<string, number>();
   /** Hosts we reported down (dead), to report them up again when they come back. */
   #down = new Set<string>();
+  /** Unsafe node uuids already logged (such nodes are not exported). */
+  #badNames = new Set<string>();
   stats = { syncs: 0, writes: 0, removes: 0, reloads: 0, reload_failures: 0, lines: 0, dropped: 0 };
 
   constructor(ctx: Ctx, cfg: ShinkenConfig, membership: ShinkenMembership, localChecks?: LocalChecks) {
@@ -194,6 +197,7 @@ export class ShinkenExporter {
   /** Our own check changed state: push its result. */
   onCheckChanged(ev: CheckResultEvent): void {
     const self = this.#membership.self();
+    if (!this.#safe(self)) return;
     const local = this.#localChecks?.() ?? [];
     const all = exportedChecks([...local, ...memberChecks(self)]);
     const c = all.find((x) => x.id === ev.id);
@@ -203,6 +207,7 @@ export class ShinkenExporter {
 
   /** A member's record changed: push the results of its checks that changed, and host up/down. */
   onMember(m: MemberRecord): void {
+    if (!this.#safe(m)) return;
     const lines: PendingLine[] = [];
     const now = Math.floor(this.#ctx.clock.now() / 1000);
     if (m.state === "dead" && !this.#down.has(m.uuid)) {
@@ -225,7 +230,7 @@ export class ShinkenExporter {
     const self = this.#membership.self();
     const lines: PendingLine[] = [];
     for (const m of this.#membership.members()) {
-      if (m.state === "leave") continue;
+      if (m.state === "leave" || !this.#safe(m)) continue;
       const checks = m.uuid === self.uuid
         ? [...(this.#localChecks?.() ?? []), ...memberChecks(m)]
         : memberChecks(m);
@@ -234,6 +239,18 @@ export class ShinkenExporter {
       }
     }
     this.#push(lines);
+  }
+
+  /** False (logged once) for a record whose uuid is not a safe host name: it is not exported. */
+  #safe(m: MemberRecord): boolean {
+    if (safeHostName(m.uuid)) return true;
+    if (!this.#badNames.has(m.uuid) && this.#badNames.size < 100) {
+      this.#badNames.add(m.uuid);
+      this.#ctx.log.warn(
+        `shinken: node ${JSON.stringify(m.name)} not exported: uuid ${JSON.stringify(m.uuid)}`,
+      );
+    }
+    return false;
   }
 
   #serviceLine(host: string, service: string, stateId: number, output: string): PendingLine {

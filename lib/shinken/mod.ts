@@ -21,6 +21,7 @@ export {
   GENERATED_MARK,
   hostConfig,
   hostResultLine,
+  safeHostName,
   SERVICE_TEMPLATE,
   serviceName,
   serviceResultLine,
