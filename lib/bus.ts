@@ -37,6 +37,8 @@ export interface AgentEvents {
   "collector.result": CollectorResultEvent;
   /** A check changed state (transitions only). */
   "check.changed": CheckResultEvent;
+  /** A check was silenced or un-silenced over the API (`kunai checks silence|unsilence`; null: ended). */
+  "check.silenced": { id: string; silenced: { reason: string; since: number; until: number | null } | null };
   /** Metric points produced in-process (collectors, perfdata) for the time-series store. */
   "metrics.points": { points: Array<[name: string, value: number, ts: number]> };
   "kv.changed": KvChangedEvent;

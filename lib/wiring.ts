@@ -87,11 +87,12 @@ function kvText(kv: Pick<KvApi, "get">): KvGet {
   };
 }
 
-/** Our own checks (id, state, output) for the Shinken export. */
+/** Our own checks (id, state, output, silence) for the Shinken export. */
 function localChecks(checks: Pick<ChecksApi, "activeViews">) {
   return Object.entries(checks.activeViews()).map(([id, v]) => ({
     id,
     state_id: Number(v.state_id ?? 3),
     output: String(v.output ?? ""),
+    silenced: (v.silenced as { reason: string; until: number | null } | undefined) ?? null,
   }));
 }

@@ -195,9 +195,11 @@ export class Checks {
     return this.#states.silence(id);
   }
 
-  /** Silences (null: un-silences) a check's notifications; saved at once. */
+  /** Silences (null: un-silences) a check's notifications; saved at once, announced as `check.silenced`. */
   setSilence(id: string, s: Silence | null): void {
+    const had = this.#states.silence(id) !== null;
     this.#states.setSilence(id, s);
+    if (s || had) this.#ctx.bus.emit("check.silenced", { id, silenced: s });
   }
 
   /** Every loaded check (active or not), by id. */

@@ -64,13 +64,13 @@ export function memberChecks(m: MemberRecord): Array<{ id: string; state_id: num
   return out;
 }
 
-/** Names the checks of one host (sorted by id, so names are stable). */
-export function exportedChecks(
-  checks: Array<{ id: string; state_id: number; output: string }>,
-): ExportedCheck[] {
+/** Names the checks of one host (sorted by id, so names are stable; the first of an id wins). */
+export function exportedChecks<T extends { id: string; state_id: number; output: string }>(
+  checks: T[],
+): Array<T & ExportedCheck> {
   const taken = new Set<string>();
   const seen = new Set<string>();
-  const out: ExportedCheck[] = [];
+  const out: Array<T & ExportedCheck> = [];
   for (const c of [...checks].sort(byKey((c) => c.id))) {
     if (seen.has(c.id)) continue;
     seen.add(c.id);
@@ -144,4 +144,68 @@ export function serviceResultLine(
 /** `[epoch] PROCESS_HOST_CHECK_RESULT;<host>;<0 up|1 down>;<output>` (one line). */
 export function hostResultLine(epoch: number, host: string, rc: number, output: string): string {
   return clip(`[${epoch}] PROCESS_HOST_CHECK_RESULT;${host};${rc};${output.replace(/\r?\n/g, " ")}`) + "\n";
+}
+
+/**
+ * A host name safe as a file name and on a command line: node uuids are 40 hex characters (tests use
+ * dashed uuids); a record from the network with anything else (`../x`, `;`, a newline) is not exported.
+ */
+export function safeHostName(uuid: string): boolean {
+  return /^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$/.test(uuid);
+}
+
+/**
+ * A text from the network (a maintenance or silence reason) made safe as one field of an external
+ * command: `;` (the field separator) and line breaks or other control characters (which would end the
+ * line and start a command of the sender's choosing) become spaces; at most `maxBytes` of UTF-8.
+ */
+export function cmdField(v: string, maxBytes = 1000): string {
+  // deno-lint-ignore no-control-regex
+  const s = v.replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029;]+/g, " ").replace(/ {2,}/g, " ").trim();
+  const bytes = new TextEncoder().encode(s);
+  if (bytes.length <= maxBytes) return s;
+  return new TextDecoder().decode(bytes.subarray(0, maxBytes)).replace(/\uFFFD$/, "").trim();
+}
+
+/**
+ * `[epoch] SCHEDULE_HOST_DOWNTIME;<host>;<start>;<end>;1;0;<duration>;kunai;<comment>`: a fixed
+ * downtime (Nagios 4 ignores the duration of a fixed one; it is given as end - start).
+ */
+export function hostDowntimeLine(
+  epoch: number,
+  host: string,
+  start: number,
+  end: number,
+  comment: string,
+): string {
+  return clip(
+    `[${epoch}] SCHEDULE_HOST_DOWNTIME;${cmdField(host)};${start};${end};1;0;${end - start};kunai;${
+      cmdField(comment)
+    }`,
+  ) + "\n";
+}
+
+/**
+ * `[epoch] DEL_DOWNTIME_BY_HOST_NAME;<host>;;<start>;<comment>`: deletes the downtimes of the host that
+ * start at `start` with exactly `comment` (ours), not those an admin scheduled.
+ */
+export function delHostDowntimeLine(epoch: number, host: string, start: number, comment: string): string {
+  return clip(`[${epoch}] DEL_DOWNTIME_BY_HOST_NAME;${cmdField(host)};;${start};${cmdField(comment)}`) + "\n";
+}
+
+/**
+ * `[epoch] ACKNOWLEDGE_SVC_PROBLEM;<host>;<service>;2;0;0;kunai;<comment>`: sticky (kept through
+ * WARNING/CRITICAL changes until OK), no notification, comment not persistent (removed with the ack).
+ */
+export function ackServiceLine(epoch: number, host: string, service: string, comment: string): string {
+  return clip(
+    `[${epoch}] ACKNOWLEDGE_SVC_PROBLEM;${cmdField(host)};${cmdField(service)};2;0;0;kunai;${
+      cmdField(comment)
+    }`,
+  ) + "\n";
+}
+
+/** `[epoch] REMOVE_SVC_ACKNOWLEDGEMENT;<host>;<service>`. */
+export function removeAckLine(epoch: number, host: string, service: string): string {
+  return clip(`[${epoch}] REMOVE_SVC_ACKNOWLEDGEMENT;${cmdField(host)};${cmdField(service)}`) + "\n";
 }

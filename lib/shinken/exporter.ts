@@ -2,7 +2,8 @@
  * The Shinken/Nagios exporter (reference §10.1): keeps `<cfg_path>/<uuid>.cfg` in step with the
  * membership (written atomically, only on change; stale files of ours removed), runs
  * `reload_command` once per batch of changes, and pushes check results (and host up/down) into
- * the external command file.
+ * the external command file, with a host downtime per node in maintenance and an acknowledgement per
+ * silenced check of ours in a problem state (quiet.ts).
  */
 import { join } from "node:path";
 import type { Ctx } from "../subsystem.ts";
@@ -16,9 +17,11 @@ import {
   hostResultLine,
   memberChecks,
   type RenderOptions,
+  safeHostName,
   serviceResultLine,
 } from "./cfg_render.ts";
 import { pushLines } from "./command_file.ts";
+import { loadNotes, type Notes, type Plan, planAck, planDowntime, saveNotes } from "./quiet.ts";
 
 export interface ShinkenConfig {
   enabled: boolean;
@@ -36,14 +39,28 @@ export interface ShinkenMembership {
   members(): MemberRecord[];
 }
 
-/** Our own checks (all of them, not only those of services), for our own host. */
-export type LocalChecks = () => Array<{ id: string; state_id: number; output: string }>;
+/** Our own checks (all of them, not only those of services), for our own host, with their silence. */
+export type LocalChecks = () => Array<{
+  id: string;
+  state_id: number;
+  output: string;
+  silenced?: { reason: string; until: number | null } | null;
+}>;
 
-/** An external command line and, for a service result, the state it reports once written. */
+/**
+ * An external command line and, for a service result, the state it reports once written; `commit`
+ * runs once it is written (what Nagios now knows of a downtime or an acknowledgement).
+ */
 interface PendingLine {
   line: string;
   remember?: [key: string, stateId: number];
+  commit?: () => void;
 }
+
+/** Longest timer delay (32 bits); a later silence end is re-checked after it. */
+const MAX_DELAY = 2 ** 31 - 1;
+/** When an acknowledgement's removal could not be written, it is tried again after this long. */
+const RETRY_MS = 60_000;
 
 const UUID_CFG = /^[A-Za-z0-9_.-]+\.cfg$/;
 
@@ -56,7 +73,7 @@ export function renderAll(
 ): Map<string, string> {
   const out = new Map<string, string>();
   for (const m of members) {
-    if (m.state === "leave") continue;
+    if (m.state === "leave" || !safeHostName(m.uuid)) continue;
     const checks = m.uuid === selfUuid && localChecks
       ? [...localChecks(), ...memberChecks(m)]
       : memberChecks(m);
@@ -78,6 +95,13 @@ export class ShinkenExporter {
   #pushed = new Map<string, number>();
   /** Hosts we reported down (dead), to report them up again when they come back. */
   #down = new Set<string>();
+  /** Downtimes and acknowledgements Nagios was told of (loaded on first use, saved on change). */
+  #notes: Notes | null = null;
+  #notesDirty = false;
+  /** Re-checks acknowledgements when the first silence with an end ends. */
+  #ackTimer: number | null = null;
+  /** Unsafe node uuids already logged (such nodes are not exported). */
+  #badNames = new Set<string>();
   stats = { syncs: 0, writes: 0, removes: 0, reloads: 0, reload_failures: 0, lines: 0, dropped: 0 };
 
   constructor(ctx: Ctx, cfg: ShinkenConfig, membership: ShinkenMembership, localChecks?: LocalChecks) {
@@ -123,6 +147,8 @@ export class ShinkenExporter {
     this.#stopped = true;
     if (this.#timer !== null) this.#ctx.clock.clearTimeout(this.#timer);
     this.#timer = null;
+    if (this.#ackTimer !== null) this.#ctx.clock.clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
     await this.#busy;
   }
 
@@ -191,18 +217,28 @@ export class ShinkenExporter {
     }
   }
 
-  /** Our own check changed state: push its result. */
+  /** Our own check changed state: push its result, then its acknowledgement if it is silenced. */
   onCheckChanged(ev: CheckResultEvent): void {
     const self = this.#membership.self();
-    const local = this.#localChecks?.() ?? [];
-    const all = exportedChecks([...local, ...memberChecks(self)]);
-    const c = all.find((x) => x.id === ev.id);
+    if (!this.#safe(self)) return;
+    const c = this.#ownChecks(self).find((x) => x.id === ev.id);
     if (!c) return;
+    // the result first: Nagios ignores an acknowledgement for a service it still sees OK
     this.#push([this.#serviceLine(self.uuid, c.service, ev.state_id, ev.output)]);
+    this.syncAcks();
   }
 
-  /** A member's record changed: push the results of its checks that changed, and host up/down. */
+  /** A check of ours was silenced or un-silenced. */
+  onSilenced(): void {
+    this.syncAcks();
+  }
+
+  /**
+   * A member's record changed: push the results of its checks that changed, host up/down, and its
+   * downtime when its maintenance changed.
+   */
   onMember(m: MemberRecord): void {
+    if (!this.#safe(m)) return;
     const lines: PendingLine[] = [];
     const now = Math.floor(this.#ctx.clock.now() / 1000);
     if (m.state === "dead" && !this.#down.has(m.uuid)) {
@@ -211,29 +247,163 @@ export class ShinkenExporter {
     } else if (m.state === "alive" && this.#down.delete(m.uuid)) {
       lines.push({ line: hostResultLine(now, m.uuid, 0, `kunai: node ${m.name} is alive`) });
     }
-    if (m.uuid !== this.#membership.self().uuid) {
+    const self = m.uuid === this.#membership.self().uuid;
+    if (!self) {
       for (const c of exportedChecks(memberChecks(m))) {
         if (this.#pushed.get(`${m.uuid}|${c.service}`) === c.state_id) continue;
         lines.push(this.#serviceLine(m.uuid, c.service, c.state_id, c.output));
       }
     }
+    if (this.#cfg.external_command_file && (m.maintenance || this.#notesOf().downtimes[m.uuid])) {
+      // a node that left, or was forgotten, has no downtime of ours any more
+      const gone = m.state === "leave" || !this.#membership.members().some((x) => x.uuid === m.uuid);
+      lines.push(...this.#downtimeLines(m.uuid, gone ? null : m.maintenance ?? null));
+    }
     this.#push(lines);
+    if (self) this.syncAcks();
   }
 
-  /** At start: every known result once, so the monitoring tool does not wait for changes. */
+  /**
+   * At start: every known result once, so the monitoring tool does not wait for changes; downtimes
+   * and acknowledgements Nagios lacks (or has for a maintenance or silence that ended meanwhile).
+   */
   pushAll(): void {
     const self = this.#membership.self();
     const lines: PendingLine[] = [];
+    const known = new Set<string>();
     for (const m of this.#membership.members()) {
-      if (m.state === "leave") continue;
-      const checks = m.uuid === self.uuid
-        ? [...(this.#localChecks?.() ?? []), ...memberChecks(m)]
-        : memberChecks(m);
-      for (const c of exportedChecks(checks)) {
+      if (m.state === "leave" || !this.#safe(m)) continue;
+      known.add(m.uuid);
+      const checks = m.uuid === self.uuid ? this.#ownChecks(m) : exportedChecks(memberChecks(m));
+      for (const c of checks) {
         lines.push(this.#serviceLine(m.uuid, c.service, c.state_id, c.output));
       }
     }
+    for (const m of this.#membership.members()) {
+      if (known.has(m.uuid)) lines.push(...this.#downtimeLines(m.uuid, m.maintenance ?? null));
+    }
+    for (const uuid of Object.keys(this.#notesOf().downtimes)) {
+      if (!known.has(uuid)) lines.push(...this.#downtimeLines(uuid, null));
+    }
     this.#push(lines);
+    this.syncAcks();
+  }
+
+  /** Downtimes and acknowledgements kunai has told Nagios of (for info). */
+  quietInfo(): { downtimes: number; acknowledgements: number } {
+    const n = this.#notesOf();
+    return { downtimes: Object.keys(n.downtimes).length, acknowledgements: Object.keys(n.acks).length };
+  }
+
+  /**
+   * Brings the acknowledgements of our services in line with their silences and with the states
+   * Nagios was told (an ack after the result that makes the service a problem; removed when the
+   * silence ends; forgotten when an OK result removed it in Nagios), and re-arms the timer for the
+   * next silence end.
+   */
+  syncAcks(): void {
+    if (!this.#cfg.external_command_file || this.#stopped) return;
+    const self = this.#membership.self();
+    if (!safeHostName(self.uuid)) return;
+    const notes = this.#notesOf();
+    const nowS = Math.floor(this.#ctx.clock.now() / 1000);
+    const lines: PendingLine[] = [];
+    const seen = new Set<string>();
+    const plan = (service: string, silenced: { reason: string; until: number | null } | null | undefined) => {
+      const key = `${self.uuid}|${service}`;
+      const p = planAck(self.uuid, service, silenced, this.#pushed.get(key), notes.acks[service], nowS);
+      if (p) lines.push(...this.#planLines(p, (next) => this.#setNote(notes.acks, service, next)));
+    };
+    for (const c of this.#ownChecks(self)) {
+      seen.add(c.service);
+      plan(c.service, c.silenced);
+    }
+    for (const service of Object.keys(notes.acks)) if (!seen.has(service)) plan(service, null);
+    this.#push(lines);
+    this.#armAckTimer();
+  }
+
+  #armAckTimer(): void {
+    if (this.#ackTimer !== null) this.#ctx.clock.clearTimeout(this.#ackTimer);
+    this.#ackTimer = null;
+    const now = this.#ctx.clock.now();
+    let wait = Infinity;
+    for (const { until } of Object.values(this.#notesOf().acks)) {
+      // an end already passed: its removal was dropped (no reader, full pipe), tried again in a minute
+      if (until !== null) wait = Math.min(wait, until > now ? until - now + 1 : RETRY_MS);
+    }
+    if (wait === Infinity || this.#stopped) return;
+    wait = Math.min(wait, MAX_DELAY);
+    this.#ackTimer = this.#ctx.clock.setTimeout(() => {
+      this.#ackTimer = null;
+      this.syncAcks();
+    }, wait);
+  }
+
+  /** Our checks as exported on our host (local ones first: they carry the silence). */
+  #ownChecks(self: MemberRecord) {
+    return exportedChecks<ReturnType<LocalChecks>[number]>([
+      ...(this.#localChecks?.() ?? []),
+      ...memberChecks(self),
+    ]);
+  }
+
+  #downtimeLines(uuid: string, m: MemberRecord["maintenance"] | null): PendingLine[] {
+    if (!this.#cfg.external_command_file) return [];
+    const notes = this.#notesOf();
+    const nowS = Math.floor(this.#ctx.clock.now() / 1000);
+    const p = planDowntime(uuid, m ?? null, notes.downtimes[uuid], nowS);
+    return p ? this.#planLines(p, (next) => this.#setNote(notes.downtimes, uuid, next)) : [];
+  }
+
+  /**
+   * A plan's lines, each committing what Nagios knows once written: a two-line plan removes ours
+   * first (a partial write leaves nothing of ours), its last line sets the new note; a plan without
+   * lines only forgets.
+   */
+  #planLines<T>(p: Plan<T>, set: (next: T | null) => void): PendingLine[] {
+    if (!p.lines.length) {
+      set(p.next);
+      return [];
+    }
+    return p.lines.map((line, i) => ({
+      line,
+      commit: i === p.lines.length - 1 ? () => set(p.next) : () => set(null),
+    }));
+  }
+
+  #setNote<T>(table: Record<string, T>, key: string, next: T | null): void {
+    if (next === null) {
+      if (!(key in table)) return;
+      delete table[key];
+    } else table[key] = next;
+    this.#notesDirty = true;
+  }
+
+  #notesOf(): Notes {
+    return this.#notes ??= loadNotes(this.#ctx.store.dir);
+  }
+
+  #saveNotes(): void {
+    if (!this.#notesDirty || !this.#notes) return;
+    this.#notesDirty = false;
+    try {
+      saveNotes(this.#ctx.store.dir, this.#notes);
+    } catch (err) {
+      this.#ctx.log.error(`shinken: cannot save what Nagios was told: ${(err as Error).message}`);
+    }
+  }
+
+  /** False (logged once) for a record whose uuid is not a safe host name: it is not exported. */
+  #safe(m: MemberRecord): boolean {
+    if (safeHostName(m.uuid)) return true;
+    if (!this.#badNames.has(m.uuid) && this.#badNames.size < 100) {
+      this.#badNames.add(m.uuid);
+      this.#ctx.log.warn(
+        `shinken: node ${JSON.stringify(m.name)} not exported: uuid ${JSON.stringify(m.uuid)}`,
+      );
+    }
+    return false;
   }
 
   #serviceLine(host: string, service: string, stateId: number, output: string): PendingLine {
@@ -244,15 +414,20 @@ export class ShinkenExporter {
 
   #push(pending: PendingLine[]): void {
     const file = this.#cfg.external_command_file;
-    if (!file || !pending.length) return;
+    if (!file) return;
+    if (!pending.length) return this.#saveNotes(); // a plan that only forgot
     const r = pushLines(file, pending.map((p) => p.line));
     // Only what was written counts as known to the monitoring tool; dropped states go again later.
-    for (const p of pending.slice(0, r.written)) if (p.remember) this.#pushed.set(...p.remember);
+    for (const p of pending.slice(0, r.written)) {
+      if (p.remember) this.#pushed.set(...p.remember);
+      p.commit?.();
+    }
+    this.#saveNotes();
     this.stats.lines += r.written;
     if (r.dropped) {
       this.stats.dropped += r.dropped;
       this.#ctx.counters.inc("shinken_command_lines_dropped_total", { reason: r.reason }, r.dropped);
-      this.#ctx.log.debug(`shinken: ${r.dropped} result line(s) dropped (${file}: ${r.reason})`);
+      this.#ctx.log.debug(`shinken: ${r.dropped} command line(s) dropped (${file}: ${r.reason})`);
     }
   }
 }

@@ -3,7 +3,8 @@
  * Shinken"): with a `shinken` object in the configuration, every node becomes a host in
  * `<cfg_path>/<uuid>.cfg` (host templates `agent,kunai`, one passive service per check), kept in
  * step with the membership at start and on `member.*` events, with one `reload_command` per batch;
- * check results go to the external command file as `PROCESS_SERVICE_CHECK_RESULT` lines.
+ * check results go to the external command file as `PROCESS_SERVICE_CHECK_RESULT` lines, node
+ * maintenance as host downtimes and silences of our checks as acknowledgements.
  *
  * ```ts
  * const shinken = createShinken(ctx, { membership, localChecks });
@@ -16,16 +17,23 @@ import { type LocalChecks, type ShinkenConfig, ShinkenExporter, type ShinkenMemb
 import { commandFileReady } from "./command_file.ts";
 
 export {
+  ackServiceLine,
   cfgName,
   cfgValue,
+  cmdField,
+  delHostDowntimeLine,
   GENERATED_MARK,
   hostConfig,
+  hostDowntimeLine,
   hostResultLine,
+  removeAckLine,
+  safeHostName,
   SERVICE_TEMPLATE,
   serviceName,
   serviceResultLine,
 } from "./cfg_render.ts";
 export { commandFileReady, pushLines } from "./command_file.ts";
+export { ackComment, downtimeComment, OPEN_DOWNTIME_S, planAck, planDowntime } from "./quiet.ts";
 export { shinkenRoutes } from "./routes.ts";
 export { type LocalChecks, renderAll, type ShinkenConfig, type ShinkenMembership } from "./exporter.ts";
 
@@ -62,6 +70,7 @@ export function createShinken(
       }));
       offs.push(ctx.bus.on("services.changed", sync));
       offs.push(ctx.bus.on("check.changed", (ev) => ex.onCheckChanged(ev)));
+      offs.push(ctx.bus.on("check.silenced", () => ex.onSilenced()));
       await ex.syncNow();
       ex.pushAll();
       ctx.log.info(`shinken: exporting nodes to ${cfg.cfg_path} (${cfg.monitoring_tool})`);
@@ -78,6 +87,7 @@ export function createShinken(
           monitoring_tool: cfg.monitoring_tool,
           external_command_file: cfg.external_command_file,
           ...ex.stats,
+          ...ex.quietInfo(),
         }
         : { enabled: false },
     files: () => Object.fromEntries(ex.files()),

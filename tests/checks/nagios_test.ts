@@ -279,6 +279,8 @@ Deno.test("a silenced check's changes carry the silence: until OK again (the rec
   ctx.config.params.checks.plugin_dirs = [pluginDir];
   const events: CheckResultEvent[] = [];
   ctx.bus.on("check.changed", (e) => events.push(e));
+  const silences: Array<{ id: string; reason: string | null }> = [];
+  ctx.bus.on("check.silenced", (e) => silences.push({ id: e.id, reason: e.silenced?.reason ?? null }));
   const checks = createChecks(ctx);
   const flip = async (code: number) => {
     Deno.writeTextFileSync(rc, String(code));
@@ -321,6 +323,13 @@ Deno.test("a silenced check's changes carry the silence: until OK again (the rec
     assert.equal(checks.unsilence("flip"), false);
     await flip(2);
     assert.equal(events.at(-1)!.silenced, undefined);
+    // each silence and unsilence over the API is announced (the Shinken export acknowledges in Nagios);
+    // an unsilence of a check without one is not
+    assert.deepEqual(silences, [
+      { id: "flip", reason: "disk ordered" },
+      { id: "flip", reason: "" },
+      { id: "flip", reason: null },
+    ]);
   } finally {
     await checks.stop();
     ctx.cleanup();

@@ -312,3 +312,41 @@ Deno.test("without a shinken object the exporter is off but the export route sti
     ctx.cleanup();
   }
 });
+
+Deno.test("a node whose uuid is not a safe host name gets no file (none outside cfg_path) and no line", async () => {
+  const w = world("nagios");
+  // cfg_path is <dir>/agent: "../../x" would land beside the test's own temp dir
+  const escaped = `kunai-escaped-${crypto.randomUUID().slice(0, 8)}`;
+  try {
+    for (const uuid of [`../../${escaped}`, "x\n[1] SHUTDOWN_PROGRAM", "a;b"]) {
+      w.members.push({ ...member(4), uuid });
+    }
+    new Deno.Command("mkfifo", { args: [w.cmdFile] }).outputSync();
+    const fd = fs.openSync(w.cmdFile, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    try {
+      const s = shinken(w);
+      await s.start();
+      for (const m of w.members.slice(3)) w.ctx.bus.emit("member.dead", { ...m, state: "dead" });
+      const buf = new Uint8Array(65536);
+      const text = new TextDecoder().decode(buf.subarray(0, fs.readSync(fd, buf)));
+      assert.match(text, /PROCESS_SERVICE_CHECK_RESULT/);
+      assert.doesNotMatch(text, /escaped|SHUTDOWN|a;b/);
+      assert.deepEqual(
+        [...Deno.readDirSync(w.cfgPath)].map((e) => e.name).sort(),
+        w.members.slice(0, 3).map((m) => `${m.uuid}.cfg`).sort(),
+      );
+      assert.throws(() => Deno.statSync(join(w.ctx.dir, "..", `${escaped}.cfg`)), Deno.errors.NotFound);
+      assert.equal(w.ctx.sink.recent.WARNING.filter((l) => l.includes("not exported")).length, 3);
+      await s.stop();
+    } finally {
+      fs.closeSync(fd);
+    }
+  } finally {
+    try {
+      Deno.removeSync(join(w.ctx.dir, "..", `${escaped}.cfg`)); // only if it leaked
+    } catch {
+      // not written: as it should be
+    }
+    w.ctx.cleanup();
+  }
+});
