@@ -320,6 +320,20 @@ function str(o: Record<string, unknown>, k: string, max: number, path: string, a
   return v;
 }
 
+/**
+ * A record's uuid names files (the Shinken export's `<uuid>.cfg`), KV keys and Nagios host names: what
+ * the network sends must be a plain token (ours are 40 hex digits, the original's 32).
+ */
+const UUID_SHAPE = /^[A-Za-z0-9][A-Za-z0-9_.-]*$/;
+
+function nodeUuid(o: Record<string, unknown>, path: string): string {
+  const v = str(o, "uuid", LIMITS.uuid, path);
+  if (!UUID_SHAPE.test(v) || v.includes("..")) {
+    throw new Bad(`${path}.uuid: not a node uuid (letters, digits, _ . -)`);
+  }
+  return v;
+}
+
 function uint(o: Record<string, unknown>, k: string, max: number, path: string): number {
   const v = o[k];
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
@@ -359,7 +373,7 @@ function checkRecord(raw: unknown, path: string): PushPullRecord {
     throw new Bad(`${path}.state: expected alive|suspect|dead|leave`);
   }
   const rec: PushPullRecord = {
-    uuid: str(o, "uuid", LIMITS.uuid, path),
+    uuid: nodeUuid(o, path),
     name: str(o, "name", LIMITS.name, path),
     addr: str(o, "addr", LIMITS.addr, path),
     port: uint(o, "port", 65535, path),

@@ -162,6 +162,19 @@ Deno.test("malformed packets are rejected with a reason naming the field", () =>
       /\[0\]\.tags/,
     ],
     ['[{"type":"teleport"}]', /unknown message type/],
+    // a uuid names files and Nagios hosts: no path, no separators, no control characters
+    [
+      '[{"type":"alive","uuid":"../../etc/x","name":"n","addr":"x","port":1,"incarnation":1}]',
+      /\[0\]\.uuid: not a node uuid/,
+    ],
+    [
+      '[{"type":"alive","uuid":"a\\nb","name":"n","addr":"x","port":1,"incarnation":1}]',
+      /\[0\]\.uuid: not a node uuid/,
+    ],
+    [
+      '[{"type":"alive","uuid":"a;b","name":"n","addr":"x","port":1,"incarnation":1}]',
+      /\[0\]\.uuid: not a node uuid/,
+    ],
     [`[{"type":"leave","uuid":"${"u".repeat(65)}","incarnation":1}]`, /longer than 64/],
     ["[" + Array(300).fill('{"type":"ack","seqno":1}').join(",") + "]", /more than 256 messages/],
     ["7", /expected an object/],
