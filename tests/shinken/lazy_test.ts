@@ -2,22 +2,8 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createLazyShinken } from "../../lib/shinken/lazy.ts";
 import type { RouteTable } from "../../lib/routing/mod.ts";
-import type { MemberRecord } from "../../lib/types.ts";
 import { makeTestCtx, staticImports } from "../helpers.ts";
-
-function member(i: number): MemberRecord {
-  return {
-    uuid: `0000000${i}-aaaa-bbbb-cccc-00000000000${i}`,
-    name: `node-${i}`,
-    addr: `127.0.0.${i}`,
-    port: 6768,
-    incarnation: 1,
-    state: "alive",
-    tags: ["linux"],
-    services: {},
-    zone: "",
-  };
-}
+import { member } from "./fixtures.ts";
 
 const exportOf = async (s: { routes?(): RouteTable }) =>
   await (await s.routes!().request("/agent/shinken/export")).json();

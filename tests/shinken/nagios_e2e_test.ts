@@ -8,71 +8,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createShinken, pushLines } from "../../lib/shinken/mod.ts";
-import type { MemberRecord } from "../../lib/types.ts";
 import { RealClock } from "../../lib/clock/mod.ts";
-import { makeTestCtx, REPO } from "../helpers.ts";
+import { makeTestCtx } from "../helpers.ts";
+import { member, nagiosMainConfig } from "./fixtures.ts";
 
 const NAGIOS = "/usr/sbin/nagios4";
 const INJECT = "disk swap; rack 4\n[1] SHUTDOWN_PROGRAM";
 const DEADLINE_MS = 20_000;
-
-function member(i: number): MemberRecord {
-  return {
-    uuid: `0000000${i}-aaaa-bbbb-cccc-00000000000${i}`,
-    name: `node-${i}`,
-    addr: `10.0.0.${i}`,
-    port: 6768,
-    incarnation: 1,
-    state: "alive",
-    tags: ["linux"],
-    services: {},
-    zone: "",
-  };
-}
-
-function whoami(flag: string): string {
-  return new TextDecoder().decode(new Deno.Command("id", { args: [flag] }).outputSync().stdout).trim();
-}
-
-/** A minimal Nagios main config around the exported directory; returns its path. */
-function nagiosConfig(dir: string, cfgPath: string): string {
-  const results = join(dir, "checkresults");
-  Deno.mkdirSync(results, { recursive: true });
-  const site = join(dir, "site.cfg");
-  Deno.writeTextFileSync(
-    site,
-    "define contact {\n  contact_name admin\n  host_notifications_enabled 0\n  service_notifications_enabled 0\n" +
-      "  host_notification_period kunai-24x7\n  service_notification_period kunai-24x7\n" +
-      "  host_notification_options n\n  service_notification_options n\n" +
-      "  host_notification_commands kunai_echo\n  service_notification_commands kunai_echo\n}\n",
-  );
-  const main = join(dir, "nagios.cfg");
-  Deno.writeTextFileSync(
-    main,
-    [
-      `log_file=${join(dir, "nagios.log")}`,
-      `cfg_file=${join(REPO, "templates/shinken/kunai-templates.cfg")}`,
-      `cfg_file=${site}`,
-      `cfg_dir=${cfgPath}`,
-      `object_cache_file=${join(dir, "objects.cache")}`,
-      `precached_object_file=${join(dir, "objects.precache")}`,
-      `status_file=${join(dir, "status.dat")}`,
-      "status_update_interval=1",
-      `temp_file=${join(dir, "nagios.tmp")}`,
-      `lock_file=${join(dir, "nagios.lock")}`,
-      `check_result_path=${results}`,
-      `command_file=${join(dir, "nagios.cmd")}`,
-      // Nagios runs as the test's user (root here: Nagios 4 accepts nagios_user=root)
-      `nagios_user=${whoami("-un")}`,
-      `nagios_group=${whoami("-gn")}`,
-      "check_external_commands=1",
-      "enable_notifications=0",
-      "retain_state_information=0",
-      "",
-    ].join("\n"),
-  );
-  return main;
-}
 
 type Block = { type: string; f: Record<string, string> };
 
@@ -157,7 +99,9 @@ Deno.test("a running nagios4 gets host downtimes for maintenance and acknowledge
   let exited = false;
   try {
     child = new Deno.Command(NAGIOS, {
-      args: [nagiosConfig(nagiosDir, cfgPath)],
+      args: [
+        nagiosMainConfig(nagiosDir, cfgPath, ["status_update_interval=1", "retain_state_information=0"]),
+      ],
       stdin: "null",
       stdout: "null",
       stderr: "null",

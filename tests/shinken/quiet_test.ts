@@ -20,6 +20,7 @@ import {
 import type { Maintenance, MemberRecord } from "../../lib/types.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { makeTestCtx, type TestCtx } from "../helpers.ts";
+import { member as baseMember } from "./fixtures.ts";
 
 const INJECT = "disk swap; rack 4\n[123] SHUTDOWN_PROGRAM\r\n[124] DISABLE_NOTIFICATIONS";
 
@@ -144,14 +145,7 @@ Deno.test("planAck: an ack only on a problem Nagios knows of; removed on unsilen
 // ---------- the exporter writing into a FIFO ----------
 
 function member(i: number, maintenance?: Maintenance): MemberRecord {
-  return {
-    uuid: `0000000${i}-aaaa-bbbb-cccc-00000000000${i}`,
-    name: `node-${i}`,
-    addr: `10.0.0.${i}`,
-    port: 6768,
-    incarnation: 1,
-    state: "alive",
-    tags: ["linux"],
+  return baseMember(i, {
     services: {
       http: {
         name: "http",
@@ -159,9 +153,8 @@ function member(i: number, maintenance?: Maintenance): MemberRecord {
         check: { id: "service:http", state: "ok", state_id: 0, output: "HTTP OK" },
       },
     },
-    zone: "",
     ...(maintenance ? { maintenance } : {}),
-  };
+  });
 }
 
 interface Local {

@@ -10,15 +10,11 @@ import {
 } from "../../lib/shinken/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
-import { makeTestCtx, REPO, type TestCtx } from "../helpers.ts";
+import { makeTestCtx, type TestCtx } from "../helpers.ts";
+import { member as baseMember, nagiosMainConfig } from "./fixtures.ts";
 
 function member(i: number, state: MemberRecord["state"] = "alive"): MemberRecord {
-  return {
-    uuid: `0000000${i}-aaaa-bbbb-cccc-00000000000${i}`,
-    name: `node-${i}`,
-    addr: `10.0.0.${i}`,
-    port: 6768,
-    incarnation: 1,
+  return baseMember(i, {
     state,
     tags: ["linux", i === 2 ? "web server" : "db"],
     services: {
@@ -30,7 +26,7 @@ function member(i: number, state: MemberRecord["state"] = "alive"): MemberRecord
       plain: { name: "plain", state_id: 0 },
     },
     zone: i === 3 ? "eu;west" : "",
-  };
+  });
 }
 
 interface World {
@@ -77,45 +73,8 @@ function reloads(w: World): number {
   }
 }
 
-function whoami(flag: string): string {
-  return new TextDecoder().decode(new Deno.Command("id", { args: [flag] }).outputSync().stdout).trim();
-}
-
 async function nagiosVerify(dir: string, cfgPath: string): Promise<{ code: number; out: string }> {
-  const results = join(dir, "checkresults");
-  Deno.mkdirSync(results, { recursive: true });
-  // The site's own objects: Nagios refuses a configuration without any contact.
-  const site = join(dir, "site.cfg");
-  Deno.writeTextFileSync(
-    site,
-    "define contact {\n  contact_name admin\n  host_notifications_enabled 0\n  service_notifications_enabled 0\n" +
-      "  host_notification_period kunai-24x7\n  service_notification_period kunai-24x7\n" +
-      "  host_notification_options n\n  service_notification_options n\n" +
-      "  host_notification_commands kunai_echo\n  service_notification_commands kunai_echo\n}\n",
-  );
-  const main = join(dir, "nagios.cfg");
-  Deno.writeTextFileSync(
-    main,
-    [
-      `log_file=${join(dir, "nagios.log")}`,
-      `cfg_file=${join(REPO, "templates/shinken/kunai-templates.cfg")}`,
-      `cfg_file=${site}`,
-      `cfg_dir=${cfgPath}`,
-      `object_cache_file=${join(dir, "objects.cache")}`,
-      `precached_object_file=${join(dir, "objects.precache")}`,
-      `status_file=${join(dir, "status.dat")}`,
-      `temp_file=${join(dir, "nagios.tmp")}`,
-      `lock_file=${join(dir, "nagios.lock")}`,
-      `check_result_path=${results}`,
-      `command_file=${join(dir, "nagios.cmd")}`,
-      // Read our 0700 temp dir as ourselves instead of switching to the nagios user.
-      `nagios_user=${whoami("-un")}`,
-      `nagios_group=${whoami("-gn")}`,
-      "check_external_commands=1",
-      "enable_notifications=0",
-      "",
-    ].join("\n"),
-  );
+  const main = nagiosMainConfig(dir, cfgPath);
   const res = await new Deno.Command("/usr/sbin/nagios4", {
     args: ["-v", main],
     stdout: "piped",

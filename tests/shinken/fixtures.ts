@@ -1,0 +1,67 @@
+/** What the Shinken/Nagios tests share: a member record and a real Nagios 4 main configuration. */
+import { join } from "node:path";
+import type { MemberRecord } from "../../lib/types.ts";
+import { REPO } from "../helpers.ts";
+
+/** An alive member `node-<i>` with a uuid Nagios takes as a host name. */
+export function member(i: number, extra: Partial<MemberRecord> = {}): MemberRecord {
+  return {
+    uuid: `0000000${i}-aaaa-bbbb-cccc-00000000000${i}`,
+    name: `node-${i}`,
+    addr: `10.0.0.${i}`,
+    port: 6768,
+    incarnation: 1,
+    state: "alive",
+    tags: ["linux"],
+    services: {},
+    zone: "",
+    ...extra,
+  };
+}
+
+function whoami(flag: string): string {
+  return new TextDecoder().decode(new Deno.Command("id", { args: [flag] }).outputSync().stdout).trim();
+}
+
+/**
+ * A Nagios 4 main configuration in `dir` around the exported directory `cfgPath` and the shipped
+ * templates, with the site's own contact (Nagios refuses a configuration without one), running as the
+ * test's user (root here: Nagios 4 accepts nagios_user=root), notifications off; `extra` lines
+ * (e.g. `status_update_interval=1`) are added. Returns its path.
+ */
+export function nagiosMainConfig(dir: string, cfgPath: string, extra: string[] = []): string {
+  const results = join(dir, "checkresults");
+  Deno.mkdirSync(results, { recursive: true });
+  const site = join(dir, "site.cfg");
+  Deno.writeTextFileSync(
+    site,
+    "define contact {\n  contact_name admin\n  host_notifications_enabled 0\n  service_notifications_enabled 0\n" +
+      "  host_notification_period kunai-24x7\n  service_notification_period kunai-24x7\n" +
+      "  host_notification_options n\n  service_notification_options n\n" +
+      "  host_notification_commands kunai_echo\n  service_notification_commands kunai_echo\n}\n",
+  );
+  const main = join(dir, "nagios.cfg");
+  Deno.writeTextFileSync(
+    main,
+    [
+      `log_file=${join(dir, "nagios.log")}`,
+      `cfg_file=${join(REPO, "templates/shinken/kunai-templates.cfg")}`,
+      `cfg_file=${site}`,
+      `cfg_dir=${cfgPath}`,
+      `object_cache_file=${join(dir, "objects.cache")}`,
+      `precached_object_file=${join(dir, "objects.precache")}`,
+      `status_file=${join(dir, "status.dat")}`,
+      `temp_file=${join(dir, "nagios.tmp")}`,
+      `lock_file=${join(dir, "nagios.lock")}`,
+      `check_result_path=${results}`,
+      `command_file=${join(dir, "nagios.cmd")}`,
+      `nagios_user=${whoami("-un")}`,
+      `nagios_group=${whoami("-gn")}`,
+      "check_external_commands=1",
+      "enable_notifications=0",
+      ...extra,
+      "",
+    ].join("\n"),
+  );
+  return main;
+}
