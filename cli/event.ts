@@ -28,12 +28,11 @@ export const eventCommands: CommandGroup = {
       args: ["<name>", "[payload]"],
       options: { json: { type: "boolean", description: "JSON output: the event as logged" } },
       async run({ client, out, options, positionals }) {
-        const name = positionals[0];
-        if (!name) throw new UsageError("missing event name, e.g. kunai event send deploy-done v42");
-        if (positionals.length > 2) throw new UsageError("quote the payload: one argument after the name");
-        const payload = positionals[1] === undefined
-          ? ""
-          : new TextDecoder().decode(await readValue(positionals[1]));
+        const [name, payload] = await nameAndPayload(
+          positionals,
+          "event",
+          "kunai event send deploy-done v42",
+        );
         let e: EventView;
         try {
           e = JSON.parse(await client().text("POST", `/agent/events/${encodeURIComponent(name)}`, payload));
@@ -60,12 +59,7 @@ export const eventCommands: CommandGroup = {
         },
       },
       async run({ client, out, options, positionals }) {
-        const name = positionals[0];
-        if (!name) throw new UsageError("missing query name, e.g. kunai event query uptime");
-        if (positionals.length > 2) throw new UsageError("quote the payload: one argument after the name");
-        const payload = positionals[1] === undefined
-          ? ""
-          : new TextDecoder().decode(await readValue(positionals[1]));
+        const [name, payload] = await nameAndPayload(positionals, "query", "kunai event query uptime");
         const q = new URLSearchParams();
         if (typeof options.tag === "string") q.set("tag", options.tag);
         if (Array.isArray(options.node) && options.node.length) q.set("node", options.node.join(","));
@@ -144,6 +138,21 @@ export const eventCommands: CommandGroup = {
     },
   ],
 };
+
+/** NAME and the optional PAYLOAD (text, `-` for stdin, `@FILE`) of `event send` and `event query`. */
+async function nameAndPayload(
+  positionals: string[],
+  what: string,
+  example: string,
+): Promise<[string, string]> {
+  const name = positionals[0];
+  if (!name) throw new UsageError(`missing ${what} name, e.g. ${example}`);
+  if (positionals.length > 2) throw new UsageError("quote the payload: one argument after the name");
+  const payload = positionals[1] === undefined
+    ? ""
+    : new TextDecoder().decode(await readValue(positionals[1]));
+  return [name, payload];
+}
 
 /** One row per node; a multi-line answer continues under the Response column. */
 function printAnswers(out: { line(s: string): void }, r: QueryResult): void {
