@@ -52,6 +52,31 @@ Deno.test({
         assert.equal(r.code, 2, bad.join(" ").slice(0, 40));
         assert.match(r.stderr, /event not sent: (event name|event payload of 1025 bytes)/);
       }
+      const badQueries = [
+        [["event", "query"], /missing argument <name>/],
+        [["event", "query", "bad name"], /query not asked: query name "bad name"/],
+        [["event", "query", "x", "--timeout", "2m"], /query not asked: query timeout of 120000 ms/],
+        [["event", "query", "x", "--timeout", "soon"], /query not asked: .*timeout must be a duration/],
+      ] as const;
+      for (const [bad, want] of badQueries) {
+        r = await a.cli([...bad]);
+        assert.equal(r.code, 2, bad.join(" "));
+        assert.match(r.stderr, want);
+      }
+      // no handler of query:none here (not a failure); this cluster has no key, so the other refuses
+      r = await a.cli(["event", "query", "none"]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stdout, /^ev0\s+no-handler\s*$/m);
+      assert.match(r.stdout, /^ev1\s+refused\s+queries from other agents run nothing without a cluster/m);
+      assert.match(
+        r.stdout,
+        /^2 member\(s\) asked: 0 answered, 1 without a handler of query:none, 1 refused$/m,
+      );
+      r = await a.cli(["event", "query", "none", "--node", "ev0"]);
+      assert.equal(r.code, 0, r.stderr);
+      r = await a.cli(["event", "query", "none", "--tag", "no-such-tag"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /no member matches/);
       // a write route: over TCP without the token, nothing is sent
       const res = await fetch(`http://127.0.0.88:${ports[0]}/agent/events/sneaky`, {
         method: "POST",
