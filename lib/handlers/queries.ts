@@ -23,6 +23,8 @@ export const QUERY_DEFAULT_TIMEOUT_MS = 5_000;
 export const QUERY_MAX_TIMEOUT_MS = 60_000;
 /** Questions answered at once per node; more are refused as `busy`. */
 export const QUERY_MAX_RUNNING = 4;
+/** Questions in flight from the asker at once (a large cluster is asked in waves, within the deadline). */
+export const QUERY_MAX_SENDING = 64;
 /** A question issued further in the future than this (clock skew) is refused. */
 export const QUERY_SKEW_MS = 30_000;
 /** A query name: the event-name alphabet. */
@@ -157,7 +159,7 @@ export async function askQuery(
     deadline: issued + timeoutMs,
   };
   const body = new TextEncoder().encode(JSON.stringify(q));
-  const answers = await Promise.all(targets.map(async (m): Promise<QueryAnswer> => {
+  const answers = await mapLimited(targets, QUERY_MAX_SENDING, async (m): Promise<QueryAnswer> => {
     const base = { node: m.name, uuid: m.uuid };
     if (m.uuid === d.selfUuid) return await d.local(q);
     const host = m.addr.includes(":") ? `[${m.addr}]` : m.addr;
@@ -173,7 +175,13 @@ export async function askQuery(
       }
       const opened = await d.open(wire);
       if (!opened.ok) return { ...base, status: "refused", error: `answer refused: ${opened.reason}` };
-      return checkAnswer(m, JSON.parse(decodeText(opened.plain)));
+      let answer: unknown;
+      try {
+        answer = JSON.parse(decodeText(opened.plain));
+      } catch {
+        return { ...base, status: "refused", error: "malformed answer" };
+      }
+      return checkAnswer(m, answer);
     } catch (err) {
       const e = err as Error;
       if (e.name === "TimeoutError") {
@@ -181,8 +189,22 @@ export async function askQuery(
       }
       return { ...base, status: "unreachable", error: e.message };
     }
-  }));
+  });
   return { qid: q.qid, name, targets: targets.length, answers };
+}
+
+/** `fn` over `items` with at most `limit` running at once; results in the items' order. */
+async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 function decodeText(b: Uint8Array): string {
@@ -201,9 +223,9 @@ function checkAnswer(m: MemberRecord, a: unknown): QueryAnswer {
   const out: QueryAnswer = { ...base, status: o.status as QueryStatus };
   if (typeof o.handler === "string") out.handler = o.handler.slice(0, 255);
   if (typeof o.code === "number" && Number.isInteger(o.code)) out.code = o.code;
-  if (typeof o.output === "string") out.output = o.output.slice(0, QUERY_RESPONSE_BYTES);
-  if (typeof o.truncated === "boolean") {
-    out.truncated = o.truncated || (o.output as string).length > QUERY_RESPONSE_BYTES;
+  if (typeof o.output === "string") {
+    out.output = o.output.slice(0, QUERY_RESPONSE_BYTES);
+    out.truncated = o.truncated === true || o.output.length > QUERY_RESPONSE_BYTES;
   }
   if (typeof o.error === "string") out.error = o.error.slice(0, 500);
   if (typeof o.duration_ms === "number" && Number.isFinite(o.duration_ms)) out.duration_ms = o.duration_ms;

@@ -9,9 +9,11 @@ import assert from "node:assert/strict";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { createHandlers } from "../../lib/handlers/mod.ts";
 import {
+  askQuery,
   checkQuestion,
   parseRequest,
   QUERY_MAX_RUNNING,
+  QUERY_MAX_SENDING,
   QUERY_MAX_TIMEOUT_MS,
   QUERY_RESPONSE_BYTES,
   type QueryRequest,
@@ -195,4 +197,72 @@ Deno.test("without a cluster key a question from another agent runs nothing, han
   } finally {
     await h.stop();
   }
+});
+
+Deno.test({
+  name: "the asker sends at most QUERY_MAX_SENDING questions at once and checks every answer it gets back",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    let inFlight = 0, most = 0;
+    const serve = (answer: () => Response, delayMs = 0) =>
+      Deno.serve({ hostname: "127.0.0.1", port: 0, onListen() {} }, async (req) => {
+        await req.arrayBuffer();
+        inFlight++;
+        most = Math.max(most, inFlight);
+        await new Promise((r) => setTimeout(r, delayMs));
+        inFlight--;
+        return answer();
+      });
+    const servers = {
+      good: serve(() => Response.json({ status: "ok", output: "fine", code: 0 }), 20),
+      junk: serve(() => new Response("{not json")),
+      odd: serve(() => Response.json({ status: "pwned" })),
+      big: serve(() =>
+        Response.json({ status: "ok", output: "y".repeat(QUERY_RESPONSE_BYTES * 2), node: "liar" })
+      ),
+      down: serve(() => new Response("no", { status: 500 })),
+    };
+    const at = (name: string, s: keyof typeof servers) => ({
+      ...memberRecord(`${name}-uuid`, name, "127.0.0.1"),
+      port: servers[s].addr.port,
+    });
+    const members = [
+      ...Array.from({ length: 100 }, (_, i) => at(`m${String(i).padStart(3, "0")}`, "good")),
+      at("x-junk", "junk"),
+      at("x-odd", "odd"),
+      at("x-big", "big"),
+      at("x-down", "down"),
+    ];
+    try {
+      const r = await askQuery(
+        {
+          selfUuid: "none",
+          members: () => members,
+          now: () => Date.now(),
+          local: () => Promise.reject(new Error("not a target")),
+          seal: (b) => Promise.resolve(b),
+          open: (b) => Promise.resolve({ ok: true as const, plain: b }),
+        },
+        "who",
+        "",
+        {},
+        10_000,
+      );
+      assert.equal(r.targets, 104);
+      assert.ok(most > 1 && most <= QUERY_MAX_SENDING, `${most} at once`);
+      assert.equal(r.answers.filter((a) => a.status === "ok").length, 101);
+      const by = Object.fromEntries(r.answers.map((a) => [a.node, a]));
+      assert.deepEqual([by["x-junk"].status, by["x-junk"].error], ["refused", "malformed answer"]);
+      assert.deepEqual([by["x-odd"].status, by["x-odd"].error], ["refused", "malformed answer"]);
+      // named by our membership, not by its claim; its output cut to the limit and said so
+      assert.equal(by["x-big"].node, "x-big");
+      assert.equal(by["x-big"].output!.length, QUERY_RESPONSE_BYTES);
+      assert.equal(by["x-big"].truncated, true);
+      assert.equal(by["x-down"].status, "refused");
+      assert.match(by["x-down"].error!, /^HTTP 500: no/);
+    } finally {
+      for (const s of Object.values(servers)) await s.shutdown();
+    }
+  },
 });
