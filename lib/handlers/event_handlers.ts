@@ -193,8 +193,8 @@ export class EventHandlers {
     if (!this.#slots.size || this.#keyed()) return;
     this.#ctx.log.warn(
       `event handlers ${[...this.#slots.keys()].join(", ")} run only for events sent by this agent: ` +
-        `without encryption_key anyone who can reach the gossip port could send events (and forge the ` +
-        `members of membership events, which then run nothing)`,
+        `without encryption_key anyone who can reach the gossip port could send events (membership events and ` +
+        `queries from other agents run nothing either)`,
     );
   }
 
@@ -243,18 +243,8 @@ export class EventHandlers {
     for (const s of this.#slots.values()) {
       if (!matchesEvent(s.def.events, e.name) || !applies(s.def, tags)) continue;
       if (!e.authenticated) {
-        s.skipped++;
-        counters.inc("event_handler_skipped_total", { handler: s.def.name, why: "unauthenticated" });
-        if (!s.warnedUnauthenticated) {
-          s.warnedUnauthenticated = true;
-          log.warn(
-            `event handler ${s.def.name}: skipped event ${e.name} from ${e.from}: ` +
-              (isMemberPattern(e.name)
-                ? "membership events (records other agents gossip) "
-                : "events from other agents ") +
-              `run handlers only when the cluster has an encryption_key (counted in event_handler_skipped_total)`,
-          );
-        }
+        const what = isMemberPattern(e.name) ? "membership events (records other agents gossip)" : "events";
+        this.#skipUnauthenticated(s, `skipped event ${e.name} from ${e.from}`, what);
         continue;
       }
       if (s.queue.length >= MAX_QUEUED) {
@@ -277,6 +267,18 @@ export class EventHandlers {
     } finally {
       s.running = false;
     }
+  }
+
+  /** Counts a run `s` did not make for want of authentication; the first one is logged. */
+  #skipUnauthenticated(s: Slot, did: string, what: string): void {
+    s.skipped++;
+    this.#ctx.counters.inc("event_handler_skipped_total", { handler: s.def.name, why: "unauthenticated" });
+    if (s.warnedUnauthenticated) return;
+    s.warnedUnauthenticated = true;
+    this.#ctx.log.warn(
+      `event handler ${s.def.name}: ${did}: ${what} run handlers only when the cluster has an encryption_key ` +
+        `(counted in event_handler_skipped_total)`,
+    );
   }
 
   /** Runs `s`'s command for `e`, counted, logged and kept as its last run; null if it cannot start. */
@@ -347,7 +349,7 @@ export class EventHandlers {
    * sealed with the cluster key; otherwise nothing runs.
    */
   async answerQuery(q: QueryRequest, authenticated: boolean): Promise<QueryAnswer> {
-    const { node, clock, counters, log } = this.#ctx;
+    const { node, clock } = this.#ctx;
     const base = { node: node.name, uuid: node.uuid };
     const name = QUERY_PREFIX + q.name;
     const tags = node.tags();
@@ -355,15 +357,8 @@ export class EventHandlers {
     if (!authenticated) {
       // the same answer with or without a handler: an unauthenticated asker learns nothing
       const error = "queries from other agents run nothing without a cluster encryption_key";
-      if (!s) return { ...base, status: "refused", error };
-      s.skipped++;
-      counters.inc("event_handler_skipped_total", { handler: s.def.name, why: "unauthenticated" });
-      if (!s.warnedUnauthenticated) {
-        s.warnedUnauthenticated = true;
-        log.warn(
-          `event handler ${s.def.name}: refused query ${q.name} from ${q.from}: queries from other agents ` +
-            `run handlers only when the cluster has an encryption_key (counted in event_handler_skipped_total)`,
-        );
+      if (s) {
+        this.#skipUnauthenticated(s, `refused query ${q.name} from ${q.from}`, "queries from other agents");
       }
       return { ...base, status: "refused", error };
     }
