@@ -29,9 +29,16 @@ export interface RenderOptions {
   monitoringTool: "shinken" | "nagios";
 }
 
-/** A value safe on one line of an object definition (`;` starts a comment there). */
+/**
+ * A value safe on one line of an object definition: `;` starts a comment there, a line break or
+ * another control character (a NUL ends the line for Nagios) becomes a space, and trailing
+ * backslashes are dropped: Nagios joins a line ending in one with the next, so a name or tag from the
+ * network ending in one would swallow the following directive (or the `}` closing the object, and
+ * with it the whole configuration).
+ */
 export function cfgValue(v: string): string {
-  return v.replace(/[\r\n;]+/g, " ").trim();
+  // deno-lint-ignore no-control-regex
+  return String(v).replace(/[\u0000-\u001f\u007f;]+/g, " ").replace(/[\s\\]+$/, "").trim();
 }
 
 /** A template/object name: the characters Nagios accepts in names, others become `-`. */

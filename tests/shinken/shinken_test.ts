@@ -164,6 +164,47 @@ Deno.test("host files for 3 nodes are accepted by a real nagios4 -v with the shi
   }
 });
 
+Deno.test("names, tags, addresses and check ids from the network cannot swallow a directive or the closing }", async () => {
+  // Nagios joins a line ending in a backslash with the next one: a record's field ending in one
+  // swallowed the next directive (`use`, `notifications_enabled`) or the `}`, and a config that no
+  // longer loads stops the monitoring of every host. A NUL ends the line in Nagios' C reader.
+  const w = world("nagios");
+  const hostile: MemberRecord = {
+    ...member(4),
+    name: "web\\",
+    addr: "10.0.0.4 \\",
+    tags: ["linux", "db\\\\"],
+    zone: "eu\\",
+    maintenance: { reason: "disk\\", since: 1, until: null },
+    services: {
+      http: { check: { id: "service:http\\", state_id: 0, output: "ok" } },
+      nul: { check: { id: "service:nul\u0000x", state_id: 0, output: "ok" } },
+    },
+  };
+  w.members = [member(1), hostile];
+  try {
+    const s = shinken(w);
+    await s.start();
+    const text = Deno.readTextFileSync(join(w.cfgPath, `${hostile.uuid}.cfg`));
+    assert.doesNotMatch(text, /\\\n/, "no line ends in a backslash");
+    assert.ok(!text.includes("\0"), "no NUL");
+    assert.match(text, /display_name\s+web\n/);
+    assert.match(text, /address\s+10\.0\.0\.4\n/);
+    assert.match(text, /use\s+agent,kunai\n/);
+    assert.match(text, /_KUNAI_TAGS\s+linux,db\n/);
+    assert.match(text, /_KUNAI_CHECK\s+service:nul x\n/);
+    assert.equal(text.match(/notifications_enabled\s+0\n/g)?.length, 3, "the host and its 2 services");
+    const v = await nagiosVerify(w.ctx.dir, w.cfgPath);
+    assert.equal(v.code, 0, v.out);
+    assert.match(v.out, /Total Errors:\s+0/);
+    assert.match(v.out, /Checked 2 hosts\./);
+    assert.match(v.out, /Checked 4 services\./);
+    await s.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
 Deno.test("shinken mode adds tags and zone to the host templates, cleaned into valid names", () => {
   const w = world("shinken");
   try {
