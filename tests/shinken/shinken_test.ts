@@ -205,6 +205,48 @@ Deno.test("names, tags, addresses and check ids from the network cannot swallow 
   }
 });
 
+Deno.test("services of any shape from the network are exported or skipped, never thrown on", async () => {
+  // services are free-form: a null service, a check that is a string, or fields of other types
+  // threw a TypeError, and the export of every host (files and result lines) stopped
+  const w = world("nagios");
+  const odd = {
+    ...member(4),
+    services: {
+      gone: null,
+      text: "up",
+      list: [1, 2],
+      strcheck: { check: "ok" },
+      typed: { check: { id: 5, state_id: "0;1", output: { x: 1 } } },
+      http: { check: { id: "service:http", state_id: 2, output: "HTTP down" } },
+    },
+  } as unknown as MemberRecord;
+  w.members = [member(1), odd];
+  new Deno.Command("mkfifo", { args: [w.cmdFile] }).outputSync();
+  const fd = fs.openSync(w.cmdFile, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const s = shinken(w);
+    await s.start();
+    const text = Deno.readTextFileSync(join(w.cfgPath, `${odd.uuid}.cfg`));
+    assert.match(text, /service_description\s+agent-http\n/);
+    assert.match(
+      text,
+      /service_description\s+agent-typed\n/,
+      "a check id that is not text: named by its service",
+    );
+    assert.equal(text.match(/define service/g)?.length, 2);
+    const buf = new Uint8Array(65536);
+    const lines = new TextDecoder().decode(buf.subarray(0, fs.readSync(fd, buf)));
+    assert.match(lines, new RegExp(`PROCESS_SERVICE_CHECK_RESULT;${odd.uuid};agent-http;2;HTTP down\n`));
+    assert.match(lines, new RegExp(`PROCESS_SERVICE_CHECK_RESULT;${odd.uuid};agent-typed;3;\n`));
+    w.ctx.bus.emit("member.updated", odd);
+    assert.deepEqual(w.ctx.sink.recent.ERROR, []);
+    await s.stop();
+  } finally {
+    fs.closeSync(fd);
+    w.ctx.cleanup();
+  }
+});
+
 Deno.test("shinken mode adds tags and zone to the host templates, cleaned into valid names", () => {
   const w = world("shinken");
   try {
