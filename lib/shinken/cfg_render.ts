@@ -30,15 +30,18 @@ export interface RenderOptions {
 }
 
 /**
- * A value safe on one line of an object definition: `;` starts a comment there, a line break or
- * another control character (a NUL ends the line for Nagios) becomes a space, and trailing
- * backslashes are dropped: Nagios joins a line ending in one with the next, so a name or tag from the
- * network ending in one would swallow the following directive (or the `}` closing the object, and
- * with it the whole configuration).
+ * A value safe on one line of an object definition, and as a macro in a command line. `;` starts a
+ * comment there, a line break or another control character (a NUL ends the line for Nagios) would end
+ * it, and Nagios joins a line ending in a backslash with the next (a name from the network ending in
+ * one swallowed the following directive, or the `}` and with it the whole configuration). And every
+ * value here is a macro (`$HOSTALIAS$`, `$_HOSTKUNAI_TAGS$`...) that Nagios substitutes as is into
+ * the /bin/sh lines of notification and event-handler commands (Debian's notify-service-by-email
+ * quotes `$HOSTALIAS$`): it strips its `illegal_macro_output_chars` from output macros only. So those
+ * characters (`` ` ~ $ & | ' " < > ``) and the backslash become spaces too.
  */
 export function cfgValue(v: string): string {
   // deno-lint-ignore no-control-regex
-  return String(v).replace(/[\u0000-\u001f\u007f;]+/g, " ").replace(/[\s\\]+$/, "").trim();
+  return String(v).replace(/[\u0000-\u001f\u007f;`~$&|'"<>\\]+/g, " ").trim();
 }
 
 /** A template/object name: the characters Nagios accepts in names, others become `-`. */

@@ -34,17 +34,30 @@ function whoami(flag: string): string {
   return new TextDecoder().decode(new Deno.Command("id", { args: [flag] }).outputSync().stdout).trim();
 }
 
-/** A minimal Nagios main config around the exported directory; returns its path. */
-function nagiosConfig(dir: string, cfgPath: string): string {
+/**
+ * A minimal Nagios main config around the exported directory; returns its path. With `notify`, the
+ * contact is notified of every problem through `command` (its output appended to `notify`).
+ */
+function nagiosConfig(dir: string, cfgPath: string, notify?: { file: string; command: string }): string {
   const results = join(dir, "checkresults");
   Deno.mkdirSync(results, { recursive: true });
   const site = join(dir, "site.cfg");
+  const on = notify ? "1" : "0";
   Deno.writeTextFileSync(
     site,
-    "define contact {\n  contact_name admin\n  host_notifications_enabled 0\n  service_notifications_enabled 0\n" +
+    (notify
+      ? `define command {\n  command_name notify_test\n  command_line ${notify.command} >> ${notify.file}\n}\n`
+      : "") +
+      `define contact {\n  contact_name admin\n  host_notifications_enabled ${on}\n` +
+      `  service_notifications_enabled ${on}\n` +
       "  host_notification_period kunai-24x7\n  service_notification_period kunai-24x7\n" +
-      "  host_notification_options n\n  service_notification_options n\n" +
-      "  host_notification_commands kunai_echo\n  service_notification_commands kunai_echo\n}\n",
+      `  host_notification_options ${notify ? "d,u,r" : "n"}\n  service_notification_options ${
+        notify ? "w,u,c,r" : "n"
+      }\n` +
+      `  host_notification_commands ${notify ? "notify_test" : "kunai_echo"}\n` +
+      `  service_notification_commands ${notify ? "notify_test" : "kunai_echo"}\n}\n` +
+      // Nagios notifies only an object's contacts: hosts that use this template (and so their services) have ours
+      (notify ? "define host {\n  name notified\n  register 0\n  contacts admin\n}\n" : ""),
   );
   const main = join(dir, "nagios.cfg");
   Deno.writeTextFileSync(
@@ -66,8 +79,10 @@ function nagiosConfig(dir: string, cfgPath: string): string {
       `nagios_user=${whoami("-un")}`,
       `nagios_group=${whoami("-gn")}`,
       "check_external_commands=1",
-      "enable_notifications=0",
+      `enable_notifications=${on}`,
       "retain_state_information=0",
+      // Debian's default: stripped from output macros ($SERVICEOUTPUT$...), not from others
+      "illegal_macro_output_chars=`~$&|'\"<>",
       "",
     ].join("\n"),
   );
@@ -119,6 +134,7 @@ async function until(
 
 const ours = (b: Block[], host: string) =>
   b.filter((x) => x.type === "hostdowntime" && x.f.host_name === host && x.f.author === "kunai");
+const statusFile = (nagiosDir: string) => join(nagiosDir, "status.dat");
 const svc = (b: Block[], host: string, service: string) =>
   b.find((x) => x.type === "servicestatus" && x.f.host_name === host && x.f.service_description === service);
 
@@ -273,6 +289,95 @@ Deno.test("a running nagios4 gets host downtimes for maintenance and acknowledge
     const log = Deno.readTextFileSync(join(nagiosDir, "nagios.log"));
     assert.doesNotMatch(log, /EXTERNAL COMMAND: SHUTDOWN_PROGRAM/);
     assert.match(log, /EXTERNAL COMMAND: DEL_DOWNTIME_BY_HOST_NAME;/);
+  } finally {
+    await s.stop();
+    if (child) {
+      if (!exited) child.kill("SIGTERM");
+      const killer = setTimeout(() => !exited && child!.kill("SIGKILL"), 10_000);
+      await child.status;
+      clearTimeout(killer);
+    }
+    ctx.cleanup();
+  }
+});
+
+Deno.test("a node's name, tags and check ids reach Nagios macros without shell syntax: notifying runs nothing", async () => {
+  // Debian's notify-service-by-email puts $HOSTALIAS$ (the node's name) in a double-quoted /bin/sh line,
+  // and Nagios strips its illegal_macro_output_chars from output macros only: a forged record's name
+  // `$(touch ...)` ran on the Nagios server at the first notification about that node
+  const ctx = makeTestCtx({ clock: new RealClock() });
+  const nagiosDir = join(ctx.dir, "nagios");
+  Deno.mkdirSync(nagiosDir, { recursive: true });
+  const cfgPath = join(ctx.dir, "agent");
+  const cmdFile = join(nagiosDir, "nagios.cmd");
+  const notified = join(nagiosDir, "notified.txt");
+  const pwned = (what: string) => join(nagiosDir, `pwned-${what}`);
+  const run = (what: string) => `$(touch ${pwned(what)})\`touch ${pwned(`${what}-bt`)}\``;
+  ctx.config.listeners.shinken = {
+    enabled: true,
+    cfg_path: cfgPath,
+    external_command_file: cmdFile,
+    reload_command: "",
+    monitoring_tool: "nagios",
+    host_templates: ["agent", "kunai", "notified"],
+    reload_delay: 100,
+  };
+  const forged: MemberRecord = {
+    ...member(2),
+    name: `web "${run("name")}" 'x' <b> & | ~ \\`,
+    tags: [`db${run("tag")}`],
+    zone: `eu${run("zone")}`,
+    services: { http: { check: { id: `service:http${run("check")}`, state_id: 0, output: "ok" } } },
+  };
+  const members = [member(1), forged];
+  const s = createShinken(ctx, { membership: { self: () => members[0], members: () => members } });
+  await s.start();
+  let child: Deno.ChildProcess | null = null;
+  let exited = false;
+  try {
+    const macros = "$HOSTALIAS$#$HOSTDISPLAYNAME$#$_HOSTKUNAI_TAGS$#$_HOSTKUNAI_ZONE$#$_SERVICEKUNAI_CHECK$";
+    child = new Deno.Command(NAGIOS, {
+      args: [
+        nagiosConfig(nagiosDir, cfgPath, { file: notified, command: `/usr/bin/printf "%b" "${macros}\\n"` }),
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    void child.status.then(() => exited = true);
+    const alive = () => !exited;
+    await until(
+      statusFile(nagiosDir),
+      "the exported hosts",
+      (b) => b.filter((x) => x.type === "hoststatus").length === 2,
+      alive,
+    );
+    // the node's service turns CRITICAL: Nagios notifies the contact
+    members[1] = {
+      ...forged,
+      incarnation: 2,
+      services: { http: { check: { ...(forged.services.http as { check: object }).check, state_id: 2 } } },
+    };
+    ctx.bus.emit("member.updated", members[1]);
+    const end = Date.now() + DEADLINE_MS;
+    let text = "";
+    while (!text.includes("\n")) {
+      if (!alive()) throw new Error("nagios4 exited");
+      if (Date.now() > end) throw new Error(`no notification in ${notified}`);
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        text = Deno.readTextFileSync(notified);
+      } catch { /* not yet */ }
+    }
+    const made = [...Deno.readDirSync(nagiosDir)].map((e) => e.name).filter((n) => n.startsWith("pwned"));
+    assert.deepEqual(made, [], `the notification command ran: ${text}`);
+    const [alias, display, tags, zone, check] = text.trim().split("#");
+    assert.equal(alias, display);
+    assert.match(alias, /^web +\(touch \S+pwned-name\) +touch \S+pwned-name-bt +x +b$/);
+    assert.doesNotMatch(text, /[`$"'<>&|~\\]/);
+    assert.match(tags, /^db +\(touch/);
+    assert.match(zone, /^eu +\(touch/);
+    assert.match(check, /^service:http +\(touch/);
   } finally {
     await s.stop();
     if (child) {
