@@ -4,7 +4,7 @@
  */
 import { AgentHttpError } from "../lib/client/mod.ts";
 import { JOIN_ERROR_HEADER, type MemberRecord } from "../lib/types.ts";
-import { STATE_COLOURS } from "./output.ts";
+import { cellText, STATE_COLOURS } from "./output.ts";
 import type { Output } from "./output.ts";
 import { type CommandGroup, refused, UsageError } from "./types.ts";
 
@@ -20,11 +20,16 @@ export function publicRecord(m: MemberRecord): MemberRecord {
   return { ...m, services };
 }
 
-/** Left-aligned columns, each as wide as its widest cell (colour codes do not count). */
+/**
+ * Left-aligned columns, each as wide as its widest cell (colour codes do not count). Cells hold what
+ * other agents sent (names, tags, addresses): each stays on its line, a newline or control character
+ * in one shown as `\u00XX` rather than starting a row of its own.
+ */
 export function alignRows(
-  rows: string[][],
+  cells: string[][],
   paint?: (row: number, col: number, cell: string) => string,
 ): string[] {
+  const rows = cells.map((r) => r.map((c) => cellText(String(c))));
   const widths: number[] = [];
   for (const r of rows) r.forEach((c, i) => widths[i] = Math.max(widths[i] ?? 0, c.length));
   return rows.map((r, ri) =>

@@ -26,6 +26,36 @@ export const STATE_COLOURS: Record<string, Colour> = {
   pending: "grey",
 };
 
+/** The colour sequences paint() writes (`\x1b[<code>m` and the reset): the only ones let through. */
+const OURS = new Set([0, ...Object.values(CODES)].map((c) => `\x1b[${c}m`));
+// deno-lint-ignore no-control-regex
+const UNSAFE = /\x1b\[\d{1,2}m|[\u0000-\u0008\u000b-\u001f\u007f-\u009f]/g;
+
+/**
+ * Text made safe for a terminal: what the agent answers carries names, tags, services and outputs that
+ * other agents sent, and an escape sequence in them (a title, a cleared screen, hidden or rewritten
+ * text) or a carriage return would act on the terminal of whoever runs the command. Control
+ * characters other than newline and tab are shown as `\u00XX` (inside a JSON string that is the same
+ * character, so `--json` stays exact), except the colour codes of paint() when `colour` is on.
+ */
+export function terminalSafe(text: string, colour: boolean): string {
+  return text.replace(
+    UNSAFE,
+    (c) =>
+      c.length > 1
+        ? (colour && OURS.has(c) ? c : `\\u001b${c.slice(1)}`)
+        : `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+// deno-lint-ignore no-control-regex
+const CELL_UNSAFE = /[\u0000-\u001f\u007f-\u009f]/g;
+
+/** One table cell or field on one line: every control character, newline and tab included, as `\u00XX`. */
+export function cellText(text: string): string {
+  return text.replace(CELL_UNSAFE, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`);
+}
+
 export class Output {
   readonly colour: boolean;
   #lines: string[] | null;
@@ -44,21 +74,23 @@ export class Output {
   }
 
   line(text = ""): void {
-    if (this.#lines) this.#lines.push(text);
-    else console.log(text);
+    const safe = terminalSafe(text, this.colour);
+    if (this.#lines) this.#lines.push(safe);
+    else console.log(safe);
   }
 
   /** One error line in the CLI's single style: `kunai: <message>` on stderr. */
   error(text: string): void {
-    const line = text.startsWith("kunai: ") ? text : `kunai: ${text}`;
+    const line = terminalSafe(text.startsWith("kunai: ") ? text : `kunai: ${text}`, false);
     if (this.#errLines) this.#errLines.push(line);
     else console.error(this.paint(line, "red"));
   }
 
-  /** Help or detail text on stderr, as is (after an error line). */
+  /** Help or detail text on stderr, as is (after an error line), control characters made visible. */
   errorBlock(text: string): void {
-    if (this.#errLines) this.#errLines.push(text);
-    else console.error(text);
+    const safe = terminalSafe(text, this.colour);
+    if (this.#errLines) this.#errLines.push(safe);
+    else console.error(safe);
   }
 
   /** `========== [Title]:` */

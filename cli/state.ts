@@ -29,6 +29,12 @@ function row(out: Output, name: string, state: string, output: string): void {
   out.line(`\t${name.padEnd(20)} ${out.paint(st, STATE_COLOURS[state])} - ${first}`);
 }
 
+/** An object field as text (another node's services are free-form JSON from the network). */
+function text(o: unknown, k: string): string | undefined {
+  const v = o && typeof o === "object" ? (o as Record<string, unknown>)[k] : undefined;
+  return typeof v === "string" ? v : undefined;
+}
+
 /** Prints the `Services:` and `Checks:` blocks. */
 export function printState(
   out: Output,
@@ -37,12 +43,20 @@ export function printState(
   out.line("Services:");
   for (const name of Object.keys(st.services ?? {}).sort()) {
     const s = st.services[name];
-    row(out, name, s.state ?? s.check?.state ?? "unknown", s.check?.output ?? s.output ?? "");
+    const check = s && typeof s === "object" ? s.check : undefined;
+    row(
+      out,
+      name,
+      text(s, "state") ?? text(check, "state") ?? "unknown",
+      text(check, "output") ?? text(s, "output") ?? "",
+    );
   }
   out.line("Checks:");
   const names = Object.keys(st.checks ?? {}).sort();
   const shown = treeNames(names);
-  names.forEach((n, i) => row(out, shown[i], st.checks[n].state ?? "pending", st.checks[n].output ?? ""));
+  names.forEach((n, i) =>
+    row(out, shown[i], text(st.checks[n], "state") ?? "pending", text(st.checks[n], "output") ?? "")
+  );
 }
 
 export const stateCommands: CommandGroup = {

@@ -16,5 +16,5 @@ frontend http-in
 backend http-servers
     balance roundrobin
 {% for node, service in ok_nodes(service='http') %}
-    server {{ node['addr'] }} {{ node['addr'] }}:{{ service['port'] | d(80, true) }} check
+    server {{ node['addr'] }} {{ node['addr'] }}:{{ service['port'] | d(80, true) | int(80) }} check
 {% endfor %}

@@ -239,9 +239,13 @@ export function makeChecksApi(core: Checks, d: ChecksApiDeps): ChecksApi {
       const m = d.members().find((x) => x.name === name || x.uuid === name);
       if (!m) return undefined;
       const remoteChecks: Record<string, unknown> = {};
+      // another node's services are free-form JSON from the network: a service or check that is
+      // not an object (null, a string) has no check here rather than failing the whole answer
       for (const [sname, s] of Object.entries(m.services ?? {})) {
-        const chk = (s as { check?: Record<string, unknown> }).check;
-        if (chk) remoteChecks[`service:${sname}`] = { ...chk, service: sname };
+        const chk = s && typeof s === "object" ? (s as { check?: unknown }).check : undefined;
+        if (chk && typeof chk === "object" && !Array.isArray(chk)) {
+          remoteChecks[`service:${sname}`] = { ...chk, service: sname };
+        }
       }
       return { checks: remoteChecks, services: m.services ?? {} };
     },

@@ -20,7 +20,7 @@ import {
   str,
   type Type,
 } from "./schema.ts";
-import { parsePeer } from "../transport/types.ts";
+import { isHostAddr, parsePeer } from "../transport/types.ts";
 import { MEMBER_EVENTS } from "../types.ts";
 
 const port = () => int({ min: 0, max: 65535 });
@@ -38,6 +38,29 @@ function seedAddr(): Type<string> {
           path,
           message: `${JSON.stringify(s)} is not addr[:port]: a host name or IP address, then an optional ` +
             `port 1-65535 (an IPv6 address with a port in brackets: [fd00::1]:6768)`,
+        });
+        return undefined;
+      }
+      return s;
+    },
+  };
+}
+
+/**
+ * The advertised address: empty (detected), an IP or a host name. Other agents refuse a record whose
+ * address is anything else (it goes into their URLs and config files), so it is refused here first.
+ */
+function advertisedAddr(): Type<string> {
+  const text = str();
+  return {
+    expected: "an IP address or host name",
+    parse(v, path, issues) {
+      const s = text.parse(v, path, issues);
+      if (s === undefined || s === "") return s;
+      if (!isHostAddr(s)) {
+        issues.push({
+          path,
+          message: `${JSON.stringify(s)} is not an IP address or host name (letters, digits, . - _)`,
         });
         return undefined;
       }
@@ -223,7 +246,7 @@ export const agentFields: Fields = {
   name: opt(str({ nonEmpty: true }), undefined, "node name (default: hostname)"),
   port: opt(port(), 6768, "UDP gossip + TCP HTTP port"),
   bind: opt(str(), "0.0.0.0", "listen address"),
-  addr: opt(str(), "", "advertised address (default: detected)"),
+  addr: opt(advertisedAddr(), "", "advertised address (default: detected)"),
   tags: opt(list(str({ nonEmpty: true })), [], "node tags (roles); kv and ts are special"),
   seeds: opt(list(seedAddr()), [], "addr[:port] to join at start"),
   bootstrap: opt(bool(), false, "start a cluster without waiting for seeds"),

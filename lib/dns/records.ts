@@ -6,6 +6,7 @@
  */
 import dnsPacket from "dns-packet";
 import type { MemberRecord } from "../types.ts";
+import { isIPv6 } from "node:net";
 import { QTYPE } from "./wire.ts";
 
 /** Where a question name falls relative to our domain. */
@@ -47,11 +48,25 @@ export interface Target {
   port?: number;
 }
 
-/** IPv4 or IPv6 literal → family; anything else (hostnames) → null. */
+/**
+ * IPv4 or IPv6 literal → family; anything else (hostnames, and from the network any text: a string of
+ * hex digits and colons that is no address, a scoped `fe80::1%eth0`) → null.
+ */
 export function addrFamily(addr: string): 4 | 6 | null {
   if (/^(25[0-5]|2[0-4]\d|1?\d?\d)(\.(25[0-5]|2[0-4]\d|1?\d?\d)){3}$/.test(addr)) return 4;
-  if (addr.includes(":") && /^[0-9a-fA-F:.]+$/.test(addr)) return 6;
+  if (isIPv6(addr) && !addr.includes("%")) return 6;
   return null;
+}
+
+const utf8 = new TextEncoder();
+
+/**
+ * True when a node name can be the first label of an SRV target: not empty, no dot, at most 63 bytes.
+ * Names come from the network; dns-packet writes each label's byte length as is, so a longer one
+ * turns into a compression pointer and an empty one (`a..b`) ends the name in the middle.
+ */
+export function isDnsLabel(name: string): boolean {
+  return name.length > 0 && !name.includes(".") && utf8.encode(name).length <= 63;
 }
 
 function serviceStateId(m: MemberRecord, service: string): number | null {
@@ -125,9 +140,14 @@ export function answerFor(
   for (const t of targets) {
     if (t.family === 4 && (qtype === QTYPE.A || any)) answers.push(encodeAddr(t, zone.ttl));
     if (t.family === 6 && (qtype === QTYPE.AAAA || any)) answers.push(encodeAddr(t, zone.ttl));
-    if (cls.kind === "service" && t.port !== undefined && (qtype === QTYPE.SRV || any)) {
+    // a node whose name is no DNS label has no name to point at: answered by address only (the A/AAAA
+    // records above come first, so `continue` below drops only the SRV)
+    if (
+      cls.kind === "service" && t.port !== undefined && (qtype === QTYPE.SRV || any) && isDnsLabel(t.name)
+    ) {
       const dc = (cls as { dc: string }).dc;
       const target = `${t.name.toLowerCase()}.node.${dc ? `${dc}.` : ""}${zone.domain}`;
+      if (utf8.encode(target).length > 253) continue; // longer than a DNS name may be
       answers.push(
         encode({ type: "SRV", ttl: zone.ttl, data: { priority: 1, weight: 1, port: t.port, target } }),
       );

@@ -5,6 +5,7 @@
  */
 import type { Maintenance, MemberRecord, MemberState } from "../types.ts";
 import { isLzPacket, unpackLz } from "./lz.ts";
+import { isHostAddr } from "../transport/types.ts";
 
 export const LIMITS = {
   datagram: 65507,
@@ -334,6 +335,17 @@ function nodeUuid(o: Record<string, unknown>, path: string): string {
   return v;
 }
 
+/**
+ * A node's address goes into `http://<addr>:<port>/...` URLs (KV, exec, queries, metrics, raft), DNS
+ * answers, Nagios and generated config files: an IP or a host name, nothing that would change a URL's
+ * host or path (`/`, `#`, `@`) or a config line (spaces, control characters).
+ */
+function hostAddr(o: Record<string, unknown>, path: string): string {
+  const v = str(o, "addr", LIMITS.addr, path);
+  if (!isHostAddr(v)) throw new Bad(`${path}.addr: not an IP address or host name`);
+  return v;
+}
+
 function uint(o: Record<string, unknown>, k: string, max: number, path: string): number {
   const v = o[k];
   if (typeof v !== "number" || !Number.isInteger(v) || v < 0 || v > max) {
@@ -375,7 +387,7 @@ function checkRecord(raw: unknown, path: string): PushPullRecord {
   const rec: PushPullRecord = {
     uuid: nodeUuid(o, path),
     name: str(o, "name", LIMITS.name, path),
-    addr: str(o, "addr", LIMITS.addr, path),
+    addr: hostAddr(o, path),
     port: uint(o, "port", 65535, path),
     incarnation: uint(o, "incarnation", INC_MAX, path),
     state: state as MemberState,
@@ -465,7 +477,7 @@ function checkMsg(raw: unknown, path: string): GossipMsg {
         nonce: str(o, "nonce", LIMITS.uuid, path),
         uuid: str(o, "uuid", LIMITS.uuid, path),
         name: str(o, "name", LIMITS.name, path),
-        addr: str(o, "addr", LIMITS.addr, path),
+        addr: hostAddr(o, path),
         port: uint(o, "port", 65535, path),
         zone: o.zone === undefined || o.zone === null ? "" : str(o, "zone", LIMITS.name, path, true),
         members: uint(o, "members", LIMITS.members, path),

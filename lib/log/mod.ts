@@ -199,7 +199,7 @@ export class LogSink {
     const kept = rank >= RANK[this.level];
     if (!kept && rank < this.#tapRank) return;
     const extra = rest.map(formatExtra).join(" ");
-    const text = extra ? `${msg} ${extra}` : msg;
+    const text = oneLine(extra ? `${msg} ${extra}` : msg);
     const now = this.#now();
     const line = `${this.node} [${new Date(now).toISOString()}][${part}] ${level}: ${text}`;
     for (const [fn, min] of this.#taps) if (rank >= min) fn(line);
@@ -253,6 +253,25 @@ function rotatedKey(name: string): string {
   const m = /\.(\d{4}-\d{2}-\d{2})(?:\.(\d+))?$/.exec(name);
   return m ? `${m[1]}.${(m[2] ?? "0").padStart(6, "0")}` : name;
 }
+
+/**
+ * A message as one line of plain text: messages carry what other agents sent (node names, tags, check
+ * output, command output), and a line break in them would forge log lines, an escape sequence would
+ * drive the terminal of whoever reads the log (`kunai monitor`, `tail -f`, the agent in the
+ * foreground). Line breaks become `\n`/`\r`, other control characters `\xNN` (tabs are kept).
+ */
+export function oneLine(text: string): string {
+  if (!CONTROL.test(text)) return text;
+  return text.replace(
+    CONTROLS,
+    (c) => c === "\n" ? "\\n" : c === "\r" ? "\\r" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
+  );
+}
+
+// deno-lint-ignore no-control-regex
+const CONTROL = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/;
+// deno-lint-ignore no-control-regex
+const CONTROLS = /[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g;
 
 function formatExtra(v: unknown): string {
   if (v instanceof Error) return v.stack ?? v.message;

@@ -29,9 +29,19 @@ export interface RenderOptions {
   monitoringTool: "shinken" | "nagios";
 }
 
-/** A value safe on one line of an object definition (`;` starts a comment there). */
+/**
+ * A value safe on one line of an object definition, and as a macro in a command line. `;` starts a
+ * comment there, a line break or another control character (a NUL ends the line for Nagios) would end
+ * it, and Nagios joins a line ending in a backslash with the next (a name from the network ending in
+ * one swallowed the following directive, or the `}` and with it the whole configuration). And every
+ * value here is a macro (`$HOSTALIAS$`, `$_HOSTKUNAI_TAGS$`...) that Nagios substitutes as is into
+ * the /bin/sh lines of notification and event-handler commands (Debian's notify-service-by-email
+ * quotes `$HOSTALIAS$`): it strips its `illegal_macro_output_chars` from output macros only. So those
+ * characters (`` ` ~ $ & | ' " < > ``) and the backslash become spaces too.
+ */
 export function cfgValue(v: string): string {
-  return v.replace(/[\r\n;]+/g, " ").trim();
+  // deno-lint-ignore no-control-regex
+  return String(v).replace(/[\u0000-\u001f\u007f;`~$&|'"<>\\]+/g, " ").trim();
 }
 
 /** A template/object name: the characters Nagios accepts in names, others become `-`. */
@@ -49,19 +59,28 @@ export function serviceName(checkId: string, taken: Set<string>): string {
   return name;
 }
 
-/** The checks a member record carries (its services' embedded checks). */
+/**
+ * The checks a member record carries (its services' embedded checks). Services are free-form objects
+ * from the network: a field of another type is read as absent (a service that is not an object, or
+ * whose `check` is not one, has no check), never thrown on.
+ */
 export function memberChecks(m: MemberRecord): Array<{ id: string; state_id: number; output: string }> {
   const out: Array<{ id: string; state_id: number; output: string }> = [];
   for (const [name, s] of Object.entries(m.services ?? {})) {
-    const check = (s as { check?: { id?: string; state_id?: number; output?: string } }).check;
-    if (!check) continue;
+    const check = isObject(s) ? s.check : undefined;
+    if (!isObject(check)) continue;
+    const sid = check.state_id;
     out.push({
-      id: check.id ?? `service:${name}`,
-      state_id: check.state_id ?? 3,
-      output: check.output ?? "",
+      id: typeof check.id === "string" && check.id ? check.id : `service:${name}`,
+      state_id: typeof sid === "number" && Number.isInteger(sid) && sid >= 0 && sid <= 3 ? sid : 3,
+      output: typeof check.output === "string" ? check.output : "",
     });
   }
   return out;
+}
+
+function isObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v);
 }
 
 /** Names the checks of one host (sorted by id, so names are stable; the first of an id wins). */

@@ -58,6 +58,15 @@ function looksIpv6(addr: string): boolean {
 }
 
 /**
+ * True for what an address can be: an IPv4 or IPv6 literal (the shape), or a host name of letters,
+ * digits, `.`, `-`, `_`. Nothing with `/`, `?`, `#`, `@`, spaces or control characters, which would
+ * change the meaning of the `http://<addr>:<port>/...` URLs and config lines built from it.
+ */
+export function isHostAddr(addr: string): boolean {
+  return addr.includes(":") ? looksIpv6(addr) : /^[A-Za-z0-9.\-_]+$/.test(addr);
+}
+
+/**
  * Parses `addr[:port]` (IPv6 bare, `::1`, or in brackets with a port, `[::1]:6768`); the port
  * defaults to `defaultPort`. Returns null when malformed: `bad:port:x` is neither a host with a
  * port nor an IPv6 address.
@@ -79,7 +88,7 @@ export function parsePeer(text: string, defaultPort: number): PeerAddr | null {
     if (!/^\d+$/.test(p)) return null;
     port = Number(p);
   }
-  if (addr.includes(":") ? !looksIpv6(addr) : !/^[A-Za-z0-9.\-_]+$/.test(addr)) return null;
+  if (!isHostAddr(addr)) return null;
   if (!Number.isInteger(port) || port < 1 || port > 65535) return null;
   return { addr, port };
 }

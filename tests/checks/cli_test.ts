@@ -26,6 +26,25 @@ Deno.test("state layout: services, then checks sorted with repeated prefixes bla
     `\t${"linux/cpu".padEnd(20)} OK       - OK: cpu`,
     `\t${"      load".padEnd(20)} WARNING  - hot`,
   ]);
+  // another node's services are any JSON from the network: a null service or a state that is not
+  // text threw a TypeError in the CLI
+  const odd = new Output({ capture: true, colour: false });
+  printState(odd, {
+    services: {
+      gone: null,
+      num: { state: 2, output: { x: 1 } },
+      str: "up",
+    } as unknown as Record<string, { state?: string }>,
+    checks: { "service:num": { state: 7, output: null } as unknown as { state?: string } },
+  });
+  assert.deepEqual(odd.captured, [
+    "Services:",
+    `\t${"gone".padEnd(20)} UNKNOWN  - `,
+    `\t${"num".padEnd(20)} UNKNOWN  - `,
+    `\t${"str".padEnd(20)} UNKNOWN  - `,
+    "Checks:",
+    `\t${"service:num".padEnd(20)} PENDING  - `,
+  ]);
   const o2 = new Output({ capture: true, colour: false });
   printChecks(o2, {
     "a/b": {

@@ -149,6 +149,18 @@ Deno.test("services follow their embedded check, are published on our node and s
     assert.equal(remote.services.redis.state_id, 0);
     assert.equal(remote.checks["service:redis"].output, "up");
     assert.equal((await req("/agent/state/ghost")).status, 404);
+    // another node's services come from the network as any JSON: a null one threw (HTTP 500)
+    const odd = {
+      ...other,
+      uuid: "d",
+      name: "odd",
+      services: { gone: null, text: "up", strcheck: { check: "ok" }, redis: other.services.redis },
+    } as unknown as MemberRecord;
+    membership = { self: () => self, members: () => [self, other, dead, odd] };
+    const oddState = await req("/agent/state/odd");
+    assert.equal(oddState.status, 200);
+    assert.deepEqual(Object.keys((await oddState.json()).checks), ["service:redis"]);
+    membership = view;
 
     const put = await req("/agent/services/web", {
       method: "PUT",

@@ -194,6 +194,19 @@ Deno.test("a seed that is not addr[:port] is a configuration error naming it (wa
   });
 });
 
+Deno.test("an advertised addr that is not an IP or host name is a configuration error (peers refuse it)", () => {
+  for (const good of ["10.0.0.5", "db-1.example.org", "fd00::1", ""]) {
+    withFiles({ "local.json": { addr: good } }, (cfgDir, dir) => {
+      assert.equal(resolveConfig({ cfgDir, env: { HOME: dir } }).params.addr, good);
+    });
+  }
+  withFiles({ "local.json": { addr: "evil.example/x#" } }, (cfgDir, dir) => {
+    const probs = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
+    assert.deepEqual(probs.map((p) => [p.file.slice(cfgDir.length + 1), p.path]), [["local.json", "addr"]]);
+    assert.match(probs[0].message, /^"evil\.example\/x#" is not an IP address or host name/);
+  });
+});
+
 Deno.test("an explicit --cfg-dir that does not exist is an error; the default may be absent", () => {
   const { dir, cleanup } = tempDir();
   try {

@@ -76,6 +76,41 @@ Deno.test("service lookup: A of passing nodes, SRV with the service port and tar
   assert.equal(ask(h, "redis.service.dc1.kunai").rcode, "NXDOMAIN");
 });
 
+Deno.test("names and addresses from the network that are no DNS label or IP give no record, never a bad one", () => {
+  // a record's name becomes an SRV target: a label over 63 bytes wrote a length byte read as a
+  // compression pointer, an empty label (`a..b`) ended the name early; an addr of hex digits and
+  // colons that is no IPv6 address was answered as some other address
+  const pg = { services: { pg: { state_id: 0, port: 5432 } } };
+  const h = handler([
+    member("f", "10.0.0.6", ["db"], pg),
+    member("x".repeat(200), "10.0.0.9", ["db"], pg),
+    member("a..b", "10.0.0.10", ["db"], pg),
+    member("web.tag", "10.0.0.11", ["db"], pg),
+    member("v6bad", "1:2:3:4:5:6:7:8:9", ["db"], pg),
+    member("v6zone", "fe80::1%eth0", ["db"], pg),
+    member("v6ok", "fd00::7", ["db"], pg),
+  ]);
+  const d = ask(h, "pg.service.dc1.kunai", { type: "SRV" });
+  const srv = d.answers.map((a: Decoded) => `${a.data.target}:${a.data.port}`).sort();
+  assert.deepEqual(srv, ["f.node.dc1.kunai:5432", "v6ok.node.dc1.kunai:5432"]);
+  assert.deepEqual(
+    d.additionals.map((a: Decoded) => `${a.name}=${a.data}`).sort(),
+    ["f.node.dc1.kunai=10.0.0.6", "v6ok.node.dc1.kunai=fd00::7"],
+  );
+  // the nodes without a valid label are still answered by address
+  assert.deepEqual(addrs(ask(h, "pg.service.dc1.kunai")), ["10.0.0.10", "10.0.0.11", "10.0.0.6", "10.0.0.9"]);
+  assert.deepEqual(addrs(ask(h, "pg.service.dc1.kunai", { type: "AAAA" }), "AAAA"), ["fd00::7"]);
+  assert.equal(ask(h, "v6bad.node.kunai", { type: "AAAA" }).rcode, "NXDOMAIN");
+  // a 63-byte name is a label, but under a long datacenter its target would pass 253 bytes
+  const long = handler([
+    member("f", "10.0.0.6", ["db"], pg),
+    member("y".repeat(63), "10.0.0.12", ["db"], pg),
+  ]);
+  const dc = Array.from({ length: 4 }, () => "d".repeat(50)).join(".");
+  const far = ask(long, `pg.service.${dc}.kunai`, { type: "SRV" });
+  assert.deepEqual(far.answers.map((a: Decoded) => a.data.target), [`f.node.${dc}.kunai`]);
+});
+
 Deno.test("the datacenter label is optional, as in Consul, for the tag, node and service kinds only", () => {
   const h = handler(CLUSTER);
   assert.deepEqual(addrs(ask(h, "pg.service.kunai")), addrs(ask(h, "pg.service.dc1.kunai")));

@@ -252,6 +252,28 @@ Deno.test("the shipped haproxy sample renders one server line per OK http node",
   }
 });
 
+Deno.test("the haproxy sample writes a service port from the network as a number, never as config lines", async () => {
+  // services are free-form JSON from other nodes: a port of text went into haproxy.cfg as it was,
+  // adding a listener (and the reload command then applied it)
+  const sample = JSON.parse(Deno.readTextFileSync(join(REPO, "templates/samples/generators/haproxy.json")));
+  const w = world({ ...sample.generator, command: "" }, "unused");
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    const evil = "8083 check\nlisten stolen\n    bind *:9999\n    server x 6.6.6.6:80";
+    w.members[2] = { ...member(3, 0), services: { http: { name: "http", port: evil, state_id: 0 } } };
+    const g = generators(w);
+    await g.runNow();
+    const text = Deno.readTextFileSync(w.out);
+    assert.doesNotMatch(text, /stolen|9999|6\.6\.6\.6/);
+    assert.match(
+      text,
+      / {4}server 10\.0\.0\.2 10\.0\.0\.2:8082 check\n {4}server 10\.0\.0\.3 10\.0\.0\.3:80 check\n$/,
+    );
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
 Deno.test("GET /agent/generators lists the generators; /agent/generators/:name answers one or 404", async () => {
   const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE);
   try {

@@ -149,6 +149,20 @@ Deno.test("one converter between alive messages and records, both ways", () => {
   assert.equal(recordOf(alive).state, "alive");
 });
 
+Deno.test("a record's addr may be an IPv4 or IPv6 literal or a host name", () => {
+  for (
+    const addr of ["10.0.0.1", "fd00::1", "::ffff:10.0.0.1", "fe80::1%eth0", "node-1.example.org", "n_1"]
+  ) {
+    const d = decodePacket(
+      new TextEncoder().encode(
+        JSON.stringify([{ type: "alive", uuid: "a", name: "n", addr, port: 1, incarnation: 1 }]),
+      ),
+    );
+    assert.ok(d.ok, `${addr}: ${!d.ok && d.error}`);
+    if (d.ok) assert.equal((d.value[0] as { addr: string }).addr, addr);
+  }
+});
+
 Deno.test("malformed packets are rejected with a reason naming the field", () => {
   const enc = new TextEncoder();
   const cases: Array<[string, RegExp]> = [
@@ -174,6 +188,15 @@ Deno.test("malformed packets are rejected with a reason naming the field", () =>
     [
       '[{"type":"alive","uuid":"a;b","name":"n","addr":"x","port":1,"incarnation":1}]',
       /\[0\]\.uuid: not a node uuid/,
+    ],
+    // an addr goes into http://<addr>:<port>/... URLs and config lines: an IP or a host name only
+    ...["evil.example/x#", "u@h", "a b", "h\n", "h?q", "[::1]", "1.2.3.4\\"].map((addr): [string, RegExp] => [
+      `[{"type":"alive","uuid":"a","name":"n","addr":${JSON.stringify(addr)},"port":1,"incarnation":1}]`,
+      /\[0\]\.addr: not an IP address or host name/,
+    ]),
+    [
+      '[{"type":"detect-reply","nonce":"x","uuid":"a","name":"n","addr":"h/p","port":1,"members":1}]',
+      /\[0\]\.addr: not an IP address or host name/,
     ],
     [`[{"type":"leave","uuid":"${"u".repeat(65)}","incarnation":1}]`, /longer than 64/],
     ["[" + Array(300).fill('{"type":"ack","seqno":1}').join(",") + "]", /more than 256 messages/],

@@ -29,6 +29,33 @@ Deno.test("log taps: their own level, nothing more in the file's counts, untappe
   assert.equal(debug.length, 3);
 });
 
+Deno.test("a message cannot forge a log line or reach the reader's terminal: control characters escaped", () => {
+  // node names, tags and check output come from other agents and are logged as they came
+  const dir = Deno.makeTempDirSync({ prefix: "kunai-log-" });
+  try {
+    const sink = new LogSink({
+      level: "INFO",
+      stderr: false,
+      node: "n",
+      now: () => 0,
+      file: `${dir}/daemon.log`,
+    });
+    const tapped: string[] = [];
+    sink.tap("INFO", (l) => tapped.push(l));
+    const name =
+      "web\nn [1970-01-01T00:00:00.000Z][gossip] ERROR: forged\r\u001b]0;owned\u0007\u009b2J\u0000";
+    sink.logger("gossip").info(`member ${name} joined\tok`, "extra\u001b[31m");
+    sink.close();
+    const want =
+      "n [1970-01-01T00:00:00.000Z][gossip] INFO: member web\\nn [1970-01-01T00:00:00.000Z][gossip] " +
+      "ERROR: forged\\r\\x1b]0;owned\\x07\\x9b2J\\x00 joined\tok extra\\x1b[31m";
+    assert.deepEqual(tapped, [want]);
+    assert.equal(Deno.readTextFileSync(`${dir}/daemon.log`), want + "\n");
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 async function readUntil(reader: ReadableStreamDefaultReader<Uint8Array>, re: RegExp): Promise<string> {
   const dec = new TextDecoder();
   let text = "";

@@ -26,19 +26,35 @@ function whoami(flag: string): string {
 /**
  * A Nagios 4 main configuration in `dir` around the exported directory `cfgPath` and the shipped
  * templates, with the site's own contact (Nagios refuses a configuration without one), running as the
- * test's user (root here: Nagios 4 accepts nagios_user=root), notifications off; `extra` lines
- * (e.g. `status_update_interval=1`) are added. Returns its path.
+ * test's user (root here: Nagios 4 accepts nagios_user=root); `extra` lines (e.g.
+ * `status_update_interval=1`) are added. Notifications are off, unless `notify`: then the contact is
+ * notified of every problem through `notify.command` (its output appended to `notify.file`), for the
+ * hosts that use the `notified` template. Returns its path.
  */
-export function nagiosMainConfig(dir: string, cfgPath: string, extra: string[] = []): string {
+export function nagiosMainConfig(
+  dir: string,
+  cfgPath: string,
+  extra: string[] = [],
+  notify?: { file: string; command: string },
+): string {
   const results = join(dir, "checkresults");
   Deno.mkdirSync(results, { recursive: true });
   const site = join(dir, "site.cfg");
+  const on = notify ? "1" : "0";
   Deno.writeTextFileSync(
     site,
-    "define contact {\n  contact_name admin\n  host_notifications_enabled 0\n  service_notifications_enabled 0\n" +
+    (notify
+      ? `define command {\n  command_name notify_test\n  command_line ${notify.command} >> ${notify.file}\n}\n`
+      : "") +
+      `define contact {\n  contact_name admin\n  host_notifications_enabled ${on}\n` +
+      `  service_notifications_enabled ${on}\n` +
       "  host_notification_period kunai-24x7\n  service_notification_period kunai-24x7\n" +
-      "  host_notification_options n\n  service_notification_options n\n" +
-      "  host_notification_commands kunai_echo\n  service_notification_commands kunai_echo\n}\n",
+      `  host_notification_options ${notify ? "d,u,r" : "n"}\n` +
+      `  service_notification_options ${notify ? "w,u,c,r" : "n"}\n` +
+      `  host_notification_commands ${notify ? "notify_test" : "kunai_echo"}\n` +
+      `  service_notification_commands ${notify ? "notify_test" : "kunai_echo"}\n}\n` +
+      // Nagios notifies only an object's contacts: hosts that use this template (and so their services) have ours
+      (notify ? "define host {\n  name notified\n  register 0\n  contacts admin\n}\n" : ""),
   );
   const main = join(dir, "nagios.cfg");
   Deno.writeTextFileSync(
@@ -58,7 +74,7 @@ export function nagiosMainConfig(dir: string, cfgPath: string, extra: string[] =
       `nagios_user=${whoami("-un")}`,
       `nagios_group=${whoami("-gn")}`,
       "check_external_commands=1",
-      "enable_notifications=0",
+      `enable_notifications=${on}`,
       ...extra,
       "",
     ].join("\n"),

@@ -10,11 +10,18 @@ import { join } from "node:path";
 import { createShinken, pushLines } from "../../lib/shinken/mod.ts";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { makeTestCtx } from "../helpers.ts";
+import type { MemberRecord } from "../../lib/types.ts";
 import { member, nagiosMainConfig } from "./fixtures.ts";
 
 const NAGIOS = "/usr/sbin/nagios4";
 const INJECT = "disk swap; rack 4\n[1] SHUTDOWN_PROGRAM";
 const DEADLINE_MS = 20_000;
+/** What the notification test adds: Debian's default, stripped from output macros ($SERVICEOUTPUT$...) only. */
+const NOTIFY_EXTRA = [
+  "status_update_interval=1",
+  "retain_state_information=0",
+  "illegal_macro_output_chars=`~$&|'\"<>",
+];
 
 type Block = { type: string; f: Record<string, string> };
 
@@ -61,6 +68,7 @@ async function until(
 
 const ours = (b: Block[], host: string) =>
   b.filter((x) => x.type === "hostdowntime" && x.f.host_name === host && x.f.author === "kunai");
+const statusFile = (nagiosDir: string) => join(nagiosDir, "status.dat");
 const svc = (b: Block[], host: string, service: string) =>
   b.find((x) => x.type === "servicestatus" && x.f.host_name === host && x.f.service_description === service);
 
@@ -217,6 +225,98 @@ Deno.test("a running nagios4 gets host downtimes for maintenance and acknowledge
     const log = Deno.readTextFileSync(join(nagiosDir, "nagios.log"));
     assert.doesNotMatch(log, /EXTERNAL COMMAND: SHUTDOWN_PROGRAM/);
     assert.match(log, /EXTERNAL COMMAND: DEL_DOWNTIME_BY_HOST_NAME;/);
+  } finally {
+    await s.stop();
+    if (child) {
+      if (!exited) child.kill("SIGTERM");
+      const killer = setTimeout(() => !exited && child!.kill("SIGKILL"), 10_000);
+      await child.status;
+      clearTimeout(killer);
+    }
+    ctx.cleanup();
+  }
+});
+
+Deno.test("a node's name, tags and check ids reach Nagios macros without shell syntax: notifying runs nothing", async () => {
+  // Debian's notify-service-by-email puts $HOSTALIAS$ (the node's name) in a double-quoted /bin/sh line,
+  // and Nagios strips its illegal_macro_output_chars from output macros only: a forged record's name
+  // `$(touch ...)` ran on the Nagios server at the first notification about that node
+  const ctx = makeTestCtx({ clock: new RealClock() });
+  const nagiosDir = join(ctx.dir, "nagios");
+  Deno.mkdirSync(nagiosDir, { recursive: true });
+  const cfgPath = join(ctx.dir, "agent");
+  const cmdFile = join(nagiosDir, "nagios.cmd");
+  const notified = join(nagiosDir, "notified.txt");
+  const pwned = (what: string) => join(nagiosDir, `pwned-${what}`);
+  const run = (what: string) => `$(touch ${pwned(what)})\`touch ${pwned(`${what}-bt`)}\``;
+  ctx.config.listeners.shinken = {
+    enabled: true,
+    cfg_path: cfgPath,
+    external_command_file: cmdFile,
+    reload_command: "",
+    monitoring_tool: "nagios",
+    host_templates: ["agent", "kunai", "notified"],
+    reload_delay: 100,
+  };
+  const forged: MemberRecord = {
+    ...member(2),
+    name: `web "${run("name")}" 'x' <b> & | ~ \\`,
+    tags: [`db${run("tag")}`],
+    zone: `eu${run("zone")}`,
+    services: { http: { check: { id: `service:http${run("check")}`, state_id: 0, output: "ok" } } },
+  };
+  const members = [member(1), forged];
+  const s = createShinken(ctx, { membership: { self: () => members[0], members: () => members } });
+  await s.start();
+  let child: Deno.ChildProcess | null = null;
+  let exited = false;
+  try {
+    const macros = "$HOSTALIAS$#$HOSTDISPLAYNAME$#$_HOSTKUNAI_TAGS$#$_HOSTKUNAI_ZONE$#$_SERVICEKUNAI_CHECK$";
+    child = new Deno.Command(NAGIOS, {
+      args: [
+        nagiosMainConfig(nagiosDir, cfgPath, NOTIFY_EXTRA, {
+          file: notified,
+          command: `/usr/bin/printf "%b" "${macros}\\n"`,
+        }),
+      ],
+      stdin: "null",
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    void child.status.then(() => exited = true);
+    const alive = () => !exited;
+    await until(
+      statusFile(nagiosDir),
+      "the exported hosts",
+      (b) => b.filter((x) => x.type === "hoststatus").length === 2,
+      alive,
+    );
+    // the node's service turns CRITICAL: Nagios notifies the contact
+    members[1] = {
+      ...forged,
+      incarnation: 2,
+      services: { http: { check: { ...(forged.services.http as { check: object }).check, state_id: 2 } } },
+    };
+    ctx.bus.emit("member.updated", members[1]);
+    const end = Date.now() + DEADLINE_MS;
+    let text = "";
+    while (!text.includes("\n")) {
+      if (!alive()) throw new Error("nagios4 exited");
+      if (Date.now() > end) throw new Error(`no notification in ${notified}`);
+      await new Promise((r) => setTimeout(r, 100));
+      try {
+        text = Deno.readTextFileSync(notified);
+      } catch { /* not yet */ }
+    }
+    const made = [...Deno.readDirSync(nagiosDir)].map((e) => e.name).filter((n) => n.startsWith("pwned"));
+    assert.deepEqual(made, [], `the notification command ran: ${text}`);
+    const [alias, display, tags, zone, check] = text.trim().split("#");
+    assert.equal(alias, display);
+    assert.match(alias, /^web +\(touch \S+pwned-name\) +touch \S+pwned-name-bt +x +b$/);
+    assert.doesNotMatch(text, /[`$"'<>&|~\\]/);
+    assert.match(tags, /^db +\(touch/);
+    assert.match(zone, /^eu +\(touch/);
+    assert.match(check, /^service:http +\(touch/);
   } finally {
     await s.stop();
     if (child) {

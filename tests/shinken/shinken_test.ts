@@ -123,6 +123,89 @@ Deno.test("host files for 3 nodes are accepted by a real nagios4 -v with the shi
   }
 });
 
+Deno.test("names, tags, addresses and check ids from the network cannot swallow a directive or the closing }", async () => {
+  // Nagios joins a line ending in a backslash with the next one: a record's field ending in one
+  // swallowed the next directive (`use`, `notifications_enabled`) or the `}`, and a config that no
+  // longer loads stops the monitoring of every host. A NUL ends the line in Nagios' C reader.
+  const w = world("nagios");
+  const hostile: MemberRecord = {
+    ...member(4),
+    name: "web\\",
+    addr: "10.0.0.4 \\",
+    tags: ["linux", "db\\\\"],
+    zone: "eu\\",
+    maintenance: { reason: "disk\\", since: 1, until: null },
+    services: {
+      http: { check: { id: "service:http\\", state_id: 0, output: "ok" } },
+      nul: { check: { id: "service:nul\u0000x", state_id: 0, output: "ok" } },
+    },
+  };
+  w.members = [member(1), hostile];
+  try {
+    const s = shinken(w);
+    await s.start();
+    const text = Deno.readTextFileSync(join(w.cfgPath, `${hostile.uuid}.cfg`));
+    assert.doesNotMatch(text, /\\\n/, "no line ends in a backslash");
+    assert.ok(!text.includes("\0"), "no NUL");
+    assert.match(text, /display_name\s+web\n/);
+    assert.match(text, /address\s+10\.0\.0\.4\n/);
+    assert.match(text, /use\s+agent,kunai\n/);
+    assert.match(text, /_KUNAI_TAGS\s+linux,db\n/);
+    assert.match(text, /_KUNAI_CHECK\s+service:nul x\n/);
+    assert.equal(text.match(/notifications_enabled\s+0\n/g)?.length, 3, "the host and its 2 services");
+    const v = await nagiosVerify(w.ctx.dir, w.cfgPath);
+    assert.equal(v.code, 0, v.out);
+    assert.match(v.out, /Total Errors:\s+0/);
+    assert.match(v.out, /Checked 2 hosts\./);
+    assert.match(v.out, /Checked 4 services\./);
+    await s.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("services of any shape from the network are exported or skipped, never thrown on", async () => {
+  // services are free-form: a null service, a check that is a string, or fields of other types
+  // threw a TypeError, and the export of every host (files and result lines) stopped
+  const w = world("nagios");
+  const odd = {
+    ...member(4),
+    services: {
+      gone: null,
+      text: "up",
+      list: [1, 2],
+      strcheck: { check: "ok" },
+      typed: { check: { id: 5, state_id: "0;1", output: { x: 1 } } },
+      http: { check: { id: "service:http", state_id: 2, output: "HTTP down" } },
+    },
+  } as unknown as MemberRecord;
+  w.members = [member(1), odd];
+  new Deno.Command("mkfifo", { args: [w.cmdFile] }).outputSync();
+  const fd = fs.openSync(w.cmdFile, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+  try {
+    const s = shinken(w);
+    await s.start();
+    const text = Deno.readTextFileSync(join(w.cfgPath, `${odd.uuid}.cfg`));
+    assert.match(text, /service_description\s+agent-http\n/);
+    assert.match(
+      text,
+      /service_description\s+agent-typed\n/,
+      "a check id that is not text: named by its service",
+    );
+    assert.equal(text.match(/define service/g)?.length, 2);
+    const buf = new Uint8Array(65536);
+    const lines = new TextDecoder().decode(buf.subarray(0, fs.readSync(fd, buf)));
+    assert.match(lines, new RegExp(`PROCESS_SERVICE_CHECK_RESULT;${odd.uuid};agent-http;2;HTTP down\n`));
+    assert.match(lines, new RegExp(`PROCESS_SERVICE_CHECK_RESULT;${odd.uuid};agent-typed;3;\n`));
+    w.ctx.bus.emit("member.updated", odd);
+    assert.deepEqual(w.ctx.sink.recent.ERROR, []);
+    await s.stop();
+  } finally {
+    fs.closeSync(fd);
+    w.ctx.cleanup();
+  }
+});
+
 Deno.test("shinken mode adds tags and zone to the host templates, cleaned into valid names", () => {
   const w = world("shinken");
   try {
