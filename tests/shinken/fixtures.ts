@@ -81,3 +81,31 @@ export function nagiosMainConfig(
   );
   return main;
 }
+
+/** A running nagios4. */
+export interface NagiosProc {
+  alive(): boolean;
+  /** SIGTERM, SIGKILL after 10 s; resolves once it exited. */
+  stop(): Promise<void>;
+}
+
+/** Starts the real nagios4 on a main configuration (see nagiosMainConfig). */
+export function startNagios(mainCfg: string): NagiosProc {
+  const child = new Deno.Command("/usr/sbin/nagios4", {
+    args: [mainCfg],
+    stdin: "null",
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  let exited = false;
+  void child.status.then(() => exited = true);
+  return {
+    alive: () => !exited,
+    async stop() {
+      if (!exited) child.kill("SIGTERM");
+      const killer = setTimeout(() => !exited && child.kill("SIGKILL"), 10_000);
+      await child.status;
+      clearTimeout(killer);
+    },
+  };
+}

@@ -11,9 +11,8 @@ import { createShinken, pushLines } from "../../lib/shinken/mod.ts";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { makeTestCtx } from "../helpers.ts";
 import type { MemberRecord } from "../../lib/types.ts";
-import { member, nagiosMainConfig } from "./fixtures.ts";
+import { member, nagiosMainConfig, type NagiosProc, startNagios } from "./fixtures.ts";
 
-const NAGIOS = "/usr/sbin/nagios4";
 const INJECT = "disk swap; rack 4\n[1] SHUTDOWN_PROGRAM";
 const DEADLINE_MS = 20_000;
 /** What the notification test adds: Debian's default, stripped from output macros ($SERVICEOUTPUT$...) only. */
@@ -103,19 +102,12 @@ Deno.test("a running nagios4 gets host downtimes for maintenance and acknowledge
   // the files first (Nagios reads them at its start); its pipe does not exist yet: lines are dropped
   let s = exporter();
   await s.start();
-  let child: Deno.ChildProcess | null = null;
-  let exited = false;
+  let nagios: NagiosProc | null = null;
   try {
-    child = new Deno.Command(NAGIOS, {
-      args: [
-        nagiosMainConfig(nagiosDir, cfgPath, ["status_update_interval=1", "retain_state_information=0"]),
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    void child.status.then(() => exited = true);
-    const alive = () => !exited;
+    nagios = startNagios(
+      nagiosMainConfig(nagiosDir, cfgPath, ["status_update_interval=1", "retain_state_information=0"]),
+    );
+    const alive = nagios.alive;
     const [self, maint, other] = members.map((m) => m.uuid);
     await until(
       statusFile,
@@ -227,12 +219,7 @@ Deno.test("a running nagios4 gets host downtimes for maintenance and acknowledge
     assert.match(log, /EXTERNAL COMMAND: DEL_DOWNTIME_BY_HOST_NAME;/);
   } finally {
     await s.stop();
-    if (child) {
-      if (!exited) child.kill("SIGTERM");
-      const killer = setTimeout(() => !exited && child!.kill("SIGKILL"), 10_000);
-      await child.status;
-      clearTimeout(killer);
-    }
+    await nagios?.stop();
     ctx.cleanup();
   }
 });
@@ -268,23 +255,16 @@ Deno.test("a node's name, tags and check ids reach Nagios macros without shell s
   const members = [member(1), forged];
   const s = createShinken(ctx, { membership: { self: () => members[0], members: () => members } });
   await s.start();
-  let child: Deno.ChildProcess | null = null;
-  let exited = false;
+  let nagios: NagiosProc | null = null;
   try {
     const macros = "$HOSTALIAS$#$HOSTDISPLAYNAME$#$_HOSTKUNAI_TAGS$#$_HOSTKUNAI_ZONE$#$_SERVICEKUNAI_CHECK$";
-    child = new Deno.Command(NAGIOS, {
-      args: [
-        nagiosMainConfig(nagiosDir, cfgPath, NOTIFY_EXTRA, {
-          file: notified,
-          command: `/usr/bin/printf "%b" "${macros}\\n"`,
-        }),
-      ],
-      stdin: "null",
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    void child.status.then(() => exited = true);
-    const alive = () => !exited;
+    nagios = startNagios(
+      nagiosMainConfig(nagiosDir, cfgPath, NOTIFY_EXTRA, {
+        file: notified,
+        command: `/usr/bin/printf "%b" "${macros}\\n"`,
+      }),
+    );
+    const alive = nagios.alive;
     await until(
       statusFile(nagiosDir),
       "the exported hosts",
@@ -319,12 +299,7 @@ Deno.test("a node's name, tags and check ids reach Nagios macros without shell s
     assert.match(check, /^service:http +\(touch/);
   } finally {
     await s.stop();
-    if (child) {
-      if (!exited) child.kill("SIGTERM");
-      const killer = setTimeout(() => !exited && child!.kill("SIGKILL"), 10_000);
-      await child.status;
-      clearTimeout(killer);
-    }
+    await nagios?.stop();
     ctx.cleanup();
   }
 });
