@@ -176,7 +176,9 @@ export class Handlers {
           : `node ${(vars.node as MemberRecord).name}: ${vars.event}`;
         body = JSON.stringify({ kind: event, time: now, ...vars });
       }
-      if (h.type === "webhook" && rendered) body = JSON.stringify({ text: `${subject}\n${body}` });
+      // Slack reads `<...>` in text as links and mentions (`<!channel>`): a node's name or a check's output,
+      // network data, stays text (Slack's escaping of &, < and >)
+      if (h.type === "webhook" && rendered) body = JSON.stringify({ text: slackText(`${subject}\n${body}`) });
     } catch (err) {
       this.#ctx.log.error(`handler ${h.name}: nothing mailed for ${key}: ${(err as Error).message}`);
       this.#ctx.counters.inc("handler_mails_total", { handler: h.name, result: "template_error" });
@@ -333,4 +335,9 @@ export class Handlers {
       );
     }
   }
+}
+
+/** Text as Slack's `text` field shows it literally: `&`, `<` and `>` escaped, nothing else. */
+function slackText(s: string): string {
+  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }

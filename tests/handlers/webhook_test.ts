@@ -92,10 +92,16 @@ Deno.test("format slack sends {text} rendered from the mail templates; handlers 
       body.text,
       /^Check linux\/cpu switched to critical state on web-1\nThe check switch state at/,
     );
+    // a check's output is network data: Slack must not read <!channel> or <http://x|y> in it
+    ctx.bus.emit("check.changed", { ...CHANGE, output: "disk <!channel> & <http://evil|click>" });
+    await until("delivered", () => h.stats().sent === 2, 10_000);
+    const text = JSON.parse(r.got[1].body).text;
+    assert.match(text, /disk &lt;!channel&gt; &amp; &lt;http:\/\/evil\|click&gt;/);
+    assert.doesNotMatch(text, /<!channel>/);
     const t = await h.test("default");
     assert.match(t.subject, /kunai\/handler-test/);
-    assert.equal(r.got.length, 2);
-    assert.match(JSON.parse(r.got[1].body).text, /test notification of handler handlers\/default/);
+    assert.equal(r.got.length, 3);
+    assert.match(JSON.parse(r.got[2].body).text, /test notification of handler handlers\/default/);
   } finally {
     await h.stop();
     await r.server.shutdown();
