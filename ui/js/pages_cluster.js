@@ -23,8 +23,10 @@
     function say(text, error) {
       maintDraft.msg = text;
       maintDraft.error = error;
-      msg.className = error ? "error" : "muted";
-      K.fill(msg, text);
+      // a gossip redraw between the click and the answer replaced this element: say it in the one shown
+      const shown = document.getElementById("maint-msg") || msg;
+      shown.className = error ? "error" : "muted";
+      K.fill(shown, text);
     }
     function fail(e) {
       say(
