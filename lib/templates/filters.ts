@@ -14,85 +14,33 @@ import {
   pyAdd,
   pyEq,
   pyIn,
-  pyOrder,
   pyStr,
   pyTruthy,
   pyType,
   STRING_MEMBERS,
   toPy,
-  tuple,
   unpack,
 } from "./jinja.ts";
+import {
+  attr,
+  compare,
+  entries,
+  type Fmt,
+  items,
+  mapping,
+  registryOf,
+  splitKwargs,
+  text,
+} from "./filters_common.ts";
 import { wordwrap } from "./wordwrap.ts";
 import { isFloat, PyFloat, reprFloat, toFloat, unbox } from "./pyfloat.ts";
-
-type Fmt = (fmt: string, args: never) => string;
-
-interface Keywords {
-  __keywords?: boolean;
-  [k: string]: unknown;
-}
-
-/** Splits nunjucks' trailing keyword-argument object from the positional arguments. */
-function splitKwargs(args: unknown[]): { pos: unknown[]; kw: Keywords } {
-  const last = args[args.length - 1] as Keywords | undefined;
-  if (last && typeof last === "object" && last.__keywords) return { pos: args.slice(0, -1), kw: last };
-  return { pos: args, kw: {} };
-}
-
-function attr(v: unknown, path: string): unknown {
-  let cur = v;
-  for (const part of path.split(".")) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
-  return cur;
-}
-
-/** A mapping's items as Python's `(key, value)` tuples. */
-function entries(v: unknown): Array<[unknown, unknown]> {
-  if (v instanceof Map) return [...v.entries()].map((e) => tuple(e));
-  if (v !== null && typeof v === "object") return Object.entries(v).map((e) => tuple(e));
-  return [];
-}
 
 /** Most items `range()` makes (a template's loop over a range; Jinja2 itself has no limit). */
 const MAX_RANGE = 1_000_000;
 
-/** Python's ordering (pyOrder): numbers, strings, lists item by item; mixed types are a TypeError. */
-const compare = (a: unknown, b: unknown) => pyOrder(a, b);
-
 /** Jinja2's `ignore_case`: a string key in lower case, any other as it is. */
 const lower = (v: unknown) =>
   typeof v === "string" ? v.toLowerCase() : v instanceof String ? String(v).toLowerCase() : v;
-
-/** A sequence's items as Python iterates it (a dict's keys, a string's characters). */
-function items(v: unknown): unknown[] {
-  if (Array.isArray(v)) return v;
-  if (typeof v === "string" || v instanceof String) return [...String(v)];
-  if (v === undefined) return [];
-  if (v !== null && typeof v === "object" && !(v instanceof PyFloat)) return Object.keys(v);
-  throw new Error(`TypeError: '${pyType(v)}' object is not iterable`);
-}
-
-/**
- * The string a filter that only takes strings was given: an undefined value is an UndefinedError,
- * anything else a Python error (`%s` in `error` is its type), as Jinja2 raises.
- */
-function text(filter: string, v: unknown, error: string): string {
-  if (typeof v === "string" || v instanceof String) return String(v);
-  if (v === undefined) throw new Error(`UndefinedError: ${filter}: the value is undefined`);
-  throw new Error(error.replace("%s", pyType(v)));
-}
-
-/** The dict a filter that only takes mappings was given (errors as text() raises them). */
-function mapping(filter: string, v: unknown, error: string): object {
-  if (v === undefined) throw new Error(`UndefinedError: ${filter}: the value is undefined`);
-  if (v === null || typeof v !== "object" || Array.isArray(v) || v instanceof PyFloat) {
-    throw new Error(error.replace("%s", pyType(v)));
-  }
-  return v;
-}
 
 /**
  * Jinja2's `make_multi_attrgetter`: the key of an item for `sort(attribute='port,name')`, each
@@ -160,12 +108,6 @@ class Cycler {
     this.#pos = 0;
   }
 }
-
-type Registry = {
-  filters: Record<string, (...a: unknown[]) => unknown>;
-  tests: Record<string, (...a: unknown[]) => unknown>;
-};
-const registryOf = (env: nunjucks.Environment) => env as unknown as Registry;
 
 /** Adds the filters to a nunjucks environment. */
 export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
