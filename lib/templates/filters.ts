@@ -8,19 +8,7 @@
  * nunjucks only takes positionally.
  */
 import type nunjucks from "nunjucks";
-import {
-  isNumber,
-  JinjaNamespace,
-  pyAdd,
-  pyEq,
-  pyIn,
-  pyStr,
-  pyTruthy,
-  pyType,
-  STRING_MEMBERS,
-  toPy,
-  unpack,
-} from "./jinja.ts";
+import { isNumber, pyAdd, pyEq, pyStr, pyTruthy, pyType, STRING_MEMBERS, toPy } from "./jinja.ts";
 import {
   attr,
   compare,
@@ -32,11 +20,10 @@ import {
   splitKwargs,
   text,
 } from "./filters_common.ts";
+import { registerTests } from "./filters_tests.ts";
+import { registerGlobals } from "./filters_globals.ts";
 import { wordwrap } from "./wordwrap.ts";
 import { isFloat, PyFloat, reprFloat, toFloat, unbox } from "./pyfloat.ts";
-
-/** Most items `range()` makes (a template's loop over a range; Jinja2 itself has no limit). */
-const MAX_RANGE = 1_000_000;
 
 /** Jinja2's `ignore_case`: a string key in lower case, any other as it is. */
 const lower = (v: unknown) =>
@@ -90,23 +77,6 @@ function indent(s: string, width: unknown, first: boolean, blank: boolean): stri
     out = head + (rest.length ? "\n" + rest.map((l) => l ? pad + l : l).join("\n") : "");
   }
   return first ? pad + out : out;
-}
-
-/** Jinja2's `cycler(*items)`: next() gives the items in turn; `current` is the one it gives next. */
-class Cycler {
-  #pos = 0;
-  constructor(readonly items: unknown[]) {}
-  get current(): unknown {
-    return this.items[this.#pos];
-  }
-  next(): unknown {
-    const item = this.current;
-    this.#pos = (this.#pos + 1) % this.items.length;
-    return item;
-  }
-  reset(): void {
-    this.#pos = 0;
-  }
 }
 
 /** Adds the filters to a nunjucks environment. */
@@ -177,7 +147,7 @@ function addFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
     };
   env.addFilter("selectattr", attrFilter(true));
   env.addFilter("rejectattr", attrFilter(false));
-  env.addTest("none", (v: unknown) => v === null);
+  registerTests(env);
   env.addFilter("center", (v: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
     const text = String(pyStr(v) ?? "");
@@ -201,23 +171,6 @@ function addFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
       return String(pyStr(v) ?? "");
     }).join(d);
   });
-  // Jinja2's type tests (an integral float from the data reads as an integer: JSON cannot tell them
-  // apart; one the template made, `4 / 2`, is a float)
-  env.addTest("integer", (v: unknown) => typeof v === "number" && Number.isInteger(v));
-  env.addTest("float", (v: unknown) => isFloat(v));
-  env.addTest("number", (v: unknown) => typeof v === "number" || v instanceof PyFloat);
-  env.addTest("boolean", (v: unknown) => typeof v === "boolean");
-  env.addTest("true", (v: unknown) => v === true);
-  env.addTest("false", (v: unknown) => v === false);
-  // `x is in seq`: Python's `in` (a substring, an item, a dict's key)
-  env.addTest("in", (v: unknown, seq: unknown) => pyIn(v, seq));
-  // Jinja2's `sequence`: anything with a length and items (a list, a string, a dict)
-  env.addTest(
-    "sequence",
-    (v: unknown) => typeof v === "string" || (v !== null && typeof v === "object" && !(v instanceof PyFloat)),
-  );
-  env.addTest("truthy", (v: unknown) => pyTruthy(v));
-  env.addTest("falsy", (v: unknown) => !pyTruthy(v));
   env.addFilter("sum", (list: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
     const attribute = kw.attribute ?? pos[0];
@@ -517,77 +470,8 @@ function addFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
       pyTruthy(kw.blank ?? pos[2] ?? false),
     );
   });
-  // odd, even, divisibleby: of numbers (nunjucks took '1' as odd)
-  const intTest = (name: string, f: (n: number, d: number) => boolean) =>
-    env.addTest(name, (v: unknown, d: unknown = 2) => {
-      if (!isNumber(v) || !isNumber(d)) {
-        throw new Error(
-          `TypeError: ${name}: unsupported operand type(s) for %: '${pyType(v)}' and '${pyType(d)}'`,
-        );
-      }
-      if (Number(d) === 0) throw new Error("ZeroDivisionError: integer division or modulo by zero");
-      return f(Number(v), Number(d));
-    });
-  const mod = (n: number, d: number) => ((n % d) + d) % d;
-  intTest("odd", (n) => mod(n, 2) === 1);
-  intTest("even", (n) => mod(n, 2) === 0);
-  intTest("divisibleby", (n, d) => mod(n, d) === 0);
-  // Jinja2's comparison tests by their operator names too (`selectattr('port', '>=', 1024)`), with
-  // Python's == (no coercion) and ordering (mixed types are a TypeError, as in Jinja2)
-  const eq = (a: unknown, b: unknown) => pyEq(a, b);
-  const ne = (a: unknown, b: unknown) => !pyEq(a, b);
-  const lt = (a: unknown, b: unknown) => compare(a, b) < 0;
-  const le = (a: unknown, b: unknown) => compare(a, b) <= 0;
-  const gt = (a: unknown, b: unknown) => compare(a, b) > 0;
-  const ge = (a: unknown, b: unknown) => compare(a, b) >= 0;
-  for (
-    const [names, test] of [
-      [["==", "eq", "equalto"], eq],
-      [["!=", "ne"], ne],
-      [["<", "lt", "lessthan"], lt],
-      [["<=", "le"], le],
-      [[">", "gt", "greaterthan"], gt],
-      [[">=", "ge"], ge],
-    ] as const
-  ) for (const name of names) env.addTest(name, test);
   env.addFilter("d", env.getFilter("default"));
-  // `namespace(found=false)` or `namespace(d)`: the object `{% set ns.found = true %}` may change
-  env.addGlobal("namespace", (...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const init: Record<string, unknown> = {};
-    for (const p of pos) if (p !== null && typeof p === "object" && !Array.isArray(p)) Object.assign(init, p);
-    const { __keywords: _k, ...named } = kw;
-    return new JinjaNamespace({ ...init, ...named });
-  });
-  // Python's dict(): `dict(a=1)`, `dict(other, b=2)`, `dict([('a', 1)])` (a template's own mapping)
-  env.addGlobal("dict", (...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    if (pos.length > 1) throw new Error(`TypeError: dict expected at most 1 argument, got ${pos.length}`);
-    const out: Record<string, unknown> = {};
-    const [src] = pos;
-    if (Array.isArray(src)) {
-      for (const pair of src) {
-        const [k, v] = unpack(pair, 2);
-        out[String(pyStr(k))] = v;
-      }
-    } else if (src !== null && typeof src === "object") Object.assign(out, src);
-    else if (src !== undefined) throw new Error(`TypeError: '${pyType(src)}' object is not iterable`);
-    const { __keywords: _k, ...named } = kw;
-    return Object.assign(out, named);
-  });
-  // Jinja2's cycler (`current` is the item next() returns next) and joiner (", " by default)
-  env.addGlobal("cycler", (...items: unknown[]) => new Cycler(items));
-  env.addGlobal("joiner", (sep: unknown = ", ") => {
-    let used = false;
-    return () => {
-      const out = used ? sep : "";
-      used = true;
-      return out;
-    };
-  });
-  // `'upper' is filter`, `'odd' is test`: whether the environment has one of that name
-  env.addTest("filter", (v: unknown) => typeof v === "string" && Object.hasOwn(registryOf(env).filters, v));
-  env.addTest("test", (v: unknown) => typeof v === "string" && Object.hasOwn(registryOf(env).tests, v));
+  registerGlobals(env);
   // filesizeformat(binary=False): 1.0 kB, 1.4 TiB, 999 Bytes, as Jinja2 writes them
   env.addFilter("filesizeformat", (v: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
@@ -603,24 +487,6 @@ function addFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
     let i = 0;
     while (i < prefixes.length - 1 && bytes >= base ** (i + 2)) i++;
     return formatPercent("%.1f %s", [(base * bytes) / base ** (i + 2), prefixes[i]] as never);
-  });
-  // Python's range() of ints (a float is a TypeError, as in Python; nunjucks counted with it), at
-  // most MAX_RANGE items (nunjucks built any array asked for: range(10**9) ran the agent out of memory)
-  env.addGlobal("range", (...args: unknown[]) => {
-    const { pos } = splitKwargs(args);
-    if (pos.length < 1 || pos.length > 3) {
-      throw new Error(`TypeError: range expected 1 to 3 arguments, got ${pos.length}`);
-    }
-    const ints = pos.map((a) => {
-      if (typeof a === "boolean") return Number(a);
-      if (typeof a === "number" && Number.isInteger(a)) return a;
-      throw new Error(`TypeError: '${pyType(a)}' object cannot be interpreted as an integer`);
-    });
-    const [start, stop, step] = ints.length === 1 ? [0, ints[0], 1] : [ints[0], ints[1], ints[2] ?? 1];
-    if (step === 0) throw new Error("ValueError: range() arg 3 must not be zero");
-    const n = Math.max(0, Math.ceil((stop - start) / step));
-    if (n > MAX_RANGE) throw new Error(`range: ${n} items is over the limit of ${MAX_RANGE}`);
-    return Array.from({ length: n }, (_, i) => start + i * step);
   });
   // Jinja2's `attr` is getattr(): a dict's keys are not attributes (`d|attr('k')` is undefined), a
   // string's methods are
