@@ -71,6 +71,23 @@ export function mapping(filter: string, v: unknown, error: string): object {
   return v;
 }
 
+/**
+ * Wraps filter `name`, which nunjucks takes positionally, so that it takes Jinja2's keyword names for
+ * its arguments (`replace(old, new, count)`): a keyword in `params` is passed at its index there, any
+ * other keyword is dropped.
+ */
+export function keywordsByPosition(env: nunjucks.Environment, name: string, params: string[]): void {
+  const f = env.getFilter(name) as (this: unknown, ...a: unknown[]) => unknown;
+  env.addFilter(name, function (this: unknown, v: unknown, ...args: unknown[]) {
+    const { pos, kw } = splitKwargs(args);
+    const out = [...pos];
+    params.forEach((p, i) => {
+      if (p in kw) out[i] = kw[p];
+    });
+    return f.call(this, v, ...out);
+  });
+}
+
 /** The filters and tests of a nunjucks environment, by name. */
 export type Registry = {
   filters: Record<string, (...a: unknown[]) => unknown>;
