@@ -9,22 +9,13 @@
  */
 import type nunjucks from "nunjucks";
 import { pyAdd, pyEq, pyStr, pyTruthy, pyType } from "./jinja.ts";
-import {
-  attr,
-  compare,
-  entries,
-  type Fmt,
-  items,
-  keywordsByPosition,
-  mapping,
-  registryOf,
-  splitKwargs,
-} from "./filters_common.ts";
+import { attr, compare, type Fmt, items, registryOf, splitKwargs } from "./filters_common.ts";
 import { registerTests } from "./filters_tests.ts";
 import { registerGlobals } from "./filters_globals.ts";
 import { registerNumberFilters } from "./filters_numbers.ts";
 import { registerStringFilters } from "./filters_strings.ts";
-import { PyFloat, reprFloat, unbox } from "./pyfloat.ts";
+import { registerDictFilters } from "./filters_dicts.ts";
+import { PyFloat, unbox } from "./pyfloat.ts";
 
 /** Jinja2's `ignore_case`: a string key in lower case, any other as it is. */
 const lower = (v: unknown) =>
@@ -82,11 +73,7 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
 
 function addFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
   registerStringFilters(env, formatPercent);
-  env.addFilter("tojson", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const indent = kw.indent ?? pos[0];
-    return htmlSafe(pyJson(v, typeof indent === "number" && indent >= 0 ? indent : null, 0));
-  });
+  registerDictFilters(env);
   env.addFilter("groupby", (list: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
     const attribute = kw.attribute ?? pos[0];
@@ -149,30 +136,6 @@ function addFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
     return total;
   });
   registerNumberFilters(env, formatPercent);
-  const nunjucksDefault = env.getFilter("default") as (v: unknown, d: unknown, b: unknown) => unknown;
-  env.addFilter("default", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const dflt = kw.default_value ?? pos[0] ?? "";
-    const boolean = kw.boolean ?? pos[1];
-    if (boolean) return pyTruthy(v) ? v : dflt;
-    return nunjucksDefault(v, dflt, false);
-  });
-  env.addFilter("dictsort", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const caseSensitive = pyTruthy(kw.case_sensitive ?? pos[0] ?? false);
-    const by = kw.by ?? pos[1] ?? "key";
-    const reverse = pyTruthy(kw.reverse ?? pos[2] ?? false);
-    mapping("dictsort", v, "AttributeError: '%s' object has no attribute 'items'");
-    if (by !== "key" && by !== "value") {
-      throw new Error("dictsort: you can only sort by either 'key' or 'value'");
-    }
-    const key = (e: [unknown, unknown]) => {
-      const k = by === "key" ? e[0] : e[1];
-      return !caseSensitive && typeof k === "string" ? k.toLowerCase() : k;
-    };
-    // Python's sorted(reverse=True) stays stable: equal items keep their order
-    return entries(v).sort((a, b) => (reverse ? -1 : 1) * compare(key(a), key(b)));
-  });
   const nunjucksLength = env.getFilter("length") as (v: unknown) => unknown;
   // a string's length in characters (code points), as Python counts them; `count` is its alias. None
   // and numbers have no length in Python (nunjucks gave 0 or nothing); an undefined value's is 0
@@ -187,15 +150,6 @@ function addFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
   env.addFilter("count", length);
   // list(d) is a dict's keys in Python (nunjucks gave {key, value} objects), a number is not iterable
   env.addFilter("list", (v: unknown) => [...items(v)]);
-  // Jinja2's keyword names for dictsort, which nunjucks takes positionally
-  keywordsByPosition(env, "dictsort", ["case_sensitive", "by", "reverse"]);
-  env.addFilter(
-    "items",
-    (v: unknown) =>
-      v === undefined
-        ? []
-        : entries(mapping("items", v, "TypeError: can only get item pairs from a mapping, not %s")),
-  );
   // first/last of any sequence (a dict's keys, a string's characters); undefined when empty
   env.addFilter("first", (v: unknown) => items(v)[0]);
   env.addFilter("last", (v: unknown) => {
@@ -290,46 +244,5 @@ function addFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
     keyed.sort((a, b) => (reverse ? -1 : 1) * compare(a.k, b.k));
     return keyed.map((e) => e.x);
   });
-  env.addFilter("d", env.getFilter("default"));
   registerGlobals(env);
-}
-
-/** JSON as Python's `json.dumps(v, sort_keys=True, indent=indent)` writes it (ASCII only). */
-function pyJson(v: unknown, indent: number | null, level: number): string {
-  if (v === undefined) throw new Error("TypeError: Object of type Undefined is not JSON serializable");
-  if (v === null) return "null";
-  if (v === true) return "true";
-  if (v === false) return "false";
-  if (typeof v === "number") {
-    return Number.isNaN(v) ? "NaN" : !Number.isFinite(v) ? (v > 0 ? "Infinity" : "-Infinity") : String(v);
-  }
-  if (typeof v === "bigint") return String(v);
-  if (v instanceof PyFloat) return reprFloat(v.valueOf()); // json.dumps(2.0) is 2.0, as repr
-  if (typeof v === "string" || v instanceof String) {
-    return JSON.stringify(String(v)).replace(
-      /[\u007f-\uffff]/g,
-      (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
-    );
-  }
-  const pad = (n: number) => indent === null ? "" : "\n" + " ".repeat(indent * n);
-  const itemSep = indent === null ? ", " : ",";
-  if (Array.isArray(v)) {
-    if (!v.length) return "[]";
-    return "[" + v.map((x) => pad(level + 1) + pyJson(x, indent, level + 1)).join(itemSep) + pad(level) + "]";
-  }
-  if (typeof v === "object") {
-    const keys = Object.keys(v).sort();
-    if (!keys.length) return "{}";
-    return "{" +
-      keys.map((k) =>
-        pad(level + 1) + pyJson(k, indent, level + 1) + ": " +
-        pyJson((v as Record<string, unknown>)[k], indent, level + 1)
-      ).join(itemSep) + pad(level) + "}";
-  }
-  return JSON.stringify(String(v));
-}
-
-/** Jinja2's `htmlsafe_json_dumps`: `<`, `>`, `&` and `'` as \u escapes, so the JSON can sit in HTML. */
-function htmlSafe(json: string): string {
-  return json.replace(/[<>&']/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
 }
