@@ -11,47 +11,26 @@ import { attr, compare, items, splitKwargs } from "./filters_common.ts";
 
 /** Adds Jinja2's sequence filters to a nunjucks environment. */
 export function registerSequenceFilters(env: nunjucks.Environment): void {
-  env.addFilter("groupby", (list: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const attribute = kw.attribute ?? pos[0];
-    const dflt = kw.default ?? pos[1];
-    const caseSensitive = (kw.case_sensitive ?? pos[2]) === true;
-    const get = (x: unknown) => attr(x, String(attribute)) ?? dflt;
-    const sortKey = (x: unknown) => {
-      const k = get(x);
-      return !caseSensitive && typeof k === "string" ? k.toLowerCase() : k;
-    };
-    const sorted = [...items(list)].sort((a, b) => compare(sortKey(a), sortKey(b)));
-    const groups: unknown[] = [];
-    let current: unknown[] | null = null;
-    let currentKey: unknown = undefined;
-    for (const x of sorted) {
-      const k = sortKey(x);
-      if (current === null || !pyEq(k, currentKey)) {
-        current = [];
-        currentKey = k;
-        // a (grouper, list) pair that `for k, v in ...` unpacks, with Jinja2's .grouper and .list
-        const g = Object.assign([get(x), current], { grouper: get(x), list: current });
-        groups.push(g);
-      }
-      current.push(x);
+  registerFoldFilters(env);
+  registerPartFilters(env);
+  registerSelectFilters(env);
+  registerOrderFilters(env);
+}
+
+/** The filters that give one value of a sequence: `length`/`count`, `join`, `sum`. */
+function registerFoldFilters(env: nunjucks.Environment): void {
+  const nunjucksLength = env.getFilter("length") as (v: unknown) => unknown;
+  // a string's length in characters (code points), as Python counts them; `count` is its alias. None
+  // and numbers have no length in Python (nunjucks gave 0 or nothing); an undefined value's is 0
+  const length = (v: unknown) => {
+    if (typeof v === "string") return [...v].length;
+    if (v === null || typeof v === "number" || typeof v === "boolean" || v instanceof PyFloat) {
+      throw new Error(`TypeError: object of type '${pyType(v)}' has no len()`);
     }
-    return groups;
-  });
-  const attrFilter = (keep: boolean) =>
-    function (this: unknown, list: unknown, ...args: unknown[]) {
-      const { pos } = splitKwargs(args);
-      const [name, testName, ...testArgs] = pos;
-      const test = typeof testName === "string"
-        ? env.getTest(testName) as (...a: unknown[]) => unknown
-        : (v: unknown) => pyTruthy(v);
-      // Jinja2's select_or_reject: a false value (none, []) gives nothing
-      return (pyTruthy(list) ? items(list) : []).filter((x) =>
-        Boolean(test.call(this, attr(x, String(name)), ...testArgs)) === keep
-      );
-    };
-  env.addFilter("selectattr", attrFilter(true));
-  env.addFilter("rejectattr", attrFilter(false));
+    return v === undefined ? 0 : nunjucksLength(v);
+  };
+  env.addFilter("length", length);
+  env.addFilter("count", length);
   env.addFilter("join", (list: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
     const d = String(kw.d ?? pos[0] ?? "");
@@ -71,18 +50,10 @@ export function registerSequenceFilters(env: nunjucks.Environment): void {
     }
     return total;
   });
-  const nunjucksLength = env.getFilter("length") as (v: unknown) => unknown;
-  // a string's length in characters (code points), as Python counts them; `count` is its alias. None
-  // and numbers have no length in Python (nunjucks gave 0 or nothing); an undefined value's is 0
-  const length = (v: unknown) => {
-    if (typeof v === "string") return [...v].length;
-    if (v === null || typeof v === "number" || typeof v === "boolean" || v instanceof PyFloat) {
-      throw new Error(`TypeError: object of type '${pyType(v)}' has no len()`);
-    }
-    return v === undefined ? 0 : nunjucksLength(v);
-  };
-  env.addFilter("length", length);
-  env.addFilter("count", length);
+}
+
+/** The filters that give part of a sequence or its items: `list`, `first`, `last`, `reverse`, `batch`, `slice`. */
+function registerPartFilters(env: nunjucks.Environment): void {
   // list(d) is a dict's keys in Python (nunjucks gave {key, value} objects), a number is not iterable
   env.addFilter("list", (v: unknown) => [...items(v)]);
   // first/last of any sequence (a dict's keys, a string's characters); undefined when empty
@@ -130,6 +101,24 @@ export function registerSequenceFilters(env: nunjucks.Environment): void {
     }
     return out;
   });
+}
+
+/** The filters that keep the items a test passes (`select`, `selectattr`...) or change each (`map`). */
+function registerSelectFilters(env: nunjucks.Environment): void {
+  const attrFilter = (keep: boolean) =>
+    function (this: unknown, list: unknown, ...args: unknown[]) {
+      const { pos } = splitKwargs(args);
+      const [name, testName, ...testArgs] = pos;
+      const test = typeof testName === "string"
+        ? env.getTest(testName) as (...a: unknown[]) => unknown
+        : (v: unknown) => pyTruthy(v);
+      // Jinja2's select_or_reject: a false value (none, []) gives nothing
+      return (pyTruthy(list) ? items(list) : []).filter((x) =>
+        Boolean(test.call(this, attr(x, String(name)), ...testArgs)) === keep
+      );
+    };
+  env.addFilter("selectattr", attrFilter(true));
+  env.addFilter("rejectattr", attrFilter(false));
   // select/reject(test, *args): Jinja2's select_or_reject (a false value gives nothing; no test: truthiness)
   const selectFilter = (keep: boolean) =>
     function (this: unknown, v: unknown, ...args: unknown[]) {
@@ -153,6 +142,37 @@ export function registerSequenceFilters(env: nunjucks.Environment): void {
     if (typeof name !== "string") throw new Error("map: expected a filter name or attribute=");
     const f = env.getFilter(name) as (...a: unknown[]) => unknown;
     return arr.map((x) => f(x, ...pos.slice(1)));
+  });
+}
+
+/** The filters that order or group items by a key: `groupby`, `unique`, `min`, `max`, `sort`. */
+function registerOrderFilters(env: nunjucks.Environment): void {
+  env.addFilter("groupby", (list: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const attribute = kw.attribute ?? pos[0];
+    const dflt = kw.default ?? pos[1];
+    const caseSensitive = (kw.case_sensitive ?? pos[2]) === true;
+    const get = (x: unknown) => attr(x, String(attribute)) ?? dflt;
+    const sortKey = (x: unknown) => {
+      const k = get(x);
+      return !caseSensitive && typeof k === "string" ? k.toLowerCase() : k;
+    };
+    const sorted = [...items(list)].sort((a, b) => compare(sortKey(a), sortKey(b)));
+    const groups: unknown[] = [];
+    let current: unknown[] | null = null;
+    let currentKey: unknown = undefined;
+    for (const x of sorted) {
+      const k = sortKey(x);
+      if (current === null || !pyEq(k, currentKey)) {
+        current = [];
+        currentKey = k;
+        // a (grouper, list) pair that `for k, v in ...` unpacks, with Jinja2's .grouper and .list
+        const g = Object.assign([get(x), current], { grouper: get(x), list: current });
+        groups.push(g);
+      }
+      current.push(x);
+    }
+    return groups;
   });
   // unique(case_sensitive=False, attribute=None): 'A' and 'a' are one item unless case-sensitive
   env.addFilter("unique", (list: unknown, ...args: unknown[]) => {

@@ -10,6 +10,13 @@ import { entries, type Fmt, keywordsByPosition, splitKwargs, text } from "./filt
 
 /** Adds Jinja2's string filters to a nunjucks environment; `formatPercent` is `format`'s `%`. */
 export function registerStringFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
+  registerTextFilters(env, formatPercent);
+  registerLineFilters(env);
+  registerNunjucksStringFilters(env);
+}
+
+/** The filters of a text: `format`, `center`, `string`, `title`, `urlencode`, `trim`, `wordcount`, `attr`. */
+function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
   env.addFilter("format", (fmt: unknown, ...args: unknown[]) => {
     const { pos } = splitKwargs(args);
     // Jinja2: `value % args`, the positional arguments always a tuple
@@ -28,21 +35,6 @@ export function registerStringFilters(env: nunjucks.Environment, formatPercent: 
   env.addFilter("string", (v: unknown) => {
     const r = pyStr(v);
     return r === undefined ? "" : r;
-  });
-  env.addFilter("truncate", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    if (v === undefined) return "";
-    const s = [...text("truncate", v, "TypeError: object of type '%s' has no len()")];
-    const length = Number(kw.length ?? pos[0] ?? 255);
-    const killwords = pyTruthy(kw.killwords ?? pos[1] ?? false);
-    const end = String(kw.end ?? pos[2] ?? "...");
-    const leeway = Number(kw.leeway ?? pos[3] ?? 5); // Jinja2's policy truncate.leeway
-    if (length < end.length) throw new Error(`truncate: expected length >= ${end.length}, got ${length}`);
-    if (s.length <= length + leeway) return s.join("");
-    const head = s.slice(0, length - end.length).join("");
-    if (killwords) return head + end;
-    const cut = head.lastIndexOf(" ");
-    return (cut >= 0 ? head.slice(0, cut) : head) + end;
   });
   // Jinja2's title: a capital after a space, '-', '(', '{', '[' or '<', the rest lower case
   env.addFilter(
@@ -78,6 +70,66 @@ export function registerStringFilters(env: nunjucks.Environment, formatPercent: 
     const s = v === undefined ? "" : typeof v === "string" ? v : String(pyStr(v));
     return s.match(/[\p{L}\p{N}_]+/gu)?.length ?? 0;
   });
+  // Jinja2's `attr` is getattr(): a dict's keys are not attributes (`d|attr('k')` is undefined), a
+  // string's methods are
+  env.addFilter("attr", (obj: unknown, name: unknown) => {
+    const s = typeof obj === "string" ? obj : obj instanceof String ? String(obj) : null;
+    if (s !== null && typeof name === "string" && Object.hasOwn(STRING_MEMBERS, name)) {
+      const fn = STRING_MEMBERS[name];
+      return (...args: unknown[]) => fn(s, ...args);
+    }
+    return undefined;
+  });
+}
+
+/** The filters that cut or lay out a text's lines: `truncate`, `indent`, `wordwrap`. */
+function registerLineFilters(env: nunjucks.Environment): void {
+  env.addFilter("truncate", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    if (v === undefined) return "";
+    const s = [...text("truncate", v, "TypeError: object of type '%s' has no len()")];
+    const length = Number(kw.length ?? pos[0] ?? 255);
+    const killwords = pyTruthy(kw.killwords ?? pos[1] ?? false);
+    const end = String(kw.end ?? pos[2] ?? "...");
+    const leeway = Number(kw.leeway ?? pos[3] ?? 5); // Jinja2's policy truncate.leeway
+    if (length < end.length) throw new Error(`truncate: expected length >= ${end.length}, got ${length}`);
+    if (s.length <= length + leeway) return s.join("");
+    const head = s.slice(0, length - end.length).join("");
+    if (killwords) return head + end;
+    const cut = head.lastIndexOf(" ");
+    return (cut >= 0 ? head.slice(0, cut) : head) + end;
+  });
+  // Jinja2's keyword names for truncate, which nunjucks takes positionally
+  keywordsByPosition(env, "truncate", ["length", "killwords", "end"]);
+  env.addFilter("indent", (v: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const first = pyTruthy(kw.first ?? kw.indentfirst ?? pos[1] ?? false);
+    return indent(
+      text("indent", v, "TypeError: unsupported operand type(s) for +=: '%s' and 'str'"),
+      kw.width ?? pos[0] ?? 4,
+      first,
+      pyTruthy(kw.blank ?? pos[2] ?? false),
+    );
+  });
+  env.addFilter("wordwrap", (s: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const width = Number(kw.width ?? pos[0] ?? 79);
+    if (!Number.isInteger(width)) throw new Error(`wordwrap: width must be an integer, got ${pyStr(width)}`);
+    const breakLong = kw.break_long_words ?? pos[1] ?? true;
+    const wrapstring = kw.wrapstring ?? pos[2] ?? null;
+    const hyphens = kw.break_on_hyphens ?? pos[3] ?? true;
+    return wordwrap(
+      text("wordwrap", s, "AttributeError: '%s' object has no attribute 'splitlines'"),
+      width,
+      pyTruthy(breakLong),
+      wrapstring === null || wrapstring === undefined ? null : String(wrapstring),
+      pyTruthy(hyphens),
+    );
+  });
+}
+
+/** nunjucks' own string filters (`upper`, `replace`, `escape`...) on str() of any value; `e` for escape. */
+function registerNunjucksStringFilters(env: nunjucks.Environment): void {
   // Jinja2's string filters take str() of any value (`none|upper` is NONE, `true|lower` true); nunjucks
   // gave an empty string, or failed on a number
   for (
@@ -98,44 +150,8 @@ export function registerStringFilters(env: nunjucks.Environment, formatPercent: 
     });
   }
   env.addFilter("e", env.getFilter("escape"));
-  // Jinja2's keyword names for the filters nunjucks takes positionally, in nunjucks' order
+  // Jinja2's keyword names for replace, which nunjucks takes positionally
   keywordsByPosition(env, "replace", ["old", "new", "count"]);
-  keywordsByPosition(env, "truncate", ["length", "killwords", "end"]);
-  env.addFilter("indent", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const first = pyTruthy(kw.first ?? kw.indentfirst ?? pos[1] ?? false);
-    return indent(
-      text("indent", v, "TypeError: unsupported operand type(s) for +=: '%s' and 'str'"),
-      kw.width ?? pos[0] ?? 4,
-      first,
-      pyTruthy(kw.blank ?? pos[2] ?? false),
-    );
-  });
-  // Jinja2's `attr` is getattr(): a dict's keys are not attributes (`d|attr('k')` is undefined), a
-  // string's methods are
-  env.addFilter("attr", (obj: unknown, name: unknown) => {
-    const s = typeof obj === "string" ? obj : obj instanceof String ? String(obj) : null;
-    if (s !== null && typeof name === "string" && Object.hasOwn(STRING_MEMBERS, name)) {
-      const fn = STRING_MEMBERS[name];
-      return (...args: unknown[]) => fn(s, ...args);
-    }
-    return undefined;
-  });
-  env.addFilter("wordwrap", (s: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const width = Number(kw.width ?? pos[0] ?? 79);
-    if (!Number.isInteger(width)) throw new Error(`wordwrap: width must be an integer, got ${pyStr(width)}`);
-    const breakLong = kw.break_long_words ?? pos[1] ?? true;
-    const wrapstring = kw.wrapstring ?? pos[2] ?? null;
-    const hyphens = kw.break_on_hyphens ?? pos[3] ?? true;
-    return wordwrap(
-      text("wordwrap", s, "AttributeError: '%s' object has no attribute 'splitlines'"),
-      width,
-      pyTruthy(breakLong),
-      wrapstring === null || wrapstring === undefined ? null : String(wrapstring),
-      pyTruthy(hyphens),
-    );
-  });
 }
 
 /** Jinja2's `indent(width=4, first=False, blank=False)`: blank lines and the first line left alone by default. */
