@@ -4,13 +4,13 @@
  * and Jinja2's behaviour for those nunjucks has differently: `groupby` (a list of
  * `(grouper, list)`), `selectattr`/`rejectattr` with a test, `sum(attribute=)`, Python truthiness in
  * `select`, `reject` and `default(x, true)`, `tojson` as Jinja2 prints it (sorted keys, `", "`,
- * HTML-safe), and keyword arguments (`join(attribute='name')`, `indent(width=2)`...) for the filters
- * nunjucks only takes positionally.
+ * HTML-safe), and Jinja2's keyword arguments (`join(attribute='name')`, `indent(width=2)`...) for all
+ * of them, an unknown one refused (filters_args.ts).
  *
  * Each group is in its own module: filters_strings.ts, filters_dicts.ts (mappings, `tojson`,
  * `default`), filters_seq.ts, filters_numbers.ts, filters_tests.ts (Jinja2's tests) and
  * filters_globals.ts (`range`, `dict`, `namespace`, `cycler`, `joiner`); filters_common.ts holds
- * what they share.
+ * what they share, filters_args.ts each one's parameters.
  */
 import type nunjucks from "nunjucks";
 import { type Fmt, registryOf } from "./filters_common.ts";
@@ -21,6 +21,7 @@ import { registerNumberFilters } from "./filters_numbers.ts";
 import { registerTests } from "./filters_tests.ts";
 import { registerGlobals } from "./filters_globals.ts";
 import { unbox } from "./pyfloat.ts";
+import { bindArguments } from "./filters_args.ts";
 
 /** Adds the filters to a nunjucks environment. */
 export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
@@ -36,6 +37,8 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       };
     }
   }
+  // last, around all of them: each called with its arguments bound to Jinja2's parameters
+  bindArguments(env);
 }
 
 /** Adds each group of Jinja2's filters, tests and globals. */

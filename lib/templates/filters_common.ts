@@ -23,6 +23,12 @@ export function splitKwargs(args: unknown[]): { pos: unknown[]; kw: Keywords } {
   return { pos: args, kw: {} };
 }
 
+/** The keyword arguments of nunjucks' keyword object, by name (without its marker). */
+export function named(kw: Keywords): Record<string, unknown> {
+  const { __keywords: _marker, ...rest } = kw;
+  return rest;
+}
+
 /** The value at a dotted path (`a.b.0`) in a value; undefined where a step is missing. */
 export function attr(v: unknown, path: string): unknown {
   let cur = v;
@@ -69,23 +75,6 @@ export function mapping(filter: string, v: unknown, error: string): object {
     throw new Error(error.replace("%s", pyType(v)));
   }
   return v;
-}
-
-/**
- * Wraps filter `name`, which nunjucks takes positionally, so that it takes Jinja2's keyword names for
- * its arguments (`replace(old, new, count)`): a keyword in `params` is passed at its index there, any
- * other keyword is dropped.
- */
-export function keywordsByPosition(env: nunjucks.Environment, name: string, params: string[]): void {
-  const f = env.getFilter(name) as (this: unknown, ...a: unknown[]) => unknown;
-  env.addFilter(name, function (this: unknown, v: unknown, ...args: unknown[]) {
-    const { pos, kw } = splitKwargs(args);
-    const out = [...pos];
-    params.forEach((p, i) => {
-      if (p in kw) out[i] = kw[p];
-    });
-    return f.call(this, v, ...out);
-  });
 }
 
 /** The filters and tests of a nunjucks environment, by name. */

@@ -6,28 +6,24 @@
 import type nunjucks from "nunjucks";
 import { pyTruthy } from "./jinja.ts";
 import { PyFloat, reprFloat } from "./pyfloat.ts";
-import { compare, entries, keywordsByPosition, mapping, splitKwargs } from "./filters_common.ts";
+import { compare, entries, mapping } from "./filters_common.ts";
 
 /** Adds Jinja2's mapping and value filters to a nunjucks environment. */
 export function registerDictFilters(env: nunjucks.Environment): void {
-  env.addFilter("tojson", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const indent = kw.indent ?? pos[0];
+  // each filter is called with its arguments by position (filters_args.ts binds Jinja2's keywords)
+  env.addFilter("tojson", (v: unknown, indent?: unknown) => {
     return htmlSafe(pyJson(v, typeof indent === "number" && indent >= 0 ? indent : null, 0));
   });
   const nunjucksDefault = env.getFilter("default") as (v: unknown, d: unknown, b: unknown) => unknown;
-  env.addFilter("default", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const dflt = kw.default_value ?? pos[0] ?? "";
-    const boolean = kw.boolean ?? pos[1];
+  env.addFilter("default", (v: unknown, defaultValue?: unknown, boolean?: unknown) => {
+    const dflt = defaultValue === undefined ? "" : defaultValue; // `default(none)` gives None
     if (boolean) return pyTruthy(v) ? v : dflt;
     return nunjucksDefault(v, dflt, false);
   });
-  env.addFilter("dictsort", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const caseSensitive = pyTruthy(kw.case_sensitive ?? pos[0] ?? false);
-    const by = kw.by ?? pos[1] ?? "key";
-    const reverse = pyTruthy(kw.reverse ?? pos[2] ?? false);
+  env.addFilter("dictsort", (v: unknown, caseSens?: unknown, byArg?: unknown, reverseArg?: unknown) => {
+    const caseSensitive = pyTruthy(caseSens ?? false);
+    const by = byArg ?? "key";
+    const reverse = pyTruthy(reverseArg ?? false);
     mapping("dictsort", v, "AttributeError: '%s' object has no attribute 'items'");
     if (by !== "key" && by !== "value") {
       throw new Error("dictsort: you can only sort by either 'key' or 'value'");
@@ -39,8 +35,6 @@ export function registerDictFilters(env: nunjucks.Environment): void {
     // Python's sorted(reverse=True) stays stable: equal items keep their order
     return entries(v).sort((a, b) => (reverse ? -1 : 1) * compare(key(a), key(b)));
   });
-  // Jinja2's keyword names for dictsort, which nunjucks takes positionally
-  keywordsByPosition(env, "dictsort", ["case_sensitive", "by", "reverse"]);
   env.addFilter(
     "items",
     (v: unknown) =>

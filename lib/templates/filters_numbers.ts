@@ -5,14 +5,16 @@
 import type nunjucks from "nunjucks";
 import { isNumber, pyStr, pyTruthy, pyType } from "./jinja.ts";
 import { isFloat, PyFloat, toFloat, unbox } from "./pyfloat.ts";
-import { type Fmt, splitKwargs } from "./filters_common.ts";
+import type { Fmt } from "./filters_common.ts";
 
-/** Adds Jinja2's number filters to a nunjucks environment; `formatPercent` writes filesizeformat's `%.1f`. */
+/**
+ * Adds Jinja2's number filters to a nunjucks environment; `formatPercent` writes filesizeformat's
+ * `%.1f`. Each is called with its arguments by position (filters_args.ts binds Jinja2's keywords).
+ */
 export function registerNumberFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
-  env.addFilter("round", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const precision = Number(kw.precision ?? pos[0] ?? 0) || 0;
-    const method = String(kw.method ?? pos[1] ?? "common");
+  env.addFilter("round", (v: unknown, prec?: unknown, meth?: unknown) => {
+    const precision = Number(prec ?? 0) || 0;
+    const method = String(meth ?? "common");
     if (!isNumber(v)) throw new Error(`TypeError: type ${pyType(v)} doesn't define __round__ method`);
     const x = Number(v);
     if (method === "ceil" || method === "floor") {
@@ -25,10 +27,9 @@ export function registerNumberFilters(env: nunjucks.Environment, formatPercent: 
   });
   // int(value, default=0, base=10) as Jinja2: a string in `base` (0: by its 0x/0o/0b prefix), else
   // through float, else the default; a bool is 0 or 1 (nunjucks printed nothing for true|int)
-  env.addFilter("int", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const dflt = kw.default ?? pos[0] ?? 0;
-    const base = Number(kw.base ?? pos[1] ?? 10);
+  env.addFilter("int", (v: unknown, dfltArg?: unknown, baseArg?: unknown) => {
+    const dflt = dfltArg === undefined ? 0 : dfltArg; // `int(none)` gives None
+    const base = Number(baseArg ?? 10);
     v = unbox(v);
     if (v === undefined) throw new Error("UndefinedError: int: the value is undefined");
     if (typeof v === "boolean") return v ? 1 : 0;
@@ -43,9 +44,8 @@ export function registerNumberFilters(env: nunjucks.Environment, formatPercent: 
   });
   // float(value, default=0.0) as Python's float(): a number, a bool, or a whole string that is a
   // float literal (nunjucks' parseFloat read '12abc' as 12); else the default
-  env.addFilter("float", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const dflt = kw.default ?? pos[0] ?? new PyFloat(0);
+  env.addFilter("float", (v: unknown, dfltArg?: unknown) => {
+    const dflt = dfltArg === undefined ? new PyFloat(0) : dfltArg;
     if (v === undefined) throw new Error("UndefinedError: float: the value is undefined");
     if (typeof v === "boolean" || typeof v === "number" || v instanceof PyFloat) return toFloat(Number(v));
     if (typeof v === "string" || v instanceof String) {
@@ -63,9 +63,8 @@ export function registerNumberFilters(env: nunjucks.Environment, formatPercent: 
     return isFloat(v) ? toFloat(Math.abs(Number(v))) : Math.abs(Number(v));
   });
   // filesizeformat(binary=False): 1.0 kB, 1.4 TiB, 999 Bytes, as Jinja2 writes them
-  env.addFilter("filesizeformat", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const binary = pyTruthy(kw.binary ?? pos[0] ?? false);
+  env.addFilter("filesizeformat", (v: unknown, bin?: unknown) => {
+    const binary = pyTruthy(bin ?? false);
     const bytes = typeof v === "string" ? pyFloat(v) : isNumber(v) ? Number(v) : null;
     if (bytes === null) throw new Error(`ValueError: filesizeformat: not a number: ${pyStr(v)}`);
     const base = binary ? 1024 : 1000;

@@ -7,9 +7,13 @@
 import type nunjucks from "nunjucks";
 import { pyAdd, pyEq, pyStr, pyTruthy, pyType } from "./jinja.ts";
 import { PyFloat } from "./pyfloat.ts";
-import { attr, compare, items, splitKwargs } from "./filters_common.ts";
+import { attr, compare, items, named, splitKwargs } from "./filters_common.ts";
 
-/** Adds Jinja2's sequence filters to a nunjucks environment. */
+/**
+ * Adds Jinja2's sequence filters to a nunjucks environment. Each is called with its arguments by
+ * position (filters_args.ts binds Jinja2's keywords), but for `map`, `select`, `reject`, `selectattr`
+ * and `rejectattr`, which take any and pass them on to a filter or test.
+ */
 export function registerSequenceFilters(env: nunjucks.Environment): void {
   registerFoldFilters(env);
   registerPartFilters(env);
@@ -31,20 +35,16 @@ function registerFoldFilters(env: nunjucks.Environment): void {
   };
   env.addFilter("length", length);
   env.addFilter("count", length);
-  env.addFilter("join", (list: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const d = String(kw.d ?? pos[0] ?? "");
-    const attribute = kw.attribute ?? pos[1];
+  env.addFilter("join", (list: unknown, sep?: unknown, attribute?: unknown) => {
+    const d = String(sep ?? "");
     return items(list).map((x) => {
       const v = attribute === undefined || attribute === null ? x : attr(x, String(attribute));
       return String(pyStr(v) ?? "");
     }).join(d);
   });
-  env.addFilter("sum", (list: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const attribute = kw.attribute ?? pos[0];
+  env.addFilter("sum", (list: unknown, attribute?: unknown, start?: unknown) => {
     // Python's `+` item by item: numbers add, lists concatenate (`sum(start=[])`), a string is refused
-    let total: unknown = kw.start ?? pos[1] ?? 0;
+    let total: unknown = start ?? 0;
     for (const x of items(list)) {
       total = pyAdd(total, attribute === undefined || attribute === null ? x : attr(x, String(attribute)));
     }
@@ -68,10 +68,9 @@ function registerPartFilters(env: nunjucks.Environment): void {
     return [...items(v)].reverse();
   });
   // batch(linecount, fill_with=None) and slice(slices, fill_with=None) as Jinja2 cuts them
-  env.addFilter("batch", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const n = Number(kw.linecount ?? pos[0]);
-    const fill = kw.fill_with ?? pos[1] ?? null;
+  env.addFilter("batch", (v: unknown, linecount: unknown, fillWith?: unknown) => {
+    const n = Number(linecount);
+    const fill = fillWith ?? null;
     if (!Number.isInteger(n) || n < 1) throw new Error(`ValueError: batch: linecount must be a positive int`);
     const rows: unknown[][] = [];
     for (const x of items(v)) {
@@ -82,10 +81,9 @@ function registerPartFilters(env: nunjucks.Environment): void {
     if (last && fill !== null) { while (last.length < n) last.push(fill); }
     return rows;
   });
-  env.addFilter("slice", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const n = Number(kw.slices ?? pos[0]);
-    const fill = kw.fill_with ?? pos[1] ?? null;
+  env.addFilter("slice", (v: unknown, slices: unknown, fillWith?: unknown) => {
+    const n = Number(slices);
+    const fill = fillWith ?? null;
     if (!Number.isInteger(n)) throw new Error(`TypeError: slice: slices must be an int`);
     if (n <= 0) throw new Error("ZeroDivisionError: slice: slices must be positive");
     const seq = items(v);
@@ -103,56 +101,65 @@ function registerPartFilters(env: nunjucks.Environment): void {
   });
 }
 
-/** The filters that keep the items a test passes (`select`, `selectattr`...) or change each (`map`). */
+/**
+ * The filters that keep the items a test passes (`select`, `selectattr`...) or change each (`map`):
+ * Jinja2's arguments after the filter's or test's name, keywords too, are that filter's or test's
+ * (`map('round', precision=1)`, `select('divisibleby', num=3)`).
+ */
 function registerSelectFilters(env: nunjucks.Environment): void {
-  const attrFilter = (keep: boolean) =>
+  // Jinja2's select_or_reject: a false value (none, []) gives nothing; without a test, truthiness
+  // (and the keywords are not used, as in Jinja2)
+  const selectOrReject = (filter: string, lookupAttr: boolean, keep: boolean) =>
     function (this: unknown, list: unknown, ...args: unknown[]) {
-      const { pos } = splitKwargs(args);
-      const [name, testName, ...testArgs] = pos;
-      const test = typeof testName === "string"
-        ? env.getTest(testName) as (...a: unknown[]) => unknown
-        : (v: unknown) => pyTruthy(v);
-      // Jinja2's select_or_reject: a false value (none, []) gives nothing
+      const { pos, kw } = splitKwargs(args);
+      if (lookupAttr && !pos.length) {
+        throw new Error(`FilterArgumentError: ${filter}: missing parameter for attribute name`);
+      }
+      const name = lookupAttr ? String(pos[0]) : null;
+      const off = lookupAttr ? 1 : 0;
+      const value = (x: unknown) => name === null ? x : attr(x, name);
+      const test = pos.length > off ? env.getTest(pos[off] as string) as (...a: unknown[]) => unknown : null;
+      const testArgs = [...pos.slice(off + 1), ...(Object.keys(named(kw)).length ? [kw] : [])];
       return (pyTruthy(list) ? items(list) : []).filter((x) =>
-        Boolean(test.call(this, attr(x, String(name)), ...testArgs)) === keep
+        (test ? Boolean(test.call(this, value(x), ...testArgs)) : pyTruthy(value(x))) === keep
       );
     };
-  env.addFilter("selectattr", attrFilter(true));
-  env.addFilter("rejectattr", attrFilter(false));
-  // select/reject(test, *args): Jinja2's select_or_reject (a false value gives nothing; no test: truthiness)
-  const selectFilter = (keep: boolean) =>
-    function (this: unknown, v: unknown, ...args: unknown[]) {
-      const { pos } = splitKwargs(args);
-      const [testName, ...testArgs] = pos;
-      const test = typeof testName === "string"
-        ? env.getTest(testName) as (...a: unknown[]) => unknown
-        : (x: unknown) => pyTruthy(x);
-      return (pyTruthy(v) ? items(v) : []).filter((x) => Boolean(test.call(this, x, ...testArgs)) === keep);
-    };
-  env.addFilter("select", selectFilter(true));
-  env.addFilter("reject", selectFilter(false));
-  env.addFilter("map", (list: unknown, ...args: unknown[]) => {
+  env.addFilter("selectattr", selectOrReject("selectattr", true, true));
+  env.addFilter("rejectattr", selectOrReject("rejectattr", true, false));
+  env.addFilter("select", selectOrReject("select", false, true));
+  env.addFilter("reject", selectOrReject("reject", false, false));
+  // map(filter, *args, **kwargs), or map(attribute=, default=) with no other argument, as Jinja2's prepare_map
+  env.addFilter("map", function (this: unknown, list: unknown, ...args: unknown[]) {
     const { pos, kw } = splitKwargs(args);
+    const { attribute, default: dflt, ...others } = named(kw);
     const arr = pyTruthy(list) ? items(list) : [];
-    if (typeof kw.attribute === "string") {
-      const a = kw.attribute;
-      return arr.map((x) => attr(x, a) ?? kw.default);
+    if (!pos.length && attribute !== undefined) {
+      const extra = Object.keys(others);
+      if (extra.length) {
+        throw new Error(`FilterArgumentError: map: unexpected keyword argument '${extra[0]}'`);
+      }
+      // the default stands for a missing attribute, not for one that is None
+      return arr.map((x) => {
+        const v = attr(x, String(attribute));
+        return v === undefined && dflt !== undefined && dflt !== null ? dflt : v;
+      });
     }
-    const name = pos[0];
-    if (typeof name !== "string") throw new Error("map: expected a filter name or attribute=");
-    const f = env.getFilter(name) as (...a: unknown[]) => unknown;
-    return arr.map((x) => f(x, ...pos.slice(1)));
+    if (!pos.length) throw new Error("FilterArgumentError: map requires a filter name or attribute=");
+    const f = env.getFilter(pos[0] as string) as (this: unknown, ...a: unknown[]) => unknown;
+    const rest = [...pos.slice(1), ...(Object.keys(named(kw)).length ? [kw] : [])];
+    return arr.map((x) => f.call(this, x, ...rest));
   });
 }
 
 /** The filters that order or group items by a key: `groupby`, `unique`, `min`, `max`, `sort`. */
 function registerOrderFilters(env: nunjucks.Environment): void {
-  env.addFilter("groupby", (list: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const attribute = kw.attribute ?? pos[0];
-    const dflt = kw.default ?? pos[1];
-    const caseSensitive = (kw.case_sensitive ?? pos[2]) === true;
-    const get = (x: unknown) => attr(x, String(attribute)) ?? dflt;
+  env.addFilter("groupby", (list: unknown, attribute: unknown, dflt?: unknown, caseSens?: unknown) => {
+    const caseSensitive = pyTruthy(caseSens ?? false);
+    // the default stands for a missing attribute, not for one that is None
+    const get = (x: unknown) => {
+      const k = attr(x, String(attribute));
+      return k === undefined ? dflt : k;
+    };
     const sortKey = (x: unknown) => {
       const k = get(x);
       return !caseSensitive && typeof k === "string" ? k.toLowerCase() : k;
@@ -175,9 +182,8 @@ function registerOrderFilters(env: nunjucks.Environment): void {
     return groups;
   });
   // unique(case_sensitive=False, attribute=None): 'A' and 'a' are one item unless case-sensitive
-  env.addFilter("unique", (list: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const key = keyOf(kw.attribute ?? pos[1], pyTruthy(kw.case_sensitive ?? pos[0] ?? false));
+  env.addFilter("unique", (list: unknown, caseSensitive?: unknown, attribute?: unknown) => {
+    const key = keyOf(attribute, pyTruthy(caseSensitive ?? false));
     const seen = new Set<string>();
     return items(list).filter((x) => {
       const k = hashKey(key(x));
@@ -186,14 +192,21 @@ function registerOrderFilters(env: nunjucks.Environment): void {
       return true;
     });
   });
-  env.addFilter("min", (list: unknown, ...args: unknown[]) => pick(list, args, 1));
-  env.addFilter("max", (list: unknown, ...args: unknown[]) => pick(list, args, -1));
+  env.addFilter(
+    "min",
+    (list: unknown, caseSensitive?: unknown, attribute?: unknown) =>
+      pick(list, keyOf(attribute, pyTruthy(caseSensitive ?? false)), 1),
+  );
+  env.addFilter(
+    "max",
+    (list: unknown, caseSensitive?: unknown, attribute?: unknown) =>
+      pick(list, keyOf(attribute, pyTruthy(caseSensitive ?? false)), -1),
+  );
   // sort(reverse=False, case_sensitive=False, attribute=None), `attribute` a comma-separated list
   // of keys (`sort(attribute='zone,name')`: nunjucks took it as one name and kept the order)
-  env.addFilter("sort", (list: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const reverse = pyTruthy(kw.reverse ?? pos[0] ?? false);
-    const key = keyOf(kw.attribute ?? pos[2], pyTruthy(kw.case_sensitive ?? pos[1] ?? false));
+  env.addFilter("sort", (list: unknown, rev?: unknown, caseSensitive?: unknown, attribute?: unknown) => {
+    const reverse = pyTruthy(rev ?? false);
+    const key = keyOf(attribute, pyTruthy(caseSensitive ?? false));
     const keyed = items(list).map((x) => ({ x, k: key(x) }));
     // Python's sorted(reverse=True) keeps equal items in their order, as a stable sort by -compare does
     keyed.sort((a, b) => (reverse ? -1 : 1) * compare(a.k, b.k));
@@ -218,10 +231,8 @@ function keyOf(attribute: unknown, caseSensitive: boolean): (x: unknown) => unkn
   return (x) => paths.map((p) => post(attr(x, p)));
 }
 
-/** Jinja2's `min`/`max(case_sensitive=False, attribute=None)`: undefined for an empty sequence. */
-function pick(list: unknown, args: unknown[], sign: 1 | -1): unknown {
-  const { pos, kw } = splitKwargs(args);
-  const key = keyOf(kw.attribute ?? pos[1], pyTruthy(kw.case_sensitive ?? pos[0] ?? false));
+/** Jinja2's `min`/`max(case_sensitive=False, attribute=None)` by `key`: undefined for an empty sequence. */
+function pick(list: unknown, key: (x: unknown) => unknown, sign: 1 | -1): unknown {
   let best: unknown = undefined;
   let bestKey: unknown = undefined;
   for (const x of items(list)) {

@@ -4,11 +4,14 @@
  * nunjucks' own `upper`, `lower`, `replace`, `escape`... taking str() of any value.
  */
 import type nunjucks from "nunjucks";
-import { pyStr, pyTruthy, STRING_MEMBERS, toPy } from "./jinja.ts";
+import { pyMod, pyStr, pyTruthy, STRING_MEMBERS, toPy } from "./jinja.ts";
 import { wordwrap } from "./wordwrap.ts";
-import { entries, type Fmt, keywordsByPosition, splitKwargs, text } from "./filters_common.ts";
+import { entries, type Fmt, named, splitKwargs, text } from "./filters_common.ts";
 
-/** Adds Jinja2's string filters to a nunjucks environment; `formatPercent` is `format`'s `%`. */
+/**
+ * Adds Jinja2's string filters to a nunjucks environment; `formatPercent` is `format`'s `%`. Each is
+ * called with its arguments by position (filters_args.ts binds Jinja2's keywords).
+ */
 export function registerStringFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
   registerTextFilters(env, formatPercent);
   registerLineFilters(env);
@@ -17,15 +20,27 @@ export function registerStringFilters(env: nunjucks.Environment, formatPercent: 
 
 /** The filters of a text: `format`, `center`, `string`, `title`, `urlencode`, `trim`, `wordcount`, `attr`. */
 function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
+  // Jinja2: `value % args`, the positional arguments always a tuple, or `value % kwargs`, a mapping
+  // (`'%(host)s'|format(host=h)`); not both
   env.addFilter("format", (fmt: unknown, ...args: unknown[]) => {
-    const { pos } = splitKwargs(args);
-    // Jinja2: `value % args`, the positional arguments always a tuple
-    return formatPercent(String(fmt), pos.map((x) => toPy(x, true)) as never);
-  });
-  env.addFilter("center", (v: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
+    const byName = named(kw);
+    if (!Object.keys(byName).length) {
+      return formatPercent(
+        String(fmt),
+        pos.map((x) => toPy(x, true)) as never,
+      );
+    }
+    if (pos.length) {
+      throw new Error(
+        "FilterArgumentError: format: can't handle positional and keyword arguments at the same time",
+      );
+    }
+    return pyMod(String(fmt), byName);
+  });
+  env.addFilter("center", (v: unknown, w?: unknown) => {
     const text = String(pyStr(v) ?? "");
-    const width = Number(kw.width ?? pos[0] ?? 80);
+    const width = Number(w ?? 80);
     const marg = width - text.length;
     if (!(marg > 0)) return text;
     // CPython's str.center: the odd space goes left when the width is odd
@@ -53,9 +68,7 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
     return items.map(([k, x]) => `${urlQuote(k, true)}=${urlQuote(x, true)}`).join("&");
   });
   // trim(value, chars=None): whitespace, or the given characters, off both ends
-  env.addFilter("trim", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const chars = kw.chars ?? pos[0];
+  env.addFilter("trim", (v: unknown, chars?: unknown) => {
     const s = String(pyStr(v) ?? "");
     if (chars === undefined || chars === null) return s.trim();
     const set = new Set([...String(chars)]);
@@ -84,14 +97,13 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
 
 /** The filters that cut or lay out a text's lines: `truncate`, `indent`, `wordwrap`. */
 function registerLineFilters(env: nunjucks.Environment): void {
-  env.addFilter("truncate", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
+  env.addFilter("truncate", (v: unknown, len?: unknown, kill?: unknown, endArg?: unknown, lee?: unknown) => {
     if (v === undefined) return "";
     const s = [...text("truncate", v, "TypeError: object of type '%s' has no len()")];
-    const length = Number(kw.length ?? pos[0] ?? 255);
-    const killwords = pyTruthy(kw.killwords ?? pos[1] ?? false);
-    const end = String(kw.end ?? pos[2] ?? "...");
-    const leeway = Number(kw.leeway ?? pos[3] ?? 5); // Jinja2's policy truncate.leeway
+    const length = Number(len ?? 255);
+    const killwords = pyTruthy(kill ?? false);
+    const end = String(endArg ?? "...");
+    const leeway = Number(lee ?? 5); // Jinja2's policy truncate.leeway
     if (length < end.length) throw new Error(`truncate: expected length >= ${end.length}, got ${length}`);
     if (s.length <= length + leeway) return s.join("");
     const head = s.slice(0, length - end.length).join("");
@@ -99,33 +111,35 @@ function registerLineFilters(env: nunjucks.Environment): void {
     const cut = head.lastIndexOf(" ");
     return (cut >= 0 ? head.slice(0, cut) : head) + end;
   });
-  // Jinja2's keyword names for truncate, which nunjucks takes positionally
-  keywordsByPosition(env, "truncate", ["length", "killwords", "end"]);
-  env.addFilter("indent", (v: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const first = pyTruthy(kw.first ?? kw.indentfirst ?? pos[1] ?? false);
+  // indent(width=4, first=False, blank=False); Jinja2 3 has no `indentfirst` (2.x's name of `first`)
+  env.addFilter("indent", (v: unknown, width?: unknown, first?: unknown, blank?: unknown) => {
     return indent(
       text("indent", v, "TypeError: unsupported operand type(s) for +=: '%s' and 'str'"),
-      kw.width ?? pos[0] ?? 4,
-      first,
-      pyTruthy(kw.blank ?? pos[2] ?? false),
+      width ?? 4,
+      pyTruthy(first ?? false),
+      pyTruthy(blank ?? false),
     );
   });
-  env.addFilter("wordwrap", (s: unknown, ...args: unknown[]) => {
-    const { pos, kw } = splitKwargs(args);
-    const width = Number(kw.width ?? pos[0] ?? 79);
-    if (!Number.isInteger(width)) throw new Error(`wordwrap: width must be an integer, got ${pyStr(width)}`);
-    const breakLong = kw.break_long_words ?? pos[1] ?? true;
-    const wrapstring = kw.wrapstring ?? pos[2] ?? null;
-    const hyphens = kw.break_on_hyphens ?? pos[3] ?? true;
-    return wordwrap(
-      text("wordwrap", s, "AttributeError: '%s' object has no attribute 'splitlines'"),
-      width,
-      pyTruthy(breakLong),
-      wrapstring === null || wrapstring === undefined ? null : String(wrapstring),
-      pyTruthy(hyphens),
-    );
-  });
+  env.addFilter(
+    "wordwrap",
+    (s: unknown, w?: unknown, breakLong?: unknown, wrapstring?: unknown, hyphens?: unknown) => {
+      const width = Number(w ?? 79);
+      if (!Number.isInteger(width)) {
+        throw new Error(
+          `wordwrap: width must be an integer, got ${pyStr(width)}`,
+        );
+      }
+      breakLong ??= true;
+      hyphens ??= true;
+      return wordwrap(
+        text("wordwrap", s, "AttributeError: '%s' object has no attribute 'splitlines'"),
+        width,
+        pyTruthy(breakLong),
+        wrapstring === null || wrapstring === undefined ? null : String(wrapstring),
+        pyTruthy(hyphens),
+      );
+    },
+  );
 }
 
 /** nunjucks' own string filters (`upper`, `replace`, `escape`...) on str() of any value; `e` for escape. */
@@ -150,8 +164,6 @@ function registerNunjucksStringFilters(env: nunjucks.Environment): void {
     });
   }
   env.addFilter("e", env.getFilter("escape"));
-  // Jinja2's keyword names for replace, which nunjucks takes positionally
-  keywordsByPosition(env, "replace", ["old", "new", "count"]);
 }
 
 /** Jinja2's `indent(width=4, first=False, blank=False)`: blank lines and the first line left alone by default. */

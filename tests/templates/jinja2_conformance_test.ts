@@ -1881,6 +1881,252 @@ const MISC_SOURCES = [
 ];
 CASES.push(...MISC_SOURCES.map((tpl, i): Case => ({ name: `misc-${i}`, tpl, ctx: MISC_CONTEXT })));
 
+// keyword arguments as Jinja2 binds them (filters_args.ts): every keyword a filter or test declares is used
+// (`truncate(leeway=0)` was dropped), any other, a keyword given twice, too many or too few arguments are
+// refused (they were silently ignored)
+const KEYWORD_CONTEXT = { nodes, d: { b: 1, A: 2, c: 0 }, l: [3, 1, 2, 6], s: "hello world" };
+const KEYWORD_SOURCES = [
+  "{{ s|truncate(9, leeway=0) }}|{{ s|truncate(length=9, leeway=0, end='~', killwords=true) }}|" +
+  "{{ s|truncate(9, false, '..', 0) }}|{{ s|truncate(9) }}|{{ s|truncate(end='!', length=8, leeway=1) }}",
+  "{{ d|dictsort(reverse=true) }} {{ d|dictsort(case_sensitive=true, by='value') }} {{ d|dictsort(by='key') }}",
+  "{{ 'aaa'|replace(old='a', new='b', count=2) }} {{ 'aaa'|replace('a', 'c', count=1) }} " +
+  "{{ s|replace('o', new='0') }}",
+  "{{ 2.567|round(precision=1) }} {{ 2.561|round(1, method='ceil') }} {{ 2.569|round(method='floor', precision=2) }}",
+  "{{ 'a\n\nb'|indent(width=2, first=true, blank=true) }}|{{ 'a\nb'|indent(width='> ') }}|" +
+  "{{ 'a\nb'|indent(first=true) }}",
+  "{{ 'one two-three four'|wordwrap(width=5, break_on_hyphens=false, wrapstring='|', break_long_words=true) }}",
+  "[{{ 'x'|center(width=5) }}] [{{ 'ab'|center(6) }}] {{ 'xxaxx'|trim(chars='x') }} " +
+  "{{ 1024|filesizeformat(binary=true) }}",
+  "{{ nodes|join(d='/', attribute='name') }} {{ nodes|sum(start=100, attribute='port') }} {{ l|join(attribute=none) }}",
+  "{{ nodes|map(attribute='missing', default='-')|join }} {{ [{'a': none}, {}]|map(attribute='a', default='z')|list }}",
+  "{% for g, items in nodes|groupby(attribute='zone', default='?') %}{{ g }}:{{ items|length }} {% endfor %}" +
+  "{% for g in [{'z': 'a'}, {}, {'z': 'b'}]|groupby('z', default='none') %}" +
+  "{{ g.grouper }}={{ g.list|length }} {% endfor %}" +
+  "{% for g in [{'z': 'a'}, {'z': 'A'}]|groupby('z', case_sensitive=true) %}{{ g.grouper }} {% endfor %}",
+  "[{{ ''|default('e', boolean=true) }}] [{{ u|default(default_value='dv') }}] [{{ u|default(none) }}] " +
+  "[{{ u|d(boolean=false, default_value=1) }}]",
+  "{{ 'ff'|int(base=16) }} {{ 'x'|int(default=-1) }} {{ 'x'|int(none) }} {{ 'x'|float(default=1.5) }} " +
+  "{{ 'x'|float(none) }}",
+  "{{ l|batch(linecount=3, fill_with=0)|list }} {{ l|slice(slices=3, fill_with='-')|list }} " +
+  "{{ l|tojson(indent=none) }}",
+  "{{ nodes|sort(attribute='zone,name', reverse=true)|map(attribute='name')|join }} " +
+  "{{ ['b', 'A', 'a']|sort(case_sensitive=true) }} {{ ['a', 'A']|unique(case_sensitive=true)|list }} " +
+  "{{ (nodes|min(attribute='port')).name }} {{ ['a', 'B']|max(case_sensitive=true) }}",
+  "{{ [1.25, 2.35]|map('round', precision=1)|list }} {{ [s]|map('truncate', 9, leeway=0)|list }} " +
+  "{{ l|map('string')|join('-') }}",
+  "{{ l|select('divisibleby', num=3)|list }} {{ l|reject('divisibleby', num=3)|list }} " +
+  "{{ nodes|selectattr('port', 'divisibleby', num=80)|map(attribute='name')|list }} " +
+  "{{ nodes|rejectattr('port', 'in', seq=[80, 8080])|map(attribute='name')|list }}",
+  "{{ '%(host)s:%(port)d'|format(host='h', port=80) }} {{ '%s'|format(x=1) }} {{ '%s-%s'|format(1, 2) }}",
+  "{{ 6 is divisibleby(num=3) }} {{ 1 is sameas(other=1) }} {{ 2 is in(seq=[1, 2]) }} {{ 3 is divisibleby 2 }}",
+];
+CASES.push(...KEYWORD_SOURCES.map((tpl, i): Case => ({ name: `keywords-${i}`, tpl, ctx: KEYWORD_CONTEXT })));
+const kwRefuse = (name: string, tpl: string, jinja2: string, kunai: string) =>
+  refuse(`keywords-${name}`, tpl, jinja2, kunai, KEYWORD_CONTEXT);
+CASES.push(
+  kwRefuse(
+    "truncate-unknown",
+    "{{ s|truncate(9, bogus=0) }}",
+    "TypeError",
+    "truncate() got an unexpected keyword argument 'bogus'",
+  ),
+  kwRefuse(
+    "truncate-twice",
+    "{{ s|truncate(9, length=5) }}",
+    "TypeError",
+    "truncate() got multiple values for argument 'length'",
+  ),
+  kwRefuse(
+    "truncate-too-many",
+    "{{ s|truncate(9, false, '...', 0, 7) }}",
+    "TypeError",
+    "truncate() takes at most 4 arguments",
+  ),
+  kwRefuse(
+    "dictsort-unknown",
+    "{{ d|dictsort(bogus=true) }}",
+    "TypeError",
+    "dictsort() got an unexpected keyword argument 'bogus'",
+  ),
+  kwRefuse(
+    "replace-unknown",
+    "{{ s|replace('o', '0', cnt=1) }}",
+    "TypeError",
+    "replace() got an unexpected keyword argument 'cnt'",
+  ),
+  kwRefuse(
+    "replace-missing",
+    "{{ s|replace('o') }}",
+    "TypeError",
+    "replace() missing required argument 'new'",
+  ),
+  kwRefuse(
+    "round-unknown",
+    "{{ 2.5|round(digits=1) }}",
+    "TypeError",
+    "round() got an unexpected keyword argument 'digits'",
+  ),
+  kwRefuse(
+    "indent-indentfirst",
+    "{{ s|indent(indentfirst=true) }}",
+    "TypeError",
+    "indent() got an unexpected keyword argument 'indentfirst'",
+  ),
+  kwRefuse(
+    "center-fillchar",
+    "{{ s|center(width=5, fillchar='*') }}",
+    "TypeError",
+    "center() got an unexpected keyword argument 'fillchar'",
+  ),
+  kwRefuse(
+    "wordwrap-unknown",
+    "{{ s|wordwrap(width=5, wrap='|') }}",
+    "TypeError",
+    "wordwrap() got an unexpected keyword argument 'wrap'",
+  ),
+  kwRefuse(
+    "join-unknown",
+    "{{ l|join(sep=',') }}",
+    "TypeError",
+    "join() got an unexpected keyword argument 'sep'",
+  ),
+  kwRefuse(
+    "sum-unknown",
+    "{{ l|sum(initial=1) }}",
+    "TypeError",
+    "sum() got an unexpected keyword argument 'initial'",
+  ),
+  kwRefuse(
+    "groupby-unknown",
+    "{{ nodes|groupby('zone', reverse=true) }}",
+    "TypeError",
+    "groupby() got an unexpected keyword argument 'reverse'",
+  ),
+  kwRefuse(
+    "groupby-missing",
+    "{{ nodes|groupby() }}",
+    "TypeError",
+    "groupby() missing required argument 'attribute'",
+  ),
+  kwRefuse(
+    "default-unknown",
+    "{{ ''|default('a', bool=true) }}",
+    "TypeError",
+    "default() got an unexpected keyword argument 'bool'",
+  ),
+  kwRefuse(
+    "int-unknown",
+    "{{ 'ff'|int(defualt=1, base=16) }}",
+    "TypeError",
+    "int() got an unexpected keyword argument 'defualt'",
+  ),
+  kwRefuse(
+    "float-unknown",
+    "{{ 'x'|float(dflt=2.5) }}",
+    "TypeError",
+    "float() got an unexpected keyword argument 'dflt'",
+  ),
+  kwRefuse(
+    "tojson-unknown",
+    "{{ l|tojson(sort_keys=true) }}",
+    "TypeError",
+    "tojson() got an unexpected keyword argument 'sort_keys'",
+  ),
+  kwRefuse(
+    "batch-missing",
+    "{{ l|batch(fill_with=0) }}",
+    "TypeError",
+    "batch() missing required argument 'linecount'",
+  ),
+  kwRefuse(
+    "sort-unknown",
+    "{{ l|sort(key='x') }}",
+    "TypeError",
+    "sort() got an unexpected keyword argument 'key'",
+  ),
+  kwRefuse(
+    "unique-unknown",
+    "{{ l|unique(attr='x')|list }}",
+    "TypeError",
+    "unique() got an unexpected keyword argument 'attr'",
+  ),
+  kwRefuse(
+    "max-unknown",
+    "{{ l|max(reverse=true) }}",
+    "TypeError",
+    "max() got an unexpected keyword argument 'reverse'",
+  ),
+  kwRefuse(
+    "first-keyword",
+    "{{ l|first(n=1) }}",
+    "TypeError",
+    "first() got an unexpected keyword argument 'n'",
+  ),
+  kwRefuse(
+    "upper-argument",
+    "{{ s|upper(1) }}",
+    "TypeError",
+    "upper() takes no arguments after the value, 1 given",
+  ),
+  kwRefuse("length-keyword", "{{ l|length(x=1) }}", "TypeError", "length() takes no keyword arguments"),
+  kwRefuse("attr-missing", "{{ s|attr() }}", "TypeError", "attr() missing required argument 'name'"),
+  kwRefuse(
+    "map-unknown",
+    "{{ nodes|map(attribute='name', dflt='-')|list }}",
+    "FilterArgumentError",
+    "map: unexpected keyword argument 'dflt'",
+  ),
+  kwRefuse(
+    "map-filter-keyword",
+    "{{ nodes|map('upper', attribute='name')|list }}",
+    "TypeError",
+    "upper() got an unexpected keyword argument 'attribute'",
+  ),
+  kwRefuse("map-nothing", "{{ nodes|map()|list }}", "FilterArgumentError", "map requires a filter name"),
+  kwRefuse(
+    "select-test-keyword",
+    "{{ l|select('odd', x=1)|list }}",
+    "TypeError",
+    "test odd() got an unexpected keyword argument 'x'",
+  ),
+  kwRefuse(
+    "selectattr-nothing",
+    "{{ nodes|selectattr()|list }}",
+    "FilterArgumentError",
+    "missing parameter for attribute name",
+  ),
+  kwRefuse(
+    "selectattr-operator-keyword",
+    "{{ nodes|selectattr('port', 'gt', b=1)|list }}",
+    "TypeError",
+    "test gt() takes no keyword arguments",
+  ),
+  kwRefuse(
+    "format-both",
+    "{{ '%s'|format(1, x=2) }}",
+    "FilterArgumentError",
+    "can't handle positional and keyword arguments",
+  ),
+  kwRefuse(
+    "test-unknown",
+    "{{ 6 is divisibleby(n=3) }}",
+    "TypeError",
+    "test divisibleby() got an unexpected keyword argument 'n'",
+  ),
+  kwRefuse(
+    "test-too-many",
+    "{{ 3 is odd(2) }}",
+    "TypeError",
+    "test odd() takes no arguments after the value",
+  ),
+  kwRefuse(
+    "test-operator-keyword",
+    "{{ 1 is eq(b=1) }}",
+    "TypeError",
+    "test eq() takes no keyword arguments",
+  ),
+);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
