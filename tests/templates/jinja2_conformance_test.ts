@@ -2127,6 +2127,41 @@ CASES.push(
   ),
 );
 
+// the globals' keywords: joiner's `sep` (it printed the keyword object), none for cycler and range
+CASES.push(
+  {
+    name: "keywords-globals",
+    tpl: "{% set j = joiner(sep='; ') %}{% for x in l %}{{ j() }}{{ x }}{% endfor %} " +
+      "{% set k = joiner('/') %}{{ k() }}{{ k() }} {% set c = cycler('a', 'b') %}{{ c.next() }}{{ c.next() }}",
+    ctx: KEYWORD_CONTEXT,
+  },
+  kwRefuse(
+    "joiner-unknown",
+    "{{ joiner(separator=',') }}",
+    "TypeError",
+    "joiner() got an unexpected keyword argument",
+  ),
+  kwRefuse(
+    "joiner-twice",
+    "{{ joiner(',', sep=';') }}",
+    "TypeError",
+    "joiner() got multiple values for argument 'sep'",
+  ),
+  kwRefuse(
+    "cycler-keyword",
+    "{{ cycler(1, 2, x=3).next() }}",
+    "TypeError",
+    "cycler() takes no keyword arguments",
+  ),
+  kwRefuse("cycler-empty", "{{ cycler().next() }}", "RuntimeError", "at least one item has to be provided"),
+  kwRefuse(
+    "range-keyword",
+    "{{ range(1, 9, step=2)|list }}",
+    "TypeError",
+    "range() takes no keyword arguments",
+  ),
+);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
