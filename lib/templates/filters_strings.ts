@@ -1,11 +1,12 @@
 /**
- * Jinja2's string filters as Python computes them: `format` (`%`), `center`, `string`, `truncate`,
- * `title`, `urlencode`, `trim`, `wordcount`, `indent`, `wordwrap`, `attr` (a string's methods), and
- * nunjucks' own `upper`, `lower`, `replace`, `escape`... taking str() of any value.
+ * Jinja2's string filters as Python computes them: `format` (`%`), `center`, `urlize`, `string`,
+ * `truncate`, `title`, `urlencode`, `trim`, `wordcount`, `indent`, `wordwrap`, `attr` (a string's
+ * methods), and nunjucks' own `upper`, `lower`, `replace`, `escape`... taking str() of any value.
  */
 import type nunjucks from "nunjucks";
 import { pyMod, pyStr, pyTruthy, STRING_MEMBERS, toPy } from "./jinja.ts";
 import { wordwrap } from "./wordwrap.ts";
+import { urlize } from "./urlize.ts";
 import { entries, type Fmt, named, splitKwargs, text } from "./filters_common.ts";
 
 /**
@@ -18,7 +19,10 @@ export function registerStringFilters(env: nunjucks.Environment, formatPercent: 
   registerNunjucksStringFilters(env);
 }
 
-/** The filters of a text: `format`, `center`, `string`, `title`, `urlencode`, `trim`, `wordcount`, `attr`. */
+/**
+ * The filters of a text: `format`, `center`, `urlize`, `string`, `title`, `urlencode`, `trim`,
+ * `wordcount`, `attr`.
+ */
 function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
   // Jinja2: `value % args`, the positional arguments always a tuple, or `value % kwargs`, a mapping
   // (`'%(host)s'|format(host=h)`); not both
@@ -47,6 +51,7 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
     const left = Math.floor(marg / 2) + (marg & width & 1);
     return " ".repeat(left) + text + " ".repeat(marg - left);
   });
+  env.addFilter("urlize", urlize);
   env.addFilter("string", (v: unknown) => {
     const r = pyStr(v);
     return r === undefined ? "" : r;

@@ -2162,6 +2162,35 @@ CASES.push(
   ),
 );
 
+// urlize as Jinja2 3 writes links (rel="noopener", https:// for www., e-mail addresses, punctuation outside,
+// the text HTML-escaped), with its keywords: nunjucks' own ignored target= and rel=
+const URLIZE_CONTEXT = {
+  t: "see http://x.com, www.example.org/p?q=1&x=<2>. (https://en.wikipedia.org/wiki/Foo_(bar)) <http://a.io>\n" +
+    "mail me@example.com or mailto:you@ex.org. http://10.0.0.1:8080/x http://[::1]/ foo.com baz.xyz " +
+    `it's "quoted" & <b>bold</b> HTTP://X.COM @a@b x:y@b.com`,
+  long: "http://averyveryverylongdomain.example.com/path",
+};
+CASES.push(
+  ...[
+    "{{ t|urlize }}",
+    "{{ t|urlize(nofollow=true, target='_blank') }}|{{ long|urlize(rel='external nofollow') }}",
+    "{{ long|urlize(20) }}|{{ long|urlize(trim_url_limit=10, nofollow=true) }}|{{ 5|urlize }}|{{ none|urlize }}",
+    "{{ 'ftp://files.x/y tel:+123 ftp://'|urlize(extra_schemes=['ftp://', 'tel:']) }}",
+  ].map((tpl, i): Case => ({ name: `urlize-${i}`, tpl, ctx: URLIZE_CONTEXT })),
+  refuse(
+    "urlize-scheme",
+    "{{ 'x'|urlize(extra_schemes=['bad scheme']) }}",
+    "FilterArgumentError",
+    "not a valid URI scheme",
+  ),
+  refuse(
+    "urlize-keyword",
+    "{{ 'x'|urlize(2, bogus=1) }}",
+    "TypeError",
+    "urlize() got an unexpected keyword argument",
+  ),
+);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
