@@ -2191,6 +2191,46 @@ CASES.push(
   ),
 );
 
+// a call's keywords come after its positional arguments and are names, as Jinja2 parses them (nunjucks
+// moved `replace('a', count=1, 'b')`'s 'b' before the keyword, and took `'count'=1` as a keyword)
+CASES.push(
+  refuse(
+    "call-positional-after-keyword",
+    "{{ 'aaa'|replace('a', count=1, 'b') }}",
+    "TemplateSyntaxError",
+    "a positional argument after a keyword argument",
+  ),
+  refuse(
+    "call-keyword-first",
+    "{{ 'aaa'|replace(count=1, 'a', 'b') }}",
+    "TemplateSyntaxError",
+    "a positional argument after a keyword argument",
+  ),
+  refuse(
+    "call-keyword-string",
+    "{{ 'aaa'|replace('a', 'b', 'count'=1) }}",
+    "TemplateSyntaxError",
+    "a keyword argument must be a name",
+  ),
+  refuse(
+    "call-keyword-attribute",
+    "{{ dict(x.y=1) }}",
+    "TemplateSyntaxError",
+    "a keyword argument must be a name",
+  ),
+  refuse(
+    "macro-default-first",
+    "{% macro m(a=1, b) %}{% endmacro %}",
+    "TemplateSyntaxError",
+    "a positional argument after a keyword argument",
+  ),
+  {
+    name: "call-keywords-last",
+    tpl: "{{ 'aaa'|replace('a', 'b', count=1) }} " +
+      "{% macro m(a, b=2) %}{{ a }}{{ b }}{% endmacro %}{{ m(1) }}{{ m(1, b=3) }}",
+  },
+);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
