@@ -1,5 +1,5 @@
 /**
- * Python's binding of a filter's or test's arguments to its parameters, as Jinja2 declares them:
+ * Each filter's and test's parameters, as Jinja2 declares them, and their binding (bind.ts):
  * nunjucks passes the positional arguments and then one object of the keyword ones, and each filter
  * read the keywords it knew, so any other (`truncate(9, leeway=0)` before it was read, a typo such as
  * `int(defualt=1)`) was silently ignored. Jinja2 raises a TypeError for an unexpected keyword, a
@@ -7,15 +7,8 @@
  * each filter its arguments by position only.
  */
 import type nunjucks from "nunjucks";
-import { type Keywords, registryOf, splitKwargs } from "./filters_common.ts";
-
-/**
- * A filter's or test's parameters after its value, as Jinja2's signature writes them: `"old, new,
- * count?"` (`?`: optional), `""` for none, a trailing `"/"` for Python's positional-only parameters
- * (`len(obj, /)` takes no keyword at all), `"*"` for a filter taking any arguments (`format`, `map`,
- * `select`...), which checks them itself.
- */
-type Signature = string;
+import { registryOf } from "./filters_common.ts";
+import { bindArgs, parseSignature, type Signature } from "./bind.ts";
 
 /**
  * The Jinja2 filters' signatures; `dump` and `nl2br` are nunjucks' own (Jinja2 has neither), with
@@ -124,64 +117,6 @@ const TESTS: Record<string, Signature> = {
   upper: "",
 };
 
-/** A parsed Signature. */
-interface Params {
-  names: string[];
-  required: number;
-  positionalOnly: boolean;
-}
-
-function parse(sig: Signature): Params | null {
-  if (sig === "*") return null;
-  const parts = sig.split(",").map((p) => p.trim()).filter((p) => p);
-  const positionalOnly = parts[parts.length - 1] === "/";
-  if (positionalOnly) parts.pop();
-  return {
-    names: parts.map((p) => p.replace(/\?$/, "")),
-    required: parts.filter((p) => !p.endsWith("?")).length,
-    positionalOnly,
-  };
-}
-
-/**
- * The arguments of a call to `label` (`filter truncate`) bound to its parameters as Python binds
- * them: one per parameter, by position, `undefined` where not given (so the filter's default
- * applies). A TypeError names the call and the argument for an unexpected keyword, a keyword given a
- * value twice, too many arguments or a missing required one.
- */
-export function bindArgs(label: string, params: Params, args: unknown[]): unknown[] {
-  const { pos, kw } = splitKwargs(args);
-  const { names } = params;
-  const takes = names.length ? `it takes ${names.join(", ")}` : "it takes no arguments";
-  if (pos.length > names.length) {
-    const most = names.length
-      ? `at most ${names.length} argument${names.length === 1 ? "" : "s"}`
-      : "no arguments";
-    throw new Error(`TypeError: ${label}() takes ${most} after the value, ${pos.length} given (${takes})`);
-  }
-  const out = [...pos];
-  for (const key of Object.keys(kw as Keywords)) {
-    if (key === "__keywords") continue;
-    if (params.positionalOnly) {
-      throw new Error(`TypeError: ${label}() takes no keyword arguments, got ${key}=`);
-    }
-    const i = names.indexOf(key);
-    if (i < 0) {
-      throw new Error(`TypeError: ${label}() got an unexpected keyword argument '${key}' (${takes})`);
-    }
-    if (i < pos.length) throw new Error(`TypeError: ${label}() got multiple values for argument '${key}'`);
-    out[i] = kw[key];
-  }
-  for (let i = 0; i < params.required; i++) {
-    if (i >= out.length || !(i in out)) {
-      throw new Error(`TypeError: ${label}() missing required argument '${names[i]}'`);
-    }
-  }
-  // no holes (a parameter not given is undefined); the trailing ones not given are left out, as some
-  // of nunjucks' own filters count their arguments
-  return Array.from(out, (v) => v);
-}
-
 /**
  * Wraps each filter and test of the environment so that it is called with its arguments bound to
  * Jinja2's parameters (bindArgs); a filter taking any arguments (`*`) gets them as nunjucks passes
@@ -195,11 +130,11 @@ export function bindArguments(env: nunjucks.Environment): void {
       if (!Object.hasOwn(table, name)) {
         throw new Error(`no Jinja2 signature for the ${kind.slice(0, -1)} ${name}`);
       }
-      const params = parse(table[name]);
+      const params = parseSignature(table[name]);
       if (params === null) continue;
       const label = `${kind === "filters" ? "filter" : "test"} ${name}`;
       registry[kind][name] = function (this: unknown, v: unknown, ...args: unknown[]) {
-        return f.call(this, v, ...bindArgs(label, params, args));
+        return f.call(this, v, ...bindArgs(label, params, args, " after the value"));
       };
     }
   }

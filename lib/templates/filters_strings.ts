@@ -4,7 +4,7 @@
  * methods), and nunjucks' own `upper`, `lower`, `replace`, `escape`... taking str() of any value.
  */
 import type nunjucks from "nunjucks";
-import { pyMod, pyStr, pyTruthy, STRING_MEMBERS, toPy } from "./jinja.ts";
+import { isStringMethod, pyMod, pyStr, pyTruthy, stringMethod, toPy } from "./jinja.ts";
 import { wordwrap } from "./wordwrap.ts";
 import { urlize } from "./urlize.ts";
 import { entries, type Fmt, named, splitKwargs, text } from "./filters_common.ts";
@@ -92,10 +92,7 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
   // string's methods are
   env.addFilter("attr", (obj: unknown, name: unknown) => {
     const s = typeof obj === "string" ? obj : obj instanceof String ? String(obj) : null;
-    if (s !== null && typeof name === "string" && Object.hasOwn(STRING_MEMBERS, name)) {
-      const fn = STRING_MEMBERS[name];
-      return (...args: unknown[]) => fn(s, ...args);
-    }
+    if (s !== null && isStringMethod(name)) return stringMethod(s, name);
     return undefined;
   });
 }

@@ -40,8 +40,10 @@ import type nunjucks from "nunjucks";
 import { strRepr } from "../evaluator/mod.ts";
 import { installStatements } from "./statements.ts";
 import { PyFloat } from "./pyfloat.ts";
+import { bindArgs, type Params, parseSignature } from "./bind.ts";
 import {
   isPlain,
+  isStringMethod,
   jinjaDefined,
   JinjaNamespace,
   pyAdd,
@@ -53,13 +55,14 @@ import {
   pyStr,
   pyTruthy,
   pyUnary,
-  STRING_MEMBERS,
+  stringMethod,
   tuple,
   unpack,
 } from "./pyvalues.ts";
 export {
   isNumber,
   isPlain,
+  isStringMethod,
   jinjaDefined,
   JinjaNamespace,
   pyAdd,
@@ -74,7 +77,7 @@ export {
   pyTruthy,
   pyType,
   pyUnary,
-  STRING_MEMBERS,
+  stringMethod,
   toPy,
   tuple,
   unpack,
@@ -195,6 +198,21 @@ const STATEMENTS = new Set([
   "FromImport",
   "Switch",
 ]);
+
+/**
+ * The dict methods templates call, with CPython's signatures (all positional-only): `get` (None
+ * when missing), `items` as `(key, value)` tuples printed as Python's (jinja-compat gave lists),
+ * `keys`, `values`.
+ */
+const DICT_METHODS: Record<string, [Params, (d: Record<string, unknown>, ...a: unknown[]) => unknown]> = {
+  get: [
+    parseSignature("key, default?, /")!,
+    (d, key, dflt = null) => Object.hasOwn(d, String(key)) ? d[String(key)] : dflt,
+  ],
+  items: [parseSignature("/")!, (d) => Object.entries(d).map((e) => tuple(e))],
+  keys: [parseSignature("/")!, (d) => Object.keys(d)],
+  values: [parseSignature("/")!, (d) => Object.values(d)],
+};
 
 let installed = false;
 
@@ -567,20 +585,16 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
       if (Array.isArray(obj)) return obj[obj.length + val];
       if (typeof obj === "string" || obj instanceof String) return String(obj).at(val);
     }
-    if (val === "get" && obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj)) {
-      const d = obj as Record<string, unknown>;
-      return (key: string, dflt: unknown = null) => Object.hasOwn(d, key) ? d[key] : dflt;
-    }
-    if (val === "items" && obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj)) {
-      // (key, value) tuples, printed as Python's (jinja-compat gave lists)
-      return () => Object.entries(obj).map((e) => tuple(e));
+    const dict = obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj);
+    if (dict && typeof val === "string" && Object.hasOwn(DICT_METHODS, val)) {
+      // Python's arguments (`d.get('k', default=1)` is a TypeError; the keyword object was the default)
+      const [params, fn] = DICT_METHODS[val];
+      return (...args: unknown[]) =>
+        fn(obj as Record<string, unknown>, ...bindArgs(`dict.${val}`, params, args));
     }
     if (rest.length === 0 || rest.length === 1) {
       const s = typeof obj === "string" ? obj : obj instanceof String ? String(obj) : null;
-      if (s !== null && typeof val === "string" && Object.hasOwn(STRING_MEMBERS, val)) {
-        const fn = STRING_MEMBERS[val];
-        return (...args: unknown[]) => fn(s, ...args);
-      }
+      if (s !== null && isStringMethod(val)) return stringMethod(s, val);
     }
     return lookup.call(this, obj, val, ...rest);
   };

@@ -2231,6 +2231,41 @@ CASES.push(
   },
 );
 
+// str and dict methods bind their arguments as CPython: split/rsplit/splitlines take keywords (they were
+// ignored), start/end of find, rfind, count, startswith, endswith (ignored), and any other keyword or
+// argument is a TypeError (`'x'.center(5, fillchar='*')` printed "[object Object]" as the fill)
+const METHOD_CONTEXT = { d: { a: 1, b: [2] }, ml: "a\r\nb\rc\vd\x1ce\u2028f\n", s: "abcabc" };
+CASES.push(
+  ...[
+    "{{ 'a-b-c'.split(sep='-') }} {{ 'a b c'.split(maxsplit=1) }} {{ 'a,b,c'.rsplit(',', maxsplit=1) }} " +
+    "{{ 'a,b'.rsplit(sep=',', maxsplit=0) }} {{ ' a  b '.split(none, 1) }}",
+    "{{ s.find('b', 2) }} {{ s.find('b', -3, -1) }} {{ s.find('', 9) }} {{ s.find('', 6) }} {{ s.find('', 2, 1) }} " +
+    "{{ s.rfind('b', 0, 3) }} {{ s.rfind('b', none, none) }} {{ s.count('b', 2) }} {{ s.count('', 9) }} " +
+    "{{ s.count('', 1) }} {{ s.count('', 2, 1) }} {{ s.count('c', -2) }}",
+    "{{ s.startswith('b', 1) }} {{ s.startswith('', 9) }} {{ s.startswith('', 6) }} {{ s.endswith('b', 0, 2) }} " +
+    "{{ s.endswith(('x', 'c')) }} {{ s.startswith('a', -6) }} {{ s.startswith('', 2, 1) }} {{ s.endswith('c', -4) }}",
+    "{{ ml.splitlines()|join('/') }} {{ ml.splitlines(keepends=true)|map('length')|list }} " +
+    "{{ ml.splitlines(true)|length }} {{ ''.splitlines() }}",
+    "{{ d.get('a') }} {{ d.get('zz') }} {{ d.get('zz', 2) }} {{ d.items()|list }} {{ d.keys()|list }} " +
+    "{{ d.values()|list }}",
+  ].map((tpl, i): Case => ({ name: `methods-${i}`, tpl, ctx: METHOD_CONTEXT })),
+  ...([
+    ["center-keyword", "{{ 'x'.center(5, fillchar='*') }}", "str.center() takes no keyword arguments"],
+    ["replace-keyword", "{{ 'aaa'.replace('a', 'b', count=1) }}", "str.replace() takes no keyword arguments"],
+    ["startswith-keyword", "{{ s.startswith('a', start=0) }}", "str.startswith() takes no keyword arguments"],
+    ["split-too-many", "{{ 'a b'.split(' ', 1, 2) }}", "str.split() takes at most 2 arguments"],
+    [
+      "split-unknown",
+      "{{ 'a b'.split(sep=' ', x=1) }}",
+      "str.split() got an unexpected keyword argument 'x'",
+    ],
+    ["upper-argument", "{{ 'a'.upper(1) }}", "str.upper() takes no arguments, 1 given"],
+    ["get-keyword", "{{ d.get('b', default=2) }}", "dict.get() takes no keyword arguments"],
+    ["get-missing", "{{ d.get() }}", "dict.get() missing required argument 'key'"],
+    ["items-argument", "{{ d.items(1) }}", "dict.items() takes no arguments"],
+  ] as const).map(([name, tpl, kunai]) => refuse(`methods-${name}`, tpl, "TypeError", kunai, METHOD_CONTEXT)),
+);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
