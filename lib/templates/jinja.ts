@@ -31,14 +31,16 @@
  *   zero raises (it printed `inf`). A runtime error names the line it happened on.
  * - **Whitespace**: the `+` markers (`{%+`, `+%}`, see plusMarkers).
  *
- * Python's values and operators themselves are in pyvalues.ts, statements (`for`, `with`, `raw`,
- * scoping of `set`) in statements.ts, floats the template
- * makes (`4 / 2` prints 2.0) in pyfloat.ts. What stays different: an integral float from the data
+ * Template text reaches the compiled JavaScript as data only (string literals quoted by JSON's rules,
+ * names identifiers): codegen.ts. Python's values and operators themselves are in pyvalues.ts,
+ * statements (`for`, `with`, `raw`, scoping of `set`) in statements.ts, floats the template makes
+ * (`4 / 2` prints 2.0) in pyfloat.ts. What stays different: an integral float from the data
  * prints without a trailing `.0` (JSON cannot tell 2.0 from 2).
  */
 import type nunjucks from "nunjucks";
 import { strRepr } from "../evaluator/mod.ts";
 import { installStatements } from "./statements.ts";
+import { installSafeCodegen } from "./codegen.ts";
 import { PyFloat } from "./pyfloat.ts";
 import { bindArgs, type Params, parseSignature } from "./bind.ts";
 import {
@@ -603,6 +605,7 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   patchTestArguments(nj);
   patchCallArguments(nj);
   patchFloatLiterals(nj);
+  installSafeCodegen(nj);
   installStatements(nj);
 
   const proto = Compiler.prototype;

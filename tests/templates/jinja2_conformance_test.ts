@@ -2266,6 +2266,28 @@ CASES.push(
   ] as const).map(([name, tpl, kunai]) => refuse(`methods-${name}`, tpl, "TypeError", kunai, METHOD_CONTEXT)),
 );
 
+// a string literal is data in the compiled code: with a backslash, a quote, a line break or U+2028 in it, a method
+// call on it broke the code ("SyntaxError: Invalid or unexpected token") or ran what followed the quote
+// (tests/templates/codegen_test.ts tries more); a name is an identifier and a test is a name, as Jinja2 lexes them
+CASES.push(
+  ...[
+    "{{ 'a\\nb'.upper() }} {{ 'a\\\\'.upper() }} {{ \"it's\".upper() }} {{ 'say \"hi\"'.split('\"') }}",
+    "{{ '\\\\\")));x=1;//'.upper() }}|{{ '\\u2028\\u2029*/</script>${x}`'.upper()|length }}|{{ 'a\nb'.split() }}",
+    "{{ 'x\\\\'.replace('\\\\', '/') }} {{ '\\t'.strip()|length }} {{ ('a\\nb' ~ 'c').splitlines() }}",
+    "{% set été = 'e' %}{{ été.upper() }} {{ x is none }} {{ x is not true }} {{ x is false }}",
+  ].map((tpl, i): Case => ({ name: `literal-code-${i}`, tpl, ctx: { x: null } })),
+  refuse("name-quote", '{{ a"b" }}', "TemplateSyntaxError", "unexpected char '\"'"),
+  refuse("name-dollar", "{{ $x }}", "TemplateSyntaxError", "unexpected char '$'"),
+  refuse("name-backtick", "{{ a`b` }}", "TemplateSyntaxError", "unexpected char '`'"),
+  refuse(
+    "test-string",
+    "{{ 1 is 'odd' }}",
+    "TemplateSyntaxError",
+    "expected a test name after 'is', got 'odd'",
+  ),
+  refuse("call-string", "{{ 'a\\nb'() }}", "TypeError", "Unable to call `'a\\nb'`"),
+);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
