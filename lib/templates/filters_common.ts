@@ -6,6 +6,7 @@
 import type nunjucks from "nunjucks";
 import { pyOrder, pyType, tuple } from "./jinja.ts";
 import { PyFloat } from "./pyfloat.ts";
+import { dataMember } from "./attributes.ts";
 
 /** The printf-style formatter (`'%s' % x`) the environment was given. */
 export type Fmt = (fmt: string, args: never) => string;
@@ -29,13 +30,10 @@ export function named(kw: Keywords): Record<string, unknown> {
   return rest;
 }
 
-/** The value at a dotted path (`a.b.0`) in a value; undefined where a step is missing. */
+/** The value at a dotted path (`a.b.0`) in a value (data only: attributes.ts); undefined where a step is missing. */
 export function attr(v: unknown, path: string): unknown {
   let cur = v;
-  for (const part of path.split(".")) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Record<string, unknown>)[part];
-  }
+  for (const part of path.split(".")) cur = dataMember(cur, part);
   return cur;
 }
 

@@ -41,6 +41,7 @@ import type nunjucks from "nunjucks";
 import { strRepr } from "../evaluator/mod.ts";
 import { installStatements } from "./statements.ts";
 import { installSafeCodegen } from "./codegen.ts";
+import { dataMember } from "./attributes.ts";
 import { PyFloat } from "./pyfloat.ts";
 import { bindArgs, type Params, parseSignature } from "./bind.ts";
 import {
@@ -139,6 +140,11 @@ type Runtime = {
   handleError(e: unknown, lineno: number, colno: number): unknown;
   suppressValue(val: unknown, autoescape: boolean): unknown;
   memberLookup(obj: unknown, val: unknown, ...rest: unknown[]): unknown;
+  contextOrFrameLookup(
+    context: { ctx: object; env: { globals: object } },
+    frame: { lookup(name: string): unknown },
+    name: string,
+  ): unknown;
   SafeString: new (s: string) => unknown;
   jinjaTruthy?: (v: unknown) => boolean;
   jinjaConcat?: (a: unknown, b: unknown) => string;
@@ -215,6 +221,19 @@ const DICT_METHODS: Record<string, [Params, (d: Record<string, unknown>, ...a: u
   keys: [parseSignature("/")!, (d) => Object.keys(d)],
   values: [parseSignature("/")!, (d) => Object.values(d)],
 };
+
+/** The list and dict methods nunjucks' jinja-compat gives templates. */
+const COMPAT_LIST_METHODS = new Set(["pop", "append", "remove", "count", "index", "find", "insert"]);
+const COMPAT_DICT_METHODS = new Set([
+  "has_key",
+  "pop",
+  "popitem",
+  "setdefault",
+  "update",
+  "iteritems",
+  "itervalues",
+  "iterkeys",
+]);
 
 let installed = false;
 
@@ -598,7 +617,28 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
       const s = typeof obj === "string" ? obj : obj instanceof String ? String(obj) : null;
       if (s !== null && isStringMethod(val)) return stringMethod(s, val);
     }
-    return lookup.call(this, obj, val, ...rest);
+    if (rest.length !== 0) return lookup.call(this, obj, val, ...rest); // a slice
+    const compat = Array.isArray(obj) ? COMPAT_LIST_METHODS : dict ? COMPAT_DICT_METHODS : null;
+    if (typeof val === "string" && compat?.has(val)) return lookup.call(this, obj, val);
+    // data only: never an inherited property (`constructor.constructor` was JavaScript's Function)
+    return dataMember(obj, val);
+  };
+  // a filter or test is one registered (`x|constructor`, `map('__defineGetter__')`, `x is toString`
+  // reached Object.prototype's)
+  const env =
+    (nj as unknown as { Environment: { prototype: Record<string, unknown> } }).Environment.prototype;
+  for (const [getter, table, kind] of [["getFilter", "filters", "filter"], ["getTest", "tests", "test"]]) {
+    env[getter] = function (this: Record<string, Record<string, unknown>>, name: string) {
+      if (!Object.hasOwn(this[table], name)) throw new Error(`${kind} not found: ${name}`);
+      return this[table][name];
+    };
+  }
+  // a name is the template's, its context's or a global: `constructor`, `toString`... are not Object's
+  const lookupName = runtime.contextOrFrameLookup;
+  runtime.contextOrFrameLookup = function (this: unknown, context, frame, name) {
+    const inherited = name in Object.prototype && frame.lookup(name) === undefined &&
+      !Object.hasOwn(context.ctx, name) && !Object.hasOwn(context.env.globals, name);
+    return inherited ? undefined : lookupName.call(this, context, frame, name);
   };
 
   patchLexer(nj);

@@ -123,3 +123,65 @@ Deno.test("a name is an identifier: quotes, backslashes or backticks in one are 
   // names of any script are names, as in Jinja2
   assert.equal(render("{% set été = 1 %}{{ été }} {{ _x }}", { _x: 2 }), "1 2");
 });
+
+Deno.test("a template reaches data only: no JavaScript property of a value, the context or a global", () => {
+  const vars = { l: [{ a: 1 }], d: {}, s: "ab", f: () => 1 };
+  const code = "'globalThis.__kunaiInjected = 1'";
+  for (
+    const path of [
+      "constructor",
+      "''.constructor",
+      "s.constructor",
+      "range.constructor",
+      "f.constructor",
+      "l.constructor",
+      "l.map.constructor",
+      "d.constructor",
+      "d.__proto__.constructor",
+      "d.__defineGetter__.constructor",
+      "(1).constructor",
+      "namespace().constructor",
+      "cycler(1).next.constructor",
+      "joiner().constructor",
+      "(l|groupby('a'))[0].constructor",
+      "(l|map(attribute='constructor')|first)",
+      "(d|attr('constructor'))",
+    ]
+  ) {
+    // undefined: prints nothing, or (an attribute of it) raises UndefinedError, as in Jinja2
+    const src = `{% set F = ${path} %}{{ F }}`;
+    try {
+      assert.equal(render(src, vars), "", src);
+    } catch (e) {
+      assert.ok(e instanceof TemplateError && /UndefinedError/.test(e.message), `${src}: ${e}`);
+    }
+    assert.throws(
+      () => render(`{{ ${path}(${code})() }}`, vars),
+      (e) => e instanceof TemplateError && /UndefinedError|Unable to call/.test(e.message),
+      path,
+    );
+  }
+  // nor a filter or a test that is not one
+  for (
+    const src of [
+      "{{ 'x'|constructor }}",
+      "{{ d|__defineGetter__('x', f) }}",
+      "{{ l|map('constructor')|list }}",
+      "{{ 1 is constructor }}",
+      "{{ l|select('toString')|list }}",
+    ]
+  ) {
+    assert.throws(
+      () => render(src, vars),
+      (e) => e instanceof TemplateError && /(filter|test) not found/.test(e.message),
+      src,
+    );
+  }
+  // what kunai's own objects do have is still there
+  assert.equal(
+    render(
+      "{% set c = cycler('a', 'b') %}{{ c.next() }}{{ c.next() }} {% set ns = namespace(x=1) %}{{ ns.x }}",
+    ),
+    "ab 1",
+  );
+});

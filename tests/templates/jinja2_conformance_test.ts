@@ -2288,6 +2288,43 @@ CASES.push(
   refuse("call-string", "{{ 'a\\nb'() }}", "TypeError", "Unable to call `'a\\nb'`"),
 );
 
+// a template reads data, never JavaScript's machinery: `constructor.constructor('...')()` was JavaScript's Function (it
+// ran the code), `l.length`, `l.join` and `'ab'.length` JavaScript's; in Jinja2 all are undefined
+CASES.push(
+  {
+    name: "js-properties",
+    tpl: "{{ constructor }}|{{ toString }}|{{ __proto__ }}|{{ ''.constructor }}|{{ range.constructor }}|" +
+      "{{ l.constructor }}|{{ d.constructor }}|{{ d.__proto__ }}|{{ d.hasOwnProperty }}|{{ l.length }}|{{ l.join }}|" +
+      "{{ 'ab'.length }}|{{ d['constructor'] }}|{{ l|map(attribute='constructor')|select|list }}|" +
+      "{{ l|map(attribute='a.constructor')|select|list }}|{% for x in l %}{{ loop.constructor }}{% endfor %}|" +
+      "{{ namespace().constructor }}|{{ cycler(1).constructor }}|{{ (l|groupby('a'))[0].constructor }}|" +
+      "{% macro m() %}{% endmacro %}{{ m.constructor }}|{{ (1).constructor }}|{{ d.valueOf }}|{{ d|attr('constructor') }}",
+    ctx: { l: [{ a: 1 }], d: {} },
+  },
+  {
+    name: "js-properties-own",
+    tpl:
+      "{% set toString = 'mine' %}{{ toString }} {{ constructor }} {{ d.constructor }} {{ d['valueOf'] }} " +
+      "{{ (l|groupby('a'))[0].grouper }} {{ l[0].a }} {{ l|map(attribute='a')|list }}",
+    ctx: { l: [{ a: 1 }], d: { constructor: "c", valueOf: "v" }, constructor: "ctx" },
+  },
+  refuse("js-filter", "{{ 'x'|constructor }}", "TemplateAssertionError", "filter not found: constructor"),
+  refuse("js-test", "{{ 1 is toString }}", "TemplateAssertionError", "test not found: toString"),
+  refuse("js-map-filter", "{{ l|map('valueOf')|list }}", "TemplateRuntimeError", "filter not found: valueOf"),
+  refuse(
+    "js-function-constructor",
+    "{{ constructor.constructor('return 1')() }}",
+    "UndefinedError",
+    "'constructor' is undefined",
+  ),
+  refuse(
+    "js-function-constructor-str",
+    "{{ ''.constructor.constructor('return 1')() }}",
+    "UndefinedError",
+    "''.constructor' is undefined",
+  ),
+);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
