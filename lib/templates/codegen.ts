@@ -16,6 +16,7 @@
 import type nunjucks from "nunjucks";
 import { strRepr } from "../evaluator/mod.ts";
 import { nodeText } from "./jinja.ts";
+import { PyFloat } from "./pyfloat.ts";
 
 /**
  * A JavaScript string literal holding `s` exactly: JSON's quoting (quotes, backslashes, control
@@ -83,8 +84,11 @@ export function installSafeCodegen(nj: typeof nunjucks): void {
   const proto = api.compiler.Compiler.prototype;
   const compileLiteral = proto.compileLiteral;
   proto.compileLiteral = function (node, frame) {
-    if (typeof node.value === "string") this._emit(jsString(node.value));
-    else compileLiteral.call(this, node, frame);
+    const v = node.value;
+    if (typeof v === "string") this._emit(jsString(v));
+    else if (v === null || typeof v === "number" || typeof v === "boolean" || v instanceof PyFloat) {
+      compileLiteral.call(this, node, frame);
+    } else this.fail(`unexpected literal ${String(v)}`, node.lineno, node.colno);
   };
   // a name the compiled code looks up, quoted as any other string (the lexer only lets names through)
   const compileSymbol = proto.compileSymbol;

@@ -483,7 +483,7 @@ const EXPONENT_NUMBER = /^\d+(?:\.\d+)?[eE][+-]?\d+/;
  * Two pieces of Jinja2's syntax nunjucks' lexer lacks: number literals with an exponent (it read
  * `1e3` as an undefined name, printing nothing, and `2E-2` as `2E` minus 2: `nan`), and a `for`
  * target in parentheses (`for (a, b) in pairs`, a parse error): the parentheses are dropped, which
- * is what they mean.
+ * is what they mean. And one it has that Jinja2 lacks: `r/.../` is no regular expression, `r / 2` is.
  */
 function patchLexer(nj: typeof nunjucks): void {
   const lexer = (nj as unknown as { lexer: { lex(src: string, opts: object): TokenizerState } }).lexer;
@@ -493,6 +493,11 @@ function patchLexer(nj: typeof nunjucks): void {
     const start = this.index, lineno = this.lineno, colno = this.colno;
     const code = this.in_code;
     let tok = plusMarkers(this, () => next.call(this));
+    if (tok === undefined && code && this.str.startsWith("r/", this.index)) {
+      // the name `r` before a division (nunjucks read `r/2/` as a JavaScript regular expression)
+      this.forward();
+      tok = { type: "symbol", value: "r", lineno, colno };
+    }
     if (tok === undefined) tok = next.call(this);
     if (!tok) return tok;
     if (!code) return commentTrim(this, tok);

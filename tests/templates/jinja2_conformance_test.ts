@@ -2276,6 +2276,8 @@ CASES.push(
     "{{ 'x\\\\'.replace('\\\\', '/') }} {{ '\\t'.strip()|length }} {{ ('a\\nb' ~ 'c').splitlines() }}",
     "{% set été = 'e' %}{{ été.upper() }} {{ x is none }} {{ x is not true }} {{ x is false }}",
   ].map((tpl, i): Case => ({ name: `literal-code-${i}`, tpl, ctx: { x: null } })),
+  // nunjucks read `r/2/` as a JavaScript regular expression (pasted into the code); Jinja2 divides
+  { name: "r-division", tpl: "{% set r = 10 %}{{ r/2 }} {{ r/2/5 }} {{ [r/5, r //3] }} {{r/r}}" },
   refuse("name-quote", '{{ a"b" }}', "TemplateSyntaxError", "unexpected char '\"'"),
   refuse("name-dollar", "{{ $x }}", "TemplateSyntaxError", "unexpected char '$'"),
   refuse("name-backtick", "{{ a`b` }}", "TemplateSyntaxError", "unexpected char '`'"),
