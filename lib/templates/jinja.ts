@@ -41,6 +41,7 @@ import type nunjucks from "nunjucks";
 import { strRepr } from "../evaluator/mod.ts";
 import { installStatements } from "./statements.ts";
 import { installSafeCodegen } from "./codegen.ts";
+import { installCalls } from "./calls.ts";
 import { dataMember } from "./attributes.ts";
 import { PyFloat } from "./pyfloat.ts";
 import { bindArgs, type Params, parseSignature } from "./bind.ts";
@@ -649,6 +650,7 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   patchLexer(nj);
   patchTestArguments(nj);
   patchCallArguments(nj);
+  installCalls(nj);
   patchFloatLiterals(nj);
   installSafeCodegen(nj);
   installStatements(nj);

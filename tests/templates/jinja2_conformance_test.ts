@@ -2327,6 +2327,25 @@ CASES.push(
   ),
 );
 
+// a filter's result can be called, as in Jinja2 (nunjucks gave the filter the last parenthesized list: `attr('-')`)
+CASES.push(
+  {
+    name: "filter-call",
+    tpl:
+      "{{ x|attr('split')('-') }} {{ x|attr('split')('-')|join('+') }} {{ x|attr('replace')('a', 'b')|upper }} " +
+      "{{ x|attr('split')() }} {{ x|attr('split')(sep='-', maxsplit=1) }} {{ (x|attr('split'))('-') }} " +
+      "{{ x|attr('split')('-')|length is odd }} {% filter replace('a', 'c') %}ab{% endfilter %}",
+    ctx: { x: "a-b-c" },
+  },
+  refuse("filter-index", "{{ x|upper[0] }}", "TemplateSyntaxError", "expected variable end", { x: "a" }),
+  refuse("filter-call-undefined", "{{ x|attr('nope')('-') }}", "UndefinedError", "Unable to call `x|attr`", {
+    x: "a",
+  }),
+  refuse("filter-call-list", "{{ x|attr('split')('-')(1) }}", "TypeError", "Unable to call `x|attr(...)`", {
+    x: "a",
+  }),
+);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
