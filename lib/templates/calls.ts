@@ -1,6 +1,11 @@
 /**
  * How a template calls things, parsed as Jinja2 parses it (installed by installJinjaSemantics):
  *
+ * - **arguments**: positional ones first, then keywords, each keyword a name. nunjucks took a
+ *   positional argument after a keyword as if it came first (`replace('a', count=1, 'b')` replaced
+ *   'a' by 'b' once) and any expression as a keyword (`f('n'=1)`); both are a syntax error in
+ *   Jinja2, and here. A call may end with a comma (`range(3, )`, `dict(a=1,)`), a macro's or call
+ *   block's parameter list may not, as in Jinja2 (nunjucks refused the first, took the second).
  * - **a filter's result called**: `x|attr('split')('-')` calls what the filter gives, as Jinja2
  *   does; nunjucks took both parenthesized lists for the filter's and gave it the last
  *   (`attr('-')`: an empty string, without a word).
@@ -22,10 +27,70 @@ interface Node {
 type NodeCtor = new (lineno: number, colno: number, ...fields: unknown[]) => Node;
 interface CallParser {
   peekToken(): Token;
+  nextToken(): Token;
   skip(type: string): boolean;
+  skipValue(type: string, value: string): boolean;
+  fail(msg: string, lineno?: number, colno?: number): never;
+  parseExpression(): Node;
   parseSignature(tolerant?: boolean, noParens?: boolean): Node;
   parseFilterName(): Node;
   parseFilterArgs(node: Node): Node[];
+  /** The next parseSignature() reads a macro's or call block's parameters (no trailing comma). */
+  jinjaParameters?: boolean;
+}
+
+/** nunjucks' parseSignature with Jinja2's rules for a call's arguments (see the module's doc). */
+function patchCallArguments(nj: typeof nunjucks): void {
+  const { Parser } = (nj as unknown as { parser: { Parser: { prototype: Record<string, unknown> } } }).parser;
+  const nodes = (nj as unknown as { nodes: Record<string, NodeCtor> }).nodes;
+  Parser.prototype.parseSignature = function (this: CallParser, tolerant?: boolean, noParens?: boolean) {
+    const parameters = this.jinjaParameters === true;
+    this.jinjaParameters = false;
+    let tok = this.peekToken();
+    if (!noParens && tok.type !== "left-paren") {
+      if (tolerant) return null;
+      this.fail("expected arguments", tok.lineno, tok.colno);
+    }
+    if (tok.type === "left-paren") tok = this.nextToken();
+    const args = new nodes.NodeList(tok.lineno, tok.colno) as unknown as { addChild(n: unknown): void };
+    const kwargs = new nodes.KeywordArgs(tok.lineno, tok.colno) as unknown as {
+      addChild(n: unknown): void;
+      children: unknown[];
+    };
+    const end = () => noParens ? this.peekToken().type === "block-end" : this.skip("right-paren");
+    for (let first = true; !end(); first = false) {
+      if (!first) {
+        tok = this.peekToken();
+        if (!this.skip("comma")) {
+          this.fail("parseSignature: expected comma after expression", tok.lineno, tok.colno);
+        }
+        if (!parameters && !noParens && this.skip("right-paren")) break;
+      }
+      const arg = this.parseExpression();
+      if (this.skipValue("operator", "=")) {
+        if (arg.typename !== "Symbol") {
+          this.fail("invalid syntax: a keyword argument must be a name", arg.lineno, arg.colno);
+        }
+        kwargs.addChild(new nodes.Pair(arg.lineno, arg.colno, arg, this.parseExpression()));
+      } else if (kwargs.children.length) {
+        this.fail("invalid syntax: a positional argument after a keyword argument", arg.lineno, arg.colno);
+      } else args.addChild(arg);
+    }
+    if (kwargs.children.length) args.addChild(kwargs);
+    return args;
+  };
+  // the parameter lists of `{% macro m(a, b=1) %}` and `{% call(x) m() %}`
+  for (const statement of ["parseMacro", "parseCall"]) {
+    const parse = Parser.prototype[statement] as (this: CallParser) => Node;
+    Parser.prototype[statement] = function (this: CallParser) {
+      this.jinjaParameters = true;
+      try {
+        return parse.call(this);
+      } finally {
+        this.jinjaParameters = false;
+      }
+    };
+  }
 }
 
 /**
@@ -57,5 +122,6 @@ function patchFilterCalls(nj: typeof nunjucks): void {
 
 /** Patches nunjucks' parser with Jinja2's calls; once per process (installJinjaSemantics). */
 export function installCalls(nj: typeof nunjucks): void {
+  patchCallArguments(nj);
   patchFilterCalls(nj);
 }

@@ -20,8 +20,7 @@
  *   `s[1:3]` is a string and `d.get('k')` is None when missing.
  *
  * - **Syntax**: number literals with an exponent (`1e3`, `2E-2`), `for (a, b) in ...` (see
- *   patchLexer), a test's argument without parentheses (`x is divisibleby 3`) and a call's keyword
- *   arguments after its positional ones only (patchCallArguments).
+ *   patchLexer), a test's argument without parentheses (`x is divisibleby 3`); calls in calls.ts.
  *
  * - **`set`**: `{% set ns.x = v %}` on a `namespace()` and `{% set a, b = pair %}` unpacking.
  * - **Undefined values and types**: an attribute or item of an undefined value, arithmetic and
@@ -311,70 +310,6 @@ function patchTestArguments(nj: typeof nunjucks): void {
   };
 }
 
-interface SignatureParser {
-  peekToken(): Token;
-  nextToken(): Token;
-  skip(type: string): boolean;
-  skipValue(type: string, value: string): boolean;
-  parseExpression(): { typename: string; lineno: number; colno: number };
-  fail(msg: string, lineno?: number, colno?: number): never;
-}
-
-/**
- * A call's arguments as Jinja2 parses them: positional ones first, then keywords, each keyword a
- * name. nunjucks took a positional argument after a keyword as if it came first
- * (`replace('a', count=1, 'b')` replaced 'a' by 'b' once) and any expression as a keyword
- * (`f('n'=1)`); both are a syntax error in Jinja2, and now here. Otherwise nunjucks' parseSignature.
- */
-function patchCallArguments(nj: typeof nunjucks): void {
-  const { Parser } = (nj as unknown as { parser: { Parser: { prototype: Record<string, unknown> } } }).parser;
-  const nodes = (nj as unknown as { nodes: Record<string, NodeCtor> }).nodes;
-  Parser.prototype.parseSignature = function (this: SignatureParser, tolerant?: boolean, noParens?: boolean) {
-    let tok = this.peekToken();
-    if (!noParens && tok.type !== "left-paren") {
-      if (tolerant) return null;
-      this.fail("expected arguments", tok.lineno, tok.colno);
-    }
-    if (tok.type === "left-paren") tok = this.nextToken();
-    const args = new nodes.NodeList(tok.lineno, tok.colno) as unknown as { addChild(n: unknown): void };
-    const kwargs = new nodes.KeywordArgs(tok.lineno, tok.colno) as unknown as {
-      addChild(n: unknown): void;
-      children: unknown[];
-    };
-    let checkComma = false;
-    for (;;) {
-      tok = this.peekToken();
-      if (!noParens && tok.type === "right-paren") {
-        this.nextToken();
-        break;
-      } else if (noParens && tok.type === "block-end") break;
-      if (checkComma && !this.skip("comma")) {
-        this.fail("parseSignature: expected comma after expression", tok.lineno, tok.colno);
-      }
-      const arg = this.parseExpression();
-      if (this.skipValue("operator", "=")) {
-        if (arg.typename !== "Symbol") {
-          this.fail(
-            "invalid syntax: a keyword argument must be a name",
-            arg.lineno,
-            arg.colno,
-          );
-        }
-        kwargs.addChild(new nodes.Pair(arg.lineno, arg.colno, arg, this.parseExpression()));
-      } else if (kwargs.children.length) {
-        this.fail(
-          "invalid syntax: a positional argument after a keyword argument",
-          arg.lineno,
-          arg.colno,
-        );
-      } else args.addChild(arg);
-      checkComma = true;
-    }
-    if (kwargs.children.length) args.addChild(kwargs);
-    return args;
-  };
-}
-
 /**
  * Jinja2's trim_blocks and lstrip_blocks apply to comments too (generators use both): the newline
  * after a `{# ... #}` is dropped, and the spaces before one that starts a line. nunjucks kept both,
@@ -649,7 +584,6 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
 
   patchLexer(nj);
   patchTestArguments(nj);
-  patchCallArguments(nj);
   installCalls(nj);
   patchFloatLiterals(nj);
   installSafeCodegen(nj);

@@ -2346,6 +2346,39 @@ CASES.push(
   }),
 );
 
+// a call may end with a comma, as in Jinja2 (kunai refused it); a macro's or call block's parameter list may not
+CASES.push(
+  {
+    name: "call-trailing-comma",
+    tpl: "{{ range(3, )|list }} {{ dict(a=1,) }} {{ 'a-b'.split('-',) }} {{ x|replace('a', 'b',) }} " +
+      "{{ x|attr('split')('-',) }} {{ range(3,)|map('string',)|join(',',) }} " +
+      "{% macro m(a, b=range(1,)|list) %}{{ a }}{{ b }}{% endmacro %}{{ m(1,) }}{{ m(1, b=3,) }}{{ m(a=2,) }} " +
+      "{% macro c(a) %}{{ a }}{{ caller(1,) }}{% endmacro %}{% call(x) c(1,) %}{{ x }}{% endcall %}",
+    ctx: { x: "a-b" },
+  },
+  refuse("call-comma-only", "{{ range(,) }}", "TemplateSyntaxError", "unexpected token: ,"),
+  refuse("call-two-commas", "{{ range(3,,) }}", "TemplateSyntaxError", "unexpected token: ,"),
+  refuse("call-keyword-two-commas", "{{ dict(a=1,,) }}", "TemplateSyntaxError", "unexpected token: ,"),
+  refuse(
+    "macro-trailing-comma",
+    "{% macro m(a,) %}{% endmacro %}",
+    "TemplateSyntaxError",
+    "unexpected token: )",
+  ),
+  refuse(
+    "macro-default-trailing-comma",
+    "{% macro m(a, b=1,) %}{% endmacro %}",
+    "TemplateSyntaxError",
+    "unexpected token: )",
+  ),
+  refuse(
+    "call-block-trailing-comma",
+    "{% macro m() %}{% endmacro %}{% call(x,) m() %}{% endcall %}",
+    "TemplateSyntaxError",
+    "unexpected token: )",
+  ),
+);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
