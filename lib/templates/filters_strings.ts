@@ -4,7 +4,8 @@
  * methods), and nunjucks' own `upper`, `lower`, `replace`, `escape`... taking str() of any value.
  */
 import type nunjucks from "nunjucks";
-import { isStringMethod, pyMod, pyStr, pyTruthy, stringMethod, toPy } from "./jinja.ts";
+import { isPlain, pyMod, pyStr, pyTruthy, toPy } from "./jinja.ts";
+import { dataMember, pyMethod } from "./attributes.ts";
 import { wordwrap } from "./wordwrap.ts";
 import { urlize } from "./urlize.ts";
 import { entries, type Fmt, named, splitKwargs, text } from "./filters_common.ts";
@@ -88,12 +89,13 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
     const s = v === undefined ? "" : typeof v === "string" ? v : String(pyStr(v));
     return s.match(/[\p{L}\p{N}_]+/gu)?.length ?? 0;
   });
-  // Jinja2's `attr` is getattr(): a dict's keys are not attributes (`d|attr('k')` is undefined), a
-  // string's methods are
+  // Jinja2's `attr` is getattr(): a dict's keys and a list's items are not attributes (`d|attr('k')`
+  // is undefined), their methods are (`x|attr('split')`, `l|attr('append')`); kunai's objects'
+  // members are (`ns|attr('x')` on a namespace())
   env.addFilter("attr", (obj: unknown, name: unknown) => {
-    const s = typeof obj === "string" ? obj : obj instanceof String ? String(obj) : null;
-    if (s !== null && isStringMethod(name)) return stringMethod(s, name);
-    return undefined;
+    const plain = typeof obj === "string" || obj instanceof String || Array.isArray(obj) ||
+      (obj !== null && typeof obj === "object" && isPlain(obj));
+    return pyMethod(obj, name) ?? (plain ? undefined : dataMember(obj, name));
   });
 }
 

@@ -41,12 +41,9 @@ import { strRepr } from "../evaluator/mod.ts";
 import { installStatements } from "./statements.ts";
 import { installSafeCodegen } from "./codegen.ts";
 import { installCalls } from "./calls.ts";
-import { dataMember } from "./attributes.ts";
+import { member } from "./attributes.ts";
 import { PyFloat } from "./pyfloat.ts";
-import { bindArgs, type Params, parseSignature } from "./bind.ts";
 import {
-  isPlain,
-  isStringMethod,
   jinjaDefined,
   JinjaNamespace,
   pyAdd,
@@ -58,7 +55,6 @@ import {
   pyStr,
   pyTruthy,
   pyUnary,
-  stringMethod,
   tuple,
   unpack,
 } from "./pyvalues.ts";
@@ -205,34 +201,6 @@ const STATEMENTS = new Set([
   "Import",
   "FromImport",
   "Switch",
-]);
-
-/**
- * The dict methods templates call, with CPython's signatures (all positional-only): `get` (None
- * when missing), `items` as `(key, value)` tuples printed as Python's (jinja-compat gave lists),
- * `keys`, `values`.
- */
-const DICT_METHODS: Record<string, [Params, (d: Record<string, unknown>, ...a: unknown[]) => unknown]> = {
-  get: [
-    parseSignature("key, default?, /")!,
-    (d, key, dflt = null) => Object.hasOwn(d, String(key)) ? d[String(key)] : dflt,
-  ],
-  items: [parseSignature("/")!, (d) => Object.entries(d).map((e) => tuple(e))],
-  keys: [parseSignature("/")!, (d) => Object.keys(d)],
-  values: [parseSignature("/")!, (d) => Object.values(d)],
-};
-
-/** The list and dict methods nunjucks' jinja-compat gives templates. */
-const COMPAT_LIST_METHODS = new Set(["pop", "append", "remove", "count", "index", "find", "insert"]);
-const COMPAT_DICT_METHODS = new Set([
-  "has_key",
-  "pop",
-  "popitem",
-  "setdefault",
-  "update",
-  "iteritems",
-  "itervalues",
-  "iterkeys",
 ]);
 
 let installed = false;
@@ -542,27 +510,10 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
       // `s[1:3]` is a string in Python (jinja-compat's slice gives a list of characters)
       return (lookup.call(this, obj, val, ...rest) as string[]).join("");
     }
-    if (rest.length === 0 && typeof val === "number" && val < 0 && Number.isInteger(val)) {
-      // `l[-1]`, `s[-1]`: from the end, as Python indexes
-      if (Array.isArray(obj)) return obj[obj.length + val];
-      if (typeof obj === "string" || obj instanceof String) return String(obj).at(val);
-    }
-    const dict = obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj);
-    if (dict && typeof val === "string" && Object.hasOwn(DICT_METHODS, val)) {
-      // Python's arguments (`d.get('k', default=1)` is a TypeError; the keyword object was the default)
-      const [params, fn] = DICT_METHODS[val];
-      return (...args: unknown[]) =>
-        fn(obj as Record<string, unknown>, ...bindArgs(`dict.${val}`, params, args));
-    }
-    if (rest.length === 0 || rest.length === 1) {
-      const s = typeof obj === "string" ? obj : obj instanceof String ? String(obj) : null;
-      if (s !== null && isStringMethod(val)) return stringMethod(s, val);
-    }
     if (rest.length !== 0) return lookup.call(this, obj, val, ...rest); // a slice
-    const compat = Array.isArray(obj) ? COMPAT_LIST_METHODS : dict ? COMPAT_DICT_METHODS : null;
-    if (typeof val === "string" && compat?.has(val)) return lookup.call(this, obj, val);
-    // data only: never an inherited property (`constructor.constructor` was JavaScript's Function)
-    return dataMember(obj, val);
+    // Python's methods, then data only: never an inherited property (`constructor.constructor` was
+    // JavaScript's Function), nor jinja-compat's list and dict methods (`append` gave the length)
+    return member(obj, val);
   };
   // a filter or test is one registered (`x|constructor`, `map('__defineGetter__')`, `x is toString`
   // reached Object.prototype's)

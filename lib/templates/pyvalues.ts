@@ -46,7 +46,9 @@ export function pyType(v: unknown): string {
   if (v instanceof PyFloat) return "float";
   if (typeof v === "bigint") return "int";
   if (typeof v === "string" || v instanceof String) return "str";
-  if (Array.isArray(v)) return (v as { [TUPLE]?: boolean })[TUPLE] ? "tuple" : "list";
+  if (Array.isArray(v)) {
+    return (v as { [VIEW]?: string })[VIEW] ?? ((v as { [TUPLE]?: boolean })[TUPLE] ? "tuple" : "list");
+  }
   if (typeof v === "function") return "function";
   return "dict";
 }
@@ -203,6 +205,17 @@ export function tuple<T extends unknown[]>(items: T): T {
   return Object.assign(items, { [TUPLE]: true });
 }
 
+/** Marks the array `d.keys()`, `d.values()` or `d.items()` returns with its Python type. */
+const VIEW = Symbol("dict view");
+
+/** `items` as the dict view `kind` (`dict_keys`...): printed `dict_keys(['a'])`, not indexable. */
+export function dictView<T extends unknown[]>(kind: "dict_keys" | "dict_values" | "dict_items", items: T): T {
+  return Object.assign(items, { [VIEW]: kind });
+}
+
+/** Whether `v` is one of dictView()'s. */
+export const isDictView = (v: unknown): boolean => Array.isArray(v) && VIEW in v;
+
 /** A JS value as the Python value `%` formats (integers are ints; nested lists and dicts print as Python's). */
 export function toPy(v: unknown, nested = false): unknown {
   if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
@@ -308,7 +321,7 @@ function reprNumber(n: number): string {
 }
 
 /** Python's `repr()` of a value inside a container (strings quoted). */
-function pyRepr(v: unknown, depth = 0): string {
+export function pyRepr(v: unknown, depth = 0): string {
   if (depth > 50) return "...";
   if (v === undefined || v === null) return "None";
   if (v === true) return "True";
@@ -323,6 +336,8 @@ function pyRepr(v: unknown, depth = 0): string {
     if ((v as { [TUPLE]?: boolean })[TUPLE]) {
       return items.length === 1 ? `(${items[0]},)` : `(${items.join(", ")})`;
     }
+    const view = (v as { [VIEW]?: string })[VIEW];
+    if (view) return `${view}([${items.join(", ")}])`;
     return "[" + items.join(", ") + "]";
   }
   if (v instanceof Map) {

@@ -2379,6 +2379,87 @@ CASES.push(
   ),
 );
 
+// Python 3's list and dict methods (nunjucks' jinja-compat had its own: append gave the length, pop(0) a list,
+// pop(-1) a KeyError, count/index/remove compared with ===, index ignored start, popitem took the first item,
+// update(a=1) copied its keyword marker into the dict, update([('a', 1)]) set the key '0'; has_key, iteritems and
+// a list's find are not Python 3's)
+const COLLECTION_CONTEXT = { l: [1, 2, 3, 2], d: { a: 1, b: 2 } };
+CASES.push(
+  ...[
+    "{{ l.append(5) }}{{ l }} {{ l.pop() }} {{ l.pop(0) }} {{ l.pop(-1) }} {{ l.pop(-2) }}{{ l }}",
+    "{{ l.count(2) }} {{ l.count(2.0) }} {{ l.count(1.0) }} {{ l.index(2) }} {{ l.index(2, 2) }} " +
+    "{{ l.index(2, -1) }} {{ l.index(True) }} {{ (1, 2).count(1) }} {{ (1, 2).index(2) }}",
+    "{{ l.remove(2) }}{{ l }} {{ l.insert(0, 9) }}{{ l.insert(-1, 8) }}{{ l.insert(99, 7) }}{{ l }} " +
+    "{{ l.extend([7, 8]) }}{{ l.extend('ab') }}{{ l.extend(u) }}{{ l }}",
+    "{{ l.copy() }} {{ l.reverse() }}{{ l }} {{ l.sort() }}{{ l }} {{ l.sort(reverse=true) }}{{ l }} " +
+    "{% macro k(x) %}{{ -x }}{% endmacro %}{{ l.sort(key=k) }}{{ l }} {{ l.clear() }}{{ l }}",
+    "{% set m = [[2, 'b'], [1, 'a'], [2, 'a']] %}{{ m.sort(reverse=true) }}{{ m }} " +
+    "{% set n = [3, 1.5, True] %}{{ n.sort() }}{{ n }} {% set o = ['b', 'A', 'a'] %}{{ o.sort(key=none) }}{{ o }}",
+    "{{ d.update(c=3) }}{{ d }} {{ d.update({'e': 4}, f=5) }}{{ d.update([('g', 6), ['h', 7], 'ij']) }}{{ d }} " +
+    "{{ d.update() }}{{ d.update(a=1, b=None) }}{{ d|dictsort }}",
+    "{{ d.pop('a') }}{{ d }} {{ d.pop('z', 0) }} {{ d.pop('z', none) }} [{{ d.pop('z', u) }}] " +
+    "{{ d.setdefault('b', 5) }}{{ d.setdefault('z') }}{{ d.setdefault('y', 7) }}{{ d }} {{ d.popitem() }}{{ d }}",
+    "{{ d.items() }} {{ d.keys() }} {{ d.values() }} {{ d.items()|list }} {{ d.keys()|join(',') }} " +
+    "{{ d.values()|max }} {{ 'a' in d.keys() }} {{ d.items()|length }} {{ d.items()|first }} " +
+    "{% for k, v in d.items() %}{{ k }}{{ v }}{% endfor %} [{{ d.items()[0] }}] [{{ d.keys()[-1] }}]",
+    "{{ d.copy() }} {{ d.fromkeys(['x', 'y'], 0) }} {{ d.fromkeys('ab') }} {{ d.get(1) }} {{ d.clear() }}{{ d }} " +
+    "{{ [1]|attr('append') is callable }} {{ d|attr('get') is callable }} [{{ d|attr('a') }}] " +
+    "{{ namespace(x=1)|attr('x') }} {{ 'a-b'|attr('split')('-') }}",
+  ].map((tpl, i): Case => ({ name: `collections-${i}`, tpl, ctx: COLLECTION_CONTEXT })),
+  ...([
+    ["pop-empty", "{{ [].pop() }}", "IndexError", "IndexError: pop from empty list"],
+    ["pop-range", "{{ l.pop(9) }}", "IndexError", "IndexError: pop index out of range"],
+    ["pop-keyword", "{{ l.pop(x=1) }}", "TypeError", "list.pop() takes no keyword arguments"],
+    ["pop-float", "{{ l.pop(1.0) }}", "TypeError", "'float' object cannot be interpreted as an integer"],
+    ["count-none", "{{ l.count() }}", "TypeError", "list.count() missing required argument 'value'"],
+    ["index-missing", "{{ l.index(9) }}", "ValueError", "ValueError: 9 is not in list"],
+    ["index-stop", "{{ l.index(2, 0, 1) }}", "ValueError", "ValueError: 2 is not in list"],
+    ["remove-missing", "{{ l.remove(9) }}", "ValueError", "list.remove(x): x not in list"],
+    ["append-two", "{{ l.append(1, 2) }}", "TypeError", "list.append() takes at most 1 argument"],
+    ["append-keyword", "{{ l.append(x=1) }}", "TypeError", "list.append() takes no keyword arguments"],
+    ["extend-int", "{{ l.extend(1) }}", "TypeError", "'int' object is not iterable"],
+    ["sort-positional", "{{ l.sort(1) }}", "TypeError", "sort() takes no positional arguments"],
+    [
+      "sort-mixed",
+      "{{ [1, 'a'].sort() }}",
+      "TypeError",
+      "'<' not supported between instances of 'str' and 'int'",
+    ],
+    [
+      "sort-reverse-none",
+      "{{ l.sort(reverse=none) }}",
+      "TypeError",
+      "'NoneType' object cannot be interpreted",
+    ],
+    ["list-find", "{{ l.find(2) }}", "UndefinedError", "Unable to call `l.find`"],
+    ["tuple-append", "{{ (1, 2).append(3) }}", "UndefinedError", "Unable to call"],
+    ["update-int", "{{ d.update(1) }}", "TypeError", "'int' object is not iterable"],
+    ["update-two", "{{ d.update({}, {}) }}", "TypeError", "update expected at most 1 argument, got 2"],
+    ["update-triple", "{{ d.update([[1, 2, 3]]) }}", "ValueError", "element #0 has length 3; 2 is required"],
+    [
+      "update-item",
+      "{{ d.update([1]) }}",
+      "TypeError",
+      "cannot convert dictionary update sequence element #0",
+    ],
+    ["pop-missing-key", "{{ d.pop('z') }}", "KeyError", "KeyError: 'z'"],
+    ["pop-no-key", "{{ d.pop() }}", "TypeError", "dict.pop() missing required argument 'key'"],
+    [
+      "pop-default-keyword",
+      "{{ d.pop('a', default=1) }}",
+      "TypeError",
+      "dict.pop() takes no keyword arguments",
+    ],
+    ["popitem-empty", "{{ {}.popitem() }}", "KeyError", "KeyError: 'popitem(): dictionary is empty'"],
+    ["setdefault-none", "{{ d.setdefault() }}", "TypeError", "dict.setdefault() missing required argument"],
+    ["has-key", "{{ d.has_key('a') }}", "UndefinedError", "Unable to call `d.has_key`"],
+    ["iteritems", "{{ d.iteritems() }}", "UndefinedError", "Unable to call `d.iteritems`"],
+    ["get-three", "{{ d.get('a', 1, 2) }}", "TypeError", "dict.get() takes at most 2 arguments"],
+  ] as const).map(([name, tpl, jinja2, kunai]) =>
+    refuse(`collections-${name}`, tpl, jinja2, kunai, COLLECTION_CONTEXT)
+  ),
+);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
