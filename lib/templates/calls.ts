@@ -9,6 +9,9 @@
  * - **a filter's result called**: `x|attr('split')('-')` calls what the filter gives, as Jinja2
  *   does; nunjucks took both parenthesized lists for the filter's and gave it the last
  *   (`attr('-')`: an empty string, without a word).
+ * - **`x.y` and `x[k]`**: an attribute is looked up as an attribute first, an item as an item
+ *   first (Jinja2's getattr and getitem): `d['items']` is the dict's key, `d.items` its method
+ *   (nunjucks compiled both alike). `l.0.1` is `l[0][1]` (nunjucks read `0.1` as a float).
  */
 import type nunjucks from "nunjucks";
 
@@ -120,8 +123,45 @@ function patchFilterCalls(nj: typeof nunjucks): void {
   };
 }
 
+/** A `[k]` lookup, not a `.y` one: compiled to Jinja2's getitem (jinja.ts). */
+export interface ItemLookup {
+  jinjaItem?: boolean;
+}
+
+/** nunjucks' parsePostfix (calls, `[k]`, `.y`), marking `[k]` lookups and reading `l.0.1` as two indexes. */
+function patchLookups(nj: typeof nunjucks): void {
+  const { Parser } = (nj as unknown as { parser: { Parser: { prototype: Record<string, unknown> } } }).parser;
+  const nodes = (nj as unknown as { nodes: Record<string, NodeCtor> }).nodes;
+  type PostfixParser = CallParser & { parseAggregate(): Node | null; pushToken(tok: Token): void };
+  Parser.prototype.parsePostfix = function (this: PostfixParser, node: Node) {
+    const lookup = (at: Token, key: Node) => new nodes.LookupVal(at.lineno, at.colno, node, key);
+    for (let tok = this.peekToken(); tok; tok = this.peekToken()) {
+      if (tok.type === "left-paren") {
+        node = new nodes.FunCall(tok.lineno, tok.colno, node, this.parseSignature());
+      } else if (tok.type === "left-bracket") {
+        const keys = this.parseAggregate();
+        if (keys!.children!.length > 1) this.fail("invalid index");
+        node = Object.assign(lookup(tok, keys!.children![0]), { jinjaItem: true });
+      } else if (tok.type === "operator" && tok.value === ".") {
+        this.nextToken();
+        const val = this.nextToken();
+        const index = val?.type === "float" ? /^(\d+)\.(\d*)$/.exec(val.value) : null;
+        if (index) {
+          node = lookup(tok, new nodes.Literal(val.lineno, val.colno, index[1]));
+          if (index[2]) node = lookup(tok, new nodes.Literal(val.lineno, val.colno, index[2]));
+          else this.pushToken({ type: "operator", value: ".", lineno: val.lineno, colno: val.colno });
+        } else if (val?.type === "symbol") {
+          node = lookup(tok, new nodes.Literal(val.lineno, val.colno, val.value));
+        } else this.fail(`expected name as lookup value, got ${val?.value}`, val?.lineno, val?.colno);
+      } else break;
+    }
+    return node;
+  };
+}
+
 /** Patches nunjucks' parser with Jinja2's calls; once per process (installJinjaSemantics). */
 export function installCalls(nj: typeof nunjucks): void {
   patchCallArguments(nj);
   patchFilterCalls(nj);
+  patchLookups(nj);
 }

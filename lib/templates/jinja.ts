@@ -40,10 +40,11 @@ import type nunjucks from "nunjucks";
 import { strRepr } from "../evaluator/mod.ts";
 import { installStatements } from "./statements.ts";
 import { installSafeCodegen } from "./codegen.ts";
-import { installCalls } from "./calls.ts";
+import { installCalls, type ItemLookup } from "./calls.ts";
 import { member } from "./attributes.ts";
 import { PyFloat } from "./pyfloat.ts";
 import {
+  isPlain,
   jinjaDefined,
   JinjaNamespace,
   pyAdd,
@@ -156,6 +157,7 @@ type Runtime = {
   jinjaFloat?: (n: number) => unknown;
   jinjaDefined?: (v: unknown, what: string) => unknown;
   jinjaUnpack?: (value: unknown, n: number) => unknown[];
+  jinjaGetitem?: (obj: unknown, key: unknown, ...rest: unknown[]) => unknown;
 };
 
 /** An expression's text as an error names it (`nodes[0].name`, `check.output`), from its parsed node. */
@@ -515,6 +517,14 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     // JavaScript's Function), nor jinja-compat's list and dict methods (`append` gave the length)
     return member(obj, val);
   };
+  runtime.jinjaGetitem = function (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) {
+    // a dict's own key before its method (`d['items']`); a list's or a string's index has no method
+    const dict = obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj);
+    if (dict && rest.length === 0 && typeof key === "string" && Object.hasOwn(obj, key)) {
+      return (obj as Record<string, unknown>)[key];
+    }
+    return runtime.memberLookup.call(this, obj, key, ...rest);
+  };
   // a filter or test is one registered (`x|constructor`, `map('__defineGetter__')`, `x is toString`
   // reached Object.prototype's)
   const env =
@@ -652,7 +662,8 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     if (!node.target) {
       (this as unknown as Fail).fail("unexpected token in an expression", at.lineno, at.colno);
     }
-    this._emit("runtime.memberLookup((");
+    // `x[k]` is Jinja2's getitem (the item first), `x.y` its getattr (the attribute first)
+    this._emit((node as ItemLookup).jinjaItem ? "runtime.jinjaGetitem((" : "runtime.memberLookup((");
     operand(this, node.target, frame);
     this._emit("),");
     this._compileExpression(node.val, frame);

@@ -2460,6 +2460,22 @@ CASES.push(
   ),
 );
 
+// `x[k]` is an item first, `x.y` an attribute first, as Jinja2's getitem and getattr: `d['items']` is the key (it
+// was the method); `l.0.1` is `l[0][1]` (nunjucks read `0.1` as a float: a syntax error)
+CASES.push(
+  {
+    name: "item-or-attribute",
+    tpl:
+      "{{ d['copy'] }} {{ d['items'] }} {{ d['k'] }} {{ d['get'] is callable }} {{ d.k }} {{ d.copy is callable }} " +
+      "{{ d.items is callable }} {{ d['items'][0] }} {{ l.0.a }} {{ l.1.0 }} {{ l.1.1 }} {{ l.1.0 + 1 }} [{{ l.1.0.x }}] " +
+      "{{ l[1][0:1] }} {{ 'abc'[1:] }} {% for k, v in d.items() %}{{ k }}{% endfor %}",
+    ctx: { l: [{ a: 1 }, [5, 6]], d: { copy: "c", items: "i", k: null } },
+  },
+  refuse("attribute-missing", "{{ l.0. }}", "TemplateSyntaxError", "expected name as lookup value", {
+    l: [1],
+  }),
+);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
