@@ -323,7 +323,8 @@ function reprNumber(n: number): string {
 /** Python's `repr()` of a value inside a container (strings quoted). */
 export function pyRepr(v: unknown, depth = 0): string {
   if (depth > 50) return "...";
-  if (v === undefined || v === null) return "None";
+  if (v === undefined) return "Undefined"; // Jinja2's Undefined, as repr() prints it in a list
+  if (v === null) return "None";
   if (v === true) return "True";
   if (v === false) return "False";
   if (typeof v === "number") return reprNumber(v);

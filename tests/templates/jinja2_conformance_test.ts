@@ -2476,6 +2476,15 @@ CASES.push(
   }),
 );
 
+// an undefined value inside a list, dict or tuple prints as Jinja2's repr() of it: Undefined (it printed None)
+CASES.push({
+  name: "undefined-in-container",
+  tpl:
+    "{{ [u] }} {{ {'a': u} }} {{ (u, 1) }} {{ l|map(attribute='zz')|list }} {{ '%s' % [u] }} {{ [u]|string }} " +
+    "{{ [u] ~ '' }} [{{ [u]|join }}]",
+  ctx: { l: [{ a: 1 }] },
+});
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
