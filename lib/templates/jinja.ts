@@ -20,7 +20,7 @@
  *   `s[1:3]` is a string and `d.get('k')` is None when missing.
  *
  * - **Syntax**: number literals with an exponent (`1e3`, `2E-2`), `for (a, b) in ...` (see
- *   patchLexer) and a test's argument without parentheses (`x is divisibleby 3`).
+ *   patchLexer), a test's argument without parentheses (`x is divisibleby 3`); calls in calls.ts.
  *
  * - **`set`**: `{% set ns.x = v %}` on a `namespace()` and `{% set a, b = pair %}` unpacking.
  * - **Undefined values and types**: an attribute or item of an undefined value, arithmetic and
@@ -30,14 +30,18 @@
  *   zero raises (it printed `inf`). A runtime error names the line it happened on.
  * - **Whitespace**: the `+` markers (`{%+`, `+%}`, see plusMarkers).
  *
- * Python's values and operators themselves are in pyvalues.ts, statements (`for`, `with`, `raw`,
- * scoping of `set`) in statements.ts, floats the template
- * makes (`4 / 2` prints 2.0) in pyfloat.ts. What stays different: an integral float from the data
+ * Template text reaches the compiled JavaScript as data only (string literals quoted by JSON's rules,
+ * names identifiers): codegen.ts. Python's values and operators themselves are in pyvalues.ts,
+ * statements (`for`, `with`, `raw`, scoping of `set`) in statements.ts, floats the template makes
+ * (`4 / 2` prints 2.0) in pyfloat.ts. What stays different: an integral float from the data
  * prints without a trailing `.0` (JSON cannot tell 2.0 from 2).
  */
 import type nunjucks from "nunjucks";
 import { strRepr } from "../evaluator/mod.ts";
 import { installStatements } from "./statements.ts";
+import { installSafeCodegen } from "./codegen.ts";
+import { installCalls, type ItemLookup } from "./calls.ts";
+import { member } from "./attributes.ts";
 import { PyFloat } from "./pyfloat.ts";
 import {
   isPlain,
@@ -52,13 +56,13 @@ import {
   pyStr,
   pyTruthy,
   pyUnary,
-  STRING_MEMBERS,
   tuple,
   unpack,
 } from "./pyvalues.ts";
 export {
   isNumber,
   isPlain,
+  isStringMethod,
   jinjaDefined,
   JinjaNamespace,
   pyAdd,
@@ -73,7 +77,7 @@ export {
   pyTruthy,
   pyType,
   pyUnary,
-  STRING_MEMBERS,
+  stringMethod,
   toPy,
   tuple,
   unpack,
@@ -133,6 +137,11 @@ type Runtime = {
   handleError(e: unknown, lineno: number, colno: number): unknown;
   suppressValue(val: unknown, autoescape: boolean): unknown;
   memberLookup(obj: unknown, val: unknown, ...rest: unknown[]): unknown;
+  contextOrFrameLookup(
+    context: { ctx: object; env: { globals: object } },
+    frame: { lookup(name: string): unknown },
+    name: string,
+  ): unknown;
   SafeString: new (s: string) => unknown;
   jinjaTruthy?: (v: unknown) => boolean;
   jinjaConcat?: (a: unknown, b: unknown) => string;
@@ -148,6 +157,7 @@ type Runtime = {
   jinjaFloat?: (n: number) => unknown;
   jinjaDefined?: (v: unknown, what: string) => unknown;
   jinjaUnpack?: (value: unknown, n: number) => unknown[];
+  jinjaGetitem?: (obj: unknown, key: unknown, ...rest: unknown[]) => unknown;
 };
 
 /** An expression's text as an error names it (`nodes[0].name`, `check.output`), from its parsed node. */
@@ -379,7 +389,7 @@ const EXPONENT_NUMBER = /^\d+(?:\.\d+)?[eE][+-]?\d+/;
  * Two pieces of Jinja2's syntax nunjucks' lexer lacks: number literals with an exponent (it read
  * `1e3` as an undefined name, printing nothing, and `2E-2` as `2E` minus 2: `nan`), and a `for`
  * target in parentheses (`for (a, b) in pairs`, a parse error): the parentheses are dropped, which
- * is what they mean.
+ * is what they mean. And one it has that Jinja2 lacks: `r/.../` is no regular expression, `r / 2` is.
  */
 function patchLexer(nj: typeof nunjucks): void {
   const lexer = (nj as unknown as { lexer: { lex(src: string, opts: object): TokenizerState } }).lexer;
@@ -389,6 +399,11 @@ function patchLexer(nj: typeof nunjucks): void {
     const start = this.index, lineno = this.lineno, colno = this.colno;
     const code = this.in_code;
     let tok = plusMarkers(this, () => next.call(this));
+    if (tok === undefined && code && this.str.startsWith("r/", this.index)) {
+      // the name `r` before a division (nunjucks read `r/2/` as a JavaScript regular expression)
+      this.forward();
+      tok = { type: "symbol", value: "r", lineno, colno };
+    }
     if (tok === undefined) tok = next.call(this);
     if (!tok) return tok;
     if (!code) return commentTrim(this, tok);
@@ -497,32 +512,42 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
       // `s[1:3]` is a string in Python (jinja-compat's slice gives a list of characters)
       return (lookup.call(this, obj, val, ...rest) as string[]).join("");
     }
-    if (rest.length === 0 && typeof val === "number" && val < 0 && Number.isInteger(val)) {
-      // `l[-1]`, `s[-1]`: from the end, as Python indexes
-      if (Array.isArray(obj)) return obj[obj.length + val];
-      if (typeof obj === "string" || obj instanceof String) return String(obj).at(val);
+    if (rest.length !== 0) return lookup.call(this, obj, val, ...rest); // a slice
+    // Python's methods, then data only: never an inherited property (`constructor.constructor` was
+    // JavaScript's Function), nor jinja-compat's list and dict methods (`append` gave the length)
+    return member(obj, val);
+  };
+  runtime.jinjaGetitem = function (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) {
+    // a dict's own key before its method (`d['items']`); a list's or a string's index has no method
+    const dict = obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj);
+    if (dict && rest.length === 0 && typeof key === "string" && Object.hasOwn(obj, key)) {
+      return (obj as Record<string, unknown>)[key];
     }
-    if (val === "get" && obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj)) {
-      const d = obj as Record<string, unknown>;
-      return (key: string, dflt: unknown = null) => Object.hasOwn(d, key) ? d[key] : dflt;
-    }
-    if (val === "items" && obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj)) {
-      // (key, value) tuples, printed as Python's (jinja-compat gave lists)
-      return () => Object.entries(obj).map((e) => tuple(e));
-    }
-    if (rest.length === 0 || rest.length === 1) {
-      const s = typeof obj === "string" ? obj : obj instanceof String ? String(obj) : null;
-      if (s !== null && typeof val === "string" && Object.hasOwn(STRING_MEMBERS, val)) {
-        const fn = STRING_MEMBERS[val];
-        return (...args: unknown[]) => fn(s, ...args);
-      }
-    }
-    return lookup.call(this, obj, val, ...rest);
+    return runtime.memberLookup.call(this, obj, key, ...rest);
+  };
+  // a filter or test is one registered (`x|constructor`, `map('__defineGetter__')`, `x is toString`
+  // reached Object.prototype's)
+  const env =
+    (nj as unknown as { Environment: { prototype: Record<string, unknown> } }).Environment.prototype;
+  for (const [getter, table, kind] of [["getFilter", "filters", "filter"], ["getTest", "tests", "test"]]) {
+    env[getter] = function (this: Record<string, Record<string, unknown>>, name: string) {
+      if (!Object.hasOwn(this[table], name)) throw new Error(`${kind} not found: ${name}`);
+      return this[table][name];
+    };
+  }
+  // a name is the template's, its context's or a global: `constructor`, `toString`... are not Object's
+  const lookupName = runtime.contextOrFrameLookup;
+  runtime.contextOrFrameLookup = function (this: unknown, context, frame, name) {
+    const inherited = name in Object.prototype && frame.lookup(name) === undefined &&
+      !Object.hasOwn(context.ctx, name) && !Object.hasOwn(context.env.globals, name);
+    return inherited ? undefined : lookupName.call(this, context, frame, name);
   };
 
   patchLexer(nj);
   patchTestArguments(nj);
+  installCalls(nj);
   patchFloatLiterals(nj);
+  installSafeCodegen(nj);
   installStatements(nj);
 
   const proto = Compiler.prototype;
@@ -637,7 +662,8 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
     if (!node.target) {
       (this as unknown as Fail).fail("unexpected token in an expression", at.lineno, at.colno);
     }
-    this._emit("runtime.memberLookup((");
+    // `x[k]` is Jinja2's getitem (the item first), `x.y` its getattr (the attribute first)
+    this._emit((node as ItemLookup).jinjaItem ? "runtime.jinjaGetitem((" : "runtime.memberLookup((");
     operand(this, node.target, frame);
     this._emit("),");
     this._compileExpression(node.val, frame);

@@ -6,6 +6,7 @@
 import { formatPercent, strRepr } from "../evaluator/mod.ts";
 import { pyFormat } from "./pyformat.ts";
 import { isFloat, PyFloat, reprFloat, toFloat } from "./pyfloat.ts";
+import { bindArgs, type Params, parseSignature, type Signature } from "./bind.ts";
 
 /** Jinja2's `namespace(...)`: the one object a template may set attributes on (`{% set ns.x = 1 %}`). */
 export class JinjaNamespace {
@@ -45,7 +46,9 @@ export function pyType(v: unknown): string {
   if (v instanceof PyFloat) return "float";
   if (typeof v === "bigint") return "int";
   if (typeof v === "string" || v instanceof String) return "str";
-  if (Array.isArray(v)) return (v as { [TUPLE]?: boolean })[TUPLE] ? "tuple" : "list";
+  if (Array.isArray(v)) {
+    return (v as { [VIEW]?: string })[VIEW] ?? ((v as { [TUPLE]?: boolean })[TUPLE] ? "tuple" : "list");
+  }
   if (typeof v === "function") return "function";
   return "dict";
 }
@@ -202,6 +205,17 @@ export function tuple<T extends unknown[]>(items: T): T {
   return Object.assign(items, { [TUPLE]: true });
 }
 
+/** Marks the array `d.keys()`, `d.values()` or `d.items()` returns with its Python type. */
+const VIEW = Symbol("dict view");
+
+/** `items` as the dict view `kind` (`dict_keys`...): printed `dict_keys(['a'])`, not indexable. */
+export function dictView<T extends unknown[]>(kind: "dict_keys" | "dict_values" | "dict_items", items: T): T {
+  return Object.assign(items, { [VIEW]: kind });
+}
+
+/** Whether `v` is one of dictView()'s. */
+export const isDictView = (v: unknown): boolean => Array.isArray(v) && VIEW in v;
+
 /** A JS value as the Python value `%` formats (integers are ints; nested lists and dicts print as Python's). */
 export function toPy(v: unknown, nested = false): unknown {
   if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
@@ -307,9 +321,10 @@ function reprNumber(n: number): string {
 }
 
 /** Python's `repr()` of a value inside a container (strings quoted). */
-function pyRepr(v: unknown, depth = 0): string {
+export function pyRepr(v: unknown, depth = 0): string {
   if (depth > 50) return "...";
-  if (v === undefined || v === null) return "None";
+  if (v === undefined) return "Undefined"; // Jinja2's Undefined, as repr() prints it in a list
+  if (v === null) return "None";
   if (v === true) return "True";
   if (v === false) return "False";
   if (typeof v === "number") return reprNumber(v);
@@ -322,6 +337,8 @@ function pyRepr(v: unknown, depth = 0): string {
     if ((v as { [TUPLE]?: boolean })[TUPLE]) {
       return items.length === 1 ? `(${items[0]},)` : `(${items.join(", ")})`;
     }
+    const view = (v as { [VIEW]?: string })[VIEW];
+    if (view) return `${view}([${items.join(", ")}])`;
     return "[" + items.join(", ") + "]";
   }
   if (v instanceof Map) {
@@ -406,17 +423,56 @@ function pyTitle(s: string): string {
   return out;
 }
 
+/**
+ * `s[start:end]`'s bounds as Python's `find`, `count`, `startswith`... take them (None or not given:
+ * the whole string, a negative index from the end); null where Python finds nothing at all (a start
+ * past the end, an end before the start), even an empty string.
+ */
+function span(s: string, start: unknown, end: unknown): [number, number] | null {
+  const n = s.length;
+  const index = (v: unknown, dflt: number) => {
+    if (v === undefined || v === null) return dflt;
+    const i = Math.trunc(Number(v));
+    return i < 0 ? Math.max(0, i + n) : i;
+  };
+  const a = index(start, 0), b = Math.min(index(end, n), n);
+  return a > n || b < a ? null : [a, b];
+}
+
+/** Whether `s[start:end]` starts (or ends) with `affix`, or one of a tuple of them. */
+function affixed(s: string, affix: unknown, start: unknown, end: unknown, atEnd: boolean): boolean {
+  const bounds = span(s, start, end);
+  if (bounds === null) return false;
+  const part = s.slice(...bounds);
+  const test = (x: unknown) => atEnd ? part.endsWith(String(x)) : part.startsWith(String(x));
+  return Array.isArray(affix) ? affix.some(test) : test(affix);
+}
+
+/** The line breaks Python's `str.splitlines()` splits on. */
+// deno-lint-ignore no-control-regex -- the separators Python's splitlines() splits on
+const LINE_BREAK = /(\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029])/;
+
 /** Python's string methods, bound to the string (only names JavaScript lacks or does differently). */
-export const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = {
+const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = {
   upper: (s) => s.toUpperCase(),
   lower: (s) => s.toLowerCase(),
   strip: (s, c) => stripChars(s, c, true, true),
   lstrip: (s, c) => stripChars(s, c, true, false),
   rstrip: (s, c) => stripChars(s, c, false, true),
-  startswith: (s, p) => Array.isArray(p) ? p.some((x) => s.startsWith(String(x))) : s.startsWith(String(p)),
-  endswith: (s, p) => Array.isArray(p) ? p.some((x) => s.endsWith(String(x))) : s.endsWith(String(p)),
+  startswith: (s, p, start, end) => affixed(s, p, start, end, false),
+  endswith: (s, p, start, end) => affixed(s, p, start, end, true),
   split: (s, sep, max) => pySplit(s, sep, max),
-  splitlines: (s) => s.split(/\r\n|\r|\n/).filter((x, i, a) => i < a.length - 1 || x !== ""),
+  // every line break Python's splitlines() knows, kept at the end of its line with keepends=True
+  splitlines: (s, keepends) => {
+    const parts = s.split(LINE_BREAK);
+    const out: string[] = [];
+    for (let i = 0; i < parts.length; i += 2) {
+      const brk = parts[i + 1];
+      if (brk === undefined && parts[i] === "") break;
+      out.push(parts[i] + (brk !== undefined && pyTruthy(keepends) ? brk : ""));
+    }
+    return out;
+  },
   replace: (s, a, b, count) => {
     const from = String(a);
     const to = String(b);
@@ -427,9 +483,22 @@ export const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unkn
       (parts.length > n + 1 ? from + parts.slice(n + 1).join(from) : "");
   },
   join: (s, list) => (Array.isArray(list) ? list : []).map((x) => String(pyStr(x) ?? "")).join(s),
-  find: (s, sub) => s.indexOf(String(sub)),
-  rfind: (s, sub) => s.lastIndexOf(String(sub)),
-  count: (s, sub) => String(sub) === "" ? s.length + 1 : s.split(String(sub)).length - 1,
+  find: (s, sub, start, end) => {
+    const bounds = span(s, start, end);
+    const i = bounds === null ? -1 : s.slice(...bounds).indexOf(String(sub));
+    return i < 0 ? -1 : bounds![0] + i;
+  },
+  rfind: (s, sub, start, end) => {
+    const bounds = span(s, start, end);
+    const i = bounds === null ? -1 : s.slice(...bounds).lastIndexOf(String(sub));
+    return i < 0 ? -1 : bounds![0] + i;
+  },
+  count: (s, sub, start, end) => {
+    const bounds = span(s, start, end);
+    if (bounds === null) return 0;
+    const part = s.slice(...bounds);
+    return String(sub) === "" ? part.length + 1 : part.split(String(sub)).length - 1;
+  },
   title: (s) => pyTitle(s),
   capitalize: (s) => s.charAt(0).toUpperCase() + s.slice(1).toLowerCase(),
   isdigit: (s) => /^\p{Nd}+$/u.test(s),
@@ -476,3 +545,59 @@ export const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unkn
     return tuple(i < 0 ? [s, "", ""] : [s.slice(0, i), String(sep), s.slice(i + String(sep).length)]);
   },
 };
+
+/**
+ * The str methods' signatures in CPython 3 (positional-only, but for `split`, `rsplit`,
+ * `splitlines`, whose keywords are Python's, and `format`): `'a-b'.split(sep='-')` splits on '-',
+ * `'x'.center(5, fillchar='*')` is a TypeError (the keyword object was used as the fill before).
+ */
+const STRING_SIGNATURES: Record<string, Signature> = {
+  upper: "/",
+  lower: "/",
+  strip: "chars?, /",
+  lstrip: "chars?, /",
+  rstrip: "chars?, /",
+  startswith: "prefix, start?, end?, /",
+  endswith: "suffix, start?, end?, /",
+  split: "sep?, maxsplit?",
+  splitlines: "keepends?",
+  replace: "old, new, count?, /",
+  join: "iterable, /",
+  find: "sub, start?, end?, /",
+  rfind: "sub, start?, end?, /",
+  count: "sub, start?, end?, /",
+  title: "/",
+  capitalize: "/",
+  isdigit: "/",
+  isalpha: "/",
+  isalnum: "/",
+  isspace: "/",
+  isupper: "/",
+  islower: "/",
+  zfill: "width, /",
+  ljust: "width, fillchar?, /",
+  rjust: "width, fillchar?, /",
+  center: "width, fillchar?, /",
+  swapcase: "/",
+  rsplit: "sep?, maxsplit?",
+  format: "*",
+  partition: "sep, /",
+};
+const STRING_PARAMS = new Map<string, Params | null>(
+  Object.keys(STRING_MEMBERS).map((name) => {
+    if (!Object.hasOwn(STRING_SIGNATURES, name)) throw new Error(`no signature for the str method ${name}`);
+    return [name, parseSignature(STRING_SIGNATURES[name])];
+  }),
+);
+
+/** Whether `name` is one of the str methods templates may call. */
+export const isStringMethod = (name: unknown): name is string =>
+  typeof name === "string" && STRING_PARAMS.has(name);
+
+/** The str method `name` bound to `s`, called with Python's argument binding (bind.ts). */
+export function stringMethod(s: string, name: string): (...args: unknown[]) => unknown {
+  const fn = STRING_MEMBERS[name];
+  const params = STRING_PARAMS.get(name);
+  if (!params) return (...args: unknown[]) => fn(s, ...args);
+  return (...args: unknown[]) => fn(s, ...bindArgs(`str.${name}`, params, args));
+}

@@ -1881,6 +1881,610 @@ const MISC_SOURCES = [
 ];
 CASES.push(...MISC_SOURCES.map((tpl, i): Case => ({ name: `misc-${i}`, tpl, ctx: MISC_CONTEXT })));
 
+// keyword arguments as Jinja2 binds them (filters_args.ts): every keyword a filter or test declares is used
+// (`truncate(leeway=0)` was dropped), any other, a keyword given twice, too many or too few arguments are
+// refused (they were silently ignored)
+const KEYWORD_CONTEXT = { nodes, d: { b: 1, A: 2, c: 0 }, l: [3, 1, 2, 6], s: "hello world" };
+const KEYWORD_SOURCES = [
+  "{{ s|truncate(9, leeway=0) }}|{{ s|truncate(length=9, leeway=0, end='~', killwords=true) }}|" +
+  "{{ s|truncate(9, false, '..', 0) }}|{{ s|truncate(9) }}|{{ s|truncate(end='!', length=8, leeway=1) }}",
+  "{{ d|dictsort(reverse=true) }} {{ d|dictsort(case_sensitive=true, by='value') }} {{ d|dictsort(by='key') }}",
+  "{{ 'aaa'|replace(old='a', new='b', count=2) }} {{ 'aaa'|replace('a', 'c', count=1) }} " +
+  "{{ s|replace('o', new='0') }}",
+  "{{ 2.567|round(precision=1) }} {{ 2.561|round(1, method='ceil') }} {{ 2.569|round(method='floor', precision=2) }}",
+  "{{ 'a\n\nb'|indent(width=2, first=true, blank=true) }}|{{ 'a\nb'|indent(width='> ') }}|" +
+  "{{ 'a\nb'|indent(first=true) }}",
+  "{{ 'one two-three four'|wordwrap(width=5, break_on_hyphens=false, wrapstring='|', break_long_words=true) }}",
+  "[{{ 'x'|center(width=5) }}] [{{ 'ab'|center(6) }}] {{ 'xxaxx'|trim(chars='x') }} " +
+  "{{ 1024|filesizeformat(binary=true) }}",
+  "{{ nodes|join(d='/', attribute='name') }} {{ nodes|sum(start=100, attribute='port') }} {{ l|join(attribute=none) }}",
+  "{{ nodes|map(attribute='missing', default='-')|join }} {{ [{'a': none}, {}]|map(attribute='a', default='z')|list }}",
+  "{% for g, items in nodes|groupby(attribute='zone', default='?') %}{{ g }}:{{ items|length }} {% endfor %}" +
+  "{% for g in [{'z': 'a'}, {}, {'z': 'b'}]|groupby('z', default='none') %}" +
+  "{{ g.grouper }}={{ g.list|length }} {% endfor %}" +
+  "{% for g in [{'z': 'a'}, {'z': 'A'}]|groupby('z', case_sensitive=true) %}{{ g.grouper }} {% endfor %}",
+  "[{{ ''|default('e', boolean=true) }}] [{{ u|default(default_value='dv') }}] [{{ u|default(none) }}] " +
+  "[{{ u|d(boolean=false, default_value=1) }}]",
+  "{{ 'ff'|int(base=16) }} {{ 'x'|int(default=-1) }} {{ 'x'|int(none) }} {{ 'x'|float(default=1.5) }} " +
+  "{{ 'x'|float(none) }}",
+  "{{ l|batch(linecount=3, fill_with=0)|list }} {{ l|slice(slices=3, fill_with='-')|list }} " +
+  "{{ l|tojson(indent=none) }}",
+  "{{ nodes|sort(attribute='zone,name', reverse=true)|map(attribute='name')|join }} " +
+  "{{ ['b', 'A', 'a']|sort(case_sensitive=true) }} {{ ['a', 'A']|unique(case_sensitive=true)|list }} " +
+  "{{ (nodes|min(attribute='port')).name }} {{ ['a', 'B']|max(case_sensitive=true) }}",
+  "{{ [1.25, 2.35]|map('round', precision=1)|list }} {{ [s]|map('truncate', 9, leeway=0)|list }} " +
+  "{{ l|map('string')|join('-') }}",
+  "{{ l|select('divisibleby', num=3)|list }} {{ l|reject('divisibleby', num=3)|list }} " +
+  "{{ nodes|selectattr('port', 'divisibleby', num=80)|map(attribute='name')|list }} " +
+  "{{ nodes|rejectattr('port', 'in', seq=[80, 8080])|map(attribute='name')|list }}",
+  "{{ '%(host)s:%(port)d'|format(host='h', port=80) }} {{ '%s'|format(x=1) }} {{ '%s-%s'|format(1, 2) }}",
+  "{{ 6 is divisibleby(num=3) }} {{ 1 is sameas(other=1) }} {{ 2 is in(seq=[1, 2]) }} {{ 3 is divisibleby 2 }}",
+];
+CASES.push(...KEYWORD_SOURCES.map((tpl, i): Case => ({ name: `keywords-${i}`, tpl, ctx: KEYWORD_CONTEXT })));
+const kwRefuse = (name: string, tpl: string, jinja2: string, kunai: string) =>
+  refuse(`keywords-${name}`, tpl, jinja2, kunai, KEYWORD_CONTEXT);
+CASES.push(
+  kwRefuse(
+    "truncate-unknown",
+    "{{ s|truncate(9, bogus=0) }}",
+    "TypeError",
+    "truncate() got an unexpected keyword argument 'bogus'",
+  ),
+  kwRefuse(
+    "truncate-twice",
+    "{{ s|truncate(9, length=5) }}",
+    "TypeError",
+    "truncate() got multiple values for argument 'length'",
+  ),
+  kwRefuse(
+    "truncate-too-many",
+    "{{ s|truncate(9, false, '...', 0, 7) }}",
+    "TypeError",
+    "truncate() takes at most 4 arguments",
+  ),
+  kwRefuse(
+    "dictsort-unknown",
+    "{{ d|dictsort(bogus=true) }}",
+    "TypeError",
+    "dictsort() got an unexpected keyword argument 'bogus'",
+  ),
+  kwRefuse(
+    "replace-unknown",
+    "{{ s|replace('o', '0', cnt=1) }}",
+    "TypeError",
+    "replace() got an unexpected keyword argument 'cnt'",
+  ),
+  kwRefuse(
+    "replace-missing",
+    "{{ s|replace('o') }}",
+    "TypeError",
+    "replace() missing required argument 'new'",
+  ),
+  kwRefuse(
+    "round-unknown",
+    "{{ 2.5|round(digits=1) }}",
+    "TypeError",
+    "round() got an unexpected keyword argument 'digits'",
+  ),
+  kwRefuse(
+    "indent-indentfirst",
+    "{{ s|indent(indentfirst=true) }}",
+    "TypeError",
+    "indent() got an unexpected keyword argument 'indentfirst'",
+  ),
+  kwRefuse(
+    "center-fillchar",
+    "{{ s|center(width=5, fillchar='*') }}",
+    "TypeError",
+    "center() got an unexpected keyword argument 'fillchar'",
+  ),
+  kwRefuse(
+    "wordwrap-unknown",
+    "{{ s|wordwrap(width=5, wrap='|') }}",
+    "TypeError",
+    "wordwrap() got an unexpected keyword argument 'wrap'",
+  ),
+  kwRefuse(
+    "join-unknown",
+    "{{ l|join(sep=',') }}",
+    "TypeError",
+    "join() got an unexpected keyword argument 'sep'",
+  ),
+  kwRefuse(
+    "sum-unknown",
+    "{{ l|sum(initial=1) }}",
+    "TypeError",
+    "sum() got an unexpected keyword argument 'initial'",
+  ),
+  kwRefuse(
+    "groupby-unknown",
+    "{{ nodes|groupby('zone', reverse=true) }}",
+    "TypeError",
+    "groupby() got an unexpected keyword argument 'reverse'",
+  ),
+  kwRefuse(
+    "groupby-missing",
+    "{{ nodes|groupby() }}",
+    "TypeError",
+    "groupby() missing required argument 'attribute'",
+  ),
+  kwRefuse(
+    "default-unknown",
+    "{{ ''|default('a', bool=true) }}",
+    "TypeError",
+    "default() got an unexpected keyword argument 'bool'",
+  ),
+  kwRefuse(
+    "int-unknown",
+    "{{ 'ff'|int(defualt=1, base=16) }}",
+    "TypeError",
+    "int() got an unexpected keyword argument 'defualt'",
+  ),
+  kwRefuse(
+    "float-unknown",
+    "{{ 'x'|float(dflt=2.5) }}",
+    "TypeError",
+    "float() got an unexpected keyword argument 'dflt'",
+  ),
+  kwRefuse(
+    "tojson-unknown",
+    "{{ l|tojson(sort_keys=true) }}",
+    "TypeError",
+    "tojson() got an unexpected keyword argument 'sort_keys'",
+  ),
+  kwRefuse(
+    "batch-missing",
+    "{{ l|batch(fill_with=0) }}",
+    "TypeError",
+    "batch() missing required argument 'linecount'",
+  ),
+  kwRefuse(
+    "sort-unknown",
+    "{{ l|sort(key='x') }}",
+    "TypeError",
+    "sort() got an unexpected keyword argument 'key'",
+  ),
+  kwRefuse(
+    "unique-unknown",
+    "{{ l|unique(attr='x')|list }}",
+    "TypeError",
+    "unique() got an unexpected keyword argument 'attr'",
+  ),
+  kwRefuse(
+    "max-unknown",
+    "{{ l|max(reverse=true) }}",
+    "TypeError",
+    "max() got an unexpected keyword argument 'reverse'",
+  ),
+  kwRefuse(
+    "first-keyword",
+    "{{ l|first(n=1) }}",
+    "TypeError",
+    "first() got an unexpected keyword argument 'n'",
+  ),
+  kwRefuse(
+    "upper-argument",
+    "{{ s|upper(1) }}",
+    "TypeError",
+    "upper() takes no arguments after the value, 1 given",
+  ),
+  kwRefuse("length-keyword", "{{ l|length(x=1) }}", "TypeError", "length() takes no keyword arguments"),
+  kwRefuse("attr-missing", "{{ s|attr() }}", "TypeError", "attr() missing required argument 'name'"),
+  kwRefuse(
+    "map-unknown",
+    "{{ nodes|map(attribute='name', dflt='-')|list }}",
+    "FilterArgumentError",
+    "map: unexpected keyword argument 'dflt'",
+  ),
+  kwRefuse(
+    "map-filter-keyword",
+    "{{ nodes|map('upper', attribute='name')|list }}",
+    "TypeError",
+    "upper() got an unexpected keyword argument 'attribute'",
+  ),
+  kwRefuse("map-nothing", "{{ nodes|map()|list }}", "FilterArgumentError", "map requires a filter name"),
+  kwRefuse(
+    "select-test-keyword",
+    "{{ l|select('odd', x=1)|list }}",
+    "TypeError",
+    "test odd() got an unexpected keyword argument 'x'",
+  ),
+  kwRefuse(
+    "selectattr-nothing",
+    "{{ nodes|selectattr()|list }}",
+    "FilterArgumentError",
+    "missing parameter for attribute name",
+  ),
+  kwRefuse(
+    "selectattr-operator-keyword",
+    "{{ nodes|selectattr('port', 'gt', b=1)|list }}",
+    "TypeError",
+    "test gt() takes no keyword arguments",
+  ),
+  kwRefuse(
+    "format-both",
+    "{{ '%s'|format(1, x=2) }}",
+    "FilterArgumentError",
+    "can't handle positional and keyword arguments",
+  ),
+  kwRefuse(
+    "test-unknown",
+    "{{ 6 is divisibleby(n=3) }}",
+    "TypeError",
+    "test divisibleby() got an unexpected keyword argument 'n'",
+  ),
+  kwRefuse(
+    "test-too-many",
+    "{{ 3 is odd(2) }}",
+    "TypeError",
+    "test odd() takes no arguments after the value",
+  ),
+  kwRefuse(
+    "test-operator-keyword",
+    "{{ 1 is eq(b=1) }}",
+    "TypeError",
+    "test eq() takes no keyword arguments",
+  ),
+);
+
+// the globals' keywords: joiner's `sep` (it printed the keyword object), none for cycler and range
+CASES.push(
+  {
+    name: "keywords-globals",
+    tpl: "{% set j = joiner(sep='; ') %}{% for x in l %}{{ j() }}{{ x }}{% endfor %} " +
+      "{% set k = joiner('/') %}{{ k() }}{{ k() }} {% set c = cycler('a', 'b') %}{{ c.next() }}{{ c.next() }}",
+    ctx: KEYWORD_CONTEXT,
+  },
+  kwRefuse(
+    "joiner-unknown",
+    "{{ joiner(separator=',') }}",
+    "TypeError",
+    "joiner() got an unexpected keyword argument",
+  ),
+  kwRefuse(
+    "joiner-twice",
+    "{{ joiner(',', sep=';') }}",
+    "TypeError",
+    "joiner() got multiple values for argument 'sep'",
+  ),
+  kwRefuse(
+    "cycler-keyword",
+    "{{ cycler(1, 2, x=3).next() }}",
+    "TypeError",
+    "cycler() takes no keyword arguments",
+  ),
+  kwRefuse("cycler-empty", "{{ cycler().next() }}", "RuntimeError", "at least one item has to be provided"),
+  kwRefuse(
+    "range-keyword",
+    "{{ range(1, 9, step=2)|list }}",
+    "TypeError",
+    "range() takes no keyword arguments",
+  ),
+);
+
+// urlize as Jinja2 3 writes links (rel="noopener", https:// for www., e-mail addresses, punctuation outside,
+// the text HTML-escaped), with its keywords: nunjucks' own ignored target= and rel=
+const URLIZE_CONTEXT = {
+  t: "see http://x.com, www.example.org/p?q=1&x=<2>. (https://en.wikipedia.org/wiki/Foo_(bar)) <http://a.io>\n" +
+    "mail me@example.com or mailto:you@ex.org. http://10.0.0.1:8080/x http://[::1]/ foo.com baz.xyz " +
+    `it's "quoted" & <b>bold</b> HTTP://X.COM @a@b x:y@b.com`,
+  long: "http://averyveryverylongdomain.example.com/path",
+};
+CASES.push(
+  ...[
+    "{{ t|urlize }}",
+    "{{ t|urlize(nofollow=true, target='_blank') }}|{{ long|urlize(rel='external nofollow') }}",
+    "{{ long|urlize(20) }}|{{ long|urlize(trim_url_limit=10, nofollow=true) }}|{{ 5|urlize }}|{{ none|urlize }}",
+    "{{ 'ftp://files.x/y tel:+123 ftp://'|urlize(extra_schemes=['ftp://', 'tel:']) }}",
+  ].map((tpl, i): Case => ({ name: `urlize-${i}`, tpl, ctx: URLIZE_CONTEXT })),
+  refuse(
+    "urlize-scheme",
+    "{{ 'x'|urlize(extra_schemes=['bad scheme']) }}",
+    "FilterArgumentError",
+    "not a valid URI scheme",
+  ),
+  refuse(
+    "urlize-keyword",
+    "{{ 'x'|urlize(2, bogus=1) }}",
+    "TypeError",
+    "urlize() got an unexpected keyword argument",
+  ),
+);
+
+// a call's keywords come after its positional arguments and are names, as Jinja2 parses them (nunjucks
+// moved `replace('a', count=1, 'b')`'s 'b' before the keyword, and took `'count'=1` as a keyword)
+CASES.push(
+  refuse(
+    "call-positional-after-keyword",
+    "{{ 'aaa'|replace('a', count=1, 'b') }}",
+    "TemplateSyntaxError",
+    "a positional argument after a keyword argument",
+  ),
+  refuse(
+    "call-keyword-first",
+    "{{ 'aaa'|replace(count=1, 'a', 'b') }}",
+    "TemplateSyntaxError",
+    "a positional argument after a keyword argument",
+  ),
+  refuse(
+    "call-keyword-string",
+    "{{ 'aaa'|replace('a', 'b', 'count'=1) }}",
+    "TemplateSyntaxError",
+    "a keyword argument must be a name",
+  ),
+  refuse(
+    "call-keyword-attribute",
+    "{{ dict(x.y=1) }}",
+    "TemplateSyntaxError",
+    "a keyword argument must be a name",
+  ),
+  refuse(
+    "macro-default-first",
+    "{% macro m(a=1, b) %}{% endmacro %}",
+    "TemplateSyntaxError",
+    "a positional argument after a keyword argument",
+  ),
+  {
+    name: "call-keywords-last",
+    tpl: "{{ 'aaa'|replace('a', 'b', count=1) }} " +
+      "{% macro m(a, b=2) %}{{ a }}{{ b }}{% endmacro %}{{ m(1) }}{{ m(1, b=3) }}",
+  },
+);
+
+// str and dict methods bind their arguments as CPython: split/rsplit/splitlines take keywords (they were
+// ignored), start/end of find, rfind, count, startswith, endswith (ignored), and any other keyword or
+// argument is a TypeError (`'x'.center(5, fillchar='*')` printed "[object Object]" as the fill)
+const METHOD_CONTEXT = { d: { a: 1, b: [2] }, ml: "a\r\nb\rc\vd\x1ce\u2028f\n", s: "abcabc" };
+CASES.push(
+  ...[
+    "{{ 'a-b-c'.split(sep='-') }} {{ 'a b c'.split(maxsplit=1) }} {{ 'a,b,c'.rsplit(',', maxsplit=1) }} " +
+    "{{ 'a,b'.rsplit(sep=',', maxsplit=0) }} {{ ' a  b '.split(none, 1) }}",
+    "{{ s.find('b', 2) }} {{ s.find('b', -3, -1) }} {{ s.find('', 9) }} {{ s.find('', 6) }} {{ s.find('', 2, 1) }} " +
+    "{{ s.rfind('b', 0, 3) }} {{ s.rfind('b', none, none) }} {{ s.count('b', 2) }} {{ s.count('', 9) }} " +
+    "{{ s.count('', 1) }} {{ s.count('', 2, 1) }} {{ s.count('c', -2) }}",
+    "{{ s.startswith('b', 1) }} {{ s.startswith('', 9) }} {{ s.startswith('', 6) }} {{ s.endswith('b', 0, 2) }} " +
+    "{{ s.endswith(('x', 'c')) }} {{ s.startswith('a', -6) }} {{ s.startswith('', 2, 1) }} {{ s.endswith('c', -4) }}",
+    "{{ ml.splitlines()|join('/') }} {{ ml.splitlines(keepends=true)|map('length')|list }} " +
+    "{{ ml.splitlines(true)|length }} {{ ''.splitlines() }}",
+    "{{ d.get('a') }} {{ d.get('zz') }} {{ d.get('zz', 2) }} {{ d.items()|list }} {{ d.keys()|list }} " +
+    "{{ d.values()|list }}",
+  ].map((tpl, i): Case => ({ name: `methods-${i}`, tpl, ctx: METHOD_CONTEXT })),
+  ...([
+    ["center-keyword", "{{ 'x'.center(5, fillchar='*') }}", "str.center() takes no keyword arguments"],
+    ["replace-keyword", "{{ 'aaa'.replace('a', 'b', count=1) }}", "str.replace() takes no keyword arguments"],
+    ["startswith-keyword", "{{ s.startswith('a', start=0) }}", "str.startswith() takes no keyword arguments"],
+    ["split-too-many", "{{ 'a b'.split(' ', 1, 2) }}", "str.split() takes at most 2 arguments"],
+    [
+      "split-unknown",
+      "{{ 'a b'.split(sep=' ', x=1) }}",
+      "str.split() got an unexpected keyword argument 'x'",
+    ],
+    ["upper-argument", "{{ 'a'.upper(1) }}", "str.upper() takes no arguments, 1 given"],
+    ["get-keyword", "{{ d.get('b', default=2) }}", "dict.get() takes no keyword arguments"],
+    ["get-missing", "{{ d.get() }}", "dict.get() missing required argument 'key'"],
+    ["items-argument", "{{ d.items(1) }}", "dict.items() takes no arguments"],
+  ] as const).map(([name, tpl, kunai]) => refuse(`methods-${name}`, tpl, "TypeError", kunai, METHOD_CONTEXT)),
+);
+
+// a string literal is data in the compiled code: with a backslash, a quote, a line break or U+2028 in it, a method
+// call on it broke the code ("SyntaxError: Invalid or unexpected token") or ran what followed the quote
+// (tests/templates/codegen_test.ts tries more); a name is an identifier and a test is a name, as Jinja2 lexes them
+CASES.push(
+  ...[
+    "{{ 'a\\nb'.upper() }} {{ 'a\\\\'.upper() }} {{ \"it's\".upper() }} {{ 'say \"hi\"'.split('\"') }}",
+    "{{ '\\\\\")));x=1;//'.upper() }}|{{ '\\u2028\\u2029*/</script>${x}`'.upper()|length }}|{{ 'a\nb'.split() }}",
+    "{{ 'x\\\\'.replace('\\\\', '/') }} {{ '\\t'.strip()|length }} {{ ('a\\nb' ~ 'c').splitlines() }}",
+    "{% set été = 'e' %}{{ été.upper() }} {{ x is none }} {{ x is not true }} {{ x is false }}",
+  ].map((tpl, i): Case => ({ name: `literal-code-${i}`, tpl, ctx: { x: null } })),
+  // nunjucks read `r/2/` as a JavaScript regular expression (pasted into the code); Jinja2 divides
+  { name: "r-division", tpl: "{% set r = 10 %}{{ r/2 }} {{ r/2/5 }} {{ [r/5, r //3] }} {{r/r}}" },
+  refuse("name-quote", '{{ a"b" }}', "TemplateSyntaxError", "unexpected char '\"'"),
+  refuse("name-dollar", "{{ $x }}", "TemplateSyntaxError", "unexpected char '$'"),
+  refuse("name-backtick", "{{ a`b` }}", "TemplateSyntaxError", "unexpected char '`'"),
+  refuse(
+    "test-string",
+    "{{ 1 is 'odd' }}",
+    "TemplateSyntaxError",
+    "expected a test name after 'is', got 'odd'",
+  ),
+  refuse("call-string", "{{ 'a\\nb'() }}", "TypeError", "Unable to call `'a\\nb'`"),
+);
+
+// a template reads data, never JavaScript's machinery: `constructor.constructor('...')()` was JavaScript's Function (it
+// ran the code), `l.length`, `l.join` and `'ab'.length` JavaScript's; in Jinja2 all are undefined
+CASES.push(
+  {
+    name: "js-properties",
+    tpl: "{{ constructor }}|{{ toString }}|{{ __proto__ }}|{{ ''.constructor }}|{{ range.constructor }}|" +
+      "{{ l.constructor }}|{{ d.constructor }}|{{ d.__proto__ }}|{{ d.hasOwnProperty }}|{{ l.length }}|{{ l.join }}|" +
+      "{{ 'ab'.length }}|{{ d['constructor'] }}|{{ l|map(attribute='constructor')|select|list }}|" +
+      "{{ l|map(attribute='a.constructor')|select|list }}|{% for x in l %}{{ loop.constructor }}{% endfor %}|" +
+      "{{ namespace().constructor }}|{{ cycler(1).constructor }}|{{ (l|groupby('a'))[0].constructor }}|" +
+      "{% macro m() %}{% endmacro %}{{ m.constructor }}|{{ (1).constructor }}|{{ d.valueOf }}|{{ d|attr('constructor') }}",
+    ctx: { l: [{ a: 1 }], d: {} },
+  },
+  {
+    name: "js-properties-own",
+    tpl:
+      "{% set toString = 'mine' %}{{ toString }} {{ constructor }} {{ d.constructor }} {{ d['valueOf'] }} " +
+      "{{ (l|groupby('a'))[0].grouper }} {{ l[0].a }} {{ l|map(attribute='a')|list }}",
+    ctx: { l: [{ a: 1 }], d: { constructor: "c", valueOf: "v" }, constructor: "ctx" },
+  },
+  refuse("js-filter", "{{ 'x'|constructor }}", "TemplateAssertionError", "filter not found: constructor"),
+  refuse("js-test", "{{ 1 is toString }}", "TemplateAssertionError", "test not found: toString"),
+  refuse("js-map-filter", "{{ l|map('valueOf')|list }}", "TemplateRuntimeError", "filter not found: valueOf"),
+  refuse(
+    "js-function-constructor",
+    "{{ constructor.constructor('return 1')() }}",
+    "UndefinedError",
+    "'constructor' is undefined",
+  ),
+  refuse(
+    "js-function-constructor-str",
+    "{{ ''.constructor.constructor('return 1')() }}",
+    "UndefinedError",
+    "''.constructor' is undefined",
+  ),
+);
+
+// a filter's result can be called, as in Jinja2 (nunjucks gave the filter the last parenthesized list: `attr('-')`)
+CASES.push(
+  {
+    name: "filter-call",
+    tpl:
+      "{{ x|attr('split')('-') }} {{ x|attr('split')('-')|join('+') }} {{ x|attr('replace')('a', 'b')|upper }} " +
+      "{{ x|attr('split')() }} {{ x|attr('split')(sep='-', maxsplit=1) }} {{ (x|attr('split'))('-') }} " +
+      "{{ x|attr('split')('-')|length is odd }} {% filter replace('a', 'c') %}ab{% endfilter %}",
+    ctx: { x: "a-b-c" },
+  },
+  refuse("filter-index", "{{ x|upper[0] }}", "TemplateSyntaxError", "expected variable end", { x: "a" }),
+  refuse("filter-call-undefined", "{{ x|attr('nope')('-') }}", "UndefinedError", "Unable to call `x|attr`", {
+    x: "a",
+  }),
+  refuse("filter-call-list", "{{ x|attr('split')('-')(1) }}", "TypeError", "Unable to call `x|attr(...)`", {
+    x: "a",
+  }),
+);
+
+// a call may end with a comma, as in Jinja2 (kunai refused it); a macro's or call block's parameter list may not
+CASES.push(
+  {
+    name: "call-trailing-comma",
+    tpl: "{{ range(3, )|list }} {{ dict(a=1,) }} {{ 'a-b'.split('-',) }} {{ x|replace('a', 'b',) }} " +
+      "{{ x|attr('split')('-',) }} {{ range(3,)|map('string',)|join(',',) }} " +
+      "{% macro m(a, b=range(1,)|list) %}{{ a }}{{ b }}{% endmacro %}{{ m(1,) }}{{ m(1, b=3,) }}{{ m(a=2,) }} " +
+      "{% macro c(a) %}{{ a }}{{ caller(1,) }}{% endmacro %}{% call(x) c(1,) %}{{ x }}{% endcall %}",
+    ctx: { x: "a-b" },
+  },
+  refuse("call-comma-only", "{{ range(,) }}", "TemplateSyntaxError", "unexpected token: ,"),
+  refuse("call-two-commas", "{{ range(3,,) }}", "TemplateSyntaxError", "unexpected token: ,"),
+  refuse("call-keyword-two-commas", "{{ dict(a=1,,) }}", "TemplateSyntaxError", "unexpected token: ,"),
+  refuse(
+    "macro-trailing-comma",
+    "{% macro m(a,) %}{% endmacro %}",
+    "TemplateSyntaxError",
+    "unexpected token: )",
+  ),
+  refuse(
+    "macro-default-trailing-comma",
+    "{% macro m(a, b=1,) %}{% endmacro %}",
+    "TemplateSyntaxError",
+    "unexpected token: )",
+  ),
+  refuse(
+    "call-block-trailing-comma",
+    "{% macro m() %}{% endmacro %}{% call(x,) m() %}{% endcall %}",
+    "TemplateSyntaxError",
+    "unexpected token: )",
+  ),
+);
+
+// Python 3's list and dict methods (nunjucks' jinja-compat had its own: append gave the length, pop(0) a list,
+// pop(-1) a KeyError, count/index/remove compared with ===, index ignored start, popitem took the first item,
+// update(a=1) copied its keyword marker into the dict, update([('a', 1)]) set the key '0'; has_key, iteritems and
+// a list's find are not Python 3's)
+const COLLECTION_CONTEXT = { l: [1, 2, 3, 2], d: { a: 1, b: 2 } };
+CASES.push(
+  ...[
+    "{{ l.append(5) }}{{ l }} {{ l.pop() }} {{ l.pop(0) }} {{ l.pop(-1) }} {{ l.pop(-2) }}{{ l }}",
+    "{{ l.count(2) }} {{ l.count(2.0) }} {{ l.count(1.0) }} {{ l.index(2) }} {{ l.index(2, 2) }} " +
+    "{{ l.index(2, -1) }} {{ l.index(True) }} {{ (1, 2).count(1) }} {{ (1, 2).index(2) }}",
+    "{{ l.remove(2) }}{{ l }} {{ l.insert(0, 9) }}{{ l.insert(-1, 8) }}{{ l.insert(99, 7) }}{{ l }} " +
+    "{{ l.extend([7, 8]) }}{{ l.extend('ab') }}{{ l.extend(u) }}{{ l }}",
+    "{{ l.copy() }} {{ l.reverse() }}{{ l }} {{ l.sort() }}{{ l }} {{ l.sort(reverse=true) }}{{ l }} " +
+    "{% macro k(x) %}{{ -x }}{% endmacro %}{{ l.sort(key=k) }}{{ l }} {{ l.clear() }}{{ l }}",
+    "{% set m = [[2, 'b'], [1, 'a'], [2, 'a']] %}{{ m.sort(reverse=true) }}{{ m }} " +
+    "{% set n = [3, 1.5, True] %}{{ n.sort() }}{{ n }} {% set o = ['b', 'A', 'a'] %}{{ o.sort(key=none) }}{{ o }}",
+    "{{ d.update(c=3) }}{{ d }} {{ d.update({'e': 4}, f=5) }}{{ d.update([('g', 6), ['h', 7], 'ij']) }}{{ d }} " +
+    "{{ d.update() }}{{ d.update(a=1, b=None) }}{{ d|dictsort }}",
+    "{{ d.pop('a') }}{{ d }} {{ d.pop('z', 0) }} {{ d.pop('z', none) }} [{{ d.pop('z', u) }}] " +
+    "{{ d.setdefault('b', 5) }}{{ d.setdefault('z') }}{{ d.setdefault('y', 7) }}{{ d }} {{ d.popitem() }}{{ d }}",
+    "{{ d.items() }} {{ d.keys() }} {{ d.values() }} {{ d.items()|list }} {{ d.keys()|join(',') }} " +
+    "{{ d.values()|max }} {{ 'a' in d.keys() }} {{ d.items()|length }} {{ d.items()|first }} " +
+    "{% for k, v in d.items() %}{{ k }}{{ v }}{% endfor %} [{{ d.items()[0] }}] [{{ d.keys()[-1] }}]",
+    "{{ d.copy() }} {{ d.fromkeys(['x', 'y'], 0) }} {{ d.fromkeys('ab') }} {{ d.get(1) }} {{ d.clear() }}{{ d }} " +
+    "{{ [1]|attr('append') is callable }} {{ d|attr('get') is callable }} [{{ d|attr('a') }}] " +
+    "{{ namespace(x=1)|attr('x') }} {{ 'a-b'|attr('split')('-') }}",
+  ].map((tpl, i): Case => ({ name: `collections-${i}`, tpl, ctx: COLLECTION_CONTEXT })),
+  ...([
+    ["pop-empty", "{{ [].pop() }}", "IndexError", "IndexError: pop from empty list"],
+    ["pop-range", "{{ l.pop(9) }}", "IndexError", "IndexError: pop index out of range"],
+    ["pop-keyword", "{{ l.pop(x=1) }}", "TypeError", "list.pop() takes no keyword arguments"],
+    ["pop-float", "{{ l.pop(1.0) }}", "TypeError", "'float' object cannot be interpreted as an integer"],
+    ["count-none", "{{ l.count() }}", "TypeError", "list.count() missing required argument 'value'"],
+    ["index-missing", "{{ l.index(9) }}", "ValueError", "ValueError: 9 is not in list"],
+    ["index-stop", "{{ l.index(2, 0, 1) }}", "ValueError", "ValueError: 2 is not in list"],
+    ["remove-missing", "{{ l.remove(9) }}", "ValueError", "list.remove(x): x not in list"],
+    ["append-two", "{{ l.append(1, 2) }}", "TypeError", "list.append() takes at most 1 argument"],
+    ["append-keyword", "{{ l.append(x=1) }}", "TypeError", "list.append() takes no keyword arguments"],
+    ["extend-int", "{{ l.extend(1) }}", "TypeError", "'int' object is not iterable"],
+    ["sort-positional", "{{ l.sort(1) }}", "TypeError", "sort() takes no positional arguments"],
+    [
+      "sort-mixed",
+      "{{ [1, 'a'].sort() }}",
+      "TypeError",
+      "'<' not supported between instances of 'str' and 'int'",
+    ],
+    [
+      "sort-reverse-none",
+      "{{ l.sort(reverse=none) }}",
+      "TypeError",
+      "'NoneType' object cannot be interpreted",
+    ],
+    ["list-find", "{{ l.find(2) }}", "UndefinedError", "Unable to call `l.find`"],
+    ["tuple-append", "{{ (1, 2).append(3) }}", "UndefinedError", "Unable to call"],
+    ["update-int", "{{ d.update(1) }}", "TypeError", "'int' object is not iterable"],
+    ["update-two", "{{ d.update({}, {}) }}", "TypeError", "update expected at most 1 argument, got 2"],
+    ["update-triple", "{{ d.update([[1, 2, 3]]) }}", "ValueError", "element #0 has length 3; 2 is required"],
+    [
+      "update-item",
+      "{{ d.update([1]) }}",
+      "TypeError",
+      "cannot convert dictionary update sequence element #0",
+    ],
+    ["pop-missing-key", "{{ d.pop('z') }}", "KeyError", "KeyError: 'z'"],
+    ["pop-no-key", "{{ d.pop() }}", "TypeError", "dict.pop() missing required argument 'key'"],
+    [
+      "pop-default-keyword",
+      "{{ d.pop('a', default=1) }}",
+      "TypeError",
+      "dict.pop() takes no keyword arguments",
+    ],
+    ["popitem-empty", "{{ {}.popitem() }}", "KeyError", "KeyError: 'popitem(): dictionary is empty'"],
+    ["setdefault-none", "{{ d.setdefault() }}", "TypeError", "dict.setdefault() missing required argument"],
+    ["has-key", "{{ d.has_key('a') }}", "UndefinedError", "Unable to call `d.has_key`"],
+    ["iteritems", "{{ d.iteritems() }}", "UndefinedError", "Unable to call `d.iteritems`"],
+    ["get-three", "{{ d.get('a', 1, 2) }}", "TypeError", "dict.get() takes at most 2 arguments"],
+  ] as const).map(([name, tpl, jinja2, kunai]) =>
+    refuse(`collections-${name}`, tpl, jinja2, kunai, COLLECTION_CONTEXT)
+  ),
+);
+
+// `x[k]` is an item first, `x.y` an attribute first, as Jinja2's getitem and getattr: `d['items']` is the key (it
+// was the method); `l.0.1` is `l[0][1]` (nunjucks read `0.1` as a float: a syntax error)
+CASES.push(
+  {
+    name: "item-or-attribute",
+    tpl:
+      "{{ d['copy'] }} {{ d['items'] }} {{ d['k'] }} {{ d['get'] is callable }} {{ d.k }} {{ d.copy is callable }} " +
+      "{{ d.items is callable }} {{ d['items'][0] }} {{ l.0.a }} {{ l.1.0 }} {{ l.1.1 }} {{ l.1.0 + 1 }} [{{ l.1.0.x }}] " +
+      "{{ l[1][0:1] }} {{ 'abc'[1:] }} {% for k, v in d.items() %}{{ k }}{% endfor %}",
+    ctx: { l: [{ a: 1 }, [5, 6]], d: { copy: "c", items: "i", k: null } },
+  },
+  refuse("attribute-missing", "{{ l.0. }}", "TemplateSyntaxError", "expected name as lookup value", {
+    l: [1],
+  }),
+);
+
+// an undefined value inside a list, dict or tuple prints as Jinja2's repr() of it: Undefined (it printed None)
+CASES.push({
+  name: "undefined-in-container",
+  tpl:
+    "{{ [u] }} {{ {'a': u} }} {{ (u, 1) }} {{ l|map(attribute='zz')|list }} {{ '%s' % [u] }} {{ [u]|string }} " +
+    "{{ [u] ~ '' }} [{{ [u]|join }}]",
+  ctx: { l: [{ a: 1 }] },
+});
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {

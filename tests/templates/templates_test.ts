@@ -176,3 +176,27 @@ Deno.test("shipped mail templates render the reference's subject and body", () =
   const body = t.render("email.text.tpl", vars);
   assert.match(body, /^The check switch state at 2026-01-02 03:04:05 with the output:\nload 12\n/);
 });
+
+Deno.test("a dict key that is not a string is a TypeError naming it, never a different key", () => {
+  const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
+  for (
+    const src of [
+      "{{ d.update([(1, 'a')]) }}",
+      "{{ d.setdefault(none, 1) }}",
+      "{{ d.fromkeys([1, 2]) }}",
+    ]
+  ) {
+    assert.throws(
+      () => t.renderString(src, { d: {} }, "x.tpl"),
+      (e) =>
+        e instanceof TemplateError &&
+        /TypeError: kunai's dicts take string keys only, not (int|NoneType)/.test(e.message),
+      src,
+    );
+  }
+  // and a lookup by one finds nothing, as in Python (the dict's keys are strings)
+  assert.equal(
+    t.renderString("{{ d.get(1) }} {{ d.pop(1, 'x') }} {{ 1 in d }}", { d: { "1": "one" } }),
+    "None x False",
+  );
+});

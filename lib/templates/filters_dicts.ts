@@ -1,0 +1,86 @@
+/**
+ * Jinja2's filters of mappings and of whole values: `dictsort` and `items` (a dict's `(key, value)`
+ * pairs), `tojson` as Jinja2 prints it (sorted keys, `", "`, HTML-safe) and `default`/`d` with
+ * Python's truthiness for `default(x, true)`.
+ */
+import type nunjucks from "nunjucks";
+import { pyTruthy } from "./jinja.ts";
+import { PyFloat, reprFloat } from "./pyfloat.ts";
+import { compare, entries, mapping } from "./filters_common.ts";
+
+/** Adds Jinja2's mapping and value filters to a nunjucks environment. */
+export function registerDictFilters(env: nunjucks.Environment): void {
+  // each filter is called with its arguments by position (filters_args.ts binds Jinja2's keywords)
+  env.addFilter("tojson", (v: unknown, indent?: unknown) => {
+    return htmlSafe(pyJson(v, typeof indent === "number" && indent >= 0 ? indent : null, 0));
+  });
+  const nunjucksDefault = env.getFilter("default") as (v: unknown, d: unknown, b: unknown) => unknown;
+  env.addFilter("default", (v: unknown, defaultValue?: unknown, boolean?: unknown) => {
+    const dflt = defaultValue === undefined ? "" : defaultValue; // `default(none)` gives None
+    if (boolean) return pyTruthy(v) ? v : dflt;
+    return nunjucksDefault(v, dflt, false);
+  });
+  env.addFilter("dictsort", (v: unknown, caseSens?: unknown, byArg?: unknown, reverseArg?: unknown) => {
+    const caseSensitive = pyTruthy(caseSens ?? false);
+    const by = byArg ?? "key";
+    const reverse = pyTruthy(reverseArg ?? false);
+    mapping("dictsort", v, "AttributeError: '%s' object has no attribute 'items'");
+    if (by !== "key" && by !== "value") {
+      throw new Error("dictsort: you can only sort by either 'key' or 'value'");
+    }
+    const key = (e: [unknown, unknown]) => {
+      const k = by === "key" ? e[0] : e[1];
+      return !caseSensitive && typeof k === "string" ? k.toLowerCase() : k;
+    };
+    // Python's sorted(reverse=True) stays stable: equal items keep their order
+    return entries(v).sort((a, b) => (reverse ? -1 : 1) * compare(key(a), key(b)));
+  });
+  env.addFilter(
+    "items",
+    (v: unknown) =>
+      v === undefined
+        ? []
+        : entries(mapping("items", v, "TypeError: can only get item pairs from a mapping, not %s")),
+  );
+  env.addFilter("d", env.getFilter("default"));
+}
+
+/** JSON as Python's `json.dumps(v, sort_keys=True, indent=indent)` writes it (ASCII only). */
+function pyJson(v: unknown, indent: number | null, level: number): string {
+  if (v === undefined) throw new Error("TypeError: Object of type Undefined is not JSON serializable");
+  if (v === null) return "null";
+  if (v === true) return "true";
+  if (v === false) return "false";
+  if (typeof v === "number") {
+    return Number.isNaN(v) ? "NaN" : !Number.isFinite(v) ? (v > 0 ? "Infinity" : "-Infinity") : String(v);
+  }
+  if (typeof v === "bigint") return String(v);
+  if (v instanceof PyFloat) return reprFloat(v.valueOf()); // json.dumps(2.0) is 2.0, as repr
+  if (typeof v === "string" || v instanceof String) {
+    return JSON.stringify(String(v)).replace(
+      /[\u007f-\uffff]/g,
+      (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
+    );
+  }
+  const pad = (n: number) => indent === null ? "" : "\n" + " ".repeat(indent * n);
+  const itemSep = indent === null ? ", " : ",";
+  if (Array.isArray(v)) {
+    if (!v.length) return "[]";
+    return "[" + v.map((x) => pad(level + 1) + pyJson(x, indent, level + 1)).join(itemSep) + pad(level) + "]";
+  }
+  if (typeof v === "object") {
+    const keys = Object.keys(v).sort();
+    if (!keys.length) return "{}";
+    return "{" +
+      keys.map((k) =>
+        pad(level + 1) + pyJson(k, indent, level + 1) + ": " +
+        pyJson((v as Record<string, unknown>)[k], indent, level + 1)
+      ).join(itemSep) + pad(level) + "}";
+  }
+  return JSON.stringify(String(v));
+}
+
+/** Jinja2's `htmlsafe_json_dumps`: `<`, `>`, `&` and `'` as \u escapes, so the JSON can sit in HTML. */
+function htmlSafe(json: string): string {
+  return json.replace(/[<>&']/g, (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"));
+}

@@ -1,0 +1,200 @@
+/**
+ * Jinja2's string filters as Python computes them: `format` (`%`), `center`, `urlize`, `string`,
+ * `truncate`, `title`, `urlencode`, `trim`, `wordcount`, `indent`, `wordwrap`, `attr` (a string's
+ * methods), and nunjucks' own `upper`, `lower`, `replace`, `escape`... taking str() of any value.
+ */
+import type nunjucks from "nunjucks";
+import { isPlain, pyMod, pyStr, pyTruthy, toPy } from "./jinja.ts";
+import { dataMember, pyMethod } from "./attributes.ts";
+import { wordwrap } from "./wordwrap.ts";
+import { urlize } from "./urlize.ts";
+import { entries, type Fmt, named, splitKwargs, text } from "./filters_common.ts";
+
+/**
+ * Adds Jinja2's string filters to a nunjucks environment; `formatPercent` is `format`'s `%`. Each is
+ * called with its arguments by position (filters_args.ts binds Jinja2's keywords).
+ */
+export function registerStringFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
+  registerTextFilters(env, formatPercent);
+  registerLineFilters(env);
+  registerNunjucksStringFilters(env);
+}
+
+/**
+ * The filters of a text: `format`, `center`, `urlize`, `string`, `title`, `urlencode`, `trim`,
+ * `wordcount`, `attr`.
+ */
+function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
+  // Jinja2: `value % args`, the positional arguments always a tuple, or `value % kwargs`, a mapping
+  // (`'%(host)s'|format(host=h)`); not both
+  env.addFilter("format", (fmt: unknown, ...args: unknown[]) => {
+    const { pos, kw } = splitKwargs(args);
+    const byName = named(kw);
+    if (!Object.keys(byName).length) {
+      return formatPercent(
+        String(fmt),
+        pos.map((x) => toPy(x, true)) as never,
+      );
+    }
+    if (pos.length) {
+      throw new Error(
+        "FilterArgumentError: format: can't handle positional and keyword arguments at the same time",
+      );
+    }
+    return pyMod(String(fmt), byName);
+  });
+  env.addFilter("center", (v: unknown, w?: unknown) => {
+    const text = String(pyStr(v) ?? "");
+    const width = Number(w ?? 80);
+    const marg = width - text.length;
+    if (!(marg > 0)) return text;
+    // CPython's str.center: the odd space goes left when the width is odd
+    const left = Math.floor(marg / 2) + (marg & width & 1);
+    return " ".repeat(left) + text + " ".repeat(marg - left);
+  });
+  env.addFilter("urlize", urlize);
+  env.addFilter("string", (v: unknown) => {
+    const r = pyStr(v);
+    return r === undefined ? "" : r;
+  });
+  // Jinja2's title: a capital after a space, '-', '(', '{', '[' or '<', the rest lower case
+  env.addFilter(
+    "title",
+    (v: unknown) =>
+      String(pyStr(v) ?? "").split(/([-\s({[<]+)/).filter((x) => x).map((x) =>
+        x[0].toUpperCase() + x.slice(1).toLowerCase()
+      )
+        .join(""),
+  );
+  env.addFilter("urlencode", (v: unknown) => {
+    if (typeof v === "string" || v instanceof String || v === null || typeof v !== "object") {
+      return urlQuote(v, false);
+    }
+    const items = Array.isArray(v) ? v as Array<[unknown, unknown]> : entries(v);
+    return items.map(([k, x]) => `${urlQuote(k, true)}=${urlQuote(x, true)}`).join("&");
+  });
+  // trim(value, chars=None): whitespace, or the given characters, off both ends
+  env.addFilter("trim", (v: unknown, chars?: unknown) => {
+    const s = String(pyStr(v) ?? "");
+    if (chars === undefined || chars === null) return s.trim();
+    const set = new Set([...String(chars)]);
+    const a = [...s];
+    let i = 0, j = a.length;
+    while (i < j && set.has(a[i])) i++;
+    while (j > i && set.has(a[j - 1])) j--;
+    return a.slice(i, j).join("");
+  });
+  // wordcount: Python's \w+ runs (letters and digits of any script) in str() of the value
+  env.addFilter("wordcount", (v: unknown) => {
+    const s = v === undefined ? "" : typeof v === "string" ? v : String(pyStr(v));
+    return s.match(/[\p{L}\p{N}_]+/gu)?.length ?? 0;
+  });
+  // Jinja2's `attr` is getattr(): a dict's keys and a list's items are not attributes (`d|attr('k')`
+  // is undefined), their methods are (`x|attr('split')`, `l|attr('append')`); kunai's objects'
+  // members are (`ns|attr('x')` on a namespace())
+  env.addFilter("attr", (obj: unknown, name: unknown) => {
+    const plain = typeof obj === "string" || obj instanceof String || Array.isArray(obj) ||
+      (obj !== null && typeof obj === "object" && isPlain(obj));
+    return pyMethod(obj, name) ?? (plain ? undefined : dataMember(obj, name));
+  });
+}
+
+/** The filters that cut or lay out a text's lines: `truncate`, `indent`, `wordwrap`. */
+function registerLineFilters(env: nunjucks.Environment): void {
+  env.addFilter("truncate", (v: unknown, len?: unknown, kill?: unknown, endArg?: unknown, lee?: unknown) => {
+    if (v === undefined) return "";
+    const s = [...text("truncate", v, "TypeError: object of type '%s' has no len()")];
+    const length = Number(len ?? 255);
+    const killwords = pyTruthy(kill ?? false);
+    const end = String(endArg ?? "...");
+    const leeway = Number(lee ?? 5); // Jinja2's policy truncate.leeway
+    if (length < end.length) throw new Error(`truncate: expected length >= ${end.length}, got ${length}`);
+    if (s.length <= length + leeway) return s.join("");
+    const head = s.slice(0, length - end.length).join("");
+    if (killwords) return head + end;
+    const cut = head.lastIndexOf(" ");
+    return (cut >= 0 ? head.slice(0, cut) : head) + end;
+  });
+  // indent(width=4, first=False, blank=False); Jinja2 3 has no `indentfirst` (2.x's name of `first`)
+  env.addFilter("indent", (v: unknown, width?: unknown, first?: unknown, blank?: unknown) => {
+    return indent(
+      text("indent", v, "TypeError: unsupported operand type(s) for +=: '%s' and 'str'"),
+      width ?? 4,
+      pyTruthy(first ?? false),
+      pyTruthy(blank ?? false),
+    );
+  });
+  env.addFilter(
+    "wordwrap",
+    (s: unknown, w?: unknown, breakLong?: unknown, wrapstring?: unknown, hyphens?: unknown) => {
+      const width = Number(w ?? 79);
+      if (!Number.isInteger(width)) {
+        throw new Error(
+          `wordwrap: width must be an integer, got ${pyStr(width)}`,
+        );
+      }
+      breakLong ??= true;
+      hyphens ??= true;
+      return wordwrap(
+        text("wordwrap", s, "AttributeError: '%s' object has no attribute 'splitlines'"),
+        width,
+        pyTruthy(breakLong),
+        wrapstring === null || wrapstring === undefined ? null : String(wrapstring),
+        pyTruthy(hyphens),
+      );
+    },
+  );
+}
+
+/** nunjucks' own string filters (`upper`, `replace`, `escape`...) on str() of any value; `e` for escape. */
+function registerNunjucksStringFilters(env: nunjucks.Environment): void {
+  // Jinja2's string filters take str() of any value (`none|upper` is NONE, `true|lower` true); nunjucks
+  // gave an empty string, or failed on a number
+  for (
+    const name of [
+      "upper",
+      "lower",
+      "capitalize",
+      "replace",
+      "striptags",
+      "escape",
+      "forceescape",
+    ]
+  ) {
+    const f = env.getFilter(name) as (this: unknown, ...a: unknown[]) => unknown;
+    env.addFilter(name, function (this: unknown, v: unknown, ...args: unknown[]) {
+      const text = v === undefined || typeof v === "string" || v instanceof String ? v : String(pyStr(v));
+      return f.call(this, text, ...args);
+    });
+  }
+  env.addFilter("e", env.getFilter("escape"));
+}
+
+/** Jinja2's `indent(width=4, first=False, blank=False)`: blank lines and the first line left alone by default. */
+function indent(s: string, width: unknown, first: boolean, blank: boolean): string {
+  const pad = typeof width === "string" ? width : " ".repeat(Number(width));
+  // Python's splitlines() of `s + "\n"`: the last line break ends a line, it does not start one
+  // deno-lint-ignore no-control-regex -- the separators Python's splitlines() splits on
+  const lines = (s + "\n").split(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/);
+  lines.pop();
+  let out: string;
+  if (blank) out = lines.join("\n" + pad);
+  else {
+    const [head, ...rest] = lines;
+    out = head + (rest.length ? "\n" + rest.map((l) => l ? pad + l : l).join("\n") : "");
+  }
+  return first ? pad + out : out;
+}
+
+/** Python's `urllib.parse.quote` as Jinja2's url_quote calls it: `/` kept for a string, `+` for spaces in a query. */
+function urlQuote(v: unknown, forQuery: boolean): string {
+  const text = typeof v === "string" ? v : String(pyStr(v) ?? "");
+  let out = "";
+  for (const b of new TextEncoder().encode(text)) {
+    const c = String.fromCharCode(b);
+    out += /[A-Za-z0-9_.~-]/.test(c) || (!forQuery && c === "/")
+      ? c
+      : "%" + b.toString(16).toUpperCase().padStart(2, "0");
+  }
+  return forQuery ? out.replaceAll("%20", "+") : out;
+}
