@@ -14,20 +14,8 @@
  *   (nunjucks compiled both alike). `l.0.1` is `l[0][1]` (nunjucks read `0.1` as a float).
  */
 import type nunjucks from "nunjucks";
+import type { Node, NodeCtor, Token } from "./nodes.ts";
 
-interface Token {
-  type: string;
-  value: string;
-  lineno: number;
-  colno: number;
-}
-interface Node {
-  typename: string;
-  lineno: number;
-  colno: number;
-  children?: Node[];
-}
-type NodeCtor = new (lineno: number, colno: number, ...fields: unknown[]) => Node;
 interface CallParser {
   peekToken(): Token;
   nextToken(): Token;

@@ -17,6 +17,7 @@ import type nunjucks from "nunjucks";
 import { strRepr } from "../evaluator/mod.ts";
 import { nodeText } from "./jinja.ts";
 import { PyFloat } from "./pyfloat.ts";
+import type { Node, Token } from "./nodes.ts";
 
 /**
  * A JavaScript string literal holding `s` exactly: JSON's quoting (quotes, backslashes, control
@@ -31,19 +32,6 @@ const NAME = /^[\p{ID_Start}_][\p{ID_Continue}]*$/u;
 /** What nunjucks' lexer may hand on as a name besides one: the `0` of `item.0` (jinja.ts). */
 const INDEX = /^\d+$/;
 
-interface Token {
-  type: string;
-  value: string;
-  lineno: number;
-  colno: number;
-}
-interface Node {
-  typename: string;
-  value?: unknown;
-  name?: Node;
-  lineno: number;
-  colno: number;
-}
 interface Compiler {
   _emit(code: string): void;
   _compileExpression(node: unknown, frame: unknown): void;

@@ -82,6 +82,7 @@ export {
   tuple,
   unpack,
 } from "./pyvalues.ts";
+import type { NodeCtor, Token } from "./nodes.ts";
 
 interface CompilerProto {
   compile(node: unknown, frame: unknown): void;
@@ -207,12 +208,6 @@ const STATEMENTS = new Set([
 
 let installed = false;
 
-interface Token {
-  type: string;
-  value: string;
-  lineno: number;
-  colno: number;
-}
 interface TokenizerState {
   str: string;
   index: number;
@@ -239,7 +234,6 @@ interface TokenizerState {
   _parseString(delimiter: string): string;
 }
 
-type NodeCtor = new (lineno: number, colno: number, ...fields: unknown[]) => { typename: string };
 interface ParserState {
   parseCompare(): { typename: string; lineno: number; colno: number };
   parsePrimary(noPostfix?: boolean): unknown;

@@ -19,20 +19,10 @@
 import type nunjucks from "nunjucks";
 import { jinjaDefined, pyTruthy, pyType, tuple, unpack } from "./jinja.ts";
 import { PyFloat } from "./pyfloat.ts";
+import type { Node as AnyNode, Token } from "./nodes.ts";
 
-interface Token {
-  type: string;
-  value: string;
-  lineno: number;
-  colno: number;
-}
-interface Node {
-  typename: string;
-  lineno: number;
-  colno: number;
-  value?: string;
-  children?: Node[];
-}
+type Node = AnyNode<string>;
+
 type NodeCtor = (new (lineno: number, colno: number, ...fields: unknown[]) => Node) & {
   extend(name: string, props: object): NodeCtor;
 };
