@@ -3,7 +3,7 @@
  * nunjucks read any property, inherited ones too, so `{{ constructor.constructor('...')() }}` (or
  * `''.constructor...`, `range.constructor...`) got JavaScript's Function and ran any code; `l.length`,
  * `l.join` and `'abc'.length` worked where Jinja2 has nothing. Python's methods (str, list, dict) are
- * looked up before this (jinja.ts).
+ * looked up before this (jinja_runtime.ts).
  */
 import { collectionMethod } from "./collections.ts";
 import { isDictView, isPlain, isStringMethod, stringMethod } from "./pyvalues.ts";

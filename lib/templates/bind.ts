@@ -1,8 +1,9 @@
 /**
  * Python's binding of a call's arguments to a function's parameters, for Jinja2's filters and tests
- * (filters_args.ts) and Python's str and dict methods (pyvalues.ts): nunjucks passes the positional
- * arguments and then one object of the keyword ones, which the function had to pick from itself,
- * and an unknown keyword was silently ignored. Here it is a TypeError, as in Python.
+ * (filters_args.ts) and Python's str methods (pystrmethods.ts) and list and dict methods
+ * (collections.ts): nunjucks passes the positional arguments and then one object of the keyword
+ * ones, which the function had to pick from itself, and an unknown keyword was silently ignored.
+ * Here it is a TypeError, as in Python.
  */
 
 /**

@@ -111,7 +111,7 @@ function patchFilterCalls(nj: typeof nunjucks): void {
   };
 }
 
-/** A `[k]` lookup, not a `.y` one: compiled to Jinja2's getitem (jinja.ts). */
+/** A `[k]` lookup, not a `.y` one: compiled to Jinja2's getitem (jinja_expressions.ts). */
 export interface ItemLookup {
   jinjaItem?: boolean;
 }

@@ -15,7 +15,7 @@
  */
 import type nunjucks from "nunjucks";
 import { strRepr } from "../evaluator/mod.ts";
-import { nodeText } from "./jinja.ts";
+import { nodeText } from "./jinja_expressions.ts";
 import { PyFloat } from "./pyfloat.ts";
 import type { Node, Token } from "./nodes.ts";
 
@@ -29,7 +29,7 @@ export function jsString(s: string): string {
 
 /** A name as Jinja2's lexer reads one (a Python identifier); also a valid part of a JavaScript one. */
 const NAME = /^[\p{ID_Start}_][\p{ID_Continue}]*$/u;
-/** What nunjucks' lexer may hand on as a name besides one: the `0` of `item.0` (jinja.ts). */
+/** What nunjucks' lexer may hand on as a name besides one: the `0` of `item.0` (jinja_lexer.ts). */
 const INDEX = /^\d+$/;
 
 interface Compiler {

@@ -1,0 +1,118 @@
+/**
+ * nunjucks' runtime patched with Jinja2's semantics (installed by installJinjaSemantics, before any
+ * parser or compiler patch): the helpers the compiled templates call (`runtime.jinjaTruthy`,
+ * `jinjaMod`, `jinjaCompare`...: Python's values and operators from pyvalues.ts), output as Python's
+ * `str()`, attribute and item lookups (attributes.ts), and filters, tests and names that never reach
+ * Object.prototype's.
+ */
+import type nunjucks from "nunjucks";
+import { member } from "./attributes.ts";
+import { PyFloat } from "./pyfloat.ts";
+import {
+  isPlain,
+  jinjaDefined,
+  JinjaNamespace,
+  pyAdd,
+  pyArith,
+  pyCompare,
+  pyIn,
+  pyMod,
+  pyMul,
+  pyStr,
+  pyTruthy,
+  pyUnary,
+  tuple,
+  unpack,
+} from "./pyvalues.ts";
+
+/** nunjucks' runtime, with the helpers kunai's compiled templates call. */
+export type Runtime = {
+  handleError(e: unknown, lineno: number, colno: number): unknown;
+  suppressValue(val: unknown, autoescape: boolean): unknown;
+  memberLookup(obj: unknown, val: unknown, ...rest: unknown[]): unknown;
+  contextOrFrameLookup(
+    context: { ctx: object; env: { globals: object } },
+    frame: { lookup(name: string): unknown },
+    name: string,
+  ): unknown;
+  SafeString: new (s: string) => unknown;
+  jinjaTruthy?: (v: unknown) => boolean;
+  jinjaConcat?: (a: unknown, b: unknown) => string;
+  jinjaMod?: (a: unknown, b: unknown) => unknown;
+  jinjaMul?: (a: unknown, b: unknown) => unknown;
+  jinjaTuple?: (items: unknown[]) => unknown[];
+  jinjaNsSet?: (obj: unknown, key: unknown, value: unknown) => void;
+  jinjaCompare?: (first: unknown, what: string, ...ops: Array<[string, unknown, string]>) => boolean;
+  jinjaAdd?: (a: unknown, b: unknown) => unknown;
+  jinjaIn?: (a: unknown, b: unknown) => boolean;
+  jinjaArith?: (op: string, a: unknown, b: unknown) => unknown;
+  jinjaUnary?: (op: string, a: unknown) => unknown;
+  jinjaFloat?: (n: number) => unknown;
+  jinjaDefined?: (v: unknown, what: string) => unknown;
+  jinjaUnpack?: (value: unknown, n: number) => unknown[];
+  jinjaGetitem?: (obj: unknown, key: unknown, ...rest: unknown[]) => unknown;
+};
+
+/** Sets the runtime's Jinja2 helpers and patches its output, lookups, filters and tests. */
+export function installRuntime(nj: typeof nunjucks): void {
+  const runtime = (nj as unknown as { runtime: Runtime }).runtime;
+  runtime.jinjaTruthy = pyTruthy;
+  runtime.jinjaConcat = (a, b) => String(pyStr(a) ?? "") + String(pyStr(b) ?? "");
+  runtime.jinjaMod = pyMod;
+  runtime.jinjaMul = pyMul;
+  runtime.jinjaTuple = tuple;
+  runtime.jinjaNsSet = (obj, key, value) => {
+    if (!(obj instanceof JinjaNamespace)) throw new Error("cannot assign attribute on non-namespace object");
+    (obj as unknown as Record<string, unknown>)[String(key)] = value;
+  };
+  runtime.jinjaUnpack = unpack;
+  runtime.jinjaCompare = pyCompare;
+  runtime.jinjaAdd = pyAdd;
+  runtime.jinjaIn = pyIn;
+  runtime.jinjaArith = pyArith;
+  runtime.jinjaUnary = pyUnary;
+  runtime.jinjaDefined = jinjaDefined;
+  runtime.jinjaFloat = (n) => new PyFloat(n);
+
+  const suppress = runtime.suppressValue;
+  runtime.suppressValue = (val, autoescape) => suppress(pyStr(val), autoescape);
+
+  const lookup = runtime.memberLookup;
+  runtime.memberLookup = function (this: unknown, obj: unknown, val: unknown, ...rest: unknown[]) {
+    // a float is no index (`l[4 / 2]`: Jinja2's getitem fails, an undefined value)
+    if (val instanceof PyFloat && rest.length === 0) return undefined;
+    if (rest.length >= 2 && (typeof obj === "string" || obj instanceof String)) {
+      // `s[1:3]` is a string in Python (jinja-compat's slice gives a list of characters)
+      return (lookup.call(this, obj, val, ...rest) as string[]).join("");
+    }
+    if (rest.length !== 0) return lookup.call(this, obj, val, ...rest); // a slice
+    // Python's methods, then data only: never an inherited property (`constructor.constructor` was
+    // JavaScript's Function), nor jinja-compat's list and dict methods (`append` gave the length)
+    return member(obj, val);
+  };
+  runtime.jinjaGetitem = function (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) {
+    // a dict's own key before its method (`d['items']`); a list's or a string's index has no method
+    const dict = obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj);
+    if (dict && rest.length === 0 && typeof key === "string" && Object.hasOwn(obj, key)) {
+      return (obj as Record<string, unknown>)[key];
+    }
+    return runtime.memberLookup.call(this, obj, key, ...rest);
+  };
+  // a filter or test is one registered (`x|constructor`, `map('__defineGetter__')`, `x is toString`
+  // reached Object.prototype's)
+  const env =
+    (nj as unknown as { Environment: { prototype: Record<string, unknown> } }).Environment.prototype;
+  for (const [getter, table, kind] of [["getFilter", "filters", "filter"], ["getTest", "tests", "test"]]) {
+    env[getter] = function (this: Record<string, Record<string, unknown>>, name: string) {
+      if (!Object.hasOwn(this[table], name)) throw new Error(`${kind} not found: ${name}`);
+      return this[table][name];
+    };
+  }
+  // a name is the template's, its context's or a global: `constructor`, `toString`... are not Object's
+  const lookupName = runtime.contextOrFrameLookup;
+  runtime.contextOrFrameLookup = function (this: unknown, context, frame, name) {
+    const inherited = name in Object.prototype && frame.lookup(name) === undefined &&
+      !Object.hasOwn(context.ctx, name) && !Object.hasOwn(context.env.globals, name);
+    return inherited ? undefined : lookupName.call(this, context, frame, name);
+  };
+}

@@ -1,0 +1,78 @@
+/**
+ * nunjucks' parser patched with two pieces of Jinja2's expression syntax (installed by
+ * installJinjaSemantics): a test's argument without parentheses (`x is divisibleby 3`) and float
+ * literals with an integral value (`2.0`, `1e3`), which stay floats (pyfloat.ts).
+ */
+import type nunjucks from "nunjucks";
+import { PyFloat } from "./pyfloat.ts";
+import type { NodeCtor, Token } from "./nodes.ts";
+import type { CompilerProto } from "./jinja_expressions.ts";
+
+interface ParserState {
+  parseCompare(): { typename: string; lineno: number; colno: number };
+  parsePrimary(noPostfix?: boolean): unknown;
+  parsePostfix(node: unknown): unknown;
+  peekToken(): Token | null;
+  skipSymbol(name: string): boolean;
+  parseIs(): unknown;
+}
+
+/** Words that end an expression rather than start a test's argument (`x is odd and y`). */
+const NOT_AN_ARGUMENT = new Set(["and", "or", "else", "if", "in", "is", "not"]);
+
+/**
+ * Jinja2 lets one argument follow a test without parentheses (`x is divisibleby 3`, `v is sameas false`);
+ * nunjucks read the argument as the end of the expression and failed. The argument becomes the call's.
+ */
+export function patchTestArguments(nj: typeof nunjucks): void {
+  const { Parser } = (nj as unknown as { parser: { Parser: { prototype: ParserState } } }).parser;
+  const nodes = (nj as unknown as { nodes: Record<string, NodeCtor> }).nodes;
+  Parser.prototype.parseIs = function (this: ParserState) {
+    let node: unknown = this.parseCompare();
+    if (!this.skipSymbol("is")) return node;
+    const not = this.skipSymbol("not");
+    let test = this.parseCompare();
+    const next = this.peekToken();
+    const startsArgument = next !== null && (
+      ["int", "float", "string", "boolean", "none", "left-bracket", "left-curly"].includes(next.type) ||
+      (next.type === "symbol" && !NOT_AN_ARGUMENT.has(next.value))
+    );
+    if (test.typename === "Symbol" && startsArgument) {
+      const arg = this.parsePrimary();
+      const args = new nodes.NodeList(test.lineno, test.colno, [arg]);
+      test = new nodes.FunCall(test.lineno, test.colno, test, args) as typeof test;
+    }
+    const head = node as { lineno: number; colno: number };
+    node = new nodes.Is(head.lineno, head.colno, node, test);
+    return not ? new nodes.Not(head.lineno, head.colno, node) : node;
+  };
+}
+
+/**
+ * A float literal with an integral value (`2.0`, `1e3`) is a float, printed `2.0` (pyfloat.ts);
+ * nunjucks made it the number 2.
+ */
+export function patchFloatLiterals(nj: typeof nunjucks): void {
+  const { Parser } = (nj as unknown as { parser: { Parser: { prototype: ParserState } } }).parser;
+  const Compiler = (nj as unknown as { compiler: { Compiler: { prototype: Record<string, unknown> } } })
+    .compiler.Compiler;
+  const parsePrimary = Parser.prototype.parsePrimary;
+  Parser.prototype.parsePrimary = function (this: ParserState, noPostfix?: boolean) {
+    const tok = this.peekToken();
+    if (tok?.type !== "float" || !Number.isInteger(parseFloat(tok.value))) {
+      return parsePrimary.call(this, noPostfix);
+    }
+    const node = parsePrimary.call(this, true) as { value: unknown };
+    node.value = new PyFloat(node.value as number);
+    return noPostfix ? node : this.parsePostfix(node);
+  };
+  const compileLiteral = Compiler.prototype.compileLiteral as (this: CompilerProto, ...a: unknown[]) => void;
+  Compiler.prototype.compileLiteral = function (
+    this: CompilerProto,
+    node: { value: unknown },
+    frame: unknown,
+  ) {
+    if (node.value instanceof PyFloat) this._emit(`runtime.jinjaFloat(${node.value.valueOf()})`);
+    else compileLiteral.call(this, node, frame);
+  };
+}

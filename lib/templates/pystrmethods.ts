@@ -1,0 +1,244 @@
+/**
+ * Python's `str` methods templates may call (`s.startswith('x')`, `split()`, `replace()`, `format()`...),
+ * with CPython's signatures and argument binding (bind.ts). Pure.
+ */
+import { pyFormat } from "./pyformat.ts";
+import { bindArgs, type Params, parseSignature, type Signature } from "./bind.ts";
+import { pyRepr, pyStr } from "./pyrepr.ts";
+import { pyTruthy, tuple } from "./pytypes.ts";
+
+/** Python `str.split(sep=None, maxsplit=-1)`. */
+function pySplit(s: string, sep?: unknown, maxsplit?: unknown): string[] {
+  const max = typeof maxsplit === "number" && maxsplit >= 0 ? maxsplit : Infinity;
+  if (sep === undefined || sep === null) {
+    const out: string[] = [];
+    let rest = s.replace(/^\s+/, "");
+    while (rest.length) {
+      if (out.length >= max) {
+        out.push(rest);
+        break;
+      }
+      const m = /\s+/.exec(rest);
+      if (!m) {
+        out.push(rest);
+        break;
+      }
+      out.push(rest.slice(0, m.index));
+      rest = rest.slice(m.index + m[0].length);
+    }
+    return out;
+  }
+  const d = String(sep);
+  if (!d) throw new Error("ValueError: empty separator");
+  const parts = s.split(d);
+  if (parts.length - 1 <= max) return parts;
+  return [...parts.slice(0, max), parts.slice(max).join(d)];
+}
+
+function stripChars(s: string, chars: unknown, left: boolean, right: boolean): string {
+  if (chars === undefined || chars === null) {
+    let out = s;
+    if (left) out = out.replace(/^\s+/, "");
+    if (right) out = out.replace(/\s+$/, "");
+    return out;
+  }
+  const set = new Set(String(chars));
+  let a = 0;
+  let b = s.length;
+  if (left) { while (a < b && set.has(s[a])) a++; }
+  if (right) { while (b > a && set.has(s[b - 1])) b--; }
+  return s.slice(a, b);
+}
+
+/** Whether a character has case (Python's "cased": a letter with an upper and a lower form). */
+const cased = (c: string) => c.toLowerCase() !== c.toUpperCase();
+
+/** Python's str.title(): a cased character after an uncased one upper case, the others lower (any script). */
+function pyTitle(s: string): string {
+  let out = "";
+  let inWord = false;
+  for (const c of s) {
+    out += cased(c) ? (inWord ? c.toLowerCase() : c.toUpperCase()) : c;
+    inWord = cased(c);
+  }
+  return out;
+}
+
+/**
+ * `s[start:end]`'s bounds as Python's `find`, `count`, `startswith`... take them (None or not given:
+ * the whole string, a negative index from the end); null where Python finds nothing at all (a start
+ * past the end, an end before the start), even an empty string.
+ */
+function span(s: string, start: unknown, end: unknown): [number, number] | null {
+  const n = s.length;
+  const index = (v: unknown, dflt: number) => {
+    if (v === undefined || v === null) return dflt;
+    const i = Math.trunc(Number(v));
+    return i < 0 ? Math.max(0, i + n) : i;
+  };
+  const a = index(start, 0), b = Math.min(index(end, n), n);
+  return a > n || b < a ? null : [a, b];
+}
+
+/** Whether `s[start:end]` starts (or ends) with `affix`, or one of a tuple of them. */
+function affixed(s: string, affix: unknown, start: unknown, end: unknown, atEnd: boolean): boolean {
+  const bounds = span(s, start, end);
+  if (bounds === null) return false;
+  const part = s.slice(...bounds);
+  const test = (x: unknown) => atEnd ? part.endsWith(String(x)) : part.startsWith(String(x));
+  return Array.isArray(affix) ? affix.some(test) : test(affix);
+}
+
+/** The line breaks Python's `str.splitlines()` splits on. */
+// deno-lint-ignore no-control-regex -- the separators Python's splitlines() splits on
+const LINE_BREAK = /(\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029])/;
+
+/** Python's string methods, bound to the string (only names JavaScript lacks or does differently). */
+const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = {
+  upper: (s) => s.toUpperCase(),
+  lower: (s) => s.toLowerCase(),
+  strip: (s, c) => stripChars(s, c, true, true),
+  lstrip: (s, c) => stripChars(s, c, true, false),
+  rstrip: (s, c) => stripChars(s, c, false, true),
+  startswith: (s, p, start, end) => affixed(s, p, start, end, false),
+  endswith: (s, p, start, end) => affixed(s, p, start, end, true),
+  split: (s, sep, max) => pySplit(s, sep, max),
+  // every line break Python's splitlines() knows, kept at the end of its line with keepends=True
+  splitlines: (s, keepends) => {
+    const parts = s.split(LINE_BREAK);
+    const out: string[] = [];
+    for (let i = 0; i < parts.length; i += 2) {
+      const brk = parts[i + 1];
+      if (brk === undefined && parts[i] === "") break;
+      out.push(parts[i] + (brk !== undefined && pyTruthy(keepends) ? brk : ""));
+    }
+    return out;
+  },
+  replace: (s, a, b, count) => {
+    const from = String(a);
+    const to = String(b);
+    const n = typeof count === "number" && count >= 0 ? count : Infinity;
+    if (n === Infinity) return s.split(from).join(to);
+    const parts = s.split(from);
+    return parts.slice(0, n + 1).join(to) +
+      (parts.length > n + 1 ? from + parts.slice(n + 1).join(from) : "");
+  },
+  join: (s, list) => (Array.isArray(list) ? list : []).map((x) => String(pyStr(x) ?? "")).join(s),
+  find: (s, sub, start, end) => {
+    const bounds = span(s, start, end);
+    const i = bounds === null ? -1 : s.slice(...bounds).indexOf(String(sub));
+    return i < 0 ? -1 : bounds![0] + i;
+  },
+  rfind: (s, sub, start, end) => {
+    const bounds = span(s, start, end);
+    const i = bounds === null ? -1 : s.slice(...bounds).lastIndexOf(String(sub));
+    return i < 0 ? -1 : bounds![0] + i;
+  },
+  count: (s, sub, start, end) => {
+    const bounds = span(s, start, end);
+    if (bounds === null) return 0;
+    const part = s.slice(...bounds);
+    return String(sub) === "" ? part.length + 1 : part.split(String(sub)).length - 1;
+  },
+  title: (s) => pyTitle(s),
+  capitalize: (s) => s.charAt(0).toUpperCase() + s.slice(1).toLowerCase(),
+  isdigit: (s) => /^\p{Nd}+$/u.test(s),
+  isalpha: (s) => /^\p{L}+$/u.test(s),
+  isalnum: (s) => /^[\p{L}\p{N}]+$/u.test(s),
+  isspace: (s) => /^\s+$/.test(s),
+  isupper: (s) => [...s].some(cased) && s === s.toUpperCase(),
+  islower: (s) => [...s].some(cased) && s === s.toLowerCase(),
+  zfill: (s, w) => {
+    const width = Number(w) || 0;
+    const sign = /^[+-]/.test(s) ? s[0] : "";
+    const body = sign ? s.slice(1) : s;
+    return sign + body.padStart(Math.max(0, width - sign.length), "0");
+  },
+  ljust: (s, w, f) => s.padEnd(Number(w) || 0, f === undefined ? " " : String(f)),
+  rjust: (s, w, f) => s.padStart(Number(w) || 0, f === undefined ? " " : String(f)),
+  center: (s, w, f) => {
+    // CPython's str.center: the odd fill character goes left when the padding and the width are both odd
+    const width = Number(w) || 0, fill = f === undefined ? " " : String(f);
+    const pad = width - s.length;
+    if (pad <= 0) return s;
+    const left = Math.floor(pad / 2) + (pad & width & 1);
+    return fill.repeat(left) + s + fill.repeat(pad - left);
+  },
+  swapcase: (s) => [...s].map((c) => c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase()).join(""),
+  rsplit: (s, sep, max) => {
+    if (sep === undefined || sep === null) return s.trim().split(/\s+/).filter((x) => x);
+    const parts = s.split(String(sep));
+    const n = max === undefined ? -1 : Number(max);
+    if (n < 0 || parts.length <= n + 1) return parts;
+    return [parts.slice(0, parts.length - n).join(String(sep)), ...parts.slice(parts.length - n)];
+  },
+  // '{}:{}'.format(addr, port), '{name:>10}'.format(name=n) (pyformat.ts)
+  format: (s, ...args) => {
+    const last = args[args.length - 1] as { __keywords?: boolean } | undefined;
+    const kw = last && typeof last === "object" && last.__keywords
+      ? args.pop() as Record<string, unknown>
+      : {};
+    const { __keywords: _k, ...named } = kw as Record<string, unknown>;
+    return pyFormat(s, args, named, { str: (v) => String(pyStr(v) ?? ""), repr: (v) => pyRepr(v) });
+  },
+  partition: (s, sep) => {
+    const i = s.indexOf(String(sep));
+    return tuple(i < 0 ? [s, "", ""] : [s.slice(0, i), String(sep), s.slice(i + String(sep).length)]);
+  },
+};
+
+/**
+ * The str methods' signatures in CPython 3 (positional-only, but for `split`, `rsplit`,
+ * `splitlines`, whose keywords are Python's, and `format`): `'a-b'.split(sep='-')` splits on '-',
+ * `'x'.center(5, fillchar='*')` is a TypeError (the keyword object was used as the fill before).
+ */
+const STRING_SIGNATURES: Record<string, Signature> = {
+  upper: "/",
+  lower: "/",
+  strip: "chars?, /",
+  lstrip: "chars?, /",
+  rstrip: "chars?, /",
+  startswith: "prefix, start?, end?, /",
+  endswith: "suffix, start?, end?, /",
+  split: "sep?, maxsplit?",
+  splitlines: "keepends?",
+  replace: "old, new, count?, /",
+  join: "iterable, /",
+  find: "sub, start?, end?, /",
+  rfind: "sub, start?, end?, /",
+  count: "sub, start?, end?, /",
+  title: "/",
+  capitalize: "/",
+  isdigit: "/",
+  isalpha: "/",
+  isalnum: "/",
+  isspace: "/",
+  isupper: "/",
+  islower: "/",
+  zfill: "width, /",
+  ljust: "width, fillchar?, /",
+  rjust: "width, fillchar?, /",
+  center: "width, fillchar?, /",
+  swapcase: "/",
+  rsplit: "sep?, maxsplit?",
+  format: "*",
+  partition: "sep, /",
+};
+const STRING_PARAMS = new Map<string, Params | null>(
+  Object.keys(STRING_MEMBERS).map((name) => {
+    if (!Object.hasOwn(STRING_SIGNATURES, name)) throw new Error(`no signature for the str method ${name}`);
+    return [name, parseSignature(STRING_SIGNATURES[name])];
+  }),
+);
+
+/** Whether `name` is one of the str methods templates may call. */
+export const isStringMethod = (name: unknown): name is string =>
+  typeof name === "string" && STRING_PARAMS.has(name);
+
+/** The str method `name` bound to `s`, called with Python's argument binding (bind.ts). */
+export function stringMethod(s: string, name: string): (...args: unknown[]) => unknown {
+  const fn = STRING_MEMBERS[name];
+  const params = STRING_PARAMS.get(name);
+  if (!params) return (...args: unknown[]) => fn(s, ...args);
+  return (...args: unknown[]) => fn(s, ...bindArgs(`str.${name}`, params, args));
+}

@@ -1,0 +1,60 @@
+/**
+ * `set` inside a scope (loop, `with`, macro, call block, `{% set %}`/`{% filter %}` block) binds a
+ * name of that scope only, at the top level also in the context; a `{% set %}` or `{% filter %}`
+ * block is a body with its own scope. (jinja.ts compiles the `set` statement itself and calls
+ * compileJinjaSetNames for names.)
+ */
+import { type Compiler, type Frame, type Hooks, lookupOf, type Node } from "./statements_scope.ts";
+
+interface SetNode {
+  targets: Node[];
+  value: Node | null;
+  body: Node | null;
+}
+
+/**
+ * `{% set a = v %}` / `{% set a, b = pair %}` / `{% set a %}...{% endset %}`: binds in the innermost
+ * scope's runtime frame (isolated: a loop's iteration, `with`, a macro), at the top level also in
+ * the context (exported to an importer unless it starts with `_`).
+ */
+function compileSetNames(this: Compiler, node: SetNode, frame: Frame): void {
+  const names = node.targets.map((t) => t.value!);
+  const value = this._tmpid();
+  this._emit(`var ${value} = `);
+  if (node.value) this._compileExpression(node.value, frame);
+  else this.compile(node.body, frame);
+  this._emitLine(";");
+  const values = names.length > 1 ? this._tmpid() : value;
+  if (names.length > 1) this._emitLine(`var ${values} = runtime.jinjaUnpack(${value}, ${names.length});`);
+  names.forEach((name, i) => {
+    const v = names.length > 1 ? `${values}[${i}]` : value;
+    const n = JSON.stringify(name);
+    this._emitLine(`frame.set(${n}, ${v}, true);`);
+    this._emitLine(`if (frame.topLevel) { context.setVariable(${n}, ${v}); }`);
+    if (!name.startsWith("_")) this._emitLine(`if (frame.topLevel) { context.addExport(${n}, ${v}); }`);
+    // later reads in this scope read the frames (a loop variable or macro argument of the same name
+    // compiled to its own JavaScript variable)
+    frame.set(name, lookupOf(name));
+  });
+}
+
+/** `{% set x %}...{% endset %}` and `{% filter f %}...{% endfilter %}`: a body with its own scope. */
+function compileCapture(this: Compiler, node: { body: Node }, frame: Frame): void {
+  const buffer = this.buffer;
+  this.buffer = "output";
+  this._emitLine("(function() {");
+  this._emitLine('var output = "";');
+  this._emitLine("frame = frame.push(true);");
+  const scope = frame.push(true);
+  this._withScopedSyntax(() => this.compile(node.body, scope));
+  this._emitLine("frame = frame.pop();");
+  this._emitLine("return output;");
+  this._emitLine("})()");
+  this.buffer = buffer;
+}
+
+/** Installs the scoped `set` of names and of `{% set %}`/`{% filter %}` blocks into the compiler. */
+export function installSet(h: Hooks): void {
+  h.compiler.compileCapture = compileCapture;
+  h.compiler.compileJinjaSetNames = compileSetNames;
+}
