@@ -409,6 +409,8 @@ Deno.test({
       await page.fill("#maint-reason", "<u>upgrade</u>");
       await page.selectOption("#maint-for", "2h");
       await page.click("#maint-start");
+      // gossip redraws the page meanwhile: what was typed stays in the form
+      assert.equal(await page.inputValue("#maint-reason"), "<u>upgrade</u>");
       await page.locator("#maint-msg", { hasText: "needs the agent's API token" }).waitFor({
         timeout: 15_000,
       });

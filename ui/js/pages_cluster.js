@@ -13,8 +13,20 @@
    */
   // what is typed and said survives the page's redraws (every gossip change redraws it)
   const maintDraft = { reason: "", for: "", msg: "", error: false };
+  // the form itself, kept while the node's maintenance stays on (or off): a redraw puts the same element
+  // back, so nothing typed into it can be lost to a redraw between a keystroke and its input event
+  let maintForm = null;
 
   function maintenanceControls(n) {
+    const mode = n.maintenance ? "on" : "off";
+    if (maintForm && maintForm.mode === mode) return maintForm.el;
+    const el = buildMaintenanceControls(n);
+    maintForm = { mode: mode, el: el };
+    return el;
+  }
+
+  function buildMaintenanceControls(n) {
+    let reason = null, dur = null; // the form's fields, when it starts a maintenance
     const msg = h(
       "span",
       { id: "maint-msg", role: "status", "aria-live": "polite", class: maintDraft.error ? "error" : "muted" },
@@ -39,6 +51,8 @@
     function sent() {
       maintDraft.reason = "";
       maintDraft.for = "";
+      if (reason) reason.value = "";
+      if (dur) dur.value = "";
       say("sent; the page follows once gossip has it", false);
     }
     if (n.maintenance) {
@@ -56,7 +70,7 @@
         msg,
       );
     }
-    const reason = h("input", {
+    reason = h("input", {
       id: "maint-reason",
       maxlength: "256",
       placeholder: "why (optional)",
@@ -65,7 +79,7 @@
         maintDraft.reason = e.target.value;
       },
     });
-    const dur = h(
+    dur = h(
       "select",
       {
         id: "maint-for",
