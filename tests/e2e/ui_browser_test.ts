@@ -431,6 +431,17 @@ Deno.test({
       await page.locator("#maint-start").waitFor({ timeout: 15_000 });
       assert.equal(await page.locator("h2 span.maint").count(), 0);
       assert.equal((await agents[0].cli(["maintenance", "status", "--json"])).stdout.trim(), "null");
+      // a redraw whose node state arrives while someone types in the form leaves the focus where it is
+      // (a string: the page's DOM, which this file's types do not know)
+      const kept = await page.evaluate(`(async () => {
+        K.pages.node.update(); // asks for the node's state; the answer comes after the focus below
+        const input = document.getElementById("maint-reason");
+        input.focus();
+        const drawn = () => [...document.querySelectorAll("h3")].some((x) => x.textContent === "Services");
+        for (let i = 0; i < 100 && !drawn(); i++) await new Promise((r) => setTimeout(r, 50));
+        return { drawn: drawn(), focused: document.activeElement === document.getElementById("maint-reason") };
+      })()`);
+      assert.deepEqual(kept, { drawn: true, focused: true });
       assert.deepEqual(dialogs, []);
       assert.deepEqual(errors, []);
       await page.close();

@@ -289,7 +289,10 @@
         }),
         name === K.store.selfName ? maintenanceControls(n) : null,
       ];
-      K.fill(this.root, head, h("p", { class: "muted" }, "loading checks…"));
+      // what arrives later fills `body` only: refilling the root would take the form out of the page and
+      // back, and with it the focus of someone typing in it
+      const body = h("div", { class: "node-body" }, h("p", { class: "muted" }, "loading checks…"));
+      K.fill(this.root, head, body);
       Promise.all([
         K.api.json("/agent/state/" + encodeURIComponent(name)),
         name === K.store.selfName
@@ -323,8 +326,7 @@
           );
         });
         K.fill(
-          self.root,
-          head,
+          body,
           h("h3", null, "Services"),
           svc.length
             ? h(
@@ -364,7 +366,7 @@
             : h("p", { class: "muted" }, "Collectors are shown for the agent this UI is connected to."),
         );
       }).catch(function (e) {
-        K.fill(self.root, head, h("p", { class: "error" }, "cannot load the state: " + e.message));
+        K.fill(body, h("p", { class: "error" }, "cannot load the state: " + e.message));
       });
     },
   };
