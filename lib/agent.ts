@@ -8,7 +8,6 @@ import {
   type AgentConfig,
   agentFields,
   formatProblem,
-  listPacks,
   localConfigFile,
   mergeLocalConfig,
   readLocalConfig,
@@ -16,7 +15,7 @@ import {
 } from "./config/mod.ts";
 import { EventBus } from "./bus.ts";
 import { type Clock, RealClock } from "./clock/mod.ts";
-import { type Logger, LogSink } from "./log/mod.ts";
+import { type Logger, LogMonitors, LogSink } from "./log/mod.ts";
 import { Store } from "./store/mod.ts";
 import { Sandbox } from "./sandbox/mod.ts";
 import { Counters } from "./counters.ts";
@@ -27,13 +26,13 @@ import {
   loadMaintenance,
   LocalNode,
   MaintenanceEnd,
-  parseMaintenanceRequest,
   resolveUuid,
   saveMaintenance,
 } from "./identity/mod.ts";
 import { acquireLock, releaseLock } from "./lockfile.ts";
 import { buildApp, fastDispatcher, HttpServer, writePolicy } from "./http/mod.ts";
-import { type ApiContext, HttpError, readJson, RouteTable } from "./routing/mod.ts";
+import { HttpError, RouteTable } from "./routing/mod.ts";
+import { coreRoutes, maintNote } from "./agent_routes.ts";
 import type { Ctx, Subsystem } from "./subsystem.ts";
 import { VERSION } from "./version.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
@@ -63,15 +62,7 @@ export interface ReloadResult {
 /** Agent parameters applied at runtime by a reload (the others need a restart). */
 const HOT_PARAMS = new Set(["tags", "log_level", "log_keep_days", "zone"]);
 
-/** A zone name set over the API (`kunai zone change`): what DNS, Shinken templates and logs can hold. */
-const ZONE_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/;
-
 const STOP_BUDGET_MS = 5000;
-
-/** `kunai monitor` streams served at once, and log lines one may hold for a slow reader. */
-const MONITOR_MAX = 8;
-const MONITOR_BACKLOG = 1000;
-const LOG_LEVELS = ["DEBUG", "INFO", "WARNING", "ERROR"] as const;
 
 export class Agent {
   readonly config: AgentConfig;
@@ -80,6 +71,8 @@ export class Agent {
   readonly clock: Clock;
   readonly sink: LogSink;
   readonly log: Logger;
+  /** Open `kunai monitor` streams: ended at stop. */
+  readonly monitors: LogMonitors;
   node!: LocalNode;
   store!: Store;
   sandbox!: Sandbox;
@@ -113,6 +106,7 @@ export class Agent {
       now: () => this.clock.now(),
     });
     this.log = this.sink.logger("agent");
+    this.monitors = new LogMonitors(this.sink);
     this.bus.onListenerError = (event, err) => this.log.error(`listener of ${event} failed:`, err);
     this.finished = new Promise((r) => this.#done = r);
   }
@@ -175,7 +169,7 @@ export class Agent {
         await sub.start();
         this.log.debug(`subsystem ${sub.name} started`);
       }
-      this.routers.push(this.#coreRoutes());
+      this.routers.push(coreRoutes(this));
       for (const sub of this.subsystems) if (sub.routes) this.routers.push(sub.routes());
       const routers = this.routers;
       routers.push(uiRoutes(), openApiRoutes(() => describeRouters(routers), VERSION));
@@ -360,55 +354,7 @@ export class Agent {
   }
 
   #updates: Promise<unknown> = Promise.resolve();
-  /** Open `kunai monitor` streams: each closes itself (ends the response) at stop. */
-  #monitors = new Set<() => void>();
   #maintenanceEnd: MaintenanceEnd | null = null;
-
-  /**
-   * `GET /agent/monitor`: the log lines of `level` and above, as they are written, one per line of a
-   * never-ending text response (Serf's and Consul's `monitor`). A reader that falls MONITOR_BACKLOG
-   * lines behind loses lines, and is told how many; the stream ends when the client goes or the
-   * agent stops.
-   */
-  #monitor(level: (typeof LOG_LEVELS)[number]): Response {
-    if (this.#monitors.size >= MONITOR_MAX) {
-      throw new HttpError(429, `at most ${MONITOR_MAX} monitors at once; close one first`);
-    }
-    const enc = new TextEncoder();
-    let untap = () => {};
-    let end = () => {};
-    const stream = new ReadableStream<Uint8Array>({
-      start: (ctrl) => {
-        let dropped = 0;
-        let open = true;
-        end = () => {
-          if (!open) return;
-          open = false;
-          untap();
-          this.#monitors.delete(end);
-          try {
-            ctrl.close();
-          } catch { /* cancelled already */ }
-        };
-        this.#monitors.add(end);
-        ctrl.enqueue(
-          enc.encode(`kunai monitor: ${this.config.params.name}, log lines at ${level} and above\n`),
-        );
-        untap = this.sink.tap(level, (line) => {
-          if ((ctrl.desiredSize ?? 0) <= 0) return void dropped++;
-          if (dropped) {
-            ctrl.enqueue(enc.encode(`kunai monitor: ${dropped} line(s) dropped: the reader was too slow\n`));
-            dropped = 0;
-          }
-          ctrl.enqueue(enc.encode(line + "\n"));
-        });
-      },
-      cancel: () => end(),
-    }, new CountQueuingStrategy({ highWaterMark: MONITOR_BACKLOG }));
-    return new Response(stream, {
-      headers: { "content-type": "text/plain; charset=utf-8", "cache-control": "no-store" },
-    });
-  }
 
   /**
    * `PUT /configuration/update` (reference §2.3): merges `patch` into the configuration's local.json
@@ -462,156 +408,9 @@ export class Agent {
     return p;
   }
 
-  #coreRoutes(): RouteTable {
-    const r = new RouteTable("agent");
-    r.read("GET", "/", "liveness: OK", (c) => c.text("OK"));
-    r.read("GET", "/agent/info", "this agent's state, one section per subsystem", (c) => c.json(this.info()));
-    r.read("GET", "/agent/name", "this node's name", (c) => c.text(this.config.params.name));
-    const stop = (c: ApiContext) => {
-      setTimeout(() => void this.stop("stop requested over the API"), 50);
-      return c.text("OK");
-    };
-    r.write("POST", "/stop", "stop this agent (graceful)", stop);
-    r.write("GET", "/stop", "stop this agent (the reference's GET, same policy)", stop);
-    r.write(
-      "POST",
-      "/agent/reload",
-      "re-read the configuration files",
-      async (c) => c.json(await this.reload()),
-    );
-    // a write route: DEBUG lines say much about the agent's peers and traffic
-    r.write(
-      "GET",
-      "/agent/monitor",
-      "stream the log live (?level=DEBUG|INFO|WARNING|ERROR, default INFO)",
-      (c) => {
-        const level = (c.req.query("level") || "INFO").toUpperCase();
-        if (!(LOG_LEVELS as readonly string[]).includes(level)) {
-          throw new HttpError(
-            400,
-            `query parameter level must be one of ${LOG_LEVELS.join(", ")}, got ${
-              JSON.stringify(level.slice(0, 20))
-            }`,
-          );
-        }
-        return this.#monitor(level as (typeof LOG_LEVELS)[number]);
-      },
-    );
-    const packs = (c: ApiContext) => c.json(listPacks(this.config.dirs));
-    r.read(
-      "GET",
-      "/packs",
-      "the package.json of every pack, with its level (cfg, global, zone, local)",
-      packs,
-    );
-    r.read(
-      "GET",
-      "/packs/",
-      "the package.json of every pack, with its level (cfg, global, zone, local)",
-      packs,
-    );
-    // reference §2.3; both reveal or change keys and tokens: write routes
-    r.write("GET", "/configuration", "the configuration's local.json (reveals its keys)", (c) => {
-      const { path, yaml } = localConfigFile(this.config.cfgDir);
-      try {
-        const cur = readLocalConfig(path);
-        if (cur.text === null && yaml) {
-          throw new Error(`the local configuration is ${yaml}: this route reads local.json only`);
-        }
-        return c.json(cur.value);
-      } catch (err) {
-        throw new HttpError(409, (err as Error).message);
-      }
-    });
-    r.write(
-      "PUT",
-      "/configuration/update",
-      "merge a JSON object into local.json (null removes a key) and reload; refused changes leave it as it was",
-      async (c) => {
-        const body = await readJson(c);
-        if (!body || typeof body !== "object" || Array.isArray(body)) {
-          throw new HttpError(400, 'expected a JSON object of top-level keys, e.g. {"log_level": "DEBUG"}');
-        }
-        return c.json(await this.updateLocalConfig(body as Record<string, unknown>));
-      },
-    );
-    r.write(
-      "PUT",
-      "/agent/zone",
-      "move this node to another zone (body: the zone name; saved in local.json)",
-      async (c) => {
-        const text = (await c.req.text()).trim();
-        let zone: unknown = text;
-        if (text.startsWith('"')) {
-          try {
-            zone = JSON.parse(text);
-          } catch { /* checked below */ }
-        }
-        if (typeof zone !== "string" || !ZONE_NAME.test(zone)) {
-          throw new HttpError(
-            400,
-            `expected a zone name as the body: 1-63 letters, digits, '.', '_' or '-', starting with a letter or digit; got ${
-              JSON.stringify(text.slice(0, 80))
-            }`,
-          );
-        }
-        await this.updateLocalConfig({ zone });
-        return c.json(true);
-      },
-    );
-    r.read(
-      "GET",
-      "/agent/maintenance",
-      "this node's maintenance: {reason, since, until} or null",
-      (c) => c.json(this.node.maintenance()),
-    );
-    r.write(
-      "PUT",
-      "/agent/maintenance",
-      'put this node in maintenance (body: {"reason", "for"}; no notifications, out of DNS and ok_nodes)',
-      async (c) => {
-        const text = await c.req.text();
-        let body: unknown = {};
-        if (text.trim()) {
-          try {
-            body = JSON.parse(text);
-          } catch {
-            throw new HttpError(
-              400,
-              'expected a JSON object such as {"reason": "kernel upgrade", "for": "2h"}',
-            );
-          }
-        }
-        let m;
-        try {
-          m = parseMaintenanceRequest(body, this.clock.now());
-        } catch (err) {
-          throw new HttpError(400, (err as Error).message);
-        }
-        const was = this.node.maintenance();
-        // entering keeps its start when only the reason or the end changes
-        this.node.setMaintenance(was ? { ...m, since: was.since } : m);
-        this.#maintenanceEnd?.arm();
-        this.log.warn(`maintenance ${was ? "updated" : "enabled"}${maintNote(m)}`);
-        return c.json(this.node.maintenance());
-      },
-    );
-    r.write("DELETE", "/agent/maintenance", "end this node's maintenance", (c) => {
-      const was = this.node.maintenance();
-      this.node.setMaintenance(null);
-      this.#maintenanceEnd?.arm();
-      if (was) this.log.warn("maintenance disabled");
-      return c.json(was !== null);
-    });
-    r.read("GET", "/metrics", "Prometheus metrics", (c) => {
-      this.counters.set("uptime_seconds", Math.floor((Date.now() - this.startedAt) / 1000));
-      this.counters.set("incarnation", this.node.incarnation);
-      for (const [lvl, n] of Object.entries(this.sink.counts)) {
-        this.counters.set("log_lines_total", n, { level: lvl });
-      }
-      return c.text(this.counters.render(), 200, { "content-type": "text/plain; version=0.0.4" });
-    });
-    return r;
+  /** The maintenance was set or ended (the API): re-arm the timer that ends it. */
+  maintenanceChanged(): void {
+    this.#maintenanceEnd?.arm();
   }
 
   /** Graceful stop: subsystems in reverse order (each within the 5 s budget), then store and lock. */
@@ -632,7 +431,7 @@ export class Agent {
   async #teardown(): Promise<void> {
     const deadline = Date.now() + STOP_BUDGET_MS;
     this.#maintenanceEnd?.stop();
-    for (const end of [...this.#monitors]) end();
+    this.monitors.closeAll();
     if (this.http) {
       await withTimeout(this.http.close(), 1000).catch((err) => {
         this.log.warn(`HTTP server did not close cleanly: ${(err as Error).message}`);
@@ -654,13 +453,6 @@ export class Agent {
     if (this.#locked) releaseLock(this.config.params.lock);
     this.#locked = false;
   }
-}
-
-/** ": reason, until <time>" for the log lines of a maintenance. */
-function maintNote(m: { reason: string; until: number | null }): string {
-  return `${m.reason ? `: ${m.reason}` : ""}${
-    m.until !== null ? `, until ${new Date(m.until).toISOString()}` : ""
-  }`;
 }
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {

@@ -291,3 +291,5 @@ export const silentLogger: Logger = {
   error() {},
   child: () => silentLogger,
 };
+
+export { LogMonitors } from "./monitor.ts";
