@@ -2,7 +2,8 @@
  * The query handler: bytes in → bytes out, no sockets. Answers for our domain come from the
  * membership table through a per-name cache that is cleared whenever membership changes; the
  * answer records are shuffled per query. Names outside the domain are REFUSED, or handed back to
- * the server for forwarding when recursors are configured.
+ * the server for forwarding when recursors are configured. Reverse names of members' addresses
+ * are answered too (reverse.ts).
  *
  * ```ts
  * const h = new DnsHandler({ domain: ".kunai", ttl: 60, members: () => view.members(), forward: false });
@@ -11,6 +12,7 @@
  */
 import type { MemberRecord } from "../types.ts";
 import { type Answer, answerFor, classifyName, normalizeDomain } from "./records.ts";
+import { answerReverse, reverseAddr } from "./reverse.ts";
 import {
   buildErrorReply,
   buildReply,
@@ -106,6 +108,8 @@ export class DnsHandler {
     }
     const cls = classifyName(q.name, this.domain);
     if (cls.kind === "outside") {
+      const ptr = this.#reverse(q);
+      if (ptr) return this.#send(q, proto, ptr, true);
       if (this.#opts.forward) return { kind: "forward", query: q };
       return this.#send(
         q,
@@ -126,15 +130,35 @@ export class DnsHandler {
     let ans = this.#cache.get(key);
     if (ans) this.stats.cache_hits++;
     else {
-      ans = answerFor(this.#opts.members(), cls, q.qtype, {
-        domain: this.domain,
-        ttl: this.#opts.ttl,
-        serial: this.#generation,
-      });
-      if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
-      this.#cache.set(key, ans);
+      ans = answerFor(this.#opts.members(), cls, q.qtype, this.#zone());
+      this.#remember(key, ans);
     }
     return this.#send(q, proto, ans, true);
+  }
+
+  /** A reverse name (`….in-addr.arpa`, `….ip6.arpa`) of a member's address: its answer; else null. */
+  #reverse(q: Query): Answer | null {
+    if (q.qclass !== QCLASS_IN && q.qclass !== QCLASS_ANY) return null;
+    const addr = reverseAddr(q.name);
+    if (addr === null) return null;
+    const key = `${q.qtype}|${q.name}`;
+    const hit = this.#cache.get(key);
+    if (hit) {
+      this.stats.cache_hits++;
+      return hit;
+    }
+    const ans = answerReverse(this.#opts.members(), addr, q.qtype, this.#zone());
+    if (ans) this.#remember(key, ans);
+    return ans;
+  }
+
+  #zone() {
+    return { domain: this.domain, ttl: this.#opts.ttl, serial: this.#generation };
+  }
+
+  #remember(key: string, ans: Answer): void {
+    if (this.#cache.size >= CACHE_MAX) this.#cache.clear();
+    this.#cache.set(key, ans);
   }
 
   /** Counts a packet the server dropped before it reached the handler (e.g. a bad TCP frame). */

@@ -149,7 +149,11 @@ export function answerFor(
       const target = `${t.name.toLowerCase()}.node.${dc ? `${dc}.` : ""}${zone.domain}`;
       if (utf8.encode(target).length > 253) continue; // longer than a DNS name may be
       answers.push(
-        encode({ type: "SRV", ttl: zone.ttl, data: { priority: 1, weight: 1, port: t.port, target } }),
+        encodeForQuestion({
+          type: "SRV",
+          ttl: zone.ttl,
+          data: { priority: 1, weight: 1, port: t.port, target },
+        }),
       );
       if (!any) additional.push(encodeAddr(t, zone.ttl, target));
     }
@@ -164,7 +168,7 @@ function ok(answers: Uint8Array[], authority: Uint8Array[], additional: Uint8Arr
 
 function encodeAddr(t: Target, ttl: number, owner?: string): Uint8Array {
   const rec = { type: t.family === 4 ? "A" : "AAAA", ttl, data: t.addr } as const;
-  return owner ? encodeNamed(owner, rec) : encode(rec);
+  return owner ? encodeNamed(owner, rec) : encodeForQuestion(rec);
 }
 
 function encodeSoa(zone: ZoneInfo, asAnswer = false): Uint8Array {
@@ -182,13 +186,13 @@ function encodeSoa(zone: ZoneInfo, asAnswer = false): Uint8Array {
     },
   } as const;
   // as an answer to an apex query the owner is the question name: use the pointer form
-  return asAnswer ? encode(rec) : encodeNamed(zone.domain, rec);
+  return asAnswer ? encodeForQuestion(rec) : encodeNamed(zone.domain, rec);
 }
 
 type Rec = Parameters<typeof dnsPacket.answer.encode>[0];
 
 /** Encodes a record whose owner is the question name: a compression pointer to offset 12. */
-function encode(rec: Omit<Rec, "name">): Uint8Array {
+export function encodeForQuestion(rec: Omit<Rec, "name">): Uint8Array {
   const full = dnsPacket.answer.encode({ ...rec, name: "." } as Rec);
   const out = new Uint8Array(full.length + 1);
   out[0] = 0xc0;

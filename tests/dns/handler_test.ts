@@ -154,6 +154,55 @@ Deno.test("names outside the domain are REFUSED, or handed to the forwarder when
   assert.equal(ask(h, "redis.tag.dc1.kunai").rcode, "REFUSED");
 });
 
+Deno.test("reverse names of members' addresses answer PTR <name>.node.<domain>; other addresses are not ours", () => {
+  const members = [
+    ...CLUSTER,
+    member("twin", "10.0.0.1", []), // a second agent on a's host
+    member("bad.name", "10.0.0.9", []), // no DNS label: no record
+    member("v6full", "2001:db8:0:0:0:0:0:42", []),
+    member("mapped", "::ffff:10.9.8.7", []),
+  ];
+  const h = handler(members, { ttl: 30 });
+  const ptrs = (name: string) =>
+    ask(h, name, { type: "PTR" }).answers.map((a: Decoded) => `${a.name} ${a.ttl} ${a.data}`).sort();
+  assert.deepEqual(ptrs("1.0.0.10.in-addr.arpa"), [
+    "1.0.0.10.in-addr.arpa 30 a.node.kunai",
+    "1.0.0.10.in-addr.arpa 30 twin.node.kunai",
+  ]);
+  assert.deepEqual(ptrs("4.0.0.10.IN-ADDR.ARPA"), ["4.0.0.10.IN-ADDR.ARPA 30 d.node.kunai"]); // suspect
+  const v6 = (addr: string) => [...addr].reverse().join(".") + ".ip6.arpa";
+  assert.deepEqual(ptrs(v6("fd000000000000000000000000000005")), [
+    `${v6("fd000000000000000000000000000005")} 30 e.node.kunai`,
+  ]);
+  assert.deepEqual(ptrs(v6("20010db8000000000000000000000042")).length, 1);
+  assert.deepEqual(ptrs(v6("00000000000000000000ffff0a090807")).length, 1);
+  const ok = ask(h, "1.0.0.10.in-addr.arpa", { type: "PTR" });
+  assert.equal(ok.rcode, "NOERROR");
+  assert.ok(ok.flags & (1 << 10), "authoritative");
+  // the same name asked for another type: NODATA
+  const nodata = ask(h, "1.0.0.10.in-addr.arpa", { type: "A" });
+  assert.equal(nodata.rcode, "NOERROR");
+  assert.equal(nodata.answers.length, 0);
+  // not a member's address (a dead one, a bad name's, unknown), partial names, bad labels: REFUSED
+  for (
+    const name of [
+      "3.0.0.10.in-addr.arpa",
+      "9.0.0.10.in-addr.arpa",
+      "99.0.0.10.in-addr.arpa",
+      "0.0.10.in-addr.arpa",
+      "01.0.0.10.in-addr.arpa",
+      "256.0.0.10.in-addr.arpa",
+      "x.0.0.10.in-addr.arpa",
+      "in-addr.arpa",
+      "5.0.0.d.f.ip6.arpa",
+    ]
+  ) assert.equal(ask(h, name, { type: "PTR" }).rcode, "REFUSED", name);
+  // with recursors, an address that is not a member's goes to them
+  const fwd = handler(members, { forward: true });
+  assert.equal(fwd.handle(query("9.9.9.9.in-addr.arpa", { type: "PTR" }), "udp").kind, "forward");
+  assert.equal(fwd.handle(query("1.0.0.10.in-addr.arpa", { type: "PTR" }), "udp").kind, "reply");
+});
+
 Deno.test("100 nodes: UDP without EDNS truncates under 512 bytes with TC; TCP and EDNS carry them all", () => {
   const big: MemberRecord[] = [];
   for (let i = 0; i < 100; i++) big.push(member(`n${i}`, `10.1.${i >> 8}.${i & 255}`, ["big"]));

@@ -1,6 +1,7 @@
 /**
  * Real agents (127.0.14.1-3) with DNS enabled, queried with the real `dig`: exact addresses by tag,
- * node and service (SRV), NXDOMAIN with SOA, TCP, and a killed node leaving the answers once dead.
+ * node and service (SRV), reverse (PTR), NXDOMAIN with SOA, TCP, and a killed node leaving the answers once
+ * dead.
  */
 import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/mod.ts";
@@ -88,6 +89,13 @@ Deno.test({
       assert.match(nx, /flags: qr aa rd;/);
       // outside the domain: REFUSED
       assert.match(await q("example.com", "+noall", "+comments"), /status: REFUSED/);
+      // reverse lookups of members' addresses (Consul's PTR); another address is not ours: REFUSED
+      assert.deepEqual(lines(await q("-x", "127.0.14.2", "+short")), ["d1.node.kunai."]);
+      assert.match(
+        await q("-x", "127.0.14.3", "+noall", "+answer"),
+        /^3\.14\.0\.127\.in-addr\.arpa\.\s+45\s+IN\s+PTR\s+d2\.node\.kunai\.$/m,
+      );
+      assert.match(await q("-x", "127.0.14.9", "+noall", "+comments"), /status: REFUSED/);
 
       // kill -9 d1: once dead, it is gone from the answers
       await agents[1].kill9();
@@ -102,6 +110,7 @@ Deno.test({
       );
       assert.deepEqual(lines(await q("cache.tag.dc1.kunai", "+short")), ["127.0.14.1"]);
       assert.match(await q("d1.node.dc1.kunai", "+noall", "+comments"), /status: NXDOMAIN/);
+      assert.match(await q("-x", "127.0.14.2", "+noall", "+comments"), /status: REFUSED/);
 
       const metrics = await (async () => {
         const c = new AgentClient({ socket: a.socket });
