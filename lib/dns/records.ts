@@ -2,6 +2,7 @@
  * What a name means (pure): `<tag>.tag.<dc>.<domain>` (and the original's looser
  * `<tag>.<anything>.<dc>.<domain>`), `<node>.node.<dc>.<domain>`, `<service>.service.<dc>.<domain>`,
  * the datacenter label optional as in Consul (`<tag>.tag.<domain>`, `<node>.node.<domain>`...),
+ * RFC 2782's `_<service>._tcp.service[.<dc>].<domain>`,
  * looked up in a membership table, and the records that answer it, encoded once with dns-packet.
  */
 import dnsPacket from "dns-packet";
@@ -28,6 +29,14 @@ export function classifyName(name: string, domain: string): NameClass {
   if (!name.endsWith("." + domain)) return { kind: "outside" };
   const labels = name.slice(0, -(domain.length + 1)).split(".");
   const [key, word] = labels;
+  // RFC 2782's form, which HAProxy's server-template and SRV-aware clients build (Consul's too):
+  // `_<service>._tcp.service[.<dc>].<domain>` (or `_udp`)
+  if (
+    labels.length >= 3 && key.startsWith("_") && (word === "_tcp" || word === "_udp") &&
+    labels[2] === "service"
+  ) {
+    return { kind: "service", key: key.slice(1), dc: labels.slice(3).join(".") };
+  }
   // without a datacenter only the explicit kinds: `web.x.kunai` stays unknown, as in the original
   if (labels.length === 2 && (word === "tag" || word === "node" || word === "service")) {
     return { kind: word, key, dc: "" };

@@ -154,6 +154,22 @@ Deno.test("names outside the domain are REFUSED, or handed to the forwarder when
   assert.equal(ask(h, "redis.tag.dc1.kunai").rcode, "REFUSED");
 });
 
+Deno.test("RFC 2782 service names: _<service>._tcp.service[.<dc>] answer as <service>.service", () => {
+  const h = handler(CLUSTER);
+  const srv = (name: string) =>
+    ask(h, name, { type: "SRV" }).answers.map((a: Decoded) => `${a.data.port} ${a.data.target}`).sort();
+  assert.deepEqual(srv("_pg._tcp.service.dc1.kunai"), ["5432 f.node.dc1.kunai", "5433 h.node.dc1.kunai"]);
+  assert.deepEqual(srv("_PG._udp.service.kunai"), ["5432 f.node.kunai", "5433 h.node.kunai"]);
+  assert.deepEqual(addrs(ask(h, "_pg._tcp.service.kunai")), ["10.0.0.6", "10.0.0.8"]);
+  const add = ask(h, "_pg._tcp.service.kunai", { type: "SRV" }).additionals.map((a: Decoded) => a.name)
+    .sort();
+  assert.deepEqual(add, ["f.node.kunai", "h.node.kunai"]);
+  // another protocol label, or no `service` label: not this form
+  assert.equal(ask(h, "_pg._sctp.service.kunai", { type: "SRV" }).rcode, "NXDOMAIN");
+  assert.equal(ask(h, "_pg._tcp.kunai", { type: "SRV" }).rcode, "NXDOMAIN");
+  assert.equal(ask(h, "_nope._tcp.service.kunai", { type: "SRV" }).rcode, "NXDOMAIN");
+});
+
 Deno.test("reverse names of members' addresses answer PTR <name>.node.<domain>; other addresses are not ours", () => {
   const members = [
     ...CLUSTER,

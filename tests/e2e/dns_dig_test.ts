@@ -82,6 +82,11 @@ Deno.test({
         "1 1 8080 d2.node.dc1.kunai.",
       ]);
       assert.deepEqual(lines(await q("http.service.dc1.kunai", "+short")), ["127.0.14.1", "127.0.14.3"]);
+      // RFC 2782's form (HAProxy's server-template asks it)
+      assert.deepEqual(lines(await q("_http._tcp.service.kunai", "SRV", "+short")), [
+        "1 1 8080 d0.node.kunai.",
+        "1 1 8080 d2.node.kunai.",
+      ]);
       // NXDOMAIN with the SOA in authority
       const nx = await q("nope.tag.dc1.kunai", "+noall", "+comments", "+authority");
       assert.match(nx, /status: NXDOMAIN/);
