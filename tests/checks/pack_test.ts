@@ -54,6 +54,10 @@ Deno.test("the default pack installs once and its checks, detectors and service 
     for (const id of ["linux/cpu", "linux/disks", "linux/load", "linux/memory"]) await checks.runCheck(id);
     const st = (id: string) => [checks.view(id)!.state, checks.view(id)!.output];
     assert.deepEqual(st("linux/cpu"), ["ok", "OK: cpu is great: 2.5%"]);
+    // 100 - 66.73 is 33.269999999999996 in floats: the pack rounds, as Python 2's str() did for the original
+    results.cpustats = { cpuall: { "%idle": 66.73 } };
+    await checks.runCheck("linux/cpu");
+    assert.deepEqual(st("linux/cpu"), ["ok", "OK: cpu is great: 33.27%"]);
     assert.deepEqual(st("linux/disks"), ["warning", "Warning: / is at 91%"]);
     assert.deepEqual(st("linux/load"), ["critical", "Critical: load is at 5.50 for 4 cpus"]);
     assert.deepEqual(st("linux/memory"), ["ok", "OK: memory is at 42%"]);
