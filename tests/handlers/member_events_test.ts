@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { RealClock, VirtualClock } from "../../lib/clock/mod.ts";
 import { ConfigError, resolveConfig } from "../../lib/config/mod.ts";
 import { createHandlers } from "../../lib/handlers/mod.ts";
-import { matchesEvent } from "../../lib/handlers/event_handlers.ts";
+import { matchesEvent } from "../../lib/handlers/event_handler_def.ts";
 import {
   MEMBER_MAX_WAIT_MS,
   MEMBER_QUIET_MS,
