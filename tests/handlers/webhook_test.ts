@@ -28,11 +28,11 @@ function receiver(refuse = 0) {
   return { got, server, url: `http://127.0.0.1:${server.addr.port}/hooks/T000/SECRET` };
 }
 
-function setup(handler: Record<string, unknown>) {
+function setup(handler: Record<string, unknown>, files: Record<string, string> = {}) {
   const ctx = makeTestCtx({
     clock: new RealClock(),
     name: "web-1",
-    files: { "handlers/default.json": { handler: { type: "webhook", ...handler } } },
+    files: { "handlers/default.json": { handler: { type: "webhook", ...handler } }, ...files },
   });
   const self = memberRecord(ctx.node.uuid, "web-1");
   const logs: string[] = [];
@@ -102,6 +102,78 @@ Deno.test("format slack sends {text} rendered from the mail templates; handlers 
     assert.match(t.subject, /kunai\/handler-test/);
     assert.equal(r.got.length, 3);
     assert.match(JSON.parse(r.got[2].body).text, /test notification of handler handlers\/default/);
+  } finally {
+    await h.stop();
+    await r.server.shutdown();
+    ctx.cleanup();
+  }
+});
+
+/**
+ * The words Mattermost's server looks up as mentions (StandardMentionParser.ProcessText): text split on
+ * every character but letters, digits, `:`, `.`, `-`, `_` and `@`; leading `:.-_` trimmed; a word with
+ * `.`, `-` or `:` split again on them. Those starting with `@` and a letter or digit notify.
+ */
+function mattermostMentions(text: string): string[] {
+  const out = new Set<string>();
+  for (let word of text.split(/[^:.\-_@\p{L}\p{N}]+/u)) {
+    word = word.replace(/^[:.\-_]+/, "");
+    for (const w of [word, ...word.split(/[.\-:]+/)]) if (/^@[\p{L}\p{N}]/u.test(w)) out.add(w);
+  }
+  return [...out];
+}
+
+Deno.test("mattermostMentions finds what Mattermost notifies on (the oracle of the next test can fail)", () => {
+  assert.deepEqual(mattermostMentions("cc @alice, x.@here (@ALL) _@channel root@db"), [
+    "@alice",
+    "@here",
+    "@ALL",
+    "@channel",
+  ]);
+});
+
+Deno.test("format slack: @channel, @here, @all or @user in node names, tags and outputs notify nobody", async () => {
+  const r = receiver();
+  const { ctx, h } = setup({ url: r.url, format: "slack", on_node_change: true });
+  const said = "disk full @channel @here @ALL cc @alice.smith x.@here root@db-1";
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", { ...CHANGE, output: said, name: "@here/cpu" });
+    ctx.bus.emit("member.dead", { ...memberRecord("2".repeat(40), "db@channel"), tags: ["@all", "_@here"] });
+    await until("both delivered", () => h.stats().sent === 2, 10_000);
+    for (const got of r.got) {
+      const text: string = JSON.parse(got.body).text;
+      assert.deepEqual(mattermostMentions(text), [], text);
+      // Slack's link_names and Rocket.Chat read `@` followed by a name
+      assert.doesNotMatch(text, /@[\p{L}\p{N}_.:-]/u, text);
+    }
+    // a human reads the same text: only zero-width spaces were added
+    const [check, node] = r.got.map((g) => JSON.parse(g.body).text.replaceAll("\u200B", ""));
+    assert.match(check, /^Check @here\/cpu switched to critical state on web-1\n/);
+    assert.ok(check.includes(`output:\n${said}\n`), check);
+    assert.match(node, /^Node db@channel is dead\nThe node db@channel \(/);
+    assert.match(node, /\nTags: @all,_@here\n/);
+  } finally {
+    await h.stop();
+    await r.server.shutdown();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("format slack: the admin's own template text is sent as written and may mention on purpose", async () => {
+  const r = receiver();
+  const { ctx, h } = setup({ url: r.url, format: "slack", text_template: "chat.tpl" }, {
+    "templates/chat.tpl": "<!here> @channel: {{ check.output }} <https://wiki/runbook|runbook> & more\n",
+  });
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", { ...CHANGE, output: "<!channel> @all & <http://evil|click>" });
+    await until("delivered", () => h.stats().sent === 1, 10_000);
+    const text: string = JSON.parse(r.got[0].body).text;
+    assert.equal(
+      text.split("\n")[1],
+      "<!here> @channel: &lt;!channel&gt; @\u200Ball &amp; &lt;http://evil|click&gt; <https://wiki/runbook|runbook> & more",
+    );
   } finally {
     await h.stop();
     await r.server.shutdown();
