@@ -41,6 +41,23 @@ function setup(handler: Record<string, unknown>, files: Record<string, string> =
   return { ctx, logs, h: createHandlers(ctx, { membership: { self: () => self } }) };
 }
 
+/** Starts the handlers, runs `body`, then stops them, the receiver and the context whatever happened. */
+async function running(
+  h: ReturnType<typeof createHandlers>,
+  ctx: { cleanup(): void },
+  r: { server: Deno.HttpServer },
+  body: () => Promise<void>,
+): Promise<void> {
+  try {
+    await h.start();
+    await body();
+  } finally {
+    await h.stop();
+    await r.server.shutdown();
+    ctx.cleanup();
+  }
+}
+
 Deno.test("a webhook handler POSTs the check change as JSON; a refusal is retried until accepted", async () => {
   const r = receiver(2);
   const { ctx, h, logs } = setup({
@@ -49,8 +66,7 @@ Deno.test("a webhook handler POSTs the check change as JSON; a refusal is retrie
     retry_interval: "100ms",
     retry_max_interval: "200ms",
   });
-  try {
-    await h.start();
+  await running(h, ctx, r, async () => {
     ctx.bus.emit("check.changed", CHANGE);
     await until("delivered after two refusals", () => h.stats().sent === 1, 10_000);
     assert.equal(r.got.length, 3);
@@ -72,18 +88,13 @@ Deno.test("a webhook handler POSTs the check change as JSON; a refusal is retrie
     );
     assert.ok(logs.some((l) => /sent to http:\/\/127\.0\.0\.1:\d+\/… after 2 failed attempt\(s\)/.test(l)));
     assert.equal(logs.join("\n").includes("SECRET"), false, "the URL's secret path is not logged");
-  } finally {
-    await h.stop();
-    await r.server.shutdown();
-    ctx.cleanup();
-  }
+  });
 });
 
 Deno.test("format slack sends {text} rendered from the mail templates; handlers test posts a sample", async () => {
   const r = receiver();
   const { ctx, h } = setup({ url: r.url, format: "slack" });
-  try {
-    await h.start();
+  await running(h, ctx, r, async () => {
     ctx.bus.emit("check.changed", CHANGE);
     await until("delivered", () => h.stats().sent === 1, 10_000);
     const body = JSON.parse(r.got[0].body);
@@ -102,11 +113,7 @@ Deno.test("format slack sends {text} rendered from the mail templates; handlers 
     assert.match(t.subject, /kunai\/handler-test/);
     assert.equal(r.got.length, 3);
     assert.match(JSON.parse(r.got[2].body).text, /test notification of handler handlers\/default/);
-  } finally {
-    await h.stop();
-    await r.server.shutdown();
-    ctx.cleanup();
-  }
+  });
 });
 
 /**
@@ -136,8 +143,7 @@ Deno.test("format slack: @channel, @here, @all or @user in node names, tags and 
   const r = receiver();
   const { ctx, h } = setup({ url: r.url, format: "slack", on_node_change: true });
   const said = "disk full @channel @here @ALL cc @alice.smith x.@here root@db-1";
-  try {
-    await h.start();
+  await running(h, ctx, r, async () => {
     ctx.bus.emit("check.changed", { ...CHANGE, output: said, name: "@here/cpu" });
     ctx.bus.emit("member.dead", { ...memberRecord("2".repeat(40), "db@channel"), tags: ["@all", "_@here"] });
     await until("both delivered", () => h.stats().sent === 2, 10_000);
@@ -153,11 +159,7 @@ Deno.test("format slack: @channel, @here, @all or @user in node names, tags and 
     assert.ok(check.includes(`output:\n${said}\n`), check);
     assert.match(node, /^Node db@channel is dead\nThe node db@channel \(/);
     assert.match(node, /\nTags: @all,_@here\n/);
-  } finally {
-    await h.stop();
-    await r.server.shutdown();
-    ctx.cleanup();
-  }
+  });
 });
 
 Deno.test("format slack: the admin's own template text is sent as written and may mention on purpose", async () => {
@@ -165,8 +167,7 @@ Deno.test("format slack: the admin's own template text is sent as written and ma
   const { ctx, h } = setup({ url: r.url, format: "slack", text_template: "chat.tpl" }, {
     "templates/chat.tpl": "<!here> @channel: {{ check.output }} <https://wiki/runbook|runbook> & more\n",
   });
-  try {
-    await h.start();
+  await running(h, ctx, r, async () => {
     ctx.bus.emit("check.changed", { ...CHANGE, output: "<!channel> @all & <http://evil|click>" });
     await until("delivered", () => h.stats().sent === 1, 10_000);
     const text: string = JSON.parse(r.got[0].body).text;
@@ -174,11 +175,7 @@ Deno.test("format slack: the admin's own template text is sent as written and ma
       text.split("\n")[1],
       "<!here> @channel: &lt;!channel&gt; @\u200Ball &amp; &lt;http://evil|click&gt; <https://wiki/runbook|runbook> & more",
     );
-  } finally {
-    await h.stop();
-    await r.server.shutdown();
-    ctx.cleanup();
-  }
+  });
 });
 
 Deno.test("a webhook handler needs an http(s) url: a configuration error naming the field", () => {
