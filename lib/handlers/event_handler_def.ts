@@ -55,7 +55,10 @@ export function eventFamily(name: string): "member" | "query" | "event" {
   return isMemberPattern(name) ? "member" : name.startsWith(QUERY_PREFIX) ? "query" : "event";
 }
 
-/** The environment of a run: nothing of the agent's but LANG and HOME. */
+/**
+ * The environment of a run: nothing of the agent's but LANG and HOME. A NUL, which no environment
+ * can hold (the command would not start), becomes a space: a sender's name is network data.
+ */
 export function runEnv(e: ClusterEventRecord, self: { name: string; uuid: string; tags: string[] }) {
   const env: Record<string, string> = {
     PATH: HANDLER_PATH,
@@ -71,6 +74,7 @@ export function runEnv(e: ClusterEventRecord, self: { name: string; uuid: string
   };
   const home = Deno.env.get("HOME");
   if (home) env.HOME = home;
+  for (const [k, v] of Object.entries(env)) env[k] = v.replaceAll("\0", " ");
   return env;
 }
 

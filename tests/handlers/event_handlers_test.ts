@@ -112,6 +112,24 @@ Deno.test("the payload reaches the command on stdin and the event in its environ
   }
 });
 
+Deno.test("a sender name with a NUL (no environment can hold one) still runs the handler", async () => {
+  const t = tempDir("kunai-evh-");
+  const out = join(t.dir, "from");
+  const { ctx, h } = setup({
+    deploy: { events: ["deploy"], command: `printf %s "$KUNAI_EVENT_FROM" > ${out}` },
+  });
+  try {
+    await h.start();
+    ctx.bus.emit("cluster.event", event("deploy", "", { from: "web\u00002", from_uuid: "f\u0000" }));
+    await until("the handler ran", () => h.eventHandlers()[0].runs === 1, 10_000);
+    assert.equal(h.eventHandlers()[0].failures, 0, "it started");
+    assert.equal(Deno.readTextFileSync(out), "web 2");
+  } finally {
+    await h.stop();
+    t.cleanup();
+  }
+});
+
 function existsSync(p: string): boolean {
   try {
     Deno.statSync(p);
