@@ -225,6 +225,31 @@ Deno.test("on_node_change mails another node turning dead, not ourselves", async
   }
 });
 
+Deno.test("a forged node name cannot add a mail header or end the message early (SMTP smuggling)", async () => {
+  const port = freePort(HOST);
+  const smtp = new SmtpFixture(HOST, port);
+  await smtp.start();
+  const { ctx, h } = setup(port, { on_node_change: true });
+  try {
+    await h.start();
+    // the subject template puts the name in the Subject header, the text template in the body
+    const name =
+      "db-2\r\nBcc: evil@example.net\rX-Evil: 1\n\r\n.\r\nMAIL FROM:<x@evil>\r\nRCPT TO:<evil@example.net>";
+    ctx.bus.emit("member.dead", { ...record(ctx), uuid: "u-2", name, addr: "10.0.0.9", state: "dead" });
+    await until("the node mail", () => h.stats().sent === 1, 10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(smtp.mails.length, 1, "one message");
+    assert.deepEqual(smtp.mails[0].to, ["ops@example.com"]);
+    const head = smtp.mails[0].raw.split("\r\n\r\n")[0];
+    assert.doesNotMatch(head, /^(Bcc|X-Evil|MAIL FROM|RCPT TO)/im, head);
+    assert.match(smtp.mails[0].subject, /^Node db-2 +Bcc: evil@example\.net +X-Evil: 1/);
+  } finally {
+    await h.stop();
+    await smtp.stop();
+    ctx.cleanup();
+  }
+});
+
 Deno.test("the rate limit caps mails per check per hour", async () => {
   const port = freePort(HOST);
   const smtp = new SmtpFixture(HOST, port);
