@@ -9,6 +9,9 @@
  *   a zero-width space (U+200B) after every `@` that starts a name. The text reads the same, but the
  *   mention parsers split the word there (Mattermost splits on any character but letters, digits, `.`,
  *   `-`, `_`, `:` and `@`), so `@\u200Bchannel` is an `@` and a word `channel`.
+ * - Mattermost and Rocket.Chat render Markdown: `[Reset your password](http://x)` would be a link and
+ *   `![](http://x/p.png)` an image every reader's client loads. A zero-width space after every `]` breaks
+ *   `](`, `][` and `]:` (reference links). A plain URL stays a URL (its target is what one reads).
  *
  * ```ts
  * slackLiteral("disk <!channel> @here") // "disk &lt;!channel&gt; @\u200Bhere"
@@ -17,10 +20,10 @@
 
 const ZERO_WIDTH_SPACE = "\u200B";
 
-/** `s` as Slack and Mattermost show it literally: no link, no markup control, no mention. */
+/** `s` as Slack and Mattermost show it literally: no markup link or image, no control, no mention. */
 export function slackLiteral(s: string): string {
   return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;")
-    .replace(/@(?=[\p{L}\p{N}_.:-])/gu, "@" + ZERO_WIDTH_SPACE);
+    .replace(/@(?=[\p{L}\p{N}_.:-])/gu, "@" + ZERO_WIDTH_SPACE).replaceAll("]", "]" + ZERO_WIDTH_SPACE);
 }
 
 /** `v` with every string in it (values and keys, in objects and arrays) made literal by slackLiteral. */

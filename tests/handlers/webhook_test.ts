@@ -162,6 +162,21 @@ Deno.test("format slack: @channel, @here, @all or @user in node names, tags and 
   });
 });
 
+Deno.test("format slack: a Markdown link or image in a node's name or output is not one in Mattermost", async () => {
+  const r = receiver();
+  const { ctx, h } = setup({ url: r.url, format: "slack" });
+  // Mattermost renders Markdown: a forged output could show "Reset your password" linking anywhere, or
+  // load an image from anywhere in every reader's client; a reference link needs `]:` or `][`
+  const said = "[Reset your password](http://evil/) ![x](http://evil/p.png) [a][r]\n[r]: http://evil/";
+  await running(h, ctx, r, async () => {
+    ctx.bus.emit("check.changed", { ...CHANGE, output: said });
+    await until("delivered", () => h.stats().sent === 1, 10_000);
+    const text: string = JSON.parse(r.got[0].body).text;
+    assert.doesNotMatch(text, /\]\(|\]\[|\]:/, text);
+    assert.ok(text.replaceAll("\u200B", "").includes(said), "reads the same");
+  });
+});
+
 Deno.test("format slack: the admin's own template text is sent as written and may mention on purpose", async () => {
   const r = receiver();
   const { ctx, h } = setup({ url: r.url, format: "slack", text_template: "chat.tpl" }, {
