@@ -59,11 +59,14 @@ export function createShinken(
   };
   const enabled = Boolean(raw) && cfg.enabled;
   const { membership, localChecks } = deps;
-  const opts = { hostTemplates: cfg.host_templates, monitoringTool: cfg.monitoring_tool };
   const hostFiles = new HostFiles(
     ctx,
     cfg,
-    () => renderAll(membership.members(), membership.self().uuid, localChecks, opts),
+    () =>
+      renderAll(membership.members(), membership.self().uuid, localChecks, {
+        hostTemplates: cfg.host_templates,
+        monitoringTool: cfg.monitoring_tool,
+      }),
   );
   const commands = new ExternalCommands(ctx, cfg, membership, localChecks);
   const offs: Array<() => void> = [];
