@@ -14,9 +14,21 @@ export class PartialError extends Error {
 /**
  * The new file content: `current` with the lines between the markers replaced by `rendered`.
  * When the file does not exist (null) or has no start marker, the block is appended at the end.
- * A start marker without its end marker is an error (we would not know what to keep).
+ * A start marker without its end marker is an error (we would not know what to keep), and so is a
+ * rendered line that is a marker (a node's name from the network, `"x\n# END"`): the next render would
+ * take it for the end, keep the rest of our block as the owner's text and add it again every time.
  */
 export function applyPartial(current: string | null, rendered: string, start: string, end: string): string {
+  rendered.split("\n").forEach((line, i) => {
+    for (const [what, marker] of [["start", start], ["end", end]]) {
+      if (line.trim() === marker.trim()) {
+        throw new PartialError(
+          `line ${i + 1} of the rendered text is the ${what} marker ${JSON.stringify(marker)}: ` +
+            `the block could not be found again (a value from the network? filter it in the template)`,
+        );
+      }
+    }
+  });
   const body = rendered.endsWith("\n") || rendered === "" ? rendered : rendered + "\n";
   const block = `${start}\n${body}${end}\n`;
   if (current === null || current === "") return block;

@@ -18,7 +18,7 @@
  */
 import type { Ctx } from "../subsystem.ts";
 import type { ClusterEventRecord, MemberRecord } from "../types.ts";
-import { runShell, type ShellOptions, type ShellResult } from "../process/mod.ts";
+import { runShell } from "../process/mod.ts";
 import { isMemberPattern, MEMBER_BUS_EVENTS, MemberEventBatcher, memberLine } from "./member_events.ts";
 import {
   QUERY_MAX_RUNNING,
@@ -27,34 +27,17 @@ import {
   type QueryAnswer,
   type QueryRequest,
 } from "./queries.ts";
+import { applies, eventFamily, eventHandlerDefs, matchesEvent } from "./event_handler_def.ts";
+import {
+  type EventRunView,
+  OUTPUT_BYTES,
+  runHandler,
+  type RunRecord,
+  type ShellRunner,
+} from "./event_run.ts";
 
 /** Events waiting per handler while one runs. */
 export const MAX_QUEUED = 16;
-/** Bytes kept of a run's stdout and of its stderr (logged). */
-export const OUTPUT_BYTES = 4096;
-/** PATH of every command (the agent's own PATH is not inherited). */
-export const HANDLER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
-
-export interface EventHandlerDef {
-  name: string;
-  file: string;
-  events: string[];
-  command: string;
-  timeout: number;
-  apply_on: string;
-}
-
-/** What the last run of a handler did. */
-export interface EventRunView {
-  event: string;
-  id: string;
-  from: string;
-  started: number;
-  duration_ms: number;
-  code: number;
-  signal: string | null;
-  timed_out: boolean;
-}
 
 /** A handler as `GET /agent/event-handlers` shows it (not its command: it may hold a secret). */
 export interface EventHandlerView {
@@ -73,71 +56,13 @@ export interface EventHandlerView {
   last: EventRunView | null;
 }
 
-interface Slot {
-  def: EventHandlerDef;
+/** A handler, its queue and its counters. */
+interface Slot extends RunRecord {
   queue: ClusterEventRecord[];
   running: boolean;
-  runs: number;
-  failures: number;
   dropped: number;
   skipped: number;
   warnedUnauthenticated: boolean;
-  last: EventRunView | null;
-}
-
-/** The definitions from `config.objects.event_handler` (already validated with defaults). */
-export function eventHandlerDefs(ctx: Ctx): EventHandlerDef[] {
-  const out: EventHandlerDef[] = [];
-  for (const [id, o] of Object.entries(ctx.config.objects.event_handler ?? {})) {
-    const v = o.value as Record<string, unknown>;
-    out.push({
-      name: id,
-      file: o.file,
-      events: (v.events as string[]) ?? [],
-      command: String(v.command ?? ""),
-      timeout: Number(v.timeout ?? 60_000),
-      apply_on: typeof v.apply_on === "string" && v.apply_on ? v.apply_on : "*",
-    });
-  }
-  return out.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
-}
-
-/**
- * True when `name` is one of `patterns`: an exact name, `prefix*`, or `*`. Membership events
- * (`member-join`...) match only patterns that start with `member-`, queries (`query:NAME`) only
- * patterns that start with `query:`, and those patterns match nothing else: `*` stays "every event
- * sent with `kunai event send`".
- */
-export function matchesEvent(patterns: string[], name: string): boolean {
-  const family = eventFamily(name);
-  return patterns.some((p) =>
-    eventFamily(p) === family &&
-    (p === "*" || p === name || (p.endsWith("*") && name.startsWith(p.slice(0, -1))))
-  );
-}
-
-/** Sent events, membership events and queries: names (and patterns) of one never match another. */
-function eventFamily(name: string): "member" | "query" | "event" {
-  return isMemberPattern(name) ? "member" : name.startsWith(QUERY_PREFIX) ? "query" : "event";
-}
-
-/** The environment of a run: nothing of the agent's but LANG and HOME. */
-export function runEnv(e: ClusterEventRecord, self: { name: string; uuid: string; tags: string[] }) {
-  const env: Record<string, string> = {
-    PATH: HANDLER_PATH,
-    LANG: Deno.env.get("LANG") || "C",
-    KUNAI_EVENT_NAME: e.name,
-    KUNAI_EVENT_ID: e.id,
-    KUNAI_EVENT_FROM: e.from,
-    KUNAI_EVENT_FROM_UUID: e.from_uuid,
-    KUNAI_EVENT_AT: String(e.at),
-    KUNAI_SELF_NAME: self.name,
-    KUNAI_SELF_UUID: self.uuid,
-    KUNAI_SELF_TAGS: self.tags.join(","),
-  };
-  const home = Deno.env.get("HOME");
-  if (home) env.HOME = home;
-  return env;
 }
 
 /** Runs `event_handler` objects for the cluster events the bus carries. */
@@ -145,7 +70,7 @@ export class EventHandlers {
   #ctx: Ctx;
   #slots = new Map<string, Slot>();
   #stopped = false;
-  #run: (command: string, opts: ShellOptions) => Promise<ShellResult>;
+  #run: ShellRunner;
   #keyed: () => boolean;
   #members: MemberEventBatcher;
   /** True while some handler runs for membership events (else they are not even batched). */
@@ -154,7 +79,7 @@ export class EventHandlers {
   #queryRuns = 0;
 
   /** `keyed`: true while gossip seals with a cluster key. */
-  constructor(ctx: Ctx, keyed: () => boolean, run = runShell) {
+  constructor(ctx: Ctx, keyed: () => boolean, run: ShellRunner = runShell) {
     this.#ctx = ctx;
     this.#keyed = keyed;
     this.#run = run;
@@ -281,66 +206,9 @@ export class EventHandlers {
     );
   }
 
-  /** Runs `s`'s command for `e`, counted, logged and kept as its last run; null if it cannot start. */
-  async #runOne(
-    s: Slot,
-    e: ClusterEventRecord,
-    timeoutMs = s.def.timeout,
-    maxOutput = OUTPUT_BYTES,
-  ): Promise<ShellResult | null> {
-    const { log, counters, node } = this.#ctx;
-    const what = `event handler ${s.def.name} for event ${e.name} from ${e.from}`;
-    const started = Date.now();
-    let r: ShellResult;
-    try {
-      r = await this.#run(s.def.command, {
-        timeoutMs,
-        maxOutput,
-        outputGraceMs: 1000,
-        stdin: new TextEncoder().encode(e.payload),
-        env: runEnv(e, { name: node.name, uuid: node.uuid, tags: node.tags() }),
-      });
-    } catch (err) {
-      s.runs++;
-      s.failures++;
-      counters.inc("event_handler_runs_total", { handler: s.def.name, result: "error" });
-      s.last = {
-        event: e.name,
-        id: e.id,
-        from: e.from,
-        started,
-        duration_ms: Date.now() - started,
-        code: -1,
-        signal: null,
-        timed_out: false,
-      };
-      log.error(`${what}: cannot start /bin/sh: ${(err as Error).message}`);
-      return null;
-    }
-    s.runs++;
-    const ok = r.code === 0 && !r.timedOut;
-    if (!ok) s.failures++;
-    counters.inc("event_handler_runs_total", { handler: s.def.name, result: ok ? "ok" : "failed" });
-    s.last = {
-      event: e.name,
-      id: e.id,
-      from: e.from,
-      started,
-      duration_ms: r.durationMs,
-      code: r.code,
-      signal: r.signal,
-      timed_out: r.timedOut,
-    };
-    const out = outputText(r);
-    const how = r.timedOut
-      ? `killed after its timeout of ${timeoutMs} ms`
-      : r.signal
-      ? `killed by ${r.signal}`
-      : `exit ${r.code}`;
-    const line = `${what}: ${how} in ${r.durationMs} ms${out ? `: ${out}` : ""}`;
-    if (ok) log.info(line);
-    else log.warn(line);
-    return r;
+  /** Runs `s`'s command for `e` (event_run.ts); null if it cannot start. */
+  #runOne(s: Slot, e: ClusterEventRecord, timeoutMs = s.def.timeout, maxOutput = OUTPUT_BYTES) {
+    return runHandler(this.#ctx, this.#run, s, e, timeoutMs, maxOutput);
   }
 
   /**
@@ -422,18 +290,4 @@ export class EventHandlers {
       last: s.last,
     }));
   }
-}
-
-function applies(def: EventHandlerDef, tags: string[]): boolean {
-  return def.apply_on === "*" || tags.includes(def.apply_on);
-}
-
-/** stdout and stderr of a run as one log-friendly line (control characters escaped, capped). */
-function outputText(r: ShellResult): string {
-  const dec = new TextDecoder();
-  const parts = [dec.decode(r.stdout).trim(), dec.decode(r.stderr).trim()].filter(Boolean);
-  let text = parts.join(" | ");
-  if (r.dropped.stdout + r.dropped.stderr) text += ` (+${r.dropped.stdout + r.dropped.stderr} bytes)`;
-  // deno-lint-ignore no-control-regex
-  return text.replace(/[\u0000-\u001f\u007f]+/g, " ").slice(0, 1000);
 }

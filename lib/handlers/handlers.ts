@@ -16,6 +16,7 @@ import { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
 import { MAIL_QUEUE_MIGRATIONS, MailQueue, type QueuedMail } from "./mail_queue.ts";
 import { Mailer } from "./mailer.ts";
 import { maskUrl, postWebhook } from "./webhook.ts";
+import { slackLiteralValues } from "./slack_text.ts";
 import { byKey } from "../order.ts";
 
 /** Our own record, for the `node` template variable. */
@@ -165,10 +166,8 @@ export class Handlers {
     }
     let subject: string, body: string;
     try {
-      const all = { ...vars, _time: localTime(now) };
       if (rendered) {
-        subject = this.#templates.render(subjectTpl, all).replace(/\s*\n\s*/g, " ").trim();
-        body = this.#templates.render(textTpl, all);
+        [subject, body] = this.#render(h, subjectTpl, textTpl, { ...vars, _time: localTime(now) });
       } else {
         const what = vars.check as { id: string; state: string } | undefined;
         subject = what
@@ -176,9 +175,7 @@ export class Handlers {
           : `node ${(vars.node as MemberRecord).name}: ${vars.event}`;
         body = JSON.stringify({ kind: event, time: now, ...vars });
       }
-      // Slack reads `<...>` in text as links and mentions (`<!channel>`): a node's name or a check's output,
-      // network data, stays text (Slack's escaping of &, < and >)
-      if (h.type === "webhook" && rendered) body = JSON.stringify({ text: slackText(`${subject}\n${body}`) });
+      if (h.type === "webhook" && rendered) body = JSON.stringify({ text: `${subject}\n${body}` });
     } catch (err) {
       this.#ctx.log.error(`handler ${h.name}: nothing mailed for ${key}: ${(err as Error).message}`);
       this.#ctx.counters.inc("handler_mails_total", { handler: h.name, result: "template_error" });
@@ -230,8 +227,7 @@ export class Handlers {
       return { to: [maskUrl(h.url)], subject: `check ${check.id}: ${check.state}` };
     }
     await loadTemplateEngine();
-    const subject = this.#templates.render(h.subject_template, vars).replace(/\s*\n\s*/g, " ").trim();
-    const text = this.#templates.render(h.text_template, vars);
+    const [subject, text] = this.#render(h, h.subject_template, h.text_template, vars);
     if (h.type === "webhook") {
       await postWebhook(h, JSON.stringify({ text: `${subject}\n${text}` }));
       this.#ctx.log.info(`handler ${h.name}: test webhook sent to ${maskUrl(h.url)}`);
@@ -240,6 +236,25 @@ export class Handlers {
     await this.#mailer.send(h, { from: h.addr_from, to: h.contacts, subject, text });
     this.#ctx.log.info(`handler ${h.name}: test mail sent to ${h.contacts.join(", ")}`);
     return { to: h.contacts, subject };
+  }
+
+  /**
+   * The subject (one line) and text of a notification. For a Slack-format webhook the values from the
+   * cluster (a node's name, tags, a check's output...) are made literal first (slack_text.ts): they can
+   * neither link nor mention; the template's own text, the admin's, is sent as written.
+   */
+  #render(
+    h: HandlerDef,
+    subjectTpl: string,
+    textTpl: string,
+    vars: Record<string, unknown>,
+  ): [string, string] {
+    if (h.type === "webhook") {
+      const { handler, _time, ...cluster } = vars;
+      vars = { ...slackLiteralValues(cluster), handler, _time };
+    }
+    const subject = this.#templates.render(subjectTpl, vars).replace(/\s*\n\s*/g, " ").trim();
+    return [subject, this.#templates.render(textTpl, vars)];
   }
 
   async start(): Promise<void> {
@@ -335,9 +350,4 @@ export class Handlers {
       );
     }
   }
-}
-
-/** Text as Slack's `text` field shows it literally: `&`, `<` and `>` escaped, nothing else. */
-function slackText(s: string): string {
-  return s.replaceAll("&", "&amp;").replaceAll("<", "&lt;").replaceAll(">", "&gt;");
 }

@@ -36,7 +36,9 @@ export function isMemberPattern(p: string): boolean {
 
 /**
  * One line per node for a handler's stdin, as Serf writes them: `NAME<TAB>ADDR<TAB>UUID<TAB>TAGS`
- * (tags comma-separated, last since they may be empty). No field can hold a tab or a newline.
+ * (tags comma-separated, last since they may be empty). No field can hold a tab or a line break, for
+ * any reader: control characters, NEL (U+0085) and the line and paragraph separators (U+2028, U+2029;
+ * Python's `splitlines()` breaks lines at those) become spaces.
  */
 export function memberLine(m: MemberRecord): string {
   return [m.name, m.addr, m.uuid, m.tags.join(",")].map(oneField).join("\t");
@@ -44,7 +46,7 @@ export function memberLine(m: MemberRecord): string {
 
 function oneField(s: string): string {
   // deno-lint-ignore no-control-regex
-  return String(s).replace(/[\u0000-\u001f\u007f]/g, " ");
+  return String(s).replace(/[\u0000-\u001f\u007f-\u009f\u2028\u2029]/g, " ");
 }
 
 /** What makes an update worth a `member-update`. */

@@ -30,7 +30,8 @@ import {
 export { findHandler, type HandlerDef, handlerDefs } from "./handler_def.ts";
 export { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
 export { localTime } from "./handlers.ts";
-export { type EventHandlerView, matchesEvent } from "./event_handlers.ts";
+export type { EventHandlerView } from "./event_handlers.ts";
+export { matchesEvent } from "./event_handler_def.ts";
 export { QUERY_PREFIX, type QueryAnswer, type QueryResult } from "./queries.ts";
 
 /** What routes, the CLI and tests may ask of the handlers. */

@@ -8,7 +8,7 @@
  * ```
  */
 import type { Ctx, Subsystem } from "../subsystem.ts";
-import type { LocalChecks, ShinkenMembership } from "./exporter.ts";
+import type { LocalChecks, ShinkenMembership } from "./types.ts";
 import { type ShinkenApi, shinkenRoutes } from "./routes.ts";
 
 export function createLazyShinken(

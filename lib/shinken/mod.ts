@@ -13,7 +13,9 @@
  */
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import { type ShinkenApi, shinkenRoutes } from "./routes.ts";
-import { type LocalChecks, type ShinkenConfig, ShinkenExporter, type ShinkenMembership } from "./exporter.ts";
+import type { LocalChecks, ShinkenConfig, ShinkenMembership } from "./types.ts";
+import { HostFiles, renderAll } from "./host_files.ts";
+import { ExternalCommands } from "./external_commands.ts";
 import { commandFileReady } from "./command_file.ts";
 
 export {
@@ -35,7 +37,8 @@ export {
 export { commandFileReady, pushLines } from "./command_file.ts";
 export { ackComment, downtimeComment, OPEN_DOWNTIME_S, planAck, planDowntime } from "./quiet.ts";
 export { shinkenRoutes } from "./routes.ts";
-export { type LocalChecks, renderAll, type ShinkenConfig, type ShinkenMembership } from "./exporter.ts";
+export { renderAll } from "./host_files.ts";
+export type { LocalChecks, ShinkenConfig, ShinkenMembership } from "./types.ts";
 
 export type { ShinkenApi } from "./routes.ts";
 
@@ -55,7 +58,17 @@ export function createShinken(
     reload_delay: 1000,
   };
   const enabled = Boolean(raw) && cfg.enabled;
-  const ex = new ShinkenExporter(ctx, cfg, deps.membership, deps.localChecks);
+  const { membership, localChecks } = deps;
+  const hostFiles = new HostFiles(
+    ctx,
+    cfg,
+    () =>
+      renderAll(membership.members(), membership.self().uuid, localChecks, {
+        hostTemplates: cfg.host_templates,
+        monitoringTool: cfg.monitoring_tool,
+      }),
+  );
+  const commands = new ExternalCommands(ctx, cfg, membership, localChecks);
   const offs: Array<() => void> = [];
   const api: Subsystem & ShinkenApi = {
     name: "shinken",
@@ -63,21 +76,22 @@ export function createShinken(
     async start() {
       if (!enabled) return;
       if (cfg.external_command_file) await commandFileReady();
-      const sync = () => ex.schedule();
+      const sync = () => hostFiles.schedule();
       offs.push(ctx.bus.onMembers((m) => {
         sync();
-        ex.onMember(m);
+        commands.onMember(m);
       }));
       offs.push(ctx.bus.on("services.changed", sync));
-      offs.push(ctx.bus.on("check.changed", (ev) => ex.onCheckChanged(ev)));
-      offs.push(ctx.bus.on("check.silenced", () => ex.onSilenced()));
-      await ex.syncNow();
-      ex.pushAll();
+      offs.push(ctx.bus.on("check.changed", (ev) => commands.onCheckChanged(ev)));
+      offs.push(ctx.bus.on("check.silenced", () => commands.onSilenced()));
+      await hostFiles.syncNow();
+      commands.pushAll();
       ctx.log.info(`shinken: exporting nodes to ${cfg.cfg_path} (${cfg.monitoring_tool})`);
     },
     async stop() {
       for (const off of offs.splice(0)) off();
-      await ex.stop();
+      commands.stop();
+      await hostFiles.stop();
     },
     info: () =>
       enabled
@@ -86,12 +100,13 @@ export function createShinken(
           cfg_path: cfg.cfg_path,
           monitoring_tool: cfg.monitoring_tool,
           external_command_file: cfg.external_command_file,
-          ...ex.stats,
-          ...ex.quietInfo(),
+          ...hostFiles.stats,
+          ...commands.stats,
+          ...commands.quietInfo(),
         }
         : { enabled: false },
-    files: () => Object.fromEntries(ex.files()),
-    syncNow: () => ex.syncNow(),
+    files: () => Object.fromEntries(hostFiles.files()),
+    syncNow: () => hostFiles.syncNow(),
     routes: () => shinkenRoutes(() => api),
   };
   return api;

@@ -234,6 +234,28 @@ Deno.test("applyPartial appends a missing block and refuses a start marker witho
   assert.throws(() => applyPartial("#S\nold\n", "x", "#S", "#E"), PartialError);
 });
 
+Deno.test("applyPartial refuses a rendered block holding a marker line: the file would not read back", () => {
+  // a forged node name "x\n#E" in the block: the next render found that line as the end, kept the rest of
+  // the old block as the file owner's text and grew the file by it at every render
+  const file = "mine\n#S\nold\n#E\ntail\n";
+  const forged = "node a\n  #E  \nnode b\n";
+  assert.throws(() => applyPartial(file, forged, "#S", "#E"), (e: Error) => {
+    assert.ok(e instanceof PartialError);
+    assert.match(e.message, /line 2 of the rendered text is the end marker "#E"/);
+    return true;
+  });
+  assert.throws(
+    () => applyPartial(null, "#S\n", "#S", "#E"),
+    /line 1 of the rendered text is the start marker/,
+  );
+  // a marker inside a longer line is text
+  assert.equal(applyPartial(file, "a #E b\n", "#S", "#E"), "mine\n#S\na #E b\n#E\ntail\n");
+  assert.equal(
+    applyPartial(applyPartial(file, "x\n", "#S", "#E"), "x\n", "#S", "#E"),
+    "mine\n#S\nx\n#E\ntail\n",
+  );
+});
+
 Deno.test("the shipped haproxy sample renders one server line per OK http node", async () => {
   const sample = JSON.parse(Deno.readTextFileSync(join(REPO, "templates/samples/generators/haproxy.json")));
   const w = world({ ...sample.generator, command: "" }, "unused");

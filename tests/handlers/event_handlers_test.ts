@@ -10,7 +10,8 @@ import { join } from "node:path";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { ConfigError, resolveConfig } from "../../lib/config/mod.ts";
 import { createHandlers } from "../../lib/handlers/mod.ts";
-import { EventHandlers, matchesEvent, MAX_QUEUED } from "../../lib/handlers/event_handlers.ts";
+import { EventHandlers, MAX_QUEUED } from "../../lib/handlers/event_handlers.ts";
+import { matchesEvent } from "../../lib/handlers/event_handler_def.ts";
 import type { ShellResult } from "../../lib/process/mod.ts";
 import type { ClusterEventRecord } from "../../lib/types.ts";
 import { makeTestCtx, tempDir, until } from "../helpers.ts";
@@ -105,6 +106,24 @@ Deno.test("the payload reaches the command on stdin and the event in its environ
       ),
       logs.join("\n"),
     );
+  } finally {
+    await h.stop();
+    t.cleanup();
+  }
+});
+
+Deno.test("a sender name with a NUL (no environment can hold one) still runs the handler", async () => {
+  const t = tempDir("kunai-evh-");
+  const out = join(t.dir, "from");
+  const { ctx, h } = setup({
+    deploy: { events: ["deploy"], command: `printf %s "$KUNAI_EVENT_FROM" > ${out}` },
+  });
+  try {
+    await h.start();
+    ctx.bus.emit("cluster.event", event("deploy", "", { from: "web\u00002", from_uuid: "f\u0000" }));
+    await until("the handler ran", () => h.eventHandlers()[0].runs === 1, 10_000);
+    assert.equal(h.eventHandlers()[0].failures, 0, "it started");
+    assert.equal(Deno.readTextFileSync(out), "web 2");
   } finally {
     await h.stop();
     t.cleanup();

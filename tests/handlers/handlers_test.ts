@@ -204,13 +204,26 @@ Deno.test("queued mails survive a restart of the handlers (SQLite queue)", async
   }
 });
 
-Deno.test("on_node_change mails another node turning dead, not ourselves", async () => {
+/** A relay and handlers with `on_node_change`, started for `body`, then stopped. */
+async function withNodeMails(
+  body: (ctx: TestCtx, h: ReturnType<typeof setup>["h"], smtp: SmtpFixture) => Promise<void>,
+) {
   const port = freePort(HOST);
   const smtp = new SmtpFixture(HOST, port);
   await smtp.start();
   const { ctx, h } = setup(port, { on_node_change: true });
   try {
     await h.start();
+    await body(ctx, h, smtp);
+  } finally {
+    await h.stop();
+    await smtp.stop();
+    ctx.cleanup();
+  }
+}
+
+Deno.test("on_node_change mails another node turning dead, not ourselves", async () => {
+  await withNodeMails(async (ctx, h, smtp) => {
     const me = record(ctx);
     ctx.bus.emit("member.dead", { ...me });
     ctx.bus.emit("member.dead", { ...me, uuid: "u-2", name: "db-2", addr: "10.0.0.9", state: "dead" });
@@ -218,11 +231,23 @@ Deno.test("on_node_change mails another node turning dead, not ourselves", async
     assert.equal(smtp.mails.length, 1);
     assert.equal(smtp.mails[0].subject, "Node db-2 is dead");
     assert.match(smtp.mails[0].body, /db-2 \(10\.0\.0\.9:6768, uuid u-2\) became dead/);
-  } finally {
-    await h.stop();
-    await smtp.stop();
-    ctx.cleanup();
-  }
+  });
+});
+
+Deno.test("a forged node name cannot add a mail header or end the message early (SMTP smuggling)", async () => {
+  await withNodeMails(async (ctx, h, smtp) => {
+    // the subject template puts the name in the Subject header, the text template in the body
+    const name =
+      "db-2\r\nBcc: evil@example.net\rX-Evil: 1\n\r\n.\r\nMAIL FROM:<x@evil>\r\nRCPT TO:<evil@example.net>";
+    ctx.bus.emit("member.dead", { ...record(ctx), uuid: "u-2", name, addr: "10.0.0.9", state: "dead" });
+    await until("the node mail", () => h.stats().sent === 1, 10_000);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.equal(smtp.mails.length, 1, "one message");
+    assert.deepEqual(smtp.mails[0].to, ["ops@example.com"]);
+    const head = smtp.mails[0].raw.split("\r\n\r\n")[0];
+    assert.doesNotMatch(head, /^(Bcc|X-Evil|MAIL FROM|RCPT TO)/im, head);
+    assert.match(smtp.mails[0].subject, /^Node db-2 +Bcc: evil@example\.net +X-Evil: 1/);
+  });
 });
 
 Deno.test("the rate limit caps mails per check per hour", async () => {

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { RealClock, VirtualClock } from "../../lib/clock/mod.ts";
 import { ConfigError, resolveConfig } from "../../lib/config/mod.ts";
 import { createHandlers } from "../../lib/handlers/mod.ts";
-import { matchesEvent } from "../../lib/handlers/event_handlers.ts";
+import { matchesEvent } from "../../lib/handlers/event_handler_def.ts";
 import {
   MEMBER_MAX_WAIT_MS,
   MEMBER_QUIET_MS,
@@ -124,6 +124,32 @@ Deno.test("a member line is NAME, ADDR, UUID, TAGS separated by tabs; no field c
   const evil = memberLine(node(2, { name: "x\ny\tz\u0000", tags: ["a\nb"] }));
   assert.equal(evil.split("\n").length, 1);
   assert.equal(evil.split("\t").length, 4);
+});
+
+Deno.test("a member line stays one line for CPython's splitlines (U+0085, U+2028, U+2029 in a forged name)", async () => {
+  // a handler in Python reading `sys.stdin.read().splitlines()` saw a second, forged node in one name
+  const forged = node(2, {
+    name: "x\u2028evil\t10.6.6.6\tbeef\tadmin\u0085y\u2029z\u001c",
+    addr: "10.0.0.2\u2028",
+    tags: ["a\u0085b"],
+  });
+  const stdin = [node(1), forged].map((m) => memberLine(m) + "\n").join("");
+  const out = await new Deno.Command("python3", {
+    args: [
+      "-c",
+      "import sys, json; print(json.dumps([l.split('\\t') for l in sys.stdin.read().splitlines()]))",
+    ],
+    stdin: "piped",
+    stdout: "piped",
+  }).spawn();
+  const w = out.stdin.getWriter();
+  await w.write(new TextEncoder().encode(stdin));
+  await w.close();
+  const lines = JSON.parse(new TextDecoder().decode((await out.output()).stdout)) as string[][];
+  assert.equal(lines.length, 2, JSON.stringify(lines));
+  assert.deepEqual(lines.map((l) => l.length), [4, 4]);
+  assert.equal(lines[1][0], "x evil 10.6.6.6 beef admin y z ");
+  assert.deepEqual(lines[1].slice(1), ["10.0.0.2 ", "00000002", "a b"]);
 });
 
 Deno.test("patterns: member-* and member names catch membership events only; * and prefixes do not", () => {

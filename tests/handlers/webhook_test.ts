@@ -28,17 +28,34 @@ function receiver(refuse = 0) {
   return { got, server, url: `http://127.0.0.1:${server.addr.port}/hooks/T000/SECRET` };
 }
 
-function setup(handler: Record<string, unknown>) {
+function setup(handler: Record<string, unknown>, files: Record<string, string> = {}) {
   const ctx = makeTestCtx({
     clock: new RealClock(),
     name: "web-1",
-    files: { "handlers/default.json": { handler: { type: "webhook", ...handler } } },
+    files: { "handlers/default.json": { handler: { type: "webhook", ...handler } }, ...files },
   });
   const self = memberRecord(ctx.node.uuid, "web-1");
   const logs: string[] = [];
   const base = ctx.log;
   ctx.log = { ...base, info: (m: string) => logs.push(m), warn: (m: string) => logs.push(m) };
   return { ctx, logs, h: createHandlers(ctx, { membership: { self: () => self } }) };
+}
+
+/** Starts the handlers, runs `body`, then stops them, the receiver and the context whatever happened. */
+async function running(
+  h: ReturnType<typeof createHandlers>,
+  ctx: { cleanup(): void },
+  r: { server: Deno.HttpServer },
+  body: () => Promise<void>,
+): Promise<void> {
+  try {
+    await h.start();
+    await body();
+  } finally {
+    await h.stop();
+    await r.server.shutdown();
+    ctx.cleanup();
+  }
 }
 
 Deno.test("a webhook handler POSTs the check change as JSON; a refusal is retried until accepted", async () => {
@@ -49,8 +66,7 @@ Deno.test("a webhook handler POSTs the check change as JSON; a refusal is retrie
     retry_interval: "100ms",
     retry_max_interval: "200ms",
   });
-  try {
-    await h.start();
+  await running(h, ctx, r, async () => {
     ctx.bus.emit("check.changed", CHANGE);
     await until("delivered after two refusals", () => h.stats().sent === 1, 10_000);
     assert.equal(r.got.length, 3);
@@ -72,18 +88,13 @@ Deno.test("a webhook handler POSTs the check change as JSON; a refusal is retrie
     );
     assert.ok(logs.some((l) => /sent to http:\/\/127\.0\.0\.1:\d+\/… after 2 failed attempt\(s\)/.test(l)));
     assert.equal(logs.join("\n").includes("SECRET"), false, "the URL's secret path is not logged");
-  } finally {
-    await h.stop();
-    await r.server.shutdown();
-    ctx.cleanup();
-  }
+  });
 });
 
 Deno.test("format slack sends {text} rendered from the mail templates; handlers test posts a sample", async () => {
   const r = receiver();
   const { ctx, h } = setup({ url: r.url, format: "slack" });
-  try {
-    await h.start();
+  await running(h, ctx, r, async () => {
     ctx.bus.emit("check.changed", CHANGE);
     await until("delivered", () => h.stats().sent === 1, 10_000);
     const body = JSON.parse(r.got[0].body);
@@ -102,11 +113,84 @@ Deno.test("format slack sends {text} rendered from the mail templates; handlers 
     assert.match(t.subject, /kunai\/handler-test/);
     assert.equal(r.got.length, 3);
     assert.match(JSON.parse(r.got[2].body).text, /test notification of handler handlers\/default/);
-  } finally {
-    await h.stop();
-    await r.server.shutdown();
-    ctx.cleanup();
+  });
+});
+
+/**
+ * The words Mattermost's server looks up as mentions (StandardMentionParser.ProcessText): text split on
+ * every character but letters, digits, `:`, `.`, `-`, `_` and `@`; leading `:.-_` trimmed; a word with
+ * `.`, `-` or `:` split again on them. Those starting with `@` and a letter or digit notify.
+ */
+function mattermostMentions(text: string): string[] {
+  const out = new Set<string>();
+  for (let word of text.split(/[^:.\-_@\p{L}\p{N}]+/u)) {
+    word = word.replace(/^[:.\-_]+/, "");
+    for (const w of [word, ...word.split(/[.\-:]+/)]) if (/^@[\p{L}\p{N}]/u.test(w)) out.add(w);
   }
+  return [...out];
+}
+
+Deno.test("mattermostMentions finds what Mattermost notifies on (the oracle of the next test can fail)", () => {
+  assert.deepEqual(mattermostMentions("cc @alice, x.@here (@ALL) _@channel root@db"), [
+    "@alice",
+    "@here",
+    "@ALL",
+    "@channel",
+  ]);
+});
+
+Deno.test("format slack: @channel, @here, @all or @user in node names, tags and outputs notify nobody", async () => {
+  const r = receiver();
+  const { ctx, h } = setup({ url: r.url, format: "slack", on_node_change: true });
+  const said = "disk full @channel @here @ALL cc @alice.smith x.@here root@db-1";
+  await running(h, ctx, r, async () => {
+    ctx.bus.emit("check.changed", { ...CHANGE, output: said, name: "@here/cpu" });
+    ctx.bus.emit("member.dead", { ...memberRecord("2".repeat(40), "db@channel"), tags: ["@all", "_@here"] });
+    await until("both delivered", () => h.stats().sent === 2, 10_000);
+    for (const got of r.got) {
+      const text: string = JSON.parse(got.body).text;
+      assert.deepEqual(mattermostMentions(text), [], text);
+      // Slack's link_names and Rocket.Chat read `@` followed by a name
+      assert.doesNotMatch(text, /@[\p{L}\p{N}_.:-]/u, text);
+    }
+    // a human reads the same text: only zero-width spaces were added
+    const [check, node] = r.got.map((g) => JSON.parse(g.body).text.replaceAll("\u200B", ""));
+    assert.match(check, /^Check @here\/cpu switched to critical state on web-1\n/);
+    assert.ok(check.includes(`output:\n${said}\n`), check);
+    assert.match(node, /^Node db@channel is dead\nThe node db@channel \(/);
+    assert.match(node, /\nTags: @all,_@here\n/);
+  });
+});
+
+Deno.test("format slack: a Markdown link or image in a node's name or output is not one in Mattermost", async () => {
+  const r = receiver();
+  const { ctx, h } = setup({ url: r.url, format: "slack" });
+  // Mattermost renders Markdown: a forged output could show "Reset your password" linking anywhere, or
+  // load an image from anywhere in every reader's client; a reference link needs `]:` or `][`
+  const said = "[Reset your password](http://evil/) ![x](http://evil/p.png) [a][r]\n[r]: http://evil/";
+  await running(h, ctx, r, async () => {
+    ctx.bus.emit("check.changed", { ...CHANGE, output: said });
+    await until("delivered", () => h.stats().sent === 1, 10_000);
+    const text: string = JSON.parse(r.got[0].body).text;
+    assert.doesNotMatch(text, /\]\(|\]\[|\]:/, text);
+    assert.ok(text.replaceAll("\u200B", "").includes(said), "reads the same");
+  });
+});
+
+Deno.test("format slack: the admin's own template text is sent as written and may mention on purpose", async () => {
+  const r = receiver();
+  const { ctx, h } = setup({ url: r.url, format: "slack", text_template: "chat.tpl" }, {
+    "templates/chat.tpl": "<!here> @channel: {{ check.output }} <https://wiki/runbook|runbook> & more\n",
+  });
+  await running(h, ctx, r, async () => {
+    ctx.bus.emit("check.changed", { ...CHANGE, output: "<!channel> @all & <http://evil|click>" });
+    await until("delivered", () => h.stats().sent === 1, 10_000);
+    const text: string = JSON.parse(r.got[0].body).text;
+    assert.equal(
+      text.split("\n")[1],
+      "<!here> @channel: &lt;!channel&gt; @\u200Ball &amp; &lt;http://evil|click&gt; <https://wiki/runbook|runbook> & more",
+    );
+  });
 });
 
 Deno.test("a webhook handler needs an http(s) url: a configuration error naming the field", () => {

@@ -1,51 +1,20 @@
 /**
- * The Shinken/Nagios exporter (reference §10.1): keeps `<cfg_path>/<uuid>.cfg` in step with the
- * membership (written atomically, only on change; stale files of ours removed), runs
- * `reload_command` once per batch of changes, and pushes check results (and host up/down) into
- * the external command file, with a host downtime per node in maintenance and an acknowledgement per
- * silenced check of ours in a problem state (quiet.ts).
+ * The external commands of the Shinken/Nagios export (reference §10.1): pushes check results (and
+ * host up/down) into the external command file, with a host downtime per node in maintenance and an
+ * acknowledgement per silenced check of ours in a problem state (quiet.ts).
  */
-import { join } from "node:path";
 import type { Ctx } from "../subsystem.ts";
 import type { CheckResultEvent, MemberRecord } from "../types.ts";
-import { readIfExists, writeAtomic } from "../fs/mod.ts";
-import { runCommand } from "../process/mod.ts";
 import {
   exportedChecks,
-  GENERATED_MARK,
-  hostConfig,
   hostResultLine,
   memberChecks,
-  type RenderOptions,
   safeHostName,
   serviceResultLine,
 } from "./cfg_render.ts";
 import { pushLines } from "./command_file.ts";
 import { loadNotes, type Notes, type Plan, planAck, planDowntime, saveNotes } from "./quiet.ts";
-
-export interface ShinkenConfig {
-  enabled: boolean;
-  cfg_path: string;
-  external_command_file: string;
-  reload_command: string;
-  monitoring_tool: "shinken" | "nagios";
-  host_templates: string[];
-  reload_delay: number;
-}
-
-/** Membership as the exporter needs it. */
-export interface ShinkenMembership {
-  self(): MemberRecord;
-  members(): MemberRecord[];
-}
-
-/** Our own checks (all of them, not only those of services), for our own host, with their silence. */
-export type LocalChecks = () => Array<{
-  id: string;
-  state_id: number;
-  output: string;
-  silenced?: { reason: string; until: number | null } | null;
-}>;
+import type { LocalChecks, ShinkenConfig, ShinkenMembership } from "./types.ts";
 
 /**
  * An external command line and, for a service result, the state it reports once written; `commit`
@@ -62,34 +31,12 @@ const MAX_DELAY = 2 ** 31 - 1;
 /** When an acknowledgement's removal could not be written, it is tried again after this long. */
 const RETRY_MS = 60_000;
 
-const UUID_CFG = /^[A-Za-z0-9_.-]+\.cfg$/;
-
-/** Every host file for the current membership (nodes that left are not exported). */
-export function renderAll(
-  members: MemberRecord[],
-  selfUuid: string,
-  localChecks: LocalChecks | undefined,
-  opts: RenderOptions,
-): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const m of members) {
-    if (m.state === "leave" || !safeHostName(m.uuid)) continue;
-    const checks = m.uuid === selfUuid && localChecks
-      ? [...localChecks(), ...memberChecks(m)]
-      : memberChecks(m);
-    out.set(`${m.uuid}.cfg`, hostConfig(m, exportedChecks(checks), opts));
-  }
-  return out;
-}
-
-export class ShinkenExporter {
+/** Tells the monitoring tool, through its external command file, what the cluster knows. */
+export class ExternalCommands {
   #ctx: Ctx;
   #cfg: ShinkenConfig;
   #membership: ShinkenMembership;
   #localChecks?: LocalChecks;
-  #timer: number | null = null;
-  #busy: Promise<void> | null = null;
-  #again = false;
   #stopped = false;
   /** Last state pushed per `host|service`, so a member update pushes only what changed. */
   #pushed = new Map<string, number>();
@@ -102,7 +49,7 @@ export class ShinkenExporter {
   #ackTimer: number | null = null;
   /** Unsafe node uuids already logged (such nodes are not exported). */
   #badNames = new Set<string>();
-  stats = { syncs: 0, writes: 0, removes: 0, reloads: 0, reload_failures: 0, lines: 0, dropped: 0 };
+  stats = { lines: 0, dropped: 0 };
 
   constructor(ctx: Ctx, cfg: ShinkenConfig, membership: ShinkenMembership, localChecks?: LocalChecks) {
     this.#ctx = ctx;
@@ -111,110 +58,10 @@ export class ShinkenExporter {
     this.#localChecks = localChecks;
   }
 
-  get config(): ShinkenConfig {
-    return this.#cfg;
-  }
-
-  #opts(): RenderOptions {
-    return { hostTemplates: this.#cfg.host_templates, monitoringTool: this.#cfg.monitoring_tool };
-  }
-
-  /** The files an export would write now (for `kunai shinken export`). */
-  files(): Map<string, string> {
-    return renderAll(
-      this.#membership.members(),
-      this.#membership.self().uuid,
-      this.#localChecks,
-      this.#opts(),
-    );
-  }
-
-  /** Membership changed: sync files after the batching delay (one reload per batch). */
-  schedule(): void {
-    if (this.#stopped) return;
-    if (this.#busy) {
-      this.#again = true;
-      return;
-    }
-    if (this.#timer !== null) return;
-    this.#timer = this.#ctx.clock.setTimeout(() => {
-      this.#timer = null;
-      void this.syncNow();
-    }, this.#cfg.reload_delay);
-  }
-
-  async stop(): Promise<void> {
+  stop(): void {
     this.#stopped = true;
-    if (this.#timer !== null) this.#ctx.clock.clearTimeout(this.#timer);
-    this.#timer = null;
     if (this.#ackTimer !== null) this.#ctx.clock.clearTimeout(this.#ackTimer);
     this.#ackTimer = null;
-    await this.#busy;
-  }
-
-  /** Writes changed files, removes stale ones, reloads once if anything changed. */
-  async syncNow(): Promise<void> {
-    while (this.#busy) await this.#busy;
-    this.#busy = (async () => {
-      do {
-        this.#again = false;
-        let changed = false;
-        try {
-          changed = this.#syncFiles();
-        } catch (err) {
-          this.#ctx.log.error(`shinken: cannot update ${this.#cfg.cfg_path}: ${(err as Error).message}`);
-        }
-        if (changed) await this.#reload();
-      } while (this.#again && !this.#stopped);
-    })().finally(() => this.#busy = null);
-    await this.#busy;
-  }
-
-  #syncFiles(): boolean {
-    const dir = this.#cfg.cfg_path;
-    Deno.mkdirSync(dir, { recursive: true });
-    const want = this.files();
-    let changed = false;
-    for (const [name, text] of want) {
-      const path = join(dir, name);
-      if (readIfExists(path) === text) continue;
-      writeAtomic(path, text, { mode: 0o644, keepOwner: true, fsync: true });
-      this.stats.writes++;
-      changed = true;
-    }
-    for (const e of Deno.readDirSync(dir)) {
-      if (!e.isFile || !UUID_CFG.test(e.name) || want.has(e.name)) continue;
-      const path = join(dir, e.name);
-      const head = (readIfExists(path) ?? "").split("\n", 1)[0];
-      if (head !== GENERATED_MARK) continue; // not ours: never touched
-      Deno.removeSync(path);
-      this.stats.removes++;
-      changed = true;
-      this.#ctx.log.info(`shinken: removed ${path} (node gone)`);
-    }
-    this.stats.syncs++;
-    return changed;
-  }
-
-  async #reload(): Promise<void> {
-    const cmd = this.#cfg.reload_command;
-    if (!cmd) return;
-    const res = await runCommand(cmd, 60_000).catch((err) => ({
-      code: null,
-      signal: null,
-      output: `cannot start: ${(err as Error).message}`,
-      timedOut: false,
-    }));
-    this.stats.reloads++;
-    if (res.code === 0) this.#ctx.log.info(`shinken: reloaded (${cmd})`);
-    else {
-      this.stats.reload_failures++;
-      this.#ctx.log.error(
-        `shinken: reload command failed (${
-          res.timedOut ? "timed out" : `exit ${res.code ?? res.signal}`
-        }): ${cmd}: ${res.output.trim()}`,
-      );
-    }
   }
 
   /** Our own check changed state: push its result, then its acknowledgement if it is silenced. */

@@ -1,0 +1,149 @@
+/**
+ * The host files of the Shinken/Nagios export (reference §10.1): keeps `<cfg_path>/<uuid>.cfg` in
+ * step with the membership (written atomically, only on change; stale files of ours removed) and
+ * runs `reload_command` once per batch of changes.
+ */
+import { join } from "node:path";
+import type { Ctx } from "../subsystem.ts";
+import type { MemberRecord } from "../types.ts";
+import { readIfExists, writeAtomic } from "../fs/mod.ts";
+import { runCommand } from "../process/mod.ts";
+import {
+  exportedChecks,
+  GENERATED_MARK,
+  hostConfig,
+  memberChecks,
+  type RenderOptions,
+  safeHostName,
+} from "./cfg_render.ts";
+import type { LocalChecks, ShinkenConfig } from "./types.ts";
+
+const UUID_CFG = /^[A-Za-z0-9_.-]+\.cfg$/;
+
+/** Every host file for the current membership (nodes that left are not exported). */
+export function renderAll(
+  members: MemberRecord[],
+  selfUuid: string,
+  localChecks: LocalChecks | undefined,
+  opts: RenderOptions,
+): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const m of members) {
+    if (m.state === "leave" || !safeHostName(m.uuid)) continue;
+    const checks = m.uuid === selfUuid && localChecks
+      ? [...localChecks(), ...memberChecks(m)]
+      : memberChecks(m);
+    out.set(`${m.uuid}.cfg`, hostConfig(m, exportedChecks(checks), opts));
+  }
+  return out;
+}
+
+/** Writes the host files after each batch of membership changes and reloads the monitoring tool. */
+export class HostFiles {
+  #ctx: Ctx;
+  #cfg: ShinkenConfig;
+  /** The files an export would write now (renderAll over the current membership). */
+  #render: () => Map<string, string>;
+  #timer: number | null = null;
+  #busy: Promise<void> | null = null;
+  #again = false;
+  #stopped = false;
+  stats = { syncs: 0, writes: 0, removes: 0, reloads: 0, reload_failures: 0 };
+
+  constructor(ctx: Ctx, cfg: ShinkenConfig, render: () => Map<string, string>) {
+    this.#ctx = ctx;
+    this.#cfg = cfg;
+    this.#render = render;
+  }
+
+  /** The files an export would write now (for `kunai shinken export`). */
+  files(): Map<string, string> {
+    return this.#render();
+  }
+
+  /** Membership changed: sync files after the batching delay (one reload per batch). */
+  schedule(): void {
+    if (this.#stopped) return;
+    if (this.#busy) {
+      this.#again = true;
+      return;
+    }
+    if (this.#timer !== null) return;
+    this.#timer = this.#ctx.clock.setTimeout(() => {
+      this.#timer = null;
+      void this.syncNow();
+    }, this.#cfg.reload_delay);
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer !== null) this.#ctx.clock.clearTimeout(this.#timer);
+    this.#timer = null;
+    await this.#busy;
+  }
+
+  /** Writes changed files, removes stale ones, reloads once if anything changed. */
+  async syncNow(): Promise<void> {
+    while (this.#busy) await this.#busy;
+    this.#busy = (async () => {
+      do {
+        this.#again = false;
+        let changed = false;
+        try {
+          changed = this.#syncFiles();
+        } catch (err) {
+          this.#ctx.log.error(`shinken: cannot update ${this.#cfg.cfg_path}: ${(err as Error).message}`);
+        }
+        if (changed) await this.#reload();
+      } while (this.#again && !this.#stopped);
+    })().finally(() => this.#busy = null);
+    await this.#busy;
+  }
+
+  #syncFiles(): boolean {
+    const dir = this.#cfg.cfg_path;
+    Deno.mkdirSync(dir, { recursive: true });
+    const want = this.#render();
+    let changed = false;
+    for (const [name, text] of want) {
+      const path = join(dir, name);
+      if (readIfExists(path) === text) continue;
+      writeAtomic(path, text, { mode: 0o644, keepOwner: true, fsync: true });
+      this.stats.writes++;
+      changed = true;
+    }
+    for (const e of Deno.readDirSync(dir)) {
+      if (!e.isFile || !UUID_CFG.test(e.name) || want.has(e.name)) continue;
+      const path = join(dir, e.name);
+      const head = (readIfExists(path) ?? "").split("\n", 1)[0];
+      if (head !== GENERATED_MARK) continue; // not ours: never touched
+      Deno.removeSync(path);
+      this.stats.removes++;
+      changed = true;
+      this.#ctx.log.info(`shinken: removed ${path} (node gone)`);
+    }
+    this.stats.syncs++;
+    return changed;
+  }
+
+  async #reload(): Promise<void> {
+    const cmd = this.#cfg.reload_command;
+    if (!cmd) return;
+    const res = await runCommand(cmd, 60_000).catch((err) => ({
+      code: null,
+      signal: null,
+      output: `cannot start: ${(err as Error).message}`,
+      timedOut: false,
+    }));
+    this.stats.reloads++;
+    if (res.code === 0) this.#ctx.log.info(`shinken: reloaded (${cmd})`);
+    else {
+      this.stats.reload_failures++;
+      this.#ctx.log.error(
+        `shinken: reload command failed (${
+          res.timedOut ? "timed out" : `exit ${res.code ?? res.signal}`
+        }): ${cmd}: ${res.output.trim()}`,
+      );
+    }
+  }
+}

@@ -1,0 +1,26 @@
+/** The configuration slice and the dependencies the Shinken/Nagios exporter shares between its parts. */
+import type { MemberRecord } from "../types.ts";
+
+export interface ShinkenConfig {
+  enabled: boolean;
+  cfg_path: string;
+  external_command_file: string;
+  reload_command: string;
+  monitoring_tool: "shinken" | "nagios";
+  host_templates: string[];
+  reload_delay: number;
+}
+
+/** Membership as the exporter needs it. */
+export interface ShinkenMembership {
+  self(): MemberRecord;
+  members(): MemberRecord[];
+}
+
+/** Our own checks (all of them, not only those of services), for our own host, with their silence. */
+export type LocalChecks = () => Array<{
+  id: string;
+  state_id: number;
+  output: string;
+  silenced?: { reason: string; until: number | null } | null;
+}>;
