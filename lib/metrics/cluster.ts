@@ -14,7 +14,7 @@ import { TsRing } from "./ts_ring.ts";
 import { type ForwardBatch, Forwarder, peerCall } from "./peer_client.ts";
 import type { SeriesSource } from "./render.ts";
 import type { FetchedSeries } from "./ts_store.ts";
-import { sanitizeKey } from "./statsd_parse.ts";
+import { sanitizeKey, statsdKey } from "./statsd_parse.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -90,7 +90,10 @@ export class MetricsCluster {
   #statsdLine(line: string): void {
     if (line === "") return;
     const colon = line.indexOf(":");
-    const owner = colon > 0 ? this.ring.owner(sanitizeKey(line.slice(0, colon))) : null;
+    const key = colon > 0 ? statsdKey(line.slice(0, colon)) : null;
+    const owner = key !== null
+      ? this.ring.owner(typeof key === "string" ? key : sanitizeKey(line.slice(0, colon)))
+      : null;
     if (owner === null || this.#isSelf(owner)) this.#svc.statsd.ingestLine(line);
     else {
       this.forwarder.statsdLine(owner, line);
