@@ -9,10 +9,19 @@ from datetime import datetime, timezone
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "graphite.settings")
-import django  # noqa: E402
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
 
-django.setup()
+import django  # noqa: E402
 from django.conf import settings  # noqa: E402
+
+# the tag database (tag_db below) lives in a temporary SQLite file, never graphite's own: set
+# before django.setup(), which fixes the connection settings
+TAGDB_DIR = tempfile.mkdtemp(prefix="kunai-graphite-tagdb-")
+atexit.register(shutil.rmtree, TAGDB_DIR, True)
+settings.DATABASES["default"]["NAME"] = os.path.join(TAGDB_DIR, "graphite.db")
+django.setup()
 from graphite.render import evaluator  # noqa: E402
 from graphite.render.datalib import TimeSeries  # noqa: E402
 from graphite.finders.utils import BaseFinder  # noqa: E402,F401
@@ -25,14 +34,11 @@ series = spec.get("series", {})
 def tag_db():
     """graphite-web's default tag database (LocalDatabaseTagDB) on a fresh SQLite file, every
     series tagged as carbon tags them when it creates them."""
-    import tempfile
     from django.core.management import call_command
+    from django.db import connection
     from graphite.storage import STORE
 
-    settings.DATABASES["default"] = {
-        "ENGINE": "django.db.backends.sqlite3",
-        "NAME": os.path.join(tempfile.mkdtemp(), "graphite.db"),
-    }
+    assert connection.settings_dict["NAME"].startswith(TAGDB_DIR), connection.settings_dict["NAME"]
     settings.TAGDB_CACHE_DURATION = 0
     call_command("migrate", "tags", verbosity=0)
     return STORE.tagdb
