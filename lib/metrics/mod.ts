@@ -44,6 +44,7 @@ export type { Series } from "./render_functions.ts";
 export { parseGraphiteTime, render, RenderError, renderRequest, toCsv, toJson, toRaw } from "./render.ts";
 export type { RenderRequest, SeriesSource } from "./render.ts";
 export { metricsRoutes } from "./routes.ts";
+export { canonicalName, parseTaggedName, seriesByTagNames, TagError, TagIndex } from "./tags.ts";
 export { ringPosition, tsMembers, TsRing } from "./ts_ring.ts";
 export { Forwarder, peerCall } from "./peer_client.ts";
 export { MetricsCluster } from "./cluster.ts";
