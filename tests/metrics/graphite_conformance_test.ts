@@ -319,6 +319,10 @@ const TARGETS = [
   "cpu;dc=dc1;host=web1",
   "sumSeries(cpu;dc=dc1;host=web1, web1.cpu.user)",
   "cpu;host=web1;dc=dc1",
+  "movingAverage(seriesByTag('name=cpu', 'dc=dc2'), 3)",
+  "timeShift(seriesByTag('name=mem'), '1min')",
+  "highestMax(seriesByTag('dc=dc1'), 2)",
+  "aliasSub(seriesByTag('name=cpu', 'dc=dc1'), ';dc=dc1', '')",
 ];
 
 /** Targets graphite-web itself refuses (ENFORCE_INPUT_VALIDATION, or its own error): kunai answers 400. */
