@@ -9,7 +9,7 @@
  * ```
  */
 
-import { canonicalName } from "./tags.ts";
+import { canonicalName } from "./tag_names.ts";
 
 export interface GraphitePoint {
   name: string;

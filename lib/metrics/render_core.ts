@@ -4,7 +4,7 @@
  * checks, normalisation to a common step, consolidation and the aggregation functions.
  */
 import { type Expr, parseTarget } from "./target_parser.ts";
-import { seriesTags } from "./tags.ts";
+import { seriesTags } from "./tag_names.ts";
 
 /** How points are merged when a series is brought to a coarser step (Graphite's consolidateBy). */
 export type ConsolidationFunc = "average" | "avg_zero" | "sum" | "min" | "max" | "first" | "last";

@@ -9,7 +9,7 @@
  * ```
  */
 
-import { canonicalName } from "./tags.ts";
+import { canonicalName } from "./tag_names.ts";
 
 export type StatsdKind = "c" | "ms" | "g" | "s";
 
