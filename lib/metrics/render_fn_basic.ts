@@ -208,6 +208,7 @@ function asPercent(fn: string, inputs: Series[], total: Arg | undefined): Series
       ...x,
       name,
       pathExpression: name,
+      tags: { name }, // a new series in graphite-web: its input's tags are not kept
       values: x.values.map((v, i) => {
         const t = totals[i];
         return v === null || t === null || t === undefined || t === 0 ? null : (v / t) * 100;
