@@ -155,6 +155,9 @@ export class MetricsCluster {
 
   /** Every metric name of the cluster's `ts` nodes (ours included), sorted. */
   async names(): Promise<string[]> {
+    // alone: the store's own sorted list, the same array until a name is added (what the tag
+    // index is cached by)
+    if (this.#remotes().length === 0) return this.#svc.store.names();
     const all = new Set(this.#svc.store.names());
     const remote = await Promise.all(
       this.#remotes().map((n) =>
