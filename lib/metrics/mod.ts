@@ -1,7 +1,7 @@
 /**
  * Metrics: statsd and Graphite listeners, the SQLite time-series store (`metrics.db`) with
  * carbon-like retention levels, and the Graphite-compatible read API (`/render`, `/metrics/find`,
- * `/metrics/index.json`, `/list/`, `/_ui_list/`).
+ * `/metrics/index.json`, `/list/`, `/_ui_list/`, graphite 1.1's tag routes `/tags/*`).
  *
  * ```ts
  * const metrics = createMetrics(ctx, { membership, envelope });
