@@ -14,7 +14,7 @@ import { TsRing } from "./ts_ring.ts";
 import { type ForwardBatch, Forwarder, peerCall } from "./peer_client.ts";
 import type { SeriesSource } from "./render.ts";
 import type { FetchedSeries } from "./ts_store.ts";
-import { sanitizeKey } from "./statsd_parse.ts";
+import { sanitizeKey, statsdKey } from "./statsd_parse.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
@@ -90,7 +90,10 @@ export class MetricsCluster {
   #statsdLine(line: string): void {
     if (line === "") return;
     const colon = line.indexOf(":");
-    const owner = colon > 0 ? this.ring.owner(sanitizeKey(line.slice(0, colon))) : null;
+    const key = colon > 0 ? statsdKey(line.slice(0, colon)) : null;
+    const owner = key !== null
+      ? this.ring.owner(typeof key === "string" ? key : sanitizeKey(line.slice(0, colon)))
+      : null;
     if (owner === null || this.#isSelf(owner)) this.#svc.statsd.ingestLine(line);
     else {
       this.forwarder.statsdLine(owner, line);
@@ -152,6 +155,9 @@ export class MetricsCluster {
 
   /** Every metric name of the cluster's `ts` nodes (ours included), sorted. */
   async names(): Promise<string[]> {
+    // alone: the store's own sorted list, the same array until a name is added (what the tag
+    // index is cached by)
+    if (this.#remotes().length === 0) return this.#svc.store.names();
     const all = new Set(this.#svc.store.names());
     const remote = await Promise.all(
       this.#remotes().map((n) =>

@@ -183,11 +183,18 @@ export class PathPattern {
   }
 }
 
-/** Names matching `pattern`, in the order given. */
+/**
+ * Names matching `pattern`, in the order given. As in graphite, a pattern with `;` names one
+ * tagged series exactly, and other patterns never match a tagged one (`name;tag=value`).
+ */
 export function matchNames(pattern: string, names: Iterable<string>): string[] {
-  const p = new PathPattern(pattern);
   const out: string[] = [];
-  for (const n of names) if (p.matchNodes(n.split("."))) out.push(n);
+  if (pattern.includes(";")) {
+    for (const n of names) if (n === pattern) out.push(n);
+    return out;
+  }
+  const p = new PathPattern(pattern);
+  for (const n of names) if (!n.includes(";") && p.matchNodes(n.split("."))) out.push(n);
   return out;
 }
 
@@ -204,6 +211,7 @@ export function findNodes(query: string, names: Iterable<string>): FoundNode[] {
   const p = new PathPattern(query);
   const found = new Map<string, FoundNode>();
   for (const n of names) {
+    if (n.includes(";")) continue; // tagged series are not in the tree (seriesByTag finds them)
     const nodes = n.split(".");
     for (const alt of p.alternatives) {
       const k = alt.length;

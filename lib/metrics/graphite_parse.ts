@@ -1,12 +1,15 @@
 /**
  * Graphite plaintext protocol, one line at a time (pure; never throws): `name value timestamp`,
  * whitespace separated. The value must be a finite number, the timestamp a finite number of
- * seconds ≥ 0 (fractions are truncated); `-1` and `N` (a common "now" marker) take `now`.
+ * seconds ≥ 0 (fractions are truncated); `-1` and `N` (a common "now" marker) take `now`. A
+ * tagged name (`name;tag=value;...`, graphite 1.1) is validated and made canonical (tags.ts).
  *
  * ```ts
  * parseGraphiteLine("web1.cpu 0.5 1700000000", 0); // { name: "web1.cpu", value: 0.5, ts: 1700000000 }
  * ```
  */
+
+import { canonicalName } from "./tag_names.ts";
 
 export interface GraphitePoint {
   name: string;
@@ -36,9 +39,19 @@ export function parseGraphiteLine(line: string, nowSeconds: number): GraphitePoi
   while (i < len && isBlank(line.charCodeAt(i))) i++;
   const nameStart = i;
   let prevDot = true; // a name may not start with a dot or hold ".."
+  let tagsAt = -1; // where graphite tags start (`;` or OpenMetrics' `{`): any printable ASCII after
   for (; i < len; i++) {
     const c = line.charCodeAt(i);
     if (isBlank(c)) break;
+    if (tagsAt >= 0) {
+      if (c < 33 || c > 126) return { bad: "invalid character in tags" };
+      continue;
+    }
+    if (c === 59 || c === 123) {
+      if (prevDot) return { bad: "invalid metric name" };
+      tagsAt = i;
+      continue;
+    }
     if (c >= 128 || NAME_CHAR[c] === 0) return { bad: "invalid metric name" };
     const dot = c === 46;
     if (dot && prevDot) return { bad: "invalid metric name" };
@@ -46,7 +59,7 @@ export function parseGraphiteLine(line: string, nowSeconds: number): GraphitePoi
   }
   const nameEnd = i;
   if (nameEnd === nameStart) return { bad: "expected 3 fields (name value timestamp), got 0" };
-  if (prevDot) return { bad: "invalid metric name" };
+  if (prevDot && tagsAt < 0) return { bad: "invalid metric name" };
   if (nameEnd - nameStart > MAX_NAME_LENGTH) return { bad: `name longer than ${MAX_NAME_LENGTH} characters` };
   while (i < len && isBlank(line.charCodeAt(i))) i++;
   const valueStart = i;
@@ -72,7 +85,11 @@ export function parseGraphiteLine(line: string, nowSeconds: number): GraphitePoi
     if (ts < 0) return { bad: "negative timestamp" };
     ts = Math.floor(ts);
   }
-  return { name: line.slice(nameStart, nameEnd), value, ts };
+  const name = line.slice(nameStart, nameEnd);
+  if (tagsAt < 0) return { name, value, ts };
+  if (line.charCodeAt(tagsAt) === 123 && !name.endsWith('"}')) return { bad: "invalid metric name" };
+  const c = canonicalName(name);
+  return "bad" in c ? c : { name: c.path, value, ts };
 }
 
 /**

@@ -1,7 +1,7 @@
 /**
  * Metrics: statsd and Graphite listeners, the SQLite time-series store (`metrics.db`) with
  * carbon-like retention levels, and the Graphite-compatible read API (`/render`, `/metrics/find`,
- * `/metrics/index.json`, `/list/`, `/_ui_list/`).
+ * `/metrics/index.json`, `/list/`, `/_ui_list/`, graphite 1.1's tag routes `/tags/*`).
  *
  * ```ts
  * const metrics = createMetrics(ctx, { membership, envelope });
@@ -44,6 +44,7 @@ export type { Series } from "./render_functions.ts";
 export { parseGraphiteTime, render, RenderError, renderRequest, toCsv, toJson, toRaw } from "./render.ts";
 export type { RenderRequest, SeriesSource } from "./render.ts";
 export { metricsRoutes } from "./routes.ts";
+export { canonicalName, parseTaggedName, seriesByTagNames, TagError, TagIndex } from "./tags.ts";
 export { ringPosition, tsMembers, TsRing } from "./ts_ring.ts";
 export { Forwarder, peerCall } from "./peer_client.ts";
 export { MetricsCluster } from "./cluster.ts";

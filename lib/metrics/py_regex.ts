@@ -32,8 +32,13 @@ export interface PyRegex {
   readonly names: Map<string, number>;
   /** The first match in `text` as code-point offsets ([start, end] per group, -1 unset), or null. */
   search(text: string): number[] | null;
-  /** Internal: the search over code points from `from`, refusing an empty match at `noEmptyAt`. */
-  searchAt(cps: number[], from: number, noEmptyAt: number): number[] | null;
+  /** Python's `re.match`: a match that starts at the beginning of `text`, or null. */
+  matchStart(text: string): number[] | null;
+  /**
+   * Internal: the search over code points from `from`, refusing an empty match at `noEmptyAt`;
+   * `anchored`: only a match starting at `from`.
+   */
+  searchAt(cps: number[], from: number, noEmptyAt: number, anchored?: boolean): number[] | null;
 }
 
 /** Compiles a Python regular expression, or throws a FunctionError saying what cannot be run. */
@@ -71,7 +76,11 @@ class PikeVm implements PyRegex {
     return this.searchAt([...text].map((ch) => ch.codePointAt(0)!), 0, -1);
   }
 
-  searchAt(cps: number[], from: number, noEmptyAt: number): number[] | null {
+  matchStart(text: string): number[] | null {
+    return this.searchAt([...text].map((ch) => ch.codePointAt(0)!), 0, -1, true);
+  }
+
+  searchAt(cps: number[], from: number, noEmptyAt: number, anchored = false): number[] | null {
     const n = cps.length;
     const slots = 2 * (this.groups + 1);
     let clist: Thread[] = [];
@@ -81,10 +90,12 @@ class PikeVm implements PyRegex {
       // the threads carried from the last position come first: an earlier start wins
       const next: Thread[] = [];
       for (const t of clist) this.add(next, seen, t.pc, t.caps, cps, pos);
-      if (matched === null) this.add(next, seen, 0, new Array(slots).fill(-1), cps, pos);
+      if (matched === null && (!anchored || pos === from)) {
+        this.add(next, seen, 0, new Array(slots).fill(-1), cps, pos);
+      }
       clist = next;
       if (clist.length === 0) {
-        if (matched !== null) break;
+        if (matched !== null || anchored) break;
         continue; // nothing started here (a failed assertion): try the next position
       }
       this.budget.steps += clist.length;

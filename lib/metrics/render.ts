@@ -5,7 +5,8 @@
  * graphite-web does), evaluates the function calls,
  * consolidates to `maxDataPoints` and formats as json, csv or raw.
  */
-import { type Expr, parseTarget, pathsOf, TargetError } from "./target_parser.ts";
+import { type Expr, parseTarget, pathsOf, seriesByTagPath, TargetError } from "./target_parser.ts";
+import { seriesTags, TagError, TagQuery } from "./tags.ts";
 import {
   applyFunction,
   type Arg,
@@ -121,8 +122,11 @@ export async function render(req: RenderRequest, source: SeriesSource): Promise<
     const key = `${from}|${until}|${p}`;
     let list = cache.get(key);
     if (!list) {
-      list = (await source.fetch(p, from, until)).map((s) => ({ ...s, pathExpression: p }))
-        .sort((a, b) => a.name < b.name ? -1 : 1);
+      list = (await source.fetch(p, from, until)).map((s) => ({
+        ...s,
+        pathExpression: p,
+        tags: seriesTags(s.name),
+      })).sort((a, b) => a.name < b.name ? -1 : 1);
       read += points(list);
       if (read > MAX_RENDER_POINTS) throw new RenderError(tooMany("reads", read));
       cache.set(key, list);
@@ -130,6 +134,7 @@ export async function render(req: RenderRequest, source: SeriesSource): Promise<
     // a copy: functions never change what another target (or a second evaluation) reads
     return list.map((s) => ({ ...s }));
   };
+  for (const { target, expr } of parsed) checkSeriesByTag(target, expr);
   const paths = new Set(parsed.flatMap(({ expr }) => pathsOf(expr)));
   if (paths.size > MAX_PATHS) {
     throw new RenderError(`the request names ${paths.size} different paths (at most ${MAX_PATHS})`);
@@ -164,6 +169,34 @@ export async function render(req: RenderRequest, source: SeriesSource): Promise<
     );
   }
   return out;
+}
+
+/**
+ * Every seriesByTag call of a target checked before anything is fetched: string arguments only,
+ * each a valid tag expression, at least one requiring a value (a TargetError naming it).
+ */
+function checkSeriesByTag(target: string, e: Expr): void {
+  if (e.kind !== "call") return;
+  if (e.name !== "seriesByTag") {
+    for (const a of [...e.args, ...Object.values(e.kwargs)]) checkSeriesByTag(target, a);
+    return;
+  }
+  if (Object.keys(e.kwargs).length) {
+    throw new TargetError(target, e.pos, "seriesByTag takes tag expressions only, no keyword arguments");
+  }
+  const exprs: string[] = [];
+  e.args.forEach((a, i) => {
+    if (a.kind !== "string") {
+      throw new TargetError(target, a.pos, `seriesByTag: argument ${i + 1} must be a quoted tag expression`);
+    }
+    exprs.push(a.value);
+  });
+  try {
+    new TagQuery(exprs, { steps: 0 });
+  } catch (err) {
+    if (err instanceof TagError) throw new TargetError(target, e.pos, `seriesByTag: ${err.message}`);
+    throw err;
+  }
 }
 
 /** Most different path patterns one render may name (each is matched against every stored name). */
@@ -221,6 +254,7 @@ async function evaluate(e: Expr, ctx: EvalCtx): Promise<Arg> {
         );
       }
       try {
+        if (e.name === "seriesByTag") return await ctx.fetchPath(seriesByTagPath(e), ctx.from, ctx.until);
         if (Object.hasOwn(REFETCHING, e.name)) return await REFETCHING[e.name](e, ctx);
         const { args, kwargs } = await evaluateArgs(e, ctx);
         return applyFunction(e.name, args, kwargs, fnContext(ctx));

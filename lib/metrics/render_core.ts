@@ -4,6 +4,7 @@
  * checks, normalisation to a common step, consolidation and the aggregation functions.
  */
 import { type Expr, parseTarget } from "./target_parser.ts";
+import { seriesTags } from "./tag_names.ts";
 
 /** How points are merged when a series is brought to a coarser step (Graphite's consolidateBy). */
 export type ConsolidationFunc = "average" | "avg_zero" | "sum" | "min" | "max" | "first" | "last";
@@ -19,6 +20,8 @@ export interface Series {
   pathExpression: string;
   /** Set by consolidateBy: used by normalisation and maxDataPoints (average when absent). */
   consolidationFunc?: ConsolidationFunc;
+  /** graphite's series tags (a tag name as a node): parsed from the stored name, kept through functions. */
+  tags?: Record<string, string>;
 }
 
 export type Arg = Series[] | number | string | boolean;
@@ -56,6 +59,7 @@ export type ParamType =
   | "intOrInf"
   | "aggFunc"
   | "aggOrSeriesFunc"
+  | "tag"
   | "any";
 
 export interface ParamDef {
@@ -178,10 +182,12 @@ function checkValue(fn: string, p: ParamDef, a: Arg, where: number | string): Ar
       if (typeof a !== "number" || !Number.isInteger(a)) bad("a whole number");
       break;
     case "nodeOrTag":
-      if (typeof a === "string") {
-        throw new FunctionError(fn, `${what}: tags ('${a}') are not supported, give a node index`);
+      if (typeof a !== "string" && (typeof a !== "number" || !Number.isInteger(a))) {
+        bad("a node index (a whole number) or a tag name");
       }
-      if (typeof a !== "number" || !Number.isInteger(a)) bad("a node index (a whole number)");
+      break;
+    case "tag":
+      if (typeof a !== "string") bad("a tag name (a string)");
       break;
     case "intOrInf":
       if (typeof a !== "number" || !(Number.isInteger(a) || a === Infinity)) bad("a whole number");
@@ -403,7 +409,25 @@ export function aggregateRows(name: string, inputs: Series[], f: RowFunc): Serie
   }
   const start = Math.min(...list.map((s) => s.start));
   const step = list[0].step;
-  return [{ name: label, start, step, end: start + len * step, values, pathExpression: label }];
+  const tags = aggregateTags(inputs, label, name.slice(0, -6));
+  return [{ name: label, start, step, end: start + len * step, values, pathExpression: label, tags }];
+}
+
+/** The tags of a series (parsed from its name when a function made it without any). */
+export function tagsOf(s: Series): Record<string, string> {
+  return s.tags ?? seriesTags(s.name);
+}
+
+/** graphite-web's aggregate() tags: those every input shares, `name` (else the label), `aggregatedBy`. */
+export function aggregateTags(inputs: Series[], label: string, func: string): Record<string, string> {
+  const tags: Record<string, string> = { ...tagsOf(inputs[0]) };
+  for (const s of inputs.slice(1)) {
+    const t = tagsOf(s);
+    for (const k of Object.keys(tags)) if (!Object.hasOwn(t, k) || t[k] !== tags[k]) delete tags[k];
+  }
+  if (!Object.hasOwn(tags, "name")) tags.name = label;
+  tags.aggregatedBy = func;
+  return tags;
 }
 
 /**
@@ -427,4 +451,25 @@ export function nodeOf(name: string, n: number): string {
   const parts = name.split(";")[0].split(".");
   const i = n < 0 ? parts.length + n : n;
   return parts[i] ?? "";
+}
+
+/**
+ * graphite-web's aggKey: nodes and tags joined by dots. Its getNodeOrTag: a whole number is a
+ * node of `path` (the tags cut off); a string, or a node past either end, is a tag of the
+ * series ("" when it has none).
+ */
+export function nodesKey(s: Series, path: string, nodes: Array<number | string>): string {
+  return nodes.map((n) => nodeOrTag(s, n, path)).join(".");
+}
+
+/** One node or tag of a series (see nodesKey). */
+export function nodeOrTag(s: Series, n: number | string, path: string): string {
+  if (typeof n === "number") {
+    const parts = path.split(";")[0].split(".");
+    const i = n < 0 ? parts.length + n : n;
+    if (i >= 0 && i < parts.length) return parts[i];
+  }
+  const tags = tagsOf(s);
+  const key = String(n);
+  return Object.hasOwn(tags, key) ? tags[key] : "";
 }

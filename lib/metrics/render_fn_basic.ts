@@ -5,6 +5,7 @@
  */
 import {
   aggFunc,
+  aggregateTags,
   type Arg,
   firstPath,
   formatPathExpressions,
@@ -12,7 +13,7 @@ import {
   FunctionError,
   MAX_BUCKETS,
   MAX_RENDER_POINTS,
-  nodeOf,
+  nodesKey,
   normalize,
   type ParamDef,
   parseTimeOffset,
@@ -62,6 +63,7 @@ export function combine(fn: string, how: string, inputs: Series[]): Series[] {
     end: start + len * step,
     values,
     pathExpression: `${fn}(${label})`,
+    tags: aggregateTags(list, `${fn}(${label})`, how),
   }];
 }
 
@@ -206,6 +208,7 @@ function asPercent(fn: string, inputs: Series[], total: Arg | undefined): Series
       ...x,
       name,
       pathExpression: name,
+      tags: { name }, // a new series in graphite-web: its input's tags are not kept
       values: x.values.map((v, i) => {
         const t = totals[i];
         return v === null || t === null || t === undefined || t === 0 ? null : (v / t) * 100;
@@ -320,8 +323,27 @@ export const BASIC_FUNCTIONS: Record<string, FunctionDef> = {
     apply: (_fn, p) =>
       p.list("seriesList").map((s) => {
         const path = firstPath(s.name);
-        return { ...s, name: p.nums("nodes").map((n) => nodeOf(path, n)).join(".") };
+        return { ...s, name: nodesKey(s, path, p.rawAll("nodes") as Array<number | string>) };
       }),
+  },
+  aliasByTags: {
+    group: "Alias",
+    description: "Names each series after tags and/or nodes of its path (aliasByNode).",
+    params: [SERIES, { name: "tags", type: "nodeOrTag", required: true, multiple: true }],
+    apply: (_fn, p) =>
+      p.list("seriesList").map((s) => ({
+        ...s,
+        name: nodesKey(s, firstPath(s.name), p.rawAll("tags") as Array<number | string>),
+      })),
+  },
+  seriesByTag: {
+    group: "Special",
+    description: "The series whose tags match every expression (tag=v, tag!=v, tag=~regex, tag!=~regex).",
+    params: [{ name: "tagExpressions", type: "string", required: true, multiple: true }],
+    apply: (fn) => {
+      // render.ts fetches seriesByTag itself, as graphite-web's store does
+      throw new FunctionError(fn, "is evaluated by /render only");
+    },
   },
   summarize: {
     group: "Transform",

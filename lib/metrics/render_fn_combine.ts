@@ -11,11 +11,13 @@ import {
   formatPathExpressions,
   type FunctionDef,
   FunctionError,
-  nodeOf,
+  nodesKey,
   normalize,
   type ParamDef,
   type Series,
+  tagsOf,
 } from "./render_core.ts";
+import { codePointCompare, parseTaggedName, TagError } from "./tags.ts";
 import { combine, SERIES, SERIES_LISTS } from "./render_fn_basic.ts";
 import { pyG } from "../py_number.ts";
 
@@ -145,14 +147,48 @@ const CALLBACKS = [
   ...Object.keys(SERIES_CALLBACKS).filter((n) => !AGG_FUNC_NAMES.includes(n)),
 ].sort();
 
-function groupByNodes(fn: string, list: Series[], callback: string, nodes: number[]): Series[] {
+/** A groupBy* callback: a series function by name, else an aggregation (refused when unknown, before any work). */
+function groupCallback(fn: string, callback: string): (g: Series[]) => Series {
   const cb = Object.hasOwn(SERIES_CALLBACKS, callback) ? SERIES_CALLBACKS[callback] : undefined;
-  if (!cb) aggFunc(fn, callback); // refuses an unknown callback before any work
+  if (!cb) aggFunc(fn, callback);
+  return (g) => (cb ? cb(g) : aggregate(fn, callback, g))[0];
+}
+
+function groupByNodes(fn: string, list: Series[], callback: string, nodes: Array<number | string>): Series[] {
+  const cb = groupCallback(fn, callback);
+  const groups = groupBy(list, (s) => nodesKey(s, firstPath(s.name), nodes));
+  return [...groups].map(([key, g]) => ({ ...cb(g), name: key }));
+}
+
+/**
+ * graphite-web's groupByTags: groups keyed `name;tag=value;...` (the tags sorted, "" for a
+ * series without one; `name` is the series' common name, else the callback's), each aggregated
+ * by the callback and named, path-expressed and tagged by its key.
+ */
+function groupByTags(fn: string, list: Series[], callback: string, tags: string[]): Series[] {
+  const cb = groupCallback(fn, callback);
+  const byName = tags.includes("name");
+  let common = callback;
+  if (!byName) {
+    const names = new Set(list.map((s) => tagsOf(s).name));
+    if (names.size === 1) common = [...names][0];
+  }
   const groups = groupBy(list, (s) => {
-    const path = firstPath(s.name);
-    return nodes.map((n) => nodeOf(path, n)).join(".");
+    const t = tagsOf(s);
+    const pairs = tags.filter((tag) => !byName || tag !== "name")
+      .map((tag) => `${tag}=${Object.hasOwn(t, tag) ? t[tag] : ""}`).sort(codePointCompare);
+    return [byName ? t.name : common, ...pairs].join(";");
   });
-  return [...groups].map(([key, g]) => ({ ...(cb ? cb(g) : aggregate(fn, callback, g))[0], name: key }));
+  return [...groups].map(([key, g]) => {
+    let parsed;
+    try {
+      parsed = parseTaggedName(key).tags;
+    } catch (err) {
+      if (err instanceof TagError) throw new FunctionError(fn, `group '${key}': ${err.message}`);
+      throw err;
+    }
+    return { ...cb(g), name: key, pathExpression: key, tags: { ...parsed } };
+  });
 }
 
 const aggDef = (func: string, description: string): FunctionDef => ({
@@ -229,12 +265,21 @@ export const COMBINE_FUNCTIONS: Record<string, FunctionDef> = {
     group: "Combine",
     description: "Groups the series by one node of their path and aggregates each group with callback.",
     params: [SERIES, { name: "nodeNum", type: "nodeOrTag", required: true }, callbackParam(false)],
-    apply: (fn, p) => groupByNodes(fn, p.list("seriesList"), p.str("callback"), [p.num("nodeNum")]),
+    apply: (fn, p) =>
+      groupByNodes(fn, p.list("seriesList"), p.str("callback"), [p.raw("nodeNum") as number | string]),
   },
   groupByNodes: {
     group: "Combine",
     description: "Groups the series by nodes of their path and aggregates each group with callback.",
     params: [SERIES, callbackParam(true), { name: "nodes", type: "nodeOrTag", multiple: true }],
-    apply: (fn, p) => groupByNodes(fn, p.list("seriesList"), p.str("callback"), p.nums("nodes")),
+    apply: (fn, p) =>
+      groupByNodes(fn, p.list("seriesList"), p.str("callback"), p.rawAll("nodes") as Array<number | string>),
+  },
+  groupByTags: {
+    group: "Combine",
+    description:
+      "Groups the series by tags and aggregates each group with callback (named name;tag=value...).",
+    params: [SERIES, callbackParam(true), { name: "tags", type: "tag", required: true, multiple: true }],
+    apply: (fn, p) => groupByTags(fn, p.list("seriesList"), p.str("callback"), p.rawAll("tags") as string[]),
   },
 };

@@ -8,6 +8,7 @@ import { type ApiContext, HttpError, readBody, RouteTable } from "../routing/mod
 import { findNodes, PatternError } from "./glob.ts";
 import { render, RenderError, renderRequest, type SeriesSource, toCsv, toJson, toRaw } from "./render.ts";
 import { TargetError } from "./target_parser.ts";
+import { TagError, type TagIndex, tagIndexFor } from "./tags.ts";
 import {
   FunctionError,
   functionInfo,
@@ -46,7 +47,10 @@ async function params(c: ApiContext): Promise<URLSearchParams> {
 }
 
 function badRequest(err: unknown): never {
-  if (err instanceof TargetError || err instanceof RenderError || err instanceof PatternError) {
+  if (
+    err instanceof TargetError || err instanceof RenderError || err instanceof PatternError ||
+    err instanceof TagError
+  ) {
     throw new HttpError(400, err.message);
   }
   if (err instanceof FunctionError) throw new HttpError(400, err.message);
@@ -150,5 +154,109 @@ export function metricsRoutes(api: MetricsReadApi): RouteTable {
   };
   r.read("GET", "/_ui_list/", "metric tree: top level", uiList);
   r.read("GET", "/_ui_list/:prefix{.+}", "metric tree: one level below prefix", uiList);
+  tagRoutes(r, api);
   return r;
+}
+
+/** A `limit` parameter: a whole number ≥ 0, or `fallback` when absent. */
+function limitParam(p: URLSearchParams, fallback: number | null): number | null {
+  const raw = p.get("limit");
+  if (raw === null || raw === "") return fallback;
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw.trim()) || !Number.isSafeInteger(n)) {
+    throw new HttpError(400, `limit: '${raw}' is not a whole number ≥ 0`);
+  }
+  return n;
+}
+
+/** `expr` (repeatable) or `expr[]`, as graphite-web reads them. */
+function exprParams(p: URLSearchParams): string[] {
+  const plain = p.getAll("expr");
+  return plain.length ? plain : p.getAll("expr[]");
+}
+
+/** graphite-web's TAGDB_AUTOCOMPLETE_LIMIT. */
+const AUTOCOMPLETE_LIMIT = 100;
+
+/** graphite-web 1.1's tag API (read side): what Grafana's Graphite data source asks for tagged series. */
+function tagRoutes(r: RouteTable, api: MetricsReadApi): void {
+  const index = async () => tagIndexFor(await api.names());
+  const run = async <T>(c: ApiContext, f: (p: URLSearchParams, ix: TagIndex) => T) => {
+    const p = await params(c);
+    const ix = await index();
+    try {
+      return c.json(f(p, ix));
+    } catch (err) {
+      badRequest(err);
+    }
+  };
+  const list = (c: ApiContext) =>
+    run(
+      c,
+      (p, ix) =>
+        ix.listTags(p.get("filter") || null, limitParam(p, null), { steps: 0 }).map((tag) => ({ tag })),
+    );
+  r.read("GET", "/tags", "tag names (filter=regex, limit)", list);
+  r.read("GET", "/tags/", "tag names (filter=regex, limit)", list);
+  const findSeries = (c: ApiContext) =>
+    run(c, (p, ix) => {
+      const exprs = exprParams(p);
+      if (exprs.length === 0) throw new HttpError(400, "no tag expressions specified (expr=tag=value)");
+      return ix.findSeries(exprs, { steps: 0 });
+    });
+  r.read(
+    "GET",
+    "/tags/findSeries",
+    "tagged series matching every expr= (seriesByTag's expressions)",
+    findSeries,
+  );
+  r.read("POST", "/tags/findSeries", "tagged series matching every expr (form body)", findSeries);
+  const autoTags = (c: ApiContext) =>
+    run(
+      c,
+      (p, ix) =>
+        ix.autoCompleteTags(exprParams(p), p.get("tagPrefix") || null, limitParam(p, AUTOCOMPLETE_LIMIT)!, {
+          steps: 0,
+        }),
+    );
+  r.read(
+    "GET",
+    "/tags/autoComplete/tags",
+    "tag names of the series matching expr=, tagPrefix, limit",
+    autoTags,
+  );
+  r.read("POST", "/tags/autoComplete/tags", "tag name completion (form body)", autoTags);
+  const autoValues = (c: ApiContext) =>
+    run(c, (p, ix) => {
+      const tag = p.get("tag");
+      if (!tag) throw new HttpError(400, "no tag specified (tag=...)");
+      return ix.autoCompleteValues(
+        exprParams(p),
+        tag,
+        p.get("valuePrefix") || null,
+        limitParam(p, AUTOCOMPLETE_LIMIT)!,
+        { steps: 0 },
+      );
+    });
+  r.read(
+    "GET",
+    "/tags/autoComplete/values",
+    "values of tag= in the series matching expr=, valuePrefix, limit",
+    autoValues,
+  );
+  r.read("POST", "/tags/autoComplete/values", "tag value completion (form body)", autoValues);
+  r.read(
+    "GET",
+    "/tags/:tag{.+}",
+    "one tag's values with their series counts (filter=regex, limit); null if unknown",
+    (c) =>
+      run(c, (p, ix) => {
+        const tag = c.req.param("tag") ?? "";
+        if (!ix.hasTag(tag)) return null;
+        return {
+          tag,
+          values: ix.listValues(tag, p.get("filter") || null, limitParam(p, null), { steps: 0 }),
+        };
+      }),
+  );
 }

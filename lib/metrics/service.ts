@@ -23,6 +23,7 @@ import {
   type StatsdSettings,
 } from "./metric_listeners.ts";
 import { matchNames, PathPattern } from "./glob.ts";
+import { seriesByTagNames } from "./tags.ts";
 import { RenderError, type SeriesSource } from "./render.ts";
 import { MAX_RENDER_POINTS } from "./render_functions.ts";
 import type { FetchedSeries } from "./ts_store.ts";
@@ -143,10 +144,7 @@ export class MetricsService {
   /** Series of this node's store matching a path pattern (pending points written first). */
   fetchLocal(pattern: string, from: number, until: number): FetchedSeries[] {
     this.store.flush();
-    const p = new PathPattern(pattern);
-    const names = p.literal
-      ? (this.store.has(pattern) ? [pattern] : [])
-      : matchNames(pattern, this.store.names());
+    const names = seriesByTagNames(pattern, this.store.names()) ?? this.#matchLocal(pattern);
     if (names.length > MAX_SERIES_PER_PATH) {
       throw new RenderError(`'${pattern}' matches ${names.length} series, more than ${MAX_SERIES_PER_PATH}`);
     }
@@ -166,6 +164,15 @@ export class MetricsService {
       out.push(f);
     }
     return out;
+  }
+
+  /** Names of this node matching a path pattern (a plain name looked up directly). */
+  #matchLocal(pattern: string): string[] {
+    // a tagged path names one series exactly, as in graphite
+    if (pattern.includes(";") || new PathPattern(pattern).literal) {
+      return this.store.has(pattern) ? [pattern] : [];
+    }
+    return matchNames(pattern, this.store.names());
   }
 
   /** The local store as a render source. */

@@ -10,7 +10,7 @@
  * Counters, timers and sets reset at every flush. Distinct names are capped (`maxKeys`); samples of
  * names beyond the cap are counted as dropped.
  */
-import { parseStatsdLine } from "./statsd_parse.ts";
+import { parseStatsdLine, statsName } from "./statsd_parse.ts";
 import { timerStatistics, TimerValues } from "./timer_stats.ts";
 
 export interface StatsdOptions {
@@ -173,15 +173,18 @@ export class StatsdAggregator {
     const out: Array<[string, number, number]> = [];
     const iv = this.opts.intervalSeconds;
     for (const [n, v] of this.#counters) {
-      out.push([`stats.gauges.${n}.count`, v, tsSeconds], [`stats.gauges.${n}.rate`, v / iv, tsSeconds]);
+      out.push(
+        [statsName("stats.gauges", n, "count"), v, tsSeconds],
+        [statsName("stats.gauges", n, "rate"), v / iv, tsSeconds],
+      );
     }
     for (const [n, t] of this.#timers) {
       for (const [sfx, v] of timerStatistics(t, this.opts.percentiles, iv)) {
-        out.push([`stats.timers.${n}.${sfx}`, v, tsSeconds]);
+        out.push([statsName("stats.timers", n, sfx), v, tsSeconds]);
       }
     }
-    for (const [n, v] of this.#gauges) out.push([`stats.gauges.${n}`, v, tsSeconds]);
-    for (const [n, set] of this.#sets) out.push([`stats.sets.${n}.count`, set.size, tsSeconds]);
+    for (const [n, v] of this.#gauges) out.push([statsName("stats.gauges", n, ""), v, tsSeconds]);
+    for (const [n, set] of this.#sets) out.push([statsName("stats.sets", n, "count"), set.size, tsSeconds]);
     this.#counters.clear();
     this.#timers.clear();
     this.#sets.clear();

@@ -9,6 +9,8 @@
  * ```
  */
 
+import { canonicalName } from "./tag_names.ts";
+
 export type StatsdKind = "c" | "ms" | "g" | "s";
 
 /** One parsed sample. */
@@ -39,14 +41,37 @@ export function sanitizeKey(key: string): string {
 }
 
 /**
+ * A key as aggregated and routed: sanitized, and when tagged (`name;tag=value`, graphite 1.1)
+ * validated and made canonical (tags sorted), so one series gets every order of its tags.
+ */
+export function statsdKey(raw: string): string | StatsdBad {
+  const name = sanitizeKey(raw);
+  if (name === "") return { bad: "empty name" };
+  if (!name.includes(";")) return name;
+  const c = canonicalName(name);
+  return "bad" in c ? c : c.path;
+}
+
+/**
+ * The name a flushed statistic is written under: `prefix.key.suffix`, a tagged key's tags after
+ * the suffix as etsy statsd's graphite backend puts them (`stats.timers.api;env=prod` → `..mean;env=prod`).
+ */
+export function statsName(prefix: string, key: string, suffix: string): string {
+  const semi = key.indexOf(";");
+  const head = suffix ? `.${suffix}` : "";
+  return semi < 0 ? `${prefix}.${key}${head}` : `${prefix}.${key.slice(0, semi)}${head}${key.slice(semi)}`;
+}
+
+/**
  * Parses one line into its samples; a group that does not parse yields a `StatsdBad` in its
  * place (the other groups of the line still count). An empty line yields nothing.
  */
 export function parseStatsdLine(line: string): Array<StatsdSample | StatsdBad> {
   const colon = line.indexOf(":");
   if (colon <= 0) return line.trim() === "" ? [] : [{ bad: "no name:value" }];
-  const name = sanitizeKey(line.slice(0, colon));
-  if (name === "") return [{ bad: "empty name" }];
+  const key = statsdKey(line.slice(0, colon));
+  if (typeof key !== "string") return [key];
+  const name = key;
   const out: Array<StatsdSample | StatsdBad> = [];
   let start = colon + 1;
   while (start <= line.length) {

@@ -145,9 +145,15 @@ class Parser {
   }
 }
 
-/** Every path expression in a target (for fetching and `aliasByNode`). */
+/** Every path expression in a target (for fetching and `aliasByNode`); a seriesByTag call is one. */
 export function pathsOf(e: Expr): string[] {
   if (e.kind === "path") return [e.path];
   if (e.kind !== "call") return [];
+  if (e.name === "seriesByTag") return [seriesByTagPath(e)];
   return [...e.args, ...Object.values(e.kwargs)].flatMap(pathsOf);
+}
+
+/** A seriesByTag call as graphite-web passes it to its store: the call's text as written. */
+export function seriesByTagPath(e: Extract<Expr, { kind: "call" }>): string {
+  return `seriesByTag(${e.source})`;
 }

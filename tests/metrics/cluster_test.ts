@@ -95,6 +95,44 @@ Deno.test("two ts nodes: points and statsd lines go to their owner (sealed, batc
     assert.equal(sum.datapoints.filter(([v]) => v !== null).at(-1)![0], (199 * 200) / 2);
     const idx = await (await fetch(`http://${HOST}:${ports[1]}/metrics/index.json`)).json() as string[];
     assert.equal(idx.filter((n) => n.startsWith("c.")).length, 200);
+    // tagged series live on their owners too: seriesByTag and the tag API see both nodes
+    const tagged = Array.from(
+      { length: 40 },
+      (_, i) => `t.cpu;dc=d${i % 2};host=h${String(i).padStart(2, "0")}`,
+    );
+    for (const [i, n] of tagged.entries()) nodes[0].m.ingest(n, i, now);
+    assert.ok(
+      tagged.some((n) => ring.owner(n)!.name === "n2") && tagged.some((n) => ring.owner(n)!.name === "n1"),
+    );
+    const byTag = `http://${HOST}:${ports[0]}/render?${new URLSearchParams({
+      target: "groupByTags(seriesByTag('name=t.cpu'), 'sum', 'dc')",
+      from: "-5min",
+    })}`;
+    let groups: Array<{ target: string; datapoints: Array<[number | null, number]> }> = [];
+    for (let i = 0; i < 100; i++) {
+      groups = await (await fetch(byTag)).json();
+      const last = groups.map((g) => g.datapoints.filter(([v]) => v !== null).at(-1)?.[0]);
+      if (last[0] === 380 && last[1] === 400) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.deepEqual(
+      groups.map((g) => [g.target, g.datapoints.filter(([v]) => v !== null).at(-1)?.[0]]),
+      [["t.cpu;dc=d0", 380], ["t.cpu;dc=d1", 400]],
+    );
+    const hosts =
+      await (await fetch(`http://${HOST}:${ports[1]}/tags/autoComplete/values?tag=host&expr=dc%3Dd1`))
+        .json();
+    assert.deepEqual(hosts, tagged.filter((_, i) => i % 2 === 1).map((n) => n.split("host=")[1]));
+    // a tagged statsd key is owned by its canonical form, whatever the order of its tags
+    // (one whose other order, taken as it is, would belong to n1)
+    const q = Array.from({ length: 200 }, (_, i) => `q${i}`).find((k) =>
+      ring.owner(`${k};a=1;b=2`)!.name === "n2" && ring.owner(`${k};b=2;a=1`)!.name === "n1"
+    )!;
+    nodes[0].m.service.statsdPacket(new TextEncoder().encode(`${q};b=2;a=1:4|c\n${q};a=1;b=2:1|c`));
+    for (let i = 0; i < 100 && nodes[1].m.service.statsd.stats.metrics < 4; i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.equal(nodes[1].m.service.statsd.stats.metrics, 4);
     assert.ok(app.routes.some((r) => r.path === "/metrics-internal/ingest" && r.access === "peer"));
     // a forged (unsealed) ingest is refused
     const forged = await fetch(`http://${HOST}:${ports[1]}/metrics-internal/ingest`, {

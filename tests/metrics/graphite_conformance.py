@@ -9,17 +9,87 @@ from datetime import datetime, timezone
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "graphite.settings")
-import django  # noqa: E402
+import atexit  # noqa: E402
+import shutil  # noqa: E402
+import tempfile  # noqa: E402
 
-django.setup()
+import django  # noqa: E402
 from django.conf import settings  # noqa: E402
+
+# the tag database (tag_db below) lives in a temporary SQLite file, never graphite's own: set
+# before django.setup(), which fixes the connection settings
+TAGDB_DIR = tempfile.mkdtemp(prefix="kunai-graphite-tagdb-")
+atexit.register(shutil.rmtree, TAGDB_DIR, True)
+settings.DATABASES["default"]["NAME"] = os.path.join(TAGDB_DIR, "graphite.db")
+django.setup()
 from graphite.render import evaluator  # noqa: E402
 from graphite.render.datalib import TimeSeries  # noqa: E402
 from graphite.finders.utils import BaseFinder  # noqa: E402,F401
 from graphite.finders import match_entries  # noqa: E402
 
 spec = json.load(open(sys.argv[1]))
-series = spec["series"]
+series = spec.get("series", {})
+
+
+def tag_db():
+    """graphite-web's default tag database (LocalDatabaseTagDB) on a fresh SQLite file, every
+    series tagged as carbon tags them when it creates them."""
+    from django.core.management import call_command
+    from django.db import connection
+    from graphite.storage import STORE
+
+    assert connection.settings_dict["NAME"].startswith(TAGDB_DIR), connection.settings_dict["NAME"]
+    settings.TAGDB_CACHE_DURATION = 0
+    call_command("migrate", "tags", verbosity=0)
+    return STORE.tagdb
+
+
+def err(e):
+    return "ERROR " + type(e).__name__ + ": " + str(e)
+
+
+if "tags" in spec:
+    from graphite.tags.utils import TaggedSeries  # noqa: E402
+
+    t = spec["tags"]
+    out = {"parse": [], "queries": [], "autoTags": [], "autoValues": [], "listTags": [], "getTag": []}
+    for name in t.get("parse", []):
+        try:
+            out["parse"].append(TaggedSeries.parse(name).path)
+        except Exception as e:  # noqa: BLE001
+            out["parse"].append(err(e))
+    db = tag_db()
+    for name in t.get("names", []):
+        db.tag_series(name)
+
+    def attempt(f):
+        try:
+            return f()
+        except Exception as e:  # noqa: BLE001
+            return err(e)
+
+    out["queries"] = [attempt(lambda q=q: db.find_series(q)) for q in t.get("queries", [])]
+    out["autoTags"] = [attempt(lambda a=a: db.auto_complete_tags(a[0], tagPrefix=a[1], limit=a[2]))
+                       for a in t.get("autoTags", [])]
+    out["autoValues"] = [attempt(lambda a=a: db.auto_complete_values(a[0], a[1], valuePrefix=a[2], limit=a[3]))
+                         for a in t.get("autoValues", [])]
+    out["listTags"] = [attempt(lambda a=a: [x["tag"] for x in db.list_tags(tagFilter=a[0], limit=a[1])])
+                       for a in t.get("listTags", [])]
+
+    def get_tag(a):
+        r = db.get_tag(a[0], valueFilter=a[1], limit=a[2])
+        return None if r is None else {"tag": r["tag"], "values": [
+            {"value": v["value"], "count": v["count"]} for v in r["values"]]}
+
+    out["getTag"] = [attempt(lambda a=a: get_tag(a)) for a in t.get("getTag", [])]
+    print(json.dumps(out))
+    sys.exit(0)
+
+tagdb = None
+if any(";" in name for name in series):
+    tagdb = tag_db()
+    for name in series:
+        tagdb.tag_series(name)
 # a wrong argument is an error, as kunai's 400, rather than a logged warning and a call anyway
 settings.ENFORCE_INPUT_VALIDATION = True
 
@@ -29,12 +99,26 @@ def matches(pattern, name):
     return len(p) == len(n) and all(match_entries([b], a) for a, b in zip(p, n))
 
 
+def selected(pathExpr):
+    """The names a path selects as graphite-web's store does: seriesByTag through the tag
+    database, a path with ';' one tagged series exactly, a glob only untagged series."""
+    if pathExpr.startswith("seriesByTag("):
+        from graphite.render.grammar import grammar
+
+        exprs = tuple(t.string[1:-1] for t in grammar.parseString(pathExpr).expression.call.args if t.string)
+        return set(tagdb.find_series(exprs))
+    if ";" in pathExpr:
+        return {pathExpr} if pathExpr in series else set()
+    return {name for name in series if ";" not in name and matches(pathExpr, name)}
+
+
 def fetch(requestContext, pathExpr):
     start = int(requestContext["startTime"].timestamp())
     end = int(requestContext["endTime"].timestamp())
     out = []
+    names = selected(pathExpr)
     for name in sorted(series):
-        if not matches(pathExpr, name):
+        if name not in names:
             continue
         s = series[name]
         step = s["step"]

@@ -110,7 +110,9 @@ out = []
 for pattern, repl, text in json.load(sys.stdin):
     try:
         m = re.search(pattern, text)
-        out.append({"search": [m.start(), m.end()] if m else None, "sub": re.sub(pattern, repl, text)})
+        a = re.match(pattern, text)
+        out.append({"search": [m.start(), m.end()] if m else None, "sub": re.sub(pattern, repl, text),
+                    "match": [a.start(), a.end()] if a else None})
     except Exception as e:
         out.append("ERROR " + str(e))
 print(json.dumps(out))
@@ -118,7 +120,7 @@ print(json.dumps(out))
 
 async function cpython(
   cases: Array<[string, string, string]>,
-): Promise<Array<string | { search: number[] | null; sub: string }>> {
+): Promise<Array<string | { search: number[] | null; sub: string; match: number[] | null }>> {
   const child = new Deno.Command("/usr/bin/python3", { args: ["-c", PY], stdin: "piped", stdout: "piped" })
     .spawn();
   const w = child.stdin.getWriter();
@@ -133,13 +135,15 @@ function kunai(
   pattern: string,
   repl: string,
   text: string,
-): string | { search: number[] | null; sub: string } {
+): string | { search: number[] | null; sub: string; match: number[] | null } {
   try {
     const re = compilePyRegex("aliasSub", pattern, { steps: 0 });
     const sub = pySub("aliasSub", re, repl, text);
     const m = re.search(text);
+    // re.match: a match at the start only (tag expressions' filters)
+    const a = re.matchStart(text);
     // code points to UTF-16 offsets: Python counts code points too, so compare as code points
-    return { search: m ? [m[0], m[1]] : null, sub };
+    return { search: m ? [m[0], m[1]] : null, sub, match: a ? [a[0], a[1]] : null };
   } catch (err) {
     assert.ok(err instanceof FunctionError, `${pattern}: ${err}`);
     return `ERROR ${err.message}`;
@@ -147,7 +151,7 @@ function kunai(
 }
 
 Deno.test({
-  name: "Python regular expressions: the first match and re.sub agree with CPython's re, refusals too",
+  name: "Python regular expressions: re.search, re.match and re.sub agree with CPython's re, refusals too",
   ignore: !hasPython,
   async fn() {
     const expected = await cpython(CASES);

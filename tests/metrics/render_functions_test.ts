@@ -46,7 +46,10 @@ Deno.test("a wrong argument is a 400 naming the function and the parameter", asy
       `groupByNode(web1.cpu.user, 1, "nosuch")`,
       /groupByNode: argument 3 \(callback\): 'nosuch' is not one of/,
     ],
-    [`groupByNode(web1.cpu.user, "host")`, /groupByNode: .*tags \('host'\) are not supported/],
+    [
+      `groupByNode(web1.cpu.user, 1.5)`,
+      /groupByNode: argument 2 \(nodeNum\) must be a node index \(a whole number\) or a tag name/,
+    ],
     ["sumSeries(web1.cpu.user, foo=1)", /sumSeries: unexpected keyword argument 'foo'/],
     ["scale(web1.cpu.user, 2, factor=3)", /scale: too many arguments/],
     [

@@ -12,7 +12,14 @@ import { concretePath, type LiveAgent, notRouted, startLiveAgent } from "./sec_h
 const TOKEN = "walk-token";
 
 /** Read routes that answer 400 without their query parameter. */
-const NEEDS_QUERY = new Set(["/render", "/render/", "/metrics/find", "/metrics/find/"]);
+const NEEDS_QUERY = new Set([
+  "/render",
+  "/render/",
+  "/metrics/find",
+  "/metrics/find/",
+  "/tags/findSeries",
+  "/tags/autoComplete/values",
+]);
 
 /** Routes whose success would end this test's agent: checked on their own below. */
 const ENDS_AGENT = new Set(["/stop"]);
