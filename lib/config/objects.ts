@@ -503,6 +503,11 @@ export const listenerTypes = {
     tcp: opt(bool(), false),
     percentiles: opt(list(num({ min: 0.01, max: 100 })), [90, 99]),
     max_timer_values: opt(int({ min: 100, max: 10_000_000 }), 10_000),
+    tags: opt(
+      oneOf(["ignore", "graphite"] as const),
+      "ignore",
+      "DogStatsD tags (|#env:prod): ignored, or graphite tags of the series (name;env=prod)",
+    ),
     rcvbuf: udpReceiveBuffer,
   }),
   graphite: object({

@@ -16,6 +16,8 @@ export interface StatsdSettings {
   tcp: boolean;
   percentiles: number[];
   max_timer_values: number;
+  /** DogStatsD tags (`|#k:v`): ignored, or graphite tags of the series. */
+  tags: "ignore" | "graphite";
   /** Bytes of kernel receive buffer asked for the UDP socket (0: the system's default). */
   rcvbuf: number;
 }
@@ -112,6 +114,7 @@ export async function openListeners(
         intervalSeconds: s.interval,
         percentiles: s.percentiles,
         maxTimerValues: s.max_timer_values,
+        tags: s.tags,
       },
       (b) => sinks.statsdPacket(b),
       (msg) => onError("statsd udp")(new Error(msg)),

@@ -113,6 +113,7 @@ export class MetricsService {
       intervalSeconds: s?.interval ?? 10,
       percentiles: s?.percentiles ?? [90, 99],
       maxTimerValues: s?.max_timer_values ?? 10_000,
+      tags: s?.tags ?? "ignore",
     });
     this.route = (name, value, ts) => void this.store.add(name, value, ts);
     this.statsdPacket = (bytes) => this.statsd.ingestBytes(bytes);

@@ -10,7 +10,7 @@
  * Counters, timers and sets reset at every flush. Distinct names are capped (`maxKeys`); samples of
  * names beyond the cap are counted as dropped.
  */
-import { parseStatsdLine, statsName } from "./statsd_parse.ts";
+import { parseStatsdLine, type StatsdTags, statsName } from "./statsd_parse.ts";
 import { timerStatistics, TimerValues } from "./timer_stats.ts";
 
 export interface StatsdOptions {
@@ -21,6 +21,8 @@ export interface StatsdOptions {
   maxTimerValues: number;
   /** Distinct names per kind. */
   maxKeys?: number;
+  /** DogStatsD tags: ignored (default), or graphite tags of the series. */
+  tags?: StatsdTags;
 }
 
 /** What the aggregator has counted since it was created. */
@@ -117,7 +119,7 @@ export class StatsdAggregator {
 
   /** One line; malformed groups are counted in `bad_lines` and skipped. */
   ingestLine(line: string): void {
-    for (const s of parseStatsdLine(line)) {
+    for (const s of parseStatsdLine(line, this.opts.tags)) {
       if ("bad" in s) {
         this.stats.bad_lines++;
         this.lastBad = `${s.bad}: ${line.slice(0, 80)}`;

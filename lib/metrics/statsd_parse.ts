@@ -62,15 +62,20 @@ export function statsName(prefix: string, key: string, suffix: string): string {
   return semi < 0 ? `${prefix}.${key}${head}` : `${prefix}.${key.slice(0, semi)}${head}${key.slice(semi)}`;
 }
 
+/** What becomes of DogStatsD tags (`|#env:prod,region:eu`): dropped, or graphite tags of the series. */
+export type StatsdTags = "ignore" | "graphite";
+
 /**
  * Parses one line into its samples; a group that does not parse yields a `StatsdBad` in its
- * place (the other groups of the line still count). An empty line yields nothing.
+ * place (the other groups of the line still count). An empty line yields nothing. A line with a
+ * DogStatsD tag section (`|#`) is read as DogStatsD writes it (parseDogStatsd).
  */
-export function parseStatsdLine(line: string): Array<StatsdSample | StatsdBad> {
+export function parseStatsdLine(line: string, tags: StatsdTags = "ignore"): Array<StatsdSample | StatsdBad> {
   const colon = line.indexOf(":");
   if (colon <= 0) return line.trim() === "" ? [] : [{ bad: "no name:value" }];
   const key = statsdKey(line.slice(0, colon));
   if (typeof key !== "string") return [key];
+  if (line.includes("|#", colon)) return parseDogStatsd(key, line.slice(colon + 1), tags);
   const name = key;
   const out: Array<StatsdSample | StatsdBad> = [];
   let start = colon + 1;
@@ -83,6 +88,39 @@ export function parseStatsdLine(line: string): Array<StatsdSample | StatsdBad> {
   return out;
 }
 
+/**
+ * DogStatsD's line after the name: `<value>[:<value>...]|<type>[|@<rate>][|#<tag>[:<value>],...][|c:<container>]
+ * [|T<timestamp>]`. Its tags hold `:`, which etsy's format uses between groups (`a:1|c:2|ms`), so a
+ * line with a tag section is one group whose values share the type. With `tags: "graphite"` each
+ * `key:value` tag becomes a graphite tag of the series (`name;key=value`, canonical; a tag without a
+ * value is left out); container ids and client timestamps are ignored (statsd stamps at the flush).
+ */
+function parseDogStatsd(name: string, rest: string, tags: StatsdTags): Array<StatsdSample | StatsdBad> {
+  const sections = rest.split("|");
+  if (sections.length < 2) return [{ bad: "no |type" }];
+  let meta = "";
+  const extra: string[] = [];
+  for (const sec of sections.slice(2)) {
+    if (sec.startsWith("#")) {
+      if (tags === "graphite") {
+        for (const t of sec.slice(1).split(",")) {
+          const at = t.indexOf(":");
+          if (at > 0 && at < t.length - 1) extra.push(`;${t.slice(0, at)}=${t.slice(at + 1)}`);
+        }
+      }
+    } else if (sec.startsWith("@")) meta = `|${sec}`;
+    else if (sec !== "" && !sec.startsWith("c:") && !/^T\d+$/.test(sec)) {
+      return [{ bad: `unknown field ${sec.slice(0, 20)}` }];
+    }
+  }
+  if (extra.length) {
+    const c = canonicalName(name + extra.join(""));
+    if ("bad" in c) return [c];
+    name = c.path;
+  }
+  return sections[0].split(":").map((v) => parseGroup(name, `${v}|${sections[1]}${meta}`));
+}
+
 function parseGroup(name: string, group: string): StatsdSample | StatsdBad {
   const bar = group.indexOf("|");
   if (bar < 0) return { bad: "no |type" };
@@ -93,7 +131,7 @@ function parseGroup(name: string, group: string): StatsdSample | StatsdBad {
   let rate = 1;
   if (kindEnd < group.length) {
     const extra = group.slice(kindEnd + 1);
-    // `@rate`, and tag sections (`#a:b`) that some clients add: tags are ignored
+    // `@rate`, and a tag section without `:` (`#a`; those with one are DogStatsD lines)
     for (const part of extra.split("|")) {
       if (part.startsWith("@")) {
         rate = Number(part.slice(1));

@@ -138,3 +138,52 @@ Deno.test("statsd: 500 datagrams sent at once, a 60 KB one among them, are all c
     await l.close();
   }
 });
+
+Deno.test("hot-shots' DogStatsD tags: counted right, and with statsd.tags graphite they tag the series", async () => {
+  for (const mode of ["ignore", "graphite"] as const) {
+    const port = freePort(HOST);
+    const clock = new VirtualClock(1_700_000_000_000);
+    const ctx = makeTestCtx({
+      clock,
+      files: { "listeners.json": { statsd: { enabled: true, port, bind: HOST, interval: 10, tags: mode } } },
+    });
+    const m = createMetrics(ctx);
+    await m.start();
+    const client = new StatsD({ host: HOST, port, prefix: "app.", globalTags: { env: "prod" } });
+    const realRandom = Math.random;
+    Math.random = () => 0; // keep the sampled ones
+    try {
+      client.increment("hits", 3, { region: "eu" });
+      client.increment("hits", 2, 0.5, { region: "eu" }); // `|@0.5|#env:prod,region:eu`: counts as 4
+      client.increment("hits", 1, ["bare", "region:us"]); // a tag without a value is left out
+      for (const v of [10, 30]) client.timing("rt", v, { region: "eu" });
+    } finally {
+      Math.random = realRandom;
+    }
+    const svc = m.service;
+    try {
+      await until("5 samples", () => svc.statsdStats().metrics >= 5, 2000, 10);
+      assert.equal(svc.statsdStats().bad_lines, 0, svc.statsdStats().last_bad);
+      await clock.advance(10_000);
+      const now = Math.floor(clock.now() / 1000);
+      const get = (name: string) =>
+        svc.store.fetch(name, now - 60, now).values.filter((v) => v !== null).at(-1);
+      if (mode === "ignore") {
+        await until("the flush", () => svc.store.has("stats.gauges.app.hits.count"), 2000, 10);
+        assert.equal(get("stats.gauges.app.hits.count"), 8);
+        assert.equal(get("stats.timers.app.rt.mean"), 20);
+      } else {
+        const eu = "stats.gauges.app.hits.count;env=prod;region=eu";
+        await until("the flush", () => svc.store.has(eu), 2000, 10);
+        assert.equal(get(eu), 7);
+        assert.equal(get("stats.gauges.app.hits.count;env=prod;region=us"), 1);
+        assert.equal(get("stats.timers.app.rt.mean;env=prod;region=eu"), 20);
+        assert.equal(svc.store.has("stats.gauges.app.hits.count"), false);
+      }
+    } finally {
+      await new Promise<void>((r) => client.close(() => r()));
+      await m.stop();
+      ctx.cleanup();
+    }
+  }
+});

@@ -97,3 +97,25 @@ Deno.test("fuzz: the statsd parser never throws and every sample it accepts is w
   }
   for (const [, v] of a.flush(1)) assert.ok(Number.isFinite(v));
 });
+
+Deno.test("DogStatsD lines: tags with ':' are one section, several values share the type, graphite tags on demand", () => {
+  const ok = (line: string, tags?: "ignore" | "graphite") =>
+    parseStatsdLine(line, tags).map((s) =>
+      "bad" in s ? `bad ${s.bad}` : `${s.name} ${s.kind} ${s.value} ${s.rate}`
+    );
+  assert.deepEqual(ok("a:1|c|#env:prod,x:y:z"), ["a c 1 1"]);
+  assert.deepEqual(ok("a:2|c|#env:prod|@0.5"), ["a c 2 0.5"]);
+  assert.deepEqual(ok("a:1:2:3|d|@0.5|#env:prod|c:83c0a99c|T1656581400"), [
+    "a ms 1 0.5",
+    "a ms 2 0.5",
+    "a ms 3 0.5",
+  ]);
+  assert.deepEqual(ok("a:2|c|@0.5|#region:eu,env:prod,bare", "graphite"), ["a;env=prod;region=eu c 2 0.5"]);
+  assert.deepEqual(ok("a;dc=x:2|c|#env:prod", "graphite"), ["a;dc=x;env=prod c 2 1"]);
+  assert.deepEqual(ok("a:1|c|#env:~prod", "graphite"), [
+    'bad invalid tags: Tag values are not allowed to start with "~" in tag "env"',
+  ]);
+  assert.deepEqual(ok("a:1|c|#env:~prod"), ["a c 1 1"]); // ignored tags are not checked
+  assert.deepEqual(ok("a:1|c|#env:prod|zz"), ["bad unknown field zz"]);
+  assert.deepEqual(ok("a:1|#env:prod"), ["bad unknown type #env:prod"]);
+});
