@@ -177,22 +177,29 @@ export async function openListeners(
       });
     }
     if (g.pickle_port !== undefined) {
-      l.graphitePickle = new TcpStreamServer({
-        hostname: host,
-        port: g.pickle_port,
-        idleTimeout: g.idle_timeout,
-        maxConnections: 1024,
-        clock,
-        sink: () => {
-          const r = new PickleFrameReader(
-            PICKLE_MAX_LENGTH,
-            (f) => sinks.graphitePickle(f),
-            (why) => sinks.graphitePickleRefused(why),
-          );
-          return { push: (b) => r.push(b), end: () => r.end() };
-        },
-        onError: onError("graphite pickle"),
-      });
+      try {
+        l.graphitePickle = new TcpStreamServer({
+          hostname: host,
+          port: g.pickle_port,
+          idleTimeout: g.idle_timeout,
+          maxConnections: 1024,
+          clock,
+          sink: () => {
+            const r = new PickleFrameReader(
+              PICKLE_MAX_LENGTH,
+              (f) => sinks.graphitePickle(f),
+              (why) => sinks.graphitePickleRefused(why),
+            );
+            return { push: (b) => r.push(b), end: () => r.end() };
+          },
+          onError: onError("graphite pickle"),
+        });
+      } catch (err) {
+        // the same port as the plaintext TCP listener, or taken: say which setting
+        throw new Error(
+          `graphite.pickle_port: cannot listen on ${host}:${g.pickle_port}: ${(err as Error).message}`,
+        );
+      }
     }
     const plain = [g.udp && "udp", g.tcp && "tcp"].filter(Boolean).join(", ");
     ctx.log.info(

@@ -87,7 +87,12 @@ export function decodeUtf8(b: Uint8Array, surrogatePass = false): string | null 
       break;
     }
   }
-  if (ascii) return b.length < 4096 ? String.fromCharCode(...b) : utf8.decode(b);
+  if (ascii) {
+    if (b.length > 64) return utf8.decode(b);
+    let s = ""; // metric names: a loop beats a spread call and the decoder's overhead
+    for (let i = 0; i < b.length; i++) s += String.fromCharCode(b[i]);
+    return s;
+  }
   try {
     return utf8.decode(b);
   } catch {

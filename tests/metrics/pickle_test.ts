@@ -577,7 +577,7 @@ Deno.test("pickle listener: frames over TCP land, bad frames are counted and lat
     // a frame cut short then left idle: closed after idle_timeout (30 s), counted
     const c2 = await Deno.connect({ hostname: HOST, port: pickle });
     await c2.write(frame(good).subarray(0, 20));
-    await new Promise((r) => setTimeout(r, 20));
+    await new Promise((r) => setTimeout(r, 50)); // read by the server before the clock jumps
     await clock.advance(31_000);
     assert.equal(await c2.read(new Uint8Array(8)).catch(() => null), null, "idle connection closed");
     c2.close();
@@ -600,5 +600,22 @@ Deno.test("pickle listener: frames over TCP land, bad frames are counted and lat
     ctx.cleanup();
     sink.close();
     await sinkDone.catch(() => {});
+  }
+});
+
+Deno.test("pickle_port on the plaintext TCP port: the start fails naming the setting", async () => {
+  const port = freePort(HOST);
+  const ctx = makeTestCtx({
+    files: { "l.json": { graphite: { enabled: true, port, bind: HOST, pickle_port: port } } },
+  });
+  const m = createMetrics(ctx);
+  try {
+    await assert.rejects(
+      () => m.start(),
+      new RegExp(`^Error: graphite\\.pickle_port: cannot listen on ${HOST}:${port}: `),
+    );
+  } finally {
+    await m.stop();
+    ctx.cleanup();
   }
 });
