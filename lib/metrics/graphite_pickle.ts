@@ -90,7 +90,8 @@ export class PickleFrameReader {
   }
 }
 
-const latin1 = (b: Uint8Array) => String.fromCharCode(...b.subarray(0, 400));
+/** Longest str or bytes taken as a number (past it the text is refused, never cut). */
+const MAX_NUMBER_TEXT = 400;
 
 /** Python's `float(x)` of a str or bytes (whitespace, `_` between digits, inf/nan), else null. */
 function floatOfText(s: string): number | null {
@@ -112,8 +113,10 @@ function pyFloat(v: PyValue): number | string {
   if (typeof v === "number") return v;
   if (typeof v === "bigint") return Number(v); // rounded to nearest, as float(int); too large: inf
   if (typeof v === "boolean") return v ? 1 : 0;
-  if (typeof v === "string") return floatOfText(v.slice(0, 400)) ?? `could not convert str to float`;
-  if (v instanceof Uint8Array) return floatOfText(latin1(v)) ?? `could not convert bytes to float`;
+  if (typeof v === "string" || v instanceof Uint8Array) {
+    const text = v.length > MAX_NUMBER_TEXT ? null : typeof v === "string" ? v : String.fromCharCode(...v);
+    return (text !== null ? floatOfText(text) : null) ?? `could not convert ${typeName(v)} to float`;
+  }
   return `a ${typeName(v)} is not a number`;
 }
 

@@ -228,7 +228,8 @@ Deno.test("pickled points: ints, floats, big longs, str and bytes paths at proto
     `("s.short", (1700000000,)), ("s.list", [1700000000, 4]), ["s.outer", (1700000000, 5)], 42, "ab", ` +
     `("${
       "s.x".repeat(400)
-    }", (1700000000, 1)), ("s.infs", (1700000000, "-Infinity")), ("s.bad", (1700000000, "1__0"))]`,
+    }", (1700000000, 1)), ("s.infs", (1700000000, "-Infinity")), ("s.bad", (1700000000, "1__0")), ` +
+    `("s.long", (1700000000, "1${" ".repeat(400)}5")), ("s.exp", (1700000000, "1e1_0"))]`,
   ];
   const items: Array<[string, number]> = [];
   for (const p of PROTOCOLS) for (const s of sets) items.push([s, p]);
