@@ -8,8 +8,12 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { freePort, makeTestCtx, tempDir, until } from "../helpers.ts";
-import { createMetrics } from "../../lib/metrics/mod.ts";
-import { VirtualClock } from "../../lib/clock/mod.ts";
+import { createMetrics, TsRing } from "../../lib/metrics/mod.ts";
+import { RealClock, VirtualClock } from "../../lib/clock/mod.ts";
+import type { MemberRecord } from "../../lib/types.ts";
+import { generateKey, Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
+import { Counters } from "../../lib/counters.ts";
 import { PickleError, PyTuple, type PyValue, unpickle } from "../../lib/metrics/pickle.ts";
 import { PICKLE_MAX_LENGTH, pickledPoints, PickleFrameReader } from "../../lib/metrics/graphite_pickle.ts";
 import { checkGraphitePoint } from "../../lib/metrics/graphite_parse.ts";
@@ -618,5 +622,85 @@ Deno.test("pickle_port on the plaintext TCP port: the start fails naming the set
   } finally {
     await m.stop();
     ctx.cleanup();
+  }
+});
+
+Deno.test("two ts nodes: pickled points owned by the other node are forwarded to it, as plaintext ones are", async () => {
+  const key = generateKey();
+  const ports = [freePort(HOST), freePort(HOST)];
+  const pickle = freePort(HOST);
+  const members: MemberRecord[] = ports.map((port, i) => ({
+    uuid: String(i + 1).repeat(40),
+    name: `n${i + 1}`,
+    addr: HOST,
+    port,
+    incarnation: 0,
+    state: "alive",
+    tags: ["ts"],
+    services: {},
+    zone: "",
+  }));
+  const nodes: Array<
+    { ctx: ReturnType<typeof makeTestCtx>; m: ReturnType<typeof createMetrics>; srv: Deno.HttpServer }
+  > = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      const ctx = makeTestCtx({
+        clock: new RealClock(),
+        name: `n${i + 1}`,
+        params: { metrics: { flush_interval: "50ms" } },
+        files: i === 0
+          ? {
+            "l.json": { graphite: { enabled: true, port: freePort(HOST), bind: HOST, pickle_port: pickle } },
+          }
+          : {},
+      });
+      const envelope = new PeerEnvelope(await Keyring.create([key]), { now: () => Date.now() });
+      const m = createMetrics(ctx, {
+        membership: { self: () => members[i], members: () => members },
+        envelope,
+      });
+      await m.start();
+      const app = buildApp([m.routes()], {
+        token: "",
+        maxBody: 1 << 24,
+        log: ctx.sink.logger("http"),
+        counters: new Counters(),
+        peerEnvelope: envelope,
+      });
+      const srv = Deno.serve(
+        { hostname: HOST, port: ports[i], onListen: () => {} },
+        (req) => app.fetch(req, { transport: "tcp" }),
+      );
+      nodes.push({ ctx, m, srv });
+    }
+    const now = Math.floor(Date.now() / 1000);
+    const names = Array.from({ length: 60 }, (_, i) => `pkc.s${i}`);
+    const [p] = (await dumps([[`[${names.map((n, i) => `("${n}", (${now - 30}, ${i}))`).join(", ")}]`, 2]]))
+      .map(unhex);
+    const conn = await Deno.connect({ hostname: HOST, port: pickle });
+    await conn.write(frame(p));
+    conn.close();
+    const ring = TsRing.of(members);
+    const onN2 = names.filter((n) => ring.owner(n)!.name === "n2");
+    assert.ok(onN2.length > 5 && onN2.length < 55, `${onN2.length} of 60 owned by n2`);
+    const [s1, s2] = nodes.map((n) => n.m.service.store);
+    await until("n2's series on n2", () => onN2.every((n) => s2.has(n)), 5000, 20);
+    await until(
+      "n1's series on n1",
+      () => names.filter((n) => !onN2.includes(n)).every((n) => s1.has(n)),
+      5000,
+      20,
+    );
+    assert.ok(!onN2.some((n) => s1.has(n)), "none of n2's stored on n1");
+    assert.equal(nodes[0].m.service.graphiteStats.points, 60);
+    const i = names.indexOf(onN2[0]);
+    assert.deepEqual(s2.fetch(onN2[0], now - 60, now).values.filter((v) => v !== null), [i]);
+  } finally {
+    for (const n of nodes) {
+      await n.m.stop();
+      await n.srv.shutdown();
+      n.ctx.cleanup();
+    }
   }
 });
