@@ -11,7 +11,8 @@
  * ```
  */
 import { checkGraphitePoint } from "./graphite_parse.ts";
-import { decodeUtf8, PickleError, PyTuple, type PyValue, typeName, unpickle } from "./pickle.ts";
+import { PickleError, PyTuple, type PyValue, typeName, unpickle } from "./pickle.ts";
+import { decodeUtf8 } from "./pickle_text.ts";
 
 /** carbon's PICKLE_RECEIVER_MAX_LENGTH (2**20). */
 export const PICKLE_MAX_LENGTH = 1 << 20;
