@@ -4,7 +4,9 @@ Reads a JSON request on stdin, writes a JSON answer on stdout:
 - {"loads": [hex, ...]}: each pickle read by CPython's Unpickler (encoding 'utf-8' as carbon's
   SafeUnpickler; find_class refuses every global, so nothing is imported or called), answered as
   {"ok": described value} or {"err": exception type name}, plus carbon's view of the points
-  (float(timestamp), float(value) of each (path, (timestamp, value)) entry).
+  (float(timestamp), float(value) of each (path, (timestamp, value)) entry); with "carbon": true,
+  also what carbon's own MetricPickleReceiver.stringReceived passes on (when graphite-carbon is
+  installed), to check that view against carbon itself.
 - {"dumps": [[source, protocol], ...]}: each Python literal (ast.literal_eval; the strings "NAN",
   "INF", "NINF" stand for those floats; SELF_LIST, SHARED and BYTEARRAY<literal> for what they
   say; SYSTEM:<command> an object whose unpickling would run the command) pickled at that protocol,
@@ -81,6 +83,29 @@ def carbon_points(obj):
     return out
 
 
+def carbon_receiver():
+    """carbon's own MetricPickleReceiver.stringReceived (Debian's graphite-carbon), or None."""
+    try:
+        from carbon.protocols import MetricPickleReceiver
+        from carbon.util import get_unpickler
+    except ImportError:
+        return None
+
+    def receive(data):
+        r = MetricPickleReceiver.__new__(MetricPickleReceiver)
+        r.unpickler = get_unpickler(insecure=False)
+        r.peerName = "test"
+        got = []
+        r.metricReceived = lambda m, dp: got.append([m, fbits(dp[0]), fbits(dp[1])])
+        try:
+            r.stringReceived(data)
+        except Exception as e:  # carbon stops the frame there (float(huge int), a bytes path)
+            got.append(["EXC", type(e).__name__])
+        return got
+
+    return receive
+
+
 def loads(h):
     data = bytes.fromhex(h)
     try:
@@ -138,7 +163,12 @@ def value_of(src):
 def main():
     req = json.load(sys.stdin)
     if "loads" in req:
-        json.dump([loads(h) for h in req["loads"]], sys.stdout)
+        out = [loads(h) for h in req["loads"]]
+        receive = carbon_receiver() if req.get("carbon") else None
+        if receive:
+            for o, h in zip(out, req["loads"]):
+                o["carbon"] = receive(bytes.fromhex(h))
+        json.dump(out, sys.stdout)
     else:
         json.dump([pickle.dumps(value_of(s), protocol=p).hex() for s, p in req["dumps"]], sys.stdout)
 

@@ -25,6 +25,8 @@ export interface Loaded {
   ok?: unknown;
   err?: string;
   points?: Array<[string, string, string] | null> | null;
+  /** What carbon's own receiver passed on (a last ["EXC", name] where it stopped), if asked and installed. */
+  carbon?: string[][];
 }
 
 /** Runs the oracle (Debian's CPython, as carbon-relay uses) on one request. */
@@ -44,7 +46,8 @@ export async function oracle<T>(req: unknown): Promise<T> {
 }
 
 export const dumps = (items: Array<[string, number]>) => oracle<string[]>({ dumps: items });
-export const loads = (pickles: Uint8Array[]) => oracle<Loaded[]>({ loads: pickles.map(hex) });
+export const loads = (pickles: Uint8Array[], carbon = false) =>
+  oracle<Loaded[]>({ loads: pickles.map(hex), carbon });
 
 export function floatBits(x: number): string {
   if (Number.isNaN(x)) return "nan";
