@@ -17,10 +17,21 @@ import { decodeUtf8 } from "./pickle_text.ts";
 /** carbon's PICKLE_RECEIVER_MAX_LENGTH (2**20). */
 export const PICKLE_MAX_LENGTH = 1 << 20;
 
+/** Bytes of unfinished frames one listener holds across its connections (1 024 of them × 1 MiB: 1 GiB). */
+export const PICKLE_BUFFER_BUDGET = 64 << 20;
+
+/** The bytes of unfinished frames held by the readers that share it (one per listener). */
+export class FrameBudget {
+  used = 0;
+  constructor(readonly max: number) {}
+}
+
 /**
  * Cuts frames out of a byte stream. `push` returns false once a frame header announced more than
- * `maxLength` bytes: the caller closes the connection (nothing after it can be trusted to be a
- * header). A frame's bytes are kept as they arrive (no buffer of the announced size up front).
+ * `maxLength` bytes, or when keeping this frame's bytes would take the shared budget past its
+ * maximum: the caller closes the connection (nothing after it can be trusted to be a header). A
+ * frame's bytes are kept as they arrive (no buffer of the announced size up front); a frame whole in
+ * one read is handed on without a copy and holds nothing.
  */
 export class PickleFrameReader {
   #head = new Uint8Array(4);
@@ -29,6 +40,8 @@ export class PickleFrameReader {
   #need = -1;
   #size = 0;
   #parts: Uint8Array[] = [];
+  /** Bytes of `#parts`, counted in the budget. */
+  #held = 0;
 
   constructor(
     readonly maxLength: number,
@@ -36,7 +49,14 @@ export class PickleFrameReader {
     readonly onFrame: (frame: Uint8Array) => void,
     /** A frame over the limit, or a connection closed inside a frame. */
     readonly onRefused: (why: string) => void,
+    readonly budget: FrameBudget = new FrameBudget(Infinity),
   ) {}
+
+  #release(): void {
+    this.budget.used -= this.#held;
+    this.#held = 0;
+    this.#parts = [];
+  }
 
   push(bytes: Uint8Array): boolean {
     let i = 0;
@@ -58,7 +78,18 @@ export class PickleFrameReader {
         this.#need = -1; // the whole frame in this read: no copy
         this.onFrame(bytes.subarray(i, i + take));
       } else {
+        if (this.budget.used + take > this.budget.max) {
+          this.onRefused(
+            `unfinished frames of all connections past ${this.budget.max} bytes: connection closed` +
+              ` inside a frame (${this.#size - this.#need} of ${this.#size} bytes)`,
+          );
+          this.#release();
+          this.#need = -1;
+          return false;
+        }
         this.#parts.push(bytes.slice(i, i + take));
+        this.budget.used += take;
+        this.#held += take;
         this.#need -= take;
         if (this.#need === 0) {
           this.#need = -1;
@@ -68,7 +99,7 @@ export class PickleFrameReader {
             frame.set(p, at);
             at += p.length;
           }
-          this.#parts = [];
+          this.#release();
           this.onFrame(frame);
         }
       }
@@ -87,7 +118,7 @@ export class PickleFrameReader {
     }
     this.#need = -1;
     this.#headLen = 0;
-    this.#parts = [];
+    this.#release();
   }
 }
 

@@ -6,7 +6,12 @@
 import type { Ctx } from "../subsystem.ts";
 import { StatsdWorker } from "./statsd_worker_client.ts";
 import { TcpLineServer, TcpStreamServer, UdpListener } from "./listeners.ts";
-import { PICKLE_MAX_LENGTH, PickleFrameReader } from "./graphite_pickle.ts";
+import {
+  FrameBudget,
+  PICKLE_BUFFER_BUDGET,
+  PICKLE_MAX_LENGTH,
+  PickleFrameReader,
+} from "./graphite_pickle.ts";
 import { formatBytes, type RecvBuffer, setUdpRecvBuffer } from "../udp_buffer.ts";
 
 export interface StatsdSettings {
@@ -177,6 +182,7 @@ export async function openListeners(
       });
     }
     if (g.pickle_port !== undefined) {
+      const budget = new FrameBudget(PICKLE_BUFFER_BUDGET);
       try {
         l.graphitePickle = new TcpStreamServer({
           hostname: host,
@@ -189,6 +195,7 @@ export async function openListeners(
               PICKLE_MAX_LENGTH,
               (f) => sinks.graphitePickle(f),
               (why) => sinks.graphitePickleRefused(why),
+              budget,
             );
             return { push: (b) => r.push(b), end: () => r.end() };
           },

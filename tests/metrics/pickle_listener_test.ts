@@ -11,7 +11,7 @@ import type { MemberRecord } from "../../lib/types.ts";
 import { generateKey, Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import { Counters } from "../../lib/counters.ts";
-import { PICKLE_MAX_LENGTH, PickleFrameReader } from "../../lib/metrics/graphite_pickle.ts";
+import { FrameBudget, PICKLE_MAX_LENGTH, PickleFrameReader } from "../../lib/metrics/graphite_pickle.ts";
 import { bytes, dumps, frame, hex, N, unhex } from "./pickle_oracle.ts";
 
 const HOST = "127.0.0.15";
@@ -45,6 +45,32 @@ Deno.test("frame reader: frames across reads at every split, several in one read
   assert.deepEqual(cut, [
     "connection closed inside a frame (3 of 10 bytes)",
     "connection closed inside a frame header (2 of 4 bytes)",
+  ]);
+});
+
+Deno.test("frame reader: unfinished frames of all connections share one budget; a frame whole in a read holds none", () => {
+  const budget = new FrameBudget(100);
+  const got: string[] = [];
+  const reader = () =>
+    new PickleFrameReader(1000, (f) => got.push(`frame ${f.length}`), (w) => got.push(w), budget);
+  const [a, b, c] = [reader(), reader(), reader()];
+  assert.equal(a.push(bytes([0, 0, 0, 80], "x".repeat(60))), true);
+  assert.equal(budget.used, 60);
+  // 50 more bytes kept by b would pass 100: b is refused, a goes on
+  assert.equal(b.push(bytes([0, 0, 0, 80], "y".repeat(50))), false);
+  assert.equal(budget.used, 60);
+  // a whole 200-byte frame in one read is handed on without being kept
+  assert.equal(c.push(bytes([0, 0, 0, 200], "z".repeat(200))), true);
+  assert.equal(a.push(bytes("x".repeat(20))), true);
+  assert.equal(budget.used, 0, "a's frame done: its bytes released");
+  assert.equal(a.push(bytes([0, 0, 0, 80], "x".repeat(30))), true);
+  a.end();
+  assert.equal(budget.used, 0, "a connection's end releases its bytes");
+  assert.deepEqual(got, [
+    "unfinished frames of all connections past 100 bytes: connection closed inside a frame (0 of 80 bytes)",
+    "frame 200",
+    "frame 80",
+    "connection closed inside a frame (30 of 80 bytes)",
   ]);
 });
 
