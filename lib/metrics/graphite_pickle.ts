@@ -125,12 +125,17 @@ export class PickleFrameReader {
 /** Longest str or bytes taken as a number (past it the text is refused, never cut). */
 const MAX_NUMBER_TEXT = 400;
 
+/** Digits with single `_` between them (PEP 515), as float() takes them. */
+const DIGITS = "[0-9](?:_?[0-9])*";
+const PY_FLOAT = new RegExp(
+  `^([+-]?)(?:(inf|infinity)|(nan)|((?:${DIGITS})?(?:\\.(?:${DIGITS})?)?(?:[eE][+-]?${DIGITS})?))$`,
+  "i",
+);
+
 /** Python's `float(x)` of a str or bytes (whitespace, `_` between digits, inf/nan), else null. */
 function floatOfText(s: string): number | null {
   const t = s.replace(/^[ \t\n\r\f\v]+|[ \t\n\r\f\v]+$/g, "");
-  const m =
-    /^([+-]?)(?:(inf|infinity)|(nan)|((?:[0-9](?:_?[0-9])*)?(?:\.(?:[0-9](?:_?[0-9])*)?)?(?:[eE][+-]?[0-9](?:_?[0-9])*)?))$/i
-      .exec(t);
+  const m = PY_FLOAT.exec(t);
   if (!m) return null;
   if (m[2]) return m[1] === "-" ? -Infinity : Infinity;
   if (m[3]) return NaN;

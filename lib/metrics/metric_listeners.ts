@@ -1,7 +1,8 @@
 /**
  * The metrics listeners' sockets: statsd (UDP in a Worker, optional TCP), Graphite plaintext
- * (UDP and/or TCP) and carbon's pickle protocol (TCP, `pickle_port`). `openListeners` fills a `MetricsListeners` as each one opens, so a failure
- * part-way leaves the ones already open there for the caller to close.
+ * (UDP and/or TCP) and carbon's pickle protocol (TCP, `pickle_port`). `openListeners` fills a
+ * `MetricsListeners` as each one opens, so a failure part-way leaves the ones already open there for
+ * the caller to close.
  */
 import type { Ctx } from "../subsystem.ts";
 import { StatsdWorker } from "./statsd_worker_client.ts";

@@ -14,6 +14,7 @@ import { METRICS_MIGRATIONS, TimeSeriesStore } from "./ts_store.ts";
 import { StatsdAggregator, type StatsdStats } from "./statsd_aggregator.ts";
 import { parseGraphiteLine } from "./graphite_parse.ts";
 import { pickledPoints } from "./graphite_pickle.ts";
+import { PickleError } from "./pickle.ts";
 import {
   closeSockets,
   type GraphiteSettings,
@@ -160,8 +161,9 @@ export class MetricsService {
         st.last_bad = `pickle: ${why}`;
       });
     } catch (err) {
+      if (!(err instanceof PickleError)) throw err; // not the frame's fault: the listener's onError
       st.bad_frames++;
-      st.last_bad = `pickle frame refused: ${(err as Error).message}`;
+      st.last_bad = `pickle frame refused: ${err.message}`;
     }
   }
 

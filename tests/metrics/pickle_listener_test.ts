@@ -74,7 +74,7 @@ Deno.test("frame reader: unfinished frames of all connections share one budget; 
   ]);
 });
 
-Deno.test("pickle listener: frames over TCP land, bad frames are counted and later ones still land; forward_to and routing see the points", async () => {
+Deno.test("pickle listener: frames over TCP land, bad ones counted, later ones land; forward_to and routing", async () => {
   const [port, pickle, sinkPort] = [freePort(HOST), freePort(HOST), freePort(HOST)];
   const now = 1_700_000_000;
   const clock = new VirtualClock(now * 1000);
