@@ -520,6 +520,11 @@ export const listenerTypes = {
     max_line: opt(int({ min: 64, max: 1_048_576 }), 4096),
     forward_to: opt(str(), ""),
     rcvbuf: udpReceiveBuffer,
+    pickle_port: opt(
+      port(),
+      undefined,
+      "TCP port for carbon's pickle protocol (carbon's is 2004); absent: off",
+    ),
   }),
   shinken: object({
     enabled: opt(bool(), true),

@@ -147,3 +147,31 @@ export class LineSplitter {
     this.#skipping = false;
   }
 }
+
+/** Why a metric name is refused (the plaintext parser's rules), or null when it is accepted. */
+export function badGraphiteName(name: string): string | null {
+  if (name.length === 0) return "empty metric name";
+  if (name.length > MAX_NAME_LENGTH) return `name longer than ${MAX_NAME_LENGTH} characters`;
+  let prevDot = true;
+  for (let i = 0; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c >= 128 || NAME_CHAR[c] === 0) return "invalid metric name";
+    const dot = c === 46;
+    if (dot && prevDot) return "invalid metric name";
+    prevDot = dot;
+  }
+  return prevDot ? "invalid metric name" : null;
+}
+
+/**
+ * A point from another wire format (carbon's pickle) checked as a plaintext line is: the name's
+ * rules, a finite value, a finite timestamp ≥ 0 in seconds (fractions truncated). A reason when not.
+ */
+export function checkGraphitePoint(name: string, value: number, ts: number): GraphitePoint | string {
+  const bad = badGraphiteName(name);
+  if (bad) return bad;
+  if (!Number.isFinite(value)) return "value is not a finite number";
+  if (!Number.isFinite(ts)) return "timestamp is not a finite number";
+  if (ts < 0) return "negative timestamp";
+  return { name, value, ts: Math.floor(ts) };
+}

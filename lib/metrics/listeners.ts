@@ -1,8 +1,10 @@
 /**
  * The sockets of the metric listeners: a UDP receive loop (`Deno.listenDatagram`, one reused
- * buffer, `receive(buf)`, then the datagrams already queued by `recvmmsg`: lib/udp_mmsg.ts) and a TCP line server (partial lines across reads, max line length,
- * idle timeout, bounded connections). Both hand bytes or lines to a callback and never stop on
- * bad input; socket errors are logged and counted by the caller's `onError`.
+ * buffer, `receive(buf)`, then the datagrams already queued by `recvmmsg`: lib/udp_mmsg.ts) and a TCP
+ * stream server (idle timeout, bounded connections) with a sink per connection: lines (partial lines
+ * across reads, max line length) or carbon's pickle frames (lib/metrics/graphite_pickle.ts). They hand
+ * bytes, lines or frames to a callback and never stop on bad input; socket errors are logged and
+ * counted by the caller's `onError`.
  */
 import type { Clock } from "../clock/mod.ts";
 import { LineSplitter } from "./graphite_parse.ts";
@@ -67,17 +69,33 @@ export class UdpListener {
   }
 }
 
-export interface TcpLineOptions {
+/** What a TCP server does with one connection's bytes. */
+export interface StreamSink {
+  /** Bytes read (a view of a reused buffer: copy what is kept); false closes the connection. */
+  push(bytes: Uint8Array): boolean;
+  /**
+   * The connection ended: `clean` when the peer closed it (else it was closed idle, at stop, by
+   * an error, or after `push` refused it: a partial last line is not a line then).
+   */
+  end(clean: boolean): void;
+}
+
+export interface TcpStreamOptions {
   hostname: string;
   port: number;
-  maxLine: number;
   /** Milliseconds without data before a connection is closed. */
   idleTimeout: number;
   maxConnections: number;
   clock: Clock;
+  /** A sink for each new connection. */
+  sink: () => StreamSink;
+  onError: (err: Error) => void;
+}
+
+export interface TcpLineOptions extends Omit<TcpStreamOptions, "sink"> {
+  maxLine: number;
   onLine: (line: string) => void;
   onOverlong: () => void;
-  onError: (err: Error) => void;
 }
 
 interface Connection {
@@ -85,7 +103,8 @@ interface Connection {
   lastRead: number;
 }
 
-export class TcpLineServer {
+/** A TCP server handing each connection's bytes to its own sink (idle timeout, bounded connections). */
+export class TcpStreamServer {
   #listener: Deno.TcpListener;
   #conns = new Set<Connection>();
   #closed = false;
@@ -96,7 +115,7 @@ export class TcpLineServer {
   refused = 0;
   idleClosed = 0;
 
-  constructor(readonly opts: TcpLineOptions) {
+  constructor(readonly opts: TcpStreamOptions) {
     this.#listener = Deno.listen({ hostname: opts.hostname, port: opts.port, transport: "tcp" });
     this.port = (this.#listener.addr as Deno.NetAddr).port;
     this.#sweep = opts.clock.setInterval(() => this.#closeIdle(), Math.min(1000, opts.idleTimeout));
@@ -131,16 +150,19 @@ export class TcpLineServer {
 
   async #serve(c: Connection): Promise<void> {
     const o = this.opts;
-    const split = new LineSplitter(o.maxLine, o.onLine, o.onOverlong);
+    const sink = o.sink();
     const buf = new Uint8Array(65_536);
+    let clean = false;
     try {
       while (true) {
         const n = await c.conn.read(buf);
-        if (n === null) break;
+        if (n === null) {
+          clean = true;
+          break;
+        }
         c.lastRead = o.clock.now();
-        split.push(buf.subarray(0, n));
+        if (!sink.push(buf.subarray(0, n))) break;
       }
-      split.end();
     } catch (err) {
       if (
         !this.#closed && !(err instanceof Deno.errors.BadResource) &&
@@ -149,6 +171,7 @@ export class TcpLineServer {
         o.onError(err as Error);
       }
     } finally {
+      sink.end(clean);
       try {
         c.conn.close();
       } catch { /* closed by the idle sweep or stop */ }
@@ -178,5 +201,18 @@ export class TcpLineServer {
       } catch { /* already closed */ }
     }
     await this.done;
+  }
+}
+
+/** Lines over TCP (partial lines across reads, `maxLine`): Graphite plaintext and statsd. */
+export class TcpLineServer extends TcpStreamServer {
+  constructor(opts: TcpLineOptions) {
+    super({
+      ...opts,
+      sink: () => {
+        const split = new LineSplitter(opts.maxLine, opts.onLine, opts.onOverlong);
+        return { push: (b) => (split.push(b), true), end: (clean) => clean && split.end() };
+      },
+    });
   }
 }

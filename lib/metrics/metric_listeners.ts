@@ -1,11 +1,18 @@
 /**
- * The metrics listeners' sockets: statsd (UDP in a Worker, optional TCP) and Graphite plaintext
- * (UDP and/or TCP). `openListeners` fills a `MetricsListeners` as each one opens, so a failure
- * part-way leaves the ones already open there for the caller to close.
+ * The metrics listeners' sockets: statsd (UDP in a Worker, optional TCP), Graphite plaintext
+ * (UDP and/or TCP) and carbon's pickle protocol (TCP, `pickle_port`). `openListeners` fills a
+ * `MetricsListeners` as each one opens, so a failure part-way leaves the ones already open there for
+ * the caller to close.
  */
 import type { Ctx } from "../subsystem.ts";
 import { StatsdWorker } from "./statsd_worker_client.ts";
-import { TcpLineServer, UdpListener } from "./listeners.ts";
+import { TcpLineServer, TcpStreamServer, UdpListener } from "./listeners.ts";
+import {
+  FrameBudget,
+  PICKLE_BUFFER_BUDGET,
+  PICKLE_MAX_LENGTH,
+  PickleFrameReader,
+} from "./graphite_pickle.ts";
 import { formatBytes, type RecvBuffer, setUdpRecvBuffer } from "../udp_buffer.ts";
 
 export interface StatsdSettings {
@@ -33,6 +40,8 @@ export interface GraphiteSettings {
   forward_to: string;
   /** Bytes of kernel receive buffer asked for the UDP socket (0: the system's default). */
   rcvbuf: number;
+  /** carbon's pickle protocol on this TCP port (absent: off). */
+  pickle_port?: number;
 }
 
 export interface GraphiteStats {
@@ -40,6 +49,12 @@ export interface GraphiteStats {
   points: number;
   bad_lines: number;
   overlong_lines: number;
+  /** Pickle frames received whole. */
+  frames: number;
+  /** Pickle frames refused whole (not a pickle kunai reads, not a list, over the limit, cut short). */
+  bad_frames: number;
+  /** Entries of pickle frames skipped (wrong shape, NaN/Inf, bad name or timestamp). */
+  bad_points: number;
   last_bad: string;
 }
 
@@ -50,6 +65,7 @@ export interface MetricsListeners {
   statsdTcp: TcpLineServer | null;
   graphiteUdp: UdpListener | null;
   graphiteTcp: TcpLineServer | null;
+  graphitePickle: TcpStreamServer | null;
   /** What the kernel granted the UDP sockets' receive buffers (null: no UDP socket). */
   statsdRcvbuf: RecvBuffer | null;
   graphiteRcvbuf: RecvBuffer | null;
@@ -61,6 +77,7 @@ export function noListeners(): MetricsListeners {
     statsdTcp: null,
     graphiteUdp: null,
     graphiteTcp: null,
+    graphitePickle: null,
     statsdRcvbuf: null,
     graphiteRcvbuf: null,
   };
@@ -83,6 +100,10 @@ export interface ListenerSinks {
   statsdPacket(bytes: Uint8Array): void;
   statsdLine(line: string): void;
   graphiteLine(line: string): void;
+  /** A complete pickle frame (a view: read it before returning). */
+  graphitePickle(frame: Uint8Array): void;
+  /** A pickle frame refused before it was read: over the length limit, or cut short. */
+  graphitePickleRefused(why: string): void;
   /** A statsd TCP line over the limit. */
   statsdOverlong(): void;
   /** A Graphite TCP line over `max_line`. */
@@ -164,18 +185,46 @@ export async function openListeners(
         onError: onError("graphite tcp"),
       });
     }
+    if (g.pickle_port !== undefined) {
+      const budget = new FrameBudget(PICKLE_BUFFER_BUDGET);
+      try {
+        l.graphitePickle = new TcpStreamServer({
+          hostname: host,
+          port: g.pickle_port,
+          idleTimeout: g.idle_timeout,
+          maxConnections: 1024,
+          clock,
+          sink: () => {
+            const r = new PickleFrameReader(
+              PICKLE_MAX_LENGTH,
+              (f) => sinks.graphitePickle(f),
+              (why) => sinks.graphitePickleRefused(why),
+              budget,
+            );
+            return { push: (b) => r.push(b), end: () => r.end() };
+          },
+          onError: onError("graphite pickle"),
+        });
+      } catch (err) {
+        // the same port as the plaintext TCP listener, or taken: say which setting
+        throw new Error(
+          `graphite.pickle_port: cannot listen on ${host}:${g.pickle_port}: ${(err as Error).message}`,
+        );
+      }
+    }
+    const plain = [g.udp && "udp", g.tcp && "tcp"].filter(Boolean).join(", ");
     ctx.log.info(
-      `graphite listening on ${host}:${g.port} (${
-        [g.udp && "udp", g.tcp && "tcp"].filter(Boolean).join(", ")
-      })${l.graphiteRcvbuf ? bufferText(l.graphiteRcvbuf) : ""}`,
+      `graphite listening on ${host}:${g.port}${plain ? ` (${plain})` : " (plaintext off)"}` +
+        (l.graphitePickle ? `, pickle on ${host}:${l.graphitePickle.port}` : "") +
+        (l.graphiteRcvbuf ? bufferText(l.graphiteRcvbuf) : ""),
     );
   }
 }
 
 /** Closes the TCP and UDP listeners (the statsd Worker stays: its last flush comes after). */
 export async function closeSockets(l: MetricsListeners): Promise<void> {
-  await Promise.all([l.statsdTcp, l.graphiteUdp, l.graphiteTcp].map((x) => x?.close()));
+  await Promise.all([l.statsdTcp, l.graphiteUdp, l.graphiteTcp, l.graphitePickle].map((x) => x?.close()));
   l.statsdTcp = null;
-  l.graphiteUdp = l.graphiteTcp = null;
+  l.graphiteUdp = l.graphiteTcp = l.graphitePickle = null;
   l.graphiteRcvbuf = null;
 }

@@ -13,6 +13,8 @@ import { compileRules, parseRetentions } from "./retention.ts";
 import { METRICS_MIGRATIONS, TimeSeriesStore } from "./ts_store.ts";
 import { StatsdAggregator, type StatsdStats } from "./statsd_aggregator.ts";
 import { parseGraphiteLine } from "./graphite_parse.ts";
+import { pickledPoints } from "./graphite_pickle.ts";
+import { PickleError } from "./pickle.ts";
 import {
   closeSockets,
   type GraphiteSettings,
@@ -60,6 +62,9 @@ export class MetricsService {
     points: 0,
     bad_lines: 0,
     overlong_lines: 0,
+    frames: 0,
+    bad_frames: 0,
+    bad_points: 0,
     last_bad: "",
   };
   /** Where statsd flushes and Graphite/bus points go (local store unless routing replaces it). */
@@ -78,7 +83,7 @@ export class MetricsService {
   #cfg: MetricsStoreConfig;
   #statsdCfg: StatsdSettings | null;
   #graphiteCfg: GraphiteSettings | null;
-  /** The open sockets (statsd Worker, statsd TCP, Graphite UDP/TCP). */
+  /** The open sockets (statsd Worker, statsd TCP, Graphite UDP/TCP/pickle). */
   #l: MetricsListeners = noListeners();
   #rollupTimer: LazyInterval | null = null;
   #writer: LazyInterval;
@@ -140,6 +145,28 @@ export class MetricsService {
     }
     this.graphiteStats.points++;
     this.ingest(p.name, p.value, p.ts);
+  }
+
+  /**
+   * Reads one frame of carbon's pickle protocol: each valid point is ingested as a plaintext one
+   * is; bad entries are counted and skipped, a frame that is not read is counted whole.
+   */
+  graphitePickle(frame: Uint8Array): void {
+    const st = this.graphiteStats;
+    st.frames++;
+    try {
+      pickledPoints(frame, Math.floor(this.#ctx.clock.now() / 1000), (name, value, ts) => {
+        st.points++;
+        this.ingest(name, value, ts);
+      }, (why) => {
+        st.bad_points++;
+        st.last_bad = `pickle: ${why}`;
+      });
+    } catch (err) {
+      if (!(err instanceof PickleError)) throw err; // not the frame's fault: the listener's onError
+      st.bad_frames++;
+      st.last_bad = `pickle frame refused: ${err.message}`;
+    }
   }
 
   /** Series of this node's store matching a path pattern (pending points written first). */
@@ -253,6 +280,11 @@ export class MetricsService {
         statsdPacket: (b) => this.statsdPacket(b),
         statsdLine: (line) => this.statsdLine(line),
         graphiteLine: (line) => this.graphiteLine(line),
+        graphitePickle: (frame) => this.graphitePickle(frame),
+        graphitePickleRefused: (why) => {
+          this.graphiteStats.bad_frames++;
+          this.graphiteStats.last_bad = `pickle frame refused: ${why}`;
+        },
         statsdOverlong: () => this.statsd.stats.bad_lines++,
         graphiteOverlong: () => {
           this.graphiteStats.overlong_lines++;
@@ -345,12 +377,19 @@ export class MetricsService {
   }
 
   /** Actual listening ports (0 when not listening). */
-  ports(): { statsd_udp: number; statsd_tcp: number; graphite_udp: number; graphite_tcp: number } {
+  ports(): {
+    statsd_udp: number;
+    statsd_tcp: number;
+    graphite_udp: number;
+    graphite_tcp: number;
+    graphite_pickle: number;
+  } {
     return {
       statsd_udp: this.#l.statsdWorker?.port ?? 0,
       statsd_tcp: this.#l.statsdTcp?.port ?? 0,
       graphite_udp: this.#l.graphiteUdp?.port ?? 0,
       graphite_tcp: this.#l.graphiteTcp?.port ?? 0,
+      graphite_pickle: this.#l.graphitePickle?.port ?? 0,
     };
   }
 
@@ -370,8 +409,8 @@ export class MetricsService {
       graphite: this.#graphiteCfg
         ? {
           ...this.#graphiteCfg,
-          enabled: p.graphite_udp > 0 || p.graphite_tcp > 0,
-          listening: { udp: p.graphite_udp, tcp: p.graphite_tcp },
+          enabled: p.graphite_udp > 0 || p.graphite_tcp > 0 || p.graphite_pickle > 0,
+          listening: { udp: p.graphite_udp, tcp: p.graphite_tcp, pickle: p.graphite_pickle },
           rcvbuf_effective: this.#l.graphiteRcvbuf?.effective ?? 0,
           ...this.graphiteStats,
         }

@@ -121,9 +121,9 @@ Deno.test("graphite over TCP split across writes and over UDP lands in the store
   assert.deepEqual(svc.store.fetch("tcp.b", now - 120, now).values.filter((v) => v !== null), [5]);
   assert.deepEqual(svc.store.fetch("udp.c", now - 120, now).values.filter((v) => v !== null), [3]);
   assert.deepEqual(svc.store.fetch("udp.d", now - 120, now).values.filter((v) => v !== null), [4]);
-  const info = svc.listenerInfo().graphite as { enabled: boolean; listening: { udp: number; tcp: number } };
+  const info = svc.listenerInfo().graphite as { enabled: boolean; listening: Record<string, number> };
   assert.equal(info.enabled, true);
-  assert.deepEqual(info.listening, { udp: port, tcp: port });
+  assert.deepEqual(info.listening, { udp: port, tcp: port, pickle: 0 });
   await m.stop();
   ctx.cleanup();
 });
