@@ -168,10 +168,31 @@ export function badGraphiteName(name: string): string | null {
  * rules, a finite value, a finite timestamp ≥ 0 in seconds (fractions truncated). A reason when not.
  */
 export function checkGraphitePoint(name: string, value: number, ts: number): GraphitePoint | string {
-  const bad = badGraphiteName(name);
-  if (bad) return bad;
+  const n = graphiteName(name);
+  if (typeof n !== "string") return n.bad;
   if (!Number.isFinite(value)) return "value is not a finite number";
   if (!Number.isFinite(ts)) return "timestamp is not a finite number";
   if (ts < 0) return "negative timestamp";
-  return { name, value, ts: Math.floor(ts) };
+  return { name: n, value, ts: Math.floor(ts) };
+}
+
+/**
+ * A name as parseGraphiteLine takes it: a plain name by badGraphiteName's rules, or a tagged one (the
+ * name part by those rules, then printable ASCII) made canonical (tag_names.ts).
+ */
+export function graphiteName(name: string): string | { bad: string } {
+  const tagsAt = name.search(/[;{]/);
+  if (tagsAt < 0) {
+    const bad = badGraphiteName(name);
+    return bad ? { bad } : name;
+  }
+  if (name.length > MAX_NAME_LENGTH) return { bad: `name longer than ${MAX_NAME_LENGTH} characters` };
+  if (badGraphiteName(name.slice(0, tagsAt))) return { bad: "invalid metric name" };
+  for (let i = tagsAt + 1; i < name.length; i++) {
+    const c = name.charCodeAt(i);
+    if (c < 33 || c > 126) return { bad: "invalid character in tags" };
+  }
+  if (name[tagsAt] === "{" && !name.endsWith('"}')) return { bad: "invalid metric name" };
+  const c = canonicalName(name);
+  return "bad" in c ? c : c.path;
 }

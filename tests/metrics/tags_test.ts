@@ -18,6 +18,7 @@ import {
   TargetError,
 } from "../../lib/metrics/mod.ts";
 import { matchNames } from "../../lib/metrics/glob.ts";
+import { checkGraphitePoint } from "../../lib/metrics/graphite_parse.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import { LogSink } from "../../lib/log/mod.ts";
 import { Counters } from "../../lib/counters.ts";
@@ -47,6 +48,32 @@ Deno.test("plaintext: a tagged name is stored under its canonical path; bad tags
   bad(";a=b 1 100", /invalid metric name/);
   bad("cpu{a 1 100", /invalid metric name/);
   bad("cpu;a=\u00e9 1 100", /invalid character in tags/);
+});
+
+Deno.test("pickle: a point's name is taken as a plaintext line's, tagged names made canonical", () => {
+  for (
+    const name of [
+      "cpu;host=web1;dc=dc1",
+      "~cpu;a=b",
+      "disk.used;mount=/var/lib;path=a..b.",
+      'cpu{host="web1",dc="dc1"}',
+      "web1.cpu.user",
+      "cpu;host",
+      "cpu;host=~web",
+      "cpu.;a=b",
+      ";a=b",
+      "cpu{a",
+      "cpu;a=\u00e9",
+      "a..b",
+      "a.",
+      "x".repeat(5000) + ";a=b",
+    ]
+  ) {
+    const line = parseGraphiteLine(`${name} 1 100`, 0);
+    const point = checkGraphitePoint(name, 1, 100);
+    if ("bad" in line) assert.equal(point, line.bad, name);
+    else assert.deepEqual(point, line, name);
+  }
 });
 
 Deno.test("statsd: tagged keys aggregate under one canonical key, tags after the suffix as etsy writes them", () => {
