@@ -1,20 +1,12 @@
 import assert from "node:assert/strict";
-import { freePort, makeTestCtx, type TestCtx } from "../helpers.ts";
-import { createMetrics, TsRing } from "../../lib/metrics/mod.ts";
-import type { MemberRecord, MembershipView } from "../../lib/types.ts";
-import { generateKey, Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
-import { buildApp } from "../../lib/http/mod.ts";
-import { Counters } from "../../lib/counters.ts";
-import { RealClock } from "../../lib/clock/mod.ts";
+import { startTsNodes } from "./ts_nodes.ts";
+import { TsRing } from "../../lib/metrics/mod.ts";
+import type { MemberRecord } from "../../lib/types.ts";
 
 const HOST = "127.0.0.16";
 
 function member(uuid: string, name: string, port: number, tags: string[]): MemberRecord {
   return { uuid, name, addr: HOST, port, incarnation: 0, state: "alive", tags, services: {}, zone: "" };
-}
-
-function view(self: MemberRecord, all: MemberRecord[]): MembershipView {
-  return { self: () => self, members: () => all };
 }
 
 Deno.test("ts ring: no ts member means local; owners spread and are stable", () => {
@@ -33,35 +25,8 @@ Deno.test("ts ring: no ts member means local; owners spread and are stable", () 
 });
 
 Deno.test("two ts nodes: points and statsd lines go to their owner (sealed, batched); render and find merge both", async () => {
-  const key = generateKey();
-  const ports = [freePort(HOST), freePort(HOST)];
-  const members = [
-    member("1".repeat(40), "n1", ports[0], ["ts"]),
-    member("2".repeat(40), "n2", ports[1], ["ts"]),
-  ];
-  const nodes: Array<{ ctx: TestCtx; m: ReturnType<typeof createMetrics>; srv: Deno.HttpServer }> = [];
-  for (let i = 0; i < 2; i++) {
-    const ctx = makeTestCtx({
-      clock: new RealClock(),
-      name: `n${i + 1}`,
-      params: { metrics: { flush_interval: "50ms" } },
-    });
-    const envelope = new PeerEnvelope(await Keyring.create([key]), { now: () => Date.now() });
-    const m = createMetrics(ctx, { membership: view(members[i], members), envelope });
-    await m.start();
-    const app = buildApp([m.routes()], {
-      token: "",
-      maxBody: 1 << 24,
-      log: ctx.sink.logger("http"),
-      counters: new Counters(),
-      peerEnvelope: envelope,
-    });
-    const srv = Deno.serve(
-      { hostname: HOST, port: ports[i], onListen: () => {} },
-      (req) => app.fetch(req, { transport: "tcp" }),
-    );
-    nodes.push({ ctx, m, srv });
-  }
+  const { members, nodes, stop } = await startTsNodes(HOST);
+  const ports = members.map((m) => m.port);
   try {
     const now = Math.floor(Date.now() / 1000);
     // everything arrives at n1; about half belongs to n2
@@ -143,10 +108,6 @@ Deno.test("two ts nodes: points and statsd lines go to their owner (sealed, batc
     await forged.body?.cancel();
     assert.ok(!store2.has("evil"));
   } finally {
-    for (const n of nodes) {
-      await n.m.stop();
-      await n.srv.shutdown();
-      n.ctx.cleanup();
-    }
+    await stop();
   }
 });

@@ -6,7 +6,7 @@
  * is not installed.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { graphiteWeb, hasGraphiteWeb } from "./graphite_web.ts";
 import {
   type FetchedSeries,
   matchNames,
@@ -18,7 +18,6 @@ import {
 } from "../../lib/metrics/mod.ts";
 import { FUNCTION_NAMES, functionInfo } from "../../lib/metrics/render_functions.ts";
 import { seriesByTagNames } from "../../lib/metrics/tags.ts";
-import { tempDir } from "../helpers.ts";
 
 const N = null;
 const ramp = (n: number, f: (i: number) => number | null) => Array.from({ length: n }, (_, i) => f(i));
@@ -456,37 +455,7 @@ const source: SeriesSource = {
   },
 };
 
-const hasGraphite = (() => {
-  try {
-    return new Deno.Command("/usr/bin/python3", {
-      args: ["-c", "import django; django.setup(); import graphite.render.evaluator"],
-      env: { DJANGO_SETTINGS_MODULE: "graphite.settings" },
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
-/** Runs graphite_conformance.py (graphite-web's own code) on a spec; its JSON answer. */
-async function graphiteWeb(spec: unknown): Promise<unknown> {
-  const t = tempDir("kunai-graphite-");
-  try {
-    const file = join(t.dir, "spec.json");
-    Deno.writeTextFileSync(file, JSON.stringify(spec));
-    const script = new URL("./graphite_conformance.py", import.meta.url).pathname;
-    const res = await new Deno.Command("/usr/bin/python3", {
-      args: [script, file],
-      env: { DJANGO_SETTINGS_MODULE: "graphite.settings" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(res.success, new TextDecoder().decode(res.stderr));
-    return JSON.parse(new TextDecoder().decode(res.stdout));
-  } finally {
-    t.cleanup();
-  }
-}
+const hasGraphite = hasGraphiteWeb("graphite.render.evaluator");
 
 interface Out {
   name: string;

@@ -4,13 +4,10 @@
  * `ts` routing seeing the points, a pickle_port that cannot be bound.
  */
 import assert from "node:assert/strict";
+import { startTsNodes } from "./ts_nodes.ts";
 import { freePort, makeTestCtx, until } from "../helpers.ts";
 import { createMetrics, TsRing } from "../../lib/metrics/mod.ts";
-import { RealClock, VirtualClock } from "../../lib/clock/mod.ts";
-import type { MemberRecord } from "../../lib/types.ts";
-import { generateKey, Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
-import { buildApp } from "../../lib/http/mod.ts";
-import { Counters } from "../../lib/counters.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
 import { FrameBudget, PICKLE_MAX_LENGTH, PickleFrameReader } from "../../lib/metrics/graphite_pickle.ts";
 import { bytes, dumps, frame, hex, N, unhex } from "./pickle_oracle.ts";
 
@@ -193,54 +190,12 @@ Deno.test("pickle_port on the plaintext TCP port: the start fails naming the set
 });
 
 Deno.test("two ts nodes: pickled points owned by the other node are forwarded to it, as plaintext ones are", async () => {
-  const key = generateKey();
-  const ports = [freePort(HOST), freePort(HOST)];
   const pickle = freePort(HOST);
-  const members: MemberRecord[] = ports.map((port, i) => ({
-    uuid: String(i + 1).repeat(40),
-    name: `n${i + 1}`,
-    addr: HOST,
-    port,
-    incarnation: 0,
-    state: "alive",
-    tags: ["ts"],
-    services: {},
-    zone: "",
-  }));
-  const nodes: Array<
-    { ctx: ReturnType<typeof makeTestCtx>; m: ReturnType<typeof createMetrics>; srv: Deno.HttpServer }
-  > = [];
+  const { members, nodes, stop } = await startTsNodes(HOST, [
+    { "l.json": { graphite: { enabled: true, port: freePort(HOST), bind: HOST, pickle_port: pickle } } },
+    {},
+  ]);
   try {
-    for (let i = 0; i < 2; i++) {
-      const ctx = makeTestCtx({
-        clock: new RealClock(),
-        name: `n${i + 1}`,
-        params: { metrics: { flush_interval: "50ms" } },
-        files: i === 0
-          ? {
-            "l.json": { graphite: { enabled: true, port: freePort(HOST), bind: HOST, pickle_port: pickle } },
-          }
-          : {},
-      });
-      const envelope = new PeerEnvelope(await Keyring.create([key]), { now: () => Date.now() });
-      const m = createMetrics(ctx, {
-        membership: { self: () => members[i], members: () => members },
-        envelope,
-      });
-      await m.start();
-      const app = buildApp([m.routes()], {
-        token: "",
-        maxBody: 1 << 24,
-        log: ctx.sink.logger("http"),
-        counters: new Counters(),
-        peerEnvelope: envelope,
-      });
-      const srv = Deno.serve(
-        { hostname: HOST, port: ports[i], onListen: () => {} },
-        (req) => app.fetch(req, { transport: "tcp" }),
-      );
-      nodes.push({ ctx, m, srv });
-    }
     const now = Math.floor(Date.now() / 1000);
     const names = Array.from({ length: 60 }, (_, i) => `pkc.s${i}`);
     const [p] = (await dumps([[`[${names.map((n, i) => `("${n}", (${now - 30}, ${i}))`).join(", ")}]`, 2]]))
@@ -264,10 +219,6 @@ Deno.test("two ts nodes: pickled points owned by the other node are forwarded to
     const i = names.indexOf(onN2[0]);
     assert.deepEqual(s2.fetch(onN2[0], now - 60, now).values.filter((v) => v !== null), [i]);
   } finally {
-    for (const n of nodes) {
-      await n.m.stop();
-      await n.srv.shutdown();
-      n.ctx.cleanup();
-    }
+    await stop();
   }
 });

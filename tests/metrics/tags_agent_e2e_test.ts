@@ -5,19 +5,10 @@
  * a bad expression a 400 naming it.
  */
 import assert from "node:assert/strict";
-import { freePort, startAgent } from "../helpers.ts";
+import { freePort, startAgent, until } from "../helpers.ts";
 
 const HOST = "127.0.0.63";
 const enc = new TextEncoder();
-
-async function until(cond: () => Promise<boolean>, what: string, ms = 10_000): Promise<void> {
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
-    if (await cond()) return;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  assert.fail(`timed out waiting for ${what}`);
-}
 
 type Rendered = Array<{ target: string; datapoints: Array<[number | null, number]> }>;
 
@@ -55,11 +46,16 @@ Deno.test("agent: tagged points in, seriesByTag, aliasByTags, groupByTags and /t
     });
     udp.close();
     const base = `http://${HOST}:${a.port}`;
-    await until(async () => {
-      const names = await (await fetch(`${base}/metrics/index.json`)).json() as string[];
-      return names.includes("mem;dc=dc1;host=web1") &&
-        names.includes("stats.gauges.api.hits.count;dc=dc1;env=prod");
-    }, "the tagged series");
+    await until(
+      "the tagged series",
+      async () => {
+        const names = await (await fetch(`${base}/metrics/index.json`)).json() as string[];
+        return names.includes("mem;dc=dc1;host=web1") &&
+          names.includes("stats.gauges.api.hits.count;dc=dc1;env=prod");
+      },
+      10_000,
+      100,
+    );
     const render = async (target: string) => {
       const res = await fetch(`${base}/render?${new URLSearchParams({ target, from: "-2min" })}`);
       assert.equal(res.status, 200, `${target}: ${await res.clone().text()}`);

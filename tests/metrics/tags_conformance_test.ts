@@ -6,41 +6,11 @@
  * Skipped, and reported as ignored, only where graphite-web is not installed.
  */
 import assert from "node:assert/strict";
-import { join } from "node:path";
+import { graphiteWeb, hasGraphiteWeb } from "./graphite_web.ts";
 import { parseTaggedName, TagError, TagIndex } from "../../lib/metrics/tags.ts";
 import { FunctionError } from "../../lib/metrics/render_core.ts";
-import { tempDir } from "../helpers.ts";
 
-const hasGraphite = (() => {
-  try {
-    return new Deno.Command("/usr/bin/python3", {
-      args: ["-c", "import django; django.setup(); import graphite.tags.localdatabase"],
-      env: { DJANGO_SETTINGS_MODULE: "graphite.settings" },
-      stderr: "null",
-    }).outputSync().success;
-  } catch {
-    return false;
-  }
-})();
-
-async function graphiteWeb(spec: unknown): Promise<Record<string, unknown[]>> {
-  const t = tempDir("kunai-graphite-tags-");
-  try {
-    const file = join(t.dir, "spec.json");
-    Deno.writeTextFileSync(file, JSON.stringify(spec));
-    const script = new URL("./graphite_conformance.py", import.meta.url).pathname;
-    const res = await new Deno.Command("/usr/bin/python3", {
-      args: [script, file],
-      env: { DJANGO_SETTINGS_MODULE: "graphite.settings" },
-      stdout: "piped",
-      stderr: "piped",
-    }).output();
-    assert.ok(res.success, new TextDecoder().decode(res.stderr));
-    return JSON.parse(new TextDecoder().decode(res.stdout));
-  } finally {
-    t.cleanup();
-  }
-}
+const hasGraphite = hasGraphiteWeb("graphite.tags.localdatabase");
 
 /** A small deterministic generator (mulberry32). */
 function rng(seed: number) {
@@ -114,7 +84,7 @@ Deno.test({
   ignore: !hasGraphite,
   async fn() {
     const names = [...PARSE_CASES, ...randomNames(400, 7)];
-    const want = (await graphiteWeb({ tags: { parse: names } })).parse as string[];
+    const want = (await graphiteWeb<Record<string, unknown[]>>({ tags: { parse: names } })).parse as string[];
     const diffs: string[] = [];
     names.forEach((name, i) => {
       const got = kunaiParse(name);
@@ -266,7 +236,9 @@ Deno.test({
       ["name", null, null],
       ["nosuch", null, null],
     ];
-    const want = await graphiteWeb({ tags: { names, queries, autoTags, autoValues, listTags, getTag } });
+    const want = await graphiteWeb<Record<string, unknown[]>>({
+      tags: { names, queries, autoTags, autoValues, listTags, getTag },
+    });
     const ix = new TagIndex(names);
     const diffs: string[] = [];
     const same = (what: string, theirs: unknown, ours: unknown) => {

@@ -1,0 +1,82 @@
+/**
+ * Metrics subsystems of `ts` nodes in one process, each behind its own HTTP server on `host` and
+ * sealed with one cluster key, as the cluster tests need them: point i's membership sees all of them.
+ */
+import { freePort, makeTestCtx, type TestCtx } from "../helpers.ts";
+import { createMetrics } from "../../lib/metrics/mod.ts";
+import type { MemberRecord } from "../../lib/types.ts";
+import { generateKey, Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
+import { buildApp } from "../../lib/http/mod.ts";
+import { Counters } from "../../lib/counters.ts";
+import { RealClock } from "../../lib/clock/mod.ts";
+
+export interface TsNode {
+  ctx: TestCtx;
+  m: ReturnType<typeof createMetrics>;
+  srv: Deno.HttpServer;
+}
+
+/** A `ts` member record named `n<i+1>` with the uuid `<i+1>` × 40. */
+export function tsMember(host: string, i: number, port: number, tags = ["ts"]): MemberRecord {
+  const uuid = String(i + 1).repeat(40);
+  return {
+    uuid,
+    name: `n${i + 1}`,
+    addr: host,
+    port,
+    incarnation: 0,
+    state: "alive",
+    tags,
+    services: {},
+    zone: "",
+  };
+}
+
+/** One node per entry of `files` (its configuration files), started; `stop()` stops them all. */
+export async function startTsNodes(
+  host: string,
+  files: Array<Record<string, unknown>> = [{}, {}],
+): Promise<{ members: MemberRecord[]; nodes: TsNode[]; stop: () => Promise<void> }> {
+  const key = generateKey();
+  const members = files.map((_, i) => tsMember(host, i, freePort(host)));
+  const nodes: TsNode[] = [];
+  const stop = async () => {
+    for (const n of nodes) {
+      await n.m.stop();
+      await n.srv.shutdown();
+      n.ctx.cleanup();
+    }
+  };
+  try {
+    for (let i = 0; i < files.length; i++) {
+      const ctx = makeTestCtx({
+        clock: new RealClock(),
+        name: members[i].name,
+        params: { metrics: { flush_interval: "50ms" } },
+        files: files[i],
+      });
+      const envelope = new PeerEnvelope(await Keyring.create([key]), { now: () => Date.now() });
+      const m = createMetrics(ctx, {
+        membership: { self: () => members[i], members: () => members },
+        envelope,
+      });
+      await m.start();
+      const app = buildApp([m.routes()], {
+        token: "",
+        maxBody: 1 << 24,
+        log: ctx.sink.logger("http"),
+        counters: new Counters(),
+        peerEnvelope: envelope,
+      });
+      const srv = Deno.serve(
+        { hostname: host, port: members[i].port, onListen: () => {} },
+        (req) => app.fetch(req, { transport: "tcp" }),
+      );
+      nodes.push({ ctx, m, srv });
+    }
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { members, nodes, stop };
+}
