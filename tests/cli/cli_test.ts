@@ -80,6 +80,29 @@ Deno.test("keygen prints a 32-byte base64 key", async () => {
   assert.notEqual(newKey(), newKey());
 });
 
+Deno.test("keygen --exec --dir writes the pair once: never over an existing key, clear errors", async () => {
+  using t = tempDir();
+  const r = await run(["keygen", "--exec", "--dir", t.dir, "--json"]);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(JSON.parse(r.out), {
+    master_key_priv: `${t.dir}/exec.key`,
+    master_key_pub: `${t.dir}/exec.pub`,
+  });
+  assert.equal(Deno.statSync(`${t.dir}/exec.key`).mode! & 0o777, 0o600);
+  const key = Deno.readTextFileSync(`${t.dir}/exec.key`);
+  // a second run would lock every node out of the old pair: refused, the files untouched
+  const again = await run(["keygen", "--exec", "--dir", t.dir]);
+  assert.equal(again.code, 1);
+  assert.match(again.err, /exec\.key already exists/);
+  assert.equal(Deno.readTextFileSync(`${t.dir}/exec.key`), key);
+  const missing = await run(["keygen", "--exec", "--dir", `${t.dir}/nope`]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /^kunai: cannot write .*nope\/exec\.key: /);
+  const noExec = await run(["keygen", "--dir", t.dir]);
+  assert.equal(noExec.code, 2, "--dir without --exec");
+  assert.match(noExec.err, /--dir goes with --exec/);
+});
+
 Deno.test("no running agent: one clear line and exit 1", async () => {
   const { dir, cleanup } = tempDir();
   try {
