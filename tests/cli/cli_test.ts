@@ -159,3 +159,19 @@ Deno.test("global options are taken from anywhere on the line", async () => {
   assert.deepEqual(splitGlobals(["kv", "put", "k", "--", "--json"]).rest, ["kv", "put", "k", "--", "--json"]);
   assert.throws(() => splitGlobals(["members", "--token"]), /--token needs a value/);
 });
+
+Deno.test("kv import checks every entry's key and flags before anything is written, naming the entry", async () => {
+  const { parseExport } = await import("../../cli/kv.ts");
+  const good = { key: "app/a", flags: 0, value: "eA==" };
+  for (
+    const [bad, re] of [
+      [{ key: "bad//k", value: "eA==" }, /f\.json: entry 1 \(bad\/\/k\): invalid key: empty segment 2/],
+      [{ key: "/abs", value: "eA==" }, /entry 1 \(\/abs\): invalid key: it starts with '\/'/],
+      [{ key: "a/../b", value: "eA==" }, /entry 1 \(a\/\.\.\/b\): invalid key: segment 2 is '\.\.'/],
+      [{ key: "k", flags: 2 ** 32, value: "eA==" }, /entry 1 \(k\): "flags" must be an integer 0-4294967295/],
+    ] as const
+  ) {
+    assert.throws(() => parseExport(JSON.stringify([good, bad]), "f.json"), re);
+  }
+  assert.deepEqual(parseExport(JSON.stringify([good]), "f.json"), [good]);
+});
