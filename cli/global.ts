@@ -1,7 +1,7 @@
 /**
  * Single-word commands: `kunai version`, `kunai keygen`, `kunai info`.
  */
-import type { CommandGroup } from "./types.ts";
+import { type CommandGroup, UsageError } from "./types.ts";
 import { VERSION } from "../lib/version.ts";
 import type { Output } from "./output.ts";
 import type { Maintenance } from "../lib/types.ts";
@@ -59,13 +59,26 @@ const keygen: CommandGroup = {
       dir: { type: "string", description: "with --exec: write DIR/exec.key (mode 0600) and DIR/exec.pub" },
     },
     async run({ out, options }) {
+      if (typeof options.dir === "string" && !options.exec) throw new UsageError("--dir goes with --exec");
       if (options.exec) {
         const { priv, pub } = await newExecKeys();
         if (typeof options.dir === "string") {
           const key = `${options.dir}/exec.key`, pubFile = `${options.dir}/exec.pub`;
-          Deno.writeTextFileSync(key, priv, { mode: 0o600 });
-          Deno.chmodSync(key, 0o600);
-          Deno.writeTextFileSync(pubFile, pub);
+          // a new pair over the old one would lock out every node that holds the old public key
+          for (const f of [key, pubFile]) {
+            if (exists(f)) {
+              out.error(`kunai: ${f} already exists: remove it first to make a new pair`);
+              return 1;
+            }
+          }
+          try {
+            Deno.writeTextFileSync(key, priv, { mode: 0o600, createNew: true });
+            Deno.chmodSync(key, 0o600);
+            Deno.writeTextFileSync(pubFile, pub, { createNew: true });
+          } catch (err) {
+            out.error(`kunai: cannot write ${key}: ${(err as Error).message}`);
+            return 1;
+          }
           if (options.json) out.json({ master_key_priv: key, master_key_pub: pubFile });
           else {
             out.line(`private key: ${key} (aka master_key_priv: only on the nodes that send commands)`);
@@ -209,4 +222,13 @@ function maintenanceText(m: Maintenance): string {
     ? ""
     : ` until ${new Date(m.until).toISOString().slice(0, 19).replace("T", " ")} UTC`;
   return `yes${until}${m.reason ? `: ${m.reason}` : ""}`;
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
 }

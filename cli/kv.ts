@@ -5,6 +5,7 @@ import type { AgentClient } from "../lib/client/mod.ts";
 import { AgentHttpError } from "../lib/client/mod.ts";
 import type { Output } from "./output.ts";
 import { type CommandGroup, UsageError } from "./types.ts";
+import { validateKey } from "../lib/kv/keys.ts";
 
 interface Meta {
   key: string;
@@ -74,8 +75,15 @@ export function parseExport(
     if (!e || typeof e !== "object") throw new UsageError(`${where}: expected an object`);
     const { key, flags = 0, value = "" } = e as Record<string, unknown>;
     if (typeof key !== "string" || !key) throw new UsageError(`${where}: "key" must be a non-empty string`);
-    if (typeof flags !== "number" || !Number.isInteger(flags) || flags < 0) {
-      throw new UsageError(`${where} (${key}): "flags" must be a non-negative integer`);
+    // the agent's own key rules (its kv.max_key_bytes aside), so a bad entry stops the import
+    // before the entries above it are written
+    try {
+      validateKey(key, Infinity);
+    } catch (err) {
+      throw new UsageError(`${where} (${key}): ${(err as Error).message}`);
+    }
+    if (typeof flags !== "number" || !Number.isInteger(flags) || flags < 0 || flags > 2 ** 32 - 1) {
+      throw new UsageError(`${where} (${key}): "flags" must be an integer 0-4294967295`);
     }
     if (typeof value !== "string" || !/^[A-Za-z0-9+/]*={0,2}$/.test(value) || value.length % 4 !== 0) {
       throw new UsageError(`${where} (${key}): "value" must be base64`);

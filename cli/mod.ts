@@ -302,7 +302,7 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
     }
     if (err instanceof AgentHttpError) {
       out.error(`${err.body}${err.detail ? ` (${JSON.stringify(err.detail)})` : ""}`);
-      return 1;
+      return err.status === 400 ? 2 : 1; // a 400: what was asked is malformed, a usage error
     }
     out.error((err as Error).message);
     return 1;

@@ -8,6 +8,7 @@ import {
   type AgentConfig,
   agentFields,
   formatProblem,
+  LISTENER_KINDS,
   localConfigFile,
   mergeLocalConfig,
   readLocalConfig,
@@ -86,6 +87,8 @@ export class Agent {
   #dmiPath?: string;
   #reloadConfig?: () => AgentConfig | Promise<AgentConfig>;
   #stopping: Promise<void> | null = null;
+  /** The listener objects as the subsystems opened them at start: a reload does not reopen them. */
+  readonly #startListeners: string;
   #locked = false;
   #done!: () => void;
   /** Resolves once the agent has stopped. */
@@ -94,6 +97,7 @@ export class Agent {
 
   constructor(opts: AgentOptions) {
     this.config = opts.config;
+    this.#startListeners = JSON.stringify(opts.config.listeners);
     this.clock = opts.clock ?? new RealClock();
     this.#build = opts.build ?? buildSubsystems;
     this.#dmiPath = opts.dmiPath;
@@ -324,6 +328,12 @@ export class Agent {
     for (const key of Object.keys(next.params) as Array<keyof typeof next.params>) {
       if (JSON.stringify(next.params[key]) === JSON.stringify(cur.params[key])) continue;
       if (!HOT_PARAMS.has(key)) restart.push(key);
+    }
+    // dns, websocket, statsd, graphite and shinken open their sockets and files at start only
+    const started = JSON.parse(this.#startListeners) as Record<string, unknown>;
+    for (const kind of LISTENER_KINDS) {
+      const was = JSON.stringify(started[kind] ?? null);
+      if (JSON.stringify(next.listeners[kind] ?? null) !== was) restart.push(kind);
     }
     cur.objects = next.objects;
     cur.listeners = next.listeners;

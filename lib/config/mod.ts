@@ -318,6 +318,10 @@ export function resolveConfig(opts: ResolveOptions = {}): AgentConfig {
   data = resolve(data);
   const dirs = [cfgDir, ...DATA_CONFIG_DIRS.map((d) => join(data!, d))];
   const raw = loadConfigDirs(dirs);
+  if (opts.dataDir !== undefined) raw.paramSource.data = "command line";
+  else if (envData !== undefined) {
+    raw.paramSource.data = env.KUNAI_DATA_DIR !== undefined ? "env KUNAI_DATA_DIR" : "env KUNAI_DATA";
+  }
 
   const params: Record<string, unknown> = { ...raw.params };
   const problems: ConfigProblem[] = [];

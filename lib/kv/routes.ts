@@ -108,12 +108,20 @@ function keyOf(c: ApiContext): string {
   }
 }
 
+/**
+ * `__exec/<cid>/<uuid>` holds remote commands' outputs, which may be secrets: `GET /exec-get/:cid`
+ * is a write route, so these keys are read only by callers that may write (socket or token).
+ */
+const PRIVATE_PREFIX = "__exec/";
+const mayWrite = (c: ApiContext) => c.get("trusted") === true || c.get("writes") === "open";
+
 async function listing(c: ApiContext, api: KvApi, prefix: string): Promise<Response> {
   const opts = { ...readOpts(c), keysOnly: !has(c, "recurse") };
   const r = await guard(() => api.list(prefix, opts));
   c.header(INDEX_HEADER, String(r.index));
-  if (has(c, "recurse")) return c.json(r.entries.map((e) => entryJson(e)));
-  return c.json(r.entries.map((e) => e.key));
+  const entries = mayWrite(c) ? r.entries : r.entries.filter((e) => !e.key.startsWith(PRIVATE_PREFIX));
+  if (has(c, "recurse")) return c.json(entries.map((e) => entryJson(e)));
+  return c.json(entries.map((e) => e.key));
 }
 
 /** Adds the public routes over a KvApi to `r`. */
@@ -125,6 +133,15 @@ export function kvRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: num
   r.read("GET", "/kv/:key{.+}", "read a key (?raw, ?meta, ?index=&wait= to block)", async (c) => {
     const key = keyOf(c);
     if (has(c, "recurse") || has(c, "keys")) return await listing(c, api, key);
+    if (key.startsWith(PRIVATE_PREFIX) && !mayWrite(c)) {
+      // the statuses of a write route (401 without credentials, 403 otherwise), said for this key
+      const status = c.get("writes") === "token" && !c.req.header("authorization") ? 401 : 403;
+      throw new HttpError(
+        status,
+        `${PRIVATE_PREFIX} keys hold remote command outputs, read like a write route: over the unix ` +
+          "socket or with Authorization: Bearer <http.token> (kunai exec, GET /exec-get/:cid)",
+      );
+    }
     const opts = readOpts(c);
     const { entry, index } = await guard(() => api.get(key, opts));
     c.header(INDEX_HEADER, String(index));
@@ -196,7 +213,7 @@ function fastRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: number }
   r.fast("GET", "/kv/:key{.+}", (req) => {
     const raw = req.query === "raw";
     const key = raw || req.query === "" ? fastKey(req) : null;
-    if (key === null) return null;
+    if (key === null || key.startsWith(PRIVATE_PREFIX)) return null; // the app checks who asks
     return guard(() => api.get(key)).then(({ entry, index }): FastAnswer => {
       const idx: [string, string] = ["x-kunai-index", String(index)];
       if (!entry) {

@@ -7,7 +7,7 @@
  * atomically, and after a configuration change reload the agent's configuration in place.
  * Files are added and updated, never deleted.
  */
-import { join } from "node:path";
+import { join, resolve } from "node:path";
 import { writeAtomic } from "../fs/mod.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import { HttpError, RouteTable } from "../routing/mod.ts";
@@ -68,6 +68,19 @@ export function createPropagation(
       rels = walkFiles(dir, (rel) => type === "configuration" && rel === "local.json");
     } catch (err) {
       throw new HttpError(400, `cannot read ${type} directory ${dir}: ${(err as Error).message}`);
+    }
+    if (type === "configuration") {
+      // KV values are open reads: what the admin kept private here (exec.key, mode 0600 as
+      // `kunai keygen --exec` writes it, a 0640 handler with its SMTP password) stays here
+      const priv = p.master_key_priv ? resolve(dir, p.master_key_priv) : "";
+      const kept = rels.filter((rel) => {
+        const full = join(dir, rel);
+        return full === priv || ((Deno.statSync(full).mode ?? 0o644) & 0o004) === 0;
+      });
+      if (kept.length) {
+        ctx.log.info(`propagate: not sent (master_key_priv, or not readable by others): ${kept.join(", ")}`);
+        rels = rels.filter((rel) => !kept.includes(rel));
+      }
     }
     if (rels.length > MAX_FILES) {
       throw new HttpError(413, `${rels.length} files in ${dir}: at most ${MAX_FILES}`);

@@ -80,6 +80,29 @@ Deno.test("keygen prints a 32-byte base64 key", async () => {
   assert.notEqual(newKey(), newKey());
 });
 
+Deno.test("keygen --exec --dir writes the pair once: never over an existing key, clear errors", async () => {
+  using t = tempDir();
+  const r = await run(["keygen", "--exec", "--dir", t.dir, "--json"]);
+  assert.equal(r.code, 0, r.err);
+  assert.deepEqual(JSON.parse(r.out), {
+    master_key_priv: `${t.dir}/exec.key`,
+    master_key_pub: `${t.dir}/exec.pub`,
+  });
+  assert.equal(Deno.statSync(`${t.dir}/exec.key`).mode! & 0o777, 0o600);
+  const key = Deno.readTextFileSync(`${t.dir}/exec.key`);
+  // a second run would lock every node out of the old pair: refused, the files untouched
+  const again = await run(["keygen", "--exec", "--dir", t.dir]);
+  assert.equal(again.code, 1);
+  assert.match(again.err, /exec\.key already exists/);
+  assert.equal(Deno.readTextFileSync(`${t.dir}/exec.key`), key);
+  const missing = await run(["keygen", "--exec", "--dir", `${t.dir}/nope`]);
+  assert.equal(missing.code, 1);
+  assert.match(missing.err, /^kunai: cannot write .*nope\/exec\.key: /);
+  const noExec = await run(["keygen", "--dir", t.dir]);
+  assert.equal(noExec.code, 2, "--dir without --exec");
+  assert.match(noExec.err, /--dir goes with --exec/);
+});
+
 Deno.test("no running agent: one clear line and exit 1", async () => {
   const { dir, cleanup } = tempDir();
   try {
@@ -135,4 +158,20 @@ Deno.test("global options are taken from anywhere on the line", async () => {
   assert.equal(r.globals.colour, false);
   assert.deepEqual(splitGlobals(["kv", "put", "k", "--", "--json"]).rest, ["kv", "put", "k", "--", "--json"]);
   assert.throws(() => splitGlobals(["members", "--token"]), /--token needs a value/);
+});
+
+Deno.test("kv import checks every entry's key and flags before anything is written, naming the entry", async () => {
+  const { parseExport } = await import("../../cli/kv.ts");
+  const good = { key: "app/a", flags: 0, value: "eA==" };
+  for (
+    const [bad, re] of [
+      [{ key: "bad//k", value: "eA==" }, /f\.json: entry 1 \(bad\/\/k\): invalid key: empty segment 2/],
+      [{ key: "/abs", value: "eA==" }, /entry 1 \(\/abs\): invalid key: it starts with '\/'/],
+      [{ key: "a/../b", value: "eA==" }, /entry 1 \(a\/\.\.\/b\): invalid key: segment 2 is '\.\.'/],
+      [{ key: "k", flags: 2 ** 32, value: "eA==" }, /entry 1 \(k\): "flags" must be an integer 0-4294967295/],
+    ] as const
+  ) {
+    assert.throws(() => parseExport(JSON.stringify([good, bad]), "f.json"), re);
+  }
+  assert.deepEqual(parseExport(JSON.stringify([good]), "f.json"), [good]);
 });

@@ -175,6 +175,19 @@ Deno.test("KUNAI_* environment variables override files and flags override both"
   });
 });
 
+Deno.test("the data dir's source is where it came from (kunai config show said default for --data-dir)", () => {
+  withFiles({ "local.json": { data: "/tmp/kd5" } }, (cfgDir, dir) => {
+    const src = (o: Parameters<typeof resolveConfig>[0]) => resolveConfig(o).paramSource?.data;
+    assert.equal(src({ cfgDir, env: { HOME: dir } }), join(cfgDir, "local.json"));
+    assert.equal(src({ cfgDir, env: { HOME: dir, KUNAI_DATA_DIR: "/tmp/kd6" } }), "env KUNAI_DATA_DIR");
+    assert.equal(src({ cfgDir, env: { HOME: dir, KUNAI_DATA: "/tmp/kd6" } }), "env KUNAI_DATA");
+    assert.equal(src({ cfgDir, env: { HOME: dir }, dataDir: "/tmp/kd7" }), "command line");
+  });
+  withFiles({}, (cfgDir, dir) => {
+    assert.equal(resolveConfig({ cfgDir, env: { HOME: dir } }).paramSource?.data, undefined, "default");
+  });
+});
+
 Deno.test("a seed that is not addr[:port] is a configuration error naming it (was: a warning at start, then ignored)", () => {
   const seeds = ["10.0.0.5", "db-1.example.org:7000", "[fd00::1]:6768", "::1"];
   withFiles({ "local.json": { seeds: [...seeds, "bad:port:x", "h:0"] } }, (cfgDir, dir) => {

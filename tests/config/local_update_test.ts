@@ -44,6 +44,11 @@ Deno.test({
       // a parameter that needs a restart is saved and reported
       const port = await (await put(a, "/configuration/update", `{"port": ${a.port + 1}}`)).json();
       assert.deepEqual(port.restart_needed, ["port"]);
+      // listeners (dns, websocket, statsd, graphite, shinken) are opened at start: a changed one is
+      // reported as needing a restart, not silently left closed
+      const dns = await (await put(a, "/configuration/update", '{"dns": {"enabled": true, "port": 0}}'))
+        .json();
+      assert.deepEqual(dns.restart_needed, ["port", "dns"]);
 
       // refused: the file stays byte for byte, and the running configuration too
       const before = Deno.readTextFileSync(localJson);

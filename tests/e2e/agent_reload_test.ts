@@ -27,7 +27,7 @@ Deno.test("kunai agent reload and SIGHUP apply new files; a broken file is refus
     // a broken file: refused with the file named, nothing changes
     Deno.writeTextFileSync(join(a.cfgDir, "extra", "bad.json"), '{"check": {"interval": 5x}}');
     const bad = await a.cli(["agent", "reload"]);
-    assert.equal(bad.code, 1);
+    assert.equal(bad.code, 2, "a configuration error (the agent's 400)");
     assert.match(bad.stderr, /extra\/bad\.json:1:\d+: invalid JSON/);
     assert.ok((await checkIds()).includes("extra/ping"));
 

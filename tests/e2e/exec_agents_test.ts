@@ -144,14 +144,15 @@ Deno.test({
       const metrics = await (await fetch(`http://${addrs[1]}:${ports[1]}/metrics`)).text();
       assert.match(metrics, /kunai_exec_refused_total\{reason="replay"\} 1/);
 
-      // the asker's result routes are protected
-      for (const path of ["/exec/web?cmd=id", `/exec-get/${g.cid}`]) {
+      // the asker's result routes are protected, and so are the results' KV keys
+      const resultKey = `/kv/__exec/${g.cid}/${Object.keys(g.res)[0]}?raw`;
+      for (const path of ["/exec/web?cmd=id", `/exec-get/${g.cid}`, resultKey]) {
         const res = await fetch(`http://${addrs[0]}:${ports[0]}${path}`);
         await res.body?.cancel();
         assert.ok([401, 403].includes(res.status), `${path} over TCP without a token: ${res.status}`);
       }
       const noKey = await b.cli(["exec", "web", "id"]);
-      assert.equal(noKey.code, 1);
+      assert.equal(noKey.code, 2, "a configuration error (the agent's 400)");
       assert.match(noKey.stderr, /No master private key/);
     } finally {
       await Promise.all(agents.map((x) => x.stop()));

@@ -41,9 +41,16 @@ Deno.test({
       r = await a.cli(["kv", "get", "app/bin"]);
       assert.equal(r.code, 1);
       assert.match(r.stderr, /not found/);
+      // what the agent refuses as malformed (400) is a usage error: exit 2, as the README promises
       r = await a.cli(["kv", "put", "bad/../key", "x"]);
-      assert.equal(r.code, 1);
+      assert.equal(r.code, 2);
       assert.match(r.stderr, /segment/);
+      r = await a.cli(["kv", "put", "app/t", "x", "--ttl", "99y"]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /ttl/);
+      r = await a.cli(["join", `127.0.0.1:${a.port}`]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /this agent itself/);
     } finally {
       await a.stop();
       Deno.removeSync(a.dir, { recursive: true });

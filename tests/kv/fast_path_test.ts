@@ -82,6 +82,9 @@ Deno.test("fast path: the same answers as the app, byte for byte, and only for p
     [request("GET", "/kv/web/a%20b?raw", { origin: "http://evil.example" }), false], // CORS: the app
     [request("GET", "/kv/web/a%20b?raw", { connection: "close" }), false],
     [request("PUT", "/kv/x", { ...auth, "content-length ": "0" }), false], // not a header name: the app's 400
+    [request("PUT", "/kv/__exec/c/u", auth, "out"), true],
+    [request("GET", "/kv/__exec/c/u?raw"), false], // a command's output: the app asks for the token (401)
+    [request("GET", "/kv/__exec/c/u?raw", auth), false], // and serves it with the token
   ];
   let want = 0;
   for (const [req, fast] of cases) {

@@ -161,3 +161,22 @@ Deno.test("internal routes answer without a key and refuse unsealed requests wit
     ctx.cleanup();
   }
 });
+
+Deno.test("__exec/ keys (remote command outputs) are read only by callers that may write", async () => {
+  await using t = await app();
+  for (const [k, v] of [["__exec/c1/u1", '{"output":"secret"}'], ["open/a", "1"]]) {
+    assert.equal((await t.req(`/kv/${k}`, { method: "PUT", body: v })).status, 200);
+  }
+  // over TCP without the token: refused, and left out of listings
+  for (const path of ["/kv/__exec/c1/u1", "/kv/__exec/c1/u1?raw", "/kv/__exec/c1/u1?meta"]) {
+    const r = await t.tcp(path);
+    assert.equal(r.status, 403, path);
+    assert.match((await r.json()).error, /__exec\/ keys hold remote command outputs/);
+  }
+  assert.deepEqual(await (await t.tcp("/kv/")).json(), ["open/a"]);
+  assert.deepEqual(await (await t.tcp("/kv/?prefix=__exec/&recurse")).json(), []);
+  assert.deepEqual(await (await t.tcp("/kv/__exec?recurse")).json(), []);
+  // over the unix socket: as any key
+  assert.equal(await (await t.req("/kv/__exec/c1/u1?raw")).text(), '{"output":"secret"}');
+  assert.deepEqual(await (await t.req("/kv/")).json(), ["__exec/c1/u1", "open/a"]);
+});

@@ -104,3 +104,32 @@ Deno.test("a manifest with ../ paths or content not matching its hash writes not
     receiver.cleanup();
   }
 });
+
+Deno.test("private files stay on the sender: exec.key (0600) and anything others may not read never reach KV", async () => {
+  const net = fakeCluster();
+  const sender = makeTestCtx({ files: { "checks/open.json": { check: { interval: "1s" } } } });
+  const dir = sender.config.cfgDir;
+  // as `kunai keygen --exec --dir <cfg-dir>` writes them
+  Deno.writeTextFileSync(join(dir, "exec.key"), "-----BEGIN PRIVATE KEY-----\n", { mode: 0o600 });
+  Deno.chmodSync(join(dir, "exec.key"), 0o600);
+  Deno.writeTextFileSync(join(dir, "exec.pub"), "-----BEGIN PUBLIC KEY-----\n");
+  Deno.chmodSync(join(dir, "exec.pub"), 0o644);
+  Deno.writeTextFileSync(join(dir, "mail.json"), '{"handler": {"smtp_password": "s"}}');
+  Deno.chmodSync(join(dir, "mail.json"), 0o640);
+  // the configured private key is never sent, even when its mode says everyone may read it
+  Deno.mkdirSync(join(dir, "keys"));
+  Deno.writeTextFileSync(join(dir, "keys", "priv.pem"), "-----BEGIN PRIVATE KEY-----\n");
+  Deno.chmodSync(join(dir, "keys", "priv.pem"), 0o644);
+  sender.config.params.master_key_priv = "keys/priv.pem";
+  const tx = createPropagation(sender, { kv: net.kv, broadcast: net.broadcast, reload: null });
+  try {
+    const r = await tx.propagate("configuration");
+    assert.deepEqual([...net.store.keys()].filter((k) => k.startsWith("__configuration/")).sort(), [
+      "__configuration/checks/open.json",
+      "__configuration/exec.pub",
+    ]);
+    assert.equal(r.files, 2);
+  } finally {
+    sender.cleanup();
+  }
+});
