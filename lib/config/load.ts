@@ -7,15 +7,9 @@ import { basename, extname, join, relative } from "node:path";
 import { isPlainObject, type Issue, object } from "./schema.ts";
 import { jsonErrorOffset, lineColumn } from "./json_position.ts";
 import { closestName } from "./suggest.ts";
-import {
-  agentFields,
-  LISTENER_KINDS,
-  type ListenerKind,
-  listenerTypes,
-  OBJECT_KINDS,
-  type ObjectKind,
-  objectTypes,
-} from "./objects.ts";
+import { agentFields } from "./agent_fields.ts";
+import { OBJECT_KINDS, type ObjectKind, objectTypes } from "./objects.ts";
+import { LISTENER_KINDS, type ListenerKind, listenerTypes } from "./listeners.ts";
 import { byKey } from "../order.ts";
 
 /** One problem in one file; `line`/`column` for syntax errors. */

@@ -12,7 +12,9 @@
 import { join, resolve } from "node:path";
 import { ConfigError, type ConfigProblem, loadConfigDirs, type LoadedObject } from "./load.ts";
 import { type Issue, object } from "./schema.ts";
-import { agentFields, type ListenerKind, type ObjectKind } from "./objects.ts";
+import { agentFields } from "./agent_fields.ts";
+import type { ObjectKind } from "./objects.ts";
+import type { ListenerKind } from "./listeners.ts";
 import { decodeKey } from "../transport/mod.ts";
 
 import { loadYaml, YamlNotLoaded } from "./load.ts";
@@ -28,23 +30,19 @@ export {
 export type { ConfigProblem, LoadedObject } from "./load.ts";
 export {
   agentFields,
-  checkFields,
   checksFields,
-  checkType,
   collectorsFields,
   gossipFields,
   httpFields,
   ipv4,
   kvFields,
-  LISTENER_KINDS,
-  listenerTypes,
   metricsFields,
-  OBJECT_KINDS,
-  objectTypes,
   raftFields,
-  serviceFields,
-} from "./objects.ts";
-export type { ListenerKind, ObjectKind } from "./objects.ts";
+} from "./agent_fields.ts";
+export { checkFields, checkType, OBJECT_KINDS, objectTypes, serviceFields } from "./objects.ts";
+export type { ObjectKind } from "./objects.ts";
+export { LISTENER_KINDS, listenerTypes } from "./listeners.ts";
+export type { ListenerKind } from "./listeners.ts";
 export * as schema from "./schema.ts";
 export { localConfigFile, mergeLocalConfig, readLocalConfig, writeLocalConfig } from "./local_file.ts";
 export { listPacks, type PackInfo } from "./packs.ts";

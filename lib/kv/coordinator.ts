@@ -214,7 +214,7 @@ export class Coordinator {
   #hint(t: RingNode, key: string): void {
     // in the next group commit: while a replica is down every write leaves a hint, and one
     // transaction each (a WAL commit per write) slowed the survivors exactly when they had to cope
-    this.#d.local.inGroupCommit(() => this.#d.local.storage.addHint(t.uuid, key)).catch((err) =>
+    this.#d.local.inGroupCommit(() => this.#d.local.storage.hints.addHint(t.uuid, key)).catch((err) =>
       this.#d.log.warn(`hint for ${t.name} not stored: ${(err as Error).message}`)
     );
   }

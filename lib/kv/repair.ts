@@ -106,15 +106,15 @@ export class Repair {
       const { local, placement, peers } = this.#d;
       const storage = local.storage;
       const nodes = new Map(placement.holders().map((n) => [n.uuid, n]));
-      for (const target of storage.hintTargets()) {
+      for (const target of storage.hints.hintTargets()) {
         const peer = nodes.get(target);
         // off the ring: handover gives its ranges to someone else
         if (!peer) {
-          storage.dropHintsFor(target);
+          storage.hints.dropHintsFor(target);
           continue;
         }
         while (!this.#stopped) {
-          const keys = storage.hintsFor(target, HINT_BATCH);
+          const keys = storage.hints.hintsFor(target, HINT_BATCH);
           if (!keys.length) break;
           const recs = keys.map((k) => storage.getRecord(k)).filter((r): r is KvRecord => !!r);
           try {
@@ -123,7 +123,7 @@ export class Repair {
             if (err instanceof PeerUnreachable || err instanceof PeerRefused) break;
             throw err;
           }
-          storage.removeHints(target, keys);
+          storage.hints.removeHints(target, keys);
           this.#stats.hints_delivered += keys.length;
         }
       }
@@ -158,7 +158,7 @@ export class Repair {
   async #pullFrom(peer: RingNode): Promise<void> {
     const { local, placement, peers, clock, cfg, log } = this.#d;
     const storage = local.storage;
-    const mark = storage.mark(peer.uuid) ?? { epoch: "", seq: 0 };
+    const mark = storage.marks.mark(peer.uuid) ?? { epoch: "", seq: 0 };
     let { epoch, seq } = mark;
     for (let round = 0; round < 2500 && !this.#stopped; round++) {
       const ans = await peers.call<ChangedAnswer>(peer, "changed", {
@@ -189,7 +189,7 @@ export class Repair {
       }
       epoch = ans.epoch;
       seq = ans.last_seq;
-      storage.setMark(peer.uuid, epoch, seq);
+      storage.marks.setMark(peer.uuid, epoch, seq);
       if (!ans.more) break;
       if (!missing.length) await this.#pause(IDLE_PAGE_GAP_MS);
     }

@@ -1,7 +1,8 @@
 /**
  * Local storage of records in `kv.db` (SQLite, WAL): one row per key holding the latest version
  * (value or tombstone) and its local apply sequence (for "changed since" anti-entropy, answered from
- * an index in memory: see ChangeLog), hints for unreachable replicas and per-peer sync marks.
+ * an index in memory: see ChangeLog); hints for unreachable replicas and per-peer sync marks beside
+ * them (`storage.hints`, `storage.marks`: repair_state.ts).
  *
  * ```ts
  * const s = new KvStorage(ctx.store.open("kv", KV_MIGRATIONS));
@@ -15,6 +16,7 @@ import { MAX_INDEX, storedProblem } from "./validate.ts";
 import { WalFlush } from "./wal_flush.ts";
 import { Checkpointer, type CheckpointerOptions, RESTART_BYTES } from "./checkpointer.ts";
 import { ChangeLog } from "./change_log.ts";
+import { Hints, SyncMarks } from "./repair_state.ts";
 
 export { KV_MIGRATIONS } from "./schema.ts";
 
@@ -112,8 +114,6 @@ export class KvStorage {
    * runs its query only once something may have expired. Writes of records with a ttl lower it.
    */
   #nextExpiry: number | null = null;
-  /** True once SQLite said there is no hint (addHint clears it): the hint timer then skips its query. */
-  #noHints = false;
   /** Which key each apply sequence stored, for changed-since (see ChangeLog). */
   #log: ChangeLog;
   /** The highest seq written to kv_meta (rows deleted after it was applied must not take it back). */
@@ -124,6 +124,10 @@ export class KvStorage {
   onWork: ((at: number) => void) | null = null;
   #wal: WalFlush | null = null;
   #ckpt: Checkpointer | null = null;
+  /** Keys a replica missed, retried until delivered (repair_state.ts). */
+  readonly hints: Hints;
+  /** Per-peer anti-entropy marks (repair_state.ts). */
+  readonly marks: SyncMarks;
 
   constructor(
     db: Database,
@@ -133,6 +137,8 @@ export class KvStorage {
     this.db = db;
     this.#onBad = onBadRow;
     this.#bounds = cache;
+    this.hints = new Hints(db, () => this.onWork?.(0));
+    this.marks = new SyncMarks(db);
     // checkpoint every ~32 MB of WAL instead of 4 MB: hot pages rewritten many times are copied back
     // (and the files synced) once instead of at every 4 MB; measured -10..30 % CPU per replicated write.
     // The pragma counts pages: 8000 of 4 KiB, 32 000 of 1 KiB (KV_PAGE_SIZE)
@@ -432,7 +438,7 @@ export class KvStorage {
 
   /** Earliest time (ms) the upkeep has work: now while hints may wait, else the next TTL expiry. */
   nextWorkAt(nowMs: number): number {
-    if (!this.#noHints) return nowMs;
+    if (!this.hints.noHints) return nowMs;
     if (this.#nextExpiry === null) this.#nextExpiry = this.#earliestExpiry();
     return this.#nextExpiry;
   }
@@ -554,52 +560,6 @@ export class KvStorage {
     );
     const h = this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM kv_hints");
     return { keys: Number(k?.live ?? 0), tombstones: Number(k?.dead ?? 0), hints: Number(h?.n ?? 0) };
-  }
-
-  // --- hints: keys a replica missed, retried until delivered ---
-
-  addHint(target: string, key: string): void {
-    this.#noHints = false;
-    this.onWork?.(0);
-    this.db.run("INSERT OR IGNORE INTO kv_hints (target, key) VALUES (?, ?)", target, key);
-  }
-
-  hintTargets(): string[] {
-    if (this.#noHints) return [];
-    const targets = this.db.all<{ target: string }>("SELECT DISTINCT target FROM kv_hints").map((r) =>
-      r.target
-    );
-    this.#noHints = targets.length === 0;
-    return targets;
-  }
-
-  hintsFor(target: string, limit: number): string[] {
-    return this.db.all<{ key: string }>("SELECT key FROM kv_hints WHERE target = ? LIMIT ?", target, limit)
-      .map((r) => r.key);
-  }
-
-  removeHints(target: string, keys: string[]): void {
-    this.db.transaction(() => {
-      for (const k of keys) this.db.run("DELETE FROM kv_hints WHERE target = ? AND key = ?", target, k);
-    });
-  }
-
-  dropHintsFor(target: string): void {
-    this.db.run("DELETE FROM kv_hints WHERE target = ?", target);
-  }
-
-  // --- per-peer anti-entropy marks ---
-
-  mark(peer: string): { epoch: string; seq: number } | null {
-    const r = this.db.get<{ epoch: string; seq: number }>(
-      "SELECT epoch, seq FROM kv_marks WHERE peer = ?",
-      peer,
-    );
-    return r ? { epoch: r.epoch, seq: Number(r.seq) } : null;
-  }
-
-  setMark(peer: string, epoch: string, seq: number): void {
-    this.db.run("INSERT OR REPLACE INTO kv_marks (peer, epoch, seq) VALUES (?, ?, ?)", peer, epoch, seq);
   }
 }
 

@@ -2,10 +2,11 @@
  * The metrics listeners' sockets: statsd (UDP in a Worker, optional TCP), Graphite plaintext
  * (UDP and/or TCP) and carbon's pickle protocol (TCP, `pickle_port`). `openListeners` fills a
  * `MetricsListeners` as each one opens, so a failure part-way leaves the ones already open there for
- * the caller to close.
+ * the caller to close. What they report (ports, counters) for `/agent/info` is at the end.
  */
 import type { Ctx } from "../subsystem.ts";
 import { StatsdWorker } from "./statsd_worker_client.ts";
+import type { StatsdAggregator, StatsdStats } from "./statsd_aggregator.ts";
 import { TcpLineServer, TcpStreamServer, UdpListener } from "./listeners.ts";
 import {
   FrameBudget,
@@ -227,4 +228,68 @@ export async function closeSockets(l: MetricsListeners): Promise<void> {
   l.statsdTcp = null;
   l.graphiteUdp = l.graphiteTcp = l.graphitePickle = null;
   l.graphiteRcvbuf = null;
+}
+
+/** statsd counters of this node (Worker and main-thread aggregators together). */
+export function statsdStats(
+  statsd: StatsdAggregator,
+  l: MetricsListeners,
+): StatsdStats & { last_bad: string } {
+  const a = statsd.stats, w = l.statsdWorker?.stats;
+  return {
+    packets: a.packets + (w?.packets ?? 0),
+    metrics: a.metrics + (w?.metrics ?? 0),
+    bad_lines: a.bad_lines + (w?.bad_lines ?? 0),
+    dropped: a.dropped + (w?.dropped ?? 0),
+    flushes: Math.max(a.flushes, w?.flushes ?? 0),
+    last_bad: l.statsdWorker?.lastBad || statsd.lastBad,
+  };
+}
+
+/** Actual listening ports (0 when not listening). */
+export function listenerPorts(l: MetricsListeners): {
+  statsd_udp: number;
+  statsd_tcp: number;
+  graphite_udp: number;
+  graphite_tcp: number;
+  graphite_pickle: number;
+} {
+  return {
+    statsd_udp: l.statsdWorker?.port ?? 0,
+    statsd_tcp: l.statsdTcp?.port ?? 0,
+    graphite_udp: l.graphiteUdp?.port ?? 0,
+    graphite_tcp: l.graphiteTcp?.port ?? 0,
+    graphite_pickle: l.graphitePickle?.port ?? 0,
+  };
+}
+
+/** `/agent/info` sections for statsd and graphite: enabled only while really listening. */
+export function listenerInfo(
+  l: MetricsListeners,
+  statsdCfg: StatsdSettings | null,
+  graphiteCfg: GraphiteSettings | null,
+  statsd: StatsdAggregator,
+  graphiteStats: GraphiteStats,
+): { statsd: Record<string, unknown> | null; graphite: Record<string, unknown> | null } {
+  const p = listenerPorts(l);
+  return {
+    statsd: statsdCfg
+      ? {
+        ...statsdCfg,
+        enabled: p.statsd_udp > 0,
+        listening: { udp: p.statsd_udp, tcp: p.statsd_tcp },
+        rcvbuf_effective: l.statsdRcvbuf?.effective ?? 0,
+        ...statsdStats(statsd, l),
+      }
+      : null,
+    graphite: graphiteCfg
+      ? {
+        ...graphiteCfg,
+        enabled: p.graphite_udp > 0 || p.graphite_tcp > 0 || p.graphite_pickle > 0,
+        listening: { udp: p.graphite_udp, tcp: p.graphite_tcp, pickle: p.graphite_pickle },
+        rcvbuf_effective: l.graphiteRcvbuf?.effective ?? 0,
+        ...graphiteStats,
+      }
+      : null,
+  };
 }

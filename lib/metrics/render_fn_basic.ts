@@ -4,21 +4,23 @@
  * movingAverage, asPercent, highestCurrent, keepLastValue. Names follow graphite-web's exactly.
  */
 import {
-  aggFunc,
-  aggregateTags,
   type Arg,
-  firstPath,
-  formatPathExpressions,
   type FunctionDef,
   FunctionError,
   MAX_BUCKETS,
   MAX_RENDER_POINTS,
-  nodesKey,
-  normalize,
   type ParamDef,
   parseTimeOffset,
   type Series,
 } from "./render_core.ts";
+import {
+  aggFunc,
+  aggregateTags,
+  firstPath,
+  formatPathExpressions,
+  nodesKey,
+  normalize,
+} from "./render_series.ts";
 import { pyG, pyRound } from "../py_number.ts";
 
 export const SERIES: ParamDef = { name: "seriesList", type: "seriesList", required: true };

@@ -3,20 +3,17 @@
  * (diffSeries, multiplySeries, stddevSeries, rangeOfSeries), countSeries, percentileOfSeries,
  * divideSeries, the *WithWildcards forms and groupByNode/groupByNodes.
  */
+import { type FunctionDef, FunctionError, type ParamDef, type Series } from "./render_core.ts";
 import {
   AGG_FUNC_NAMES,
   aggFunc,
   aggregateRows,
   firstPath,
   formatPathExpressions,
-  type FunctionDef,
-  FunctionError,
   nodesKey,
   normalize,
-  type ParamDef,
-  type Series,
   tagsOf,
-} from "./render_core.ts";
+} from "./render_series.ts";
 import { codePointCompare, parseTaggedName, TagError } from "./tags.ts";
 import { combine, SERIES, SERIES_LISTS } from "./render_fn_basic.ts";
 import { pyG } from "../py_number.ts";

@@ -3,7 +3,8 @@
  * value, the filters currentAbove, averageBelow, maximumAbove..., limit, sortByName, and
  * removeEmptySeries. Series keep their names.
  */
-import { AGG_FUNC_NAMES, aggFunc, type FunctionDef, type ParamDef, type Series } from "./render_core.ts";
+import { type FunctionDef, type ParamDef, type Series } from "./render_core.ts";
+import { AGG_FUNC_NAMES, aggFunc } from "./render_series.ts";
 import { highest, SERIES } from "./render_fn_basic.ts";
 
 const N_INT: ParamDef = { name: "n", type: "integer", required: true };

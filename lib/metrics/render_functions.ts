@@ -2,7 +2,8 @@
  * Graphite render functions (pure): every function kunai implements, declared with graphite-web's
  * own group and parameters (what `/functions` lists) and applied to evaluated arguments. Nulls are
  * gaps: combining functions ignore them and give null only when every input is null at that point.
- * The shared machinery is in render_core.ts; the functions are grouped as graphite-web groups them.
+ * The shared machinery is in render_core.ts and render_series.ts; the functions are grouped as
+ * graphite-web groups them.
  */
 import {
   type Arg,
@@ -20,17 +21,15 @@ import { ALIAS_FUNCTIONS } from "./render_fn_alias.ts";
 
 export {
   type Arg,
-  consolidate,
   type ConsolidationFunc,
   type FnContext,
-  formatPathExpressions,
   FunctionError,
   MAX_BUCKETS,
   MAX_RENDER_POINTS,
-  normalize,
   parseTimeOffset,
   type Series,
 } from "./render_core.ts";
+export { consolidate, formatPathExpressions, normalize } from "./render_series.ts";
 export { movingAverage, movingAveragePreview } from "./render_fn_basic.ts";
 
 const FUNCTIONS: Record<string, FunctionDef> = {

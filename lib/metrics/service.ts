@@ -19,15 +19,16 @@ import {
   closeSockets,
   type GraphiteSettings,
   type GraphiteStats,
+  listenerInfo,
+  listenerPorts,
   type MetricsListeners,
   noListeners,
   openListeners,
   type StatsdSettings,
+  statsdStats,
 } from "./metric_listeners.ts";
-import { matchNames, PathPattern } from "./glob.ts";
-import { seriesByTagNames } from "./tags.ts";
-import { RenderError, type SeriesSource } from "./render.ts";
-import { MAX_RENDER_POINTS } from "./render_functions.ts";
+import type { SeriesSource } from "./render.ts";
+import { fetchLocal } from "./local_fetch.ts";
 import type { FetchedSeries } from "./ts_store.ts";
 
 export type { GraphiteSettings, GraphiteStats, StatsdSettings } from "./metric_listeners.ts";
@@ -35,16 +36,13 @@ export type { GraphiteSettings, GraphiteStats, StatsdSettings } from "./metric_l
 /** Points per write transaction of the timer (the rest follow after a turn of the event loop). */
 const WRITE_SLICE = 20_000;
 
-/** Most series one path of a `/render` target may match. */
-export const MAX_SERIES_PER_PATH = 20_000;
-
 /** Where a point goes: `true` when this node stores it, else it was handed to a forwarder. */
 export type PointRouter = (name: string, value: number, ts: number) => void;
 
 /**
  * WAL frames (pages) after which a commit of metrics.db copies the WAL back into the database
  * (SQLite's default is 1 000). The points table is clustered by series, so a settle of the fresh
- * rows (ts_store.ts) dirties a page per series: at 1 000 frames a checkpoint came after a few of
+ * rows (ts_settle.ts) dirties a page per series: at 1 000 frames a checkpoint came after a few of
  * them and wrote most pages back each time; at 10 000 it comes ten times less often and writes each
  * page once for the versions the WAL holds of it. Two simulated hours of a 400-series agent
  * (`deno task bench metrics_wal`): rollup passes (settles included) 1.7-1.8 -> 1.3 s. Before the
@@ -171,36 +169,7 @@ export class MetricsService {
 
   /** Series of this node's store matching a path pattern (pending points written first). */
   fetchLocal(pattern: string, from: number, until: number): FetchedSeries[] {
-    this.store.flush();
-    const names = seriesByTagNames(pattern, this.store.names()) ?? this.#matchLocal(pattern);
-    if (names.length > MAX_SERIES_PER_PATH) {
-      throw new RenderError(`'${pattern}' matches ${names.length} series, more than ${MAX_SERIES_PER_PATH}`);
-    }
-    // series by series, so a wide pattern over a long range stops before it has spent the memory
-    const out: FetchedSeries[] = [];
-    let total = 0;
-    for (const n of names) {
-      const f = this.store.fetch(n, from, until);
-      total += f.values.length;
-      if (total > MAX_RENDER_POINTS) {
-        throw new RenderError(
-          `'${pattern}' reads more than ${MAX_RENDER_POINTS} points (${
-            out.length + 1
-          } of ${names.length} series so far): narrow the paths or the time range`,
-        );
-      }
-      out.push(f);
-    }
-    return out;
-  }
-
-  /** Names of this node matching a path pattern (a plain name looked up directly). */
-  #matchLocal(pattern: string): string[] {
-    // a tagged path names one series exactly, as in graphite
-    if (pattern.includes(";") || new PathPattern(pattern).literal) {
-      return this.store.has(pattern) ? [pattern] : [];
-    }
-    return matchNames(pattern, this.store.names());
+    return fetchLocal(this.store, pattern, from, until);
   }
 
   /** The local store as a render source. */
@@ -223,15 +192,7 @@ export class MetricsService {
 
   /** statsd counters of this node (Worker and main-thread aggregators together). */
   statsdStats(): StatsdStats & { last_bad: string } {
-    const a = this.statsd.stats, w = this.#l.statsdWorker?.stats;
-    return {
-      packets: a.packets + (w?.packets ?? 0),
-      metrics: a.metrics + (w?.metrics ?? 0),
-      bad_lines: a.bad_lines + (w?.bad_lines ?? 0),
-      dropped: a.dropped + (w?.dropped ?? 0),
-      flushes: Math.max(a.flushes, w?.flushes ?? 0),
-      last_bad: this.#l.statsdWorker?.lastBad || this.statsd.lastBad,
-    };
+    return statsdStats(this.statsd, this.#l);
   }
 
   /** Runs one statsd flush now (timers call it every interval): both aggregators, then a write. */
@@ -377,45 +338,13 @@ export class MetricsService {
   }
 
   /** Actual listening ports (0 when not listening). */
-  ports(): {
-    statsd_udp: number;
-    statsd_tcp: number;
-    graphite_udp: number;
-    graphite_tcp: number;
-    graphite_pickle: number;
-  } {
-    return {
-      statsd_udp: this.#l.statsdWorker?.port ?? 0,
-      statsd_tcp: this.#l.statsdTcp?.port ?? 0,
-      graphite_udp: this.#l.graphiteUdp?.port ?? 0,
-      graphite_tcp: this.#l.graphiteTcp?.port ?? 0,
-      graphite_pickle: this.#l.graphitePickle?.port ?? 0,
-    };
+  ports(): ReturnType<typeof listenerPorts> {
+    return listenerPorts(this.#l);
   }
 
   /** `/agent/info` sections for statsd and graphite: enabled only while really listening. */
-  listenerInfo(): { statsd: Record<string, unknown> | null; graphite: Record<string, unknown> | null } {
-    const p = this.ports();
-    return {
-      statsd: this.#statsdCfg
-        ? {
-          ...this.#statsdCfg,
-          enabled: p.statsd_udp > 0,
-          listening: { udp: p.statsd_udp, tcp: p.statsd_tcp },
-          rcvbuf_effective: this.#l.statsdRcvbuf?.effective ?? 0,
-          ...this.statsdStats(),
-        }
-        : null,
-      graphite: this.#graphiteCfg
-        ? {
-          ...this.#graphiteCfg,
-          enabled: p.graphite_udp > 0 || p.graphite_tcp > 0 || p.graphite_pickle > 0,
-          listening: { udp: p.graphite_udp, tcp: p.graphite_tcp, pickle: p.graphite_pickle },
-          rcvbuf_effective: this.#l.graphiteRcvbuf?.effective ?? 0,
-          ...this.graphiteStats,
-        }
-        : null,
-    };
+  listenerInfo(): ReturnType<typeof listenerInfo> {
+    return listenerInfo(this.#l, this.#statsdCfg, this.#graphiteCfg, this.statsd, this.graphiteStats);
   }
 
   info(): Record<string, unknown> {

@@ -5,7 +5,7 @@
  * per series once each series' rows fill a page, and a commit writes every page it touched to the
  * WAL. So new points (from `flush()` and from the rollup pass) are appended to `fresh`, a rowid
  * table that a round fills a page or two of, and kept here in memory by series for the readers.
- * `settle()` (ts_store.ts) moves them into `points` a few minutes' worth at a time, sorted by
+ * `settle()` (ts_settle.ts) moves them into `points` a few minutes' worth at a time, sorted by
  * series: a series' rows of those minutes share a page, written once.
  *
  * Of two points of one bucket, the later written wins, here as in `points` (`fresh` is replayed

@@ -1,6 +1,7 @@
 /**
  * The shape of the time-series store (`ts_store.ts`): its SQLite schema, options, counters, the
- * SQL shared by its write, read and maintenance paths, and `TsCore`, the state those paths share.
+ * SQL shared by its write, read and maintenance paths (and the loop that inserts rows with it), and
+ * `TsCore`, the state those paths share.
  */
 import type { Database, Migration } from "../store/mod.ts";
 import { type AggregationMethod, type AggregationRule, bucketOf, type Level } from "./retention.ts";
@@ -81,6 +82,35 @@ export const ROWS_PER_INSERT = 64;
 export const ONE_INSERT = "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES (?, ?, ?, ?)";
 export const MULTI_INSERT = "INSERT OR REPLACE INTO points (series, level, ts, value) VALUES " +
   Array(ROWS_PER_INSERT).fill("(?, ?, ?, ?)").join(", ");
+
+/** Rows (series, level, ts, value) through a multi-row and a one-row INSERT, in `order` (null: as they are). */
+export function insertRows(
+  db: Database,
+  rows: Float64Array,
+  order: Uint32Array | null,
+  manySql: string,
+  oneSql: string,
+): void {
+  const many = db.statement(manySql);
+  const one = db.statement(oneSql);
+  const params: number[] = new Array(ROWS_PER_INSERT * 4);
+  const n = order ? order.length : rows.length / 4;
+  let i = 0;
+  for (; i + ROWS_PER_INSERT <= n; i += ROWS_PER_INSERT) {
+    for (let k = 0; k < ROWS_PER_INSERT; k++) {
+      const r = (order ? order[i + k] : i + k) * 4;
+      params[k * 4] = rows[r];
+      params[k * 4 + 1] = rows[r + 1];
+      params[k * 4 + 2] = rows[r + 2];
+      params[k * 4 + 3] = rows[r + 3];
+    }
+    many.run(...params);
+  }
+  for (; i < n; i++) {
+    const r = (order ? order[i] : i) * 4;
+    one.run(rows[r], rows[r + 1], rows[r + 2], rows[r + 3]);
+  }
+}
 
 export const ONE_FRESH = "INSERT INTO fresh (series, level, ts, value) VALUES (?, ?, ?, ?)";
 export const MULTI_FRESH = "INSERT INTO fresh (series, level, ts, value) VALUES " +

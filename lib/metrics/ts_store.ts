@@ -5,7 +5,8 @@
  * `ts_maintenance.ts`), with the metric's aggregation method, and every level is expired past its
  * retention. Received points wait in memory and are written, one transaction per `flush()`, to
  * the fresh rows (`ts_fresh.ts`: appended to the `fresh` table, held in memory by series), which
- * `settle()` moves into `points`, sorted by series, every few minutes (the write path, here).
+ * `settle()` moves into `points`, sorted by series, every few minutes (`ts_settle.ts`). The write
+ * path is here.
  *
  * A read at a coarse level covers the buckets not rolled up yet by aggregating the finer level on
  * the fly, so a 7-day graph reaches up to now (`ts_read.ts`).
@@ -16,32 +17,24 @@ import { type AggregationMethod, bucketOf, type Level, methodFor } from "./reten
 import {
   type FetchedSeries,
   initialWatermark,
+  insertRows,
   MULTI_FRESH,
   MULTI_INSERT,
   ONE_FRESH,
   ONE_INSERT,
-  ROWS_PER_INSERT,
   type TsCore,
   type TsStoreOptions,
   type TsStoreStats,
 } from "./ts_schema.ts";
 import { fetchSeries } from "./ts_read.ts";
 import { FreshRows } from "./ts_fresh.ts";
+import { loadFresh, saveSettledMax, SETTLE_ROWS, settleDue, settleFresh } from "./ts_settle.ts";
 import { abandonPass, finishPass, lowerOldest, passOver, passWindows } from "./ts_maintenance.ts";
 
 export { METRICS_MIGRATIONS } from "./ts_schema.ts";
 export type { FetchedSeries, TsStoreOptions, TsStoreStats } from "./ts_schema.ts";
+export { SETTLE_ROWS, SETTLE_S } from "./ts_settle.ts";
 
-/**
- * The fresh rows settle into `points` once the oldest is SETTLE_S old (seconds of data time), once
- * there are SETTLE_ROWS of them, or before a compaction that needs them. An agent's ~400 series
- * then write a page or two a round to the WAL, and every five minutes a page per series (the
- * same page for its 30 newest rows), instead of a page per series every round. A timed settle
- * leaves the rows the next rollups will read (those after the coarser level's rolled-up time,
- * when that is recent): the passes after it read memory, not a page per series.
- */
-export const SETTLE_S = 300;
-export const SETTLE_ROWS = 20_000;
 /**
  * A write batch this big goes straight into `points` (after settling the fresh rows, so none is
  * older than it): a Graphite or statsd burst touches its series a few points at a time either way,
@@ -105,7 +98,7 @@ export class TimeSeriesStore {
     for (const r of db.all<{ id: number; name: string }>("SELECT id, name FROM series")) {
       this.#ids.set(r.name, r.id);
     }
-    this.#loadFresh();
+    loadFresh(this.#core, this.#ids);
     for (let i = 0; i < this.levels.length; i++) {
       const row = db.get<{ done_until: number }>("SELECT done_until FROM rollup_state WHERE level = ?", i);
       this.#core.doneUntil[i] = row?.done_until ?? initialWatermark(this.#core, i);
@@ -134,109 +127,14 @@ export class TimeSeriesStore {
     });
   }
 
-  /**
-   * The fresh rows back into memory (in the order written: the later row of a bucket wins) and the
-   * newest time settled per level (measured once, series by series, for a store from before the
-   * fresh rows).
-   */
-  #loadFresh(): void {
-    const core = this.#core;
-    const stmt = this.#db.statement(
-      "SELECT series, level, ts, value FROM fresh ORDER BY rowid",
-    ) as unknown as {
-      iterate(): Iterable<{ series: number; level: number; ts: number; value: number }>;
-    };
-    for (const r of stmt.iterate()) core.fresh.put(r.series, r.level, r.ts, r.value);
-    const row = this.#db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'settled_max'");
-    let known: unknown = null;
-    try {
-      known = row ? JSON.parse(row.value) : null;
-    } catch { /* measured again below */ }
-    if (Array.isArray(known) && known.length === this.levels.length) {
-      core.settledMax = known.map((v) => typeof v === "number" ? v : -Infinity);
-      return;
-    }
-    const max = this.#db.statement("SELECT MAX(ts) AS m FROM points WHERE series = ? AND level = ?");
-    core.settledMax = this.levels.map((_, lv) => {
-      let m = -Infinity;
-      for (const id of this.#ids.values()) {
-        const v = (max.get(id, lv) as { m: number | null } | undefined)?.m;
-        if (typeof v === "number" && v > m) m = v;
-      }
-      return m;
-    });
-    this.#saveSettledMax();
-  }
-
-  #saveSettledMax(): void {
-    this.#db.run(
-      "INSERT OR REPLACE INTO meta (key, value) VALUES ('settled_max', ?)",
-      JSON.stringify(this.#core.settledMax.map((v) => Number.isFinite(v) ? v : null)),
-    );
-  }
-
   /** Fresh rows held (written, not settled into `points` yet). */
   get freshCount(): number {
     return this.#core.fresh.count;
   }
 
-  /**
-   * Moves the fresh rows into `points` (one transaction, sorted by series, level and time): all of
-   * them, or per level those before `before[level]`; returns how many rows moved.
-   */
+  /** Moves the fresh rows into `points`, all of them or per level those before `before[level]` (ts_settle.ts). */
   settle(before?: number[]): number {
-    const core = this.#core;
-    if (core.fresh.count === 0) return 0;
-    const { rows, newest } = core.fresh.drain(before);
-    const n = rows.length / 4;
-    if (n === 0) return 0;
-    try {
-      this.#db.transaction(() => {
-        this.#insertRows(rows, null, MULTI_INSERT, ONE_INSERT);
-        if (core.fresh.count === 0) this.#db.run("DELETE FROM fresh");
-        else {
-          newest.forEach((t, lv) => {
-            if (t > -Infinity) this.#db.run("DELETE FROM fresh WHERE level = ? AND ts <= ?", lv, t);
-          });
-        }
-        core.settledMax = core.settledMax.map((m, lv) => Math.max(m, newest[lv]));
-        this.#saveSettledMax();
-      });
-    } catch (err) {
-      for (let i = 0; i < n; i++) {
-        core.fresh.put(rows[i * 4], rows[i * 4 + 1], rows[i * 4 + 2], rows[i * 4 + 3]);
-      }
-      throw err;
-    }
-    this.stats.settles++;
-    this.stats.points_settled += n;
-    return n;
-  }
-
-  /**
-   * Settles what the pass about to run calls for: every row at SETTLE_ROWS; once the oldest is
-   * SETTLE_S old, the rows before each level's rollup frontier (the coarser level's rolled-up time,
-   * if within SETTLE_S of now; else all of the level's rows); before a compaction, the rows of its
-   * windows.
-   */
-  #settleDue(compact: Array<[number, number, number]>): void {
-    const core = this.#core, fresh = core.fresh;
-    if (fresh.count === 0) return;
-    if (fresh.count >= SETTLE_ROWS) {
-      this.settle();
-      return;
-    }
-    const nowS = Math.floor(this.#opts.now() / 1000);
-    const n = this.levels.length;
-    const before = new Array<number>(n).fill(-Infinity);
-    if (Math.min(...fresh.minTs) < nowS - SETTLE_S) {
-      for (let lv = 0; lv < n; lv++) {
-        const frontier = lv + 1 < n ? core.doneUntil[lv + 1] : Infinity;
-        before[lv] = frontier >= nowS - SETTLE_S ? frontier : Infinity;
-      }
-    }
-    for (const [lv, , end] of compact) before[lv] = Math.max(before[lv], end);
-    if (before.some((b, lv) => fresh.minTs[lv] < b)) this.settle(before);
+    return settleFresh(this.#core, before);
   }
 
   /** Points waiting to be written (the rest of a batch being written included). */
@@ -363,7 +261,7 @@ export class TimeSeriesStore {
 
   /** Appends rows to the fresh rows (table and memory), in `order`. */
   #writeRows(rows: Float64Array, order: Uint32Array): void {
-    this.#insertRows(rows, order, MULTI_FRESH, ONE_FRESH);
+    insertRows(this.#db, rows, order, MULTI_FRESH, ONE_FRESH);
     const fresh = this.#core.fresh;
     for (let i = 0; i < order.length; i++) {
       const r = order[i] * 4;
@@ -373,7 +271,7 @@ export class TimeSeriesStore {
 
   /** Writes rows straight into `points` (a big batch, the fresh rows settled before it), in `order`. */
   #writeSettled(rows: Float64Array, order: Uint32Array): void {
-    this.#insertRows(rows, order, MULTI_INSERT, ONE_INSERT);
+    insertRows(this.#db, rows, order, MULTI_INSERT, ONE_INSERT);
     const max = this.#core.settledMax;
     let raised = false;
     for (let i = 0; i < order.length; i++) {
@@ -383,30 +281,7 @@ export class TimeSeriesStore {
         raised = true;
       }
     }
-    if (raised) this.#saveSettledMax();
-  }
-
-  /** Rows (series, level, ts, value) through a multi-row and a one-row INSERT, in `order` (null: as they are). */
-  #insertRows(rows: Float64Array, order: Uint32Array | null, manySql: string, oneSql: string): void {
-    const many = this.#db.statement(manySql);
-    const one = this.#db.statement(oneSql);
-    const params: number[] = new Array(ROWS_PER_INSERT * 4);
-    const n = order ? order.length : rows.length / 4;
-    let i = 0;
-    for (; i + ROWS_PER_INSERT <= n; i += ROWS_PER_INSERT) {
-      for (let k = 0; k < ROWS_PER_INSERT; k++) {
-        const r = (order ? order[i + k] : i + k) * 4;
-        params[k * 4] = rows[r];
-        params[k * 4 + 1] = rows[r + 1];
-        params[k * 4 + 2] = rows[r + 2];
-        params[k * 4 + 3] = rows[r + 3];
-      }
-      many.run(...params);
-    }
-    for (; i < n; i++) {
-      const r = (order ? order[i] : i) * 4;
-      one.run(rows[r], rows[r + 1], rows[r + 2], rows[r + 3]);
-    }
+    if (raised) saveSettledMax(this.#core);
   }
 
   /** Every known name, sorted. */
@@ -443,7 +318,7 @@ export class TimeSeriesStore {
     const windows = passWindows(this.#core, nowS);
     let r;
     try {
-      this.#settleDue(windows.compact);
+      settleDue(this.#core, windows.compact);
       r = passOver(this.#core, [...this.#ids], windows, nowS);
     } catch (err) {
       abandonPass(this.#core, windows);
@@ -469,7 +344,7 @@ export class TimeSeriesStore {
       const series = [...this.#ids];
       const total = { rolled: 0, expired: 0, compacted: 0, oldest: windows.expire.map(() => Infinity) };
       try {
-        this.#settleDue(windows.compact);
+        settleDue(this.#core, windows.compact);
         for (let i = 0; i < series.length; i += slice) {
           const r = passOver(this.#core, series.slice(i, i + slice), windows, nowS);
           total.rolled += r.rolled;

@@ -22,8 +22,10 @@ function setup(pages: number, have: (key: string) => boolean) {
   const deps = {
     local: {
       storage: {
-        mark: () => mark,
-        setMark: (_p: string, epoch: string, seq: number) => (mark = { epoch, seq }),
+        marks: {
+          mark: () => mark,
+          setMark: (_p: string, epoch: string, seq: number) => (mark = { epoch, seq }),
+        },
         getRecord: (key: string) => (have(key) ? { ...version(key), value: "" } : null),
       },
       apply: () => true,

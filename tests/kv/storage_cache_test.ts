@@ -163,13 +163,13 @@ Deno.test("the expiry sweep asks SQLite only once a record may have expired; hin
   assert.equal(s.getRecord("a")!.deleted, true);
   // hints: one query says there are none; a new hint is seen at once
   queries = 0;
-  assert.deepEqual(s.hintTargets(), []);
-  assert.deepEqual(s.hintTargets(), []);
+  assert.deepEqual(s.hints.hintTargets(), []);
+  assert.deepEqual(s.hints.hintTargets(), []);
   assert.equal(queries, 1);
-  s.addHint("peer-1", "a");
-  assert.deepEqual(s.hintTargets(), ["peer-1"]);
-  s.removeHints("peer-1", ["a"]);
-  assert.deepEqual(s.hintTargets(), []);
+  s.hints.addHint("peer-1", "a");
+  assert.deepEqual(s.hints.hintTargets(), ["peer-1"]);
+  s.hints.removeHints("peer-1", ["a"]);
+  assert.deepEqual(s.hints.hintTargets(), []);
 });
 
 Deno.test("the expiry bound is read from what a restarted node stored", () => {
