@@ -158,7 +158,7 @@ Deno.test({
         "all alive after rotation",
       );
       const bad = await agents[0].cli(["keys", "remove", key2]);
-      assert.equal(bad.code, 1);
+      assert.equal(bad.code, 2, "a refused request (400) is a usage error");
       assert.match(bad.stderr + bad.stdout, /primary/);
     } catch (err) {
       for (const a of agents) console.log(`--- ${a.dir}\n${a.stderr().slice(-1500)}`);
