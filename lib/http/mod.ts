@@ -219,6 +219,11 @@ export function errorAnswer(
   } else if (err.name === "ConfigError") {
     status = 400;
     body = { error: err.message };
+  } else if (err.name === "StoreFullError") {
+    // the disk is full: a condition of the host, said once per request and logged without a trace
+    status = 507;
+    body = { error: err.message };
+    opts.log.error(`${what} refused: ${err.message}`);
   } else if (err instanceof URIError) {
     // decodeURIComponent of a client's path or query: always bad input
     status = 400;

@@ -29,6 +29,22 @@ export class StoreError extends Error {
   }
 }
 
+/** SQLite's SQLITE_FULL, as node:sqlite reports it. */
+function diskFull(err: unknown): boolean {
+  return err instanceof Error && /database or disk is full/i.test(err.message);
+}
+
+/**
+ * A write refused because the disk (or the database's size limit) is full: nothing of the
+ * transaction was stored; the HTTP API answers 507 naming the file.
+ */
+export class StoreFullError extends Error {
+  constructor(readonly file: string, cause: Error) {
+    super(`${file}: the disk is full (${cause.message}); nothing of this write was stored`, { cause });
+    this.name = "StoreFullError";
+  }
+}
+
 /** A small typed wrapper: cached prepared statements, transactions, clean close. */
 export class Database {
   readonly path: string;
@@ -84,8 +100,14 @@ export class Database {
       this.#db.exec("COMMIT");
       return out;
     } catch (err) {
-      this.#db.exec("ROLLBACK");
-      throw err;
+      // SQLite ends the transaction itself on some errors (a full disk, out of memory): a ROLLBACK
+      // then fails, and its error must not hide the one that says what happened
+      if (this.#db.isTransaction) {
+        try {
+          this.#db.exec("ROLLBACK");
+        } catch { /* the original error says more */ }
+      }
+      throw diskFull(err) ? new StoreFullError(this.path, err as Error) : err;
     } finally {
       this.#txDepth--;
     }

@@ -180,3 +180,32 @@ Deno.test("__exec/ keys (remote command outputs) are read only by callers that m
   assert.equal(await (await t.req("/kv/__exec/c1/u1?raw")).text(), '{"output":"secret"}');
   assert.deepEqual(await (await t.req("/kv/")).json(), ["__exec/c1/u1", "open/a"]);
 });
+
+Deno.test("a full disk: PUT answers 507 naming kv.db, nothing stored; writes go on once there is room", async () => {
+  const ctx = makeTestCtx({ clock: new VirtualClock() });
+  const store = createKv(ctx, await loneDeps(ctx));
+  await store.start();
+  try {
+    const a = buildApp([store.routes()], {
+      token: "",
+      maxBody: 1 << 22,
+      log: ctx.log,
+      counters: ctx.counters,
+    });
+    const put = (key: string, body: Uint8Array<ArrayBuffer>) =>
+      a.request(`/kv/${key}`, { method: "PUT", body }, { transport: "unix" });
+    const db = ctx.store.handle("kv")!;
+    const pages = db.get<{ page_count: number }>("PRAGMA page_count")!.page_count;
+    db.exec(`PRAGMA max_page_count = ${pages + 8}`); // SQLite's SQLITE_FULL, as from a full disk
+    const res = await put("big", new Uint8Array(1 << 20));
+    assert.equal(res.status, 507);
+    assert.match((await res.json()).error, /kv\.db: the disk is full \(database or disk is full\)/);
+    assert.equal((await a.request("/kv/big", {}, { transport: "unix" })).status, 404);
+    db.exec(`PRAGMA max_page_count = ${pages + 100_000}`);
+    assert.equal((await put("small", new Uint8Array([1, 2, 3]))).status, 200);
+    assert.equal((await put("big", new Uint8Array(1 << 20))).status, 200);
+  } finally {
+    await store.stop();
+    ctx.cleanup();
+  }
+});

@@ -8,6 +8,7 @@ import {
   openDatabase,
   Store,
   StoreError,
+  StoreFullError,
 } from "../../lib/store/mod.ts";
 import { KV_MIGRATIONS, KvStorage } from "../../lib/kv/storage.ts";
 import type { KvRecord } from "../../lib/kv/record.ts";
@@ -49,6 +50,35 @@ Deno.test("a transaction rolls back everything when it throws", () => {
     })
   );
   assert.equal(db.get<{ n: number }>("SELECT count(*) AS n FROM a")?.n, 0);
+  db.close();
+});
+
+Deno.test("a full disk: the write is refused with an error naming the file, and the database takes writes again", () => {
+  using t = tempDir();
+  const path = join(t.dir, "full.db");
+  const db = openDatabase(path, [{ version: 1, sql: "CREATE TABLE a (x BLOB)" }]);
+  const pages = db.get<{ page_count: number }>("PRAGMA page_count")!.page_count;
+  db.exec(`PRAGMA max_page_count = ${pages + 4}`); // SQLite's SQLITE_FULL, as from a full disk
+  const blob = new Uint8Array(64 * 1024);
+  let err: unknown;
+  try {
+    db.transaction(() => {
+      for (let i = 0; i < 100; i++) db.run("INSERT INTO a VALUES (?)", blob);
+    });
+  } catch (e) {
+    err = e;
+  }
+  assert.ok(err instanceof StoreFullError, `not a StoreFullError: ${err}`);
+  assert.equal(err.file, path);
+  assert.match(
+    err.message,
+    /full\.db: the disk is full \(database or disk is full\); nothing of this write was stored/,
+  );
+  assert.equal(db.get<{ n: number }>("SELECT count(*) AS n FROM a")?.n, 0);
+  // once there is room again, writes go on (no transaction left open)
+  db.exec(`PRAGMA max_page_count = ${pages + 1000}`);
+  db.transaction(() => db.run("INSERT INTO a VALUES (?)", blob));
+  assert.equal(db.get<{ n: number }>("SELECT count(*) AS n FROM a")?.n, 1);
   db.close();
 });
 
