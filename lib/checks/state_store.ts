@@ -50,6 +50,8 @@ export interface Silence {
 
 /** How many transitions are kept per check. */
 const HISTORY_KEEP = 50;
+/** Transitions held in memory while they cannot be written (a full disk). */
+const PENDING_KEEP = 10_000;
 
 /** The persisted part of a check's runtime state. */
 export interface StoredState {
@@ -106,6 +108,19 @@ export class CheckStateStore {
     const trans = this.#transitions;
     this.#dirty.clear();
     this.#transitions = [];
+    try {
+      this.#write(rows, trans);
+    } catch (err) {
+      // nothing was written (a full disk): keep the rows for the next flush, the latest state of a
+      // check winning, and at most PENDING_KEEP transitions
+      for (const r of rows) if (!this.#dirty.has(r.id)) this.#dirty.set(r.id, r);
+      this.#transitions = trans.concat(this.#transitions).slice(-PENDING_KEEP);
+      throw err;
+    }
+    return rows.length;
+  }
+
+  #write(rows: StoredState[], trans: StoredState[]): void {
     this.#db.transaction(() => {
       for (const s of rows) {
         this.#db.run(
@@ -136,7 +151,6 @@ export class CheckStateStore {
         );
       }
     });
-    return rows.length;
   }
 
   /** Every stored silence, by check id. */
