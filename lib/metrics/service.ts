@@ -295,13 +295,42 @@ export class MetricsService {
     this.#writing = true;
     try {
       while (this.store.pending > 0) {
-        this.#safe("write", () => this.store.flush(WRITE_SLICE));
+        if (!this.#write()) break; // the next tick tries again
         if (this.store.pending > 0) await new Promise((r) => setTimeout(r, 0));
       }
       this.#safe("forward", () => this.afterFlush?.());
     } finally {
       this.#writing = false;
     }
+  }
+
+  /** The reason writes fail (a full disk), while they do, and when it was last logged. */
+  #writeFailure = { text: "", loggedAt: 0 };
+
+  /**
+   * One slice of the pending points; false when it failed. A write that keeps failing for the
+   * same reason is logged once a minute, and its end is logged.
+   */
+  #write(): boolean {
+    const f = this.#writeFailure;
+    try {
+      this.store.flush(WRITE_SLICE);
+    } catch (err) {
+      this.#ctx.counters.inc("metrics_errors_total", { what: "write" });
+      const text = (err as Error).message;
+      const now = Date.now();
+      if (text !== f.text || now - f.loggedAt >= 60_000) {
+        this.#ctx.log.error(`write failed: ${text}; ${this.store.pending} point(s) wait in memory`);
+        f.loggedAt = now;
+      }
+      f.text = text;
+      return false;
+    }
+    if (f.text) {
+      this.#ctx.log.info(`points written again after: ${f.text}`);
+      f.text = "";
+    }
+    return true;
   }
 
   async #rollupInSlices(): Promise<void> {

@@ -75,6 +75,8 @@ export interface TsStoreStats {
   /** Moves of the fresh rows into `points`, and the rows moved. */
   settles: number;
   points_settled: number;
+  /** Points refused while the disk was full and twice `maxPending` already waited. */
+  points_dropped: number;
 }
 
 /** Rows per multi-row INSERT (fewer calls into SQLite per point). */

@@ -50,10 +50,10 @@ export function loadFresh(core: TsCore, ids: Map<string, number>): void {
 }
 
 /** Keeps the newest time settled per level in `meta` (read back by loadFresh at open). */
-export function saveSettledMax(core: TsCore): void {
+export function saveSettledMax(core: TsCore, max = core.settledMax): void {
   core.db.run(
     "INSERT OR REPLACE INTO meta (key, value) VALUES ('settled_max', ?)",
-    JSON.stringify(core.settledMax.map((v) => Number.isFinite(v) ? v : null)),
+    JSON.stringify(max.map((v) => Number.isFinite(v) ? v : null)),
   );
 }
 

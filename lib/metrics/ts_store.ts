@@ -11,7 +11,7 @@
  * A read at a coarse level covers the buckets not rolled up yet by aggregating the finer level on
  * the fly, so a 7-day graph reaches up to now (`ts_read.ts`).
  */
-import type { Database } from "../store/mod.ts";
+import { type Database, StoreFullError } from "../store/mod.ts";
 import { chunkSpan, compactable } from "./chunks.ts";
 import { type AggregationMethod, bucketOf, type Level, methodFor } from "./retention.ts";
 import {
@@ -61,6 +61,7 @@ export class TimeSeriesStore {
     points_compacted: 0,
     settles: 0,
     points_settled: 0,
+    points_dropped: 0,
   };
   readonly levels: Level[];
   #db: Database;
@@ -75,6 +76,10 @@ export class TimeSeriesStore {
   #pTs: number[] = [];
   /** The batch being written, sorted, how far, and whether straight into `points` (see flush). */
   #batch: Batch | null = null;
+  /** Names whose series row the running write inserted (forgotten again if it fails). */
+  #created: string[] | null = null;
+  /** The last write found the disk full: points wait (up to twice maxPending) for the write timer. */
+  #full = false;
   /** The state the read path and the background pass share. */
   #core: TsCore;
 
@@ -168,10 +173,21 @@ export class TimeSeriesStore {
       return false;
     }
     if (this.#pNames.length === 0) this.#opts.onPending?.();
+    const max = this.#opts.maxPending;
+    if (this.#full && this.#pNames.length >= 2 * max) {
+      this.stats.points_dropped++;
+      return false;
+    }
     this.#pNames.push(name);
     this.#pValues.push(value);
     this.#pTs.push(Math.floor(ts));
-    if (this.#pNames.length >= this.#opts.maxPending) this.flush();
+    if (this.#pNames.length >= max && !this.#full) {
+      try {
+        this.flush();
+      } catch (err) {
+        if (!(err instanceof StoreFullError)) throw err; // the points wait; the write timer says why
+      }
+    }
     return true;
   }
 
@@ -180,6 +196,7 @@ export class TimeSeriesStore {
     if (id === undefined) {
       id = this.#db.run("INSERT INTO series (name, created) VALUES (?, ?)", name, nowS).lastInsertRowid;
       this.#ids.set(name, id);
+      this.#created?.push(name);
       this.#sortedNames = null;
       this.stats.series_created++;
     }
@@ -200,19 +217,44 @@ export class TimeSeriesStore {
     if (limit <= 0 || (!this.#batch && this.#pNames.length === 0)) return 0;
     if (!this.#batch && this.#pNames.length >= DIRECT_ROWS) this.settle();
     let n = 0;
+    // what the memory holds (fresh rows, settled maxima, the batch's progress) changes only once
+    // the transaction has committed: a failed one leaves it as the disk is
+    let commit = () => {};
+    // a new batch takes the pending points: given back if none of it could be written
+    const taken = this.#batch ? null : { names: this.#pNames, values: this.#pValues, tss: this.#pTs };
+    const created: string[] = [];
+    this.#created = created;
     try {
       this.#db.transaction(() => {
         const b = this.#batch ??= this.#sortPending();
         const end = Math.min(b.order.length, b.next + limit);
-        if (b.direct) this.#writeSettled(b.rows, b.order.subarray(b.next, end));
-        else this.#writeRows(b.rows, b.order.subarray(b.next, end));
+        const slice = b.order.subarray(b.next, end);
+        const apply = b.direct ? this.#writeSettled(b.rows, slice) : this.#writeRows(b.rows, slice);
         n = end - b.next;
-        b.next = end;
+        commit = () => {
+          apply();
+          b.next = end;
+        };
       });
     } catch (err) {
-      this.#batch = null; // as a failed write always did: its points are not retried
+      // the series rows this write inserted are gone: so are their ids (another series may get them)
+      for (const name of created) {
+        this.#methods.delete(this.#ids.get(name)!);
+        this.#ids.delete(name);
+      }
+      if (created.length) this.#sortedNames = null;
+      if (err instanceof StoreFullError) {
+        // nothing of it was stored: its points wait for the next write (a later slice of a batch
+        // keeps its batch; a new batch goes back to the pending points, to get its ids again)
+        this.#full = true;
+        if (taken) this.#giveBack(taken);
+      } else this.#batch = null; // as a failed write always did: its points are not retried
       throw err;
+    } finally {
+      this.#created = null;
     }
+    this.#full = false;
+    commit();
     if (this.#batch && this.#batch.next === this.#batch.order.length) this.#batch = null;
     this.stats.points_written += n;
     this.stats.writes++;
@@ -225,6 +267,14 @@ export class TimeSeriesStore {
    * The pending points as rows (series, level, bucket, value) and the order to write them in (new
    * series get their ids here: call it inside a transaction).
    */
+  /** Points taken for a batch none of which was written, back in front of the pending ones. */
+  #giveBack(p: { names: string[]; values: number[]; tss: number[] }): void {
+    this.#batch = null;
+    this.#pNames = p.names.concat(this.#pNames);
+    this.#pValues = p.values.concat(this.#pValues);
+    this.#pTs = p.tss.concat(this.#pTs);
+  }
+
   #sortPending(): Batch {
     const names = this.#pNames, values = this.#pValues, tss = this.#pTs;
     this.#pNames = [];
@@ -259,20 +309,28 @@ export class TimeSeriesStore {
     return { rows, order, next: 0, direct };
   }
 
-  /** Appends rows to the fresh rows (table and memory), in `order`. */
-  #writeRows(rows: Float64Array, order: Uint32Array): void {
+  /**
+   * Appends rows to the fresh rows' table, in `order`; returns what puts them in the fresh rows'
+   * memory once the transaction has committed.
+   */
+  #writeRows(rows: Float64Array, order: Uint32Array): () => void {
     insertRows(this.#db, rows, order, MULTI_FRESH, ONE_FRESH);
-    const fresh = this.#core.fresh;
-    for (let i = 0; i < order.length; i++) {
-      const r = order[i] * 4;
-      fresh.put(rows[r], rows[r + 1], rows[r + 2], rows[r + 3]);
-    }
+    return () => {
+      const fresh = this.#core.fresh;
+      for (let i = 0; i < order.length; i++) {
+        const r = order[i] * 4;
+        fresh.put(rows[r], rows[r + 1], rows[r + 2], rows[r + 3]);
+      }
+    };
   }
 
-  /** Writes rows straight into `points` (a big batch, the fresh rows settled before it), in `order`. */
-  #writeSettled(rows: Float64Array, order: Uint32Array): void {
+  /**
+   * Writes rows straight into `points` (a big batch, the fresh rows settled before it), in `order`;
+   * returns what raises the settled maxima in memory once the transaction has committed.
+   */
+  #writeSettled(rows: Float64Array, order: Uint32Array): () => void {
     insertRows(this.#db, rows, order, MULTI_INSERT, ONE_INSERT);
-    const max = this.#core.settledMax;
+    const max = this.#core.settledMax.slice();
     let raised = false;
     for (let i = 0; i < order.length; i++) {
       const r = order[i] * 4;
@@ -281,7 +339,9 @@ export class TimeSeriesStore {
         raised = true;
       }
     }
-    if (raised) saveSettledMax(this.#core);
+    if (!raised) return () => {};
+    saveSettledMax(this.#core, max);
+    return () => void (this.#core.settledMax = max);
   }
 
   /** Every known name, sorted. */
