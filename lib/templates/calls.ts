@@ -15,6 +15,7 @@
  */
 import type nunjucks from "nunjucks";
 import type { Node, NodeCtor, Token } from "./nodes.ts";
+import type { AggregateNode } from "./jinja_tuples.ts";
 
 interface CallParser {
   peekToken(): Token;
@@ -129,7 +130,13 @@ function patchLookups(nj: typeof nunjucks): void {
       } else if (tok.type === "left-bracket") {
         const keys = this.parseAggregate();
         if (keys!.children!.length > 1) this.fail("invalid index");
-        node = Object.assign(lookup(tok, keys!.children![0]), { jinjaItem: true });
+        // `l[0,]` is a tuple subscript in Jinja2, which refuses the comma
+        if ((keys as AggregateNode).jinjaTrailingComma) this.fail("unexpected ']'", tok.lineno, tok.colno);
+        // `l[]` is `l[()]`, an empty tuple as the key (undefined)
+        const key = keys!.children!.length
+          ? keys!.children![0]
+          : new nodes.JinjaTuple(tok.lineno, tok.colno, []);
+        node = Object.assign(lookup(tok, key), { jinjaItem: true });
       } else if (tok.type === "operator" && tok.value === ".") {
         this.nextToken();
         const val = this.nextToken();

@@ -270,7 +270,7 @@ export function installExpressions(nj: typeof nunjucks): void {
       this._emitLine(");");
       return;
     }
-    if (t.some((x) => x.typename !== "Symbol")) {
+    if (t.some((x) => x.typename !== "Symbol" && x.typename !== "Array")) {
       throw new Error("set: can only assign to names or a namespace attribute");
     }
     // names are bound in the innermost scope (statements.ts)

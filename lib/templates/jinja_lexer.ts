@@ -1,7 +1,6 @@
 /**
  * nunjucks' lexer patched with Jinja2's syntax (installed by installJinjaSemantics, right after the
- * runtime): number literals with an exponent (`1e3`, `2E-2`), a `for` target in parentheses
- * (`for (a, b) in pairs`), `r / 2` as a division (not a regular expression), `item.0` (an index
+ * runtime): number literals with an exponent (`1e3`, `2E-2`), `r / 2` as a division (not a regular expression), `item.0` (an index
  * after a dot), string literals with Python's escapes, the `+` whitespace markers (`{%+`, `+%}`)
  * and trim_blocks/lstrip_blocks applied to comments.
  */
@@ -16,10 +15,8 @@ interface TokenizerState {
   in_code: boolean;
   forward(): void;
   nextToken(): Token | null;
-  /** The last token other than whitespace (`for (a, b) in` below). */
+  /** The last token other than whitespace (`item.0` below). */
   jinjaLast?: string;
-  /** Inside the parentheses of a `for (a, b) in` target. */
-  jinjaForParen?: boolean;
   trimBlocks: boolean;
   lstripBlocks: boolean;
   tags: {
@@ -111,10 +108,10 @@ function plusMarkers(t: TokenizerState, next: () => Token | null): Token | null 
 const EXPONENT_NUMBER = /^\d+(?:\.\d+)?[eE][+-]?\d+/;
 
 /**
- * Two pieces of Jinja2's syntax nunjucks' lexer lacks: number literals with an exponent (it read
- * `1e3` as an undefined name, printing nothing, and `2E-2` as `2E` minus 2: `nan`), and a `for`
- * target in parentheses (`for (a, b) in pairs`, a parse error): the parentheses are dropped, which
- * is what they mean. And one it has that Jinja2 lacks: `r/.../` is no regular expression, `r / 2` is.
+ * A piece of Jinja2's syntax nunjucks' lexer lacks: number literals with an exponent (it read
+ * `1e3` as an undefined name, printing nothing, and `2E-2` as `2E` minus 2: `nan`). And one it has
+ * that Jinja2 lacks: `r/.../` is no regular expression, `r / 2` is. (A `for` target in parentheses
+ * is the parser's: jinja_tuples.ts.)
  */
 export function patchLexer(nj: typeof nunjucks): void {
   const lexer = (nj as unknown as { lexer: { lex(src: string, opts: object): TokenizerState } }).lexer;
@@ -138,14 +135,6 @@ export function patchLexer(nj: typeof nunjucks): void {
         while (this.index < start + m[0].length) this.forward();
         tok = { type: "float", value: m[0], lineno, colno };
       }
-    }
-    if (tok.type === "left-paren" && this.jinjaLast === "for") {
-      this.jinjaForParen = true;
-      return this.nextToken();
-    }
-    if (tok.type === "right-paren" && this.jinjaForParen) {
-      this.jinjaForParen = false;
-      return this.nextToken();
     }
     // `item.0`, `pair.1`: an index after a dot, as Jinja2 reads it (nunjucks wanted a name)
     if (tok.type === "int" && this.jinjaLast === ".") tok = { ...tok, type: "symbol" };

@@ -10,6 +10,7 @@ import { member } from "./attributes.ts";
 import { PyFloat } from "./pyfloat.ts";
 import {
   isPlain,
+  isTuple,
   jinjaDefined,
   JinjaNamespace,
   pyAdd,
@@ -85,7 +86,11 @@ export function installRuntime(nj: typeof nunjucks): void {
       // `s[1:3]` is a string in Python (jinja-compat's slice gives a list of characters)
       return (lookup.call(this, obj, val, ...rest) as string[]).join("");
     }
-    if (rest.length !== 0) return lookup.call(this, obj, val, ...rest); // a slice
+    if (rest.length !== 0) {
+      // a slice: a tuple's is a tuple
+      const part = lookup.call(this, obj, val, ...rest);
+      return isTuple(obj) && Array.isArray(part) ? tuple(part) : part;
+    }
     // Python's methods, then data only: never an inherited property (`constructor.constructor` was
     // JavaScript's Function), nor jinja-compat's list and dict methods (`append` gave the length)
     return member(obj, val);

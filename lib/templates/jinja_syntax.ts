@@ -31,7 +31,15 @@ export function patchTestArguments(nj: typeof nunjucks): void {
     let node: unknown = this.parseCompare();
     if (!this.skipSymbol("is")) return node;
     const not = this.skipSymbol("not");
-    let test = this.parseCompare();
+    // a test's name is a name, never subscripted: `x is in [1, 2]` is the test `in` given a list
+    // (nunjucks read `in[1, 2]`, an index)
+    const name = this.peekToken();
+    let test = name?.type === "symbol" && !NOT_AN_ARGUMENT.has(name.value) || name?.value === "in"
+      ? this.parsePrimary(true) as ReturnType<ParserState["parseCompare"]>
+      : this.parseCompare();
+    if (test.typename === "Symbol" && this.peekToken()?.type === "left-paren") {
+      test = this.parsePostfix(test) as typeof test;
+    }
     const next = this.peekToken();
     const startsArgument = next !== null && (
       ["int", "float", "string", "boolean", "none", "left-bracket", "left-curly"].includes(next.type) ||

@@ -6,7 +6,7 @@
 import { formatPercent } from "../evaluator/mod.ts";
 import { isFloat, PyFloat, toFloat } from "./pyfloat.ts";
 import { toPy } from "./pyrepr.ts";
-import { isNumber, isPlain, isTuple, jinjaDefined, pyType } from "./pytypes.ts";
+import { isNumber, isPlain, isTuple, jinjaDefined, pyType, tuple } from "./pytypes.ts";
 
 /**
  * Python's `==`: no coercion (`'' == false`, `'80' == 80` are False; JavaScript's `==` said true),
@@ -128,7 +128,15 @@ export function pyUnary(op: string, a: unknown): unknown {
 
 /** Python's `+`: lists concatenate, strings too; a string and a number do not mix (TypeError). */
 export function pyAdd(a: unknown, b: unknown): unknown {
-  if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
+  if (Array.isArray(a) && Array.isArray(b)) {
+    // a list to a list, a tuple to a tuple (`(1,) + (2,)` is `(1, 2)`); not a list to a tuple
+    const [ta, tb] = [pyType(a), pyType(b)];
+    if (ta === tb && ta === "tuple") return tuple([...a, ...b]);
+    if (ta === tb && ta === "list") return [...a, ...b];
+    if (ta === "list" || ta === "tuple") {
+      throw new Error(`TypeError: can only concatenate ${ta} (not "${tb}") to ${ta}`);
+    }
+  }
   const str = (v: unknown) => typeof v === "string" || v instanceof String;
   if (str(a) && str(b)) return String(a) + String(b);
   if (!isNumber(a) || !isNumber(b)) {

@@ -10,6 +10,7 @@ export {
   isDictView,
   isNumber,
   isPlain,
+  isTuple,
   jinjaDefined,
   JinjaNamespace,
   pyTruthy,

@@ -15,6 +15,7 @@ import {
   type Node,
   type Parser,
 } from "./statements_scope.ts";
+import { parseTupleTail, targetOf } from "./jinja_tuples.ts";
 
 interface ForNode extends Node {
   name: Node;
@@ -149,19 +150,17 @@ export function installFor(h: Hooks): void {
     if (tok.value !== "for") return parseFor.call(this);
     this.skipSymbol("for");
     const node = new JinjaFor(tok.lineno, tok.colno) as ForNode;
-    node.name = this.parsePrimary();
-    if (node.name.typename !== "Symbol") {
-      this.fail("for: a name expected for the loop", tok.lineno, tok.colno);
-    }
+    // `for x`, `for k, v`, `for (a, b)`, `for k, (a, b)` (jinja_tuples.ts)
+    node.name = targetOf(this, this.parsePrimary(), "for");
     if (this.peekToken().type === lexer.TOKEN_COMMA) {
       const first = node.name;
       const names = [first];
-      while (this.skip(lexer.TOKEN_COMMA)) names.push(this.parsePrimary());
+      while (this.skip(lexer.TOKEN_COMMA)) names.push(targetOf(this, this.parsePrimary(), "for"));
       node.name = new nodes.Array(first.lineno, first.colno, names);
     }
     if (!this.skipSymbol("in")) this.fail('for: expected "in"', tok.lineno, tok.colno);
-    // no inline `if` in the iterable: an `if` after it filters the loop
-    node.arr = this.parseOr();
+    // no inline `if` in the iterable: an `if` after it filters the loop; `for x in a, b` is a tuple
+    node.arr = parseTupleTail(this, this.parseOr(), () => this.parseOr(), ["recursive"]);
     node.test = this.skipSymbol("if") ? this.parseExpression() : null;
     node.recursive = this.skipSymbol("recursive");
     this.advanceAfterBlockEnd("for");

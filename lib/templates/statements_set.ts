@@ -18,16 +18,25 @@ interface SetNode {
  * the context (exported to an importer unless it starts with `_`).
  */
 function compileSetNames(this: Compiler, node: SetNode, frame: Frame): void {
-  const names = node.targets.map((t) => t.value!);
   const value = this._tmpid();
   this._emit(`var ${value} = `);
   if (node.value) this._compileExpression(node.value, frame);
   else this.compile(node.body, frame);
   this._emitLine(";");
-  const values = names.length > 1 ? this._tmpid() : value;
-  if (names.length > 1) this._emitLine(`var ${values} = runtime.jinjaUnpack(${value}, ${names.length});`);
-  names.forEach((name, i) => {
-    const v = names.length > 1 ? `${values}[${i}]` : value;
+  // each name with the JavaScript expression of its value: `set a, (b, c) = x` unpacks x, then x[1]
+  const bindings: Array<[string, string]> = [];
+  const unpack = (targets: Node[], from: string) => {
+    const parts = this._tmpid();
+    this._emitLine(`var ${parts} = runtime.jinjaUnpack(${from}, ${targets.length});`);
+    targets.forEach((t, i) => bind(t, `${parts}[${i}]`));
+  };
+  const bind = (t: Node, from: string) => {
+    if (t.typename === "Array") unpack(t.children ?? [], from);
+    else bindings.push([t.value!, from]);
+  };
+  if (node.targets.length > 1) unpack(node.targets, value);
+  else bind(node.targets[0], value);
+  bindings.forEach(([name, v]) => {
     const n = JSON.stringify(name);
     this._emitLine(`frame.set(${n}, ${v}, true);`);
     this._emitLine(`if (frame.topLevel) { context.setVariable(${n}, ${v}); }`);

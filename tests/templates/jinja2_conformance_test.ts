@@ -2485,6 +2485,64 @@ CASES.push({
   ctx: { l: [{ a: 1 }] },
 });
 
+// trailing commas in literals, one-item and empty tuples, tuples without parentheses and targets in parentheses
+// (nunjucks refused the commas, and closed a literal with any bracket: `[1, 2)` rendered [1, 2])
+CASES.push(
+  ...[
+    "{{ [1, 2,] }} {{ [1,] }} {{ (1,) }} {{ (1, 2,) }} {{ {'a': 1,} }} {{ (1) }} {{ () }} {{ [] }} {{ {} }}",
+    "{% for x in [1, 2,] %}{{ x }}{% endfor %} {% for x in (1,) %}{{ x }}{% endfor %}" +
+    "{% for a, b in [(1, 2),] %}{{ a }}{{ b }}{% endfor %}",
+    "{{ 1 in (1,) }} {{ 'a' in ['a',] }} {{ 'a' in {'a': 1,} }} {{ [3, 1,]|sort }} {{ (1,)|length }} " +
+    "{{ x|default((1,)) }} {{ x is in [1, 2,] }} {{ 1 not in (1,) }}",
+    "{% set t = (1,) %}{{ t }} {{ t|list }} {{ t is sequence }} {% set a = [1,] %}{{ a }}{% set d = {'k': (2,),} %}{{ d }}",
+    "{{ '%s-%s' % (1, 2,) }} {{ '%s' % (1,) }} {{ '%s' % ((1, 2),) }} {{ '%s|%s' % ('a', ['b',]) }}",
+    "{{ ((1,),) }} {{ [(1,)] }} {{ (1,) + (2,) }} {{ [1] + [2,] }} {{ (1,) ~ 'x' }} {{ (1,) == (1,) }} " +
+    "{{ (1,)[0] }} {{ (1, 2, 3)[1:] }} {{ (1, 2)[::-1] }}",
+    "{{ ['a', 'b',]|join('-') }} {{ [1, 2]|map('string',)|join }} {{ {'b': 1, 'a': 2,}|dictsort }} " +
+    "{% for k, v in {'a': 1, 'b': 2,}.items() %}{{ k }}{{ v }}{% endfor %}",
+    "{% set x = 1, 2 %}{{ x }} {% set y = 1, %}{{ y }} {% set z = (1, 2), %}{{ z }} {% set p, q = 3, 4 %}{{ p }}{{ q }}",
+    "{% for x in 1, 2 %}{{ x }}{% endfor %} {% for x in 1, %}{{ x }}{% endfor %} " +
+    "{% for x in 1, 2 if x > 1 %}{{ x }}{% endfor %} {% for x in 1, recursive %}{{ x }}{% endfor %}",
+    "{% with a = (1,) %}{{ a }}{% endwith %} {{ (1,)|first }} {{ ('a',)|join }} {{ ( 1 , ) }} {{ (\n1,\n) }} " +
+    "{{ [\n1,\n2,\n] }}",
+    "{% macro m(a=(1,)) %}{{ a }}{% endmacro %}{{ m() }}{{ m(a=[2,]) }}{{ m((3,)) }} " +
+    "{{ (1,)|tojson }} {{ {'a': (1,)}|tojson }} {{ ((1,),)|list }} {{ [(1, 2),]|map('first')|list }}",
+    "{{ 1, 2 }} {{ 1, }} {{ 'a', 'b'|upper }} {{ 1 if 1, 2 }} {{- 3, -}} {{ x, y }}",
+    "{% if 1, %}y{% endif %}{% if 0 %}a{% elif 0, %}b{% endif %} {{ (1 + 2) * 3 }} {{ ((1)) }} {{ ('%s' % ('x',)) }}",
+    "{% for (a,) in [(1,), (2,)] %}{{ a }}{% endfor %} {% for (a, b,) in [(1, 2)] %}{{ a }}{{ b }}{% endfor %} " +
+    "{% for k, (a, b) in [('x', (1, 2))] %}{{ k }}{{ a }}{{ b }}{% endfor %} {% for (a) in [1] %}{{ a }}{% endfor %}" +
+    "{% for ((a, b), c) in [((1, 2), 3)] %}{{ a }}{{ b }}{{ c }}{% endfor %}",
+    "{% set (a, b) = (1, 2) %}{{ a }}{{ b }} {% set (c,) = (5,) %}{{ c }} {% set (e, (f, g)) = (1, (2, 3)) %}{{ e }}{{ g }} " +
+    "{% set ns = namespace(x=1) %}{% set ns.x = 2, 3 %}{{ ns.x }}",
+    "{{ l[] }}|{{ l[(0)] }} {{ l[ 0 ] }} {{ [1, 2,][1:] }}",
+  ].map((tpl, i): Case => ({ name: `tuples-${i}`, tpl, ctx: { x: 1, l: [1] } })),
+  ...([
+    ["for-comma-target", "{% for a, in [(1,)] %}{% endfor %}"],
+    ["for-comma-targets", "{% for a, b, in [(1, 2)] %}{% endfor %}"],
+    ["set-comma-target", "{% set a, = (5,) %}"],
+    ["set-empty-target", "{% set () = 1 %}", "TypeError"],
+    ["list-comma-only", "{{ [,] }}"],
+    ["tuple-comma-only", "{{ (,) }}"],
+    ["dict-comma-only", "{{ {,} }}"],
+    ["list-two-commas", "{{ [1,,] }}"],
+    ["tuple-two-commas", "{{ (1,,) }}"],
+    ["list-closed-by-paren", "{{ [1, 2) }}"],
+    ["tuple-closed-by-bracket", "{{ (1, 2] }}"],
+    ["dict-closed-by-bracket", "{{ {'a': 1] }}"],
+    ["list-unclosed", "{{ [1, 2 }}"],
+    ["list-no-comma", "{{ [1 2] }}"],
+    ["output-comma-only", "{{ , }}"],
+    ["output-two-commas", "{{ 1,, }}"],
+    ["for-comma-only", "{% for x in , %}{% endfor %}"],
+    ["subscript-comma", "{{ l[0,] }}"],
+    ["slice-comma", "{{ l[1,:] }}", "SyntaxError"],
+    ["set-block-two-names", "{% set a, b %}x{% endset %}", "ValueError"],
+    ["test-in-call", "{{ 1 is in (1, 2,) }}", "TypeError"],
+  ] as Array<[string, string, string?]>).map(([name, tpl, jinja2]) =>
+    refuse(`tuples-${name}`, tpl, jinja2 ?? "TemplateSyntaxError", "", { l: [1] })
+  ),
+);
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {

@@ -150,7 +150,6 @@ Deno.test("Jinja2 syntax kunai lacks is an error naming the template and line, n
     const src of [
       "a\n{{ range(*[3])|list }}",
       "a\n{{ f(**d) }}",
-      "a\n{{ [1, 2,] }}",
       "a\n{{ 'a' 'b' }}",
       "a\n{% autoescape true %}x{% endautoescape %}",
       "a\n{{ lipsum() }}",
