@@ -139,10 +139,7 @@ function registerSelectFilters(env: nunjucks.Environment): void {
         throw new Error(`FilterArgumentError: map: unexpected keyword argument '${extra[0]}'`);
       }
       // the default stands for a missing attribute, not for one that is None
-      return arr.map((x) => {
-        const v = attr(x, String(attribute));
-        return v === undefined && dflt !== undefined && dflt !== null ? dflt : v;
-      });
+      return arr.map((x) => attr(x, String(attribute), dflt));
     }
     if (!pos.length) throw new Error("FilterArgumentError: map requires a filter name or attribute=");
     const f = env.getFilter(pos[0] as string) as (this: unknown, ...a: unknown[]) => unknown;
@@ -156,10 +153,7 @@ function registerOrderFilters(env: nunjucks.Environment): void {
   env.addFilter("groupby", (list: unknown, attribute: unknown, dflt?: unknown, caseSens?: unknown) => {
     const caseSensitive = pyTruthy(caseSens ?? false);
     // the default stands for a missing attribute, not for one that is None
-    const get = (x: unknown) => {
-      const k = attr(x, String(attribute));
-      return k === undefined ? dflt : k;
-    };
+    const get = (x: unknown) => attr(x, String(attribute), dflt);
     const sortKey = (x: unknown) => {
       const k = get(x);
       return !caseSensitive && typeof k === "string" ? k.toLowerCase() : k;

@@ -15,10 +15,14 @@ interface ParserState {
   peekToken(): Token | null;
   skipSymbol(name: string): boolean;
   parseIs(): unknown;
+  fail(msg: string, lineno?: number, colno?: number): never;
 }
 
-/** Words that end an expression rather than start a test's argument (`x is odd and y`). */
-const NOT_AN_ARGUMENT = new Set(["and", "or", "else", "if", "in", "is", "not"]);
+/**
+ * Words that end an expression rather than start a test's argument (`x is odd and y`): Jinja2's three. Any
+ * other name starts one, as in Jinja2 (`x is defined if y else z` is a syntax error there too).
+ */
+const NOT_AN_ARGUMENT = new Set(["and", "or", "else"]);
 
 /**
  * Jinja2 lets one argument follow a test without parentheses (`x is divisibleby 3`, `v is sameas false`);
@@ -34,13 +38,16 @@ export function patchTestArguments(nj: typeof nunjucks): void {
     // a test's name is a name, never subscripted: `x is in [1, 2]` is the test `in` given a list
     // (nunjucks read `in[1, 2]`, an index)
     const name = this.peekToken();
-    let test = name?.type === "symbol" && !NOT_AN_ARGUMENT.has(name.value) || name?.value === "in"
+    let test = name?.type === "symbol"
       ? this.parsePrimary(true) as ReturnType<ParserState["parseCompare"]>
       : this.parseCompare();
     if (test.typename === "Symbol" && this.peekToken()?.type === "left-paren") {
       test = this.parsePostfix(test) as typeof test;
     }
     const next = this.peekToken();
+    if (next?.type === "symbol" && next.value === "is") {
+      this.fail("you cannot chain multiple tests with is", next.lineno, next.colno);
+    }
     const startsArgument = next !== null && (
       ["int", "float", "string", "boolean", "none", "left-bracket", "left-curly"].includes(next.type) ||
       (next.type === "symbol" && !NOT_AN_ARGUMENT.has(next.value))

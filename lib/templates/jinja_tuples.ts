@@ -17,6 +17,7 @@
 import type nunjucks from "nunjucks";
 import type { Node, Token } from "./nodes.ts";
 import type { CompilerProto } from "./jinja_expressions.ts";
+import { pyRepr, pyType } from "./pyvalues.ts";
 
 type Ctor = (new (lineno: number, colno: number, ...fields: unknown[]) => Node) & {
   extend(name: string, props?: object): Ctor;
@@ -27,6 +28,7 @@ interface LexState {
   index: number;
   lineno: number;
   colno: number;
+  jinjaDepth?: number;
 }
 
 /** What the helpers below need of nunjucks' parser. */
@@ -67,6 +69,24 @@ export interface AggregateNode extends Node {
 function tupleEnds(tok: Token | null, words: readonly string[]): boolean {
   return !tok || tok.type === "block-end" || tok.type === "variable-end" ||
     (tok.type === "symbol" && words.includes(tok.value));
+}
+
+/** A dict literal's value from its keys and values in turn: own keys, strings only (kunai's dicts). */
+function dictOf(flat: unknown[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (let i = 0; i < flat.length; i += 2) {
+    const k = flat[i];
+    if (typeof k !== "string" && !(k instanceof String)) {
+      throw new Error(`TypeError: kunai's dicts take string keys only, not ${pyType(k)} (${pyRepr(k)})`);
+    }
+    Object.defineProperty(out, String(k), {
+      value: flat[i + 1],
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    });
+  }
+  return out;
 }
 
 /** nodes.JinjaTuple, set by installTuples. */
@@ -163,7 +183,7 @@ export function installTuples(nj: typeof nunjucks): void {
         if (trailing) continue;
       }
       if (open.type === "left-curly") {
-        const key = this.parsePrimary();
+        const key = this.parseExpression();
         if (!this.skip("colon")) this.fail("expected a colon after a dict key", key.lineno, key.colno);
         const value = this.parseExpression();
         items.push(new nodes.Pair(key.lineno, key.colno, key, value));
@@ -199,8 +219,14 @@ export function installTuples(nj: typeof nunjucks): void {
     return isSlice ? new nodes.Array(open.lineno, open.colno, [node]) : null;
   };
   proto.parseAggregate = function (this: TupleParser & { tokens: LexState; peeked: Token | null }) {
-    // the opening bracket was peeked: where it starts
-    const start = { index: this.tokens.index - 1, lineno: this.tokens.lineno, colno: this.tokens.colno - 1 };
+    // the opening bracket was peeked: where it starts (and the brackets open before it, jinja_lexer.ts)
+    const t = this.tokens;
+    const start = {
+      index: t.index - 1,
+      lineno: t.lineno,
+      colno: t.colno - 1,
+      jinjaDepth: (t.jinjaDepth ?? 1) - 1,
+    };
     try {
       return aggregate.call(this);
     } catch (err) {
@@ -275,6 +301,29 @@ export function installTuples(nj: typeof nunjucks): void {
     } else this.fail("parseSet: expected = or block end in set tag", tag.lineno, tag.colno);
     return node;
   };
+
+  // `{name: v}`: the key is an expression, `name` the variable (nunjucks made it the string 'name'), and
+  // every key is the dict's own (`{'__proto__': 1}` set the object's prototype)
+  const compilers = Compiler.prototype as unknown as Record<
+    string,
+    (this: CompilerProto, ...a: unknown[]) => void
+  >;
+  const compileDict = compilers.compileDict;
+  compilers.compileDict = function (this: CompilerProto, node: unknown, frame: unknown) {
+    const n = node as { typename: string; children: Array<{ key: unknown; value: unknown }> };
+    // a call's keywords (a Dict too) are names
+    if (n.typename !== "Dict") return compileDict.call(this, node, frame);
+    this._emit("runtime.jinjaDict([");
+    n.children.forEach((pair, i) => {
+      if (i) this._emit(", ");
+      this._compileExpression(pair.key, frame);
+      this._emit(", ");
+      this._compileExpression(pair.value, frame);
+    });
+    this._emit("])");
+  };
+  const runtime = (nj as unknown as { runtime: Record<string, unknown> }).runtime;
+  runtime.jinjaDict = dictOf;
 
   // `(1,)`, `()`: a tuple
   (Compiler.prototype as unknown as Record<string, unknown>).compileJinjaTuple = function (

@@ -12,6 +12,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { loadTemplateEngine, Templates } from "../../lib/templates/mod.ts";
 import { tempDir } from "../helpers.ts";
+import { generatorContext } from "../../lib/generators/mod.ts";
+import { GEN_CONTEXT, GEN_FILES, GEN_TEMPLATES } from "./generator_cases.ts";
+import type { MemberRecord } from "../../lib/types.ts";
 
 interface Case {
   name: string;
@@ -24,6 +27,11 @@ interface Case {
    * whose message contains `kunai` (and names the template).
    */
   error?: { jinja2: string; kunai: string };
+  /**
+   * Rendered with a generator's variables (node, nodes, ok_nodes, kv) built from `ctx` ({members, self, kv}):
+   * by lib/generators' generatorContext here, by jinja2_conformance.py's copy of the reference's for Jinja2
+   */
+  gen?: boolean;
 }
 
 const nodes = [
@@ -2543,6 +2551,69 @@ CASES.push(
   ),
 );
 
+// generators' config files from member records as kunai gossips them (generator_cases.ts); the differences
+// found were fixed: a dict literal's key that is a name (`{name: 1}` was the key 'name'), `{'__proto__': 1}`
+// (an empty dict), `}}` closing a nested dict (`{'a': {'b': 1}}` ended the tag), an attribute path past a
+// missing step (`selectattr('services.http.port')` dropped the node; Jinja2 raises), ok_nodes' pairs as tuples
+Object.assign(FILES, GEN_FILES);
+CASES.push(
+  ...GEN_TEMPLATES.map(([name, tpl]): Case => ({
+    name: `gen-${name}`,
+    tpl,
+    ctx: GEN_CONTEXT,
+    gen: true,
+    trim: true,
+  })),
+  ...([
+    [
+      "attribute-path-missing",
+      "{{ nodes.values()|selectattr('services.http.port', 'gt', 80)|list }}",
+      "UndefinedError",
+    ],
+    ["map-path-missing", "{{ nodes.values()|map(attribute='services.http.port')|list }}", "UndefinedError"],
+    ["sort-path-missing", "{{ nodes.values()|sort(attribute='services.http.port')|list }}", "UndefinedError"],
+    [
+      "maintenance-reason",
+      "{% for n in nodes.values() %}{{ n.maintenance.reason }}{% endfor %}",
+      "UndefinedError",
+    ],
+    ["ok-nodes-unpack", "{% for n, s, x in ok_nodes('http') %}{% endfor %}", "ValueError"],
+    ["kv-int", "{{ kv('lb/mode') + 1 }}", "TypeError"],
+  ] as const).map(([name, tpl, jinja2]): Case => ({
+    ...refuse(`gen-${name}`, tpl, jinja2, ""),
+    ctx: GEN_CONTEXT,
+    gen: true,
+    trim: true,
+  })),
+  {
+    name: "dict-literal-keys",
+    tpl:
+      "{% set name = 'k' %}{{ {name: 1} }} {{ {'a' ~ name: 2} }} {{ {'__proto__': 1} }} {{ {'__proto__': 1}.__proto__ }} " +
+      "{{ {'constructor': 2}|dictsort }} {{ {'a': 1, 'b': 0, 'a': 2} }} {% set d = {} %}{% set _ = d.update({name: 3}) %}{{ d }}",
+  },
+  {
+    name: "nested-braces-end-tag",
+    tpl:
+      "{% set x = {'a': {'b': 1}} %}{{ x }} {{ {'a': {'b': 1}}|tojson }} {{ [{'a': 1}] }}{{ {'a': [1]} }} " +
+      "{{ {'a': {'b': {'c': 1}}} }} {{ {'a': {}} }} {{ ({'a': 1}) }} {% for k in {'a': {'b': 1}} %}{{ k }}{% endfor %}" +
+      "{{ {'a': {'b': 1}}-}} x",
+  },
+  refuse("unclosed-paren-end-tag", "{{ (1 }}", "TemplateSyntaxError", ""),
+  refuse("unclosed-bracket-block-end", "{% if [1 %}x{% endif %}", "TemplateSyntaxError", ""),
+);
+
+interface GenCtx {
+  members: MemberRecord[];
+  self: string;
+  kv?: Record<string, string>;
+}
+
+/** A generator's variables, as lib/generators gives them to its templates. */
+function genVars(ctx: GenCtx): Record<string, unknown> {
+  const self = ctx.members.find((m) => m.uuid === ctx.self)!;
+  return generatorContext(self, ctx.members, (k) => ctx.kv?.[k] ?? "");
+}
+
 function findJinja2Python(): string | null {
   for (const py of ["python3", "/usr/bin/python3"]) {
     try {
@@ -2582,7 +2653,9 @@ Deno.test({
       for (const c of CASES) {
         let got: string;
         try {
-          got = (c.trim ? trimmed : plain).renderString(c.tpl, structuredClone(c.ctx ?? {}), c.name);
+          const ctx = structuredClone(c.ctx ?? {});
+          const vars = c.gen ? genVars(ctx as unknown as GenCtx) : ctx;
+          got = (c.trim ? trimmed : plain).renderString(c.tpl, vars, c.name);
         } catch (err) {
           got = `ERROR ${(err as Error).message}`;
         }

@@ -183,6 +183,8 @@ Deno.test("a dict key that is not a string is a TypeError naming it, never a dif
       "{{ d.update([(1, 'a')]) }}",
       "{{ d.setdefault(none, 1) }}",
       "{{ d.fromkeys([1, 2]) }}",
+      "{{ {1: 'a'} }}",
+      "{% set k = none %}{{ {'a': 1, k: 2} }}",
     ]
   ) {
     assert.throws(
