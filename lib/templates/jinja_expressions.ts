@@ -9,6 +9,7 @@ import type nunjucks from "nunjucks";
 import { strRepr } from "../evaluator/mod.ts";
 import type { ItemLookup } from "./calls.ts";
 import { pyStr } from "./pyvalues.ts";
+import { jsString } from "./codegen.ts";
 import type { Runtime } from "./jinja_runtime.ts";
 
 /** nunjucks' Compiler.prototype, as the patches below see it. */
@@ -133,6 +134,46 @@ export function installExpressions(nj: typeof nunjucks): void {
   const handleError = runtime.handleError;
   runtime.handleError = (e, lineno, colno) =>
     (e as { lineno?: number }).lineno ? e : handleError(e, lineno + 1, colno + 1);
+  // an error is placed where it happened, once: the line and the template of the innermost function of
+  // compiled code it passes through (a macro's body, statements_macro.ts; the rest of a template after an
+  // `include` or `import`, below; a block; a template's root); the templates it then passes through only
+  // add their names. nunjucks placed it in whichever template's root caught it: a block of the parent
+  // template was reported in the child, and the rest of a template after an include or import in the
+  // included or imported one (which calls it back from inside its own try), at the line that one was at.
+  runtime.jinjaWhere = (e, lineno, colno, path) => {
+    const placed = e as { jinjaPlaced?: boolean };
+    if (placed?.jinjaPlaced) return e;
+    const err = runtime.handleError(e, lineno, colno) as { jinjaPlaced?: boolean; Update?(p: string): void };
+    if (typeof err.Update === "function" && path) err.Update(path);
+    err.jinjaPlaced = true;
+    return err;
+  };
+  const where = (self: CompilerProto) =>
+    `runtime.jinjaWhere(e, lineno, colno, ${
+      jsString((self as { templateName?: string }).templateName ?? "")
+    })`;
+  const funcs = proto as unknown as {
+    _emitFuncEnd(noReturn?: boolean): void;
+    _addScopeLevel(): void;
+    _closeScopeLevels(): void;
+    _scopeClosers: string;
+    buffer: string | null;
+  };
+  funcs._emitFuncEnd = function (this: CompilerProto & typeof funcs, noReturn?: boolean) {
+    if (!noReturn) this._emitLine(`cb(null, ${this.buffer});`);
+    this._closeScopeLevels();
+    this._emitLine("} catch (e) {");
+    this._emitLine(`  cb(${where(this)});`);
+    this._emitLine("}");
+    this._emitLine("}");
+    this.buffer = null;
+  };
+  // nunjucks opens a scope level in the callback that runs the rest of a template (after include, import,
+  // from-import, extends): that rest is in a try of its own
+  funcs._addScopeLevel = function (this: CompilerProto & typeof funcs) {
+    this._emitLine("try {");
+    this._scopeClosers = `} catch (e) { throw ${where(this)}; }})` + this._scopeClosers;
+  };
   proto.compileIf = function (node, frame, async) {
     this._emit("if(runtime.jinjaTruthy(");
     this._compileExpression(node.cond, frame);

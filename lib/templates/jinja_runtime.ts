@@ -21,6 +21,7 @@ import {
   pyMul,
   pyStr,
   pyTruthy,
+  pyType,
   pyUnary,
   tuple,
   unpack,
@@ -29,7 +30,9 @@ import {
 /** nunjucks' runtime, with the helpers kunai's compiled templates call. */
 export type Runtime = {
   handleError(e: unknown, lineno: number, colno: number): unknown;
+  jinjaWhere?: (e: unknown, lineno: number, colno: number, path: string) => unknown;
   suppressValue(val: unknown, autoescape: boolean): unknown;
+  callWrap(obj: unknown, name: string, context: unknown, args: unknown[]): unknown;
   memberLookup(obj: unknown, val: unknown, ...rest: unknown[]): unknown;
   contextOrFrameLookup(
     context: { ctx: object; env: { globals: object } },
@@ -77,6 +80,16 @@ export function installRuntime(nj: typeof nunjucks): void {
 
   const suppress = runtime.suppressValue;
   runtime.suppressValue = (val, autoescape) => suppress(pyStr(val), autoescape);
+
+  // calling what is not a function: Jinja2's kinds of error (nunjucks: "undefined or falsey")
+  const callWrap = runtime.callWrap;
+  runtime.callWrap = (obj, name, context, args) => {
+    if (obj === undefined) throw new Error(`UndefinedError: Unable to call \`${name}\`, which is undefined`);
+    if (typeof obj !== "function") {
+      throw new Error(`TypeError: Unable to call \`${name}\`: '${pyType(obj)}' object is not callable`);
+    }
+    return callWrap(obj, name, context, args);
+  };
 
   const lookup = runtime.memberLookup;
   runtime.memberLookup = function (this: unknown, obj: unknown, val: unknown, ...rest: unknown[]) {

@@ -3,7 +3,7 @@
  * comparison chains, `in`, `+`, `-`, `/`, `//`, `**`, unary signs, `%` (string formatting or the
  * modulo) and `*` (repetition or the product), with Python's TypeErrors and ZeroDivisionErrors.
  */
-import { formatPercent } from "../evaluator/mod.ts";
+import { EvalError, formatPercent as evalFormatPercent } from "../evaluator/mod.ts";
 import { isFloat, PyFloat, toFloat } from "./pyfloat.ts";
 import { toPy } from "./pyrepr.ts";
 import { isNumber, isPlain, isTuple, jinjaDefined, pyType, tuple } from "./pytypes.ts";
@@ -165,6 +165,19 @@ export function pyMod(a: unknown, b: unknown): unknown {
   const m = x % y;
   const r = m !== 0 && (m < 0) !== (y < 0) ? m + y : m;
   return isFloat(a) || isFloat(b) ? toFloat(r) : r;
+}
+
+/**
+ * The evaluator's printf-style formatting, its errors with Python's kinds (`'%d' % 'x'` is a TypeError,
+ * `'%y' % 1` a ValueError), as a template's error names them.
+ */
+function formatPercent(fmt: string, args: never): string {
+  try {
+    return evalFormatPercent(fmt, args);
+  } catch (err) {
+    if (!(err instanceof EvalError)) throw err;
+    throw new Error(`${err.kind === "type" ? "TypeError" : "ValueError"}: ${err.reason}`);
+  }
 }
 
 /** `'%(host)s:%(port)d' % d`: each named conversion takes its value from the mapping. */

@@ -4,6 +4,7 @@
  * installStatements).
  */
 import { tuple } from "./pyvalues.ts";
+import { jsString } from "./codegen.ts";
 import { type Compiler, type Frame, type Hooks, lookupOf, type Node } from "./statements_scope.ts";
 
 /** What a macro call passed beyond its parameters, for the macro's `varargs` and `kwargs`. */
@@ -106,6 +107,11 @@ function compileMacro(
       `[${pairs.map((p) => JSON.stringify(p.key.value)).join(", ")}], ${JSON.stringify(catches)}, ` +
       `function (${[...args.map((a) => "l_" + a.value), "kwargs"].join(", ")}) {`,
   );
+  // an error in the body names this template and the line in it, not the caller's (an imported macro's
+  // was reported at the line of its call, in the importing template); the caller's line is back after it
+  this._emitLine("var callerLine = lineno, callerCol = colno;");
+  this._emitLine(`lineno = ${node.lineno}; colno = ${node.colno};`);
+  this._emitLine("try {");
   this._emitLine("var callerFrame = frame;");
   this._emitLine(`frame = ${lexical}.push(true);`);
   this._emitLine("kwargs = kwargs || {};");
@@ -132,7 +138,11 @@ function compileMacro(
   this._emitLine("");
   this._withScopedSyntax(() => this.compile(node.body, scope));
   this._emitLine("frame = callerFrame;");
+  this._emitLine("lineno = callerLine; colno = callerCol;");
   this._emitLine(`return new runtime.SafeString(${buffer});`);
+  this._emitLine(
+    `} catch (e) { throw runtime.jinjaWhere(e, lineno, colno, ${jsString(this.templateName ?? "")}); }`,
+  );
   this._emitLine("});");
   this._popBuffer();
   return id;

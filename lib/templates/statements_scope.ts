@@ -49,6 +49,8 @@ export interface Frame {
 }
 export interface Compiler {
   buffer: string;
+  /** The template's path (its name for an inline one: undefined), as nunjucks compiles it. */
+  templateName?: string;
   compile(node: unknown, frame: Frame): void;
   _emit(code: string): void;
   _emitLine(code: string): void;
