@@ -5,12 +5,24 @@
 import { pyFormat } from "./pyformat.ts";
 import { bindArgs, type Params, parseSignature, type Signature } from "./bind.ts";
 import { pyRepr, pyStr } from "./pyrepr.ts";
-import { pyTruthy, tuple } from "./pytypes.ts";
+import { pyTruthy, pyType, tuple } from "./pytypes.ts";
+
+/** `split`'s and `rsplit`'s arguments as CPython takes them: a str or None, an int (a bool is one). */
+function splitArgs(sep: unknown, maxsplit: unknown): { sep: string | null; max: number } {
+  if (sep !== undefined && sep !== null && typeof sep !== "string" && !(sep instanceof String)) {
+    throw new Error(`TypeError: must be str or None, not ${pyType(sep)}`);
+  }
+  if (maxsplit !== undefined && typeof maxsplit !== "boolean" && !Number.isInteger(maxsplit)) {
+    throw new Error(`TypeError: '${pyType(maxsplit)}' object cannot be interpreted as an integer`);
+  }
+  const n = maxsplit === undefined ? -1 : Number(maxsplit);
+  return { sep: sep === undefined || sep === null ? null : String(sep), max: n < 0 ? Infinity : n };
+}
 
 /** Python `str.split(sep=None, maxsplit=-1)`. */
-function pySplit(s: string, sep?: unknown, maxsplit?: unknown): string[] {
-  const max = typeof maxsplit === "number" && maxsplit >= 0 ? maxsplit : Infinity;
-  if (sep === undefined || sep === null) {
+function pySplit(s: string, sepArg?: unknown, maxsplit?: unknown): string[] {
+  const { sep, max } = splitArgs(sepArg, maxsplit);
+  if (sep === null) {
     const out: string[] = [];
     let rest = s.replace(/^\s+/, "");
     while (rest.length) {
@@ -28,7 +40,7 @@ function pySplit(s: string, sep?: unknown, maxsplit?: unknown): string[] {
     }
     return out;
   }
-  const d = String(sep);
+  const d = sep;
   if (!d) throw new Error("ValueError: empty separator");
   const parts = s.split(d);
   if (parts.length - 1 <= max) return parts;
@@ -165,12 +177,31 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
     return fill.repeat(left) + s + fill.repeat(pad - left);
   },
   swapcase: (s) => [...s].map((c) => c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase()).join(""),
-  rsplit: (s, sep, max) => {
-    if (sep === undefined || sep === null) return s.trim().split(/\s+/).filter((x) => x);
-    const parts = s.split(String(sep));
-    const n = max === undefined ? -1 : Number(max);
-    if (n < 0 || parts.length <= n + 1) return parts;
-    return [parts.slice(0, parts.length - n).join(String(sep)), ...parts.slice(parts.length - n)];
+  rsplit: (s, sepArg, maxsplit) => {
+    const { sep, max } = splitArgs(sepArg, maxsplit);
+    if (sep === null) {
+      // on runs of whitespace from the right, at most `max` times (the rest keeps its inner spaces)
+      const out: string[] = [];
+      let rest = s.replace(/\s+$/, "");
+      while (rest.length) {
+        if (out.length >= max) {
+          out.unshift(rest);
+          break;
+        }
+        const m = /\s+(?=\S*$)/.exec(rest);
+        if (!m) {
+          out.unshift(rest);
+          break;
+        }
+        out.unshift(rest.slice(m.index + m[0].length));
+        rest = rest.slice(0, m.index);
+      }
+      return out;
+    }
+    if (!sep) throw new Error("ValueError: empty separator");
+    const parts = s.split(sep);
+    if (parts.length <= max + 1) return parts;
+    return [parts.slice(0, parts.length - max).join(sep), ...parts.slice(parts.length - max)];
   },
   // '{}:{}'.format(addr, port), '{name:>10}'.format(name=n) (pyformat.ts)
   format: (s, ...args) => {

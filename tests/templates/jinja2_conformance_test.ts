@@ -2598,6 +2598,43 @@ CASES.push(
       "{{ {'a': {'b': {'c': 1}}} }} {{ {'a': {}} }} {{ ({'a': 1}) }} {% for k in {'a': {'b': 1}} %}{{ k }}{% endfor %}" +
       "{{ {'a': {'b': 1}}-}} x",
   },
+  {
+    name: "split-rsplit-maxsplit",
+    tpl: "{{ 'a b  c'.rsplit(None, 1) }} {{ ' a b c '.rsplit(maxsplit=1) }} {{ 'a,b,c'.rsplit(',', 1) }} " +
+      "{{ 'a b c'.split(None, 1) }} {{ 'a b c'.split(maxsplit=true) }} {{ '  a  '.rsplit() }} {{ ''.rsplit() }} " +
+      "{{ 'a b'.rsplit(None, 0) }}",
+  },
+  {
+    name: "tojson-indent-kinds",
+    tpl:
+      "{{ l|tojson(indent='x') }}|{{ l|tojson(0) }}|{{ l|tojson(-1) }}|{{ l|tojson(none) }}|{{ l|tojson(true) }}|" +
+      "{{ l|tojson(indent=1) }}|{{ []|tojson(2) }}|{{ {}|tojson(2) }}",
+    ctx: { l: [{ name: "a", v: [1, {}] }] },
+  },
+  refuse("split-int-sep", "{{ 'x'.split(1) }}", "TypeError", "TypeError: must be str or None, not int"),
+  refuse("split-str-max", "{{ 'x'.split(',', 'a') }}", "TypeError", "'str' object cannot be interpreted"),
+  refuse(
+    "rsplit-float-max",
+    "{{ 'x'.rsplit(',', 1.0) }}",
+    "TypeError",
+    "'float' object cannot be interpreted",
+  ),
+  refuse("rsplit-empty-sep", "{{ 'x'.rsplit('') }}", "ValueError", "ValueError: empty separator"),
+  refuse("tojson-float-indent", "{{ [1]|tojson(1.5) }}", "TypeError", "TypeError: can't multiply"),
+  refuse("percent-d-str", "{{ '%d' % 'x' }}", "TypeError", "TypeError: %d format: a real number is required"),
+  refuse("percent-bad-char", "{{ '%y' % 1 }}", "ValueError", "ValueError: unsupported format character"),
+  refuse(
+    "call-none",
+    "{{ n() }}",
+    "TypeError",
+    "TypeError: Unable to call `n`: 'NoneType' object is not callable",
+  ),
+  refuse(
+    "call-undefined",
+    "{{ u() }}",
+    "UndefinedError",
+    "UndefinedError: Unable to call `u`, which is undefined",
+  ),
   refuse("unclosed-paren-end-tag", "{{ (1 }}", "TemplateSyntaxError", ""),
   refuse("unclosed-bracket-block-end", "{% if [1 %}x{% endif %}", "TemplateSyntaxError", ""),
 );
@@ -2632,6 +2669,9 @@ Deno.test({
     "templates render like Jinja2: truthiness, None/True/lists/dicts, filters, string methods (python3-jinja2 as the oracle)",
   ignore: python === null,
   async fn() {
+    // Jinja2's answers are keyed by name: a name used twice would compare one case with the other's
+    const names = CASES.map((c) => c.name);
+    assert.deepEqual(names.filter((n, i) => names.indexOf(n) !== i), []);
     const t = tempDir("kunai-jinja2-");
     try {
       const file = join(t.dir, "cases.json");
