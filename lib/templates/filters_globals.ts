@@ -100,7 +100,9 @@ class Cycler {
     this.#pos = (this.#pos + 1) % this.items.length;
     return item;
   }
-  reset(): void {
+  /** Python's None, printed `None` as Jinja2's reset() result is. */
+  reset(): null {
     this.#pos = 0;
+    return null;
   }
 }

@@ -62,8 +62,50 @@ function compileCapture(this: Compiler, node: { body: Node }, frame: Frame): voi
   this.buffer = buffer;
 }
 
+/** The parser as `{% filter %}` reads it. */
+interface FilterParser {
+  peekToken(): { value: string; lineno: number; colno: number };
+  skip(type: string): boolean;
+  skipSymbol(name: string): boolean;
+  fail(msg: string): never;
+  parseFilterName(): Node;
+  parseFilterArgs(name: Node): Node[];
+  advanceAfterBlockEnd(name?: string): unknown;
+  parseUntilBlocks(...names: string[]): Node;
+}
+
+/**
+ * `{% filter indent(2)|upper %}...{% endfilter %}`: the body through each filter in turn (nunjucks read
+ * one filter and refused the `|`).
+ */
+function parseFilterBlock(this: FilterParser, nodes: Hooks["nodes"]): Node {
+  const tag = this.peekToken();
+  if (!this.skipSymbol("filter")) this.fail("parseFilterStatement: expected filter");
+  const chain: Array<[Node, Node[]]> = [];
+  do {
+    const name = this.parseFilterName();
+    chain.push([name, this.parseFilterArgs(name)]);
+  } while (this.skip("pipe"));
+  this.advanceAfterBlockEnd(tag.value);
+  const [first] = chain[0];
+  let node: Node = new nodes.Capture(first.lineno, first.colno, this.parseUntilBlocks("endfilter"));
+  this.advanceAfterBlockEnd();
+  for (const [name, args] of chain) {
+    node = new nodes.Filter(
+      name.lineno,
+      name.colno,
+      name,
+      new nodes.NodeList(name.lineno, name.colno, [node, ...args]),
+    );
+  }
+  return new nodes.Output(first.lineno, first.colno, [node]);
+}
+
 /** Installs the scoped `set` of names and of `{% set %}`/`{% filter %}` blocks into the compiler. */
 export function installSet(h: Hooks): void {
+  (h.parser as unknown as Record<string, unknown>).parseFilterStatement = function (this: FilterParser) {
+    return parseFilterBlock.call(this, h.nodes);
+  };
   h.compiler.compileCapture = compileCapture;
   h.compiler.compileJinjaSetNames = compileSetNames;
 }

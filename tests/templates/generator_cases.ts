@@ -334,4 +334,118 @@ end {{- ' ' -}} of {{ 'file' }}
 ### END kunai
 `,
   ],
+  [
+    "set-block-filter-block",
+    `{% set body %}
+{% for n, s in ok_nodes('http') %}
+server {{ n.name }} {{ n.addr }}:{{ s.port }}
+{% endfor %}
+{% endset %}
+backend web
+{{ body|trim|indent(4, first=true) }}
+{% filter indent(2, first=true) %}
+{% for n in nodes.values()|selectattr('state', 'eq', 'alive')|sort(attribute='name') %}
+- {{ n.name }}
+{% endfor %}
+{% endfilter %}
+{% filter upper|replace('-', '_') %}zone-{{ node.zone }}{% endfilter %}
+
+{% with first = nodes.values()|sort(attribute='name')|first, n = nodes|length %}
+first={{ first.name }} of {{ n }}
+{% endwith %}
+`,
+  ],
+  [
+    "cycler-joiner-range",
+    `{% set row = cycler('a', 'b', 'c') %}
+{% set comma = joiner(', ') %}
+{% for n in nodes.values()|sort(attribute='name') %}{{ comma() }}{{ n.name }}={{ row.next() }}{% endfor %}
+
+{{ row.current }} {{ row.reset() }}{{ row.next() }}
+{% for n, s in ok_nodes('http') %}
+{% for p in range(s.port, s.port + 3) %}{{ p }}{{ ',' if not loop.last }}{% endfor %} {{ range(3)|list }} {{ range(10, 0, -4)|list }}
+{% endfor %}
+`,
+  ],
+  [
+    "numbers-from-kv",
+    `maxconn {{ kv('lb/maxconn')|int * 2 }} {{ (kv('lb/maxconn')|int / 3)|round(1) }} {{ (kv('lb/maxconn')|int / 3)|round(1, 'floor') }} {{ kv('none')|float }} {{ kv('lb/maxconn')|float }}
+{{ '%.1f' % (kv('lb/maxconn')|int / 7) }} {{ '{:.2f}'.format(2 / 3) }} {{ '{:,}'.format(1234567) }} {{ '{:>8.3f}|{:<6d}|{:^7}'.format(3.14159, 42, 'mid') }} {{ '%05d|%+d|%x|%o|%e' % (42, 5, 255, 8, 12345.678) }}
+{{ (nodes|length / 2)|int }} {{ nodes|length // 2 }} {{ nodes|length % 4 }} {{ 2 ** 10 }} {{ -7 // 2 }} {{ -7 % 3 }} {{ 7 / 2 }} {{ 10 / 5 }} {{ (0.1 + 0.2)|round(2) }} {{ -3|abs }} {{ [3, 1, 2]|max }} {{ nodes.values()|sum(attribute='incarnation') }}
+{{ 1048576|filesizeformat }} {{ 1500|filesizeformat(true) }} {{ '42'|int + '8'|int }} {{ 'x'|int(7) }} {{ '0x1f'|int(0, 16) }} {{ '3.7'|int }} {{ 3.7|int }} {{ '1e3'|float }}
+`,
+  ],
+  [
+    "string-filters",
+    `{% for n in nodes.values()|sort(attribute='name') %}
+{{ n.name|upper }} {{ n.name|capitalize }} {{ (n.name ~ ' in ' ~ n.zone)|title }} {{ n.zone|truncate(5, true, '') }} {{ ('  ' ~ n.addr ~ ' ')|trim }} {{ n.name|replace('-', '.', 1) }} {{ n.name|length }} {{ n.name|reverse }} {{ n.name|first }}{{ n.name|last }} {{ '%s:%s'|format(n.name, n.port) }} {{ n.state|center(9)|replace(' ', '.') }}
+{% endfor %}
+{{ 'a long description of the cluster that goes on and on'|truncate(20) }} {{ 'a long description'|wordcount }} {{ 'name=a b&c'|urlencode }} {{ {'q': node.name, 'z': 1}|urlencode }} {{ '<b>x</b> y'|striptags }}
+`,
+  ],
+  [
+    "collections-unique-min",
+    `{{ nodes.values()|map(attribute='zone')|unique|list }} {{ nodes.values()|unique(attribute='zone')|map(attribute='name')|list }}
+{{ (nodes.values()|min(attribute='incarnation')).name }} {{ (nodes.values()|max(attribute='name')).name }} {{ nodes.values()|map(attribute='name')|sort(case_sensitive=true)|reverse|list }}
+{{ nodes.values()|map(attribute='tags')|list|last }} {{ node.tags|select('in', ['web', 'lb'])|list }} {{ node.tags|reject('equalto', 'lb')|list }} {{ 'lb' in node.tags }} {{ 'web' not in node.tags }} {{ node.uuid in nodes }}
+{{ nodes[node.uuid].name }} {{ nodes.get('missing', {}).name|default('?') }} {{ nodes.keys()|sort|first|truncate(11, true, '') }} {{ nodes.values()|selectattr('services.redis', 'defined')|map(attribute='services.redis.port')|first }}
+{{ nodes.values()|map(attribute='services')|map('list')|map('length')|list }} {{ nodes.values()|map(attribute='services')|map('dictsort')|map('length')|sum }}
+`,
+  ],
+  [
+    "records-printed",
+    `{{ node }}
+{{ node|tojson }}
+{% for k, v in node.items() if k not in ['services', 'uuid'] %}
+{{ k }}: {{ v }}{{ ' (' ~ v|length ~ ')' if v is iterable and v is not string }}
+{% endfor %}
+{% for n in nodes.values() if n.maintenance is defined %}
+{{ n.name }}: {{ n.maintenance }} until none: {{ n.maintenance.until is none }} {{ n.maintenance.since > 0 }}
+{% endfor %}
+{{ ok_nodes('http')|length }} {{ ok_nodes('nothing') }} {{ ok_nodes(service='postgres')|list }} {{ (ok_nodes('http')|first)[0].name }} {{ (ok_nodes('http')|first)|length }}
+{{ kv('lb/maxconn') is string }} {{ kv('none') == '' }} {{ kv('none') is defined }} [{{ kv('none') }}]
+`,
+  ],
+  [
+    "recursive-zones",
+    `{% set tree = [] %}
+{% for zone, members in nodes.values()|groupby('zone') %}
+{% set _ = tree.append({'name': zone, 'children': members|map(attribute='name')|map('string')|list|map('lower')|list}) %}
+{% endfor %}
+{% for item in tree recursive %}
+{{ '  ' * loop.depth0 }}{{ item.name if item is mapping else item }}{% if item is mapping and item.children %} ({{ loop.index }}/{{ loop.length }})
+{{ loop(item.children) }}{% else %}
+
+{% endif %}
+{% endfor %}
+`,
+  ],
+  [
+    "whitespace-nested",
+    `upstreams:
+{% for zone, members in nodes.values()|groupby('zone') %}
+  {% if members|selectattr('state', 'eq', 'alive')|list %}
+  {{ zone }}:
+    {% for n in members %}
+      {% if n.state == 'alive' %}
+    - {{ n.addr }}  {#- inline comment -#}
+      {% else %}
+    # {{ n.name }} is {{ n.state }}
+      {% endif %}
+    {% endfor %}
+  {% endif %}
+{% endfor %}
+	{% if true %}
+	tabbed {{- "|" -}} glued
+	{% endif %}
+{%- for n in [1, 2] %} {{ n }} {% endfor -%}
+!
+{% for i in range(2) %}
+{%- if i %}, {% endif -%}
+item{{ i }}
+{%- endfor %}
+
+end
+`,
+  ],
 ];
