@@ -10,7 +10,7 @@
  */
 import { bindArgs, type Params, parseSignature, type Signature } from "./bind.ts";
 import { compare, items, splitKwargs } from "./filters_common.ts";
-import { dictView, isPlain, pyEq, pyRepr, pyType, tuple } from "./pyvalues.ts";
+import { dictView, isPlain, pyEq, pyNamed, pyRepr, pyType, tuple } from "./pyvalues.ts";
 
 type Dict = Record<string, unknown>;
 
@@ -181,6 +181,8 @@ export function collectionMethod(obj: unknown, name: unknown): ((...args: unknow
   if (!method) return null;
   const [params, fn] = method;
   const self = obj as never;
-  if (!params) return (...args: unknown[]) => fn(self, ...args);
-  return (...args: unknown[]) => fn(self, ...bindArgs(`${type}.${name}`, params, args));
+  const bound = params
+    ? (...args: unknown[]) => fn(self, ...bindArgs(`${type}.${name}`, params, args))
+    : (...args: unknown[]) => fn(self, ...args);
+  return pyNamed(bound, `<built-in method ${name} of ${type} object>`);
 }

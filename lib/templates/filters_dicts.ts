@@ -85,7 +85,7 @@ function pyJson(v: unknown, indent: string | null, level: number): string {
         pyJson((v as Record<string, unknown>)[k], indent, level + 1)
       ).join(itemSep) + pad(level) + "}";
   }
-  return JSON.stringify(String(v));
+  throw new Error(`TypeError: Object of type ${pyType(v)} is not JSON serializable`);
 }
 
 /** Jinja2's `htmlsafe_json_dumps`: `<`, `>`, `&` and `'` as \u escapes, so the JSON can sit in HTML. */

@@ -5,7 +5,7 @@
 import { pyFormat } from "./pyformat.ts";
 import { bindArgs, type Params, parseSignature, type Signature } from "./bind.ts";
 import { pyRepr, pyStr } from "./pyrepr.ts";
-import { pyTruthy, pyType, tuple } from "./pytypes.ts";
+import { pyNamed, pyTruthy, pyType, tuple } from "./pytypes.ts";
 
 /** `split`'s and `rsplit`'s arguments as CPython takes them: a str or None, an int (a bool is one). */
 function splitArgs(sep: unknown, maxsplit: unknown): { sep: string | null; max: number } {
@@ -270,6 +270,8 @@ export const isStringMethod = (name: unknown): name is string =>
 export function stringMethod(s: string, name: string): (...args: unknown[]) => unknown {
   const fn = STRING_MEMBERS[name];
   const params = STRING_PARAMS.get(name);
-  if (!params) return (...args: unknown[]) => fn(s, ...args);
-  return (...args: unknown[]) => fn(s, ...bindArgs(`str.${name}`, params, args));
+  const bound = params
+    ? (...args: unknown[]) => fn(s, ...bindArgs(`str.${name}`, params, args))
+    : (...args: unknown[]) => fn(s, ...args);
+  return pyNamed(bound, `<built-in method ${name} of str object>`);
 }

@@ -13,6 +13,8 @@ export {
   isTuple,
   jinjaDefined,
   JinjaNamespace,
+  PY_REPR,
+  pyNamed,
   pyTruthy,
   pyType,
   tuple,

@@ -3,8 +3,9 @@
  * get `varargs`/`kwargs`, and refuse extra arguments their body does not take (installed by
  * installStatements).
  */
-import { tuple } from "./pyvalues.ts";
+import { pyNamed, tuple } from "./pyvalues.ts";
 import { jsString } from "./codegen.ts";
+import { strRepr } from "../evaluator/mod.ts";
 import { type Compiler, type Frame, type Hooks, lookupOf, type Node } from "./statements_scope.ts";
 
 /** What a macro call passed beyond its parameters, for the macro's `varargs` and `kwargs`. */
@@ -36,7 +37,7 @@ function jinjaMacro(makeMacro: MakeMacro) {
   ) => {
     const macro = makeMacro(argNames, kwargNames, func);
     const declared = argNames.length + kwargNames.length;
-    return function (this: unknown, ...args: unknown[]) {
+    return pyNamed(function (this: unknown, ...args: unknown[]) {
       const last = args[args.length - 1] as Record<string, unknown> | undefined;
       const keywords = last !== null && typeof last === "object" && Object.hasOwn(last, "__keywords");
       const positional = keywords ? args.length - 1 : args.length;
@@ -57,7 +58,7 @@ function jinjaMacro(makeMacro: MakeMacro) {
       }
       macroExtras = { varargs: tuple(args.slice(declared, positional)), kwargs: named };
       return macro.apply(this, args);
-    };
+    }, `<Macro ${name === "caller" ? "anonymous" : strRepr(name)}>`); // a call block's body has no name
   };
 }
 

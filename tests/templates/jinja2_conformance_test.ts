@@ -2635,6 +2635,21 @@ CASES.push(
     "UndefinedError",
     "UndefinedError: Unable to call `u`, which is undefined",
   ),
+  // functions and objects print as Python names them (these without an address; kunai's never have one)
+  {
+    name: "functions-printed",
+    tpl: "{% for i in [1, 2] %}{{ loop }} {{ loop.changed }} {{ loop.cycle }}{% endfor %} " +
+      "{% for i in [[1]] recursive %}{{ loop }}{% endfor %} {{ range }} {{ dict }} {{ namespace }} {{ cycler }} " +
+      "{{ joiner }} {{ namespace(a=1, b=[1]) }} {{ [namespace()] }} " +
+      "{% macro m() %}x{% endmacro %}{{ m }} {{ [m] }} {{ {'a': m} }} {{ m|string }} {{ m ~ '' }} {{ '%s' % m }} " +
+      "{{ '%s' % (m,) }} {% macro c() %}{{ caller }}{% endmacro %}{% call c() %}x{% endcall %}",
+  },
+  refuse(
+    "tojson-function",
+    "{{ range|tojson }}",
+    "TypeError",
+    "TypeError: Object of type function is not JSON",
+  ),
   refuse("unclosed-paren-end-tag", "{{ (1 }}", "TemplateSyntaxError", ""),
   refuse("unclosed-bracket-block-end", "{% if [1 %}x{% endif %}", "TemplateSyntaxError", ""),
 );

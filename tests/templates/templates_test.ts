@@ -184,6 +184,22 @@ Deno.test("a render error in a parent's block, a macro or after an import names 
   });
 });
 
+Deno.test("a function prints as Python names it (without an address), never as JavaScript's text", () => {
+  const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
+  const ctx = { l: [1], d: { a: 1 }, ok_nodes: (service: unknown) => [service], kv: (k: unknown) => k };
+  assert.equal(
+    t.renderString(
+      "{{ 'a'.upper }}|{{ l.append }}|{{ d.items }}|{{ 'x'|attr('split') }}|{{ ok_nodes }}|{{ kv }}|" +
+        "{{ cycler('a') }}|{{ joiner() }}|{{ [l.pop] }}|{{ '%s' % d.get }}",
+      ctx,
+    ),
+    "<built-in method upper of str object>|<built-in method append of list object>|" +
+      "<built-in method items of dict object>|<built-in method split of str object>|<function ok_nodes>|" +
+      "<function kv>|<jinja2.utils.Cycler object>|<jinja2.utils.Joiner object>|" +
+      "[<built-in method pop of list object>]|<built-in method get of dict object>",
+  );
+});
+
 Deno.test("Jinja2 syntax kunai lacks is an error naming the template and line, never other text", () => {
   const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
   for (
