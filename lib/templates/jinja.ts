@@ -53,6 +53,7 @@ import { patchLexer } from "./jinja_lexer.ts";
 import { patchFloatLiterals, patchTestArguments } from "./jinja_syntax.ts";
 import { installExpressions } from "./jinja_expressions.ts";
 import { installTuples } from "./jinja_tuples.ts";
+import { installNameChecks } from "./jinja_names.ts";
 export {
   isNumber,
   isPlain,
@@ -93,4 +94,5 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   installSafeCodegen(nj);
   installStatements(nj);
   installExpressions(nj);
+  installNameChecks(nj);
 }

@@ -169,6 +169,8 @@ export function patchLexer(nj: typeof nunjucks): void {
         tok = { type: "float", value: m[0], lineno, colno };
       }
     }
+    // `null` is a name in Jinja2 (undefined unless set), nunjucks' None
+    if (tok.type === "none" && tok.value === "null") tok = { ...tok, type: "symbol" };
     // `item.0`, `pair.1`: an index after a dot, as Jinja2 reads it (nunjucks wanted a name)
     if (tok.type === "int" && this.jinjaLast === ".") tok = { ...tok, type: "symbol" };
     if (tok.type !== "whitespace") {

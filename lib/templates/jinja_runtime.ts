@@ -122,7 +122,10 @@ export function installRuntime(nj: typeof nunjucks): void {
     (nj as unknown as { Environment: { prototype: Record<string, unknown> } }).Environment.prototype;
   for (const [getter, table, kind] of [["getFilter", "filters", "filter"], ["getTest", "tests", "test"]]) {
     env[getter] = function (this: Record<string, Record<string, unknown>>, name: string) {
-      if (!Object.hasOwn(this[table], name)) throw new Error(`${kind} not found: ${name}`);
+      // (a name the template writes is checked when it is compiled: jinja_names.ts)
+      if (!Object.hasOwn(this[table], name)) {
+        throw new Error(`TemplateRuntimeError: no ${kind} named '${name}' found`);
+      }
       return this[table][name];
     };
   }

@@ -2318,9 +2318,14 @@ CASES.push(
       "{{ (l|groupby('a'))[0].grouper }} {{ l[0].a }} {{ l|map(attribute='a')|list }}",
     ctx: { l: [{ a: 1 }], d: { constructor: "c", valueOf: "v" }, constructor: "ctx" },
   },
-  refuse("js-filter", "{{ 'x'|constructor }}", "TemplateAssertionError", "filter not found: constructor"),
-  refuse("js-test", "{{ 1 is toString }}", "TemplateAssertionError", "test not found: toString"),
-  refuse("js-map-filter", "{{ l|map('valueOf')|list }}", "TemplateRuntimeError", "filter not found: valueOf"),
+  refuse("js-filter", "{{ 'x'|constructor }}", "TemplateAssertionError", "no filter named 'constructor'"),
+  refuse("js-test", "{{ 1 is toString }}", "TemplateAssertionError", "no test named 'toString'"),
+  refuse(
+    "js-map-filter",
+    "{{ l|map('valueOf')|list }}",
+    "TemplateRuntimeError",
+    "no filter named 'valueOf' found",
+  ),
   refuse(
     "js-function-constructor",
     "{{ constructor.constructor('return 1')() }}",
@@ -2650,6 +2655,61 @@ CASES.push(
     "TypeError",
     "TypeError: Object of type function is not JSON",
   ),
+  // an unknown filter or test is refused when compiling (a loop that does not run included), unless inside an if
+  // or an inline if: then when it runs (Jinja2's soft frames)
+  {
+    name: "unknown-names-in-if",
+    tpl: "{% if x %}{% if y %}{{ 1|nosuch }}{% endif %}{% endif %}{{ (1|nosuch) if false }}" +
+      "{% set z = 1|nosuch if false %}{% if x %}{{ x is nosuch }}{% endif %}" +
+      "{% block b %}{% if x %}{{ 1|nosuch }}{% endif %}{% endblock %}{{ [1]|map('nosuch')|list if false }}ok",
+  },
+  ...([
+    ["in-loop", "{% for i in [] %}{{ i|uper }}{% endfor %}", "TemplateAssertionError"],
+    ["in-macro", "{% macro m() %}{{ 1 is od }}{% endmacro %}", "TemplateAssertionError"],
+    [
+      "loop-in-if",
+      "{% if x %}{% for i in [] %}{{ i|nosuch }}{% endfor %}{% endif %}",
+      "TemplateAssertionError",
+    ],
+    [
+      "set-block-in-if",
+      "{% if x %}{% set y %}{{ 1|nosuch }}{% endset %}{% endif %}",
+      "TemplateAssertionError",
+    ],
+    [
+      "with-in-if",
+      "{% if x %}{% with a = 1 %}{{ a|nosuch }}{% endwith %}{% endif %}",
+      "TemplateAssertionError",
+    ],
+    [
+      "filter-block-in-if",
+      "{% if x %}{% filter upper %}{{ 1|nosuch }}{% endfilter %}{% endif %}",
+      "TemplateAssertionError",
+    ],
+    [
+      "macro-in-if",
+      "{% if x %}{% macro m() %}{{ 1|nosuch }}{% endmacro %}{% endif %}",
+      "TemplateAssertionError",
+    ],
+    [
+      "call-in-if",
+      "{% if x %}{% call m() %}{{ 1|nosuch }}{% endcall %}{% endif %}",
+      "TemplateAssertionError",
+    ],
+    ["loop-filter", "{% for i in [] if i|nosuch %}{% endfor %}", "TemplateAssertionError"],
+    ["test", "{{ x is nosuch }}", "TemplateAssertionError"],
+    ["if-condition-runs", "{% if x|nosuch %}{% endif %}", "TemplateRuntimeError"],
+    ["else-runs", "{{ 1 if false else 2|nosuch }}", "TemplateRuntimeError"],
+    ["nunjucks-dump", "{{ 1|dump }}", "TemplateAssertionError"],
+    ["nunjucks-nl2br", "{{ 'a'|nl2br }}", "TemplateAssertionError"],
+    ["nunjucks-truthy", "{{ 1 is truthy }}", "TemplateAssertionError"],
+    ["nunjucks-null", "{{ 1 is null }}", "TemplateAssertionError"],
+  ] as const).map(([name, tpl, jinja2]) => refuse(`unknown-name-${name}`, tpl, jinja2, `${jinja2}: no `)),
+  // `null` is a name, as in Jinja2 (nunjucks read it as None)
+  {
+    name: "null-is-a-name",
+    tpl: "[{{ null }}] {{ null is defined }} {% set null = 3 %}{{ null }} {{ none }} {{ None }}",
+  },
   refuse("unclosed-paren-end-tag", "{{ (1 }}", "TemplateSyntaxError", ""),
   refuse("unclosed-bracket-block-end", "{% if [1 %}x{% endif %}", "TemplateSyntaxError", ""),
 );
