@@ -46,7 +46,7 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
   env.addFilter("center", (v: unknown, w?: unknown) => {
     const text = String(pyStr(v) ?? "");
     const width = Number(w ?? 80);
-    const marg = width - text.length;
+    const marg = width - [...text].length; // code points, as Python counts
     if (!(marg > 0)) return text;
     // CPython's str.center: the odd space goes left when the width is odd
     const left = Math.floor(marg / 2) + (marg & width & 1);

@@ -97,7 +97,7 @@ export function installRuntime(nj: typeof nunjucks): void {
     if (val instanceof PyFloat && rest.length === 0) return undefined;
     if (rest.length >= 2 && (typeof obj === "string" || obj instanceof String)) {
       // `s[1:3]` is a string in Python (jinja-compat's slice gives a list of characters)
-      return (lookup.call(this, obj, val, ...rest) as string[]).join("");
+      return (lookup.call(this, [...String(obj)], val, ...rest) as string[]).join("");
     }
     if (rest.length !== 0) {
       // a slice: a tuple's is a tuple

@@ -82,14 +82,47 @@ function pyTitle(s: string): string {
  * past the end, an end before the start), even an empty string.
  */
 function span(s: string, start: unknown, end: unknown): [number, number] | null {
-  const n = s.length;
+  // Python counts code points (an emoji is one), JavaScript's indexes UTF-16 units: the bounds are
+  // taken in code points and given back in units (and a unit index back with points())
+  const n = pointLength(s);
   const index = (v: unknown, dflt: number) => {
     if (v === undefined || v === null) return dflt;
     const i = Math.trunc(Number(v));
     return i < 0 ? Math.max(0, i + n) : i;
   };
   const a = index(start, 0), b = Math.min(index(end, n), n);
-  return a > n || b < a ? null : [a, b];
+  return a > n || b < a ? null : [units(s, a), units(s, b)];
+}
+
+/** The number of code points in `s` (Python's len()). */
+function pointLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** The UTF-16 offset of the `i`-th code point of `s`. */
+function units(s: string, i: number): number {
+  let at = 0;
+  for (const c of s) {
+    if (i-- <= 0) break;
+    at += c.length;
+  }
+  return at;
+}
+
+/** The code point index of the UTF-16 offset `u` of `s`. */
+function points(s: string, u: number): number {
+  return pointLength(s.slice(0, u));
+}
+
+/** Python's `str.index`/`rindex`: find's position, or ValueError. */
+function indexOf(s: string, sub: unknown, start: unknown, end: unknown, last: boolean): number {
+  const bounds = span(s, start, end);
+  const part = bounds === null ? null : s.slice(...bounds);
+  const i = part === null ? -1 : last ? part.lastIndexOf(String(sub)) : part.indexOf(String(sub));
+  if (i < 0) throw new Error("ValueError: substring not found");
+  return points(s, bounds![0] + i);
 }
 
 /** Whether `s[start:end]` starts (or ends) with `affix`, or one of a tuple of them. */
@@ -130,8 +163,9 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
     const from = String(a);
     const to = String(b);
     const n = typeof count === "number" && count >= 0 ? count : Infinity;
-    if (n === Infinity) return s.split(from).join(to);
-    const parts = s.split(from);
+    // '' is between every code point (JavaScript's split('') cut an emoji in two)
+    const parts = from === "" ? ["", ...s, ""] : s.split(from);
+    if (n === Infinity) return parts.join(to);
     return parts.slice(0, n + 1).join(to) +
       (parts.length > n + 1 ? from + parts.slice(n + 1).join(from) : "");
   },
@@ -139,18 +173,20 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
   find: (s, sub, start, end) => {
     const bounds = span(s, start, end);
     const i = bounds === null ? -1 : s.slice(...bounds).indexOf(String(sub));
-    return i < 0 ? -1 : bounds![0] + i;
+    return i < 0 ? -1 : points(s, bounds![0] + i);
   },
   rfind: (s, sub, start, end) => {
     const bounds = span(s, start, end);
     const i = bounds === null ? -1 : s.slice(...bounds).lastIndexOf(String(sub));
-    return i < 0 ? -1 : bounds![0] + i;
+    return i < 0 ? -1 : points(s, bounds![0] + i);
   },
+  index: (s, sub, start, end) => indexOf(s, sub, start, end, false),
+  rindex: (s, sub, start, end) => indexOf(s, sub, start, end, true),
   count: (s, sub, start, end) => {
     const bounds = span(s, start, end);
     if (bounds === null) return 0;
     const part = s.slice(...bounds);
-    return String(sub) === "" ? part.length + 1 : part.split(String(sub)).length - 1;
+    return String(sub) === "" ? pointLength(part) + 1 : part.split(String(sub)).length - 1;
   },
   title: (s) => pyTitle(s),
   capitalize: (s) => s.charAt(0).toUpperCase() + s.slice(1).toLowerCase(),
@@ -164,14 +200,14 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
     const width = Number(w) || 0;
     const sign = /^[+-]/.test(s) ? s[0] : "";
     const body = sign ? s.slice(1) : s;
-    return sign + body.padStart(Math.max(0, width - sign.length), "0");
+    return sign + "0".repeat(Math.max(0, width - pointLength(s))) + body;
   },
-  ljust: (s, w, f) => s.padEnd(Number(w) || 0, f === undefined ? " " : String(f)),
-  rjust: (s, w, f) => s.padStart(Number(w) || 0, f === undefined ? " " : String(f)),
+  ljust: (s, w, f) => s + fillOf(f).repeat(Math.max(0, (Number(w) || 0) - pointLength(s))),
+  rjust: (s, w, f) => fillOf(f).repeat(Math.max(0, (Number(w) || 0) - pointLength(s))) + s,
   center: (s, w, f) => {
     // CPython's str.center: the odd fill character goes left when the padding and the width are both odd
-    const width = Number(w) || 0, fill = f === undefined ? " " : String(f);
-    const pad = width - s.length;
+    const width = Number(w) || 0, fill = fillOf(f);
+    const pad = width - pointLength(s);
     if (pad <= 0) return s;
     const left = Math.floor(pad / 2) + (pad & width & 1);
     return fill.repeat(left) + s + fill.repeat(pad - left);
@@ -216,7 +252,42 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
     const i = s.indexOf(String(sep));
     return tuple(i < 0 ? [s, "", ""] : [s.slice(0, i), String(sep), s.slice(i + String(sep).length)]);
   },
+  rpartition: (s, sep) => {
+    const i = s.lastIndexOf(String(sep));
+    return tuple(i < 0 ? ["", "", s] : [s.slice(0, i), String(sep), s.slice(i + String(sep).length)]);
+  },
+  removeprefix: (s, p) => s.startsWith(String(p)) ? s.slice(String(p).length) : s,
+  removesuffix: (s, p) => String(p) && s.endsWith(String(p)) ? s.slice(0, s.length - String(p).length) : s,
+  expandtabs: (s, size) => {
+    const n = size === undefined ? 8 : Math.trunc(Number(size));
+    let col = 0;
+    let out = "";
+    for (const c of s) {
+      if (c === "\t") {
+        const pad = n > 0 ? n - (col % n) : 0;
+        out += " ".repeat(pad);
+        col += pad;
+      } else {
+        out += c;
+        col = c === "\n" || c === "\r" ? 0 : col + 1;
+      }
+    }
+    return out;
+  },
+  isascii: (s) => /^[\x00-\x7f]*$/.test(s),
+  isdecimal: (s) => /^\p{Nd}+$/u.test(s),
+  isnumeric: (s) => /^\p{N}+$/u.test(s),
 };
+
+/** A padding's fill character: Python's takes exactly one. */
+function fillOf(f: unknown): string {
+  if (f === undefined) return " ";
+  const fill = String(f);
+  if (pointLength(fill) !== 1) {
+    throw new Error("TypeError: The fill character must be exactly one character long");
+  }
+  return fill;
+}
 
 /**
  * The str methods' signatures in CPython 3 (positional-only, but for `split`, `rsplit`,
@@ -254,6 +325,15 @@ const STRING_SIGNATURES: Record<string, Signature> = {
   rsplit: "sep?, maxsplit?",
   format: "*",
   partition: "sep, /",
+  rpartition: "sep, /",
+  index: "sub, start?, end?, /",
+  rindex: "sub, start?, end?, /",
+  removeprefix: "prefix, /",
+  removesuffix: "suffix, /",
+  expandtabs: "tabsize?",
+  isascii: "/",
+  isdecimal: "/",
+  isnumeric: "/",
 };
 const STRING_PARAMS = new Map<string, Params | null>(
   Object.keys(STRING_MEMBERS).map((name) => {

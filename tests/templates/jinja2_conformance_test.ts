@@ -2710,6 +2710,45 @@ CASES.push(
     name: "null-is-a-name",
     tpl: "[{{ null }}] {{ null is defined }} {% set null = 3 %}{{ null }} {{ none }} {{ None }}",
   },
+  // a string is indexed, sliced, padded and searched by code point, as Python does (an emoji is one character;
+  // JavaScript's UTF-16 units cut it in two), and the str methods kunai lacked
+  {
+    name: "str-u1",
+    tpl:
+      "{{ s|length }} {{ s[1:] }} {{ s[0] }} {{ s[-1] }} {{ s|reverse }} {{ s|center(9) }}| {{ s|truncate(5, true, '') }} {{ s.ljust(6, '.') }} {{ s|list }} {{ s.find('a') }} {{ s|first }} {{ s.upper() }} {{ 'ß'|upper }} {{ 'ǆ'|title }} {{ s.zfill(6) }} {{ s|wordwrap(2) }} {{ '%-5s|' % s }} {{ '{:>5}|'.format(s) }} {{ s.index('b') }} {{ s.count('') }} {{ s.split('a') }}",
+    ctx: { "s": "😀ab😀" },
+  },
+  {
+    name: "str-u2",
+    tpl:
+      "{% for c in s %}[{{ c }}]{% endfor %} {{ s|unique|list }} {{ s|batch(2)|list }} {{ s|slice(2)|list }} {{ s|sort|join }} {{ s.replace('', '-') }} {{ s.partition('a') }} {{ s.rfind('😀') }} {{ s.startswith('😀', 1) }} {{ s.endswith('b', 0, 3) }} {{ s.expandtabs() }} {{ s.isalpha() }}",
+    ctx: { "s": "😀ab😀" },
+  },
+  {
+    name: "str-u3",
+    tpl:
+      "{{ s|urlencode }} {{ s|tojson }} {{ s|e }} {{ s|wordcount }} {{ s|striptags }} {{ s|title }} {{ s|capitalize }} {{ s|trim }} {{ s|indent(2, true) }} {{ [s]|max }} {{ {s: 1}|dictsort }} {{ s ~ 1 }} {{ s * 2 }} {{ s < 'b' }} {{ s|filesizeformat if false }}",
+    ctx: { "s": "éa😀Z" },
+  },
+  {
+    name: "str-r1",
+    tpl:
+      "{{ ''.replace('', '-') }}|{{ 'ab'.replace('', '-', 1) }}|{{ 'ab'.replace('', '-', 0) }}|{{ 'ab'.replace('', '-', 2) }}|{{ 'ab'.replace('', '-', 5) }}|{{ 'aXbXc'.replace('X', '-', 1) }}|{{ s[1:] }}|{{ s[::-1] }}|{{ s[-2:] }}|{{ s.1 }}|{{ s[9] }}|",
+    ctx: { "s": "😀ab😀" },
+  },
+  {
+    name: "str-r2",
+    tpl:
+      "{{ 'a.b.c'.rpartition('.') }} {{ 'abc'.rpartition('x') }} {{ 'v1.2'.removeprefix('v') }} {{ 'a.conf'.removesuffix('.conf') }} {{ 'a.conf'.removesuffix('') }} {{ 'a\\tb\\tc'.expandtabs(4) }} {{ 'ab\\tc'.expandtabs() }} {{ 'abc'.index('c') }} {{ 'abcabc'.rindex('b') }} {{ 'abc'.isascii() }} {{ 'é'.isascii() }} {{ '12'.isdecimal() }} {{ '½'.isnumeric() }} {{ 'x'.center(5, '*') }} {{ 'x'.ljust(3, '-') }}",
+    ctx: {},
+  },
+  refuse("str-index-missing", "{{ 'abc'.index('z') }}", "ValueError", "ValueError: substring not found"),
+  refuse(
+    "str-center-fill",
+    "{{ 'x'.center(5, '**') }}",
+    "TypeError",
+    "The fill character must be exactly one",
+  ),
   refuse("unclosed-paren-end-tag", "{{ (1 }}", "TemplateSyntaxError", ""),
   refuse("unclosed-bracket-block-end", "{% if [1 %}x{% endif %}", "TemplateSyntaxError", ""),
 );
