@@ -274,7 +274,7 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
     }
     return out;
   },
-  isascii: (s) => /^[\x00-\x7f]*$/.test(s),
+  isascii: (s) => [...s].every((c) => c.charCodeAt(0) < 0x80),
   isdecimal: (s) => /^\p{Nd}+$/u.test(s),
   isnumeric: (s) => /^\p{N}+$/u.test(s),
 };
