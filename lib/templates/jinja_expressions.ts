@@ -174,6 +174,49 @@ export function installExpressions(nj: typeof nunjucks): void {
     this._emitLine("try {");
     this._scopeClosers = `} catch (e) { throw ${where(this)}; }})` + this._scopeClosers;
   };
+  // `{% include %}`: nunjucks' own, but the included template does not see the includer's `loop` (Jinja2
+  // passes the names, not the loop: `loop.index` in an include is undefined there)
+  const inc = proto as unknown as {
+    compileInclude(node: unknown, frame: unknown): void;
+    _compileGetTemplate(node: unknown, frame: unknown, eager: boolean, ignoreMissing: boolean): string;
+    _makeCallback(res?: string): string;
+  };
+  inc.compileInclude = function (this: CompilerProto & typeof inc & typeof funcs, node, frame) {
+    this._emitLine("var tasks = [];");
+    this._emitLine("tasks.push(");
+    this._emitLine("function(callback) {");
+    const id = this._compileGetTemplate(
+      node,
+      frame,
+      false,
+      (node as { ignoreMissing: boolean }).ignoreMissing,
+    );
+    this._emitLine(`callback(null,${id});});`);
+    this._emitLine("});");
+    const id2 = this._tmpid();
+    this._emitLine("tasks.push(");
+    this._emitLine("function(template, callback){");
+    this._emitLine(
+      `template.render(context.getVariables(), runtime.jinjaIncludeFrame(frame), ${this._makeCallback(id2)}`,
+    );
+    this._emitLine(`callback(null,${id2});});`);
+    this._emitLine("});");
+    this._emitLine("tasks.push(");
+    this._emitLine("function(result, callback){");
+    this._emitLine(`${this.buffer} += result;`);
+    this._emitLine("callback(null);");
+    this._emitLine("});");
+    this._emitLine("env.waterfall(tasks, function(){");
+    this._addScopeLevel();
+  };
+  runtime.jinjaIncludeFrame = (frame) => {
+    const f = frame.push();
+    const lookup = f.lookup;
+    f.lookup = function (this: typeof f, name: string) {
+      return name === "loop" ? undefined : lookup.call(this, name);
+    };
+    return f;
+  };
   proto.compileIf = function (node, frame, async) {
     this._emit("if(runtime.jinjaTruthy(");
     this._compileExpression(node.cond, frame);

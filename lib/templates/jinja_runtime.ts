@@ -27,10 +27,17 @@ import {
   unpack,
 } from "./pyvalues.ts";
 
+/** nunjucks' runtime frame, as an include hands it on. */
+export interface IncludeFrame {
+  push(isolate?: boolean): IncludeFrame;
+  lookup(name: string): unknown;
+}
+
 /** nunjucks' runtime, with the helpers kunai's compiled templates call. */
 export type Runtime = {
   handleError(e: unknown, lineno: number, colno: number): unknown;
   jinjaWhere?: (e: unknown, lineno: number, colno: number, path: string) => unknown;
+  jinjaIncludeFrame?: (frame: IncludeFrame) => IncludeFrame;
   suppressValue(val: unknown, autoescape: boolean): unknown;
   callWrap(obj: unknown, name: string, context: unknown, args: unknown[]): unknown;
   memberLookup(obj: unknown, val: unknown, ...rest: unknown[]): unknown;

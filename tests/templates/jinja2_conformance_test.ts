@@ -2561,6 +2561,7 @@ CASES.push(
 // (an empty dict), `}}` closing a nested dict (`{'a': {'b': 1}}` ended the tag), an attribute path past a
 // missing step (`selectattr('services.http.port')` dropped the node; Jinja2 raises), ok_nodes' pairs as tuples
 Object.assign(FILES, GEN_FILES);
+FILES["names.tpl"] = "[{{ n }}|{{ loop is defined }}|{{ x }}|{{ y is defined }}|{{ z }}]";
 CASES.push(
   ...GEN_TEMPLATES.map(([name, tpl]): Case => ({
     name: `gen-${name}`,
@@ -2705,6 +2706,12 @@ CASES.push(
     ["nunjucks-truthy", "{{ 1 is truthy }}", "TemplateAssertionError"],
     ["nunjucks-null", "{{ 1 is null }}", "TemplateAssertionError"],
   ] as const).map(([name, tpl, jinja2]) => refuse(`unknown-name-${name}`, tpl, jinja2, `${jinja2}: no `)),
+  // an included template sees the includer's names but not its `loop`
+  {
+    name: "include-no-loop",
+    tpl: "{% set z = 5 %}{% for n in [1] %}{% set y = 2 %}{% include 'names.tpl' %}{% endfor %}" +
+      "{% with x = 3 %}{% include 'names.tpl' %}{% endwith %}{% macro g(n) %}{% include 'names.tpl' %}{% endmacro %}{{ g(7) }}",
+  },
   // `null` is a name, as in Jinja2 (nunjucks read it as None)
   {
     name: "null-is-a-name",
