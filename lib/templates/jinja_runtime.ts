@@ -38,6 +38,8 @@ export type Runtime = {
   handleError(e: unknown, lineno: number, colno: number): unknown;
   jinjaWhere?: (e: unknown, lineno: number, colno: number, path: string) => unknown;
   jinjaIncludeFrame?: (frame: IncludeFrame) => IncludeFrame;
+  jinjaStarArgs?: (v: unknown) => unknown[];
+  jinjaMergeKwargs?: (explicit: Record<string, unknown>, v: unknown) => Record<string, unknown>;
   suppressValue(val: unknown, autoescape: boolean): unknown;
   callWrap(obj: unknown, name: string, context: unknown, args: unknown[]): unknown;
   memberLookup(obj: unknown, val: unknown, ...rest: unknown[]): unknown;
@@ -88,6 +90,29 @@ export function installRuntime(nj: typeof nunjucks): void {
   const suppress = runtime.suppressValue;
   runtime.suppressValue = (val, autoescape) => suppress(pyStr(val), autoescape);
 
+  // `f(*args)`: the items as Python iterates them (an undefined value none, as Jinja2's Undefined)
+  runtime.jinjaStarArgs = (v) => {
+    if (v === undefined) return [];
+    if (Array.isArray(v)) return [...v];
+    if (typeof v === "string" || v instanceof String) return [...String(v)];
+    if (v !== null && typeof v === "object" && isPlain(v)) return Object.keys(v);
+    throw new Error(`TypeError: Value after * must be an iterable, not ${pyType(v)}`);
+  };
+  // `f(a=1, **kw)`: a mapping's items after the keywords written, none of them twice
+  runtime.jinjaMergeKwargs = (explicit, v) => {
+    if (v === undefined) throw new Error("UndefinedError: the value after ** is undefined");
+    if (v === null || typeof v !== "object" || Array.isArray(v) || !isPlain(v)) {
+      throw new Error(`TypeError: argument after ** must be a mapping, not ${pyType(v)}`);
+    }
+    const out: Record<string, unknown> = { ...explicit };
+    for (const [k, x] of Object.entries(v)) {
+      if (Object.hasOwn(out, k)) {
+        throw new Error(`TypeError: got multiple values for keyword argument '${k}'`);
+      }
+      Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  };
   // calling what is not a function: Jinja2's kinds of error (nunjucks: "undefined or falsey")
   const callWrap = runtime.callWrap;
   runtime.callWrap = (obj, name, context, args) => {

@@ -2712,6 +2712,53 @@ CASES.push(
     tpl: "{% set z = 5 %}{% for n in [1] %}{% set y = 2 %}{% include 'names.tpl' %}{% endfor %}" +
       "{% with x = 3 %}{% include 'names.tpl' %}{% endwith %}{% macro g(n) %}{% include 'names.tpl' %}{% endmacro %}{{ g(7) }}",
   },
+  // `*args` and `**kwargs` in a call (`'{name}@{addr}'.format(**node)`), with Python's errors
+  {
+    name: "star-args",
+    tpl:
+      "{{ '{name}@{addr}'.format(**n) }} {{ range(*[1, 4])|list }} {{ range(*t)|list }} {{ dict(z=1, **n) }} {% macro m(a, b=2) %}{{ a }}{{ b }}{{ varargs }}{{ kwargs }}{% endmacro %}{{ m(*[1, 2, 3], **{'c': 4}) }} {{ [1,2]|join(*['-']) }} {{ x|default(**{'default_value': 5}) }} {{ dict(*[[('a',1)]]) }} {{ 9 is divisibleby(*[3]) }} {{ m(*(5,)) }} {{ m(1, **{}) }} {{ m(**{'a': 7, 'b': 8}) }} {{ '%s-%s'|format(*t) }} {{ n.get(*['name']) }}",
+    ctx: { "n": { "name": "a", "addr": "b" }, "t": [1, 3] },
+  },
+  {
+    name: "star-args-call-block",
+    tpl:
+      "{% macro m(a) %}{{ a }}{{ caller() }}{% endmacro %}{% call m(*[1]) %}c{% endcall %}{% call m(**{'a': 2}) %}d{% endcall %}",
+  },
+  refuse("star-k2", "{{ dict(**n, z=1) }}", "TemplateSyntaxError", "invalid syntax for function call", {
+    "n": {},
+  }),
+  refuse(
+    "star-k3",
+    "{{ dict(name=1, **n) }}",
+    "TypeError",
+    "got multiple values for keyword argument 'name'",
+    { "n": { "name": "a" } },
+  ),
+  refuse("star-k4", "{{ f(*none) }}", "TypeError", "Value after * must be an iterable, not NoneType", {}),
+  refuse("star-k5", "{{ dict(**l) }}", "TypeError", "argument after ** must be a mapping, not list", {
+    "l": [1],
+  }),
+  refuse("star-k6", "{{ range(*u)|list }}", "TypeError", "range expected", {}),
+  refuse("star-k7", "{{ dict(**u) }}", "UndefinedError", "UndefinedError", {}),
+  refuse("star-k9", "{{ range(1, *[2], 3) }}", "TemplateSyntaxError", "positional argument after", {}),
+  refuse("star-k10", "{{ dict(**n, **n) }}", "TemplateSyntaxError", "invalid syntax for function call", {
+    "n": {},
+  }),
+  refuse("star-k11", "{% macro m(*a) %}{% endmacro %}", "TemplateSyntaxError", "unexpected token: *", {}),
+  refuse(
+    "star-k13",
+    "{% macro m(a) %}{{ a }}{% endmacro %}{{ m(a=1, **{'a': 2}) }}",
+    "TypeError",
+    "got multiple values for keyword argument 'a'",
+    {},
+  ),
+  refuse(
+    "star-k14",
+    "{{ range(*[1, 2], *[3]) }}",
+    "TemplateSyntaxError",
+    "invalid syntax for function call",
+    {},
+  ),
   // `null` is a name, as in Jinja2 (nunjucks read it as None)
   {
     name: "null-is-a-name",
