@@ -13,6 +13,7 @@ interface ParserState {
   parsePrimary(noPostfix?: boolean): unknown;
   parsePostfix(node: unknown): unknown;
   peekToken(): Token | null;
+  nextToken(): Token | null;
   skipSymbol(name: string): boolean;
   parseIs(): unknown;
   fail(msg: string, lineno?: number, colno?: number): never;
@@ -74,6 +75,15 @@ export function patchFloatLiterals(nj: typeof nunjucks): void {
   const parsePrimary = Parser.prototype.parsePrimary;
   Parser.prototype.parsePrimary = function (this: ParserState, noPostfix?: boolean) {
     const tok = this.peekToken();
+    if (tok?.type === "string") {
+      // adjacent string literals are one, as in Python and Jinja2 (`'a' 'b'` is 'ab')
+      const node = parsePrimary.call(this, true) as { value: string };
+      for (let next = this.peekToken(); next?.type === "string"; next = this.peekToken()) {
+        this.nextToken();
+        node.value += next.value;
+      }
+      return noPostfix ? node : this.parsePostfix(node);
+    }
     if (tok?.type !== "float" || !Number.isInteger(parseFloat(tok.value))) {
       return parsePrimary.call(this, noPostfix);
     }

@@ -2759,6 +2759,13 @@ CASES.push(
     "invalid syntax for function call",
     {},
   ),
+  // adjacent string literals are one
+  {
+    name: "adjacent-strings",
+    tpl:
+      "{{ 'a' 'b' }} {{ 'a' \"b\" 'c'|upper }} {{ ('x' 'y')[1] }} {{ 'a' 'b'.upper() }} {{ 'a' ~ 'b' 'c' }} {% set s = 'server ' 'web' %}{{ s }} {{ ['a' 'b', 'c'] }} {{ 'a'\n'b' }}",
+  },
+  refuse("adjacent-string-number", "{{ 'a' 1 }}", "TemplateSyntaxError", "expected variable end"),
   // `null` is a name, as in Jinja2 (nunjucks read it as None)
   {
     name: "null-is-a-name",

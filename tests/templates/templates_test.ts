@@ -204,7 +204,6 @@ Deno.test("Jinja2 syntax kunai lacks is an error naming the template and line, n
   const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
   for (
     const src of [
-      "a\n{{ 'a' 'b' }}",
       "a\n{% autoescape true %}x{% endautoescape %}",
       "a\n{{ lipsum() }}",
     ]
