@@ -201,7 +201,12 @@ function registerOrderFilters(env: nunjucks.Environment): void {
   env.addFilter("sort", (list: unknown, rev?: unknown, caseSensitive?: unknown, attribute?: unknown) => {
     const reverse = pyTruthy(rev ?? false);
     const key = keyOf(attribute, pyTruthy(caseSensitive ?? false));
-    const keyed = items(list).map((x) => ({ x, k: key(x) }));
+    // each key a list, as make_multi_attrgetter gives it: lists compare item by item, equal ones first,
+    // so items that all lack the attribute keep their order (two undefined keys are equal, not ordered)
+    const keyed = items(list).map((x) => {
+      const k = key(x);
+      return { x, k: Array.isArray(k) && typeof attribute === "string" && attribute.includes(",") ? k : [k] };
+    });
     // Python's sorted(reverse=True) keeps equal items in their order, as a stable sort by -compare does
     keyed.sort((a, b) => (reverse ? -1 : 1) * compare(a.k, b.k));
     return keyed.map((e) => e.x);

@@ -4,7 +4,7 @@
  * methods), and nunjucks' own `upper`, `lower`, `replace`, `escape`... taking str() of any value.
  */
 import type nunjucks from "nunjucks";
-import { isPlain, pyMod, pyStr, pyTruthy, toPy } from "./jinja.ts";
+import { isPlain, pyMod, pyStr, pyTruthy, pyType, toPy } from "./jinja.ts";
 import { dataMember, pyMethod } from "./attributes.ts";
 import { wordwrap } from "./wordwrap.ts";
 import { urlize } from "./urlize.ts";
@@ -30,18 +30,17 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
   env.addFilter("format", (fmt: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
     const byName = named(kw);
+    // str() of the value: `[1]|format` is "[1]", an undefined value "" (it printed `undefined`)
+    const template = String(pyStr(fmt) ?? "");
     if (!Object.keys(byName).length) {
-      return formatPercent(
-        String(fmt),
-        pos.map((x) => toPy(x, true)) as never,
-      );
+      return formatPercent(template, pos.map((x) => toPy(x, true)) as never);
     }
     if (pos.length) {
       throw new Error(
         "FilterArgumentError: format: can't handle positional and keyword arguments at the same time",
       );
     }
-    return pyMod(String(fmt), byName);
+    return pyMod(template, byName);
   });
   env.addFilter("center", (v: unknown, w?: unknown) => {
     const text = String(pyStr(v) ?? "");
@@ -93,6 +92,10 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
   // is undefined), their methods are (`x|attr('split')`, `l|attr('append')`); kunai's objects'
   // members are (`ns|attr('x')` on a namespace())
   env.addFilter("attr", (obj: unknown, name: unknown) => {
+    // getattr() of Jinja2's Undefined raises
+    if (obj === undefined) {
+      throw new Error(`UndefinedError: attr: the value is undefined (attribute '${name}')`);
+    }
     const plain = typeof obj === "string" || obj instanceof String || Array.isArray(obj) ||
       (obj !== null && typeof obj === "object" && isPlain(obj));
     return pyMethod(obj, name) ?? (plain ? undefined : dataMember(obj, name));
@@ -102,9 +105,19 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
 /** The filters that cut or lay out a text's lines: `truncate`, `indent`, `wordwrap`. */
 function registerLineFilters(env: nunjucks.Environment): void {
   env.addFilter("truncate", (v: unknown, len?: unknown, kill?: unknown, endArg?: unknown, lee?: unknown) => {
-    if (v === undefined) return "";
-    const s = [...text("truncate", v, "TypeError: object of type '%s' has no len()")];
+    if (v === undefined) return undefined; // Jinja2 gives the Undefined back (printed "", refused by `+`)
     const length = Number(len ?? 255);
+    if (Array.isArray(v) || (v !== null && typeof v === "object" && isPlain(v))) {
+      // Jinja2 takes len() of any sized value: a short list or dict comes back as it is, a long one fails
+      const n = Array.isArray(v) ? v.length : Object.keys(v).length;
+      if (n <= length + Number(lee ?? 5)) return v;
+      throw new Error(
+        pyTruthy(kill ?? false)
+          ? `TypeError: can only concatenate ${pyType(v)} (not "str") to ${pyType(v)}`
+          : `AttributeError: '${pyType(v)}' object has no attribute 'rsplit'`,
+      );
+    }
+    const s = [...text("truncate", v, "TypeError: object of type '%s' has no len()")];
     const killwords = pyTruthy(kill ?? false);
     const end = String(endArg ?? "...");
     const leeway = Number(lee ?? 5); // Jinja2's policy truncate.leeway
@@ -163,7 +176,8 @@ function registerNunjucksStringFilters(env: nunjucks.Environment): void {
   ) {
     const f = env.getFilter(name) as (this: unknown, ...a: unknown[]) => unknown;
     env.addFilter(name, function (this: unknown, v: unknown, ...args: unknown[]) {
-      const text = v === undefined || typeof v === "string" || v instanceof String ? v : String(pyStr(v));
+      // an undefined value is "" (str() of Jinja2's Undefined): `u|replace('a', 'b') + 'x'` is "x"
+      const text = v === undefined ? "" : typeof v === "string" || v instanceof String ? v : String(pyStr(v));
       return f.call(this, text, ...args);
     });
   }

@@ -286,7 +286,14 @@ export function installExpressions(nj: typeof nunjucks): void {
       this._emit(")");
     };
   // `a % b`, `a * b`: Python's (string formatting and repetition, the modulo's sign)
-  proto.compileMod = binary("jinjaMod");
+  // the right side of `'%s' % u` may be undefined (str() of it is ""); of `5 % u` not (checked at run time)
+  proto.compileMod = function (this: CompilerProto, node: BinNode, frame: unknown) {
+    this._emit("runtime.jinjaMod(");
+    operand(this, node.left, frame);
+    this._emit(", ");
+    this.compile(node.right, frame);
+    this._emit(`, ${JSON.stringify(nodeText(node.right))})`);
+  };
   proto.compileMul = binary("jinjaMul");
   // `-`, `/`, `//`, `**`: numbers only (`none - 1` was -1), a division by zero raises (it printed `inf`)
   proto.compileSub = binary("jinjaArith", true, "-");

@@ -51,7 +51,7 @@ export type Runtime = {
   SafeString: new (s: string) => unknown;
   jinjaTruthy?: (v: unknown) => boolean;
   jinjaConcat?: (a: unknown, b: unknown) => string;
-  jinjaMod?: (a: unknown, b: unknown) => unknown;
+  jinjaMod?: (a: unknown, b: unknown, rightText: string) => unknown;
   jinjaMul?: (a: unknown, b: unknown) => unknown;
   jinjaTuple?: (items: unknown[]) => unknown[];
   jinjaNsSet?: (obj: unknown, key: unknown, value: unknown) => void;
@@ -71,7 +71,8 @@ export function installRuntime(nj: typeof nunjucks): void {
   const runtime = (nj as unknown as { runtime: Runtime }).runtime;
   runtime.jinjaTruthy = pyTruthy;
   runtime.jinjaConcat = (a, b) => String(pyStr(a) ?? "") + String(pyStr(b) ?? "");
-  runtime.jinjaMod = pyMod;
+  runtime.jinjaMod = (a, b, rightText) =>
+    pyMod(a, typeof a === "string" || a instanceof String ? b : jinjaDefined(b, rightText));
   runtime.jinjaMul = pyMul;
   runtime.jinjaTuple = tuple;
   runtime.jinjaNsSet = (obj, key, value) => {

@@ -97,6 +97,10 @@ export function pyIn(v: unknown, seq: unknown): boolean {
   if (Array.isArray(seq)) return seq.some((x) => pyEq(x, v));
   if (seq instanceof Map || seq instanceof Set) return seq.has(v);
   if (seq !== null && typeof seq === "object" && !(seq instanceof PyFloat)) {
+    // a key is hashable: a list or a dict is not (`[1] in d` is a TypeError, not False)
+    if ((Array.isArray(v) && !isTuple(v)) || (v !== null && typeof v === "object" && isPlain(v))) {
+      throw new Error(`TypeError: unhashable type: '${pyType(v)}'`);
+    }
     return (typeof v === "string" || v instanceof String) && Object.hasOwn(seq, String(v));
   }
   throw new Error(`TypeError: argument of type '${pyType(seq)}' is not iterable`);
@@ -154,7 +158,16 @@ export function pyMod(a: unknown, b: unknown): unknown {
       return formatMapping(fmt, b as Record<string, unknown>);
     }
     const args = isTuple(b) ? toPy(b) : [toPy(b, true)];
-    return formatPercent(fmt, args as never);
+    try {
+      return formatPercent(fmt, args as never);
+    } catch (err) {
+      // an undefined value prints as "" with %s; anything else it is asked for raises, as Jinja2's Undefined
+      const undef = b === undefined || (isTuple(b) && (b as unknown[]).includes(undefined));
+      if (undef && /^TypeError: /.test((err as Error).message)) {
+        throw new Error(`UndefinedError: a value formatted by '%' is undefined (${(err as Error).message})`);
+      }
+      throw err;
+    }
   }
   if (!isNumber(a) || !isNumber(b)) {
     throw new Error(`TypeError: unsupported operand type(s) for %: '${pyType(a)}' and '${pyType(b)}'`);

@@ -71,7 +71,7 @@ export function pyStr(v: unknown): unknown {
 export function toPy(v: unknown, nested = false): unknown {
   if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
   if (v instanceof PyFloat) return v.valueOf(); // a JavaScript number is a float to formatPercent
-  if (v === undefined) return null;
+  if (v === undefined) return ""; // str() of Jinja2's Undefined: `'%s' % u` prints nothing
   if (v instanceof String) return String(v);
   if (Array.isArray(v)) return nested ? pyStr(v) : v.map((x) => toPy(x, true));
   if ((v !== null && typeof v === "object") || typeof v === "function") return pyStr(v);
