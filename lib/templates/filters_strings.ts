@@ -7,6 +7,7 @@ import type nunjucks from "nunjucks";
 import { isPlain, pyMod, pyStr, pyTruthy, pyType, toPy } from "./jinja.ts";
 import { dataMember, pyMethod } from "./attributes.ts";
 import { wordwrap } from "./wordwrap.ts";
+import { pyCapitalize } from "./pystrmethods.ts";
 import { urlize } from "./urlize.ts";
 import { entries, type Fmt, named, splitKwargs, text } from "./filters_common.ts";
 
@@ -182,6 +183,8 @@ function registerNunjucksStringFilters(env: nunjucks.Environment): void {
     });
   }
   env.addFilter("e", env.getFilter("escape"));
+  // str.capitalize(): the first character in title case ('ßx' is 'Ssx'; nunjucks upper-cased it: 'SSx')
+  env.addFilter("capitalize", (v: unknown) => pyCapitalize(v === undefined ? "" : String(pyStr(v))));
 }
 
 /** Jinja2's `indent(width=4, first=False, blank=False)`: blank lines and the first line left alone by default. */

@@ -5,7 +5,7 @@
 import { pyFormat } from "./pyformat.ts";
 import { bindArgs, type Params, parseSignature, type Signature } from "./bind.ts";
 import { pyRepr, pyStr } from "./pyrepr.ts";
-import { pyNamed, pyTruthy, pyType, tuple } from "./pytypes.ts";
+import { isPlain, isTuple, pyNamed, pyTruthy, pyType, tuple } from "./pytypes.ts";
 
 /** `split`'s and `rsplit`'s arguments as CPython takes them: a str or None, an int (a bool is one). */
 function splitArgs(sep: unknown, maxsplit: unknown): { sep: string | null; max: number } {
@@ -65,15 +65,48 @@ function stripChars(s: string, chars: unknown, left: boolean, right: boolean): s
 /** Whether a character has case (Python's "cased": a letter with an upper and a lower form). */
 const cased = (c: string) => c.toLowerCase() !== c.toUpperCase();
 
-/** Python's str.title(): a cased character after an uncased one upper case, the others lower (any script). */
+/** The Unicode digraphs whose title case is a character of its own (ǅ, not Ǆ). */
+const TITLE_DIGRAPHS: Record<string, string> = {
+  "Ǆ": "ǅ",
+  "ǅ": "ǅ",
+  "ǆ": "ǅ",
+  "Ǉ": "ǈ",
+  "ǈ": "ǈ",
+  "ǉ": "ǈ",
+  "Ǌ": "ǋ",
+  "ǋ": "ǋ",
+  "ǌ": "ǋ",
+  "Ǳ": "ǲ",
+  "ǲ": "ǲ",
+  "ǳ": "ǲ",
+};
+
+/**
+ * A character in title case, as Python's title() and capitalize() write it: upper case, but a character
+ * whose upper case is several (ß is SS) keeps only the first in upper case (Ss); JavaScript has no title case.
+ */
+export function titleCase(c: string): string {
+  if (Object.hasOwn(TITLE_DIGRAPHS, c)) return TITLE_DIGRAPHS[c];
+  if (c === "ŉ") return "ʼN";
+  const up = [...c.toUpperCase()];
+  return up.length > 1 ? up[0] + up.slice(1).join("").toLowerCase() : up[0] ?? c;
+}
+
+/** Python's str.title(): a cased character after an uncased one in title case, the others lower (any script). */
 function pyTitle(s: string): string {
   let out = "";
   let inWord = false;
   for (const c of s) {
-    out += cased(c) ? (inWord ? c.toLowerCase() : c.toUpperCase()) : c;
+    out += cased(c) ? (inWord ? c.toLowerCase() : titleCase(c)) : c;
     inWord = cased(c);
   }
   return out;
+}
+
+/** Python's str.capitalize(): the first character in title case, the rest lower. */
+export function pyCapitalize(s: string): string {
+  const [first, ...rest] = [...s];
+  return first === undefined ? "" : titleCase(first) + rest.join("").toLowerCase();
 }
 
 /**
@@ -162,14 +195,28 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
   replace: (s, a, b, count) => {
     const from = String(a);
     const to = String(b);
-    const n = typeof count === "number" && count >= 0 ? count : Infinity;
+    const n = count !== undefined && Number(count) >= 0 ? Number(count) : Infinity;
     // '' is between every code point (JavaScript's split('') cut an emoji in two)
     const parts = from === "" ? ["", ...s, ""] : s.split(from);
     if (n === Infinity) return parts.join(to);
     return parts.slice(0, n + 1).join(to) +
       (parts.length > n + 1 ? from + parts.slice(n + 1).join(from) : "");
   },
-  join: (s, list) => (Array.isArray(list) ? list : []).map((x) => String(pyStr(x) ?? "")).join(s),
+  // str.join takes strings only (`', '.join([1, 2])` is a TypeError), from any iterable ('-'.join('ab'))
+  join: (s, list) => {
+    const items = typeof list === "string" || list instanceof String
+      ? [...String(list)]
+      : Array.isArray(list)
+      ? list
+      : list !== null && typeof list === "object" && isPlain(list)
+      ? Object.keys(list)
+      : null;
+    if (items === null) throw new Error("TypeError: can only join an iterable");
+    return items.map((x, i) => {
+      if (typeof x === "string" || x instanceof String) return String(x);
+      throw new Error(`TypeError: sequence item ${i}: expected str instance, ${pyType(x)} found`);
+    }).join(s);
+  },
   find: (s, sub, start, end) => {
     const bounds = span(s, start, end);
     const i = bounds === null ? -1 : s.slice(...bounds).indexOf(String(sub));
@@ -189,7 +236,7 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
     return String(sub) === "" ? pointLength(part) + 1 : part.split(String(sub)).length - 1;
   },
   title: (s) => pyTitle(s),
-  capitalize: (s) => s.charAt(0).toUpperCase() + s.slice(1).toLowerCase(),
+  capitalize: (s) => pyCapitalize(s),
   isdigit: (s) => /^\p{Nd}+$/u.test(s),
   isalpha: (s) => /^\p{L}+$/u.test(s),
   isalnum: (s) => /^[\p{L}\p{N}]+$/u.test(s),
@@ -249,10 +296,12 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
     return pyFormat(s, args, named, { str: (v) => String(pyStr(v) ?? ""), repr: (v) => pyRepr(v) });
   },
   partition: (s, sep) => {
+    if (sep === "") throw new Error("ValueError: empty separator");
     const i = s.indexOf(String(sep));
     return tuple(i < 0 ? [s, "", ""] : [s.slice(0, i), String(sep), s.slice(i + String(sep).length)]);
   },
   rpartition: (s, sep) => {
+    if (sep === "") throw new Error("ValueError: empty separator");
     const i = s.lastIndexOf(String(sep));
     return tuple(i < 0 ? ["", "", s] : [s.slice(0, i), String(sep), s.slice(i + String(sep).length)]);
   },
@@ -278,6 +327,62 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
   isdecimal: (s) => /^\p{Nd}+$/u.test(s),
   isnumeric: (s) => /^\p{N}+$/u.test(s),
 };
+
+/**
+ * What each str method's arguments must be, in order, as CPython checks them (kunai took `String()` of
+ * anything: `'x'.strip(1)`, `'a'.find(1)` or `'x'.zfill('a')` gave a result where Python raises):
+ * `str` a string, `str?` a string or None, `affix` a string or a tuple of them, `int` an int (a bool is
+ * one), `index` an int or None.
+ */
+const ARG_KINDS: Record<string, Array<"str" | "str?" | "affix" | "int" | "index">> = {
+  strip: ["str?"],
+  lstrip: ["str?"],
+  rstrip: ["str?"],
+  startswith: ["affix", "index", "index"],
+  endswith: ["affix", "index", "index"],
+  replace: ["str", "str", "int"],
+  find: ["str", "index", "index"],
+  rfind: ["str", "index", "index"],
+  index: ["str", "index", "index"],
+  rindex: ["str", "index", "index"],
+  count: ["str", "index", "index"],
+  zfill: ["int"],
+  ljust: ["int", "str"],
+  rjust: ["int", "str"],
+  center: ["int", "str"],
+  partition: ["str"],
+  rpartition: ["str"],
+  removeprefix: ["str"],
+  removesuffix: ["str"],
+  expandtabs: ["int"],
+  splitlines: ["int"],
+};
+
+function checkArg(method: string, kind: string, v: unknown): void {
+  if (v === undefined) return; // not given: the method's default
+  const str = typeof v === "string" || v instanceof String;
+  const int = typeof v === "boolean" || (typeof v === "number" && Number.isInteger(v));
+  const ok = kind === "str"
+    ? str
+    : kind === "str?"
+    ? str || v === null
+    : kind === "affix"
+    ? str || (isTuple(v) && (v as unknown[]).every((x) => typeof x === "string" || x instanceof String))
+    : kind === "int"
+    ? int
+    : int || v === null;
+  if (ok) return;
+  const what = pyType(v);
+  throw new Error(
+    kind === "int"
+      ? `TypeError: '${what}' object cannot be interpreted as an integer`
+      : kind === "index"
+      ? "TypeError: slice indices must be integers or None or have an __index__ method"
+      : kind === "affix"
+      ? `TypeError: ${method} first arg must be str or a tuple of str, not ${what}`
+      : `TypeError: ${method}() argument must be str${kind === "str?" ? " or None" : ""}, not ${what}`,
+  );
+}
 
 /** A padding's fill character: Python's takes exactly one. */
 function fillOf(f: unknown): string {
@@ -350,8 +455,13 @@ export const isStringMethod = (name: unknown): name is string =>
 export function stringMethod(s: string, name: string): (...args: unknown[]) => unknown {
   const fn = STRING_MEMBERS[name];
   const params = STRING_PARAMS.get(name);
+  const kinds = ARG_KINDS[name] ?? [];
   const bound = params
-    ? (...args: unknown[]) => fn(s, ...bindArgs(`str.${name}`, params, args))
+    ? (...args: unknown[]) => {
+      const bound = bindArgs(`str.${name}`, params, args);
+      kinds.forEach((kind, i) => checkArg(name, kind, bound[i]));
+      return fn(s, ...bound);
+    }
     : (...args: unknown[]) => fn(s, ...args);
   return pyNamed(bound, `<built-in method ${name} of str object>`);
 }
