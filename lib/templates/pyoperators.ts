@@ -161,6 +161,13 @@ export function pyMod(a: unknown, b: unknown): unknown {
     try {
       return formatPercent(fmt, args as never);
     } catch (err) {
+      // a mapping on the right needs no conversion at all (`'x' % {'a': 1}` is 'x', as in Python)
+      if (
+        /not all arguments converted/.test((err as Error).message) && b !== null && typeof b === "object" &&
+        !Array.isArray(b) && isPlain(b)
+      ) {
+        return formatPercent(fmt, [] as never);
+      }
       // an undefined value prints as "" with %s; anything else it is asked for raises, as Jinja2's Undefined
       const undef = b === undefined || (isTuple(b) && (b as unknown[]).includes(undefined));
       if (undef && /^TypeError: /.test((err as Error).message)) {

@@ -2862,6 +2862,45 @@ CASES.push(
     tpl:
       "{{ 'ÉCOLE ß'.title() }} {{ 'ßa'.title() }} {{ 'ǆa ǉb'.title() }} {{ 'ßx'.capitalize() }} {{ 'ǆa'.capitalize() }} {{ 'ŉ'.title() }} {{ '😀a'.capitalize() }} {{ 'ßx'|capitalize }} {{ 'ßx ǆa'|title }} {{ 'hello wORLD'|title }} {{ 'o\\'neil-smith'|title }} {{ 'o\\'neil-smith'.title() }} {{ 'ﬁx'.title() }}",
   },
+  // a random differential run over 4 000 filter calls with odd arguments: str() of a separator or a replacement
+  // (`join(true)` joins with 'True'), groupby's (grouper, list) is a tuple, '0x1A'|int is no hex number, a mapping
+  // needs no conversion (`'x'|format(a=1)`), and arguments of the wrong type are TypeErrors as in Jinja2
+  {
+    name: "groupby-tuples",
+    tpl:
+      "{{ l|groupby('a')|list }} {{ l|groupby('a')|first }} {% for g in l|groupby('a') %}{{ g }} {{ g[0] }} {{ g.list }} {{ g|length }}{% endfor %} {{ (l|groupby('a'))[0] is sequence }}",
+    ctx: { "l": [{ "a": 1 }, { "a": 2 }, { "a": 1 }] },
+  },
+  {
+    name: "filter-odd-arguments",
+    tpl:
+      "{{ ['a', 'b']|join(true) }} {{ (1, 'x')|replace('x', true) }} {{ 'a'|replace(1, 2) }} {{ -2|round(none) }} " +
+      "{{ 'web-1 eu'|indent(-1) }} {{ '0x1A'|int('v') }} {{ '0x1A'|int }} {{ '1e3'|int }} {{ true|format(killwords=true) }} " +
+      "{{ 'x'|format(a=1) }} {{ 'x' % {'a': 1} }} {{ '%s' % {'a': 1} }} {{ 'a\\nb'|indent('> ') }}",
+  },
+  ...([
+    ["unique-dicts", "{{ [{'n': 'a'}, {'n': 'b'}]|unique|list }}", "TypeError", "unhashable type: 'dict'"],
+    ["center-none", "{{ -2|center(none) }}", "TypeError", "'NoneType' object cannot be interpreted"],
+    ["center-str", "{{ 'x'|center('-') }}", "TypeError", "'str' object cannot be interpreted"],
+    ["sort-reverse-str", "{{ 'ab'|sort('v') }}", "TypeError", "'str' object cannot be interpreted"],
+    ["round-str", "{{ 12|round('-') }}", "TypeError", "'str' object cannot be interpreted"],
+    [
+      "round-method",
+      "{{ 1.5|round(0, 'up') }}",
+      "FilterArgumentError",
+      "method must be common, ceil or floor",
+    ],
+    ["indent-none", "{{ 'a'|indent(none) }}", "TypeError", "'NoneType' object cannot be interpreted"],
+    ["trim-list", "{{ 'a'|trim([1]) }}", "TypeError", "strip arg must be None or str"],
+    ["truncate-str", "{{ 'a b'|truncate('a') }}", "TypeError", "'str' object cannot be interpreted"],
+    [
+      "truncate-zero",
+      "{{ []|truncate(false) }}",
+      "AssertionError",
+      "AssertionError: truncate: expected length",
+    ],
+    ["attr-float", "{{ [1]|attr(2.5) }}", "TypeError", "attribute name must be string"],
+  ] as const).map(([name, tpl, jinja2, kunai]) => refuse(`filter-arg-${name}`, tpl, jinja2, kunai)),
   // `null` is a name, as in Jinja2 (nunjucks read it as None)
   {
     name: "null-is-a-name",
