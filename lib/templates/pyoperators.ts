@@ -18,7 +18,15 @@ export function pyEq(a: unknown, b: unknown): boolean {
   if (isNumber(a) && isNumber(b)) return Number(a) === Number(b);
   if (a === null || a === undefined || b === null || b === undefined) return a === b;
   if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => pyEq(x, b[i]));
+    if (!Array.isArray(a) || !Array.isArray(b)) return false;
+    // a tuple is never equal to a list (`(1,) == [1]` is False), nor a dict view to either
+    const type = pyType(a);
+    if (type !== pyType(b)) return false;
+    if (type === "dict_values") return a === b;
+    if (a.length !== b.length) return false;
+    // keys and items compare as sets
+    if (type === "dict_keys" || type === "dict_items") return a.every((x) => b.some((y) => pyEq(x, y)));
+    return a.every((x, i) => pyEq(x, b[i]));
   }
   if (typeof a === "object" && typeof b === "object") {
     const ka = Object.keys(a as object), kb = Object.keys(b as object);
