@@ -28,6 +28,7 @@ interface CallParser {
   parseExpression(): Node;
   parseSignature(tolerant?: boolean, noParens?: boolean): Node;
   parseFilterName(): Node;
+  jinjaParseTest(node: Node): Node;
   parseFilterArgs(node: Node): Node[];
   /** The next parseSignature() reads a macro's or call block's parameters (no trailing comma). */
   jinjaParameters?: boolean;
@@ -126,6 +127,10 @@ function patchFilterCalls(nj: typeof nunjucks): void {
         const args = new nodes.NodeList(name.lineno, name.colno, [node, ...this.parseFilterArgs(node)]);
         node = new nodes.Filter(name.lineno, name.colno, name, args);
         filtered = true;
+      } else if (tok?.type === "symbol" && tok.value === "is") {
+        // a test binds as a filter does (Jinja2's parse_filter_expr): `5 - 1 is even` tests 1
+        this.nextToken();
+        node = this.jinjaParseTest(node);
       } else if (filtered && tok?.type === "left-paren") {
         node = new nodes.FunCall(tok.lineno, tok.colno, node, this.parseSignature());
       } else return node;

@@ -19,6 +19,7 @@
  *   is a tuple (JavaScript's comma operator kept the last item), `%` takes the divisor's sign,
  *   `s[1:3]` is a string and `d.get('k')` is None when missing.
  *
+ * - **Precedence**: Jinja2's operator levels (jinja_precedence.ts).
  * - **Syntax**: number literals with an exponent (`1e3`, `2E-2`, see patchLexer), a test's argument
  *   without parentheses (`x is divisibleby 3`); calls in calls.ts; literals with a trailing comma,
  *   `(1,)`, tuples without parentheses (`{{ a, b }}`) and targets in parentheses in jinja_tuples.ts.
@@ -54,6 +55,7 @@ import { patchFloatLiterals, patchTestArguments } from "./jinja_syntax.ts";
 import { installExpressions } from "./jinja_expressions.ts";
 import { installTuples } from "./jinja_tuples.ts";
 import { installNameChecks } from "./jinja_names.ts";
+import { installPrecedence } from "./jinja_precedence.ts";
 export {
   isNumber,
   isPlain,
@@ -90,6 +92,7 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   patchTestArguments(nj);
   installCalls(nj);
   installTuples(nj);
+  installPrecedence(nj);
   patchFloatLiterals(nj);
   installSafeCodegen(nj);
   installStatements(nj);

@@ -16,6 +16,7 @@ interface ParserState {
   nextToken(): Token | null;
   skipSymbol(name: string): boolean;
   parseIs(): unknown;
+  jinjaParseTest(node: unknown): unknown;
   fail(msg: string, lineno?: number, colno?: number): never;
 }
 
@@ -32,9 +33,8 @@ const NOT_AN_ARGUMENT = new Set(["and", "or", "else"]);
 export function patchTestArguments(nj: typeof nunjucks): void {
   const { Parser } = (nj as unknown as { parser: { Parser: { prototype: ParserState } } }).parser;
   const nodes = (nj as unknown as { nodes: Record<string, NodeCtor> }).nodes;
-  Parser.prototype.parseIs = function (this: ParserState) {
-    let node: unknown = this.parseCompare();
-    if (!this.skipSymbol("is")) return node;
+  // `x is test`, after `is`: called where Jinja2 reads a test, with the filters (calls.ts parseFilter)
+  Parser.prototype.jinjaParseTest = function (this: ParserState, node: unknown) {
     const not = this.skipSymbol("not");
     // a test's name is a name, never subscripted: `x is in [1, 2]` is the test `in` given a list
     // (nunjucks read `in[1, 2]`, an index)
@@ -61,6 +61,10 @@ export function patchTestArguments(nj: typeof nunjucks): void {
     const head = node as { lineno: number; colno: number };
     node = new nodes.Is(head.lineno, head.colno, node, test);
     return not ? new nodes.Not(head.lineno, head.colno, node) : node;
+  };
+  Parser.prototype.parseIs = function (this: ParserState) {
+    const node: unknown = this.parseCompare();
+    return this.skipSymbol("is") ? this.jinjaParseTest(node) : node;
   };
 }
 

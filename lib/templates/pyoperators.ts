@@ -28,7 +28,7 @@ export function pyEq(a: unknown, b: unknown): boolean {
     if (type === "dict_keys" || type === "dict_items") return a.every((x) => b.some((y) => pyEq(x, y)));
     return a.every((x, i) => pyEq(x, b[i]));
   }
-  if (typeof a === "object" && typeof b === "object") {
+  if (typeof a === "object" && typeof b === "object" && isPlain(a) && isPlain(b)) {
     const ka = Object.keys(a as object), kb = Object.keys(b as object);
     return ka.length === kb.length && ka.every((k) =>
       Object.hasOwn(b as object, k) &&
@@ -57,7 +57,7 @@ export function pyOrder(a: unknown, b: unknown, op = "<"): number {
     return x < y ? -1 : x > y ? 1 : 0;
   }
   if (typeof a === "string" && typeof b === "string") return compareStrings(a, b);
-  if (Array.isArray(a) && Array.isArray(b)) {
+  if (Array.isArray(a) && Array.isArray(b) && pyType(a) === pyType(b)) {
     for (let i = 0; i < Math.min(a.length, b.length); i++) {
       if (!pyEq(a[i], b[i])) return pyOrder(a[i], b[i], op);
     }
@@ -76,6 +76,8 @@ export function pyCompare(first: unknown, what: string, ...ops: Array<[string, u
     let ok: boolean;
     if (op === "==" || op === "===") ok = pyEq(left, right);
     else if (op === "!=" || op === "!==") ok = !pyEq(left, right);
+    else if (op === "in") ok = pyIn(left, right);
+    else if (op === "notin") ok = !pyIn(left, right);
     else {
       jinjaDefined(left, leftWhat);
       jinjaDefined(right, rightWhat);
@@ -127,6 +129,13 @@ export function pyArith(op: string, a: unknown, b: unknown): unknown {
     throw new Error("ZeroDivisionError: 0.0 cannot be raised to a negative power");
   }
   const r = op === "-" ? x - y : op === "/" ? x / y : op === "//" ? Math.floor(x / y) : x ** y;
+  // a float power out of range is an OverflowError in Python (JavaScript gave inf)
+  if (
+    op === "**" && (isFloat(a) || isFloat(b)) && !Number.isFinite(r) && Number.isFinite(x) &&
+    Number.isFinite(y)
+  ) {
+    throw new Error("OverflowError: (34, 'Numerical result out of range')");
+  }
   // `/` is always a float, so is anything with a float operand and an int to a negative power
   return op === "/" || isFloat(a) || isFloat(b) || (op === "**" && y < 0) ? toFloat(r) : r;
 }
@@ -135,7 +144,8 @@ export function pyArith(op: string, a: unknown, b: unknown): unknown {
 export function pyUnary(op: string, a: unknown): unknown {
   if (!isNumber(a)) throw new Error(`TypeError: bad operand type for unary ${op}: '${pyType(a)}'`);
   const r = op === "-" ? -Number(a) : Number(a);
-  return isFloat(a) ? toFloat(r) : r;
+  // an int has no negative zero (`-false / 2.5` is 0.0)
+  return isFloat(a) ? toFloat(r) : r === 0 ? 0 : r;
 }
 
 /** Python's `+`: lists concatenate, strings too; a string and a number do not mix (TypeError). */
@@ -169,10 +179,12 @@ export function pyMod(a: unknown, b: unknown): unknown {
     try {
       return formatPercent(fmt, args as never);
     } catch (err) {
-      // a mapping on the right needs no conversion at all (`'x' % {'a': 1}` is 'x', as in Python)
+      // a mapping (or a list: anything with items but a tuple) on the right needs no conversion at all
+      // (`'x' % {'a': 1}` and `'x' % [1]` are 'x', as in Python)
       if (
-        /not all arguments converted/.test((err as Error).message) && b !== null && typeof b === "object" &&
-        !Array.isArray(b) && isPlain(b)
+        /not all arguments converted/.test((err as Error).message) &&
+        (b === undefined ||
+          (b !== null && typeof b === "object" && !isTuple(b) && (Array.isArray(b) || isPlain(b))))
       ) {
         return formatPercent(fmt, [] as never);
       }
@@ -246,7 +258,7 @@ export function pyMul(a: unknown, b: unknown): unknown {
   if ((seq as string | unknown[]).length * times > MAX_REPEAT) {
     throw new Error(`a repetition over ${MAX_REPEAT} items`);
   }
-  return typeof seq === "string"
-    ? seq.repeat(times)
-    : Array.from({ length: times }, () => seq as unknown[]).flat();
+  if (typeof seq === "string") return seq.repeat(times);
+  const items = Array.from({ length: times }, () => seq as unknown[]).flat();
+  return isTuple(seq) ? tuple(items) : items; // `2 * (1,)` is a tuple
 }

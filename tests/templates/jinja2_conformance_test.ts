@@ -2918,6 +2918,55 @@ CASES.push(
   ),
   refuse("dict-get-list", "{{ {'a': 1}.get([1]) }}", "TypeError", "TypeError: unhashable type: 'list'"),
   refuse("dict-pop-dict", "{{ {'a': 1}.pop({}, 0) }}", "TypeError", "TypeError: unhashable type: 'dict'"),
+  // Jinja2's operator precedence (nunjucks: `7 * 3 // 2` was 7, `8 / 2 // 3` divided by zero, `'x' ~ i + 1` was
+  // 'x2', `1 + 1 is odd` tested 2) and operators on tuples and floats (random differential run over 4 500)
+  {
+    name: "precedence-p1",
+    tpl:
+      "{{ 7 * 3 // 2 }} {{ 10 * 3 % 7 }} {{ 8 / 2 // 3 }} {{ 2 * 3 / 4 }} {{ 10 - 2 - 3 }} {{ 1 + 2 - 3 + 4 }} {{ 2 ** 3 ** 2 }} {{ -2 ** 2 }} {{ 2 * -1 }} {{ 20 // 3 * 3 }} {{ 20 % 7 * 2 }}",
+  },
+  {
+    name: "precedence-p2",
+    tpl: "{{ 'x' ~ 1 * 2 }} {{ 1 * 2 ~ 'x' }} {{ 'a' ~ 'b' == 'ab' }} {{ 1 ~ 2 + 3 if false else 'no' }}",
+  },
+  refuse("precedence-p3", "{{ 'x' ~ i + 1 }}", "TypeError", "TypeError: unsupported operand type(s) for +", {
+    "i": 1,
+  }),
+  refuse(
+    "precedence-p4",
+    "{{ 5 - 1 is even }} {{ 1 + 1 is odd }} {{ not 1 is odd }} {{ 2 * 3 is divisibleby 3 }} {{ [1] + [2] is sequence }} {{ x is defined and 1 }}",
+    "TypeError",
+    "TypeError: unsupported operand type(s) for +",
+    {},
+  ),
+  {
+    name: "precedence-p5",
+    tpl:
+      "{{ 0.0 != 'a' in 'a' }} {{ 1 < 2 in [true] }} {{ 'a' in 'abc' == true }} {{ 'a' not in 'b' != false }} {{ 1 in [1] in [true] }} {{ not 'a' in 'b' }} {{ 'a' in 'b' or 'c' in 'c' }}",
+  },
+  {
+    name: "precedence-p6",
+    tpl:
+      "{{ -2|abs }} {{ -2 ** 2|abs }} {{ 2 ** -1 }} {{ not 1 == 2 }} {{ 1 + 2 * 3 - 4 / 2 }} {{ (1 + 2) * 3 }} {{ 3 - -3 }} {{ - - 3 }} {{ 10 // 4 // 2 }} {{ 2 ** 2 * 3 }}",
+  },
+  {
+    name: "operators-kinds",
+    tpl:
+      "{{ 2 * (1,) }} {{ 0 * (1,) }} {{ (1, 2) * 2 }} {{ 1e3 == {} }} {{ 2.0 == 2 }} {{ 'x' % [1] }} {{ 'x' % {'a': 1} }} {{ '' % u }} {{ -false / 2.5 }} {{ -0 }} {{ -0.0 }} {{ 2 ** 10 }} {{ namespace() == namespace() }}",
+  },
+  refuse(
+    "order-list-tuple",
+    "{{ [1, 2] <= (1,) }}",
+    "TypeError",
+    "not supported between instances of 'list' and 'tuple'",
+  ),
+  refuse("float-pow-overflow", "{{ -1e3 ** 1e3 }}", "OverflowError", "OverflowError"),
+  {
+    name: "is-binds-tightly",
+    tpl:
+      "{{ 5 - 1 is even }} {{ 1 + 1 is odd }} {{ not 1 is odd }} {{ 2 * 3 is divisibleby 3 }} {{ -3 is odd }} {{ x is defined and 1 }} {{ 'a' ~ 1 is odd }}",
+  },
+  refuse("not-without-in", "{{ 1 not 2 }}", "TemplateSyntaxError", "expected 'in' after 'not'"),
   // `null` is a name, as in Jinja2 (nunjucks read it as None)
   {
     name: "null-is-a-name",
