@@ -2570,6 +2570,13 @@ CASES.push(
     gen: true,
     trim: true,
   })),
+  // and with mail's whitespace (no trim_blocks, lstrip_blocks or kept last newline)
+  ...GEN_TEMPLATES.map(([name, tpl]): Case => ({
+    name: `gen-plain-${name}`,
+    tpl,
+    ctx: GEN_CONTEXT,
+    gen: true,
+  })),
   ...([
     [
       "attribute-path-missing",
