@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import type { Ctx } from "../subsystem.ts";
 import type { MemberRecord } from "../types.ts";
 import { loadTemplateEngine, SHIPPED_TEMPLATES, Templates } from "../templates/mod.ts";
+import { tuple } from "../templates/pyvalues.ts";
 import { type CommandResult, runCommand } from "../process/mod.ts";
 import { applyPartial } from "./partial.ts";
 import { readIfExists, writeAtomic } from "../fs/mod.ts";
@@ -101,6 +102,27 @@ export function okNodes(
     if (s && s.state_id === 0) out.push([m, s]);
   }
   return out.sort((a, b) => byCodeUnit(a[0].name, b[0].name) || byCodeUnit(a[0].uuid, b[0].uuid));
+}
+
+/**
+ * What a generator's template sees: `node` (this node's record), `nodes` (uuid → record),
+ * `ok_nodes(service)` (also `ok_nodes(service=NAME)`, as the reference calls it: `(node, service)`
+ * tuples) and `kv(key)` (the value as text).
+ */
+export function generatorContext(
+  self: MemberRecord,
+  members: MemberRecord[],
+  kv: (key: string) => string,
+): Record<string, unknown> {
+  const nodes: Record<string, MemberRecord> = {};
+  for (const m of members) nodes[m.uuid] = m;
+  const ok_nodes = (service: unknown) => {
+    const name = service && typeof service === "object"
+      ? String((service as Record<string, unknown>).service ?? "")
+      : String(service ?? "");
+    return okNodes(members, name).map((pair) => tuple(pair));
+  };
+  return { node: self, nodes, ok_nodes, kv: (key: unknown) => kv(String(key)) };
 }
 
 function freshStatus(): GeneratorStatus {
@@ -270,22 +292,13 @@ export class Generators {
     await loadTemplateEngine();
     const templates = new Templates({ dirs: def.templateDirs, trimBlocks: true, keepTrailingNewline: true });
     const members = this.#membership.members();
-    const nodes: Record<string, MemberRecord> = {};
-    for (const m of members) nodes[m.uuid] = m;
     for (let pass = 0;; pass++) {
       const wanted = new Set<string>();
-      const kv = (key: unknown) => {
-        const k = String(key);
+      const kv = (k: string) => {
         wanted.add(k);
         return this.#kvCache.get(k) ?? "";
       };
-      const ok_nodes = (service: unknown) => {
-        const name = service && typeof service === "object"
-          ? String((service as Record<string, unknown>).service ?? "")
-          : String(service ?? "");
-        return okNodes(members, name);
-      };
-      const text = templates.render(def.template, { node: self, nodes, ok_nodes, kv });
+      const text = templates.render(def.template, generatorContext(self, members, kv));
       st.kv_keys = [...wanted].sort();
       const missing = [...wanted].filter((k) => !this.#kvCache.has(k));
       if (!missing.length || pass + 1 >= KV_PASSES) return text;

@@ -20,7 +20,14 @@ import {
   type KvGet,
 } from "./generators.ts";
 
-export { DEBOUNCE_MS, type GeneratorDef, type GeneratorStatus, type KvGet, okNodes } from "./generators.ts";
+export {
+  DEBOUNCE_MS,
+  generatorContext,
+  type GeneratorDef,
+  type GeneratorStatus,
+  type KvGet,
+  okNodes,
+} from "./generators.ts";
 export { applyPartial, PartialError } from "./partial.ts";
 export { type CommandResult, runCommand } from "../process/mod.ts";
 

@@ -25,8 +25,11 @@ export function dataMember(obj: unknown, key: unknown): unknown {
   if (obj === null || obj === undefined) return undefined;
   const i = index(key);
   if (typeof obj === "string" || obj instanceof String || (Array.isArray(obj) && i !== null)) {
-    // from the end when negative, as Python indexes; a dict view has no index
-    const seq = obj as ArrayLike<unknown>;
+    // from the end when negative, as Python indexes; a dict view has no index; a string's by code point
+    // (an emoji is one character, as in Python; JavaScript's index is a UTF-16 unit)
+    const seq = (typeof obj === "string" || obj instanceof String ? [...String(obj)] : obj) as ArrayLike<
+      unknown
+    >;
     const at = i !== null && i < 0 ? i + seq.length : i;
     return at !== null && at >= 0 && at < seq.length && !isDictView(obj) ? seq[at] : undefined;
   }

@@ -1,7 +1,9 @@
 /**
  * How a template calls things, parsed as Jinja2 parses it (installed by installJinjaSemantics):
  *
- * - **arguments**: positional ones first, then keywords, each keyword a name. nunjucks took a
+ * - **arguments**: positional ones first, then keywords, each keyword a name, and `*args` and
+ *   `**kwargs` (`'{name}@{addr}'.format(**node)`, `range(*bounds)`; one of each, `**` last, as Jinja2
+ *   parses them; compiled by spreading, checked by runtime.jinjaStarArgs/jinjaMergeKwargs). nunjucks took a
  *   positional argument after a keyword as if it came first (`replace('a', count=1, 'b')` replaced
  *   'a' by 'b' once) and any expression as a keyword (`f('n'=1)`); both are a syntax error in
  *   Jinja2, and here. A call may end with a comma (`range(3, )`, `dict(a=1,)`), a macro's or call
@@ -15,6 +17,7 @@
  */
 import type nunjucks from "nunjucks";
 import type { Node, NodeCtor, Token } from "./nodes.ts";
+import type { AggregateNode } from "./jinja_tuples.ts";
 
 interface CallParser {
   peekToken(): Token;
@@ -25,6 +28,7 @@ interface CallParser {
   parseExpression(): Node;
   parseSignature(tolerant?: boolean, noParens?: boolean): Node;
   parseFilterName(): Node;
+  jinjaParseTest(node: Node): Node;
   parseFilterArgs(node: Node): Node[];
   /** The next parseSignature() reads a macro's or call block's parameters (no trailing comma). */
   jinjaParameters?: boolean;
@@ -49,6 +53,7 @@ function patchCallArguments(nj: typeof nunjucks): void {
       children: unknown[];
     };
     const end = () => noParens ? this.peekToken().type === "block-end" : this.skip("right-paren");
+    let starArgs = false, starKwargs: Node | null = null;
     for (let first = true; !end(); first = false) {
       if (!first) {
         tok = this.peekToken();
@@ -57,16 +62,34 @@ function patchCallArguments(nj: typeof nunjucks): void {
         }
         if (!parameters && !noParens && this.skip("right-paren")) break;
       }
+      const star = this.peekToken();
+      if (!parameters && star.type === "operator" && (star.value === "*" || star.value === "**")) {
+        this.nextToken();
+        const value = this.parseExpression();
+        if (star.value === "*") {
+          if (starArgs || starKwargs) {
+            this.fail("invalid syntax for function call expression", star.lineno, star.colno);
+          }
+          starArgs = true;
+          args.addChild(new nodes.JinjaStarArgs(star.lineno, star.colno, value));
+        } else {
+          if (starKwargs) this.fail("invalid syntax for function call expression", star.lineno, star.colno);
+          starKwargs = new nodes.JinjaStarKwargs(star.lineno, star.colno, value);
+        }
+        continue;
+      }
       const arg = this.parseExpression();
       if (this.skipValue("operator", "=")) {
         if (arg.typename !== "Symbol") {
           this.fail("invalid syntax: a keyword argument must be a name", arg.lineno, arg.colno);
         }
+        if (starKwargs) this.fail("invalid syntax for function call expression", arg.lineno, arg.colno);
         kwargs.addChild(new nodes.Pair(arg.lineno, arg.colno, arg, this.parseExpression()));
-      } else if (kwargs.children.length) {
+      } else if (kwargs.children.length || starArgs || starKwargs) {
         this.fail("invalid syntax: a positional argument after a keyword argument", arg.lineno, arg.colno);
       } else args.addChild(arg);
     }
+    if (starKwargs) kwargs.addChild(starKwargs);
     if (kwargs.children.length) args.addChild(kwargs);
     return args;
   };
@@ -104,6 +127,10 @@ function patchFilterCalls(nj: typeof nunjucks): void {
         const args = new nodes.NodeList(name.lineno, name.colno, [node, ...this.parseFilterArgs(node)]);
         node = new nodes.Filter(name.lineno, name.colno, name, args);
         filtered = true;
+      } else if (tok?.type === "symbol" && tok.value === "is") {
+        // a test binds as a filter does (Jinja2's parse_filter_expr): `5 - 1 is even` tests 1
+        this.nextToken();
+        node = this.jinjaParseTest(node);
       } else if (filtered && tok?.type === "left-paren") {
         node = new nodes.FunCall(tok.lineno, tok.colno, node, this.parseSignature());
       } else return node;
@@ -129,7 +156,13 @@ function patchLookups(nj: typeof nunjucks): void {
       } else if (tok.type === "left-bracket") {
         const keys = this.parseAggregate();
         if (keys!.children!.length > 1) this.fail("invalid index");
-        node = Object.assign(lookup(tok, keys!.children![0]), { jinjaItem: true });
+        // `l[0,]` is a tuple subscript in Jinja2, which refuses the comma
+        if ((keys as AggregateNode).jinjaTrailingComma) this.fail("unexpected ']'", tok.lineno, tok.colno);
+        // `l[]` is `l[()]`, an empty tuple as the key (undefined)
+        const key = keys!.children!.length
+          ? keys!.children![0]
+          : new nodes.JinjaTuple(tok.lineno, tok.colno, []);
+        node = Object.assign(lookup(tok, key), { jinjaItem: true });
       } else if (tok.type === "operator" && tok.value === ".") {
         this.nextToken();
         const val = this.nextToken();
@@ -147,8 +180,49 @@ function patchLookups(nj: typeof nunjucks): void {
   };
 }
 
+/** A compiler as the spreading of `*args` and `**kwargs` needs it. */
+interface StarCompiler {
+  compile(node: unknown, frame: unknown): void;
+  _emit(code: string): void;
+  _compileExpression(node: unknown, frame: unknown): void;
+}
+
+/**
+ * `f(*args)` spreads the items into the call's arguments; `f(a=1, **kw)` merges the mapping into its
+ * keywords (a keyword given twice is a TypeError, as in Python).
+ */
+function installStarArguments(nj: typeof nunjucks): void {
+  type Extensible = NodeCtor & { extend(name: string, props: object): Extensible };
+  const nodes = (nj as unknown as { nodes: Record<string, Extensible> }).nodes;
+  nodes.JinjaStarArgs = nodes.Node.extend("JinjaStarArgs", { fields: ["value"] });
+  nodes.JinjaStarKwargs = nodes.Node.extend("JinjaStarKwargs", { fields: ["value"] });
+  const proto = (nj as unknown as { compiler: { Compiler: { prototype: Record<string, unknown> } } }).compiler
+    .Compiler.prototype;
+  proto.compileJinjaStarArgs = function (this: StarCompiler, node: { value: unknown }, frame: unknown) {
+    this._emit("...runtime.jinjaStarArgs(");
+    this._compileExpression(node.value, frame);
+    this._emit(")");
+  };
+  const compileKeywordArgs = proto.compileKeywordArgs as (this: StarCompiler, ...a: unknown[]) => void;
+  proto.compileKeywordArgs = function (this: StarCompiler, node: { children: Node[] }, frame: unknown) {
+    const star = node.children.find((c) => c.typename === "JinjaStarKwargs") as
+      | (Node & { value: unknown })
+      | undefined;
+    if (!star) return compileKeywordArgs.call(this, node, frame);
+    this._emit("runtime.makeKeywordArgs(runtime.jinjaMergeKwargs({");
+    node.children.filter((c) => c !== star).forEach((pair, i) => {
+      if (i) this._emit(", ");
+      this.compile(pair, frame);
+    });
+    this._emit("}, ");
+    this._compileExpression(star.value, frame);
+    this._emit("))");
+  };
+}
+
 /** Patches nunjucks' parser with Jinja2's calls; once per process (installJinjaSemantics). */
 export function installCalls(nj: typeof nunjucks): void {
+  installStarArguments(nj);
   patchCallArguments(nj);
   patchFilterCalls(nj);
   patchLookups(nj);

@@ -10,7 +10,7 @@
  */
 import { bindArgs, type Params, parseSignature, type Signature } from "./bind.ts";
 import { compare, items, splitKwargs } from "./filters_common.ts";
-import { dictView, isPlain, pyEq, pyRepr, pyType, tuple } from "./pyvalues.ts";
+import { dictView, isPlain, isTuple, pyEq, pyNamed, pyRepr, pyType, tuple } from "./pyvalues.ts";
 
 type Dict = Record<string, unknown>;
 
@@ -112,18 +112,29 @@ const LIST_METHODS: Record<string, Method<unknown[]>> = {
   sort: ["*", (l, ...args) => sortList(l, args)],
 };
 
+/** A key looked up (a list or a dict is unhashable: a TypeError, as in Python; another kind finds nothing). */
+function hashable(k: unknown): unknown {
+  if ((Array.isArray(k) && !isTuple(k)) || (k !== null && typeof k === "object" && isPlain(k))) {
+    throw new Error(`TypeError: unhashable type: '${pyType(k)}'`);
+  }
+  return k;
+}
+
 const DICT_METHODS: Record<string, Method<Dict>> = {
   get: [
     "key, default?, /",
-    (d, k, ...dflt) => typeof k === "string" && Object.hasOwn(d, k) ? d[k] : or(dflt),
+    (d, k, ...dflt) =>
+      typeof hashable(k) === "string" && Object.hasOwn(d, k as string) ? d[k as string] : or(dflt),
   ],
   items: ["/", (d) => dictView("dict_items", Object.entries(d).map((e) => tuple(e)))],
   keys: ["/", (d) => dictView("dict_keys", Object.keys(d))],
   values: ["/", (d) => dictView("dict_values", Object.values(d))],
   pop: ["key, default?, /", (d, k, ...dflt) => {
-    if (typeof k === "string" && Object.hasOwn(d, k)) {
-      const v = d[k];
-      delete d[k];
+    // CPython's pop of an empty dict gives the default without hashing the key
+    if (dflt.length && !Object.keys(d).length) return dflt[0];
+    if (typeof hashable(k) === "string" && Object.hasOwn(d, k as string)) {
+      const v = d[k as string];
+      delete d[k as string];
       return v;
     }
     if (dflt.length) return dflt[0];
@@ -181,6 +192,8 @@ export function collectionMethod(obj: unknown, name: unknown): ((...args: unknow
   if (!method) return null;
   const [params, fn] = method;
   const self = obj as never;
-  if (!params) return (...args: unknown[]) => fn(self, ...args);
-  return (...args: unknown[]) => fn(self, ...bindArgs(`${type}.${name}`, params, args));
+  const bound = params
+    ? (...args: unknown[]) => fn(self, ...bindArgs(`${type}.${name}`, params, args))
+    : (...args: unknown[]) => fn(self, ...args);
+  return pyNamed(bound, `<built-in method ${name} of ${type} object>`);
 }

@@ -37,8 +37,23 @@ export function installFilters(env: nunjucks.Environment, formatPercent: Fmt): v
       };
     }
   }
+  // nunjucks' own that Jinja2 lacks are no names here either (`x|dump` is Jinja2's "No filter named 'dump'")
+  for (const name of NOT_JINJA2.filters) delete registry.filters[name];
+  for (const name of NOT_JINJA2.tests) delete registry.tests[name];
   // last, around all of them: each called with its arguments bound to Jinja2's parameters
   bindArguments(env);
+}
+
+/** nunjucks' filters and tests Jinja2 does not have. */
+const NOT_JINJA2 = { filters: ["dump", "nl2br"], tests: ["falsy", "truthy"] };
+/** nunjucks' test `x is none` compiles to, which a template cannot name (`x is null` is no test in Jinja2). */
+const INTERNAL_TESTS = ["null"];
+
+/** The filters and tests a template may name in `env` (jinja_names.ts refuses others when compiling). */
+export function filterNames(env: nunjucks.Environment): { filters: Set<string>; tests: Set<string> } {
+  const registry = registryOf(env);
+  const tests = Object.keys(registry.tests).filter((t) => !INTERNAL_TESTS.includes(t));
+  return { filters: new Set(Object.keys(registry.filters)), tests: new Set(tests) };
 }
 
 /** Adds each group of Jinja2's filters, tests and globals. */

@@ -30,10 +30,23 @@ export function named(kw: Keywords): Record<string, unknown> {
   return rest;
 }
 
-/** The value at a dotted path (`a.b.0`) in a value (data only: attributes.ts); undefined where a step is missing. */
-export function attr(v: unknown, path: string): unknown {
+/**
+ * The value at a dotted path (`a.b.0`) in a value (data only: attributes.ts), as Jinja2's
+ * make_attrgetter walks it: a missing last step is undefined, a step past an undefined one an
+ * UndefinedError (`selectattr('services.http.port')` on a node without `http`), unless `dflt`
+ * (not None) stands for each missing step.
+ */
+export function attr(v: unknown, path: string, dflt?: unknown): unknown {
   let cur = v;
-  for (const part of path.split(".")) cur = dataMember(cur, part);
+  const parts = path.split(".");
+  parts.forEach((part, i) => {
+    if (cur === undefined) {
+      const what = i ? parts.slice(0, i).join(".") : "the item";
+      throw new Error(`UndefinedError: '${what}' is undefined (attribute '${path}')`);
+    }
+    cur = dataMember(cur, part);
+    if (cur === undefined && dflt !== undefined && dflt !== null) cur = dflt;
+  });
   return cur;
 }
 

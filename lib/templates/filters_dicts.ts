@@ -4,15 +4,23 @@
  * Python's truthiness for `default(x, true)`.
  */
 import type nunjucks from "nunjucks";
-import { pyTruthy } from "./jinja.ts";
+import { pyTruthy, pyType } from "./jinja.ts";
 import { PyFloat, reprFloat } from "./pyfloat.ts";
 import { compare, entries, mapping } from "./filters_common.ts";
 
 /** Adds Jinja2's mapping and value filters to a nunjucks environment. */
 export function registerDictFilters(env: nunjucks.Environment): void {
   // each filter is called with its arguments by position (filters_args.ts binds Jinja2's keywords)
+  // json.dumps' indent: a number of spaces (none for 0 or less, but a line per item), or the string itself
   env.addFilter("tojson", (v: unknown, indent?: unknown) => {
-    return htmlSafe(pyJson(v, typeof indent === "number" && indent >= 0 ? indent : null, 0));
+    let unit: string | null = null;
+    if (typeof indent === "string" || indent instanceof String) unit = String(indent);
+    else if (typeof indent === "boolean" || Number.isInteger(indent)) {
+      unit = " ".repeat(Math.max(Number(indent), 0));
+    } else if (indent !== undefined && indent !== null) {
+      throw new Error(`TypeError: can't multiply sequence by non-int of type '${pyType(indent)}'`);
+    }
+    return htmlSafe(pyJson(v, unit, 0));
   });
   const nunjucksDefault = env.getFilter("default") as (v: unknown, d: unknown, b: unknown) => unknown;
   env.addFilter("default", (v: unknown, defaultValue?: unknown, boolean?: unknown) => {
@@ -46,7 +54,7 @@ export function registerDictFilters(env: nunjucks.Environment): void {
 }
 
 /** JSON as Python's `json.dumps(v, sort_keys=True, indent=indent)` writes it (ASCII only). */
-function pyJson(v: unknown, indent: number | null, level: number): string {
+function pyJson(v: unknown, indent: string | null, level: number): string {
   if (v === undefined) throw new Error("TypeError: Object of type Undefined is not JSON serializable");
   if (v === null) return "null";
   if (v === true) return "true";
@@ -62,7 +70,7 @@ function pyJson(v: unknown, indent: number | null, level: number): string {
       (c) => "\\u" + c.charCodeAt(0).toString(16).padStart(4, "0"),
     );
   }
-  const pad = (n: number) => indent === null ? "" : "\n" + " ".repeat(indent * n);
+  const pad = (n: number) => indent === null ? "" : "\n" + indent.repeat(n);
   const itemSep = indent === null ? ", " : ",";
   if (Array.isArray(v)) {
     if (!v.length) return "[]";
@@ -77,7 +85,7 @@ function pyJson(v: unknown, indent: number | null, level: number): string {
         pyJson((v as Record<string, unknown>)[k], indent, level + 1)
       ).join(itemSep) + pad(level) + "}";
   }
-  return JSON.stringify(String(v));
+  throw new Error(`TypeError: Object of type ${pyType(v)} is not JSON serializable`);
 }
 
 /** Jinja2's `htmlsafe_json_dumps`: `<`, `>`, `&` and `'` as \u escapes, so the JSON can sit in HTML. */

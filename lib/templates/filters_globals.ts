@@ -4,6 +4,7 @@
  */
 import type nunjucks from "nunjucks";
 import { JinjaNamespace, pyStr, pyType, unpack } from "./jinja.ts";
+import { PY_REPR, pyNamed } from "./pyvalues.ts";
 import { named, splitKwargs } from "./filters_common.ts";
 
 /** Most items `range()` makes (a template's loop over a range; Jinja2 itself has no limit). */
@@ -50,11 +51,11 @@ export function registerGlobals(env: nunjucks.Environment): void {
     }
     const sep = pos.length ? pos[0] : kw.sep ?? ", ";
     let used = false;
-    return () => {
+    return pyNamed(() => {
       const out = used ? sep : "";
       used = true;
       return out;
-    };
+    }, "<jinja2.utils.Joiner object>");
   });
   // Python's range() of ints (a float is a TypeError, as in Python; nunjucks counted with it), at
   // most MAX_RANGE items (nunjucks built any array asked for: range(10**9) ran the agent out of memory)
@@ -75,6 +76,24 @@ export function registerGlobals(env: nunjucks.Environment): void {
     if (n > MAX_RANGE) throw new Error(`range: ${n} items is over the limit of ${MAX_RANGE}`);
     return Array.from({ length: n }, (_, i) => start + i * step);
   });
+  nameGlobals(env);
+}
+
+/** The globals printed as Python prints them (`{{ range }}` is `<class 'range'>`). */
+const GLOBAL_REPRS: Record<string, string> = {
+  range: "<class 'range'>",
+  dict: "<class 'dict'>",
+  namespace: "<class 'jinja2.utils.Namespace'>",
+  cycler: "<class 'jinja2.utils.Cycler'>",
+  joiner: "<class 'jinja2.utils.Joiner'>",
+};
+
+/** Names the globals registered so far by their Python text (GLOBAL_REPRS). */
+function nameGlobals(env: nunjucks.Environment): void {
+  for (const [name, repr] of Object.entries(GLOBAL_REPRS)) {
+    const fn = env.getGlobal(name) as object | undefined;
+    if (typeof fn === "function") pyNamed(fn, repr);
+  }
 }
 
 /** A TypeError for a keyword argument of global `name` other than `allowed` (Python's for a builtin). */
@@ -91,6 +110,9 @@ function noKeywords(name: string, kw: Record<string, unknown>, allowed: string[]
 /** Jinja2's `cycler(*items)`: next() gives the items in turn; `current` is the one it gives next. */
 class Cycler {
   #pos = 0;
+  get [PY_REPR](): string {
+    return "<jinja2.utils.Cycler object>";
+  }
   constructor(readonly items: unknown[]) {}
   get current(): unknown {
     return this.items[this.#pos];
@@ -100,7 +122,9 @@ class Cycler {
     this.#pos = (this.#pos + 1) % this.items.length;
     return item;
   }
-  reset(): void {
+  /** Python's None, printed `None` as Jinja2's reset() result is. */
+  reset(): null {
     this.#pos = 0;
+    return null;
   }
 }

@@ -13,9 +13,18 @@ import type { Fmt } from "./filters_common.ts";
  */
 export function registerNumberFilters(env: nunjucks.Environment, formatPercent: Fmt): void {
   env.addFilter("round", (v: unknown, prec?: unknown, meth?: unknown) => {
-    const precision = Number(prec ?? 0) || 0;
     const method = String(meth ?? "common");
+    if (method !== "common" && method !== "ceil" && method !== "floor") {
+      throw new Error("FilterArgumentError: method must be common, ceil or floor");
+    }
     if (!isNumber(v)) throw new Error(`TypeError: type ${pyType(v)} doesn't define __round__ method`);
+    if (
+      prec !== undefined && prec !== null && typeof prec !== "boolean" &&
+      !(typeof prec === "number" && Number.isInteger(prec))
+    ) {
+      throw new Error(`TypeError: '${pyType(prec)}' object cannot be interpreted as an integer`);
+    }
+    const precision = Number(prec ?? 0);
     const x = Number(v);
     if (method === "ceil" || method === "floor") {
       const f = 10 ** precision;
@@ -37,8 +46,9 @@ export function registerNumberFilters(env: nunjucks.Environment, formatPercent: 
     if (typeof v === "string" || v instanceof String) {
       const n = pyInt(String(v), base);
       if (n !== null) return n;
-      const f = Number(String(v).trim());
-      return String(v).trim() !== "" && Number.isFinite(f) ? Math.trunc(f) : dflt;
+      // then int(float(value)), Python's float() ('0x1A' is no float: JavaScript's Number() read 26)
+      const f = pyFloat(String(v));
+      return f !== null && Number.isFinite(f) ? Math.trunc(f) : dflt;
     }
     return dflt;
   });

@@ -5,7 +5,7 @@
  * `batch`, `slice`, and `unique`, `min`, `max`, `sort` with `case_sensitive` and `attribute`.
  */
 import type nunjucks from "nunjucks";
-import { pyAdd, pyEq, pyStr, pyTruthy, pyType } from "./jinja.ts";
+import { pyAdd, pyEq, pyStr, pyTruthy, pyType, tuple } from "./jinja.ts";
 import { PyFloat } from "./pyfloat.ts";
 import { attr, compare, items, named, splitKwargs } from "./filters_common.ts";
 
@@ -36,7 +36,7 @@ function registerFoldFilters(env: nunjucks.Environment): void {
   env.addFilter("length", length);
   env.addFilter("count", length);
   env.addFilter("join", (list: unknown, sep?: unknown, attribute?: unknown) => {
-    const d = String(sep ?? "");
+    const d = String(pyStr(sep ?? "") ?? ""); // str() of the separator: `join(true)` joins with 'True'
     return items(list).map((x) => {
       const v = attribute === undefined || attribute === null ? x : attr(x, String(attribute));
       return String(pyStr(v) ?? "");
@@ -139,10 +139,7 @@ function registerSelectFilters(env: nunjucks.Environment): void {
         throw new Error(`FilterArgumentError: map: unexpected keyword argument '${extra[0]}'`);
       }
       // the default stands for a missing attribute, not for one that is None
-      return arr.map((x) => {
-        const v = attr(x, String(attribute));
-        return v === undefined && dflt !== undefined && dflt !== null ? dflt : v;
-      });
+      return arr.map((x) => attr(x, String(attribute), dflt));
     }
     if (!pos.length) throw new Error("FilterArgumentError: map requires a filter name or attribute=");
     const f = env.getFilter(pos[0] as string) as (this: unknown, ...a: unknown[]) => unknown;
@@ -156,10 +153,7 @@ function registerOrderFilters(env: nunjucks.Environment): void {
   env.addFilter("groupby", (list: unknown, attribute: unknown, dflt?: unknown, caseSens?: unknown) => {
     const caseSensitive = pyTruthy(caseSens ?? false);
     // the default stands for a missing attribute, not for one that is None
-    const get = (x: unknown) => {
-      const k = attr(x, String(attribute));
-      return k === undefined ? dflt : k;
-    };
+    const get = (x: unknown) => attr(x, String(attribute), dflt);
     const sortKey = (x: unknown) => {
       const k = get(x);
       return !caseSensitive && typeof k === "string" ? k.toLowerCase() : k;
@@ -173,8 +167,9 @@ function registerOrderFilters(env: nunjucks.Environment): void {
       if (current === null || !pyEq(k, currentKey)) {
         current = [];
         currentKey = k;
-        // a (grouper, list) pair that `for k, v in ...` unpacks, with Jinja2's .grouper and .list
-        const g = Object.assign([get(x), current], { grouper: get(x), list: current });
+        // a (grouper, list) tuple that `for k, v in ...` unpacks, with Jinja2's .grouper and .list (it
+        // printed as a list)
+        const g = tuple(Object.assign([get(x), current], { grouper: get(x), list: current }));
         groups.push(g);
       }
       current.push(x);
@@ -186,7 +181,15 @@ function registerOrderFilters(env: nunjucks.Environment): void {
     const key = keyOf(attribute, pyTruthy(caseSensitive ?? false));
     const seen = new Set<string>();
     return items(list).filter((x) => {
-      const k = hashKey(key(x));
+      const kv = key(x);
+      // Python's set: a list or a dict is no key
+      if (
+        (Array.isArray(kv) && pyType(kv) === "list") ||
+        (kv !== null && typeof kv === "object" && !Array.isArray(kv) && !(kv instanceof PyFloat))
+      ) {
+        throw new Error(`TypeError: unhashable type: '${pyType(kv)}'`);
+      }
+      const k = hashKey(kv);
       if (seen.has(k)) return false;
       seen.add(k);
       return true;
@@ -205,9 +208,19 @@ function registerOrderFilters(env: nunjucks.Environment): void {
   // sort(reverse=False, case_sensitive=False, attribute=None), `attribute` a comma-separated list
   // of keys (`sort(attribute='zone,name')`: nunjucks took it as one name and kept the order)
   env.addFilter("sort", (list: unknown, rev?: unknown, caseSensitive?: unknown, attribute?: unknown) => {
+    if (
+      rev !== undefined && typeof rev !== "boolean" && !(typeof rev === "number" && Number.isInteger(rev))
+    ) {
+      throw new Error(`TypeError: '${pyType(rev)}' object cannot be interpreted as an integer`);
+    }
     const reverse = pyTruthy(rev ?? false);
     const key = keyOf(attribute, pyTruthy(caseSensitive ?? false));
-    const keyed = items(list).map((x) => ({ x, k: key(x) }));
+    // each key a list, as make_multi_attrgetter gives it: lists compare item by item, equal ones first,
+    // so items that all lack the attribute keep their order (two undefined keys are equal, not ordered)
+    const keyed = items(list).map((x) => {
+      const k = key(x);
+      return { x, k: Array.isArray(k) && typeof attribute === "string" && attribute.includes(",") ? k : [k] };
+    });
     // Python's sorted(reverse=True) keeps equal items in their order, as a stable sort by -compare does
     keyed.sort((a, b) => (reverse ? -1 : 1) * compare(a.k, b.k));
     return keyed.map((e) => e.x);

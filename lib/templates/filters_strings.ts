@@ -4,9 +4,10 @@
  * methods), and nunjucks' own `upper`, `lower`, `replace`, `escape`... taking str() of any value.
  */
 import type nunjucks from "nunjucks";
-import { isPlain, pyMod, pyStr, pyTruthy, toPy } from "./jinja.ts";
+import { isPlain, pyMod, pyStr, pyTruthy, pyType, toPy } from "./jinja.ts";
 import { dataMember, pyMethod } from "./attributes.ts";
 import { wordwrap } from "./wordwrap.ts";
+import { pyCapitalize } from "./pystrmethods.ts";
 import { urlize } from "./urlize.ts";
 import { entries, type Fmt, named, splitKwargs, text } from "./filters_common.ts";
 
@@ -30,23 +31,22 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
   env.addFilter("format", (fmt: unknown, ...args: unknown[]) => {
     const { pos, kw } = splitKwargs(args);
     const byName = named(kw);
+    // str() of the value: `[1]|format` is "[1]", an undefined value "" (it printed `undefined`)
+    const template = String(pyStr(fmt) ?? "");
     if (!Object.keys(byName).length) {
-      return formatPercent(
-        String(fmt),
-        pos.map((x) => toPy(x, true)) as never,
-      );
+      return formatPercent(template, pos.map((x) => toPy(x, true)) as never);
     }
     if (pos.length) {
       throw new Error(
         "FilterArgumentError: format: can't handle positional and keyword arguments at the same time",
       );
     }
-    return pyMod(String(fmt), byName);
+    return pyMod(template, byName);
   });
   env.addFilter("center", (v: unknown, w?: unknown) => {
     const text = String(pyStr(v) ?? "");
-    const width = Number(w ?? 80);
-    const marg = width - text.length;
+    const width = Number(intArg(w === undefined ? 80 : w));
+    const marg = width - [...text].length; // code points, as Python counts
     if (!(marg > 0)) return text;
     // CPython's str.center: the odd space goes left when the width is odd
     const left = Math.floor(marg / 2) + (marg & width & 1);
@@ -77,6 +77,9 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
   env.addFilter("trim", (v: unknown, chars?: unknown) => {
     const s = String(pyStr(v) ?? "");
     if (chars === undefined || chars === null) return s.trim();
+    if (typeof chars !== "string" && !(chars instanceof String)) {
+      throw new Error(`TypeError: strip arg must be None or str, not ${pyType(chars)}`);
+    }
     const set = new Set([...String(chars)]);
     const a = [...s];
     let i = 0, j = a.length;
@@ -93,6 +96,13 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
   // is undefined), their methods are (`x|attr('split')`, `l|attr('append')`); kunai's objects'
   // members are (`ns|attr('x')` on a namespace())
   env.addFilter("attr", (obj: unknown, name: unknown) => {
+    if (typeof name !== "string" && !(name instanceof String)) {
+      throw new Error(`TypeError: attribute name must be string, not '${pyType(name)}'`);
+    }
+    // getattr() of Jinja2's Undefined raises
+    if (obj === undefined) {
+      throw new Error(`UndefinedError: attr: the value is undefined (attribute '${name}')`);
+    }
     const plain = typeof obj === "string" || obj instanceof String || Array.isArray(obj) ||
       (obj !== null && typeof obj === "object" && isPlain(obj));
     return pyMethod(obj, name) ?? (plain ? undefined : dataMember(obj, name));
@@ -102,9 +112,24 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
 /** The filters that cut or lay out a text's lines: `truncate`, `indent`, `wordwrap`. */
 function registerLineFilters(env: nunjucks.Environment): void {
   env.addFilter("truncate", (v: unknown, len?: unknown, kill?: unknown, endArg?: unknown, lee?: unknown) => {
-    if (v === undefined) return "";
+    if (v === undefined) return undefined; // Jinja2 gives the Undefined back (printed "", refused by `+`)
+    const length = intArg(len ?? 255);
+    if (length < String(endArg ?? "...").length) {
+      throw new Error(
+        `AssertionError: truncate: expected length >= ${String(endArg ?? "...").length}, got ${length}`,
+      );
+    }
+    if (Array.isArray(v) || (v !== null && typeof v === "object" && isPlain(v))) {
+      // Jinja2 takes len() of any sized value: a short list or dict comes back as it is, a long one fails
+      const n = Array.isArray(v) ? v.length : Object.keys(v).length;
+      if (n <= length + Number(lee ?? 5)) return v;
+      throw new Error(
+        pyTruthy(kill ?? false)
+          ? `TypeError: can only concatenate ${pyType(v)} (not "str") to ${pyType(v)}`
+          : `AttributeError: '${pyType(v)}' object has no attribute 'rsplit'`,
+      );
+    }
     const s = [...text("truncate", v, "TypeError: object of type '%s' has no len()")];
-    const length = Number(len ?? 255);
     const killwords = pyTruthy(kill ?? false);
     const end = String(endArg ?? "...");
     const leeway = Number(lee ?? 5); // Jinja2's policy truncate.leeway
@@ -119,7 +144,7 @@ function registerLineFilters(env: nunjucks.Environment): void {
   env.addFilter("indent", (v: unknown, width?: unknown, first?: unknown, blank?: unknown) => {
     return indent(
       text("indent", v, "TypeError: unsupported operand type(s) for +=: '%s' and 'str'"),
-      width ?? 4,
+      width === undefined ? 4 : width,
       pyTruthy(first ?? false),
       pyTruthy(blank ?? false),
     );
@@ -163,16 +188,33 @@ function registerNunjucksStringFilters(env: nunjucks.Environment): void {
   ) {
     const f = env.getFilter(name) as (this: unknown, ...a: unknown[]) => unknown;
     env.addFilter(name, function (this: unknown, v: unknown, ...args: unknown[]) {
-      const text = v === undefined || typeof v === "string" || v instanceof String ? v : String(pyStr(v));
+      // an undefined value is "" (str() of Jinja2's Undefined): `u|replace('a', 'b') + 'x'` is "x"
+      const text = v === undefined ? "" : typeof v === "string" || v instanceof String ? v : String(pyStr(v));
+      // replace's old and new are str() too (`replace('x', true)` writes 'True')
+      if (name === "replace") {
+        args = args.map((a, i) =>
+          i < 2 && typeof a !== "string" && !(a instanceof String) ? String(pyStr(a) ?? "") : a
+        );
+      }
       return f.call(this, text, ...args);
     });
   }
   env.addFilter("e", env.getFilter("escape"));
+  // str.capitalize(): the first character in title case ('ßx' is 'Ssx'; nunjucks upper-cased it: 'SSx')
+  env.addFilter("capitalize", (v: unknown) => pyCapitalize(v === undefined ? "" : String(pyStr(v))));
+}
+
+/** An int argument as CPython takes one (a bool is one; a float or a string is a TypeError). */
+function intArg(v: unknown): number {
+  if (typeof v === "boolean" || (typeof v === "number" && Number.isInteger(v))) return Number(v);
+  throw new Error(`TypeError: '${pyType(v)}' object cannot be interpreted as an integer`);
 }
 
 /** Jinja2's `indent(width=4, first=False, blank=False)`: blank lines and the first line left alone by default. */
 function indent(s: string, width: unknown, first: boolean, blank: boolean): string {
-  const pad = typeof width === "string" ? width : " ".repeat(Number(width));
+  const pad = typeof width === "string" || width instanceof String
+    ? String(width)
+    : " ".repeat(Math.max(intArg(width), 0));
   // Python's splitlines() of `s + "\n"`: the last line break ends a line, it does not start one
   // deno-lint-ignore no-control-regex -- the separators Python's splitlines() splits on
   const lines = (s + "\n").split(/\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]/);

@@ -19,8 +19,10 @@
  *   is a tuple (JavaScript's comma operator kept the last item), `%` takes the divisor's sign,
  *   `s[1:3]` is a string and `d.get('k')` is None when missing.
  *
- * - **Syntax**: number literals with an exponent (`1e3`, `2E-2`), `for (a, b) in ...` (see
- *   patchLexer), a test's argument without parentheses (`x is divisibleby 3`); calls in calls.ts.
+ * - **Precedence**: Jinja2's operator levels (jinja_precedence.ts).
+ * - **Syntax**: number literals with an exponent (`1e3`, `2E-2`, see patchLexer), a test's argument
+ *   without parentheses (`x is divisibleby 3`); calls in calls.ts; literals with a trailing comma,
+ *   `(1,)`, tuples without parentheses (`{{ a, b }}`) and targets in parentheses in jinja_tuples.ts.
  *
  * - **`set`**: `{% set ns.x = v %}` on a `namespace()` and `{% set a, b = pair %}` unpacking.
  * - **Undefined values and types**: an attribute or item of an undefined value, arithmetic and
@@ -38,7 +40,8 @@
  *
  * The patches, in the order installJinjaSemantics applies them (nunjucks' patches wrap each other,
  * so the order matters): the runtime's helpers and lookups (jinja_runtime.ts), the lexer
- * (jinja_lexer.ts), a test's argument (jinja_syntax.ts), calls (calls.ts), float literals
+ * (jinja_lexer.ts), a test's argument (jinja_syntax.ts), calls (calls.ts), literals and tuples
+ * (jinja_tuples.ts), float literals
  * (jinja_syntax.ts), safe code generation (codegen.ts), statements (statements.ts), then the
  * compiler's expressions, `set` and error lines (jinja_expressions.ts).
  */
@@ -50,6 +53,9 @@ import { installRuntime } from "./jinja_runtime.ts";
 import { patchLexer } from "./jinja_lexer.ts";
 import { patchFloatLiterals, patchTestArguments } from "./jinja_syntax.ts";
 import { installExpressions } from "./jinja_expressions.ts";
+import { installTuples } from "./jinja_tuples.ts";
+import { installNameChecks } from "./jinja_names.ts";
+import { installPrecedence } from "./jinja_precedence.ts";
 export {
   isNumber,
   isPlain,
@@ -85,8 +91,11 @@ export function installJinjaSemantics(nj: typeof nunjucks): void {
   patchLexer(nj);
   patchTestArguments(nj);
   installCalls(nj);
+  installTuples(nj);
+  installPrecedence(nj);
   patchFloatLiterals(nj);
   installSafeCodegen(nj);
   installStatements(nj);
   installExpressions(nj);
+  installNameChecks(nj);
 }

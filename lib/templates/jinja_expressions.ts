@@ -9,6 +9,7 @@ import type nunjucks from "nunjucks";
 import { strRepr } from "../evaluator/mod.ts";
 import type { ItemLookup } from "./calls.ts";
 import { pyStr } from "./pyvalues.ts";
+import { jsString } from "./codegen.ts";
 import type { Runtime } from "./jinja_runtime.ts";
 
 /** nunjucks' Compiler.prototype, as the patches below see it. */
@@ -133,6 +134,89 @@ export function installExpressions(nj: typeof nunjucks): void {
   const handleError = runtime.handleError;
   runtime.handleError = (e, lineno, colno) =>
     (e as { lineno?: number }).lineno ? e : handleError(e, lineno + 1, colno + 1);
+  // an error is placed where it happened, once: the line and the template of the innermost function of
+  // compiled code it passes through (a macro's body, statements_macro.ts; the rest of a template after an
+  // `include` or `import`, below; a block; a template's root); the templates it then passes through only
+  // add their names. nunjucks placed it in whichever template's root caught it: a block of the parent
+  // template was reported in the child, and the rest of a template after an include or import in the
+  // included or imported one (which calls it back from inside its own try), at the line that one was at.
+  runtime.jinjaWhere = (e, lineno, colno, path) => {
+    const placed = e as { jinjaPlaced?: boolean };
+    if (placed?.jinjaPlaced) return e;
+    const err = runtime.handleError(e, lineno, colno) as { jinjaPlaced?: boolean; Update?(p: string): void };
+    if (typeof err.Update === "function" && path) err.Update(path);
+    err.jinjaPlaced = true;
+    return err;
+  };
+  const where = (self: CompilerProto) =>
+    `runtime.jinjaWhere(e, lineno, colno, ${
+      jsString((self as { templateName?: string }).templateName ?? "")
+    })`;
+  const funcs = proto as unknown as {
+    _emitFuncEnd(noReturn?: boolean): void;
+    _addScopeLevel(): void;
+    _closeScopeLevels(): void;
+    _scopeClosers: string;
+    buffer: string | null;
+  };
+  funcs._emitFuncEnd = function (this: CompilerProto & typeof funcs, noReturn?: boolean) {
+    if (!noReturn) this._emitLine(`cb(null, ${this.buffer});`);
+    this._closeScopeLevels();
+    this._emitLine("} catch (e) {");
+    this._emitLine(`  cb(${where(this)});`);
+    this._emitLine("}");
+    this._emitLine("}");
+    this.buffer = null;
+  };
+  // nunjucks opens a scope level in the callback that runs the rest of a template (after include, import,
+  // from-import, extends): that rest is in a try of its own
+  funcs._addScopeLevel = function (this: CompilerProto & typeof funcs) {
+    this._emitLine("try {");
+    this._scopeClosers = `} catch (e) { throw ${where(this)}; }})` + this._scopeClosers;
+  };
+  // `{% include %}`: nunjucks' own, but the included template does not see the includer's `loop` (Jinja2
+  // passes the names, not the loop: `loop.index` in an include is undefined there)
+  const inc = proto as unknown as {
+    compileInclude(node: unknown, frame: unknown): void;
+    _compileGetTemplate(node: unknown, frame: unknown, eager: boolean, ignoreMissing: boolean): string;
+    _makeCallback(res?: string): string;
+  };
+  inc.compileInclude = function (this: CompilerProto & typeof inc & typeof funcs, node, frame) {
+    this._emitLine("var tasks = [];");
+    this._emitLine("tasks.push(");
+    this._emitLine("function(callback) {");
+    const id = this._compileGetTemplate(
+      node,
+      frame,
+      false,
+      (node as { ignoreMissing: boolean }).ignoreMissing,
+    );
+    this._emitLine(`callback(null,${id});});`);
+    this._emitLine("});");
+    const id2 = this._tmpid();
+    this._emitLine("tasks.push(");
+    this._emitLine("function(template, callback){");
+    this._emitLine(
+      `template.render(context.getVariables(), runtime.jinjaIncludeFrame(frame), ${this._makeCallback(id2)}`,
+    );
+    this._emitLine(`callback(null,${id2});});`);
+    this._emitLine("});");
+    this._emitLine("tasks.push(");
+    this._emitLine("function(result, callback){");
+    this._emitLine(`${this.buffer} += result;`);
+    this._emitLine("callback(null);");
+    this._emitLine("});");
+    this._emitLine("env.waterfall(tasks, function(){");
+    this._addScopeLevel();
+  };
+  runtime.jinjaIncludeFrame = (frame) => {
+    const f = frame.push();
+    const lookup = f.lookup;
+    f.lookup = function (this: typeof f, name: string) {
+      return name === "loop" ? undefined : lookup.call(this, name);
+    };
+    return f;
+  };
   proto.compileIf = function (node, frame, async) {
     this._emit("if(runtime.jinjaTruthy(");
     this._compileExpression(node.cond, frame);
@@ -202,7 +286,14 @@ export function installExpressions(nj: typeof nunjucks): void {
       this._emit(")");
     };
   // `a % b`, `a * b`: Python's (string formatting and repetition, the modulo's sign)
-  proto.compileMod = binary("jinjaMod");
+  // the right side of `'%s' % u` may be undefined (str() of it is ""); of `5 % u` not (checked at run time)
+  proto.compileMod = function (this: CompilerProto, node: BinNode, frame: unknown) {
+    this._emit("runtime.jinjaMod(");
+    operand(this, node.left, frame);
+    this._emit(", ");
+    this.compile(node.right, frame);
+    this._emit(`, ${JSON.stringify(nodeText(node.right))})`);
+  };
   proto.compileMul = binary("jinjaMul");
   // `-`, `/`, `//`, `**`: numbers only (`none - 1` was -1), a division by zero raises (it printed `inf`)
   proto.compileSub = binary("jinjaArith", true, "-");
@@ -270,7 +361,7 @@ export function installExpressions(nj: typeof nunjucks): void {
       this._emitLine(");");
       return;
     }
-    if (t.some((x) => x.typename !== "Symbol")) {
+    if (t.some((x) => x.typename !== "Symbol" && x.typename !== "Array")) {
       throw new Error("set: can only assign to names or a namespace attribute");
     }
     // names are bound in the innermost scope (statements.ts)

@@ -1,7 +1,6 @@
 /**
  * nunjucks' lexer patched with Jinja2's syntax (installed by installJinjaSemantics, right after the
- * runtime): number literals with an exponent (`1e3`, `2E-2`), a `for` target in parentheses
- * (`for (a, b) in pairs`), `r / 2` as a division (not a regular expression), `item.0` (an index
+ * runtime): number literals with an exponent (`1e3`, `2E-2`), `r / 2` as a division (not a regular expression), `item.0` (an index
  * after a dot), string literals with Python's escapes, the `+` whitespace markers (`{%+`, `+%}`)
  * and trim_blocks/lstrip_blocks applied to comments.
  */
@@ -16,10 +15,10 @@ interface TokenizerState {
   in_code: boolean;
   forward(): void;
   nextToken(): Token | null;
-  /** The last token other than whitespace (`for (a, b) in` below). */
+  /** The last token other than whitespace (`item.0` below). */
   jinjaLast?: string;
-  /** Inside the parentheses of a `for (a, b) in` target. */
-  jinjaForParen?: boolean;
+  /** Brackets open in the current tag (closingInBrackets). */
+  jinjaDepth?: number;
   trimBlocks: boolean;
   lstripBlocks: boolean;
   tags: {
@@ -28,6 +27,7 @@ interface TokenizerState {
     BLOCK_START: string;
     BLOCK_END: string;
     VARIABLE_START: string;
+    VARIABLE_END: string;
   };
   isFinished(): boolean;
   current(): string;
@@ -110,11 +110,34 @@ function plusMarkers(t: TokenizerState, next: () => Token | null): Token | null 
 /** `1e3`, `2E-2`, `1.5e+3`: the text of a number literal with an exponent at the start of `s`. */
 const EXPONENT_NUMBER = /^\d+(?:\.\d+)?[eE][+-]?\d+/;
 
+const OPENING = new Set(["left-paren", "left-bracket", "left-curly"]);
+const CLOSING = new Set(["right-paren", "right-bracket", "right-curly"]);
+
 /**
- * Two pieces of Jinja2's syntax nunjucks' lexer lacks: number literals with an exponent (it read
- * `1e3` as an undefined name, printing nothing, and `2E-2` as `2E` minus 2: `nan`), and a `for`
- * target in parentheses (`for (a, b) in pairs`, a parse error): the parentheses are dropped, which
- * is what they mean. And one it has that Jinja2 lacks: `r/.../` is no regular expression, `r / 2` is.
+ * Inside brackets, a tag's end is not one, as in Jinja2's lexer: `{{ {'a': {'b': 1}} }}` closes two dicts
+ * before the `}}` that ends the tag (nunjucks ended the tag there: a syntax error). Its first character
+ * is the token (a `}`, or the operator `%` or `-`); null when not inside brackets or not at a tag's end.
+ */
+function closingInBrackets(t: TokenizerState): Token | null {
+  if (!t.in_code || !t.jinjaDepth) return null;
+  const { BLOCK_END, VARIABLE_END } = t.tags;
+  const ends = [BLOCK_END, VARIABLE_END, "-" + BLOCK_END, "-" + VARIABLE_END];
+  if (!ends.some((e) => t.str.startsWith(e, t.index))) return null;
+  const c = t.str[t.index];
+  const tok = c === "}"
+    ? { type: "right-curly", value: c, lineno: t.lineno, colno: t.colno }
+    : { type: "operator", value: c, lineno: t.lineno, colno: t.colno };
+  t.forward();
+  if (c === "}") t.jinjaDepth--;
+  t.jinjaLast = tok.type === "operator" ? c : tok.type;
+  return tok;
+}
+
+/**
+ * A piece of Jinja2's syntax nunjucks' lexer lacks: number literals with an exponent (it read
+ * `1e3` as an undefined name, printing nothing, and `2E-2` as `2E` minus 2: `nan`). And one it has
+ * that Jinja2 lacks: `r/.../` is no regular expression, `r / 2` is. (A `for` target in parentheses
+ * is the parser's: jinja_tuples.ts.)
  */
 export function patchLexer(nj: typeof nunjucks): void {
   const lexer = (nj as unknown as { lexer: { lex(src: string, opts: object): TokenizerState } }).lexer;
@@ -123,6 +146,8 @@ export function patchLexer(nj: typeof nunjucks): void {
   proto.nextToken = function (this: TokenizerState): Token | null {
     const start = this.index, lineno = this.lineno, colno = this.colno;
     const code = this.in_code;
+    const inBrackets = closingInBrackets(this);
+    if (inBrackets) return inBrackets;
     let tok = plusMarkers(this, () => next.call(this));
     if (tok === undefined && code && this.str.startsWith("r/", this.index)) {
       // the name `r` before a division (nunjucks read `r/2/` as a JavaScript regular expression)
@@ -131,7 +156,12 @@ export function patchLexer(nj: typeof nunjucks): void {
     }
     if (tok === undefined) tok = next.call(this);
     if (!tok) return tok;
-    if (!code) return commentTrim(this, tok);
+    if (!code) {
+      this.jinjaDepth = 0;
+      return commentTrim(this, tok);
+    }
+    if (OPENING.has(tok.type)) this.jinjaDepth = (this.jinjaDepth ?? 0) + 1;
+    else if (CLOSING.has(tok.type)) this.jinjaDepth = Math.max((this.jinjaDepth ?? 0) - 1, 0);
     if (tok.type === "int" || tok.type === "float" || tok.type === "symbol") {
       const m = EXPONENT_NUMBER.exec(this.str.slice(start, start + 400));
       if (m && m[0].startsWith(String(tok.value))) {
@@ -139,14 +169,8 @@ export function patchLexer(nj: typeof nunjucks): void {
         tok = { type: "float", value: m[0], lineno, colno };
       }
     }
-    if (tok.type === "left-paren" && this.jinjaLast === "for") {
-      this.jinjaForParen = true;
-      return this.nextToken();
-    }
-    if (tok.type === "right-paren" && this.jinjaForParen) {
-      this.jinjaForParen = false;
-      return this.nextToken();
-    }
+    // `null` is a name in Jinja2 (undefined unless set), nunjucks' None
+    if (tok.type === "none" && tok.value === "null") tok = { ...tok, type: "symbol" };
     // `item.0`, `pair.1`: an index after a dot, as Jinja2 reads it (nunjucks wanted a name)
     if (tok.type === "int" && this.jinjaLast === ".") tok = { ...tok, type: "symbol" };
     if (tok.type !== "whitespace") {

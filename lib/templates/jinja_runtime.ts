@@ -10,6 +10,7 @@ import { member } from "./attributes.ts";
 import { PyFloat } from "./pyfloat.ts";
 import {
   isPlain,
+  isTuple,
   jinjaDefined,
   JinjaNamespace,
   pyAdd,
@@ -20,15 +21,27 @@ import {
   pyMul,
   pyStr,
   pyTruthy,
+  pyType,
   pyUnary,
   tuple,
   unpack,
 } from "./pyvalues.ts";
 
+/** nunjucks' runtime frame, as an include hands it on. */
+export interface IncludeFrame {
+  push(isolate?: boolean): IncludeFrame;
+  lookup(name: string): unknown;
+}
+
 /** nunjucks' runtime, with the helpers kunai's compiled templates call. */
 export type Runtime = {
   handleError(e: unknown, lineno: number, colno: number): unknown;
+  jinjaWhere?: (e: unknown, lineno: number, colno: number, path: string) => unknown;
+  jinjaIncludeFrame?: (frame: IncludeFrame) => IncludeFrame;
+  jinjaStarArgs?: (v: unknown) => unknown[];
+  jinjaMergeKwargs?: (explicit: Record<string, unknown>, v: unknown) => Record<string, unknown>;
   suppressValue(val: unknown, autoescape: boolean): unknown;
+  callWrap(obj: unknown, name: string, context: unknown, args: unknown[]): unknown;
   memberLookup(obj: unknown, val: unknown, ...rest: unknown[]): unknown;
   contextOrFrameLookup(
     context: { ctx: object; env: { globals: object } },
@@ -38,7 +51,7 @@ export type Runtime = {
   SafeString: new (s: string) => unknown;
   jinjaTruthy?: (v: unknown) => boolean;
   jinjaConcat?: (a: unknown, b: unknown) => string;
-  jinjaMod?: (a: unknown, b: unknown) => unknown;
+  jinjaMod?: (a: unknown, b: unknown, rightText: string) => unknown;
   jinjaMul?: (a: unknown, b: unknown) => unknown;
   jinjaTuple?: (items: unknown[]) => unknown[];
   jinjaNsSet?: (obj: unknown, key: unknown, value: unknown) => void;
@@ -58,7 +71,8 @@ export function installRuntime(nj: typeof nunjucks): void {
   const runtime = (nj as unknown as { runtime: Runtime }).runtime;
   runtime.jinjaTruthy = pyTruthy;
   runtime.jinjaConcat = (a, b) => String(pyStr(a) ?? "") + String(pyStr(b) ?? "");
-  runtime.jinjaMod = pyMod;
+  runtime.jinjaMod = (a, b, rightText) =>
+    pyMod(a, typeof a === "string" || a instanceof String ? b : jinjaDefined(b, rightText));
   runtime.jinjaMul = pyMul;
   runtime.jinjaTuple = tuple;
   runtime.jinjaNsSet = (obj, key, value) => {
@@ -77,15 +91,52 @@ export function installRuntime(nj: typeof nunjucks): void {
   const suppress = runtime.suppressValue;
   runtime.suppressValue = (val, autoescape) => suppress(pyStr(val), autoescape);
 
+  // `f(*args)`: the items as Python iterates them (an undefined value none, as Jinja2's Undefined)
+  runtime.jinjaStarArgs = (v) => {
+    if (v === undefined) return [];
+    if (Array.isArray(v)) return [...v];
+    if (typeof v === "string" || v instanceof String) return [...String(v)];
+    if (v !== null && typeof v === "object" && isPlain(v)) return Object.keys(v);
+    throw new Error(`TypeError: Value after * must be an iterable, not ${pyType(v)}`);
+  };
+  // `f(a=1, **kw)`: a mapping's items after the keywords written, none of them twice
+  runtime.jinjaMergeKwargs = (explicit, v) => {
+    if (v === undefined) throw new Error("UndefinedError: the value after ** is undefined");
+    if (v === null || typeof v !== "object" || Array.isArray(v) || !isPlain(v)) {
+      throw new Error(`TypeError: argument after ** must be a mapping, not ${pyType(v)}`);
+    }
+    const out: Record<string, unknown> = { ...explicit };
+    for (const [k, x] of Object.entries(v)) {
+      if (Object.hasOwn(out, k)) {
+        throw new Error(`TypeError: got multiple values for keyword argument '${k}'`);
+      }
+      Object.defineProperty(out, k, { value: x, enumerable: true, writable: true, configurable: true });
+    }
+    return out;
+  };
+  // calling what is not a function: Jinja2's kinds of error (nunjucks: "undefined or falsey")
+  const callWrap = runtime.callWrap;
+  runtime.callWrap = (obj, name, context, args) => {
+    if (obj === undefined) throw new Error(`UndefinedError: Unable to call \`${name}\`, which is undefined`);
+    if (typeof obj !== "function") {
+      throw new Error(`TypeError: Unable to call \`${name}\`: '${pyType(obj)}' object is not callable`);
+    }
+    return callWrap(obj, name, context, args);
+  };
+
   const lookup = runtime.memberLookup;
   runtime.memberLookup = function (this: unknown, obj: unknown, val: unknown, ...rest: unknown[]) {
     // a float is no index (`l[4 / 2]`: Jinja2's getitem fails, an undefined value)
     if (val instanceof PyFloat && rest.length === 0) return undefined;
     if (rest.length >= 2 && (typeof obj === "string" || obj instanceof String)) {
       // `s[1:3]` is a string in Python (jinja-compat's slice gives a list of characters)
-      return (lookup.call(this, obj, val, ...rest) as string[]).join("");
+      return (lookup.call(this, [...String(obj)], val, ...rest) as string[]).join("");
     }
-    if (rest.length !== 0) return lookup.call(this, obj, val, ...rest); // a slice
+    if (rest.length !== 0) {
+      // a slice: a tuple's is a tuple
+      const part = lookup.call(this, obj, val, ...rest);
+      return isTuple(obj) && Array.isArray(part) ? tuple(part) : part;
+    }
     // Python's methods, then data only: never an inherited property (`constructor.constructor` was
     // JavaScript's Function), nor jinja-compat's list and dict methods (`append` gave the length)
     return member(obj, val);
@@ -104,7 +155,10 @@ export function installRuntime(nj: typeof nunjucks): void {
     (nj as unknown as { Environment: { prototype: Record<string, unknown> } }).Environment.prototype;
   for (const [getter, table, kind] of [["getFilter", "filters", "filter"], ["getTest", "tests", "test"]]) {
     env[getter] = function (this: Record<string, Record<string, unknown>>, name: string) {
-      if (!Object.hasOwn(this[table], name)) throw new Error(`${kind} not found: ${name}`);
+      // (a name the template writes is checked when it is compiled: jinja_names.ts)
+      if (!Object.hasOwn(this[table], name)) {
+        throw new Error(`TemplateRuntimeError: no ${kind} named '${name}' found`);
+      }
       return this[table][name];
     };
   }

@@ -13,12 +13,18 @@ interface ParserState {
   parsePrimary(noPostfix?: boolean): unknown;
   parsePostfix(node: unknown): unknown;
   peekToken(): Token | null;
+  nextToken(): Token | null;
   skipSymbol(name: string): boolean;
   parseIs(): unknown;
+  jinjaParseTest(node: unknown): unknown;
+  fail(msg: string, lineno?: number, colno?: number): never;
 }
 
-/** Words that end an expression rather than start a test's argument (`x is odd and y`). */
-const NOT_AN_ARGUMENT = new Set(["and", "or", "else", "if", "in", "is", "not"]);
+/**
+ * Words that end an expression rather than start a test's argument (`x is odd and y`): Jinja2's three. Any
+ * other name starts one, as in Jinja2 (`x is defined if y else z` is a syntax error there too).
+ */
+const NOT_AN_ARGUMENT = new Set(["and", "or", "else"]);
 
 /**
  * Jinja2 lets one argument follow a test without parentheses (`x is divisibleby 3`, `v is sameas false`);
@@ -27,12 +33,22 @@ const NOT_AN_ARGUMENT = new Set(["and", "or", "else", "if", "in", "is", "not"]);
 export function patchTestArguments(nj: typeof nunjucks): void {
   const { Parser } = (nj as unknown as { parser: { Parser: { prototype: ParserState } } }).parser;
   const nodes = (nj as unknown as { nodes: Record<string, NodeCtor> }).nodes;
-  Parser.prototype.parseIs = function (this: ParserState) {
-    let node: unknown = this.parseCompare();
-    if (!this.skipSymbol("is")) return node;
+  // `x is test`, after `is`: called where Jinja2 reads a test, with the filters (calls.ts parseFilter)
+  Parser.prototype.jinjaParseTest = function (this: ParserState, node: unknown) {
     const not = this.skipSymbol("not");
-    let test = this.parseCompare();
+    // a test's name is a name, never subscripted: `x is in [1, 2]` is the test `in` given a list
+    // (nunjucks read `in[1, 2]`, an index)
+    const name = this.peekToken();
+    let test = name?.type === "symbol"
+      ? this.parsePrimary(true) as ReturnType<ParserState["parseCompare"]>
+      : this.parseCompare();
+    if (test.typename === "Symbol" && this.peekToken()?.type === "left-paren") {
+      test = this.parsePostfix(test) as typeof test;
+    }
     const next = this.peekToken();
+    if (next?.type === "symbol" && next.value === "is") {
+      this.fail("you cannot chain multiple tests with is", next.lineno, next.colno);
+    }
     const startsArgument = next !== null && (
       ["int", "float", "string", "boolean", "none", "left-bracket", "left-curly"].includes(next.type) ||
       (next.type === "symbol" && !NOT_AN_ARGUMENT.has(next.value))
@@ -45,6 +61,10 @@ export function patchTestArguments(nj: typeof nunjucks): void {
     const head = node as { lineno: number; colno: number };
     node = new nodes.Is(head.lineno, head.colno, node, test);
     return not ? new nodes.Not(head.lineno, head.colno, node) : node;
+  };
+  Parser.prototype.parseIs = function (this: ParserState) {
+    const node: unknown = this.parseCompare();
+    return this.skipSymbol("is") ? this.jinjaParseTest(node) : node;
   };
 }
 
@@ -59,6 +79,15 @@ export function patchFloatLiterals(nj: typeof nunjucks): void {
   const parsePrimary = Parser.prototype.parsePrimary;
   Parser.prototype.parsePrimary = function (this: ParserState, noPostfix?: boolean) {
     const tok = this.peekToken();
+    if (tok?.type === "string") {
+      // adjacent string literals are one, as in Python and Jinja2 (`'a' 'b'` is 'ab')
+      const node = parsePrimary.call(this, true) as { value: string };
+      for (let next = this.peekToken(); next?.type === "string"; next = this.peekToken()) {
+        this.nextToken();
+        node.value += next.value;
+      }
+      return noPostfix ? node : this.parsePostfix(node);
+    }
     if (tok?.type !== "float" || !Number.isInteger(parseFloat(tok.value))) {
       return parsePrimary.call(this, noPostfix);
     }

@@ -17,7 +17,7 @@ import { isAbsolute, join, resolve, sep } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { projectRoot } from "../root.ts";
 import { formatPercent } from "../evaluator/mod.ts";
-import { installFilters } from "./filters.ts";
+import { filterNames, installFilters } from "./filters.ts";
 import { installJinjaSemantics } from "./jinja.ts";
 
 let engine: typeof nunjucks | null = null;
@@ -130,6 +130,8 @@ export class Templates {
       throwOnUndefined: false,
     });
     installFilters(this.#env, formatPercent);
+    // the names jinja_names.ts checks a template's filters and tests against when compiling it
+    (this.#env as unknown as { opts: Record<string, unknown> }).opts.jinjaNames = filterNames(this.#env);
     return this.#env;
   }
 

@@ -3,10 +3,10 @@
  * comparison chains, `in`, `+`, `-`, `/`, `//`, `**`, unary signs, `%` (string formatting or the
  * modulo) and `*` (repetition or the product), with Python's TypeErrors and ZeroDivisionErrors.
  */
-import { formatPercent } from "../evaluator/mod.ts";
+import { EvalError, formatPercent as evalFormatPercent } from "../evaluator/mod.ts";
 import { isFloat, PyFloat, toFloat } from "./pyfloat.ts";
 import { toPy } from "./pyrepr.ts";
-import { isNumber, isPlain, isTuple, jinjaDefined, pyType } from "./pytypes.ts";
+import { isNumber, isPlain, isTuple, jinjaDefined, pyType, tuple } from "./pytypes.ts";
 
 /**
  * Python's `==`: no coercion (`'' == false`, `'80' == 80` are False; JavaScript's `==` said true),
@@ -18,9 +18,17 @@ export function pyEq(a: unknown, b: unknown): boolean {
   if (isNumber(a) && isNumber(b)) return Number(a) === Number(b);
   if (a === null || a === undefined || b === null || b === undefined) return a === b;
   if (Array.isArray(a) || Array.isArray(b)) {
-    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((x, i) => pyEq(x, b[i]));
+    if (!Array.isArray(a) || !Array.isArray(b)) return false;
+    // a tuple is never equal to a list (`(1,) == [1]` is False), nor a dict view to either
+    const type = pyType(a);
+    if (type !== pyType(b)) return false;
+    if (type === "dict_values") return a === b;
+    if (a.length !== b.length) return false;
+    // keys and items compare as sets
+    if (type === "dict_keys" || type === "dict_items") return a.every((x) => b.some((y) => pyEq(x, y)));
+    return a.every((x, i) => pyEq(x, b[i]));
   }
-  if (typeof a === "object" && typeof b === "object") {
+  if (typeof a === "object" && typeof b === "object" && isPlain(a) && isPlain(b)) {
     const ka = Object.keys(a as object), kb = Object.keys(b as object);
     return ka.length === kb.length && ka.every((k) =>
       Object.hasOwn(b as object, k) &&
@@ -49,7 +57,7 @@ export function pyOrder(a: unknown, b: unknown, op = "<"): number {
     return x < y ? -1 : x > y ? 1 : 0;
   }
   if (typeof a === "string" && typeof b === "string") return compareStrings(a, b);
-  if (Array.isArray(a) && Array.isArray(b)) {
+  if (Array.isArray(a) && Array.isArray(b) && pyType(a) === pyType(b)) {
     for (let i = 0; i < Math.min(a.length, b.length); i++) {
       if (!pyEq(a[i], b[i])) return pyOrder(a[i], b[i], op);
     }
@@ -68,6 +76,8 @@ export function pyCompare(first: unknown, what: string, ...ops: Array<[string, u
     let ok: boolean;
     if (op === "==" || op === "===") ok = pyEq(left, right);
     else if (op === "!=" || op === "!==") ok = !pyEq(left, right);
+    else if (op === "in") ok = pyIn(left, right);
+    else if (op === "notin") ok = !pyIn(left, right);
     else {
       jinjaDefined(left, leftWhat);
       jinjaDefined(right, rightWhat);
@@ -97,6 +107,10 @@ export function pyIn(v: unknown, seq: unknown): boolean {
   if (Array.isArray(seq)) return seq.some((x) => pyEq(x, v));
   if (seq instanceof Map || seq instanceof Set) return seq.has(v);
   if (seq !== null && typeof seq === "object" && !(seq instanceof PyFloat)) {
+    // a key is hashable: a list or a dict is not (`[1] in d` is a TypeError, not False)
+    if ((Array.isArray(v) && !isTuple(v)) || (v !== null && typeof v === "object" && isPlain(v))) {
+      throw new Error(`TypeError: unhashable type: '${pyType(v)}'`);
+    }
     return (typeof v === "string" || v instanceof String) && Object.hasOwn(seq, String(v));
   }
   throw new Error(`TypeError: argument of type '${pyType(seq)}' is not iterable`);
@@ -115,6 +129,13 @@ export function pyArith(op: string, a: unknown, b: unknown): unknown {
     throw new Error("ZeroDivisionError: 0.0 cannot be raised to a negative power");
   }
   const r = op === "-" ? x - y : op === "/" ? x / y : op === "//" ? Math.floor(x / y) : x ** y;
+  // a float power out of range is an OverflowError in Python (JavaScript gave inf)
+  if (
+    op === "**" && (isFloat(a) || isFloat(b)) && !Number.isFinite(r) && Number.isFinite(x) &&
+    Number.isFinite(y)
+  ) {
+    throw new Error("OverflowError: (34, 'Numerical result out of range')");
+  }
   // `/` is always a float, so is anything with a float operand and an int to a negative power
   return op === "/" || isFloat(a) || isFloat(b) || (op === "**" && y < 0) ? toFloat(r) : r;
 }
@@ -123,12 +144,21 @@ export function pyArith(op: string, a: unknown, b: unknown): unknown {
 export function pyUnary(op: string, a: unknown): unknown {
   if (!isNumber(a)) throw new Error(`TypeError: bad operand type for unary ${op}: '${pyType(a)}'`);
   const r = op === "-" ? -Number(a) : Number(a);
-  return isFloat(a) ? toFloat(r) : r;
+  // an int has no negative zero (`-false / 2.5` is 0.0)
+  return isFloat(a) ? toFloat(r) : r === 0 ? 0 : r;
 }
 
 /** Python's `+`: lists concatenate, strings too; a string and a number do not mix (TypeError). */
 export function pyAdd(a: unknown, b: unknown): unknown {
-  if (Array.isArray(a) && Array.isArray(b)) return [...a, ...b];
+  if (Array.isArray(a) && Array.isArray(b)) {
+    // a list to a list, a tuple to a tuple (`(1,) + (2,)` is `(1, 2)`); not a list to a tuple
+    const [ta, tb] = [pyType(a), pyType(b)];
+    if (ta === tb && ta === "tuple") return tuple([...a, ...b]);
+    if (ta === tb && ta === "list") return [...a, ...b];
+    if (ta === "list" || ta === "tuple") {
+      throw new Error(`TypeError: can only concatenate ${ta} (not "${tb}") to ${ta}`);
+    }
+  }
   const str = (v: unknown) => typeof v === "string" || v instanceof String;
   if (str(a) && str(b)) return String(a) + String(b);
   if (!isNumber(a) || !isNumber(b)) {
@@ -146,7 +176,25 @@ export function pyMod(a: unknown, b: unknown): unknown {
       return formatMapping(fmt, b as Record<string, unknown>);
     }
     const args = isTuple(b) ? toPy(b) : [toPy(b, true)];
-    return formatPercent(fmt, args as never);
+    try {
+      return formatPercent(fmt, args as never);
+    } catch (err) {
+      // a mapping (or a list: anything with items but a tuple) on the right needs no conversion at all
+      // (`'x' % {'a': 1}` and `'x' % [1]` are 'x', as in Python)
+      if (
+        /not all arguments converted/.test((err as Error).message) &&
+        (b === undefined ||
+          (b !== null && typeof b === "object" && !isTuple(b) && (Array.isArray(b) || isPlain(b))))
+      ) {
+        return formatPercent(fmt, [] as never);
+      }
+      // an undefined value prints as "" with %s; anything else it is asked for raises, as Jinja2's Undefined
+      const undef = b === undefined || (isTuple(b) && (b as unknown[]).includes(undefined));
+      if (undef && /^TypeError: /.test((err as Error).message)) {
+        throw new Error(`UndefinedError: a value formatted by '%' is undefined (${(err as Error).message})`);
+      }
+      throw err;
+    }
   }
   if (!isNumber(a) || !isNumber(b)) {
     throw new Error(`TypeError: unsupported operand type(s) for %: '${pyType(a)}' and '${pyType(b)}'`);
@@ -157,6 +205,19 @@ export function pyMod(a: unknown, b: unknown): unknown {
   const m = x % y;
   const r = m !== 0 && (m < 0) !== (y < 0) ? m + y : m;
   return isFloat(a) || isFloat(b) ? toFloat(r) : r;
+}
+
+/**
+ * The evaluator's printf-style formatting, its errors with Python's kinds (`'%d' % 'x'` is a TypeError,
+ * `'%y' % 1` a ValueError), as a template's error names them.
+ */
+function formatPercent(fmt: string, args: never): string {
+  try {
+    return evalFormatPercent(fmt, args);
+  } catch (err) {
+    if (!(err instanceof EvalError)) throw err;
+    throw new Error(`${err.kind === "type" ? "TypeError" : "ValueError"}: ${err.reason}`);
+  }
 }
 
 /** `'%(host)s:%(port)d' % d`: each named conversion takes its value from the mapping. */
@@ -197,7 +258,7 @@ export function pyMul(a: unknown, b: unknown): unknown {
   if ((seq as string | unknown[]).length * times > MAX_REPEAT) {
     throw new Error(`a repetition over ${MAX_REPEAT} items`);
   }
-  return typeof seq === "string"
-    ? seq.repeat(times)
-    : Array.from({ length: times }, () => seq as unknown[]).flat();
+  if (typeof seq === "string") return seq.repeat(times);
+  const items = Array.from({ length: times }, () => seq as unknown[]).flat();
+  return isTuple(seq) ? tuple(items) : items; // `2 * (1,)` is a tuple
 }

@@ -5,7 +5,17 @@
  */
 import { strRepr } from "../evaluator/mod.ts";
 import { PyFloat, reprFloat } from "./pyfloat.ts";
-import { isPlain, isTuple, viewKind } from "./pytypes.ts";
+import { isPlain, isTuple, JinjaNamespace, PY_REPR, viewKind } from "./pytypes.ts";
+
+/** A function's or another object's text (PY_REPR), or null for data. */
+function objectRepr(v: unknown, depth: number): string | null {
+  if (typeof v === "function") {
+    return (v as { [PY_REPR]?: string })[PY_REPR] ?? `<function ${v.name || "<lambda>"}>`;
+  }
+  if (v === null || typeof v !== "object") return null;
+  if (v instanceof JinjaNamespace) return `<Namespace ${pyRepr({ ...v }, depth + 1)}>`;
+  return (v as { [PY_REPR]?: string })[PY_REPR] ?? null;
+}
 
 /** Python's repr() of a number: an int as it is, a float as reprFloat writes it. */
 function reprNumber(n: number): string {
@@ -33,6 +43,8 @@ export function pyRepr(v: unknown, depth = 0): string {
     if (view) return `${view}([${items.join(", ")}])`;
     return "[" + items.join(", ") + "]";
   }
+  const named = objectRepr(v, depth);
+  if (named !== null) return named;
   if (v instanceof Map) {
     return "{" + [...v].map(([k, x]) => `${pyRepr(k, depth + 1)}: ${pyRepr(x, depth + 1)}`).join(", ") + "}";
   }
@@ -49,6 +61,8 @@ export function pyStr(v: unknown): unknown {
   if (v === null || typeof v === "boolean" || Array.isArray(v) || v instanceof Map) return pyRepr(v);
   if (typeof v === "number") return reprNumber(v);
   if (v instanceof PyFloat) return reprFloat(v.valueOf());
+  const named = objectRepr(v, 0);
+  if (named !== null) return named;
   if (typeof v === "object" && isPlain(v)) return pyRepr(v);
   return v;
 }
@@ -57,9 +71,9 @@ export function pyStr(v: unknown): unknown {
 export function toPy(v: unknown, nested = false): unknown {
   if (typeof v === "number" && Number.isInteger(v)) return BigInt(v);
   if (v instanceof PyFloat) return v.valueOf(); // a JavaScript number is a float to formatPercent
-  if (v === undefined) return null;
+  if (v === undefined) return ""; // str() of Jinja2's Undefined: `'%s' % u` prints nothing
   if (v instanceof String) return String(v);
   if (Array.isArray(v)) return nested ? pyStr(v) : v.map((x) => toPy(x, true));
-  if (v !== null && typeof v === "object") return pyStr(v);
+  if ((v !== null && typeof v === "object") || typeof v === "function") return pyStr(v);
   return v;
 }

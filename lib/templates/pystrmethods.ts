@@ -5,12 +5,24 @@
 import { pyFormat } from "./pyformat.ts";
 import { bindArgs, type Params, parseSignature, type Signature } from "./bind.ts";
 import { pyRepr, pyStr } from "./pyrepr.ts";
-import { pyTruthy, tuple } from "./pytypes.ts";
+import { isPlain, isTuple, pyNamed, pyTruthy, pyType, tuple } from "./pytypes.ts";
+
+/** `split`'s and `rsplit`'s arguments as CPython takes them: a str or None, an int (a bool is one). */
+function splitArgs(sep: unknown, maxsplit: unknown): { sep: string | null; max: number } {
+  if (sep !== undefined && sep !== null && typeof sep !== "string" && !(sep instanceof String)) {
+    throw new Error(`TypeError: must be str or None, not ${pyType(sep)}`);
+  }
+  if (maxsplit !== undefined && typeof maxsplit !== "boolean" && !Number.isInteger(maxsplit)) {
+    throw new Error(`TypeError: '${pyType(maxsplit)}' object cannot be interpreted as an integer`);
+  }
+  const n = maxsplit === undefined ? -1 : Number(maxsplit);
+  return { sep: sep === undefined || sep === null ? null : String(sep), max: n < 0 ? Infinity : n };
+}
 
 /** Python `str.split(sep=None, maxsplit=-1)`. */
-function pySplit(s: string, sep?: unknown, maxsplit?: unknown): string[] {
-  const max = typeof maxsplit === "number" && maxsplit >= 0 ? maxsplit : Infinity;
-  if (sep === undefined || sep === null) {
+function pySplit(s: string, sepArg?: unknown, maxsplit?: unknown): string[] {
+  const { sep, max } = splitArgs(sepArg, maxsplit);
+  if (sep === null) {
     const out: string[] = [];
     let rest = s.replace(/^\s+/, "");
     while (rest.length) {
@@ -28,7 +40,7 @@ function pySplit(s: string, sep?: unknown, maxsplit?: unknown): string[] {
     }
     return out;
   }
-  const d = String(sep);
+  const d = sep;
   if (!d) throw new Error("ValueError: empty separator");
   const parts = s.split(d);
   if (parts.length - 1 <= max) return parts;
@@ -53,15 +65,48 @@ function stripChars(s: string, chars: unknown, left: boolean, right: boolean): s
 /** Whether a character has case (Python's "cased": a letter with an upper and a lower form). */
 const cased = (c: string) => c.toLowerCase() !== c.toUpperCase();
 
-/** Python's str.title(): a cased character after an uncased one upper case, the others lower (any script). */
+/** The Unicode digraphs whose title case is a character of its own (ǅ, not Ǆ). */
+const TITLE_DIGRAPHS: Record<string, string> = {
+  "Ǆ": "ǅ",
+  "ǅ": "ǅ",
+  "ǆ": "ǅ",
+  "Ǉ": "ǈ",
+  "ǈ": "ǈ",
+  "ǉ": "ǈ",
+  "Ǌ": "ǋ",
+  "ǋ": "ǋ",
+  "ǌ": "ǋ",
+  "Ǳ": "ǲ",
+  "ǲ": "ǲ",
+  "ǳ": "ǲ",
+};
+
+/**
+ * A character in title case, as Python's title() and capitalize() write it: upper case, but a character
+ * whose upper case is several (ß is SS) keeps only the first in upper case (Ss); JavaScript has no title case.
+ */
+export function titleCase(c: string): string {
+  if (Object.hasOwn(TITLE_DIGRAPHS, c)) return TITLE_DIGRAPHS[c];
+  if (c === "ŉ") return "ʼN";
+  const up = [...c.toUpperCase()];
+  return up.length > 1 ? up[0] + up.slice(1).join("").toLowerCase() : up[0] ?? c;
+}
+
+/** Python's str.title(): a cased character after an uncased one in title case, the others lower (any script). */
 function pyTitle(s: string): string {
   let out = "";
   let inWord = false;
   for (const c of s) {
-    out += cased(c) ? (inWord ? c.toLowerCase() : c.toUpperCase()) : c;
+    out += cased(c) ? (inWord ? c.toLowerCase() : titleCase(c)) : c;
     inWord = cased(c);
   }
   return out;
+}
+
+/** Python's str.capitalize(): the first character in title case, the rest lower. */
+export function pyCapitalize(s: string): string {
+  const [first, ...rest] = [...s];
+  return first === undefined ? "" : titleCase(first) + rest.join("").toLowerCase();
 }
 
 /**
@@ -70,14 +115,47 @@ function pyTitle(s: string): string {
  * past the end, an end before the start), even an empty string.
  */
 function span(s: string, start: unknown, end: unknown): [number, number] | null {
-  const n = s.length;
+  // Python counts code points (an emoji is one), JavaScript's indexes UTF-16 units: the bounds are
+  // taken in code points and given back in units (and a unit index back with points())
+  const n = pointLength(s);
   const index = (v: unknown, dflt: number) => {
     if (v === undefined || v === null) return dflt;
     const i = Math.trunc(Number(v));
     return i < 0 ? Math.max(0, i + n) : i;
   };
   const a = index(start, 0), b = Math.min(index(end, n), n);
-  return a > n || b < a ? null : [a, b];
+  return a > n || b < a ? null : [units(s, a), units(s, b)];
+}
+
+/** The number of code points in `s` (Python's len()). */
+function pointLength(s: string): number {
+  let n = 0;
+  for (const _ of s) n++;
+  return n;
+}
+
+/** The UTF-16 offset of the `i`-th code point of `s`. */
+function units(s: string, i: number): number {
+  let at = 0;
+  for (const c of s) {
+    if (i-- <= 0) break;
+    at += c.length;
+  }
+  return at;
+}
+
+/** The code point index of the UTF-16 offset `u` of `s`. */
+function points(s: string, u: number): number {
+  return pointLength(s.slice(0, u));
+}
+
+/** Python's `str.index`/`rindex`: find's position, or ValueError. */
+function indexOf(s: string, sub: unknown, start: unknown, end: unknown, last: boolean): number {
+  const bounds = span(s, start, end);
+  const part = bounds === null ? null : s.slice(...bounds);
+  const i = part === null ? -1 : last ? part.lastIndexOf(String(sub)) : part.indexOf(String(sub));
+  if (i < 0) throw new Error("ValueError: substring not found");
+  return points(s, bounds![0] + i);
 }
 
 /** Whether `s[start:end]` starts (or ends) with `affix`, or one of a tuple of them. */
@@ -117,31 +195,48 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
   replace: (s, a, b, count) => {
     const from = String(a);
     const to = String(b);
-    const n = typeof count === "number" && count >= 0 ? count : Infinity;
-    if (n === Infinity) return s.split(from).join(to);
-    const parts = s.split(from);
+    const n = count !== undefined && Number(count) >= 0 ? Number(count) : Infinity;
+    // '' is between every code point (JavaScript's split('') cut an emoji in two)
+    const parts = from === "" ? ["", ...s, ""] : s.split(from);
+    if (n === Infinity) return parts.join(to);
     return parts.slice(0, n + 1).join(to) +
       (parts.length > n + 1 ? from + parts.slice(n + 1).join(from) : "");
   },
-  join: (s, list) => (Array.isArray(list) ? list : []).map((x) => String(pyStr(x) ?? "")).join(s),
+  // str.join takes strings only (`', '.join([1, 2])` is a TypeError), from any iterable ('-'.join('ab'))
+  join: (s, list) => {
+    const items = typeof list === "string" || list instanceof String
+      ? [...String(list)]
+      : Array.isArray(list)
+      ? list
+      : list !== null && typeof list === "object" && isPlain(list)
+      ? Object.keys(list)
+      : null;
+    if (items === null) throw new Error("TypeError: can only join an iterable");
+    return items.map((x, i) => {
+      if (typeof x === "string" || x instanceof String) return String(x);
+      throw new Error(`TypeError: sequence item ${i}: expected str instance, ${pyType(x)} found`);
+    }).join(s);
+  },
   find: (s, sub, start, end) => {
     const bounds = span(s, start, end);
     const i = bounds === null ? -1 : s.slice(...bounds).indexOf(String(sub));
-    return i < 0 ? -1 : bounds![0] + i;
+    return i < 0 ? -1 : points(s, bounds![0] + i);
   },
   rfind: (s, sub, start, end) => {
     const bounds = span(s, start, end);
     const i = bounds === null ? -1 : s.slice(...bounds).lastIndexOf(String(sub));
-    return i < 0 ? -1 : bounds![0] + i;
+    return i < 0 ? -1 : points(s, bounds![0] + i);
   },
+  index: (s, sub, start, end) => indexOf(s, sub, start, end, false),
+  rindex: (s, sub, start, end) => indexOf(s, sub, start, end, true),
   count: (s, sub, start, end) => {
     const bounds = span(s, start, end);
     if (bounds === null) return 0;
     const part = s.slice(...bounds);
-    return String(sub) === "" ? part.length + 1 : part.split(String(sub)).length - 1;
+    return String(sub) === "" ? pointLength(part) + 1 : part.split(String(sub)).length - 1;
   },
   title: (s) => pyTitle(s),
-  capitalize: (s) => s.charAt(0).toUpperCase() + s.slice(1).toLowerCase(),
+  capitalize: (s) => pyCapitalize(s),
   isdigit: (s) => /^\p{Nd}+$/u.test(s),
   isalpha: (s) => /^\p{L}+$/u.test(s),
   isalnum: (s) => /^[\p{L}\p{N}]+$/u.test(s),
@@ -152,25 +247,44 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
     const width = Number(w) || 0;
     const sign = /^[+-]/.test(s) ? s[0] : "";
     const body = sign ? s.slice(1) : s;
-    return sign + body.padStart(Math.max(0, width - sign.length), "0");
+    return sign + "0".repeat(Math.max(0, width - pointLength(s))) + body;
   },
-  ljust: (s, w, f) => s.padEnd(Number(w) || 0, f === undefined ? " " : String(f)),
-  rjust: (s, w, f) => s.padStart(Number(w) || 0, f === undefined ? " " : String(f)),
+  ljust: (s, w, f) => s + fillOf(f).repeat(Math.max(0, (Number(w) || 0) - pointLength(s))),
+  rjust: (s, w, f) => fillOf(f).repeat(Math.max(0, (Number(w) || 0) - pointLength(s))) + s,
   center: (s, w, f) => {
     // CPython's str.center: the odd fill character goes left when the padding and the width are both odd
-    const width = Number(w) || 0, fill = f === undefined ? " " : String(f);
-    const pad = width - s.length;
+    const width = Number(w) || 0, fill = fillOf(f);
+    const pad = width - pointLength(s);
     if (pad <= 0) return s;
     const left = Math.floor(pad / 2) + (pad & width & 1);
     return fill.repeat(left) + s + fill.repeat(pad - left);
   },
   swapcase: (s) => [...s].map((c) => c === c.toUpperCase() ? c.toLowerCase() : c.toUpperCase()).join(""),
-  rsplit: (s, sep, max) => {
-    if (sep === undefined || sep === null) return s.trim().split(/\s+/).filter((x) => x);
-    const parts = s.split(String(sep));
-    const n = max === undefined ? -1 : Number(max);
-    if (n < 0 || parts.length <= n + 1) return parts;
-    return [parts.slice(0, parts.length - n).join(String(sep)), ...parts.slice(parts.length - n)];
+  rsplit: (s, sepArg, maxsplit) => {
+    const { sep, max } = splitArgs(sepArg, maxsplit);
+    if (sep === null) {
+      // on runs of whitespace from the right, at most `max` times (the rest keeps its inner spaces)
+      const out: string[] = [];
+      let rest = s.replace(/\s+$/, "");
+      while (rest.length) {
+        if (out.length >= max) {
+          out.unshift(rest);
+          break;
+        }
+        const m = /\s+(?=\S*$)/.exec(rest);
+        if (!m) {
+          out.unshift(rest);
+          break;
+        }
+        out.unshift(rest.slice(m.index + m[0].length));
+        rest = rest.slice(0, m.index);
+      }
+      return out;
+    }
+    if (!sep) throw new Error("ValueError: empty separator");
+    const parts = s.split(sep);
+    if (parts.length <= max + 1) return parts;
+    return [parts.slice(0, parts.length - max).join(sep), ...parts.slice(parts.length - max)];
   },
   // '{}:{}'.format(addr, port), '{name:>10}'.format(name=n) (pyformat.ts)
   format: (s, ...args) => {
@@ -182,10 +296,103 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
     return pyFormat(s, args, named, { str: (v) => String(pyStr(v) ?? ""), repr: (v) => pyRepr(v) });
   },
   partition: (s, sep) => {
+    if (sep === "") throw new Error("ValueError: empty separator");
     const i = s.indexOf(String(sep));
     return tuple(i < 0 ? [s, "", ""] : [s.slice(0, i), String(sep), s.slice(i + String(sep).length)]);
   },
+  rpartition: (s, sep) => {
+    if (sep === "") throw new Error("ValueError: empty separator");
+    const i = s.lastIndexOf(String(sep));
+    return tuple(i < 0 ? ["", "", s] : [s.slice(0, i), String(sep), s.slice(i + String(sep).length)]);
+  },
+  removeprefix: (s, p) => s.startsWith(String(p)) ? s.slice(String(p).length) : s,
+  removesuffix: (s, p) => String(p) && s.endsWith(String(p)) ? s.slice(0, s.length - String(p).length) : s,
+  expandtabs: (s, size) => {
+    const n = size === undefined ? 8 : Math.trunc(Number(size));
+    let col = 0;
+    let out = "";
+    for (const c of s) {
+      if (c === "\t") {
+        const pad = n > 0 ? n - (col % n) : 0;
+        out += " ".repeat(pad);
+        col += pad;
+      } else {
+        out += c;
+        col = c === "\n" || c === "\r" ? 0 : col + 1;
+      }
+    }
+    return out;
+  },
+  isascii: (s) => [...s].every((c) => c.charCodeAt(0) < 0x80),
+  isdecimal: (s) => /^\p{Nd}+$/u.test(s),
+  isnumeric: (s) => /^\p{N}+$/u.test(s),
 };
+
+/**
+ * What each str method's arguments must be, in order, as CPython checks them (kunai took `String()` of
+ * anything: `'x'.strip(1)`, `'a'.find(1)` or `'x'.zfill('a')` gave a result where Python raises):
+ * `str` a string, `str?` a string or None, `affix` a string or a tuple of them, `int` an int (a bool is
+ * one), `index` an int or None.
+ */
+const ARG_KINDS: Record<string, Array<"str" | "str?" | "affix" | "int" | "index">> = {
+  strip: ["str?"],
+  lstrip: ["str?"],
+  rstrip: ["str?"],
+  startswith: ["affix", "index", "index"],
+  endswith: ["affix", "index", "index"],
+  replace: ["str", "str", "int"],
+  find: ["str", "index", "index"],
+  rfind: ["str", "index", "index"],
+  index: ["str", "index", "index"],
+  rindex: ["str", "index", "index"],
+  count: ["str", "index", "index"],
+  zfill: ["int"],
+  ljust: ["int", "str"],
+  rjust: ["int", "str"],
+  center: ["int", "str"],
+  partition: ["str"],
+  rpartition: ["str"],
+  removeprefix: ["str"],
+  removesuffix: ["str"],
+  expandtabs: ["int"],
+  splitlines: ["int"],
+};
+
+function checkArg(method: string, kind: string, v: unknown): void {
+  if (v === undefined) return; // not given: the method's default
+  const str = typeof v === "string" || v instanceof String;
+  const int = typeof v === "boolean" || (typeof v === "number" && Number.isInteger(v));
+  const ok = kind === "str"
+    ? str
+    : kind === "str?"
+    ? str || v === null
+    : kind === "affix"
+    ? str || (isTuple(v) && (v as unknown[]).every((x) => typeof x === "string" || x instanceof String))
+    : kind === "int"
+    ? int
+    : int || v === null;
+  if (ok) return;
+  const what = pyType(v);
+  throw new Error(
+    kind === "int"
+      ? `TypeError: '${what}' object cannot be interpreted as an integer`
+      : kind === "index"
+      ? "TypeError: slice indices must be integers or None or have an __index__ method"
+      : kind === "affix"
+      ? `TypeError: ${method} first arg must be str or a tuple of str, not ${what}`
+      : `TypeError: ${method}() argument must be str${kind === "str?" ? " or None" : ""}, not ${what}`,
+  );
+}
+
+/** A padding's fill character: Python's takes exactly one. */
+function fillOf(f: unknown): string {
+  if (f === undefined) return " ";
+  const fill = String(f);
+  if (pointLength(fill) !== 1) {
+    throw new Error("TypeError: The fill character must be exactly one character long");
+  }
+  return fill;
+}
 
 /**
  * The str methods' signatures in CPython 3 (positional-only, but for `split`, `rsplit`,
@@ -223,6 +430,15 @@ const STRING_SIGNATURES: Record<string, Signature> = {
   rsplit: "sep?, maxsplit?",
   format: "*",
   partition: "sep, /",
+  rpartition: "sep, /",
+  index: "sub, start?, end?, /",
+  rindex: "sub, start?, end?, /",
+  removeprefix: "prefix, /",
+  removesuffix: "suffix, /",
+  expandtabs: "tabsize?",
+  isascii: "/",
+  isdecimal: "/",
+  isnumeric: "/",
 };
 const STRING_PARAMS = new Map<string, Params | null>(
   Object.keys(STRING_MEMBERS).map((name) => {
@@ -239,6 +455,13 @@ export const isStringMethod = (name: unknown): name is string =>
 export function stringMethod(s: string, name: string): (...args: unknown[]) => unknown {
   const fn = STRING_MEMBERS[name];
   const params = STRING_PARAMS.get(name);
-  if (!params) return (...args: unknown[]) => fn(s, ...args);
-  return (...args: unknown[]) => fn(s, ...bindArgs(`str.${name}`, params, args));
+  const kinds = ARG_KINDS[name] ?? [];
+  const bound = params
+    ? (...args: unknown[]) => {
+      const bound = bindArgs(`str.${name}`, params, args);
+      kinds.forEach((kind, i) => checkArg(name, kind, bound[i]));
+      return fn(s, ...bound);
+    }
+    : (...args: unknown[]) => fn(s, ...args);
+  return pyNamed(bound, `<built-in method ${name} of str object>`);
 }

@@ -7,6 +7,19 @@
 import { PyFloat } from "./pyfloat.ts";
 
 /** Jinja2's `namespace(...)`: the one object a template may set attributes on (`{% set ns.x = 1 %}`). */
+/**
+ * What a function or an object other than data prints as, as Python's repr() names it but without an address
+ * (`<built-in method upper of str object>`, `<Macro 'm'>`); a function without one prints `<function NAME>`.
+ * JavaScript's text of a function never reaches the output.
+ */
+export const PY_REPR: unique symbol = Symbol("python repr");
+
+/** `fn` (or an object) printed as `repr`. */
+export function pyNamed<T extends object>(fn: T, repr: string): T {
+  Object.defineProperty(fn, PY_REPR, { value: repr, configurable: true });
+  return fn;
+}
+
 export class JinjaNamespace {
   constructor(init: Record<string, unknown>) {
     Object.assign(this, init);

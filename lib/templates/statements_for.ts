@@ -4,7 +4,7 @@
  * iteration, a dict walked by its keys, tuple targets unpacked, `none` or a number refused as not
  * iterable. Parsed into a JinjaFor node and compiled here (installed by installStatements).
  */
-import { pyType } from "./pyvalues.ts";
+import { pyNamed, pyType } from "./pyvalues.ts";
 import { PyFloat } from "./pyfloat.ts";
 import {
   bindTarget,
@@ -15,6 +15,7 @@ import {
   type Node,
   type Parser,
 } from "./statements_scope.ts";
+import { parseTupleTail, targetOf } from "./jinja_tuples.ts";
 
 interface ForNode extends Node {
   name: Node;
@@ -54,6 +55,9 @@ class LoopRun {
   at(i: number): Record<string, unknown> {
     const items = this.items, n = items.length;
     const recurse = this.recurse, depth0 = this.depth0;
+    const self = `<LoopContext ${i + 1}/${n}>`;
+    const method = (name: string, fn: (...a: unknown[]) => unknown) =>
+      pyNamed(fn, `<bound method LoopContext.${name} of ${self}>`);
     const vars: Record<string, unknown> = {
       index: i + 1,
       index0: i,
@@ -66,22 +70,22 @@ class LoopRun {
       depth0,
       previtem: i > 0 ? items[i - 1] : undefined,
       nextitem: i + 1 < n ? items[i + 1] : undefined,
-      cycle: (...args: unknown[]) => {
+      cycle: method("cycle", (...args: unknown[]) => {
         if (!args.length) throw new Error("TypeError: no items for cycling given");
         return args[i % args.length];
-      },
+      }),
       // true on the first call and whenever the values differ from the previous call's
-      changed: (...values: unknown[]) => {
+      changed: method("changed", (...values: unknown[]) => {
         const key = JSON.stringify(values);
         const changed = this.#last !== key;
         this.#last = key;
         return changed;
-      },
+      }),
     };
-    if (!recurse) return vars;
+    if (!recurse) return pyNamed(vars, self);
     const call = (sub: unknown) => recurse(sub, depth0 + 1);
     for (const [k, v] of Object.entries(vars)) Object.defineProperty(call, k, { value: v, enumerable: true });
-    return call as unknown as Record<string, unknown>;
+    return pyNamed(call, self) as unknown as Record<string, unknown>;
   }
 }
 
@@ -149,19 +153,17 @@ export function installFor(h: Hooks): void {
     if (tok.value !== "for") return parseFor.call(this);
     this.skipSymbol("for");
     const node = new JinjaFor(tok.lineno, tok.colno) as ForNode;
-    node.name = this.parsePrimary();
-    if (node.name.typename !== "Symbol") {
-      this.fail("for: a name expected for the loop", tok.lineno, tok.colno);
-    }
+    // `for x`, `for k, v`, `for (a, b)`, `for k, (a, b)` (jinja_tuples.ts)
+    node.name = targetOf(this, this.parsePrimary(), "for");
     if (this.peekToken().type === lexer.TOKEN_COMMA) {
       const first = node.name;
       const names = [first];
-      while (this.skip(lexer.TOKEN_COMMA)) names.push(this.parsePrimary());
+      while (this.skip(lexer.TOKEN_COMMA)) names.push(targetOf(this, this.parsePrimary(), "for"));
       node.name = new nodes.Array(first.lineno, first.colno, names);
     }
     if (!this.skipSymbol("in")) this.fail('for: expected "in"', tok.lineno, tok.colno);
-    // no inline `if` in the iterable: an `if` after it filters the loop
-    node.arr = this.parseOr();
+    // no inline `if` in the iterable: an `if` after it filters the loop; `for x in a, b` is a tuple
+    node.arr = parseTupleTail(this, this.parseOr(), () => this.parseOr(), ["recursive"]);
     node.test = this.skipSymbol("if") ? this.parseExpression() : null;
     node.recursive = this.skipSymbol("recursive");
     this.advanceAfterBlockEnd("for");

@@ -3,7 +3,9 @@
  * get `varargs`/`kwargs`, and refuse extra arguments their body does not take (installed by
  * installStatements).
  */
-import { tuple } from "./pyvalues.ts";
+import { pyNamed, tuple } from "./pyvalues.ts";
+import { jsString } from "./codegen.ts";
+import { strRepr } from "../evaluator/mod.ts";
 import { type Compiler, type Frame, type Hooks, lookupOf, type Node } from "./statements_scope.ts";
 
 /** What a macro call passed beyond its parameters, for the macro's `varargs` and `kwargs`. */
@@ -35,7 +37,7 @@ function jinjaMacro(makeMacro: MakeMacro) {
   ) => {
     const macro = makeMacro(argNames, kwargNames, func);
     const declared = argNames.length + kwargNames.length;
-    return function (this: unknown, ...args: unknown[]) {
+    return pyNamed(function (this: unknown, ...args: unknown[]) {
       const last = args[args.length - 1] as Record<string, unknown> | undefined;
       const keywords = last !== null && typeof last === "object" && Object.hasOwn(last, "__keywords");
       const positional = keywords ? args.length - 1 : args.length;
@@ -56,7 +58,7 @@ function jinjaMacro(makeMacro: MakeMacro) {
       }
       macroExtras = { varargs: tuple(args.slice(declared, positional)), kwargs: named };
       return macro.apply(this, args);
-    };
+    }, `<Macro ${name === "caller" ? "anonymous" : strRepr(name)}>`); // a call block's body has no name
   };
 }
 
@@ -106,6 +108,11 @@ function compileMacro(
       `[${pairs.map((p) => JSON.stringify(p.key.value)).join(", ")}], ${JSON.stringify(catches)}, ` +
       `function (${[...args.map((a) => "l_" + a.value), "kwargs"].join(", ")}) {`,
   );
+  // an error in the body names this template and the line in it, not the caller's (an imported macro's
+  // was reported at the line of its call, in the importing template); the caller's line is back after it
+  this._emitLine("var callerLine = lineno, callerCol = colno;");
+  this._emitLine(`lineno = ${node.lineno}; colno = ${node.colno};`);
+  this._emitLine("try {");
   this._emitLine("var callerFrame = frame;");
   this._emitLine(`frame = ${lexical}.push(true);`);
   this._emitLine("kwargs = kwargs || {};");
@@ -132,7 +139,11 @@ function compileMacro(
   this._emitLine("");
   this._withScopedSyntax(() => this.compile(node.body, scope));
   this._emitLine("frame = callerFrame;");
+  this._emitLine("lineno = callerLine; colno = callerCol;");
   this._emitLine(`return new runtime.SafeString(${buffer});`);
+  this._emitLine(
+    `} catch (e) { throw runtime.jinjaWhere(e, lineno, colno, ${jsString(this.templateName ?? "")}); }`,
+  );
   this._emitLine("});");
   this._popBuffer();
   return id;

@@ -49,6 +49,8 @@ export interface Frame {
 }
 export interface Compiler {
   buffer: string;
+  /** The template's path (its name for an inline one: undefined), as nunjucks compiles it. */
+  templateName?: string;
   compile(node: unknown, frame: Frame): void;
   _emit(code: string): void;
   _emitLine(code: string): void;
@@ -82,14 +84,14 @@ export function bindTarget(c: Compiler, target: Node, item: string, frame: Frame
     frame.set(target.value!, lookupOf(target.value!));
     return;
   }
-  const names = (target.children ?? []).map((t) => {
-    if (t.typename !== "Symbol") c.fail("for: can only assign to names", t.lineno, t.colno);
-    return t.value!;
-  });
+  // names a tuple unpacks into, some maybe tuples themselves (`for k, (a, b) in ...`)
+  const targets = target.children ?? [];
   const parts = c._tmpid();
-  c._emitLine(`var ${parts} = runtime.jinjaUnpack(${item}, ${names.length});`);
-  names.forEach((name, i) => {
-    c._emitLine(`frame.set(${JSON.stringify(name)}, ${parts}[${i}]);`);
-    frame.set(name, lookupOf(name));
+  c._emitLine(`var ${parts} = runtime.jinjaUnpack(${item}, ${targets.length});`);
+  targets.forEach((t, i) => {
+    if (t.typename !== "Symbol" && t.typename !== "Array") {
+      c.fail("for: can only assign to names", t.lineno, t.colno);
+    }
+    bindTarget(c, t, `${parts}[${i}]`, frame);
   });
 }

@@ -18,16 +18,25 @@ interface SetNode {
  * the context (exported to an importer unless it starts with `_`).
  */
 function compileSetNames(this: Compiler, node: SetNode, frame: Frame): void {
-  const names = node.targets.map((t) => t.value!);
   const value = this._tmpid();
   this._emit(`var ${value} = `);
   if (node.value) this._compileExpression(node.value, frame);
   else this.compile(node.body, frame);
   this._emitLine(";");
-  const values = names.length > 1 ? this._tmpid() : value;
-  if (names.length > 1) this._emitLine(`var ${values} = runtime.jinjaUnpack(${value}, ${names.length});`);
-  names.forEach((name, i) => {
-    const v = names.length > 1 ? `${values}[${i}]` : value;
+  // each name with the JavaScript expression of its value: `set a, (b, c) = x` unpacks x, then x[1]
+  const bindings: Array<[string, string]> = [];
+  const unpack = (targets: Node[], from: string) => {
+    const parts = this._tmpid();
+    this._emitLine(`var ${parts} = runtime.jinjaUnpack(${from}, ${targets.length});`);
+    targets.forEach((t, i) => bind(t, `${parts}[${i}]`));
+  };
+  const bind = (t: Node, from: string) => {
+    if (t.typename === "Array") unpack(t.children ?? [], from);
+    else bindings.push([t.value!, from]);
+  };
+  if (node.targets.length > 1) unpack(node.targets, value);
+  else bind(node.targets[0], value);
+  bindings.forEach(([name, v]) => {
     const n = JSON.stringify(name);
     this._emitLine(`frame.set(${n}, ${v}, true);`);
     this._emitLine(`if (frame.topLevel) { context.setVariable(${n}, ${v}); }`);
@@ -53,8 +62,50 @@ function compileCapture(this: Compiler, node: { body: Node }, frame: Frame): voi
   this.buffer = buffer;
 }
 
+/** The parser as `{% filter %}` reads it. */
+interface FilterParser {
+  peekToken(): { value: string; lineno: number; colno: number };
+  skip(type: string): boolean;
+  skipSymbol(name: string): boolean;
+  fail(msg: string): never;
+  parseFilterName(): Node;
+  parseFilterArgs(name: Node): Node[];
+  advanceAfterBlockEnd(name?: string): unknown;
+  parseUntilBlocks(...names: string[]): Node;
+}
+
+/**
+ * `{% filter indent(2)|upper %}...{% endfilter %}`: the body through each filter in turn (nunjucks read
+ * one filter and refused the `|`).
+ */
+function parseFilterBlock(this: FilterParser, nodes: Hooks["nodes"]): Node {
+  const tag = this.peekToken();
+  if (!this.skipSymbol("filter")) this.fail("parseFilterStatement: expected filter");
+  const chain: Array<[Node, Node[]]> = [];
+  do {
+    const name = this.parseFilterName();
+    chain.push([name, this.parseFilterArgs(name)]);
+  } while (this.skip("pipe"));
+  this.advanceAfterBlockEnd(tag.value);
+  const [first] = chain[0];
+  let node: Node = new nodes.Capture(first.lineno, first.colno, this.parseUntilBlocks("endfilter"));
+  this.advanceAfterBlockEnd();
+  for (const [name, args] of chain) {
+    node = new nodes.Filter(
+      name.lineno,
+      name.colno,
+      name,
+      new nodes.NodeList(name.lineno, name.colno, [node, ...args]),
+    );
+  }
+  return new nodes.Output(first.lineno, first.colno, [node]);
+}
+
 /** Installs the scoped `set` of names and of `{% set %}`/`{% filter %}` blocks into the compiler. */
 export function installSet(h: Hooks): void {
+  (h.parser as unknown as Record<string, unknown>).parseFilterStatement = function (this: FilterParser) {
+    return parseFilterBlock.call(this, h.nodes);
+  };
   h.compiler.compileCapture = compileCapture;
   h.compiler.compileJinjaSetNames = compileSetNames;
 }

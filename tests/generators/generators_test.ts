@@ -172,6 +172,67 @@ Deno.test("a template error leaves the old file intact and runs no command", asy
   }
 });
 
+Deno.test("an error while rendering names the template file and line it happened in", async () => {
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE);
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    const dir = join(w.ctx.config.cfgDir, "generators/templates");
+    Deno.writeTextFileSync(
+      join(dir, "macros.tpl"),
+      "{% macro server(n) %}\n  server {{ n.name }}\n  {{ n.addr.nope.x }}\n{% endmacro %}\n" +
+        "{% macro ok(n) %}{{ n.name }}{% endmacro %}\n",
+    );
+    Deno.writeTextFileSync(join(dir, "header.tpl"), "# header\n# {{ nodes|length }} nodes\n");
+    const g = generators(w);
+    await g.runNow();
+    const good = Deno.readTextFileSync(w.out);
+    const lb = "template lb\\.tpl \\(.*lb\\.tpl\\): ";
+    const cases: Array<[string, RegExp]> = [
+      // calling an undefined attribute, at render time
+      [
+        "a\n{% for n in nodes.values() %}\n{{ n.name.nope() }}\n{% endfor %}\n",
+        new RegExp(
+          `^${lb}line 3, column \\d+: UndefinedError: Unable to call \`n\\.name\\.nope\`, which is undefined$`,
+        ),
+      ],
+      // a filter given arguments it does not take
+      [
+        "a\n\n{{ nodes|join(',', 'name', 3) }}\n",
+        new RegExp(`^${lb}line 3, column \\d+: TypeError: filter join\\(\\)`),
+      ],
+      [
+        "a\n{{ nodes.values()|sort(attribute='name', reversed=true) }}\n",
+        new RegExp(`^${lb}line 2, .*'reversed'`),
+      ],
+      ["a\n{{ '%d' % node.name }}\n", new RegExp(`^${lb}line 2, column \\d+: TypeError: %d format`)],
+      // in a macro of an imported template: that template's line (it was the caller's)
+      [
+        "{% import 'macros.tpl' as m %}\na\n{% for n in nodes.values() %}\n{{ m.server(n) }}\n{% endfor %}\n",
+        new RegExp(
+          `^${lb}in .*macros\\.tpl line 3, column \\d+: UndefinedError: 'n\\.addr\\.nope' is undefined$`,
+        ),
+      ],
+      // after an import or an include: this template's line (it was the other template's, at its line)
+      [
+        "{% from 'macros.tpl' import ok %}\n{{ ok(node) }}\n\n{{ node.nope.x }}\n",
+        new RegExp(`^${lb}line 4, column \\d+: UndefinedError: 'node\\.nope' is undefined$`),
+      ],
+      [
+        "{% include 'header.tpl' %}\nx\ny\n{{ node.nope.x }}\n",
+        new RegExp(`^${lb}line 4, column \\d+: UndefinedError: 'node\\.nope' is undefined$`),
+      ],
+    ];
+    for (const [text, expected] of cases) {
+      Deno.writeTextFileSync(join(dir, "lb.tpl"), text);
+      await g.runNow();
+      assert.equal(Deno.readTextFileSync(w.out), good, text);
+      assert.match(g.list()[0].last_error, expected, text);
+    }
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
 Deno.test("a generator applies only on nodes with its apply_on tag", async () => {
   const w = world({ path: "set-below", template: "lb.tpl", apply_on: "nginx" }, TEMPLATE);
   try {

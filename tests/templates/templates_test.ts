@@ -144,14 +144,66 @@ Deno.test("a render error names the line, and the included template it happened 
   });
 });
 
+Deno.test("a render error in a parent's block, a macro or after an import names the template it is in", () => {
+  withDirs((cfg) => {
+    Deno.writeTextFileSync(join(cfg, "base.tpl"), "head\n{% block body %}\nbody {{ q.w }}\n{% endblock %}\n");
+    Deno.writeTextFileSync(join(cfg, "m.tpl"), "{% macro f(n) %}\n{{ n.x.y }}\n{% endmacro %}\n");
+    const t = new Templates({ dirs: [cfg] });
+    const cases: Array<[string, RegExp]> = [
+      // a block of the parent template: the parent's (it was reported in the child, at the parent's line)
+      [
+        "{% extends 'base.tpl' %}\n{% block foot %}x{% endblock %}\n",
+        /: in .*base\.tpl line 3, column \d+: .*'q'/,
+      ],
+      [
+        "{% extends 'base.tpl' %}\n{% block body %}\n\n{{ e.r }}{% endblock %}\n",
+        /\.tpl\): line 4, column \d+: .*'e'/,
+      ],
+      // a macro's body: where the macro is written; a call block's: where it is written
+      ["{% import 'm.tpl' as m %}\n\n\n{{ m.f({}) }}\n", /: in .*m\.tpl line 2, column \d+: .*'n\.x'/],
+      [
+        "{% macro g() %}{{ caller() }}{% endmacro %}\n{% call g() %}\n\n{{ z.z }}{% endcall %}\n",
+        /\.tpl\): line 4, column \d+: .*'z'/,
+      ],
+      // after an import or an include: this template (it was the other one, at the line it was at)
+      ["{% import 'm.tpl' as m %}\n\n{{ a.b }}\n", /\.tpl\): line 3, column \d+: .*'a'/],
+      ["{% include 'm.tpl' %}\n\n\n{{ a.b }}\n", /\.tpl\): line 4, column \d+: .*'a'/],
+      // a macro's line is the caller's again after it returns
+      ["{% macro h() %}\nx\n{% endmacro %}\n{{ h() ~ a.b }}\n", /\.tpl\): line 4, column \d+: .*'a'/],
+    ];
+    for (const [i, [text, expected]] of cases.entries()) {
+      Deno.writeTextFileSync(join(cfg, `t${i}.tpl`), text);
+      assert.throws(
+        () => t.render(`t${i}.tpl`, {}),
+        (e) =>
+          e instanceof TemplateError && e.message.startsWith(`template t${i}.tpl (`) &&
+          expected.test(e.message),
+        text,
+      );
+    }
+  });
+});
+
+Deno.test("a function prints as Python names it (without an address), never as JavaScript's text", () => {
+  const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
+  const ctx = { l: [1], d: { a: 1 }, ok_nodes: (service: unknown) => [service], kv: (k: unknown) => k };
+  assert.equal(
+    t.renderString(
+      "{{ 'a'.upper }}|{{ l.append }}|{{ d.items }}|{{ 'x'|attr('split') }}|{{ ok_nodes }}|{{ kv }}|" +
+        "{{ cycler('a') }}|{{ joiner() }}|{{ [l.pop] }}|{{ '%s' % d.get }}",
+      ctx,
+    ),
+    "<built-in method upper of str object>|<built-in method append of list object>|" +
+      "<built-in method items of dict object>|<built-in method split of str object>|<function ok_nodes>|" +
+      "<function kv>|<jinja2.utils.Cycler object>|<jinja2.utils.Joiner object>|" +
+      "[<built-in method pop of list object>]|<built-in method get of dict object>",
+  );
+});
+
 Deno.test("Jinja2 syntax kunai lacks is an error naming the template and line, never other text", () => {
   const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
   for (
     const src of [
-      "a\n{{ range(*[3])|list }}",
-      "a\n{{ f(**d) }}",
-      "a\n{{ [1, 2,] }}",
-      "a\n{{ 'a' 'b' }}",
       "a\n{% autoescape true %}x{% endautoescape %}",
       "a\n{{ lipsum() }}",
     ]
@@ -184,6 +236,8 @@ Deno.test("a dict key that is not a string is a TypeError naming it, never a dif
       "{{ d.update([(1, 'a')]) }}",
       "{{ d.setdefault(none, 1) }}",
       "{{ d.fromkeys([1, 2]) }}",
+      "{{ {1: 'a'} }}",
+      "{% set k = none %}{{ {'a': 1, k: 2} }}",
     ]
   ) {
     assert.throws(
