@@ -188,10 +188,16 @@ export function openDatabase(
   } catch (err) {
     db.close();
     if (err instanceof StoreError) throw err;
-    throw new StoreError(path, (err as Error).message);
+    const msg = (err as Error).message;
+    throw new StoreError(path, /not a database|malformed|corrupt/i.test(msg) ? `${msg}${DAMAGED_HINT}` : msg);
   }
   return db;
 }
+
+/** What to do about a damaged database file, said where the agent refuses to start on one. */
+const DAMAGED_HINT = "; the file is damaged: restore it from a snapshot (`kunai snapshot restore FILE`), " +
+  "or move it aside and the agent starts with an empty one (and, for kv.db, gets its keys back from " +
+  "the other nodes holding them)";
 
 function migrate(db: Database, migrations: Migration[]): void {
   const sorted = [...migrations].sort((a, b) => a.version - b.version);

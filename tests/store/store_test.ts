@@ -156,3 +156,16 @@ function rec(key: string): KvRecord {
     deleted: false,
   };
 }
+
+Deno.test("a damaged database file is refused naming it, with what to do about it", () => {
+  using t = tempDir();
+  const path = join(t.dir, "metrics.db");
+  Deno.writeFileSync(path, new Uint8Array(8192).map((_, i) => (i * 7919) & 255));
+  assert.throws(
+    () => openDatabase(path, [{ version: 1, sql: "CREATE TABLE a (x)" }]),
+    (err: Error) =>
+      err instanceof StoreError &&
+      /metrics\.db: file is not a database; the file is damaged: restore it from a snapshot \(`kunai snapshot restore FILE`\), or move it aside/
+        .test(err.message),
+  );
+});
