@@ -2,6 +2,7 @@
  * `kunai lock NAME [--ttl 15s] [--wait D] [--json] -- COMMAND [ARGS...]` (Consul's `consul lock`): runs
  * COMMAND on one node of the cluster at a time, holding the KV key `__lock/NAME` while it runs.
  *
+ * - refused (exit 1) when no member is tagged `kv` while others are alive: each node would keep its own key;
  * - acquire: `PUT /kv/__lock/NAME?cas=0&ttl=T` with a value naming the holder ({id, node, host, pid,
  *   since}); held by another → exit 1 naming it, or with `--wait` blocking reads of the key (each at most
  *   5 s, and no longer than the holder's expiry) until it is free or the wait has passed;
@@ -19,6 +20,7 @@
  */
 import { type AgentClient, AgentHttpError, AgentUnreachable } from "../lib/client/mod.ts";
 import { parseDuration } from "../lib/clock/mod.ts";
+import type { MemberRecord } from "../lib/types.ts";
 import type { Output } from "./output.ts";
 import { type CommandContext, type CommandGroup, UsageError } from "./types.ts";
 
@@ -96,6 +98,17 @@ export function describeHolder(m: Meta): string {
   if (h) return `node ${h.node} (host ${h.host}, pid ${h.pid}, since ${h.since})`;
   const raw = m.value === null ? "" : atob(m.value).slice(0, 80);
   return `a value that names no holder (${JSON.stringify(raw)}, index ${m.modify_index})`;
+}
+
+/**
+ * Why a lock taken through this agent would not be shared with the other nodes, or null: with no alive or
+ * suspect member tagged `kv`, every node keeps its own keys (a node alone is the whole cluster).
+ */
+export function unsharedReason(members: MemberRecord[]): string | null {
+  const live = members.filter((m) => m.state === "alive" || m.state === "suspect");
+  if (live.length <= 1 || live.some((m) => (m.tags ?? []).includes("kv"))) return null;
+  return `no member of the cluster is tagged kv: each of its ${live.length} nodes keeps its own keys, ` +
+    "so the lock would not be shared (tag some nodes kv, see Key/value store)";
 }
 
 const keyPath = (key: string) => `/kv/${encodeURIComponent(key)}`;
@@ -214,6 +227,13 @@ async function runLock(ctx: CommandContext): Promise<number> {
   try {
     const kv = new LockKv(ctx.client(), key);
     const node = (await kv.c.text("GET", "/agent/name")).trim();
+    const unshared = unsharedReason(
+      Object.values(await kv.c.json<Record<string, MemberRecord>>("GET", "/agent/members")),
+    );
+    if (unshared) {
+      out.error(`lock ${name}: ${unshared}`);
+      return report({ acquired: false, exit_code: null }, 1);
+    }
     const holder: Holder = {
       id: crypto.randomUUID(),
       node,
@@ -265,7 +285,12 @@ async function runLock(ctx: CommandContext): Promise<number> {
         if (!transient(err)) throw err;
         const left = deadline - performance.now();
         if (left <= 0) {
-          // a write whose answer was lost may have made it ours: leave it to expire rather than guess
+          // a write whose answer was lost (a timeout, a 503 with too few copies) may have made it ours
+          const got = await kv.read().catch(() => null);
+          if (got && ours(got.meta)) {
+            [index, heldFrom, held] = [got.meta!.modify_index, firstSent, true];
+            break;
+          }
           throw err;
         }
         await pause(Math.min(1000, left), interruptedP);

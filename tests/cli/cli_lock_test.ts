@@ -6,7 +6,8 @@
 import assert from "node:assert/strict";
 import { commandList, runCli } from "../../cli/mod.ts";
 import { Output } from "../../cli/output.ts";
-import { describeHolder, holderOf, lockName } from "../../cli/lock.ts";
+import { describeHolder, holderOf, lockName, unsharedReason } from "../../cli/lock.ts";
+import type { MemberRecord } from "../../lib/types.ts";
 import { tempDir } from "../helpers.ts";
 
 async function run(args: string[]) {
@@ -59,6 +60,16 @@ Deno.test("kunai lock: names, holders, help", async () => {
   assert.equal(
     describeHolder({ key: "__lock/x", value: btoa("busy"), modify_index: 7 }),
     'a value that names no holder ("busy", index 7)',
+  );
+  // without a kv member every node keeps its own keys: the lock would not be shared
+  const m = (name: string, state: string, tags: string[]) =>
+    ({ name, state, tags }) as unknown as MemberRecord;
+  assert.equal(unsharedReason([m("a", "alive", [])]), null);
+  assert.equal(unsharedReason([m("a", "alive", []), m("b", "dead", [])]), null);
+  assert.equal(unsharedReason([m("a", "alive", []), m("b", "suspect", ["kv"])]), null);
+  assert.match(
+    unsharedReason([m("a", "alive", ["web"]), m("b", "alive", []), m("c", "dead", ["kv"])]) ?? "",
+    /^no member of the cluster is tagged kv: each of its 2 nodes keeps its own keys/,
   );
   assert.match(await commandList(), /^ {2}lock {2,}run COMMAND while holding the cluster-wide lock NAME/m);
   const help = await run(["lock", "--help"]);
