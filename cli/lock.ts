@@ -12,7 +12,7 @@
  *   third of the TTL before the lock may expire, stops the command: SIGTERM to its group, SIGKILL a third of
  *   the TTL later (so it is dead by the time the lock may expire, on this host's clock), exit 1 saying why;
  * - release: when the command exits, `DELETE ?cas=INDEX`, and exit with its code (128 + n after signal n);
- * - SIGINT/SIGTERM to `kunai lock` are forwarded to the command's group (it exits, then the lock is
+ * - SIGINT/SIGTERM/SIGHUP to `kunai lock` are forwarded to the command's group (it exits, then the lock is
  *   released); before the lock is held they stop the wait.
  *
  * An answer lost on the way (a timeout, a 503 "stored on 1 of 2 copies") may hide a write that landed:
@@ -170,9 +170,20 @@ async function pause(ms: number, stop: Promise<unknown>): Promise<void> {
   clearTimeout(t);
 }
 
-const SIGNALS = ["SIGINT", "SIGTERM"] as const;
+/** Passed on to the command (SIGHUP too: in its own session it would not get a closing terminal's). */
+const SIGNALS = ["SIGINT", "SIGTERM", "SIGHUP"] as const;
 type Sig = typeof SIGNALS[number];
-const SIGNO: Record<Sig, number> = { SIGINT: 2, SIGTERM: 15 };
+const SIGNO: Record<Sig, number> = { SIGHUP: 1, SIGINT: 2, SIGTERM: 15 };
+
+/**
+ * An error line that cannot fail: once the command runs, a closed stderr (a terminal gone) must not end
+ * `kunai lock` before it stopped the command and released the lock.
+ */
+function say(out: Output, text: string): void {
+  try {
+    out.error(text);
+  } catch { /* nowhere to say it */ }
+}
 
 /** Sends `sig` to the command's process group (to the command alone when the group is gone). */
 function killGroup(child: Deno.ChildProcess, sig: Deno.Signal): void {
@@ -332,7 +343,7 @@ async function runLock(ctx: CommandContext): Promise<number> {
         env: { KUNAI_LOCK_HELD: "true", KUNAI_LOCK_NAME: name },
       }).spawn();
     } catch (err) {
-      await release(kv, index, ours, out);
+      const released = await release(kv, index, ours, out);
       const notFound = err instanceof Deno.errors.NotFound;
       const denied = err instanceof Deno.errors.PermissionDenied;
       out.error(
@@ -341,70 +352,74 @@ async function runLock(ctx: CommandContext): Promise<number> {
             ? ` (a shell command line: kunai lock ${name} -- sh -c '...')`
             : ""),
       );
-      return report({ acquired: true, exit_code: null, released: true }, notFound ? 127 : denied ? 126 : 1);
+      return report({ acquired: true, exit_code: null, released }, notFound ? 127 : denied ? 126 : 1);
     }
     const running = child;
     let status: Deno.CommandStatus | null = null;
     const exited = running.status.then((s) => status = s);
-    let lost: string | null = null;
-    let lastError = "";
-    let next = heldFrom + renewEvery;
-    while (status === null) {
-      await pause(next - performance.now(), exited);
-      if (status !== null) break;
-      const giveUp = heldFrom + ttl - grace;
-      const sent = performance.now();
-      try {
-        const timeout = Math.max(500, Math.min(renewEvery, giveUp - sent));
-        const r = await kv.write("PUT", index, timeout, body, ttl);
-        if (r.ok) {
-          index = r.index;
-          heldFrom = sent;
-          lastError = "";
-          next = sent + renewEvery;
-          continue;
+    try {
+      let lost: string | null = null;
+      let lastError = "";
+      let next = heldFrom + renewEvery;
+      while (status === null) {
+        await pause(next - performance.now(), exited);
+        if (status !== null) break;
+        const giveUp = heldFrom + ttl - grace;
+        const sent = performance.now();
+        try {
+          const timeout = Math.max(500, Math.min(renewEvery, giveUp - sent));
+          const r = await kv.write("PUT", index, timeout, body, ttl);
+          if (r.ok) {
+            [index, heldFrom, lastError, next] = [r.index, sent, "", sent + renewEvery];
+            continue;
+          }
+          const got = await kv.read();
+          if (ours(got.meta)) {
+            // a renewal whose answer was lost landed: renew again on its index at once
+            index = got.meta!.modify_index;
+            next = performance.now() + 100;
+            continue;
+          }
+          lost = got.meta
+            ? `lock ${name} was taken by ${describeHolder(got.meta)}`
+            : `lock ${name} was deleted or expired (key ${key})`;
+          break;
+        } catch (err) {
+          if (!transient(err)) {
+            lost = `the agent refused to renew lock ${name}: ${(err as Error).message}`;
+            break;
+          }
+          lastError = err.message;
         }
-        const got = await kv.read();
-        if (ours(got.meta)) {
-          // a renewal whose answer was lost landed: renew again on its index at once
-          index = got.meta!.modify_index;
-          next = performance.now() + 100;
-          continue;
+        if (performance.now() >= giveUp) {
+          const s = ((performance.now() - heldFrom) / 1000).toFixed(1);
+          lost = `the agent has not confirmed lock ${name} for ${s} s (TTL ${
+            fmtMs(ttl)
+          }; last error: ${lastError})`;
+          break;
         }
-        lost = got.meta
-          ? `lock ${name} was taken by ${describeHolder(got.meta)}`
-          : `lock ${name} was deleted or expired (key ${key})`;
-        break;
-      } catch (err) {
-        if (!transient(err)) throw err;
-        lastError = err.message;
+        next = Math.min(performance.now() + 1000, giveUp);
       }
-      if (performance.now() >= giveUp) {
-        lost =
-          `the agent has not confirmed lock ${name} for ${
-            ((performance.now() - heldFrom) / 1000).toFixed(1)
-          } s ` +
-          `(TTL ${fmtMs(ttl)}; last error: ${lastError})`;
-        break;
+      if (lost !== null) {
+        killGroup(running, "SIGTERM");
+        if (!json) {
+          say(out, `${lost}: stopping the command (SIGTERM, SIGKILL after ${fmtMs(Math.round(grace))})`);
+        }
+        await pause(grace, exited);
+        // the whole group, even if its leader exited: nothing of it may outlive the lock
+        killGroup(running, "SIGKILL");
+        const st = await running.status;
+        // the key may still be ours when the agent was only slow: free it if so
+        if (lastError) await release(kv, index, ours, out, 2000);
+        return report({ acquired: true, exit_code: st.code, lost }, 1);
       }
-      next = Math.min(performance.now() + 1000, giveUp);
-    }
-    if (lost !== null) {
-      if (!json) {
-        out.error(`${lost}: stopping the command (SIGTERM, SIGKILL after ${fmtMs(Math.round(grace))})`);
-      }
-      killGroup(running, "SIGTERM");
-      await pause(grace, exited);
-      // the whole group, even if its leader exited: nothing of it may outlive the lock
-      killGroup(running, "SIGKILL");
       const st = await running.status;
-      // the key may still be ours when the agent was only slow: free it if so
-      if (lastError) await release(kv, index, ours, out, 2000);
-      return report({ acquired: true, exit_code: st.code, lost }, 1);
+      const released = await release(kv, index, ours, out);
+      return report({ acquired: true, exit_code: st.code, released }, st.code);
+    } finally {
+      // whatever ended this run early (an unexpected error), the command does not go on unsupervised
+      if (status === null) killGroup(running, "SIGKILL");
     }
-    const st = await running.status;
-    const released = await release(kv, index, ours, out);
-    return report({ acquired: true, exit_code: st.code, released }, st.code);
   } finally {
     for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
   }
@@ -423,7 +438,7 @@ async function release(
     if (!r.ok) {
       const got = await kv.read();
       if (!ours(got.meta)) {
-        out.error(`lock ${kv.key} was no longer held by this run when released; left as it is`);
+        say(out, `lock ${kv.key} was no longer held by this run when released; left as it is`);
         return false;
       }
       r = await kv.write("DELETE", got.meta!.modify_index, timeoutMs);
@@ -431,7 +446,7 @@ async function release(
     return r.ok;
   } catch (err) {
     if (!transient(err)) throw err;
-    out.error(`could not release ${kv.key} (${err.message}); it expires by itself after its TTL`);
+    say(out, `could not release ${kv.key} (${err.message}); it expires by itself after its TTL`);
     return false;
   }
 }

@@ -1,18 +1,26 @@
 /**
  * `kunai lock` against 3 real `kv` agents (127.0.63.1-3), one `kunai lock` process per node: two runs
- * contending (the second exits 1 naming the holder; with --wait it runs once the first ends), three
- * runs with --wait never inside their command at once (an atomic `mkdir` inside it would fail), the
- * command's exit code passed on and the lock released after it, SIGTERM to `kunai lock` forwarded to the
+ * contending (the second exits 1 naming the holder; with --wait it runs once the first ends), three runs
+ * with --wait never inside their command at once (an atomic `mkdir` inside it would fail), the command's
+ * exit code passed on and the lock released after it, SIGTERM and SIGHUP to `kunai lock` forwarded to the
  * command, `kill -9` of the holding process (the lock expires after its TTL and a waiter gets it), a lock
- * deleted behind the holder's back (its command is stopped, exit 1 saying so), a holder whose agent
- * stopped (its command stopped before the lock may expire), and a command that cannot start (127, the
- * lock released). No timing assertion: conditions are awaited with `until`.
+ * deleted behind the holder's back (its command is stopped, exit 1 saying so), a holder whose agent stopped
+ * (its command stopped before the lock may expire), and a command that cannot start (127, the lock
+ * released). No timing assertion: conditions are awaited with `until`.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import type { MemberRecord } from "../../lib/types.ts";
 import { AgentClient } from "../../lib/client/mod.ts";
-import { type AgentProc, denoRun, SHARED_DENO_DIR, startCluster, tempDir, until } from "../helpers.ts";
+import {
+  type AgentProc,
+  denoRun,
+  processesWith,
+  SHARED_DENO_DIR,
+  startCluster,
+  tempDir,
+  until,
+} from "../helpers.ts";
 
 const ADDRS = ["127.0.63.1", "127.0.63.2", "127.0.63.3"];
 
@@ -189,6 +197,19 @@ Deno.test({
       const rs = await finish(sig, "sig");
       assert.equal(rs.code, 42, rs.stderr);
       assert.equal((await a.cli(["kv", "get", "__lock/sig"])).code, 1);
+      // SIGHUP too (the command, in its own session, would not get a closing terminal's)
+      const hup = lock(b, [
+        "sig",
+        "--",
+        "sh",
+        "-c",
+        `trap 'exit 41' HUP; echo > ${f("hup.ready")}; while :; do sleep 0.05; done`,
+      ]);
+      await until("the command trapping HUP running", () => exists(f("hup.ready")), 30_000);
+      hup.child.kill("SIGHUP");
+      const rh = await finish(hup, "hup");
+      assert.equal(rh.code, 41, rh.stderr);
+      assert.equal((await b.cli(["kv", "get", "__lock/sig"])).code, 1);
 
       // ---- a command that cannot start: 127, and the lock released
       const nf = await finish(lock(b, ["nf", "--", f("no-such-program")]), "run");
@@ -276,8 +297,9 @@ Deno.test({
       assert.equal(rl.code, 1, rl.stderr);
       assert.match(
         rl.stderr,
-        /lock lost was (deleted or expired \(key __lock\/lost\)|taken by .*): stopping the command \(SIGTERM, SIGKILL after 1s\)/,
+        /lock lost was (deleted or expired \(key __lock\/lost\)|taken by .*): stopping/,
       );
+      assert.match(rl.stderr, /: stopping the command \(SIGTERM, SIGKILL after 1s\)/);
       assert.equal(Deno.readTextFileSync(f("lost.term")).trim(), "term");
       assert.ok(!alive(lostPid), "the command outlived its lost lock");
 
@@ -308,10 +330,16 @@ Deno.test({
       assert.ok(!alive(cutPid), "the command outlived the lock it could not renew");
       assert.match(rc.stderr, /could not release __lock\/cut/);
     } finally {
-      for (const pid of orphans) {
+      // whatever a failed assertion left running: the commands (their command lines name the temp dir) and
+      // the orphans of the kill -9 case (pid > 0: kill(-0) would be our own process group)
+      for (const pid of [...orphans, ...processesWith(t.dir)].filter((p) => p > 0)) {
         try {
           Deno.kill(-pid, "SIGKILL");
-        } catch { /* gone */ }
+        } catch {
+          try {
+            Deno.kill(pid, "SIGKILL");
+          } catch { /* gone */ }
+        }
       }
       for (const x of agents) await x.stop();
       for (const x of agents) {
