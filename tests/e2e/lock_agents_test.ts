@@ -156,6 +156,11 @@ Deno.test({
       assert.equal(bj.acquired, false);
       assert.equal(bj.key, "__lock/job");
       assert.equal(bj.held_by.node, "l1");
+      // --wait shorter than A's hold: exit 1 once it passed, naming the holder, without running
+      const waited = await finish(lock(c, ["job", "--wait", "1s", "--", "touch", f("c.ran-at-once")]), "run");
+      assert.equal(waited.code, 1, waited.stderr);
+      assert.match(waited.stderr, /lock job is still held after \d+\.\d s, by node l1 \(host /);
+      assert.ok(!exists(f("c.ran-at-once")), "C ran its command while A held the lock");
       const info = await b.cli(["kv", "get", "__lock/job"]);
       assert.equal(info.code, 0);
       assert.equal(JSON.parse(info.stdout).node, "l1");
