@@ -50,6 +50,7 @@ export const GROUP_MODULES: GroupModule[] = [
   { words: ["config"], load: async () => [(await import("./config.ts")).configCommands] },
   { words: ["event"], load: async () => [(await import("./event.ts")).eventCommands] },
   { words: ["wait"], load: async () => [(await import("./wait.ts")).waitCommands] },
+  { words: ["lock"], load: async () => [(await import("./lock.ts")).lockCommands] },
   { words: ["zone"], load: async () => [(await import("./zone.ts")).zoneCommands] },
   {
     words: ["maintenance"],
