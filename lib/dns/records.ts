@@ -2,7 +2,7 @@
  * What a name means (pure): `<tag>.tag.<dc>.<domain>` (and the original's looser
  * `<tag>.<anything>.<dc>.<domain>`), `<node>.node.<dc>.<domain>`, `<service>.service.<dc>.<domain>`,
  * the datacenter label optional as in Consul (`<tag>.tag.<domain>`, `<node>.node.<domain>`...),
- * RFC 2782's `_<service>._tcp.service[.<dc>].<domain>`,
+ * RFC 2782's `_<service>._tcp.service[.<dc>].<domain>`, Consul's `<tag>.<service>.service[.<dc>]`,
  * looked up in a membership table, and the records that answer it, encoded once with dns-packet.
  */
 import dnsPacket from "dns-packet";
@@ -16,7 +16,7 @@ export type NameClass =
   | { kind: "apex" }
   /** Inside the domain but not a name we know how to read (fewer than 3 labels, or 2 not naming a kind). */
   | { kind: "unknown" }
-  | { kind: "tag" | "node" | "service"; key: string; dc: string };
+  | { kind: "tag" | "node" | "service"; key: string; dc: string; tag?: string };
 
 /** Normalises `.kunai`, `kunai.`, `KUNAI` to `kunai`. */
 export function normalizeDomain(domain: string): string {
@@ -45,6 +45,8 @@ export function classifyName(name: string, domain: string): NameClass {
   const dc = labels.slice(2).join(".");
   if (word === "node") return { kind: "node", key, dc };
   if (word === "service") return { kind: "service", key, dc };
+  // Consul's service lookup filtered by one of the service's tags: `<tag>.<service>.service[.<dc>]`
+  if (labels[2] === "service") return { kind: "service", key: word, dc: labels.slice(3).join("."), tag: key };
   return { kind: "tag", key, dc };
 }
 
@@ -78,6 +80,12 @@ export function isDnsLabel(name: string): boolean {
   return name.length > 0 && !name.includes(".") && utf8.encode(name).length <= 63;
 }
 
+/** A service's own tags (its `tags` list, from the network: anything else is none), lower-cased. */
+function serviceTags(m: MemberRecord, service: string): string[] {
+  const tags = (m.services[service] as { tags?: unknown }).tags;
+  return Array.isArray(tags) ? tags.filter((t) => typeof t === "string").map((t) => t.toLowerCase()) : [];
+}
+
 function serviceStateId(m: MemberRecord, service: string): number | null {
   const s = m.services?.[service];
   if (!s || typeof s !== "object") return null;
@@ -104,6 +112,7 @@ export function lookupTargets(members: readonly MemberRecord[], cls: NameClass):
     } else {
       const name = Object.keys(m.services ?? {}).find((n) => n.toLowerCase() === cls.key);
       if (m.state !== "alive" || m.maintenance || !name || serviceStateId(m, name) !== 0) continue;
+      if (cls.tag !== undefined && !serviceTags(m, name).includes(cls.tag)) continue;
       const p = (m.services[name] as { port?: unknown }).port;
       if (typeof p === "number" && p > 0 && p < 65536) port = p;
     }

@@ -170,6 +170,26 @@ Deno.test("RFC 2782 service names: _<service>._tcp.service[.<dc>] answer as <ser
   assert.equal(ask(h, "_nope._tcp.service.kunai", { type: "SRV" }).rcode, "NXDOMAIN");
 });
 
+Deno.test("Consul's <tag>.<service>.service: the nodes whose passing service carries that tag", () => {
+  const h = handler([
+    member("p1", "10.2.0.1", [], { services: { pg: { state_id: 0, port: 5432, tags: ["primary", "v15"] } } }),
+    member("p2", "10.2.0.2", [], { services: { pg: { state_id: 0, port: 5432, tags: ["Replica"] } } }),
+    member("p3", "10.2.0.3", [], { services: { pg: { state_id: 2, port: 5432, tags: ["replica"] } } }),
+    member("p4", "10.2.0.4", [], { services: { pg: { state_id: 0, port: 5432, tags: "replica" } } }), // not a list
+    member("r1", "10.2.0.9", ["replica"], { services: { pg: { state_id: 0, port: 5432 } } }), // a node tag only
+  ]);
+  assert.deepEqual(addrs(ask(h, "primary.pg.service.kunai")), ["10.2.0.1"]);
+  assert.deepEqual(addrs(ask(h, "replica.pg.service.dc1.kunai")), ["10.2.0.2"]);
+  assert.deepEqual(addrs(ask(h, "pg.service.kunai")), ["10.2.0.1", "10.2.0.2", "10.2.0.4", "10.2.0.9"]);
+  const srv = ask(h, "primary.pg.service.dc1.kunai", { type: "SRV" }).answers.map((a: Decoded) =>
+    a.data.target
+  );
+  assert.deepEqual(srv, ["p1.node.dc1.kunai"]);
+  assert.equal(ask(h, "v14.pg.service.kunai").rcode, "NXDOMAIN");
+  // the original's looser tag lookup stays for everything else: <tag>.<anything>.<dc>
+  assert.deepEqual(addrs(ask(h, "replica.x.dc1.kunai")), ["10.2.0.9"]);
+});
+
 Deno.test("reverse names of members' addresses answer PTR <name>.node.<domain>; other addresses are not ours", () => {
   const members = [
     ...CLUSTER,
