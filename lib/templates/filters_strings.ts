@@ -7,7 +7,7 @@ import type nunjucks from "nunjucks";
 import { isPlain, pyMod, pyStr, pyTruthy, pyType, toPy } from "./jinja.ts";
 import { dataMember, pyMethod } from "./attributes.ts";
 import { wordwrap } from "./wordwrap.ts";
-import { pyCapitalize } from "./pystrmethods.ts";
+import { pyCapitalize } from "./pystrparts.ts";
 import { urlize } from "./urlize.ts";
 import { entries, type Fmt, named, splitKwargs, text } from "./filters_common.ts";
 
