@@ -31,9 +31,10 @@ import {
   saveMaintenance,
 } from "./identity/mod.ts";
 import { acquireLock, releaseLock } from "./lockfile.ts";
-import { buildApp, fastDispatcher, HttpServer, writePolicy } from "./http/mod.ts";
+import { buildApp, fastDispatcher, HttpServer } from "./http/mod.ts";
 import { HttpError, RouteTable } from "./routing/mod.ts";
 import { coreRoutes, maintNote } from "./agent_routes.ts";
+import { agentInfo } from "./agent_info.ts";
 import type { Ctx, Subsystem } from "./subsystem.ts";
 import { VERSION } from "./version.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
@@ -244,68 +245,9 @@ export class Agent {
     };
   }
 
-  /** `/agent/info`: the reference's shape plus one section per subsystem. */
+  /** `/agent/info`: the reference's shape plus one section per subsystem (agent_info.ts). */
   info(): Record<string, unknown> {
-    const p = this.config.params;
-    const out: Record<string, unknown> = {
-      logs: this.sink.recent,
-      log_counts: this.sink.counts,
-      pid: Deno.pid,
-      name: p.name,
-      port: p.port,
-      bind: p.bind,
-      addr: this.node.addr,
-      socket: p.socket,
-      zone: this.node.zone,
-      maintenance: this.node.maintenance(),
-      uuid: this.node.uuid,
-      incarnation: this.node.incarnation,
-      tags: this.node.tags(),
-      version: VERSION,
-      uptime: Math.floor((Date.now() - this.startedAt) / 1000),
-      data: p.data,
-      cfg_dir: this.config.cfgDir,
-      config_files: this.config.files.length,
-      dns: this.config.listeners.dns ? { ...this.config.listeners.dns, enabled: false } : null,
-      websocket: this.config.listeners.websocket ?? null,
-      statsd: this.#metricsListeners().statsd,
-      graphite: this.#metricsListeners().graphite,
-      threads: { nb_threads: 1 + this.sandbox.workers().length },
-      workers: this.sandbox.workers().map((w) => ({ name: w.spec.name, running: w.running })),
-      docker: { enabled: false, connected: false },
-      collectors: {},
-      websocket_info: this.subsystems.find((s) => s.name === "ws")?.info() ?? null,
-      httpservers: {
-        external: p.http.enabled
-          ? {
-            bind: p.bind,
-            port: p.port,
-            writes: writePolicy(p.http.token, p.http.open_writes),
-            tcp_connections: this.http?.tcpConnections ?? 0,
-          }
-          : null,
-        internal: { socket: p.socket },
-      },
-      subsystems: this.subsystems.map((s) => s.name),
-    };
-    for (const sub of this.subsystems) {
-      try {
-        out[sub.name] = sub.info();
-      } catch (err) {
-        out[sub.name] = { error: (err as Error).message };
-      }
-    }
-    return out;
-  }
-
-  /** statsd/graphite sections: enabled only while the metrics subsystem really listens. */
-  #metricsListeners(): { statsd: unknown; graphite: unknown } {
-    const m = this.subsystems.find((s) => s.name === "metrics") as
-      | (Subsystem & { service?: { listenerInfo(): { statsd: unknown; graphite: unknown } } })
-      | undefined;
-    if (m?.service) return m.service.listenerInfo();
-    const off = (v: Record<string, unknown> | undefined) => v ? { ...v, enabled: false } : null;
-    return { statsd: off(this.config.listeners.statsd), graphite: off(this.config.listeners.graphite) };
+    return agentInfo(this);
   }
 
   /**
