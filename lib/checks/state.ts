@@ -161,7 +161,7 @@ export class CheckStates {
         this.setSilence(def.id, null);
         this.#ctx.log.info(`check ${def.id}: recovered, its silence ended`);
       } else if (silence) ev.silenced = { reason: silence.reason, until: silence.until };
-      this.#ctx.log.info(`check ${def.id}: ${oldState} -> ${rt.state}: ${rt.output.split("\n")[0]}`);
+      this.#ctx.log.info(`check ${def.id}: ${oldState} -> ${rt.state}: ${logLine(rt.output)}`);
       this.#ctx.bus.emit("check.changed", ev);
     }
     return changed;
@@ -182,3 +182,11 @@ export class CheckStates {
     }
   }
 }
+
+/** An output's first line for the log, at most LOG_OUTPUT characters (a plugin may print megabytes). */
+function logLine(output: string): string {
+  const first = output.split("\n", 1)[0];
+  return first.length > LOG_OUTPUT ? `${first.slice(0, LOG_OUTPUT)}… (${first.length} characters)` : first;
+}
+
+const LOG_OUTPUT = 300;

@@ -239,3 +239,28 @@ Deno.test("at start a check waits for its collector's first results instead of g
     ctx.cleanup();
   }
 });
+
+Deno.test("a state change is logged with at most 300 characters of the output's first line", async () => {
+  collectors = undefined;
+  const ctx = makeTestCtx({
+    files: {
+      "big.json": { check: { critical_if: "True", critical_output: "'x' * 70000 + '\\nsecond line'" } },
+    },
+  });
+  collectors = fixedCollectors({});
+  const checks = createChecks(ctx, { collectors });
+  const lines: string[] = [];
+  const untap = ctx.sink.tap("INFO", (l) => lines.push(l));
+  try {
+    await checks.start();
+    await checks.runCheck("big");
+    assert.equal(checks.view("big")!.state, "critical");
+    const logged = lines.find((l) => l.includes("check big:"));
+    assert.ok(logged, lines.join("\n"));
+    assert.match(logged, /check big: \w+ -> critical: x{300}… \(70000 characters\)$/);
+  } finally {
+    untap();
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
