@@ -30,6 +30,7 @@ import {
 import type { SeriesSource } from "./render.ts";
 import { fetchLocal } from "./local_fetch.ts";
 import type { FetchedSeries } from "./ts_store.ts";
+import { mergeAnswers, type MgmtBackend } from "./statsd_mgmt.ts";
 
 export type { GraphiteSettings, GraphiteStats, StatsdSettings } from "./metric_listeners.ts";
 
@@ -189,6 +190,41 @@ export class MetricsService {
     this.#l.statsdWorker?.setLocal(local);
   }
   #statsdLocal = true;
+  /** statsd TCP lines received (with the Worker's count: the console's last_msg_seen). */
+  #statsdTcpLines = 0;
+  /** Unix seconds of the last statsd flush (the start until one runs): the console's kunai.last_flush. */
+  #lastStatsdFlush = 0;
+
+  /** What etsy's management console (`statsd.mgmt_port`) reads and deletes: both aggregators. */
+  #mgmtBackend(): MgmtBackend {
+    return {
+      ask: async (kind, buckets) => {
+        const main = this.statsd.mgmt(kind, buckets);
+        const w = this.#l.statsdWorker;
+        return w ? mergeAnswers(main, await w.mgmt(kind, buckets)) : main;
+      },
+      messages: () =>
+        (this.#l.statsdWorker?.received ?? 0) + this.statsd.stats.packets + this.#statsdTcpLines,
+      badLines: () => this.statsdStats().bad_lines,
+      status: (sizes) => {
+        const st = this.statsdStats();
+        const out: Array<[string, number]> = [
+          ["kunai.last_flush", this.#lastStatsdFlush],
+          ["kunai.flushes", st.flushes],
+          ["kunai.packets_received", st.packets],
+          ["kunai.metrics_received", st.metrics],
+          ["kunai.dropped", st.dropped],
+        ];
+        if (sizes) {
+          for (const k of ["counters", "timers", "gauges", "sets"] as const) {
+            out.push([`kunai.${k}`, sizes[k]]);
+          }
+        }
+        return out;
+      },
+      config: () => ({ ...this.#statsdCfg }),
+    };
+  }
 
   /** statsd counters of this node (Worker and main-thread aggregators together). */
   statsdStats(): StatsdStats & { last_bad: string } {
@@ -202,6 +238,7 @@ export class MetricsService {
     if (this.#l.statsdWorker) pts.push(...await this.#l.statsdWorker.flush(ts));
     for (const [n, v, t] of pts) this.ingest(n, v, t);
     this.store.flush();
+    this.#lastStatsdFlush = Math.round(this.#ctx.clock.now() / 1000);
     return pts.length;
   }
 
@@ -225,6 +262,7 @@ export class MetricsService {
     this.#rollupTimer.start(true, 0);
     // statsd flushes run even without a listener: forwarded lines may arrive from other nodes
     const statsdEvery = (this.#statsdCfg?.interval ?? 10) * 1000;
+    this.#lastStatsdFlush = Math.round(clock.now() / 1000);
     // on the epoch grid of the interval (as Graphite's buckets are): one wake-up with the agent's other 10 s jobs
     this.#statsdTimer = new LazyInterval(clock, statsdEvery, () => {
       void this.#flushStatsdSafely();
@@ -239,7 +277,10 @@ export class MetricsService {
     try {
       await openListeners(this.#l, ctx, this.#statsdCfg, this.#graphiteCfg, {
         statsdPacket: (b) => this.statsdPacket(b),
-        statsdLine: (line) => this.statsdLine(line),
+        statsdLine: (line) => {
+          this.#statsdTcpLines++;
+          this.statsdLine(line);
+        },
         graphiteLine: (line) => this.graphiteLine(line),
         graphitePickle: (frame) => this.graphitePickle(frame),
         graphitePickleRefused: (why) => {
@@ -252,6 +293,7 @@ export class MetricsService {
           this.graphiteStats.bad_lines++;
         },
         statsdLocal: () => this.#statsdLocal,
+        statsdMgmt: this.#mgmtBackend(),
         onError,
       });
     } catch (err) {

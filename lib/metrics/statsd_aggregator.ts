@@ -22,6 +22,13 @@ export type MgmtDump =
   | { kind: "counters" | "gauges"; entries: Array<[string, number]> }
   | { kind: "timers"; entries: Array<[string, number[], number]> };
 
+/** The aggregator's answer to the console: a listing, or the names each del* bucket deleted. */
+export interface MgmtAnswer {
+  dump?: MgmtDump;
+  deleted?: string[][];
+  sizes: { counters: number; timers: number; gauges: number; sets: number };
+}
+
 export interface StatsdOptions {
   /** Flush period in seconds (counters' rate and timers' count_ps divide by it). */
   intervalSeconds: number;
@@ -231,6 +238,13 @@ export class StatsdAggregator {
       for (const n of names) map.delete(n);
       return names;
     });
+  }
+
+  /** A console request: `kind`'s listing, or etsy's del* of `buckets`; with the sizes after it. */
+  mgmt(kind: MgmtKind | null, buckets?: string[]): MgmtAnswer {
+    const deleted = kind && buckets ? this.deleteMatching(kind, buckets) : undefined;
+    const dump = kind && !buckets ? this.dump(kind) : undefined;
+    return { dump, deleted, sizes: this.sizes() };
   }
 
   /** Distinct names held now, per kind. */
