@@ -304,6 +304,58 @@ Deno.test("etsy's Nagios check (utils/check_statsd.pl) reads kunai's stats", asy
   }
 });
 
+Deno.test('etsy\'s check_statsd_health (echo -e "health\\n" | nc) passes, and fails once health is down', async () => {
+  const dir = await etsyDir();
+  const { mgmt, ctx, m } = await startKunai();
+  const bin = tempDir();
+  // the script's nc, by socat (the box has no netcat): stdin to the port, the answer to stdout
+  Deno.writeTextFileSync(`${bin.dir}/nc`, '#!/bin/sh\nexec socat - "TCP:$1:$2"\n', { mode: 0o755 });
+  // the package ships the script with CRLF line ends, which bash does not run: the same lines with LF
+  const script = Deno.readTextFileSync(`${dir}/utils/check_statsd_health`).replaceAll("\r\n", "\n");
+  Deno.writeTextFileSync(`${bin.dir}/check_statsd_health`, script);
+  const check = async () => {
+    const out = await new Deno.Command("bash", {
+      args: [`${bin.dir}/check_statsd_health`, "-H", HOST, "-P", String(mgmt)],
+      env: { PATH: `${bin.dir}:${Deno.env.get("PATH")}` },
+      stdout: "piped",
+    }).output();
+    return { code: out.code, text: new TextDecoder().decode(out.stdout).trim() };
+  };
+  try {
+    assert.deepEqual(await check(), { code: 0, text: `Statsd '${HOST}:${mgmt}' responded: 'health: up'` });
+    assert.equal(await ask(mgmt, "health down"), "health: down\n");
+    assert.deepEqual(await check(), { code: 2, text: `Statsd '${HOST}:${mgmt}' responded: 'health: down'` });
+  } finally {
+    await m.stop();
+    ctx.cleanup();
+    bin.cleanup();
+  }
+});
+
+Deno.test("a client that never reads its long answers holds up neither the others nor the statsd socket", async () => {
+  const { port, mgmt, ctx, m } = await startKunai({ interval: 3600 });
+  const svc = m.service;
+  try {
+    const names = Array.from({ length: 5000 }, (_, i) => `load.counter_${i}:1|c`);
+    for (let i = 0; i < names.length; i += 200) await sendAll(port, [names.slice(i, i + 200).join("\n")]);
+    await until("5000 counters", () => svc.statsdStats().metrics >= 5000);
+    const listing = await ask(mgmt, "counters");
+    assert.equal(listing.split("\n").length, 5000 + 5, "{, 5000 names, }, END, blank");
+    // ~130 KB an answer, 100 asked, nothing read: the kernel's buffers fill and its writes wait
+    const slow = await Deno.connect({ hostname: HOST, port: mgmt });
+    await slow.write(new TextEncoder().encode("counters\n".repeat(100)));
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(await ask(mgmt, "health"), "health: up\n");
+    await sendAll(port, ["after.slow:1|c"]);
+    await until("the datagram after", () => svc.statsdStats().metrics >= 5001);
+    assert.match(await ask(mgmt, "stats"), /\nkunai\.counters: 5001\n/);
+    slow.close();
+  } finally {
+    await m.stop();
+    ctx.cleanup();
+  }
+});
+
 Deno.test("at most 64 connections (more are closed at once); idle ones are closed after 60 s", async () => {
   const { clock, mgmt, ctx, m } = await startKunai();
   const conns: Deno.TcpConn[] = [];
