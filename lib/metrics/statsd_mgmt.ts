@@ -9,7 +9,7 @@
  */
 import type { Clock } from "../clock/mod.ts";
 import type { MgmtAnswer, MgmtKind } from "./statsd_aggregator.ts";
-import { inspectArrays, inspectNumbers } from "./etsy_inspect.ts";
+import { inspectArrays, inspectNumbers, MAX_ARRAY_SHOWN } from "./etsy_inspect.ts";
 
 /** etsy's answer to `help`, word for word. */
 export const MGMT_HELP =
@@ -325,7 +325,7 @@ export function mergeAnswers(main: MgmtAnswer, worker: MgmtAnswer): MgmtAnswer {
     const m = new Map(a.entries.map(([n, v, seen]) => [n, [v, seen] as [number[], number]]));
     for (const [n, v, seen] of b.entries) {
       const cur = m.get(n);
-      m.set(n, cur ? [[...cur[0], ...v].slice(0, 100), cur[1] + seen] : [v, seen]);
+      m.set(n, cur ? [[...cur[0], ...v].slice(0, MAX_ARRAY_SHOWN), cur[1] + seen] : [v, seen]);
     }
     out.dump = { kind: "timers", entries: [...m].map(([n, [v, seen]]) => [n, v, seen]) };
   } else if (a && b && a.kind !== "timers" && b.kind !== "timers") {

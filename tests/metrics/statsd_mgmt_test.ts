@@ -10,6 +10,7 @@ import assert from "node:assert/strict";
 import { freePort, makeTestCtx, tempDir, until } from "../helpers.ts";
 import { createMetrics } from "../../lib/metrics/mod.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
+import { mergeAnswers } from "../../lib/metrics/statsd_mgmt.ts";
 
 const HOST = "127.0.0.14";
 
@@ -424,4 +425,29 @@ Deno.test("statsd.mgmt_port on a port already taken: the start fails naming the 
     await m.stop();
     ctx.cleanup();
   }
+});
+
+Deno.test("under ts routing both aggregators answer as one: counters add, the Worker's gauge wins, timers join", () => {
+  const sizes = { counters: 1, timers: 1, gauges: 1, sets: 0 };
+  const c = mergeAnswers(
+    { sizes, dump: { kind: "counters", entries: [["a", 1], ["b", 2]] } },
+    { sizes, dump: { kind: "counters", entries: [["c", 5], ["a", 3]] } },
+  );
+  assert.deepEqual(c.dump, { kind: "counters", entries: [["a", 4], ["b", 2], ["c", 5]] });
+  assert.deepEqual(c.sizes, { counters: 2, timers: 2, gauges: 2, sets: 0 });
+  const g = mergeAnswers(
+    { sizes, dump: { kind: "gauges", entries: [["g", 1]] } },
+    { sizes, dump: { kind: "gauges", entries: [["g", 7]] } },
+  );
+  assert.deepEqual(g.dump, { kind: "gauges", entries: [["g", 7]] });
+  const t = mergeAnswers(
+    { sizes, dump: { kind: "timers", entries: [["t", Array(80).fill(1), 80]] } },
+    { sizes, dump: { kind: "timers", entries: [["t", Array(100).fill(2), 300]] } },
+  );
+  assert.deepEqual(t.dump, {
+    kind: "timers",
+    entries: [["t", [...Array(80).fill(1), ...Array(20).fill(2)], 380]],
+  });
+  const d = mergeAnswers({ sizes, deleted: [["x.a"], []] }, { sizes, deleted: [["x.a", "x.b"], []] });
+  assert.deepEqual(d.deleted, [["x.a", "x.b"], []]);
 });
