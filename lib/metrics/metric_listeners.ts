@@ -15,7 +15,7 @@ import {
   PickleFrameReader,
 } from "./graphite_pickle.ts";
 import { formatBytes, type RecvBuffer, setUdpRecvBuffer } from "../udp_buffer.ts";
-import { type MgmtBackend, MgmtServer } from "./statsd_mgmt.ts";
+import { mergeAnswers, type MgmtBackend, MgmtServer } from "./statsd_mgmt.ts";
 
 export interface StatsdSettings {
   enabled: boolean;
@@ -280,6 +280,44 @@ export function statsdStats(
     dropped: a.dropped + (w?.dropped ?? 0),
     flushes: Math.max(a.flushes, w?.flushes ?? 0),
     last_bad: l.statsdWorker?.lastBad || statsd.lastBad,
+  };
+}
+
+/**
+ * What etsy's management console (`statsd.mgmt_port`) reads and deletes: the Worker's aggregator and
+ * the main thread's (ts routing, lines forwarded by other nodes) together.
+ */
+export function statsdMgmtBackend(
+  statsd: StatsdAggregator,
+  l: MetricsListeners,
+  cfg: StatsdSettings | null,
+  seen: { tcpLines(): number; lastFlush(): number },
+): MgmtBackend {
+  return {
+    ask: async (kind, buckets) => {
+      const main = statsd.mgmt(kind, buckets);
+      const w = l.statsdWorker;
+      return w ? mergeAnswers(main, await w.mgmt(kind, buckets)) : main;
+    },
+    messages: () => (l.statsdWorker?.received ?? 0) + statsd.stats.packets + seen.tcpLines(),
+    badLines: () => statsdStats(statsd, l).bad_lines,
+    status: (sizes) => {
+      const st = statsdStats(statsd, l);
+      const out: Array<[string, number]> = [
+        ["kunai.last_flush", seen.lastFlush()],
+        ["kunai.flushes", st.flushes],
+        ["kunai.packets_received", st.packets],
+        ["kunai.metrics_received", st.metrics],
+        ["kunai.dropped", st.dropped],
+      ];
+      if (sizes) {
+        for (const k of ["counters", "timers", "gauges", "sets"] as const) {
+          out.push([`kunai.${k}`, sizes[k]]);
+        }
+      }
+      return out;
+    },
+    config: () => ({ ...cfg }),
   };
 }
 

@@ -24,13 +24,13 @@ import {
   type MetricsListeners,
   noListeners,
   openListeners,
+  statsdMgmtBackend,
   type StatsdSettings,
   statsdStats,
 } from "./metric_listeners.ts";
 import type { SeriesSource } from "./render.ts";
 import { fetchLocal } from "./local_fetch.ts";
 import type { FetchedSeries } from "./ts_store.ts";
-import { mergeAnswers, type MgmtBackend } from "./statsd_mgmt.ts";
 
 export type { GraphiteSettings, GraphiteStats, StatsdSettings } from "./metric_listeners.ts";
 
@@ -195,37 +195,6 @@ export class MetricsService {
   /** Unix seconds of the last statsd flush (the start until one runs): the console's kunai.last_flush. */
   #lastStatsdFlush = 0;
 
-  /** What etsy's management console (`statsd.mgmt_port`) reads and deletes: both aggregators. */
-  #mgmtBackend(): MgmtBackend {
-    return {
-      ask: async (kind, buckets) => {
-        const main = this.statsd.mgmt(kind, buckets);
-        const w = this.#l.statsdWorker;
-        return w ? mergeAnswers(main, await w.mgmt(kind, buckets)) : main;
-      },
-      messages: () =>
-        (this.#l.statsdWorker?.received ?? 0) + this.statsd.stats.packets + this.#statsdTcpLines,
-      badLines: () => this.statsdStats().bad_lines,
-      status: (sizes) => {
-        const st = this.statsdStats();
-        const out: Array<[string, number]> = [
-          ["kunai.last_flush", this.#lastStatsdFlush],
-          ["kunai.flushes", st.flushes],
-          ["kunai.packets_received", st.packets],
-          ["kunai.metrics_received", st.metrics],
-          ["kunai.dropped", st.dropped],
-        ];
-        if (sizes) {
-          for (const k of ["counters", "timers", "gauges", "sets"] as const) {
-            out.push([`kunai.${k}`, sizes[k]]);
-          }
-        }
-        return out;
-      },
-      config: () => ({ ...this.#statsdCfg }),
-    };
-  }
-
   /** statsd counters of this node (Worker and main-thread aggregators together). */
   statsdStats(): StatsdStats & { last_bad: string } {
     return statsdStats(this.statsd, this.#l);
@@ -293,7 +262,10 @@ export class MetricsService {
           this.graphiteStats.bad_lines++;
         },
         statsdLocal: () => this.#statsdLocal,
-        statsdMgmt: this.#mgmtBackend(),
+        statsdMgmt: statsdMgmtBackend(this.statsd, this.#l, this.#statsdCfg, {
+          tcpLines: () => this.#statsdTcpLines,
+          lastFlush: () => this.#lastStatsdFlush,
+        }),
         onError,
       });
     } catch (err) {
