@@ -60,6 +60,13 @@ export const listenerTypes = {
       "DogStatsD tags (|#env:prod): ignored, or graphite tags of the series (name;env=prod)",
     ),
     rcvbuf: udpReceiveBuffer,
+    mgmt_port: opt(
+      port(),
+      undefined,
+      "TCP port of etsy statsd's management console (etsy's is 8126); absent: off. Unauthenticated: " +
+        "it lists and deletes statsd metrics",
+    ),
+    mgmt_bind: opt(str(), undefined, "address of the management console (default: bind, else the agent's)"),
   }),
   graphite: object({
     enabled: opt(bool(), false),

@@ -15,6 +15,7 @@ import {
   PickleFrameReader,
 } from "./graphite_pickle.ts";
 import { formatBytes, type RecvBuffer, setUdpRecvBuffer } from "../udp_buffer.ts";
+import { mergeAnswers, type MgmtBackend, MgmtServer } from "./statsd_mgmt.ts";
 
 export interface StatsdSettings {
   enabled: boolean;
@@ -28,6 +29,10 @@ export interface StatsdSettings {
   tags: "ignore" | "graphite";
   /** Bytes of kernel receive buffer asked for the UDP socket (0: the system's default). */
   rcvbuf: number;
+  /** etsy's management console on this TCP port (absent: off). */
+  mgmt_port?: number;
+  /** Its address (default: `bind`, else the agent's). */
+  mgmt_bind?: string;
 }
 
 export interface GraphiteSettings {
@@ -64,6 +69,8 @@ export interface MetricsListeners {
   /** Owns the statsd UDP socket and aggregates in its own thread. */
   statsdWorker: StatsdWorker | null;
   statsdTcp: TcpLineServer | null;
+  /** etsy's management console (`statsd.mgmt_port`). */
+  statsdMgmt: MgmtServer | null;
   graphiteUdp: UdpListener | null;
   graphiteTcp: TcpLineServer | null;
   graphitePickle: TcpStreamServer | null;
@@ -76,6 +83,7 @@ export function noListeners(): MetricsListeners {
   return {
     statsdWorker: null,
     statsdTcp: null,
+    statsdMgmt: null,
     graphiteUdp: null,
     graphiteTcp: null,
     graphitePickle: null,
@@ -111,6 +119,8 @@ export interface ListenerSinks {
   graphiteOverlong(): void;
   /** Whether statsd datagrams are aggregated by the Worker (false under ts routing). */
   statsdLocal(): boolean;
+  /** What the statsd management console reads and deletes. */
+  statsdMgmt: MgmtBackend;
   onError(what: string): (err: Error) => void;
 }
 
@@ -156,10 +166,12 @@ export async function openListeners(
         onError: onError("statsd tcp"),
       });
     }
+    if (s.mgmt_port !== undefined) l.statsdMgmt = openMgmt(ctx, s.mgmt_bind || host, s.mgmt_port, sinks);
 
     ctx.log.info(
       `statsd listening on ${host}:${s.port} (udp${s.tcp ? ", tcp" : ""}), flush every ${s.interval}s` +
-        bufferText(l.statsdRcvbuf),
+        bufferText(l.statsdRcvbuf) +
+        (l.statsdMgmt ? `, management console on ${s.mgmt_bind || host}:${l.statsdMgmt.port}` : ""),
     );
   }
   const g = graphiteCfg;
@@ -222,10 +234,35 @@ export async function openListeners(
   }
 }
 
+/** etsy's management console; a port that cannot be bound fails the start naming the setting. */
+function openMgmt(ctx: Ctx, host: string, port: number, sinks: ListenerSinks): MgmtServer {
+  let server: MgmtServer;
+  try {
+    server = new MgmtServer({
+      hostname: host,
+      port,
+      clock: ctx.clock,
+      backend: sinks.statsdMgmt,
+      onError: sinks.onError("statsd mgmt"),
+    });
+  } catch (err) {
+    throw new Error(`statsd.mgmt_port: cannot listen on ${host}:${port}: ${(err as Error).message}`);
+  }
+  if (!/^(127\.|::1$|localhost$)/.test(host)) {
+    ctx.log.warn(
+      `statsd management console on ${host}:${server.port}: anyone who reaches it can list and delete statsd ` +
+        `metrics and set its health down (no authentication); statsd.mgmt_bind: "127.0.0.1" keeps it local`,
+    );
+  }
+  return server;
+}
+
 /** Closes the TCP and UDP listeners (the statsd Worker stays: its last flush comes after). */
 export async function closeSockets(l: MetricsListeners): Promise<void> {
-  await Promise.all([l.statsdTcp, l.graphiteUdp, l.graphiteTcp, l.graphitePickle].map((x) => x?.close()));
-  l.statsdTcp = null;
+  await Promise.all(
+    [l.statsdTcp, l.statsdMgmt, l.graphiteUdp, l.graphiteTcp, l.graphitePickle].map((x) => x?.close()),
+  );
+  l.statsdTcp = l.statsdMgmt = null;
   l.graphiteUdp = l.graphiteTcp = l.graphitePickle = null;
   l.graphiteRcvbuf = null;
 }
@@ -246,10 +283,49 @@ export function statsdStats(
   };
 }
 
+/**
+ * What etsy's management console (`statsd.mgmt_port`) reads and deletes: the Worker's aggregator and
+ * the main thread's (ts routing, lines forwarded by other nodes) together.
+ */
+export function statsdMgmtBackend(
+  statsd: StatsdAggregator,
+  l: MetricsListeners,
+  cfg: StatsdSettings | null,
+  seen: { tcpLines(): number; lastFlush(): number },
+): MgmtBackend {
+  return {
+    ask: async (kind, buckets) => {
+      const main = statsd.mgmt(kind, buckets);
+      const w = l.statsdWorker;
+      return w ? mergeAnswers(main, await w.mgmt(kind, buckets)) : main;
+    },
+    messages: () => (l.statsdWorker?.received ?? 0) + statsd.stats.packets + seen.tcpLines(),
+    badLines: () => statsdStats(statsd, l).bad_lines,
+    status: (sizes) => {
+      const st = statsdStats(statsd, l);
+      const out: Array<[string, number]> = [
+        ["kunai.last_flush", seen.lastFlush()],
+        ["kunai.flushes", st.flushes],
+        ["kunai.packets_received", st.packets],
+        ["kunai.metrics_received", st.metrics],
+        ["kunai.dropped", st.dropped],
+      ];
+      if (sizes) {
+        for (const k of ["counters", "timers", "gauges", "sets"] as const) {
+          out.push([`kunai.${k}`, sizes[k]]);
+        }
+      }
+      return out;
+    },
+    config: () => ({ ...cfg }),
+  };
+}
+
 /** Actual listening ports (0 when not listening). */
 export function listenerPorts(l: MetricsListeners): {
   statsd_udp: number;
   statsd_tcp: number;
+  statsd_mgmt: number;
   graphite_udp: number;
   graphite_tcp: number;
   graphite_pickle: number;
@@ -257,6 +333,7 @@ export function listenerPorts(l: MetricsListeners): {
   return {
     statsd_udp: l.statsdWorker?.port ?? 0,
     statsd_tcp: l.statsdTcp?.port ?? 0,
+    statsd_mgmt: l.statsdMgmt?.port ?? 0,
     graphite_udp: l.graphiteUdp?.port ?? 0,
     graphite_tcp: l.graphiteTcp?.port ?? 0,
     graphite_pickle: l.graphitePickle?.port ?? 0,
@@ -277,9 +354,12 @@ export function listenerInfo(
       ? {
         ...statsdCfg,
         enabled: p.statsd_udp > 0,
-        listening: { udp: p.statsd_udp, tcp: p.statsd_tcp },
+        listening: { udp: p.statsd_udp, tcp: p.statsd_tcp, mgmt: p.statsd_mgmt },
         rcvbuf_effective: l.statsdRcvbuf?.effective ?? 0,
         ...statsdStats(statsd, l),
+        mgmt: l.statsdMgmt
+          ? { health: l.statsdMgmt.health, connections: l.statsdMgmt.connections, ...l.statsdMgmt.counts }
+          : null,
       }
       : null,
     graphite: graphiteCfg

@@ -24,6 +24,7 @@ import {
   type MetricsListeners,
   noListeners,
   openListeners,
+  statsdMgmtBackend,
   type StatsdSettings,
   statsdStats,
 } from "./metric_listeners.ts";
@@ -189,6 +190,10 @@ export class MetricsService {
     this.#l.statsdWorker?.setLocal(local);
   }
   #statsdLocal = true;
+  /** statsd TCP lines received (with the Worker's count: the console's last_msg_seen). */
+  #statsdTcpLines = 0;
+  /** Unix seconds of the last statsd flush (the start until one runs): the console's kunai.last_flush. */
+  #lastStatsdFlush = 0;
 
   /** statsd counters of this node (Worker and main-thread aggregators together). */
   statsdStats(): StatsdStats & { last_bad: string } {
@@ -202,6 +207,7 @@ export class MetricsService {
     if (this.#l.statsdWorker) pts.push(...await this.#l.statsdWorker.flush(ts));
     for (const [n, v, t] of pts) this.ingest(n, v, t);
     this.store.flush();
+    this.#lastStatsdFlush = Math.round(this.#ctx.clock.now() / 1000);
     return pts.length;
   }
 
@@ -225,6 +231,7 @@ export class MetricsService {
     this.#rollupTimer.start(true, 0);
     // statsd flushes run even without a listener: forwarded lines may arrive from other nodes
     const statsdEvery = (this.#statsdCfg?.interval ?? 10) * 1000;
+    this.#lastStatsdFlush = Math.round(clock.now() / 1000);
     // on the epoch grid of the interval (as Graphite's buckets are): one wake-up with the agent's other 10 s jobs
     this.#statsdTimer = new LazyInterval(clock, statsdEvery, () => {
       void this.#flushStatsdSafely();
@@ -239,7 +246,10 @@ export class MetricsService {
     try {
       await openListeners(this.#l, ctx, this.#statsdCfg, this.#graphiteCfg, {
         statsdPacket: (b) => this.statsdPacket(b),
-        statsdLine: (line) => this.statsdLine(line),
+        statsdLine: (line) => {
+          this.#statsdTcpLines++;
+          this.statsdLine(line);
+        },
         graphiteLine: (line) => this.graphiteLine(line),
         graphitePickle: (frame) => this.graphitePickle(frame),
         graphitePickleRefused: (why) => {
@@ -252,6 +262,10 @@ export class MetricsService {
           this.graphiteStats.bad_lines++;
         },
         statsdLocal: () => this.#statsdLocal,
+        statsdMgmt: statsdMgmtBackend(this.statsd, this.#l, this.#statsdCfg, {
+          tcpLines: () => this.#statsdTcpLines,
+          lastFlush: () => this.#lastStatsdFlush,
+        }),
         onError,
       });
     } catch (err) {

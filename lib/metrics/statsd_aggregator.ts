@@ -12,6 +12,22 @@
  */
 import { parseStatsdLine, type StatsdTags, statsName } from "./statsd_parse.ts";
 import { timerStatistics, TimerValues } from "./timer_stats.ts";
+import { matchingNames } from "./etsy_inspect.ts";
+
+/** What etsy's management console lists and deletes. */
+export type MgmtKind = "counters" | "timers" | "gauges";
+
+/** One kind's current values (timers: the first values held, and how many were seen). */
+export type MgmtDump =
+  | { kind: "counters" | "gauges"; entries: Array<[string, number]> }
+  | { kind: "timers"; entries: Array<[string, number[], number]> };
+
+/** The aggregator's answer to the console: a listing, or the names each del* bucket deleted. */
+export interface MgmtAnswer {
+  dump?: MgmtDump;
+  deleted?: string[][];
+  sizes: { counters: number; timers: number; gauges: number; sets: number };
+}
 
 export interface StatsdOptions {
   /** Flush period in seconds (counters' rate and timers' count_ps divide by it). */
@@ -192,6 +208,43 @@ export class StatsdAggregator {
     this.#sets.clear();
     this.stats.flushes++;
     return out;
+  }
+
+  /**
+   * The current interval's values of one kind, for etsy's management console (`counters`,
+   * `timers`, `gauges`): a timer as its first `maxValues` values held and how many it has seen.
+   */
+  dump(kind: MgmtKind, maxValues = 100): MgmtDump {
+    if (kind === "timers") {
+      const out: Array<[string, number[], number]> = [];
+      for (const [n, t] of this.#timers) out.push([n, t.values.slice(0, maxValues), t.seen]);
+      return { kind, entries: out };
+    }
+    return { kind, entries: [...(kind === "counters" ? this.#counters : this.#gauges)] };
+  }
+
+  /**
+   * etsy's `delcounters`/`deltimers`/`delgauges`: for each bucket (a full name, or `folder.*`
+   * for every name under `folder.`), the names deleted, in the order the console lists them.
+   */
+  deleteMatching(kind: MgmtKind, buckets: string[]): string[][] {
+    const map: Map<string, unknown> = kind === "counters"
+      ? this.#counters
+      : kind === "timers"
+      ? this.#timers
+      : this.#gauges;
+    return buckets.map((bucket) => {
+      const names = matchingNames([...map.keys()], bucket);
+      for (const n of names) map.delete(n);
+      return names;
+    });
+  }
+
+  /** A console request: `kind`'s listing, or etsy's del* of `buckets`; with the sizes after it. */
+  mgmt(kind: MgmtKind | null, buckets?: string[]): MgmtAnswer {
+    const deleted = kind && buckets ? this.deleteMatching(kind, buckets) : undefined;
+    const dump = kind && !buckets ? this.dump(kind) : undefined;
+    return { dump, deleted, sizes: this.sizes() };
   }
 
   /** Distinct names held now, per kind. */

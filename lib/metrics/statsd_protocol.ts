@@ -2,7 +2,7 @@
  * Messages between the metrics subsystem and its statsd Worker (the Worker owns the UDP socket so
  * a busy main thread never lets the kernel buffer overflow).
  */
-import type { StatsdOptions, StatsdStats } from "./statsd_aggregator.ts";
+import type { MgmtAnswer, MgmtKind, StatsdOptions, StatsdStats } from "./statsd_aggregator.ts";
 
 export type ToStatsdWorker =
   | { type: "start"; hostname: string; port: number; opts: StatsdOptions }
@@ -11,11 +11,15 @@ export type ToStatsdWorker =
   /** Lines received elsewhere (TCP) that belong to this aggregator. */
   | { type: "lines"; lines: string[] }
   | { type: "flush"; id: number; ts: number }
+  /** The management console: one kind's values, or (with `buckets`) etsy's del* of them; null: sizes only. */
+  | { type: "mgmt"; id: number; kind: MgmtKind | null; buckets?: string[] }
   | { type: "stop" };
 
 export type FromStatsdWorker =
   | { type: "listening"; port: number }
   | { type: "error"; message: string; fatal: boolean }
-  | { type: "stats"; stats: StatsdStats; lastBad: string }
+  /** `received`: datagrams and TCP line batches taken so far (the console's last_msg_seen). */
+  | { type: "stats"; stats: StatsdStats; lastBad: string; received: number }
   | { type: "packet"; bytes: Uint8Array }
-  | { type: "flushed"; id: number; points: Array<[string, number, number]>; stats: StatsdStats };
+  | { type: "flushed"; id: number; points: Array<[string, number, number]>; stats: StatsdStats }
+  | { type: "mgmt"; id: number; answer: MgmtAnswer; received: number };

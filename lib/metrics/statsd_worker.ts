@@ -13,6 +13,8 @@ let agg: StatsdAggregator | null = null;
 let conn: Deno.DatagramConn | null = null;
 let local = true;
 let closing = false;
+/** Datagrams and TCP line batches taken: the main thread sees from it when the last one came. */
+let received = 0;
 
 function post(m: FromStatsdWorker, transfer: Transferable[] = []): void {
   self.postMessage(m, transfer);
@@ -41,6 +43,7 @@ async function receiveLoop(c: Deno.DatagramConn, a: StatsdAggregator): Promise<v
 
 /** One datagram: aggregated here, or (ts routing) handed to the main thread as a copy. */
 function take(bytes: Uint8Array, a: StatsdAggregator): void {
+  received++;
   if (local) a.ingestBytes(bytes);
   else {
     const copy = bytes.slice();
@@ -61,7 +64,7 @@ self.onmessage = (e: MessageEvent<ToStatsdWorker>) => {
       }
       post({ type: "listening", port: (conn.addr as Deno.NetAddr).port });
       const a = agg;
-      setInterval(() => post({ type: "stats", stats: { ...a.stats }, lastBad: a.lastBad }), 250);
+      setInterval(() => post({ type: "stats", stats: { ...a.stats }, lastBad: a.lastBad, received }), 250);
       void receiveLoop(conn, a);
       break;
     }
@@ -69,7 +72,11 @@ self.onmessage = (e: MessageEvent<ToStatsdWorker>) => {
       local = m.local;
       break;
     case "lines":
+      received++;
       if (agg) { for (const l of m.lines) agg.ingestLine(l); }
+      break;
+    case "mgmt":
+      if (agg) post({ type: "mgmt", id: m.id, answer: agg.mgmt(m.kind, m.buckets), received });
       break;
     case "flush":
       post({ type: "flushed", id: m.id, points: agg ? agg.flush(m.ts) : [], stats: { ...agg!.stats } });

@@ -2,7 +2,7 @@
  * The main-thread side of the statsd Worker: starts it on the configured address, relays its
  * counters for `/agent/info`, asks it for each interval's points and stops it.
  */
-import type { StatsdOptions, StatsdStats } from "./statsd_aggregator.ts";
+import type { MgmtAnswer, MgmtKind, StatsdOptions, StatsdStats } from "./statsd_aggregator.ts";
 import type { FromStatsdWorker, ToStatsdWorker } from "./statsd_protocol.ts";
 
 const FLUSH_TIMEOUT_MS = 5000;
@@ -12,9 +12,12 @@ export class StatsdWorker {
   stats: StatsdStats = { packets: 0, metrics: 0, bad_lines: 0, dropped: 0, flushes: 0 };
   lastBad = "";
   port = 0;
+  /** Datagrams and TCP line batches the Worker has taken (grows with every one). */
+  received = 0;
   #worker: Worker;
   #nextId = 1;
   #waiting = new Map<number, (points: Array<[string, number, number]>) => void>();
+  #mgmtWaiting = new Map<number, (answer: MgmtAnswer) => void>();
   #pendingLines: string[] = [];
   #linesQueued = false;
 
@@ -58,6 +61,12 @@ export class StatsdWorker {
           case "stats":
             client.stats = m.stats;
             client.lastBad = m.lastBad;
+            client.received = m.received;
+            break;
+          case "mgmt":
+            client.received = m.received;
+            client.#mgmtWaiting.get(m.id)?.(m.answer);
+            client.#mgmtWaiting.delete(m.id);
             break;
           case "packet":
             onPacket(m.bytes);
@@ -109,6 +118,25 @@ export class StatsdWorker {
         resolve(points);
       });
       this.#send({ type: "flush", id, ts });
+    });
+  }
+
+  /**
+   * The management console's question to the aggregator: one kind's values, or (with `buckets`)
+   * etsy's del* of them, or (kind null) only its sizes. Rejects if the Worker does not answer within 5 s.
+   */
+  mgmt(kind: MgmtKind | null, buckets?: string[]): Promise<MgmtAnswer> {
+    const id = this.#nextId++;
+    return new Promise((resolve, reject) => {
+      const t = setTimeout(() => {
+        this.#mgmtWaiting.delete(id);
+        reject(new Error("statsd worker did not answer within 5 s"));
+      }, FLUSH_TIMEOUT_MS);
+      this.#mgmtWaiting.set(id, (answer) => {
+        clearTimeout(t);
+        resolve(answer);
+      });
+      this.#send({ type: "mgmt", id, kind, buckets });
     });
   }
 
