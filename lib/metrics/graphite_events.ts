@@ -62,7 +62,7 @@ export const MEMBER_EVENT_NAMES: Readonly<Record<string, string>> = {
 
 /** A parsed `/events/get_data` query. */
 export interface EventsQuery {
-  /** Epoch seconds, inclusive. */
+  /** Epoch seconds (a fraction when relative to now), inclusive. */
   from: number;
   until: number;
   /** null: no `tags` parameter (every event). */
@@ -72,7 +72,11 @@ export interface EventsQuery {
   members: boolean;
 }
 
-/** Reads the query parameters as graphite-web does; throws HttpError 400 naming a bad one. */
+/**
+ * Reads the query parameters as graphite-web does; throws HttpError 400 naming a bad one. `nowSeconds`
+ * keeps its fraction: graphite-web's `now` (the default `until`, and what `-1h` counts from) is to the
+ * microsecond, so an event of this very second is in `until=now`.
+ */
 export function eventsQuery(p: URLSearchParams, nowSeconds: number): EventsQuery {
   const time = (name: string, fallback: number) => {
     const raw = p.get(name);
@@ -241,9 +245,9 @@ export function parseEventPost(text: string): { name: string; payload: string; t
 const typeOf = (v: unknown) => v === null ? "null" : Array.isArray(v) ? "an array" : `a ${typeof v}`;
 
 /** Adds `/events/get_data`, `/events/` (GET: the same list; POST: send one) to `r`. */
-export function graphiteEventRoutes(r: RouteTable, api: GraphiteEventsApi, nowSeconds: () => number): void {
+export function graphiteEventRoutes(r: RouteTable, api: GraphiteEventsApi, nowMs: () => number): void {
   const list = (c: ApiContext) => {
-    const q = eventsQuery(new URL(c.req.url).searchParams, nowSeconds());
+    const q = eventsQuery(new URL(c.req.url).searchParams, nowMs() / 1000);
     return c.json(graphiteEvents(api, q));
   };
   r.read(

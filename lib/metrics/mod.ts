@@ -132,6 +132,7 @@ export function createMetrics(ctx: Ctx, deps: MetricsDeps = {}): Omit<Subsystem,
         source: cluster.source,
         names: () => cluster.names(),
         nowSeconds: () => Math.floor(ctx.clock.now() / 1000),
+        nowMs: () => ctx.clock.now(),
         events: deps.events,
       });
       cluster.peerRoutes(table);

@@ -25,6 +25,8 @@ export interface MetricsReadApi {
   names(): Promise<string[]>;
   /** Unix seconds (the injected clock). */
   nowSeconds(): number;
+  /** Epoch ms (the injected clock; default: nowSeconds' whole seconds). */
+  nowMs?(): number;
   /** The cluster events behind graphite-web's `/events/` routes (absent: no such routes). */
   events?: GraphiteEventsApi;
 }
@@ -158,7 +160,7 @@ export function metricsRoutes(api: MetricsReadApi): RouteTable {
   r.read("GET", "/_ui_list/", "metric tree: top level", uiList);
   r.read("GET", "/_ui_list/:prefix{.+}", "metric tree: one level below prefix", uiList);
   tagRoutes(r, api);
-  if (api.events) graphiteEventRoutes(r, api.events, api.nowSeconds);
+  if (api.events) graphiteEventRoutes(r, api.events, () => api.nowMs?.() ?? api.nowSeconds() * 1000);
   return r;
 }
 

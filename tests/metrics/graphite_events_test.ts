@@ -237,6 +237,14 @@ Deno.test("get_data parameters: graphite times, limit and members; 400 naming a 
     "restart",
   ]);
   assert.equal(eventsQuery(new URLSearchParams(), NOW).limit, DEFAULT_LIMIT);
+  // now keeps its fraction, as graphite-web's: an event of this very second is in the default window
+  const fresh = fakeApi([ev("f", "fresh", "n1", 2_999_400)], []);
+  for (const q of [{}, { until: "now" }, { from: "-1s" }] as Array<Record<string, string>>) {
+    assert.deepEqual(graphiteEvents(fresh, eventsQuery(new URLSearchParams(q), 2999.5)).map((e) => e.when), [
+      2999,
+    ]);
+  }
+  assert.deepEqual(graphiteEvents(fresh, eventsQuery(new URLSearchParams({ from: "-0s" }), 2999.5)), []);
   for (
     const [q, re] of [
       [{ from: "yesterday-ish" }, /from: 'yesterday-ish' is not a time/],
