@@ -107,12 +107,24 @@ export function eventsQuery(p: URLSearchParams, nowSeconds: number): EventsQuery
   return {
     from: time("from", 0),
     until: time("until", nowSeconds),
-    // graphite-web: request.GET['tags'].split(' ')
-    tags: rawTags === null ? null : rawTags.split(" ").filter((t) => t !== ""),
+    tags: queryTags(rawTags),
     union: p.get("set") === "union",
     limit,
     members: rawMembers === null || rawMembers === "1" || rawMembers === "true",
   };
+}
+
+/** Most distinct tags in one query (each event is checked against every one). */
+export const MAX_QUERY_TAGS = 100;
+
+/** graphite-web's `request.GET['tags'].split(' ')`, empty words dropped, each once; null when absent. */
+function queryTags(raw: string | null): string[] | null {
+  if (raw === null) return null;
+  const tags = [...new Set(raw.split(" ").filter((t) => t !== ""))];
+  if (tags.length > MAX_QUERY_TAGS) {
+    throw new HttpError(400, `tags: at most ${MAX_QUERY_TAGS} different tags, got ${tags.length}`);
+  }
+  return tags;
 }
 
 /** A stable whole-number id (below 2^53) for a cluster event's id: FNV-1a, 52 bits. */

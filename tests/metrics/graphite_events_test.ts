@@ -237,6 +237,10 @@ Deno.test("get_data parameters: graphite times, limit and members; 400 naming a 
     "restart",
   ]);
   assert.equal(eventsQuery(new URLSearchParams(), NOW).limit, DEFAULT_LIMIT);
+  // a repeated tag counts once (100 words, 1 tag, is fine)
+  assert.deepEqual(eventsQuery(new URLSearchParams({ tags: Array(200).fill("web").join(" ") }), NOW).tags, [
+    "web",
+  ]);
   // now keeps its fraction, as graphite-web's: an event of this very second is in the default window
   const fresh = fakeApi([ev("f", "fresh", "n1", 2_999_400)], []);
   for (const q of [{}, { until: "now" }, { from: "-1s" }] as Array<Record<string, string>>) {
@@ -253,6 +257,10 @@ Deno.test("get_data parameters: graphite times, limit and members; 400 naming a 
       [{ limit: "10001" }, /limit: expected a whole number/],
       [{ limit: "ten" }, /limit: expected a whole number/],
       [{ members: "maybe" }, /members: expected 1 or 0/],
+      [
+        { tags: Array.from({ length: 101 }, (_, i) => `t${i}`).join(" ") },
+        /tags: at most 100 different tags, got 101/,
+      ],
     ] as Array<[Record<string, string>, RegExp]>
   ) {
     assert.throws(
