@@ -163,6 +163,11 @@ Deno.test({
     });
     assert.deepEqual(oracle.answers[0].map((e) => e.what), ["deploy", "deploy", "deploy"]);
     assert.deepEqual(query(q), []);
+    // and with set=intersection a repeated or empty word makes graphite-web's count differ: nothing
+    const words = [{ tags: "web web", set: "intersection" }, { tags: "web  deploy", set: "intersection" }];
+    const theirs = await graphiteWeb<{ answers: unknown[][] }>({ events: { post, queries: words } });
+    assert.deepEqual(theirs.answers, [[], []]);
+    for (const w of words) assert.deepEqual(query(w).map((e) => e.data), ["v42", 'v44 "canary" é ✓'], w.tags);
   },
 });
 
