@@ -151,8 +151,7 @@ Deno.test({
 });
 
 Deno.test({
-  name:
-    "documented difference: a tag no event carries is not ignored (graphite-web's django-tagging ignores it)",
+  name: "documented differences: a tag no event carries is not ignored; a repeated query tag counts once",
   ignore: !hasGraphite,
   async fn() {
     const all = query({});
