@@ -136,8 +136,11 @@ export function numericId(id: string): number {
 
 /** The tags of a cluster event: `kunai`, its name, its sender, then its own (each once). */
 export function clusterEventTags(e: ClusterEventRecord): string[] {
-  return [...new Set(["kunai", e.name, e.from, ...(e.tags ?? [])])].filter((t) => t !== "" && !/\s/.test(t));
+  return asTags(["kunai", e.name, e.from, ...(e.tags ?? [])]);
 }
+
+/** Each once, none empty nor with whitespace (graphite-web's tags are whitespace-separated words). */
+const asTags = (words: string[]) => [...new Set(words)].filter((t) => t !== "" && !/\s/.test(t));
 
 interface Timed {
   ms: number;
@@ -175,7 +178,7 @@ export function graphiteEvents(api: GraphiteEventsApi, q: EventsQuery): Graphite
           when: Math.floor(m.ts / 1000),
           what,
           data: `${m.name} ${m.addr} (incarnation ${m.incarnation})`,
-          tags: [...new Set(["kunai", what, m.name])],
+          tags: asTags(["kunai", what, m.name]),
           id: m.id,
         },
       });
