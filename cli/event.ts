@@ -89,7 +89,8 @@ export const eventCommands: CommandGroup = {
         name: { type: "string", description: "only events of this name" },
         json: {
           type: "boolean",
-          description: "JSON array of {id, name, payload, from, from_uuid, at, received, authenticated}",
+          description:
+            "JSON array of {id, name, payload, from, from_uuid, at, received, authenticated, tags?}",
         },
       },
       async run({ client, out, options }) {

@@ -102,6 +102,8 @@ export interface ClusterEventRecord {
   from_uuid: string;
   at: number;
   received: number;
+  /** Tags given by graphite-web's `POST /events/` (absent when none). */
+  tags?: string[];
   /**
    * Sent by this agent (through its write route), or received sealed with the cluster key: only
    * such events run event handlers. False for an event from the network when no key is set.

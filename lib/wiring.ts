@@ -63,7 +63,13 @@ export function buildSubsystems(w: WiringInputs): Subsystem[] {
   add(createDetectors(ctx("detectors"), { collectors }));
   const checks = add(createChecks(ctx("checks"), { collectors, membership }));
   // the time-series store always runs (collector values, perfdata); statsd/graphite when enabled
-  add(createMetrics(ctx("metrics"), { membership, envelope }));
+  // graphite-web's /events/ routes read gossip's cluster events and membership history
+  const events = {
+    events: () => gossip.events(),
+    memberChanges: gossip.historyBetween,
+    send: gossip.sendEvent,
+  };
+  add(createMetrics(ctx("metrics"), { membership, envelope, events }));
   add(createSnapshot(ctx("snapshot")));
 
   // outputs: consume check.changed / member.* / kv.changed on the bus

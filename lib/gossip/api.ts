@@ -56,8 +56,21 @@ export interface GossipApi {
   ping(node: string, o: { count: number; timeoutMs: number; intervalMs: number }): Promise<PingReport>;
   /** Membership changes seen here, newest first (`kunai members history`). */
   history(o: { node?: string; limit: number }): HistoryRow[];
-  /** Sends a cluster event (`kunai event send`); throws an Error naming a bad name or payload. */
-  sendEvent(name: string, payload: string): ClusterEvent;
+  /**
+   * Membership changes of the kinds in `changes` seen here from `fromMs` to `untilMs` (inclusive),
+   * oldest first: the newest `limit` of them. `id`: the row's number in gossip.db.
+   */
+  historyBetween(
+    fromMs: number,
+    untilMs: number,
+    changes: readonly string[],
+    limit: number,
+  ): Array<HistoryRow & { id: number }>;
+  /**
+   * Sends a cluster event (`kunai event send`; `tags` from graphite-web's `POST /events/`); throws an
+   * Error naming a bad name, payload or tags.
+   */
+  sendEvent(name: string, payload: string, tags?: readonly string[]): ClusterEvent;
   /** The events logged here, oldest first (one name's only, when given). */
   events(name?: string): ClusterEvent[];
   /** Spreads a payload of another subsystem to every member. */

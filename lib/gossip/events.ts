@@ -27,12 +27,38 @@ export const EVENT_NAME = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/;
  */
 export const RESERVED_PREFIXES = ["member-", "query:"];
 
+/** Most tags on one event (graphite-web's `POST /events/` gives them; `kunai event send` none). */
+export const MAX_TAGS = 16;
+/** A tag: 1-64 characters, no whitespace (graphite-web splits its tags on whitespace) nor control. */
+// deno-lint-ignore no-control-regex
+export const EVENT_TAG = /^[^\s\u0000-\u001f\u007f]{1,64}$/;
+
 /** `from`/`from_uuid`: the sender; `at`: sent at (its clock, epoch ms); `received`: here (epoch ms). */
 export type ClusterEvent = ClusterEventRecord;
 
-type Wire = Pick<ClusterEvent, "name" | "payload" | "from" | "from_uuid" | "at">;
+type Wire = Pick<ClusterEvent, "name" | "payload" | "from" | "from_uuid" | "at" | "tags">;
 
 const bytes = (s: string) => new TextEncoder().encode(s).length;
+
+/**
+ * Why `tags` cannot go with `payload`, or null: at most MAX_TAGS tags matching EVENT_TAG, and the
+ * payload and the tags (joined by spaces) together within MAX_PAYLOAD bytes, so an event still fits
+ * one datagram.
+ */
+export function tagsProblem(tags: readonly string[], payload: string): string | null {
+  if (tags.length > MAX_TAGS) return `at most ${MAX_TAGS} tags, got ${tags.length}`;
+  const bad = tags.find((t) => !EVENT_TAG.test(t));
+  if (bad !== undefined) {
+    return `tag ${
+      JSON.stringify(bad.slice(0, 80))
+    }: 1-64 characters without whitespace or control characters`;
+  }
+  const size = bytes(payload) + bytes(tags.join(" "));
+  if (size > MAX_PAYLOAD) {
+    return `the payload and the tags take ${size} bytes: at most ${MAX_PAYLOAD} together`;
+  }
+  return null;
+}
 
 /** The wire form of an event from another agent, or why it is refused. */
 function checkWire(p: unknown): Wire | string {
@@ -44,7 +70,14 @@ function checkWire(p: unknown): Wire | string {
   if (typeof o.from !== "string" || o.from.length > 255) return "bad from";
   if (typeof o.from_uuid !== "string" || o.from_uuid.length > 64) return "bad from_uuid";
   if (typeof o.at !== "number" || !Number.isFinite(o.at)) return "bad at";
-  return { name: o.name, payload: o.payload, from: o.from, from_uuid: o.from_uuid, at: o.at };
+  const w: Wire = { name: o.name, payload: o.payload, from: o.from, from_uuid: o.from_uuid, at: o.at };
+  // tags: optional (agents before them send none, and ignore them)
+  if (o.tags !== undefined) {
+    if (!Array.isArray(o.tags) || o.tags.some((t) => typeof t !== "string")) return "bad tags";
+    if (tagsProblem(o.tags as string[], o.payload)) return "bad tags";
+    if (o.tags.length) w.tags = [...o.tags as string[]];
+  }
+  return w;
 }
 
 export class ClusterEvents {
@@ -74,12 +107,13 @@ export class ClusterEvents {
 
   /**
    * Sends an event to every member and logs it here; throws an Error naming what is wrong with the
-   * name or the payload.
+   * name, the payload or the tags.
    */
   send(
     name: string,
     payload: string,
     broadcast: (kind: string, payload: unknown) => string,
+    tags: readonly string[] = [],
   ): ClusterEvent {
     if (!EVENT_NAME.test(name)) {
       throw new Error(
@@ -98,8 +132,11 @@ export class ClusterEvents {
     }
     const size = bytes(payload);
     if (size > MAX_PAYLOAD) throw new Error(`event payload of ${size} bytes: at most ${MAX_PAYLOAD}`);
+    const problem = tagsProblem(tags, payload);
+    if (problem) throw new Error(`event tags: ${problem}`);
     const self = this.#core.members.self();
     const wire: Wire = { name, payload, from: self.name, from_uuid: self.uuid, at: Date.now() };
+    if (tags.length) wire.tags = [...tags];
     const id = broadcast(EVENT_KIND, wire);
     return this.#record(id, wire, true);
   }

@@ -115,4 +115,29 @@ export class MemberHistory {
         o.limit,
       );
   }
+
+  /**
+   * Changes of the kinds in `changes` from `fromMs` to `untilMs` (inclusive), oldest first: the newest
+   * `limit` of them, each with its row number as `id`.
+   */
+  between(
+    fromMs: number,
+    untilMs: number,
+    changes: readonly string[],
+    limit: number,
+  ): Array<HistoryRow & { id: number }> {
+    if (!changes.length) return [];
+    this.flush();
+    const db = this.#open();
+    const rows = db.all<HistoryRow & { id: number }>(
+      `SELECT rowid AS id, ts, uuid, name, addr, change, incarnation FROM member_history
+       WHERE ts >= ? AND ts <= ? AND change IN (${changes.map(() => "?").join(", ")})
+       ORDER BY ts DESC, rowid DESC LIMIT ?`,
+      fromMs,
+      untilMs,
+      ...changes,
+      limit,
+    );
+    return rows.reverse();
+  }
 }

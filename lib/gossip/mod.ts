@@ -288,7 +288,9 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       };
     },
     history: (o) => history.list(o),
-    sendEvent: (name, payload) => events.send(name, payload, (k, p) => engine.broadcastUser(k, p)),
+    historyBetween: (fromMs, untilMs, changes, limit) => history.between(fromMs, untilMs, changes, limit),
+    sendEvent: (name, payload, tags) =>
+      events.send(name, payload, (k, p) => engine.broadcastUser(k, p), tags),
     events: (name) => events.list(name),
     broadcastUser: (kind, payload) => engine.broadcastUser(kind, payload),
     onUser: (kind, fn) => engine.onUser(kind, fn),

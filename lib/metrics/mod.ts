@@ -17,6 +17,7 @@ import { metricsRoutes } from "./routes.ts";
 import { MetricsCluster } from "./cluster.ts";
 import { GraphiteRelay } from "./relay.ts";
 import type { RouteTable } from "../routing/mod.ts";
+import type { GraphiteEventsApi } from "./graphite_events.ts";
 
 export { parseStatsdLine, sanitizeKey } from "./statsd_parse.ts";
 export type { StatsdSample } from "./statsd_parse.ts";
@@ -50,12 +51,15 @@ export { Forwarder, peerCall } from "./peer_client.ts";
 export { MetricsCluster } from "./cluster.ts";
 export { GraphiteRelay } from "./relay.ts";
 export type { MetricsReadApi } from "./routes.ts";
+export type { GraphiteEvent, GraphiteEventsApi } from "./graphite_events.ts";
 
 export interface MetricsDeps {
   /** Who owns which series (nodes tagged `ts`); absent: everything is local. */
   membership?: Pick<MembershipView, "self" | "members">;
   /** Seals forwarded points between agents. */
   envelope?: PeerEnvelope;
+  /** Cluster events and membership history, for graphite-web's `/events/` routes (absent: no such routes). */
+  events?: GraphiteEventsApi;
 }
 
 export interface MetricsApi {
@@ -128,6 +132,8 @@ export function createMetrics(ctx: Ctx, deps: MetricsDeps = {}): Omit<Subsystem,
         source: cluster.source,
         names: () => cluster.names(),
         nowSeconds: () => Math.floor(ctx.clock.now() / 1000),
+        nowMs: () => ctx.clock.now(),
+        events: deps.events,
       });
       cluster.peerRoutes(table);
       return table;

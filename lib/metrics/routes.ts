@@ -9,6 +9,7 @@ import { findNodes, PatternError } from "./glob.ts";
 import { render, RenderError, renderRequest, type SeriesSource, toCsv, toJson, toRaw } from "./render.ts";
 import { TargetError } from "./target_parser.ts";
 import { TagError, type TagIndex, tagIndexFor } from "./tags.ts";
+import { graphiteEventRoutes, type GraphiteEventsApi } from "./graphite_events.ts";
 import {
   FunctionError,
   functionInfo,
@@ -24,6 +25,10 @@ export interface MetricsReadApi {
   names(): Promise<string[]>;
   /** Unix seconds (the injected clock). */
   nowSeconds(): number;
+  /** Epoch ms (the injected clock; default: nowSeconds' whole seconds). */
+  nowMs?(): number;
+  /** The cluster events behind graphite-web's `/events/` routes (absent: no such routes). */
+  events?: GraphiteEventsApi;
 }
 
 async function params(c: ApiContext): Promise<URLSearchParams> {
@@ -155,6 +160,7 @@ export function metricsRoutes(api: MetricsReadApi): RouteTable {
   r.read("GET", "/_ui_list/", "metric tree: top level", uiList);
   r.read("GET", "/_ui_list/:prefix{.+}", "metric tree: one level below prefix", uiList);
   tagRoutes(r, api);
+  if (api.events) graphiteEventRoutes(r, api.events, () => api.nowMs?.() ?? api.nowSeconds() * 1000);
   return r;
 }
 

@@ -4,7 +4,7 @@
  * bad name or an oversized payload is refused before anything is sent.
  */
 import assert from "node:assert/strict";
-import { ClusterEvents, EVENT_KIND, LOG_SIZE, MAX_PAYLOAD } from "../../lib/gossip/events.ts";
+import { ClusterEvents, EVENT_KIND, LOG_SIZE, MAX_PAYLOAD, MAX_TAGS } from "../../lib/gossip/events.ts";
 import { SimCluster } from "../sim/gossip_harness.ts";
 
 async function cluster(n: number) {
@@ -84,4 +84,37 @@ Deno.test("sending checks the name and the payload's size in UTF-8 bytes", async
   assert.throws(() => send("ok", "é".repeat(513)), /payload of 1026 bytes: at most 1024/);
   assert.equal(send("a:b.c_d-1", "é".repeat(512)).payload.length, 512);
   assert.equal(c.nodes[0].engine.queue.length > 0, true, "queued for the others");
+});
+
+Deno.test("tags (graphite-web's POST /events/) travel with an event; bad ones are refused or dropped", async () => {
+  const { c, events } = await cluster(3);
+  const [a] = c.nodes;
+  const send = (name: string, payload: string, tags: string[]) =>
+    events[0].send(name, payload, (k, p) => a.engine.broadcastUser(k, p), tags);
+  const sent = send("deploy", "v42", ["web", "prod"]);
+  assert.deepEqual(sent.tags, ["web", "prod"]);
+  assert.equal("tags" in send("plain", "", []), false, "no tags: no field");
+  assert.throws(() => send("x", "", ["a b"]), /event tags: tag "a b": 1-64 characters without whitespace/);
+  assert.throws(() => send("x", "", ["t".repeat(65)]), /event tags: tag/);
+  assert.throws(
+    () => send("x", "", Array.from({ length: MAX_TAGS + 1 }, (_, i) => `t${i}`)),
+    /at most 16 tags/,
+  );
+  assert.throws(
+    () => send("x", "p".repeat(MAX_PAYLOAD - 3), ["abcd"]),
+    /the payload and the tags take 1025 bytes: at most 1024 together/,
+  );
+  const good = { name: "x", payload: "", from: "node-0", from_uuid: a.self.uuid, at: 1 };
+  for (const bad of [{ ...good, tags: "web" }, { ...good, tags: [5] }, { ...good, tags: ["a\tb"] }]) {
+    a.engine.broadcastUser(EVENT_KIND, bad);
+  }
+  await c.clock.advance(3000);
+  for (const e of events.slice(1)) {
+    // (broadcasts may arrive in any order)
+    const got = e.list().map((x) => [x.name, x.tags]).sort((x, y) =>
+      String(x[0]).localeCompare(String(y[0]))
+    );
+    assert.deepEqual(got, [["deploy", ["web", "prod"]], ["plain", undefined]]);
+  }
+  assert.match(c.nodes[1].engine.deps.counters.render(), /gossip_events_dropped_total\{why="bad_tags"\} 3/);
 });

@@ -63,3 +63,37 @@ Deno.test("membership history: batched writes, newest first, by name or uuid, bo
     store.closeAll();
   }
 });
+
+Deno.test("membership history between two times: the kinds asked for, inclusive, the newest `limit`, oldest first", async () => {
+  using t = tempDir("kunai-mhist-");
+  const store = new Store(t.dir);
+  const clock = new VirtualClock(1_000_000);
+  const h = new MemberHistory(store, clock, () => {});
+  try {
+    h.record("joined", rec("a")); // 1 000 000
+    await clock.advance(1000);
+    h.record("suspect", rec("b")); // 1 001 000
+    h.record("dead", rec("b"));
+    await clock.advance(1000);
+    h.record("left", rec("c")); // 1 002 000
+    await clock.advance(1000);
+    h.record("joined", rec("d")); // 1 003 000, still pending: read anyway
+    const kinds = ["joined", "dead", "left"];
+    const show = (rows: Array<{ name: string; change: string; ts: number }>) =>
+      rows.map((r) => `${r.name} ${r.change} ${r.ts}`);
+    assert.deepEqual(show(h.between(1_000_000, 1_003_000, kinds, 100)), [
+      "a joined 1000000",
+      "b dead 1001000",
+      "c left 1002000",
+      "d joined 1003000",
+    ]);
+    assert.deepEqual(show(h.between(1_000_001, 1_002_000, kinds, 100)), ["b dead 1001000", "c left 1002000"]);
+    assert.deepEqual(show(h.between(0, 2_000_000, kinds, 2)), ["c left 1002000", "d joined 1003000"]);
+    assert.deepEqual(show(h.between(0, 2_000_000, ["suspect"], 10)), ["b suspect 1001000"]);
+    assert.deepEqual(h.between(0, 2_000_000, [], 10), []);
+    const ids = h.between(0, 2_000_000, kinds, 10).map((r) => r.id);
+    assert.ok(ids.every((id) => Number.isSafeInteger(id)) && new Set(ids).size === 4, `ids ${ids}`);
+  } finally {
+    store.closeAll();
+  }
+});

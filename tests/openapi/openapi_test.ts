@@ -91,6 +91,10 @@ Deno.test({
       assert.ok(documented.has("GET /ws"));
       assert.ok(documented.has("GET /api/openapi.json"));
       assert.equal(doc.paths["/api/openapi.json"].get["x-kunai-access"], "read");
+      // graphite-web's events API (Grafana annotations): the read and the write side
+      assert.equal(doc.paths["/events/get_data"].get["x-kunai-access"], "read");
+      assert.equal(doc.paths["/events/"].get["x-kunai-access"], "read");
+      assert.equal(doc.paths["/events/"].post["x-kunai-access"], "write");
 
       const routes = await (await fetch(`${base}/api/routes`)).json();
       assert.equal(routes.length, documented.size);

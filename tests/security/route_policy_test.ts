@@ -138,3 +138,48 @@ Deno.test({
       return Promise.resolve();
     }),
 });
+
+Deno.test({
+  name:
+    "graphite-web's events: get_data and GET /events/ are reads, POST /events/ a write that sends nothing unauthed",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  fn: () =>
+    withAgent(async (a) => {
+      const access = Object.fromEntries(
+        a.docs().filter((d) => d.path.startsWith("/events")).map((d) => [`${d.method} ${d.path}`, d.access]),
+      );
+      assert.deepEqual(access, {
+        "GET /events/get_data": "read",
+        "GET /events": "read",
+        "GET /events/": "read",
+        "POST /events": "write",
+        "POST /events/": "write",
+      });
+      const body = JSON.stringify({ what: "deploy", tags: "web", data: "v42" });
+      for (const path of ["/events", "/events/"]) {
+        for (const headers of [{}, { authorization: "Bearer nope" }] as Array<Record<string, string>>) {
+          const r = await a.tcp(path, { method: "POST", body, headers });
+          assert.equal(
+            r.status,
+            headers.authorization ? 403 : 401,
+            `POST ${path} ${JSON.stringify(headers)}`,
+          );
+          await r.body?.cancel();
+        }
+      }
+      const logged = async () => (await (await a.tcp("/agent/events")).json()).length;
+      assert.equal(await logged(), 0, "a refused post sends no event");
+      const ok = await a.tcp("/events/", {
+        method: "POST",
+        body,
+        headers: { authorization: `Bearer ${TOKEN}` },
+      });
+      assert.equal(ok.status, 200);
+      assert.equal((await ok.json()).what, "deploy");
+      assert.equal((await a.unix("/events", { method: "POST", body })).status, 200);
+      assert.equal(await logged(), 2);
+      const list = await (await a.tcp("/events/get_data?tags=web")).json();
+      assert.deepEqual(list.map((e: { data: string }) => e.data), ["v42", "v42"]);
+    }),
+});
