@@ -150,6 +150,7 @@ function parseGroup(name: string, group: string): StatsdSample | StatsdBad {
   if (rawValue === "" || rawValue.trim() !== rawValue) return { bad: "value is not a number" };
   const value = Number(rawValue);
   if (!Number.isFinite(value)) return { bad: "value is not a finite number" };
+  if (kindText === "ms" && value < 0) return { bad: "negative timing" }; // as etsy (`h`, `d` may be)
   const first = rawValue.charCodeAt(0);
   const delta = kind === "g" && (first === 43 /* + */ || first === 45 /* - */);
   return { name, kind, value, rate, delta, member: "" };

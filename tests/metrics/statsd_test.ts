@@ -98,6 +98,15 @@ Deno.test("fuzz: the statsd parser never throws and every sample it accepts is w
   for (const [, v] of a.flush(1)) assert.ok(Number.isFinite(v));
 });
 
+Deno.test("a negative timing is a bad group, as etsy has it; histograms and distributions may be negative", () => {
+  const kinds = (line: string) =>
+    parseStatsdLine(line).map((s) => "bad" in s ? `bad ${s.bad}` : `${s.kind} ${s.value}`);
+  assert.deepEqual(kinds("rt:-5|ms"), ["bad negative timing"]);
+  assert.deepEqual(kinds("rt:0|ms:-1|ms:3|ms"), ["ms 0", "bad negative timing", "ms 3"]);
+  assert.deepEqual(kinds("h:-5|h"), ["ms -5"]);
+  assert.deepEqual(kinds("d:-5|d|#env:prod"), ["ms -5"]);
+});
+
 Deno.test("DogStatsD lines: tags with ':' are one section, several values share the type, graphite tags on demand", () => {
   const ok = (line: string, tags?: "ignore" | "graphite") =>
     parseStatsdLine(line, tags).map((s) =>
