@@ -62,6 +62,9 @@ export function statsName(prefix: string, key: string, suffix: string): string {
   return semi < 0 ? `${prefix}.${key}${head}` : `${prefix}.${key.slice(0, semi)}${head}${key.slice(semi)}`;
 }
 
+/** DogStatsD's client timestamp section (`|T1656581400`): statsd stamps at the flush, so it is ignored. */
+const CLIENT_TIME = /^T\d+$/;
+
 /** What becomes of DogStatsD tags (`|#env:prod,region:eu`): dropped, or graphite tags of the series. */
 export type StatsdTags = "ignore" | "graphite";
 
@@ -75,6 +78,9 @@ export function parseStatsdLine(line: string, tags: StatsdTags = "ignore"): Arra
   if (colon <= 0) return line.trim() === "" ? [] : [{ bad: "no name:value" }];
   const key = statsdKey(line.slice(0, colon));
   if (typeof key !== "string") return [key];
+  const next = line.indexOf(":", colon + 1);
+  if (next < 0) return [parseGroup(key, line.slice(colon + 1))]; // one group: the common line
+  // a DogStatsD tag holds ':' (`|#env:prod`), which etsy's format uses between groups
   if (line.includes("|#", colon)) return parseDogStatsd(key, line.slice(colon + 1), tags);
   const name = key;
   const out: Array<StatsdSample | StatsdBad> = [];
@@ -109,7 +115,7 @@ function parseDogStatsd(name: string, rest: string, tags: StatsdTags): Array<Sta
         }
       }
     } else if (sec.startsWith("@")) meta = `|${sec}`;
-    else if (sec !== "" && !sec.startsWith("c:") && !/^T\d+$/.test(sec)) {
+    else if (sec !== "" && !sec.startsWith("c:") && !CLIENT_TIME.test(sec)) {
       return [{ bad: `unknown field ${sec.slice(0, 20)}` }];
     }
   }
@@ -136,7 +142,9 @@ function parseGroup(name: string, group: string): StatsdSample | StatsdBad {
       if (part.startsWith("@")) {
         rate = Number(part.slice(1));
         if (!(rate > 0 && rate <= 1)) return { bad: "sample rate not in (0, 1]" };
-      } else if (!part.startsWith("#") && part !== "") return { bad: `unknown field ${part.slice(0, 20)}` };
+      } else if (!part.startsWith("#") && part !== "" && !CLIENT_TIME.test(part)) {
+        return { bad: `unknown field ${part.slice(0, 20)}` };
+      }
     }
   }
   let kind: StatsdKind;

@@ -126,5 +126,7 @@ Deno.test("DogStatsD lines: tags with ':' are one section, several values share 
   ]);
   assert.deepEqual(ok("a:1|c|#env:~prod"), ["a c 1 1"]); // ignored tags are not checked
   assert.deepEqual(ok("a:1|c|#env:prod|zz"), ["bad unknown field zz"]);
+  assert.deepEqual(ok("a:1|c|T1656581400"), ["a c 1 1"]); // a client's timestamp, and no tag with ':'
+  assert.deepEqual(ok("a:1|c|#bare|T1656581400|@0.5"), ["a c 1 0.5"]);
   assert.deepEqual(ok("a:1|#env:prod"), ["bad unknown type #env:prod"]);
 });
