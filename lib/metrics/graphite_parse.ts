@@ -20,7 +20,8 @@ export interface GraphitePoint {
 
 /** Characters allowed in a metric name (by char code, ASCII only). */
 const NAME_CHAR = new Uint8Array(128);
-for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-;=:~%@+,#") {
+// (`;` and `{` start graphite tags: parseGraphiteLine and graphiteName read them apart)
+for (const ch of "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789_.-=:~%@+,#") {
   NAME_CHAR[ch.charCodeAt(0)] = 1;
 }
 
@@ -42,17 +43,18 @@ export function parseGraphiteLine(line: string, nowSeconds: number): GraphitePoi
   let tagsAt = -1; // where graphite tags start (`;` or OpenMetrics' `{`): any printable ASCII after
   for (; i < len; i++) {
     const c = line.charCodeAt(i);
-    if (isBlank(c)) break;
-    if (tagsAt >= 0) {
-      if (c < 33 || c > 126) return { bad: "invalid character in tags" };
-      continue;
-    }
-    if (c === 59 || c === 123) {
+    if (c >= 128 || NAME_CHAR[c] === 0) {
+      if (isBlank(c)) break;
+      if (c !== 59 && c !== 123) return { bad: "invalid metric name" };
       if (prevDot) return { bad: "invalid metric name" };
       tagsAt = i;
-      continue;
+      for (i++; i < len; i++) {
+        const d = line.charCodeAt(i);
+        if (isBlank(d)) break;
+        if (d < 33 || d > 126) return { bad: "invalid character in tags" };
+      }
+      break;
     }
-    if (c >= 128 || NAME_CHAR[c] === 0) return { bad: "invalid metric name" };
     const dot = c === 46;
     if (dot && prevDot) return { bad: "invalid metric name" };
     prevDot = dot;
