@@ -11,6 +11,7 @@ import { agentFields } from "./agent_fields.ts";
 import { OBJECT_KINDS, type ObjectKind, objectTypes } from "./objects.ts";
 import { LISTENER_KINDS, type ListenerKind, listenerTypes } from "./listeners.ts";
 import { byKey } from "../order.ts";
+import { MAX_JSON_DEPTH, tooDeep } from "../json_depth.ts";
 
 /** One problem in one file; `line`/`column` for syntax errors. */
 export interface ConfigProblem {
@@ -118,6 +119,10 @@ export function parseConfigText(file: string, text: string): Record<string, unkn
   }
   if (!isPlainObject(value)) {
     throw new ConfigError([{ file, path: "", message: "the file must hold one object (a mapping of keys)" }]);
+  }
+  const deep = tooDeep(value);
+  if (deep !== null) {
+    throw new ConfigError([{ file, path: deep, message: `nested deeper than ${MAX_JSON_DEPTH} levels` }]);
   }
   return value;
 }

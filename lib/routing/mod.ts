@@ -23,6 +23,7 @@ import { Hono } from "hono";
 import type { Context, Handler, MiddlewareHandler } from "hono";
 import { bodyLimit } from "hono/body-limit";
 import type { PeerEnvelope } from "../transport/mod.ts";
+import { MAX_JSON_DEPTH, tooDeep } from "../json_depth.ts";
 
 /** Who may call a route. */
 export type Access = "read" | "write" | "peer";
@@ -304,11 +305,17 @@ export async function readJson(c: ApiContext): Promise<unknown> {
   const bytes = await readBody(c);
   const text = new TextDecoder().decode(bytes);
   if (!text.trim()) throw new HttpError(400, "request body is empty; expected JSON");
+  let value: unknown;
   try {
-    return JSON.parse(text);
+    value = JSON.parse(text);
   } catch (err) {
     throw new HttpError(400, `invalid JSON body: ${(err as Error).message}`);
   }
+  const deep = tooDeep(value);
+  if (deep !== null) {
+    throw new HttpError(400, `JSON body nested deeper than ${MAX_JSON_DEPTH} levels at ${deep || "the top"}`);
+  }
+  return value;
 }
 
 /**

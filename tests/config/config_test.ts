@@ -279,3 +279,17 @@ Deno.test("config files are read in code-unit order of their names (the same on 
     cleanup();
   }
 });
+
+Deno.test("a configuration file nested deeper than 64 levels is refused naming the file and the path", () => {
+  using t = tempDir();
+  const cfg = join(t.dir, "etc");
+  Deno.mkdirSync(cfg);
+  const deep = "[".repeat(200_000) + "]".repeat(200_000);
+  Deno.writeTextFileSync(join(cfg, "deep.json"), `{"check": {"interval": "10s", "notes": ${deep}}}`);
+  assert.throws(
+    () => resolveConfig({ cfgDir: cfg, env: { HOME: t.dir } }),
+    (err: Error) =>
+      err instanceof ConfigError &&
+      /deep\.json.*check\.notes(\.0)+.*nested deeper than 64 levels/s.test(err.message),
+  );
+});

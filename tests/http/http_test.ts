@@ -198,3 +198,16 @@ Deno.test("safeEqual compares tokens of any length", () => {
   assert.ok(!safeEqual("", "a"));
   assert.ok(safeEqual("", ""));
 });
+
+Deno.test("a JSON body nested deeper than 64 levels is a 400 naming where; 64 levels are taken", async () => {
+  const r = new RouteTable("test");
+  r.read("POST", "/echo", "echo JSON", async (c) => c.json(await readJson(c)));
+  const a = buildApp([r], { token: "", maxBody: 1 << 22, log: silentLogger, counters: new Counters() });
+  const nested = (levels: number) => "[".repeat(levels) + "]".repeat(levels);
+  const ok = await a.request("/echo", { method: "POST", body: nested(64) }, tcp);
+  assert.equal(ok.status, 200);
+  await ok.body?.cancel();
+  const deep = await a.request("/echo", { method: "POST", body: `{"a": {"b": ${nested(200_000)}}}` }, tcp);
+  assert.equal(deep.status, 400);
+  assert.match((await deep.json()).error, /^JSON body nested deeper than 64 levels at a\.b(\.0)+$/);
+});
