@@ -52,6 +52,7 @@ Deno.test("a write refused for a full disk keeps its points, and their new serie
   assert.deepEqual(values(s, "old.a"), [1, 2]);
   const ids = db.all<{ id: number }>("SELECT id FROM series");
   assert.equal(new Set(ids.map((r) => r.id)).size, 302, "one id a series");
+  assert.equal(s.stats.series_created, 302, "a series row rolled back is not counted as created");
   db.close();
 });
 
