@@ -55,7 +55,7 @@ export class StatsdWorker {
           case "error":
             if (m.fatal) {
               worker.terminate();
-              reject(new Error(`statsd: cannot listen on ${hostname}:${port}: ${m.message}`));
+              reject(new Error(`statsd.port: cannot listen on ${hostname}:${port} (udp): ${m.message}`));
             } else onError(m.message);
             break;
           case "stats":
