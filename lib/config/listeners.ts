@@ -2,7 +2,21 @@
  * The single listener objects of the configuration (`dns`, `websocket`, `statsd`, `graphite`,
  * `shinken`): one per agent, later files override earlier ones.
  */
-import { bool, durationMs, int, list, num, object, oneOf, opt, req, str, type Type } from "./schema.ts";
+import {
+  bool,
+  bytes,
+  durationMs,
+  durationSec,
+  int,
+  list,
+  num,
+  object,
+  oneOf,
+  opt,
+  req,
+  str,
+  type Type,
+} from "./schema.ts";
 import { port } from "./agent_fields.ts";
 
 /** `addr`, `addr:port` or `[v6addr]:port` (DNS recursors). */
@@ -26,7 +40,7 @@ function hostPort(): Type<string> {
 
 /** `rcvbuf` of the listeners with a UDP socket (statsd, graphite): lib/udp_buffer.ts. */
 const udpReceiveBuffer = opt(
-  int({ min: 0, max: 1 << 30 }),
+  bytes({ max: 1 << 30 }),
   4 << 20,
   "bytes of kernel receive buffer for the UDP socket; 0: the system's",
 );
@@ -49,7 +63,7 @@ export const listenerTypes = {
   statsd: object({
     enabled: opt(bool(), false),
     port: opt(port(), 8125),
-    interval: opt(num({ min: 1 }), 10),
+    interval: opt(durationSec({ min: 1 }), 10, 'flush interval (seconds, or a duration: "10s")'),
     bind: opt(str()),
     tcp: opt(bool(), false),
     percentiles: opt(list(num({ min: 0.01, max: 100 })), [90, 99]),
@@ -75,7 +89,7 @@ export const listenerTypes = {
     tcp: opt(bool(), true),
     bind: opt(str()),
     idle_timeout: opt(durationMs({ min: 100 }), 30_000),
-    max_line: opt(int({ min: 64, max: 1_048_576 }), 4096),
+    max_line: opt(bytes({ min: 64, max: 1_048_576 }), 4096),
     forward_to: opt(str(), ""),
     rcvbuf: udpReceiveBuffer,
     pickle_port: opt(

@@ -118,6 +118,18 @@ export function durationMs(opts: { min?: number } = {}): Type<number> {
   };
 }
 
+/** A duration ("10s", "1500ms", or a number of seconds), parsed to seconds (statsd's `interval`). */
+export function durationSec(opts: { min?: number } = {}): Type<number> {
+  const ms = durationMs({ min: opts.min === undefined ? undefined : opts.min * 1000 });
+  return {
+    expected: ms.expected,
+    parse(v, path, issues) {
+      const n = ms.parse(v, path, issues);
+      return n === undefined ? undefined : n / 1000;
+    },
+  };
+}
+
 /** A duration kept in its original text form (checks keep `interval: "10s"` as written). */
 export function durationText(): Type<string> {
   const expected = 'a duration like "10s", "5m" or a number of seconds';
@@ -130,18 +142,30 @@ export function durationText(): Type<string> {
   };
 }
 
-/** A size ("1MB", "512KB", or a number of bytes), parsed to bytes. */
-export function bytes(): Type<number> {
+/** A size ("1MB", "512KB", or a number of bytes), parsed to bytes; `min`/`max` bound it. */
+export function bytes(opts: { min?: number; max?: number } = {}): Type<number> {
   const expected = 'a size like "1MB", "64KB" or a number of bytes';
   return {
     expected,
     parse(v, path, issues) {
-      if (typeof v === "number" && Number.isInteger(v) && v >= 0) return v;
-      const m = typeof v === "string" ? /^\s*(\d+)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$/i.exec(v) : null;
-      if (!m) return mismatch(issues, path, expected, v);
-      const unit = (m[2] ?? "B").toUpperCase().replace("IB", "B");
-      return Number(m[1]) *
-        ({ B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 } as Record<string, number>)[unit];
+      let n: number;
+      if (typeof v === "number" && Number.isInteger(v) && v >= 0) n = v;
+      else {
+        const m = typeof v === "string" ? /^\s*(\d+)\s*(B|KB|MB|GB|KiB|MiB|GiB)?\s*$/i.exec(v) : null;
+        if (!m) return mismatch(issues, path, expected, v);
+        const unit = (m[2] ?? "B").toUpperCase().replace("IB", "B");
+        n = Number(m[1]) * ({ B: 1, KB: 1024, MB: 1024 ** 2, GB: 1024 ** 3 } as Record<string, number>)[unit];
+      }
+      if ((opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
+        issues.push({
+          path,
+          message: `${JSON.stringify(v)} is out of range: expected ${opts.min ?? 0} to ${
+            opts.max ?? "∞"
+          } bytes`,
+        });
+        return undefined;
+      }
+      return n;
     },
   };
 }

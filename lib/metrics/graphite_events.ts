@@ -78,6 +78,7 @@ export interface EventsQuery {
  * microsecond, so an event of this very second is in `until=now`.
  */
 export function eventsQuery(p: URLSearchParams, nowSeconds: number): EventsQuery {
+  if (p.has("jsonp")) throw new HttpError(400, "jsonp: not supported (the answer is plain JSON)");
   const time = (name: string, fallback: number) => {
     const raw = p.get(name);
     if (raw === null) return fallback;

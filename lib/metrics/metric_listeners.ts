@@ -154,17 +154,18 @@ export async function openListeners(
     l.statsdWorker.setLocal(sinks.statsdLocal());
     l.statsdRcvbuf = receiveBuffer(ctx, "statsd udp", l.statsdWorker.port, s.rcvbuf);
     if (s.tcp) {
-      l.statsdTcp = new TcpLineServer({
-        hostname: host,
-        port: s.port,
-        maxLine: 65_536,
-        idleTimeout: 60_000,
-        maxConnections: 1024,
-        clock,
-        onLine: (line) => sinks.statsdLine(line),
-        onOverlong: () => sinks.statsdOverlong(),
-        onError: onError("statsd tcp"),
-      });
+      l.statsdTcp = bindOrSay("statsd.port", host, s.port, "tcp", () =>
+        new TcpLineServer({
+          hostname: host,
+          port: s.port,
+          maxLine: 65_536,
+          idleTimeout: 60_000,
+          maxConnections: 1024,
+          clock,
+          onLine: (line) => sinks.statsdLine(line),
+          onOverlong: () => sinks.statsdOverlong(),
+          onError: onError("statsd tcp"),
+        }));
     }
     if (s.mgmt_port !== undefined) l.statsdMgmt = openMgmt(ctx, s.mgmt_bind || host, s.mgmt_port, sinks);
 
@@ -178,25 +179,33 @@ export async function openListeners(
   if (g) {
     const host = g.bind || ctx.config.params.bind;
     if (g.udp) {
-      l.graphiteUdp = new UdpListener(host, g.port, (b) => {
-        for (const line of decoder.decode(b).split("\n")) {
-          if (line.trim()) sinks.graphiteLine(line.replace(/\r$/, ""));
-        }
-      }, onError("graphite udp"));
+      l.graphiteUdp = bindOrSay(
+        "graphite.port",
+        host,
+        g.port,
+        "udp",
+        () =>
+          new UdpListener(host, g.port, (b) => {
+            for (const line of decoder.decode(b).split("\n")) {
+              if (line.trim()) sinks.graphiteLine(line.replace(/\r$/, ""));
+            }
+          }, onError("graphite udp")),
+      );
       l.graphiteRcvbuf = receiveBuffer(ctx, "graphite udp", l.graphiteUdp.port, g.rcvbuf);
     }
     if (g.tcp) {
-      l.graphiteTcp = new TcpLineServer({
-        hostname: host,
-        port: g.port,
-        maxLine: g.max_line,
-        idleTimeout: g.idle_timeout,
-        maxConnections: 1024,
-        clock,
-        onLine: (line) => sinks.graphiteLine(line),
-        onOverlong: () => sinks.graphiteOverlong(),
-        onError: onError("graphite tcp"),
-      });
+      l.graphiteTcp = bindOrSay("graphite.port", host, g.port, "tcp", () =>
+        new TcpLineServer({
+          hostname: host,
+          port: g.port,
+          maxLine: g.max_line,
+          idleTimeout: g.idle_timeout,
+          maxConnections: 1024,
+          clock,
+          onLine: (line) => sinks.graphiteLine(line),
+          onOverlong: () => sinks.graphiteOverlong(),
+          onError: onError("graphite tcp"),
+        }));
     }
     if (g.pickle_port !== undefined) {
       const budget = new FrameBudget(PICKLE_BUFFER_BUDGET);
@@ -231,6 +240,15 @@ export async function openListeners(
         (l.graphitePickle ? `, pickle on ${host}:${l.graphitePickle.port}` : "") +
         (l.graphiteRcvbuf ? bufferText(l.graphiteRcvbuf) : ""),
     );
+  }
+}
+
+/** Opens a listener; one that cannot bind fails the start naming the setting, address and protocol. */
+function bindOrSay<T>(setting: string, host: string, port: number, proto: "udp" | "tcp", open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    throw new Error(`${setting}: cannot listen on ${host}:${port} (${proto}): ${(err as Error).message}`);
   }
 }
 

@@ -93,6 +93,7 @@ export interface RenderRequest {
 
 /** Reads render parameters (repeated `target`, `from`, `until`, `format`, `maxDataPoints`). */
 export function renderRequest(params: URLSearchParams, nowSeconds: number): RenderRequest {
+  if (params.has("jsonp")) throw new RenderError("jsonp: not supported (the answer is plain JSON)");
   const targets = params.getAll("target").concat(params.getAll("target[]")).filter((t) => t.trim() !== "");
   const from = parseGraphiteTime(params.get("from") ?? "-24h", nowSeconds, "from");
   const until = parseGraphiteTime(params.get("until") ?? "now", nowSeconds, "until");

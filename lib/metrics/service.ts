@@ -11,6 +11,7 @@ import { LazyInterval } from "../clock/mod.ts";
 import type { MetricsStoreConfig } from "../config/mod.ts";
 import { compileRules, parseRetentions } from "./retention.ts";
 import { METRICS_MIGRATIONS, TimeSeriesStore } from "./ts_store.ts";
+import { StoreFullError } from "../store/mod.ts";
 import { StatsdAggregator, type StatsdStats } from "./statsd_aggregator.ts";
 import { parseGraphiteLine } from "./graphite_parse.ts";
 import { pickledPoints } from "./graphite_pickle.ts";
@@ -206,8 +207,12 @@ export class MetricsService {
     const pts = this.statsd.flush(ts);
     if (this.#l.statsdWorker) pts.push(...await this.#l.statsdWorker.flush(ts));
     for (const [n, v, t] of pts) this.ingest(n, v, t);
-    this.store.flush();
     this.#lastStatsdFlush = Math.round(this.#ctx.clock.now() / 1000);
+    try {
+      this.store.flush();
+    } catch (err) {
+      if (!(err instanceof StoreFullError)) throw err; // the points wait: the write timer retries and logs
+    }
     return pts.length;
   }
 

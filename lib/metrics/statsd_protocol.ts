@@ -22,4 +22,5 @@ export type FromStatsdWorker =
   | { type: "stats"; stats: StatsdStats; lastBad: string; received: number }
   | { type: "packet"; bytes: Uint8Array }
   | { type: "flushed"; id: number; points: Array<[string, number, number]>; stats: StatsdStats }
-  | { type: "mgmt"; id: number; answer: MgmtAnswer; received: number };
+  /** A console answer, with the counters as they are at that moment (the console's `stats` reads them). */
+  | { type: "mgmt"; id: number; answer: MgmtAnswer; received: number; stats: StatsdStats; lastBad: string };

@@ -76,7 +76,10 @@ self.onmessage = (e: MessageEvent<ToStatsdWorker>) => {
       if (agg) { for (const l of m.lines) agg.ingestLine(l); }
       break;
     case "mgmt":
-      if (agg) post({ type: "mgmt", id: m.id, answer: agg.mgmt(m.kind, m.buckets), received });
+      if (agg) {
+        const answer = agg.mgmt(m.kind, m.buckets);
+        post({ type: "mgmt", id: m.id, answer, received, stats: { ...agg.stats }, lastBad: agg.lastBad });
+      }
       break;
     case "flush":
       post({ type: "flushed", id: m.id, points: agg ? agg.flush(m.ts) : [], stats: { ...agg!.stats } });

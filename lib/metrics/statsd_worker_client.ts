@@ -8,7 +8,7 @@ import type { FromStatsdWorker, ToStatsdWorker } from "./statsd_protocol.ts";
 const FLUSH_TIMEOUT_MS = 5000;
 
 export class StatsdWorker {
-  /** Latest counters reported by the Worker (every 250 ms and at each flush). */
+  /** Latest counters reported by the Worker (every 250 ms, at each flush and with each console answer). */
   stats: StatsdStats = { packets: 0, metrics: 0, bad_lines: 0, dropped: 0, flushes: 0 };
   lastBad = "";
   port = 0;
@@ -55,7 +55,7 @@ export class StatsdWorker {
           case "error":
             if (m.fatal) {
               worker.terminate();
-              reject(new Error(`statsd: cannot listen on ${hostname}:${port}: ${m.message}`));
+              reject(new Error(`statsd.port: cannot listen on ${hostname}:${port} (udp): ${m.message}`));
             } else onError(m.message);
             break;
           case "stats":
@@ -65,6 +65,8 @@ export class StatsdWorker {
             break;
           case "mgmt":
             client.received = m.received;
+            client.stats = m.stats;
+            client.lastBad = m.lastBad;
             client.#mgmtWaiting.get(m.id)?.(m.answer);
             client.#mgmtWaiting.delete(m.id);
             break;

@@ -243,6 +243,7 @@ export class TimeSeriesStore {
         this.#ids.delete(name);
       }
       if (created.length) this.#sortedNames = null;
+      this.stats.series_created -= created.length;
       if (err instanceof StoreFullError) {
         // nothing of it was stored: its points wait for the next write (a later slice of a batch
         // keeps its batch; a new batch goes back to the pending points, to get its ids again)

@@ -132,7 +132,7 @@ Deno.test("wrong types, missing required fields and unknown fields are all repor
     "d.json": { detector: { apply_if: "True" } },
     "c.json": { check: { interval: "often", handlers: "default" } },
     "n.json": { dns: { enabled: "yes" } },
-    "s.json": { statsd: { rcvbuf: -1 }, graphite: { rcvbuf: "4MB" } },
+    "s.json": { statsd: { rcvbuf: -1, interval: "0.5s" }, graphite: { rcvbuf: "2GB", max_line: "2MB" } },
   }, (cfgDir, dir) => {
     const probs = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
     const got = probs.map((p) => `${p.file.slice(cfgDir.length + 1)}|${p.path}|${p.message}`).sort();
@@ -144,8 +144,31 @@ Deno.test("wrong types, missing required fields and unknown fields are all repor
     find(/^c\.json\|check\.interval\|expected a duration/);
     find(/^c\.json\|check\.handlers\|expected a list/);
     find(/^n\.json\|dns\.enabled\|expected true or false/);
-    find(/^s\.json\|statsd\.rcvbuf\|-1 is out of range: expected an integer between 0 and 1073741824/);
-    find(/^s\.json\|graphite\.rcvbuf\|expected an integer between 0 and 1073741824, got the string "4MB"/);
+    find(/^s\.json\|statsd\.rcvbuf\|expected a size like "1MB", "64KB" or a number of bytes, got number -1/);
+    find(/^s\.json\|statsd\.interval\|"0\.5s" is too short \(minimum 1000 ms\)/);
+    find(/^s\.json\|graphite\.rcvbuf\|"2GB" is out of range: expected 0 to 1073741824 bytes/);
+    find(/^s\.json\|graphite\.max_line\|"2MB" is out of range: expected 64 to 1048576 bytes/);
+  });
+});
+
+Deno.test("statsd's interval takes a duration, the listeners' rcvbuf and max_line a size, as README says", () => {
+  withFiles({
+    "local.json": {
+      statsd: { interval: "1500ms", rcvbuf: "8MB" },
+      graphite: { rcvbuf: "512KB", max_line: "8KB" },
+    },
+  }, (cfgDir, dir) => {
+    const cfg = resolveConfig({ cfgDir, env: { HOME: dir } });
+    const statsd = cfg.listeners.statsd as { interval: number; rcvbuf: number };
+    const graphite = cfg.listeners.graphite as { rcvbuf: number; max_line: number };
+    assert.equal(statsd.interval, 1.5, "seconds");
+    assert.equal(statsd.rcvbuf, 8 << 20);
+    assert.equal(graphite.rcvbuf, 512 << 10);
+    assert.equal(graphite.max_line, 8192);
+  });
+  withFiles({ "local.json": { statsd: { interval: 30 } } }, (cfgDir, dir) => {
+    const cfg = resolveConfig({ cfgDir, env: { HOME: dir } });
+    assert.equal((cfg.listeners.statsd as { interval: number }).interval, 30, "a number is seconds");
   });
 });
 

@@ -6,8 +6,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openDatabase, StoreFullError } from "../../lib/store/mod.ts";
-import { compileRules, METRICS_MIGRATIONS, parseRetentions, TimeSeriesStore } from "../../lib/metrics/mod.ts";
-import { tempDir } from "../helpers.ts";
+import {
+  compileRules,
+  createMetrics,
+  METRICS_MIGRATIONS,
+  parseRetentions,
+  TimeSeriesStore,
+} from "../../lib/metrics/mod.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+import { makeTestCtx, tempDir } from "../helpers.ts";
 
 const T0 = 1_700_000_000;
 
@@ -52,6 +59,7 @@ Deno.test("a write refused for a full disk keeps its points, and their new serie
   assert.deepEqual(values(s, "old.a"), [1, 2]);
   const ids = db.all<{ id: number }>("SELECT id FROM series");
   assert.equal(new Set(ids.map((r) => r.id)).size, 302, "one id a series");
+  assert.equal(s.stats.series_created, 302, "a series row rolled back is not counted as created");
   db.close();
 });
 
@@ -84,4 +92,25 @@ Deno.test("while the disk is full, adds never throw and hold at most twice maxPe
   assert.deepEqual(values(s, name(99)), [99]);
   assert.equal(s.has(name(100)), false);
   db.close();
+});
+
+Deno.test("a statsd flush on a full disk leaves its points waiting in memory instead of failing", async () => {
+  const ctx = makeTestCtx({ clock: new VirtualClock(T0 * 1000) });
+  const m = createMetrics(ctx);
+  const svc = m.service;
+  try {
+    svc.statsd.ingestLine("api.hits:3|c");
+    const realFlush = svc.store.flush.bind(svc.store);
+    svc.store.flush = () => {
+      throw new StoreFullError("metrics.db", new Error("database or disk is full"));
+    };
+    assert.equal(await svc.flushStatsd(), 2, "count and rate: the statsd flush itself worked");
+    assert.equal(svc.store.pending, 2, "its points wait for the write timer");
+    svc.store.flush = realFlush;
+    svc.store.flush();
+    assert.deepEqual(values(svc.store, "stats.gauges.api.hits.count").length, 1);
+  } finally {
+    await m.stop();
+    ctx.cleanup();
+  }
 });

@@ -265,6 +265,8 @@ Deno.test("get_data parameters: graphite times, limit and members; 400 naming a 
         { tags: Array.from({ length: 101 }, (_, i) => `t${i}`).join(" ") },
         /tags: at most 100 different tags, got 101/,
       ],
+      // a JSONP client would get plain JSON it cannot run: refused, not ignored
+      [{ jsonp: "cb" }, /jsonp: not supported/],
     ] as Array<[Record<string, string>, RegExp]>
   ) {
     assert.throws(

@@ -176,3 +176,41 @@ Deno.test("an idle graphite TCP connection is closed after idle_timeout (injecte
   await m.stop();
   ctx.cleanup();
 });
+
+Deno.test("a Graphite or statsd port already taken: the start fails naming the setting, address and protocol", async () => {
+  const cases: Array<[string, (port: number) => Record<string, unknown>, "udp" | "tcp", string]> = [
+    [
+      "graphite udp",
+      (port) => ({ graphite: { enabled: true, port, bind: HOST, tcp: false } }),
+      "udp",
+      "graphite",
+    ],
+    [
+      "graphite tcp",
+      (port) => ({ graphite: { enabled: true, port, bind: HOST, udp: false } }),
+      "tcp",
+      "graphite",
+    ],
+    ["statsd udp", (port) => ({ statsd: { enabled: true, port, bind: HOST } }), "udp", "statsd"],
+    ["statsd tcp", (port) => ({ statsd: { enabled: true, port, bind: HOST, tcp: true } }), "tcp", "statsd"],
+  ];
+  for (const [what, cfg, proto, obj] of cases) {
+    const port = freePort(HOST);
+    const holder = proto === "udp"
+      ? Deno.listenDatagram({ hostname: HOST, port, transport: "udp" })
+      : Deno.listen({ hostname: HOST, port });
+    const ctx = makeTestCtx({ files: { "l.json": cfg(port) } });
+    const m = createMetrics(ctx);
+    try {
+      await assert.rejects(
+        () => m.start(),
+        new RegExp(`^Error: ${obj}\\.port: cannot listen on ${HOST}:${port} \\(${proto}\\): `),
+        what,
+      );
+    } finally {
+      await m.stop();
+      holder.close();
+      ctx.cleanup();
+    }
+  }
+});

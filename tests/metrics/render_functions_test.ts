@@ -212,3 +212,10 @@ Deno.test({
     assert.deepEqual(NUMBERS.map((x) => [pyG(x), pyFloat(x), pyRound(x, 6)]), want);
   },
 });
+
+Deno.test("jsonp is refused (a JSONP client would get plain JSON it cannot run), not ignored", () => {
+  assert.throws(
+    () => renderRequest(new URLSearchParams({ target: "a.b", jsonp: "cb" }), 200000),
+    /jsonp: not supported/,
+  );
+});

@@ -409,6 +409,23 @@ Deno.test("delgauges: a deleted gauge is no longer written at the next flush; a 
   }
 });
 
+Deno.test("stats counts the datagrams the Worker has taken when asked, not its last 250 ms report", async () => {
+  const { port, mgmt, ctx, m } = await startKunai();
+  try {
+    for (let round = 1; round <= 3; round++) {
+      await sendAll(port, [`n${round}:1|c\nbad line`]);
+      // the counters answer shows the datagram taken; stats right after must count it (etsy's are live)
+      await until("the datagram", async () => (await ask(mgmt, "counters")).includes(`n${round}`));
+      const stats = await ask(mgmt, "stats");
+      assert.match(stats, new RegExp(`\\nmessages\\.bad_lines_seen: ${round}\\n`), stats);
+      assert.match(stats, new RegExp(`\\nkunai\\.packets_received: ${round}\\n`), stats);
+    }
+  } finally {
+    await m.stop();
+    ctx.cleanup();
+  }
+});
+
 Deno.test("statsd.mgmt_port on a port already taken: the start fails naming the setting", async () => {
   const port = freePort(HOST);
   const ctx = makeTestCtx({
