@@ -11,6 +11,8 @@ import { Sandbox } from "../lib/sandbox/mod.ts";
 import { Counters } from "../lib/counters.ts";
 import { LocalNode } from "../lib/identity/mod.ts";
 import type { Ctx } from "../lib/subsystem.ts";
+import { AgentClient } from "../lib/client/mod.ts";
+import type { MemberRecord } from "../lib/types.ts";
 
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -410,4 +412,26 @@ export async function staticImports(entry: URL): Promise<string[]> {
     }
   }
   return [...seen];
+}
+
+/** How many members `a` sees alive (its `/agent/members`, over its unix socket). */
+export async function aliveCount(a: AgentProc): Promise<number> {
+  const c = new AgentClient({ socket: a.socket, timeoutMs: 5000 });
+  try {
+    const m = await c.json<Record<string, MemberRecord>>("GET", "/agent/members");
+    return Object.values(m).filter((r) => r.state === "alive").length;
+  } finally {
+    c.close();
+  }
+}
+
+/** A small seeded generator (xorshift32) for tests that need the same random data every run. */
+export function xorshift(seed: number): () => number {
+  let x = seed >>> 0 || 1;
+  return () => {
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    return (x >>> 0) / 4294967296;
+  };
 }

@@ -10,10 +10,9 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import type { MemberRecord } from "../../lib/types.ts";
-import { AgentClient } from "../../lib/client/mod.ts";
 import {
   type AgentProc,
+  aliveCount,
   denoRun,
   processesWith,
   SHARED_DENO_DIR,
@@ -93,16 +92,6 @@ function alive(pid: number): boolean {
   }
 }
 
-async function members(a: AgentProc): Promise<number> {
-  const c = new AgentClient({ socket: a.socket, timeoutMs: 5000 });
-  try {
-    const m = await c.json<Record<string, MemberRecord>>("GET", "/agent/members");
-    return Object.values(m).filter((r) => r.state === "alive").length;
-  } finally {
-    c.close();
-  }
-}
-
 Deno.test({
   name:
     "e2e kunai lock: one holder at a time across nodes, exit codes, release, expiry after kill -9, lost lock",
@@ -119,7 +108,7 @@ Deno.test({
       for (const x of agents) {
         await until(
           `3 alive on ${x.configFile}`,
-          async () => await members(x) === 3,
+          async () => await aliveCount(x) === 3,
           30_000,
           200,
         );

@@ -10,8 +10,7 @@
 import assert from "node:assert/strict";
 import { chromium, type Page } from "playwright-core";
 import { AgentClient } from "../../lib/client/mod.ts";
-import type { MemberRecord } from "../../lib/types.ts";
-import { type AgentProc, freePort, REPO, startAgent, until } from "../helpers.ts";
+import { type AgentProc, aliveCount, freePort, REPO, startAgent, until } from "../helpers.ts";
 import { checkMetricsPage } from "../ui/metrics_page.ts";
 
 if (!Deno.env.get("DENO_DIR")) {
@@ -28,16 +27,6 @@ function haveChromium(): boolean {
     return Deno.statSync(CHROMIUM).isFile;
   } catch {
     return false;
-  }
-}
-
-async function aliveCount(a: AgentProc): Promise<number> {
-  const c = new AgentClient({ socket: a.socket });
-  try {
-    const m = await c.json<Record<string, MemberRecord>>("GET", "/agent/members");
-    return Object.values(m).filter((r) => r.state === "alive").length;
-  } finally {
-    c.close();
   }
 }
 

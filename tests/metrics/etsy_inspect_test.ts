@@ -5,17 +5,8 @@
  * keys, -0), built in insertion order as etsy builds them, must print byte for byte the same.
  */
 import assert from "node:assert/strict";
+import { xorshift } from "../helpers.ts";
 import { inspectArrays, inspectNumbers, matchingNames } from "../../lib/metrics/etsy_inspect.ts";
-
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
 
 const NODE_INSPECT = `
 const util = require("util");
@@ -73,7 +64,7 @@ function randomNumber(rand: () => number): number {
 }
 
 Deno.test("counters and gauges print as Node's util.inspect prints etsy's objects (400 random objects)", async () => {
-  const rand = rng(20261205);
+  const rand = xorshift(20261205);
   const cases: Array<Array<[string, number]>> = [];
   for (let c = 0; c < 400; c++) {
     const n = c % 10 === 0 ? 0 : Math.floor(rand() * (c % 3 === 0 ? 40 : 6)) + 1;
@@ -86,7 +77,7 @@ Deno.test("counters and gauges print as Node's util.inspect prints etsy's object
 });
 
 Deno.test("timers print as Node's util.inspect prints etsy's arrays, past 100 values too (300 random objects)", async () => {
-  const rand = rng(7);
+  const rand = xorshift(7);
   const cases: Array<Array<[string, number[]]>> = [];
   for (let c = 0; c < 300; c++) {
     const n = Math.floor(rand() * (c % 4 === 0 ? 12 : 3)) + (c % 25 === 0 ? 0 : 1);

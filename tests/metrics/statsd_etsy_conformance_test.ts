@@ -6,6 +6,7 @@
  * mean_p), and kunai writes a percentile statistic exactly when etsy does.
  */
 import assert from "node:assert/strict";
+import { xorshift } from "../helpers.ts";
 import etsy from "statsd/lib/process_metrics.js";
 import { timerStatistics, TimerValues } from "../../lib/metrics/mod.ts";
 
@@ -30,20 +31,10 @@ const processMetrics = (etsy as unknown as {
   ): void;
 }).process_metrics;
 
-function rng(seed: number): () => number {
-  let x = seed >>> 0 || 1;
-  return () => {
-    x ^= x << 13;
-    x ^= x >>> 17;
-    x ^= x << 5;
-    return (x >>> 0) / 4294967296;
-  };
-}
-
 const close = (a: number, b: number) => Math.abs(a - b) <= 1e-9 * Math.max(1, Math.abs(a), Math.abs(b));
 
 Deno.test("statsd timers: kunai's flush statistics are etsy statsd's (500 random timers, sampled or not)", () => {
-  const rand = rng(20261204);
+  const rand = xorshift(20261204);
   const flushSeconds = 10;
   let compared = 0;
   for (let c = 0; c < 500; c++) {
