@@ -2,9 +2,9 @@
  * The sockets of the metric listeners: a UDP receive loop (`Deno.listenDatagram`, one reused
  * buffer, `receive(buf)`, then the datagrams already queued by `recvmmsg`: lib/udp_mmsg.ts) and a TCP
  * stream server (idle timeout, bounded connections) with a sink per connection: lines (partial lines
- * across reads, max line length) or carbon's pickle frames (lib/metrics/graphite_pickle.ts). They hand
- * bytes, lines or frames to a callback and never stop on bad input; socket errors are logged and
- * counted by the caller's `onError`.
+ * across reads, max line length), carbon's pickle frames (lib/metrics/graphite_pickle.ts) or statsd's
+ * management console, which answers (lib/metrics/statsd_mgmt.ts). They hand bytes, lines or frames to
+ * a callback and never stop on bad input; socket errors are logged and counted by the caller's `onError`.
  */
 import type { Clock } from "../clock/mod.ts";
 import { LineSplitter } from "./graphite_parse.ts";
@@ -69,26 +69,36 @@ export class UdpListener {
   }
 }
 
+/** One connection, as its sink sees it. */
+export interface StreamPeer {
+  /** Writes all of `bytes` back; each piece the peer takes counts as progress for `idleTimeout`. */
+  write(bytes: Uint8Array): Promise<void>;
+}
+
 /** What a TCP server does with one connection's bytes. */
 export interface StreamSink {
-  /** Bytes read (a view of a reused buffer: copy what is kept); false closes the connection. */
-  push(bytes: Uint8Array): boolean;
+  /**
+   * Bytes read (a view of a reused buffer: copy what is kept, before any await); false closes the
+   * connection. A promise (a sink that answers) holds the next read until it settles.
+   */
+  push(bytes: Uint8Array): boolean | Promise<boolean>;
   /**
    * The connection ended: `clean` when the peer closed it (else it was closed idle, at stop, by
-   * an error, or after `push` refused it: a partial last line is not a line then).
+   * an error, or after `push` refused it: a partial last line is not a line then). A promise (the
+   * answer to a last line: the peer may still read) is awaited before the connection is closed.
    */
-  end(clean: boolean): void;
+  end(clean: boolean): void | Promise<void>;
 }
 
 export interface TcpStreamOptions {
   hostname: string;
   port: number;
-  /** Milliseconds without data before a connection is closed. */
+  /** Milliseconds without a read or a write's progress before a connection is closed. */
   idleTimeout: number;
   maxConnections: number;
   clock: Clock;
   /** A sink for each new connection. */
-  sink: () => StreamSink;
+  sink: (peer: StreamPeer) => StreamSink;
   onError: (err: Error) => void;
 }
 
@@ -100,7 +110,8 @@ export interface TcpLineOptions extends Omit<TcpStreamOptions, "sink"> {
 
 interface Connection {
   conn: Deno.TcpConn;
-  lastRead: number;
+  /** When a read or a write last made progress. */
+  lastActive: number;
 }
 
 /** A TCP server handing each connection's bytes to its own sink (idle timeout, bounded connections). */
@@ -142,7 +153,7 @@ export class TcpStreamServer {
         conn.close();
         continue;
       }
-      const c: Connection = { conn, lastRead: this.opts.clock.now() };
+      const c: Connection = { conn, lastActive: this.opts.clock.now() };
       this.#conns.add(c);
       this.#serve(c).finally(() => this.#conns.delete(c));
     }
@@ -150,38 +161,48 @@ export class TcpStreamServer {
 
   async #serve(c: Connection): Promise<void> {
     const o = this.opts;
-    const sink = o.sink();
+    const sink = o.sink({ write: (bytes) => this.#write(c, bytes) });
     const buf = new Uint8Array(65_536);
-    let clean = false;
+    let ended = false;
     try {
       while (true) {
         const n = await c.conn.read(buf);
         if (n === null) {
-          clean = true;
+          ended = true;
+          await sink.end(true);
           break;
         }
-        c.lastRead = o.clock.now();
-        if (!sink.push(buf.subarray(0, n))) break;
+        c.lastActive = o.clock.now();
+        const more = sink.push(buf.subarray(0, n));
+        if (more !== true && (more === false || !await more)) break;
       }
     } catch (err) {
       if (
         !this.#closed && !(err instanceof Deno.errors.BadResource) &&
-        !(err instanceof Deno.errors.ConnectionReset)
+        !(err instanceof Deno.errors.ConnectionReset) && !(err instanceof Deno.errors.BrokenPipe)
       ) {
         o.onError(err as Error);
       }
     } finally {
-      sink.end(clean);
+      if (!ended) sink.end(false);
       try {
         c.conn.close();
       } catch { /* closed by the idle sweep or stop */ }
     }
   }
 
+  /** Writes in pieces of 64 KiB: a peer that stops reading makes no progress and is closed idle. */
+  async #write(c: Connection, bytes: Uint8Array): Promise<void> {
+    for (let off = 0; off < bytes.length;) {
+      off += await c.conn.write(bytes.subarray(off, off + 65_536));
+      c.lastActive = this.opts.clock.now();
+    }
+  }
+
   #closeIdle(): void {
     const limit = this.opts.clock.now() - this.opts.idleTimeout;
     for (const c of this.#conns) {
-      if (c.lastRead < limit) {
+      if (c.lastActive < limit) {
         this.idleClosed++;
         try {
           c.conn.close();
@@ -211,7 +232,12 @@ export class TcpLineServer extends TcpStreamServer {
       ...opts,
       sink: () => {
         const split = new LineSplitter(opts.maxLine, opts.onLine, opts.onOverlong);
-        return { push: (b) => (split.push(b), true), end: (clean) => clean && split.end() };
+        return {
+          push: (b) => (split.push(b), true),
+          end: (clean) => {
+            if (clean) split.end();
+          },
+        };
       },
     });
   }

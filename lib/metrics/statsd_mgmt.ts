@@ -10,6 +10,7 @@
 import type { Clock } from "../clock/mod.ts";
 import type { MgmtAnswer, MgmtKind } from "./statsd_aggregator.ts";
 import { inspectArrays, inspectNumbers, MAX_ARRAY_SHOWN } from "./etsy_inspect.ts";
+import { type StreamPeer, type StreamSink, TcpStreamServer } from "./listeners.ts";
 
 /** etsy's answer to `help`, word for word. */
 export const MGMT_HELP =
@@ -43,28 +44,22 @@ export interface MgmtOptions {
   onError: (err: Error) => void;
 }
 
-interface Client {
-  conn: Deno.TcpConn;
-  lastActive: number;
-}
-
-/** The management console's TCP server. */
+/** The management console: a `TcpStreamServer` whose connections answer their command lines. */
 export class MgmtServer {
-  #listener: Deno.TcpListener;
-  #clients = new Set<Client>();
-  #closed = false;
-  #sweep: number;
+  #server: TcpStreamServer;
+  #poll: number;
   /** One aggregator question at a time, whatever the number of connections. */
   #queue: Promise<unknown> = Promise.resolve();
   #startedSec: number;
   /** Unix seconds of the last statsd message seen (etsy: the start until one comes). */
   #lastSeenSec: number;
   #lastMessages: number;
+  #commands = 0;
+  #errors = 0;
   readonly port: number;
   readonly done: Promise<void>;
   /** `health` as set by `health up|down`; only reported (etsy: for load balancers). */
   health: "up" | "down" = "up";
-  readonly counts = { commands: 0, errors: 0, refused: 0, idle_closed: 0 };
   readonly maxConnections: number;
   readonly maxLine: number;
   readonly idleTimeout: number;
@@ -74,36 +69,42 @@ export class MgmtServer {
     this.maxConnections = opts.maxConnections ?? 64;
     this.maxLine = opts.maxLine ?? 65_536;
     this.idleTimeout = opts.idleTimeout ?? 60_000;
-    this.#listener = Deno.listen({ hostname: opts.hostname, port: opts.port, transport: "tcp" });
-    this.port = (this.#listener.addr as Deno.NetAddr).port;
+    this.#server = new TcpStreamServer({
+      hostname: opts.hostname,
+      port: opts.port,
+      idleTimeout: this.idleTimeout,
+      maxConnections: this.maxConnections,
+      clock: opts.clock,
+      sink: (peer) => this.#session(peer),
+      onError: opts.onError,
+    });
+    this.port = this.#server.port;
     this.#startedSec = this.#lastSeenSec = this.#nowSec();
     this.#lastMessages = opts.backend.messages();
-    this.#sweep = opts.clock.setInterval(() => this.#tick(), Math.min(1000, this.idleTimeout));
-    this.done = this.#accept();
+    // as often as the server's idle sweep
+    this.#poll = opts.clock.setInterval(() => this.#noteMessages(), Math.min(1000, this.idleTimeout));
+    this.done = this.#server.done;
   }
 
   get connections(): number {
-    return this.#clients.size;
+    return this.#server.connections;
+  }
+
+  /** What /agent/info reports under `statsd.mgmt` (after health and connections). */
+  get counts(): { commands: number; errors: number; refused: number; idle_closed: number } {
+    return {
+      commands: this.#commands,
+      errors: this.#errors,
+      refused: this.#server.refused,
+      idle_closed: this.#server.idleClosed,
+    };
   }
 
   #nowSec(): number {
     return Math.round(this.opts.clock.now() / 1000);
   }
 
-  /** Every second: notes whether a statsd message came, closes idle connections. */
-  #tick(): void {
-    this.#noteMessages();
-    const limit = this.opts.clock.now() - this.idleTimeout;
-    for (const c of this.#clients) {
-      if (c.lastActive < limit) {
-        this.counts.idle_closed++;
-        try {
-          c.conn.close();
-        } catch { /* already closed */ }
-      }
-    }
-  }
-
+  /** Every second: notes whether a statsd message came. */
   #noteMessages(): void {
     const m = this.opts.backend.messages();
     if (m !== this.#lastMessages) {
@@ -112,89 +113,57 @@ export class MgmtServer {
     }
   }
 
-  async #accept(): Promise<void> {
-    while (!this.#closed) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (err) {
-        if (this.#closed) return;
-        this.opts.onError(err as Error);
-        await new Promise((r) => setTimeout(r, 10));
-        continue;
-      }
-      if (this.#clients.size >= this.maxConnections) {
-        this.counts.refused++;
-        conn.close();
-        continue;
-      }
-      const c: Client = { conn, lastActive: this.opts.clock.now() };
-      this.#clients.add(c);
-      this.#serve(c).finally(() => this.#clients.delete(c));
-    }
-  }
-
-  async #serve(c: Client): Promise<void> {
-    const buf = new Uint8Array(4096);
+  /** One connection: its command lines, each answered before the next read. */
+  #session(peer: StreamPeer): StreamSink {
     let partial = "";
     let skipping = false; // inside a line over maxLine
-    try {
-      while (true) {
-        const n = await c.conn.read(buf);
-        c.lastActive = this.opts.clock.now();
+    /** The lines in `text` answered; false: close the connection. */
+    const lines = async (text: string): Promise<boolean> => {
+      let start = 0;
+      for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
+        const piece = text.slice(start, nl);
+        start = nl + 1;
+        if (skipping) {
+          skipping = false;
+          continue;
+        }
+        const line = partial + piece;
+        partial = "";
+        if (line.length > this.maxLine) {
+          this.#errors++;
+          await this.#answer(peer, "ERROR\n");
+          continue;
+        }
+        if (!await this.#command(peer, line)) return false;
+      }
+      if (!skipping) {
+        partial += text.slice(start);
+        if (partial.length > this.maxLine) {
+          partial = "";
+          skipping = true;
+          this.#errors++;
+          await this.#answer(peer, "ERROR\n");
+        }
+      }
+      return true;
+    };
+    return {
+      push: (bytes) => {
         // etsy reads the socket as 'ascii': each byte's low 7 bits
         let text = "";
-        if (n !== null) { for (let i = 0; i < n; i++) text += String.fromCharCode(buf[i] & 0x7f); }
-        else text = "\n"; // the client is done sending: a last line without newline still counts
-        let start = 0;
-        for (let nl = text.indexOf("\n"); nl >= 0; nl = text.indexOf("\n", start)) {
-          const piece = text.slice(start, nl);
-          start = nl + 1;
-          if (skipping) {
-            skipping = false;
-            continue;
-          }
-          const line = partial + piece;
-          partial = "";
-          if (line.length > this.maxLine) {
-            this.counts.errors++;
-            if (!await this.#answer(c, "ERROR\n")) return;
-            continue;
-          }
-          if (!await this.#command(c, line)) return;
-        }
-        if (n === null) return;
-        if (!skipping) {
-          partial += text.slice(start);
-          if (partial.length > this.maxLine) {
-            partial = "";
-            skipping = true;
-            this.counts.errors++;
-            if (!await this.#answer(c, "ERROR\n")) return;
-          }
-        }
-      }
-    } catch (err) {
-      if (
-        !this.#closed && !(err instanceof Deno.errors.BadResource) &&
-        !(err instanceof Deno.errors.ConnectionReset) && !(err instanceof Deno.errors.BrokenPipe)
-      ) {
-        this.opts.onError(err as Error);
-      }
-    } finally {
-      try {
-        c.conn.close();
-      } catch { /* closed by the idle sweep or stop */ }
-    }
+        for (let i = 0; i < bytes.length; i++) text += String.fromCharCode(bytes[i] & 0x7f);
+        return lines(text);
+      },
+      // the client is done sending: a last line without newline still counts
+      end: async (clean) => {
+        if (clean) await lines("\n");
+      },
+    };
   }
 
-  /** Writes an answer; false when the connection is gone. */
-  async #answer(c: Client, text: string): Promise<boolean> {
-    const bytes = new TextEncoder().encode(text);
-    for (let off = 0; off < bytes.length;) {
-      off += await c.conn.write(bytes.subarray(off, off + 65_536));
-      c.lastActive = this.opts.clock.now();
-    }
+  /** Writes an answer; true (the connection stays). */
+  async #answer(peer: StreamPeer, text: string): Promise<boolean> {
+    await peer.write(new TextEncoder().encode(text));
     return true;
   }
 
@@ -206,36 +175,36 @@ export class MgmtServer {
   }
 
   /** One command line, as etsy splits it (`trim()`, then single spaces); false: close the connection. */
-  async #command(c: Client, line: string): Promise<boolean> {
+  async #command(peer: StreamPeer, line: string): Promise<boolean> {
     const words = line.trim().split(" ");
     const cmd = words.shift()!;
     if (cmd === "") return true; // a blank line (`echo -e "health\n"`): etsy answers such a read with nothing more
-    this.counts.commands++;
+    this.#commands++;
     switch (cmd) {
       case "help":
-        return this.#answer(c, MGMT_HELP);
+        return this.#answer(peer, MGMT_HELP);
       case "config":
-        return this.#answer(c, configText(this.opts.backend.config()));
+        return this.#answer(peer, configText(this.opts.backend.config()));
       case "health": {
         const action = words[0]?.toLowerCase();
         if (action === "up" || action === "down") this.health = action;
-        return this.#answer(c, `health: ${this.health}\n`);
+        return this.#answer(peer, `health: ${this.health}\n`);
       }
       case "stats":
-        return this.#answer(c, await this.#statsText());
+        return this.#answer(peer, await this.#statsText());
       case "counters":
       case "timers":
       case "gauges":
-        return this.#answer(c, await this.#listing(cmd));
+        return this.#answer(peer, await this.#listing(cmd));
       case "delcounters":
       case "deltimers":
       case "delgauges":
-        return this.#answer(c, await this.#delete(cmd.slice(3) as MgmtKind, words));
+        return this.#answer(peer, await this.#delete(cmd.slice(3) as MgmtKind, words));
       case "quit":
         return false;
       default:
-        this.counts.errors++;
-        return this.#answer(c, "ERROR\n");
+        this.#errors++;
+        return this.#answer(peer, "ERROR\n");
     }
   }
 
@@ -264,7 +233,7 @@ export class MgmtServer {
       this.opts.onError(err as Error);
     }
     if (!dump) {
-      this.counts.errors++;
+      this.#errors++;
       return "ERROR\n";
     }
     const text = dump.kind === "timers" ? inspectArrays(dump.entries) : inspectNumbers(dump.entries);
@@ -279,7 +248,7 @@ export class MgmtServer {
       this.opts.onError(err as Error);
     }
     if (!deleted) {
-      this.counts.errors++;
+      this.#errors++;
       return "ERROR\n";
     }
     let out = "";
@@ -292,16 +261,8 @@ export class MgmtServer {
   }
 
   async close(): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    this.opts.clock.clearInterval(this.#sweep);
-    this.#listener.close();
-    for (const c of this.#clients) {
-      try {
-        c.conn.close();
-      } catch { /* already closed */ }
-    }
-    await this.done;
+    this.opts.clock.clearInterval(this.#poll);
+    await this.#server.close();
   }
 }
 
