@@ -179,7 +179,8 @@ export class TcpStreamServer {
     } catch (err) {
       if (
         !this.#closed && !(err instanceof Deno.errors.BadResource) &&
-        !(err instanceof Deno.errors.ConnectionReset) && !(err instanceof Deno.errors.BrokenPipe)
+        !(err instanceof Deno.errors.ConnectionReset) && !(err instanceof Deno.errors.BrokenPipe) &&
+        !(err instanceof Deno.errors.Interrupted) // a write the idle sweep cut short: closed, not failed
       ) {
         o.onError(err as Error);
       }

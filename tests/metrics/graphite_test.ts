@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { freePort, makeTestCtx, until } from "../helpers.ts";
 import { createMetrics, LineSplitter, parseGraphiteLine } from "../../lib/metrics/mod.ts";
+import { TcpStreamServer } from "../../lib/metrics/listeners.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { udpListening } from "./udp_burst.ts";
 
@@ -212,5 +213,33 @@ Deno.test("a Graphite or statsd port already taken: the start fails naming the s
       holder.close();
       ctx.cleanup();
     }
+  }
+});
+
+Deno.test("a TCP client that stops reading answers is closed idle, which is not an error", async () => {
+  const clock = new VirtualClock(1_700_000_000_000);
+  const errors: string[] = [];
+  const big = new Uint8Array(8 << 20); // more than the socket buffers hold: the write blocks
+  const srv = new TcpStreamServer({
+    hostname: HOST,
+    port: 0,
+    idleTimeout: 60_000,
+    maxConnections: 4,
+    clock,
+    sink: (peer) => ({ push: async () => (await peer.write(big), true), end: () => {} }),
+    onError: (err) => errors.push(`${err.name}: ${err.message}`),
+  });
+  const conn = await Deno.connect({ hostname: HOST, port: srv.port });
+  try {
+    await conn.write(new TextEncoder().encode("ask\n")); // then never read the answer
+    await until("the answer blocked", () => srv.connections === 1, 2000, 10);
+    await new Promise((r) => setTimeout(r, 200));
+    await clock.advance(61_000);
+    await until("closed idle", () => srv.connections === 0, 5000, 10);
+    assert.equal(srv.idleClosed, 1);
+    assert.deepEqual(errors, []);
+  } finally {
+    conn.close();
+    await srv.close();
   }
 });
