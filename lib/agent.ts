@@ -35,6 +35,7 @@ import { buildApp, fastDispatcher, HttpServer, writePolicy } from "./http/mod.ts
 import { HttpError, RouteTable } from "./routing/mod.ts";
 import { coreRoutes, maintNote } from "./agent_routes.ts";
 import type { Ctx, Subsystem } from "./subsystem.ts";
+import { FailureNote } from "./log/failure.ts";
 import { VERSION } from "./version.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
 import { buildSubsystems, type WiringInputs } from "./wiring.ts";
@@ -129,6 +130,12 @@ export class Agent {
       this.store = new Store(p.data);
       const agentDb = this.store.open("agent", [{ version: 1, sql: IDENTITY_MIGRATION }]);
       const incarnation = bumpStartIncarnation(agentDb);
+      const incarnationNote = new FailureNote(
+        this.log,
+        "saving the incarnation",
+        60_000,
+        () => this.clock.now(),
+      );
       const { uuid, source } = await resolveUuid({ dataDir: p.data, name: p.name, dmiPath: this.#dmiPath });
       this.node = new LocalNode({
         uuid,
@@ -139,9 +146,12 @@ export class Agent {
         incarnation,
         configTags: p.tags,
         bus: this.bus,
-        saveIncarnation: (n) =>
-          agentDb.isOpen &&
-          agentDb.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)", String(n)),
+        saveIncarnation: (n) => {
+          if (!agentDb.isOpen) return;
+          agentDb.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)", String(n));
+          incarnationNote.ok();
+        },
+        onSaveError: (err) => incarnationNote.fail(err),
         maintenance: loadMaintenance(agentDb, this.clock.now()),
         saveMaintenance: (m) => saveMaintenance(agentDb, m),
       });

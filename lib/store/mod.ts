@@ -73,8 +73,12 @@ export class Database {
 
   /** Executes a statement; returns changes and last row id. */
   run(sql: string, ...params: SqlValue[]): { changes: number; lastInsertRowid: number } {
-    const r = this.#stmt(sql).run(...params);
-    return { changes: Number(r.changes), lastInsertRowid: Number(r.lastInsertRowid) };
+    try {
+      const r = this.#stmt(sql).run(...params);
+      return { changes: Number(r.changes), lastInsertRowid: Number(r.lastInsertRowid) };
+    } catch (err) {
+      throw this.#full(err);
+    }
   }
 
   get<T>(sql: string, ...params: SqlValue[]): T | undefined {
@@ -87,7 +91,18 @@ export class Database {
 
   /** Runs raw SQL (several statements allowed, no parameters). */
   exec(sql: string): void {
-    this.#db.exec(sql);
+    try {
+      this.#db.exec(sql);
+    } catch (err) {
+      throw this.#full(err);
+    }
+  }
+
+  /** SQLite's "database or disk is full" as a StoreFullError naming this file; other errors as they are. */
+  #full(err: unknown): unknown {
+    return diskFull(err) && !(err instanceof StoreFullError)
+      ? new StoreFullError(this.path, err as Error)
+      : err;
   }
 
   /** Runs `fn` in one transaction (nested calls join the outer one). Rolls back on throw. */
@@ -107,7 +122,7 @@ export class Database {
           this.#db.exec("ROLLBACK");
         } catch { /* the original error says more */ }
       }
-      throw diskFull(err) ? new StoreFullError(this.path, err as Error) : err;
+      throw this.#full(err);
     } finally {
       this.#txDepth--;
     }

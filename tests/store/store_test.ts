@@ -13,6 +13,7 @@ import {
 import { KV_MIGRATIONS, KvStorage } from "../../lib/kv/storage.ts";
 import type { KvRecord } from "../../lib/kv/record.ts";
 import { tempDir } from "../helpers.ts";
+import { fill } from "./fill.ts";
 
 Deno.test("store applies numbered migrations once, in WAL mode", () => {
   const { dir, cleanup } = tempDir();
@@ -168,4 +169,16 @@ Deno.test("a damaged database file is refused naming it, with what to do about i
       /metrics\.db: file is not a database; the file is damaged: restore it from a snapshot \(`kunai snapshot restore FILE`\), or move it aside/
         .test(err.message),
   );
+});
+
+Deno.test("a full disk outside a transaction (run, exec) is a StoreFullError naming the file too", () => {
+  using t = tempDir();
+  const db = openDatabase(join(t.dir, "one.db"), [{ version: 1, sql: "CREATE TABLE a (x TEXT)" }]);
+  fill(db, (_i, text) => db.run("INSERT INTO a VALUES (?)", text));
+  assert.throws(
+    () => db.run("INSERT INTO a VALUES ('y')"),
+    (e) => e instanceof StoreFullError && e.file === db.path,
+  );
+  assert.throws(() => db.exec("INSERT INTO a VALUES ('y')"), /one\.db: the disk is full/);
+  db.close();
 });
