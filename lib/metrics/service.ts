@@ -11,6 +11,7 @@ import { LazyInterval } from "../clock/mod.ts";
 import type { MetricsStoreConfig } from "../config/mod.ts";
 import { compileRules, parseRetentions } from "./retention.ts";
 import { METRICS_MIGRATIONS, TimeSeriesStore } from "./ts_store.ts";
+import { StoreFullError } from "../store/mod.ts";
 import { StatsdAggregator, type StatsdStats } from "./statsd_aggregator.ts";
 import { parseGraphiteLine } from "./graphite_parse.ts";
 import { pickledPoints } from "./graphite_pickle.ts";
@@ -201,7 +202,12 @@ export class MetricsService {
     const pts = this.statsd.flush(ts);
     if (this.#l.statsdWorker) pts.push(...await this.#l.statsdWorker.flush(ts));
     for (const [n, v, t] of pts) this.ingest(n, v, t);
-    this.store.flush();
+    try {
+      this.store.flush();
+    } catch (err) {
+      // a full disk: the points wait in memory, and the write timer says so (once a minute)
+      if (!(err instanceof StoreFullError)) throw err;
+    }
     return pts.length;
   }
 

@@ -7,7 +7,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openDatabase, StoreFullError } from "../../lib/store/mod.ts";
 import { compileRules, METRICS_MIGRATIONS, parseRetentions, TimeSeriesStore } from "../../lib/metrics/mod.ts";
-import { tempDir } from "../helpers.ts";
+import { makeTestCtx, tempDir } from "../helpers.ts";
+import { createMetrics } from "../../lib/metrics/mod.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
 
 const T0 = 1_700_000_000;
 
@@ -84,4 +86,22 @@ Deno.test("while the disk is full, adds never throw and hold at most twice maxPe
   assert.deepEqual(values(s, name(99)), [99]);
   assert.equal(s.has(name(100)), false);
   db.close();
+});
+
+Deno.test("a statsd flush on a full disk does not fail: its points wait with the others (the write timer says why)", async () => {
+  const ctx = makeTestCtx({ clock: new VirtualClock(T0 * 1000) });
+  const m = createMetrics(ctx);
+  try {
+    const svc = m.service;
+    const db = ctx.store.handle("metrics")!;
+    svc.ingest("app.hits", 1, T0);
+    svc.store.flush();
+    db.exec(`PRAGMA max_page_count = ${db.get<{ page_count: number }>("PRAGMA page_count")!.page_count}`);
+    for (let i = 0; i < 3000; i++) svc.ingest(`app.new${i}`, i, T0);
+    assert.equal(await svc.flushStatsd(), 0);
+    assert.ok(svc.store.pending >= 3000, `${svc.store.pending} pending`);
+  } finally {
+    await m.stop();
+    ctx.cleanup();
+  }
 });
