@@ -32,10 +32,10 @@ Deno.test({
     Deno.mkdirSync(mnt);
     const run = (...args: string[]) => new Deno.Command(args[0], { args: args.slice(1) }).outputSync();
     assert.ok(run("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", mnt).success);
+    const sink = new LogSink({ node: "n1", stderr: false, keepDays: 0 });
     try {
       const filler = join(mnt, "filler");
       run("dd", "if=/dev/zero", `of=${filler}`, "bs=1k", "count=200");
-      const sink = new LogSink({ node: "n1", stderr: false, keepDays: 0 });
       const path = join(mnt, "daemon.log");
       sink.openFile(path, 0);
       const log = sink.logger("agent");
@@ -55,8 +55,8 @@ Deno.test({
         /\[log\] WARNING: 6 line\(s\) could not be written to .*daemon\.log \(No space left/,
       );
       assert.match(lines.at(-1)!, /INFO: room again$/);
-      sink.close();
     } finally {
+      sink.close(); // an open file keeps the mount busy
       run("umount", mnt);
     }
   },
