@@ -219,7 +219,7 @@ export function errorAnswer(
   } else if (err.name === "ConfigError") {
     status = 400;
     body = { error: err.message };
-  } else if (err.name === "StoreFullError") {
+  } else if (err.name === "StoreFullError" || err.name === "DiskFullError") {
     // the disk is full: a condition of the host, said once per request and logged without a trace
     status = 507;
     body = { error: err.message };
