@@ -202,7 +202,7 @@ export function openDatabase(
     migrate(db, migrations);
   } catch (err) {
     db.close();
-    if (err instanceof StoreError) throw err;
+    if (err instanceof StoreError || err instanceof StoreFullError) throw err;
     const msg = (err as Error).message;
     throw new StoreError(path, /not a database|malformed|corrupt/i.test(msg) ? `${msg}${DAMAGED_HINT}` : msg);
   }

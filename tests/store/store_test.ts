@@ -182,3 +182,13 @@ Deno.test("a full disk outside a transaction (run, exec) is a StoreFullError nam
   assert.throws(() => db.exec("INSERT INTO a VALUES ('y')"), /one\.db: the disk is full/);
   db.close();
 });
+
+Deno.test("a full disk while a database is created names the file once", () => {
+  using t = tempDir();
+  const path = join(t.dir, "gossip.db");
+  const fills = "PRAGMA max_page_count = 3; CREATE TABLE a (x BLOB); INSERT INTO a VALUES (zeroblob(100000))";
+  assert.throws(
+    () => openDatabase(path, [{ version: 1, sql: fills }]),
+    (e) => e instanceof StoreFullError && e.message.startsWith(`${path}: the disk is full`),
+  );
+});
