@@ -1,7 +1,9 @@
 /**
  * A failure that recurs on every tick (a full disk, a read-only data dir) logged as one line, not a
  * flood: the first failure at ERROR, the same one again at most once per `everyMs` (with how many
- * times since), a different one at once, and its end at INFO.
+ * times since), a different one at once, and its end at INFO: the first success (with `settleMs`,
+ * the first one that long after the last failure: a loop whose every other try fails, such as
+ * accepting connections out of file descriptors, is still one failure, not two lines per try).
  *
  * ```ts
  * const note = new FailureNote(log, "saving check states"); // "saving check states failed: ..."
@@ -15,12 +17,14 @@ export class FailureNote {
   #loggedAt = 0;
   #since = 0;
   #count = 0;
+  #lastFail = 0;
 
   constructor(
     private log: Logger,
     private what: string,
     private everyMs = 60_000,
     private now: () => number = Date.now,
+    private settleMs = 0,
   ) {}
 
   /** Whether the last attempt failed. */
@@ -33,6 +37,7 @@ export class FailureNote {
     const text = err.message;
     if (!this.#count) this.#since = now;
     this.#count++;
+    this.#lastFail = now;
     if (text !== this.#text) {
       this.#text = text;
       this.#loggedAt = now;
@@ -46,7 +51,7 @@ export class FailureNote {
   }
 
   ok(): void {
-    if (!this.#count) return;
+    if (!this.#count || this.now() - this.#lastFail < this.settleMs) return;
     const secs = Math.round((this.now() - this.#since) / 1000);
     this.log.info(`${this.what} works again (${this.#count} failure(s) over ${secs} s: ${this.#text})`);
     this.#count = 0;

@@ -5,7 +5,7 @@ import { FailureNote } from "../../lib/log/failure.ts";
 Deno.test("a recurring failure is logged once, again once a minute or when it changes, and its end once", () => {
   let now = 1_700_000_000_000;
   const sink = new LogSink({ stderr: false, now: () => now });
-  const note = new FailureNote(sink.logger("checks"), "saving check states", 60_000, () => now);
+  const note = new FailureNote(sink.logger("checks"), "saving check states", 60_000, () => now, 2_000);
   const full = new Error("checks.db: the disk is full");
   note.ok();
   for (let i = 0; i < 6; i++, now += 10_000) note.fail(full); // one minute of 10 s ticks
@@ -19,6 +19,10 @@ Deno.test("a recurring failure is logged once, again once a minute or when it ch
   note.fail(new Error("checks.db: read-only"));
   assert.equal(sink.counts.ERROR, 3, "another reason is said at once");
   assert.ok(note.failing);
+  for (let i = 0; i < 10; i++, now += 100) (note.ok(), note.fail(new Error("checks.db: read-only")));
+  assert.equal(sink.counts.INFO, 0, "a success between failures does not end it");
+  assert.equal(sink.counts.ERROR, 3);
+  now += 2_000;
   note.ok();
   note.ok();
   assert.equal(sink.counts.INFO, 1);
