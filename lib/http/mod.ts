@@ -225,6 +225,11 @@ export function errorAnswer(
     status = 507;
     body = { error: err.message };
     opts.log.error(`${what} refused: ${err.message}`);
+  } else if (err.name === "ReadOnlyFsError") {
+    // a file system remounted read-only: a condition of the host too, in one line
+    status = 503;
+    body = { error: err.message };
+    opts.log.error(`${what} refused: ${err.message}`);
   } else if (err instanceof URIError) {
     // decodeURIComponent of a client's path or query: always bad input
     status = 400;
