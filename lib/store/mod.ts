@@ -204,15 +204,26 @@ export function openDatabase(
     db.close();
     if (err instanceof StoreError || err instanceof StoreFullError) throw err;
     const msg = (err as Error).message;
-    throw new StoreError(path, /not a database|malformed|corrupt/i.test(msg) ? `${msg}${DAMAGED_HINT}` : msg);
+    throw new StoreError(
+      path,
+      /not a database|malformed|corrupt/i.test(msg) ? `${msg}${damagedHint(path)}` : msg,
+    );
   }
   return db;
 }
 
-/** What to do about a damaged database file, said where the agent refuses to start on one. */
-const DAMAGED_HINT = "; the file is damaged: restore it from a snapshot (`kunai snapshot restore FILE`), " +
-  "or move it aside and the agent starts with an empty one (and, for kv.db, gets its keys back from " +
-  "the other nodes holding them)";
+/**
+ * What to do about a damaged database file, said where the agent refuses to start on one (or, for
+ * gossip.db, opened later, where its history cannot be saved). Snapshots hold kv, metrics and checks.
+ */
+function damagedHint(path: string): string {
+  const base = path.slice(path.lastIndexOf("/") + 1);
+  const inSnapshot = ["kv.db", "metrics.db", "checks.db"].includes(base);
+  return "; the file is damaged: " +
+    (inSnapshot ? "restore it from a snapshot (`kunai snapshot restore FILE`), or " : "") +
+    "move it aside (with its -wal and -shm files) and an empty one is made" +
+    (base === "kv.db" ? " (the node gets its keys back from the other nodes holding them)" : "");
+}
 
 function migrate(db: Database, migrations: Migration[]): void {
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
