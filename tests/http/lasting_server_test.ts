@@ -72,7 +72,13 @@ Deno.test("a unix-socket server out of file descriptors keeps the process alive 
     assert.equal(err.match(/ERROR: serving the HTTP API on unix:.* failed: /g)?.length, 1, err);
     assert.match(err, /INFO: serving the HTTP API on unix:.* works again/);
     Deno.writeTextFileSync(`${sock}.stop`, "");
-    const st = await child.status;
+    let stopTimer: ReturnType<typeof setTimeout> | undefined;
+    const st = await Promise.race([
+      child.status,
+      new Promise<never>((_, no) => {
+        stopTimer = setTimeout(() => no(new Error(`the child did not stop: ${err}`)), 10_000);
+      }),
+    ]).finally(() => clearTimeout(stopTimer));
     assert.equal(st.code, 0, err);
     assert.match(out, /stopped/);
   } finally {
