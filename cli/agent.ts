@@ -156,9 +156,11 @@ export const agentCommands: CommandGroup = {
             );
             return 0;
           }
+          const logFile = resolve(config.params.log, "daemon.log");
+          const why = r === "exited" ? startFailure(logFile, child.pid) : null;
           out.error(
             r === "exited"
-              ? `kunai: the agent exited during start; see ${resolve(config.params.log, "daemon.log")}`
+              ? `kunai: the agent exited during start${why ? `: ${why}` : ""}; see ${logFile}`
               : `kunai: the agent did not answer within 20 s; see ${
                 resolve(config.params.log, "daemon.log")
               }`,
@@ -395,4 +397,31 @@ export function absoluteDirArgs(args: string[]): string[] {
     } else out.push(a);
   }
   return out;
+}
+
+/**
+ * Why a daemon that exited during its start failed: its last `start failed:` line (from the
+ * tail of daemon.log, written by that pid's run), or null.
+ */
+export function startFailure(logFile: string, pid: number): string | null {
+  let text: string;
+  try {
+    using f = Deno.openSync(logFile);
+    const size = f.statSync().size;
+    const from = Math.max(0, size - 65_536);
+    f.seekSync(from, Deno.SeekMode.Start);
+    const buf = new Uint8Array(size - from);
+    let off = 0;
+    for (let n: number | null = 0; off < buf.length && n !== null; off += n ?? 0) {
+      n = f.readSync(buf.subarray(off));
+    }
+    text = new TextDecoder().decode(buf.subarray(0, off));
+  } catch {
+    return null;
+  }
+  // only the lines after this run's own first line ("starting kunai ... (pid N)")
+  const start = text.lastIndexOf(`(pid ${pid})`);
+  if (start < 0) return null;
+  const m = /\] ERROR: start failed: ([^\n]*)/.exec(text.slice(start));
+  return m ? m[1] : null;
 }

@@ -44,14 +44,24 @@ export const snapshotCommands: CommandGroup = {
           } catch { /* plain text */ }
           throw new AgentHttpError(res.status, msg);
         }
+        // written under another name, checked, then renamed: FILE is whole or not there (a full disk, a
+        // dropped connection leave nothing behind that looks like a snapshot)
         const partial = `${file}.partial`;
-        {
-          using f = await Deno.open(partial, { write: true, create: true, truncate: true });
-          await res.body!.pipeTo(f.writable, { preventClose: true });
+        let manifest;
+        try {
+          {
+            using f = await Deno.open(partial, { write: true, create: true, truncate: true });
+            await res.body!.pipeTo(f.writable, { preventClose: true });
+            await f.sync();
+          }
+          const { readManifest } = await import("../lib/snapshot/mod.ts");
+          manifest = (await readManifest(partial)).manifest;
+          await Deno.rename(partial, file);
+        } catch (err) {
+          await Deno.remove(partial).catch(() => {});
+          await res.body?.cancel().catch(() => {});
+          throw new Error(`cannot write ${file}: ${(err as Error).message}; nothing was saved`);
         }
-        const { readManifest } = await import("../lib/snapshot/mod.ts");
-        const { manifest } = await readManifest(partial);
-        await Deno.rename(partial, file);
         for (const l of describe(manifest)) out.line(l);
         out.line(`written to ${file}`);
         return 0;

@@ -36,6 +36,8 @@ import { HttpError, RouteTable } from "./routing/mod.ts";
 import { coreRoutes, maintNote } from "./agent_routes.ts";
 import { agentInfo } from "./agent_info.ts";
 import type { Ctx, Subsystem } from "./subsystem.ts";
+import { FailureNote } from "./log/failure.ts";
+import { DataDirWatch } from "./fs/watch_dir.ts";
 import { VERSION } from "./version.ts";
 import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
 import { buildSubsystems, type WiringInputs } from "./wiring.ts";
@@ -128,8 +130,16 @@ export class Agent {
       this.log.info(`loaded ${this.config.files.length} configuration file(s)`);
       for (const w of this.config.warnings) this.log.warn(`configuration: ${formatProblem(w)}`);
       this.store = new Store(p.data);
+      this.#dataDirWatch = new DataDirWatch(p.data, this.clock, this.log);
+      this.#dataDirWatch.start();
       const agentDb = this.store.open("agent", [{ version: 1, sql: IDENTITY_MIGRATION }]);
       const incarnation = bumpStartIncarnation(agentDb);
+      const incarnationNote = new FailureNote(
+        this.log,
+        "saving the incarnation",
+        60_000,
+        () => this.clock.now(),
+      );
       const { uuid, source } = await resolveUuid({ dataDir: p.data, name: p.name, dmiPath: this.#dmiPath });
       this.node = new LocalNode({
         uuid,
@@ -140,9 +150,12 @@ export class Agent {
         incarnation,
         configTags: p.tags,
         bus: this.bus,
-        saveIncarnation: (n) =>
-          agentDb.isOpen &&
-          agentDb.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)", String(n)),
+        saveIncarnation: (n) => {
+          if (!agentDb.isOpen) return;
+          agentDb.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)", String(n));
+          incarnationNote.ok();
+        },
+        onSaveError: (err) => incarnationNote.fail(err),
         maintenance: loadMaintenance(agentDb, this.clock.now()),
         saveMaintenance: (m) => saveMaintenance(agentDb, m),
       });
@@ -307,6 +320,7 @@ export class Agent {
 
   #updates: Promise<unknown> = Promise.resolve();
   #maintenanceEnd: MaintenanceEnd | null = null;
+  #dataDirWatch: DataDirWatch | null = null;
 
   /**
    * `PUT /configuration/update` (reference §2.3): merges `patch` into the configuration's local.json
@@ -383,6 +397,7 @@ export class Agent {
   async #teardown(): Promise<void> {
     const deadline = Date.now() + STOP_BUDGET_MS;
     this.#maintenanceEnd?.stop();
+    this.#dataDirWatch?.stop();
     this.monitors.closeAll();
     if (this.http) {
       await withTimeout(this.http.close(), 1000).catch((err) => {

@@ -10,6 +10,7 @@ import type { RawResult } from "./evaluated.ts";
 import { applyResult, type FlapState } from "./flap.ts";
 import { type PerfDatum, perfMetricName } from "./perfdata.ts";
 import { CheckStateStore, type Silence } from "./state_store.ts";
+import { FailureNote } from "../log/failure.ts";
 
 /** Runtime state of one check. */
 export interface CheckRuntime {
@@ -50,8 +51,12 @@ export class CheckStates {
   /** Runs that ended UNKNOWN because of an error (for info). */
   errors = 0;
 
+  /** A full disk fails every flush (10 s): said once, then once a minute, and its end. */
+  #saveNote: FailureNote;
+
   constructor(ctx: Ctx) {
     this.#ctx = ctx;
+    this.#saveNote = new FailureNote(ctx.log, "saving check states", 60_000, () => ctx.clock.now());
     this.#store = new CheckStateStore(ctx.store);
     for (const s of this.#store.loadAll().values()) {
       this.#rt.set(s.id, {
@@ -73,17 +78,18 @@ export class CheckStates {
     const s = this.#silences.get(id);
     if (!s) return null;
     if (s.until !== null && s.until <= this.#ctx.clock.now()) {
-      this.setSilence(id, null);
+      this.#silences.delete(id);
+      this.#store.endSilence(id);
       return null;
     }
     return s;
   }
 
-  /** Silences a check's notifications (null: ends it); saved at once. */
+  /** Silences a check's notifications (null: ends it); saved first (a failed save changes nothing). */
   setSilence(id: string, s: Silence | null): void {
+    this.#store.saveSilence(id, s);
     if (s) this.#silences.set(id, s);
     else this.#silences.delete(id);
-    this.#store.saveSilence(id, s);
   }
 
   get(id: string): CheckRuntime | undefined {
@@ -158,7 +164,8 @@ export class CheckStates {
       const silence = this.silence(def.id);
       if (silence && silence.until === null && rt.state === "ok") {
         // an acknowledgement lasts until the check recovers; the recovery itself is notified
-        this.setSilence(def.id, null);
+        this.#silences.delete(def.id);
+        this.#store.endSilence(def.id);
         this.#ctx.log.info(`check ${def.id}: recovered, its silence ended`);
       } else if (silence) ev.silenced = { reason: silence.reason, until: silence.until };
       this.#ctx.log.info(`check ${def.id}: ${oldState} -> ${rt.state}: ${logLine(rt.output)}`);
@@ -169,7 +176,7 @@ export class CheckStates {
 
   /** Transitions of a check, newest first. */
   history(id: string) {
-    this.#store.flush();
+    this.flush(); // on a full disk the newest transitions wait in memory: listed first
     return this.#store.history(id);
   }
 
@@ -177,8 +184,9 @@ export class CheckStates {
   flush(): void {
     try {
       this.#store.flush();
+      this.#saveNote.ok();
     } catch (err) {
-      this.#ctx.log.error(`cannot save check states: ${(err as Error).message}`);
+      this.#saveNote.fail(err as Error);
     }
   }
 }

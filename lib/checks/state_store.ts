@@ -76,6 +76,9 @@ export class CheckStateStore {
   #db: Database;
   #dirty = new Map<string, StoredState>();
   #transitions: Array<StoredState> = [];
+  /** Deletions the database refused (a full disk), written by the next flush: states, silences. */
+  #removed = new Set<string>();
+  #silenceEnds = new Set<string>();
 
   constructor(store: Store) {
     this.#db = store.open("checks", CHECKS_MIGRATIONS);
@@ -94,15 +97,22 @@ export class CheckStateStore {
     if (transition) this.#transitions.push({ ...s });
   }
 
-  /** Forgets a check (deleted). */
+  /** Forgets a check (deleted); a deletion the database refuses is written by the next flush. */
   remove(id: string): void {
     this.#dirty.delete(id);
-    if (this.#db.isOpen) this.#db.run("DELETE FROM check_state WHERE id = ?", id);
+    if (!this.#db.isOpen) return;
+    try {
+      this.#db.run("DELETE FROM check_state WHERE id = ?", id);
+    } catch {
+      this.#removed.add(id);
+    }
   }
 
   /** Writes pending rows in one transaction; returns how many. */
   flush(): number {
-    if (!this.#dirty.size && !this.#transitions.length) return 0;
+    if (!this.#dirty.size && !this.#transitions.length && !this.#removed.size && !this.#silenceEnds.size) {
+      return 0;
+    }
     if (!this.#db.isOpen) return 0;
     const rows = [...this.#dirty.values()];
     const trans = this.#transitions;
@@ -110,6 +120,8 @@ export class CheckStateStore {
     this.#transitions = [];
     try {
       this.#write(rows, trans);
+      this.#removed.clear();
+      this.#silenceEnds.clear();
     } catch (err) {
       // nothing was written (a full disk): keep the rows for the next flush, the latest state of a
       // check winning, and at most PENDING_KEEP transitions
@@ -122,6 +134,8 @@ export class CheckStateStore {
 
   #write(rows: StoredState[], trans: StoredState[]): void {
     this.#db.transaction(() => {
+      for (const id of this.#removed) this.#db.run("DELETE FROM check_state WHERE id = ?", id);
+      for (const id of this.#silenceEnds) this.#db.run("DELETE FROM check_silence WHERE id = ?", id);
       for (const s of rows) {
         this.#db.run(
           "INSERT OR REPLACE INTO check_state (id, state, state_id, output, last_check, failures, successes) VALUES (?, ?, ?, ?, ?, ?, ?)",
@@ -162,9 +176,13 @@ export class CheckStateStore {
     return out;
   }
 
-  /** Saves (or, null, removes) a check's silence at once: it is rare and must outlive a crash. */
+  /**
+   * Saves (or, null, removes) a check's silence at once: it is rare and must outlive a crash. Throws
+   * when the database refuses it (the API answers 507).
+   */
   saveSilence(id: string, s: Silence | null): void {
     if (!this.#db.isOpen) return;
+    this.#silenceEnds.delete(id);
     if (!s) this.#db.run("DELETE FROM check_silence WHERE id = ?", id);
     else {
       this.#db.run(
@@ -177,8 +195,27 @@ export class CheckStateStore {
     }
   }
 
+  /**
+   * Ends a silence that ended by itself (its `until` passed, or the check recovered): never throws;
+   * a deletion the database refuses is written by the next flush.
+   */
+  endSilence(id: string): void {
+    try {
+      this.saveSilence(id, null);
+    } catch {
+      this.#silenceEnds.add(id);
+    }
+  }
+
   /** Recent transitions of one check, newest first. */
   history(id: string, limit = HISTORY_KEEP): HistoryEntry[] {
+    // transitions not written yet (a full disk) first
+    const waiting = this.#transitions.filter((t) => t.id === id).reverse()
+      .map((t) => ({ ts: t.last_check, state: t.state, state_id: t.state_id, output: t.output }));
+    return waiting.concat(this.#historyOnDisk(id, limit)).slice(0, limit);
+  }
+
+  #historyOnDisk(id: string, limit: number): HistoryEntry[] {
     return this.#db.all<HistoryEntry>(
       "SELECT ts, state, state_id, output FROM check_history WHERE id = ? ORDER BY ts DESC, rowid DESC LIMIT ?",
       id,

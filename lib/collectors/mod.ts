@@ -20,6 +20,7 @@ import { COLLECTORS_MIGRATIONS, loadEntries, saveEntry } from "./persist.ts";
 import { collectorsRoutes } from "./routes.ts";
 import { NamedPoints } from "./flatten.ts";
 import type { GroupSpec } from "./groups.ts";
+import { FailureNote } from "../log/failure.ts";
 
 export { type CollectorEntry, CollectorRuntime, failureReason, type RuntimeOptions } from "./runtime.ts";
 export {
@@ -51,14 +52,11 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
   const db = ctx.store.open("collectors", COLLECTORS_MIGRATIONS);
   const saved = new Map<string, { at: number; active: boolean }>();
   const save = (entry: CollectorEntry) => {
-    try {
-      if (!db.isOpen) return;
-      saveEntry(db, entry, ctx.clock.now());
-      saved.set(entry.name, { at: ctx.clock.now(), active: entry.active });
-    } catch (err) {
-      ctx.log.error(`collectors.db: cannot save ${entry.name}: ${(err as Error).message}`);
-    }
+    saveEntry(db, entry, ctx.clock.now());
+    saved.set(entry.name, { at: ctx.clock.now(), active: entry.active });
   };
+  // a full disk fails every save of every collector: said once (then once a minute), and its end
+  const saveNote = new FailureNote(ctx.log, "saving collector results", 60_000, () => ctx.clock.now());
   // the entries due for a save in one wake-up (a round's collectors all reach their minute together)
   // are written in one transaction, in a 0 ms timeout after the round's results: one commit, not one each
   const pending = new Map<string, CollectorEntry>();
@@ -70,11 +68,10 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
     if (!due.length || !db.isOpen) return;
     try {
       db.transaction(() => due.forEach(save));
+      saveNote.ok();
     } catch (err) {
       for (const e of due) saved.delete(e.name); // rolled back: saved again with their next result
-      ctx.log.error(
-        `collectors.db: cannot save ${due.map((e) => e.name).join(", ")}: ${(err as Error).message}`,
-      );
+      saveNote.fail(err as Error);
     }
   };
   // collector_runs_total's series as adders, one per collector and result: every collector's every
@@ -156,7 +153,11 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
       if (pendingTimer !== null) ctx.clock.clearTimeout(pendingTimer);
       pendingTimer = null;
       pending.clear();
-      if (db.isOpen) db.transaction(() => runtime.entries().filter((e) => e.last_check > 0).forEach(save));
+      try {
+        if (db.isOpen) db.transaction(() => runtime.entries().filter((e) => e.last_check > 0).forEach(save));
+      } catch (err) {
+        saveNote.fail(err as Error); // a full disk: the last results are only a cache for the next start
+      }
       return Promise.resolve();
     },
     info() {

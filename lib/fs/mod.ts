@@ -47,7 +47,48 @@ export interface WriteAtomicOptions {
   fsync?: boolean;
 }
 
-/** Replaces `path` with `data` atomically; the temporary file is removed when anything fails. */
+/**
+ * A file write refused because the disk is full (ENOSPC), naming the file: the HTTP API answers 507,
+ * as for a database (lib/store's StoreFullError).
+ */
+export class DiskFullError extends Error {
+  constructor(readonly file: string, cause: Error) {
+    super(`${file}: the disk is full (${cause.message}); nothing of this write was stored`, { cause });
+    this.name = "DiskFullError";
+  }
+}
+
+/**
+ * A file write refused because the file system is read-only (EROFS: remounted `ro` after errors, a
+ * read-only bind mount), naming the file: the HTTP API answers 503.
+ */
+export class ReadOnlyFsError extends Error {
+  constructor(readonly file: string, cause: Error) {
+    super(`${file}: the file system is read-only (${cause.message}); nothing of this write was stored`, {
+      cause,
+    });
+    this.name = "ReadOnlyFsError";
+  }
+}
+
+/** Whether `err` is the kernel's "Read-only file system" (EROFS). */
+export function isReadOnlyFs(err: unknown): boolean {
+  return err instanceof Error &&
+    ((err as { code?: string }).code === "EROFS" ||
+      /\(os error 30\)|Read-only file system/.test(err.message));
+}
+
+/** Whether `err` is the kernel's "No space left on device" (ENOSPC). */
+export function isNoSpace(err: unknown): boolean {
+  return err instanceof Error &&
+    ((err as { code?: string }).code === "ENOSPC" ||
+      /\(os error 28\)|No space left on device/.test(err.message));
+}
+
+/**
+ * Replaces `path` with `data` atomically; the temporary file is removed when anything fails. A full
+ * disk throws a DiskFullError naming `path`, a read-only file system a ReadOnlyFsError.
+ */
 export function writeAtomic(path: string, data: string | Uint8Array, opts: WriteAtomicOptions = {}): void {
   let mode = opts.mode, uid: number | null = null, gid: number | null = null;
   if (opts.keepOwner) {
@@ -88,6 +129,7 @@ export function writeAtomic(path: string, data: string | Uint8Array, opts: Write
     try {
       Deno.removeSync(tmp);
     } catch { /* never created */ }
-    throw err;
+    if (isNoSpace(err)) throw new DiskFullError(path, err as Error);
+    throw isReadOnlyFs(err) ? new ReadOnlyFsError(path, err as Error) : err;
   }
 }

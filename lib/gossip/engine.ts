@@ -27,7 +27,7 @@ import { ClusterMessages } from "./cluster_messages.ts";
 import { type DetectedAgent, Detection } from "./detect.ts";
 import { ConflictLog, flushTraffic } from "./conflicts.ts";
 import type { EngineCore, EngineDeps, Traffic } from "./core.ts";
-import { type DropReason, ENVELOPE_OVERHEAD } from "../transport/mod.ts";
+import { type DropReason, ENVELOPE_OVERHEAD, explainDrop } from "../transport/mod.ts";
 import { Membership } from "./members.ts";
 import { Prober } from "./prober.ts";
 import { PushPull } from "./push_pull.ts";
@@ -361,6 +361,30 @@ export class GossipEngine implements EngineCore {
     this.traffic.dropped[reason]++;
   }
 
+  /** Per reason: when a sealed datagram's drop was last said, and how many since. */
+  #dropSaid = new Map<DropReason, { at: number; n: number }>();
+
+  /**
+   * A sealed datagram that does not open (another key, a clock out of the window): counted, and
+   * said once a minute per reason with the last sender (a host whose clock stepped drops every one).
+   */
+  #dropSealed(reason: DropReason, from: PeerAddr): void {
+    this.#drop(reason);
+    if (reason !== "stale" && reason !== "auth") return;
+    const now = this.deps.clock.now();
+    const said = this.#dropSaid.get(reason);
+    if (said && now - said.at < 60_000) {
+      said.n++;
+      return;
+    }
+    const n = (said?.n ?? 0) + 1;
+    this.#dropSaid.set(reason, { at: now, n: 0 });
+    this.deps.log.warn(
+      `dropped ${n} gossip packet(s)${said ? " in the last minute" : ""}, the last from ${peerKey(from)}: ` +
+        explainDrop(reason),
+    );
+  }
+
   #onPacket(data: Uint8Array, from: PeerAddr): void {
     if (!this.#running) return;
     const t = this.traffic;
@@ -368,9 +392,9 @@ export class GossipEngine implements EngineCore {
     t.bytesReceived += data.length;
     if (!this.deps.envelope.enabled) return this.#handlePlain(data, from);
     this.deps.envelope.open(data).then((r) => {
-      if (!r.ok) return this.#drop(r.reason);
+      if (!r.ok) return this.#dropSealed(r.reason, from);
       this.#handlePlain(r.plain, from);
-    }, () => this.#drop("auth"));
+    }, () => this.#dropSealed("auth", from));
   }
 
   #handlePlain(data: Uint8Array, from: PeerAddr): void {

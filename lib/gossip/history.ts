@@ -3,7 +3,8 @@
  * agent saw, with when, kept in `gossip.db` so that "when did web-3 go dead, and when did it come
  * back" has an answer after the fact, across restarts. Changes are written in batches, FLUSH_MS after
  * the first unwritten one (never during the burst of a join storm, never on an idle agent) and at
- * stop; the newest KEEP rows are kept.
+ * stop; the newest KEEP rows are kept. A batch that cannot be written (a full disk) waits in memory
+ * (the newest KEEP rows), is listed with the rows on disk and is written at a later flush.
  */
 import type { Clock, TimerId } from "../clock/mod.ts";
 import type { Database, Migration, Store } from "../store/mod.ts";
@@ -46,12 +47,13 @@ export class MemberHistory {
   #db: Database | null = null;
   #pending: HistoryRow[] = [];
   #timer: TimerId | null = null;
-  #onError: (err: Error) => void;
+  #note: { fail(err: Error): void; ok(): void };
 
-  constructor(store: Store, clock: Clock, onError: (err: Error) => void) {
+  /** `note` hears each failed write and each success (a FailureNote logs them without a flood). */
+  constructor(store: Store, clock: Clock, note: { fail(err: Error): void; ok(): void }) {
     this.#store = store;
     this.#clock = clock;
-    this.#onError = onError;
+    this.#note = note;
   }
 
   record(change: string, rec: MemberRecord): void {
@@ -65,6 +67,10 @@ export class MemberHistory {
       incarnation: rec.incarnation,
     });
     if (this.#pending.length > KEEP) this.#pending.splice(0, this.#pending.length - KEEP);
+    this.#arm();
+  }
+
+  #arm(): void {
     this.#timer ??= this.#clock.setTimeout(() => {
       this.#timer = null;
       this.flush();
@@ -77,13 +83,12 @@ export class MemberHistory {
       : (this.#db = this.#store.open("gossip", HISTORY_MIGRATIONS, CACHE_KIB));
   }
 
-  /** Writes what is pending (one transaction) and drops rows beyond KEEP. */
-  flush(): void {
+  /** Writes what is pending (one transaction) and drops rows beyond KEEP; false when it failed. */
+  flush(): boolean {
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
     this.#timer = null;
-    if (!this.#pending.length) return;
+    if (!this.#pending.length) return true;
     const rows = this.#pending;
-    this.#pending = [];
     try {
       const db = this.#open();
       db.transaction(() => {
@@ -97,13 +102,32 @@ export class MemberHistory {
         );
       });
     } catch (err) {
-      this.#onError(err as Error);
+      // the batch waits (rows recorded since are already behind it) and is tried again later
+      this.#note.fail(err as Error);
+      this.#arm();
+      return false;
     }
+    this.#pending = [];
+    this.#note.ok();
+    return true;
   }
 
   /** The newest `limit` changes, newest first (one node's only, by name or uuid, when given). */
   list(o: { node?: string; limit: number }): HistoryRow[] {
-    this.flush();
+    if (this.flush()) return this.#listSaved(o);
+    // not written yet (a full disk): the waiting rows first, then what the file holds, if it opens
+    const waiting = this.#pending.filter((r) =>
+      o.node === undefined || r.name === o.node || r.uuid === o.node
+    )
+      .reverse();
+    let saved: HistoryRow[] = [];
+    try {
+      saved = this.#listSaved(o);
+    } catch { /* gossip.db cannot even be opened: what waits is all there is */ }
+    return [...waiting, ...saved].slice(0, o.limit);
+  }
+
+  #listSaved(o: { node?: string; limit: number }): HistoryRow[] {
     const db = this.#open();
     const cols = "ts, uuid, name, addr, change, incarnation";
     return o.node === undefined

@@ -26,6 +26,7 @@ import { GossipKeys } from "./keys.ts";
 import { MAX_DETECT_MS } from "./detect.ts";
 import { ClusterEvents } from "./events.ts";
 import { MemberHistory } from "./history.ts";
+import { FailureNote } from "../log/failure.ts";
 
 export type { GossipApi } from "./api.ts";
 export { type EngineDeps, GossipEngine, pushPullInterval, type SelfSource } from "./engine.ts";
@@ -108,7 +109,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
   const history = new MemberHistory(
     ctx.store,
     ctx.clock,
-    (err) => ctx.log.warn(`cannot save the membership history: ${err.message}`),
+    new FailureNote(ctx.log, "saving the membership history", 60_000, () => ctx.clock.now()),
   );
 
   function publish(kind: ChangeKind, rec: MemberRecord): void {

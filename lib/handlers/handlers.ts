@@ -15,6 +15,7 @@ import { findHandler, type HandlerDef, handlerDefs, publicView, type Severity } 
 import { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
 import { MAIL_QUEUE_MIGRATIONS, MailQueue, type QueuedMail } from "./mail_queue.ts";
 import { Mailer } from "./mailer.ts";
+import { FailureNote } from "../log/failure.ts";
 import { maskUrl, postWebhook } from "./webhook.ts";
 import { slackLiteralValues } from "./slack_text.ts";
 import { byKey } from "../order.ts";
@@ -56,7 +57,10 @@ export class Handlers {
     this.#membership = membership;
     this.#defs = handlerDefs(ctx.config.objects.handler ?? {});
     this.#templates = new Templates({ dirs: defaultTemplateDirs(ctx.config.cfgDir) });
-    this.#queue = new MailQueue(ctx.store.open("handlers", MAIL_QUEUE_MIGRATIONS));
+    this.#queue = new MailQueue(
+      ctx.store.open("handlers", MAIL_QUEUE_MIGRATIONS),
+      new FailureNote(ctx.log, "saving the notification queue", 60_000, () => ctx.clock.now()),
+    );
   }
 
   reload(): void {
@@ -274,9 +278,16 @@ export class Handlers {
   /** Drains now if idle; the drain re-arms the timer for the next due mail. */
   #kick(): void {
     if (this.#stopped || this.#draining) return;
-    this.#draining = this.#drain().finally(() => {
+    this.#draining = this.#drain().catch((err) => {
+      // a queue that cannot even be read (its file gone bad): said, and tried again at the next event
+      this.#ctx.log.error(`notification queue: ${(err as Error).message}`);
+    }).finally(() => {
       this.#draining = null;
-      this.#arm();
+      try {
+        this.#arm();
+      } catch (err) {
+        this.#ctx.log.error(`notification queue: ${(err as Error).message}`);
+      }
     });
   }
 

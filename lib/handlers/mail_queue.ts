@@ -1,7 +1,9 @@
 /**
  * Rendered mails (and webhook notifications) waiting for delivery, in `handlers.db`: each is queued
  * before the first try and deleted once the relay (or the webhook) accepted it, so an agent restart
- * loses nothing.
+ * loses nothing. A write the database refuses (a full disk) does not lose the mail either: it waits in
+ * memory (sent from there; only a restart before there is room loses it) and is written, or its
+ * deletion done, at the next write that works.
  */
 import type { Database, Migration } from "../store/mod.ts";
 
@@ -47,51 +49,138 @@ interface Row extends Omit<QueuedMail, "recipients"> {
   recipients: string;
 }
 
-export class MailQueue {
-  constructor(readonly db: Database) {}
+/** Hears each write the database refused, and each write that worked. */
+export interface WriteNote {
+  fail(err: Error): void;
+  ok(): void;
+}
 
-  add(
-    m: Omit<QueuedMail, "id" | "attempts" | "last_error" | "kind"> & { kind?: QueuedMail["kind"] },
-  ): number {
+export class MailQueue {
+  /** Mails whose row could not be written (or updated): ids of their row, or negative ones. */
+  #mem = new Map<number, QueuedMail>();
+  /** Rows sent, or superseded by a mail in #mem, whose DELETE has not been written yet. */
+  #hidden = new Set<number>();
+  #nextMemId = -1;
+
+  constructor(readonly db: Database, private note: WriteNote = { fail() {}, ok() {} }) {}
+
+  /** Runs a write; false (and the note told) when the database refused it. */
+  #write(fn: () => void): boolean {
+    try {
+      fn();
+    } catch (err) {
+      this.note.fail(err as Error);
+      return false;
+    }
+    this.note.ok();
+    return true;
+  }
+
+  /** Writes what waits in memory, as far as the database takes it. */
+  #catchUp(): boolean {
+    for (const id of [...this.#hidden]) {
+      if (!this.#write(() => this.db.run("DELETE FROM mail_queue WHERE id = ?", id))) return false;
+      this.#hidden.delete(id);
+    }
+    for (const [id, m] of [...this.#mem]) {
+      if (!this.#write(() => this.#insert(m))) return false;
+      this.#mem.delete(id);
+    }
+    return true;
+  }
+
+  #insert(m: Omit<QueuedMail, "id">): number {
     return this.db.run(
-      "INSERT INTO mail_queue (kind, handler, subject_key, recipients, subject, body, created, next_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-      m.kind ?? "mail",
+      "INSERT INTO mail_queue (kind, handler, subject_key, recipients, subject, body, created, attempts, next_at, last_error) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+      m.kind,
       m.handler,
       m.subject_key,
       JSON.stringify(m.recipients),
       m.subject,
       m.body,
       m.created,
+      m.attempts,
       m.next_at,
+      m.last_error,
     ).lastInsertRowid;
+  }
+
+  add(
+    m: Omit<QueuedMail, "id" | "attempts" | "last_error" | "kind"> & { kind?: QueuedMail["kind"] },
+  ): number {
+    const mail = { ...m, kind: m.kind ?? "mail", attempts: 0, last_error: "" };
+    let id = 0;
+    if (this.#catchUp() && this.#write(() => id = this.#insert(mail))) return id;
+    id = this.#nextMemId--;
+    this.#mem.set(id, { ...mail, id });
+    return id;
   }
 
   /** The oldest mail due at `now`, if any. */
   nextDue(now: number): QueuedMail | undefined {
-    const r = this.db.get<Row>(
-      "SELECT * FROM mail_queue WHERE next_at <= ? ORDER BY next_at, id LIMIT 1",
+    this.#catchUp();
+    let best: QueuedMail | undefined;
+    for (const m of this.#mem.values()) if (m.next_at <= now && (!best || m.next_at < best.next_at)) best = m;
+    const rows = this.db.all<Row>(
+      "SELECT * FROM mail_queue WHERE next_at <= ? ORDER BY next_at, id LIMIT ?",
       now,
+      this.#hidden.size + 1,
     );
-    return r ? { ...r, recipients: JSON.parse(r.recipients) } : undefined;
+    const r = rows.find((r) => !this.#hidden.has(r.id));
+    if (r && (!best || r.next_at <= best.next_at)) return { ...r, recipients: JSON.parse(r.recipients) };
+    return best;
   }
 
   /** When the next mail becomes due (ms), or null when the queue is empty. */
   nextTime(): number | null {
-    const r = this.db.get<{ t: number | null }>("SELECT MIN(next_at) AS t FROM mail_queue");
-    return r?.t ?? null;
+    let t: number | null = null;
+    for (const m of this.#mem.values()) t = t === null ? m.next_at : Math.min(t, m.next_at);
+    const rows = this.db.all<{ id: number; next_at: number }>(
+      "SELECT id, next_at FROM mail_queue ORDER BY next_at, id LIMIT ?",
+      this.#hidden.size + 1,
+    );
+    const r = rows.find((r) => !this.#hidden.has(r.id));
+    return r ? (t === null ? r.next_at : Math.min(t, r.next_at)) : t;
   }
 
   failed(id: number, nextAt: number, error: string): void {
-    this.db.run(
-      "UPDATE mail_queue SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?",
-      nextAt,
-      error,
-      id,
+    const m = this.#mem.get(id);
+    if (m) {
+      this.#mem.set(id, { ...m, attempts: m.attempts + 1, next_at: nextAt, last_error: error });
+      return;
+    }
+    const ok = this.#write(() =>
+      this.db.run(
+        "UPDATE mail_queue SET attempts = attempts + 1, next_at = ?, last_error = ? WHERE id = ?",
+        nextAt,
+        error,
+        id,
+      )
     );
+    if (ok) return;
+    // the row keeps its old retry time: it is hidden, and the mail waits in memory with the new one
+    const r = this.db.get<Row>("SELECT * FROM mail_queue WHERE id = ?", id);
+    if (!r) return;
+    this.#hidden.add(id);
+    const newId = this.#nextMemId--;
+    this.#mem.set(newId, {
+      ...r,
+      id: newId,
+      recipients: JSON.parse(r.recipients),
+      attempts: r.attempts + 1,
+      next_at: nextAt,
+      last_error: error,
+    });
   }
 
   remove(id: number): void {
-    this.db.run("DELETE FROM mail_queue WHERE id = ?", id);
+    if (this.#mem.delete(id)) return;
+    if (!this.#write(() => this.db.run("DELETE FROM mail_queue WHERE id = ?", id))) this.#hidden.add(id);
+  }
+
+  /** Mails waiting in memory for the database to take them (a full disk). */
+  get unsaved(): number {
+    return this.#mem.size;
   }
 
   /** Queued mails per handler name. */
@@ -104,6 +193,13 @@ export class MailQueue {
     ) {
       out[r.handler] = r.n;
     }
+    if (this.#hidden.size) {
+      for (const r of this.db.all<{ id: number; handler: string }>("SELECT id, handler FROM mail_queue")) {
+        if (this.#hidden.has(r.id)) out[r.handler]--;
+      }
+    }
+    for (const m of this.#mem.values()) out[m.handler] = (out[m.handler] ?? 0) + 1;
+    for (const [h, n] of Object.entries(out)) if (!n) delete out[h];
     return out;
   }
 }

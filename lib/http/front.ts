@@ -18,6 +18,7 @@
  */
 import { join } from "node:path";
 import type { Logger } from "../log/mod.ts";
+import { FailureNote } from "../log/failure.ts";
 import type { Counters } from "../counters.ts";
 import { type FastDispatch, type FastUpgrade, isUpgrade } from "./fast.ts";
 import { WsFrontConn } from "./ws_front.ts";
@@ -37,7 +38,7 @@ export interface TcpFrontOptions {
   log: Logger;
   counters: Counters;
   /** Starts the private server on this unix socket path. */
-  serve: (path: string) => Deno.HttpServer;
+  serve: (path: string) => { shutdown(): Promise<void> };
   /** Answers plain requests of fast routes itself (fast.ts); null: always the private server. */
   fast?: FastDispatch | null;
 }
@@ -83,15 +84,33 @@ export class TcpFront {
   #timer: ReturnType<typeof setInterval> | null = null;
   readonly #tick: number;
 
+  /** Out of file descriptors, every accept and connect fails: said once a minute, not each time. */
+  #acceptNote: FailureNote;
+  #upstreamNote: FailureNote;
+
   private constructor(
     readonly addr: Deno.NetAddr,
     private readonly listener: Deno.Listener,
-    private readonly server: Deno.HttpServer,
+    private readonly server: { shutdown(): Promise<void> },
     /** Removed at close: the private socket, or the temp dir holding it. */
     private readonly cleanup: string,
     private readonly path: string,
     private readonly opts: TcpFrontOptions,
   ) {
+    this.#acceptNote = new FailureNote(
+      opts.log,
+      "the HTTP front accepting connections",
+      60_000,
+      Date.now,
+      2_000,
+    );
+    this.#upstreamNote = new FailureNote(
+      opts.log,
+      "the HTTP front reaching the API server",
+      60_000,
+      Date.now,
+      2_000,
+    );
     this.#tick = Math.max(100, Math.min(1000, Math.min(opts.headerTimeoutMs, opts.idleTimeoutMs) / 4));
     void this.#accept();
   }
@@ -101,15 +120,14 @@ export class TcpFront {
     const listener = Deno.listen({ hostname: opts.hostname, port: opts.port });
     let path = opts.privateSocket;
     let cleanup = path ?? "";
-    let server: Deno.HttpServer;
+    let server: { shutdown(): Promise<void> };
     try {
       if (path) removeIfPresent(path); // left by a killed agent: ours, since we hold the lock
       else {
         cleanup = Deno.makeTempDirSync({ prefix: "kunai-http-" });
         path = join(cleanup, "tcp.sock");
       }
-      server = opts.serve(path);
-      Deno.chmodSync(path, 0o600);
+      server = opts.serve(path); // it makes the socket 0600
     } catch (err) {
       listener.close();
       if (cleanup) removeIfPresent(cleanup);
@@ -151,12 +169,13 @@ export class TcpFront {
         client = await this.listener.accept();
       } catch (err) {
         if (this.#closing || err instanceof Deno.errors.BadResource) return;
-        // e.g. out of file descriptors: say so, breathe, keep serving
-        this.opts.log.warn(`HTTP front cannot accept a connection: ${(err as Error).message}`);
+        // e.g. out of file descriptors: say so (once a minute), breathe, keep serving
+        this.#acceptNote.fail(err as Error);
         this.opts.counters.inc("http_front_errors_total", { where: "accept" });
         await new Promise((r) => setTimeout(r, 100));
         continue;
       }
+      this.#acceptNote.ok();
       // small answers and pipelined frames (peer websockets) must not wait for Nagle's delayed ACK
       (client as Deno.TcpConn).setNoDelay?.(true);
       if (this.#conns.size >= max) {
@@ -173,11 +192,12 @@ export class TcpFront {
     try {
       upstream = await Deno.connect({ transport: "unix", path: this.path });
     } catch (err) {
-      this.opts.log.error("HTTP front cannot reach the API server:", err);
+      this.#upstreamNote.fail(err as Error);
       this.opts.counters.inc("http_front_errors_total", { where: "upstream" });
       client.close();
       return;
     }
+    this.#upstreamNote.ok();
     const now = Date.now();
     const c: Conn = {
       client,

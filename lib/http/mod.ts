@@ -20,6 +20,7 @@ import type { Logger } from "../log/mod.ts";
 import type { Counters } from "../counters.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import { TcpFront } from "./front.ts";
+import { LastingServer } from "./serve.ts";
 import { corsHeaders, EXPOSE_HEADERS } from "./cors.ts";
 
 export { TcpFront } from "./front.ts";
@@ -219,9 +220,14 @@ export function errorAnswer(
   } else if (err.name === "ConfigError") {
     status = 400;
     body = { error: err.message };
-  } else if (err.name === "StoreFullError") {
+  } else if (err.name === "StoreFullError" || err.name === "DiskFullError") {
     // the disk is full: a condition of the host, said once per request and logged without a trace
     status = 507;
+    body = { error: err.message };
+    opts.log.error(`${what} refused: ${err.message}`);
+  } else if (err.name === "ReadOnlyFsError") {
+    // a file system remounted read-only: a condition of the host too, in one line
+    status = 503;
     body = { error: err.message };
     opts.log.error(`${what} refused: ${err.message}`);
   } else if (err instanceof URIError) {
@@ -238,7 +244,7 @@ export function errorAnswer(
 
 /** Listening servers; `close()` stops both. */
 export class HttpServer {
-  #servers: Deno.HttpServer[] = [];
+  #servers: LastingServer[] = [];
   #front: TcpFront | null = null;
   #socket = "";
   tcpAddr: Deno.NetAddr | null = null;
@@ -270,21 +276,36 @@ export class HttpServer {
           privateSocket: opts.frontSocket,
           log: opts.log,
           counters: opts.counters,
-          serve: (path) => Deno.serve({ path, onListen: () => {}, onError }, handler("tcp")),
+          serve: (path) =>
+            LastingServer.start(
+              { path, onListen: () => {}, onError },
+              handler("tcp"),
+              opts.log,
+              "serving the HTTP API behind the TCP front",
+              () => Deno.chmodSync(path, 0o600),
+            ),
           fast: opts.fast,
         });
         s.tcpAddr = s.#front.addr;
       }
       if (opts.socket) {
         await removeStaleSocket(opts.socket);
-        const srv = Deno.serve({ path: opts.socket, onListen: () => {}, onError }, handler("unix"));
+        const path = opts.socket;
+        const srv = LastingServer.start(
+          { path, onListen: () => {}, onError },
+          handler("unix"),
+          opts.log,
+          `serving the HTTP API on unix:${path}`,
+          () => {
+            try {
+              Deno.chmodSync(path, 0o660);
+            } catch (err) {
+              opts.log.warn(`cannot restrict ${path} to mode 0660: ${(err as Error).message}`);
+            }
+          },
+        );
         s.#servers.push(srv);
-        s.#socket = opts.socket; // ours to remove at close from now on
-        try {
-          Deno.chmodSync(opts.socket, 0o660);
-        } catch (err) {
-          opts.log.warn(`cannot restrict ${opts.socket} to mode 0660: ${(err as Error).message}`);
-        }
+        s.#socket = path; // ours to remove at close from now on
       }
     } catch (err) {
       await s.close();

@@ -91,7 +91,10 @@ export class MaintenanceEnd {
       if (!cur || cur.until === null) return;
       if (cur.until > this.clock.now()) return this.arm();
       this.log.info(`maintenance ended (it was set for ${Math.round((cur.until - cur.since) / 1000)} s)`);
-      this.node.setMaintenance(null);
+      this.node.setMaintenance(
+        null,
+        (err) => this.log.error(`cannot save the end of the maintenance: ${err.message}`),
+      );
     }, wait);
   }
 

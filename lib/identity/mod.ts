@@ -104,6 +104,8 @@ export interface LocalNodeInit {
   bus: EventBus;
   /** Persists the incarnation when it changes (gossip bumps it). */
   saveIncarnation?: (n: number) => void;
+  /** A save of the incarnation failed (a full disk): gossip goes on, the next bump saves again. */
+  onSaveError?: (err: Error) => void;
   /** Maintenance saved by a previous run (kept across restarts). */
   maintenance?: Maintenance | null;
   /** Persists the maintenance when it changes. */
@@ -127,6 +129,7 @@ export class LocalNode {
   #services: Record<string, unknown> = {};
   #bus: EventBus;
   #save?: (n: number) => void;
+  #onSaveError?: (err: Error) => void;
   #maintenance: Maintenance | null;
   #saveMaintenance?: (m: Maintenance | null) => void;
 
@@ -140,6 +143,7 @@ export class LocalNode {
     this.#configTags = [...new Set(init.configTags)];
     this.#bus = init.bus;
     this.#save = init.saveIncarnation;
+    this.#onSaveError = init.onSaveError;
     this.#maintenance = init.maintenance ?? null;
     this.#saveMaintenance = init.saveMaintenance;
   }
@@ -149,11 +153,20 @@ export class LocalNode {
     return this.#maintenance;
   }
 
-  /** Enters (or updates) maintenance, or leaves it (null): saved, and gossip spreads it. */
-  setMaintenance(m: Maintenance | null): void {
+  /**
+   * Enters (or updates) maintenance, or leaves it (null): saved first (a failed save throws and changes
+   * nothing), then gossip spreads it. With `unsaved`, a failed save is handed to it and the change
+   * applies anyway (the end of a maintenance at its `until`: a later run never loads one past its end).
+   */
+  setMaintenance(m: Maintenance | null, unsaved?: (err: Error) => void): void {
     if (JSON.stringify(m) === JSON.stringify(this.#maintenance)) return;
+    try {
+      this.#saveMaintenance?.(m);
+    } catch (err) {
+      if (!unsaved) throw err;
+      unsaved(err as Error);
+    }
     this.#maintenance = m;
-    this.#saveMaintenance?.(m);
     this.#bus.emit("maintenance.changed", { maintenance: m });
   }
 
@@ -164,7 +177,13 @@ export class LocalNode {
   /** Raises the incarnation (at least to `atLeast`), persists it and returns it. */
   bumpIncarnation(atLeast = 0): number {
     this.#incarnation = Math.max(this.#incarnation + 1, atLeast);
-    this.#save?.(this.#incarnation);
+    try {
+      this.#save?.(this.#incarnation);
+    } catch (err) {
+      // gossip must still refute a suspicion and announce our changes when agent.db cannot be written
+      if (!this.#onSaveError) throw err;
+      this.#onSaveError(err as Error);
+    }
     return this.#incarnation;
   }
 

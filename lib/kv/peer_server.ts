@@ -35,8 +35,12 @@ export function peerServer(d: PeerServerDeps): KvServe {
       const now = d.clock.now();
       const results = await Promise.all(writes.map(async (raw, i) => {
         try {
-          const { w, deadline, lean } = parseWrite(raw, i, d.cfg);
-          const until = Math.min(deadline ?? now + d.cfg.request_timeout, now + MAX_WAIT_MS);
+          const { w, deadline, timeoutMs, lean } = parseWrite(raw, i, d.cfg);
+          // the time left, on this node's clock; an absolute deadline only from agents before timeout_ms
+          const until = Math.min(
+            timeoutMs !== undefined ? now + timeoutMs : deadline ?? now + d.cfg.request_timeout,
+            now + MAX_WAIT_MS,
+          );
           const r = await d.coordinate(w, until);
           if (!r.record) return r;
           const { record, ...rest } = r;
@@ -178,7 +182,7 @@ function parseWrite(
   raw: unknown,
   i: number,
   lim: Limits,
-): { w: WriteRequest; deadline?: number; lean: boolean } {
+): { w: WriteRequest; deadline?: number; timeoutMs?: number; lean: boolean } {
   const b = obj(raw, `writes[${i}]`);
   if (b.op !== "put" && b.op !== "delete") throw new KvError(400, `writes[${i}].op: expected put or delete`);
   if (typeof b.key !== "string") throw new KvError(400, `writes[${i}].key: expected a string`);
@@ -204,5 +208,8 @@ function parseWrite(
   const deadline = b.deadline === undefined
     ? undefined
     : checkInt("deadline", b.deadline, Number.MAX_SAFE_INTEGER);
-  return { w, deadline, lean: b.lean === true };
+  const timeoutMs = b.timeout_ms === undefined
+    ? undefined
+    : checkInt(`writes[${i}].timeout_ms`, b.timeout_ms, Number.MAX_SAFE_INTEGER);
+  return { w, deadline, timeoutMs, lean: b.lean === true };
 }

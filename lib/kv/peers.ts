@@ -37,7 +37,13 @@ export interface WireWrite {
   flags?: number;
   ttl_ms?: number;
   cas?: number;
+  /** When the client gives up, in epoch ms on the forwarder's clock (agents before timeout_ms read it). */
   deadline: number;
+  /**
+   * The same as the time left when sent (ms): the owner counts it from its own clock, so a clock
+   * step on either host does not make the write expire at once (or wait far too long).
+   */
+  timeout_ms?: number;
   /** This forwarder's uuid when it owns a copy and stores it from the answer (not CAS). */
   carry?: string;
   /**
@@ -293,10 +299,13 @@ export class PeerClient {
 
   async #sendWrites(peer: RingNode, batch: Pending<WireWrite, ForwardResult>[]): Promise<void> {
     const deadline = Math.max(...batch.map((p) => p.deadline));
+    const now = this.#clock.now();
     const ans = await this.call<{ results?: WireWriteAnswer[] }>(
       peer,
       "writes",
-      { writes: batch.map((p) => p.item) },
+      {
+        writes: batch.map((p) => ({ ...p.item, timeout_ms: Math.max(1, Math.round(p.item.deadline - now)) })),
+      },
       deadline,
     );
     answerEach(peer, batch, ans?.results, "write", (r, p) => {

@@ -10,6 +10,11 @@
  * `daemon.log.YYYY-MM-DD` (the day its lines belong to) and starts a new one; `keepDays` rotated
  * files are kept, older ones deleted (0: the agent never rotates, for an external logrotate).
  * `reopen()` (SIGHUP, `kunai agent reload`) reopens the path, for logrotate's move-and-signal.
+ *
+ * A line the file refuses (a full disk) never stops the agent: the first failure is said once in the
+ * recent errors of `/agent/info` and on stderr, lines go on to stderr and the live readers, and the
+ * first line written again is preceded by how many were lost (a line cut by the disk filling up is
+ * ended first, so no two lines are glued together).
  */
 export type LogLevel = "DEBUG" | "INFO" | "WARNING" | "ERROR";
 export const LOG_LEVELS: LogLevel[] = ["DEBUG", "INFO", "WARNING", "ERROR"];
@@ -61,6 +66,11 @@ export class LogSink {
   #taps = new Map<(line: string) => void, number>();
   /** Lowest level a tap wants (lines below the sink's level are formatted only for taps). */
   #tapRank = Infinity;
+  /** Lines the file refused since it last took one, and why. */
+  #lost = 0;
+  #lostWhy = "";
+  /** The file ends inside a line (a write cut short). */
+  #midLine = false;
 
   constructor(opts: LogSinkOptions = {}) {
     this.level = opts.level ?? "INFO";
@@ -109,6 +119,7 @@ export class LogSink {
   #open(): void {
     const path = this.#path!;
     this.#file = Deno.openSync(path, { create: true, append: true });
+    this.#midLine = false; // a new file: a line cut short stays in the old one
     this.#setDayEnd();
   }
 
@@ -212,14 +223,47 @@ export class LogSink {
       if (list.length > KEEP) list.shift();
     }
     const bytes = this.#encoder.encode(line + "\n");
-    if (this.#stderr) {
-      try {
-        Deno.stderr.writeSync(bytes);
-      } catch { /* stderr closed (daemon): file only */ }
-    }
+    if (this.#stderr) writeStderr(bytes);
+    if (this.#file) this.#toFile(bytes, now);
+  }
+
+  /** Appends whole lines to the file; a refusal is counted, said once, and never thrown. */
+  #toFile(bytes: Uint8Array, now: number): void {
+    const f = this.#file!;
+    let chunk = bytes, off = 0;
     try {
-      this.#file?.writeSync(bytes);
-    } catch { /* disk full: nothing better to do */ }
+      if (this.#lost || this.#midLine) {
+        const note = this.#lost
+          ? `${this.node} [${
+            new Date(now).toISOString()
+          }][log] WARNING: ${this.#lost} line(s) could not be ` +
+            `written to ${this.#path} (${this.#lostWhy})\n`
+          : "";
+        chunk = this.#encoder.encode((this.#midLine ? "\n" : "") + note);
+        writeAll(f, chunk, (n) => off = n);
+        this.#lost = 0;
+        this.#midLine = false;
+        chunk = bytes;
+        off = 0;
+      }
+      writeAll(f, chunk, (n) => off = n);
+    } catch (err) {
+      if (off > 0) this.#midLine = true;
+      const why = (err as Error).message;
+      if (!this.#lost) {
+        // said once per failure, where it can be read while the file cannot be written
+        const text =
+          `${this.node} [${new Date(now).toISOString()}][log] ERROR: cannot write ${this.#path}: ${why}; ` +
+          "until it works again, lines reach only `kunai monitor` (and stderr)";
+        this.counts.ERROR++;
+        this.recent.ERROR.push(text);
+        if (this.recent.ERROR.length > KEEP) this.recent.ERROR.shift();
+        for (const [fn, min] of this.#taps) if (RANK.ERROR >= min) fn(text);
+        if (!this.#stderr) writeStderr(this.#encoder.encode(text + "\n"));
+      }
+      this.#lost++;
+      this.#lostWhy = why;
+    }
   }
 
   logger(part: string): Logger {
@@ -236,6 +280,22 @@ export class LogSink {
   close(): void {
     this.#file?.close();
     this.#file = null;
+  }
+}
+
+function writeStderr(bytes: Uint8Array): void {
+  try {
+    Deno.stderr.writeSync(bytes);
+  } catch { /* stderr closed (daemon) */ }
+}
+
+/** Writes all of `bytes` (a write may take part of them); `progress` hears how much went so far. */
+function writeAll(f: Deno.FsFile, bytes: Uint8Array, progress: (n: number) => void): void {
+  for (let off = 0; off < bytes.length;) {
+    const n = f.writeSync(bytes.subarray(off));
+    if (n <= 0) throw new Error("the file took no byte");
+    off += n;
+    progress(off);
   }
 }
 

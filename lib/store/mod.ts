@@ -73,8 +73,12 @@ export class Database {
 
   /** Executes a statement; returns changes and last row id. */
   run(sql: string, ...params: SqlValue[]): { changes: number; lastInsertRowid: number } {
-    const r = this.#stmt(sql).run(...params);
-    return { changes: Number(r.changes), lastInsertRowid: Number(r.lastInsertRowid) };
+    try {
+      const r = this.#stmt(sql).run(...params);
+      return { changes: Number(r.changes), lastInsertRowid: Number(r.lastInsertRowid) };
+    } catch (err) {
+      throw this.#full(err);
+    }
   }
 
   get<T>(sql: string, ...params: SqlValue[]): T | undefined {
@@ -87,7 +91,18 @@ export class Database {
 
   /** Runs raw SQL (several statements allowed, no parameters). */
   exec(sql: string): void {
-    this.#db.exec(sql);
+    try {
+      this.#db.exec(sql);
+    } catch (err) {
+      throw this.#full(err);
+    }
+  }
+
+  /** SQLite's "database or disk is full" as a StoreFullError naming this file; other errors as they are. */
+  #full(err: unknown): unknown {
+    return diskFull(err) && !(err instanceof StoreFullError)
+      ? new StoreFullError(this.path, err as Error)
+      : err;
   }
 
   /** Runs `fn` in one transaction (nested calls join the outer one). Rolls back on throw. */
@@ -107,7 +122,7 @@ export class Database {
           this.#db.exec("ROLLBACK");
         } catch { /* the original error says more */ }
       }
-      throw diskFull(err) ? new StoreFullError(this.path, err as Error) : err;
+      throw this.#full(err);
     } finally {
       this.#txDepth--;
     }
@@ -187,17 +202,28 @@ export function openDatabase(
     migrate(db, migrations);
   } catch (err) {
     db.close();
-    if (err instanceof StoreError) throw err;
+    if (err instanceof StoreError || err instanceof StoreFullError) throw err;
     const msg = (err as Error).message;
-    throw new StoreError(path, /not a database|malformed|corrupt/i.test(msg) ? `${msg}${DAMAGED_HINT}` : msg);
+    throw new StoreError(
+      path,
+      /not a database|malformed|corrupt/i.test(msg) ? `${msg}${damagedHint(path)}` : msg,
+    );
   }
   return db;
 }
 
-/** What to do about a damaged database file, said where the agent refuses to start on one. */
-const DAMAGED_HINT = "; the file is damaged: restore it from a snapshot (`kunai snapshot restore FILE`), " +
-  "or move it aside and the agent starts with an empty one (and, for kv.db, gets its keys back from " +
-  "the other nodes holding them)";
+/**
+ * What to do about a damaged database file, said where the agent refuses to start on one (or, for
+ * gossip.db, opened later, where its history cannot be saved). Snapshots hold kv, metrics and checks.
+ */
+function damagedHint(path: string): string {
+  const base = path.slice(path.lastIndexOf("/") + 1);
+  const inSnapshot = ["kv.db", "metrics.db", "checks.db"].includes(base);
+  return "; the file is damaged: " +
+    (inSnapshot ? "restore it from a snapshot (`kunai snapshot restore FILE`), or " : "") +
+    "move it aside (with its -wal and -shm files) and an empty one is made" +
+    (base === "kv.db" ? " (the node gets its keys back from the other nodes holding them)" : "");
+}
 
 function migrate(db: Database, migrations: Migration[]): void {
   const sorted = [...migrations].sort((a, b) => a.version - b.version);

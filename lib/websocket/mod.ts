@@ -14,6 +14,7 @@ import type { Ctx, Subsystem } from "../subsystem.ts";
 import { RouteTable } from "../routing/mod.ts";
 import type { MemberRecord } from "../types.ts";
 import { WsHub } from "./hub.ts";
+import { LastingServer } from "../http/serve.ts";
 
 export { feedMessage, overBudget, WsHub } from "./hub.ts";
 
@@ -41,7 +42,7 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
     log: ctx.log,
   });
   const offs: Array<() => void> = [];
-  let server: Deno.HttpServer | null = null;
+  let server: LastingServer | null = null;
   const conf = () =>
     ctx.config.listeners.websocket as { enabled?: boolean; port?: number; bind?: string } | undefined;
 
@@ -67,7 +68,7 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
         const hostname = c.bind || ctx.config.params.bind;
         const port = c.port ?? 6769;
         try {
-          server = Deno.serve(
+          server = LastingServer.start(
             {
               hostname,
               port,
@@ -78,6 +79,8 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
               },
             },
             (req, info) => hub.upgrade(req, addrText(info.remoteAddr)),
+            ctx.log,
+            `serving the websocket feed on ${hostname}:${port}`,
           );
         } catch (err) {
           throw new Error(`websocket: cannot listen on ${hostname}:${port}: ${(err as Error).message}`);

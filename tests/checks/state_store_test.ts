@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
 import { CheckStateStore, type StoredState } from "../../lib/checks/state_store.ts";
 import { Store, StoreFullError } from "../../lib/store/mod.ts";
-import { tempDir } from "../helpers.ts";
+import { CheckStates } from "../../lib/checks/state.ts";
+import type { CheckDef } from "../../lib/checks/check_def.ts";
+import type { CheckResultEvent } from "../../lib/types.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+import { makeTestCtx, tempDir } from "../helpers.ts";
+import { fill } from "../store/fill.ts";
 
 Deno.test("a full disk: check states and transitions wait in memory and are written once there is room", () => {
   using t = tempDir();
@@ -36,5 +41,67 @@ Deno.test("a full disk: check states and transitions wait in memory and are writ
     assert.equal(states.loadAll().get("disk")!.state, "ok", "the latest state of a check wins");
   } finally {
     store.closeAll();
+  }
+});
+
+Deno.test("a full disk: a silence that ends by itself ends (saved later), an asked one is refused whole", () => {
+  const ctx = makeTestCtx();
+  try {
+    const states = new CheckStates(ctx);
+    const db = ctx.store.handle("checks")!;
+    const run = db.run.bind(db);
+    let full = false;
+    // a DELETE frees pages, so max_page_count cannot refuse it; a full disk refuses its WAL append
+    db.run = (sql, ...p) => {
+      if (full) throw new StoreFullError(db.path, new Error("database or disk is full"));
+      return run(sql, ...p);
+    };
+    const def = { id: "disk", value: {}, problems: [] } as unknown as CheckDef;
+    const changes: CheckResultEvent[] = [];
+    ctx.bus.on("check.changed", (e) => changes.push(e));
+    states.fold(def, { state: "critical", output: "/ is full" }, []);
+    states.setSilence("disk", { reason: "ordered", since: 1, until: null });
+    full = true;
+    assert.throws(() => states.setSilence("other", { reason: "x", since: 1, until: null }), StoreFullError);
+    assert.equal(states.silence("other"), null, "not silenced when it could not be saved");
+    // the check recovers: its acknowledgement ends and the recovery is notified, disk full or not
+    states.fold(def, { state: "ok", output: "room again" }, []);
+    assert.deepEqual(changes.map((e) => e.state), ["critical", "ok"]);
+    assert.equal(states.silence("disk"), null);
+    states.flush();
+    assert.deepEqual(states.history("disk").map((h) => h.state), ["ok", "critical"], "listed while unsaved");
+    full = false;
+    states.flush();
+    assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM check_silence")?.n, 0, "its end written");
+    assert.equal(new CheckStates(ctx).silence("disk"), null, "and a restart does not bring it back");
+  } finally {
+    ctx.cleanup();
+  }
+});
+
+Deno.test("a full disk: saving check states is said once a minute at most, and its end", async () => {
+  const clock = new VirtualClock(1_700_000_000_000);
+  const ctx = makeTestCtx({ clock });
+  try {
+    const states = new CheckStates(ctx);
+    const db = ctx.store.handle("checks")!;
+    const { room } = fill(
+      db,
+      (i, text) => db.run("INSERT INTO check_history VALUES (?, 0, 'ok', 0, ?)", `f${i}`, text),
+    );
+    const def = { id: "disk", value: {}, problems: [] } as unknown as CheckDef;
+    for (let i = 0; i < 6; i++) {
+      states.fold(def, { state: i % 2 ? "ok" : "critical", output: "x".repeat(3000) }, []);
+      states.flush();
+      await clock.advance(10_000);
+    }
+    assert.equal(ctx.sink.counts.ERROR, 1, ctx.sink.recent.ERROR.join("\n"));
+    assert.match(ctx.sink.recent.ERROR[0], /saving check states failed: .*checks\.db: the disk is full/);
+    room();
+    states.flush();
+    assert.equal(states.history("disk").length, 6);
+    assert.equal(ctx.sink.counts.ERROR, 1);
+  } finally {
+    ctx.cleanup();
   }
 });

@@ -6,6 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type AgentProc, freePort, runKunai, startAgent, tempDir } from "../helpers.ts";
+import { startFailure } from "../../cli/agent.ts";
 
 if (!Deno.env.get("DENO_DIR")) {
   const home = Deno.env.get("HOME");
@@ -245,4 +246,22 @@ Deno.test("completion: bash and zsh scripts know every group and command option"
   const bad = await runKunai(["completion", "fish"]);
   assert.equal(bad.code, 2);
   assert.match(bad.stderr, /^kunai: unknown shell "fish"/);
+});
+
+Deno.test("agent start --daemon: a start that failed prints its reason from daemon.log (that run's only)", () => {
+  using t = tempDir();
+  const log = join(t.dir, "daemon.log");
+  Deno.writeTextFileSync(
+    log,
+    [
+      "n1 [2026-12-05T07:00:00.000Z][agent] INFO: starting kunai 1.0 (pid 11), configuration from /etc/kunai",
+      "n1 [2026-12-05T07:00:00.100Z][agent] ERROR: start failed: an old reason",
+      "n1 [2026-12-05T07:10:00.000Z][agent] INFO: starting kunai 1.0 (pid 42), configuration from /etc/kunai",
+      "n1 [2026-12-05T07:10:00.100Z][agent] ERROR: start failed: /d/kv.db: file is not a database; the file is damaged",
+      "",
+    ].join("\n"),
+  );
+  assert.equal(startFailure(log, 42), "/d/kv.db: file is not a database; the file is damaged");
+  assert.equal(startFailure(log, 77), null, "not this run's line");
+  assert.equal(startFailure(join(t.dir, "none.log"), 42), null);
 });

@@ -13,6 +13,7 @@ import { NO_PERMISSIONS, Sandbox } from "../../lib/sandbox/mod.ts";
 import { RealClock, VirtualClock } from "../../lib/clock/mod.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
 import { makeTestCtx, until } from "../helpers.ts";
+import { fill } from "../store/fill.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import type { CollectorResultEvent } from "../../lib/types.ts";
 
@@ -352,6 +353,41 @@ Deno.test("runtime: the entries a round brings due for a save are written in one
     await new Promise((r) => setTimeout(r, 20));
     assert.equal(transactions, 1);
   } finally {
+    await c.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("runtime: a full collectors.db is said once, not per collector and round, and its end once", async () => {
+  const ctx = ctxWith({ interval: "100ms", timeout: "2s" });
+  const groups = testGroup(["good", "nosy"]).map((g) => ({ ...g, batch: true }));
+  const c = createCollectors(ctx, { groups });
+  const db = ctx.store.open("collectors");
+  const { room } = fill(
+    db,
+    (i, text) => db.run("INSERT INTO collector_results VALUES (?, ?, 0)", `fill${i}-${text}`, text),
+  );
+  const lines: string[] = [];
+  const untap = ctx.sink.tap("INFO", (l) => lines.push(l));
+  const errors = () => lines.filter((l) => l.includes(" ERROR: ") && l.includes("collectors.db"));
+  try {
+    await c.start();
+    await until("four rounds", () => ((c.get("good")?.count as number) ?? 0) >= 4 || undefined, 5000);
+    assert.equal(errors().length, 1, errors().join("\n"));
+    assert.match(errors()[0], /saving collector results failed: .*collectors\.db: the disk is full/);
+    room();
+    await until(
+      "saved once there is room",
+      () =>
+        db.all("SELECT name FROM collector_results WHERE name IN ('good', 'nosy')").length === 2 || undefined,
+    );
+    await until(
+      "its end said",
+      () => lines.some((l) => /saving collector results works again/.test(l)) || undefined,
+    );
+    assert.equal(errors().length, 1);
+  } finally {
+    untap();
     await c.stop();
     ctx.cleanup();
   }

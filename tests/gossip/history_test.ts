@@ -9,6 +9,7 @@ import { FLUSH_MS, KEEP, MemberHistory } from "../../lib/gossip/history.ts";
 import { Store } from "../../lib/store/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { tempDir } from "../helpers.ts";
+import { fill } from "../store/fill.ts";
 
 const rec = (name: string, incarnation = 0): MemberRecord => ({
   uuid: `uuid-${name}`,
@@ -27,7 +28,7 @@ Deno.test("membership history: batched writes, newest first, by name or uuid, bo
   const store = new Store(t.dir);
   const clock = new VirtualClock(1_000_000);
   const errors: string[] = [];
-  const h = new MemberHistory(store, clock, (e) => errors.push(e.message));
+  const h = new MemberHistory(store, clock, { fail: (e) => errors.push(e.message), ok: () => {} });
   try {
     h.record("joined", rec("web-1"));
     await clock.advance(100);
@@ -68,7 +69,7 @@ Deno.test("membership history between two times: the kinds asked for, inclusive,
   using t = tempDir("kunai-mhist-");
   const store = new Store(t.dir);
   const clock = new VirtualClock(1_000_000);
-  const h = new MemberHistory(store, clock, () => {});
+  const h = new MemberHistory(store, clock, { fail: () => {}, ok: () => {} });
   try {
     h.record("joined", rec("a")); // 1 000 000
     await clock.advance(1000);
@@ -93,6 +94,48 @@ Deno.test("membership history between two times: the kinds asked for, inclusive,
     assert.deepEqual(h.between(0, 2_000_000, [], 10), []);
     const ids = h.between(0, 2_000_000, kinds, 10).map((r) => r.id);
     assert.ok(ids.every((id) => Number.isSafeInteger(id)) && new Set(ids).size === 4, `ids ${ids}`);
+  } finally {
+    store.closeAll();
+  }
+});
+
+Deno.test("membership history on a full disk: the batch waits, is listed, and is written once there is room", async () => {
+  using t = tempDir("kunai-mhist-");
+  const store = new Store(t.dir);
+  const clock = new VirtualClock(1_000_000);
+  const notes: string[] = [];
+  const h = new MemberHistory(store, clock, {
+    fail: (e) => notes.push(e.message),
+    ok: () => notes.push("ok"),
+  });
+  try {
+    h.record("joined", rec("web-1"));
+    h.flush();
+    const db = store.handle("gossip")!;
+    const { room } = fill(db, (i, text) =>
+      db.run(
+        "INSERT INTO member_history (ts, uuid, name, addr, change, incarnation) VALUES (0, ?, ?, '', 'x', 0)",
+        `fill${i}`,
+        text,
+      ));
+    db.run("DELETE FROM member_history WHERE ts = 0");
+    const before = db.get<{ n: number }>("SELECT COUNT(*) AS n FROM member_history")!.n;
+    h.record("dead", rec("web-2", 3));
+    h.record("suspect", rec("web-1", 1));
+    for (let i = 0; i < 2000; i++) h.record("joined", rec(`big-${"n".repeat(200)}-${i}`));
+    await clock.advance(FLUSH_MS);
+    assert.match(notes.join("|"), /gossip\.db: the disk is full/);
+    assert.equal(
+      db.get<{ n: number }>("SELECT COUNT(*) AS n FROM member_history")!.n,
+      before,
+      "nothing written",
+    );
+    assert.deepEqual(h.list({ node: "web-1", limit: 5 }).map((r) => r.change), ["suspect", "joined"]);
+    assert.deepEqual(h.list({ node: "web-2", limit: 5 }).map((r) => r.change), ["dead"]);
+    room();
+    await clock.advance(FLUSH_MS); // the batch is tried again by itself
+    assert.equal(notes.at(-1), "ok");
+    assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM member_history")!.n, 2003);
   } finally {
     store.closeAll();
   }

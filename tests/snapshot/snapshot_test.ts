@@ -202,3 +202,28 @@ Deno.test("snapshot of a running agent under write load, restored on a fresh nod
     Deno.removeSync(a.dir, { recursive: true });
   }
 });
+
+Deno.test({
+  name: "snapshot save to a full disk: a clean error naming the file, nothing left behind (root: a tmpfs)",
+  ignore: Deno.uid() !== 0,
+  async fn() {
+    const a = await startAgent({ name: "snapfull", addr: "127.0.0.17" });
+    const mnt = join(a.dir, "small");
+    Deno.mkdirSync(mnt);
+    const run = (...args: string[]) => new Deno.Command(args[0], { args: args.slice(1) }).outputSync();
+    assert.ok(run("mount", "-t", "tmpfs", "-o", "size=16k", "tmpfs", mnt).success);
+    try {
+      const file = join(mnt, "node.snap");
+      const saved = await a.cli(["snapshot", "save", file]);
+      assert.equal(saved.code, 1);
+      assert.match(
+        saved.stderr,
+        /cannot write .*small\/node\.snap: No space left on device.*; nothing was saved/,
+      );
+      assert.deepEqual([...Deno.readDirSync(mnt)], [], "no file, no partial one");
+    } finally {
+      run("umount", mnt);
+      await a.stop();
+    }
+  },
+});

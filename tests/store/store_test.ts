@@ -13,6 +13,7 @@ import {
 import { KV_MIGRATIONS, KvStorage } from "../../lib/kv/storage.ts";
 import type { KvRecord } from "../../lib/kv/record.ts";
 import { tempDir } from "../helpers.ts";
+import { fill } from "./fill.ts";
 
 Deno.test("store applies numbered migrations once, in WAL mode", () => {
   const { dir, cleanup } = tempDir();
@@ -167,5 +168,64 @@ Deno.test("a damaged database file is refused naming it, with what to do about i
       err instanceof StoreError &&
       /metrics\.db: file is not a database; the file is damaged: restore it from a snapshot \(`kunai snapshot restore FILE`\), or move it aside/
         .test(err.message),
+  );
+});
+
+Deno.test("what to do about a damaged file fits the file: snapshots hold kv, metrics and checks; kv comes back", () => {
+  using t = tempDir();
+  const damage = (name: string) => {
+    const path = join(t.dir, name);
+    Deno.writeFileSync(path, new Uint8Array(8192).map((_, i) => (i * 7919) & 255));
+    try {
+      openDatabase(path, [{ version: 1, sql: "CREATE TABLE a (x)" }]);
+    } catch (err) {
+      return (err as Error).message;
+    }
+    return "opened";
+  };
+  const kv = damage("kv.db");
+  assert.match(kv, /kv\.db: file is not a database; the file is damaged: restore it from a snapshot/);
+  assert.match(
+    kv,
+    /move it aside \(with its -wal and -shm files\) and an empty one is made \(the node gets its keys back/,
+  );
+  const gossip = damage("gossip.db");
+  assert.match(
+    gossip,
+    /gossip\.db: file is not a database; the file is damaged: move it aside \(with its -wal and -shm files\) and an empty one is made$/,
+  );
+  // a file cut short: refused at open, not at some later read
+  const path = join(t.dir, "checks.db");
+  const db = openDatabase(path, [{ version: 1, sql: "CREATE TABLE a (x TEXT)" }]);
+  db.transaction(() => {
+    for (let i = 0; i < 200; i++) db.run("INSERT INTO a VALUES (?)", "x".repeat(100));
+  });
+  db.close();
+  Deno.truncateSync(path, 3000);
+  assert.throws(
+    () => openDatabase(path, [{ version: 1, sql: "CREATE TABLE a (x TEXT)" }]),
+    /checks\.db: .*the file is damaged/,
+  );
+});
+
+Deno.test("a full disk outside a transaction (run, exec) is a StoreFullError naming the file too", () => {
+  using t = tempDir();
+  const db = openDatabase(join(t.dir, "one.db"), [{ version: 1, sql: "CREATE TABLE a (x TEXT)" }]);
+  fill(db, (_i, text) => db.run("INSERT INTO a VALUES (?)", text));
+  assert.throws(
+    () => db.run("INSERT INTO a VALUES ('y')"),
+    (e) => e instanceof StoreFullError && e.file === db.path,
+  );
+  assert.throws(() => db.exec("INSERT INTO a VALUES ('y')"), /one\.db: the disk is full/);
+  db.close();
+});
+
+Deno.test("a full disk while a database is created names the file once", () => {
+  using t = tempDir();
+  const path = join(t.dir, "gossip.db");
+  const fills = "PRAGMA max_page_count = 3; CREATE TABLE a (x BLOB); INSERT INTO a VALUES (zeroblob(100000))";
+  assert.throws(
+    () => openDatabase(path, [{ version: 1, sql: fills }]),
+    (e) => e instanceof StoreFullError && e.message.startsWith(`${path}: the disk is full`),
   );
 });
