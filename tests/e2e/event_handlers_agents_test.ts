@@ -74,12 +74,12 @@ for (const keyed of [true, false]) {
           return l.code === 0 && JSON.parse(l.stdout).length === 1;
         }, 15_000);
         // the sender's own handler always runs: its event came through its write route
-        await until("a's handler ran", () => read(join(out, "eh0-deploy-web")) !== null, 15_000);
+        await until("a's handler ran", () => read(join(out, "eh0-deploy-web")) || undefined, 15_000);
         assert.equal(read(join(out, "eh0-deploy-web")), "release 42; $(id)");
         const logged = JSON.parse((await b.cli(["event", "list", "--json"])).stdout)[0];
         assert.equal(logged.authenticated, keyed);
         if (keyed) {
-          await until("b's handler ran", () => read(join(out, "eh1-deploy-web")) !== null, 15_000);
+          await until("b's handler ran", () => read(join(out, "eh1-deploy-web")) || undefined, 15_000);
           assert.equal(read(join(out, "eh1-deploy-web")), "release 42; $(id)");
         } else {
           await until("b counted the skip", async () => {
@@ -95,7 +95,8 @@ for (const keyed of [true, false]) {
         // membership: b saw a join (a's line on stdin) only when the records are vouched for by the key
         const joined = join(out, "eh1-member-join");
         if (keyed) {
-          await until("b's member-join handler ran", () => read(joined) !== null, 15_000);
+          // the handler's `cat > file` makes the file before it writes: wait for the line
+          await until("b's member-join handler ran", () => read(joined)?.includes("\n") || undefined, 15_000);
           assert.match(
             read(joined)!,
             new RegExp(`^eh0\t${addrs[0].replaceAll(".", "\\.")}\t[0-9a-f]+\t[^\t\n]*\n`, "m"),
