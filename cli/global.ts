@@ -5,6 +5,7 @@ import { type CommandGroup, UsageError } from "./types.ts";
 import { VERSION } from "../lib/version.ts";
 import type { Output } from "./output.ts";
 import type { Maintenance } from "../lib/types.ts";
+import { entryExists } from "../lib/fs/mod.ts";
 
 /** A new 32-byte key, base64 (AES-256-GCM gossip encryption). */
 export function newKey(): string {
@@ -66,7 +67,7 @@ const keygen: CommandGroup = {
           const key = `${options.dir}/exec.key`, pubFile = `${options.dir}/exec.pub`;
           // a new pair over the old one would lock out every node that holds the old public key
           for (const f of [key, pubFile]) {
-            if (exists(f)) {
+            if (entryExists(f)) {
               out.error(`kunai: ${f} already exists: remove it first to make a new pair`);
               return 1;
             }
@@ -222,13 +223,4 @@ function maintenanceText(m: Maintenance): string {
     ? ""
     : ` until ${new Date(m.until).toISOString().slice(0, 19).replace("T", " ")} UTC`;
   return `yes${until}${m.reason ? `: ${m.reason}` : ""}`;
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -22,6 +22,16 @@ export function readIfExists(path: string): string | null {
   }
 }
 
+/** Whether anything, a dangling link included, is at the path; any error reading it counts as nothing. */
+export function entryExists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** Whether something exists at the path (a missing path is false; any other error is thrown). */
 export function pathExists(path: string): boolean {
   try {

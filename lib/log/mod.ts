@@ -16,6 +16,8 @@
  * first line written again is preceded by how many were lost (a line cut by the disk filling up is
  * ended first, so no two lines are glued together).
  */
+import { entryExists } from "../fs/mod.ts";
+
 export type LogLevel = "DEBUG" | "INFO" | "WARNING" | "ERROR";
 export const LOG_LEVELS: LogLevel[] = ["DEBUG", "INFO", "WARNING", "ERROR"];
 const RANK: Record<LogLevel, number> = { DEBUG: 0, INFO: 1, WARNING: 2, ERROR: 3 };
@@ -142,7 +144,7 @@ export class LogSink {
     let problem = "";
     try {
       let target = `${path}.${day}`;
-      for (let i = 1; exists(target); i++) target = `${path}.${day}.${i}`;
+      for (let i = 1; entryExists(target); i++) target = `${path}.${day}.${i}`;
       Deno.renameSync(path, target);
     } catch (err) {
       if (!(err instanceof Deno.errors.NotFound)) {
@@ -296,15 +298,6 @@ function writeAll(f: Deno.FsFile, bytes: Uint8Array, progress: (n: number) => vo
     if (n <= 0) throw new Error("the file took no byte");
     off += n;
     progress(off);
-  }
-}
-
-function exists(path: string): boolean {
-  try {
-    Deno.lstatSync(path);
-    return true;
-  } catch {
-    return false;
   }
 }
 
