@@ -208,4 +208,4 @@ export function parseDuration(v: unknown): number | null {
   return n * mult;
 }
 
-export { DueTimer, LazyInterval, nextOnGrid } from "./timers.ts";
+export { DueTimer, gridDelay, LazyInterval, nextOnGrid, WAKE_GRID_MS } from "./timers.ts";

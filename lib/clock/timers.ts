@@ -14,6 +14,24 @@ export function nextOnGrid(t: number, every: number): number {
   return (Math.floor(t / e) + 1) * e;
 }
 
+/** The epoch grid (ms) the agent's default jobs wake on: collectors, checks, statsd and detectors at 10 s. */
+export const WAKE_GRID_MS = 10_000;
+
+/**
+ * The delay for a limit that is nearly always cleared before it fires (a collector run's time limit):
+ * `ms`, or a little more, up to the next tick of the epoch grid of `grid` ms at or after `now + ms`,
+ * when `ms` is half a grid step or longer. A cleared timer still wakes Deno's event loop at its due
+ * time (its timer lists are cleaned up lazily: a 3 s timer set and cleared every 10 s wakes the
+ * thread 3 s after each set, measured with `strace` on Deno 2.9), so an idle agent paid one wake-up
+ * of its own for its collectors' 8 s limits, 8 s after each round, and one for the batch's 16 s limit
+ * every other round; on the grid they land in the wake-up of a later round. Shorter limits (a
+ * test's, a TCP connect's) stay exact. A limit is late by less than one grid step.
+ */
+export function gridDelay(now: number, ms: number, grid = WAKE_GRID_MS): number {
+  if (ms < grid / 2) return Math.max(0, ms);
+  return nextOnGrid(now + ms - 1, grid) - now;
+}
+
 /**
  * Many jobs, one timer: each job has a due time, the timer waits for the earliest, and a wake-up
  * hands `onDue` every job due by then (taken off the plan: plan each again with `set`). Jobs that

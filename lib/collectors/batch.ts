@@ -2,7 +2,7 @@
  * One `runMany` message for several collectors of one Worker (main thread side): the replies are
  * handed out per collector, so each run is recorded as if it had been asked alone.
  */
-import type { Clock, TimerId } from "../clock/mod.ts";
+import { type Clock, gridDelay, type TimerId } from "../clock/mod.ts";
 import type { MethodServer } from "../sandbox/mod.ts";
 import type { RunManyReply, RunManyRequest, RunReply } from "./protocol.ts";
 
@@ -22,7 +22,10 @@ export function askMany(
   call.then(settled, settled);
   let timer: TimerId | undefined;
   const timedOut = new Promise<never>((_, reject) => {
-    timer = clock.setTimeout(() => reject(new Error(`run took longer than ${limitMs} ms`)), limitMs);
+    timer = clock.setTimeout(
+      () => reject(new Error(`run took longer than ${limitMs} ms`)),
+      gridDelay(clock.now(), limitMs), // on the wake grid: see gridDelay
+    );
   });
   const replies = Promise.race([call, timedOut]).finally(() => clock.clearTimeout(timer!));
   replies.catch(() => {}); // each collector's run gets the failure through its own ask

@@ -2,6 +2,7 @@
  * What the runtime asks a collectors Worker and what it answers (pure data, used on both sides),
  * and the Worker side of `runMany`.
  */
+import { gridDelay } from "../clock/mod.ts";
 
 /** `run` parameters: the collector name and the global configuration data. */
 export interface RunRequest {
@@ -42,7 +43,8 @@ export async function runMany(
   await Promise.all(req.names.map(async (name) => {
     let timer: ReturnType<typeof setTimeout> | undefined;
     const late = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`run took longer than ${ms} ms`)), ms);
+      // on the agent's wake grid: the limit is nearly always cleared, and a cleared timer still wakes the loop
+      timer = setTimeout(() => reject(new Error(`run took longer than ${ms} ms`)), gridDelay(Date.now(), ms));
     });
     try {
       out[name] = await Promise.race([run({ name, data: req.data, timeoutMs: ms }), late]);

@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { DueTimer, LazyInterval, parseDuration, RealClock, VirtualClock } from "../../lib/clock/mod.ts";
+import {
+  DueTimer,
+  gridDelay,
+  LazyInterval,
+  parseDuration,
+  RealClock,
+  VirtualClock,
+} from "../../lib/clock/mod.ts";
 
 Deno.test("the virtual clock fires timers in order and only when time advances", async () => {
   const c = new VirtualClock(0);
@@ -190,4 +197,16 @@ Deno.test("LazyInterval burst: pokes within `burst` of a leading tick also run a
   assert.deepEqual(plain, [20_205, 22_000]);
   lazy.stop();
   noBurst.stop();
+});
+
+Deno.test("gridDelay: a long limit lands on the wake grid, a short one stays exact", () => {
+  const t0 = 1_700_000_000_000; // on the 10 s grid
+  assert.equal(gridDelay(t0, 8_000), 10_000, "a round's 8 s limit fires with the next round");
+  assert.equal(gridDelay(t0 + 3_000, 8_000), 17_000, "never before its time, less than a step late");
+  assert.equal(gridDelay(t0 + 2_000, 8_000), 8_000, "already on the grid");
+  assert.equal(gridDelay(t0 + 1, 16_000), 19_999);
+  assert.equal(gridDelay(t0 + 1, 4_999), 4_999, "under half a step: exact");
+  assert.equal(gridDelay(t0 + 1, 50), 50);
+  assert.equal(gridDelay(t0 + 1, -5), 0);
+  assert.equal(gridDelay(t0 + 7, 3_000, 1_000), 3_993, "another grid");
 });

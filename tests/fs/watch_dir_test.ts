@@ -31,3 +31,23 @@ Deno.test("the data dir removed or replaced under the agent is said once, with w
     w.stop();
   }
 });
+
+Deno.test("the data dir is looked at on the epoch grid, in a wake-up the 10 s jobs make anyway", async () => {
+  using t = tempDir();
+  const dir = join(t.dir, "data");
+  Deno.mkdirSync(dir);
+  const grid = 1_700_000_010_000; // a multiple of WATCH_MS (30 s)
+  const clock = new VirtualClock(grid - 12_345);
+  const sink = new LogSink({ stderr: false });
+  const w = new DataDirWatch(dir, clock, sink.logger("agent"));
+  w.start();
+  try {
+    Deno.removeSync(dir, { recursive: true });
+    await clock.advance(12_344);
+    assert.equal(sink.counts.ERROR, 0, "not before the grid's tick");
+    await clock.advance(1);
+    assert.equal(sink.counts.ERROR, 1, "at the tick");
+  } finally {
+    w.stop();
+  }
+});
