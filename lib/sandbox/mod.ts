@@ -26,6 +26,7 @@ import type {
   HelloMessage,
   ReplyMessage,
 } from "./protocol.ts";
+import { gridDelay } from "../clock/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import { denied } from "./broker.ts";
@@ -291,7 +292,11 @@ export class SandboxWorker implements MethodServer {
     return [...this.#groups.keys()];
   }
 
-  /** Calls a method served by the Worker; rejects after `timeoutMs` and restarts the Worker. */
+  /**
+   * Calls a method served by the Worker; rejects after `timeoutMs` and restarts the Worker. A limit of
+   * 5 s or more fires on the agent's 10 s wake grid, less than a grid step late (`gridDelay`: the timer
+   * is nearly always cleared, and a cleared timer still wakes the event loop at its due time).
+   */
   async call<T = unknown>(method: string, params: unknown = {}, timeoutMs = 10_000): Promise<T> {
     if (this.#closed) throw new Error(`${this.spec.name}: sandbox worker is stopped`);
     await this.#start();
@@ -306,7 +311,7 @@ export class SandboxWorker implements MethodServer {
         reject(err);
         this.#failAll(err);
         this.#restart();
-      }, timeoutMs);
+      }, gridDelay(Date.now(), timeoutMs)); // a long limit on the wake grid: see gridDelay
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
       const msg: CallMessage = { kind: "call", id, method, params };
       try {
