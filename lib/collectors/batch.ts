@@ -2,7 +2,7 @@
  * One `runMany` message for several collectors of one Worker (main thread side): the replies are
  * handed out per collector, so each run is recorded as if it had been asked alone.
  */
-import { type Clock, gridDelay, type TimerId } from "../clock/mod.ts";
+import { type Clock, gridDelay, type TimerId, WAKE_GRID_MS } from "../clock/mod.ts";
 import type { MethodServer } from "../sandbox/mod.ts";
 import type { RunManyReply, RunManyRequest, RunReply } from "./protocol.ts";
 
@@ -22,9 +22,14 @@ export function askMany(
   call.then(settled, settled);
   let timer: TimerId | undefined;
   const timedOut = new Promise<never>((_, reject) => {
+    // on the wake grid (see gridDelay), and a tick after the runs' own limits: on the same tick it
+    // could fire first and fail the runs that answered along with the one that did not
+    const now = clock.now();
+    const inner = req.timeoutMs ?? 0;
+    const after = inner >= WAKE_GRID_MS / 2 ? gridDelay(now, inner) + WAKE_GRID_MS : 0;
     timer = clock.setTimeout(
       () => reject(new Error(`run took longer than ${limitMs} ms`)),
-      gridDelay(clock.now(), limitMs), // on the wake grid: see gridDelay
+      Math.max(gridDelay(now, limitMs), after),
     );
   });
   const replies = Promise.race([call, timedOut]).finally(() => clock.clearTimeout(timer!));
