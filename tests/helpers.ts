@@ -99,7 +99,8 @@ export interface TestCtxOptions {
   tags?: string[];
 }
 
-export interface TestCtx extends Ctx {
+/** Its sandbox, stores and temp dir go with `cleanup()` or at the end of the scope (`using ctx = makeTestCtx()`). */
+export interface TestCtx extends Ctx, Disposable {
   dir: string;
   sink: LogSink;
   cleanup(): void;
@@ -154,6 +155,9 @@ export function makeTestCtx(opts: TestCtxOptions = {}): TestCtx {
       sandbox.stopAll();
       store.closeAll();
       cleanup();
+    },
+    [Symbol.dispose]() {
+      this.cleanup();
     },
   };
 }

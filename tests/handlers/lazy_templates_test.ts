@@ -11,14 +11,14 @@ import { change, memberRecord } from "./fixtures.ts";
 const self = (name: string) => () => memberRecord(name, name, "127.0.0.1");
 
 Deno.test("the template engine is loaded only once a mail handler is configured", async () => {
-  const quiet = makeTestCtx({ name: "quiet" });
+  using quiet = makeTestCtx({ name: "quiet" });
   const none = createHandlers(quiet, { membership: { self: self("quiet") } });
   await none.start();
   quiet.bus.emit("check.changed", change("critical", "ok"));
   assert.equal(templateEngineLoaded(), false, "no mail handler: nunjucks not loaded");
   await none.stop();
 
-  const mail = makeTestCtx({
+  using mail = makeTestCtx({
     name: "mail",
     files: {
       "handlers/default.json": {

@@ -88,7 +88,7 @@ Deno.test("targets: alive or suspect members, with the tag, among the names or u
 function setup(handlers: Record<string, Record<string, unknown>>, keyed = true) {
   const files: Record<string, unknown> = {};
   for (const [id, h] of Object.entries(handlers)) files[`handlers/${id}.json`] = { event_handler: h };
-  const ctx = makeTestCtx({ clock: new RealClock(), name: "web-1", files, tags: ["web"] });
+  using ctx = makeTestCtx({ clock: new RealClock(), name: "web-1", files, tags: ["web"] });
   const logs: string[] = [];
   ctx.log = { ...ctx.log, warn: (m: string) => logs.push(`WARN ${m}`), info: () => {} };
   const self = { ...memberRecord(ctx.node.uuid, "web-1", "127.0.0.1"), tags: ["web"] };

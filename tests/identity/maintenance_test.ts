@@ -91,7 +91,7 @@ Deno.test("generators' ok_nodes drains a node in maintenance", () => {
 });
 
 Deno.test("handlers send nothing for this node's checks while it is in maintenance, nor for a node in maintenance", async () => {
-  const ctx = makeTestCtx({
+  using ctx = makeTestCtx({
     clock: new RealClock(),
     name: "web-1",
     files: {
@@ -128,7 +128,7 @@ Deno.test("handlers send nothing for this node's checks while it is in maintenan
 });
 
 Deno.test("maintenance is saved for the next run, forgotten once its end passed, and ends by itself", async () => {
-  const ctx = makeTestCtx();
+  using ctx = makeTestCtx();
   const db = ctx.store.open("agent", [{
     version: 1,
     sql: "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",

@@ -8,7 +8,7 @@ import { makeTestCtx } from "../helpers.ts";
 Deno.test("metrics.db: the WAL is copied back only past METRICS_WAL_AUTOCHECKPOINT frames, not SQLite's 1 000", async () => {
   assert.ok(METRICS_WAL_AUTOCHECKPOINT > 1000);
   const clock = new VirtualClock(1_700_000_000_000);
-  const ctx = makeTestCtx({ clock });
+  using ctx = makeTestCtx({ clock });
   const m = createMetrics(ctx);
   await m.start();
   try {
