@@ -223,7 +223,7 @@ export async function startAgent(opts: {
   /** Environment variables of the agent process (over ours, without our KUNAI_* ones). */
   env?: Record<string, string>;
 } = { name: "a" }): Promise<AgentProc> {
-  const dir = opts.dir ?? Deno.makeTempDirSync({ prefix: `kunai-${opts.name}-` });
+  const dir = opts.dir ?? agentDir(opts.name);
   const cfgDir = join(dir, "etc");
   Deno.mkdirSync(cfgDir, { recursive: true });
   const addr = opts.addr ?? "127.0.0.1";
@@ -310,6 +310,25 @@ export async function startAgent(opts: {
   }
   await proc.stop(1000);
   throw new Error(`agent ${opts.name} did not start: ${errText.slice(-2000)}`);
+}
+
+/**
+ * The temp dirs `startAgent` made, removed when the test module ends (not at `stop()`: tests start an
+ * agent again on the same dir, or read its files once it stopped). A full run left ~30 of them in /tmp.
+ */
+const agentDirs: string[] = [];
+globalThis.addEventListener("unload", () => {
+  for (const d of agentDirs.splice(0)) {
+    try {
+      Deno.removeSync(d, { recursive: true });
+    } catch { /* gone already */ }
+  }
+});
+
+function agentDir(name: string): string {
+  const dir = Deno.makeTempDirSync({ prefix: `kunai-${name}-` });
+  agentDirs.push(dir);
+  return dir;
 }
 
 const EXPIRED = Symbol("expired");
