@@ -108,6 +108,7 @@ Deno.test("the payload reaches the command on stdin and the event in its environ
     );
   } finally {
     await h.stop();
+    ctx.cleanup();
     t.cleanup();
   }
 });
@@ -126,6 +127,7 @@ Deno.test("a sender name with a NUL (no environment can hold one) still runs the
     assert.equal(Deno.readTextFileSync(out), "web 2");
   } finally {
     await h.stop();
+    ctx.cleanup();
     t.cleanup();
   }
 });
@@ -168,6 +170,7 @@ Deno.test("an unauthenticated event from another agent runs nothing: counted, lo
     await until("the local event ran the handler", () => existsSync(join(t.dir, "ran")), 10_000);
   } finally {
     await h.stop();
+    ctx.cleanup();
     t.cleanup();
   }
 });
@@ -201,12 +204,13 @@ Deno.test("event names: exact, prefix* and *; apply_on limits a handler to nodes
     assert.ok(!existsSync(join(t.dir, "db")));
   } finally {
     await h.stop();
+    ctx.cleanup();
     t.cleanup();
   }
 });
 
 Deno.test("one run at a time per handler; past MAX_QUEUED waiting events the rest are dropped and counted", async () => {
-  const ctx = makeTestCtx({
+  using ctx = makeTestCtx({
     clock: new RealClock(),
     files: { "h.json": { event_handler: { events: ["e"], command: "true" } } },
   });
@@ -276,6 +280,7 @@ Deno.test("a command past its timeout is killed with its whole process group, an
     );
   } finally {
     await h.stop();
+    ctx.cleanup();
     t.cleanup();
   }
 });
@@ -307,7 +312,7 @@ Deno.test("bad event_handler definitions are configuration errors naming the fil
 });
 
 Deno.test("a reload keeps a remaining handler's counters and queue, adds new handlers, drops removed ones", async () => {
-  const ctx = makeTestCtx({
+  using ctx = makeTestCtx({
     clock: new RealClock(),
     files: { "a.json": { event_handler: { events: ["x"], command: "true" } } },
   });

@@ -210,6 +210,7 @@ Deno.test("with a cluster key, a batch of joins runs the handler once: one line 
     assert.equal(h.eventHandlers()[0].runs, 2, "the user event named member-join ran nothing");
   } finally {
     await h.stop();
+    ctx.cleanup();
     t.cleanup();
   }
 });
@@ -232,6 +233,7 @@ Deno.test("without a cluster key, membership events run nothing: skipped, counte
     assert.ok(logs.some((l) => /skipped event member-join .*membership events/.test(l)), logs.join("\n"));
   } finally {
     await h.stop();
+    ctx.cleanup();
     t.cleanup();
   }
 });
