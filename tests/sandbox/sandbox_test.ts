@@ -168,6 +168,32 @@ Deno.test("an absent file answers NotFound naming the path and the call, for eve
   }
 });
 
+Deno.test("a file found once and then removed answers NotFound, and is found again once back", async () => {
+  const dir = Deno.makeTempDirSync({ dir: "/etc" }); // under /etc: the broker's synchronous paths
+  try {
+    const f = `${dir}/f`;
+    Deno.writeTextFileSync(f, "one");
+    assert.equal(await fileOp({ op: "read", path: f }), "one");
+    assert.equal(await fileOp({ op: "read", path: f }), "one"); // remembered as found: no probe
+    Deno.removeSync(f);
+    for (let i = 0; i < 2; i++) { // the operation's own error, then the probe's (no stack)
+      await assert.rejects(fileOp({ op: "read", path: f }), (e: unknown) => {
+        assert.ok(e instanceof Deno.errors.NotFound, String(e));
+        assert.match((e as Error).message, new RegExp(`open '${f}'`));
+        return true;
+      });
+    }
+    const second = await fileOp({ op: "stat", path: f }).catch((e) => e);
+    assert.ok(second instanceof Deno.errors.NotFound);
+    assert.ok(!second.stack?.includes("\n    at "), "probed again after the failure: " + second.stack);
+    Deno.writeTextFileSync(f, "two");
+    assert.equal(await fileOp({ op: "read", path: f }), "two");
+    assert.equal(((await fileOp({ op: "stat", path: f })) as { size: number }).size, 3);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("the broker reads /proc and /sys synchronously, other paths (and /proc links out) as before", async () => {
   assert.equal(inMemoryFs("/proc/stat"), true);
   assert.equal(inMemoryFs("/sys/class/net/lo/mtu"), true);
