@@ -332,7 +332,7 @@ function notFound(verb: string, path: string): Error {
 
 /**
  * Paths whose last operation found them: they skip the access(2) probe below (a system call and a
- * C string for each read of a file that is there every round: ~5 % of an idle agent's main thread).
+ * C string for each read of a file that is there every round: ~6 % of an idle agent's main thread).
  * A path whose operation then fails is probed again the next time.
  */
 const FOUND = new Set<string>();

@@ -311,7 +311,7 @@ export class SandboxWorker implements MethodServer {
         reject(err);
         this.#failAll(err);
         this.#restart();
-      }, gridDelay(Date.now(), timeoutMs)); // a long limit on the wake grid: see gridDelay
+      }, gridDelay(Date.now(), timeoutMs));
       this.#pending.set(id, { resolve: resolve as (v: unknown) => void, reject, timer });
       const msg: CallMessage = { kind: "call", id, method, params };
       try {
