@@ -51,6 +51,12 @@ export interface DockerState {
 
 type Obj = Record<string, unknown>;
 const MAX_EVENTS = 100;
+/**
+ * How often a host without a Docker socket looks for one again (the collectors' interval when that
+ * is longer): a daemon installed later is noticed within a minute, and an idle agent on the many
+ * hosts without Docker does not wake this subsystem every 10 s for nothing.
+ */
+export const NO_SOCKET_RECHECK_MS = 60_000;
 
 export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & DockerApi {
   const socket = ctx.config.params.collectors.docker_socket;
@@ -61,6 +67,8 @@ export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & Do
   let timer: TimerId | null = null;
   let running = false;
   let lastPoll: number | null = null;
+  /** The last refresh found no socket: the next one waits NO_SOCKET_RECHECK_MS. */
+  let absent = false;
   const st: DockerState = {
     enabled: false,
     connected: false,
@@ -106,6 +114,7 @@ export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & Do
         missing = (err as Error).message;
       }
     }
+    absent = missing !== null;
     if (missing !== null) {
       setReason(`disabled: no Docker socket at ${socket} (${missing})`, false, false);
       return;
@@ -152,7 +161,8 @@ export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & Do
       // the next poll on the epoch grid of the interval (one wake-up with the agent's other 10 s jobs)
       void refresh().finally(() => {
         const now = ctx.clock.now();
-        schedule(nextOnGrid(now + interval / 2, interval) - now);
+        const every = absent ? Math.max(interval, NO_SOCKET_RECHECK_MS) : interval;
+        schedule(nextOnGrid(now + every / 2, every) - now);
       });
     }, delay);
   }

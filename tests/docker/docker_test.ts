@@ -4,9 +4,15 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createDocker, fromV1, fromV2, parseHttpResponse } from "../../lib/docker/mod.ts";
+import {
+  createDocker,
+  fromV1,
+  fromV2,
+  NO_SOCKET_RECHECK_MS,
+  parseHttpResponse,
+} from "../../lib/docker/mod.ts";
 import { containerStats } from "../../lib/docker/stats.ts";
-import { RealClock } from "../../lib/clock/mod.ts";
+import { RealClock, VirtualClock } from "../../lib/clock/mod.ts";
 import { makeTestCtx, tempDir } from "../helpers.ts";
 import { dockerCommands } from "../../cli/docker.ts";
 import { Output } from "../../cli/output.ts";
@@ -217,5 +223,29 @@ Deno.test("docker: disabled with a clear reason when there is no socket; no Work
   } finally {
     await docker.stop();
     ctx.cleanup();
+  }
+});
+
+Deno.test("docker: without a socket it looks again every minute, not every collector interval, and notices one that appears", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "kunai-docker-absent-" });
+  const sock = `${dir}/docker.sock`;
+  const clock = new VirtualClock();
+  const ctx = makeTestCtx({ clock, params: { collectors: { docker_socket: sock, interval: "10s" } } });
+  const docker = createDocker(ctx);
+  const reason = () => (docker.info() as { reason: string }).reason;
+  try {
+    await docker.start();
+    await clock.advance(1);
+    assert.match(reason(), /no Docker socket at .*not found/);
+    // something appears at the path (a plain file: the reason changes when it is looked at again)
+    Deno.writeTextFileSync(sock, "");
+    await clock.advance(30_000);
+    assert.match(reason(), /not found/, "looked again before a minute had passed");
+    await clock.advance(NO_SOCKET_RECHECK_MS);
+    assert.match(reason(), /not a socket/);
+  } finally {
+    await docker.stop();
+    ctx.cleanup();
+    Deno.removeSync(dir, { recursive: true });
   }
 });
