@@ -13,7 +13,8 @@
  *            arrived): the floor for any agent that learns of a join only once it happens
  *   KV: LEVELS="16 64" OPS="put get" DURATION=10 pass through to run-etcd-anchor.sh
  *   IDLE_S=120  the idle CPU window (run-collectd-anchor.sh, collectd vs one default kunai agent)
- *   IDLE_WARMUP_S=60  how long the kunai agent runs before its window (start-up, first rollup, JIT)
+ *   IDLE_WARMUP_S=75  how long the kunai agent runs before its window (start-up, its last step at +60 s
+ *                     included: lib/process_metrics/settle.ts; first rollup, JIT)
  *
  * Prints one JSON line (the summary) on stdout; per-run lines go to stderr.
  */
@@ -159,8 +160,11 @@ async function startIdleAgent(): Promise<{ pid: number; stop(): Promise<void> }>
     } catch { /* not up yet */ }
     await new Promise((r) => setTimeout(r, 200));
   }
-  // start-up done, first collector rounds and rollup pass taken: the window measures the resident cost
-  await new Promise((r) => setTimeout(r, Number(Deno.env.get("IDLE_WARMUP_S") ?? 60) * 1000));
+  // start-up done, first collector rounds and rollup pass taken: the window measures the resident cost.
+  // Not 60 s: the agent's last start-up step (a collection, a malloc trim and a release of file pages,
+  // ~30-40 ms of CPU on the sixth box) runs 60 s after it answers, and a window opened 60 s after
+  // this loop saw it answer began within tens of milliseconds of that step, so took it or not by chance
+  await new Promise((r) => setTimeout(r, Number(Deno.env.get("IDLE_WARMUP_S") ?? 75) * 1000));
   return {
     pid: child.pid,
     async stop() {

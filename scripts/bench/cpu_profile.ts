@@ -6,6 +6,10 @@
  * main.ts agent start ...` (its re-exec keeps the flag), let it warm up, then run this.
  *
  *   deno run -A scripts/bench/cpu_profile.ts --port 9229 --seconds 120 [--interval-us 250] [--out p.cpuprofile] [--top 40]
+ *   deno run -A scripts/bench/cpu_profile.ts --in p.cpuprofile [--wake-detail 15]   (a saved profile)
+ *
+ * `--wake-detail MS` lists, for each wake-up of MS milliseconds or more, the agent's functions that
+ * took most of it (inclusive), to tell what makes one round dearer than the others.
  */
 import { parseArgs } from "node:util";
 
@@ -16,6 +20,8 @@ const { values } = parseArgs({
     "interval-us": { type: "string", default: "250" },
     out: { type: "string" },
     top: { type: "string", default: "40" },
+    in: { type: "string" },
+    "wake-detail": { type: "string" },
   },
 });
 
@@ -38,34 +44,39 @@ interface Profile {
   timeDeltas: number[];
 }
 
-const list = await (await fetch(`http://127.0.0.1:${values.port}/json/list`)).json();
-const ws = new WebSocket(list[0].webSocketDebuggerUrl);
-await new Promise((res, rej) => {
-  ws.onopen = res;
-  ws.onerror = rej;
-});
-let nextId = 1;
-const waiting = new Map<number, (v: unknown) => void>();
-ws.onmessage = (e) => {
-  const msg = JSON.parse(e.data);
-  if (msg.id && waiting.has(msg.id)) {
-    waiting.get(msg.id)!(msg.result ?? msg.error);
-    waiting.delete(msg.id);
-  }
-};
-function send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
-  const id = nextId++;
-  ws.send(JSON.stringify({ id, method, params }));
-  return new Promise((res) => waiting.set(id, res));
-}
+const profile: Profile = values.in ? JSON.parse(await Deno.readTextFile(values.in)) : await capture();
 
-await send("Profiler.enable");
-await send("Profiler.setSamplingInterval", { interval: Number(values["interval-us"]) });
-await send("Profiler.start");
-await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
-const { profile } = await send("Profiler.stop") as { profile: Profile };
-ws.close();
-if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(profile));
+async function capture(): Promise<Profile> {
+  const list = await (await fetch(`http://127.0.0.1:${values.port}/json/list`)).json();
+  const ws = new WebSocket(list[0].webSocketDebuggerUrl);
+  await new Promise((res, rej) => {
+    ws.onopen = res;
+    ws.onerror = rej;
+  });
+  let nextId = 1;
+  const waiting = new Map<number, (v: unknown) => void>();
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.id && waiting.has(msg.id)) {
+      waiting.get(msg.id)!(msg.result ?? msg.error);
+      waiting.delete(msg.id);
+    }
+  };
+  function send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    const id = nextId++;
+    ws.send(JSON.stringify({ id, method, params }));
+    return new Promise((res) => waiting.set(id, res));
+  }
+
+  await send("Profiler.enable");
+  await send("Profiler.setSamplingInterval", { interval: Number(values["interval-us"]) });
+  await send("Profiler.start");
+  await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
+  const { profile } = await send("Profiler.stop") as { profile: Profile };
+  ws.close();
+  if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(profile));
+  return profile;
+}
 
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
 const parent = new Map<number, number>();
@@ -76,7 +87,7 @@ const fileUs = new Map<string, number>();
 const interval = Number(values["interval-us"]);
 let busyUs = 0;
 // wake-ups: runs of non-idle samples separated by >= 50 ms of idle samples
-const wakes: { at: number; us: number; top: string }[] = [];
+const wakes: { at: number; us: number; top: string; samples: number[] }[] = [];
 let t = profile.startTime;
 let lastBusy = -Infinity;
 for (let i = 0; i < profile.samples.length; i++) {
@@ -102,9 +113,10 @@ for (let i = 0; i < profile.samples.length; i++) {
       }
       id = parent.get(id);
     }
-    wakes.push({ at: (t - profile.startTime) / 1e6, us: 0, top: label });
+    wakes.push({ at: (t - profile.startTime) / 1e6, us: 0, top: label, samples: [] });
   }
   wakes[wakes.length - 1].us += dt;
+  wakes[wakes.length - 1].samples.push(i);
   lastBusy = t;
 }
 const secs = (profile.endTime - profile.startTime) / 1e6;
@@ -115,31 +127,22 @@ console.log(
 );
 console.log("categories:", [...catUs].map(([k, v]) => `${k} ${(v / 1000).toFixed(1)} ms`).join(", "));
 console.log(`wake-ups: ${wakes.length}`);
-for (const w of wakes) console.log(`  +${w.at.toFixed(2)} s ${(w.us / 1000).toFixed(2)} ms ${w.top}`);
+const detailMs = values["wake-detail"] === undefined ? Infinity : Number(values["wake-detail"]);
+for (const w of wakes) {
+  console.log(`  +${w.at.toFixed(2)} s ${(w.us / 1000).toFixed(2)} ms ${w.top}`);
+  if (w.us / 1000 < detailMs) continue;
+  const incl = inclusive(w.samples);
+  for (const [k, v] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, 12)) {
+    console.log(`      ${(v / 1000).toFixed(2).padStart(6)} ms  ${k}`);
+  }
+}
 console.log(
   "by file:",
   [...fileUs].sort((a, b) => b[1] - a[1]).slice(0, 25).map(([k, v]) => `${k} ${(v / 1000).toFixed(1)}`).join(
     ", ",
   ),
 );
-// inclusive: each sample counts once for every distinct function of ours on its stack
-const inclUs = new Map<string, number>();
-const ours = (url: string) => /\/(lib|cli)\/|main\.(js|ts)$/.test(url);
-for (let i = 0; i < profile.samples.length; i++) {
-  const dt = profile.timeDeltas[i + 1] ?? interval;
-  let id: number | undefined = profile.samples[i];
-  if (byId.get(id)!.callFrame.functionName === "(idle)") continue;
-  const seen = new Set<string>();
-  for (; id !== undefined; id = parent.get(id)) {
-    const cf = byId.get(id)!.callFrame;
-    if (!ours(cf.url)) continue;
-    const k = `${cf.functionName || "(anonymous)"} ${cf.url.replace(/^.*\/(lib|cli)\//, "$1/")}:${
-      cf.lineNumber + 1
-    }`;
-    if (!seen.has(k)) inclUs.set(k, (inclUs.get(k) ?? 0) + dt);
-    seen.add(k);
-  }
-}
+const inclUs = inclusive(profile.samples.map((_, i) => i));
 console.log("inclusive, the agent's functions:");
 for (const [k, v] of [...inclUs].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
   console.log(`${(v / 1000).toFixed(2).padStart(8)} ms  ${k}`);
@@ -147,3 +150,26 @@ for (const [k, v] of [...inclUs].sort((a, b) => b[1] - a[1]).slice(0, Number(val
 console.log("self:");
 const top = [...selfUs].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top));
 for (const [k, v] of top) console.log(`${(v / 1000).toFixed(2).padStart(8)} ms  ${k}`);
+
+/** Inclusive time of the agent's functions over these samples (indexes into profile.samples). */
+function inclusive(indexes: number[]): Map<string, number> {
+  // each sample counts once for every distinct function of ours on its stack
+  const incl = new Map<string, number>();
+  const ours = (url: string) => /\/(lib|cli)\/|main\.(js|ts)$/.test(url);
+  for (const i of indexes) {
+    const dt = profile.timeDeltas[i + 1] ?? interval;
+    let id: number | undefined = profile.samples[i];
+    if (byId.get(id)!.callFrame.functionName === "(idle)") continue;
+    const seen = new Set<string>();
+    for (; id !== undefined; id = parent.get(id)) {
+      const cf = byId.get(id)!.callFrame;
+      if (!ours(cf.url)) continue;
+      const k = `${cf.functionName || "(anonymous)"} ${cf.url.replace(/^.*\/(lib|cli)\//, "$1/")}:${
+        cf.lineNumber + 1
+      }`;
+      if (!seen.has(k)) incl.set(k, (incl.get(k) ?? 0) + dt);
+      seen.add(k);
+    }
+  }
+  return incl;
+}

@@ -1,0 +1,100 @@
+/**
+ * Where a running Deno process allocates: V8's sampling heap profiler over the inspector
+ * (Chrome DevTools Protocol), counting the objects the garbage collector already took back too, so
+ * the figures are allocation (what makes scavenges), not what stays. Start the agent with
+ * `deno run --inspect=127.0.0.1:9229 -A main.ts agent start ...`, let it warm up, then run this.
+ *
+ *   deno run -A scripts/bench/alloc_profile.ts --port 9229 --seconds 120 [--interval 4096] [--top 40]
+ *
+ * Prints bytes allocated by function (self) and by the agent's own functions (inclusive).
+ */
+import { parseArgs } from "node:util";
+
+const { values } = parseArgs({
+  options: {
+    port: { type: "string", default: "9229" },
+    seconds: { type: "string", default: "60" },
+    interval: { type: "string", default: "4096" },
+    top: { type: "string", default: "40" },
+  },
+});
+
+interface CallFrame {
+  functionName: string;
+  url: string;
+  lineNumber: number;
+}
+interface HeapNode {
+  callFrame: CallFrame;
+  selfSize: number;
+  children: HeapNode[];
+}
+
+const list = await (await fetch(`http://127.0.0.1:${values.port}/json/list`)).json();
+const ws = new WebSocket(list[0].webSocketDebuggerUrl);
+await new Promise((res, rej) => {
+  ws.onopen = res;
+  ws.onerror = rej;
+});
+let nextId = 1;
+const waiting = new Map<number, (v: unknown) => void>();
+ws.onmessage = (e) => {
+  const msg = JSON.parse(e.data);
+  if (msg.id && waiting.has(msg.id)) {
+    waiting.get(msg.id)!(msg.result ?? msg.error);
+    waiting.delete(msg.id);
+  }
+};
+function send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+  const id = nextId++;
+  ws.send(JSON.stringify({ id, method, params }));
+  return new Promise((res) => waiting.set(id, res));
+}
+
+await send("HeapProfiler.enable");
+await send("HeapProfiler.startSampling", {
+  samplingInterval: Number(values.interval),
+  includeObjectsCollectedByMajorGC: true,
+  includeObjectsCollectedByMinorGC: true,
+});
+await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
+const { profile } = await send("HeapProfiler.stopSampling") as { profile: { head: HeapNode } };
+ws.close();
+
+const self = new Map<string, number>();
+const incl = new Map<string, number>();
+const ours = (url: string) => /\/(lib|cli)\/|main\.(js|ts)$/.test(url);
+const label = (cf: CallFrame) =>
+  `${cf.functionName || "(anonymous)"} ${cf.url.replace(/^.*\/(lib|cli)\//, "$1/").replace(/^.*\//, "")}:${
+    cf.lineNumber + 1
+  }`;
+let total = 0;
+/** Walks the tree; returns the bytes under `n` (itself included). */
+function walk(n: HeapNode, stack: Set<string>): number {
+  const k = label(n.callFrame);
+  self.set(k, (self.get(k) ?? 0) + n.selfSize);
+  total += n.selfSize;
+  const mine = ours(n.callFrame.url) && !stack.has(k);
+  if (mine) stack.add(k);
+  let under = n.selfSize;
+  for (const c of n.children) under += walk(c, stack);
+  if (mine) {
+    stack.delete(k);
+    incl.set(k, (incl.get(k) ?? 0) + under);
+  }
+  return under;
+}
+walk(profile.head, new Set());
+const secs = Number(values.seconds);
+const kb = (b: number) => (b / 1024).toFixed(0).padStart(8);
+console.log(
+  `allocated ${(total / 1048576).toFixed(1)} MB in ${secs} s (${(total / 1024 / secs).toFixed(0)} kB/s)`,
+);
+console.log("inclusive, the agent's functions (kB):");
+for (const [k, v] of [...incl].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
+  console.log(`${kb(v)}  ${k}`);
+}
+console.log("self (kB):");
+for (const [k, v] of [...self].sort((a, b) => b[1] - a[1]).slice(0, Number(values.top))) {
+  console.log(`${kb(v)}  ${k}`);
+}
