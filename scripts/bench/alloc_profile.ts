@@ -4,9 +4,11 @@
  * the figures are allocation (what makes scavenges), not what stays. Start the agent with
  * `deno run --inspect=127.0.0.1:9229 -A main.ts agent start ...`, let it warm up, then run this.
  *
- *   deno run -A scripts/bench/alloc_profile.ts --port 9229 --seconds 120 [--interval 4096] [--top 40]
+ *   deno run -A scripts/bench/alloc_profile.ts --port 9229 --seconds 120 [--interval 4096] [--top 40] [--out p.heapprofile]
+ *   deno run -A scripts/bench/alloc_profile.ts --in p.heapprofile --seconds 120   (a saved profile)
  *
- * Prints bytes allocated by function (self) and by the agent's own functions (inclusive).
+ * Prints bytes allocated by function (self; a built-in such as `push` with the agent's function
+ * that called it) and by the agent's own functions (inclusive).
  */
 import { parseArgs } from "node:util";
 
@@ -16,6 +18,8 @@ const { values } = parseArgs({
     seconds: { type: "string", default: "60" },
     interval: { type: "string", default: "4096" },
     top: { type: "string", default: "40" },
+    out: { type: "string" },
+    in: { type: "string" },
   },
 });
 
@@ -30,36 +34,44 @@ interface HeapNode {
   children: HeapNode[];
 }
 
-const list = await (await fetch(`http://127.0.0.1:${values.port}/json/list`)).json();
-const ws = new WebSocket(list[0].webSocketDebuggerUrl);
-await new Promise((res, rej) => {
-  ws.onopen = res;
-  ws.onerror = rej;
-});
-let nextId = 1;
-const waiting = new Map<number, (v: unknown) => void>();
-ws.onmessage = (e) => {
-  const msg = JSON.parse(e.data);
-  if (msg.id && waiting.has(msg.id)) {
-    waiting.get(msg.id)!(msg.result ?? msg.error);
-    waiting.delete(msg.id);
-  }
-};
-function send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
-  const id = nextId++;
-  ws.send(JSON.stringify({ id, method, params }));
-  return new Promise((res) => waiting.set(id, res));
-}
+const profile: { head: HeapNode } = values.in
+  ? JSON.parse(await Deno.readTextFile(values.in))
+  : await capture();
 
-await send("HeapProfiler.enable");
-await send("HeapProfiler.startSampling", {
-  samplingInterval: Number(values.interval),
-  includeObjectsCollectedByMajorGC: true,
-  includeObjectsCollectedByMinorGC: true,
-});
-await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
-const { profile } = await send("HeapProfiler.stopSampling") as { profile: { head: HeapNode } };
-ws.close();
+async function capture(): Promise<{ head: HeapNode }> {
+  const list = await (await fetch(`http://127.0.0.1:${values.port}/json/list`)).json();
+  const ws = new WebSocket(list[0].webSocketDebuggerUrl);
+  await new Promise((res, rej) => {
+    ws.onopen = res;
+    ws.onerror = rej;
+  });
+  let nextId = 1;
+  const waiting = new Map<number, (v: unknown) => void>();
+  ws.onmessage = (e) => {
+    const msg = JSON.parse(e.data);
+    if (msg.id && waiting.has(msg.id)) {
+      waiting.get(msg.id)!(msg.result ?? msg.error);
+      waiting.delete(msg.id);
+    }
+  };
+  function send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
+    const id = nextId++;
+    ws.send(JSON.stringify({ id, method, params }));
+    return new Promise((res) => waiting.set(id, res));
+  }
+
+  await send("HeapProfiler.enable");
+  await send("HeapProfiler.startSampling", {
+    samplingInterval: Number(values.interval),
+    includeObjectsCollectedByMajorGC: true,
+    includeObjectsCollectedByMinorGC: true,
+  });
+  await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
+  const { profile } = await send("HeapProfiler.stopSampling") as { profile: { head: HeapNode } };
+  ws.close();
+  if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(profile));
+  return profile;
+}
 
 const self = new Map<string, number>();
 const incl = new Map<string, number>();
@@ -70,14 +82,16 @@ const label = (cf: CallFrame) =>
   }`;
 let total = 0;
 /** Walks the tree; returns the bytes under `n` (itself included). */
-function walk(n: HeapNode, stack: Set<string>): number {
-  const k = label(n.callFrame);
+function walk(n: HeapNode, stack: Set<string>, caller = ""): number {
+  // a built-in (no script) is named with the agent's function it was called from
+  const k = label(n.callFrame) + (n.callFrame.url === "" && caller ? ` < ${caller}` : "");
   self.set(k, (self.get(k) ?? 0) + n.selfSize);
   total += n.selfSize;
   const mine = ours(n.callFrame.url) && !stack.has(k);
   if (mine) stack.add(k);
   let under = n.selfSize;
-  for (const c of n.children) under += walk(c, stack);
+  const by = ours(n.callFrame.url) ? label(n.callFrame) : caller;
+  for (const c of n.children) under += walk(c, stack, by);
   if (mine) {
     stack.delete(k);
     incl.set(k, (incl.get(k) ?? 0) + under);
