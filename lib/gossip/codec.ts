@@ -18,6 +18,14 @@ export const LIMITS = {
   tag: 255,
   members: 100_000,
   servicesJson: 64 * 1024,
+  /**
+   * Deepest nesting of a member's services or an event's payload (objects and lists). JSON.parse
+   * takes any depth; what this agent later does with the value (encodes it again for other members,
+   * serialises it for the API, walks it for templates) recurses, and a value nested thousands deep
+   * that passed here could throw there, in a deeper stack. The limit of configuration files and API
+   * bodies, so services a configuration accepts are never refused by the other members.
+   */
+  jsonDepth: 64,
   userKind: 64,
   userPayloadJson: 32 * 1024,
   detectPad: 2048,
@@ -367,9 +375,26 @@ function tagsOf(o: Record<string, unknown>, path: string): string[] {
   });
 }
 
+/** True when a parsed JSON value nests objects or lists more than `max` deep (walked without recursion). */
+export function deeperThan(v: unknown, max: number): boolean {
+  const stack: Array<[unknown, number]> = [[v, 0]];
+  while (stack.length) {
+    const [x, d] = stack.pop()!;
+    if (!x || typeof x !== "object") continue;
+    if (d >= max) return true;
+    for (const c of Array.isArray(x) ? x : Object.values(x)) {
+      if (c && typeof c === "object") stack.push([c, d + 1]);
+    }
+  }
+  return false;
+}
+
 function servicesOf(o: Record<string, unknown>, path: string): Record<string, unknown> {
   const v = o.services ?? {};
   const s = obj(v, `${path}.services`);
+  if (deeperThan(s, LIMITS.jsonDepth)) {
+    throw new Bad(`${path}.services: nested deeper than ${LIMITS.jsonDepth}`);
+  }
   if (JSON.stringify(s).length > LIMITS.servicesJson) {
     throw new Bad(`${path}.services: larger than ${LIMITS.servicesJson}`);
   }
@@ -484,6 +509,9 @@ function checkMsg(raw: unknown, path: string): GossipMsg {
       };
     case "user": {
       const payload = o.payload ?? null;
+      if (deeperThan(payload, LIMITS.jsonDepth)) {
+        throw new Bad(`${path}.payload: nested deeper than ${LIMITS.jsonDepth}`);
+      }
       if (JSON.stringify(payload).length > LIMITS.userPayloadJson) {
         throw new Bad(`${path}.payload: too large`);
       }

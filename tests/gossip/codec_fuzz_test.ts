@@ -6,6 +6,7 @@ import {
   encodePacket,
   encodePushPull,
   type GossipMsg,
+  LIMITS,
   PROTOCOL_MAX,
   PROTOCOL_MIN,
   PROTOCOL_VERSION,
@@ -282,4 +283,53 @@ Deno.test("fuzz: 100 000 random and mutated packets never throw out of the decod
   }
   assert.equal(ok + rejected, 100_000);
   console.log(`fuzz: ${ok} accepted, ${rejected} rejected, 0 crashes`);
+});
+
+Deno.test("codec: services and event payloads nested deeper than LIMITS.jsonDepth are refused, named; any depth is a clean refusal", () => {
+  const nest = (depth: number): Record<string, unknown> => {
+    let v: Record<string, unknown> = { port: 80 };
+    for (let i = 1; i < depth; i++) v = { x: v };
+    return v;
+  };
+  const alive = (services: Record<string, unknown>): GossipMsg => ({
+    type: "alive",
+    uuid: "d".repeat(40),
+    name: "web-1",
+    addr: "10.0.0.4",
+    port: 6768,
+    incarnation: 3,
+    tags: [],
+    services,
+    zone: "",
+  });
+  const enc = (m: unknown) => new TextEncoder().encode(JSON.stringify([m]));
+  // as deep as allowed: accepted, and it re-encodes
+  const okPkt = decodePacket(enc(alive(nest(LIMITS.jsonDepth))));
+  assert.ok(okPkt.ok, okPkt.ok ? "" : okPkt.error);
+  const one = decodePacket(enc(alive(nest(LIMITS.jsonDepth + 1))));
+  assert.equal(one.ok, false);
+  assert.match(one.ok ? "" : one.error, /\[0\]\.services: nested deeper than 64/);
+  // through a push-pull too (a member record of its nodes)
+  const pp = decodePushPull(
+    new TextEncoder().encode(JSON.stringify({
+      type: "push-pull-msg",
+      protocol: PROTOCOL_VERSION,
+      nodes: { ["d".repeat(40)]: { ...alive(nest(70)), type: undefined, state: "alive" } },
+    })),
+  );
+  assert.equal(pp.ok, false);
+  assert.match(pp.ok ? "" : pp.error, /services: nested deeper than 64/, pp.ok ? "" : pp.error);
+  // a user event's payload, nested in lists
+  let payload: unknown = 1;
+  for (let i = 0; i < 70; i++) payload = [payload];
+  const ev = decodePacket(enc({ type: "user", kind: "deploy", id: "e1", payload }));
+  assert.equal(ev.ok, false);
+  assert.match(ev.ok ? "" : ev.error, /payload: nested deeper than 64/);
+  // as deep as a datagram can hold: refused as bad input, never a decoder failure
+  const deep = "[".repeat(30_000) + "]".repeat(30_000);
+  for (const text of [deep, `[{"type":"user","kind":"k","id":"i","payload":${deep}}]`]) {
+    const d = decodePacket(new TextEncoder().encode(text));
+    assert.equal(d.ok, false);
+    assert.ok(!d.ok && !d.error.startsWith("decoder failure"), d.ok ? "" : d.error);
+  }
 });
