@@ -488,7 +488,9 @@ export class GossipEngine implements EngineCore {
   #eagerRound(): void {
     if (!this.#running || this.#eagerTimer !== null) return;
     const c = this.deps.clock;
-    const wait = Math.max(EAGER_DELAY_MS, this.#lastEager + this.#cfg.gossip_interval / 4 - c.now());
+    // at most a quarter interval even when the wall clock stepped back since the last one
+    const quarter = this.#cfg.gossip_interval / 4;
+    const wait = Math.max(EAGER_DELAY_MS, Math.min(quarter, this.#lastEager + quarter - c.now()));
     this.#eagerTimer = c.setTimeout(() => {
       this.#eagerTimer = null;
       this.#lastEager = c.now();

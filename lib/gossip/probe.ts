@@ -52,7 +52,11 @@ export class ProbeTracker {
         const due = clock.now() + timeoutMs;
         p.timer = clock.setTimeout(() => {
           if (this.#pending.get(seq) !== p) return;
-          p.timer = clock.setTimeout(expire, Math.max(0, due - clock.now()));
+          // never longer than what was left of the timeout (a wall clock that stepped back meanwhile)
+          p.timer = clock.setTimeout(
+            expire,
+            Math.max(0, Math.min(timeoutMs - check.atMs, due - clock.now())),
+          );
           check.run();
         }, check.atMs);
       } else {

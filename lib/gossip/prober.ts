@@ -89,7 +89,13 @@ export class Prober {
     const every = Math.max(1, config.probe_interval);
     let tick = this.#tickAfter(clock.now());
     while (this.#core.running) {
-      const wait = tick - clock.now();
+      let wait = tick - clock.now();
+      // never more than an interval ahead unless the wall clock stepped back (an NTP step, a VM
+      // resumed): the grid is taken again from now, or the prober would sleep for the whole step
+      if (wait > every) {
+        tick = this.#tickAfter(clock.now());
+        wait = tick - clock.now();
+      }
       if (wait > 0) {
         await clock.sleep(wait, signal);
         if (!this.#core.running) return;

@@ -340,7 +340,7 @@ export class PushPull {
         this.#wakeTimer = null;
         this.#wakeAt = Infinity;
         this.#catchUp();
-      }, wake - now);
+      }, Math.min(wake - now, window)); // within the window even if the wall clock stepped back
     }
   }
 

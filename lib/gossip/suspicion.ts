@@ -90,7 +90,8 @@ export class Suspicion {
 
   #arm(): void {
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
-    const remaining = this.startedAt + this.timeoutMs - this.#clock.now();
+    // at most the whole timeout: a wall clock that stepped back must not stretch a suspicion by the step
+    const remaining = Math.min(this.timeoutMs, this.startedAt + this.timeoutMs - this.#clock.now());
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = null;
       this.#onTimeout(Math.max(0, this.#clock.now() - (this.startedAt + this.timeoutMs)));

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { VirtualClock } from "../../lib/clock/mod.ts";
+import { type Clock, VirtualClock } from "../../lib/clock/mod.ts";
 import {
   expectedConfirmations,
   Suspicion,
@@ -72,4 +72,33 @@ Deno.test("awareness score is clamped and stretches timeouts", () => {
   a.apply(-100);
   assert.equal(a.score, 0);
   assert.equal(scaleByHealth(100, 2), 300);
+});
+
+Deno.test("suspicion: a confirmation after the wall clock stepped back an hour does not stretch the timeout by the step", async () => {
+  const base = new VirtualClock();
+  let offset = 0;
+  const clock: Clock = {
+    now: () => base.now() + offset,
+    setTimeout: (fn, ms) => base.setTimeout(fn, ms),
+    clearTimeout: (id) => base.clearTimeout(id),
+    setInterval: (fn, ms) => base.setInterval(fn, ms),
+    clearInterval: (id) => base.clearInterval(id),
+    sleep: (ms, signal) => base.sleep(ms, signal),
+  };
+  let fired = -1;
+  const start = base.now();
+  const s = new Suspicion({
+    clock,
+    from: "x",
+    k: 2,
+    minMs: 1000,
+    maxMs: 6000,
+    onTimeout: () => fired = base.now(),
+  });
+  await base.advance(1000);
+  offset = -3_600_000;
+  assert.ok(s.confirm("y")); // re-armed from the stepped wall clock
+  await base.advance(10_000);
+  assert.ok(fired >= 0, "the suspicion did not time out within 11 s");
+  assert.ok(fired - start <= 1000 + s.timeoutMs, `timed out ${fired - start} ms after it started`);
 });
