@@ -1,7 +1,8 @@
 /**
  * Cluster events (Serf's `serf event`, opsbro's `gossip events add/wait`): a name and a small payload
  * sent once to every member through gossip's de-duplicated broadcasts, kept by each agent in a
- * bounded log that `GET /agent/events` and `kunai event list` read and `kunai wait event` watches.
+ * bounded log (saved in gossip.db by history.ts, put back when first read after a restart) that
+ * `GET /agent/events` and `kunai event list` read and `kunai wait event` watches.
  * They are signals for scripts and operators (`kunai wait event deploy-done && ...`) and for the
  * `event_handler` objects an administrator configured (lib/handlers/event_handlers.ts), which run
  * only for authenticated events: sent here, or sealed with the cluster key.
@@ -148,6 +149,15 @@ export class ClusterEvents {
     this.#core.deps.counters.inc("gossip_events_total");
     this.#onEvent(e);
     return e;
+  }
+
+  /**
+   * Puts back the events a previous run kept (gossip.db, oldest first) before those logged since
+   * start; an event already in the log is not repeated.
+   */
+  restore(saved: readonly ClusterEvent[]): void {
+    const have = new Set(this.#log.map((e) => e.id));
+    this.#log = [...saved.filter((e) => !have.has(e.id)), ...this.#log].slice(-LOG_SIZE);
   }
 
   /** The log, oldest first (only `name`'s events when given). */

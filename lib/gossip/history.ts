@@ -1,14 +1,17 @@
 /**
  * Membership history (opsbro's `gossip history`): every join, suspicion, death, leave and reap this
  * agent saw, with when, kept in `gossip.db` so that "when did web-3 go dead, and when did it come
- * back" has an answer after the fact, across restarts. Changes are written in batches, FLUSH_MS after
+ * back" has an answer after the fact, across restarts. The cluster events this agent logged (the
+ * newest EVENTS_KEEP) are kept there too, written the same way, so that `kunai event list` and the
+ * Graphite events (Grafana's annotations) still show a deploy after a restart. Changes are written in batches, FLUSH_MS after
  * the first unwritten one (never during the burst of a join storm, never on an idle agent) and at
  * stop; the newest KEEP rows are kept. A batch that cannot be written (a full disk) waits in memory
  * (the newest KEEP rows), is listed with the rows on disk and is written at a later flush.
  */
 import type { Clock, TimerId } from "../clock/mod.ts";
 import type { Database, Migration, Store } from "../store/mod.ts";
-import type { MemberRecord } from "../types.ts";
+import type { ClusterEventRecord, MemberRecord } from "../types.ts";
+import { LOG_SIZE } from "./events.ts";
 
 export const HISTORY_MIGRATIONS: Migration[] = [{
   version: 1,
@@ -21,7 +24,23 @@ export const HISTORY_MIGRATIONS: Migration[] = [{
     incarnation INTEGER NOT NULL
   );
   CREATE INDEX member_history_name ON member_history (name, ts);`,
+}, {
+  version: 2,
+  sql: `CREATE TABLE cluster_events (
+    id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    payload TEXT NOT NULL,
+    from_name TEXT NOT NULL,
+    from_uuid TEXT NOT NULL,
+    at INTEGER NOT NULL,
+    received INTEGER NOT NULL,
+    tags TEXT,
+    authenticated INTEGER NOT NULL
+  );`,
 }];
+
+/** Cluster events kept (as many as the in-memory log holds). */
+export const EVENTS_KEEP = LOG_SIZE;
 
 /** Rows kept. */
 export const KEEP = 10_000;
@@ -46,6 +65,7 @@ export class MemberHistory {
   #clock: Clock;
   #db: Database | null = null;
   #pending: HistoryRow[] = [];
+  #pendingEvents: ClusterEventRecord[] = [];
   #timer: TimerId | null = null;
   #note: { fail(err: Error): void; ok(): void };
 
@@ -70,6 +90,33 @@ export class MemberHistory {
     this.#arm();
   }
 
+  /** Keeps a cluster event (written with the next batch). */
+  recordEvent(e: ClusterEventRecord): void {
+    this.#pendingEvents.push(e);
+    if (this.#pendingEvents.length > EVENTS_KEEP) {
+      this.#pendingEvents.splice(0, this.#pendingEvents.length - EVENTS_KEEP);
+    }
+    this.#arm();
+  }
+
+  /**
+   * The newest EVENTS_KEEP cluster events kept, oldest first: what gossip.db holds and what waits to
+   * be written (a full disk); only what waits when gossip.db cannot be opened.
+   */
+  events(): ClusterEventRecord[] {
+    this.flush();
+    let saved: ClusterEventRecord[] = [];
+    try {
+      saved = this.#open().all<EventRow>(
+        `SELECT id, name, payload, from_name, from_uuid, at, received, tags, authenticated FROM cluster_events
+         ORDER BY rowid DESC LIMIT ?`,
+        EVENTS_KEEP,
+      ).reverse().map(fromEventRow);
+    } catch { /* gossip.db cannot even be opened: what waits is all there is */ }
+    // after a failed flush the waiting events are not in the file yet
+    return [...saved, ...this.#pendingEvents].slice(-EVENTS_KEEP);
+  }
+
   #arm(): void {
     this.#timer ??= this.#clock.setTimeout(() => {
       this.#timer = null;
@@ -87,19 +134,45 @@ export class MemberHistory {
   flush(): boolean {
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
     this.#timer = null;
-    if (!this.#pending.length) return true;
+    if (!this.#pending.length && !this.#pendingEvents.length) return true;
     const rows = this.#pending;
+    const events = this.#pendingEvents;
     try {
       const db = this.#open();
       db.transaction(() => {
-        const ins = db.statement(
-          "INSERT INTO member_history (ts, uuid, name, addr, change, incarnation) VALUES (?, ?, ?, ?, ?, ?)",
-        );
-        for (const r of rows) ins.run(r.ts, r.uuid, r.name, r.addr, r.change, r.incarnation);
-        db.run(
-          "DELETE FROM member_history WHERE rowid <= (SELECT MAX(rowid) FROM member_history) - ?",
-          KEEP,
-        );
+        if (rows.length) {
+          const ins = db.statement(
+            "INSERT INTO member_history (ts, uuid, name, addr, change, incarnation) VALUES (?, ?, ?, ?, ?, ?)",
+          );
+          for (const r of rows) ins.run(r.ts, r.uuid, r.name, r.addr, r.change, r.incarnation);
+          db.run(
+            "DELETE FROM member_history WHERE rowid <= (SELECT MAX(rowid) FROM member_history) - ?",
+            KEEP,
+          );
+        }
+        if (events.length) {
+          const ins = db.statement(
+            `INSERT INTO cluster_events (id, name, payload, from_name, from_uuid, at, received, tags, authenticated)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+          );
+          for (const e of events) {
+            ins.run(
+              e.id,
+              e.name,
+              e.payload,
+              e.from,
+              e.from_uuid,
+              e.at,
+              e.received,
+              e.tags ? JSON.stringify(e.tags) : null,
+              e.authenticated ? 1 : 0,
+            );
+          }
+          db.run(
+            "DELETE FROM cluster_events WHERE rowid <= (SELECT MAX(rowid) FROM cluster_events) - ?",
+            EVENTS_KEEP,
+          );
+        }
       });
     } catch (err) {
       // the batch waits (rows recorded since are already behind it) and is tried again later
@@ -108,6 +181,7 @@ export class MemberHistory {
       return false;
     }
     this.#pending = [];
+    this.#pendingEvents = [];
     this.#note.ok();
     return true;
   }
@@ -164,4 +238,36 @@ export class MemberHistory {
     );
     return rows.reverse();
   }
+}
+
+interface EventRow {
+  id: string;
+  name: string;
+  payload: string;
+  from_name: string;
+  from_uuid: string;
+  at: number;
+  received: number;
+  tags: string | null;
+  authenticated: number;
+}
+
+function fromEventRow(r: EventRow): ClusterEventRecord {
+  const e: ClusterEventRecord = {
+    id: r.id,
+    name: r.name,
+    payload: r.payload,
+    from: r.from_name,
+    from_uuid: r.from_uuid,
+    at: r.at,
+    received: r.received,
+    authenticated: r.authenticated === 1,
+  };
+  if (r.tags) {
+    try {
+      const tags = JSON.parse(r.tags);
+      if (Array.isArray(tags) && tags.every((t) => typeof t === "string")) e.tags = tags;
+    } catch { /* a damaged row keeps its event without tags */ }
+  }
+  return e;
 }

@@ -3,10 +3,10 @@
  * in the other's `/events/get_data` (inside its time window, not outside it), as is the membership
  * change of the join; `POST /events/` over TCP needs the token (401 without, 403 with a wrong one)
  * and, with it or over the unix socket, sends a cluster event with its tags that the other agent
- * answers when Grafana asks for those tags.
+ * answers when Grafana asks for those tags. Restarted, an agent still answers the events it had.
  */
 import assert from "node:assert/strict";
-import { type AgentProc, startCluster, until } from "../helpers.ts";
+import { type AgentProc, FAST_GOSSIP, startAgent, startCluster, until } from "../helpers.ts";
 
 if (!Deno.env.get("DENO_DIR")) {
   const home = Deno.env.get("HOME");
@@ -136,6 +136,25 @@ Deno.test({
       // the CLI lists the posted event with its tags
       const listed = JSON.parse((await b.cli(["event", "list", "--json", "--name", "release"])).stdout);
       assert.deepEqual(listed.map((e: { tags?: string[] }) => e.tags), [["web", "canary"]]);
+
+      // restarted, an agent still has the events (gossip.db): Grafana's annotations do not vanish
+      const kept = await getData(0, "from=-1h&members=0");
+      assert.deepEqual(kept.map((e) => e.what), ["deploy", "release", "maint"]);
+      await a.stop();
+      agents[0] = await startAgent({
+        name: "ge0",
+        addr: ADDRS[0],
+        port: ports[0],
+        dir: a.dir,
+        params: { gossip: FAST_GOSSIP, bootstrap: true, http: { token: TOKEN } },
+      });
+      assert.deepEqual(await getData(0, "from=-1h&members=0"), kept);
+      const again = JSON.parse((await agents[0].cli(["event", "list", "--json"])).stdout);
+      assert.deepEqual(again.map((e: { name: string; payload: string }) => `${e.name} ${e.payload}`), [
+        "deploy v42",
+        "release v43",
+        "maint ",
+      ]);
     } finally {
       await Promise.all(agents.map((x) => x.stop()));
     }

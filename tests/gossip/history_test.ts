@@ -5,9 +5,11 @@
  */
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/clock/mod.ts";
-import { FLUSH_MS, KEEP, MemberHistory } from "../../lib/gossip/history.ts";
+import { EVENTS_KEEP, FLUSH_MS, KEEP, MemberHistory } from "../../lib/gossip/history.ts";
+import { ClusterEvents } from "../../lib/gossip/events.ts";
+import { Counters } from "../../lib/counters.ts";
 import { Store } from "../../lib/store/mod.ts";
-import type { MemberRecord } from "../../lib/types.ts";
+import type { ClusterEventRecord, MemberRecord } from "../../lib/types.ts";
 import { tempDir } from "../helpers.ts";
 import { fill } from "../store/fill.ts";
 
@@ -136,6 +138,63 @@ Deno.test("membership history on a full disk: the batch waits, is listed, and is
     await clock.advance(FLUSH_MS); // the batch is tried again by itself
     assert.equal(notes.at(-1), "ok");
     assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM member_history")!.n, 2003);
+  } finally {
+    store.closeAll();
+  }
+});
+
+Deno.test("cluster events in gossip.db: kept across a restart, in order, with tags; the newest EVENTS_KEEP; the log puts them back once", async () => {
+  using t = tempDir("kunai-evhist-");
+  const ev = (i: number, tags?: string[]): ClusterEventRecord => ({
+    id: `id-${i}`,
+    name: i % 2 ? "deploy" : "restart",
+    payload: `build ${i}`,
+    from: "web-1",
+    from_uuid: "uuid-web-1",
+    at: 1_000_000 + i,
+    received: 1_000_500 + i,
+    ...(tags ? { tags } : {}),
+    authenticated: i % 3 === 0,
+  });
+  const clock = new VirtualClock(1_000_000);
+  const note = { fail: () => {}, ok: () => {} };
+  let store = new Store(t.dir);
+  try {
+    const h = new MemberHistory(store, clock, note);
+    h.recordEvent(ev(1, ["prod", "v2"]));
+    h.recordEvent(ev(2));
+    h.recordEvent(ev(3));
+    await clock.advance(FLUSH_MS); // written with the batch
+  } finally {
+    store.closeAll();
+  }
+  // the next run
+  store = new Store(t.dir);
+  try {
+    const h = new MemberHistory(store, clock, note);
+    const back = h.events();
+    assert.deepEqual(back, [ev(1, ["prod", "v2"]), ev(2), ev(3)]);
+    // the log of this run: its own event, then the kept ones put back before it, none twice
+    const log = new ClusterEvents(
+      {
+        members: { self: () => ({ name: "web-1", uuid: "uuid-web-1" }) },
+        deps: { counters: new Counters(), envelope: { enabled: false } },
+      } as never,
+      { on: () => () => {} },
+      (e) => h.recordEvent(e),
+    );
+    const mine = log.send("deploy", "now", () => "id-4");
+    log.restore(h.events());
+    log.restore(h.events());
+    assert.deepEqual(log.list().map((e) => e.id), ["id-1", "id-2", "id-3", "id-4"]);
+    assert.equal(log.list("deploy").at(-1)?.payload, mine.payload);
+    // bounded: the newest EVENTS_KEEP
+    for (let i = 10; i < 10 + EVENTS_KEEP + 50; i++) h.recordEvent(ev(i));
+    const kept = h.events();
+    assert.equal(kept.length, EVENTS_KEEP);
+    assert.equal(kept.at(-1)?.id, `id-${10 + EVENTS_KEEP + 49}`);
+    const db = store.handle("gossip")!;
+    assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM cluster_events")!.n, EVENTS_KEEP);
   } finally {
     store.closeAll();
   }
