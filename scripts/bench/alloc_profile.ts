@@ -11,6 +11,7 @@
  * that called it) and by the agent's own functions (inclusive).
  */
 import { parseArgs } from "node:util";
+import { connectCdp } from "./cdp.ts";
 
 const { values } = parseArgs({
   options: {
@@ -39,26 +40,8 @@ const profile: { head: HeapNode } = values.in
   : await capture();
 
 async function capture(): Promise<{ head: HeapNode }> {
-  const list = await (await fetch(`http://127.0.0.1:${values.port}/json/list`)).json();
-  const ws = new WebSocket(list[0].webSocketDebuggerUrl);
-  await new Promise((res, rej) => {
-    ws.onopen = res;
-    ws.onerror = rej;
-  });
-  let nextId = 1;
-  const waiting = new Map<number, (v: unknown) => void>();
-  ws.onmessage = (e) => {
-    const msg = JSON.parse(e.data);
-    if (msg.id && waiting.has(msg.id)) {
-      waiting.get(msg.id)!(msg.result ?? msg.error);
-      waiting.delete(msg.id);
-    }
-  };
-  function send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
-    const id = nextId++;
-    ws.send(JSON.stringify({ id, method, params }));
-    return new Promise((res) => waiting.set(id, res));
-  }
+  const cdp = await connectCdp(values.port);
+  const send = cdp.send;
 
   await send("HeapProfiler.enable");
   await send("HeapProfiler.startSampling", {
@@ -68,7 +51,7 @@ async function capture(): Promise<{ head: HeapNode }> {
   });
   await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
   const { profile } = await send("HeapProfiler.stopSampling") as { profile: { head: HeapNode } };
-  ws.close();
+  cdp.close();
   if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(profile));
   return profile;
 }

@@ -12,6 +12,7 @@
  * took most of it (inclusive), to tell what makes one round dearer than the others.
  */
 import { parseArgs } from "node:util";
+import { connectCdp } from "./cdp.ts";
 
 const { values } = parseArgs({
   options: {
@@ -47,33 +48,15 @@ interface Profile {
 const profile: Profile = values.in ? JSON.parse(await Deno.readTextFile(values.in)) : await capture();
 
 async function capture(): Promise<Profile> {
-  const list = await (await fetch(`http://127.0.0.1:${values.port}/json/list`)).json();
-  const ws = new WebSocket(list[0].webSocketDebuggerUrl);
-  await new Promise((res, rej) => {
-    ws.onopen = res;
-    ws.onerror = rej;
-  });
-  let nextId = 1;
-  const waiting = new Map<number, (v: unknown) => void>();
-  ws.onmessage = (e) => {
-    const msg = JSON.parse(e.data);
-    if (msg.id && waiting.has(msg.id)) {
-      waiting.get(msg.id)!(msg.result ?? msg.error);
-      waiting.delete(msg.id);
-    }
-  };
-  function send(method: string, params: Record<string, unknown> = {}): Promise<unknown> {
-    const id = nextId++;
-    ws.send(JSON.stringify({ id, method, params }));
-    return new Promise((res) => waiting.set(id, res));
-  }
+  const cdp = await connectCdp(values.port);
+  const send = cdp.send;
 
   await send("Profiler.enable");
   await send("Profiler.setSamplingInterval", { interval: Number(values["interval-us"]) });
   await send("Profiler.start");
   await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
   const { profile } = await send("Profiler.stop") as { profile: Profile };
-  ws.close();
+  cdp.close();
   if (values.out) await Deno.writeTextFile(values.out, JSON.stringify(profile));
   return profile;
 }

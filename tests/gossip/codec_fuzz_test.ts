@@ -291,17 +291,8 @@ Deno.test("codec: services and event payloads nested deeper than LIMITS.jsonDept
     for (let i = 1; i < depth; i++) v = { x: v };
     return v;
   };
-  const alive = (services: Record<string, unknown>): GossipMsg => ({
-    type: "alive",
-    uuid: "d".repeat(40),
-    name: "web-1",
-    addr: "10.0.0.4",
-    port: 6768,
-    incarnation: 3,
-    tags: [],
-    services,
-    zone: "",
-  });
+  const sample = SAMPLES.find((m) => m.type === "alive")!;
+  const alive = (services: Record<string, unknown>): GossipMsg => ({ ...sample, services } as GossipMsg);
   const enc = (m: unknown) => new TextEncoder().encode(JSON.stringify([m]));
   // as deep as allowed: accepted, and it re-encodes
   const okPkt = decodePacket(enc(alive(nest(LIMITS.jsonDepth))));

@@ -4,7 +4,8 @@
  * and one timer armed at a time.
  */
 import assert from "node:assert/strict";
-import { type Clock, VirtualClock } from "../../lib/clock/mod.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+import { steppedClock } from "../clock_step.ts";
 import { ProbeTracker } from "../../lib/gossip/probe.ts";
 
 /** A virtual clock that counts the timers armed on it. */
@@ -85,15 +86,7 @@ Deno.test("probe tracker: cancelAll ends every wait unacked, before its check, a
 
 Deno.test("probe tracker: a wall clock stepped back an hour during the wait does not stretch it", async () => {
   const base = new VirtualClock(0);
-  let offset = 0;
-  const stepped: Clock = {
-    now: () => base.now() + offset,
-    setTimeout: (fn, ms) => base.setTimeout(fn, ms),
-    clearTimeout: (id) => base.clearTimeout(id),
-    setInterval: (fn, ms) => base.setInterval(fn, ms),
-    clearInterval: (id) => base.clearInterval(id),
-    sleep: (ms, signal) => base.sleep(ms, signal),
-  };
+  const stepped = steppedClock(base);
   const t = new ProbeTracker(stepped);
   let endedAt = -1;
   const w = t.expect(t.nextSeq(), 500, {
@@ -102,7 +95,7 @@ Deno.test("probe tracker: a wall clock stepped back an hour during the wait does
   });
   w.result.then(() => endedAt = base.now());
   await base.advance(50);
-  offset = -3_600_000; // the step comes between the probe's start and its check
+  stepped.step(-3_600_000); // the step comes between the probe's start and its check
   await base.advance(1000);
   assert.equal(endedAt, 500);
 });

@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { type Clock, VirtualClock } from "../../lib/clock/mod.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+import { steppedClock } from "../clock_step.ts";
 import {
   expectedConfirmations,
   Suspicion,
@@ -76,15 +77,7 @@ Deno.test("awareness score is clamped and stretches timeouts", () => {
 
 Deno.test("suspicion: a confirmation after the wall clock stepped back an hour does not stretch the timeout by the step", async () => {
   const base = new VirtualClock();
-  let offset = 0;
-  const clock: Clock = {
-    now: () => base.now() + offset,
-    setTimeout: (fn, ms) => base.setTimeout(fn, ms),
-    clearTimeout: (id) => base.clearTimeout(id),
-    setInterval: (fn, ms) => base.setInterval(fn, ms),
-    clearInterval: (id) => base.clearInterval(id),
-    sleep: (ms, signal) => base.sleep(ms, signal),
-  };
+  const clock = steppedClock(base);
   let fired = -1;
   const start = base.now();
   const s = new Suspicion({
@@ -96,7 +89,7 @@ Deno.test("suspicion: a confirmation after the wall clock stepped back an hour d
     onTimeout: () => fired = base.now(),
   });
   await base.advance(1000);
-  offset = -3_600_000;
+  clock.step(-3_600_000);
   assert.ok(s.confirm("y")); // re-armed from the stepped wall clock
   await base.advance(10_000);
   assert.ok(fired >= 0, "the suspicion did not time out within 11 s");

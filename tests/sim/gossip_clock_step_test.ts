@@ -7,22 +7,7 @@
 import assert from "node:assert/strict";
 import type { Clock } from "../../lib/clock/mod.ts";
 import { SimCluster } from "./gossip_harness.ts";
-
-/** The cluster's virtual clock seen through a wall clock that can step (timers stay relative). */
-function steppedClock(base: Clock): Clock & { step(ms: number): void } {
-  let offset = 0;
-  return {
-    now: () => base.now() + offset,
-    setTimeout: (fn, ms) => base.setTimeout(fn, ms),
-    clearTimeout: (id) => base.clearTimeout(id),
-    setInterval: (fn, ms) => base.setInterval(fn, ms),
-    clearInterval: (id) => base.clearInterval(id),
-    sleep: (ms, signal) => base.sleep(ms, signal),
-    step(ms: number) {
-      offset += ms;
-    },
-  };
-}
+import { steppedClock } from "../clock_step.ts";
 
 Deno.test("sim: a member whose wall clock steps back an hour keeps probing and finds a killed peer dead", async () => {
   const c = new SimCluster({ nodes: 2, seed: 11, link: { delayMs: 1, jitterMs: 1 } });
