@@ -3,10 +3,11 @@
  * agent saw, with when, kept in `gossip.db` so that "when did web-3 go dead, and when did it come
  * back" has an answer after the fact, across restarts. The cluster events this agent logged (the
  * newest EVENTS_KEEP) are kept there too, written the same way, so that `kunai event list` and the
- * Graphite events (Grafana's annotations) still show a deploy after a restart. Changes are written in batches, FLUSH_MS after
- * the first unwritten one (never during the burst of a join storm, never on an idle agent) and at
- * stop; the newest KEEP rows are kept. A batch that cannot be written (a full disk) waits in memory
- * (the newest KEEP rows), is listed with the rows on disk and is written at a later flush.
+ * Graphite events (Grafana's annotations) still show a deploy after a restart. Changes are written
+ * in batches, FLUSH_MS after the first unwritten one (never during the burst of a join storm, never
+ * on an idle agent) and at stop; the newest KEEP rows are kept. A batch that cannot be written (a
+ * full disk) waits in memory (the newest KEEP rows), is listed with the rows on disk and is written
+ * at a later flush.
  */
 import type { Clock, TimerId } from "../clock/mod.ts";
 import type { Database, Migration, Store } from "../store/mod.ts";
