@@ -18,7 +18,7 @@ import { EventBus } from "./bus.ts";
 import { type Clock, RealClock } from "./clock/mod.ts";
 import { type Logger, LogMonitors, LogSink } from "./log/mod.ts";
 import { Store } from "./store/mod.ts";
-import { Sandbox } from "./sandbox/mod.ts";
+import { reapsSettled, Sandbox } from "./sandbox/mod.ts";
 import { Counters } from "./counters.ts";
 import {
   bumpStartIncarnation,
@@ -416,6 +416,7 @@ export class Agent {
     }
     this.subsystems.length = 0;
     this.sandbox?.stopAll();
+    await withTimeout(reapsSettled(), 1000).catch(() => {}); // plugin children caught mid-exec
     this.store?.closeAll();
     if (this.#locked) releaseLock(this.config.params.lock);
     this.#locked = false;

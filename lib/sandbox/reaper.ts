@@ -4,6 +4,11 @@
  * its environment (`KUNAI_RUN=<marker>`, set by the Worker that spawned the plugin), and the
  * descendants of those. No cgroup is needed; a process that clears its own environment AND leaves
  * the group is the only one that can outlive its run.
+ *
+ * A process caught in the middle of an `execve` shows an empty or cut-short environment for a moment
+ * (see `markerOf`): a scan that meets one scans again a little later (`SETTLE_DELAYS_MS`), so a
+ * `setsid` child exec'ing its program just as the run ends is not missed.
+ * `reapsSettled()` waits for those follow-up scans (the agent awaits it when it stops).
  */
 import { RUN_MARKER_VAR } from "./protocol.ts";
 
@@ -28,12 +33,26 @@ export function procStat(pid: number): { ppid: number; pgrp: number; state: stri
   }
 }
 
-function carriesMarker(pid: number, needle: string): boolean {
+/** Delays of the follow-up scans while a young process is mid-exec (≈0.3 s in all). */
+export const SETTLE_DELAYS_MS = [5, 10, 20, 40, 80, 160];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Follow-up scans still to come. */
+const settling = new Set<Promise<void>>();
+
+/**
+ * "yes"/"no" from the process's environment; "unsettled" when an exec is in progress: the new
+ * program's environment is empty until the kernel has set it up, and a read that began on the old
+ * program's memory stops short when the exec frees it (the text then lacks its final NUL).
+ */
+function markerOf(pid: number, needle: string): "yes" | "no" | "unsettled" {
   try {
     const env = Deno.readFileSync(`/proc/${pid}/environ`);
-    return new TextDecoder().decode(env).split("\0").includes(needle);
+    if (env.length === 0 || env[env.length - 1] !== 0) return "unsettled";
+    return new TextDecoder().decode(env).split("\0").includes(needle) ? "yes" : "no";
   } catch {
-    return false;
+    return "no";
   }
 }
 
@@ -51,45 +70,95 @@ function pids(): number[] {
 /**
  * Kills the group `pgid` and every process marked with `marker` (and their descendants), looking
  * only at processes started at or after `since` (the leader's start time: nothing older can be
- * one of its children). Repeats a few times so a process forking during the scan is caught.
- * Returns how many processes it signalled after the group kill.
+ * one of its children). Repeats a few times so a process forking during the scan is caught, and
+ * scans again later (in the background) while a young process's environment is unreadable yet.
+ * Returns how many processes it signalled after the group kill in its synchronous rounds.
  */
-export function reapRun(pgid: number, marker: string, since = 0): number {
+export function reapRun(
+  pgid: number,
+  marker: string,
+  since = 0,
+  wait: (ms: number) => Promise<unknown> = sleep,
+): number {
   killGroup(pgid);
   if (!marker) return 0;
   const needle = `${RUN_MARKER_VAR}=${marker}`;
   let killed = 0;
+  let unsettled = false;
   for (let round = 0; round < 3; round++) {
-    const all = pids();
-    const children = new Map<number, number[]>();
-    const targets = new Set<number>();
-    for (const pid of all) {
-      const st = procStat(pid);
-      if (!st || st.state === "Z" || st.start < since) continue;
-      const list = children.get(st.ppid) ?? [];
-      list.push(pid);
-      children.set(st.ppid, list);
-      if (st.pgrp === pgid || carriesMarker(pid, needle)) targets.add(pid);
+    const r = scan(pgid, needle, since);
+    killed += r.killed;
+    unsettled = r.unsettled;
+    if (!r.found) break;
+  }
+  if (unsettled) settleLater(pgid, needle, since, wait);
+  return killed;
+}
+
+/** One pass over /proc: kills the targets found; tells whether a young process was mid-exec. */
+function scan(
+  pgid: number,
+  needle: string,
+  since: number,
+): { found: boolean; killed: number; unsettled: boolean } {
+  const children = new Map<number, number[]>();
+  const targets = new Set<number>();
+  let unsettled = false;
+  for (const pid of pids()) {
+    const st = procStat(pid);
+    if (!st || st.state === "Z" || st.start < since) continue;
+    const list = children.get(st.ppid) ?? [];
+    list.push(pid);
+    children.set(st.ppid, list);
+    if (st.pgrp === pgid) {
+      targets.add(pid);
+      continue;
     }
-    // descendants of marked processes (a child that cleared its environment)
-    const queue = [...targets];
-    while (queue.length) {
-      for (const c of children.get(queue.pop()!) ?? []) {
-        if (!targets.has(c)) {
-          targets.add(c);
-          queue.push(c);
-        }
+    const m = markerOf(pid, needle);
+    if (m === "yes") targets.add(pid);
+    // kernel threads (children of kthreadd, pid 2) have no environment either
+    else if (m === "unsettled" && st.ppid !== 2) unsettled = true;
+  }
+  // descendants of marked processes (a child that cleared its environment)
+  const queue = [...targets];
+  while (queue.length) {
+    for (const c of children.get(queue.pop()!) ?? []) {
+      if (!targets.has(c)) {
+        targets.add(c);
+        queue.push(c);
       }
     }
-    if (!targets.size) break;
-    for (const pid of targets) {
-      try {
-        Deno.kill(pid, "SIGKILL");
-        killed++;
-      } catch { /* gone */ }
-    }
   }
-  return killed;
+  let killed = 0;
+  for (const pid of targets) {
+    try {
+      Deno.kill(pid, "SIGKILL");
+      killed++;
+    } catch { /* gone */ }
+  }
+  return { found: targets.size > 0, killed, unsettled };
+}
+
+/** Scans again after each of `SETTLE_DELAYS_MS` until no young process is mid-exec. */
+function settleLater(
+  pgid: number,
+  needle: string,
+  since: number,
+  wait: (ms: number) => Promise<unknown>,
+): void {
+  const done = (async () => {
+    for (const ms of SETTLE_DELAYS_MS) {
+      await wait(ms);
+      if (!scan(pgid, needle, since).unsettled) return;
+    }
+  })();
+  settling.add(done);
+  done.finally(() => settling.delete(done));
+}
+
+/** Resolves when the follow-up scans started by `reapRun` are over (at most ~0.3 s). */
+export async function reapsSettled(): Promise<void> {
+  while (settling.size) await Promise.all([...settling]);
 }
 
 /** True when `pid` is a running (not zombie) process. */
