@@ -9,6 +9,10 @@
  *
  * Prints bytes allocated by function (self; a built-in such as `push` with the agent's function
  * that called it) and by the agent's own functions (inclusive).
+ *
+ * `--promoted` leaves out what the scavenger took back: what is left is what outlived the young
+ * generation (promoted to the old one, live or collected since by a mark-compact), the inflow that
+ * grows the old generation between mark-compacts.
  */
 import { parseArgs } from "node:util";
 import { connectCdp } from "./cdp.ts";
@@ -21,6 +25,7 @@ const { values } = parseArgs({
     top: { type: "string", default: "40" },
     out: { type: "string" },
     in: { type: "string" },
+    promoted: { type: "boolean", default: false },
   },
 });
 
@@ -47,7 +52,7 @@ async function capture(): Promise<{ head: HeapNode }> {
   await send("HeapProfiler.startSampling", {
     samplingInterval: Number(values.interval),
     includeObjectsCollectedByMajorGC: true,
-    includeObjectsCollectedByMinorGC: true,
+    includeObjectsCollectedByMinorGC: !values.promoted,
   });
   await new Promise((r) => setTimeout(r, Number(values.seconds) * 1000));
   const { profile } = await send("HeapProfiler.stopSampling") as { profile: { head: HeapNode } };

@@ -11,6 +11,8 @@
  */
 export interface Cdp {
   send(method: string, params?: Record<string, unknown>): Promise<unknown>;
+  /** Calls `fn` with the params of each event `method` the target sends. */
+  on(method: string, fn: (params: Record<string, unknown>) => void): void;
   close(): void;
 }
 
@@ -23,18 +25,22 @@ export async function connectCdp(port: number | string): Promise<Cdp> {
   });
   let nextId = 1;
   const waiting = new Map<number, (v: unknown) => void>();
+  const listeners = new Map<string, (params: Record<string, unknown>) => void>();
   ws.onmessage = (e) => {
     const msg = JSON.parse(e.data);
     if (msg.id && waiting.has(msg.id)) {
       waiting.get(msg.id)!(msg.result ?? msg.error);
       waiting.delete(msg.id);
-    }
+    } else if (msg.method) listeners.get(msg.method)?.(msg.params ?? {});
   };
   return {
     send(method, params = {}) {
       const id = nextId++;
       ws.send(JSON.stringify({ id, method, params }));
       return new Promise((res) => waiting.set(id, res));
+    },
+    on(method, fn) {
+      listeners.set(method, fn);
     },
     close: () => ws.close(),
   };
