@@ -1,7 +1,8 @@
 /**
  * Cluster events (Serf's `serf event`, opsbro's `gossip events add/wait`): a name and a small payload
  * sent once to every member through gossip's de-duplicated broadcasts, kept by each agent in a
- * bounded log (saved in gossip.db by history.ts, put back when first read after a restart) that
+ * bounded log (saved in gossip.db by history.ts, put back after a restart when first read or when
+ * an event arrives, so that one a peer still retransmits is not logged or handled twice) that
  * `GET /agent/events` and `kunai event list` read and `kunai wait event` watches.
  * They are signals for scripts and operators (`kunai wait event deploy-done && ...`) and for the
  * `event_handler` objects an administrator configured (lib/handlers/event_handlers.ts), which run
@@ -86,19 +87,33 @@ export class ClusterEvents {
   #log: ClusterEvent[] = [];
   #onEvent: (e: ClusterEvent) => void;
   #off: () => void;
+  /** The events a previous run kept (gossip.db): read once, at the first read of the log or event received. */
+  #saved: (() => readonly ClusterEvent[]) | null;
 
-  /** `onEvent`: every event logged here, ours included (the agent publishes it on its bus). */
+  /**
+   * `onEvent`: every event logged here, ours included (the agent publishes it on its bus).
+   * `saved`: the events a previous run kept, oldest first (the agent's gossip.db).
+   */
   constructor(
     core: EngineCore,
     messages: { on(kind: string, fn: (payload: unknown, id: string) => void): () => void },
     onEvent: (e: ClusterEvent) => void = () => {},
+    saved?: () => readonly ClusterEvent[],
   ) {
     this.#core = core;
     this.#onEvent = onEvent;
+    this.#saved = saved ?? null;
     this.#off = messages.on(EVENT_KIND, (payload, id) => {
       const w = checkWire(payload);
       if (typeof w === "string") {
         core.deps.counters.inc("gossip_events_dropped_total", { why: w.replaceAll(" ", "_") });
+        return;
+      }
+      // gossip forgets the ids it saw when the agent restarts, while its peers may still be
+      // retransmitting an event it logged (and ran its handlers for) before: the log tells
+      this.#restoreSaved();
+      if (this.#log.some((e) => e.id === id)) {
+        core.deps.counters.inc("gossip_events_dropped_total", { why: "already_logged" });
         return;
       }
       // with a keyring every datagram that reached us opened with the cluster key
@@ -160,8 +175,17 @@ export class ClusterEvents {
     this.#log = [...saved.filter((e) => !have.has(e.id)), ...this.#log].slice(-LOG_SIZE);
   }
 
+  /** Puts back the constructor's `saved` events, once. */
+  #restoreSaved(): void {
+    const saved = this.#saved;
+    if (!saved) return;
+    this.#saved = null;
+    this.restore(saved());
+  }
+
   /** The log, oldest first (only `name`'s events when given). */
   list(name?: string): ClusterEvent[] {
+    this.#restoreSaved();
     return name === undefined ? [...this.#log] : this.#log.filter((e) => e.name === name);
   }
 

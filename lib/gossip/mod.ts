@@ -107,20 +107,13 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
     new FailureNote(ctx.log, "saving the membership history", 60_000, () => ctx.clock.now()),
   );
 
+  // the events of earlier runs join the log when it is first read or an event arrives (gossip.db
+  // stays closed until then)
   const events = new ClusterEvents(engine, engine.messages, (e) => {
     history.recordEvent(e);
     ctx.bus.emit("cluster.event", e);
     ctx.log.info(`event ${e.name} from ${e.from} (${e.payload.length} character(s) of payload)`);
-  });
-  /** The events of earlier runs join the log when it is first read (gossip.db stays closed until then). */
-  let eventsRestored = false;
-  const eventLog = (name?: string) => {
-    if (!eventsRestored) {
-      eventsRestored = true;
-      events.restore(history.events());
-    }
-    return events.list(name);
-  };
+  }, () => history.events());
 
   function publish(kind: ChangeKind, rec: MemberRecord): void {
     // our own joined/suspect/dead are not news (we refute them); our updates and leave are
@@ -302,7 +295,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
     historyBetween: (fromMs, untilMs, changes, limit) => history.between(fromMs, untilMs, changes, limit),
     sendEvent: (name, payload, tags) =>
       events.send(name, payload, (k, p) => engine.broadcastUser(k, p), tags),
-    events: (name) => eventLog(name),
+    events: (name) => events.list(name),
     broadcastUser: (kind, payload) => engine.broadcastUser(kind, payload),
     onUser: (kind, fn) => engine.onUser(kind, fn),
   };

@@ -199,3 +199,65 @@ Deno.test("cluster events in gossip.db: kept across a restart, in order, with ta
     store.closeAll();
   }
 });
+
+Deno.test("an event a peer retransmits after a restart is not logged or handled twice (the saved log is read first)", () => {
+  using t = tempDir("kunai-evdup-");
+  const clock = new VirtualClock(1_000_000);
+  const note = { fail: () => {}, ok: () => {} };
+  const wire = (name: string) => ({
+    name,
+    payload: "v1",
+    from: "web-2",
+    from_uuid: "uuid-web-2",
+    at: 1_000_000,
+  });
+  /** One run of the agent's event log over gossip.db: what its handlers ran for, and a way to deliver. */
+  const run = (store: Store) => {
+    const h = new MemberHistory(store, clock, note);
+    const handled: string[] = [];
+    let deliver: (payload: unknown, id: string) => void = () => {};
+    const counters = new Counters();
+    const log = new ClusterEvents(
+      {
+        members: { self: () => ({ name: "web-1", uuid: "uuid-web-1" }) },
+        deps: { counters, envelope: { enabled: false } },
+      } as never,
+      { on: (_kind, fn) => (deliver = fn, () => {}) },
+      (e) => {
+        handled.push(e.id);
+        h.recordEvent(e);
+      },
+      () => h.events(),
+    );
+    return { h, log, handled, counters, deliver: (id: string, name = "deploy") => deliver(wire(name), id) };
+  };
+  let store = new Store(t.dir);
+  try {
+    const first = run(store);
+    first.deliver("ev-1");
+    first.deliver("ev-1"); // gossip's own de-duplication is not this log's: counted, not logged twice
+    assert.deepEqual(first.handled, ["ev-1"]);
+    first.h.flush();
+  } finally {
+    store.closeAll();
+  }
+  store = new Store(t.dir);
+  try {
+    const second = run(store);
+    // the restarted agent's gossip no longer knows ev-1's id; a peer still retransmitting it
+    // reaches it before anything read the log
+    second.deliver("ev-1");
+    assert.deepEqual(second.handled, [], "the handlers ran for ev-1 in the first run");
+    second.deliver("ev-2", "restart");
+    assert.deepEqual(second.handled, ["ev-2"]);
+    assert.deepEqual(second.log.list().map((e) => e.id), ["ev-1", "ev-2"]);
+    second.deliver("ev-1"); // and after the log was read
+    assert.deepEqual(second.log.list().map((e) => e.id), ["ev-1", "ev-2"]);
+    assert.match(second.counters.render(), /gossip_events_dropped_total\{why="already_logged"\} 2/);
+    second.h.flush();
+    const db = store.handle("gossip")!;
+    assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM cluster_events")!.n, 2);
+  } finally {
+    store.closeAll();
+  }
+});
