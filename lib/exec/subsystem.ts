@@ -3,8 +3,9 @@
  * `master_key_priv`) signs `{cid, cmd, tag, nonce, issued, expires}` with Ed25519 and sends it to
  * every alive node carrying the tag over the `/exec/run` peer route (keyring-sealed). A target
  * runs it only if the signature verifies against its `master_key_pub`, the request is in its time
- * window, targets one of its tags and was not seen before; the capped result goes to KV
- * `__exec/<cid>/<uuid>` (TTL 1 h), which `/exec-get/:cid` on the asker collects.
+ * window, targets one of its tags and was not seen before (by this run or an earlier one: see
+ * seen.ts); the capped result goes to KV `__exec/<cid>/<uuid>` (TTL 1 h), which `/exec-get/:cid` on
+ * the asker collects.
  */
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { MemberRecord, MembershipView } from "../types.ts";
@@ -23,6 +24,8 @@ import {
   verifyRequest,
 } from "./signing.ts";
 import { runCommand } from "./runner.ts";
+import { SeenRequests } from "./seen.ts";
+import { join as joinPath } from "node:path";
 
 /** The slice of KV exec needs (wired by lib/agent.ts). */
 export interface ExecKv {
@@ -71,7 +74,8 @@ export function createExec(
   c.describe("exec_runs_total", "counter", "remote commands run, by outcome");
   let priv: CryptoKey | null = null;
   let pub: CryptoKey | null = null;
-  const seen = new Map<string, number>(); // replay key → expiry
+  // replay keys of the requests accepted, saved: a restart does not make a captured request new
+  const seen = new SeenRequests(joinPath(p.data, "exec-seen.json"));
   const launched = new Map<string, { group: ExecGroup; errors: Map<string, string> }>();
   let running = 0;
   const enc = new TextEncoder(), dec = new TextDecoder();
@@ -87,7 +91,7 @@ export function createExec(
     }
   }
 
-  function refuse(reason: Refusal | "busy", req: Partial<ExecRequest>): Uint8Array {
+  function refuse(reason: Refusal | "busy" | "unrecorded", req: Partial<ExecRequest>): Uint8Array {
     c.inc("exec_refused_total", { reason });
     ctx.log.warn(
       `exec refused (${reason}): cid ${req.cid ?? "?"} from ${req.from ?? "?"} cmd ${
@@ -98,7 +102,7 @@ export function createExec(
   }
 
   function forget(now: number): void {
-    for (const [k, exp] of seen) if (exp < now) seen.delete(k);
+    seen.forget(now);
     for (const [cid, l] of launched) {
       if (l.group.ctime * 1000 + EXEC_RESULT_TTL_MS < now) launched.delete(cid);
     }
@@ -119,9 +123,15 @@ export function createExec(
     if (!(await verifyRequest(pub, signed))) return refuse("bad-signature", req);
     const now = ctx.clock.now();
     forget(now);
-    const verdict = checkRequest(req, { now, tags: ctx.node.tags(), seen: (k) => seen.has(k) });
+    const verdict = checkRequest(req, { now, tags: ctx.node.tags(), seen: (k) => seen.has(k, req.issued) });
     if (verdict) return refuse(verdict, req);
-    seen.set(replayKey(req), req.expires);
+    try {
+      seen.record(replayKey(req), req.expires, now);
+    } catch (err) {
+      // not run: after a restart it could not be told from a replay
+      ctx.log.error(`exec: cannot record cid ${req.cid} before running it: ${(err as Error).message}`);
+      return refuse("unrecorded", req);
+    }
     if (running >= MAX_RUNNING) return refuse("busy", req);
     running++;
     ctx.log.info(`exec: running cid ${req.cid} from ${req.from}: ${JSON.stringify(req.cmd)}`);
@@ -242,6 +252,8 @@ export function createExec(
     async start() {
       priv = await loadKey(p.master_key_priv, "private");
       pub = await loadKey(p.master_key_pub, "public");
+      const problem = seen.load(ctx.clock.now());
+      if (problem) ctx.log.warn(`exec: ${problem}`);
       ctx.log.info(
         `exec: ${
           pub ? "runs signed commands (public key loaded)" : "refuses every command (no master_key_pub)"

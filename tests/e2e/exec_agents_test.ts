@@ -2,14 +2,15 @@
  * 3 real agents (127.0.18.1-3, all `kv` for the results): a holds the private key, a and b the
  * public key, c none. `kunai exec web CMD` runs on the tagged nodes holding the key and c refuses;
  * crafted requests to b's /exec/run show tampered, replayed and expired requests refused and
- * logged; output over the cap arrives truncated, with the count of dropped bytes.
+ * logged, a replay still refused once b restarted; output over the cap arrives truncated, with the
+ * count of dropped bytes.
  */
 import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/mod.ts";
 import { type ExecRequest, importPrivateKey, type NodeResult, signRequest } from "../../lib/exec/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { newExecKeys } from "../../cli/global.ts";
-import { type AgentProc, startCluster, until } from "../helpers.ts";
+import { type AgentProc, FAST_GOSSIP, startAgent, startCluster, until } from "../helpers.ts";
 
 async function post(
   addr: string,
@@ -143,6 +144,24 @@ Deno.test({
       }
       const metrics = await (await fetch(`http://${addrs[1]}:${ports[1]}/metrics`)).text();
       assert.match(metrics, /kunai_exec_refused_total\{reason="replay"\} 1/);
+      // restarted, b still knows it ran that request (a captured one sent again is a replay), and
+      // runs a new one
+      await b.stop();
+      agents[1] = await startAgent({
+        name: "x1",
+        addr: addrs[1],
+        port: ports[1],
+        dir: b.dir,
+        params: {
+          gossip: FAST_GOSSIP,
+          seeds: [`${addrs[0]}:${ports[0]}`],
+          tags: ["kv", "web", "only1"],
+          master_key_pub: "exec.pub",
+        },
+      });
+      assert.deepEqual(await post(addrs[1], ports[1], signed), { accepted: false, reason: "replay" });
+      const fresh = await signRequest(priv, { ...base, cid: "cd".repeat(16), nonce: "ZnJlc2g=" });
+      assert.deepEqual(await post(addrs[1], ports[1], fresh), { accepted: true });
 
       // the asker's result routes are protected, and so are the results' KV keys
       const resultKey = `/kv/__exec/${g.cid}/${Object.keys(g.res)[0]}?raw`;
@@ -151,7 +170,7 @@ Deno.test({
         await res.body?.cancel();
         assert.ok([401, 403].includes(res.status), `${path} over TCP without a token: ${res.status}`);
       }
-      const noKey = await b.cli(["exec", "web", "id"]);
+      const noKey = await agents[1].cli(["exec", "web", "id"]);
       assert.equal(noKey.code, 2, "a configuration error (the agent's 400)");
       assert.match(noKey.stderr, /No master private key/);
     } finally {
