@@ -14,6 +14,7 @@ import type { PeerEnvelope } from "../transport/mod.ts";
 import {
   b64,
   checkRequest,
+  CLOCK_SKEW_MS,
   type ExecRequest,
   importPrivateKey,
   importPublicKey,
@@ -24,7 +25,7 @@ import {
   verifyRequest,
 } from "./signing.ts";
 import { runCommand } from "./runner.ts";
-import { SeenRequests } from "./seen.ts";
+import { SeenRequests } from "../fs/mod.ts";
 import { join as joinPath } from "node:path";
 
 /** The slice of KV exec needs (wired by lib/agent.ts). */
@@ -75,7 +76,7 @@ export function createExec(
   let priv: CryptoKey | null = null;
   let pub: CryptoKey | null = null;
   // replay keys of the requests accepted, saved: a restart does not make a captured request new
-  const seen = new SeenRequests(joinPath(p.data, "exec-seen.json"));
+  const seen = new SeenRequests(joinPath(p.data, "exec-seen.json"), CLOCK_SKEW_MS, "commands");
   const launched = new Map<string, { group: ExecGroup; errors: Map<string, string> }>();
   let running = 0;
   const enc = new TextEncoder(), dec = new TextDecoder();

@@ -11,6 +11,7 @@
 import { basename, dirname, join } from "node:path";
 
 export { existsNoThrow, missingNoThrow, type StatFs, statfs } from "./libc.ts";
+export { SEEN_MAX, SeenRequests } from "./seen.ts";
 
 /** The file's text, or null when it does not exist. */
 export function readIfExists(path: string): string | null {

@@ -216,7 +216,15 @@ export class EventHandlers {
    * `query:NAME` that applies here. `authenticated`: asked through our write route, or received
    * sealed with the cluster key; otherwise nothing runs.
    */
-  async answerQuery(q: QueryRequest, authenticated: boolean): Promise<QueryAnswer> {
+  /**
+   * `admit`, called right before the handler would run: why it must not (a replay), or null once
+   * the question is recorded.
+   */
+  async answerQuery(
+    q: QueryRequest,
+    authenticated: boolean,
+    admit?: () => string | null,
+  ): Promise<QueryAnswer> {
     const { node, clock } = this.#ctx;
     const base = { node: node.name, uuid: node.uuid };
     const name = QUERY_PREFIX + q.name;
@@ -244,6 +252,8 @@ export class EventHandlers {
     if (left < 50) {
       return { ...base, status: "timeout", handler: s.def.name, error: "no time left to answer" };
     }
+    const refused = admit?.();
+    if (refused) return refuse(refused);
     this.#queryRuns++;
     try {
       const e: ClusterEventRecord = {

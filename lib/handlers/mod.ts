@@ -15,6 +15,8 @@ import type { PeerEnvelope } from "../transport/envelope.ts";
 import type { MembershipView } from "../types.ts";
 import { HttpError, peerResponse, readPeerBody, RouteTable } from "../routing/mod.ts";
 import { parseDuration } from "../clock/mod.ts";
+import { SeenRequests } from "../fs/mod.ts";
+import { join } from "node:path";
 import { Handlers } from "./handlers.ts";
 import { EventHandlers, type EventHandlerView } from "./event_handlers.ts";
 import { MEMBER_BUS_EVENTS } from "./member_events.ts";
@@ -23,6 +25,7 @@ import {
   parseRequest,
   QUERY_DEFAULT_TIMEOUT_MS,
   QUERY_PAYLOAD_BYTES,
+  QUERY_SKEW_MS,
   type QueryFilter,
   type QueryResult,
 } from "./queries.ts";
@@ -65,6 +68,10 @@ export function createHandlers(
 ): Subsystem & HandlersApi {
   const h = new Handlers(ctx, deps.membership);
   const eh = new EventHandlers(ctx, deps.keyed ?? (() => false));
+  ctx.counters.describe("query_refused_total", "counter", "questions from other agents refused, by reason");
+  // the questions from other agents a handler ran for, saved until their deadline: a sealed
+  // question captured and sent again after a restart (the envelope's memory is gone) is a replay
+  const seen = new SeenRequests(join(ctx.config.params.data, "query-seen.json"), QUERY_SKEW_MS, "questions");
   const offs: Array<() => void> = [];
   const queuedTotal = () => Object.values(h.queued()).reduce((a, b) => a + b, 0);
   const api: Subsystem & HandlersApi = {
@@ -82,6 +89,8 @@ export function createHandlers(
       for (const busEvent of Object.keys(MEMBER_BUS_EVENTS) as Array<keyof typeof MEMBER_BUS_EVENTS>) {
         offs.push(ctx.bus.on(busEvent, (m) => eh.onMember(busEvent, m)));
       }
+      const problem = seen.load(ctx.clock.now());
+      if (problem) ctx.log.warn(`queries: ${problem}`);
       await h.start();
       eh.start();
     },
@@ -125,7 +134,27 @@ export function createHandlers(
           JSON.stringify({ node: ctx.node.name, uuid: ctx.node.uuid, status: "refused", error: q }),
         );
       }
-      return new TextEncoder().encode(JSON.stringify(await eh.answerQuery(q, deps.keyed?.() ?? false)));
+      const admit = (): string | null => {
+        const key = `${q.from_uuid}/${q.qid}`;
+        if (seen.has(key, q.issued)) {
+          return admitRefused("replay", "replay: this question was answered before");
+        }
+        try {
+          seen.record(key, q.deadline, ctx.clock.now());
+        } catch (err) {
+          // a full or read-only disk: refused, as a run that could not be told from a replay later
+          return admitRefused("unrecorded", `unrecorded: ${(err as Error).message}`);
+        }
+        return null;
+      };
+      const admitRefused = (reason: string, error: string) => {
+        ctx.counters.inc("query_refused_total", { reason });
+        ctx.log.warn(`query ${q.name} from ${q.from} refused: ${error}`);
+        return error;
+      };
+      return new TextEncoder().encode(
+        JSON.stringify(await eh.answerQuery(q, deps.keyed?.() ?? false, admit)),
+      );
     },
     stats: () => ({ sent: h.sent, dropped: h.dropped, queued: queuedTotal() }),
     routes: () => handlersRoutes(api),

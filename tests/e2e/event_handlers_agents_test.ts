@@ -5,11 +5,14 @@
  * handler runs; `kunai event handlers` lists both cases. Membership events (`member-join`,
  * `member-leave`) run the other agent's handler with the node's line on stdin only with a key.
  * Queries (`kunai event query`): with a key both agents answer from their `query:` handler; without
- * one the other agent refuses, and its peer route refuses a question not sealed with the key.
+ * one the other agent refuses, and its peer route refuses a question not sealed with the key; a
+ * sealed question captured and sent again after the agent restarted is refused as a replay.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type AgentProc, startCluster, until } from "../helpers.ts";
+import { Keyring } from "../../lib/transport/keyring.ts";
+import { PeerEnvelope } from "../../lib/transport/envelope.ts";
+import { type AgentProc, FAST_GOSSIP, startAgent, startCluster, until } from "../helpers.ts";
 
 if (!Deno.env.get("DENO_DIR")) {
   const home = Deno.env.get("HOME");
@@ -155,6 +158,44 @@ for (const keyed of [true, false]) {
           const left = join(out, "eh1-member-leave");
           await until("b's member-leave handler ran", () => read(left) !== null, 15_000);
           assert.match(read(left)!, /^eh0\t/);
+          // a sealed question captured on the network and sent again once b restarted (the
+          // envelope's memory of it gone, its 30 s window not): b knows it answered it already
+          const env = new PeerEnvelope(await Keyring.create([key]), { now: () => Date.now() });
+          const sent = Date.now();
+          const question = { v: 1, qid: crypto.randomUUID(), name: "whoami", payload: "captured" };
+          const sealed = await env.seal(new TextEncoder().encode(JSON.stringify({
+            ...question,
+            from: "eh0",
+            from_uuid: "u0",
+            issued: sent,
+            deadline: sent + 25_000,
+          })));
+          const ask = async (to: AgentProc) => {
+            const res = await fetch(`http://${addrs[1]}:${to.port}/query/run`, {
+              method: "POST",
+              body: sealed as Uint8Array<ArrayBuffer>,
+            });
+            assert.equal(res.status, 200);
+            const opened = await env.open(new Uint8Array(await res.arrayBuffer()));
+            assert.ok(opened.ok);
+            return JSON.parse(new TextDecoder().decode(opened.plain));
+          };
+          const first = await ask(b);
+          assert.deepEqual([first.status, first.output], ["ok", "eh1\ncaptured"]);
+          await b.stop();
+          agents[1] = await startAgent({
+            name: "eh1",
+            addr: addrs[1],
+            port: b.port,
+            dir: b.dir,
+            params: { gossip: FAST_GOSSIP, encryption_key: key },
+          });
+          const replayed = await ask(agents[1]);
+          assert.deepEqual([replayed.status, replayed.error], [
+            "refused",
+            "replay: this question was answered before",
+          ]);
+          assert.match(agents[1].stderr(), /query whoami from eh0 refused: replay/);
         }
       } finally {
         for (const ag of agents) await ag.stop();

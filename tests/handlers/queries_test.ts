@@ -6,6 +6,7 @@
  * asker, who gets the same answer whether a handler exists or not.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { createHandlers } from "../../lib/handlers/mod.ts";
 import {
@@ -16,11 +17,12 @@ import {
   QUERY_MAX_SENDING,
   QUERY_MAX_TIMEOUT_MS,
   QUERY_RESPONSE_BYTES,
+  QUERY_SKEW_MS,
   type QueryRequest,
   queryTargets,
 } from "../../lib/handlers/queries.ts";
 import type { MemberRecord } from "../../lib/types.ts";
-import { makeTestCtx } from "../helpers.ts";
+import { makeTestCtx, type TestCtx } from "../helpers.ts";
 import { memberRecord } from "./fixtures.ts";
 
 const NOW = 1_700_000_000_000;
@@ -85,10 +87,11 @@ Deno.test("targets: alive or suspect members, with the tag, among the names or u
   assert.deepEqual(names({ nodes: ["d", "c-uuid", "b"] }), ["c", "d"]);
 });
 
-function setup(handlers: Record<string, Record<string, unknown>>, keyed = true) {
+/** A node's handlers; `ctx`: another run of the same node (its data dir). Dispose it at the end. */
+function setup(handlers: Record<string, Record<string, unknown>>, keyed = true, ctx?: TestCtx) {
   const files: Record<string, unknown> = {};
   for (const [id, h] of Object.entries(handlers)) files[`handlers/${id}.json`] = { event_handler: h };
-  using ctx = makeTestCtx({ clock: new RealClock(), name: "web-1", files, tags: ["web"] });
+  ctx ??= makeTestCtx({ clock: new RealClock(), name: "web-1", files, tags: ["web"] });
   const logs: string[] = [];
   ctx.log = { ...ctx.log, warn: (m: string) => logs.push(`WARN ${m}`), info: () => {} };
   const self = { ...memberRecord(ctx.node.uuid, "web-1", "127.0.0.1"), tags: ["web"] };
@@ -97,18 +100,19 @@ function setup(handlers: Record<string, Record<string, unknown>>, keyed = true) 
     keyed: () => keyed,
   });
   const ask = async (q: QueryRequest) => JSON.parse(new TextDecoder().decode(await h.answerPeer(enc(q))));
-  return { ctx, h, logs, ask };
+  return { ctx, h, logs, ask, [Symbol.dispose]: () => ctx.cleanup() };
 }
 
 const now = () => Date.now();
 
 Deno.test("a node answers with its handler's stdout (payload on stdin), its exit code, or no-handler", async () => {
-  const { h, ask } = setup({
+  using s = setup({
     echo: { events: ["query:echo"], command: "printf 'got:'; cat; echo; echo \"$KUNAI_EVENT_NAME\"" },
     fail: { events: ["query:f*"], command: "echo half; exit 3" },
     big: { events: ["query:big"], command: `head -c ${QUERY_RESPONSE_BYTES + 100} /dev/zero | tr '\\0' x` },
     other: { events: ["*", "deploy"], command: "echo never" },
   });
+  const { h, ask } = s;
   await h.start();
   try {
     const q = (name: string, payload = "") =>
@@ -136,7 +140,8 @@ Deno.test("a node answers with its handler's stdout (payload on stdin), its exit
 });
 
 Deno.test("a handler slower than the asker's deadline is killed and reported as timeout", async () => {
-  const { h, ask } = setup({ slow: { events: ["query:slow"], command: "sleep 30", timeout: "60s" } });
+  using s = setup({ slow: { events: ["query:slow"], command: "sleep 30", timeout: "60s" } });
+  const { h, ask } = s;
   await h.start();
   try {
     const t0 = Date.now();
@@ -149,7 +154,8 @@ Deno.test("a handler slower than the asker's deadline is killed and reported as 
 });
 
 Deno.test(`past ${QUERY_MAX_RUNNING} questions running at once, the next is refused as busy`, async () => {
-  const { h, ask } = setup({ slow: { events: ["query:slow"], command: "sleep 1" } });
+  using s = setup({ slow: { events: ["query:slow"], command: "sleep 1" } });
+  const { h, ask } = s;
   await h.start();
   try {
     const t0 = Date.now();
@@ -166,7 +172,8 @@ Deno.test(`past ${QUERY_MAX_RUNNING} questions running at once, the next is refu
 });
 
 Deno.test("bytes that are not a question are a 400 for the sender; a late question gets a refusal", async () => {
-  const { h } = setup({});
+  using s = setup({});
+  const { h } = s;
   await assert.rejects(
     () => h.answerPeer(new TextEncoder().encode("not an envelope")),
     /query refused: malformed/,
@@ -179,8 +186,68 @@ Deno.test("bytes that are not a question are a 400 for the sender; a late questi
   assert.deepEqual([late.status, late.error], ["refused", "expired"]);
 });
 
+const seenFile = (ctx: TestCtx) => join(ctx.config.params.data, "query-seen.json");
+
+Deno.test("a question a handler ran for is a replay in this run and the next; a damaged record refuses the older ones", async () => {
+  const echo = { echo: { events: ["query:echo"], command: "echo ran" } };
+  const first = setup(echo);
+  const { ctx } = first;
+  const q = request({ name: "echo", issued: now(), deadline: now() + 20_000 });
+  await first.h.start();
+  try {
+    assert.equal((await first.ask(q)).status, "ok");
+    const again = await first.ask(q);
+    assert.deepEqual([again.status, again.error], ["refused", "replay: this question was answered before"]);
+    assert.equal(first.h.eventHandlers()[0].runs, 1);
+    assert.equal(Deno.statSync(seenFile(ctx)).mode! & 0o777, 0o600);
+  } finally {
+    await first.h.stop();
+  }
+  // the next run of the node: the question, captured and sent again, still runs nothing
+  using next = setup(echo, true, ctx);
+  await next.h.start();
+  try {
+    const replayed = await next.ask(q);
+    assert.deepEqual([replayed.status, replayed.error], [
+      "refused",
+      "replay: this question was answered before",
+    ]);
+    assert.equal(next.h.eventHandlers()[0].runs, 0);
+    assert.ok(next.logs.some((l) => /query echo from web-2 refused: replay/.test(l)), next.logs.join("\n"));
+    const fresh = await next.ask(request({ name: "echo", issued: now(), deadline: now() + 20_000 }));
+    assert.deepEqual([fresh.status, fresh.output], ["ok", "ran\n"]);
+  } finally {
+    await next.h.stop();
+  }
+  // a damaged record: a question issued before the start (plus the skew) may have been answered
+  Deno.writeTextFileSync(seenFile(ctx), "{not json");
+  const third = setup(echo, true, ctx);
+  await third.h.start();
+  try {
+    assert.ok(
+      third.logs.some((l) =>
+        l.includes(`queries: ${seenFile(ctx)}: not JSON`) && /refused as possible replays/.test(l)
+      ),
+      third.logs.join("\n"),
+    );
+    const older = await third.ask(request({ name: "echo", issued: now() - 1000, deadline: now() + 20_000 }));
+    assert.deepEqual([older.status, older.error], ["refused", "replay: this question was answered before"]);
+    // a record that cannot be saved (the data dir is gone): refused, nothing runs
+    Deno.removeSync(ctx.config.params.data, { recursive: true });
+    const unsaved = await third.ask(
+      request({ name: "echo", issued: now() + QUERY_SKEW_MS, deadline: now() + 40_000 }),
+    );
+    assert.equal(unsaved.status, "refused");
+    assert.match(unsaved.error, /^unrecorded: /);
+    assert.equal(third.h.eventHandlers()[0].runs, 0);
+  } finally {
+    await third.h.stop();
+  }
+});
+
 Deno.test("without a cluster key a question from another agent runs nothing, handler or not", async () => {
-  const { h, ask, logs } = setup({ echo: { events: ["query:echo"], command: "echo ran" } }, false);
+  using s = setup({ echo: { events: ["query:echo"], command: "echo ran" } }, false);
+  const { h, ask, logs } = s;
   await h.start();
   try {
     const t0 = Date.now();
@@ -194,6 +261,11 @@ Deno.test("without a cluster key a question from another agent runs nothing, han
     // the agent's own question still runs (its write route is authenticated)
     const r = await h.query("echo", "", {}, 5000);
     assert.equal(r.answers[0].output, "ran\n");
+    assert.throws(
+      () => Deno.statSync(seenFile(s.ctx)),
+      Deno.errors.NotFound,
+      "nothing written for the network",
+    );
   } finally {
     await h.stop();
   }

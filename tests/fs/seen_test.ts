@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { SeenRequests } from "../../lib/exec/seen.ts";
+import { SeenRequests } from "../../lib/fs/mod.ts";
 import { CLOCK_SKEW_MS } from "../../lib/exec/signing.ts";
 import { tempDir } from "../helpers.ts";
 
@@ -14,7 +14,7 @@ const NOW = 1_800_000_000_000;
 Deno.test("exec seen: a request accepted by one run is a replay for the next; expired ones are forgotten", () => {
   using t = tempDir("kunai-exec-seen-");
   const path = join(t.dir, "exec-seen.json");
-  const first = new SeenRequests(path);
+  const first = new SeenRequests(path, CLOCK_SKEW_MS, "commands");
   assert.equal(first.load(NOW), null, "no file yet: nothing seen, nothing refused");
   assert.equal(first.has("cid1/n1", NOW), false);
   first.record("cid1/n1", NOW + 60_000, NOW);
@@ -22,7 +22,7 @@ Deno.test("exec seen: a request accepted by one run is a replay for the next; ex
   assert.equal(first.has("cid1/n1", NOW), true);
   assert.equal(Deno.statSync(path).mode! & 0o777, 0o600);
 
-  const next = new SeenRequests(path);
+  const next = new SeenRequests(path, CLOCK_SKEW_MS, "commands");
   assert.equal(next.load(NOW + 10_000), null);
   assert.equal(next.has("cid1/n1", NOW), true, "recorded by the run before");
   assert.equal(next.has("cid2/n2", NOW), false, "expired before this start: forgotten");
@@ -37,7 +37,7 @@ Deno.test("exec seen: a damaged file refuses what was issued before the start pl
   const path = join(t.dir, "exec-seen.json");
   for (const bad of ["{not json", '{"seen": 5}', '{"seen": [["k", "soon"]]}', "null"]) {
     Deno.writeTextFileSync(path, bad);
-    const s = new SeenRequests(path);
+    const s = new SeenRequests(path, CLOCK_SKEW_MS, "commands");
     const why = s.load(NOW);
     assert.ok(why?.startsWith(path), `${bad}: ${why}`);
     assert.match(why!, /refused as possible replays/);
@@ -46,7 +46,7 @@ Deno.test("exec seen: a damaged file refuses what was issued before the start pl
     assert.equal(s.has("any/key", NOW + CLOCK_SKEW_MS), false, `${bad}: issued after`);
   }
   // the directory is gone: the record throws (the caller refuses the command), kept in memory
-  const lost = new SeenRequests(join(t.dir, "missing", "exec-seen.json"));
+  const lost = new SeenRequests(join(t.dir, "missing", "exec-seen.json"), CLOCK_SKEW_MS, "commands");
   assert.equal(lost.load(NOW), null);
   assert.throws(() => lost.record("cid/n", NOW + 60_000, NOW));
   assert.equal(lost.has("cid/n", NOW), true);

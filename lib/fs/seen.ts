@@ -1,21 +1,21 @@
 /**
- * The signed requests a target accepted, kept until they expire in `<data>/exec-seen.json`, so that
- * a request captured on the network and sent again after the agent restarted is still a replay
- * (a request lives up to MAX_LIFETIME_MS; gossip's and the envelope's memories do not survive a
- * restart). A request is recorded before its command starts: one that cannot be recorded (a full
- * disk) is refused. When the file cannot be read (damaged), requests issued before the agent
- * started, plus the accepted clock skew, are refused: the previous run may have run them.
+ * The requests from other agents that ran something here (a signed `kunai exec` command, a query's
+ * handler), kept until they expire in a file of the data dir (`exec-seen.json`, `query-seen.json`),
+ * so that a request captured on the network and sent again after the agent restarted is still a
+ * replay (gossip's and the peer envelope's memories do not survive a restart). A request is
+ * recorded before what it runs starts: one that cannot be recorded (a full disk) is refused. When
+ * the file cannot be read (damaged), requests issued before the agent started, plus the accepted
+ * clock skew, are refused: the previous run may have run them.
  *
  * ```ts
- * const seen = new SeenRequests(join(dataDir, "exec-seen.json"));
+ * const seen = new SeenRequests(join(dataDir, "exec-seen.json"), 30_000, "commands");
  * seen.load(Date.now()); // null, or why the file was not usable
  * if (!seen.has(key, req.issued)) seen.record(key, req.expires, Date.now()); // throws if not saved
  * ```
  */
-import { writeAtomic } from "../fs/mod.ts";
-import { CLOCK_SKEW_MS } from "./signing.ts";
+import { writeAtomic } from "./mod.ts";
 
-/** Requests remembered at most (each was signed with the master key; a bound all the same). */
+/** Requests remembered at most (each came authenticated; a bound all the same). */
 export const SEEN_MAX = 10_000;
 
 export class SeenRequests {
@@ -24,7 +24,11 @@ export class SeenRequests {
   /** Requests issued before this (epoch ms) may have been run by a run whose record was lost. */
   #unknownBefore = -Infinity;
 
-  constructor(readonly path: string) {}
+  /**
+   * `skewMs`: how far in the future a request may be issued (the sender's clock); `what`: the
+   * requests' name in messages ("commands", "questions").
+   */
+  constructor(readonly path: string, readonly skewMs: number, readonly what: string) {}
 
   /** Reads the file (dropping what expired); returns why it could not be used, or null. */
   load(now: number): string | null {
@@ -53,8 +57,8 @@ export class SeenRequests {
   }
 
   #unknown(now: number, why: string): string {
-    this.#unknownBefore = now + CLOCK_SKEW_MS;
-    return `${this.path}: ${why}; commands issued before ${
+    this.#unknownBefore = now + this.skewMs;
+    return `${this.path}: ${why}; ${this.what} issued before ${
       new Date(this.#unknownBefore).toISOString()
     } are refused as possible replays`;
   }
@@ -70,7 +74,7 @@ export class SeenRequests {
    */
   record(key: string, expires: number, now: number): void {
     this.forget(now);
-    if (this.#seen.size >= SEEN_MAX) throw new Error(`more than ${SEEN_MAX} unexpired commands`);
+    if (this.#seen.size >= SEEN_MAX) throw new Error(`more than ${SEEN_MAX} unexpired ${this.what}`);
     this.#seen.set(key, expires);
     writeAtomic(this.path, JSON.stringify({ seen: [...this.#seen] }), { fsync: true, mode: 0o600 });
   }
