@@ -11,7 +11,7 @@ import { peerResponse, readPeerBody, RouteTable } from "../routing/mod.ts";
 import { HttpError } from "../routing/mod.ts";
 import type { MetricsService } from "./service.ts";
 import { TsRing } from "./ts_ring.ts";
-import { type ForwardBatch, Forwarder, peerCall } from "./peer_client.ts";
+import { type ForwardBatch, Forwarder, IngestedBatches, peerCall } from "./peer_client.ts";
 import type { SeriesSource } from "./render.ts";
 import type { FetchedSeries } from "./ts_store.ts";
 import { sanitizeKey, statsdKey } from "./statsd_parse.ts";
@@ -35,6 +35,7 @@ export class MetricsCluster {
   #opts: ClusterOptions;
   #signature = "";
   #off: (() => void) | null = null;
+  #ingested = new IngestedBatches();
 
   constructor(svc: MetricsService, opts: ClusterOptions) {
     this.#svc = svc;
@@ -189,6 +190,10 @@ export class MetricsCluster {
       "points and statsd lines forwarded to their ts owner",
       async (c) => {
         const b = await json(c);
+        // a batch sent again because its answer was lost: answered, not taken twice
+        if (typeof b.id === "string" && b.id.length <= 64 && this.#ingested.seen(b.id, Date.now())) {
+          return peerResponse(c, encoder.encode(JSON.stringify({ stored: 0, lines: 0, duplicate: true })));
+        }
         const points = Array.isArray(b.points) ? b.points : [];
         const lines = Array.isArray(b.statsd) ? b.statsd : [];
         let stored = 0;

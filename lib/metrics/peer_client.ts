@@ -3,7 +3,10 @@
  * `PeerEnvelope` (keyring + replay window), answered sealed by the `peer` routes. Also the batched
  * forwarder: points (and raw statsd lines) bound for another `ts` owner wait per owner and leave
  * together, every flush or when a batch is full; a peer that does not answer keeps its queue up to
- * a bound (the oldest are dropped and counted beyond it).
+ * a bound (the oldest are dropped and counted beyond it). A batch whose answer did not come back
+ * (a timeout, a reset, an answer sealed with a key not installed here yet) may have been taken:
+ * it is sent again as it was, with its id, which the owner remembers (`IngestedBatches`), so that
+ * a statsd counter is not counted twice.
  */
 import type { PeerEnvelope } from "../transport/mod.ts";
 import type { MemberRecord } from "../types.ts";
@@ -47,11 +50,20 @@ export interface ForwardBatch {
   statsd: string[];
 }
 
+/** A batch on the wire: its id is the same each time it is sent again. */
+export interface SentBatch extends ForwardBatch {
+  id: string;
+}
+
 interface Queue {
   node: MemberRecord;
   batch: ForwardBatch;
+  /** Sent, not confirmed: goes again, unchanged, before anything newer. */
+  unconfirmed: SentBatch | null;
   sending: boolean;
 }
+
+const size = (b: ForwardBatch | null) => b ? b.points.length + b.statsd.length : 0;
 
 export interface ForwarderStats {
   forwarded_points: number;
@@ -78,11 +90,18 @@ export class Forwarder {
     /** Items kept per owner while it does not answer. */
     readonly maxQueued: number,
     readonly onError: (msg: string) => void,
+    /** How long an owner has to answer a batch. */
+    readonly timeoutMs = 5000,
   ) {}
 
   #queue(node: MemberRecord): Queue {
     let q = this.#queues.get(node.uuid);
-    if (!q) this.#queues.set(node.uuid, q = { node, batch: { points: [], statsd: [] }, sending: false });
+    if (!q) {
+      this.#queues.set(
+        node.uuid,
+        q = { node, batch: { points: [], statsd: [] }, unconfirmed: null, sending: false },
+      );
+    }
     q.node = node;
     return q;
   }
@@ -101,13 +120,21 @@ export class Forwarder {
     if (q.batch.points.length + q.batch.statsd.length >= this.batchSize) void this.#send(q);
   }
 
+  /** Past maxQueued, the oldest go: the unconfirmed batch's first (what is left keeps its id). */
   #bound(q: Queue): void {
-    const over = q.batch.points.length + q.batch.statsd.length - this.maxQueued;
+    let over = size(q.unconfirmed) + size(q.batch) - this.maxQueued;
     if (over <= 0) return;
-    const fromPoints = Math.min(over, q.batch.points.length);
-    q.batch.points.splice(0, fromPoints);
-    q.batch.statsd.splice(0, over - fromPoints);
     this.stats.forward_dropped += over;
+    for (const b of [q.unconfirmed, q.batch]) {
+      if (!b || over <= 0) continue;
+      const fromPoints = Math.min(over, b.points.length);
+      b.points.splice(0, fromPoints);
+      over -= fromPoints;
+      const fromLines = Math.min(over, b.statsd.length);
+      b.statsd.splice(0, fromLines);
+      over -= fromLines;
+    }
+    if (q.unconfirmed && size(q.unconfirmed) === 0) q.unconfirmed = null;
   }
 
   /** Sends every waiting batch (the flush timer calls this). */
@@ -124,29 +151,31 @@ export class Forwarder {
   /** Items waiting, all owners together. */
   get waiting(): number {
     let n = 0;
-    for (const q of this.#queues.values()) n += q.batch.points.length + q.batch.statsd.length;
+    for (const q of this.#queues.values()) n += size(q.unconfirmed) + size(q.batch);
     return n;
   }
 
   async #send(q: Queue): Promise<void> {
     if (q.sending) return;
-    while (q.batch.points.length + q.batch.statsd.length > 0) {
+    while (q.unconfirmed || size(q.batch) > 0) {
       q.sending = true;
-      const batch = q.batch;
-      q.batch = { points: [], statsd: [] };
+      let batch = q.unconfirmed;
+      if (!batch) {
+        batch = { id: crypto.randomUUID(), ...q.batch };
+        q.batch = { points: [], statsd: [] };
+        q.unconfirmed = batch;
+      }
       try {
-        await peerCall(this.envelope, q.node, "/metrics-internal/ingest", batch);
+        await peerCall(this.envelope, q.node, "/metrics-internal/ingest", batch, this.timeoutMs);
+        if (q.unconfirmed === batch) q.unconfirmed = null;
         this.stats.forward_batches++;
         this.stats.forwarded_points += batch.points.length;
         this.stats.forwarded_lines += batch.statsd.length;
       } catch (err) {
+        // kept as it is for the next flush: the owner may have taken it (its answer lost)
         this.stats.forward_errors++;
         this.lastError = `${q.node.name}: ${(err as Error).message}`;
         this.onError(this.lastError);
-        // keep them for the next flush (bounded), newest after
-        q.batch.points = batch.points.concat(q.batch.points);
-        q.batch.statsd = batch.statsd.concat(q.batch.statsd);
-        this.#bound(q);
         q.sending = false;
         return;
       }
@@ -159,10 +188,40 @@ export class Forwarder {
     const orphans: ForwardBatch[] = [];
     for (const [uuid, q] of this.#queues) {
       if (uuids.has(uuid)) continue;
+      // what the owner may have taken already goes to the next one too: better twice than lost
+      if (q.unconfirmed) orphans.push({ points: q.unconfirmed.points, statsd: q.unconfirmed.statsd });
       orphans.push(q.batch);
       q.batch = { points: [], statsd: [] };
+      q.unconfirmed = null;
       this.#queues.delete(uuid);
     }
     return orphans;
+  }
+}
+
+/**
+ * The ids of the batches an owner took lately, so that one sent again (its answer was lost) is
+ * answered without being taken twice. Kept TTL_MS (a sender tries again at its next flush,
+ * seconds later), at most MAX (the oldest forgotten first).
+ */
+export class IngestedBatches {
+  static readonly TTL_MS = 10 * 60_000;
+  static readonly MAX = 50_000;
+  /** Batch id → when it was taken; insertion order = age. */
+  #ids = new Map<string, number>();
+
+  /** True when `id` was taken already; else remembers it (the caller then takes the batch). */
+  seen(id: string, now: number): boolean {
+    for (const [k, at] of this.#ids) {
+      if (at > now - IngestedBatches.TTL_MS && this.#ids.size < IngestedBatches.MAX) break;
+      this.#ids.delete(k);
+    }
+    if (this.#ids.has(id)) return true;
+    this.#ids.set(id, now);
+    return false;
+  }
+
+  get size(): number {
+    return this.#ids.size;
   }
 }

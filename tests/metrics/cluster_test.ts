@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { startTsNodes } from "./ts_nodes.ts";
 import { TsRing } from "../../lib/metrics/mod.ts";
+import { Forwarder, peerCall } from "../../lib/metrics/peer_client.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 
 const HOST = "127.0.0.16";
@@ -107,6 +108,64 @@ Deno.test("two ts nodes: points and statsd lines go to their owner (sealed, batc
     assert.equal(forged.status, 401);
     await forged.body?.cancel();
     assert.ok(!store2.has("evil"));
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("a forwarded batch whose answer was lost goes again as it was, with its id; newer items follow it", async () => {
+  const bodies: Array<{ id: string; points: unknown[]; statsd: string[] }> = [];
+  let late = true;
+  const srv = Deno.serve({ hostname: HOST, port: 0, onListen() {} }, async (req) => {
+    bodies.push(await req.json());
+    if (late) {
+      late = false; // taken, but answered after the sender gave up
+      await new Promise((r) => setTimeout(r, 400));
+    }
+    return Response.json({ stored: 0, lines: 0 });
+  });
+  const errors: string[] = [];
+  const f = new Forwarder(undefined, 1000, 4, (m) => errors.push(m), 100);
+  const owner = member("2".repeat(40), "n2", srv.addr.port, ["ts"]);
+  try {
+    f.point(owner, "p", 1, 100);
+    f.statsdLine(owner, "k:1|c");
+    await f.flush();
+    assert.equal(errors.length, 1, "the answer did not come in time");
+    assert.equal(f.waiting, 2);
+    // newer items wait behind it; past the bound the oldest (its point) goes, the rest keeps its id
+    for (const l of ["a:1|c", "b:1|c", "c:1|c"]) f.statsdLine(owner, l);
+    assert.equal(f.stats.forward_dropped, 1);
+    await f.flush();
+    assert.equal(bodies.length, 3, JSON.stringify(bodies));
+    assert.equal(bodies[1].id, bodies[0].id, "the same batch again");
+    assert.deepEqual([bodies[1].points, bodies[1].statsd], [[], ["k:1|c"]]);
+    assert.notEqual(bodies[2].id, bodies[0].id);
+    assert.deepEqual(bodies[2].statsd, ["a:1|c", "b:1|c", "c:1|c"]);
+    assert.equal(f.waiting, 0);
+    await f.flush();
+    assert.equal(bodies.length, 3, "nothing left to send");
+  } finally {
+    await srv.shutdown();
+  }
+});
+
+Deno.test("a ts node answers a batch it took already without taking it again", async () => {
+  const { members, nodes, stop } = await startTsNodes(HOST);
+  try {
+    const statsd = nodes[1].m.service.statsd.stats;
+    const batch = { id: crypto.randomUUID(), points: [], statsd: ["dup.count:5|c"] };
+    const send = () => peerCall(nodes[0].envelope, members[1], "/metrics-internal/ingest", batch);
+    assert.deepEqual(await send(), { stored: 0, lines: 1 });
+    // sealed again (a new nonce: the envelope's replay check does not see it), the same id
+    assert.deepEqual(await send(), { stored: 0, lines: 0, duplicate: true });
+    assert.equal(statsd.metrics, 1, "counted once");
+    const other = { ...batch, id: crypto.randomUUID() };
+    assert.deepEqual(await peerCall(nodes[0].envelope, members[1], "/metrics-internal/ingest", other), {
+      stored: 0,
+      lines: 1,
+    });
+    assert.equal(statsd.metrics, 2);
   } finally {
     await stop();
   }

@@ -14,6 +14,8 @@ export interface TsNode {
   ctx: TestCtx;
   m: ReturnType<typeof createMetrics>;
   srv: Deno.HttpServer;
+  /** Seals what this node sends to the others (the cluster key). */
+  envelope: PeerEnvelope;
 }
 
 /** A `ts` member record named `n<i+1>` with the uuid `<i+1>` × 40. */
@@ -72,7 +74,7 @@ export async function startTsNodes(
         { hostname: host, port: members[i].port, onListen: () => {} },
         (req) => app.fetch(req, { transport: "tcp" }),
       );
-      nodes.push({ ctx, m, srv });
+      nodes.push({ ctx, m, srv, envelope });
     }
   } catch (err) {
     await stop();
