@@ -1,19 +1,29 @@
 /**
  * Messages that must reach every member once: keyring operations (rotation across the running
  * cluster) and payloads of other subsystems. De-duplicated by id, re-broadcast on first sight.
+ * Key operations from the cluster apply one at a time, in the order they arrive (one packet
+ * carries several); a `remove` of what is still our primary key (its `use` of the new key lost or
+ * late) waits, up to PENDING_REMOVE_MS, for the use of another key, then applies.
  */
 import type { KeyOpMsg, UserMsg } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
+import { decodeKey } from "../transport/mod.ts";
 
 /** How long ids are remembered. */
 const SEEN_TTL = 60_000;
 /** When the direct copies of a key operation are sent again. */
 const DIRECT_RETRIES_MS = [500, 2000];
+/** How long a cluster's `remove` of our primary key waits for the use of another key. */
+const PENDING_REMOVE_MS = 10 * 60_000;
 
 export class ClusterMessages {
   #core: EngineCore;
   #seen = new Map<string, number>();
   #handlers = new Map<string, Set<(payload: unknown, id: string) => void>>();
+  /** The cluster's key operations, applied one after the other. */
+  #keyOps: Promise<void> = Promise.resolve();
+  /** Removals of our primary key from the cluster → when they stop waiting (clock ms). */
+  #pendingRemove = new Map<string, number>();
 
   constructor(core: EngineCore) {
     this.#core = core;
@@ -65,14 +75,50 @@ export class ClusterMessages {
   }
 
   /** A key operation from the cluster (only inside an encrypted cluster). */
-  async onKeyOp(msg: KeyOpMsg): Promise<void> {
-    if (!this.#core.deps.envelope.enabled || !this.#firstSight(msg.id)) return;
+  onKeyOp(msg: KeyOpMsg): Promise<void> {
+    if (!this.#core.deps.envelope.enabled || !this.#firstSight(msg.id)) return Promise.resolve();
     this.#core.queue.push(msg, null);
+    const run = this.#keyOps.then(() => this.#applyFromCluster(msg));
+    this.#keyOps = run;
+    return run;
+  }
+
+  async #applyFromCluster(msg: KeyOpMsg): Promise<void> {
+    const { log, envelope: { keyring }, clock } = this.#core.deps;
     try {
+      if (msg.op === "remove" && this.#isPrimary(msg.key)) {
+        this.#pendingRemove.set(msg.key, clock.now() + PENDING_REMOVE_MS);
+        log.info("keyring: a remove of the primary key waits until another key is used");
+        return;
+      }
       await this.#applyKeyOp(msg.op, msg.key);
-      this.#core.deps.log.info(`keyring: ${msg.op} applied from the cluster`);
+      log.info(`keyring: ${msg.op} applied from the cluster`);
     } catch (err) {
-      this.#core.deps.log.warn(`keyring: ${msg.op} from the cluster failed: ${(err as Error).message}`);
+      log.warn(`keyring: ${msg.op} from the cluster failed: ${(err as Error).message}`);
+      return;
+    }
+    if (msg.op !== "use") return;
+    for (const [key, until] of this.#pendingRemove) {
+      if (until < clock.now()) this.#pendingRemove.delete(key);
+      else if (!this.#isPrimary(key)) {
+        this.#pendingRemove.delete(key);
+        try {
+          keyring.remove(key);
+          this.#core.deps.onKeyringChange?.();
+          log.info("keyring: remove applied from the cluster (after the use of another key)");
+        } catch (err) {
+          log.warn(`keyring: remove from the cluster failed: ${(err as Error).message}`);
+        }
+      }
+    }
+  }
+
+  #isPrimary(key: string): boolean {
+    const primary = this.#core.deps.envelope.keyring.list().primary;
+    try {
+      return primary !== null && btoa(String.fromCharCode(...decodeKey(key))) === primary;
+    } catch {
+      return false; // not a key: its operation fails and says so
     }
   }
 

@@ -79,6 +79,51 @@ Deno.test("key operations from the cluster are applied once, re-gossiped, and ig
   assert.equal(plain.keyring.enabled, false, "an unencrypted agent never turns encryption on from a packet");
 });
 
+Deno.test("a rotation's install, use and remove arriving in one packet, or the remove first, end with the old key gone", async () => {
+  const k1 = generateKey();
+  const k2 = generateKey();
+  // one packet: its messages are handled one after the other, without waiting for each other
+  const together = await fakeCore([k1]);
+  const m = new ClusterMessages(together.core);
+  await Promise.all([
+    m.onKeyOp({ type: "keyop", op: "install", key: k2, id: "i" }),
+    m.onKeyOp({ type: "keyop", op: "use", key: k2, id: "u" }),
+    m.onKeyOp({ type: "keyop", op: "remove", key: k1, id: "r" }),
+  ]);
+  assert.deepEqual(together.keyring.list(), { primary: k2, keys: [k2] });
+  // the remove first (the copies of the use lost or late): it waits for the use
+  const first = await fakeCore([k1]);
+  const logs: string[] = [];
+  (first.core.deps as { log: unknown }).log = {
+    ...silentLogger,
+    info: (l: string) => logs.push(l),
+    warn: (l: string) => logs.push(`WARN ${l}`),
+  };
+  const n = new ClusterMessages(first.core);
+  await n.onKeyOp({ type: "keyop", op: "remove", key: k1, id: "r" });
+  assert.deepEqual(
+    first.keyring.list(),
+    { primary: k1, keys: [k1] },
+    "the primary stays until another is used",
+  );
+  assert.equal(first.saved(), 0);
+  await n.onKeyOp({ type: "keyop", op: "use", key: k2, id: "u" });
+  assert.deepEqual(first.keyring.list(), { primary: k2, keys: [k2] }, "then it goes");
+  assert.equal(first.saved(), 2, "saved after the use and after the remove");
+  assert.ok(
+    logs.some((l) => /remove of the primary key waits until another key is used/.test(l)),
+    logs.join("\n"),
+  );
+  assert.ok(logs.some((l) => /remove applied from the cluster \(after the use of another key\)/.test(l)));
+  // a removal still waiting after 10 minutes is dropped: a later use does not remove the key
+  const late = await fakeCore([k1]);
+  const o = new ClusterMessages(late.core);
+  await o.onKeyOp({ type: "keyop", op: "remove", key: k1, id: "r" });
+  await late.clock.advance(10 * 60_000 + 1);
+  await o.onKeyOp({ type: "keyop", op: "use", key: k2, id: "u" });
+  assert.deepEqual(late.keyring.list(), { primary: k2, keys: [k2, k1] });
+});
+
 Deno.test("user payloads are delivered once per id and re-gossiped", () => {
   return (async () => {
     const { core } = await fakeCore([]);
