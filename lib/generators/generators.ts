@@ -2,7 +2,9 @@
  * Generators at work (reference §10.7): on membership, service, tag and KV changes (debounced),
  * each generator that applies to this node renders its template with `node`, `nodes`,
  * `ok_nodes(service)` and `kv(key)`; when the file's content would change it is replaced
- * atomically and the generator's `command` runs (with a timeout).
+ * atomically and the generator's `command` runs (with a timeout). A write whose command has not
+ * run to its end yet is noted first in `<data>/generators-pending.json`: when the agent dies in
+ * between, the next run finds the file as it should be and runs the command then.
  */
 import { dirname, join } from "node:path";
 import type { Ctx } from "../subsystem.ts";
@@ -155,12 +157,48 @@ export class Generators {
   /** Events schedule runs only between start() and stop(); runNow() works any time before stop(). */
   #started = false;
   #stopped = false;
+  /** Generators whose file was written and whose command has not ended yet → that file. */
+  #pending: Record<string, { path: string; since: number }> | null = null;
+  readonly #pendingFile: string;
 
   constructor(ctx: Ctx, membership: GeneratorsMembership, kvGet?: KvGet) {
     this.#ctx = ctx;
     this.#membership = membership;
     this.#kvGet = kvGet;
     this.#defs = generatorDefs(ctx);
+    this.#pendingFile = join(ctx.config.params.data, "generators-pending.json");
+  }
+
+  /** The commands a previous run left pending (read once); a damaged file counts as none. */
+  #loadPending(): Record<string, { path: string; since: number }> {
+    if (this.#pending) return this.#pending;
+    this.#pending = {};
+    try {
+      const text = readIfExists(this.#pendingFile);
+      const doc = text === null ? {} : JSON.parse(text);
+      for (const [name, v] of Object.entries(doc ?? {})) {
+        const e = v as { path?: unknown; since?: unknown };
+        if (typeof e?.path === "string" && typeof e.since === "number") {
+          this.#pending[name] = { path: e.path, since: e.since };
+        }
+      }
+    } catch (err) {
+      this.#ctx.log.warn(`generators: ${this.#pendingFile} not read (${(err as Error).message}): ignored`);
+    }
+    return this.#pending;
+  }
+
+  #setPending(name: string, path: string | null): void {
+    const pending = this.#loadPending();
+    if (path === null) {
+      if (!(name in pending)) return;
+      delete pending[name];
+    } else pending[name] = { path, since: this.#ctx.clock.now() };
+    try {
+      writeAtomic(this.#pendingFile, JSON.stringify(pending), { fsync: true, mode: 0o600 });
+    } catch (err) {
+      this.#ctx.log.warn(`generators: cannot save ${this.#pendingFile}: ${(err as Error).message}`);
+    }
   }
 
   get kvEnabled(): boolean {
@@ -271,8 +309,19 @@ export class Generators {
       st.last_render = this.#ctx.clock.now();
       if (current === next) {
         st.last_error = "";
+        const left = this.#loadPending()[def.name];
+        if (def.command && left?.path === def.path) {
+          // written by an earlier run that stopped before its command ended
+          log.warn(
+            `generator ${def.name}: ${def.path} was written at ${
+              new Date(left.since).toISOString()
+            } and its command did not end then: running it now`,
+          );
+          await this.#runCommand(def, st);
+        } else if (left) this.#setPending(def.name, null);
         return;
       }
+      if (def.command) this.#setPending(def.name, def.path);
       writeAtomic(def.path, next, { mode: 0o644, keepOwner: true, fsync: true });
     } catch (err) {
       const msg = (err as Error).message;
@@ -320,6 +369,7 @@ export class Generators {
     }
     st.command_runs++;
     st.last_command = { ...res, at: this.#ctx.clock.now() };
+    this.#setPending(def.name, null);
     const out = res.output.trim();
     if (res.timedOut) {
       log.error(

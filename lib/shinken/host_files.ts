@@ -1,12 +1,15 @@
 /**
  * The host files of the Shinken/Nagios export (reference §10.1): keeps `<cfg_path>/<uuid>.cfg` in
  * step with the membership (written atomically, only on change; stale files of ours removed) and
- * runs `reload_command` once per batch of changes.
+ * runs `reload_command` once per batch of changes. Before the first file of a batch changes, the
+ * reload is noted as owed in `<data>/shinken-reload-owed` until it has run: a batch cut short by
+ * an error, or an agent that died before its reload, still reloads at the next sync (the files are
+ * then already as they should be, so nothing else would say so).
  */
 import { join } from "node:path";
 import type { Ctx } from "../subsystem.ts";
 import type { MemberRecord } from "../types.ts";
-import { readIfExists, writeAtomic } from "../fs/mod.ts";
+import { pathExists, readIfExists, writeAtomic } from "../fs/mod.ts";
 import { runCommand } from "../process/mod.ts";
 import {
   exportedChecks,
@@ -49,11 +52,23 @@ export class HostFiles {
   #again = false;
   #stopped = false;
   stats = { syncs: 0, writes: 0, removes: 0, reloads: 0, reload_failures: 0 };
+  readonly #owedFile: string;
 
   constructor(ctx: Ctx, cfg: ShinkenConfig, render: () => Map<string, string>) {
     this.#ctx = ctx;
     this.#cfg = cfg;
     this.#render = render;
+    this.#owedFile = join(ctx.config.params.data, "shinken-reload-owed");
+  }
+
+  /** Notes that a reload is owed (once per batch: the first change of a file). */
+  #owe(): void {
+    if (pathExists(this.#owedFile)) return;
+    try {
+      writeAtomic(this.#owedFile, `${new Date(this.#ctx.clock.now()).toISOString()}\n`, { fsync: true });
+    } catch (err) {
+      this.#ctx.log.warn(`shinken: cannot save ${this.#owedFile}: ${(err as Error).message}`);
+    }
   }
 
   /** The files an export would write now (for `kunai shinken export`). */
@@ -95,6 +110,12 @@ export class HostFiles {
           this.#ctx.log.error(`shinken: cannot update ${this.#cfg.cfg_path}: ${(err as Error).message}`);
         }
         if (changed) await this.#reload();
+        else if (pathExists(this.#owedFile)) {
+          this.#ctx.log.warn(
+            "shinken: files changed by an earlier sync were not reloaded yet: reloading now",
+          );
+          await this.#reload();
+        }
       } while (this.#again && !this.#stopped);
     })().finally(() => this.#busy = null);
     await this.#busy;
@@ -108,6 +129,7 @@ export class HostFiles {
     for (const [name, text] of want) {
       const path = join(dir, name);
       if (readIfExists(path) === text) continue;
+      this.#owe();
       writeAtomic(path, text, { mode: 0o644, keepOwner: true, fsync: true });
       this.stats.writes++;
       changed = true;
@@ -117,6 +139,7 @@ export class HostFiles {
       const path = join(dir, e.name);
       const head = (readIfExists(path) ?? "").split("\n", 1)[0];
       if (head !== GENERATED_MARK) continue; // not ours: never touched
+      this.#owe();
       Deno.removeSync(path);
       this.stats.removes++;
       changed = true;
@@ -128,13 +151,22 @@ export class HostFiles {
 
   async #reload(): Promise<void> {
     const cmd = this.#cfg.reload_command;
-    if (!cmd) return;
-    const res = await runCommand(cmd, 60_000).catch((err) => ({
-      code: null,
-      signal: null,
-      output: `cannot start: ${(err as Error).message}`,
-      timedOut: false,
-    }));
+    const res = cmd
+      ? await runCommand(cmd, 60_000).catch((err) => ({
+        code: null,
+        signal: null,
+        output: `cannot start: ${(err as Error).message}`,
+        timedOut: false,
+      }))
+      : null;
+    try {
+      Deno.removeSync(this.#owedFile);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) {
+        this.#ctx.log.warn(`shinken: cannot remove ${this.#owedFile}: ${(err as Error).message}`);
+      }
+    }
+    if (!res) return;
     this.stats.reloads++;
     if (res.code === 0) this.#ctx.log.info(`shinken: reloaded (${cmd})`);
     else {

@@ -116,6 +116,50 @@ Deno.test("the command runs once per real change of the file and not when nothin
   }
 });
 
+Deno.test("a file written by a run that died before its command ended gets the command at the next run", async () => {
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE);
+  const pendingFile = join(w.ctx.config.params.data, "generators-pending.json");
+  try {
+    const gen = w.ctx.config.objects.generator["generators/lb"].value;
+    gen.path = w.out;
+    // the agent "dies" while its command runs: the file is written, the command never ends here
+    gen.command = "sleep 30";
+    gen.command_timeout = 3000;
+    const dying = generators(w);
+    const first = dying.runNow();
+    const noted = () => {
+      try {
+        return Deno.readTextFileSync(pendingFile).includes("generators/lb");
+      } catch {
+        return false;
+      }
+    };
+    const written = () => {
+      try {
+        return /server node-2/.test(Deno.readTextFileSync(w.out));
+      } catch {
+        return false;
+      }
+    };
+    for (let i = 0; i < 300 && !(noted() && written()); i++) {
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    assert.ok(noted() && written(), "the file written, its command running");
+    // the next run of the agent: same content, so only the note says the command is owed
+    gen.command = `echo run >> '${w.counter}'`;
+    const next = generators(w);
+    await next.runNow();
+    assert.equal(runs(w), 1, "the command ran for the file the previous run wrote");
+    assert.deepEqual(JSON.parse(Deno.readTextFileSync(pendingFile)), {});
+    assert.ok(w.ctx.sink.recent.WARNING.some((l) => /command did not end then: running it now/.test(l)));
+    await next.runNow();
+    assert.equal(runs(w), 1, "once");
+    await first;
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
 Deno.test("partial markers: only the block between them is replaced, the rest of the file is kept", async () => {
   const w = world({
     path: "set-below",

@@ -8,6 +8,7 @@ import {
   pushLines,
   serviceResultLine,
 } from "../../lib/shinken/mod.ts";
+import { pathExists } from "../../lib/fs/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { makeTestCtx, type TestCtx } from "../helpers.ts";
@@ -243,6 +244,42 @@ Deno.test("a node leaving removes its file; foreign files stay; one reload per b
     await s.syncNow();
     assert.equal(reloads(w), 2, "no change, no reload");
     await s.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("a reload owed by a batch cut short, or by an agent that died before it, runs at the next sync", async () => {
+  const w = world("nagios");
+  const owed = join(w.ctx.config.params.data, "shinken-reload-owed");
+  const blocked = join(w.cfgPath, `${w.members[2].uuid}.cfg`);
+  try {
+    // node-3's file cannot be written (a directory in its place): the batch stops after two files
+    Deno.mkdirSync(blocked, { recursive: true });
+    const s = shinken(w);
+    await s.start();
+    assert.ok(Deno.statSync(join(w.cfgPath, `${w.members[1].uuid}.cfg`)).isFile);
+    assert.equal(reloads(w), 1, "the files that did change are reloaded");
+    assert.equal(pathExists(owed), false);
+    await s.syncNow();
+    assert.equal(reloads(w), 1, "nothing else changed: no reload");
+    await s.stop();
+    // an agent killed between its writes and its reload leaves the note: the next run reloads,
+    // although it finds every file as it should be
+    Deno.removeSync(blocked, { recursive: true });
+    const again = shinken(w);
+    await again.start();
+    assert.equal(reloads(w), 2, "node-3's file written: one reload");
+    await again.stop();
+    Deno.writeTextFileSync(owed, "2026-12-05T23:00:00.000Z\n");
+    const next = shinken(w);
+    await next.start();
+    assert.equal(reloads(w), 3, "the owed reload");
+    assert.equal(pathExists(owed), false);
+    assert.ok(w.ctx.sink.recent.WARNING.some((l) => /were not reloaded yet: reloading now/.test(l)));
+    await next.syncNow();
+    assert.equal(reloads(w), 3, "once");
+    await next.stop();
   } finally {
     w.ctx.cleanup();
   }
