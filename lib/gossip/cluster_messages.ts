@@ -3,7 +3,9 @@
  * cluster) and payloads of other subsystems. De-duplicated by id, re-broadcast on first sight.
  * Key operations from the cluster apply one at a time, in the order they arrive (one packet
  * carries several); a `remove` of what is still our primary key (its `use` of the new key lost or
- * late) waits, up to PENDING_REMOVE_MS, for the use of another key, then applies.
+ * late) waits, up to PENDING_REMOVE_MS, for the use of another key (from the cluster or local),
+ * then applies. A `use` carries when it was issued: one older than our primary's is ignored, so
+ * `use A` then `use B` arriving as B, A still ends on B.
  */
 import type { KeyOpMsg, UserMsg } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
@@ -46,10 +48,15 @@ export class ClusterMessages {
    * direct copy to each live member, sent three times (a rotation must not rely on luck).
    */
   async keyOp(op: KeyOpMsg["op"], key: string): Promise<void> {
-    await this.#applyKeyOp(op, key);
+    const { keyring } = this.#core.deps.envelope;
+    const at = op === "use" ? Math.max(this.#core.deps.clock.now(), keyring.primaryAt + 1) : undefined;
+    await this.#applyKeyOp(op, key, at);
+    if (op === "use") this.#applyPendingRemoves();
     const id = crypto.randomUUID();
     this.#firstSight(id);
-    const msg: KeyOpMsg = { type: "keyop", op, key, id };
+    const msg: KeyOpMsg = at === undefined
+      ? { type: "keyop", op, key, id }
+      : { type: "keyop", op, key, id, at };
     this.#core.queue.push(msg, null);
     const direct = () => {
       if (!this.#core.running) return;
@@ -64,12 +71,14 @@ export class ClusterMessages {
     for (const ms of DIRECT_RETRIES_MS) this.#core.deps.clock.setTimeout(direct, ms);
   }
 
-  async #applyKeyOp(op: KeyOpMsg["op"], key: string): Promise<void> {
+  /** `at`: when a `use` was issued (absent: from an agent that does not say). */
+  async #applyKeyOp(op: KeyOpMsg["op"], key: string, at?: number): Promise<void> {
     const { envelope: { keyring }, onKeyringChange } = this.#core.deps;
     if (op === "install") await keyring.install(key);
     else if (op === "use") {
       await keyring.install(key); // a `use` overtaking its `install` still works
       keyring.use(key);
+      if (at !== undefined) keyring.primaryAt = Math.max(keyring.primaryAt, at); // a late re-use of the primary never lowers it
     } else keyring.remove(key);
     onKeyringChange?.();
   }
@@ -84,20 +93,37 @@ export class ClusterMessages {
   }
 
   async #applyFromCluster(msg: KeyOpMsg): Promise<void> {
-    const { log, envelope: { keyring }, clock } = this.#core.deps;
+    const { log, clock } = this.#core.deps;
     try {
       if (msg.op === "remove" && this.#isPrimary(msg.key)) {
         this.#pendingRemove.set(msg.key, clock.now() + PENDING_REMOVE_MS);
         log.info("keyring: a remove of the primary key waits until another key is used");
         return;
       }
-      await this.#applyKeyOp(msg.op, msg.key);
+      if (msg.op === "use" && this.#older(msg)) {
+        log.info("keyring: a use issued before the current primary's was ignored (it arrived late)");
+        return;
+      }
+      await this.#applyKeyOp(msg.op, msg.key, msg.at);
       log.info(`keyring: ${msg.op} applied from the cluster`);
     } catch (err) {
       log.warn(`keyring: ${msg.op} from the cluster failed: ${(err as Error).message}`);
       return;
     }
-    if (msg.op !== "use") return;
+    if (msg.op === "use") this.#applyPendingRemoves();
+  }
+
+  /** True when a cluster's `use` was issued before the one that made our primary (ties: the larger key wins). */
+  #older(msg: KeyOpMsg): boolean {
+    const { keyring } = this.#core.deps.envelope;
+    if (msg.at === undefined || this.#isPrimary(msg.key)) return false;
+    if (msg.at !== keyring.primaryAt) return msg.at < keyring.primaryAt;
+    return normalised(msg.key) < (keyring.list().primary ?? "");
+  }
+
+  /** Applies the cluster's waiting removals of keys that are no longer the primary. */
+  #applyPendingRemoves(): void {
+    const { log, envelope: { keyring }, clock } = this.#core.deps;
     for (const [key, until] of this.#pendingRemove) {
       if (until < clock.now()) this.#pendingRemove.delete(key);
       else if (!this.#isPrimary(key)) {
@@ -115,11 +141,7 @@ export class ClusterMessages {
 
   #isPrimary(key: string): boolean {
     const primary = this.#core.deps.envelope.keyring.list().primary;
-    try {
-      return primary !== null && btoa(String.fromCharCode(...decodeKey(key))) === primary;
-    } catch {
-      return false; // not a key: its operation fails and says so
-    }
+    return primary !== null && normalised(key) === primary;
   }
 
   /** Spreads a payload of another subsystem to every member (at most once each). */
@@ -148,5 +170,14 @@ export class ClusterMessages {
         this.#core.deps.log.warn(`user message handler for ${msg.kind} failed: ${(err as Error).message}`);
       }
     }
+  }
+}
+
+/** A key in the keyring's base64 form, or "" when it is not a key (its operation fails and says so). */
+function normalised(key: string): string {
+  try {
+    return btoa(String.fromCharCode(...decodeKey(key)));
+  } catch {
+    return "";
   }
 }

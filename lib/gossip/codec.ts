@@ -95,6 +95,11 @@ export interface KeyOpMsg {
   op: "install" | "use" | "remove";
   key: string;
   id: string;
+  /**
+   * For `use`: when it was issued (epoch ms, never below the issuer's last use + 1), so a late
+   * copy of an older use cannot undo a newer one. Absent from agents before it existed.
+   */
+  at?: number;
 }
 /** Payload of another subsystem, carried and de-duplicated by id. */
 export interface UserMsg {
@@ -480,7 +485,9 @@ function checkMsg(raw: unknown, path: string): GossipMsg {
       if (op !== "install" && op !== "use" && op !== "remove") {
         throw new Bad(`${path}.op: expected install|use|remove`);
       }
-      return { type, op, key: str(o, "key", 64, path), id: str(o, "id", 64, path) };
+      const msg: KeyOpMsg = { type, op, key: str(o, "key", 64, path), id: str(o, "id", 64, path) };
+      if (o.at !== undefined) msg.at = uint(o, "at", INC_MAX, path);
+      return msg;
     }
     case "push":
       return {

@@ -65,6 +65,11 @@ export class Keyring {
   /** Installed keys; index 0 is the primary. */
   #keys: Entry[] = [];
   #aad: Uint8Array;
+  /**
+   * When the `use` that made the current primary was issued (epoch ms; 0: unknown). A cluster's
+   * older use arriving late does not replace the primary (see gossip's ClusterMessages).
+   */
+  primaryAt = 0;
 
   private constructor(label: string) {
     const l = new TextEncoder().encode(label);

@@ -23,9 +23,11 @@ export interface KeyringSource {
 export async function loadKeyring(src: KeyringSource): Promise<Keyring> {
   const configured = src.configured.filter((k) => k && k.trim());
   let saved: string[] = [];
+  let primaryAt = 0;
   try {
     const j = JSON.parse(Deno.readTextFileSync(src.file));
     if (Array.isArray(j.keys)) saved = j.keys.filter((k: unknown) => typeof k === "string");
+    if (Number.isSafeInteger(j.primary_at) && j.primary_at > 0) primaryAt = j.primary_at;
   } catch { /* none saved yet */ }
   const ring = await Keyring.create([], src.label);
   for (const k of [...saved, ...configured]) {
@@ -35,11 +37,13 @@ export async function loadKeyring(src: KeyringSource): Promise<Keyring> {
       throw new KeyError(`${saved.includes(k) ? src.file : "encryption_key(s)"}: ${(err as Error).message}`);
     }
   }
+  if (saved.length) ring.primaryAt = primaryAt; // the stamp belongs to the saved primary
   return ring;
 }
 
-/** Writes the installed keys, primary first, atomically with mode 0600. */
+/** Writes the installed keys, primary first, and when the primary's `use` was issued; atomically, 0600. */
 export function saveKeyring(file: string, ring: Keyring): void {
   const { keys } = ring.list();
-  writeAtomic(file, JSON.stringify({ keys }, null, 2), { mode: 0o600, mkdir: true });
+  const body = ring.primaryAt ? { keys, primary_at: ring.primaryAt } : { keys };
+  writeAtomic(file, JSON.stringify(body, null, 2), { mode: 0o600, mkdir: true });
 }

@@ -124,6 +124,66 @@ Deno.test("a rotation's install, use and remove arriving in one packet, or the r
   assert.deepEqual(late.keyring.list(), { primary: k2, keys: [k2, k1] });
 });
 
+Deno.test("a use issued before the current primary's is ignored when it arrives late; ties go to the larger key", async () => {
+  const [k1, k2, k3] = [generateKey(), generateKey(), generateKey()];
+  const { core, keyring } = await fakeCore([k1]);
+  const logs: string[] = [];
+  (core.deps as { log: unknown }).log = { ...silentLogger, info: (l: string) => logs.push(l) };
+  const m = new ClusterMessages(core);
+  // `use k2` at t=1000, then `use k3` at t=2000: they arrive as k3, k2
+  await m.onKeyOp({ type: "keyop", op: "use", key: k3, id: "u3", at: 2000 });
+  await m.onKeyOp({ type: "keyop", op: "use", key: k2, id: "u2", at: 1000 });
+  assert.deepEqual(
+    keyring.list(),
+    { primary: k3, keys: [k3, k1] },
+    "the older use changes nothing, installs nothing",
+  );
+  assert.equal(keyring.primaryAt, 2000);
+  assert.ok(
+    logs.some((l) => /a use issued before the current primary's was ignored/.test(l)),
+    logs.join("\n"),
+  );
+  // a late copy of an older use of the primary itself never lowers its stamp
+  await m.onKeyOp({ type: "keyop", op: "use", key: k3, id: "u3-old", at: 500 });
+  await m.onKeyOp({ type: "keyop", op: "use", key: k2, id: "u2-b", at: 1500 });
+  assert.equal(keyring.list().primary, k3);
+  // a use from an agent that does not stamp its uses applies as it arrives
+  await m.onKeyOp({ type: "keyop", op: "use", key: k1, id: "old-agent" });
+  assert.equal(keyring.list().primary, k1);
+  // the same instant on two issuers: every member ends on the larger key, whatever the order
+  const [lo, hi] = [k2, k3].sort((a, b) => a < b ? -1 : 1);
+  for (const order of [[lo, hi], [hi, lo]]) {
+    const t = await fakeCore([k1]);
+    const n = new ClusterMessages(t.core);
+    for (const [i, k] of order.entries()) {
+      await n.onKeyOp({ type: "keyop", op: "use", key: k, id: `t${i}`, at: 3000 });
+    }
+    assert.equal(t.keyring.list().primary, hi, `arrival order ${order.map((k) => k === hi ? "hi" : "lo")}`);
+  }
+});
+
+Deno.test("a local use is stamped after the primary's; it applies a cluster's remove waiting for it", async () => {
+  const [k1, k2, k3] = [generateKey(), generateKey(), generateKey()];
+  const { core, clock, sent, keyring } = await fakeCore([k1]);
+  const m = new ClusterMessages(core);
+  await clock.advance(5000);
+  // the cluster removes k1 while this node still uses it (the use of k2 not here yet)
+  await m.onKeyOp({ type: "keyop", op: "install", key: k2, id: "i2" });
+  await m.onKeyOp({ type: "keyop", op: "remove", key: k1, id: "r1" });
+  assert.equal(keyring.list().primary, k1);
+  // the admin runs `kunai keys use k2` here: the waiting remove applies
+  await m.keyOp("use", k2);
+  assert.deepEqual(keyring.list(), { primary: k2, keys: [k2] });
+  assert.equal(keyring.primaryAt, 5000);
+  const used = sent.map((s) => s.msgs[0]).find((x) => x.type === "keyop" && x.op === "use");
+  assert.ok(used && used.type === "keyop" && used.at === 5000, JSON.stringify(used));
+  // a primary stamped ahead of this clock (another issuer's clock is ahead): the next local use is after it
+  await m.onKeyOp({ type: "keyop", op: "use", key: k3, id: "u3", at: 90_000 });
+  await m.keyOp("use", k2);
+  assert.equal(keyring.primaryAt, 90_001);
+  assert.equal(keyring.list().primary, k2);
+});
+
 Deno.test("user payloads are delivered once per id and re-gossiped", () => {
   return (async () => {
     const { core } = await fakeCore([]);

@@ -42,6 +42,7 @@ const SAMPLES: GossipMsg[] = [
   { type: "dead", uuid: "d".repeat(40), incarnation: 3, from: "a".repeat(40) },
   { type: "leave", uuid: "d".repeat(40), incarnation: 4 },
   { type: "keyop", op: "install", key: "AAAAAAAAAAAAAAAAAAAAAA==", id: "x1" },
+  { type: "keyop", op: "use", key: "AAAAAAAAAAAAAAAAAAAAAA==", id: "x2", at: 1_800_000_000_000 },
   { type: "user", kind: "event", id: "e1", payload: { a: [1, 2, 3] } },
   { type: "detect", nonce: "n1", from: "a".repeat(40), pad: "   " },
   {
@@ -202,6 +203,8 @@ Deno.test("malformed packets are rejected with a reason naming the field", () =>
     [`[{"type":"leave","uuid":"${"u".repeat(65)}","incarnation":1}]`, /longer than 64/],
     ["[" + Array(300).fill('{"type":"ack","seqno":1}').join(",") + "]", /more than 256 messages/],
     ["7", /expected an object/],
+    ['[{"type":"keyop","op":"use","key":"k","id":"i","at":-5}]', /\[0\]\.at: expected an integer/],
+    ['[{"type":"keyop","op":"use","key":"k","id":"i","at":"soon"}]', /\[0\]\.at: expected an integer/],
     // a catch-up record: the seed's uuid, its member count and a whole record (with its state)
     ['[{"type":"push","of":3,"node":{}}]', /\[0\]\.from/],
     ['[{"type":"push","from":"s","of":-1,"node":{}}]', /\[0\]\.of/],

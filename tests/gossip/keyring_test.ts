@@ -1,5 +1,13 @@
 import assert from "node:assert/strict";
-import { decodeKey, generateKey, KeyError, Keyring, SEAL_OVERHEAD } from "../../lib/transport/mod.ts";
+import {
+  decodeKey,
+  generateKey,
+  KeyError,
+  Keyring,
+  loadKeyring,
+  saveKeyring,
+  SEAL_OVERHEAD,
+} from "../../lib/transport/mod.ts";
 
 const enc = new TextEncoder();
 const k16 = btoa(String.fromCharCode(...new Uint8Array(16).fill(1)));
@@ -131,4 +139,31 @@ Deno.test("a ring mixing key sizes opens what any of its keys sealed (node:crypt
     await mixed.open(await (await Keyring.create([generateKey()], "prod")).seal(enc.encode("x"))),
     null,
   );
+});
+
+Deno.test("keyring.json keeps when the primary's use was issued across a restart; older files load without it", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const file = `${dir}/keyring.json`;
+    const [k1, k2] = [generateKey(), generateKey()];
+    const ring = await Keyring.create([k1, k2]);
+    ring.use(k2);
+    ring.primaryAt = 1_800_000_000_123;
+    saveKeyring(file, ring);
+    const back = await loadKeyring({ file, configured: [k1], label: "" });
+    assert.deepEqual(back.list(), { primary: k2, keys: [k2, k1] });
+    assert.equal(back.primaryAt, 1_800_000_000_123);
+    Deno.writeTextFileSync(file, JSON.stringify({ keys: [k2] }));
+    assert.equal((await loadKeyring({ file, configured: [], label: "" })).primaryAt, 0, "a file from before");
+    Deno.writeTextFileSync(file, JSON.stringify({ keys: [k2], primary_at: "x" }));
+    assert.equal((await loadKeyring({ file, configured: [], label: "" })).primaryAt, 0, "a damaged stamp");
+    Deno.removeSync(file);
+    assert.equal(
+      (await loadKeyring({ file, configured: [k1], label: "" })).primaryAt,
+      0,
+      "configured keys only",
+    );
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
