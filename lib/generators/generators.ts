@@ -201,6 +201,19 @@ export class Generators {
     }
   }
 
+  /** Forgets the commands owed by generators no longer in the configuration (logged). */
+  #dropRemoved(): void {
+    const pending = this.#loadPending();
+    const names = new Set(this.#defs.map((d) => d.name));
+    for (const name of Object.keys(pending)) {
+      if (names.has(name)) continue;
+      this.#ctx.log.warn(
+        `generator ${name}: no longer configured; the command owed for ${pending[name].path} is dropped`,
+      );
+      this.#setPending(name, null);
+    }
+  }
+
   get kvEnabled(): boolean {
     return this.#kvGet !== undefined;
   }
@@ -219,6 +232,7 @@ export class Generators {
 
   start(): void {
     this.#started = true;
+    if (this.#defs.length === 0) this.#dropRemoved(); // no run will come to do it
     this.schedule(0);
     if (this.#kvGet) {
       this.#kvTicks = new LazyInterval(this.#ctx.clock, KV_REFRESH_MS, () => {
@@ -283,6 +297,7 @@ export class Generators {
           await this.#generate(def);
         }
       } while (this.#again && !this.#stopped);
+      this.#dropRemoved();
     })().finally(() => this.#running = null);
     await this.#running;
   }

@@ -160,6 +160,45 @@ Deno.test("a file written by a run that died before its command ended gets the c
   }
 });
 
+Deno.test("a command owed by a generator removed from the configuration is dropped at the next run, said in the log", async () => {
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE);
+  const pendingFile = join(w.ctx.config.params.data, "generators-pending.json");
+  try {
+    const gen = w.ctx.config.objects.generator["generators/lb"].value;
+    gen.path = w.out;
+    gen.command = `echo run >> '${w.counter}'`;
+    Deno.writeTextFileSync(
+      pendingFile,
+      JSON.stringify({ "generators/gone": { path: "/etc/gone.conf", since: 1 } }),
+    );
+    const g = generators(w);
+    await g.runNow();
+    assert.deepEqual(
+      JSON.parse(Deno.readTextFileSync(pendingFile)),
+      {},
+      "the removed generator's entry is gone",
+    );
+    assert.equal(runs(w), 1, "the configured generator ran its own command");
+    assert.ok(
+      w.ctx.sink.recent.WARNING.some((l) =>
+        /generator generators\/gone: no longer configured; the command owed for \/etc\/gone\.conf is dropped/
+          .test(l)
+      ),
+      w.ctx.sink.recent.WARNING.join("\n"),
+    );
+    // every generator removed: no run comes, the start drops what they were owed
+    Deno.writeTextFileSync(pendingFile, JSON.stringify({ "generators/lb": { path: w.out, since: 1 } }));
+    delete w.ctx.config.objects.generator["generators/lb"];
+    const none = generators(w);
+    await none.start();
+    await none.stop();
+    assert.deepEqual(JSON.parse(Deno.readTextFileSync(pendingFile)), {});
+    assert.equal(runs(w), 1);
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
 Deno.test("partial markers: only the block between them is replaced, the rest of the file is kept", async () => {
   const w = world({
     path: "set-below",
