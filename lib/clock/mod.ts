@@ -13,6 +13,11 @@ export type TimerId = number;
 export interface Clock {
   /** Milliseconds since the epoch. */
   now(): number;
+  /**
+   * Milliseconds on a clock that never steps (NTP, an admin's `date -s`): for durations within this
+   * process only, never shown or sent.
+   */
+  elapsed(): number;
   setTimeout(fn: () => void, ms: number): TimerId;
   clearTimeout(id: TimerId): void;
   setInterval(fn: () => void, ms: number): TimerId;
@@ -30,6 +35,9 @@ export class RealClock implements Clock {
   readonly lag = { lastMs: 0, maxMs: 0 };
   now(): number {
     return Date.now();
+  }
+  elapsed(): number {
+    return performance.now();
   }
   setTimeout(fn: () => void, ms: number): TimerId {
     const due = performance.now() + Math.max(0, ms);
@@ -87,6 +95,9 @@ export class VirtualClock implements Clock {
     this.#now = start;
   }
   now(): number {
+    return this.#now;
+  }
+  elapsed(): number {
     return this.#now;
   }
   setTimeout(fn: () => void, ms: number): TimerId {

@@ -33,13 +33,13 @@ export class ClusterMessages {
 
   /** Forgets ids older than the de-duplication window. */
   expire(): void {
-    const now = this.#core.deps.clock.now();
+    const now = this.#core.deps.clock.elapsed();
     for (const [id, t] of this.#seen) if (now - t > SEEN_TTL) this.#seen.delete(id);
   }
 
   #firstSight(id: string): boolean {
     if (this.#seen.has(id)) return false;
-    this.#seen.set(id, this.#core.deps.clock.now());
+    this.#seen.set(id, this.#core.deps.clock.elapsed());
     return true;
   }
 
@@ -96,7 +96,7 @@ export class ClusterMessages {
     const { log, clock } = this.#core.deps;
     try {
       if (msg.op === "remove" && this.#isPrimary(msg.key)) {
-        this.#pendingRemove.set(msg.key, clock.now() + PENDING_REMOVE_MS);
+        this.#pendingRemove.set(msg.key, clock.elapsed() + PENDING_REMOVE_MS);
         log.info("keyring: a remove of the primary key waits until another key is used");
         return;
       }
@@ -125,7 +125,7 @@ export class ClusterMessages {
   #applyPendingRemoves(): void {
     const { log, envelope: { keyring }, clock } = this.#core.deps;
     for (const [key, until] of this.#pendingRemove) {
-      if (until < clock.now()) this.#pendingRemove.delete(key);
+      if (until < clock.elapsed()) this.#pendingRemove.delete(key);
       else if (!this.#isPrimary(key)) {
         this.#pendingRemove.delete(key);
         try {

@@ -26,7 +26,7 @@ export class ConflictLog {
   report(existing: MemberRecord, claim: AliveMsg, what: "uuid" | "name" | "address"): void {
     this.traffic.conflicts++;
     const key = `${what}:${existing.uuid}:${claim.uuid}:${claim.addr}:${claim.port}`;
-    const now = this.clock.now();
+    const now = this.clock.elapsed();
     if (now - (this.#logged.get(key) ?? -Infinity) < LOG_EVERY_MS) return;
     if (this.#logged.size > 1000) this.#logged.clear();
     this.#logged.set(key, now);

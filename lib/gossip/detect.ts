@@ -155,7 +155,7 @@ export class Detection {
 
   /** Token bucket: ANSWERS_PER_SECOND a second, refilled whole every second. */
   #take(): boolean {
-    const now = this.#core.deps.clock.now();
+    const now = this.#core.deps.clock.elapsed();
     if (now - this.#refilledAt >= 1000) {
       this.#tokens = ANSWERS_PER_SECOND;
       this.#refilledAt = now;

@@ -371,7 +371,7 @@ export class GossipEngine implements EngineCore {
   #dropSealed(reason: DropReason, from: PeerAddr): void {
     this.#drop(reason);
     if (reason !== "stale" && reason !== "auth") return;
-    const now = this.deps.clock.now();
+    const now = this.deps.clock.elapsed();
     const said = this.#dropSaid.get(reason);
     if (said && now - said.at < 60_000) {
       said.n++;
@@ -461,7 +461,7 @@ export class GossipEngine implements EngineCore {
 
   /** Up to `n` random peers worth gossiping to (alive, suspect, or dead for less than 30 s). */
   #gossipTargets(n: number): MemberRecord[] {
-    const now = this.deps.clock.now();
+    const now = this.deps.clock.elapsed();
     const self = this.members.selfUuid;
     const all = this.members.records();
     const ok = (r: MemberRecord) =>
@@ -490,10 +490,10 @@ export class GossipEngine implements EngineCore {
     const c = this.deps.clock;
     // at most a quarter interval even when the wall clock stepped back since the last one
     const quarter = this.#cfg.gossip_interval / 4;
-    const wait = Math.max(EAGER_DELAY_MS, Math.min(quarter, this.#lastEager + quarter - c.now()));
+    const wait = Math.max(EAGER_DELAY_MS, Math.min(quarter, this.#lastEager + quarter - c.elapsed()));
     this.#eagerTimer = c.setTimeout(() => {
       this.#eagerTimer = null;
-      this.#lastEager = c.now();
+      this.#lastEager = c.elapsed();
       this.#gossipRound();
     }, wait);
   }

@@ -67,7 +67,7 @@ export class Membership {
     this.#hooks = opts.hooks;
     this.selfUuid = opts.self.uuid;
     const rec = { ...opts.self };
-    this.#members.set(opts.self.uuid, { rec, stateChange: opts.clock.now(), suspicion: null, pos: 0 });
+    this.#members.set(opts.self.uuid, { rec, stateChange: opts.clock.elapsed(), suspicion: null, pos: 0 });
     this.#list = [rec];
   }
 
@@ -96,7 +96,7 @@ export class Membership {
   /** Replaces our own record (new incarnation, tags, services, leave). */
   setSelf(rec: MemberRecord): void {
     const m = this.#members.get(this.selfUuid)!;
-    if (m.rec.state !== rec.state) m.stateChange = this.#clock.now();
+    if (m.rec.state !== rec.state) m.stateChange = this.#clock.elapsed();
     m.rec = { ...rec };
     this.#list[m.pos] = m.rec;
   }
@@ -248,7 +248,7 @@ export class Membership {
 
   /** Forgets dead and left nodes whose state is older than `reap_after`; returns how many. */
   reap(): number {
-    const limit = this.#clock.now() - this.#cfg.reap_after;
+    const limit = this.#clock.elapsed() - this.#cfg.reap_after;
     let n = 0;
     for (const [uuid, m] of this.#members) {
       if (uuid === this.selfUuid) continue;
@@ -281,7 +281,7 @@ export class Membership {
     if (!m) {
       this.#members.set(uuid, {
         rec,
-        stateChange: this.#clock.now(),
+        stateChange: this.#clock.elapsed(),
         suspicion: null,
         pos: this.#list.length,
       });
@@ -289,7 +289,7 @@ export class Membership {
       return;
     }
     this.#list[m.pos] = rec;
-    if (m.rec.state !== rec.state) m.stateChange = this.#clock.now();
+    if (m.rec.state !== rec.state) m.stateChange = this.#clock.elapsed();
     if (rec.state !== "suspect") {
       m.suspicion?.cancel();
       m.suspicion = null;

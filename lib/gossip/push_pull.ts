@@ -251,10 +251,10 @@ export class PushPull {
     // a catch-up push needs no table back: the seed holds what we could tell it, or learns it at our follow-up
     const answer = this.#body(false, d.value.push ? [] : undefined);
     if (d.value.join && d.value.from && requester) {
-      this.#lastJoin = this.#core.deps.clock.now();
+      this.#lastJoin = this.#core.deps.clock.elapsed();
       this.#joiners.set(d.value.from, {
         peer: requester,
-        at: this.#core.deps.clock.now(),
+        at: this.#core.deps.clock.elapsed(),
         told: this.#core.members.size,
         has: this.#number(),
         pushes: 0,
@@ -286,7 +286,7 @@ export class PushPull {
    */
   #scheduleCatchUp(): void {
     const { clock, config } = this.#core.deps;
-    const now = clock.now();
+    const now = clock.elapsed();
     if (this.#catchUpTimer === null) this.#catchUpSince = now;
     else clock.clearTimeout(this.#catchUpTimer);
     const latest = this.#catchUpSince + CATCH_UP_MAX * config.gossip_interval;
@@ -302,7 +302,7 @@ export class PushPull {
     const { clock, config, log, counters } = core.deps;
     if (!core.running || core.members.leaving) return;
     const size = core.members.size;
-    const now = clock.now();
+    const now = clock.elapsed();
     const window = CATCH_UP_WINDOW * config.gossip_interval;
     const over = now - this.#lastJoin >= CATCH_UP_QUIET * config.gossip_interval;
     let wake = Infinity;

@@ -67,7 +67,7 @@ export class Suspicion {
     this.#min = opts.minMs;
     this.#max = opts.maxMs;
     this.#onTimeout = opts.onTimeout;
-    this.startedAt = opts.clock.now();
+    this.startedAt = opts.clock.elapsed();
     this.#from = opts.from;
     this.#arm();
   }
@@ -91,10 +91,10 @@ export class Suspicion {
   #arm(): void {
     if (this.#timer !== null) this.#clock.clearTimeout(this.#timer);
     // at most the whole timeout: a wall clock that stepped back must not stretch a suspicion by the step
-    const remaining = Math.min(this.timeoutMs, this.startedAt + this.timeoutMs - this.#clock.now());
+    const remaining = Math.min(this.timeoutMs, this.startedAt + this.timeoutMs - this.#clock.elapsed());
     this.#timer = this.#clock.setTimeout(() => {
       this.#timer = null;
-      this.#onTimeout(Math.max(0, this.#clock.now() - (this.startedAt + this.timeoutMs)));
+      this.#onTimeout(Math.max(0, this.#clock.elapsed() - (this.startedAt + this.timeoutMs)));
     }, Math.max(0, remaining));
   }
 

@@ -61,6 +61,9 @@ export class NodeClock implements Clock {
   now(): number {
     return this.#base.now();
   }
+  elapsed(): number {
+    return this.#base.elapsed();
+  }
   get paused(): boolean {
     return this.#paused;
   }

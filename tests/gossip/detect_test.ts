@@ -12,6 +12,8 @@ import { makeTestCtx } from "../helpers.ts";
 import { PeerEnvelope } from "../../lib/transport/mod.ts";
 import { packLz } from "../../lib/gossip/lz.ts";
 import { SimCluster } from "../sim/gossip_harness.ts";
+import { steppedClock } from "../clock_step.ts";
+import type { Clock } from "../../lib/clock/mod.ts";
 
 /** A raw endpoint on the simulated network: sends datagrams, keeps the decoded ones it receives. */
 function probe(c: SimCluster, addr = "10.9.9.9") {
@@ -120,6 +122,27 @@ Deno.test(`a flood of requests gets at most ${ANSWERS_PER_SECOND} answers a seco
   for (let i = 0; i < 5; i++) p.send(c.nodes[0].addr, encodePacket([request(`g${i}`)]));
   await c.clock.advance(100);
   assert.equal(p.got.length, ANSWERS_PER_SECOND + 5, "answers again the next second");
+});
+
+Deno.test("the answer budget refills every second even after the wall clock stepped back an hour", async () => {
+  const c = new SimCluster({ nodes: 1, seed: 6 });
+  const engine = c.nodes[0].engine;
+  const clock = steppedClock(engine.deps.clock);
+  (engine.deps as { clock: Clock }).clock = clock;
+  await engine.start();
+  const p = probe(c);
+  try {
+    for (let i = 0; i < 50; i++) p.send(c.nodes[0].addr, encodePacket([request(`f${i}`)]));
+    await c.clock.advance(500);
+    assert.equal(p.got.length, ANSWERS_PER_SECOND);
+    clock.step(-3_600_000);
+    await c.clock.advance(600);
+    for (let i = 0; i < 5; i++) p.send(c.nodes[0].addr, encodePacket([request(`g${i}`)]));
+    await c.clock.advance(100);
+    assert.equal(p.got.length, ANSWERS_PER_SECOND + 5, "answers again the next second");
+  } finally {
+    await c.stopAll();
+  }
 });
 
 Deno.test("an answer nobody asked for, or one claiming to be us, is not reported; a flood of answers is capped", async () => {

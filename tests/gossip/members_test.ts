@@ -1,4 +1,5 @@
 /** The membership table's handling of conflicting claims and bus-facing change kinds. */
+import { steppedClock } from "../clock_step.ts";
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { type AliveMsg, aliveOf } from "../../lib/gossip/codec.ts";
@@ -117,4 +118,30 @@ Deno.test("a merged table's hearsay is applied without being gossiped when asked
   gossip.length = 0;
   m.merge([rec("d", "10.0.0.6"), rec("s", "10.0.0.5")], "s"); // by default relayed, as memberlist does
   assert.deepEqual(gossip, ["alive d urgent"]);
+});
+
+Deno.test("reaping counts reap_after on a clock that never steps: a wall clock step of a day either way changes nothing", async () => {
+  for (const step of [86_400_000, -86_400_000]) {
+    const base = new VirtualClock(1_800_000_000_000);
+    const clock = steppedClock(base);
+    const m = new Membership({
+      clock,
+      config: gossipConfig({ reap_after: 60_000 }),
+      self: rec("me", "10.0.0.1"),
+      hooks: {
+        broadcast: () => {},
+        withdraw: () => {},
+        refute: () => {},
+        conflict: () => {},
+        changed: () => {},
+      },
+    });
+    m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
+    m.handleLeave({ type: "leave", uuid: "b", incarnation: 1 });
+    await base.advance(1_000);
+    clock.step(step);
+    assert.equal(m.reap(), 0, `step ${step}: reaped 1 s after it left`);
+    await base.advance(59_500);
+    assert.equal(m.reap(), 1, `step ${step}: not reaped after reap_after`);
+  }
 });
