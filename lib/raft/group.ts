@@ -72,14 +72,14 @@ export class RaftGroup {
       votedFor: p.votedFor,
       timings: opts.timings,
       random: opts.random,
-      now: opts.clock.now(),
+      now: opts.clock.elapsed(),
       minSize: opts.minSize,
     });
   }
 
   start(voters: string[]): void {
     this.#stopped = false;
-    this.#apply(this.machine.setVoters(voters, this.#opts.clock.now()));
+    this.#apply(this.machine.setVoters(voters, this.#opts.clock.elapsed()));
   }
 
   stop(): void {
@@ -90,12 +90,12 @@ export class RaftGroup {
 
   setVoters(voters: string[]): void {
     if (this.#stopped) return;
-    this.#apply(this.machine.setVoters(voters, this.#opts.clock.now()));
+    this.#apply(this.machine.setVoters(voters, this.#opts.clock.elapsed()));
   }
 
   receive(msg: RaftMsg): void {
     if (this.#stopped) return;
-    this.#apply(this.machine.receive(msg, this.#opts.clock.now()));
+    this.#apply(this.machine.receive(msg, this.#opts.clock.elapsed()));
   }
 
   status(): GroupStatus {
@@ -139,7 +139,7 @@ export class RaftGroup {
     this.#timer = this.#opts.clock.setTimeout(() => {
       this.#timer = null;
       this.#timerAt = Infinity;
-      if (!this.#stopped) this.#apply(this.machine.tick(this.#opts.clock.now()));
-    }, Math.max(0, at - this.#opts.clock.now()));
+      if (!this.#stopped) this.#apply(this.machine.tick(this.#opts.clock.elapsed()));
+    }, Math.max(0, at - this.#opts.clock.elapsed()));
   }
 }

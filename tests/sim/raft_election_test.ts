@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { RaftSim } from "./raft_harness.ts";
+import { steppedClock } from "../clock_step.ts";
 
 for (const n of [5, 50]) {
   Deno.test(`raft sim ${n} nodes: one leader within 2 s of start, a new one within 3 s of killing it`, async () => {
@@ -80,4 +81,23 @@ Deno.test("raft sim: a group smaller than min_size never elects", async () => {
   assert.deepEqual(sim.leaders(), []);
   assert.equal(sim.leadersByTerm.size, 0);
   sim.stop();
+});
+
+Deno.test("raft sim: a leader whose wall clock steps an hour either way stays the leader, in the same term", async () => {
+  for (const step of [-3_600_000, 3_600_000]) {
+    const sim = new RaftSim(3, 21);
+    const clocks = new Map(sim.ids.map((id) => [id, steppedClock(sim.clock)]));
+    for (const [id, c] of clocks) sim.clocks.set(id, c);
+    sim.start();
+    assert.ok(await sim.until(() => sim.agreedLeader(sim.ids) !== null, 2000) >= 0);
+    await sim.run(2000);
+    const leader = sim.agreedLeader(sim.ids)!;
+    const term = sim.nodes.get(leader)!.group!.machine.term;
+    clocks.get(leader)!.step(step);
+    await sim.run(5000);
+    assert.equal(sim.agreedLeader(sim.ids), leader, `step ${step}: the leader changed`);
+    assert.equal(sim.nodes.get(leader)!.group!.machine.term, term, `step ${step}: an election was held`);
+    assert.deepEqual(sim.violations, []);
+    sim.stop();
+  }
 });

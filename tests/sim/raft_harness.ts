@@ -6,7 +6,7 @@
  * - a node never votes for two candidates in one term (even across restarts);
  * - a leader holds the votes of a quorum of the group for its term.
  */
-import { VirtualClock } from "../../lib/clock/mod.ts";
+import { type Clock, VirtualClock } from "../../lib/clock/mod.ts";
 import {
   quorum,
   RaftGroup,
@@ -51,6 +51,8 @@ export class RaftSim {
   /** term → voter → candidate. */
   readonly votes = new Map<number, Map<string, string>>();
   #side = new Map<string, number>();
+  /** A node's own clock (e.g. a wall clock that steps); the others run on `clock`. */
+  readonly clocks = new Map<string, Clock>();
   loss = 0;
   messages = 0;
 
@@ -74,7 +76,7 @@ export class RaftSim {
     node.group = new RaftGroup({
       id,
       group: "g",
-      clock: this.clock,
+      clock: this.clocks.get(id) ?? this.clock,
       random: this.rng,
       timings: this.timings,
       minSize: this.minSize,
