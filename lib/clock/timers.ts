@@ -172,12 +172,14 @@ export class LazyInterval {
     if (!this.#running || this.#timer !== null) return;
     const now = this.clock.now();
     const every = Math.max(1, this.every);
-    if (this.opts.leading && now - this.#lastTick >= every) {
-      this.#burstFrom = now;
+    // how long since the last tick counts on the clock that never steps; the grid is the wall clock's
+    const t = this.clock.elapsed();
+    if (this.opts.leading && t - this.#lastTick >= every) {
+      this.#burstFrom = t;
       this.#timer = this.clock.setTimeout(() => this.#fire(), 0);
       return;
     }
-    if (this.opts.leading && now - this.#burstFrom < (this.opts.burst ?? 0)) {
+    if (this.opts.leading && t - this.#burstFrom < (this.opts.burst ?? 0)) {
       this.#timer = this.clock.setTimeout(() => this.#fire(), 0);
       return;
     }
@@ -189,7 +191,7 @@ export class LazyInterval {
     this.#timer = null;
     if (!this.#running) return;
     this.ticks++;
-    this.#lastTick = this.clock.now();
+    this.#lastTick = this.clock.elapsed();
     let again = false;
     try {
       again = this.job() === true;

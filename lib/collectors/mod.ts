@@ -106,7 +106,7 @@ export function createCollectors(ctx: Ctx, opts: CollectorsOptions = {}): Subsys
       // saved when its state flips or a minute after its last save; everything again at stop
       const now = ctx.clock.now();
       const last = saved.get(entry.name);
-      if (!last || last.active !== entry.active || now - last.at >= SAVE_EVERY_MS) {
+      if (!last || last.active !== entry.active || now - last.at >= SAVE_EVERY_MS || now < last.at) {
         pending.set(entry.name, entry);
         pendingTimer ??= ctx.clock.setTimeout(savePending, 0);
       }

@@ -24,7 +24,8 @@ export class HourlyLimiter {
 
   allow(key: string, now: number, perHour: number): boolean {
     if (perHour <= 0) return true;
-    const times = (this.#sent.get(key) ?? []).filter((t) => now - t < 3_600_000);
+    // a send "in the future" (the clock stepped back) no longer counts: a step must not silence alerts
+    const times = (this.#sent.get(key) ?? []).filter((t) => now - t < 3_600_000 && t <= now);
     if (times.length >= perHour) {
       this.#sent.set(key, times);
       return false;

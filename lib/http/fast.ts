@@ -95,7 +95,7 @@ export function fastDispatcher(
   let date = "", dateAt = 0;
   const httpDate = () => {
     const now = Date.now();
-    if (now - dateAt >= 1000) {
+    if (now - dateAt >= 1000 || now < dateAt) { // (or the clock stepped back)
       dateAt = now - (now % 1000);
       date = new Date(now).toUTCString();
     }

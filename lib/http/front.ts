@@ -198,7 +198,7 @@ export class TcpFront {
       return;
     }
     this.#upstreamNote.ok();
-    const now = Date.now();
+    const now = performance.now();
     const c: Conn = {
       client,
       upstream,
@@ -245,7 +245,7 @@ export class TcpFront {
         if (n === null) break;
         const chunk = buf.subarray(0, n);
         if (c.ws) {
-          c.last = Date.now();
+          c.last = performance.now();
           if (!c.ws.feed(chunk)) return; // closing: the socket drops the connection once its close frame is out
           continue;
         }
@@ -262,7 +262,7 @@ export class TcpFront {
           const out = await fast;
           for (let off = 0; off < out.length && !c.closed;) off += await c.client.write(out.subarray(off));
           c.phase = "idle";
-          c.last = Date.now();
+          c.last = performance.now();
           continue;
         }
         if (!see(chunk)) return;
@@ -285,13 +285,13 @@ export class TcpFront {
   /** From now on this connection is `up`'s socket, spoken here: no deadline, no upstream. */
   #upgrade(c: Conn, up: FastUpgrade): void {
     c.phase = "tunnel";
-    c.last = Date.now();
+    c.last = performance.now();
     c.ws = new WsFrontConn(
       up.route,
       up.envelope,
       async (bytes) => {
         for (let off = 0; off < bytes.length;) off += await c.client.write(bytes.subarray(off));
-        c.last = Date.now();
+        c.last = performance.now();
       },
       () => this.#drop(c, ""),
     );
@@ -302,7 +302,7 @@ export class TcpFront {
 
   /** Tracks the request phases from the client's bytes; false when the connection was dropped. */
   #fromClient(c: Conn, bytes: Uint8Array): boolean {
-    const now = Date.now();
+    const now = performance.now();
     c.last = now;
     if (c.phase === "tunnel") return true;
     if (c.phase === "idle" || c.phase === "wait") {
@@ -349,12 +349,12 @@ export class TcpFront {
       return null;
     }
     c.phase = "wait";
-    c.last = Date.now();
+    c.last = performance.now();
     return p;
   }
 
   #fromServer(c: Conn, bytes: Uint8Array): boolean {
-    c.last = Date.now();
+    c.last = performance.now();
     if (c.phase === "wait" || c.phase === "body") {
       // the start of an answer: "HTTP/1.1 101" hands the connection over to another protocol
       c.phase = bytes.length >= 12 && LATIN1.decode(bytes.subarray(9, 12)) === "101" ? "tunnel" : "idle";
@@ -363,7 +363,7 @@ export class TcpFront {
   }
 
   #sweep(): void {
-    const now = Date.now();
+    const now = performance.now();
     for (const c of this.#conns) {
       if ((c.phase === "head" || c.phase === "body") && now - c.since > this.opts.headerTimeoutMs) {
         this.#drop(c, c.phase === "head" ? "header_timeout" : "body_timeout");

@@ -42,7 +42,7 @@ export class FailureNote {
       this.#text = text;
       this.#loggedAt = now;
       this.log.error(`${this.what} failed: ${text}`);
-    } else if (now - this.#loggedAt >= this.everyMs) {
+    } else if (now - this.#loggedAt >= this.everyMs || now < this.#loggedAt) { // (or the clock stepped back)
       this.#loggedAt = now;
       this.log.error(
         `${this.what} failed: ${text} (${this.#count} times since ${new Date(this.#since).toISOString()})`,
@@ -51,7 +51,8 @@ export class FailureNote {
   }
 
   ok(): void {
-    if (!this.#count || this.now() - this.#lastFail < this.settleMs) return;
+    const quiet = this.now() - this.#lastFail; // negative: the clock stepped back, counted as settled
+    if (!this.#count || (quiet >= 0 && quiet < this.settleMs)) return;
     const secs = Math.round((this.now() - this.#since) / 1000);
     this.log.info(`${this.what} works again (${this.#count} failure(s) over ${secs} s: ${this.#text})`);
     this.#count = 0;

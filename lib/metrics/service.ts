@@ -338,7 +338,7 @@ export class MetricsService {
       this.#ctx.counters.inc("metrics_errors_total", { what: "write" });
       const text = (err as Error).message;
       const now = Date.now();
-      if (text !== f.text || now - f.loggedAt >= 60_000) {
+      if (text !== f.text || now - f.loggedAt >= 60_000 || now < f.loggedAt) {
         this.#ctx.log.error(`write failed: ${text}; ${this.store.pending} point(s) wait in memory`);
         f.loggedAt = now;
       }

@@ -7,6 +7,7 @@ import {
   RealClock,
   VirtualClock,
 } from "../../lib/clock/mod.ts";
+import { steppedClock } from "../clock_step.ts";
 
 Deno.test("the virtual clock fires timers in order and only when time advances", async () => {
   const c = new VirtualClock(0);
@@ -197,6 +198,26 @@ Deno.test("LazyInterval burst: pokes within `burst` of a leading tick also run a
   assert.deepEqual(plain, [20_205, 22_000]);
   lazy.stop();
   noBurst.stop();
+});
+
+Deno.test("LazyInterval: after the wall clock steps back an hour, pokes still batch on the grid (no burst for the hour)", async () => {
+  const base = new VirtualClock(1_800_000_000_000);
+  const clock = steppedClock(base);
+  let runs = 0;
+  const lazy = new LazyInterval(clock, 1000, () => void runs++, { leading: true, burst: 100 });
+  lazy.start(false, 0);
+  lazy.poke();
+  await base.advance(0);
+  assert.equal(runs, 1, "the leading tick");
+  clock.step(-3_600_000);
+  await base.advance(500); // past the burst
+  // a result every 10 ms for 2 s: one tick a period, not one per poke
+  for (let i = 0; i < 200; i++) {
+    lazy.poke();
+    await base.advance(10);
+  }
+  assert.ok(runs <= 4, `${runs - 1} ticks in 2 s after the step`);
+  lazy.stop();
 });
 
 Deno.test("gridDelay: a long limit lands on the wake grid, a short one stays exact", () => {

@@ -317,6 +317,11 @@ Deno.test("pure parts: retry delays double up to the cap; handler lookup aliases
   assert.ok(!lim.allow("k", 2, 2));
   assert.ok(lim.allow("k", 3_600_001, 2));
   assert.ok(lim.allow("x", 0, 0));
+  // the clock steps back an hour: sends "in the future" no longer count, alerts go out
+  const back = new HourlyLimiter();
+  assert.ok(back.allow("k", 7_200_000, 1));
+  assert.ok(!back.allow("k", 7_200_001, 1));
+  assert.ok(back.allow("k", 3_600_000, 1), "after a step back of an hour");
   const obj = (id: string) => ({ id, file: `${id}.json`, root: "/", value: { type: "mail", contacts: [] } });
   const one = handlerDefs({ local: obj("local") });
   assert.equal(findHandler(one, "default")?.name, "local");

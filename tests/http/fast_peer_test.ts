@@ -90,3 +90,30 @@ Deno.test("fastPeer only for declared peer routes without parameters", () => {
   assert.throws(() => r.fastPeer("POST", "/peer/:id", serveEcho), /no parameters/);
   assert.throws(() => r.fast("POST", "/peer/:id", () => null), /not for peer routes/);
 });
+
+Deno.test("fast path: the Date header follows the wall clock back when it steps back an hour", async () => {
+  await using s = await servers();
+  const realNow = Date.now;
+  const dateOf = async () => {
+    const r = await fetch(`http://127.0.0.1:${s.fast}/peer/echo`, {
+      method: "POST",
+      body: (await s.client.seal(enc.encode("hi"))) as Uint8Array<ArrayBuffer>,
+    });
+    await r.body?.cancel();
+    assert.equal(r.status, 200);
+    return Date.parse(r.headers.get("date") ?? "");
+  };
+  try {
+    const before = await dateOf();
+    assert.ok(Math.abs(before - realNow()) < 5_000, `Date ${new Date(before).toISOString()}`);
+    Date.now = () => realNow() - 3_600_000;
+    const after = await dateOf();
+    assert.ok(
+      Math.abs(after - (realNow() - 3_600_000)) < 5_000,
+      `Date after the step ${new Date(after).toISOString()}`,
+    );
+  } finally {
+    Date.now = realNow;
+  }
+  assert.equal(s.taken, 2, "both answered on the fast path");
+});
