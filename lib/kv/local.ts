@@ -179,10 +179,10 @@ export class LocalReplica {
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<{ record: KvRecord | null; index: number }> {
-    const until = this.#clock.now() + waitMs;
+    const until = this.#clock.elapsed() + waitMs; // a wall clock step neither stretches nor cuts the wait
     while (true) {
       const cur = this.record(key);
-      const remaining = until - this.#clock.now();
+      const remaining = until - this.#clock.elapsed();
       if (
         index === undefined || (cur && cur.modify_index > index) || remaining <= 0 || signal?.aborted ||
         this.#closed
@@ -200,12 +200,12 @@ export class LocalReplica {
     waitMs: number,
     signal?: AbortSignal,
   ): Promise<{ records: KvRecord[]; index: number }> {
-    const until = this.#clock.now() + waitMs;
+    const until = this.#clock.elapsed() + waitMs;
     while (true) {
       const now = this.#clock.now();
       const records = this.storage.scanPrefix(prefix, { sinceIndex: index })
         .map((r) => !r.deleted && r.expires > 0 && r.expires <= now ? expiredTombstone(r) : r);
-      const remaining = until - now;
+      const remaining = until - this.#clock.elapsed();
       if (index === undefined || records.length || remaining <= 0 || signal?.aborted || this.#closed) {
         return { records, index: this.currentIndex() };
       }
