@@ -7,10 +7,12 @@
  *   since}); held by another → exit 1 naming it, or with `--wait` blocking reads of the key (each at most
  *   5 s, and no longer than the holder's expiry) until it is free or the wait has passed;
  * - hold: the command runs as the leader of its own process group (stdin, stdout and stderr inherited,
- *   `KUNAI_LOCK_HELD=true`, `KUNAI_LOCK_NAME`); the key is renewed by CAS on the index held every third of
- *   the TTL. A renewal that finds the key gone or someone else's, or no confirmation from the agent until a
- *   third of the TTL before the lock may expire, stops the command: SIGTERM to its group, SIGKILL a third of
- *   the TTL later (so it is dead by the time the lock may expire, on this host's clock), exit 1 saying why;
+ *   `KUNAI_LOCK_HELD=true`, `KUNAI_LOCK_NAME`, and `KUNAI_LOCK_INDEX`: the KV index at which this run
+ *   took the lock, a fencing token larger than any earlier holder's); the key is renewed by CAS on the
+ *   index held every third of the TTL. A renewal that finds the key gone or someone else's, or no
+ *   confirmation from the agent until a third of the TTL before the lock may expire, stops the command:
+ *   SIGTERM to its group, SIGKILL a third of the TTL later (so it is dead by the time the lock may
+ *   expire, on this host's clock), exit 1 saying why;
  * - release: when the command exits, `DELETE ?cas=INDEX`, and exit with its code (128 + n after signal n);
  * - SIGINT/SIGTERM/SIGHUP to `kunai lock` are forwarded to the command's group (it exits, then the lock is
  *   released); before the lock is held they stop the wait.
@@ -77,6 +79,8 @@ function killGroup(child: Deno.ChildProcess, sig: Deno.Signal): void {
 
 interface Outcome {
   acquired: boolean;
+  /** The KV index at which this run took the lock (the fencing token), when it did. */
+  index?: number;
   exit_code: number | null;
   held_by?: Holder | string;
   lost?: string;
@@ -210,6 +214,9 @@ async function runLock(ctx: CommandContext): Promise<number> {
     }
 
     // ---- hold: run the command, renew
+    // the index of the write that took the lock: each later holder's is larger (its create follows
+    // this one's delete or expiry), so a resource the command writes to can refuse an older holder
+    const token = index;
     const renewEvery = ttl / 3;
     const grace = ttl / 3;
     try {
@@ -219,7 +226,7 @@ async function runLock(ctx: CommandContext): Promise<number> {
         stdout: "inherit",
         stderr: "inherit",
         detached: true,
-        env: { KUNAI_LOCK_HELD: "true", KUNAI_LOCK_NAME: name },
+        env: { KUNAI_LOCK_HELD: "true", KUNAI_LOCK_NAME: name, KUNAI_LOCK_INDEX: String(token) },
       }).spawn();
     } catch (err) {
       const released = await release(kv, index, ours, out);
@@ -231,7 +238,10 @@ async function runLock(ctx: CommandContext): Promise<number> {
             ? ` (a shell command line: kunai lock ${name} -- sh -c '...')`
             : ""),
       );
-      return report({ acquired: true, exit_code: null, released }, notFound ? 127 : denied ? 126 : 1);
+      return report(
+        { acquired: true, index: token, exit_code: null, released },
+        notFound ? 127 : denied ? 126 : 1,
+      );
     }
     const running = child;
     let status: Deno.CommandStatus | null = null;
@@ -290,11 +300,11 @@ async function runLock(ctx: CommandContext): Promise<number> {
         const st = await running.status;
         // the key may still be ours when the agent was only slow: free it if so
         if (lastError) await release(kv, index, ours, out, 2000);
-        return report({ acquired: true, exit_code: st.code, lost }, 1);
+        return report({ acquired: true, index: token, exit_code: st.code, lost }, 1);
       }
       const st = await running.status;
       const released = await release(kv, index, ours, out);
-      return report({ acquired: true, exit_code: st.code, released }, st.code);
+      return report({ acquired: true, index: token, exit_code: st.code, released }, st.code);
     } finally {
       // whatever ended this run early (an unexpected error), the command does not go on unsupervised
       if (status === null) killGroup(running, "SIGKILL");
@@ -343,7 +353,8 @@ export const lockCommands: CommandGroup = {
       wait: { type: "string", description: "wait this long for a held lock (default: exit 1 at once)" },
       json: {
         type: "boolean",
-        description: "one JSON object at the end: {name, key, acquired, exit_code, held_by, lost, released}",
+        description:
+          "one JSON object at the end: {name, key, acquired, index, exit_code, held_by, lost, released}",
       },
     },
     run: runLock,

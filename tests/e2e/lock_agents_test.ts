@@ -130,11 +130,13 @@ Deno.test({
         "--",
         "sh",
         "-c",
-        `echo "$KUNAI_LOCK_HELD $KUNAI_LOCK_NAME" > ${f("a.started")}; ` +
+        `echo "$KUNAI_LOCK_HELD $KUNAI_LOCK_NAME $KUNAI_LOCK_INDEX" > ${f("a.started")}; ` +
         `while [ ! -e ${f("a.go")} ]; do sleep 0.05; done; exit 3`,
       ]);
       await until("A's command running", () => exists(f("a.started")), 30_000);
-      assert.equal(Deno.readTextFileSync(f("a.started")).trim(), "true job");
+      const [heldEnv, nameEnv, tokenA] = Deno.readTextFileSync(f("a.started")).trim().split(" ");
+      assert.deepEqual([heldEnv, nameEnv], ["true", "job"]);
+      assert.match(tokenA, /^\d+$/, "KUNAI_LOCK_INDEX: the index at which A took the lock");
       const busy = await finish(lock(b, ["job", "--", "touch", f("b.ran-at-once")]), "run");
       assert.equal(busy.code, 1, busy.stderr);
       assert.match(busy.stderr, /lock job is held by node l1 \(host .+, pid \d+, since \d{4}-/);
@@ -163,6 +165,7 @@ Deno.test({
       assert.equal(ra.code, 3, ra.stderr); // the command's exit code
       const ja = JSON.parse(ra.stdout);
       assert.deepEqual([ja.acquired, ja.exit_code, ja.released], [true, 3, true]);
+      assert.equal(ja.index, Number(tokenA), "--json's index is the token the command was given");
       const rb = await finish(waitB, "waitB");
       assert.equal(rb.code, 0, rb.stderr);
       assert.equal(Deno.readTextFileSync(f("b.ran")).trim(), "B");
@@ -172,11 +175,21 @@ Deno.test({
 
       // ---- three waiters on three nodes: never two inside the command at once
       const inside = f("inside");
-      const script = `mkdir ${inside} || exit 99; echo x >> ${f("count")}; sleep 0.3; rmdir ${inside}`;
+      const script = `mkdir ${inside} || exit 99; echo $KUNAI_LOCK_INDEX >> ${
+        f("count")
+      }; sleep 0.3; rmdir ${inside}`;
       const three = agents.map((x) => lock(x, ["mutex", "--wait", "120s", "--", "sh", "-c", script]));
       const results = await Promise.all(three.map((r, i) => finish(r, `mutex ${i}`)));
       for (const r of results) assert.equal(r.code, 0, r.stderr);
-      assert.equal(Deno.readTextFileSync(f("count")).trim().split("\n").length, 3);
+      const tokens = Deno.readTextFileSync(f("count")).trim().split("\n").map(Number);
+      assert.equal(tokens.length, 3);
+      // fencing: each holder's token is larger than every earlier holder's (A's included)
+      for (const [i, tk] of tokens.entries()) {
+        assert.ok(
+          tk > (i ? tokens[i - 1] : Number(tokenA)),
+          `tokens in the order they ran: ${tokenA} ${tokens}`,
+        );
+      }
 
       // ---- SIGTERM to `kunai lock` goes to the command; then the lock is released
       const sig = lock(a, [
