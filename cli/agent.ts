@@ -47,8 +47,8 @@ async function waitForApi(
 ): Promise<"up" | "exited" | "timeout"> {
   let exited = false;
   child.status.then(() => exited = true);
-  const end = Date.now() + ms;
-  while (Date.now() < end) {
+  const end = performance.now() + ms;
+  while (performance.now() < end) {
     if (exited) return "exited";
     const c = new AgentClient({ socket, timeoutMs: 1000 });
     try {
@@ -362,8 +362,8 @@ export const agentCommands: CommandGroup = {
         const text = await c.text("POST", "/stop");
         out.line(text.trim() || "OK");
         if (options["no-wait"]) return 0;
-        const end = Date.now() + 15_000;
-        while (Date.now() < end) {
+        const end = performance.now() + 15_000;
+        while (performance.now() < end) {
           await new Promise((r) => setTimeout(r, 50));
           if (visible) {
             // exited: its lock, port and socket are released with it

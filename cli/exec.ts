@@ -62,12 +62,12 @@ export const execCommands: CommandGroup = {
         `/exec/${encodeURIComponent(tag)}?cmd=${encodeURIComponent(cmd)}`,
       )).trim();
       if (!options.json) out.line(`Command group launch as cid ${cid}`);
-      const end = Date.now() + wait * 1000;
+      const end = performance.now() + wait * 1000;
       let g: ExecGroup;
       while (true) {
         g = await client().json<ExecGroup>("GET", `/exec-get/${cid}`);
         const pending = Object.values(g.res).some((r) => r.state === "pending");
-        if (!pending || Date.now() >= end) break;
+        if (!pending || performance.now() >= end) break;
         await new Promise((r) => setTimeout(r, 250));
       }
       if (options.json) out.json(g);

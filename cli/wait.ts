@@ -49,14 +49,14 @@ async function waitFor(
   const { options, out, client } = ctx;
   const timeout = duration(options.timeout, "timeout", 60_000, 0);
   const every = duration(options.every, "every", 250, 10);
-  const start = Date.now();
+  const start = performance.now();
   let seen = "nothing yet";
   while (true) {
     try {
       const p = await probe(client());
       seen = p.seen;
       if (p.done) {
-        const waited = (Date.now() - start) / 1000;
+        const waited = (performance.now() - start) / 1000;
         if (options.json) out.json({ satisfied: true, waited_s: waited, seen });
         else out.line(`${what}: ${seen} (after ${waited.toFixed(1)} s)`);
         return 0;
@@ -66,11 +66,11 @@ async function waitFor(
       if (!(err instanceof AgentUnreachable)) throw err;
       seen = `the agent does not answer (${err.message})`;
     }
-    const left = start + timeout - Date.now();
+    const left = start + timeout - performance.now();
     if (left <= 0) break;
     await new Promise((r) => setTimeout(r, Math.min(every, left)));
   }
-  const waited = (Date.now() - start) / 1000;
+  const waited = (performance.now() - start) / 1000;
   if (options.json) out.json({ satisfied: false, waited_s: waited, seen });
   else out.error(`kunai: timed out after ${waited.toFixed(1)} s waiting for ${what}; last seen: ${seen}`);
   return 1;

@@ -85,7 +85,8 @@ export class Agent {
   /** Every router mounted on the API (the security tests walk their route tables). */
   readonly routers: RouteTable[] = [];
   readonly subsystems: Subsystem[] = [];
-  readonly startedAt = Date.now();
+  /** When the agent started, on the clock that never steps (uptime: not moved by a wall clock step). */
+  readonly startedElapsed = performance.now();
   #build: (w: WiringInputs) => Subsystem[];
   #dmiPath?: string;
   #reloadConfig?: () => AgentConfig | Promise<AgentConfig>;

@@ -12,7 +12,7 @@ export interface AgentInfoHost {
   readonly config: AgentConfig;
   readonly sink: LogSink;
   readonly node: LocalNode;
-  readonly startedAt: number;
+  readonly startedElapsed: number;
   readonly sandbox: Sandbox;
   readonly subsystems: Subsystem[];
   readonly http: HttpServer | null;
@@ -36,7 +36,7 @@ export function agentInfo(a: AgentInfoHost): Record<string, unknown> {
     incarnation: a.node.incarnation,
     tags: a.node.tags(),
     version: VERSION,
-    uptime: Math.floor((Date.now() - a.startedAt) / 1000),
+    uptime: Math.floor((performance.now() - a.startedElapsed) / 1000),
     data: p.data,
     cfg_dir: a.config.cfgDir,
     config_files: a.config.files.length,

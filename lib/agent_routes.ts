@@ -24,7 +24,7 @@ export interface AgentRouteHost {
   readonly log: Logger;
   readonly counters: Counters;
   readonly sink: LogSink;
-  readonly startedAt: number;
+  readonly startedElapsed: number;
   readonly monitors: LogMonitors;
   info(): Record<string, unknown>;
   stop(reason: string): Promise<void>;
@@ -182,7 +182,7 @@ export function coreRoutes(a: AgentRouteHost): RouteTable {
     return c.json(was !== null);
   });
   r.read("GET", "/metrics", "Prometheus metrics", (c) => {
-    a.counters.set("uptime_seconds", Math.floor((Date.now() - a.startedAt) / 1000));
+    a.counters.set("uptime_seconds", Math.floor((performance.now() - a.startedElapsed) / 1000));
     a.counters.set("incarnation", a.node.incarnation);
     for (const [lvl, n] of Object.entries(a.sink.counts)) {
       a.counters.set("log_lines_total", n, { level: lvl });

@@ -49,7 +49,7 @@ export class Checks {
   constructor(ctx: Ctx, collectors?: CollectorResultsView) {
     this.#ctx = ctx;
     this.#collectors = collectors;
-    this.#createdAt = ctx.clock.now();
+    this.#createdAt = ctx.clock.elapsed();
     this.defs = new CheckDefinitions(ctx);
     this.#states = new CheckStates(ctx);
     this.#flush = new LazyInterval(ctx.clock, FLUSH_MS, () => this.#states.flush(), {
@@ -139,7 +139,7 @@ export class Checks {
   #awaitingFirstResults(def: CheckDef, raw: RawResult): boolean {
     const name = raw.pendingCollector;
     if (!name || !this.#collectors || !this.#collectors.names().includes(name)) return false;
-    if (this.#ctx.clock.now() - this.#createdAt >= FIRST_RESULTS_GRACE_MS) return false;
+    if (this.#ctx.clock.elapsed() - this.#createdAt >= FIRST_RESULTS_GRACE_MS) return false;
     this.#ctx.log.debug(`check ${def.id}: waiting for the first results of collector ${name}`);
     return true;
   }

@@ -19,8 +19,9 @@ interface Entry {
   timer: TimerId | null;
   running: boolean;
   queued: boolean;
-  /** When the current/next run was due (for the delay statistics). */
+  /** When the current/next run was due (wall clock, shown), and the same on `clock.elapsed()` (its delay). */
   dueAt: number;
+  dueE: number;
 }
 
 /** Scheduling delays kept for the percentile (a ring). */
@@ -79,7 +80,16 @@ export class Scheduler {
       }
       return;
     }
-    const entry: Entry = { id, intervalMs, gridMs, timer: null, running: false, queued: false, dueAt: 0 };
+    const entry: Entry = {
+      id,
+      intervalMs,
+      gridMs,
+      timer: null,
+      running: false,
+      queued: false,
+      dueAt: 0,
+      dueE: 0,
+    };
     this.#entries.set(id, entry);
     this.#plan(entry, firstDelay(this.#clock.now(), lastCheckMs, intervalMs, this.#rand()));
   }
@@ -110,6 +120,7 @@ export class Scheduler {
   #plan(e: Entry, delayMs: number): void {
     if (this.#stopped) return;
     e.dueAt = this.#clock.now() + delayMs;
+    e.dueE = this.#clock.elapsed() + delayMs;
     e.timer = this.#clock.setTimeout(() => this.#fire(e), delayMs);
   }
 
@@ -129,7 +140,7 @@ export class Scheduler {
     this.#active++;
     this.runs++;
     const started = this.#clock.now();
-    this.#recordDelay(started - e.dueAt);
+    this.#recordDelay(this.#clock.elapsed() - e.dueE);
     let p: Promise<void | number>;
     try {
       p = this.#run(e.id);
@@ -148,9 +159,10 @@ export class Scheduler {
       e.running = false;
       this.#active--;
       if (this.#entries.get(e.id) === e) {
+        // (a wall clock stepped back during the run: from now, not from a start an hour ahead)
         const next = retryMs !== null
           ? this.#clock.now() + retryMs
-          : jitteredOnGrid(started, e.intervalMs, this.#rand(), e.gridMs);
+          : jitteredOnGrid(Math.min(started, this.#clock.now()), e.intervalMs, this.#rand(), e.gridMs);
         this.#plan(e, Math.max(0, next - this.#clock.now()));
       }
       this.#drain();

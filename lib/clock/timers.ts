@@ -36,7 +36,9 @@ export function gridDelay(now: number, ms: number, grid = WAKE_GRID_MS): number 
  * Many jobs, one timer: each job has a due time, the timer waits for the earliest, and a wake-up
  * hands `onDue` every job due by then (taken off the plan: plan each again with `set`). Jobs that
  * share an interval and started together stay together, one wake-up for all. Nothing is armed
- * before `start()`; `stop()` forgets the plan.
+ * before `start()`; `stop()` forgets the plan. Due times are given on the wall clock (the epoch grid)
+ * and waited for on the clock that never steps: a wall clock stepped back an hour does not hold the
+ * plan for an hour (what was due in 10 s still runs in 10 s), one stepped forward does not run it early.
  *
  * ```ts
  * const due = new DueTimer<string>(clock, (ids, now) => ids.forEach((id) => run(id, now)));
@@ -44,7 +46,8 @@ export function gridDelay(now: number, ms: number, grid = WAKE_GRID_MS): number 
  * ```
  */
 export class DueTimer<K> {
-  #due = new Map<K, number>();
+  /** Planned jobs: the wall-clock time asked for, and the same moment on `clock.elapsed()`. */
+  #due = new Map<K, { at: number; e: number }>();
   #timer: TimerId | null = null;
   #timerAt = Infinity;
   #running = false;
@@ -53,7 +56,7 @@ export class DueTimer<K> {
 
   /** Plans `id` at `at` (clock ms), replacing its planned time. */
   set(id: K, at: number): void {
-    this.#due.set(id, at);
+    this.#due.set(id, { at, e: this.clock.elapsed() + (at - this.clock.now()) });
     this.#arm();
   }
 
@@ -68,7 +71,7 @@ export class DueTimer<K> {
 
   /** The planned jobs with their due times (a copy). */
   plan(): Map<K, number> {
-    return new Map(this.#due);
+    return new Map([...this.#due].map(([id, d]) => [id, d.at]));
   }
 
   start(): void {
@@ -85,22 +88,23 @@ export class DueTimer<K> {
   /** Points the one timer at the earliest due time (nothing to do when it already waits for it). */
   #arm(): void {
     let next = Infinity;
-    if (this.#running) { for (const at of this.#due.values()) if (at < next) next = at; }
+    if (this.#running) { for (const { e } of this.#due.values()) if (e < next) next = e; }
     if (this.#timer !== null && next === this.#timerAt) return;
     if (this.#timer !== null) this.clock.clearTimeout(this.#timer);
     this.#timer = null;
     this.#timerAt = next;
     if (next === Infinity) return;
-    this.#timer = this.clock.setTimeout(() => this.#fire(), Math.max(0, next - this.clock.now()));
+    this.#timer = this.clock.setTimeout(() => this.#fire(), Math.max(0, next - this.clock.elapsed()));
   }
 
   #fire(): void {
     this.#timer = null;
     this.#timerAt = Infinity;
     const now = this.clock.now();
+    const t = this.clock.elapsed();
     const ids: K[] = [];
-    for (const [id, at] of this.#due) {
-      if (at > now) continue;
+    for (const [id, { e }] of this.#due) {
+      if (e > t) continue;
       this.#due.delete(id);
       ids.push(id);
     }

@@ -213,7 +213,8 @@ export class CollectorRuntime {
         // on the epoch grid of its interval (at least half an interval on): the collectors, detectors and
         // housekeeping jobs of one interval wake the agent once, not each at the phase it started with
         const every = this.intervalOf(name);
-        this.#due.set(name, nextOnGrid(startedAt + every / 2, every));
+        // (a wall clock stepped back during the run: from now, not from a start an hour ahead)
+        this.#due.set(name, nextOnGrid(Math.min(startedAt, this.#o.clock.now()) + every / 2, every));
       });
     }
   }

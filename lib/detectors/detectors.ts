@@ -90,7 +90,7 @@ export class Detectors {
   constructor(ctx: Ctx, deps: DetectorsDeps = {}) {
     this.#ctx = ctx;
     this.#deps = deps;
-    this.#createdAt = ctx.clock.now();
+    this.#createdAt = ctx.clock.elapsed();
     this.#due = new DueTimer(ctx.clock, (ids, now) => this.#fire(ids, now));
     this.loadFromConfig();
   }
@@ -188,7 +188,7 @@ export class Detectors {
   /** True when the rule read a scheduled collector without results yet, shortly after start. */
   #awaitingFirstResults(r: DetectorRun): boolean {
     return !!r.pendingCollector && !!this.#deps.collectors &&
-      this.#ctx.clock.now() - this.#createdAt < FIRST_RESULTS_GRACE_MS &&
+      this.#ctx.clock.elapsed() - this.#createdAt < FIRST_RESULTS_GRACE_MS &&
       this.#deps.collectors.names().includes(r.pendingCollector);
   }
 
@@ -212,10 +212,9 @@ export class Detectors {
         if (this.#started && def && !this.#due.has(id)) {
           // on the epoch grid of its interval, like the collectors (one wake-up for all of them)
           const every = def.intervalMs;
-          this.#due.set(
-            id,
-            rt.waiting ? startedAt + FIRST_RESULTS_RETRY_MS : nextOnGrid(startedAt + every / 2, every),
-          );
+          // (a wall clock stepped back during the run: from now, not from a start an hour ahead)
+          const from = Math.min(startedAt, this.#ctx.clock.now());
+          this.#due.set(id, rt.waiting ? from + FIRST_RESULTS_RETRY_MS : nextOnGrid(from + every / 2, every));
         }
       });
     }

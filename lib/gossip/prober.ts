@@ -195,7 +195,7 @@ export class Prober {
     const { clock, config, counters, random } = core.deps;
     const selfUuid = core.members.selfUuid;
     const interval = core.awareness.scale(config.probe_interval);
-    const deadline = clock.now() + interval;
+    const deadline = clock.elapsed() + interval;
     // is anything listening on its port at all? Asked once, early (see REFUSED_CHECK_AT); the answer
     // also serves the indirect phase below
     const { direct, port } = this.#ping(target, interval, deadline);
@@ -216,7 +216,7 @@ export class Prober {
         r.state === "alive" && r.uuid !== selfUuid && r.uuid !== target.uuid
       ),
     ).slice(0, config.indirect_checks);
-    const indirect = this.tracker.expect(this.tracker.nextSeq(), Math.max(1, deadline - clock.now()));
+    const indirect = this.tracker.expect(this.tracker.nextSeq(), Math.max(1, deadline - clock.elapsed()));
     for (const p of peers) {
       core.send(p, [{
         type: "ping-relay",
@@ -253,9 +253,9 @@ export class Prober {
    * system, it learns it is suspected from the probe itself and refutes at once); its ack is awaited
    * for the probe timeout, at most `intervalMs`. `port`: true when a TCP connection to the target's
    * port is refused; the connection is tried once the ping is still unanswered at REFUSED_CHECK_AT
-   * of its timeout and waits until `deadline` (default: the ping's timeout). False when it was not
-   * refused, or not tried: an ack before the check cancels it (the tracker arms one timer at a
-   * time, so a healthy probe wakes the agent once, at the check's time).
+   * of its timeout and waits until `deadline` (on `clock.elapsed()`; default: the ping's timeout).
+   * False when it was not refused, or not tried: an ack before the check cancels it (the tracker arms
+   * one timer at a time, so a healthy probe wakes the agent once, at the check's time).
    */
   #ping(
     target: MemberRecord,
@@ -266,7 +266,7 @@ export class Prober {
     const { clock, transport } = core.deps;
     const selfUuid = core.members.selfUuid;
     const directMs = Math.min(core.awareness.scale(core.deps.config.probe_timeout), intervalMs);
-    const until = deadline ?? clock.now() + directMs;
+    const until = deadline ?? clock.elapsed() + directMs;
     let checked = false;
     let answer: (refused: boolean) => void = () => {};
     const port = new Promise<boolean>((resolve) => answer = resolve);
@@ -275,7 +275,7 @@ export class Prober {
       run: () => {
         checked = true;
         if (!core.running) return answer(false);
-        transport.refused(target, Math.max(1, until - clock.now())).then(answer, () => answer(false));
+        transport.refused(target, Math.max(1, until - clock.elapsed())).then(answer, () => answer(false));
       },
     });
     // acked, or given up without the check (the engine stopped): nothing was refused

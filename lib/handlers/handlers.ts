@@ -302,12 +302,19 @@ export class Handlers {
       this.#timer = null;
       this.#timerAt = Infinity;
       this.#kick();
-    }, Math.max(0, next - this.#ctx.clock.now()));
+    }, Math.max(0, Math.min(next - this.#ctx.clock.now(), this.#retryHorizon())));
+  }
+
+  /** The longest retry interval of the handlers: no retry is planned further ahead, but after a clock step back. */
+  #retryHorizon(): number {
+    let h = 0;
+    for (const d of this.#defs.values()) h = Math.max(h, d.retry_max_interval);
+    return h > 0 ? h : Infinity;
   }
 
   async #drain(): Promise<void> {
     while (!this.#stopped) {
-      const m = this.#queue.nextDue(this.#ctx.clock.now());
+      const m = this.#queue.nextDue(this.#ctx.clock.now(), this.#retryHorizon());
       if (!m) return;
       await this.#deliver(m);
     }

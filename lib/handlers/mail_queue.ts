@@ -116,14 +116,21 @@ export class MailQueue {
     return id;
   }
 
-  /** The oldest mail due at `now`, if any. */
-  nextDue(now: number): QueuedMail | undefined {
+  /**
+   * The oldest mail due at `now`, if any. A retry planned more than `horizonMs` ahead (the longest
+   * retry interval: only a wall clock stepped back since it was planned puts one there) is due too.
+   */
+  nextDue(now: number, horizonMs = Infinity): QueuedMail | undefined {
     this.#catchUp();
+    const late = now + horizonMs;
     let best: QueuedMail | undefined;
-    for (const m of this.#mem.values()) if (m.next_at <= now && (!best || m.next_at < best.next_at)) best = m;
+    for (const m of this.#mem.values()) {
+      if ((m.next_at <= now || m.next_at > late) && (!best || m.next_at < best.next_at)) best = m;
+    }
     const rows = this.db.all<Row>(
-      "SELECT * FROM mail_queue WHERE next_at <= ? ORDER BY next_at, id LIMIT ?",
+      "SELECT * FROM mail_queue WHERE next_at <= ? OR next_at > ? ORDER BY next_at, id LIMIT ?",
       now,
+      Number.isFinite(late) ? late : Number.MAX_SAFE_INTEGER,
       this.#hidden.size + 1,
     );
     const r = rows.find((r) => !this.#hidden.has(r.id));

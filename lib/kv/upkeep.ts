@@ -64,6 +64,8 @@ export class KvUpkeep {
   #run(now: number): void {
     this.ticks++;
     this.#lastTick = now;
+    // a wall clock stepped back: the purge stays on its grid from now, not a step away
+    if (this.#purgeAt > now + PURGE_MS) this.#purgeAt = nextOnGrid(now, PURGE_MS);
     const purge = now >= this.#purgeAt;
     if (purge) this.#purgeAt = nextOnGrid(now + PURGE_MS / 2, PURGE_MS);
     try {
@@ -75,7 +77,7 @@ export class KvUpkeep {
   }
 
   #sooner(at: number): void {
-    const t = Math.max(at, this.#lastTick + TICK_MS);
+    const t = Math.max(at, Math.min(this.#lastTick, this.clock.now()) + TICK_MS);
     if (t < this.nextAt) this.#timer.set("tick", t);
   }
 }

@@ -153,7 +153,7 @@ export class TcpStreamServer {
         conn.close();
         continue;
       }
-      const c: Connection = { conn, lastActive: this.opts.clock.now() };
+      const c: Connection = { conn, lastActive: this.opts.clock.elapsed() };
       this.#conns.add(c);
       this.#serve(c).finally(() => this.#conns.delete(c));
     }
@@ -172,7 +172,7 @@ export class TcpStreamServer {
           await sink.end(true);
           break;
         }
-        c.lastActive = o.clock.now();
+        c.lastActive = o.clock.elapsed();
         const more = sink.push(buf.subarray(0, n));
         if (more !== true && (more === false || !await more)) break;
       }
@@ -196,12 +196,12 @@ export class TcpStreamServer {
   async #write(c: Connection, bytes: Uint8Array): Promise<void> {
     for (let off = 0; off < bytes.length;) {
       off += await c.conn.write(bytes.subarray(off, off + 65_536));
-      c.lastActive = this.opts.clock.now();
+      c.lastActive = this.opts.clock.elapsed();
     }
   }
 
   #closeIdle(): void {
-    const limit = this.opts.clock.now() - this.opts.idleTimeout;
+    const limit = this.opts.clock.elapsed() - this.opts.idleTimeout;
     for (const c of this.#conns) {
       if (c.lastActive < limit) {
         this.idleClosed++;

@@ -35,7 +35,7 @@ export interface ShellResult {
 
 /** Runs `command`; never throws for a failing command (see `code`), only when it cannot start. */
 export async function runShell(command: string, opts: ShellOptions): Promise<ShellResult> {
-  const t0 = Date.now();
+  const t0 = performance.now();
   const child = new Deno.Command("/bin/sh", {
     args: ["-c", command],
     stdin: opts.stdin ? "piped" : "null",
@@ -72,7 +72,7 @@ export async function runShell(command: string, opts: ShellOptions): Promise<She
       stderr: err.kept,
       dropped: { stdout: out.dropped, stderr: err.dropped },
       timedOut,
-      durationMs: Date.now() - t0,
+      durationMs: Math.round(performance.now() - t0),
     };
   } finally {
     clearTimeout(timer);

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { Scheduler } from "../../lib/checks/scheduler.ts";
 import { jitteredOnGrid } from "../../lib/checks/jitter.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
+import { steppedClock } from "../clock_step.ts";
 
 Deno.test("runs repeat within ±10% of the interval", async () => {
   const clock = new VirtualClock();
@@ -149,4 +150,31 @@ Deno.test("jitteredOnGrid: the grid instant nearest the jittered time, else the 
   assert.equal(jitteredOnGrid(7_700, 10_000, 0.5, 10_000), 18_700);
   // no grid: the plain jittered interval
   assert.equal(jitteredOnGrid(3_700, 10_000, 0.5, 0), 13_700);
+});
+
+Deno.test("a check running while the wall clock steps back an hour runs again an interval later, with no hour-long delay", async () => {
+  const base = new VirtualClock(1_800_000_000_000);
+  const clock = steppedClock(base);
+  const starts: number[] = [];
+  let stepNow = false;
+  const s = new Scheduler(clock, 4, async () => {
+    starts.push(base.now());
+    if (stepNow) {
+      stepNow = false;
+      await base.sleep(2_000); // a slow plugin: the step lands while it runs
+      clock.step(-3_600_000);
+    }
+  });
+  s.set("disk", 10_000, 0);
+  await base.advance(25_000);
+  assert.ok(starts.length >= 2, String(starts.length));
+  stepNow = true;
+  const before = starts.length;
+  await base.advance(30_000);
+  s.stop();
+  assert.ok(
+    starts.length >= before + 2,
+    `runs after the step: ${starts.slice(before).map((t) => t - starts[0])}`,
+  );
+  assert.ok(s.delayStats().max < 60_000, `a delay of ${s.delayStats().max} ms recorded`);
 });

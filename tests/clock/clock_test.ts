@@ -220,6 +220,31 @@ Deno.test("LazyInterval: after the wall clock steps back an hour, pokes still ba
   lazy.stop();
 });
 
+Deno.test("DueTimer: a job due in 10 s runs in 10 s whether the wall clock steps back or forward an hour", async () => {
+  for (const step of [-3_600_000, 3_600_000]) {
+    const base = new VirtualClock(1_800_000_000_000);
+    const clock = steppedClock(base);
+    const fired: Array<[string, number]> = [];
+    const due = new DueTimer<string>(clock, (ids, now) => ids.forEach((id) => fired.push([id, now])));
+    due.set("cpu", clock.now() + 10_000);
+    due.start();
+    await base.advance(1_000);
+    clock.step(step);
+    await base.advance(8_900);
+    assert.equal(fired.length, 0, `step ${step}: ran early`);
+    await base.advance(200);
+    assert.deepEqual(fired.map(([id]) => id), ["cpu"], `step ${step}: not run 10 s after it was planned`);
+    const handed = fired[0][1] - (base.now() + step);
+    assert.ok(handed <= 0 && handed >= -200, "handed the wall clock's time (the grid its next run goes on)");
+    // planned again from that time: 10 s later on both clocks
+    due.set("cpu", fired[0][1] + 10_000);
+    assert.equal(due.plan().get("cpu"), fired[0][1] + 10_000, "plan() shows wall-clock times");
+    await base.advance(10_000);
+    assert.equal(fired.length, 2);
+    due.stop();
+  }
+});
+
 Deno.test("gridDelay: a long limit lands on the wake grid, a short one stays exact", () => {
   const t0 = 1_700_000_000_000; // on the 10 s grid
   assert.equal(gridDelay(t0, 8_000), 10_000, "a round's 8 s limit fires with the next round");

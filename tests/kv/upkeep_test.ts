@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { KvUpkeep, PURGE_MS, TICK_MS, type UpkeepSource } from "../../lib/kv/upkeep.ts";
+import { steppedClock } from "../clock_step.ts";
 
 Deno.test("KV upkeep: wakes only when hints wait, a TTL is due or the purge is; at most once a second", async () => {
   const clock = new VirtualClock(0);
@@ -56,4 +57,27 @@ Deno.test("KV upkeep: the purge runs on the epoch minute grid (the other minute 
   assert.deepEqual(purges.slice(1).map((t, i) => t - purges[i]), [PURGE_MS, PURGE_MS, PURGE_MS]);
   assert.ok(purges[0] - 1_800_000_012_345 <= PURGE_MS, "the first within a minute of the start");
   assert.equal(ticks.length, 5, "besides the first tick, nothing but the purges");
+});
+
+Deno.test("KV upkeep: after the wall clock steps back an hour, a hint is still delivered within a second and the purge comes within a minute", async () => {
+  const base = new VirtualClock(1_800_000_000_000);
+  const clock = steppedClock(base);
+  let hints = false;
+  const source: UpkeepSource = { nextWorkAt: (now) => hints ? now : Infinity, onWork: null };
+  const ticks: Array<[number, boolean]> = [];
+  const upkeep = new KvUpkeep(clock, source, (purge) => {
+    ticks.push([base.now(), purge]);
+    hints = false; // delivered
+  });
+  upkeep.start();
+  await base.advance(2 * TICK_MS);
+  clock.step(-3_600_000);
+  const n = ticks.length;
+  hints = true;
+  source.onWork!(clock.now());
+  await base.advance(TICK_MS + 1);
+  assert.equal(ticks.length, n + 1, "the hint waited for the step");
+  await base.advance(PURGE_MS);
+  assert.ok(ticks.slice(n).some(([, purge]) => purge), "no purge within a minute of the step");
+  upkeep.stop();
 });

@@ -31,3 +31,27 @@ Deno.test("sim: a member whose wall clock steps back an hour keeps probing and f
     await c.stopAll();
   }
 });
+
+Deno.test("sim: a wall clock step back in the middle of a probe of an unreachable peer does not hold the prober for the step", async () => {
+  const c = new SimCluster({ nodes: 3, seed: 12, link: { delayMs: 1, jitterMs: 1 } });
+  const [a, , z] = c.nodes;
+  const clock = steppedClock(c.clock);
+  (a.engine.deps as { clock: Clock }).clock = clock;
+  try {
+    await c.startAndJoin();
+    assert.ok(await c.runUntil(() => c.converged(), 10_000) >= 0, "no convergence");
+    const probes = c.traceProbes();
+    // z cut off from everyone: its port neither answers nor refuses
+    c.net.partition([c.nodes.filter((n) => n !== z).map((n) => n.addr), [z.addr]]);
+    const probing = () => probes.some((p) => p.by === a.index && p.target === z.self.uuid);
+    assert.ok(await c.runUntil(probing, 10_000) >= 0, "a never probed z");
+    await c.clock.advance(50); // inside the probe's direct phase: the timeouts after it are still to be computed
+    clock.step(-3_600_000);
+    const n = probes.filter((p) => p.by === a.index).length;
+    await c.clock.advance(10_000);
+    const after = probes.filter((p) => p.by === a.index).length - n;
+    assert.ok(after >= 7, `a probed ${after} times in the 10 s after its clock stepped back mid-probe`);
+  } finally {
+    await c.stopAll();
+  }
+});
