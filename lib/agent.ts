@@ -396,7 +396,7 @@ export class Agent {
   }
 
   async #teardown(): Promise<void> {
-    const deadline = Date.now() + STOP_BUDGET_MS;
+    const deadline = performance.now() + STOP_BUDGET_MS;
     this.#maintenanceEnd?.stop();
     this.#dataDirWatch?.stop();
     this.monitors.closeAll();
@@ -408,7 +408,7 @@ export class Agent {
       this.http = null;
     }
     for (const sub of [...this.subsystems].reverse()) {
-      const left = Math.max(100, deadline - Date.now() - 500);
+      const left = Math.max(100, deadline - performance.now() - 500);
       try {
         await withTimeout(sub.stop(), left);
       } catch (err) {

@@ -186,7 +186,7 @@ const RPM_RECHECK_MS = 10 * 60_000;
 /** Runs rpm (argv, no shell) from the candidates; null when none is there. */
 export async function rpmQuery(name: string): Promise<boolean | null> {
   for (const rpm of packageSources.rpm) {
-    if ((rpmMissing.get(rpm) ?? 0) > Date.now()) continue;
+    if ((rpmMissing.get(rpm) ?? 0) > performance.now()) continue;
     try {
       const out = await new Deno.Command(rpm, {
         args: ["-q", "--quiet", "--", name],
@@ -197,7 +197,7 @@ export async function rpmQuery(name: string): Promise<boolean | null> {
       return out.success;
     } catch (err) {
       // not there: next candidate (and not tried again for a while)
-      if (err instanceof Deno.errors.NotFound) rpmMissing.set(rpm, Date.now() + RPM_RECHECK_MS);
+      if (err instanceof Deno.errors.NotFound) rpmMissing.set(rpm, performance.now() + RPM_RECHECK_MS);
     }
   }
   return null;

@@ -77,7 +77,8 @@ export function createExec(
   let pub: CryptoKey | null = null;
   // replay keys of the requests accepted, saved: a restart does not make a captured request new
   const seen = new SeenRequests(joinPath(p.data, "exec-seen.json"), CLOCK_SKEW_MS, "commands");
-  const launched = new Map<string, { group: ExecGroup; errors: Map<string, string> }>();
+  /** Groups this node launched; `at`: when, on the clock that never steps (results are kept EXEC_RESULT_TTL_MS). */
+  const launched = new Map<string, { group: ExecGroup; errors: Map<string, string>; at: number }>();
   let running = 0;
   const enc = new TextEncoder(), dec = new TextDecoder();
 
@@ -104,9 +105,8 @@ export function createExec(
 
   function forget(now: number): void {
     seen.forget(now);
-    for (const [cid, l] of launched) {
-      if (l.group.ctime * 1000 + EXEC_RESULT_TTL_MS < now) launched.delete(cid);
-    }
+    const t = ctx.clock.elapsed();
+    for (const [cid, l] of launched) if (l.at + EXEC_RESULT_TTL_MS < t) launched.delete(cid);
   }
 
   /** Target side: verify, then run in the background; answers at once. */
@@ -206,7 +206,7 @@ export function createExec(
         res: {},
       };
       const errors = new Map<string, string>();
-      launched.set(cid, { group, errors });
+      launched.set(cid, { group, errors, at: ctx.clock.elapsed() });
       const answers = await Promise.all(targets.map((m) => sendTo(m, body)));
       targets.forEach((m, i) => {
         if (answers[i]) errors.set(m.uuid, answers[i]!);

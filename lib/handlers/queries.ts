@@ -167,7 +167,8 @@ export async function askQuery(
       const res = await fetch(`http://${host}:${m.port}/query/run`, {
         method: "POST",
         body: (await d.seal(body)) as Uint8Array<ArrayBuffer>,
-        signal: AbortSignal.timeout(Math.max(1, q.deadline - d.now())),
+        // (the deadline is the asker's wall clock: a step back must not stretch the wait by the step)
+        signal: AbortSignal.timeout(Math.max(1, Math.min(q.deadline - d.now(), q.deadline - q.issued))),
       });
       const wire = new Uint8Array(await res.arrayBuffer());
       if (!res.ok) {

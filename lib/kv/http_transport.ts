@@ -12,7 +12,7 @@ import { type KvMessage, type KvTransport, PeerRefused, PeerUnreachable } from "
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** Longest single call (blocking reads wait at most 10 min plus a request timeout). */
-const MAX_CALL_MS = 15 * 60_000;
+export const MAX_CALL_MS = 15 * 60_000;
 
 export class HttpKvTransport implements KvTransport {
   #env: PeerEnvelope;

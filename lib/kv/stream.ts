@@ -20,7 +20,7 @@ import type { Clock } from "../clock/mod.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import type { Logger } from "../log/mod.ts";
 import type { FastSocketPeer } from "../routing/mod.ts";
-import { HttpKvTransport } from "./http_transport.ts";
+import { HttpKvTransport, MAX_CALL_MS } from "./http_transport.ts";
 import { KvError } from "./keys.ts";
 import type { RingNode } from "./ring.ts";
 import { WsClient } from "./ws_client.ts";
@@ -191,7 +191,8 @@ export class StreamKvTransport implements KvTransport {
       });
       this.#sockets.set(key, s);
     }
-    const ms = Math.max(1, deadline - this.#clock.now());
+    // (the deadline is the wire's, on the wall clock: a step back must not stretch our wait by the step)
+    const ms = Math.max(1, Math.min(deadline - this.#clock.now(), MAX_CALL_MS));
     try {
       const out = await s.call(kind, body, ms);
       this.#frames++;
