@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { steppedClock } from "../clock_step.ts";
 import { freePort, makeTestCtx, until } from "../helpers.ts";
 import { createMetrics, LineSplitter, parseGraphiteLine } from "../../lib/metrics/mod.ts";
 import { TcpStreamServer } from "../../lib/metrics/listeners.ts";
@@ -176,6 +177,31 @@ Deno.test("an idle graphite TCP connection is closed after idle_timeout (injecte
   conn.close();
   await m.stop();
   ctx.cleanup();
+});
+
+Deno.test("a graphite TCP sender is not cut when the wall clock steps forward an hour (idle counts on the clock that never steps)", async () => {
+  const port = freePort(HOST);
+  const base = new VirtualClock(1_700_000_000_000);
+  const clock = steppedClock(base);
+  const ctx = makeTestCtx({
+    clock,
+    files: { "l.json": { graphite: { enabled: true, port, bind: HOST, udp: false, idle_timeout: "2s" } } },
+  });
+  const m = createMetrics(ctx);
+  await m.start();
+  const conn = await Deno.connect({ hostname: HOST, port });
+  try {
+    await conn.write(new TextEncoder().encode("busy.x 1 1700000000\n"));
+    await until("first point", () => m.service.graphiteStats.points === 1, 3000, 10);
+    clock.step(3_600_000);
+    await base.advance(1000); // sweeps run; the sender was active a second ago
+    await conn.write(new TextEncoder().encode("busy.x 2 1700000010\n"));
+    await until("second point on the same connection", () => m.service.graphiteStats.points === 2, 3000, 10);
+  } finally {
+    conn.close();
+    await m.stop();
+    ctx.cleanup();
+  }
 });
 
 Deno.test("a Graphite or statsd port already taken: the start fails naming the setting, address and protocol", async () => {
