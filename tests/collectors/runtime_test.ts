@@ -11,6 +11,7 @@ import {
 } from "../../lib/collectors/mod.ts";
 import { NO_PERMISSIONS, Sandbox } from "../../lib/sandbox/mod.ts";
 import { RealClock, VirtualClock } from "../../lib/clock/mod.ts";
+import { steppedClock } from "../clock_step.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
 import { makeTestCtx, until } from "../helpers.ts";
 import { fill } from "../store/fill.ts";
@@ -237,6 +238,43 @@ Deno.test("runtime: one timer for every collector; collectors sharing an interva
   assert.equal(clock.pending, 0, "stop clears the timer");
   await walk(clock, 60_000);
   assert.equal(calls.length, 10);
+});
+
+Deno.test("runtime: a wall clock stepped back an hour during a run: the collectors run on, every interval", async () => {
+  const base = new VirtualClock(1_800_000_000_000);
+  const clock = steppedClock(base);
+  const calls: number[] = [];
+  let stepDuringRun = false;
+  const fakeWorker = {
+    running: true,
+    call: async () => {
+      calls.push(base.now());
+      if (stepDuringRun) {
+        stepDuringRun = false;
+        await base.sleep(500);
+        clock.step(-3_600_000);
+      }
+      return { results: { n: calls.length } };
+    },
+    terminate() {},
+  };
+  const rt = new CollectorRuntime({
+    sandbox: { spawn: () => fakeWorker } as unknown as Sandbox,
+    clock,
+    log: silentLogger,
+    params: { interval: 10_000, timeout: 8_000, disabled: [], intervals: {} },
+    data: {},
+    groups: [{ ...testGroup(["a"])[0] }],
+  });
+  rt.start();
+  await walk(base, 25_000);
+  const before = calls.length;
+  assert.ok(before >= 2, String(before));
+  stepDuringRun = true;
+  await walk(base, 40_000);
+  rt.stop();
+  const after = calls.slice(before).map((t) => (t - calls[0]) / 1000);
+  assert.ok(after.length >= 3, `runs in the 40 s after a step during a run: ${after}`);
 });
 
 Deno.test("runtime: a run that outlasts its interval is due again as soon as it ends", async () => {
