@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { RealClock } from "../../lib/clock/mod.ts";
+import { type Clock, RealClock } from "../../lib/clock/mod.ts";
+import { steppedClock } from "../clock_step.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import {
   createHandlers,
@@ -38,9 +39,9 @@ function captureLog(ctx: TestCtx): string[] {
   return lines;
 }
 
-function setup(port: number, handler: Record<string, unknown> = {}) {
+function setup(port: number, handler: Record<string, unknown> = {}, clock: Clock = new RealClock()) {
   const ctx = makeTestCtx({
-    clock: new RealClock(),
+    clock,
     name: "web-1",
     files: {
       "handlers/default.json": {
@@ -175,6 +176,26 @@ Deno.test("SMTP down: the mail is retried with backoff and delivered once the re
     assert.match(smtp.mails[0].subject, /switched to critical/);
     assert.equal(h.stats().queued, 0);
     assert.ok(lines.some((l) => /^INFO .*sent to .*after \d+ failed attempt/.test(l)), lines.join("\n"));
+  } finally {
+    await h.stop();
+    await smtp.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("SMTP down and the wall clock stepped back an hour: the retry still comes within the longest retry interval", async () => {
+  const port = freePort(HOST);
+  const smtp = new SmtpFixture(HOST, port);
+  const clock = steppedClock(new RealClock());
+  const { ctx, h, lines } = setup(port, { retry_interval: "500ms", retry_max_interval: "1s" }, clock);
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", change("critical", "ok"));
+    await until("a failure", () => lines.some((l) => /^WARNING .*failed .*retry in/.test(l)), 10_000);
+    clock.step(-3_600_000); // its retry was planned on the clock before the step
+    await smtp.start();
+    await until("delivery after the step", () => h.stats().sent === 1, 5_000);
+    assert.equal(smtp.mails.length, 1);
   } finally {
     await h.stop();
     await smtp.stop();
