@@ -9,7 +9,8 @@
  * deadline counted again from the end of the headers) → `wait` (the app is working, no deadline: a
  * blocking read may take minutes) → first response byte → `idle` (closed after `idleTimeoutMs` with
  * no byte either way). A `101 Switching Protocols` answer turns the connection into a `tunnel` with no
- * deadline. Above `maxConnections` open connections, new ones are closed at once (counted).
+ * deadline, but for a socket the front speaks itself, whose first message is due within
+ * `headerTimeoutMs` (a peer's follows its upgrade at once). Above `maxConnections` open connections, new ones are closed at once (counted).
  *
  * With `fast` (fast.ts), a plain request of a route that has a fast handler, arriving whole in one
  * read on a connection that never sent anything to the private server, is answered here instead;
@@ -285,7 +286,7 @@ export class TcpFront {
   /** From now on this connection is `up`'s socket, spoken here: no deadline, no upstream. */
   #upgrade(c: Conn, up: FastUpgrade): void {
     c.phase = "tunnel";
-    c.last = performance.now();
+    c.since = c.last = performance.now(); // its first message is due within headerTimeoutMs (#sweep)
     c.ws = new WsFrontConn(
       up.route,
       up.envelope,
@@ -369,6 +370,10 @@ export class TcpFront {
         this.#drop(c, c.phase === "head" ? "header_timeout" : "body_timeout");
       } else if (c.phase === "idle" && now - c.last > this.opts.idleTimeoutMs) {
         this.#drop(c, "idle_timeout");
+      } else if (c.ws && c.ws.messages === 0 && now - c.since > this.opts.headerTimeoutMs) {
+        // an upgraded socket that sends no message (only pings, or nothing) holds a slot for nothing;
+        // a peer's first message follows its upgrade at once, and one without the key is refused there
+        this.#drop(c, "tunnel_timeout");
       }
     }
   }

@@ -9,13 +9,17 @@
  * Only what a kunai peer sends is accepted: masked client frames (RFC 6455 §5.1), binary or
  * continuation frames, ping, pong and close. A text frame closes with 1003, a message over the
  * route's bound with 1009 (checked on the frame header, before its payload is buffered), any
- * protocol error with 1002.
+ * protocol error with 1002. A client that pings without reading gets one pong queued at a time (the
+ * latest ping's: RFC 6455 §5.5.3), and each queued frame counts FRAME_COST bytes more in the backlog
+ * than its bytes, so tiny frames cannot hold memory the backlog's bound does not see.
  */
 import type { FastSocketPeer, FastSocketRoute } from "../routing/mod.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 const encoder = new TextEncoder();
+/** What a queued frame costs beyond its bytes (its arrays' headers), counted in the backlog. */
+export const FRAME_COST = 64;
 
 /** `Sec-WebSocket-Accept` for a client's `Sec-WebSocket-Key`. */
 export async function acceptKey(key: string): Promise<string> {
@@ -44,6 +48,9 @@ export class WsFrontConn implements FastSocketPeer {
   #partsLen = 0;
   #out: Uint8Array[] = [];
   #outBytes = 0;
+  /** The pong to the latest ping, not yet written (one at a time, whatever the client sends). */
+  #pong: Uint8Array | null = null;
+  #messages = 0;
   #writing = false;
   #drained: Array<() => void> = [];
   #ended = false;
@@ -63,6 +70,11 @@ export class WsFrontConn implements FastSocketPeer {
 
   get ended(): boolean {
     return this.#ended;
+  }
+
+  /** Messages received so far (pings and pongs are not messages). */
+  get messages(): number {
+    return this.#messages;
   }
 
   /** Answer bytes queued but not yet written to the client. */
@@ -168,7 +180,14 @@ export class WsFrontConn implements FastSocketPeer {
       const code = payload.length >= 2 ? (payload[0] << 8) | payload[1] : 1000;
       return this.close(code === 1005 || code === 1006 || code === 1015 ? 1000 : code, "");
     }
-    if (op === 9) return this.#queue(serverFrameHeader(10, payload.length), payload);
+    if (op === 9) {
+      if (this.#ended) return;
+      if (this.#pong) this.#outBytes -= this.#pong.length + FRAME_COST;
+      this.#pong = concat([serverFrameHeader(10, payload.length), payload]);
+      this.#outBytes += this.#pong.length + FRAME_COST;
+      if (!this.#writing) void this.#flush();
+      return;
+    }
     if (op === 10) return;
     if (op === 1) return this.close(1003, "binary frames only");
     if (op !== 2 && op !== 0) return this.close(1002, `protocol error: opcode ${op}`);
@@ -179,6 +198,7 @@ export class WsFrontConn implements FastSocketPeer {
       const msg = this.#parts.length ? concat([...this.#parts, payload]) : payload;
       this.#parts = [];
       this.#partsLen = 0;
+      this.#messages++;
       this.#onMessage(msg);
       return;
     }
@@ -189,7 +209,7 @@ export class WsFrontConn implements FastSocketPeer {
   #queue(head: Uint8Array, payload: Uint8Array): void {
     if (this.#ended) return;
     this.#out.push(head, payload);
-    this.#outBytes += head.length + payload.length;
+    this.#outBytes += head.length + payload.length + FRAME_COST;
     if (!this.#writing) void this.#flush();
   }
 
@@ -198,17 +218,23 @@ export class WsFrontConn implements FastSocketPeer {
     // the rest of this turn's answers join: one write for all of them
     await Promise.resolve();
     try {
-      while (this.#out.length) {
-        const buf = concat(this.#out.splice(0));
+      while (this.#out.length || this.#pong) {
+        const parts = this.#out.splice(0);
+        const frames = parts.length / 2;
+        if (this.#pong) parts.push(this.#pong);
+        const pong = this.#pong ? 1 : 0;
+        this.#pong = null;
+        const buf = concat(parts);
         await this.write(buf);
-        this.#outBytes -= buf.length;
+        this.#outBytes -= buf.length + (frames + pong) * FRAME_COST;
       }
     } catch {
       this.#out = [];
+      this.#pong = null;
       this.#ended = true; // the connection is gone: the front drops it
     } finally {
       this.#writing = false;
-      if (!this.#out.length) this.#outBytes = 0;
+      if (!this.#out.length && !this.#pong) this.#outBytes = 0;
       for (const resolve of this.#drained.splice(0)) resolve();
     }
     if (this.#ended) this.end();

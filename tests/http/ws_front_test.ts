@@ -4,7 +4,7 @@
  * peer that does not read its answers.
  */
 import assert from "node:assert/strict";
-import { serverFrameHeader, WsFrontConn } from "../../lib/http/ws_front.ts";
+import { FRAME_COST, serverFrameHeader, WsFrontConn } from "../../lib/http/ws_front.ts";
 import type { FastSocketPeer, FastSocketRoute, RouteDoc } from "../../lib/routing/mod.ts";
 
 const doc: RouteDoc = { method: "GET", path: "/s", access: "peer", summary: "s", owner: "t" };
@@ -103,5 +103,32 @@ Deno.test("ws front: answers not yet written count in the backlog until drained"
   e.hold(false);
   e.release();
   await d;
+  assert.equal(e.conn.backlog, 0);
+});
+
+Deno.test("ws front: a client that pings without reading gets one pong queued, the latest; tiny frames count their cost", async () => {
+  const e = echo(1000);
+  e.hold(true);
+  e.conn.feed(frame(9, Uint8Array.of(1))); // its pong is being written (held)
+  await tick();
+  for (let i = 0; i < 10_000; i++) e.conn.feed(frame(9, Uint8Array.of(i & 255, i >> 8)));
+  assert.ok(e.conn.backlog <= 2 * (4 + FRAME_COST), `backlog ${e.conn.backlog} after 10 000 pings`);
+  assert.equal(e.conn.messages, 0, "pings are not messages");
+  e.hold(false);
+  e.release();
+  await e.conn.drained();
+  await tick();
+  const last = e.written.at(-1)!;
+  assert.deepEqual([...last], [...serverFrameHeader(10, 2), 9999 & 255, 9999 >> 8], "the latest ping's pong");
+  assert.equal(e.conn.backlog, 0);
+  // a message's frame counts its bytes and FRAME_COST until written
+  e.hold(true);
+  e.conn.feed(frame(2, new Uint8Array(3)));
+  await tick();
+  assert.equal(e.conn.messages, 1);
+  assert.equal(e.conn.backlog, 2 + 3 + FRAME_COST);
+  e.hold(false);
+  e.release();
+  await e.conn.drained();
   assert.equal(e.conn.backlog, 0);
 });

@@ -113,6 +113,29 @@ Deno.test({
   },
 });
 
+Deno.test({
+  name:
+    "front socket: an upgraded socket that sends no message (pings only) is closed at the header deadline",
+  ...opts,
+  fn: async () => {
+    const nodes = await threeKvNodes({ key: KEY, front: true, headerTimeoutMs: 500 });
+    const [a, b] = nodes;
+    try {
+      const t0 = performance.now();
+      const got = await rawExchange(a.port, frame(9, enc("p")));
+      const took = performance.now() - t0;
+      assert.equal(got.status, "101");
+      assert.equal(got.pongs, 1, "its ping was answered");
+      assert.ok(took < 5_000, `closed after ${Math.round(took)} ms (the exchange's own limit is 10 s)`);
+      // a peer's socket sends its first message at once: the cluster works over the same front
+      await assertWritesCasReads(nodes, "t");
+      assert.ok(a.upgrades + b.upgrades >= 2);
+    } finally {
+      await stopAll(nodes);
+    }
+  },
+});
+
 Deno.test("RouteTable.socket: only for a declared GET peer route without parameters", () => {
   const r = new RouteTable("t");
   r.peer("GET", "/p", "peer", (c) => c.text(""));

@@ -164,6 +164,8 @@ export interface NodeOptions {
    * front), no token. Default: Deno.serve, every request trusted like the unix socket.
    */
   front?: boolean;
+  /** With `front`: its header deadline (default the agent's, 10 s). */
+  headerTimeoutMs?: number;
 }
 
 /** A KV node served on a real HTTP server; registered in `cluster` (tagged kv by default). */
@@ -253,6 +255,7 @@ export async function startKvNode(opts: NodeOptions): Promise<KvTestNode> {
           port,
           socket: "",
           tcp: true,
+          headerTimeoutMs: opts.headerTimeoutMs,
           fast: (b) => {
             const r = dispatch(b);
             if (r && isUpgrade(r)) node.upgrades++;
@@ -304,7 +307,9 @@ export function kvRecord(key: string, value: string, modify_index: number, delet
 }
 
 /** Three KV nodes of one fake cluster, their rings refreshed (`front`: served by the TCP front). */
-export async function threeKvNodes(opts: { key?: string; front?: boolean } = {}): Promise<KvTestNode[]> {
+export async function threeKvNodes(
+  opts: { key?: string; front?: boolean; headerTimeoutMs?: number } = {},
+): Promise<KvTestNode[]> {
   const c = new FakeCluster();
   const nodes: KvTestNode[] = [];
   for (const name of ["a", "b", "c"]) nodes.push(await startKvNode({ name, cluster: c, ...opts }));
