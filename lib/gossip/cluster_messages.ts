@@ -13,6 +13,8 @@ import { decodeKey } from "../transport/mod.ts";
 
 /** How long ids are remembered. */
 const SEEN_TTL = 60_000;
+/** At most this many ids remembered: past it the oldest go first (a sender choosing ids cannot grow it). */
+export const SEEN_MAX = 100_000;
 /** When the direct copies of a key operation are sent again. */
 const DIRECT_RETRIES_MS = [500, 2000];
 /** How long a cluster's `remove` of our primary key waits for the use of another key. */
@@ -39,6 +41,11 @@ export class ClusterMessages {
 
   #firstSight(id: string): boolean {
     if (this.#seen.has(id)) return false;
+    if (this.#seen.size >= SEEN_MAX) {
+      // insertion order is age order: forget the oldest
+      this.#seen.delete(this.#seen.keys().next().value!);
+      this.#core.deps.counters.inc("gossip_seen_evicted_total");
+    }
     this.#seen.set(id, this.#core.deps.clock.elapsed());
     return true;
   }

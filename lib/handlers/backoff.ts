@@ -21,9 +21,23 @@ export function expired(created: number, now: number, retryFor: number): boolean
 export class HourlyLimiter {
   /** Send times per key, oldest first; trimmed on each call. */
   #sent = new Map<string, number[]>();
+  /** Keys held when the quiet ones are next forgotten (a key per check or node: members come and go). */
+  #pruneAt = 1024;
+
+  /** Keys held (a test watches it stay bounded). */
+  get size(): number {
+    return this.#sent.size;
+  }
 
   allow(key: string, now: number, perHour: number): boolean {
     if (perHour <= 0) return true;
+    if (this.#sent.size >= this.#pruneAt) {
+      for (const [k, times] of this.#sent) {
+        const last = times.at(-1);
+        if (last === undefined || now - last >= 3_600_000 || last > now) this.#sent.delete(k);
+      }
+      this.#pruneAt = Math.max(1024, 2 * this.#sent.size);
+    }
     // a send "in the future" (the clock stepped back) no longer counts: a step must not silence alerts
     const times = (this.#sent.get(key) ?? []).filter((t) => now - t < 3_600_000 && t <= now);
     if (times.length >= perHour) {

@@ -23,6 +23,9 @@ import { TcpFront } from "./front.ts";
 import { LastingServer } from "./serve.ts";
 import { corsHeaders, EXPOSE_HEADERS } from "./cors.ts";
 
+/** Methods counted by name in `http_route_requests_total`; any other is counted as `other`. */
+const KNOWN_METHODS = new Set(["GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS"]);
+
 export { TcpFront } from "./front.ts";
 export { type FastDispatch, fastDispatcher, isUpgrade } from "./fast.ts";
 import type { FastDispatch } from "./fast.ts";
@@ -172,7 +175,8 @@ export function buildApp(routers: RouteTable[], opts: PolicyOptions): Hono<ApiEn
     // per-route request count and latency (route = the registered pattern: bounded label values)
     const route = matchedRoutes(c).findLast((r) => r.method !== "ALL")?.path ?? "(unmatched)";
     opts.counters.inc("http_route_requests_total", {
-      method: c.req.method,
+      // any token is a method: a client inventing new ones must not add series without end
+      method: KNOWN_METHODS.has(c.req.method) ? c.req.method : "other",
       route,
       code: String(c.res.status),
     });

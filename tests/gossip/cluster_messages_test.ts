@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { Counters } from "../../lib/counters.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
-import { ClusterMessages } from "../../lib/gossip/cluster_messages.ts";
+import { ClusterMessages, SEEN_MAX } from "../../lib/gossip/cluster_messages.ts";
 import { BroadcastQueue } from "../../lib/gossip/broadcast_queue.ts";
 import type { GossipMsg } from "../../lib/gossip/codec.ts";
 import type { EngineCore, EngineDeps } from "../../lib/gossip/core.ts";
@@ -199,4 +199,18 @@ Deno.test("user payloads are delivered once per id and re-gossiped", () => {
     m.onUser({ type: "user", kind: "event", id: "e3", payload: 3 });
     assert.equal(got.length, 1);
   })();
+});
+
+Deno.test("ids remembered are capped: a sender choosing fresh ids evicts the oldest, counted", async () => {
+  const { core } = await fakeCore([generateKey()]);
+  const m = new ClusterMessages(core);
+  const got: string[] = [];
+  m.on("k", (_p, id) => got.push(id));
+  for (let i = 0; i < SEEN_MAX + 10; i++) m.onUser({ type: "user", kind: "k", id: `id-${i}`, payload: null });
+  assert.equal(got.length, SEEN_MAX + 10);
+  assert.equal(core.deps.counters.get("gossip_seen_evicted_total"), 10);
+  m.onUser({ type: "user", kind: "k", id: `id-${SEEN_MAX + 9}`, payload: null });
+  assert.equal(got.length, SEEN_MAX + 10, "a recent id is still a duplicate");
+  m.onUser({ type: "user", kind: "k", id: "id-0", payload: null });
+  assert.equal(got.length, SEEN_MAX + 11, "the oldest was forgotten");
 });

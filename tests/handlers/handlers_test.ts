@@ -343,6 +343,13 @@ Deno.test("pure parts: retry delays double up to the cap; handler lookup aliases
   assert.ok(back.allow("k", 7_200_000, 1));
   assert.ok(!back.allow("k", 7_200_001, 1));
   assert.ok(back.allow("k", 3_600_000, 1), "after a step back of an hour");
+  // a key per node: members that come and go (made-up uuids) do not keep their keys for good
+  const many = new HourlyLimiter();
+  for (let hour = 0; hour < 10; hour++) {
+    for (let i = 0; i < 3000; i++) many.allow(`node:${hour}-${i}`, hour * 3_600_000 + i, 5);
+  }
+  assert.ok(many.size <= 2 * 3000 + 1024, `${many.size} keys held after 10 hours of 3 000 new nodes an hour`);
+  assert.ok(!many.allow("node:9-0", 9 * 3_600_000 + 10, 1), "a key within its hour still counts");
   const obj = (id: string) => ({ id, file: `${id}.json`, root: "/", value: { type: "mail", contacts: [] } });
   const one = handlerDefs({ local: obj("local") });
   assert.equal(findHandler(one, "default")?.name, "local");

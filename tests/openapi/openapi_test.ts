@@ -114,7 +114,16 @@ Deno.test({
         assert.match((await r.json()).error, /not found/, p);
       }
 
+      // methods a client invents are counted as `other`, not one series each
+      for (const m of ["FOO1", "FOO2"]) {
+        await (await fetch(`${base}/no/such/route`, { method: m })).body?.cancel();
+      }
       const metrics = await (await fetch(`${base}/metrics`)).text();
+      assert.doesNotMatch(metrics, /method="FOO/);
+      assert.match(
+        metrics,
+        /^kunai_http_route_requests_total\{method="other",route="\(unmatched\)",code="\d+"\} 2$/m,
+      );
       const families = new Set(
         metrics.split("\n").filter((l) => l && !l.startsWith("#")).map((l) =>
           l.replace(/[{ ].*$/, "").replace(/_(bucket|sum|count)$/, "")
