@@ -52,6 +52,9 @@ export function createPropagation(
   const enc = new TextEncoder(), dec = new TextDecoder();
   let off: (() => void) | null = null;
   let chain: Promise<unknown> = Promise.resolve();
+  /** Per type: the hash being applied, and the latest announced one waiting for it. */
+  const running = new Map<PropagateType, string>();
+  const waiting = new Map<PropagateType, string>();
   let stopped = false;
 
   const dirOf = (type: PropagateType) => type === "libexec" ? p.libexec : ctx.config.cfgDir;
@@ -184,10 +187,26 @@ export function createPropagation(
       return;
     }
     const type = e.type, hash = e.hash;
-    // one propagation at a time, in arrival order
-    chain = chain.then(() => apply(type, hash)).catch((err) =>
-      ctx.log.error(`propagate: applying ${type} failed: ${(err as Error).message}`)
-    );
+    // one propagation at a time; per type at most one waits, the latest announced (the manifest in
+    // KV is the latest anyway): a flood of announcements, made-up hashes included, queues nothing more
+    if (running.get(type) === hash || waiting.get(type) === hash) return;
+    const queued = waiting.has(type);
+    waiting.set(type, hash);
+    if (queued) {
+      c.inc("propagate_superseded_total", { type });
+      return;
+    }
+    chain = chain.then(async () => {
+      const next = waiting.get(type);
+      waiting.delete(type);
+      if (next === undefined) return;
+      running.set(type, next);
+      try {
+        await apply(type, next);
+      } finally {
+        running.delete(type);
+      }
+    }).catch((err) => ctx.log.error(`propagate: applying ${type} failed: ${(err as Error).message}`));
   }
 
   return {

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createPropagation, targetPath, unsafePath } from "../../lib/propagate/mod.ts";
 import { makeTestCtx } from "../helpers.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
 
 Deno.test("paths that would escape the target directory are refused", () => {
   for (const bad of ["../x", "a/../../b", "/etc/passwd", "a//b", "./a", "a\\..\\b", "", "a/\u0000"]) {
@@ -131,5 +132,27 @@ Deno.test("private files stay on the sender: exec.key (0600) and anything others
     assert.equal(r.files, 2);
   } finally {
     sender.cleanup();
+  }
+});
+
+Deno.test("a flood of announcements (made-up hashes) queues at most one propagation per type, the latest", async () => {
+  const net = fakeCluster();
+  let gets = 0;
+  const kv = { ...net.kv, get: (k: string) => (gets++, net.kv.get(k)) };
+  const clock = new VirtualClock();
+  const receiver = makeTestCtx({ name: "rx", clock });
+  const rx = createPropagation(receiver, { kv, broadcast: net.broadcast, reload: null });
+  await rx.start();
+  try {
+    const on = net.handlers.get("propagate")!;
+    for (let i = 0; i < 1000; i++) on({ type: "configuration", hash: `${i}`.padStart(64, "0") }, `e${i}`);
+    for (let i = 0; i < 1000; i++) await clock.advance(100); // 100 s: a propagation gives up after ~5 s
+    assert.ok(gets <= 2 * 10, `${gets} KV reads for 1 000 announcements`);
+    assert.ok(receiver.counters.get("propagate_superseded_total", { type: "configuration" }) >= 998);
+    const unavailable = receiver.counters.get("propagate_refused_total", { reason: "manifest-unavailable" });
+    assert.ok(unavailable >= 1 && unavailable <= 2, `${unavailable} given up`);
+  } finally {
+    await rx.stop();
+    receiver.cleanup();
   }
 });
