@@ -217,6 +217,11 @@ export const metricsFields: Fields = {
   flush_interval: opt(durationMs({ min: 10 }), 1000, "time between batched writes of received points"),
   rollup_interval: opt(durationMs({ min: 100 }), 60_000, "time between rollup/expiry passes"),
   max_pending: opt(int({ min: 1000 }), 500_000, "points held in memory before a write is forced"),
+  max_series: opt(
+    int({ min: 1 }),
+    1_000_000,
+    "metric names stored at most: points of new names beyond it are refused (counted, logged)",
+  ),
   forward_batch: opt(int({ min: 1, max: 100_000 }), 2000, "points per forwarded message to a ts owner"),
 };
 

@@ -110,6 +110,7 @@ export interface MetricsStoreConfig {
   flush_interval: number;
   rollup_interval: number;
   max_pending: number;
+  max_series: number;
   forward_batch: number;
 }
 

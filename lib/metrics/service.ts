@@ -108,7 +108,9 @@ export class MetricsService {
       rules,
       now: () => ctx.clock.now(),
       maxPending: this.#cfg.max_pending,
+      maxSeries: this.#cfg.max_series,
       onPending: () => this.#writer.poke(),
+      onSeriesRefused: (name) => this.#seriesRefused(name),
     });
     const s = ctx.config.listeners.statsd as StatsdSettings | undefined;
     const g = ctx.config.listeners.graphite as GraphiteSettings | undefined;
@@ -321,6 +323,23 @@ export class MetricsService {
     } finally {
       this.#writing = false;
     }
+  }
+
+  /** Points of new names refused since the last line about them, and when that was (monotonic ms). */
+  #refused = { n: 0, loggedAt: -Infinity };
+
+  /** `metrics.max_series` reached: said at once, then once a minute with how many were refused. */
+  #seriesRefused(name: string): void {
+    const r = this.#refused;
+    r.n++;
+    const now = performance.now();
+    if (now - r.loggedAt < 60_000) return;
+    this.#ctx.log.warn(
+      `${r.n} point(s) of new metric names refused (the latest ${JSON.stringify(name.slice(0, 120))}): ` +
+        `${this.#cfg.max_series} names are stored (metrics.max_series); points of known names are still taken`,
+    );
+    r.n = 0;
+    r.loggedAt = now;
   }
 
   /** The reason writes fail (a full disk), while they do, and when it was last logged. */

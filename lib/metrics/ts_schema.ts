@@ -53,10 +53,14 @@ export interface TsStoreOptions {
   now: () => number;
   /** Points held before a write is forced. */
   maxPending: number;
+  /** Series (metric names) stored at most; points of new names beyond it are refused. Default: no limit. */
+  maxSeries?: number;
   /** Seconds a point may be ahead of now (clock skew). */
   maxFuture?: number;
   /** Told when a point arrives while nothing was pending (the write timer sleeps otherwise). */
   onPending?: () => void;
+  /** Told of each point refused because `maxSeries` names are stored (the service logs it). */
+  onSeriesRefused?: (name: string) => void;
 }
 
 export interface TsStoreStats {
@@ -77,6 +81,8 @@ export interface TsStoreStats {
   points_settled: number;
   /** Points refused while the disk was full and twice `maxPending` already waited. */
   points_dropped: number;
+  /** Points of new names refused: `maxSeries` names stored (or waiting to be). */
+  series_refused: number;
 }
 
 /** Rows per multi-row INSERT (fewer calls into SQLite per point). */

@@ -62,12 +62,15 @@ export class TimeSeriesStore {
     settles: 0,
     points_settled: 0,
     points_dropped: 0,
+    series_refused: 0,
   };
   readonly levels: Level[];
   #db: Database;
   #opts: TsStoreOptions;
   /** name → series id, for every known series (the name index kept in memory). */
   #ids = new Map<string, number>();
+  /** New names with points pending, their series not created yet (they count against `maxSeries`). */
+  #newNames = new Set<string>();
   #methods = new Map<number, AggregationMethod>();
   #sortedNames: string[] | null = null;
   // pending points, column-wise (cheap to grow, no object per point)
@@ -158,9 +161,20 @@ export class TimeSeriesStore {
    */
   add(name: string, value: number, ts: number): boolean {
     this.stats.points_received++;
-    if (!this.#ids.has(name) && (name === "" || name.length > 1024 || BAD_NAME.test(name))) {
-      this.stats.bad_names++;
-      return false;
+    if (!this.#ids.has(name)) {
+      if (name === "" || name.length > 1024 || BAD_NAME.test(name)) {
+        this.stats.bad_names++;
+        return false;
+      }
+      // every new name is a series for good: a sender inventing names must not grow the store without end
+      if (!this.#newNames.has(name)) {
+        if (this.#ids.size + this.#newNames.size >= (this.#opts.maxSeries ?? Infinity)) {
+          this.stats.series_refused++;
+          this.#opts.onSeriesRefused?.(name);
+          return false;
+        }
+        this.#newNames.add(name);
+      }
     }
     if (!Number.isFinite(value) || !Number.isFinite(ts)) {
       this.stats.points_out_of_range++;
@@ -196,6 +210,7 @@ export class TimeSeriesStore {
     if (id === undefined) {
       id = this.#db.run("INSERT INTO series (name, created) VALUES (?, ?)", name, nowS).lastInsertRowid;
       this.#ids.set(name, id);
+      this.#newNames.delete(name);
       this.#created?.push(name);
       this.#sortedNames = null;
       this.stats.series_created++;
@@ -248,7 +263,10 @@ export class TimeSeriesStore {
         // nothing of it was stored: its points wait for the next write (a later slice of a batch
         // keeps its batch; a new batch goes back to the pending points, to get its ids again)
         this.#full = true;
-        if (taken) this.#giveBack(taken);
+        if (taken) {
+          this.#giveBack(taken);
+          for (const name of created) this.#newNames.add(name); // still to be created, still counted
+        }
       } else this.#batch = null; // as a failed write always did: its points are not retried
       throw err;
     } finally {

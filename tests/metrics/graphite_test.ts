@@ -269,3 +269,29 @@ Deno.test("a TCP client that stops reading answers is closed idle, which is not 
     await srv.close();
   }
 });
+
+Deno.test("metrics.max_series reached: Graphite points of new names are refused, said in the log once a minute", async () => {
+  const port = freePort(HOST);
+  const ctx = makeTestCtx({
+    params: { metrics: { max_series: 2 } },
+    files: { "l.json": { graphite: { enabled: true, port, bind: HOST, udp: false } } },
+  });
+  const m = createMetrics(ctx);
+  await m.start();
+  const conn = await Deno.connect({ hostname: HOST, port });
+  try {
+    const t = Math.floor(Date.now() / 1000);
+    await conn.write(
+      new TextEncoder().encode(`a.x 1 ${t}\nb.x 1 ${t}\nc.x 1 ${t}\nd.x 1 ${t}\na.x 2 ${t}\n`),
+    );
+    await until("five points read", () => m.service.graphiteStats.points === 5, 3000, 10);
+    assert.equal(m.service.store.stats.series_refused, 2);
+    const said = ctx.sink.recent.WARNING.filter((l) => /point\(s\) of new metric names refused/.test(l));
+    assert.equal(said.length, 1, said.join("\n"));
+    assert.match(said[0], /"c\.x".*2 names are stored \(metrics\.max_series\)/);
+  } finally {
+    conn.close();
+    await m.stop();
+    ctx.cleanup();
+  }
+});

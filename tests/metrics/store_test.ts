@@ -301,3 +301,30 @@ Deno.test("rollupRows: each bucket's value is aggregate() of its rows, for every
   }
   assert.deepEqual(rollupRows([], 60, "sum"), []);
 });
+
+Deno.test("max_series: points of new names beyond it are refused and told; known names go on, pending new ones count", () => {
+  const now = { t: 1_700_000_000 };
+  const db = openDatabase(":memory:", METRICS_MIGRATIONS);
+  const told: string[] = [];
+  const s = new TimeSeriesStore(db, {
+    levels: parseRetentions("10s:2m"),
+    rules: compileRules([]),
+    now: () => now.t * 1000,
+    maxPending: 100_000,
+    maxSeries: 3,
+    onSeriesRefused: (name) => told.push(name),
+  });
+  assert.ok(s.add("a", 1, now.t) && s.add("b", 1, now.t));
+  s.flush();
+  assert.ok(s.add("c", 1, now.t), "the third name: pending, not created yet");
+  assert.ok(s.add("c", 2, now.t + 10), "the same pending name again");
+  assert.equal(s.add("d", 1, now.t), false, "a fourth name while the third waits");
+  s.flush();
+  assert.equal(s.add("e", 1, now.t), false);
+  assert.ok(s.add("a", 5, now.t + 10), "a known name still");
+  s.flush();
+  assert.equal(s.seriesCount, 3);
+  assert.equal(s.stats.series_refused, 2);
+  assert.deepEqual(told, ["d", "e"]);
+  db.close();
+});
