@@ -145,3 +145,35 @@ Deno.test("reaping counts reap_after on a clock that never steps: a wall clock s
     assert.equal(m.reap(), 1, `step ${step}: not reaped after reap_after`);
   }
 });
+
+Deno.test("clashes are looked up among live members only: a dead or moved one frees its address and name", async () => {
+  const { m, conflicts } = table();
+  const claims = () => conflicts.map((c) => [c.what, c.claim.uuid]);
+  m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
+  m.handleAlive(aliveOf(rec("c", "10.0.0.3")));
+  // b dies: its address and name are free
+  m.handleDead({ type: "dead", uuid: "b", incarnation: 1, from: "me" });
+  m.handleAlive(aliveOf(rec("x1", "10.0.0.2")));
+  m.handleAlive(aliveOf(rec("x2", "10.0.0.9", { name: "n-b" })));
+  assert.deepEqual(claims(), []);
+  // c moves (its own answer proves it): its old address is free, the new one taken
+  m.handleAlive(aliveOf(rec("c", "10.0.0.30", { incarnation: 2 })), true);
+  m.handleAlive(aliveOf(rec("x3", "10.0.0.3", { name: "x3" })));
+  m.handleAlive(aliveOf(rec("x4", "10.0.0.30", { name: "x4" })));
+  assert.deepEqual(claims(), [["address", "x4"]]);
+  // our own address and name are taken by us
+  m.handleAlive(aliveOf(rec("x5", "10.0.0.1", { name: "x5" })));
+  m.handleAlive(aliveOf(rec("x6", "10.0.0.6", { name: m.self().name })));
+  assert.deepEqual(claims().slice(1), [["address", "x5"], ["name", "x6"]]);
+  // a suspect is still live; once dead it leaves no trace
+  m.handleSuspect({ type: "suspect", uuid: "x1", incarnation: 1, from: "me" });
+  m.handleAlive(aliveOf(rec("x7", "10.0.0.2", { name: "x7" })));
+  assert.deepEqual(claims().at(-1), ["address", "x7"]);
+  m.handleDead({ type: "dead", uuid: "x1", incarnation: 1, from: "me" });
+  m.handleDead({ type: "dead", uuid: "x7", incarnation: 1, from: "me" });
+  await new Promise((r) => setTimeout(r, 0));
+  const n = conflicts.length;
+  m.handleAlive(aliveOf(rec("x8", "10.0.0.2", { name: "x8" })));
+  assert.equal(conflicts.length, n, "nobody live at 10.0.0.2 any more");
+  m.close();
+});
