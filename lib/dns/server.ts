@@ -27,6 +27,8 @@ const MAX_TCP_CONNS = 128;
 /** A TCP connection idle this long is closed. */
 const TCP_IDLE_MS = 10_000;
 const FORWARD_TIMEOUT_MS = 2000;
+/** Forwards to the recursors in flight at most; more are answered SERVFAIL at once (counted `busy`). */
+export const MAX_FORWARDS = 512;
 /**
  * Batches of queued queries taken after one wake-up before the loop yields to the event loop
  * (64 queries each), so a flood cannot keep gossip, HTTP and the TCP listener waiting.
@@ -115,7 +117,24 @@ export class DnsServer {
       .catch((err) => this.#opts.onError("udp-send", err));
   }
 
+  /** Forwards in flight: each holds a socket up to FORWARD_TIMEOUT_MS per recursor. */
+  #forwarding = 0;
+
   async #forward(q: Query, proto: "udp" | "tcp"): Promise<Uint8Array> {
+    // a flood of outside names (spoofed sources, a recursor gone quiet) must not take every socket
+    if (this.#forwarding >= MAX_FORWARDS) {
+      this.#opts.onForward("busy");
+      return this.#opts.handler.servfail(q, proto);
+    }
+    this.#forwarding++;
+    try {
+      return await this.#forwardNow(q, proto);
+    } finally {
+      this.#forwarding--;
+    }
+  }
+
+  async #forwardNow(q: Query, proto: "udp" | "tcp"): Promise<Uint8Array> {
     for (const up of this.#opts.recursors) {
       try {
         const bytes = await forwardQuery(up, q.raw, proto, FORWARD_TIMEOUT_MS);

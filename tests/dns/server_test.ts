@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createDns } from "../../lib/dns/mod.ts";
+import { MAX_FORWARDS } from "../../lib/dns/server.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { freePort, makeTestCtx } from "../helpers.ts";
 import { decode, member, query } from "./dns_helpers.ts";
@@ -161,6 +162,49 @@ Deno.test({
       await dns2.stop();
       ctx.cleanup();
       ctx2.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `dns server: at most ${MAX_FORWARDS} forwards in flight; beyond, SERVFAIL at once (a flood must not take every socket)`,
+  sanitizeResources: false,
+  async fn() {
+    const addr = "127.0.14.15";
+    const port = freePort(addr);
+    const silent = Deno.listenDatagram({ hostname: addr, port: freePort(addr), transport: "udp" });
+    const silentPort = (silent.addr as Deno.NetAddr).port;
+    const ctx = dnsCtx(addr, port, { recursors: [`${addr}:${silentPort}`] });
+    const dns = createDns(ctx, { membership: { members: () => [] } });
+    const client = Deno.listenDatagram({ hostname: addr, port: 0, transport: "udp" });
+    try {
+      await dns.start();
+      const total = MAX_FORWARDS + 300;
+      for (let i = 0; i < total; i++) {
+        await client.send(query(`n${i}.elsewhere.org`), { transport: "udp", hostname: addr, port });
+        if (i % 50 === 49) await new Promise((r) => setTimeout(r, 5)); // within the socket's receive buffer
+      }
+      // the ones over the bound are answered before the forwards' 2 s timeout
+      const answers: string[] = [];
+      const deadline = Date.now() + 1500;
+      while (answers.length < 100 && Date.now() < deadline) {
+        const got = await Promise.race([
+          client.receive(),
+          new Promise<null>((r) => setTimeout(() => r(null), Math.max(1, deadline - Date.now()))),
+        ]);
+        if (got) answers.push(decode(got[0]).rcode ?? "");
+      }
+      assert.ok(answers.length >= 100, `${answers.length} answers within 1.5 s`);
+      assert.ok(answers.every((r) => r === "SERVFAIL"), answers.join(" "));
+      assert.match(ctx.counters.render(), /dns_forwarded_total\{result="busy"\} (\d+)/);
+      const busy = Number(/dns_forwarded_total\{result="busy"\} (\d+)/.exec(ctx.counters.render())![1]);
+      assert.ok(busy >= 100, `${busy} refused as busy`);
+    } finally {
+      client.close();
+      silent.close();
+      await dns.stop();
+      ctx.cleanup();
     }
   },
 });
