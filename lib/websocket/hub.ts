@@ -15,6 +15,8 @@ export interface HubOptions {
   maxBuffered: number;
   /** Seconds without a pong before the runtime closes the socket (ping sent at half of it). */
   idleTimeout: number;
+  /** Clients at most (each holds a socket and up to `maxBuffered`); more are refused with 503. */
+  maxClients?: number;
   counters: Counters;
   log: Logger;
 }
@@ -64,6 +66,13 @@ export class WsHub {
       return new Response(
         JSON.stringify({ error: "this endpoint speaks websocket only (send Upgrade: websocket)" }),
         { status: 426, headers: { "content-type": "application/json", upgrade: "websocket" } },
+      );
+    }
+    if (this.#clients.size >= (this.#opts.maxClients ?? Infinity)) {
+      this.#opts.counters.inc("websocket_dropped_total", { reason: "full" });
+      return new Response(
+        JSON.stringify({ error: `${this.#clients.size} websocket clients already: try again later` }),
+        { status: 503, headers: { "content-type": "application/json", "retry-after": "10" } },
       );
     }
     const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: this.#opts.idleTimeout });

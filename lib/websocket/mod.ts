@@ -23,7 +23,12 @@ export interface WebsocketOptions {
   maxBuffered?: number;
   /** Seconds without a pong before a client is closed (default 30). */
   idleTimeout?: number;
+  /** Clients at once (default MAX_CLIENTS); more are refused with 503. */
+  maxClients?: number;
 }
+
+/** Feed clients at once by default (on `websocket.port` and /ws together): each holds a socket. */
+export const MAX_CLIENTS = 1024;
 
 export interface WebsocketApi {
   /** Connected clients. */
@@ -38,6 +43,7 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
   const hub = new WsHub({
     maxBuffered: opts.maxBuffered ?? 1024 * 1024,
     idleTimeout: opts.idleTimeout ?? 30,
+    maxClients: opts.maxClients ?? MAX_CLIENTS,
     counters: ctx.counters,
     log: ctx.log,
   });

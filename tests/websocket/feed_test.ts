@@ -24,7 +24,7 @@ function member(name: string, state: MemberRecord["state"] = "alive"): MemberRec
   };
 }
 
-async function serveFeed(opts: { maxBuffered?: number } = {}) {
+async function serveFeed(opts: { maxBuffered?: number; maxClients?: number } = {}) {
   const ctx = makeTestCtx({ name: "ws1" });
   const ws = createWebsocket(ctx, opts);
   await ws.start();
@@ -174,6 +174,40 @@ Deno.test("a client that never reads is dropped and its buffer stays bounded", a
     assert.ok(grown < 128 * 1024 * 1024, `rss grew by ${grown} bytes`);
   } finally {
     conn.close();
+    await f.close();
+  }
+});
+
+Deno.test("clients beyond the bound are refused with 503 and counted; a place freed is taken again", async () => {
+  const f = await serveFeed({ maxClients: 2 });
+  const open = (): Promise<WebSocket> =>
+    new Promise((resolve, reject) => {
+      const s = new WebSocket(`ws://${HOST}:${f.port}/ws`);
+      s.onopen = () => resolve(s);
+      s.onerror = () => reject(new Error("refused"));
+    });
+  const socks: WebSocket[] = [];
+  try {
+    socks.push(await open(), await open());
+    for (let i = 0; i < 50 && f.ws.connections() < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    const r = await fetch(`http://${HOST}:${f.port}/ws`, {
+      headers: {
+        upgrade: "websocket",
+        connection: "Upgrade",
+        "sec-websocket-key": btoa("0123456789abcdef"),
+        "sec-websocket-version": "13",
+      },
+    });
+    assert.equal(r.status, 503);
+    assert.match((await r.json()).error, /2 websocket clients already/);
+    assert.equal(f.ctx.counters.get("websocket_dropped_total", { reason: "full" }), 1);
+    const closed = new Promise((r) => socks[0].onclose = r);
+    socks[0].close();
+    await closed;
+    for (let i = 0; i < 50 && f.ws.connections() > 1; i++) await new Promise((r) => setTimeout(r, 10));
+    socks[0] = await open();
+  } finally {
+    for (const s of socks) s.close();
     await f.close();
   }
 });
