@@ -289,7 +289,7 @@ export async function closeSockets(l: MetricsListeners): Promise<void> {
 export function statsdStats(
   statsd: StatsdAggregator,
   l: MetricsListeners,
-): StatsdStats & { last_bad: string } {
+): StatsdStats & { last_bad: string; handoff_dropped: number } {
   const a = statsd.stats, w = l.statsdWorker?.stats;
   return {
     packets: a.packets + (w?.packets ?? 0),
@@ -298,6 +298,7 @@ export function statsdStats(
     dropped: a.dropped + (w?.dropped ?? 0),
     flushes: Math.max(a.flushes, w?.flushes ?? 0),
     last_bad: l.statsdWorker?.lastBad || statsd.lastBad,
+    handoff_dropped: l.statsdWorker?.handoffDropped ?? 0,
   };
 }
 

@@ -199,7 +199,7 @@ export class MetricsService {
   #lastStatsdFlush = 0;
 
   /** statsd counters of this node (Worker and main-thread aggregators together). */
-  statsdStats(): StatsdStats & { last_bad: string } {
+  statsdStats(): StatsdStats & { last_bad: string; handoff_dropped: number } {
     return statsdStats(this.statsd, this.#l);
   }
 

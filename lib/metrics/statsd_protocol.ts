@@ -13,14 +13,28 @@ export type ToStatsdWorker =
   | { type: "flush"; id: number; ts: number }
   /** The management console: one kind's values, or (with `buckets`) etsy's del* of them; null: sizes only. */
   | { type: "mgmt"; id: number; kind: MgmtKind | null; buckets?: string[] }
+  /** Datagrams handed over (`packet`) that the main thread has taken since the last `taken`. */
+  | { type: "taken"; n: number }
   | { type: "stop" };
 
 export type FromStatsdWorker =
   | { type: "listening"; port: number }
   | { type: "error"; message: string; fatal: boolean }
   /** `received`: datagrams and TCP line batches taken so far (the console's last_msg_seen). */
-  | { type: "stats"; stats: StatsdStats; lastBad: string; received: number }
+  | {
+    type: "stats";
+    stats: StatsdStats;
+    lastBad: string;
+    received: number;
+    /** Datagrams dropped because the main thread had HANDOFF_MAX of them not yet taken. */
+    handoffDropped: number;
+  }
   | { type: "packet"; bytes: Uint8Array }
   | { type: "flushed"; id: number; points: Array<[string, number, number]>; stats: StatsdStats }
   /** A console answer, with the counters as they are at that moment (the console's `stats` reads them). */
   | { type: "mgmt"; id: number; answer: MgmtAnswer; received: number; stats: StatsdStats; lastBad: string };
+
+/** Datagrams handed to the main thread (ts routing) and not yet taken at most; more are dropped, counted. */
+export const HANDOFF_MAX = 20_000;
+/** The main thread says how many it took every this many. */
+export const HANDOFF_ACK_EVERY = 256;

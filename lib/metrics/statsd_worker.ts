@@ -6,7 +6,7 @@
  */
 /// <reference lib="deno.worker" />
 import { StatsdAggregator } from "./statsd_aggregator.ts";
-import type { FromStatsdWorker, ToStatsdWorker } from "./statsd_protocol.ts";
+import { type FromStatsdWorker, HANDOFF_MAX, type ToStatsdWorker } from "./statsd_protocol.ts";
 import { UdpBatch } from "../udp_mmsg.ts";
 
 let agg: StatsdAggregator | null = null;
@@ -15,6 +15,9 @@ let local = true;
 let closing = false;
 /** Datagrams and TCP line batches taken: the main thread sees from it when the last one came. */
 let received = 0;
+/** Datagrams handed to the main thread and not yet taken by it, and those dropped at HANDOFF_MAX. */
+let handedOver = 0;
+let handoffDropped = 0;
 
 function post(m: FromStatsdWorker, transfer: Transferable[] = []): void {
   self.postMessage(m, transfer);
@@ -45,7 +48,10 @@ async function receiveLoop(c: Deno.DatagramConn, a: StatsdAggregator): Promise<v
 function take(bytes: Uint8Array, a: StatsdAggregator): void {
   received++;
   if (local) a.ingestBytes(bytes);
-  else {
+  else if (handedOver >= HANDOFF_MAX) {
+    handoffDropped++; // a flood faster than the main thread routes: the queue between them stays bounded
+  } else {
+    handedOver++;
     const copy = bytes.slice();
     post({ type: "packet", bytes: copy }, [copy.buffer]);
   }
@@ -64,12 +70,18 @@ self.onmessage = (e: MessageEvent<ToStatsdWorker>) => {
       }
       post({ type: "listening", port: (conn.addr as Deno.NetAddr).port });
       const a = agg;
-      setInterval(() => post({ type: "stats", stats: { ...a.stats }, lastBad: a.lastBad, received }), 250);
+      setInterval(
+        () => post({ type: "stats", stats: { ...a.stats }, lastBad: a.lastBad, received, handoffDropped }),
+        250,
+      );
       void receiveLoop(conn, a);
       break;
     }
     case "mode":
       local = m.local;
+      break;
+    case "taken":
+      handedOver = Math.max(0, handedOver - m.n);
       break;
     case "lines":
       received++;

@@ -3,7 +3,7 @@
  * counters for `/agent/info`, asks it for each interval's points and stops it.
  */
 import type { MgmtAnswer, MgmtKind, StatsdOptions, StatsdStats } from "./statsd_aggregator.ts";
-import type { FromStatsdWorker, ToStatsdWorker } from "./statsd_protocol.ts";
+import { type FromStatsdWorker, HANDOFF_ACK_EVERY, type ToStatsdWorker } from "./statsd_protocol.ts";
 
 const FLUSH_TIMEOUT_MS = 5000;
 
@@ -14,6 +14,10 @@ export class StatsdWorker {
   port = 0;
   /** Datagrams and TCP line batches the Worker has taken (grows with every one). */
   received = 0;
+  /** Datagrams the Worker dropped because this thread had too many of them not yet taken. */
+  handoffDropped = 0;
+  /** Handed-over datagrams taken since the Worker was last told. */
+  #taken = 0;
   #worker: Worker;
   #nextId = 1;
   #waiting = new Map<number, (points: Array<[string, number, number]>) => void>();
@@ -62,6 +66,7 @@ export class StatsdWorker {
             client.stats = m.stats;
             client.lastBad = m.lastBad;
             client.received = m.received;
+            client.handoffDropped = m.handoffDropped;
             break;
           case "mgmt":
             client.received = m.received;
@@ -72,6 +77,10 @@ export class StatsdWorker {
             break;
           case "packet":
             onPacket(m.bytes);
+            if (++client.#taken >= HANDOFF_ACK_EVERY) {
+              client.#send({ type: "taken", n: client.#taken });
+              client.#taken = 0;
+            }
             break;
           case "flushed":
             client.stats = m.stats;
