@@ -1,7 +1,7 @@
 /** The membership table's handling of conflicting claims and bus-facing change kinds. */
 import { steppedClock } from "../clock_step.ts";
 import assert from "node:assert/strict";
-import { VirtualClock } from "../../lib/clock/mod.ts";
+import { type Clock, VirtualClock } from "../../lib/clock/mod.ts";
 import { type AliveMsg, aliveOf } from "../../lib/gossip/codec.ts";
 import { type ChangeKind, Membership } from "../../lib/gossip/members.ts";
 import type { MemberRecord } from "../../lib/types.ts";
@@ -22,13 +22,13 @@ function rec(uuid: string, addr: string, over: Partial<MemberRecord> = {}): Memb
   };
 }
 
-function table() {
+function table(clock: Clock = new VirtualClock(0), reapAfter = 1000) {
   const conflicts: Array<{ what: string; existing: string; claim: AliveMsg }> = [];
   const changes: Array<[ChangeKind, string]> = [];
   const gossip: string[] = [];
   const m = new Membership({
-    clock: new VirtualClock(0),
-    config: gossipConfig({ reap_after: 1000 }),
+    clock,
+    config: gossipConfig({ reap_after: reapAfter }),
     self: rec("me", "10.0.0.1"),
     hooks: {
       broadcast: (msg, key, urgent) => void gossip.push(`${msg.type} ${key}${urgent ? " urgent" : ""}`),
@@ -124,18 +124,7 @@ Deno.test("reaping counts reap_after on a clock that never steps: a wall clock s
   for (const step of [86_400_000, -86_400_000]) {
     const base = new VirtualClock(1_800_000_000_000);
     const clock = steppedClock(base);
-    const m = new Membership({
-      clock,
-      config: gossipConfig({ reap_after: 60_000 }),
-      self: rec("me", "10.0.0.1"),
-      hooks: {
-        broadcast: () => {},
-        withdraw: () => {},
-        refute: () => {},
-        conflict: () => {},
-        changed: () => {},
-      },
-    });
+    const { m } = table(clock, 60_000);
     m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
     m.handleLeave({ type: "leave", uuid: "b", incarnation: 1 });
     await base.advance(1_000);

@@ -1,6 +1,7 @@
 /**
  * handlers.db on a full disk: a notification is never lost nor crashes the agent. The mail waits in
- * memory, is sent (and retried) from there, and the queue catches up once there is room.
+ * memory, is sent (and retried) from there, and the queue catches up once there is room. Also: a
+ * retry planned before the wall clock stepped back is due once it lies beyond the longest retry interval.
  */
 import assert from "node:assert/strict";
 import { RealClock } from "../../lib/clock/mod.ts";
@@ -116,4 +117,27 @@ Deno.test("a webhook handler on a full disk still notifies (and the agent does n
     await server.shutdown();
     ctx.cleanup();
   }
+});
+
+Deno.test("a retry planned before the wall clock stepped back an hour is due once it lies beyond the longest retry interval", () => {
+  using t = tempDir();
+  const db = openDatabase(`${t.dir}/handlers.db`, MAIL_QUEUE_MIGRATIONS);
+  const q = new MailQueue(db, { fail: () => {}, ok: () => {} });
+  const before = 1_800_000_000_000;
+  const id = q.add(mail("disk full on db1", before));
+  q.failed(id, before + 60_000, "relay down"); // retry in a minute
+  const now = before - 3_600_000 + 5_000; // the clock stepped back an hour
+  assert.equal(q.nextDue(now), undefined, "without a horizon: an hour and a minute away");
+  assert.equal(q.nextDue(now, 15 * 60_000)?.id, id, "beyond the longest retry interval: due");
+  assert.equal(q.nextDue(before, 15 * 60_000), undefined, "a retry within the horizon waits for its time");
+  assert.equal(q.nextDue(before + 60_000, 15 * 60_000)?.id, id, "due at its time, as ever");
+  db.close();
+  // a mail waiting in memory (handlers.db on a full disk) too
+  const db2 = openDatabase(`${t.dir}/handlers2.db`, MAIL_QUEUE_MIGRATIONS);
+  const q2 = new MailQueue(flaky(db2, { on: true }), { fail: () => {}, ok: () => {} });
+  const mem = q2.add(mail("memory", before + 60_000));
+  assert.ok(mem < 0, "kept in memory");
+  assert.equal(q2.nextDue(now), undefined);
+  assert.equal(q2.nextDue(now, 15 * 60_000)?.id, mem);
+  db2.close();
 });
