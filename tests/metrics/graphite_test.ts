@@ -3,7 +3,7 @@ import { steppedClock } from "../clock_step.ts";
 import { freePort, makeTestCtx, until } from "../helpers.ts";
 import { createMetrics, LineSplitter, parseGraphiteLine } from "../../lib/metrics/mod.ts";
 import { TcpStreamServer } from "../../lib/metrics/listeners.ts";
-import { VirtualClock } from "../../lib/clock/mod.ts";
+import { type Clock, VirtualClock } from "../../lib/clock/mod.ts";
 import { udpListening } from "./udp_burst.ts";
 
 const HOST = "127.0.0.13";
@@ -158,50 +158,55 @@ Deno.test("graphite over UDP: 300 datagrams sent at once, a 60 KB one among them
   }
 });
 
-Deno.test("an idle graphite TCP connection is closed after idle_timeout (injected clock)", async () => {
+/** The metrics subsystem with a Graphite TCP listener on HOST and one client connected to it. */
+async function graphiteTcp(
+  opts: { clock?: Clock; graphite?: Record<string, unknown>; params?: Record<string, unknown> },
+) {
   const port = freePort(HOST);
-  const clock = new VirtualClock(1_700_000_000_000);
   const ctx = makeTestCtx({
-    clock,
-    files: { "l.json": { graphite: { enabled: true, port, bind: HOST, udp: false, idle_timeout: "2s" } } },
+    clock: opts.clock,
+    params: opts.params,
+    files: { "l.json": { graphite: { enabled: true, port, bind: HOST, udp: false, ...opts.graphite } } },
   });
   const m = createMetrics(ctx);
   await m.start();
   const conn = await Deno.connect({ hostname: HOST, port });
-  await conn.write(new TextEncoder().encode("idle.x 1 1700000000\n"));
-  await until("first point", () => m.service.graphiteStats.points === 1, 3000, 10);
+  return {
+    ctx,
+    m,
+    conn,
+    send: (text: string) => conn.write(new TextEncoder().encode(text)),
+    points: (n: number, what: string) => until(what, () => m.service.graphiteStats.points === n, 3000, 10),
+    async [Symbol.asyncDispose]() {
+      try {
+        conn.close();
+      } catch { /* closed by the server */ }
+      await m.stop();
+      ctx.cleanup();
+    },
+  };
+}
+
+Deno.test("an idle graphite TCP connection is closed after idle_timeout (injected clock)", async () => {
+  const clock = new VirtualClock(1_700_000_000_000);
+  await using g = await graphiteTcp({ clock, graphite: { idle_timeout: "2s" } });
+  await g.send("idle.x 1 1700000000\n");
+  await g.points(1, "first point");
   await clock.advance(5000);
-  const buf = new Uint8Array(16);
-  const n = await conn.read(buf).catch(() => null);
+  const n = await g.conn.read(new Uint8Array(16)).catch(() => null);
   assert.equal(n, null, "server closed the idle connection");
-  conn.close();
-  await m.stop();
-  ctx.cleanup();
 });
 
 Deno.test("a graphite TCP sender is not cut when the wall clock steps forward an hour (idle counts on the clock that never steps)", async () => {
-  const port = freePort(HOST);
   const base = new VirtualClock(1_700_000_000_000);
   const clock = steppedClock(base);
-  const ctx = makeTestCtx({
-    clock,
-    files: { "l.json": { graphite: { enabled: true, port, bind: HOST, udp: false, idle_timeout: "2s" } } },
-  });
-  const m = createMetrics(ctx);
-  await m.start();
-  const conn = await Deno.connect({ hostname: HOST, port });
-  try {
-    await conn.write(new TextEncoder().encode("busy.x 1 1700000000\n"));
-    await until("first point", () => m.service.graphiteStats.points === 1, 3000, 10);
-    clock.step(3_600_000);
-    await base.advance(1000); // sweeps run; the sender was active a second ago
-    await conn.write(new TextEncoder().encode("busy.x 2 1700000010\n"));
-    await until("second point on the same connection", () => m.service.graphiteStats.points === 2, 3000, 10);
-  } finally {
-    conn.close();
-    await m.stop();
-    ctx.cleanup();
-  }
+  await using g = await graphiteTcp({ clock, graphite: { idle_timeout: "2s" } });
+  await g.send("busy.x 1 1700000000\n");
+  await g.points(1, "first point");
+  clock.step(3_600_000);
+  await base.advance(1000); // sweeps run; the sender was active a second ago
+  await g.send("busy.x 2 1700000010\n");
+  await g.points(2, "second point on the same connection");
 });
 
 Deno.test("a Graphite or statsd port already taken: the start fails naming the setting, address and protocol", async () => {
@@ -271,27 +276,12 @@ Deno.test("a TCP client that stops reading answers is closed idle, which is not 
 });
 
 Deno.test("metrics.max_series reached: Graphite points of new names are refused, said in the log once a minute", async () => {
-  const port = freePort(HOST);
-  const ctx = makeTestCtx({
-    params: { metrics: { max_series: 2 } },
-    files: { "l.json": { graphite: { enabled: true, port, bind: HOST, udp: false } } },
-  });
-  const m = createMetrics(ctx);
-  await m.start();
-  const conn = await Deno.connect({ hostname: HOST, port });
-  try {
-    const t = Math.floor(Date.now() / 1000);
-    await conn.write(
-      new TextEncoder().encode(`a.x 1 ${t}\nb.x 1 ${t}\nc.x 1 ${t}\nd.x 1 ${t}\na.x 2 ${t}\n`),
-    );
-    await until("five points read", () => m.service.graphiteStats.points === 5, 3000, 10);
-    assert.equal(m.service.store.stats.series_refused, 2);
-    const said = ctx.sink.recent.WARNING.filter((l) => /point\(s\) of new metric names refused/.test(l));
-    assert.equal(said.length, 1, said.join("\n"));
-    assert.match(said[0], /"c\.x".*2 names are stored \(metrics\.max_series\)/);
-  } finally {
-    conn.close();
-    await m.stop();
-    ctx.cleanup();
-  }
+  await using g = await graphiteTcp({ params: { metrics: { max_series: 2 } } });
+  const t = Math.floor(Date.now() / 1000);
+  await g.send(`a.x 1 ${t}\nb.x 1 ${t}\nc.x 1 ${t}\nd.x 1 ${t}\na.x 2 ${t}\n`);
+  await g.points(5, "five points read");
+  assert.equal(g.m.service.store.stats.series_refused, 2);
+  const said = g.ctx.sink.recent.WARNING.filter((l) => /point\(s\) of new metric names refused/.test(l));
+  assert.equal(said.length, 1, said.join("\n"));
+  assert.match(said[0], /"c\.x".*2 names are stored \(metrics\.max_series\)/);
 });
