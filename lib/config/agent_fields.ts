@@ -116,6 +116,11 @@ export const gossipFields: Fields = {
     "full state sync period (HTTP POST /gossip/push-pull; stretched above 32 nodes)",
   ),
   reap_after: opt(durationMs({ min: 1000 }), 72 * 3_600_000, "forget dead/left nodes after this"),
+  max_members: opt(
+    int({ min: 2, max: 100_000 }), // a push-pull carries at most 100 000 records (codec LIMITS)
+    10_000,
+    "nodes kept in the member table (alive, suspect, dead or left until reaped); news of more new nodes is refused",
+  ),
   join_retry_max: opt(durationMs({ min: 100 }), 30_000, "ceiling of the seed join backoff"),
   leave_propagate_wait: opt(durationMs(), 1000, "how long a leaving node keeps gossiping"),
   max_packet_bytes: opt(int({ min: 512, max: 65000 }), 1400, "datagram budget"),

@@ -59,6 +59,7 @@ export interface GossipConfig {
   awareness_max_multiplier: number;
   push_pull_interval: number;
   reap_after: number;
+  max_members: number;
   join_retry_max: number;
   leave_propagate_wait: number;
   max_packet_bytes: number;

@@ -12,6 +12,7 @@ import { type PeerAddr, peerKey, shuffle } from "../transport/mod.ts";
 import { Awareness } from "./awareness.ts";
 import { BroadcastQueue, packetSize, retransmitLimit } from "./broadcast_queue.ts";
 import {
+  type AliveMsg,
   aliveOf,
   decodePacket,
   encodedSize,
@@ -100,6 +101,7 @@ export class GossipEngine implements EngineCore {
         withdraw: (key) => this.queue.forget(key),
         refute: (n) => this.#refute(n),
         conflict: (existing, claim, what) => this.#conflicts.report(existing, claim, what),
+        full: (claim) => this.#refuseMember(claim),
         changed: (kind, rec) => {
           if (kind === "suspect") this.prober.prioritize(rec.uuid);
           this.#rounds.poke(); // a new peer may be a target for what is queued
@@ -383,6 +385,25 @@ export class GossipEngine implements EngineCore {
       `dropped ${n} gossip packet(s)${said ? " in the last minute" : ""}, the last from ${peerKey(from)}: ` +
         explainDrop(reason),
     );
+  }
+
+  /** New nodes refused since the member table filled (`max_members`), and when that was last said. */
+  #fullSaid = { at: -Infinity, n: 0 };
+
+  /** A new node refused, the table being full: counted, said at once and then once a minute. */
+  #refuseMember(claim: AliveMsg): void {
+    this.deps.counters.inc("gossip_members_refused_total");
+    const said = this.#fullSaid;
+    said.n++;
+    const now = this.deps.clock.elapsed();
+    if (now - said.at < 60_000) return;
+    this.deps.log.warn(
+      `member table full (gossip.max_members ${this.#cfg.max_members}): refused ${said.n} new node(s), ` +
+        `the latest ${JSON.stringify(claim.name.slice(0, 64))} at ${claim.addr}:${claim.port}; ` +
+        `known nodes are still updated, dead and left ones are forgotten after reap_after`,
+    );
+    said.at = now;
+    said.n = 0;
   }
 
   #onPacket(data: Uint8Array, from: PeerAddr): void {

@@ -46,6 +46,8 @@ export interface MembershipHooks {
    * uuid took the name or address of a live node; the existing record is kept.
    */
   conflict(existing: MemberRecord, claim: AliveMsg, what: "uuid" | "name" | "address"): void;
+  /** A new node not taken: the table holds `max_members` records already. */
+  full(claim: AliveMsg): void;
 }
 
 export class Membership {
@@ -150,7 +152,15 @@ export class Membership {
       this.#hooks.conflict(m.rec, msg, "uuid");
       return { action: "ignore", reason: "address conflict" };
     }
-    if (!m) this.#checkClash(msg);
+    if (!m) {
+      // a bound on what the network can make us hold: records of made-up nodes (a cluster without
+      // a key, or a key holder) stay until reaped; the ones we have are still updated
+      if (this.#members.size >= this.#cfg.max_members) {
+        this.#hooks.full(msg);
+        return { action: "ignore", reason: "member table full" };
+      }
+      this.#checkClash(msg);
+    }
     const before: MemberState | null = m ? m.rec.state : null;
     const rec = recordOf(msg);
     this.#set(msg.uuid, rec);

@@ -2,10 +2,11 @@
 import { steppedClock } from "../clock_step.ts";
 import assert from "node:assert/strict";
 import { type Clock, VirtualClock } from "../../lib/clock/mod.ts";
-import { type AliveMsg, aliveOf } from "../../lib/gossip/codec.ts";
+import { type AliveMsg, aliveOf, encodePacket } from "../../lib/gossip/codec.ts";
+import { silentLogger } from "../../lib/log/mod.ts";
 import { type ChangeKind, Membership } from "../../lib/gossip/members.ts";
 import type { MemberRecord } from "../../lib/types.ts";
-import { gossipConfig } from "../sim/gossip_harness.ts";
+import { gossipConfig, SimCluster } from "../sim/gossip_harness.ts";
 
 function rec(uuid: string, addr: string, over: Partial<MemberRecord> = {}): MemberRecord {
   return {
@@ -22,13 +23,14 @@ function rec(uuid: string, addr: string, over: Partial<MemberRecord> = {}): Memb
   };
 }
 
-function table(clock: Clock = new VirtualClock(0), reapAfter = 1000) {
+function table(clock: Clock = new VirtualClock(0), reapAfter = 1000, maxMembers = 10_000) {
   const conflicts: Array<{ what: string; existing: string; claim: AliveMsg }> = [];
+  const refused: string[] = [];
   const changes: Array<[ChangeKind, string]> = [];
   const gossip: string[] = [];
   const m = new Membership({
     clock,
-    config: gossipConfig({ reap_after: reapAfter }),
+    config: gossipConfig({ reap_after: reapAfter, max_members: maxMembers }),
     self: rec("me", "10.0.0.1"),
     hooks: {
       broadcast: (msg, key, urgent) => void gossip.push(`${msg.type} ${key}${urgent ? " urgent" : ""}`),
@@ -36,9 +38,10 @@ function table(clock: Clock = new VirtualClock(0), reapAfter = 1000) {
       refute: () => {},
       changed: (kind, r) => void changes.push([kind, r.uuid]),
       conflict: (existing, claim, what) => void conflicts.push({ what, existing: existing.addr, claim }),
+      full: (claim) => void refused.push(claim.uuid),
     },
   });
-  return { m, conflicts, changes, gossip };
+  return { m, conflicts, changes, gossip, refused };
 }
 
 Deno.test("a live node's address is not taken over by a claim from another address, even at a newer incarnation", () => {
@@ -83,25 +86,39 @@ Deno.test("another uuid on a live node's address or name is kept but reported; a
 
 Deno.test("reaping reports each forgotten node as 'reaped' (the bus's member.reaped)", async () => {
   const clock = new VirtualClock(0);
-  const changes: Array<[ChangeKind, string]> = [];
-  const m = new Membership({
-    clock,
-    config: gossipConfig({ reap_after: 1000 }),
-    self: rec("me", "10.0.0.1"),
-    hooks: {
-      broadcast: () => {},
-      withdraw: () => {},
-      refute: () => {},
-      conflict: () => {},
-      changed: (k, r) => void changes.push([k, r.uuid]),
-    },
-  });
+  const { m, changes } = table(clock);
   m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
   m.handleLeave({ type: "leave", uuid: "b", incarnation: 1 });
   await clock.advance(1500);
   assert.equal(m.reap(), 1);
   assert.deepEqual(changes, [["joined", "b"], ["left", "b"], ["reaped", "b"]]);
   assert.equal(m.get("b"), undefined);
+});
+
+Deno.test("the member table holds at most max_members records: new nodes beyond are refused, known ones still updated", async () => {
+  const clock = new VirtualClock(0);
+  const { m, refused, changes } = table(clock, 1000, 3);
+  m.merge([
+    rec("b", "10.0.0.2"),
+    rec("c", "10.0.0.3"),
+    rec("d", "10.0.0.4"),
+    rec("e", "10.0.0.5", { state: "dead" }),
+  ], null);
+  assert.equal(m.size, 3);
+  assert.deepEqual(refused, ["d", "e"]);
+  assert.equal(m.get("d"), undefined);
+  assert.equal(m.get("e"), undefined);
+  assert.equal(m.handleAlive(aliveOf(rec("f", "10.0.0.6"))).action, "ignore");
+  // the nodes it holds still change state
+  assert.equal(m.handleAlive(aliveOf(rec("b", "10.0.0.2", { incarnation: 2 }))).action, "update");
+  m.handleLeave({ type: "leave", uuid: "c", incarnation: 1 });
+  assert.equal(m.get("c")!.state, "leave");
+  // a left node is room again once reaped
+  await clock.advance(1500);
+  assert.equal(m.reap(), 1);
+  assert.equal(m.handleAlive(aliveOf(rec("f", "10.0.0.6"))).action, "insert");
+  assert.equal(m.size, 3);
+  assert.deepEqual(changes.filter(([k]) => k === "joined").map(([, u]) => u), ["b", "c", "f"]);
 });
 
 Deno.test("a merged table's hearsay is applied without being gossiped when asked; the sender's own record always is", () => {
@@ -165,4 +182,31 @@ Deno.test("clashes are looked up among live members only: a dead or moved one fr
   m.handleAlive(aliveOf(rec("x8", "10.0.0.2", { name: "x8" })));
   assert.equal(conflicts.length, n, "nobody live at 10.0.0.2 any more");
   m.close();
+});
+
+Deno.test("an agent sent made-up nodes past gossip.max_members refuses them, counts them and says so once a minute", async () => {
+  const c = new SimCluster({ nodes: 1, seed: 11, config: { max_members: 4 } });
+  const { engine } = c.nodes[0];
+  const logs: string[] = [];
+  (engine.deps as { log: unknown }).log = { ...silentLogger, warn: (l: string) => logs.push(l) };
+  await engine.start();
+  const sender = c.net.attach({ addr: "10.9.9.9", port: 6768 });
+  await sender.transport.start();
+  const made = (n: number, from: number) =>
+    encodePacket(Array.from({ length: n }, (_, i) => aliveOf(rec(`fake-${from + i}`, `10.7.0.${from + i}`))));
+  for (let p = 0; p < 3; p++) sender.transport.sendPacket(c.nodes[0].addr, made(10, p * 10));
+  await c.clock.advance(100);
+  assert.equal(engine.members.size, 4, "itself and the first three");
+  assert.equal(engine.deps.counters.get("gossip_members_refused_total"), 27);
+  assert.equal(logs.length, 1, logs.join("\n"));
+  assert.match(
+    logs[0],
+    /member table full \(gossip.max_members 4\): refused 1 new node\(s\), the latest "n-fake-3"/,
+  );
+  await c.clock.advance(61_000);
+  sender.transport.sendPacket(c.nodes[0].addr, made(1, 100));
+  await c.clock.advance(100);
+  assert.equal(logs.length, 2);
+  assert.match(logs[1], /refused 27 new node\(s\), the latest "n-fake-100"/);
+  await engine.stop();
 });
