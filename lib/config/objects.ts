@@ -107,6 +107,11 @@ export const objectTypes = {
     node_subject_template: opt(str(), "email.node.subject.tpl"),
     node_text_template: opt(str(), "email.node.text.tpl"),
     max_per_hour: opt(int({ min: 0 }), 12, "mails per check (or node) per hour; 0: no limit"),
+    max_queued: opt(
+      int({ min: 1 }),
+      10_000,
+      "notifications waiting for delivery (a relay down for long): past it the oldest is dropped",
+    ),
     retry_interval: opt(durationMs({ min: 10 }), 30_000, "first retry after an SMTP failure (doubles)"),
     retry_max_interval: opt(durationMs({ min: 10 }), 900_000, "longest wait between retries"),
     retry_for: opt(durationMs({ min: 10 }), 86_400_000, "give a mail up after this long"),

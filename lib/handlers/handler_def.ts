@@ -30,6 +30,7 @@ export interface HandlerDef {
   node_subject_template: string;
   node_text_template: string;
   max_per_hour: number;
+  max_queued: number;
   retry_interval: number;
   retry_max_interval: number;
   retry_for: number;

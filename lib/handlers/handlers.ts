@@ -192,6 +192,7 @@ export class Handlers {
       this.#ctx.counters.inc("handler_mails_total", { handler: h.name, result: "rate_limited" });
       return;
     }
+    this.#makeRoom(h);
     this.#queue.add({
       kind: h.type === "webhook" ? "webhook" : "mail",
       handler: h.name,
@@ -203,6 +204,30 @@ export class Handlers {
       next_at: now,
     });
     this.#kick();
+  }
+
+  /**
+   * A handler's queue holds at most `max_queued` notifications (its relay down for long, a flood of
+   * node changes): the oldest gives way to the new one, logged and counted.
+   */
+  #makeRoom(h: HandlerDef): void {
+    let n = this.#queue.counts()[h.name] ?? 0;
+    for (; n >= h.max_queued; n--) {
+      const m = this.#queue.oldest(h.name);
+      if (!m) return;
+      this.#queue.remove(m.id);
+      this.dropped++;
+      const noun = m.kind === "webhook" ? "webhook" : "mail";
+      this.#ctx.counters.inc(m.kind === "webhook" ? "handler_webhooks_total" : "handler_mails_total", {
+        handler: h.name,
+        result: "queue_full",
+      });
+      this.#ctx.log.warn(
+        `handler ${h.name}: ${n} notification(s) queued (max_queued ${h.max_queued}): dropped the oldest, ` +
+          `${noun} "${m.subject}" of ${new Date(m.created).toISOString()}` +
+          (m.attempts ? ` (${m.attempts} failed attempt(s): ${m.last_error})` : ""),
+      );
+    }
   }
 
   /** Sends a sample notification now (not queued); throws with the relay's or the webhook's reason. */

@@ -26,6 +26,10 @@ export const MAIL_QUEUE_MIGRATIONS: Migration[] = [{
   // webhook notifications share the queue (order, retries, restarts): what a row is
   version: 2,
   sql: `ALTER TABLE mail_queue ADD COLUMN kind TEXT NOT NULL DEFAULT 'mail';`,
+}, {
+  // a handler's queue is counted, and its oldest found, at each new notification (max_queued)
+  version: 3,
+  sql: `CREATE INDEX mail_queue_handler ON mail_queue (handler, id);`,
 }];
 
 /** One queued mail. */
@@ -183,6 +187,22 @@ export class MailQueue {
   remove(id: number): void {
     if (this.#mem.delete(id)) return;
     if (!this.#write(() => this.db.run("DELETE FROM mail_queue WHERE id = ?", id))) this.#hidden.add(id);
+  }
+
+  /** The oldest notification queued for `handler` (by when it was created), if any. */
+  oldest(handler: string): QueuedMail | undefined {
+    let best: QueuedMail | undefined;
+    for (const m of this.#mem.values()) {
+      if (m.handler === handler && (!best || m.created < best.created)) best = m;
+    }
+    const rows = this.db.all<Row>(
+      "SELECT * FROM mail_queue WHERE handler = ? ORDER BY id LIMIT ?",
+      handler,
+      this.#hidden.size + 1,
+    );
+    const r = rows.find((r) => !this.#hidden.has(r.id));
+    if (r && (!best || r.created <= best.created)) return { ...r, recipients: JSON.parse(r.recipients) };
+    return best;
   }
 
   /** Mails waiting in memory for the database to take them (a full disk). */

@@ -54,7 +54,11 @@ Deno.test("mail queue on a full disk: adds, retries and sends wait in memory, th
   assert.deepEqual(q.counts(), { ops: 3 });
   assert.equal(q.nextTime(), 100);
   assert.equal(q.nextDue(1000)?.subject, "kept");
+  assert.equal(q.oldest("ops")?.subject, "kept");
   q.failed(kept, 500, "relay down"); // cannot update its row: it waits in memory with its new time
+  assert.equal(q.oldest("ops")?.subject, "kept", "its copy in memory, not its hidden row");
+  assert.equal(q.oldest("ops")?.attempts, 1);
+  assert.equal(q.oldest("other"), undefined);
   assert.equal(q.nextDue(1000)?.subject, "fresh");
   q.remove(fresh);
   assert.equal(q.nextDue(1000)?.subject, "sent");

@@ -271,6 +271,37 @@ Deno.test("a forged node name cannot add a mail header or end the message early 
   });
 });
 
+Deno.test("a handler's queue holds max_queued notifications: the oldest gives way, logged and counted", async () => {
+  const port = freePort(HOST); // the relay is down throughout
+  const { ctx, h, lines } = setup(port, { max_queued: 3, max_per_hour: 0, retry_interval: "1h" });
+  try {
+    await h.start();
+    for (let i = 1; i <= 5; i++) {
+      ctx.bus.emit("check.changed", change("critical", "ok", { id: `c${i}`, name: `c${i}` }));
+      await until(
+        `attempt ${i}`,
+        () => lines.filter((l) => /^WARNING .*failed .*retry in/.test(l)).length === i,
+        10_000,
+      );
+    }
+    assert.deepEqual(h.stats(), { sent: 0, dropped: 2, queued: 3 });
+    const drops = lines.filter((l) => /max_queued 3/.test(l));
+    assert.equal(drops.length, 2, lines.join("\n"));
+    assert.match(
+      drops[0],
+      /^WARNING handler handlers\/default: 3 notification\(s\) queued \(max_queued 3\): dropped the oldest, mail "Check c1 switched to critical.*\(1 failed attempt\(s\): /,
+    );
+    assert.match(drops[1], /mail "Check c2 /);
+    assert.equal(
+      ctx.counters.get("handler_mails_total", { handler: "handlers/default", result: "queue_full" }),
+      2,
+    );
+  } finally {
+    await h.stop();
+    ctx.cleanup();
+  }
+});
+
 Deno.test("the rate limit caps mails per check per hour", async () => {
   const port = freePort(HOST);
   const smtp = new SmtpFixture(HOST, port);
