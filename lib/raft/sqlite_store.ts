@@ -1,4 +1,9 @@
-/** `{term, votedFor}` per group in `raft.db` (lib/store), written before any vote leaves. */
+/**
+ * `{term, votedFor}` per group in `raft.db` (lib/store), written before any vote leaves, and synced:
+ * `synchronous = FULL` (the store's NORMAL leaves a commit in the page cache, which outlives a kill
+ * but not a power loss; a node that forgot its vote could vote twice in a term, and two leaders be
+ * elected). Votes are rare: the sync costs nothing that matters.
+ */
 import type { Database } from "../store/mod.ts";
 import type { RaftPersistence } from "./group.ts";
 
@@ -8,7 +13,9 @@ export const RAFT_MIGRATIONS = [{
 }];
 
 export class SqliteRaftStore implements RaftPersistence {
-  constructor(private db: Database) {}
+  constructor(private db: Database) {
+    db.exec("PRAGMA synchronous = FULL");
+  }
 
   load(group: string): { term: number; votedFor: string | null } {
     const row = this.db.get<{ term: number; voted_for: string | null }>(

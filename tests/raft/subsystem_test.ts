@@ -47,6 +47,8 @@ Deno.test("a lone member elects itself, announces it on the bus and persists ter
       "SELECT term, voted_for FROM raft_state WHERE grp = 'db'",
     );
     assert.deepEqual({ ...row }, { term: 1, voted_for: "self-uuid" });
+    const sync = ctx.store.open("raft").get<{ synchronous: number }>("PRAGMA synchronous");
+    assert.equal(sync?.synchronous, 2, "FULL: each vote synced before it is sent");
     assert.deepEqual(raft.info(), {
       enabled: true,
       groups: {
