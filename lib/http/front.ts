@@ -8,8 +8,9 @@
  * headers must end within `headerTimeoutMs`) → `body` (a declared body must arrive within the same
  * deadline counted again from the end of the headers) → `wait` (the app is working, no deadline: a
  * blocking read may take minutes) → first response byte → `idle` (closed after `idleTimeoutMs` with
- * no byte either way). A `101 Switching Protocols` answer turns the connection into a `tunnel` with no
- * deadline, but for a socket the front speaks itself, whose first message is due within
+ * no byte either way). A `101 Switching Protocols` answer turns the connection into a `tunnel`: the
+ * private server's (the UI feed) is dropped after `tunnelSilenceMs` without a byte from the client (its
+ * pings go unanswered); a socket the front speaks itself must send its first message within
  * `headerTimeoutMs` (a peer's follows its upgrade at once). Above `maxConnections` open connections, new ones are closed at once (counted).
  *
  * With `fast` (fast.ts), a plain request of a route that has a fast handler, arriving whole in one
@@ -42,6 +43,11 @@ export interface TcpFrontOptions {
   serve: (path: string) => { shutdown(): Promise<void> };
   /** Answers plain requests of fast routes itself (fast.ts); null: always the private server. */
   fast?: FastDispatch | null;
+  /**
+   * A websocket of the private server (the UI's feed) whose client sent no byte for this long is
+   * dropped (default 60 s: the feed pings every 15 s, and a live client answers each).
+   */
+  tunnelSilenceMs?: number;
 }
 
 /** Longest request head kept while looking for its end; larger heads are refused. */
@@ -62,6 +68,8 @@ interface Conn {
   since: number;
   /** Last byte either way (idle deadline). */
   last: number;
+  /** Last byte from the client (a tunnel's deadline). */
+  heard: number;
   /** The head read so far (latin1), to find its end and its body framing. */
   head: string;
   /** Body bytes still expected (content-length), or -1 for chunked. */
@@ -179,6 +187,9 @@ export class TcpFront {
       this.#acceptNote.ok();
       // small answers and pipelined frames (peer websockets) must not wait for Nagle's delayed ACK
       (client as Deno.TcpConn).setNoDelay?.(true);
+      // a socket with no deadline (a peer's KV stream, a feed) whose host vanished without a reset is
+      // found by the kernel's keepalive probes (~2 h on Linux's defaults) instead of never
+      (client as Deno.TcpConn).setKeepAlive?.(true);
       if (this.#conns.size >= max) {
         this.opts.counters.inc("http_connections_dropped_total", { reason: "too_many" });
         client.close();
@@ -206,6 +217,7 @@ export class TcpFront {
       phase: "idle",
       since: now,
       last: now,
+      heard: now,
       head: "",
       bodyLeft: 0,
       tail: "",
@@ -253,24 +265,28 @@ export class TcpFront {
         const fast = answer?.(chunk);
         if (fast && isUpgrade(fast)) {
           const out = await fast.answer;
-          for (let off = 0; off < out.length && !c.closed;) off += await c.client.write(out.subarray(off));
+          await this.#toClient(c, out);
           if (c.closed) return;
           this.#upgrade(c, fast);
           continue;
         }
         if (fast) {
           // the client's next request stays unread until this answer is written: answers keep their order
-          const out = await fast;
-          for (let off = 0; off < out.length && !c.closed;) off += await c.client.write(out.subarray(off));
-          c.phase = "idle";
-          c.last = performance.now();
+          await this.#toClient(c, await fast);
           continue;
         }
         if (!see(chunk)) return;
-        for (let off = 0; off < n;) off += await to.write(chunk.subarray(off));
+        if (to === c.client) await this.#toClient(c, chunk);
+        else for (let off = 0; off < n;) off += await to.write(chunk.subarray(off));
       }
       if (c.ws) return; // the upstream was closed by #upgrade; a client's EOF: dropped by #serve
       if (!c.closed) await to.closeWrite();
+      if (from === c.upstream) {
+        // the server is done with this connection (a websocket it closed, an answer with
+        // "Connection: close"): a client that keeps it open is idle from now on, and dropped as such
+        c.phase = "idle";
+        c.last = performance.now();
+      }
     } catch (err) {
       if (c.closed) return; // we closed it (deadline or shutdown)
       if (c.ws && from === c.upstream) return;
@@ -280,6 +296,19 @@ export class TcpFront {
       }
       this.opts.counters.inc("http_front_errors_total", { where: "io" });
       this.#drop(c, "");
+    }
+  }
+
+  /**
+   * Writes an answer to the client as the idle phase: a client that stops reading it is dropped
+   * after `idleTimeoutMs` without progress (each part written counts as a byte), not held forever.
+   */
+  async #toClient(c: Conn, bytes: Uint8Array): Promise<void> {
+    if (c.phase === "wait") c.phase = "idle"; // a fast answer (a forwarded one moved on in #fromServer)
+    c.last = performance.now();
+    for (let off = 0; off < bytes.length && !c.closed;) {
+      off += await c.client.write(bytes.subarray(off));
+      c.last = performance.now();
     }
   }
 
@@ -304,7 +333,7 @@ export class TcpFront {
   /** Tracks the request phases from the client's bytes; false when the connection was dropped. */
   #fromClient(c: Conn, bytes: Uint8Array): boolean {
     const now = performance.now();
-    c.last = now;
+    c.last = c.heard = now;
     if (c.phase === "tunnel") return true;
     if (c.phase === "idle" || c.phase === "wait") {
       c.phase = "head";
@@ -374,6 +403,11 @@ export class TcpFront {
         // an upgraded socket that sends no message (only pings, or nothing) holds a slot for nothing;
         // a peer's first message follows its upgrade at once, and one without the key is refused there
         this.#drop(c, "tunnel_timeout");
+      } else if (
+        c.phase === "tunnel" && !c.ws && now - c.heard > (this.opts.tunnelSilenceMs ?? 60_000)
+      ) {
+        // a client that answers no ping (gone without a reset, or holding a slot on purpose)
+        this.#drop(c, "tunnel_idle");
       }
     }
   }

@@ -53,6 +53,8 @@ export interface HttpServerOptions {
   frontSocket?: string;
   /** Plain requests of fast routes answered by the TCP front itself (`fastDispatcher`). */
   fast?: FastDispatch | null;
+  /** A websocket of the app whose client sent nothing for this long is closed (default 60 s). */
+  tunnelSilenceMs?: number;
 }
 
 /** What lib/http needs to apply the route policy. */
@@ -289,6 +291,7 @@ export class HttpServer {
               () => Deno.chmodSync(path, 0o600),
             ),
           fast: opts.fast,
+          tunnelSilenceMs: opts.tunnelSilenceMs,
         });
         s.tcpAddr = s.#front.addr;
       }

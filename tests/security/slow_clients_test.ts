@@ -5,7 +5,7 @@
  * app is still working on.
  */
 import assert from "node:assert/strict";
-import { HttpServer } from "../../lib/http/mod.ts";
+import { type FastDispatch, HttpServer } from "../../lib/http/mod.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import { readBody, RouteTable } from "../../lib/routing/mod.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
@@ -15,7 +15,13 @@ import { freePort, startAgent, until } from "../helpers.ts";
 const ADDR = "127.0.0.43";
 const enc = new TextEncoder();
 
-async function server(headerTimeoutMs: number, idleTimeoutMs: number, maxConnections?: number) {
+async function server(
+  headerTimeoutMs: number,
+  idleTimeoutMs: number,
+  maxConnections?: number,
+  fast?: FastDispatch,
+  tunnelSilenceMs?: number,
+) {
   const r = new RouteTable("test");
   r.read("GET", "/", "root", (c) => c.text("OK"));
   r.read("GET", "/slow", "answers after 2 s", async (c) => {
@@ -28,6 +34,7 @@ async function server(headerTimeoutMs: number, idleTimeoutMs: number, maxConnect
     socket.onmessage = (e) => socket.send(`echo ${e.data}`);
     return response;
   });
+
   const counters = new Counters();
   const app = buildApp([r], { token: "", maxBody: 1 << 20, log: silentLogger, counters });
   const srv = await HttpServer.start(app, {
@@ -42,6 +49,8 @@ async function server(headerTimeoutMs: number, idleTimeoutMs: number, maxConnect
     headerTimeoutMs,
     idleTimeoutMs,
     maxConnections,
+    fast,
+    tunnelSilenceMs,
   });
   return { srv, counters, port: srv.tcpAddr!.port };
 }
@@ -170,6 +179,67 @@ Deno.test("a websocket upgrade becomes a tunnel without deadlines", async () => 
     const closed = new Promise((r) => ws.onclose = r);
     ws.close();
     await closed;
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("a websocket tunnel whose client sends nothing (answers no ping) is dropped after tunnelSilenceMs", async () => {
+  const { srv, counters, port } = await server(300, 500, undefined, undefined, 1500);
+  try {
+    // a live client that says something now and then keeps its socket
+    const ws = new WebSocket(`ws://${ADDR}:${port}/ws`);
+    await new Promise((res, rej) => {
+      ws.onopen = res;
+      ws.onerror = rej;
+    });
+    const silent = await Deno.connect({ hostname: ADDR, port });
+    await silent.write(enc.encode(
+      "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    ));
+    const gone = closedByServer(silent); // reads the 101, then nothing comes until the close
+    for (let i = 0; i < 6; i++) {
+      await new Promise((r) => setTimeout(r, 500));
+      const answer = new Promise<string>((res) => ws.onmessage = (e) => res(String(e.data)));
+      ws.send(`hi ${i}`);
+      assert.equal(await answer, `echo hi ${i}`);
+    }
+    await gone;
+    assert.equal(counters.get("http_connections_dropped_total", { reason: "tunnel_idle" }), 1);
+    assert.equal(srv.tcpConnections, 1, "the talking one stays");
+    silent.close();
+    const closed = new Promise((r) => ws.onclose = r);
+    ws.close();
+    await closed;
+  } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("a client that does not read a fast answer is dropped after the idle deadline without progress", async () => {
+  const big = new Uint8Array(64 << 20).fill(97); // more than loopback's socket buffers take
+  const head = enc.encode(`HTTP/1.1 200 OK\r\ncontent-length: ${big.length}\r\n\r\n`);
+  const answer = new Uint8Array(head.length + big.length);
+  answer.set(head);
+  answer.set(big, head.length);
+  const { srv, counters, port } = await server(
+    300,
+    500,
+    undefined,
+    (b) => new TextDecoder().decode(b).startsWith("GET /big ") ? Promise.resolve(answer) : null,
+  );
+  try {
+    const conn = await Deno.connect({ hostname: ADDR, port });
+    await conn.write(enc.encode("GET /big HTTP/1.1\r\nHost: x\r\n\r\n"));
+    await until("accepted", () => srv.tcpConnections === 1, 5000);
+    // the client reads nothing: the answer's write stalls once the socket buffers are full
+    await until("dropped", () => srv.tcpConnections === 0, 10_000);
+    assert.equal(counters.get("http_connections_dropped_total", { reason: "idle_timeout" }), 1);
+    conn.close();
+    // a client that reads gets it whole, however long that takes
+    const r = await fetch(`http://${ADDR}:${port}/big`);
+    assert.equal((await r.arrayBuffer()).byteLength, big.length);
   } finally {
     await srv.close();
   }
