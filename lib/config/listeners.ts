@@ -58,6 +58,11 @@ export const listenerTypes = {
       undefined,
       "addr[:port] to forward names outside the domain to",
     ),
+    tcp_idle_timeout: opt(
+      durationMs({ min: 100 }),
+      10_000,
+      "a TCP client sending no query, or reading no answer, this long is closed",
+    ),
   }),
   websocket: object({ enabled: opt(bool(), false), port: opt(port(), 6769), bind: opt(str()) }),
   statsd: object({

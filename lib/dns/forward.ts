@@ -74,8 +74,10 @@ function viaUdp(up: Upstream, query: Uint8Array, timeoutMs: number): Promise<Uin
 }
 
 async function viaTcp(up: Upstream, query: Uint8Array, timeoutMs: number): Promise<Uint8Array | null> {
-  const conn = await Deno.connect({ hostname: up.hostname, port: up.port });
-  return await withDeadline(conn, timeoutMs, async () => {
+  const started = performance.now();
+  const conn = await connectWithin(up, timeoutMs);
+  if (!conn) return null;
+  return await withDeadline(conn, Math.max(0, timeoutMs - (performance.now() - started)), async () => {
     const framed = new Uint8Array(query.length + 2);
     framed[0] = query.length >> 8;
     framed[1] = query.length & 0xff;
@@ -87,6 +89,24 @@ async function viaTcp(up: Upstream, query: Uint8Array, timeoutMs: number): Promi
     const body = await readExactly(conn, (head[0] << 8) | head[1]);
     return answers(query, body) ? body : null;
   });
+}
+
+/**
+ * A TCP connection to `up`, or null when it is not made within `ms` (a recursor that drops SYNs
+ * would take the system's connect timeout, minutes, holding one of the forwards in flight); a
+ * connection made too late is closed.
+ */
+async function connectWithin(up: Upstream, ms: number): Promise<Deno.Conn | null> {
+  const attempt = Deno.connect({ hostname: up.hostname, port: up.port });
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<null>((resolve) => timer = setTimeout(() => resolve(null), ms));
+  try {
+    const conn = await Promise.race([attempt, late]);
+    if (!conn) attempt.then((c) => c.close(), () => {});
+    return conn;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 async function readExactly(conn: Deno.Conn, n: number): Promise<Uint8Array | null> {

@@ -26,6 +26,7 @@ export interface DnsConfig {
   ttl: number;
   bind?: string;
   recursors: string[];
+  tcp_idle_timeout: number;
 }
 
 export interface DnsApi {
@@ -89,6 +90,7 @@ export function createDns(
         port: cfg.port,
         handler,
         recursors,
+        tcpIdleMs: cfg.tcp_idle_timeout,
         log: ctx.log,
         onError: (where, err) => {
           c.inc("dns_socket_errors_total", { where });
@@ -145,5 +147,6 @@ function dnsConfig(ctx: Ctx): DnsConfig {
     ttl: raw.ttl ?? 60,
     bind: raw.bind,
     recursors: raw.recursors ?? [],
+    tcp_idle_timeout: raw.tcp_idle_timeout ?? 10_000,
   };
 }

@@ -15,6 +15,8 @@ export interface ServerOptions {
   port: number;
   handler: DnsHandler;
   recursors: Upstream[];
+  /** A TCP client that sends no query, or reads no answer, this long is closed (default 10 s). */
+  tcpIdleMs?: number;
   log: Logger;
   /** Socket-level failures (send errors, accept errors), by place. */
   onError: (where: string, err: unknown) => void;
@@ -24,7 +26,7 @@ export interface ServerOptions {
 
 /** TCP connections served at once; more are closed at accept. */
 const MAX_TCP_CONNS = 128;
-/** A TCP connection idle this long is closed. */
+/** A TCP connection idle this long is closed (`dns.tcp_idle_timeout`). */
 const TCP_IDLE_MS = 10_000;
 const FORWARD_TIMEOUT_MS = 2000;
 /** Forwards to the recursors in flight at most; more are answered SERVFAIL at once (counted `busy`). */
@@ -180,8 +182,9 @@ export class DnsServer {
   async #serveConn(conn: Deno.Conn): Promise<void> {
     let pending: Uint8Array = new Uint8Array(0);
     const chunk = new Uint8Array(4096);
+    const idleMs = this.#opts.tcpIdleMs ?? TCP_IDLE_MS;
     while (!this.#closed) {
-      const n = await readWithTimeout(conn, chunk, TCP_IDLE_MS);
+      const n = await readWithTimeout(conn, chunk, idleMs);
       if (n === null) return;
       pending = concat(pending, chunk.subarray(0, n));
       while (pending.length >= 2) {
@@ -202,7 +205,11 @@ export class DnsServer {
         framed[0] = bytes.length >> 8;
         framed[1] = bytes.length & 0xff;
         framed.set(bytes, 2);
-        await writeAll(conn, framed);
+        // a client that pipelines queries and reads no answer is closed, not served forever
+        if (!await writeWithTimeout(conn, framed, idleMs)) {
+          this.#opts.handler.countDrop("tcp-unread");
+          return;
+        }
       }
     }
   }
@@ -226,9 +233,29 @@ async function readWithTimeout(conn: Deno.Conn, buf: Uint8Array, ms: number): Pr
   }
 }
 
-async function writeAll(conn: Deno.Conn, data: Uint8Array): Promise<void> {
-  let off = 0;
-  while (off < data.length) off += await conn.write(data.subarray(off));
+/** Writes `data` whole; false (the connection closed) when no part of it went out for `ms`. */
+async function writeWithTimeout(conn: Deno.Conn, data: Uint8Array, ms: number): Promise<boolean> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  let stalled = false;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      stalled = true;
+      closeQuietly(conn);
+    }, ms);
+  };
+  try {
+    for (let off = 0; off < data.length;) {
+      arm();
+      off += await conn.write(data.subarray(off));
+    }
+    return true;
+  } catch (err) {
+    if (stalled || err instanceof Deno.errors.BadResource) return false;
+    throw err;
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 function concat(a: Uint8Array, b: Uint8Array): Uint8Array {

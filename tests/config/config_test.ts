@@ -81,7 +81,13 @@ Deno.test("typed objects are named by their path and checks keep extra lookup ke
     assert.deepEqual(cpu.value.thresholds, { cpuidle: { warning: 5 } });
     assert.deepEqual(cpu.value.handlers, ["default"]);
     assert.equal(cfg.objects.service.redis.value.port, 6379);
-    assert.deepEqual(cfg.listeners.dns, { enabled: true, port: 6766, domain: ".kunai", ttl: 60 });
+    assert.deepEqual(cfg.listeners.dns, {
+      enabled: true,
+      port: 6766,
+      domain: ".kunai",
+      ttl: 60,
+      tcp_idle_timeout: 10_000,
+    });
   });
 });
 

@@ -6,8 +6,9 @@
 import assert from "node:assert/strict";
 import { createDns } from "../../lib/dns/mod.ts";
 import { MAX_FORWARDS } from "../../lib/dns/server.ts";
+import { forwardQuery } from "../../lib/dns/forward.ts";
 import type { MemberRecord } from "../../lib/types.ts";
-import { freePort, makeTestCtx } from "../helpers.ts";
+import { freePort, makeTestCtx, until } from "../helpers.ts";
 import { decode, member, query } from "./dns_helpers.ts";
 
 async function dig(port: number, addr: string, ...args: string[]): Promise<string> {
@@ -101,6 +102,70 @@ Deno.test({
     } finally {
       await dns.stop();
       ctx.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "dns server: a TCP client that pipelines queries and reads no answer is closed after tcp_idle_timeout",
+  sanitizeResources: false,
+  async fn() {
+    const addr = "127.0.14.11";
+    const port = freePort(addr);
+    const ctx = dnsCtx(addr, port, { tcp_idle_timeout: "500ms" });
+    const dns = createDns(ctx, { membership: { members: () => hundred } });
+    try {
+      await dns.start();
+      const conn = await Deno.connect({ hostname: addr, port });
+      const q = query("big.tag.dc1.kunai", { id: 7 });
+      const frame = new Uint8Array([q.length >> 8, q.length & 0xff, ...q]);
+      const batch = new Uint8Array(frame.length * 1000);
+      for (let i = 0; i < 1000; i++) batch.set(frame, i * frame.length);
+      // ~1.6 KB answers to 1000 queries a batch, never read: the server's writes stall once the socket
+      // buffers are full (and then its reads: our writes stall too, so they are not awaited)
+      let closed = false;
+      const writer = (async () => {
+        for (let i = 0; i < 200 && !closed; i++) await conn.write(batch);
+      })().catch(() => closed = true);
+      await until("closed for not reading", () => dns.handler.stats.dropped["tcp-unread"] === 1, 30_000);
+      conn.close();
+      await writer;
+      assert.ok(dns.handler.stats.queries.tcp > 1000, "it answered until the buffers were full");
+    } finally {
+      await dns.stop();
+      ctx.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "dns forward: a recursor whose TCP connect never completes costs the forward timeout, not minutes",
+  sanitizeResources: false,
+  sanitizeOps: false, // the connects left hanging in the kernel end with the test process
+  async fn() {
+    const addr = "127.0.14.13";
+    const port = freePort(addr);
+    // a listener that accepts nothing: once its backlog is full, further connects hang (SYNs dropped)
+    const listener = Deno.listen({ hostname: addr, port });
+    const held: Deno.Conn[] = [];
+    try {
+      for (let i = 0; i < 4096; i++) {
+        const c = await Promise.race([
+          Deno.connect({ hostname: addr, port }),
+          new Promise<null>((r) => setTimeout(() => r(null), 300)),
+        ]);
+        if (!c) break;
+        held.push(c);
+      }
+      assert.ok(held.length < 4096, "the backlog filled");
+      const t0 = performance.now();
+      const reply = await forwardQuery({ hostname: addr, port }, query("x.example.org"), "tcp", 500);
+      assert.equal(reply, null);
+      assert.ok(performance.now() - t0 < 5000, `gave up after ${Math.round(performance.now() - t0)} ms`);
+    } finally {
+      for (const c of held) c.close();
+      listener.close();
     }
   },
 });
