@@ -19,7 +19,9 @@ export async function runCommand(
   cmd: string,
   opts: { timeoutMs: number; maxOutput: number; cwd?: string },
 ): Promise<RunResult> {
-  const r = await runShell(cmd, opts);
+  // output is read at most a second past the command's exit: a daemon it started (setsid, out of
+  // reach of the timeout's group kill) would hold the pipes, the result and one of the run slots
+  const r = await runShell(cmd, { ...opts, outputGraceMs: 1000 });
   const dec = new TextDecoder();
   return {
     rc: r.timedOut ? 124 : r.code,

@@ -57,8 +57,10 @@ export async function runShell(command: string, opts: ShellOptions): Promise<She
       } catch { /* already exited */ }
     }
   }, opts.timeoutMs);
+  let ended = false;
   try {
     const status = child.status;
+    void status.then(() => ended = true);
     const exited = opts.outputGraceMs === undefined ? null : status;
     const [st, out, err] = await Promise.all([
       status,
@@ -76,6 +78,12 @@ export async function runShell(command: string, opts: ShellOptions): Promise<She
     };
   } finally {
     clearTimeout(timer);
+    // a read of its output failed: the command must not outlive its deadline, now unwatched
+    if (!ended) {
+      try {
+        Deno.kill(-child.pid, "SIGKILL");
+      } catch { /* exited meanwhile */ }
+    }
   }
 }
 

@@ -87,3 +87,16 @@ Deno.test("the runner caps output (and says how much it dropped), reports rc and
   assert.equal(slow.rc, 124);
   assert.match(slow.err, /timeout/);
 });
+
+Deno.test("the runner answers when the command exits, though a daemon it started (setsid) holds its output open", async () => {
+  const r = await runCommand("setsid sleep 60 & echo $!", { timeoutMs: 60_000, maxOutput: 1024 });
+  const pid = Number(r.output.trim());
+  assert.ok(pid > 1, r.output);
+  try {
+    assert.equal(r.rc, 0);
+    assert.equal(r.timed_out, false);
+    Deno.kill(pid, "SIGCONT"); // throws if the daemon were gone: the answer came while it still ran
+  } finally {
+    Deno.kill(pid, "SIGKILL");
+  }
+});
