@@ -10,12 +10,13 @@ import { mongoHostPort } from "./parsers/services.ts";
 
 type Data = Record<string, unknown>;
 
-function setting(data: Data, key: string, dflt: string): string {
+export function setting(data: Data, key: string, dflt: string): string {
   const v = data[key];
   return v === undefined || v === null || v === "" ? dflt : String(v);
 }
 
-function reason(err: unknown): string {
+/** An error's message, with its code when the message does not say it (ECONNREFUSED...). */
+export function reason(err: unknown): string {
   const e = err as Error & { code?: string };
   return e?.code && !String(e.message).includes(e.code)
     ? `${e.message} (${e.code})`

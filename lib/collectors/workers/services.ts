@@ -17,14 +17,10 @@ import {
 } from "../parsers/services.ts";
 import { mongoResult } from "../parsers/mongodb.ts";
 import type { RunReply, RunRequest } from "../protocol.ts";
+import { reason, setting, tcpAnswers } from "../precheck.ts";
 
 type Data = Record<string, unknown>;
 const prevSamples = new Map<string, { at: number; v: Record<string, unknown> }>();
-
-function setting(data: Data, key: string, dflt: string): string {
-  const v = data[key];
-  return v === undefined || v === null || v === "" ? dflt : String(v);
-}
 
 function remember(
   key: string,
@@ -48,31 +44,11 @@ async function cleanup(what: string, step: () => Promise<unknown>): Promise<void
   }
 }
 
-function reason(err: unknown): string {
-  const e = err as Error & { code?: string };
-  return e?.code && !String(e.message).includes(e.code)
-    ? `${e.message} (${e.code})`
-    : String(e?.message ?? err);
-}
-
 /**
- * Opens and closes a TCP connection: the npm clients (tens of MB once loaded) are imported only
- * after a server answers, so a host without redis/mysql keeps this Worker small.
+ * Opens and closes a TCP connection (a late one closed): the npm clients (tens of MB once loaded)
+ * are imported only after a server answers, so a host without redis/mysql keeps this Worker small.
  */
-async function probe(hostname: string, port: number, ms = 3000): Promise<void> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  try {
-    const conn = await Promise.race([
-      Deno.connect({ hostname, port }),
-      new Promise<never>((_, rej) =>
-        timer = setTimeout(() => rej(new Error(`connect timed out after ${ms} ms`)), ms)
-      ),
-    ]);
-    conn.close();
-  } finally {
-    clearTimeout(timer);
-  }
-}
+const probe = (hostname: string, port: number) => tcpAnswers(hostname, port, 3000);
 
 async function redis(data: Data): Promise<RunReply> {
   const host = setting(data, "redis_server", "127.0.0.1");
