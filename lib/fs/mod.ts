@@ -54,7 +54,10 @@ export interface WriteAtomicOptions {
   keepOwner?: boolean;
   /** Create the parent directories first. */
   mkdir?: boolean;
-  /** fsync the temporary file before the rename (survives a power loss, costs a disk flush). */
+  /**
+   * fsync the temporary file before the rename and the directory after it (the new content survives
+   * a power loss; costs two disk flushes).
+   */
   fsync?: boolean;
 }
 
@@ -97,6 +100,26 @@ export function isNoSpace(err: unknown): boolean {
 }
 
 /**
+ * fsync of a directory: a rename (or a new file) in it is on disk once this returns, not only the
+ * file's data. A file system that cannot sync a directory (some network ones) is left as it is.
+ */
+export function syncDir(dir: string): void {
+  let d: Deno.FsFile;
+  try {
+    d = Deno.openSync(dir, { read: true });
+  } catch {
+    return;
+  }
+  try {
+    d.syncSync();
+  } catch {
+    /* EINVAL on file systems without directory sync */
+  } finally {
+    d.close();
+  }
+}
+
+/**
  * Replaces `path` with `data` atomically; the temporary file is removed when anything fails. A full
  * disk throws a DiskFullError naming `path`, a read-only file system a ReadOnlyFsError.
  */
@@ -136,6 +159,7 @@ export function writeAtomic(path: string, data: string | Uint8Array, opts: Write
       }
     }
     Deno.renameSync(tmp, path);
+    if (opts.fsync) syncDir(dirname(path));
   } catch (err) {
     try {
       Deno.removeSync(tmp);

@@ -60,3 +60,52 @@ Deno.test("a full disk, a read-only file system: writeAtomic names the file (507
     run("umount", mnt);
   }
 });
+
+Deno.test("writeAtomic with fsync syncs the new file before its rename and the directory after it (strace)", async () => {
+  using t = tempDir("kunai-fs-");
+  const script = join(t.dir, "w.ts");
+  const target = join(t.dir, "out", "file.json");
+  Deno.writeTextFileSync(
+    script,
+    `import { writeAtomic } from ${JSON.stringify(new URL("../../lib/fs/mod.ts", import.meta.url).href)};\n` +
+      `writeAtomic(${JSON.stringify(target)}, "{}", { fsync: true, mkdir: true });\n`,
+  );
+  const trace = join(t.dir, "trace");
+  const out = await new Deno.Command("strace", {
+    args: [
+      "-f",
+      "-e",
+      "trace=openat,fsync,rename",
+      "-o",
+      trace,
+      Deno.execPath(),
+      "run",
+      "-A",
+      "--no-check",
+      script,
+    ],
+    stdout: "null",
+    stderr: "piped",
+  }).output();
+  assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  assert.equal(Deno.readTextFileSync(target), "{}");
+  const lines = Deno.readTextFileSync(trace).split("\n");
+  const fdOf = (re: RegExp) => {
+    const i = lines.findIndex((l) => re.test(l));
+    return { i, fd: i < 0 ? -1 : Number(/= (\d+)$/.exec(lines[i])?.[1]) };
+  };
+  const tmp = fdOf(/openat\(.*\/out\/\.file\.json\.kunai-.*O_CREAT\|O_EXCL/);
+  const renamed = lines.findIndex((l) => /rename\(.*\.tmp", ".*\/out\/file\.json"\)/.test(l));
+  assert.ok(tmp.i >= 0 && renamed > tmp.i, lines.join("\n"));
+  const synced = (fd: number, from: number, to: number) =>
+    lines.slice(from, to).some((l) =>
+      new RegExp(`fsync\\(${fd}[,)]`).test(l) || new RegExp(`fsync\\(${fd} <`).test(l)
+    );
+  assert.ok(synced(tmp.fd, tmp.i, renamed), "the file's data before the rename");
+  const dirLine = lines.findIndex((l, i) =>
+    i > renamed && new RegExp(`openat\\(.*"${t.dir}/out", O_RDONLY`).test(l)
+  );
+  assert.ok(dirLine > renamed, "the directory opened after the rename");
+  const dirFd = Number(/= (\d+)$/.exec(lines[dirLine])?.[1]);
+  assert.ok(synced(dirFd, dirLine, lines.length), "and synced");
+});
