@@ -24,11 +24,32 @@ export async function loadKeyring(src: KeyringSource): Promise<Keyring> {
   const configured = src.configured.filter((k) => k && k.trim());
   let saved: string[] = [];
   let primaryAt = 0;
+  let text: string | null = null;
   try {
-    const j = JSON.parse(Deno.readTextFileSync(src.file));
-    if (Array.isArray(j.keys)) saved = j.keys.filter((k: unknown) => typeof k === "string");
-    if (Number.isSafeInteger(j.primary_at) && j.primary_at > 0) primaryAt = j.primary_at;
-  } catch { /* none saved yet */ }
+    text = Deno.readTextFileSync(src.file);
+  } catch (err) {
+    // none saved yet; a file we cannot read must not be taken for none: the rotated keys would be
+    // lost without a word, and the node cut off from the cluster's traffic
+    if (!(err instanceof Deno.errors.NotFound)) {
+      throw new KeyError(`${src.file}: cannot read the saved keys: ${(err as Error).message}`);
+    }
+  }
+  if (text !== null) {
+    let j: { keys?: unknown; primary_at?: unknown } | null = null;
+    try {
+      j = JSON.parse(text);
+    } catch { /* said below */ }
+    if (!j || typeof j !== "object" || !Array.isArray(j.keys)) {
+      throw new KeyError(
+        `${src.file}: damaged (${text.trim() ? "not a JSON object with a keys list" : "empty"}); ` +
+          "move it aside to start with the configured keys only (encryption_key), then install the cluster's keys again",
+      );
+    }
+    saved = j.keys.filter((k: unknown): k is string => typeof k === "string");
+    if (Number.isSafeInteger(j.primary_at) && (j.primary_at as number) > 0) {
+      primaryAt = j.primary_at as number;
+    }
+  }
   const ring = await Keyring.create([], src.label);
   for (const k of [...saved, ...configured]) {
     try {
@@ -45,5 +66,5 @@ export async function loadKeyring(src: KeyringSource): Promise<Keyring> {
 export function saveKeyring(file: string, ring: Keyring): void {
   const { keys } = ring.list();
   const body = ring.primaryAt ? { keys, primary_at: ring.primaryAt } : { keys };
-  writeAtomic(file, JSON.stringify(body, null, 2), { mode: 0o600, mkdir: true });
+  writeAtomic(file, JSON.stringify(body, null, 2), { mode: 0o600, mkdir: true, fsync: true });
 }

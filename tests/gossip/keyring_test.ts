@@ -141,7 +141,7 @@ Deno.test("a ring mixing key sizes opens what any of its keys sealed (node:crypt
   );
 });
 
-Deno.test("keyring.json keeps when the primary's use was issued across a restart; older files load without it", async () => {
+Deno.test("keyring.json keeps when the primary's use was issued across a restart; older files load without it, damaged ones are refused", async () => {
   const dir = Deno.makeTempDirSync();
   try {
     const file = `${dir}/keyring.json`;
@@ -163,6 +163,21 @@ Deno.test("keyring.json keeps when the primary's use was issued across a restart
       0,
       "configured keys only",
     );
+    // a damaged file is not taken for none: the rotated keys would be lost without a word
+    for (
+      const [text, why] of [["", /damaged \(empty\)/], ['{"keys": ["', /damaged \(not a JSON/], [
+        "[]",
+        /damaged/,
+      ]] as const
+    ) {
+      Deno.writeTextFileSync(file, text);
+      await assert.rejects(
+        loadKeyring({ file, configured: [k1], label: "" }),
+        (err: Error) =>
+          err.name === "KeyError" && err.message.startsWith(`${file}: `) && why.test(err.message),
+        JSON.stringify(text),
+      );
+    }
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
