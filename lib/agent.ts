@@ -141,7 +141,12 @@ export class Agent {
         60_000,
         () => this.clock.now(),
       );
-      const { uuid, source } = await resolveUuid({ dataDir: p.data, name: p.name, dmiPath: this.#dmiPath });
+      const { uuid, source, damaged } = await resolveUuid({
+        dataDir: p.data,
+        name: p.name,
+        dmiPath: this.#dmiPath,
+      });
+      if (damaged) this.log.warn(`${damaged}: this node takes a new uuid, ${uuid}`);
       this.node = new LocalNode({
         uuid,
         name: p.name,

@@ -39,12 +39,13 @@ export interface UuidOptions {
  */
 export async function resolveUuid(
   opts: UuidOptions,
-): Promise<{ uuid: string; source: "dmi" | "persisted" | "new" }> {
+): Promise<{ uuid: string; source: "dmi" | "persisted" | "new"; damaged?: string }> {
   const keyFile = join(opts.dataDir, "server.key");
   const hostFile = join(opts.dataDir, "last_hostname");
   const dmi = readText(opts.dmiPath ?? DMI_UUID_PATH);
   let uuid: string;
   let source: "dmi" | "persisted" | "new";
+  let damaged: string | undefined;
   if (dmi && /^[0-9a-fA-F-]{16,}$/.test(dmi) && !/^[0-]+$/.test(dmi.replace(/-/g, "0"))) {
     const data = resolve(opts.dataDir);
     uuid = await sha1Hex(data === DEFAULT_DATA ? dmi.toLowerCase() : `${dmi.toLowerCase()}:${data}`);
@@ -56,14 +57,19 @@ export async function resolveUuid(
       uuid = saved;
       source = "persisted";
     } else {
+      if (saved !== null && !/^[0-9a-f]{40}$/.test(saved)) {
+        damaged = `${keyFile} holds no uuid (${saved ? JSON.stringify(saved.slice(0, 60)) : "empty"})`;
+      }
       uuid = await sha1Hex(crypto.randomUUID());
       source = "new";
     }
   }
   Deno.mkdirSync(opts.dataDir, { recursive: true });
-  writeAtomic(keyFile, uuid);
-  writeAtomic(hostFile, opts.name);
-  return { uuid, source };
+  // written when they change only, and synced: a power loss must not leave them empty (a new uuid
+  // is a new ring position, a new RAFT voter and a ghost member)
+  if (readText(keyFile) !== uuid) writeAtomic(keyFile, uuid, { fsync: true });
+  if (readText(hostFile) !== opts.name) writeAtomic(hostFile, opts.name, { fsync: true });
+  return damaged ? { uuid, source, damaged } : { uuid, source };
 }
 
 /** Migrations of agent.db owned by the identity (meta key/values). */

@@ -34,6 +34,18 @@ Deno.test("without DMI the uuid is persisted, and renewed when the hostname chan
     assert.equal(again.uuid, first.uuid);
     const renamed = await resolveUuid({ dataDir: dir, name: "h2", dmiPath: noDmi });
     assert.notEqual(renamed.uuid, first.uuid);
+    assert.equal(renamed.damaged, undefined);
+    // unchanged files are not written again at each start (each write is a chance to lose them)
+    const key = join(dir, "server.key");
+    const before = Deno.statSync(key).ino;
+    await resolveUuid({ dataDir: dir, name: "h2", dmiPath: noDmi });
+    assert.equal(Deno.statSync(key).ino, before, "not replaced");
+    // a damaged key file is said (the agent logs it), not silently replaced
+    Deno.writeTextFileSync(key, "");
+    const fresh = await resolveUuid({ dataDir: dir, name: "h2", dmiPath: noDmi });
+    assert.equal(fresh.source, "new");
+    assert.equal(fresh.damaged, `${key} holds no uuid (empty)`);
+    assert.equal(Deno.readTextFileSync(key), fresh.uuid);
   } finally {
     cleanup();
   }
