@@ -42,7 +42,8 @@ export function writeObjectFile(
   key: "check" | "service",
   value: Record<string, unknown>,
 ): void {
-  writeAtomic(path, JSON.stringify({ [key]: value }, null, 2) + "\n", { mkdir: true });
+  // synced: an empty file after a power loss would stop the next start (an invalid JSON file)
+  writeAtomic(path, JSON.stringify({ [key]: value }, null, 2) + "\n", { mkdir: true, fsync: true });
 }
 
 /** Removes a file; false when it was not there. */

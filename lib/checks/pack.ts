@@ -5,6 +5,7 @@
  */
 import { dirname, join, relative } from "node:path";
 import { projectRoot } from "../root.ts";
+import { syncDir } from "../fs/mod.ts";
 
 /** Where the pack lives in the checkout (works from the source tree, its JavaScript copy and the compiled binary). */
 export const DEFAULT_PACKS_DIR = new URL("etc/packs/", projectRoot());
@@ -37,16 +38,26 @@ export function installDefaultPack(dataDir: string, source: string | URL = DEFAU
     if (err instanceof Deno.errors.NotFound) return [];
     throw err;
   }
-  const tmp = `${target}.tmp-${Deno.pid}`;
+  const parent = dirname(target);
+  Deno.mkdirSync(parent, { recursive: true });
+  // a copy cut off by a kill or a power loss: a dot name (the configuration loader skips it), and
+  // removed here; `packs.tmp-<pid>`, the name before, was loaded as configuration
+  for (const e of Deno.readDirSync(parent)) {
+    if (/^\.?packs\.tmp-\d+$/.test(e.name)) Deno.removeSync(join(parent, e.name), { recursive: true });
+  }
+  const tmp = join(parent, `.packs.tmp-${Deno.pid}`);
   const written: string[] = [];
   for (const f of files.sort()) {
     const rel = relative(src, f);
     const dst = join(tmp, rel);
     Deno.mkdirSync(dirname(dst), { recursive: true });
-    Deno.writeFileSync(dst, Deno.readFileSync(f));
+    using out = Deno.openSync(dst, { write: true, create: true, truncate: true });
+    const data = Deno.readFileSync(f);
+    for (let off = 0; off < data.length;) off += out.writeSync(data.subarray(off));
+    out.syncSync(); // on disk before the rename makes the pack visible: never an empty file after a power loss
     written.push(join(target, rel));
   }
-  Deno.mkdirSync(dirname(target), { recursive: true });
   Deno.renameSync(tmp, target);
+  syncDir(parent);
   return written;
 }

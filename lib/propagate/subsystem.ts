@@ -161,6 +161,7 @@ export function createPropagation(
       writeAtomic(target, got.entry.value, {
         mode: (type === "libexec" ? f.mode : 0o644) & 0o777,
         mkdir: true,
+        fsync: true, // an empty plugin after a power loss would run and exit 0
       });
       c.inc("propagate_files_total", { type });
       written.push(f.path);

@@ -13,8 +13,15 @@ Deno.test("the default pack installs once and its checks, detectors and service 
   collectors = undefined;
   const ctx = makeTestCtx({ tags: ["linux"] });
   const data = ctx.config.params.data;
+  // a copy cut off by a kill at an earlier first start (the name before, and ours): not loaded, removed
+  const parent = join(data, "global-configuration");
+  for (const left of ["packs.tmp-4242", ".packs.tmp-4243"]) {
+    Deno.mkdirSync(join(parent, left, "linux", "checks"), { recursive: true });
+    Deno.writeTextFileSync(join(parent, left, "linux", "checks", "cpu.json"), '{"check": {"ok_output": "cut');
+  }
   const files = installDefaultPack(data);
   assert.ok(files.some((f) => f.endsWith("global-configuration/packs/linux/checks/cpu.json")));
+  assert.deepEqual([...Deno.readDirSync(parent)].map((e) => e.name), ["packs"]);
   assert.deepEqual(installDefaultPack(data), [], "never overwrites an existing packs dir");
   ctx.config = resolveConfig({ cfgDir: ctx.config.cfgDir, env: { HOME: ctx.dir } });
 
