@@ -164,6 +164,7 @@ export async function extractParts(
         await writeAll(dst, buf.subarray(0, n));
         left -= n;
       }
+      await dst.sync(); // on disk before a rename puts it in place of the live database
     }
     out.push({ name: p.name, path });
     if (h.digest("hex") !== p.sha256) {

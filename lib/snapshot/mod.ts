@@ -17,7 +17,7 @@ import type { Ctx, Subsystem } from "../subsystem.ts";
 import { HttpError, RouteTable } from "../routing/mod.ts";
 import { VERSION } from "../version.ts";
 import { extractParts, type Manifest, readManifest, SnapshotError, writeSnapshot } from "./format.ts";
-import { pathExists } from "../fs/mod.ts";
+import { pathExists, syncDir } from "../fs/mod.ts";
 
 export { fileDigest, type Manifest, readManifest, SnapshotError } from "./format.ts";
 
@@ -78,7 +78,7 @@ export interface RestoreOptions {
 /**
  * Restores a snapshot into `dataDir` of a stopped agent. Refuses (SnapshotError, nothing
  * changed) a damaged, truncated or foreign-version file, or a running agent. The databases
- * replaced are kept as `<name>.db.pre-restore`.
+ * replaced are kept as `<name>.db.pre-restore` with their WAL (`-2`, `-3`... after an earlier restore).
  */
 export async function restoreSnapshot(file: string, opts: RestoreOptions): Promise<Manifest> {
   const { manifest } = await readManifest(file);
@@ -117,14 +117,29 @@ export async function restoreSnapshot(file: string, opts: RestoreOptions): Promi
     }
     for (const p of parts) {
       const target = `${opts.dataDir}/${p.name}.db`;
-      if (pathExists(target)) Deno.renameSync(target, `${target}.pre-restore`);
-      for (const sfx of ["-wal", "-shm"]) if (pathExists(target + sfx)) Deno.removeSync(target + sfx);
+      if (pathExists(target)) {
+        // kept whole: its write-ahead log goes with it (after a crash it holds committed writes), under
+        // the name SQLite looks for beside the kept file; an earlier restore's copy is not overwritten
+        const kept = keptName(target);
+        Deno.renameSync(target, kept);
+        if (pathExists(`${target}-wal`)) Deno.renameSync(`${target}-wal`, `${kept}-wal`);
+      }
+      if (pathExists(`${target}-wal`)) Deno.removeSync(`${target}-wal`); // of no database now
+      if (pathExists(`${target}-shm`)) Deno.removeSync(`${target}-shm`); // rebuilt from the WAL
       Deno.renameSync(p.path, target);
     }
+    syncDir(opts.dataDir);
     return manifest;
   } finally {
     releaseLock(opts.lockFile);
   }
+}
+
+/** `<db>.pre-restore`, or `<db>.pre-restore-2`, `-3`... when an earlier restore kept one already. */
+function keptName(target: string): string {
+  let name = `${target}.pre-restore`;
+  for (let n = 2; pathExists(name); n++) name = `${target}.pre-restore-${n}`;
+  return name;
 }
 
 /** The `snapshot` subsystem: `POST /snapshot/save` (write route) answers the snapshot file. */

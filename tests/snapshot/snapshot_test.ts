@@ -50,6 +50,45 @@ Deno.test("snapshot: save, then restore into a fresh data dir; every row is ther
   }
 });
 
+Deno.test("snapshot restore keeps the replaced database whole, its WAL included, and never overwrites an earlier copy", async () => {
+  const src = tempDir(), dst = tempDir();
+  try {
+    const store = seed(src.dir, 50);
+    const file = join(src.dir, "a.snap");
+    await saveSnapshot(store, file, { node: "n1", uuid: "u1" });
+    store.closeAll();
+    // the live kv.db of an agent killed -9: its last commits are in the WAL only
+    const data = join(dst.dir, "data");
+    Deno.mkdirSync(data);
+    const live = new DatabaseSync(join(data, "kv.db"));
+    live.exec("PRAGMA journal_mode = WAL; PRAGMA wal_autocheckpoint = 0; CREATE TABLE mine (n INTEGER)");
+    for (let i = 0; i < 123; i++) live.exec(`INSERT INTO mine VALUES (${i})`);
+    assert.ok(Deno.statSync(join(data, "kv.db-wal")).size > 0);
+    const crashed = join(dst.dir, "crashed");
+    Deno.mkdirSync(crashed);
+    for (const f of ["kv.db", "kv.db-wal"]) Deno.copyFileSync(join(data, f), join(crashed, f));
+    live.close(); // (checkpoints, removes its WAL): then the crashed files are put back in place
+    for (const f of ["kv.db", "kv.db-wal"]) Deno.copyFileSync(join(crashed, f), join(data, f));
+    const lockFile = join(dst.dir, "kunai.pid");
+    await restoreSnapshot(file, { dataDir: data, lockFile });
+    await restoreSnapshot(file, { dataDir: data, lockFile }); // again: the first copy stays
+    const count = (path: string, sql: string) => {
+      const db = new DatabaseSync(path);
+      try {
+        return (db.prepare(sql).get() as { n: number }).n;
+      } finally {
+        db.close();
+      }
+    };
+    assert.equal(count(join(data, "kv.db.pre-restore"), "SELECT COUNT(*) AS n FROM mine"), 123);
+    assert.equal(count(join(data, "kv.db.pre-restore-2"), "SELECT COUNT(*) AS n FROM t"), 50);
+    assert.equal(count(join(data, "kv.db"), "SELECT COUNT(*) AS n FROM t"), 50);
+  } finally {
+    src.cleanup();
+    dst.cleanup();
+  }
+});
+
 Deno.test("snapshot: truncated, damaged, foreign-version files and a running agent are refused; nothing changes", async () => {
   const src = tempDir(), dst = tempDir();
   let sleeper: Deno.ChildProcess | null = null;
