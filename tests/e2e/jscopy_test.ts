@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { COPY_DIR, ensureJsCopy, rewriteSpecifiers, sourceFiles } from "../../lib/jscopy.ts";
 import { projectRoot, runsFromCopy } from "../../lib/root.ts";
 import { REPO, startAgent, tempDir } from "../helpers.ts";
+import { pathExists } from "../../lib/fs/mod.ts";
 
 Deno.test("relative .ts specifiers become .js; packages, URLs and other strings stay", () => {
   const src = [
@@ -98,12 +99,20 @@ Deno.test("a copy is made once per version of the sources and runs without TypeS
     const again = await ensureJsCopy(dir);
     assert.ok("script" in again && !again.built && again.key === first.key, JSON.stringify(again));
 
-    // any edit: a new copy, the old one left for agents still running from it
+    // any edit: a new copy, the old one left for agents still running from it; builds left by a
+    // killed agent go once an hour old (a recent one may be another agent's, still building)
     Deno.writeTextFileSync(
       join(dir, "lib", "greet.ts"),
       `export function greet(s: string): string { return s; }\n`,
     );
+    const stale = join(dir, COPY_DIR, ".build-killed");
+    const recent = join(dir, COPY_DIR, ".build-running");
+    for (const d of [stale, recent]) Deno.mkdirSync(join(d, "lib"), { recursive: true });
+    Deno.utimeSync(stale, new Date(Date.now() - 2 * 3_600_000), new Date(Date.now() - 2 * 3_600_000));
     const edited = await ensureJsCopy(dir);
+    assert.ok(!pathExists(stale), "the killed build is removed");
+    assert.ok(pathExists(recent));
+    Deno.removeSync(recent, { recursive: true });
     assert.ok("script" in edited && edited.built && edited.key !== first.key, JSON.stringify(edited));
     assert.ok(Deno.statSync(first.script).isFile);
     assert.deepEqual(
