@@ -124,6 +124,12 @@ export class SandboxWorker implements MethodServer {
   >();
   #log: Logger;
   #closed = false;
+  /** While a Worker starts: its "hello" repeat, its start deadline and how to fail the start. */
+  #starting: {
+    hello: ReturnType<typeof setInterval>;
+    timer: ReturnType<typeof setTimeout>;
+    reject: (e: Error) => void;
+  } | null = null;
   /** Detached children's process groups registered by the Worker. */
   #groups = new Map<number, TrackedGroup>();
   /** Times the Worker was (re)started. */
@@ -167,17 +173,17 @@ export class SandboxWorker implements MethodServer {
         HELLO_EVERY_MS,
       );
       const timer = setTimeout(() => {
-        clearInterval(hello);
+        this.#started();
         const err = new Error(`${this.spec.name}: worker did not start within ${ms} ms`);
         this.#log.error(err.message);
         reject(err);
         this.#restart();
       }, ms);
+      this.#starting = { hello, timer, reject };
       w.onmessage = (ev: MessageEvent<FromWorker>) => {
         const msg = ev.data;
         if (msg.kind === "ready") {
-          clearTimeout(timer);
-          clearInterval(hello);
+          this.#started();
           resolve();
         } else if (msg.kind === "reply") this.#onReply(msg);
         else if (msg.kind === "broker") void this.#onBroker(w, msg);
@@ -185,8 +191,7 @@ export class SandboxWorker implements MethodServer {
       };
       w.onerror = (ev: ErrorEvent) => {
         ev.preventDefault();
-        clearTimeout(timer);
-        clearInterval(hello);
+        this.#started();
         const err = new Error(`${this.spec.name}: worker failed: ${ev.message}`);
         this.#log.error(err.message);
         reject(err);
@@ -198,7 +203,20 @@ export class SandboxWorker implements MethodServer {
     return this.#ready;
   }
 
+  /** The start is over (ready, failed or given up): its timers stop. */
+  #started(): void {
+    if (!this.#starting) return;
+    clearInterval(this.#starting.hello);
+    clearTimeout(this.#starting.timer);
+    this.#starting = null;
+  }
+
   #restart(): void {
+    // stopped while starting: the start fails now (its callers do not wait for the deadline), and its
+    // timers go (the deadline would log a start that nobody waits for, and restart again)
+    const starting = this.#starting;
+    this.#started();
+    starting?.reject(new Error(`${this.spec.name}: worker stopped while starting`));
     this.#broker.closeFiles(this.#closed);
     for (const [pid, g] of this.#groups) reapRun(pid, g.marker, g.since);
     this.#groups.clear();

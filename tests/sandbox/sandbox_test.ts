@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { brokerAllows, NO_PERMISSIONS, Sandbox, WorkerError, WorkerTimeout } from "../../lib/sandbox/mod.ts";
 import { fileOp, inMemoryFs, refusal, syncFs } from "../../lib/sandbox/broker.ts";
+import { silentLogger } from "../../lib/log/mod.ts";
 
 const MODULE = new URL("../fixtures/sandbox_probe_worker.ts", import.meta.url);
 
@@ -38,6 +39,27 @@ Deno.test("a Worker whose first ready message is lost still starts: the sandbox 
   } finally {
     sb.stopAll();
   }
+});
+
+Deno.test("a Worker stopped while it starts fails its waiting calls at once; its start deadline is gone", async () => {
+  const lines: string[] = [];
+  const sb = new Sandbox({
+    ...silentLogger,
+    error: (m: string) => lines.push(m),
+    warn: (m: string) => lines.push(m),
+  });
+  const w = sb.spawn({
+    name: "mute",
+    module: new URL("../fixtures/sandbox_mute_worker.ts", import.meta.url),
+    permissions: NO_PERMISSIONS,
+    startTimeoutMs: 800,
+  });
+  const call = w.call("anything");
+  await new Promise((r) => setTimeout(r, 100));
+  sb.stopAll();
+  await assert.rejects(call, /mute: worker stopped while starting/);
+  await new Promise((r) => setTimeout(r, 1200)); // past the start deadline
+  assert.deepEqual(lines, [], "no start deadline fired");
 });
 
 Deno.test("a worker without run permission cannot start a process (node:child_process, fails silently)", async () => {
