@@ -23,7 +23,13 @@ export class GraphiteRelay {
   #conn: Deno.TcpConn | null = null;
   #busy = false;
 
-  constructor(target: string, readonly log: Logger, readonly maxQueued = 500_000) {
+  constructor(
+    target: string,
+    readonly log: Logger,
+    readonly maxQueued = 500_000,
+    /** A connect, or a write that makes no progress, this long is given up (carbon not reading). */
+    readonly stallMs = 30_000,
+  ) {
     const m = /^\[?([^\]]+?)\]?:(\d{1,5})$/.exec(target.trim());
     if (!m || Number(m[2]) > 65535) throw new Error(`graphite.forward_to: '${target}' is not host:port`);
     this.host = m[1];
@@ -54,15 +60,39 @@ export class GraphiteRelay {
     this.#busy = true;
     const lines = this.#queue;
     this.#queue = [];
+    // without a deadline a carbon that stops reading (or a connect that never completes) kept the
+    // relay busy for good: every later flush returned at once and the queue only dropped
+    let stalled = "";
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const arm = (what: string, onStall: () => void) => {
+      clearTimeout(timer);
+      timer = setTimeout(() => {
+        stalled = `${what} stalled for ${this.stallMs} ms`;
+        onStall();
+      }, this.stallMs);
+    };
     try {
-      this.#conn ??= await Deno.connect({ hostname: this.host, port: this.port });
+      if (!this.#conn) {
+        const attempt = Deno.connect({ hostname: this.host, port: this.port });
+        const late = new Promise<null>((r) => arm("connect", () => r(null)));
+        const conn = await Promise.race([attempt, late]);
+        if (!conn) {
+          attempt.then((c) => c.close(), () => {});
+          throw new Error(stalled);
+        }
+        this.#conn = conn;
+      }
+      const conn = this.#conn;
       const bytes = encoder.encode(lines.join(""));
       let off = 0;
-      while (off < bytes.length) off += await this.#conn.write(bytes.subarray(off));
+      while (off < bytes.length) {
+        arm("write", () => conn.close());
+        off += await conn.write(bytes.subarray(off));
+      }
       this.sent += lines.length;
     } catch (err) {
       this.errors++;
-      this.log.warn(`graphite.forward_to ${this.host}:${this.port}: ${(err as Error).message}`);
+      this.log.warn(`graphite.forward_to ${this.host}:${this.port}: ${stalled || (err as Error).message}`);
       try {
         this.#conn?.close();
       } catch { /* already closed */ }
@@ -74,6 +104,7 @@ export class GraphiteRelay {
         this.dropped += over;
       }
     } finally {
+      clearTimeout(timer);
       this.#busy = false;
     }
   }

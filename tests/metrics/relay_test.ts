@@ -72,6 +72,31 @@ Deno.test("the relay keeps points while carbon is down (bounded) and refuses a b
   ctx.cleanup();
 });
 
+Deno.test("a carbon that accepts and stops reading does not hold the relay: the write is given up, its points kept", async () => {
+  const ctx = makeTestCtx();
+  const port = freePort(HOST);
+  const stuck = Deno.listen({ hostname: HOST, port });
+  const held: Deno.Conn[] = [];
+  const accepting = (async () => {
+    for await (const c of stuck) held.push(c); // never read
+  })();
+  try {
+    const relay = new GraphiteRelay(`${HOST}:${port}`, ctx.log, 1_000_000, 300);
+    const name = "x".repeat(200);
+    for (let i = 0; i < 200_000; i++) relay.point(name, i, 1); // ~42 MB: more than the socket buffers
+    await relay.flush();
+    assert.equal(relay.errors, 1);
+    assert.equal(relay.sending, false, "free for the next flush");
+    assert.equal(relay.waiting, 200_000, "kept for the next try");
+    assert.equal(relay.sent, 0);
+  } finally {
+    stuck.close();
+    await accepting.catch(() => {});
+    for (const c of held) c.close();
+    ctx.cleanup();
+  }
+});
+
 Deno.test("points the relay could not send go out once carbon is back, with no new point to wake the write timer", async () => {
   const { cp, ctx, m } = await relayingAgent();
   let carbon: ReturnType<typeof carbonStub> | null = null;
