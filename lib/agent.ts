@@ -4,6 +4,7 @@
  * Only this file knows every subsystem.
  */
 import { join } from "node:path";
+import { sweepTemps } from "./fs/mod.ts";
 import {
   type AgentConfig,
   agentFields,
@@ -130,6 +131,11 @@ export class Agent {
       this.log.info(`starting kunai ${VERSION} (pid ${Deno.pid}), configuration from ${this.config.cfgDir}`);
       this.log.info(`loaded ${this.config.files.length} configuration file(s)`);
       for (const w of this.config.warnings) this.log.warn(`configuration: ${formatProblem(w)}`);
+      // temporary files of writes cut off by a kill (ours by name and pid; the lock says nobody writes)
+      const swept = [...sweepTemps(p.data), ...sweepTemps(this.config.cfgDir)];
+      if (swept.length) {
+        this.log.info(`removed ${swept.length} temporary file(s) of a killed agent: ${swept.join(", ")}`);
+      }
       this.store = new Store(p.data);
       this.#dataDirWatch = new DataDirWatch(p.data, this.clock, this.log);
       this.#dataDirWatch.start();

@@ -99,6 +99,38 @@ export function isNoSpace(err: unknown): boolean {
       /\(os error 28\)|No space left on device/.test(err.message));
 }
 
+/** A temporary file's name beside `path` (hidden, ours by pid: `sweepTemps` removes it after a kill). */
+export function tempBeside(path: string): string {
+  return join(dirname(path), `.${basename(path)}.kunai-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`);
+}
+
+const TEMP_NAME = /^\..+\.kunai-(\d+)-[0-9a-f]{8}\.tmp$/;
+
+/**
+ * Removes the temporary files (`tempBeside`) under `dir` (at most `depth` levels down) left by a
+ * process that is gone: an agent killed during a write. Returns their paths.
+ */
+export function sweepTemps(dir: string, depth = 3): string[] {
+  const removed: string[] = [];
+  let entries: Deno.DirEntry[];
+  try {
+    entries = [...Deno.readDirSync(dir)];
+  } catch {
+    return removed; // missing or unreadable: nothing of ours
+  }
+  for (const e of entries) {
+    const p = join(dir, e.name);
+    if (e.isDirectory && depth > 0 && !e.name.startsWith(".")) removed.push(...sweepTemps(p, depth - 1));
+    const m = e.isFile ? TEMP_NAME.exec(e.name) : null;
+    if (!m || Number(m[1]) === Deno.pid || pathExists(`/proc/${m[1]}`)) continue;
+    try {
+      Deno.removeSync(p);
+      removed.push(p);
+    } catch { /* gone meanwhile */ }
+  }
+  return removed;
+}
+
 /**
  * fsync of a directory: a rename (or a new file) in it is on disk once this returns, not only the
  * file's data. A file system that cannot sync a directory (some network ones) is left as it is.
@@ -136,10 +168,7 @@ export function writeAtomic(path: string, data: string | Uint8Array, opts: Write
     }
   }
   if (opts.mkdir) Deno.mkdirSync(dirname(path), { recursive: true });
-  const tmp = join(
-    dirname(path),
-    `.${basename(path)}.kunai-${Deno.pid}-${crypto.randomUUID().slice(0, 8)}.tmp`,
-  );
+  const tmp = tempBeside(path);
   try {
     const f = Deno.openSync(tmp, { write: true, createNew: true, mode });
     try {

@@ -11,13 +11,14 @@
  * ```
  */
 import { DatabaseSync } from "node:sqlite";
+import { join } from "node:path";
 import type { Store } from "../store/mod.ts";
 import { acquireLock, LockHeld, releaseLock } from "../lockfile.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import { HttpError, RouteTable } from "../routing/mod.ts";
 import { VERSION } from "../version.ts";
 import { extractParts, type Manifest, readManifest, SnapshotError, writeSnapshot } from "./format.ts";
-import { pathExists, syncDir } from "../fs/mod.ts";
+import { pathExists, syncDir, tempBeside } from "../fs/mod.ts";
 
 export { fileDigest, type Manifest, readManifest, SnapshotError } from "./format.ts";
 
@@ -158,7 +159,9 @@ export function createSnapshot(ctx: Ctx): Subsystem & { routes(): RouteTable } {
         "/snapshot/save",
         "a consistent copy of kv, metrics and checks databases (file body)",
         async (c) => {
-          const out = await Deno.makeTempFile({ prefix: "kunai-snapshot-", suffix: ".snap" });
+          // beside the databases (their file system has room for their copy; /tmp may be a tmpfs),
+          // named so that the next start removes it after a kill (sweepTemps)
+          const out = tempBeside(join(ctx.config.params.data, "snapshot.snap"));
           let f: Deno.FsFile;
           try {
             await saveSnapshot(ctx.store, out, {

@@ -1,6 +1,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { DiskFullError, pathExists, readIfExists, ReadOnlyFsError, writeAtomic } from "../../lib/fs/mod.ts";
+import {
+  DiskFullError,
+  pathExists,
+  readIfExists,
+  ReadOnlyFsError,
+  sweepTemps,
+  tempBeside,
+  writeAtomic,
+} from "../../lib/fs/mod.ts";
 import { errorAnswer } from "../../lib/http/mod.ts";
 import { Counters } from "../../lib/counters.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
@@ -108,4 +116,29 @@ Deno.test("writeAtomic with fsync syncs the new file before its rename and the d
   assert.ok(dirLine > renamed, "the directory opened after the rename");
   const dirFd = Number(/= (\d+)$/.exec(lines[dirLine])?.[1]);
   assert.ok(synced(dirFd, dirLine, lines.length), "and synced");
+});
+
+Deno.test("sweepTemps removes the temporary files of a process that is gone, nothing else", async () => {
+  using t = tempDir("kunai-fs-");
+  const gone = new Deno.Command("true").spawn();
+  await gone.status; // its pid: no process now
+  const dead = gone.pid;
+  const names = [
+    `.kv.json.kunai-${dead}-0123abcd.tmp`, // a killed agent's: removed
+    `.kv.json.kunai-${Deno.pid}-0123abcd.tmp`, // ours, being written
+    `.kv.json.kunai-1-0123abcd.tmp`, // a live process's
+    `kv.json.kunai-${dead}-0123abcd.tmp`, // not a name writeAtomic makes
+    "kv.json",
+  ];
+  Deno.mkdirSync(join(t.dir, "a", "b"), { recursive: true });
+  for (const n of names) {
+    Deno.writeTextFileSync(join(t.dir, n), "x");
+    Deno.writeTextFileSync(join(t.dir, "a", "b", n), "x");
+  }
+  const removed = sweepTemps(t.dir).sort();
+  assert.deepEqual(removed, [join(t.dir, names[0]), join(t.dir, "a", "b", names[0])].sort());
+  assert.deepEqual([...Deno.readDirSync(t.dir)].map((e) => e.name).sort(), [...names.slice(1), "a"].sort());
+  // a name made by writeAtomic matches: what it leaves behind is found
+  const made = tempBeside(join(t.dir, "x.json"));
+  assert.match(made, new RegExp(`/\\.x\\.json\\.kunai-${Deno.pid}-[0-9a-f]{8}\\.tmp$`));
 });
