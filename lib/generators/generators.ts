@@ -188,6 +188,11 @@ export class Generators {
     return this.#pending;
   }
 
+  /**
+   * Notes that `name` owes its command for `path` (null: owes nothing). Noting a debt throws when the
+   * note cannot be saved: the file is then not written (a restart before its command would lose the
+   * reload); a cleared debt that cannot be saved is only said (the command runs again, once).
+   */
   #setPending(name: string, path: string | null): void {
     const pending = this.#loadPending();
     if (path === null) {
@@ -197,7 +202,12 @@ export class Generators {
     try {
       writeAtomic(this.#pendingFile, JSON.stringify(pending), { fsync: true, mode: 0o600 });
     } catch (err) {
-      this.#ctx.log.warn(`generators: cannot save ${this.#pendingFile}: ${(err as Error).message}`);
+      const why = `cannot save ${this.#pendingFile}: ${(err as Error).message}`;
+      if (path !== null) {
+        delete pending[name];
+        throw new Error(`${why} (the file is written once its command can be noted as owed)`);
+      }
+      this.#ctx.log.warn(`generators: ${why}`);
     }
   }
 

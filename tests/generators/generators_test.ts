@@ -11,6 +11,7 @@ import type { MemberRecord } from "../../lib/types.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import { makeTestCtx, REPO, type TestCtx } from "../helpers.ts";
+import { readIfExists } from "../../lib/fs/mod.ts";
 
 function member(i: number, http: number | null, state: MemberRecord["state"] = "alive"): MemberRecord {
   return {
@@ -155,6 +156,31 @@ Deno.test("a file written by a run that died before its command ended gets the c
     await next.runNow();
     assert.equal(runs(w), 1, "once");
     await first;
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("a file whose command cannot be noted as owed (the note unwritable) is not written", async () => {
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE);
+  const pendingFile = join(w.ctx.config.params.data, "generators-pending.json");
+  try {
+    const gen = w.ctx.config.objects.generator["generators/lb"].value;
+    gen.path = w.out;
+    gen.command = `echo run >> '${w.counter}'`;
+    Deno.mkdirSync(pendingFile, { recursive: true }); // a directory where the note goes: it cannot be saved
+    const g = generators(w);
+    await g.runNow();
+    assert.equal(readIfExists(w.out), null, "not written");
+    assert.equal(runs(w), 0);
+    assert.match(
+      g.list()[0].last_error,
+      /cannot save .*generators-pending\.json.*written once its command can be noted/,
+    );
+    Deno.removeSync(pendingFile, { recursive: true });
+    await g.runNow();
+    assert.match(Deno.readTextFileSync(w.out), /server node-2/);
+    assert.equal(runs(w), 1);
   } finally {
     w.ctx.cleanup();
   }
