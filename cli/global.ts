@@ -5,7 +5,7 @@ import { type CommandGroup, UsageError } from "./types.ts";
 import { VERSION } from "../lib/version.ts";
 import type { Output } from "./output.ts";
 import type { Maintenance } from "../lib/types.ts";
-import { entryExists } from "../lib/fs/mod.ts";
+import { entryExists, writeAtomic } from "../lib/fs/mod.ts";
 
 /** A new 32-byte key, base64 (AES-256-GCM gossip encryption). */
 export function newKey(): string {
@@ -73,9 +73,9 @@ const keygen: CommandGroup = {
             }
           }
           try {
-            Deno.writeTextFileSync(key, priv, { mode: 0o600, createNew: true });
-            Deno.chmodSync(key, 0o600);
-            Deno.writeTextFileSync(pubFile, pub, { createNew: true });
+            // each whole or absent (a cut key file would be taken for a key), the private one first
+            writeAtomic(key, priv, { mode: 0o600, fsync: true });
+            writeAtomic(pubFile, pub, { mode: 0o644, fsync: true });
           } catch (err) {
             out.error(`kunai: cannot write ${key}: ${(err as Error).message}`);
             return 1;

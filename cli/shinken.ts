@@ -4,6 +4,7 @@
  */
 import { join } from "node:path";
 import type { CommandGroup } from "./types.ts";
+import { writeAtomic } from "../lib/fs/mod.ts";
 
 export const shinkenCommands: CommandGroup = {
   group: "shinken",
@@ -24,7 +25,10 @@ export const shinkenCommands: CommandGroup = {
         const dir = typeof options.dir === "string" ? options.dir : undefined;
         if (dir) {
           Deno.mkdirSync(dir, { recursive: true });
-          for (const [name, text] of Object.entries(res.files)) Deno.writeTextFileSync(join(dir, name), text);
+          // each file whole (temp + rename): a Nagios reading the directory never sees half a host
+          for (const [name, text] of Object.entries(res.files)) {
+            writeAtomic(join(dir, name), text, { mode: 0o644 });
+          }
         }
         if (options.json) out.json(res.files);
         else if (dir) out.line(`${Object.keys(res.files).length} host file(s) written to ${dir}`);

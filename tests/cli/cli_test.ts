@@ -89,6 +89,7 @@ Deno.test("keygen --exec --dir writes the pair once: never over an existing key,
     master_key_pub: `${t.dir}/exec.pub`,
   });
   assert.equal(Deno.statSync(`${t.dir}/exec.key`).mode! & 0o777, 0o600);
+  assert.deepEqual([...Deno.readDirSync(t.dir)].map((e) => e.name).sort(), ["exec.key", "exec.pub"]);
   const key = Deno.readTextFileSync(`${t.dir}/exec.key`);
   // a second run would lock every node out of the old pair: refused, the files untouched
   const again = await run(["keygen", "--exec", "--dir", t.dir]);
