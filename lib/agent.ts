@@ -65,7 +65,7 @@ export interface ReloadResult {
 }
 
 /** Agent parameters applied at runtime by a reload (the others need a restart). */
-const HOT_PARAMS = new Set(["tags", "log_level", "log_keep_days", "zone"]);
+const HOT_PARAMS = new Set(["tags", "log_level", "log_keep_days", "log_max_size", "zone"]);
 
 const STOP_BUDGET_MS = 5000;
 
@@ -127,6 +127,7 @@ export class Agent {
     this.#locked = true;
     try {
       Deno.mkdirSync(p.data, { recursive: true });
+      this.sink.maxBytes = p.log_max_size;
       this.sink.openFile(join(p.log, "daemon.log"), p.log_keep_days);
       this.log.info(`starting kunai ${VERSION} (pid ${Deno.pid}), configuration from ${this.config.cfgDir}`);
       this.log.info(`loaded ${this.config.files.length} configuration file(s)`);
@@ -312,6 +313,10 @@ export class Agent {
     if (next.params.log_keep_days !== cur.params.log_keep_days) {
       cur.params.log_keep_days = next.params.log_keep_days;
       this.sink.keepDays = next.params.log_keep_days;
+    }
+    if (next.params.log_max_size !== cur.params.log_max_size) {
+      cur.params.log_max_size = next.params.log_max_size;
+      this.sink.maxBytes = next.params.log_max_size;
     }
     if (JSON.stringify(next.params.tags) !== JSON.stringify(cur.params.tags)) {
       cur.params.tags = next.params.tags;

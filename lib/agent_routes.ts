@@ -187,6 +187,8 @@ export function coreRoutes(a: AgentRouteHost): RouteTable {
     for (const [lvl, n] of Object.entries(a.sink.counts)) {
       a.counters.set("log_lines_total", n, { level: lvl });
     }
+    // lines the day's file did not take (log_max_size reached)
+    a.counters.set("log_lines_not_written_total", a.sink.droppedLines);
     return c.text(a.counters.render(), 200, { "content-type": "text/plain; version=0.0.4" });
   });
   return r;

@@ -275,6 +275,11 @@ export const agentFields: Fields = {
     7,
     "daemon.log rotates at midnight UTC; rotated files kept (0: never rotate, for logrotate)",
   ),
+  log_max_size: opt(
+    bytes(),
+    100 * 1024 * 1024,
+    "a day's daemon.log stops growing at this size (lines past it: stderr and kunai monitor only); 0: no limit",
+  ),
   encryption_key: opt(str(), "", "base64 16/24/32-byte key (primary of the keyring)"),
   encryption_keys: opt(list(str()), [], "extra keys accepted for receiving"),
   master_key_priv: opt(str(), "", "remote exec private key file"),

@@ -141,6 +141,7 @@ export interface AgentParams {
   log_level: "DEBUG" | "INFO" | "WARNING" | "ERROR";
   /** Rotated daemon.log files kept (daily, midnight UTC); 0 = the agent never rotates. */
   log_keep_days: number;
+  log_max_size: number;
   encryption_key: string;
   encryption_keys: string[];
   master_key_priv: string;

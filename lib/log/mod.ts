@@ -15,6 +15,11 @@
  * recent errors of `/agent/info` and on stderr, lines go on to stderr and the live readers, and the
  * first line written again is preceded by how many were lost (a line cut by the disk filling up is
  * ended first, so no two lines are glued together).
+ *
+ * A day's file stops growing at `maxBytes` (a flood of lines: something failing in a loop, a cluster
+ * sending made-up nodes): one line says so, later lines of that day reach stderr and the live readers
+ * only (counted), and the next file starts with how many were not written. With the daily rotation,
+ * the log takes at most (keepDays + 1) × maxBytes of disk.
  */
 import { entryExists } from "../fs/mod.ts";
 
@@ -44,6 +49,8 @@ export interface LogSinkOptions {
   now?: () => number;
   /** Rotated files kept (daily rotation at midnight UTC); 0 = no rotation by the agent. Default 7. */
   keepDays?: number;
+  /** Bytes a file takes at most (0: no limit); past it, lines are not written until the next file. */
+  maxBytes?: number;
 }
 
 const DAY_MS = 86_400_000;
@@ -73,6 +80,12 @@ export class LogSink {
   #lostWhy = "";
   /** The file ends inside a line (a write cut short). */
   #midLine = false;
+  /** Bytes in the open file (from its size at open), the cap, and lines held back by it. */
+  #size = 0;
+  maxBytes: number;
+  #over = 0;
+  /** Lines held back by the cap in files before the open one, to say at its first line. */
+  #overBefore = 0;
 
   constructor(opts: LogSinkOptions = {}) {
     this.level = opts.level ?? "INFO";
@@ -80,6 +93,7 @@ export class LogSink {
     this.#stderr = opts.stderr ?? true;
     this.#now = opts.now ?? Date.now;
     this.#keepDays = opts.keepDays ?? 7;
+    this.maxBytes = opts.maxBytes ?? 0;
     if (opts.file) this.openFile(opts.file);
   }
 
@@ -122,6 +136,13 @@ export class LogSink {
     const path = this.#path!;
     this.#file = Deno.openSync(path, { create: true, append: true });
     this.#midLine = false; // a new file: a line cut short stays in the old one
+    try {
+      this.#size = this.#file.statSync().size;
+    } catch {
+      this.#size = 0;
+    }
+    this.#overBefore += this.#over;
+    this.#over = 0;
     this.#setDayEnd();
   }
 
@@ -233,6 +254,26 @@ export class LogSink {
   #toFile(bytes: Uint8Array, now: number): void {
     const f = this.#file!;
     let chunk = bytes, off = 0;
+    const stamp = () => `${this.node} [${new Date(now).toISOString()}][log]`;
+    if (this.maxBytes > 0 && this.#size + bytes.length > this.maxBytes) {
+      if (this.#over++ === 0) {
+        this.#append(
+          f,
+          `${stamp()} WARNING: ${this.#path} reached log_max_size (${this.maxBytes} bytes): ` +
+            "the lines that follow are not written to it until the next file (stderr and `kunai monitor` get them)\n",
+        );
+      }
+      this.droppedLines++;
+      return;
+    }
+    if (this.#overBefore) {
+      const n = this.#overBefore;
+      this.#overBefore = 0;
+      this.#append(
+        f,
+        `${stamp()} WARNING: ${n} line(s) were not written to the previous file: it had reached log_max_size\n`,
+      );
+    }
     try {
       if (this.#lost || this.#midLine) {
         const note = this.#lost
@@ -243,12 +284,14 @@ export class LogSink {
           : "";
         chunk = this.#encoder.encode((this.#midLine ? "\n" : "") + note);
         writeAll(f, chunk, (n) => off = n);
+        this.#size += chunk.length;
         this.#lost = 0;
         this.#midLine = false;
         chunk = bytes;
         off = 0;
       }
       writeAll(f, chunk, (n) => off = n);
+      this.#size += chunk.length;
     } catch (err) {
       if (off > 0) this.#midLine = true;
       const why = (err as Error).message;
@@ -266,6 +309,18 @@ export class LogSink {
       this.#lost++;
       this.#lostWhy = why;
     }
+  }
+
+  /** Lines not written to the file because it had reached `maxBytes` (since start). */
+  droppedLines = 0;
+
+  /** A note of the sink's own, written whole or not at all (a failure is left to the next line). */
+  #append(f: Deno.FsFile, text: string): void {
+    const bytes = this.#encoder.encode(text);
+    try {
+      writeAll(f, bytes, () => {});
+      this.#size += bytes.length;
+    } catch { /* the next line says what the file refuses */ }
   }
 
   logger(part: string): Logger {

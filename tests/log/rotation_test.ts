@@ -148,3 +148,67 @@ Deno.test("config: log_keep_days defaults to 7 and refuses a negative or non-int
     t.cleanup();
   }
 });
+
+Deno.test("log: a day's file stops at maxBytes, says so once, and the next file says how many lines it held back", () => {
+  const t = tempDir("kunai-log-");
+  let now = at("2026-12-04T10:00:00.000Z");
+  const sink = new LogSink({ node: "n1", stderr: false, now: () => now, maxBytes: 2000 });
+  const path = join(t.dir, "daemon.log");
+  const seen: string[] = [];
+  sink.tap("INFO", (l) => seen.push(l));
+  try {
+    sink.openFile(path);
+    const log = sink.logger("flood");
+    for (let i = 0; i < 100; i++) log.warn(`line ${i} ${"x".repeat(50)}`); // ~100 bytes each
+    const text = read(path);
+    const lines = text.trimEnd().split("\n");
+    assert.ok(text.length <= 2000 + 300, `${text.length} bytes`);
+    assert.match(
+      lines.at(-1)!,
+      /WARNING: .*daemon\.log reached log_max_size \(2000 bytes\): the lines that follow are not written/,
+    );
+    const written = lines.length - 1;
+    assert.equal(sink.droppedLines, 100 - written);
+    assert.equal(seen.length, 100, "the live readers got every line");
+    // the next day: a new file, which starts by saying what the previous one did not take
+    now = at("2026-12-05T00:00:01.000Z");
+    log.info("a new day");
+    assert.match(
+      read(path),
+      new RegExp(
+        `^n1 \\[.*\\]\\[log\\] WARNING: ${
+          100 - written
+        } line\\(s\\) were not written to the previous file: it had reached log_max_size\\nn1 .*a new day\\n$`,
+      ),
+    );
+    // 0: no limit
+    sink.maxBytes = 0;
+    for (let i = 0; i < 100; i++) log.warn(`line ${i} ${"x".repeat(50)}`);
+    assert.ok(read(path).length > 10_000);
+  } finally {
+    sink.close();
+    t.cleanup();
+  }
+});
+
+Deno.test("config: log_max_size defaults to 100 MiB, takes sizes, and refuses anything else naming the field", async () => {
+  const t = tempDir("kunai-log-cfg-");
+  try {
+    assert.equal(
+      resolveConfig({ dataDir: t.dir, cfgDir: t.dir, env: {} }).params.log_max_size,
+      100 * 1024 * 1024,
+    );
+    Deno.writeTextFileSync(join(t.dir, "local.json"), JSON.stringify({ log_max_size: "10MB" }));
+    assert.equal(
+      resolveConfig({ dataDir: t.dir, cfgDir: t.dir, env: {} }).params.log_max_size,
+      10 * 1024 * 1024,
+    );
+    Deno.writeTextFileSync(join(t.dir, "local.json"), JSON.stringify({ log_max_size: "lots" }));
+    assert.throws(
+      () => resolveConfig({ dataDir: t.dir, cfgDir: t.dir, env: {} }),
+      (err: Error) => /local\.json.*log_max_size/s.test(err.message),
+    );
+  } finally {
+    t.cleanup();
+  }
+});
