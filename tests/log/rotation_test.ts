@@ -191,7 +191,7 @@ Deno.test("log: a day's file stops at maxBytes, says so once, and the next file 
   }
 });
 
-Deno.test("config: log_max_size defaults to 100 MiB, takes sizes, and refuses anything else naming the field", async () => {
+Deno.test("config: log_max_size defaults to 100 MiB, takes sizes, and refuses anything else naming the field", () => {
   const t = tempDir("kunai-log-cfg-");
   try {
     assert.equal(
