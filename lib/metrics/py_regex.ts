@@ -17,8 +17,13 @@ import { type AssertKind, Compiler, type Flags, type Inst, isWord, Parser } from
 
 /** Longest pattern accepted, in characters. */
 export const MAX_PATTERN = 1000;
-/** Most VM steps the patterns of one render request may take, over all the names they test. */
-export const MAX_REGEX_STEPS = 20_000_000;
+/**
+ * Most VM steps the patterns of one render request may take, over all the names they test: a step
+ * is an instruction visited (the closure of the threads at each position included: a pattern of
+ * 16 000 empty assertions visits them all at every character) or 16 instructions of a position's
+ * bookkeeping. ~1 s of one core on a slow box.
+ */
+export const MAX_REGEX_STEPS = 100_000_000;
 
 /** The work left to the regular expressions of one request (shared by its calls). */
 export interface RegexBudget {
@@ -86,6 +91,7 @@ class PikeVm implements PyRegex {
     let clist: Thread[] = [];
     let matched: number[] | null = null;
     for (let pos = from; pos <= n; pos++) {
+      this.budget.steps += (this.prog.length >> 4) + 1; // `seen`, allocated and cleared at each position
       const seen = new Uint8Array(this.prog.length);
       // the threads carried from the last position come first: an earlier start wins
       const next: Thread[] = [];
@@ -137,6 +143,7 @@ class PikeVm implements PyRegex {
       const t = stack.pop()!;
       if (seen[t.pc]) continue;
       seen[t.pc] = 1;
+      this.budget.steps++; // every instruction visited is work, the ones that read no character too
       const inst = this.prog[t.pc];
       switch (inst.op) {
         case "jmp":

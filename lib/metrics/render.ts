@@ -19,7 +19,7 @@ import {
   movingAveragePreview,
   type Series,
 } from "./render_functions.ts";
-import { bindArgs, type Bound } from "./render_core.ts";
+import { bindArgs, type Bound, chargeWork } from "./render_core.ts";
 import {
   hitcount,
   hitcountAlignedFrom,
@@ -146,6 +146,7 @@ export async function render(req: RenderRequest, source: SeriesSource): Promise<
   const state = { calls: 0 };
   const stacks = new Map<string, number[]>();
   const regex = { steps: 0 };
+  const work = { points: 0 };
   for (const { target, expr } of parsed) {
     const v = await evaluate(expr, {
       from: req.from,
@@ -155,6 +156,7 @@ export async function render(req: RenderRequest, source: SeriesSource): Promise<
       state,
       stacks,
       regex,
+      work,
     });
     if (!Array.isArray(v)) throw new TargetError(target, 0, "a target must evaluate to series");
     answered += points(v);
@@ -227,6 +229,7 @@ interface EvalCtx {
   state: { calls: number };
   stacks: Map<string, number[]>;
   regex: { steps: number };
+  work: { points: number };
 }
 
 type Call = Extract<Expr, { kind: "call" }>;
@@ -258,7 +261,11 @@ async function evaluate(e: Expr, ctx: EvalCtx): Promise<Arg> {
         if (e.name === "seriesByTag") return await ctx.fetchPath(seriesByTagPath(e), ctx.from, ctx.until);
         if (Object.hasOwn(REFETCHING, e.name)) return await REFETCHING[e.name](e, ctx);
         const { args, kwargs } = await evaluateArgs(e, ctx);
-        return applyFunction(e.name, args, kwargs, fnContext(ctx));
+        // what a call takes in and makes is its work (a cached path passed 50 000 times is read once)
+        chargeWork(e.name, ctx, argPoints([...args, ...Object.values(kwargs)]));
+        const out = applyFunction(e.name, args, kwargs, fnContext(ctx));
+        if (Array.isArray(out)) chargeWork(e.name, ctx, points(out));
+        return out;
       } catch (err) {
         if (err instanceof FunctionError) throw new TargetError(ctx.target, e.pos, err.message);
         throw err;
@@ -268,7 +275,14 @@ async function evaluate(e: Expr, ctx: EvalCtx): Promise<Arg> {
 }
 
 function fnContext(ctx: EvalCtx): FnContext {
-  return { from: ctx.from, until: ctx.until, stacks: ctx.stacks, regex: ctx.regex };
+  return { from: ctx.from, until: ctx.until, stacks: ctx.stacks, regex: ctx.regex, work: ctx.work };
+}
+
+/** Points of the series lists among a call's arguments. */
+function argPoints(args: Arg[]): number {
+  let n = 0;
+  for (const a of args) if (Array.isArray(a)) n += points(a);
+  return n;
 }
 
 async function evaluateArgs(e: Call, ctx: EvalCtx): Promise<{ args: Arg[]; kwargs: Record<string, Arg> }> {
@@ -302,7 +316,15 @@ async function movingAverageCall(e: Call, ctx: EvalCtx): Promise<Series[]> {
   if (plain.length === 0) return [];
   const window = p.raw("windowSize");
   const preview = movingAveragePreview(e.name, plain, window);
-  return movingAverage(e.name, await seriesAt(first, ctx, ctx.from - preview, ctx.until), window, preview);
+  const list = await seriesAt(first, ctx, ctx.from - preview, ctx.until);
+  // each output point averages a window of points: over weeks at a minute's step, 10^4 per point
+  let work = 0;
+  for (const s of list) {
+    const w = typeof window === "string" ? Math.floor(preview / s.step) : window as number;
+    work += Math.max(0, s.values.length - w) * Math.max(1, w);
+  }
+  chargeWork(e.name, ctx, work);
+  return movingAverage(e.name, list, window, preview);
 }
 
 /** graphite-web's timeShift: the first argument evaluated over the range moved by the shift. */

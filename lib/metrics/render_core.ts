@@ -41,6 +41,8 @@ export interface FnContext {
   stacks: Map<string, number[]>;
   /** The steps grep, exclude and aliasSub's regular expressions have taken in this request. */
   regex: { steps: number };
+  /** The points the functions of this request have taken in and made (see MAX_RENDER_WORK). */
+  work: { points: number };
 }
 
 /** graphite-web's parameter types (the names `/functions` gives Grafana). */
@@ -80,6 +82,28 @@ export interface FunctionDef {
 
 /** Most points one render reads or answers (~160 MB of values at worst); past it a 400. */
 export const MAX_RENDER_POINTS = 20_000_000;
+
+/**
+ * Most points the functions of one render may take in and make, all calls together (a point read
+ * by a window function counts once per window it falls in): `sumSeries(x, x, x, ...)` with 50 000
+ * copies of one cached path, or movingAverage over a window of weeks, read little and answer little
+ * but cost minutes of CPU. ~1-2 s of one core on a slow box.
+ */
+export const MAX_RENDER_WORK = 200_000_000;
+
+/** Most stack names one render's stacked() calls may keep running totals for. */
+export const MAX_STACKS = 64;
+
+/** Adds `points` to the request's function work; a FunctionError past MAX_RENDER_WORK. */
+export function chargeWork(fn: string, ctx: Pick<FnContext, "work">, points: number): void {
+  ctx.work.points += points;
+  if (ctx.work.points > MAX_RENDER_WORK) {
+    throw new FunctionError(
+      fn,
+      `the request's functions take more than ${MAX_RENDER_WORK} points of work: narrow the paths, the time range or the windows`,
+    );
+  }
+}
 
 /** Most buckets one series may be cut into (summarize, hitcount): a year in 30 s buckets. */
 export const MAX_BUCKETS = 1_100_000;

@@ -4,7 +4,7 @@
  * and the functions that only style a graph (color, lineWidth, alpha, dashed, secondYAxis,
  * stacked): for json they change what graphite-web changes (a name, stacked's values), no more.
  */
-import { type FnContext, type FunctionDef, FunctionError, type Series } from "./render_core.ts";
+import { type FnContext, type FunctionDef, FunctionError, MAX_STACKS, type Series } from "./render_core.ts";
 import { SERIES } from "./render_fn_basic.ts";
 import { pyFloat, pyG } from "../py_number.ts";
 import { compilePyRegex, pySub } from "./py_regex.ts";
@@ -35,8 +35,13 @@ function constantLine(fn: string, ctx: FnContext, value: number): Series {
 
 function stacked(list: Series[], stack: string, ctx: FnContext): Series[] {
   // graphite-web keeps one running total per stack name for the whole request
-  const total = ctx.stacks.get(stack) ?? [];
-  ctx.stacks.set(stack, total);
+  let total = ctx.stacks.get(stack);
+  if (!total) {
+    if (ctx.stacks.size >= MAX_STACKS) {
+      throw new FunctionError("stacked", `more than ${MAX_STACKS} stack names in one request`);
+    }
+    ctx.stacks.set(stack, total = []);
+  }
   return list.map((s) => {
     const values = s.values.map((v, i) => {
       if (total.length <= i) total.push(0);

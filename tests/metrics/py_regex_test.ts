@@ -208,6 +208,15 @@ Deno.test("catastrophic patterns finish: the work is linear in the name, and bou
     for (let i = 0; i < 1000; i++) re.search("a".repeat(2000));
   }, (err: Error) => err instanceof FunctionError && /too much work/.test(err.message));
   assert.ok(budget.steps > MAX_REGEX_STEPS);
+  // the work that reads no character counts too: thousands of empty assertions visited at every
+  // position of every name, where the threads waiting on a character are one
+  const empty = { steps: 0 };
+  const assertions = compilePyRegex("grep", "(?:(?:\\b|\\B){250}){4}\\x01", empty);
+  let names = 0;
+  assert.throws(() => {
+    for (; names < 100_000; names++) assertions.search(`servers.web-${names}.cpu.user.total`);
+  }, (err: Error) => err instanceof FunctionError && /too much work/.test(err.message));
+  assert.ok(names < 2000, `${names} names before the budget ran out`);
   assert.throws(() => compilePyRegex("grep", "a".repeat(1001), { steps: 0 }), /at most 1000/);
   assert.throws(() => compilePyRegex("grep", "(a{1000}){1000}", { steps: 0 }), /too large/);
   assert.throws(() => compilePyRegex("grep", "a{1001}", { steps: 0 }), /more than 1000/);

@@ -284,6 +284,36 @@ Deno.test("a render reads and answers at most MAX_RENDER_POINTS: many targets or
   assert.equal((await render(req(new Array(2000).fill("n1.load")), many)).length, 2000);
 });
 
+Deno.test("a render's function work is bounded: many copies of a cached path, a window of weeks, stack names", async () => {
+  const month: SeriesSource = {
+    fetch: (pattern, from, until) =>
+      Promise.resolve(
+        matchNames(pattern, ["a.b", "c.d"]).map((name) => {
+          const start = from - (from % 60);
+          const n = Math.floor((until - start) / 60);
+          return { name, start, end: start + n * 60, step: 60, values: new Array(n).fill(1) };
+        }),
+      ),
+  };
+  const until = 31 * 86400;
+  const req = (target: string, from = 0) =>
+    renderRequest(new URLSearchParams({ target, from: String(from), until: String(until) }), until);
+  // 5 000 copies of one month (one read, one series answered): 223 million points to add up
+  const copies = `sumSeries(${new Array(5000).fill("a.b").join(",")})`;
+  await assert.rejects(() => render(req(copies), month), /more than 200000000 points of work/);
+  // each point an average of two weeks of minutes: 22 320 points a window
+  await assert.rejects(
+    () => render(req(`movingAverage(a.b, "15d12h")`, 16 * 86400), month),
+    /movingAverage: .*more than 200000000 points of work/,
+  );
+  const stacks = new URLSearchParams({ from: "0", until: String(until) });
+  for (let i = 0; i < 65; i++) stacks.append("target", `stacked(a.b, "s${i}")`);
+  await assert.rejects(() => render(renderRequest(stacks, until), month), /more than 64 stack names/);
+  // ordinary work is answered
+  assert.equal((await render(req(`sumSeries(a.b, c.d)`), month))[0].values.length, 44640);
+  assert.equal((await render(req(`movingAverage(a.b, "1h")`, 86400), month))[0].values[0], 1);
+});
+
 Deno.test("errors name the function and position; times parse in Graphite's forms", async () => {
   await assert.rejects(() => run("nosuch(a)"), /nosuch: unknown function.* at position 0/);
   await assert.rejects(
