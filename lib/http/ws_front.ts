@@ -203,7 +203,10 @@ export class WsFrontConn implements FastSocketPeer {
       return;
     }
     this.#parts.push(payload);
-    this.#partsLen += payload.length;
+    // each fragment counts FRAME_COST more than its bytes: a million empty continuation frames
+    // would hold ~150 MB of arrays within the message-size limit
+    this.#partsLen += payload.length + FRAME_COST;
+    if (this.#partsLen > this.maxMessage) this.close(1009, `message larger than ${this.maxMessage} bytes`);
   }
 
   #queue(head: Uint8Array, payload: Uint8Array): void {

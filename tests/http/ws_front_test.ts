@@ -89,6 +89,25 @@ Deno.test("ws front: text frames, oversized messages and unmasked frames close w
   }
 });
 
+Deno.test("ws front: empty fragments count their cost against the message limit (a flood of them closes 1009)", async () => {
+  const e = echo(10_000);
+  e.conn.feed(frame(2, new Uint8Array(0), false));
+  let fed = 0;
+  for (; fed < 1000 && e.conn.feed(frame(0, new Uint8Array(0), false)); fed++) { /* until closed */ }
+  await tick();
+  assert.ok(fed < 200, `${fed} empty fragments taken`);
+  assert.equal(e.ended, 1);
+  assert.equal((e.written[0][2] << 8) | e.written[0][3], 1009);
+  // a message in a few fragments is still whole
+  const ok = echo(10_000);
+  ok.conn.feed(frame(2, Uint8Array.of(1, 2), false));
+  ok.conn.feed(frame(0, Uint8Array.of(3), false));
+  ok.conn.feed(frame(0, Uint8Array.of(4)));
+  await tick();
+  assert.equal(ok.conn.messages, 1);
+  assert.deepEqual([...ok.written[0].subarray(2)], [1, 2, 3, 4]);
+});
+
 Deno.test("ws front: answers not yet written count in the backlog until drained", async () => {
   const e = echo(1000);
   e.hold(true);
