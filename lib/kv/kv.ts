@@ -213,7 +213,8 @@ export class KvNode implements KvApi {
     entries = opts.index === undefined
       ? entries.filter((r) => isLive(r, now))
       : entries.filter((r) => r.modify_index > opts.index!);
-    return { entries, index: Math.max(index, ...entries.map((e) => e.modify_index)) };
+    // a loop, not a spread: a listing of more than ~120 000 keys would overflow the call's arguments
+    return { entries, index: entries.reduce((m, e) => Math.max(m, e.modify_index), index) };
   }
 }
 

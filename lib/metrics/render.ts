@@ -161,7 +161,7 @@ export async function render(req: RenderRequest, source: SeriesSource): Promise<
     if (!Array.isArray(v)) throw new TargetError(target, 0, "a target must evaluate to series");
     answered += points(v);
     if (answered > MAX_RENDER_POINTS) throw new RenderError(tooMany("answers", answered));
-    out.push(...v);
+    for (const s of v) out.push(s); // (a spread of 200 000 series would overflow the call's arguments)
   }
   if (req.maxDataPoints !== null) {
     const mdp = req.maxDataPoints;

@@ -36,7 +36,7 @@ export function combine(fn: string, how: string, inputs: Series[]): Series[] {
   const label = formatPathExpressions(inputs);
   const list = normalize(inputs);
   if (list.length === 0) return [];
-  const len = Math.max(...list.map((s) => s.values.length));
+  const len = list.reduce((m, s) => Math.max(m, s.values.length), -Infinity);
   // series-major over typed accumulators: no array per point
   const acc = new Float64Array(len).fill(how === "min" ? Infinity : how === "max" ? -Infinity : 0);
   const count = new Uint32Array(len);
@@ -56,7 +56,7 @@ export function combine(fn: string, how: string, inputs: Series[]): Series[] {
     values[i] = count[i] === 0 ? null : how === "average" ? acc[i] / count[i] : acc[i];
   }
   // graphite-web's normalize: the earliest start (values stay aligned by index), the common step
-  const start = Math.min(...list.map((s) => s.start));
+  const start = list.reduce((m, s) => Math.min(m, s.start), Infinity);
   const step = list[0].step;
   return [{
     name: `${fn}(${label})`,

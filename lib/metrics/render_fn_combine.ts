@@ -29,8 +29,8 @@ function countSeries(inputs: Series[]): Series[] {
   if (inputs.length === 0) return [];
   const label = `countSeries(${formatPathExpressions(inputs)})`;
   const list = normalize(inputs);
-  const len = Math.max(...list.map((s) => s.values.length));
-  const start = Math.min(...list.map((s) => s.start));
+  const len = list.reduce((m, s) => Math.max(m, s.values.length), -Infinity);
+  const start = list.reduce((m, s) => Math.min(m, s.start), Infinity);
   const step = list[0].step;
   const values = new Array<number | null>(len).fill(list.length);
   return [{ name: label, pathExpression: label, start, step, end: start + len * step, values }];
@@ -68,10 +68,10 @@ function percentileOfSeries(fn: string, list: Series[], n: number, interpolate: 
   if (list.length === 0) return [];
   const name = `percentileOfSeries(${list[0].pathExpression},${pyG(n)})`;
   const norm = normalize(list);
-  const len = Math.max(...norm.map((s) => s.values.length));
+  const len = norm.reduce((m, s) => Math.max(m, s.values.length), -Infinity);
   const values: Array<number | null> = [];
   for (let i = 0; i < len; i++) values.push(percentile(norm.map((s) => s.values[i] ?? null), n, interpolate));
-  const start = Math.min(...norm.map((s) => s.start));
+  const start = norm.reduce((m, s) => Math.min(m, s.start), Infinity);
   const step = norm[0].step;
   return [{ name, pathExpression: name, start, step, end: start + len * step, values }];
 }

@@ -25,7 +25,7 @@ function safePow(v: number, e: number): number | null {
 function transformNull(list: Series[], dflt: number, reference: Series[] | null): Series[] {
   let defaults: Array<number | null> | null = null;
   if (reference && reference.length) {
-    const len = Math.max(...reference.map((r) => r.values.length));
+    const len = reference.reduce((m, r) => Math.max(m, r.values.length), -Infinity);
     defaults = Array.from(
       { length: len },
       (_, i) => reference.some((r) => (r.values[i] ?? null) !== null) ? dflt : null,

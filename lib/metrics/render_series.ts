@@ -35,9 +35,9 @@ function reduceValues(how: string, v: number[]): number {
     case "sum":
       return v.reduce((a, b) => a + b, 0);
     case "min":
-      return Math.min(...v);
+      return v.reduce((m, x) => Math.min(m, x), Infinity);
     case "max":
-      return Math.max(...v);
+      return v.reduce((m, x) => Math.max(m, x), -Infinity);
     case "first":
       return v[0];
     case "last":
@@ -138,7 +138,7 @@ export function aggregateRows(name: string, inputs: Series[], f: RowFunc): Serie
   if (inputs.length === 0) return [];
   const label = `${name}(${formatPathExpressions(inputs)})`;
   const list = normalize(inputs);
-  const len = Math.max(...list.map((s) => s.values.length));
+  const len = list.reduce((m, s) => Math.max(m, s.values.length), -Infinity);
   const values: Array<number | null> = new Array(len);
   const row: Array<number | null> = new Array(list.length);
   for (let i = 0; i < len; i++) {
@@ -150,7 +150,7 @@ export function aggregateRows(name: string, inputs: Series[], f: RowFunc): Serie
     }
     values[i] = any ? f(row) : null;
   }
-  const start = Math.min(...list.map((s) => s.start));
+  const start = list.reduce((m, s) => Math.min(m, s.start), Infinity);
   const step = list[0].step;
   const tags = aggregateTags(inputs, label, name.slice(0, -6));
   return [{ name: label, start, step, end: start + len * step, values, pathExpression: label, tags }];

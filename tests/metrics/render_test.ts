@@ -314,6 +314,17 @@ Deno.test("a render's function work is bounded: many copies of a cached path, a 
   assert.equal((await render(req(`movingAverage(a.b, "1h")`, 86400), month))[0].values[0], 1);
 });
 
+Deno.test("a render of 200 000 series (within the point limits) answers: no spread overflows the call stack", async () => {
+  const names = Array.from({ length: 200_000 }, (_, i) => `h${i}.up`);
+  const wide: SeriesSource = {
+    fetch: () => Promise.resolve(names.map((name) => ({ name, start: 0, end: 60, step: 60, values: [1] }))),
+  };
+  const req = (target: string) => renderRequest(new URLSearchParams({ target, from: "0", until: "60" }), 60);
+  assert.deepEqual((await render(req("sumSeries(*.up)"), wide))[0].values, [200_000]);
+  assert.deepEqual((await render(req(`aggregate(*.up, "max")`), wide))[0].values, [1]);
+  assert.equal((await render(req("*.up"), wide)).length, 200_000);
+});
+
 Deno.test("errors name the function and position; times parse in Graphite's forms", async () => {
   await assert.rejects(() => run("nosuch(a)"), /nosuch: unknown function.* at position 0/);
   await assert.rejects(
