@@ -134,7 +134,7 @@ const PY_FLOAT = new RegExp(
 
 /** Python's `float(x)` of a str or bytes (whitespace, `_` between digits, inf/nan), else null. */
 function floatOfText(s: string): number | null {
-  const t = s.replace(/^[ \t\n\r\f\v]+|[ \t\n\r\f\v]+$/g, "");
+  const t = trimPyWhitespace(s);
   const m = PY_FLOAT.exec(t);
   if (!m) return null;
   if (m[2]) return m[1] === "-" ? -Infinity : Infinity;
@@ -144,6 +144,21 @@ function floatOfText(s: string): number | null {
   if (!/^[0-9]|^\.[0-9]/.test(num)) return null;
   return Number(m[1] + num.replaceAll("_", ""));
 }
+
+/**
+ * `s` without Python's whitespace at either end, by a scan (the regex `[ws]+$` tries every start of a
+ * run of spaces: quadratic in it, 100 µs for a 400-character "1   ...x").
+ */
+function trimPyWhitespace(s: string): string {
+  const ws = (c: number) => c === 32 || (c >= 9 && c <= 13);
+  let a = 0, b = s.length;
+  while (a < b && ws(s.charCodeAt(a))) a++;
+  while (b > a && ws(s.charCodeAt(b - 1))) b--;
+  return a === 0 && b === s.length ? s : s.slice(a, b);
+}
+
+/** Most entries a frame may hold per byte of it: a real entry takes tens of bytes, a shared one (DUP) one. */
+const MAX_ENTRIES_PER_BYTE = 1 / 8;
 
 /** Python's `float(v)` as carbon applies it to a timestamp or value, else a reason. */
 function pyFloat(v: PyValue): number | string {
@@ -177,6 +192,14 @@ export function pickledPoints(
   const top = unpickle(frame);
   const entries = top instanceof PyTuple ? top.items : Array.isArray(top) ? top : null;
   if (!entries) throw new PickleError(`a ${typeName(top)}, not a list of (path, (timestamp, value))`);
+  if (entries.length > Math.ceil(frame.length * MAX_ENTRIES_PER_BYTE)) {
+    // references to one entry (DUP, memo gets) make a list far longer than the bytes that spell it
+    throw new PickleError(
+      `${entries.length} entries in ${frame.length} bytes: more than one per ${
+        1 / MAX_ENTRIES_PER_BYTE
+      } bytes (shared references)`,
+    );
+  }
   for (let i = 0; i < entries.length; i++) {
     const e = pair(entries[i]);
     const dp = e && pair(e[1]);

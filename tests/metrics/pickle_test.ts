@@ -9,6 +9,7 @@ import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { tempDir } from "../helpers.ts";
 import { PickleError, type PyValue, unpickle } from "../../lib/metrics/pickle.ts";
+import { pickledPoints } from "../../lib/metrics/graphite_pickle.ts";
 import {
   bytes,
   describe,
@@ -331,6 +332,36 @@ Deno.test("malicious pickles are refused with a reason, run nothing and never ha
     String(kunaiPoints(bytes("N."), 0)),
     /a NoneType, not a list of \(path, \(timestamp, value\)\)/,
   );
+});
+
+Deno.test("a frame whose list repeats one entry by reference (DUP) is refused: no million points from a megabyte", () => {
+  const name = new TextEncoder().encode("a.b");
+  const head = [
+    0x80,
+    2,
+    0x5d,
+    0x28,
+    0x58,
+    ...u32le(name.length),
+    ...name,
+    0x4a,
+    ...u32le(1_700_000_000),
+    0x4b,
+    1,
+    0x86,
+    0x86,
+  ];
+  const frame = (dups: number) => Uint8Array.from([...head, ...new Array(dups).fill(0x32), 0x65, 0x2e]);
+  const seen: Array<[string, number, number]> = [];
+  const read = (f: Uint8Array) => pickledPoints(f, 0, (n, v, ts) => seen.push([n, v, ts]), () => {});
+  read(frame(1)); // a real sender's shared tuple or two is fine
+  assert.deepEqual(seen, [["a.b", 1, 1_700_000_000], ["a.b", 1, 1_700_000_000]]);
+  assert.throws(
+    () => read(frame(100_000)),
+    (e: unknown) =>
+      e instanceof PickleError && /100001 entries in 100023 bytes: .*shared references/.test(e.message),
+  );
+  assert.equal(seen.length, 2, "nothing of the refused frame was taken");
 });
 
 Deno.test("fuzz: mutated pickles are read exactly as CPython reads them, or refused; nothing else escapes", async () => {
