@@ -37,21 +37,31 @@ async function server(
 
   const counters = new Counters();
   const app = buildApp([r], { token: "", maxBody: 1 << 20, log: silentLogger, counters });
-  const srv = await HttpServer.start(app, {
-    bind: ADDR,
-    port: freePort(ADDR),
-    socket: "",
-    tcp: true,
-    token: "",
-    maxBody: 1 << 20,
-    log: silentLogger,
-    counters,
-    headerTimeoutMs,
-    idleTimeoutMs,
-    maxConnections,
-    fast,
-    tunnelSilenceMs,
-  });
+  // a port found free can be taken by a test running beside this one before we bind it: draw again
+  const start = (port: number) =>
+    HttpServer.start(app, {
+      bind: ADDR,
+      port,
+      socket: "",
+      tcp: true,
+      token: "",
+      maxBody: 1 << 20,
+      log: silentLogger,
+      counters,
+      headerTimeoutMs,
+      idleTimeoutMs,
+      maxConnections,
+      fast,
+      tunnelSilenceMs,
+    });
+  let srv: HttpServer | null = null;
+  for (let i = 0; !srv; i++) {
+    try {
+      srv = await start(freePort(ADDR));
+    } catch (err) {
+      if (i >= 4 || !/address already in use/.test((err as Error).message)) throw err;
+    }
+  }
   return { srv, counters, port: srv.tcpAddr!.port };
 }
 
