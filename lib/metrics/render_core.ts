@@ -80,8 +80,13 @@ export interface FunctionDef {
   apply(fn: string, p: Bound, ctx: FnContext): Series[];
 }
 
-/** Most points one render reads or answers (~160 MB of values at worst); past it a 400. */
-export const MAX_RENDER_POINTS = 20_000_000;
+/**
+ * Most points one render reads or answers; past it a 400. A point answered as JSON costs ~100 bytes
+ * on the way (its `[value, ts]` array, then the text): 5 million is ~0.5 GB at the peak of one
+ * request, from a read route (20 million was ~2 GB, enough to get a small host's agent killed).
+ * Grafana asks for ~1 000 points a series (`maxDataPoints`).
+ */
+export const MAX_RENDER_POINTS = 5_000_000;
 
 /**
  * Most points the functions of one render may take in and make, all calls together (a point read
