@@ -117,12 +117,18 @@ Deno.test("the command runs once per real change of the file and not when nothin
   }
 });
 
-Deno.test("a file written by a run that died before its command ended gets the command at the next run", async () => {
+/** The lb generator writing `w.out`, its command counting runs in `w.counter`; where its pending note goes. */
+function commandWorld() {
   const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE);
-  const pendingFile = join(w.ctx.config.params.data, "generators-pending.json");
+  const gen = w.ctx.config.objects.generator["generators/lb"].value;
+  gen.path = w.out;
+  gen.command = `echo run >> '${w.counter}'`;
+  return { w, gen, pendingFile: join(w.ctx.config.params.data, "generators-pending.json") };
+}
+
+Deno.test("a file written by a run that died before its command ended gets the command at the next run", async () => {
+  const { w, gen, pendingFile } = commandWorld();
   try {
-    const gen = w.ctx.config.objects.generator["generators/lb"].value;
-    gen.path = w.out;
     // the agent "dies" while its command runs: the file is written, the command never ends here
     gen.command = "sleep 30";
     gen.command_timeout = 3000;
@@ -162,12 +168,8 @@ Deno.test("a file written by a run that died before its command ended gets the c
 });
 
 Deno.test("a file whose command cannot be noted as owed (the note unwritable) is not written", async () => {
-  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE);
-  const pendingFile = join(w.ctx.config.params.data, "generators-pending.json");
+  const { w, pendingFile } = commandWorld();
   try {
-    const gen = w.ctx.config.objects.generator["generators/lb"].value;
-    gen.path = w.out;
-    gen.command = `echo run >> '${w.counter}'`;
     Deno.mkdirSync(pendingFile, { recursive: true }); // a directory where the note goes: it cannot be saved
     const g = generators(w);
     await g.runNow();
@@ -187,12 +189,8 @@ Deno.test("a file whose command cannot be noted as owed (the note unwritable) is
 });
 
 Deno.test("a command owed by a generator removed from the configuration is dropped at the next run, said in the log", async () => {
-  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE);
-  const pendingFile = join(w.ctx.config.params.data, "generators-pending.json");
+  const { w, pendingFile } = commandWorld();
   try {
-    const gen = w.ctx.config.objects.generator["generators/lb"].value;
-    gen.path = w.out;
-    gen.command = `echo run >> '${w.counter}'`;
     Deno.writeTextFileSync(
       pendingFile,
       JSON.stringify({ "generators/gone": { path: "/etc/gone.conf", since: 1 } }),
