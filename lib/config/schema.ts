@@ -44,7 +44,13 @@ export function str(opts: { nonEmpty?: boolean } = {}): Type<string> {
 
 export function int(opts: { min?: number; max?: number } = {}): Type<number> {
   const expected = "an integer" +
-    (opts.min !== undefined && opts.max !== undefined ? ` between ${opts.min} and ${opts.max}` : "");
+    (opts.min !== undefined && opts.max !== undefined
+      ? ` between ${opts.min} and ${opts.max}`
+      : opts.min !== undefined
+      ? ` of at least ${opts.min}`
+      : opts.max !== undefined
+      ? ` of at most ${opts.max}`
+      : "");
   return {
     expected,
     parse(v, path, issues) {

@@ -138,6 +138,7 @@ Deno.test("wrong types, missing required fields and unknown fields are all repor
     "d.json": { detector: { apply_if: "True" } },
     "c.json": { check: { interval: "often", handlers: "default" } },
     "n.json": { dns: { enabled: "yes" } },
+    "m.json": { handler: { type: "mail", max_queued: 0 } },
     "s.json": { statsd: { rcvbuf: -1, interval: "0.5s" }, graphite: { rcvbuf: "2GB", max_line: "2MB" } },
   }, (cfgDir, dir) => {
     const probs = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
@@ -150,6 +151,7 @@ Deno.test("wrong types, missing required fields and unknown fields are all repor
     find(/^c\.json\|check\.interval\|expected a duration/);
     find(/^c\.json\|check\.handlers\|expected a list/);
     find(/^n\.json\|dns\.enabled\|expected true or false/);
+    find(/^m\.json\|handler\.max_queued\|0 is out of range: expected an integer of at least 1$/);
     find(/^s\.json\|statsd\.rcvbuf\|expected a size like "1MB", "64KB" or a number of bytes, got number -1/);
     find(/^s\.json\|statsd\.interval\|"0\.5s" is too short \(minimum 1000 ms\)/);
     find(/^s\.json\|graphite\.rcvbuf\|"2GB" is out of range: expected 0 to 1073741824 bytes/);
