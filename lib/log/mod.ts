@@ -254,12 +254,11 @@ export class LogSink {
   #toFile(bytes: Uint8Array, now: number): void {
     const f = this.#file!;
     let chunk = bytes, off = 0;
-    const stamp = () => `${this.node} [${new Date(now).toISOString()}][log]`;
     if (this.maxBytes > 0 && this.#size + bytes.length > this.maxBytes) {
       if (this.#over++ === 0) {
         this.#append(
           f,
-          `${stamp()} WARNING: ${this.#path} reached log_max_size (${this.maxBytes} bytes): ` +
+          `${this.#stamp(now)} WARNING: ${this.#path} reached log_max_size (${this.maxBytes} bytes): ` +
             "the lines that follow are not written to it until the next file (stderr and `kunai monitor` get them)\n",
         );
       }
@@ -271,7 +270,9 @@ export class LogSink {
       this.#overBefore = 0;
       this.#append(
         f,
-        `${stamp()} WARNING: ${n} line(s) were not written to the previous file: it had reached log_max_size\n`,
+        `${
+          this.#stamp(now)
+        } WARNING: ${n} line(s) were not written to the previous file: it had reached log_max_size\n`,
       );
     }
     try {
@@ -313,6 +314,11 @@ export class LogSink {
 
   /** Lines not written to the file because it had reached `maxBytes` (since start). */
   droppedLines = 0;
+
+  /** The head of the sink's own lines. */
+  #stamp(now: number): string {
+    return `${this.node} [${new Date(now).toISOString()}][log]`;
+  }
 
   /** A note of the sink's own, written whole or not at all (a failure is left to the next line). */
   #append(f: Deno.FsFile, text: string): void {
