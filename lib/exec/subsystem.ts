@@ -25,6 +25,7 @@ import {
   verifyRequest,
 } from "./signing.ts";
 import { runCommand } from "./runner.ts";
+import { readCapped } from "../read_capped.ts";
 import { SeenRequests } from "../fs/mod.ts";
 import { join as joinPath } from "node:path";
 
@@ -64,6 +65,8 @@ const COMMAND_TIMEOUT_MS = 30_000;
 export const MAX_OUTPUT_BYTES = 64 * 1024;
 const MAX_RUNNING = 8;
 const SEND_TIMEOUT_MS = 5000;
+/** Largest answer read from a target (it says accepted or why not). */
+const MAX_ANSWER_BYTES = 64 * 1024;
 
 export function createExec(
   ctx: Ctx,
@@ -163,7 +166,7 @@ export function createExec(
         body: (await deps.envelope.seal(body)) as Uint8Array<ArrayBuffer>,
         signal: AbortSignal.timeout(SEND_TIMEOUT_MS),
       });
-      const wire = new Uint8Array(await res.arrayBuffer());
+      const wire = await readCapped(res, MAX_ANSWER_BYTES);
       if (!res.ok) return `HTTP ${res.status}: ${dec.decode(wire).slice(0, 200)}`;
       const opened = await deps.envelope.open(wire);
       if (!opened.ok) return `answer refused: ${opened.reason}`;

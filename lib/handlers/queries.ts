@@ -12,6 +12,7 @@
  * handler's timeout, QUERY_RESPONSE_BYTES of output, QUERY_MAX_RUNNING runs at a time per node.
  */
 import type { MemberRecord } from "../types.ts";
+import { readCapped } from "../read_capped.ts";
 
 /** Event names of queries start with this (`query:uptime`); they cannot be sent as events. */
 export const QUERY_PREFIX = "query:";
@@ -25,6 +26,8 @@ export const QUERY_MAX_TIMEOUT_MS = 60_000;
 export const QUERY_MAX_RUNNING = 4;
 /** Questions in flight from the asker at once (a large cluster is asked in waves, within the deadline). */
 export const QUERY_MAX_SENDING = 64;
+/** Largest sealed answer read from a target (an answer's output is cut at QUERY_RESPONSE_BYTES). */
+const QUERY_ANSWER_MAX = 64 * 1024;
 /** A question issued further in the future than this (clock skew) is refused. */
 export const QUERY_SKEW_MS = 30_000;
 /** A query name: the event-name alphabet. */
@@ -170,7 +173,7 @@ export async function askQuery(
         // (the deadline is the asker's wall clock: a step back must not stretch the wait by the step)
         signal: AbortSignal.timeout(Math.max(1, Math.min(q.deadline - d.now(), q.deadline - q.issued))),
       });
-      const wire = new Uint8Array(await res.arrayBuffer());
+      const wire = await readCapped(res, QUERY_ANSWER_MAX);
       if (!res.ok) {
         return { ...base, status: "refused", error: `HTTP ${res.status}: ${decodeText(wire).slice(0, 200)}` };
       }

@@ -6,6 +6,7 @@
  */
 import { VERSION } from "../version.ts";
 import type { HandlerDef } from "./handler_def.ts";
+import { readHead } from "../read_capped.ts";
 
 /** Most of a refusal's body kept for the log. */
 const REASON_BYTES = 200;
@@ -41,7 +42,9 @@ export async function postWebhook(h: HandlerDef, body: string): Promise<void> {
       : e.message;
     throw new Error(`${maskUrl(h.url)}: ${reason}`);
   }
-  const text = (await res.text().catch(() => "")).slice(0, REASON_BYTES).replace(/\s+/g, " ").trim();
+  // a refusal is quoted, not read whole: an endpoint that answers without end must not fill memory
+  const head = new TextDecoder().decode(await readHead(res, REASON_BYTES));
+  const text = head.replace(/\s+/g, " ").trim();
   if (res.status < 200 || res.status > 299) {
     throw new Error(`${maskUrl(h.url)} answered HTTP ${res.status}${text ? `: ${text}` : ""}`);
   }

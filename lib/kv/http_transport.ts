@@ -7,12 +7,15 @@
 import type { Clock } from "../clock/mod.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import type { RingNode } from "./ring.ts";
+import { readCapped } from "../read_capped.ts";
 import { type KvMessage, type KvTransport, PeerRefused, PeerUnreachable } from "./transport.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 /** Longest single call (blocking reads wait at most 10 min plus a request timeout). */
 export const MAX_CALL_MS = 15 * 60_000;
+/** Largest answer read from a peer (the peer stream's message bound). */
+const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 export class HttpKvTransport implements KvTransport {
   #env: PeerEnvelope;
@@ -51,7 +54,7 @@ export class HttpKvTransport implements KvTransport {
         body: sealed as Uint8Array<ArrayBuffer>,
         signal: ctl.signal,
       });
-      bytes = new Uint8Array(await res.arrayBuffer());
+      bytes = await readCapped(res, MAX_ANSWER_BYTES);
     } catch (err) {
       throw new PeerUnreachable(
         peer,

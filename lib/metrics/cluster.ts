@@ -11,13 +11,16 @@ import { peerResponse, readPeerBody, RouteTable } from "../routing/mod.ts";
 import { HttpError } from "../routing/mod.ts";
 import type { MetricsService } from "./service.ts";
 import { TsRing } from "./ts_ring.ts";
-import { type ForwardBatch, Forwarder, IngestedBatches, peerCall } from "./peer_client.ts";
+import { type ForwardBatch, Forwarder, IngestedBatches, PEER_ANSWER_MAX, peerCall } from "./peer_client.ts";
+import { MAX_RENDER_POINTS } from "./render_functions.ts";
 import type { SeriesSource } from "./render.ts";
 import type { FetchedSeries } from "./ts_store.ts";
 import { sanitizeKey, statsdKey } from "./statsd_parse.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
+/** A series fetch answers at most MAX_RENDER_POINTS values (`fetchLocal`), ~26 bytes each in JSON at most. */
+const FETCH_ANSWER_MAX = MAX_RENDER_POINTS * 26 + PEER_ANSWER_MAX;
 
 export interface ClusterOptions {
   membership?: Pick<MembershipView, "self" | "members">;
@@ -133,11 +136,14 @@ export class MetricsCluster {
       const local = this.#svc.fetchLocal(pattern, from, until);
       const remote = await Promise.all(
         this.#remotes().map(async (n) => {
-          const r = await peerCall(this.#opts.envelope, n, "/metrics-internal/fetch", {
-            pattern,
-            from,
-            until,
-          })
+          const r = await peerCall(
+            this.#opts.envelope,
+            n,
+            "/metrics-internal/fetch",
+            { pattern, from, until },
+            5000,
+            FETCH_ANSWER_MAX,
+          )
             .catch((err) => {
               throw new HttpError(502, `ts node ${n.name} did not answer: ${(err as Error).message}`);
             }) as { series: FetchedSeries[] };

@@ -10,17 +10,25 @@
  */
 import type { PeerEnvelope } from "../transport/mod.ts";
 import type { MemberRecord } from "../types.ts";
+import { readCapped } from "../read_capped.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
-/** Sends `payload` to `path` on `node` and returns its parsed (opened) answer. */
+/** Largest answer a peer call reads (a series fetch has its own, larger bound). */
+export const PEER_ANSWER_MAX = 64 * 1024 * 1024;
+
+/**
+ * Sends `payload` to `path` on `node` and returns its parsed (opened) answer; an answer longer than
+ * `maxBytes` fails the call (it is read before it can be authenticated).
+ */
 export async function peerCall(
   envelope: PeerEnvelope | undefined,
   node: Pick<MemberRecord, "addr" | "port" | "name">,
   path: string,
   payload: unknown,
   timeoutMs = 5000,
+  maxBytes = PEER_ANSWER_MAX,
 ): Promise<unknown> {
   const plain = encoder.encode(JSON.stringify(payload));
   const body = envelope ? await envelope.seal(plain) : plain;
@@ -31,7 +39,9 @@ export async function peerCall(
     headers: { "content-type": "application/octet-stream" },
     signal: AbortSignal.timeout(timeoutMs),
   });
-  const bytes = new Uint8Array(await res.arrayBuffer());
+  const bytes = await readCapped(res, maxBytes).catch((err) => {
+    throw new Error(`${node.name} on ${path}: ${(err as Error).message}`);
+  });
   if (!res.ok) {
     throw new Error(`${node.name} answered ${res.status} on ${path}: ${decoder.decode(bytes).slice(0, 200)}`);
   }

@@ -4,6 +4,7 @@
  */
 import type { Connection } from "mysql2/promise";
 import { serve } from "../../sandbox/worker_kit.ts";
+import { readCapped } from "../../read_capped.ts";
 import {
   addRates,
   mongoHostPort,
@@ -20,6 +21,8 @@ import type { RunReply, RunRequest } from "../protocol.ts";
 import { reason, setting, tcpAnswers } from "../precheck.ts";
 
 type Data = Record<string, unknown>;
+/** Largest status page read (Apache's, nginx's, RabbitMQ's API answers are a few KB). */
+const STATUS_PAGE_MAX = 4 * 1024 * 1024;
 const prevSamples = new Map<string, { at: number; v: Record<string, unknown> }>();
 
 function remember(
@@ -194,7 +197,7 @@ async function fetchText(url: string, user?: unknown, pass?: unknown): Promise<s
     headers.authorization = `Basic ${btoa(`${user}:${String(pass ?? "")}`)}`;
   }
   const res = await fetch(url, { headers, signal: AbortSignal.timeout(5000) });
-  const text = await res.text();
+  const text = new TextDecoder().decode(await readCapped(res, STATUS_PAGE_MAX));
   if (!res.ok) throw new Error(`${url} answered ${res.status}`);
   return text;
 }
