@@ -44,7 +44,7 @@ export { applyFunction, consolidate, FUNCTION_NAMES, FunctionError, normalize } 
 export type { Series } from "./render_functions.ts";
 export { parseGraphiteTime, render, RenderError, renderRequest, toCsv, toJson, toRaw } from "./render.ts";
 export type { RenderRequest, SeriesSource } from "./render.ts";
-export { metricsRoutes } from "./routes.ts";
+export { metricsRoutes, RENDERS_AT_ONCE, RENDERS_WAITING } from "./routes.ts";
 export { canonicalName, parseTaggedName, seriesByTagNames, TagError, TagIndex } from "./tags.ts";
 export { ringPosition, tsMembers, TsRing } from "./ts_ring.ts";
 export { Forwarder, peerCall } from "./peer_client.ts";

@@ -8,6 +8,7 @@ import { type ApiContext, HttpError, readBody, RouteTable } from "../routing/mod
 import { findNodes, PatternError } from "./glob.ts";
 import { render, RenderError, renderRequest, type SeriesSource, toCsv, toJson, toRaw } from "./render.ts";
 import { TargetError } from "./target_parser.ts";
+import { Slots } from "../slots.ts";
 import { TagError, type TagIndex, tagIndexFor } from "./tags.ts";
 import { graphiteEventRoutes, type GraphiteEventsApi } from "./graphite_events.ts";
 import {
@@ -62,12 +63,26 @@ function badRequest(err: unknown): never {
   throw err;
 }
 
+/** Renders at once (a cluster's render holds its fetched points while it waits for other nodes). */
+export const RENDERS_AT_ONCE = 4;
+/** Renders waiting for a slot; more are answered 503 at once. */
+export const RENDERS_WAITING = 32;
+
 export function metricsRoutes(api: MetricsReadApi): RouteTable {
   const r = new RouteTable("metrics");
+  const slots = new Slots(RENDERS_AT_ONCE, RENDERS_WAITING);
   const renderHandler = async (c: ApiContext) => {
     const p = await params(c);
     let body: string | unknown;
     let format: string;
+    const slot = slots.acquire();
+    if (!slot) {
+      throw new HttpError(
+        503,
+        `too many renders at once (${slots.busy} running, ${slots.waiting} waiting): retry later`,
+      );
+    }
+    const release = await slot;
     try {
       const req = renderRequest(p, api.nowSeconds());
       if (req.targets.length === 0) throw new RenderError("no target given (target=...)");
@@ -76,6 +91,8 @@ export function metricsRoutes(api: MetricsReadApi): RouteTable {
       body = format === "csv" ? toCsv(list) : format === "raw" ? toRaw(list) : toJson(list);
     } catch (err) {
       badRequest(err);
+    } finally {
+      release();
     }
     if (format === "json") return c.json(body);
     return c.text(body as string, 200, { "content-type": format === "csv" ? "text/csv" : "text/plain" });

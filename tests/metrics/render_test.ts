@@ -9,6 +9,8 @@ import {
   parseTarget,
   render,
   renderRequest,
+  RENDERS_AT_ONCE,
+  RENDERS_WAITING,
   type SeriesSource,
   TargetError,
   toCsv,
@@ -450,4 +452,40 @@ Deno.test("routes: /version and /functions tell Grafana exactly the functions /r
   const missing = await r.request("/functions/holtWintersForecast");
   assert.equal(missing.status, 404);
   assert.deepEqual(await missing.json(), { error: "Function not found: holtWintersForecast" });
+});
+
+Deno.test("routes: renders run RENDERS_AT_ONCE at a time, RENDERS_WAITING wait, more get a 503", async () => {
+  // a source that holds every fetch until released (a cluster render waiting for another node)
+  let started = 0;
+  const gate = Promise.withResolvers<void>();
+  const slow: SeriesSource = {
+    fetch: async (pattern, from, until) => {
+      started++;
+      await gate.promise;
+      return await source.fetch(pattern, from, until);
+    },
+  };
+  const table = metricsRoutes({ source: slow, names: () => Promise.resolve([]), nowSeconds: () => 1000 });
+  const log = new LogSink({ level: "ERROR", stderr: false, node: "t" }).logger("http");
+  const r = buildApp([table], { token: "", maxBody: 1 << 20, log, counters: new Counters() });
+  const ask = () => r.request("/render?target=web1.cpu.user&from=0&until=200");
+  const held = Array.from({ length: RENDERS_AT_ONCE + RENDERS_WAITING }, ask);
+  for (let i = 0; i < 50 && started < RENDERS_AT_ONCE; i++) await new Promise((r) => setTimeout(r, 1));
+  assert.equal(started, RENDERS_AT_ONCE, "only the slots' renders reach the source");
+  const refused = await ask();
+  assert.equal(refused.status, 503);
+  assert.match(
+    (await refused.json()).error,
+    new RegExp(`too many renders at once \\(${RENDERS_AT_ONCE} running, ${RENDERS_WAITING} waiting\\)`),
+  );
+  gate.resolve();
+  const answers = await Promise.all(held);
+  assert.deepEqual(answers.map((a) => a.status), answers.map(() => 200));
+  for (const a of answers) assert.equal((await a.json())[0].target, "web1.cpu.user");
+  assert.equal(started, RENDERS_AT_ONCE + RENDERS_WAITING);
+  // the slots are all free again, and a failing render gives its slot back too
+  for (let i = 0; i < RENDERS_AT_ONCE + 1; i++) {
+    assert.equal((await r.request("/render?target=nope(")).status, 400);
+  }
+  assert.equal((await ask()).status, 200);
 });
