@@ -92,9 +92,12 @@ export class EventHandlers {
     const next = new Map<string, Slot>();
     for (const def of eventHandlerDefs(this.#ctx)) {
       const old = this.#slots.get(def.name);
+      // the same object: a run in progress holds it, and its end must clear `running` on the slot
+      // that stays (a copy stayed "running" forever and its events were never run again)
+      if (old) old.def = def;
       next.set(
         def.name,
-        old ? { ...old, def } : {
+        old ?? {
           def,
           queue: [],
           running: false,

@@ -343,3 +343,46 @@ Deno.test("a reload keeps a remaining handler's counters and queue, adds new han
   assert.deepEqual(eh.list().map((v) => v.name), ["b"]);
   eh.stop();
 });
+
+Deno.test("a reload while a handler's command runs: its later events still run, with the new command", async () => {
+  using ctx = makeTestCtx({
+    clock: new RealClock(),
+    files: { "a.json": { event_handler: { events: ["x"], command: "echo old" } } },
+  });
+  const none = new Uint8Array();
+  const ran: string[] = [];
+  const gates: Array<() => void> = [];
+  const fake = async (command: string): Promise<ShellResult> => {
+    ran.push(command);
+    await new Promise<void>((r) => gates.push(r));
+    return {
+      code: 0,
+      signal: null,
+      stdout: none,
+      stderr: none,
+      dropped: { stdout: 0, stderr: 0 },
+      timedOut: false,
+      durationMs: 1,
+    };
+  };
+  const eh = new EventHandlers(ctx, () => true, fake);
+  eh.onEvent(event("x"));
+  await until("the first run started", () => gates.length === 1);
+  const a = ctx.config.objects.event_handler["a"];
+  ctx.config.objects.event_handler = {
+    a: { ...a, value: { ...(a.value as Record<string, unknown>), command: "echo new" } },
+  };
+  eh.reload(); // while "echo old" runs
+  eh.onEvent(event("x")); // waits for the run in progress
+  gates.shift()!();
+  await until("the second run started", () => gates.length === 1);
+  gates.shift()!();
+  await until("idle", () => !eh.list()[0].running);
+  eh.onEvent(event("x")); // after the reload's run ended: must run, not wait forever
+  await until("the third run started", () => gates.length === 1, 5000);
+  gates.shift()!();
+  await until("three runs counted", () => eh.list()[0].runs === 3 && !eh.list()[0].running);
+  assert.deepEqual(ran, ["echo old", "echo new", "echo new"]);
+  assert.equal(eh.list()[0].queued, 0);
+  eh.stop();
+});
