@@ -296,8 +296,7 @@ export class Prober {
    */
   #suspectGone(target: MemberRecord): void {
     this.#core.deps.counters.inc("gossip_probes_refused_total");
-    this.#suspect(target);
-    this.#confirmGone(target.uuid);
+    if (this.#suspect(target, true)) this.#confirmGone(target.uuid, target.incarnation);
   }
 
   /**
@@ -306,12 +305,11 @@ export class Prober {
    * (no refutation in between): dead now. A live agent whose TCP port is not reachable (a NAT that
    * forwards only UDP) answers the ping, and is not declared dead by this.
    */
-  #confirmGone(uuid: string): void {
+  #confirmGone(uuid: string, inc: number): void {
     const core = this.#core;
     const { clock, config, counters, log } = core.deps;
     const rec = core.members.get(uuid);
-    if (!rec || rec.state !== "suspect" || this.#goneChecks.has(uuid)) return;
-    const inc = rec.incarnation;
+    if (!rec || rec.state !== "suspect" || rec.incarnation !== inc || this.#goneChecks.has(uuid)) return;
     const every = Math.max(1, config.probe_interval);
     const still = () => {
       const now = core.members.get(uuid);
@@ -343,11 +341,19 @@ export class Prober {
     this.#goneChecks.clear();
   }
 
-  #suspect(target: MemberRecord): void {
+  /**
+   * Suspects the member at its current incarnation: a probe unanswered for its whole interval is
+   * evidence against the process even if it refuted someone else meanwhile (Lifeguard: a slow node
+   * keeps learning that it is slow, and stops accusing healthy peers). With `probed`, only at the
+   * incarnation the probe found: a refused port is evidence against the process that was probed,
+   * and a newer incarnation heard meanwhile may be its restart. True when it was suspected.
+   */
+  #suspect(target: MemberRecord, probed = false): boolean {
     const core = this.#core;
     core.deps.counters.inc("gossip_probes_failed_total");
     const now = core.members.get(target.uuid);
-    if (!now || (now.state !== "alive" && now.state !== "suspect")) return;
+    if (!now || (now.state !== "alive" && now.state !== "suspect")) return false;
+    if (probed && now.incarnation !== target.incarnation) return false;
     core.deps.log.debug(`${target.name} did not answer a probe; suspecting it`);
     core.members.handleSuspect({
       type: "suspect",
@@ -355,6 +361,7 @@ export class Prober {
       incarnation: now.incarnation,
       from: core.members.selfUuid,
     });
+    return true;
   }
 
   /**
