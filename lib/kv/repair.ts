@@ -116,15 +116,20 @@ export class Repair {
         while (!this.#stopped) {
           const keys = storage.hints.hintsFor(target, HINT_BATCH);
           if (!keys.length) break;
-          const recs = keys.map((k) => storage.getRecord(k)).filter((r): r is KvRecord => !!r);
+          const sent = keys.map((k) => storage.getRecord(k));
+          const recs = sent.filter((r): r is KvRecord => !!r);
           try {
             await Promise.all(recs.map((r) => peers.replicate(peer, { record: r }, undefined, "repair")));
           } catch (err) {
             if (err instanceof PeerUnreachable || err instanceof PeerRefused) break;
             throw err;
           }
-          storage.hints.removeHints(target, keys);
-          this.#stats.hints_delivered += keys.length;
+          // a newer write that missed the target meanwhile found its hint already there: that key
+          // stays hinted (its newer record goes next time)
+          const done = keys.filter((k, i) => sameVersion(sent[i], storage.getRecord(k)));
+          storage.hints.removeHints(target, done);
+          this.#stats.hints_delivered += done.length;
+          if (done.length < keys.length) break;
         }
       }
     });
@@ -259,4 +264,10 @@ export class Repair {
 /** Resolves on a later event-loop turn (I/O runs first); a deferral, not a delay on the clock. */
 function nextTurn(): Promise<void> {
   return new Promise((resolve) => setImmediate(resolve));
+}
+
+/** True when `b` is the record `a` was (both absent counts: nothing to deliver). */
+function sameVersion(a: KvRecord | null | undefined, b: KvRecord | null | undefined): boolean {
+  if (!a || !b) return !a && !b;
+  return compareVersion(a, b) === 0;
 }
