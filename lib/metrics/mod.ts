@@ -109,7 +109,8 @@ export function createMetrics(ctx: Ctx, deps: MetricsDeps = {}): Omit<Subsystem,
       await service.stop();
       await cluster.stop();
       if (relay) {
-        await relay.flush();
+        // a flush in progress is waited for (close() would cut its write), then the rest goes
+        await relay.drain();
         relay.close();
       }
     },

@@ -71,6 +71,8 @@ interface Queue {
   /** Sent, not confirmed: goes again, unchanged, before anything newer. */
   unconfirmed: SentBatch | null;
   sending: boolean;
+  /** The send loop in progress (a flush waits for it: stop must not cut it off). */
+  running: Promise<void> | null;
 }
 
 const size = (b: ForwardBatch | null) => b ? b.points.length + b.statsd.length : 0;
@@ -109,7 +111,7 @@ export class Forwarder {
     if (!q) {
       this.#queues.set(
         node.uuid,
-        q = { node, batch: { points: [], statsd: [] }, unconfirmed: null, sending: false },
+        q = { node, batch: { points: [], statsd: [] }, unconfirmed: null, sending: false, running: null },
       );
     }
     q.node = node;
@@ -165,8 +167,14 @@ export class Forwarder {
     return n;
   }
 
-  async #send(q: Queue): Promise<void> {
-    if (q.sending) return;
+  /** Sends the queue's batches, or waits for the send in progress (which takes what comes meanwhile). */
+  #send(q: Queue): Promise<void> {
+    if (q.running) return q.running;
+    q.running = this.#sendAll(q).finally(() => q.running = null);
+    return q.running;
+  }
+
+  async #sendAll(q: Queue): Promise<void> {
     while (q.unconfirmed || size(q.batch) > 0) {
       q.sending = true;
       let batch = q.unconfirmed;

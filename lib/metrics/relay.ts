@@ -21,7 +21,8 @@ export class GraphiteRelay {
   errors = 0;
   #queue: string[] = [];
   #conn: Deno.TcpConn | null = null;
-  #busy = false;
+  /** The flush in progress. */
+  #current: Promise<void> | null = null;
 
   constructor(
     target: string,
@@ -51,13 +52,27 @@ export class GraphiteRelay {
 
   /** A write is in progress (what it carries comes back to `waiting` if it fails). */
   get sending(): boolean {
-    return this.#busy;
+    return this.#current !== null;
   }
 
-  /** Sends what is queued (one write per call); on error keeps it for the next flush. */
-  async flush(): Promise<void> {
-    if (this.#busy || this.#queue.length === 0) return;
-    this.#busy = true;
+  /**
+   * Sends what is queued (one write per call); on error keeps it for the next flush. A flush in
+   * progress is waited for instead (what was queued meanwhile waits for the next one).
+   */
+  flush(): Promise<void> {
+    if (this.#current) return this.#current;
+    if (this.#queue.length === 0) return Promise.resolve();
+    this.#current = this.#flush().finally(() => this.#current = null);
+    return this.#current;
+  }
+
+  /** At stop: waits for a flush in progress, then sends what was queued meanwhile. */
+  async drain(): Promise<void> {
+    await this.flush();
+    await this.flush();
+  }
+
+  async #flush(): Promise<void> {
     const lines = this.#queue;
     this.#queue = [];
     // without a deadline a carbon that stops reading (or a connect that never completes) kept the
@@ -105,7 +120,6 @@ export class GraphiteRelay {
       }
     } finally {
       clearTimeout(timer);
-      this.#busy = false;
     }
   }
 

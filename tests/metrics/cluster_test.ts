@@ -170,3 +170,33 @@ Deno.test("a ts node answers a batch it took already without taking it again", a
     await stop();
   }
 });
+
+Deno.test("a flush while a batch is on its way waits for it and for what queued meanwhile (stop loses nothing)", async () => {
+  const bodies: Array<{ statsd: string[] }> = [];
+  const gate = Promise.withResolvers<void>();
+  const srv = Deno.serve({ hostname: HOST, port: 0, onListen() {} }, async (req) => {
+    bodies.push(await req.json());
+    if (bodies.length === 1) await gate.promise; // the owner is slow to answer the first batch
+    return Response.json({ stored: 0, lines: 0 });
+  });
+  const f = new Forwarder(undefined, 1000, 100, () => {}, 5000);
+  const owner = member("3".repeat(40), "n3", srv.addr.port, ["ts"]);
+  try {
+    f.statsdLine(owner, "a:1|c");
+    const periodic = f.flush(); // the flush timer's
+    while (bodies.length === 0) await new Promise((r) => setTimeout(r, 5));
+    f.statsdLine(owner, "b:1|c"); // arrives during the send
+    let stopped = false;
+    const stopping = f.flush().then(() => stopped = true); // what cluster.stop() does
+    await new Promise((r) => setTimeout(r, 50));
+    assert.equal(stopped, false, "the stop's flush waits for the batch in flight");
+    gate.resolve();
+    await stopping;
+    await periodic;
+    assert.deepEqual(bodies.map((b) => b.statsd), [["a:1|c"], ["b:1|c"]]);
+    assert.equal(f.waiting, 0);
+  } finally {
+    gate.resolve();
+    await srv.shutdown();
+  }
+});

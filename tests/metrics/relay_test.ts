@@ -115,3 +115,34 @@ Deno.test("points the relay could not send go out once carbon is back, with no n
     ctx.cleanup();
   }
 });
+
+Deno.test("relay: stop waits for a write in progress, then sends what came meanwhile (nothing lost)", async () => {
+  // a carbon that reads nothing for 300 ms: the first flush's write (a few MB) is still in progress
+  const port = freePort(HOST);
+  const l = Deno.listen({ hostname: HOST, port });
+  const got: string[] = [];
+  const serving = (async () => {
+    for await (const conn of l) {
+      await new Promise((r) => setTimeout(r, 300));
+      let buf = "";
+      for await (const chunk of conn.readable) buf += new TextDecoder().decode(chunk);
+      got.push(...buf.split("\n").filter(Boolean));
+      return;
+    }
+  })();
+  const relay = new GraphiteRelay(`${HOST}:${port}`, makeTestCtx().log);
+  const first = 100_000;
+  for (let i = 0; i < first; i++) relay.point(`load.host${i}.value_with_a_long_name`, i, 1_700_000_000);
+  const flushing = relay.flush();
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(relay.sending, true, "the first write is blocked on the carbon that does not read");
+  relay.point("late.point", 1, 1_700_000_001); // queued during the write
+  await relay.drain(); // what metrics.stop() does before close()
+  relay.close();
+  await flushing;
+  await serving; // (its loop's return closed the listener)
+  assert.equal(got.length, first + 1);
+  assert.equal(got.at(-1), "late.point 1 1700000001");
+  assert.equal(relay.sent, first + 1);
+  assert.equal(relay.errors, 0);
+});
