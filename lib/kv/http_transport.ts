@@ -56,10 +56,9 @@ export class HttpKvTransport implements KvTransport {
       });
       bytes = await readCapped(res, MAX_ANSWER_BYTES);
     } catch (err) {
-      throw new PeerUnreachable(
-        peer,
-        timedOut ? `no answer within ${Math.round(ms)} ms` : reason(err as Error, signal),
-      );
+      const why = timedOut ? `no answer within ${Math.round(ms)} ms` : reason(err as Error, signal);
+      // a connection refused or a host unreachable took nothing; the rest may have been received
+      throw new PeerUnreachable(peer, why, why === "connection refused" || why === "host unreachable");
     } finally {
       clearTimeout(timer);
       signal?.removeEventListener("abort", cancel);

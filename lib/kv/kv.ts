@@ -114,6 +114,15 @@ export class KvNode implements KvApi {
         }
         return { ok: true, index: rec.modify_index };
       } catch (err) {
+        // a compare-and-set the owner may have applied is not sent to the next owner: that one would
+        // see the new index and answer false for a write that was made (a lock taken, told not taken)
+        if (err instanceof PeerUnreachable && w.cas !== undefined && !err.notSent) {
+          throw new KvError(
+            503,
+            `outcome unknown: the compare-and-set of key ${JSON.stringify(w.key)} went to ${err.message}; ` +
+              `read the key to see whether it was applied`,
+          );
+        }
         if (err instanceof PeerUnreachable) {
           reasons.push(err.message);
           continue;

@@ -227,7 +227,7 @@ export class PeerClient {
         const p = pipe.queue.shift()!;
         // waited past its deadline behind a slow message: its caller has given up, do not send it
         if (p.deadline <= now) {
-          p.reject(new PeerUnreachable(pipe.peer, "deadline passed while queued"));
+          p.reject(new PeerUnreachable(pipe.peer, "deadline passed while queued", true));
           continue;
         }
         size += p.size;

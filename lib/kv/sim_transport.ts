@@ -101,7 +101,7 @@ export class SimKvNetwork {
         const serve = this.#nodes.get(peer.uuid);
         if (!serve) {
           this.stats.refused++;
-          return finish(() => reject(new PeerUnreachable(peer, "connection refused")));
+          return finish(() => reject(new PeerUnreachable(peer, "connection refused", true)));
         }
         this.stats.delivered++;
         serve(kind, JSON.parse(wire), signal).then(

@@ -74,7 +74,7 @@ class PeerSocket {
   async call(kind: KvMessage, body: unknown, ms: number): Promise<unknown> {
     const id = this.#next++;
     const frame = await this.env.seal(encoder.encode(JSON.stringify({ i: id, k: kind, b: body })));
-    if (this.closed) throw new PeerUnreachable(this.peer, "connection lost");
+    if (this.closed) throw new PeerUnreachable(this.peer, "connection lost", true);
     return await new Promise((resolve, reject) => {
       const sent = performance.now();
       this.#waiting.set(id, { resolve, reject, sent, until: sent + ms, ms });

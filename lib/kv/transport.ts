@@ -12,7 +12,11 @@ export type KvMessage = typeof KV_MESSAGES[number];
 
 /** The peer did not answer (refused, reset, timed out, partitioned). */
 export class PeerUnreachable extends Error {
-  constructor(readonly peer: RingNode, reason: string) {
+  /**
+   * `notSent`: the message never left (refused connection, deadline passed in our queue), so
+   * another owner may take it; otherwise the peer may have received and applied it.
+   */
+  constructor(readonly peer: RingNode, reason: string, readonly notSent = false) {
     super(`${peer.name || peer.uuid.slice(0, 8)} (${peer.addr}:${peer.port}): ${reason}`);
     this.name = "PeerUnreachable";
   }

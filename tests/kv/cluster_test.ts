@@ -3,7 +3,16 @@
  * sharing a fake membership table.
  */
 import assert from "node:assert/strict";
-import { dec, enc, eventually, FakeCluster, type KvTestNode, startKvNode, stopAll } from "./kv_helpers.ts";
+import {
+  ANSWER_LOST,
+  dec,
+  enc,
+  eventually,
+  FakeCluster,
+  type KvTestNode,
+  startKvNode,
+  stopAll,
+} from "./kv_helpers.ts";
 
 const opts = { sanitizeOps: false, sanitizeResources: false };
 
@@ -348,6 +357,42 @@ Deno.test({
       assert.equal(dec((await owner.kv.get(key)).entry!.value), "v2");
       await eventually("caught up", () => dec(owner.kv.local.storage.getRecord(key)!.value) === "v2");
       await eventually("syncing over", () => !owner.kv.local.stale);
+    } finally {
+      await stopAll(nodes);
+    }
+  },
+});
+
+Deno.test({
+  name:
+    "a forwarded compare-and-set whose answer is lost is a 503 'outcome unknown', not a false from the next owner",
+  ...opts,
+  fn: async () => {
+    const { nodes, by } = await cluster(["a", "b", "c"], { nonKv: ["web1"] });
+    try {
+      const web = by("web1");
+      const first = web.kv.placement.owners("lock/job")[0].uuid;
+      web.fault = (peer) => peer.uuid === first ? `${ANSWER_LOST} (test)` : null;
+      const cas = await http(web, "/kv/lock/job?cas=0", { method: "PUT", body: "mine" });
+      assert.equal(cas.status, 503);
+      assert.match(
+        (await cas.json()).error,
+        /outcome unknown: the compare-and-set of key "lock\/job" went to .*answer lost/,
+      );
+      // it was applied: what the caller is told to check
+      const r = await http(by("a"), "/kv/lock/job?raw");
+      assert.equal(await r.text(), "mine");
+      // a plain write whose answer is lost goes on to the next owner (last writer wins: no harm)
+      const firstOther = web.kv.placement.owners("lock/other")[0].uuid;
+      web.fault = (peer) => peer.uuid === firstOther ? `${ANSWER_LOST} (test)` : null;
+      const put = await http(web, "/kv/lock/other", { method: "PUT", body: "x" });
+      assert.equal(put.status, 200, await put.clone().text());
+      assert.equal(await put.json(), true);
+      // a refused connection sent nothing: a compare-and-set goes on to the next owner
+      web.fault = (peer) => peer.uuid === first ? "connection refused (test)" : null;
+      const cas2 = await http(web, "/kv/lock/job2?cas=0", { method: "PUT", body: "mine" });
+      assert.equal(cas2.status, 200, await cas2.clone().text());
+      assert.equal(await cas2.json(), true);
     } finally {
       await stopAll(nodes);
     }

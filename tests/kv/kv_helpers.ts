@@ -47,12 +47,22 @@ export async function loneDeps(ctx: Ctx, key?: string): Promise<KvDeps> {
   return { membership: { self: () => self, members: () => [self] }, envelope: await testEnvelope(ctx, key) };
 }
 
-/** Wraps a transport with a test fault: a reason makes the peer unreachable. */
+export const ANSWER_LOST = "answer lost";
+
+/**
+ * Wraps a transport with a test fault: a reason makes the peer unreachable (nothing sent); a reason
+ * starting with ANSWER_LOST delivers the message, then fails as a lost answer would.
+ */
 export function faulty(t: KvTransport, fault: (peer: RingNode) => string | null): KvTransport {
   return {
     call(peer, kind, body, deadline, signal) {
       const cut = fault(peer);
-      if (cut) return Promise.reject(new PeerUnreachable(peer, cut));
+      if (cut?.startsWith(ANSWER_LOST)) {
+        return t.call(peer, kind, body, deadline, signal).then(() => {
+          throw new PeerUnreachable(peer, cut);
+        });
+      }
+      if (cut) return Promise.reject(new PeerUnreachable(peer, cut, true));
       return t.call(peer, kind, body, deadline, signal);
     },
   };
