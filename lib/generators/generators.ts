@@ -149,6 +149,8 @@ export class Generators {
   #status = new Map<string, GeneratorStatus>();
   /** KV values read by templates, refreshed when `kv.changed` names the key. */
   #kvCache = new Map<string, string | null>();
+  /** Keys being read, with the `kv.changed` seen for each meanwhile (the value read may predate it). */
+  #kvReads = new Map<string, { readers: number; changes: number }>();
   #timer: number | null = null;
   /** The KV refresh: every KV_REFRESH_MS while a value is cached; no timer while none is. */
   #kvTicks: LazyInterval | null = null;
@@ -235,9 +237,28 @@ export class Generators {
 
   /** Bus `kv.changed`: forget the cached value; re-render only if a template read that key. */
   onKvChanged(key: string): void {
-    if (!this.#kvCache.has(key)) return;
+    const reading = this.#kvReads.get(key);
+    if (reading) reading.changes++;
+    if (!this.#kvCache.has(key) && !reading) return;
     this.#kvCache.delete(key);
     this.schedule();
+  }
+
+  /**
+   * Reads `key` from KV; `fresh` is false when `kv.changed` named it during the read (the value may
+   * be the one before the change: not to be cached, a new run is scheduled).
+   */
+  async #kvRead(key: string): Promise<{ value: string | null; fresh: boolean }> {
+    let r = this.#kvReads.get(key);
+    if (!r) this.#kvReads.set(key, r = { readers: 0, changes: 0 });
+    r.readers++;
+    const before = r.changes;
+    try {
+      const value = await this.#kvGet!(key);
+      return { value, fresh: r.changes === before };
+    } finally {
+      if (--r.readers === 0) this.#kvReads.delete(key);
+    }
   }
 
   start(): void {
@@ -260,7 +281,9 @@ export class Generators {
     for (const key of [...this.#kvCache.keys()]) {
       let value: string | null;
       try {
-        value = await this.#kvGet(key);
+        const r = await this.#kvRead(key);
+        if (!r.fresh) continue; // changed meanwhile: dropped from the cache, a run is scheduled
+        value = r.value;
       } catch (err) {
         this.#ctx.log.warn(`generators: cannot re-read KV key ${key}: ${(err as Error).message}`);
         continue;
@@ -379,7 +402,11 @@ export class Generators {
       if (!this.#kvGet) {
         throw new Error(`template reads KV keys (${missing.join(", ")}) but KV is not available`);
       }
-      for (const k of missing) this.#kvCache.set(k, await this.#kvGet(k));
+      for (const k of missing) {
+        const r = await this.#kvRead(k);
+        // changed while it was read: left out, the next pass (or the scheduled run) reads it again
+        if (r.fresh) this.#kvCache.set(k, r.value);
+      }
       this.#kvTicks?.poke(); // values to refresh from now on
     }
   }

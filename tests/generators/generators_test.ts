@@ -568,3 +568,37 @@ Deno.test("ok_nodes come in code-unit order of names, as Python sorts them, what
     "web-b/uuid-1",
   ]);
 });
+
+Deno.test("a KV key changed while a render reads it is read again, not cached at its old value", async () => {
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE);
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    let first = true;
+    const g = createGenerators(w.ctx, {
+      membership: { self: () => w.members[0], members: () => w.members },
+      kvGet: async (k) => {
+        const value = w.kv.get(k) ?? null; // what the owner answered...
+        if (first) {
+          first = false;
+          // ...while a write lands here and kv.changed fires before the answer arrives
+          w.kv.set(k, "2048");
+          w.ctx.bus.emit("kv.changed", { key: k, modify_index: 2, deleted: false });
+        }
+        await Promise.resolve();
+        return value;
+      },
+    });
+    await g.start(); // (wires kv.changed)
+    await g.runNow();
+    assert.match(
+      Deno.readTextFileSync(w.out),
+      /^maxconn 2048\n/,
+      "the value read before the change is not used",
+    );
+    await g.runNow();
+    assert.match(Deno.readTextFileSync(w.out), /^maxconn 2048\n/);
+    await g.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});
