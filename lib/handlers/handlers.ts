@@ -47,6 +47,8 @@ export class Handlers {
   #timer: number | null = null;
   #timerAt = Infinity;
   #draining: Promise<void> | null = null;
+  /** Id of the notification being sent (the queue trim leaves it alone). */
+  #sending: number | null = null;
   #stopped = false;
   /** Delivered and abandoned mails since start (info, tests). */
   sent = 0;
@@ -213,7 +215,8 @@ export class Handlers {
   #makeRoom(h: HandlerDef): void {
     let n = this.#queue.counts()[h.name] ?? 0;
     for (; n >= h.max_queued; n--) {
-      const m = this.#queue.oldest(h.name);
+      // not the one being sent: dropping it would count as lost a mail that is going out
+      const m = this.#queue.oldest(h.name, this.#sending ?? undefined);
       if (!m) return;
       this.#queue.remove(m.id);
       this.dropped++;
@@ -341,7 +344,12 @@ export class Handlers {
     while (!this.#stopped) {
       const m = this.#queue.nextDue(this.#ctx.clock.now(), this.#retryHorizon());
       if (!m) return;
-      await this.#deliver(m);
+      this.#sending = m.id;
+      try {
+        await this.#deliver(m);
+      } finally {
+        this.#sending = null;
+      }
     }
   }
 

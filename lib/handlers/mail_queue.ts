@@ -189,18 +189,18 @@ export class MailQueue {
     if (!this.#write(() => this.db.run("DELETE FROM mail_queue WHERE id = ?", id))) this.#hidden.add(id);
   }
 
-  /** The oldest notification queued for `handler` (by when it was created), if any. */
-  oldest(handler: string): QueuedMail | undefined {
+  /** The oldest notification queued for `handler` (by when it was created), if any, `except` aside. */
+  oldest(handler: string, except?: number): QueuedMail | undefined {
     let best: QueuedMail | undefined;
     for (const m of this.#mem.values()) {
-      if (m.handler === handler && (!best || m.created < best.created)) best = m;
+      if (m.handler === handler && m.id !== except && (!best || m.created < best.created)) best = m;
     }
     const rows = this.db.all<Row>(
       "SELECT * FROM mail_queue WHERE handler = ? ORDER BY id LIMIT ?",
       handler,
-      this.#hidden.size + 1,
+      this.#hidden.size + 2,
     );
-    const r = rows.find((r) => !this.#hidden.has(r.id));
+    const r = rows.find((r) => !this.#hidden.has(r.id) && r.id !== except);
     if (r && (!best || r.created <= best.created)) return { ...r, recipients: JSON.parse(r.recipients) };
     return best;
   }

@@ -207,3 +207,34 @@ Deno.test("a webhook handler needs an http(s) url: a configuration error naming 
     );
   }
 });
+
+Deno.test("the queue trim (max_queued) never drops the notification being sent", async () => {
+  const gate = Promise.withResolvers<void>();
+  const got: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    got.push(JSON.parse(await req.text()).check.id);
+    if (got.length === 1) await gate.promise; // a slow endpoint: the first POST is in flight
+    return new Response("ok");
+  });
+  const r = { got: [], server, url: `http://127.0.0.1:${server.addr.port}/hook` };
+  const { ctx, h, logs } = setup({ url: r.url, max_queued: 1, max_per_hour: 0 });
+  // (the gate opens whatever happens: the server's shutdown waits for the POST it holds)
+  await running(h, ctx, r, async () => {
+    try {
+      ctx.bus.emit("check.changed", change("critical", "ok", { id: "c1", name: "c1" }));
+      await until("the first POST in flight", () => got.length === 1, 10_000);
+      ctx.bus.emit("check.changed", change("critical", "ok", { id: "c2", name: "c2" }));
+      assert.equal(h.stats().dropped, 0, logs.join("\n"));
+      assert.equal(
+        ctx.counters.get("handler_webhooks_total", { handler: "handlers/default", result: "queue_full" }),
+        0,
+      );
+      gate.resolve();
+      await until("both delivered", () => h.stats().sent === 2, 10_000);
+      assert.deepEqual(got, ["c1", "c2"]);
+      assert.equal(h.stats().dropped, 0);
+    } finally {
+      gate.resolve();
+    }
+  });
+});
