@@ -236,7 +236,11 @@ export class Repair {
           const allOk = results.every((r) => r.status === "fulfilled");
           this.#stats.pushed += results.filter((r) => r.status === "fulfilled").length;
           if (!allOk) failed = true;
-          if (!mine && allOk && owners.length && storage.dropIfUnchanged(rec)) this.#stats.dropped++;
+          // the ring may have changed during the pushes: drop only what is still not ours
+          const ours = () => placement.owners(rec.key).some((o) => placement.isSelf(o));
+          if (!mine && allOk && owners.length && !ours() && storage.dropIfUnchanged(rec)) {
+            this.#stats.dropped++;
+          }
         }));
         // a batch whose pushes are no-ops resolves within microtasks: without this turn, a ring change
         // over 30 000 keys ran as one ~0.3 s block and held up every live write (the fault run's outage)

@@ -1,8 +1,8 @@
 /**
- * Hinted handoff against a write that lands while a hint is being delivered: the write's own
- * replication to the same target fails and finds the hint row already there (INSERT OR IGNORE), so
- * the delivery must not remove it afterwards, or the newer value would reach the target only at
- * the next anti-entropy round.
+ * Repair against writes and ring changes that land while it awaits a peer: hinted handoff must not
+ * remove the hint a newer write of the same key found already there (INSERT OR IGNORE), or the newer
+ * value would reach the target only at the next anti-entropy round; a handover must not drop a key
+ * that became ours again while it was pushed to its new owner.
  */
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/clock/mod.ts";
@@ -72,4 +72,46 @@ Deno.test("kv hints: a key rewritten while its hint is delivered stays hinted, a
     "the newer record was delivered",
   );
   assert.equal(repair.stats().hints_delivered, 2);
+});
+
+Deno.test("kv handover: a key that became ours again while it was pushed to its new owner is kept", async () => {
+  const rec = record("k", 1);
+  let ring: "away" | "back" = "away"; // the key's owners: only `peer`, then `self` again
+  const dropped: string[] = [];
+  let scanned = false;
+  const deps = {
+    local: {
+      storage: {
+        scanAfter: () => (scanned ? [] : (scanned = true, [rec])),
+        dropIfUnchanged: (r: KvRecord) => (dropped.push(r.key), true),
+      },
+    },
+    placement: {
+      owners: () => (ring === "away" ? [peer] : [self, peer]),
+      ownersOn: () => [self],
+      isSelf: (n: { uuid: string }) => n.uuid === self.uuid,
+      self,
+    },
+    peers: {
+      replicate: async () => {
+        await new Promise((r) => setTimeout(r, 1));
+        ring = "back"; // a node flapped back while the push was on its way
+        return { ok: true };
+      },
+    },
+    clock: new VirtualClock(1_800_000_000_000),
+    log: silentLogger,
+    cfg: { tombstone_ttl: 86_400_000 },
+  } as unknown as RepairDeps;
+  const repair = new Repair(deps);
+  repair.ringChanged({} as never, {} as never);
+  await repair.handover();
+  assert.deepEqual(dropped, [], "still an owner when the push ended: kept");
+  // the same without the change during the push: dropped once the new owner has it
+  ring = "away";
+  scanned = false;
+  deps.peers.replicate = () => Promise.resolve({ ok: true }) as never;
+  repair.ringChanged({} as never, {} as never);
+  await repair.handover();
+  assert.deepEqual(dropped, ["k"]);
 });
