@@ -232,7 +232,7 @@ export class MetricsService {
     this.#writer.start();
     // on the epoch grid of its interval: the pass runs in a wake-up the 10 s jobs make anyway
     this.#rollupTimer = new LazyInterval(clock, this.#cfg.rollup_interval, () => {
-      void this.#rollupInSlices();
+      this.#rollupRun ??= this.#rollupInSlices().finally(() => this.#rollupRun = null);
       return true;
     });
     this.#rollupTimer.start(true, 0);
@@ -291,6 +291,10 @@ export class MetricsService {
   }
 
   #writing = false;
+  /** The write and rollup passes in progress (stop waits for them). */
+  #writeRun: Promise<void> | null = null;
+  #rollupRun: Promise<void> | null = null;
+  #stopping = false;
 
   /** Something waits for the write timer outside the store (a forwarder or relay batch): arm it. */
   wake(): void {
@@ -303,7 +307,7 @@ export class MetricsService {
    * the next point, without an extra tick only to find nothing.
    */
   #writeTick(): boolean {
-    void this.#writeInSlices();
+    this.#writeRun ??= this.#writeInSlices().finally(() => this.#writeRun = null);
     return this.store.pending > 0 || (this.backlog?.() ?? false);
   }
 
@@ -373,7 +377,7 @@ export class MetricsService {
 
   async #rollupInSlices(): Promise<void> {
     try {
-      await this.store.rollupInSlices();
+      await this.store.rollupInSlices(undefined, () => this.#stopping);
     } catch (err) {
       this.#ctx.counters.inc("metrics_errors_total", { what: "rollup" });
       this.#ctx.log.error(`rollup failed: ${(err as Error).message}`);
@@ -390,9 +394,13 @@ export class MetricsService {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
     this.#rollupTimer?.stop();
     this.#rollupTimer = null;
     this.#writer.stop();
+    // passes in progress end before the store is closed (a rollup gives up at its next slice)
+    await this.#rollupRun;
+    await this.#writeRun;
     this.#statsdTimer?.stop();
     this.#offBus?.();
     this.#offBus = null;

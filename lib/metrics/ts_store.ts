@@ -412,9 +412,12 @@ export class TimeSeriesStore {
   /**
    * The same pass in slices of `slice` series, each its own transaction, yielding to the event
    * loop between slices so listeners keep draining their sockets. A pass still running is not
-   * started twice.
+   * started twice; `stop()` true between two slices abandons it (the next pass does its work).
    */
-  async rollupInSlices(slice = 500): Promise<{ rolled: number; expired: number } | null> {
+  async rollupInSlices(
+    slice = 500,
+    stop: () => boolean = () => false,
+  ): Promise<{ rolled: number; expired: number } | null> {
     if (this.#rolling) return null;
     this.#rolling = true;
     try {
@@ -431,9 +434,11 @@ export class TimeSeriesStore {
           total.compacted += r.compacted;
           r.oldest.forEach((o, k) => total.oldest[k] = Math.min(total.oldest[k], o));
           await new Promise((res) => setTimeout(res, 0));
+          if (stop()) throw new PassStopped();
         }
       } catch (err) {
         abandonPass(this.#core, windows);
+        if (err instanceof PassStopped) return null;
         throw err;
       }
       finishPass(this.#core, windows, total);
@@ -462,3 +467,6 @@ function inOrder(rows: Float64Array, n: number): boolean {
   }
   return true;
 }
+
+/** A rollup pass given up between slices because the service stops. */
+class PassStopped extends Error {}

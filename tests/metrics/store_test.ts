@@ -328,3 +328,26 @@ Deno.test("max_series: points of new names beyond it are refused and told; known
   assert.deepEqual(told, ["d", "e"]);
   db.close();
 });
+
+Deno.test("a rollup pass given up between slices (stop) leaves nothing half done: the next pass does it all", async () => {
+  const now = { t: 1_700_000_000 - (1_700_000_000 % 3600) };
+  const t0 = now.t;
+  const a = store(now), b = store(now);
+  for (let i = 0; i < 60; i++) {
+    for (const s of [a.s, b.s]) for (let k = 0; k < 7; k++) s.add(`m${k}`, i * k, t0 + i * 10);
+  }
+  now.t = t0 + 600;
+  a.s.flush();
+  b.s.flush();
+  const one = a.s.rollup();
+  assert.ok(one.rolled > 0);
+  let slices = 0;
+  assert.equal(await b.s.rollupInSlices(2, () => ++slices >= 2), null, "given up after two slices");
+  assert.deepEqual(await b.s.rollupInSlices(2), one);
+  a.s.settle();
+  b.s.settle();
+  const dump = (db: typeof a.db) => db.all("SELECT series, level, ts, value FROM points ORDER BY 1, 2, 3");
+  assert.deepEqual(dump(b.db), dump(a.db));
+  a.db.close();
+  b.db.close();
+});

@@ -57,9 +57,9 @@ Deno.test("metrics: the rollup pass runs every rollup_interval on the epoch grid
     const passes: number[] = [];
     const store = m.service.store;
     const real = store.rollupInSlices.bind(store);
-    store.rollupInSlices = (slice?: number) => {
+    store.rollupInSlices = (slice?: number, stop?: () => boolean) => {
       passes.push(clock.now());
-      return real(slice);
+      return real(slice, stop);
     };
     await clock.advance(180_000);
     // the default rollup_interval (60 s), at whole minutes of the epoch: with the agent's 10 s jobs
@@ -68,4 +68,32 @@ Deno.test("metrics: the rollup pass runs every rollup_interval on the epoch grid
     await m.stop();
     ctx.cleanup();
   }
+});
+
+Deno.test("metrics: stop waits for a rollup pass in progress, which gives up at its next slice", async () => {
+  const clock = new VirtualClock(1_700_000_012_345);
+  const ctx = makeTestCtx({ clock });
+  const m = createMetrics(ctx);
+  await m.start();
+  const store = m.service.store;
+  const now = Math.floor(clock.now() / 1000);
+  for (let i = 0; i < 1200; i++) m.service.ingest(`roll.s${i}`, i, now); // three slices of 500
+  await clock.advance(1000);
+  assert.equal(store.pending, 0);
+  let slicesSeen = 0;
+  let ended = false;
+  const real = store.rollupInSlices.bind(store);
+  store.rollupInSlices = (slice?: number, stop?: () => boolean) =>
+    real(slice, () => {
+      slicesSeen++;
+      return stop?.() ?? false;
+    }).finally(() => ended = true);
+  await clock.advance(60_000); // the pass starts: its first slice, then a turn of the event loop
+  const stopping = m.stop();
+  assert.equal(ended, false, "the pass is still in progress when stop begins");
+  await stopping;
+  assert.equal(ended, true, "stop returned after the pass ended");
+  assert.equal(slicesSeen, 1, "it gave up after its first slice");
+  assert.equal(ctx.counters.get("metrics_errors_total", { what: "rollup" }), 0);
+  ctx.cleanup();
 });
