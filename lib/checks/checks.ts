@@ -107,23 +107,27 @@ export class Checks {
     this.#publishServices();
   }
 
-  /** Runs in flight, by check id: a run asked while one is running shares its result. */
-  #inflight = new Map<string, Promise<void | number>>();
+  /** Runs in flight, by check id, with the definition they run: a run asked meanwhile shares it. */
+  #inflight = new Map<string, { def: CheckDef | undefined; run: Promise<void | number> }>();
 
   /**
    * Runs one check now and folds in its result (the scheduler calls this, `kunai checks run` too);
-   * while a run of the same check is in flight, answers that run instead of starting another.
+   * while a run of the same definition is in flight, answers that run instead of starting another
+   * (a run of a definition replaced since then is discarded when it ends: a new one starts).
    */
   runCheck(id: string): Promise<void | number> {
+    const def = this.defs.get(id);
     const running = this.#inflight.get(id);
-    if (running) return running;
-    const p = this.#runCheck(id).finally(() => this.#inflight.delete(id));
-    this.#inflight.set(id, p);
-    return p;
+    if (running && running.def === def) return running.run;
+    const entry = { def, run: this.#runCheck(id, def) };
+    entry.run = entry.run.finally(() => {
+      if (this.#inflight.get(id) === entry) this.#inflight.delete(id);
+    });
+    this.#inflight.set(id, entry);
+    return entry.run;
   }
 
-  async #runCheck(id: string): Promise<void | number> {
-    const def = this.defs.get(id);
+  async #runCheck(id: string, def: CheckDef | undefined): Promise<void | number> {
     if (!def) return;
     const r = await this.#runner.run(def);
     if (!r || this.defs.get(id) !== def) return; // superseded, or replaced while running

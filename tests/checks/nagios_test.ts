@@ -263,6 +263,36 @@ Deno.test("a run asked while the same check runs shares that run: the plugin run
   }
 });
 
+Deno.test("a run asked after the check's definition was replaced runs the new one, not the old run in flight", async () => {
+  const ctx = makeTestCtx({ files: { "slow.json": { check: { script: "check_old", interval: "1h" } } } });
+  const pluginDir = join(ctx.dir, "plugins");
+  Deno.chmodSync(ctx.dir, 0o755); // plugins run as nagios_user (nobody) when the tests run as root
+  Deno.mkdirSync(pluginDir);
+  Deno.chmodSync(pluginDir, 0o777);
+  Deno.writeTextFileSync(join(pluginDir, "check_old"), "#!/bin/sh\nsleep 0.5\necho OLD OK\n");
+  Deno.writeTextFileSync(join(pluginDir, "check_new"), "#!/bin/sh\necho NEW OK\n");
+  for (const f of ["check_old", "check_new"]) Deno.chmodSync(join(pluginDir, f), 0o755);
+  ctx.config.params.checks.plugin_dirs = [pluginDir];
+  const checks = createChecks(ctx);
+  try {
+    await checks.start();
+    const old = checks.runCheck("slow"); // in flight for 0.5 s
+    const def = ctx.config.objects.check["slow"];
+    ctx.config.objects.check["slow"] = {
+      ...def,
+      value: { ...(def.value as Record<string, unknown>), script: "check_new" },
+    };
+    checks.loadFromConfig();
+    await checks.runCheck("slow");
+    assert.equal(checks.view("slow")!.output, "NEW OK", String(checks.view("slow")!.output));
+    await old;
+    assert.equal(checks.view("slow")!.output, "NEW OK", "the old run's result is discarded");
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
 Deno.test("a silenced check's changes carry the silence: until OK again (the recovery notifies), or for a time", async () => {
   const ctx = makeTestCtx({ files: { "flip.json": { check: { script: "check_flip", interval: "1h" } } } });
   const pluginDir = join(ctx.dir, "plugins");
