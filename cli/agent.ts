@@ -243,7 +243,9 @@ export const agentCommands: CommandGroup = {
           });
         }]);
         for (const [s, h] of handlers) Deno.addSignalListener(s, h);
+        const stopGuard = guardUnhandled(agent);
         await agent.finished;
+        stopGuard();
         for (const [s, h] of handlers) Deno.removeSignalListener(s, h);
         return 0;
       },
@@ -424,4 +426,44 @@ export function startFailure(logFile: string, pid: number): string | null {
   if (start < 0) return null;
   const m = /\] ERROR: start failed: ([^\n]*)/.exec(text.slice(start));
   return m ? m[1] : null;
+}
+
+/**
+ * A promise nobody awaits that fails, or a throw in a timer's callback, is a bug; Deno's default is
+ * to end the process, which stops every service of the host for one bad message. The agent logs it
+ * (at most one line every 10 s, with how many were not logged), counts it and goes on.
+ */
+export function guardUnhandled(agent: {
+  log: { error(msg: string): void };
+  counters: { inc(name: string): void };
+}): () => void {
+  let lastAt = -Infinity;
+  let quiet = 0;
+  const note = (what: string, reason: unknown) => {
+    agent.counters.inc("agent_unhandled_errors_total");
+    const now = performance.now();
+    if (now - lastAt < 10_000) return void quiet++;
+    lastAt = now;
+    const text = reason instanceof Error ? (reason.stack ?? reason.message) : String(reason);
+    agent.log.error(
+      `${what} (a bug; the agent goes on${quiet ? `; ${quiet} more not logged` : ""}): ${
+        text.slice(0, 2000)
+      }`,
+    );
+    quiet = 0;
+  };
+  const onRejection = (e: PromiseRejectionEvent) => {
+    e.preventDefault();
+    note("unhandled rejection", e.reason);
+  };
+  const onError = (e: ErrorEvent) => {
+    e.preventDefault();
+    note("uncaught error", e.error ?? e.message);
+  };
+  globalThis.addEventListener("unhandledrejection", onRejection);
+  globalThis.addEventListener("error", onError);
+  return () => {
+    globalThis.removeEventListener("unhandledrejection", onRejection);
+    globalThis.removeEventListener("error", onError);
+  };
 }

@@ -89,6 +89,8 @@ interface Pipe<I, R> {
 /** Most items per message (the receiver refuses more than MAX_BATCH). */
 const BATCH_MAX = 256;
 const BATCH_BYTES = 4 * 1024 * 1024;
+/** Pipes kept (up to 4 per peer) before the idle ones are dropped. */
+const MAX_PIPES = 1024;
 /**
  * Messages in flight per peer and kind. What queues meanwhile leaves in the next message, so batches
  * grow with load. Over HTTP (0.3 ms of CPU per message) one in flight was best; on the peer socket a
@@ -196,7 +198,13 @@ export class PeerClient {
     send: (peer: RingNode, batch: Pending<I, R>[]) => Promise<void>,
   ): Promise<R> {
     let pipe = this.#pipes.get(id) as Pipe<I, R> | undefined;
-    if (!pipe) this.#pipes.set(id, pipe = { queue: [], inflight: 0, due: false, peer, send });
+    if (!pipe) {
+      // peers come and go (a pipe holds its peer's record): idle pipes go once there are many
+      if (this.#pipes.size >= MAX_PIPES) {
+        for (const [k, q] of this.#pipes) if (!q.queue.length && !q.inflight && !q.due) this.#pipes.delete(k);
+      }
+      this.#pipes.set(id, pipe = { queue: [], inflight: 0, due: false, peer, send });
+    }
     pipe.peer = peer;
     const p = new Promise<R>((resolve, reject) => {
       pipe.queue.push({
@@ -250,12 +258,26 @@ export class PeerClient {
     batch: Pending<string, { record: KvRecord | null; index: number }>[],
   ): Promise<void> {
     const deadline = Math.max(...batch.map((p) => p.deadline));
-    const ans = await this.call<{ results?: Array<{ record: unknown; index: number }> }>(
-      peer,
-      "reads",
-      { keys: batch.map((p) => p.item) },
-      deadline,
-    );
+    let ans: { results?: Array<{ record: unknown; index: number }> } | null;
+    try {
+      ans = await this.call<{ results?: Array<{ record: unknown; index: number }> }>(
+        peer,
+        "reads",
+        { keys: batch.map((p) => p.item) },
+        deadline,
+      );
+    } catch (err) {
+      // large values: their answer does not fit one message; halves, down to a key per message
+      if (err instanceof PeerRefused && err.status === 413 && batch.length > 1) {
+        const mid = batch.length >> 1;
+        await Promise.all([
+          this.#sendReads(peer, batch.slice(0, mid)),
+          this.#sendReads(peer, batch.slice(mid)),
+        ]);
+        return;
+      }
+      throw err;
+    }
     answerEach(
       peer,
       batch,

@@ -23,7 +23,7 @@ import type { FastSocketPeer } from "../routing/mod.ts";
 import { HttpKvTransport, MAX_CALL_MS } from "./http_transport.ts";
 import { KvError } from "./keys.ts";
 import type { RingNode } from "./ring.ts";
-import { WsClient } from "./ws_client.ts";
+import { MAX_MESSAGE, WsClient } from "./ws_client.ts";
 import { type KvMessage, type KvServe, type KvTransport, PeerRefused, PeerUnreachable } from "./transport.ts";
 
 /** The messages that travel on the socket. */
@@ -32,6 +32,8 @@ export const STREAM_PATH = "/kv-internal/stream";
 /** After a socket could not be opened, HTTP only for this long before trying again. */
 const RETRY_MS = 3000;
 
+/** Largest answer sent on a peer socket: what its reader accepts, less the envelope's overhead. */
+const MAX_ANSWER = MAX_MESSAGE - 1024;
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
 
@@ -179,7 +181,11 @@ export class StreamKvTransport implements KvTransport {
     deadline: number,
     signal?: AbortSignal,
   ): Promise<unknown> {
-    const until = this.#httpOnly.get(peer.uuid);
+    let until = this.#httpOnly.get(peer.uuid);
+    if (until !== undefined && performance.now() >= until) {
+      this.#httpOnly.delete(peer.uuid); // its pause is over (and peers that left leave no entry)
+      until = undefined;
+    }
     if (signal || !STREAM_KINDS.has(kind) || (until !== undefined && performance.now() < until)) {
       return await this.#http.call(peer, kind, body, deadline, signal);
     }
@@ -248,7 +254,18 @@ export function streamSession(
       answer = { error: (err as Error).message };
     }
     if (peer.ended) return;
-    const plainOut = encoder.encode(JSON.stringify({ i: msg.i, s: status, b: answer }));
+    let plainOut: Uint8Array;
+    try {
+      plainOut = encoder.encode(JSON.stringify({ i: msg.i, s: status, b: answer }));
+      // the asker reads at most MAX_MESSAGE (and V8 builds no string over ~512 MB: a batch of reads
+      // of large values threw here, in a promise nobody awaits, and the process exited)
+      if (plainOut.length > MAX_ANSWER) throw new RangeError(`${plainOut.length} bytes`);
+    } catch (err) {
+      const error = `answer too large for one message (${
+        (err as Error).message
+      }): ask for fewer items at a time`;
+      plainOut = encoder.encode(JSON.stringify({ i: msg.i, s: 413, b: { error } }));
+    }
     const out = env ? await env.seal(plainOut) : plainOut;
     if (!peer.ended) peer.send(out);
   };

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { StreamKvTransport } from "../../lib/kv/stream.ts";
+import { PeerClient } from "../../lib/kv/peers.ts";
 import { PeerRefused } from "../../lib/kv/transport.ts";
 import type { RingNode } from "../../lib/kv/ring.ts";
 import { freePort } from "../helpers.ts";
@@ -135,6 +136,41 @@ Deno.test({
       assert.equal(ok.got, 1, ok.reason);
     } finally {
       await stopAll([n]);
+    }
+  },
+});
+
+Deno.test({
+  name: "a reads frame naming large values is answered 413, not encoded; a peer's large reads are split",
+  ...opts,
+  fn: async () => {
+    const nodes = await threeKvNodes(); // (plain frames: sealing 80 MB of replicas takes seconds)
+    const [a, b] = nodes;
+    try {
+      const big = new Uint8Array(1024 * 1024).fill(97); // max_value_bytes
+      for (let i = 0; i < 40; i++) await a.kv.put(`big/${i}`, big);
+      const peer: RingNode = { uuid: a.uuid, name: "a", addr: "127.0.0.1", port: a.port };
+      const t = new StreamKvTransport(b.envelope, b.ctx.clock);
+      // one frame of 1 024 names of one value: ~1.4 GB of answer, which V8 cannot make a string of
+      // (the process exited): refused before any value is encoded
+      await assert.rejects(
+        t.call(peer, "reads", { keys: Array(1024).fill("big/0") }, Date.now() + 10_000),
+        (err: Error) => err instanceof PeerRefused && err.status === 413 && /ask for fewer/.test(err.message),
+      );
+      // the socket and the node go on
+      const one = await t.call(peer, "reads", { keys: ["big/1"] }, Date.now() + 5000) as {
+        results: Array<{ record: { value: string } | null }>;
+      };
+      assert.equal(one.results[0].record?.value.length, 1398104);
+      // the peer client batches reads by key size: 40 values of 1 MiB (~56 MB of answer) go in halves
+      const client = new PeerClient(t, b.ctx.clock, 20_000);
+      const reads = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => client.read(peer, `big/${i}`, Date.now() + 20_000)),
+      );
+      assert.ok(reads.every((r) => r.record?.value.length === big.length));
+      t.close();
+    } finally {
+      await stopAll(nodes);
     }
   },
 });
