@@ -7,6 +7,18 @@ import type { Detectors } from "./detectors.ts";
 
 export function detectorsRoutes(d: Detectors): RouteTable {
   const r = new RouteTable("detectors");
+  // a dry run may start subprocesses (`rpm -q`, plugins): requests that come while one is in progress
+  // share its answer rather than start as many runs as there are requests (an open read route)
+  const running = new Map<string, Promise<unknown>>();
+  const shared = (name?: string): Promise<unknown> => {
+    const key = name ?? "";
+    let p = running.get(key);
+    if (!p) {
+      p = d.dryRun(name).finally(() => running.delete(key));
+      running.set(key, p);
+    }
+    return p;
+  };
   for (const p of ["/agent/detectors", "/agent/detectors/"]) {
     r.read("GET", p, "the detector objects", (c) => c.json(d.list()));
   }
@@ -15,7 +27,7 @@ export function detectorsRoutes(d: Detectors): RouteTable {
       "GET",
       p,
       "evaluate every detector now without applying tags",
-      async (c) => c.json(await d.dryRun()),
+      async (c) => c.json(await shared()),
     );
   }
   r.read(
@@ -33,7 +45,7 @@ export function detectorsRoutes(d: Detectors): RouteTable {
           }; see kunai detectors list)`,
         );
       }
-      return c.json(await d.dryRun(name));
+      return c.json(await shared(name));
     },
   );
   return r;

@@ -10,6 +10,19 @@ import { expiredTombstone, type KvRecord, nextIndex } from "./record.ts";
 import type { KvStorage } from "./storage.ts";
 import { Watchers } from "./watch.ts";
 import { lagNote, lagProbeOn } from "../process_metrics/lag.ts";
+import { KvError } from "./keys.ts";
+
+/**
+ * Blocking reads waiting at once on this node; one more is a 503. Each is a connection held, a
+ * check at every write, and (a listing) a scan at every matching write.
+ */
+export const MAX_WAITERS = 1024;
+/**
+ * How far ahead of our clock an index may be and still be waited for: indexes are hybrid-logical-
+ * clock times (ms × 1000), so another node's is at most its clock skew ahead. One further ahead
+ * can never be passed: it is answered at once, as a read without an index.
+ */
+export const FUTURE_INDEX_MS = 60_000;
 
 /** One piece of work of a group commit: `work`, or merging `rec` (then announced once committed). */
 interface GroupEntry {
@@ -180,6 +193,7 @@ export class LocalReplica {
     signal?: AbortSignal,
   ): Promise<{ record: KvRecord | null; index: number }> {
     const until = this.#clock.elapsed() + waitMs; // a wall clock step neither stretches nor cuts the wait
+    index = this.#reachable(index);
     while (true) {
       const cur = this.record(key);
       const remaining = until - this.#clock.elapsed();
@@ -189,7 +203,21 @@ export class LocalReplica {
       ) {
         return { record: cur, index: cur ? cur.modify_index : this.currentIndex() };
       }
+      this.#room();
       await this.watchers.wait(this.#clock, key, true, remaining, signal);
+    }
+  }
+
+  /** `index`, or undefined when no write can pass it (from the future: see FUTURE_INDEX_MS). */
+  #reachable(index: number | undefined): number | undefined {
+    if (index === undefined) return undefined;
+    return index > nextIndex(this.currentIndex(), this.#clock.now() + FUTURE_INDEX_MS) ? undefined : index;
+  }
+
+  /** Throws 503 when MAX_WAITERS blocking reads wait already. */
+  #room(): void {
+    if (this.watchers.size >= MAX_WAITERS) {
+      throw new KvError(503, `${MAX_WAITERS} blocking reads wait on this node already: retry later`);
     }
   }
 
@@ -201,6 +229,7 @@ export class LocalReplica {
     signal?: AbortSignal,
   ): Promise<{ records: KvRecord[]; index: number }> {
     const until = this.#clock.elapsed() + waitMs;
+    index = this.#reachable(index);
     while (true) {
       const now = this.#clock.now();
       const records = this.storage.scanPrefix(prefix, { sinceIndex: index })
@@ -209,6 +238,7 @@ export class LocalReplica {
       if (index === undefined || records.length || remaining <= 0 || signal?.aborted || this.#closed) {
         return { records, index: this.currentIndex() };
       }
+      this.#room();
       await this.watchers.wait(this.#clock, prefix, false, remaining, signal);
     }
   }

@@ -80,6 +80,9 @@ export interface KvSubsystem extends Subsystem, KvApi {
   routes(): RouteTable;
 }
 
+/** How old the key counts of `info()` may be (each is a scan of the whole table). */
+const INFO_COUNTS_MS = 2000;
+
 /** Builds the KV subsystem on `ctx.store.open("kv")`. */
 export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
   const cfg = ctx.config.params.kv;
@@ -224,7 +227,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
 
     info() {
       return {
-        ...storage.counts(),
+        ...storage.counts(INFO_COUNTS_MS),
         index: local.currentIndex(),
         ring: placement.holders().map((n) => n.name || n.uuid),
         replicas: cfg.replicas,

@@ -15,6 +15,7 @@ import {
   type RouteTable,
 } from "../routing/mod.ts";
 import { KvError } from "./keys.ts";
+import { Slots } from "../slots.ts";
 import type { KvApi, ReadOptions } from "./kv.ts";
 import { bytesToBase64, type KvRecord } from "./record.ts";
 
@@ -115,9 +116,27 @@ function keyOf(c: ApiContext): string {
 const PRIVATE_PREFIX = "__exec/";
 const mayWrite = (c: ApiContext) => c.get("trusted") === true || c.get("writes") === "open";
 
-async function listing(c: ApiContext, api: KvApi, prefix: string): Promise<Response> {
+/** Listings at once (each asks every KV node for all it holds under the prefix); more wait, then 503. */
+export const LISTINGS_AT_ONCE = 4;
+export const LISTINGS_WAITING = 32;
+
+async function listing(c: ApiContext, api: KvApi, prefix: string, slots: Slots): Promise<Response> {
   const opts = { ...readOpts(c), keysOnly: !has(c, "recurse") };
-  const r = await guard(() => api.list(prefix, opts));
+  // a blocking listing waits without work (bounded by the node's blocking reads); the others take a slot
+  const slot = opts.index === undefined ? slots.acquire() : Promise.resolve(() => {});
+  if (!slot) {
+    throw new HttpError(
+      503,
+      `too many key listings at once (${slots.busy} running, ${slots.waiting} waiting): retry later`,
+    );
+  }
+  const release = await slot;
+  let r: Awaited<ReturnType<KvApi["list"]>>;
+  try {
+    r = await guard(() => api.list(prefix, opts));
+  } finally {
+    release();
+  }
   c.header(INDEX_HEADER, String(r.index));
   const entries = mayWrite(c) ? r.entries : r.entries.filter((e) => !e.key.startsWith(PRIVATE_PREFIX));
   if (has(c, "recurse")) return c.json(entries.map((e) => entryJson(e)));
@@ -126,13 +145,14 @@ async function listing(c: ApiContext, api: KvApi, prefix: string): Promise<Respo
 
 /** Adds the public routes over a KvApi to `r`. */
 export function kvRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: number }): RouteTable {
-  const list = (c: ApiContext) => listing(c, api, c.req.query("prefix") ?? "");
+  const slots = new Slots(LISTINGS_AT_ONCE, LISTINGS_WAITING);
+  const list = (c: ApiContext) => listing(c, api, c.req.query("prefix") ?? "", slots);
   r.read("GET", "/kv", "list keys (?prefix=, ?recurse with values, ?index= to block)", list);
   r.read("GET", "/kv/", "list keys (?prefix=, ?recurse with values, ?index= to block)", list);
 
   r.read("GET", "/kv/:key{.+}", "read a key (?raw, ?meta, ?index=&wait= to block)", async (c) => {
     const key = keyOf(c);
-    if (has(c, "recurse") || has(c, "keys")) return await listing(c, api, key);
+    if (has(c, "recurse") || has(c, "keys")) return await listing(c, api, key, slots);
     if (key.startsWith(PRIVATE_PREFIX) && !mayWrite(c)) {
       // the statuses of a write route (401 without credentials, 403 otherwise), said for this key
       const status = c.get("writes") === "token" && !c.req.header("authorization") ? 401 : 403;

@@ -553,13 +553,22 @@ export class KvStorage {
     return dropped;
   }
 
-  /** Counts for info(). */
-  counts(): { keys: number; tombstones: number; hints: number } {
+  #counted: { at: number; counts: { keys: number; tombstones: number; hints: number } } | null = null;
+
+  /**
+   * Counts for info(): a scan of the whole table, so a count at most `maxAgeMs` old is given again
+   * (`/agent/info` is a read route anyone may ask in a loop).
+   */
+  counts(maxAgeMs = 0): { keys: number; tombstones: number; hints: number } {
+    const now = performance.now();
+    if (this.#counted && now - this.#counted.at <= maxAgeMs) return { ...this.#counted.counts };
     const k = this.db.get<{ live: number; dead: number }>(
       "SELECT SUM(deleted = 0) AS live, SUM(deleted = 1) AS dead FROM kv",
     );
     const h = this.db.get<{ n: number }>("SELECT COUNT(*) AS n FROM kv_hints");
-    return { keys: Number(k?.live ?? 0), tombstones: Number(k?.dead ?? 0), hints: Number(h?.n ?? 0) };
+    const counts = { keys: Number(k?.live ?? 0), tombstones: Number(k?.dead ?? 0), hints: Number(h?.n ?? 0) };
+    this.#counted = { at: now, counts };
+    return { ...counts };
   }
 }
 

@@ -2,6 +2,9 @@ import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import { createKv } from "../../lib/kv/mod.ts";
+import type { KvApi } from "../../lib/kv/kv.ts";
+import { kvRoutes, LISTINGS_AT_ONCE, LISTINGS_WAITING } from "../../lib/kv/routes.ts";
+import { RouteTable } from "../../lib/routing/mod.ts";
 import { makeTestCtx } from "../helpers.ts";
 import { loneDeps } from "./kv_helpers.ts";
 
@@ -206,6 +209,41 @@ Deno.test("a full disk: PUT answers 507 naming kv.db, nothing stored; writes go 
     assert.equal((await put("big", new Uint8Array(1 << 20))).status, 200);
   } finally {
     await store.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("key listings run LISTINGS_AT_ONCE at a time, LISTINGS_WAITING wait, more get a 503; blocking ones take no slot", async () => {
+  const gate = Promise.withResolvers<void>();
+  let started = 0;
+  const api = {
+    list: async (_prefix: string, opts: { index?: number }) => {
+      if (opts.index === undefined) {
+        started++;
+        await gate.promise; // a listing that waits for every KV node's answer
+      }
+      return { entries: [], index: 7 };
+    },
+  } as unknown as KvApi;
+  const ctx = makeTestCtx();
+  const table = kvRoutes(new RouteTable("kv"), api, { maxValueBytes: 1 << 20 });
+  const a = buildApp([table], { token: "", maxBody: 1 << 20, log: ctx.log, counters: ctx.counters });
+  try {
+    const held = Array.from({ length: LISTINGS_AT_ONCE + LISTINGS_WAITING }, () => a.request("/kv/?recurse"));
+    for (let i = 0; i < 50 && started < LISTINGS_AT_ONCE; i++) await new Promise((r) => setTimeout(r, 1));
+    assert.equal(started, LISTINGS_AT_ONCE);
+    const refused = await a.request("/kv/app/?keys");
+    assert.equal(refused.status, 503);
+    assert.match((await refused.json()).error, /too many key listings at once \(4 running, 32 waiting\)/);
+    const blocking = await a.request("/kv/?index=3&wait=1s");
+    assert.equal(blocking.status, 200, "a blocking listing is not held behind them");
+    gate.resolve();
+    const answers = await Promise.all(held);
+    assert.deepEqual(answers.map((r) => r.status), answers.map(() => 200));
+    for (const r of answers) await r.body?.cancel();
+    assert.equal((await a.request("/kv/?recurse")).status, 200);
+  } finally {
+    gate.resolve();
     ctx.cleanup();
   }
 });
