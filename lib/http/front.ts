@@ -19,6 +19,7 @@
  * itself, and the connection's upstream is closed).
  */
 import { join } from "node:path";
+import { ChunkedBody } from "./chunked.ts";
 import type { Logger } from "../log/mod.ts";
 import { FailureNote } from "../log/failure.ts";
 import type { Counters } from "../counters.ts";
@@ -74,8 +75,8 @@ interface Conn {
   head: string;
   /** Body bytes still expected (content-length), or -1 for chunked. */
   bodyLeft: number;
-  /** Tail of a chunked body, to see its last chunk. */
-  tail: string;
+  /** A chunked body's framing, followed to see its end (null: not chunked). */
+  chunked: ChunkedBody | null;
   closed: boolean;
   /**
    * Requests may still be answered by the fast path: nothing was forwarded to the private server
@@ -220,7 +221,7 @@ export class TcpFront {
       heard: now,
       head: "",
       bodyLeft: 0,
-      tail: "",
+      chunked: null,
       closed: false,
       fast: !!this.opts.fast,
       ws: null,
@@ -353,18 +354,20 @@ export class TcpFront {
       const head = c.head.slice(0, end);
       c.head = "";
       c.since = now;
-      c.tail = "";
-      if (/^transfer-encoding:.*chunked/im.test(head)) c.bodyLeft = -1;
-      else c.bodyLeft = Number(/^content-length:\s*(\d+)/im.exec(head)?.[1] ?? 0);
+      c.chunked = null;
+      if (/^transfer-encoding:.*chunked/im.test(head)) {
+        c.bodyLeft = -1;
+        c.chunked = new ChunkedBody();
+      } else c.bodyLeft = Number(/^content-length:\s*(\d+)/im.exec(head)?.[1] ?? 0);
       c.phase = c.bodyLeft === 0 ? "wait" : "body";
     }
     if (c.phase === "body" && rest > 0) {
       if (c.bodyLeft > 0) {
         c.bodyLeft -= Math.min(c.bodyLeft, rest);
         if (c.bodyLeft === 0) c.phase = "wait";
-      } else {
-        c.tail = (c.tail + LATIN1.decode(bytes.subarray(bytes.length - Math.min(rest, 7)))).slice(-7);
-        if (/(^|\r\n)0\r\n\r\n$/.test(c.tail)) c.phase = "wait";
+      } else if (c.chunked) {
+        // a malformed body is the server's to refuse (it answers at once): no longer timed here
+        if (c.chunked.feed(bytes.subarray(bytes.length - rest)) !== "more") c.phase = "wait";
       }
     }
     return true;

@@ -303,3 +303,41 @@ Deno.test("the deadline sweep runs only while connections are open, and comes ba
     await srv.close();
   }
 });
+
+Deno.test("a chunked body whose data ends like its terminator is still timed until its real end", async () => {
+  const { srv, counters, port } = await server(600, 5000);
+  try {
+    const conn = await Deno.connect({ hostname: ADDR, port });
+    const closed = closedByServer(conn);
+    // one chunk of 8 bytes: "ab\r\n0\r\n\r\n"'s last 7 bytes look like the last chunk, which is not there
+    await conn.write(
+      enc.encode(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nab\r\n0\r\n\r\n\r\n",
+      ),
+    );
+    const r = await Promise.race([
+      closed.then(() => "closed"),
+      new Promise((ok) => setTimeout(ok, 3000, "held")),
+    ]);
+    assert.equal(r, "closed", "dropped at the body deadline, not held without one");
+    assert.equal(counters.get("http_connections_dropped_total", { reason: "body_timeout" }), 1);
+    conn.close();
+    // a whole chunked body with the same bytes inside is answered
+    const conn2 = await Deno.connect({ hostname: ADDR, port });
+    await conn2.write(
+      enc.encode(
+        "POST /echo HTTP/1.1\r\nHost: x\r\nConnection: close\r\nTransfer-Encoding: chunked\r\n\r\n9\r\nab\r\n0\r\n\r\n\r\n0\r\n\r\n",
+      ),
+    );
+    const buf = new Uint8Array(4096);
+    let text = "";
+    for (let n = await conn2.read(buf); n !== null; n = await conn2.read(buf)) {
+      text += new TextDecoder().decode(buf.subarray(0, n));
+    }
+    assert.match(text, /^HTTP\/1\.1 200/);
+    assert.match(text, /\r\n\r\n9$/, "the 9 bytes of its one chunk");
+    conn2.close();
+  } finally {
+    await srv.close();
+  }
+});
