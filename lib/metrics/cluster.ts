@@ -21,6 +21,8 @@ const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 /** A series fetch answers at most MAX_RENDER_POINTS values (`fetchLocal`), ~26 bytes each in JSON at most. */
 const FETCH_ANSWER_MAX = MAX_RENDER_POINTS * 26 + PEER_ANSWER_MAX;
+/** How long the other ts nodes' lists of metric names are reused (finds, tags, the UI tree). */
+export const NAMES_TTL_MS = 1000;
 
 export interface ClusterOptions {
   membership?: Pick<MembershipView, "self" | "members">;
@@ -161,12 +163,39 @@ export class MetricsCluster {
   };
 
   /** Every metric name of the cluster's `ts` nodes (ours included), sorted. */
-  async names(): Promise<string[]> {
+  names(): Promise<string[]> {
+    const local = this.#svc.store.names();
     // alone: the store's own sorted list, the same array until a name is added (what the tag
     // index is cached by)
-    if (this.#remotes().length === 0) return this.#svc.store.names();
-    const all = new Set(this.#svc.store.names());
-    const remote = await Promise.all(
+    if (this.#remotes().length === 0) return Promise.resolve(local);
+    // asking every ts node for all its names is dear: their lists are reused for NAMES_TTL_MS (and
+    // shared by the requests that come while they are asked); ours are always fresh
+    const now = performance.now();
+    if (!this.#remoteNames || now - this.#remoteNames.at >= NAMES_TTL_MS) {
+      const asked = this.#askNames();
+      this.#remoteNames = { at: now, lists: asked };
+      asked.catch(() => {
+        if (this.#remoteNames?.lists === asked) this.#remoteNames = null; // asked again next time
+      });
+    }
+    const lists = this.#remoteNames.lists;
+    return lists.then((remote) => {
+      // the same array while neither side changed: the tag index built on it holds
+      const m = this.#merged;
+      if (m && m.local === local && m.remote === remote) return m.list;
+      const all = new Set(local);
+      for (const list of remote) for (const n of list) all.add(n);
+      const list = [...all].sort();
+      this.#merged = { local, remote, list };
+      return list;
+    });
+  }
+
+  #remoteNames: { at: number; lists: Promise<string[][]> } | null = null;
+  #merged: { local: string[]; remote: string[][]; list: string[] } | null = null;
+
+  #askNames(): Promise<string[][]> {
+    return Promise.all(
       this.#remotes().map((n) =>
         peerCall(this.#opts.envelope, n, "/metrics-internal/names", {}).then((r) =>
           (r as { names: string[] }).names
@@ -176,8 +205,6 @@ export class MetricsCluster {
           })
       ),
     );
-    for (const list of remote) for (const n of list) all.add(n);
-    return [...all].sort();
   }
 
   /** Agent-to-agent routes: forwarded points in, series and names out. */

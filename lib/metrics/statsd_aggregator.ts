@@ -11,6 +11,7 @@
  * names beyond the cap are counted as dropped.
  */
 import { parseStatsdLine, type StatsdTags, statsName } from "./statsd_parse.ts";
+import { ownString } from "../own_string.ts";
 import { timerStatistics, TimerValues } from "./timer_stats.ts";
 import { matchingNames } from "./etsy_inspect.ts";
 
@@ -145,14 +146,17 @@ export class StatsdAggregator {
         case "c": {
           const cur = this.#counters.get(s.name);
           if (cur === undefined && !this.#room(this.#counters)) continue;
-          this.#counters.set(s.name, (cur ?? 0) + s.value / s.rate);
+          this.#counters.set(cur === undefined ? ownString(s.name) : s.name, (cur ?? 0) + s.value / s.rate);
           break;
         }
         case "ms": {
           let t = this.#timers.get(s.name);
           if (!t) {
             if (!this.#room(this.#timers)) continue;
-            this.#timers.set(s.name, t = new TimerValues(this.opts.maxTimerValues, this.#timers.size + 1));
+            this.#timers.set(
+              ownString(s.name),
+              t = new TimerValues(this.opts.maxTimerValues, this.#timers.size + 1),
+            );
           }
           t.add(s.value, s.rate);
           break;
@@ -160,16 +164,20 @@ export class StatsdAggregator {
         case "g": {
           const cur = this.#gauges.get(s.name);
           if (cur === undefined && !this.#room(this.#gauges)) continue;
-          this.#gauges.set(s.name, s.delta ? (cur ?? 0) + s.value : s.value);
+          // (a new key is kept as a copy: a view into its packet would keep the whole packet)
+          this.#gauges.set(
+            cur === undefined ? ownString(s.name) : s.name,
+            s.delta ? (cur ?? 0) + s.value : s.value,
+          );
           break;
         }
         case "s": {
           let set = this.#sets.get(s.name);
           if (!set) {
             if (!this.#room(this.#sets)) continue;
-            this.#sets.set(s.name, set = new Set());
+            this.#sets.set(ownString(s.name), set = new Set());
           }
-          if (set.size < this.opts.maxTimerValues) set.add(s.member);
+          if (set.size < this.opts.maxTimerValues && !set.has(s.member)) set.add(ownString(s.member));
           break;
         }
       }

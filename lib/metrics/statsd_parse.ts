@@ -40,6 +40,9 @@ export function sanitizeKey(key: string): string {
   return key.replace(/\s+/g, "_").replace(/\//g, "-").replace(/[^A-Za-z0-9_.\-;=]/g, "");
 }
 
+/** Longest statsd key or set member (a longer one is a bad line). */
+export const MAX_KEY_CHARS = 900;
+
 /**
  * A key as aggregated and routed: sanitized, and when tagged (`name;tag=value`, graphite 1.1)
  * validated and made canonical (tags sorted), so one series gets every order of its tags.
@@ -47,6 +50,8 @@ export function sanitizeKey(key: string): string {
 export function statsdKey(raw: string): string | StatsdBad {
   const name = sanitizeKey(raw);
   if (name === "") return { bad: "empty name" };
+  // its flushed names (`stats.timers.<key>.upper_90`...) must fit the store's 1 024 characters
+  if (name.length > MAX_KEY_CHARS) return { bad: `name longer than ${MAX_KEY_CHARS} characters` };
   if (!name.includes(";")) return name;
   const c = canonicalName(name);
   return "bad" in c ? c : c.path;
@@ -153,6 +158,7 @@ function parseGroup(name: string, group: string): StatsdSample | StatsdBad {
   else return { bad: `unknown type ${kindText.slice(0, 10)}` };
   if (kind === "s") {
     if (rawValue === "") return { bad: "empty set member" };
+    if (rawValue.length > MAX_KEY_CHARS) return { bad: `set member longer than ${MAX_KEY_CHARS} characters` };
     return { name, kind, value: NaN, rate, delta: false, member: rawValue };
   }
   if (rawValue === "" || rawValue.trim() !== rawValue) return { bad: "value is not a number" };

@@ -12,6 +12,7 @@
  * the fly, so a 7-day graph reaches up to now (`ts_read.ts`).
  */
 import { type Database, StoreFullError } from "../store/mod.ts";
+import { ownString } from "../own_string.ts";
 import { chunkSpan, compactable } from "./chunks.ts";
 import { type AggregationMethod, bucketOf, type Level, methodFor } from "./retention.ts";
 import {
@@ -161,6 +162,23 @@ export class TimeSeriesStore {
    */
   add(name: string, value: number, ts: number): boolean {
     this.stats.points_received++;
+    // the point is checked before its name is taken: a refused point must not leave a series behind
+    // (`x.<random> 1 0` lines filled max_series with names that never got a point)
+    if (!Number.isFinite(value) || !Number.isFinite(ts)) {
+      this.stats.points_out_of_range++;
+      return false;
+    }
+    const nowS = this.#opts.now() / 1000;
+    const last = this.levels[this.levels.length - 1];
+    if (ts < nowS - last.keep || ts > nowS + (this.#opts.maxFuture ?? 600)) {
+      this.stats.points_out_of_range++;
+      return false;
+    }
+    const max = this.#opts.maxPending;
+    if (this.#full && this.#pNames.length >= 2 * max) {
+      this.stats.points_dropped++;
+      return false;
+    }
     if (!this.#ids.has(name)) {
       if (name === "" || name.length > 1024 || BAD_NAME.test(name)) {
         this.stats.bad_names++;
@@ -173,25 +191,11 @@ export class TimeSeriesStore {
           this.#opts.onSeriesRefused?.(name);
           return false;
         }
+        name = ownString(name); // kept for good: not a view into the packet it came in
         this.#newNames.add(name);
       }
     }
-    if (!Number.isFinite(value) || !Number.isFinite(ts)) {
-      this.stats.points_out_of_range++;
-      return false;
-    }
-    const nowS = this.#opts.now() / 1000;
-    const last = this.levels[this.levels.length - 1];
-    if (ts < nowS - last.keep || ts > nowS + (this.#opts.maxFuture ?? 600)) {
-      this.stats.points_out_of_range++;
-      return false;
-    }
     if (this.#pNames.length === 0) this.#opts.onPending?.();
-    const max = this.#opts.maxPending;
-    if (this.#full && this.#pNames.length >= 2 * max) {
-      this.stats.points_dropped++;
-      return false;
-    }
     this.#pNames.push(name);
     this.#pValues.push(value);
     this.#pTs.push(Math.floor(ts));

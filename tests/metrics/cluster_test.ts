@@ -1,8 +1,10 @@
 import assert from "node:assert/strict";
 import { startTsNodes } from "./ts_nodes.ts";
 import { TsRing } from "../../lib/metrics/mod.ts";
+import { NAMES_TTL_MS } from "../../lib/metrics/cluster.ts";
 import { Forwarder, peerCall } from "../../lib/metrics/peer_client.ts";
 import type { MemberRecord } from "../../lib/types.ts";
+import { buildApp } from "../../lib/http/mod.ts";
 
 const HOST = "127.0.0.16";
 
@@ -85,6 +87,7 @@ Deno.test("two ts nodes: points and statsd lines go to their owner (sealed, batc
       groups.map((g) => [g.target, g.datapoints.filter(([v]) => v !== null).at(-1)?.[0]]),
       [["t.cpu;dc=d0", 380], ["t.cpu;dc=d1", 400]],
     );
+    await new Promise((r) => setTimeout(r, NAMES_TTL_MS)); // n2's copy of n1's names is that old at most
     const hosts =
       await (await fetch(`http://${HOST}:${ports[1]}/tags/autoComplete/values?tag=host&expr=dc%3Dd1`))
         .json();
@@ -198,5 +201,33 @@ Deno.test("a flush while a batch is on its way waits for it and for what queued 
   } finally {
     gate.resolve();
     await srv.shutdown();
+  }
+});
+
+Deno.test("the cluster's metric names: other nodes' lists are reused for a few seconds, ours are always fresh", async () => {
+  const { nodes, stop } = await startTsNodes(HOST);
+  try {
+    const [a, b] = nodes;
+    const now = Math.floor(Date.now() / 1000);
+    const add = (n: typeof a, name: string) => {
+      n.m.service.store.add(name, 1, now);
+      n.m.service.store.flush();
+    };
+    const app = buildApp([a.m.routes()], {
+      token: "",
+      maxBody: 1 << 20,
+      log: a.ctx.log,
+      counters: a.ctx.counters,
+    });
+    const index = async () => await (await app.request("/metrics/index.json")).json() as string[];
+    add(b, "remote.first");
+    assert.deepEqual(await index(), ["remote.first"]);
+    add(b, "remote.second"); // asked again only after NAMES_TTL_MS
+    add(a, "local.one"); // ours: at once
+    assert.deepEqual(await index(), ["local.one", "remote.first"]);
+    const [x, y] = await Promise.all([index(), index()]);
+    assert.deepEqual(x, y);
+  } finally {
+    await stop();
   }
 });

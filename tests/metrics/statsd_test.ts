@@ -130,3 +130,15 @@ Deno.test("DogStatsD lines: tags with ':' are one section, several values share 
   assert.deepEqual(ok("a:1|c|#bare|T1656581400|@0.5"), ["a c 1 0.5"]);
   assert.deepEqual(ok("a:1|#env:prod"), ["bad unknown type #env:prod"]);
 });
+
+Deno.test("a statsd key or set member over 900 characters is a bad line; long keys kept are intact", () => {
+  const a = agg();
+  const long = "k".repeat(900);
+  a.ingestText(`${long}x:1|c\nset:${"m".repeat(901)}|s\n${long}:2|g\nusers.${"a".repeat(40)}:bob|s\n`);
+  assert.equal(a.stats.bad_lines, 2);
+  assert.match(a.lastBad, /^set member longer than 900 characters/);
+  const out = asMap(a.flush(100));
+  assert.equal(out.get(`stats.gauges.${long}`), 2, "a key of 900 characters is taken whole");
+  assert.equal(out.get(`stats.sets.users.${"a".repeat(40)}.count`), 1);
+  assert.equal([...out.keys()].some((k) => k.includes(`${long}x`)), false);
+});

@@ -351,3 +351,30 @@ Deno.test("a rollup pass given up between slices (stop) leaves nothing half done
   a.db.close();
   b.db.close();
 });
+
+Deno.test("max_series: a refused point (bad value, out of range) leaves no name behind to fill it", () => {
+  const now = { t: 1_700_000_000 };
+  const db = openDatabase(":memory:", METRICS_MIGRATIONS);
+  const s = new TimeSeriesStore(db, {
+    levels: parseRetentions("10s:2m"),
+    rules: compileRules([]),
+    now: () => now.t * 1000,
+    maxPending: 100_000,
+    maxSeries: 2,
+  });
+  // what a sender inventing names sends: `x.<random> 1 0`, and values that are not numbers
+  for (let i = 0; i < 100; i++) {
+    assert.equal(s.add(`x.random${i}.aaaaaaaaaaaaaaaa`, 1, 0), false);
+    assert.equal(s.add(`y.random${i}`, NaN, now.t), false);
+    assert.equal(s.add(`z.random${i}`, 1, now.t + 3600), false, "an hour ahead");
+  }
+  assert.equal(s.stats.points_out_of_range, 300);
+  assert.equal(s.stats.series_refused, 0);
+  assert.ok(
+    s.add("real.one.with.a.long.name", 1, now.t) && s.add("real.two", 2, now.t),
+    "room for real names",
+  );
+  s.flush();
+  assert.deepEqual(s.names(), ["real.one.with.a.long.name", "real.two"]);
+  db.close();
+});
