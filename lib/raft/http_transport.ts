@@ -58,7 +58,12 @@ export class HttpRaftTransport implements RaftTransport {
         if (!res.ok) this.#opts.onDrop(`http-${res.status}`);
       })
       .catch(() => this.#opts.onDrop("unreachable"))
-      .finally(() => this.#inFlight.set(to, (this.#inFlight.get(to) ?? 1) - 1));
+      .finally(() => {
+        // a peer with nothing in flight has no entry (voters come and go: no entry is left behind)
+        const left = (this.#inFlight.get(to) ?? 1) - 1;
+        if (left > 0) this.#inFlight.set(to, left);
+        else this.#inFlight.delete(to);
+      });
   }
 
   close(): void {

@@ -176,7 +176,8 @@ export class RaftMachine {
     if (msg.term > this.term) this.#becomeFollower(msg.term, now, out);
     switch (msg.type) {
       case "prevote_reply":
-        if (this.role === "precandidate" && msg.granted) {
+        // only the voters' grants count toward the quorum (any sender can claim a `from`)
+        if (this.role === "precandidate" && msg.granted && this.voters.includes(msg.from)) {
           this.#grants.add(msg.from);
           this.#maybeWinPrevote(now, out);
         }
@@ -193,7 +194,9 @@ export class RaftMachine {
         break;
       }
       case "vote_reply":
-        if (this.role === "candidate" && msg.term === this.term && msg.granted) {
+        if (
+          this.role === "candidate" && msg.term === this.term && msg.granted && this.voters.includes(msg.from)
+        ) {
           this.#grants.add(msg.from);
           this.#maybeWin(now, out);
         }
@@ -213,7 +216,9 @@ export class RaftMachine {
         this.#reply(msg, { type: "heartbeat_reply" }, out);
         break;
       case "heartbeat_reply":
-        if (this.role === "leader" && msg.term === this.term) this.#acks.set(msg.from, now);
+        if (this.role === "leader" && msg.term === this.term && this.voters.includes(msg.from)) {
+          this.#acks.set(msg.from, now);
+        }
         break;
     }
     return out;

@@ -105,3 +105,24 @@ Deno.test("a leader steps down on a higher term, and when a quorum stops answeri
   assert.equal(l.role, "follower");
   assert.ok(now <= 2 + T.electionMaxMs + T.electionMinMs, `stepped down at ${now}`);
 });
+
+Deno.test("grants and acks from outside the group count for nothing (anyone can claim a `from`)", () => {
+  const m = machine("a");
+  m.tick(m.nextDeadline());
+  assert.equal(m.role, "precandidate");
+  // pre-vote grants from non-voters: no quorum
+  m.receive(msg("prevote_reply", "x1", 0, true), 10);
+  m.receive(msg("prevote_reply", "x2", 0, true), 11);
+  assert.equal(m.role, "precandidate");
+  m.receive(msg("prevote_reply", "b", 0, true), 12);
+  assert.equal(m.role, "candidate");
+  // vote grants from non-voters: no quorum either
+  m.receive(msg("vote_reply", "x1", 1, true), 20);
+  m.receive(msg("vote_reply", "x2", 1, true), 21);
+  assert.equal(m.role, "candidate");
+  m.receive(msg("vote_reply", "c", 1, true), 22);
+  assert.equal(m.role, "leader");
+  // a leader hears only from non-voters: it steps down at the quorum check all the same
+  for (let t = 100; t <= 3000; t += 100) m.receive(msg("heartbeat_reply", "x1", 1), t), m.tick(t);
+  assert.notEqual(m.role, "leader");
+});
