@@ -77,7 +77,11 @@ export class Checks {
 
   /** (Re)reads checks and services from the configuration. */
   loadFromConfig(): void {
+    const before = this.defs.ids();
     this.defs.loadFromConfig();
+    // a check the configuration no longer has leaves no state behind (ids change with generated or
+    // renamed files: each kept its last outputs and history for good)
+    for (const id of before) if (!this.defs.get(id)) this.#states.forget(id);
     if (this.#started) this.relink();
   }
 

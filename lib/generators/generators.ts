@@ -214,6 +214,16 @@ export class Generators {
   }
 
   /** Forgets the commands owed by generators no longer in the configuration (logged). */
+  /**
+   * Forgets cached KV values no template read in its last render (a template over the members reads
+   * the keys of nodes that have left): the cache and its 30 s refresh follow what is read now.
+   */
+  #dropUnread(): void {
+    const read = new Set<string>();
+    for (const d of this.#defs) for (const k of this.#status.get(d.name)?.kv_keys ?? []) read.add(k);
+    for (const k of this.#kvCache.keys()) if (!read.has(k)) this.#kvCache.delete(k);
+  }
+
   #dropRemoved(): void {
     const pending = this.#loadPending();
     const names = new Set(this.#defs.map((d) => d.name));
@@ -331,6 +341,7 @@ export class Generators {
         }
       } while (this.#again && !this.#stopped);
       this.#dropRemoved();
+      this.#dropUnread();
     })().finally(() => this.#running = null);
     await this.#running;
   }

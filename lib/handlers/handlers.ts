@@ -67,6 +67,7 @@ export class Handlers {
 
   reload(): void {
     this.#defs = handlerDefs(this.#ctx.config.objects.handler ?? {});
+    this.#mailer.retain(this.#defs.values());
     if (this.#needsTemplates()) {
       loadTemplateEngine().catch((err) =>
         this.#ctx.log.error(`handlers: templates: ${(err as Error).message}`)

@@ -57,6 +57,22 @@ export class Mailer {
     }
   }
 
+  /** Closes the transports of settings no handler of `defs` has any more (a reload changed them). */
+  retain(defs: Iterable<HandlerDef>): void {
+    const keep = new Set<string>();
+    for (const h of defs) if (h.type === "mail") keep.add(JSON.stringify(transportOptions(h)));
+    for (const [key, t] of this.#transports) {
+      if (keep.has(key)) continue;
+      t.close();
+      this.#transports.delete(key);
+    }
+  }
+
+  /** Transports open (tests, info). */
+  get size(): number {
+    return this.#transports.size;
+  }
+
   close(): void {
     for (const t of this.#transports.values()) t.close();
     this.#transports.clear();

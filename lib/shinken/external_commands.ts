@@ -22,7 +22,7 @@ import type { LocalChecks, ShinkenConfig, ShinkenMembership } from "./types.ts";
  */
 interface PendingLine {
   line: string;
-  remember?: [key: string, stateId: number];
+  remember?: [host: string, service: string, stateId: number];
   commit?: () => void;
 }
 
@@ -38,8 +38,11 @@ export class ExternalCommands {
   #membership: ShinkenMembership;
   #localChecks?: LocalChecks;
   #stopped = false;
-  /** Last state pushed per `host|service`, so a member update pushes only what changed. */
-  #pushed = new Map<string, number>();
+  /**
+   * Last state pushed per host and service, so a member update pushes only what changed (a host's
+   * services that are gone, and hosts reaped, are forgotten).
+   */
+  #pushed = new Map<string, Map<string, number>>();
   /** Hosts we reported down (dead), to report them up again when they come back. */
   #down = new Set<string>();
   /** Downtimes and acknowledgements Nagios was told of (loaded on first use, saved on change). */
@@ -96,8 +99,14 @@ export class ExternalCommands {
     }
     const self = m.uuid === this.#membership.self().uuid;
     if (!self) {
-      for (const c of exportedChecks(memberChecks(m))) {
-        if (this.#pushed.get(`${m.uuid}|${c.service}`) === c.state_id) continue;
+      const checks = exportedChecks(memberChecks(m));
+      const had = this.#pushed.get(m.uuid);
+      if (had) {
+        const now = new Set(checks.map((c) => c.service));
+        for (const service of had.keys()) if (!now.has(service)) had.delete(service);
+      }
+      for (const c of checks) {
+        if (had?.get(c.service) === c.state_id) continue;
         lines.push(this.#serviceLine(m.uuid, c.service, c.state_id, c.output));
       }
     }
@@ -108,6 +117,13 @@ export class ExternalCommands {
     }
     this.#push(lines);
     if (self) this.syncAcks();
+  }
+
+  /** A member was reaped (gone from the membership for good): nothing of it is kept. */
+  forget(uuid: string): void {
+    this.#pushed.delete(uuid);
+    this.#down.delete(uuid);
+    this.#badNames.delete(uuid);
   }
 
   /**
@@ -157,8 +173,8 @@ export class ExternalCommands {
     const lines: PendingLine[] = [];
     const seen = new Set<string>();
     const plan = (service: string, silenced: { reason: string; until: number | null } | null | undefined) => {
-      const key = `${self.uuid}|${service}`;
-      const p = planAck(self.uuid, service, silenced, this.#pushed.get(key), notes.acks[service], nowS);
+      const pushed = this.#pushed.get(self.uuid)?.get(service);
+      const p = planAck(self.uuid, service, silenced, pushed, notes.acks[service], nowS);
       if (p) lines.push(...this.#planLines(p, (next) => this.#setNote(notes.acks, service, next)));
     };
     for (const c of this.#ownChecks(self)) {
@@ -256,7 +272,7 @@ export class ExternalCommands {
   #serviceLine(host: string, service: string, stateId: number, output: string): PendingLine {
     const rc = stateId >= 0 && stateId <= 3 ? stateId : 3;
     const line = serviceResultLine(Math.floor(this.#ctx.clock.now() / 1000), host, service, rc, output);
-    return { line, remember: [`${host}|${service}`, stateId] };
+    return { line, remember: [host, service, stateId] };
   }
 
   #push(pending: PendingLine[]): void {
@@ -266,7 +282,12 @@ export class ExternalCommands {
     const r = pushLines(file, pending.map((p) => p.line));
     // Only what was written counts as known to the monitoring tool; dropped states go again later.
     for (const p of pending.slice(0, r.written)) {
-      if (p.remember) this.#pushed.set(...p.remember);
+      if (p.remember) {
+        const [host, service, stateId] = p.remember;
+        let states = this.#pushed.get(host);
+        if (!states) this.#pushed.set(host, states = new Map());
+        states.set(service, stateId);
+      }
       p.commit?.();
     }
     this.#saveNotes();

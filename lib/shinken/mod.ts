@@ -81,6 +81,7 @@ export function createShinken(
         sync();
         commands.onMember(m);
       }));
+      offs.push(ctx.bus.on("member.reaped", (m) => commands.forget(m.uuid)));
       offs.push(ctx.bus.on("services.changed", sync));
       offs.push(ctx.bus.on("check.changed", (ev) => commands.onCheckChanged(ev)));
       offs.push(ctx.bus.on("check.silenced", () => commands.onSilenced()));

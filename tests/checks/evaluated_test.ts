@@ -264,3 +264,26 @@ Deno.test("a state change is logged with at most 300 characters of the output's 
     ctx.cleanup();
   }
 });
+
+Deno.test("a check removed from the configuration by a reload leaves no state behind", async () => {
+  const ctx = makeTestCtx({ tags: ["linux"], files: { "linux/cpu.json": README_CPU } });
+  const data = { cpustats: { cpuall: { "%idle": 0.5 } } };
+  const checks = createChecks(ctx, { collectors: fixedCollectors(data) });
+  try {
+    await checks.start();
+    await checks.runCheck("linux/cpu");
+    await checks.runCheck("linux/cpu");
+    assert.equal(checks.view("linux/cpu")!.state, "critical");
+    const def = ctx.config.objects.check["linux/cpu"];
+    delete ctx.config.objects.check["linux/cpu"];
+    checks.loadFromConfig();
+    assert.equal(checks.view("linux/cpu"), undefined);
+    // defined again later: it starts over rather than from the state it had
+    ctx.config.objects.check["linux/cpu"] = def;
+    checks.loadFromConfig();
+    assert.equal(checks.view("linux/cpu")!.state, "pending");
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});

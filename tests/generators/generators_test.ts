@@ -602,3 +602,33 @@ Deno.test("a KV key changed while a render reads it is read again, not cached at
     w.ctx.cleanup();
   }
 });
+
+Deno.test("KV values no template reads any more are dropped from the cache and no longer re-read", async () => {
+  const clock = new VirtualClock();
+  const w = world(
+    { path: "set-below", template: "lb.tpl" },
+    "{% for uuid in nodes %}{{ kv('w/' ~ nodes[uuid].name) }}\n{% endfor %}",
+    clock,
+  );
+  const reads: string[] = [];
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    const g = createGenerators(w.ctx, {
+      membership: { self: () => w.members[0], members: () => w.members },
+      kvGet: (k) => (reads.push(k), Promise.resolve(w.kv.get(k) ?? null)),
+    });
+    await g.start();
+    await clock.advance(1000);
+    await g.runNow();
+    assert.deepEqual(g.list()[0].kv_keys, ["w/node-1", "w/node-2", "w/node-3"], JSON.stringify(g.list()[0]));
+    w.members.splice(1, 2); // node-2 and node-3 leave
+    await g.runNow();
+    assert.deepEqual(g.list()[0].kv_keys, ["w/node-1"]);
+    reads.length = 0;
+    await clock.advance(31_000); // the periodic re-read
+    assert.deepEqual(reads, ["w/node-1"], "only what a template still reads is re-read");
+    await g.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});

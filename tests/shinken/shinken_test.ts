@@ -352,6 +352,52 @@ Deno.test("check results reach a FIFO in external-command syntax; with no reader
   }
 });
 
+Deno.test("a service gone from a node, or a node reaped, is forgotten: its state is pushed again when it returns", async () => {
+  const w = world("nagios");
+  try {
+    const mk = await new Deno.Command("mkfifo", { args: [w.cmdFile] }).output();
+    assert.equal(mk.code, 0);
+    const s = shinken(w);
+    await s.start(); // (no reader yet: the first results are dropped)
+    const fd = fs.openSync(w.cmdFile, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    const buf = new Uint8Array(65536);
+    const read = () => {
+      try {
+        return new TextDecoder().decode(buf.subarray(0, fs.readSync(fd, buf))).split("\n").filter(Boolean);
+      } catch {
+        return []; // nothing written (EAGAIN)
+      }
+    };
+    try {
+      const third = w.members[2];
+      const svc = (name: string) => ({
+        name,
+        state_id: 2,
+        check: { id: `service:${name}`, state: "critical", state_id: 2, output: "down" },
+      });
+      const withHttp = { ...third, services: { http: svc("http") } };
+      const withWeb = { ...third, services: { web: svc("web") } };
+      w.ctx.bus.emit("member.updated", withHttp);
+      assert.deepEqual(read().map((l) => l.split(";")[2]), ["agent-http"]);
+      w.ctx.bus.emit("member.updated", withWeb); // http renamed web
+      assert.deepEqual(read().map((l) => l.split(";")[2]), ["agent-web"]);
+      w.ctx.bus.emit("member.updated", withHttp); // and back
+      assert.deepEqual(read().map((l) => l.split(";")[2]), ["agent-http"], "pushed again: it was forgotten");
+      w.ctx.bus.emit("member.updated", withHttp);
+      assert.deepEqual(read(), [], "the same state twice is pushed once");
+      w.ctx.bus.emit("member.reaped", { ...withHttp, state: "dead" });
+      read();
+      w.ctx.bus.emit("member.updated", withHttp); // the same uuid joins again
+      assert.deepEqual(read().map((l) => l.split(";")[2]), ["agent-http"], "a reaped node is forgotten");
+    } finally {
+      fs.closeSync(fd);
+      await s.stop();
+    }
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
 Deno.test("pushLines never blocks on a full pipe: the rest is dropped and counted", async () => {
   await commandFileReady();
   const w = world("nagios");
