@@ -4,6 +4,7 @@
  * answer of its kind holds) would fill the agent's memory at the speed of the link. These read at
  * most `max` bytes and cancel the rest.
  */
+import { concatBytes } from "./bytes.ts";
 
 /** An answer longer than its bound (the call fails; the connection is dropped). */
 export class BodyTooLarge extends Error {
@@ -33,14 +34,7 @@ export async function readCapped(res: Response, max: number): Promise<Uint8Array
     await reader.cancel().catch(() => {});
     throw err;
   }
-  if (parts.length === 1) return parts[0];
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** The body's first `max` bytes at most (what a log line quotes); the rest is not read. */

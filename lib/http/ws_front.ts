@@ -14,6 +14,7 @@
  * than its bytes, so tiny frames cannot hold memory the backlog's bound does not see.
  */
 import type { FastSocketPeer, FastSocketRoute } from "../routing/mod.ts";
+import { concatBytes } from "../bytes.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -115,7 +116,7 @@ export class WsFrontConn implements FastSocketPeer {
       this.#tail.push(bytes.slice());
       this.#tailLen += bytes.length;
       if (this.#tailLen < this.#need) return true;
-      buf = concat(this.#tail);
+      buf = concatBytes(this.#tail);
       this.#tail = [];
       this.#tailLen = 0;
     }
@@ -183,7 +184,7 @@ export class WsFrontConn implements FastSocketPeer {
     if (op === 9) {
       if (this.#ended) return;
       if (this.#pong) this.#outBytes -= this.#pong.length + FRAME_COST;
-      this.#pong = concat([serverFrameHeader(10, payload.length), payload]);
+      this.#pong = concatBytes([serverFrameHeader(10, payload.length), payload]);
       this.#outBytes += this.#pong.length + FRAME_COST;
       if (!this.#writing) void this.#flush();
       return;
@@ -195,7 +196,7 @@ export class WsFrontConn implements FastSocketPeer {
       return this.close(1002, "protocol error: bad continuation");
     }
     if (b0 & 0x80) {
-      const msg = this.#parts.length ? concat([...this.#parts, payload]) : payload;
+      const msg = this.#parts.length ? concatBytes([...this.#parts, payload]) : payload;
       this.#parts = [];
       this.#partsLen = 0;
       this.#messages++;
@@ -227,7 +228,7 @@ export class WsFrontConn implements FastSocketPeer {
         if (this.#pong) parts.push(this.#pong);
         const pong = this.#pong ? 1 : 0;
         this.#pong = null;
-        const buf = concat(parts);
+        const buf = concatBytes(parts);
         await this.write(buf);
         this.#outBytes -= buf.length + (frames + pong) * FRAME_COST;
       }
@@ -242,17 +243,4 @@ export class WsFrontConn implements FastSocketPeer {
     }
     if (this.#ended) this.end();
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0];
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  n = 0;
-  for (const p of parts) {
-    out.set(p, n);
-    n += p.length;
-  }
-  return out;
 }

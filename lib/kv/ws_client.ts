@@ -6,9 +6,9 @@
  * is sealed by the PeerEnvelope anyway), so sending costs no per-byte work; writes issued in one
  * event-loop turn leave in one syscall.
  */
+import { concatBytes } from "../bytes.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
-/** Largest message accepted from the server. */
 /** Largest message read from a peer socket (the server answers 413 rather than send more). */
 export const MAX_MESSAGE = 64 * 1024 * 1024;
 const MAX_HEAD = 16 * 1024;
@@ -67,7 +67,7 @@ export class WsClient {
     await Promise.resolve();
     try {
       while (this.#out.length && this.#conn && !this.#ended) {
-        const buf = concat(...this.#out.splice(0));
+        const buf = concatBytes(this.#out.splice(0));
         for (let w = 0; w < buf.length;) w += await this.#conn.write(buf.subarray(w));
       }
     } catch (err) {
@@ -100,7 +100,7 @@ export class WsClient {
       while (head < 0) {
         const n = await conn.read(chunk);
         if (n === null) return this.#end("closed during the handshake");
-        buf = concat(buf, chunk.subarray(0, n));
+        buf = concatBytes([buf, chunk.subarray(0, n)]);
         head = latin1.decode(buf).indexOf("\r\n\r\n");
         if (head < 0 && buf.length > MAX_HEAD) return this.#end("handshake answer too long");
       }
@@ -170,7 +170,7 @@ export class WsClient {
         partsLen += payload.length;
         if (partsLen > MAX_MESSAGE) return this.#end("message too large");
         if (b0 & 0x80) {
-          const msg = parts.length === 1 ? parts[0] : concat(...parts);
+          const msg = concatBytes(parts);
           parts = [];
           partsLen = 0;
           this.#h.message(msg);
@@ -188,7 +188,7 @@ export class WsClient {
         got.push(chunk.slice(0, n));
         have += n;
       } while (have < need && !this.#ended);
-      buf = got.length === 1 ? got[0] : concat(...got);
+      buf = concatBytes(got);
     }
   }
 
@@ -201,18 +201,6 @@ export class WsClient {
     } catch { /* already closed */ }
     this.#h.close(reason, code);
   }
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 async function acceptFor(key: string): Promise<string> {

@@ -30,6 +30,7 @@ export class PostError extends Error {
   override name = "PostError";
 }
 
+import { concatBytes } from "../bytes.ts";
 const encoder = new TextEncoder();
 const LATIN1 = new TextDecoder("latin1");
 
@@ -195,13 +196,7 @@ async function readChunked(r: Reader, maxBytes: number): Promise<Uint8Array> {
     parts.push(r.buf.slice(0, size));
     r.consume(size + 2);
   }
-  const out = new Uint8Array(total);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
+  return concatBytes(parts);
 }
 
 /** Index of the `\r\n\r\n` ending the head, or -1. */

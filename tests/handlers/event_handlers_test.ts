@@ -17,6 +17,17 @@ import type { ClusterEventRecord } from "../../lib/types.ts";
 import { makeTestCtx, tempDir, until } from "../helpers.ts";
 import { memberRecord } from "./fixtures.ts";
 
+/** What a command that ran and exited 0 gives (the fake runners' answer). */
+const DONE: ShellResult = {
+  code: 0,
+  signal: null,
+  stdout: new Uint8Array(),
+  stderr: new Uint8Array(),
+  dropped: { stdout: 0, stderr: 0 },
+  timedOut: false,
+  durationMs: 1,
+};
+
 let seq = 0;
 function event(name: string, payload = "", extra: Partial<ClusterEventRecord> = {}): ClusterEventRecord {
   return {
@@ -222,16 +233,7 @@ Deno.test("one run at a time per handler; past MAX_QUEUED waiting events the res
     most = Math.max(most, running);
     await new Promise<void>((r) => gates.push(r));
     running--;
-    const none = new Uint8Array();
-    return {
-      code: 0,
-      signal: null,
-      stdout: none,
-      stderr: none,
-      dropped: { stdout: 0, stderr: 0 },
-      timedOut: false,
-      durationMs: 1,
-    };
+    return DONE;
   };
   const eh = new EventHandlers(ctx, () => true, fake);
   for (let i = 0; i < MAX_QUEUED + 5; i++) eh.onEvent(event("e"));
@@ -316,17 +318,7 @@ Deno.test("a reload keeps a remaining handler's counters and queue, adds new han
     clock: new RealClock(),
     files: { "a.json": { event_handler: { events: ["x"], command: "true" } } },
   });
-  const none = new Uint8Array();
-  const done: ShellResult = {
-    code: 0,
-    signal: null,
-    stdout: none,
-    stderr: none,
-    dropped: { stdout: 0, stderr: 0 },
-    timedOut: false,
-    durationMs: 1,
-  };
-  const eh = new EventHandlers(ctx, () => true, () => Promise.resolve(done));
+  const eh = new EventHandlers(ctx, () => true, () => Promise.resolve(DONE));
   eh.onEvent(event("x"));
   await until("a ran", () => eh.list()[0].runs === 1);
   const a = ctx.config.objects.event_handler["a"];
@@ -349,21 +341,12 @@ Deno.test("a reload while a handler's command runs: its later events still run, 
     clock: new RealClock(),
     files: { "a.json": { event_handler: { events: ["x"], command: "echo old" } } },
   });
-  const none = new Uint8Array();
   const ran: string[] = [];
   const gates: Array<() => void> = [];
   const fake = async (command: string): Promise<ShellResult> => {
     ran.push(command);
     await new Promise<void>((r) => gates.push(r));
-    return {
-      code: 0,
-      signal: null,
-      stdout: none,
-      stderr: none,
-      dropped: { stdout: 0, stderr: 0 },
-      timedOut: false,
-      durationMs: 1,
-    };
+    return DONE;
   };
   const eh = new EventHandlers(ctx, () => true, fake);
   eh.onEvent(event("x"));
