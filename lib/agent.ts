@@ -225,6 +225,7 @@ export class Agent {
         counters: this.counters,
         headerTimeoutMs: p.http.header_timeout,
         idleTimeoutMs: p.http.idle_timeout,
+        maxPerClient: p.http.max_conns_per_client,
         // under our lock, so a file left by a killed agent is ours to replace (unix paths stop at 107 bytes)
         frontSocket: join(p.data, "http-front.sock").length < 100
           ? join(p.data, "http-front.sock")

@@ -173,6 +173,11 @@ export const httpFields: Fields = {
     60_000,
     "a TCP connection with no request in flight is closed after this",
   ),
+  max_conns_per_client: opt(
+    int({ min: 0, max: 4096 }),
+    256,
+    "TCP connections one client address may hold open at once (0: no limit); the agent holds 4096 in all",
+  ),
 };
 
 export const kvFields: Fields = {

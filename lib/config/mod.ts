@@ -78,6 +78,7 @@ export interface HttpConfig {
   enabled: boolean;
   header_timeout: number;
   idle_timeout: number;
+  max_conns_per_client: number;
 }
 export interface KvConfig {
   replicas: number;

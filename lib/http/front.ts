@@ -38,6 +38,11 @@ export interface TcpFrontOptions {
   privateSocket?: string;
   /** Open connections kept at most (each costs three file descriptors). */
   maxConnections?: number;
+  /**
+   * Open connections one client address may hold (default 256; 0: no limit), so that one client
+   * cannot take every connection, peer routes included (Consul's `http_max_conns_per_client`).
+   */
+  maxPerClient?: number;
   log: Logger;
   counters: Counters;
   /** Starts the private server on this unix socket path. */
@@ -89,6 +94,9 @@ interface Conn {
 
 export class TcpFront {
   readonly #conns = new Set<Conn>();
+  /** Open connections per client address (`maxPerClient`). */
+  readonly #perClient = new Map<string, number>();
+  #perClientSaidAt = -Infinity;
   #closing = false;
   /** The deadline sweep: runs only while connections are open (an idle agent has none to sweep). */
   #timer: ReturnType<typeof setInterval> | null = null;
@@ -173,6 +181,7 @@ export class TcpFront {
 
   async #accept(): Promise<void> {
     const max = this.opts.maxConnections ?? 4096;
+    const perClient = this.opts.maxPerClient ?? 256;
     while (!this.#closing) {
       let client: Deno.Conn;
       try {
@@ -196,11 +205,40 @@ export class TcpFront {
         client.close();
         continue;
       }
-      void this.#serve(client);
+      const from = (client.remoteAddr as Deno.NetAddr).hostname;
+      const held = this.#perClient.get(from) ?? 0;
+      if (perClient > 0 && held >= perClient) {
+        this.opts.counters.inc("http_connections_dropped_total", { reason: "per_client" });
+        this.#perClientNote(from, perClient);
+        client.close();
+        continue;
+      }
+      this.#perClient.set(from, held + 1);
+      void this.#serve(client, from);
     }
   }
 
-  async #serve(client: Deno.Conn): Promise<void> {
+  async #serve(client: Deno.Conn, from: string): Promise<void> {
+    try {
+      await this.#serveConn(client);
+    } finally {
+      const left = (this.#perClient.get(from) ?? 1) - 1;
+      if (left > 0) this.#perClient.set(from, left);
+      else this.#perClient.delete(from);
+    }
+  }
+
+  /** Says once a minute that a client address reached its share of connections. */
+  #perClientNote(from: string, limit: number): void {
+    const now = performance.now();
+    if (now - this.#perClientSaidAt < 60_000) return;
+    this.#perClientSaidAt = now;
+    this.opts.log.warn(
+      `HTTP: ${from} holds ${limit} connections (http.max_conns_per_client): its next ones are closed at once`,
+    );
+  }
+
+  async #serveConn(client: Deno.Conn): Promise<void> {
     let upstream: Deno.Conn;
     try {
       upstream = await Deno.connect({ transport: "unix", path: this.path });

@@ -49,6 +49,8 @@ export interface HttpServerOptions {
   idleTimeoutMs?: number;
   /** TCP connections kept open at most; more are closed at once (default 4096). */
   maxConnections?: number;
+  /** TCP connections one client address may hold (default 256, 0: no limit). */
+  maxPerClient?: number;
   /** Private unix socket between the TCP front and the app (default: in a temp dir). */
   frontSocket?: string;
   /** Plain requests of fast routes answered by the TCP front itself (`fastDispatcher`). */
@@ -279,6 +281,7 @@ export class HttpServer {
           headerTimeoutMs: opts.headerTimeoutMs ?? 10_000,
           idleTimeoutMs: opts.idleTimeoutMs ?? 60_000,
           maxConnections: opts.maxConnections,
+          maxPerClient: opts.maxPerClient,
           privateSocket: opts.frontSocket,
           log: opts.log,
           counters: opts.counters,

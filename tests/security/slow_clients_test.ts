@@ -21,6 +21,7 @@ async function server(
   maxConnections?: number,
   fast?: FastDispatch,
   tunnelSilenceMs?: number,
+  maxPerClient?: number,
 ) {
   const r = new RouteTable("test");
   r.read("GET", "/", "root", (c) => c.text("OK"));
@@ -53,6 +54,7 @@ async function server(
       maxConnections,
       fast,
       tunnelSilenceMs,
+      maxPerClient,
     });
   let srv: HttpServer | null = null;
   for (let i = 0; !srv; i++) {
@@ -338,6 +340,42 @@ Deno.test("a chunked body whose data ends like its terminator is still timed unt
     assert.match(text, /\r\n\r\n9$/, "the 9 bytes of its one chunk");
     conn2.close();
   } finally {
+    await srv.close();
+  }
+});
+
+Deno.test("one client address holds at most max_conns_per_client connections; one more once one closes", async () => {
+  const { srv, counters, port } = await server(5000, 5000, undefined, undefined, undefined, 3);
+  const conns: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 3; i++) conns.push(await Deno.connect({ hostname: ADDR, port }));
+    const fourth = await Deno.connect({ hostname: ADDR, port });
+    conns.push(fourth);
+    await closedByServer(fourth); // closed at once
+    await until(
+      "counted",
+      () => counters.get("http_connections_dropped_total", { reason: "per_client" }) === 1,
+    );
+    // one of the three closes: a new one is taken again, and answers
+    conns[0].close();
+    conns.shift();
+    let answered = "";
+    for (let i = 0; i < 50 && !answered.startsWith("HTTP/1.1 200"); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+      const c = await Deno.connect({ hostname: ADDR, port });
+      await c.write(enc.encode("GET / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"));
+      const buf = new Uint8Array(1024);
+      const n = await c.read(buf).catch(() => null);
+      answered = n ? new TextDecoder().decode(buf.subarray(0, n)) : "";
+      c.close();
+    }
+    assert.match(answered, /^HTTP\/1\.1 200/);
+  } finally {
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed */ }
+    }
     await srv.close();
   }
 });
