@@ -185,8 +185,9 @@ export class WsClient {
       do {
         const n = await conn.read(chunk);
         if (n === null) return this.#end("connection lost");
-        got.push(chunk.slice(0, n));
         have += n;
+        // `chunk` is read into again: a copy, except the last read when the join below copies it
+        got.push(have >= need && got.length ? chunk.subarray(0, n) : chunk.slice(0, n));
       } while (have < need && !this.#ended);
       buf = concatBytes(got);
     }
