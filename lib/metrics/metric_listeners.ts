@@ -289,7 +289,12 @@ export async function closeSockets(l: MetricsListeners): Promise<void> {
 export function statsdStats(
   statsd: StatsdAggregator,
   l: MetricsListeners,
-): StatsdStats & { last_bad: string; handoff_dropped: number } {
+): StatsdStats & {
+  last_bad: string;
+  handoff_dropped: number;
+  worker_restarts: number;
+  lines_dropped: number;
+} {
   const a = statsd.stats, w = l.statsdWorker?.stats;
   return {
     packets: a.packets + (w?.packets ?? 0),
@@ -299,6 +304,8 @@ export function statsdStats(
     flushes: Math.max(a.flushes, w?.flushes ?? 0),
     last_bad: l.statsdWorker?.lastBad || statsd.lastBad,
     handoff_dropped: l.statsdWorker?.handoffDropped ?? 0,
+    worker_restarts: l.statsdWorker?.restarts ?? 0,
+    lines_dropped: l.statsdWorker?.linesDropped ?? 0,
   };
 }
 

@@ -12,7 +12,7 @@ import type { MetricsStoreConfig } from "../config/mod.ts";
 import { compileRules, parseRetentions } from "./retention.ts";
 import { METRICS_MIGRATIONS, TimeSeriesStore } from "./ts_store.ts";
 import { StoreFullError } from "../store/mod.ts";
-import { StatsdAggregator, type StatsdStats } from "./statsd_aggregator.ts";
+import { StatsdAggregator } from "./statsd_aggregator.ts";
 import { parseGraphiteLine } from "./graphite_parse.ts";
 import { pickledPoints } from "./graphite_pickle.ts";
 import { PickleError } from "./pickle.ts";
@@ -199,7 +199,7 @@ export class MetricsService {
   #lastStatsdFlush = 0;
 
   /** statsd counters of this node (Worker and main-thread aggregators together). */
-  statsdStats(): StatsdStats & { last_bad: string; handoff_dropped: number } {
+  statsdStats(): ReturnType<typeof statsdStats> {
     return statsdStats(this.statsd, this.#l);
   }
 
