@@ -190,11 +190,12 @@ export const agentCommands: CommandGroup = {
           }
         }
         const { Agent } = await import("../lib/agent.ts");
-        const reloadConfig = async () => {
+        const reloadConfig = async (texts?: Record<string, string>) => {
           const next = await resolveConfigAsync({
             cfgDir: options["cfg-dir"] as string | undefined,
             dataDir: options["data-dir"] as string | undefined,
             overrides,
+            texts,
           });
           if (options.tag) {
             next.params.tags = [...new Set([...next.params.tags, ...(options.tag as string[])])];

@@ -11,6 +11,7 @@ import {
   formatProblem,
   LISTENER_KINDS,
   localConfigFile,
+  localConfigText,
   mergeLocalConfig,
   readLocalConfig,
   writeLocalConfig,
@@ -54,8 +55,11 @@ export interface AgentOptions {
   dmiPath?: string;
   /** Builds the subsystems (default: every subsystem, `buildSubsystems`; tests may run fewer). */
   build?: (w: WiringInputs) => Subsystem[];
-  /** Re-reads the configuration the same way it was first read (SIGHUP, `kunai agent reload`). */
-  reloadConfig?: () => AgentConfig | Promise<AgentConfig>;
+  /**
+   * Re-reads the configuration the same way it was first read (SIGHUP, `kunai agent reload`), with
+   * `texts` (path -> text) read in place of those files (`PUT /configuration/update`).
+   */
+  reloadConfig?: (texts?: Record<string, string>) => AgentConfig | Promise<AgentConfig>;
 }
 
 /** What a reload did: files read, and parameters that changed but take effect only at restart. */
@@ -90,7 +94,7 @@ export class Agent {
   readonly startedElapsed = performance.now();
   #build: (w: WiringInputs) => Subsystem[];
   #dmiPath?: string;
-  #reloadConfig?: () => AgentConfig | Promise<AgentConfig>;
+  #reloadConfig?: (texts?: Record<string, string>) => AgentConfig | Promise<AgentConfig>;
   #stopping: Promise<void> | null = null;
   /** The listener objects as the subsystems opened them at start: a reload does not reopen them. */
   readonly #startListeners: string;
@@ -281,15 +285,16 @@ export class Agent {
    * Re-reads the configuration. Invalid configuration throws ConfigError and changes nothing;
    * valid configuration replaces objects, listeners and free data in place (subsystems see it
    * through ctx.config and re-read on `config.reloaded`), applies tags and log level, and lists
-   * the other changed parameters as needing a restart.
+   * the other changed parameters as needing a restart. `texts` (path -> text) are read in place of
+   * those files; `check` may refuse the result before anything is applied.
    */
-  async reload(check?: (next: AgentConfig) => void): Promise<ReloadResult> {
+  async reload(check?: (next: AgentConfig) => void, texts?: Record<string, string>): Promise<ReloadResult> {
     if (!this.#reloadConfig) {
       throw new HttpError(409, "this agent was started without a way to re-read its configuration");
     }
     // logrotate's move-then-signal: the next lines go to a new file at the configured path
     this.sink.reopen();
-    const next = await this.#reloadConfig();
+    const next = await this.#reloadConfig(texts);
     check?.(next); // may refuse it: nothing is applied yet
     for (const w of next.warnings) this.log.warn(`configuration: ${formatProblem(w)}`);
     const cur = this.config;
@@ -342,9 +347,10 @@ export class Agent {
 
   /**
    * `PUT /configuration/update` (reference §2.3): merges `patch` into the configuration's local.json
-   * (a `null` removes a key), then re-reads everything as a reload does. A configuration the reload
-   * refuses, or an agent parameter that another file overrides (the update would change nothing),
-   * puts the old local.json back and throws. One update at a time.
+   * (a `null` removes a key) and re-reads everything as a reload does, with the merged text in place
+   * of the file: only a configuration the reload accepts is written, before it is applied. A refused
+   * one (or an agent parameter that another file overrides: the update would change nothing) leaves
+   * the file untouched and throws. One update at a time.
    */
   updateLocalConfig(patch: Record<string, unknown>): Promise<ReloadResult & { file: string }> {
     const run = async () => {
@@ -361,7 +367,8 @@ export class Agent {
           `the local configuration is ${yaml}: this route rewrites local.json only (YAML comments would be lost); edit it by hand`,
         );
       }
-      writeLocalConfig(path, mergeLocalConfig(cur.value, patch));
+      const text = localConfigText(mergeLocalConfig(cur.value, patch));
+      let written = false;
       try {
         const r = await this.reload((next) => {
           // an agent parameter set again by a later file (or the environment, or a flag) keeps that value
@@ -377,12 +384,16 @@ export class Agent {
               } (later sources override local.json); change it there`,
             );
           }
-        });
+          writeLocalConfig(path, text);
+          written = true;
+        }, { [path]: text });
         this.log.info(`configuration updated through the API: ${Object.keys(patch).join(", ")} in ${path}`);
         return { ...r, file: path };
       } catch (err) {
-        if (cur.text === null) Deno.removeSync(path);
-        else writeLocalConfig(path, cur.text);
+        if (written) { // refused after the write (applying it failed): the old file goes back
+          if (cur.text === null) Deno.removeSync(path);
+          else writeLocalConfig(path, cur.text);
+        }
         this.log.warn(`configuration update refused, ${path} left as it was: ${(err as Error).message}`);
         throw err;
       }

@@ -3,7 +3,7 @@
  * object and merges them into one AgentConfig. Nothing on disk is changed.
  */
 import type * as Yaml from "yaml";
-import { basename, extname, join, relative } from "node:path";
+import { basename, dirname, extname, join, relative } from "node:path";
 import { isPlainObject, type Issue, object } from "./schema.ts";
 import { jsonErrorOffset, lineColumn } from "./json_position.ts";
 import { closestName } from "./suggest.ts";
@@ -158,18 +158,31 @@ export function listConfigFiles(dir: string): string[] {
   return out;
 }
 
+/**
+ * `files` of `dir` with the given texts' files of that directory that are not there yet: a new
+ * `local.json` first, as listConfigFiles puts it, any other after the rest.
+ */
+function withTexts(dir: string, files: string[], texts: Record<string, string>): string[] {
+  const extra = Object.keys(texts).filter((f) => dirname(f) === dir && !files.includes(f));
+  if (!extra.length) return files;
+  const local = join(dir, "local.json");
+  return [...extra.filter((f) => f === local), ...files, ...extra.filter((f) => f !== local)];
+}
+
 function objectId(root: string, file: string): string {
   const rel = relative(root, file);
   return rel.slice(0, rel.length - extname(rel).length);
 }
 
 /**
- * Loads and validates all files of the given directories in order.
+ * Loads and validates all files of the given directories in order. `texts` (absolute path -> text)
+ * are read in place of those files, and added where they would be listed if they do not exist yet.
  * Throws ConfigError listing every problem found (all files are read before giving up).
  */
 export function loadConfigDirs(
   dirs: string[],
   inline: Array<{ name: string; value: Record<string, unknown> }> = [],
+  texts: Record<string, string> = {},
 ): RawConfig {
   const raw: RawConfig = {
     params: {},
@@ -183,10 +196,10 @@ export function loadConfigDirs(
   const problems: ConfigProblem[] = [];
   const docs: Array<{ file: string; root: string; value: Record<string, unknown> }> = [];
   for (const dir of dirs) {
-    for (const file of listConfigFiles(dir)) {
+    for (const file of withTexts(dir, listConfigFiles(dir), texts)) {
       let text: string;
       try {
-        text = Deno.readTextFileSync(file);
+        text = texts[file] ?? Deno.readTextFileSync(file);
       } catch (err) {
         problems.push({ file, path: "", message: `cannot read: ${(err as Error).message}` });
         continue;

@@ -1,8 +1,8 @@
 /**
  * The reference's runtime configuration changes (§2.3): `GET /configuration` returns `local.json` and
  * `PUT /configuration/update` merges a JSON object into it. This file reads, merges and writes that one
- * file; the agent re-reads the whole configuration after a write and puts the old file back when
- * the new one is refused.
+ * file; the agent validates the whole configuration with the merged text in place of the file
+ * before it writes it.
  */
 import { join } from "node:path";
 import { writeAtomic } from "../fs/mod.ts";
@@ -58,12 +58,17 @@ export function mergeLocalConfig(
   return out;
 }
 
+/** The text `local.json` is written with. */
+export function localConfigText(value: Record<string, unknown>): string {
+  return JSON.stringify(value, null, 2) + "\n";
+}
+
 /**
  * Writes `local.json` atomically, keeping its owner and mode (0600 for a new one: it may hold keys).
  * A symlink (a configuration management's layout) stays one: the file it points to is replaced.
  */
 export function writeLocalConfig(path: string, value: Record<string, unknown> | string): void {
-  const text = typeof value === "string" ? value : JSON.stringify(value, null, 2) + "\n";
+  const text = typeof value === "string" ? value : localConfigText(value);
   let target = path;
   try {
     target = Deno.realPathSync(path);

@@ -44,7 +44,13 @@ export type { ObjectKind } from "./objects.ts";
 export { LISTENER_KINDS, listenerTypes } from "./listeners.ts";
 export type { ListenerKind } from "./listeners.ts";
 export * as schema from "./schema.ts";
-export { localConfigFile, mergeLocalConfig, readLocalConfig, writeLocalConfig } from "./local_file.ts";
+export {
+  localConfigFile,
+  localConfigText,
+  mergeLocalConfig,
+  readLocalConfig,
+  writeLocalConfig,
+} from "./local_file.ts";
 export { listPacks, type PackInfo } from "./packs.ts";
 
 export interface GossipConfig {
@@ -186,6 +192,11 @@ export interface ResolveOptions {
   overrides?: Record<string, unknown>;
   /** Environment (default Deno.env). */
   env?: Record<string, string>;
+  /**
+   * Texts read in place of files (absolute path -> text), a file that does not exist yet included:
+   * an update is validated as it would be read before it is written.
+   */
+  texts?: Record<string, string>;
 }
 
 export const DEFAULT_CFG_DIR = "/etc/kunai";
@@ -313,13 +324,13 @@ export function resolveConfig(opts: ResolveOptions = {}): AgentConfig {
     }
   }
   // First pass over cfg_dir alone to learn `data`, which names the other directories.
-  const first = loadConfigDirs([cfgDir]);
+  const first = loadConfigDirs([cfgDir], [], opts.texts);
   const envData = env.KUNAI_DATA_DIR ?? env.KUNAI_DATA;
   let data = opts.dataDir ?? envData ?? (first.params.data as string | undefined);
   if (data === undefined) data = defaultDataDir(env);
   data = resolve(data);
   const dirs = [cfgDir, ...DATA_CONFIG_DIRS.map((d) => join(data!, d))];
-  const raw = loadConfigDirs(dirs);
+  const raw = loadConfigDirs(dirs, [], opts.texts);
   if (opts.dataDir !== undefined) raw.paramSource.data = "command line";
   else if (envData !== undefined) {
     raw.paramSource.data = env.KUNAI_DATA_DIR !== undefined ? "env KUNAI_DATA_DIR" : "env KUNAI_DATA";

@@ -50,8 +50,10 @@ Deno.test({
         .json();
       assert.deepEqual(dns.restart_needed, ["port", "dns"]);
 
-      // refused: the file stays byte for byte, and the running configuration too
+      // refused: the file is not even rewritten (same inode and time: nothing else ever reads a
+      // refused configuration there), and the running configuration stays
       const before = Deno.readTextFileSync(localJson);
+      const { ino, mtime } = Deno.statSync(localJson);
       for (
         const [bad, status, re] of [
           ['{"log_level": "LOUD"}', 400, /log_level: "LOUD" is not one of/],
@@ -64,6 +66,8 @@ Deno.test({
         assert.equal(res.status, status, bad);
         assert.match((await res.json()).error, re, bad);
         assert.equal(Deno.readTextFileSync(localJson), before, `${bad}: local.json unchanged`);
+        const st = Deno.statSync(localJson);
+        assert.deepEqual([st.ino, st.mtime], [ino, mtime], `${bad}: local.json rewritten`);
       }
       assert.equal(a.agent.config.params.log_level, "DEBUG");
 

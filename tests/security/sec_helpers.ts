@@ -54,7 +54,7 @@ export async function startLiveAgent(name: string, params: Record<string, unknow
   const agent = new Agent({
     config,
     stderrLogs: false,
-    reloadConfig: () => resolveConfig({ cfgDir, env: { HOME: dir } }),
+    reloadConfig: (texts) => resolveConfig({ cfgDir, env: { HOME: dir }, texts }),
   });
   await agent.start();
   const client = Deno.createHttpClient({ proxy: { transport: "unix", path: socket } });
