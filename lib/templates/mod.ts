@@ -19,6 +19,9 @@ import { projectRoot } from "../root.ts";
 import { formatPercent } from "../evaluator/mod.ts";
 import { filterNames, installFilters } from "./filters.ts";
 import { installJinjaSemantics } from "./jinja.ts";
+import { beginRender, DEFAULT_RENDER_BUDGET, type RenderBudget } from "./statements_for.ts";
+
+export { DEFAULT_RENDER_BUDGET, type RenderBudget };
 
 let engine: typeof nunjucks | null = null;
 let loading: Promise<void> | null = null;
@@ -66,6 +69,8 @@ export interface TemplatesOptions {
    * Jinja2 by default (mail), one newline at the very end of the template is not output.
    */
   keepTrailingNewline?: boolean;
+  /** Loop iterations and time one render may take (DEFAULT_RENDER_BUDGET: 1 000 000, 2 s). */
+  budget?: RenderBudget;
 }
 
 /** Where a template name resolves to. */
@@ -94,9 +99,11 @@ export class Templates {
   #trimBlocks: boolean;
   #keepNewline: boolean;
   #env: nunjucks.Environment | null = null;
+  #budget: RenderBudget;
 
   constructor(opts: TemplatesOptions) {
     this.dirs = opts.dirs;
+    this.#budget = opts.budget ?? DEFAULT_RENDER_BUDGET;
     this.#trimBlocks = opts.trimBlocks ?? false;
     this.#keepNewline = opts.keepTrailingNewline ?? false;
   }
@@ -145,6 +152,7 @@ export class Templates {
     const found = this.find(name);
     if (!found) throw new TemplateError(name, `not found in ${this.dirs.join(", ")}`);
     const env = this.#environment(name);
+    beginRender(this.#budget);
     try {
       return env.render(name, vars);
     } catch (err) {
@@ -155,6 +163,7 @@ export class Templates {
   /** Renders template text given inline (`label` names it in errors). */
   renderString(src: string, vars: Record<string, unknown>, label = "inline"): string {
     const env = this.#environment(label);
+    beginRender(this.#budget);
     try {
       return env.renderString(this.#source(src), vars);
     } catch (err) {

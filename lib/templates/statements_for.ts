@@ -26,6 +26,38 @@ interface ForNode extends Node {
   recursive: boolean;
 }
 
+/**
+ * What one render may spend in loops: iterations, and time (checked every 1 024 iterations).
+ * Rendering is synchronous on the agent's thread, so a runaway template (nested loops over large
+ * ranges) would hold gossip, checks and the API; Jinja2 has no such limit.
+ */
+export interface RenderBudget {
+  maxLoopSteps: number;
+  maxMs: number;
+}
+
+export const DEFAULT_RENDER_BUDGET: RenderBudget = { maxLoopSteps: 1_000_000, maxMs: 2_000 };
+
+let budget = DEFAULT_RENDER_BUDGET;
+let steps = 0;
+let started = 0;
+
+/** Starts counting a render against `b` (renders are synchronous: one counts at a time). */
+export function beginRender(b: RenderBudget = DEFAULT_RENDER_BUDGET): void {
+  budget = b;
+  steps = 0;
+  started = performance.now();
+}
+
+function step(): void {
+  if (++steps > budget.maxLoopSteps) {
+    throw new Error(`loops ran more than ${budget.maxLoopSteps} iterations in one render: stopped`);
+  }
+  if ((steps & 1023) === 0 && performance.now() - started > budget.maxMs) {
+    throw new Error(`the render ran longer than ${budget.maxMs} ms (${steps} loop iterations): stopped`);
+  }
+}
+
 /** A loop's iterable as Python iterates it: a list's items, a string's characters, a dict's keys. */
 function iterItems(v: unknown): unknown[] {
   if (v === undefined) return []; // Jinja2's Undefined iterates as empty
@@ -53,6 +85,7 @@ class LoopRun {
 
   /** The `loop` variable of iteration `i`; a function that renders the loop again when it is recursive. */
   at(i: number): Record<string, unknown> {
+    step();
     const items = this.items, n = items.length;
     const recurse = this.recurse, depth0 = this.depth0;
     const self = `<LoopContext ${i + 1}/${n}>`;

@@ -254,3 +254,25 @@ Deno.test("a dict key that is not a string is a TypeError naming it, never a dif
     "None x False",
   );
 });
+
+Deno.test("a render has a loop budget: a runaway template stops with an error naming its line, the next renders", () => {
+  const nested = "{% for a in range(2000) %}\n{% for b in range(2000) %}{% endfor %}{% endfor %}";
+  assert.throws(
+    () => new Templates({ dirs: [] }).renderString(nested, {}, "runaway"),
+    (err: Error) =>
+      err instanceof TemplateError && /runaway/.test(err.message) && /line 2/.test(err.message) &&
+      /more than 1000000 iterations/.test(err.message),
+  );
+  const small = new Templates({ dirs: [], budget: { maxLoopSteps: 1000, maxMs: 60_000 } });
+  const loop = (n: number) => `{% for i in range(${n}) %}{% endfor %}done`;
+  // each render counts from zero
+  assert.equal(small.renderString(loop(600), {}), "done");
+  assert.equal(small.renderString(loop(600), {}), "done");
+  assert.throws(() => small.renderString(loop(1001), {}), /more than 1000 iterations/);
+  // and a render that takes too long stops at its time budget, whatever its count
+  const slow = new Templates({ dirs: [], budget: { maxLoopSteps: 10_000_000, maxMs: 20 } });
+  assert.throws(
+    () => slow.renderString("{% for i in range(1000000) %}{{ i|string|upper }}{% endfor %}", {}),
+    /longer than 20 ms/,
+  );
+});
