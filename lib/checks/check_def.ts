@@ -27,6 +27,13 @@ export interface CheckDef {
   service?: string;
   /** Problems found when loading (e.g. a syntax error in `critical_if`); the check runs UNKNOWN. */
   problems: string[];
+  /** Said when loading (an interval raised to 1 s) and shown with the problems; the check runs. */
+  warnings: string[];
+  /**
+   * Why the plugin cannot be run, as of the last look (load, then each run): not frozen with the
+   * problems, since installing the plugin or making it executable fixes it without a reload.
+   */
+  pluginProblem?: string;
 }
 
 const PACK_ID = /^packs\/([^/]+)\/(?:checks|services|detectors)\/(.+)$/;
@@ -77,9 +84,10 @@ export interface DefInput {
 export function makeCheckDef(input: DefInput): CheckDef {
   const v = input.value;
   const problems: string[] = [];
+  const warnings: string[] = [];
   let intervalMs = parseDuration(v.interval ?? "10s") ?? 10_000;
   if (intervalMs < 1000) {
-    problems.push(`interval ${JSON.stringify(v.interval)} is below 1s; using 1s`);
+    warnings.push(`interval ${JSON.stringify(v.interval)} is below 1s; using 1s`);
     intervalMs = 1000;
   }
   const timeoutMs = v.timeout !== undefined
@@ -98,5 +106,6 @@ export function makeCheckDef(input: DefInput): CheckDef {
     kind: kindOf(v),
     service: input.service,
     problems,
+    warnings,
   };
 }

@@ -9,7 +9,7 @@ import { reapOrphanRuns } from "../sandbox/mod.ts";
 import { redactSecrets } from "../evaluator/mod.ts";
 import type { CollectorResultsView } from "../types.ts";
 import { appliesTo, type CheckDef } from "./check_def.ts";
-import { CheckDefinitions } from "./definitions.ts";
+import { CheckDefinitions, shownProblems } from "./definitions.ts";
 import type { RawResult } from "./evaluated.ts";
 import { CheckRunner } from "./runner.ts";
 import { Scheduler } from "./scheduler.ts";
@@ -73,15 +73,15 @@ export class Checks {
       "check runs that threw (a bug: see the log)",
     );
     this.defs.loadFromConfig();
+    this.#states.retainOnly(new Set(this.defs.ids()));
   }
 
   /** (Re)reads checks and services from the configuration. */
   loadFromConfig(): void {
-    const before = this.defs.ids();
     this.defs.loadFromConfig();
-    // a check the configuration no longer has leaves no state behind (ids change with generated or
-    // renamed files: each kept its last outputs and history for good)
-    for (const id of before) if (!this.defs.get(id)) this.#states.forget(id);
+    // a check the configuration no longer has leaves no state or silence behind (ids change with
+    // generated or renamed files: each kept its last outputs and history for good)
+    this.#states.retainOnly(new Set(this.defs.ids()));
     if (this.#started) this.relink();
   }
 
@@ -190,7 +190,8 @@ export class Checks {
       next_check: next !== undefined ? Math.floor(next / 1000) : null,
     };
     if (def.service) out.service = def.service;
-    if (def.problems.length) out.problems = def.problems;
+    const problems = shownProblems(def);
+    if (problems.length) out.problems = problems;
     if (rt.soft) out.soft = rt.soft;
     if (rt.perf.length) out.perfdata = rt.perf;
     const silence = this.#states.silence(id);

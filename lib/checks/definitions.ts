@@ -46,6 +46,14 @@ export class CheckDefinitions {
       services.set(name, sd);
       if (sd.checkId) defs.set(sd.checkId, this.#serviceCheckDef(sd));
     }
+    // a definition the reload did not change stays the same object: its run in flight still counts
+    // (every SIGHUP, logrotate's daily one included, dropped the results of the checks running then)
+    for (const [id, def] of defs) {
+      const old = this.#defs.get(id);
+      if (!old || definitionKey(old) !== definitionKey(def)) continue;
+      old.pluginProblem = def.pluginProblem;
+      defs.set(id, old);
+    }
     this.#defs = defs;
     this.#services = services;
   }
@@ -71,11 +79,11 @@ export class CheckDefinitions {
       try {
         this.resolve(def);
       } catch (err) {
-        if (err instanceof PluginRefused) def.problems.push(`${def.file || def.id}: script: ${err.message}`);
+        if (err instanceof PluginRefused) def.pluginProblem = `${def.file || def.id}: script: ${err.message}`;
         else throw err;
       }
     }
-    for (const p of def.problems) this.#ctx.log.warn(`check ${def.id}: ${p}`);
+    for (const p of shownProblems(def)) this.#ctx.log.warn(`check ${def.id}: ${p}`);
     return def;
   }
 
@@ -195,4 +203,25 @@ export class CheckDefinitions {
 
 function applyOnOf(value: Record<string, unknown>): string {
   return typeof value.apply_on === "string" ? value.apply_on : "*";
+}
+
+/** What is said of a definition: its problems, its warnings, and why its plugin cannot run. */
+export function shownProblems(def: CheckDef): string[] {
+  return [...def.problems, ...def.warnings, ...def.pluginProblem ? [def.pluginProblem] : []];
+}
+
+/** Everything a definition is made of: two with the same key run the same way. */
+function definitionKey(d: CheckDef): string {
+  return JSON.stringify([
+    d.from,
+    d.file,
+    d.value,
+    d.applyOn,
+    d.intervalMs,
+    d.timeoutMs,
+    d.kind,
+    d.service ?? null,
+    d.problems,
+    d.warnings,
+  ]);
 }

@@ -66,8 +66,10 @@ export class CheckRunner {
         this.nagios.allow([...this.nagios.allowed, cmd.executable]);
       }
       as = pluginIdentity(this.#macros(def), this.#ctx.config.params.nagios_user);
+      def.pluginProblem = undefined;
     } catch (err) {
-      return unknown(`${def.file || def.id}: script: ${(err as Error).message}`);
+      def.pluginProblem = `${def.file || def.id}: script: ${(err as Error).message}`;
+      return unknown(def.pluginProblem);
     }
     const max = this.#ctx.config.params.checks.max_output;
     const r = await this.nagios.run(argv, def.timeoutMs, max, as);

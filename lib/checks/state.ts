@@ -102,6 +102,20 @@ export class CheckStates {
     this.#store.remove(id);
   }
 
+  /**
+   * Forgets the state and the silence of every check not in `ids` (removed from the configuration,
+   * while the agent ran or was down): a check added again later under the same id starts pending and
+   * unsilenced, rather than muted by an acknowledgement nobody can see or end.
+   */
+  retainOnly(ids: ReadonlySet<string>): void {
+    for (const id of [...this.#rt.keys()]) if (!ids.has(id)) this.forget(id);
+    for (const id of [...this.#silences.keys()]) {
+      if (ids.has(id)) continue;
+      this.#silences.delete(id);
+      this.#store.endSilence(id);
+    }
+  }
+
   /** Folds one result in; returns true when the state changed. */
   fold(def: CheckDef, raw: RawResult, perf: PerfDatum[]): boolean {
     const now = this.#ctx.clock.now();

@@ -365,3 +365,119 @@ Deno.test("a silenced check's changes carry the silence: until OK again (the rec
     ctx.cleanup();
   }
 });
+
+/** A test context whose check `c` runs plugin `name` from a fresh plugin directory (not there yet). */
+function pluginCtx(check: Record<string, unknown>) {
+  const ctx = makeTestCtx({ files: { "c.json": { check } } });
+  const pluginDir = join(ctx.dir, "plugins");
+  Deno.chmodSync(ctx.dir, 0o755); // plugins run as nagios_user (nobody) when the tests run as root
+  Deno.mkdirSync(pluginDir);
+  Deno.chmodSync(pluginDir, 0o777);
+  ctx.config.params.checks.plugin_dirs = [pluginDir];
+  const install = (name: string, body: string) => {
+    Deno.writeTextFileSync(join(pluginDir, name), `#!/bin/sh\n${body}\n`);
+    Deno.chmodSync(join(pluginDir, name), 0o755);
+  };
+  return { ctx, install };
+}
+
+Deno.test("a plugin missing when the check was loaded runs once it is installed, without a reload", async () => {
+  const { ctx, install } = pluginCtx({ script: "check_later", interval: "1h" });
+  const checks = createChecks(ctx);
+  try {
+    await checks.start();
+    await checks.runCheck("c");
+    let v = checks.view("c")!;
+    assert.equal(v.state, "unknown");
+    assert.match(String(v.output), /check_later.*not found|not found.*check_later/);
+    assert.match(String((v.problems as string[])[0]), /check_later/);
+    install("check_later", "echo LATER OK");
+    await checks.runCheck("c");
+    v = checks.view("c")!;
+    assert.equal(v.state, "ok", String(v.output));
+    assert.equal(v.output, "LATER OK");
+    assert.equal(v.problems, undefined, "the problem is no longer shown");
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("an interval under 1 s is raised to 1 s and said: the check still runs", async () => {
+  const { ctx, install } = pluginCtx({ script: "check_fast", interval: "500ms" });
+  install("check_fast", "echo FAST OK");
+  const checks = createChecks(ctx);
+  try {
+    await checks.start();
+    await checks.runCheck("c");
+    const v = checks.view("c")!;
+    assert.equal(v.output, "FAST OK", String(v.output));
+    assert.deepEqual(v.problems, ['interval "500ms" is below 1s; using 1s']);
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("a reload that leaves a check as it was keeps the result of its run in flight", async () => {
+  const { ctx, install } = pluginCtx({ script: "check_slow2", interval: "1h" });
+  install("check_slow2", "sleep 0.4\necho SLOW RESULT");
+  const checks = createChecks(ctx);
+  try {
+    await checks.start();
+    const run = checks.runCheck("c"); // (or the scheduler's first run, under way)
+    await new Promise((r) => setTimeout(r, 100));
+    // the same files read again, as SIGHUP does: a new object with the same definition
+    ctx.config.objects.check["c"] = structuredClone(ctx.config.objects.check["c"]);
+    checks.loadFromConfig();
+    await run;
+    assert.equal(checks.view("c")!.output, "SLOW RESULT");
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("a removed check's silence and state go with it (at reload, and at a start without it)", async () => {
+  const { ctx, install } = pluginCtx({ script: "check_bad", interval: "1h" });
+  install("check_bad", "echo BAD\nexit 2");
+  const events: CheckResultEvent[] = [];
+  ctx.bus.on("check.changed", (e) => events.push(e));
+  const def = ctx.config.objects.check["c"];
+  const cycle = async (fn: (checks: ReturnType<typeof createChecks>) => Promise<void>) => {
+    const checks = createChecks(ctx);
+    try {
+      await checks.start();
+      await fn(checks);
+    } finally {
+      await checks.stop();
+    }
+  };
+  try {
+    // at reload: silenced, removed, added again
+    await cycle(async (checks) => {
+      await checks.runNow("c");
+      checks.silence("c", { reason: "known" });
+      delete ctx.config.objects.check["c"];
+      checks.loadFromConfig();
+      ctx.config.objects.check["c"] = def;
+      checks.loadFromConfig();
+      assert.equal(checks.view("c")!.state, "pending", "its old state is gone");
+      assert.equal(checks.view("c")!.silenced, undefined);
+      await checks.runNow("c");
+      assert.equal(events.at(-1)!.state, "critical");
+      assert.equal(events.at(-1)!.silenced, undefined, "the old silence mutes nothing");
+      checks.silence("c", { reason: "known" });
+    });
+    // removed while the agent was down, then added again
+    delete ctx.config.objects.check["c"];
+    await cycle(() => Promise.resolve());
+    ctx.config.objects.check["c"] = def;
+    await cycle(async (checks) => {
+      assert.equal(checks.view("c")!.silenced, undefined);
+      assert.equal(checks.view("c")!.state, "pending");
+    });
+  } finally {
+    ctx.cleanup();
+  }
+});
