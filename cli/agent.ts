@@ -96,7 +96,13 @@ export const agentCommands: CommandGroup = {
             "do not install the default checks/detectors pack into <data>/global-configuration/packs",
         },
       },
-      async run({ out, options }) {
+      async run({ out, options, configFile }) {
+        if (configFile !== undefined && options["cfg-dir"] === undefined) {
+          // the global -c names the agent the CLI talks to: a start with it read /etc/kunai instead
+          throw new UsageError(
+            `-c ${configFile} names the agent to talk to, not the configuration to start with: give its directory with --cfg-dir`,
+          );
+        }
         const overrides: Record<string, unknown> = {};
         if (options.port !== undefined) {
           const n = Number(options.port);

@@ -16,7 +16,15 @@ import {
   resolveConfigAsync,
 } from "../lib/config/mod.ts";
 import type { Output } from "./output.ts";
-import { type CommandGroup, type CommandSpec, type OptionSpec } from "./types.ts";
+import { type CommandGroup, type CommandSpec, type OptionSpec, UsageError } from "./types.ts";
+
+function isDir(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
 
 const DIRS: Record<string, OptionSpec> = {
   "cfg-dir": { type: "string", description: "configuration directory (default /etc/kunai, $KUNAI_CFG_DIR)" },
@@ -24,8 +32,21 @@ const DIRS: Record<string, OptionSpec> = {
   json: { type: "boolean", description: "JSON output" },
 };
 
-/** The configuration, or null once its problems are printed (JSON with --json). */
-async function load(out: Output, options: Record<string, unknown>): Promise<AgentConfig | null> {
+/**
+ * The configuration, or null once its problems are printed (JSON with --json). The global `-c`
+ * names only the agent to talk to (its socket): read without `--cfg-dir`, the default directory
+ * would be checked instead, and a broken configuration said to be OK.
+ */
+async function load(
+  out: Output,
+  options: Record<string, unknown>,
+  configFile: string | undefined,
+): Promise<AgentConfig | null> {
+  if (configFile !== undefined && options["cfg-dir"] === undefined) {
+    throw new UsageError(
+      `-c ${configFile} names the agent to talk to, not the configuration to read: give its directory with --cfg-dir`,
+    );
+  }
   try {
     return await resolveConfigAsync({
       cfgDir: options["cfg-dir"] as string | undefined,
@@ -124,9 +145,16 @@ const validate: CommandSpec = {
   description:
     "check the configuration as `agent start` would read it, without an agent (exit 2 when it would not start)",
   options: DIRS,
-  async run({ out, options }) {
-    const config = await load(out, options);
+  async run({ out, options, configFile }) {
+    const config = await load(out, options, configFile);
     if (!config) return 2;
+    if (!isDir(config.cfgDir)) {
+      // the default directory (an explicit one that is missing is refused while reading)
+      const problem = { file: config.cfgDir, path: "", message: "configuration directory does not exist" };
+      if (options.json) out.json({ valid: false, problems: [problemJson(problem)] });
+      else out.error(`kunai: ${formatProblem(problem)} (give --cfg-dir)`);
+      return 2;
+    }
     const later = await deepProblems(config);
     const counts: Record<string, number> = {};
     for (const [kind, objs] of Object.entries(config.objects)) {
@@ -177,8 +205,8 @@ const show: CommandSpec = {
   description:
     "print the effective agent parameters and where each comes from (secrets masked), without an agent",
   options: DIRS,
-  async run({ out, options }) {
-    const config = await load(out, options);
+  async run({ out, options, configFile }) {
+    const config = await load(out, options, configFile);
     if (!config) return 2;
     const src = config.paramSource ?? {};
     const params = config.params as unknown as Record<string, unknown>;

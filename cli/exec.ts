@@ -4,6 +4,7 @@
  * return code, output and errors as they arrive in KV.
  */
 import type { Output } from "./output.ts";
+import { durationOpt } from "./lock_kv.ts";
 import { type CommandGroup, UsageError } from "./types.ts";
 
 interface NodeResult {
@@ -43,20 +44,19 @@ export const execCommands: CommandGroup = {
   description: "run a command on every node with a tag (signed with master_key_priv)",
   commands: [{
     name: "",
-    description: "send CMD (default `uname -a`) to the nodes tagged TAG (`*` = all) and print their results",
-    args: ["<tag>", "[cmd]"],
+    description:
+      "send CMD (default `uname -a`) to the nodes tagged TAG (`*` = all) and print their results; " +
+      "its words quoted as one argument, or after `--` when one starts with `-`: kunai exec TAG -- ls -la",
+    args: ["<tag>", "[cmd...]"],
     options: {
       json: { type: "boolean", description: "JSON output" },
-      wait: { type: "string", description: "seconds to wait for every node (default 10)" },
+      wait: { type: "string", description: "how long to wait for every node (default 10s; e.g. 30s, 2m)" },
     },
     async run({ client, out, options, positionals }) {
       const [tag, ...words] = positionals;
       if (!tag) throw new UsageError("missing tag (use '*' for every node)");
       const cmd = words.length ? words.join(" ") : "uname -a";
-      const wait = Number(options.wait ?? 10);
-      if (!Number.isFinite(wait) || wait < 0) {
-        throw new UsageError(`--wait: ${options.wait} is not a number of seconds`);
-      }
+      const wait = durationOpt(options.wait, "wait", 10_000, 0, 86_400_000) / 1000;
       const cid = (await client().text(
         "GET",
         `/exec/${encodeURIComponent(tag)}?cmd=${encodeURIComponent(cmd)}`,

@@ -82,7 +82,7 @@ export async function loadGroup(word: string | undefined): Promise<CommandGroup 
 
 const GLOBAL_HELP = `Usage: kunai [global options] <command> [command options] [arguments]
 
-Global options (accepted anywhere on the line):
+Global options (accepted anywhere before "--"; -l, -D and -v before the command only):
   -c, --config FILE     configuration file whose 'socket' names the agent to talk to
                         (default: $KUNAI_CONFIG, else the agent's default configuration)
       --http-addr URL   talk to the agent over TCP instead of the unix socket
@@ -158,7 +158,10 @@ export interface GlobalOptions {
   list: boolean;
 }
 
-/** Takes the global options out of `argv` wherever they are; the rest keeps its order. */
+/**
+ * Takes the global options out of `argv` (the long ones and `-c` wherever they are before `--`;
+ * `-l`, `-D`, `-v` and `-h` before the command only); the rest keeps its order.
+ */
 export function splitGlobals(argv: string[]): { globals: GlobalOptions; rest: string[] } {
   const g: GlobalOptions = { json: false, help: false, list: false };
   const rest: string[] = [];
@@ -182,8 +185,10 @@ export function splitGlobals(argv: string[]): { globals: GlobalOptions; rest: st
       g[valued[flag]] = v;
     } else if (a === "--json") g.json = true;
     else if (a === "--no-color") g.colour = false;
-    else if (a === "-l" || a === "--list") g.list = true;
-    else if (a === "-D" || a === "-v") { /* accepted for compatibility */ }
+    // the short flags only before the command: after it they belong to it (`kunai exec web ls -l`
+    // listed the commands and `uname -v` lost its -v)
+    else if ((a === "-l" || a === "--list") && rest.length === 0) g.list = true;
+    else if ((a === "-D" || a === "-v") && rest.length === 0) { /* accepted for compatibility */ }
     else if ((a === "-h" || a === "--help") && rest.length === 0) g.help = true;
     else rest.push(a);
   }
@@ -243,7 +248,10 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
   } catch (err) {
     return usageError(
       out,
-      (err as Error).message.replace(/\. To specify a positional.*$/s, ""),
+      (err as Error).message.replace(
+        /\. To specify a positional.*$/s,
+        " (an argument that starts with '-' goes after '--')",
+      ),
       commandUsage(group, cmd),
     );
   }

@@ -67,6 +67,49 @@ Deno.test("config validate: OK, or every problem with its file and field, withou
   }
 });
 
+Deno.test("config validate/show and agent start refuse -c without --cfg-dir (it names the agent, not the configuration)", async () => {
+  const typo = configDir({ "typo.json": { port: "x" } });
+  try {
+    for (const args of [["config", "validate"], ["config", "show"], ["agent", "start"]]) {
+      const r = await runKunai(["-c", join(typo.cfg, "typo.json"), ...args]);
+      assert.equal(r.code, 2, `${args.join(" ")}: ${r.stdout}${r.stderr}`);
+      assert.match(r.stderr, /names the agent to talk to, not the configuration .*--cfg-dir/);
+      assert.doesNotMatch(r.stdout, /configuration OK/);
+    }
+    // with --cfg-dir, -c may still be there (the CLI's own target): the directory is read
+    const r = await runKunai([
+      "-c",
+      join(typo.cfg, "typo.json"),
+      "config",
+      "validate",
+      "--cfg-dir",
+      typo.cfg,
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /typo\.json: port: expected an integer/);
+  } finally {
+    typo.t.cleanup();
+  }
+});
+
+Deno.test({
+  name: "config validate without a configuration directory is not OK (the default one does not exist)",
+  ignore: (() => {
+    try {
+      Deno.statSync("/etc/kunai");
+      return true; // this machine has one: nothing to show here
+    } catch {
+      return false;
+    }
+  })(),
+  async fn() {
+    const r = await runKunai(["config", "validate"]);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /\/etc\/kunai: configuration directory does not exist \(give --cfg-dir\)/);
+    assert.equal(JSON.parse((await runKunai(["config", "validate", "--json"])).stdout).valid, false);
+  },
+});
+
 Deno.test("config show: effective parameters, where each comes from, secrets masked", async () => {
   const c = configDir({
     "zz.json": { zone: "paris", encryption_key: "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA=" },

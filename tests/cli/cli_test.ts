@@ -159,6 +159,24 @@ Deno.test("global options are taken from anywhere on the line", async () => {
   assert.equal(r.globals.colour, false);
   assert.deepEqual(splitGlobals(["kv", "put", "k", "--", "--json"]).rest, ["kv", "put", "k", "--", "--json"]);
   assert.throws(() => splitGlobals(["members", "--token"]), /--token needs a value/);
+  // the short ones only before the command: after it they are the command's (`ls -l`, `uname -v`)
+  assert.equal(splitGlobals(["-l"]).globals.list, true);
+  const ls = splitGlobals(["exec", "web", "ls", "-l"]);
+  assert.deepEqual([ls.rest, ls.globals.list], [["exec", "web", "ls", "-l"], false]);
+  assert.deepEqual(splitGlobals(["-v", "exec", "web", "uname", "-v"]).rest, ["exec", "web", "uname", "-v"]);
+});
+
+Deno.test("exec: an unquoted command's dash words are refused with the way to pass them, not dropped", async () => {
+  for (
+    const argv of [["exec", "web", "ls", "-l"], ["exec", "web", "uname", "-v"], ["lock", "l", "ls", "-l"]]
+  ) {
+    const r = await run(argv);
+    assert.equal(r.code, 2, argv.join(" "));
+    assert.match(r.err, /Unknown option '-[lv]' \(an argument that starts with '-' goes after '--'\)/);
+  }
+  const wait = await run(["exec", "web", "--wait", "abc", "--", "ls", "-la"]);
+  assert.equal(wait.code, 2);
+  assert.match(wait.err, /--wait: expected a duration/);
 });
 
 Deno.test("kv import checks every entry's key and flags before anything is written, naming the entry", async () => {
