@@ -6,6 +6,7 @@ import type { Output } from "./output.ts";
 import { STATE_COLOURS } from "./output.ts";
 import { type CommandGroup, refused, UsageError } from "./types.ts";
 import { treeNames } from "./state.ts";
+import { checkMaintenanceFlags } from "./maintenance.ts";
 
 interface CheckView {
   state: string;
@@ -67,6 +68,7 @@ export const checksCommands: CommandGroup = {
         const body: Record<string, string> = {};
         if (typeof options.reason === "string") body.reason = options.reason;
         if (typeof options.for === "string") body.for = options.for;
+        checkMaintenanceFlags(body);
         let c: CheckView;
         try {
           c = JSON.parse(

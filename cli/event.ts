@@ -7,6 +7,7 @@
 import { readValue } from "./kv.ts";
 import { alignRows } from "./members.ts";
 import { type CommandGroup, refused, UsageError } from "./types.ts";
+import { durationOpt } from "./lock_kv.ts";
 import type { EventHandlerView, QueryAnswer, QueryResult } from "../lib/handlers/mod.ts";
 
 interface EventView {
@@ -63,7 +64,9 @@ export const eventCommands: CommandGroup = {
         const q = new URLSearchParams();
         if (typeof options.tag === "string") q.set("tag", options.tag);
         if (Array.isArray(options.node) && options.node.length) q.set("node", options.node.join(","));
-        if (typeof options.timeout === "string") q.set("timeout", options.timeout);
+        if (options.timeout !== undefined) {
+          q.set("timeout", `${durationOpt(options.timeout, "timeout", 5000, 100, 60_000)}ms`);
+        }
         const qs = q.size ? `?${q}` : "";
         let r: QueryResult;
         try {

@@ -6,6 +6,7 @@ import { AgentHttpError } from "../lib/client/mod.ts";
 import type { Output } from "./output.ts";
 import { type CommandGroup, UsageError } from "./types.ts";
 import { validateKey } from "../lib/kv/keys.ts";
+import { parseDuration } from "../lib/clock/mod.ts";
 
 interface Meta {
   key: string;
@@ -220,6 +221,9 @@ export const kvCommands: CommandGroup = {
           if (typeof v === "string") {
             if (o !== "ttl" && !/^\d+$/.test(v)) {
               throw new UsageError(`--${o} must be a non-negative integer`);
+            }
+            if (o === "ttl" && parseDuration(v) === null) {
+              throw new UsageError(`--ttl: expected a duration such as 30s, 10m or 1h, got ${v}`);
             }
             q.set(o, v);
           }

@@ -52,7 +52,9 @@ export function durationOpt(v: unknown, flag: string, dflt: number, min: number,
   const ms = parseDuration(v);
   if (ms === null || ms < min || ms > max) {
     throw new UsageError(
-      `--${flag}: expected a duration between ${fmtMs(min)} and ${fmtMs(max)} (e.g. 15s, 10m), got ${v}`,
+      `--${flag}: expected a duration between ${fmtMs(min)} and ${fmtMs(max)} (e.g. ${
+        max >= 600_000 ? "15s, 10m" : "500ms, 5s"
+      }), got ${v}`,
     );
   }
   return Math.floor(ms);

@@ -5,6 +5,16 @@
  */
 import { type CommandGroup, refused, UsageError } from "./types.ts";
 import type { Maintenance } from "../lib/types.ts";
+import { parseMaintenanceRequest } from "../lib/identity/maintenance.ts";
+
+/** `--reason` and `--for` checked here as the agent checks them (a usage error, not an agent's 400). */
+export function checkMaintenanceFlags(body: Record<string, string>): void {
+  try {
+    parseMaintenanceRequest(body, Date.now());
+  } catch (err) {
+    throw new UsageError(`--${(err as Error).message}`);
+  }
+}
 
 const when = (ms: number) => new Date(ms).toISOString().replace("T", " ").slice(0, 19) + " UTC";
 
@@ -37,6 +47,7 @@ export const maintenanceCommands: CommandGroup = {
         const body: Record<string, string> = {};
         if (typeof options.reason === "string") body.reason = options.reason;
         if (typeof options.for === "string") body.for = options.for;
+        checkMaintenanceFlags(body);
         let m: Maintenance;
         try {
           m = JSON.parse(await client().text("PUT", "/agent/maintenance", JSON.stringify(body)));

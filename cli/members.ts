@@ -7,6 +7,7 @@ import { JOIN_ERROR_HEADER, type MemberRecord } from "../lib/types.ts";
 import { cellText, STATE_COLOURS } from "./output.ts";
 import type { Output } from "./output.ts";
 import { type CommandGroup, refused, UsageError } from "./types.ts";
+import { durationOpt } from "./lock_kv.ts";
 
 /** A member record for output: services without fields naming local files (`from: file:...`, `file`). */
 export function publicRecord(m: MemberRecord): MemberRecord {
@@ -109,7 +110,11 @@ const members: CommandGroup = {
       },
     },
     async run({ out, options, positionals, client }) {
-      const q = new URLSearchParams({ limit: typeof options.limit === "string" ? options.limit : "50" });
+      const limit = String(options.limit ?? "50");
+      if (!/^\d{1,5}$/.test(limit) || +limit < 1 || +limit > 10_000) {
+        throw new UsageError(`--limit: expected 1-10000, got ${limit}`);
+      }
+      const q = new URLSearchParams({ limit });
       if (positionals[0]) q.set("node", positionals[0]);
       let rows: Array<{ ts: number; name: string; addr: string; change: string; incarnation: number }>;
       try {
@@ -292,15 +297,21 @@ export const pingCommands: CommandGroup = {
       const node = positionals[0];
       if (!node) throw new UsageError("missing node, e.g. kunai ping web-1");
       const q = new URLSearchParams();
-      if (typeof options.count === "string") q.set("count", options.count);
-      if (typeof options.timeout === "string") q.set("timeout", options.timeout);
+      // checked here as the agent checks them, so that the wait below is bounded by what was asked
+      const count = options.count === undefined ? 3 : Number(options.count);
+      if (!/^\d{1,2}$/.test(String(options.count ?? "3")) || count < 1 || count > 20) {
+        throw new UsageError(`--count: expected 1-20, got ${options.count}`);
+      }
+      const timeoutMs = durationOpt(options.timeout, "timeout", 1000, 10, 10_000);
+      q.set("count", String(count));
+      q.set("timeout", `${timeoutMs}ms`);
       let r: PingReport;
       try {
         r = await client().json<PingReport>(
           "POST",
           `/agent/ping/${encodeURIComponent(node)}?${q}`,
           undefined,
-          240_000,
+          count * (timeoutMs + 200) + 10_000, // the pings (200 ms apart), then an agent's usual answer time
         );
       } catch (err) {
         return refused(out, err, `cannot ping ${node}`);

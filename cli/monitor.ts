@@ -7,7 +7,6 @@ import { AgentHttpError } from "../lib/client/mod.ts";
 import { type CommandGroup, UsageError } from "./types.ts";
 
 /** A stream has no end to wait for: the request's own deadline is the longest a timer allows. */
-const FOREVER_MS = 2 ** 31 - 1;
 
 export const monitorCommands: CommandGroup = {
   group: "monitor",
@@ -23,7 +22,8 @@ export const monitorCommands: CommandGroup = {
       if (!["DEBUG", "INFO", "WARNING", "ERROR"].includes(level)) {
         throw new UsageError(`--log-level: expected DEBUG, INFO, WARNING or ERROR, got ${level}`);
       }
-      const res = await client().request("GET", `/agent/monitor?level=${level}`, null, {}, FOREVER_MS);
+      // 10 s for the agent to answer; then its log stream lasts as long as it does
+      const res = await client().request("GET", `/agent/monitor?level=${level}`, null, {}, 10_000, true);
       if (!res.ok) {
         const text = await res.text();
         let error = text;

@@ -37,6 +37,18 @@ function duration(v: unknown, flag: string, dflt: number, min: number): number {
   return ms;
 }
 
+/** Thrown by beforeDeadline: --timeout passed while the agent was being asked. */
+class DeadlineReached extends Error {}
+
+/** `p`, or DeadlineReached once `deadline` (performance.now() time) passes first. */
+function beforeDeadline<T>(p: Promise<T>, deadline: number): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new DeadlineReached()), Math.max(0, deadline - performance.now()));
+  });
+  return Promise.race([p, late]).finally(() => clearTimeout(timer));
+}
+
 /**
  * Looks every `every` ms until `probe` says done or `timeout` passes; prints the outcome. A probe
  * may throw UsageError (the question itself is wrong: stop at once).
@@ -53,7 +65,8 @@ async function waitFor(
   let seen = "nothing yet";
   while (true) {
     try {
-      const p = await probe(client());
+      // an agent that takes the connection and never answers must not hold us past --timeout
+      const p = await beforeDeadline(probe(client()), start + timeout);
       seen = p.seen;
       if (p.done) {
         const waited = (performance.now() - start) / 1000;
@@ -62,6 +75,11 @@ async function waitFor(
         return 0;
       }
     } catch (err) {
+      if (err instanceof DeadlineReached) {
+        // what an earlier answer said stays the last thing seen
+        if (seen === "nothing yet") seen = "the agent does not answer (no answer before --timeout)";
+        break;
+      }
       if (err instanceof UsageError) throw err;
       if (!(err instanceof AgentUnreachable)) throw err;
       seen = `the agent does not answer (${err.message})`;

@@ -47,18 +47,29 @@ export class AgentClient {
     }
   }
 
-  /** Sends a request; throws AgentUnreachable when nothing answers (within `timeoutMs`, default the client's). */
+  /**
+   * Sends a request; throws AgentUnreachable when nothing answers (within `timeoutMs`, default the
+   * client's). With `stream`, the time limit ends with the answer's headers: its body (a log
+   * stream) may last for good.
+   */
   async request(
     method: string,
     path: string,
     body?: BodyInit | null,
     headers: Record<string, string> = {},
     timeoutMs = this.#opts.timeoutMs ?? 10_000,
+    stream = false,
   ): Promise<Response> {
     const base = this.#opts.socket ? "http://kunai" : (this.#opts.baseUrl ?? "http://127.0.0.1:6768");
     const h: Record<string, string> = { ...headers };
     if (this.#opts.token) h.authorization = `Bearer ${this.#opts.token}`;
-    const signal = AbortSignal.timeout(timeoutMs);
+    let headersTimer: ReturnType<typeof setTimeout> | undefined;
+    let signal: AbortSignal;
+    if (stream) {
+      const ac = new AbortController();
+      headersTimer = setTimeout(() => ac.abort(new DOMException("timed out", "TimeoutError")), timeoutMs);
+      signal = ac.signal;
+    } else signal = AbortSignal.timeout(timeoutMs);
     try {
       const init: RequestInit & { client?: Deno.HttpClient } = {
         method,
@@ -69,6 +80,9 @@ export class AgentClient {
       if (this.#client) init.client = this.#client;
       return await fetch(base + path, init);
     } catch (err) {
+      if (signal.aborted && signal.reason instanceof DOMException && signal.reason.name === "TimeoutError") {
+        throw new AgentUnreachable(this.target, `no answer within ${timeoutMs} ms`);
+      }
       const e = err as Error;
       let reason = e.message;
       const cause = (e as { cause?: unknown }).cause;
@@ -85,6 +99,8 @@ export class AgentClient {
         reason = "the socket does not exist (is the agent running?)";
       } else if (/refused|os error 111/i.test(reason)) reason = "connection refused (is the agent running?)";
       throw new AgentUnreachable(this.target, reason);
+    } finally {
+      clearTimeout(headersTimer);
     }
   }
 

@@ -194,3 +194,25 @@ Deno.test("kv import checks every entry's key and flags before anything is writt
   }
   assert.deepEqual(parseExport(JSON.stringify([good]), "f.json"), [good]);
 });
+
+Deno.test("flags the agent would refuse are refused here first, naming the flag (exit 2, no agent needed)", async () => {
+  const at = ["--http-addr", "unix:/nonexistent/kunai.sock"];
+  for (
+    const [argv, re] of [
+      [["members", "history", "--limit", "abc"], /--limit: expected 1-10000, got abc/],
+      [["ping", "n", "--timeout", "5m"], /--timeout: expected a duration between 10ms and 10s/],
+      [["event", "query", "q", "--timeout", "abc"], /--timeout: expected a duration between 100ms and 60s/],
+      [["kv", "put", "k", "v", "--ttl", "abc"], /--ttl: expected a duration/],
+      [["checks", "silence", "c", "--for", "abc"], /--for: expected a duration from 1s to 366d/],
+      [["maintenance", "enable", "--for", "0s"], /--for: expected a duration from 1s to 366d/],
+    ] as const
+  ) {
+    const r = await run([...argv, ...at]);
+    assert.equal(r.code, 2, `${argv.join(" ")}: ${r.err}`);
+    assert.match(r.err, re);
+  }
+  // a good value gets as far as the agent (here: none)
+  const ok = await run(["maintenance", "enable", "--for", "2h", ...at]);
+  assert.equal(ok.code, 1);
+  assert.match(ok.err, /cannot reach the kunai agent/);
+});

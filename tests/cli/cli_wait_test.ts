@@ -107,3 +107,42 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name:
+    "an agent that takes the connection and never answers: wait stops at --timeout, monitor and ping say so",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const host = "127.0.0.88";
+    const port = freePort(host);
+    const listener = Deno.listen({ hostname: host, port });
+    const held: Deno.Conn[] = [];
+    const accepting = (async () => {
+      try {
+        for await (const c of listener) held.push(c);
+      } catch { /* closed */ }
+    })();
+    try {
+      const at = ["--http-addr", `${host}:${port}`];
+      // each ask of the agent is bounded by the time left (it waited the client's 10 s per ask)
+      const w = await runKunai(["wait", "tag", "x", "--timeout", "1s", ...at], {}, 8_000);
+      assert.equal(w.code, 1, w.stderr);
+      assert.match(w.stderr, /timed out after 1\.\d s waiting for tag x; .*no answer before --timeout/);
+      // the stream's time limit covers the answer's headers (it waited for good)
+      const m = await runKunai(["monitor", ...at], {}, 25_000);
+      assert.equal(m.code, 1, m.stderr);
+      assert.match(m.stderr, /cannot reach the kunai agent at .*: no answer within 10000 ms/);
+      const p = await runKunai(["ping", "n", "--count", "1", "--timeout", "100ms", ...at], {}, 25_000);
+      assert.equal(p.code, 1, p.stderr);
+      assert.match(p.stderr, /no answer within 10300 ms/);
+      const bad = await runKunai(["ping", "n", "--count", "30", ...at]);
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /--count: expected 1-20, got 30/);
+    } finally {
+      listener.close();
+      for (const c of held) c.close();
+      await accepting;
+    }
+  },
+});
