@@ -83,6 +83,8 @@ export function createShinken(
       }));
       offs.push(ctx.bus.on("member.reaped", (m) => commands.forget(m.uuid)));
       offs.push(ctx.bus.on("services.changed", sync));
+      // a reload that adds or removes a plain check changes our host's services in Nagios too
+      offs.push(ctx.bus.on("config.reloaded", sync));
       offs.push(ctx.bus.on("check.changed", (ev) => commands.onCheckChanged(ev)));
       offs.push(ctx.bus.on("check.silenced", () => commands.onSilenced()));
       await hostFiles.syncNow();

@@ -11,7 +11,7 @@ import {
 import { pathExists } from "../../lib/fs/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
-import { makeTestCtx, type TestCtx } from "../helpers.ts";
+import { makeTestCtx, type TestCtx, until } from "../helpers.ts";
 import { member as baseMember, nagiosMainConfig } from "./fixtures.ts";
 
 function member(i: number, state: MemberRecord["state"] = "alive"): MemberRecord {
@@ -472,6 +472,37 @@ Deno.test("a node whose uuid is not a safe host name gets no file (none outside 
     } catch {
       // not written: as it should be
     }
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("a reload that adds or removes a plain check re-exports this node's services", async () => {
+  const clock = new VirtualClock();
+  const w = world("nagios", clock);
+  let checks = [{ id: "linux/cpu", state_id: 0, output: "CPU 1%" }];
+  const s = createShinken(w.ctx, {
+    membership: { self: () => w.members[0], members: () => w.members },
+    localChecks: () => checks,
+  });
+  const self = join(w.cfgPath, `${w.members[0].uuid}.cfg`);
+  try {
+    await s.start();
+    assert.match(Deno.readTextFileSync(self), /service_description\s+agent-cpu\n/);
+    checks = [{ id: "linux/disk", state_id: 0, output: "DISK OK" }];
+    w.ctx.bus.emit("config.reloaded", { files: [] });
+    await clock.advance(600);
+    await until(
+      "the host file follows the checks",
+      () => {
+        const text = Deno.readTextFileSync(self);
+        return /agent-disk/.test(text) && !/agent-cpu/.test(text);
+      },
+      5_000,
+      20,
+    );
+    assert.equal(reloads(w), 2, "and Nagios is reloaded");
+    await s.stop();
+  } finally {
     w.ctx.cleanup();
   }
 });
