@@ -242,6 +242,12 @@ export class Generators {
 
   reload(): void {
     this.#defs = generatorDefs(this.#ctx);
+    // no generator left: no run comes to forget what the removed ones were owed and read (their KV
+    // keys were re-read every 30 s for good)
+    if (this.#started && !this.#running && this.#defs.length === 0) {
+      this.#dropRemoved();
+      this.#dropUnread();
+    }
     this.schedule();
   }
 
@@ -337,6 +343,8 @@ export class Generators {
         this.#again = false;
         for (const def of this.#defs) {
           if (this.#stopped) return;
+          // replaced or removed by a reload during this run: the next pass renders what is configured
+          if (!this.#defs.includes(def)) continue;
           await this.#generate(def);
         }
       } while (this.#again && !this.#stopped);

@@ -10,7 +10,7 @@ import {
 import type { MemberRecord } from "../../lib/types.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { buildApp } from "../../lib/http/mod.ts";
-import { makeTestCtx, REPO, type TestCtx } from "../helpers.ts";
+import { makeTestCtx, REPO, tempDir, type TestCtx } from "../helpers.ts";
 import { readIfExists } from "../../lib/fs/mod.ts";
 
 function member(i: number, http: number | null, state: MemberRecord["state"] = "alive"): MemberRecord {
@@ -630,5 +630,65 @@ Deno.test("KV values no template reads any more are dropped from the cache and n
     await g.stop();
   } finally {
     w.ctx.cleanup();
+  }
+});
+
+Deno.test("a reload that removes the last generator stops the re-reads of the KV keys it read", async () => {
+  const clock = new VirtualClock();
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE, clock);
+  const reads: string[] = [];
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    const g = createGenerators(w.ctx, {
+      membership: { self: () => w.members[0], members: () => w.members },
+      kvGet: (k) => (reads.push(k), Promise.resolve(w.kv.get(k) ?? null)),
+    });
+    await g.start();
+    await clock.advance(1000);
+    await g.runNow();
+    assert.deepEqual(reads, ["lb/maxconn"]);
+    delete w.ctx.config.objects.generator["generators/lb"];
+    w.ctx.bus.emit("config.reloaded", { files: [] });
+    reads.length = 0;
+    await clock.advance(95_000);
+    assert.deepEqual(reads, [], "no generator reads it any more");
+    await g.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("a reload during a run: a generator it moved is not written at its old path", async () => {
+  const { dir, cleanup } = tempDir("kunai-gen-reload-");
+  const ctx = makeTestCtx({
+    files: {
+      "generators/a.json": {
+        generator: { path: join(dir, "a.cfg"), template: "t.tpl", command: "sleep 0.4" },
+      },
+      "generators/b.json": { generator: { path: join(dir, "b-old.cfg"), template: "t.tpl" } },
+      "generators/templates/t.tpl": "x\n",
+    },
+  });
+  try {
+    const g = createGenerators(ctx, {
+      membership: { self: () => member(1, 0), members: () => [member(1, 0)] },
+    });
+    await g.start();
+    const run = g.runNow(); // a's command holds the run for 0.4 s
+    await new Promise((r) => setTimeout(r, 100));
+    ctx.config.objects.generator["generators/b"].value.path = join(dir, "b-new.cfg");
+    ctx.bus.emit("config.reloaded", { files: [] });
+    await run;
+    await g.runNow();
+    assert.equal(Deno.readTextFileSync(join(dir, "b-new.cfg")), "x\n");
+    assert.throws(
+      () => Deno.statSync(join(dir, "b-old.cfg")),
+      Deno.errors.NotFound,
+      "written at the old path",
+    );
+    await g.stop();
+  } finally {
+    ctx.cleanup();
+    cleanup();
   }
 });
