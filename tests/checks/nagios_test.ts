@@ -473,9 +473,10 @@ Deno.test("a removed check's silence and state go with it (at reload, and at a s
     delete ctx.config.objects.check["c"];
     await cycle(() => Promise.resolve());
     ctx.config.objects.check["c"] = def;
-    await cycle(async (checks) => {
+    await cycle((checks) => {
       assert.equal(checks.view("c")!.silenced, undefined);
       assert.equal(checks.view("c")!.state, "pending");
+      return Promise.resolve();
     });
   } finally {
     ctx.cleanup();
