@@ -68,6 +68,8 @@ export class Handlers {
   reload(): void {
     this.#defs = handlerDefs(this.#ctx.config.objects.handler ?? {});
     this.#mailer.retain(this.#defs.values());
+    // a reload may be the fix (the relay's address, a password): what waits for a retry goes now
+    if (this.#queue.retryNow(this.#ctx.clock.now())) this.#kick();
     if (this.#needsTemplates()) {
       loadTemplateEngine().catch((err) =>
         this.#ctx.log.error(`handlers: templates: ${(err as Error).message}`)
@@ -365,20 +367,18 @@ export class Handlers {
       return;
     }
     const counter = m.kind === "webhook" ? "handler_webhooks_total" : "handler_mails_total";
+    const to = m.kind === "webhook" ? m.recipients : h.contacts;
     try {
       if (m.kind === "webhook") await postWebhook(h, m.body);
-      else {await this.#mailer.send(h, {
-          from: h.addr_from,
-          to: m.recipients,
-          subject: m.subject,
-          text: m.body,
-        });}
+      // to the handler's contacts as configured now: a reload that fixed a typo in one, or removed
+      // someone, applies to what is still queued
+      else await this.#mailer.send(h, { from: h.addr_from, to, subject: m.subject, text: m.body });
       this.#queue.remove(m.id);
       this.sent++;
       this.#ctx.counters.inc(counter, { handler: h.name, result: "sent" });
       const via = m.kind === "webhook" ? "" : ` via ${h.smtp_server}:${h.smtp_port}`;
       log.info(
-        `handler ${h.name}: ${noun} "${m.subject}" sent to ${m.recipients.join(", ")}${via}` +
+        `handler ${h.name}: ${noun} "${m.subject}" sent to ${to.join(", ")}${via}` +
           (m.attempts ? ` after ${m.attempts} failed attempt(s)` : ""),
       );
     } catch (err) {
@@ -396,9 +396,9 @@ export class Handlers {
       const wait = retryDelay(m.attempts + 1, h.retry_interval, h.retry_max_interval);
       this.#queue.failed(m.id, now + wait, reason);
       log.warn(
-        `handler ${h.name}: ${noun} "${m.subject}" to ${
-          m.recipients.join(", ")
-        } failed (${reason}); retry in ${Math.round(wait / 1000)} s`,
+        `handler ${h.name}: ${noun} "${m.subject}" to ${to.join(", ")} failed (${reason}); retry in ${
+          Math.round(wait / 1000)
+        } s`,
       );
     }
   }

@@ -184,6 +184,22 @@ export class MailQueue {
     });
   }
 
+  /** Makes every notification waiting for a later retry due at `now`; true when there was one. */
+  retryNow(now: number): boolean {
+    let any = false;
+    for (const [id, m] of this.#mem) {
+      if (m.next_at > now) {
+        this.#mem.set(id, { ...m, next_at: now });
+        any = true;
+      }
+    }
+    let changed = 0;
+    this.#write(() =>
+      changed = this.db.run("UPDATE mail_queue SET next_at = ? WHERE next_at > ?", now, now).changes
+    );
+    return any || changed > 0;
+  }
+
   remove(id: number): void {
     if (this.#mem.delete(id)) return;
     if (!this.#write(() => this.db.run("DELETE FROM mail_queue WHERE id = ?", id))) this.#hidden.add(id);

@@ -183,6 +183,35 @@ Deno.test("SMTP down: the mail is retried with backoff and delivered once the re
   }
 });
 
+Deno.test("a reload sends what waits for a retry at once, to the contacts as configured now", async () => {
+  const port = freePort(HOST);
+  const smtp = new SmtpFixture(HOST, port);
+  const { ctx, h, lines } = setup(port, { retry_interval: "1h", retry_max_interval: "1h" });
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", change("critical", "ok"));
+    await until(
+      "a failure",
+      () => lines.some((l) => /^WARNING .*ops@example\.com failed .*retry in 3600 s/.test(l)),
+    );
+    // the typo fixed and the relay back: the reload does not wait out the hour
+    const def = ctx.config.objects.handler["handlers/default"];
+    ctx.config.objects.handler["handlers/default"] = {
+      ...def,
+      value: { ...def.value as Record<string, unknown>, contacts: ["oncall@example.com"] },
+    };
+    await smtp.start();
+    ctx.bus.emit("config.reloaded", { files: [] });
+    await until("delivery after the reload", () => h.stats().sent === 1, 10_000);
+    assert.deepEqual(smtp.mails[0].to, ["oncall@example.com"]);
+    assert.ok(lines.some((l) => /^INFO .*sent to oncall@example\.com via/.test(l)), lines.join("\n"));
+  } finally {
+    await h.stop();
+    await smtp.stop();
+    ctx.cleanup();
+  }
+});
+
 Deno.test("SMTP down and the wall clock stepped back an hour: the retry still comes within the longest retry interval", async () => {
   const port = freePort(HOST);
   const smtp = new SmtpFixture(HOST, port);
