@@ -78,10 +78,18 @@ export class Checks {
 
   /** (Re)reads checks and services from the configuration. */
   loadFromConfig(): void {
+    const kinds = new Map(this.defs.ids().map((id) => [id, this.defs.get(id)!.kind]));
     this.defs.loadFromConfig();
     // a check the configuration no longer has leaves no state or silence behind (ids change with
     // generated or renamed files: each kept its last outputs and history for good)
     this.#states.retainOnly(new Set(this.defs.ids()));
+    // one that became another kind (a plugin made passive) starts over: its last state was another's
+    for (const [id, kind] of kinds) {
+      const def = this.defs.get(id);
+      if (!def || def.kind === kind) continue;
+      this.#scheduler.remove(id);
+      this.#states.forget(id);
+    }
     if (this.#started) this.relink();
   }
 

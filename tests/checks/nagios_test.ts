@@ -482,3 +482,25 @@ Deno.test("a removed check's silence and state go with it (at reload, and at a s
     ctx.cleanup();
   }
 });
+
+Deno.test("a check a reload makes passive leaves the schedule and starts over", async () => {
+  const { ctx, install } = pluginCtx({ script: "check_crit", interval: "1h" });
+  install("check_crit", "echo CRIT\nexit 2");
+  const checks = createChecks(ctx);
+  try {
+    await checks.start();
+    await checks.runCheck("c");
+    assert.equal(checks.view("c")!.state, "critical");
+    assert.notEqual(checks.view("c")!.next_check, null);
+    const def = ctx.config.objects.check["c"];
+    ctx.config.objects.check["c"] = { ...def, value: { interval: "1h", script: "" } };
+    checks.loadFromConfig();
+    const v = checks.view("c")!;
+    assert.equal(v.kind, "passive");
+    assert.equal(v.next_check, null, "nothing to run: not scheduled");
+    assert.equal(v.state, "pending", "the plugin's last CRITICAL is not this check's state");
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
