@@ -23,6 +23,12 @@ export function targetFromFile(file: string, env: Record<string, string>): Targe
     throw new CliConfigError(`cannot read configuration file ${file}: ${(err as Error).message}`);
   }
   const obj = parseConfigText(file, text);
+  // a wrong type is said, not replaced by the default (the CLI then talked to another agent)
+  for (const k of ["socket", "data"] as const) {
+    if (obj[k] !== undefined && typeof obj[k] !== "string") {
+      throw new CliConfigError(`${file}: ${k}: expected a string, got ${JSON.stringify(obj[k])}`);
+    }
+  }
   const data = typeof obj.data === "string"
     ? obj.data.replaceAll("$data$", "")
     : (env.KUNAI_DATA_DIR ?? defaultDataDir(env));

@@ -126,6 +126,11 @@ Deno.test("the CLI finds the socket from -c FILE, $data$ and KUNAI_CONFIG", () =
     assert.equal(resolveTarget(undefined, { KUNAI_CONFIG: `${dir}/b.yml` }).socket, "/run/k.sock");
     assert.equal(resolveTarget(undefined, { KUNAI_SOCKET: "/s.sock" }).socket, "/s.sock");
     assert.throws(() => resolveTarget(`${dir}/missing.json`, {}), /cannot read configuration file/);
+    // a socket or data of the wrong type is named, not replaced by the default agent's
+    Deno.writeTextFileSync(`${dir}/c.json`, JSON.stringify({ socket: 42 }));
+    assert.throws(() => resolveTarget(`${dir}/c.json`, {}), /c\.json: socket: expected a string, got 42/);
+    Deno.writeTextFileSync(`${dir}/d.json`, JSON.stringify({ data: ["x"] }));
+    assert.throws(() => resolveTarget(`${dir}/d.json`, {}), /d\.json: data: expected a string/);
   } finally {
     cleanup();
   }
