@@ -67,7 +67,7 @@ export const metricsCommands: CommandGroup = {
         const list = await client().json<RenderedSeries[]>("GET", `/render?${q}`);
         if (options.json) {
           out.json(list);
-          return 0;
+          return list.length ? 0 : 1; // no series: the same exit code as the text output's
         }
         if (list.length === 0) {
           out.error(`no series match ${target}`);

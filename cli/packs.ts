@@ -23,7 +23,7 @@ export const packsCommands: CommandGroup = {
       const packs = await client().json<Pack[]>("GET", "/packs");
       if (options.json) {
         out.json(packs);
-        return 0;
+        return packs.some((p) => p.error) ? 1 : 0; // the same exit code as the table's
       }
       if (!packs.length) {
         out.line("No packs");

@@ -73,10 +73,19 @@ export function withoutCodeCache(
   return [argv[0], "run", NO_CODE_CACHE, ...argv.slice(2)];
 }
 
-/** True when the command line is `agent start` (global options may come first). */
+/**
+ * True when the command line is `agent start`: its first two words, global options (and the value
+ * of `-c`, `--http-addr`, `--token`) before them aside. `kunai event send agent start` is not.
+ */
 export function isAgentStart(args: string[]): boolean {
-  const agent = args.indexOf("agent");
-  return agent >= 0 && args[agent + 1] === "start";
+  const words: string[] = [];
+  for (let i = 0; i < args.length && words.length < 2; i++) {
+    const a = args[i];
+    if (a === "--") break;
+    if (a === "-c" || a === "--config" || a === "--http-addr" || a === "--token") i++;
+    else if (!a.startsWith("-")) words.push(a);
+  }
+  return words[0] === "agent" && words[1] === "start";
 }
 
 /** True for `agent start` unless `KUNAI_CODE_CACHE=1`. */

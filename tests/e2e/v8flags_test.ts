@@ -24,6 +24,11 @@ Deno.test("only `agent start` wants V8 flags; KUNAI_V8_FLAGS replaces them, empt
   assert.equal(wantedV8Flags(["-c", "/x/local.json", "agent", "start"], none), AGENT_V8_FLAGS);
   assert.equal(wantedV8Flags(["agent", "stop"], none), "");
   assert.equal(wantedV8Flags(["kv", "get", "agent"], none), "");
+  // the words "agent start" elsewhere on the line are a command's arguments, not `agent start`
+  assert.equal(wantedV8Flags(["event", "send", "agent", "start"], none), "");
+  assert.equal(wantedV8Flags(["kv", "put", "agent", "start"], none), "");
+  assert.equal(wantedV8Flags(["--http-addr", "agent", "members"], none), "");
+  assert.equal(wantedV8Flags(["--json", "--token", "t", "agent", "start"], none), AGENT_V8_FLAGS);
   const env = (v: string) => (k: string) => k === "KUNAI_V8_FLAGS" ? v : undefined;
   assert.equal(wantedV8Flags(["agent", "start"], env("--lite-mode")), "--lite-mode");
   assert.equal(wantedV8Flags(["agent", "start"], env("")), "");
