@@ -17,11 +17,29 @@ export async function sha1Hex(text: string): Promise<string> {
   return [...new Uint8Array(digest)].map((b) => b.toString(16).padStart(2, "0")).join("");
 }
 
-function readText(path: string): string | null {
+/** The DMI uuid, or null: unreadable is its normal state for a non-root agent. */
+function readDmi(path: string): string | null {
   try {
     return Deno.readTextFileSync(path).trim();
   } catch {
     return null;
+  }
+}
+
+/**
+ * One of our identity files, or null when it does not exist. A file we cannot read is not taken for
+ * none: a new uuid would be written over it, and the node would come back as a new member (a new
+ * ring position, a new RAFT voter, a ghost of the old one).
+ */
+function readOwn(path: string): string | null {
+  try {
+    return Deno.readTextFileSync(path).trim();
+  } catch (err) {
+    if (err instanceof Deno.errors.NotFound) return null;
+    throw new Error(
+      `cannot read ${path}: ${(err as Error).message}; fix it (its owner, its mode) before starting: ` +
+        "starting without it would give this node a new identity",
+    );
   }
 }
 
@@ -42,7 +60,7 @@ export async function resolveUuid(
 ): Promise<{ uuid: string; source: "dmi" | "persisted" | "new"; damaged?: string }> {
   const keyFile = join(opts.dataDir, "server.key");
   const hostFile = join(opts.dataDir, "last_hostname");
-  const dmi = readText(opts.dmiPath ?? DMI_UUID_PATH);
+  const dmi = readDmi(opts.dmiPath ?? DMI_UUID_PATH);
   let uuid: string;
   let source: "dmi" | "persisted" | "new";
   let damaged: string | undefined;
@@ -51,8 +69,8 @@ export async function resolveUuid(
     uuid = await sha1Hex(data === DEFAULT_DATA ? dmi.toLowerCase() : `${dmi.toLowerCase()}:${data}`);
     source = "dmi";
   } else {
-    const saved = readText(keyFile);
-    const lastHost = readText(hostFile);
+    const saved = readOwn(keyFile);
+    const lastHost = readOwn(hostFile);
     if (saved && /^[0-9a-f]{40}$/.test(saved) && lastHost === opts.name) {
       uuid = saved;
       source = "persisted";
@@ -67,8 +85,8 @@ export async function resolveUuid(
   Deno.mkdirSync(opts.dataDir, { recursive: true });
   // written when they change only, and synced: a power loss must not leave them empty (a new uuid
   // is a new ring position, a new RAFT voter and a ghost member)
-  if (readText(keyFile) !== uuid) writeAtomic(keyFile, uuid, { fsync: true });
-  if (readText(hostFile) !== opts.name) writeAtomic(hostFile, opts.name, { fsync: true });
+  if (readOwn(keyFile) !== uuid) writeAtomic(keyFile, uuid, { fsync: true });
+  if (readOwn(hostFile) !== opts.name) writeAtomic(hostFile, opts.name, { fsync: true });
   return damaged ? { uuid, source, damaged } : { uuid, source };
 }
 

@@ -46,6 +46,15 @@ Deno.test("without DMI the uuid is persisted, and renewed when the hostname chan
     assert.equal(fresh.source, "new");
     assert.equal(fresh.damaged, `${key} holds no uuid (empty)`);
     assert.equal(Deno.readTextFileSync(key), fresh.uuid);
+    // a key file that cannot be read is not taken for none: the start stops, naming it, and writes
+    // nothing over it (a directory stands for any read error: root reads a file of mode 000)
+    Deno.removeSync(key);
+    Deno.mkdirSync(key);
+    await assert.rejects(
+      () => resolveUuid({ dataDir: dir, name: "h2", dmiPath: noDmi }),
+      /cannot read .*server\.key: .*new identity/,
+    );
+    assert.ok(Deno.statSync(key).isDirectory, "left as it was");
   } finally {
     cleanup();
   }
