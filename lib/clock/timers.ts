@@ -199,6 +199,11 @@ export class LazyInterval {
     let again = false;
     try {
       again = this.job() === true;
+    } catch (err) {
+      // a job that throws (a bug) keeps its interval: it was stopped for good (the gossip reaper
+      // with it) while the log said the agent went on; the error still reaches the global handler
+      again = true;
+      throw err;
     } finally {
       if (again) this.poke();
     }

@@ -256,3 +256,17 @@ Deno.test("gridDelay: a long limit lands on the wake grid, a short one stays exa
   assert.equal(gridDelay(t0 + 1, -5), 0);
   assert.equal(gridDelay(t0 + 7, 3_000, 1_000), 3_993, "another grid");
 });
+
+Deno.test("LazyInterval: a job that throws keeps its interval (the error still goes up)", async () => {
+  const clock = new VirtualClock(0);
+  const runs: number[] = [];
+  const lazy = new LazyInterval(clock, 100, () => {
+    runs.push(clock.now());
+    if (runs.length === 1) throw new Error("a bug in the job");
+    return runs.length < 3;
+  });
+  lazy.start(true);
+  await assert.rejects(() => clock.advance(150), /a bug in the job/);
+  await clock.advance(1000);
+  assert.deepEqual(runs, [100, 200, 300], "it ran again after the throw, until it said it was done");
+});
