@@ -173,7 +173,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       if (!ring.enabled) ctx.log.warn(NO_KEY_WARNING);
       void joinSeeds({
         seeds: p.seeds,
-        saved: loadPeers(peersFile, p.port),
+        saved: loadPeers(peersFile, p.port, (msg) => ctx.log.warn(msg)),
         defaultPort: p.port,
         self: selfAddr(),
         size: () => engine.members.size,

@@ -12,19 +12,45 @@ const LAST_SAVED = new Map<string, string>();
 /** At most this many peers are remembered (a random sample of the alive ones). */
 export const MAX_SAVED_PEERS = 32;
 
-/** Reads saved peers; a missing or damaged file gives none. */
-export function loadPeers(path: string, defaultPort: number): PeerAddr[] {
+/**
+ * Reads saved peers; a missing file gives none. One that cannot be read or parsed gives none too,
+ * said through `warn` (the next save replaces it: the peers it held are gone); a damaged one is
+ * first kept as `<path>.damaged`.
+ */
+export function loadPeers(
+  path: string,
+  defaultPort: number,
+  warn: (msg: string) => void = () => {},
+): PeerAddr[] {
+  let text: string;
   try {
-    const j = JSON.parse(Deno.readTextFileSync(path));
-    if (!Array.isArray(j?.peers)) return [];
-    return j.peers
-      .filter((p: unknown): p is string => typeof p === "string")
-      .map((p: string) => parsePeer(p, defaultPort))
-      .filter((p: PeerAddr | null): p is PeerAddr => p !== null)
-      .slice(0, MAX_SAVED_PEERS);
-  } catch {
+    text = Deno.readTextFileSync(path);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      warn(`cannot read the known peers in ${path} (${(err as Error).message}): rejoining from seeds only`);
+    }
     return [];
   }
+  let j: { peers?: unknown };
+  try {
+    j = JSON.parse(text);
+  } catch (err) {
+    let kept = "";
+    try {
+      Deno.renameSync(path, `${path}.damaged`);
+      kept = `; kept as ${path}.damaged`;
+    } catch { /* said below without it */ }
+    warn(
+      `the known peers in ${path} are damaged (${(err as Error).message})${kept}: rejoining from seeds only`,
+    );
+    return [];
+  }
+  if (!Array.isArray(j?.peers)) return [];
+  return j.peers
+    .filter((p: unknown): p is string => typeof p === "string")
+    .map((p: string) => parsePeer(p, defaultPort))
+    .filter((p: PeerAddr | null): p is PeerAddr => p !== null)
+    .slice(0, MAX_SAVED_PEERS);
 }
 
 /** Saves up to MAX_SAVED_PEERS alive peers (not ourselves); false if the file cannot be written. */

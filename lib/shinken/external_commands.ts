@@ -244,7 +244,7 @@ export class ExternalCommands {
   }
 
   #notesOf(): Notes {
-    return this.#notes ??= loadNotes(this.#ctx.store.dir);
+    return this.#notes ??= loadNotes(this.#ctx.store.dir, (msg) => this.#ctx.log.error(`shinken: ${msg}`));
   }
 
   #saveNotes(): void {

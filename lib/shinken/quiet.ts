@@ -125,12 +125,28 @@ export interface Notes {
 
 const NOTES_FILE = "shinken-notes.json";
 
-/** The notes saved under `dataDir` (empty when none, unreadable, or `dataDir` is ":memory:"). */
-export function loadNotes(dataDir: string): Notes {
+/**
+ * The notes saved under `dataDir` (empty when none, or `dataDir` is ":memory:"). A file that cannot
+ * be read or parsed gives none too, said through `warn`: the downtimes and acknowledgements it named
+ * are then never taken back in Nagios (the next save replaces it; a damaged one is first kept as
+ * `<file>.damaged`).
+ */
+export function loadNotes(dataDir: string, warn: (msg: string) => void = () => {}): Notes {
   const empty: Notes = { downtimes: {}, acks: {} };
   if (!dataDir || dataDir === ":memory:") return empty;
+  const file = join(dataDir, NOTES_FILE);
+  let text: string | null;
   try {
-    const o = JSON.parse(readIfExists(join(dataDir, NOTES_FILE)) ?? "null") as Partial<Notes> | null;
+    text = readIfExists(file);
+  } catch (err) {
+    warn(
+      `cannot read ${file} (${(err as Error).message}): what Nagios was told is forgotten; ` +
+        "its downtimes and acknowledgements from kunai must be removed there by hand",
+    );
+    return empty;
+  }
+  try {
+    const o = JSON.parse(text ?? "null") as Partial<Notes> | null;
     if (!o || typeof o !== "object") return empty;
     const downtimes: Notes["downtimes"] = {}, acks: Notes["acks"] = {};
     for (const [k, v] of Object.entries(o.downtimes ?? {})) {
@@ -145,7 +161,16 @@ export function loadNotes(dataDir: string): Notes {
       }
     }
     return { downtimes, acks };
-  } catch {
+  } catch (err) {
+    let kept = "";
+    try {
+      Deno.renameSync(file, `${file}.damaged`);
+      kept = ` (kept as ${file}.damaged)`;
+    } catch { /* said without it */ }
+    warn(
+      `${file} is damaged${kept}: ${(err as Error).message}; what Nagios was told is forgotten: ` +
+        "its downtimes and acknowledgements from kunai must be removed there by hand",
+    );
     return empty;
   }
 }

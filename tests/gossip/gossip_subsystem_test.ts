@@ -10,7 +10,7 @@ import { loadKeyring, PeerEnvelope } from "../../lib/transport/mod.ts";
 import { loadPeers, savePeers } from "../../lib/gossip/peers_file.ts";
 import { join } from "node:path";
 import { JOIN_ERROR_HEADER, type MemberRecord } from "../../lib/types.ts";
-import { freePort, makeTestCtx, type TestCtx, until } from "../helpers.ts";
+import { freePort, makeTestCtx, tempDir, type TestCtx, until } from "../helpers.ts";
 
 const FAST = {
   probe_interval: "200ms",
@@ -478,4 +478,26 @@ Deno.test({
       ctx.cleanup();
     }
   },
+});
+
+Deno.test("a damaged known-peers file is said and kept aside, not silently replaced by the next save", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const file = join(dir, "gossip-peers.json");
+    Deno.writeTextFileSync(file, '{"peers": ["10.0.0.1:6768", ');
+    const said: string[] = [];
+    assert.deepEqual(loadPeers(file, 6768, (m) => said.push(m)), []);
+    assert.match(said.join("\n"), /gossip-peers\.json are damaged .*kept as .*gossip-peers\.json\.damaged/);
+    assert.equal(Deno.readTextFileSync(`${file}.damaged`), '{"peers": ["10.0.0.1:6768", ');
+    // missing: none, and nothing said
+    said.length = 0;
+    assert.deepEqual(loadPeers(file, 6768, (m) => said.push(m)), []);
+    assert.equal(said.length, 0, said.join("\n"));
+    // unreadable (a directory stands for any read error): said
+    Deno.mkdirSync(file);
+    assert.deepEqual(loadPeers(file, 6768, (m) => said.push(m)), []);
+    assert.match(said.join("\n"), /cannot read the known peers in .*rejoining from seeds only/);
+  } finally {
+    cleanup();
+  }
 });

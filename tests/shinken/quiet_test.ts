@@ -17,6 +17,7 @@ import {
   planDowntime,
   removeAckLine,
 } from "../../lib/shinken/mod.ts";
+import { loadNotes } from "../../lib/shinken/quiet.ts";
 import type { Maintenance, MemberRecord } from "../../lib/types.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { makeTestCtx, type TestCtx } from "../helpers.ts";
@@ -457,5 +458,28 @@ Deno.test("exporter: a node whose uuid is not a safe host name is neither writte
       // not written: as it should be
     }
     done(w);
+  }
+});
+
+Deno.test("damaged or unreadable notes of what Nagios was told are said, and a damaged file kept aside", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "kunai-notes-" });
+  try {
+    const file = join(dir, "shinken-notes.json");
+    const said: string[] = [];
+    const warn = (m: string) => said.push(m);
+    assert.deepEqual(loadNotes(dir, warn), { downtimes: {}, acks: {} }, "none yet");
+    assert.equal(said.length, 0, said.join("\n"));
+    Deno.writeTextFileSync(file, '{"acks": {"web/http": {"comment": "x", "until": nu');
+    assert.deepEqual(loadNotes(dir, warn), { downtimes: {}, acks: {} });
+    assert.match(
+      said.join("\n"),
+      /shinken-notes\.json is damaged \(kept as .*\.damaged\).*removed there by hand/,
+    );
+    assert.ok(Deno.statSync(`${file}.damaged`).isFile);
+    Deno.mkdirSync(file); // a directory stands for any read error
+    loadNotes(dir, warn);
+    assert.match(said.at(-1)!, /cannot read .*shinken-notes\.json/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });
