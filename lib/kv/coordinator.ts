@@ -85,7 +85,7 @@ export class Coordinator {
       modify_index: local.nextIndex(),
       origin: placement.self.uuid,
       modify_time: now,
-      expires: w.op === "put" && w.ttlMs ? now + w.ttlMs : 0,
+      expires: w.op === "put" && w.ttlMs ? Math.floor(now + w.ttlMs) : 0,
     });
     const owners = placement.owners(w.key);
     const need = Math.max(1, Math.min(cfg.write_acks, owners.length));

@@ -61,7 +61,8 @@ export function checkWrite(w: WriteRequest, lim: Limits): WriteRequest {
   }
   if (w.flags !== undefined) checkInt("flags", w.flags, MAX_FLAGS);
   if (w.cas !== undefined) checkInt("cas", w.cas);
-  if (w.ttlMs !== undefined) checkTtl(w.ttlMs);
+  // whole milliseconds: a stored expiry must be an integer (replicas refused `ttl=1.5ms`'s copies)
+  if (w.ttlMs !== undefined) w.ttlMs = checkTtl(w.ttlMs);
   return w;
 }
 

@@ -398,3 +398,25 @@ Deno.test({
     }
   },
 });
+
+Deno.test({
+  name: "a TTL with a fraction of a millisecond is stored as whole milliseconds, on every copy",
+  ...opts,
+  fn: async () => {
+    const { nodes, by } = await cluster(["a", "b", "c"], { kv: { write_acks: 3 } });
+    try {
+      const put = await http(by("a"), "/kv/app/short?ttl=3600000.5ms", { method: "PUT", body: "x" });
+      assert.equal(put.status, 200, await put.clone().text());
+      await eventually(
+        "3 copies",
+        () => ["a", "b", "c"].every((name) => by(name).kv.local.storage.getRecord("app/short") !== null),
+      );
+      for (const name of ["a", "b", "c"]) {
+        const rec = by(name).kv.local.storage.getRecord("app/short")!;
+        assert.ok(Number.isInteger(rec.expires) && rec.expires > 0, `${name}: expires ${rec.expires}`);
+      }
+    } finally {
+      await stopAll(nodes);
+    }
+  },
+});
