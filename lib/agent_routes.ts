@@ -7,7 +7,7 @@ import type { Clock } from "./clock/mod.ts";
 import type { Counters } from "./counters.ts";
 import { type LocalNode, parseMaintenanceRequest } from "./identity/mod.ts";
 import { LOG_LEVELS, type Logger, type LogLevel, type LogMonitors, type LogSink } from "./log/mod.ts";
-import { type ApiContext, HttpError, readJson, RouteTable } from "./routing/mod.ts";
+import { type ApiContext, HttpError, readJson, readText, RouteTable } from "./routing/mod.ts";
 import type { ReloadResult } from "./agent.ts";
 
 /** A zone name set over the API (`kunai zone change`): what DNS, Shinken templates and logs can hold. */
@@ -118,7 +118,7 @@ export function coreRoutes(a: AgentRouteHost): RouteTable {
     "/agent/zone",
     "move this node to another zone (body: the zone name; saved in local.json)",
     async (c) => {
-      const text = (await c.req.text()).trim();
+      const text = (await readText(c)).trim();
       let zone: unknown = text;
       if (text.startsWith('"')) {
         try {
@@ -148,7 +148,7 @@ export function coreRoutes(a: AgentRouteHost): RouteTable {
     "/agent/maintenance",
     'put this node in maintenance (body: {"reason", "for"}; no notifications, out of DNS and ok_nodes)',
     async (c) => {
-      const text = await c.req.text();
+      const text = await readText(c);
       let body: unknown = {};
       if (text.trim()) {
         try {

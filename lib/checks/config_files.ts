@@ -22,6 +22,10 @@ export function objectFilePath(cfgDir: string, name: string): string {
   if (name.split("/").some((s) => s === "" || s === "." || s === "..")) {
     throw new BadObjectName(name, "empty, '.' or '..' path segments are not allowed");
   }
+  // a key of the plain objects names end up in: `out["__proto__"] = v` sets the prototype instead
+  if (name === "__proto__" || name.endsWith("/__proto__")) {
+    throw new BadObjectName(name, "__proto__ is reserved");
+  }
   const root = resolve(cfgDir);
   const p = normalize(join(root, `${name}.json`));
   if (!p.startsWith(root + "/")) {

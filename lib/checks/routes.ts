@@ -2,7 +2,7 @@
  * HTTP routes of checks, services and state views (reference §5). Thin: parse, call the ChecksApi,
  * shape. Every change (PUT/DELETE) is a write route.
  */
-import { type ApiContext, HttpError, readJson, RouteTable } from "../routing/mod.ts";
+import { type ApiContext, HttpError, readJson, readText, RouteTable } from "../routing/mod.ts";
 import { type ChecksApi, ChecksRequestError } from "./api.ts";
 
 const STATUS = { invalid: 400, not_found: 404, conflict: 409 } as const;
@@ -36,7 +36,7 @@ export function checksRoutes(api: ChecksApi): RouteTable {
     "/agent/checks-silence/:name{.+}",
     'silence a check\'s notifications (body {"reason", "for"}; no "for": until it is OK again)',
     async (c) => {
-      const body = await c.req.text();
+      const body = await readText(c);
       let parsed: unknown = {};
       if (body.trim()) {
         try {
@@ -86,7 +86,9 @@ export function checksRoutes(api: ChecksApi): RouteTable {
     r.read("GET", path, "every service of this node", (c) => c.json(api.serviceViews()));
   }
   r.read("GET", "/agent/services/:name{.+}", "one service with its state", (c) => {
-    const v = api.serviceViews()[name(c)];
+    // own keys only: `__proto__`, `constructor` are names a plain object answers for
+    const all = api.serviceViews(), n = name(c);
+    const v = Object.hasOwn(all, n) ? all[n] : undefined;
     if (!v) throw new HttpError(404, "service not found");
     return c.json(v);
   });
@@ -116,8 +118,9 @@ export function checksRoutes(api: ChecksApi): RouteTable {
     r.read("GET", path, "services of the cluster with their members", (c) => c.json(api.servicesState()));
   }
   r.read("GET", "/state/services/:name{.+}", "one service of the cluster", (c) => {
-    const s = api.servicesState()[name(c)];
-    if (!s) throw new HttpError(404, "service not found", { name: name(c) });
+    const all = api.servicesState(), n = name(c);
+    const s = Object.hasOwn(all, n) ? all[n] : undefined;
+    if (!s) throw new HttpError(404, "service not found", { name: n });
     return c.json(s);
   });
   return r;

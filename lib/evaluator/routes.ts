@@ -2,7 +2,7 @@
  * HTTP routes of the evaluator (reference §1 `evaluator list|eval`): thin — parse the request, call
  * the evaluator, shape the answer. `eval` is a write route: it reads files and configuration.
  */
-import { type ApiContext, HttpError, readBody, RouteTable } from "../routing/mod.ts";
+import { type ApiContext, HttpError, readText, RouteTable } from "../routing/mod.ts";
 import { EvalError } from "./errors.ts";
 import { toPlain } from "./values.ts";
 
@@ -52,7 +52,7 @@ function jsonSafe(v: unknown): unknown {
 /** Form `expr=<base64>` (the original CLI), JSON `{"expr": "..."}`, or a form/query `expr` in clear. */
 async function readExpr(c: ApiContext): Promise<string> {
   const type = (c.req.header("content-type") ?? "").toLowerCase();
-  const text = new TextDecoder().decode(await readBody(c));
+  const text = await readText(c);
   if (type.includes("application/json") || text.trimStart().startsWith("{")) {
     let body: unknown;
     try {

@@ -115,14 +115,18 @@ export const CLOCK_SKEW_MS = 30_000;
 /** Longest lifetime a request may claim (a signed request is not a standing order). */
 export const MAX_LIFETIME_MS = 10 * 60_000;
 
+/** Longest command and tag a request may carry (every node refuses a longer one). */
+export const MAX_EXEC_CMD = 8192;
+export const MAX_EXEC_TAG = 256;
+
 /** Structural validation of what arrived (before the signature check). */
 export function parseSigned(v: unknown): SignedRequest | null {
   if (!v || typeof v !== "object") return null;
   const { req, sig } = v as { req?: Record<string, unknown>; sig?: unknown };
   if (!req || typeof req !== "object" || typeof sig !== "string") return null;
   const ok = req.v === 1 && typeof req.cid === "string" && /^[0-9a-f]{32}$/.test(req.cid) &&
-    typeof req.cmd === "string" && req.cmd.length > 0 && req.cmd.length <= 8192 &&
-    typeof req.tag === "string" && req.tag.length > 0 && req.tag.length <= 256 &&
+    typeof req.cmd === "string" && req.cmd.length > 0 && req.cmd.length <= MAX_EXEC_CMD &&
+    typeof req.tag === "string" && req.tag.length > 0 && req.tag.length <= MAX_EXEC_TAG &&
     typeof req.nonce === "string" && req.nonce.length <= 64 && typeof req.from === "string" &&
     Number.isSafeInteger(req.issued) && Number.isSafeInteger(req.expires);
   if (!ok) return null;

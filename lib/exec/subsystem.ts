@@ -18,6 +18,8 @@ import {
   type ExecRequest,
   importPrivateKey,
   importPublicKey,
+  MAX_EXEC_CMD,
+  MAX_EXEC_TAG,
   parseSigned,
   type Refusal,
   replayKey,
@@ -183,6 +185,13 @@ export function createExec(
         throw new HttpError(400, "No master private key: set master_key_priv (see kunai keygen --exec)");
       }
       if (!tag || !cmd) throw new HttpError(400, "exec needs a tag and a non-empty cmd");
+      // what every node would refuse as malformed is refused here, before a cid is handed out
+      if (cmd.length > MAX_EXEC_CMD) {
+        throw new HttpError(400, `cmd: ${cmd.length} characters, more than ${MAX_EXEC_CMD}`);
+      }
+      if (tag.length > MAX_EXEC_TAG) {
+        throw new HttpError(400, `tag: ${tag.length} characters, more than ${MAX_EXEC_TAG}`);
+      }
       const now = ctx.clock.now();
       forget(now);
       const cid = crypto.randomUUID().replaceAll("-", "");
@@ -231,10 +240,23 @@ export function createExec(
           res[uuid] = { node, state: "error", err: e };
           continue;
         }
-        const got = deps.kv ? await deps.kv.get(`__exec/${cid}/${uuid}`) : { entry: null };
+        let got;
+        try {
+          got = deps.kv ? await deps.kv.get(`__exec/${cid}/${uuid}`) : { entry: null };
+        } catch (err) {
+          // no copy reachable right now: still pending for the asker, who asks again
+          res[uuid] = { node, state: "pending", err: `result not readable yet: ${(err as Error).message}` };
+          continue;
+        }
         if (!got.entry) res[uuid] = { node, state: "pending" };
         else {
-          const d = JSON.parse(dec.decode(got.entry.value)) as NodeResult;
+          let d: NodeResult;
+          try {
+            d = JSON.parse(dec.decode(got.entry.value)) as NodeResult;
+          } catch {
+            res[uuid] = { node, state: "error", err: `its result in KV (__exec/${cid}/${uuid}) is not JSON` };
+            continue;
+          }
           res[uuid] = {
             node,
             state: "done",

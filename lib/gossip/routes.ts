@@ -9,6 +9,7 @@ import {
   peerResponse,
   readJson,
   readPeerBody,
+  readText,
   RouteTable,
 } from "../routing/mod.ts";
 import { parseDuration } from "../clock/mod.ts";
@@ -45,7 +46,7 @@ export function gossipRoutes(api: GossipApi): RouteTable {
   );
 
   const join = async (c: ApiContext) => {
-    const target = decodeURIComponent(c.req.param("addr") ?? "");
+    const target = c.req.param("addr") ?? ""; // hono decodes it (a second decode made "a%2541" "aA")
     const r = await api.join(target); // HttpError 400 when malformed or ourselves
     // the body stays the reference's bare boolean; why a join failed travels in a header
     if (!r.joined) c.header(JOIN_ERROR_HEADER, headerSafe(r.reason ?? "unknown"));
@@ -56,7 +57,7 @@ export function gossipRoutes(api: GossipApi): RouteTable {
   r.write("GET", "/agent/join/:addr{.+}", "join the cluster through addr[:port] (reference form)", join);
 
   const leave = (c: ApiContext) => {
-    const name = decodeURIComponent(c.req.param("name") ?? "");
+    const name = c.req.param("name") ?? ""; // hono decodes it (a second decode made "a%2541" "aA")
     if (!api.leave(name)) throw new HttpError(404, "This node is not found", { name });
     return c.body(null, 200);
   };
@@ -105,7 +106,7 @@ export function gossipRoutes(api: GossipApi): RouteTable {
     "/agent/ping/:node{.+}",
     "ping a member directly over gossip UDP (?count=3, ?timeout=1s): round trips in ms",
     async (c) => {
-      const node = decodeURIComponent(c.req.param("node") ?? "");
+      const node = c.req.param("node") ?? ""; // hono decodes it (a second decode made "a%2541" "aA")
       const count = c.req.query("count") ?? "3";
       if (!/^\d{1,2}$/.test(count) || +count < 1 || +count > 20) {
         throw new HttpError(400, `query parameter count must be 1-20, got ${JSON.stringify(count)}`);
@@ -127,8 +128,8 @@ export function gossipRoutes(api: GossipApi): RouteTable {
     "/agent/events/:name",
     "send a cluster event to every member (body: its payload, at most 1 KB)",
     async (c) => {
-      const name = decodeURIComponent(c.req.param("name") ?? "");
-      const payload = await c.req.text();
+      const name = c.req.param("name") ?? ""; // hono decodes it (a second decode made "a%2541" "aA")
+      const payload = await readText(c);
       try {
         return c.json(api.sendEvent(name, payload));
       } catch (err) {

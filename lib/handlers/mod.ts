@@ -13,7 +13,7 @@
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import type { PeerEnvelope } from "../transport/envelope.ts";
 import type { MembershipView } from "../types.ts";
-import { HttpError, peerResponse, readPeerBody, RouteTable } from "../routing/mod.ts";
+import { HttpError, peerResponse, readPeerBody, readText, RouteTable } from "../routing/mod.ts";
 import { parseDuration } from "../clock/mod.ts";
 import { SeenRequests } from "../fs/mod.ts";
 import { join } from "node:path";
@@ -186,8 +186,8 @@ export function handlersRoutes(api: HandlersApi): RouteTable {
     "/agent/query/:name",
     "ask the members a query (body: its payload, at most 1 KB; ?tag=, ?node=a,b, ?timeout=5s): their answers",
     async (c) => {
-      const name = decodeURIComponent(c.req.param("name") ?? "");
-      const payload = await c.req.text();
+      const name = c.req.param("name") ?? ""; // hono decodes it (a second decode made "a%2541" "aA")
+      const payload = await readText(c);
       const t = c.req.query("timeout");
       const timeoutMs = t === undefined ? QUERY_DEFAULT_TIMEOUT_MS : parseDuration(t);
       if (timeoutMs === null) {

@@ -42,6 +42,14 @@ export function parseMaintenanceRequest(body: unknown, now: number): Maintenance
   if (/[\u0000-\u001f\u007f]/.test(reason)) throw new Error("reason: control characters are not allowed");
   let until: number | null = null;
   if (o.for !== undefined && o.for !== null && o.for !== "") {
+    if (typeof o.for !== "string" && typeof o.for !== "number") {
+      // named by its type: quoting a list nested 100 000 deep overflowed the stack
+      throw new Error(
+        `for: expected a duration such as 30m or 2h, got ${
+          Array.isArray(o.for) ? "a list" : `a ${typeof o.for}`
+        }`,
+      );
+    }
     const ms = parseDuration(o.for);
     if (ms === null || ms < 1000 || ms > MAX_DURATION_MS) {
       throw new Error(

@@ -19,7 +19,7 @@
 import type { Clock } from "../clock/mod.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import type { FastSocketPeer } from "../routing/mod.ts";
+import { type FastSocketPeer, HttpError } from "../routing/mod.ts";
 import { HttpKvTransport, MAX_CALL_MS } from "./http_transport.ts";
 import { KvError } from "./keys.ts";
 import type { RingNode } from "./ring.ts";
@@ -242,6 +242,8 @@ export function streamSession(
     } catch {
       return peer.close(1007, "frame is not JSON");
     }
+    // `null`, a number...: refused like any bad frame (reading `.k` of null threw in this handler)
+    if (msg === null || typeof msg !== "object") return peer.close(1008, "bad frame");
     const kind = msg.k as KvMessage;
     if (typeof msg.i !== "number" || !STREAM_KINDS.has(kind)) return peer.close(1008, "bad frame");
     let status = 200;
@@ -282,7 +284,13 @@ export function serveStream(
   maxFrameBytes: number,
   log?: Logger,
 ): Response {
-  const { socket, response } = Deno.upgradeWebSocket(req);
+  let upgraded: { socket: WebSocket; response: Response };
+  try {
+    upgraded = Deno.upgradeWebSocket(req);
+  } catch (err) {
+    throw new HttpError(400, `not a websocket upgrade: ${(err as Error).message}`);
+  }
+  const { socket, response } = upgraded;
   socket.binaryType = "arraybuffer";
   const peer: FastSocketPeer = {
     send: (b) => socket.send(b),

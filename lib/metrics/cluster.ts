@@ -13,7 +13,8 @@ import type { MetricsService } from "./service.ts";
 import { TsRing } from "./ts_ring.ts";
 import { type ForwardBatch, Forwarder, IngestedBatches, PEER_ANSWER_MAX, peerCall } from "./peer_client.ts";
 import { MAX_RENDER_POINTS } from "./render_functions.ts";
-import type { SeriesSource } from "./render.ts";
+import { RenderError, type SeriesSource } from "./render.ts";
+import { PatternError } from "./glob.ts";
 import type { FetchedSeries } from "./ts_store.ts";
 import { sanitizeKey, statsdKey } from "./statsd_parse.ts";
 
@@ -211,11 +212,17 @@ export class MetricsCluster {
   peerRoutes(r: RouteTable): void {
     const json = async (c: Parameters<typeof readPeerBody>[0]) => {
       const body = await readPeerBody(c);
+      let v: unknown;
       try {
-        return JSON.parse(decoder.decode(body)) as Record<string, unknown>;
+        v = JSON.parse(decoder.decode(body));
       } catch (err) {
         throw new HttpError(400, `invalid JSON: ${(err as Error).message}`);
       }
+      // `null` or an array: a 400 like any other bad body (reading a field of null was a 500)
+      if (v === null || typeof v !== "object" || Array.isArray(v)) {
+        throw new HttpError(400, "expected a JSON object");
+      }
+      return v as Record<string, unknown>;
     };
     r.peer(
       "POST",
@@ -248,7 +255,14 @@ export class MetricsCluster {
       if (typeof b.pattern !== "string" || typeof b.from !== "number" || typeof b.until !== "number") {
         throw new HttpError(400, "expected {pattern, from, until}");
       }
-      const series = this.#svc.fetchLocal(b.pattern, b.from, b.until);
+      let series;
+      try {
+        series = this.#svc.fetchLocal(b.pattern, b.from, b.until);
+      } catch (err) {
+        // a pattern that does not parse, or that matches more series than a render may read
+        if (err instanceof PatternError || err instanceof RenderError) throw new HttpError(400, err.message);
+        throw err;
+      }
       return peerResponse(c, encoder.encode(JSON.stringify({ series })));
     });
     r.peer("POST", "/metrics-internal/names", "metric names stored on this node", async (c) => {

@@ -15,7 +15,7 @@
  * `member-join`, `member-failed` or `member-leave` (Serf's names), `tags` `kunai`, that name, the node.
  */
 import type { ClusterEventRecord } from "../types.ts";
-import { type ApiContext, HttpError, readBody, type RouteTable } from "../routing/mod.ts";
+import { type ApiContext, HttpError, readText, type RouteTable, searchOf } from "../routing/mod.ts";
 import { parseGraphiteTime, RenderError } from "./render.ts";
 
 /** A membership change as gossip's history keeps it (lib/gossip/history.ts). */
@@ -263,7 +263,7 @@ const typeOf = (v: unknown) => v === null ? "null" : Array.isArray(v) ? "an arra
 /** Adds `/events/get_data`, `/events/` (GET: the same list; POST: send one) to `r`. */
 export function graphiteEventRoutes(r: RouteTable, api: GraphiteEventsApi, nowMs: () => number): void {
   const list = (c: ApiContext) => {
-    const q = eventsQuery(new URL(c.req.url).searchParams, nowMs() / 1000);
+    const q = eventsQuery(searchOf(c), nowMs() / 1000);
     return c.json(graphiteEvents(api, q));
   };
   r.read(
@@ -275,7 +275,7 @@ export function graphiteEventRoutes(r: RouteTable, api: GraphiteEventsApi, nowMs
   for (const path of ["/events", "/events/"]) {
     r.read("GET", path, "graphite-web's events as JSON (as /events/get_data)", list);
     r.write("POST", path, 'send a cluster event, graphite-web style: {"what", "tags", "data"}', async (c) => {
-      const want = parseEventPost(new TextDecoder().decode(await readBody(c)));
+      const want = parseEventPost(await readText(c));
       let e: ClusterEventRecord;
       try {
         e = api.send(want.name, want.payload, want.tags);

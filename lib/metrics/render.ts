@@ -105,8 +105,9 @@ export function renderRequest(params: URLSearchParams, nowSeconds: number): Rend
   const mdp = params.get("maxDataPoints");
   let maxDataPoints: number | null = null;
   if (mdp !== null && mdp !== "") {
-    maxDataPoints = Number(mdp);
-    if (!Number.isInteger(maxDataPoints) || maxDataPoints < 1) {
+    // decimal digits, as graphite-web's int() reads it (Number() took 0x10 and 1e2)
+    maxDataPoints = /^\s*\d+\s*$/.test(mdp) ? Number(mdp) : NaN;
+    if (!Number.isSafeInteger(maxDataPoints) || maxDataPoints < 1) {
       throw new RenderError(`maxDataPoints: '${mdp}' is not a positive integer`);
     }
   }

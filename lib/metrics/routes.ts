@@ -4,7 +4,7 @@
  * functions `/render` has. Bad targets and parameters are 400 naming the
  * function, position or parameter.
  */
-import { type ApiContext, HttpError, readBody, RouteTable } from "../routing/mod.ts";
+import { type ApiContext, HttpError, readText, RouteTable, searchOf } from "../routing/mod.ts";
 import { findNodes, PatternError } from "./glob.ts";
 import { render, RenderError, renderRequest, type SeriesSource, toCsv, toJson, toRaw } from "./render.ts";
 import { TargetError } from "./target_parser.ts";
@@ -32,10 +32,12 @@ export interface MetricsReadApi {
   events?: GraphiteEventsApi;
 }
 
+const scalar = (v: unknown) => typeof v === "string" || typeof v === "number" || typeof v === "boolean";
+
 async function params(c: ApiContext): Promise<URLSearchParams> {
-  const p = new URLSearchParams(new URL(c.req.url).search);
+  const p = searchOf(c);
   if (c.req.method === "POST") {
-    const body = new TextDecoder().decode(await readBody(c));
+    const body = await readText(c);
     const type = c.req.header("content-type") ?? "";
     if (type.includes("json")) {
       let j: unknown;
@@ -44,8 +46,17 @@ async function params(c: ApiContext): Promise<URLSearchParams> {
       } catch (err) {
         throw new HttpError(400, `invalid JSON body: ${(err as Error).message}`);
       }
-      for (const [k, v] of Object.entries((j ?? {}) as Record<string, unknown>)) {
-        for (const item of Array.isArray(v) ? v : [v]) p.append(k, String(item));
+      // graphite-web's form as JSON: an object of strings, numbers or lists of them (`null` became
+      // the target "null", an object "[object Object]", a deep list a stack overflow)
+      if (j === null || typeof j !== "object" || Array.isArray(j)) {
+        throw new HttpError(400, 'JSON body: expected an object such as {"target": ["a.b"]}');
+      }
+      for (const [k, v] of Object.entries(j as Record<string, unknown>)) {
+        const items = Array.isArray(v) ? v : [v];
+        if (!items.every(scalar)) {
+          throw new HttpError(400, `JSON body: ${k}: expected a string, a number or a list of them`);
+        }
+        for (const item of items) p.append(k, String(item));
       }
     } else for (const [k, v] of new URLSearchParams(body)) p.append(k, v);
   }
@@ -141,7 +152,7 @@ export function metricsRoutes(api: MetricsReadApi): RouteTable {
     (c) => c.text(GRAPHITE_VERSION),
   );
   const functions = (c: ApiContext) => {
-    const q = new URL(c.req.url).searchParams;
+    const q = searchOf(c);
     // no pie-chart functions here
     if (q.get("type") === "pie") return c.body("{}", 200, { "content-type": "application/json" });
     const grouped = ["1", "true"].includes((q.get("grouped") ?? "").toLowerCase());
@@ -153,7 +164,7 @@ export function metricsRoutes(api: MetricsReadApi): RouteTable {
   r.read("GET", "/functions/", "the render functions kunai implements", functions);
   r.read("GET", "/functions/:name", "one render function's parameters", (c) => {
     const name = c.req.param("name") ?? "";
-    const info = new URL(c.req.url).searchParams.get("type") === "pie" ? undefined : functionInfo(name);
+    const info = searchOf(c).get("type") === "pie" ? undefined : functionInfo(name);
     if (!info) return c.json({ error: `Function not found: ${name}` }, 404);
     return c.body(infinityJson(info), 200, { "content-type": "application/json" });
   });

@@ -300,10 +300,33 @@ export async function readBody(c: ApiContext): Promise<Uint8Array> {
   return out;
 }
 
+const utf8 = new TextDecoder("utf-8", { fatal: true });
+
+/**
+ * The query string of a request, without parsing its URL (a request with an odd Host header made
+ * `new URL` throw: a 500).
+ */
+export function searchOf(c: ApiContext): URLSearchParams {
+  const url = c.req.url, q = url.indexOf("?");
+  return new URLSearchParams(q < 0 ? "" : url.slice(q + 1));
+}
+
+/**
+ * Reads the body as text under the request's size limit (413 above it); 400 when it is not UTF-8
+ * (a Latin-1 client's `é`: replaced by U+FFFD and stored changed, before).
+ */
+export async function readText(c: ApiContext): Promise<string> {
+  const bytes = await readBody(c);
+  try {
+    return utf8.decode(bytes);
+  } catch {
+    throw new HttpError(400, "request body is not UTF-8 text (send it as UTF-8)");
+  }
+}
+
 /** Reads and parses a JSON body; 400 naming the position when invalid. */
 export async function readJson(c: ApiContext): Promise<unknown> {
-  const bytes = await readBody(c);
-  const text = new TextDecoder().decode(bytes);
+  const text = await readText(c);
   if (!text.trim()) throw new HttpError(400, "request body is empty; expected JSON");
   let value: unknown;
   try {

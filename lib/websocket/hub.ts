@@ -75,7 +75,18 @@ export class WsHub {
         { status: 503, headers: { "content-type": "application/json", "retry-after": "10" } },
       );
     }
-    const { socket, response } = Deno.upgradeWebSocket(req, { idleTimeout: this.#opts.idleTimeout });
+    let upgraded: { socket: WebSocket; response: Response };
+    try {
+      upgraded = Deno.upgradeWebSocket(req, { idleTimeout: this.#opts.idleTimeout });
+    } catch (err) {
+      // an incomplete upgrade (a proxy that forwards Upgrade but not `Connection: Upgrade`, no
+      // Sec-WebSocket-Key): the client's mistake, said as one
+      return new Response(
+        JSON.stringify({ error: `not a websocket upgrade: ${(err as Error).message}` }),
+        { status: 400, headers: { "content-type": "application/json" } },
+      );
+    }
+    const { socket, response } = upgraded;
     const client: Client = { socket, from };
     socket.onopen = () => {
       this.#clients.add(client);

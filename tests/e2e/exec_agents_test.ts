@@ -170,6 +170,10 @@ Deno.test({
         await res.body?.cancel();
         assert.ok([401, 403].includes(res.status), `${path} over TCP without a token: ${res.status}`);
       }
+      // what every node would refuse as malformed is refused by the asker, before any cid
+      const long = await a.cli(["exec", "web", `echo ${"x".repeat(8200)}`]);
+      assert.equal(long.code, 2, long.stderr);
+      assert.match(long.stderr, /cmd: 8205 characters, more than 8192/);
       const noKey = await agents[1].cli(["exec", "web", "id"]);
       assert.equal(noKey.code, 2, "a configuration error (the agent's 400)");
       assert.match(noKey.stderr, /No master private key/);
