@@ -113,7 +113,11 @@ export class MemberHistory {
          ORDER BY rowid DESC LIMIT ?`,
         EVENTS_KEEP,
       ).reverse().map(fromEventRow);
-    } catch { /* gossip.db cannot even be opened: what waits is all there is */ }
+    } catch (err) {
+      // gossip.db cannot be opened or read: what waits is all there is, and that is said (the
+      // note logs once a minute at most), not taken for an empty history
+      this.#note.fail(err as Error);
+    }
     // after a failed flush the waiting events are not in the file yet
     return [...saved, ...this.#pendingEvents].slice(-EVENTS_KEEP);
   }

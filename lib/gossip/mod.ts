@@ -134,9 +134,8 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
   const abort = new AbortController();
   const selfAddr = (): PeerAddr => ({ addr: ctx.node.addr, port: transport.local.port || p.port });
   const saveKnownPeers = () => {
-    if (!savePeers(peersFile, engine.members.records(), ctx.node.uuid, Math.random)) {
-      ctx.log.warn(`cannot save known peers to ${peersFile}`);
-    }
+    const saved = savePeers(peersFile, engine.members.records(), ctx.node.uuid, Math.random);
+    if (!saved.ok) ctx.log.warn(`cannot save known peers to ${peersFile}: ${saved.why}`);
   };
 
   /** True when `peer` is this agent's own gossip address (joining it would be a no-op that says OK). */

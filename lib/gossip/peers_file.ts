@@ -53,13 +53,13 @@ export function loadPeers(
     .slice(0, MAX_SAVED_PEERS);
 }
 
-/** Saves up to MAX_SAVED_PEERS alive peers (not ourselves); false if the file cannot be written. */
+/** Saves up to MAX_SAVED_PEERS alive peers (not ourselves); why not when the file cannot be written. */
 export function savePeers(
   path: string,
   members: MemberRecord[],
   selfUuid: string,
   random: () => number,
-): boolean {
+): { ok: true } | { ok: false; why: string } {
   const alive = members.filter((m) => m.uuid !== selfUuid && m.state === "alive");
   for (let i = alive.length - 1; i > 0; i--) {
     const j = Math.floor(random() * (i + 1));
@@ -71,13 +71,13 @@ export function savePeers(
   // the same alive set as the file already holds (a lone agent's empty list, a stable cluster): the
   // file is left as it is rather than rewritten and renamed every minute
   const sig = alive.map((m) => `${m.uuid}@${m.addr}:${m.port}`).sort().join(",");
-  if (LAST_SAVED.get(path) === sig && existsNoThrow(path)) return true;
+  if (LAST_SAVED.get(path) === sig && existsNoThrow(path)) return { ok: true };
   try {
     writeAtomic(path, JSON.stringify({ peers }, null, 2));
     LAST_SAVED.set(path, sig);
-    return true;
-  } catch {
+    return { ok: true };
+  } catch (err) {
     LAST_SAVED.delete(path);
-    return false;
+    return { ok: false, why: (err as Error).message };
   }
 }

@@ -55,7 +55,11 @@ export class Repair {
     purged: 0,
     rounds: 0,
     refused: 0,
+    /** Hint batches a peer refused (a key mismatch, its disk full): they stay, retried later. */
+    hints_refused: 0,
   };
+  /** When a refusal of hints by each peer was last logged (once a minute at most per peer). */
+  #hintRefusalSaid = new Map<string, number>();
 
   constructor(deps: RepairDeps) {
     this.#d = deps;
@@ -121,7 +125,20 @@ export class Repair {
           try {
             await Promise.all(recs.map((r) => peers.replicate(peer, { record: r }, undefined, "repair")));
           } catch (err) {
-            if (err instanceof PeerUnreachable || err instanceof PeerRefused) break;
+            if (err instanceof PeerRefused) {
+              // unlike a node that is down, a refusal will not go away by itself: said, counted
+              this.#stats.hints_refused++;
+              const now = this.#d.clock.now(), last = this.#hintRefusalSaid.get(target) ?? -Infinity;
+              if (now - last >= 60_000) {
+                this.#hintRefusalSaid.set(target, now);
+                this.#d.log.warn(
+                  `kv: ${peer.name || target} refuses the writes it missed (${err.message}); ` +
+                    "they stay hinted and are offered again (kv.repair.hints_refused counts refusals)",
+                );
+              }
+              break;
+            }
+            if (err instanceof PeerUnreachable) break;
             throw err;
           }
           // a newer write that missed the target meanwhile found its hint already there: that key

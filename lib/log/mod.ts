@@ -178,13 +178,15 @@ export class LogSink {
       problem ||= `cannot reopen ${path}: ${(err as Error).message}`;
     }
     this.#dayEnd = Math.floor(now / DAY_MS) * DAY_MS + DAY_MS;
-    const removed = this.#prune();
+    const { removed, refused } = this.#prune();
     if (problem) this.write("ERROR", "log", problem, []);
     else if (removed.length) this.write("INFO", "log", `log rotated; removed ${removed.join(", ")}`, []);
+    // log_keep_days not held (files of another owner, a directory that cannot be listed): said
+    if (refused) this.write("ERROR", "log", `${refused}; old log files are kept beyond log_keep_days`, []);
   }
 
-  /** Deletes the oldest rotated files beyond keepDays; returns their names. */
-  #prune(): string[] {
+  /** Deletes the oldest rotated files beyond keepDays; their names, and why some could not go. */
+  #prune(): { removed: string[]; refused: string } {
     const path = this.#path!;
     const slash = path.lastIndexOf("/");
     const dir = slash >= 0 ? path.slice(0, slash) || "/" : ".";
@@ -195,13 +197,14 @@ export class LogSink {
         if (!e.isFile || !e.name.startsWith(base + ".")) continue;
         if (/^\d{4}-\d{2}-\d{2}(\.\d+)?$/.test(e.name.slice(base.length + 1))) rotated.push(e.name);
       }
-    } catch {
-      return [];
+    } catch (err) {
+      return { removed: [], refused: `cannot list ${dir}: ${(err as Error).message}` };
     }
     // newest day first; within a day, the numbered ones (later) first
     rotated.sort((a, b) => rotatedKey(b).localeCompare(rotatedKey(a)));
     const days: string[] = [];
     const removed: string[] = [];
+    let refused = "";
     for (const name of rotated) {
       const day = name.slice(base.length + 1, base.length + 11);
       if (!days.includes(day)) days.push(day);
@@ -209,9 +212,13 @@ export class LogSink {
       try {
         Deno.removeSync(`${dir}/${name}`);
         removed.push(name);
-      } catch { /* gone already, or not ours to delete */ }
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) {
+          refused ||= `cannot remove ${dir}/${name}: ${(err as Error).message}`;
+        }
+      }
     }
-    return removed;
+    return { removed, refused };
   }
 
   /**

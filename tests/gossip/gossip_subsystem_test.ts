@@ -333,7 +333,7 @@ Deno.test("saved peers: round trip, at most 32, alive ones only, never ourselves
       services: {},
       zone: "",
     }));
-    assert.ok(savePeers(path, recs, "u0", Math.random));
+    assert.ok(savePeers(path, recs, "u0", Math.random).ok);
     const peers = loadPeers(path, 6768);
     assert.equal(peers.length, 32);
     assert.ok(peers.every((p) => p.addr !== "10.0.0.0" && !p.addr.endsWith(".9") && !p.addr.endsWith(".19")));
@@ -361,19 +361,19 @@ Deno.test("saved peers: the file is rewritten only when the alive set changes (o
       zone: "",
     });
     const ino = () => Deno.statSync(path).ino; // writeAtomic renames a new file over the old one
-    assert.ok(savePeers(path, [rec(0), rec(1), rec(2)], "u0", Math.random));
+    assert.ok(savePeers(path, [rec(0), rec(1), rec(2)], "u0", Math.random).ok);
     const first = ino();
-    assert.ok(savePeers(path, [rec(2), rec(1), rec(0), rec(3, "dead")], "u0", Math.random));
+    assert.ok(savePeers(path, [rec(2), rec(1), rec(0), rec(3, "dead")], "u0", Math.random).ok);
     assert.equal(ino(), first, "same alive peers (another order, a dead one more): left as it is");
-    assert.ok(savePeers(path, [rec(0), rec(1), rec(2, "alive", "10.0.0.99")], "u0", Math.random));
+    assert.ok(savePeers(path, [rec(0), rec(1), rec(2, "alive", "10.0.0.99")], "u0", Math.random).ok);
     assert.notEqual(ino(), first, "a peer's new address is written");
     assert.deepEqual(loadPeers(path, 6768).map((p) => p.addr).sort(), ["10.0.0.1", "10.0.0.99"]);
     const second = ino();
-    assert.ok(savePeers(path, [rec(0), rec(1)], "u0", Math.random));
+    assert.ok(savePeers(path, [rec(0), rec(1)], "u0", Math.random).ok);
     assert.notEqual(ino(), second, "a peer gone is written");
     assert.deepEqual(loadPeers(path, 6768).map((p) => p.addr), ["10.0.0.1"]);
     Deno.removeSync(path);
-    assert.ok(savePeers(path, [rec(0), rec(1)], "u0", Math.random));
+    assert.ok(savePeers(path, [rec(0), rec(1)], "u0", Math.random).ok);
     assert.deepEqual(
       loadPeers(path, 6768).map((p) => p.addr),
       ["10.0.0.1"],
@@ -497,6 +497,10 @@ Deno.test("a damaged known-peers file is said and kept aside, not silently repla
     Deno.mkdirSync(file);
     assert.deepEqual(loadPeers(file, 6768, (m) => said.push(m)), []);
     assert.match(said.join("\n"), /cannot read the known peers in .*rejoining from seeds only/);
+    // and a save that fails says why
+    const saved = savePeers(file, [], "u0", Math.random);
+    assert.equal(saved.ok, false);
+    assert.ok(!saved.ok && saved.why.length > 0);
   } finally {
     cleanup();
   }

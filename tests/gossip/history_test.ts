@@ -261,3 +261,20 @@ Deno.test("an event a peer retransmits after a restart is not logged or handled 
     store.closeAll();
   }
 });
+
+Deno.test("cluster events: a gossip.db that cannot be opened is said, not taken for an empty history", () => {
+  using t = tempDir("kunai-mhist-");
+  Deno.mkdirSync(`${t.dir}/gossip.db`); // a directory where the database should be: any open error
+  const store = new Store(t.dir);
+  const errors: string[] = [];
+  const h = new MemberHistory(store, new VirtualClock(1_000_000), {
+    fail: (e) => errors.push(e.message),
+    ok: () => {},
+  });
+  try {
+    assert.deepEqual(h.events(), []);
+    assert.equal(errors.length, 1, "said");
+  } finally {
+    store.closeAll();
+  }
+});

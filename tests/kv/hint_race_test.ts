@@ -9,6 +9,7 @@ import { VirtualClock } from "../../lib/clock/mod.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
 import { Repair, type RepairDeps } from "../../lib/kv/repair.ts";
 import type { KvRecord } from "../../lib/kv/record.ts";
+import { PeerRefused } from "../../lib/kv/transport.ts";
 
 const self = { uuid: "u-self", name: "self", addr: "127.0.0.1", port: 1 };
 const peer = { uuid: "u-peer", name: "peer", addr: "127.0.0.1", port: 2 };
@@ -114,4 +115,40 @@ Deno.test("kv handover: a key that became ours again while it was pushed to its 
   repair.ringChanged({} as never, {} as never);
   await repair.handover();
   assert.deepEqual(dropped, ["k"]);
+});
+
+Deno.test("kv hints: a peer that refuses them is said once a minute and counted; the hints stay", async () => {
+  const hints = new Set<string>(["a"]);
+  const said: string[] = [];
+  const clock = new VirtualClock(1_800_000_000_000);
+  const deps = {
+    local: {
+      storage: {
+        hints: {
+          hintTargets: () => (hints.size ? [peer.uuid] : []),
+          hintsFor: (_t: string, limit: number) => [...hints].slice(0, limit),
+          removeHints: (_t: string, keys: string[]) => keys.forEach((k) => hints.delete(k)),
+          dropHintsFor: () => hints.clear(),
+        },
+        getRecord: (key: string) => record(key, 1),
+      },
+    },
+    placement: { holders: () => [self, peer], isSelf: (n: { uuid: string }) => n.uuid === self.uuid, self },
+    peers: {
+      replicate: () => Promise.reject(new PeerRefused(peer, 507, { error: "disk full" })),
+    },
+    clock,
+    log: { ...silentLogger, warn: (m: string) => said.push(m) },
+    cfg: { tombstone_ttl: 86_400_000 },
+  } as unknown as RepairDeps;
+  const repair = new Repair(deps);
+  await repair.deliverHints();
+  await repair.deliverHints();
+  assert.equal(said.length, 1, said.join("\n"));
+  assert.match(said[0], /kv: peer refuses the writes it missed \(peer answered 507: disk full\)/);
+  assert.equal(repair.stats().hints_refused, 2);
+  assert.deepEqual([...hints], ["a"], "kept for later");
+  await clock.advance(61_000);
+  await repair.deliverHints();
+  assert.equal(said.length, 2, "said again after a minute");
 });

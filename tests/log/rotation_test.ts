@@ -212,3 +212,30 @@ Deno.test("config: log_max_size defaults to 100 MiB, takes sizes, and refuses an
     t.cleanup();
   }
 });
+
+Deno.test("log: a rotated file that cannot be deleted is said, not silently kept beyond keepDays", () => {
+  const t = tempDir("kunai-log-");
+  let now = at("2026-12-01T12:00:00.000Z");
+  const sink = new LogSink({ node: "n1", stderr: false, now: () => now, keepDays: 1 });
+  const path = join(t.dir, "daemon.log");
+  const remove = Deno.removeSync;
+  try {
+    sink.openFile(path);
+    // files of another owner (root can delete anything: the refusal is stood in for)
+    (Deno as { removeSync: typeof Deno.removeSync }).removeSync = () => {
+      throw new Deno.errors.PermissionDenied("Permission denied (os error 13)");
+    };
+    for (let d = 0; d < 4; d++) {
+      now = at("2026-12-01T12:00:00.000Z") + d * 86_400_000;
+      sink.logger("agent").info(`day ${d}`);
+    }
+    assert.match(
+      read(path),
+      /\[log\] ERROR: cannot remove .*daemon\.log\.2026-12-0\d: Permission denied .*kept beyond log_keep_days\n/,
+    );
+  } finally {
+    (Deno as { removeSync: typeof Deno.removeSync }).removeSync = remove;
+    sink.close();
+    t.cleanup();
+  }
+});
