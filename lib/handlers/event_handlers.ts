@@ -112,6 +112,12 @@ export class EventHandlers {
     }
     // a slot dropped by the reload keeps running its current command, then stops taking events
     for (const [name, old] of this.#slots) if (!next.has(name)) old.queue.length = 0;
+    // a kept one runs what is still waiting only if its new definition wants it (`events`, `apply_on`)
+    const tags = this.#ctx.node.tags();
+    for (const s of next.values()) {
+      if (!s.queue.length) continue;
+      s.queue = applies(s.def, tags) ? s.queue.filter((e) => matchesEvent(s.def.events, e.name)) : [];
+    }
     this.#slots = next;
     this.#wantsMembers = [...next.values()].some((s) => s.def.events.some(isMemberPattern));
   }

@@ -369,3 +369,35 @@ Deno.test("a reload while a handler's command runs: its later events still run, 
   assert.equal(eh.list()[0].queued, 0);
   eh.stop();
 });
+
+Deno.test("a reload while events wait: only those the new definition still wants are run", async () => {
+  using ctx = makeTestCtx({
+    clock: new RealClock(),
+    files: { "a.json": { event_handler: { events: ["deploy*"], command: "echo deploy" } } },
+  });
+  const ran: string[] = [];
+  const gates: Array<() => void> = [];
+  const fake = async (_command: string, o?: { env?: Record<string, string> }): Promise<ShellResult> => {
+    ran.push(String(o?.env?.KUNAI_EVENT_NAME ?? "?"));
+    await new Promise<void>((r) => gates.push(r));
+    return DONE;
+  };
+  const eh = new EventHandlers(ctx, () => true, fake as never);
+  eh.onEvent(event("deploy-a"));
+  await until("the first run started", () => gates.length === 1);
+  eh.onEvent(event("deploy-b"));
+  eh.onEvent(event("deploy-c"));
+  assert.equal(eh.list()[0].queued, 2);
+  const a = ctx.config.objects.event_handler["a"];
+  ctx.config.objects.event_handler = {
+    a: { ...a, value: { ...(a.value as Record<string, unknown>), events: ["deploy-c"] } },
+  };
+  eh.reload(); // deploy-b no longer concerns this handler
+  assert.equal(eh.list()[0].queued, 1);
+  gates.shift()!();
+  await until("the second run started", () => gates.length === 1);
+  gates.shift()!();
+  await until("idle", () => !eh.list()[0].running);
+  assert.deepEqual(ran, ["deploy-a", "deploy-c"]);
+  eh.stop();
+});
