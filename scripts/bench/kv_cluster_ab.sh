@@ -6,28 +6,10 @@
 # env: KBASE (21400: ports KBASE+1..3), LEVELS ("16"), OPS ("put get"), DURATION (8), KUNAI_V8_FLAGS
 set -u
 K=$(cd "${1:?checkout}" && pwd); L=${2:-run}; B=${KBASE:-21400}
-LOAD=${KV_LOAD:-$(cd "$(dirname "$0")/../../.." && pwd)/shared/bench/kv-load.mjs}
-[ -f "$LOAD" ] || LOAD=/work/shared/bench/kv-load.mjs
+. "$(dirname "$0")/kv_cluster_lib.sh"
 w=$(mktemp -d -t kunai-kv-ab.XXXXXX)
-cleanup(){ for f in "$w"/k*/pid; do [ -f "$f" ] && kill -9 "$(cat "$f")" 2>/dev/null; done; rm -rf "$w"; }
-trap cleanup EXIT
-for i in 1 2 3; do
-  d=$w/k$i; mkdir -p "$d/etc" "$d/data" "$d/log"
-  cat >"$d/etc/local.json" <<JSON
-{ "name": "k$i", "port": $((B+i)), "bind": "127.0.0.1", "addr": "127.0.0.1", "tags": ["kv"],
-  "seeds": ["127.0.0.1:$((B+1))"], "bootstrap": true, "data": "$d/data", "log": "$d/log",
-  "lock": "$d/kunai.pid", "socket": "$d/kunai.sock", "log_level": "WARNING", "http": {"token": "tok"} }
-JSON
-  (cd "$K" && exec deno run -A main.ts agent start --cfg-dir "$d/etc") >>"$d/out.log" 2>&1 &
-  echo $! >"$d/pid"
-  disown # killed at the end on purpose: no "Killed" line
-done
-for i in 1 2 3; do for _ in $(seq 1 150); do curl -s --max-time 2 "http://127.0.0.1:$((B+i))/" >/dev/null && break; sleep 0.2; done; done
-for _ in $(seq 1 100); do
-  [ "$(curl -s "http://127.0.0.1:$((B+1))/agent/members" | grep -o '"state":"alive"' | wc -l)" -ge 3 ] && break; sleep 0.3
-done
-E=http://127.0.0.1:$((B+1)),http://127.0.0.1:$((B+2)),http://127.0.0.1:$((B+3))
-P=$w/k1/pid,$w/k2/pid,$w/k3/pid
+trap 'kv_cluster_cleanup "$w"' EXIT
+kv_cluster_start "$K" "$B" "$w"
 KV_TOKEN=tok node "$LOAD" preload --endpoints "$E" --api kunai >/dev/null
 for op in ${OPS:-put get}; do for c in ${LEVELS:-16}; do
   KV_TOKEN=tok node "$LOAD" bench --endpoints "$E" --api kunai --op "$op" --concurrency "$c" \
