@@ -603,6 +603,19 @@ Deno.test("a KV key changed while a render reads it is read again, not cached at
   }
 });
 
+/** Generators of `w` writing to `w.out`, started and run once, with each KV read pushed on `reads`. */
+async function startCountingReads(w: World, clock: VirtualClock, reads: string[]) {
+  w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+  const g = createGenerators(w.ctx, {
+    membership: { self: () => w.members[0], members: () => w.members },
+    kvGet: (k) => (reads.push(k), Promise.resolve(w.kv.get(k) ?? null)),
+  });
+  await g.start();
+  await clock.advance(1000);
+  await g.runNow();
+  return g;
+}
+
 Deno.test("KV values no template reads any more are dropped from the cache and no longer re-read", async () => {
   const clock = new VirtualClock();
   const w = world(
@@ -612,14 +625,7 @@ Deno.test("KV values no template reads any more are dropped from the cache and n
   );
   const reads: string[] = [];
   try {
-    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
-    const g = createGenerators(w.ctx, {
-      membership: { self: () => w.members[0], members: () => w.members },
-      kvGet: (k) => (reads.push(k), Promise.resolve(w.kv.get(k) ?? null)),
-    });
-    await g.start();
-    await clock.advance(1000);
-    await g.runNow();
+    const g = await startCountingReads(w, clock, reads);
     assert.deepEqual(g.list()[0].kv_keys, ["w/node-1", "w/node-2", "w/node-3"], JSON.stringify(g.list()[0]));
     w.members.splice(1, 2); // node-2 and node-3 leave
     await g.runNow();
@@ -638,14 +644,7 @@ Deno.test("a reload that removes the last generator stops the re-reads of the KV
   const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE, clock);
   const reads: string[] = [];
   try {
-    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
-    const g = createGenerators(w.ctx, {
-      membership: { self: () => w.members[0], members: () => w.members },
-      kvGet: (k) => (reads.push(k), Promise.resolve(w.kv.get(k) ?? null)),
-    });
-    await g.start();
-    await clock.advance(1000);
-    await g.runNow();
+    const g = await startCountingReads(w, clock, reads);
     assert.deepEqual(reads, ["lb/maxconn"]);
     delete w.ctx.config.objects.generator["generators/lb"];
     w.ctx.bus.emit("config.reloaded", { files: [] });

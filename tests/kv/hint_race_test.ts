@@ -25,12 +25,14 @@ const record = (key: string, modify_index: number): KvRecord => ({
   deleted: false,
 });
 
-Deno.test("kv hints: a key rewritten while its hint is delivered stays hinted, and its newer record goes next", async () => {
-  const records = new Map<string, KvRecord>([["a", record("a", 1)], ["b", record("b", 1)]]);
-  const hints = new Set<string>(["a", "b"]); // (target is always `peer`)
-  const delivered: Array<[string, number]> = [];
-  let rewrite = true;
-  const deps = {
+/** A Repair's dependencies around a set of keys hinted for `peer`. */
+function hintDeps(
+  hints: Set<string>,
+  getRecord: (key: string) => KvRecord | null,
+  replicate: (p: unknown, body: { record: KvRecord }) => Promise<unknown>,
+  extra: { clock?: VirtualClock; warn?: (m: string) => void } = {},
+): RepairDeps {
+  return {
     local: {
       storage: {
         hints: {
@@ -39,29 +41,34 @@ Deno.test("kv hints: a key rewritten while its hint is delivered stays hinted, a
           removeHints: (_t: string, keys: string[]) => keys.forEach((k) => hints.delete(k)),
           dropHintsFor: () => hints.clear(),
         },
-        getRecord: (key: string) => records.get(key) ?? null,
+        getRecord,
       },
     },
     placement: { holders: () => [self, peer], isSelf: (n: { uuid: string }) => n.uuid === self.uuid, self },
-    peers: {
-      replicate: async (_p: unknown, body: { record: KvRecord }) => {
-        await new Promise((r) => setTimeout(r, 1));
-        delivered.push([body.record.key, body.record.modify_index]);
-        if (rewrite && body.record.key === "a") {
-          // meanwhile: a client writes "a" again; its replication to the peer fails and hints it,
-          // which finds the row there already
-          rewrite = false;
-          records.set("a", record("a", 2));
-          hints.add("a");
-        }
-        return { ok: true };
-      },
-    },
-    clock: new VirtualClock(1_800_000_000_000),
-    log: silentLogger,
+    peers: { replicate },
+    clock: extra.clock ?? new VirtualClock(1_800_000_000_000),
+    log: extra.warn ? { ...silentLogger, warn: extra.warn } : silentLogger,
     cfg: { tombstone_ttl: 86_400_000 },
   } as unknown as RepairDeps;
-  const repair = new Repair(deps);
+}
+
+Deno.test("kv hints: a key rewritten while its hint is delivered stays hinted, and its newer record goes next", async () => {
+  const records = new Map<string, KvRecord>([["a", record("a", 1)], ["b", record("b", 1)]]);
+  const hints = new Set<string>(["a", "b"]); // (target is always `peer`)
+  const delivered: Array<[string, number]> = [];
+  let rewrite = true;
+  const repair = new Repair(hintDeps(hints, (key) => records.get(key) ?? null, async (_p, body) => {
+    await new Promise((r) => setTimeout(r, 1));
+    delivered.push([body.record.key, body.record.modify_index]);
+    if (rewrite && body.record.key === "a") {
+      // meanwhile: a client writes "a" again; its replication to the peer fails and hints it,
+      // which finds the row there already
+      rewrite = false;
+      records.set("a", record("a", 2));
+      hints.add("a");
+    }
+    return { ok: true };
+  }));
   await repair.deliverHints();
   assert.deepEqual([...hints], ["a"], "the rewritten key keeps its hint");
   assert.equal(repair.stats().hints_delivered, 1);
@@ -121,27 +128,12 @@ Deno.test("kv hints: a peer that refuses them is said once a minute and counted;
   const hints = new Set<string>(["a"]);
   const said: string[] = [];
   const clock = new VirtualClock(1_800_000_000_000);
-  const deps = {
-    local: {
-      storage: {
-        hints: {
-          hintTargets: () => (hints.size ? [peer.uuid] : []),
-          hintsFor: (_t: string, limit: number) => [...hints].slice(0, limit),
-          removeHints: (_t: string, keys: string[]) => keys.forEach((k) => hints.delete(k)),
-          dropHintsFor: () => hints.clear(),
-        },
-        getRecord: (key: string) => record(key, 1),
-      },
-    },
-    placement: { holders: () => [self, peer], isSelf: (n: { uuid: string }) => n.uuid === self.uuid, self },
-    peers: {
-      replicate: () => Promise.reject(new PeerRefused(peer, 507, { error: "disk full" })),
-    },
-    clock,
-    log: { ...silentLogger, warn: (m: string) => said.push(m) },
-    cfg: { tombstone_ttl: 86_400_000 },
-  } as unknown as RepairDeps;
-  const repair = new Repair(deps);
+  const repair = new Repair(hintDeps(
+    hints,
+    (key) => record(key, 1),
+    () => Promise.reject(new PeerRefused(peer, 507, { error: "disk full" })),
+    { clock, warn: (m) => said.push(m) },
+  ));
   await repair.deliverHints();
   await repair.deliverHints();
   assert.equal(said.length, 1, said.join("\n"));
