@@ -86,6 +86,8 @@ interface Outcome {
   lost?: string;
   released?: boolean;
   interrupted?: string;
+  /** Why nothing was run (the agent could not be reached or refused). */
+  error?: string;
 }
 
 async function runLock(ctx: CommandContext): Promise<number> {
@@ -309,6 +311,11 @@ async function runLock(ctx: CommandContext): Promise<number> {
       // whatever ended this run early (an unexpected error), the command does not go on unsupervised
       if (status === null) killGroup(running, "SIGKILL");
     }
+  } catch (err) {
+    // --json promises one object at the end: an agent out of reach before the lock was taken
+    // gets it too (the error itself goes to stderr as for any command)
+    if (json && !child) report({ acquired: false, exit_code: null, error: (err as Error).message }, 1);
+    throw err;
   } finally {
     for (const [sig, h] of handlers) Deno.removeSignalListener(sig, h);
   }

@@ -84,7 +84,8 @@ const GLOBAL_HELP = `Usage: kunai [global options] <command> [command options] [
 
 Global options (accepted anywhere before "--"; -l, -D and -v before the command only):
   -c, --config FILE     configuration file whose 'socket' names the agent to talk to
-                        (default: $KUNAI_CONFIG, else the agent's default configuration)
+                        (default: $KUNAI_CONFIG, else $KUNAI_SOCKET's socket, else the
+                        agent's default configuration)
       --http-addr URL   talk to the agent over TCP instead of the unix socket
                         (http://host:port, host:port or unix:/path; default: $KUNAI_HTTP_ADDR)
       --token TOKEN     bearer token for write routes over TCP (default: $KUNAI_HTTP_TOKEN)
@@ -209,11 +210,24 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
     return 0;
   }
   const { configFile, help } = globals;
+  // what other tools answer to: `kunai --version`, `kunai help [GROUP [COMMAND]]`
+  if (words[0] === "--version" || words[0] === "-V") words = ["version", ...words.slice(1)];
+  if (words[0] === "help") {
+    if (words.length === 1) {
+      out.line(GLOBAL_HELP + "\n\n" + await commandList());
+      return 0;
+    }
+    return await runCli([...words.slice(1), "--help"], out);
+  }
   const unknownGlobal = words.length && words[0].startsWith("-") ? words[0] : null;
   if (unknownGlobal) return usageError(out, `unknown global option ${unknownGlobal}`, GLOBAL_HELP);
   if (words.length === 0) {
-    out.line(GLOBAL_HELP + "\n\n" + await commandList());
-    return help ? 0 : 2;
+    // asked for (-h): the help on stdout; a bare `kunai` is a usage error, on stderr like the others
+    if (help) {
+      out.line(GLOBAL_HELP + "\n\n" + await commandList());
+      return 0;
+    }
+    return usageError(out, "kunai needs a command", GLOBAL_HELP + "\n\n" + await commandList());
   }
   const found = await findCommand(words);
   if (!found) {

@@ -77,3 +77,12 @@ Deno.test("kunai lock: names, holders, help", async () => {
   assert.match(help.out, /--ttl VALUE/);
   assert.match(help.out, /kunai lock NAME \[options\] -- COMMAND \[ARGS\.\.\.\]/);
 });
+
+Deno.test("kunai lock --json: an agent out of reach still gives the one JSON object, acquired false", async () => {
+  const r = await run(["lock", "job", "--json", "--http-addr", "unix:/nonexistent/kunai.sock", "--", "true"]);
+  assert.equal(r.code, 1);
+  const o = JSON.parse(r.out);
+  assert.deepEqual([o.name, o.acquired, o.exit_code], ["job", false, null]);
+  assert.match(o.error, /cannot reach the kunai agent/);
+  assert.match(r.err, /cannot reach the kunai agent/);
+});

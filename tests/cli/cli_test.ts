@@ -48,6 +48,16 @@ Deno.test("help: global, per group and per command", async () => {
   assert.equal(cmd.code, 0);
   assert.match(cmd.out, /--daemon/);
   assert.match(await commandList(), /keygen/);
+  // what other tools answer to
+  assert.deepEqual(await run(["--version"]), { code: 0, out: VERSION, err: "" });
+  const helpOf = await run(["help", "agent", "start"]);
+  assert.equal(helpOf.code, 0);
+  assert.match(helpOf.out, /--daemon/);
+  assert.match((await run(["help"])).out, /agent start/);
+  // a bare `kunai` is a usage error: on stderr, exit 2, stdout left alone
+  const bare = await run([]);
+  assert.deepEqual([bare.code, bare.out], [2, ""]);
+  assert.match(bare.err, /kunai needs a command/);
 });
 
 Deno.test("commands are found by group and subcommand words", async () => {
