@@ -47,6 +47,8 @@ export interface DockerState {
   /** why docker is disabled or disconnected, "" when fine */
   reason: string;
   events: Array<Record<string, unknown>>;
+  /** Running containers whose cgroup stats could not be read at the last poll. */
+  without_stats: number;
 }
 
 type Obj = Record<string, unknown>;
@@ -78,7 +80,17 @@ export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & Do
     images: 0,
     reason: "not polled yet",
     events: [],
+    without_stats: 0,
   };
+  /** Why some containers have no stats, as last said in the log ("" when all have). */
+  let statsProblem = "";
+  let eventsProblem = "";
+  function setEventsProblem(why: string): void {
+    if (why !== eventsProblem) {
+      ctx.log.warn(`docker: events not read (${why}); asked again from the same time`);
+    }
+    eventsProblem = why;
+  }
   let containers: Obj[] = [];
   let images: Obj[] = [];
   let stats: Record<string, StatSet> = {};
@@ -124,7 +136,9 @@ export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & Do
       const w = getWorker();
       const until = Math.floor(now / 1000);
       const poll = await w.call<PollReply>("poll", { socket, since: lastPoll, until }, timeout);
-      lastPoll = until;
+      // events the daemon would not give (a non-200) are asked for again from the same point
+      if (poll.events_error === undefined) lastPoll = until;
+      else setEventsProblem(poll.events_error);
       st.version = String(poll.version.Version ?? "");
       st.api = String(poll.version.ApiVersion ?? "");
       containers = poll.containers.map((c) => lowerKeys(c) as Obj);
@@ -136,16 +150,31 @@ export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & Do
       const raw = ids.length ? await w.call<CgroupReply>("cgroups", { ids, mountsPath }, timeout) : {};
       const next: Record<string, StatSet> = {};
       const imageOf: Record<string, string> = {};
+      const missing: string[] = [];
       for (const c of poll.containers) {
         const id = String(c.Id);
         const r = raw[id];
-        if (!r || "error" in r) continue;
+        if (!r || "error" in r) {
+          missing.push(`${id.slice(0, 12)}: ${r ? r.error : "no answer"}`);
+          continue;
+        }
         const prev = samples.get(id);
         next[id] = containerStats(prev?.raw, r, prev ? (now - prev.at) / 1000 : 0);
         samples.set(id, { at: now, raw: r });
         imageOf[id] = imageName(c, poll.images);
       }
       for (const id of samples.keys()) if (!ids.includes(id)) samples.delete(id);
+      // said when the reason changes (a cgroup layout or broker path the Worker cannot read)
+      st.without_stats = missing.length;
+      const why = missing.length ? missing[0].slice(missing[0].indexOf(": ") + 2) : "";
+      if (why !== statsProblem) {
+        if (why) {
+          ctx.log.warn(
+            `docker: no stats for ${missing.length} container(s): ${missing.slice(0, 3).join("; ")}`,
+          );
+        } else ctx.log.info("docker: every container has its stats again");
+        statsProblem = why;
+      }
       stats = next;
       imageStats = imageSums(next, imageOf);
       setReason("", true, true);
@@ -199,6 +228,7 @@ export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & Do
           api: st.api,
           containers: st.containers,
           images: st.images,
+          containers_without_stats: st.without_stats,
         }
         : { enabled: st.enabled, connected: false, reason: st.reason };
     },

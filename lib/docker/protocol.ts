@@ -16,6 +16,8 @@ export interface PollReply {
   containers: Array<Record<string, unknown>>;
   images: Array<Record<string, unknown>>;
   events: Array<Record<string, unknown>>;
+  /** Why `/events` gave nothing this time (a non-200 answer): the window is asked for again. */
+  events_error?: string;
 }
 
 export interface CgroupRequest {

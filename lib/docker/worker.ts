@@ -32,9 +32,11 @@ serve({
     }
     const images = await unixGetJson<Obj[]>(s, "/images/json");
     const events: Obj[] = [];
+    let events_error: string | undefined;
     if (req.since !== null) {
       const r = await unixGet(s, `/events?since=${req.since}&until=${req.until}`);
-      if (r.status === 200) {
+      if (r.status !== 200) events_error = `HTTP ${r.status}: ${r.body.slice(0, 200)}`;
+      else {
         for (const line of r.body.split("\n")) {
           if (!line.trim()) continue;
           try {
@@ -43,7 +45,9 @@ serve({
         }
       }
     }
-    return { version, containers, images, events };
+    return events_error === undefined
+      ? { version, containers, images, events }
+      : { version, containers, images, events, events_error };
   },
   async cgroups(req: CgroupRequest): Promise<CgroupReply> {
     const mounts = parseCgroupMounts(await brokerRead(req.mountsPath));

@@ -22,6 +22,7 @@ const FX = new URL("../fixtures/collectors/cgroups/", import.meta.url).pathname;
 const fx = (n: string) => Deno.readTextFileSync(FX + n);
 const ID1 = "a".repeat(64);
 const ID2 = "b".repeat(64);
+const ID3 = "c".repeat(64);
 
 Deno.test("cgroups: v1 memory.stat/cpuacct.stat and v2 memory.stat/cpu.stat map to the same names", () => {
   const v1 = fromV1(fx("v1_memory.stat"), fx("v1_cpuacct.stat"));
@@ -84,7 +85,11 @@ function writeTree(root: string, pgfault: number, userTicks: number): void {
   );
 }
 
-function fakeDocker(path: string) {
+/** `opts` may be changed while it serves: `/events` answering another status, a container without cgroups. */
+function fakeDocker(
+  path: string,
+  opts: { eventsStatus: number; orphan: boolean } = { eventsStatus: 200, orphan: false },
+) {
   const seen: string[] = [];
   const server = Deno.serve({ path, onListen() {} }, (req) => {
     const u = new URL(req.url);
@@ -93,7 +98,13 @@ function fakeDocker(path: string) {
       case "/version":
         return Response.json({ Version: "24.0.7", ApiVersion: "1.43", Os: "linux" });
       case "/containers/json":
-        return Response.json([{ Id: ID1, Names: ["/web"] }, { Id: ID2, Names: ["/db"] }]);
+        return Response.json([
+          { Id: ID1, Names: ["/web"] },
+          { Id: ID2, Names: ["/db"] },
+          ...opts.orphan ? [{ Id: ID3, Names: ["/orphan"] }] : [],
+        ]);
+      case `/containers/${ID3}/json`:
+        return Response.json({ Id: ID3, Name: "/orphan", Image: "sha256:111", State: { Running: true } });
       case `/containers/${ID1}/json`:
         return Response.json({
           Id: ID1,
@@ -116,6 +127,7 @@ function fakeDocker(path: string) {
           { Id: "sha256:222", RepoTags: ["redis:7"], Size: 200 },
         ]);
       case "/events":
+        if (opts.eventsStatus !== 200) return new Response("daemon busy", { status: opts.eventsStatus });
         return new Response(
           JSON.stringify({ status: "start", id: ID1, Type: "container", Action: "start" }) + "\n",
         );
@@ -149,6 +161,7 @@ Deno.test("docker: containers, images, events and v1/v2 cgroup stats through the
       api: "1.43",
       containers: 2,
       images: 2,
+      containers_without_stats: 0,
     });
     assert.equal(docker.containers()[0].name, "/web", "keys lower-cased");
     assert.equal((docker.containers()[0].state as Record<string, unknown>).running, true);
@@ -247,5 +260,51 @@ Deno.test("docker: without a socket it looks again every minute, not every colle
     await docker.stop();
     ctx.cleanup();
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("docker: containers without stats are counted and said; events the daemon refused are asked for again", async () => {
+  const sockDir = tempDir("kunai-dock-");
+  const sock = join(sockDir.dir, "docker.sock");
+  const ctx = makeTestCtx({
+    clock: new RealClock(),
+    params: { collectors: { docker_socket: sock, interval: "1h" } },
+  });
+  const warned: string[] = [];
+  ctx.log = { ...ctx.log, warn: (m: string) => warned.push(m) };
+  const root = join(ctx.dir, "cg");
+  writeTree(root, 3000, 250);
+  const opts = { eventsStatus: 200, orphan: true };
+  const { server, seen } = fakeDocker(sock, opts);
+  const docker = createDocker(ctx, { mountsPath: join(root, "mounts"), cgroupAllow: [`${root}/**`] });
+  try {
+    await docker.refresh();
+    assert.equal(docker.info().containers_without_stats, 1);
+    assert.match(
+      warned.join("\n"),
+      /docker: no stats for 1 container\(s\): cccccccccccc: no cgroup directory found/,
+    );
+    await docker.refresh();
+    assert.equal(warned.filter((w) => /no stats/.test(w)).length, 1, "said once, not at every poll");
+
+    // the daemon refuses /events once: the same window is asked for at the next poll
+    opts.eventsStatus = 500;
+    await new Promise((r) => setTimeout(r, 1100)); // a new second: a window of its own
+    await docker.refresh();
+    assert.match(warned.join("\n"), /docker: events not read \(HTTP 500: daemon busy\)/);
+    const refused = seen.filter((s) => s.startsWith("/events?since=")).at(-1)!;
+    opts.eventsStatus = 200;
+    await docker.refresh();
+    const again = seen.filter((s) => s.startsWith("/events?since=")).at(-1)!;
+    assert.equal(
+      again.match(/since=(\d+)/)![1],
+      refused.match(/since=(\d+)/)![1],
+      "asked again from the same time",
+    );
+  } finally {
+    await docker.stop();
+    await server.shutdown();
+    ctx.cleanup();
+    sockDir.cleanup();
   }
 });
