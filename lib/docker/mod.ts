@@ -12,7 +12,7 @@
  */
 import { existsNoThrow } from "../fs/mod.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
-import type { RouteTable } from "../routing/mod.ts";
+import { HttpError, type RouteTable } from "../routing/mod.ts";
 import { NO_PERMISSIONS, type SandboxWorker } from "../sandbox/mod.ts";
 import { nextOnGrid, type TimerId } from "../clock/mod.ts";
 import type { RawCgroupStats } from "./cgroups.ts";
@@ -196,14 +196,24 @@ export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & Do
     }, delay);
   }
 
+  // an exact id or name wins; else the one id starting with it, as `docker inspect` takes a prefix
+  // (an empty prefix, `sha256:` alone, matched the first image; two matches answered the first one)
   const findContainer = (id: string) =>
-    containers.find((c) => String(c.id).startsWith(id) || String(c.name ?? "").replace(/^\//, "") === id) ??
-      null;
-  const findImage = (id: string) =>
-    images.find((i) => {
-      const full = String(i.id);
-      return full === id || full.replace(/^sha256:/, "").startsWith(id.replace(/^sha256:/, ""));
-    }) ?? null;
+    unique(
+      "container",
+      id,
+      containers.find((c) => String(c.id) === id || String(c.name ?? "").replace(/^\//, "") === id),
+      id ? containers.filter((c) => String(c.id).startsWith(id)) : [],
+    );
+  const findImage = (id: string) => {
+    const bare = id.replace(/^sha256:/, "");
+    return unique(
+      "image",
+      id,
+      images.find((i) => String(i.id) === id),
+      bare ? images.filter((i) => String(i.id).replace(/^sha256:/, "").startsWith(bare)) : [],
+    );
+  };
 
   const api: Subsystem & DockerApi = {
     name: "docker",
@@ -254,4 +264,16 @@ function imageName(c: Obj, images: Obj[]): string {
   if (tags && tags.length && tags[0] !== "<none>:<none>") return tags[0];
   const cfg = c.Config as Obj | undefined;
   return String(cfg?.Image ?? c.Image ?? "unknown");
+}
+
+/** `exact`, else the one of `byPrefix`; null when none; a 400 naming the count when several match. */
+function unique(kind: string, id: string, exact: Obj | undefined, byPrefix: Obj[]): Obj | null {
+  if (exact) return exact;
+  if (byPrefix.length > 1) {
+    throw new HttpError(
+      400,
+      `${byPrefix.length} ${kind}s have an id starting with ${JSON.stringify(id)}: give more of it`,
+    );
+  }
+  return byPrefix[0] ?? null;
 }

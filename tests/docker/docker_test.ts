@@ -14,6 +14,7 @@ import {
 import { containerStats } from "../../lib/docker/stats.ts";
 import { RealClock, VirtualClock } from "../../lib/clock/mod.ts";
 import { makeTestCtx, tempDir } from "../helpers.ts";
+import { buildApp } from "../../lib/http/mod.ts";
 import { dockerCommands } from "../../cli/docker.ts";
 import { Output } from "../../cli/output.ts";
 import type { AgentClient } from "../../lib/client/mod.ts";
@@ -22,7 +23,7 @@ const FX = new URL("../fixtures/collectors/cgroups/", import.meta.url).pathname;
 const fx = (n: string) => Deno.readTextFileSync(FX + n);
 const ID1 = "a".repeat(64);
 const ID2 = "b".repeat(64);
-const ID3 = "c".repeat(64);
+const ID3 = "a".repeat(8) + "c".repeat(56); // shares its first 8 characters with ID1
 
 Deno.test("cgroups: v1 memory.stat/cpuacct.stat and v2 memory.stat/cpu.stat map to the same names", () => {
   const v1 = fromV1(fx("v1_memory.stat"), fx("v1_cpuacct.stat"));
@@ -187,6 +188,10 @@ Deno.test("docker: containers, images, events and v1/v2 cgroup stats through the
     assert.equal((await (await app.request(`/docker/containers/${ID1.slice(0, 12)}`)).json()).id, ID1);
     assert.equal(await (await app.request("/docker/containers/nope")).json(), null);
     assert.equal((await (await app.request("/docker/images/111")).json()).repotags[0], "nginx:latest");
+    assert.equal((await (await app.request("/docker/containers/web")).json()).id, ID1, "by name");
+    // `sha256:` alone names no image; a prefix of several names none of them
+    assert.equal(await (await app.request("/docker/images/sha256:")).json(), null);
+    assert.equal(await (await app.request("/docker/containers/")).status, 200, "the list, not a match");
     assert.equal((await (await app.request("/docker/images")).json()).length, 2);
     const body = await (await app.request("/docker/stats")).json();
     assert.deepEqual(Object.keys(body).sort(), ["containers", "images"]);
@@ -282,10 +287,21 @@ Deno.test("docker: containers without stats are counted and said; events the dae
     assert.equal(docker.info().containers_without_stats, 1);
     assert.match(
       warned.join("\n"),
-      /docker: no stats for 1 container\(s\): cccccccccccc: no cgroup directory found/,
+      /docker: no stats for 1 container\(s\): aaaaaaaacccc: no cgroup directory found/,
     );
     await docker.refresh();
     assert.equal(warned.filter((w) => /no stats/.test(w)).length, 1, "said once, not at every poll");
+    // a prefix two containers share names neither: a 400 that says so, not the first of them
+    const app = buildApp([docker.routes!()], {
+      token: "",
+      maxBody: 1 << 20,
+      log: ctx.log,
+      counters: ctx.counters,
+    });
+    const both = await app.request("/docker/containers/aaaa");
+    assert.equal(both.status, 400);
+    assert.match((await both.json()).error, /2 containers have an id starting with "aaaa"/);
+    assert.equal((await (await app.request("/docker/containers/aaaaaaaac")).json()).id, ID3);
 
     // the daemon refuses /events once: the same window is asked for at the next poll
     opts.eventsStatus = 500;
