@@ -8,6 +8,7 @@
  * secrets masked.
  */
 import { dirname, join } from "node:path";
+import { isDirectory } from "../lib/fs/mod.ts";
 import {
   type AgentConfig,
   ConfigError,
@@ -17,14 +18,6 @@ import {
 } from "../lib/config/mod.ts";
 import type { Output } from "./output.ts";
 import { type CommandGroup, type CommandSpec, type OptionSpec, UsageError } from "./types.ts";
-
-function isDir(path: string): boolean {
-  try {
-    return Deno.statSync(path).isDirectory;
-  } catch {
-    return false;
-  }
-}
 
 const DIRS: Record<string, OptionSpec> = {
   "cfg-dir": { type: "string", description: "configuration directory (default /etc/kunai, $KUNAI_CFG_DIR)" },
@@ -148,7 +141,7 @@ const validate: CommandSpec = {
   async run({ out, options, configFile }) {
     const config = await load(out, options, configFile);
     if (!config) return 2;
-    if (!isDir(config.cfgDir)) {
+    if (!isDirectory(config.cfgDir)) {
       // the default directory (an explicit one that is missing is refused while reading)
       const problem = { file: config.cfgDir, path: "", message: "configuration directory does not exist" };
       if (options.json) out.json({ valid: false, problems: [problemJson(problem)] });

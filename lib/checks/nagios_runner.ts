@@ -4,6 +4,7 @@
  * whose `run` permission lists exactly the executables of the active checks.
  */
 import { isAbsolute, join, normalize, resolve } from "node:path";
+import { isDirectory } from "../fs/mod.ts";
 import type { Sandbox, SandboxWorker } from "../sandbox/mod.ts";
 import { NO_PERMISSIONS } from "../sandbox/mod.ts";
 import { splitArgv } from "./argv.ts";
@@ -32,17 +33,9 @@ export interface ResolvedCommand {
   executable: string;
 }
 
-function isDir(p: string): boolean {
-  try {
-    return Deno.statSync(p).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
 /** The `$nagiosplugins$` directory: first configured one that exists (else the first configured). */
 export function nagiosPluginsDir(dirs: PluginDirs): string {
-  return dirs.pluginDirs.find(isDir) ?? dirs.pluginDirs[0] ?? "/usr/lib/nagios/plugins";
+  return dirs.pluginDirs.find(isDirectory) ?? dirs.pluginDirs[0] ?? "/usr/lib/nagios/plugins";
 }
 
 /** Real paths of the existing allowed directories. */

@@ -34,6 +34,15 @@ export function entryExists(path: string): boolean {
 }
 
 /** Whether something exists at the path (a missing path is false; any other error is thrown). */
+/** Whether `path` is a directory (following links); any error reading it counts as no. */
+export function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
+}
+
 export function pathExists(path: string): boolean {
   try {
     Deno.statSync(path);

@@ -4,7 +4,7 @@
  */
 import { join, resolve } from "node:path";
 import type { EventBus } from "../bus.ts";
-import { writeAtomic } from "../fs/mod.ts";
+import { readIfExists, writeAtomic } from "../fs/mod.ts";
 import type { Database } from "../store/mod.ts";
 import type { Maintenance } from "../types.ts";
 
@@ -33,9 +33,8 @@ function readDmi(path: string): string | null {
  */
 function readOwn(path: string): string | null {
   try {
-    return Deno.readTextFileSync(path).trim();
+    return readIfExists(path)?.trim() ?? null;
   } catch (err) {
-    if (err instanceof Deno.errors.NotFound) return null;
     throw new Error(
       `cannot read ${path}: ${(err as Error).message}; fix it (its owner, its mode) before starting: ` +
         "starting without it would give this node a new identity",
