@@ -141,20 +141,33 @@ export function sweepTemps(dir: string, depth = 3): string[] {
 }
 
 /**
+ * Whether a directory's fsync failed only because the file system cannot sync directories (EINVAL,
+ * ENOTSUP: some network and pseudo file systems), or because the directory cannot be opened for reading:
+ * nothing to report then. Anything else (EIO above all) means the rename may not be on disk.
+ */
+export function dirSyncUnsupported(err: unknown): boolean {
+  if (err instanceof Deno.errors.PermissionDenied) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  return code === "EINVAL" || code === "ENOTSUP" || code === "EOPNOTSUPP";
+}
+
+/**
  * fsync of a directory: a rename (or a new file) in it is on disk once this returns, not only the
- * file's data. A file system that cannot sync a directory (some network ones) is left as it is.
+ * file's data. A file system that cannot sync a directory (some network ones) is left as it is; an I/O
+ * error is thrown, as the rename before it may be lost.
  */
 export function syncDir(dir: string): void {
   let d: Deno.FsFile;
   try {
     d = Deno.openSync(dir, { read: true });
-  } catch {
-    return;
+  } catch (err) {
+    if (dirSyncUnsupported(err)) return;
+    throw err;
   }
   try {
     d.syncSync();
-  } catch {
-    /* EINVAL on file systems without directory sync */
+  } catch (err) {
+    if (!dirSyncUnsupported(err)) throw err;
   } finally {
     d.close();
   }

@@ -1,11 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  dirSyncUnsupported,
   DiskFullError,
   pathExists,
   readIfExists,
   ReadOnlyFsError,
   sweepTemps,
+  syncDir,
   tempBeside,
   writeAtomic,
 } from "../../lib/fs/mod.ts";
@@ -141,4 +143,15 @@ Deno.test("sweepTemps removes the temporary files of a process that is gone, not
   // a name made by writeAtomic matches: what it leaves behind is found
   const made = tempBeside(join(t.dir, "x.json"));
   assert.match(made, new RegExp(`/\\.x\\.json\\.kunai-${Deno.pid}-[0-9a-f]{8}\\.tmp$`));
+});
+
+Deno.test("syncDir: a file system without directory sync is left alone, an I/O error is thrown", () => {
+  syncDir("/proc"); // EINVAL: procfs cannot sync a directory
+  const coded = (code: string) => Object.assign(new Error(`os error (${code})`), { code });
+  assert.equal(dirSyncUnsupported(coded("EINVAL")), true);
+  assert.equal(dirSyncUnsupported(coded("EOPNOTSUPP")), true);
+  assert.equal(dirSyncUnsupported(new Deno.errors.PermissionDenied("no read")), true);
+  assert.equal(dirSyncUnsupported(coded("EIO")), false, "an EIO after a rename means it may not be on disk");
+  assert.equal(dirSyncUnsupported(coded("ENOSPC")), false);
+  assert.throws(() => syncDir("/nonexistent-dir-for-kunai-test"), Deno.errors.NotFound);
 });
