@@ -76,6 +76,10 @@ export class UdpBatch {
   /** Replies that went out by sendmmsg, and by the DatagramConn's send when the kernel took fewer. */
   sent = 0;
   fallbackSends = 0;
+  /** Replies the DatagramConn's send could not send (too long, unreachable, the socket closed). */
+  sendFailures = 0;
+  /** Told of each failed send, with its error (the owner counts and logs it). */
+  onSendError: ((err: unknown) => void) | null = null;
 
   #fd: number;
   #lib: Mmsg;
@@ -234,6 +238,9 @@ export class UdpBatch {
     const to = this.sender(slot);
     if (!to) return;
     this.fallbackSends++;
-    sock.send(bytes, to).catch(() => {/* the socket closed, or the peer is unreachable: UDP */});
+    sock.send(bytes, to).catch((err) => {
+      this.sendFailures++;
+      this.onSendError?.(err);
+    });
   }
 }

@@ -166,3 +166,30 @@ Deno.test("udp batch: sockaddr_in and sockaddr_in6 decode to the sender's addres
   assert.deepEqual(decodeSockaddr(v6), { transport: "udp", hostname: "2001:db8:0:0:0:0:0:1", port: 53 });
   assert.equal(decodeSockaddr(new Uint8Array([1, 0, 0, 0])), null); // AF_UNIX
 });
+
+Deno.test({
+  name: "udp batch: a reply the socket cannot send is counted and reported, not lost in silence",
+  ignore: !supported,
+  async fn() {
+    const { server, client, to } = pair();
+    try {
+      const batch = UdpBatch.open(server);
+      assert.ok(batch);
+      await client.send(enc.encode("q"), to);
+      assert.deepEqual(await takeAll(batch, 1), [1]);
+      const errors: unknown[] = [];
+      batch.onSendError = (err) => errors.push(err);
+      batch.reply(0, new Uint8Array(70_000), server); // over UDP's 65 507 bytes: EMSGSIZE
+      batch.reply(0, enc.encode("fits"), server);
+      batch.flush(server);
+      const end = Date.now() + 2000;
+      while (errors.length === 0 && Date.now() < end) await new Promise((r) => setTimeout(r, 5));
+      assert.equal(batch.sendFailures, 1);
+      assert.equal(errors.length, 1);
+      assert.deepEqual(await receiveN(client, 1), ["fits"], "the next reply still goes");
+    } finally {
+      server.close();
+      client.close();
+    }
+  },
+});

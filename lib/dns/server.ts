@@ -82,6 +82,7 @@ export class DnsServer {
     const buf = new Uint8Array(65536);
     const batch = UdpBatch.open(sock);
     this.udpBatching = batch !== null;
+    if (batch) batch.onSendError = (err) => this.#opts.onError("udp-send", err);
     while (!this.#closed) {
       let data: Uint8Array, addr: Deno.Addr;
       try {
