@@ -71,6 +71,12 @@ export function makeDetectorDef(id: string, file: string, v: Record<string, unkn
   };
 }
 
+/** Two definitions that apply the same tags under the same rule. */
+function sameRule(a: DetectorDef, b: DetectorDef): boolean {
+  return a.applyIf === b.applyIf && a.removeWhenFalse === b.removeWhenFalse &&
+    a.tags.length === b.tags.length && a.tags.every((t) => b.tags.includes(t));
+}
+
 export class Detectors {
   readonly name = "detectors";
   #ctx: Ctx;
@@ -102,11 +108,20 @@ export class Detectors {
       const id = detectorId(obj.id);
       next.set(id, makeDetectorDef(id, obj.file, obj.value));
     }
-    for (const id of this.#defs.keys()) {
-      if (!next.has(id)) {
-        this.#unschedule(id);
-        this.#ctx.node.setSourceTags(`detector:${id}`, []);
+    // a detector renamed (moved to another file or pack) keeps its tags: dropping them and detecting
+    // them again at its first run would flap them, re-linking checks and regenerating configs twice
+    const fresh = [...next.keys()].filter((id) => !this.#defs.has(id));
+    for (const [id, old] of this.#defs) {
+      if (next.has(id)) continue;
+      const rt = this.#rt.get(id);
+      this.#unschedule(id);
+      const heir = fresh.findIndex((n) => sameRule(next.get(n)!, old));
+      if (heir >= 0) {
+        const [to] = fresh.splice(heir, 1);
+        this.#ctx.node.moveSourceTags(`detector:${id}`, `detector:${to}`);
+        if (rt) this.#rt.set(to, rt);
       }
+      this.#ctx.node.setSourceTags(`detector:${id}`, []);
     }
     this.#defs = next;
     if (this.#started) { for (const id of next.keys()) this.#schedule(id, 0); }

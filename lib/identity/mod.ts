@@ -229,6 +229,17 @@ export class LocalNode {
     this.#emitIfChanged(before);
   }
 
+  /**
+   * Hands the tags of source `from` to source `to` (a detector renamed by a reload): the node's tags
+   * stay the same, so nothing is emitted.
+   */
+  moveSourceTags(from: string, to: string): void {
+    const tags = this.#dynamic.get(from);
+    if (!tags) return;
+    this.#dynamic.delete(from);
+    this.#dynamic.set(to, tags);
+  }
+
   /** Replaces the config tags (on reload). */
   setConfigTags(tags: string[]): void {
     const before = this.tags();

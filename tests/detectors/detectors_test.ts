@@ -210,3 +210,41 @@ Deno.test("one timer serves every detector; those sharing an interval run togeth
     ctx.cleanup();
   }
 });
+
+Deno.test("a reload that renames a detector keeps its tags without a flap; a changed rule drops them", async () => {
+  collectors = undefined;
+  const ctx = makeTestCtx();
+  const rule = { tags: ["web"], apply_if: "1 == 1", interval: "10s", remove_when_false: true };
+  ctx.config.objects.detector["old"] = { id: "old", file: "", root: "", value: rule };
+  const detectors = createDetectors(ctx, { collectors });
+  const tagEvents: string[] = [];
+  ctx.bus.on("tags.changed", (e) => tagEvents.push(`+${e.added.join(",")} -${e.removed.join(",")}`));
+  try {
+    await detectors.runDetector("old");
+    assert.deepEqual(ctx.node.tags(), ["web"]);
+    assert.deepEqual(tagEvents, ["+web -"]);
+
+    delete ctx.config.objects.detector["old"];
+    ctx.config.objects.detector["pack/new"] = { id: "pack/new", file: "", root: "", value: { ...rule } };
+    detectors.loadFromConfig();
+    assert.deepEqual(ctx.node.tags(), ["web"], "the renamed detector's tag stays");
+    await detectors.runDetector("pack/new");
+    assert.deepEqual(ctx.node.tags(), ["web"]);
+    assert.deepEqual(tagEvents, ["+web -"], "no tags.changed for a rename");
+    assert.equal(detectors.list().find((d) => d.id === "pack/new")?.matched, true);
+
+    delete ctx.config.objects.detector["pack/new"];
+    ctx.config.objects.detector["other"] = {
+      id: "other",
+      file: "",
+      root: "",
+      value: { ...rule, tags: ["web", "nginx"] },
+    };
+    detectors.loadFromConfig();
+    assert.deepEqual(ctx.node.tags(), [], "another rule is another detector: its tags come from its run");
+    assert.deepEqual(tagEvents, ["+web -", "+ -web"]);
+  } finally {
+    await detectors.stop();
+    ctx.cleanup();
+  }
+});
