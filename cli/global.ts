@@ -140,6 +140,9 @@ export function printInfo(out: Output, info: Info, showLogs: boolean): void {
       : []),
     ["socket", info.socket],
     ["threads", (info.threads as { nb_threads?: number })?.nb_threads],
+    ...((info.restart_needed as string[] | undefined)?.length
+      ? [["restart needed", (info.restart_needed as string[]).join(", "), "yellow"] as Row]
+      : []),
   ]);
   const http = info.httpservers as Record<string, Record<string, unknown> | null> | undefined;
   section(out, "HTTP (LAN)", http?.external ? Object.entries(http.external) : [["enabled", false, "grey"]]);

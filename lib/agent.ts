@@ -98,6 +98,8 @@ export class Agent {
   #stopping: Promise<void> | null = null;
   /** The listener objects as the subsystems opened them at start: a reload does not reopen them. */
   readonly #startListeners: string;
+  /** What the last reload changed that only a restart applies (parameters and listeners). */
+  restartNeeded: string[] = [];
   #locked = false;
   #done!: () => void;
   /** Resolves once the agent has stopped. */
@@ -276,6 +278,11 @@ export class Agent {
     };
   }
 
+  /** The listener objects as they were at start: what runs until a restart. */
+  get listenersAtStart(): AgentConfig["listeners"] {
+    return JSON.parse(this.#startListeners);
+  }
+
   /** `/agent/info`: the reference's shape plus one section per subsystem (agent_info.ts). */
   info(): Record<string, unknown> {
     return agentInfo(this);
@@ -337,6 +344,7 @@ export class Agent {
       `configuration reloaded: ${next.files.length} file(s)` +
         (restart.length ? `; changed parameters that need a restart: ${restart.join(", ")}` : ""),
     );
+    this.restartNeeded = restart;
     this.bus.emit("config.reloaded", { files: next.files });
     return { files: next.files.length, restart_needed: restart };
   }

@@ -16,11 +16,16 @@ export interface AgentInfoHost {
   readonly sandbox: Sandbox;
   readonly subsystems: Subsystem[];
   readonly http: HttpServer | null;
+  /** The listeners as opened at start: a reload changes them only at the next restart. */
+  readonly listenersAtStart: AgentConfig["listeners"];
+  /** What the last reload changed that needs a restart. */
+  readonly restartNeeded: string[];
 }
 
 /** `/agent/info`: the reference's shape plus one section per subsystem. */
 export function agentInfo(a: AgentInfoHost): Record<string, unknown> {
   const p = a.config.params;
+  const started = a.listenersAtStart;
   const out: Record<string, unknown> = {
     logs: a.sink.recent,
     log_counts: a.sink.counts,
@@ -40,8 +45,8 @@ export function agentInfo(a: AgentInfoHost): Record<string, unknown> {
     data: p.data,
     cfg_dir: a.config.cfgDir,
     config_files: a.config.files.length,
-    dns: a.config.listeners.dns ? { ...a.config.listeners.dns, enabled: false } : null,
-    websocket: a.config.listeners.websocket ?? null,
+    dns: started.dns ? { ...started.dns, enabled: false } : null,
+    websocket: started.websocket ?? null,
     statsd: metricsListeners(a).statsd,
     graphite: metricsListeners(a).graphite,
     threads: { nb_threads: 1 + a.sandbox.workers().length },
@@ -61,6 +66,7 @@ export function agentInfo(a: AgentInfoHost): Record<string, unknown> {
       internal: { socket: p.socket },
     },
     subsystems: a.subsystems.map((s) => s.name),
+    restart_needed: a.restartNeeded,
   };
   for (const sub of a.subsystems) {
     try {
@@ -79,5 +85,6 @@ function metricsListeners(a: AgentInfoHost): { statsd: unknown; graphite: unknow
     | undefined;
   if (m?.service) return m.service.listenerInfo();
   const off = (v: Record<string, unknown> | undefined) => v ? { ...v, enabled: false } : null;
-  return { statsd: off(a.config.listeners.statsd), graphite: off(a.config.listeners.graphite) };
+  const started = a.listenersAtStart;
+  return { statsd: off(started.statsd), graphite: off(started.graphite) };
 }

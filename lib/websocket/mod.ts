@@ -49,6 +49,8 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
   });
   const offs: Array<() => void> = [];
   let server: LastingServer | null = null;
+  /** The port served since start: a reload's new `websocket` object applies at the next restart. */
+  let servedPort: number | null = null;
   const conf = () =>
     ctx.config.listeners.websocket as { enabled?: boolean; port?: number; bind?: string } | undefined;
 
@@ -91,6 +93,7 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
         } catch (err) {
           throw new Error(`websocket: cannot listen on ${hostname}:${port}: ${(err as Error).message}`);
         }
+        servedPort = port;
         ctx.log.info(`websocket feed on ${hostname}:${port} and /ws of the API port`);
       }
       return Promise.resolve();
@@ -100,12 +103,12 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
       hub.closeAll();
       if (server) await server.shutdown();
       server = null;
+      servedPort = null;
     },
     info() {
-      const c = conf();
       return {
-        enabled: !!c?.enabled,
-        port: c?.enabled ? (c.port ?? 6769) : null,
+        enabled: servedPort !== null,
+        port: servedPort,
         path: "/ws",
         nb_connexions: hub.size,
         dropped: hub.dropped,

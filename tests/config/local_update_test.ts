@@ -49,6 +49,16 @@ Deno.test({
       const dns = await (await put(a, "/configuration/update", '{"dns": {"enabled": true, "port": 0}}'))
         .json();
       assert.deepEqual(dns.restart_needed, ["port", "dns"]);
+      // until then /agent/info tells what runs, and what waits for the restart
+      const ws = await (await put(a, "/configuration/update", '{"websocket": {"enabled": true, "port": 1}}'))
+        .json();
+      assert.deepEqual(ws.restart_needed, ["port", "dns", "websocket"]);
+      const info = await (await a.unix("/agent/info")).json();
+      assert.deepEqual(info.restart_needed, ["port", "dns", "websocket"]);
+      assert.equal(info.port, a.port);
+      assert.equal(info.websocket, null, "no websocket listener was opened");
+      assert.deepEqual([info.websocket_info.enabled, info.websocket_info.port], [false, null]);
+      assert.equal(info.dns, null);
 
       // refused: the file is not even rewritten (same inode and time: nothing else ever reads a
       // refused configuration there), and the running configuration stays

@@ -23,6 +23,8 @@ Deno.test("kunai agent reload and SIGHUP apply new files; a broken file is refus
     const info = JSON.parse((await a.cli(["info", "--json"])).stdout);
     assert.ok(info.tags.includes("db"), `tags ${info.tags}`);
     assert.equal(info.port, a.port, "the port changes only at restart");
+    assert.deepEqual(info.restart_needed, ["port"]);
+    assert.match((await a.cli(["info"])).stdout, /Restart needed: +port\n/);
 
     // a broken file: refused with the file named, nothing changes
     Deno.writeTextFileSync(join(a.cfgDir, "extra", "bad.json"), '{"check": {"interval": 5x}}');
