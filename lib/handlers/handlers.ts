@@ -16,7 +16,7 @@ import { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
 import { MAIL_QUEUE_MIGRATIONS, MailQueue, type QueuedMail } from "./mail_queue.ts";
 import { Mailer } from "./mailer.ts";
 import { FailureNote } from "../log/failure.ts";
-import { maskUrl, postWebhook } from "./webhook.ts";
+import { maskUrl, postWebhook, queuedWebhookBody } from "./webhook.ts";
 import { slackLiteralValues } from "./slack_text.ts";
 import { byKey } from "../order.ts";
 
@@ -369,7 +369,7 @@ export class Handlers {
     const counter = m.kind === "webhook" ? "handler_webhooks_total" : "handler_mails_total";
     const to = m.kind === "webhook" ? m.recipients : h.contacts;
     try {
-      if (m.kind === "webhook") await postWebhook(h, m.body);
+      if (m.kind === "webhook") await postWebhook(h, queuedWebhookBody(h.format, m));
       // to the handler's contacts as configured now: a reload that fixed a typo in one, or removed
       // someone, applies to what is still queued
       else await this.#mailer.send(h, { from: h.addr_from, to, subject: m.subject, text: m.body });

@@ -7,6 +7,7 @@
 import { VERSION } from "../version.ts";
 import type { HandlerDef } from "./handler_def.ts";
 import { readHead } from "../read_capped.ts";
+import { slackLiteral } from "./slack_text.ts";
 
 /** Most of a refusal's body kept for the log. */
 const REASON_BYTES = 200;
@@ -48,4 +49,34 @@ export async function postWebhook(h: HandlerDef, body: string): Promise<void> {
   if (res.status < 200 || res.status > 299) {
     throw new Error(`${maskUrl(h.url)} answered HTTP ${res.status}${text ? `: ${text}` : ""}`);
   }
+}
+
+/**
+ * The body to POST for a notification queued as `body`, in the handler's format as configured now: a
+ * reload that changed `format` while notifications waited (the endpoint down) must not send the old
+ * shape to the new endpoint, which would refuse it until `retry_for` dropped it. A JSON document
+ * becomes Slack's `{"text"}` from its subject and the check's output; a Slack text becomes a JSON
+ * document `{kind, time, subject, text}`. A body already in the right shape is sent as it is.
+ */
+export function queuedWebhookBody(
+  format: "json" | "slack",
+  m: { subject: string; body: string; subject_key: string; created: number },
+): string {
+  let doc: Record<string, unknown> | null = null;
+  try {
+    const v = JSON.parse(m.body);
+    if (v && typeof v === "object" && !Array.isArray(v)) doc = v;
+  } catch { /* not ours: sent as it is */ }
+  if (!doc) return m.body;
+  const isSlack = Object.keys(doc).length === 1 && typeof doc.text === "string";
+  if (format === "slack" && !isSlack) {
+    const output = (doc.check as { output?: unknown } | undefined)?.output;
+    const lines = [m.subject, ...(typeof output === "string" && output ? [output] : [])];
+    return JSON.stringify({ text: lines.map(slackLiteral).join("\n") });
+  }
+  if (format === "json" && isSlack) {
+    const kind = m.subject_key.split(":")[0];
+    return JSON.stringify({ kind, time: m.created, subject: m.subject, text: doc.text });
+  }
+  return m.body;
 }

@@ -8,6 +8,7 @@ import assert from "node:assert/strict";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { resolveConfig } from "../../lib/config/mod.ts";
 import { createHandlers } from "../../lib/handlers/mod.ts";
+import { queuedWebhookBody } from "../../lib/handlers/webhook.ts";
 import { makeTestCtx, tempDir, until } from "../helpers.ts";
 import { change, memberRecord } from "./fixtures.ts";
 
@@ -236,5 +237,55 @@ Deno.test("the queue trim (max_queued) never drops the notification being sent",
     } finally {
       gate.resolve();
     }
+  });
+});
+
+Deno.test("a reload that changes a webhook's format sends what waits in the new format", async () => {
+  let accept = false, refused = 0;
+  const got: string[] = [];
+  const server = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    const body = await req.text();
+    if (!accept) return refused++, new Response("down", { status: 503 });
+    // a Slack endpoint refuses anything but {"text"}
+    const ok = Object.keys(JSON.parse(body)).join() === "text";
+    got.push(body);
+    return new Response(ok ? "ok" : "invalid_payload", { status: ok ? 200 : 400 });
+  });
+  const url = `http://127.0.0.1:${server.addr.port}/hooks/x`;
+  const { ctx, h } = setup({ url, retry_interval: "100ms", retry_max_interval: "100ms" });
+  await running(h, ctx, { server }, async () => {
+    ctx.bus.emit("check.changed", { ...CHANGE, output: "load <5>" });
+    await until("first attempt refused", () => refused > 0, 5000);
+    assert.equal(h.stats().queued, 1);
+    const def = ctx.config.objects.handler["handlers/default"];
+    ctx.config.objects.handler["handlers/default"] = {
+      ...def,
+      value: { ...def.value as Record<string, unknown>, format: "slack" },
+    };
+    ctx.bus.emit("config.reloaded", { files: [] });
+    accept = true;
+    await until("delivered", () => h.stats().sent === 1, 10_000);
+    assert.deepEqual(got.map((b) => JSON.parse(b)), [{ text: "check linux/cpu: critical\nload &lt;5&gt;" }]);
+  });
+});
+
+Deno.test("queuedWebhookBody: a Slack text queued for a handler now in json becomes a JSON document", () => {
+  const m = {
+    subject: "Check x: critical",
+    body: '{"text":"Check x: critical\\nmore"}',
+    subject_key: "check:x",
+    created: 5,
+  };
+  assert.deepEqual(JSON.parse(queuedWebhookBody("json", m)), {
+    kind: "check",
+    time: 5,
+    subject: "Check x: critical",
+    text: "Check x: critical\nmore",
+  });
+  assert.equal(queuedWebhookBody("slack", m), m.body, "already in its shape");
+  const doc = { ...m, body: JSON.stringify({ kind: "node", time: 5, node: { name: "n1" }, event: "dead" }) };
+  assert.equal(queuedWebhookBody("json", doc), doc.body);
+  assert.deepEqual(JSON.parse(queuedWebhookBody("slack", { ...doc, subject: "node n1: dead" })), {
+    text: "node n1: dead",
   });
 });
