@@ -129,6 +129,9 @@ export function writePolicy(token: string, openWrites = false): WritePolicy {
   return token ? "token" : "closed";
 }
 
+/** What a Host header's name and port never hold: path, query, fragment, userinfo, blanks. */
+const BAD_HOST = /[/?#@\\\s]/;
+
 /** Builds the app from routers; `transport` is injected per listener. */
 export function buildApp(routers: RouteTable[], opts: PolicyOptions): Hono<ApiEnv> {
   const app = new Hono<ApiEnv>();
@@ -143,6 +146,13 @@ export function buildApp(routers: RouteTable[], opts: PolicyOptions): Hono<ApiEn
     if (a) return a;
     return method === "GET" || method === "HEAD" ? "read" : "write";
   };
+  // Deno.serve builds a request's URL from its Host header as sent: `Host: x/kv/y?` would move the path
+  // the routes see and the query they read; no client sends such a name
+  app.use("*", (c, next) => {
+    const host = c.req.header("host");
+    if (host && BAD_HOST.test(host)) return Promise.resolve(c.json({ error: "bad Host header" }, 400));
+    return next();
+  });
   app.use(
     "*",
     corsHeaders({

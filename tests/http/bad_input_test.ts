@@ -32,6 +32,15 @@ Deno.test({
       const ws = await raw(host, a.port, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n");
       assert.match(ws, /^HTTP\/1\.1 400 /, ws);
       assert.match(ws, /not a websocket upgrade/);
+      // Deno.serve builds the URL from Host as sent: a path or query in it would move the route and
+      // the parameters; an empty Host (or none, HTTP/1.0) is answered as usual
+      for (const hostHeader of ["x/agent/members?", "x?target=b", "x y", "a@b"]) {
+        const bad = await raw(host, a.port, `GET /agent/info HTTP/1.1\r\nHost: ${hostHeader}\r\n\r\n`);
+        assert.match(bad, /^HTTP\/1\.1 400 .*bad Host header/s, hostHeader);
+      }
+      assert.match(await raw(host, a.port, "GET / HTTP/1.1\r\nHost:\r\n\r\n"), /^HTTP\/1\.1 200 .*OK$/s);
+      assert.match(await raw(host, a.port, "GET / HTTP/1.0\r\n\r\n"), /^HTTP\/1\.0 200 .*OK$/s);
+      assert.match(await raw(host, a.port, "GET / HTTP/1.1\r\nHost: [::1]:80\r\n\r\n"), /^HTTP\/1\.1 200 /);
 
       // a Latin-1 body: refused, not stored with U+FFFD in place of its letters
       const latin1 = new Uint8Array([
