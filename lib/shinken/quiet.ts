@@ -178,5 +178,6 @@ export function loadNotes(dataDir: string, warn: (msg: string) => void = () => {
 /** Saves the notes (atomically); no-op for ":memory:". */
 export function saveNotes(dataDir: string, notes: Notes): void {
   if (!dataDir || dataDir === ":memory:") return;
-  writeAtomic(join(dataDir, NOTES_FILE), JSON.stringify(notes), { mode: 0o600 });
+  // on disk before the rename: an empty file after a power loss would forget what Nagios was told
+  writeAtomic(join(dataDir, NOTES_FILE), JSON.stringify(notes), { mode: 0o600, fsync: true });
 }
