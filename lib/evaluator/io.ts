@@ -7,6 +7,7 @@
 import { EvalError } from "./errors.ts";
 import { type EvalIo, GREP_MAX_BYTES, grepMatcher, type IoFunction, PACKAGE_NAME } from "./machine.ts";
 import type { PyValue } from "./values.ts";
+import { DEFAULT_PATH } from "../process/mod.ts";
 
 export { parseDpkgStatus } from "./machine.ts";
 
@@ -190,6 +191,9 @@ export async function rpmQuery(name: string): Promise<boolean | null> {
     try {
       const out = await new Deno.Command(rpm, {
         args: ["-q", "--quiet", "--", name],
+        // nothing of the agent's environment (its secrets); read without the env permission
+        env: { PATH: DEFAULT_PATH, LANG: "C" },
+        clearEnv: true,
         stdout: "null",
         stderr: "null",
         signal: AbortSignal.timeout(10_000),

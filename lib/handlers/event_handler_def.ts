@@ -6,9 +6,10 @@ import type { Ctx } from "../subsystem.ts";
 import type { ClusterEventRecord } from "../types.ts";
 import { isMemberPattern } from "./member_events.ts";
 import { QUERY_PREFIX } from "./queries.ts";
+import { DEFAULT_PATH } from "../process/mod.ts";
 
 /** PATH of every command (the agent's own PATH is not inherited). */
-export const HANDLER_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+export const HANDLER_PATH = DEFAULT_PATH;
 
 export interface EventHandlerDef {
   name: string;

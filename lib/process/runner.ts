@@ -4,6 +4,7 @@
  * capped (the rest is counted). Callers shape the result for their own API (exec, generators,
  * shinken, event handlers).
  */
+import { commandEnv } from "./env.ts";
 
 export interface ShellOptions {
   timeoutMs: number;
@@ -17,7 +18,7 @@ export interface ShellOptions {
   outputGraceMs?: number;
   /** Written to the command's stdin, which is then closed (a command that does not read it is fine). */
   stdin?: Uint8Array;
-  /** The command's whole environment (nothing of the agent's); without it the agent's is inherited. */
+  /** The command's whole environment; without it `commandEnv()` (never the agent's own: its secrets). */
   env?: Record<string, string>;
 }
 
@@ -43,7 +44,8 @@ export async function runShell(command: string, opts: ShellOptions): Promise<She
     stderr: "piped",
     detached: true,
     cwd: opts.cwd,
-    ...(opts.env ? { env: opts.env, clearEnv: true } : {}),
+    env: opts.env ?? commandEnv(),
+    clearEnv: true,
   }).spawn();
   if (opts.stdin) void feed(child.stdin, opts.stdin);
   let timedOut = false;
