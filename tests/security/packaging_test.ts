@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { REPO, tempDir } from "../helpers.ts";
+import { denoRun, REPO, tempDir } from "../helpers.ts";
 
 const UNIT = join(REPO, "scripts", "kunai.service");
 const INSTALL = join(REPO, "scripts", "install.sh");
@@ -133,4 +133,22 @@ Deno.test("install.sh --dry-run creates the kunai user and a 0640 local.json wit
   const boot = await run("bash", [INSTALL, "--dry-run", "--bootstrap"]);
   assert.equal(boot.code, 0, boot.err);
   assert.match(boot.err, /generated the cluster's encryption key/);
+});
+
+Deno.test("install.sh --bootstrap writes the key kunai keygen made, and nothing else, into local.json", async () => {
+  using t = tempDir();
+  // the compiled binary cannot be built here: a wrapper runs the checkout's CLI the same way
+  const bin = join(t.dir, "kunai");
+  Deno.writeTextFileSync(
+    bin,
+    `#!/bin/sh\nexec ${[Deno.execPath(), ...denoRun("main.ts")].map((a) => `'${a}'`).join(" ")} "$@"\n`,
+  );
+  Deno.chmodSync(bin, 0o755);
+  const r = await run("bash", [INSTALL, "--dry-run", "--bootstrap", "--binary", bin]);
+  assert.equal(r.code, 0, r.err);
+  const key = /give it to the other nodes: --encryption-key (\S+)$/m.exec(r.err)?.[1] ?? "";
+  assert.match(key, /^[A-Za-z0-9+/]{43}=$/, r.err);
+  if (!/keeping the existing/.test(r.err)) {
+    assert.match(r.out, new RegExp(`"encryption_key": "${key.replace(/[+/]/g, "\\$&")}"`));
+  }
 });
