@@ -3,7 +3,6 @@
  * check-history databases) and `kunai snapshot restore FILE` (on a stopped agent: checks every byte,
  * then puts them into its data dir). lib/snapshot is loaded only by these commands.
  */
-import { dirname, resolve } from "node:path";
 import { resolveConfig } from "../lib/config/mod.ts";
 import { AgentHttpError } from "../lib/client/mod.ts";
 import type { CommandGroup } from "./types.ts";
@@ -73,16 +72,24 @@ export const snapshotCommands: CommandGroup = {
       args: ["<FILE>"],
       options: {
         "cfg-dir": { type: "string", description: "configuration directory of the agent to restore" },
+        "data-dir": {
+          type: "string",
+          description:
+            "its data directory, when the agent is started with --data-dir (default: the configuration's)",
+        },
       },
       async run({ out, options, positionals, configFile }) {
         const file = positionals[0];
         if (!file) throw new UsageError("missing FILE");
-        const cfgDir = options["cfg-dir"]
-          ? String(options["cfg-dir"])
-          : configFile
-          ? dirname(resolve(configFile))
-          : undefined;
-        const cfg = resolveConfig(cfgDir ? { cfgDir } : {});
+        const cfgDir = options["cfg-dir"] === undefined ? undefined : String(options["cfg-dir"]);
+        const dataDir = options["data-dir"] === undefined ? undefined : String(options["data-dir"]);
+        if (configFile !== undefined && cfgDir === undefined && dataDir === undefined) {
+          // -c names the agent to talk to: guessing its data dir from it restored into the default one
+          throw new UsageError(
+            `-c ${configFile} names the agent to talk to, not the one to restore: give --cfg-dir and/or --data-dir`,
+          );
+        }
+        const cfg = resolveConfig({ ...(cfgDir ? { cfgDir } : {}), ...(dataDir ? { dataDir } : {}) });
         const { restoreSnapshot, SnapshotError } = await import("../lib/snapshot/mod.ts");
         try {
           const m = await restoreSnapshot(file, { dataDir: cfg.params.data, lockFile: cfg.params.lock });

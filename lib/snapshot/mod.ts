@@ -109,6 +109,7 @@ export async function restoreSnapshot(file: string, opts: RestoreOptions): Promi
           }
         } finally {
           db.close();
+          dropSidecars(p.path);
         }
       }
     } catch (err) {
@@ -133,6 +134,20 @@ export async function restoreSnapshot(file: string, opts: RestoreOptions): Promi
     return manifest;
   } finally {
     releaseLock(opts.lockFile);
+  }
+}
+
+/**
+ * SQLite opens a part in WAL mode with an empty `-wal` and `-shm` beside it, even read-only: gone with
+ * the check, or they would stay in the data dir under the part's temporary name.
+ */
+function dropSidecars(path: string): void {
+  for (const side of [`${path}-wal`, `${path}-shm`]) {
+    try {
+      Deno.removeSync(side);
+    } catch (err) {
+      if (!(err instanceof Deno.errors.NotFound)) throw err;
+    }
   }
 }
 

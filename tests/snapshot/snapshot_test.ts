@@ -4,6 +4,7 @@ import { Store } from "../../lib/store/mod.ts";
 import { readManifest, restoreSnapshot, saveSnapshot, SnapshotError } from "../../lib/snapshot/mod.ts";
 import { freePort, startAgent, tempDir, until } from "../helpers.ts";
 import { lockHolder } from "../../lib/lockfile.ts";
+import { pathExists } from "../../lib/fs/mod.ts";
 import { METRICS_MIGRATIONS } from "../../lib/metrics/mod.ts";
 import { openDatabase } from "../../lib/store/mod.ts";
 import { DatabaseSync } from "node:sqlite";
@@ -34,6 +35,11 @@ Deno.test("snapshot: save, then restore into a fresh data dir; every row is ther
       lockFile: join(dst.dir, "kunai.pid"),
     });
     assert.equal(restored.node, "n1");
+    assert.deepEqual(
+      [...Deno.readDirSync(join(dst.dir, "data"))].map((e) => e.name).sort(),
+      ["checks.db", "kv.db", "metrics.db"],
+      "nothing left of the parts' checks (their -wal and -shm)",
+    );
     for (const name of ["kv", "metrics", "checks"]) {
       const db = openDatabase(join(dst.dir, "data", `${name}.db`), MIG);
       assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM t")!.n, 500);
@@ -236,6 +242,16 @@ Deno.test("snapshot of a running agent under write load, restored on a fresh nod
     const refused = await a.cli(["snapshot", "restore", truncated, "--cfg-dir", etc]);
     assert.equal(refused.code, 2);
     assert.match(refused.stderr, /truncated/);
+    // an agent started with --data-dir: restored where it was asked, not into the configuration's
+    const other = join(fresh.dir, "other-data");
+    const moved = await a.cli(["snapshot", "restore", file, "--cfg-dir", etc, "--data-dir", other]);
+    assert.equal(moved.code, 0, moved.stderr);
+    assert.match(moved.stdout, new RegExp(`restored into ${other}`));
+    assert.ok(pathExists(join(other, "kv.db")));
+    // -c alone names an agent to talk to, not where to restore: refused rather than a guess
+    const guess = await a.cli(["snapshot", "restore", file]);
+    assert.equal(guess.code, 2);
+    assert.match(guess.stderr, /names the agent to talk to.*--data-dir/);
   } finally {
     fresh.cleanup();
     Deno.removeSync(a.dir, { recursive: true });
