@@ -37,19 +37,40 @@ export function targetFromFile(file: string, env: Record<string, string>): Targe
   return { socket: substituteData(socket, resolve(cfgDir, data), cfgDir), source: file };
 }
 
-/** The target from -c FILE, KUNAI_CONFIG, KUNAI_SOCKET or the default configuration. */
+/** The socket of the agent install.sh sets up (data dir /var/lib/kunai). */
+export const SYSTEM_SOCKET = "/var/lib/kunai/kunai.sock";
+
+/**
+ * The target from -c FILE, KUNAI_CONFIG, KUNAI_SOCKET or the default configuration. The default data
+ * dir of a user who may not write /var/lib/kunai is their own (~/.local/share/kunai): when no agent
+ * listens there but the system's agent does (an operator in the `kunai` group), that one is meant.
+ */
 export function resolveTarget(
   configFile: string | undefined,
   env: Record<string, string> = Deno.env.toObject(),
+  systemSocket = SYSTEM_SOCKET,
 ): Target {
   const file = configFile ?? env.KUNAI_CONFIG;
   if (file) return targetFromFile(file, env);
   if (env.KUNAI_SOCKET) return { socket: env.KUNAI_SOCKET, source: "KUNAI_SOCKET" };
+  let t: Target;
   try {
     const cfg = resolveConfig({ env });
-    return { socket: cfg.params.socket, source: `${cfg.cfgDir} (defaults)` };
+    t = { socket: cfg.params.socket, source: `${cfg.cfgDir} (defaults)` };
   } catch {
-    return { socket: `${env.KUNAI_DATA_DIR ?? defaultDataDir(env)}/kunai.sock`, source: "defaults" };
+    t = { socket: `${env.KUNAI_DATA_DIR ?? defaultDataDir(env)}/kunai.sock`, source: "defaults" };
+  }
+  if (t.socket !== systemSocket && !isSocket(t.socket) && isSocket(systemSocket)) {
+    return { socket: systemSocket, source: `${systemSocket} (the system's agent; none at ${t.socket})` };
+  }
+  return t;
+}
+
+function isSocket(path: string): boolean {
+  try {
+    return Deno.statSync(path).isSocket === true;
+  } catch {
+    return false;
   }
 }
 

@@ -1,4 +1,5 @@
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { commandList, findCommand, GROUP_MODULES, loadGroups, runCli } from "../../cli/mod.ts";
 import { Output } from "../../cli/output.ts";
 import { newKey } from "../../cli/global.ts";
@@ -230,4 +231,36 @@ Deno.test("flags the agent would refuse are refused here first, naming the flag 
   const ok = await run(["maintenance", "enable", "--for", "2h", ...at]);
   assert.equal(ok.code, 1);
   assert.match(ok.err, /cannot reach the kunai agent/);
+});
+
+Deno.test("without a configuration, the CLI of a user who has no agent finds the system's agent", () => {
+  const { dir, cleanup } = tempDir();
+  const listeners: Deno.Listener[] = [];
+  const listen = (path: string) => {
+    Deno.mkdirSync(join(path, ".."), { recursive: true });
+    listeners.push(Deno.listen({ transport: "unix", path }));
+  };
+  try {
+    Deno.mkdirSync(join(dir, "etc"));
+    const env = { HOME: dir, KUNAI_CFG_DIR: join(dir, "etc"), KUNAI_DATA_DIR: join(dir, "mine") };
+    const system = join(dir, "var", "kunai.sock");
+    assert.equal(
+      resolveTarget(undefined, env, system).socket,
+      join(dir, "mine", "kunai.sock"),
+      "none anywhere",
+    );
+    listen(system);
+    const t = resolveTarget(undefined, env, system);
+    assert.equal(t.socket, system);
+    assert.match(t.source, /the system's agent; none at .*mine\/kunai\.sock/);
+    listen(join(dir, "mine", "kunai.sock"));
+    assert.equal(
+      resolveTarget(undefined, env, system).socket,
+      join(dir, "mine", "kunai.sock"),
+      "the user's own first",
+    );
+  } finally {
+    for (const l of listeners) l.close();
+    cleanup();
+  }
 });
