@@ -53,7 +53,8 @@ export const collectorsCommands: CommandGroup = {
   commands: [
     {
       name: "list",
-      description: "list collectors and whether their last run produced data",
+      description:
+        "list collectors: 'enabled' when their last run produced data, else 'disabled' (the original's words; `collectors show NAME` says why)",
       options: { json: { type: "boolean", description: "JSON output" } },
       async run({ client, out, options }) {
         const all = await client().json<Record<string, CollectorEntry>>("GET", "/collectors");
