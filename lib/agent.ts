@@ -132,7 +132,7 @@ export class Agent {
     acquireLock(p.lock);
     this.#locked = true;
     try {
-      Deno.mkdirSync(p.data, { recursive: true });
+      Deno.mkdirSync(p.data, { recursive: true, mode: 0o750 }); // an existing one keeps its mode
       this.sink.maxBytes = p.log_max_size;
       this.sink.openFile(join(p.log, "daemon.log"), p.log_keep_days);
       this.log.info(`starting kunai ${VERSION} (pid ${Deno.pid}), configuration from ${this.config.cfgDir}`);

@@ -43,7 +43,7 @@ function sameFile(f: Deno.FsFile, path: string): boolean {
 export function acquireLock(path: string, pid = Deno.pid): void {
   if (held.has(path)) throw new LockHeld(path, pid);
   const dir = path.replace(/\/[^/]*$/, "");
-  if (dir) Deno.mkdirSync(dir, { recursive: true });
+  if (dir) Deno.mkdirSync(dir, { recursive: true, mode: 0o750 });
   for (let attempt = 0; attempt < 5; attempt++) {
     const f = Deno.openSync(path, { read: true, write: true, create: true, mode: 0o644 });
     let locked = false;

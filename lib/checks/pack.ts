@@ -39,7 +39,7 @@ export function installDefaultPack(dataDir: string, source: string | URL = DEFAU
     throw err;
   }
   const parent = dirname(target);
-  Deno.mkdirSync(parent, { recursive: true });
+  Deno.mkdirSync(parent, { recursive: true, mode: 0o750 }); // may be the first to make the data dir
   // a copy cut off by a kill or a power loss: a dot name (the configuration loader skips it), and
   // removed here; `packs.tmp-<pid>`, the name before, was loaded as configuration
   for (const e of Deno.readDirSync(parent)) {

@@ -382,5 +382,5 @@ async function removeStaleSocket(path: string): Promise<void> {
     if (!(err instanceof Deno.errors.NotFound)) throw err;
   }
   const dir = path.replace(/\/[^/]*$/, "");
-  if (dir) Deno.mkdirSync(dir, { recursive: true });
+  if (dir) Deno.mkdirSync(dir, { recursive: true, mode: 0o750 });
 }

@@ -81,7 +81,7 @@ export async function resolveUuid(
       source = "new";
     }
   }
-  Deno.mkdirSync(opts.dataDir, { recursive: true });
+  Deno.mkdirSync(opts.dataDir, { recursive: true, mode: 0o750 });
   // written when they change only, and synced: a power loss must not leave them empty (a new uuid
   // is a new ring position, a new RAFT voter and a ghost member)
   if (readOwn(keyFile) !== uuid) writeAtomic(keyFile, uuid, { fsync: true });

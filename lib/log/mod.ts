@@ -103,7 +103,7 @@ export class LogSink {
     this.#file = null;
     this.#keepDays = keepDays;
     const dir = path.replace(/\/[^/]*$/, "");
-    if (dir) Deno.mkdirSync(dir, { recursive: true });
+    if (dir) Deno.mkdirSync(dir, { recursive: true, mode: 0o750 });
     this.#path = path;
     this.#open();
   }
@@ -134,12 +134,22 @@ export class LogSink {
 
   #open(): void {
     const path = this.#path!;
-    this.#file = Deno.openSync(path, { create: true, append: true });
+    // the log says which nodes, keys and commands: the agent's group may read it, not every user
+    this.#file = Deno.openSync(path, { create: true, append: true, mode: 0o640 });
     this.#midLine = false; // a new file: a line cut short stays in the old one
+    let mode: number | null = null;
     try {
-      this.#size = this.#file.statSync().size;
+      const st = this.#file.statSync();
+      this.#size = st.size;
+      mode = st.mode;
     } catch {
       this.#size = 0;
+    }
+    // one an older agent made under umask 022: no longer readable by every user
+    if (mode !== null && (mode & 0o007) !== 0) {
+      try {
+        Deno.chmodSync(path, mode & 0o7770);
+      } catch { /* not ours (a file an admin made): left as it is */ }
     }
     this.#overBefore += this.#over;
     this.#over = 0;

@@ -177,6 +177,30 @@ export const KV_CACHE_KIB = 2000;
 export const KV_PAGE_SIZE = 1024;
 
 /**
+ * A database is the agent's and its group's alone (its WAL holds KV values, exec results, check
+ * outputs): created 0640 under a umask that would open it wider (SQLite gives `-wal` and `-shm` the
+ * database file's mode), and an existing one readable by every user (an older agent's, under umask
+ * 022) loses the others' bits.
+ */
+function privateFile(path: string): void {
+  try {
+    Deno.openSync(path, { write: true, createNew: true, mode: 0o640 }).close();
+    return;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.AlreadyExists)) throw err;
+  }
+  for (const f of [path, `${path}-wal`, `${path}-shm`]) {
+    try {
+      const mode = Deno.statSync(f).mode;
+      if (mode !== null && (mode & 0o007) !== 0) Deno.chmodSync(f, mode & 0o7770);
+    } catch (err) {
+      // gone, or not ours to change (an admin's copy): opened as it is
+      if (!(err instanceof Deno.errors.NotFound || err instanceof Deno.errors.PermissionDenied)) throw err;
+    }
+  }
+}
+
+/**
  * Opens (creating if needed) a database in WAL mode and applies pending migrations. `pageSize`
  * applies only to a database created here (SQLite ignores it for an existing one).
  */
@@ -188,6 +212,7 @@ export function openDatabase(
 ): Database {
   let raw: DatabaseSync;
   try {
+    if (path !== ":memory:") privateFile(path);
     raw = new DatabaseSync(path);
   } catch (err) {
     throw new StoreError(path, `cannot open database: ${(err as Error).message}`);
