@@ -208,6 +208,10 @@ export const agentCommands: CommandGroup = {
           }
           return next;
         };
+        // before any secret is read: a process of our user (a plugin, when we are not root) must not read
+        // the key and token from /proc/<pid>/environ or our memory
+        const { makeNotDumpable } = await import("../lib/process/mod.ts");
+        const notDumpable = makeNotDumpable();
         const agent = new Agent({ config, stderrLogs: Deno.env.get(DAEMON_ENV) !== "1", reloadConfig });
         if (Deno.env.get(DAEMON_ENV) !== "1") {
           out.line(`Starting kunai daemon (configuration: ${config.cfgDir}, data: ${config.params.data})`);
@@ -221,6 +225,16 @@ export const agentCommands: CommandGroup = {
           }
           out.error(`kunai: cannot start: ${(err as Error).message}`);
           return 1;
+        }
+        if (!notDumpable) {
+          agent.log.warn("cannot make the process non-dumpable (prctl): its memory is readable by its user");
+        }
+        if (Deno.uid() !== 0) {
+          agent.log.info(
+            `running as uid ${Deno.uid()}: Nagios plugins and the commands of generators, handlers and exec run as ` +
+              "this user too, and may read what it reads (its configuration, data dir, unix socket); an agent " +
+              "started as root runs plugins as nagios_user",
+          );
         }
         // start-up is over: its file pages, garbage and free malloc memory need not stay resident
         // (again 2 s later, file pages only, then 10 s and 60 s later, once every first run is done)

@@ -6,6 +6,7 @@ import type { Sandbox } from "./sandbox/mod.ts";
 import type { Subsystem } from "./subsystem.ts";
 import { type HttpServer, writePolicy } from "./http/mod.ts";
 import { VERSION } from "./version.ts";
+import { isDumpable } from "./process/mod.ts";
 
 /** What agentInfo reads of the agent. */
 export interface AgentInfoHost {
@@ -30,6 +31,8 @@ export function agentInfo(a: AgentInfoHost): Record<string, unknown> {
     logs: a.sink.recent,
     log_counts: a.sink.counts,
     pid: Deno.pid,
+    // false once `agent start` made the process non-dumpable (its environ and memory root's only)
+    dumpable: isDumpable(),
     name: p.name,
     port: p.port,
     bind: p.bind,

@@ -10,3 +10,4 @@
 export { runShell, type ShellOptions, type ShellResult } from "./runner.ts";
 export { type CommandResult, runCommand } from "./merged.ts";
 export { commandEnv, DEFAULT_PATH } from "./env.ts";
+export { isDumpable, makeNotDumpable } from "./dumpable.ts";

@@ -14,6 +14,11 @@ Deno.test("a real agent: info --json through the CLI, second agent refused, agen
     assert.equal(j.port, a.port);
     assert.match(j.uuid, /^[0-9a-f]{40}$/);
     assert.equal(j.socket, a.socket);
+    assert.equal(
+      j.dumpable,
+      false,
+      "environ and memory are root's only: plugins of our user cannot read them",
+    );
 
     const human = await a.cli(["info"]);
     assert.match(human.stdout, /========== \[Kunai Daemon\]:\nName: +life1/);
