@@ -135,7 +135,7 @@ export const objectTypes = {
       30_000,
       "the command's process group is killed after this",
     ),
-    apply_on: opt(str(), undefined, "* (default) or a tag this node must have"),
+    apply_on: opt(str(), undefined, "* or a tag this node must have (default: the generator's name)"),
     notes: opt(str(), ""),
     partial_start: opt(str(), undefined, "only the text between this line and partial_end is replaced"),
     partial_end: opt(str()),

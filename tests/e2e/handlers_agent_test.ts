@@ -29,7 +29,9 @@ Deno.test("agent: check -> mail, generator file, shinken files, and the handlers
         },
       },
       "checks/always.json": { check: { interval: "1s", critical_if: "1 == 1", apply_on: "*" } },
-      "generators/hosts.json": { generator: { path: join(out, "hosts.txt"), template: "hosts.tpl" } },
+      "generators/hosts.json": {
+        generator: { path: join(out, "hosts.txt"), template: "hosts.tpl", apply_on: "*" },
+      },
       "generators/templates/hosts.tpl":
         "{% for uuid, n in nodes | items %}{{ n.name }} {{ n.addr }}\n{% endfor %}",
       "shinken.json": {
