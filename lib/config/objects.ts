@@ -34,7 +34,11 @@ export const checkFields: Fields = {
   handlers: opt(list(str()), ["default"]),
   apply_on: opt(str()),
   timeout: opt(durationText()),
-  shell: opt(bool(), false),
+  shell: opt(
+    bool(),
+    undefined,
+    "true: through /bin/sh; false: split into arguments; unset: sh when the line holds shell syntax",
+  ),
   failures_before_critical: opt(int({ min: 1, max: 100 }), 1),
   successes_before_ok: opt(int({ min: 1, max: 100 }), 1),
 };

@@ -234,6 +234,50 @@ Deno.test("$nagiosplugins$ set in the check or the configuration wins over check
   }
 });
 
+Deno.test("a script with shell syntax runs through /bin/sh as in the original (said once at load); shell: false keeps argv", async () => {
+  const ctx = makeTestCtx();
+  Deno.chmodSync(ctx.dir, 0o755); // plugins run as nagios_user (nobody) when the tests run as root
+  const pluginDir = join(ctx.dir, "plugins");
+  Deno.mkdirSync(pluginDir);
+  Deno.writeTextFileSync(
+    join(pluginDir, "check_two"),
+    `#!/bin/sh\necho "first $1"\necho second >&2\nexit 1\n`,
+  );
+  Deno.chmodSync(join(pluginDir, "check_two"), 0o755);
+  ctx.config.params.checks.plugin_dirs = [pluginDir];
+  const add = (id: string, value: Record<string, unknown>) =>
+    ctx.config.objects.check[id] = { id, file: "", root: "", value: { ...value } };
+  add("piped", { script: "$nagiosplugins$/check_two $word$ 2>&1 | head -1", word: "line" });
+  add("argv", { script: "check_two 'a ; b'" });
+  add("literal", { script: "check_two ';'", shell: false });
+  add("forced", { script: "check_two x ; tr a-z A-Z", shell: false });
+  const lines: string[] = [];
+  const info = ctx.log.info;
+  ctx.log.info = (m: string, ...r: unknown[]) => {
+    lines.push(m);
+    info.call(ctx.log, m, ...r);
+  };
+  const checks = createChecks(ctx);
+  try {
+    await checks.start();
+    await Promise.all(["piped", "argv", "literal", "forced"].map((id) => checks.runCheck(id)));
+    // the pipe's status is head's (0): as sh -c gave it in the original
+    assert.deepEqual([checks.view("piped")!.state, checks.view("piped")!.output], ["ok", "first line"]);
+    assert.deepEqual([checks.view("argv")!.state, checks.view("argv")!.output], [
+      "warning",
+      "first a ; b\nsecond",
+    ]);
+    assert.equal(checks.view("literal")!.output, "first ;\nsecond");
+    assert.equal(checks.view("forced")!.output, "first x\nsecond", "shell: false passes ; as an argument");
+    const said = lines.filter((l) => /shell syntax/.test(l));
+    assert.equal(said.length, 1, said.join("\n"));
+    assert.match(said[0], /^check piped: its script holds shell syntax \(>\): run through \/bin\/sh/);
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
 Deno.test("the plugin runner Worker stops when idle and starts again for the next run", async () => {
   const ctx = makeTestCtx();
   const runner = new NagiosRunner(ctx.sandbox, { idleMs: 150 });
