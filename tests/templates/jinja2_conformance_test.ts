@@ -3021,6 +3021,53 @@ CASES.push(
   refuse("unclosed-bracket-block-end", "{% if [1 %}x{% endif %}", "TemplateSyntaxError", ""),
 );
 
+// `pprint` (Python's pprint.pformat: sorted dicts, one item a line past 80 columns, long strings cut at spaces)
+// and `xmlattr` (escaped values, None and undefined left out, a leading space unless autospace is false)
+const LONG = "the quick brown fox jumps over the lazy dog and keeps running far beyond the eightieth column";
+CASES.push(
+  {
+    name: "pprint-short",
+    tpl: "{{ d|pprint }}|{{ l|pprint }}|{{ (1,)|pprint }}|{{ 'a'|pprint }}|{{ ''|pprint }}|{{ n|pprint }}|" +
+      "{{ u|pprint }}|{{ 2.5|pprint }}|{{ {}|pprint }}|{{ []|pprint }}|{{ d.items()|pprint }}",
+    ctx: { d: { b: 1, a: [1, "x"], c: { z: null, y: true } }, l: [3, "é"], n: null },
+  },
+  {
+    name: "pprint-long",
+    tpl: "{{ nodes|pprint }}\n{{ l|pprint }}\n{{ (l, l)|pprint }}\n{{ {'k': l, 'j': (1,)}|pprint }}",
+    ctx: {
+      nodes: Object.fromEntries(nodes.map((n) => [n.name, n])),
+      l: [LONG, "short", [LONG.slice(0, 70), 1, { deep: [LONG.slice(0, 40), LONG.slice(40)] }]],
+    },
+  },
+  {
+    name: "pprint-strings",
+    tpl: "{{ s|pprint }}\n{{ [s]|pprint }}\n{{ {'text': s + '\\nsecond line\\n' + s}|pprint }}\n" +
+      "{{ (s ~ s)|pprint }}\n{{ ('x' * 100)|pprint }}",
+    ctx: { s: LONG },
+  },
+  {
+    name: "xmlattr",
+    tpl: "<ul{{ d|xmlattr }}>|<p{{ d|xmlattr(false) }}>|[{{ {}|xmlattr }}]|[{{ {'a': none}|xmlattr }}]|" +
+      "<a{{ {'href': h, 'title': u, 'n': 3, 'on': true, 'f': 0.5}|xmlattr(autospace=true) }}>",
+    ctx: { d: { class: "my_list", missing: null, id: "list-42", q: `a"b'c<d>&e` }, h: "/x?a=1&b=2" },
+  },
+  refuse(
+    "xmlattr-key-space",
+    "{{ {'a b': 1}|xmlattr }}",
+    "ValueError",
+    "Invalid character in attribute name",
+  ),
+  refuse(
+    "xmlattr-key-equals",
+    "{{ {'a=b': 1}|xmlattr }}",
+    "ValueError",
+    "Invalid character in attribute name",
+  ),
+  refuse("xmlattr-list", "{{ l|xmlattr }}", "AttributeError", "object has no attribute 'items'"),
+  refuse("xmlattr-undefined", "{{ u|xmlattr }}", "UndefinedError", "UndefinedError"),
+  refuse("pprint-verbose", "{{ l|pprint(true) }}", "TypeError", "TypeError"),
+);
+
 interface GenCtx {
   members: MemberRecord[];
   self: string;

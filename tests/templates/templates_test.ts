@@ -119,6 +119,32 @@ Deno.test("templates written for Python 2's Jinja2: iteritems, iterkeys, iterval
   );
 });
 
+Deno.test("the pprint and xmlattr filters render as Jinja2's", () => {
+  const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
+  const d = { class: "web", missing: null, title: `"a" & <b>` };
+  assert.equal(
+    t.renderString("<p{{ d|xmlattr }}>|<p{{ d|xmlattr(false) }}>|[{{ {}|xmlattr }}]", { d }),
+    '<p class="web" title="&#34;a&#34; &amp; &lt;b&gt;">|<pclass="web" title="&#34;a&#34; &amp; &lt;b&gt;">|[]',
+  );
+  assert.throws(
+    () => t.renderString("{{ {'on load': 1}|xmlattr }}", {}, "x.tpl"),
+    (e) =>
+      e instanceof TemplateError &&
+      /ValueError: Invalid character in attribute name: 'on load'/.test(e.message),
+  );
+  assert.equal(
+    t.renderString("{{ d|pprint }}", { d: { b: [1, null], a: "x" } }),
+    "{'a': 'x', 'b': [1, None]}",
+  );
+  const long = Object.fromEntries(["alpha", "beta", "gamma"].map((k) => [k, `${k} `.repeat(8).trim()]));
+  assert.equal(
+    t.renderString("{{ d|pprint }}", { d: long }),
+    "{'alpha': 'alpha alpha alpha alpha alpha alpha alpha alpha',\n" +
+      " 'beta': 'beta beta beta beta beta beta beta beta',\n" +
+      " 'gamma': 'gamma gamma gamma gamma gamma gamma gamma gamma'}",
+  );
+});
+
 Deno.test("trim_blocks/lstrip_blocks apply when asked (generators), not otherwise (mail)", () => {
   withDirs((cfg) => {
     const src = "a\n  {% if true %}\nb\n  {% endif %}\nc\n";
