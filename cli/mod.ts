@@ -157,11 +157,13 @@ export interface GlobalOptions {
   colour?: boolean;
   help: boolean;
   list: boolean;
+  /** The original's `--proxy URI`: parsed and never used there; accepted here, said, ignored. */
+  proxy?: string;
 }
 
 /**
  * Takes the global options out of `argv` (the long ones and `-c` wherever they are before `--`;
- * `-l`, `-D`, `-v` and `-h` before the command only); the rest keeps its order.
+ * `-l`, `-D`, `-v`, `-h` and `--proxy URI` before the command only); the rest keeps its order.
  */
 export function splitGlobals(argv: string[]): { globals: GlobalOptions; rest: string[] } {
   const g: GlobalOptions = { json: false, help: false, list: false };
@@ -190,7 +192,11 @@ export function splitGlobals(argv: string[]): { globals: GlobalOptions; rest: st
     // listed the commands and `uname -v` lost its -v)
     else if ((a === "-l" || a === "--list") && rest.length === 0) g.list = true;
     else if ((a === "-D" || a === "-v") && rest.length === 0) { /* accepted for compatibility */ }
-    else if ((a === "-h" || a === "--help") && rest.length === 0) g.help = true;
+    else if (flag === "--proxy" && rest.length === 0) {
+      const v = flag === a ? argv[++i] : a.slice(eq + 1);
+      if (v === undefined) throw new UsageError("option --proxy needs a value");
+      g.proxy = v;
+    } else if ((a === "-h" || a === "--help") && rest.length === 0) g.help = true;
     else rest.push(a);
   }
   return { globals: g, rest };
@@ -205,6 +211,10 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
     return usageError(out, (err as Error).message, GLOBAL_HELP);
   }
   if (globals.colour === false) out = new Output({ colour: false });
+  // scripts written for the original may pass it (it was parsed there and never used)
+  if (globals.proxy !== undefined) {
+    out.error("warning: --proxy is ignored (the original never used it either)");
+  }
   if (globals.list) {
     out.line(await commandList());
     return 0;

@@ -73,7 +73,12 @@ export function buildSubsystems(w: WiringInputs): Subsystem[] {
   add(createSnapshot(ctx("snapshot")));
 
   // outputs: consume check.changed / member.* / kv.changed on the bus
-  add(createHandlers(ctx("handlers"), { membership, keyed: () => envelope.enabled, envelope }));
+  add(createHandlers(ctx("handlers"), {
+    membership,
+    keyed: () => envelope.enabled,
+    envelope,
+    checkDefinition: (id) => checks.definition(id),
+  }));
   add(createLazyShinken(ctx("shinken"), { membership, localChecks: () => localChecks(checks) }));
   add(createGenerators(ctx("generators"), { membership, kvGet: kvText(kv) }));
   if (config.params.raft.groups.length > 0) add(createLazyRaft(ctx("raft"), { membership, envelope }));

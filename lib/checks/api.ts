@@ -52,6 +52,8 @@ export interface ChecksApi {
   /** Re-reads checks and services from the configuration. */
   loadFromConfig(): void;
   view(id: string): Record<string, unknown> | undefined;
+  /** The check's configured fields, secrets masked (handler templates' `check`); undefined: unknown. */
+  definition(id: string): Record<string, unknown> | undefined;
   allViews(): Record<string, Record<string, unknown>>;
   activeViews(): Record<string, Record<string, unknown>>;
   serviceViews(): Record<string, Record<string, unknown>>;
@@ -176,6 +178,7 @@ export function makeChecksApi(core: Checks, d: ChecksApiDeps): ChecksApi {
     relink: () => core.relink(),
     loadFromConfig: () => core.loadFromConfig(),
     view: (id) => core.view(id),
+    definition: (id) => core.definition(id),
     allViews: () => core.allViews(),
     activeViews: () => core.activeViews(),
     serviceViews: () => core.serviceViews(),

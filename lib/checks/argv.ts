@@ -7,6 +7,7 @@
  * splitArgv(`check_procs -a "my daemon" -w 1:`); // ["check_procs", "-a", "my daemon", "-w", "1:"]
  * ```
  */
+import { expandMacros } from "./macros.ts";
 
 /** A command line that cannot be split (unterminated quote, trailing backslash). */
 export class ArgvError extends Error {
@@ -68,4 +69,40 @@ export function splitArgv(line: string): string[] {
   }
   if (inWord) out.push(cur);
   return out;
+}
+
+/**
+ * The first shell construct of `line` the original's `Popen(shell=True)` would have acted on — a
+ * pipe, list, background or redirection operator (`|`, `;`, `&`, `<`, `>`) outside quotes, or a
+ * command substitution (`` ` ``, `$(`) outside single quotes — or null when a plain argv split
+ * means the same. `$macro$` spans are left out (`$a|b$` is an alternative, not a pipe).
+ *
+ * ```ts
+ * shellSyntax("check_x 2>&1 | head -1"); // ">"
+ * shellSyntax(`check_procs -a "a|b" -w $w|x$`); // null
+ * ```
+ */
+export function shellSyntax(line: string): string | null {
+  const text = expandMacros(line, () => "_");
+  let quote: "'" | '"' | null = null;
+  for (let i = 0; i < text.length; i++) {
+    const ch = text[i];
+    if (quote === "'") {
+      if (ch === "'") quote = null;
+      continue;
+    }
+    if (ch === "\\") {
+      i++; // an escaped character is literal (in double quotes too, for the ones it escapes)
+      continue;
+    }
+    if (ch === "`") return ch;
+    if (ch === "$" && text[i + 1] === "(") return "$(";
+    if (quote === '"') {
+      if (ch === '"') quote = null;
+      continue;
+    }
+    if (ch === "'" || ch === '"') quote = ch;
+    else if ("|;&<>".includes(ch)) return ch;
+  }
+  return null;
 }

@@ -176,6 +176,25 @@ export class Checks {
 
   // ---------- views ----------
 
+  /**
+   * The check as configured (defaults applied, with its `from` and `apply_on`), secret-named fields
+   * masked: what mail and webhook templates see as `check` under the fields of the state change, as
+   * the original rendered its whole check object (`{{ check.notes }}`, `{{ check.mailq.warning }}`).
+   */
+  definition(id: string): Record<string, unknown> | undefined {
+    const def = this.defs.get(id);
+    if (!def) return undefined;
+    const out: Record<string, unknown> = {
+      ...redactSecrets(def.value) as Record<string, unknown>,
+      id,
+      name: id,
+      from: def.from,
+      apply_on: def.applyOn,
+    };
+    if (def.service) out.service = def.service;
+    return out;
+  }
+
   /** The API shape of one check. */
   view(id: string): Record<string, unknown> | undefined {
     const def = this.defs.get(id);

@@ -7,6 +7,7 @@ import type { Ctx } from "../subsystem.ts";
 import { appliesTo, type CheckDef, makeCheckDef, shortObjectId } from "./check_def.ts";
 import { expressionProblems } from "./evaluated.ts";
 import { lookupPath } from "./macros.ts";
+import { shellSyntax } from "./argv.ts";
 import { type PluginDirs, PluginRefused, resolveCommand, type ResolvedCommand } from "./nagios_runner.ts";
 import { makeServiceDef, type ServiceDef } from "./services.ts";
 
@@ -76,6 +77,13 @@ export class CheckDefinitions {
   #prepare(def: CheckDef): CheckDef {
     if (def.kind === "evaluated") def.problems.push(...expressionProblems(def));
     if (def.kind === "nagios") {
+      const syntax = def.value.shell === undefined ? shellSyntax(String(def.value.script)) : null;
+      if (syntax) {
+        this.#ctx.log.info(
+          `check ${def.id}: its script holds shell syntax (${syntax}): run through /bin/sh as the original ` +
+            `ran every script ("shell": false splits it into arguments instead)`,
+        );
+      }
       try {
         this.resolve(def);
       } catch (err) {
@@ -99,14 +107,15 @@ export class CheckDefinitions {
     return lookupPath([def.value, svc, this.#ctx.config.data], path);
   }
 
-  /** The Nagios command line of a check (macros expanded, executable checked); throws PluginRefused. */
+  /**
+   * The Nagios command line of a check (macros expanded, executable checked); throws PluginRefused.
+   * Through `/bin/sh -c` with `shell: true`, or when `shell` is not set and the line holds shell
+   * syntax (`| ; & < >`, `` ` ``, `$(`): the original ran every script through the shell.
+   */
   resolve(def: CheckDef): ResolvedCommand {
-    return resolveCommand(
-      String(def.value.script),
-      (p) => this.lookup(def, p),
-      this.dirs(),
-      def.value.shell === true,
-    );
+    const script = String(def.value.script);
+    const shell = typeof def.value.shell === "boolean" ? def.value.shell : shellSyntax(script) !== null;
+    return resolveCommand(script, (p) => this.lookup(def, p), this.dirs(), shell);
   }
 
   /**

@@ -21,7 +21,7 @@ export class PluginRefused extends Error {
 
 /** Where plugins may live. */
 export interface PluginDirs {
-  /** Configured monitoring-plugins directories (first existing one is `$nagiosplugins$`). */
+  /** Configured monitoring-plugins directories (first existing one is `$nagiosplugins$` when unset). */
   pluginDirs: string[];
   /** The agent's own plugin dir (`libexec`). */
   libexec: string;
@@ -87,7 +87,15 @@ export function resolveCommand(
   dirs: PluginDirs,
   shell = false,
 ): ResolvedCommand {
-  const plugins = nagiosPluginsDir(dirs);
+  // `$nagiosplugins$` is a lookup like any macro (check → service → configuration data), as in the
+  // original; the first existing `checks.plugin_dirs` entry only when nobody set it
+  const configured = lookup("nagiosplugins");
+  const configuredDir = typeof configured === "string" && configured.trim() ? configured.trim() : null;
+  // the directory the admin named holds plugins as plugin_dirs do: allowed, with the same rules
+  // (real path inside it, no symlink out of it). Whoever writes a check can already run any command
+  // with `shell: true`, so this widens nothing.
+  if (configuredDir) dirs = { ...dirs, pluginDirs: [configuredDir, ...dirs.pluginDirs] };
+  const plugins = configuredDir ?? nagiosPluginsDir(dirs);
   const look = (p: string) => p === "nagiosplugins" ? plugins : p === "libexec" ? dirs.libexec : lookup(p);
   if (shell) {
     const text = expandMacros(script, look);

@@ -34,7 +34,11 @@ export const checkFields: Fields = {
   handlers: opt(list(str()), ["default"]),
   apply_on: opt(str()),
   timeout: opt(durationText()),
-  shell: opt(bool(), false),
+  shell: opt(
+    bool(),
+    undefined,
+    "true: through /bin/sh; false: split into arguments; unset: sh when the line holds shell syntax",
+  ),
   failures_before_critical: opt(int({ min: 1, max: 100 }), 1),
   successes_before_ok: opt(int({ min: 1, max: 100 }), 1),
 };
@@ -135,7 +139,7 @@ export const objectTypes = {
       30_000,
       "the command's process group is killed after this",
     ),
-    apply_on: opt(str(), undefined, "* (default) or a tag this node must have"),
+    apply_on: opt(str(), undefined, "* or a tag this node must have (default: the generator's name)"),
     notes: opt(str(), ""),
     partial_start: opt(str(), undefined, "only the text between this line and partial_end is replaced"),
     partial_end: opt(str()),

@@ -76,7 +76,9 @@ export function generatorDefs(ctx: Ctx): GeneratorDef[] {
       template: String(v.template),
       command: String(v.command ?? ""),
       command_timeout: Number(v.command_timeout ?? 30_000),
-      apply_on: typeof v.apply_on === "string" && v.apply_on ? v.apply_on : "*",
+      // no apply_on: the generator's name, as the original's import_generator set it (reference
+      // §2.2): such a generator runs only on nodes carrying that tag, never on every node
+      apply_on: typeof v.apply_on === "string" && v.apply_on ? v.apply_on : id,
       partial_start: typeof v.partial_start === "string" ? v.partial_start : undefined,
       partial_end: typeof v.partial_end === "string" ? v.partial_end : undefined,
       templateDirs: [

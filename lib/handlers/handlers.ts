@@ -36,9 +36,16 @@ export function localTime(ms: number): string {
 
 export type NodeEvent = "suspect" | "dead" | "leave";
 
+/**
+ * A check's configured fields by id, secrets masked (the checks subsystem's `definition`):
+ * templates see them under the state change's fields as `check`.
+ */
+export type CheckDefinitions = (id: string) => Record<string, unknown> | undefined;
+
 export class Handlers {
   #ctx: Ctx;
   #membership: SelfView;
+  #checkDefinition: CheckDefinitions;
   #defs: Map<string, HandlerDef>;
   #templates: Templates;
   #queue: MailQueue;
@@ -54,9 +61,10 @@ export class Handlers {
   sent = 0;
   dropped = 0;
 
-  constructor(ctx: Ctx, membership: SelfView) {
+  constructor(ctx: Ctx, membership: SelfView, checkDefinition: CheckDefinitions = () => undefined) {
     this.#ctx = ctx;
     this.#membership = membership;
+    this.#checkDefinition = checkDefinition;
     this.#defs = handlerDefs(ctx.config.objects.handler ?? {});
     this.#templates = new Templates({ dirs: defaultTemplateDirs(ctx.config.cfgDir) });
     this.#queue = new MailQueue(
@@ -112,6 +120,7 @@ export class Handlers {
     if (ev.silenced) {
       return this.#suppressed(`check ${ev.id}: ${ev.state}`, "the check is silenced", "silenced");
     }
+    let configured: Record<string, unknown> | undefined;
     for (const name of new Set(ev.handlers.length ? ev.handlers : ["default"])) {
       const h = this.find(name);
       if (!h) {
@@ -119,7 +128,12 @@ export class Handlers {
         continue;
       }
       if (!h.severities.includes(ev.state as Severity) || h.type === "none") continue;
-      const vars = { handler: publicView(h), check: { ...ev }, node: this.#membership.self() };
+      // templates get the whole check as the original rendered it (notes, extra keys); a JSON
+      // webhook keeps its documented body, the event itself
+      const templated = h.type === "mail" || h.format === "slack";
+      if (templated) configured ??= this.#checkDefinition(ev.id) ?? {};
+      const check = templated ? { ...configured, ...ev } : { ...ev };
+      const vars = { handler: publicView(h), check, node: this.#membership.self() };
       this.#enqueue(h, `check:${ev.id}`, h.subject_template, h.text_template, vars, "check");
     }
   }

@@ -17,7 +17,7 @@ import { HttpError, peerResponse, readPeerBody, readText, RouteTable } from "../
 import { parseDuration } from "../clock/mod.ts";
 import { SeenRequests } from "../fs/mod.ts";
 import { join } from "node:path";
-import { Handlers } from "./handlers.ts";
+import { type CheckDefinitions, Handlers } from "./handlers.ts";
 import { EventHandlers, type EventHandlerView } from "./event_handlers.ts";
 import { MEMBER_BUS_EVENTS } from "./member_events.ts";
 import {
@@ -32,7 +32,7 @@ import {
 
 export { findHandler, type HandlerDef, handlerDefs } from "./handler_def.ts";
 export { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
-export { localTime } from "./handlers.ts";
+export { type CheckDefinitions, localTime } from "./handlers.ts";
 export type { EventHandlerView } from "./event_handlers.ts";
 export { matchesEvent } from "./event_handler_def.ts";
 export { QUERY_PREFIX, type QueryAnswer, type QueryResult } from "./queries.ts";
@@ -64,9 +64,11 @@ export function createHandlers(
     keyed?: () => boolean;
     /** Seals and opens what queries send to other agents (the peer envelope); plain without it. */
     envelope?: Pick<PeerEnvelope, "seal" | "open">;
+    /** The checks' configured fields (checks' `definition`), for templates; absent: the event only. */
+    checkDefinition?: CheckDefinitions;
   },
 ): Subsystem & HandlersApi {
-  const h = new Handlers(ctx, deps.membership);
+  const h = new Handlers(ctx, deps.membership, deps.checkDefinition);
   const eh = new EventHandlers(ctx, deps.keyed ?? (() => false));
   ctx.counters.describe("query_refused_total", "counter", "questions from other agents refused, by reason");
   // the questions from other agents a handler ran for, saved until their deadline: a sealed

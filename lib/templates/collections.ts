@@ -4,9 +4,11 @@
  * returned the new length, `pop(0)` a list and `pop(-1)` a KeyError, `count`/`index`/`remove`
  * compared with `===` (`2.0` is not `2`), `index` ignored `start`, `popitem` took the first item,
  * `update(a=1)` copied its keyword marker into the dict and `update([('a', 1)])` set keys `'0'`,
- * and it had Python 2's `has_key`/`iteritems` and a `find` no list has. A tuple has `count` and
- * `index` only. A key is a string: kunai's dicts hold nothing else (JSON's, and `{1: 'a'}` is
- * refused), so another key is missing, and adding one is a TypeError rather than a different key.
+ * and a `find` no list has. A tuple has `count` and `index` only. The original's templates ran on
+ * Python 2, so a dict also has Python 2's `has_key`, `iteritems`, `iterkeys` and `itervalues`
+ * (`{% for uuid, n in nodes.iteritems() %}`). A key is a string: kunai's dicts hold nothing else
+ * (JSON's, and `{1: 'a'}` is refused), so another key is missing, and adding one is a TypeError
+ * rather than a different key.
  */
 import { bindArgs, type Params, parseSignature, type Signature } from "./bind.ts";
 import { compare, items, splitKwargs } from "./filters_common.ts";
@@ -169,6 +171,12 @@ const DICT_METHODS: Record<string, Method<Dict>> = {
     for (const k of items(keys)) out[key(k)] = or(v);
     return out;
   }],
+  // Python 2's, which templates written for the original call; the iterators are lists here (a copy:
+  // the loop may change the dict)
+  has_key: ["key, /", (d, k) => typeof hashable(k) === "string" && Object.hasOwn(d, k as string)],
+  iteritems: ["/", (d) => Object.entries(d).map((e) => tuple(e))],
+  iterkeys: ["/", (d) => Object.keys(d)],
+  itervalues: ["/", (d) => Object.values(d)],
 };
 
 /** Each table's signatures, parsed once (null: the method checks its arguments itself). */

@@ -45,6 +45,7 @@ const FILTERS: Record<string, Signature> = {
   max: "case_sensitive?, attribute?",
   min: "case_sensitive?, attribute?",
   nl2br: "",
+  pprint: "",
   random: "",
   reject: "*",
   rejectattr: "*",
@@ -69,6 +70,7 @@ const FILTERS: Record<string, Signature> = {
   urlize: "trim_url_limit?, nofollow?, target?, rel?, extra_schemes?",
   wordcount: "",
   wordwrap: "width?, break_long_words?, wrapstring?, break_on_hyphens?",
+  xmlattr: "autospace?",
 };
 
 /** The Jinja2 tests' signatures (the operators' are positional-only); `truthy`, `falsy`, `null` are nunjucks'. */

@@ -50,6 +50,14 @@ export function attr(v: unknown, path: string, dflt?: unknown): unknown {
   return cur;
 }
 
+/** markupsafe.escape(): `&`, `<`, `>`, `"` and `'` as HTML entities. */
+export function escapeHtml(s: string): string {
+  return s.replace(
+    /[&<>"']/g,
+    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" })[c]!,
+  );
+}
+
 /** A mapping's items as Python's `(key, value)` tuples. */
 export function entries(v: unknown): Array<[unknown, unknown]> {
   if (v instanceof Map) return [...v.entries()].map((e) => tuple(e));

@@ -1,12 +1,15 @@
 /**
  * Jinja2's filters of mappings and of whole values: `dictsort` and `items` (a dict's `(key, value)`
- * pairs), `tojson` as Jinja2 prints it (sorted keys, `", "`, HTML-safe) and `default`/`d` with
- * Python's truthiness for `default(x, true)`.
+ * pairs), `xmlattr` (a dict as `key="value"` attributes), `tojson` as Jinja2 prints it (sorted keys,
+ * `", "`, HTML-safe), `pprint` (Python's pprint.pformat) and `default`/`d` with Python's truthiness
+ * for `default(x, true)`.
  */
 import type nunjucks from "nunjucks";
-import { pyTruthy, pyType } from "./jinja.ts";
+import { pyStr, pyTruthy, pyType } from "./jinja.ts";
 import { PyFloat, reprFloat } from "./pyfloat.ts";
-import { compare, entries, mapping } from "./filters_common.ts";
+import { strRepr } from "../evaluator/mod.ts";
+import { compare, entries, escapeHtml, mapping } from "./filters_common.ts";
+import { pformat } from "./pprint.ts";
 
 /** Adds Jinja2's mapping and value filters to a nunjucks environment. */
 export function registerDictFilters(env: nunjucks.Environment): void {
@@ -51,6 +54,23 @@ export function registerDictFilters(env: nunjucks.Environment): void {
         : entries(mapping("items", v, "TypeError: can only get item pairs from a mapping, not %s")),
   );
   env.addFilter("d", env.getFilter("default"));
+  env.addFilter("pprint", (v: unknown) => pformat(v));
+  // Jinja2 3.1's: values escaped, None and undefined ones left out, a leading space unless autospace
+  // is false; a key holding a space, `/`, `>` or `=` (it would end the attribute) is a ValueError
+  env.addFilter("xmlattr", (v: unknown, autospace?: unknown) => {
+    const attrs: string[] = [];
+    const d = mapping("xmlattr", v, "AttributeError: '%s' object has no attribute 'items'");
+    for (const [k, x] of entries(d)) {
+      if (x === null || x === undefined) continue;
+      const name = String(pyStr(k));
+      if (/[\s/>=]/u.test(name)) {
+        throw new Error(`ValueError: Invalid character in attribute name: ${strRepr(name)}`);
+      }
+      attrs.push(`${escapeHtml(name)}="${escapeHtml(String(pyStr(x)))}"`);
+    }
+    const text = attrs.join(" ");
+    return text && pyTruthy(autospace ?? true) ? " " + text : text;
+  });
 }
 
 /** JSON as Python's `json.dumps(v, sort_keys=True, indent=indent)` writes it (ASCII only). */

@@ -6,7 +6,7 @@
  * third parameters were a length and `nofollow`, so `target=` and `rel=` were ignored.
  */
 import { pyStr, pyTruthy } from "./jinja.ts";
-import { items } from "./filters_common.ts";
+import { escapeHtml, items } from "./filters_common.ts";
 
 // Python's \w and \d in a str pattern are Unicode's
 const W = String.raw`\p{L}\p{N}_`;
@@ -26,14 +26,6 @@ const HTTP_RE = new RegExp(
 const EMAIL_RE = new RegExp(String.raw`^\S+@[${W}][${W}.-]*\.[${W}]+$`, "u");
 /** Jinja2's `_uri_scheme_re`: what `extra_schemes` may hold (`ftp://`, `tel:`). */
 const SCHEME_RE = new RegExp(String.raw`^([${W}.+-]{2,}:(/){0,2})$`, "u");
-
-/** markupsafe.escape(): `&`, `<`, `>`, `"` and `'` as HTML entities. */
-function escapeHtml(s: string): string {
-  return s.replace(
-    /[&<>"']/g,
-    (c) => ({ "&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&#34;", "'": "&#39;" })[c]!,
-  );
-}
 
 /** Python's `s.count(sub)`: non-overlapping occurrences. */
 const count = (s: string, sub: string) => s.split(sub).length - 1;

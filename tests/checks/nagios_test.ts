@@ -190,6 +190,94 @@ Deno.test({
   },
 });
 
+Deno.test("$nagiosplugins$ set in the check or the configuration wins over checks.plugin_dirs, and is allowed", async () => {
+  const ctx = makeTestCtx();
+  Deno.chmodSync(ctx.dir, 0o755); // plugins run as nagios_user (nobody) when the tests run as root
+  const plugin = (dir: string, text: string) => {
+    Deno.mkdirSync(join(ctx.dir, dir));
+    Deno.writeTextFileSync(join(ctx.dir, dir, "check_where"), `#!/bin/sh\necho "${text}"\nexit 1\n`);
+    Deno.chmodSync(join(ctx.dir, dir, "check_where"), 0o755);
+  };
+  plugin("default", "from plugin_dirs");
+  plugin("site", "from the configuration");
+  plugin("own", "from the check");
+  plugin("other", "outside");
+  ctx.config.params.checks.plugin_dirs = [join(ctx.dir, "default")];
+  const add = (id: string, value: Record<string, unknown>) =>
+    ctx.config.objects.check[id] = { id, file: "", root: "", value: { ...value } };
+  add("site", { script: "$nagiosplugins$/check_where" });
+  add("own", { script: "$nagiosplugins$/check_where", nagiosplugins: join(ctx.dir, "own") });
+  add("escape", { script: "$nagiosplugins$/../other/check_where" });
+  const checks = createChecks(ctx);
+  try {
+    ctx.config.data.nagiosplugins = join(ctx.dir, "site");
+    await checks.start();
+    await Promise.all(["site", "own", "escape"].map((id) => checks.runCheck(id)));
+    assert.deepEqual([checks.view("site")!.state, checks.view("site")!.output], [
+      "warning",
+      "from the configuration",
+    ]);
+    assert.deepEqual([checks.view("own")!.state, checks.view("own")!.output], ["warning", "from the check"]);
+    assert.equal(checks.view("escape")!.state, "unknown");
+    assert.match(String(checks.view("escape")!.output), /outside the allowed plugin directories/);
+    // nobody sets it: the first existing plugin_dirs entry
+    delete ctx.config.data.nagiosplugins;
+    checks.loadFromConfig();
+    await checks.runCheck("site");
+    assert.deepEqual([checks.view("site")!.state, checks.view("site")!.output], [
+      "warning",
+      "from plugin_dirs",
+    ]);
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("a script with shell syntax runs through /bin/sh as in the original (said once at load); shell: false keeps argv", async () => {
+  const ctx = makeTestCtx();
+  Deno.chmodSync(ctx.dir, 0o755); // plugins run as nagios_user (nobody) when the tests run as root
+  const pluginDir = join(ctx.dir, "plugins");
+  Deno.mkdirSync(pluginDir);
+  Deno.writeTextFileSync(
+    join(pluginDir, "check_two"),
+    `#!/bin/sh\necho "first $1"\necho second >&2\nexit 1\n`,
+  );
+  Deno.chmodSync(join(pluginDir, "check_two"), 0o755);
+  ctx.config.params.checks.plugin_dirs = [pluginDir];
+  const add = (id: string, value: Record<string, unknown>) =>
+    ctx.config.objects.check[id] = { id, file: "", root: "", value: { ...value } };
+  add("piped", { script: "$nagiosplugins$/check_two $word$ 2>&1 | head -1", word: "line" });
+  add("argv", { script: "check_two 'a ; b'" });
+  add("literal", { script: "check_two ';'", shell: false });
+  add("forced", { script: "check_two x ; tr a-z A-Z", shell: false });
+  const lines: string[] = [];
+  const info = ctx.log.info;
+  ctx.log.info = (m: string, ...r: unknown[]) => {
+    lines.push(m);
+    info.call(ctx.log, m, ...r);
+  };
+  const checks = createChecks(ctx);
+  try {
+    await checks.start();
+    await Promise.all(["piped", "argv", "literal", "forced"].map((id) => checks.runCheck(id)));
+    // the pipe's status is head's (0): as sh -c gave it in the original
+    assert.deepEqual([checks.view("piped")!.state, checks.view("piped")!.output], ["ok", "first line"]);
+    assert.deepEqual([checks.view("argv")!.state, checks.view("argv")!.output], [
+      "warning",
+      "first a ; b\nsecond",
+    ]);
+    assert.equal(checks.view("literal")!.output, "first ;\nsecond");
+    assert.equal(checks.view("forced")!.output, "first x\nsecond", "shell: false passes ; as an argument");
+    const said = lines.filter((l) => /shell syntax/.test(l));
+    assert.equal(said.length, 1, said.join("\n"));
+    assert.match(said[0], /^check piped: its script holds shell syntax \(>\): run through \/bin\/sh/);
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
 Deno.test("the plugin runner Worker stops when idle and starts again for the next run", async () => {
   const ctx = makeTestCtx();
   const runner = new NagiosRunner(ctx.sandbox, { idleMs: 150 });

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { ArgvError, splitArgv } from "../../lib/checks/argv.ts";
+import { ArgvError, shellSyntax, splitArgv } from "../../lib/checks/argv.ts";
 import { expandMacros, lookupPath } from "../../lib/checks/macros.ts";
 import {
   parsePerfdata,
@@ -36,6 +36,29 @@ Deno.test("argv splitting honours quotes and escapes without a shell", () => {
   ]);
   assert.throws(() => splitArgv(`a "unterminated`), (e: unknown) => e instanceof ArgvError && e.column === 3);
   assert.throws(() => splitArgv(`a 'x`), ArgvError);
+});
+
+Deno.test("shell syntax outside quotes (and substitutions outside single quotes) is found; macros are not", () => {
+  for (
+    const [line, want] of [
+      ["check_x 2>&1 | head -1", ">"],
+      ["check_a; check_b", ";"],
+      ["check_a && check_b", "&"],
+      ["check_a < /dev/null", "<"],
+      ["check_x -H `hostname`", "`"],
+      ['check_x -H "$(hostname)"', "$("],
+      ["check_x -w $load.warning|load.w$ | tr a-z A-Z", "|"],
+    ] as const
+  ) assert.equal(shellSyntax(line), want, line);
+  for (
+    const line of [
+      "$nagiosplugins$/check_load -r -w $linux.load-average.warning$ -c $a|b$",
+      `check_procs -a "a|b;c&d<e>f" -C 'x | y'`,
+      "check_x -a '$(not run)' -b '`nor this`'",
+      "check_x a\\|b \\> c",
+      `check_x "quoted \\" then | still quoted"`,
+    ]
+  ) assert.equal(shellSyntax(line), null, line);
 });
 
 Deno.test("macros look up check, then service, then configuration data, with | alternatives", () => {

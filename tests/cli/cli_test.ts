@@ -182,6 +182,19 @@ Deno.test("global options are taken from anywhere on the line", async () => {
   assert.deepEqual(splitGlobals(["-v", "exec", "web", "uname", "-v"]).rest, ["exec", "web", "uname", "-v"]);
 });
 
+Deno.test("--proxy URI before the command is accepted and ignored with one warning, as the original ignored it", async () => {
+  for (
+    const args of [["--proxy", "http://proxy:3128", "version"], ["--proxy=http://proxy:3128", "version"]]
+  ) {
+    const r = await run(args);
+    assert.deepEqual([r.code, r.out], [0, VERSION], args.join(" "));
+    assert.equal(r.err, "kunai: warning: --proxy is ignored (the original never used it either)");
+  }
+  const missing = await run(["--proxy"]);
+  assert.equal(missing.code, 2);
+  assert.match(missing.err, /option --proxy needs a value/);
+});
+
 Deno.test("exec: an unquoted command's dash words are refused with the way to pass them, not dropped", async () => {
   for (
     const argv of [["exec", "web", "ls", "-l"], ["exec", "web", "uname", "-v"], ["lock", "l", "ls", "-l"]]

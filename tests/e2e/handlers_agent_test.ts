@@ -28,8 +28,14 @@ Deno.test("agent: check -> mail, generator file, shinken files, and the handlers
           smtp_starttls: "never",
         },
       },
-      "checks/always.json": { check: { interval: "1s", critical_if: "1 == 1", apply_on: "*" } },
-      "generators/hosts.json": { generator: { path: join(out, "hosts.txt"), template: "hosts.tpl" } },
+      "checks/always.json": {
+        check: { interval: "1s", critical_if: "1 == 1", apply_on: "*", notes: "see the runbook" },
+      },
+      // the check's configured fields reach the templates through the wiring (checks -> handlers)
+      "templates/email.text.tpl": "{{ check.state }}: {{ check.notes }}\n",
+      "generators/hosts.json": {
+        generator: { path: join(out, "hosts.txt"), template: "hosts.tpl", apply_on: "*" },
+      },
       "generators/templates/hosts.tpl":
         "{% for uuid, n in nodes | items %}{{ n.name }} {{ n.addr }}\n{% endfor %}",
       "shinken.json": {
@@ -45,6 +51,7 @@ Deno.test("agent: check -> mail, generator file, shinken files, and the handlers
   try {
     await until("the mail for the critical check", () => smtp.mails.length >= 1, 30_000);
     assert.match(smtp.mails[0].subject, /^Check checks\/always switched to critical state on out-1$/);
+    assert.equal(smtp.mails[0].body.trimEnd(), "critical: see the runbook");
     await until("the generated file", () => {
       try {
         return Deno.readTextFileSync(join(out, "hosts.txt")) === `out-1 ${HOST}\n`;

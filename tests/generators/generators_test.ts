@@ -35,11 +35,12 @@ interface World {
   kv: Map<string, string>;
 }
 
+/** `gen` runs on every node unless it says otherwise (`apply_on: undefined`: the default, its name). */
 function world(gen: Record<string, unknown>, template: string, clock?: VirtualClock): World {
   const ctx = makeTestCtx({
     clock,
     files: {
-      "generators/lb.json": { generator: gen },
+      "generators/lb.json": { generator: { apply_on: "*", ...gen } },
       "generators/templates/lb.tpl": template,
     },
   });
@@ -348,6 +349,24 @@ Deno.test("a generator applies only on nodes with its apply_on tag", async () =>
     await g.runNow();
     assert.throws(() => Deno.statSync(w.out), Deno.errors.NotFound);
     assert.equal(g.list()[0].applies, false);
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("a generator without apply_on runs only on nodes tagged with its name, as the original", async () => {
+  const w = world({ path: "set-below", template: "lb.tpl", apply_on: undefined }, TEMPLATE);
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    const g = generators(w);
+    await g.runNow();
+    assert.throws(() => Deno.statSync(w.out), Deno.errors.NotFound, "not on a node tagged haproxy");
+    assert.equal(g.list()[0].apply_on, "generators/lb");
+    assert.equal(g.list()[0].applies, false);
+    w.members[0] = { ...w.members[0], tags: ["haproxy", "generators/lb"] };
+    await g.runNow();
+    assert.equal(Deno.readTextFileSync(w.out), "maxconn 512\nserver node-2 10.0.0.2:8082 check\nnodes 3\n");
+    assert.equal(g.list()[0].applies, true);
   } finally {
     w.ctx.cleanup();
   }
@@ -662,9 +681,9 @@ Deno.test("a reload during a run: a generator it moved is not written at its old
   const ctx = makeTestCtx({
     files: {
       "generators/a.json": {
-        generator: { path: join(dir, "a.cfg"), template: "t.tpl", command: "sleep 0.4" },
+        generator: { path: join(dir, "a.cfg"), template: "t.tpl", command: "sleep 0.4", apply_on: "*" },
       },
-      "generators/b.json": { generator: { path: join(dir, "b-old.cfg"), template: "t.tpl" } },
+      "generators/b.json": { generator: { path: join(dir, "b-old.cfg"), template: "t.tpl", apply_on: "*" } },
       "generators/templates/t.tpl": "x\n",
     },
   });

@@ -11,6 +11,7 @@ import {
   retryDelay,
 } from "../../lib/handlers/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
+import { createChecks } from "../../lib/checks/mod.ts";
 import { freePort, makeTestCtx, type TestCtx, until } from "../helpers.ts";
 import { SmtpFixture } from "./smtp_fixture.ts";
 import { change, memberRecord } from "./fixtures.ts";
@@ -87,6 +88,58 @@ Deno.test("a check going OK -> CRITICAL is mailed to the contacts with the rende
     assert.ok(lines.some((l) => /INFO .*sent to ops@example\.com/.test(l)), lines.join("\n"));
   } finally {
     await h.stop();
+    await smtp.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("templates see the check's configured fields (notes, extra keys) under the change, secrets masked", async () => {
+  const port = freePort(HOST);
+  const smtp = new SmtpFixture(HOST, port);
+  await smtp.start();
+  const ctx = makeTestCtx({
+    name: "mx-1",
+    files: {
+      "handlers/default.json": {
+        handler: {
+          type: "mail",
+          contacts: ["ops@example.com"],
+          smtp_server: HOST,
+          smtp_port: port,
+          smtp_starttls: "never",
+          text_template: "fields.tpl",
+        },
+      },
+      "templates/fields.tpl": "{{ check.notes }}|{{ check.mailq.warning }}|{{ check.smtp_password }}|" +
+        "{{ check.state }}|{{ check.old_state }}|{{ check.output }}|{{ check.apply_on }}|{{ check.interval }}\n",
+      "mailq.json": {
+        check: {
+          critical_if: "1 == 1",
+          critical_output: "'queue full'",
+          notes: "flush it with postqueue -f",
+          mailq: { warning: 50 },
+          smtp_password: "hunter2",
+        },
+      },
+    },
+  });
+  const checks = createChecks(ctx);
+  const h = createHandlers(ctx, {
+    membership: { self: () => record(ctx) },
+    checkDefinition: (id) => checks.definition(id),
+  });
+  try {
+    await checks.start();
+    await h.start();
+    await checks.runCheck("mailq");
+    await until("the mail", () => smtp.mails.length === 1, 10_000);
+    assert.equal(
+      smtp.mails[0].body.trimEnd(),
+      "flush it with postqueue -f|50|********|critical|pending|queue full|*|10s",
+    );
+  } finally {
+    await h.stop();
+    await checks.stop();
     await smtp.stop();
     ctx.cleanup();
   }

@@ -2394,8 +2394,9 @@ CASES.push(
 
 // Python 3's list and dict methods (nunjucks' jinja-compat had its own: append gave the length, pop(0) a list,
 // pop(-1) a KeyError, count/index/remove compared with ===, index ignored start, popitem took the first item,
-// update(a=1) copied its keyword marker into the dict, update([('a', 1)]) set the key '0'; has_key, iteritems and
-// a list's find are not Python 3's)
+// update(a=1) copied its keyword marker into the dict, update([('a', 1)]) set the key '0'; a list's find is not
+// Python's). A dict's has_key, iteritems, iterkeys and itervalues are Python 2's, as the original's templates
+// used them: Jinja2 on Python 3 refuses them, tests/templates/templates_test.ts has them.
 const COLLECTION_CONTEXT = { l: [1, 2, 3, 2], d: { a: 1, b: 2 } };
 CASES.push(
   ...[
@@ -2465,8 +2466,6 @@ CASES.push(
     ],
     ["popitem-empty", "{{ {}.popitem() }}", "KeyError", "KeyError: 'popitem(): dictionary is empty'"],
     ["setdefault-none", "{{ d.setdefault() }}", "TypeError", "dict.setdefault() missing required argument"],
-    ["has-key", "{{ d.has_key('a') }}", "UndefinedError", "Unable to call `d.has_key`"],
-    ["iteritems", "{{ d.iteritems() }}", "UndefinedError", "Unable to call `d.iteritems`"],
     ["get-three", "{{ d.get('a', 1, 2) }}", "TypeError", "dict.get() takes at most 2 arguments"],
   ] as const).map(([name, tpl, jinja2, kunai]) =>
     refuse(`collections-${name}`, tpl, jinja2, kunai, COLLECTION_CONTEXT)
@@ -3020,6 +3019,53 @@ CASES.push(
   ),
   refuse("unclosed-paren-end-tag", "{{ (1 }}", "TemplateSyntaxError", ""),
   refuse("unclosed-bracket-block-end", "{% if [1 %}x{% endif %}", "TemplateSyntaxError", ""),
+);
+
+// `pprint` (Python's pprint.pformat: sorted dicts, one item a line past 80 columns, long strings cut at spaces)
+// and `xmlattr` (escaped values, None and undefined left out, a leading space unless autospace is false)
+const LONG = "the quick brown fox jumps over the lazy dog and keeps running far beyond the eightieth column";
+CASES.push(
+  {
+    name: "pprint-short",
+    tpl: "{{ d|pprint }}|{{ l|pprint }}|{{ (1,)|pprint }}|{{ 'a'|pprint }}|{{ ''|pprint }}|{{ n|pprint }}|" +
+      "{{ u|pprint }}|{{ 2.5|pprint }}|{{ {}|pprint }}|{{ []|pprint }}|{{ d.items()|pprint }}",
+    ctx: { d: { b: 1, a: [1, "x"], c: { z: null, y: true } }, l: [3, "é"], n: null },
+  },
+  {
+    name: "pprint-long",
+    tpl: "{{ nodes|pprint }}\n{{ l|pprint }}\n{{ (l, l)|pprint }}\n{{ {'k': l, 'j': (1,)}|pprint }}",
+    ctx: {
+      nodes: Object.fromEntries(nodes.map((n) => [n.name, n])),
+      l: [LONG, "short", [LONG.slice(0, 70), 1, { deep: [LONG.slice(0, 40), LONG.slice(40)] }]],
+    },
+  },
+  {
+    name: "pprint-strings",
+    tpl: "{{ s|pprint }}\n{{ [s]|pprint }}\n{{ {'text': s + '\\nsecond line\\n' + s}|pprint }}\n" +
+      "{{ (s ~ s)|pprint }}\n{{ ('x' * 100)|pprint }}",
+    ctx: { s: LONG },
+  },
+  {
+    name: "xmlattr",
+    tpl: "<ul{{ d|xmlattr }}>|<p{{ d|xmlattr(false) }}>|[{{ {}|xmlattr }}]|[{{ {'a': none}|xmlattr }}]|" +
+      "<a{{ {'href': h, 'title': u, 'n': 3, 'on': true, 'f': 0.5}|xmlattr(autospace=true) }}>",
+    ctx: { d: { class: "my_list", missing: null, id: "list-42", q: `a"b'c<d>&e` }, h: "/x?a=1&b=2" },
+  },
+  refuse(
+    "xmlattr-key-space",
+    "{{ {'a b': 1}|xmlattr }}",
+    "ValueError",
+    "Invalid character in attribute name",
+  ),
+  refuse(
+    "xmlattr-key-equals",
+    "{{ {'a=b': 1}|xmlattr }}",
+    "ValueError",
+    "Invalid character in attribute name",
+  ),
+  refuse("xmlattr-list", "{{ l|xmlattr }}", "AttributeError", "object has no attribute 'items'"),
+  refuse("xmlattr-undefined", "{{ u|xmlattr }}", "UndefinedError", "UndefinedError"),
+  refuse("pprint-verbose", "{{ l|pprint(true) }}", "TypeError", "TypeError"),
 );
 
 interface GenCtx {

@@ -90,6 +90,61 @@ Deno.test("Jinja2 filters and idioms nunjucks lacks render like Jinja2", () => {
   });
 });
 
+Deno.test("templates written for Python 2's Jinja2: iteritems, iterkeys, itervalues and has_key", () => {
+  const t = new Templates({ dirs: [SHIPPED_TEMPLATES], trimBlocks: true, keepTrailingNewline: true });
+  const nodes = {
+    "uuid-2": { name: "web-2", addr: "10.0.0.2", tags: ["web"] },
+    "uuid-1": { name: "web-1", addr: "10.0.0.1", tags: [] },
+  };
+  const src = "{% for uuid, n in nodes.iteritems() %}\n{{ uuid }} {{ n.name }} {{ n.has_key('tags') }}\n" +
+    "{% endfor %}\n{{ nodes.iterkeys()|sort|join(',') }} " +
+    "{{ nodes.itervalues()|map(attribute='addr')|sort|join(',') }} " +
+    "{{ nodes.has_key('uuid-1') }} {{ nodes.has_key('nope') }} {{ nodes.has_key(1) }} {{ {}.iteritems()|list }}\n";
+  assert.equal(
+    t.renderString(src, { nodes }, "py2.tpl"),
+    "uuid-2 web-2 True\nuuid-1 web-1 True\nuuid-1,uuid-2 10.0.0.1,10.0.0.2 True False False []\n",
+  );
+  // a loop that changes the dict walks a copy, as Python 2's items() did
+  assert.equal(
+    t.renderString("{% for k, v in d.iteritems() %}{{ d.pop(k) }}{% endfor %}{{ d }}", { d: { a: 1, b: 2 } }),
+    "12{}",
+  );
+  assert.throws(
+    () => t.renderString("{{ d.has_key([]) }}", { d: {} }, "x.tpl"),
+    (e) => e instanceof TemplateError && /unhashable type: 'list'/.test(e.message),
+  );
+  assert.throws(
+    () => t.renderString("{{ d.iteritems(1) }}", { d: {} }, "x.tpl"),
+    (e) => e instanceof TemplateError && /TypeError: dict\.iteritems\(\) takes no arguments/.test(e.message),
+  );
+});
+
+Deno.test("the pprint and xmlattr filters render as Jinja2's", () => {
+  const t = new Templates({ dirs: [SHIPPED_TEMPLATES] });
+  const d = { class: "web", missing: null, title: `"a" & <b>` };
+  assert.equal(
+    t.renderString("<p{{ d|xmlattr }}>|<p{{ d|xmlattr(false) }}>|[{{ {}|xmlattr }}]", { d }),
+    '<p class="web" title="&#34;a&#34; &amp; &lt;b&gt;">|<pclass="web" title="&#34;a&#34; &amp; &lt;b&gt;">|[]',
+  );
+  assert.throws(
+    () => t.renderString("{{ {'on load': 1}|xmlattr }}", {}, "x.tpl"),
+    (e) =>
+      e instanceof TemplateError &&
+      /ValueError: Invalid character in attribute name: 'on load'/.test(e.message),
+  );
+  assert.equal(
+    t.renderString("{{ d|pprint }}", { d: { b: [1, null], a: "x" } }),
+    "{'a': 'x', 'b': [1, None]}",
+  );
+  const long = Object.fromEntries(["alpha", "beta", "gamma"].map((k) => [k, `${k} `.repeat(8).trim()]));
+  assert.equal(
+    t.renderString("{{ d|pprint }}", { d: long }),
+    "{'alpha': 'alpha alpha alpha alpha alpha alpha alpha alpha',\n" +
+      " 'beta': 'beta beta beta beta beta beta beta beta',\n" +
+      " 'gamma': 'gamma gamma gamma gamma gamma gamma gamma gamma'}",
+  );
+});
+
 Deno.test("trim_blocks/lstrip_blocks apply when asked (generators), not otherwise (mail)", () => {
   withDirs((cfg) => {
     const src = "a\n  {% if true %}\nb\n  {% endif %}\nc\n";
