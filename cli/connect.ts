@@ -104,15 +104,19 @@ export function parseHttpAddr(addr: string, source: string): { baseUrl?: string;
 
 export function clientFor(
   configFile: string | undefined,
-  opts: { httpAddr?: string; token?: string; timeoutMs?: number } = {},
+  opts: { httpAddr?: string; token?: string; timeoutMs?: number; trace?: (line: string) => void } = {},
   env: Record<string, string> = Deno.env.toObject(),
 ): AgentClient {
   const token = opts.token ?? env.KUNAI_HTTP_TOKEN;
   const addr = opts.httpAddr ?? (configFile ? undefined : env.KUNAI_HTTP_ADDR);
+  const common = { token: token || undefined, timeoutMs: opts.timeoutMs, trace: opts.trace };
   if (addr) {
-    const target = parseHttpAddr(addr, opts.httpAddr ? "--http-addr" : "KUNAI_HTTP_ADDR");
-    return new AgentClient({ ...target, token: token || undefined, timeoutMs: opts.timeoutMs });
+    const source = opts.httpAddr ? "--http-addr" : "KUNAI_HTTP_ADDR";
+    const target = parseHttpAddr(addr, source);
+    opts.trace?.(`asking ${target.socket ? `unix:${target.socket}` : target.baseUrl} (from ${source})`);
+    return new AgentClient({ ...target, ...common });
   }
   const t = resolveTarget(configFile, env);
-  return new AgentClient({ socket: t.socket, token: token || undefined, timeoutMs: opts.timeoutMs });
+  opts.trace?.(`asking unix:${t.socket} (from ${t.source})`);
+  return new AgentClient({ socket: t.socket, ...common });
 }

@@ -88,11 +88,15 @@ Global options (accepted anywhere before "--"; -l, -D and -v before the command 
                         agent's default configuration)
       --http-addr URL   talk to the agent over TCP instead of the unix socket
                         (http://host:port, host:port or unix:/path; default: $KUNAI_HTTP_ADDR)
-      --token TOKEN     bearer token for write routes over TCP (default: $KUNAI_HTTP_TOKEN)
+      --token TOKEN     bearer token for write routes over TCP (default: $KUNAI_HTTP_TOKEN;
+                        prefer it: every local user sees a --token in the process list)
       --json            JSON output (every listing command)
       --no-color        never colour output (also: NO_COLOR=1)
-  -h, --help            show help (also: kunai <command> --help)
+  -v, -D                say on stderr which agent is asked, and each request with its answer
+  -h, --help            show help (also: kunai help [GROUP [COMMAND]], kunai <command> --help)
   -l, --list            list commands
+  -V, --version         the version (also: kunai version)
+      --proxy URI       the original's option: accepted and ignored
 
 Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.`;
 
@@ -159,6 +163,8 @@ export interface GlobalOptions {
   list: boolean;
   /** The original's `--proxy URI`: parsed and never used there; accepted here, said, ignored. */
   proxy?: string;
+  /** `-v` / `-D`: say on stderr which agent is asked, and each request with its answer. */
+  verbose?: boolean;
 }
 
 /**
@@ -191,7 +197,7 @@ export function splitGlobals(argv: string[]): { globals: GlobalOptions; rest: st
     // the short flags only before the command: after it they belong to it (`kunai exec web ls -l`
     // listed the commands and `uname -v` lost its -v)
     else if ((a === "-l" || a === "--list") && rest.length === 0) g.list = true;
-    else if ((a === "-D" || a === "-v") && rest.length === 0) { /* accepted for compatibility */ }
+    else if ((a === "-D" || a === "-v") && rest.length === 0) g.verbose = true;
     else if (flag === "--proxy" && rest.length === 0) {
       const v = flag === a ? argv[++i] : a.slice(eq + 1);
       if (v === undefined) throw new UsageError("option --proxy needs a value");
@@ -321,7 +327,11 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
       out,
       configFile,
       client: () =>
-        holder.client ??= clientFor(configFile, { httpAddr: globals.httpAddr, token: globals.token }),
+        holder.client ??= clientFor(configFile, {
+          httpAddr: globals.httpAddr,
+          token: globals.token,
+          trace: globals.verbose ? (line) => out.error(`kunai: ${line}`) : undefined,
+        }),
     });
   } catch (err) {
     if (err instanceof UsageError) return usageError(out, err.message, commandUsage(group, cmd));

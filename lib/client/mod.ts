@@ -16,6 +16,8 @@ export interface ClientOptions {
   token?: string;
   /** Per-request timeout in ms (default 10 s). */
   timeoutMs?: number;
+  /** Told of each request once answered or failed (`kunai -v`): method, path, status or error, ms. */
+  trace?: (line: string) => void;
 }
 
 /** No agent answered (socket missing, connection refused, timeout). */
@@ -78,8 +80,12 @@ export class AgentClient {
         signal,
       };
       if (this.#client) init.client = this.#client;
-      return await fetch(base + path, init);
+      const t0 = performance.now();
+      const res = await fetch(base + path, init);
+      this.#opts.trace?.(`${method} ${path} -> ${res.status} (${Math.round(performance.now() - t0)} ms)`);
+      return res;
     } catch (err) {
+      this.#opts.trace?.(`${method} ${path} -> ${(err as Error).message}`);
       if (signal.aborted && signal.reason instanceof DOMException && signal.reason.name === "TimeoutError") {
         throw new AgentUnreachable(this.target, `no answer within ${timeoutMs} ms`);
       }

@@ -277,3 +277,21 @@ Deno.test("without a configuration, the CLI of a user who has no agent finds the
     cleanup();
   }
 });
+
+Deno.test("-v says which agent is asked and each request, on stderr; stdout stays the command's", async () => {
+  using t = tempDir();
+  const out = new Output({ colour: false });
+  const lines: string[] = [];
+  out.error = (m: string) => void lines.push(m);
+  const socket = join(t.dir, "none.sock");
+  const code = await runCli(["-v", "-c", writeConfig(t.dir, { socket }), "info"], out);
+  assert.equal(code, 1, "no agent there");
+  assert.match(lines[0], new RegExp(`^kunai: asking unix:${socket} \\(from .*local\\.json\\)$`));
+  assert.match(lines[1], /^kunai: GET \/agent\/info -> /);
+});
+
+function writeConfig(dir: string, v: Record<string, unknown>): string {
+  const f = join(dir, "local.json");
+  Deno.writeTextFileSync(f, JSON.stringify(v));
+  return f;
+}

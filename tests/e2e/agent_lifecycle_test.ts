@@ -20,6 +20,9 @@ Deno.test("a real agent: info --json through the CLI, second agent refused, agen
       "environ and memory are root's only: plugins of our user cannot read them",
     );
 
+    const traced = await a.cli(["-v", "info", "--json"]);
+    assert.match(traced.stderr, /^kunai: GET \/agent\/info -> 200 \(\d+ ms\)$/m);
+    assert.equal(JSON.parse(traced.stdout).name, "life1", "stdout stays the command's");
     const human = await a.cli(["info"]);
     assert.match(human.stdout, /========== \[Kunai Daemon\]:\nName: +life1/);
 
