@@ -128,6 +128,15 @@ function commandUsage(group: CommandGroup, cmd: CommandSpec): string {
       lines.push(`  ${flag.padEnd(24)}${o.description}`);
     }
   }
+  // the group's bare command (`kunai members`): its other commands are found from its help too
+  const others = cmd.name === "" ? group.commands.filter((c) => c !== cmd) : [];
+  if (others.length) {
+    lines.push("", "Other commands of this group:");
+    for (const c of others) {
+      const words = `${group.group} ${c.name}${c.args ? " " + c.args.join(" ") : ""}`;
+      lines.push(`  kunai ${words.padEnd(34)} ${c.description}`);
+    }
+  }
   return lines.join("\n");
 }
 

@@ -295,3 +295,11 @@ function writeConfig(dir: string, v: Record<string, unknown>): string {
   Deno.writeTextFileSync(f, JSON.stringify(v));
   return f;
 }
+
+Deno.test("the help of a group's bare command names the group's other commands", async () => {
+  const out = new Output({ colour: false });
+  const lines: string[] = [];
+  out.line = (m: string) => void lines.push(m);
+  assert.equal(await runCli(["members", "--help"], out), 0);
+  assert.match(lines.join("\n"), /Other commands of this group:\n  kunai members history/);
+});
