@@ -4,10 +4,9 @@
  * of a command line (`--requirepass X`, `--password=X`, `PASS=X`, `scheme://user:pw@host`) and
  * logging-driver options (`splunk-token`). Pure: applied to each container as it is stored.
  */
-import { SECRET_KEY } from "../evaluator/mod.ts";
+import { isSecretName, MASK, maskUrlPasswords } from "../secrets.ts";
 
 type Obj = Record<string, unknown>;
-const MASK = "********";
 
 const isObj = (v: unknown): v is Obj => v !== null && typeof v === "object" && !Array.isArray(v);
 
@@ -55,9 +54,9 @@ export function redactArgv(argv: unknown[]): unknown[] {
         return MASK;
       }
       const m = /^(-{0,2})([\w.-]+)(=)(.*)$/.exec(w);
-      if (m && SECRET_KEY.test(m[2])) return `${m[1]}${m[2]}=${MASK}`;
-      if (/^-{1,2}[\w.-]+$/.test(w) && SECRET_KEY.test(w.replace(/^-+/, ""))) maskNext = true;
-      return w.replace(/(\w[\w+.-]*:\/\/[^\s/:@]*:)[^\s/@]*@/g, `$1${MASK}@`);
+      if (m && isSecretName(m[2])) return `${m[1]}${m[2]}=${MASK}`;
+      if (/^-{1,2}[\w.-]+$/.test(w) && isSecretName(w.replace(/^-+/, ""))) maskNext = true;
+      return maskUrlPasswords(w);
     }).join("");
   });
 }

@@ -121,7 +121,7 @@ function fakeDocker(
           Image: "sha256:222",
           State: { Running: true },
           Path: "docker-entrypoint.sh",
-          Args: ["redis-server", "--password", "ARGSECRET1"],
+          Args: ["redis-server", "--requirepass", "ARGSECRET1"],
           Config: {
             Image: "redis",
             Env: [
@@ -265,7 +265,7 @@ Deno.test("docker: environment values and secret-looking arguments are not serve
       "DATABASE_URL=********",
       "PATH=********",
     ]);
-    assert.deepEqual(db.args, ["redis-server", "--password", "********"]);
+    assert.deepEqual(db.args, ["redis-server", "--requirepass", "********"]);
     assert.deepEqual(db.config.cmd, [
       "sh",
       "-c",
