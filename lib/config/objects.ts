@@ -16,6 +16,7 @@ import {
   opt,
   record,
   req,
+  shown,
   str,
   type Type,
 } from "./schema.ts";
@@ -65,7 +66,7 @@ function webhookChecked<T extends Type<unknown> & { fields: Fields }>(base: T): 
         if (!ok) {
           issues.push({
             path: path ? `${path}.url` : "url",
-            message: `a webhook handler needs an http:// or https:// url, got ${JSON.stringify(r.url)}`,
+            message: `a webhook handler needs an http:// or https:// url, got ${shown(r.url, "url")}`,
           });
           return undefined;
         }
