@@ -7,6 +7,7 @@ import type { Ctx } from "../subsystem.ts";
 import { appliesTo, type CheckDef, makeCheckDef, shortObjectId } from "./check_def.ts";
 import { expressionProblems } from "./evaluated.ts";
 import { lookupPath } from "./macros.ts";
+import { EvalError, publicLookup } from "../evaluator/mod.ts";
 import { type PluginDirs, PluginRefused, resolveCommand, type ResolvedCommand } from "./nagios_runner.ts";
 import { makeServiceDef, type ServiceDef } from "./services.ts";
 
@@ -93,20 +94,30 @@ export class CheckDefinitions {
     return { pluginDirs: p.checks.plugin_dirs, libexec: p.libexec };
   }
 
-  /** A dotted path looked up in the check, then its service, then the configuration data. */
+  /**
+   * A dotted path looked up in the check, then its service, then the configuration data. A check the
+   * HTTP API wrote sees what API evaluations see (secret names refused, secrets masked): whoever
+   * holds the write token must not read `{configuration.mysql_password}` back from the open
+   * `/agent/checks/NAME` through its output. Checks of the configuration files see everything.
+   */
   lookup(def: CheckDef, path: string): unknown {
     const svc = def.service ? this.#services.get(def.service)?.value : undefined;
-    return lookupPath([def.value, svc, this.#ctx.config.data], path);
+    const find = (p: string) => lookupPath([def.value, svc, this.#ctx.config.data], p);
+    if (def.value.written_by !== "api" && svc?.written_by !== "api") return find(path);
+    return publicLookup(find)(path);
   }
 
   /** The Nagios command line of a check (macros expanded, executable checked); throws PluginRefused. */
   resolve(def: CheckDef): ResolvedCommand {
-    return resolveCommand(
-      String(def.value.script),
-      (p) => this.lookup(def, p),
-      this.dirs(),
-      def.value.shell === true,
-    );
+    const lookup = (p: string) => {
+      try {
+        return this.lookup(def, p);
+      } catch (err) {
+        if (err instanceof EvalError) throw new PluginRefused(`script: ${err.message}`);
+        throw err;
+      }
+    };
+    return resolveCommand(String(def.value.script), lookup, this.dirs(), def.value.shell === true);
   }
 
   /**

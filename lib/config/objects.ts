@@ -38,6 +38,11 @@ export const checkFields: Fields = {
   shell: opt(bool(), false),
   failures_before_critical: opt(int({ min: 1, max: 100 }), 1),
   successes_before_ok: opt(int({ min: 1, max: 100 }), 1),
+  written_by: opt(
+    oneOf(["api"] as const),
+    undefined,
+    "api: written through the HTTP API; reads configuration data as API evaluations do (no secrets)",
+  ),
 };
 export const checkType = object(checkFields, { extra: "keep" });
 
@@ -48,6 +53,11 @@ export const serviceFields: Fields = {
   port: opt(port()),
   tags: opt(list(str()), []),
   notes: opt(str(), ""),
+  written_by: opt(
+    oneOf(["api"] as const),
+    undefined,
+    "api: written through the HTTP API; its check reads configuration data as API evaluations do",
+  ),
 };
 
 const severity = oneOf(["ok", "warning", "critical", "unknown"] as const);

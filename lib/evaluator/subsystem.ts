@@ -20,8 +20,11 @@ export function dataLookup(data: () => Record<string, unknown>): (path: string) 
   return (path) => walkPath(data(), path);
 }
 
-/** The lookup of API evaluations: secret-named keys refused, secrets inside objects masked. */
-function publicLookup(data: () => Record<string, unknown>): (path: string) => unknown {
+/**
+ * `lookup` as API evaluations (and checks the API wrote) see it: a path with a secret-named part is
+ * refused with an EvalError, secrets inside what it finds are masked.
+ */
+export function publicLookup(lookup: (path: string) => unknown): (path: string) => unknown {
   return (path) => {
     const secret = path.split(".").find((seg) => isSecretName(seg.trim()));
     if (secret) {
@@ -30,7 +33,7 @@ function publicLookup(data: () => Record<string, unknown>): (path: string) => un
         `configuration value '${path}' looks like a secret ('${secret.trim()}') and is not available to evaluations over the API`,
       );
     }
-    return redactSecrets(walkPath(data(), path));
+    return redactSecrets(lookup(path));
   };
 }
 
@@ -65,7 +68,7 @@ export function createEvaluator(ctx: Ctx, deps: EvaluatorDeps = {}): Subsystem {
   const io = machineIo(ctx, "evaluator-io-api");
   const env = (): EvalEnv => ({
     collectors: deps.collectors,
-    lookup: publicLookup(() => ctx.config.data),
+    lookup: publicLookup((path) => walkPath(ctx.config.data, path)),
     io,
   });
   ctx.counters.describe(
