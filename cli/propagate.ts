@@ -17,9 +17,15 @@ export const propagateCommands: CommandGroup = {
       if (type !== "libexec" && type !== "configuration") {
         throw new UsageError("expected libexec or configuration");
       }
-      const r = await client().json<{ files: number; hash: string }>("GET", `/agent/propagate/${type}`);
+      const r = await client().json<{ files: number; hash: string; not_sent?: string[] }>(
+        "GET",
+        `/agent/propagate/${type}`,
+      );
       if (options.json) out.json(r);
-      else out.line(`${r.files} ${type} file(s) propagated (manifest ${r.hash.slice(0, 12)})`);
+      else {
+        out.line(`${r.files} ${type} file(s) propagated (manifest ${r.hash.slice(0, 12)})`);
+        for (const f of r.not_sent ?? []) out.line(`not sent, private on this node: ${f}`);
+      }
       return 0;
     },
   }],

@@ -150,6 +150,19 @@ export class UdpBatch {
   }
 
   /**
+   * A batch on descriptor `fd`, found by another thread (`udpSocketFds`: /proc/self is closed to a
+   * Worker without every permission); null where batching is not available. Never throws.
+   */
+  static onFd(fd: number, slots = 64, slotBytes = 2048): UdpBatch | null {
+    try {
+      const l = loadLib();
+      return l ? new UdpBatch(fd, l, slots, slotBytes) : null;
+    } catch {
+      return null;
+    }
+  }
+
+  /**
    * Takes the datagrams queued on the socket, up to `slots`, without waiting; returns how many.
    * Only while the DatagramConn is open: once closed, its descriptor number may be another file's.
    */

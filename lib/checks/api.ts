@@ -192,6 +192,8 @@ export function makeChecksApi(core: Checks, d: ChecksApiDeps): ChecksApi {
       const value = validate("check", stripRuntime(bodyObject(body, "check")));
       // the file says where the check applies, so a reload keeps it (an API id's directory is not a tag)
       if (typeof value.apply_on !== "string") value.apply_on = "*";
+      // so it keeps reading only public configuration data after a reload (definitions.ts lookup)
+      value.written_by = "api";
       writeObjectFile(path, "check", value);
       core.defs.putCheck(name, path, value);
       core.reset([name]);
@@ -218,7 +220,7 @@ export function makeChecksApi(core: Checks, d: ChecksApiDeps): ChecksApi {
     putService(name, body) {
       const path = filePath(d.cfgDir(), name);
       const raw = stripRuntime(bodyObject(body, "service"), ["check"]);
-      const value = validate("service", { ...raw, name });
+      const value = validate("service", { ...raw, name, written_by: "api" });
       writeObjectFile(path, "service", stripRuntime(value, ["check", "name"]));
       const { sd, dropped } = core.defs.putService(name, path, value);
       core.reset([...dropped, ...(sd.checkId ? [sd.checkId] : [])]);

@@ -6,7 +6,7 @@
 import type { Ctx } from "../subsystem.ts";
 import { LazyInterval } from "../clock/mod.ts";
 import { reapOrphanRuns } from "../sandbox/mod.ts";
-import { redactSecrets } from "../evaluator/mod.ts";
+import { redactSecrets } from "../secrets.ts";
 import type { CollectorResultsView } from "../types.ts";
 import { appliesTo, type CheckDef } from "./check_def.ts";
 import { CheckDefinitions, shownProblems } from "./definitions.ts";

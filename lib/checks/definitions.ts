@@ -8,6 +8,7 @@ import { appliesTo, type CheckDef, makeCheckDef, shortObjectId } from "./check_d
 import { expressionProblems } from "./evaluated.ts";
 import { lookupPath } from "./macros.ts";
 import { shellSyntax } from "./argv.ts";
+import { EvalError, publicLookup } from "../evaluator/mod.ts";
 import { type PluginDirs, PluginRefused, resolveCommand, type ResolvedCommand } from "./nagios_runner.ts";
 import { makeServiceDef, type ServiceDef } from "./services.ts";
 
@@ -101,10 +102,17 @@ export class CheckDefinitions {
     return { pluginDirs: p.checks.plugin_dirs, libexec: p.libexec };
   }
 
-  /** A dotted path looked up in the check, then its service, then the configuration data. */
+  /**
+   * A dotted path looked up in the check, then its service, then the configuration data. A check the
+   * HTTP API wrote sees what API evaluations see (secret names refused, secrets masked): whoever
+   * holds the write token must not read `{configuration.mysql_password}` back from the open
+   * `/agent/checks/NAME` through its output. Checks of the configuration files see everything.
+   */
   lookup(def: CheckDef, path: string): unknown {
     const svc = def.service ? this.#services.get(def.service)?.value : undefined;
-    return lookupPath([def.value, svc, this.#ctx.config.data], path);
+    const find = (p: string) => lookupPath([def.value, svc, this.#ctx.config.data], p);
+    if (def.value.written_by !== "api" && svc?.written_by !== "api") return find(path);
+    return publicLookup(find)(path);
   }
 
   /**
@@ -115,7 +123,15 @@ export class CheckDefinitions {
   resolve(def: CheckDef): ResolvedCommand {
     const script = String(def.value.script);
     const shell = typeof def.value.shell === "boolean" ? def.value.shell : shellSyntax(script) !== null;
-    return resolveCommand(script, (p) => this.lookup(def, p), this.dirs(), shell);
+    const lookup = (p: string) => {
+      try {
+        return this.lookup(def, p);
+      } catch (err) {
+        if (err instanceof EvalError) throw new PluginRefused(`script: ${err.message}`);
+        throw err;
+      }
+    };
+    return resolveCommand(script, lookup, this.dirs(), shell);
   }
 
   /**

@@ -4,7 +4,7 @@
  * the records gossip carries and the `/state/services` view.
  */
 import type { MemberRecord } from "../types.ts";
-import { redactSecrets } from "../evaluator/mod.ts";
+import { redactSecrets } from "../secrets.ts";
 
 /** A loaded service. */
 export interface ServiceDef {

@@ -16,6 +16,7 @@ import {
   opt,
   record,
   req,
+  shown,
   str,
   type Type,
 } from "./schema.ts";
@@ -41,6 +42,11 @@ export const checkFields: Fields = {
   ),
   failures_before_critical: opt(int({ min: 1, max: 100 }), 1),
   successes_before_ok: opt(int({ min: 1, max: 100 }), 1),
+  written_by: opt(
+    oneOf(["api"] as const),
+    undefined,
+    "api: written through the HTTP API; reads configuration data as API evaluations do (no secrets)",
+  ),
 };
 export const checkType = object(checkFields, { extra: "keep" });
 
@@ -51,6 +57,11 @@ export const serviceFields: Fields = {
   port: opt(port()),
   tags: opt(list(str()), []),
   notes: opt(str(), ""),
+  written_by: opt(
+    oneOf(["api"] as const),
+    undefined,
+    "api: written through the HTTP API; its check reads configuration data as API evaluations do",
+  ),
 };
 
 const severity = oneOf(["ok", "warning", "critical", "unknown"] as const);
@@ -69,7 +80,7 @@ function webhookChecked<T extends Type<unknown> & { fields: Fields }>(base: T): 
         if (!ok) {
           issues.push({
             path: path ? `${path}.url` : "url",
-            message: `a webhook handler needs an http:// or https:// url, got ${JSON.stringify(r.url)}`,
+            message: `a webhook handler needs an http:// or https:// url, got ${shown(r.url, "url")}`,
           });
           return undefined;
         }

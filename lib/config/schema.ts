@@ -3,6 +3,7 @@
  * reports issues with the field path (`check.interval`, `gossip.probe_timeout`).
  */
 import { parseDuration } from "../clock/mod.ts";
+import { isSecretName } from "../secrets.ts";
 
 export interface Issue {
   path: string;
@@ -15,16 +16,33 @@ export interface Type<T> {
   parse(v: unknown, path: string, issues: Issue[]): T | undefined;
 }
 
-function typeName(v: unknown): string {
+/**
+ * Whether the field at `path` (`http.token`, `encryption_keys[0]`, `handler.headers.X`) holds a
+ * secret whose value an error must not quote (errors go to the log and /agent/info): a secret name
+ * (lib/secrets.ts) anywhere on the path, or a webhook's `url` or `headers`.
+ */
+export function isSecretPath(path: string): boolean {
+  return path.split(/[.[\]]/).some((seg) => seg === "url" || seg === "headers" || isSecretName(seg));
+}
+
+/** How an error shows the value `v` of the field at `path`: a secret's type and length only. */
+export function shown(v: unknown, path: string): string {
+  if (!isSecretPath(path)) return JSON.stringify(v) ?? String(v);
+  if (typeof v === "string") return `a string of ${v.length} characters`;
+  return Array.isArray(v) ? `a list of ${v.length}` : v === null ? "null" : `a ${typeof v}`;
+}
+
+function typeName(v: unknown, path: string): string {
   if (v === null) return "null";
   if (Array.isArray(v)) return "a list";
   if (typeof v === "object") return "an object";
+  if (isSecretPath(path)) return shown(v, path);
   if (typeof v === "string") return `the string ${JSON.stringify(v.length > 40 ? v.slice(0, 40) + "…" : v)}`;
   return `${typeof v} ${String(v)}`;
 }
 
 function mismatch(issues: Issue[], path: string, expected: string, v: unknown): undefined {
-  issues.push({ path, message: `expected ${expected}, got ${typeName(v)}` });
+  issues.push({ path, message: `expected ${expected}, got ${typeName(v, path)}` });
   return undefined;
 }
 
@@ -99,7 +117,7 @@ export function oneOf<T extends string>(
       if (typeof v !== "string") return mismatch(issues, path, expected, v);
       const found = values.find((x) => opts.caseInsensitive ? x.toLowerCase() === v.toLowerCase() : x === v);
       if (found === undefined) {
-        issues.push({ path, message: `${JSON.stringify(v)} is not ${expected}` });
+        issues.push({ path, message: `${shown(v, path)} is not ${expected}` });
         return undefined;
       }
       return found;
@@ -116,7 +134,7 @@ export function durationMs(opts: { min?: number } = {}): Type<number> {
       const ms = parseDuration(v);
       if (ms === null) return mismatch(issues, path, expected, v);
       if (opts.min !== undefined && ms < opts.min) {
-        issues.push({ path, message: `${JSON.stringify(v)} is too short (minimum ${opts.min} ms)` });
+        issues.push({ path, message: `${shown(v, path)} is too short (minimum ${opts.min} ms)` });
         return undefined;
       }
       return ms;
@@ -165,9 +183,7 @@ export function bytes(opts: { min?: number; max?: number } = {}): Type<number> {
       if ((opts.min !== undefined && n < opts.min) || (opts.max !== undefined && n > opts.max)) {
         issues.push({
           path,
-          message: `${JSON.stringify(v)} is out of range: expected ${opts.min ?? 0} to ${
-            opts.max ?? "∞"
-          } bytes`,
+          message: `${shown(v, path)} is out of range: expected ${opts.min ?? 0} to ${opts.max ?? "∞"} bytes`,
         });
         return undefined;
       }

@@ -19,10 +19,12 @@ import type { RawCgroupStats } from "./cgroups.ts";
 import { containerStats, imageSums, lowerKeys, type StatSet } from "./stats.ts";
 import { type DockerRouteApi, dockerRoutes } from "./routes.ts";
 import type { CgroupReply, PollReply } from "./protocol.ts";
+import { redactInspect } from "./redact.ts";
 
 export { containerStats, imageSums, lowerKeys, type StatSet, type StatValue } from "./stats.ts";
 export { fromV1, fromV2, parseCgroupMounts } from "./cgroups.ts";
 export { parseHttpResponse, unixGet } from "./http_unix.ts";
+export { redactArgv, redactInspect } from "./redact.ts";
 
 export interface DockerOptions {
   /** Mount table to find cgroup controllers (default /proc/mounts). */
@@ -141,7 +143,8 @@ export function createDocker(ctx: Ctx, opts: DockerOptions = {}): Subsystem & Do
       else setEventsProblem(poll.events_error);
       st.version = String(poll.version.Version ?? "");
       st.api = String(poll.version.ApiVersion ?? "");
-      containers = poll.containers.map((c) => lowerKeys(c) as Obj);
+      // environment values and secret-looking arguments never reach the (open) read routes
+      containers = poll.containers.map((c) => lowerKeys(redactInspect(c)) as Obj);
       images = poll.images.map((i) => lowerKeys(i) as Obj);
       st.containers = containers.length;
       st.images = images.length;

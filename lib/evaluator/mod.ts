@@ -25,7 +25,7 @@ export type { EvalIo, IoFunction } from "./machine.ts";
 export { localIo } from "./io.ts";
 export { agentSecretPaths, IO_DEADLINE_MS, sandboxedIo } from "./io_host.ts";
 export { CollectorPending, walkPath } from "./substitute.ts";
-export { createEvaluator, machineIo, redactSecrets, SECRET_KEY } from "./subsystem.ts";
+export { createEvaluator, machineIo, publicLookup } from "./subsystem.ts";
 export {
   type EvalEnv,
   evaluate,

@@ -11,43 +11,29 @@ import { EvalError } from "./errors.ts";
 import { agentSecretPaths, sandboxedIo } from "./io_host.ts";
 import type { EvalIo } from "./machine.ts";
 import { walkPath } from "./substitute.ts";
+import { isSecretName, redactSecrets } from "../secrets.ts";
 import { evaluatorRoutes } from "./routes.ts";
 import { type EvalEnv, evaluateRaw, functionNames } from "./evaluate.ts";
-
-/**
- * Configuration keys whose values are secrets: never handed to an evaluation over the API
- * (`{configuration.mysql_password}`), and masked inside objects it returns.
- */
-export const SECRET_KEY =
-  /password|passwd|passphrase|secret|token|credential|private|api_?key|encryption|[_-]keys?$|(^|[_-])(pass|pwd|auth)$/i;
-
-/** A deep copy of `v` with the values of secret-named keys replaced by `"********"`. */
-export function redactSecrets(v: unknown, depth = 0): unknown {
-  if (v === null || typeof v !== "object" || depth > 32) return v;
-  if (Array.isArray(v)) return v.map((x) => redactSecrets(x, depth + 1));
-  const out: Record<string, unknown> = {};
-  for (const [k, x] of Object.entries(v)) {
-    out[k] = SECRET_KEY.test(k) ? "********" : redactSecrets(x, depth + 1);
-  }
-  return out;
-}
 
 /** Dotted lookup in the global configuration data (`{configuration.a.b}`); keys may hold dots. */
 export function dataLookup(data: () => Record<string, unknown>): (path: string) => unknown {
   return (path) => walkPath(data(), path);
 }
 
-/** The lookup of API evaluations: secret-named keys refused, secrets inside objects masked. */
-function publicLookup(data: () => Record<string, unknown>): (path: string) => unknown {
+/**
+ * `lookup` as API evaluations (and checks the API wrote) see it: a path with a secret-named part is
+ * refused with an EvalError, secrets inside what it finds are masked.
+ */
+export function publicLookup(lookup: (path: string) => unknown): (path: string) => unknown {
   return (path) => {
-    const secret = path.split(".").find((seg) => SECRET_KEY.test(seg.trim()));
+    const secret = path.split(".").find((seg) => isSecretName(seg.trim()));
     if (secret) {
       throw new EvalError(
         "name",
         `configuration value '${path}' looks like a secret ('${secret.trim()}') and is not available to evaluations over the API`,
       );
     }
-    return redactSecrets(walkPath(data(), path));
+    return redactSecrets(lookup(path));
   };
 }
 
@@ -82,7 +68,7 @@ export function createEvaluator(ctx: Ctx, deps: EvaluatorDeps = {}): Subsystem {
   const io = machineIo(ctx, "evaluator-io-api");
   const env = (): EvalEnv => ({
     collectors: deps.collectors,
-    lookup: publicLookup(() => ctx.config.data),
+    lookup: publicLookup((path) => walkPath(ctx.config.data, path)),
     io,
   });
   ctx.counters.describe(

@@ -22,6 +22,27 @@ export function maskUrl(url: string): string {
   }
 }
 
+/**
+ * `text` with the handler's URL, in every form an error may print it (as configured, normalized and
+ * percent-encoded, without its password, query or fragment), replaced by `maskUrl`'s: Deno's fetch
+ * says "error sending request for url (http://host/services/T000/B000/SECRET)" on a network error.
+ */
+export function scrubUrl(text: string, url: string): string {
+  const masked = maskUrl(url);
+  let out = url ? text.split(url).join(masked) : text;
+  try {
+    const u = new URL(url);
+    const esc = (s: string) => s.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+    // scheme, any userinfo, the host; then whatever follows (path, query, fragment) is the secret part
+    const re = new RegExp(
+      `${esc(u.protocol)}//(?:[^\\s/@]*@)?${esc(u.host)}(?=$|[/?#\\s)"'<>])[^\\s)"'<>]*`,
+      "gi",
+    );
+    out = out.replace(re, masked);
+  } catch { /* not a URL: nothing more to find */ }
+  return out;
+}
+
 /** POSTs `body` (JSON) to the handler's url; throws with the HTTP status or the network's reason. */
 export async function postWebhook(h: HandlerDef, body: string): Promise<void> {
   let res: Response;
@@ -41,13 +62,15 @@ export async function postWebhook(h: HandlerDef, body: string): Promise<void> {
       : cause instanceof Error
       ? cause.message
       : e.message;
-    throw new Error(`${maskUrl(h.url)}: ${reason}`);
+    throw new Error(`${maskUrl(h.url)}: ${scrubUrl(reason, h.url)}`);
   }
   // a refusal is quoted, not read whole: an endpoint that answers without end must not fill memory
   const head = new TextDecoder().decode(await readHead(res, REASON_BYTES));
   const text = head.replace(/\s+/g, " ").trim();
   if (res.status < 200 || res.status > 299) {
-    throw new Error(`${maskUrl(h.url)} answered HTTP ${res.status}${text ? `: ${text}` : ""}`);
+    throw new Error(
+      `${maskUrl(h.url)} answered HTTP ${res.status}${text ? `: ${scrubUrl(text, h.url)}` : ""}`,
+    );
   }
 }
 

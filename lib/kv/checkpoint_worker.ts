@@ -2,8 +2,8 @@
  * The Worker side of checkpointer.ts (a sandbox Worker: lib/sandbox/worker_kit.ts): its own SQLite
  * connection to kv.db, which copies the write-ahead log back into the database
  * (`PRAGMA wal_checkpoint(PASSIVE)`) and syncs both files on this thread while the agent's
- * connection keeps committing on the main one. Runs with read and write permission on kv.db's
- * directory only. Methods: `open`, `checkpoint`, `close`.
+ * connection keeps committing on the main one. Runs with read and write permission on kv.db and
+ * the files SQLite keeps beside it only (checkpointPermissions). Methods: `open`, `checkpoint`, `close`.
  */
 import { DatabaseSync, type StatementSync } from "node:sqlite";
 import { serve } from "../sandbox/worker_kit.ts";

@@ -27,8 +27,7 @@
  * await cp.close();
  * ```
  */
-import { dirname } from "node:path";
-import { NO_PERMISSIONS, SandboxWorker } from "../sandbox/mod.ts";
+import { NO_PERMISSIONS, SandboxWorker, type WorkerPermissions } from "../sandbox/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 
 /** What one checkpoint did: frames in the log, frames copied back (-1: none, busy), its time. */
@@ -88,6 +87,15 @@ export interface CheckpointerOptions {
   restartSql?: string;
   idleStopMs?: number;
   now?: () => number;
+}
+
+/**
+ * The checkpoint Worker's permissions: kv.db and the files SQLite keeps beside it (its -wal and -shm
+ * in WAL mode, a -journal otherwise); not the rest of the data dir (keyring.json, the other stores).
+ */
+export function checkpointPermissions(path: string): WorkerPermissions {
+  const files = ["", "-wal", "-shm", "-journal"].map((suffix) => path + suffix);
+  return { ...NO_PERMISSIONS, read: files, write: files };
 }
 
 export class Checkpointer {
@@ -268,12 +276,10 @@ export class Checkpointer {
   #start(): { w: SandboxWorker; opened: Promise<unknown> } {
     if (this.#worker && this.#opened) return { w: this.#worker, opened: this.#opened };
     this.stats.starts++;
-    const dir = dirname(this.path);
     const w = new SandboxWorker({
       name: "kv-checkpoint",
       module: new URL("./checkpoint_worker.ts", import.meta.url),
-      // kv.db, its -wal and -shm files; nothing else
-      permissions: { ...NO_PERMISSIONS, read: [dir], write: [dir] },
+      permissions: checkpointPermissions(this.path),
       startTimeoutMs: ANSWER_TIMEOUT_MS,
     }, silentLogger);
     this.#worker = w;

@@ -110,10 +110,22 @@ function keyOf(c: ApiContext): string {
 }
 
 /**
- * `__exec/<cid>/<uuid>` holds remote commands' outputs, which may be secrets: `GET /exec-get/:cid`
- * is a write route, so these keys are read only by callers that may write (socket or token).
+ * Keys read only by callers that may write (socket or token), with what they hold: `__exec/<cid>/<uuid>`
+ * remote commands' outputs, which may be secrets (`GET /exec-get/:cid` is a write route);
+ * `__configuration/`, `__libexec/` and their manifests `__propagate/`, what `kunai propagate` stored
+ * for the other nodes (they read KV as peers, not through these routes): a cluster's configuration
+ * and plugins are not for anyone who reaches the TCP port.
  */
-const PRIVATE_PREFIX = "__exec/";
+const PRIVATE_PREFIXES: ReadonlyArray<readonly [string, string]> = [
+  ["__exec/", "remote command outputs (kunai exec, GET /exec-get/:cid)"],
+  ["__configuration/", "propagated configuration files"],
+  ["__libexec/", "propagated plugins"],
+  ["__propagate/", "propagation manifests"],
+];
+/** The private prefix of `key` with what it holds, or undefined (one startsWith for most keys). */
+function privatePrefix(key: string): readonly [string, string] | undefined {
+  return key.startsWith("__") ? PRIVATE_PREFIXES.find(([p]) => key.startsWith(p)) : undefined;
+}
 const mayWrite = (c: ApiContext) => c.get("trusted") === true || c.get("writes") === "open";
 
 /** Listings at once (each asks every KV node for all it holds under the prefix); more wait, then 503. */
@@ -138,7 +150,7 @@ async function listing(c: ApiContext, api: KvApi, prefix: string, slots: Slots):
     release();
   }
   c.header(INDEX_HEADER, String(r.index));
-  const entries = mayWrite(c) ? r.entries : r.entries.filter((e) => !e.key.startsWith(PRIVATE_PREFIX));
+  const entries = mayWrite(c) ? r.entries : r.entries.filter((e) => !privatePrefix(e.key));
   if (has(c, "recurse")) return c.json(entries.map((e) => entryJson(e)));
   return c.json(entries.map((e) => e.key));
 }
@@ -153,13 +165,14 @@ export function kvRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: num
   r.read("GET", "/kv/:key{.+}", "read a key (?raw, ?meta, ?index=&wait= to block)", async (c) => {
     const key = keyOf(c);
     if (has(c, "recurse") || has(c, "keys")) return await listing(c, api, key, slots);
-    if (key.startsWith(PRIVATE_PREFIX) && !mayWrite(c)) {
+    const priv = privatePrefix(key);
+    if (priv && !mayWrite(c)) {
       // the statuses of a write route (401 without credentials, 403 otherwise), said for this key
       const status = c.get("writes") === "token" && !c.req.header("authorization") ? 401 : 403;
       throw new HttpError(
         status,
-        `${PRIVATE_PREFIX} keys hold remote command outputs, read like a write route: over the unix ` +
-          "socket or with Authorization: Bearer <http.token> (kunai exec, GET /exec-get/:cid)",
+        `${priv[0]} keys hold ${priv[1]}, read like a write route: over the unix ` +
+          "socket or with Authorization: Bearer <http.token>",
       );
     }
     const opts = readOpts(c);
@@ -233,7 +246,7 @@ function fastRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: number }
   r.fast("GET", "/kv/:key{.+}", (req) => {
     const raw = req.query === "raw";
     const key = raw || req.query === "" ? fastKey(req) : null;
-    if (key === null || key.startsWith(PRIVATE_PREFIX)) return null; // the app checks who asks
+    if (key === null || privatePrefix(key)) return null; // the app checks who asks
     return guard(() => api.get(key)).then(({ entry, index }): FastAnswer => {
       const idx: [string, string] = ["x-kunai-index", String(index)];
       if (!entry) {

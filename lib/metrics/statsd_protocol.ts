@@ -15,6 +15,8 @@ export type ToStatsdWorker =
   | { type: "mgmt"; id: number; kind: MgmtKind | null; buckets?: string[] }
   /** Datagrams handed over (`packet`) that the main thread has taken since the last `taken`. */
   | { type: "taken"; n: number }
+  /** The Worker's socket descriptor, to take queued datagrams in batches (recvmmsg). */
+  | { type: "batch"; fd: number }
   | { type: "stop" };
 
 export type FromStatsdWorker =
@@ -28,6 +30,8 @@ export type FromStatsdWorker =
     received: number;
     /** Datagrams dropped because the main thread had HANDOFF_MAX of them not yet taken. */
     handoffDropped: number;
+    /** Queued datagrams are taken in batches (recvmmsg). */
+    batching: boolean;
   }
   | { type: "packet"; bytes: Uint8Array }
   | { type: "flushed"; id: number; points: Array<[string, number, number]>; stats: StatsdStats }

@@ -2,7 +2,8 @@
  * The statsd Worker: receives datagrams with `Deno.listenDatagram` + `receive(oneReusedBuffer)`,
  * aggregates them (or, under ts routing, hands them to the main thread), and answers flushes.
  * Datagrams already queued when a receive() wakes it are taken in batches (lib/udp_mmsg.ts).
- * Imports only its message protocol, the pure aggregator and the batch receiver.
+ * Imports only its message protocol, the pure aggregator and the batch receiver. Runs with its
+ * UDP host and FFI only (statsd_worker_client.ts says why).
  */
 /// <reference lib="deno.worker" />
 import { StatsdAggregator } from "./statsd_aggregator.ts";
@@ -18,6 +19,8 @@ let received = 0;
 /** Datagrams handed to the main thread and not yet taken by it, and those dropped at HANDOFF_MAX. */
 let handedOver = 0;
 let handoffDropped = 0;
+/** recvmmsg on our socket, once the main thread told us its descriptor (`batch`). */
+let batch: UdpBatch | null = null;
 
 function post(m: FromStatsdWorker, transfer: Transferable[] = []): void {
   self.postMessage(m, transfer);
@@ -25,8 +28,6 @@ function post(m: FromStatsdWorker, transfer: Transferable[] = []): void {
 
 async function receiveLoop(c: Deno.DatagramConn, a: StatsdAggregator): Promise<void> {
   const buf = new Uint8Array(65_536);
-  // 64 KiB slots: no UDP datagram is longer, so none is cut
-  const batch = UdpBatch.open(c, 32, 65_536);
   while (!closing) {
     let bytes: Uint8Array;
     try {
@@ -40,7 +41,8 @@ async function receiveLoop(c: Deno.DatagramConn, a: StatsdAggregator): Promise<v
     take(bytes, a);
     // the datagrams queued meanwhile, by one system call per 32 rather than an op each; bounded, so
     // that flushes and stats requests are answered during a flood
-    batch?.drain(16, () => closing, (i) => take(batch.datagram(i), a));
+    const b = batch;
+    b?.drain(16, () => closing, (i) => take(b.datagram(i), a));
   }
 }
 
@@ -71,7 +73,15 @@ self.onmessage = (e: MessageEvent<ToStatsdWorker>) => {
       post({ type: "listening", port: (conn.addr as Deno.NetAddr).port });
       const a = agg;
       setInterval(
-        () => post({ type: "stats", stats: { ...a.stats }, lastBad: a.lastBad, received, handoffDropped }),
+        () =>
+          post({
+            type: "stats",
+            stats: { ...a.stats },
+            lastBad: a.lastBad,
+            received,
+            handoffDropped,
+            batching: batch !== null,
+          }),
         250,
       );
       void receiveLoop(conn, a);
@@ -82,6 +92,10 @@ self.onmessage = (e: MessageEvent<ToStatsdWorker>) => {
       break;
     case "taken":
       handedOver = Math.max(0, handedOver - m.n);
+      break;
+    case "batch":
+      // 64 KiB slots: no UDP datagram is longer, so none is cut
+      if (!closing && conn) batch = UdpBatch.onFd(m.fd, 32, 65_536);
       break;
     case "lines":
       received++;

@@ -6,6 +6,7 @@
  */
 import type { MgmtAnswer, MgmtKind, StatsdOptions, StatsdStats } from "./statsd_aggregator.ts";
 import { type FromStatsdWorker, HANDOFF_ACK_EVERY, type ToStatsdWorker } from "./statsd_protocol.ts";
+import { udpSocketFds } from "../udp_buffer.ts";
 
 const FLUSH_TIMEOUT_MS = 5000;
 /** First wait before a dead Worker is started again; doubled while it keeps dying, up to the max. */
@@ -18,6 +19,27 @@ const MAX_LINES_WHILE_DOWN = 10_000;
 
 const WORKER_URL = new URL("./statsd_worker.ts", import.meta.url).href;
 
+/**
+ * What the Worker may do: it parses whatever reaches the port, so it gets its UDP socket's host (any
+ * port: a restart binds the same one) and FFI, for recvmmsg; no files (its socket's descriptor comes
+ * from this thread), no environment, no processes. FFI cannot be narrowed (a pointer to a buffer
+ * needs all of it) and reaches native code: it is the one grant that amounts to more than it says,
+ * kept because without it a flood costs one op per datagram; the Worker's code only declares
+ * recvmmsg and sendmmsg.
+ */
+export function statsdPermissions(hostname: string): Deno.PermissionOptionsObject {
+  return {
+    env: false,
+    ffi: true,
+    import: false,
+    net: [hostname.includes(":") && !hostname.startsWith("[") ? `[${hostname}]` : hostname],
+    read: false,
+    run: false,
+    sys: false,
+    write: false,
+  };
+}
+
 const zero = (): StatsdStats => ({ packets: 0, metrics: 0, bad_lines: 0, dropped: 0, flushes: 0 });
 
 export class StatsdWorker {
@@ -27,6 +49,8 @@ export class StatsdWorker {
   restarts = 0;
   /** TCP lines dropped because no Worker ran and MAX_LINES_WHILE_DOWN were waiting. */
   linesDropped = 0;
+  /** The running Worker takes queued datagrams in batches (recvmmsg), as of its last stats. */
+  batching = false;
   /** The running Worker's counters, and those of the Workers before it (summed). */
   #stats = zero();
   #base = { ...zero(), received: 0, handoffDropped: 0 };
@@ -94,7 +118,16 @@ export class StatsdWorker {
 
   /** A new Worker bound to `port`; `ready` once it listens, `failed` if it cannot. */
   #spawn(port: number, ready: (c: StatsdWorker) => void, failed: (err: Error) => void): void {
-    const worker = new Worker(this.url, { type: "module" });
+    let worker: Worker;
+    try {
+      worker = new Worker(this.url, {
+        type: "module",
+        deno: { permissions: statsdPermissions(this.hostname) },
+      });
+    } catch (err) {
+      failed(new Error(`statsd worker not started: ${(err as Error).message}`));
+      return;
+    }
     this.#worker = worker;
     this.#startedAt = Date.now();
     let listening = false;
@@ -111,13 +144,17 @@ export class StatsdWorker {
       if (this.#worker !== worker) return;
       const m = e.data;
       switch (m.type) {
-        case "listening":
+        case "listening": {
           listening = true;
           this.port = m.port;
+          // its descriptor, which the Worker cannot look up (/proc/self is closed to it)
+          const fds = udpSocketFds(m.port);
+          if (fds.length === 1) this.#send({ type: "batch", fd: fds[0] });
           if (!this.#local) this.#send({ type: "mode", local: false });
           this.#sendLines();
           ready(this);
           break;
+        }
         case "error":
           if (m.fatal) {
             this.#worker = null;
@@ -126,6 +163,7 @@ export class StatsdWorker {
           } else this.onError(m.message);
           break;
         case "stats":
+          this.batching = m.batching;
           this.#stats = m.stats;
           this.lastBad = m.lastBad || this.lastBad;
           this.#received = m.received;

@@ -10,6 +10,7 @@
 import { join, resolve } from "node:path";
 import { writeAtomic } from "../fs/mod.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
+import { closedToOthers } from "../sandbox/mod.ts";
 import { HttpError, RouteTable } from "../routing/mod.ts";
 import type { Manifest, ManifestFile, PropagateType } from "./files.ts";
 import { MAX_FILES, parseManifest, sha256Hex, targetPath, walkFiles } from "./files.ts";
@@ -30,6 +31,8 @@ export interface PropagateResult {
   type: PropagateType;
   files: number;
   hash: string;
+  /** Configuration files kept on this node, each with why (`exec.key (not readable by every user)`). */
+  not_sent: string[];
 }
 
 export interface PropagateApi {
@@ -72,17 +75,24 @@ export function createPropagation(
     } catch (err) {
       throw new HttpError(400, `cannot read ${type} directory ${dir}: ${(err as Error).message}`);
     }
+    const notSent: string[] = [];
     if (type === "configuration") {
-      // KV values are open reads: what the admin kept private here (exec.key, mode 0600 as
-      // `kunai keygen --exec` writes it, a 0640 handler with its SMTP password) stays here
+      // what the admin kept private here stays here: exec.key (0600 as `kunai keygen --exec` writes
+      // it), a 0640 handler with its SMTP password, any file of a closed directory (/etc/kunai is 0770
+      // as install.sh makes it): what every node's KV holds, and each receiver, is less guarded
       const priv = p.master_key_priv ? resolve(dir, p.master_key_priv) : "";
-      const kept = rels.filter((rel) => {
+      const open: string[] = [];
+      for (const rel of rels) {
         const full = join(dir, rel);
-        return full === priv || ((Deno.statSync(full).mode ?? 0o644) & 0o004) === 0;
-      });
-      if (kept.length) {
-        ctx.log.info(`propagate: not sent (master_key_priv, or not readable by others): ${kept.join(", ")}`);
-        rels = rels.filter((rel) => !kept.includes(rel));
+        const why = full === priv
+          ? "master_key_priv"
+          : await closedToOthers(Deno.realPathSync(full), Deno.statSync);
+        if (why === null) open.push(rel);
+        else notSent.push(`${rel} (${why})`);
+      }
+      if (notSent.length) {
+        ctx.log.warn(`propagate: not sent, private on this node: ${notSent.join(", ")}`);
+        rels = open;
       }
     }
     if (rels.length > MAX_FILES) {
@@ -104,7 +114,7 @@ export function createPropagation(
     ctx.log.info(
       `propagate: ${files.length} ${type} file(s) from ${dir} sent (manifest ${hash.slice(0, 12)})`,
     );
-    return { type, files: files.length, hash };
+    return { type, files: files.length, hash, not_sent: notSent };
   }
 
   async function putOrFail(kv: PropagateKv, key: string, data: Uint8Array): Promise<void> {
@@ -159,7 +169,8 @@ export function createPropagation(
         continue;
       }
       writeAtomic(target, got.entry.value, {
-        mode: (type === "libexec" ? f.mode : 0o644) & 0o777,
+        // configuration as install.sh makes it: the agent's group reads, others do not
+        mode: (type === "libexec" ? f.mode : 0o640) & 0o777,
         mkdir: true,
         fsync: true, // an empty plugin after a power loss would run and exit 0
       });

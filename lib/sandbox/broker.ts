@@ -139,14 +139,25 @@ export async function refusal(
   if (brokerAllows(policy.deny, real)) return `on its deny-list (${real})`;
   if (policy.worldReadable && op !== "stat" && op !== "statfs") {
     const sync = syncFs(real);
-    const stat = (p: string) => sync ? Deno.statSync(p) : Deno.stat(p);
-    const st = await stat(real);
-    if (st.mode === null || (st.mode & 0o004) === 0) return "not readable by every user";
-    // every directory above must let anyone through (a 0644 file in a 0700 home is private)
-    for (let dir = dirname(real); dir !== "/"; dir = dirname(dir)) {
-      const d = await stat(dir);
-      if (d.mode === null || (d.mode & 0o001) === 0) return `not readable by every user (${dir} is closed)`;
-    }
+    return await closedToOthers(real, (p) => sync ? Deno.statSync(p) : Deno.stat(p));
+  }
+  return null;
+}
+
+/**
+ * Why the file at `real` (symlinks resolved) is not readable by every user, or null when it is: it
+ * must be others-readable and every directory above it must let anyone through (a 0644 file in a
+ * 0700 home, or in /etc/kunai 0770, is private). `stat` may be sync (in-memory file systems).
+ */
+export async function closedToOthers(
+  real: string,
+  stat: (path: string) => Deno.FileInfo | Promise<Deno.FileInfo>,
+): Promise<string | null> {
+  const st = await stat(real);
+  if (st.mode === null || (st.mode & 0o004) === 0) return "not readable by every user";
+  for (let dir = dirname(real); dir !== "/"; dir = dirname(dir)) {
+    const d = await stat(dir);
+    if (d.mode === null || (d.mode & 0o001) === 0) return `not readable by every user (${dir} is closed)`;
   }
   return null;
 }

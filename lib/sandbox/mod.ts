@@ -35,7 +35,7 @@ import { procStat, reapRun } from "./reaper.ts";
 
 export type { BrokerDirEntry, BrokerStat, BrokerStatfs } from "./protocol.ts";
 export { BrokerDenied } from "./protocol.ts";
-export { brokerAllows, MAX_BROKER_FILE } from "./broker.ts";
+export { brokerAllows, closedToOthers, MAX_BROKER_FILE } from "./broker.ts";
 export { reapOrphanRuns, reapsSettled } from "./reaper.ts";
 export { type InlineHandlers, InlineMethods, LocalBroker, type MethodServer } from "./local.ts";
 export { RUN_MARKER_VAR } from "./protocol.ts";

@@ -120,7 +120,26 @@ function fakeDocker(
           Name: "/db",
           Image: "sha256:222",
           State: { Running: true },
-          Config: { Image: "redis" },
+          Path: "docker-entrypoint.sh",
+          Args: ["redis-server", "--requirepass", "ARGSECRET1"],
+          Config: {
+            Image: "redis",
+            Env: [
+              "MYSQL_ROOT_PASSWORD=ENVSECRET1",
+              "DATABASE_URL=postgres://app:ENVSECRET2@db/x",
+              "PATH=/bin",
+            ],
+            Cmd: ["sh", "-c", "mysqladmin --password=CMDSECRET1 ping && curl http://u:CMDSECRET2@h/"],
+            Entrypoint: ["docker-entrypoint.sh", "--api-key", "CMDSECRET3"],
+            Healthcheck: { Test: ["CMD-SHELL", "redis-cli AUTH=CMDSECRET4 ping"] },
+          },
+          HostConfig: {
+            NetworkMode: "bridge",
+            LogConfig: {
+              Type: "splunk",
+              Config: { "splunk-token": "LOGSECRET1", "splunk-url": "https://s" },
+            },
+          },
         });
       case "/images/json":
         return Response.json([
@@ -212,6 +231,51 @@ Deno.test("docker: containers, images, events and v1/v2 cgroup stats through the
     assert.ok(text.some((l) => l.includes(`Container:${ID1.slice(0, 12)}`)));
     assert.ok(text.some((l) => l.includes("Image:nginx:latest (sum)")));
     assert.ok(text.some((l) => /memory\.rss: +2048000/.test(l)));
+  } finally {
+    await docker.stop();
+    await server.shutdown();
+    ctx.cleanup();
+    sockDir.cleanup();
+  }
+});
+
+Deno.test("docker: environment values and secret-looking arguments are not served by the read routes", async () => {
+  const sockDir = tempDir("kunai-dock-");
+  const sock = join(sockDir.dir, "docker.sock");
+  const ctx = makeTestCtx({
+    clock: new RealClock(),
+    params: { collectors: { docker_socket: sock, interval: "1h" } },
+  });
+  const root = join(ctx.dir, "cg");
+  writeTree(root, 3000, 250);
+  const { server } = fakeDocker(sock);
+  const docker = createDocker(ctx, { mountsPath: join(root, "mounts"), cgroupAllow: [`${root}/**`] });
+  try {
+    await docker.refresh();
+    const app = docker.routes!();
+    const list = await (await app.request("/docker/containers")).text();
+    const one = await (await app.request("/docker/containers/db")).text();
+    for (const body of [list, one]) {
+      assert.doesNotMatch(body, /SECRET/, body);
+    }
+    const db = JSON.parse(one);
+    // names, commands and non-secret words stay: what runs and how is still visible
+    assert.deepEqual(db.config.env, [
+      "MYSQL_ROOT_PASSWORD=********",
+      "DATABASE_URL=********",
+      "PATH=********",
+    ]);
+    assert.deepEqual(db.args, ["redis-server", "--requirepass", "********"]);
+    assert.deepEqual(db.config.cmd, [
+      "sh",
+      "-c",
+      "mysqladmin --password=******** ping && curl http://u:********@h/",
+    ]);
+    assert.deepEqual(db.config.entrypoint, ["docker-entrypoint.sh", "--api-key", "********"]);
+    assert.equal(db.config.image, "redis");
+    assert.equal(db.hostconfig.networkmode, "bridge");
+    assert.equal(db.hostconfig.logconfig.type, "splunk");
+    assert.equal(docker.stats().images["redis:7"]["memory.rss"].value, 3000000, "stats unchanged");
   } finally {
     await docker.stop();
     await server.shutdown();

@@ -38,6 +38,8 @@ Deno.test({
         200,
       );
       const rel = join("propagated", "hello.json");
+      // an open configuration directory: what a closed one (a 0700 temp dir) holds stays on the node
+      Deno.chmodSync(a.dir, 0o755);
       Deno.mkdirSync(join(a.cfgDir, "propagated"));
       Deno.writeTextFileSync(
         join(a.cfgDir, rel),

@@ -8,8 +8,9 @@ import assert from "node:assert/strict";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { resolveConfig } from "../../lib/config/mod.ts";
 import { createHandlers } from "../../lib/handlers/mod.ts";
-import { queuedWebhookBody } from "../../lib/handlers/webhook.ts";
-import { makeTestCtx, tempDir, until } from "../helpers.ts";
+import { postWebhook, queuedWebhookBody, scrubUrl } from "../../lib/handlers/webhook.ts";
+import type { HandlerDef } from "../../lib/handlers/handler_def.ts";
+import { freePort, makeTestCtx, tempDir, until } from "../helpers.ts";
 import { change, memberRecord } from "./fixtures.ts";
 
 const CHANGE = change("critical", "ok", { output: "CPU is critical" });
@@ -90,6 +91,51 @@ Deno.test("a webhook handler POSTs the check change as JSON; a refusal is retrie
     assert.ok(logs.some((l) => /sent to http:\/\/127\.0\.0\.1:\d+\/… after 2 failed attempt\(s\)/.test(l)));
     assert.equal(logs.join("\n").includes("SECRET"), false, "the URL's secret path is not logged");
   });
+});
+
+Deno.test("a network error does not carry the webhook's secret path: not in the error, the log or the queue", async () => {
+  const port = freePort(); // nothing listens there: fetch fails with the URL in its cause
+  const urls = [
+    `http://127.0.0.1:${port}/services/T000/B000/SECRET`,
+    `http://127.0.0.1:${port}/services/T000/B000/SECRET?token=QSECRET#FSECRET`,
+    `http://user:PWSECRET@127.0.0.1:${port}/a b/SECRET-é`, // fetch prints it percent-encoded
+  ];
+  for (const url of urls) {
+    const def = { url, headers: {}, timeout: 5_000 } as unknown as HandlerDef;
+    const err = await postWebhook(def, "{}").then(() => null, (e: Error) => e);
+    assert.ok(err, url);
+    assert.doesNotMatch(err.message, /SECRET/, err.message);
+    assert.match(err.message, new RegExp(`^http://127\\.0\\.0\\.1:${port}/…: `), err.message);
+  }
+  // through the handlers: the warning and the queued row's last_error
+  const r = {
+    server: Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, () => new Response()),
+  };
+  const { ctx, h, logs } = setup({ url: urls[1], retry_interval: "1h" });
+  await running(h, ctx, r, async () => {
+    ctx.bus.emit("check.changed", CHANGE);
+    await until("the first attempt failed", () => logs.some((l) => / failed \(/.test(l)), 10_000);
+    assert.doesNotMatch(logs.join("\n"), /SECRET/, logs.join("\n"));
+    assert.doesNotMatch(JSON.stringify(h.list()), /SECRET/);
+  });
+});
+
+Deno.test("scrubUrl finds the URL as configured, normalized, without its query and with another case", () => {
+  const url = "https://U:PW@Hooks.Example.com/services/T0/B0/XyZ?k=v";
+  for (
+    const text of [
+      "error sending request for url (https://hooks.example.com/services/T0/B0/XyZ?k=v): dns error",
+      "at https://hooks.example.com/services/T0/B0/XyZ, then",
+      `as given ${url} end`,
+      "HTTPS://U:PW@HOOKS.EXAMPLE.COM/services/T0/B0/XyZ",
+    ]
+  ) {
+    const out = scrubUrl(text, url);
+    assert.doesNotMatch(out, /XyZ|PW/, out);
+    assert.match(out, /https:\/\/hooks\.example\.com\/…/, out);
+  }
+  // another host, or a longer port, is not this URL
+  assert.equal(scrubUrl("https://hooks.example.community/x", url), "https://hooks.example.community/x");
 });
 
 Deno.test("format slack sends {text} rendered from the mail templates; handlers test posts a sample", async () => {

@@ -8,7 +8,9 @@ import { DatabaseSync } from "node:sqlite";
 import { KV_CACHE_KIB, KV_PAGE_SIZE, openDatabase } from "../../lib/store/mod.ts";
 import { KV_MIGRATIONS, KvStorage } from "../../lib/kv/storage.ts";
 import { LocalReplica } from "../../lib/kv/local.ts";
-import { Checkpointer } from "../../lib/kv/checkpointer.ts";
+import { Checkpointer, checkpointPermissions } from "../../lib/kv/checkpointer.ts";
+import { SandboxWorker } from "../../lib/sandbox/mod.ts";
+import { silentLogger } from "../../lib/log/mod.ts";
 import type { KvRecord } from "../../lib/kv/record.ts";
 import { RealClock } from "../../lib/clock/mod.ts";
 import { tempDir } from "../helpers.ts";
@@ -169,5 +171,36 @@ Deno.test("kv checkpoints: a Worker that cannot open the database is told once a
     assert.equal(cp.stats.starts, 1, "no new Worker within the pause");
   } finally {
     await cp.close();
+  }
+});
+
+Deno.test("kv checkpoints: the Worker may touch kv.db and its -wal/-shm, not the rest of the data dir", async () => {
+  using t = tempDir("kv-ckpt-");
+  const path = `${t.dir}/kv.db`;
+  const db = new DatabaseSync(path);
+  db.exec("PRAGMA journal_mode = WAL; CREATE TABLE t (v BLOB); INSERT INTO t VALUES (randomblob(10000))");
+  Deno.writeTextFileSync(`${t.dir}/keyring.json`, '{"keys": ["secret"]}');
+  Deno.writeTextFileSync(`${t.dir}/checks.db`, "x");
+  const w = new SandboxWorker({
+    name: "kv-checkpoint-probe",
+    module: new URL("./probe_checkpoint_worker.ts", import.meta.url),
+    permissions: checkpointPermissions(path),
+  }, silentLogger);
+  try {
+    const got = await w.call<Record<string, string>>("probe", {
+      paths: [`${t.dir}/keyring.json`, `${t.dir}/checks.db`, path],
+    });
+    assert.deepEqual(got, {
+      [`${t.dir}/keyring.json`]: "NotCapable",
+      [`${t.dir}/checks.db`]: "NotCapable",
+      [path]: "allowed",
+    });
+    // with these permissions SQLite opens the database, its log and its shared memory, and checkpoints
+    const row = await w.call<{ busy: number; log: number; checkpointed: number }>("checkpoint", { path });
+    assert.equal(row.busy, 0, JSON.stringify(row));
+    assert.ok(row.log > 0 && row.checkpointed === row.log, JSON.stringify(row));
+  } finally {
+    w.terminate();
+    db.close();
   }
 });

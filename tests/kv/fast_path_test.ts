@@ -85,6 +85,7 @@ Deno.test("fast path: the same answers as the app, byte for byte, and only for p
     [request("PUT", "/kv/__exec/c/u", auth, "out"), true],
     [request("GET", "/kv/__exec/c/u?raw"), false], // a command's output: the app asks for the token (401)
     [request("GET", "/kv/__exec/c/u?raw", auth), false], // and serves it with the token
+    [request("GET", "/kv/__configuration/a.json?raw"), false], // a propagated file: the app asks too
   ];
   let want = 0;
   for (const [req, fast] of cases) {

@@ -184,6 +184,28 @@ Deno.test("__exec/ keys (remote command outputs) are read only by callers that m
   assert.deepEqual(await (await t.req("/kv/")).json(), ["__exec/c1/u1", "open/a"]);
 });
 
+Deno.test("what kunai propagate stores (configuration, plugins, manifests) is read only by callers that may write", async () => {
+  await using t = await app();
+  const keys = ["__configuration/db.json", "__libexec/check_db", "__propagate/configuration"];
+  for (const k of keys) {
+    assert.equal((await t.req(`/kv/${k}`, { method: "PUT", body: '{"mysql_password":"pw"}' })).status, 200);
+  }
+  for (const k of keys) {
+    for (const q of ["", "?raw", "?meta"]) {
+      const r = await t.tcp(`/kv/${k}${q}`);
+      assert.equal(r.status, 403, k + q);
+      assert.match((await r.json()).error, /keys hold propagated|keys hold propagation manifests/, k + q);
+    }
+  }
+  for (const path of ["/kv/", "/kv/?prefix=__&recurse", "/kv/__configuration?recurse"]) {
+    assert.deepEqual(await (await t.tcp(path)).json(), [], path);
+  }
+  // the underscore keys of others stay open
+  assert.equal((await t.req("/kv/__mine/a", { method: "PUT", body: "1" })).status, 200);
+  assert.equal(await (await t.tcp("/kv/__mine/a?raw")).text(), "1");
+  assert.equal(await (await t.req("/kv/__configuration/db.json?raw")).text(), '{"mysql_password":"pw"}');
+});
+
 Deno.test("a full disk: PUT answers 507 naming kv.db, nothing stored; writes go on once there is room", async () => {
   const ctx = makeTestCtx({ clock: new VirtualClock() });
   const store = createKv(ctx, await loneDeps(ctx));

@@ -43,6 +43,7 @@ Deno.test("configuration goes through KV: files written atomically on the receiv
   const sender = makeTestCtx({
     files: { "checks/new.json": { check: { interval: "1s", ok_output: "'ok'" } } },
   });
+  Deno.chmodSync(sender.dir, 0o755); // an open configuration directory (temp dirs are 0700)
   const receiver = makeTestCtx({ name: "rx" });
   let reloads = 0;
   const tx = createPropagation(sender, { kv: net.kv, broadcast: net.broadcast, reload: null });
@@ -56,6 +57,8 @@ Deno.test("configuration goes through KV: files written atomically on the receiv
     assert.deepEqual(out, { written: ["checks/new.json"], refused: [] });
     const got = JSON.parse(Deno.readTextFileSync(join(receiver.config.cfgDir, "checks/new.json")));
     assert.equal(got.check.interval, "1s");
+    // the receiver keeps it from other users, whatever the sender's mode and the umask
+    assert.equal(Deno.statSync(join(receiver.config.cfgDir, "checks/new.json")).mode! & 0o777, 0o640);
     assert.equal(reloads, 1);
     // same content again: nothing written, no reload
     assert.deepEqual(await rx.apply("configuration", r.hash), { written: [], refused: [] });
@@ -109,6 +112,7 @@ Deno.test("a manifest with ../ paths or content not matching its hash writes not
 Deno.test("private files stay on the sender: exec.key (0600) and anything others may not read never reach KV", async () => {
   const net = fakeCluster();
   const sender = makeTestCtx({ files: { "checks/open.json": { check: { interval: "1s" } } } });
+  Deno.chmodSync(sender.dir, 0o755);
   const dir = sender.config.cfgDir;
   // as `kunai keygen --exec --dir <cfg-dir>` writes them
   Deno.writeTextFileSync(join(dir, "exec.key"), "-----BEGIN PRIVATE KEY-----\n", { mode: 0o600 });
@@ -122,6 +126,11 @@ Deno.test("private files stay on the sender: exec.key (0600) and anything others
   Deno.writeTextFileSync(join(dir, "keys", "priv.pem"), "-----BEGIN PRIVATE KEY-----\n");
   Deno.chmodSync(join(dir, "keys", "priv.pem"), 0o644);
   sender.config.params.master_key_priv = "keys/priv.pem";
+  // a 0644 file in a directory closed to others is private too
+  Deno.mkdirSync(join(dir, "closed"));
+  Deno.writeTextFileSync(join(dir, "closed", "db.json"), '{"mysql_password": "s"}');
+  Deno.chmodSync(join(dir, "closed", "db.json"), 0o644);
+  Deno.chmodSync(join(dir, "closed"), 0o750);
   const tx = createPropagation(sender, { kv: net.kv, broadcast: net.broadcast, reload: null });
   try {
     const r = await tx.propagate("configuration");
@@ -130,6 +139,24 @@ Deno.test("private files stay on the sender: exec.key (0600) and anything others
       "__configuration/exec.pub",
     ]);
     assert.equal(r.files, 2);
+    assert.deepEqual(r.not_sent, [
+      `closed/db.json (not readable by every user (${dir}/closed is closed))`,
+      "exec.key (not readable by every user)",
+      "keys/priv.pem (master_key_priv)",
+      "mail.json (not readable by every user)",
+    ]);
+    assert.match(
+      sender.sink.recent.WARNING.join("\n"),
+      /propagate: not sent, private on this node: closed\/db\.json/,
+    );
+
+    // the whole configuration directory closed (/etc/kunai 0770 as install.sh makes it): nothing leaves
+    Deno.chmodSync(dir, 0o770);
+    net.store.clear();
+    const none = await tx.propagate("configuration");
+    assert.equal(none.files, 0);
+    assert.ok(none.not_sent.includes(`checks/open.json (not readable by every user (${dir} is closed))`));
+    assert.deepEqual([...net.store.keys()].filter((k) => k.startsWith("__configuration/")), []);
   } finally {
     sender.cleanup();
   }

@@ -85,6 +85,59 @@ Deno.test("a bad encryption_key is a configuration error naming the file and the
   assert.equal(resolveWith({ encryption_key: newKey() }).params.encryption_key.length, 44);
 });
 
+Deno.test("a type error in a secret field says its type and length, never a part of the value", () => {
+  const key = newKey();
+  const cases: Array<[Record<string, unknown>, Record<string, unknown>, RegExp, string]> = [
+    [
+      { encryption_keys: key },
+      {},
+      /encryption_keys: expected a list of strings, got a string of 44 characters/,
+      key,
+    ],
+    [{ encryption_key: [key] }, {}, /encryption_key: expected a string, got a list/, key],
+    [{ http: { token: 987654321 } }, {}, /http\.token: expected a string, got a number/, "987654321"],
+    [
+      {},
+      {
+        "h.json": { handler: { type: "mail", smtp_password: 55512345 } },
+      },
+      /handler\.smtp_password: expected a string, got a number/,
+      "55512345",
+    ],
+    [
+      {},
+      {
+        "h.json": { handler: { type: "webhook", url: "htps://hooks.example.com/services/T0/B0/SECRETPATH" } },
+      },
+      /handler\.url: a webhook handler needs an http:\/\/ or https:\/\/ url, got a string of 50 characters/,
+      "SECRET",
+    ],
+    [
+      {},
+      {
+        "h.json": {
+          handler: { type: "webhook", url: "https://h/x", headers: { Authorization: 4242424242 } },
+        },
+      },
+      /handler\.headers\.Authorization: expected a string, got a number/,
+      "4242424242",
+    ],
+    [
+      {},
+      {
+        "h.json": { handler: { type: "webhook", url: "https://h/x", smtp_starttls: "SECRETVALUE" } },
+      },
+      /handler\.smtp_starttls: "SECRETVALUE" is not one of/,
+      "",
+    ], // not a secret: quoted as before
+  ];
+  for (const [local, files, expected, secret] of cases) {
+    const msg = problems(() => resolveWith(local, files));
+    assert.match(msg, expected);
+    if (secret) assert.ok(!msg.includes(secret) && !msg.includes(secret.slice(0, 10)), msg);
+  }
+});
+
 Deno.test("agent start refuses a bad key or a typo with exit 2 before writing anything", async () => {
   const { dir, cleanup } = tempDir("kunai-sec-cfg-");
   try {

@@ -24,6 +24,11 @@ Deno.test({
         mysql_password: "hunter2",
         mysql: { user: "monitor", password: "hunter3" },
         thresholds: { cpu: 90 },
+        // the names collectors read: camelCase, and passwords inside URLs
+        rabbitMQPass: "hunter4",
+        mongodb_server: "mongodb://admin:hunter5@127.0.0.1:27017/admin",
+        apacheStatusUrl: "http://monitor:hunter6@127.0.0.1/server-status",
+        sort_order: "bypass", // a free value under a free name stays readable
       },
     });
     const tcp = `http://127.0.0.1:${agent.port}/agent/evaluator/eval`;
@@ -58,6 +63,20 @@ Deno.test({
         assert.ok(!JSON.stringify(obj).includes("hunter3"), JSON.stringify(obj));
       }
       assert.deepEqual(await post("'{configuration.mysql.user}'", TOKEN), { status: 200, body: "monitor" });
+      const camel = await post("'{configuration.rabbitMQPass}'", TOKEN);
+      assert.equal(camel.status, 400, JSON.stringify(camel));
+      assert.match(camel.body.error, /looks like a secret \('rabbitMQPass'\)/);
+      assert.deepEqual(await post("'{configuration.mongodb_server}'", TOKEN), {
+        status: 200,
+        body: "mongodb://admin:********@127.0.0.1:27017/admin",
+      });
+      assert.deepEqual(await post("'{configuration.apacheStatusUrl}'", TOKEN), {
+        status: 200,
+        body: "http://monitor:********@127.0.0.1/server-status",
+      });
+      assert.deepEqual(await post("'{configuration.sort_order}'", TOKEN), { status: 200, body: "bypass" });
+      const whole = await post("str({configuration})", TOKEN);
+      assert.doesNotMatch(JSON.stringify(whole), /hunter[2-6]/, JSON.stringify(whole));
 
       // files: readable by every user only, never the agent's own
       for (const path of ["/etc/shadow", agent.configFile, join(agent.dir, "data", "keyring.json")]) {
