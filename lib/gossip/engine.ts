@@ -102,6 +102,7 @@ export class GossipEngine implements EngineCore {
         refute: (n) => this.#refute(n),
         conflict: (existing, claim, what) => this.#conflicts.report(existing, claim, what),
         full: (claim) => this.#refuseMember(claim),
+        refusedRise: (held, claimed, why) => this.#refusedRise(held, claimed, why),
         changed: (kind, rec) => {
           if (kind === "suspect") this.prober.prioritize(rec.uuid);
           this.#rounds.poke(); // a new peer may be a target for what is queued
@@ -418,6 +419,30 @@ export class GossipEngine implements EngineCore {
     }, () => this.#dropSealed("auth", from));
   }
 
+  /** Refused (or capped) rises of an incarnation since the last said, and when that was. */
+  #riseSaid = { at: -Infinity, n: 0 };
+
+  /** A claim raising an incarnation past the limits (state_rules.riseOf): counted, said once a minute. */
+  #refusedRise(held: MemberRecord, claimed: number, why: "too-soon" | "too-far" | "capped"): void {
+    this.deps.counters.inc("gossip_incarnation_rises_refused_total", { why });
+    const said = this.#riseSaid;
+    said.n++;
+    const now = this.deps.clock.elapsed();
+    if (now - said.at < 60_000) return;
+    const who = held.uuid === this.members.selfUuid ? "this node" : JSON.stringify(held.name.slice(0, 64));
+    const what = why === "capped"
+      ? "followed only part of the way"
+      : why === "too-soon"
+      ? "refused (one large rise per node per interval)"
+      : "refused (too large a rise at once)";
+    this.deps.log.warn(
+      `${said.n} claim(s) raising an incarnation far above what this agent holds, the latest about ${who} ` +
+        `(${held.incarnation} → ${claimed}): ${what}; without an encryption_key anyone can send such claims`,
+    );
+    said.at = now;
+    said.n = 0;
+  }
+
   #handlePlain(data: Uint8Array, from: PeerAddr): void {
     if (!this.#running) return;
     const d = decodePacket(data);
@@ -458,7 +483,10 @@ export class GossipEngine implements EngineCore {
       case "dead": {
         const v = msg.type === "suspect" ? this.members.handleSuspect(msg) : this.members.handleDead(msg);
         // the sender holds a stale suspicion of us: answer it directly with our current record
-        if (msg.uuid === this.members.selfUuid && v.action === "ignore" && !this.members.leaving) {
+        // (not a refused rise: a forgery, its sender gets nothing)
+        if (
+          msg.uuid === this.members.selfUuid && v.action === "ignore" && !v.refused && !this.members.leaving
+        ) {
           this.send(from, [aliveOf(this.members.self())]);
         }
         return;
