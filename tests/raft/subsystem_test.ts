@@ -89,3 +89,36 @@ Deno.test("raft routes: reads are read routes, /raft/msg is a peer route; bad me
     ctx.cleanup();
   }
 });
+
+Deno.test("a burst of member events recomputes the voters once (a datagram of 256 joins is one pass, not 256)", async () => {
+  const members = [rec("self-uuid", "me", ["db"])];
+  let reads = 0;
+  const ctx = makeTestCtx({ uuid: "self-uuid", name: "me", params: { raft: { groups: ["db", "*"] } } });
+  const envelope = new PeerEnvelope(await Keyring.create([]), { now: () => ctx.clock.now() });
+  const raft = createRaft(ctx, {
+    membership: {
+      members: () => {
+        reads++;
+        return [...members];
+      },
+    },
+    envelope,
+  });
+  try {
+    await raft.start();
+    const before = reads;
+    for (let i = 0; i < 256; i++) {
+      const m = rec(`u${i}`, `n${i}`, ["db"]);
+      members.push(m);
+      ctx.bus.emit("member.joined", m);
+    }
+    ctx.bus.emit("tags.changed", { tags: [], added: [], removed: [] });
+    await Promise.resolve();
+    assert.equal(reads - before, 1);
+    assert.equal(raft.group("db")!.voters.length, 257);
+    assert.equal(raft.group("*")!.voters.length, 257);
+  } finally {
+    await raft.stop();
+    ctx.cleanup();
+  }
+});
