@@ -131,7 +131,7 @@ export class MetricsCluster {
     const sig = nodes.map((n) => `${n.uuid}@${n.addr}:${n.port}`).join(",");
     if (sig === this.#signature) return;
     this.#signature = sig;
-    const next = TsRing.of(nodes);
+    const next = TsRing.of(nodes, 64, this.ring);
     this.ring = next;
     // the statsd Worker aggregates only while every key is ours
     this.#svc.setStatsdLocal(this.#allLocal());

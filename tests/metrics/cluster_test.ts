@@ -281,3 +281,28 @@ Deno.test("a burst of member events rebuilds the ts ring once, only when its ts 
     await cluster.stop();
   }
 });
+
+Deno.test("ts ring: built from the previous ring it places every name as a fresh build does", () => {
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const pool = Array.from(
+    { length: 60 },
+    (_, i) => member((i * 2654435761 % 2 ** 32).toString(16).padStart(40, "0"), `n${i}`, i, ["ts"]),
+  );
+  let ring = TsRing.of([], 16);
+  let current: MemberRecord[] = [];
+  for (let step = 0; step < 40; step++) {
+    // some leave, some join, one moves to another port (same uuid, new record)
+    current = current.filter(() => rnd() > 0.3);
+    for (const m of pool) if (rnd() < 0.15 && !current.some((c) => c.uuid === m.uuid)) current.push(m);
+    if (current.length) current[0] = { ...current[0], port: current[0].port + 1000 };
+    const fresh = TsRing.of(current, 16);
+    const before = new Set(ring.nodes.map((n) => n.uuid));
+    ring = TsRing.of(current, 16, ring);
+    assert.equal(ring.hashed, current.filter((n) => !before.has(n.uuid)).length, "only the new nodes hashed");
+    assert.deepEqual(ring.nodes, fresh.nodes);
+    for (let i = 0; i < 300; i++) assert.equal(ring.owner(`m.${step}.${i}`), fresh.owner(`m.${step}.${i}`));
+  }
+  // a previous ring of another vnode count is not reused
+  assert.equal(TsRing.of(current, 8, ring).owner("x"), TsRing.of(current, 8).owner("x"));
+});
