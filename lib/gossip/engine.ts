@@ -573,6 +573,9 @@ export class GossipEngine implements EngineCore {
   /** Copies the hot-path traffic counts and the members by state into ctx.counters; returns the latter. */
   flushCounters(): Record<MemberRecord["state"], number> {
     flushTraffic(this.deps.counters, this.traffic, this.deps.envelope.dropped, this.awareness.score);
+    for (const [kind, n] of Object.entries(this.queue.evicted)) {
+      this.deps.counters.set("gossip_broadcasts_evicted_total", n, { kind });
+    }
     const counts = { alive: 0, suspect: 0, dead: 0, leave: 0 };
     for (const r of this.members.records()) counts[r.state]++;
     for (const [state, v] of Object.entries(counts)) this.deps.counters.set("gossip_members", v, { state });
