@@ -43,6 +43,21 @@ const EAGER_DELAY_MS = 10;
 const GOSSIP_TO_THE_DEAD = 30_000;
 
 /**
+ * What one datagram asks of us: at most one answer to its source (an agent's packet holds one ping,
+ * one ping-relay and one stale suspicion of us at most; a crafted one of 256 got 256 answers).
+ */
+interface Asked {
+  /** seqno of its ping, to ack. */
+  ack: number | null;
+  /** It held a stale suspicion of us: our current record goes with the answer. */
+  alive: boolean;
+  /** A ping-relay was taken from it. */
+  relayed: boolean;
+  /** Further pings, relays or stale suspicions in it, not answered. */
+  extra: number;
+}
+
+/**
  * Filling compressed packets (#lzFill): the ratio assumed before any was measured, the share of the
  * measured one used (a packet that still comes out too large is split in two), and the ceiling.
  * Ten records of a default agent (~550 bytes each) compress ~6x; two of them ~2x.
@@ -453,25 +468,59 @@ export class GossipEngine implements EngineCore {
     }
     // each message's share of the datagram: what its answer, if any, may weigh (see detect.ts)
     const share = Math.floor(data.length / d.value.length);
+    const asked: Asked = { ack: null, alive: false, relayed: false, extra: 0 };
     for (const msg of d.value) {
       try {
-        this.#dispatch(msg, from, share);
+        this.#dispatch(msg, from, share, asked);
       } catch (err) {
         this.deps.counters.inc("gossip_handler_errors_total");
         this.deps.log.warn(`handling ${msg.type} from ${peerKey(from)} failed: ${(err as Error).message}`);
       }
     }
+    if (asked.ack !== null || asked.alive) this.#answer(from, asked, data.length);
+    if (asked.extra) {
+      this.deps.counters.inc("gossip_requests_unanswered_total", { why: "extra" }, asked.extra);
+    }
   }
 
-  /** `size`: the message's share of the bytes of the datagram it came in (opened, still compressed). */
-  #dispatch(msg: GossipMsg, from: PeerAddr, size: number): void {
+  /**
+   * The answer to one datagram, in one packet to its source: the ack of its ping and, when it held a
+   * stale suspicion of us, our current record. Queued news rides along only to a live member at that
+   * address: without a key the source may be spoofed, and anyone else (a victim's address, or a node
+   * we do not know yet, whose ack must not wait) gets no more bytes than it sent.
+   */
+  #answer(to: PeerAddr, asked: Asked, requestBytes: number): void {
+    const msgs: GossipMsg[] = [];
+    if (asked.ack !== null) msgs.push({ type: "ack", seqno: asked.ack });
+    if (asked.alive) msgs.push(aliveOf(this.members.self()));
+    const member = this.members.liveAt(to);
+    if (!member) {
+      // our record is left out first, then the ack
+      while (msgs.length && packetSize(msgs.map(encodedSize)) > requestBytes) {
+        msgs.pop();
+        this.deps.counters.inc("gossip_requests_unanswered_total", { why: "larger_than_request" });
+      }
+      if (!msgs.length) return;
+    }
+    this.send(to, msgs, member);
+  }
+
+  /**
+   * `size`: the message's share of the bytes of the datagram it came in (opened, still compressed);
+   * `asked`: what the datagram asked so far (one answer per datagram, see #answer).
+   */
+  #dispatch(msg: GossipMsg, from: PeerAddr, size: number, asked: Asked): void {
     switch (msg.type) {
       case "ping":
         if (msg.node !== this.members.selfUuid) {
           return void this.deps.counters.inc("gossip_misdirected_pings_total");
         }
-        return this.send(from, [{ type: "ack", seqno: msg.seqno }]);
+        if (asked.ack !== null) return void asked.extra++;
+        asked.ack = msg.seqno;
+        return;
       case "ping-relay":
+        if (asked.relayed) return void asked.extra++;
+        asked.relayed = true;
         return void this.prober.relay(msg.seqno, msg.tgt, msg.from, msg.nack);
       case "ack":
         return this.prober.tracker.ack(msg.seqno);
@@ -487,7 +536,8 @@ export class GossipEngine implements EngineCore {
         if (
           msg.uuid === this.members.selfUuid && v.action === "ignore" && !v.refused && !this.members.leaving
         ) {
-          this.send(from, [aliveOf(this.members.self())]);
+          if (asked.alive) asked.extra++;
+          asked.alive = true;
         }
         return;
       }

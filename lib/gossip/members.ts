@@ -131,6 +131,11 @@ export class Membership {
     return this.#list;
   }
 
+  /** True when a live (alive or suspect) member's record holds this address (what a packet came from). */
+  liveAt(addr: { addr: string; port: number }): boolean {
+    return this.#liveByAddr.has(addrKey(addr));
+  }
+
   /** When a member's state last changed. */
   stateChangedAt(uuid: string): number {
     return this.#members.get(uuid)?.stateChange ?? 0;
