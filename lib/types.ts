@@ -5,12 +5,19 @@
 
 export type MemberState = "alive" | "suspect" | "dead" | "leave";
 
+/**
+ * The highest incarnation a node takes or an agent decodes: 2^52, so that one more (a refutation)
+ * is still an exact integer, and what we send never exceeds what every peer accepts.
+ */
+export const INCARNATION_MAX = 2 ** 52;
+
 /** A node as gossip knows it (reference §3.1); `/agent/members` returns `{uuid: MemberRecord}`. */
 export interface MemberRecord {
   uuid: string;
   name: string;
   addr: string;
   port: number;
+  /** 0..INCARNATION_MAX. */
   incarnation: number;
   state: MemberState;
   tags: string[];

@@ -5,6 +5,10 @@
  *
  * Entries live in buckets by transmit count, so taking a packet's worth costs about the number
  * of messages taken, not a sort of the whole queue (join storms queue thousands).
+ *
+ * Payloads of other subsystems (`user` messages, which any sender can make up with fresh ids when
+ * the cluster has no key) live apart: at most a quarter of the queue, a new one evicting another
+ * one, and taken only once membership news is (so a flood of them never delays a refutation).
  */
 import type { GossipMsg } from "./codec.ts";
 
@@ -29,6 +33,8 @@ interface Entry {
   transmits: number;
   /** Replaced or dropped: skipped and cleaned up lazily. */
   dead: boolean;
+  /** A `user` message (its own buckets and quota). */
+  user: boolean;
 }
 
 /** Bytes of a JSON array holding messages of these sizes. */
@@ -37,18 +43,35 @@ export function packetSize(sizes: number[]): number {
   return 2 + sizes.reduce((a, b) => a + b, 0) + sizes.length - 1;
 }
 
+/** How a packet being filled stands (take). */
+interface Filling {
+  out: string[];
+  moved: Entry[];
+  size: number;
+  misses: number;
+  full: boolean;
+}
+
 export class BroadcastQueue {
-  /** buckets[t] = entries sent t times, oldest first. */
+  /** buckets[t] = entries sent t times, oldest first (membership news, key operations). */
   #buckets: Entry[][] = [];
+  /** The same for `user` messages. */
+  #userBuckets: Entry[][] = [];
   #byKey = new Map<string, Entry>();
   #live = 0;
+  #userLive = 0;
   /** Upper bound of queued messages (the most sent, oldest dropped first). */
   readonly maxEntries: number;
+  /** Upper bound of queued `user` messages: a new one beyond evicts the most sent, oldest one. */
+  readonly maxUser: number;
+  /** Messages dropped before their last transmit to make room, by kind (flushed into /metrics). */
+  readonly evicted = { membership: 0, user: 0 };
   /** Told after every push (the engine wakes its gossip rounds, which sleep while the queue is empty). */
   onPush: (() => void) | null = null;
 
   constructor(maxEntries = 4096) {
     this.maxEntries = maxEntries;
+    this.maxUser = Math.max(1, Math.floor(maxEntries / 4));
   }
 
   get length(): number {
@@ -62,11 +85,15 @@ export class BroadcastQueue {
       if (old) this.#kill(old);
     }
     const json = JSON.stringify(msg);
-    const e: Entry = { key, msg, json, size: enc.encode(json).length, transmits: 0, dead: false };
-    (this.#buckets[0] ??= []).push(e);
+    const user = msg.type === "user";
+    // a user message makes room among its own kind: never at the expense of membership news
+    if (user && this.#userLive >= this.maxUser) this.#dropOne(true);
+    const e: Entry = { key, msg, json, size: enc.encode(json).length, transmits: 0, dead: false, user };
+    ((user ? this.#userBuckets : this.#buckets)[0] ??= []).push(e);
     if (key !== null) this.#byKey.set(key, e);
     this.#live++;
-    if (this.#live > this.maxEntries) this.#dropOne();
+    if (user) this.#userLive++;
+    if (this.#live > this.maxEntries) this.#dropOne(user);
     this.onPush?.();
   }
 
@@ -85,15 +112,23 @@ export class BroadcastQueue {
     if (e.dead) return;
     e.dead = true;
     this.#live--;
+    if (e.user) this.#userLive--;
     if (e.key !== null && this.#byKey.get(e.key) === e) this.#byKey.delete(e.key);
   }
 
-  #dropOne(): void {
-    for (let t = this.#buckets.length - 1; t >= 0; t--) {
-      const b = this.#buckets[t];
-      while (b?.length) {
-        const e = b.shift()!;
-        if (!e.dead) return this.#kill(e);
+  /** Drops the most sent, oldest message: a user one when `userOnly`, else either (user ones first). */
+  #dropOne(userOnly: boolean): void {
+    const sets = userOnly ? [this.#userBuckets] : [this.#userBuckets, this.#buckets];
+    const top = Math.max(...sets.map((s) => s.length));
+    for (let t = top - 1; t >= 0; t--) {
+      for (const set of sets) {
+        const b = set[t];
+        while (b?.length) {
+          const e = b.shift()!;
+          if (e.dead) continue;
+          this.evicted[e.user ? "user" : "membership"]++;
+          return this.#kill(e);
+        }
       }
     }
   }
@@ -106,12 +141,21 @@ export class BroadcastQueue {
    */
   take(budget: number, limit: number, used = 2): string[] {
     if (!this.#live) return [];
-    const out: string[] = [];
-    const moved: Entry[] = [];
-    let size = used;
-    let misses = 0;
-    scan: for (let t = 0; t < this.#buckets.length; t++) {
-      const b = this.#buckets[t];
+    const f: Filling = { out: [], moved: [], size: used, misses: 0, full: false };
+    if (this.#live > this.#userLive) this.#fill(this.#buckets, f, budget, limit);
+    if (!f.full && this.#userLive) this.#fill(this.#userBuckets, f, budget, limit);
+    // re-file the sent ones one bucket up, oldest first
+    for (let i = f.moved.length - 1; i >= 0; i--) {
+      const e = f.moved[i];
+      ((e.user ? this.#userBuckets : this.#buckets)[e.transmits] ??= []).push(e);
+    }
+    return f.out;
+  }
+
+  /** Takes from one set of buckets, least sent and newest first, into the packet `f`. */
+  #fill(buckets: Entry[][], f: Filling, budget: number, limit: number): void {
+    for (let t = 0; t < buckets.length; t++) {
+      const b = buckets[t];
       if (!b) continue;
       for (let i = b.length - 1; i >= 0; i--) {
         const e = b[i];
@@ -119,29 +163,29 @@ export class BroadcastQueue {
           b.splice(i, 1);
           continue;
         }
-        const extra = e.size + (size > 2 ? 1 : 0);
-        if (size + extra > budget && !(size === 2 && e.size + 2 > budget)) {
-          if (++misses >= MAX_MISSES) break scan; // the packet is as good as full
+        const extra = e.size + (f.size > 2 ? 1 : 0);
+        if (f.size + extra > budget && !(f.size === 2 && e.size + 2 > budget)) {
+          if (++f.misses >= MAX_MISSES) return void (f.full = true); // the packet is as good as full
           continue;
         }
-        out.push(e.json);
-        size += extra;
+        f.out.push(e.json);
+        f.size += extra;
         b.splice(i, 1);
         e.transmits++;
-        if (e.transmits < limit) moved.push(e);
+        if (e.transmits < limit) f.moved.push(e);
         else this.#kill(e);
-        if (size > budget || budget - size < MIN_MESSAGE_BYTES) break scan; // full (or one oversized message alone)
+        // full (or one oversized message alone)
+        if (f.size > budget || budget - f.size < MIN_MESSAGE_BYTES) return void (f.full = true);
       }
     }
-    // re-file the sent ones one bucket up, oldest first
-    for (let i = moved.length - 1; i >= 0; i--) (this.#buckets[moved[i].transmits] ??= []).push(moved[i]);
-    return out;
   }
 
   /** Drops everything (e.g. after leaving). */
   clear(): void {
     this.#buckets = [];
+    this.#userBuckets = [];
     this.#byKey.clear();
     this.#live = 0;
+    this.#userLive = 0;
   }
 }

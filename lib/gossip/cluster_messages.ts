@@ -10,6 +10,7 @@
 import type { KeyOpMsg, UserMsg } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
 import { decodeKey } from "../transport/mod.ts";
+import { INCARNATION_MAX } from "../types.ts";
 
 /** How long ids are remembered. */
 const SEEN_TTL = 60_000;
@@ -19,6 +20,12 @@ export const SEEN_MAX = 100_000;
 const DIRECT_RETRIES_MS = [500, 2000];
 /** How long a cluster's `remove` of our primary key waits for the use of another key. */
 const PENDING_REMOVE_MS = 10 * 60_000;
+/**
+ * A cluster's `use` stamped further ahead of our clock is refused: once taken, its stamp would
+ * outrank every later rotation (at the decoder's top, a later `use` could not even be sent). An
+ * issuer whose clock is that far off has its sealed messages dropped anyway (30 s window).
+ */
+const USE_AHEAD_MS = 24 * 3_600_000;
 
 export class ClusterMessages {
   #core: EngineCore;
@@ -56,7 +63,10 @@ export class ClusterMessages {
    */
   async keyOp(op: KeyOpMsg["op"], key: string): Promise<void> {
     const { keyring } = this.#core.deps.envelope;
-    const at = op === "use" ? Math.max(this.#core.deps.clock.now(), keyring.primaryAt + 1) : undefined;
+    // within what peers decode, even after a stamp saved by an agent before USE_AHEAD_MS existed
+    const at = op === "use"
+      ? Math.min(Math.max(this.#core.deps.clock.now(), keyring.primaryAt + 1), INCARNATION_MAX)
+      : undefined;
     await this.#applyKeyOp(op, key, at);
     if (op === "use") this.#applyPendingRemoves();
     const id = crypto.randomUUID();
@@ -105,6 +115,12 @@ export class ClusterMessages {
       if (msg.op === "remove" && this.#isPrimary(msg.key)) {
         this.#pendingRemove.set(msg.key, clock.elapsed() + PENDING_REMOVE_MS);
         log.info("keyring: a remove of the primary key waits until another key is used");
+        return;
+      }
+      if (msg.op === "use" && msg.at !== undefined && msg.at > clock.now() + USE_AHEAD_MS) {
+        log.warn(
+          `keyring: a use stamped ${new Date(msg.at).toISOString()} (ahead of this clock) was refused`,
+        );
         return;
       }
       if (msg.op === "use" && this.#older(msg)) {

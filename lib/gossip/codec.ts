@@ -3,7 +3,7 @@
  * `type`. Push-pull bodies are one `push-pull-msg` object. Decoding validates every field with
  * caps on every length and never throws: it returns `{ok: false, error}` for anything odd.
  */
-import type { Maintenance, MemberRecord, MemberState } from "../types.ts";
+import { INCARNATION_MAX, type Maintenance, type MemberRecord, type MemberState } from "../types.ts";
 import { isLzPacket, unpackLz } from "./lz.ts";
 import { isHostAddr } from "../transport/types.ts";
 
@@ -368,7 +368,8 @@ function uint(o: Record<string, unknown>, k: string, max: number, path: string):
 }
 
 const SEQ_MAX = 2 ** 32;
-const INC_MAX = Number.MAX_SAFE_INTEGER;
+/** Incarnations and stamps: above it, one more would be refused by this very decoder (see INCARNATION_MAX). */
+const INC_MAX = INCARNATION_MAX;
 
 function tagsOf(o: Record<string, unknown>, path: string): string[] {
   const v = o.tags ?? [];

@@ -43,6 +43,21 @@ const EAGER_DELAY_MS = 10;
 const GOSSIP_TO_THE_DEAD = 30_000;
 
 /**
+ * What one datagram asks of us: at most one answer to its source (an agent's packet holds one ping,
+ * one ping-relay and one stale suspicion of us at most; a crafted one of 256 got 256 answers).
+ */
+interface Asked {
+  /** seqno of its ping, to ack. */
+  ack: number | null;
+  /** It held a stale suspicion of us: our current record goes with the answer. */
+  alive: boolean;
+  /** A ping-relay was taken from it. */
+  relayed: boolean;
+  /** Further pings, relays or stale suspicions in it, not answered. */
+  extra: number;
+}
+
+/**
  * Filling compressed packets (#lzFill): the ratio assumed before any was measured, the share of the
  * measured one used (a packet that still comes out too large is split in two), and the ceiling.
  * Ten records of a default agent (~550 bytes each) compress ~6x; two of them ~2x.
@@ -102,6 +117,7 @@ export class GossipEngine implements EngineCore {
         refute: (n) => this.#refute(n),
         conflict: (existing, claim, what) => this.#conflicts.report(existing, claim, what),
         full: (claim) => this.#refuseMember(claim),
+        refusedRise: (held, claimed, why) => this.#refusedRise(held, claimed, why),
         changed: (kind, rec) => {
           if (kind === "suspect") this.prober.prioritize(rec.uuid);
           this.#rounds.poke(); // a new peer may be a target for what is queued
@@ -418,6 +434,30 @@ export class GossipEngine implements EngineCore {
     }, () => this.#dropSealed("auth", from));
   }
 
+  /** Refused (or capped) rises of an incarnation since the last said, and when that was. */
+  #riseSaid = { at: -Infinity, n: 0 };
+
+  /** A claim raising an incarnation past the limits (state_rules.riseOf): counted, said once a minute. */
+  #refusedRise(held: MemberRecord, claimed: number, why: "too-soon" | "too-far" | "capped"): void {
+    this.deps.counters.inc("gossip_incarnation_rises_refused_total", { why });
+    const said = this.#riseSaid;
+    said.n++;
+    const now = this.deps.clock.elapsed();
+    if (now - said.at < 60_000) return;
+    const who = held.uuid === this.members.selfUuid ? "this node" : JSON.stringify(held.name.slice(0, 64));
+    const what = why === "capped"
+      ? "followed only part of the way"
+      : why === "too-soon"
+      ? "refused (one large rise per node per interval)"
+      : "refused (too large a rise at once)";
+    this.deps.log.warn(
+      `${said.n} claim(s) raising an incarnation far above what this agent holds, the latest about ${who} ` +
+        `(${held.incarnation} → ${claimed}): ${what}; without an encryption_key anyone can send such claims`,
+    );
+    said.at = now;
+    said.n = 0;
+  }
+
   #handlePlain(data: Uint8Array, from: PeerAddr): void {
     if (!this.#running) return;
     const d = decodePacket(data);
@@ -428,25 +468,59 @@ export class GossipEngine implements EngineCore {
     }
     // each message's share of the datagram: what its answer, if any, may weigh (see detect.ts)
     const share = Math.floor(data.length / d.value.length);
+    const asked: Asked = { ack: null, alive: false, relayed: false, extra: 0 };
     for (const msg of d.value) {
       try {
-        this.#dispatch(msg, from, share);
+        this.#dispatch(msg, from, share, asked);
       } catch (err) {
         this.deps.counters.inc("gossip_handler_errors_total");
         this.deps.log.warn(`handling ${msg.type} from ${peerKey(from)} failed: ${(err as Error).message}`);
       }
     }
+    if (asked.ack !== null || asked.alive) this.#answer(from, asked, data.length);
+    if (asked.extra) {
+      this.deps.counters.inc("gossip_requests_unanswered_total", { why: "extra" }, asked.extra);
+    }
   }
 
-  /** `size`: the message's share of the bytes of the datagram it came in (opened, still compressed). */
-  #dispatch(msg: GossipMsg, from: PeerAddr, size: number): void {
+  /**
+   * The answer to one datagram, in one packet to its source: the ack of its ping and, when it held a
+   * stale suspicion of us, our current record. Queued news rides along only to a live member at that
+   * address: without a key the source may be spoofed, and anyone else (a victim's address, or a node
+   * we do not know yet, whose ack must not wait) gets no more bytes than it sent.
+   */
+  #answer(to: PeerAddr, asked: Asked, requestBytes: number): void {
+    const msgs: GossipMsg[] = [];
+    if (asked.ack !== null) msgs.push({ type: "ack", seqno: asked.ack });
+    if (asked.alive) msgs.push(aliveOf(this.members.self()));
+    const member = this.members.liveAt(to);
+    if (!member) {
+      // our record is left out first, then the ack
+      while (msgs.length && packetSize(msgs.map(encodedSize)) > requestBytes) {
+        msgs.pop();
+        this.deps.counters.inc("gossip_requests_unanswered_total", { why: "larger_than_request" });
+      }
+      if (!msgs.length) return;
+    }
+    this.send(to, msgs, member);
+  }
+
+  /**
+   * `size`: the message's share of the bytes of the datagram it came in (opened, still compressed);
+   * `asked`: what the datagram asked so far (one answer per datagram, see #answer).
+   */
+  #dispatch(msg: GossipMsg, from: PeerAddr, size: number, asked: Asked): void {
     switch (msg.type) {
       case "ping":
         if (msg.node !== this.members.selfUuid) {
           return void this.deps.counters.inc("gossip_misdirected_pings_total");
         }
-        return this.send(from, [{ type: "ack", seqno: msg.seqno }]);
+        if (asked.ack !== null) return void asked.extra++;
+        asked.ack = msg.seqno;
+        return;
       case "ping-relay":
+        if (asked.relayed) return void asked.extra++;
+        asked.relayed = true;
         return void this.prober.relay(msg.seqno, msg.tgt, msg.from, msg.nack);
       case "ack":
         return this.prober.tracker.ack(msg.seqno);
@@ -458,8 +532,12 @@ export class GossipEngine implements EngineCore {
       case "dead": {
         const v = msg.type === "suspect" ? this.members.handleSuspect(msg) : this.members.handleDead(msg);
         // the sender holds a stale suspicion of us: answer it directly with our current record
-        if (msg.uuid === this.members.selfUuid && v.action === "ignore" && !this.members.leaving) {
-          this.send(from, [aliveOf(this.members.self())]);
+        // (not a refused rise: a forgery, its sender gets nothing)
+        if (
+          msg.uuid === this.members.selfUuid && v.action === "ignore" && !v.refused && !this.members.leaving
+        ) {
+          if (asked.alive) asked.extra++;
+          asked.alive = true;
         }
         return;
       }
@@ -545,6 +623,9 @@ export class GossipEngine implements EngineCore {
   /** Copies the hot-path traffic counts and the members by state into ctx.counters; returns the latter. */
   flushCounters(): Record<MemberRecord["state"], number> {
     flushTraffic(this.deps.counters, this.traffic, this.deps.envelope.dropped, this.awareness.score);
+    for (const [kind, n] of Object.entries(this.queue.evicted)) {
+      this.deps.counters.set("gossip_broadcasts_evicted_total", n, { kind });
+    }
     const counts = { alive: 0, suspect: 0, dead: 0, leave: 0 };
     for (const r of this.members.records()) counts[r.state]++;
     for (const [state, v] of Object.entries(counts)) this.deps.counters.set("gossip_members", v, { state });

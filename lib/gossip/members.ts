@@ -13,7 +13,10 @@ import {
   onLeave,
   onSuspect,
   onSuspicionTimeout,
+  refuteTarget,
+  riseOf,
   type SelfFacts,
+  SMALL_RISE,
   type Verdict,
 } from "./state_rules.ts";
 import { expectedConfirmations, Suspicion, suspicionBounds } from "./suspicion.ts";
@@ -28,6 +31,8 @@ interface Member {
   suspicion: Suspicion | null;
   /** Index of `rec` in the records() array, kept in place so reads never rebuild it. */
   pos: number;
+  /** When its incarnation last rose by more than SMALL_RISE (larger rises are rate-limited, see riseOf). */
+  bigRiseAt: number;
 }
 
 export interface MembershipHooks {
@@ -48,6 +53,11 @@ export interface MembershipHooks {
   conflict(existing: MemberRecord, claim: AliveMsg, what: "uuid" | "name" | "address"): void;
   /** A new node not taken: the table holds `max_members` records already. */
   full(claim: AliveMsg): void;
+  /**
+   * A claim raising a known node's incarnation (ours included) beyond the limits of riseOf: refused,
+   * or (`capped`, about us) followed only part of the way.
+   */
+  refusedRise(held: MemberRecord, claimed: number, why: "too-soon" | "too-far" | "capped"): void;
 }
 
 export class Membership {
@@ -75,7 +85,13 @@ export class Membership {
     this.#hooks = opts.hooks;
     this.selfUuid = opts.self.uuid;
     const rec = { ...opts.self };
-    this.#members.set(opts.self.uuid, { rec, stateChange: opts.clock.elapsed(), suspicion: null, pos: 0 });
+    this.#members.set(opts.self.uuid, {
+      rec,
+      stateChange: opts.clock.elapsed(),
+      suspicion: null,
+      pos: 0,
+      bigRiseAt: -Infinity,
+    });
     this.#list = [rec];
     this.#index(rec.uuid, undefined, rec);
   }
@@ -115,6 +131,11 @@ export class Membership {
     return this.#list;
   }
 
+  /** True when a live (alive or suspect) member's record holds this address (what a packet came from). */
+  liveAt(addr: { addr: string; port: number }): boolean {
+    return this.#liveByAddr.has(addrKey(addr));
+  }
+
   /** When a member's state last changed. */
   stateChangedAt(uuid: string): number {
     return this.#members.get(uuid)?.stateChange ?? 0;
@@ -124,6 +145,7 @@ export class Membership {
   setSelf(rec: MemberRecord): void {
     const m = this.#members.get(this.selfUuid)!;
     if (m.rec.state !== rec.state) m.stateChange = this.#clock.elapsed();
+    if (rec.incarnation - m.rec.incarnation > SMALL_RISE) m.bigRiseAt = this.#clock.elapsed();
     this.#index(this.selfUuid, m.rec, rec);
     m.rec = { ...rec };
     this.#list[m.pos] = m.rec;
@@ -135,6 +157,28 @@ export class Membership {
   }
 
   /**
+   * Checks the rise of a known node's incarnation a message claims (riseOf): null when the rules may
+   * apply it, else the verdict refusing it. Without a key anyone can claim any incarnation, and a node
+   * pushed to INCARNATION_MAX could never refute again.
+   */
+  #riseRefused(m: Member | undefined, claimed: number): Verdict | null {
+    if (!m || claimed - m.rec.incarnation <= SMALL_RISE) return null; // O(1) on the hot path
+    const self = m.rec.uuid === this.selfUuid;
+    const why = riseOf(m.rec.incarnation, claimed, this.#clock.elapsed() - m.bigRiseAt, self);
+    if (why === "small" || why === "big") return null;
+    this.#hooks.refusedRise(m.rec, claimed, why);
+    return { action: "ignore", reason: `incarnation rise ${why}`, refused: true };
+  }
+
+  /** Our refutation of a claim: at most SELF_RISE_MAX above us (said when it falls short of the claim). */
+  #refute(n: number): void {
+    const me = this.self();
+    const to = refuteTarget(me.incarnation, n);
+    if (to < n) this.#hooks.refusedRise(me, n - 1, "capped");
+    this.#hooks.refute(to);
+  }
+
+  /**
    * Applies an alive message; `strong` when the node itself just answered us; `relay` false when
    * the news is applied but not passed on (hearsay its sender already spreads, see merge).
    */
@@ -143,8 +187,10 @@ export class Membership {
     if (msg.uuid === this.selfUuid && !sameAddr(m!.rec, msg) && msg.incarnation >= m!.rec.incarnation) {
       this.#hooks.conflict(m!.rec, msg, "uuid");
     }
+    const refused = this.#riseRefused(m, msg.incarnation);
+    if (refused) return refused;
     const v = onAlive(m?.rec, msg.incarnation, this.#facts(msg.uuid), strong);
-    if (v.action === "refute") this.#hooks.refute(v.incarnation);
+    if (v.action === "refute") this.#refute(v.incarnation);
     if (v.action !== "insert" && v.action !== "update") return v;
     // memberlist's rule: a live node does not move to another address on hearsay; the claim wins
     // only once the record at the old address is dead or left, or when the node answered us itself
@@ -176,8 +222,10 @@ export class Membership {
   /** Applies a suspect message (also used by our own failed probes, `from` = us). */
   handleSuspect(msg: SuspectMsg): Verdict {
     const m = this.#members.get(msg.uuid);
+    const refused = this.#riseRefused(m, msg.incarnation);
+    if (refused) return refused;
     const v = onSuspect(m?.rec, msg.incarnation, this.#facts(msg.uuid));
-    if (v.action === "refute") this.#hooks.refute(v.incarnation);
+    if (v.action === "refute") this.#refute(v.incarnation);
     if (v.action === "confirm") {
       if (m!.suspicion?.confirm(msg.from)) this.#hooks.broadcast(msg, msg.uuid);
       return v;
@@ -239,8 +287,10 @@ export class Membership {
 
   handleDead(msg: SuspectMsg): Verdict {
     const m = this.#members.get(msg.uuid);
+    const refused = this.#riseRefused(m, msg.incarnation);
+    if (refused) return refused;
     const v = onDead(m?.rec, msg.incarnation, this.#facts(msg.uuid));
-    if (v.action === "refute") this.#hooks.refute(v.incarnation);
+    if (v.action === "refute") this.#refute(v.incarnation);
     if (v.action !== "update") return v;
     const rec = { ...m!.rec, state: "dead" as const, incarnation: msg.incarnation };
     this.#set(msg.uuid, rec);
@@ -251,8 +301,10 @@ export class Membership {
 
   handleLeave(msg: LeaveMsg): Verdict {
     const m = this.#members.get(msg.uuid);
+    const refused = this.#riseRefused(m, msg.incarnation);
+    if (refused) return refused;
     const v = onLeave(m?.rec, msg.incarnation, this.#facts(msg.uuid));
-    if (v.action === "refute") this.#hooks.refute(v.incarnation);
+    if (v.action === "refute") this.#refute(v.incarnation);
     if (v.action !== "update") return v;
     const rec = { ...m!.rec, state: "leave" as const, incarnation: msg.incarnation };
     this.#set(msg.uuid, rec);
@@ -328,12 +380,14 @@ export class Membership {
         stateChange: this.#clock.elapsed(),
         suspicion: null,
         pos: this.#list.length,
+        bigRiseAt: -Infinity,
       });
       this.#list.push(rec);
       return;
     }
     this.#list[m.pos] = rec;
     if (m.rec.state !== rec.state) m.stateChange = this.#clock.elapsed();
+    if (rec.incarnation - m.rec.incarnation > SMALL_RISE) m.bigRiseAt = this.#clock.elapsed();
     if (rec.state !== "suspect") {
       m.suspicion?.cancel();
       m.suspicion = null;

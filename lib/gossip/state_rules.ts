@@ -11,8 +11,59 @@
  * - a `leave` about ourselves is refuted like a suspicion: no gossip message ever makes an agent
  *   leave or exit (the original exited on a `leave` at its incarnation, so one spoofed datagram
  *   stopped an unencrypted agent). Only the local API (socket or token) makes us leave.
+ *
+ * Incarnations are bounded (see riseOf): without a key anyone may send claims, and the original let
+ * one claim at 2^53 - 1 push a node past what any peer decodes, so it could never refute again.
  */
 import type { MemberState } from "../types.ts";
+import { INCARNATION_MAX } from "../types.ts";
+
+/**
+ * A rise of a known node's incarnation up to this is taken at once: a node's own updates, the few
+ * a peer missed, a refutation. Climbing by such steps to INCARNATION_MAX takes 2^42 messages.
+ */
+export const SMALL_RISE = 1024;
+/**
+ * A larger rise of our own incarnation (a claim about us far above it: our data dir was lost, or a
+ * forgery) is taken at most once per SELF_RISE_GAP ms, by at most SELF_RISE_MAX: reaching the
+ * ceiling takes 2^20 minutes, and a peer holding us far above us is caught up with step by step.
+ */
+export const SELF_RISE_MAX = 2 ** 32;
+export const SELF_RISE_GAP = 60_000;
+/**
+ * A larger rise of another known node's incarnation: at most once per OTHER_RISE_GAP ms, and by at
+ * most OTHER_RISE_MAX in one message (more is refused). Looser than our own limit (four times as
+ * much, twice as often) so every rise a node really makes under SELF_RISE_* is taken by its peers,
+ * even one of two rises whose first was lost.
+ */
+export const OTHER_RISE_MAX = 2 ** 34;
+export const OTHER_RISE_GAP = 30_000;
+
+/**
+ * What a claim at incarnation `claimed` may do to a known node we hold at `held` (`self`: the node is
+ * us), the last larger rise of its record `sinceBigMs` ago: `small` and `big` apply (a `big` one
+ * about us rises at most SELF_RISE_MAX, see refuteTarget), `too-soon` and `too-far` are refused.
+ */
+export function riseOf(
+  held: number,
+  claimed: number,
+  sinceBigMs: number,
+  self: boolean,
+): "small" | "big" | "too-soon" | "too-far" {
+  const rise = claimed - held;
+  if (rise <= SMALL_RISE) return "small";
+  if (sinceBigMs < (self ? SELF_RISE_GAP : OTHER_RISE_GAP)) return "too-soon";
+  if (!self && rise > OTHER_RISE_MAX) return "too-far";
+  return "big";
+}
+
+/**
+ * The incarnation we refute at: the rule's answer, at most SELF_RISE_MAX above ours (a claim further
+ * up is followed over several minutes), never above INCARNATION_MAX (what every peer decodes).
+ */
+export function refuteTarget(ours: number, wanted: number): number {
+  return Math.min(wanted, ours + SELF_RISE_MAX, INCARNATION_MAX);
+}
 
 /** What we know about the node the message is about (undefined = unknown uuid). */
 export interface Known {
@@ -31,7 +82,8 @@ export interface SelfFacts {
 }
 
 export type Verdict =
-  | { action: "ignore"; reason: string }
+  /** `refused`: a rise of the incarnation the limits above refuse (counted and said, never answered). */
+  | { action: "ignore"; reason: string; refused?: true }
   /** New node: insert it with the message's state. */
   | { action: "insert"; state: MemberState }
   /** Replace our record's state and incarnation; re-broadcast the message. */

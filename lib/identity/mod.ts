@@ -6,7 +6,7 @@ import { join, resolve } from "node:path";
 import type { EventBus } from "../bus.ts";
 import { readIfExists, writeAtomic } from "../fs/mod.ts";
 import type { Database } from "../store/mod.ts";
-import type { Maintenance } from "../types.ts";
+import { INCARNATION_MAX, type Maintenance } from "../types.ts";
 
 export const DMI_UUID_PATH = "/sys/class/dmi/id/product_uuid";
 const DEFAULT_DATA = "/var/lib/kunai";
@@ -93,11 +93,15 @@ export async function resolveUuid(
 export const IDENTITY_MIGRATION =
   "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)";
 
-/** Reads the saved incarnation, adds one, saves it. 0 on first start. */
+/**
+ * Reads the saved incarnation, adds one, saves it. 0 on first start. Never above INCARNATION_MAX:
+ * one saved above it (by an agent before the bound) would make every start announce a record no
+ * peer decodes.
+ */
 export function bumpStartIncarnation(db: Database): number {
   return db.transaction(() => {
     const row = db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'incarnation'");
-    const next = row ? Number(row.value) + 1 : 0;
+    const next = row ? Math.min(Number(row.value) + 1, INCARNATION_MAX) : 0;
     db.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('incarnation', ?)", String(next));
     return next;
   });
@@ -197,9 +201,12 @@ export class LocalNode {
     return this.#incarnation;
   }
 
-  /** Raises the incarnation (at least to `atLeast`), persists it and returns it. */
+  /**
+   * Raises the incarnation (at least to `atLeast`), persists it and returns it. It stops at
+   * INCARNATION_MAX: above, peers would refuse every packet carrying our record.
+   */
   bumpIncarnation(atLeast = 0): number {
-    this.#incarnation = Math.max(this.#incarnation + 1, atLeast);
+    this.#incarnation = Math.min(Math.max(this.#incarnation + 1, atLeast), INCARNATION_MAX);
     try {
       this.#save?.(this.#incarnation);
     } catch (err) {

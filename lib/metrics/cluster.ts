@@ -10,7 +10,7 @@ import type { Logger } from "../log/mod.ts";
 import { peerResponse, readPeerBody, RouteTable } from "../routing/mod.ts";
 import { HttpError } from "../routing/mod.ts";
 import type { MetricsService } from "./service.ts";
-import { TsRing } from "./ts_ring.ts";
+import { tsMembers, TsRing } from "./ts_ring.ts";
 import { type ForwardBatch, Forwarder, IngestedBatches, PEER_ANSWER_MAX, peerCall } from "./peer_client.ts";
 import { MAX_RENDER_POINTS } from "./render_functions.ts";
 import { RenderError, type SeriesSource } from "./render.ts";
@@ -24,11 +24,16 @@ const encoder = new TextEncoder();
 const FETCH_ANSWER_MAX = MAX_RENDER_POINTS * 26 + PEER_ANSWER_MAX;
 /** How long the other ts nodes' lists of metric names are reused (finds, tags, the UI tree). */
 export const NAMES_TTL_MS = 1000;
+/** The ring's log line names this many nodes at most (a cluster without a key may hold thousands). */
+const RING_LOG_NAMES = 8;
 
 export interface ClusterOptions {
   membership?: Pick<MembershipView, "self" | "members">;
   envelope?: PeerEnvelope;
-  /** Member changes (`member.*` bus events): the ring is rebuilt on each. */
+  /**
+   * Member changes (`member.*` bus events): the ring is rebuilt after each burst (one datagram's
+   * changes) when its ts nodes changed.
+   */
   onMemberChange?: (fn: () => void) => () => void;
   batchSize: number;
   log: Logger;
@@ -39,8 +44,11 @@ export class MetricsCluster {
   readonly forwarder: Forwarder;
   #svc: MetricsService;
   #opts: ClusterOptions;
-  #signature = "";
+  /** The ts nodes the ring was built of (null: not built yet, the first build always runs). */
+  #signature: string | null = null;
   #off: (() => void) | null = null;
+  /** A rebuild waits for the end of the current task: a datagram of 256 joins is one rebuild, not 256. */
+  #rebuildQueued = false;
   #ingested = new IngestedBatches();
 
   constructor(svc: MetricsService, opts: ClusterOptions) {
@@ -75,7 +83,7 @@ export class MetricsCluster {
     const m = this.#opts.membership;
     if (m) {
       this.#rebuild();
-      this.#off = this.#opts.onMemberChange?.(() => this.#rebuild()) ?? null;
+      this.#off = this.#opts.onMemberChange?.(() => this.#queueRebuild()) ?? null;
     }
   }
 
@@ -108,18 +116,26 @@ export class MetricsCluster {
     }
   }
 
+  #queueRebuild(): void {
+    if (this.#rebuildQueued) return;
+    this.#rebuildQueued = true;
+    queueMicrotask(() => {
+      this.#rebuildQueued = false;
+      if (this.#off) this.#rebuild();
+    });
+  }
+
   #rebuild(): void {
-    const members = this.#opts.membership!.members();
-    const next = TsRing.of(members);
-    const sig = next.nodes.map((n) => `${n.uuid}@${n.addr}:${n.port}`).join(",");
+    // the ts nodes compared before anything is built: a ring costs 64 SHA1 per node and a sort
+    const nodes = tsMembers(this.#opts.membership!.members());
+    const sig = nodes.map((n) => `${n.uuid}@${n.addr}:${n.port}`).join(",");
     if (sig === this.#signature) return;
     this.#signature = sig;
+    const next = TsRing.of(nodes, 64, this.ring);
     this.ring = next;
     // the statsd Worker aggregates only while every key is ours
     this.#svc.setStatsdLocal(this.#allLocal());
-    this.#opts.log.info(
-      `ts ring: ${next.nodes.length ? next.nodes.map((n) => n.name).join(", ") : "no ts node (all local)"}`,
-    );
+    this.#opts.log.info(`ts ring: ${ringSummary(next.nodes)}`);
     for (const orphan of this.forwarder.retain(new Set(next.nodes.map((n) => n.uuid)))) this.#reroute(orphan);
   }
 
@@ -279,4 +295,11 @@ export class MetricsCluster {
       last_forward_error: this.forwarder.lastError || null,
     };
   }
+}
+
+/** The ring's nodes for the log: their names, or how many and the first few when there are many. */
+export function ringSummary(nodes: MemberRecord[]): string {
+  if (!nodes.length) return "no ts node (all local)";
+  const names = nodes.slice(0, RING_LOG_NAMES).map((n) => n.name.slice(0, 64)).join(", ");
+  return nodes.length <= RING_LOG_NAMES ? names : `${nodes.length} nodes: ${names}, ...`;
 }

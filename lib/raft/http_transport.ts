@@ -4,7 +4,7 @@
  * tolerate loss, so a peer with too many messages in flight gets the next ones dropped (counted).
  */
 import type { PeerEnvelope } from "../transport/mod.ts";
-import type { RaftMsg, RaftMsgType } from "./machine.ts";
+import { type RaftMsg, type RaftMsgType, TERM_MAX } from "./machine.ts";
 import type { RaftTransport } from "./group.ts";
 
 export const RAFT_PATH = "/raft/msg";
@@ -89,7 +89,9 @@ export function decodeMsg(bytes: Uint8Array): RaftMsg | string {
   if (typeof m.type !== "string" || !TYPES.has(m.type as RaftMsgType)) return "bad type";
   if (typeof m.group !== "string" || m.group.length > 256) return "bad group";
   if (typeof m.from !== "string" || !m.from || m.from.length > 128) return "bad from";
-  if (!Number.isSafeInteger(m.term) || (m.term as number) < 0) return "bad term";
+  if (!Number.isSafeInteger(m.term) || (m.term as number) < 0 || (m.term as number) > TERM_MAX) {
+    return "bad term";
+  }
   if (m.granted !== undefined && typeof m.granted !== "boolean") return "bad granted";
   return {
     type: m.type as RaftMsgType,

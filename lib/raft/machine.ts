@@ -12,7 +12,10 @@
  *   so a node coming back from a partition cannot disrupt a working leader;
  * - any message of a higher term (except a pre-vote request) turns the receiver into a follower;
  * - the leader heartbeats every `heartbeatMs` and steps down when it has not heard from a
- *   quorum within the maximum election timeout (so a leader cut off in a minority gives up).
+ *   quorum within the maximum election timeout (so a leader cut off in a minority gives up);
+ * - only the group's voters are heard, and a term is bounded (TERM_MAX) and jumps by bounded, rare
+ *   steps: without a key any sender can claim a `from`, and one heartbeat at the top term once
+ *   parked every group leaderless for good (no term above it, so no election could win).
  *
  * ```ts
  * const m = new RaftMachine({ id: "a", term: 0, votedFor: null, timings, random, now: 0 });
@@ -23,6 +26,17 @@
  */
 
 export type Role = "follower" | "precandidate" | "candidate" | "leader";
+
+/** The highest term decoded or taken: 2^52, so term + 1 is exact and within what peers decode. */
+export const TERM_MAX = 2 ** 52;
+/** A message may raise our term by this much at any time (elections add one each). */
+export const TERM_STEP = 1024;
+/**
+ * A larger raise (a node that was away, a new node of an old group): by at most TERM_JUMP_MAX, once
+ * per TERM_JUMP_GAP_MS; reaching TERM_MAX so takes 2^20 minutes.
+ */
+export const TERM_JUMP_MAX = 2 ** 32;
+export const TERM_JUMP_GAP_MS = 60_000;
 
 export type RaftMsgType =
   | "prevote"
@@ -82,6 +96,10 @@ export class RaftMachine {
   leader: string | null = null;
   /** Group members by id, ourselves included when we carry the tag. */
   voters: string[] = [];
+  /** The same, looked up for every message received. */
+  #voterSet = new Set<string>();
+  /** When our term last rose by more than TERM_STEP because of a message. */
+  #termJumpAt = -Infinity;
   minSize: number;
   #timings: RaftTimings;
   #random: () => number;
@@ -98,8 +116,10 @@ export class RaftMachine {
   constructor(init: MachineInit) {
     this.id = init.id;
     this.group = init.group;
-    this.term = init.term;
-    this.votedFor = init.votedFor;
+    // a term saved above the bound (before it existed) would make every message we send refused
+    const saneTerm = Number.isSafeInteger(init.term) && init.term >= 0 && init.term <= TERM_MAX;
+    this.term = saneTerm ? init.term : 0;
+    this.votedFor = saneTerm ? init.votedFor : null;
     this.#timings = init.timings;
     this.#random = init.random;
     this.minSize = init.minSize ?? 1;
@@ -119,7 +139,8 @@ export class RaftMachine {
   /** The group changed (membership). A leader no longer in the group steps down. */
   setVoters(ids: string[], now: number): Output {
     const out = empty();
-    this.voters = [...new Set(ids)].sort();
+    this.#voterSet = new Set(ids);
+    this.voters = [...this.#voterSet].sort();
     if (this.leader !== null && !this.voters.includes(this.leader)) {
       this.leader = null;
       out.leaderChanged = true;
@@ -147,7 +168,7 @@ export class RaftMachine {
     }
     if (now < this.#electionAt) return out;
     this.#electionAt = now + this.#electionTimeout();
-    if (!this.eligible) return out;
+    if (!this.eligible || this.term >= TERM_MAX) return out;
     // a new election starts with a pre-vote (our own included)
     if (this.leader !== null) out.leaderChanged = true;
     this.leader = null;
@@ -161,7 +182,15 @@ export class RaftMachine {
   /** Handles one message of our group. */
   receive(msg: RaftMsg, now: number): Output {
     const out = empty();
-    if (msg.from === this.id || !Number.isSafeInteger(msg.term) || msg.term < 0) return out;
+    if (msg.from === this.id || !Number.isSafeInteger(msg.term) || msg.term < 0 || msg.term > TERM_MAX) {
+      return out;
+    }
+    // from outside the group a message counts for nothing (a heartbeat made its sender our leader)
+    if (!this.#voterSet.has(msg.from)) return out;
+    const jump = msg.term - this.term > TERM_STEP;
+    if (jump && (msg.term - this.term > TERM_JUMP_MAX || now - this.#termJumpAt < TERM_JUMP_GAP_MS)) {
+      return out;
+    }
     if (msg.type === "prevote") {
       const granted = msg.term > this.term && !this.#leaderIsFresh(now) && this.voters.includes(msg.from);
       this.#reply(msg, { type: "prevote_reply", granted }, out);
@@ -173,7 +202,10 @@ export class RaftMachine {
       return out;
     }
     // a higher term always wins (a granted pre-vote reply never carries one)
-    if (msg.term > this.term) this.#becomeFollower(msg.term, now, out);
+    if (msg.term > this.term) {
+      if (jump) this.#termJumpAt = now;
+      this.#becomeFollower(msg.term, now, out);
+    }
     switch (msg.type) {
       case "prevote_reply":
         // only the voters' grants count toward the quorum (any sender can claim a `from`)

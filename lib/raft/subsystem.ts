@@ -57,6 +57,17 @@ export function createRaft(
     const members = deps.membership.members();
     for (const [name, g] of groups) g.setVoters(votersOf(name, members));
   }
+  // member events come in bursts (a datagram of 256 joins): the voters are computed once per burst,
+  // not once per event (each run copies and filters the whole table, then sorts the voters)
+  let refreshQueued = false;
+  function queueRefresh(): void {
+    if (refreshQueued) return;
+    refreshQueued = true;
+    queueMicrotask(() => {
+      refreshQueued = false;
+      if (offs.length) refresh();
+    });
+  }
 
   function view(g: RaftGroup): GroupView {
     const s = g.status();
@@ -117,8 +128,8 @@ export function createRaft(
       }
       const members = deps.membership.members();
       for (const [name, g] of groups) g.start(votersOf(name, members));
-      offs.push(ctx.bus.onMembers(refresh));
-      offs.push(ctx.bus.on("tags.changed", refresh));
+      offs.push(ctx.bus.onMembers(queueRefresh));
+      offs.push(ctx.bus.on("tags.changed", queueRefresh));
       if (groups.size) ctx.log.info(`raft: ${groups.size} group(s): ${[...groups.keys()].join(", ")}`);
       return Promise.resolve();
     },

@@ -104,3 +104,25 @@ Deno.test("a message larger than the budget is sent alone, never stuck in the qu
   assert.equal(JSON.parse(alone[0]).uuid, "big");
   assert.equal(q.length, 0);
 });
+
+const user = (id: string): GossipMsg => ({ type: "user", kind: "event", id, payload: { n: id } });
+
+Deno.test("user messages hold at most a quarter of the queue and never evict membership news; they go after it", () => {
+  const q = new BroadcastQueue(16);
+  assert.equal(q.maxUser, 4);
+  q.push(alive("self", 7), "self"); // our refutation
+  for (let i = 0; i < 5; i++) q.push(alive(`m${i}`), `m${i}`);
+  // a sender making up user messages with fresh ids
+  for (let i = 0; i < 5000; i++) q.push(user(`u${i}`));
+  assert.equal(q.length, 10);
+  assert.ok(q.has("self"), "the refutation is still queued");
+  assert.deepEqual(q.evicted, { membership: 0, user: 4996 });
+  // membership news first, then the newest user messages
+  const taken = q.take(1400, 10).map((j) => JSON.parse(j));
+  assert.deepEqual(taken.slice(0, 6).map((m) => m.uuid).sort(), ["m0", "m1", "m2", "m3", "m4", "self"]);
+  assert.deepEqual(taken.slice(6).map((m) => m.id), ["u4999", "u4998", "u4997", "u4996"]);
+  // membership news beyond the whole queue still drops the most sent first, user ones before
+  for (let i = 0; i < 20; i++) q.push(alive(`n${i}`), `n${i}`);
+  assert.equal(q.length, 16);
+  assert.deepEqual(q.evicted, { membership: 10, user: 5000 });
+});

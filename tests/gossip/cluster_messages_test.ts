@@ -4,10 +4,10 @@ import { Counters } from "../../lib/counters.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
 import { ClusterMessages, SEEN_MAX } from "../../lib/gossip/cluster_messages.ts";
 import { BroadcastQueue } from "../../lib/gossip/broadcast_queue.ts";
-import type { GossipMsg } from "../../lib/gossip/codec.ts";
+import { decodePacket, encodePacket, type GossipMsg } from "../../lib/gossip/codec.ts";
 import type { EngineCore, EngineDeps } from "../../lib/gossip/core.ts";
 import { generateKey, Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
-import type { MemberRecord } from "../../lib/types.ts";
+import { INCARNATION_MAX, type MemberRecord } from "../../lib/types.ts";
 
 function rec(i: number, state: MemberRecord["state"] = "alive"): MemberRecord {
   return {
@@ -213,4 +213,25 @@ Deno.test("ids remembered are capped: a sender choosing fresh ids evicts the old
   assert.equal(got.length, SEEN_MAX + 10, "a recent id is still a duplicate");
   m.onUser({ type: "user", kind: "k", id: "id-0", payload: null });
   assert.equal(got.length, SEEN_MAX + 11, "the oldest was forgotten");
+});
+
+Deno.test("a cluster's use stamped more than a day ahead is refused: later rotations still apply and still decode", async () => {
+  const [k1, k2, k3] = [generateKey(), generateKey(), generateKey()];
+  const { core, keyring, clock, sent } = await fakeCore([k1]);
+  const logs: string[] = [];
+  (core.deps as { log: unknown }).log = { ...silentLogger, warn: (l: string) => logs.push(l) };
+  await clock.advance(1000);
+  const m = new ClusterMessages(core);
+  await m.onKeyOp({ type: "keyop", op: "use", key: k2, id: "far", at: INCARNATION_MAX });
+  assert.equal(keyring.list().primary, k1, "not applied");
+  assert.equal(keyring.primaryAt, 0);
+  assert.ok(
+    logs.some((l) => /a use stamped .* \(ahead of this clock\) was refused/.test(l)),
+    logs.join("\n"),
+  );
+  // a stamp saved at the top by an agent before the bound: the next use stays within what decodes
+  keyring.primaryAt = INCARNATION_MAX;
+  await m.keyOp("use", k3);
+  const use = sent.map((s) => s.msgs[0]).find((msg) => msg.type === "keyop")!;
+  assert.ok(decodePacket(encodePacket([use])).ok, JSON.stringify(use));
 });

@@ -5,7 +5,7 @@ import { type Clock, VirtualClock } from "../../lib/clock/mod.ts";
 import { type AliveMsg, aliveOf, encodePacket } from "../../lib/gossip/codec.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
 import { type ChangeKind, Membership } from "../../lib/gossip/members.ts";
-import type { MemberRecord } from "../../lib/types.ts";
+import { INCARNATION_MAX, type MemberRecord } from "../../lib/types.ts";
 import { gossipConfig, SimCluster } from "../sim/gossip_harness.ts";
 
 function rec(uuid: string, addr: string, over: Partial<MemberRecord> = {}): MemberRecord {
@@ -28,20 +28,26 @@ function table(clock: Clock = new VirtualClock(0), reapAfter = 1000, maxMembers 
   const refused: string[] = [];
   const changes: Array<[ChangeKind, string]> = [];
   const gossip: string[] = [];
-  const m = new Membership({
+  const rises: string[] = [];
+  const refutes: number[] = [];
+  const m: Membership = new Membership({
     clock,
     config: gossipConfig({ reap_after: reapAfter, max_members: maxMembers }),
     self: rec("me", "10.0.0.1"),
     hooks: {
       broadcast: (msg, key, urgent) => void gossip.push(`${msg.type} ${key}${urgent ? " urgent" : ""}`),
       withdraw: (key) => void gossip.push(`withdraw ${key}`),
-      refute: () => {},
+      refute: (n) => {
+        refutes.push(n);
+        m.setSelf({ ...m.self(), incarnation: n }); // what the engine does
+      },
       changed: (kind, r) => void changes.push([kind, r.uuid]),
       conflict: (existing, claim, what) => void conflicts.push({ what, existing: existing.addr, claim }),
       full: (claim) => void refused.push(claim.uuid),
+      refusedRise: (held, claimed, why) => void rises.push(`${held.uuid} ${claimed} ${why}`),
     },
   });
-  return { m, conflicts, changes, gossip, refused };
+  return { m, conflicts, changes, gossip, refused, rises, refutes };
 }
 
 Deno.test("a live node's address is not taken over by a claim from another address, even at a newer incarnation", () => {
@@ -209,4 +215,81 @@ Deno.test("an agent sent made-up nodes past gossip.max_members refuses them, cou
   assert.equal(logs.length, 2);
   assert.match(logs[1], /refused 27 new node\(s\), the latest "n-fake-100"/);
   await engine.stop();
+});
+
+Deno.test("a claim about ourselves far above our incarnation is followed by at most 2^32, one large rise a minute", async () => {
+  const clock = new VirtualClock(0);
+  const { m, rises, refutes } = table(clock);
+  m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
+  const suspect = (incarnation: number) =>
+    m.handleSuspect({ type: "suspect", uuid: "me", incarnation, from: "b" });
+  // an ordinary suspicion: refuted at once, as many times as it comes
+  suspect(1);
+  suspect(2);
+  assert.deepEqual(refutes, [2, 3]);
+  // the one-datagram attack: a suspicion at the top of what peers decode
+  suspect(INCARNATION_MAX);
+  assert.equal(m.self().incarnation, 3 + 2 ** 32, "followed part of the way only");
+  assert.deepEqual(rises, [`me ${INCARNATION_MAX} capped`]);
+  // a second large rise within the minute is refused; small ones still refute at once
+  const v = suspect(m.self().incarnation + 2 ** 20);
+  assert.equal(v.action, "ignore");
+  assert.equal(v.action === "ignore" && v.refused, true);
+  assert.equal(m.self().incarnation, 3 + 2 ** 32);
+  assert.deepEqual(rises.slice(1), [`me ${3 + 2 ** 32 + 2 ** 20} too-soon`]);
+  suspect(m.self().incarnation);
+  assert.equal(m.self().incarnation, 4 + 2 ** 32);
+  // a minute later the next large rise is taken (a peer holding us far above is caught up with)
+  await clock.advance(60_000);
+  suspect(m.self().incarnation + 2 ** 20);
+  assert.equal(m.self().incarnation, 5 + 2 ** 32 + 2 ** 20);
+  // the same limits for alive, dead and leave claims about us
+  for (const claim of [aliveOf(rec("me", "10.0.0.1", { incarnation: 2 ** 50 }))]) m.handleAlive(claim);
+  m.handleDead({ type: "dead", uuid: "me", incarnation: 2 ** 50, from: "b" });
+  m.handleLeave({ type: "leave", uuid: "me", incarnation: 2 ** 50 });
+  assert.equal(m.self().incarnation, 5 + 2 ** 32 + 2 ** 20);
+  assert.equal(rises.length, 5);
+});
+
+Deno.test("after its data dir was lost, a node jumps once above what the cluster holds of it", () => {
+  const { m, refutes } = table();
+  m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
+  // restarted at 0 while the cluster remembers it at 50 000
+  m.handleSuspect({ type: "suspect", uuid: "me", incarnation: 50_000, from: "b" });
+  assert.deepEqual(refutes, [50_001]);
+  // and goes on refuting what follows as usual
+  m.handleAlive(aliveOf(rec("me", "10.0.0.1", { incarnation: 50_010 })));
+  m.handleDead({ type: "dead", uuid: "me", incarnation: 50_011, from: "b" });
+  assert.deepEqual(refutes, [50_001, 50_011, 50_012]);
+});
+
+Deno.test("a claim raising another node's incarnation by more than 2^34, or twice within 30 s by more than 1024, is refused", async () => {
+  const clock = new VirtualClock(0);
+  const { m, rises, gossip } = table(clock);
+  m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
+  // an absurd incarnation for a node we know: refused, not gossiped on (b could never refute it)
+  const v = m.handleAlive(aliveOf(rec("b", "10.0.0.2", { incarnation: INCARNATION_MAX, tags: ["forged"] })));
+  assert.equal(v.action, "ignore");
+  m.handleSuspect({ type: "suspect", uuid: "b", incarnation: INCARNATION_MAX, from: "x" });
+  m.handleDead({ type: "dead", uuid: "b", incarnation: 2 ** 34 + 2, from: "x" });
+  m.handleLeave({ type: "leave", uuid: "b", incarnation: 2 ** 40 });
+  assert.deepEqual(m.get("b"), rec("b", "10.0.0.2"));
+  assert.equal(rises.length, 4);
+  assert.ok(rises.every((r) => r.endsWith("too-far")));
+  // small rises always apply; a large one once, then not again for 30 s
+  assert.equal(m.handleAlive(aliveOf(rec("b", "10.0.0.2", { incarnation: 1025 }))).action, "update");
+  assert.equal(m.handleAlive(aliveOf(rec("b", "10.0.0.2", { incarnation: 2 ** 33 }))).action, "update");
+  const steps = [2 ** 34, 2 ** 33 + 2 ** 20].map((i) =>
+    m.handleSuspect({ type: "suspect", uuid: "b", incarnation: 2 ** 33 + i, from: "x" }).action
+  );
+  assert.deepEqual(steps, ["ignore", "ignore"]);
+  assert.deepEqual(rises.slice(4), [`b ${2 ** 33 + 2 ** 34} too-soon`, `b ${2 ** 34 + 2 ** 20} too-soon`]);
+  assert.equal(
+    m.handleSuspect({ type: "suspect", uuid: "b", incarnation: 2 ** 33 + 1000, from: "x" }).action,
+    "update",
+  );
+  await clock.advance(30_000);
+  assert.equal(m.handleAlive(aliveOf(rec("b", "10.0.0.2", { incarnation: 2 ** 34 }))).action, "update");
+  assert.equal(gossip.filter((g) => g.startsWith("alive b")).length, 4);
+  m.close();
 });

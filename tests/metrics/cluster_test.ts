@@ -1,7 +1,9 @@
 import assert from "node:assert/strict";
 import { startTsNodes } from "./ts_nodes.ts";
 import { TsRing } from "../../lib/metrics/mod.ts";
-import { NAMES_TTL_MS } from "../../lib/metrics/cluster.ts";
+import { MetricsCluster, NAMES_TTL_MS } from "../../lib/metrics/cluster.ts";
+import type { MetricsService } from "../../lib/metrics/service.ts";
+import { silentLogger } from "../../lib/log/mod.ts";
 import { Forwarder, peerCall } from "../../lib/metrics/peer_client.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { buildApp } from "../../lib/http/mod.ts";
@@ -230,4 +232,77 @@ Deno.test("the cluster's metric names: other nodes' lists are reused for a few s
   } finally {
     await stop();
   }
+});
+
+Deno.test("a burst of member events rebuilds the ts ring once, only when its ts nodes changed; its log line stays short", async () => {
+  const members: MemberRecord[] = [member("0".repeat(40), "self", 1, [])];
+  const listeners: Array<() => void> = [];
+  const infos: string[] = [];
+  const cluster = new MetricsCluster({ setStatsdLocal() {} } as unknown as MetricsService, {
+    membership: { self: () => members[0], members: () => [...members] },
+    onMemberChange: (fn) => {
+      listeners.push(fn);
+      return () => listeners.splice(listeners.indexOf(fn), 1);
+    },
+    batchSize: 100,
+    log: { ...silentLogger, info: (l: string) => void infos.push(l) },
+  });
+  let builds = 0;
+  const of = TsRing.of;
+  TsRing.of = (...args: Parameters<typeof TsRing.of>) => {
+    builds++;
+    return of.apply(TsRing, args);
+  };
+  try {
+    cluster.start();
+    assert.equal(builds, 1);
+    // one datagram of 256 made-up `ts` members: 256 member.joined events in one go
+    for (let i = 0; i < 256; i++) {
+      members.push(member((i + 1).toString(16).padStart(40, "f"), `fake-${i}-${"x".repeat(200)}`, 2, ["ts"]));
+      for (const fn of listeners) fn();
+    }
+    await Promise.resolve();
+    assert.equal(builds, 2, "one rebuild for the burst");
+    assert.equal(cluster.ring.nodes.length, 256);
+    // changes that leave the ts nodes as they were (new incarnations, another non-ts node) build nothing
+    for (let i = 1; i < members.length; i++) {
+      members[i] = { ...members[i], incarnation: 5 };
+      for (const fn of listeners) fn();
+    }
+    members.push(member("e".repeat(40), "plain", 3, []));
+    for (const fn of listeners) fn();
+    await Promise.resolve();
+    assert.equal(builds, 2);
+    assert.equal(infos.length, 2);
+    assert.match(infos[1], /^ts ring: 256 nodes: (fake-\d+-x+, ){8}\.\.\.$/);
+    assert.ok(infos[1].length < 1000, `${infos[1].length} chars`);
+  } finally {
+    TsRing.of = of;
+    await cluster.stop();
+  }
+});
+
+Deno.test("ts ring: built from the previous ring it places every name as a fresh build does", () => {
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  const pool = Array.from(
+    { length: 60 },
+    (_, i) => member((i * 2654435761 % 2 ** 32).toString(16).padStart(40, "0"), `n${i}`, i, ["ts"]),
+  );
+  let ring = TsRing.of([], 16);
+  let current: MemberRecord[] = [];
+  for (let step = 0; step < 40; step++) {
+    // some leave, some join, one moves to another port (same uuid, new record)
+    current = current.filter(() => rnd() > 0.3);
+    for (const m of pool) if (rnd() < 0.15 && !current.some((c) => c.uuid === m.uuid)) current.push(m);
+    if (current.length) current[0] = { ...current[0], port: current[0].port + 1000 };
+    const fresh = TsRing.of(current, 16);
+    const before = new Set(ring.nodes.map((n) => n.uuid));
+    ring = TsRing.of(current, 16, ring);
+    assert.equal(ring.hashed, current.filter((n) => !before.has(n.uuid)).length, "only the new nodes hashed");
+    assert.deepEqual(ring.nodes, fresh.nodes);
+    for (let i = 0; i < 300; i++) assert.equal(ring.owner(`m.${step}.${i}`), fresh.owner(`m.${step}.${i}`));
+  }
+  // a previous ring of another vnode count is not reused
+  assert.equal(TsRing.of(current, 8, ring).owner("x"), TsRing.of(current, 8).owner("x"));
 });

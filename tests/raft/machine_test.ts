@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
-import { quorum, RaftMachine, type RaftMsg } from "../../lib/raft/mod.ts";
+import { quorum, RaftMachine, type RaftMsg, TERM_MAX } from "../../lib/raft/mod.ts";
+import { decodeMsg, encodeMsg } from "../../lib/raft/http_transport.ts";
 
 const T = { heartbeatMs: 100, electionMinMs: 500, electionMaxMs: 1000 };
 const VOTERS = ["a", "b", "c"];
@@ -33,8 +34,8 @@ Deno.test("one vote per term: the first candidate gets it, the second does not; 
   // a restarted node keeps its vote
   const again = machine("a", 1, "b");
   assert.equal(again.receive(msg("vote", "c", 1), 0).send[0].msg.granted, false);
-  // nodes outside the group get no vote
-  assert.equal(machine("a").receive(msg("vote", "zz", 1), 0).send[0].msg.granted, false);
+  // nodes outside the group get no vote (no answer at all)
+  assert.deepEqual(machine("a").receive(msg("vote", "zz", 1), 0).send, []);
 });
 
 Deno.test("a timeout starts a pre-vote for term+1 that changes nobody's term", () => {
@@ -125,4 +126,66 @@ Deno.test("grants and acks from outside the group count for nothing (anyone can 
   // a leader hears only from non-voters: it steps down at the quorum check all the same
   for (let t = 100; t <= 3000; t += 100) m.receive(msg("heartbeat_reply", "x1", 1), t), m.tick(t);
   assert.notEqual(m.role, "leader");
+});
+
+Deno.test("a heartbeat from outside the group makes no leader and takes no term", () => {
+  const m = machine("a");
+  const out = m.receive(msg("heartbeat", "nobody", 7), 0);
+  assert.deepEqual(out, { send: [], persist: false, leaderChanged: false });
+  assert.equal(m.leader, null);
+  assert.equal(m.term, 0);
+  // the same from a voter is a leader
+  m.receive(msg("heartbeat", "b", 7), 1);
+  assert.equal(m.leader, "b");
+  assert.equal(m.term, 7);
+});
+
+Deno.test("one heartbeat at the top term no longer parks a group: terms stay under TERM_MAX and jump by bounded, rare steps", () => {
+  const [a, b, c] = VOTERS.map((id, i) => {
+    const m = new RaftMachine({
+      id,
+      group: "g",
+      term: 0,
+      votedFor: null,
+      timings: T,
+      random: () => i / 3,
+      now: 0,
+    });
+    m.setVoters(VOTERS, 0);
+    return m;
+  });
+  // the auditor's message, from a voter's uuid, and one at the decoder's top
+  for (const term of [Number.MAX_SAFE_INTEGER, TERM_MAX + 1, TERM_MAX, 2 ** 32 + 1]) {
+    assert.deepEqual(a.receive(msg("heartbeat", "b", term), 0).send, []);
+  }
+  assert.equal(a.term, 0);
+  assert.equal(a.leader, null);
+  // a node of an old group learns its term at once (a jump), then not again within a minute
+  a.receive(msg("heartbeat", "b", 5000), 10);
+  assert.deepEqual([a.term, a.leader], [5000, "b"]);
+  a.receive(msg("heartbeat", "c", 2 ** 31), 20);
+  assert.deepEqual([a.term, a.leader], [5000, "b"]);
+  // small steps (elections) always apply
+  a.receive(msg("heartbeat", "c", 5001), 30);
+  assert.deepEqual([a.term, a.leader], [5001, "c"]);
+  a.receive(msg("heartbeat", "b", 2 ** 31), 60_010);
+  assert.equal(a.term, 2 ** 31);
+  // the group still elects a leader: b and c never took the forged terms
+  let now = 60_010;
+  const all = [a, b, c];
+  for (let i = 0; i < 200 && !all.some((m) => m.role === "leader"); i++) {
+    const next = Math.min(...all.map((m) => m.nextDeadline()));
+    now = Math.max(now, next);
+    const queue = all.flatMap((m) => m.tick(now).send);
+    while (queue.length) {
+      const { to, msg: sent } = queue.shift()!;
+      queue.push(...all.find((m) => m.id === to)!.receive(sent, now).send);
+    }
+  }
+  assert.ok(all.some((m) => m.role === "leader"), all.map((m) => `${m.id} ${m.role} ${m.term}`).join(", "));
+  // a term saved above the bound by an agent before it: started over
+  assert.equal(machine("a", Number.MAX_SAFE_INTEGER, "b").term, 0);
+  // and the decoder refuses what no node may take
+  assert.equal(decodeMsg(encodeMsg(msg("heartbeat", "b", TERM_MAX + 1))), "bad term");
+  assert.equal(typeof decodeMsg(encodeMsg(msg("heartbeat", "b", TERM_MAX))), "object");
 });

@@ -63,7 +63,10 @@ Deno.test("a lone member elects itself, announces it on the bus and persists ter
 });
 
 Deno.test("raft routes: reads are read routes, /raft/msg is a peer route; bad messages are 400", async () => {
-  const { ctx, raft } = await setup(["db"], [rec("self-uuid", "me", ["db"])]);
+  const { ctx, raft } = await setup(["db"], [
+    rec("self-uuid", "me", ["db"]),
+    rec("self-uuid-2", "two", ["db"]),
+  ]);
   try {
     await raft.start();
     const r = raft.routes!() as RouteTable;
@@ -79,11 +82,51 @@ Deno.test("raft routes: reads are read routes, /raft/msg is a peer route; bad me
       await res.body?.cancel();
     }
     // a higher-term heartbeat (authenticated by the keyring) makes us follow its sender
-    const hb = JSON.stringify({ type: "heartbeat", group: "db", from: "self-uuid-2", term: 9 });
-    const res = await req("/raft/msg", { method: "POST", body: hb });
+    const hb = (from: string, term: number) => JSON.stringify({ type: "heartbeat", group: "db", from, term });
+    const res = await req("/raft/msg", { method: "POST", body: hb("self-uuid-2", 9) });
     assert.equal(res.status, 200);
     assert.equal(raft.group("db")!.term, 9);
+    assert.equal(raft.group("db")!.leader, "self-uuid-2");
+    // from outside the group, or at a term no node may take: nothing changes
+    for (const body of [hb("nobody", 10), hb("self-uuid-2", Number.MAX_SAFE_INTEGER)]) {
+      await (await req("/raft/msg", { method: "POST", body })).body?.cancel();
+    }
+    assert.equal(raft.group("db")!.term, 9);
+    assert.equal(raft.group("db")!.leader, "self-uuid-2");
     assert.ok(ctx.counters.get("raft_messages_dropped_total", { reason: "malformed" }) >= 3);
+  } finally {
+    await raft.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("a burst of member events recomputes the voters once (a datagram of 256 joins is one pass, not 256)", async () => {
+  const members = [rec("self-uuid", "me", ["db"])];
+  let reads = 0;
+  const ctx = makeTestCtx({ uuid: "self-uuid", name: "me", params: { raft: { groups: ["db", "*"] } } });
+  const envelope = new PeerEnvelope(await Keyring.create([]), { now: () => ctx.clock.now() });
+  const raft = createRaft(ctx, {
+    membership: {
+      members: () => {
+        reads++;
+        return [...members];
+      },
+    },
+    envelope,
+  });
+  try {
+    await raft.start();
+    const before = reads;
+    for (let i = 0; i < 256; i++) {
+      const m = rec(`u${i}`, `n${i}`, ["db"]);
+      members.push(m);
+      ctx.bus.emit("member.joined", m);
+    }
+    ctx.bus.emit("tags.changed", { tags: [], added: [], removed: [] });
+    await Promise.resolve();
+    assert.equal(reads - before, 1);
+    assert.equal(raft.group("db")!.voters.length, 257);
+    assert.equal(raft.group("*")!.voters.length, 257);
   } finally {
     await raft.stop();
     ctx.cleanup();
