@@ -289,9 +289,12 @@ export class TcpFront {
     const buf = new Uint8Array(CHUNK);
     try {
       while (!c.closed) {
-        // a peer that does not read its answers is not read either: answers queue up to a bound
-        while (c.ws && from === c.client && c.ws.backlog > WS_BACKLOG && !c.ws.ended && !c.closed) {
-          await c.ws.drained();
+        // a peer that does not read its answers is not read either: answers queue up to a bound;
+        // nor one whose messages in flight are at their bound (SOCKET_MAX_INFLIGHT)
+        while (c.ws && from === c.client && !c.ws.ended && !c.closed) {
+          if (c.ws.backlog > WS_BACKLOG) await c.ws.drained();
+          else if (c.ws.busy) await c.ws.ready();
+          else break;
         }
         const n = await from.read(buf);
         if (n === null) break;
@@ -463,6 +466,7 @@ export class TcpFront {
       this.#timer = null;
     }
     if (reason) this.opts.counters.inc("http_connections_dropped_total", { reason });
+    c.ws?.abort();
     for (const s of [c.client, c.upstream]) {
       try {
         s.close();
