@@ -55,6 +55,8 @@ export class WsFrontConn implements FastSocketPeer {
   /** The pong to the latest ping, not yet written (one at a time, whatever the client sends). */
   #pong: Uint8Array | null = null;
   #messages = 0;
+  /** When the message not yet complete (a frame's first bytes, or its first fragment) began; -1: none. */
+  #startedAt = -1;
   #writing = false;
   #drained: Array<() => void> = [];
   #ended = false;
@@ -73,6 +75,7 @@ export class WsFrontConn implements FastSocketPeer {
     /** Called once when the connection must end (after a close frame, when one is due). */
     private readonly end: () => void,
     private readonly maxMessage = route.maxMessage,
+    private readonly now: () => number = performance.now.bind(performance),
   ) {
     this.#onMessage = route.open(this, envelope);
   }
@@ -84,6 +87,14 @@ export class WsFrontConn implements FastSocketPeer {
   /** Messages received so far (pings and pongs are not messages). */
   get messages(): number {
     return this.#messages;
+  }
+
+  /**
+   * When the message still incomplete began (its first bytes arrived), or -1: the front closes a
+   * client that starts a message and does not finish it (a byte an hour of a frame announcing 8 MB).
+   */
+  get startedAt(): number {
+    return this.#startedAt;
   }
 
   /** Answer bytes queued but not yet written to the client. */
@@ -142,6 +153,7 @@ export class WsFrontConn implements FastSocketPeer {
   /** Parses the frames complete in `bytes` (after what was left over); false once the connection ended. */
   feed(bytes: Uint8Array): boolean {
     if (this.#ended) return false;
+    const before = this.#messages;
     let buf = bytes;
     if (this.#tail.length) {
       // `bytes` is the reader's buffer, reused: keep a copy; join only once the frame is complete
@@ -204,6 +216,8 @@ export class WsFrontConn implements FastSocketPeer {
       this.#tailLen = buf.length - off;
       this.#need = need;
     }
+    if (!this.#tail.length && !this.#parts.length) this.#startedAt = -1;
+    else if (this.#startedAt < 0 || this.#messages !== before) this.#startedAt = this.now();
     return !this.#ended;
   }
 
