@@ -26,6 +26,8 @@ export interface ServerOptions {
 
 /** TCP connections served at once; more are closed at accept. */
 const MAX_TCP_CONNS = 128;
+/** TCP connections one client address may hold (a resolver pipelines on one or a few). */
+export const MAX_TCP_PER_CLIENT = 16;
 /** A TCP connection idle this long is closed (`dns.tcp_idle_timeout`). */
 const TCP_IDLE_MS = 10_000;
 const FORWARD_TIMEOUT_MS = 2000;
@@ -42,6 +44,8 @@ export class DnsServer {
   #udp: Deno.DatagramConn | null = null;
   #tcp: Deno.Listener | null = null;
   #conns = new Set<Deno.Conn>();
+  /** Open TCP connections per client address (MAX_TCP_PER_CLIENT). */
+  #perClient = new Map<string, number>();
   #closed = false;
   #loops: Promise<void>[] = [];
   /** True once the UDP loop takes queued queries in batches (recvmmsg/sendmmsg). */
@@ -169,24 +173,45 @@ export class DnsServer {
         closeQuietly(conn);
         continue;
       }
+      // one client must not take every slot
+      const from = (conn.remoteAddr as Deno.NetAddr).hostname;
+      const held = this.#perClient.get(from) ?? 0;
+      if (held >= MAX_TCP_PER_CLIENT) {
+        this.#opts.onError("tcp-per-client", new Error(`${from} holds ${held} connections`));
+        closeQuietly(conn);
+        continue;
+      }
+      this.#perClient.set(from, held + 1);
       this.#conns.add(conn);
       this.#serveConn(conn)
         .catch((err) => this.#opts.onError("tcp-conn", err))
         .finally(() => {
           this.#conns.delete(conn);
+          const left = (this.#perClient.get(from) ?? 1) - 1;
+          if (left > 0) this.#perClient.set(from, left);
+          else this.#perClient.delete(from);
           closeQuietly(conn);
         });
     }
   }
 
-  /** Reads framed queries until EOF, idle timeout, or a frame over the query cap. */
+  /**
+   * Reads framed queries until EOF, idle timeout, or a frame over the query cap. A query begun must
+   * be whole within the idle timeout of its first byte (a byte every 9 s no longer holds the
+   * connection: the deadline is not reset by each read).
+   */
   async #serveConn(conn: Deno.Conn): Promise<void> {
     let pending: Uint8Array = new Uint8Array(0);
     const chunk = new Uint8Array(4096);
     const idleMs = this.#opts.tcpIdleMs ?? TCP_IDLE_MS;
+    let due = 0; // when the query begun must be whole (0: none begun)
     while (!this.#closed) {
-      const n = await readWithTimeout(conn, chunk, idleMs);
-      if (n === null) return;
+      const n = await readWithTimeout(conn, chunk, due ? due - performance.now() : idleMs);
+      if (n === null) {
+        if (due) this.#opts.handler.countDrop("tcp-slow");
+        return;
+      }
+      if (!pending.length) due = performance.now() + idleMs;
       pending = concat(pending, chunk.subarray(0, n));
       while (pending.length >= 2) {
         const len = (pending[0] << 8) | pending[1];
@@ -197,6 +222,8 @@ export class DnsServer {
         if (pending.length < 2 + len) break;
         const packet = pending.slice(2, 2 + len);
         pending = pending.slice(2 + len);
+        // the next query, already begun, is due within the timeout from now
+        due = pending.length ? performance.now() + idleMs : 0;
         const r = this.#opts.handler.handle(packet, "tcp");
         let bytes: Uint8Array | null = null;
         if (r.kind === "reply") bytes = r.bytes;
@@ -217,6 +244,7 @@ export class DnsServer {
 }
 
 async function readWithTimeout(conn: Deno.Conn, buf: Uint8Array, ms: number): Promise<number | null> {
+  if (ms <= 0) return null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<null>((resolve) => {
     timer = setTimeout(() => {

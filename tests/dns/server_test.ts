@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { createDns } from "../../lib/dns/mod.ts";
-import { MAX_FORWARDS } from "../../lib/dns/server.ts";
+import { MAX_FORWARDS, MAX_TCP_PER_CLIENT } from "../../lib/dns/server.ts";
 import { forwardQuery } from "../../lib/dns/forward.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { freePort, makeTestCtx, until } from "../helpers.ts";
@@ -133,6 +133,74 @@ Deno.test({
       await writer;
       assert.ok(dns.handler.stats.queries.tcp > 1000, "it answered until the buffers were full");
     } finally {
+      await dns.stop();
+      ctx.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "dns server: a TCP query sent a byte at a time is closed tcp_idle_timeout after its first byte",
+  sanitizeResources: false,
+  async fn() {
+    const addr = "127.0.14.16";
+    const port = freePort(addr);
+    const ctx = dnsCtx(addr, port, { tcp_idle_timeout: "400ms" });
+    const dns = createDns(ctx, { membership: { members: () => hundred } });
+    try {
+      await dns.start();
+      const conn = await Deno.connect({ hostname: addr, port });
+      const q = query("n1.node.dc1.kunai", { id: 9 });
+      const frame = new Uint8Array([q.length >> 8, q.length & 0xff, ...q]);
+      // a whole query first: answered, the connection stays for the next one
+      await conn.write(frame);
+      const got = new Uint8Array(512);
+      assert.ok(((await conn.read(got)) ?? 0) > 2);
+      // then one byte every 100 ms, each within the idle timeout of the previous one
+      let closed = false;
+      for (let i = 0; i < 2 * frame.length && !closed; i++) {
+        await conn.write(frame.subarray(i % frame.length, i % frame.length + 1)).catch(() => closed = true);
+        await new Promise((r) => setTimeout(r, 100));
+        if (dns.handler.stats.dropped["tcp-slow"]) closed = true;
+      }
+      conn.close();
+      assert.equal(dns.handler.stats.dropped["tcp-slow"], 1);
+      assert.equal(dns.handler.stats.queries.tcp, 1, "the slow query was never taken");
+    } finally {
+      await dns.stop();
+      ctx.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: `dns server: one client address holds at most ${MAX_TCP_PER_CLIENT} TCP connections`,
+  sanitizeResources: false,
+  async fn() {
+    const addr = "127.0.14.17";
+    const port = freePort(addr);
+    const ctx = dnsCtx(addr, port);
+    const dns = createDns(ctx, { membership: { members: () => hundred } });
+    const conns: Deno.Conn[] = [];
+    try {
+      await dns.start();
+      for (let i = 0; i <= MAX_TCP_PER_CLIENT; i++) conns.push(await Deno.connect({ hostname: addr, port }));
+      const errors = () => ctx.counters.get("dns_socket_errors_total", { where: "tcp-per-client" });
+      await until("the one over the bound closed", () => errors() === 1, 5000);
+      // the others are served
+      const q = query("n1.node.dc1.kunai", { id: 3 });
+      await conns[0].write(new Uint8Array([q.length >> 8, q.length & 0xff, ...q]));
+      assert.ok(((await conns[0].read(new Uint8Array(512))) ?? 0) > 2);
+      // a place freed is taken again
+      conns.shift()!.close();
+      await until("its place freed", async () => {
+        const c = await Deno.connect({ hostname: addr, port });
+        conns.push(c);
+        await new Promise((r) => setTimeout(r, 50));
+        return errors() === conns.length - MAX_TCP_PER_CLIENT;
+      }, 5000);
+    } finally {
+      for (const c of conns) c.close();
       await dns.stop();
       ctx.cleanup();
     }
