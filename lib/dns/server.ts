@@ -5,7 +5,7 @@
  * go to the recursors when the handler says so.
  */
 import type { Logger } from "../log/mod.ts";
-import type { DnsHandler } from "./handler.ts";
+import type { DnsHandler, HandleResult } from "./handler.ts";
 import { forwardQuery, type Upstream } from "./forward.ts";
 import { MAX_QUERY_BYTES, type Query } from "./wire.ts";
 import { UdpBatch } from "../udp_mmsg.ts";
@@ -38,6 +38,12 @@ export const MAX_FORWARDS = 512;
  * (64 queries each), so a flood cannot keep gossip, HTTP and the TCP listener waiting.
  */
 const MAX_BATCH_ROUNDS = 8;
+/**
+ * Pauses after a failed receive (10 ms: as the metric listeners) or accept (100 ms: as the HTTP front):
+ * a socket that fails at once each time (out of file descriptors) must not spin.
+ */
+const RECEIVE_PAUSE_MS = 10;
+const ACCEPT_PAUSE_MS = 100;
 
 export class DnsServer {
   #opts: ServerOptions;
@@ -94,24 +100,41 @@ export class DnsServer {
       } catch (err) {
         if (this.#closed) return;
         this.#opts.onError("udp-receive", err);
+        await pause(RECEIVE_PAUSE_MS);
         continue;
       }
       this.#answerUdp(sock, data, addr);
       // the queries that arrived meanwhile: a few system calls for all of them, not an op each
-      this.udpBatched += batch?.drain(MAX_BATCH_ROUNDS, () => this.#closed, (i) => {
-        const r = this.#opts.handler.handle(batch.datagram(i), "udp");
-        if (r.kind === "reply") batch.reply(i, r.bytes, sock);
-        else if (r.kind === "forward") {
-          const from = batch.sender(i);
-          if (from) this.#forwardUdp(sock, { ...r.query, raw: batch.datagram(i).slice() }, from);
-        }
-      }, () => batch.flush(sock)) ?? 0;
+      try {
+        this.udpBatched += batch?.drain(MAX_BATCH_ROUNDS, () => this.#closed, (i) => {
+          let r: HandleResult;
+          try {
+            r = this.#opts.handler.handle(batch.datagram(i), "udp");
+          } catch (err) {
+            return this.#opts.onError("udp-handle", err);
+          }
+          if (r.kind === "reply") batch.reply(i, r.bytes, sock);
+          else if (r.kind === "forward") {
+            const from = batch.sender(i);
+            if (from) this.#forwardUdp(sock, { ...r.query, raw: batch.datagram(i).slice() }, from);
+          }
+        }, () => batch.flush(sock)) ?? 0;
+      } catch (err) {
+        if (this.#closed) return;
+        this.#opts.onError("udp-receive", err);
+        await pause(RECEIVE_PAUSE_MS);
+      }
     }
   }
 
-  /** Answers one datagram received by the DatagramConn. */
+  /** Answers one datagram received by the DatagramConn (a query that makes the handler throw: none). */
   #answerUdp(sock: Deno.DatagramConn, data: Uint8Array, addr: Deno.Addr): void {
-    const r = this.#opts.handler.handle(data, "udp");
+    let r: HandleResult;
+    try {
+      r = this.#opts.handler.handle(data, "udp");
+    } catch (err) {
+      return this.#opts.onError("udp-handle", err);
+    }
     if (r.kind === "reply") {
       sock.send(r.bytes, addr).catch((err) => this.#opts.onError("udp-send", err));
     } else if (r.kind === "forward") {
@@ -166,6 +189,7 @@ export class DnsServer {
       } catch (err) {
         if (this.#closed) return;
         this.#opts.onError("tcp-accept", err);
+        await pause(ACCEPT_PAUSE_MS);
         continue;
       }
       if (this.#conns.size >= MAX_TCP_CONNS) {
@@ -293,6 +317,10 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a);
   out.set(b, a.length);
   return out;
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function closeQuietly(c: { close(): void }): void {

@@ -5,7 +5,9 @@
  */
 import assert from "node:assert/strict";
 import { createDns } from "../../lib/dns/mod.ts";
-import { MAX_FORWARDS, MAX_TCP_PER_CLIENT } from "../../lib/dns/server.ts";
+import { DnsServer, MAX_FORWARDS, MAX_TCP_PER_CLIENT } from "../../lib/dns/server.ts";
+import { DnsHandler } from "../../lib/dns/mod.ts";
+import { silentLogger } from "../../lib/log/mod.ts";
 import { forwardQuery } from "../../lib/dns/forward.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { freePort, makeTestCtx, until } from "../helpers.ts";
@@ -203,6 +205,63 @@ Deno.test({
       for (const c of conns) c.close();
       await dns.stop();
       ctx.cleanup();
+    }
+  },
+});
+
+Deno.test({
+  name: "dns server: a query that makes the handler throw is counted; UDP goes on answering the others",
+  sanitizeResources: false,
+  async fn() {
+    const addr = "127.0.14.18";
+    const port = freePort(addr);
+    const handler = new DnsHandler({
+      domain: ".kunai",
+      ttl: 60,
+      members: () => hundred,
+      forward: false,
+    });
+    const handle = handler.handle.bind(handler);
+    // a bug to come: the query with id 666 throws
+    handler.handle = (packet, proto) => {
+      if (packet[0] === 666 >> 8 && packet[1] === (666 & 255)) throw new Error("boom");
+      return handle(packet, proto);
+    };
+    const errors: string[] = [];
+    const server = new DnsServer({
+      hostname: addr,
+      port,
+      handler,
+      recursors: [],
+      log: silentLogger,
+      onError: (where) => errors.push(where),
+      onForward: () => {},
+    });
+    const client = Deno.listenDatagram({ hostname: addr, port: 0, transport: "udp" });
+    const to = { hostname: addr, port, transport: "udp" as const };
+    try {
+      server.start();
+      const ids: number[] = [];
+      const receive = async (n: number) => {
+        for (let k = 0; k < n; k++) {
+          const [bytes] = await Promise.race([
+            client.receive(),
+            new Promise<never>((_, rej) => setTimeout(() => rej(new Error(`answers: ${ids}`)), 5000)),
+          ]);
+          ids.push(decode(bytes).id);
+        }
+      };
+      await client.send(query("n1.node.dc1.kunai", { id: 666 }), to);
+      await client.send(query("n1.node.dc1.kunai", { id: 1 }), to);
+      await receive(1);
+      // a burst: some of it taken in a batch
+      await Promise.all([2, 666, 3, 666, 4].map((id) => client.send(query("n1.node.dc1.kunai", { id }), to)));
+      await receive(3);
+      assert.deepEqual(ids.sort((a, b) => a - b), [1, 2, 3, 4]);
+      assert.deepEqual(errors, ["udp-handle", "udp-handle", "udp-handle"]);
+    } finally {
+      client.close();
+      await server.close();
     }
   },
 });
