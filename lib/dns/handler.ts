@@ -5,13 +5,18 @@
  * the server for forwarding when recursors are configured. Reverse names of members' addresses
  * are answered too (reverse.ts).
  *
+ * A UDP answer is small whatever the question (its source may be spoofed: a 40-byte query must not
+ * send kilobytes to someone else): at most UDP_ANSWER_LIMIT records, chosen at random, with TC set
+ * when there are more (a client that wants them all asks again over TCP, as dig and glibc do), and
+ * ANY gets the addresses only (RFC 8482 §4.2: a subset of the RRsets); over TCP, every record.
+ *
  * ```ts
  * const h = new DnsHandler({ domain: ".kunai", ttl: 60, members: () => view.members(), forward: false });
  * const out = h.handle(packet, "udp"); // { kind: "reply", bytes } | { kind: "drop" } | { kind: "forward" }
  * ```
  */
 import type { MemberRecord } from "../types.ts";
-import { type Answer, answerFor, classifyName, normalizeDomain } from "./records.ts";
+import { type Answer, answerFor, classifyName, type NameClass, normalizeDomain } from "./records.ts";
 import { answerReverse, reverseAddr } from "./reverse.ts";
 import {
   buildErrorReply,
@@ -19,6 +24,7 @@ import {
   parseQuery,
   QCLASS_ANY,
   QCLASS_IN,
+  QTYPE,
   type Query,
   RCODE,
   replyLimit,
@@ -60,6 +66,8 @@ const RCODE_NAMES: Record<number, string> = {
   5: "REFUSED",
   16: "BADVERS",
 };
+/** Records a UDP answer carries at most (Consul's `udp_answer_limit` is 3). */
+export const UDP_ANSWER_LIMIT = 8;
 /** Cached (name, type) answers kept at most; the cache is cleared when it is full. */
 const CACHE_MAX = 10_000;
 
@@ -126,14 +134,25 @@ export class DnsHandler {
         false,
       );
     }
-    const key = `${q.qtype}|${q.name}`;
+    if (q.qtype === QTYPE.ANY && proto === "udp" && cls.kind !== "apex") {
+      // the addresses, or the IPv6 ones when there are no others (or NXDOMAIN, as for A)
+      const a = this.#answer(cls, QTYPE.A, q.name);
+      const addrs = a.rcode === 0 && !a.answers.length ? this.#answer(cls, QTYPE.AAAA, q.name) : a;
+      return this.#send(q, proto, addrs, true);
+    }
+    return this.#send(q, proto, this.#answer(cls, q.qtype, q.name), true);
+  }
+
+  /** The answer to (name, type) in our domain, from the cache when it is there. */
+  #answer(cls: NameClass, qtype: number, name: string): Answer {
+    const key = `${qtype}|${name}`;
     let ans = this.#cache.get(key);
     if (ans) this.stats.cache_hits++;
     else {
-      ans = answerFor(this.#opts.members(), cls, q.qtype, this.#zone());
+      ans = answerFor(this.#opts.members(), cls, qtype, this.#zone());
       this.#remember(key, ans);
     }
-    return this.#send(q, proto, ans, true);
+    return ans;
   }
 
   /** A reverse name (`….in-addr.arpa`, `….ip6.arpa`) of a member's address: its answer; else null. */
@@ -178,17 +197,21 @@ export class DnsHandler {
   }
 
   #send(q: Query, proto: "udp" | "tcp", ans: Answer, aa: boolean): HandleResult {
-    const answers = ans.answers.length > 1 ? shuffled(ans.answers, this.#random) : ans.answers;
+    let answers = ans.answers.length > 1 ? shuffled(ans.answers, this.#random) : ans.answers;
+    const partial = proto === "udp" && answers.length > UDP_ANSWER_LIMIT;
+    if (partial) answers = answers.slice(0, UDP_ANSWER_LIMIT);
     const { bytes, truncated } = buildReply(q, {
       rcode: ans.rcode,
       answers,
       authority: ans.authority,
-      additional: ans.additional,
+      // (an SRV answer's addresses: those of the records left out too, so none)
+      additional: partial ? [] : ans.additional,
       limit: replyLimit(q, proto),
       aa,
       ra: this.#opts.forward,
+      partial,
     });
-    if (truncated) this.stats.truncated++;
+    if (truncated || partial) this.stats.truncated++;
     return this.#reply(bytes, ans.rcode);
   }
 

@@ -14,7 +14,13 @@ import { DnsHandler, type DnsStats } from "./handler.ts";
 import { DnsServer } from "./server.ts";
 import { parseUpstream, type Upstream } from "./forward.ts";
 
-export { DnsHandler, type DnsStats, type HandleResult, type HandlerOptions } from "./handler.ts";
+export {
+  DnsHandler,
+  type DnsStats,
+  type HandleResult,
+  type HandlerOptions,
+  UDP_ANSWER_LIMIT,
+} from "./handler.ts";
 export { classifyName, lookupTargets, normalizeDomain } from "./records.ts";
 export { parseQuery, QTYPE, RCODE } from "./wire.ts";
 

@@ -5,7 +5,7 @@
  * go to the recursors when the handler says so.
  */
 import type { Logger } from "../log/mod.ts";
-import type { DnsHandler } from "./handler.ts";
+import type { DnsHandler, HandleResult } from "./handler.ts";
 import { forwardQuery, type Upstream } from "./forward.ts";
 import { MAX_QUERY_BYTES, type Query } from "./wire.ts";
 import { UdpBatch } from "../udp_mmsg.ts";
@@ -26,6 +26,8 @@ export interface ServerOptions {
 
 /** TCP connections served at once; more are closed at accept. */
 const MAX_TCP_CONNS = 128;
+/** TCP connections one client address may hold (a resolver pipelines on one or a few). */
+export const MAX_TCP_PER_CLIENT = 16;
 /** A TCP connection idle this long is closed (`dns.tcp_idle_timeout`). */
 const TCP_IDLE_MS = 10_000;
 const FORWARD_TIMEOUT_MS = 2000;
@@ -36,12 +38,20 @@ export const MAX_FORWARDS = 512;
  * (64 queries each), so a flood cannot keep gossip, HTTP and the TCP listener waiting.
  */
 const MAX_BATCH_ROUNDS = 8;
+/**
+ * Pauses after a failed receive (10 ms: as the metric listeners) or accept (100 ms: as the HTTP front):
+ * a socket that fails at once each time (out of file descriptors) must not spin.
+ */
+const RECEIVE_PAUSE_MS = 10;
+const ACCEPT_PAUSE_MS = 100;
 
 export class DnsServer {
   #opts: ServerOptions;
   #udp: Deno.DatagramConn | null = null;
   #tcp: Deno.Listener | null = null;
   #conns = new Set<Deno.Conn>();
+  /** Open TCP connections per client address (MAX_TCP_PER_CLIENT). */
+  #perClient = new Map<string, number>();
   #closed = false;
   #loops: Promise<void>[] = [];
   /** True once the UDP loop takes queued queries in batches (recvmmsg/sendmmsg). */
@@ -90,24 +100,41 @@ export class DnsServer {
       } catch (err) {
         if (this.#closed) return;
         this.#opts.onError("udp-receive", err);
+        await pause(RECEIVE_PAUSE_MS);
         continue;
       }
       this.#answerUdp(sock, data, addr);
       // the queries that arrived meanwhile: a few system calls for all of them, not an op each
-      this.udpBatched += batch?.drain(MAX_BATCH_ROUNDS, () => this.#closed, (i) => {
-        const r = this.#opts.handler.handle(batch.datagram(i), "udp");
-        if (r.kind === "reply") batch.reply(i, r.bytes, sock);
-        else if (r.kind === "forward") {
-          const from = batch.sender(i);
-          if (from) this.#forwardUdp(sock, { ...r.query, raw: batch.datagram(i).slice() }, from);
-        }
-      }, () => batch.flush(sock)) ?? 0;
+      try {
+        this.udpBatched += batch?.drain(MAX_BATCH_ROUNDS, () => this.#closed, (i) => {
+          let r: HandleResult;
+          try {
+            r = this.#opts.handler.handle(batch.datagram(i), "udp");
+          } catch (err) {
+            return this.#opts.onError("udp-handle", err);
+          }
+          if (r.kind === "reply") batch.reply(i, r.bytes, sock);
+          else if (r.kind === "forward") {
+            const from = batch.sender(i);
+            if (from) this.#forwardUdp(sock, { ...r.query, raw: batch.datagram(i).slice() }, from);
+          }
+        }, () => batch.flush(sock)) ?? 0;
+      } catch (err) {
+        if (this.#closed) return;
+        this.#opts.onError("udp-receive", err);
+        await pause(RECEIVE_PAUSE_MS);
+      }
     }
   }
 
-  /** Answers one datagram received by the DatagramConn. */
+  /** Answers one datagram received by the DatagramConn (a query that makes the handler throw: none). */
   #answerUdp(sock: Deno.DatagramConn, data: Uint8Array, addr: Deno.Addr): void {
-    const r = this.#opts.handler.handle(data, "udp");
+    let r: HandleResult;
+    try {
+      r = this.#opts.handler.handle(data, "udp");
+    } catch (err) {
+      return this.#opts.onError("udp-handle", err);
+    }
     if (r.kind === "reply") {
       sock.send(r.bytes, addr).catch((err) => this.#opts.onError("udp-send", err));
     } else if (r.kind === "forward") {
@@ -162,6 +189,7 @@ export class DnsServer {
       } catch (err) {
         if (this.#closed) return;
         this.#opts.onError("tcp-accept", err);
+        await pause(ACCEPT_PAUSE_MS);
         continue;
       }
       if (this.#conns.size >= MAX_TCP_CONNS) {
@@ -169,24 +197,45 @@ export class DnsServer {
         closeQuietly(conn);
         continue;
       }
+      // one client must not take every slot
+      const from = (conn.remoteAddr as Deno.NetAddr).hostname;
+      const held = this.#perClient.get(from) ?? 0;
+      if (held >= MAX_TCP_PER_CLIENT) {
+        this.#opts.onError("tcp-per-client", new Error(`${from} holds ${held} connections`));
+        closeQuietly(conn);
+        continue;
+      }
+      this.#perClient.set(from, held + 1);
       this.#conns.add(conn);
       this.#serveConn(conn)
         .catch((err) => this.#opts.onError("tcp-conn", err))
         .finally(() => {
           this.#conns.delete(conn);
+          const left = (this.#perClient.get(from) ?? 1) - 1;
+          if (left > 0) this.#perClient.set(from, left);
+          else this.#perClient.delete(from);
           closeQuietly(conn);
         });
     }
   }
 
-  /** Reads framed queries until EOF, idle timeout, or a frame over the query cap. */
+  /**
+   * Reads framed queries until EOF, idle timeout, or a frame over the query cap. A query begun must
+   * be whole within the idle timeout of its first byte (a byte every 9 s no longer holds the
+   * connection: the deadline is not reset by each read).
+   */
   async #serveConn(conn: Deno.Conn): Promise<void> {
     let pending: Uint8Array = new Uint8Array(0);
     const chunk = new Uint8Array(4096);
     const idleMs = this.#opts.tcpIdleMs ?? TCP_IDLE_MS;
+    let due = 0; // when the query begun must be whole (0: none begun)
     while (!this.#closed) {
-      const n = await readWithTimeout(conn, chunk, idleMs);
-      if (n === null) return;
+      const n = await readWithTimeout(conn, chunk, due ? due - performance.now() : idleMs);
+      if (n === null) {
+        if (due) this.#opts.handler.countDrop("tcp-slow");
+        return;
+      }
+      if (!pending.length) due = performance.now() + idleMs;
       pending = concat(pending, chunk.subarray(0, n));
       while (pending.length >= 2) {
         const len = (pending[0] << 8) | pending[1];
@@ -197,6 +246,8 @@ export class DnsServer {
         if (pending.length < 2 + len) break;
         const packet = pending.slice(2, 2 + len);
         pending = pending.slice(2 + len);
+        // the next query, already begun, is due within the timeout from now
+        due = pending.length ? performance.now() + idleMs : 0;
         const r = this.#opts.handler.handle(packet, "tcp");
         let bytes: Uint8Array | null = null;
         if (r.kind === "reply") bytes = r.bytes;
@@ -217,6 +268,7 @@ export class DnsServer {
 }
 
 async function readWithTimeout(conn: Deno.Conn, buf: Uint8Array, ms: number): Promise<number | null> {
+  if (ms <= 0) return null;
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<null>((resolve) => {
     timer = setTimeout(() => {
@@ -265,6 +317,10 @@ function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
   out.set(a);
   out.set(b, a.length);
   return out;
+}
+
+function pause(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function closeQuietly(c: { close(): void }): void {

@@ -165,6 +165,8 @@ export interface ReplyParts {
   aa?: boolean;
   /** Recursion available bit. */
   ra?: boolean;
+  /** `answers` are some of the records only: TC is set, the records kept (all of them come over TCP). */
+  partial?: boolean;
 }
 
 /** Assembles a reply to `q`: id, RD/CD and the question echoed, OPT added when the query had one. */
@@ -189,7 +191,7 @@ export function buildReply(q: Query, parts: ReplyParts): { bytes: Uint8Array; tr
   const out = new Uint8Array(size);
   out[0] = q.id >> 8;
   out[1] = q.id & 0xff;
-  out[2] = 0x80 | (parts.aa ? 0x04 : 0) | (truncated ? 0x02 : 0) | (q.rd ? 0x01 : 0);
+  out[2] = 0x80 | (parts.aa ? 0x04 : 0) | (truncated || parts.partial ? 0x02 : 0) | (q.rd ? 0x01 : 0);
   out[3] = (parts.ra ? 0x80 : 0) | (q.cd ? 0x10 : 0) | (parts.rcode & 0xf);
   out[5] = 1;
   let off = HEADER;

@@ -118,6 +118,11 @@ export const MAX_LIFETIME_MS = 10 * 60_000;
 /** Longest command and tag a request may carry (every node refuses a longer one). */
 export const MAX_EXEC_CMD = 8192;
 export const MAX_EXEC_TAG = 256;
+/**
+ * What `from` may be: the sender's node uuid (40 hex characters), or a short name. It is logged with
+ * every refusal, before the signature is checked: 8 MB of it made 32 MB log lines.
+ */
+const FROM_RE = /^[\w.:-]{1,64}$/;
 
 /** Structural validation of what arrived (before the signature check). */
 export function parseSigned(v: unknown): SignedRequest | null {
@@ -128,6 +133,7 @@ export function parseSigned(v: unknown): SignedRequest | null {
     typeof req.cmd === "string" && req.cmd.length > 0 && req.cmd.length <= MAX_EXEC_CMD &&
     typeof req.tag === "string" && req.tag.length > 0 && req.tag.length <= MAX_EXEC_TAG &&
     typeof req.nonce === "string" && req.nonce.length <= 64 && typeof req.from === "string" &&
+    FROM_RE.test(req.from) &&
     Number.isSafeInteger(req.issued) && Number.isSafeInteger(req.expires);
   if (!ok) return null;
   const r = req as unknown as ExecRequest;

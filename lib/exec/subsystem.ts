@@ -98,13 +98,23 @@ export function createExec(
     }
   }
 
+  /** Per reason: when a refusal was last said, and how many since (a flood of them is one line a minute). */
+  const refusalSaid = new Map<string, { at: number; n: number }>();
+
   function refuse(reason: Refusal | "busy" | "unrecorded", req: Partial<ExecRequest>): Uint8Array {
     c.inc("exec_refused_total", { reason });
-    ctx.log.warn(
-      `exec refused (${reason}): cid ${req.cid ?? "?"} from ${req.from ?? "?"} cmd ${
-        JSON.stringify(req.cmd ?? "")
-      }`,
-    );
+    const now = ctx.clock.elapsed();
+    const said = refusalSaid.get(reason);
+    if (said && now - said.at < 60_000) said.n++;
+    else {
+      refusalSaid.set(reason, { at: now, n: 0 });
+      const more = said?.n ? `; ${said.n} more refused so since the last line` : "";
+      ctx.log.warn(
+        `exec refused (${reason}): cid ${req.cid ?? "?"} from ${req.from ?? "?"} cmd ${
+          JSON.stringify((req.cmd ?? "").slice(0, 200))
+        }${more}`,
+      );
+    }
     return enc.encode(JSON.stringify({ accepted: false, reason }));
   }
 

@@ -11,7 +11,10 @@
  * no byte either way). A `101 Switching Protocols` answer turns the connection into a `tunnel`: the
  * private server's (the UI feed) is dropped after `tunnelSilenceMs` without a byte from the client (its
  * pings go unanswered); a socket the front speaks itself must send its first message within
- * `headerTimeoutMs` (a peer's follows its upgrade at once). Above `maxConnections` open connections, new ones are closed at once (counted).
+ * `headerTimeoutMs` (a peer's follows its upgrade at once), finish any message it begins within the
+ * same deadline, and read its answers (nothing written for `idleTimeoutMs`: dropped); it may stay
+ * idle (a peer keeps its socket between calls). Above `maxConnections` open connections, new ones are
+ * closed at once (counted).
  *
  * With `fast` (fast.ts), a plain request of a route that has a fast handler, arriving whole in one
  * read on a connection that never sent anything to the private server, is answered here instead;
@@ -90,6 +93,9 @@ interface Conn {
   fast: boolean;
   /** The socket this front speaks itself on this connection (its upstream then closed), or null. */
   ws: WsFrontConn | null;
+  /** An answer of `ws` is being written, and when the write last made progress (or began). */
+  writing: boolean;
+  wrote: number;
 }
 
 export class TcpFront {
@@ -263,6 +269,8 @@ export class TcpFront {
       closed: false,
       fast: !!this.opts.fast,
       ws: null,
+      writing: false,
+      wrote: now,
     };
     this.#conns.add(c);
     if (this.#timer === null && !this.#closing) this.#timer = setInterval(() => this.#sweep(), this.#tick);
@@ -289,9 +297,12 @@ export class TcpFront {
     const buf = new Uint8Array(CHUNK);
     try {
       while (!c.closed) {
-        // a peer that does not read its answers is not read either: answers queue up to a bound
-        while (c.ws && from === c.client && c.ws.backlog > WS_BACKLOG && !c.ws.ended && !c.closed) {
-          await c.ws.drained();
+        // a peer that does not read its answers is not read either: answers queue up to a bound;
+        // nor one whose messages in flight are at their bound (SOCKET_MAX_INFLIGHT)
+        while (c.ws && from === c.client && !c.ws.ended && !c.closed) {
+          if (c.ws.backlog > WS_BACKLOG) await c.ws.drained();
+          else if (c.ws.busy) await c.ws.ready();
+          else break;
         }
         const n = await from.read(buf);
         if (n === null) break;
@@ -359,8 +370,17 @@ export class TcpFront {
       up.route,
       up.envelope,
       async (bytes) => {
-        for (let off = 0; off < bytes.length;) off += await c.client.write(bytes.subarray(off));
-        c.last = performance.now();
+        c.writing = true;
+        c.wrote = performance.now();
+        try {
+          for (let off = 0; off < bytes.length;) {
+            off += await c.client.write(bytes.subarray(off));
+            c.wrote = performance.now();
+          }
+        } finally {
+          c.writing = false;
+        }
+        c.last = c.wrote;
       },
       () => this.#drop(c, ""),
     );
@@ -444,6 +464,14 @@ export class TcpFront {
         // an upgraded socket that sends no message (only pings, or nothing) holds a slot for nothing;
         // a peer's first message follows its upgrade at once, and one without the key is refused there
         this.#drop(c, "tunnel_timeout");
+      } else if (c.ws && c.ws.startedAt >= 0 && now - c.ws.startedAt > this.opts.headerTimeoutMs) {
+        // a message begun must end within the deadline of a request's body (the same messages go
+        // over HTTP): a frame announcing 8 MB and sent a byte an hour held its slot forever
+        this.#drop(c, "message_timeout");
+      } else if (c.writing && now - c.wrote > this.opts.idleTimeoutMs) {
+        // a client that does not read its answers: nothing written for the idle deadline (and the
+        // front stopped reading it, its backlog full)
+        this.#drop(c, "write_timeout");
       } else if (
         c.phase === "tunnel" && !c.ws && now - c.heard > (this.opts.tunnelSilenceMs ?? 60_000)
       ) {
@@ -463,6 +491,7 @@ export class TcpFront {
       this.#timer = null;
     }
     if (reason) this.opts.counters.inc("http_connections_dropped_total", { reason });
+    c.ws?.abort();
     for (const s of [c.client, c.upstream]) {
       try {
         s.close();

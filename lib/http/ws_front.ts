@@ -11,9 +11,12 @@
  * route's bound with 1009 (checked on the frame header, before its payload is buffered), any
  * protocol error with 1002. A client that pings without reading gets one pong queued at a time (the
  * latest ping's: RFC 6455 §5.5.3), and each queued frame counts FRAME_COST bytes more in the backlog
- * than its bytes, so tiny frames cannot hold memory the backlog's bound does not see.
+ * than its bytes, so tiny frames cannot hold memory the backlog's bound does not see. At most
+ * SOCKET_MAX_INFLIGHT messages are with the route at once (every frame was served at once: 15 frames
+ * in one read, each asking megabytes of answer): the ones after wait, and the front reads nothing
+ * more from the client until one is answered (`busy`, `ready`).
  */
-import type { FastSocketPeer, FastSocketRoute } from "../routing/mod.ts";
+import { type FastSocketPeer, type FastSocketRoute, SOCKET_MAX_INFLIGHT } from "../routing/mod.ts";
 import { concatBytes } from "../bytes.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 
@@ -52,10 +55,17 @@ export class WsFrontConn implements FastSocketPeer {
   /** The pong to the latest ping, not yet written (one at a time, whatever the client sends). */
   #pong: Uint8Array | null = null;
   #messages = 0;
+  /** When the message not yet complete (a frame's first bytes, or its first fragment) began; -1: none. */
+  #startedAt = -1;
   #writing = false;
   #drained: Array<() => void> = [];
   #ended = false;
-  readonly #onMessage: (msg: Uint8Array) => void;
+  /** Messages with the route, not yet settled; complete messages waiting for one of them to settle. */
+  #inflight = 0;
+  #held: Uint8Array[] = [];
+  #ready: Array<() => void> = [];
+  readonly #settled = () => this.#done();
+  readonly #onMessage: (msg: Uint8Array) => void | Promise<void>;
 
   constructor(
     route: FastSocketRoute,
@@ -65,6 +75,7 @@ export class WsFrontConn implements FastSocketPeer {
     /** Called once when the connection must end (after a close frame, when one is due). */
     private readonly end: () => void,
     private readonly maxMessage = route.maxMessage,
+    private readonly now: () => number = performance.now.bind(performance),
   ) {
     this.#onMessage = route.open(this, envelope);
   }
@@ -78,9 +89,28 @@ export class WsFrontConn implements FastSocketPeer {
     return this.#messages;
   }
 
+  /**
+   * When the message still incomplete began (its first bytes arrived), or -1: the front closes a
+   * client that starts a message and does not finish it (a byte an hour of a frame announcing 8 MB).
+   */
+  get startedAt(): number {
+    return this.#startedAt;
+  }
+
   /** Answer bytes queued but not yet written to the client. */
   get backlog(): number {
     return this.#outBytes;
+  }
+
+  /** True while SOCKET_MAX_INFLIGHT messages are with the route: read nothing more from the client. */
+  get busy(): boolean {
+    return this.#inflight >= SOCKET_MAX_INFLIGHT && !this.#ended;
+  }
+
+  /** Resolves once the route has room for a message again (or the connection ended). */
+  ready(): Promise<void> {
+    if (!this.busy) return Promise.resolve();
+    return new Promise((resolve) => this.#ready.push(resolve));
   }
 
   /** Resolves once the queued answers are written (or the connection ended). */
@@ -103,13 +133,27 @@ export class WsFrontConn implements FastSocketPeer {
     body[1] = code & 255;
     body.set(why, 2);
     this.#queue(serverFrameHeader(8, body.length), body);
-    this.#ended = true;
+    this.#stop();
     if (!this.#writing) this.end();
+  }
+
+  /** The connection is gone (dropped by the front): held messages are not served, nothing waits. */
+  abort(): void {
+    this.#stop();
+    this.#out = [];
+    this.#pong = null;
+  }
+
+  #stop(): void {
+    this.#ended = true;
+    this.#held = [];
+    for (const resolve of this.#ready.splice(0)) resolve();
   }
 
   /** Parses the frames complete in `bytes` (after what was left over); false once the connection ended. */
   feed(bytes: Uint8Array): boolean {
     if (this.#ended) return false;
+    const before = this.#messages;
     let buf = bytes;
     if (this.#tail.length) {
       // `bytes` is the reader's buffer, reused: keep a copy; join only once the frame is complete
@@ -172,6 +216,8 @@ export class WsFrontConn implements FastSocketPeer {
       this.#tailLen = buf.length - off;
       this.#need = need;
     }
+    if (!this.#tail.length && !this.#parts.length) this.#startedAt = -1;
+    else if (this.#startedAt < 0 || this.#messages !== before) this.#startedAt = this.now();
     return !this.#ended;
   }
 
@@ -200,7 +246,8 @@ export class WsFrontConn implements FastSocketPeer {
       this.#parts = [];
       this.#partsLen = 0;
       this.#messages++;
-      this.#onMessage(msg);
+      if (this.#inflight >= SOCKET_MAX_INFLIGHT) this.#held.push(msg);
+      else this.#handle(msg);
       return;
     }
     this.#parts.push(payload);
@@ -208,6 +255,23 @@ export class WsFrontConn implements FastSocketPeer {
     // would hold ~150 MB of arrays within the message-size limit
     this.#partsLen += payload.length + FRAME_COST;
     if (this.#partsLen > this.maxMessage) this.close(1009, `message larger than ${this.maxMessage} bytes`);
+  }
+
+  #handle(msg: Uint8Array): void {
+    const p = this.#onMessage(msg);
+    if (!p) return;
+    this.#inflight++;
+    p.then(this.#settled, this.#settled);
+  }
+
+  /** A message settled: the next held one goes to the route; a front waiting to read goes on. */
+  #done(): void {
+    this.#inflight--;
+    while (this.#held.length && this.#inflight < SOCKET_MAX_INFLIGHT && !this.#ended) {
+      this.#handle(this.#held.shift()!);
+    }
+    if (this.busy) return;
+    for (const resolve of this.#ready.splice(0)) resolve();
   }
 
   #queue(head: Uint8Array, payload: Uint8Array): void {
@@ -233,9 +297,7 @@ export class WsFrontConn implements FastSocketPeer {
         this.#outBytes -= buf.length + (frames + pong) * FRAME_COST;
       }
     } catch {
-      this.#out = [];
-      this.#pong = null;
-      this.#ended = true; // the connection is gone: the front drops it
+      this.abort(); // the connection is gone: the front drops it
     } finally {
       this.#writing = false;
       if (!this.#out.length && !this.#pong) this.#outBytes = 0;

@@ -10,7 +10,7 @@ import { asKvError, MAX_WAIT_MS } from "./kv.ts";
 import type { LocalReplica } from "./local.ts";
 import type { Placement } from "./placement.ts";
 import type { ApplyItem } from "./peers.ts";
-import { base64ToBytes, fromWire, toWire, type Version } from "./record.ts";
+import { base64ToBytes, fromWire, type KvRecord, toWire, type Version, type WireRecord } from "./record.ts";
 import { applyItems, changedFor } from "./replica.ts";
 import type { KvMessage, KvServe } from "./transport.ts";
 import { checkInt, checkRecord, checkWrite, type Limits, MAX_BATCH, MAX_ORIGIN } from "./validate.ts";
@@ -25,8 +25,12 @@ export interface PeerServerDeps {
 
 /** Most versions one anti-entropy pull may ask for. */
 const MAX_PULL = 5000;
-/** Largest `reads` answer (the peer socket carries 64 MiB a message, JSON and envelope included). */
-export const READS_ANSWER_MAX = 48 * 1024 * 1024;
+/**
+ * Largest `reads` answer, as estimated before encoding (a 4 KB message naming one 35 KB value 1 024
+ * times made 47 MB and 0.9 s of CPU): beyond it the message is refused 413 and the asker splits its
+ * batch in halves (peers.ts), down to one key a message.
+ */
+export const READS_ANSWER_MAX = 4 * 1024 * 1024;
 
 /** Builds the function that answers KV peer messages. */
 export function peerServer(d: PeerServerDeps): KvServe {
@@ -94,26 +98,36 @@ export function peerServer(d: PeerServerDeps): KvServe {
     },
     // non-blocking owner reads, batched
     reads: (b) => {
-      const keys = batch(b, "keys").map((k, i) => key(k, `keys[${i}]`, d.cfg));
+      const keys = batch(b, "keys");
       // a frame of keys is small, the values it names are not: the answer's size is checked before
-      // any value is encoded (1 024 reads of one 1 MiB value made 1.4 GB of base64 for one frame)
+      // any value is encoded (1 024 reads of one 1 MiB value made 1.4 GB of base64 for one frame).
+      // A key named twice (two callers' reads in one batch) is looked up and encoded once; it still
+      // counts each time, as the answer repeats it. The first key is always served: a value larger
+      // than the bound (kv.max_value_bytes may be) is read one key a message.
+      const seen = new Map<string, ReadHit>();
       let size = 0;
-      const recs = keys.map((k) => {
-        const rec = d.local.record(k);
-        if (rec) size += Math.ceil(rec.value.length / 3) * 4 + rec.key.length * 2 + 200;
-        if (size > READS_ANSWER_MAX) {
+      const hits = keys.map((k, i) => {
+        let hit = typeof k === "string" ? seen.get(k) : undefined;
+        if (!hit) {
+          hit = { rec: d.local.record(key(k, `keys[${i}]`, d.cfg)), answer: null };
+          seen.set(k as string, hit);
+        }
+        if (hit.rec) size += Math.ceil(hit.rec.value.length / 3) * 4 + hit.rec.key.length * 2 + 200;
+        if (size > READS_ANSWER_MAX && i > 0) {
           throw new KvError(
             413,
             `the values of these ${keys.length} reads pass ${READS_ANSWER_MAX} bytes: ask for fewer at a time`,
           );
         }
-        return rec;
+        return hit;
       });
       return {
-        results: recs.map((rec) => ({
-          record: rec ? toWire(rec) : null,
-          index: rec ? rec.modify_index : d.local.currentIndex(),
-        })),
+        results: hits.map((h) =>
+          h.answer ??= {
+            record: h.rec ? toWire(h.rec) : null,
+            index: h.rec ? h.rec.modify_index : d.local.currentIndex(),
+          }
+        ),
       };
     },
     get: async (b, signal) => {
@@ -149,6 +163,12 @@ export function peerServer(d: PeerServerDeps): KvServe {
 }
 
 type Obj = Record<string, unknown>;
+
+/** One key of a `reads` message: looked up once, encoded once however many times it is named. */
+interface ReadHit {
+  rec: KvRecord | null;
+  answer: { record: WireRecord | null; index: number } | null;
+}
 
 function obj(v: unknown, what: string): Obj {
   if (!v || typeof v !== "object" || Array.isArray(v)) throw new KvError(400, `${what}: expected an object`);

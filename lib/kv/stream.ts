@@ -19,7 +19,7 @@
 import type { Clock } from "../clock/mod.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import type { Logger } from "../log/mod.ts";
-import { type FastSocketPeer, HttpError } from "../routing/mod.ts";
+import { type FastSocketPeer, HttpError, SOCKET_MAX_INFLIGHT } from "../routing/mod.ts";
 import { HttpKvTransport, MAX_CALL_MS } from "./http_transport.ts";
 import { KvError } from "./keys.ts";
 import type { RingNode } from "./ring.ts";
@@ -29,6 +29,11 @@ import { type KvMessage, type KvServe, type KvTransport, PeerRefused, PeerUnreac
 /** The messages that travel on the socket. */
 export const STREAM_KINDS: ReadonlySet<KvMessage> = new Set<KvMessage>(["writes", "apply", "reads"]);
 export const STREAM_PATH = "/kv-internal/stream";
+/**
+ * Bytes of messages waiting for one in flight to settle, on Deno's socket (which cannot stop reading);
+ * each counts 64 bytes more than its own (its array's header).
+ */
+const HELD_MAX_BYTES = 16 * 1024 * 1024;
 /** After a socket could not be opened, HTTP only for this long before trying again. */
 const RETRY_MS = 3000;
 
@@ -228,7 +233,7 @@ export class StreamKvTransport implements KvTransport {
 export function streamSession(
   serve: KvServe,
   log?: Logger,
-): (peer: FastSocketPeer, env: PeerEnvelope | undefined) => (message: Uint8Array) => void {
+): (peer: FastSocketPeer, env: PeerEnvelope | undefined) => (message: Uint8Array) => Promise<void> {
   return (peer, env) => async (message) => {
     let plain = message;
     if (env) {
@@ -275,7 +280,9 @@ export function streamSession(
 
 /**
  * Serves the socket of a `GET /kv-internal/stream` request (already matched as a peer route) with
- * Deno's WebSocket (the TCP front serves the usual upgrade itself: `RouteTable.socket`).
+ * Deno's WebSocket (the TCP front serves the usual upgrade itself: `RouteTable.socket`). As on the
+ * front, at most SOCKET_MAX_INFLIGHT messages are served at once; Deno's socket cannot stop reading, so
+ * the ones after wait up to HELD_MAX_BYTES, and a client sending more is closed (1008).
  */
 export function serveStream(
   req: Request,
@@ -300,13 +307,37 @@ export function serveStream(
     },
   };
   const onMessage = streamSession(serve, log)(peer, env);
+  let inflight = 0;
+  const held: Uint8Array[] = [];
+  let heldBytes = 0;
+  const settled = () => {
+    inflight--;
+    const next = held.shift();
+    if (!next) return;
+    heldBytes -= next.length + 64;
+    if (!peer.ended) handle(next);
+  };
+  const handle = (msg: Uint8Array) => {
+    inflight++;
+    onMessage(msg).then(settled, settled);
+  };
   socket.onmessage = (ev) => {
     if (!(ev.data instanceof ArrayBuffer)) return socket.close(1003, "binary frames only");
     // the bound of the HTTP peer routes' bodies
     if (ev.data.byteLength > maxFrameBytes) {
       return socket.close(1009, `frame larger than ${maxFrameBytes} bytes`);
     }
-    onMessage(new Uint8Array(ev.data));
+    const msg = new Uint8Array(ev.data);
+    if (inflight < SOCKET_MAX_INFLIGHT) return handle(msg);
+    heldBytes += msg.length + 64;
+    if (heldBytes > HELD_MAX_BYTES) {
+      held.length = 0;
+      return socket.close(
+        1008,
+        `more than ${SOCKET_MAX_INFLIGHT} messages in flight and ${HELD_MAX_BYTES} bytes waiting`,
+      );
+    }
+    held.push(msg);
   };
   socket.onerror = () => {};
   return response;

@@ -250,7 +250,7 @@ export class LogSink {
     const kept = rank >= RANK[this.level];
     if (!kept && rank < this.#tapRank) return;
     const extra = rest.map(formatExtra).join(" ");
-    const text = oneLine(extra ? `${msg} ${extra}` : msg);
+    const text = boundedLine(extra ? `${msg} ${extra}` : msg);
     const now = this.#now();
     const line = `${this.node} [${new Date(now).toISOString()}][${part}] ${level}: ${text}`;
     for (const [fn, min] of this.#taps) if (rank >= min) fn(line);
@@ -397,6 +397,23 @@ export function oneLine(text: string): string {
     CONTROLS,
     (c) => c === "\n" ? "\\n" : c === "\r" ? "\\r" : `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`,
   );
+}
+
+/**
+ * Longest message a line carries (characters, escaped): what the network sends ends up in messages,
+ * and a line is kept in memory (the recent warnings of `/agent/info`): an 8 MB field made 32 MB lines.
+ */
+export const MAX_LINE_CHARS = 8192;
+
+/** `oneLine` of `raw`, cut at MAX_LINE_CHARS and then saying so. */
+export function boundedLine(raw: string): string {
+  // cut before escaping as well: a control character escaped takes 4
+  const text = oneLine(raw.length > MAX_LINE_CHARS ? raw.slice(0, MAX_LINE_CHARS) : raw);
+  if (text.length <= MAX_LINE_CHARS && raw.length <= MAX_LINE_CHARS) return text;
+  let end = Math.min(text.length, MAX_LINE_CHARS);
+  const last = text.charCodeAt(end - 1);
+  if (last >= 0xd800 && last < 0xdc00) end--; // not half of a surrogate pair
+  return `${text.slice(0, end)} … (cut: the message had ${raw.length} characters)`;
 }
 
 // deno-lint-ignore no-control-regex

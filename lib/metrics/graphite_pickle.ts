@@ -19,17 +19,45 @@ export const PICKLE_MAX_LENGTH = 1 << 20;
 
 /** Bytes of unfinished frames one listener holds across its connections (1 024 of them × 1 MiB: 1 GiB). */
 export const PICKLE_BUFFER_BUDGET = 64 << 20;
+/**
+ * Of that, what the connections of one client address may hold (8 unfinished frames of the largest
+ * size): one client sending frames slowly on many connections cannot take the whole budget.
+ */
+export const PICKLE_CLIENT_SHARE = 8 << 20;
 
-/** The bytes of unfinished frames held by the readers that share it (one per listener). */
+/** The bytes of unfinished frames held by the readers that share it (one per listener), and per client. */
 export class FrameBudget {
   used = 0;
-  constructor(readonly max: number) {}
+  #byClient = new Map<string, number>();
+  constructor(readonly max: number, readonly perClient = max) {}
+
+  /** Bytes `client`'s readers hold. */
+  heldBy(client: string): number {
+    return this.#byClient.get(client) ?? 0;
+  }
+
+  /** Takes `n` bytes for `client`; false (nothing taken) past the whole budget or the client's share. */
+  take(client: string, n: number): boolean {
+    const mine = this.heldBy(client);
+    if (this.used + n > this.max || mine + n > this.perClient) return false;
+    this.used += n;
+    this.#byClient.set(client, mine + n);
+    return true;
+  }
+
+  give(client: string, n: number): void {
+    if (!n) return;
+    this.used -= n;
+    const left = this.heldBy(client) - n;
+    if (left > 0) this.#byClient.set(client, left);
+    else this.#byClient.delete(client);
+  }
 }
 
 /**
  * Cuts frames out of a byte stream. `push` returns false once a frame header announced more than
  * `maxLength` bytes, or when keeping this frame's bytes would take the shared budget past its
- * maximum: the caller closes the connection (nothing after it can be trusted to be a header). A
+ * maximum or its client's share: the caller closes the connection (nothing after it can be trusted to be a header). A
  * frame's bytes are kept as they arrive (no buffer of the announced size up front); a frame whole in
  * one read is handed on without a copy and holds nothing.
  */
@@ -50,10 +78,12 @@ export class PickleFrameReader {
     /** A frame over the limit, or a connection closed inside a frame. */
     readonly onRefused: (why: string) => void,
     readonly budget: FrameBudget = new FrameBudget(Infinity),
+    /** The client address whose share of the budget this reader's bytes count in. */
+    readonly client = "",
   ) {}
 
   #release(): void {
-    this.budget.used -= this.#held;
+    this.budget.give(this.client, this.#held);
     this.#held = 0;
     this.#parts = [];
   }
@@ -78,9 +108,12 @@ export class PickleFrameReader {
         this.#need = -1; // the whole frame in this read: no copy
         this.onFrame(bytes.subarray(i, i + take));
       } else {
-        if (this.budget.used + take > this.budget.max) {
+        if (!this.budget.take(this.client, take)) {
+          const whose = this.budget.used + take > this.budget.max
+            ? `of all connections past ${this.budget.max} bytes`
+            : `of ${this.client}'s connections past ${this.budget.perClient} bytes`;
           this.onRefused(
-            `unfinished frames of all connections past ${this.budget.max} bytes: connection closed` +
+            `unfinished frames ${whose}: connection closed` +
               ` inside a frame (${this.#size - this.#need} of ${this.#size} bytes)`,
           );
           this.#release();
@@ -88,7 +121,6 @@ export class PickleFrameReader {
           return false;
         }
         this.#parts.push(bytes.slice(i, i + take));
-        this.budget.used += take;
         this.#held += take;
         this.#need -= take;
         if (this.#need === 0) {

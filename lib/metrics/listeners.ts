@@ -1,9 +1,10 @@
 /**
  * The sockets of the metric listeners: a UDP receive loop (`Deno.listenDatagram`, one reused
  * buffer, `receive(buf)`, then the datagrams already queued by `recvmmsg`: lib/udp_mmsg.ts) and a TCP
- * stream server (idle timeout, bounded connections) with a sink per connection: lines (partial lines
- * across reads, max line length), carbon's pickle frames (lib/metrics/graphite_pickle.ts) or statsd's
- * management console, which answers (lib/metrics/statsd_mgmt.ts). They hand bytes, lines or frames to
+ * stream server (idle timeout, bounded connections in all and per client address) with a sink per
+ * connection: lines (partial lines across reads, max line length), carbon's pickle frames
+ * (lib/metrics/graphite_pickle.ts) or statsd's management console, which answers
+ * (lib/metrics/statsd_mgmt.ts). They hand bytes, lines or frames to
  * a callback and never stop on bad input; socket errors are logged and counted by the caller's `onError`.
  */
 import type { Clock } from "../clock/mod.ts";
@@ -73,6 +74,8 @@ export class UdpListener {
 export interface StreamPeer {
   /** Writes all of `bytes` back; each piece the peer takes counts as progress for `idleTimeout`. */
   write(bytes: Uint8Array): Promise<void>;
+  /** The client's address (what its share of a listener's resources is counted by). */
+  readonly client: string;
 }
 
 /** What a TCP server does with one connection's bytes. */
@@ -96,6 +99,8 @@ export interface TcpStreamOptions {
   /** Milliseconds without a read or a write's progress before a connection is closed. */
   idleTimeout: number;
   maxConnections: number;
+  /** Connections one client address may hold (default `maxConnections`: no share of its own). */
+  maxPerClient?: number;
   clock: Clock;
   /** A sink for each new connection. */
   sink: (peer: StreamPeer) => StreamSink;
@@ -110,6 +115,7 @@ export interface TcpLineOptions extends Omit<TcpStreamOptions, "sink"> {
 
 interface Connection {
   conn: Deno.TcpConn;
+  client: string;
   /** When a read or a write last made progress. */
   lastActive: number;
 }
@@ -122,8 +128,11 @@ export class TcpStreamServer {
   #sweep: number;
   readonly done: Promise<void>;
   readonly port: number;
-  /** Connections refused over `maxConnections`, closed idle. */
+  /** Open connections per client address. */
+  #perClient = new Map<string, number>();
+  /** Connections refused (over `maxConnections` or `maxPerClient`: also `refusedPerClient`), closed idle. */
   refused = 0;
+  refusedPerClient = 0;
   idleClosed = 0;
 
   constructor(readonly opts: TcpStreamOptions) {
@@ -148,20 +157,30 @@ export class TcpStreamServer {
         await new Promise((r) => setTimeout(r, 10));
         continue;
       }
-      if (this.#conns.size >= this.opts.maxConnections) {
+      const client = conn.remoteAddr.hostname;
+      const held = this.#perClient.get(client) ?? 0;
+      const perClient = this.opts.maxPerClient ?? this.opts.maxConnections;
+      if (this.#conns.size >= this.opts.maxConnections || held >= perClient) {
         this.refused++;
+        if (held >= perClient) this.refusedPerClient++;
         conn.close();
         continue;
       }
-      const c: Connection = { conn, lastActive: this.opts.clock.elapsed() };
+      this.#perClient.set(client, held + 1);
+      const c: Connection = { conn, client, lastActive: this.opts.clock.elapsed() };
       this.#conns.add(c);
-      this.#serve(c).finally(() => this.#conns.delete(c));
+      this.#serve(c).finally(() => {
+        this.#conns.delete(c);
+        const left = (this.#perClient.get(client) ?? 1) - 1;
+        if (left > 0) this.#perClient.set(client, left);
+        else this.#perClient.delete(client);
+      });
     }
   }
 
   async #serve(c: Connection): Promise<void> {
     const o = this.opts;
-    const sink = o.sink({ write: (bytes) => this.#write(c, bytes) });
+    const sink = o.sink({ write: (bytes) => this.#write(c, bytes), client: c.client });
     const buf = new Uint8Array(65_536);
     let ended = false;
     try {

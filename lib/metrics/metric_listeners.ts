@@ -11,11 +11,18 @@ import { TcpLineServer, TcpStreamServer, UdpListener } from "./listeners.ts";
 import {
   FrameBudget,
   PICKLE_BUFFER_BUDGET,
+  PICKLE_CLIENT_SHARE,
   PICKLE_MAX_LENGTH,
   PickleFrameReader,
 } from "./graphite_pickle.ts";
 import { formatBytes, type RecvBuffer, setUdpRecvBuffer } from "../udp_buffer.ts";
 import { mergeAnswers, type MgmtBackend, MgmtServer } from "./statsd_mgmt.ts";
+
+/**
+ * Connections of one client address to a statsd, Graphite or pickle TCP listener (of 1 024): a host
+ * sends its metrics on one or a few; one client must not take every connection.
+ */
+const TCP_PER_CLIENT = 64;
 
 export interface StatsdSettings {
   enabled: boolean;
@@ -161,6 +168,7 @@ export async function openListeners(
           maxLine: 65_536,
           idleTimeout: 60_000,
           maxConnections: 1024,
+          maxPerClient: TCP_PER_CLIENT,
           clock,
           onLine: (line) => sinks.statsdLine(line),
           onOverlong: () => sinks.statsdOverlong(),
@@ -201,6 +209,7 @@ export async function openListeners(
           maxLine: g.max_line,
           idleTimeout: g.idle_timeout,
           maxConnections: 1024,
+          maxPerClient: TCP_PER_CLIENT,
           clock,
           onLine: (line) => sinks.graphiteLine(line),
           onOverlong: () => sinks.graphiteOverlong(),
@@ -208,20 +217,22 @@ export async function openListeners(
         }));
     }
     if (g.pickle_port !== undefined) {
-      const budget = new FrameBudget(PICKLE_BUFFER_BUDGET);
+      const budget = new FrameBudget(PICKLE_BUFFER_BUDGET, PICKLE_CLIENT_SHARE);
       try {
         l.graphitePickle = new TcpStreamServer({
           hostname: host,
           port: g.pickle_port,
           idleTimeout: g.idle_timeout,
           maxConnections: 1024,
+          maxPerClient: TCP_PER_CLIENT,
           clock,
-          sink: () => {
+          sink: (peer) => {
             const r = new PickleFrameReader(
               PICKLE_MAX_LENGTH,
               (f) => sinks.graphitePickle(f),
               (why) => sinks.graphitePickleRefused(why),
               budget,
+              peer.client,
             );
             return { push: (b) => r.push(b), end: () => r.end() };
           },

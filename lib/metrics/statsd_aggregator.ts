@@ -13,7 +13,7 @@
 import { parseStatsdLine, type StatsdTags, statsName } from "./statsd_parse.ts";
 import { ownString } from "../own_string.ts";
 import { timerStatistics, TimerValues } from "./timer_stats.ts";
-import { matchingNames } from "./etsy_inspect.ts";
+import { deleteBuckets } from "./etsy_inspect.ts";
 
 /** What etsy's management console lists and deletes. */
 export type MgmtKind = "counters" | "timers" | "gauges";
@@ -241,11 +241,7 @@ export class StatsdAggregator {
       : kind === "timers"
       ? this.#timers
       : this.#gauges;
-    return buckets.map((bucket) => {
-      const names = matchingNames([...map.keys()], bucket);
-      for (const n of names) map.delete(n);
-      return names;
-    });
+    return deleteBuckets(map, buckets);
   }
 
   /** A console request: `kind`'s listing, or etsy's del* of `buckets`; with the sizes after it. */

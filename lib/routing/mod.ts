@@ -98,15 +98,26 @@ export interface FastSocketPeer {
 }
 
 /**
+ * Messages of one socket a route's session handles at once (a kunai peer has at most 4 in flight for
+ * each of 3 kinds, more only while it splits a batch of reads answered 413); the next ones wait.
+ */
+export const SOCKET_MAX_INFLIGHT = 32;
+
+/**
  * A declared `GET` peer route whose WebSocket the TCP front speaks itself (binary messages): `open`
- * starts a session for one connection and returns what handles each of its messages.
+ * starts a session for one connection and returns what handles each of its messages. A message whose
+ * handler returns a promise is in flight until it settles: the front serves a bounded number at once
+ * and reads no more from the client meanwhile.
  */
 export interface FastSocketRoute {
   doc: RouteDoc;
   /** Largest message accepted (bigger: closed with 1009). */
   maxMessage: number;
   /** `envelope`: the agent's PeerEnvelope (as the app's peer routes get it), when it has one. */
-  open(peer: FastSocketPeer, envelope: PeerEnvelope | undefined): (message: Uint8Array) => void;
+  open(
+    peer: FastSocketPeer,
+    envelope: PeerEnvelope | undefined,
+  ): (message: Uint8Array) => void | Promise<void>;
 }
 
 /**

@@ -15,6 +15,8 @@ import { RouteTable } from "../routing/mod.ts";
 import type { MemberRecord } from "../types.ts";
 import { WsHub } from "./hub.ts";
 import { LastingServer } from "../http/serve.ts";
+import { TcpFront } from "../http/mod.ts";
+import { join } from "node:path";
 
 export { feedMessage, overBudget, WsHub } from "./hub.ts";
 
@@ -48,7 +50,7 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
     log: ctx.log,
   });
   const offs: Array<() => void> = [];
-  let server: LastingServer | null = null;
+  let server: TcpFront | null = null;
   /** The port served since start: a reload's new `websocket` object applies at the next restart. */
   let servedPort: number | null = null;
   const conf = () =>
@@ -60,7 +62,7 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
     name: "ws",
     hub,
     connections: () => hub.size,
-    start() {
+    async start() {
       offs.push(ctx.bus.onMembers(gossip));
       offs.push(ctx.bus.on("check.changed", (c) => hub.broadcast("check", { node: ctx.node.name, ...c })));
       offs.push(
@@ -75,33 +77,48 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
       if (c?.enabled) {
         const hostname = c.bind || ctx.config.params.bind;
         const port = c.port ?? 6769;
+        // behind a TCP front, as the API port: header and idle deadlines, a cap per client address
+        // (Deno.serve alone has none: clients sending a byte now and then held connections forever)
+        const p = ctx.config.params;
+        const sock = join(p.data, "ws-front.sock");
         try {
-          server = LastingServer.start(
-            {
-              hostname,
-              port,
-              onListen: () => {},
-              onError: (err) => {
-                ctx.log.error("websocket listener error:", err);
-                return new Response("internal error", { status: 500 });
-              },
-            },
-            (req, info) => hub.upgrade(req, addrText(info.remoteAddr)),
-            ctx.log,
-            `serving the websocket feed on ${hostname}:${port}`,
-          );
+          server = await TcpFront.start({
+            hostname,
+            port,
+            headerTimeoutMs: p.http.header_timeout,
+            idleTimeoutMs: p.http.idle_timeout,
+            maxConnections: opts.maxClients ?? MAX_CLIENTS,
+            maxPerClient: p.http.max_conns_per_client,
+            privateSocket: sock.length < 100 ? sock : undefined,
+            log: ctx.log,
+            counters: ctx.counters,
+            serve: (path) =>
+              LastingServer.start(
+                {
+                  path,
+                  onListen: () => {},
+                  onError: (err) => {
+                    ctx.log.error("websocket listener error:", err);
+                    return new Response("internal error", { status: 500 });
+                  },
+                },
+                (req) => hub.upgrade(req, `on port ${port}`),
+                ctx.log,
+                "serving the websocket feed behind its TCP front",
+                () => Deno.chmodSync(path, 0o600),
+              ),
+          });
         } catch (err) {
           throw new Error(`websocket: cannot listen on ${hostname}:${port}: ${(err as Error).message}`);
         }
         servedPort = port;
         ctx.log.info(`websocket feed on ${hostname}:${port} and /ws of the API port`);
       }
-      return Promise.resolve();
     },
     async stop() {
       for (const off of offs.splice(0)) off();
       hub.closeAll();
-      if (server) await server.shutdown();
+      if (server) await server.close();
       server = null;
       servedPort = null;
     },
@@ -125,8 +142,4 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
       return r;
     },
   };
-}
-
-function addrText(a: Deno.Addr): string {
-  return "hostname" in a ? `${a.hostname}:${a.port}` : a.transport;
 }

@@ -4,7 +4,7 @@
  * route, refuses a ninth reader and a bad level, and ends when the agent stops.
  */
 import assert from "node:assert/strict";
-import { LogSink } from "../../lib/log/mod.ts";
+import { boundedLine, LogSink, MAX_LINE_CHARS } from "../../lib/log/mod.ts";
 import { startLiveAgent } from "../security/sec_helpers.ts";
 
 Deno.test("log taps: their own level, nothing more in the file's counts, untapped for good", () => {
@@ -120,4 +120,23 @@ Deno.test({
       if (!closed) await a.close();
     }
   },
+});
+
+Deno.test("a line carries at most MAX_LINE_CHARS of its message, and says it was cut", () => {
+  const sink = new LogSink({ level: "INFO", stderr: false, node: "n", now: () => 0 });
+  const log = sink.logger("exec");
+  // 1 MB of DEL characters: 4 MB escaped, once kept 20 times for /agent/info
+  log.warn(`refused from ${"\x7f".repeat(1_000_000)}`);
+  log.warn("a", "b".repeat(MAX_LINE_CHARS));
+  log.warn(`${"x".repeat(MAX_LINE_CHARS - 1)}\u{1F600}`);
+  log.warn("short");
+  const [del, extra, pair, short] = sink.recent.WARNING;
+  const head = "n [1970-01-01T00:00:00.000Z][exec] WARNING: ";
+  assert.ok(del.startsWith(`${head}refused from \\x7f\\x7f`));
+  assert.ok(del.endsWith(" … (cut: the message had 1000013 characters)"), del.slice(-80));
+  assert.ok(del.length < head.length + MAX_LINE_CHARS + 60, `${del.length} characters`);
+  assert.ok(extra.endsWith(`bbb … (cut: the message had ${MAX_LINE_CHARS + 2} characters)`));
+  assert.ok(pair.endsWith(`xxx … (cut: the message had ${MAX_LINE_CHARS + 1} characters)`), "no half pair");
+  assert.equal(short, `${head}short`);
+  assert.equal(boundedLine("x".repeat(MAX_LINE_CHARS)), "x".repeat(MAX_LINE_CHARS));
 });

@@ -6,7 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { xorshift } from "../helpers.ts";
-import { inspectArrays, inspectNumbers, matchingNames } from "../../lib/metrics/etsy_inspect.ts";
+import { deleteBuckets, inspectArrays, inspectNumbers } from "../../lib/metrics/etsy_inspect.ts";
+import { StatsdAggregator } from "../../lib/metrics/mod.ts";
 
 const NODE_INSPECT = `
 const util = require("util");
@@ -102,12 +103,47 @@ Deno.test("timers print as Node's util.inspect prints etsy's arrays, past 100 va
   });
 });
 
-Deno.test("a del* bucket names itself, or a folder with .*, in object order (array indexes first)", () => {
-  const names = ["a.b", "a.c", "ab", "5", "a.1", "2"];
-  assert.deepEqual(matchingNames(names, "a.b"), ["a.b"]);
-  assert.deepEqual(matchingNames(names, "a.*"), ["a.b", "a.c", "a.1"]);
-  assert.deepEqual(matchingNames(names, "a"), []);
-  assert.deepEqual(matchingNames(names, "*"), [], "a lone * is not a folder");
-  assert.deepEqual(matchingNames(["9.x", "10"], "1*"), []);
-  assert.deepEqual(matchingNames(names, "nope.*"), []);
+Deno.test("a del* bucket names itself, or a folder with .*, in object order; each bucket after the one before", () => {
+  const held = () => new Map(["a.b", "a.c", "ab", "5", "a.1", "2", "a.*", "a..x"].map((n) => [n, 1]));
+  const one = (bucket: string) => deleteBuckets(held(), [bucket])[0];
+  assert.deepEqual(one("a.b"), ["a.b"]);
+  assert.deepEqual(one("a.*"), ["a.*", "a.b", "a.c", "a.1", "a.*", "a..x"], "etsy lists a held `a.*` twice");
+  assert.deepEqual(one("a"), []);
+  assert.deepEqual(one("*"), [], "a lone * is not a folder");
+  assert.deepEqual(deleteBuckets(new Map([["9.x", 1], ["10", 1]]), ["1*"]), [[]]);
+  assert.deepEqual(one("nope.*"), []);
+  assert.deepEqual(one("a..*"), ["a..x"]);
+  // in order: what a bucket deleted is not found again
+  const m = held();
+  assert.deepEqual(deleteBuckets(m, ["a.b", "a.*", "a.*", "a.c", "5", "ab"]), [
+    ["a.b"],
+    ["a.*", "a.c", "a.1", "a.*", "a..x"],
+    [],
+    [],
+    ["5"],
+    ["ab"],
+  ]);
+  assert.deepEqual([...m.keys()], ["2"]);
+});
+
+Deno.test("statsd del*: 2 000 buckets over 2 000 names take one pass over the names, not one each", () => {
+  const agg = new StatsdAggregator({ intervalSeconds: 10, percentiles: [90], maxTimerValues: 100 });
+  for (let i = 0; i < 2000; i++) agg.ingestText(`f${i % 10}.n${i}:1|c`);
+  const buckets = Array.from({ length: 2000 }, (_, i) => i % 2 ? `f${i % 10}.*` : `nope${i}`);
+  const keys = Map.prototype.keys;
+  let passes = 0;
+  Map.prototype.keys = function (this: Map<unknown, unknown>) {
+    passes++;
+    return keys.call(this);
+  };
+  let deleted: string[][];
+  try {
+    deleted = agg.deleteMatching("counters", buckets);
+  } finally {
+    Map.prototype.keys = keys;
+  }
+  assert.ok(passes <= 1, `${passes} passes over the names`);
+  assert.equal(deleted.flat().length, 1000, "f1, f3, f5, f7 and f9 names");
+  assert.equal(deleted[1].length, 200);
+  assert.deepEqual(deleted[11], [], "f1.* again: already gone");
 });

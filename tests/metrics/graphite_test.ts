@@ -275,6 +275,59 @@ Deno.test("a TCP client that stops reading answers is closed idle, which is not 
   }
 });
 
+Deno.test("a TCP listener takes at most maxPerClient connections of one client address", async () => {
+  const clock = new VirtualClock(1_700_000_000_000);
+  const srv = new TcpStreamServer({
+    hostname: HOST,
+    port: 0,
+    idleTimeout: 60_000,
+    maxConnections: 64,
+    maxPerClient: 3,
+    clock,
+    sink: () => ({ push: () => true, end: () => {} }),
+    onError: () => {},
+  });
+  const conns: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 4; i++) conns.push(await Deno.connect({ hostname: HOST, port: srv.port }));
+    // the fourth is closed at once; the three others stay
+    let fourthClosed = false;
+    conns[3].read(new Uint8Array(8)).catch(() => null).then((n) => fourthClosed = n === null);
+    await until("the fourth closed at once", () => fourthClosed, 5000, 10);
+    assert.equal(srv.refusedPerClient, 1);
+    await until("three served", () => srv.connections === 3, 2000, 10);
+    // a place freed is taken again
+    conns.shift()!.close();
+    await until("two served", () => srv.connections === 2, 2000, 10);
+    conns.push(await Deno.connect({ hostname: HOST, port: srv.port }));
+    await until("three served again", () => srv.connections === 3, 2000, 10);
+    assert.equal(srv.refusedPerClient, 1);
+  } finally {
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed by the server */ }
+    }
+    await srv.close();
+  }
+});
+
+Deno.test("graphite TCP: one client address holds at most 64 connections", async () => {
+  await using g = await graphiteTcp({});
+  const port = (g.conn.remoteAddr as Deno.NetAddr).port;
+  const conns: Deno.Conn[] = [];
+  try {
+    for (let i = 0; i < 64; i++) conns.push(await Deno.connect({ hostname: HOST, port }));
+    let lastClosed = false;
+    conns[63].read(new Uint8Array(8)).catch(() => null).then((n) => lastClosed = n === null);
+    await until("the 65th closed at once", () => lastClosed, 5000, 10);
+    await conns[0].write(new TextEncoder().encode(`ok.x 1 ${Math.floor(g.ctx.clock.now() / 1000)}\n`));
+    await g.points(1, "the 64 others are served");
+  } finally {
+    for (const c of conns) c.close();
+  }
+});
+
 Deno.test("metrics.max_series reached: Graphite points of new names are refused, said in the log once a minute", async () => {
   await using g = await graphiteTcp({ params: { metrics: { max_series: 2 } } });
   const t = Math.floor(g.ctx.clock.now() / 1000); // (the store refuses points out of its range first)

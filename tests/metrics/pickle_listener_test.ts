@@ -71,6 +71,28 @@ Deno.test("frame reader: unfinished frames of all connections share one budget; 
   ]);
 });
 
+Deno.test("frame reader: one client address holds at most its share of the budget; another still gets room", () => {
+  const budget = new FrameBudget(100, 50);
+  const got: string[] = [];
+  const reader = (client: string) =>
+    new PickleFrameReader(1000, (f) => got.push(`frame ${f.length}`), (w) => got.push(w), budget, client);
+  const [a1, a2, b] = [reader("10.0.0.1"), reader("10.0.0.1"), reader("10.0.0.2")];
+  assert.equal(a1.push(bytes([0, 0, 0, 80], "x".repeat(40))), true);
+  // a second connection of the same client: 20 more bytes would pass its 50
+  assert.equal(a2.push(bytes([0, 0, 0, 80], "y".repeat(20))), false);
+  assert.equal(budget.heldBy("10.0.0.1"), 40);
+  // another client has its own share of what is left
+  assert.equal(b.push(bytes([0, 0, 0, 80], "z".repeat(50))), true);
+  assert.equal(budget.used, 90);
+  a1.end();
+  b.end();
+  assert.equal(budget.used, 0);
+  assert.equal(budget.heldBy("10.0.0.1"), 0);
+  assert.deepEqual(got.slice(0, 1), [
+    "unfinished frames of 10.0.0.1's connections past 50 bytes: connection closed inside a frame (0 of 80 bytes)",
+  ]);
+});
+
 Deno.test("pickle listener: frames over TCP land, bad ones counted, later ones land; forward_to and routing", async () => {
   const [port, pickle, sinkPort] = [freePort(HOST), freePort(HOST), freePort(HOST)];
   const now = 1_700_000_000;

@@ -211,3 +211,53 @@ Deno.test("clients beyond the bound are refused with 503 and counted; a place fr
     await f.close();
   }
 });
+
+Deno.test("websocket.port: a head sent a byte at a time is closed at http.header_timeout; a client holds max_conns_per_client", async () => {
+  const port = freePort(HOST);
+  const ctx = makeTestCtx({
+    name: "ws2",
+    params: { bind: HOST, http: { header_timeout: "300ms", max_conns_per_client: 2 } },
+    files: { "websocket.json": { websocket: { enabled: true, port } } },
+  });
+  const ws = createWebsocket(ctx);
+  await ws.start();
+  const conns: Deno.Conn[] = [];
+  try {
+    // a slow client: two bytes of a request head, then one every 100 ms
+    const slow = await Deno.connect({ hostname: HOST, port });
+    conns.push(slow);
+    await slow.write(new TextEncoder().encode("GE"));
+    let closed = false;
+    const reading = slow.read(new Uint8Array(64)).catch(() => null).then(() => closed = true);
+    for (let i = 0; i < 100 && !closed; i++) {
+      await slow.write(Uint8Array.of(84)).catch(() => closed = true);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    assert.equal(closed, true, "still open after 10 s of a byte every 100 ms");
+    await reading;
+    assert.equal(ctx.counters.get("http_connections_dropped_total", { reason: "header_timeout" }), 1);
+    // two feed clients from one address; a third connection is closed at once
+    const open = (): Promise<WebSocket> =>
+      new Promise((resolve, reject) => {
+        const s = new WebSocket(`ws://${HOST}:${port}/`);
+        s.onopen = () => resolve(s);
+        s.onerror = () => reject(new Error("refused"));
+      });
+    const socks = [await open(), await open()];
+    try {
+      await assert.rejects(open(), /refused/);
+      assert.equal(ctx.counters.get("http_connections_dropped_total", { reason: "per_client" }), 1);
+      assert.equal(ws.connections(), 2);
+    } finally {
+      for (const s of socks) s.close();
+    }
+  } finally {
+    for (const c of conns) {
+      try {
+        c.close();
+      } catch { /* closed by the server */ }
+    }
+    await ws.stop();
+    ctx.cleanup();
+  }
+});

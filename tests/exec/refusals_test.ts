@@ -1,0 +1,51 @@
+/**
+ * `/exec/run` is a peer route: without a cluster key anyone on the network reaches it. Its
+ * refusals are counted each, logged once a minute per reason, and what a refusal logs is bounded
+ * (`from` is checked before anything is logged: 8 MB of it made 32 MB log lines).
+ */
+import assert from "node:assert/strict";
+import { createExec, parseSigned } from "../../lib/exec/mod.ts";
+import { makeTestCtx } from "../helpers.ts";
+import type { PeerEnvelope } from "../../lib/transport/mod.ts";
+
+const request = {
+  v: 1,
+  cid: "0123456789abcdef0123456789abcdef",
+  cmd: "echo hi",
+  tag: "web",
+  nonce: "bm9uY2U=",
+  issued: 1,
+  expires: 2,
+  from: "0123456789abcdef0123456789abcdef01234567",
+};
+
+Deno.test("exec: a `from` that is not a short name or uuid makes the request malformed", () => {
+  assert.ok(parseSigned({ req: request, sig: "x" }));
+  assert.ok(parseSigned({ req: { ...request, from: "asker" }, sig: "x" }));
+  for (const from of ["", "\x7f".repeat(100), "a".repeat(65), "a b", "a\nb"]) {
+    assert.equal(parseSigned({ req: { ...request, from }, sig: "x" }), null, JSON.stringify(from));
+  }
+});
+
+Deno.test("exec: 100 refusals of one reason are 100 counted and one line; another reason gets its own", async () => {
+  using ctx = makeTestCtx();
+  const exec = createExec(ctx, {
+    membership: { members: () => [] },
+    envelope: null as unknown as PeerEnvelope,
+    kv: null,
+  });
+  await exec.start(); // no master_key_pub: every well-formed request is refused (no-public-key)
+  const routes = exec.routes!();
+  const post = (body: unknown) =>
+    routes.request("/exec/run", { method: "POST", body: JSON.stringify(body) }, { transport: "tcp" });
+  for (let i = 0; i < 100; i++) {
+    await (await post({ req: { ...request, from: "\x7f".repeat(10_000) }, sig: "x" })).body?.cancel();
+  }
+  const ok = await post({ req: request, sig: "x" });
+  assert.deepEqual(await ok.json(), { accepted: false, reason: "no-public-key" });
+  const lines = ctx.sink.recent.WARNING.filter((l) => l.includes("exec refused"));
+  assert.equal(lines.length, 2, lines.join("\n"));
+  assert.match(lines[0], /exec refused \(malformed\)/);
+  assert.match(lines[1], /exec refused \(no-public-key\).* from 0123456789abcdef/);
+  assert.equal(ctx.counters.get("exec_refused_total", { reason: "malformed" }), 100);
+});

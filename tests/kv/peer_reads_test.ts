@@ -1,0 +1,74 @@
+/**
+ * The `reads` peer message (lib/kv/peer_server.ts): a few bytes of keys must not name megabytes of
+ * values. A key named many times is read once, the answer is bounded before any value is encoded,
+ * and the first key is always served (a value over the bound is read one key a message).
+ */
+import assert from "node:assert/strict";
+import { VirtualClock } from "../../lib/clock/mod.ts";
+import { KvError } from "../../lib/kv/keys.ts";
+import { peerServer, type PeerServerDeps, READS_ANSWER_MAX } from "../../lib/kv/peer_server.ts";
+import type { KvRecord } from "../../lib/kv/record.ts";
+
+function serverWith(values: Record<string, number>) {
+  const lookups: string[] = [];
+  const local = {
+    record(key: string): KvRecord | null {
+      lookups.push(key);
+      const n = values[key];
+      if (n === undefined) return null;
+      return {
+        key,
+        value: new Uint8Array(n).fill(97),
+        flags: 0,
+        modify_index: 5,
+        origin: "o",
+        modify_time: 1,
+        expires: 0,
+        deleted: false,
+      };
+    },
+    currentIndex: () => 9,
+  };
+  const serve = peerServer({
+    local,
+    clock: new VirtualClock(1_000),
+    cfg: { max_key_bytes: 512, max_value_bytes: 64 << 20, request_timeout: 5_000 },
+  } as unknown as PeerServerDeps);
+  return { serve, lookups };
+}
+
+type Answer = { results: Array<{ record: { value: string } | null; index: number }> };
+
+Deno.test("kv reads: 1 024 names of one 35 KB value are refused 413 after one lookup, not answered", async () => {
+  const { serve, lookups } = serverWith({ a: 35_000 });
+  // 4 KB of message, ~47 MB of answer before the bound
+  await assert.rejects(
+    Promise.resolve(serve("reads", { keys: Array(1024).fill("a") })),
+    (err: Error) => err instanceof KvError && err.status === 413 && /ask for fewer/.test(err.message),
+  );
+  assert.deepEqual(lookups, ["a"], "a key named many times is looked up once");
+});
+
+Deno.test("kv reads: a key named twice is answered at both places; a batch under the bound is served", async () => {
+  const n = Math.floor(READS_ANSWER_MAX / 50_000); // ~3.8 MB of answer
+  const values: Record<string, number> = {};
+  for (let i = 0; i < n; i++) values[`k${i}`] = 35_000;
+  const { serve } = serverWith(values);
+  const keys = ["k0", "missing", "k0", ...Object.keys(values).slice(1)];
+  const ans = await serve("reads", { keys }) as Answer;
+  assert.equal(ans.results.length, keys.length);
+  assert.equal(ans.results[0].record?.value.length, 46_668);
+  assert.deepEqual(ans.results[2], ans.results[0]);
+  assert.deepEqual(ans.results[1], { record: null, index: 9 });
+  assert.equal(ans.results.at(-1)?.record?.value.length, 46_668);
+});
+
+Deno.test("kv reads: one value over the bound is served alone, refused with another key", async () => {
+  const { serve } = serverWith({ huge: READS_ANSWER_MAX + 1, small: 10 });
+  const one = await serve("reads", { keys: ["huge"] }) as Answer;
+  assert.equal(one.results[0].record?.value.length, Math.ceil((READS_ANSWER_MAX + 1) / 3) * 4);
+  await assert.rejects(
+    Promise.resolve(serve("reads", { keys: ["small", "huge"] })),
+    (err: Error) => err instanceof KvError && err.status === 413,
+  );
+});
