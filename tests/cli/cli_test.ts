@@ -301,5 +301,5 @@ Deno.test("the help of a group's bare command names the group's other commands",
   const lines: string[] = [];
   out.line = (m: string) => void lines.push(m);
   assert.equal(await runCli(["members", "--help"], out), 0);
-  assert.match(lines.join("\n"), /Other commands of this group:\n  kunai members history/);
+  assert.match(lines.join("\n"), /Other commands of this group:\n {2}kunai members history/);
 });
