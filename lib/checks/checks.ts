@@ -203,11 +203,7 @@ export class Checks {
     const next = this.#scheduler.nextRun(id);
     const out: Record<string, unknown> = {
       // secret-named fields (a password used by a macro) are masked: GET /agent/checks is a read route
-      ...redactSecrets(def.value) as Record<string, unknown>,
-      id,
-      name: id,
-      from: def.from,
-      apply_on: def.applyOn,
+      ...this.definition(id),
       kind: def.kind,
       active: this.defs.isActive(id),
       state: rt.state,
@@ -216,7 +212,6 @@ export class Checks {
       last_check: Math.floor(rt.lastCheck / 1000),
       next_check: next !== undefined ? Math.floor(next / 1000) : null,
     };
-    if (def.service) out.service = def.service;
     const problems = shownProblems(def);
     if (problems.length) out.problems = problems;
     if (rt.soft) out.soft = rt.soft;
