@@ -37,6 +37,9 @@ export function isSecretName(name: string): boolean {
   return (word === "key" || word === "keys") && /[A-Za-z0-9]/.test(name.slice(0, m.index));
 }
 
+/** A PEM private key (RSA, EC, OpenSSH, PKCS#8, encrypted or not), whatever the field's name (`key`, `tls`). */
+const PEM_PRIVATE = /-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----/;
+
 /** `scheme://user:password@host` anywhere in `s` becomes `scheme://user:********@host`. */
 export function maskUrlPasswords(s: string): string {
   if (!s.includes("://")) return s;
@@ -44,11 +47,12 @@ export function maskUrlPasswords(s: string): string {
 }
 
 /**
- * A deep copy of `v` with the values of secret-named keys replaced by `"********"`, and the
- * password of every URL-shaped string (`mongodb://admin:pw@db`) masked.
+ * A deep copy of `v` with the values of secret-named keys replaced by `"********"`, as is any string
+ * holding a PEM private key, and the password of every URL-shaped string (`mongodb://admin:pw@db`)
+ * masked.
  */
 export function redactSecrets(v: unknown, depth = 0): unknown {
-  if (typeof v === "string") return maskUrlPasswords(v);
+  if (typeof v === "string") return PEM_PRIVATE.test(v) ? MASK : maskUrlPasswords(v);
   if (v === null || typeof v !== "object") return v;
   if (depth > 32) return MASK; // deeper than any configuration: not looked into, so not shown
   if (Array.isArray(v)) return v.map((x) => redactSecrets(x, depth + 1));

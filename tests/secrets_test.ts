@@ -71,3 +71,13 @@ Deno.test("redactSecrets masks secret-named values and the password of every URL
   for (let i = 0; i < 40; i++) deep = { d: deep };
   assert.doesNotMatch(JSON.stringify(redactSecrets(deep)), /p6/);
 });
+
+Deno.test("redactSecrets masks a PEM private key whatever its field is called; a certificate stays", () => {
+  const key =
+    "-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAA\n-----END OPENSSH PRIVATE KEY-----\n";
+  const cert = "-----BEGIN CERTIFICATE-----\nMIIBszCCAVmgAwIBAgIU\n-----END CERTIFICATE-----\n";
+  assert.deepEqual(redactSecrets({ key, tls: { cert, pem: `x\n${key.replace("OPENSSH ", "")}` } }), {
+    key: "********",
+    tls: { cert, pem: "********" },
+  });
+});
