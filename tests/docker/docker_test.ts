@@ -158,17 +158,27 @@ function fakeDocker(
   return { server, seen };
 }
 
-Deno.test("docker: containers, images, events and v1/v2 cgroup stats through the socket; routes and docker show", async () => {
+/** A fake daemon on a socket of its own, cgroup files, and the docker subsystem pointed at both. */
+function dockerRig(
+  opts?: Parameters<typeof fakeDocker>[1],
+  before?: (ctx: ReturnType<typeof makeTestCtx>) => void,
+) {
   const sockDir = tempDir("kunai-dock-");
   const sock = join(sockDir.dir, "docker.sock");
   const ctx = makeTestCtx({
     clock: new RealClock(),
     params: { collectors: { docker_socket: sock, interval: "1h" } },
   });
+  before?.(ctx);
   const root = join(ctx.dir, "cg");
   writeTree(root, 3000, 250);
-  const { server, seen } = fakeDocker(sock);
+  const { server, seen } = fakeDocker(sock, opts);
   const docker = createDocker(ctx, { mountsPath: join(root, "mounts"), cgroupAllow: [`${root}/**`] });
+  return { sockDir, ctx, root, server, seen, docker };
+}
+
+Deno.test("docker: containers, images, events and v1/v2 cgroup stats through the socket; routes and docker show", async () => {
+  const { sockDir, ctx, root, server, seen, docker } = dockerRig();
   try {
     await docker.refresh();
     const st = docker.state();
@@ -240,16 +250,7 @@ Deno.test("docker: containers, images, events and v1/v2 cgroup stats through the
 });
 
 Deno.test("docker: environment values and secret-looking arguments are not served by the read routes", async () => {
-  const sockDir = tempDir("kunai-dock-");
-  const sock = join(sockDir.dir, "docker.sock");
-  const ctx = makeTestCtx({
-    clock: new RealClock(),
-    params: { collectors: { docker_socket: sock, interval: "1h" } },
-  });
-  const root = join(ctx.dir, "cg");
-  writeTree(root, 3000, 250);
-  const { server } = fakeDocker(sock);
-  const docker = createDocker(ctx, { mountsPath: join(root, "mounts"), cgroupAllow: [`${root}/**`] });
+  const { sockDir, ctx, server, docker } = dockerRig();
   try {
     await docker.refresh();
     const app = docker.routes!();
@@ -333,19 +334,11 @@ Deno.test("docker: without a socket it looks again every minute, not every colle
 });
 
 Deno.test("docker: containers without stats are counted and said; events the daemon refused are asked for again", async () => {
-  const sockDir = tempDir("kunai-dock-");
-  const sock = join(sockDir.dir, "docker.sock");
-  const ctx = makeTestCtx({
-    clock: new RealClock(),
-    params: { collectors: { docker_socket: sock, interval: "1h" } },
-  });
   const warned: string[] = [];
-  ctx.log = { ...ctx.log, warn: (m: string) => warned.push(m) };
-  const root = join(ctx.dir, "cg");
-  writeTree(root, 3000, 250);
   const opts = { eventsStatus: 200, orphan: true };
-  const { server, seen } = fakeDocker(sock, opts);
-  const docker = createDocker(ctx, { mountsPath: join(root, "mounts"), cgroupAllow: [`${root}/**`] });
+  const { sockDir, ctx, server, seen, docker } = dockerRig(opts, (ctx) => {
+    ctx.log = { ...ctx.log, warn: (m: string) => warned.push(m) };
+  });
   try {
     await docker.refresh();
     assert.equal(docker.info().containers_without_stats, 1);
