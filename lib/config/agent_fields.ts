@@ -119,7 +119,7 @@ export const gossipFields: Fields = {
   max_members: opt(
     int({ min: 2, max: 100_000 }), // a push-pull carries at most 100 000 records (codec LIMITS)
     10_000,
-    "nodes kept in the member table (alive, suspect, dead or left until reaped); news of more new nodes is refused",
+    "nodes kept in the member table (dead and left ones included; when full, those gone a minute make room, else news of more new nodes is refused)",
   ),
   join_retry_max: opt(durationMs({ min: 100 }), 30_000, "ceiling of the seed join backoff"),
   leave_propagate_wait: opt(durationMs(), 1000, "how long a leaving node keeps gossiping"),

@@ -416,7 +416,7 @@ export class GossipEngine implements EngineCore {
     this.deps.log.warn(
       `member table full (gossip.max_members ${this.#cfg.max_members}): refused ${said.n} new node(s), ` +
         `the latest ${JSON.stringify(claim.name.slice(0, 64))} at ${claim.addr}:${claim.port}; ` +
-        `known nodes are still updated, dead and left ones are forgotten after reap_after`,
+        `known nodes are still updated; a dead or left node makes room once gone a minute`,
     );
     said.at = now;
     said.n = 0;

@@ -21,6 +21,16 @@ import {
 } from "./state_rules.ts";
 import { expectedConfirmations, Suspicion, suspicionBounds } from "./suspicion.ts";
 
+/**
+ * A full table makes room for a new node by forgetting dead and left nodes gone at least this long
+ * (oldest first): past the 30 s the dead still get gossip, a record's only use is to remember the
+ * death until `reap_after`, which made-up nodes (a cluster without a key, or a key holder) could
+ * otherwise use to keep real new nodes out for 72 h.
+ */
+export const EVICT_AFTER_MS = 60_000;
+/** Those early reaps run at most this often: each one rebuilds the records' array (O(n)). */
+export const EVICT_EVERY_MS = 1_000;
+
 /** What happened to a member, for the bus and the membership view. */
 export type ChangeKind = "joined" | "updated" | "suspect" | "dead" | "left" | "reaped";
 
@@ -71,6 +81,13 @@ export class Membership {
    */
   #liveByAddr = new Map<string, Set<string>>();
   #liveByName = new Map<string, Set<string>>();
+  /**
+   * Dead and left members by uuid → when they went, in that order (the clock never steps back): the
+   * oldest is the first entry, so neither a full table nor the reaper searches the whole table.
+   */
+  #departed = new Map<string, number>();
+  /** When a full table last made room (see EVICT_EVERY_MS). */
+  #lastEviction = -Infinity;
   #clock: Clock;
   #cfg: GossipConfig;
   #hooks: MembershipHooks;
@@ -199,9 +216,9 @@ export class Membership {
       return { action: "ignore", reason: "address conflict" };
     }
     if (!m) {
-      // a bound on what the network can make us hold: records of made-up nodes (a cluster without
-      // a key, or a key holder) stay until reaped; the ones we have are still updated
-      if (this.#members.size >= this.#cfg.max_members) {
+      // a bound on what the network can make us hold (made-up nodes: a cluster without a key, or a
+      // key holder); the ones we have are still updated, and the long gone make room (#makeRoom)
+      if (this.#members.size >= this.#cfg.max_members && this.#makeRoom() === 0) {
         this.#hooks.full(msg);
         return { action: "ignore", reason: "member table full" };
       }
@@ -342,17 +359,33 @@ export class Membership {
 
   /** Forgets dead and left nodes whose state is older than `reap_after`; returns how many. */
   reap(): number {
-    const limit = this.#clock.elapsed() - this.#cfg.reap_after;
+    return this.#forgetDeparted(this.#clock.elapsed() - this.#cfg.reap_after);
+  }
+
+  /**
+   * A full table: forgets the dead and left nodes gone for EVICT_AFTER_MS (at most once every
+   * EVICT_EVERY_MS); returns how many.
+   */
+  #makeRoom(): number {
+    const now = this.#clock.elapsed();
+    if (now - this.#lastEviction < EVICT_EVERY_MS) return 0;
+    const n = this.#forgetDeparted(now - EVICT_AFTER_MS);
+    if (n) this.#lastEviction = now;
+    return n;
+  }
+
+  /** Forgets the dead and left nodes that went at or before `limit` (elapsed ms); returns how many. */
+  #forgetDeparted(limit: number): number {
     let n = 0;
-    for (const [uuid, m] of this.#members) {
-      if (uuid === this.selfUuid) continue;
-      if ((m.rec.state === "dead" || m.rec.state === "leave") && m.stateChange <= limit) {
-        m.suspicion?.cancel();
-        this.#members.delete(uuid);
-        this.#index(uuid, m.rec, undefined);
-        this.#hooks.changed("reaped", m.rec);
-        n++;
-      }
+    for (const [uuid, at] of this.#departed) {
+      if (at > limit) break; // in the order they went
+      const m = this.#members.get(uuid)!;
+      m.suspicion?.cancel();
+      this.#members.delete(uuid);
+      this.#departed.delete(uuid);
+      this.#index(uuid, m.rec, undefined);
+      this.#hooks.changed("reaped", m.rec);
+      n++;
     }
     if (n) this.#reindex();
     return n;
@@ -386,7 +419,13 @@ export class Membership {
       return;
     }
     this.#list[m.pos] = rec;
-    if (m.rec.state !== rec.state) m.stateChange = this.#clock.elapsed();
+    if (m.rec.state !== rec.state) {
+      m.stateChange = this.#clock.elapsed();
+      this.#departed.delete(uuid); // back alive, or went again: to the end of the order
+      if (uuid !== this.selfUuid && (rec.state === "dead" || rec.state === "leave")) {
+        this.#departed.set(uuid, m.stateChange);
+      }
+    }
     if (rec.incarnation - m.rec.incarnation > SMALL_RISE) m.bigRiseAt = this.#clock.elapsed();
     if (rec.state !== "suspect") {
       m.suspicion?.cancel();

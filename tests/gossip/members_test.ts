@@ -127,6 +127,63 @@ Deno.test("the member table holds at most max_members records: new nodes beyond 
   assert.deepEqual(changes.filter(([k]) => k === "joined").map(([, u]) => u), ["b", "c", "f"]);
 });
 
+Deno.test("a full table makes room by forgetting the nodes gone longest, once gone a minute, at most once a second", async () => {
+  const clock = new VirtualClock(0);
+  const { m, refused, changes } = table(clock, 72 * 3_600_000, 4);
+  for (const u of ["b", "c", "d"]) m.handleAlive(aliveOf(rec(u, `10.0.0.${u.charCodeAt(0)}`)));
+  m.handleDead({ type: "dead", uuid: "b", incarnation: 1, from: "me" });
+  await clock.advance(10_000);
+  m.handleLeave({ type: "leave", uuid: "c", incarnation: 1 });
+  await clock.advance(20_000); // b gone 30 s: not yet
+  assert.equal(m.handleAlive(aliveOf(rec("e", "10.0.0.5"))).action, "ignore");
+  assert.deepEqual(refused, ["e"]);
+  await clock.advance(35_000); // b gone 65 s, c 55 s: b makes room, c stays
+  assert.equal(m.handleAlive(aliveOf(rec("e", "10.0.0.5"))).action, "insert");
+  assert.equal(m.get("b"), undefined);
+  assert.equal(m.get("c")!.state, "leave");
+  assert.equal(m.size, 4);
+  assert.deepEqual(changes.filter(([k]) => k === "reaped"), [["reaped", "b"]]);
+  // two more gone at nearly the same time: the first room is made at once, the next not within 1 s
+  await clock.advance(10_000); // c gone 65 s
+  assert.equal(m.handleAlive(aliveOf(rec("f", "10.0.0.6"))).action, "insert");
+  m.handleDead({ type: "dead", uuid: "d", incarnation: 1, from: "me" });
+  await clock.advance(500);
+  m.handleDead({ type: "dead", uuid: "e", incarnation: 1, from: "me" });
+  await clock.advance(59_700); // d gone 60.2 s, e 59.7 s
+  assert.equal(m.handleAlive(aliveOf(rec("g", "10.0.0.7"))).action, "insert");
+  assert.equal(m.get("d"), undefined);
+  assert.equal(m.get("e")!.state, "dead");
+  await clock.advance(700); // e gone 60.4 s, but the last room was made 0.7 s ago
+  assert.equal(m.handleAlive(aliveOf(rec("h", "10.0.0.8"))).action, "ignore");
+  await clock.advance(400);
+  assert.equal(m.handleAlive(aliveOf(rec("h", "10.0.0.8"))).action, "insert");
+  assert.equal(m.get("e"), undefined);
+  assert.deepEqual(changes.filter(([k]) => k === "reaped").map(([, u]) => u), ["b", "c", "d", "e"]);
+  assert.deepEqual(m.records().map((r) => r.uuid).sort(), ["f", "g", "h", "me"]);
+});
+
+Deno.test("reaping follows when each node went: one that came back and went again waits its new turn", async () => {
+  const clock = new VirtualClock(0);
+  const { m } = table(clock, 100_000);
+  m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
+  m.handleAlive(aliveOf(rec("c", "10.0.0.3")));
+  m.handleDead({ type: "dead", uuid: "b", incarnation: 1, from: "me" });
+  await clock.advance(5_000);
+  m.handleDead({ type: "dead", uuid: "c", incarnation: 1, from: "me" });
+  await clock.advance(5_000);
+  m.handleAlive(aliveOf(rec("b", "10.0.0.2", { incarnation: 2 })));
+  await clock.advance(10_000);
+  m.handleDead({ type: "dead", uuid: "b", incarnation: 2, from: "me" }); // b went again at 20 s
+  await clock.advance(86_000); // 106 s: c (gone at 5 s) is due, b (20 s) is not
+  assert.equal(m.reap(), 1);
+  assert.equal(m.get("c"), undefined);
+  assert.equal(m.get("b")!.state, "dead");
+  await clock.advance(15_000);
+  assert.equal(m.reap(), 1);
+  assert.equal(m.get("b"), undefined);
+  assert.equal(m.size, 1);
+});
+
 Deno.test("a merged table's hearsay is applied without being gossiped when asked; the sender's own record always is", () => {
   const { m, gossip, changes } = table();
   m.handleAlive(aliveOf(rec("b", "10.0.0.2")));
