@@ -301,7 +301,7 @@ export class HttpServer {
               handler("tcp"),
               opts.log,
               "serving the HTTP API behind the TCP front",
-              () => Deno.chmodSync(path, 0o600),
+              { bits: 0o600 },
             ),
           fast: opts.fast,
           tunnelSilenceMs: opts.tunnelSilenceMs,
@@ -316,12 +316,9 @@ export class HttpServer {
           handler("unix"),
           opts.log,
           `serving the HTTP API on unix:${path}`,
-          () => {
-            try {
-              Deno.chmodSync(path, 0o660);
-            } catch (err) {
-              opts.log.warn(`cannot restrict ${path} to mode 0660: ${(err as Error).message}`);
-            }
+          {
+            bits: 0o660,
+            onChmodError: (err) => opts.log.warn(`cannot restrict ${path} to mode 0660: ${err.message}`),
           },
         );
         s.#servers.push(srv);

@@ -3,18 +3,30 @@
  * process is out of file descriptors) and rejects its `finished`; unheard, that rejection ends the
  * process. A `LastingServer` says so (once, then once a minute: FailureNote), listens again a
  * second later on the same address (again each second while that fails), and says when it answers
- * again.
+ * again. A unix socket given a mode has it from the moment it appears at its path (`serveUnix`).
  *
  * ```ts
- * const srv = LastingServer.start({ path: sock, onListen: () => {} }, handler, log, "HTTP API on unix:" + sock);
+ * const srv = LastingServer.start({ path: sock, onListen: () => {} }, handler, log, "HTTP API on unix:" + sock, { bits: 0o660 });
  * await srv.shutdown();
  * ```
  */
+import { dirname, join } from "node:path";
 import { FailureNote } from "../log/failure.ts";
 import type { Logger } from "../log/mod.ts";
 
 /** Delay before listening again after the server stopped (ms). */
 export const RELISTEN_MS = 1000;
+
+/** A unix socket's permission bits, which it has from the moment its path exists. */
+export interface SocketMode {
+  /** 0o660: the agent's user and group; 0o600: the agent's user alone. */
+  bits: number;
+  /** Told when the filesystem refuses the chmod (the socket is served anyway); without it, the listen fails. */
+  onChmodError?: (err: Error) => void;
+}
+
+/** The longest path Linux binds a unix socket to (`sun_path` is 108 bytes with its NUL). */
+const SUN_PATH_MAX = 107;
 
 type Options = Deno.ServeUnixOptions | Deno.ServeTcpOptions;
 type Handler = (req: Request, info: Deno.ServeHandlerInfo<Deno.Addr>) => Response | Promise<Response>;
@@ -37,17 +49,17 @@ export class LastingServer {
   private constructor(
     private opts: Options,
     private handler: Handler,
-    /** Runs after each listen (a unix socket's mode). */
-    private after: () => void,
-    log: Logger,
+    /** A unix socket's mode, set at each listen before the socket appears at its path. */
+    private mode: SocketMode | undefined,
+    private log: Logger,
     what: string,
   ) {
     this.#note = new FailureNote(log, what, 60_000, Date.now, 2_000);
   }
 
   /** Listens (errors such as AddrInUse are thrown, as by Deno.serve). */
-  static start(opts: Options, handler: Handler, log: Logger, what: string, after = () => {}): LastingServer {
-    const s = new LastingServer(opts, handler, after, log, what);
+  static start(opts: Options, handler: Handler, log: Logger, what: string, mode?: SocketMode): LastingServer {
+    const s = new LastingServer(opts, handler, mode, log, what);
     s.#listen();
     return s;
   }
@@ -58,20 +70,15 @@ export class LastingServer {
   }
 
   #listen(): void {
-    if ("path" in this.opts && this.opts.path) {
-      // a unix socket left by the server that stopped: ours (we listen on it)
-      try {
-        Deno.removeSync(this.opts.path);
-      } catch { /* not there */ }
-    }
     const handler: Handler = (req, info) => {
       // said once it answers again (2 s after the last failure), not at each new listen
       if (this.#note.failing) this.#note.ok();
       return this.handler(req, info);
     };
-    const srv = Deno.serve(this.opts as Deno.ServeUnixOptions, handler as Deno.ServeHandler<Deno.UnixAddr>);
+    const srv = "path" in this.opts && this.opts.path
+      ? serveUnix(this.opts, handler as Deno.ServeHandler<Deno.UnixAddr>, this.mode, this.log)
+      : Deno.serve(this.opts as Deno.ServeTcpOptions, handler as Deno.ServeHandler<Deno.NetAddr>);
     this.#srv = srv;
-    this.after();
     srv.finished.then(() => {}, (err: Error) => {
       if (this.#closing || this.#srv !== srv) return;
       this.#srv = null;
@@ -101,4 +108,90 @@ export class LastingServer {
     this.#srv = null;
     if (srv) await srv.shutdown();
   }
+}
+
+/**
+ * Serves on the unix socket `opts.path`, which never exists there with a wider mode than `mode`.
+ * bind(2) gives a socket the umask's mode and a chmod can only follow it: in between, anyone the umask
+ * lets in may connect (under umask 0, anyone). So the socket is bound in a fresh 0700 directory beside
+ * its path (the same filesystem), given its mode there, and renamed onto its path: a rename keeps the
+ * listening socket, and replaces at once the socket a stopped server left. The process umask is not
+ * touched: it is the whole process's, and workers and async fs calls create files meanwhile.
+ */
+function serveUnix(
+  opts: Deno.ServeUnixOptions,
+  handler: Deno.ServeHandler<Deno.UnixAddr>,
+  mode: SocketMode | undefined,
+  log: Logger,
+): Deno.HttpServer<Deno.UnixAddr> {
+  const path = opts.path;
+  const dir = mode ? privateDirBeside(path) : null;
+  if (dir === null) {
+    // no mode to keep, or the private path too long for bind(2): bound in place, then chmod'ed
+    try {
+      Deno.removeSync(path); // a unix socket left by the server that stopped: ours (we listen on it)
+    } catch { /* not there */ }
+    const srv = Deno.serve(opts, handler);
+    if (mode) setMode(srv, path, mode, log);
+    return srv;
+  }
+  const tmp = join(dir, "s");
+  try {
+    const srv = Deno.serve({ ...opts, path: tmp }, handler);
+    setMode(srv, tmp, mode!, log);
+    try {
+      Deno.renameSync(tmp, path);
+    } catch (err) {
+      stopNow(srv, log);
+      throw err;
+    }
+    return srv;
+  } finally {
+    try {
+      Deno.removeSync(tmp); // not renamed: the listen failed
+    } catch { /* renamed, or never bound */ }
+    try {
+      Deno.removeSync(dir);
+    } catch (err) {
+      log.warn(`cannot remove ${dir}, where ${path} was bound: ${(err as Error).message}`);
+    }
+  }
+}
+
+/**
+ * A new directory only the agent's user may enter (`.kunai-` and 6 random hex digits), beside `path`,
+ * or null when a socket in it would not fit bind(2)'s path (the socket is then bound in place).
+ */
+function privateDirBeside(path: string): string | null {
+  const parent = dirname(path);
+  const hex = () =>
+    Array.from(crypto.getRandomValues(new Uint8Array(3)), (b) => b.toString(16).padStart(2, "0")).join("");
+  if (new TextEncoder().encode(join(parent, ".kunai-000000", "s")).length > SUN_PATH_MAX) return null;
+  for (let tries = 0;; tries++) {
+    const dir = join(parent, `.kunai-${hex()}`);
+    try {
+      Deno.mkdirSync(dir, { mode: 0o700 }); // a symlink or anything else already there: AlreadyExists
+      Deno.chmodSync(dir, 0o700); // a umask of 0700 would have left it closed to us too
+      return dir;
+    } catch (err) {
+      if (!(err instanceof Deno.errors.AlreadyExists) || tries >= 8) throw err;
+    }
+  }
+}
+
+/** chmod of a socket just bound; a refusal is told, or stops the server and throws. */
+function setMode(srv: Deno.HttpServer, path: string, mode: SocketMode, log: Logger): void {
+  try {
+    Deno.chmodSync(path, mode.bits);
+  } catch (err) {
+    if (mode.onChmodError) return mode.onChmodError(err as Error);
+    stopNow(srv, log);
+    throw err;
+  }
+}
+
+function stopNow(srv: Deno.HttpServer, log: Logger): void {
+  srv.shutdown().catch((err) =>
+    log.warn(`stopping a server that failed to start: ${(err as Error).message}`)
+  );
 }

@@ -27,8 +27,9 @@ export interface PeerServerDeps {
 const MAX_PULL = 5000;
 /**
  * Largest `reads` answer, as estimated before encoding (a 4 KB message naming one 35 KB value 1 024
- * times made 47 MB and 0.9 s of CPU): beyond it the message is refused 413 and the asker splits its
- * batch in halves (peers.ts), down to one key a message.
+ * times made 47 MB and 0.9 s of CPU). Beyond it, an asker that said `partial: true` gets the reads
+ * that fit (`truncated: true`) and asks again for the rest; to another the message is refused 413 and
+ * it splits its batch in halves (peers.ts), down to one key a message.
  */
 export const READS_ANSWER_MAX = 4 * 1024 * 1024;
 
@@ -106,7 +107,9 @@ export function peerServer(d: PeerServerDeps): KvServe {
       // than the bound (kv.max_value_bytes may be) is read one key a message.
       const seen = new Map<string, ReadHit>();
       let size = 0;
-      const hits = keys.map((k, i) => {
+      const hits: ReadHit[] = [];
+      for (let i = 0; i < keys.length; i++) {
+        const k = keys[i];
         let hit = typeof k === "string" ? seen.get(k) : undefined;
         if (!hit) {
           hit = { rec: d.local.record(key(k, `keys[${i}]`, d.cfg)), answer: null };
@@ -114,21 +117,22 @@ export function peerServer(d: PeerServerDeps): KvServe {
         }
         if (hit.rec) size += Math.ceil(hit.rec.value.length / 3) * 4 + hit.rec.key.length * 2 + 200;
         if (size > READS_ANSWER_MAX && i > 0) {
+          // the first i fit: an asker that takes part of an answer asks again for the rest
+          if (b.partial === true) break;
           throw new KvError(
             413,
             `the values of these ${keys.length} reads pass ${READS_ANSWER_MAX} bytes: ask for fewer at a time`,
           );
         }
-        return hit;
-      });
-      return {
-        results: hits.map((h) =>
-          h.answer ??= {
-            record: h.rec ? toWire(h.rec) : null,
-            index: h.rec ? h.rec.modify_index : d.local.currentIndex(),
-          }
-        ),
-      };
+        hits.push(hit);
+      }
+      const results = hits.map((h) =>
+        h.answer ??= {
+          record: h.rec ? toWire(h.rec) : null,
+          index: h.rec ? h.rec.modify_index : d.local.currentIndex(),
+        }
+      );
+      return hits.length < keys.length ? { results, truncated: true } : { results };
     },
     get: async (b, signal) => {
       const k = key(b.key, "key", d.cfg);

@@ -258,16 +258,20 @@ export class PeerClient {
     batch: Pending<string, { record: KvRecord | null; index: number }>[],
   ): Promise<void> {
     const deadline = Math.max(...batch.map((p) => p.deadline));
-    let ans: { results?: Array<{ record: unknown; index: number }> } | null;
+    type Answer = { results?: Array<{ record: unknown; index: number }>; truncated?: boolean };
+    let ans: Answer | null;
     try {
-      ans = await this.call<{ results?: Array<{ record: unknown; index: number }> }>(
+      // partial: large values whose answer passes the peer's bound (peer_server.ts) are answered in
+      // part, the rest asked again: no message is refused and read for nothing
+      ans = await this.call<Answer>(
         peer,
         "reads",
-        { keys: batch.map((p) => p.item) },
+        { keys: batch.map((p) => p.item), partial: true },
         deadline,
       );
     } catch (err) {
-      // large values: their answer does not fit one message; halves, down to a key per message
+      // from a peer that answers no part of a batch (an older agent), or an answer that passed the
+      // socket's bound once encoded (stream.ts): halves, down to a key per message
       if (err instanceof PeerRefused && err.status === 413 && batch.length > 1) {
         const mid = batch.length >> 1;
         await Promise.all([
@@ -278,13 +282,24 @@ export class PeerClient {
       }
       throw err;
     }
+    const n = ans?.truncated === true && Array.isArray(ans.results) ? ans.results.length : batch.length;
+    const answered = n > 0 && n < batch.length ? batch.slice(0, n) : batch;
     answerEach(
       peer,
-      batch,
+      answered,
       ans?.results,
       "read",
       (r, p) => p.resolve({ record: r.record ? fromWire(r.record) : null, index: r.index }),
     );
+    if (answered === batch) return;
+    // the rest, but for the reads whose caller gave up meanwhile
+    const now = this.#clock.now();
+    const rest: typeof batch = [];
+    for (const p of batch.slice(n)) {
+      if (p.deadline > now) rest.push(p);
+      else p.reject(new PeerUnreachable(peer, "deadline passed while queued", true));
+    }
+    if (rest.length) await this.#sendReads(peer, rest);
   }
 
   async #sendApply(peer: RingNode, batch: Pending<ApplyItem, ApplyResult>[]): Promise<void> {

@@ -85,9 +85,11 @@ export class ExternalCommands {
 
   /**
    * A member's record changed: push the results of its checks that changed, host up/down, and its
-   * downtime when its maintenance changed.
+   * downtime when its maintenance changed. `reaped`: the member is gone from the membership (a node
+   * that left, or was forgotten, has no downtime of ours any more). Told by the event, not found by
+   * scanning the membership: that was O(members) per event.
    */
-  onMember(m: MemberRecord): void {
+  onMember(m: MemberRecord, reaped = false): void {
     if (!this.#safe(m)) return;
     const lines: PendingLine[] = [];
     const now = Math.floor(this.#ctx.clock.now() / 1000);
@@ -111,16 +113,20 @@ export class ExternalCommands {
       }
     }
     if (this.#cfg.external_command_file && (m.maintenance || this.#notesOf().downtimes[m.uuid])) {
-      // a node that left, or was forgotten, has no downtime of ours any more
-      const gone = m.state === "leave" || !this.#membership.members().some((x) => x.uuid === m.uuid);
+      const gone = m.state === "leave" || reaped;
       lines.push(...this.#downtimeLines(m.uuid, gone ? null : m.maintenance ?? null));
     }
     this.#push(lines);
     if (self) this.syncAcks();
   }
 
-  /** A member was reaped (gone from the membership for good): nothing of it is kept. */
-  forget(uuid: string): void {
+  /** A member was reaped (gone from the membership for good): its downtime goes, then all we kept of it. */
+  onReaped(m: MemberRecord): void {
+    this.onMember(m, true);
+    this.#forget(m.uuid);
+  }
+
+  #forget(uuid: string): void {
     this.#pushed.delete(uuid);
     this.#down.delete(uuid);
     this.#badNames.delete(uuid);

@@ -11,6 +11,7 @@
  * await shinken.start();
  * ```
  */
+import { MEMBER_EVENTS } from "../bus.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import { type ShinkenApi, shinkenRoutes } from "./routes.ts";
 import type { LocalChecks, ShinkenConfig, ShinkenMembership } from "./types.ts";
@@ -77,11 +78,12 @@ export function createShinken(
       if (!enabled) return;
       if (cfg.external_command_file) await commandFileReady();
       const sync = () => hostFiles.schedule();
-      offs.push(ctx.bus.onMembers((m) => {
-        sync();
-        commands.onMember(m);
-      }));
-      offs.push(ctx.bus.on("member.reaped", (m) => commands.forget(m.uuid)));
+      offs.push(ctx.bus.onMembers(sync));
+      for (const event of MEMBER_EVENTS) {
+        // the bus is synchronous: a reaped member is already out of the membership, the others are in it
+        if (event === "member.reaped") offs.push(ctx.bus.on(event, (m) => commands.onReaped(m)));
+        else offs.push(ctx.bus.on(event, (m) => commands.onMember(m)));
+      }
       offs.push(ctx.bus.on("services.changed", sync));
       // a reload that adds or removes a plain check changes our host's services in Nagios too
       offs.push(ctx.bus.on("config.reloaded", sync));

@@ -105,7 +105,7 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
                 (req) => hub.upgrade(req, `on port ${port}`),
                 ctx.log,
                 "serving the websocket feed behind its TCP front",
-                () => Deno.chmodSync(path, 0o600),
+                { bits: 0o600 },
               ),
           });
         } catch (err) {

@@ -8,6 +8,9 @@ import { VirtualClock } from "../../lib/clock/mod.ts";
 import { KvError } from "../../lib/kv/keys.ts";
 import { peerServer, type PeerServerDeps, READS_ANSWER_MAX } from "../../lib/kv/peer_server.ts";
 import type { KvRecord } from "../../lib/kv/record.ts";
+import { PeerClient } from "../../lib/kv/peers.ts";
+import type { RingNode } from "../../lib/kv/ring.ts";
+import { type KvMessage, PeerRefused } from "../../lib/kv/transport.ts";
 
 function serverWith(values: Record<string, number>) {
   const lookups: string[] = [];
@@ -71,4 +74,61 @@ Deno.test("kv reads: one value over the bound is served alone, refused with anot
     Promise.resolve(serve("reads", { keys: ["small", "huge"] })),
     (err: Error) => err instanceof KvError && err.status === 413,
   );
+});
+
+/**
+ * A PeerClient reading from `values` through an in-process transport (JSON both ways, as on the
+ * wire) that counts messages and 413s; `oldServer`: a peer that answers no partial `reads`.
+ */
+function clientOf(values: Record<string, number>, oldServer = false) {
+  const { serve } = serverWith(values);
+  const seen = { messages: 0, refused413: 0 };
+  const transport = {
+    async call(peer: RingNode, kind: KvMessage, body: unknown) {
+      seen.messages++;
+      const b = JSON.parse(JSON.stringify(body));
+      if (oldServer) delete b.partial;
+      try {
+        return JSON.parse(JSON.stringify(await serve(kind, b)));
+      } catch (err) {
+        if (!(err instanceof KvError)) throw err;
+        if (err.status === 413) seen.refused413++;
+        throw new PeerRefused(peer, err.status, { error: err.message });
+      }
+    },
+  };
+  const clock = new VirtualClock(1_000);
+  const client = new PeerClient(transport, clock, 60_000);
+  const peer: RingNode = { uuid: "p", name: "p", addr: "127.0.0.1", port: 1 };
+  const readAll = (keys: string[]) => Promise.all(keys.map((k) => client.read(peer, k)));
+  return { seen, readAll };
+}
+
+// ~1.6 MB of answer each: two fit in a message, a third passes READS_ANSWER_MAX
+const LARGE = 1_200_000;
+
+Deno.test("kv reads: large values come in as many messages as their answers need, none refused", async () => {
+  const values: Record<string, number> = {};
+  for (let i = 0; i < 24; i++) values[`big/${i}`] = LARGE;
+  const { seen, readAll } = clientOf(values);
+  const got = await readAll(Object.keys(values));
+  assert.ok(got.every((r) => r.record?.value.length === LARGE));
+  assert.equal(seen.refused413, 0, "a 413 is a message whose reads were all wasted");
+  assert.equal(seen.messages, 12);
+  // three large values first, then small ones: the two that fit, then the third with every small one
+  const mixed: Record<string, number> = { "big/a": LARGE, "big/b": LARGE, "big/c": LARGE };
+  for (let i = 0; i < 200; i++) mixed[`small/${i}`] = 100;
+  const m = clientOf(mixed);
+  const got2 = await m.readAll(Object.keys(mixed));
+  assert.equal(got2.at(-1)?.record?.value.length, 100);
+  assert.deepEqual(m.seen, { messages: 2, refused413: 0 });
+});
+
+Deno.test("kv reads: a peer that answers no partial reads is still read, in halves", async () => {
+  const values: Record<string, number> = {};
+  for (let i = 0; i < 8; i++) values[`big/${i}`] = LARGE;
+  const { seen, readAll } = clientOf(values, true);
+  const got = await readAll(Object.keys(values));
+  assert.ok(got.every((r) => r.record?.value.length === LARGE));
+  assert.ok(seen.refused413 > 0);
 });

@@ -162,7 +162,8 @@ Deno.test({
         results: Array<{ record: { value: string } | null }>;
       };
       assert.equal(one.results[0].record?.value.length, 1398104);
-      // the peer client batches reads by key size: 40 values of 1 MiB (~56 MB of answer) go in halves
+      // the peer client batches reads by key size: 40 values of 1 MiB (~56 MB of answer) come in the
+      // parts of it each answer holds
       const client = new PeerClient(t, b.ctx.clock, 20_000);
       const reads = await Promise.all(
         Array.from({ length: 40 }, (_, i) => client.read(peer, `big/${i}`, Date.now() + 20_000)),

@@ -270,6 +270,40 @@ Deno.test("exporter: a maintenance is scheduled once, deleted once; other update
   }
 });
 
+Deno.test("exporter: a member event reads no whole membership; a node reaped in maintenance loses its downtime", async () => {
+  const w = world();
+  try {
+    let reads = 0;
+    const s = createShinken(w.ctx, {
+      membership: { self: () => w.members[0], members: () => (reads++, w.members) },
+      localChecks: () => [{ ...w.cpu }],
+    });
+    await s.start();
+    read(w);
+    reads = 0;
+    const t0 = w.clock.now();
+    const host = w.members[1].uuid;
+    // (the host files are written after reload_delay, on the virtual clock, not advanced here)
+    w.members[1] = member(2, { reason: "kernel", since: t0, until: null });
+    w.ctx.bus.emit("member.updated", w.members[1]);
+    assert.equal(quiet(read(w)).length, 1, "scheduled");
+    w.members[1] = { ...w.members[1], state: "dead", incarnation: 2 };
+    w.ctx.bus.emit("member.dead", w.members[1]);
+    assert.deepEqual(quiet(read(w)), [], "a dead node keeps its downtime");
+    // reaped: gone from the membership, then told
+    const [reaped] = w.members.splice(1, 1);
+    w.ctx.bus.emit("member.reaped", reaped);
+    assert.deepEqual(quiet(read(w)), [
+      `DEL_DOWNTIME_BY_HOST_NAME;${host};;${Math.floor(t0 / 1000)};kunai maintenance: kernel`,
+    ]);
+    assert.equal(s.info().downtimes, 0);
+    assert.equal(reads, 0, "members() read by a member event");
+    await s.stop();
+  } finally {
+    done(w);
+  }
+});
+
 Deno.test("exporter: a restart schedules nothing twice and deletes what ended while it was down", async () => {
   const w = world();
   try {
