@@ -500,8 +500,10 @@ Deno.test("a reload that adds or removes a plain check re-exports this node's se
       5_000,
       20,
     );
-    assert.equal(reloads(w), 2, "and Nagios is reloaded");
+    // the reload command runs after the file is written: waited for, not read at once
+    await until("Nagios is reloaded", () => reloads(w) === 2, 5_000, 20);
     await s.stop();
+    assert.equal(reloads(w), 2, "and only once");
   } finally {
     w.ctx.cleanup();
   }
