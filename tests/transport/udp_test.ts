@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parsePeer, PUSH_PULL_PATH, UdpTransport } from "../../lib/transport/mod.ts";
+import { parsePeer, peerKey, PUSH_PULL_PATH, UdpTransport } from "../../lib/transport/mod.ts";
 
 function pair() {
   const a = new UdpTransport({ bind: "127.0.0.1", port: 0, advertise: "127.0.0.1" });
@@ -87,6 +87,21 @@ Deno.test("peer addresses parse as addr[:port] with the default port", () => {
   assert.equal(parsePeer("bad:port:x", 6768), null);
   assert.equal(parsePeer("[node-1]:7000", 6768), null);
   assert.equal(parsePeer("[]:7000", 6768), null);
+});
+
+Deno.test("a peer's addr:port as printed parses back to the same peer, IPv6 in brackets", () => {
+  // `::1:7000` is an IPv6 address of its own: printed so, a member's address read back (by a reader,
+  // `kunai join`, the peers file) was ::1:7000 on the default port
+  for (
+    const p of [{ addr: "::1", port: 7000 }, { addr: "fe80::1%eth0", port: 1 }, {
+      addr: "10.0.0.1",
+      port: 80,
+    }]
+  ) {
+    assert.deepEqual(parsePeer(peerKey(p), 6768), p);
+  }
+  assert.equal(peerKey({ addr: "fd00::5", port: 6768 }), "[fd00::5]:6768");
+  assert.equal(peerKey({ addr: "db-1.example", port: 6768 }), "db-1.example:6768");
 });
 
 Deno.test("a taken UDP port is reported with the address", async () => {
