@@ -235,7 +235,9 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       if (!peer) {
         throw new HttpError(
           400,
-          `invalid join target ${JSON.stringify(target)}; expected addr[:port], e.g. 192.168.0.1:6768`,
+          `invalid join target ${
+            JSON.stringify(target)
+          }; expected addr[:port], e.g. 192.168.0.1:6768 or [fd00::1]:6768`,
         );
       }
       if (isSelf(peer)) {

@@ -87,6 +87,13 @@ Deno.test("peer addresses parse as addr[:port] with the default port", () => {
   assert.equal(parsePeer("bad:port:x", 6768), null);
   assert.equal(parsePeer("[node-1]:7000", 6768), null);
   assert.equal(parsePeer("[]:7000", 6768), null);
+  // the shape of IPv6 but not an address: a port without brackets (a group of 5 digits), 9 groups,
+  // two `::`
+  for (const bad of ["::1:13592", "1:2:3:4:5:6:7:8:9", "fd00::1::2", "[::1:13592]:7000", "::1%"]) {
+    assert.equal(parsePeer(bad, 6768), null, bad);
+  }
+  assert.deepEqual(parsePeer("fd00::1:6768", 6768), { addr: "fd00::1:6768", port: 6768 });
+  assert.deepEqual(parsePeer("[fe80::1%br_lan]:7000", 6768), { addr: "fe80::1%br_lan", port: 7000 });
 });
 
 Deno.test("a peer's addr:port as printed parses back to the same peer, IPv6 in brackets", () => {
