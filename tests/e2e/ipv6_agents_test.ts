@@ -6,10 +6,17 @@
  * history, a failed join's message.
  */
 import assert from "node:assert/strict";
-import { AgentClient } from "../../lib/client/mod.ts";
 import { generateKey } from "../../lib/gossip/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
-import { type AgentProc, FAST_GOSSIP, freePort, runKunai, startAgent, until } from "../helpers.ts";
+import {
+  type AgentProc,
+  FAST_GOSSIP,
+  freePort,
+  runKunai,
+  startAgent,
+  startCluster,
+  until,
+} from "../helpers.ts";
 
 const TOKEN = "six-token";
 
@@ -23,14 +30,11 @@ function hasIpv6Loopback(): boolean {
   }
 }
 
+/** Each member's state as `a` sees it, asked over TCP on [::1]. */
 async function states(a: AgentProc): Promise<Record<string, string>> {
-  const c = new AgentClient({ socket: a.socket, timeoutMs: 5_000 });
-  try {
-    const m = await c.json<Record<string, MemberRecord>>("GET", "/agent/members");
-    return Object.fromEntries(Object.values(m).map((r) => [r.name, r.state]));
-  } finally {
-    c.close();
-  }
+  const r = await fetch(`http://[::1]:${a.port}/agent/members`, { signal: AbortSignal.timeout(5_000) });
+  const m = await r.json() as Record<string, MemberRecord>;
+  return Object.fromEntries(Object.values(m).map((r) => [r.name, r.state]));
 }
 
 Deno.test({
@@ -39,25 +43,24 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    const ports = [freePort("::1"), freePort("::1"), freePort("::1")];
-    const seed = `[::1]:${ports[0]}`;
-    const common = {
-      gossip: FAST_GOSSIP,
-      tags: ["kv"],
-      encryption_key: generateKey(),
-      http: { token: TOKEN },
-    };
+    const common = { tags: ["kv"], encryption_key: generateKey(), http: { token: TOKEN } };
     const agents: AgentProc[] = [];
     try {
+      // s2 joins s1 by its seed `[::1]:port` (startCluster's), s3 by `kunai join [::1]:port`
+      const ports = await startCluster(
+        agents,
+        ["::1", "::1"],
+        (i) => ({ name: `s${i + 1}`, params: common }),
+      );
+      const seed = `[::1]:${ports[0]}`;
+      ports.push(freePort("::1"));
       agents.push(
-        ...await Promise.all(["s1", "s2", "s3"].map((name, i) =>
-          startAgent({
-            name,
-            addr: "::1",
-            port: ports[i],
-            params: { ...common, bootstrap: i === 0, seeds: i === 1 ? [seed] : [] },
-          })
-        )),
+        await startAgent({
+          name: "s3",
+          addr: "::1",
+          port: ports[2],
+          params: { ...common, gossip: FAST_GOSSIP },
+        }),
       );
       const [a, b, c] = agents;
       const j = await c.cli(["join", seed]);
