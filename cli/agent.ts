@@ -9,6 +9,7 @@ import type { Output } from "./output.ts";
 import { projectRoot } from "../lib/root.ts";
 import { JOIN_ERROR_HEADER } from "../lib/types.ts";
 import { alignRows } from "./members.ts";
+import { hostPort } from "../lib/host_port.ts";
 
 /** What `POST /agent/detect` answers. */
 interface DetectAnswer {
@@ -330,7 +331,7 @@ export const agentCommands: CommandGroup = {
         if (options["auto-join"]) {
           const target = r.agents.find((a) => !a.known);
           if (target) {
-            const addr = `${target.addr}:${target.port}`;
+            const addr = hostPort(target.addr, target.port);
             const j = await c.jsonWithHeaders<boolean>("POST", `/agent/join/${encodeURIComponent(addr)}`);
             const error = j.value === true ? undefined : j.headers.get(JOIN_ERROR_HEADER) ?? "unknown";
             joined = { name: target.name, addr, joined: j.value === true, ...(error ? { error } : {}) };
@@ -344,7 +345,7 @@ export const agentCommands: CommandGroup = {
             const head = ["Node", "Address", "Uuid", "Zone", "Members", "Known"];
             const rows = r.agents.map((a) => [
               a.name,
-              `${a.addr}:${a.port}`,
+              hostPort(a.addr, a.port),
               a.uuid,
               a.zone || "-",
               String(a.members),

@@ -91,7 +91,11 @@ export function parseHttpAddr(addr: string, source: string): { baseUrl?: string;
   try {
     u = new URL(withScheme);
   } catch {
-    throw new CliConfigError(`${source}: not a URL or host:port: ${JSON.stringify(addr)}`);
+    // `::1:6768` is an IPv6 address without a port as much as one with it: RFC 3986 wants brackets
+    const v6 = /^[0-9a-f:.]*:[0-9a-f:.]*:[0-9a-f:.]*$/i.test(addr)
+      ? " (an IPv6 address goes in brackets: [::1]:6768)"
+      : "";
+    throw new CliConfigError(`${source}: not a URL or host:port: ${JSON.stringify(addr)}${v6}`);
   }
   if (u.protocol !== "http:" && u.protocol !== "https:") {
     throw new CliConfigError(`${source}: scheme must be http, https or unix, got ${u.protocol.slice(0, -1)}`);

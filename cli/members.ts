@@ -8,6 +8,7 @@ import { cellText, STATE_COLOURS } from "./output.ts";
 import type { Output } from "./output.ts";
 import { type CommandGroup, refused, UsageError } from "./types.ts";
 import { durationOpt } from "./lock_kv.ts";
+import { hostPort } from "../lib/host_port.ts";
 
 /** A member record for output: services without fields naming local files (`from: file:...`, `file`). */
 export function publicRecord(m: MemberRecord): MemberRecord {
@@ -57,7 +58,7 @@ export function printMembers(out: Output, members: MemberRecord[], detailed = fa
     : ["Node", "Address", "Status", "Zone", "Tags"];
   const rows = members.map((m) => {
     const state = m.maintenance ? `${m.state} (maintenance)` : m.state;
-    const base = [m.name, `${m.addr}:${m.port}`, state, m.zone || "-", (m.tags ?? []).join(",") || "-"];
+    const base = [m.name, hostPort(m.addr, m.port), state, m.zone || "-", (m.tags ?? []).join(",") || "-"];
     if (!detailed) return base;
     return [...base, m.uuid, String(m.incarnation), Object.keys(m.services ?? {}).sort().join(",") || "-"];
   });

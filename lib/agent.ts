@@ -45,6 +45,7 @@ import { loadKeyring, PeerEnvelope } from "./transport/mod.ts";
 import { buildSubsystems, type WiringInputs } from "./wiring.ts";
 import { describeRouters, openApiRoutes } from "./openapi/mod.ts";
 import { uiRoutes } from "./ui/mod.ts";
+import { hostPort } from "./host_port.ts";
 
 export interface AgentOptions {
   config: AgentConfig;
@@ -185,7 +186,9 @@ export class Agent {
         this.log.warn(`in maintenance since ${new Date(maint.since).toISOString()}${maintNote(maint)}`);
       }
       this.log.info(
-        `node ${p.name} uuid ${uuid} (${source}), incarnation ${incarnation}, addr ${this.node.addr}:${p.port}`,
+        `node ${p.name} uuid ${uuid} (${source}), incarnation ${incarnation}, addr ${
+          hostPort(this.node.addr, p.port)
+        }`,
       );
       this.sandbox = new Sandbox(this.sink.logger("sandbox"));
       const keyring = await loadKeyring({
@@ -239,7 +242,9 @@ export class Agent {
         fast: fastDispatcher(this.routers, policy),
       });
       this.#warnOpenApi();
-      this.log.info(`HTTP API on ${p.http.enabled ? `${p.bind}:${p.port} and ` : ""}unix:${p.socket}`);
+      this.log.info(
+        `HTTP API on ${p.http.enabled ? `${hostPort(p.bind, p.port)} and ` : ""}unix:${p.socket}`,
+      );
     } catch (err) {
       this.log.error(`start failed: ${(err as Error).message}`);
       await this.#teardown();

@@ -13,6 +13,7 @@ import { LocalNode } from "../lib/identity/mod.ts";
 import type { Ctx } from "../lib/subsystem.ts";
 import { AgentClient } from "../lib/client/mod.ts";
 import type { MemberRecord } from "../lib/types.ts";
+import { hostPort } from "../lib/host_port.ts";
 
 export const REPO = new URL("..", import.meta.url).pathname.replace(/\/$/, "");
 
@@ -351,7 +352,11 @@ export async function startCluster(
   const ports = addrs.map((a) => freePort(a));
   for (let i = 0; i < addrs.length; i++) {
     const { name, params, files } = each(i);
-    const cluster = { gossip: FAST_GOSSIP, seeds: i ? [`${addrs[0]}:${ports[0]}`] : [], bootstrap: i === 0 };
+    const cluster = {
+      gossip: FAST_GOSSIP,
+      seeds: i ? [hostPort(addrs[0], ports[0])] : [],
+      bootstrap: i === 0,
+    };
     agents.push(
       await startAgent({ name, addr: addrs[i], port: ports[i], params: { ...cluster, ...params }, files }),
     );

@@ -13,6 +13,7 @@ import type { MembershipView } from "../types.ts";
 import { DnsHandler, type DnsStats } from "./handler.ts";
 import { DnsServer } from "./server.ts";
 import { parseUpstream, type Upstream } from "./forward.ts";
+import { hostPort } from "../host_port.ts";
 
 export {
   DnsHandler,
@@ -108,13 +109,13 @@ export function createDns(
         s.start();
         server = s;
         ctx.log.info(
-          `DNS on ${hostname}:${cfg.port} (udp${
+          `DNS on ${hostPort(hostname, cfg.port)} (udp${
             s.udpBatching ? " in batches" : ""
           }+tcp), domain .${handler.domain}`,
         );
       } catch (err) {
         // a taken port must not stop the agent: report it and stay off
-        error = `cannot listen on ${hostname}:${cfg.port}: ${(err as Error).message}`;
+        error = `cannot listen on ${hostPort(hostname, cfg.port)}: ${(err as Error).message}`;
         ctx.log.error(`DNS ${error}`);
       }
       offs.push(c.onRender(() => publish(handler.stats)));

@@ -9,6 +9,7 @@ import type { DnsHandler, HandleResult } from "./handler.ts";
 import { forwardQuery, type Upstream } from "./forward.ts";
 import { MAX_QUERY_BYTES, type Query } from "./wire.ts";
 import { UdpBatch } from "../udp_mmsg.ts";
+import { hostPort } from "../host_port.ts";
 
 export interface ServerOptions {
   hostname: string;
@@ -175,7 +176,9 @@ export class DnsServer {
         this.#opts.onForward("timeout");
       } catch (err) {
         this.#opts.onForward("error");
-        this.#opts.log.debug(`forward to ${up.hostname}:${up.port} failed: ${(err as Error).message}`);
+        this.#opts.log.debug(
+          `forward to ${hostPort(up.hostname, up.port)} failed: ${(err as Error).message}`,
+        );
       }
     }
     return this.#opts.handler.servfail(q, proto);

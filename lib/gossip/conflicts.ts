@@ -9,6 +9,7 @@ import type { DropReason } from "../transport/mod.ts";
 import type { MemberRecord } from "../types.ts";
 import type { AliveMsg } from "./codec.ts";
 import type { Traffic } from "./core.ts";
+import { hostPort } from "../host_port.ts";
 
 const LOG_EVERY_MS = 60_000;
 
@@ -30,7 +31,7 @@ export class ConflictLog {
     if (now - (this.#logged.get(key) ?? -Infinity) < LOG_EVERY_MS) return;
     if (this.#logged.size > 1000) this.#logged.clear();
     this.#logged.set(key, now);
-    const at = (r: { addr: string; port: number }) => `${r.addr}:${r.port}`;
+    const at = (r: { addr: string; port: number }) => hostPort(r.addr, r.port);
     this.log.warn(
       what === "uuid"
         ? existing.uuid === this.selfUuid()

@@ -14,6 +14,7 @@ import { ipv4 } from "../config/mod.ts";
 import type { PeerAddr } from "../transport/mod.ts";
 import { type DetectMsg, type DetectReplyMsg, encodedSize } from "./codec.ts";
 import type { EngineCore } from "./core.ts";
+import { hostPort } from "../host_port.ts";
 
 /** Replies sent at most per second, and in one burst. */
 export const ANSWERS_PER_SECOND = 10;
@@ -148,7 +149,7 @@ export class Detection {
     const { nonce: _nonce, type: _type, ...who } = msg;
     p.found.set(msg.uuid, {
       ...who,
-      from: `${from.addr}:${from.port}`,
+      from: hostPort(from.addr, from.port),
       known: this.#core.members.get(msg.uuid) !== undefined,
     });
   }

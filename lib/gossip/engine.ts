@@ -32,6 +32,7 @@ import { type DropReason, ENVELOPE_OVERHEAD, explainDrop } from "../transport/mo
 import { Membership } from "./members.ts";
 import { Prober } from "./prober.ts";
 import { PushPull } from "./push_pull.ts";
+import { hostPort } from "../host_port.ts";
 
 export type { EngineDeps, SelfSource } from "./core.ts";
 export { pushPullInterval } from "./push_pull.ts";
@@ -415,7 +416,7 @@ export class GossipEngine implements EngineCore {
     if (now - said.at < 60_000) return;
     this.deps.log.warn(
       `member table full (gossip.max_members ${this.#cfg.max_members}): refused ${said.n} new node(s), ` +
-        `the latest ${JSON.stringify(claim.name.slice(0, 64))} at ${claim.addr}:${claim.port}; ` +
+        `the latest ${JSON.stringify(claim.name.slice(0, 64))} at ${hostPort(claim.addr, claim.port)}; ` +
         `known nodes are still updated; a dead or left node makes room once gone a minute`,
     );
     said.at = now;

@@ -13,6 +13,7 @@ import type { Clock, TimerId } from "../clock/mod.ts";
 import type { Database, Migration, Store } from "../store/mod.ts";
 import type { ClusterEventRecord, MemberRecord } from "../types.ts";
 import { LOG_SIZE } from "./events.ts";
+import { hostPort } from "../host_port.ts";
 
 export const HISTORY_MIGRATIONS: Migration[] = [{
   version: 1,
@@ -83,7 +84,7 @@ export class MemberHistory {
       ts: this.#clock.now(),
       uuid: rec.uuid,
       name: rec.name,
-      addr: `${rec.addr}:${rec.port}`,
+      addr: hostPort(rec.addr, rec.port),
       change,
       incarnation: rec.incarnation,
     });

@@ -27,6 +27,7 @@ import { MAX_DETECT_MS } from "./detect.ts";
 import { ClusterEvents } from "./events.ts";
 import { MemberHistory } from "./history.ts";
 import { FailureNote } from "../log/failure.ts";
+import { hostPort } from "../host_port.ts";
 
 export type { GossipApi } from "./api.ts";
 export { type EngineDeps, GossipEngine, pushPullInterval, type SelfSource } from "./engine.ts";
@@ -121,7 +122,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       ctx.bus.emit(BUS_EVENT[kind], rec);
       history.record(kind, rec);
     }
-    if (kind !== "updated") ctx.log.info(`member ${rec.name} (${rec.addr}:${rec.port}) ${kind}`);
+    if (kind !== "updated") ctx.log.info(`member ${rec.name} (${hostPort(rec.addr, rec.port)}) ${kind}`);
   }
 
   const membership: MembershipView = {
@@ -165,7 +166,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       offs.push(ctx.counters.onRender(() => engine.flushCounters()));
       const ring = deps.envelope.keyring;
       ctx.log.info(
-        `gossip on udp ${p.bind}:${transport.local.port}${
+        `gossip on udp ${hostPort(p.bind, transport.local.port)}${
           ring.enabled ? `, encrypted (${ring.list().keys.length} key(s))` : ", unencrypted"
         }`,
       );
@@ -234,7 +235,9 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
       if (!peer) {
         throw new HttpError(
           400,
-          `invalid join target ${JSON.stringify(target)}; expected addr[:port], e.g. 192.168.0.1:6768`,
+          `invalid join target ${
+            JSON.stringify(target)
+          }; expected addr[:port], e.g. 192.168.0.1:6768 or [fd00::1]:6768`,
         );
       }
       if (isSelf(peer)) {
@@ -279,11 +282,11 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
         rtt.push(t === null ? null : Math.round(t * 1000) / 1000);
       }
       const received = rtt.filter((t) => t !== null).length;
-      ctx.log.info(`ping ${m.name} (${m.addr}:${m.port}): ${received}/${o.count} answered`);
+      ctx.log.info(`ping ${m.name} (${hostPort(m.addr, m.port)}): ${received}/${o.count} answered`);
       return {
         node: m.name,
         uuid: m.uuid,
-        addr: `${m.addr}:${m.port}`,
+        addr: hostPort(m.addr, m.port),
         state: m.state,
         rtt_ms: rtt,
         sent: o.count,

@@ -65,9 +65,7 @@ export function savePeers(
     const j = Math.floor(random() * (i + 1));
     [alive[i], alive[j]] = [alive[j], alive[i]];
   }
-  const peers = alive.slice(0, MAX_SAVED_PEERS).map((m) =>
-    peerKey(m.addr.includes(":") ? { addr: `[${m.addr}]`, port: m.port } : m)
-  );
+  const peers = alive.slice(0, MAX_SAVED_PEERS).map(peerKey);
   // the same alive set as the file already holds (a lone agent's empty list, a stable cluster): the
   // file is left as it is rather than rewritten and renamed every minute
   const sig = alive.map((m) => `${m.uuid}@${m.addr}:${m.port}`).sort().join(",");

@@ -35,6 +35,7 @@ import type { EngineCore } from "./core.ts";
 import { type ProbeResult, ProbeTracker } from "./probe.ts";
 import { LagStats } from "./members.ts";
 import { slotTarget } from "./probe_schedule.ts";
+import { hostPort } from "../host_port.ts";
 
 /** Share of the probe timeout after which a relay answers `nack` when the target stayed silent. */
 export const NACK_AT = 0.8;
@@ -326,7 +327,9 @@ export class Prober {
         if (!after || !core.members.declareDead(uuid, inc)) return;
         counters.inc("gossip_dead_by_refusal_total");
         log.info(
-          `${after.name} (${after.addr}:${after.port}) refused connections twice ${every} ms apart; declared dead`,
+          `${after.name} (${
+            hostPort(after.addr, after.port)
+          }) refused connections twice ${every} ms apart; declared dead`,
         );
       } finally {
         if (this.#goneChecks.get(uuid) === timer) this.#goneChecks.delete(uuid);

@@ -31,6 +31,7 @@ export { type FastDispatch, fastDispatcher, isUpgrade } from "./fast.ts";
 import type { FastDispatch } from "./fast.ts";
 import { matchedRoutes } from "hono/route";
 import { methodIndex } from "./allowed.ts";
+import { hostPort } from "../host_port.ts";
 
 export interface HttpServerOptions {
   bind: string;
@@ -332,7 +333,7 @@ export class HttpServer {
           `cannot listen: address already in use (${opts.bind}:${opts.port} or ${opts.socket})`,
         );
       }
-      throw new Error(`cannot listen on ${opts.bind}:${opts.port} / ${opts.socket}: ${e.message}`);
+      throw new Error(`cannot listen on ${hostPort(opts.bind, opts.port)} / ${opts.socket}: ${e.message}`);
     }
     return s;
   }

@@ -107,17 +107,25 @@ export function bumpStartIncarnation(db: Database): number {
   });
 }
 
-/** The advertised address: config `addr`, else `bind` when specific, else the first non-loopback IPv4. */
-export function detectAddr(bind: string): string {
+/**
+ * The advertised address: config `addr`, else `bind` when specific, else the first non-loopback IPv4;
+ * bound to `::` on a host without one (IPv6 only), its first global IPv6 (link-local ones need a zone
+ * peers do not share), else `::1`. `interfaces` is the host's list (`Deno.networkInterfaces()`).
+ */
+export function detectAddr(bind: string, interfaces?: () => Deno.NetworkInterfaceInfo[]): string {
   if (bind && bind !== "0.0.0.0" && bind !== "::") return bind;
+  let ifs: Deno.NetworkInterfaceInfo[] = [];
   try {
-    const ifs = Deno.networkInterfaces();
-    const preferred = ifs.find((i) =>
-      i.family === "IPv4" && !i.address.startsWith("127.") && !i.address.startsWith("169.254.")
-    );
-    if (preferred) return preferred.address;
+    ifs = (interfaces ?? Deno.networkInterfaces)();
   } catch { /* no sys permission (worker): fall through */ }
-  return "127.0.0.1";
+  const v4 = ifs.find((i) =>
+    i.family === "IPv4" && !i.address.startsWith("127.") && !i.address.startsWith("169.254.")
+  );
+  if (v4) return v4.address;
+  // a socket on 0.0.0.0 takes IPv4 only: an IPv6 address would be one nobody reaches it on
+  if (bind !== "::") return "127.0.0.1";
+  const v6 = ifs.find((i) => i.family === "IPv6" && i.address !== "::1" && !/^fe[89ab]/i.test(i.address));
+  return v6 ? v6.address : "::1";
 }
 
 export interface LocalNodeInit {

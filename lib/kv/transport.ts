@@ -5,6 +5,7 @@
  * with partitions and kills, so KV clusters run deterministically in tests.
  */
 import type { RingNode } from "./ring.ts";
+import { hostPort } from "../host_port.ts";
 
 /** The kinds of KV peer messages (and the last segment of their route). */
 export const KV_MESSAGES = ["writes", "apply", "reads", "get", "list", "changed"] as const;
@@ -17,7 +18,7 @@ export class PeerUnreachable extends Error {
    * another owner may take it; otherwise the peer may have received and applied it.
    */
   constructor(readonly peer: RingNode, reason: string, readonly notSent = false) {
-    super(`${peer.name || peer.uuid.slice(0, 8)} (${peer.addr}:${peer.port}): ${reason}`);
+    super(`${peer.name || peer.uuid.slice(0, 8)} (${hostPort(peer.addr, peer.port)}): ${reason}`);
     this.name = "PeerUnreachable";
   }
 }

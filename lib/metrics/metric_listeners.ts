@@ -17,6 +17,7 @@ import {
 } from "./graphite_pickle.ts";
 import { formatBytes, type RecvBuffer, setUdpRecvBuffer } from "../udp_buffer.ts";
 import { mergeAnswers, type MgmtBackend, MgmtServer } from "./statsd_mgmt.ts";
+import { hostPort } from "../host_port.ts";
 
 /**
  * Connections of one client address to a statsd, Graphite or pickle TCP listener (of 1 024): a host
@@ -178,9 +179,11 @@ export async function openListeners(
     if (s.mgmt_port !== undefined) l.statsdMgmt = openMgmt(ctx, s.mgmt_bind || host, s.mgmt_port, sinks);
 
     ctx.log.info(
-      `statsd listening on ${host}:${s.port} (udp${s.tcp ? ", tcp" : ""}), flush every ${s.interval}s` +
+      `statsd listening on ${hostPort(host, s.port)} (udp${
+        s.tcp ? ", tcp" : ""
+      }), flush every ${s.interval}s` +
         bufferText(l.statsdRcvbuf) +
-        (l.statsdMgmt ? `, management console on ${s.mgmt_bind || host}:${l.statsdMgmt.port}` : ""),
+        (l.statsdMgmt ? `, management console on ${hostPort(s.mgmt_bind || host, l.statsdMgmt.port)}` : ""),
     );
   }
   const g = graphiteCfg;
@@ -241,14 +244,16 @@ export async function openListeners(
       } catch (err) {
         // the same port as the plaintext TCP listener, or taken: say which setting
         throw new Error(
-          `graphite.pickle_port: cannot listen on ${host}:${g.pickle_port}: ${(err as Error).message}`,
+          `graphite.pickle_port: cannot listen on ${hostPort(host, g.pickle_port)}: ${
+            (err as Error).message
+          }`,
         );
       }
     }
     const plain = [g.udp && "udp", g.tcp && "tcp"].filter(Boolean).join(", ");
     ctx.log.info(
-      `graphite listening on ${host}:${g.port}${plain ? ` (${plain})` : " (plaintext off)"}` +
-        (l.graphitePickle ? `, pickle on ${host}:${l.graphitePickle.port}` : "") +
+      `graphite listening on ${hostPort(host, g.port)}${plain ? ` (${plain})` : " (plaintext off)"}` +
+        (l.graphitePickle ? `, pickle on ${hostPort(host, l.graphitePickle.port)}` : "") +
         (l.graphiteRcvbuf ? bufferText(l.graphiteRcvbuf) : ""),
     );
   }
@@ -259,7 +264,9 @@ function bindOrSay<T>(setting: string, host: string, port: number, proto: "udp" 
   try {
     return open();
   } catch (err) {
-    throw new Error(`${setting}: cannot listen on ${host}:${port} (${proto}): ${(err as Error).message}`);
+    throw new Error(
+      `${setting}: cannot listen on ${hostPort(host, port)} (${proto}): ${(err as Error).message}`,
+    );
   }
 }
 
@@ -275,11 +282,13 @@ function openMgmt(ctx: Ctx, host: string, port: number, sinks: ListenerSinks): M
       onError: sinks.onError("statsd mgmt"),
     });
   } catch (err) {
-    throw new Error(`statsd.mgmt_port: cannot listen on ${host}:${port}: ${(err as Error).message}`);
+    throw new Error(`statsd.mgmt_port: cannot listen on ${hostPort(host, port)}: ${(err as Error).message}`);
   }
   if (!/^(127\.|::1$|localhost$)/.test(host)) {
     ctx.log.warn(
-      `statsd management console on ${host}:${server.port}: anyone who reaches it can list and delete statsd ` +
+      `statsd management console on ${
+        hostPort(host, server.port)
+      }: anyone who reaches it can list and delete statsd ` +
         `metrics and set its health down (no authentication); statsd.mgmt_bind: "127.0.0.1" keeps it local`,
     );
   }

@@ -18,6 +18,7 @@ import { MetricsCluster } from "./cluster.ts";
 import { GraphiteRelay } from "./relay.ts";
 import type { RouteTable } from "../routing/mod.ts";
 import type { GraphiteEventsApi } from "./graphite_events.ts";
+import { hostPort } from "../host_port.ts";
 
 export { parseStatsdLine, sanitizeKey } from "./statsd_parse.ts";
 export type { StatsdSample } from "./statsd_parse.ts";
@@ -119,7 +120,7 @@ export function createMetrics(ctx: Ctx, deps: MetricsDeps = {}): Omit<Subsystem,
       cluster: cluster.info(),
       forward_to: relay
         ? {
-          target: `${relay.host}:${relay.port}`,
+          target: hostPort(relay.host, relay.port),
           sent: relay.sent,
           waiting: relay.waiting,
           dropped: relay.dropped,

@@ -10,6 +10,7 @@
  * ```
  */
 import type { Logger } from "../log/mod.ts";
+import { hostPort } from "../host_port.ts";
 
 const encoder = new TextEncoder();
 
@@ -107,7 +108,9 @@ export class GraphiteRelay {
       this.sent += lines.length;
     } catch (err) {
       this.errors++;
-      this.log.warn(`graphite.forward_to ${this.host}:${this.port}: ${stalled || (err as Error).message}`);
+      this.log.warn(
+        `graphite.forward_to ${hostPort(this.host, this.port)}: ${stalled || (err as Error).message}`,
+      );
       try {
         this.#conn?.close();
       } catch { /* already closed */ }

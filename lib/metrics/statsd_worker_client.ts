@@ -7,6 +7,7 @@
 import type { MgmtAnswer, MgmtKind, StatsdOptions, StatsdStats } from "./statsd_aggregator.ts";
 import { type FromStatsdWorker, HANDOFF_ACK_EVERY, type ToStatsdWorker } from "./statsd_protocol.ts";
 import { udpSocketFds } from "../udp_buffer.ts";
+import { hostPort } from "../host_port.ts";
 
 const FLUSH_TIMEOUT_MS = 5000;
 /** First wait before a dead Worker is started again; doubled while it keeps dying, up to the max. */
@@ -159,7 +160,9 @@ export class StatsdWorker {
           if (m.fatal) {
             this.#worker = null;
             worker.terminate();
-            failed(new Error(`statsd.port: cannot listen on ${this.hostname}:${port} (udp): ${m.message}`));
+            failed(
+              new Error(`statsd.port: cannot listen on ${hostPort(this.hostname, port)} (udp): ${m.message}`),
+            );
           } else this.onError(m.message);
           break;
         case "stats":

@@ -3,6 +3,8 @@
  * (push-pull). The real implementation is UDP + HTTP (udp.ts); the simulated one (sim.ts) runs
  * hundreds of nodes in one process on a virtual clock.
  */
+import { isIPv6 } from "node:net";
+import { hostPort } from "../host_port.ts";
 
 /** Where a peer listens: datagrams and streams use the same address and port number. */
 export interface PeerAddr {
@@ -19,7 +21,7 @@ export type RequestHandler = (data: Uint8Array, from: PeerAddr) => Promise<Uint8
 /** A request that got no usable answer (refused, timed out, partitioned, bad status). */
 export class TransportError extends Error {
   constructor(readonly peer: PeerAddr, reason: string) {
-    super(`request to ${peer.addr}:${peer.port} failed: ${reason}`);
+    super(`request to ${hostPort(peer.addr, peer.port)} failed: ${reason}`);
     this.name = "TransportError";
   }
 }
@@ -47,14 +49,19 @@ export interface Transport {
   close(): Promise<void>;
 }
 
-/** `addr:port` key used in maps. */
+/** `addr:port` key used in maps and messages (an IPv6 address in brackets: `[::1]:6768`). */
 export function peerKey(p: PeerAddr): string {
-  return `${p.addr}:${p.port}`;
+  return hostPort(p.addr, p.port);
 }
 
-/** An IPv6 address as written (hex groups, `::`, an IPv4 tail, a `%zone`): the shape, not the value. */
+/**
+ * An IPv6 address (at most 8 groups of at most 4 hex digits, one `::`, an IPv4 tail) with an optional
+ * `%zone` of interface-name characters. The groups are checked, not only the characters: `::1:13592`,
+ * a port written without brackets, passed as an address and failed at every join attempt.
+ */
 function looksIpv6(addr: string): boolean {
-  return /^[0-9A-Fa-f:.]+(%[A-Za-z0-9_.-]+)?$/.test(addr) && addr.split(":").length > 2;
+  const m = /^([0-9A-Fa-f:.]+)(%[A-Za-z0-9_.-]+)?$/.exec(addr);
+  return m !== null && isIPv6(m[1]);
 }
 
 /**

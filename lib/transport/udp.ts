@@ -14,6 +14,7 @@ import {
 } from "./types.ts";
 import { httpPost, type PostAnswer } from "./http_post.ts";
 import { explainDrop } from "./envelope.ts";
+import { hostPort } from "../host_port.ts";
 
 /** Largest UDP payload we accept (IPv4 limit). */
 export const MAX_DATAGRAM = 65507;
@@ -69,7 +70,9 @@ export class UdpTransport implements Transport {
       });
     } catch (err) {
       const why = err instanceof Deno.errors.AddrInUse ? "address already in use" : (err as Error).message;
-      throw new Error(`cannot listen for gossip on udp ${this.#opts.bind}:${this.#opts.port}: ${why}`);
+      throw new Error(
+        `cannot listen for gossip on udp ${hostPort(this.#opts.bind, this.#opts.port)}: ${why}`,
+      );
     }
     const a = this.#conn.addr as Deno.NetAddr;
     if (this.local.port === 0) (this.local as { port: number }).port = a.port;

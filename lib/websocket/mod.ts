@@ -17,6 +17,7 @@ import { WsHub } from "./hub.ts";
 import { LastingServer } from "../http/serve.ts";
 import { TcpFront } from "../http/mod.ts";
 import { join } from "node:path";
+import { hostPort } from "../host_port.ts";
 
 export { feedMessage, overBudget, WsHub } from "./hub.ts";
 
@@ -109,10 +110,12 @@ export function createWebsocket(ctx: Ctx, opts: WebsocketOptions = {}): Subsyste
               ),
           });
         } catch (err) {
-          throw new Error(`websocket: cannot listen on ${hostname}:${port}: ${(err as Error).message}`);
+          throw new Error(
+            `websocket: cannot listen on ${hostPort(hostname, port)}: ${(err as Error).message}`,
+          );
         }
         servedPort = port;
-        ctx.log.info(`websocket feed on ${hostname}:${port} and /ws of the API port`);
+        ctx.log.info(`websocket feed on ${hostPort(hostname, port)} and /ws of the API port`);
       }
     },
     async stop() {

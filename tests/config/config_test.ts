@@ -229,6 +229,12 @@ Deno.test("a seed that is not addr[:port] is a configuration error naming it (wa
     ]);
     assert.match(probs[0].message, /^"bad:port:x" is not addr\[:port\]: a host name or IP address/);
   });
+  // an IPv6 address with its port but no brackets: taken as an address, it failed at every join
+  withFiles({ "local.json": { seeds: ["::1:13592"] } }, (cfgDir, dir) => {
+    const probs = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
+    assert.deepEqual(probs.map((p) => p.path), ["seeds[0]"]);
+    assert.match(probs[0].message, /an IPv6 address with a port in brackets: \[fd00::1\]:6768/);
+  });
   withFiles({ "local.json": { seeds } }, (cfgDir, dir) => {
     assert.deepEqual(resolveConfig({ cfgDir, env: { HOME: dir } }).params.seeds, seeds);
     const probs = problemsOf(() =>

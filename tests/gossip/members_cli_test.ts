@@ -30,6 +30,12 @@ Deno.test("kunai members prints a header row and aligned columns: node, address,
   ]);
 });
 
+Deno.test("kunai members prints an IPv6 member's address in brackets, as --http-addr and join take it", () => {
+  const out = new Output({ colour: false, capture: true });
+  printMembers(out, [{ ...m("six", "alive"), addr: "fd00::5" }]);
+  assert.match(out.captured[1], /^six\s+\[fd00::5\]:6768\s+alive/);
+});
+
 Deno.test("kunai members --detailed adds uuid, incarnation and services", () => {
   const out = new Output({ colour: false, capture: true });
   printMembers(out, [{ ...m("db", "alive"), services: { redis: {}, web: {} } }], true);

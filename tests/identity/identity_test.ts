@@ -1,7 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { openDatabase } from "../../lib/store/mod.ts";
-import { bumpStartIncarnation, IDENTITY_MIGRATION, LocalNode, resolveUuid } from "../../lib/identity/mod.ts";
+import {
+  bumpStartIncarnation,
+  detectAddr,
+  IDENTITY_MIGRATION,
+  LocalNode,
+  resolveUuid,
+} from "../../lib/identity/mod.ts";
 import { EventBus } from "../../lib/bus.ts";
 import { tempDir } from "../helpers.ts";
 
@@ -92,4 +98,26 @@ Deno.test("LocalNode merges tag sources and emits tags.changed only on real chan
   assert.equal(n.bumpIncarnation(), 4);
   assert.equal(n.bumpIncarnation(10), 10);
   assert.deepEqual(saved, [4, 10]);
+});
+
+Deno.test("the advertised address: bind when specific, else the first IPv4; bound to :: on an IPv6-only host, its IPv6", () => {
+  const nic = (address: string, family: "IPv4" | "IPv6"): Deno.NetworkInterfaceInfo => ({
+    family,
+    name: "eth0",
+    address,
+    netmask: "",
+    scopeid: family === "IPv6" ? 0 : null,
+    cidr: address,
+    mac: "00:00:00:00:00:00",
+  });
+  const lo = [nic("127.0.0.1", "IPv4"), nic("::1", "IPv6")];
+  const dual = [...lo, nic("fe80::2", "IPv6"), nic("2001:db8::2", "IPv6"), nic("192.0.2.2", "IPv4")];
+  const v6only = [...lo, nic("fe80::2", "IPv6"), nic("2001:db8::2", "IPv6")];
+  assert.equal(detectAddr("::1", () => dual), "::1");
+  assert.equal(detectAddr("0.0.0.0", () => dual), "192.0.2.2");
+  assert.equal(detectAddr("::", () => dual), "192.0.2.2");
+  // advertised 127.0.0.1, every peer reached itself instead of this node
+  assert.equal(detectAddr("::", () => v6only), "2001:db8::2");
+  assert.equal(detectAddr("::", () => lo), "::1");
+  assert.equal(detectAddr("0.0.0.0", () => v6only), "127.0.0.1");
 });

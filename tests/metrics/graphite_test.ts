@@ -210,39 +210,50 @@ Deno.test("a graphite TCP sender is not cut when the wall clock steps forward an
 });
 
 Deno.test("a Graphite or statsd port already taken: the start fails naming the setting, address and protocol", async () => {
-  const cases: Array<[string, (port: number) => Record<string, unknown>, "udp" | "tcp", string]> = [
+  // an IPv6 address in brackets: `::1:6768` would read as an address without a port
+  const cases: Array<
+    [string, (host: string, port: number) => Record<string, unknown>, "udp" | "tcp", string]
+  > = [
     [
       "graphite udp",
-      (port) => ({ graphite: { enabled: true, port, bind: HOST, tcp: false } }),
+      (host, port) => ({ graphite: { enabled: true, port, bind: host, tcp: false } }),
       "udp",
       "graphite",
     ],
     [
       "graphite tcp",
-      (port) => ({ graphite: { enabled: true, port, bind: HOST, udp: false } }),
+      (host, port) => ({ graphite: { enabled: true, port, bind: host, udp: false } }),
       "tcp",
       "graphite",
     ],
-    ["statsd udp", (port) => ({ statsd: { enabled: true, port, bind: HOST } }), "udp", "statsd"],
-    ["statsd tcp", (port) => ({ statsd: { enabled: true, port, bind: HOST, tcp: true } }), "tcp", "statsd"],
+    ["statsd udp", (host, port) => ({ statsd: { enabled: true, port, bind: host } }), "udp", "statsd"],
+    [
+      "statsd tcp",
+      (host, port) => ({ statsd: { enabled: true, port, bind: host, tcp: true } }),
+      "tcp",
+      "statsd",
+    ],
   ];
   for (const [what, cfg, proto, obj] of cases) {
-    const port = freePort(HOST);
-    const holder = proto === "udp"
-      ? Deno.listenDatagram({ hostname: HOST, port, transport: "udp" })
-      : Deno.listen({ hostname: HOST, port });
-    const ctx = makeTestCtx({ files: { "l.json": cfg(port) } });
-    const m = createMetrics(ctx);
-    try {
-      await assert.rejects(
-        () => m.start(),
-        new RegExp(`^Error: ${obj}\\.port: cannot listen on ${HOST}:${port} \\(${proto}\\): `),
-        what,
-      );
-    } finally {
-      await m.stop();
-      holder.close();
-      ctx.cleanup();
+    for (const host of [HOST, "::1"]) {
+      const port = freePort(host);
+      const holder = proto === "udp"
+        ? Deno.listenDatagram({ hostname: host, port, transport: "udp" })
+        : Deno.listen({ hostname: host, port });
+      const ctx = makeTestCtx({ files: { "l.json": cfg(host, port) } });
+      const m = createMetrics(ctx);
+      const at = (host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`).replace(/[.[\]]/g, "\\$&");
+      try {
+        await assert.rejects(
+          () => m.start(),
+          new RegExp(`^Error: ${obj}\\.port: cannot listen on ${at} \\(${proto}\\): `),
+          `${what} on ${host}`,
+        );
+      } finally {
+        await m.stop();
+        holder.close();
+        ctx.cleanup();
+      }
     }
   }
 });

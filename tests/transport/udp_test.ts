@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { parsePeer, PUSH_PULL_PATH, UdpTransport } from "../../lib/transport/mod.ts";
+import { parsePeer, peerKey, PUSH_PULL_PATH, UdpTransport } from "../../lib/transport/mod.ts";
 
 function pair() {
   const a = new UdpTransport({ bind: "127.0.0.1", port: 0, advertise: "127.0.0.1" });
@@ -87,6 +87,28 @@ Deno.test("peer addresses parse as addr[:port] with the default port", () => {
   assert.equal(parsePeer("bad:port:x", 6768), null);
   assert.equal(parsePeer("[node-1]:7000", 6768), null);
   assert.equal(parsePeer("[]:7000", 6768), null);
+  // the shape of IPv6 but not an address: a port without brackets (a group of 5 digits), 9 groups,
+  // two `::`
+  for (const bad of ["::1:13592", "1:2:3:4:5:6:7:8:9", "fd00::1::2", "[::1:13592]:7000", "::1%"]) {
+    assert.equal(parsePeer(bad, 6768), null, bad);
+  }
+  assert.deepEqual(parsePeer("fd00::1:6768", 6768), { addr: "fd00::1:6768", port: 6768 });
+  assert.deepEqual(parsePeer("[fe80::1%br_lan]:7000", 6768), { addr: "fe80::1%br_lan", port: 7000 });
+});
+
+Deno.test("a peer's addr:port as printed parses back to the same peer, IPv6 in brackets", () => {
+  // `::1:7000` is an IPv6 address of its own: printed so, a member's address read back (by a reader,
+  // `kunai join`, the peers file) was ::1:7000 on the default port
+  for (
+    const p of [{ addr: "::1", port: 7000 }, { addr: "fe80::1%eth0", port: 1 }, {
+      addr: "10.0.0.1",
+      port: 80,
+    }]
+  ) {
+    assert.deepEqual(parsePeer(peerKey(p), 6768), p);
+  }
+  assert.equal(peerKey({ addr: "fd00::5", port: 6768 }), "[fd00::5]:6768");
+  assert.equal(peerKey({ addr: "db-1.example", port: 6768 }), "db-1.example:6768");
 });
 
 Deno.test("a taken UDP port is reported with the address", async () => {

@@ -69,6 +69,12 @@
     return new Date(epoch * 1000).toISOString().replace("T", " ").replace(/\.\d+Z$/, "Z");
   };
 
+  /** A node's `addr:port`, an IPv6 address in brackets (`[fd00::5]:6768`: `fd00::5:6768` is an address). */
+  K.hostPort = function (addr, port) {
+    const a = String(addr);
+    return (a.includes(":") && a[0] !== "[" ? "[" + a + "]" : a) + ":" + port;
+  };
+
   /** A two-column table of the scalar fields of `obj` (objects as JSON). */
   /** A table's head row: `K.thead(["state", "node"])`. */
   K.thead = function (cols) {

@@ -102,7 +102,7 @@
               { class: "card node s-" + cls, "data-name": n.name, "data-state": n.state },
               h("a", { class: "title", href: "#/node/" + encodeURIComponent(n.name) }, n.name),
               " ",
-              h("span", { class: "meta" }, n.addr + ":" + n.port),
+              h("span", { class: "meta" }, K.hostPort(n.addr, n.port)),
               K.maintenanceBadge(n),
               v.expanded
                 ? h(
@@ -164,7 +164,7 @@
         h("h2", null, n.name, " ", h("span", { class: "t-" + n.state }, n.state), K.maintenanceBadge(n)),
         K.kvTable({
           uuid: n.uuid,
-          address: n.addr + ":" + n.port,
+          address: K.hostPort(n.addr, n.port),
           zone: n.zone || "(no zone)",
           incarnation: n.incarnation,
           tags: (n.tags || []).join(", "),
