@@ -30,6 +30,7 @@ import { runCommand } from "./runner.ts";
 import { readCapped } from "../read_capped.ts";
 import { SeenRequests } from "../fs/mod.ts";
 import { join as joinPath } from "node:path";
+import { hostPort } from "../host_port.ts";
 
 /** The slice of KV exec needs (wired by lib/agent.ts). */
 export interface ExecKv {
@@ -171,9 +172,8 @@ export function createExec(
 
   /** Asker side: sends the signed request to one target; resolves to an error text or null. */
   async function sendTo(m: MemberRecord, body: Uint8Array): Promise<string | null> {
-    const host = m.addr.includes(":") ? `[${m.addr}]` : m.addr;
     try {
-      const res = await fetch(`http://${host}:${m.port}/exec/run`, {
+      const res = await fetch(`http://${hostPort(m.addr, m.port)}/exec/run`, {
         method: "POST",
         body: (await deps.envelope.seal(body)) as Uint8Array<ArrayBuffer>,
         signal: AbortSignal.timeout(SEND_TIMEOUT_MS),

@@ -13,6 +13,7 @@
  */
 import type { MemberRecord } from "../types.ts";
 import { readCapped } from "../read_capped.ts";
+import { hostPort } from "../host_port.ts";
 
 /** Event names of queries start with this (`query:uptime`); they cannot be sent as events. */
 export const QUERY_PREFIX = "query:";
@@ -165,9 +166,8 @@ export async function askQuery(
   const answers = await mapLimited(targets, QUERY_MAX_SENDING, async (m): Promise<QueryAnswer> => {
     const base = { node: m.name, uuid: m.uuid };
     if (m.uuid === d.selfUuid) return await d.local(q);
-    const host = m.addr.includes(":") ? `[${m.addr}]` : m.addr;
     try {
-      const res = await fetch(`http://${host}:${m.port}/query/run`, {
+      const res = await fetch(`http://${hostPort(m.addr, m.port)}/query/run`, {
         method: "POST",
         body: (await d.seal(body)) as Uint8Array<ArrayBuffer>,
         // (the deadline is the asker's wall clock: a step back must not stretch the wait by the step)

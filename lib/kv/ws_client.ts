@@ -7,6 +7,7 @@
  * event-loop turn leave in one syscall.
  */
 import { concatBytes } from "../bytes.ts";
+import { hostPort } from "../host_port.ts";
 
 const GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
 /** Largest message read from a peer socket (the server answers 413 rather than send more). */
@@ -89,7 +90,7 @@ export class WsClient {
     conn.setNoDelay(true);
     try {
       const key = btoa(String.fromCharCode(...crypto.getRandomValues(new Uint8Array(16))));
-      const hostHeader = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+      const hostHeader = hostPort(host, port);
       const req = `GET ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nUpgrade: websocket\r\n` +
         `Connection: Upgrade\r\nSec-WebSocket-Key: ${key}\r\nSec-WebSocket-Version: 13\r\n\r\n`;
       const bytes = encoder.encode(req);

@@ -11,6 +11,7 @@
 import type { PeerEnvelope } from "../transport/mod.ts";
 import type { MemberRecord } from "../types.ts";
 import { readCapped } from "../read_capped.ts";
+import { hostPort } from "../host_port.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();
@@ -32,8 +33,7 @@ export async function peerCall(
 ): Promise<unknown> {
   const plain = encoder.encode(JSON.stringify(payload));
   const body = envelope ? await envelope.seal(plain) : plain;
-  const host = node.addr.includes(":") ? `[${node.addr}]` : node.addr;
-  const res = await fetch(`http://${host}:${node.port}${path}`, {
+  const res = await fetch(`http://${hostPort(node.addr, node.port)}${path}`, {
     method: "POST",
     body: body as Uint8Array<ArrayBuffer>,
     headers: { "content-type": "application/octet-stream" },

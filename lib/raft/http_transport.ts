@@ -6,6 +6,7 @@
 import type { PeerEnvelope } from "../transport/mod.ts";
 import { type RaftMsg, type RaftMsgType, TERM_MAX } from "./machine.ts";
 import type { RaftTransport } from "./group.ts";
+import { hostPort } from "../host_port.ts";
 
 export const RAFT_PATH = "/raft/msg";
 const MAX_IN_FLIGHT = 4;
@@ -41,11 +42,11 @@ export class HttpRaftTransport implements RaftTransport {
     const n = this.#inFlight.get(to) ?? 0;
     if (n >= MAX_IN_FLIGHT) return this.#opts.onDrop("backlog");
     this.#inFlight.set(to, n + 1);
-    const host = at.addr.includes(":") ? `[${at.addr}]` : at.addr;
+    const host = hostPort(at.addr, at.port);
     const client = this.#client;
     this.#opts.envelope.seal(encodeMsg(msg))
       .then((body) =>
-        fetch(`http://${host}:${at.port}${RAFT_PATH}`, {
+        fetch(`http://${host}${RAFT_PATH}`, {
           method: "POST",
           body: body as Uint8Array<ArrayBuffer>,
           headers: { "content-type": "application/octet-stream" },

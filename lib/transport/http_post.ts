@@ -31,6 +31,7 @@ export class PostError extends Error {
 }
 
 import { concatBytes } from "../bytes.ts";
+import { hostPort } from "../host_port.ts";
 const encoder = new TextEncoder();
 const LATIN1 = new TextDecoder("latin1");
 
@@ -57,7 +58,7 @@ export async function httpPost(
   try {
     conn = await Promise.race([connecting, deadline.promise]);
     if (timedOut) throw new PostError(`no answer within ${opts.timeoutMs} ms`);
-    const hostHeader = host.includes(":") ? `[${host}]:${port}` : `${host}:${port}`;
+    const hostHeader = hostPort(host, port);
     const head = encoder.encode(
       `POST ${path} HTTP/1.1\r\nHost: ${hostHeader}\r\nContent-Type: ${
         opts.contentType ?? "application/octet-stream"
