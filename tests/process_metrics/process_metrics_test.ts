@@ -1,5 +1,6 @@
 import assert from "node:assert/strict";
 import { createProcessMetrics } from "../../lib/process_metrics/mod.ts";
+import { cpuUsage } from "../../lib/process_metrics/rusage.ts";
 import { makeTestCtx } from "../helpers.ts";
 
 const cpuOf = (text: string) => Number(/^kunai_process_cpu_seconds_total (\S+)$/m.exec(text)?.[1]);
@@ -11,11 +12,18 @@ Deno.test("process metrics are read at every /metrics render, not only on the 10
     await p.start();
     const before = cpuOf(ctx.counters.render());
     assert.ok(before > 0, "CPU seconds are reported");
-    // burn ~60 ms of CPU: the next scrape shows it (it showed the start-up sample until the timer)
-    const until = performance.now() + 60;
+    // burn 40 ms of CPU (measured as CPU, not as wall time: a loaded box deschedules this thread): the
+    // next scrape shows it (it showed the start-up sample until the timer)
+    const cpuMs = () => {
+      const u = cpuUsage();
+      return (u.user + u.system) / 1000;
+    };
+    const from = cpuMs(), deadline = performance.now() + 10_000;
     let x = 0;
-    while (performance.now() < until) x += Math.sqrt(x + 1);
-    assert.ok(x > 0);
+    while (cpuMs() < from + 40 && performance.now() < deadline) {
+      for (let i = 0; i < 10_000; i++) x += Math.sqrt(x + 1);
+    }
+    assert.ok(cpuMs() >= from + 40, "40 ms of CPU burnt within 10 s");
     const after = ctx.counters.render();
     assert.ok(cpuOf(after) >= before + 0.03, `CPU ${before} -> ${cpuOf(after)}`);
     assert.match(after, /^kunai_process_resident_memory_bytes [1-9]\d+$/m);
