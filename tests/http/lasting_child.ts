@@ -3,28 +3,13 @@
  * descriptors ("full" on stdout) until the file `<socket>.free` appears ("freed"); `<socket>.stop` ends it.
  */
 import { dirname } from "node:path";
-import { buildApp, HttpServer } from "../../lib/http/mod.ts";
-import { RouteTable } from "../../lib/routing/mod.ts";
 import { LogSink } from "../../lib/log/mod.ts";
-import { Counters } from "../../lib/counters.ts";
+import { serveUnixApi } from "./unix_api.ts";
 
 const path = Deno.args[0];
 const sink = new LogSink({ node: "child", stderr: true });
 const log = sink.logger("http");
-const counters = new Counters();
-const r = new RouteTable("test");
-r.read("GET", "/", "root", (c) => c.text("ok"));
-const app = buildApp([r], { token: "", maxBody: 100, log, counters });
-const srv = await HttpServer.start(app, {
-  bind: "",
-  port: 0,
-  socket: path,
-  tcp: false,
-  token: "",
-  maxBody: 100,
-  log,
-  counters,
-});
+const srv = await serveUnixApi(path, log);
 // as the agent does at start: Deno sets up its signal thread at the first listener, and panics when
 // it has to do so without a descriptor left
 const onTerm = () => {};

@@ -5,10 +5,8 @@
  */
 import { dirname, join } from "node:path";
 import { LastingServer } from "../../lib/http/serve.ts";
-import { buildApp, HttpServer } from "../../lib/http/mod.ts";
-import { RouteTable } from "../../lib/routing/mod.ts";
 import { LogSink } from "../../lib/log/mod.ts";
-import { Counters } from "../../lib/counters.ts";
+import { serveUnixApi } from "./unix_api.ts";
 
 const dir = Deno.args[0];
 Deno.umask(0);
@@ -44,20 +42,7 @@ for (const bits of [0o600, 0o660]) {
 const afterLasting = modeOf(sock);
 
 const api = join(dir, "kunai.sock");
-const counters = new Counters();
-const r = new RouteTable("test");
-r.read("GET", "/", "root", (c) => c.text("ok"));
-const app = buildApp([r], { token: "", maxBody: 100, log, counters });
-const srv = await HttpServer.start(app, {
-  bind: "",
-  port: 0,
-  socket: api,
-  tcp: false,
-  token: "",
-  maxBody: 100,
-  log,
-  counters,
-});
+const srv = await serveUnixApi(api, log);
 const apiMode = modeOf(api);
 const entries = [...Deno.readDirSync(dir)].map((e) => e.name).sort();
 await srv.close();
