@@ -108,7 +108,8 @@ export class PeerEnvelope {
 
   #forget(now: number): void {
     for (const [k, until] of this.#seen) {
-      if (until > now && this.#seen.size < this.#max) break;
+      // kept through `until` itself: a message dated a whole window ahead is still inside it then
+      if (until >= now && this.#seen.size < this.#max) break;
       this.#seen.delete(k);
     }
   }

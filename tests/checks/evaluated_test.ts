@@ -240,6 +240,33 @@ Deno.test("at start a check waits for its collector's first results instead of g
   }
 });
 
+Deno.test("a renewed silence keeps when it began; a timed silence is over at its end", async () => {
+  collectors = undefined;
+  const clock = new VirtualClock(1_000_000);
+  const ctx = makeTestCtx({
+    clock,
+    files: { "down.json": { check: { interval: "1d", critical_if: "True", critical_output: "'down'" } } },
+  });
+  collectors = fixedCollectors({});
+  const checks = createChecks(ctx, { collectors });
+  try {
+    await checks.start();
+    await checks.runCheck("down");
+    assert.equal(checks.view("down")!.state, "critical");
+    checks.silence("down", { reason: "first", for: "1h" });
+    await clock.advance(60_000);
+    const v = checks.silence("down", { reason: "longer", for: "1h" });
+    assert.deepEqual(v.silenced, { reason: "longer", since: 1_000_000, until: 1_060_000 + 3_600_000 });
+    await clock.advance(3_600_000 - 1);
+    assert.ok(checks.view("down")!.silenced, "still silenced a millisecond before its end");
+    await clock.advance(1);
+    assert.equal(checks.view("down")!.silenced, undefined, "over at its end");
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});
+
 Deno.test("a state change is logged with at most 300 characters of the output's first line", async () => {
   collectors = undefined;
   const ctx = makeTestCtx({

@@ -122,6 +122,20 @@ Deno.test("flap protection holds a failure until N in a row and recovery until M
   assert.equal(applyResult(initialFlap(), "ok", o).state, "ok", "pending goes OK at once");
 });
 
+Deno.test("flap protection: a new check's failures are held like an OK one's; a non-OK one moves at once", () => {
+  const o = { failuresBeforeCritical: 3, successesBeforeOk: 2 };
+  // pending counts as healthy: its first failures are soft too
+  const first = applyResult(initialFlap(), "critical", o);
+  assert.deepEqual([first.state, first.applied, first.failures], ["pending", false, 1]);
+  assert.match(first.note, /soft CRITICAL: 1 of 3 failures/);
+  // WARNING, then one OK held back by successes_before_ok (the failure count starts over), then
+  // CRITICAL: a check that never recovered moves between non-OK states at once, whatever the count
+  let s = applyResult({ state: "warning", failures: 5, successes: 0 }, "ok", o);
+  assert.deepEqual([s.state, s.failures], ["warning", 0]);
+  s = applyResult(s, "critical", o);
+  assert.deepEqual([s.state, s.applied, s.failures], ["critical", true, 1]);
+});
+
 Deno.test("jitter stays within ±10% and restored checks wait out their interval", () => {
   for (const r of [0, 0.25, 0.5, 0.999]) {
     const v = jitteredInterval(10_000, r);

@@ -45,6 +45,30 @@ Deno.test("tag lookup answers the alive nodes with the tag, minus those whose sa
   assert.deepEqual(addrs(ask(h, "db.tag.dc2.kunai")), ["10.0.0.6", "10.0.0.7", "10.0.0.8"]);
 });
 
+Deno.test("a node in maintenance is left out of tag and service answers, not of its own name", () => {
+  const maintenance = { reason: "disk swap", since: 1, until: null };
+  const h = handler([
+    member("a", "10.0.0.1", ["web"], { services: { http: { state_id: 0, port: 80 } } }),
+    { ...member("b", "10.0.0.2", ["web"], { services: { http: { state_id: 0, port: 80 } } }), maintenance },
+  ]);
+  assert.deepEqual(addrs(ask(h, "web.tag.dc1.kunai")), ["10.0.0.1"]);
+  assert.deepEqual(addrs(ask(h, "http.service.dc1.kunai")), ["10.0.0.1"]);
+  assert.deepEqual(addrs(ask(h, "b.node.dc1.kunai")), ["10.0.0.2"]);
+});
+
+Deno.test("a service port outside 1..65535 gives no SRV record (its address still answers)", () => {
+  const h = handler([
+    member("a", "10.0.0.1", [], { services: { odd: { state_id: 0, port: 70000 } } }),
+    member("b", "10.0.0.2", [], { services: { odd: { state_id: 0, port: 0 } } }),
+    member("c", "10.0.0.3", [], { services: { odd: { state_id: 0, port: 8080 } } }),
+  ]);
+  const d = ask(h, "odd.service.dc1.kunai", { type: "SRV" });
+  assert.deepEqual(d.answers.map((a: Decoded) => `${a.data.target}:${a.data.port}`), [
+    "c.node.dc1.kunai:8080",
+  ]);
+  assert.deepEqual(addrs(ask(h, "odd.service.dc1.kunai")), ["10.0.0.1", "10.0.0.2", "10.0.0.3"]);
+});
+
 Deno.test("names are case-insensitive; the id and the question (with its case) are echoed", () => {
   const h = handler(CLUSTER);
   const d = ask(h, "ReDiS.TAG.Dc1.KUNAI", { id: 777 });
@@ -148,6 +172,14 @@ Deno.test("names outside the domain are REFUSED, or handed to the forwarder when
   assert.equal(ask(handler(CLUSTER), "kunai.example.com").rcode, "REFUSED");
   const r = handler(CLUSTER, { forward: true }).handle(query("example.com"), "udp");
   assert.equal(r.kind, "forward");
+  // a name of our domain in another class than IN (CHAOS, HESIOD): not ours to answer
+  for (const qclass of [3, 4]) {
+    const q = query("redis.tag.dc1.kunai");
+    q[q.length - 1] = qclass; // the question's class, its last two bytes
+    const d = decode((handler(CLUSTER).handle(q, "udp") as { bytes: Uint8Array }).bytes);
+    assert.equal(d.rcode, "REFUSED", `class ${qclass}`);
+    assert.equal(d.answers.length, 0);
+  }
   // a custom domain
   const h = handler(CLUSTER, { domain: "Cluster.Example." });
   assert.deepEqual(addrs(ask(h, "redis.tag.dc1.cluster.example")), ["10.0.0.1"]);
@@ -269,6 +301,38 @@ Deno.test("100 nodes: UDP carries 8 of them at random with TC, with or without E
   assert.ok(!ask(eight, "big.tag.dc1.kunai").flag_tc, "8 records: all there, no TC");
 });
 
+Deno.test("a partial UDP SRV answer carries no additional addresses, even with room for them all", () => {
+  const big: MemberRecord[] = [];
+  for (let i = 0; i < 100; i++) {
+    big.push(member(`n${i}`, `10.1.0.${i}`, [], { services: { api: { state_id: 0, port: 443 } } }));
+  }
+  const h = handler(big);
+  const r = h.handle(query("api.service.dc1.kunai", { type: "SRV", edns: 4096 }), "udp") as {
+    bytes: Uint8Array;
+  };
+  const d = decode(r.bytes);
+  assert.ok(d.flag_tc);
+  assert.equal(d.answers.length, UDP_ANSWER_LIMIT);
+  assert.deepEqual(d.additionals.map((a: Decoded) => a.type), ["OPT"]);
+  assert.ok(r.bytes.length < 600, `${r.bytes.length} bytes`);
+  // whole over TCP: every SRV with its address
+  const tcp = ask(h, "api.service.dc1.kunai", { type: "SRV", proto: "tcp" });
+  assert.equal(tcp.answers.length, 100);
+  assert.equal(tcp.additionals.filter((a: Decoded) => a.type === "A").length, 100);
+});
+
+Deno.test("the answer cache is bounded: a flood of distinct names does not keep every answer", () => {
+  const h = handler(CLUSTER);
+  ask(h, "redis.tag.dc1.kunai");
+  ask(h, "redis.tag.dc1.kunai");
+  assert.equal(h.stats.cache_hits, 1);
+  for (let i = 0; i < 10_000; i++) ask(h, `n${i}.node.dc1.kunai`);
+  // the cache filled up and started over: the first name is computed again
+  const hits = h.stats.cache_hits;
+  ask(h, "redis.tag.dc1.kunai");
+  assert.equal(h.stats.cache_hits, hits);
+});
+
 Deno.test("ANY over UDP answers the addresses only (RFC 8482); over TCP every record", () => {
   const h = handler(CLUSTER);
   const udp = ask(h, "f.node.dc1.kunai", { type: "ANY" });
@@ -357,6 +421,21 @@ Deno.test("malformed queries: FORMERR or NOTIMP with the id, or dropped; every o
       "FORMERR",
     ],
     ["oversized", new Uint8Array([...good, ...new Uint8Array(2000)]), "FORMERR"],
+    [
+      // well-formed, but longer than any query needs to be: an OPT padded with 1200 bytes
+      "oversized OPT",
+      (() => {
+        const b = new Uint8Array(good.length + 11 + 4 + 1200);
+        b.set(good);
+        b[11] = 1; // arcount
+        b.set(
+          [0, 0, 41, 16, 0, 0, 0, 0, 0, (1204 >> 8) & 255, 1204 & 255, 0, 12, 1200 >> 8, 1200 & 255],
+          good.length,
+        );
+        return b;
+      })(),
+      "FORMERR",
+    ],
     ["trailing garbage", new Uint8Array([...good, 1, 2, 3]), "FORMERR"],
     [
       "opcode 2",
@@ -385,4 +464,5 @@ Deno.test("malformed queries: FORMERR or NOTIMP with the id, or dropped; every o
   assert.equal(malformed, cases.filter((c) => c[2] !== null).length);
   assert.equal(dropped, 2);
   assert.equal(h.stats.malformed.pointer, 1);
+  assert.equal(h.stats.malformed.oversized, 2);
 });

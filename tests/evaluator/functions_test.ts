@@ -24,6 +24,18 @@ Deno.test("the whitelist is exactly the thirteen documented functions, sorted", 
   ]);
 });
 
+Deno.test("a name every object answers for is not a function: refused like any unknown one", async () => {
+  for (
+    const name of ["constructor", "toString", "valueOf", "hasOwnProperty", "__proto__", "__defineGetter__"]
+  ) {
+    await assert.rejects(evaluate(`${name}('x')`), (e: unknown) => {
+      assert.ok(e instanceof EvalError && e.kind === "name", `${name}: ${e}`);
+      assert.match(e.message, new RegExp(`^function '${name}' is not allowed; known functions: abs, `));
+      return true;
+    });
+  }
+});
+
 Deno.test("the centos detector rule works verbatim", async () => {
   let expected = false;
   try {
@@ -81,6 +93,9 @@ Deno.test("fileexists answers for files and directories, False otherwise", async
     assert.equal(await evaluate(`fileexists(${q(dir)})`), true);
     assert.equal(await evaluate(`fileexists(${q(join(dir, "nope"))})`), false);
     assert.equal(await evaluate("fileexists('')"), false);
+    // a NUL cannot be in a path: no such file, rather than an error of the file system call
+    assert.equal(await evaluate(`fileexists(${q(join(dir, "redis.conf"))} + '\\x00')`), false);
+    assert.equal(await evaluate(`grep('port', ${q(join(dir, "redis.conf"))} + '\\x00')`), false);
     await assert.rejects(
       evaluate("fileexists(None)"),
       (e: unknown) => e instanceof EvalError && e.kind === "type",

@@ -39,6 +39,20 @@ Deno.test("huge powers, repeats and formats stop with a limit error instead of h
   assert.equal(await evaluate("len(str(2**60000))"), 18062);
 });
 
+Deno.test("each size limit refuses its own operation, naming it", async () => {
+  const cases: Array<[string, RegExp]> = [
+    ["len('a' * 600000 + 'b' * 600000)", /^string result is longer than 1048576/],
+    ["len((1,) * 40000 + (2,) * 40000)", /^tuple result is longer than 65536/],
+    ["2**65535 + 2**65535", /^integer result is larger than 65536 bits/],
+    // refused from the size of the result, before any of its 158 million bits is computed
+    ["3**10**8", /^result of \*\* would have more than 65536 bits/],
+  ];
+  for (const [expr, message] of cases) assert.match((await limitError(expr)).message, message, expr);
+  // just under each limit: computed
+  assert.equal(await evaluate("len('a' * 524288 + 'b' * 524288)"), 1 << 20);
+  assert.equal(await evaluate("len((1,) * 32768 + (2,) * 32768)"), 1 << 16);
+});
+
 Deno.test("expression length is limited before and after substitution", async () => {
   const long = "1+".repeat(DEFAULT_LIMITS.maxLength) + "1";
   const err = await limitError(long);

@@ -80,6 +80,28 @@ Deno.test("mail queue on a full disk: adds, retries and sends wait in memory, th
   db.close();
 });
 
+Deno.test("mails kept in memory on a full disk are written before a newer one: the oldest stays the oldest", () => {
+  using t = tempDir();
+  const db = openDatabase(`${t.dir}/handlers.db`, MAIL_QUEUE_MIGRATIONS);
+  const full = { on: true };
+  const q = new MailQueue(flaky(db, full));
+  assert.ok(q.add(mail("older", 100)) < 0, "in memory");
+  full.on = false;
+  q.add(mail("newer", 200));
+  assert.equal(q.unsaved, 0, "written with the new one");
+  q.nextDue(0);
+  assert.deepEqual(
+    db.all<{ subject: string }>("SELECT subject FROM mail_queue ORDER BY id").map((r) => r.subject),
+    [
+      "older",
+      "newer",
+    ],
+  );
+  // what max_queued drops first
+  assert.equal(q.oldest("ops")?.subject, "older");
+  db.close();
+});
+
 Deno.test("a webhook handler on a full disk still notifies (and the agent does not crash)", async () => {
   let left = 1;
   const got: string[] = [];

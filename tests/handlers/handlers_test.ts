@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Clock, RealClock } from "../../lib/clock/mod.ts";
+import { type Clock, RealClock, VirtualClock } from "../../lib/clock/mod.ts";
 import { steppedClock } from "../clock_step.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import {
@@ -380,6 +380,67 @@ Deno.test("a handler's queue holds max_queued notifications: the oldest gives wa
     );
   } finally {
     await h.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("a mail still failing once retry_for has passed since it was queued is abandoned, logged and counted", async () => {
+  const port = freePort(HOST); // the relay is down throughout
+  const clock = new VirtualClock(1_000_000);
+  const { ctx, h, lines } = setup(
+    port,
+    { retry_interval: "1s", retry_max_interval: "1s", retry_for: "3s" },
+    clock,
+  );
+  const failures = () => lines.filter((l) => /^WARNING .*failed .*retry in 1 s/.test(l)).length;
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", change("critical", "ok"));
+    // tries at +0, +1 s and +2 s are retried; the one at +3 s (retry_for after it was queued) is the last
+    for (let i = 1; i <= 3; i++) {
+      await until(`attempt ${i} failed`, () => failures() === i, 10_000);
+      await clock.advance(1_000);
+    }
+    await until("abandoned", () => h.stats().dropped === 1, 10_000);
+    assert.equal(failures(), 3, "no retry planned after the last attempt");
+    assert.deepEqual(h.stats(), { sent: 0, dropped: 1, queued: 0 });
+    assert.ok(
+      lines.some((l) =>
+        /^ERROR handler handlers\/default: mail ".*" abandoned after 4 attempt\(s\): /.test(l)
+      ),
+      lines.join("\n"),
+    );
+  } finally {
+    await h.stop();
+    ctx.cleanup();
+  }
+});
+
+Deno.test("a queued mail whose handler became a webhook handler is dropped, not posted nor retried", async () => {
+  const port = freePort(HOST); // the relay is down: the mail waits for its retry
+  const { ctx, h, lines } = setup(port, { retry_interval: "1h", retry_max_interval: "1h" });
+  const got: string[] = [];
+  const hook = Deno.serve({ hostname: "127.0.0.1", port: 0, onListen: () => {} }, async (req) => {
+    got.push(await req.text());
+    return new Response("ok");
+  });
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", change("critical", "ok"));
+    await until("a failure", () => lines.some((l) => /^WARNING .*failed .*retry in 3600 s/.test(l)), 10_000);
+    const def = ctx.config.objects.handler["handlers/default"];
+    ctx.config.objects.handler["handlers/default"] = {
+      ...def,
+      value: { type: "webhook", url: `http://127.0.0.1:${hook.addr.port}/hook` },
+    };
+    ctx.bus.emit("config.reloaded", { files: [] });
+    await until("dropped", () => h.stats().dropped === 1, 10_000);
+    assert.deepEqual(h.stats(), { sent: 0, dropped: 1, queued: 0 });
+    assert.ok(lines.some((l) => /is no longer a mail handler/.test(l)), lines.join("\n"));
+    assert.deepEqual(got, [], "the mail was not posted to the webhook");
+  } finally {
+    await h.stop();
+    await hook.shutdown();
     ctx.cleanup();
   }
 });

@@ -120,6 +120,34 @@ Deno.test("a network error does not carry the webhook's secret path: not in the 
   });
 });
 
+Deno.test("a webhook is delivered on any 2xx; a redirect or another status is a failure", async () => {
+  let status = 204;
+  const server = Deno.serve(
+    { hostname: "127.0.0.1", port: 0, onListen: () => {} },
+    () =>
+      status === 302
+        ? new Response(null, { status, headers: { location: "http://127.0.0.1:1/elsewhere" } })
+        : new Response(null, { status }),
+  );
+  const def = {
+    url: `http://127.0.0.1:${server.addr.port}/hook`,
+    headers: {},
+    timeout: 5_000,
+  } as unknown as HandlerDef;
+  try {
+    for (const ok of [200, 204, 299]) {
+      status = ok;
+      await postWebhook(def, "{}");
+    }
+    for (const bad of [300, 302, 304, 400]) {
+      status = bad;
+      await assert.rejects(postWebhook(def, "{}"), new RegExp(`answered HTTP ${bad}`), String(bad));
+    }
+  } finally {
+    await server.shutdown();
+  }
+});
+
 Deno.test("scrubUrl finds the URL as configured, normalized, without its query and with another case", () => {
   const url = "https://U:PW@Hooks.Example.com/services/T0/B0/XyZ?k=v";
   for (

@@ -43,6 +43,32 @@ function ownerOf(nodes: KvTestNode[], key: string): KvTestNode {
 }
 
 Deno.test({
+  name: "a listing shows each key's newest version whichever replica answers first",
+  ...opts,
+  fn: async () => {
+    // no anti-entropy during the test: the stale copy stays stale
+    const { nodes, by } = await cluster(["a", "b", "c"], { kv: { anti_entropy_interval: "1h" } });
+    try {
+      const a = by("a");
+      await a.kv.put("list/k", enc("v1"));
+      await eventually("3 copies of v1", () => nodes.every((n) => n.kv.local.storage.getRecord("list/k")));
+      const stale = a.kv.local.storage.getRecord("list/k")!;
+      await a.kv.put("list/k", enc("v2"));
+      await eventually(
+        "3 copies of v2",
+        () => nodes.every((n) => dec(n.kv.local.storage.getRecord("list/k")?.value ?? enc("")) === "v2"),
+      );
+      // a's own copy (answered first, without the network) goes back to the old version
+      a.kv.local.storage.replace(stale);
+      const { entries } = await a.kv.list("list/");
+      assert.deepEqual(entries.map((e) => [e.key, dec(e.value)]), [["list/k", "v2"]]);
+    } finally {
+      await stopAll(nodes);
+    }
+  },
+});
+
+Deno.test({
   name: "a non-kv node forwards writes; every node reads the value; 3 copies exist",
   ...opts,
   fn: async () => {

@@ -10,13 +10,13 @@ import { loneDeps } from "./kv_helpers.ts";
 const TOKEN = "fast-token";
 
 /** One KV store served twice over TCP: with the front's fast path and without (the reference). */
-async function servers() {
+async function servers(maxBody = 1 << 20) {
   const clock = new VirtualClock();
   const ctx = makeTestCtx({ clock });
   const store = createKv(ctx, await loneDeps(ctx));
   await store.start();
   const routers = [store.routes()];
-  const policy = { token: TOKEN, maxBody: 1 << 20, log: ctx.log, counters: ctx.counters };
+  const policy = { token: TOKEN, maxBody, log: ctx.log, counters: ctx.counters };
   const pair = await fastAndSlowServers(routers, policy, async () => {
     await store.stop();
     ctx.cleanup();
@@ -153,6 +153,29 @@ Deno.test("fast path: pipelined requests go to the app and are answered in order
     assert.equal(s.taken, 1);
   } finally {
     c.close();
+  }
+});
+
+Deno.test("fast path: a body over http.max_body is the app's 413, and nothing is stored", async () => {
+  await using s = await servers(64);
+  const c = await connect(s.fast);
+  try {
+    await c.send(request("PUT", "/kv/big", auth, "x".repeat(65)));
+    const big = await c.answer();
+    assert.match(big.head, /^HTTP\/1.1 413 /);
+    assert.equal(s.taken, 0, "left to the app");
+    await c.send(request("GET", "/kv/big?raw"));
+    assert.match((await c.answer()).head, /^HTTP\/1.1 404 /);
+  } finally {
+    c.close();
+  }
+  const d = await connect(s.fast);
+  try {
+    await d.send(request("PUT", "/kv/fits", auth, "x".repeat(64))); // exactly the limit: taken
+    assert.equal((await d.answer()).body, "true");
+    assert.equal(s.taken, 1);
+  } finally {
+    d.close();
   }
 });
 

@@ -29,6 +29,8 @@ Deno.test("validateKey: each kind of bad key is refused with its status and the 
   assert.equal(refused("😀😀😀", 11), "413 key is 12 bytes, longer than kv.max_key_bytes (11)");
   assert.equal(refused("😀😀😀", 12), "ok");
   assert.equal(refused("a\u0001b", 10), "400 invalid key: control character 0x01 at position 1");
+  assert.equal(refused("ab\u007f", 10), "400 invalid key: control character 0x7f at position 2");
+  assert.equal(refused("a\u0080b", 10), "ok", "only C0 and DEL are control characters here");
   assert.equal(refused("/a", 10), "400 invalid key: it starts with '/'");
   assert.equal(refused("a//b", 10), "400 invalid key: empty segment 2 ('//')");
   assert.equal(refused("a/./b", 10), "400 invalid key: segment 2 is '.'");

@@ -35,6 +35,19 @@ Deno.test("the record cache follows merges, older versions and drops", () => {
   assert.equal(t.onDisk("a"), undefined);
 });
 
+Deno.test("merge keeps the newest version: a higher index, or the higher origin at an equal one", () => {
+  using t = fresh();
+  const at = (value: string, index: number, origin: string) => ({ ...rec("k", value, index), origin });
+  assert.equal(t.s.merge(at("first", 10, "node-b")), true);
+  assert.equal(t.s.merge(at("same", 10, "node-b")), false, "the same version again is not a change");
+  assert.equal(t.s.merge(at("lower origin", 10, "node-a")), false, "a tie goes to the higher origin");
+  assert.equal(dec(t.onDisk("k")!.value), "first");
+  assert.equal(t.s.merge(at("higher origin", 10, "node-c")), true);
+  assert.equal(dec(t.s.getRecord("k")!.value), "higher origin");
+  assert.equal(t.s.merge(at("newer", 11, "node-a")), true, "a higher index wins whatever its origin");
+  assert.equal(dec(t.onDisk("k")!.value), "newer");
+});
+
 Deno.test("a full record cache drops the records it cached first, not everything", () => {
   using t = fresh({ entries: 32, bytes: 1 << 20 });
   for (let i = 0; i < 32; i++) t.s.merge(rec(`k${i}`, `v${i}`, i + 1));

@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { createKv, KvError } from "../../lib/kv/mod.ts";
+import { MAX_WAIT_MS } from "../../lib/kv/api.ts";
 import type { KvChangedEvent } from "../../lib/types.ts";
 import { makeTestCtx } from "../helpers.ts";
 import { dec, enc, loneDeps } from "./kv_helpers.ts";
@@ -117,6 +118,22 @@ Deno.test("blocking get returns when the key changes past the index, or at the w
   const idle = t.kv.get("cfg", { index: b.index, waitMs: 5_000 });
   await t.clock.advance(5_001);
   assert.equal((await idle).index, b.index, "times out with the same index");
+});
+
+Deno.test("a blocking read asking to wait an hour waits at most MAX_WAIT_MS (10 minutes)", async () => {
+  await using t = await single();
+  const a = await t.kv.put("cfg", enc("1"));
+  let answered = false;
+  const waiting = t.kv.get("cfg", { index: a.index, waitMs: 3_600_000 }).then((r) => {
+    answered = true;
+    return r;
+  });
+  await t.clock.advance(MAX_WAIT_MS - 1);
+  assert.equal(answered, false, "still waiting just before the bound");
+  await t.clock.advance(2);
+  await new Promise((r) => setTimeout(r, 0));
+  assert.equal(answered, true, "answered at the bound, not after the hour asked");
+  assert.equal((await waiting).index, a.index);
 });
 
 Deno.test("blocking prefix listing returns only what changed, deletes included", async () => {

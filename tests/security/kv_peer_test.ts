@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
 import { kvApp } from "./kv_helpers.ts";
+import { MAX_TTL_MS } from "../../lib/kv/mod.ts";
 
 const KEY = btoa("0123456789abcdef0123456789abcdef");
 
@@ -37,6 +38,8 @@ Deno.test("replicated records with a bad key or an index near 2^53 or from the f
       record("neg", -5),
       record("frac", 1.5),
       record("ttl", now * 1000, { expires: 9_360_000_000_000_000 }),
+      // within the bounds of any stored row, but further ahead than the longest ttl allows
+      record("ttl2", now * 1000, { expires: now + 60_000 + MAX_TTL_MS + 1 }),
       record("time", now * 1000, { modify_time: now + 3_600_000 }),
       record("flags", now * 1000, { flags: 2 ** 40 }),
       record("origin", now * 1000, { origin: "x".repeat(500) }),
@@ -54,6 +57,10 @@ Deno.test("replicated records with a bad key or an index near 2^53 or from the f
     // a first anti-entropy pull (no mark yet: empty epoch) is a sound message
     const pull = await t.peer("changed", { since: 0, epoch: "", for: t.ctx.node.uuid, limit: 10 });
     assert.equal(pull.status, 200, JSON.stringify(pull.json));
+    // one not on our ring would get nothing yet move its mark past our records: refused
+    const stranger = await t.peer("changed", { since: 0, epoch: "", for: "e".repeat(40), limit: 10 });
+    assert.equal(stranger.status, 503, JSON.stringify(stranger.json));
+    assert.match((stranger.json as { error: string }).error, /not on this node's kv ring/);
     // a sound record replicates
     const ok = await t.peer("apply", { items: [{ record: record("good", now * 1000) }] });
     assert.equal(ok.status, 200);

@@ -272,6 +272,22 @@ Deno.test("connections over the cap are closed at once", async () => {
   }
 });
 
+Deno.test("a request head over 64 KiB is closed as soon as it is that long, not kept until the deadline", async () => {
+  // a header deadline long enough that only the size can close it within the test
+  const { srv, counters, port } = await server(3000, 10_000);
+  try {
+    const conn = await Deno.connect({ hostname: ADDR, port });
+    const head = enc.encode(`GET / HTTP/1.1\r\nHost: x\r\nX-Pad: ${"a".repeat(70 * 1024)}`);
+    await conn.write(head).catch(() => {}); // (the server may close while it is still written)
+    await closedByServer(conn);
+    conn.close();
+    assert.equal(counters.get("http_connections_dropped_total", { reason: "header_too_large" }), 1);
+    assert.equal(counters.get("http_connections_dropped_total", { reason: "header_timeout" }), 0);
+  } finally {
+    await srv.close();
+  }
+});
+
 Deno.test("hole 10 on a real agent: 200 connections sending one byte every 2 s are all closed", async () => {
   const a = await startAgent({ name: "loris", addr: ADDR, params: { http: { header_timeout: "3s" } } });
   try {
