@@ -140,6 +140,8 @@ Deno.test("wrong types, missing required fields and unknown fields are all repor
     "n.json": { dns: { enabled: "yes" } },
     "m.json": { handler: { type: "mail", max_queued: 0 } },
     "s.json": { statsd: { rcvbuf: -1, interval: "0.5s" }, graphite: { rcvbuf: "2GB", max_line: "2MB" } },
+    "k.json": { kv: { replicas: 8, write_acks: 1.5 } },
+    "p.yml": "statsd:\n  percentiles: [90, .nan]\n",
   }, (cfgDir, dir) => {
     const probs = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
     const got = probs.map((p) => `${p.file.slice(cfgDir.length + 1)}|${p.path}|${p.message}`).sort();
@@ -156,6 +158,9 @@ Deno.test("wrong types, missing required fields and unknown fields are all repor
     find(/^s\.json\|statsd\.interval\|"0\.5s" is too short \(minimum 1000 ms\)/);
     find(/^s\.json\|graphite\.rcvbuf\|"2GB" is out of range: expected 0 to 1073741824 bytes/);
     find(/^s\.json\|graphite\.max_line\|"2MB" is out of range: expected 64 to 1048576 bytes/);
+    find(/^k\.json\|kv\.replicas\|8 is out of range: expected an integer between 1 and 7$/);
+    find(/^k\.json\|kv\.write_acks\|expected an integer between 1 and 7, got number 1\.5$/);
+    find(/^p\.yml\|statsd\.percentiles\[1\]\|expected a number, got number NaN$/);
   });
 });
 
