@@ -164,6 +164,33 @@ Deno.test("wrong types, missing required fields and unknown fields are all repor
   });
 });
 
+Deno.test("a field named like a member of every object (constructor, toString, __proto__) is no known field", () => {
+  withFiles({
+    "local.json": { kv: { replicas: 2, toString: 1, constructor: 2 } },
+    "h.json": '{"handler": {"type": "mail", "contacts": ["a@b"], "valueOf": 3, "__proto__": {"x": 1}}}',
+    "c.json": '{"check": {"critical_if": "True", "__proto__": {"interval": "1s"}, "hasOwnProperty": 1}}',
+  }, (cfgDir, dir) => {
+    const probs = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
+    const got = probs.map((p) => `${p.file.slice(cfgDir.length + 1)}|${p.path}|${p.message}`).sort();
+    assert.deepEqual(got.map((g) => g.replace(/ \(known fields: .*\)$/, "")), [
+      "c.json|check.__proto__|__proto__ is reserved",
+      "h.json|handler.__proto__|unknown field",
+      "h.json|handler.valueOf|unknown field",
+      "local.json|kv.constructor|unknown field",
+      "local.json|kv.toString|unknown field",
+    ]);
+  });
+  // a check keeps its extra lookup keys, those a plain object answers for too
+  withFiles(
+    { "c.json": { check: { critical_if: "True", constructor: "x", toString: 1 } } },
+    (cfgDir, dir) => {
+      const v = resolveConfig({ cfgDir, env: { HOME: dir } }).objects.check.c.value;
+      assert.ok(Object.hasOwn(v, "constructor") && Object.hasOwn(v, "toString"));
+      assert.deepEqual([v.constructor, v.toString], ["x", 1]);
+    },
+  );
+});
+
 Deno.test("statsd's interval takes a duration, the listeners' rcvbuf and max_line a size, as README says", () => {
   withFiles({
     "local.json": {
