@@ -284,11 +284,18 @@ export function object<T = Record<string, unknown>>(
         else out[k] = r;
       }
       for (const [k, x] of Object.entries(v)) {
-        if (k in fields) continue;
-        if (opts.extra === "keep") out[k] = x;
+        // own fields only: `constructor`, `toString`, `__proto__` are in every object, not fields
+        if (Object.hasOwn(fields, k)) continue;
+        // (kept, `out.__proto__ = x` would set the object's prototype instead of a key)
+        if (opts.extra === "keep" && k !== "__proto__") out[k] = x;
         else {
           const known = Object.keys(fields).sort().join(", ");
-          issues.push({ path: path ? `${path}.${k}` : k, message: `unknown field (known fields: ${known})` });
+          issues.push({
+            path: path ? `${path}.${k}` : k,
+            message: opts.extra === "keep"
+              ? "__proto__ is reserved"
+              : `unknown field (known fields: ${known})`,
+          });
           ok = false;
         }
       }

@@ -140,6 +140,8 @@ Deno.test("wrong types, missing required fields and unknown fields are all repor
     "n.json": { dns: { enabled: "yes" } },
     "m.json": { handler: { type: "mail", max_queued: 0 } },
     "s.json": { statsd: { rcvbuf: -1, interval: "0.5s" }, graphite: { rcvbuf: "2GB", max_line: "2MB" } },
+    "k.json": { kv: { replicas: 8, write_acks: 1.5 } },
+    "p.yml": "statsd:\n  percentiles: [90, .nan]\n",
   }, (cfgDir, dir) => {
     const probs = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
     const got = probs.map((p) => `${p.file.slice(cfgDir.length + 1)}|${p.path}|${p.message}`).sort();
@@ -156,7 +158,37 @@ Deno.test("wrong types, missing required fields and unknown fields are all repor
     find(/^s\.json\|statsd\.interval\|"0\.5s" is too short \(minimum 1000 ms\)/);
     find(/^s\.json\|graphite\.rcvbuf\|"2GB" is out of range: expected 0 to 1073741824 bytes/);
     find(/^s\.json\|graphite\.max_line\|"2MB" is out of range: expected 64 to 1048576 bytes/);
+    find(/^k\.json\|kv\.replicas\|8 is out of range: expected an integer between 1 and 7$/);
+    find(/^k\.json\|kv\.write_acks\|expected an integer between 1 and 7, got number 1\.5$/);
+    find(/^p\.yml\|statsd\.percentiles\[1\]\|expected a number, got number NaN$/);
   });
+});
+
+Deno.test("a field named like a member of every object (constructor, toString, __proto__) is no known field", () => {
+  withFiles({
+    "local.json": { kv: { replicas: 2, toString: 1, constructor: 2 } },
+    "h.json": '{"handler": {"type": "mail", "contacts": ["a@b"], "valueOf": 3, "__proto__": {"x": 1}}}',
+    "c.json": '{"check": {"critical_if": "True", "__proto__": {"interval": "1s"}, "hasOwnProperty": 1}}',
+  }, (cfgDir, dir) => {
+    const probs = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
+    const got = probs.map((p) => `${p.file.slice(cfgDir.length + 1)}|${p.path}|${p.message}`).sort();
+    assert.deepEqual(got.map((g) => g.replace(/ \(known fields: .*\)$/, "")), [
+      "c.json|check.__proto__|__proto__ is reserved",
+      "h.json|handler.__proto__|unknown field",
+      "h.json|handler.valueOf|unknown field",
+      "local.json|kv.constructor|unknown field",
+      "local.json|kv.toString|unknown field",
+    ]);
+  });
+  // a check keeps its extra lookup keys, those a plain object answers for too
+  withFiles(
+    { "c.json": { check: { critical_if: "True", constructor: "x", toString: 1 } } },
+    (cfgDir, dir) => {
+      const v = resolveConfig({ cfgDir, env: { HOME: dir } }).objects.check.c.value;
+      assert.ok(Object.hasOwn(v, "constructor") && Object.hasOwn(v, "toString"));
+      assert.deepEqual([v.constructor, v.toString], ["x", 1]);
+    },
+  );
 });
 
 Deno.test("statsd's interval takes a duration, the listeners' rcvbuf and max_line a size, as README says", () => {

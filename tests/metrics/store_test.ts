@@ -21,6 +21,8 @@ Deno.test("retention lists parse like carbon's and bad ones name the level", () 
   ]);
   assert.throws(() => parseRetentions("10s:1d,15s:2d"), /level 2 .*multiple/);
   assert.throws(() => parseRetentions("10s:1d,1m:1h"), /level 2 .*keep more/);
+  assert.throws(() => parseRetentions("1m:30s"), /level 1 \('1m:30s'\): keeps less than one step/);
+  assert.deepEqual(parseRetentions("1m:1m"), [{ step: 60, keep: 60 }], "one step is enough");
   assert.throws(() => parseRetentions("10s"), RetentionError);
   assert.throws(() => parseRetentions("10x:1d"), /level 1/);
   assert.throws(() => compileRules([{ pattern: "(", method: "sum" }]), /aggregation\[0\]\.pattern/);
@@ -135,14 +137,16 @@ Deno.test("points out of range or with bad names are counted and skipped; last p
   assert.equal(s.add("old", 1, now.t - 7200), false);
   assert.equal(s.add("future", 1, now.t + 3600), false);
   assert.equal(s.add("bad name", 1, now.t), false);
+  assert.equal(s.add("x".repeat(1025), 1, now.t), false, "longer than a stored name may be");
+  assert.equal(s.add("x".repeat(1024), 1, now.t), true);
   assert.equal(s.add("nan", NaN, now.t), false);
   assert.equal(s.add("ok", 1, now.t - 5), true);
   assert.equal(s.add("ok", 2, now.t - 4), true);
   s.flush();
   assert.equal(s.stats.points_out_of_range, 3);
-  assert.equal(s.stats.bad_names, 1);
+  assert.equal(s.stats.bad_names, 2);
   assert.deepEqual(s.fetch("ok", now.t - 60, now.t).values.filter((v) => v !== null), [2]);
-  assert.deepEqual(s.names(), ["ok"]);
+  assert.deepEqual(s.names(), ["ok", "x".repeat(1024)]);
   // an hour-old point goes straight to the level that still covers it
   assert.equal(s.add("ok", 9, now.t - 1800), true);
   s.flush();
