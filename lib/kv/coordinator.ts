@@ -19,10 +19,11 @@ import type { LocalReplica } from "./local.ts";
 import type { Placement } from "./placement.ts";
 import { type ApplyItem, type ApplyResult, PeerRefused, PeerUnreachable } from "./peers.ts";
 import {
-  compareVersion,
+  compareRecords,
   expiredTombstone,
   isLive,
   type KvRecord,
+  seenIndex,
   stampedRecord,
   type Version,
 } from "./record.ts";
@@ -79,7 +80,7 @@ export class Coordinator {
     }
     if (w.cas !== undefined) {
       const curIdx = isLive(cur, now) ? cur.modify_index : 0;
-      if (curIdx !== w.cas) return { ok: false, index: cur ? cur.modify_index : local.currentIndex() };
+      if (curIdx !== w.cas) return { ok: false, index: cur ? seenIndex(cur) : local.currentIndex() };
     }
     const rec = stampedRecord(w, {
       modify_index: local.nextIndex(),
@@ -141,18 +142,18 @@ export class Coordinator {
     if (f.conflicts.length || f.busy.length || 1 + f.ok.length < need) {
       this.#undo(f.ok, rec, cur);
       if (f.conflicts.length) {
-        const newest = f.conflicts.reduce((a, b) => compareVersion(a, b) >= 0 ? a : b);
+        const newest = f.conflicts.reduce((a, b) => compareRecords(a, b) >= 0 ? a : b);
         // Adopted only when it may be decided. A rival coordinator (owners racing on a CAS of this
         // key: forwarders disagree on who is reachable) that answered busy is still deciding, and
         // one that accepted our copy does not hold its own record: it gave way, and its undo is on
         // its way to the copy we saw. Not adopting is always safe: anti-entropy brings what stays.
         const undecided = f.busy.length > 0 || f.ok.some((t) => t.uuid === newest.origin);
         if (!undecided) local.apply(checkRecord(newest, cfg, clock.now()));
-        return { ok: false, index: newest.modify_index };
+        return { ok: false, index: seenIndex(newest) };
       }
       // another owner coordinates a CAS of this key at the same moment: both give way, the clients
       // read and retry
-      if (f.busy.length) return { ok: false, index: cur ? cur.modify_index : local.currentIndex() };
+      if (f.busy.length) return { ok: false, index: cur ? seenIndex(cur) : local.currentIndex() };
       throw new KvError(
         503,
         `compare-and-set reached ${1 + f.ok.length} of the ${need} copies required (kv.write_acks): ${

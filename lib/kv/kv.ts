@@ -10,10 +10,11 @@ import type { Placement } from "./placement.ts";
 import { type PeerClient, PeerRefused, PeerUnreachable } from "./peers.ts";
 import {
   bytesToBase64,
-  compareVersion,
+  compareRecords,
   fromWire,
   isLive,
   type KvRecord,
+  seenIndex,
   stampedRecord,
   type WireRecord,
 } from "./record.ts";
@@ -188,7 +189,7 @@ export class KvNode implements KvApi {
       index = Math.max(index, r.index);
       for (const rec of r.records) {
         const cur = merged.get(rec.key);
-        if (!cur || compareVersion(cur, rec) < 0) merged.set(rec.key, rec);
+        if (!cur || compareRecords(cur, rec) < 0) merged.set(rec.key, rec);
       }
       // a blocking listing answers as soon as one node saw a change
       if (opts.index !== undefined && r.records.length) ctl.abort();
@@ -221,9 +222,9 @@ export class KvNode implements KvApi {
     let entries = [...merged.values()].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
     entries = opts.index === undefined
       ? entries.filter((r) => isLive(r, now))
-      : entries.filter((r) => r.modify_index > opts.index!);
+      : entries.filter((r) => seenIndex(r) > opts.index!);
     // a loop, not a spread: a listing of more than ~120 000 keys would overflow the call's arguments
-    return { entries, index: entries.reduce((m, e) => Math.max(m, e.modify_index), index) };
+    return { entries, index: entries.reduce((m, e) => Math.max(m, seenIndex(e)), index) };
   }
 }
 

@@ -6,7 +6,7 @@
 import { setImmediate } from "node:timers";
 import type { Clock } from "../clock/mod.ts";
 import type { EventBus } from "../bus.ts";
-import { expiredTombstone, type KvRecord, nextIndex } from "./record.ts";
+import { compareRecords, expiredTombstone, type KvRecord, nextIndex, seenIndex } from "./record.ts";
 import type { KvStorage } from "./storage.ts";
 import { Watchers } from "./watch.ts";
 import { lagNote, lagProbeOn } from "../process_metrics/lag.ts";
@@ -171,7 +171,7 @@ export class LocalReplica {
   /** Wakes blocking reads and emits `kv.changed`. */
   changed(rec: KvRecord): void {
     this.watchers.notify(rec.key);
-    this.#bus?.emit("kv.changed", { key: rec.key, modify_index: rec.modify_index, deleted: rec.deleted });
+    this.#bus?.emit("kv.changed", { key: rec.key, modify_index: seenIndex(rec), deleted: rec.deleted });
   }
 
   /** Our stored record, with an expired value turned into its tombstone first. */
@@ -185,7 +185,10 @@ export class LocalReplica {
     return cur;
   }
 
-  /** Our copy of a key; with `index`, waits up to `waitMs` for a version past it. */
+  /**
+   * Our copy of a key; with `index`, waits up to `waitMs` for a version past it, or for any other
+   * version taking its place (a renewal from before an expiry this copy saw: below the index shown).
+   */
   async get(
     key: string,
     index: number | undefined,
@@ -194,14 +197,16 @@ export class LocalReplica {
   ): Promise<{ record: KvRecord | null; index: number }> {
     const until = this.#clock.elapsed() + waitMs; // a wall clock step neither stretches nor cuts the wait
     index = this.#reachable(index);
+    let first: KvRecord | null | undefined; // undefined until read: null is "absent at the start"
     while (true) {
       const cur = this.record(key);
+      if (first === undefined) first = cur;
       const remaining = until - this.#clock.elapsed();
       if (
-        index === undefined || (cur && cur.modify_index > index) || remaining <= 0 || signal?.aborted ||
-        this.#closed
+        index === undefined || (cur && seenIndex(cur) > index) || remaining <= 0 || signal?.aborted ||
+        this.#closed || (cur && (!first || compareRecords(cur, first) !== 0))
       ) {
-        return { record: cur, index: cur ? cur.modify_index : this.currentIndex() };
+        return { record: cur, index: cur ? seenIndex(cur) : this.currentIndex() };
       }
       this.#room();
       await this.watchers.wait(this.#clock, key, true, remaining, signal);

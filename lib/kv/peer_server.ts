@@ -10,7 +10,15 @@ import { asKvError, MAX_WAIT_MS } from "./kv.ts";
 import type { LocalReplica } from "./local.ts";
 import type { Placement } from "./placement.ts";
 import type { ApplyItem } from "./peers.ts";
-import { base64ToBytes, fromWire, type KvRecord, toWire, type Version, type WireRecord } from "./record.ts";
+import {
+  base64ToBytes,
+  fromWire,
+  type KvRecord,
+  seenIndex,
+  toWire,
+  type Version,
+  type WireRecord,
+} from "./record.ts";
 import { applyItems, changedFor } from "./replica.ts";
 import type { KvMessage, KvServe } from "./transport.ts";
 import { checkInt, checkRecord, checkWrite, type Limits, MAX_BATCH, MAX_ORIGIN } from "./validate.ts";
@@ -129,7 +137,7 @@ export function peerServer(d: PeerServerDeps): KvServe {
       const results = hits.map((h) =>
         h.answer ??= {
           record: h.rec ? toWire(h.rec) : null,
-          index: h.rec ? h.rec.modify_index : d.local.currentIndex(),
+          index: h.rec ? seenIndex(h.rec) : d.local.currentIndex(),
         }
       );
       return hits.length < keys.length ? { results, truncated: true } : { results };

@@ -46,17 +46,34 @@ export function isLive(r: KvRecord | null | undefined, nowMs: number): r is KvRe
 
 /**
  * The tombstone an expired record turns into. Deterministic, so every replica that expires the
- * key on its own produces the same version: index = expiry time on the clock, same origin.
+ * key on its own produces the same record. It keeps the version of the write it ends (and its
+ * expiry): between replicas it beats only that write and older ones (`compareRecords`), so a
+ * renewal written before the expiry still wins wherever the old copy expired while cut off.
+ * Readers see it at the expiry time (`seenIndex`), past every index handed out before.
  */
 export function expiredTombstone(r: KvRecord): KvRecord {
-  return {
-    ...r,
-    value: new Uint8Array(),
-    modify_index: Math.max(r.modify_index + 1, r.expires * 1000),
-    modify_time: r.expires,
-    expires: 0,
-    deleted: true,
-  };
+  return { ...r, value: new Uint8Array(), modify_time: r.expires, deleted: true };
+}
+
+/** True for the tombstone a TTL left (a delete's tombstone never has an expiry). */
+export function isExpiryTombstone(r: KvRecord): boolean {
+  return r.deleted && r.expires > 0;
+}
+
+/**
+ * The index readers see a record at (blocking reads, X-Kunai-Index, listings): its version's
+ * index, or for an expiry tombstone the expiry time on the index clock.
+ */
+export function seenIndex(r: KvRecord): number {
+  return isExpiryTombstone(r) ? Math.max(r.modify_index + 1, r.expires * 1000) : r.modify_index;
+}
+
+/**
+ * <0, 0, >0 as record `a` is older than, the same as, newer than `b`: by version, then the
+ * expiry tombstone of a write over the write itself. A total order, so replicas converge.
+ */
+export function compareRecords(a: KvRecord, b: KvRecord): number {
+  return compareVersion(a, b) || (a.deleted === b.deleted ? 0 : a.deleted ? 1 : -1);
 }
 
 /** What the coordinator of a write stamps on it: its version, time and absolute expiry. */

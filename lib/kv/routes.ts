@@ -17,7 +17,7 @@ import {
 import { KvError } from "./keys.ts";
 import { Slots } from "../slots.ts";
 import type { KvApi, ReadOptions } from "./kv.ts";
-import { bytesToBase64, type KvRecord } from "./record.ts";
+import { bytesToBase64, type KvRecord, seenIndex } from "./record.ts";
 
 export const INDEX_HEADER = "X-Kunai-Index";
 
@@ -25,7 +25,7 @@ export const INDEX_HEADER = "X-Kunai-Index";
 export function entryJson(r: KvRecord, withValue = true): Record<string, unknown> {
   const out: Record<string, unknown> = { key: r.key };
   if (withValue) out.value = r.deleted ? null : bytesToBase64(r.value);
-  out.modify_index = r.modify_index;
+  out.modify_index = seenIndex(r);
   // API timestamps are integer Unix seconds, as everywhere in the reference (stored in ms)
   out.modify_time = Math.floor(r.modify_time / 1000);
   out.flags = r.flags;

@@ -84,4 +84,13 @@ export const KV_MIGRATIONS: Migration[] = [
       DROP TABLE kv_log;
     `,
   },
+  {
+    // a TTL's tombstone keeps its expiry (record.ts expiredTombstone): the index of pending
+    // expiries leaves tombstones out, or every sweep would step over all of them first
+    version: 5,
+    sql: `
+      DROP INDEX kv_expires;
+      CREATE INDEX kv_expires ON kv (expires) WHERE expires > 0 AND deleted = 0;
+    `,
+  },
 ];

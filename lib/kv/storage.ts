@@ -10,8 +10,8 @@
  * ```
  */
 import type { Database } from "../store/mod.ts";
-import { expiredTombstone, type KvRecord } from "./record.ts";
-import { bounded, COLS, READ_COLS, type Row, ROW_IS_BAD, rowValues, toRecord } from "./rows.ts";
+import { expiredTombstone, type KvRecord, seenIndex } from "./record.ts";
+import { bounded, COLS, MAX_MS, READ_COLS, type Row, ROW_IS_BAD, rowValues, toRecord } from "./rows.ts";
 import { MAX_INDEX, storedProblem } from "./validate.ts";
 import { WalFlush } from "./wal_flush.ts";
 import { Checkpointer, type CheckpointerOptions, RESTART_BYTES } from "./checkpointer.ts";
@@ -46,6 +46,10 @@ export interface CacheBounds {
  * The hot statements, built once: the store's statement cache is keyed by the SQL text, and a
  * template rebuilt per call costs a fresh string to hash and compare on every write.
  */
+/** A row's seenIndex (record.ts) is past ? (bound twice): an expiry tombstone counts at its expiry. */
+const SEEN_AFTER = `(modify_index > ?
+  OR (deleted = 1 AND expires > 0 AND MAX(modify_index + 1, expires * 1000) > ?))`;
+
 const SQL = {
   get: `SELECT ${READ_COLS} FROM kv WHERE key = ?`,
   merge: `INSERT INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
@@ -54,11 +58,12 @@ const SQL = {
          expires = excluded.expires, deleted = excluded.deleted, seq = excluded.seq
        WHERE excluded.modify_index > kv.modify_index
           OR (excluded.modify_index = kv.modify_index AND excluded.origin > kv.origin)
+          OR (excluded.modify_index = kv.modify_index AND excluded.origin = kv.origin
+              AND excluded.deleted > kv.deleted)
           OR ${ROW_IS_BAD}`,
   replace: `INSERT OR REPLACE INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-  scanAll: `SELECT ${READ_COLS} FROM kv WHERE modify_index > ? ORDER BY key LIMIT ?`,
-  scanPrefix:
-    `SELECT ${READ_COLS} FROM kv WHERE key >= ? AND key < ? AND modify_index > ? ORDER BY key LIMIT ?`,
+  scanAll: `SELECT ${READ_COLS} FROM kv WHERE ${SEEN_AFTER} ORDER BY key LIMIT ?`,
+  scanPrefix: `SELECT ${READ_COLS} FROM kv WHERE key >= ? AND key < ? AND ${SEEN_AFTER} ORDER BY key LIMIT ?`,
   scanAfter: `SELECT ${READ_COLS} FROM kv WHERE key > ? ORDER BY key LIMIT ?`,
   // a key's version without its value (changed-since answers, for keys not cached)
   version: `SELECT ${bounded("modify_index", MAX_INDEX)}, origin FROM kv WHERE key = ?`,
@@ -168,7 +173,10 @@ export class KvStorage {
     // a bad row's index (2^53 from before the bounds) must not drag every later write up to it
     this.#maxIndex = Number(
       db.get<{ m: number | null }>(
-        `SELECT MAX(modify_index) AS m FROM kv WHERE typeof(modify_index) = 'integer' AND modify_index <= ${MAX_INDEX}`,
+        `SELECT MAX(CASE WHEN deleted = 1 AND expires > 0 THEN MAX(modify_index + 1, expires * 1000)
+           ELSE modify_index END) AS m FROM kv
+         WHERE typeof(modify_index) = 'integer' AND modify_index <= ${MAX_INDEX}
+           AND typeof(expires) = 'integer' AND expires BETWEEN 0 AND ${MAX_MS}`,
       )?.m ?? 0,
     );
   }
@@ -362,7 +370,7 @@ export class KvStorage {
   }
 
   /**
-   * Stores `rec` when it is newer than what we hold (last writer wins by version).
+   * Stores `rec` when it is newer than what we hold (last writer wins: `compareRecords`).
    * Returns true when stored.
    */
   merge(rec: KvRecord): boolean {
@@ -375,7 +383,7 @@ export class KvStorage {
     if (r.changes === 0) return false;
     this.#seq = seq;
     this.#log.set(rec.key, seq);
-    if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
+    if (seenIndex(rec) > this.#maxIndex) this.#maxIndex = seenIndex(rec);
     this.#remember(rec.key, rec);
     this.#noteExpiry(rec);
     this.#noteTombstone(rec);
@@ -395,7 +403,7 @@ export class KvStorage {
     );
     this.#seq = seq;
     this.#log.set(rec.key, seq);
-    if (rec.modify_index > this.#maxIndex) this.#maxIndex = rec.modify_index;
+    if (seenIndex(rec) > this.#maxIndex) this.#maxIndex = seenIndex(rec);
     this.#remember(rec.key, rec);
     this.#noteExpiry(rec);
     this.#noteTombstone(rec);
@@ -457,6 +465,7 @@ export class KvStorage {
       return this.#rows(this.db.all<Row>(
         SQL.scanAll,
         since,
+        since,
         limit,
       ));
     }
@@ -464,6 +473,7 @@ export class KvStorage {
       SQL.scanPrefix,
       prefix,
       prefixEnd(prefix),
+      since,
       since,
       limit,
     ));

@@ -89,10 +89,18 @@ Deno.test("listing: keys, ?prefix, ?recurse with values", async () => {
 
 Deno.test("ttl and flags parameters", async () => {
   await using t = await app();
-  await t.req("/kv/tmp?ttl=5s&flags=42", { method: "PUT", body: "x" });
+  const put = await t.req("/kv/tmp?ttl=5s&flags=42", { method: "PUT", body: "x" });
+  const idx = Number(put.headers.get("x-kunai-index"));
+  const expires = t.clock.now() + 5000;
   assert.equal((await (await t.req("/kv/tmp?meta")).json()).flags, 42);
+  const watching = t.req(`/kv/?recurse&index=${idx}&wait=30s`);
   await t.clock.advance(6000);
   assert.equal((await t.req("/kv/tmp")).status, 404);
+  // a blocking listing shows the expiry as a delete at the expiry time, its header past it
+  const woke = await watching;
+  assert.equal(Number(woke.headers.get("x-kunai-index")), expires * 1000);
+  const [gone] = await woke.json();
+  assert.deepEqual([gone.key, gone.deleted, gone.modify_index], ["tmp", true, expires * 1000]);
 });
 
 Deno.test("bad input: 400 with a message, 413 for large keys and values", async () => {

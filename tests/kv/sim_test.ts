@@ -240,3 +240,34 @@ for (const oldServers of [false, true]) {
     },
   );
 }
+
+Deno.test("a ttl key renewed while one replica was cut off survives the heal", async () => {
+  // the cut-off replica expires its old copy meanwhile: that tombstone ends the old write only,
+  // and the renewal (written before the old expiry) must win on every node once the cut heals
+  const c = await simCluster(["a", "b", "c"], 7);
+  try {
+    const key = "carry/0";
+    const owners = c.nodes[0].kv.placement.owners(key).map((o) => c.nodes.find((n) => n.uuid === o.uuid)!);
+    const x = owners[2], rest = owners.slice(0, 2);
+    await c.drive(rest[0].kv.put(key, enc("v1"), { ttlMs: 60_000 }));
+    await c.pass(1000);
+    c.net.partition([[x.uuid], rest.map((n) => n.uuid)]);
+    await c.pass(10_000);
+    const renewed = await c.drive(rest[0].kv.put(key, enc("v2"), { ttlMs: 600_000 }));
+    assert.ok(renewed.ok);
+    await c.pass(55_000);
+    // the cut-off replica saw its copy expire (its readers were told at the expiry time)
+    const seen = await c.drive(x.kv.local.get(key, undefined, 0));
+    assert.equal(seen.record?.deleted, true);
+    c.net.heal();
+    await c.pass(10_000);
+    for (const n of c.nodes) {
+      const g = await c.drive(n.kv.get(key));
+      assert.equal(g.entry && dec(g.entry.value), "v2", `on ${n.uuid}`);
+      const mine = await c.drive(n.kv.local.get(key, undefined, 0));
+      assert.equal(mine.record && !mine.record.deleted && dec(mine.record.value), "v2", `copy on ${n.uuid}`);
+    }
+  } finally {
+    await c.close();
+  }
+});

@@ -200,6 +200,33 @@ Deno.test("the expiry bound is read from what a restarted node stored", () => {
   }
 });
 
+Deno.test("a restarted node's index starts past the expiries it stored, and listings since an index find them", () => {
+  const t = tempDir("kv-expiry-");
+  try {
+    const s1 = new KvStorage(openDatabase(`${t.dir}/kv.db`, KV_MIGRATIONS));
+    s1.replace({ ...rec("k", "v", 1_000), expires: 5_000 });
+    s1.replace(rec("other", "w", 2_000));
+    assert.deepEqual(s1.expire(6_000).map((r) => [r.key, r.modify_index, r.deleted]), [["k", 1_000, true]]);
+    assert.equal(s1.maxIndex, 5_000_000);
+    assert.deepEqual(s1.scanPrefix("", { sinceIndex: 2_000 }).map((r) => r.key), ["k"]);
+    assert.deepEqual(s1.scanPrefix("k", { sinceIndex: 4_999_999 }).map((r) => r.key), ["k"]);
+    assert.deepEqual(s1.scanPrefix("k", { sinceIndex: 5_000_000 }), []);
+    // a replica still holding the write takes the tombstone of its expiry, and not the reverse
+    const live = { ...rec("k", "v", 1_000), expires: 5_000 };
+    s1.replace(live);
+    assert.equal(s1.merge({ ...live, value: new Uint8Array(), deleted: true }), true);
+    assert.equal(s1.merge(live), false);
+    assert.equal(s1.getRecord("k")!.deleted, true);
+    s1.db.close();
+    const s2 = new KvStorage(openDatabase(`${t.dir}/kv.db`, KV_MIGRATIONS));
+    assert.equal(s2.maxIndex, 5_000_000);
+    assert.deepEqual(s2.expire(10_000), [], "a tombstone is not a pending expiry");
+    s2.db.close();
+  } finally {
+    t.cleanup();
+  }
+});
+
 Deno.test({
   name: "info() counts the record cache: a coordinated write of a cached key is a hit, an absent key a miss",
   sanitizeOps: false,

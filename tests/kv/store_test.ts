@@ -71,6 +71,46 @@ Deno.test("ttl: the value disappears after its ttl and the sweep leaves a tombst
   assert.deepEqual((await t.kv.list("session/")).entries, []);
 });
 
+Deno.test("an expiry is seen past every earlier index, and its tombstone ends that write only", async () => {
+  await using t = await single();
+  const put = await t.kv.put("lease/a", enc("x"), { ttlMs: 10_000 });
+  const expires = t.clock.now() + 10_000;
+  const onKey = t.kv.get("lease/a", { index: put.index, waitMs: 60_000 });
+  const onPrefix = t.kv.list("lease/", { index: put.index, waitMs: 60_000 });
+  await t.clock.advance(11_000);
+  const k = await onKey, l = await onPrefix;
+  assert.equal(k.entry, null);
+  assert.equal(k.index, expires * 1000, "a blocking get wakes at the expiry, seen at its time");
+  assert.deepEqual(l.entries.map((e) => [e.key, e.deleted]), [["lease/a", true]]);
+  assert.equal(l.index, expires * 1000, "a blocking listing too: its next index is past the expiry");
+  const idle = t.kv.list("lease/", { index: l.index, waitMs: 5_000 });
+  await t.clock.advance(5_001);
+  assert.deepEqual((await idle).entries, [], "nothing new past the expiry: the listing waits it out");
+  // between replicas the tombstone keeps the version of the write it ends
+  const tomb = t.kv.local.storage.getRecord("lease/a")!;
+  assert.equal(tomb.deleted, true);
+  assert.equal(tomb.modify_index, put.index);
+  const v1 = { ...tomb, value: enc("x"), deleted: false, modify_time: expires - 10_000 };
+  assert.equal(t.kv.local.apply(v1), false, "a late copy of the expired write stays expired");
+  // a renewal stamped before the expiry (elsewhere, while this copy was cut off) wins over it, and
+  // wakes a blocking read of this copy although its index is below the expiry that read was shown
+  const renewal = { ...v1, value: enc("renewed"), modify_index: put.index + 5, expires: expires + 600_000 };
+  const onCopy = t.kv.local.get("lease/a", k.index, 60_000);
+  await t.clock.advance(100);
+  assert.equal(t.kv.local.apply(renewal), true);
+  const woke = await onCopy;
+  assert.equal(woke.record && dec(woke.record.value), "renewed");
+  assert.equal(woke.index, put.index + 5);
+  assert.equal(dec((await t.kv.get("lease/a")).entry!.value), "renewed");
+  const quiet = t.kv.local.get("lease/a", woke.index, 1_000);
+  await t.clock.advance(1_001);
+  assert.equal((await quiet).index, woke.index, "asked again with that index: it waits, no busy loop");
+  assert.equal(t.kv.local.apply(tomb), false, "the old expiry does not end the renewal");
+  // the next local write is still stamped past the expiry readers were shown
+  const after = await t.kv.put("lease/b", enc("y"));
+  assert.ok(after.index > expires * 1000);
+});
+
 Deno.test("tombstones block older versions and are purged after kv.tombstone_ttl", async () => {
   await using t = await single({ tombstone_ttl: "2s" });
   const put = await t.kv.put("k", enc("v"));
