@@ -219,7 +219,14 @@ export function record<T>(value: Type<T>): Type<Record<string, T>> {
       const out: Record<string, T> = {};
       let ok = true;
       for (const [k, x] of Object.entries(v)) {
-        const r = value.parse(x, path ? `${path}.${k}` : k, issues);
+        const p = path ? `${path}.${k}` : k;
+        // `out.__proto__ = r` would set the object's prototype, not a key: the entry would vanish
+        if (k === "__proto__") {
+          issues.push({ path: p, message: "__proto__ is reserved" });
+          ok = false;
+          continue;
+        }
+        const r = value.parse(x, p, issues);
         if (r === undefined) ok = false;
         else out[k] = r;
       }

@@ -169,6 +169,8 @@ Deno.test("a field named like a member of every object (constructor, toString, _
     "local.json": { kv: { replicas: 2, toString: 1, constructor: 2 } },
     "h.json": '{"handler": {"type": "mail", "contacts": ["a@b"], "valueOf": 3, "__proto__": {"x": 1}}}',
     "c.json": '{"check": {"critical_if": "True", "__proto__": {"interval": "1s"}, "hasOwnProperty": 1}}',
+    "w.json":
+      '{"handler": {"type": "webhook", "url": "http://127.0.0.1:9/", "headers": {"__proto__": "x", "A": "b"}}}',
   }, (cfgDir, dir) => {
     const probs = problemsOf(() => resolveConfig({ cfgDir, env: { HOME: dir } }));
     const got = probs.map((p) => `${p.file.slice(cfgDir.length + 1)}|${p.path}|${p.message}`).sort();
@@ -178,6 +180,7 @@ Deno.test("a field named like a member of every object (constructor, toString, _
       "h.json|handler.valueOf|unknown field",
       "local.json|kv.constructor|unknown field",
       "local.json|kv.toString|unknown field",
+      "w.json|handler.headers.__proto__|__proto__ is reserved",
     ]);
   });
   // a check keeps its extra lookup keys, those a plain object answers for too
