@@ -2,7 +2,7 @@
  * What `docker inspect` holds that the read routes (open over TCP) must not serve: environment
  * values (`MYSQL_ROOT_PASSWORD=...`, `DATABASE_URL=postgres://u:pw@db`), the secret-looking words
  * of a command line (`--requirepass X`, `--password=X`, `PASS=X`, `scheme://user:pw@host`, a MySQL
- * client's `-pX`) and
+ * client's `-pX` or `-vpX`) and
  * logging-driver options (`splunk-token`). Pure: applied to each container as it is stored.
  */
 import { isSecretName, MASK, maskUrlPasswords } from "../secrets.ts";
@@ -88,7 +88,10 @@ export function redactArgv(argv: unknown[]): unknown[] {
     const body = w.slice(quote.length);
     const m = /^(-{0,2})([\w.-]+)(=)(.*)$/.exec(body);
     if (m && isSecretName(m[2])) return masked(w, `${quote}${m[1]}${m[2]}=`);
-    if (inMysql && /^-p./.test(body)) return masked(w, `${quote}-p`);
+    if (inMysql) {
+      const p = mysqlPassword(body);
+      if (p > 0) return masked(w, quote + body.slice(0, p));
+    }
     if (/^-{1,2}[\w.-]+$/.test(body) && isSecretName(body.replace(/^-+/, ""))) maskNext = true;
     if (MYSQL_CLIENT.test(body.slice(body.lastIndexOf("/") + 1))) inMysql = true;
     return maskUrlPasswords(w);
@@ -102,6 +105,16 @@ export function redactArgv(argv: unknown[]): unknown[] {
       return out;
     }).join("");
   });
+}
+
+/**
+ * Where the password starts in a MySQL client's word (0: none): `-pX`, or bundled after flags
+ * without a value (`-vpX`, `-Bp'X'`). A letter that takes a value before the `p` makes the rest
+ * that value (`-hprod` is the host "prod", `-uapp` the user): those are u h P S D e.
+ */
+function mysqlPassword(body: string): number {
+  const m = /^-([A-Za-z]*?)p./.exec(body);
+  return m && !/[uhPSDe]/.test(m[1]) ? m[1].length + 2 : 0;
 }
 
 /** The quote (`"` or `'`) a word opens and does not close, or "". */

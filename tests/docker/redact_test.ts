@@ -22,6 +22,16 @@ Deno.test("redactArgv masks a MySQL/MariaDB client's attached -p password, in ar
     redactArgv(["sh", "-c", "mariadb-dump -uroot '-pa b' --all-databases | gzip > /backup/all.sql.gz"]),
     ["sh", "-c", "mariadb-dump -uroot '-p******** ******** --all-databases | gzip > /backup/all.sql.gz"],
   );
+  // bundled after flags without a value; after a letter that takes one, the rest is that value
+  assert.deepEqual(redactArgv(["mysql", "-vpS3cr3t", "-BNpX2", "-hprod", "-uapp", "-vuprod", "-vp"]), [
+    "mysql",
+    "-vp********",
+    "-BNp********",
+    "-hprod",
+    "-uapp",
+    "-vuprod",
+    "-vp",
+  ]);
   // the client's command ends at `;`, `&&`, `|`...: another program's -p is its own
   assert.deepEqual(redactArgv(["sh", "-c", "mysql -pX1 -e 'select 1'; mkdir -p/tmp/x"]), [
     "sh",
