@@ -30,16 +30,49 @@ export function renderAll(
   localChecks: LocalChecks | undefined,
   opts: RenderOptions,
 ): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const m of members) {
-    if (m.state === "leave" || !safeHostName(m.uuid)) continue;
-    const checks = m.uuid === selfUuid && localChecks
-      ? [...localChecks(), ...memberChecks(m)]
-      : memberChecks(m);
-    out.set(`${m.uuid}.cfg`, hostConfig(m, exportedChecks(checks), opts));
-  }
-  return out;
+  return new HostRenderer(opts).render(members, selfUuid, localChecks);
 }
+
+/**
+ * renderAll that renders a member again only when its record changed: the membership replaces a
+ * record on every change and never edits one, so a record already rendered has the same file (our
+ * own node excepted: its local checks change apart from its record). At a thousand nodes a batch
+ * rendered every file (~25 ms) for the one that changed.
+ */
+export class HostRenderer {
+  #opts: RenderOptions;
+  #done = new WeakMap<MemberRecord, string>();
+
+  constructor(opts: RenderOptions) {
+    this.#opts = opts;
+  }
+
+  render(
+    members: MemberRecord[],
+    selfUuid: string,
+    localChecks: LocalChecks | undefined,
+  ): Map<string, string> {
+    const out = new Map<string, string>();
+    for (const m of members) {
+      if (m.state === "leave" || !safeHostName(m.uuid)) continue;
+      const self = m.uuid === selfUuid && localChecks;
+      let text = self ? undefined : this.#done.get(m);
+      if (text === undefined) {
+        const checks = self ? [...localChecks(), ...memberChecks(m)] : memberChecks(m);
+        text = hostConfig(m, exportedChecks(checks), this.#opts);
+        if (!self) this.#done.set(m, text);
+      }
+      out.set(`${m.uuid}.cfg`, text);
+    }
+    return out;
+  }
+}
+
+/**
+ * A sync between these compares the files with what it wrote itself, not with the disk: a file
+ * edited or removed by hand is put back within this long (and at every start).
+ */
+export const DISK_CHECK_MS = 10 * 60_000;
 
 /** Writes the host files after each batch of membership changes and reloads the monitoring tool. */
 export class HostFiles {
@@ -53,6 +86,9 @@ export class HostFiles {
   #stopped = false;
   stats = { syncs: 0, writes: 0, removes: 0, reloads: 0, reload_failures: 0 };
   readonly #owedFile: string;
+  /** The files of ours as last written or read (null: look at the disk), and when the disk was read. */
+  #known: Map<string, string> | null = null;
+  #checkedAt = 0;
 
   constructor(ctx: Ctx, cfg: ShinkenConfig, render: () => Map<string, string>) {
     this.#ctx = ctx;
@@ -121,24 +157,43 @@ export class HostFiles {
     await this.#busy;
   }
 
+  /**
+   * Writes the files whose text changed and removes ours of nodes gone: compared with what this
+   * exporter wrote itself, and with the disk (every file read, the directory listed) at the first
+   * sync and every DISK_CHECK_MS.
+   */
   #syncFiles(): boolean {
     const dir = this.#cfg.cfg_path;
+    const now = this.#ctx.clock.elapsed();
+    const disk = this.#known === null || now - this.#checkedAt >= DISK_CHECK_MS;
+    if (disk) {
+      this.#known = new Map();
+      this.#checkedAt = now;
+    }
+    const known = this.#known!;
     Deno.mkdirSync(dir, { recursive: true });
     const want = this.#render();
     let changed = false;
     for (const [name, text] of want) {
+      if (known.get(name) === text) continue;
       const path = join(dir, name);
-      if (readIfExists(path) === text) continue;
-      this.#owe();
-      writeAtomic(path, text, { mode: 0o644, keepOwner: true, fsync: true });
-      this.stats.writes++;
-      changed = true;
+      if (readIfExists(path) !== text) {
+        this.#owe();
+        writeAtomic(path, text, { mode: 0o644, keepOwner: true, fsync: true });
+        this.stats.writes++;
+        changed = true;
+      }
+      known.set(name, text);
     }
-    for (const e of Deno.readDirSync(dir)) {
-      if (!e.isFile || !UUID_CFG.test(e.name) || want.has(e.name)) continue;
-      const path = join(dir, e.name);
+    const gone = disk
+      ? [...Deno.readDirSync(dir)].filter((e) => e.isFile && UUID_CFG.test(e.name)).map((e) => e.name)
+      : [...known.keys()];
+    for (const name of gone) {
+      if (want.has(name)) continue;
+      known.delete(name);
+      const path = join(dir, name);
       const head = (readIfExists(path) ?? "").split("\n", 1)[0];
-      if (head !== GENERATED_MARK) continue; // not ours: never touched
+      if (head !== GENERATED_MARK) continue; // not ours (or gone already): never touched
       this.#owe();
       Deno.removeSync(path);
       this.stats.removes++;

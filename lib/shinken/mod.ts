@@ -15,7 +15,7 @@ import { MEMBER_EVENTS } from "../bus.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import { type ShinkenApi, shinkenRoutes } from "./routes.ts";
 import type { LocalChecks, ShinkenConfig, ShinkenMembership } from "./types.ts";
-import { HostFiles, renderAll } from "./host_files.ts";
+import { HostFiles, HostRenderer } from "./host_files.ts";
 import { ExternalCommands } from "./external_commands.ts";
 import { commandFileReady } from "./command_file.ts";
 
@@ -38,7 +38,7 @@ export {
 export { commandFileReady, pushLines } from "./command_file.ts";
 export { ackComment, downtimeComment, OPEN_DOWNTIME_S, planAck, planDowntime } from "./quiet.ts";
 export { shinkenRoutes } from "./routes.ts";
-export { renderAll } from "./host_files.ts";
+export { DISK_CHECK_MS, HostRenderer, renderAll } from "./host_files.ts";
 export type { LocalChecks, ShinkenConfig, ShinkenMembership } from "./types.ts";
 
 export type { ShinkenApi } from "./routes.ts";
@@ -60,14 +60,14 @@ export function createShinken(
   };
   const enabled = Boolean(raw) && cfg.enabled;
   const { membership, localChecks } = deps;
+  const renderer = new HostRenderer({
+    hostTemplates: cfg.host_templates,
+    monitoringTool: cfg.monitoring_tool,
+  });
   const hostFiles = new HostFiles(
     ctx,
     cfg,
-    () =>
-      renderAll(membership.members(), membership.self().uuid, localChecks, {
-        hostTemplates: cfg.host_templates,
-        monitoringTool: cfg.monitoring_tool,
-      }),
+    () => renderer.render(membership.members(), membership.self().uuid, localChecks),
   );
   const commands = new ExternalCommands(ctx, cfg, membership, localChecks);
   const offs: Array<() => void> = [];

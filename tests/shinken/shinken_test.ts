@@ -4,7 +4,9 @@ import { join } from "node:path";
 import {
   commandFileReady,
   createShinken,
+  DISK_CHECK_MS,
   GENERATED_MARK,
+  HostRenderer,
   pushLines,
   serviceResultLine,
 } from "../../lib/shinken/mod.ts";
@@ -243,6 +245,78 @@ Deno.test("a node leaving removes its file; foreign files stay; one reload per b
     assert.equal(reloads(w), 2, "one reload for the whole batch");
     await s.syncNow();
     assert.equal(reloads(w), 2, "no change, no reload");
+    await s.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("a sync renders only members whose record changed and compares with what it wrote; the disk is read again every DISK_CHECK_MS", async () => {
+  // the membership replaces a record on every change: an unchanged record has the same file
+  let reads = 0;
+  const counted = (m: MemberRecord): MemberRecord => {
+    const services = m.services;
+    return Object.defineProperty({ ...m }, "services", { get: () => (reads++, services), enumerable: true });
+  };
+  const r = new HostRenderer({ hostTemplates: ["agent"], monitoringTool: "nagios" });
+  const recs = [counted(member(1)), counted(member(2))];
+  const first = r.render(recs, recs[0].uuid, () => []);
+  assert.equal(reads, 2);
+  assert.deepEqual(r.render(recs, recs[0].uuid, () => []), first);
+  assert.equal(
+    reads,
+    3,
+    "only our own node is rendered again (its local checks change apart from its record)",
+  );
+  recs[1] = counted({ ...member(2), name: "renamed" });
+  assert.match(r.render(recs, recs[0].uuid, () => []).get(`${recs[1].uuid}.cfg`)!, /renamed/);
+  assert.equal(reads, 5);
+
+  const clock = new VirtualClock();
+  const w = world("nagios", clock);
+  try {
+    const s = shinken(w);
+    await s.start();
+    assert.equal(reloads(w), 1);
+    const edited = join(w.cfgPath, `${w.members[1].uuid}.cfg`);
+    const removed = join(w.cfgPath, `${w.members[2].uuid}.cfg`);
+    const good = Deno.readTextFileSync(edited);
+    Deno.writeTextFileSync(edited, "edited by hand\n");
+    Deno.removeSync(removed);
+    w.members[0] = { ...w.members[0], tags: ["linux", "changed"] };
+    w.ctx.bus.emit("member.updated", w.members[0]);
+    await clock.advance(600);
+    await s.syncNow();
+    assert.equal(reloads(w), 2, "our own file changed");
+    assert.equal(
+      Deno.readTextFileSync(edited),
+      "edited by hand\n",
+      "between disk checks the disk is not read",
+    );
+    assert.equal(pathExists(removed), false);
+    // a node leaving whose file is gone already: nothing to do, no error, no reload
+    w.members[2] = { ...w.members[2], state: "leave" };
+    w.ctx.bus.emit("member.left", w.members[2]);
+    await clock.advance(600);
+    await s.syncNow();
+    assert.equal(reloads(w), 2);
+    assert.equal(w.ctx.sink.recent.ERROR.length, 0, w.ctx.sink.recent.ERROR.join("\n"));
+    // a node that left and comes back as it was gets its file again before any disk check
+    const back = w.members[0];
+    w.members[0] = { ...back, state: "leave" };
+    await s.syncNow();
+    const own = join(w.cfgPath, `${back.uuid}.cfg`);
+    assert.equal(pathExists(own), false);
+    w.members[0] = back;
+    await s.syncNow();
+    assert.ok(pathExists(own));
+    assert.equal(reloads(w), 4);
+    w.members[2] = { ...w.members[2], state: "alive" };
+    await clock.advance(DISK_CHECK_MS);
+    await s.syncNow();
+    assert.equal(Deno.readTextFileSync(edited), good, "the disk check puts the edited file back");
+    assert.ok(pathExists(removed), "and the removed one");
+    assert.equal(reloads(w), 5, "in one reload");
     await s.stop();
   } finally {
     w.ctx.cleanup();
