@@ -318,7 +318,7 @@ export function kvRecord(key: string, value: string, modify_index: number, delet
 
 /** Three KV nodes of one fake cluster, their rings refreshed (`front`: served by the TCP front). */
 export async function threeKvNodes(
-  opts: { key?: string; front?: boolean; headerTimeoutMs?: number } = {},
+  opts: { key?: string; front?: boolean; headerTimeoutMs?: number; kv?: Record<string, unknown> } = {},
 ): Promise<KvTestNode[]> {
   const c = new FakeCluster();
   const nodes: KvTestNode[] = [];

@@ -144,7 +144,9 @@ Deno.test({
   name: "a reads frame naming large values is answered 413, not encoded; a peer's large reads are split",
   ...opts,
   fn: async () => {
-    const nodes = await threeKvNodes(); // (plain frames: sealing 80 MB of replicas takes seconds)
+    // (plain frames: sealing 80 MB of replicas takes seconds); a replicated MiB costs ~80 ms of
+    // CPU a copy, more on a busy box: the test nodes' 2 s deadline failed a write there once
+    const nodes = await threeKvNodes({ kv: { request_timeout: "30s" } });
     const [a, b] = nodes;
     try {
       const big = new Uint8Array(1024 * 1024).fill(97); // max_value_bytes
