@@ -9,11 +9,6 @@ export function retryDelay(attempt: number, initial: number, max: number): numbe
   return Math.min(max, initial * 2 ** exp);
 }
 
-/** True when a mail first queued at `created` should be given up at `now`. */
-export function expired(created: number, now: number, retryFor: number): boolean {
-  return now - created >= retryFor;
-}
-
 /**
  * Sliding one-hour window per key (check id or node uuid): `allow` records and returns true while
  * fewer than `perHour` sends happened in the last hour. `perHour` 0 means no limit.

@@ -12,7 +12,7 @@ import {
   Templates,
 } from "../templates/mod.ts";
 import { findHandler, type HandlerDef, handlerDefs, publicView, type Severity } from "./handler_def.ts";
-import { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
+import { HourlyLimiter, retryDelay } from "./backoff.ts";
 import { MAIL_QUEUE_MIGRATIONS, MailQueue, type QueuedMail } from "./mail_queue.ts";
 import { Mailer } from "./mailer.ts";
 import { FailureNote } from "../log/failure.ts";
@@ -56,6 +56,13 @@ export class Handlers {
   #draining: Promise<void> | null = null;
   /** Id of the notification being sent (the queue trim leaves it alone). */
   #sending: number | null = null;
+  /**
+   * Each queued notification's age when this process first tried it, and when that was on the
+   * clock that never steps: a wall clock stepped forward past `retry_for` must not make a mail
+   * queued a minute ago look a day old and abandon it at its next failure. (Across a restart the
+   * wall clock is all there is.)
+   */
+  #ages = new Map<number, { age: number; at: number }>();
   #stopped = false;
   /** Delivered and abandoned mails since start (info, tests). */
   sent = 0;
@@ -235,7 +242,7 @@ export class Handlers {
       // not the one being sent: dropping it would count as lost a mail that is going out
       const m = this.#queue.oldest(h.name, this.#sending ?? undefined);
       if (!m) return;
-      this.#queue.remove(m.id);
+      this.#remove(m.id);
       this.dropped++;
       const noun = m.kind === "webhook" ? "webhook" : "mail";
       this.#ctx.counters.inc(m.kind === "webhook" ? "handler_webhooks_total" : "handler_mails_total", {
@@ -370,13 +377,27 @@ export class Handlers {
     }
   }
 
+  #remove(id: number): void {
+    this.#queue.remove(id);
+    this.#ages.delete(id);
+  }
+
+  /** How long `m` has been queued, stepped wall clocks aside (see #ages). */
+  #age(m: QueuedMail): number {
+    const clock = this.#ctx.clock;
+    let a = this.#ages.get(m.id);
+    if (!a) this.#ages.set(m.id, a = { age: Math.max(0, clock.now() - m.created), at: clock.elapsed() });
+    return a.age + (clock.elapsed() - a.at);
+  }
+
   async #deliver(m: QueuedMail): Promise<void> {
+    this.#age(m); // first try: its age counts from here on the clock that never steps
     const log = this.#ctx.log;
     const h = this.#defs.get(m.handler);
     const noun = m.kind === "webhook" ? "webhook" : "mail";
     if (!h || h.type !== m.kind) {
       log.warn(`${noun} for ${m.subject_key} dropped: handler ${m.handler} is no longer a ${noun} handler`);
-      this.#queue.remove(m.id);
+      this.#remove(m.id);
       this.dropped++;
       return;
     }
@@ -387,7 +408,7 @@ export class Handlers {
       // to the handler's contacts as configured now: a reload that fixed a typo in one, or removed
       // someone, applies to what is still queued
       else await this.#mailer.send(h, { from: h.addr_from, to, subject: m.subject, text: m.body });
-      this.#queue.remove(m.id);
+      this.#remove(m.id);
       this.sent++;
       this.#ctx.counters.inc(counter, { handler: h.name, result: "sent" });
       const via = m.kind === "webhook" ? "" : ` via ${h.smtp_server}:${h.smtp_port}`;
@@ -399,8 +420,8 @@ export class Handlers {
       const reason = (err as Error).message;
       const now = this.#ctx.clock.now();
       this.#ctx.counters.inc(counter, { handler: h.name, result: "failed" });
-      if (expired(m.created, now, h.retry_for)) {
-        this.#queue.remove(m.id);
+      if (this.#age(m) >= h.retry_for) {
+        this.#remove(m.id);
         this.dropped++;
         log.error(
           `handler ${h.name}: ${noun} "${m.subject}" abandoned after ${m.attempts + 1} attempt(s): ${reason}`,

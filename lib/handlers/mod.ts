@@ -31,7 +31,7 @@ import {
 } from "./queries.ts";
 
 export { findHandler, type HandlerDef, handlerDefs } from "./handler_def.ts";
-export { expired, HourlyLimiter, retryDelay } from "./backoff.ts";
+export { HourlyLimiter, retryDelay } from "./backoff.ts";
 export { type CheckDefinitions, localTime } from "./handlers.ts";
 export type { EventHandlerView } from "./event_handlers.ts";
 export { matchesEvent } from "./event_handler_def.ts";

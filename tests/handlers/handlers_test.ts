@@ -416,6 +416,37 @@ Deno.test("a mail still failing once retry_for has passed since it was queued is
   }
 });
 
+Deno.test("a wall clock stepped forward past retry_for does not abandon a mail queued seconds ago", async () => {
+  const port = freePort(HOST); // the relay is down throughout
+  const base = new VirtualClock(1_000_000);
+  const clock = steppedClock(base);
+  const { ctx, h, lines } = setup(
+    port,
+    { retry_interval: "1s", retry_max_interval: "1s", retry_for: "1h" },
+    clock,
+  );
+  const failures = () => lines.filter((l) => /^WARNING .*failed .*retry in 1 s/.test(l)).length;
+  try {
+    await h.start();
+    ctx.bus.emit("check.changed", change("critical", "ok"));
+    await until("first attempt failed", () => failures() === 1, 10_000);
+    clock.step(2 * 86_400_000); // NTP fixing a clock two days behind
+    await base.advance(1_000);
+    await until("retried", () => failures() === 2, 10_000);
+    assert.equal(h.stats().dropped, 0, "kept: it has waited a second, not two days");
+    // retry_for still ends it, counted on the clock that never steps
+    await base.advance(1_800_000);
+    await until("retried half an hour later", () => failures() === 3, 10_000);
+    assert.equal(h.stats().dropped, 0);
+    await base.advance(1_800_000);
+    await until("abandoned", () => h.stats().dropped === 1, 10_000);
+    assert.equal(failures(), 3);
+  } finally {
+    await h.stop();
+    ctx.cleanup();
+  }
+});
+
 Deno.test("a queued mail whose handler became a webhook handler is dropped, not posted nor retried", async () => {
   const port = freePort(HOST); // the relay is down: the mail waits for its retry
   const { ctx, h, lines } = setup(port, { retry_interval: "1h", retry_max_interval: "1h" });
