@@ -76,6 +76,12 @@ export class FreshRows {
     return s && s.ts.length > 0 ? s.ts[0] : Infinity;
   }
 
+  /** True when some row of the series is held, at any level. */
+  holds(id: number): boolean {
+    for (const m of this.#levels) if ((m.get(id)?.ts.length ?? 0) > 0) return true;
+    return false;
+  }
+
   /** Drops the rows of a level older than `cutoff`; returns how many. */
   dropBefore(level: number, cutoff: number): number {
     if (this.minTs[level] >= cutoff) return 0;

@@ -3,10 +3,10 @@
  * Level 0 holds received points at its step (the last point of a bucket wins, as in whisper);
  * each coarser level is rolled up from the one before by a background pass (`rollup()`,
  * `ts_maintenance.ts`), with the metric's aggregation method, and every level is expired past its
- * retention. Received points wait in memory and are written, one transaction per `flush()`, to
- * the fresh rows (`ts_fresh.ts`: appended to the `fresh` table, held in memory by series), which
- * `settle()` moves into `points`, sorted by series, every few minutes (`ts_settle.ts`). The write
- * path is here.
+ * retention; a series left with nothing at any level is forgotten (`ts_forget.ts`). Received
+ * points wait in memory and are written, one transaction per `flush()`, to the fresh rows
+ * (`ts_fresh.ts`: appended to the `fresh` table, held in memory by series), which `settle()` moves
+ * into `points`, sorted by series, every few minutes (`ts_settle.ts`). The write path is here.
  *
  * A read at a coarse level covers the buckets not rolled up yet by aggregating the finer level on
  * the fly, so a 7-day graph reaches up to now (`ts_read.ts`).
@@ -31,6 +31,7 @@ import { fetchSeries } from "./ts_read.ts";
 import { FreshRows } from "./ts_fresh.ts";
 import { loadFresh, saveSettledMax, SETTLE_ROWS, settleDue, settleFresh } from "./ts_settle.ts";
 import { abandonPass, finishPass, lowerOldest, passOver, passWindows } from "./ts_maintenance.ts";
+import { FORGET_BATCH, FORGET_PER_PASS, forgetBatch } from "./ts_forget.ts";
 
 export { METRICS_MIGRATIONS } from "./ts_schema.ts";
 export type { FetchedSeries, TsStoreOptions, TsStoreStats } from "./ts_schema.ts";
@@ -64,6 +65,7 @@ export class TimeSeriesStore {
     points_settled: 0,
     points_dropped: 0,
     series_refused: 0,
+    series_forgotten: 0,
   };
   readonly levels: Level[];
   #db: Database;
@@ -86,6 +88,8 @@ export class TimeSeriesStore {
   #full = false;
   /** The state the read path and the background pass share. */
   #core: TsCore;
+  /** The id after which the sweep for empty series goes on (ts_forget.ts; 0: from the start). */
+  #sweepAfter = 0;
 
   constructor(db: Database, opts: TsStoreOptions) {
     this.#db = db;
@@ -184,7 +188,8 @@ export class TimeSeriesStore {
         this.stats.bad_names++;
         return false;
       }
-      // every new name is a series for good: a sender inventing names must not grow the store without end
+      // a new name is a series until all its points have expired (ts_forget.ts): a sender inventing
+      // names must not grow the store without end
       if (!this.#newNames.has(name)) {
         if (this.#ids.size + this.#newNames.size >= (this.#opts.maxSeries ?? Infinity)) {
           this.stats.series_refused++;
@@ -393,7 +398,8 @@ export class TimeSeriesStore {
 
   /**
    * One background pass at once: rolls every complete bucket of each coarser level up from the
-   * finer level, then deletes points past each level's retention. Returns what it did.
+   * finer level, then deletes points past each level's retention and forgets the series left with
+   * nothing. Returns what it did.
    */
   rollup(): { rolled: number; expired: number } {
     this.flush();
@@ -408,7 +414,46 @@ export class TimeSeriesStore {
       throw err;
     }
     finishPass(this.#core, windows, r);
+    for (const _ of this.#forgetEmpty());
     return { rolled: r.rolled, expired: r.expired };
+  }
+
+  /**
+   * The end of a pass: forgets the series that hold nothing any more, a transaction per step
+   * (FORGET_BATCH series looked at), FORGET_PER_PASS at most, going on from where the last pass
+   * stopped.
+   */
+  *#forgetEmpty(): Generator<void> {
+    const most = this.#opts.forgetPerPass ?? FORGET_PER_PASS;
+    for (let budget = Math.min(most, this.#ids.size); budget > 0;) {
+      const from = this.#sweepAfter;
+      const limit = Math.min(FORGET_BATCH, budget);
+      // taken again per step: points may have arrived, and a partly written batch holds ids
+      const r = forgetBatch(this.#core, from, limit, this.#pendingIds());
+      for (const [name, id] of r.forgotten) {
+        this.#ids.delete(name);
+        this.#methods.delete(id);
+      }
+      if (r.forgotten.length > 0) this.#sortedNames = null;
+      this.stats.series_forgotten += r.forgotten.length;
+      this.#sweepAfter = r.checked < limit ? 0 : r.last; // past the last id: from the start again
+      budget -= r.checked;
+      if (r.checked === 0 && from === 0) return;
+      yield;
+    }
+  }
+
+  /** Ids of the series with points waiting in memory (pending, or in the batch being written). */
+  #pendingIds(): Set<number> {
+    const ids = new Set<number>();
+    for (const name of this.#pNames) {
+      const id = this.#ids.get(name);
+      if (id !== undefined) ids.add(id);
+    }
+    const b = this.#batch;
+    if (!b) return ids;
+    for (let k = b.next; k < b.order.length; k++) ids.add(b.rows[b.order[k] * 4]);
+    return ids;
   }
 
   #rolling = false;
@@ -416,7 +461,8 @@ export class TimeSeriesStore {
   /**
    * The same pass in slices of `slice` series, each its own transaction, yielding to the event
    * loop between slices so listeners keep draining their sockets. A pass still running is not
-   * started twice; `stop()` true between two slices abandons it (the next pass does its work).
+   * started twice; `stop()` true between two slices abandons it (the next pass does its work; once
+   * the pass is finished, `stop()` ends only the forgetting of empty series, which goes on next pass).
    */
   async rollupInSlices(
     slice = 500,
@@ -446,6 +492,10 @@ export class TimeSeriesStore {
         throw err;
       }
       finishPass(this.#core, windows, total);
+      for (const _ of this.#forgetEmpty()) {
+        await new Promise((res) => setTimeout(res, 0));
+        if (stop()) break; // the next pass goes on from here
+      }
       return { rolled: total.rolled, expired: total.expired };
     } finally {
       this.#rolling = false;
