@@ -36,13 +36,14 @@ export interface ForgetBatch {
 
 /**
  * One transaction of the sweep: looks at up to `limit` series after id `after` and deletes the
- * rows of those holding nothing at any level and not `busy` (points waiting in memory).
+ * rows of those holding nothing at any level and not `busy` (points waiting in memory: asked only
+ * once a series looks empty, as walking the waiting points costs one lookup per point).
  */
 export function forgetBatch(
   core: TsCore,
   after: number,
   limit: number,
-  busy: ReadonlySet<number>,
+  busy: () => ReadonlySet<number>,
 ): ForgetBatch {
   const db = core.db;
   const out: ForgetBatch = { checked: 0, last: after, forgotten: [] };
@@ -56,11 +57,13 @@ export function forgetBatch(
       limit,
     );
     out.checked = ids.length;
+    let waiting: ReadonlySet<number> | null = null;
     for (const { id } of ids) {
       out.last = id;
       // memory first: a series written to lately has fresh rows, and costs no seek
-      if (busy.has(id) || core.fresh.holds(id)) continue;
+      if (core.fresh.holds(id)) continue;
       if (inPoints.get(id) !== undefined || inChunks.get(id) !== undefined) continue;
+      if ((waiting ??= busy()).has(id)) continue;
       const row = del.get(id) as { name: string } | undefined;
       if (row) out.forgotten.push([row.name, id]);
     }

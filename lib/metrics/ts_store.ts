@@ -429,7 +429,7 @@ export class TimeSeriesStore {
       const from = this.#sweepAfter;
       const limit = Math.min(FORGET_BATCH, budget);
       // taken again per step: points may have arrived, and a partly written batch holds ids
-      const r = forgetBatch(this.#core, from, limit, this.#pendingIds());
+      const r = forgetBatch(this.#core, from, limit, () => this.#pendingIds());
       for (const [name, id] of r.forgotten) {
         this.#ids.delete(name);
         this.#methods.delete(id);
