@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import {
+  DEFAULT_RENDER_BUDGET,
   loadTemplateEngine,
   SHIPPED_TEMPLATES,
   templateEngineLoaded,
@@ -312,12 +313,15 @@ Deno.test("a dict key that is not a string is a TypeError naming it, never a dif
 
 Deno.test("a render has a loop budget: a runaway template stops with an error naming its line, the next renders", () => {
   const nested = "{% for a in range(2000) %}\n{% for b in range(2000) %}{% endfor %}{% endfor %}";
+  // by default whichever comes first: a million iterations, or 2 s (on a busy box, 840 000 took 2 s)
   assert.throws(
     () => new Templates({ dirs: [] }).renderString(nested, {}, "runaway"),
     (err: Error) =>
       err instanceof TemplateError && /runaway/.test(err.message) && /line 2/.test(err.message) &&
-      /more than 1000000 iterations/.test(err.message),
+      /more than 1000000 iterations|longer than 2000 ms/.test(err.message),
   );
+  const counted = new Templates({ dirs: [], budget: { ...DEFAULT_RENDER_BUDGET, maxMs: 600_000 } });
+  assert.throws(() => counted.renderString(nested, {}, "runaway"), /line 2.*more than 1000000 iterations/s);
   const small = new Templates({ dirs: [], budget: { maxLoopSteps: 1000, maxMs: 60_000 } });
   const loop = (n: number) => `{% for i in range(${n}) %}{% endfor %}done`;
   // each render counts from zero
