@@ -5,99 +5,8 @@
  * value is its last acked write, or a later write whose answer was lost).
  */
 import assert from "node:assert/strict";
-import { setImmediate } from "node:timers";
-import { VirtualClock } from "../../lib/clock/mod.ts";
-import { createKv, type KvSubsystem, SimKvNetwork } from "../../lib/kv/mod.ts";
-import type { KvServe } from "../../lib/kv/transport.ts";
-import { seededRandom } from "../../lib/transport/mod.ts";
-import type { TestCtx } from "../helpers.ts";
-import { dec, enc, FakeCluster, testEnvelope } from "./kv_helpers.ts";
-
-interface SimNode {
-  name: string;
-  uuid: string;
-  ctx: TestCtx;
-  kv: KvSubsystem;
-  up: boolean;
-}
-
-/** A peer server that ignores `lean` in forwarded writes, as agents before it did. */
-function withoutLean(serve: KvServe): KvServe {
-  return (kind, body, signal) => {
-    const b = body as { writes?: Array<Record<string, unknown>> };
-    if (kind !== "writes" || !Array.isArray(b?.writes)) return serve(kind, body, signal);
-    return serve(kind, { ...b, writes: b.writes.map(({ lean: _, ...w }) => w) }, signal);
-  };
-}
-
-async function simCluster(names: string[], seed: number, opts: { oldServers?: boolean } = {}) {
-  const clock = new VirtualClock(1_800_000_000_000);
-  const net = new SimKvNetwork({ clock, delayMs: 2 });
-  const members = new FakeCluster();
-  const nodes: SimNode[] = [];
-  const boot = async (n: SimNode) => {
-    n.kv = createKv(n.ctx, {
-      membership: members.view(n.uuid),
-      envelope: await testEnvelope(n.ctx),
-      transport: (serve) => net.attach(n.uuid, opts.oldServers ? withoutLean(serve) : serve),
-    });
-    await n.kv.start();
-    n.up = true;
-  };
-  names.forEach((name, i) => {
-    const { uuid, ctx } = members.simMember(clock, name, i, {
-      idPrefix: "sim",
-      net: "10.0.0",
-      portBase: 7000,
-      antiEntropy: "500ms",
-    });
-    nodes.push({ name, uuid, ctx, kv: null as unknown as KvSubsystem, up: false });
-  });
-  for (const n of nodes) await boot(n);
-  for (const n of nodes) n.kv.refreshRing();
-  const rng = seededRandom(seed);
-  /** Runs virtual time (and the setImmediate deferrals of group commit and batching) until `p` settles. */
-  const drive = async <T>(p: Promise<T>, maxMs = 120_000): Promise<T> => {
-    let done = false;
-    p.then(() => done = true, () => done = true);
-    for (let t = 0; !done && t < maxMs; t += 5) {
-      await clock.advance(5);
-      await new Promise((r) => setImmediate(r));
-    }
-    assert.ok(done, "the scenario finished within its virtual time");
-    return await p;
-  };
-  const pass = async (ms: number) => {
-    for (let t = 0; t < ms; t += 5) {
-      await clock.advance(5);
-      await new Promise((r) => setImmediate(r));
-    }
-  };
-  return {
-    clock,
-    net,
-    nodes,
-    rng,
-    drive,
-    pass,
-    async kill(n: SimNode) {
-      net.kill(n.uuid);
-      n.up = false;
-      await n.kv.stop();
-      n.ctx.store.closeAll();
-    },
-    async restart(n: SimNode) {
-      await boot(n);
-      n.kv.refreshRing();
-    },
-    async close() {
-      for (const n of nodes) {
-        if (n.up) await n.kv.stop();
-        n.ctx.cleanup();
-      }
-    },
-  };
-}
+import { type SimCluster, simCluster } from "./sim_cluster.ts";
+import { dec, enc } from "./kv_helpers.ts";
 
 interface KeyLog {
   values: string[];
@@ -107,7 +16,7 @@ interface KeyLog {
 
 /** Sequential writes per key from random nodes; records what was acknowledged. */
 async function load(
-  c: Awaited<ReturnType<typeof simCluster>>,
+  c: SimCluster,
   logs: Map<string, KeyLog>,
   rounds: number,
   tag: string,
