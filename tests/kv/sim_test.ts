@@ -180,3 +180,59 @@ Deno.test("a ttl key renewed while one replica was cut off survives the heal", a
     await c.close();
   }
 });
+
+Deno.test("a refused compare-and-set whose undo was lost does not overwrite the newer write", async () => {
+  // o3, cut off and alone on its ring, acks v2 by itself; back on the ring, before anti-entropy
+  // brings v2 over, o1 coordinates a CAS on v1: o2 accepts it, o3 refuses (it holds v2), so o1
+  // answers false and tells o2 to undo, and that message is lost. The refused write must not
+  // come back everywhere over the acked v2 it lost to.
+  const c = await simCluster(["a", "b", "c"], 13);
+  try {
+    const key = "cas/0";
+    const [o1, o2, o3] = c.owners(key);
+    const v1 = await c.drive(o1.kv.put(key, enc("v1")));
+    await c.pass(2000);
+    c.net.partition([[o3.uuid], [o1.uuid, o2.uuid]]);
+    c.believe(o3, [o1, o2]);
+    await c.pass(50);
+    const v2 = await c.drive(o3.kv.put(key, enc("v2")));
+    assert.ok(v2.ok, "acked by o3 alone on its ring");
+    c.believe(o3, []);
+    await c.pass(50);
+    c.net.heal();
+    c.dropIf((from, to, kind, body) =>
+      from === o1.uuid && to === o2.uuid && kind === "apply" &&
+      JSON.stringify(body).includes("replace_if")
+    );
+    const cas = await c.drive(o1.kv.put(key, enc("v3"), { cas: v1.index }));
+    assert.equal(cas.ok, false, "o3 holds a newer write than the CAS's base");
+    c.dropIf(null);
+    await c.pass(10_000);
+    for (const n of c.nodes) {
+      const mine = n.kv.local.record(key);
+      assert.equal(mine && !mine.deleted && dec(mine.value), "v2", `copy on ${n.name}`);
+    }
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a compare-and-set succeeds with one replica cut off (no answer at all)", async () => {
+  // the check waits for the cut-off replica until half the deadline: the record still has the rest
+  const c = await simCluster(["a", "b", "c"], 17);
+  try {
+    const key = "cas/1";
+    const [o1, o2, o3] = c.owners(key);
+    const v1 = await c.drive(o1.kv.put(key, enc("v1")));
+    await c.pass(1000);
+    c.net.partition([[o3.uuid], [o1.uuid, o2.uuid]]);
+    const cas = await c.drive(o1.kv.put(key, enc("v2"), { cas: v1.index }));
+    assert.equal(cas.ok, true);
+    assert.equal(dec(o2.kv.local.record(key)!.value), "v2");
+    c.net.heal();
+    await c.pass(5000);
+    assert.equal(dec(o3.kv.local.record(key)!.value), "v2", "the cut-off copy got it by its hint");
+  } finally {
+    await c.close();
+  }
+});
