@@ -236,3 +236,28 @@ Deno.test("a compare-and-set succeeds with one replica cut off (no answer at all
     await c.close();
   }
 });
+
+Deno.test("a write made on a passing ring reaches the key's owners once the ring is back", async () => {
+  // d's gossip declares the others dead, then alive again, before its handover ran: d's ring went
+  // full -> d alone -> full. A write d acked alone meanwhile is on d only; the handover must push
+  // it to the owners, which were owners on the first ring too but never got it, before dropping it
+  const c = await simCluster(["a", "b", "c", "d"], 19, { antiEntropy: "30s" });
+  try {
+    const [a, b, cc, d] = c.nodes;
+    const key = Array.from({ length: 50 }, (_, i) => `pass/${i}`)
+      .find((k) => !c.owners(k).includes(d))!;
+    await c.pass(1000);
+    c.believe(d, [a, b, cc]);
+    await c.pass(20);
+    const w = await c.drive(d.kv.put(key, enc("v")));
+    assert.ok(w.ok, "acked by d alone on its ring");
+    c.believe(d, []);
+    await c.pass(10_000);
+    for (const n of c.owners(key)) {
+      const mine = n.kv.local.record(key);
+      assert.equal(mine && !mine.deleted && dec(mine.value), "v", `copy on ${n.name}`);
+    }
+  } finally {
+    await c.close();
+  }
+});
