@@ -1,7 +1,8 @@
 /**
  * Seeded randomized runs of a KV cluster on the simulated network (sim_cluster.ts): 3-5 nodes, a
  * few keys written from random nodes (puts, some with a ttl, deletes, compare-and-set puts), cuts
- * into random groups, heals and time passing, some writes left in flight across the next steps.
+ * into random groups, heals, gossip following the cut (rings change), kill -9 and restart, spells of
+ * lost messages and time passing, some writes left in flight across the next steps.
  * Then the network heals, hints and anti-entropy run for a few minutes, and every key is checked
  * against what its writers were told (`checkKey`).
  *
@@ -256,6 +257,12 @@ async function step(run: FuzzRun): Promise<void> {
     return note(run, "heal");
   }
   if (r < 0.80) return gossip(run);
+  if (r < 0.815) {
+    // a lossy spell: one message in 20 lost (its sender hears nothing until its deadline), or none
+    const lossy = c.rng() < 0.5;
+    c.dropIf(lossy ? () => c.rng() < 0.05 : null);
+    return note(run, lossy ? "lossy" : "lossless");
+  }
   if (r < 0.83) return await killOrRestart(run);
   // a few ms sometimes: the next step lands while messages of in-flight writes are on the way
   const ms = c.rng() < 0.2 ? 1 + Math.floor(c.rng() * 20) : spread(c, 200, 30_000);
@@ -297,6 +304,7 @@ async function fuzz(seed: number): Promise<void> {
   try {
     for (let i = 0; i < STEPS; i++) await step(run);
     c.net.heal();
+    c.dropIf(null);
     for (const n of c.nodes) c.believe(n, []);
     for (const n of c.nodes.filter((x) => !x.up)) {
       await c.restart(n);
