@@ -5,8 +5,10 @@
  *
  * CAS writes ask every replica to confirm that it holds nothing newer than our base version before
  * we apply: a replica that saw a write we missed (failover, partition) refuses, we adopt its record
- * (unless it may be a rival's undecided one, see #casFanout), undo our write where it was accepted
- * and answer false. From its check until it is stored, a CAS
+ * (unless it may be a rival's undecided one, see #casFanout) and answer false. Replicas store
+ * nothing at the check (`checkOnly`); the record goes out once every one agreed, like a plain write
+ * (hinted where it does not arrive). Stored at the check, a refused CAS's copy outlived a lost undo
+ * and, its index the newest, won on every copy over the write it lost to. From its check until it is stored, a CAS
  * is registered on the local replica, which refuses (`busy`) any other coordinator's CAS of the same
  * key meanwhile: two owners coordinating at once (forwarders that disagree on which owner is
  * reachable) both give way instead of both succeeding on each other's acknowledgement.
@@ -138,8 +140,17 @@ export class Coordinator {
     deadline: number,
   ): Promise<WriteResult> {
     const { local, clock, cfg } = this.#d;
-    const f = await this.#fanout(targets, { record: rec, prev: base }, targets.length, deadline);
+    // every replica that answers is heard (one holding a newer version refuses), one that does not is
+    // waited for half the time left: the record still has the other half to reach its copies
+    const now = clock.now();
+    const f = await this.#fanout(
+      targets,
+      { record: rec, prev: base, checkOnly: true },
+      targets.length,
+      now + Math.max(0, deadline - now) / 2,
+    );
     if (f.conflicts.length || f.busy.length || 1 + f.ok.length < need) {
+      // a replica that agreed stored nothing, unless it is an agent from before checkOnly
       this.#undo(f.ok, rec, cur);
       if (f.conflicts.length) {
         const newest = f.conflicts.reduce((a, b) => compareRecords(a, b) >= 0 ? a : b);
@@ -161,7 +172,19 @@ export class Coordinator {
         }`,
       );
     }
-    await local.applyGrouped(rec);
+    // decided: stored like a plain write (the replicas that agreed accept it, the others get a hint)
+    const stored = local.applyGrouped(rec);
+    stored.catch(() => {});
+    const copies = await this.#fanout(targets, { record: rec }, need - 1, deadline);
+    await stored;
+    if (1 + copies.ok.length < need) {
+      throw new KvError(
+        503,
+        `outcome unknown: the compare-and-set of key ${JSON.stringify(rec.key)} was granted but stored on ${
+          1 + copies.ok.length
+        } of the ${need} copies required (kv.write_acks): ${copies.errors.join("; ")}`,
+      );
+    }
     return { ok: true, index: rec.modify_index };
   }
 

@@ -90,6 +90,7 @@ export function peerServer(d: PeerServerDeps): KvServe {
         return {
           record,
           prev: version(o.prev, `items[${i}].prev`),
+          checkOnly: o.check_only === true,
           replaceIf: version(o.replace_if, `items[${i}].replace_if`) ?? undefined,
           drop: o.drop === true,
         };

@@ -16,6 +16,11 @@ export interface ApplyItem {
   record: KvRecord;
   /** CAS: refuse when the replica holds a version newer than this one (the coordinator's base). */
   prev?: Version | null;
+  /**
+   * With prev: the CAS's check only, nothing stored (the record follows once the CAS is decided).
+   * Agents before it ignore the flag and store the record: an undo takes it back.
+   */
+  checkOnly?: boolean;
   /** Roll back: replace whatever is stored only if it is exactly this version (record null = drop). */
   replaceIf?: Version;
   /** With replaceIf: drop the row instead of storing `record` (undoing a create). */
@@ -308,6 +313,7 @@ export class PeerClient {
       items: batch.map(({ item }) => ({
         record: toWire(item.record),
         prev: item.prev === undefined ? undefined : item.prev,
+        check_only: item.checkOnly || undefined,
         replace_if: item.replaceIf,
         drop: item.drop || undefined,
       })),

@@ -41,8 +41,13 @@ export class Repair {
   #d: RepairDeps;
   #busy = new Set<string>();
   #handoverDue = false;
-  /** The ring of the last complete handover: owners on it already hold their keys. */
-  #base: Ring | null = null;
+  /**
+   * The rings in effect since the last complete handover, oldest first: a node that owned a key on
+   * every one of them got its writes by replication. One that was an owner on the first only did
+   * not get those made while a ring in between left it out (a node cut off that acked writes alone).
+   * Past MAX_BASES rings, every owner gets every key (null).
+   */
+  #bases: Ring[] | null = [];
   #stopped = false;
   /** Pauses between pages in flight (ended at once by stop()). */
   #pauses = new Map<TimerId, () => void>();
@@ -219,22 +224,23 @@ export class Repair {
 
   /** The ring changed: hand keys to their new owners (soon, batched with the next round). */
   ringChanged(before: Ring, _after: Ring): void {
-    this.#base ??= before;
+    if (this.#bases && this.#bases.length < MAX_BASES) this.#bases.push(before);
+    else this.#bases = null;
     this.#handoverDue = true;
   }
 
   /**
-   * Pushes every key we hold to the owners that were not owners on the ring of the last complete
-   * handover (the others got it by replication; a push they do not need is a no-op) and drops keys
-   * we no longer own once every new owner has them.
+   * Pushes every key we hold to the owners that were not owners on every ring since the last
+   * complete handover (the others got it by replication; a push they do not need is a no-op) and
+   * drops keys we no longer own once every new owner has them.
    */
   handover(): Promise<void> {
     return this.#once("handover", async () => {
       const { local, placement, peers } = this.#d;
       const storage = local.storage;
       this.#handoverDue = false;
-      const base = this.#base;
-      this.#base = null;
+      const bases = this.#bases;
+      this.#bases = [];
       let after = "";
       let failed = false;
       while (!this.#stopped) {
@@ -244,8 +250,9 @@ export class Repair {
         await Promise.all(batch.map(async (rec) => {
           const owners = placement.owners(rec.key);
           const mine = owners.some((o) => placement.isSelf(o));
-          const had = new Set(placement.ownersOn(base, rec.key).map((o) => o.uuid));
-          const others = owners.filter((o) => !placement.isSelf(o) && (!base || !had.has(o.uuid)));
+          const others = owners.filter((o) =>
+            !placement.isSelf(o) && !ownerAll(placement, bases, rec.key, o)
+          );
           // owners that hold the key already answer the push as a no-op
           const results = await Promise.allSettled(
             others.map((o) => peers.replicate(o, { record: rec }, undefined, "repair")),
@@ -264,7 +271,10 @@ export class Repair {
         await nextTurn();
       }
       if (failed) {
-        this.#base = base; // the older ring asks for more pushes, never fewer
+        // the rings of this attempt ask for more pushes, never fewer
+        this.#bases = bases && this.#bases && bases.length + this.#bases.length <= MAX_BASES
+          ? [...bases, ...this.#bases]
+          : null;
         this.#handoverDue = true;
       }
     });
@@ -280,6 +290,15 @@ export class Repair {
     }
     if (purge) this.#stats.purged += local.storage.purgeTombstones(now - cfg.tombstone_ttl);
   }
+}
+
+/** Rings remembered between two handovers (each costs a placement per key at the handover). */
+const MAX_BASES = 8;
+
+/** True when `o` owned `key` on every ring of `bases` (none known: false, it gets a push). */
+function ownerAll(placement: Placement, bases: Ring[] | null, key: string, o: RingNode): boolean {
+  if (!bases?.length) return false;
+  return bases.every((r) => placement.ownersOn(r, key).some((x) => x.uuid === o.uuid));
 }
 
 /** Resolves on a later event-loop turn (I/O runs first); a deferral, not a delay on the clock. */

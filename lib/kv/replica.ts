@@ -31,6 +31,7 @@ export async function applyItems(local: LocalReplica, items: ApplyItem[]): Promi
         // our own CAS of this key is in flight: accepting theirs would let both succeed
         const mine = local.casInFlight(rec.key);
         if (mine && compareVersion(mine, rec) !== 0) return { ok: false, busy: true };
+        if (item.checkOnly) return { ok: true };
       }
       if (storage.merge(rec)) changed.push(rec);
       return { ok: true };

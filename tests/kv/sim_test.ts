@@ -5,99 +5,8 @@
  * value is its last acked write, or a later write whose answer was lost).
  */
 import assert from "node:assert/strict";
-import { setImmediate } from "node:timers";
-import { VirtualClock } from "../../lib/clock/mod.ts";
-import { createKv, type KvSubsystem, SimKvNetwork } from "../../lib/kv/mod.ts";
-import type { KvServe } from "../../lib/kv/transport.ts";
-import { seededRandom } from "../../lib/transport/mod.ts";
-import type { TestCtx } from "../helpers.ts";
-import { dec, enc, FakeCluster, testEnvelope } from "./kv_helpers.ts";
-
-interface SimNode {
-  name: string;
-  uuid: string;
-  ctx: TestCtx;
-  kv: KvSubsystem;
-  up: boolean;
-}
-
-/** A peer server that ignores `lean` in forwarded writes, as agents before it did. */
-function withoutLean(serve: KvServe): KvServe {
-  return (kind, body, signal) => {
-    const b = body as { writes?: Array<Record<string, unknown>> };
-    if (kind !== "writes" || !Array.isArray(b?.writes)) return serve(kind, body, signal);
-    return serve(kind, { ...b, writes: b.writes.map(({ lean: _, ...w }) => w) }, signal);
-  };
-}
-
-async function simCluster(names: string[], seed: number, opts: { oldServers?: boolean } = {}) {
-  const clock = new VirtualClock(1_800_000_000_000);
-  const net = new SimKvNetwork({ clock, delayMs: 2 });
-  const members = new FakeCluster();
-  const nodes: SimNode[] = [];
-  const boot = async (n: SimNode) => {
-    n.kv = createKv(n.ctx, {
-      membership: members.view(n.uuid),
-      envelope: await testEnvelope(n.ctx),
-      transport: (serve) => net.attach(n.uuid, opts.oldServers ? withoutLean(serve) : serve),
-    });
-    await n.kv.start();
-    n.up = true;
-  };
-  names.forEach((name, i) => {
-    const { uuid, ctx } = members.simMember(clock, name, i, {
-      idPrefix: "sim",
-      net: "10.0.0",
-      portBase: 7000,
-      antiEntropy: "500ms",
-    });
-    nodes.push({ name, uuid, ctx, kv: null as unknown as KvSubsystem, up: false });
-  });
-  for (const n of nodes) await boot(n);
-  for (const n of nodes) n.kv.refreshRing();
-  const rng = seededRandom(seed);
-  /** Runs virtual time (and the setImmediate deferrals of group commit and batching) until `p` settles. */
-  const drive = async <T>(p: Promise<T>, maxMs = 120_000): Promise<T> => {
-    let done = false;
-    p.then(() => done = true, () => done = true);
-    for (let t = 0; !done && t < maxMs; t += 5) {
-      await clock.advance(5);
-      await new Promise((r) => setImmediate(r));
-    }
-    assert.ok(done, "the scenario finished within its virtual time");
-    return await p;
-  };
-  const pass = async (ms: number) => {
-    for (let t = 0; t < ms; t += 5) {
-      await clock.advance(5);
-      await new Promise((r) => setImmediate(r));
-    }
-  };
-  return {
-    clock,
-    net,
-    nodes,
-    rng,
-    drive,
-    pass,
-    async kill(n: SimNode) {
-      net.kill(n.uuid);
-      n.up = false;
-      await n.kv.stop();
-      n.ctx.store.closeAll();
-    },
-    async restart(n: SimNode) {
-      await boot(n);
-      n.kv.refreshRing();
-    },
-    async close() {
-      for (const n of nodes) {
-        if (n.up) await n.kv.stop();
-        n.ctx.cleanup();
-      }
-    },
-  };
-}
+import { type SimCluster, simCluster } from "./sim_cluster.ts";
+import { dec, enc } from "./kv_helpers.ts";
 
 interface KeyLog {
   values: string[];
@@ -107,7 +16,7 @@ interface KeyLog {
 
 /** Sequential writes per key from random nodes; records what was acknowledged. */
 async function load(
-  c: Awaited<ReturnType<typeof simCluster>>,
+  c: SimCluster,
   logs: Map<string, KeyLog>,
   rounds: number,
   tag: string,
@@ -266,6 +175,87 @@ Deno.test("a ttl key renewed while one replica was cut off survives the heal", a
       assert.equal(g.entry && dec(g.entry.value), "v2", `on ${n.uuid}`);
       const mine = await c.drive(n.kv.local.get(key, undefined, 0));
       assert.equal(mine.record && !mine.record.deleted && dec(mine.record.value), "v2", `copy on ${n.uuid}`);
+    }
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a refused compare-and-set whose undo was lost does not overwrite the newer write", async () => {
+  // o3, cut off and alone on its ring, acks v2 by itself; back on the ring, before anti-entropy
+  // brings v2 over, o1 coordinates a CAS on v1: o2 accepts it, o3 refuses (it holds v2), so o1
+  // answers false and tells o2 to undo, and that message is lost. The refused write must not
+  // come back everywhere over the acked v2 it lost to.
+  const c = await simCluster(["a", "b", "c"], 13);
+  try {
+    const key = "cas/0";
+    const [o1, o2, o3] = c.owners(key);
+    const v1 = await c.drive(o1.kv.put(key, enc("v1")));
+    await c.pass(2000);
+    c.net.partition([[o3.uuid], [o1.uuid, o2.uuid]]);
+    c.believe(o3, [o1, o2]);
+    await c.pass(50);
+    const v2 = await c.drive(o3.kv.put(key, enc("v2")));
+    assert.ok(v2.ok, "acked by o3 alone on its ring");
+    c.believe(o3, []);
+    await c.pass(50);
+    c.net.heal();
+    c.dropIf((from, to, kind, body) =>
+      from === o1.uuid && to === o2.uuid && kind === "apply" &&
+      JSON.stringify(body).includes("replace_if")
+    );
+    const cas = await c.drive(o1.kv.put(key, enc("v3"), { cas: v1.index }));
+    assert.equal(cas.ok, false, "o3 holds a newer write than the CAS's base");
+    c.dropIf(null);
+    await c.pass(10_000);
+    for (const n of c.nodes) {
+      const mine = n.kv.local.record(key);
+      assert.equal(mine && !mine.deleted && dec(mine.value), "v2", `copy on ${n.name}`);
+    }
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a compare-and-set succeeds with one replica cut off (no answer at all)", async () => {
+  // the check waits for the cut-off replica until half the deadline: the record still has the rest
+  const c = await simCluster(["a", "b", "c"], 17);
+  try {
+    const key = "cas/1";
+    const [o1, o2, o3] = c.owners(key);
+    const v1 = await c.drive(o1.kv.put(key, enc("v1")));
+    await c.pass(1000);
+    c.net.partition([[o3.uuid], [o1.uuid, o2.uuid]]);
+    const cas = await c.drive(o1.kv.put(key, enc("v2"), { cas: v1.index }));
+    assert.equal(cas.ok, true);
+    assert.equal(dec(o2.kv.local.record(key)!.value), "v2");
+    c.net.heal();
+    await c.pass(5000);
+    assert.equal(dec(o3.kv.local.record(key)!.value), "v2", "the cut-off copy got it by its hint");
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a write made on a passing ring reaches the key's owners once the ring is back", async () => {
+  // d's gossip declares the others dead, then alive again, before its handover ran: d's ring went
+  // full -> d alone -> full. A write d acked alone meanwhile is on d only; the handover must push
+  // it to the owners, which were owners on the first ring too but never got it, before dropping it
+  const c = await simCluster(["a", "b", "c", "d"], 19, { antiEntropy: "30s" });
+  try {
+    const [a, b, cc, d] = c.nodes;
+    const key = Array.from({ length: 50 }, (_, i) => `pass/${i}`)
+      .find((k) => !c.owners(k).includes(d))!;
+    await c.pass(1000);
+    c.believe(d, [a, b, cc]);
+    await c.pass(20);
+    const w = await c.drive(d.kv.put(key, enc("v")));
+    assert.ok(w.ok, "acked by d alone on its ring");
+    c.believe(d, []);
+    await c.pass(10_000);
+    for (const n of c.owners(key)) {
+      const mine = n.kv.local.record(key);
+      assert.equal(mine && !mine.deleted && dec(mine.value), "v", `copy on ${n.name}`);
     }
   } finally {
     await c.close();
