@@ -332,7 +332,8 @@ export class Membership {
 
   /**
    * Merges a peer's full table (push-pull). Its own record (`senderUuid`) counts as strong
-   * evidence; dead records are only suspected, never trusted as dead (memberlist's choice).
+   * evidence; dead records are only suspected, never trusted as dead, and not learned when unknown
+   * (memberlist's choices).
    * `relayHearsay` false: the alive records of others are applied without being queued for gossip
    * (the seed's table in a fresh agent's join: what everyone knows already, or what the seed
    * spreads itself); the sender's own record always is.
@@ -345,8 +346,14 @@ export class Membership {
         case "alive":
           this.handleAlive(alive, r.uuid === senderUuid, relayHearsay || r.uuid === senderUuid);
           break;
-        case "suspect":
         case "dead":
+          // a dead node we do not know is not learned (memberlist's choice): nothing says how long
+          // ago it died, and taken in again (alive, then suspect, then dead for another reap_after)
+          // the nodes that had reaped it got it back from those that had not yet, and so on forever
+          if (!this.#members.has(r.uuid)) break;
+          this.handleSuspect({ type: "suspect", uuid: r.uuid, incarnation: r.incarnation, from });
+          break;
+        case "suspect":
           if (!this.#members.has(r.uuid)) this.handleAlive(alive);
           this.handleSuspect({ type: "suspect", uuid: r.uuid, incarnation: r.incarnation, from });
           break;

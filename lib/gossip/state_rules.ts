@@ -8,6 +8,9 @@
  * - a suspicion of an already suspect node at the same incarnation is a Lifeguard confirmation
  *   instead of being ignored; at a higher incarnation it restarts the suspicion (the node refuted
  *   the old one, and the refutation may have been overtaken by the new suspicion);
+ * - a `suspect` or `dead` at a newer incarnation than a `leave` we hold applies: the node came back
+ *   after leaving (a restart takes a newer incarnation) and we missed that life; kept at `leave`,
+ *   we would be the one node holding it left once the others saw it crash;
  * - a `leave` about ourselves is refuted like a suspicion: no gossip message ever makes an agent
  *   leave or exit (the original exited on a `leave` at its incarnation, so one spoofed datagram
  *   stopped an unencrypted agent). Only the local API (socket or token) makes us leave.
@@ -129,8 +132,10 @@ export function onSuspect(known: Known | undefined, inc: number, self: SelfFacts
   if (known.state === "suspect") {
     return inc === known.incarnation ? { action: "confirm" } : { action: "update", state: "suspect" };
   }
-  if (known.state !== "alive") return ignore(`already ${known.state}`);
-  return { action: "update", state: "suspect" };
+  if (known.state === "alive" || (known.state === "leave" && inc > known.incarnation)) {
+    return { action: "update", state: "suspect" };
+  }
+  return ignore(`already ${known.state}`);
 }
 
 /** `dead` message (a peer's suspicion timer expired). */
@@ -142,7 +147,9 @@ export function onDead(known: Known | undefined, inc: number, self: SelfFacts): 
     return { action: "refute", incarnation: Math.max(inc, self.incarnation) + 1 };
   }
   if (inc < known.incarnation) return ignore("older incarnation");
-  if (known.state === "dead" || known.state === "leave") return ignore(`already ${known.state}`);
+  if (known.state === "dead" || (known.state === "leave" && inc === known.incarnation)) {
+    return ignore(`already ${known.state}`);
+  }
   return { action: "update", state: "dead" };
 }
 

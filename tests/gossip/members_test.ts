@@ -101,6 +101,16 @@ Deno.test("reaping reports each forgotten node as 'reaped' (the bus's member.rea
   assert.equal(m.get("b"), undefined);
 });
 
+Deno.test("a push-pull does not teach a dead node we do not know; a suspect one is learned", () => {
+  const clock = new VirtualClock(0);
+  const { m, changes } = table(clock);
+  m.merge([rec("x", "10.0.0.7", { state: "dead" }), rec("y", "10.0.0.8", { state: "suspect" })], "s");
+  assert.equal(m.get("x"), undefined);
+  assert.equal(m.get("y")!.state, "suspect");
+  assert.deepEqual(changes, [["joined", "y"], ["suspect", "y"]]);
+  m.close();
+});
+
 Deno.test("the member table holds at most max_members records: new nodes beyond are refused, known ones still updated", async () => {
   const clock = new VirtualClock(0);
   const { m, refused, changes } = table(clock, 1000, 3);
@@ -111,7 +121,7 @@ Deno.test("the member table holds at most max_members records: new nodes beyond 
     rec("e", "10.0.0.5", { state: "dead" }),
   ], null);
   assert.equal(m.size, 3);
-  assert.deepEqual(refused, ["d", "e"]);
+  assert.deepEqual(refused, ["d"]); // e, dead and unknown, is not learned at all
   assert.equal(m.get("d"), undefined);
   assert.equal(m.get("e"), undefined);
   assert.equal(m.handleAlive(aliveOf(rec("f", "10.0.0.6"))).action, "ignore");

@@ -28,6 +28,7 @@ export function gossipConfig(over: Partial<GossipConfig> = {}): GossipConfig {
 
 class SimSelf implements SelfSource {
   zone = "";
+  /** What the agent persists: every bump is saved (lib/identity). */
   incarnation = 0;
   #tags: string[];
   constructor(
@@ -57,6 +58,7 @@ class SimSelf implements SelfSource {
 
 export interface SimGossipNode {
   index: number;
+  /** Replaced by `restart` (a new process). */
   self: SimSelf;
   engine: GossipEngine;
   addr: { addr: string; port: number };
@@ -106,15 +108,22 @@ export class SimCluster {
   add(tags: string[] = []): SimGossipNode {
     const i = this.nodes.length;
     const addr = { addr: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, port: 6768 };
-    const sim = this.net.attach(addr);
     let uuid = "";
     while (uuid.length < 40) uuid += Math.floor(this.rng() * 16).toString(16);
     const services = this.#servicesFor?.(i) ?? this.#services;
     const self = new SimSelf(uuid, `node-${i}`, addr.addr, addr.port, tags, services);
     const node: SimGossipNode = { index: i, self, addr, changes: [], killed: false, engine: null! };
+    this.#attach(node);
+    this.nodes.push(node);
+    return node;
+  }
+
+  /** A new engine for `node` at `node.addr` on the network. */
+  #attach(node: SimGossipNode): void {
+    const sim = this.net.attach(node.addr);
     node.engine = new GossipEngine({
-      self,
-      config: { ...this.config, ...this.#configFor(i) },
+      self: node.self,
+      config: { ...this.config, ...this.#configFor(node.index) },
       transport: sim.transport,
       clock: sim.clock,
       random: seededRandom(Math.floor(this.rng() * 2 ** 31)),
@@ -123,8 +132,24 @@ export class SimCluster {
       counters: new Counters(),
       onChange: (kind, rec) => node.changes.push({ kind, uuid: rec.uuid, at: this.clock.now() }),
     });
-    this.nodes.push(node);
-    return node;
+  }
+
+  /**
+   * Starts a killed node again as the agent does (lib/agent.ts): a new process with the same uuid
+   * and tags, whose incarnation is the saved one plus one (bumpStartIncarnation; every bump is
+   * saved), or 0 when its data dir was lost (the uuid from DMI stays). `port`: it listens on another
+   * port this time. Not joined: see `join`.
+   */
+  async restart(n: SimGossipNode, opts: { lostData?: boolean; port?: number } = {}): Promise<void> {
+    if (!n.killed) throw new Error(`node-${n.index} is running`);
+    const old = n.self;
+    const port = opts.port ?? n.addr.port;
+    n.addr = { addr: n.addr.addr, port };
+    n.self = new SimSelf(old.uuid, old.name, n.addr.addr, port, old.tags(), old.services());
+    n.self.incarnation = opts.lostData ? 0 : old.incarnation + 1;
+    n.killed = false;
+    this.#attach(n);
+    await n.engine.start();
   }
 
   /** Starts every node; each joins a random earlier node, `spacingMs` apart. */
