@@ -21,7 +21,7 @@ import { GossipEngine } from "./engine.ts";
 import type { GossipApi } from "./api.ts";
 import { gossipRoutes } from "./routes.ts";
 import { loadPeers, savePeers } from "./peers_file.ts";
-import { joinSeeds } from "./seeds.ts";
+import { joinSeeds, keepSeedsJoined, RESEED_EVERY_MS } from "./seeds.ts";
 import { GossipKeys } from "./keys.ts";
 import { MAX_DETECT_MS } from "./detect.ts";
 import { ClusterEvents } from "./events.ts";
@@ -183,7 +183,22 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
         log: ctx.log,
         maxBackoffMs: cfg.join_retry_max,
         signal: abort.signal,
-      }).catch((err) => ctx.log.error(`joining the seeds failed: ${(err as Error).message}`));
+      }).then((joined) =>
+        joined
+          ? keepSeedsJoined({
+            seeds: p.seeds,
+            defaultPort: p.port,
+            self: selfAddr(),
+            members: () => engine.members.records(),
+            join: (peer) => engine.join(peer),
+            clock: ctx.clock,
+            random: Math.random,
+            log: ctx.log,
+            everyMs: RESEED_EVERY_MS,
+            signal: abort.signal,
+          })
+          : undefined
+      ).catch((err) => ctx.log.error(`joining the seeds failed: ${(err as Error).message}`));
       // every minute, on the epoch minute grid (the other minute jobs' wake-up), the first 30-90 s on
       const savePeriodically = () => {
         const now = ctx.clock.now();

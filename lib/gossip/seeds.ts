@@ -1,6 +1,7 @@
 /**
  * Joining at start: the configured seeds, then the peers remembered from the last run, retried
- * with a doubling back-off until one answers, somebody joins us, or the agent stops.
+ * with a doubling back-off until one answers, somebody joins us, or the agent stops. Afterwards,
+ * `keepSeedsJoined` joins a seed again whenever none is among the members we see.
  */
 import type { Clock } from "../clock/mod.ts";
 import type { Logger } from "../log/mod.ts";
@@ -61,4 +62,46 @@ export async function joinSeeds(o: SeedJoinOptions): Promise<boolean> {
     backoff = Math.min(backoff * 2, o.maxBackoffMs);
   }
   return false;
+}
+
+/** How often a joined agent checks that a seed is among its members (see keepSeedsJoined). */
+export const RESEED_EVERY_MS = 10 * 60_000;
+
+export interface ReseedOptions {
+  seeds: string[];
+  defaultPort: number;
+  self: PeerAddr;
+  /** The members we know, ourselves included. */
+  members(): Array<{ addr: string; port: number; state: string }>;
+  join(peer: PeerAddr): Promise<boolean>;
+  clock: Clock;
+  random: Random;
+  log: Logger;
+  everyMs: number;
+  signal: AbortSignal;
+}
+
+/**
+ * Once joined, every `everyMs`: when no seed given as an address is alive or suspect among our
+ * members, joins one of them again. A group that lost the seeds (nodes restarted in a minority
+ * partition that joined each other, or that reaped the others during a long cut) otherwise never
+ * finds the rest of the cluster: the start's join stops at the first answer, and the reconnect
+ * loop only tries the dead members it still holds. Seeds given as host names are left out (a
+ * member is known by its address: they would be joined every time).
+ */
+export async function keepSeedsJoined(o: ReseedOptions): Promise<void> {
+  const seeds = seedPeers(o.seeds, o.defaultPort, o.self, o.log).filter((p) => /^[\d.]+$|:/.test(p.addr));
+  if (!seeds.length) return;
+  while (!o.signal.aborted) {
+    await o.clock.sleep(o.everyMs, o.signal);
+    if (o.signal.aborted) return;
+    const seen = new Set(
+      o.members().filter((m) => m.state === "alive" || m.state === "suspect").map((m) => peerKey(m)),
+    );
+    if (seeds.some((s) => seen.has(peerKey(s)))) continue;
+    const s = seeds[Math.floor(o.random() * seeds.length)];
+    const joined = await o.join(s).catch(() => false);
+    if (joined) o.log.info(`no seed was among the members: joined again through ${peerKey(s)}`);
+    else o.log.debug(`no seed is among the members, and ${peerKey(s)} did not answer`);
+  }
 }
