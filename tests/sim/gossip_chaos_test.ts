@@ -12,7 +12,7 @@
  * More seeds: GOSSIP_CHAOS_SEEDS=1-300 (a range or a comma list) deno test -A tests/sim/gossip_chaos_test.ts
  */
 import assert from "node:assert/strict";
-import { joinSeeds } from "../../lib/gossip/seeds.ts";
+import { joinSeeds, keepSeedsJoined } from "../../lib/gossip/seeds.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
 import { type Random, seededRandom } from "../../lib/transport/mod.ts";
 import { SimCluster, type SimGossipNode } from "./gossip_harness.ts";
@@ -33,6 +33,14 @@ const DEFAULT_SEEDS = [...Array.from({ length: 20 }, (_, i) => i + 1), 29, 78, 8
  * seeds are ones that settle well within it.
  */
 const SETTLE_MS = 5 * 60_000;
+
+/**
+ * Once joined, a node checks that one of the seeds (the first three nodes' addresses, as a real
+ * deployment lists a few) is among its members and joins one again otherwise (keepSeedsJoined):
+ * every minute here, not the agent's 10, to fit in SETTLE_MS. Seeds 1-120: 4 end split into groups
+ * that know nothing of each other with it, 9 without (8, 40, 52, 91 and 113 are one group with it).
+ */
+const RESEED_MS = 60_000;
 
 const TAGS = ["web", "db", "kv", "edge", "batch"];
 
@@ -100,7 +108,8 @@ export async function chaos(
   const running = () => all.filter((t) => t.status === "running");
   const name = (t: Tracked) => `node-${t.node.index}`;
 
-  /** The agent's start: joins the peers it knows from its last run until one answers. */
+  /** The agent's start: joins the peers it knows from its last run until one answers, then keeps a seed. */
+  const reseeds = new Map<Tracked, AbortController>();
   const startJoin = (t: Tracked) => {
     const ac = new AbortController();
     t.joining = ac;
@@ -118,11 +127,28 @@ export async function chaos(
       log: silentLogger,
       maxBackoffMs: c.config.join_retry_max,
       signal: ac.signal,
-    }).then(() => {
+    }).then((ok) => {
       if (t.joining === ac) t.joining = null;
+      if (!ok) return;
+      reseeds.get(t)?.abort();
+      const rs = new AbortController();
+      reseeds.set(t, rs);
+      void keepSeedsJoined({
+        seeds: all.slice(0, 3).map((o) => `${o.node.addr.addr}:${o.node.addr.port}`),
+        defaultPort: 6768,
+        self: n.addr,
+        members: () => n.engine.members.records(),
+        join: (p) => n.engine.join(p),
+        clock: n.engine.deps.clock,
+        random: seededRandom(Math.floor(rng() * 2 ** 31)),
+        log: silentLogger,
+        everyMs: RESEED_MS,
+        signal: rs.signal,
+      });
     });
   };
   const stop = (t: Tracked, status: Status) => {
+    reseeds.get(t)?.abort();
     t.joining?.abort();
     t.joining = null;
     t.status = status;
@@ -251,6 +277,7 @@ export async function chaos(
   }
   opts.inspect?.(c);
   for (const t of all) t.joining?.abort();
+  for (const r of reseeds.values()) r.abort();
   await c.stopAll();
   return { violations, log, settledAfter: took, groups: split, nodes, steps };
 }
@@ -377,3 +404,11 @@ for (const seed of seedsFromEnv()) {
     );
   });
 }
+
+Deno.test("sim: chaos seeds 8 and 40 — the groups that lost every seed join one again and end as one", async () => {
+  for (const seed of [8, 40]) {
+    const r = await chaos(seed);
+    assert.deepEqual(r.violations, [], `seed ${seed}`);
+    assert.equal(r.groups, 1, `seed ${seed}: ${r.log.at(-1)}`);
+  }
+});
