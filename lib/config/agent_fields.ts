@@ -122,6 +122,11 @@ export const gossipFields: Fields = {
     "nodes kept in the member table (dead and left ones included; when full, those gone a minute make room, else news of more new nodes is refused)",
   ),
   join_retry_max: opt(durationMs({ min: 100 }), 30_000, "ceiling of the seed join backoff"),
+  seed_check_interval: opt(
+    durationMs({ min: 1000 }),
+    600_000,
+    "how often a joined agent checks that a seed is among its live members, and joins one again if none is",
+  ),
   leave_propagate_wait: opt(durationMs(), 1000, "how long a leaving node keeps gossiping"),
   max_packet_bytes: opt(int({ min: 512, max: 65000 }), 1400, "datagram budget"),
   compress: opt(

@@ -67,6 +67,7 @@ export interface GossipConfig {
   reap_after: number;
   max_members: number;
   join_retry_max: number;
+  seed_check_interval: number;
   leave_propagate_wait: number;
   max_packet_bytes: number;
   compress: boolean;

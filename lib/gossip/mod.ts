@@ -21,7 +21,7 @@ import { GossipEngine } from "./engine.ts";
 import type { GossipApi } from "./api.ts";
 import { gossipRoutes } from "./routes.ts";
 import { loadPeers, savePeers } from "./peers_file.ts";
-import { joinSeeds, keepSeedsJoined, RESEED_EVERY_MS } from "./seeds.ts";
+import { joinSeeds, keepSeedsJoined } from "./seeds.ts";
 import { GossipKeys } from "./keys.ts";
 import { MAX_DETECT_MS } from "./detect.ts";
 import { ClusterEvents } from "./events.ts";
@@ -194,7 +194,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
             clock: ctx.clock,
             random: Math.random,
             log: ctx.log,
-            everyMs: RESEED_EVERY_MS,
+            everyMs: cfg.seed_check_interval,
             signal: abort.signal,
           })
           : undefined

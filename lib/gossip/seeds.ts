@@ -64,8 +64,8 @@ export async function joinSeeds(o: SeedJoinOptions): Promise<boolean> {
   return false;
 }
 
-/** How often a joined agent checks that a seed is among its members (see keepSeedsJoined). */
-export const RESEED_EVERY_MS = 10 * 60_000;
+/** How long a seed's host name may take to resolve at a check before it counts as not found. */
+const RESOLVE_TIMEOUT_MS = 5000;
 
 export interface ReseedOptions {
   seeds: string[];
@@ -74,6 +74,8 @@ export interface ReseedOptions {
   /** The members we know, ourselves included. */
   members(): Array<{ addr: string; port: number; state: string }>;
   join(peer: PeerAddr): Promise<boolean>;
+  /** The addresses a seed's host name has now (default: DNS A and AAAA, `/etc/hosts` first). */
+  resolve?: (host: string, signal: AbortSignal) => Promise<string[]>;
   clock: Clock;
   random: Random;
   log: Logger;
@@ -82,26 +84,68 @@ export interface ReseedOptions {
 }
 
 /**
- * Once joined, every `everyMs`: when no seed given as an address is alive or suspect among our
- * members, joins one of them again. A group that lost the seeds (nodes restarted in a minority
- * partition that joined each other, or that reaped the others during a long cut) otherwise never
- * finds the rest of the cluster: the start's join stops at the first answer, and the reconnect
- * loop only tries the dead members it still holds. Seeds given as host names are left out (a
- * member is known by its address: they would be joined every time).
+ * Once joined, every `everyMs`: when no seed is alive or suspect among our members, joins one of
+ * them again. A group that lost the seeds (nodes restarted in a minority partition that joined each
+ * other, or that reaped the others during a long cut) otherwise never finds the rest of the cluster:
+ * the start's join stops at the first answer, and the reconnect loop only tries the dead members it
+ * still holds. A member is known by its address, so a seed given as a host name is resolved at each
+ * check (one that does not resolve counts as absent; the join then goes to the name itself).
  */
 export async function keepSeedsJoined(o: ReseedOptions): Promise<void> {
-  const seeds = seedPeers(o.seeds, o.defaultPort, o.self, o.log).filter((p) => /^[\d.]+$|:/.test(p.addr));
+  const seeds = seedPeers(o.seeds, o.defaultPort, o.self, o.log);
   if (!seeds.length) return;
+  const resolve = o.resolve ?? resolveHost;
   while (!o.signal.aborted) {
     await o.clock.sleep(o.everyMs, o.signal);
     if (o.signal.aborted) return;
     const seen = new Set(
       o.members().filter((m) => m.state === "alive" || m.state === "suspect").map((m) => peerKey(m)),
     );
-    if (seeds.some((s) => seen.has(peerKey(s)))) continue;
+    if (await anySeedSeen(seeds, seen, resolve, o)) continue;
+    if (o.signal.aborted) return;
     const s = seeds[Math.floor(o.random() * seeds.length)];
     const joined = await o.join(s).catch(() => false);
     if (joined) o.log.info(`no seed was among the members: joined again through ${peerKey(s)}`);
     else o.log.debug(`no seed is among the members, and ${peerKey(s)} did not answer`);
   }
+}
+
+/** True when a seed (an address, or any address its host name resolves to now) is in `seen`. */
+async function anySeedSeen(
+  seeds: PeerAddr[],
+  seen: Set<string>,
+  resolve: (host: string, signal: AbortSignal) => Promise<string[]>,
+  o: ReseedOptions,
+): Promise<boolean> {
+  if (seeds.some((s) => seen.has(peerKey(s)))) return true;
+  for (const s of seeds) {
+    if (isIpLiteral(s.addr) || o.signal.aborted) continue;
+    let addrs: string[];
+    try {
+      addrs = await resolve(s.addr, AbortSignal.any([o.signal, AbortSignal.timeout(RESOLVE_TIMEOUT_MS)]));
+    } catch (err) {
+      o.log.debug(`seed ${peerKey(s)} did not resolve: ${(err as Error).message}`);
+      continue;
+    }
+    if (addrs.some((addr) => seen.has(peerKey({ addr, port: s.port })))) return true;
+  }
+  return false;
+}
+
+function isIpLiteral(addr: string): boolean {
+  return addr.includes(":") || /^[\d.]+$/.test(addr);
+}
+
+/** A host name's IPv4 and IPv6 addresses (`Deno.resolveDns` reads `/etc/hosts` first). */
+export async function resolveHost(host: string, signal: AbortSignal): Promise<string[]> {
+  const [v4, v6] = await Promise.allSettled([
+    Deno.resolveDns(host, "A", { signal }),
+    Deno.resolveDns(host, "AAAA", { signal }),
+  ]);
+  const out = [
+    ...(v4.status === "fulfilled" ? v4.value : []),
+    ...(v6.status === "fulfilled" ? v6.value : []),
+  ];
+  if (!out.length && v4.status === "rejected") throw v4.reason;
+  return out;
 }

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
-import { keepSeedsJoined } from "../../lib/gossip/seeds.ts";
+import { keepSeedsJoined, resolveHost } from "../../lib/gossip/seeds.ts";
 import type { PeerAddr } from "../../lib/transport/mod.ts";
 
 type M = { addr: string; port: number; state: string };
@@ -55,16 +55,61 @@ Deno.test("a joined agent joins a seed again once none is among its live members
   await t.done;
 });
 
-Deno.test("seeds given as host names, or only ourselves, are not joined again", async () => {
-  const names = reseed(["seed1.example", "seed2.example:7000"], [{
-    addr: "10.0.0.9",
-    port: 6768,
-    state: "alive",
-  }]);
+Deno.test("a seed given as a host name is resolved at each check: joined by name only when no address of it is a member", async () => {
+  const addrs: Record<string, string[]> = { "seed1.example": ["10.0.0.7", "fd00::7"] };
+  const asked: string[] = [];
+  const self = { addr: "10.0.0.9", port: 6768, state: "alive" };
+  const members: M[] = [self, { addr: "fd00::7", port: 7000, state: "alive" }];
+  const clock = new VirtualClock();
+  const joins: string[] = [];
+  const abort = new AbortController();
+  const done = keepSeedsJoined({
+    seeds: ["seed1.example:7000", "seed2.example"],
+    defaultPort: 6768,
+    self: { addr: "10.0.0.9", port: 6768 },
+    members: () => members,
+    join: (p: PeerAddr) => {
+      joins.push(`${p.addr}:${p.port}`);
+      return Promise.resolve(true);
+    },
+    resolve: (host) => {
+      asked.push(host);
+      const a = addrs[host];
+      return a ? Promise.resolve(a) : Promise.reject(new Error(`${host}: no such host`));
+    },
+    clock,
+    random: () => 0,
+    log: silentLogger,
+    everyMs: 60_000,
+    signal: abort.signal,
+  });
+  await clock.advance(60_000);
+  assert.deepEqual(joins, [], "seed1's IPv6 address is a member (on the seed's port)");
+  assert.deepEqual(asked, ["seed1.example"], "names are resolved in turn until one is a member");
+  members[1].port = 6768; // the same address on another port is another agent
+  await clock.advance(60_000);
+  assert.deepEqual(joins, ["seed1.example:7000"], "none is a member: joined through the name");
+  assert.deepEqual(
+    asked.slice(1),
+    ["seed1.example", "seed2.example"],
+    "a name that does not resolve counts as absent",
+  );
+  addrs["seed1.example"] = ["10.0.0.8"]; // the name moved to a member's address
+  members.push({ addr: "10.0.0.8", port: 7000, state: "suspect" });
+  await clock.advance(60_000);
+  assert.equal(joins.length, 1, "resolved again at the next check: a member now");
+  abort.abort();
+  await done;
+});
+
+Deno.test("an agent whose only seed is itself never joins again", async () => {
   const me = reseed(["10.0.0.9"], [{ addr: "10.0.0.9", port: 6768, state: "alive" }]);
-  await names.done;
   await me.done;
-  await names.clock.advance(3_600_000);
   await me.clock.advance(3_600_000);
-  assert.deepEqual([...names.joins, ...me.joins], []);
+  assert.deepEqual(me.joins, []);
+});
+
+Deno.test("a seed's host name resolves through /etc/hosts", async () => {
+  const addrs = await resolveHost("localhost", AbortSignal.timeout(5000));
+  assert.ok(addrs.includes("127.0.0.1") || addrs.includes("::1"), addrs.join(" "));
 });
