@@ -83,6 +83,8 @@ export class Coordinator {
     if (w.cas !== undefined) {
       const curIdx = isLive(cur, now) ? cur.modify_index : 0;
       if (curIdx !== w.cas) return { ok: false, index: cur ? seenIndex(cur) : local.currentIndex() };
+      // this copy granted another owner's CAS of the key, which may still be stored: give way
+      if (local.casGranted(w.key)) return { ok: false, index: cur ? seenIndex(cur) : local.currentIndex() };
     }
     const rec = stampedRecord(w, {
       modify_index: local.nextIndex(),
@@ -145,7 +147,7 @@ export class Coordinator {
     const now = clock.now();
     const f = await this.#fanout(
       targets,
-      { record: rec, prev: base, checkOnly: true },
+      { record: rec, prev: base, checkOnly: true, grantMs: Math.max(0, deadline - now) },
       targets.length,
       now + Math.max(0, deadline - now) / 2,
     );

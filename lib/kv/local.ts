@@ -6,7 +6,15 @@
 import { setImmediate } from "node:timers";
 import type { Clock } from "../clock/mod.ts";
 import type { EventBus } from "../bus.ts";
-import { compareRecords, expiredTombstone, type KvRecord, nextIndex, seenIndex } from "./record.ts";
+import {
+  compareRecords,
+  compareVersion,
+  expiredTombstone,
+  type KvRecord,
+  nextIndex,
+  seenIndex,
+  type Version,
+} from "./record.ts";
 import type { KvStorage } from "./storage.ts";
 import { Watchers } from "./watch.ts";
 import { lagNote, lagProbeOn } from "../process_metrics/lag.ts";
@@ -23,6 +31,15 @@ export const MAX_WAITERS = 1024;
  * can never be passed: it is answered at once, as a read without an index.
  */
 export const FUTURE_INDEX_MS = 60_000;
+
+/**
+ * Longest a replica holds a CAS check it granted (its coordinator's time left, usually
+ * `kv.request_timeout`): a coordinator that died after its check blocks rivals' CAS of the key on
+ * this copy no longer than this.
+ */
+export const MAX_GRANT_MS = 60_000;
+/** Grants held at once; past it (expired ones dropped first) further checks are refused as busy. */
+const MAX_GRANTS = 100_000;
 
 /** One piece of work of a group commit: `work`, or merging `rec` (then announced once committed). */
 interface GroupEntry {
@@ -46,6 +63,12 @@ export class LocalReplica {
   #commits = 0;
   /** The record of each CAS this node coordinates, from its check until it is stored or given up. */
   #cas = new Map<string, KvRecord>();
+  /**
+   * The CAS each key's check was granted to here, as a replica, until its record (or its undo)
+   * arrives or its coordinator's deadline passes: a rival coordinator's check of the key meanwhile
+   * is refused (`busy`), else both could be granted by this copy and both succeed.
+   */
+  #granted = new Map<string, { version: Version; until: number }>();
 
   constructor(storage: KvStorage, clock: Clock, bus?: EventBus) {
     this.storage = storage;
@@ -94,6 +117,44 @@ export class LocalReplica {
   /** The CAS write of `key` this node is coordinating, if any. */
   casInFlight(key: string): KvRecord | undefined {
     return this.#cas.get(key);
+  }
+
+  /** The version of the CAS whose check of `key` this replica granted and that may still be stored. */
+  casGranted(key: string): Version | undefined {
+    const g = this.#granted.get(key);
+    if (!g) return undefined;
+    if (g.until > this.#clock.now()) return g.version;
+    this.#granted.delete(key);
+    return undefined;
+  }
+
+  /**
+   * Grants `rec`'s CAS check for `ms` (its coordinator's time left), at most MAX_GRANT_MS; false
+   * when the table is full (the check is then refused as busy).
+   */
+  grantCas(rec: KvRecord, ms: number): boolean {
+    const now = this.#clock.now();
+    if (this.#granted.size >= MAX_GRANTS && !this.#granted.has(rec.key)) {
+      for (const [k, g] of this.#granted) if (g.until <= now) this.#granted.delete(k);
+      if (this.#granted.size >= MAX_GRANTS) return false;
+    }
+    this.#granted.set(rec.key, {
+      version: { modify_index: rec.modify_index, origin: rec.origin },
+      until: now + Math.max(0, Math.min(ms, MAX_GRANT_MS)),
+    });
+    return true;
+  }
+
+  /** The granted CAS `v` of `key` was stored or given up here: rivals may be granted again. */
+  releaseCas(key: string, v: Version): void {
+    if (!this.#granted.size) return;
+    const g = this.#granted.get(key);
+    if (g && compareVersion(g.version, v) === 0) this.#granted.delete(key);
+  }
+
+  /** Grants held (bounded by MAX_GRANTS). */
+  get grants(): number {
+    return this.#granted.size;
   }
 
   countReplicated(n: number): void {

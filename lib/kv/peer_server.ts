@@ -7,7 +7,7 @@ import type { Clock } from "../clock/mod.ts";
 import { KvError, validateKey, validatePrefix } from "./keys.ts";
 import type { WriteRequest, WriteResult } from "./api.ts";
 import { asKvError, MAX_WAIT_MS } from "./kv.ts";
-import type { LocalReplica } from "./local.ts";
+import { type LocalReplica, MAX_GRANT_MS } from "./local.ts";
 import type { Placement } from "./placement.ts";
 import type { ApplyItem } from "./peers.ts";
 import {
@@ -91,6 +91,10 @@ export function peerServer(d: PeerServerDeps): KvServe {
           record,
           prev: version(o.prev, `items[${i}].prev`),
           checkOnly: o.check_only === true,
+          // agents before grant_ms: a grant as long as one request may take here
+          grantMs: o.grant_ms === undefined
+            ? d.cfg.request_timeout
+            : checkInt(`items[${i}].grant_ms`, o.grant_ms, MAX_GRANT_MS),
           replaceIf: version(o.replace_if, `items[${i}].replace_if`) ?? undefined,
           drop: o.drop === true,
         };

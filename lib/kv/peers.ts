@@ -21,6 +21,11 @@ export interface ApplyItem {
    * Agents before it ignore the flag and store the record: an undo takes it back.
    */
   checkOnly?: boolean;
+  /**
+   * With checkOnly: how long the coordinator may still store the record (ms): the replica refuses
+   * rival CAS checks of the key that long, unless the record or its undo arrives first.
+   */
+  grantMs?: number;
   /** Roll back: replace whatever is stored only if it is exactly this version (record null = drop). */
   replaceIf?: Version;
   /** With replaceIf: drop the row instead of storing `record` (undoing a create). */
@@ -314,6 +319,7 @@ export class PeerClient {
         record: toWire(item.record),
         prev: item.prev === undefined ? undefined : item.prev,
         check_only: item.checkOnly || undefined,
+        grant_ms: item.checkOnly ? item.grantMs : undefined,
         replace_if: item.replaceIf,
         drop: item.drop || undefined,
       })),

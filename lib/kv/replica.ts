@@ -22,6 +22,7 @@ export async function applyItems(local: LocalReplica, items: ApplyItem[]): Promi
           else storage.replace(rec);
           changed.push(item.drop ? { ...cur, deleted: true } : rec);
         }
+        local.releaseCas(rec.key, item.replaceIf); // a refused CAS's undo: its check is given up
         return { ok: true };
       }
       if (item.prev !== undefined) {
@@ -31,9 +32,15 @@ export async function applyItems(local: LocalReplica, items: ApplyItem[]): Promi
         // our own CAS of this key is in flight: accepting theirs would let both succeed
         const mine = local.casInFlight(rec.key);
         if (mine && compareVersion(mine, rec) !== 0) return { ok: false, busy: true };
-        if (item.checkOnly) return { ok: true };
+        // another coordinator's CAS of this key was granted here and may still be stored
+        const granted = local.casGranted(rec.key);
+        if (granted && compareVersion(granted, rec) !== 0) return { ok: false, busy: true };
+        if (item.checkOnly) {
+          return local.grantCas(rec, item.grantMs ?? 0) ? { ok: true } : { ok: false, busy: true };
+        }
       }
       if (storage.merge(rec)) changed.push(rec);
+      local.releaseCas(rec.key, rec);
       return { ok: true };
     })
   );

@@ -261,3 +261,143 @@ Deno.test("a write made on a passing ring reaches the key's owners once the ring
     await c.close();
   }
 });
+
+Deno.test("two owners coordinating compare-and-sets on one base at once: at most one wins", async () => {
+  // o1 and o2 cannot hear each other (lost messages, the ring unchanged); o3 hears both. o1
+  // coordinates a CAS on v1 and waits for o2's answer to its check; meanwhile o2 coordinates
+  // another CAS on v1 (a forwarder that could not reach o1 at all sent it there). Both checks reach
+  // o3 before either record does: o3 must not grant the second while the first may still be stored.
+  const c = await simCluster(["a", "b", "c"], 19);
+  try {
+    const key = "cas/2";
+    const [o1, o2] = c.owners(key); // o3: the third copy
+    const v1 = await c.drive(o1.kv.put(key, enc("v1")));
+    await c.pass(2000);
+    c.dropIf((from, to) => (from === o1.uuid && to === o2.uuid) || (from === o2.uuid && to === o1.uuid));
+    const first = o1.kv.put(key, enc("x1"), { cas: v1.index });
+    await c.pass(20); // o1's check has reached o3
+    const second = o2.kv.serve("writes", {
+      writes: [{ op: "put", key, value: btoa("x2"), cas: v1.index, timeout_ms: 5000 }],
+    }) as Promise<{ results: Array<{ ok?: boolean; error?: string }> }>;
+    const [a, b] = [await c.drive(first.catch((e: Error) => e)), await c.drive(second)];
+    const wins = [a instanceof Error ? false : a.ok, b.results[0].ok === true];
+    assert.ok(!(wins[0] && wins[1]), `both acked: ${JSON.stringify([a, b])}`);
+    assert.deepEqual(wins, [true, false], "the first check granted wins, the rival gives way");
+    c.dropIf(null);
+    await c.pass(10_000);
+    const finals = new Set(c.nodes.map((n) => dec(n.kv.local.record(key)!.value)));
+    assert.equal(finals.size, 1, "the copies agree");
+    const winner = wins[0] ? "x1" : wins[1] ? "x2" : "v1";
+    assert.deepEqual([...finals], [winner], "the copies hold the write that was acked");
+  } finally {
+    await c.close();
+  }
+});
+
+type Answers = { results: Array<{ ok?: boolean; busy?: boolean; error?: string; status?: number }> };
+
+Deno.test("a CAS check granted by a replica is released by its record, by its undo, or at its deadline", async () => {
+  const c = await simCluster(["a", "b", "c"], 23);
+  try {
+    const key = "cas/3";
+    const [o1, o2, o3] = c.owners(key);
+    const casVia = (n: typeof o1, base: number, value: string) =>
+      c.drive(
+        n.kv.serve("writes", {
+          writes: [{ op: "put", key, value: btoa(value), cas: base, timeout_ms: 5000 }],
+        }) as Promise<Answers>,
+      );
+    const v1 = await c.drive(o1.kv.put(key, enc("v1")));
+    await c.pass(1000);
+    // decided and stored: the replicas' grants end with the record, a CAS on it right after succeeds
+    const x1 = await c.drive(o1.kv.put(key, enc("x1"), { cas: v1.index }));
+    assert.equal(x1.ok, true);
+    await c.pass(10);
+    assert.equal(o3.kv.local.grants, 0, "released by the record");
+    const x2 = await casVia(o2, x1.index, "x2");
+    assert.equal(x2.results[0].ok, true, JSON.stringify(x2));
+    await c.pass(1000);
+    // refused (o3 holds a newer write o1 has not seen): o2's grant ends with the undo
+    c.net.partition([[o3.uuid], [o1.uuid, o2.uuid]]);
+    c.believe(o3, [o1, o2]);
+    await c.pass(50);
+    const y = await c.drive(o3.kv.put(key, enc("y")));
+    assert.ok(y.ok);
+    c.believe(o3, []);
+    c.net.heal();
+    await c.pass(50);
+    const base = o1.kv.local.record(key)!.modify_index; // x2's, o1 has not seen y
+    const refused = await c.drive(o1.kv.put(key, enc("z"), { cas: base }));
+    assert.equal(refused.ok, false);
+    await c.pass(10);
+    assert.equal(o2.kv.local.grants, 0, "released by the undo");
+    // a check whose record never comes (its coordinator died): held until the deadline it gave
+    o2.kv.local.grantCas({ ...o2.kv.local.record(key)!, modify_index: 1, origin: "gone" }, 2000);
+    await c.pass(1000);
+    assert.equal(o2.kv.local.casGranted(key)?.origin, "gone");
+    await c.pass(1000);
+    assert.equal(o2.kv.local.casGranted(key), undefined);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("a CAS check's grant_ms is checked on the wire; agents without it get one request's time", async () => {
+  const c = await simCluster(["a", "b", "c"], 29);
+  try {
+    const [o1] = c.nodes;
+    const rec = {
+      key: "cas/4",
+      value: btoa("v"),
+      flags: 0,
+      modify_index: 1_800_000_000_000_001,
+      create_index: 1_800_000_000_000_001,
+      modify_time: 1_800_000_000_000,
+      expires: 0,
+      origin: "sim-x",
+      deleted: false,
+    };
+    const bad = await c.drive(
+      (o1.kv.serve("apply", {
+        items: [{ record: rec, prev: null, check_only: true, grant_ms: "soon" }],
+      }) as Promise<
+        unknown
+      >).catch((e: Error) => e),
+    );
+    assert.match(String(bad), /grant_ms/);
+    await c.drive(
+      o1.kv.serve("apply", { items: [{ record: rec, prev: null, check_only: true }] }) as Promise<unknown>,
+    );
+    assert.equal(o1.kv.local.casGranted("cas/4")?.origin, "sim-x");
+    const timeout = o1.ctx.config.params.kv.request_timeout; // 1 s in these simulations
+    await c.pass(timeout - 100);
+    assert.equal(o1.kv.local.casGranted("cas/4")?.origin, "sim-x", "kv.request_timeout by default");
+    await c.pass(200);
+    assert.equal(o1.kv.local.casGranted("cas/4"), undefined);
+  } finally {
+    await c.close();
+  }
+});
+
+Deno.test("an owner that granted another owner's CAS check gives way to it with a CAS of its own", async () => {
+  // o1's check reaches o2 (granted there) but not o3; o2's own CAS on the same base reaches o3 but
+  // not o1. Only o2 knows of both: it must not coordinate a rival on top of the check it granted.
+  const c = await simCluster(["a", "b", "c"], 31);
+  try {
+    const key = "cas/5";
+    const [o1, o2, o3] = c.owners(key);
+    const v1 = await c.drive(o1.kv.put(key, enc("v1")));
+    await c.pass(2000);
+    c.dropIf((from, to) => (from === o1.uuid && to === o3.uuid) || (from === o2.uuid && to === o1.uuid));
+    const first = o1.kv.put(key, enc("x1"), { cas: v1.index });
+    await c.pass(20); // o1's check has reached o2
+    const second = o2.kv.serve("writes", {
+      writes: [{ op: "put", key, value: btoa("x2"), cas: v1.index, timeout_ms: 5000 }],
+    }) as Promise<Answers>;
+    const [a, b] = [await c.drive(first.catch((e: Error) => e)), await c.drive(second)];
+    const wins = [a instanceof Error ? false : a.ok, b.results[0].ok === true];
+    assert.deepEqual(wins, [true, false], JSON.stringify([a, b]));
+  } finally {
+    await c.close();
+  }
+});
