@@ -41,6 +41,8 @@ export interface FuzzWrite {
   /** Virtual times it was sent and answered. */
   sentAt: number;
   doneAt?: number;
+  /** Every node's gossip agreed (nobody believed anybody dead) from its sending to its answer. */
+  calm: boolean;
 }
 
 /**
@@ -126,6 +128,24 @@ export function checkKey(rec: KvRecord | null, writes: FuzzWrite[], stamps: Stam
   return problems;
 }
 
+/**
+ * Two compare-and-sets of one key acked on the same base index: the second overwrote a write it
+ * never saw (a lost update). Only while every node's gossip agreed on the ring from the sending to
+ * the answer of both (README: once gossip on each side of a cut declares the other dead, both sides
+ * can take writes). Base 0 (create if absent) is left out: a delete or an expiry between two such
+ * writes makes the key absent again.
+ */
+export function casWinners(writes: FuzzWrite[]): string[] {
+  const byBase = new Map<number, FuzzWrite[]>();
+  for (const w of writes) {
+    if (w.status !== "acked" || !w.cas || !w.calm) continue;
+    byBase.set(w.cas, [...byBase.get(w.cas) ?? [], w]);
+  }
+  return [...byBase].filter(([, ws]) => ws.length > 1).map(([base, ws]) =>
+    `${ws.length} CAS acked on base ${base}: ${ws.map((w) => `#${w.id} ${w.op} (${w.index})`).join(", ")}`
+  );
+}
+
 /** isLive without narrowing (the oracle goes on with the record when it is not live). */
 function liveAt(r: KvRecord, now: number): boolean {
   return isLive(r, now);
@@ -140,6 +160,10 @@ interface FuzzRun {
   groups: SimNode[][];
   inflight: Set<Promise<void>>;
   trace: string[];
+  /** Some node's gossip believes another dead (rings may differ: two sides may both take a write). */
+  diverged: boolean;
+  /** How many nodes each node's gossip believes dead. */
+  believed: Map<string, number>;
 }
 
 const pick = <T>(c: SimCluster, xs: T[]): T => xs[Math.floor(c.rng() * xs.length)];
@@ -154,7 +178,11 @@ function note(run: FuzzRun, s: string): void {
 async function write(run: FuzzRun, op: "put" | "delete", cas: boolean): Promise<void> {
   const { c } = run;
   const key = pick(c, run.keys);
-  const via: SimNode = pick(c, c.nodes.filter((n) => n.up));
+  // some CAS go straight to an owner other than the first, as from a forwarder that could not reach
+  // it: owners then coordinate rival CAS of one key at once
+  const upOwners = c.owners(key).filter((n) => n.up);
+  const direct = cas && upOwners.length > 0 && c.rng() < 0.3;
+  const via: SimNode = direct ? pick(c, upOwners) : pick(c, c.nodes.filter((n) => n.up));
   const ttlMs = op === "put" && c.rng() < 0.3 ? spread(c, 3000, 180_000) : 0;
   const id = run.writes.length + 1;
   let casIndex: number | undefined;
@@ -176,13 +204,22 @@ async function write(run: FuzzRun, op: "put" | "delete", cas: boolean): Promise<
     via: via.name,
     status: "pending",
     sentAt: c.clock.now(),
+    calm: !run.diverged,
   };
   run.writes.push(w);
   const what = `#${id} ${op} ${key}${op === "put" ? `=${w.value}` : ""}${ttlMs ? ` ttl=${ttlMs}` : ""}${
     cas ? ` cas=${casIndex}` : ""
-  } via ${via.name}`;
+  } ${direct ? "at owner" : "via"} ${via.name}`;
   note(run, `${what} sent`);
-  const sent = op === "put"
+  const sent = direct
+    ? coordinated(via, {
+      op,
+      key,
+      value: op === "put" ? btoa(w.value) : undefined,
+      ttl_ms: ttlMs || undefined,
+      cas: casIndex,
+    })
+    : op === "put"
     ? via.kv.put(key, enc(w.value), { ttlMs, cas: casIndex })
     : via.kv.delete(key, { cas: casIndex });
   const done = sent.then((r) => {
@@ -201,6 +238,19 @@ async function write(run: FuzzRun, op: "put" | "delete", cas: boolean): Promise<
   });
   run.inflight.add(done);
   if (c.rng() < 0.7) await c.drive(done);
+}
+
+/** A write coordinated by owner `n` itself, sent as a forwarder sends it (its peer message). */
+async function coordinated(
+  n: SimNode,
+  write: Record<string, unknown>,
+): Promise<{ ok: boolean; index: number }> {
+  const ans = await n.kv.serve("writes", { writes: [{ ...write, timeout_ms: 5000 }] }) as {
+    results: Array<{ ok?: boolean; index?: number; error?: string }>;
+  };
+  const r = ans.results[0];
+  if (r.error !== undefined || r.ok === undefined) throw new Error(r.error ?? "no answer");
+  return { ok: r.ok, index: r.index! };
 }
 
 /** Cuts the nodes into 2 or 3 random groups. */
@@ -225,8 +275,12 @@ function gossip(run: FuzzRun): void {
   const told = c.nodes.filter(() => c.rng() < 0.6);
   for (const n of told) {
     const mine = run.groups.find((g) => g.includes(n))!;
-    c.believe(n, c.nodes.filter((x) => !mine.includes(x)));
+    const dead = c.nodes.filter((x) => !mine.includes(x));
+    c.believe(n, dead);
+    run.believed.set(n.name, dead.length);
   }
+  run.diverged = [...run.believed.values()].some((k) => k > 0);
+  if (run.diverged) { for (const w of run.writes) if (w.status === "pending") w.calm = false; }
   note(run, `gossip: ${told.map((n) => n.name).join("") || "nobody"} follow the cut`);
 }
 
@@ -299,6 +353,8 @@ async function fuzz(seed: number): Promise<void> {
     groups: [c.nodes],
     inflight: new Set(),
     trace: [`seed ${seed}: nodes ${names.join("")}, anti-entropy ${antiEntropy}`],
+    diverged: false,
+    believed: new Map(),
   };
   for (const n of c.nodes) spy(run, n);
   try {
@@ -327,6 +383,7 @@ async function fuzz(seed: number): Promise<void> {
       }
       const keyWrites = run.writes.filter((w) => w.key === key);
       for (const p of checkKey(first.rec, keyWrites, run.stamps, now)) problems.push(`${key}: ${p}`);
+      for (const p of casWinners(keyWrites)) problems.push(`${key}: ${p}`);
       for (const n of c.nodes) {
         const got = await c.drive(n.kv.get(key));
         const want = isLive(first.rec, now) ? dec(first.rec.value) : null;
