@@ -40,6 +40,8 @@ export const FUTURE_INDEX_MS = 60_000;
 export const MAX_GRANT_MS = 60_000;
 /** Grants held at once; past it (expired ones dropped first) further checks are refused as busy. */
 const MAX_GRANTS = 100_000;
+/** Expired grants are dropped when a new one finds this many. */
+const SWEEP_GRANTS_AT = 1024;
 
 /** One piece of work of a group commit: `work`, or merging `rec` (then announced once committed). */
 interface GroupEntry {
@@ -134,10 +136,11 @@ export class LocalReplica {
    */
   grantCas(rec: KvRecord, ms: number): boolean {
     const now = this.#clock.now();
-    if (this.#granted.size >= MAX_GRANTS && !this.#granted.has(rec.key)) {
+    // grants whose record never came (a coordinator that died) go once there are many
+    if (this.#granted.size >= SWEEP_GRANTS_AT) {
       for (const [k, g] of this.#granted) if (g.until <= now) this.#granted.delete(k);
-      if (this.#granted.size >= MAX_GRANTS) return false;
     }
+    if (this.#granted.size >= MAX_GRANTS && !this.#granted.has(rec.key)) return false;
     this.#granted.set(rec.key, {
       version: { modify_index: rec.modify_index, origin: rec.origin },
       until: now + Math.max(0, Math.min(ms, MAX_GRANT_MS)),

@@ -401,3 +401,29 @@ Deno.test("an owner that granted another owner's CAS check gives way to it with 
     await c.close();
   }
 });
+
+Deno.test("grants whose record never came are dropped once many are held", async () => {
+  const c = await simCluster(["a"], 37);
+  try {
+    const local = c.nodes[0].kv.local;
+    const rec = (key: string) => ({
+      key,
+      value: enc("v"),
+      flags: 0,
+      modify_index: 7,
+      modify_time: 0,
+      expires: 0,
+      origin: "gone",
+      deleted: false,
+    });
+    for (let i = 0; i < 1024; i++) assert.ok(local.grantCas(rec(`k/${i}`), 1000));
+    await c.pass(500);
+    assert.ok(local.grantCas(rec("k/live"), 1000));
+    assert.equal(local.grants, 1025, "none expired yet");
+    await c.pass(600);
+    assert.ok(local.grantCas(rec("k/next"), 1000));
+    assert.equal(local.grants, 2, "the expired 1024 went, the live one stays");
+  } finally {
+    await c.close();
+  }
+});
