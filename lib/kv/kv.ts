@@ -11,10 +11,11 @@ import { type PeerClient, PeerRefused, PeerUnreachable } from "./peers.ts";
 import {
   bytesToBase64,
   compareRecords,
+  fromListWire,
   fromWire,
   isLive,
   type KvRecord,
-  seenIndex,
+  localIndex,
   stampedRecord,
   type WireRecord,
 } from "./record.ts";
@@ -210,7 +211,7 @@ export class KvNode implements KvApi {
             clock.now() + waitMs + cfg.request_timeout,
             ctl.signal,
           );
-          take({ records: ans.records.map(fromWire), index: ans.index });
+          take({ records: ans.records.map(fromListWire), index: ans.index });
         } catch (err) {
           if (!ctl.signal.aborted) reasons.push((err as Error).message);
         }
@@ -220,11 +221,13 @@ export class KvNode implements KvApi {
     if (!answered) throw new KvError(503, `no kv node answered the listing: ${reasons.join("; ")}`);
     const now = clock.now();
     let entries = [...merged.values()].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0);
+    // a blocking listing shows what changed past its index on the copy that listed it, which may be
+    // a version from below that index stored there late (localIndex)
     entries = opts.index === undefined
       ? entries.filter((r) => isLive(r, now))
-      : entries.filter((r) => seenIndex(r) > opts.index!);
+      : entries.filter((r) => localIndex(r) > opts.index!);
     // a loop, not a spread: a listing of more than ~120 000 keys would overflow the call's arguments
-    return { entries, index: entries.reduce((m, e) => Math.max(m, seenIndex(e)), index) };
+    return { entries, index: entries.reduce((m, e) => Math.max(m, localIndex(e)), index) };
   }
 }
 

@@ -11,6 +11,7 @@ import {
   compareVersion,
   expiredTombstone,
   type KvRecord,
+  localIndex,
   nextIndex,
   seenIndex,
   type Version,
@@ -76,6 +77,9 @@ export class LocalReplica {
     this.storage = storage;
     this.#clock = clock;
     this.#bus = bus;
+    // a record stored late is seen at our next index; not taken here: its row's local_index counts
+    // in storage.maxIndex, so later indexes pass it all the same
+    storage.freshIndex = () => nextIndex(this.currentIndex(), this.#clock.now());
   }
 
   /** Releases blocking reads for good (stop). */
@@ -170,8 +174,13 @@ export class LocalReplica {
     return this.#last;
   }
 
-  /** Highest index this node has produced or stored. */
+  /**
+   * Highest index this node has produced or stored. Answered to readers, so a write handed its
+   * index but not stored yet counts as shown (a record stored later at or below it: see
+   * KvStorage.freshIndex).
+   */
   currentIndex(): number {
+    this.storage.noteShown(this.#last);
     return Math.max(this.#last, this.storage.maxIndex);
   }
 
@@ -244,7 +253,7 @@ export class LocalReplica {
     if (cur && !cur.deleted && cur.expires > 0 && cur.expires <= this.#clock.now()) {
       const t = expiredTombstone(cur);
       this.apply(t);
-      return t;
+      return this.storage.getRecord(key) ?? t; // as stored: with its local index if it came late
     }
     return cur;
   }
@@ -261,16 +270,17 @@ export class LocalReplica {
   ): Promise<{ record: KvRecord | null; index: number }> {
     const until = this.#clock.elapsed() + waitMs; // a wall clock step neither stretches nor cuts the wait
     index = this.#reachable(index);
+    if (index !== undefined) this.storage.noteShown(index);
     let first: KvRecord | null | undefined; // undefined until read: null is "absent at the start"
     while (true) {
       const cur = this.record(key);
       if (first === undefined) first = cur;
       const remaining = until - this.#clock.elapsed();
       if (
-        index === undefined || (cur && seenIndex(cur) > index) || remaining <= 0 || signal?.aborted ||
+        index === undefined || (cur && localIndex(cur) > index) || remaining <= 0 || signal?.aborted ||
         this.#closed || (cur && (!first || compareRecords(cur, first) !== 0))
       ) {
-        return { record: cur, index: cur ? seenIndex(cur) : this.currentIndex() };
+        return { record: cur, index: cur ? localIndex(cur) : this.currentIndex() };
       }
       this.#room();
       await this.watchers.wait(this.#clock, key, true, remaining, signal);
@@ -290,7 +300,10 @@ export class LocalReplica {
     }
   }
 
-  /** Our records under `prefix` (tombstones included); with `index`, waits for changes past it. */
+  /**
+   * Our records under `prefix` (tombstones included); with `index`, waits for records seen past it
+   * here (`localIndex`: a record stored late counts at the index it was stored at).
+   */
   async list(
     prefix: string,
     index: number | undefined,
@@ -299,6 +312,7 @@ export class LocalReplica {
   ): Promise<{ records: KvRecord[]; index: number }> {
     const until = this.#clock.elapsed() + waitMs;
     index = this.#reachable(index);
+    if (index !== undefined) this.storage.noteShown(index);
     while (true) {
       const now = this.#clock.now();
       const records = this.storage.scanPrefix(prefix, { sinceIndex: index })

@@ -14,7 +14,8 @@ import {
   base64ToBytes,
   fromWire,
   type KvRecord,
-  seenIndex,
+  localIndex,
+  toListWire,
   toWire,
   type Version,
   type WireRecord,
@@ -142,7 +143,7 @@ export function peerServer(d: PeerServerDeps): KvServe {
       const results = hits.map((h) =>
         h.answer ??= {
           record: h.rec ? toWire(h.rec) : null,
-          index: h.rec ? seenIndex(h.rec) : d.local.currentIndex(),
+          index: h.rec ? localIndex(h.rec) : d.local.currentIndex(),
         }
       );
       return hits.length < keys.length ? { results, truncated: true } : { results };
@@ -159,7 +160,7 @@ export function peerServer(d: PeerServerDeps): KvServe {
       const ans = await d.local.list(prefix, optIndex(b.index), wait(b.wait_ms), signal);
       const empty = new Uint8Array();
       const records = b.values === false ? ans.records.map((r) => ({ ...r, value: empty })) : ans.records;
-      return { records: records.map(toWire), index: ans.index };
+      return { records: records.map(toListWire), index: ans.index };
     },
     changed: (b) => {
       const forUuid = str(b.for, "for", MAX_ORIGIN);

@@ -4,6 +4,7 @@
  * (milliseconds × 1000 + counter, see `nextIndex`) so they grow across nodes in real-time order
  * and a later write anywhere wins over an earlier one.
  */
+import { MAX_INDEX } from "./validate.ts";
 
 /** One key as stored and replicated. */
 export interface KvRecord {
@@ -20,6 +21,11 @@ export interface KvRecord {
   expires: number;
   /** Tombstone: the key was deleted (kept so deletes replicate and are not resurrected). */
   deleted: boolean;
+  /**
+   * This copy's own: the index its readers see the record at, when it was stored at or below an
+   * index they may have been shown already (see KvStorage.freshIndex). Never replicated.
+   */
+  local_index?: number;
 }
 
 /** The part of a record that orders it. */
@@ -69,6 +75,15 @@ export function seenIndex(r: KvRecord): number {
 }
 
 /**
+ * The index this copy's readers see the record at (blocking reads, X-Kunai-Index): `seenIndex`, or
+ * the later one it was stored at (`local_index`). Entries still show `seenIndex` (a CAS names it).
+ */
+export function localIndex(r: KvRecord): number {
+  const s = seenIndex(r);
+  return r.local_index !== undefined && r.local_index > s ? r.local_index : s;
+}
+
+/**
  * <0, 0, >0 as record `a` is older than, the same as, newer than `b`: by version, then the
  * expiry tombstone of a write over the write itself. A total order, so replicas converge.
  */
@@ -113,10 +128,40 @@ export interface WireRecord {
   modify_time: number;
   expires: number;
   deleted: boolean;
+  /** Only in a listing's answer: the record's `local_index` there (older agents ignore it). */
+  local_index?: number;
 }
 
+/** The wire form of a record; its `local_index` stays on this copy. */
 export function toWire(r: KvRecord): WireRecord {
-  return { ...r, value: bytesToBase64(r.value) };
+  return {
+    key: r.key,
+    value: bytesToBase64(r.value),
+    flags: r.flags,
+    modify_index: r.modify_index,
+    origin: r.origin,
+    modify_time: r.modify_time,
+    expires: r.expires,
+    deleted: r.deleted,
+  };
+}
+
+/**
+ * A listed record as a peer answers a listing: with its `local_index`, so that the node merging
+ * the answers shows a blocking listing what changed there below the index it was asked.
+ */
+export function toListWire(r: KvRecord): WireRecord {
+  const w = toWire(r);
+  if (r.local_index !== undefined) w.local_index = r.local_index;
+  return w;
+}
+
+/** Parses a listed record (`toListWire`); a `local_index` out of bounds is left out. */
+export function fromListWire(w: unknown): KvRecord {
+  const r = fromWire(w);
+  const li = (w as { local_index?: unknown }).local_index;
+  if (typeof li === "number" && Number.isSafeInteger(li) && li > 0 && li <= MAX_INDEX) r.local_index = li;
+  return r;
 }
 
 /** Parses a wire record; throws naming the field when malformed. */

@@ -18,9 +18,11 @@ export interface Row {
   expires: number;
   deleted: number;
   seq: number;
+  local_index: number;
 }
 
-export const COLS = "key, value, flags, modify_index, origin, modify_time, expires, deleted, seq";
+export const COLS =
+  "key, value, flags, modify_index, origin, modify_time, expires, deleted, seq, local_index";
 /** Largest expiry or time in ms (its tombstone index stays within MAX_INDEX). */
 export const MAX_MS = MAX_INDEX / 1000;
 
@@ -40,6 +42,7 @@ export const READ_COLS = [
   bounded("expires", MAX_MS),
   "deleted",
   bounded("seq", Number.MAX_SAFE_INTEGER),
+  bounded("local_index", MAX_INDEX), // NULL (most rows: see KvRecord.local_index) reads as -1
 ].join(", ");
 
 /** A stored row with a value out of bounds is replaced by any write (it cannot be ordered). */
@@ -59,12 +62,13 @@ export function rowValues(rec: KvRecord, seq: number): SqlValue[] {
     rec.expires,
     rec.deleted ? 1 : 0,
     seq,
+    rec.local_index ?? null,
   ];
 }
 
 export function toRecord(r: Row): KvRecord {
   if (typeof r.key !== "string" || typeof r.origin !== "string") throw new Error("key or origin is not text");
-  return {
+  const rec: KvRecord = {
     key: r.key,
     value: r.value instanceof Uint8Array ? r.value : new Uint8Array(r.value as ArrayBufferLike),
     flags: Number(r.flags),
@@ -74,4 +78,6 @@ export function toRecord(r: Row): KvRecord {
     expires: Number(r.expires),
     deleted: Number(r.deleted) === 1,
   };
+  if (Number(r.local_index) > 0) rec.local_index = Number(r.local_index);
+  return rec;
 }

@@ -10,7 +10,7 @@
  * ```
  */
 import type { Database } from "../store/mod.ts";
-import { expiredTombstone, type KvRecord, seenIndex } from "./record.ts";
+import { expiredTombstone, type KvRecord, localIndex, seenIndex } from "./record.ts";
 import { bounded, COLS, MAX_MS, READ_COLS, type Row, ROW_IS_BAD, rowValues, toRecord } from "./rows.ts";
 import { MAX_INDEX, storedProblem } from "./validate.ts";
 import { WalFlush } from "./wal_flush.ts";
@@ -46,22 +46,26 @@ export interface CacheBounds {
  * The hot statements, built once: the store's statement cache is keyed by the SQL text, and a
  * template rebuilt per call costs a fresh string to hash and compare on every write.
  */
-/** A row's seenIndex (record.ts) is past ? (bound twice): an expiry tombstone counts at its expiry. */
-const SEEN_AFTER = `(modify_index > ?
+/**
+ * A row's localIndex (record.ts) is past ? (bound three times): an expiry tombstone counts at its
+ * expiry, a row stored late at its local_index (NULL: none).
+ */
+const SEEN_AFTER = `(modify_index > ? OR local_index > ?
   OR (deleted = 1 AND expires > 0 AND MAX(modify_index + 1, expires * 1000) > ?))`;
 
 const SQL = {
   get: `SELECT ${READ_COLS} FROM kv WHERE key = ?`,
-  merge: `INSERT INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+  merge: `INSERT INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value, flags = excluded.flags,
          modify_index = excluded.modify_index, origin = excluded.origin, modify_time = excluded.modify_time,
-         expires = excluded.expires, deleted = excluded.deleted, seq = excluded.seq
+         expires = excluded.expires, deleted = excluded.deleted, seq = excluded.seq,
+         local_index = excluded.local_index
        WHERE excluded.modify_index > kv.modify_index
           OR (excluded.modify_index = kv.modify_index AND excluded.origin > kv.origin)
           OR (excluded.modify_index = kv.modify_index AND excluded.origin = kv.origin
               AND excluded.deleted > kv.deleted)
           OR ${ROW_IS_BAD}`,
-  replace: `INSERT OR REPLACE INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  replace: `INSERT OR REPLACE INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
   scanAll: `SELECT ${READ_COLS} FROM kv WHERE ${SEEN_AFTER} ORDER BY key LIMIT ?`,
   scanPrefix: `SELECT ${READ_COLS} FROM kv WHERE key >= ? AND key < ? AND ${SEEN_AFTER} ORDER BY key LIMIT ?`,
   scanAfter: `SELECT ${READ_COLS} FROM kv WHERE key > ? ORDER BY key LIMIT ?`,
@@ -173,8 +177,10 @@ export class KvStorage {
     // a bad row's index (2^53 from before the bounds) must not drag every later write up to it
     this.#maxIndex = Number(
       db.get<{ m: number | null }>(
-        `SELECT MAX(CASE WHEN deleted = 1 AND expires > 0 THEN MAX(modify_index + 1, expires * 1000)
-           ELSE modify_index END) AS m FROM kv
+        `SELECT MAX(MAX(CASE WHEN deleted = 1 AND expires > 0 THEN MAX(modify_index + 1, expires * 1000)
+           ELSE modify_index END,
+           CASE WHEN typeof(local_index) = 'integer' AND local_index <= ${MAX_INDEX} THEN local_index ELSE 0 END))
+           AS m FROM kv
          WHERE typeof(modify_index) = 'integer' AND modify_index <= ${MAX_INDEX}
            AND typeof(expires) = 'integer' AND expires BETWEEN 0 AND ${MAX_MS}`,
       )?.m ?? 0,
@@ -213,9 +219,41 @@ export class KvStorage {
     return out;
   }
 
-  /** Highest modify_index stored (the node's global index for blocking reads). */
+  /** Highest index a stored record is seen at (`localIndex`: the node's index for blocking reads). */
   get maxIndex(): number {
     return this.#maxIndex;
+  }
+
+  /**
+   * Readers may know indexes up to this beyond `maxIndex` (a hybrid-logical-clock index handed out
+   * before its write was stored, an index a blocking read asked for): see `freshIndex`.
+   */
+  #shown = 0;
+
+  /** Notes an index a reader was answered or asked with (LocalReplica). */
+  noteShown(index: number): void {
+    if (index > this.#shown) this.#shown = index;
+  }
+
+  /**
+   * A fresh index past `maxIndex` (LocalReplica: the next of its hybrid logical clock, not taken),
+   * or null (a bare store: records are seen at their own index). A record stored whose own index
+   * is not past `maxIndex` or the noted ones (a renewal from before an expiry this copy showed, a
+   * replicated write overtaken by a later one, an expiry swept after later writes) is seen at it
+   * instead, as if the index were the local apply order (Consul's raft index): blocking reads given
+   * those indexes see the change. An index asked from a clock ahead of ours is passed once ours
+   * gets there (a reader never moves the clock that stamps writes). Records in order: two compares.
+   */
+  freshIndex: (() => number) | null = null;
+
+  /** `rec` as stored: with the local_index it is seen at when it comes late. */
+  #asStored(rec: KvRecord): KvRecord {
+    const s = seenIndex(rec);
+    if (this.freshIndex !== null && (s <= this.#maxIndex || s <= this.#shown)) {
+      const at = this.freshIndex();
+      if (at > s) return { ...rec, local_index: at };
+    }
+    return rec;
   }
 
   /** Last local apply sequence number. */
@@ -376,15 +414,17 @@ export class KvStorage {
   merge(rec: KvRecord): boolean {
     // one statement (its own transaction): insert, or update only when strictly newer
     const seq = this.#seq + 1;
+    const row = this.#asStored(rec);
     const r = this.db.run(
       SQL.merge,
-      ...rowValues(rec, seq),
+      ...rowValues(row, seq),
     );
     if (r.changes === 0) return false;
     this.#seq = seq;
     this.#log.set(rec.key, seq);
-    if (seenIndex(rec) > this.#maxIndex) this.#maxIndex = seenIndex(rec);
-    this.#remember(rec.key, rec);
+    const at = localIndex(row);
+    if (at > this.#maxIndex) this.#maxIndex = at;
+    this.#remember(rec.key, row);
     this.#noteExpiry(rec);
     this.#noteTombstone(rec);
     return true;
@@ -397,14 +437,16 @@ export class KvStorage {
 
   #write(rec: KvRecord): void {
     const seq = this.#seq + 1;
+    const row = this.#asStored(rec);
     this.db.run(
       SQL.replace,
-      ...rowValues(rec, seq),
+      ...rowValues(row, seq),
     );
     this.#seq = seq;
     this.#log.set(rec.key, seq);
-    if (seenIndex(rec) > this.#maxIndex) this.#maxIndex = seenIndex(rec);
-    this.#remember(rec.key, rec);
+    const at = localIndex(row);
+    if (at > this.#maxIndex) this.#maxIndex = at;
+    this.#remember(rec.key, row);
     this.#noteExpiry(rec);
     this.#noteTombstone(rec);
   }
@@ -466,6 +508,7 @@ export class KvStorage {
         SQL.scanAll,
         since,
         since,
+        since,
         limit,
       ));
     }
@@ -473,6 +516,7 @@ export class KvStorage {
       SQL.scanPrefix,
       prefix,
       prefixEnd(prefix),
+      since,
       since,
       since,
       limit,

@@ -136,10 +136,20 @@ Deno.test("a kv.db of schema 3 keeps its highest seq when its change log table g
   using t = tempDir("kv-log-");
   const path = `${t.dir}/kv.db`;
   {
-    using n = onDisk(path, KV_MIGRATIONS.slice(0, 3));
-    const { s } = n;
-    s.transaction(() => ["x", "y", "z"].forEach((k, i) => s.merge(rec(k, 10 + i))));
-    n.db.run("DELETE FROM kv WHERE key = 'z'"); // the row of seq 3: only the log still says 3
+    // rows as schema 3 wrote them (its triggers log each one)
+    const v3 = openDatabase(path, KV_MIGRATIONS.slice(0, 3));
+    ["x", "y", "z"].forEach((k, i) =>
+      v3.run(
+        "INSERT INTO kv (key, value, flags, modify_index, origin, modify_time, expires, deleted, seq) " +
+          "VALUES (?, ?, 0, ?, 'node-a', 1000, 0, 0, ?)",
+        k,
+        enc("x"),
+        10 + i,
+        i + 1,
+      )
+    );
+    v3.run("DELETE FROM kv WHERE key = 'z'"); // the row of seq 3: only the log still says 3
+    v3.close();
   }
   using n = onDisk(path);
   assert.ok(!inSchema(n.db, "kv_log"), "log table dropped");

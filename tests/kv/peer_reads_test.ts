@@ -12,7 +12,7 @@ import { PeerClient } from "../../lib/kv/peers.ts";
 import type { RingNode } from "../../lib/kv/ring.ts";
 import { type KvMessage, PeerRefused } from "../../lib/kv/transport.ts";
 
-function serverWith(values: Record<string, number>) {
+function serverWith(values: Record<string, number>, extra: Partial<KvRecord> = {}) {
   const lookups: string[] = [];
   const local = {
     record(key: string): KvRecord | null {
@@ -28,6 +28,7 @@ function serverWith(values: Record<string, number>) {
         modify_time: 1,
         expires: 0,
         deleted: false,
+        ...extra,
       };
     },
     currentIndex: () => 9,
@@ -131,4 +132,14 @@ Deno.test("kv reads: a peer that answers no partial reads is still read, in halv
   const got = await readAll(Object.keys(values));
   assert.ok(got.every((r) => r.record?.value.length === LARGE));
   assert.ok(seen.refused413 > 0);
+});
+
+Deno.test("kv reads: a record stored late on that copy answers the index it is seen at there", async () => {
+  const { serve } = serverWith({ a: 3 }, { local_index: 12 });
+  const ans = await serve("reads", { keys: ["a"] }) as {
+    results: Array<{ record: Record<string, unknown>; index: number }>;
+  };
+  assert.equal(ans.results[0].index, 12, "the index a blocking get of that copy answers too");
+  assert.equal(ans.results[0].record.modify_index, 5, "its version is unchanged");
+  assert.equal("local_index" in ans.results[0].record, false, "never sent as part of the record");
 });

@@ -168,6 +168,11 @@ Deno.test("a ttl key renewed while one replica was cut off survives the heal", a
     // the cut-off replica saw its copy expire (its readers were told at the expiry time)
     const seen = await c.drive(x.kv.local.get(key, undefined, 0));
     assert.equal(seen.record?.deleted, true);
+    // a watcher of the prefix on that replica was shown the expiry, and blocks past it
+    const shown = await c.drive(x.kv.list("carry/"));
+    assert.deepEqual(shown.entries, []);
+    let woke: { entries: { key: string; value: Uint8Array }[]; index: number } | null = null;
+    x.kv.list("carry/", { index: shown.index, waitMs: 300_000 }).then((r) => woke = r);
     c.net.heal();
     await c.pass(10_000);
     for (const n of c.nodes) {
@@ -176,6 +181,36 @@ Deno.test("a ttl key renewed while one replica was cut off survives the heal", a
       const mine = await c.drive(n.kv.local.get(key, undefined, 0));
       assert.equal(mine.record && !mine.record.deleted && dec(mine.record.value), "v2", `copy on ${n.uuid}`);
     }
+    // it woke with the renewal (whose index is below the expiry it was shown), its index moved past
+    assert.ok(woke, "the blocking listing woke when the renewal replaced the expiry");
+    const w = woke as { entries: { key: string; value: Uint8Array }[]; index: number };
+    assert.deepEqual(w.entries.map((e) => [e.key, dec(e.value)]), [[key, "v2"]]);
+    assert.ok(w.index > shown.index, `index ${w.index} past ${shown.index}`);
+    // a listing through another node merges what each copy saw change past the index it was given
+    const front = rest[0];
+    const before = await c.drive(front.kv.list("carry/"));
+    let late: { entries: { key: string }[]; index: number } | null = null;
+    front.kv.list("carry/", { index: before.index, waitMs: 300_000 }).then((r) => late = r);
+    await c.pass(1000);
+    // a version from long ago reaches x only now (a hint delivered late)
+    const { modify_index, origin, modify_time } = seen.record!;
+    const old = {
+      key: "carry/late",
+      value: enc("old"),
+      flags: 0,
+      modify_index,
+      origin,
+      modify_time,
+      expires: 0,
+      deleted: false,
+    };
+    assert.ok(old.modify_index < before.index);
+    assert.equal(x.kv.local.apply(old), true);
+    await c.pass(1000);
+    assert.ok(late, "the listing through another node woke");
+    const l = late as { entries: { key: string }[]; index: number };
+    assert.deepEqual(l.entries.map((e) => e.key), ["carry/late"]);
+    assert.ok(l.index > before.index);
   } finally {
     await c.close();
   }

@@ -100,7 +100,8 @@ Deno.test("an expiry is seen past every earlier index, and its tombstone ends th
   assert.equal(t.kv.local.apply(renewal), true);
   const woke = await onCopy;
   assert.equal(woke.record && dec(woke.record.value), "renewed");
-  assert.equal(woke.index, put.index + 5);
+  assert.ok(woke.index > k.index, "its index, seen here, moves past the expiry this read was shown");
+  assert.equal(woke.record!.modify_index, put.index + 5, "its version stays the renewal's");
   assert.equal(dec((await t.kv.get("lease/a")).entry!.value), "renewed");
   const quiet = t.kv.local.get("lease/a", woke.index, 1_000);
   await t.clock.advance(1_001);
@@ -109,6 +110,66 @@ Deno.test("an expiry is seen past every earlier index, and its tombstone ends th
   // the next local write is still stamped past the expiry readers were shown
   const after = await t.kv.put("lease/b", enc("y"));
   assert.ok(after.index > expires * 1000);
+});
+
+Deno.test("a blocking listing wakes when a record below its index changes what it shows, and answers past that index", async () => {
+  await using t = await single();
+  const put = await t.kv.put("lease/a", enc("x"), { ttlMs: 10_000 });
+  const expires = t.clock.now() + 10_000;
+  await t.clock.advance(11_000);
+  // this copy expired the key and showed it: the listing's index is past the expiry
+  const shown = await t.kv.list("lease/");
+  assert.deepEqual(shown.entries, []);
+  assert.ok(shown.index >= expires * 1000);
+  const onPrefix = t.kv.list("lease/", { index: shown.index, waitMs: 60_000 });
+  const onAll = t.kv.list("", { index: shown.index, waitMs: 60_000 });
+  await t.clock.advance(100);
+  // a renewal stamped before the expiry (elsewhere, while this copy was cut off) arrives
+  const tomb = t.kv.local.storage.getRecord("lease/a")!;
+  const renewal = {
+    ...tomb,
+    value: enc("renewed"),
+    deleted: false,
+    modify_index: put.index + 5,
+    modify_time: expires - 5_000,
+    expires: expires + 600_000,
+  };
+  assert.ok(renewal.modify_index < shown.index);
+  let woken = 0;
+  for (const w of [onPrefix, onAll]) w.then(() => woken++);
+  assert.equal(t.kv.local.apply(renewal), true);
+  await t.clock.advance(10);
+  assert.equal(woken, 2, "both listings woke with the renewal, not at their wait");
+  for (const woke of [await onPrefix, await onAll]) {
+    assert.deepEqual(woke.entries.map((e) => [e.key, dec(e.value)]), [["lease/a", "renewed"]]);
+    assert.ok(woke.index > shown.index, `index ${woke.index} moved past ${shown.index}`);
+    assert.equal(woke.entries[0].modify_index, put.index + 5, "its version (what a CAS names) is kept");
+  }
+  const next = (await onPrefix).index;
+  // a watcher that asks only now, with the index it was shown before, finds it at once
+  const late = await t.kv.list("lease/", { index: shown.index, waitMs: 60_000 });
+  assert.deepEqual(late.entries.map((e) => e.key), ["lease/a"]);
+  assert.equal(late.index, next);
+  // asked again with the index answered: it waits (no busy loop), and the index does not go back
+  const quiet = t.kv.list("lease/", { index: next, waitMs: 1_000 });
+  await t.clock.advance(1_001);
+  assert.deepEqual((await quiet).entries, []);
+  assert.ok((await quiet).index >= next);
+  // the key's own reads on this copy answer that index too (X-Kunai-Index never goes back)
+  const g = await t.kv.get("lease/a");
+  assert.equal(dec(g.entry!.value), "renewed");
+  assert.equal(g.index, next);
+  // a watcher of the key that asks only now, with the index it was shown before, finds it at once
+  let lateKey: { entry: { value: Uint8Array } | null; index: number } | null = null;
+  t.kv.get("lease/a", { index: shown.index, waitMs: 60_000 }).then((r) => lateKey = r);
+  await t.clock.advance(10);
+  assert.ok(lateKey, "answered at once");
+  assert.equal((lateKey as { index: number }).index, next);
+  const onKey = t.kv.get("lease/a", { index: next, waitMs: 1_000 });
+  await t.clock.advance(1_001);
+  assert.equal((await onKey).index, next, "a blocking get with that index waits it out");
+  // the next local write is stamped past it
+  assert.ok((await t.kv.put("lease/b", enc("y"))).index > next);
 });
 
 Deno.test("tombstones block older versions and are purged after kv.tombstone_ttl", async () => {
