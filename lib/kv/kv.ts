@@ -7,7 +7,7 @@ import type { Clock } from "../clock/mod.ts";
 import { KvError, validateKey, validatePrefix } from "./keys.ts";
 import type { LocalReplica } from "./local.ts";
 import type { Placement } from "./placement.ts";
-import { type PeerClient, PeerRefused, PeerUnreachable } from "./peers.ts";
+import { type PeerClient, PeerRefused, PeerUnreachable, type ReadAnswer } from "./peers.ts";
 import {
   bytesToBase64,
   compareRecords,
@@ -146,12 +146,23 @@ export class KvNode implements KvApi {
     if (local.stale && owners.length > 1) {
       owners = [...owners.filter((o) => !placement.isSelf(o)), ...owners.filter((o) => placement.isSelf(o))];
     }
+    // a copy that said it is catching up after a restart: kept, and the next copy asked too
+    let behind: ReadAnswer | null = null;
     for (const o of owners) {
       if (tried++ > 0) this.#stats.reads_fallback++;
-      if (placement.isSelf(o)) return this.#live(await local.get(key, opts.index, waitMs, opts.signal));
+      if (placement.isSelf(o)) {
+        return this.#live(newer(await local.get(key, opts.index, waitMs, opts.signal), behind));
+      }
       try {
         this.#stats.reads_remote++;
-        if (opts.index === undefined) return this.#live(await peers.read(o, key));
+        if (opts.index === undefined) {
+          const ans = await peers.read(o, key);
+          if (ans.stale) {
+            behind = newer(ans, behind);
+            continue;
+          }
+          return this.#live(newer(ans, behind));
+        }
         const ans = await peers.call<{ record: WireRecord | null; index: number }>(
           o,
           "get",
@@ -168,6 +179,8 @@ export class KvNode implements KvApi {
         throw asKvError(err);
       }
     }
+    // only copies that are catching up answered: the best they have beats no answer
+    if (behind) return this.#live(behind);
     throw new KvError(503, `no copy of key ${JSON.stringify(key)} is reachable: ${reasons.join("; ")}`);
   }
 
@@ -229,6 +242,18 @@ export class KvNode implements KvApi {
     // a loop, not a spread: a listing of more than ~120 000 keys would overflow the call's arguments
     return { entries, index: entries.reduce((m, e) => Math.max(m, localIndex(e)), index) };
   }
+}
+
+/** The answer holding the newer record (the higher index of the two). */
+function newer(
+  a: { record: KvRecord | null; index: number },
+  b: { record: KvRecord | null; index: number } | null,
+): { record: KvRecord | null; index: number } {
+  if (!b) return a;
+  const index = Math.max(a.index, b.index);
+  if (!b.record) return { record: a.record, index };
+  if (!a.record || compareRecords(a.record, b.record) < 0) return { record: b.record, index };
+  return { record: a.record, index };
 }
 
 /** A coordinator's answer as the API gives it. */

@@ -146,7 +146,9 @@ export function peerServer(d: PeerServerDeps): KvServe {
           index: h.rec ? localIndex(h.rec) : d.local.currentIndex(),
         }
       );
-      return hits.length < keys.length ? { results, truncated: true } : { results };
+      // just restarted, our copy may miss writes made meanwhile: the asker tries the next copy too
+      const stale = d.local.stale || undefined;
+      return hits.length < keys.length ? { results, truncated: true, stale } : { results, stale };
     },
     get: async (b, signal) => {
       const k = key(b.key, "key", d.cfg);

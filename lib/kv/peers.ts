@@ -33,6 +33,16 @@ export interface ApplyItem {
 }
 
 /**
+ * A peer's answer to a plain read; `stale`: the peer just restarted and has not caught up with the
+ * other copies yet (its record may miss writes made while it was down).
+ */
+export interface ReadAnswer {
+  record: KvRecord | null;
+  index: number;
+  stale?: boolean;
+}
+
+/**
  * A replica's answer: applied; refused because it holds `current`, newer than the CAS base; or
  * refused because it coordinates a CAS of the same key itself (`busy`: two coordinators racing
  * must not both succeed, so both give way).
@@ -188,7 +198,7 @@ export class PeerClient {
   }
 
   /** Reads `key` from `peer` (non-blocking reads bound there leave together). */
-  read(peer: RingNode, key: string, deadline?: number): Promise<{ record: KvRecord | null; index: number }> {
+  read(peer: RingNode, key: string, deadline?: number): Promise<ReadAnswer> {
     return this.#enqueue(
       `read:${peer.uuid}`,
       peer,
@@ -265,10 +275,14 @@ export class PeerClient {
 
   async #sendReads(
     peer: RingNode,
-    batch: Pending<string, { record: KvRecord | null; index: number }>[],
+    batch: Pending<string, ReadAnswer>[],
   ): Promise<void> {
     const deadline = Math.max(...batch.map((p) => p.deadline));
-    type Answer = { results?: Array<{ record: unknown; index: number }>; truncated?: boolean };
+    type Answer = {
+      results?: Array<{ record: unknown; index: number }>;
+      truncated?: boolean;
+      stale?: boolean;
+    };
     let ans: Answer | null;
     try {
       // partial: large values whose answer passes the peer's bound (peer_server.ts) are answered in
@@ -299,7 +313,12 @@ export class PeerClient {
       answered,
       ans?.results,
       "read",
-      (r, p) => p.resolve({ record: r.record ? fromWire(r.record) : null, index: r.index }),
+      (r, p) =>
+        p.resolve({
+          record: r.record ? fromWire(r.record) : null,
+          index: r.index,
+          stale: ans?.stale === true || undefined,
+        }),
     );
     if (answered === batch) return;
     // the rest, but for the reads whose caller gave up meanwhile

@@ -390,6 +390,38 @@ Deno.test({
 });
 
 Deno.test({
+  name: "a read forwarded to a restarted owner that has not caught up gets the newer copy (no stale read)",
+  ...opts,
+  fn: async () => {
+    const { nodes } = await cluster(["a", "b", "c"], { kv: { anti_entropy_interval: "10m" } });
+    try {
+      const key = "stale/fwd";
+      const owner = ownerOf(nodes, key);
+      const [other, third] = nodes.filter((n) => n !== owner);
+      assert.equal((await other.kv.put(key, enc("v1"))).ok, true);
+      await eventually("owner has v1", () => owner.kv.local.storage.getRecord(key) !== null);
+      await owner.stop();
+      assert.equal((await other.kv.put(key, enc("v2"))).ok, true);
+      for (const n of nodes) if (n.running) n.kv.local.storage.db.run("DELETE FROM kv_hints");
+      await owner.restart();
+      owner.kv.refreshRing();
+      assert.equal(dec(owner.kv.local.storage.getRecord(key)!.value), "v1", "its own copy is stale");
+      // read on the two other nodes: each asks the owner first, which answers from its old copy
+      for (const n of [other, third]) {
+        assert.equal(dec((await n.kv.get(key)).entry!.value), "v2", `${n.name} read the owner's old copy`);
+      }
+      // through the HTTP front too
+      const r = await http(third, `/kv/${key}?raw`);
+      assert.equal(await r.text(), "v2");
+      await eventually("syncing over", () => !owner.kv.local.stale);
+      assert.equal(dec((await third.kv.get(key)).entry!.value), "v2");
+    } finally {
+      await stopAll(nodes);
+    }
+  },
+});
+
+Deno.test({
   name:
     "a forwarded compare-and-set whose answer is lost is a 503 'outcome unknown', not a false from the next owner",
   ...opts,
