@@ -35,6 +35,9 @@ import type { FetchedSeries } from "./ts_store.ts";
 
 export type { GraphiteSettings, GraphiteStats, StatsdSettings } from "./metric_listeners.ts";
 
+/** The stop's last statsd flush is dated at most this far ahead (the store refuses 10 min ahead). */
+const MAX_AHEAD_S = 300;
+
 /** Points per write transaction of the timer (the rest follow after a turn of the event loop). */
 const WRITE_SLICE = 20_000;
 
@@ -203,9 +206,11 @@ export class MetricsService {
     return statsdStats(this.statsd, this.#l);
   }
 
-  /** Runs one statsd flush now (timers call it every interval): both aggregators, then a write. */
-  async flushStatsd(): Promise<number> {
-    const ts = Math.floor(this.#ctx.clock.now() / 1000);
+  /**
+   * Runs one statsd flush now (timers call it every interval): both aggregators, then a write.
+   * `ts`: the time its points carry (default now).
+   */
+  async flushStatsd(ts = Math.floor(this.#ctx.clock.now() / 1000)): Promise<number> {
     const pts = this.statsd.flush(ts);
     if (this.#l.statsdWorker) pts.push(...await this.#l.statsdWorker.flush(ts));
     for (const [n, v, t] of pts) this.ingest(n, v, t);
@@ -281,9 +286,9 @@ export class MetricsService {
     }
   }
 
-  async #flushStatsdSafely(): Promise<void> {
+  async #flushStatsdSafely(ts?: number): Promise<void> {
     try {
-      await this.flushStatsd();
+      await this.flushStatsd(ts);
     } catch (err) {
       this.#ctx.counters.inc("metrics_errors_total", { what: "statsd flush" });
       this.#ctx.log.error(`statsd flush failed: ${(err as Error).message}`);
@@ -405,8 +410,13 @@ export class MetricsService {
     this.#offBus?.();
     this.#offBus = null;
     await closeSockets(this.#l);
-    // what was received and acknowledged by nothing yet still lands: flush statsd, then the store
-    await this.#flushStatsdSafely();
+    // what was received and acknowledged by nothing yet still lands: flush statsd, then the store.
+    // Its points carry the next tick's time, when they would have been flushed: stamped now, they
+    // fell in the bucket of the last tick's points, and a bucket keeps its last point, so these few
+    // seconds replaced a whole interval (every restart lost an interval of counters)
+    const every = this.#statsdCfg?.interval ?? 10;
+    const nowS = Math.floor(this.#ctx.clock.now() / 1000);
+    await this.#flushStatsdSafely(Math.min((Math.floor(nowS / every) + 1) * every, nowS + MAX_AHEAD_S));
     await this.#l.statsdWorker?.stop();
     this.#l.statsdWorker = null;
     this.#safe("final flush", () => this.store.flush());

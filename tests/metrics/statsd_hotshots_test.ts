@@ -187,3 +187,36 @@ Deno.test("hot-shots' DogStatsD tags: counted right, and with statsd.tags graphi
     }
   }
 });
+
+Deno.test("the flush at stop does not replace the last interval's counts (dated at the next tick)", async () => {
+  const port = freePort(HOST);
+  const clock = new VirtualClock(1_700_000_000_000); // on the 10 s grid
+  const ctx = makeTestCtx({
+    clock,
+    files: { "listeners.json": { statsd: { enabled: true, port, bind: HOST, interval: 10 } } },
+  });
+  const m = createMetrics(ctx);
+  await m.start();
+  const svc = m.service;
+  const udp = Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" });
+  const send = (t: string) =>
+    udp.send(new TextEncoder().encode(t), { hostname: HOST, port, transport: "udp" });
+  try {
+    await send("restart.hits:5|c");
+    await until("5 received", () => svc.statsdStats().metrics === 1, 2000, 10);
+    await clock.advance(10_000); // the tick: 5 stored at T+10
+    await until("the flush", () => svc.store.has("stats.gauges.restart.hits.count"), 2000, 10);
+    await send("restart.hits:3|c");
+    await until("3 received", () => svc.statsdStats().metrics === 2, 2000, 10);
+    await clock.advance(4_000); // stopped 4 s into the next interval
+  } finally {
+    udp.close();
+    await m.stop();
+  }
+  await clock.advance(60_000);
+  const t0 = 1_700_000_000;
+  const got = svc.store.fetch("stats.gauges.restart.hits.count", t0, t0 + 60);
+  const pts = got.values.map((v, i) => [got.start + i * got.step, v]).filter(([, v]) => v !== null);
+  assert.deepEqual(pts, [[t0 + 10, 5], [t0 + 20, 3]]);
+  ctx.cleanup();
+});
