@@ -126,6 +126,8 @@ export class TcpStreamServer {
   #conns = new Set<Connection>();
   #closed = false;
   #sweep: number;
+  readonly #sweepEvery: number;
+  #lastSweep: number;
   readonly done: Promise<void>;
   readonly port: number;
   /** Open connections per client address. */
@@ -138,7 +140,9 @@ export class TcpStreamServer {
   constructor(readonly opts: TcpStreamOptions) {
     this.#listener = Deno.listen({ hostname: opts.hostname, port: opts.port, transport: "tcp" });
     this.port = (this.#listener.addr as Deno.NetAddr).port;
-    this.#sweep = opts.clock.setInterval(() => this.#closeIdle(), Math.min(1000, opts.idleTimeout));
+    this.#sweepEvery = Math.min(1000, opts.idleTimeout);
+    this.#lastSweep = opts.clock.elapsed();
+    this.#sweep = opts.clock.setInterval(() => this.#closeIdle(), this.#sweepEvery);
     this.done = this.#accept();
   }
 
@@ -220,7 +224,14 @@ export class TcpStreamServer {
   }
 
   #closeIdle(): void {
-    const limit = this.opts.clock.elapsed() - this.opts.idleTimeout;
+    const now = this.opts.clock.elapsed();
+    // a sweep far behind its period: this process was stalled (a host swapping, a stopped process),
+    // not its clients, and what they sent meanwhile waits unread in the sockets: judged now, a sender
+    // was cut and its buffered lines lost. The next sweep judges them, after those reads.
+    const stalled = now - this.#lastSweep > 2 * this.#sweepEvery;
+    this.#lastSweep = now;
+    if (stalled) return;
+    const limit = now - this.opts.idleTimeout;
     for (const c of this.#conns) {
       if (c.lastActive < limit) {
         this.idleClosed++;

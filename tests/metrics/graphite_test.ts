@@ -3,7 +3,7 @@ import { steppedClock } from "../clock_step.ts";
 import { freePort, makeTestCtx, until } from "../helpers.ts";
 import { createMetrics, LineSplitter, parseGraphiteLine } from "../../lib/metrics/mod.ts";
 import { TcpStreamServer } from "../../lib/metrics/listeners.ts";
-import { type Clock, VirtualClock } from "../../lib/clock/mod.ts";
+import { type Clock, type TimerId, VirtualClock } from "../../lib/clock/mod.ts";
 import { udpListening } from "./udp_burst.ts";
 
 const HOST = "127.0.0.13";
@@ -348,4 +348,50 @@ Deno.test("metrics.max_series reached: Graphite points of new names are refused,
   const said = g.ctx.sink.recent.WARNING.filter((l) => /point\(s\) of new metric names refused/.test(l));
   assert.equal(said.length, 1, said.join("\n"));
   assert.match(said[0], /"c\.x".*2 names are stored \(metrics\.max_series\)/);
+});
+
+/** A clock whose sweep runs only when the test says: after a stall, it runs once, late. */
+class StallClock extends VirtualClock {
+  sweep: (() => void) | null = null;
+  override setInterval(fn: () => void, _ms: number): TimerId {
+    this.sweep = fn;
+    return 0;
+  }
+  override clearInterval(_id: TimerId): void {
+    this.sweep = null;
+  }
+}
+
+Deno.test("a TCP sender is not cut when the agent itself was stalled past the idle timeout; an idle one still is", async () => {
+  const clock = new StallClock();
+  const got: string[] = [];
+  const srv = new TcpStreamServer({
+    hostname: HOST,
+    port: 0,
+    idleTimeout: 30_000,
+    maxConnections: 4,
+    clock,
+    sink: () => ({ push: (b) => (got.push(new TextDecoder().decode(b)), true), end: () => {} }),
+    onError: () => {},
+  });
+  const conn = await Deno.connect({ hostname: HOST, port: srv.port });
+  try {
+    await until("accepted", () => srv.connections === 1, 2000, 10);
+    // sent while the agent's process was stopped for 40 s: the sweep runs first when it wakes up
+    void conn.write(new TextEncoder().encode("stall.x 1 1700000000\n"));
+    await clock.advance(40_000);
+    clock.sweep!();
+    await until("the line read", () => got.join("") === "stall.x 1 1700000000\n", 2000, 10);
+    assert.equal(srv.idleClosed, 0, "closed for the agent's own stall");
+    // the usual cadence again: a client that sends nothing for idle_timeout is closed
+    for (let i = 0; i < 31; i++) {
+      await clock.advance(1000);
+      clock.sweep!();
+    }
+    await until("closed idle", () => srv.connections === 0, 2000, 10);
+    assert.equal(srv.idleClosed, 1);
+  } finally {
+    conn.close();
+    await srv.close();
+  }
 });
