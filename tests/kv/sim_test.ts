@@ -5,7 +5,7 @@
  * value is its last acked write, or a later write whose answer was lost).
  */
 import assert from "node:assert/strict";
-import { type SimCluster, simCluster } from "./sim_cluster.ts";
+import { type SimCluster, simCluster, type SimNode } from "./sim_cluster.ts";
 import { dec, enc } from "./kv_helpers.ts";
 
 interface KeyLog {
@@ -297,39 +297,69 @@ Deno.test("a write made on a passing ring reaches the key's owners once the ring
   }
 });
 
-Deno.test("two owners coordinating compare-and-sets on one base at once: at most one wins", async () => {
-  // o1 and o2 cannot hear each other (lost messages, the ring unchanged); o3 hears both. o1
-  // coordinates a CAS on v1 and waits for o2's answer to its check; meanwhile o2 coordinates
-  // another CAS on v1 (a forwarder that could not reach o1 at all sent it there). Both checks reach
-  // o3 before either record does: o3 must not grant the second while the first may still be stored.
-  const c = await simCluster(["a", "b", "c"], 19);
+type Answers = { results: Array<{ ok?: boolean; busy?: boolean; error?: string; status?: number }> };
+
+/**
+ * Two CAS of one key on the same base: o1 coordinates the first (a client at o1), 20 ms later o2
+ * coordinates a rival (sent to o2 as a forwarder that could not reach o1 sends it), with the messages
+ * `lost` picks dropped. Returns who won, and runs until the copies converged.
+ */
+async function rivalCas(
+  seed: number,
+  key: string,
+  lost: (o: SimNode[]) => (from: string, to: string) => boolean,
+): Promise<{ wins: boolean[]; answers: unknown[]; finals: string[] }> {
+  const c = await simCluster(["a", "b", "c"], seed);
   try {
-    const key = "cas/2";
-    const [o1, o2] = c.owners(key); // o3: the third copy
+    const owners = c.owners(key);
+    const [o1, o2] = owners;
     const v1 = await c.drive(o1.kv.put(key, enc("v1")));
     await c.pass(2000);
-    c.dropIf((from, to) => (from === o1.uuid && to === o2.uuid) || (from === o2.uuid && to === o1.uuid));
+    c.dropIf(lost(owners));
     const first = o1.kv.put(key, enc("x1"), { cas: v1.index });
-    await c.pass(20); // o1's check has reached o3
+    await c.pass(20); // o1's checks have arrived where they are not lost
     const second = o2.kv.serve("writes", {
       writes: [{ op: "put", key, value: btoa("x2"), cas: v1.index, timeout_ms: 5000 }],
-    }) as Promise<{ results: Array<{ ok?: boolean; error?: string }> }>;
+    }) as Promise<Answers>;
     const [a, b] = [await c.drive(first.catch((e: Error) => e)), await c.drive(second)];
-    const wins = [a instanceof Error ? false : a.ok, b.results[0].ok === true];
-    assert.ok(!(wins[0] && wins[1]), `both acked: ${JSON.stringify([a, b])}`);
-    assert.deepEqual(wins, [true, false], "the first check granted wins, the rival gives way");
     c.dropIf(null);
     await c.pass(10_000);
-    const finals = new Set(c.nodes.map((n) => dec(n.kv.local.record(key)!.value)));
-    assert.equal(finals.size, 1, "the copies agree");
-    const winner = wins[0] ? "x1" : wins[1] ? "x2" : "v1";
-    assert.deepEqual([...finals], [winner], "the copies hold the write that was acked");
+    return {
+      wins: [a instanceof Error ? false : a.ok, b.results[0].ok === true],
+      answers: [a instanceof Error ? a.message : a, b],
+      finals: [...new Set(c.nodes.map((n) => dec(n.kv.local.record(key)!.value)))],
+    };
   } finally {
     await c.close();
   }
+}
+
+Deno.test("two owners coordinating compare-and-sets on one base at once: at most one wins", async () => {
+  // o1 and o2 cannot hear each other (lost messages, the ring unchanged); o3 hears both. o1 waits for
+  // o2's answer to its check; meanwhile o2 coordinates the rival. Both checks reach o3 before either
+  // record does: o3 must not grant the second while the first may still be stored.
+  const r = await rivalCas(
+    19,
+    "cas/2",
+    ([o1, o2]) => (from, to) => (from === o1.uuid && to === o2.uuid) || (from === o2.uuid && to === o1.uuid),
+  );
+  assert.ok(!(r.wins[0] && r.wins[1]), `both acked: ${JSON.stringify(r.answers)}`);
+  assert.deepEqual(r.wins, [true, false], "the first check granted wins, the rival gives way");
+  assert.deepEqual(r.finals, ["x1"], "the copies agree on the write that was acked");
 });
 
-type Answers = { results: Array<{ ok?: boolean; busy?: boolean; error?: string; status?: number }> };
+Deno.test("an owner that granted another owner's CAS check gives way to it with a CAS of its own", async () => {
+  // o1's check reaches o2 (granted there) but not o3; o2's own CAS on the same base reaches o3 but
+  // not o1. Only o2 knows of both: it must not coordinate a rival on top of the check it granted.
+  const r = await rivalCas(
+    31,
+    "cas/5",
+    ([o1, o2, o3]) => (from, to) =>
+      (from === o1.uuid && to === o3.uuid) || (from === o2.uuid && to === o1.uuid),
+  );
+  assert.deepEqual(r.wins, [true, false], JSON.stringify(r.answers));
+  assert.deepEqual(r.finals, ["x1"]);
+});
 
 Deno.test("a CAS check granted by a replica is released by its record, by its undo, or at its deadline", async () => {
   const c = await simCluster(["a", "b", "c"], 23);
@@ -409,29 +439,6 @@ Deno.test("a CAS check's grant_ms is checked on the wire; agents without it get 
     assert.equal(o1.kv.local.casGranted("cas/4")?.origin, "sim-x", "kv.request_timeout by default");
     await c.pass(200);
     assert.equal(o1.kv.local.casGranted("cas/4"), undefined);
-  } finally {
-    await c.close();
-  }
-});
-
-Deno.test("an owner that granted another owner's CAS check gives way to it with a CAS of its own", async () => {
-  // o1's check reaches o2 (granted there) but not o3; o2's own CAS on the same base reaches o3 but
-  // not o1. Only o2 knows of both: it must not coordinate a rival on top of the check it granted.
-  const c = await simCluster(["a", "b", "c"], 31);
-  try {
-    const key = "cas/5";
-    const [o1, o2, o3] = c.owners(key);
-    const v1 = await c.drive(o1.kv.put(key, enc("v1")));
-    await c.pass(2000);
-    c.dropIf((from, to) => (from === o1.uuid && to === o3.uuid) || (from === o2.uuid && to === o1.uuid));
-    const first = o1.kv.put(key, enc("x1"), { cas: v1.index });
-    await c.pass(20); // o1's check has reached o2
-    const second = o2.kv.serve("writes", {
-      writes: [{ op: "put", key, value: btoa("x2"), cas: v1.index, timeout_ms: 5000 }],
-    }) as Promise<Answers>;
-    const [a, b] = [await c.drive(first.catch((e: Error) => e)), await c.drive(second)];
-    const wins = [a instanceof Error ? false : a.ok, b.results[0].ok === true];
-    assert.deepEqual(wins, [true, false], JSON.stringify([a, b]));
   } finally {
     await c.close();
   }
