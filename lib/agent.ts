@@ -436,22 +436,32 @@ export class Agent {
     return this.#stopping;
   }
 
+  /** Logs a part of the stop that took SLOW_STOP_MS or more (the 5 s budget is shared by all). */
+  #slowStop(what: string, since: number): void {
+    const ms = performance.now() - since;
+    if (ms >= SLOW_STOP_MS) this.log.info(`stopping: ${what} took ${Math.round(ms)} ms`);
+  }
+
   async #teardown(): Promise<void> {
     const deadline = performance.now() + STOP_BUDGET_MS;
     this.#maintenanceEnd?.stop();
     this.#dataDirWatch?.stop();
     this.monitors.closeAll();
     if (this.http) {
+      const t0 = performance.now();
       await withTimeout(this.http.close(), 1000).catch((err) => {
         this.log.warn(`HTTP server did not close cleanly: ${(err as Error).message}`);
         this.counters.inc("stop_errors_total", { part: "http" });
       });
+      this.#slowStop("the HTTP server", t0);
       this.http = null;
     }
     for (const sub of [...this.subsystems].reverse()) {
       const left = Math.max(100, deadline - performance.now() - 500);
+      const t0 = performance.now();
       try {
         await withTimeout(sub.stop(), left);
+        this.#slowStop(`subsystem ${sub.name}`, t0);
       } catch (err) {
         this.log.warn(`subsystem ${sub.name} did not stop cleanly: ${(err as Error).message}`);
       }
@@ -464,6 +474,9 @@ export class Agent {
     this.#locked = false;
   }
 }
+
+/** A part's stop slower than this is logged with its time: which one ate the stop budget on a busy host. */
+const SLOW_STOP_MS = 250;
 
 function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
   let t: ReturnType<typeof setTimeout>;
