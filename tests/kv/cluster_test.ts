@@ -363,6 +363,24 @@ Deno.test({
   },
 });
 
+/**
+ * `key` written (v1), its first owner stopped, written again (v2) with no hint left for it, the owner
+ * restarted: its own copy is stale (v1) until anti-entropy (10 min in these tests) catches it up.
+ */
+async function staleOwner(nodes: KvTestNode[], key: string) {
+  const owner = ownerOf(nodes, key);
+  const others = nodes.filter((n) => n !== owner);
+  assert.equal((await others[0].kv.put(key, enc("v1"))).ok, true);
+  await eventually("owner has v1", () => owner.kv.local.storage.getRecord(key) !== null);
+  await owner.stop();
+  assert.equal((await others[0].kv.put(key, enc("v2"))).ok, true);
+  for (const n of nodes) if (n.running) n.kv.local.storage.db.run("DELETE FROM kv_hints");
+  await owner.restart();
+  owner.kv.refreshRing();
+  assert.equal(dec(owner.kv.local.storage.getRecord(key)!.value), "v1", "its own copy is stale");
+  return { owner, others };
+}
+
 Deno.test({
   name: "a restarted owner reads from the other copies until it caught up (no stale read)",
   ...opts,
@@ -370,16 +388,7 @@ Deno.test({
     const { nodes } = await cluster(["a", "b", "c"], { kv: { anti_entropy_interval: "10m" } });
     try {
       const key = "stale/key";
-      const owner = ownerOf(nodes, key);
-      const other = nodes.find((n) => n !== owner)!;
-      assert.equal((await other.kv.put(key, enc("v1"))).ok, true);
-      await eventually("owner has v1", () => owner.kv.local.storage.getRecord(key) !== null);
-      await owner.stop();
-      assert.equal((await other.kv.put(key, enc("v2"))).ok, true);
-      for (const n of nodes) if (n.running) n.kv.local.storage.db.run("DELETE FROM kv_hints");
-      await owner.restart();
-      owner.kv.refreshRing();
-      assert.equal(dec(owner.kv.local.storage.getRecord(key)!.value), "v1", "its own copy is stale");
+      const { owner } = await staleOwner(nodes, key);
       assert.equal(dec((await owner.kv.get(key)).entry!.value), "v2");
       await eventually("caught up", () => dec(owner.kv.local.storage.getRecord(key)!.value) === "v2");
       await eventually("syncing over", () => !owner.kv.local.stale);
@@ -396,16 +405,7 @@ Deno.test({
     const { nodes } = await cluster(["a", "b", "c"], { kv: { anti_entropy_interval: "10m" } });
     try {
       const key = "stale/fwd";
-      const owner = ownerOf(nodes, key);
-      const [other, third] = nodes.filter((n) => n !== owner);
-      assert.equal((await other.kv.put(key, enc("v1"))).ok, true);
-      await eventually("owner has v1", () => owner.kv.local.storage.getRecord(key) !== null);
-      await owner.stop();
-      assert.equal((await other.kv.put(key, enc("v2"))).ok, true);
-      for (const n of nodes) if (n.running) n.kv.local.storage.db.run("DELETE FROM kv_hints");
-      await owner.restart();
-      owner.kv.refreshRing();
-      assert.equal(dec(owner.kv.local.storage.getRecord(key)!.value), "v1", "its own copy is stale");
+      const { owner, others: [other, third] } = await staleOwner(nodes, key);
       // read on the two other nodes: each asks the owner first, which answers from its old copy
       for (const n of [other, third]) {
         assert.equal(dec((await n.kv.get(key)).entry!.value), "v2", `${n.name} read the owner's old copy`);
