@@ -43,6 +43,13 @@ export const MAX_GRANT_MS = 60_000;
 const MAX_GRANTS = 100_000;
 /** Expired grants are dropped when a new one finds this many. */
 const SWEEP_GRANTS_AT = 1024;
+/**
+ * The grant horizon kept in kv_meta runs this far past the latest grant's deadline, so that a run
+ * of checks writes it about once per this period rather than with each check.
+ */
+export const GRANT_HORIZON_STEP_MS = 1000;
+/** A restarted copy's grants are unknown: a check is answered busy, any key, until this. */
+const BLIND = { modify_index: -1, origin: "" } as const;
 
 /** One piece of work of a group commit: `work`, or merging `rec` (then announced once committed). */
 interface GroupEntry {
@@ -72,6 +79,13 @@ export class LocalReplica {
    * is refused (`busy`), else both could be granted by this copy and both succeed.
    */
   #granted = new Map<string, { version: Version; until: number }>();
+  /** Until when a grant given here may be pending, as kept in kv_meta (a restart reads it). */
+  #grantHorizon: number;
+  /**
+   * After a restart that forgot grants which may still be pending: until then every CAS check is
+   * refused as busy and this copy's own CAS give way (0: none).
+   */
+  #blindUntil = 0;
 
   constructor(storage: KvStorage, clock: Clock, bus?: EventBus) {
     this.storage = storage;
@@ -80,6 +94,14 @@ export class LocalReplica {
     // a record stored late is seen at our next index; not taken here: its row's local_index counts
     // in storage.maxIndex, so later indexes pass it all the same
     storage.freshIndex = () => nextIndex(this.currentIndex(), this.#clock.now());
+    // The grants this copy gave before a restart are gone with its memory; one of them may still
+    // be pending (its coordinator waits for another copy). Granting a rival's check of the key now
+    // could let both CAS succeed, so checks wait for the horizon; a clock set back is bounded
+    this.#grantHorizon = storage.readGrantHorizon();
+    const now = clock.now();
+    if (this.#grantHorizon > now) {
+      this.#blindUntil = Math.min(this.#grantHorizon, now + MAX_GRANT_MS + GRANT_HORIZON_STEP_MS);
+    }
   }
 
   /** Releases blocking reads for good (stop). */
@@ -127,6 +149,10 @@ export class LocalReplica {
 
   /** The version of the CAS whose check of `key` this replica granted and that may still be stored. */
   casGranted(key: string): Version | undefined {
+    if (this.#blindUntil) {
+      if (this.#clock.now() < this.#blindUntil) return BLIND;
+      this.#blindUntil = 0;
+    }
     const g = this.#granted.get(key);
     if (!g) return undefined;
     if (g.until > this.#clock.now()) return g.version;
@@ -145,11 +171,19 @@ export class LocalReplica {
       for (const [k, g] of this.#granted) if (g.until <= now) this.#granted.delete(k);
     }
     if (this.#granted.size >= MAX_GRANTS && !this.#granted.has(rec.key)) return false;
-    this.#granted.set(rec.key, {
-      version: { modify_index: rec.modify_index, origin: rec.origin },
-      until: now + Math.max(0, Math.min(ms, MAX_GRANT_MS)),
-    });
+    const until = now + Math.max(0, Math.min(ms, MAX_GRANT_MS));
+    this.#granted.set(rec.key, { version: { modify_index: rec.modify_index, origin: rec.origin }, until });
+    // stored in the check's transaction: its answer leaves once a restart would know of it
+    if (until > this.#grantHorizon) {
+      this.#grantHorizon = until + GRANT_HORIZON_STEP_MS;
+      this.storage.writeGrantHorizon(this.#grantHorizon);
+    }
     return true;
+  }
+
+  /** Until when checks are refused after a restart (0: not refusing). */
+  get blindUntil(): number {
+    return this.#blindUntil;
   }
 
   /** The granted CAS `v` of `key` was stored or given up here: rivals may be granted again. */

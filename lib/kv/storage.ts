@@ -74,6 +74,9 @@ const SQL = {
   // every key's apply sequence, to rebuild the change log at open
   seqs: `SELECT key, ${bounded("seq", Number.MAX_SAFE_INTEGER)} FROM kv ORDER BY seq`,
   setSeqHigh: "INSERT OR REPLACE INTO kv_meta (name, value) VALUES ('seq_high', ?)",
+  /** Until when CAS checks granted here may still be pending (local.ts: a restart refuses checks until then). */
+  getGrantHorizon: "SELECT value FROM kv_meta WHERE name = 'cas_grants_until'",
+  setGrantHorizon: "INSERT OR REPLACE INTO kv_meta (name, value) VALUES ('cas_grants_until', ?)",
   /** The checkpoint Worker's write that starts the WAL over (see CheckpointerOptions.restartSql). */
   walRestart: "INSERT OR REPLACE INTO kv_meta (name, value) VALUES ('wal_restart', ?)",
   purge: "DELETE FROM kv WHERE deleted = 1 AND modify_time < ? RETURNING key",
@@ -467,6 +470,17 @@ export class KvStorage {
   /** Entries in the change log, stale ones included (tests check its compaction). */
   get logEntries(): number {
     return this.#log.entries;
+  }
+
+  /** Unix ms until which a CAS check granted by this copy may still be pending (0: none recorded). */
+  readGrantHorizon(): number {
+    const v = Number(this.db.get<{ value: string }>(SQL.getGrantHorizon)?.value);
+    return Number.isSafeInteger(v) && v > 0 ? v : 0;
+  }
+
+  /** Records `ms` as the grant horizon (in the caller's transaction when there is one). */
+  writeGrantHorizon(ms: number): void {
+    this.db.run(SQL.setGrantHorizon, String(Math.floor(ms)));
   }
 
   /**

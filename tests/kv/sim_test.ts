@@ -7,6 +7,7 @@
 import assert from "node:assert/strict";
 import { type SimCluster, simCluster, type SimNode } from "./sim_cluster.ts";
 import { dec, enc } from "./kv_helpers.ts";
+import { GRANT_HORIZON_STEP_MS } from "../../lib/kv/local.ts";
 
 interface KeyLog {
   values: string[];
@@ -308,6 +309,7 @@ async function rivalCas(
   seed: number,
   key: string,
   lost: (o: SimNode[]) => (from: string, to: string) => boolean,
+  between?: (c: SimCluster, o: SimNode[]) => Promise<void>,
 ): Promise<{ wins: boolean[]; answers: unknown[]; finals: string[] }> {
   const c = await simCluster(["a", "b", "c"], seed);
   try {
@@ -318,6 +320,7 @@ async function rivalCas(
     c.dropIf(lost(owners));
     const first = o1.kv.put(key, enc("x1"), { cas: v1.index });
     await c.pass(20); // o1's checks have arrived where they are not lost
+    await between?.(c, owners);
     const second = o2.kv.serve("writes", {
       writes: [{ op: "put", key, value: btoa("x2"), cas: v1.index, timeout_ms: 5000 }],
     }) as Promise<Answers>;
@@ -359,6 +362,55 @@ Deno.test("an owner that granted another owner's CAS check gives way to it with 
   );
   assert.deepEqual(r.wins, [true, false], JSON.stringify(r.answers));
   assert.deepEqual(r.finals, ["x1"]);
+});
+
+Deno.test("a copy restarted while a CAS check it granted may be pending refuses rival checks", async () => {
+  // the first scenario, but o3 restarts between granting o1's check and o2's rival: it has
+  // forgotten the grant and must not grant the rival on the same base (o1 still waits for o2)
+  const r = await rivalCas(
+    19,
+    "cas/2",
+    ([o1, o2]) => (from, to) => (from === o1.uuid && to === o2.uuid) || (from === o2.uuid && to === o1.uuid),
+    async (c, [, , o3]) => {
+      await c.kill(o3);
+      await c.restart(o3);
+      assert.ok(o3.kv.local.blindUntil > c.clock.now(), "o3 knows a grant may be pending");
+    },
+  );
+  assert.ok(!(r.wins[0] && r.wins[1]), `both acked: ${JSON.stringify(r.answers)}`);
+  assert.deepEqual(r.wins, [true, false], JSON.stringify(r.answers));
+  assert.deepEqual(r.finals, ["x1"]);
+});
+
+Deno.test("after a restart, CAS checks are refused only until the last grant's deadline", async () => {
+  const c = await simCluster(["a", "b", "c"], 41);
+  try {
+    const key = "cas/7";
+    const [o1, , o3] = c.owners(key);
+    const v1 = await c.drive(o1.kv.put(key, enc("v1")));
+    await c.pass(1000);
+    // a restart with no grant given: nothing refused
+    await c.kill(o3);
+    await c.restart(o3);
+    assert.equal(o3.kv.local.blindUntil, 0);
+    await c.pass(1000);
+    // o3 grants a check whose record never comes (its coordinator died), then restarts
+    assert.ok(o3.kv.local.grantCas({ ...o3.kv.local.record(key)!, modify_index: 1, origin: "gone" }, 3000));
+    await c.pass(500);
+    await c.kill(o3);
+    await c.restart(o3);
+    const until = o3.kv.local.blindUntil;
+    assert.ok(until > c.clock.now() && until <= c.clock.now() + 2500 + GRANT_HORIZON_STEP_MS, String(until));
+    const early = await c.drive(o1.kv.put(key, enc("x0"), { cas: v1.index }));
+    assert.equal(early.ok, false, "refused while the forgotten grant may be pending");
+    assert.equal(o3.kv.local.record(key) && dec(o3.kv.local.record(key)!.value), "v1");
+    await c.pass(until - c.clock.now());
+    const x1 = await c.drive(o1.kv.put(key, enc("x1"), { cas: v1.index }));
+    assert.equal(x1.ok, true, "granted again once the horizon passed");
+    assert.equal(o3.kv.local.blindUntil, 0);
+  } finally {
+    await c.close();
+  }
 });
 
 Deno.test("a CAS check granted by a replica is released by its record, by its undo, or at its deadline", async () => {
