@@ -52,6 +52,32 @@ async function failOf(res: Response): Promise<AgentHttpError> {
   }
 }
 
+/**
+ * Why a compare-and-set of `key` on `cas` was refused, from the key as it is now: absent, or at
+ * another modify_index (the answer's X-Kunai-Index is the store's index when the key is absent).
+ */
+async function casRefusal(
+  client: AgentClient,
+  key: string,
+  cas: unknown,
+): Promise<{ why: string; current: number | null }> {
+  const res = await client.request("GET", `${keyPath(key)}?meta`);
+  if (res.status === 404) {
+    await res.body?.cancel();
+    return { why: `${key} does not exist (--cas 0 creates a key only if it is absent)`, current: null };
+  }
+  if (!res.ok) throw await failOf(res);
+  const m = await res.json() as Meta;
+  return {
+    why: typeof cas !== "string"
+      ? `${key} was left as it is (modify_index ${m.modify_index})`
+      : cas === "0"
+      ? `${key} exists (modify_index ${m.modify_index}); --cas 0 creates a key only if it is absent`
+      : `${key} is at modify_index ${m.modify_index}, not ${cas}`,
+    current: m.modify_index,
+  };
+}
+
 /** Every entry (with value) under `prefix`. */
 async function listEntries(client: AgentClient, prefix: string): Promise<Meta[]> {
   const res = await client.request("GET", `/kv/?${new URLSearchParams({ prefix, recurse: "" })}`);
@@ -237,9 +263,11 @@ export const kvCommands: CommandGroup = {
         if (!res.ok) throw await failOf(res);
         const ok = await res.json();
         const index = res.headers.get("x-kunai-index");
-        if (options.json) out.json({ key, ok, index: Number(index) });
-        else if (ok) out.line(`${out.paint("OK", "green")} ${key} (index ${index})`);
-        else out.error(`compare-and-set failed: ${key} is at index ${index}`);
+        const refused = ok ? null : await casRefusal(client(), key, options.cas);
+        if (options.json) {
+          out.json({ key, ok, index: Number(index), ...(refused && { modify_index: refused.current }) });
+        } else if (ok) out.line(`${out.paint("OK", "green")} ${key} (index ${index})`);
+        else out.error(`compare-and-set failed: ${refused!.why}`);
         return ok ? 0 : 1;
       },
     },
@@ -288,9 +316,11 @@ export const kvCommands: CommandGroup = {
         if (!res.ok) throw await failOf(res);
         const ok = await res.json();
         const index = Number(res.headers.get("x-kunai-index"));
-        if (options.json) out.json({ key, deleted: ok, index });
-        else if (ok) out.line(`${out.paint("deleted", "green")} ${key}`);
-        else out.error(`compare-and-set failed: ${key} is at index ${index}`);
+        const refused = ok ? null : await casRefusal(c, key, cas);
+        if (options.json) {
+          out.json({ key, deleted: ok, index, ...(refused && { modify_index: refused.current }) });
+        } else if (ok) out.line(`${out.paint("deleted", "green")} ${key}`);
+        else out.error(`compare-and-set failed: ${refused!.why}`);
         return ok ? 0 : 1;
       },
     },

@@ -21,7 +21,19 @@ Deno.test({
       // create-only on an existing key fails with exit 1
       r = await a.cli(["kv", "put", "app/greeting", "other", "--cas", "0"]);
       assert.equal(r.code, 1);
-      assert.match(r.stderr, /compare-and-set failed/);
+      assert.match(r.stderr, /compare-and-set failed: app\/greeting exists \(modify_index \d+\)/);
+      // a refused CAS says what the key is now (the answer's index is the store's for an absent key)
+      r = await a.cli(["kv", "put", "app/none", "x", "--cas", "5"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, /app\/none does not exist/);
+      r = await a.cli(["kv", "put", "app/greeting", "x", "--cas", "5", "--json"]);
+      assert.equal(r.code, 1);
+      const refused = JSON.parse(r.stdout);
+      assert.equal(refused.ok, false);
+      assert.equal(refused.modify_index, meta.modify_index);
+      r = await a.cli(["kv", "delete", "app/greeting", "--cas", "5"]);
+      assert.equal(r.code, 1);
+      assert.match(r.stderr, new RegExp(`app/greeting is at modify_index ${meta.modify_index}, not 5`));
       const file = `${a.dir}/value.bin`;
       Deno.writeFileSync(file, new Uint8Array([0, 1, 2, 255]));
       r = await a.cli(["kv", "put", "app/bin", `@${file}`]);
