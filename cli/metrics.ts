@@ -54,7 +54,7 @@ export const metricsCommands: CommandGroup = {
       options: {
         from: {
           type: "string",
-          description: "start (--from=-24h): -1h (default), -24h, -7d, epoch seconds, HH:MM_YYYYMMDD",
+          description: "start: -1h (default), -24h, -7d, epoch seconds, HH:MM_YYYYMMDD",
         },
         until: { type: "string", description: "end (default now)" },
         json: { type: "boolean", description: "print Graphite's JSON" },

@@ -283,7 +283,12 @@ export async function runCli(argv: string[], out = new Output()): Promise<number
   }
   let parsed;
   try {
-    parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true });
+    parsed = parseArgs({
+      args: joinDashValues(rest, options),
+      allowPositionals: true,
+      options,
+      strict: true,
+    });
   } catch (err) {
     return usageError(
       out,
@@ -367,4 +372,21 @@ function usageError(out: Output, message: string, usage: string): number {
   out.error(message);
   out.errorBlock(usage);
   return 2;
+}
+
+/**
+ * `--from -2min` as `--from=-2min`: a value that starts with a dash and a digit (a relative time, a
+ * negative number) is never an option, but parseArgs refuses it as ambiguous after a string option.
+ */
+export function joinDashValues(args: string[], options: Record<string, { type: string }>): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < args.length; i++) {
+    const a = args[i];
+    if (a === "--") return out.concat(args.slice(i));
+    const name = a.startsWith("--") && !a.includes("=") ? a.slice(2) : "";
+    if (name && options[name]?.type === "string" && /^-\d/.test(args[i + 1] ?? "")) {
+      out.push(`${a}=${args[++i]}`);
+    } else out.push(a);
+  }
+  return out;
 }

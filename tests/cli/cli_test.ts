@@ -1,6 +1,13 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { commandList, findCommand, GROUP_MODULES, loadGroups, runCli } from "../../cli/mod.ts";
+import {
+  commandList,
+  findCommand,
+  GROUP_MODULES,
+  joinDashValues,
+  loadGroups,
+  runCli,
+} from "../../cli/mod.ts";
 import { Output } from "../../cli/output.ts";
 import { newKey } from "../../cli/global.ts";
 import { VERSION } from "../../lib/version.ts";
@@ -36,6 +43,21 @@ Deno.test("unknown commands and options exit 2 with usage", async () => {
   const f = await run(["version", "extra"]);
   assert.equal(f.code, 2);
   assert.match(f.err, /unexpected argument 'extra'/);
+});
+
+Deno.test("a string option's value may start with a dash and a digit (--from -2min)", async () => {
+  const opts = { from: { type: "string" }, until: { type: "string" }, json: { type: "boolean" } };
+  assert.deepEqual(
+    joinDashValues(["--from", "-2min", "--until", "-1h", "--json", "-5", "x", "--", "--from", "-3"], opts),
+    ["--from=-2min", "--until=-1h", "--json", "-5", "x", "--", "--from", "-3"],
+  );
+  // an option or a dash word stays what it was: parseArgs still says what is wrong
+  assert.deepEqual(joinDashValues(["--from", "--json"], opts), ["--from", "--json"]);
+  assert.deepEqual(joinDashValues(["--from", "-h"], opts), ["--from", "-h"]);
+  // end to end: the ambiguity error no longer comes before the command runs
+  const r = await run(["metrics", "get", "x", "--from", "-2min", "--http-addr", "127.0.0.1:1"]);
+  assert.doesNotMatch(r.err, /ambiguous/);
+  assert.equal(r.code, 1, r.err); // no agent there: a runtime failure, not a usage error
 });
 
 Deno.test("help: global, per group and per command", async () => {

@@ -81,7 +81,7 @@ Deno.test("agent: Graphite and statsd land, /render answers Graphite JSON, the C
     const list = await a.cli(["metrics", "list", "e2e.", "--json"]);
     assert.equal(list.code, 0, list.stderr);
     assert.deepEqual(JSON.parse(list.stdout), ["e2e.a", "e2e.b"]);
-    const get = await a.cli(["metrics", "get", "e2e.a", "--from=-5min"]);
+    const get = await a.cli(["metrics", "get", "e2e.a", "--from", "-5min"]);
     assert.equal(get.code, 0, get.stderr);
     assert.match(get.stdout, /# e2e\.a {2}last 2/);
     const bad2 = await a.cli(["metrics", "get", "nosuch(x)"]);
