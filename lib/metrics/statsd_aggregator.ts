@@ -12,7 +12,7 @@
  */
 import { parseStatsdLine, type StatsdTags, statsName } from "./statsd_parse.ts";
 import { ownString } from "../own_string.ts";
-import { timerStatistics, TimerValues } from "./timer_stats.ts";
+import { type TimerState, timerStatistics, TimerValues } from "./timer_stats.ts";
 import { deleteBuckets } from "./etsy_inspect.ts";
 
 /** What etsy's management console lists and deletes. */
@@ -40,6 +40,17 @@ export interface StatsdOptions {
   maxKeys?: number;
   /** DogStatsD tags: ignored (default), or graphite tags of the series. */
   tags?: StatsdTags;
+}
+
+/**
+ * What an aggregator holds between two flushes, as plain data (structured-clone and JSON safe):
+ * what a stop hands to the next process (statsd_carryover.ts) and the Worker takes in a message.
+ */
+export interface StatsdState {
+  counters: Array<[name: string, value: number]>;
+  timers: Array<[name: string, timer: TimerState]>;
+  gauges: Array<[name: string, value: number]>;
+  sets: Array<[name: string, members: string[]]>;
 }
 
 /** What the aggregator has counted since it was created. */
@@ -216,6 +227,51 @@ export class StatsdAggregator {
     this.#sets.clear();
     this.stats.flushes++;
     return out;
+  }
+
+  /** What this interval holds so far (and the gauges), as plain data; nothing is reset. */
+  exportState(): StatsdState {
+    const timers: Array<[string, TimerState]> = [];
+    for (const [n, t] of this.#timers) if (t.seen > 0) timers.push([n, t.state()]);
+    const sets: Array<[string, string[]]> = [];
+    for (const [n, set] of this.#sets) sets.push([n, [...set]]);
+    return { counters: [...this.#counters], timers, gauges: [...this.#gauges], sets };
+  }
+
+  /**
+   * Adds another aggregator's state of the same interval (`exportState()` of it), as if this one
+   * had received its samples too: counters add up, timers' values join (within `maxTimerValues`),
+   * sets unite; a gauge takes the state's value only if this one has none (what arrived here is
+   * newer). The caps apply: names beyond `maxKeys` are counted as dropped.
+   */
+  mergeState(s: StatsdState): void {
+    for (const [n, v] of s.counters) {
+      const cur = this.#counters.get(n);
+      if (cur === undefined && !this.#room(this.#counters)) continue;
+      this.#counters.set(n, (cur ?? 0) + v);
+    }
+    for (const [n, ts] of s.timers) {
+      let t = this.#timers.get(n);
+      if (!t) {
+        if (!this.#room(this.#timers)) continue;
+        this.#timers.set(n, t = new TimerValues(this.opts.maxTimerValues, this.#timers.size + 1));
+      }
+      t.merge(ts);
+    }
+    for (const [n, v] of s.gauges) {
+      if (!this.#gauges.has(n) && this.#room(this.#gauges)) this.#gauges.set(n, v);
+    }
+    for (const [n, members] of s.sets) {
+      let set = this.#sets.get(n);
+      if (!set) {
+        if (!this.#room(this.#sets)) continue;
+        this.#sets.set(n, set = new Set());
+      }
+      for (const m of members) {
+        if (set.size >= this.opts.maxTimerValues) break;
+        set.add(m);
+      }
+    }
   }
 
   /**

@@ -18,6 +18,18 @@ function xorshift(seed: number): () => number {
   };
 }
 
+/** A timer's values and exact sums as plain data (`TimerValues.state()`). */
+export interface TimerState {
+  seen: number;
+  sum: number;
+  sumSquares: number;
+  lower: number;
+  upper: number;
+  weightedCount: number;
+  /** At most `cap` of the `seen` values (all of them while they fit). */
+  values: number[];
+}
+
 export class TimerValues {
   /** Values seen (exact); the reservoir holds min(seen, cap) of them. */
   seen = 0;
@@ -46,6 +58,42 @@ export class TimerValues {
       const j = Math.floor(this.#rand() * this.seen);
       if (j < this.cap) this.values[j] = v;
     }
+  }
+
+  /** What this timer holds, as plain data (values copied): what a restart carries over. */
+  state(): TimerState {
+    const { seen, sum, sumSquares, lower, upper, weightedCount } = this;
+    return { seen, sum, sumSquares, lower, upper, weightedCount, values: this.values.slice() };
+  }
+
+  /**
+   * Adds the values another timer of the same interval saw (`state()` of it): the exact sums add
+   * up; the values are put together while they fit in `cap`, else a reservoir of `cap` is drawn from
+   * both, each side in proportion to how many values it stands for.
+   */
+  merge(s: TimerState): void {
+    const mine = this.values.length, theirs = s.values.length;
+    if (mine + theirs <= this.cap) {
+      for (let i = 0; i < theirs; i++) this.values.push(s.values[i]);
+    } else {
+      const a = this.values.slice(), b = s.values.slice();
+      this.values.length = 0;
+      const wa = this.seen, wb = s.seen;
+      while (this.values.length < this.cap && (a.length || b.length)) {
+        const src = !b.length || (a.length && this.#rand() * (wa + wb) < wa) ? a : b;
+        // without replacement: the drawn value leaves its side
+        const j = Math.floor(this.#rand() * src.length);
+        this.values.push(src[j]);
+        src[j] = src[src.length - 1];
+        src.pop();
+      }
+    }
+    this.seen += s.seen;
+    this.sum += s.sum;
+    this.sumSquares += s.sumSquares;
+    if (s.lower < this.lower) this.lower = s.lower;
+    if (s.upper > this.upper) this.upper = s.upper;
+    this.weightedCount += s.weightedCount;
   }
 
   /** Whether every value is held (statistics are exact). */
