@@ -12,7 +12,8 @@ import type { MetricsStoreConfig } from "../config/mod.ts";
 import { compileRules, parseRetentions } from "./retention.ts";
 import { METRICS_MIGRATIONS, TimeSeriesStore } from "./ts_store.ts";
 import { StoreFullError } from "../store/mod.ts";
-import { StatsdAggregator } from "./statsd_aggregator.ts";
+import { StatsdAggregator, type StatsdState } from "./statsd_aggregator.ts";
+import { combinedState, StatsdCarry } from "./statsd_carryover.ts";
 import { parseGraphiteLine } from "./graphite_parse.ts";
 import { pickledPoints } from "./graphite_pickle.ts";
 import { PickleError } from "./pickle.ts";
@@ -93,6 +94,8 @@ export class MetricsService {
   #statsdTimer: LazyInterval | null = null;
   #offBus: (() => void) | null = null;
   socketErrors = 0;
+  /** The statsd state a stop hands to a start before the tick it dated its points at. */
+  #carry: StatsdCarry;
 
   constructor(ctx: Ctx) {
     this.#ctx = ctx;
@@ -101,6 +104,11 @@ export class MetricsService {
     const rules = compileRules(this.#cfg.aggregation);
     const db = ctx.store.open("metrics", METRICS_MIGRATIONS);
     db.exec(`PRAGMA wal_autocheckpoint = ${METRICS_WAL_AUTOCHECKPOINT}`);
+    this.#carry = new StatsdCarry(
+      db,
+      ctx.log,
+      () => ctx.counters.inc("metrics_errors_total", { what: "statsd carry-over" }),
+    );
     // the write timer sleeps while nothing is pending: an idle agent does not wake every second; the
     // first points after a quiet interval (a collector round) are written in the wake-up that brought them
     this.#writer = new LazyInterval(ctx.clock, this.#cfg.flush_interval, () => this.#writeTick(), {
@@ -211,8 +219,26 @@ export class MetricsService {
    * `ts`: the time its points carry (default now).
    */
   async flushStatsd(ts = Math.floor(this.#ctx.clock.now() / 1000)): Promise<number> {
+    return (await this.#flushStatsd(ts, false)).points;
+  }
+
+  /**
+   * The flush: what the last stop handed over is added first if this flush is at its tick (to the
+   * Worker's aggregator while one runs: the datagrams of this interval are there); with `keep`,
+   * also the state the aggregators held before it (a stop hands it to the next start).
+   */
+  async #flushStatsd(ts: number, keep: boolean): Promise<{ points: number; state: StatsdState | null }> {
+    const carry = this.#carry.forFlush(ts);
+    const worker = this.#l.statsdWorker;
+    const intoWorker = carry !== null && worker !== null && worker.running;
+    if (carry && !intoWorker) this.statsd.mergeState(carry);
+    const states: StatsdState[] = keep ? [this.statsd.exportState()] : [];
     const pts = this.statsd.flush(ts);
-    if (this.#l.statsdWorker) pts.push(...await this.#l.statsdWorker.flush(ts));
+    if (worker) {
+      const r = await worker.flushWith(ts, { merge: intoWorker ? carry : undefined, keep });
+      pts.push(...r.points);
+      if (r.state) states.push(r.state);
+    }
     for (const [n, v, t] of pts) this.ingest(n, v, t);
     this.#lastStatsdFlush = Math.round(this.#ctx.clock.now() / 1000);
     try {
@@ -220,7 +246,7 @@ export class MetricsService {
     } catch (err) {
       if (!(err instanceof StoreFullError)) throw err; // the points wait: the write timer retries and logs
     }
-    return pts.length;
+    return { points: pts.length, state: keep ? combinedState(states, this.statsd.opts) : null };
   }
 
   async start(): Promise<void> {
@@ -244,6 +270,7 @@ export class MetricsService {
     // statsd flushes run even without a listener: forwarded lines may arrive from other nodes
     const statsdEvery = (this.#statsdCfg?.interval ?? 10) * 1000;
     this.#lastStatsdFlush = Math.round(clock.now() / 1000);
+    this.#carry.take(Math.floor(clock.now() / 1000), statsdEvery / 1000);
     // on the epoch grid of the interval (as Graphite's buckets are): one wake-up with the agent's other 10 s jobs
     this.#statsdTimer = new LazyInterval(clock, statsdEvery, () => {
       void this.#flushStatsdSafely();
@@ -286,12 +313,16 @@ export class MetricsService {
     }
   }
 
-  async #flushStatsdSafely(ts?: number): Promise<void> {
+  async #flushStatsdSafely(
+    ts = Math.floor(this.#ctx.clock.now() / 1000),
+    keep = false,
+  ): Promise<StatsdState | null> {
     try {
-      await this.flushStatsd(ts);
+      return (await this.#flushStatsd(ts, keep)).state;
     } catch (err) {
       this.#ctx.counters.inc("metrics_errors_total", { what: "statsd flush" });
       this.#ctx.log.error(`statsd flush failed: ${(err as Error).message}`);
+      return null;
     }
   }
 
@@ -413,10 +444,15 @@ export class MetricsService {
     // what was received and acknowledged by nothing yet still lands: flush statsd, then the store.
     // Its points carry the next tick's time, when they would have been flushed: stamped now, they
     // fell in the bucket of the last tick's points, and a bucket keeps its last point, so these few
-    // seconds replaced a whole interval (every restart lost an interval of counters)
+    // seconds replaced a whole interval (every restart lost an interval of counters).
+    // A start before that tick flushes there too, replacing these points: the state they came from
+    // is handed to it (statsd_carryover.ts), which adds it to its own flush at the tick
     const every = this.#statsdCfg?.interval ?? 10;
     const nowS = Math.floor(this.#ctx.clock.now() / 1000);
-    await this.#flushStatsdSafely(Math.min((Math.floor(nowS / every) + 1) * every, nowS + MAX_AHEAD_S));
+    const next = (Math.floor(nowS / every) + 1) * every;
+    const at = Math.min(next, nowS + MAX_AHEAD_S);
+    const state = await this.#flushStatsdSafely(at, at === next);
+    if (state) this.#safe("statsd carry-over", () => this.#carry.save({ tick: at, interval: every, state }));
     await this.#l.statsdWorker?.stop();
     this.#l.statsdWorker = null;
     this.#safe("final flush", () => this.store.flush());

@@ -2,7 +2,7 @@
  * Messages between the metrics subsystem and its statsd Worker (the Worker owns the UDP socket so
  * a busy main thread never lets the kernel buffer overflow).
  */
-import type { MgmtAnswer, MgmtKind, StatsdOptions, StatsdStats } from "./statsd_aggregator.ts";
+import type { MgmtAnswer, MgmtKind, StatsdOptions, StatsdState, StatsdStats } from "./statsd_aggregator.ts";
 
 export type ToStatsdWorker =
   | { type: "start"; hostname: string; port: number; opts: StatsdOptions }
@@ -10,7 +10,11 @@ export type ToStatsdWorker =
   | { type: "mode"; local: boolean }
   /** Lines received elsewhere (TCP) that belong to this aggregator. */
   | { type: "lines"; lines: string[] }
-  | { type: "flush"; id: number; ts: number }
+  /**
+   * The interval's points; `merge`: a state added first (what a stop handed over); `keep`: the
+   * state is answered too, as it was before the flush reset it (a stop hands it over).
+   */
+  | { type: "flush"; id: number; ts: number; merge?: StatsdState; keep?: boolean }
   /** The management console: one kind's values, or (with `buckets`) etsy's del* of them; null: sizes only. */
   | { type: "mgmt"; id: number; kind: MgmtKind | null; buckets?: string[] }
   /** Datagrams handed over (`packet`) that the main thread has taken since the last `taken`. */
@@ -34,7 +38,13 @@ export type FromStatsdWorker =
     batching: boolean;
   }
   | { type: "packet"; bytes: Uint8Array }
-  | { type: "flushed"; id: number; points: Array<[string, number, number]>; stats: StatsdStats }
+  | {
+    type: "flushed";
+    id: number;
+    points: Array<[string, number, number]>;
+    stats: StatsdStats;
+    state?: StatsdState;
+  }
   /** A console answer, with the counters as they are at that moment (the console's `stats` reads them). */
   | { type: "mgmt"; id: number; answer: MgmtAnswer; received: number; stats: StatsdStats; lastBad: string };
 

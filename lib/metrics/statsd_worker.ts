@@ -107,9 +107,18 @@ self.onmessage = (e: MessageEvent<ToStatsdWorker>) => {
         post({ type: "mgmt", id: m.id, answer, received, stats: { ...agg.stats }, lastBad: agg.lastBad });
       }
       break;
-    case "flush":
-      post({ type: "flushed", id: m.id, points: agg ? agg.flush(m.ts) : [], stats: { ...agg!.stats } });
+    case "flush": {
+      if (agg && m.merge) agg.mergeState(m.merge);
+      const state = agg && m.keep ? agg.exportState() : undefined;
+      post({
+        type: "flushed",
+        id: m.id,
+        points: agg ? agg.flush(m.ts) : [],
+        stats: { ...agg!.stats },
+        state,
+      });
       break;
+    }
     case "stop":
       closing = true;
       try {

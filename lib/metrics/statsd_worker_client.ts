@@ -4,7 +4,7 @@
  * (an uncaught error in it) is started again on the same port, after 1 s and then up to a minute
  * while it keeps dying: its counters carry on from where they were, the interval it held is lost.
  */
-import type { MgmtAnswer, MgmtKind, StatsdOptions, StatsdStats } from "./statsd_aggregator.ts";
+import type { MgmtAnswer, MgmtKind, StatsdOptions, StatsdState, StatsdStats } from "./statsd_aggregator.ts";
 import { type FromStatsdWorker, HANDOFF_ACK_EVERY, type ToStatsdWorker } from "./statsd_protocol.ts";
 import { udpSocketFds } from "../udp_buffer.ts";
 import { hostPort } from "../host_port.ts";
@@ -41,6 +41,12 @@ export function statsdPermissions(hostname: string): Deno.PermissionOptionsObjec
   };
 }
 
+/** A flush's points, and (when asked) the state before it. */
+export interface FlushAnswer {
+  points: Array<[string, number, number]>;
+  state?: StatsdState;
+}
+
 const zero = (): StatsdStats => ({ packets: 0, metrics: 0, bad_lines: 0, dropped: 0, flushes: 0 });
 
 export class StatsdWorker {
@@ -66,7 +72,7 @@ export class StatsdWorker {
   #stopped = false;
   #local = true;
   #nextId = 1;
-  #waiting = new Map<number, (points: Array<[string, number, number]>) => void>();
+  #waiting = new Map<number, (answer: FlushAnswer) => void>();
   #mgmtWaiting = new Map<number, { resolve: (answer: MgmtAnswer) => void; reject: (err: Error) => void }>();
   #pendingLines: string[] = [];
   #linesQueued = false;
@@ -188,7 +194,7 @@ export class StatsdWorker {
           break;
         case "flushed":
           this.#stats = m.stats;
-          this.#waiting.get(m.id)?.(m.points);
+          this.#waiting.get(m.id)?.({ points: m.points, state: m.state });
           this.#waiting.delete(m.id);
           break;
       }
@@ -215,7 +221,7 @@ export class StatsdWorker {
     b.handoffDropped += this.#handoffDropped;
     this.#stats = zero();
     this.#received = this.#handoffDropped = this.#taken = 0;
-    for (const resolve of this.#waiting.values()) resolve([]);
+    for (const resolve of this.#waiting.values()) resolve({ points: [] });
     this.#waiting.clear();
     for (const w of this.#mgmtWaiting.values()) w.reject(new Error("statsd worker died"));
     this.#mgmtWaiting.clear();
@@ -278,20 +284,34 @@ export class StatsdWorker {
   }
 
   /** The interval's points at `ts` (empty if the Worker does not answer within 5 s or dies). */
-  flush(ts: number): Promise<Array<[string, number, number]>> {
-    if (!this.#worker) return Promise.resolve([]);
+  async flush(ts: number): Promise<Array<[string, number, number]>> {
+    return (await this.flushWith(ts)).points;
+  }
+
+  /** Whether a Worker runs now (none between a death and its restart). */
+  get running(): boolean {
+    return this.#worker !== null;
+  }
+
+  /**
+   * A flush that first adds `merge` to the Worker's state (what a stop handed over), and with
+   * `keep` also answers the state as it was before the flush reset it (for the next process).
+   * Empty (no state) if the Worker does not answer within 5 s or dies.
+   */
+  flushWith(ts: number, extra: { merge?: StatsdState; keep?: boolean } = {}): Promise<FlushAnswer> {
+    if (!this.#worker) return Promise.resolve({ points: [] });
     const id = this.#nextId++;
     return new Promise((resolve) => {
       const t = setTimeout(() => {
         this.#waiting.delete(id);
         this.onError("statsd worker did not answer a flush within 5 s");
-        resolve([]);
+        resolve({ points: [] });
       }, FLUSH_TIMEOUT_MS);
-      this.#waiting.set(id, (points) => {
+      this.#waiting.set(id, (answer) => {
         clearTimeout(t);
-        resolve(points);
+        resolve(answer);
       });
-      this.#send({ type: "flush", id, ts });
+      this.#send({ type: "flush", id, ts, ...extra });
     });
   }
 
