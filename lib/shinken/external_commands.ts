@@ -30,6 +30,12 @@ interface PendingLine {
 const MAX_DELAY = 2 ** 31 - 1;
 /** When an acknowledgement's removal could not be written, it is tried again after this long. */
 const RETRY_MS = 60_000;
+/**
+ * After lines were dropped (no reader on the pipe: Nagios restarting or reloading, which reopens it;
+ * a full pipe), what Nagios was not told is told again after this long, doubling up to RESYNC_MAX_MS.
+ */
+export const RESYNC_FIRST_MS = 1000;
+export const RESYNC_MAX_MS = 30_000;
 
 /** Tells the monitoring tool, through its external command file, what the cluster knows. */
 export class ExternalCommands {
@@ -52,7 +58,10 @@ export class ExternalCommands {
   #ackTimer: number | null = null;
   /** Unsafe node uuids already logged (such nodes are not exported). */
   #badNames = new Set<string>();
-  stats = { lines: 0, dropped: 0 };
+  /** Tells Nagios again what dropped lines did not (see RESYNC_FIRST_MS). */
+  #resyncTimer: number | null = null;
+  #resyncDelay = RESYNC_FIRST_MS;
+  stats = { lines: 0, dropped: 0, resyncs: 0 };
 
   constructor(ctx: Ctx, cfg: ShinkenConfig, membership: ShinkenMembership, localChecks?: LocalChecks) {
     this.#ctx = ctx;
@@ -65,6 +74,8 @@ export class ExternalCommands {
     this.#stopped = true;
     if (this.#ackTimer !== null) this.#ctx.clock.clearTimeout(this.#ackTimer);
     this.#ackTimer = null;
+    if (this.#resyncTimer !== null) this.#ctx.clock.clearTimeout(this.#resyncTimer);
+    this.#resyncTimer = null;
   }
 
   /** Our own check changed state: push its result, then its acknowledgement if it is silenced. */
@@ -91,14 +102,7 @@ export class ExternalCommands {
    */
   onMember(m: MemberRecord, reaped = false): void {
     if (!this.#safe(m)) return;
-    const lines: PendingLine[] = [];
-    const now = Math.floor(this.#ctx.clock.now() / 1000);
-    if (m.state === "dead" && !this.#down.has(m.uuid)) {
-      this.#down.add(m.uuid);
-      lines.push({ line: hostResultLine(now, m.uuid, 1, `kunai: node ${m.name} is dead`) });
-    } else if (m.state === "alive" && this.#down.delete(m.uuid)) {
-      lines.push({ line: hostResultLine(now, m.uuid, 0, `kunai: node ${m.name} is alive`) });
-    }
+    const lines = this.#hostLines(m);
     const self = m.uuid === this.#membership.self().uuid;
     if (!self) {
       const checks = exportedChecks(memberChecks(m));
@@ -118,6 +122,61 @@ export class ExternalCommands {
     }
     this.#push(lines);
     if (self) this.syncAcks();
+  }
+
+  /** Host down (dead) or up again (alive after we said dead); remembered once written. */
+  #hostLines(m: MemberRecord): PendingLine[] {
+    const now = Math.floor(this.#ctx.clock.now() / 1000);
+    const uuid = m.uuid;
+    if (m.state === "dead" && !this.#down.has(uuid)) {
+      return [{
+        line: hostResultLine(now, uuid, 1, `kunai: node ${m.name} is dead`),
+        commit: () => this.#down.add(uuid),
+      }];
+    }
+    if (m.state === "alive" && this.#down.has(uuid)) {
+      return [{
+        line: hostResultLine(now, uuid, 0, `kunai: node ${m.name} is alive`),
+        commit: () => this.#down.delete(uuid),
+      }];
+    }
+    return [];
+  }
+
+  /**
+   * After dropped lines: every host state, result, downtime and acknowledgement Nagios was not told
+   * (what was written is remembered, so only the rest goes; a result that changed meanwhile goes as
+   * it is now).
+   */
+  resync(): void {
+    if (!this.#cfg.external_command_file || this.#stopped) return;
+    this.stats.resyncs++;
+    const self = this.#membership.self();
+    const lines: PendingLine[] = [];
+    for (const m of this.#membership.members()) {
+      if (m.state === "leave" || !this.#safe(m)) continue;
+      lines.push(...this.#hostLines(m));
+      const had = this.#pushed.get(m.uuid);
+      const checks = m.uuid === self.uuid ? this.#ownChecks(m) : exportedChecks(memberChecks(m));
+      for (const c of checks) {
+        if (had?.get(c.service) !== c.state_id) {
+          lines.push(this.#serviceLine(m.uuid, c.service, c.state_id, c.output));
+        }
+      }
+      lines.push(...this.#downtimeLines(m.uuid, m.maintenance ?? null));
+    }
+    this.#push(lines);
+    this.syncAcks();
+  }
+
+  #armResync(): void {
+    if (this.#resyncTimer !== null || this.#stopped) return;
+    const wait = this.#resyncDelay;
+    this.#resyncDelay = Math.min(wait * 2, RESYNC_MAX_MS);
+    this.#resyncTimer = this.#ctx.clock.setTimeout(() => {
+      this.#resyncTimer = null;
+      this.resync();
+    }, wait);
   }
 
   /** A member was reaped (gone from the membership for good): its downtime goes, then all we kept of it. */
@@ -298,6 +357,9 @@ export class ExternalCommands {
     }
     this.#saveNotes();
     this.stats.lines += r.written;
+    // a resync follows dropped lines, later each time while the pipe keeps refusing them
+    if (!r.dropped) this.#resyncDelay = RESYNC_FIRST_MS;
+    else this.#armResync();
     if (r.dropped) {
       this.stats.dropped += r.dropped;
       this.#ctx.counters.inc("shinken_command_lines_dropped_total", { reason: r.reason }, r.dropped);

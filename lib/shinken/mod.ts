@@ -36,6 +36,7 @@ export {
   serviceResultLine,
 } from "./cfg_render.ts";
 export { commandFileReady, pushLines } from "./command_file.ts";
+export { RESYNC_FIRST_MS, RESYNC_MAX_MS } from "./external_commands.ts";
 export { ackComment, downtimeComment, OPEN_DOWNTIME_S, planAck, planDowntime } from "./quiet.ts";
 export { shinkenRoutes } from "./routes.ts";
 export { DISK_CHECK_MS, HostRenderer, renderAll } from "./host_files.ts";

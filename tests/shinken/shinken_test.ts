@@ -8,6 +8,8 @@ import {
   GENERATED_MARK,
   HostRenderer,
   pushLines,
+  RESYNC_FIRST_MS,
+  RESYNC_MAX_MS,
   serviceResultLine,
 } from "../../lib/shinken/mod.ts";
 import { pathExists } from "../../lib/fs/mod.ts";
@@ -421,6 +423,63 @@ Deno.test("check results reach a FIFO in external-command syntax; with no reader
       fs.closeSync(fd);
       await s.stop();
     }
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("lines dropped while Nagios does not read its pipe are told again once it does", async () => {
+  // Nagios 4 writes status.dat before its command file worker opens the pipe, and a reload reopens
+  // it: a result pushed meanwhile was dropped and only went again at that check's next change
+  const clock = new VirtualClock();
+  const w = world("nagios", clock);
+  const read = (fd: number) => {
+    const buf = new Uint8Array(65536);
+    try {
+      return new TextDecoder().decode(buf.subarray(0, fs.readSync(fd, buf))).split("\n").filter(Boolean);
+    } catch { // EAGAIN: nothing written
+      return [];
+    }
+  };
+  try {
+    assert.equal((await new Deno.Command("mkfifo", { args: [w.cmdFile] }).output()).code, 0);
+    const s = shinken(w);
+    await s.start(); // no reader: every result dropped
+    assert.ok((s.info().dropped as number) >= 4);
+    let fd = fs.openSync(w.cmdFile, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    await clock.advance(RESYNC_FIRST_MS);
+    let lines = read(fd);
+    assert.ok(lines.some((l) => l.includes(`;${w.members[0].uuid};agent-cpu;2;CPU 99%`)), lines.join("\n"));
+    assert.equal(s.info().resyncs, 1);
+    await clock.advance(RESYNC_MAX_MS);
+    assert.deepEqual(read(fd), [], "what was written is not told again");
+    assert.equal(s.info().resyncs, 1);
+    // Nagios reloads: a node dies and a service fails while nobody reads
+    fs.closeSync(fd);
+    const dead = { ...w.members[1], state: "dead" as const };
+    w.members[1] = dead;
+    w.ctx.bus.emit("member.dead", dead);
+    const failing = {
+      ...w.members[2],
+      incarnation: 2,
+      services: {
+        http: { name: "http", state_id: 2, check: { id: "service:http", state_id: 2, output: "down" } },
+      },
+    } as unknown as MemberRecord;
+    w.members[2] = failing;
+    w.ctx.bus.emit("member.updated", failing);
+    await clock.advance(RESYNC_FIRST_MS); // still no reader: dropped again, the next try later
+    assert.equal(s.info().resyncs, 2);
+    fd = fs.openSync(w.cmdFile, fs.constants.O_RDONLY | fs.constants.O_NONBLOCK);
+    await clock.advance(2 * RESYNC_FIRST_MS);
+    lines = read(fd);
+    assert.ok(lines.some((l) => l.includes(`PROCESS_HOST_CHECK_RESULT;${dead.uuid};1;`)), lines.join("\n"));
+    assert.ok(lines.some((l) => l.includes(`;${failing.uuid};agent-http;2;down`)), lines.join("\n"));
+    assert.equal(lines.length, 2, lines.join("\n"));
+    w.ctx.bus.emit("member.dead", dead); // Nagios knows now: not said again
+    assert.deepEqual(read(fd), []);
+    fs.closeSync(fd);
+    await s.stop();
   } finally {
     w.ctx.cleanup();
   }
