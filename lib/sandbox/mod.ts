@@ -31,7 +31,7 @@ import type { Logger } from "../log/mod.ts";
 import { silentLogger } from "../log/mod.ts";
 import { denied } from "./broker.ts";
 import { LocalBroker, type MethodServer } from "./local.ts";
-import { procStat, reapRun } from "./reaper.ts";
+import { procStat, reapRun, trackRefusal } from "./reaper.ts";
 
 export type { BrokerDirEntry, BrokerStat, BrokerStatfs } from "./protocol.ts";
 export { BrokerDenied } from "./protocol.ts";
@@ -290,10 +290,9 @@ export class SandboxWorker implements MethodServer {
     }
     if (msg.op === "trackGroup") {
       const st = procStat(pid);
-      // our direct child leading its own group, or already gone (its leftovers still carry the marker)
-      if (st && !(st.pgrp === pid && (st.ppid === Deno.pid || st.state === "Z"))) {
-        throw denied(`${this.spec.name}: pid ${pid} is not a detached child of this agent`);
-      }
+      // our direct child leading its own group, or gone/being reaped (its leftovers still carry the marker)
+      const refusal = trackRefusal(pid, st, Deno.pid);
+      if (refusal) throw denied(`${this.spec.name}: ${refusal}`);
       const marker = typeof msg.marker === "string" && MARKER.test(msg.marker) ? msg.marker : "";
       this.#groups.set(pid, { marker, since: st?.start ?? 0 });
     } else if (msg.op === "untrackGroup") this.#groups.delete(pid);

@@ -33,6 +33,24 @@ export function procStat(pid: number): { ppid: number; pgrp: number; state: stri
   }
 }
 
+/**
+ * Why `pid` may not be tracked as a run's process group, or null when it may: it is gone, our
+ * own child (`agentPid`) leading its own group, or being reaped. The kernel drops a process's
+ * signal state while its parent reaps it, and its stat then shows ppid 0 and pgrp -1 (state Z or X)
+ * for a moment: a plugin that exits at once is often caught there, and is as good as gone.
+ */
+export function trackRefusal(
+  pid: number,
+  st: { ppid: number; pgrp: number; state: string } | null,
+  agentPid: number,
+): string | null {
+  if (!st) return null;
+  if (st.pgrp === pid && st.ppid === agentPid) return null;
+  if (st.ppid === 0 && st.pgrp === -1) return null;
+  return `pid ${pid} is not a detached child of this agent ` +
+    `(state ${st.state}, ppid ${st.ppid}, pgrp ${st.pgrp}; agent pid ${agentPid})`;
+}
+
 /** Delays of the follow-up scans while a young process is mid-exec (≈0.3 s in all). */
 export const SETTLE_DELAYS_MS = [5, 10, 20, 40, 80, 160];
 

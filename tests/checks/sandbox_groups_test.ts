@@ -29,7 +29,10 @@ Deno.test("process-group kills are limited to detached children the Worker regis
     await assert.rejects(off.call("track", { pid: sleeper.pid }), /not allowed/);
     const w = sandbox.spawn({ name: "groups", module, permissions: NO_PERMISSIONS, processGroups: true });
     await assert.rejects(w.call("track", { pid: 1 }), /not allowed/);
-    await assert.rejects(w.call("track", { pid: attached.pid }), /not a detached child/);
+    await assert.rejects(
+      w.call("track", { pid: attached.pid }),
+      new RegExp(`not a detached child of this agent \\(state [A-Z], ppid ${Deno.pid}, pgrp \\d+; agent pid`),
+    );
     await assert.rejects(w.call("kill", { pid: sleeper.pid }), /not registered/);
     assert.equal(await w.call("track", { pid: sleeper.pid }), "tracked");
     assert.deepEqual(w.trackedGroups, [sleeper.pid]);

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { procStat, reapRun, reapsSettled } from "../../lib/sandbox/reaper.ts";
+import { procStat, reapRun, reapsSettled, trackRefusal } from "../../lib/sandbox/reaper.ts";
 import { RUN_MARKER_VAR } from "../../lib/sandbox/protocol.ts";
 import { until } from "../helpers.ts";
 
@@ -77,5 +77,31 @@ Deno.test("a setsid child whose environment is not readable yet (mid-exec) is ki
   } finally {
     if (pid && running(pid)) Deno.kill(pid, "SIGKILL");
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("a plugin caught while its parent reaps it may be tracked; a refusal says what was seen", () => {
+  const agent = 4242, pid = 5000;
+  // gone, or our child leading its own group (running or zombie)
+  assert.equal(trackRefusal(pid, null, agent), null);
+  assert.equal(trackRefusal(pid, { state: "S", ppid: agent, pgrp: pid }, agent), null);
+  assert.equal(trackRefusal(pid, { state: "Z", ppid: agent, pgrp: pid }, agent), null);
+  // read while being reaped: the kernel no longer has its signal state and shows ppid 0, pgrp -1
+  // (both seen on a fast check_dummy run; they made the run's process group untracked)
+  assert.equal(trackRefusal(pid, { state: "X", ppid: 0, pgrp: -1 }, agent), null);
+  assert.equal(trackRefusal(pid, { state: "Z", ppid: 0, pgrp: -1 }, agent), null);
+  // another process's child, or ours without a group of its own, or another's zombie group leader
+  for (
+    const st of [
+      { state: "S", ppid: 77, pgrp: pid },
+      { state: "R", ppid: agent, pgrp: agent },
+      { state: "Z", ppid: 77, pgrp: pid },
+    ]
+  ) {
+    assert.equal(
+      trackRefusal(pid, st, agent),
+      `pid ${pid} is not a detached child of this agent ` +
+        `(state ${st.state}, ppid ${st.ppid}, pgrp ${st.pgrp}; agent pid ${agent})`,
+    );
   }
 });
