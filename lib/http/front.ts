@@ -28,6 +28,7 @@ import { FailureNote } from "../log/failure.ts";
 import type { Counters } from "../counters.ts";
 import { type FastDispatch, type FastUpgrade, isUpgrade } from "./fast.ts";
 import { WsFrontConn } from "./ws_front.ts";
+import { removeLeftoverDirs } from "./serve.ts";
 
 export interface TcpFrontOptions {
   hostname: string;
@@ -139,8 +140,12 @@ export class TcpFront {
     void this.#accept();
   }
 
-  /** Listens on `hostname:port` (AddrInUse propagates) and starts the private server. */
-  static start(opts: TcpFrontOptions): Promise<TcpFront> {
+  /**
+   * Listens on `hostname:port` (AddrInUse propagates) and starts the private server, first removing
+   * what a killed agent left beside its private socket (`removeLeftoverDirs`).
+   */
+  static async start(opts: TcpFrontOptions): Promise<TcpFront> {
+    if (opts.privateSocket) await removeLeftoverDirs(opts.privateSocket, opts.log);
     const listener = Deno.listen({ hostname: opts.hostname, port: opts.port });
     let path = opts.privateSocket;
     let cleanup = path ?? "";
@@ -157,9 +162,7 @@ export class TcpFront {
       if (cleanup) removeIfPresent(cleanup);
       throw err;
     }
-    return Promise.resolve(
-      new TcpFront(listener.addr as Deno.NetAddr, listener, server, cleanup, path, opts),
-    );
+    return new TcpFront(listener.addr as Deno.NetAddr, listener, server, cleanup, path, opts);
   }
 
   /** Open client connections. */

@@ -20,7 +20,7 @@ import type { Logger } from "../log/mod.ts";
 import type { Counters } from "../counters.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import { TcpFront } from "./front.ts";
-import { LastingServer } from "./serve.ts";
+import { LastingServer, removeLeftoverDirs } from "./serve.ts";
 import { corsHeaders, EXPOSE_HEADERS } from "./cors.ts";
 
 /** Methods counted by name in `http_route_requests_total`; any other is counted as `other`. */
@@ -311,6 +311,7 @@ export class HttpServer {
       }
       if (opts.socket) {
         await removeStaleSocket(opts.socket);
+        await removeLeftoverDirs(opts.socket, opts.log);
         const path = opts.socket;
         const srv = LastingServer.start(
           { path, onListen: () => {}, onError },

@@ -179,6 +179,83 @@ function privateDirBeside(path: string): string | null {
   }
 }
 
+/** The name of a directory made by `privateDirBeside`. */
+const PRIVATE_DIR = /^\.kunai-[0-9a-f]{6}$/;
+
+/** A private directory changed more recently may be another server's, binding right now. */
+export const LEFTOVER_MIN_AGE_MS = 10_000;
+
+/**
+ * Removes the private directories beside `path` that a server killed while binding left behind
+ * (`serveUnix` removes its own at once, but not after a kill -9 in between): each is removed only
+ * when named as `privateDirBeside` names them, a real directory of the agent's user, unchanged
+ * for `LEFTOVER_MIN_AGE_MS`, and holding nothing but (at most) the socket `s` that nobody listens
+ * on. Anything else is left alone, with a warning; a failure is a warning too, never thrown.
+ * Each removal is logged. Call it at start, before serving on `path`. Returns how many went.
+ */
+export async function removeLeftoverDirs(path: string, log: Logger): Promise<number> {
+  const parent = dirname(path);
+  let names: string[];
+  try {
+    names = [...Deno.readDirSync(parent)].map((e) => e.name).filter((n) => PRIVATE_DIR.test(n));
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) {
+      log.warn(`cannot look for leftover socket directories in ${parent}: ${(err as Error).message}`);
+    }
+    return 0;
+  }
+  let removed = 0;
+  for (const name of names) {
+    const dir = join(parent, name);
+    try {
+      const why = await leftoverRefusal(dir);
+      if (why === "young") {
+        log.debug(`left ${dir} for a later start: changed less than ${LEFTOVER_MIN_AGE_MS / 1000} s ago`);
+        continue;
+      }
+      if (why) {
+        log.warn(`left ${dir} alone (it looks like a leftover socket directory, but ${why})`);
+        continue;
+      }
+      try {
+        Deno.removeSync(join(dir, "s"));
+      } catch (err) {
+        if (!(err instanceof Deno.errors.NotFound)) throw err;
+      }
+      Deno.removeSync(dir); // not recursive: anything that appeared since stays, and so does the dir
+      removed++;
+      log.info(`removed ${dir}, a socket directory left by a server killed while binding ${path}`);
+    } catch (err) {
+      log.warn(`cannot remove the leftover socket directory ${dir}: ${(err as Error).message}`);
+    }
+  }
+  return removed;
+}
+
+/** Why the private directory `dir` is not a dead leftover ("young": maybe being used now), or null. */
+async function leftoverRefusal(dir: string): Promise<string | null> {
+  const st = Deno.lstatSync(dir);
+  if (!st.isDirectory) return "it is not a directory";
+  if (st.uid !== Deno.uid()) return `it belongs to uid ${st.uid}`;
+  if (st.mtime && Date.now() - st.mtime.getTime() < LEFTOVER_MIN_AGE_MS) return "young";
+  const entries = [...Deno.readDirSync(dir)].map((e) => e.name);
+  if (entries.length === 0) return null;
+  if (entries.length > 1 || entries[0] !== "s") {
+    const some = entries.sort().slice(0, 3).join(", ");
+    return `it holds ${some}${entries.length > 3 ? ` and ${entries.length - 3} more` : ""}`;
+  }
+  const sock = join(dir, "s");
+  const s = Deno.lstatSync(sock);
+  if (!s.isSocket || s.uid !== Deno.uid()) return `its ${sock} is not a socket of the agent's user`;
+  try {
+    (await Deno.connect({ transport: "unix", path: sock })).close();
+    return `a server is listening on ${sock}`;
+  } catch (err) {
+    if (err instanceof Deno.errors.ConnectionRefused || err instanceof Deno.errors.NotFound) return null;
+    return `connecting to ${sock} failed: ${(err as Error).message}`;
+  }
+}
+
 /** chmod of a socket just bound; a refusal is told, or stops the server and throws. */
 function setMode(srv: Deno.HttpServer, path: string, mode: SocketMode, log: Logger): void {
   try {
