@@ -102,6 +102,14 @@ async function stopped(ctx: TestCtx, m: Metrics): Promise<void> {
 }
 
 /** The stored points of `name` between T0 and T0 + 60, as [ts, value]. */
+/** A service that counted `hits:5|c`, ran `ms` more and stopped: its stop hands the 5 over. */
+async function stoppedAfterFive(ctx: TestCtx, clock: VirtualClock, ms: number): Promise<void> {
+  const m = await started(ctx);
+  m.service.localStatsdLine("hits:5|c");
+  await clock.advance(ms);
+  await stopped(ctx, m);
+}
+
 function points(svc: MetricsService, name: string): Array<[number, number]> {
   const s = svc.store.fetch(name, T0, T0 + 60);
   return s.values.flatMap((v, i) => v === null ? [] : [[s.start + i * s.step, v] as [number, number]]);
@@ -166,11 +174,8 @@ Deno.test("without a statsd listener (forwarded lines), a restart before the tic
   const clock = new VirtualClock(T0 * 1000);
   const ctx = statsdCtx(clock, null);
   try {
+    await stoppedAfterFive(ctx, clock, 3_000);
     let m = await started(ctx);
-    m.service.localStatsdLine("hits:5|c");
-    await clock.advance(3_000);
-    await stopped(ctx, m);
-    m = await started(ctx);
     m.service.localStatsdLine("hits:3|c");
     await clock.advance(3_000);
     await stopped(ctx, m); // stopped again before T: the state handed over goes on to the next start
@@ -190,12 +195,9 @@ Deno.test("a restart after the stop's tick: the stop's points stand, the new cou
   const clock = new VirtualClock(T0 * 1000);
   const ctx = statsdCtx(clock, null);
   try {
-    let m = await started(ctx);
-    m.service.localStatsdLine("hits:5|c");
-    await clock.advance(4_000);
-    await stopped(ctx, m);
+    await stoppedAfterFive(ctx, clock, 4_000);
     await clock.advance(8_000); // T + 2
-    m = await started(ctx);
+    const m = await started(ctx);
     assert.equal(carryRow(ctx), undefined, "dropped at the start");
     m.service.localStatsdLine("hits:3|c");
     m.service.localStatsdLine("mark:1|c");
@@ -245,16 +247,13 @@ Deno.test("a corrupt carry-over is named in a warning and dropped; the start goe
   const clock = new VirtualClock(T0 * 1000);
   const ctx = statsdCtx(clock, null);
   try {
-    let m = await started(ctx);
-    m.service.localStatsdLine("hits:5|c");
-    await clock.advance(4_000);
-    await stopped(ctx, m);
+    await stoppedAfterFive(ctx, clock, 4_000);
     const db = ctx.store.open("metrics", METRICS_MIGRATIONS);
     const row = JSON.parse(carryRow(ctx)!);
     row.state.counters[0][1] = "lots";
     db.run("UPDATE meta SET value = ? WHERE key = 'statsd_carryover'", JSON.stringify(row));
     ctx.store.closeAll();
-    m = await started(ctx);
+    const m = await started(ctx);
     const warned = ctx.sink.recent.WARNING.filter((l) => /handed over is dropped/.test(l));
     assert.equal(warned.length, 1, JSON.stringify(ctx.sink.recent.WARNING));
     assert.match(warned[0], /state\.counters\[0\] \("hits"\): not a finite number/);
