@@ -236,7 +236,10 @@ export const kvCommands: CommandGroup = {
         ttl: { type: "string", description: "expire after this duration (30s, 10m, 1h)" },
         cas: { type: "string", description: "only if the key's modify_index is this (0: only if absent)" },
         flags: { type: "string", description: "opaque integer stored with the value" },
-        json: { type: "boolean", description: "JSON {key, ok, index}" },
+        json: {
+          type: "boolean",
+          description: "JSON {key, ok, index}; a refused CAS adds modify_index (null: absent)",
+        },
       },
       async run({ client, out, options, positionals }) {
         const key = needKey(positionals);
@@ -280,7 +283,8 @@ export const kvCommands: CommandGroup = {
         recurse: { type: "boolean", description: "KEY is a prefix: delete every key under it" },
         json: {
           type: "boolean",
-          description: "JSON {key, deleted, index} (--recurse: {prefix, deleted: [keys]})",
+          description:
+            "JSON {key, deleted, index}; a refused CAS adds modify_index (--recurse: {prefix, deleted: [keys]})",
         },
       },
       async run({ client, out, options, positionals }) {
