@@ -18,15 +18,23 @@ interface GroupView {
   voters_detail: Array<{ uuid: string; name: string; state: string }>;
 }
 
-function show(out: Output, g: GroupView): void {
+/** One group, readable; a group no node votes in says which tag is missing (the group's name). */
+export function show(out: Output, g: GroupView): void {
+  const tag = `the tag ${JSON.stringify(g.group)}`;
   out.title(`RAFT group ${g.group}`);
-  out.twoCol("role", g.member ? g.role : `${g.role} (not a member)`, {
+  out.twoCol("role", g.member ? g.role : `not a member (this node does not carry ${tag})`, {
     colour: g.role === "leader" ? "green" : undefined,
   });
   out.twoCol("term", String(g.term));
   out.twoCol("leader", g.leader_name ?? g.leader ?? "(none)", { colour: g.leader ? "green" : "red" });
-  out.twoCol("quorum", `${g.quorum} of ${g.voters_detail.length}`);
-  out.twoCol("voters", g.voters_detail.map((v) => `${v.name}(${v.state})`).join(" "));
+  const n = g.voters_detail.length;
+  out.twoCol("quorum", `${g.quorum} of ${n} voter(s)${n < g.quorum ? ": no leader can be elected" : ""}`, {
+    colour: n < g.quorum ? "red" : undefined,
+  });
+  out.twoCol(
+    "voters",
+    n ? g.voters_detail.map((v) => `${v.name}(${v.state})`).join(" ") : `(none: no node carries ${tag})`,
+  );
 }
 
 const path = (g: string) => `/raft/${encodeURIComponent(g)}`;

@@ -9,6 +9,7 @@ import {
   runCli,
 } from "../../cli/mod.ts";
 import { Output } from "../../cli/output.ts";
+import { show as showRaftGroup } from "../../cli/raft.ts";
 import { newKey } from "../../cli/global.ts";
 import { VERSION } from "../../lib/version.ts";
 import { resolveTarget } from "../../cli/connect.ts";
@@ -58,6 +59,32 @@ Deno.test("a string option's value may start with a dash and a digit (--from -2m
   const r = await run(["metrics", "get", "x", "--from", "-2min", "--http-addr", "127.0.0.1:1"]);
   assert.doesNotMatch(r.err, /ambiguous/);
   assert.equal(r.code, 1, r.err); // no agent there: a runtime failure, not a usage error
+});
+
+Deno.test("raft state: a group no node votes in says which tag is missing", () => {
+  const view = (member: boolean, voters: string[]) => {
+    const out = new Output({ colour: false, capture: true });
+    showRaftGroup(out, {
+      group: "db",
+      self: "u1",
+      member,
+      role: "follower",
+      term: 3,
+      leader: null,
+      leader_name: null,
+      quorum: 2,
+      voters_detail: voters.map((name) => ({ uuid: name, name, state: "alive" })),
+    });
+    return out.captured.join("\n");
+  };
+  const none = view(false, []);
+  assert.match(none, /not a member \(this node does not carry the tag "db"\)/);
+  assert.match(none, /2 of 0 voter\(s\): no leader can be elected/);
+  assert.match(none, /\(none: no node carries the tag "db"\)/);
+  const three = view(true, ["a", "b", "c"]);
+  assert.match(three, /follower\n/);
+  assert.match(three, /2 of 3 voter\(s\)\n/);
+  assert.match(three, /a\(alive\) b\(alive\) c\(alive\)/);
 });
 
 Deno.test("help: global, per group and per command", async () => {
