@@ -201,6 +201,11 @@ const show: CommandSpec = {
   async run({ out, options, configFile }) {
     const config = await load(out, options, configFile);
     if (!config) return 2;
+    if (!isDirectory(config.cfgDir)) {
+      // the default directory (an explicit one that is missing is refused while reading): say so,
+      // on stderr, or the defaults below read as what some configuration says
+      out.error(`kunai: ${config.cfgDir} does not exist: these are the built-in defaults (give --cfg-dir)`);
+    }
     const src = config.paramSource ?? {};
     const params = config.params as unknown as Record<string, unknown>;
     const keys = Object.keys(params).sort();

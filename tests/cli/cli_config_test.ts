@@ -93,7 +93,7 @@ Deno.test("config validate/show and agent start refuse -c without --cfg-dir (it 
 });
 
 Deno.test({
-  name: "config validate without a configuration directory is not OK (the default one does not exist)",
+  name: "config validate without a configuration directory is not OK; config show says it shows the defaults",
   ignore: (() => {
     try {
       Deno.statSync("/etc/kunai");
@@ -107,6 +107,13 @@ Deno.test({
     assert.equal(r.code, 2);
     assert.match(r.stderr, /\/etc\/kunai: configuration directory does not exist \(give --cfg-dir\)/);
     assert.equal(JSON.parse((await runKunai(["config", "validate", "--json"])).stdout).valid, false);
+    const show = await runKunai(["config", "show", "--json"]);
+    assert.equal(show.code, 0, show.stderr);
+    assert.equal(JSON.parse(show.stdout).port.from, "default");
+    assert.match(
+      show.stderr,
+      /\/etc\/kunai does not exist: these are the built-in defaults \(give --cfg-dir\)/,
+    );
   },
 });
 
