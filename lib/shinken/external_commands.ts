@@ -151,22 +151,7 @@ export class ExternalCommands {
   resync(): void {
     if (!this.#cfg.external_command_file || this.#stopped) return;
     this.stats.resyncs++;
-    const self = this.#membership.self();
-    const lines: PendingLine[] = [];
-    for (const m of this.#membership.members()) {
-      if (m.state === "leave" || !this.#safe(m)) continue;
-      lines.push(...this.#hostLines(m));
-      const had = this.#pushed.get(m.uuid);
-      const checks = m.uuid === self.uuid ? this.#ownChecks(m) : exportedChecks(memberChecks(m));
-      for (const c of checks) {
-        if (had?.get(c.service) !== c.state_id) {
-          lines.push(this.#serviceLine(m.uuid, c.service, c.state_id, c.output));
-        }
-      }
-      lines.push(...this.#downtimeLines(m.uuid, m.maintenance ?? null));
-    }
-    this.#push(lines);
-    this.syncAcks();
+    this.#tellMissing();
   }
 
   #armResync(): void {
@@ -192,23 +177,35 @@ export class ExternalCommands {
   }
 
   /**
-   * At start: every known result once, so the monitoring tool does not wait for changes; downtimes
-   * and acknowledgements Nagios lacks (or has for a maintenance or silence that ended meanwhile).
+   * At start: every known result once (and the nodes known dead), so the monitoring tool does not
+   * wait for changes; downtimes and acknowledgements Nagios lacks (or has for a maintenance or
+   * silence that ended meanwhile).
    */
   pushAll(): void {
+    this.#tellMissing(); // nothing is known written yet: everything
+  }
+
+  /**
+   * What Nagios was not told (nothing at start; after dropped lines, what they held): host down/up,
+   * results not written in their current state, downtimes (also of nodes gone meanwhile), then
+   * acknowledgements.
+   */
+  #tellMissing(): void {
     const self = this.#membership.self();
     const lines: PendingLine[] = [];
     const known = new Set<string>();
     for (const m of this.#membership.members()) {
       if (m.state === "leave" || !this.#safe(m)) continue;
       known.add(m.uuid);
+      lines.push(...this.#hostLines(m));
+      const had = this.#pushed.get(m.uuid);
       const checks = m.uuid === self.uuid ? this.#ownChecks(m) : exportedChecks(memberChecks(m));
       for (const c of checks) {
-        lines.push(this.#serviceLine(m.uuid, c.service, c.state_id, c.output));
+        if (had?.get(c.service) !== c.state_id) {
+          lines.push(this.#serviceLine(m.uuid, c.service, c.state_id, c.output));
+        }
       }
-    }
-    for (const m of this.#membership.members()) {
-      if (known.has(m.uuid)) lines.push(...this.#downtimeLines(m.uuid, m.maintenance ?? null));
+      lines.push(...this.#downtimeLines(m.uuid, m.maintenance ?? null));
     }
     for (const uuid of Object.keys(this.#notesOf().downtimes)) {
       if (!known.has(uuid)) lines.push(...this.#downtimeLines(uuid, null));
