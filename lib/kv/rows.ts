@@ -10,7 +10,8 @@ import { MAX_FLAGS, MAX_INDEX } from "./validate.ts";
 
 export interface Row {
   key: string;
-  value: Uint8Array;
+  /** Null only when the row says its value is in kv_big and kv_big has no row for it (damaged). */
+  value: Uint8Array | null;
   flags: number;
   modify_index: number;
   origin: string;
@@ -22,7 +23,36 @@ export interface Row {
 }
 
 export const COLS =
-  "key, value, flags, modify_index, origin, modify_time, expires, deleted, seq, local_index";
+  "key, value, flags, modify_index, origin, modify_time, expires, deleted, seq, local_index, big";
+
+/**
+ * Values out of line. `kv` is a WITHOUT ROWID table (schema.ts, v2), an index b-tree: a row longer
+ * than its page's local payload spills onto overflow pages, and SQLite compares a key against such
+ * a row by loading the whole row. A few large values then slowed every lookup that passed them
+ * (measured with 1 KiB pages and 10 000 keys of 100 bytes: 40 values of 1 MiB made a lookup of a
+ * small key 4x dearer and its update 8x; 400 of 64 KiB, 2-3x), and reading or replacing a 1 MiB
+ * value itself cost 10 and 24 ms. A row that would spill keeps an empty value and `big = 1`; the
+ * value is in `kv_big`, a rowid table (its b-tree compares small keys; a blob's overflow pages are
+ * read once, in order), kept in step by triggers (a row deleted, or rewritten inline, drops it).
+ */
+export const ROW_OVERHEAD = 32;
+
+/** SQLite's largest payload kept on an index b-tree page of `pageSize` bytes (file format, 1.6). */
+export function localPayload(pageSize: number): number {
+  return Math.floor(((pageSize - 12) * 64) / 255) - 23;
+}
+
+/**
+ * True when `rec`'s row fits its page (`limit`: localPayload of the page size): header, integers and
+ * origin estimated at ROW_OVERHEAD bytes beyond the key and origin; a key in UTF-16 units (a key
+ * with multi-byte characters may spill a little: only slower).
+ */
+export function storedInline(rec: KvRecord, limit: number): boolean {
+  return rec.key.length + rec.value.length + rec.origin.length + ROW_OVERHEAD <= limit;
+}
+
+/** The value of an out-of-line row, for rowValues. */
+const EMPTY = new Uint8Array(0);
 /** Largest expiry or time in ms (its tombstone index stays within MAX_INDEX). */
 export const MAX_MS = MAX_INDEX / 1000;
 
@@ -34,7 +64,7 @@ export function bounded(col: string, max: number): string {
 /** COLS as read: every number a safe integer or -1 (a row written before the bounds existed). */
 export const READ_COLS = [
   "key",
-  "value",
+  "CASE WHEN big = 1 THEN (SELECT b.value FROM kv_big b WHERE b.key = kv.key) ELSE value END AS value",
   bounded("flags", MAX_FLAGS),
   bounded("modify_index", MAX_INDEX),
   "origin",
@@ -50,11 +80,11 @@ export const ROW_IS_BAD =
   `NOT (typeof(kv.modify_index) = 'integer' AND kv.modify_index BETWEEN 0 AND ${MAX_INDEX})
   OR NOT (typeof(kv.expires) = 'integer' AND kv.expires BETWEEN 0 AND ${MAX_MS})`;
 
-/** A record's values in COLS order. */
-export function rowValues(rec: KvRecord, seq: number): SqlValue[] {
+/** A record's values in COLS order; `big`: its value goes to kv_big (the row keeps an empty one). */
+export function rowValues(rec: KvRecord, seq: number, big: boolean): SqlValue[] {
   return [
     rec.key,
-    rec.value,
+    big ? EMPTY : rec.value,
     rec.flags,
     rec.modify_index,
     rec.origin,
@@ -63,11 +93,13 @@ export function rowValues(rec: KvRecord, seq: number): SqlValue[] {
     rec.deleted ? 1 : 0,
     seq,
     rec.local_index ?? null,
+    big ? 1 : 0,
   ];
 }
 
 export function toRecord(r: Row): KvRecord {
   if (typeof r.key !== "string" || typeof r.origin !== "string") throw new Error("key or origin is not text");
+  if (r.value === null) throw new Error("its value is missing (no row in kv_big)");
   const rec: KvRecord = {
     key: r.key,
     value: r.value instanceof Uint8Array ? r.value : new Uint8Array(r.value as ArrayBufferLike),

@@ -1,5 +1,6 @@
 /** The schema of `kv.db`, one migration a version (lib/store runs the ones a database lacks). */
 import type { Migration } from "../store/mod.ts";
+import { ROW_OVERHEAD } from "./rows.ts";
 
 export const KV_MIGRATIONS: Migration[] = [
   {
@@ -98,5 +99,29 @@ export const KV_MIGRATIONS: Migration[] = [
     // NULL for most rows, so adding it rewrites nothing
     version: 6,
     sql: `ALTER TABLE kv ADD COLUMN local_index INTEGER;`,
+  },
+  {
+    // values out of line (rows.ts storedInline): a row that would spill onto overflow pages keeps an
+    // empty value and big = 1, its value in kv_big (a rowid table: not WITHOUT ROWID, on purpose).
+    // The rows already too long move now. Deleting a row, or rewriting it inline, drops its value.
+    // An upsert (not INSERT OR REPLACE, whose deletes fire no trigger) rewrites a row.
+    version: 7,
+    sql: `
+      ALTER TABLE kv ADD COLUMN big INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE kv_big (key TEXT PRIMARY KEY, value BLOB NOT NULL);
+      CREATE TRIGGER kv_big_delete AFTER DELETE ON kv WHEN old.big = 1 BEGIN
+        DELETE FROM kv_big WHERE key = old.key;
+      END;
+      CREATE TRIGGER kv_big_inline AFTER UPDATE OF big ON kv WHEN old.big = 1 AND new.big = 0 BEGIN
+        DELETE FROM kv_big WHERE key = old.key;
+      END;
+      CREATE TEMP VIEW kv_spills AS SELECT key FROM kv
+        WHERE typeof(key) = 'text' AND typeof(value) = 'blob'
+          AND length(CAST(key AS BLOB)) + length(value) + length(CAST(origin AS BLOB)) + ${ROW_OVERHEAD}
+            > ((SELECT page_size FROM pragma_page_size()) - 12) * 64 / 255 - 23;
+      INSERT INTO kv_big (key, value) SELECT key, value FROM kv WHERE key IN (SELECT key FROM kv_spills);
+      UPDATE kv SET value = x'', big = 1 WHERE key IN (SELECT key FROM kv_big);
+      DROP VIEW kv_spills;
+    `,
   },
 ];

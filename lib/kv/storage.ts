@@ -11,7 +11,18 @@
  */
 import type { Database } from "../store/mod.ts";
 import { expiredTombstone, type KvRecord, localIndex, seenIndex } from "./record.ts";
-import { bounded, COLS, MAX_MS, READ_COLS, type Row, ROW_IS_BAD, rowValues, toRecord } from "./rows.ts";
+import {
+  bounded,
+  COLS,
+  localPayload,
+  MAX_MS,
+  READ_COLS,
+  type Row,
+  ROW_IS_BAD,
+  rowValues,
+  storedInline,
+  toRecord,
+} from "./rows.ts";
 import { MAX_INDEX, storedProblem } from "./validate.ts";
 import { WalFlush } from "./wal_flush.ts";
 import { Checkpointer, type CheckpointerOptions, RESTART_BYTES } from "./checkpointer.ts";
@@ -53,19 +64,27 @@ export interface CacheBounds {
 const SEEN_AFTER = `(modify_index > ? OR local_index > ?
   OR (deleted = 1 AND expires > 0 AND MAX(modify_index + 1, expires * 1000) > ?))`;
 
-const SQL = {
-  get: `SELECT ${READ_COLS} FROM kv WHERE key = ?`,
-  merge: `INSERT INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (key) DO UPDATE SET value = excluded.value, flags = excluded.flags,
+/** Every column but the key, from the row an upsert tried to insert. */
+const SET_ALL = `value = excluded.value, flags = excluded.flags,
          modify_index = excluded.modify_index, origin = excluded.origin, modify_time = excluded.modify_time,
          expires = excluded.expires, deleted = excluded.deleted, seq = excluded.seq,
-         local_index = excluded.local_index
+         local_index = excluded.local_index, big = excluded.big`;
+
+const SQL = {
+  get: `SELECT ${READ_COLS} FROM kv WHERE key = ?`,
+  merge: `INSERT INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET ${SET_ALL}
        WHERE excluded.modify_index > kv.modify_index
           OR (excluded.modify_index = kv.modify_index AND excluded.origin > kv.origin)
           OR (excluded.modify_index = kv.modify_index AND excluded.origin = kv.origin
               AND excluded.deleted > kv.deleted)
           OR ${ROW_IS_BAD}`,
-  replace: `INSERT OR REPLACE INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+  // an upsert, not INSERT OR REPLACE: a REPLACE's delete fires no trigger (kv_big's value would stay)
+  replace: `INSERT INTO kv (${COLS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET ${SET_ALL}`,
+  /** The value of a row stored with big = 1 (rows.ts storedInline), in the same transaction. */
+  putBig:
+    "INSERT INTO kv_big (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE SET value = excluded.value",
   scanAll: `SELECT ${READ_COLS} FROM kv WHERE ${SEEN_AFTER} ORDER BY key LIMIT ?`,
   scanPrefix: `SELECT ${READ_COLS} FROM kv WHERE key >= ? AND key < ? AND ${SEEN_AFTER} ORDER BY key LIMIT ?`,
   scanAfter: `SELECT ${READ_COLS} FROM kv WHERE key > ? ORDER BY key LIMIT ?`,
@@ -132,6 +151,8 @@ export class KvStorage {
   #seqHigh: number;
   /** Transactions open (KvStorage.transaction nests, as the store's does: one SQLite transaction). */
   #txDepth = 0;
+  /** Largest row kept whole in `kv` (rows.ts storedInline); longer ones keep their value in kv_big. */
+  readonly #inlineLimit: number;
   /** Told when work becomes due earlier than planned (a hint, a shorter TTL): see KvUpkeep. */
   onWork: ((at: number) => void) | null = null;
   #wal: WalFlush | null = null;
@@ -156,6 +177,7 @@ export class KvStorage {
     // The pragma counts pages: 8000 of 4 KiB, 32 000 of 1 KiB (KV_PAGE_SIZE)
     const pageSize = db.get<{ page_size: number }>("PRAGMA page_size")?.page_size ?? 4096;
     db.exec(`PRAGMA wal_autocheckpoint = ${Math.ceil(WAL_CHECKPOINT_BYTES / pageSize)}`);
+    this.#inlineLimit = localPayload(pageSize);
     // the file lock taken by the first transaction is kept: no lock/unlock system calls around
     // every group commit (measured: a 3-record commit 93-104 against 124-131 µs). Only this
     // agent's one connection uses kv.db (a snapshot copies it through this connection); another
@@ -415,14 +437,10 @@ export class KvStorage {
    * Returns true when stored.
    */
   merge(rec: KvRecord): boolean {
-    // one statement (its own transaction): insert, or update only when strictly newer
+    // one upsert (its own transaction, with the kv_big write of a long value): insert, or update only when strictly newer
     const seq = this.#seq + 1;
     const row = this.#asStored(rec);
-    const r = this.db.run(
-      SQL.merge,
-      ...rowValues(row, seq),
-    );
-    if (r.changes === 0) return false;
+    if (!this.#store(SQL.merge, row, seq)) return false;
     this.#seq = seq;
     this.#log.set(rec.key, seq);
     const at = localIndex(row);
@@ -433,6 +451,21 @@ export class KvStorage {
     return true;
   }
 
+  /**
+   * Runs the upsert `sql` for `row` at `seq`, its value out of line when the row would spill (both
+   * statements in one transaction); true when the row changed.
+   */
+  #store(sql: string, row: KvRecord, seq: number): boolean {
+    if (storedInline(row, this.#inlineLimit)) {
+      return this.db.run(sql, ...rowValues(row, seq, false)).changes > 0;
+    }
+    return this.db.transaction(() => {
+      if (this.db.run(sql, ...rowValues(row, seq, true)).changes === 0) return false;
+      this.db.run(SQL.putBig, row.key, row.value);
+      return true;
+    });
+  }
+
   /** Stores `rec` whatever we hold (rollback of a refused CAS). */
   replace(rec: KvRecord): void {
     this.transaction(() => this.#write(rec));
@@ -441,10 +474,7 @@ export class KvStorage {
   #write(rec: KvRecord): void {
     const seq = this.#seq + 1;
     const row = this.#asStored(rec);
-    this.db.run(
-      SQL.replace,
-      ...rowValues(row, seq),
-    );
+    this.#store(SQL.replace, row, seq);
     this.#seq = seq;
     this.#log.set(rec.key, seq);
     const at = localIndex(row);

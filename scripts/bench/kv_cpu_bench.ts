@@ -6,6 +6,10 @@
  * a shared box is; the HTTP parsing of client requests is not included (see kv_bench.ts).
  *
  *   deno run -A scripts/bench/kv_cpu_bench.ts [--seconds 6] [--writers 16,64] [--value 100] [--key BASE64] [--http]
+ *     [--preload N --preload-size BYTES]
+ *
+ * `--preload N` first stores N values of `--preload-size` bytes (default 1 MiB) at keys spread
+ * among the written ones: what a few large values cost the writes of small ones.
  */
 import { parseArgs } from "node:util";
 import process from "node:process";
@@ -20,6 +24,8 @@ const args = parseArgs({
     keys: { type: "string", default: "10000" },
     key: { type: "string", default: "" },
     http: { type: "boolean", default: false },
+    preload: { type: "string", default: "0" },
+    "preload-size": { type: "string", default: String(1 << 20) },
   },
 });
 const SECONDS = Number(args.values.seconds);
@@ -40,6 +46,14 @@ for (const name of ["c1", "c2", "c3"]) {
   );
 }
 for (const n of nodes) n.kv.refreshRing();
+const PRELOAD = Number(args.values.preload);
+const preloadValue = new Uint8Array(Number(args.values["preload-size"])).fill(121);
+for (let i = 0; i < PRELOAD; i++) {
+  await nodes[i % nodes.length].kv.put(
+    `bench/${Math.floor((i * KEYS) / Math.max(1, PRELOAD))}~big`,
+    preloadValue,
+  );
+}
 
 async function phase(writers: number): Promise<Record<string, unknown>> {
   const until = performance.now() + SECONDS * 1000;
@@ -85,6 +99,7 @@ const out: Record<string, unknown> = {
   bench: "kv_cpu",
   loadavg_before: load(),
   sealed: !!args.values.key,
+  preload: PRELOAD ? { values: PRELOAD, bytes: preloadValue.length } : null,
   peer_transport: args.values.http ? "http" : "stream",
   phases: [],
 };
