@@ -133,8 +133,16 @@ export class MetricsCluster {
     this.#signature = sig;
     const next = TsRing.of(nodes, 64, this.ring);
     this.ring = next;
-    // the statsd Worker aggregates only while every key is ours
-    this.#svc.setStatsdLocal(this.#allLocal());
+    // the statsd Worker aggregates only while every key is ours (it hands what it held to us when
+    // that ends); what our own aggregator held under the previous ring (the interval so far, and the
+    // gauges it keeps for good) goes where this one says: kept, a name now another node's would be
+    // written by us at every flush, over that owner's newer values
+    const local = this.#allLocal();
+    this.#svc.setStatsdLocal(local);
+    for (const line of this.#svc.statsd.drainLines()) {
+      if (local) this.#svc.localStatsdLine(line);
+      else this.#statsdLine(line);
+    }
     this.#opts.log.info(`ts ring: ${ringSummary(next.nodes)}`);
     for (const orphan of this.forwarder.retain(new Set(next.nodes.map((n) => n.uuid)))) this.#reroute(orphan);
   }

@@ -230,8 +230,13 @@ export class MetricsService {
   async #flushStatsd(ts: number, keep: boolean): Promise<{ points: number; state: StatsdState | null }> {
     const carry = this.#carry.forFlush(ts);
     const worker = this.#l.statsdWorker;
-    const intoWorker = carry !== null && worker !== null && worker.running;
-    if (carry && !intoWorker) this.statsd.mergeState(carry);
+    const intoWorker = carry !== null && worker !== null && worker.running && this.#statsdLocal;
+    if (carry && !this.#statsdLocal) {
+      // under ts routing each name of it goes to its owner, as its lines would (ours join this flush)
+      const a = new StatsdAggregator(this.statsd.opts);
+      a.mergeState(carry);
+      for (const line of a.drainLines()) this.statsdLine(line);
+    } else if (carry && !intoWorker) this.statsd.mergeState(carry);
     const states: StatsdState[] = keep ? [this.statsd.exportState()] : [];
     const pts = this.statsd.flush(ts);
     if (worker) {

@@ -229,6 +229,35 @@ export class StatsdAggregator {
     return out;
   }
 
+  /**
+   * Everything held (this interval's counters, timers and sets, and the gauges) as statsd lines that
+   * build it again where they are ingested, and forgets all of it, gauges included: the Worker's
+   * hand-over when ts routing starts (statsd_worker.ts), so that each name has one aggregator, the
+   * owner's. A timer holding a sample of its values sends them at the rate that keeps its count; a
+   * negative gauge is set through 0 (a signed value alone is a delta).
+   */
+  drainLines(): string[] {
+    const out: string[] = [];
+    for (const [n, v] of this.#counters) out.push(`${n}:${v}|c`);
+    for (const [n, t] of this.#timers) {
+      const { values, weightedCount } = t.state();
+      if (!values.length) continue;
+      const rate = Math.min(1, values.length / weightedCount);
+      const tail = rate < 1 ? `|ms|@${rate}` : "|ms";
+      for (const v of values) out.push(`${n}:${v}${tail}`);
+    }
+    for (const [n, v] of this.#gauges) {
+      if (v < 0) out.push(`${n}:0|g`);
+      out.push(`${n}:${v}|g`);
+    }
+    for (const [n, set] of this.#sets) for (const m of set) out.push(`${n}:${m}|s`);
+    this.#counters.clear();
+    this.#timers.clear();
+    this.#sets.clear();
+    this.#gauges.clear();
+    return out;
+  }
+
   /** What this interval holds so far (and the gauges), as plain data; nothing is reset. */
   exportState(): StatsdState {
     const timers: Array<[string, TimerState]> = [];

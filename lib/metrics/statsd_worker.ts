@@ -59,6 +59,19 @@ function take(bytes: Uint8Array, a: StatsdAggregator): void {
   }
 }
 
+/** Lines to the main thread as datagrams of at most ~60 000 characters (what it routes as received). */
+function handOver(lines: string[]): void {
+  const enc = new TextEncoder();
+  for (let i = 0; i < lines.length;) {
+    let n = 0, j = i;
+    while (j < lines.length && (j === i || n + lines[j].length < 60_000)) n += lines[j++].length + 1;
+    const bytes = enc.encode(lines.slice(i, j).join("\n"));
+    handedOver++;
+    post({ type: "packet", bytes }, [bytes.buffer]);
+    i = j;
+  }
+}
+
 self.onmessage = (e: MessageEvent<ToStatsdWorker>) => {
   const m = e.data;
   switch (m.type) {
@@ -88,6 +101,10 @@ self.onmessage = (e: MessageEvent<ToStatsdWorker>) => {
       break;
     }
     case "mode":
+      // ts routing starts: what was aggregated here goes to the main thread as lines, ahead of the
+      // datagrams that follow, to be routed to each name's owner; kept here, its gauges would be
+      // written again at every flush, over the owner's newer values
+      if (local && !m.local && agg) handOver(agg.drainLines());
       local = m.local;
       break;
     case "taken":

@@ -7,6 +7,7 @@ import { silentLogger } from "../../lib/log/mod.ts";
 import { Forwarder, peerCall } from "../../lib/metrics/peer_client.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { buildApp } from "../../lib/http/mod.ts";
+import { StatsdAggregator } from "../../lib/metrics/statsd_aggregator.ts";
 
 const HOST = "127.0.0.16";
 
@@ -238,7 +239,8 @@ Deno.test("a burst of member events rebuilds the ts ring once, only when its ts 
   const members: MemberRecord[] = [member("0".repeat(40), "self", 1, [])];
   const listeners: Array<() => void> = [];
   const infos: string[] = [];
-  const cluster = new MetricsCluster({ setStatsdLocal() {} } as unknown as MetricsService, {
+  const statsd = new StatsdAggregator({ intervalSeconds: 10, percentiles: [90], maxTimerValues: 100 });
+  const cluster = new MetricsCluster({ setStatsdLocal() {}, statsd } as unknown as MetricsService, {
     membership: { self: () => members[0], members: () => [...members] },
     onMemberChange: (fn) => {
       listeners.push(fn);
@@ -305,4 +307,61 @@ Deno.test("ts ring: built from the previous ring it places every name as a fresh
   }
   // a previous ring of another vnode count is not reused
   assert.equal(TsRing.of(current, 8, ring).owner("x"), TsRing.of(current, 8).owner("x"));
+});
+
+Deno.test("a new ts ring sends the statsd names this node no longer owns to their owners, gauges included", async () => {
+  const self = member("1".repeat(40), "self", 1, ["ts"]);
+  const members: MemberRecord[] = [self, member("2".repeat(40), "b", 2, ["ts"])];
+  const listeners: Array<() => void> = [];
+  const statsd = new StatsdAggregator({ intervalSeconds: 10, percentiles: [90], maxTimerValues: 100 });
+  let local: boolean | null = null;
+  const svc = {
+    statsd,
+    setStatsdLocal: (l: boolean) => void (local = l),
+    localStatsdLine: (l: string) => statsd.ingestLine(l),
+    wake() {},
+  } as unknown as MetricsService;
+  const cluster = new MetricsCluster(svc, {
+    membership: { self: () => self, members: () => [...members] },
+    onMemberChange: (fn) => {
+      listeners.push(fn);
+      return () => listeners.splice(listeners.indexOf(fn), 1);
+    },
+    batchSize: 100_000, // nothing leaves: what is forwarded stays counted in `waiting`
+    log: silentLogger,
+  });
+  try {
+    cluster.start();
+    assert.equal(local, false, "two ts nodes: routing");
+    const names = Array.from({ length: 60 }, (_, i) => `g${i}`);
+    const mine = (n: string) => cluster.ring.owner(n)!.uuid === self.uuid;
+    // what this node aggregated as its own under the ring of two
+    for (const n of names.filter(mine)) {
+      statsd.ingestLine(`${n}:7|g`);
+      statsd.ingestLine(`${n}:2|c`);
+    }
+    const held = names.filter(mine);
+    assert.ok(held.length > 10);
+    // a third ts node: some of those names move to it
+    members.push(member("3".repeat(40), "c", 3, ["ts"]));
+    for (const fn of listeners) fn();
+    await Promise.resolve();
+    const stay = held.filter(mine), moved = held.filter((n) => !mine(n));
+    assert.ok(moved.length > 0 && stay.length > 0, `${moved.length} moved, ${stay.length} stay`);
+    const T = 1_700_000_010;
+    const written = new Map(statsd.flush(T).map(([n, v]) => [n, v]));
+    for (const n of stay) {
+      assert.equal(written.get(`stats.gauges.${n}`), 7, `${n} is still ours`);
+      assert.equal(written.get(`stats.gauges.${n}.count`), 2);
+    }
+    for (const n of moved) assert.equal(written.has(`stats.gauges.${n}`), false, `${n} went to its owner`);
+    assert.equal(cluster.forwarder.waiting, moved.length * 2, "each moved name's gauge and count, forwarded");
+    assert.deepEqual(
+      statsd.flush(T + 10).map(([n]) => n).sort(),
+      stay.map((n) => `stats.gauges.${n}`).sort(),
+      "only our gauges are written again",
+    );
+  } finally {
+    await cluster.stop().catch(() => {});
+  }
 });

@@ -191,6 +191,34 @@ Deno.test("without a statsd listener (forwarded lines), a restart before the tic
   }
 });
 
+Deno.test("under ts routing the state handed over goes to each name's owner, not into this node's aggregator", async () => {
+  const clock = new VirtualClock(T0 * 1000);
+  const ctx = statsdCtx(clock, null);
+  try {
+    let m = await started(ctx);
+    m.service.localStatsdLine("hits:5|c");
+    m.service.localStatsdLine("temp:7|g");
+    await clock.advance(3_000);
+    await stopped(ctx, m); // its points at T: hits 5, temp 7
+    m = await started(ctx);
+    // a ring of several ts nodes, where the router sends hits and temp to other nodes
+    m.service.setStatsdLocal(false);
+    const routed: string[] = [];
+    m.service.statsdLine = (line) =>
+      line.startsWith("mark") ? m.service.statsd.ingestLine(line) : routed.push(line);
+    m.service.statsd.ingestLine("mark:1|c");
+    await flushed(clock, m.service, 7_000, "mark");
+    assert.deepEqual(routed.sort(), ["hits:5|c", "temp:7|g"], "routed like the lines they came from");
+    m.service.statsd.ingestLine("mark2:1|c");
+    await flushed(clock, m.service, 10_000, "mark2");
+    assert.deepEqual(points(m.service, "stats.gauges.hits.count"), [[T, 5]], "the stop's point only");
+    assert.deepEqual(points(m.service, "stats.gauges.temp"), [[T, 7]], "not written again here");
+    await stopped(ctx, m);
+  } finally {
+    ctx.cleanup();
+  }
+});
+
 Deno.test("a restart after the stop's tick: the stop's points stand, the new counts go to the next tick", async () => {
   const clock = new VirtualClock(T0 * 1000);
   const ctx = statsdCtx(clock, null);
