@@ -71,3 +71,76 @@ Deno.test("complete hours move into chunks; reads, rollups and late points are u
   assert.ok(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM chunks WHERE level = 1")!.n >= 1);
   db.close();
 });
+
+Deno.test("a database of schema 4 keeps its chunks when they move out of the WITHOUT ROWID table; reads see them", () => {
+  const dir = Deno.makeTempDirSync({ prefix: "chunks-v5-" });
+  try {
+    const path = `${dir}/metrics.db`;
+    const old = openDatabase(path, METRICS_MIGRATIONS.slice(0, 4));
+    const id = old.run("INSERT INTO series (name, created) VALUES ('cpu', 0)").lastInsertRowid;
+    const t0 = 1_700_006_400;
+    const blob = (h: number) =>
+      encodeChunk(t0 + h * 3600, 10, [[t0 + h * 3600, h], [t0 + h * 3600 + 10, h + 0.5]]);
+    old.run("INSERT INTO compact_state (level, done_until) VALUES (0, ?)", t0 + 3 * 3600);
+    for (const h of [2, 0, 1]) {
+      old.run(
+        "INSERT INTO chunks (series, level, start, step, data) VALUES (?, 0, ?, 10, ?)",
+        id,
+        t0 + h * 3600,
+        blob(h),
+      );
+    }
+    old.close();
+    const db = openDatabase(path, METRICS_MIGRATIONS);
+    try {
+      const sql = db.get<{ sql: string }>("SELECT sql FROM sqlite_schema WHERE name = 'chunks'")!.sql;
+      assert.doesNotMatch(
+        sql,
+        /WITHOUT ROWID/i,
+        "a rowid table: a chunk no longer spills into the key's b-tree",
+      );
+      assert.deepEqual(
+        db.all<{ start: number; data: Uint8Array }>("SELECT start, data FROM chunks ORDER BY start").map((
+          r,
+        ) => [
+          r.start,
+          [...decodeChunk(r.start, 10, r.data)],
+        ]),
+        [0, 1, 2].map((h) => [t0 + h * 3600, [[t0 + h * 3600, h], [t0 + h * 3600 + 10, h + 0.5]]]),
+      );
+      // the key is still unique: a chunk written again replaces the old one
+      db.run(
+        "INSERT OR REPLACE INTO chunks (series, level, start, step, data) VALUES (?, 0, ?, 10, ?)",
+        id,
+        t0,
+        blob(7),
+      );
+      assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM chunks")!.n, 3);
+      assert.throws(
+        () =>
+          db.run(
+            "INSERT INTO chunks (series, level, start, step, data) VALUES (?, 0, ?, 10, ?)",
+            id,
+            t0,
+            blob(8),
+          ),
+        /UNIQUE/,
+      );
+      const s = new TimeSeriesStore(db, {
+        levels: parseRetentions("10s:1d,1m:31d,1h:1y"),
+        rules: compileRules([]),
+        now: () => (t0 + 3 * 3600) * 1000,
+        maxPending: 1000,
+      });
+      const got = s.fetch("cpu", t0 - 10, t0 + 3 * 3600); // from is exclusive
+      const at = (t: number) => got.values[(t - got.start) / got.step];
+      assert.equal(at(t0), 7);
+      assert.equal(at(t0 + 3600 + 10), 1.5);
+      assert.equal(at(t0 + 7200), 2);
+    } finally {
+      db.close();
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
