@@ -144,7 +144,7 @@ export class Agent {
       if (swept.length) {
         this.log.info(`removed ${swept.length} temporary file(s) of a killed agent: ${swept.join(", ")}`);
       }
-      this.store = new Store(p.data);
+      this.store = new Store(p.data, this.log);
       this.#dataDirWatch = new DataDirWatch(p.data, this.clock, this.log);
       this.#dataDirWatch.start();
       const agentDb = this.store.open("agent", [{ version: 1, sql: IDENTITY_MIGRATION }]);

@@ -209,6 +209,7 @@ export function openDatabase(
   migrations: Migration[] = [],
   cacheKib = DEFAULT_CACHE_KIB,
   pageSize?: number,
+  log?: MigrationLog,
 ): Database {
   let raw: DatabaseSync;
   try {
@@ -224,7 +225,7 @@ export function openDatabase(
     if (path !== ":memory:") db.exec("PRAGMA journal_mode = WAL");
     db.exec("PRAGMA synchronous = NORMAL; PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON");
     db.exec(`PRAGMA cache_size = -${Math.max(1, Math.floor(cacheKib))}`);
-    migrate(db, migrations);
+    migrate(db, migrations, log);
   } catch (err) {
     db.close();
     if (err instanceof StoreError || err instanceof StoreFullError) throw err;
@@ -250,7 +251,12 @@ function damagedHint(path: string): string {
     (base === "kv.db" ? " (the node gets its keys back from the other nodes holding them)" : "");
 }
 
-function migrate(db: Database, migrations: Migration[]): void {
+/** Where the upgrade of an existing database's schema is told (it can take seconds on a large file). */
+export interface MigrationLog {
+  info(message: string): void;
+}
+
+function migrate(db: Database, migrations: Migration[], log?: MigrationLog): void {
   const sorted = [...migrations].sort((a, b) => a.version - b.version);
   for (let i = 0; i < sorted.length; i++) {
     if (sorted[i].version !== i + 1) {
@@ -264,11 +270,18 @@ function migrate(db: Database, migrations: Migration[]): void {
       `database schema version ${current} is newer than this kunai (${sorted.length}); refusing to downgrade`,
     );
   }
+  // a new file's schema is made without a word; an existing file's upgrade is said before and after
+  const told = current > 0 && current < sorted.length && log;
+  const began = performance.now();
+  if (told) log.info(`${db.path}: upgrading its schema from version ${current} to ${sorted.length}`);
   for (const m of sorted.slice(current)) {
     db.transaction(() => {
       db.exec(m.sql);
       db.exec(`PRAGMA user_version = ${m.version}`);
     });
+  }
+  if (told) {
+    log.info(`${db.path}: schema version ${sorted.length} in ${Math.round(performance.now() - began)} ms`);
   }
 }
 
@@ -276,9 +289,12 @@ function migrate(db: Database, migrations: Migration[]): void {
 export class Store {
   readonly dir: string;
   #dbs = new Map<string, Database>();
+  #log?: MigrationLog;
 
-  constructor(dir: string) {
+  /** `log`: where a schema upgrade of an existing file is told. */
+  constructor(dir: string, log?: MigrationLog) {
     this.dir = dir;
+    this.#log = log;
   }
 
   /** Opens `<dir>/<name>.db` once; later calls return the same handle. */
@@ -291,7 +307,7 @@ export class Store {
     let db = this.#dbs.get(name);
     if (db && db.isOpen) return db;
     const path = this.dir === ":memory:" ? ":memory:" : `${this.dir}/${name}.db`;
-    db = openDatabase(path, migrations, cacheKib, pageSize);
+    db = openDatabase(path, migrations, cacheKib, pageSize, this.#log);
     this.#dbs.set(name, db);
     return db;
   }

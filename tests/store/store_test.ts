@@ -229,3 +229,30 @@ Deno.test("a full disk while a database is created names the file once", () => {
     (e) => e instanceof StoreFullError && e.message.startsWith(`${path}: the disk is full`),
   );
 });
+
+Deno.test("an existing database's schema upgrade is logged before and after; a new file's schema is not", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    const v1 = [{ version: 1, sql: "CREATE TABLE t (a INTEGER)" }];
+    const v2 = [...v1, { version: 2, sql: "ALTER TABLE t ADD COLUMN b TEXT" }];
+    const lines: string[] = [];
+    const log = { info: (m: string) => void lines.push(m) };
+    const first = new Store(dir, log);
+    first.open("m", v1);
+    first.closeAll();
+    assert.deepEqual(lines, [], "a new file is made without a word");
+    const second = new Store(dir, log);
+    const db = second.open("m", v2);
+    assert.equal(db.version, 2);
+    assert.equal(lines.length, 2);
+    assert.match(lines[0], /m\.db: upgrading its schema from version 1 to 2$/);
+    assert.match(lines[1], /m\.db: schema version 2 in \d+ ms$/);
+    second.closeAll();
+    const third = new Store(dir, log);
+    third.open("m", v2);
+    third.closeAll();
+    assert.equal(lines.length, 2, "an up-to-date file is opened without a word");
+  } finally {
+    cleanup();
+  }
+});
