@@ -1,11 +1,21 @@
 import assert from "node:assert/strict";
 import { openDatabase } from "../../lib/store/mod.ts";
 import { compileRules, METRICS_MIGRATIONS, parseRetentions, TimeSeriesStore } from "../../lib/metrics/mod.ts";
-import { CHUNK_POINTS, decodeChunk, encodeChunk, mergeRows } from "../../lib/metrics/chunks.ts";
+import {
+  CHUNK_POINTS,
+  chunkValues,
+  decodeChunk,
+  encodeChunk,
+  mergeRows,
+  packChunk,
+  PACKED_MAGIC,
+  RAW_BYTES,
+} from "../../lib/metrics/chunks.ts";
 
 Deno.test("chunk blobs round-trip, keep gaps, merge with a base; rows merge with the newer winning", () => {
   const blob = encodeChunk(3600, 10, [[3600, 1], [3620, 3], [3600 + 10 * (CHUNK_POINTS - 1), 9]]);
-  assert.equal(blob.length, CHUNK_POINTS * 8);
+  assert.equal(blob[0], PACKED_MAGIC);
+  assert.ok(blob.length < 60, `three integers and a bitmap: ${blob.length} bytes`);
   assert.deepEqual(decodeChunk(3600, 10, blob), [[3600, 1], [3620, 3], [3600 + 10 * (CHUNK_POINTS - 1), 9]]);
   assert.deepEqual(decodeChunk(3600, 10, blob, 3610, 3700), [[3620, 3]]);
   const merged = encodeChunk(3600, 10, [[3610, 2], [3620, 30]], blob);
@@ -142,5 +152,128 @@ Deno.test("a database of schema 4 keeps its chunks when they move out of the WIT
     }
   } finally {
     Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+/** A seeded generator (mulberry32), so a failure names the case that made it. */
+function rng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function sameBits(a: Float64Array, b: Float64Array, what: string): void {
+  assert.equal(a.length, b.length);
+  for (let i = 0; i < a.length; i++) {
+    if (Number.isNaN(a[i]) && Number.isNaN(b[i])) continue;
+    assert.ok(Object.is(a[i], b[i]), `${what}: slot ${i} was ${a[i]}, came back ${b[i]}`);
+  }
+}
+
+Deno.test("packed chunks give back every value with its bits, whatever the values and gaps", () => {
+  const odd = [
+    0,
+    -0,
+    1,
+    -1,
+    0.1,
+    0.3,
+    1e-7,
+    123456.789,
+    2 ** 50,
+    2 ** 53,
+    -(2 ** 60),
+    1e300,
+    5e-324,
+    Infinity,
+    -Infinity,
+  ];
+  const kinds: Array<(r: () => number, i: number) => number> = [
+    (r) => Math.floor(r() * 1000), // counts
+    (_r, i) => 1_000_000 + i * 7, // a growing counter
+    (r) => Math.round(r() * 1e4) / 10, // rates of counts (one decimal)
+    (r) => Math.round(r() * 1e9) / 1e6, // six decimals
+    (r) => Math.round(r() * 1e9) / 1e7, // seven: not decimal
+    (r) => r() * 100, // arbitrary doubles
+    () => 42.5, // a constant gauge
+    (r) => odd[Math.floor(r() * odd.length)],
+    (r) => (r() - 0.5) * 2 ** 52, // large integers and halves
+  ];
+  const forms = { raw: 0, decimal: 0, xor: 0 };
+  for (let seed = 1; seed <= 300; seed++) {
+    const r = rng(seed);
+    const kind = kinds[seed % kinds.length];
+    const density = [1, 1, 0.9, 0.5, 0.02, 0][seed % 6];
+    const values = new Float64Array(CHUNK_POINTS).fill(NaN);
+    for (let i = 0; i < CHUNK_POINTS; i++) if (r() < density) values[i] = kind(r, i);
+    const blob = packChunk(values);
+    assert.ok(blob.length <= RAW_BYTES, `seed ${seed}: ${blob.length} bytes`);
+    forms[blob.length === RAW_BYTES ? "raw" : blob[1] >> 4 === 0 ? "decimal" : "xor"]++;
+    sameBits(chunkValues(blob), values, `seed ${seed} (${blob.length} bytes)`);
+    // a blob read back at an odd offset in a larger buffer (as SQLite may hand it over)
+    const shifted = new Uint8Array(blob.length + 1);
+    shifted.set(blob, 1);
+    sameBits(chunkValues(shifted.subarray(1)), values, `seed ${seed}, unaligned`);
+  }
+  assert.ok(forms.raw > 10 && forms.decimal > 10 && forms.xor > 10, JSON.stringify(forms));
+});
+
+Deno.test("packed chunks are small where metrics repeat or count, and never larger than raw", () => {
+  const full = (f: (i: number) => number) => Float64Array.from({ length: CHUNK_POINTS }, (_, i) => f(i));
+  const sizes = {
+    counts: packChunk(full((i) => (i * 37) % 200)).length,
+    counter: packChunk(full((i) => 5_000_000 + i * 13)).length,
+    rate: packChunk(full((i) => ((i * 7) % 50) / 10)).length,
+    gauge: packChunk(full(() => 17.25)).length,
+    doubles: packChunk(full((i) => Math.sin(i) * 1e3)).length,
+  };
+  assert.ok(sizes.counts <= 3 + 2 * CHUNK_POINTS, JSON.stringify(sizes));
+  // header, the first value (4 bytes of varint), then one byte a step
+  assert.equal(sizes.counter, 3 + 4 + (CHUNK_POINTS - 1), JSON.stringify(sizes));
+  assert.ok(sizes.rate <= 3 + CHUNK_POINTS, JSON.stringify(sizes));
+  // 17.25 is 1725 hundredths (two bytes), then a zero difference a point
+  assert.equal(sizes.gauge, 3 + 2 + (CHUNK_POINTS - 1), JSON.stringify(sizes));
+  assert.equal(sizes.doubles, RAW_BYTES, "noise is kept raw, not grown");
+  // slowly moving doubles XOR to ~85 % of raw: not worth unpacking at every read, kept raw too
+  assert.equal(packChunk(full((i) => 3 + Math.sin(i / 60))).length, RAW_BYTES);
+  // a sparse chunk of doubles is worth it
+  const sparse = new Float64Array(CHUNK_POINTS).fill(NaN);
+  for (let i = 0; i < CHUNK_POINTS; i += 10) sparse[i] = 3 + Math.sin(i / 60);
+  assert.ok(packChunk(sparse).length < 400);
+  sameBits(chunkValues(packChunk(sparse)), sparse, "sparse doubles");
+  // minus zero among integers keeps its sign
+  const zeros = full((i) => i % 3 === 0 ? -0 : i);
+  sameBits(chunkValues(packChunk(zeros)), zeros, "minus zero");
+  sameBits(chunkValues(packChunk(full((i) => Math.sin(i) * 1e3))), full((i) => Math.sin(i) * 1e3), "raw");
+});
+
+Deno.test("a raw chunk of an earlier version still reads, and merges into a packed one", () => {
+  const raw = new Float64Array(CHUNK_POINTS).fill(NaN);
+  raw[0] = 1.5;
+  raw[7] = 3;
+  const blob = new Uint8Array(raw.buffer);
+  assert.deepEqual(decodeChunk(0, 10, blob), [[0, 1.5], [70, 3]]);
+  const merged = encodeChunk(0, 10, [[70, 4], [80, 5]], blob);
+  assert.equal(merged[0], PACKED_MAGIC);
+  assert.deepEqual(decodeChunk(0, 10, merged), [[0, 1.5], [70, 4], [80, 5]]);
+});
+
+Deno.test("a damaged packed chunk reads as what it holds up to the damage, without throwing", () => {
+  const values = Float64Array.from({ length: CHUNK_POINTS }, (_, i) => i * 3);
+  const xorValues = Float64Array.from({ length: CHUNK_POINTS }, (_, i) => i + 0.123456789);
+  for (const blob of [packChunk(values), packChunk(xorValues)]) {
+    assert.equal(blob[0], PACKED_MAGIC);
+    for (const cut of [3, 4, 20, blob.length - 1]) {
+      const got = chunkValues(blob.subarray(0, cut));
+      assert.equal(got.length, CHUNK_POINTS);
+      const n = got.filter((v) => !Number.isNaN(v)).length;
+      assert.ok(n < CHUNK_POINTS, `cut at ${cut}: ${n} points`);
+    }
+    const bad = blob.slice();
+    bad[1] = 0xf0; // an unknown mode
+    assert.ok(chunkValues(bad).every((v) => Number.isNaN(v)));
   }
 });
