@@ -7,11 +7,14 @@ import { chunkSpan, decodeChunk, encodeChunk, mergeRows } from "./chunks.ts";
 import { bucketOf, rollupRows } from "./retention.ts";
 import { initialWatermark, ONE_FRESH, type TsCore } from "./ts_schema.ts";
 import { levelRows, selectRows } from "./ts_read.ts";
+import type { LateWindow } from "./ts_late.ts";
 
 /** The work of one background pass, decided at its start. */
 export interface PassWindows {
   rollup: Array<[number, number, number]>;
   compact: Array<[number, number, number]>;
+  /** Spans of single series written after their level's compaction (ts_late.ts). */
+  late: LateWindow[];
   /** `[level, cutoff, measure]`: levels that may hold something past retention (measure: bound unknown). */
   expire: Array<[number, number, boolean]>;
 }
@@ -38,7 +41,8 @@ export function passWindows(core: TsCore, nowS: number): PassWindows {
     expire.push([lv, cutoff, bound === null]);
     core.oldest[lv] = Infinity;
   });
-  return { rollup: rollupWindows(core, nowS), compact: compactWindows(core, nowS), expire };
+  const late = core.late.take();
+  return { rollup: rollupWindows(core, nowS), compact: compactWindows(core, nowS), late, expire };
 }
 
 /** A point (or a rolled-up bucket) at `ts` lands on level `lv`: the level's bound follows it down. */
@@ -48,8 +52,15 @@ export function lowerOldest(core: TsCore, lv: number, ts: number): void {
 }
 
 /** A pass that failed: the bounds of the levels it was expiring are unknown again. */
+/** The windows whose fresh rows a pass settles first: the compaction's, the late rows'. */
+export function toSettle(w: PassWindows): Array<[number, number, number]> {
+  if (!w.late.length) return w.compact;
+  return [...w.compact, ...w.late.map(([lv, , from, to]): [number, number, number] => [lv, from, to + 1])];
+}
+
 export function abandonPass(core: TsCore, w: PassWindows): void {
   for (const [lv] of w.expire) core.oldest[lv] = null;
+  core.late.giveBack(w.late);
 }
 
 /** The window of complete buckets each coarser level rolls up now: `[level, from, end]`. */
@@ -116,6 +127,41 @@ function compact(core: TsCore, id: number, lv: number, from: number, end: number
 }
 
 /**
+ * Rolls the coarser levels' buckets over [from, end) of level `lv` up again, each from the level
+ * below it, for one series whose rows there came after those buckets were rolled up; returns the
+ * rows written. Only buckets already rolled (the others are rolled in their turn) and wholly within
+ * what the finer level still keeps (a bucket rolled from half its points would replace a whole one).
+ */
+function rollAgain(
+  core: TsCore,
+  id: number,
+  name: string,
+  lv: number,
+  from: number,
+  end: number,
+  nowS: number,
+): number {
+  const ins = core.db.statement(ONE_FRESH);
+  let n = 0;
+  for (let c = lv + 1; c < core.levels.length; c++) {
+    const step = core.levels[c].step;
+    const lo = Math.max(bucketOf(from, step), bucketOf(nowS - core.levels[c - 1].keep, step) + step);
+    const hi = Math.min(bucketOf(end - 1, step) + step, core.doneUntil[c]);
+    if (hi <= lo) break; // this level unchanged: the coarser ones too
+    for (const [ts, v] of rollupRows(levelRows(core, id, c - 1, lo, hi), step, core.method(id, name))) {
+      ins.run(id, c, ts, v);
+      core.fresh.put(id, c, ts, v);
+      lowerOldest(core, c, ts);
+      if (ts < core.compactedUntil[c]) core.late.mark(c, id, ts); // into its chunk at a later pass
+      n++;
+    }
+    from = lo;
+    end = hi;
+  }
+  return n;
+}
+
+/**
  * Rolls up, compacts and expires the given series (one transaction); returns the counts. The
  * rolled-up rows are fresh rows (ts_fresh.ts); compaction expects the store to have settled the
  * fresh rows of its windows first.
@@ -124,7 +170,7 @@ export function passOver(
   core: TsCore,
   series: Array<[string, number]>,
   w: PassWindows,
-  _nowS: number,
+  nowS: number,
 ): PassCounts {
   let rolled = 0, expired = 0, compacted = 0;
   const oldest = w.expire.map(() => Infinity);
@@ -148,6 +194,19 @@ export function passOver(
     }
     for (const [lv, from, end] of w.compact) {
       for (const [, id] of series) compacted += compact(core, id, lv, from, end);
+    }
+    if (w.late.length) {
+      const here = new Map(series.map(([name, id]) => [id, name])); // a pass in slices: this slice's
+      for (const [lv, id, from, to] of w.late) {
+        const name = here.get(id);
+        if (name === undefined) continue;
+        const step = levels[lv].step, span = chunkSpan(step);
+        rolled += rollAgain(core, id, name, lv, from, to + step, nowS);
+        // their spans, merged with the chunks there; after the watermark: the regular windows
+        const start = bucketOf(from, span),
+          until = Math.min(bucketOf(to, span) + span, core.compactedUntil[lv]);
+        if (until > start) compacted += compact(core, id, lv, start, until);
+      }
     }
     w.expire.forEach(([lv, cutoff, measure], k) => {
       const span = chunkSpan(levels[lv].step);

@@ -6,6 +6,7 @@
 import type { Database, Migration } from "../store/mod.ts";
 import { type AggregationMethod, type AggregationRule, bucketOf, type Level } from "./retention.ts";
 import type { FreshRows } from "./ts_fresh.ts";
+import type { LateRows } from "./ts_late.ts";
 
 export const METRICS_MIGRATIONS: Migration[] = [{
   version: 1,
@@ -109,6 +110,8 @@ export interface TsStoreStats {
   points_expired: number;
   /** Points moved from rows into chunk blobs. */
   points_compacted: number;
+  /** Points written after the background pass rolled up or compacted their time (ts_late.ts). */
+  points_late: number;
   /** Moves of the fresh rows into `points`, and the rows moved. */
   settles: number;
   points_settled: number;
@@ -173,6 +176,8 @@ export interface TsCore {
   doneUntil: number[];
   /** Per compactable level: spans before this are moved into chunks (-Infinity: never compacted). */
   compactedUntil: number[];
+  /** Rows written below `compactedUntil` since, by series: compacted by a later pass. */
+  late: LateRows;
   /**
    * Per level, a lower bound of what it holds (the time of every point, the end of every chunk) or
    * null when not known yet: while a level's retention cutoff has not passed it, nothing there can

@@ -29,8 +29,9 @@ import {
 } from "./ts_schema.ts";
 import { fetchSeries } from "./ts_read.ts";
 import { FreshRows } from "./ts_fresh.ts";
+import { LateRows } from "./ts_late.ts";
 import { loadFresh, saveSettledMax, SETTLE_ROWS, settleDue, settleFresh } from "./ts_settle.ts";
-import { abandonPass, finishPass, lowerOldest, passOver, passWindows } from "./ts_maintenance.ts";
+import { abandonPass, finishPass, lowerOldest, passOver, passWindows, toSettle } from "./ts_maintenance.ts";
 import { FORGET_BATCH, FORGET_PER_PASS, forgetBatch } from "./ts_forget.ts";
 
 export { METRICS_MIGRATIONS } from "./ts_schema.ts";
@@ -61,6 +62,7 @@ export class TimeSeriesStore {
     points_rolled: 0,
     points_expired: 0,
     points_compacted: 0,
+    points_late: 0,
     settles: 0,
     points_settled: 0,
     points_dropped: 0,
@@ -102,6 +104,7 @@ export class TimeSeriesStore {
       stats: this.stats,
       doneUntil: [],
       compactedUntil: [],
+      late: new LateRows(opts.levels.length),
       oldest: opts.levels.map(() => null),
       fresh: new FreshRows(opts.levels.length),
       settledMax: opts.levels.map(() => Infinity),
@@ -322,6 +325,12 @@ export class TimeSeriesStore {
       rows[i * 4 + 1] = lv;
       rows[i * 4 + 2] = bucketOf(ts, levels[lv].step);
       lowerOldest(this.#core, lv, rows[i * 4 + 2]);
+      // after the pass took its time (rolled up, compacted): a later pass does it again (ts_late.ts)
+      const core = this.#core, b = rows[i * 4 + 2];
+      if (b < core.compactedUntil[lv] || (lv + 1 < levels.length && b < core.doneUntil[lv + 1])) {
+        core.late.mark(lv, rows[i * 4], b);
+        this.stats.points_late++;
+      }
       rows[i * 4 + 3] = values[i];
       order[i] = i;
     }
@@ -407,7 +416,7 @@ export class TimeSeriesStore {
     const windows = passWindows(this.#core, nowS);
     let r;
     try {
-      settleDue(this.#core, windows.compact);
+      settleDue(this.#core, toSettle(windows));
       r = passOver(this.#core, [...this.#ids], windows, nowS);
     } catch (err) {
       abandonPass(this.#core, windows);
@@ -476,7 +485,7 @@ export class TimeSeriesStore {
       const series = [...this.#ids];
       const total = { rolled: 0, expired: 0, compacted: 0, oldest: windows.expire.map(() => Infinity) };
       try {
-        settleDue(this.#core, windows.compact);
+        settleDue(this.#core, toSettle(windows));
         for (let i = 0; i < series.length; i += slice) {
           const r = passOver(this.#core, series.slice(i, i + slice), windows, nowS);
           total.rolled += r.rolled;

@@ -11,6 +11,7 @@ import {
   PACKED_MAGIC,
   RAW_BYTES,
 } from "../../lib/metrics/chunks.ts";
+import { LATE_MAX_PASSES } from "../../lib/metrics/ts_late.ts";
 
 Deno.test("chunk blobs round-trip, keep gaps, merge with a base; rows merge with the newer winning", () => {
   const blob = encodeChunk(3600, 10, [[3600, 1], [3620, 3], [3600 + 10 * (CHUNK_POINTS - 1), 9]]);
@@ -46,6 +47,7 @@ Deno.test("complete hours move into chunks; reads, rollups and late points are u
   const before = s.fetch("cpu", t0 - 1, now.t);
   s.rollup();
   assert.equal(s.stats.points_compacted, 3 * 360, "three complete hours compacted");
+  assert.equal(s.stats.points_late, 0, "points as they come are not late");
   assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM points WHERE level = 0")!.n, 0);
   assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM chunks WHERE level = 0")!.n, 3);
   assert.deepEqual(s.fetch("cpu", t0 - 1, now.t), before, "same answer from chunks");
@@ -276,4 +278,117 @@ Deno.test("a damaged packed chunk reads as what it holds up to the damage, witho
     bad[1] = 0xf0; // an unknown mode
     assert.ok(chunkValues(bad).every((v) => Number.isNaN(v)));
   }
+});
+
+Deno.test("rows written after their span was compacted (a backfill) are compacted by a later pass, at every level", () => {
+  const now = { t: 1_700_006_400 + 7 * 86_400 }; // an hour boundary
+  const db = openDatabase(":memory:", METRICS_MIGRATIONS);
+  const s = new TimeSeriesStore(db, {
+    levels: parseRetentions("10s:1d,1m:31d"),
+    rules: compileRules([]),
+    now: () => now.t * 1000,
+    maxPending: 1_000_000,
+  });
+  s.add("old", 1, now.t - 5 * 3600 + 10); // a chunk already there for the backfill to merge with
+  s.flush();
+  s.rollup();
+  const rowsAt = (lv: number) =>
+    db.get<{ n: number }>( // rows, settled or fresh (not in a chunk)
+      "SELECT (SELECT COUNT(*) FROM points WHERE level = ?) + (SELECT COUNT(*) FROM fresh WHERE level = ?) AS n",
+      lv,
+      lv,
+    )!.n;
+  assert.equal(rowsAt(0), 0);
+  // two hours of 20 s points from 6 h ago, and two days ago at 1 min (level 0 keeps one day)
+  const t0 = now.t - 6 * 3600, d0 = now.t - 2 * 86_400 - 6 * 3600;
+  for (let i = 0; i < 360; i++) s.add("old", i % 97, t0 + i * 20);
+  for (let i = 0; i < 360; i++) s.add("older", (i % 13) / 4, d0 + i * 60);
+  s.flush();
+  const before = s.fetch("old", t0 - 1, t0 + 7200);
+  const beforeOlder = s.fetch("older", d0 - 1, d0 + 6 * 3600);
+  assert.equal(rowsAt(0), 360);
+  assert.equal(s.stats.points_late, 360 + 360, "both backfills counted");
+  const lv1 = rowsAt(1); // the backfill's 360, and the first pass's rollup of "old"
+  assert.ok(lv1 >= 360);
+  s.rollup(); // the backfill may still be arriving: it waits a pass
+  assert.equal(rowsAt(0), 360);
+  s.rollup();
+  assert.equal(rowsAt(0), 0, "level 0's late rows are in chunks");
+  // the older series' rows are in chunks; the backfill's minutes were rolled up again (rows until
+  // their 6 h span is complete)
+  assert.equal(rowsAt(1), lv1 - 360 + 120, "level 1's late rows are in chunks; 120 minutes rolled again");
+  const week = s.fetch("old", now.t - 2 * 86_400, now.t);
+  assert.equal(week.step, 60);
+  const minute = (ts: number) => week.values[(ts - week.start) / 60];
+  assert.equal(minute(t0), (0 + 1 + 2) / 3, "a minute of the backfill, rolled up");
+  assert.equal(minute(t0 + 119 * 60), ((357 % 97) + (358 % 97) + (359 % 97)) / 3);
+  assert.equal(minute(t0 + 3600), (83 + 1 + 84 + 85) / 4, "the minute the first pass rolled from one point");
+  assert.deepEqual(s.fetch("old", t0 - 1, t0 + 7200), before);
+  assert.deepEqual(s.fetch("older", d0 - 1, d0 + 6 * 3600), beforeOlder);
+  // the chunk's point at +10 s between two of the backfill's (i = 180 and 181)
+  assert.deepEqual(
+    s.fetch("old", now.t - 5 * 3600 - 1, now.t - 5 * 3600 + 20).values,
+    [83, 1, 84],
+    "merged with the chunk",
+  );
+});
+
+Deno.test("a sender that is always late has its rows compacted every LATE_MAX_PASSES passes, not never", () => {
+  const now = { t: 1_700_006_400 };
+  const db = openDatabase(":memory:", METRICS_MIGRATIONS);
+  const s = new TimeSeriesStore(db, {
+    levels: parseRetentions("10s:1d,1m:31d"),
+    rules: compileRules([]),
+    now: () => now.t * 1000,
+    maxPending: 1_000_000,
+  });
+  s.rollup();
+  const rows = () =>
+    db.get<{ n: number }>(
+      "SELECT (SELECT COUNT(*) FROM points WHERE level = 0) + (SELECT COUNT(*) FROM fresh WHERE level = 0) AS n",
+    )!.n;
+  let seen0 = -1;
+  for (let pass = 0; pass < LATE_MAX_PASSES + 1; pass++) {
+    now.t += 60;
+    s.add("late", pass, now.t - 3 * 3600); // three hours behind, every minute
+    s.flush();
+    s.rollup();
+    if (rows() === 0 && seen0 < 0) seen0 = pass;
+  }
+  assert.equal(seen0, LATE_MAX_PASSES - 1, "compacted at the tenth pass");
+});
+
+Deno.test("a point minutes late is rolled into its minute again; a minute half past the finer level's retention is not", () => {
+  const now = { t: 1_700_006_400 };
+  const T = now.t;
+  const db = openDatabase(":memory:", METRICS_MIGRATIONS);
+  const s = new TimeSeriesStore(db, {
+    levels: parseRetentions("10s:30m,1m:1d"), // level 0 stays rows (its spans are too long to compact)
+    rules: compileRules([]),
+    now: () => now.t * 1000,
+    maxPending: 1_000_000,
+  });
+  const minuteOf = (ts: number) => {
+    const f = s.fetch("x", now.t - 3600, now.t);
+    assert.equal(f.step, 60);
+    return f.values[(ts - f.start) / 60];
+  };
+  // a minute 29 min back, six points; and the minute before now-5min, one point
+  const M = T - 29 * 60;
+  for (let k = 0; k < 6; k++) s.add("x", k, M + k * 10);
+  s.add("x", 10, T - 300);
+  s.flush();
+  s.rollup();
+  assert.equal(minuteOf(M), 2.5);
+  assert.equal(minuteOf(T - 300), 10);
+  // a minute later: half of M is past level 0's 30 minutes, and a point of T-300's minute comes late
+  now.t = T + 90;
+  s.rollup(); // expires M's first three points at level 0
+  s.add("x", 20, T - 300 + 30);
+  s.add("x", 30, M + 55); // into M, half of which level 0 no longer holds
+  s.flush();
+  s.rollup();
+  s.rollup();
+  assert.equal(minuteOf(T - 300), 15, "the late point counted in its minute");
+  assert.equal(minuteOf(M), 2.5, "not rolled again from the three points left of it and the late one");
 });
