@@ -11,11 +11,20 @@
 
 /** Passes a series that keeps sending late rows waits at most before its spans are compacted. */
 export const LATE_MAX_PASSES = 10;
+/**
+ * Rows (points of the late windows' ranges, counted as their buckets) a pass takes on at most: a
+ * backfill of a day for 100 series (830 000 rows) took ~0.9 s of one pass here; what is over waits
+ * for the next pass.
+ */
+export const LATE_ROWS_PER_PASS = 1_000_000;
+/** Rows per transaction of that work, the event loop served between them (~0.1 s). */
+export const LATE_SLICE_ROWS = 100_000;
 
-/** `[level, series id, from, to]`: the first and last buckets of one series' late rows on a level. */
-export type LateWindow = [number, number, number, number];
+/** `[level, series id, series name, from, to]`: the first and last buckets of one series' late rows on a level. */
+export type LateWindow = [number, number, string, number, number];
 
 interface Entry {
+  name: string;
   from: number;
   to: number;
   /** The passes (this.#pass) of its first and last marks. */
@@ -31,10 +40,10 @@ export class LateRows {
     this.#levels = Array.from({ length: levels }, () => new Map());
   }
 
-  /** A row of series `id` at bucket `ts` of level `lv` went below the level's watermark. */
-  mark(lv: number, id: number, ts: number): void {
+  /** A row of series `id` (`name`) at bucket `ts` of level `lv` came after the pass took its time. */
+  mark(lv: number, id: number, name: string, ts: number): void {
     const e = this.#levels[lv].get(id);
-    if (!e) this.#levels[lv].set(id, { from: ts, to: ts, first: this.#pass, last: this.#pass });
+    if (!e) this.#levels[lv].set(id, { name, from: ts, to: ts, first: this.#pass, last: this.#pass });
     else {
       if (ts < e.from) e.from = ts;
       if (ts > e.to) e.to = ts;
@@ -47,15 +56,22 @@ export class LateRows {
     return this.#levels.reduce((n, m) => n + m.size, 0);
   }
 
-  /** The windows due at this pass (taken: `giveBack` if the pass fails). */
-  take(): LateWindow[] {
+  /**
+   * The windows due at this pass, up to `budget` rows (`steps`: each level's; taken: `giveBack`
+   * if the pass fails). One window over the budget is taken alone rather than never.
+   */
+  take(steps: number[], budget = LATE_ROWS_PER_PASS): LateWindow[] {
     const out: LateWindow[] = [];
+    let rows = 0;
     this.#levels.forEach((m, lv) => {
       for (const [id, e] of m) {
         // still coming (marked since the last pass), for fewer than LATE_MAX_PASSES passes: waits
         if (e.last >= this.#pass && this.#pass - e.first + 1 < LATE_MAX_PASSES) continue;
+        const cost = lateRows([lv, id, e.name, e.from, e.to], steps);
+        if (out.length && rows + cost > budget) continue; // the next pass
+        rows += cost;
         m.delete(id);
-        out.push([lv, id, e.from, e.to]);
+        out.push([lv, id, e.name, e.from, e.to]);
       }
     });
     this.#pass++;
@@ -64,10 +80,32 @@ export class LateRows {
 
   /** Windows of a pass that failed: due again at the next one. */
   giveBack(windows: LateWindow[]): void {
-    for (const [lv, id, from, to] of windows) {
-      this.mark(lv, id, from);
-      this.mark(lv, id, to);
+    for (const [lv, id, name, from, to] of windows) {
+      this.mark(lv, id, name, from);
+      this.mark(lv, id, name, to);
       this.#levels[lv].get(id)!.last = -Infinity;
     }
   }
+}
+
+/** The buckets a window spans on its level: what its work is measured by. */
+export function lateRows(w: LateWindow, steps: number[]): number {
+  return (w[4] - w[3]) / steps[w[0]] + 1;
+}
+
+/** The windows cut into runs of about `rows` rows each (one transaction each). */
+export function lateSlices(windows: LateWindow[], steps: number[], rows = LATE_SLICE_ROWS): LateWindow[][] {
+  const out: LateWindow[][] = [];
+  let cur: LateWindow[] = [], n = 0;
+  for (const w of windows) {
+    if (cur.length && n + lateRows(w, steps) > rows) {
+      out.push(cur);
+      cur = [];
+      n = 0;
+    }
+    cur.push(w);
+    n += lateRows(w, steps);
+  }
+  if (cur.length) out.push(cur);
+  return out;
 }

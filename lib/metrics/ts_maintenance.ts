@@ -41,7 +41,7 @@ export function passWindows(core: TsCore, nowS: number): PassWindows {
     expire.push([lv, cutoff, bound === null]);
     core.oldest[lv] = Infinity;
   });
-  const late = core.late.take();
+  const late = core.late.take(core.levels.map((l) => l.step));
   return { rollup: rollupWindows(core, nowS), compact: compactWindows(core, nowS), late, expire };
 }
 
@@ -55,7 +55,7 @@ export function lowerOldest(core: TsCore, lv: number, ts: number): void {
 /** The windows whose fresh rows a pass settles first: the compaction's, the late rows'. */
 export function toSettle(w: PassWindows): Array<[number, number, number]> {
   if (!w.late.length) return w.compact;
-  return [...w.compact, ...w.late.map(([lv, , from, to]): [number, number, number] => [lv, from, to + 1])];
+  return [...w.compact, ...w.late.map(([lv, , , from, to]): [number, number, number] => [lv, from, to + 1])];
 }
 
 export function abandonPass(core: TsCore, w: PassWindows): void {
@@ -152,13 +152,36 @@ function rollAgain(
       ins.run(id, c, ts, v);
       core.fresh.put(id, c, ts, v);
       lowerOldest(core, c, ts);
-      if (ts < core.compactedUntil[c]) core.late.mark(c, id, ts); // into its chunk at a later pass
+      if (ts < core.compactedUntil[c]) core.late.mark(c, id, name, ts); // into its chunk at a later pass
       n++;
     }
     from = lo;
     end = hi;
   }
   return n;
+}
+
+/**
+ * The late rows' work (ts_late.ts), one transaction: the coarser levels rolled up again over them,
+ * their spans compacted (merged with the chunks there; after the watermark, the regular windows
+ * compact them). Expects their fresh rows settled (`toSettle`).
+ */
+export function passLate(
+  core: TsCore,
+  late: LateWindow[],
+  nowS: number,
+): { rolled: number; compacted: number } {
+  let rolled = 0, compacted = 0;
+  core.db.transaction(() => {
+    for (const [lv, id, name, from, to] of late) {
+      const step = core.levels[lv].step, span = chunkSpan(step);
+      rolled += rollAgain(core, id, name, lv, from, to + step, nowS);
+      const start = bucketOf(from, span),
+        until = Math.min(bucketOf(to, span) + span, core.compactedUntil[lv]);
+      if (until > start) compacted += compact(core, id, lv, start, until);
+    }
+  });
+  return { rolled, compacted };
 }
 
 /**
@@ -170,7 +193,7 @@ export function passOver(
   core: TsCore,
   series: Array<[string, number]>,
   w: PassWindows,
-  nowS: number,
+  _nowS: number,
 ): PassCounts {
   let rolled = 0, expired = 0, compacted = 0;
   const oldest = w.expire.map(() => Infinity);
@@ -194,19 +217,6 @@ export function passOver(
     }
     for (const [lv, from, end] of w.compact) {
       for (const [, id] of series) compacted += compact(core, id, lv, from, end);
-    }
-    if (w.late.length) {
-      const here = new Map(series.map(([name, id]) => [id, name])); // a pass in slices: this slice's
-      for (const [lv, id, from, to] of w.late) {
-        const name = here.get(id);
-        if (name === undefined) continue;
-        const step = levels[lv].step, span = chunkSpan(step);
-        rolled += rollAgain(core, id, name, lv, from, to + step, nowS);
-        // their spans, merged with the chunks there; after the watermark: the regular windows
-        const start = bucketOf(from, span),
-          until = Math.min(bucketOf(to, span) + span, core.compactedUntil[lv]);
-        if (until > start) compacted += compact(core, id, lv, start, until);
-      }
     }
     w.expire.forEach(([lv, cutoff, measure], k) => {
       const span = chunkSpan(levels[lv].step);

@@ -29,9 +29,17 @@ import {
 } from "./ts_schema.ts";
 import { fetchSeries } from "./ts_read.ts";
 import { FreshRows } from "./ts_fresh.ts";
-import { LateRows } from "./ts_late.ts";
+import { LateRows, lateSlices } from "./ts_late.ts";
 import { loadFresh, saveSettledMax, SETTLE_ROWS, settleDue, settleFresh } from "./ts_settle.ts";
-import { abandonPass, finishPass, lowerOldest, passOver, passWindows, toSettle } from "./ts_maintenance.ts";
+import {
+  abandonPass,
+  finishPass,
+  lowerOldest,
+  passLate,
+  passOver,
+  passWindows,
+  toSettle,
+} from "./ts_maintenance.ts";
 import { FORGET_BATCH, FORGET_PER_PASS, forgetBatch } from "./ts_forget.ts";
 
 export { METRICS_MIGRATIONS } from "./ts_schema.ts";
@@ -328,7 +336,7 @@ export class TimeSeriesStore {
       // after the pass took its time (rolled up, compacted): a later pass does it again (ts_late.ts)
       const core = this.#core, b = rows[i * 4 + 2];
       if (b < core.compactedUntil[lv] || (lv + 1 < levels.length && b < core.doneUntil[lv + 1])) {
-        core.late.mark(lv, rows[i * 4], b);
+        core.late.mark(lv, rows[i * 4], names[i], b);
         this.stats.points_late++;
       }
       rows[i * 4 + 3] = values[i];
@@ -418,6 +426,9 @@ export class TimeSeriesStore {
     try {
       settleDue(this.#core, toSettle(windows));
       r = passOver(this.#core, [...this.#ids], windows, nowS);
+      const late = passLate(this.#core, windows.late, nowS);
+      r.rolled += late.rolled;
+      r.compacted += late.compacted;
     } catch (err) {
       abandonPass(this.#core, windows);
       throw err;
@@ -492,6 +503,13 @@ export class TimeSeriesStore {
           total.expired += r.expired;
           total.compacted += r.compacted;
           r.oldest.forEach((o, k) => total.oldest[k] = Math.min(total.oldest[k], o));
+          await new Promise((res) => setTimeout(res, 0));
+          if (stop()) throw new PassStopped();
+        }
+        for (const late of lateSlices(windows.late, this.levels.map((l) => l.step))) {
+          const r = passLate(this.#core, late, nowS);
+          total.rolled += r.rolled;
+          total.compacted += r.compacted;
           await new Promise((res) => setTimeout(res, 0));
           if (stop()) throw new PassStopped();
         }
