@@ -9,6 +9,8 @@
  * quiet for a pass, or after LATE_MAX_PASSES passes of a sender that never stops being late.
  */
 
+import type { Database } from "../store/mod.ts";
+
 /** Passes a series that keeps sending late rows waits at most before its spans are compacted. */
 export const LATE_MAX_PASSES = 10;
 /**
@@ -35,6 +37,8 @@ interface Entry {
 export class LateRows {
   #levels: Array<Map<number, Entry>>;
   #pass = 0;
+  /** Marks not in the `late` table yet: `level:series` → the window they widen it to. */
+  #unsaved = new Map<string, LateWindow>();
 
   constructor(levels: number) {
     this.#levels = Array.from({ length: levels }, () => new Map());
@@ -49,6 +53,32 @@ export class LateRows {
       if (ts > e.to) e.to = ts;
       e.last = this.#pass;
     }
+    const key = `${lv}:${id}`, u = this.#unsaved.get(key);
+    if (!u) this.#unsaved.set(key, [lv, id, name, ts, ts]);
+    else {
+      if (ts < u[3]) u[3] = ts;
+      if (ts > u[4]) u[4] = ts;
+    }
+  }
+
+  /** Writes the marks made since the last call into the `late` table (inside the rows' transaction). */
+  save(db: Database): void {
+    if (!this.#unsaved.size) return;
+    const up = db.statement(UPSERT);
+    for (const [lv, id, name, from, to] of this.#unsaved.values()) up.run(lv, id, name, from, to);
+    this.#unsaved.clear();
+  }
+
+  /** The windows the `late` table holds (a restart): due at the next pass. */
+  load(db: Database): void {
+    const rows = db.all<{ level: number; series: number; name: string; first_ts: number; last_ts: number }>(
+      "SELECT level, series, name, first_ts, last_ts FROM late",
+    );
+    const n = this.#levels.length;
+    this.giveBack(
+      rows.filter((r) => r.level < n).map((r) => [r.level, r.series, r.name, r.first_ts, r.last_ts]),
+    );
+    this.#unsaved.clear(); // they are in the table
   }
 
   /** Series waiting, all levels. */
@@ -86,6 +116,20 @@ export class LateRows {
       this.#levels[lv].get(id)!.last = -Infinity;
     }
   }
+}
+
+const UPSERT = `INSERT INTO late (level, series, name, first_ts, last_ts) VALUES (?, ?, ?, ?, ?)
+  ON CONFLICT (level, series) DO UPDATE SET first_ts = min(first_ts, excluded.first_ts), last_ts = max(last_ts, excluded.last_ts)`;
+
+/** Forgets a window done (inside its pass's transaction), unless later marks widened it since. */
+export function dropLate(db: Database, w: LateWindow): void {
+  db.run(
+    "DELETE FROM late WHERE level = ? AND series = ? AND first_ts >= ? AND last_ts <= ?",
+    w[0],
+    w[1],
+    w[3],
+    w[4],
+  );
 }
 
 /** The buckets a window spans on its level: what its work is measured by. */

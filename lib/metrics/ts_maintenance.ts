@@ -7,7 +7,7 @@ import { chunkSpan, decodeChunk, encodeChunk, mergeRows } from "./chunks.ts";
 import { bucketOf, rollupRows } from "./retention.ts";
 import { initialWatermark, ONE_FRESH, type TsCore } from "./ts_schema.ts";
 import { levelRows, selectRows } from "./ts_read.ts";
-import type { LateWindow } from "./ts_late.ts";
+import { dropLate, type LateWindow } from "./ts_late.ts";
 
 /** The work of one background pass, decided at its start. */
 export interface PassWindows {
@@ -180,6 +180,8 @@ export function passLate(
         until = Math.min(bucketOf(to, span) + span, core.compactedUntil[lv]);
       if (until > start) compacted += compact(core, id, lv, start, until);
     }
+    for (const w of late) dropLate(core.db, w);
+    core.late.save(core.db); // the coarser rows it made that are late in their turn
   });
   return { rolled, compacted };
 }

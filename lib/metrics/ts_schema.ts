@@ -66,6 +66,17 @@ export const METRICS_MIGRATIONS: Migration[] = [{
     ALTER TABLE chunks_v5 RENAME TO chunks;
     CREATE UNIQUE INDEX chunks_key ON chunks (series, level, start);
   `,
+}, {
+  version: 6,
+  // rows written after the background pass took their time, by series and level (ts_late.ts): kept
+  // across a restart, so that their coarser buckets are still rolled up again and their spans compacted
+  sql: `
+    CREATE TABLE late (
+      level INTEGER NOT NULL, series INTEGER NOT NULL, name TEXT NOT NULL,
+      first_ts INTEGER NOT NULL, last_ts INTEGER NOT NULL,
+      PRIMARY KEY (level, series)
+    ) WITHOUT ROWID;
+  `,
 }];
 
 /** A fetched series: `values[i]` is the point at `start + i * step` (null: no data). */

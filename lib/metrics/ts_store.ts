@@ -123,6 +123,7 @@ export class TimeSeriesStore {
       this.#ids.set(r.name, r.id);
     }
     loadFresh(this.#core, this.#ids);
+    this.#core.late.load(db);
     for (let i = 0; i < this.levels.length; i++) {
       const row = db.get<{ done_until: number }>("SELECT done_until FROM rollup_state WHERE level = ?", i);
       this.#core.doneUntil[i] = row?.done_until ?? initialWatermark(this.#core, i);
@@ -146,6 +147,7 @@ export class TimeSeriesStore {
         this.#db.run("DELETE FROM fresh WHERE level >= ?", this.levels.length);
         this.#db.run("DELETE FROM rollup_state");
         this.#db.run("DELETE FROM compact_state");
+        this.#db.run("DELETE FROM late");
       }
       this.#db.run("INSERT OR REPLACE INTO meta (key, value) VALUES ('retentions', ?)", text);
     });
@@ -265,6 +267,7 @@ export class TimeSeriesStore {
         const end = Math.min(b.order.length, b.next + limit);
         const slice = b.order.subarray(b.next, end);
         const apply = b.direct ? this.#writeSettled(b.rows, slice) : this.#writeRows(b.rows, slice);
+        this.#core.late.save(this.#db);
         n = end - b.next;
         commit = () => {
           apply();

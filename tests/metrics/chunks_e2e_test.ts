@@ -26,8 +26,8 @@ Deno.test("agent: a backfill over Graphite plaintext is compacted into packed ch
     addr: HOST,
     params: {
       graphite: { enabled: true, port: gp, bind: HOST, udp: false },
-      // 1 s points kept 30 min: spans of 360 s, compacted once complete
-      metrics: { retentions: "1s:30m,10s:1d", rollup_interval: "300ms", flush_interval: "200ms" },
+      // 1 s points kept 40 min: spans of 360 s, compacted once complete
+      metrics: { retentions: "1s:40m,10s:1d", rollup_interval: "300ms", flush_interval: "200ms" },
     },
   });
   try {
@@ -38,7 +38,9 @@ Deno.test("agent: a backfill over Graphite plaintext is compacted into packed ch
     // the spans below are compacted (empty) by the passes before the points come
     await until("two background passes", async () => (await info()).rollups >= 2, 10_000, 100);
     const now = Math.floor(Date.now() / 1000);
-    const from = now - 1500 - ((now - 1500) % 360); // two whole spans well inside the 30 minutes
+    // two whole spans 23-29 min back, inside the 40 minutes and long compacted (starting up to 31 min
+    // back within 30, the first points of some runs were older than the level and went to the next one)
+    const from = now - 1400 - ((now - 1400) % 360);
     const until_ = from + 720;
     const lines: string[] = [];
     for (let ts = from; ts < until_; ts++) {

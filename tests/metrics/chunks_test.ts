@@ -392,3 +392,42 @@ Deno.test("a point minutes late is rolled into its minute again; a minute half p
   assert.equal(minuteOf(T - 300), 15, "the late point counted in its minute");
   assert.equal(minuteOf(M), 2.5, "not rolled again from the three points left of it and the late one");
 });
+
+Deno.test("late rows are still rolled up and compacted after a restart between their write and the pass", () => {
+  const now = { t: 1_700_006_400 + 7 * 86_400 };
+  const db = openDatabase(":memory:", METRICS_MIGRATIONS);
+  const opts = {
+    levels: parseRetentions("10s:1d,1m:31d"),
+    rules: compileRules([]),
+    now: () => now.t * 1000,
+    maxPending: 1_000_000,
+  };
+  const first = new TimeSeriesStore(db, opts);
+  first.rollup();
+  const t0 = now.t - 6 * 3600;
+  for (let i = 0; i < 360; i++) first.add("bf", i % 7, t0 + i * 10);
+  first.flush();
+  assert.deepEqual({
+    ...db.get<Record<string, unknown>>("SELECT level, series, name, first_ts, last_ts FROM late"),
+  }, {
+    level: 0,
+    series: 1,
+    name: "bf",
+    first_ts: t0,
+    last_ts: t0 + 3590,
+  });
+  // the agent restarts before any pass: a new store on the same file
+  const second = new TimeSeriesStore(db, opts);
+  second.rollup();
+  const rows = db.get<{ n: number }>(
+    "SELECT (SELECT COUNT(*) FROM points WHERE level = 0) + (SELECT COUNT(*) FROM fresh WHERE level = 0) AS n",
+  )!.n;
+  assert.equal(rows, 0, "compacted at the first pass after the restart");
+  const week = second.fetch("bf", now.t - 2 * 86_400, now.t);
+  assert.equal(
+    week.values[(t0 - week.start) / 60],
+    (0 + 1 + 2 + 3 + 4 + 5) / 6,
+    "its first minute rolled up",
+  );
+  assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM late")!.n, 0, "done: forgotten");
+});
