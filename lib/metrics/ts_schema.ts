@@ -123,6 +123,8 @@ export interface TsStoreStats {
   points_compacted: number;
   /** Points written after the background pass rolled up or compacted their time (ts_late.ts). */
   points_late: number;
+  /** Raw chunks of an older agent packed since start (ts_repack.ts). */
+  chunks_repacked: number;
   /** Moves of the fresh rows into `points`, and the rows moved. */
   settles: number;
   points_settled: number;

@@ -30,6 +30,7 @@ import {
 import { fetchSeries } from "./ts_read.ts";
 import { FreshRows } from "./ts_fresh.ts";
 import { LateRows, lateSlices } from "./ts_late.ts";
+import { REPACK_PER_PASS, repackBatch } from "./ts_repack.ts";
 import { loadFresh, saveSettledMax, SETTLE_ROWS, settleDue, settleFresh } from "./ts_settle.ts";
 import {
   abandonPass,
@@ -71,6 +72,7 @@ export class TimeSeriesStore {
     points_expired: 0,
     points_compacted: 0,
     points_late: 0,
+    chunks_repacked: 0,
     settles: 0,
     points_settled: 0,
     points_dropped: 0,
@@ -438,6 +440,11 @@ export class TimeSeriesStore {
     }
     finishPass(this.#core, windows, r);
     for (const _ of this.#forgetEmpty());
+    for (let n = 0; n < REPACK_PER_PASS;) {
+      const seen = repackBatch(this.#core).seen;
+      if (!seen) break;
+      n += seen;
+    }
     return { rolled: r.rolled, expired: r.expired };
   }
 
@@ -525,6 +532,12 @@ export class TimeSeriesStore {
       for (const _ of this.#forgetEmpty()) {
         await new Promise((res) => setTimeout(res, 0));
         if (stop()) break; // the next pass goes on from here
+      }
+      for (let n = 0; n < REPACK_PER_PASS && !stop();) {
+        const seen = repackBatch(this.#core).seen;
+        if (!seen) break;
+        n += seen;
+        await new Promise((res) => setTimeout(res, 0));
       }
       return { rolled: total.rolled, expired: total.expired };
     } finally {

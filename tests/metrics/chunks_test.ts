@@ -12,6 +12,7 @@ import {
   RAW_BYTES,
 } from "../../lib/metrics/chunks.ts";
 import { LATE_MAX_PASSES } from "../../lib/metrics/ts_late.ts";
+import { REPACK_PER_PASS } from "../../lib/metrics/ts_repack.ts";
 
 Deno.test("chunk blobs round-trip, keep gaps, merge with a base; rows merge with the newer winning", () => {
   const blob = encodeChunk(3600, 10, [[3600, 1], [3620, 3], [3600 + 10 * (CHUNK_POINTS - 1), 9]]);
@@ -430,4 +431,63 @@ Deno.test("late rows are still rolled up and compacted after a restart between t
     "its first minute rolled up",
   );
   assert.equal(db.get<{ n: number }>("SELECT COUNT(*) AS n FROM late")!.n, 0, "done: forgotten");
+});
+
+Deno.test("raw chunks of an older agent are packed in the background, REPACK_PER_PASS a pass, reads unchanged", () => {
+  const now = { t: 1_700_006_400 + 7 * 86_400 };
+  const db = openDatabase(":memory:", METRICS_MIGRATIONS);
+  const opts = {
+    levels: parseRetentions("10s:1d,1m:31d"),
+    rules: compileRules([]),
+    now: () => now.t * 1000,
+    maxPending: 1_000_000,
+  };
+  // as an older agent left them: 50 series of 50 raw chunks of 6 h at 1 min (every tenth slot empty)
+  const n = 50 * 50;
+  assert.ok(n > REPACK_PER_PASS);
+  const first = now.t - 20 * 86_400 - ((now.t - 20 * 86_400) % 21_600);
+  for (let s = 0; s < 50; s++) db.run("INSERT INTO series (name, created) VALUES (?, ?)", `old.s${s}`, first);
+  for (let c = 0; c < n; c++) {
+    // one of them noise, which stays raw
+    const value = (i: number) => c === 7 ? Math.sin(i) * 1e3 : ((c * 7 + i) % 100) / 4;
+    const raw = Float64Array.from({ length: CHUNK_POINTS }, (_, i) => i % 10 === 0 ? NaN : value(i));
+    db.run(
+      "INSERT INTO chunks (series, level, start, step, data) VALUES (?, 1, ?, 60, ?)",
+      (c % 50) + 1,
+      first + Math.floor(c / 50) * 21_600,
+      new Uint8Array(raw.buffer),
+    );
+  }
+  // and where its passes had compacted up to
+  db.run("INSERT INTO compact_state (level, done_until) VALUES (0, ?), (1, ?)", now.t - 3600, now.t - 21_600);
+  const bytes = () => db.get<{ b: number }>("SELECT SUM(length(data)) AS b FROM chunks")!.b;
+  const rawBytes = bytes();
+  assert.equal(rawBytes, n * RAW_BYTES);
+  const store = new TimeSeriesStore(db, opts);
+  const before = store.fetch("old.s3", now.t - 25 * 86_400, now.t);
+  assert.equal(before.values.filter((v) => v !== null).length, 50 * 324);
+  store.rollup();
+  assert.equal(store.stats.chunks_repacked, REPACK_PER_PASS - 1);
+  store.rollup();
+  assert.equal(store.stats.chunks_repacked, n - 1);
+  assert.ok(bytes() < rawBytes / 3, `${bytes()} bytes`);
+  assert.equal(
+    db.get<{ n: number }>("SELECT COUNT(*) AS n FROM chunks WHERE length(data) = ?", RAW_BYTES)!.n,
+    1,
+  );
+  assert.deepEqual(store.fetch("old.s3", now.t - 25 * 86_400, now.t), before);
+  assert.equal(db.get<{ value: string }>("SELECT value FROM meta WHERE key = 'repack_after'")!.value, "done");
+  // once read to its end, the table is not read again (a raw chunk now is one packing would not pay for)
+  const late = Float64Array.from({ length: CHUNK_POINTS }, (_, i) => i);
+  db.run(
+    "INSERT INTO chunks (series, level, start, step, data) VALUES (1, 1, ?, 60, ?)",
+    first - 21_600,
+    new Uint8Array(late.buffer),
+  );
+  store.rollup();
+  assert.equal(store.stats.chunks_repacked, n - 1);
+  assert.equal(
+    db.get<{ n: number }>("SELECT length(data) AS n FROM chunks WHERE start = ?", first - 21_600)!.n,
+    RAW_BYTES,
+  );
 });
