@@ -7,6 +7,8 @@
  * remembered here by series and level, and a later pass rolls the coarser levels' buckets over
  * them again and compacts their spans (merging the chunk already there), once the series has been
  * quiet for a pass, or after LATE_MAX_PASSES passes of a sender that never stops being late.
+ * The marks are kept in `metrics.db` (table `late`), written in the transaction of the rows they
+ * mark, so a restart in between loses none.
  */
 
 import type { Database } from "../store/mod.ts";

@@ -13,7 +13,7 @@ import { dropLate, type LateWindow } from "./ts_late.ts";
 export interface PassWindows {
   rollup: Array<[number, number, number]>;
   compact: Array<[number, number, number]>;
-  /** Spans of single series written after their level's compaction (ts_late.ts). */
+  /** Single series' rows written after the pass took their time (ts_late.ts). */
   late: LateWindow[];
   /** `[level, cutoff, measure]`: levels that may hold something past retention (measure: bound unknown). */
   expire: Array<[number, number, boolean]>;
@@ -51,13 +51,16 @@ export function lowerOldest(core: TsCore, lv: number, ts: number): void {
   if (b !== null && ts < b) core.oldest[lv] = ts;
 }
 
-/** A pass that failed: the bounds of the levels it was expiring are unknown again. */
 /** The windows whose fresh rows a pass settles first: the compaction's, the late rows'. */
 export function toSettle(w: PassWindows): Array<[number, number, number]> {
   if (!w.late.length) return w.compact;
   return [...w.compact, ...w.late.map(([lv, , , from, to]): [number, number, number] => [lv, from, to + 1])];
 }
 
+/**
+ * A pass that failed: the bounds of the levels it was expiring are unknown again; its late rows'
+ * windows are due again.
+ */
 export function abandonPass(core: TsCore, w: PassWindows): void {
   for (const [lv] of w.expire) core.oldest[lv] = null;
   core.late.giveBack(w.late);

@@ -14,6 +14,25 @@ import {
 import { LATE_MAX_PASSES } from "../../lib/metrics/ts_late.ts";
 import { REPACK_PER_PASS } from "../../lib/metrics/ts_repack.ts";
 
+/** A store's options on the clock `now` (seconds), with `retentions`. */
+function storeOpts(now: { t: number }, retentions = "10s:1d,1m:31d") {
+  return {
+    levels: parseRetentions(retentions),
+    rules: compileRules([]),
+    now: () => now.t * 1000,
+    maxPending: 1_000_000,
+  };
+}
+
+/** Rows of a level not in a chunk: settled or fresh. */
+function rowsAt(db: ReturnType<typeof openDatabase>, lv: number): number {
+  return db.get<{ n: number }>(
+    "SELECT (SELECT COUNT(*) FROM points WHERE level = ?) + (SELECT COUNT(*) FROM fresh WHERE level = ?) AS n",
+    lv,
+    lv,
+  )!.n;
+}
+
 Deno.test("chunk blobs round-trip, keep gaps, merge with a base; rows merge with the newer winning", () => {
   const blob = encodeChunk(3600, 10, [[3600, 1], [3620, 3], [3600 + 10 * (CHUNK_POINTS - 1), 9]]);
   assert.equal(blob[0], PACKED_MAGIC);
@@ -32,12 +51,7 @@ Deno.test("complete hours move into chunks; reads, rollups and late points are u
   const now = { t: 1_700_006_400 }; // an hour boundary
   const t0 = now.t;
   const db = openDatabase(":memory:", METRICS_MIGRATIONS);
-  const s = new TimeSeriesStore(db, {
-    levels: parseRetentions("10s:1d,1m:31d,1h:1y"),
-    rules: compileRules([]),
-    now: () => now.t * 1000,
-    maxPending: 1_000_000,
-  });
+  const s = new TimeSeriesStore(db, storeOpts(now, "10s:1d,1m:31d,1h:1y"));
   // 3 hours at 10 s
   for (let i = 0; i < 3 * 360; i++) {
     now.t = t0 + i * 10;
@@ -284,22 +298,11 @@ Deno.test("a damaged packed chunk reads as what it holds up to the damage, witho
 Deno.test("rows written after their span was compacted (a backfill) are compacted by a later pass, at every level", () => {
   const now = { t: 1_700_006_400 + 7 * 86_400 }; // an hour boundary
   const db = openDatabase(":memory:", METRICS_MIGRATIONS);
-  const s = new TimeSeriesStore(db, {
-    levels: parseRetentions("10s:1d,1m:31d"),
-    rules: compileRules([]),
-    now: () => now.t * 1000,
-    maxPending: 1_000_000,
-  });
+  const s = new TimeSeriesStore(db, storeOpts(now));
   s.add("old", 1, now.t - 5 * 3600 + 10); // a chunk already there for the backfill to merge with
   s.flush();
   s.rollup();
-  const rowsAt = (lv: number) =>
-    db.get<{ n: number }>( // rows, settled or fresh (not in a chunk)
-      "SELECT (SELECT COUNT(*) FROM points WHERE level = ?) + (SELECT COUNT(*) FROM fresh WHERE level = ?) AS n",
-      lv,
-      lv,
-    )!.n;
-  assert.equal(rowsAt(0), 0);
+  assert.equal(rowsAt(db, 0), 0);
   // two hours of 20 s points from 6 h ago, and two days ago at 1 min (level 0 keeps one day)
   const t0 = now.t - 6 * 3600, d0 = now.t - 2 * 86_400 - 6 * 3600;
   for (let i = 0; i < 360; i++) s.add("old", i % 97, t0 + i * 20);
@@ -307,17 +310,17 @@ Deno.test("rows written after their span was compacted (a backfill) are compacte
   s.flush();
   const before = s.fetch("old", t0 - 1, t0 + 7200);
   const beforeOlder = s.fetch("older", d0 - 1, d0 + 6 * 3600);
-  assert.equal(rowsAt(0), 360);
+  assert.equal(rowsAt(db, 0), 360);
   assert.equal(s.stats.points_late, 360 + 360, "both backfills counted");
-  const lv1 = rowsAt(1); // the backfill's 360, and the first pass's rollup of "old"
+  const lv1 = rowsAt(db, 1); // the backfill's 360, and the first pass's rollup of "old"
   assert.ok(lv1 >= 360);
   s.rollup(); // the backfill may still be arriving: it waits a pass
-  assert.equal(rowsAt(0), 360);
+  assert.equal(rowsAt(db, 0), 360);
   s.rollup();
-  assert.equal(rowsAt(0), 0, "level 0's late rows are in chunks");
+  assert.equal(rowsAt(db, 0), 0, "level 0's late rows are in chunks");
   // the older series' rows are in chunks; the backfill's minutes were rolled up again (rows until
   // their 6 h span is complete)
-  assert.equal(rowsAt(1), lv1 - 360 + 120, "level 1's late rows are in chunks; 120 minutes rolled again");
+  assert.equal(rowsAt(db, 1), lv1 - 360 + 120, "level 1's late rows are in chunks; 120 minutes rolled again");
   const week = s.fetch("old", now.t - 2 * 86_400, now.t);
   assert.equal(week.step, 60);
   const minute = (ts: number) => week.values[(ts - week.start) / 60];
@@ -337,24 +340,15 @@ Deno.test("rows written after their span was compacted (a backfill) are compacte
 Deno.test("a sender that is always late has its rows compacted every LATE_MAX_PASSES passes, not never", () => {
   const now = { t: 1_700_006_400 };
   const db = openDatabase(":memory:", METRICS_MIGRATIONS);
-  const s = new TimeSeriesStore(db, {
-    levels: parseRetentions("10s:1d,1m:31d"),
-    rules: compileRules([]),
-    now: () => now.t * 1000,
-    maxPending: 1_000_000,
-  });
+  const s = new TimeSeriesStore(db, storeOpts(now));
   s.rollup();
-  const rows = () =>
-    db.get<{ n: number }>(
-      "SELECT (SELECT COUNT(*) FROM points WHERE level = 0) + (SELECT COUNT(*) FROM fresh WHERE level = 0) AS n",
-    )!.n;
   let seen0 = -1;
   for (let pass = 0; pass < LATE_MAX_PASSES + 1; pass++) {
     now.t += 60;
     s.add("late", pass, now.t - 3 * 3600); // three hours behind, every minute
     s.flush();
     s.rollup();
-    if (rows() === 0 && seen0 < 0) seen0 = pass;
+    if (rowsAt(db, 0) === 0 && seen0 < 0) seen0 = pass;
   }
   assert.equal(seen0, LATE_MAX_PASSES - 1, "compacted at the tenth pass");
 });
@@ -363,12 +357,7 @@ Deno.test("a point minutes late is rolled into its minute again; a minute half p
   const now = { t: 1_700_006_400 };
   const T = now.t;
   const db = openDatabase(":memory:", METRICS_MIGRATIONS);
-  const s = new TimeSeriesStore(db, {
-    levels: parseRetentions("10s:30m,1m:1d"), // level 0 stays rows (its spans are too long to compact)
-    rules: compileRules([]),
-    now: () => now.t * 1000,
-    maxPending: 1_000_000,
-  });
+  const s = new TimeSeriesStore(db, storeOpts(now, "10s:30m,1m:1d")); // level 0 stays rows (its spans are too long to compact)
   const minuteOf = (ts: number) => {
     const f = s.fetch("x", now.t - 3600, now.t);
     assert.equal(f.step, 60);
@@ -397,12 +386,7 @@ Deno.test("a point minutes late is rolled into its minute again; a minute half p
 Deno.test("late rows are still rolled up and compacted after a restart between their write and the pass", () => {
   const now = { t: 1_700_006_400 + 7 * 86_400 };
   const db = openDatabase(":memory:", METRICS_MIGRATIONS);
-  const opts = {
-    levels: parseRetentions("10s:1d,1m:31d"),
-    rules: compileRules([]),
-    now: () => now.t * 1000,
-    maxPending: 1_000_000,
-  };
+  const opts = storeOpts(now);
   const first = new TimeSeriesStore(db, opts);
   first.rollup();
   const t0 = now.t - 6 * 3600;
@@ -420,10 +404,7 @@ Deno.test("late rows are still rolled up and compacted after a restart between t
   // the agent restarts before any pass: a new store on the same file
   const second = new TimeSeriesStore(db, opts);
   second.rollup();
-  const rows = db.get<{ n: number }>(
-    "SELECT (SELECT COUNT(*) FROM points WHERE level = 0) + (SELECT COUNT(*) FROM fresh WHERE level = 0) AS n",
-  )!.n;
-  assert.equal(rows, 0, "compacted at the first pass after the restart");
+  assert.equal(rowsAt(db, 0), 0, "compacted at the first pass after the restart");
   const week = second.fetch("bf", now.t - 2 * 86_400, now.t);
   assert.equal(
     week.values[(t0 - week.start) / 60],
@@ -436,12 +417,7 @@ Deno.test("late rows are still rolled up and compacted after a restart between t
 Deno.test("raw chunks of an older agent are packed in the background, REPACK_PER_PASS a pass, reads unchanged", () => {
   const now = { t: 1_700_006_400 + 7 * 86_400 };
   const db = openDatabase(":memory:", METRICS_MIGRATIONS);
-  const opts = {
-    levels: parseRetentions("10s:1d,1m:31d"),
-    rules: compileRules([]),
-    now: () => now.t * 1000,
-    maxPending: 1_000_000,
-  };
+  const opts = storeOpts(now);
   // as an older agent left them: 50 series of 50 raw chunks of 6 h at 1 min (every tenth slot empty)
   const n = 50 * 50;
   assert.ok(n > REPACK_PER_PASS);
