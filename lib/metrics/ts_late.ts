@@ -144,13 +144,14 @@ export function lateSlices(windows: LateWindow[], steps: number[], rows = LATE_S
   const out: LateWindow[][] = [];
   let cur: LateWindow[] = [], n = 0;
   for (const w of windows) {
-    if (cur.length && n + lateRows(w, steps) > rows) {
+    const cost = lateRows(w, steps);
+    if (cur.length && n + cost > rows) {
       out.push(cur);
       cur = [];
       n = 0;
     }
     cur.push(w);
-    n += lateRows(w, steps);
+    n += cost;
   }
   if (cur.length) out.push(cur);
   return out;

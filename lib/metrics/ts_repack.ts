@@ -45,3 +45,13 @@ export function repackBatch(core: TsCore, limit = REPACK_BATCH): { seen: number;
   core.stats.chunks_repacked += packed;
   return { seen, packed };
 }
+
+/** A pass's repacking: REPACK_PER_PASS chunks at most, a transaction per step (yield between). */
+export function* repackPass(core: TsCore): Generator<void> {
+  for (let n = 0; n < REPACK_PER_PASS;) {
+    const seen = repackBatch(core).seen;
+    if (!seen) return;
+    n += seen;
+    yield;
+  }
+}

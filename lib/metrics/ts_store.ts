@@ -30,7 +30,7 @@ import {
 import { fetchSeries } from "./ts_read.ts";
 import { FreshRows } from "./ts_fresh.ts";
 import { LateRows, lateSlices } from "./ts_late.ts";
-import { REPACK_PER_PASS, repackBatch } from "./ts_repack.ts";
+import { repackPass } from "./ts_repack.ts";
 import { loadFresh, saveSettledMax, SETTLE_ROWS, settleDue, settleFresh } from "./ts_settle.ts";
 import {
   abandonPass,
@@ -440,11 +440,7 @@ export class TimeSeriesStore {
     }
     finishPass(this.#core, windows, r);
     for (const _ of this.#forgetEmpty());
-    for (let n = 0; n < REPACK_PER_PASS;) {
-      const seen = repackBatch(this.#core).seen;
-      if (!seen) break;
-      n += seen;
-    }
+    for (const _ of repackPass(this.#core));
     return { rolled: r.rolled, expired: r.expired };
   }
 
@@ -533,11 +529,9 @@ export class TimeSeriesStore {
         await new Promise((res) => setTimeout(res, 0));
         if (stop()) break; // the next pass goes on from here
       }
-      for (let n = 0; n < REPACK_PER_PASS && !stop();) {
-        const seen = repackBatch(this.#core).seen;
-        if (!seen) break;
-        n += seen;
+      for (const _ of repackPass(this.#core)) {
         await new Promise((res) => setTimeout(res, 0));
+        if (stop()) break; // the next pass goes on from the kept place
       }
       return { rolled: total.rolled, expired: total.expired };
     } finally {
