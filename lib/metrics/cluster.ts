@@ -11,7 +11,16 @@ import { peerResponse, readPeerBody, RouteTable } from "../routing/mod.ts";
 import { HttpError } from "../routing/mod.ts";
 import type { MetricsService } from "./service.ts";
 import { tsMembers, TsRing } from "./ts_ring.ts";
-import { type ForwardBatch, Forwarder, IngestedBatches, PEER_ANSWER_MAX, peerCall } from "./peer_client.ts";
+import {
+  type ForwardBatch,
+  Forwarder,
+  IngestedBatches,
+  PEER_ANSWER_MAX,
+  peerCall,
+  saveIngested,
+  takeIngested,
+} from "./peer_client.ts";
+import type { Database } from "../store/mod.ts";
 import { MAX_RENDER_POINTS } from "./render_functions.ts";
 import { RenderError, type SeriesSource } from "./render.ts";
 import { PatternError } from "./glob.ts";
@@ -37,6 +46,8 @@ export interface ClusterOptions {
   onMemberChange?: (fn: () => void) => () => void;
   batchSize: number;
   log: Logger;
+  /** metrics.db: the ids of the batches taken are handed from a stop to the next start there. */
+  db?: Database;
 }
 
 export class MetricsCluster {
@@ -80,6 +91,7 @@ export class MetricsCluster {
     svc.statsdLine = (line) => this.#allLocal() ? svc.localStatsdLine(line) : this.#statsdLine(line);
     svc.afterFlush = () => void this.forwarder.flush();
     svc.backlog = () => this.forwarder.waiting > 0 || this.forwarder.sending;
+    this.#takeIngested();
     const m = this.#opts.membership;
     if (m) {
       this.#rebuild();
@@ -91,6 +103,29 @@ export class MetricsCluster {
     this.#off?.();
     this.#off = null;
     await this.forwarder.flush();
+    // after the service's stop: what these batches brought is flushed or carried over by now
+    const db = this.#opts.db;
+    if (!db?.isOpen) return;
+    try {
+      const n = saveIngested(db, this.#ingested, Date.now());
+      if (n) this.#opts.log.debug(`forwarded batches: ${n} id(s) taken lately handed to the next start`);
+    } catch (err) {
+      this.#opts.log.warn(`forwarded batches: the ids taken lately are not kept: ${(err as Error).message}`);
+    }
+  }
+
+  /** The ids of the batches the last process took: one sent again across the restart is not taken twice. */
+  #takeIngested(): void {
+    const db = this.#opts.db;
+    if (!db?.isOpen) return;
+    try {
+      const n = takeIngested(db, this.#ingested, Date.now());
+      if (n) this.#opts.log.info(`forwarded batches: ${n} id(s) taken before the restart are remembered`);
+    } catch (err) {
+      this.#opts.log.warn(
+        `forwarded batches: the ids the last stop handed over are dropped: ${(err as Error).message}`,
+      );
+    }
   }
 
   #isSelf(node: MemberRecord): boolean {

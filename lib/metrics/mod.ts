@@ -84,6 +84,7 @@ export function createMetrics(ctx: Ctx, deps: MetricsDeps = {}): Omit<Subsystem,
     onMemberChange: (fn) => ctx.bus.onMembers(fn),
     batchSize: ctx.config.params.metrics.forward_batch,
     log: ctx.log,
+    db: ctx.store.handle("metrics"),
   });
   const forwardTo = ctx.config.listeners.graphite as { enabled?: boolean; forward_to?: string } | undefined;
   const relay = forwardTo?.enabled && forwardTo.forward_to

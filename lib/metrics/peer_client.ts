@@ -10,6 +10,7 @@
  */
 import type { PeerEnvelope } from "../transport/mod.ts";
 import type { MemberRecord } from "../types.ts";
+import type { Database } from "../store/mod.ts";
 import { readCapped } from "../read_capped.ts";
 import { hostPort } from "../host_port.ts";
 
@@ -220,7 +221,9 @@ export class Forwarder {
 /**
  * The ids of the batches an owner took lately, so that one sent again (its answer was lost) is
  * answered without being taken twice. Kept TTL_MS (a sender tries again at its next flush,
- * seconds later), at most MAX (the oldest forgotten first).
+ * seconds later), at most MAX (the oldest forgotten first). A stop hands them to the next start
+ * (`saveIngested`/`takeIngested`): what a batch brought was flushed or carried over by that stop,
+ * and a sender whose answer was cut by the restart sends it again to the new process.
  */
 export class IngestedBatches {
   static readonly TTL_MS = 10 * 60_000;
@@ -242,4 +245,52 @@ export class IngestedBatches {
   get size(): number {
     return this.#ids.size;
   }
+
+  /** The ids still remembered at `now`, oldest first, with when each was taken. */
+  live(now: number): Array<[string, number]> {
+    const out: Array<[string, number]> = [];
+    for (const [id, at] of this.#ids) if (at > now - IngestedBatches.TTL_MS) out.push([id, at]);
+    return out.slice(-IngestedBatches.MAX);
+  }
+
+  /** Remembers what a stop handed over (entries not a `[id, at]` pair, or too old, are skipped). */
+  restore(entries: unknown[], now: number): number {
+    let n = 0;
+    for (const e of entries) {
+      if (!Array.isArray(e) || typeof e[0] !== "string" || e[0].length > 64 || typeof e[1] !== "number") {
+        continue;
+      }
+      if (!(e[1] > now - IngestedBatches.TTL_MS) || this.#ids.has(e[0])) continue;
+      this.#ids.set(e[0], Math.min(e[1], now));
+      n++;
+    }
+    return n;
+  }
+}
+
+const INGESTED_KEY = "ingested_batches";
+
+/** Hands the ids remembered at `now` to the next start (in metrics.db's `meta`); how many. */
+export function saveIngested(db: Database, batches: IngestedBatches, now: number): number {
+  const live = batches.live(now);
+  if (live.length) {
+    db.run("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", INGESTED_KEY, JSON.stringify(live));
+  } else db.run("DELETE FROM meta WHERE key = ?", INGESTED_KEY);
+  return live.length;
+}
+
+/**
+ * Puts back into `batches` the ids the last stop handed over, deleting them as they are read; how
+ * many were still young enough. A row that is not a JSON list is dropped (said by the caller).
+ */
+export function takeIngested(db: Database, batches: IngestedBatches, now: number): number {
+  const row = db.transaction(() => {
+    const r = db.get<{ value: unknown }>("SELECT value FROM meta WHERE key = ?", INGESTED_KEY);
+    if (r) db.run("DELETE FROM meta WHERE key = ?", INGESTED_KEY);
+    return r;
+  });
+  if (!row) return 0;
+  const list = typeof row.value === "string" ? JSON.parse(row.value) : null;
+  if (!Array.isArray(list)) throw new Error("the batch ids the last stop handed over are not a list");
+  return batches.restore(list, now);
 }

@@ -4,7 +4,15 @@ import { TsRing } from "../../lib/metrics/mod.ts";
 import { MetricsCluster, NAMES_TTL_MS } from "../../lib/metrics/cluster.ts";
 import type { MetricsService } from "../../lib/metrics/service.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
-import { Forwarder, peerCall } from "../../lib/metrics/peer_client.ts";
+import {
+  Forwarder,
+  IngestedBatches,
+  peerCall,
+  saveIngested,
+  takeIngested,
+} from "../../lib/metrics/peer_client.ts";
+import { openDatabase } from "../../lib/store/mod.ts";
+import { METRICS_MIGRATIONS } from "../../lib/metrics/ts_schema.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import { StatsdAggregator } from "../../lib/metrics/statsd_aggregator.ts";
@@ -175,6 +183,79 @@ Deno.test("a ts node answers a batch it took already without taking it again", a
   } finally {
     await stop();
   }
+});
+
+Deno.test("a batch sent again across the owner's restart is not taken twice: the stop hands its ids to the start", async () => {
+  const { members, nodes, stop, restart } = await startTsNodes(HOST);
+  try {
+    const said: string[] = [];
+    nodes[1].ctx.sink.tap("INFO", (l) => said.push(l));
+    const batch = { id: crypto.randomUUID(), points: [], statsd: ["dup.count:5|c"] };
+    const send = () => peerCall(nodes[0].envelope, members[1], "/metrics-internal/ingest", batch);
+    assert.deepEqual(await send(), { stored: 0, lines: 1 });
+    await restart(1); // the answer was cut by the restart: the sender sends the batch again
+    assert.deepEqual(await send(), { stored: 0, lines: 0, duplicate: true });
+    assert.equal(nodes[1].m.service.statsd.stats.metrics, 0, "not counted again by the new process");
+    const other = { ...batch, id: crypto.randomUUID() };
+    assert.deepEqual(
+      await peerCall(nodes[0].envelope, members[1], "/metrics-internal/ingest", other),
+      { stored: 0, lines: 1 },
+    );
+    // handed over once: a second restart hands over what the second process took, the first id included
+    await restart(1);
+    assert.deepEqual(await send(), { stored: 0, lines: 0, duplicate: true });
+    assert.equal(
+      said.filter((l) => /forwarded batches: 1 id\(s\) taken before the restart/.test(l)).length,
+      1,
+    );
+    assert.equal(
+      said.filter((l) => /forwarded batches: 2 id\(s\) taken before the restart/.test(l)).length,
+      1,
+    );
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("batch ids handed over: old, malformed and unreadable ones are dropped, never thrown at the start", () => {
+  const db = openDatabase(":memory:", METRICS_MIGRATIONS);
+  const now = 1_000_000_000;
+  const a = new IngestedBatches();
+  a.seen("old", now - IngestedBatches.TTL_MS - 1);
+  a.seen("young", now - 1000);
+  assert.equal(saveIngested(db, a, now), 1);
+  const b = new IngestedBatches();
+  assert.equal(takeIngested(db, b, now), 1);
+  assert.equal(b.seen("young", now), true);
+  assert.equal(b.seen("old", now), false);
+  assert.equal(takeIngested(db, new IngestedBatches(), now), 0, "taken once");
+  const c = new IngestedBatches();
+  assert.equal(
+    // a stop more than TTL_MS before this start: its ids are of no use
+    c.restore([
+      ["x".repeat(65), now],
+      ["ok", now],
+      [1, now],
+      ["nan", "now"],
+      "z",
+      ["stale", now - IngestedBatches.TTL_MS],
+      ["ok2", now + 5000],
+    ], now),
+    2,
+  );
+  assert.deepEqual(c.live(now).map(([id]) => id), ["ok", "ok2"]);
+  // a time ahead of this start (its clock stepped back) counts as now: kept TTL_MS from here, no longer
+  assert.deepEqual(c.live(now + IngestedBatches.TTL_MS - 1).map(([id]) => id), ["ok", "ok2"]);
+  assert.deepEqual(c.live(now + IngestedBatches.TTL_MS), []);
+  assert.equal(c.seen("ok2", now), true);
+  db.run("INSERT INTO meta (key, value) VALUES ('ingested_batches', '{\"no\": 1}')");
+  assert.throws(() => takeIngested(db, new IngestedBatches(), now), /not a list/);
+  assert.equal(
+    db.get("SELECT value FROM meta WHERE key = 'ingested_batches'"),
+    undefined,
+    "dropped, not read again",
+  );
+  db.close();
 });
 
 Deno.test("a flush while a batch is on its way waits for it and for what queued meanwhile (stop loses nothing)", async () => {

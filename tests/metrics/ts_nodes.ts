@@ -38,7 +38,14 @@ export function tsMember(host: string, i: number, port: number, tags = ["ts"]): 
 export async function startTsNodes(
   host: string,
   files: Array<Record<string, unknown>> = [{}, {}],
-): Promise<{ members: MemberRecord[]; nodes: TsNode[]; stop: () => Promise<void> }> {
+): Promise<
+  {
+    members: MemberRecord[];
+    nodes: TsNode[];
+    stop: () => Promise<void>;
+    restart: (i: number) => Promise<void>;
+  }
+> {
   const key = generateKey();
   const members = files.map((_, i) => tsMember(host, i, freePort(host)));
   const nodes: TsNode[] = [];
@@ -49,6 +56,26 @@ export async function startTsNodes(
       n.ctx.cleanup();
     }
   };
+  // node i's metrics and HTTP server on its ctx (a restart keeps the ctx: same data directory)
+  const serve = async (i: number, ctx: TestCtx, envelope: PeerEnvelope): Promise<TsNode> => {
+    const m = createMetrics(ctx, {
+      membership: { self: () => members[i], members: () => members },
+      envelope,
+    });
+    await m.start();
+    const app = buildApp([m.routes()], {
+      token: "",
+      maxBody: 1 << 24,
+      log: ctx.sink.logger("http"),
+      counters: new Counters(),
+      peerEnvelope: envelope,
+    });
+    const srv = Deno.serve(
+      { hostname: host, port: members[i].port, onListen: () => {} },
+      (req) => app.fetch(req, { transport: "tcp" }),
+    );
+    return { ctx, m, srv, envelope };
+  };
   try {
     for (let i = 0; i < files.length; i++) {
       const ctx = makeTestCtx({
@@ -58,27 +85,18 @@ export async function startTsNodes(
         files: files[i],
       });
       const envelope = new PeerEnvelope(await Keyring.create([key]), { now: () => Date.now() });
-      const m = createMetrics(ctx, {
-        membership: { self: () => members[i], members: () => members },
-        envelope,
-      });
-      await m.start();
-      const app = buildApp([m.routes()], {
-        token: "",
-        maxBody: 1 << 24,
-        log: ctx.sink.logger("http"),
-        counters: new Counters(),
-        peerEnvelope: envelope,
-      });
-      const srv = Deno.serve(
-        { hostname: host, port: members[i].port, onListen: () => {} },
-        (req) => app.fetch(req, { transport: "tcp" }),
-      );
-      nodes.push({ ctx, m, srv, envelope });
+      nodes.push(await serve(i, ctx, envelope));
     }
   } catch (err) {
     await stop();
     throw err;
   }
-  return { members, nodes, stop };
+  /** Stops node i as an agent stops (HTTP first, then its metrics) and starts it again on its files. */
+  const restart = async (i: number) => {
+    const n = nodes[i];
+    await n.srv.shutdown();
+    await n.m.stop();
+    nodes[i] = await serve(i, n.ctx, n.envelope);
+  };
+  return { members, nodes, stop, restart };
 }
