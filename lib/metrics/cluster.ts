@@ -90,6 +90,8 @@ export class MetricsCluster {
     };
     svc.statsdLine = (line) => this.#allLocal() ? svc.localStatsdLine(line) : this.#statsdLine(line);
     svc.afterFlush = () => void this.forwarder.flush();
+    svc.beforeStatsdFlush = () => this.#sendStrays();
+    svc.handOffStatsd = () => this.#handOff();
     svc.backlog = () => this.forwarder.waiting > 0 || this.forwarder.sending;
     this.#takeIngested();
     const m = this.#opts.membership;
@@ -137,18 +139,56 @@ export class MetricsCluster {
     return this.ring.empty || (this.ring.nodes.length === 1 && this.#isSelf(this.ring.nodes[0]));
   }
 
-  #statsdLine(line: string): void {
+  #statsdLine(line: string, ring = this.ring): void {
     if (line === "") return;
     const colon = line.indexOf(":");
     const key = colon > 0 ? statsdKey(line.slice(0, colon)) : null;
     const owner = key !== null
-      ? this.ring.owner(typeof key === "string" ? key : sanitizeKey(line.slice(0, colon)))
+      ? ring.owner(typeof key === "string" ? key : sanitizeKey(line.slice(0, colon)))
       : null;
     if (owner === null || this.#isSelf(owner)) this.#svc.statsd.ingestLine(line);
     else {
       this.forwarder.statsdLine(owner, line);
       this.#svc.wake();
     }
+  }
+
+  /** statsd lines of names owned elsewhere sent on before a flush (see #sendStrays). */
+  strays = 0;
+
+  /**
+   * Lines of a name this node does not own reach it after its ring changed (another node's forwarder
+   * held them for the old owner, or the rings of two nodes did not agree yet): aggregated and flushed
+   * here, they would be a second point for the owner's bucket, which keeps only the last. So before
+   * each flush they go on to the owner (into its next interval when they come after its flush).
+   */
+  #sendStrays(): void {
+    if (this.#allLocal()) return;
+    // the aggregator's names are already keys (statsdKey's output): the ring's cache answers them
+    const lines = this.#svc.statsd.drainLinesOf((name) => {
+      const owner = this.ring.owner(name);
+      return owner !== null && !this.#isSelf(owner);
+    });
+    if (!lines.length) return;
+    this.strays += lines.length;
+    for (const line of lines) this.#statsdLine(line);
+    this.#opts.log.debug(
+      `statsd: ${lines.length} line(s) of names owned by other ts nodes sent on before the flush`,
+    );
+  }
+
+  /**
+   * At a stop: what this node aggregated goes to the nodes that own its names in the ring without it
+   * (the ring the others build when it leaves), sent by the forwarder's last flush (stop()); null when
+   * no other ts node is there.
+   */
+  #handOff(): number | null {
+    const others = this.ring.nodes.filter((n) => !this.#isSelf(n));
+    if (this.#allLocal() || others.length === 0) return null;
+    const ring = TsRing.of(others, 64, this.ring);
+    const lines = this.#svc.statsd.drainLines();
+    for (const line of lines) this.#statsdLine(line, ring);
+    return lines.length;
   }
 
   #queueRebuild(): void {
@@ -192,7 +232,7 @@ export class MetricsCluster {
     return this.ring.nodes.filter((n) => !this.#isSelf(n));
   }
 
-  /** Local series plus those of every other `ts` node; a name found twice keeps the fuller copy. */
+  /** Local series plus those of every other `ts` node; copies of one name are merged (`mergeCopies`). */
   readonly source: SeriesSource = {
     fetch: async (pattern, from, until) => {
       const local = this.#svc.fetchLocal(pattern, from, until);
@@ -212,13 +252,7 @@ export class MetricsCluster {
           return r.series;
         }),
       );
-      const byName = new Map<string, FetchedSeries>();
-      const filled = (s: FetchedSeries) => s.values.filter((v) => v !== null).length;
-      for (const s of [local, ...remote].flat()) {
-        const cur = byName.get(s.name);
-        if (!cur || filled(s) > filled(cur)) byName.set(s.name, s);
-      }
-      return [...byName.values()];
+      return mergeCopies([local, ...remote].flat());
     },
   };
 
@@ -333,6 +367,7 @@ export class MetricsCluster {
   info(): Record<string, unknown> {
     return {
       ts_nodes: this.ring.nodes.map((n) => n.name),
+      statsd_strays: this.strays,
       waiting: this.forwarder.waiting,
       ...this.forwarder.stats,
       last_forward_error: this.forwarder.lastError || null,
@@ -345,4 +380,37 @@ export function ringSummary(nodes: MemberRecord[]): string {
   if (!nodes.length) return "no ts node (all local)";
   const names = nodes.slice(0, RING_LOG_NAMES).map((n) => n.name.slice(0, 64)).join(", ");
   return nodes.length <= RING_LOG_NAMES ? names : `${nodes.length} nodes: ${names}, ...`;
+}
+
+/**
+ * One series per name of copies fetched from several `ts` nodes. A name has copies on two nodes when
+ * its owner changed (a node left, joined or restarted): the buckets stored meanwhile are on the
+ * other node. On the same grid the copies are merged bucket by bucket, the fuller copy's value kept
+ * where both have one; on different grids (retentions that differ between nodes) the fuller copy
+ * alone is kept.
+ */
+export function mergeCopies(all: FetchedSeries[]): FetchedSeries[] {
+  const byName = new Map<string, FetchedSeries[]>();
+  for (const s of all) {
+    const list = byName.get(s.name);
+    if (list) list.push(s);
+    else byName.set(s.name, [s]);
+  }
+  const filled = (s: FetchedSeries) => s.values.reduce((n: number, v) => v === null ? n : n + 1, 0);
+  const out: FetchedSeries[] = [];
+  for (const copies of byName.values()) {
+    if (copies.length === 1) {
+      out.push(copies[0]);
+      continue;
+    }
+    copies.sort((a, b) => filled(b) - filled(a));
+    const [first] = copies;
+    const values = first.values.slice();
+    for (const c of copies.slice(1)) {
+      if (c.start !== first.start || c.step !== first.step || c.values.length !== values.length) continue;
+      for (let i = 0; i < values.length; i++) if (values[i] === null) values[i] = c.values[i];
+    }
+    out.push({ ...first, values });
+  }
+  return out;
 }

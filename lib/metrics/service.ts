@@ -81,6 +81,16 @@ export class MetricsService {
   afterFlush: (() => void) | null = null;
   /** True while something besides the store waits for the write timer (forwarder, relay). */
   backlog: (() => boolean) | null = null;
+  /**
+   * Before each statsd flush (ts routing): sends on what the aggregator holds of names this node does
+   * not own, so that each name of an interval is flushed by one node, its owner.
+   */
+  beforeStatsdFlush: (() => void) | null = null;
+  /**
+   * At a stop (ts routing): hands what the aggregator holds to the nodes that own its names once
+   * this one is gone; the number of lines, or null when no other ts node is there to take them.
+   */
+  handOffStatsd: (() => number | null) | null = null;
   /** Optional copy of every received point to an external Graphite (`graphite.forward_to`). */
   mirror: PointRouter | null = null;
   #ctx: Ctx;
@@ -228,6 +238,7 @@ export class MetricsService {
    * also the state the aggregators held before it (a stop hands it to the next start).
    */
   async #flushStatsd(ts: number, keep: boolean): Promise<{ points: number; state: StatsdState | null }> {
+    this.beforeStatsdFlush?.();
     const carry = this.#carry.forFlush(ts);
     const worker = this.#l.statsdWorker;
     const intoWorker = carry !== null && worker !== null && worker.running && this.#statsdLocal;
@@ -456,6 +467,17 @@ export class MetricsService {
     const nowS = Math.floor(this.#ctx.clock.now() / 1000);
     const next = (Math.floor(nowS / every) + 1) * every;
     const at = Math.min(next, nowS + MAX_AHEAD_S);
+    // under ts routing the interval so far goes to the nodes that take our names when we leave: the
+    // stop's points and a carry-over (below) would be a second point for a bucket they flush too,
+    // and the store keeps the last one of a bucket (an interval of counts lost at each restart)
+    this.#safe("statsd hand-off", () => {
+      const n = this.handOffStatsd?.();
+      if (n) {
+        this.#ctx.log.info(
+          `statsd: ${n} line(s) of this interval handed to the ts nodes that take this node's names`,
+        );
+      }
+    });
     const state = await this.#flushStatsdSafely(at, at === next);
     if (state) this.#safe("statsd carry-over", () => this.#carry.save({ tick: at, interval: every, state }));
     await this.#l.statsdWorker?.stop();

@@ -237,9 +237,23 @@ export class StatsdAggregator {
    * negative gauge is set through 0 (a signed value alone is a delta).
    */
   drainLines(): string[] {
+    return this.drainLinesOf(() => true);
+  }
+
+  /**
+   * What `drainLines` gives, for the names `take(name)` is true of only; the others stay. Under ts
+   * routing, the names this node no longer owns (statsd lines that reached it after its ring changed).
+   */
+  drainLinesOf(take: (name: string) => boolean): string[] {
     const out: string[] = [];
-    for (const [n, v] of this.#counters) out.push(`${n}:${v}|c`);
+    for (const [n, v] of this.#counters) {
+      if (!take(n)) continue;
+      out.push(`${n}:${v}|c`);
+      this.#counters.delete(n);
+    }
     for (const [n, t] of this.#timers) {
+      if (!take(n)) continue;
+      this.#timers.delete(n);
       const { values, weightedCount } = t.state();
       if (!values.length) continue;
       const rate = Math.min(1, values.length / weightedCount);
@@ -247,14 +261,16 @@ export class StatsdAggregator {
       for (const v of values) out.push(`${n}:${v}${tail}`);
     }
     for (const [n, v] of this.#gauges) {
+      if (!take(n)) continue;
       if (v < 0) out.push(`${n}:0|g`);
       out.push(`${n}:${v}|g`);
+      this.#gauges.delete(n);
     }
-    for (const [n, set] of this.#sets) for (const m of set) out.push(`${n}:${m}|s`);
-    this.#counters.clear();
-    this.#timers.clear();
-    this.#sets.clear();
-    this.#gauges.clear();
+    for (const [n, set] of this.#sets) {
+      if (!take(n)) continue;
+      for (const m of set) out.push(`${n}:${m}|s`);
+      this.#sets.delete(n);
+    }
     return out;
   }
 

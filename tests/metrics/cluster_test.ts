@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
-import { startTsNodes } from "./ts_nodes.ts";
+import { startTsNodes, type TsNode } from "./ts_nodes.ts";
 import { TsRing } from "../../lib/metrics/mod.ts";
-import { MetricsCluster, NAMES_TTL_MS } from "../../lib/metrics/cluster.ts";
+import { mergeCopies, MetricsCluster, NAMES_TTL_MS } from "../../lib/metrics/cluster.ts";
 import type { MetricsService } from "../../lib/metrics/service.ts";
 import { silentLogger } from "../../lib/log/mod.ts";
 import {
@@ -215,6 +215,123 @@ Deno.test("a batch sent again across the owner's restart is not taken twice: the
   } finally {
     await stop();
   }
+});
+
+/** Every stored point of `name` on these nodes' own stores, as [node, ts, value], by time. */
+function storedEverywhere(nodes: TsNode[], name: string): Array<[string, number, number]> {
+  const now = Math.floor(Date.now() / 1000);
+  const out: Array<[string, number, number]> = [];
+  for (const n of nodes) {
+    for (const s of n.m.service.fetchLocal(name, now - 900, now + 900)) {
+      s.values.forEach((v, i) => v !== null && out.push([n.ctx.config.params.name, s.start + i * s.step, v]));
+    }
+  }
+  return out.sort((a, b) => a[1] - b[1]);
+}
+
+async function until(what: string, ok: () => boolean): Promise<void> {
+  for (let i = 0; i < 200 && !ok(); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.ok(ok(), what);
+}
+
+Deno.test("a ts node that stops hands its statsd interval to the owners without it: one point per bucket, none lost", async () => {
+  const { members, nodes, stop, restart } = await startTsNodes(HOST, [{}, {}, {}]);
+  try {
+    const ring = TsRing.of(members);
+    const without = TsRing.of([members[0], members[2]]);
+    const k = Array.from({ length: 200 }, (_, i) => `hand.k${i}`).find((k) => ring.owner(k)!.name === "n2")!;
+    const taker = nodes[members.indexOf(without.owner(k)!)];
+    nodes[1].m.service.statsdPacket(new TextEncoder().encode(`${k}:5|c`));
+    await until("n2 aggregates its key", () => nodes[1].m.service.statsd.exportState().counters.length === 1);
+    const counts = `stats.gauges.${k}.count`;
+    // its stop wrote no point of the interval (the taker flushes it) and handed it over
+    await restart(1);
+    await until("handed over", () => taker.m.service.statsd.exportState().counters.some(([n]) => n === k));
+    assert.deepEqual(storedEverywhere(nodes, counts), [], "no point of the stop's own");
+    assert.ok(nodes[1].ctx.sink.recent.WARNING.length === 0, JSON.stringify(nodes[1].ctx.sink.recent));
+    // the restarted node is back in the ring before the taker's flush: the count goes back to it
+    const t1 = Math.floor(Date.now() / 1000 / 60) * 60 - 120;
+    await taker.m.service.flushStatsd(t1);
+    await until(
+      "back at the owner",
+      () => nodes[1].m.service.statsd.exportState().counters.some(([n]) => n === k),
+    );
+    assert.equal(taker.m.service.statsd.exportState().counters.length, 0);
+    await nodes[1].m.service.flushStatsd(t1 + 60);
+    await until("stored", () => storedEverywhere(nodes, counts).length > 0);
+    await new Promise((r) => setTimeout(r, 200)); // a second point, if any, has come too
+    assert.deepEqual(storedEverywhere(nodes, counts).map(([, t, v]) => [t, v]), [[t1 + 60, 5]]);
+    assert.ok(
+      taker.m.info().cluster && (taker.m.info().cluster as { statsd_strays: number }).statsd_strays >= 1,
+    );
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("statsd lines that reach a node which does not own their name are sent on before its flush", async () => {
+  const { members, nodes, stop } = await startTsNodes(HOST, [{}, {}]);
+  try {
+    const ring = TsRing.of(members);
+    const k = Array.from({ length: 200 }, (_, i) => `stray.k${i}`).find((k) => ring.owner(k)!.name === "n2")!;
+    // another node's forwarder held them for n1, the owner before a ring change
+    const batch = { id: crypto.randomUUID(), points: [], statsd: [`${k}:3|c`, `${k}:4|c`, `${k}:7|g`] };
+    assert.deepEqual(await peerCall(nodes[1].envelope, members[0], "/metrics-internal/ingest", batch), {
+      stored: 0,
+      lines: 3,
+    });
+    const t = Math.floor(Date.now() / 1000 / 60) * 60 - 120;
+    await nodes[0].m.service.flushStatsd(t);
+    await until(
+      "at the owner",
+      () => nodes[1].m.service.statsd.exportState().counters.some(([n]) => n === k),
+    );
+    assert.deepEqual(nodes[1].m.service.statsd.exportState().gauges, [[k, 7]], "gauges go too");
+    assert.deepEqual(nodes[0].m.service.statsd.exportState(), {
+      counters: [],
+      timers: [],
+      gauges: [],
+      sets: [],
+    });
+    await nodes[1].m.service.flushStatsd(t);
+    await until("stored", () => storedEverywhere(nodes, `stats.gauges.${k}.count`).length > 0);
+    await new Promise((r) => setTimeout(r, 200));
+    assert.deepEqual(storedEverywhere(nodes, `stats.gauges.${k}.count`).map(([, t, v]) => [t, v]), [[t, 7]]);
+    // a name this node owns stays for its own flush
+    const mine = Array.from({ length: 200 }, (_, i) => `stray.m${i}`).find((k) =>
+      ring.owner(k)!.name === "n1"
+    )!;
+    nodes[0].m.service.statsdPacket(new TextEncoder().encode(`${mine}:1|c`));
+    await nodes[0].m.service.flushStatsd(t + 10);
+    await until("stored here", () => storedEverywhere(nodes, `stats.gauges.${mine}.count`).length > 0);
+    assert.equal(
+      (nodes[0].m.info().cluster as { statsd_strays: number }).statsd_strays,
+      2,
+      "the stray name's lines only (its count and its gauge)",
+    );
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("a render merges the copies of a series on several ts nodes bucket by bucket", () => {
+  const s = (values: Array<number | null>, start = 100, step = 10) => ({
+    name: "a.b",
+    start,
+    end: start + values.length * step,
+    step,
+    values,
+  });
+  // the owner's copy has most buckets; the node that held the name while the owner restarted, one
+  assert.deepEqual(mergeCopies([s([1, 2, null, 4]), s([null, null, 3, null])]), [s([1, 2, 3, 4])]);
+  // both have a value: the fuller copy's
+  assert.deepEqual(mergeCopies([s([null, 9, null, null]), s([1, 2, null, 4])]), [s([1, 2, null, 4])]);
+  // another grid: the fuller copy alone
+  assert.deepEqual(mergeCopies([s([1, null]), s([null, 5, 6], 100, 60)]), [s([null, 5, 6], 100, 60)]);
+  assert.deepEqual(
+    mergeCopies([s([1]), { ...s([2]), name: "c" }]).map((x) => [x.name, x.values]),
+    [["a.b", [1]], ["c", [2]]],
+  );
 });
 
 Deno.test("batch ids handed over: old, malformed and unreadable ones are dropped, never thrown at the start", () => {
