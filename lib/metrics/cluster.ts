@@ -164,17 +164,21 @@ export class MetricsCluster {
    */
   #sendStrays(): void {
     if (this.#allLocal()) return;
+    const n = this.#sendOn();
+    if (!n) return;
+    this.strays += n;
+    this.#opts.log.debug(`statsd: ${n} line(s) of names owned by other ts nodes sent on before the flush`);
+  }
+
+  /** Sends what the aggregator holds of names another node owns to their owners; how many lines. */
+  #sendOn(): number {
     // the aggregator's names are already keys (statsdKey's output): the ring's cache answers them
     const lines = this.#svc.statsd.drainLinesOf((name) => {
       const owner = this.ring.owner(name);
       return owner !== null && !this.#isSelf(owner);
     });
-    if (!lines.length) return;
-    this.strays += lines.length;
     for (const line of lines) this.#statsdLine(line);
-    this.#opts.log.debug(
-      `statsd: ${lines.length} line(s) of names owned by other ts nodes sent on before the flush`,
-    );
+    return lines.length;
   }
 
   /**
@@ -212,12 +216,11 @@ export class MetricsCluster {
     // that ends); what our own aggregator held under the previous ring (the interval so far, and the
     // gauges it keeps for good) goes where this one says: kept, a name now another node's would be
     // written by us at every flush, over that owner's newer values
+    // (our own names stay where they are: moved through the parser again, they were counted again)
     const local = this.#allLocal();
     this.#svc.setStatsdLocal(local);
-    for (const line of this.#svc.statsd.drainLines()) {
-      if (local) this.#svc.localStatsdLine(line);
-      else this.#statsdLine(line);
-    }
+    if (local) { for (const line of this.#svc.statsd.drainLines()) this.#svc.localStatsdLine(line); }
+    else this.#sendOn();
     this.#opts.log.info(`ts ring: ${ringSummary(next.nodes)}`);
     for (const orphan of this.forwarder.retain(new Set(next.nodes.map((n) => n.uuid)))) this.#reroute(orphan);
   }

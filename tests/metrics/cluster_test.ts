@@ -541,9 +541,11 @@ Deno.test("a new ts ring sends the statsd names this node no longer owns to thei
     const held = names.filter(mine);
     assert.ok(held.length > 10);
     // a third ts node: some of those names move to it
+    const counted = statsd.stats.metrics;
     members.push(member("3".repeat(40), "c", 3, ["ts"]));
     for (const fn of listeners) fn();
     await Promise.resolve();
+    assert.equal(statsd.stats.metrics, counted, "the names that stay are not taken (and counted) again");
     const stay = held.filter(mine), moved = held.filter((n) => !mine(n));
     assert.ok(moved.length > 0 && stay.length > 0, `${moved.length} moved, ${stay.length} stay`);
     const T = 1_700_000_010;
