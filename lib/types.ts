@@ -53,6 +53,11 @@ export interface MembershipView {
   self(): MemberRecord;
   /** Every known record, ourselves included. */
   members(): MemberRecord[];
+  /**
+   * True while the start's join (the seeds, the peers of the last run) has not reached anyone yet:
+   * the table may still be ourselves alone where a cluster is (absent: never joining).
+   */
+  joining?(): boolean;
 }
 
 export type CheckStateName = "ok" | "warning" | "critical" | "unknown" | "pending";

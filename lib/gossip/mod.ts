@@ -125,9 +125,13 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
     if (kind !== "updated") ctx.log.info(`member ${rec.name} (${hostPort(rec.addr, rec.port)}) ${kind}`);
   }
 
+  /** The start's join is on its way (seeds or peers of the last run to try, none reached yet). */
+  let joining = false;
   const membership: MembershipView = {
     self: () => engine.members.self(),
     members: () => [...engine.members.records()],
+    // until joinSeeds returns: the first members come before the push-pull that brings the rest
+    joining: () => joining,
   };
 
   const offs: Array<() => void> = [];
@@ -171,6 +175,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
         }`,
       );
       if (!ring.enabled) ctx.log.warn(NO_KEY_WARNING);
+      joining = true;
       void joinSeeds({
         seeds: p.seeds,
         saved: loadPeers(peersFile, p.port, (msg) => ctx.log.warn(msg)),
@@ -183,8 +188,9 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
         log: ctx.log,
         maxBackoffMs: cfg.join_retry_max,
         signal: abort.signal,
-      }).then((joined) =>
-        joined
+      }).then((joined) => {
+        joining = false;
+        return joined
           ? keepSeedsJoined({
             seeds: p.seeds,
             defaultPort: p.port,
@@ -197,8 +203,11 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
             everyMs: cfg.seed_check_interval,
             signal: abort.signal,
           })
-          : undefined
-      ).catch((err) => ctx.log.error(`joining the seeds failed: ${(err as Error).message}`));
+          : undefined;
+      }).catch((err) => {
+        joining = false;
+        ctx.log.error(`joining the seeds failed: ${(err as Error).message}`);
+      });
       // every minute, on the epoch minute grid (the other minute jobs' wake-up), the first 30-90 s on
       const savePeriodically = () => {
         const now = ctx.clock.now();

@@ -37,7 +37,7 @@ export const NAMES_TTL_MS = 1000;
 const RING_LOG_NAMES = 8;
 
 export interface ClusterOptions {
-  membership?: Pick<MembershipView, "self" | "members">;
+  membership?: Pick<MembershipView, "self" | "members" | "joining">;
   envelope?: PeerEnvelope;
   /**
    * Member changes (`member.*` bus events): the ring is rebuilt after each burst (one datagram's
@@ -92,6 +92,8 @@ export class MetricsCluster {
     svc.afterFlush = () => void this.forwarder.flush();
     svc.beforeStatsdFlush = () => this.#sendStrays();
     svc.handOffStatsd = () => this.#handOff();
+    svc.skipFirstStatsdFlush = () =>
+      this.#opts.membership?.joining?.() === true || this.#remotes().length > 0;
     svc.backlog = () => this.forwarder.waiting > 0 || this.forwarder.sending;
     this.#takeIngested();
     const m = this.#opts.membership;
@@ -371,6 +373,7 @@ export class MetricsCluster {
     return {
       ts_nodes: this.ring.nodes.map((n) => n.name),
       statsd_strays: this.strays,
+      statsd_flushes_skipped: this.#svc.flushesSkipped,
       waiting: this.forwarder.waiting,
       ...this.forwarder.stats,
       last_forward_error: this.forwarder.lastError || null,

@@ -56,7 +56,7 @@ export type { GraphiteEvent, GraphiteEventsApi } from "./graphite_events.ts";
 
 export interface MetricsDeps {
   /** Who owns which series (nodes tagged `ts`); absent: everything is local. */
-  membership?: Pick<MembershipView, "self" | "members">;
+  membership?: Pick<MembershipView, "self" | "members" | "joining">;
   /** Seals forwarded points between agents. */
   envelope?: PeerEnvelope;
   /** Cluster events and membership history, for graphite-web's `/events/` routes (absent: no such routes). */

@@ -39,6 +39,17 @@ export type { GraphiteSettings, GraphiteStats, StatsdSettings } from "./metric_l
 /** The stop's last statsd flush is dated at most this far ahead (the store refuses 10 min ahead). */
 const MAX_AHEAD_S = 300;
 
+/**
+ * A statsd tick this soon after the start is not flushed when other `ts` nodes may own some of its
+ * names (`skipFirstStatsdFlush`): its lines wait for the next tick. While a restarted `ts` node joins
+ * (~0.2 s) and until the others see it back, two nodes may flush one of its names for that tick: the
+ * node that took its interval at the stop (and had not seen it return), and the node itself, which
+ * knew only itself or had only part of the ring. A bucket keeps one point, so one of those counts was
+ * lost (and a point routed to the owner replaced the owner's). Skipped, the tick's bucket is written
+ * by the others alone; the lines of the first seconds after the start land in the next one.
+ */
+export const FIRST_FLUSH_SKIP_MS = 3_000;
+
 /** Points per write transaction of the timer (the rest follow after a turn of the event loop). */
 const WRITE_SLICE = 20_000;
 
@@ -91,6 +102,15 @@ export class MetricsService {
    * this one is gone; the number of lines, or null when no other ts node is there to take them.
    */
   handOffStatsd: (() => number | null) | null = null;
+  /**
+   * True when the first statsd tick, within `FIRST_FLUSH_SKIP_MS` of the start, is to be skipped
+   * (ts routing: other `ts` nodes may flush its names for that tick, or the start's join is on its way).
+   */
+  skipFirstStatsdFlush: (() => boolean) | null = null;
+  /** Statsd ticks skipped so far (info: `statsd_flushes_skipped`). */
+  flushesSkipped = 0;
+  #startedAt = 0;
+  #firstTick = true;
   /** Optional copy of every received point to an external Graphite (`graphite.forward_to`). */
   mirror: PointRouter | null = null;
   #ctx: Ctx;
@@ -287,9 +307,10 @@ export class MetricsService {
     const statsdEvery = (this.#statsdCfg?.interval ?? 10) * 1000;
     this.#lastStatsdFlush = Math.round(clock.now() / 1000);
     this.#carry.take(Math.floor(clock.now() / 1000), statsdEvery / 1000);
+    this.#startedAt = clock.now();
     // on the epoch grid of the interval (as Graphite's buckets are): one wake-up with the agent's other 10 s jobs
     this.#statsdTimer = new LazyInterval(clock, statsdEvery, () => {
-      void this.#flushStatsdSafely();
+      void this.#statsdTick();
       return true;
     });
     this.#statsdTimer.start(true, 0);
@@ -327,6 +348,29 @@ export class MetricsService {
       await this.stop();
       throw err;
     }
+  }
+
+  /** The timer's flush, dated at its tick; the first one may be skipped (`FIRST_FLUSH_SKIP_MS`). */
+  async #statsdTick(): Promise<void> {
+    const clock = this.#ctx.clock;
+    const ts = Math.floor(clock.now() / 1000);
+    if (this.#firstTick) {
+      this.#firstTick = false;
+      if (clock.now() - this.#startedAt < FIRST_FLUSH_SKIP_MS && this.skipFirstStatsdFlush?.() === true) {
+        this.flushesSkipped++;
+        // a carry-over dated at this tick is dropped: the stop's points stand in its bucket
+        const carried = this.#carry.forFlush(ts) !== null;
+        this.#ctx.log.debug(
+          `statsd: the tick at ${ts} is not flushed (${
+            Math.round(clock.now() - this.#startedAt)
+          } ms after the start, ts nodes); its lines go to the next one${
+            carried ? ", the stop's points stand" : ""
+          }`,
+        );
+        return;
+      }
+    }
+    await this.#flushStatsdSafely(ts);
   }
 
   async #flushStatsdSafely(

@@ -505,3 +505,29 @@ Deno.test("a damaged known-peers file is said and kept aside, not silently repla
     cleanup();
   }
 });
+
+Deno.test({
+  name:
+    "gossip subsystem: membership.joining() holds while the start's join reaches nobody, not without seeds",
+  sanitizeResources: false,
+  sanitizeOps: false,
+  async fn() {
+    const key = generateKey();
+    const alone = await node("alone", key);
+    // a seed that answers later: its port is kept free until then
+    const seedPort = freePort();
+    const b = await node("late", key, { seeds: [`127.0.0.1:${seedPort}`], join_retry_max: "1s" });
+    let seed: Node | null = null;
+    try {
+      await until("no seeds: not joining", () => alone.gossip.membership.joining?.() === false);
+      assert.equal(b.gossip.membership.joining?.(), true);
+      await new Promise((r) => setTimeout(r, 300));
+      assert.equal(b.gossip.membership.joining?.(), true, "still joining while the seed is down");
+      seed = await node("seed", key, { port: seedPort });
+      await until("joined the seed", () => b.gossip.membership.joining?.() === false, 5000);
+      assert.equal(b.gossip.members().length, 2);
+    } finally {
+      await close(alone, b, ...(seed ? [seed] : []));
+    }
+  },
+});

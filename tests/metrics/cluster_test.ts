@@ -1,5 +1,9 @@
 import assert from "node:assert/strict";
 import { startTsNodes, type TsNode } from "./ts_nodes.ts";
+import { freePort, makeTestCtx } from "../helpers.ts";
+import { createMetrics } from "../../lib/metrics/mod.ts";
+import { FIRST_FLUSH_SKIP_MS } from "../../lib/metrics/service.ts";
+import { VirtualClock } from "../../lib/clock/mod.ts";
 import { TsRing } from "../../lib/metrics/mod.ts";
 import { mergeCopies, MetricsCluster, NAMES_TTL_MS } from "../../lib/metrics/cluster.ts";
 import type { MetricsService } from "../../lib/metrics/service.ts";
@@ -563,5 +567,149 @@ Deno.test("a new ts ring sends the statsd names this node no longer owns to thei
     );
   } finally {
     await cluster.stop().catch(() => {});
+  }
+});
+
+Deno.test("a restarted ts node skips its first statsd tick: no second point of that bucket, a name owned elsewhere goes to its owner", async () => {
+  const port = freePort(HOST);
+  const statsd = { "l.json": { statsd: { enabled: true, port, bind: HOST, interval: 1 } } };
+  const { members, nodes, stop, restart } = await startTsNodes(HOST, [{}, statsd]);
+  const udp = Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" });
+  try {
+    const ring = TsRing.of(members);
+    const k = Array.from({ length: 200 }, (_, i) => `join.k${i}`).find((k) => ring.owner(k)!.name === "n1")!;
+    const mine = Array.from({ length: 200 }, (_, i) => `join.m${i}`).find((k) =>
+      ring.owner(k)!.name === "n2"
+    )!;
+    // n2 starts again knowing only itself: its join is on its way
+    let joining = true;
+    await restart(1, {
+      self: () => members[1],
+      members: () => joining ? [members[1]] : members,
+      joining: () => joining,
+    });
+    await udp.send(new TextEncoder().encode(`${k}:5|c\n${mine}:2|c`), {
+      transport: "udp",
+      hostname: HOST,
+      port,
+    });
+    const info = () => nodes[1].m.info().cluster as { statsd_flushes_skipped: number };
+    await until("the first tick skipped", () => info().statsd_flushes_skipped === 1);
+    assert.deepEqual(storedEverywhere(nodes, `stats.gauges.${k}.count`), [], "nothing flushed at that tick");
+    assert.deepEqual(storedEverywhere(nodes, `stats.gauges.${mine}.count`), []);
+    // the join brings the other node: the next tick sends the line of n1's name to n1, flushes its own
+    joining = false;
+    nodes[1].ctx.bus.emit("member.joined", members[0]);
+    await until(
+      "at the owner",
+      () => nodes[0].m.service.statsd.exportState().counters.some(([n]) => n === k),
+    );
+    await until(
+      "its own name flushed",
+      () => storedEverywhere(nodes, `stats.gauges.${mine}.count`).length > 0,
+    );
+    await new Promise((r) => setTimeout(r, 300)); // a point of n2's for n1's name, if any, is stored by now
+    assert.deepEqual(
+      storedEverywhere(nodes, `stats.gauges.${k}.count`),
+      [],
+      "n2 wrote no point of n1's name",
+    );
+    assert.deepEqual(nodes[0].m.service.statsd.exportState().counters, [[k, 5]]);
+    assert.deepEqual(storedEverywhere(nodes, `stats.gauges.${mine}.count`).map(([n, , v]) => [n, v]), [[
+      "n2",
+      2,
+    ]]);
+    assert.equal(info().statsd_flushes_skipped, 1, "only the first tick");
+  } finally {
+    udp.close();
+    await stop();
+  }
+});
+
+Deno.test("the first statsd tick is skipped only within FIRST_FLUSH_SKIP_MS of the start and where other ts nodes may be", async () => {
+  const self = member("1".repeat(40), "n1", 1, ["ts"]);
+  const other = member("2".repeat(40), "n2", 2, ["ts"]);
+  const TICK = 1_700_000_000_000;
+  const run = async (startMs: number, view: { members: MemberRecord[]; joining: boolean }) => {
+    const clock = new VirtualClock(startMs);
+    const ctx = makeTestCtx({ clock });
+    const m = createMetrics(ctx, {
+      membership: { self: () => self, members: () => view.members, joining: () => view.joining },
+    });
+    try {
+      await m.start();
+      // a name n1 owns in both rings
+      const name = Array.from({ length: 200 }, (_, i) => `skip.k${i}`).find((k) =>
+        TsRing.of(view.members.length ? view.members : [self]).owner(k)!.uuid === self.uuid
+      )!;
+      m.service.statsdLine(`${name}:2|c`);
+      await clock.advance(TICK + 10_000 + 500 - startMs); // the ticks at TICK and TICK + 10 s
+      return {
+        skipped: m.service.flushesSkipped,
+        points: m.service.fetchLocal(`stats.gauges.${name}.count`, TICK / 1000 - 60, TICK / 1000 + 60)
+          .flatMap((s) => s.values.flatMap((v, i) => v === null ? [] : [[s.start + i * s.step, v]])),
+      };
+    } finally {
+      await m.stop();
+      ctx.cleanup();
+    }
+  };
+  const t = TICK / 1000;
+  // joining, 1 s before a tick: skipped, the line flushed at the next one
+  assert.deepEqual(await run(TICK - 1000, { members: [self], joining: true }), {
+    skipped: 1,
+    points: [[t + 10, 2]],
+  });
+  // joined, another ts node: skipped too
+  assert.deepEqual(await run(TICK - 1000, { members: [self, other], joining: false }), {
+    skipped: 1,
+    points: [[t + 10, 2]],
+  });
+  // alone (no seeds, no other ts node): flushed at its tick
+  assert.deepEqual(await run(TICK - 1000, { members: [self], joining: false }), {
+    skipped: 0,
+    points: [[t, 2]],
+  });
+  // started FIRST_FLUSH_SKIP_MS or more before the tick: flushed at it
+  assert.deepEqual(await run(TICK - FIRST_FLUSH_SKIP_MS, { members: [self, other], joining: true }), {
+    skipped: 0,
+    points: [[t, 2]],
+  });
+});
+
+Deno.test("a skipped first tick drops the carry-over dated at it without a warning: the stop's points stand", async () => {
+  const TICK = 1_700_000_000_000;
+  const clock = new VirtualClock(TICK - 5000);
+  const ctx = makeTestCtx({ clock });
+  const self = member("1".repeat(40), "n1", 1, ["ts"]);
+  let joining = false;
+  const metrics = () =>
+    createMetrics(ctx, { membership: { self: () => self, members: () => [self], joining: () => joining } });
+  const points = (m: ReturnType<typeof metrics>) =>
+    m.service.fetchLocal("stats.gauges.carry.k.count", TICK / 1000 - 60, TICK / 1000 + 60)
+      .flatMap((s) => s.values.flatMap((v, i) => v === null ? [] : [[s.start + i * s.step, v]]));
+  try {
+    // alone, stopped 4 s before the tick: its points are dated at the tick, the state carried to it
+    const a = metrics();
+    await a.start();
+    a.service.statsdLine("carry.k:2|c");
+    await clock.advance(1000);
+    await a.stop();
+    // started again 1 s before the tick, joining a cluster: the tick is skipped
+    await clock.advance(3000);
+    joining = true;
+    const b = metrics();
+    await b.start();
+    b.service.statsdLine("carry.k:3|c");
+    try {
+      await clock.advance(11_500); // the ticks at TICK and TICK + 10 s
+      assert.equal(b.service.flushesSkipped, 1);
+      assert.deepEqual(points(b), [[TICK / 1000, 2], [TICK / 1000 + 10, 3]]);
+      assert.deepEqual(ctx.sink.recent.WARNING, []);
+    } finally {
+      await b.stop();
+    }
+  } finally {
+    ctx.cleanup();
   }
 });

@@ -4,7 +4,7 @@
  */
 import { freePort, makeTestCtx, type TestCtx } from "../helpers.ts";
 import { createMetrics } from "../../lib/metrics/mod.ts";
-import type { MemberRecord } from "../../lib/types.ts";
+import type { MemberRecord, MembershipView } from "../../lib/types.ts";
 import { generateKey, Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
 import { buildApp } from "../../lib/http/mod.ts";
 import { Counters } from "../../lib/counters.ts";
@@ -43,7 +43,7 @@ export async function startTsNodes(
     members: MemberRecord[];
     nodes: TsNode[];
     stop: () => Promise<void>;
-    restart: (i: number) => Promise<void>;
+    restart: (i: number, membership?: MembershipView) => Promise<void>;
   }
 > {
   const key = generateKey();
@@ -57,11 +57,13 @@ export async function startTsNodes(
     }
   };
   // node i's metrics and HTTP server on its ctx (a restart keeps the ctx: same data directory)
-  const serve = async (i: number, ctx: TestCtx, envelope: PeerEnvelope): Promise<TsNode> => {
-    const m = createMetrics(ctx, {
-      membership: { self: () => members[i], members: () => members },
-      envelope,
-    });
+  const serve = async (
+    i: number,
+    ctx: TestCtx,
+    envelope: PeerEnvelope,
+    membership: MembershipView = { self: () => members[i], members: () => members },
+  ): Promise<TsNode> => {
+    const m = createMetrics(ctx, { membership, envelope });
     await m.start();
     const app = buildApp([m.routes()], {
       token: "",
@@ -91,12 +93,15 @@ export async function startTsNodes(
     await stop();
     throw err;
   }
-  /** Stops node i as an agent stops (HTTP first, then its metrics) and starts it again on its files. */
-  const restart = async (i: number) => {
+  /**
+   * Stops node i as an agent stops (HTTP first, then its metrics) and starts it again on its files
+   * (with `membership`: what its gossip shows it then; default: every node).
+   */
+  const restart = async (i: number, membership?: MembershipView) => {
     const n = nodes[i];
     await n.srv.shutdown();
     await n.m.stop();
-    nodes[i] = await serve(i, n.ctx, n.envelope);
+    nodes[i] = await serve(i, n.ctx, n.envelope, membership);
   };
   return { members, nodes, stop, restart };
 }
