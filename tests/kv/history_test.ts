@@ -63,8 +63,11 @@ Deno.test({
       }
     };
 
+    // the clients go on for a calm second after the chaos and its last ring move: enough CAS happen
+    // away from ring moves however slow the box made the chaos rounds (6 on a loaded CI once)
+    let calmEnd = Infinity;
     const client = async (id: number) => {
-      while (performance.now() < until) {
+      while (performance.now() < Math.max(until, calmEnd)) {
         if (Math.random() < 0.5) {
           const key = KEYS[Math.floor(Math.random() * KEYS.length)];
           const op: Op = {
@@ -131,6 +134,13 @@ Deno.test({
       }
     };
     const chaos = async () => {
+      try {
+        await chaosRounds();
+      } finally {
+        calmEnd = performance.now() + RING_SETTLE_MS + 1000;
+      }
+    };
+    const chaosRounds = async () => {
       while (performance.now() < until - 800) {
         await new Promise((r) => setTimeout(r, 250));
         const kind = round++ % 3;
