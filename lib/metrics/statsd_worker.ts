@@ -104,7 +104,13 @@ self.onmessage = (e: MessageEvent<ToStatsdWorker>) => {
       // ts routing starts: what was aggregated here goes to the main thread as lines, ahead of the
       // datagrams that follow, to be routed to each name's owner; kept here, its gauges would be
       // written again at every flush, over the owner's newer values
-      if (local && !m.local && agg) handOver(agg.drainLines());
+      // (the main thread counts each line it routes in statsd.metrics: the Worker's count gives them
+      // back, so that the two together count each metric received once)
+      if (local && !m.local && agg) {
+        const lines = agg.drainLines();
+        agg.stats.metrics -= lines.length;
+        handOver(lines);
+      }
       local = m.local;
       break;
     case "taken":

@@ -83,6 +83,8 @@ Deno.test({
       await send("level:43|g");
       await until("two packets handed over", () => packets.length >= 2, 5_000, 20);
       assert.deepEqual(packets[0].split("\n").sort(), ["hits:3|c", "level:42|g"]);
+      // the main thread counts the two lines it routes: the Worker gives its count of them back
+      await until("the Worker's count given back", () => w.stats.metrics === 0, 5_000, 20);
       assert.equal(packets[1], "level:43|g", "a datagram after the switch comes after the hand-over");
       assert.deepEqual(await w.flush(T), [], "the Worker writes nothing of what it gave away");
       assert.deepEqual(await w.flush(T + 10), [], "nor its gauges at the next interval");
