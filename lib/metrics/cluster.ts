@@ -332,8 +332,14 @@ export class MetricsCluster {
         if (typeof b.id === "string" && b.id.length <= 64 && this.#ingested.seen(b.id, Date.now())) {
           return peerResponse(c, encoder.encode(JSON.stringify({ stored: 0, lines: 0, duplicate: true })));
         }
-        const points = Array.isArray(b.points) ? b.points : [];
-        const lines = Array.isArray(b.statsd) ? b.statsd : [];
+        // absent is empty; anything else than a list is a sender's bug, said rather than taken as nothing
+        for (const field of ["points", "statsd"]) {
+          if (b[field] !== undefined && !Array.isArray(b[field])) {
+            throw new HttpError(400, `${field}: expected a list, got ${typeof b[field]}`);
+          }
+        }
+        const points = (b.points ?? []) as unknown[];
+        const lines = (b.statsd ?? []) as unknown[];
         let stored = 0;
         for (const p of points) {
           if (

@@ -713,3 +713,24 @@ Deno.test("a skipped first tick drops the carry-over dated at it without a warni
     ctx.cleanup();
   }
 });
+
+Deno.test("a forwarded batch whose points or statsd is not a list is refused with 400 naming the field", async () => {
+  const { members, nodes, stop } = await startTsNodes(HOST, [{}, {}]);
+  try {
+    await assert.rejects(
+      peerCall(nodes[1].envelope, members[0], "/metrics-internal/ingest", { points: 5 }),
+      /answered 400 .*points: expected a list, got number/,
+    );
+    await assert.rejects(
+      peerCall(nodes[1].envelope, members[0], "/metrics-internal/ingest", { statsd: "a:1|c" }),
+      /answered 400 .*statsd: expected a list, got string/,
+    );
+    // absent fields are empty lists
+    assert.deepEqual(await peerCall(nodes[1].envelope, members[0], "/metrics-internal/ingest", {}), {
+      stored: 0,
+      lines: 0,
+    });
+  } finally {
+    await stop();
+  }
+});
