@@ -54,8 +54,8 @@ export interface MembershipView {
   /** Every known record, ourselves included. */
   members(): MemberRecord[];
   /**
-   * True while the start's join (the seeds, the peers of the last run) has not reached anyone yet:
-   * the table may still be ourselves alone where a cluster is (absent: never joining).
+   * True until the start's join (the seeds, the peers of the last run) returns: the table may still
+   * be ourselves alone, or the seed without the rest, where a cluster is (absent: never joining).
    */
   joining?(): boolean;
 }

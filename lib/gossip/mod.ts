@@ -125,7 +125,7 @@ export function createGossip(ctx: Ctx, deps: { envelope: PeerEnvelope }): Gossip
     if (kind !== "updated") ctx.log.info(`member ${rec.name} (${hostPort(rec.addr, rec.port)}) ${kind}`);
   }
 
-  /** The start's join is on its way (seeds or peers of the last run to try, none reached yet). */
+  /** The start's join is on its way (seeds or peers of the last run to try, and joinSeeds not returned). */
   let joining = false;
   const membership: MembershipView = {
     self: () => engine.members.self(),
