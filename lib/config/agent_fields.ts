@@ -238,6 +238,11 @@ export const metricsFields: Fields = {
     "metric names stored at most: points of new names beyond it are refused (counted, logged)",
   ),
   forward_batch: opt(int({ min: 1, max: 100_000 }), 2000, "points per forwarded message to a ts owner"),
+  read_retry: opt(
+    durationMs({ min: 0 }),
+    10_000,
+    "how long a ts node that did not answer a read is left out of renders and lists (0: asked every time)",
+  ),
 };
 
 export const checksFields: Fields = {

@@ -121,6 +121,7 @@ export interface MetricsStoreConfig {
   max_pending: number;
   max_series: number;
   forward_batch: number;
+  read_retry: number;
 }
 
 export interface ChecksConfig {

@@ -8,6 +8,7 @@ import type { Clock } from "../clock/mod.ts";
 import type { PeerEnvelope } from "../transport/mod.ts";
 import type { RingNode } from "./ring.ts";
 import { readCapped } from "../read_capped.ts";
+import { fetchFailure } from "../fetch_failure.ts";
 import { type KvMessage, type KvTransport, PeerRefused, PeerUnreachable } from "./transport.ts";
 
 const encoder = new TextEncoder();
@@ -56,7 +57,7 @@ export class HttpKvTransport implements KvTransport {
       });
       bytes = await readCapped(res, MAX_ANSWER_BYTES);
     } catch (err) {
-      const why = timedOut ? `no answer within ${Math.round(ms)} ms` : reason(err as Error, signal);
+      const why = timedOut ? `no answer within ${Math.round(ms)} ms` : fetchFailure(err as Error, signal);
       // a connection refused or a host unreachable took nothing; the rest may have been received
       throw new PeerUnreachable(peer, why, why === "connection refused" || why === "host unreachable");
     } finally {
@@ -85,14 +86,4 @@ function parse(text: string): unknown {
 
 function hostPart(addr: string): string {
   return addr.includes(":") && !addr.startsWith("[") ? `[${addr}]` : addr;
-}
-
-function reason(e: Error, signal?: AbortSignal): string {
-  if (signal?.aborted) return "request cancelled";
-  const msg = `${e.message} ${(e.cause as Error | undefined)?.message ?? ""}`;
-  if (/refused|os error 111/i.test(msg)) return "connection refused";
-  if (/reset|os error 104/i.test(msg)) return "connection reset";
-  if (/unreachable|os error 113|os error 101/i.test(msg)) return "host unreachable";
-  if (/timed out|os error 110/i.test(msg)) return "connection timed out";
-  return msg.split("\n")[0].slice(0, 200);
 }

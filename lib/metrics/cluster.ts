@@ -17,6 +17,7 @@ import {
   IngestedBatches,
   PEER_ANSWER_MAX,
   peerCall,
+  PeerStatusError,
   saveIngested,
   takeIngested,
 } from "./peer_client.ts";
@@ -33,6 +34,15 @@ const encoder = new TextEncoder();
 const FETCH_ANSWER_MAX = MAX_RENDER_POINTS * 26 + PEER_ANSWER_MAX;
 /** How long the other ts nodes' lists of metric names are reused (finds, tags, the UI tree). */
 export const NAMES_TTL_MS = 1000;
+/**
+ * How long a `ts` node that did not answer a read is left out of the next ones (renders, finds, the
+ * lists): they answer at once without its series instead of waiting for it each time, as graphite-web
+ * leaves out a cluster server that failed for REMOTE_RETRY_DELAY (60 s there). A ring that drops the
+ * node (gossip found it dead, or it left) and takes it back ends this sooner.
+ */
+export const READ_RETRY_MS = 10_000;
+/** How long a read waits for another `ts` node. */
+const READ_TIMEOUT_MS = 5000;
 /** The ring's log line names this many nodes at most (a cluster without a key may hold thousands). */
 const RING_LOG_NAMES = 8;
 
@@ -45,6 +55,8 @@ export interface ClusterOptions {
    */
   onMemberChange?: (fn: () => void) => () => void;
   batchSize: number;
+  /** How long a ts node that did not answer a read is left out of the next ones (READ_RETRY_MS). */
+  readRetryMs?: number;
   log: Logger;
   /** metrics.db: the ids of the batches taken are handed from a stop to the next start there. */
   db?: Database;
@@ -214,6 +226,9 @@ export class MetricsCluster {
     this.#signature = sig;
     const next = TsRing.of(nodes, 64, this.ring);
     this.ring = next;
+    for (const uuid of this.#readFailed.keys()) {
+      if (!next.nodes.some((n) => n.uuid === uuid)) this.#readFailed.delete(uuid);
+    }
     // the statsd Worker aggregates only while every key is ours (it hands what it held to us when
     // that ends); what our own aggregator held under the previous ring (the interval so far, and the
     // gauges it keeps for good) goes where this one says: kept, a name now another node's would be
@@ -237,36 +252,80 @@ export class MetricsCluster {
     return this.ring.nodes.filter((n) => !this.#isSelf(n));
   }
 
-  /** Local series plus those of every other `ts` node; copies of one name are merged (`mergeCopies`). */
+  /**
+   * Local series plus those of every other `ts` node that answers; copies of one name are merged
+   * (`mergeCopies`). A node that does not answer is left out (see #read), as graphite-web answers
+   * with the cluster servers that did; one that refuses the request (a 400) fails the render.
+   */
   readonly source: SeriesSource = {
     fetch: async (pattern, from, until) => {
       const local = this.#svc.fetchLocal(pattern, from, until);
       const remote = await Promise.all(
-        this.#remotes().map(async (n) => {
-          const r = await peerCall(
-            this.#opts.envelope,
-            n,
-            "/metrics-internal/fetch",
-            { pattern, from, until },
-            5000,
-            FETCH_ANSWER_MAX,
-          )
-            .catch((err) => {
-              throw new HttpError(502, `ts node ${n.name} did not answer: ${(err as Error).message}`);
-            }) as { series: FetchedSeries[] };
-          return r.series;
-        }),
+        this.#readable().map((n) =>
+          this.#read(n, "/metrics-internal/fetch", { pattern, from, until }, "series", FETCH_ANSWER_MAX)
+        ),
       );
-      return mergeCopies([local, ...remote].flat());
+      return mergeCopies([local, ...remote as FetchedSeries[][]].flat());
     },
   };
+
+  /** ts nodes left out of reads after one they did not answer: uuid -> when they are asked again. */
+  #readFailed = new Map<string, number>();
+  /** Reads another `ts` node did not answer (each left its series out of a render or a list). */
+  readFailures = 0;
+
+  /** The other `ts` nodes a read asks: those not left out after a failure (READ_RETRY_MS). */
+  #readable(): MemberRecord[] {
+    const remotes = this.#remotes();
+    if (this.#readFailed.size === 0) return remotes;
+    const now = performance.now();
+    return remotes.filter((n) => !(now < (this.#readFailed.get(n.uuid) ?? 0)));
+  }
+
+  /**
+   * The list `field` of node n's answer to `path`; an empty list when n cannot be reached, does not
+   * answer in time, fails or answers something else (counted, said once, and n left out of reads for
+   * READ_RETRY_MS); a 400 (the request itself refused: a render too large there) is thrown.
+   */
+  async #read(
+    n: MemberRecord,
+    path: string,
+    payload: unknown,
+    field: string,
+    maxBytes = PEER_ANSWER_MAX,
+  ): Promise<unknown[]> {
+    let why: string;
+    try {
+      const r = await peerCall(this.#opts.envelope, n, path, payload, READ_TIMEOUT_MS, maxBytes);
+      const list = (r as Record<string, unknown> | null)?.[field];
+      if (Array.isArray(list)) {
+        if (this.#readFailed.delete(n.uuid)) this.#opts.log.info(`ts node ${n.name} answers reads again`);
+        return list;
+      }
+      why = `its answer has no ${field} list`;
+    } catch (err) {
+      if (err instanceof PeerStatusError && err.status === 400) {
+        throw new HttpError(400, `ts node ${n.name}: ${err.message}`);
+      }
+      why = (err as Error).message;
+    }
+    this.readFailures++;
+    const first = !this.#readFailed.has(n.uuid);
+    const retry = this.#opts.readRetryMs ?? READ_RETRY_MS;
+    this.#readFailed.set(n.uuid, performance.now() + retry);
+    const line = `ts node ${n.name} (${n.addr}:${n.port}) did not answer ${path}: ${why}; ` +
+      `renders and lists leave out the series it stores, it is asked again in ${retry / 1000} s`;
+    if (first) this.#opts.log.warn(line);
+    else this.#opts.log.debug(line);
+    return [];
+  }
 
   /** Every metric name of the cluster's `ts` nodes (ours included), sorted. */
   names(): Promise<string[]> {
     const local = this.#svc.store.names();
     // alone: the store's own sorted list, the same array until a name is added (what the tag
     // index is cached by)
-    if (this.#remotes().length === 0) return Promise.resolve(local);
+    if (this.#readable().length === 0) return Promise.resolve(local);
     // asking every ts node for all its names is dear: their lists are reused for NAMES_TTL_MS (and
     // shared by the requests that come while they are asked); ours are always fresh
     const now = performance.now();
@@ -295,13 +354,10 @@ export class MetricsCluster {
 
   #askNames(): Promise<string[][]> {
     return Promise.all(
-      this.#remotes().map((n) =>
-        peerCall(this.#opts.envelope, n, "/metrics-internal/names", {}).then((r) =>
-          (r as { names: string[] }).names
+      this.#readable().map((n) =>
+        this.#read(n, "/metrics-internal/names", {}, "names").then((names) =>
+          names.filter((x): x is string => typeof x === "string")
         )
-          .catch((err) => {
-            throw new HttpError(502, `ts node ${n.name} did not answer: ${(err as Error).message}`);
-          })
       ),
     );
   }
@@ -376,6 +432,7 @@ export class MetricsCluster {
   }
 
   info(): Record<string, unknown> {
+    const readable = this.#readable();
     return {
       ts_nodes: this.ring.nodes.map((n) => n.name),
       statsd_strays: this.strays,
@@ -383,6 +440,8 @@ export class MetricsCluster {
       waiting: this.forwarder.waiting,
       ...this.forwarder.stats,
       last_forward_error: this.forwarder.lastError || null,
+      read_failures: this.readFailures,
+      reads_leave_out: this.#remotes().filter((n) => !readable.includes(n)).map((n) => n.name),
     };
   }
 }

@@ -83,6 +83,7 @@ export function createMetrics(ctx: Ctx, deps: MetricsDeps = {}): Omit<Subsystem,
     envelope: deps.envelope,
     onMemberChange: (fn) => ctx.bus.onMembers(fn),
     batchSize: ctx.config.params.metrics.forward_batch,
+    readRetryMs: ctx.config.params.metrics.read_retry,
     log: ctx.log,
     db: ctx.store.handle("metrics"),
   });

@@ -734,3 +734,138 @@ Deno.test("a forwarded batch whose points or statsd is not a list is refused wit
     await stop();
   }
 });
+
+Deno.test("a render answers without a ts node that does not answer, leaves it out for metrics.read_retry, then reads it again", async () => {
+  const { members, nodes, stop, restart } = await startTsNodes(HOST, [{}, {}, {}], { read_retry: "600ms" });
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const names = Array.from({ length: 100 }, (_, i) => `c.s${i}`);
+    names.forEach((n, i) => nodes[0].m.ingest(n, i, now));
+    const ring = TsRing.of(members);
+    const at = (n: string) => members.findIndex((m) => m.uuid === ring.owner(n)!.uuid);
+    // what n1 and n3 store: the render's answer while n2 is down
+    const kept = names.filter((n) => at(n) !== 1);
+    const sumKept = kept.reduce((a, n) => a + Number(n.slice(3)), 0);
+    assert.ok(kept.length > 40 && kept.length < 90 && kept.some((n) => at(n) === 2));
+    for (let i = 0; i < 100 && names.some((n) => !nodes[at(n)].m.service.store.has(n)); i++) {
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const url = `http://${HOST}:${members[0].port}`;
+    const lastSum = async () => {
+      const res = await fetch(`${url}/render?target=sumSeries(c.*)&from=-5min`);
+      const body = await res.text();
+      assert.equal(res.status, 200, body);
+      const [sum] = JSON.parse(body) as Array<{ datapoints: Array<[number | null, number]> }>;
+      return sum.datapoints.filter(([v]) => v !== null).at(-1)![0];
+    };
+    const cluster = () => nodes[0].m.info().cluster as { read_failures: number; reads_leave_out: string[] };
+    assert.equal(await lastSum(), 4950);
+    assert.equal(cluster().read_failures, 0);
+
+    await nodes[1].srv.shutdown(); // n2's port refuses: gossip has not found it dead yet
+    assert.equal(await lastSum(), sumKept, "the render answers with n1's and n3's series");
+    assert.equal(cluster().read_failures, 1);
+    assert.deepEqual(cluster().reads_leave_out, ["n2"]);
+    const warned = nodes[0].ctx.sink.recent.WARNING.filter((l) =>
+      /ts node n2 .*did not answer \/metrics-internal\/fetch: connection refused;/.test(l)
+    );
+    assert.equal(warned.length, 1, JSON.stringify(nodes[0].ctx.sink.recent));
+    // left out: not asked again (no second failure, no second warning), finds and lists too
+    assert.equal(await lastSum(), sumKept);
+    const index = await (await fetch(`${url}/metrics/index.json`)).json() as string[];
+    assert.deepEqual(index, [...kept].sort());
+    assert.equal(cluster().read_failures, 1);
+
+    await restart(1); // back on its port before read_retry is over: still left out until then
+    assert.equal(await lastSum(), sumKept);
+    await new Promise((r) => setTimeout(r, 650));
+    assert.equal(await lastSum(), 4950, "asked again after read_retry");
+    assert.deepEqual(cluster().reads_leave_out, []);
+    assert.equal(cluster().read_failures, 1);
+    assert.equal(nodes[0].ctx.sink.recent.WARNING.filter((l) => /did not answer/.test(l)).length, 1);
+    // a second outage is said again
+    await nodes[1].srv.shutdown();
+    assert.equal(await lastSum(), sumKept);
+    assert.equal(nodes[0].ctx.sink.recent.WARNING.filter((l) => /did not answer/.test(l)).length, 2);
+  } finally {
+    await stop();
+  }
+});
+
+Deno.test("a ts node that answers a read with a 400 fails the render with it; one that answers no series list is left out", async () => {
+  const { members, nodes, stop } = await startTsNodes(HOST, [{}, {}], { read_retry: "0s" });
+  let fake: Deno.HttpServer | null = null;
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const onN1 = Array.from({ length: 50 }, (_, i) => `d.s${i}`).filter((n) =>
+      TsRing.of(members).owner(n)!.name === "n1"
+    );
+    for (const n of onN1) nodes[0].m.ingest(n, 1, now);
+    await nodes[1].srv.shutdown();
+    // in n2's place, something that answers what the test says
+    let answer = () => new Response("render too large here", { status: 400 });
+    fake = Deno.serve({ hostname: HOST, port: members[1].port, onListen: () => {} }, () => answer());
+    const render = () => fetch(`http://${HOST}:${members[0].port}/render?target=sumSeries(d.*)&from=-5min`);
+    const refused = await render();
+    assert.equal(refused.status, 400);
+    assert.match(
+      await refused.text(),
+      /ts node n2: n2 answered 400 on \/metrics-internal\/fetch: render too large here/,
+    );
+    assert.equal((nodes[0].m.info().cluster as { read_failures: number }).read_failures, 0);
+    // sealed with the cluster key but without a series list; an error; an answer not sealed
+    const sealed = await nodes[1].envelope.seal(new TextEncoder().encode(JSON.stringify({ series: 5 })));
+    for (
+      const bad of [
+        () => new Response(sealed as Uint8Array<ArrayBuffer>),
+        () => new Response("oops", { status: 500 }),
+        () => new Response("{}"),
+      ]
+    ) {
+      answer = bad;
+      const res = await render();
+      const body = await res.text();
+      assert.equal(res.status, 200, body);
+      const [sum] = JSON.parse(body) as Array<{ datapoints: Array<[number | null, number]> }>;
+      assert.equal(sum.datapoints.filter(([v]) => v !== null).at(-1)![0], onN1.length);
+    }
+    // read_retry 0: asked each time, said once
+    assert.equal((nodes[0].m.info().cluster as { read_failures: number }).read_failures, 3);
+    assert.equal(
+      nodes[0].ctx.sink.recent.WARNING.filter((l) => /ts node n2 .*did not answer/.test(l)).length,
+      1,
+    );
+  } finally {
+    await fake?.shutdown();
+    await stop();
+  }
+});
+
+Deno.test("a ts node left out of reads is read again as soon as the ring drops it and takes it back", async () => {
+  const { members, nodes, stop, restart } = await startTsNodes(HOST, [{}, {}], { read_retry: "1h" });
+  try {
+    const now = Math.floor(Date.now() / 1000);
+    const onN2 = Array.from({ length: 50 }, (_, i) => `e.s${i}`).filter((n) =>
+      TsRing.of(members).owner(n)!.name === "n2"
+    );
+    for (const n of onN2) nodes[1].m.ingest(n, 1, now);
+    nodes[1].m.service.store.flush();
+    const index = async () =>
+      await (await fetch(`http://${HOST}:${members[0].port}/metrics/index.json`)).json() as string[];
+    await nodes[1].srv.shutdown();
+    assert.deepEqual(await index(), []);
+    await restart(1);
+    await new Promise((r) => setTimeout(r, NAMES_TTL_MS)); // the names asked are reused that long
+    assert.deepEqual(await index(), [], "left out for read_retry (an hour)");
+    // gossip finds n2 dead, then it comes back: each a ring change
+    const n2 = members.splice(1, 1)[0];
+    nodes[0].ctx.bus.emit("member.dead", { ...n2, state: "dead" });
+    await new Promise((r) => setTimeout(r, 10));
+    members.push(n2);
+    nodes[0].ctx.bus.emit("member.joined", n2);
+    await new Promise((r) => setTimeout(r, NAMES_TTL_MS));
+    assert.deepEqual(await index(), [...onN2].sort());
+  } finally {
+    await stop();
+  }
+});

@@ -34,10 +34,14 @@ export function tsMember(host: string, i: number, port: number, tags = ["ts"]): 
   };
 }
 
-/** One node per entry of `files` (its configuration files), started; `stop()` stops them all. */
+/**
+ * One node per entry of `files` (its configuration files), started, with `metrics` added to their
+ * `metrics` parameter; `stop()` stops them all.
+ */
 export async function startTsNodes(
   host: string,
   files: Array<Record<string, unknown>> = [{}, {}],
+  metrics: Record<string, unknown> = {},
 ): Promise<
   {
     members: MemberRecord[];
@@ -83,7 +87,7 @@ export async function startTsNodes(
       const ctx = makeTestCtx({
         clock: new RealClock(),
         name: members[i].name,
-        params: { metrics: { flush_interval: "50ms" } },
+        params: { metrics: { flush_interval: "50ms", ...metrics } },
         files: files[i],
       });
       const envelope = new PeerEnvelope(await Keyring.create([key]), { now: () => Date.now() });
