@@ -232,11 +232,12 @@ export class MetricsCluster {
     // the statsd Worker aggregates only while every key is ours (it hands what it held to us when
     // that ends); what our own aggregator held under the previous ring (the interval so far, and the
     // gauges it keeps for good) goes where this one says: kept, a name now another node's would be
-    // written by us at every flush, over that owner's newer values
-    // (our own names stay where they are: moved through the parser again, they were counted again)
+    // written by us at every flush, over that owner's newer values (our own names stay where they
+    // are: moved through the parser again, they were counted again); alone again, all of it goes to
+    // the Worker, counted once
     const local = this.#allLocal();
     this.#svc.setStatsdLocal(local);
-    if (local) { for (const line of this.#svc.statsd.drainLines()) this.#svc.localStatsdLine(line); }
+    if (local) this.#svc.statsdBackToLocal();
     else this.#sendOn();
     this.#opts.log.info(`ts ring: ${ringSummary(next.nodes)}`);
     for (const orphan of this.forwarder.retain(new Set(next.nodes.map((n) => n.uuid)))) this.#reroute(orphan);

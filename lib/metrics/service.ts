@@ -228,6 +228,15 @@ export class MetricsService {
     else this.statsd.ingestLine(line);
   }
 
+  /**
+   * ts routing ended (the ring is this node alone): what the main thread aggregated meanwhile goes to
+   * the Worker, which aggregates from now on, counted once in statsd.metrics. Without a Worker the
+   * main thread's aggregator is the local one already.
+   */
+  statsdBackToLocal(): void {
+    this.#l.statsdWorker?.handLines(this.statsd.drainLines());
+  }
+
   /** Under ts routing datagrams come to the main thread to be split by owner; else the Worker aggregates. */
   setStatsdLocal(local: boolean): void {
     this.#statsdLocal = local;

@@ -8,8 +8,11 @@ export type ToStatsdWorker =
   | { type: "start"; hostname: string; port: number; opts: StatsdOptions }
   /** Aggregate here (`local`), or pass every datagram to the main thread (ts routing). */
   | { type: "mode"; local: boolean }
-  /** Lines received elsewhere (TCP) that belong to this aggregator. */
-  | { type: "lines"; lines: string[] }
+  /**
+   * Lines received elsewhere (TCP) that belong to this aggregator; `handed`: what the main thread
+   * aggregated under ts routing, handed here when it ends (counted in statsd.metrics there already).
+   */
+  | { type: "lines"; lines: string[]; handed?: boolean }
   /**
    * The interval's points; `merge`: a state added first (what a stop handed over); `keep`: the
    * state is answered too, as it was before the flush reset it (a stop hands it over).

@@ -121,8 +121,16 @@ self.onmessage = (e: MessageEvent<ToStatsdWorker>) => {
       if (!closing && conn) batch = UdpBatch.onFd(m.fd, 32, 65_536);
       break;
     case "lines":
+      if (!agg) break;
+      if (m.handed) {
+        // the main thread's aggregate when ts routing ends: its metrics are counted there already
+        const counted = agg.stats.metrics;
+        for (const l of m.lines) agg.ingestLine(l);
+        agg.stats.metrics = counted;
+        break;
+      }
       received++;
-      if (agg) { for (const l of m.lines) agg.ingestLine(l); }
+      for (const l of m.lines) agg.ingestLine(l);
       break;
     case "mgmt":
       if (agg) {

@@ -75,6 +75,8 @@ export class StatsdWorker {
   #waiting = new Map<number, (answer: FlushAnswer) => void>();
   #mgmtWaiting = new Map<number, { resolve: (answer: MgmtAnswer) => void; reject: (err: Error) => void }>();
   #pendingLines: string[] = [];
+  /** Lines handed over (`handLines`) while no Worker runs: sent ahead of the others to the next one. */
+  #pendingHanded: string[] = [];
   #linesQueued = false;
 
   private constructor(
@@ -275,9 +277,31 @@ export class StatsdWorker {
     }, 0);
   }
 
+  /**
+   * What the main thread aggregated under ts routing, handed to this aggregator when it ends: not
+   * counted again in its statsd.metrics (the main thread counted them). Sent now, after the lines
+   * queued before them; while no Worker runs they wait (within MAX_LINES_WHILE_DOWN, as TCP lines do).
+   */
+  handLines(lines: string[]): void {
+    if (!lines.length) return;
+    if (this.#worker) {
+      this.#sendLines();
+      this.#send({ type: "lines", lines, handed: true });
+      return;
+    }
+    const room = Math.max(0, MAX_LINES_WHILE_DOWN - this.#pendingHanded.length);
+    this.#pendingHanded.push(...lines.slice(0, room));
+    this.linesDropped += Math.max(0, lines.length - room);
+  }
+
   /** The lines waiting, to the running Worker (none runs: they wait for the next one). */
   #sendLines(): void {
-    if (!this.#worker || !this.#pendingLines.length) return;
+    if (!this.#worker) return;
+    if (this.#pendingHanded.length) {
+      this.#send({ type: "lines", lines: this.#pendingHanded, handed: true });
+      this.#pendingHanded = [];
+    }
+    if (!this.#pendingLines.length) return;
     const lines = this.#pendingLines;
     this.#pendingLines = [];
     this.#send({ type: "lines", lines });

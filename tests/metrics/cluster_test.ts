@@ -442,15 +442,18 @@ Deno.test("a burst of member events rebuilds the ts ring once, only when its ts 
   const listeners: Array<() => void> = [];
   const infos: string[] = [];
   const statsd = new StatsdAggregator({ intervalSeconds: 10, percentiles: [90], maxTimerValues: 100 });
-  const cluster = new MetricsCluster({ setStatsdLocal() {}, statsd } as unknown as MetricsService, {
-    membership: { self: () => members[0], members: () => [...members] },
-    onMemberChange: (fn) => {
-      listeners.push(fn);
-      return () => listeners.splice(listeners.indexOf(fn), 1);
+  const cluster = new MetricsCluster(
+    { setStatsdLocal() {}, statsdBackToLocal() {}, statsd } as unknown as MetricsService,
+    {
+      membership: { self: () => members[0], members: () => [...members] },
+      onMemberChange: (fn) => {
+        listeners.push(fn);
+        return () => listeners.splice(listeners.indexOf(fn), 1);
+      },
+      batchSize: 100,
+      log: { ...silentLogger, info: (l: string) => void infos.push(l) },
     },
-    batchSize: 100,
-    log: { ...silentLogger, info: (l: string) => void infos.push(l) },
-  });
+  );
   let builds = 0;
   const of = TsRing.of;
   TsRing.of = (...args: Parameters<typeof TsRing.of>) => {
@@ -866,6 +869,39 @@ Deno.test("a ts node left out of reads is read again as soon as the ring drops i
     await new Promise((r) => setTimeout(r, NAMES_TTL_MS));
     assert.deepEqual(await index(), [...onN2].sort());
   } finally {
+    await stop();
+  }
+});
+
+Deno.test("ts routing ends: what the main thread aggregated goes to the statsd Worker, counted once", async () => {
+  const port = freePort(HOST);
+  const statsd = { "l.json": { statsd: { enabled: true, port, bind: HOST, interval: 3600 } } };
+  const { members, nodes, stop } = await startTsNodes(HOST, [{}, statsd]);
+  const udp = Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" });
+  try {
+    const ring = TsRing.of(members);
+    const k = Array.from({ length: 200 }, (_, i) => `back.k${i}`).find((k) => ring.owner(k)!.name === "n2")!;
+    const svc = nodes[1].m.service;
+    const send = (text: string) =>
+      udp.send(new TextEncoder().encode(text), { transport: "udp", hostname: HOST, port });
+    // two ts nodes: the Worker hands the datagrams over, the main thread aggregates (and counts) n2's
+    await send(`${k}:1|c\n${k}:2|c\n${k}:3|c`);
+    await until("counted by the main thread", () => svc.statsd.stats.metrics === 3);
+    // n1 is gone: n2 alone, the Worker aggregates again, with what the main thread held
+    members[0] = { ...members[0], state: "dead" };
+    nodes[1].ctx.bus.emit("member.dead", members[0]);
+    await until("handed to the Worker", () => svc.statsd.exportState().counters.length === 0);
+    await send(`${k}:4|c`);
+    await until("the next datagram counted", () => svc.statsdStats().metrics >= 4);
+    await new Promise((r) => setTimeout(r, 600)); // the Worker's counts reach the main thread every 250 ms
+    assert.equal(svc.statsdStats().metrics, 4, "each metric counted once");
+    await svc.flushStatsd(Math.floor(Date.now() / 1000));
+    assert.deepEqual(storedEverywhere(nodes, `stats.gauges.${k}.count`).map(([n, , v]) => [n, v]), [[
+      "n2",
+      10,
+    ]]);
+  } finally {
+    udp.close();
     await stop();
   }
 });

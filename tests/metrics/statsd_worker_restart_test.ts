@@ -49,6 +49,8 @@ Deno.test({
       );
       assert.ok(w.stats.packets >= 3, `counters went back: ${w.stats.packets}`);
       const received = w.received;
+      // what the main thread aggregated under ts routing, handed over while no Worker runs: it waits
+      w.handLines(["h:7|c"]);
 
       await until("the Worker was started again", () => w.restarts === 1, 5_000, 20);
       assert.equal(w.port, port);
@@ -57,8 +59,12 @@ Deno.test({
       await send(port, "b:2|c");
       await until("the new Worker counted its packet", () => w.stats.packets >= 4, 5_000, 20);
       assert.ok(w.received > received);
+      await until("the TCP line counted", () => w.stats.metrics >= 5, 5_000, 20);
+      await new Promise((r) => setTimeout(r, 300)); // the Worker's counts come every 250 ms
+      assert.equal(w.stats.metrics, 5, "a, a, a, c, b: the line handed over was counted where it came in");
       const points = await w.flush(100);
       const names = points.map(([n]) => n);
+      assert.ok(names.some((n) => /(^|\.)h(\.|$)/.test(n)), `no h in ${names}`);
       assert.ok(names.some((n) => /(^|\.)b(\.|$)/.test(n)), `no b in ${names}`);
       assert.ok(names.some((n) => /(^|\.)c(\.|$)/.test(n)), `no c in ${names}`);
       assert.ok(!names.some((n) => /(^|\.)a(\.|$)/.test(n)), `the dead Worker's a came back: ${names}`);
