@@ -273,6 +273,7 @@ export class TimeSeriesStore {
         n = end - b.next;
         commit = () => {
           apply();
+          if (b.next === 0) this.stats.points_late += b.late;
           b.next = end;
         };
       });
@@ -329,6 +330,7 @@ export class TimeSeriesStore {
     const levels = this.levels;
     const rows = new Float64Array(n * 4);
     const order = new Uint32Array(n);
+    let late = 0;
     for (let i = 0; i < n; i++) {
       const ts = tss[i];
       // a point older than a level's history goes to the first level that still covers it
@@ -342,7 +344,7 @@ export class TimeSeriesStore {
       const core = this.#core, b = rows[i * 4 + 2];
       if (b < core.compactedUntil[lv] || (lv + 1 < levels.length && b < core.doneUntil[lv + 1])) {
         core.late.mark(lv, rows[i * 4], names[i], b);
-        this.stats.points_late++;
+        late++;
       }
       rows[i * 4 + 3] = values[i];
       order[i] = i;
@@ -350,13 +352,13 @@ export class TimeSeriesStore {
     // already in order most of the time (a round of collector points comes in the order their
     // series were created): then the sort, ~3 600 interpreted comparisons a round, is skipped
     const direct = n >= DIRECT_ROWS;
-    if (inOrder(rows, n)) return { rows, order, next: 0, direct };
+    if (inOrder(rows, n)) return { rows, order, next: 0, direct, late };
     // stable: of two points of one bucket, the later one is written last and wins
     order.sort((a, b) =>
       rows[a * 4] - rows[b * 4] || rows[a * 4 + 1] - rows[b * 4 + 1] || rows[a * 4 + 2] - rows[b * 4 + 2] ||
       a - b
     );
-    return { rows, order, next: 0, direct };
+    return { rows, order, next: 0, direct, late };
   }
 
   /**
@@ -547,6 +549,11 @@ interface Batch {
   next: number;
   /** Straight into `points` (DIRECT_ROWS or more), not the fresh rows. */
   direct: boolean;
+  /**
+   * Its points that came after the pass took their bucket's time (counted in `points_late` when
+   * its first slice is written: a batch given back is sorted, and counted, again).
+   */
+  late: number;
 }
 
 /** True when the rows (series, level, bucket, value) are sorted by series, level and bucket. */

@@ -114,3 +114,21 @@ Deno.test("a statsd flush on a full disk leaves its points waiting in memory ins
     ctx.cleanup();
   }
 });
+
+Deno.test("a late point whose write was refused for a full disk is counted late once, when it is written", () => {
+  using t = tempDir();
+  const { db, s, full, room } = open(t.dir);
+  s.add("a", 1, T0);
+  s.flush();
+  s.rollup(); // the minute before T0 + 60 rolled up: a point in it now comes after the pass
+  assert.equal(s.stats.points_late, 0);
+  full();
+  for (let i = 0; i < 300; i++) s.add(`late.s${i}`, i, T0 + 10);
+  assert.throws(() => s.flush(), StoreFullError);
+  assert.throws(() => s.flush(), StoreFullError);
+  assert.equal(s.stats.points_late, 0, "not written: not counted yet");
+  room();
+  assert.equal(s.flush(), 300);
+  assert.equal(s.stats.points_late, 300);
+  db.close();
+});
