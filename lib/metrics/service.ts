@@ -277,6 +277,11 @@ export class MetricsService {
       a.mergeState(carry);
       for (const line of a.drainLines()) this.statsdLine(line);
     } else if (carry && !intoWorker) this.statsd.mergeState(carry);
+    // the Worker aggregates: what reached this thread's aggregator meanwhile (datagrams it handed
+    // over before routing ended, lines a node whose ring still names us as the owner forwarded)
+    // joins its aggregate first; flushed apart, a name in both had two points for one bucket, and
+    // the bucket keeps one
+    if (worker?.running && this.#statsdLocal) this.statsdBackToLocal();
     const states: StatsdState[] = keep ? [this.statsd.exportState()] : [];
     const pts = this.statsd.flush(ts);
     if (worker) {

@@ -905,3 +905,37 @@ Deno.test("ts routing ends: what the main thread aggregated goes to the statsd W
     await stop();
   }
 });
+
+Deno.test("lines forwarded to a ts node whose statsd Worker aggregates join the Worker's aggregate: one point per bucket", async () => {
+  const port = freePort(HOST);
+  const statsd = { "l.json": { statsd: { enabled: true, port, bind: HOST, interval: 3600 } } };
+  const { members, nodes, stop, restart } = await startTsNodes(HOST, [{}, statsd]);
+  const udp = Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" });
+  try {
+    // n2 sees itself alone (the Worker aggregates); n1 still has both: it forwards n2's names there
+    await restart(1, { self: () => members[1], members: () => [members[1]] });
+    const ring = TsRing.of(members);
+    const k = Array.from({ length: 200 }, (_, i) => `two.k${i}`).find((k) => ring.owner(k)!.name === "n2")!;
+    const svc = nodes[1].m.service;
+    await udp.send(new TextEncoder().encode(`${k}:3|c\n${k}.g:7|g`), {
+      transport: "udp",
+      hostname: HOST,
+      port,
+    });
+    await until("the Worker took the datagram", () => svc.statsdStats().metrics >= 2);
+    nodes[0].m.service.statsdLine(`${k}:2|c`);
+    await until(
+      "forwarded to n2's main thread",
+      () => svc.statsd.exportState().counters.some(([n]) => n === k),
+    );
+    await svc.flushStatsd(Math.floor(Date.now() / 1000));
+    assert.deepEqual(storedEverywhere(nodes, `stats.gauges.${k}.count`).map(([n, , v]) => [n, v]), [[
+      "n2",
+      5,
+    ]]);
+    assert.deepEqual(storedEverywhere(nodes, `stats.gauges.${k}.g`).map(([n, , v]) => [n, v]), [["n2", 7]]);
+  } finally {
+    udp.close();
+    await stop();
+  }
+});
