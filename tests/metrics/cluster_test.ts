@@ -238,6 +238,14 @@ async function until(what: string, ok: () => boolean): Promise<void> {
   assert.ok(ok(), what);
 }
 
+/** Two `ts` nodes, n2 with a statsd Worker on a free port (`interval` in seconds), and a socket to send from. */
+async function tsNodesWithStatsd(interval: number) {
+  const port = freePort(HOST);
+  const statsd = { "l.json": { statsd: { enabled: true, port, bind: HOST, interval } } };
+  const cluster = await startTsNodes(HOST, [{}, statsd]);
+  return { ...cluster, port, udp: Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" }) };
+}
+
 Deno.test("a ts node that stops hands its statsd interval to the owners without it: one point per bucket, none lost", async () => {
   const { members, nodes, stop, restart } = await startTsNodes(HOST, [{}, {}, {}]);
   try {
@@ -574,10 +582,7 @@ Deno.test("a new ts ring sends the statsd names this node no longer owns to thei
 });
 
 Deno.test("a restarted ts node skips its first statsd tick: no second point of that bucket, a name owned elsewhere goes to its owner", async () => {
-  const port = freePort(HOST);
-  const statsd = { "l.json": { statsd: { enabled: true, port, bind: HOST, interval: 1 } } };
-  const { members, nodes, stop, restart } = await startTsNodes(HOST, [{}, statsd]);
-  const udp = Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" });
+  const { members, nodes, stop, restart, port, udp } = await tsNodesWithStatsd(1);
   try {
     const ring = TsRing.of(members);
     const k = Array.from({ length: 200 }, (_, i) => `join.k${i}`).find((k) => ring.owner(k)!.name === "n1")!;
@@ -874,10 +879,7 @@ Deno.test("a ts node left out of reads is read again as soon as the ring drops i
 });
 
 Deno.test("ts routing ends: what the main thread aggregated goes to the statsd Worker, counted once", async () => {
-  const port = freePort(HOST);
-  const statsd = { "l.json": { statsd: { enabled: true, port, bind: HOST, interval: 3600 } } };
-  const { members, nodes, stop } = await startTsNodes(HOST, [{}, statsd]);
-  const udp = Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" });
+  const { members, nodes, stop, port, udp } = await tsNodesWithStatsd(3600);
   try {
     const ring = TsRing.of(members);
     const k = Array.from({ length: 200 }, (_, i) => `back.k${i}`).find((k) => ring.owner(k)!.name === "n2")!;
@@ -907,10 +909,7 @@ Deno.test("ts routing ends: what the main thread aggregated goes to the statsd W
 });
 
 Deno.test("lines forwarded to a ts node whose statsd Worker aggregates join the Worker's aggregate: one point per bucket", async () => {
-  const port = freePort(HOST);
-  const statsd = { "l.json": { statsd: { enabled: true, port, bind: HOST, interval: 3600 } } };
-  const { members, nodes, stop, restart } = await startTsNodes(HOST, [{}, statsd]);
-  const udp = Deno.listenDatagram({ hostname: HOST, port: 0, transport: "udp" });
+  const { members, nodes, stop, restart, port, udp } = await tsNodesWithStatsd(3600);
   try {
     // n2 sees itself alone (the Worker aggregates); n1 still has both: it forwards n2's names there
     await restart(1, { self: () => members[1], members: () => [members[1]] });
