@@ -13,6 +13,7 @@ import {
 } from "../../lib/metrics/chunks.ts";
 import { LATE_MAX_PASSES } from "../../lib/metrics/ts_late.ts";
 import { REPACK_PER_PASS } from "../../lib/metrics/ts_repack.ts";
+import { COMPACT_SLICE } from "../../lib/metrics/ts_store.ts";
 
 /** A store's options on the clock `now` (seconds), with `retentions`. */
 function storeOpts(now: { t: number }, retentions = "10s:1d,1m:31d") {
@@ -45,6 +46,39 @@ Deno.test("chunk blobs round-trip, keep gaps, merge with a base; rows merge with
     4,
     4,
   ]]);
+});
+
+Deno.test("a pass that compacts takes COMPACT_SLICE series per transaction, yielding between them; same result as one pass", async () => {
+  const now = { t: 1_700_006_400 }; // an hour boundary
+  const t0 = now.t;
+  const series = 3 * COMPACT_SLICE + 5;
+  const made = [0, 1].map(() => {
+    const db = openDatabase(":memory:", METRICS_MIGRATIONS);
+    return { db, s: new TimeSeriesStore(db, storeOpts(now, "10s:1d,1m:31d,1h:1y")) };
+  });
+  const [one, sliced] = made;
+  for (let i = 0; i < 360; i++) {
+    now.t = t0 + i * 10;
+    for (let k = 0; k < series; k++) for (const { s } of made) assert.ok(s.add(`m${k}`, (i * k) % 97, now.t));
+  }
+  now.t = t0 + 3600 + 30; // the hour is complete: the pass compacts it
+  for (const { s } of made) s.flush();
+  const whole = one.s.rollup();
+  let turns = 0; // stop() is asked after each slice of the series
+  const parts = await sliced.s.rollupInSlices(500, () => (turns++, false));
+  assert.deepEqual(parts, whole);
+  assert.equal(sliced.s.stats.points_compacted, series * 360);
+  assert.ok(turns >= Math.ceil(series / COMPACT_SLICE), `${turns} slices for ${series} series`);
+  const dump = (db: typeof one.db) =>
+    db.all("SELECT series, level, start, step, data FROM chunks ORDER BY 1, 2, 3");
+  assert.equal(dump(sliced.db).length, series);
+  assert.deepEqual(dump(sliced.db), dump(one.db));
+  // the next pass compacts nothing: slices of 500 again
+  now.t += 60;
+  turns = 0;
+  await sliced.s.rollupInSlices(500, () => (turns++, false));
+  assert.ok(turns < Math.ceil(series / COMPACT_SLICE), `${turns} slices without a compaction`);
+  for (const { db } of made) db.close();
 });
 
 Deno.test("complete hours move into chunks; reads, rollups and late points are unchanged by it", () => {
