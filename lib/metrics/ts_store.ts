@@ -38,6 +38,7 @@ import {
   lowerOldest,
   passLate,
   passOver,
+  type PassWindows,
   passWindows,
   toSettle,
 } from "./ts_maintenance.ts";
@@ -115,6 +116,7 @@ export class TimeSeriesStore {
       doneUntil: [],
       compactedUntil: [],
       late: new LateRows(opts.levels.length),
+      passing: null,
       oldest: opts.levels.map(() => null),
       fresh: new FreshRows(opts.levels.length),
       settledMax: opts.levels.map(() => Infinity),
@@ -341,8 +343,11 @@ export class TimeSeriesStore {
       rows[i * 4 + 2] = bucketOf(ts, levels[lv].step);
       lowerOldest(this.#core, lv, rows[i * 4 + 2]);
       // after the pass took its time (rolled up, compacted): a later pass does it again (ts_late.ts)
-      const core = this.#core, b = rows[i * 4 + 2];
-      if (b < core.compactedUntil[lv] || (lv + 1 < levels.length && b < core.doneUntil[lv + 1])) {
+      const core = this.#core, b = rows[i * 4 + 2], p = core.passing;
+      if (
+        b < core.compactedUntil[lv] || (lv + 1 < levels.length && b < core.doneUntil[lv + 1]) ||
+        (p !== null && (b < p.compacted[lv] || (lv + 1 < levels.length && b < p.done[lv + 1])))
+      ) {
         core.late.mark(lv, rows[i * 4], names[i], b);
         late++;
       }
@@ -504,6 +509,7 @@ export class TimeSeriesStore {
       const windows = passWindows(this.#core, nowS);
       const series = [...this.#ids];
       if (windows.compact.length) slice = Math.min(slice, COMPACT_SLICE);
+      this.#core.passing = passBounds(windows, this.levels.length);
       const total = { rolled: 0, expired: 0, compacted: 0, oldest: windows.expire.map(() => Infinity) };
       try {
         settleDue(this.#core, toSettle(windows));
@@ -540,6 +546,7 @@ export class TimeSeriesStore {
       return { rolled: total.rolled, expired: total.expired };
     } finally {
       this.#rolling = false;
+      this.#core.passing = null;
     }
   }
 }
@@ -551,6 +558,15 @@ export class TimeSeriesStore {
  * 110-250 ms once an hour (gossip, the API and KV writes waited); 32 keep a slice near 10-20 ms.
  */
 export const COMPACT_SLICE = 32;
+
+/** The ends of the windows a pass rolls up and compacts, per level (TsCore.passing). */
+function passBounds(w: PassWindows, levels: number): { done: number[]; compacted: number[] } {
+  const done = new Array<number>(levels).fill(-Infinity),
+    compacted = new Array<number>(levels).fill(-Infinity);
+  for (const [lv, , end] of w.rollup) done[lv] = end;
+  for (const [lv, , end] of w.compact) compacted[lv] = end;
+  return { done, compacted };
+}
 
 /** Rows (series, level, bucket, value) to write, the order to write them in, how far, and where. */
 interface Batch {

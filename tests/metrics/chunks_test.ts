@@ -81,6 +81,80 @@ Deno.test("a pass that compacts takes COMPACT_SLICE series per transaction, yiel
   for (const { db } of made) db.close();
 });
 
+Deno.test("points written into the windows of a sliced pass after their series was done are late: a later pass rolls and compacts them", async () => {
+  const now = { t: 1_700_006_400 }; // an hour boundary
+  const t0 = now.t;
+  const db = openDatabase(":memory:", METRICS_MIGRATIONS);
+  const s = new TimeSeriesStore(db, storeOpts(now, "10s:1d,1m:31d,1h:1y"));
+  const series = 2 * COMPACT_SLICE;
+  for (let i = 0; i < 366; i++) { // the hour and the minute after it
+    now.t = t0 + i * 10;
+    for (let k = 0; k < series; k++) s.add(`m${k}`, 1, now.t);
+  }
+  now.t = t0 + 3600 + 130; // compacts the hour, rolls the minutes up to the one after it
+  s.flush();
+  let wrote = false;
+  await s.rollupInSlices(500, () => {
+    if (!wrote) { // after the first slice (m0 done): backfilled points of m0
+      wrote = true;
+      assert.ok(s.add("m0", 42, t0 + 600)); // in the compacted hour
+      assert.ok(s.add("m0", 100, t0 + 3610)); // in the minute rolled up, after the hour
+      s.flush();
+    }
+    return false;
+  });
+  assert.ok(wrote);
+  assert.equal(s.stats.points_late, 2, "the points came after their series was rolled up and compacted");
+  now.t += 60;
+  s.rollup(); // the late points may still be arriving: they wait a pass
+  now.t += 60;
+  s.rollup(); // the late rows' pass
+  assert.equal(rowsAt(db, 0) - 6 * series, 0, "no row of the hour left outside the chunks");
+  const f = s.fetch("m0", t0 - 1, t0 + 3590);
+  assert.equal(f.values[(t0 + 600 - f.start) / f.step], 42);
+  assert.equal(f.values.filter((v) => v !== null).length, 360, "the rest of the hour unchanged");
+  const m = s.fetch("m0", now.t - 2 * 86_400, now.t);
+  assert.equal(m.step, 60);
+  assert.equal(
+    m.values[(t0 + 3600 - m.start) / 60],
+    105 / 6,
+    "the minute rolled up again with the late point",
+  );
+  assert.equal(m.values[(t0 + 600 - m.start) / 60], 47 / 6);
+  db.close();
+});
+
+Deno.test("with one level (nothing rolled up), a point written into a sliced pass's compacted window is late too", async () => {
+  const now = { t: 1_700_006_400 };
+  const t0 = now.t;
+  const db = openDatabase(":memory:", METRICS_MIGRATIONS);
+  const s = new TimeSeriesStore(db, storeOpts(now, "10s:1d"));
+  for (let i = 0; i < 360; i++) {
+    now.t = t0 + i * 10;
+    for (let k = 0; k < 2 * COMPACT_SLICE; k++) s.add(`m${k}`, 1, now.t);
+  }
+  now.t = t0 + 3600 + 30;
+  s.flush();
+  let wrote = false;
+  await s.rollupInSlices(500, () => {
+    if (!wrote) {
+      wrote = true;
+      assert.ok(s.add("m0", 42, t0 + 600));
+      s.flush();
+    }
+    return false;
+  });
+  assert.equal(s.stats.points_late, 1);
+  for (let i = 0; i < 2; i++) {
+    now.t += 60;
+    s.rollup();
+  }
+  assert.equal(rowsAt(db, 0), 0, "no row left outside the chunks");
+  const f = s.fetch("m0", t0 - 1, t0 + 3590);
+  assert.equal(f.values[(t0 + 600 - f.start) / f.step], 42);
+  db.close();
+});
+
 Deno.test("complete hours move into chunks; reads, rollups and late points are unchanged by it", () => {
   const now = { t: 1_700_006_400 }; // an hour boundary
   const t0 = now.t;
