@@ -192,11 +192,11 @@ export interface TsCore {
   /** Rows written below `compactedUntil` since, by series: compacted by a later pass. */
   late: LateRows;
   /**
-   * While a pass in slices runs (writes land between its slices): per level, the ends of the windows
-   * it rolls up (`done`) and compacts (`compacted`), -Infinity where none. A point written below
-   * them meanwhile is late as well: its series may be done already in this pass.
+   * While a pass in slices runs (writes land between its slices): `doneUntil` and `compactedUntil`
+   * as they will be once it is done. A point written below them meanwhile is late as well: its
+   * series may be done already in this pass.
    */
-  passing: { done: number[]; compacted: number[] } | null;
+  passing: { doneUntil: number[]; compactedUntil: number[] } | null;
   /**
    * Per level, a lower bound of what it holds (the time of every point, the end of every chunk) or
    * null when not known yet: while a level's retention cutoff has not passed it, nothing there can

@@ -343,11 +343,9 @@ export class TimeSeriesStore {
       rows[i * 4 + 2] = bucketOf(ts, levels[lv].step);
       lowerOldest(this.#core, lv, rows[i * 4 + 2]);
       // after the pass took its time (rolled up, compacted): a later pass does it again (ts_late.ts)
-      const core = this.#core, b = rows[i * 4 + 2], p = core.passing;
-      if (
-        b < core.compactedUntil[lv] || (lv + 1 < levels.length && b < core.doneUntil[lv + 1]) ||
-        (p !== null && (b < p.compacted[lv] || (lv + 1 < levels.length && b < p.done[lv + 1])))
-      ) {
+      // (while a pass runs in slices, its window ends: its series may be done already)
+      const core = this.#core, b = rows[i * 4 + 2], w = core.passing ?? core;
+      if (b < w.compactedUntil[lv] || (lv + 1 < levels.length && b < w.doneUntil[lv + 1])) {
         core.late.mark(lv, rows[i * 4], names[i], b);
         late++;
       }
@@ -509,7 +507,7 @@ export class TimeSeriesStore {
       const windows = passWindows(this.#core, nowS);
       const series = [...this.#ids];
       if (windows.compact.length) slice = Math.min(slice, COMPACT_SLICE);
-      this.#core.passing = passBounds(windows, this.levels.length);
+      this.#core.passing = passBounds(this.#core, windows);
       const total = { rolled: 0, expired: 0, compacted: 0, oldest: windows.expire.map(() => Infinity) };
       try {
         settleDue(this.#core, toSettle(windows));
@@ -559,13 +557,12 @@ export class TimeSeriesStore {
  */
 export const COMPACT_SLICE = 32;
 
-/** The ends of the windows a pass rolls up and compacts, per level (TsCore.passing). */
-function passBounds(w: PassWindows, levels: number): { done: number[]; compacted: number[] } {
-  const done = new Array<number>(levels).fill(-Infinity),
-    compacted = new Array<number>(levels).fill(-Infinity);
-  for (const [lv, , end] of w.rollup) done[lv] = end;
-  for (const [lv, , end] of w.compact) compacted[lv] = end;
-  return { done, compacted };
+/** The watermarks as they will be once the pass with windows `w` is done (TsCore.passing). */
+function passBounds(core: TsCore, w: PassWindows): { doneUntil: number[]; compactedUntil: number[] } {
+  const doneUntil = core.doneUntil.slice(), compactedUntil = core.compactedUntil.slice();
+  for (const [lv, , end] of w.rollup) doneUntil[lv] = Math.max(doneUntil[lv], end);
+  for (const [lv, , end] of w.compact) compactedUntil[lv] = Math.max(compactedUntil[lv], end);
+  return { doneUntil, compactedUntil };
 }
 
 /** Rows (series, level, bucket, value) to write, the order to write them in, how far, and where. */
