@@ -12,8 +12,9 @@
  * Both directions run as a small WebAssembly module (lz_block.wat: the same algorithm, the same
  * bytes and the same refusals as `lzCompressJs` and `lzDecompressJs` below, which stay as the
  * fallback where WebAssembly is off, e.g. `--jitless`, and for inputs or outputs over 1 MB): V8
- * compiles it once, in ~0.2 ms, and it runs at full speed from the first packet. In TypeScript the
- * byte loops ran in the interpreter for an agent's first packets, then went through V8's
+ * compiles it once, at its first use (1.3-2.7 ms on a 2-core EPYC, where it is the process's first
+ * WebAssembly, and ~1 ms more for the first call), and it runs at full speed from then on. In
+ * TypeScript the byte loops ran in the interpreter for an agent's first packets, then went through V8's
  * optimizing compilers (Maglev, on-stack replacements, Turbofan): ~3 ms of CPU per agent in the
  * middle of a join storm, paid again by every agent (docs/benchmarks.md, 2026-12-04 16:00).
  *
