@@ -3,6 +3,7 @@
  * by the agent (with its collector results and configuration).
  */
 import { AgentHttpError } from "../lib/client/mod.ts";
+import { excerpt } from "../lib/excerpt.ts";
 import type { CommandGroup } from "./types.ts";
 
 function base64Utf8(text: string): string {
@@ -51,8 +52,10 @@ export const evaluatorCommands: CommandGroup = {
           const err = parsed as { error: string; detail?: { kind?: string; column?: number | null } };
           if (options.json) out.json(err);
           else {
-            out.line(expr);
-            if (err.detail?.column) out.line(`${" ".repeat(err.detail.column - 1)}^`);
+            const column = err.detail?.column;
+            const shown = excerpt(expr, typeof column === "number" ? column - 1 : null);
+            out.line(shown.text);
+            if (shown.caret !== null) out.line(`${" ".repeat(shown.caret)}^`);
             out.error(`${err.detail?.kind ?? "evaluation"} error: ${err.error}`);
           }
           return 1;

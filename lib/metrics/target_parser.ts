@@ -6,6 +6,7 @@
  * Grammar: expr := call | path | number | string | bool; call := NAME "(" [arg ("," arg)*] ")";
  * arg := [NAME "="] expr. A path may hold `{a,b}` (its commas belong to the path), `[..]`, `*`, `?`.
  */
+import { excerpt } from "../excerpt.ts";
 
 export type Expr =
   | { kind: "path"; path: string; pos: number }
@@ -16,7 +17,8 @@ export type Expr =
 
 export class TargetError extends Error {
   constructor(readonly target: string, readonly position: number, message: string) {
-    super(`${message} at position ${position} of '${target}'`);
+    // a long target is shown around the position (`…` at a cut end), not whole
+    super(`${message} at position ${position} of '${excerpt(target, position).text}'`);
     this.name = "TargetError";
   }
 }

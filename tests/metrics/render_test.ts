@@ -179,6 +179,23 @@ Deno.test("the target parser handles nesting, strings, numbers, keywords and bra
   }
 });
 
+Deno.test("a parse error in a long target shows the target around the position, not whole", () => {
+  const target = "sumSeries(" + "a.b, ".repeat(2000) + "c.d,, e.f, " + "g.h, ".repeat(100) + "i.j)";
+  const at = target.indexOf(",,") + 1;
+  assert.throws(() => parseTarget(target), (err: unknown) => {
+    assert.ok(err instanceof TargetError);
+    assert.equal(err.position, at);
+    assert.equal(err.target, target, "the error still carries the whole target");
+    const shown = /of '(.*)'$/.exec(err.message)![1];
+    assert.ok(shown.length <= 102, `${shown.length} characters shown`);
+    assert.ok(shown.startsWith("…") && shown.endsWith("…"), shown);
+    assert.ok(shown.includes("c.d,, e.f"), shown);
+    return true;
+  });
+  // a short one is still shown whole
+  assert.throws(() => parseTarget("sumSeries(a,,b)"), /at position 12 of 'sumSeries\(a,,b\)'$/);
+});
+
 Deno.test("combining functions ignore nulls and name the result after their arguments", async () => {
   assert.deepEqual(await vals("sumSeries(web*.cpu.*)"), [{
     name: "sumSeries(web*.cpu.*)",
