@@ -155,7 +155,8 @@ export async function extractParts(
     const path = `${dir}/${p.name}.db.restoring`;
     const h = await newSha256();
     {
-      using dst = await Deno.open(path, { write: true, create: true, truncate: true });
+      // never readable by others, even before restoreSnapshot gives it its database's owner and mode
+      using dst = await Deno.open(path, { write: true, create: true, truncate: true, mode: 0o640 });
       let left = p.bytes;
       while (left > 0) {
         const n = await f.read(buf.subarray(0, Math.min(buf.length, left)));

@@ -96,7 +96,7 @@ export async function restoreSnapshot(file: string, opts: RestoreOptions): Promi
     throw err;
   }
   try {
-    await Deno.mkdir(opts.dataDir, { recursive: true });
+    await Deno.mkdir(opts.dataDir, { recursive: true, mode: 0o750 }); // as the agent makes it
     const parts = await extractParts(file, opts.dataDir);
     try {
       for (const p of parts) {
@@ -119,6 +119,7 @@ export async function restoreSnapshot(file: string, opts: RestoreOptions): Promi
     }
     for (const p of parts) {
       const target = `${opts.dataDir}/${p.name}.db`;
+      takeOwnership(p.path, target, opts.dataDir);
       if (pathExists(target)) {
         // kept whole: its write-ahead log goes with it (after a crash it holds committed writes), under
         // the name SQLite looks for beside the kept file; an earlier restore's copy is not overwritten
@@ -134,6 +135,32 @@ export async function restoreSnapshot(file: string, opts: RestoreOptions): Promi
     return manifest;
   } finally {
     releaseLock(opts.lockFile);
+  }
+}
+
+/**
+ * Gives a restored part the owner and mode of the database it replaces, or, for a new one, the data
+ * dir's owner and the agent's 0640: a restore run as root for an agent that runs as its own user
+ * (scripts/kunai.service: `User=kunai`) otherwise left root's files that the agent could not write,
+ * readable by every user (0644 under the usual umask). A non-root restore cannot give files away:
+ * they stay its own (it is then the agent's user, or shares its group).
+ */
+function takeOwnership(part: string, target: string, dataDir: string): void {
+  let ref: Deno.FileInfo;
+  let mode = 0o640;
+  try {
+    ref = Deno.statSync(target);
+    mode = (ref.mode ?? mode) & 0o7777;
+  } catch (err) {
+    if (!(err instanceof Deno.errors.NotFound)) throw err;
+    ref = Deno.statSync(dataDir);
+  }
+  Deno.chmodSync(part, mode);
+  if (ref.uid === null || ref.gid === null) return;
+  try {
+    Deno.chownSync(part, ref.uid, ref.gid);
+  } catch (err) {
+    if (!(err instanceof Deno.errors.PermissionDenied)) throw err;
   }
 }
 

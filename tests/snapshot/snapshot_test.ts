@@ -95,6 +95,49 @@ Deno.test("snapshot restore keeps the replaced database whole, its WAL included,
   }
 });
 
+Deno.test("snapshot restore gives each database the owner and mode of the one it replaces, else the data dir's owner and 0640", async () => {
+  const src = tempDir(), dst = tempDir();
+  try {
+    const store = seed(src.dir, 10);
+    const file = join(src.dir, "a.snap");
+    await saveSnapshot(store, file, { node: "n1", uuid: "u1" });
+    store.closeAll();
+    const mode = (path: string) => Deno.statSync(path).mode! & 0o777;
+    // a fresh data dir: made as the agent makes it, nothing readable by others
+    const fresh = join(dst.dir, "fresh");
+    await restoreSnapshot(file, { dataDir: fresh, lockFile: join(dst.dir, "fresh.pid") });
+    assert.equal(mode(fresh), 0o750);
+    for (const name of ["kv", "metrics", "checks"]) {
+      assert.equal(mode(join(fresh, `${name}.db`)), 0o640, name);
+    }
+    // the data dir of an agent that runs as its own user (nobody here), restored by root: its files stay its own
+    const data = join(dst.dir, "data");
+    Deno.mkdirSync(data, { mode: 0o755 });
+    const live = new DatabaseSync(join(data, "kv.db"));
+    live.exec("CREATE TABLE mine (n INTEGER)");
+    live.close();
+    Deno.chmodSync(join(data, "kv.db"), 0o600);
+    const root = Deno.uid() === 0;
+    if (root) {
+      Deno.chownSync(data, 65534, 65534);
+      Deno.chownSync(join(data, "kv.db"), 65534, 65534);
+    }
+    await restoreSnapshot(file, { dataDir: data, lockFile: join(dst.dir, "kunai.pid") });
+    assert.equal(mode(join(data, "kv.db")), 0o600, "the replaced database's mode");
+    assert.equal(mode(join(data, "metrics.db")), 0o640, "a new one: the agent's mode");
+    assert.equal(mode(join(data, "checks.db")), 0o640);
+    const owner = root ? 65534 : Deno.uid();
+    for (const name of ["kv", "metrics", "checks"]) {
+      const st = Deno.statSync(join(data, `${name}.db`));
+      assert.equal(st.uid, owner, `${name}.db belongs to the agent's user`);
+      assert.equal(st.gid, root ? 65534 : Deno.gid(), name);
+    }
+  } finally {
+    src.cleanup();
+    dst.cleanup();
+  }
+});
+
 Deno.test("snapshot: truncated, damaged, foreign-version files and a running agent are refused; nothing changes", async () => {
   const src = tempDir(), dst = tempDir();
   let sleeper: Deno.ChildProcess | null = null;
