@@ -5,6 +5,7 @@
  */
 import { resolveConfig } from "../lib/config/mod.ts";
 import { AgentHttpError } from "../lib/client/mod.ts";
+import { tempBeside } from "../lib/fs/mod.ts";
 import type { CommandGroup } from "./types.ts";
 import { UsageError } from "./types.ts";
 
@@ -44,12 +45,14 @@ export const snapshotCommands: CommandGroup = {
           throw new AgentHttpError(res.status, msg);
         }
         // written under another name, checked, then renamed: FILE is whole or not there (a full disk, a
-        // dropped connection leave nothing behind that looks like a snapshot)
-        const partial = `${file}.partial`;
+        // dropped connection leave nothing behind that looks like a snapshot). The name is new and
+        // opened only if absent (a link planted in /tmp is not followed), and the file is the
+        // caller's alone: it holds every KV value, as a `kv export` would
+        const partial = tempBeside(file);
         let manifest;
         try {
           {
-            using f = await Deno.open(partial, { write: true, create: true, truncate: true });
+            using f = await Deno.open(partial, { write: true, createNew: true, mode: 0o600 });
             await res.body!.pipeTo(f.writable, { preventClose: true });
             await f.sync();
           }

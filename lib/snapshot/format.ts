@@ -68,7 +68,8 @@ export async function writeSnapshot(
   for (const f of files) parts.push({ name: f.name, ...(await fileDigest(f.path)) });
   const manifest: Manifest = { format: FORMAT, ...meta, parts };
   const json = encoder.encode(JSON.stringify(manifest));
-  using dst = await Deno.open(out, { write: true, create: true, truncate: true });
+  // every KV value is in it: readable by its owner only (the CLI's copy too)
+  using dst = await Deno.open(out, { write: true, create: true, truncate: true, mode: 0o600 });
   await writeAll(dst, encoder.encode(MAGIC + String(json.length).padStart(10, "0") + "\n"));
   await writeAll(dst, json);
   for (const f of files) {

@@ -236,12 +236,25 @@ Deno.test("snapshot of a running agent under write load, restored on a fresh nod
     })();
     await new Promise((r) => setTimeout(r, 200));
     ackedBeforeSave = acked.length;
+    // FILE is a link someone planted (to a file they would like overwritten): replaced, not followed
+    const victim = join(a.dir, "victim");
+    Deno.writeTextFileSync(victim, "untouched");
+    Deno.symlinkSync(victim, file);
     const saved = await a.cli(["snapshot", "save", file]);
     stop = true;
     await load;
     conn.close();
     assert.equal(saved.code, 0, saved.stderr);
     assert.match(saved.stdout, /snapshot of snap1/);
+    assert.equal(Deno.readTextFileSync(victim), "untouched");
+    const st = Deno.lstatSync(file);
+    assert.ok(st.isFile, "the link itself was replaced");
+    assert.equal(st.mode! & 0o777, 0o600, "every KV value is in it: its owner's alone");
+    assert.deepEqual(
+      [...Deno.readDirSync(a.dir)].filter((e) => e.name.includes("node.snap")).map((e) => e.name),
+      ["node.snap"],
+      "no temporary file left beside it",
+    );
   } finally {
     stop = true;
     await a.stop();
