@@ -1,7 +1,9 @@
 /**
  * `kunai checks list [--json]`: every loaded check with its state, activation and interval;
- * `kunai checks run NAME [--json]`: run an active check now (after fixing something) and show its state.
+ * `kunai checks run NAME [--json]`: run an active check now (after fixing something) and show its state;
+ * NAME is a check id, its last path part or a service name (resolveCheckId).
  */
+import type { AgentClient } from "../lib/client/mod.ts";
 import type { Output } from "./output.ts";
 import { STATE_COLOURS } from "./output.ts";
 import { type CommandGroup, refused, UsageError } from "./types.ts";
@@ -64,11 +66,12 @@ export const checksCommands: CommandGroup = {
         json: { type: "boolean", description: "JSON output: the check, with its silence" },
       },
       async run({ client, out, options, positionals }) {
-        const name = checkName(positionals);
+        const asked = checkName(positionals);
         const body: Record<string, string> = {};
         if (typeof options.reason === "string") body.reason = options.reason;
         if (typeof options.for === "string") body.for = options.for;
-        checkMaintenanceFlags(body);
+        checkMaintenanceFlags(body); // bad flags are refused before the agent is asked anything
+        const name = await checkId(client(), asked);
         let c: CheckView;
         try {
           c = JSON.parse(
@@ -93,7 +96,7 @@ export const checksCommands: CommandGroup = {
       args: ["<name>"],
       options: { json: { type: "boolean", description: "JSON output: {was_silenced}" } },
       async run({ client, out, options, positionals }) {
-        const name = checkName(positionals);
+        const name = await checkId(client(), checkName(positionals));
         let was: boolean;
         try {
           was = JSON.parse(await client().text("DELETE", `/agent/checks-silence/${pathOf(name)}`));
@@ -111,7 +114,7 @@ export const checksCommands: CommandGroup = {
       args: ["<name>"],
       options: { json: { type: "boolean", description: "JSON output: the check as GET /agent/checks/NAME" } },
       async run({ client, out, options, positionals }) {
-        const name = checkName(positionals);
+        const name = await checkId(client(), checkName(positionals));
         let c: CheckView & { last_check?: number };
         try {
           c = JSON.parse(
@@ -136,6 +139,24 @@ export const checksCommands: CommandGroup = {
     },
   ],
 };
+
+/**
+ * The check id `name` means among `ids`: the id itself, else the one whose last path part it is
+ * (`cpu` for `linux/cpu`) or the check of the service of that name (`web` for `service:web`); null
+ * when none is. Several candidates are refused with their ids (exit 2).
+ */
+export function resolveCheckId(ids: string[], name: string): string | null {
+  if (ids.includes(name)) return name;
+  const hits = ids.filter((i) => i.endsWith(`/${name}`) || i === `service:${name}`);
+  if (hits.length > 1) throw new UsageError(`check ${name} is ambiguous: ${hits.sort().join(", ")}`);
+  return hits[0] ?? null;
+}
+
+/** The id NAME stands for on the agent (see resolveCheckId); NAME itself when none matches. */
+async function checkId(client: AgentClient, name: string): Promise<string> {
+  const ids = Object.keys(await client.json<Record<string, unknown>>("GET", "/agent/checks"));
+  return resolveCheckId(ids, name) ?? name; // the agent's answer names what it does not have
+}
 
 /** The one check name of a command line (`kunai checks list` shows them). */
 function checkName(positionals: string[]): string {

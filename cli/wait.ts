@@ -8,6 +8,7 @@
  */
 import { type AgentClient, AgentHttpError, AgentUnreachable } from "../lib/client/mod.ts";
 import { parseDuration } from "../lib/clock/mod.ts";
+import { resolveCheckId } from "./checks.ts";
 import type { MemberRecord } from "../lib/types.ts";
 import type { OptionSpec } from "./types.ts";
 import { type CommandGroup, type CommandSpec, UsageError } from "./types.ts";
@@ -133,7 +134,7 @@ const members: CommandSpec = {
 
 const check: CommandSpec = {
   name: "check",
-  description: "wait until a check (id, or its last path part) is in a state (default ok)",
+  description: "wait until a check (id, its last path part, or a service name) is in a state (default ok)",
   args: ["<check>"],
   options: {
     state: { type: "string", description: "ok (default), warning, critical or unknown" },
@@ -149,12 +150,7 @@ const check: CommandSpec = {
         "/agent/checks",
       );
       const ids = Object.keys(checks);
-      let id = ids.includes(name) ? name : undefined;
-      if (!id) {
-        const ends = ids.filter((i) => i.endsWith(`/${name}`));
-        if (ends.length > 1) throw new UsageError(`check ${name} is ambiguous: ${ends.sort().join(", ")}`);
-        id = ends[0];
-      }
+      const id = resolveCheckId(ids, name);
       if (!id) {
         throw new UsageError(
           `no check ${name} on this agent; its checks: ${ids.sort().join(", ") || "none"}`,

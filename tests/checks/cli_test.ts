@@ -113,7 +113,7 @@ Deno.test({
 
 Deno.test({
   name:
-    "kunai checks run: runs an active check now (its new state at once), refuses unknown and inactive ones",
+    "kunai checks run: runs an active check now (its new state at once), by id, last path part or service name; refuses unknown, inactive and ambiguous ones",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -133,6 +133,15 @@ Deno.test({
       files: {
         "linux/flip.json": { check: { interval: "1h", script: `${libexec}/flip` } },
         "db/other.json": { check: { interval: "1h", critical_if: "True" } },
+        "db/dup.json": { check: { interval: "1h", critical_if: "False" } },
+        "linux/dup.json": { check: { interval: "1h", critical_if: "False" } },
+        "services/web.json": {
+          service: {
+            name: "web",
+            apply_on: "linux",
+            check: { interval: "1h", critical_if: "False", ok_output: "'fine'" },
+          },
+        },
       },
     });
     try {
@@ -183,6 +192,25 @@ Deno.test({
       assert.match(r.stderr, /check db\/other is not active on this node \(apply_on db\)/);
       r = await agent.cli(["checks", "run"]);
       assert.equal(r.code, 2);
+      // a check may be named by its last path part or its service's name, as `wait check` takes it
+      r = await agent.cli(["checks", "run", "flip"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "linux/flip: OK - FLIP rc=0");
+      r = await agent.cli(["checks", "run", "web"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(r.stdout.trim(), "service:web: OK - fine");
+      r = await agent.cli(["checks", "silence", "web", "--for", "1h"]);
+      assert.match(r.stdout, /^service:web: silenced until /);
+      r = await agent.cli(["checks", "unsilence", "web"]);
+      assert.equal(r.stdout.trim(), "service:web: notifications back on");
+      r = await agent.cli(["checks", "run", "other"]);
+      assert.match(r.stderr, /check db\/other is not active on this node/);
+      r = await agent.cli(["checks", "run", "dup"]);
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /check dup is ambiguous: db\/dup, linux\/dup/);
+      r = await agent.cli(["wait", "check", "web", "--timeout", "5s"]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(r.stdout, /service:web is OK/);
       // a write route: over TCP without the token nothing runs
       const res = await fetch(`http://127.0.0.1:${agent.port}/agent/checks/linux/flip/run`, {
         method: "POST",
