@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { BodyTooLarge, readCapped, readHead } from "../../lib/read_capped.ts";
-import { peerCall } from "../../lib/metrics/peer_client.ts";
+import { peerCall } from "../../lib/peer_call.ts";
 import { postWebhook } from "../../lib/handlers/webhook.ts";
 import { HttpKvTransport } from "../../lib/kv/http_transport.ts";
 import { generateKey, Keyring, PeerEnvelope } from "../../lib/transport/mod.ts";
