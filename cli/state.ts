@@ -1,5 +1,6 @@
 /**
- * `kunai state [NAME] [--json]` (reference §1): services and checks of a node with their states.
+ * `kunai state [NAME] [--json]` (reference §1): services and checks of a node with their states (another
+ * node's as it answers them, or, when it does not, its services' checks from its gossip record, said on stderr).
  */
 import type { Output } from "./output.ts";
 import { STATE_COLOURS } from "./output.ts";
@@ -72,10 +73,20 @@ export const stateCommands: CommandGroup = {
         const name = positionals[0];
         const path = name ? `/agent/state/${encodeURIComponent(name)}` : "/agent/state";
         const st = await client().json<
-          { checks: Record<string, StateEntry>; services: Record<string, StateEntry> }
+          {
+            checks: Record<string, StateEntry>;
+            services: Record<string, StateEntry>;
+            source?: string;
+            error?: string;
+          }
         >("GET", path);
         if (options.json) out.json(st);
         else printState(out, st);
+        // another node that was not heard: only what its gossip record carries (its services' checks)
+        if (!options.json && st.source === "gossip") {
+          const why = st.error ?? `${name} was not asked`;
+          out.error(`kunai: ${why}; shown from its gossip record: its services' checks only`);
+        }
         return 0;
       },
     },

@@ -61,7 +61,7 @@ export function buildSubsystems(w: WiringInputs): Subsystem[] {
   add(createEvaluator(ctx("evaluator"), { collectors }));
   add(createDocker(ctx("docker")));
   add(createDetectors(ctx("detectors"), { collectors }));
-  const checks = add(createChecks(ctx("checks"), { collectors, membership }));
+  const checks = add(createChecks(ctx("checks"), { collectors, membership, envelope }));
   // the time-series store always runs (collector values, perfdata); statsd/graphite when enabled
   // graphite-web's /events/ routes read gossip's cluster events and membership history
   const events = {

@@ -66,12 +66,23 @@ export interface ChecksApi {
   /** Validates, writes and (re)loads a service; answers its view. */
   putService(name: string, body: unknown): Record<string, unknown>;
   deleteService(name: string): void;
-  /** `/agent/state[/<node>]`: checks and services of this node or of a member. */
-  nodeState(
-    name?: string,
-  ): { checks: Record<string, unknown>; services: Record<string, unknown> } | undefined;
+  /**
+   * `/agent/state[/<node>]`: checks and services of this node or of a member; undefined: no such
+   * member. Another live node is asked for its own (`askNode`); when it cannot answer, or is not
+   * alive, its gossip record gives its services and their checks (`source: "gossip"`, `error` why).
+   */
+  nodeState(name?: string): Promise<NodeState | undefined>;
   /** `/state/services`: every service with the members offering it. */
   servicesState(): Record<string, unknown>;
+}
+
+/** A node's checks and services, and where they were read (the node itself, or its gossip record). */
+export interface NodeState {
+  checks: Record<string, unknown>;
+  services: Record<string, unknown>;
+  source: "node" | "gossip";
+  /** Why the node itself was not heard: it is not alive, or it was asked and did not answer (or wrongly). */
+  error?: string;
 }
 
 /** What the API needs besides the core. */
@@ -85,6 +96,8 @@ export interface ChecksApiDeps {
   localServices: () => Record<string, unknown>;
   /** Epoch ms (the agent's clock). */
   now: () => number;
+  /** Asks a member for its own state (its `/checks-internal/state`); absent: gossip records only. */
+  askNode?: (m: MemberRecord) => Promise<unknown>;
 }
 
 function bodyObject(body: unknown, key: "check" | "service"): Record<string, unknown> {
@@ -120,7 +133,11 @@ function filePath(cfgDir: string, name: string): string {
 
 /** The ChecksApi over the core. */
 export function makeChecksApi(core: Checks, d: ChecksApiDeps): ChecksApi {
-  const localState = () => ({ checks: core.activeViews(), services: d.localServices() });
+  const localState = (): NodeState => ({
+    checks: core.activeViews(),
+    services: d.localServices(),
+    source: "node",
+  });
   return {
     runCheck: async (id) => {
       await core.runCheck(id);
@@ -238,11 +255,19 @@ export function makeChecksApi(core: Checks, d: ChecksApiDeps): ChecksApi {
       if (sd.file) removeObjectFile(sd.file);
       core.reset(core.defs.deleteService(name));
     },
-    nodeState(name) {
+    async nodeState(name) {
       const self = d.self();
-      if (name === undefined || name === self.name) return localState();
+      if (name === undefined || name === self.name || name === self.uuid) return localState();
       const m = d.members().find((x) => x.name === name || x.uuid === name);
       if (!m) return undefined;
+      let error = d.askNode ? `${m.name} is ${m.state}` : undefined;
+      if (d.askNode && (m.state === "alive" || m.state === "suspect")) {
+        try {
+          return { ...stateAnswer(await d.askNode(m)), source: "node" };
+        } catch (err) {
+          error = `${m.name} did not answer: ${(err as Error).message}`;
+        }
+      }
       const remoteChecks: Record<string, unknown> = {};
       // another node's services are free-form JSON from the network: a service or check that is
       // not an object (null, a string) has no check here rather than failing the whole answer
@@ -252,7 +277,12 @@ export function makeChecksApi(core: Checks, d: ChecksApiDeps): ChecksApi {
           remoteChecks[`service:${sname}`] = { ...chk, service: sname };
         }
       }
-      return { checks: remoteChecks, services: m.services ?? {} };
+      return {
+        checks: remoteChecks,
+        services: m.services ?? {},
+        source: "gossip",
+        ...(error ? { error } : {}),
+      };
     },
     servicesState() {
       const all = d.members();
@@ -263,4 +293,14 @@ export function makeChecksApi(core: Checks, d: ChecksApiDeps): ChecksApi {
       return out;
     },
   };
+}
+
+/** A node's answer to `/checks-internal/state`: `{checks, services}`, both objects, or an error. */
+function stateAnswer(v: unknown): Pick<NodeState, "checks" | "services"> {
+  const isObject = (x: unknown): x is Record<string, unknown> =>
+    x !== null && typeof x === "object" && !Array.isArray(x);
+  if (!isObject(v) || !isObject(v.checks) || !isObject(v.services)) {
+    throw new Error("its answer is not {checks, services}");
+  }
+  return { checks: v.checks, services: v.services };
 }

@@ -15,7 +15,9 @@ import type { CollectorResultsView, MemberRecord, MembershipView } from "../type
 import type { RouteTable } from "../routing/mod.ts";
 import { Checks } from "./checks.ts";
 import { type ChecksApi, makeChecksApi } from "./api.ts";
-import { checksRoutes } from "./routes.ts";
+import { checksRoutes, STATE_PEER_PATH } from "./routes.ts";
+import type { PeerEnvelope } from "../transport/mod.ts";
+import { peerCall } from "../peer_call.ts";
 
 export { installDefaultPack } from "./pack.ts";
 export { appliesTo, type CheckDef, shortObjectId } from "./check_def.ts";
@@ -25,7 +27,7 @@ export { parsePerfdata, parsePluginOutput, perfMetricName, stateOfExitCode } fro
 export { applyResult } from "./flap.ts";
 export { jitteredInterval, percentile } from "./jitter.ts";
 export { lookupUser, pluginIdentity, resolveCommand } from "./nagios_runner.ts";
-export { type ChecksApi, ChecksRequestError } from "./api.ts";
+export { type ChecksApi, ChecksRequestError, type NodeState } from "./api.ts";
 
 /** What checks read from the other subsystems (wired by lib/agent.ts). */
 export interface ChecksDeps {
@@ -33,7 +35,14 @@ export interface ChecksDeps {
   collectors?: CollectorResultsView;
   /** The cluster's members for `/agent/state/<node>` and `/state/services`; absent: only us. */
   membership?: Pick<MembershipView, "self" | "members">;
+  /** Seals the question to another node for its state; absent: other nodes from gossip only. */
+  envelope?: PeerEnvelope;
 }
+
+/** How long `/agent/state/<node>` waits for that node before answering from its gossip record. */
+const ASK_NODE_TIMEOUT_MS = 2000;
+/** The largest state answer taken from another node. */
+const ASK_NODE_MAX_BYTES = 8 * 1024 * 1024;
 
 /** Our own record when no membership view is wired. */
 function selfRecord(ctx: Ctx): MemberRecord {
@@ -60,6 +69,9 @@ export function createChecks(ctx: Ctx, deps: ChecksDeps = {}): Subsystem & Check
     self: () => deps.membership?.self() ?? selfRecord(ctx),
     localServices: () => ctx.node.services(),
     now: () => ctx.clock.now(),
+    askNode: deps.envelope
+      ? (m) => peerCall(deps.envelope, m, STATE_PEER_PATH, {}, ASK_NODE_TIMEOUT_MS, ASK_NODE_MAX_BYTES)
+      : undefined,
   });
   return {
     ...api,

@@ -2,7 +2,15 @@
  * HTTP routes of checks, services and state views (reference §5). Thin: parse, call the ChecksApi,
  * shape. Every change (PUT/DELETE) is a write route.
  */
-import { type ApiContext, HttpError, readJson, readText, RouteTable } from "../routing/mod.ts";
+import {
+  type ApiContext,
+  HttpError,
+  peerResponse,
+  readJson,
+  readPeerBody,
+  readText,
+  RouteTable,
+} from "../routing/mod.ts";
 import { type ChecksApi, ChecksRequestError } from "./api.ts";
 
 const STATUS = { invalid: 400, not_found: 404, conflict: 409 } as const;
@@ -18,6 +26,9 @@ function call<T>(fn: () => T): T {
 }
 
 const name = (c: ApiContext) => c.req.param("name") as string;
+
+/** The peer route another agent asks for this node's state (`/agent/state/<this node>` there). */
+export const STATE_PEER_PATH = "/checks-internal/state";
 
 /** `/agent/checks*`, `/agent/services*`, `/agent/state*`, `/state/services*`. */
 export function checksRoutes(api: ChecksApi): RouteTable {
@@ -107,12 +118,36 @@ export function checksRoutes(api: ChecksApi): RouteTable {
   });
 
   for (const path of ["/agent/state", "/agent/state/"]) {
-    r.read("GET", path, "active checks and services of this node", (c) => c.json(api.nodeState()));
+    r.read(
+      "GET",
+      path,
+      "active checks and services of this node",
+      async (c) => c.json(await api.nodeState()),
+    );
   }
-  r.read("GET", "/agent/state/:name{.+}", "checks and services of a node", (c) => {
-    const st = api.nodeState(name(c));
-    if (!st) throw new HttpError(404, `node ${name(c)} is not known`);
-    return c.json(st);
+  r.read(
+    "GET",
+    "/agent/state/:name{.+}",
+    "checks and services of a node (another one's asked to it, else from its gossip record)",
+    async (c) => {
+      const st = await api.nodeState(name(c));
+      if (!st) throw new HttpError(404, `node ${name(c)} is not known`);
+      return c.json(st);
+    },
+  );
+  // what another agent's /agent/state/<this node> shows: sealed, so a forged answer is not taken
+  r.peer("POST", STATE_PEER_PATH, "this node's active checks and services, for another agent", async (c) => {
+    // the question carries nothing, but is a JSON object like every peer message: anything else is refused
+    let q: unknown;
+    try {
+      q = JSON.parse(new TextDecoder().decode(await readPeerBody(c)));
+    } catch {
+      q = null;
+    }
+    if (q === null || typeof q !== "object" || Array.isArray(q)) {
+      throw new HttpError(400, "expected a JSON object");
+    }
+    return peerResponse(c, new TextEncoder().encode(JSON.stringify(await api.nodeState())));
   });
   for (const path of ["/state/services", "/state/services/"]) {
     r.read("GET", path, "services of the cluster with their members", (c) => c.json(api.servicesState()));

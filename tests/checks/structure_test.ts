@@ -21,12 +21,14 @@ Deno.test("$x.0$ and {configuration.x.0} answer the same (arrays, dotted keys, m
   await assert.rejects(evaluate("{configuration.x.2}", { lookup }), /no value for 'x.2'/);
 });
 
-Deno.test("check routes are a RouteTable; every PUT and DELETE is a write route", () => {
+Deno.test("check routes are a RouteTable; every PUT and DELETE is a write route, the state for another agent a peer one", () => {
   const ctx = makeTestCtx();
   try {
     const table = createChecks(ctx).routes!();
     assert.ok(table instanceof RouteTable);
-    const changes = table.routes.filter((r) => r.method !== "GET");
+    const peer = table.routes.filter((r) => r.access === "peer").map((r) => `${r.method} ${r.path}`);
+    assert.deepEqual(peer, ["POST /checks-internal/state"]);
+    const changes = table.routes.filter((r) => r.method !== "GET" && r.access !== "peer");
     assert.ok(changes.length >= 4);
     for (const r of changes) assert.equal(r.access, "write", `${r.method} ${r.path}`);
     for (const r of table.routes.filter((r) => r.method === "GET")) assert.equal(r.access, "read");

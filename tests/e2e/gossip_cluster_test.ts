@@ -1,7 +1,7 @@
 /**
  * Real agents on loopback (127.0.0.1 … 127.0.0.8), gossip encrypted: membership converges,
- * kill -9 is detected (by its port's second refusal), `kunai leave` spreads, and a key rotation
- * keeps everyone alive.
+ * another node's state comes from that node, kill -9 is detected (by its port's second refusal),
+ * `kunai leave` spreads, and a key rotation keeps everyone alive.
  */
 import assert from "node:assert/strict";
 import { AgentClient } from "../../lib/client/mod.ts";
@@ -84,6 +84,10 @@ Deno.test({
             addr,
             port: ports[i],
             params: { encryption_key: key1, gossip, seeds: i === 0 ? [] : [seed], bootstrap: i === 0 },
+            // a check of each node's own, shown on another agent only if that node answers for itself
+            files: {
+              "here.json": { check: { interval: "1h", critical_if: "False", ok_output: `'on g${i}'` } },
+            },
           })
         )),
       );
@@ -95,6 +99,18 @@ Deno.test({
         "8 alive everywhere",
       );
       console.log(`converged in ${Date.now() - t0} ms`);
+
+      // another node's state is that node's answer (sealed peer route), its own checks included
+      let seen = "";
+      for (let i = 0; i < 40 && seen !== "on g1"; i++) {
+        const st = await agents[0].cli(["state", "g1", "--json"]);
+        assert.equal(st.code, 0, st.stderr);
+        const view = JSON.parse(st.stdout);
+        assert.equal(view.source, "node", JSON.stringify(view));
+        seen = view.checks.here?.output ?? "";
+        if (seen !== "on g1") await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.equal(seen, "on g1");
 
       // kill -9 one: the rest declare it dead
       const victim = agents[N - 1];
@@ -108,6 +124,10 @@ Deno.test({
         "killed node dead everywhere",
       );
       console.log(`kill -9 detected by all in ${Date.now() - t1} ms`);
+      const gone = await agents[0].cli(["state", `g${N - 1}`]);
+      assert.equal(gone.code, 0, gone.stderr);
+      assert.doesNotMatch(gone.stdout, /\bhere\b/, "its own checks are not in its gossip record");
+      assert.match(gone.stderr, /g7 is dead; shown from its gossip record: its services' checks only/);
       // its port refused (nothing listens there any more): a suspecter declared it dead at the second
       // refusal, not at the end of Lifeguard's suspicion
       const byRefusal = await Promise.all(rest.map(async (_, i) => {

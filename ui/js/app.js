@@ -36,8 +36,9 @@
       });
     },
     /**
-     * Rows {node, name, state, output, silenced}: every live node's service checks, plus our own checks
-     * (silenced: this agent's `kunai checks silence`, or null).
+     * Rows {node, name, state, output, silenced}: every live node's checks as /agent/state/<node> gives
+     * them (the node's own answer, else its services' checks from gossip; silenced: `kunai checks
+     * silence` on that node, or null).
      */
     loadChecks: function () {
       const nodes = K.store.nodeList().filter(function (n) {

@@ -1,5 +1,5 @@
-// The Checks page: every node's service checks and this agent's own checks, problems first, with the
-// recorded transitions of our checks. {mount(root), update()} like the other pages.
+// The Checks page: every live node's checks (as each node answers them; one that does not: its
+// services' checks from gossip), problems first, with the recorded transitions of our checks. {mount(root), update()} like the other pages.
 // deno-lint-ignore-file no-this-alias
 (function () {
   "use strict";
@@ -56,7 +56,11 @@
       K.fill(
         root,
         h("h2", null, "Checks"),
-        h("p", { class: "muted" }, "Problems first; every node's service checks and this agent's checks."),
+        h(
+          "p",
+          { class: "muted" },
+          "Problems first; the checks of every live node (of one that does not answer, its services' checks).",
+        ),
         this.list,
       );
       this.update();
