@@ -7,6 +7,8 @@ import type nunjucks from "nunjucks";
 import { isNumber, pyEq, pyIn, pyTruthy, pyType } from "./jinja.ts";
 import { isFloat, PyFloat } from "./pyfloat.ts";
 import { compare, registryOf } from "./filters_common.ts";
+import { pyStr } from "./pyrepr.ts";
+import { stringMethod } from "./pystrmethods.ts";
 
 /** Adds Jinja2's tests to a nunjucks environment. */
 export function registerTests(env: nunjucks.Environment): void {
@@ -28,6 +30,11 @@ export function registerTests(env: nunjucks.Environment): void {
   );
   env.addTest("truthy", (v: unknown) => pyTruthy(v));
   env.addTest("falsy", (v: unknown) => !pyTruthy(v));
+  // `is upper`, `is lower`: str(value).isupper()/islower(), true only with a cased character ('1' is
+  // neither; nunjucks compared the value with its upper/lower case, so '1' was both)
+  for (const name of ["upper", "lower"]) {
+    env.addTest(name, (v: unknown) => stringMethod(String(pyStr(v) ?? ""), `is${name}`)());
+  }
   // odd, even, divisibleby: of numbers (nunjucks took '1' as odd)
   const intTest = (name: string, f: (n: number, d: number) => boolean) =>
     env.addTest(name, (v: unknown, d: unknown = 2) => {

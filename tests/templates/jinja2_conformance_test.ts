@@ -3068,6 +3068,16 @@ CASES.push(
   refuse("pprint-verbose", "{{ l|pprint(true) }}", "TypeError", "TypeError"),
 );
 
+// found by differential fuzzing against Jinja2
+CASES.push(
+  {
+    name: "test-upper-lower-uncased",
+    tpl: "{{ '1' is upper }} {{ '1' is lower }} {{ 'A1' is upper }} {{ 'a-1' is lower }} {{ 1 is lower }} " +
+      "{{ u is upper }} {{ l|select('lower')|list }} {{ l|reject('upper')|list }}",
+    ctx: { l: ["a", "B", "42", "", "Ab"] },
+  },
+);
+
 interface GenCtx {
   members: MemberRecord[];
   self: string;
