@@ -9,7 +9,7 @@ import { dataMember, pyMethod } from "./attributes.ts";
 import { wordwrap } from "./wordwrap.ts";
 import { pyCapitalize } from "./pystrparts.ts";
 import { urlize } from "./urlize.ts";
-import { entries, type Fmt, named, splitKwargs, text } from "./filters_common.ts";
+import { entries, escapeHtml, type Fmt, named, splitKwargs, text } from "./filters_common.ts";
 
 /**
  * Adds Jinja2's string filters to a nunjucks environment; `formatPercent` is `format`'s `%`. Each is
@@ -182,8 +182,6 @@ function registerNunjucksStringFilters(env: nunjucks.Environment): void {
       "capitalize",
       "replace",
       "striptags",
-      "escape",
-      "forceescape",
     ]
   ) {
     const f = env.getFilter(name) as (this: unknown, ...a: unknown[]) => unknown;
@@ -199,6 +197,12 @@ function registerNunjucksStringFilters(env: nunjucks.Environment): void {
       return f.call(this, text, ...args);
     });
   }
+  // escape, forceescape: markupsafe's entities (`"` is &#34; and a backslash stays one: nunjucks wrote
+  // &quot; and &#92;), marked safe; escape leaves a marked-safe value (`|safe`, a macro's output) as it is
+  const safe = env.getFilter("safe") as (s: string) => unknown;
+  const escaped = (v: unknown) => safe(escapeHtml(v === undefined ? "" : String(pyStr(v))));
+  env.addFilter("escape", (v: unknown) => v instanceof String ? v : escaped(v));
+  env.addFilter("forceescape", escaped);
   env.addFilter("e", env.getFilter("escape"));
   // str.capitalize(): the first character in title case ('ßx' is 'Ssx'; nunjucks upper-cased it: 'SSx')
   env.addFilter("capitalize", (v: unknown) => pyCapitalize(v === undefined ? "" : String(pyStr(v))));

@@ -3076,6 +3076,13 @@ CASES.push(
       "{{ u is upper }} {{ l|select('lower')|list }} {{ l|reject('upper')|list }}",
     ctx: { l: ["a", "B", "42", "", "Ab"] },
   },
+  {
+    name: "escape-entities",
+    tpl:
+      "{{ s|e }} {{ s|escape }} {{ s|forceescape }} {{ (s|e)|e }} {{ (s|safe)|e }} {{ (s|e)|forceescape }} " +
+      "{{ none|e }} [{{ u|e }}] {% filter e %}{{ s }}{% endfilter %}",
+    ctx: { s: `<a href="x" title='y'>C:\\tmp & co</a>` },
+  },
 );
 
 interface GenCtx {
