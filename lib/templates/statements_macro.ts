@@ -140,7 +140,9 @@ function compileMacro(
   this._withScopedSyntax(() => this.compile(node.body, scope));
   this._emitLine("frame = callerFrame;");
   this._emitLine("lineno = callerLine; colno = callerCol;");
-  this._emitLine(`return new runtime.SafeString(${buffer});`);
+  // a plain str, as Jinja2's macros return one without autoescape: `m()|e` escapes it (nunjucks marked it
+  // safe, and escape left it as it was)
+  this._emitLine(`return ${buffer};`);
   this._emitLine(
     `} catch (e) { throw runtime.jinjaWhere(e, lineno, colno, ${jsString(this.templateName ?? "")}); }`,
   );

@@ -3083,6 +3083,11 @@ CASES.push(
       "{{ none|e }} [{{ u|e }}] {% filter e %}{{ s }}{% endfilter %}",
     ctx: { s: `<a href="x" title='y'>C:\\tmp & co</a>` },
   },
+  {
+    name: "escape-macro-output",
+    tpl: '{% macro m(a) %}<a href="{{ a }}">{% endmacro %}{% macro w() %}{{ caller()|e }}{% endmacro %}' +
+      "{{ m('x')|e }}|{{ m('&')|escape }}|{% call w() %}<br>{% endcall %}|{{ m(1) is string }}",
+  },
 );
 
 interface GenCtx {
