@@ -32,6 +32,40 @@ function bound(v: unknown, n: number, dflt: number): number {
   return i < 0 ? Math.max(i + n, 0) : Math.min(i, n);
 }
 
+/** A slice bound or step: an int, a bool or None (null), as CPython takes one; a float is a TypeError. */
+function sliceIndex(v: unknown): number | null {
+  if (v === null) return null;
+  if (typeof v === "boolean") return Number(v);
+  if (typeof v === "number" && Number.isInteger(v)) return v;
+  throw new Error("TypeError: slice indices must be integers or None or have an __index__ method");
+}
+
+/**
+ * `seq[start:stop:step]` of a list's items, as CPython's PySlice_AdjustIndices clamps the bounds to the
+ * list (jinja-compat's sliceLookup gave `l[:10]` of a 3-item list an undefined 4th item, `l[-10:]` and
+ * `l[10::-1]` nothing, and looped forever on a step of 0 or a dict).
+ */
+export function sliceItems(
+  items: readonly unknown[],
+  start: unknown,
+  stop: unknown,
+  step: unknown,
+): unknown[] {
+  const by = sliceIndex(step) ?? 1;
+  if (by === 0) throw new Error("ValueError: slice step cannot be zero");
+  const n = items.length;
+  const clamp = (v: unknown, dflt: number) => {
+    const i = sliceIndex(v);
+    if (i === null) return dflt;
+    return i < 0 ? Math.max(i + n, by < 0 ? -1 : 0) : Math.min(i, by < 0 ? n - 1 : n);
+  };
+  const from = clamp(start, by < 0 ? n - 1 : 0);
+  const to = clamp(stop, by < 0 ? -1 : n);
+  const out: unknown[] = [];
+  for (let i = from; by > 0 ? i < to : i > to; i += by) out.push(items[i]);
+  return out;
+}
+
 /** A key for one of our dicts, which hold string keys only. */
 function key(k: unknown): string {
   if (typeof k === "string" || k instanceof String) return String(k);

@@ -7,6 +7,7 @@
  */
 import type nunjucks from "nunjucks";
 import { member } from "./attributes.ts";
+import { sliceItems } from "./collections.ts";
 import { PyFloat } from "./pyfloat.ts";
 import {
   isPlain,
@@ -124,18 +125,24 @@ export function installRuntime(nj: typeof nunjucks): void {
     return callWrap(obj, name, context, args);
   };
 
-  const lookup = runtime.memberLookup;
   runtime.memberLookup = function (this: unknown, obj: unknown, val: unknown, ...rest: unknown[]) {
     // a float is no index (`l[4 / 2]`: Jinja2's getitem fails, an undefined value)
     if (val instanceof PyFloat && rest.length === 0) return undefined;
-    if (rest.length >= 2 && (typeof obj === "string" || obj instanceof String)) {
-      // `s[1:3]` is a string in Python (jinja-compat's slice gives a list of characters)
-      return (lookup.call(this, [...String(obj)], val, ...rest) as string[]).join("");
-    }
-    if (rest.length !== 0) {
-      // a slice: a tuple's is a tuple
-      const part = lookup.call(this, obj, val, ...rest);
-      return isTuple(obj) && Array.isArray(part) ? tuple(part) : part;
+    if (rest.length >= 2) {
+      // a slice, Python's: a string's is a string (jinja-compat's gave a list of characters), a tuple's a
+      // tuple; a dict has none, and another value's is undefined (Jinja2's getitem finds nothing)
+      const [stop, step] = rest;
+      if (typeof obj === "string" || obj instanceof String) {
+        return sliceItems([...String(obj)], val, stop, step).join("");
+      }
+      if (Array.isArray(obj)) {
+        const part = sliceItems(obj, val, stop, step);
+        return isTuple(obj) ? tuple(part) : part;
+      }
+      if (obj !== null && typeof obj === "object" && isPlain(obj)) {
+        throw new Error("TypeError: unhashable type: 'slice'");
+      }
+      return undefined;
     }
     // Python's methods, then data only: never an inherited property (`constructor.constructor` was
     // JavaScript's Function), nor jinja-compat's list and dict methods (`append` gave the length)

@@ -3088,6 +3088,16 @@ CASES.push(
     tpl: '{% macro m(a) %}<a href="{{ a }}">{% endmacro %}{% macro w() %}{{ caller()|e }}{% endmacro %}' +
       "{{ m('x')|e }}|{{ m('&')|escape }}|{% call w() %}<br>{% endcall %}|{{ m(1) is string }}",
   },
+  {
+    name: "slice-bounds-clamped",
+    tpl:
+      "{{ l[:10] }} {{ l[-10:] }} {{ l[-10:2] }} {{ l[10::-1] }} {{ l[5:] }} {{ l[1:10:2] }} {{ l[-1:-10:-1] }} " +
+      "{{ s[-30:3] }} {{ s[20::-1] }}|{{ s[:-20] }}| {{ l[true:] }} {{ t[5:] }} {{ t[9::-2] }} {{ l[:10]|length }}",
+    ctx: { l: [3, 1, 2], s: "abcdef", t: ["a", "b", "c", "d"] },
+  },
+  refuse("slice-step-zero", "{{ l[::0] }}", "ValueError", "slice step cannot be zero"),
+  refuse("slice-float-bound", "{{ l[1.0:] }}", "TypeError", "slice indices must be integers"),
+  refuse("slice-dict", "{{ d[1:] }}", "TypeError", "unhashable type: 'slice'"),
 );
 
 interface GenCtx {
