@@ -18,6 +18,8 @@ import type nunjucks from "nunjucks";
 import type { Node, Token } from "./nodes.ts";
 import type { CompilerProto } from "./jinja_expressions.ts";
 import { pyRepr, pyType } from "./pyvalues.ts";
+import { type FilterParser, parseFilteredBody } from "./statements_set.ts";
+import type { Hooks } from "./statements_scope.ts";
 
 type Ctor = (new (lineno: number, colno: number, ...fields: unknown[]) => Node) & {
   extend(name: string, props?: object): Ctor;
@@ -298,6 +300,14 @@ export function installTuples(nj: typeof nunjucks): void {
       node.body = new nodes.Capture(tag.lineno, tag.colno, this.parseUntilBlocks("endset"));
       node.value = null;
       this.advanceAfterBlockEnd();
+    } else if (this.skip("pipe")) {
+      // `{% set x | upper %}...{% endset %}`: the block through its filters
+      if (node.targets.length > 1 || node.targets[0].typename === "Array") {
+        this.fail("set: a block assigns one name", tag.lineno, tag.colno);
+      }
+      const parser = this as unknown as FilterParser;
+      node.body = parseFilteredBody.call(parser, nodes as unknown as Hooks["nodes"], "set", "endset");
+      node.value = null;
     } else this.fail("parseSet: expected = or block end in set tag", tag.lineno, tag.colno);
     return node;
   };

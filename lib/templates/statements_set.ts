@@ -63,7 +63,7 @@ function compileCapture(this: Compiler, node: { body: Node }, frame: Frame): voi
 }
 
 /** The parser as `{% filter %}` reads it. */
-interface FilterParser {
+export interface FilterParser {
   peekToken(): { value: string; lineno: number; colno: number };
   skip(type: string): boolean;
   skipSymbol(name: string): boolean;
@@ -81,14 +81,23 @@ interface FilterParser {
 function parseFilterBlock(this: FilterParser, nodes: Hooks["nodes"]): Node {
   const tag = this.peekToken();
   if (!this.skipSymbol("filter")) this.fail("parseFilterStatement: expected filter");
+  const node = parseFilteredBody.call(this, nodes, tag.value, "endfilter");
+  return new nodes.Output(node.lineno, node.colno, [node]);
+}
+
+/**
+ * `f(args)|g %}body{% end` after a `filter` tag or `{% set x |` (Jinja2's filtered block set): the body
+ * captured, through each filter in turn.
+ */
+export function parseFilteredBody(this: FilterParser, nodes: Hooks["nodes"], tag: string, end: string): Node {
   const chain: Array<[Node, Node[]]> = [];
   do {
     const name = this.parseFilterName();
     chain.push([name, this.parseFilterArgs(name)]);
   } while (this.skip("pipe"));
-  this.advanceAfterBlockEnd(tag.value);
+  this.advanceAfterBlockEnd(tag);
   const [first] = chain[0];
-  let node: Node = new nodes.Capture(first.lineno, first.colno, this.parseUntilBlocks("endfilter"));
+  let node: Node = new nodes.Capture(first.lineno, first.colno, this.parseUntilBlocks(end));
   this.advanceAfterBlockEnd();
   for (const [name, args] of chain) {
     node = new nodes.Filter(
@@ -98,7 +107,7 @@ function parseFilterBlock(this: FilterParser, nodes: Hooks["nodes"]): Node {
       new nodes.NodeList(name.lineno, name.colno, [node, ...args]),
     );
   }
-  return new nodes.Output(first.lineno, first.colno, [node]);
+  return node;
 }
 
 /** Installs the scoped `set` of names and of `{% set %}`/`{% filter %}` blocks into the compiler. */

@@ -3098,6 +3098,18 @@ CASES.push(
   refuse("slice-step-zero", "{{ l[::0] }}", "ValueError", "slice step cannot be zero"),
   refuse("slice-float-bound", "{{ l[1.0:] }}", "TypeError", "slice indices must be integers"),
   refuse("slice-dict", "{{ d[1:] }}", "TypeError", "unhashable type: 'slice'"),
+  {
+    name: "set-block-filtered",
+    tpl:
+      "{% set x | upper %}ab{% endset %}[{{ x }}]{% set y|trim|replace('a', 'b') %}  aa  {% endset %}[{{ y }}]" +
+      "{% set ns = namespace(v=1) %}{% set ns.v | length %}abc{% endset %}{{ ns.v }}" +
+      "{% for i in [1, 2] %}{% set z | indent(2, true) %}v{{ i }}{% endset %}{{ z }}{% endfor %}[{{ z }}]",
+  },
+  {
+    name: "set-block-filtered-trim",
+    trim: true,
+    tpl: "{% set x | upper %}\n  ab\n{% endset %}\n[{{ x }}]\n",
+  },
 );
 
 interface GenCtx {
