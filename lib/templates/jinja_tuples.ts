@@ -293,10 +293,12 @@ export function installTuples(nj: typeof nunjucks): void {
       node.value = parseTupleTail(this, value, () => this.parseExpression());
       node.body = null;
       this.advanceAfterBlockEnd("set");
-    } else if (this.skip("block-end")) {
+    } else if (this.peekToken()?.type === "block-end") {
       if (node.targets.length > 1 || node.targets[0].typename === "Array") {
         this.fail("set: a block assigns one name", tag.lineno, tag.colno);
       }
+      // past the tag as any block's end: a `-%}` strips the whitespace after it (skip() ignored the `-`)
+      this.advanceAfterBlockEnd("set");
       node.body = new nodes.Capture(tag.lineno, tag.colno, this.parseUntilBlocks("endset"));
       node.value = null;
       this.advanceAfterBlockEnd();

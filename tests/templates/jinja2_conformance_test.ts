@@ -3110,6 +3110,10 @@ CASES.push(
     trim: true,
     tpl: "{% set x | upper %}\n  ab\n{% endset %}\n[{{ x }}]\n",
   },
+  {
+    name: "set-block-strip-after-tag",
+    tpl: "{% set x -%}  a {%- endset %}[{{ x }}]{% set y -%}\n  b\n{% endset %}[{{ y }}]",
+  },
 );
 
 interface GenCtx {
