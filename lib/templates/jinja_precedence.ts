@@ -4,6 +4,8 @@
  * not 10), `8 / 2 // 3` divided by zero and `'x' ~ i + 1` concatenated `i + 1`. Jinja2's levels, from
  * the loosest:
  *
+ * - `a if b else c`, whose `else` part is one too (`'crit' if x > 90 else 'warn' if x > 80 else 'ok'`;
+ *   nunjucks read an `or` there and refused the second `if`);
  * - comparisons, `in` and `not in`, chained (`a < b in c` is `a < b and b in c`; nunjucks put `in`
  *   above them: `0.0 != 'a' in 'a'` was a TypeError);
  * - `+` and `-`, left to right;
@@ -21,7 +23,10 @@ interface PrecedenceParser {
   nextToken(): Token | null;
   pushToken(tok: Token): void;
   skipValue(type: string, value: string): boolean;
+  skipSymbol(name: string): boolean;
   fail(msg: string, lineno?: number, colno?: number): never;
+  parseInlineIf(): Node;
+  parseOr(): Node;
   parseIn(): Node;
   parseAdd(): Node;
   parseConcat(): Node;
@@ -37,6 +42,16 @@ export function installPrecedence(nj: typeof nunjucks): void {
   const { Parser } = (nj as unknown as { parser: { Parser: { prototype: PrecedenceParser } } }).parser;
   const nodes = (nj as unknown as { nodes: Record<string, NodeCtor> }).nodes;
   const proto = Parser.prototype;
+  // parse_condexpr: `body if cond else <condexpr>`, and `a if b if c` is `(a if b) if c`
+  proto.parseInlineIf = function (this: PrecedenceParser) {
+    let node = this.parseOr();
+    while (this.skipSymbol("if")) {
+      const cond = this.parseOr();
+      const otherwise = this.skipSymbol("else") ? this.parseInlineIf() : null;
+      node = new nodes.InlineIf(node.lineno, node.colno, cond, node, otherwise);
+    }
+    return node;
+  };
   // parse_compare: comparisons and `in`/`not in` as one chain (nunjucks' parseIn is called by parseNot)
   proto.parseIn = function (this: PrecedenceParser) {
     const expr = this.parseAdd();

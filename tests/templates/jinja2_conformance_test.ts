@@ -3114,6 +3114,12 @@ CASES.push(
     name: "set-block-strip-after-tag",
     tpl: "{% set x -%}  a {%- endset %}[{{ x }}]{% set y -%}\n  b\n{% endset %}[{{ y }}]",
   },
+  {
+    name: "inline-if-chained",
+    tpl: "{% for x in l %}{{ 'crit' if x > 90 else 'warn' if x > 80 else 'ok' }} {% endfor %}" +
+      "{{ (1 if 0 else 3 if 4 else 5) }} [{{ 1 if 0 else 3 if 0 }}] {{ 1 if 1 if 0 else 2 }} {{ [0 if 0 else 2 if 1, 4] }}",
+    ctx: { l: [95, 85, 5] },
+  },
 );
 
 interface GenCtx {
