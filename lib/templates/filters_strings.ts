@@ -8,6 +8,7 @@ import { isPlain, pyMod, pyStr, pyTruthy, pyType, toPy } from "./jinja.ts";
 import { dataMember, pyMethod } from "./attributes.ts";
 import { wordwrap } from "./wordwrap.ts";
 import { pyCapitalize } from "./pystrparts.ts";
+import { stringMethod } from "./pystrmethods.ts";
 import { urlize } from "./urlize.ts";
 import { entries, escapeHtml, type Fmt, named, splitKwargs, text } from "./filters_common.ts";
 
@@ -171,7 +172,7 @@ function registerLineFilters(env: nunjucks.Environment): void {
   );
 }
 
-/** nunjucks' own string filters (`upper`, `replace`, `escape`...) on str() of any value; `e` for escape. */
+/** nunjucks' own string filters (`upper`, `lower`...), `replace` and `escape` on str() of any value; `e` for escape. */
 function registerNunjucksStringFilters(env: nunjucks.Environment): void {
   // Jinja2's string filters take str() of any value (`none|upper` is NONE, `true|lower` true); nunjucks
   // gave an empty string, or failed on a number
@@ -180,7 +181,6 @@ function registerNunjucksStringFilters(env: nunjucks.Environment): void {
       "upper",
       "lower",
       "capitalize",
-      "replace",
       "striptags",
     ]
   ) {
@@ -188,15 +188,18 @@ function registerNunjucksStringFilters(env: nunjucks.Environment): void {
     env.addFilter(name, function (this: unknown, v: unknown, ...args: unknown[]) {
       // an undefined value is "" (str() of Jinja2's Undefined): `u|replace('a', 'b') + 'x'` is "x"
       const text = v === undefined ? "" : typeof v === "string" || v instanceof String ? v : String(pyStr(v));
-      // replace's old and new are str() too (`replace('x', true)` writes 'True')
-      if (name === "replace") {
-        args = args.map((a, i) =>
-          i < 2 && typeof a !== "string" && !(a instanceof String) ? String(pyStr(a) ?? "") : a
-        );
-      }
       return f.call(this, text, ...args);
     });
   }
+  // replace: str.replace() of str() of the value, old and new (`replace('x', true)` writes 'True'), all
+  // occurrences unless a count is given; nunjucks' put nothing before the first character and after the
+  // last for an empty old ('ab'|replace('', '-') is '-a-b-') and ignored the count there
+  const str = (v: unknown) => String(pyStr(v) ?? "");
+  env.addFilter(
+    "replace",
+    (v: unknown, old: unknown, repl: unknown, count: unknown) =>
+      stringMethod(str(v), "replace")(str(old), str(repl), count ?? -1),
+  );
   // escape, forceescape: markupsafe's entities (`"` is &#34; and a backslash stays one: nunjucks wrote
   // &quot; and &#92;), marked safe; escape leaves a marked-safe value (`|safe`, a macro's output) as it is
   const safe = env.getFilter("safe") as (s: string) => unknown;

@@ -3120,6 +3120,12 @@ CASES.push(
       "{{ (1 if 0 else 3 if 4 else 5) }} [{{ 1 if 0 else 3 if 0 }}] {{ 1 if 1 if 0 else 2 }} {{ [0 if 0 else 2 if 1, 4] }}",
     ctx: { l: [95, 85, 5] },
   },
+  {
+    name: "replace-filter-empty-old",
+    tpl: "{{ 'true'|replace('', '-', 1) }} {{ 'ab'|replace('', '-') }} {{ 'ab'|replace('', '-', 0) }} " +
+      "{{ ''|replace('', '-') }} {{ 'aaa'|replace('a', 'b', -1) }} {{ 'aaa'|replace('a', 'b', none) }} " +
+      "{{ 'aaa'|replace('a', 'b', count=2) }} {{ 1.5|replace('.', ',') }} {{ 'a.b'|replace('.', u) }}",
+  },
 );
 
 interface GenCtx {
