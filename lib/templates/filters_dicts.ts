@@ -14,7 +14,9 @@ import { pformat } from "./pprint.ts";
 /** Adds Jinja2's mapping and value filters to a nunjucks environment. */
 export function registerDictFilters(env: nunjucks.Environment): void {
   // each filter is called with its arguments by position (filters_args.ts binds Jinja2's keywords)
-  // json.dumps' indent: a number of spaces (none for 0 or less, but a line per item), or the string itself
+  // json.dumps' indent: a number of spaces (none for 0 or less, but a line per item), or the string itself;
+  // marked safe, as Jinja2's is Markup: `|e` after it leaves it as it is
+  const safe = env.getFilter("safe") as (s: string) => unknown;
   env.addFilter("tojson", (v: unknown, indent?: unknown) => {
     let unit: string | null = null;
     if (typeof indent === "string" || indent instanceof String) unit = String(indent);
@@ -23,7 +25,7 @@ export function registerDictFilters(env: nunjucks.Environment): void {
     } else if (indent !== undefined && indent !== null) {
       throw new Error(`TypeError: can't multiply sequence by non-int of type '${pyType(indent)}'`);
     }
-    return htmlSafe(pyJson(v, unit, 0));
+    return safe(htmlSafe(pyJson(v, unit, 0)));
   });
   const nunjucksDefault = env.getFilter("default") as (v: unknown, d: unknown, b: unknown) => unknown;
   env.addFilter("default", (v: unknown, defaultValue?: unknown, boolean?: unknown) => {

@@ -3126,6 +3126,12 @@ CASES.push(
       "{{ ''|replace('', '-') }} {{ 'aaa'|replace('a', 'b', -1) }} {{ 'aaa'|replace('a', 'b', none) }} " +
       "{{ 'aaa'|replace('a', 'b', count=2) }} {{ 1.5|replace('.', ',') }} {{ 'a.b'|replace('.', u) }}",
   },
+  {
+    name: "tojson-is-safe",
+    tpl:
+      "{{ d|tojson|e }} {{ d|tojson(2)|escape }} {{ d|tojson|forceescape }} {{ d|tojson|length }} {{ d|tojson ~ '<' }}",
+    ctx: { d: { a: "<x>", b: ['"q"', 1] } },
+  },
 );
 
 interface GenCtx {
