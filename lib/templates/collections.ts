@@ -150,6 +150,7 @@ const LIST_METHODS: Record<string, Method<unknown[]>> = {
 
 /** A key looked up (a list or a dict is unhashable: a TypeError, as in Python; another kind finds nothing). */
 function hashable(k: unknown): unknown {
+  if (k instanceof String) return String(k); // a marked-safe string (`k|e`) is a str
   if ((Array.isArray(k) && !isTuple(k)) || (k !== null && typeof k === "object" && isPlain(k))) {
     throw new Error(`TypeError: unhashable type: '${pyType(k)}'`);
   }

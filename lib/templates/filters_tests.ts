@@ -18,6 +18,8 @@ export function registerTests(env: nunjucks.Environment): void {
   env.addTest("integer", (v: unknown) => typeof v === "number" && Number.isInteger(v));
   env.addTest("float", (v: unknown) => isFloat(v));
   env.addTest("number", (v: unknown) => typeof v === "number" || v instanceof PyFloat);
+  // a marked-safe string (`x|e`, `x|safe`, `x|tojson`: Jinja2's Markup) is a str too
+  env.addTest("string", (v: unknown) => typeof v === "string" || v instanceof String);
   env.addTest("boolean", (v: unknown) => typeof v === "boolean");
   env.addTest("true", (v: unknown) => v === true);
   env.addTest("false", (v: unknown) => v === false);

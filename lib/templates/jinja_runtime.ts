@@ -126,6 +126,8 @@ export function installRuntime(nj: typeof nunjucks): void {
   };
 
   runtime.memberLookup = function (this: unknown, obj: unknown, val: unknown, ...rest: unknown[]) {
+    // a marked-safe string (`k|e`, Jinja2's Markup) is a str key like any other
+    if (val instanceof String) val = String(val);
     // a float is no index (`l[4 / 2]`: Jinja2's getitem fails, an undefined value)
     if (val instanceof PyFloat && rest.length === 0) return undefined;
     if (rest.length >= 2) {
@@ -149,6 +151,7 @@ export function installRuntime(nj: typeof nunjucks): void {
     return member(obj, val);
   };
   runtime.jinjaGetitem = function (this: unknown, obj: unknown, key: unknown, ...rest: unknown[]) {
+    if (key instanceof String) key = String(key);
     // a dict's own key before its method (`d['items']`); a list's or a string's index has no method
     const dict = obj !== null && typeof obj === "object" && !Array.isArray(obj) && isPlain(obj);
     if (dict && rest.length === 0 && typeof key === "string" && Object.hasOwn(obj, key)) {

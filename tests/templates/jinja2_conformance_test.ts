@@ -3132,6 +3132,12 @@ CASES.push(
       "{{ d|tojson|e }} {{ d|tojson(2)|escape }} {{ d|tojson|forceescape }} {{ d|tojson|length }} {{ d|tojson ~ '<' }}",
     ctx: { d: { a: "<x>", b: ['"q"', 1] } },
   },
+  {
+    name: "safe-string-is-str",
+    tpl: "{{ ('x'|safe) is string }} {{ ('x'|e) is string }} {{ d|tojson is string }} {{ d[('a'|e)] }} " +
+      "{{ d[('a'|safe)] }} {{ d.get('a'|e) }} {{ ('a'|e) in d }} {{ ['x'|e]|select('string')|list|length }}",
+    ctx: { d: { a: 1 } },
+  },
 );
 
 interface GenCtx {
