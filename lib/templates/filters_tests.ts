@@ -4,7 +4,7 @@
  * comparison tests by their operator names too (`selectattr('port', '>=', 1024)`), and `filter`/`test`.
  */
 import type nunjucks from "nunjucks";
-import { isNumber, pyEq, pyIn, pyTruthy, pyType } from "./jinja.ts";
+import { isNumber, isPlain, pyEq, pyIn, pyTruthy, pyType } from "./jinja.ts";
 import { isFloat, PyFloat } from "./pyfloat.ts";
 import { compare, registryOf } from "./filters_common.ts";
 import { pyStr } from "./pyrepr.ts";
@@ -29,6 +29,14 @@ export function registerTests(env: nunjucks.Environment): void {
   env.addTest(
     "sequence",
     (v: unknown) => typeof v === "string" || (v !== null && typeof v === "object" && !(v instanceof PyFloat)),
+  );
+  // `is iterable`: what Python's iter() takes, an undefined value too (it iterates as empty); nunjucks
+  // read Symbol.iterator of undefined and None, a JavaScript TypeError
+  env.addTest(
+    "iterable",
+    (v: unknown) =>
+      v === undefined || typeof v === "string" || Array.isArray(v) ||
+      (v !== null && typeof v === "object" && (v instanceof String || isPlain(v))),
   );
   env.addTest("truthy", (v: unknown) => pyTruthy(v));
   env.addTest("falsy", (v: unknown) => !pyTruthy(v));

@@ -3138,6 +3138,14 @@ CASES.push(
       "{{ d[('a'|safe)] }} {{ d.get('a'|e) }} {{ ('a'|e) in d }} {{ ['x'|e]|select('string')|list|length }}",
     ctx: { d: { a: 1 } },
   },
+  {
+    name: "test-iterable",
+    tpl:
+      "{{ u is iterable }} {{ l[7] is iterable }} {{ n is iterable }} {{ 1 is iterable }} {{ 's' is iterable }} " +
+      "{{ d is iterable }} {{ d.items() is iterable }} {{ (1, 2) is iterable }} {{ namespace() is iterable }} " +
+      "{{ l|select('iterable')|list }}",
+    ctx: { l: [1, "a", null, [2], { k: 1 }], n: null, d: { a: 1 } },
+  },
 );
 
 interface GenCtx {
