@@ -17,7 +17,11 @@ export function registerTests(env: nunjucks.Environment): void {
   // apart; one the template made, `4 / 2`, is a float)
   env.addTest("integer", (v: unknown) => typeof v === "number" && Number.isInteger(v));
   env.addTest("float", (v: unknown) => isFloat(v));
-  env.addTest("number", (v: unknown) => typeof v === "number" || v instanceof PyFloat);
+  // a bool is a number (Python's bool is an int; `is integer` alone leaves True and False out)
+  env.addTest(
+    "number",
+    (v: unknown) => typeof v === "number" || typeof v === "boolean" || v instanceof PyFloat,
+  );
   // a marked-safe string (`x|e`, `x|safe`, `x|tojson`: Jinja2's Markup) is a str too
   env.addTest("string", (v: unknown) => typeof v === "string" || v instanceof String);
   env.addTest("boolean", (v: unknown) => typeof v === "boolean");

@@ -3146,6 +3146,12 @@ CASES.push(
       "{{ l|select('iterable')|list }}",
     ctx: { l: [1, "a", null, [2], { k: 1 }], n: null, d: { a: 1 } },
   },
+  {
+    name: "test-number-bool",
+    tpl: "{{ true is number }} {{ false is number }} {{ true is integer }} {{ l|select('number')|list }} " +
+      "{{ l|reject('number')|list }} {{ 1.5 is number }} {{ '1' is number }}",
+    ctx: { l: [1, "a", null, true, false, 2.5] },
+  },
 );
 
 interface GenCtx {
