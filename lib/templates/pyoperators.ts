@@ -128,7 +128,7 @@ export function pyArith(op: string, a: unknown, b: unknown): unknown {
   if (op === "**" && x === 0 && y < 0) {
     throw new Error("ZeroDivisionError: 0.0 cannot be raised to a negative power");
   }
-  const r = op === "-" ? x - y : op === "/" ? x / y : op === "//" ? Math.floor(x / y) : x ** y;
+  const r = op === "-" ? x - y : op === "/" ? x / y : op === "//" ? divmod(x, y)[0] : x ** y;
   // a float power out of range is an OverflowError in Python (JavaScript gave inf)
   if (
     op === "**" && (isFloat(a) || isFloat(b)) && !Number.isFinite(r) && Number.isFinite(x) &&
@@ -136,8 +136,28 @@ export function pyArith(op: string, a: unknown, b: unknown): unknown {
   ) {
     throw new Error("OverflowError: (34, 'Numerical result out of range')");
   }
-  // `/` is always a float, so is anything with a float operand and an int to a negative power
-  return op === "/" || isFloat(a) || isFloat(b) || (op === "**" && y < 0) ? toFloat(r) : r;
+  // `/` is always a float, so is anything with a float operand and an int to a negative power; an int
+  // has no negative zero (`0 // -5` is 0)
+  return op === "/" || isFloat(a) || isFloat(b) || (op === "**" && y < 0) ? toFloat(r) : r === 0 ? 0 : r;
+}
+
+/**
+ * CPython's float_divmod: the floor of the quotient and the modulo with the divisor's sign, from the
+ * exact remainder (`1e6 // 0.1` is 9999999.0, as in Python; Math.floor(1e6 / 0.1) gave 10000000), and a
+ * zero one with the divisor's sign (`1 % -0.5` is -0.0).
+ */
+function divmod(x: number, y: number): [number, number] {
+  let mod = x % y; // C's fmod
+  let div = (x - mod) / y;
+  if (mod !== 0) {
+    if ((y < 0) !== (mod < 0)) {
+      mod += y;
+      div -= 1;
+    }
+  } else mod = y < 0 ? -0 : 0;
+  if (div === 0) return [x / y < 0 || Object.is(x / y, -0) ? -0 : 0, mod];
+  const floor = Math.floor(div);
+  return [div - floor > 0.5 ? floor + 1 : floor, mod];
 }
 
 /** Python's unary `-` and `+`: a number only. */
@@ -202,9 +222,8 @@ export function pyMod(a: unknown, b: unknown): unknown {
   const x = Number(a);
   const y = Number(b);
   if (y === 0) throw new Error("ZeroDivisionError: modulo by zero");
-  const m = x % y;
-  const r = m !== 0 && (m < 0) !== (y < 0) ? m + y : m;
-  return isFloat(a) || isFloat(b) ? toFloat(r) : r;
+  const r = divmod(x, y)[1];
+  return isFloat(a) || isFloat(b) ? toFloat(r) : r === 0 ? 0 : r;
 }
 
 /**
