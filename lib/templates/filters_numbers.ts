@@ -6,6 +6,7 @@ import type nunjucks from "nunjucks";
 import { isNumber, pyStr, pyTruthy, pyType } from "./jinja.ts";
 import { isFloat, PyFloat, toFloat, unbox } from "./pyfloat.ts";
 import type { Fmt } from "./filters_common.ts";
+import { pyRound as evalRound } from "../evaluator/builtins.ts";
 
 /**
  * Adds Jinja2's number filters to a nunjucks environment; `formatPercent` writes filesizeformat's
@@ -32,7 +33,8 @@ export function registerNumberFilters(env: nunjucks.Environment, formatPercent: 
     }
     if (method !== "common") throw new Error("round: method must be common, ceil or floor");
     // Python's round() keeps the type: an int stays one, a float (`2.5|round` is 2.0) too
-    return isFloat(v) ? toFloat(pyRound(x, precision)) : pyRound(x, precision);
+    const r = pyRound(x, precision);
+    return isFloat(v) ? toFloat(r) : r === 0 ? 0 : r; // an int has no negative zero
   });
   // int(value, default=0, base=10) as Jinja2: a string in `base` (0: by its 0x/0o/0b prefix), else
   // through float, else the default; a bool is 0 or 1 (nunjucks printed nothing for true|int)
@@ -127,7 +129,10 @@ function pyFloat(text: string): number | null {
  * `round(0.125, 2)` 0.12), judged on the double's exact decimal value as CPython does.
  */
 function pyRound(x: number, n: number): number {
-  if (!Number.isFinite(x) || n < 0 || n > 20) return n < 0 ? Math.round(x / 10 ** -n) * 10 ** -n : x;
+  // to tens, hundreds...: the evaluator's round(), its exact ties to even too (`5|round(-1)` is 0, `15|round(-1)`
+  // 20; Math.round took every tie up)
+  if (n < 0) return Number(evalRound(x, BigInt(n)));
+  if (!Number.isFinite(x) || n > 20) return x;
   const exact = Math.abs(x).toFixed(Math.min(100, n + 60)); // the double's decimal expansion, far enough
   const cut = exact.indexOf(".") + 1 + n;
   const rest = exact.slice(cut).replace(/^\./, "");

@@ -3160,6 +3160,14 @@ CASES.push(
       "{{ 0 % -5 }} {{ -7 // 2 }} {{ 7 % -2 }} {{ 0.3 % 0.1 }} {{ n // 0.1 }} {{ n % -0.5 }}",
     ctx: { n: 3 },
   },
+  {
+    name: "round-negative-precision",
+    tpl:
+      "{{ 5|round(-1) }} {{ 15|round(-1) }} {{ 25|round(-1) }} {{ (-4)|round(-1) }} {{ (-4.0)|round(-1) }} " +
+      "{{ 25.0|round(-1) }} {{ 1250|round(-2) }} {{ 1350|round(-2) }} {{ 1234.5|round(-1) }} {{ n|round(-3) }} " +
+      "{{ 15|round(-1, 'floor') }} {{ 15|round(-1, 'ceil') }} {{ 7|round(-400) }}",
+    ctx: { n: 12500 },
+  },
 );
 
 interface GenCtx {
