@@ -179,6 +179,23 @@ const STRING_MEMBERS: Record<string, (s: string, ...a: unknown[]) => unknown> = 
   isascii: (s) => [...s].every((c) => c.charCodeAt(0) < 0x80),
   isdecimal: (s) => /^\p{Nd}+$/u.test(s),
   isnumeric: (s) => /^\p{N}+$/u.test(s),
+  // CPython's: an upper or title case character only after an uncased one, a lower case one only after a
+  // cased one, and at least one cased character
+  istitle: (s) => {
+    let cased = false, afterCased = false;
+    for (const c of s) {
+      if (/[\p{Uppercase}\p{Lt}]/u.test(c)) {
+        if (afterCased) return false;
+        afterCased = cased = true;
+      } else if (/\p{Lowercase}/u.test(c)) {
+        if (!afterCased) return false;
+        afterCased = cased = true;
+      } else afterCased = false;
+    }
+    return cased;
+  },
+  // each character folded alone ('ß' is 'ss'; a final sigma is σ, as Python folds it, not ς in context)
+  casefold: (s) => [...s].map((c) => c.toUpperCase().toLowerCase()).join(""),
 };
 
 /**
@@ -292,6 +309,8 @@ const STRING_SIGNATURES: Record<string, Signature> = {
   isascii: "/",
   isdecimal: "/",
   isnumeric: "/",
+  istitle: "/",
+  casefold: "/",
 };
 const STRING_PARAMS = new Map<string, Params | null>(
   Object.keys(STRING_MEMBERS).map((name) => {

@@ -3168,6 +3168,13 @@ CASES.push(
       "{{ 15|round(-1, 'floor') }} {{ 15|round(-1, 'ceil') }} {{ 7|round(-400) }}",
     ctx: { n: 12500 },
   },
+  {
+    name: "str-istitle-casefold",
+    tpl: "{{ 'Ab Cd'.istitle() }} {{ 'AB'.istitle() }} {{ 'Ab cd'.istitle() }} {{ '1'.istitle() }} " +
+      "{{ 'A1b'.istitle() }} {{ \"They'Re\".istitle() }} {{ 'Straße'.casefold() }} {{ 'ΑΣ'.casefold() }} " +
+      "{{ s.casefold() == 'web-1' }}",
+    ctx: { s: "WEB-1" },
+  },
 );
 
 interface GenCtx {
