@@ -243,8 +243,9 @@ export function installExpressions(nj: typeof nunjucks): void {
     this._emit(")?");
     this.compile(node.body, frame);
     this._emit(":");
+    // without an else, Jinja2's Undefined: prints nothing, is not defined, takes a default
     if (node.else_ !== null) this.compile(node.else_, frame);
-    else this._emit('""');
+    else this._emit("undefined");
     this._emit(")");
   };
   proto.compileNot = function (node, frame) {

@@ -3175,6 +3175,13 @@ CASES.push(
       "{{ s.casefold() == 'web-1' }}",
     ctx: { s: "WEB-1" },
   },
+  {
+    name: "inline-if-no-else-undefined",
+    tpl:
+      "{{ ('x' if false) is defined }} [{{ ('x' if false)|default('d') }}] [{{ 'x' if false }}] {{ ['x' if n] }} " +
+      "{% set v = 'a' if n %}{{ v is defined }} {{ v|default('z') }} {{ {'k': 'x' if n} }} {{ ('x' if n) ~ 'y' }}",
+    ctx: { n: 0 },
+  },
 );
 
 interface GenCtx {
