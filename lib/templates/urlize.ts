@@ -59,7 +59,8 @@ export function urlize(
     return limit !== null && chars.length > limit ? chars.slice(0, limit).join("") + "..." : x;
   };
   const text = value === undefined ? "" : String(pyStr(value));
-  const words = escapeHtml(text).split(/(\s+)/u);
+  // markupsafe's escape: a marked-safe value (`x|e`, `x|tojson`: Jinja2's Markup) is escaped already
+  const words = (value instanceof String ? text : escapeHtml(text)).split(/(\s+)/u);
   return words.map((word) => {
     let head = "", middle = word, tail = "";
     const lead = /^([(<]|&lt;)+/.exec(middle);

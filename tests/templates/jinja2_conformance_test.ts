@@ -3182,6 +3182,11 @@ CASES.push(
       "{% set v = 'a' if n %}{{ v is defined }} {{ v|default('z') }} {{ {'k': 'x' if n} }} {{ ('x' if n) ~ 'y' }}",
     ctx: { n: 0 },
   },
+  {
+    name: "urlize-marked-safe",
+    tpl: "{{ s|e|urlize }}|{{ s|urlize }}|{{ (s|safe)|urlize }}|{{ l|tojson|urlize }}",
+    ctx: { s: `load > 4 & "high": see https://x.example.com/?a=1&b=2`, l: ["a", "<b>"] },
+  },
 );
 
 interface GenCtx {
