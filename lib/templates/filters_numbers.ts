@@ -44,13 +44,14 @@ export function registerNumberFilters(env: nunjucks.Environment, formatPercent: 
     v = unbox(v);
     if (v === undefined) throw new Error("UndefinedError: int: the value is undefined");
     if (typeof v === "boolean") return v ? 1 : 0;
-    if (typeof v === "number") return Number.isFinite(v) ? Math.trunc(v) : dflt;
+    // `+ 0`: an int has no negative zero (`-0.3|int` is 0, and `(-0.3|int) * 1.0` 0.0, not -0.0)
+    if (typeof v === "number") return Number.isFinite(v) ? Math.trunc(v) + 0 : dflt;
     if (typeof v === "string" || v instanceof String) {
       const n = pyInt(String(v), base);
-      if (n !== null) return n;
+      if (n !== null) return n + 0;
       // then int(float(value)), Python's float() ('0x1A' is no float: JavaScript's Number() read 26)
       const f = pyFloat(String(v));
-      return f !== null && Number.isFinite(f) ? Math.trunc(f) : dflt;
+      return f !== null && Number.isFinite(f) ? Math.trunc(f) + 0 : dflt;
     }
     return dflt;
   });

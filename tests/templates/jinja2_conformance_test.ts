@@ -3187,6 +3187,12 @@ CASES.push(
     tpl: "{{ s|e|urlize }}|{{ s|urlize }}|{{ (s|safe)|urlize }}|{{ l|tojson|urlize }}",
     ctx: { s: `load > 4 & "high": see https://x.example.com/?a=1&b=2`, l: ["a", "<b>"] },
   },
+  {
+    name: "int-no-negative-zero",
+    tpl:
+      "{{ (-0.3|int) * 1.0 }} {{ ('-0.5'|int) * 1.0 }} {{ ('-0'|int) * 1.0 }} {{ (f|round|int)|round(2, 'floor') }}",
+    ctx: { f: -0.25 },
+  },
 );
 
 interface GenCtx {
