@@ -333,15 +333,16 @@ export function installExpressions(nj: typeof nunjucks): void {
   };
   // `a ~ b`: Python's str() of each side (`'n=' ~ None` is "n=None", an undefined side is "")
   proto.compileConcat = binary("jinjaConcat", false);
-  // `==` without JavaScript's coercion, `a < b < c` as a chain
+  // `==` without JavaScript's coercion, `a < b < c` as a chain whose operands after the first are
+  // evaluated only while it holds (`0 > 1 < x|first` is False, as Python stops at the first false link)
   proto.compileCompare = function (node, frame) {
     this._emit("runtime.jinjaCompare(");
     this.compile(node.expr, frame);
     this._emit(`, ${JSON.stringify(nodeText(node.expr))}`);
     for (const op of node.ops) {
-      this._emit(`, [${JSON.stringify(op.type)}, `);
+      this._emit(`, [${JSON.stringify(op.type)}, () => (`);
       this.compile(op.expr, frame);
-      this._emit(`, ${JSON.stringify(nodeText(op.expr))}]`);
+      this._emit(`), ${JSON.stringify(nodeText(op.expr))}]`);
     }
     this._emit(")");
   };

@@ -56,7 +56,7 @@ export type Runtime = {
   jinjaMul?: (a: unknown, b: unknown) => unknown;
   jinjaTuple?: (items: unknown[]) => unknown[];
   jinjaNsSet?: (obj: unknown, key: unknown, value: unknown) => void;
-  jinjaCompare?: (first: unknown, what: string, ...ops: Array<[string, unknown, string]>) => boolean;
+  jinjaCompare?: (first: unknown, what: string, ...ops: Array<[string, () => unknown, string]>) => boolean;
   jinjaAdd?: (a: unknown, b: unknown) => unknown;
   jinjaIn?: (a: unknown, b: unknown) => boolean;
   jinjaArith?: (op: string, a: unknown, b: unknown) => unknown;

@@ -68,11 +68,19 @@ export function pyOrder(a: unknown, b: unknown, op = "<"): number {
   );
 }
 
-/** A comparison chain as Python reads it: `a < b < c` is `a < b and b < c`; ordering an undefined value raises. */
-export function pyCompare(first: unknown, what: string, ...ops: Array<[string, unknown, string]>): boolean {
+/**
+ * A comparison chain as Python reads it: `a < b < c` is `a < b and b < c`, each operand after the first
+ * evaluated (by calling it) only when the links before it hold; ordering an undefined value raises.
+ */
+export function pyCompare(
+  first: unknown,
+  what: string,
+  ...ops: Array<[string, () => unknown, string]>
+): boolean {
   let left = first;
   let leftWhat = what;
-  for (const [op, right, rightWhat] of ops) {
+  for (const [op, operand, rightWhat] of ops) {
+    const right = operand();
     let ok: boolean;
     if (op === "==" || op === "===") ok = pyEq(left, right);
     else if (op === "!=" || op === "!==") ok = !pyEq(left, right);

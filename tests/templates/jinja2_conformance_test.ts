@@ -3193,6 +3193,18 @@ CASES.push(
       "{{ (-0.3|int) * 1.0 }} {{ ('-0.5'|int) * 1.0 }} {{ ('-0'|int) * 1.0 }} {{ (f|round|int)|round(2, 'floor') }}",
     ctx: { f: -0.25 },
   },
+  {
+    name: "compare-chain-short-circuit",
+    tpl:
+      "{{ 5 < 3 == (1|first) }} {{ 0 > 1 < u.x.y }} {{ 1 < 2 < 3 }} {{ 1 < 3 > 2 == 2 }} {{ 2 in [2] == true }} " +
+      "{% for x in range(5) if 0 < x < 3 %}{{ x }}{% endfor %}",
+  },
+  refuse(
+    "compare-chain-evaluates-while-true",
+    "{{ 1 < 2 < (1|first) }}",
+    "TypeError",
+    "'int' object is not iterable",
+  ),
 );
 
 interface GenCtx {
