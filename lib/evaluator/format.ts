@@ -16,8 +16,11 @@ interface Spec {
 
 const SPEC = /^([-+ 0#]*)(\*|\d+)?(?:\.(\*|\d*))?[hlL]?(.)?/;
 
-/** `fmt % args`: a tuple gives the argument list, any other value is the single argument. */
-export function formatPercent(fmt: string, args: PyValue): string {
+/**
+ * `fmt % args`: a tuple gives the argument list, any other value is the single argument. `str` is what
+ * `%s` prints: Python 2's str() (the original's), unless a caller gives another (templates: Python 3's).
+ */
+export function formatPercent(fmt: string, args: PyValue, str: (v: PyValue) => string = pyStr): string {
   const list: PyValue[] = Array.isArray(args) ? [...args] : [args];
   let next = 0;
   const take = (): PyValue => {
@@ -52,7 +55,7 @@ export function formatPercent(fmt: string, args: PyValue): string {
     }
     if (spec.precision !== undefined && spec.precision < 0) spec.precision = undefined;
     if (conv === "%") out += "%";
-    else out += convert(spec, take(), pct + m[0].length);
+    else out += convert(spec, take(), pct + m[0].length, str);
     if (out.length > MAX_STR_LEN) {
       throw new EvalError("limit", `formatted string is longer than ${MAX_STR_LEN}`);
     }
@@ -71,13 +74,13 @@ function starArg(v: PyValue): number {
   return Number(n);
 }
 
-function convert(spec: Spec, v: PyValue, index: number): string {
+function convert(spec: Spec, v: PyValue, index: number, str: (v: PyValue) => string): string {
   const c = spec.conv;
   switch (c) {
     case "s":
     case "r":
     case "a": {
-      let text = c === "s" ? pyStr(v) : pyRepr(v);
+      let text = c === "s" ? str(v) : pyRepr(v);
       if (spec.precision !== undefined) text = Array.from(text).slice(0, spec.precision).join("");
       return pad(spec, "", text, false);
     }

@@ -39,4 +39,4 @@ export {
   toPythonString,
 } from "./evaluate.ts";
 export { evaluatorRoutes } from "./routes.ts";
-export { strRepr } from "./pystr.ts";
+export { floatRepr, pyStr, strRepr } from "./pystr.ts";

@@ -17,6 +17,7 @@ import { isAbsolute, join, resolve, sep } from "node:path";
 import { fileURLToPath as fromFileUrl } from "node:url";
 import { projectRoot } from "../root.ts";
 import { formatPercent } from "../evaluator/mod.ts";
+import { percentStr } from "./pyoperators.ts";
 import { filterNames, installFilters } from "./filters.ts";
 import { installJinjaSemantics } from "./jinja.ts";
 import { beginRender, DEFAULT_RENDER_BUDGET, type RenderBudget } from "./statements_for.ts";
@@ -136,7 +137,8 @@ export class Templates {
       lstripBlocks: this.#trimBlocks,
       throwOnUndefined: false,
     });
-    installFilters(this.#env, formatPercent);
+    // `'%s'|format(x)` prints a float as Python 3 does, as `'%s' % x` (pyoperators.ts)
+    installFilters(this.#env, (fmt, args) => formatPercent(fmt, args, percentStr));
     // the names jinja_names.ts checks a template's filters and tests against when compiling it
     (this.#env as unknown as { opts: Record<string, unknown> }).opts.jinjaNames = filterNames(this.#env);
     return this.#env;

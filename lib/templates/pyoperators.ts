@@ -3,7 +3,12 @@
  * comparison chains, `in`, `+`, `-`, `/`, `//`, `**`, unary signs, `%` (string formatting or the
  * modulo) and `*` (repetition or the product), with Python's TypeErrors and ZeroDivisionErrors.
  */
-import { EvalError, formatPercent as evalFormatPercent } from "../evaluator/mod.ts";
+import {
+  EvalError,
+  floatRepr,
+  formatPercent as evalFormatPercent,
+  pyStr as evalStr,
+} from "../evaluator/mod.ts";
 import { isFloat, PyFloat, toFloat } from "./pyfloat.ts";
 import { toPy } from "./pyrepr.ts";
 import { isNumber, isPlain, isTuple, jinjaDefined, pyType, tuple } from "./pytypes.ts";
@@ -235,12 +240,18 @@ export function pyMod(a: unknown, b: unknown): unknown {
 }
 
 /**
+ * What `%s` prints of a value toPy() made: Python 3's str(), as Jinja2's (`'%s' % (1 / 3)` is
+ * 0.3333333333333333; the evaluator's own `%s` is the original's Python 2 str(), 12 digits: 0.333333333333).
+ */
+export const percentStr = (v: unknown): string => typeof v === "number" ? floatRepr(v) : evalStr(v);
+
+/**
  * The evaluator's printf-style formatting, its errors with Python's kinds (`'%d' % 'x'` is a TypeError,
  * `'%y' % 1` a ValueError), as a template's error names them.
  */
 function formatPercent(fmt: string, args: never): string {
   try {
-    return evalFormatPercent(fmt, args);
+    return evalFormatPercent(fmt, args, percentStr);
   } catch (err) {
     if (!(err instanceof EvalError)) throw err;
     throw new Error(`${err.kind === "type" ? "TypeError" : "ValueError"}: ${err.reason}`);

@@ -3205,6 +3205,13 @@ CASES.push(
     "TypeError",
     "'int' object is not iterable",
   ),
+  {
+    name: "percent-s-float-python3",
+    tpl:
+      "{{ '%s' % (1 / 3) }} {{ '%s%%' % (used / total * 100) }} {{ '%s'|format(f) }} {{ '%(a)s' % {'a': f} }} " +
+      "{{ '%s' % 123456789012.5 }} {{ '%s|%s' % (2.0, f) }} {{ '%.3s' % f }}",
+    ctx: { used: 1, total: 3, f: 0.1234567890123456 },
+  },
 );
 
 interface GenCtx {
