@@ -4,7 +4,7 @@
  * methods), and nunjucks' own `upper`, `lower`, `replace`, `escape`... taking str() of any value.
  */
 import type nunjucks from "nunjucks";
-import { isPlain, pyMod, pyStr, pyTruthy, pyType, toPy } from "./jinja.ts";
+import { isPlain, pyMod, pyStr, pyTruthy, pyType, toPy, unpack } from "./jinja.ts";
 import { dataMember, pyMethod } from "./attributes.ts";
 import { wordwrap } from "./wordwrap.ts";
 import { pyCapitalize } from "./pystrparts.ts";
@@ -71,7 +71,8 @@ function registerTextFilters(env: nunjucks.Environment, formatPercent: Fmt): voi
     if (typeof v === "string" || v instanceof String || v === null || typeof v !== "object") {
       return urlQuote(v, false);
     }
-    const items = Array.isArray(v) ? v as Array<[unknown, unknown]> : entries(v);
+    // a list's items are (key, value) pairs, unpacked as Python does (`['a']|urlencode` is a ValueError)
+    const items = Array.isArray(v) ? v.map((pair) => unpack(pair, 2)) : entries(v);
     return items.map(([k, x]) => `${urlQuote(k, true)}=${urlQuote(x, true)}`).join("&");
   });
   // trim(value, chars=None): whitespace, or the given characters, off both ends

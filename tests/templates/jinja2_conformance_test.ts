@@ -3212,6 +3212,13 @@ CASES.push(
       "{{ '%s' % 123456789012.5 }} {{ '%s|%s' % (2.0, f) }} {{ '%.3s' % f }}",
     ctx: { used: 1, total: 3, f: 0.1234567890123456 },
   },
+  {
+    name: "urlencode-pairs",
+    tpl: "{{ [('a', 1), ('b', 'x y')]|urlencode }} {{ [['a', 1]]|urlencode }} {{ ['ab', 'cd']|urlencode }} " +
+      "{{ d|dictsort|urlencode }} [{{ []|urlencode }}]",
+    ctx: { d: { b: 1, a: "é" } },
+  },
+  refuse("urlencode-not-pairs", "{{ ['a']|urlencode }}", "ValueError", "not enough values to unpack"),
 );
 
 interface GenCtx {
