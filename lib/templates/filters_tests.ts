@@ -32,7 +32,10 @@ export function registerTests(env: nunjucks.Environment): void {
   // Jinja2's `sequence`: anything with a length and items (a list, a string, a dict)
   env.addTest(
     "sequence",
-    (v: unknown) => typeof v === "string" || (v !== null && typeof v === "object" && !(v instanceof PyFloat)),
+    (v: unknown) =>
+      // an undefined value too: Jinja2's Undefined has a length (0) and items (which fail)
+      v === undefined || typeof v === "string" ||
+      (v !== null && typeof v === "object" && !(v instanceof PyFloat)),
   );
   // `is iterable`: what Python's iter() takes, an undefined value too (it iterates as empty); nunjucks
   // read Symbol.iterator of undefined and None, a JavaScript TypeError

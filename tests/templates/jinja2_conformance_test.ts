@@ -3219,6 +3219,13 @@ CASES.push(
     ctx: { d: { b: 1, a: "é" } },
   },
   refuse("urlencode-not-pairs", "{{ ['a']|urlencode }}", "ValueError", "not enough values to unpack"),
+  {
+    name: "test-sequence-undefined",
+    tpl:
+      "{{ u is sequence }} {{ d.zz is sequence }} {{ n is sequence }} {{ 1 is sequence }} {{ 's' is sequence }} " +
+      "{{ l is sequence }} {{ d is sequence }}",
+    ctx: { d: {}, n: null, l: [1] },
+  },
 );
 
 interface GenCtx {
