@@ -21,8 +21,9 @@ const FILTERS: Record<string, Signature> = {
   capitalize: "",
   center: "width?",
   count: "/",
-  d: "default_value?, boolean?",
-  default: "default_value?, boolean?",
+  // bound by the filter itself, which tells a default given as an undefined value from none given
+  d: "*",
+  default: "*",
   dictsort: "case_sensitive?, by?, reverse?",
   dump: "spaces?",
   e: "/",

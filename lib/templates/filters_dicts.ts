@@ -8,7 +8,8 @@ import type nunjucks from "nunjucks";
 import { pyStr, pyTruthy, pyType } from "./jinja.ts";
 import { PyFloat, reprFloat } from "./pyfloat.ts";
 import { strRepr } from "../evaluator/mod.ts";
-import { compare, entries, escapeHtml, mapping } from "./filters_common.ts";
+import { compare, entries, escapeHtml, mapping, splitKwargs } from "./filters_common.ts";
+import { bindArgs, parseSignature } from "./bind.ts";
 import { pformat } from "./pprint.ts";
 
 /** Adds Jinja2's mapping and value filters to a nunjucks environment. */
@@ -28,8 +29,13 @@ export function registerDictFilters(env: nunjucks.Environment): void {
     return safe(htmlSafe(pyJson(v, unit, 0)));
   });
   const nunjucksDefault = env.getFilter("default") as (v: unknown, d: unknown, b: unknown) => unknown;
-  env.addFilter("default", (v: unknown, defaultValue?: unknown, boolean?: unknown) => {
-    const dflt = defaultValue === undefined ? "" : defaultValue; // `default(none)` gives None
+  const defaultParams = parseSignature("default_value?, boolean?")!;
+  env.addFilter("default", (v: unknown, ...args: unknown[]) => {
+    const [defaultValue, boolean] = bindArgs("filter default", defaultParams, args, " after the value");
+    // `default(none)` gives None, and a given undefined value stays undefined, so that a default after it
+    // applies (`x|default(y)|default('z')` is 'z' when neither is defined); '' when none is given
+    const { pos, kw } = splitKwargs(args);
+    const dflt = pos.length || Object.hasOwn(kw, "default_value") ? defaultValue : "";
     if (boolean) return pyTruthy(v) ? v : dflt;
     return nunjucksDefault(v, dflt, false);
   });

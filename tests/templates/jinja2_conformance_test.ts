@@ -3226,6 +3226,14 @@ CASES.push(
       "{{ l is sequence }} {{ d is sequence }}",
     ctx: { d: {}, n: null, l: [1] },
   },
+  {
+    name: "default-of-undefined-default",
+    tpl:
+      "{{ x|default(y)|default('z') }} {{ (x|d(y)) is defined }} {{ x|d(y, true)|d('w') }} [{{ x|default }}] " +
+      "[{{ ''|default(boolean=true) }}] {{ (''|default(boolean=true)) is defined }} {{ x|d(default_value='k') }} " +
+      "{{ check.notes|default(defaults.notes)|default('-') }}",
+    ctx: { check: {}, defaults: {} },
+  },
 );
 
 interface GenCtx {
