@@ -37,9 +37,10 @@ export function patchTestArguments(nj: typeof nunjucks): void {
   Parser.prototype.jinjaParseTest = function (this: ParserState, node: unknown) {
     const not = this.skipSymbol("not");
     // a test's name is a name, never subscripted: `x is in [1, 2]` is the test `in` given a list
-    // (nunjucks read `in[1, 2]`, an index)
+    // (nunjucks read `in[1, 2]`, an index); `none`, `true` and `false` too, the filters after them the
+    // test's (`x is none|string` is `(x is none)|string`; they were read as the test's name)
     const name = this.peekToken();
-    let test = name?.type === "symbol"
+    let test = name?.type === "symbol" || name?.type === "none" || name?.type === "boolean"
       ? this.parsePrimary(true) as ReturnType<ParserState["parseCompare"]>
       : this.parseCompare();
     if (test.typename === "Symbol" && this.peekToken()?.type === "left-paren") {

@@ -3234,6 +3234,13 @@ CASES.push(
       "{{ check.notes|default(defaults.notes)|default('-') }}",
     ctx: { check: {}, defaults: {} },
   },
+  {
+    name: "test-keyword-then-filter",
+    tpl:
+      "{{ n is none|upper }} {{ n is not false|string }} {{ t is true|string|length }} {{ n is none and 1 }} " +
+      "{{ t is sameas true }} {{ [n, 1]|select('none')|list }}",
+    ctx: { n: null, t: true },
+  },
 );
 
 interface GenCtx {
