@@ -29,7 +29,8 @@ export function registerNumberFilters(env: nunjucks.Environment, formatPercent: 
     const x = Number(v);
     if (method === "ceil" || method === "floor") {
       const f = 10 ** precision;
-      return toFloat((method === "ceil" ? Math.ceil(x * f) : Math.floor(x * f)) / f);
+      // Python's math.ceil/floor give an int, which has no negative zero: `-0.4|round(0, 'ceil')` is 0.0
+      return toFloat(((method === "ceil" ? Math.ceil(x * f) : Math.floor(x * f)) + 0) / f);
     }
     if (method !== "common") throw new Error("round: method must be common, ceil or floor");
     // Python's round() keeps the type: an int stays one, a float (`2.5|round` is 2.0) too

@@ -3241,6 +3241,12 @@ CASES.push(
       "{{ t is sameas true }} {{ [n, 1]|select('none')|list }}",
     ctx: { n: null, t: true },
   },
+  {
+    name: "round-ceil-floor-no-negative-zero",
+    tpl:
+      "{{ x|round(0, 'ceil') }} {{ z|round(1, 'floor') }} {{ -0.04|round(1, 'ceil') }} {{ x|round(0, 'floor') }} {{ x|round }}",
+    ctx: { x: -0.4, z: -0.0 },
+  },
 );
 
 interface GenCtx {
