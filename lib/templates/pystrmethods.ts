@@ -228,8 +228,8 @@ const ARG_KINDS: Record<string, Array<"str" | "str?" | "affix" | "int" | "index"
   splitlines: ["int"],
 };
 
-function checkArg(method: string, kind: string, v: unknown): void {
-  if (v === undefined) return; // not given: the method's default
+function checkArg(method: string, kind: string, v: unknown, given: boolean): void {
+  if (v === undefined && !given) return; // not given: the method's default
   const str = typeof v === "string" || v instanceof String;
   const int = typeof v === "boolean" || (typeof v === "number" && Number.isInteger(v));
   const ok = kind === "str"
@@ -331,7 +331,12 @@ export function stringMethod(s: string, name: string): (...args: unknown[]) => u
   const bound = params
     ? (...args: unknown[]) => {
       const bound = bindArgs(`str.${name}`, params, args);
-      kinds.forEach((kind, i) => checkArg(name, kind, bound[i]));
+      // an undefined value in a required argument, or in any of a positional-only method's (no keyword
+      // leaves a hole before it), was given: Jinja2's Undefined, which no str method takes (`s.replace('l', u)`
+      // wrote 'undefined' in the text)
+      kinds.forEach((kind, i) =>
+        checkArg(name, kind, bound[i], i < bound.length && (i < params.required || params.positionalOnly))
+      );
       return fn(s, ...bound);
     }
     : (...args: unknown[]) => fn(s, ...args);

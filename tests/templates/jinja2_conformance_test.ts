@@ -3247,6 +3247,18 @@ CASES.push(
       "{{ x|round(0, 'ceil') }} {{ z|round(1, 'floor') }} {{ -0.04|round(1, 'ceil') }} {{ x|round(0, 'floor') }} {{ x|round }}",
     ctx: { x: -0.4, z: -0.0 },
   },
+  refuse(
+    "str-method-undefined-arg",
+    "{{ 'hello'.replace('l', u) }}",
+    "TypeError",
+    "must be str, not Undefined",
+  ),
+  refuse(
+    "str-method-undefined-first",
+    "{{ 'hello'.partition(u) }}",
+    "TypeError",
+    "must be str, not Undefined",
+  ),
 );
 
 interface GenCtx {
