@@ -40,3 +40,5 @@ export {
 } from "./evaluate.ts";
 export { evaluatorRoutes } from "./routes.ts";
 export { floatRepr, pyStr, strRepr } from "./pystr.ts";
+/** Python's round() (ties to even on the exact value; the templates' `round` filter uses it too). */
+export { pyRound } from "./builtins.ts";

@@ -6,7 +6,7 @@ import type nunjucks from "nunjucks";
 import { isNumber, pyStr, pyTruthy, pyType } from "./jinja.ts";
 import { isFloat, PyFloat, toFloat, unbox } from "./pyfloat.ts";
 import type { Fmt } from "./filters_common.ts";
-import { pyRound as evalRound } from "../evaluator/builtins.ts";
+import { pyRound as evalRound } from "../evaluator/mod.ts";
 
 /**
  * Adds Jinja2's number filters to a nunjucks environment; `formatPercent` writes filesizeformat's
