@@ -36,8 +36,12 @@ function transformNull(list: Series[], dflt: number, reference: Series[] | null)
       ? `transformNull(${s.name},${pyG(dflt)},referenceSeries)`
       : `transformNull(${s.name},${pyG(dflt)})`;
     const d = defaults;
+    // graphite-web pairs the points by index (izip_longest), then keeps as many as the series
+    // had, the last ones (extend, then del series[:len(values)]): a finer referenceSeries never
+    // lengthens the series past its range
+    const len = Math.max(s.values.length, d?.length ?? 0);
     const values = d
-      ? Array.from({ length: Math.max(s.values.length, d.length) }, (_, i) => s.values[i] ?? d[i] ?? null)
+      ? Array.from({ length: len }, (_, i) => s.values[i] ?? d[i] ?? null).slice(len - s.values.length)
       : s.values.map((v) => v ?? dflt);
     return { ...s, name, pathExpression: name, values };
   });

@@ -166,6 +166,8 @@ const TARGETS = [
   "transformNull(ctr.sparse, 0, referenceSeries=web1.cpu.user)",
   "transformNull(ctr.sparse, default=7)",
   "transformNull(ctr.sparse, 3, empty.cpu.user)",
+  // a referenceSeries of a finer step: as many points as the series has, graphite-web's last ones
+  "transformNull(slow.cpu.user, -1, web1.cpu.*)",
   "isNonNull(ctr.sparse)",
   "changed(web2.cpu.user)",
   "changed(ctr.sparse)",
