@@ -51,7 +51,9 @@ export function percentile(points: Array<number | null>, n: number, interpolate:
   const rankFraction = fractionalRank - rank;
   if (!interpolate) rank += Math.ceil(rankFraction);
   let p = rank === 0 ? sorted[0] : rank - 1 === sorted.length ? sorted[sorted.length - 1] : sorted[rank - 1];
-  if (interpolate && rank !== sorted.length) p = p + rankFraction * (sorted[rank] - p);
+  // at n = 100 the rank is past the last point, where graphite-web's interpolation reads past
+  // its list (an IndexError, a 500): the last point is the answer, never NaN
+  if (interpolate && rank < sorted.length) p = p + rankFraction * (sorted[rank] - p);
   return p;
 }
 

@@ -158,6 +158,11 @@ Deno.test("delay by 0 steps gives no points at all, as graphite-web's series[:-0
   assert.deepEqual([s.name, s.values], ["delay(web1.cpu.user,0)", []]);
 });
 
+Deno.test("the interpolated 100th percentile is the largest point, where graphite-web fails", async () => {
+  const [s] = await run("percentileOfSeries(web*.cpu.user, 100, true)");
+  assert.deepEqual(s.values, [4, 4, 4, 4, 5]);
+});
+
 const NUMBERS = [
   0,
   1,
