@@ -180,7 +180,9 @@ function summarize(fn: string, list: Series[], text: string, how: string, alignT
     const acc = new Float64Array(n);
     const count = new Uint32Array(n);
     s.values.forEach((v, i) => {
-      if (v === null) return;
+      // graphite-web takes the points of range(start, end, step) only: constantLine's third
+      // point, at the end itself, is left out
+      if (v === null || s.start + i * s.step >= s.end) return;
       const b = Math.floor((s.start + i * s.step - first) / interval);
       if (b < 0 || b >= n) return;
       if (count[b] === 0 || method === "last") acc[b] = v;

@@ -90,6 +90,7 @@ const TARGETS = [
   "movingAverage(slow.cpu.user, 2)",
   'summarize(slow.cpu.user, "1min", "last")',
   'summarize(web1.cpu.system, "45s", "min")',
+  'summarize(constantLine(5), "7s", "max")',
   "perSecond(ctr.wrap, 100)",
   "nonNegativeDerivative(ctr.sparse)",
   "highestCurrent(web*.cpu.*, 5)",
