@@ -65,7 +65,9 @@ class Parser {
     if (/^-?(?:\d+(?:\.\d*)?|\.\d+)(?:[eE][-+]?\d+)?$/.test(word)) {
       return { kind: "number", value: Number(word), pos: start };
     }
-    if (word === "true" || word === "false") return { kind: "bool", value: word === "true", pos: start };
+    // graphite-web's grammar reads true and false in any case (CaselessKeyword): True, FALSE
+    const lower = word.toLowerCase();
+    if (lower === "true" || lower === "false") return { kind: "bool", value: lower === "true", pos: start };
     return { kind: "path", path: word, pos: start };
   }
 

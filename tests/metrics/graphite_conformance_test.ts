@@ -211,6 +211,8 @@ const TARGETS = [
   'timeShift(web1.cpu.user, "-30s")',
   'timeShift(web1.cpu.user, "+20s")',
   'timeShift(web*.cpu.user, "1min", false)',
+  'timeShift(web*.cpu.user, "1min", False)',
+  "sortByName(*.cpu.*, True, TRUE)",
   'timeShift(sumSeries(web*.cpu.user), "50s")',
   'timeShift(slow.cpu.user, "1min")',
   'timeShift(web1.cpu.user, "1min30s")',
