@@ -68,6 +68,8 @@ class Parser {
     // graphite-web's grammar reads true and false in any case (CaselessKeyword): True, FALSE
     const lower = word.toLowerCase();
     if (lower === "true" || lower === "false") return { kind: "bool", value: lower === "true", pos: start };
+    // and inf as float('inf') (CaselessKeyword): keepLastValue(x, inf), its documented default
+    if (lower === "inf") return { kind: "number", value: Infinity, pos: start };
     return { kind: "path", path: word, pos: start };
   }
 

@@ -95,6 +95,8 @@ const TARGETS = [
   "nonNegativeDerivative(ctr.sparse)",
   "highestCurrent(web*.cpu.*, 5)",
   "keepLastValue(ctr.sparse, 3)",
+  "keepLastValue(ctr.sparse, inf)",
+  "keepLastValue(ctr.sparse, limit=INF)",
   "offset(scale(web1.cpu.system, -1), 0.5)",
   "aliasByNode(web*.cpu.*, 1, 2)",
   "asPercent(web*.cpu.user, scale(web*.cpu.user, 4))",
