@@ -21,7 +21,7 @@ import {
   nodesKey,
   normalize,
 } from "./render_series.ts";
-import { pyG, pyRound } from "../py_number.ts";
+import { pyFloat, pyG, pyRound } from "../py_number.ts";
 
 export const SERIES: ParamDef = { name: "seriesList", type: "seriesList", required: true };
 export const SERIES_LISTS: ParamDef = {
@@ -240,7 +240,12 @@ function asPercent(fn: string, inputs: Series[], total: Arg | undefined): Series
     });
   }
   const list = normalize(inputs);
-  if (typeof total === "number") return list.map((x) => percent(x, x.values.map(() => total), String(total)));
+  if (typeof total === "number") {
+    // graphite-web writes the total with str(): a value that is not whole is a Python float,
+    // written as repr writes it (1e-07, inf); a whole one is written as its digits
+    const label = Number.isInteger(total) ? String(total) : pyFloat(total);
+    return list.map((x) => percent(x, x.values.map(() => total), label));
+  }
   if (total !== undefined) {
     throw new FunctionError(fn, "argument 2 (total) must be a number or a series list");
   }

@@ -102,6 +102,8 @@ const TARGETS = [
   "asPercent(web*.cpu.user, scale(web*.cpu.user, 4))",
   "asPercent(web1.cpu.*, offset(web1.cpu.*, 1))",
   "asPercent(nothing.here, web*.cpu.user)",
+  "asPercent(web1.cpu.user, 0.00001)",
+  "asPercent(web1.cpu.user, inf)",
   'asPercent(nothing.here, "x")',
   // names graphite-web writes with Python's %g, rates it rounds to 6 decimals, counter bounds
   "scale(web1.cpu.user, 0.00001)",
