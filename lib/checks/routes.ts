@@ -138,9 +138,10 @@ export function checksRoutes(api: ChecksApi): RouteTable {
   // what another agent's /agent/state/<this node> shows: sealed, so a forged answer is not taken
   r.peer("POST", STATE_PEER_PATH, "this node's active checks and services, for another agent", async (c) => {
     // the question carries nothing, but is a JSON object like every peer message: anything else is refused
+    const plain = await readPeerBody(c); // what the keyring did not seal is refused here (401)
     let q: unknown;
     try {
-      q = JSON.parse(new TextDecoder().decode(await readPeerBody(c)));
+      q = JSON.parse(new TextDecoder().decode(plain));
     } catch {
       q = null;
     }

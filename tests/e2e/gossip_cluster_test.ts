@@ -111,6 +111,12 @@ Deno.test({
         if (seen !== "on g1") await new Promise((r) => setTimeout(r, 250));
       }
       assert.equal(seen, "on g1");
+      // the peer route over TCP: a body the keyring did not seal is refused as such
+      const forged = await fetch(`http://${addrs[1]}:${ports[1]}/checks-internal/state`, {
+        method: "POST",
+        body: "{}",
+      });
+      assert.equal(forged.status, 401, await forged.text());
 
       // kill -9 one: the rest declare it dead
       const victim = agents[N - 1];
