@@ -224,9 +224,26 @@ const show: CommandSpec = {
         }`,
       );
     }
+    const ring = savedKeyCount(join(String(params.data), "keyring.json"));
+    if (ring !== null) {
+      out.line(
+        `  note: ${join(String(params.data), "keyring.json")} holds ${ring} key(s) from runtime rotations ` +
+          "(kunai keys ...) and wins over encryption_key(s) at start",
+      );
+    }
     return 0;
   },
 };
+
+/** How many keys a saved keyring file holds, or null when there is none (or none readable). */
+function savedKeyCount(file: string): number | null {
+  try {
+    const keys = JSON.parse(Deno.readTextFileSync(file))?.keys;
+    return Array.isArray(keys) && keys.length ? keys.length : null;
+  } catch {
+    return null;
+  }
+}
 
 export const configCommands: CommandGroup = {
   group: "config",

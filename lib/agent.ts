@@ -195,6 +195,7 @@ export class Agent {
         file: join(p.data, "keyring.json"),
         configured: [p.encryption_key, ...p.encryption_keys],
         label: p.gossip.label,
+        warn: (m) => this.log.warn(m),
       });
       this.envelope = new PeerEnvelope(keyring, { now: () => this.clock.now() });
       this.subsystems.push(

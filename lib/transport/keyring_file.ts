@@ -1,6 +1,9 @@
 /**
  * The keyring on disk: `<data>/keyring.json` (0600) keeps runtime rotations (`kunai keys ...`)
- * across restarts; configured keys (`encryption_key`, `encryption_keys`) are installed after it.
+ * across restarts and wins over the configuration, as Serf's and Consul's keyring files do: once it
+ * holds keys, a configured key (`encryption_key`, `encryption_keys`) it does not hold is not
+ * installed (said through `warn`), so a key a rotation removed (a leaked one) is not accepted again
+ * because local.json still names it. Without the file, the configured keys are the ring.
  *
  * ```ts
  * const ring = await loadKeyring({ file, configured: [p.encryption_key], label: p.gossip.label });
@@ -17,6 +20,8 @@ export interface KeyringSource {
   configured: string[];
   /** Cluster label (authenticated with every packet). */
   label: string;
+  /** Told about configured keys left out because the saved keyring wins. */
+  warn?: (message: string) => void;
 }
 
 /** Loads the persisted keys first, then the configured ones; KeyError names where a bad key came from. */
@@ -51,7 +56,18 @@ export async function loadKeyring(src: KeyringSource): Promise<Keyring> {
     }
   }
   const ring = await Keyring.create([], src.label);
-  for (const k of [...saved, ...configured]) {
+  if (saved.length) {
+    const ignored = configured.filter((k) => !saved.includes(k.trim()));
+    if (ignored.length) {
+      src.warn?.(
+        `${src.file} holds the keys since a runtime rotation (kunai keys ...) and wins over the configuration: ` +
+          `configured key(s) ${ignored.map((k) => `${k.trim().slice(0, 6)}…`).join(", ")} not installed ` +
+          "(a key removed from the cluster stays removed); to start from the configured keys instead, " +
+          "stop the agent and move that file aside",
+      );
+    }
+  }
+  for (const k of saved.length ? saved : configured) {
     try {
       await ring.install(k);
     } catch (err) {

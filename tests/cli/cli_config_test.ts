@@ -134,6 +134,13 @@ Deno.test("config show: effective parameters, where each comes from, secrets mas
     const text = await run(c.cfg, "show");
     assert.match(text.stdout, /^ {2}zone\s+"paris"\s+.*zz\.json$/m);
     assert.equal(text.stdout.includes("AAAAAAAA"), false);
+    assert.doesNotMatch(text.stdout, /keyring\.json/, "no saved keyring, no note");
+    // a keyring saved by a rotation wins at start: said, without its keys
+    Deno.mkdirSync(join(c.t.dir, "data"), { recursive: true });
+    Deno.writeTextFileSync(join(c.t.dir, "data", "keyring.json"), JSON.stringify({ keys: ["BBBB", "CCCC"] }));
+    const noted = await run(c.cfg, "show");
+    assert.match(noted.stdout, /note: .*keyring\.json holds 2 key\(s\) .* wins over encryption_key/);
+    assert.equal(noted.stdout.includes("BBBB"), false);
   } finally {
     c.t.cleanup();
   }

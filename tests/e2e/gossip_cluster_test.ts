@@ -61,7 +61,8 @@ const stateOf = (v: Record<string, MemberRecord>, name: string) =>
   Object.values(v).find((r) => r.name === name)?.state;
 
 Deno.test({
-  name: "e2e: 8 encrypted agents converge, detect kill -9, spread leave and survive a key rotation",
+  name:
+    "e2e: 8 encrypted agents converge, detect kill -9, spread leave and survive a key rotation and a restart after it",
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
@@ -183,6 +184,20 @@ Deno.test({
         5_000,
         "all alive after rotation",
       );
+      // a restart with key1 still in local.json: keyring.json wins, key1 stays removed (it may have
+      // leaked), the agent says so and rejoins on key2
+      await agents[3].stop(3000);
+      agents[3] = await startAgent({
+        name: "g3",
+        addr: addrs[3],
+        port: ports[3],
+        dir: agents[3].dir,
+        params: { encryption_key: key1, gossip, seeds: [seed], bootstrap: false },
+      });
+      live[3] = agents[3];
+      assert.deepEqual(await keys(agents[3]), { enabled: true, primary: key2, keys: [key2] });
+      assert.match(agents[3].stderr(), /keyring\.json holds the keys .* not installed/);
+      await eventually(live, (v) => stateOf(v, "g3") === "alive", 20_000, "g3 back on key2");
       const bad = await agents[0].cli(["keys", "remove", key2]);
       assert.equal(bad.code, 2, "a refused request (400) is a usage error");
       assert.match(bad.stderr + bad.stdout, /primary/);

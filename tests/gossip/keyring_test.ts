@@ -141,6 +141,40 @@ Deno.test("a ring mixing key sizes opens what any of its keys sealed (node:crypt
   );
 });
 
+Deno.test("keyring.json wins over the configuration: a key a rotation removed is not installed again from local.json", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const file = `${dir}/keyring.json`;
+    const [old, fresh, extra] = [generateKey(), generateKey(), generateKey()];
+    // no file: the configured keys are the ring (the first the primary)
+    const said: string[] = [];
+    const first = await loadKeyring({ file, configured: [old, extra], label: "", warn: (m) => said.push(m) });
+    assert.deepEqual(first.list(), { primary: old, keys: [old, extra] });
+    assert.equal(said.length, 0, said.join("\n"));
+    // install fresh, use it, remove old and extra (what `kunai keys` does), saved
+    await first.install(fresh);
+    first.use(fresh);
+    first.remove(old);
+    first.remove(extra);
+    saveKeyring(file, first);
+    // the next start with the same local.json: old and extra stay out, and that is said
+    const back = await loadKeyring({ file, configured: [old, extra], label: "", warn: (m) => said.push(m) });
+    assert.deepEqual(back.list(), { primary: fresh, keys: [fresh] });
+    assert.equal(said.length, 1);
+    assert.match(
+      said[0],
+      new RegExp(`${file}.* wins .*${old.slice(0, 6)}…, ${extra.slice(0, 6)}… not installed`),
+    );
+    assert.ok(!said[0].includes(old), "the whole key is not logged");
+    // a configured key the file holds is not worth a word
+    said.length = 0;
+    await loadKeyring({ file, configured: [fresh], label: "", warn: (m) => said.push(m) });
+    assert.equal(said.length, 0, said.join("\n"));
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test("keyring.json keeps when the primary's use was issued across a restart; older files load without it, damaged ones are refused", async () => {
   const dir = Deno.makeTempDirSync();
   try {
