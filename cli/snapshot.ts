@@ -5,7 +5,7 @@
  */
 import { resolveConfig } from "../lib/config/mod.ts";
 import { AgentHttpError } from "../lib/client/mod.ts";
-import { tempBeside } from "../lib/fs/mod.ts";
+import { isDirectory, tempBeside } from "../lib/fs/mod.ts";
 import type { CommandGroup } from "./types.ts";
 import { UsageError } from "./types.ts";
 
@@ -93,6 +93,14 @@ export const snapshotCommands: CommandGroup = {
           );
         }
         const cfg = resolveConfig({ ...(cfgDir ? { cfgDir } : {}), ...(dataDir ? { dataDir } : {}) });
+        if (cfg.paramSource?.data === undefined && !isDirectory(cfg.cfgDir)) {
+          // no configuration names the data dir: the built-in default is a guess, and a restore into
+          // a directory no agent reads says "restored" while the agent's own data stays as it was
+          throw new UsageError(
+            `${cfg.cfgDir} does not exist, so no configuration names the data dir to restore into ` +
+              `(the built-in default would be ${cfg.params.data}): give --cfg-dir and/or --data-dir`,
+          );
+        }
         const { restoreSnapshot, SnapshotError } = await import("../lib/snapshot/mod.ts");
         try {
           const m = await restoreSnapshot(file, { dataDir: cfg.params.data, lockFile: cfg.params.lock });

@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { Store } from "../../lib/store/mod.ts";
 import { readManifest, restoreSnapshot, saveSnapshot, SnapshotError } from "../../lib/snapshot/mod.ts";
-import { freePort, startAgent, tempDir, until } from "../helpers.ts";
+import { freePort, runKunai, startAgent, tempDir, until } from "../helpers.ts";
 import { lockHolder } from "../../lib/lockfile.ts";
-import { pathExists } from "../../lib/fs/mod.ts";
+import { isDirectory, pathExists } from "../../lib/fs/mod.ts";
 import { METRICS_MIGRATIONS } from "../../lib/metrics/mod.ts";
 import { openDatabase } from "../../lib/store/mod.ts";
 import { DatabaseSync } from "node:sqlite";
@@ -189,6 +189,35 @@ Deno.test("snapshot: truncated, damaged, foreign-version files and a running age
     src.cleanup();
     dst.cleanup();
   }
+});
+
+Deno.test({
+  name:
+    "snapshot restore without a configuration to name the data dir is refused, not restored into the default",
+  // the guard is about a missing default cfg dir: a box with /etc/kunai has a configuration to read
+  ignore: isDirectory("/etc/kunai"),
+  async fn() {
+    const src = tempDir();
+    try {
+      const store = seed(src.dir, 10);
+      const file = join(src.dir, "a.snap");
+      await saveSnapshot(store, file, { node: "n1", uuid: "u1" });
+      store.closeAll();
+      const home = join(src.dir, "home"); // a non-root run's default data dir lives under $HOME
+      const r = await runKunai(["snapshot", "restore", file], { HOME: home });
+      assert.equal(r.code, 2, r.stdout + r.stderr);
+      assert.match(r.stderr, /\/etc\/kunai does not exist, .*give --cfg-dir and\/or --data-dir/);
+      assert.equal(pathExists("/var/lib/kunai/kv.db") || pathExists(join(home, ".local")), false);
+      // naming the data dir is enough
+      const ok = await runKunai(["snapshot", "restore", file, "--data-dir", join(src.dir, "to")], {
+        HOME: home,
+      });
+      assert.equal(ok.code, 0, ok.stderr);
+      assert.ok(pathExists(join(src.dir, "to", "kv.db")));
+    } finally {
+      src.cleanup();
+    }
+  },
 });
 
 Deno.test("snapshot of a running agent under write load, restored on a fresh node: every KV key and flushed point", async () => {
