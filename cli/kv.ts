@@ -352,8 +352,19 @@ export const kvCommands: CommandGroup = {
       description:
         "print every key under PREFIX (default: all) as JSON [{key, flags, value (base64)}] (Consul's shape)",
       args: ["[prefix]"],
-      options: { json: { type: "boolean", description: "JSON output (always JSON; accepted for symmetry)" } },
-      async run({ client, out, positionals }) {
+      options: {
+        "from-original": {
+          type: "string",
+          multiple: true,
+          description:
+            "read the keys of running original (Python) kunai agents at http://host:port instead of " +
+            "this agent (no kunai agent needed; give each of its nodes: each lists only its own keys)",
+        },
+        json: { type: "boolean", description: "JSON output (always JSON; accepted for symmetry)" },
+      },
+      async run({ client, out, options, positionals }) {
+        const from = options["from-original"] as string[] | undefined;
+        if (from?.length) return await exportOriginal(out, from, positionals[0] ?? "");
         const entries = await listEntries(client(), positionals[0] ?? "");
         out.json(entries.map((e) => ({ key: e.key, flags: e.flags ?? 0, value: e.value ?? "" })));
         return 0;
@@ -400,3 +411,38 @@ export const kvCommands: CommandGroup = {
     },
   ],
 };
+
+/**
+ * `kv export --from-original URL...`: the original agents' user keys under `prefix`, printed as
+ * `kv export` prints this agent's (for `kv import` once the kunai agents run); what was left out is
+ * said on stderr. Exit 1 when an agent could not be read or a key cannot be a kunai key.
+ */
+async function exportOriginal(out: Output, urls: string[], prefix: string): Promise<number> {
+  const { readOriginal } = await import("./kv_original.ts");
+  const byKey = new Map<string, { key: string; flags: number; value: string }>();
+  let bad = 0;
+  for (const url of urls) {
+    let plan;
+    try {
+      plan = await readOriginal(url, prefix);
+    } catch (err) {
+      if (err instanceof UsageError) throw err;
+      out.error(`kunai: cannot read the original agent: ${(err as Error).message}`);
+      bad++;
+      continue;
+    }
+    for (const e of plan.entries) byKey.set(e.key, e);
+    for (const r of plan.refused) {
+      out.error(`kunai: ${JSON.stringify(r.key)} (${plan.url}) left out: ${r.why}`);
+    }
+    bad += plan.refused.length;
+    const more = [
+      `${plan.skipped.length} internal key(s) of the original left out`,
+      ...(plan.missing.length ? [`${plan.missing.length} gone before they were read`] : []),
+      ...(plan.refused.length ? [`${plan.refused.length} that cannot be kunai keys`] : []),
+    ].join(", ");
+    out.error(`${plan.url}: ${plan.entries.length} key(s) read (${more})`);
+  }
+  out.json([...byKey.values()].sort((a, b) => a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  return bad ? 1 : 0;
+}
