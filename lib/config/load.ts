@@ -127,8 +127,12 @@ export function parseConfigText(file: string, text: string): Record<string, unkn
   return value;
 }
 
-/** Every config file below `dir`, sorted, `local.json` of the first directory first. */
-export function listConfigFiles(dir: string): string[] {
+/**
+ * Every config file below `dir`, sorted, `local.json` of the first directory first. The original's
+ * Python plug-ins met on the way (`collectors/collector_*.py` of a pack, `module.py`) go to `python`:
+ * kunai runs neither, and says so rather than dropping them without a word.
+ */
+export function listConfigFiles(dir: string, python: string[] = []): string[] {
   const out: string[] = [];
   const walk = (d: string) => {
     let entries: Deno.DirEntry[];
@@ -148,6 +152,10 @@ export function listConfigFiles(dir: string): string[] {
       } else if ((e.isFile || e.isSymlink) && CONFIG_EXT.has(extname(e.name).toLowerCase())) {
         if (e.name === "package.json") continue; // pack metadata, not configuration
         out.push(p);
+      } else if (e.isFile || e.isSymlink) {
+        if (e.name === "module.py" || (/^collector_.*\.py$/.test(e.name) && basename(d) === "collectors")) {
+          python.push(p);
+        }
       }
     }
   };
@@ -195,8 +203,9 @@ export function loadConfigDirs(
   };
   const problems: ConfigProblem[] = [];
   const docs: Array<{ file: string; root: string; value: Record<string, unknown> }> = [];
+  const python: string[] = [];
   for (const dir of dirs) {
-    for (const file of withTexts(dir, listConfigFiles(dir), texts)) {
+    for (const file of withTexts(dir, listConfigFiles(dir, python), texts)) {
       let text: string;
       try {
         text = texts[file] ?? Deno.readTextFileSync(file);
@@ -213,10 +222,43 @@ export function loadConfigDirs(
       }
     }
   }
+  raw.warnings.push(...pythonPluginWarnings(python));
   for (const d of inline) docs.push({ file: d.name, root: "", value: d.value });
   for (const doc of docs) applyDocument(raw, doc, problems, raw.warnings);
   if (problems.length) throw new ConfigError(problems);
   return raw;
+}
+
+/**
+ * What the original's Python plug-ins become here: nothing, said once per folder (a copy of the
+ * original's packs holds a score of collectors) with what to do instead.
+ */
+function pythonPluginWarnings(files: string[]): ConfigProblem[] {
+  const byDir = new Map<string, string[]>();
+  const out: ConfigProblem[] = [];
+  for (const f of files) {
+    if (basename(f) === "module.py") {
+      out.push({
+        file: f,
+        path: "",
+        message:
+          "the original's Python hook module is not imported: kunai runs no Python code in the agent (ignored)",
+      });
+    } else byDir.set(dirname(f), [...byDir.get(dirname(f)) ?? [], basename(f)]);
+  }
+  for (const [dir, names] of byDir) {
+    const shown = names.length > 4 ? `${names.slice(0, 4).join(", ")}, ...` : names.join(", ");
+    out.push({
+      file: dir,
+      path: "",
+      message:
+        `${names.length} Python collector(s) of the original (${shown}) do not run in kunai (ignored): ` +
+        "its own collectors take the place of the original's (kunai collectors list); for your own values, " +
+        "run the code as a check's script (a Nagios plugin: its perfdata become metrics) or send them to " +
+        "statsd or Graphite",
+    });
+  }
+  return out;
 }
 
 const agentKeys = new Set(Object.keys(agentFields));

@@ -365,3 +365,25 @@ Deno.test("a configuration file nested deeper than 64 levels is refused naming t
       /deep\.json.*check\.notes(\.0)+.*nested deeper than 64 levels/s.test(err.message),
   );
 });
+
+Deno.test("the original's Python plug-ins are said, not dropped without a word: collectors once per folder, module.py each", () => {
+  const coll = (n: string) => [`packs/app/collectors/collector_${n}.py`, "class X(Collector): pass\n"];
+  withFiles({
+    "local.json": { data: "DATA" },
+    ...Object.fromEntries(["a", "b", "c", "d", "e"].map(coll)),
+    "packs/app/module.py": "import os\n",
+    "packs/app/collectors/helper.py": "# not a collector\n",
+    "scripts/collector_x.py": "# not in a collectors folder\n",
+    "packs/app/collectors/c.json": { check: { critical_if: "False" } },
+  }, (cfgDir, dir) => {
+    const cfg = resolveConfig({ cfgDir, dataDir: join(dir, "data"), env: { HOME: dir } });
+    assert.equal(cfg.warnings.length, 2, JSON.stringify(cfg.warnings));
+    const byFile = Object.fromEntries(cfg.warnings.map((w) => [w.file, w.message]));
+    assert.match(
+      byFile[join(cfgDir, "packs/app/collectors")],
+      /^5 Python collector\(s\) of the original \(collector_a\.py, collector_b\.py, collector_c\.py, collector_d\.py, \.\.\.\) do not run in kunai \(ignored\)/,
+    );
+    assert.match(byFile[join(cfgDir, "packs/app/module.py")], /Python hook module is not imported/);
+    assert.ok(cfg.objects.check["packs/app/collectors/c"], "the folder's JSON still loads");
+  });
+});
