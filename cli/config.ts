@@ -60,8 +60,8 @@ async function load(
 const EXPRESSION_FIELD = /(_if|_output)$/;
 
 /**
- * What a start would only find later: expressions that do not parse and templates that do not
- * exist. Loaded lazily (the evaluator and the template search) so `config show` stays light.
+ * What a start would only find later: expressions that do not parse, templates that do not
+ * exist, exec keys that cannot be read. Loaded lazily (the evaluator and the template search) so `config show` stays light.
  */
 async function deepProblems(config: AgentConfig): Promise<ConfigProblem[]> {
   const { parseExpression } = await import("../lib/evaluator/mod.ts");
@@ -111,6 +111,26 @@ async function deepProblems(config: AgentConfig): Promise<ConfigProblem[]> {
           message: `template ${name} not found in ${mailDirs[0]}`,
         });
       }
+    }
+  }
+  // the exec keys: an agent that cannot read them logs it and refuses to send or run commands
+  const { importPrivateKey, importPublicKey } = await import("../lib/exec/mod.ts");
+  for (
+    const [field, load] of [["master_key_priv", importPrivateKey], [
+      "master_key_pub",
+      importPublicKey,
+    ]] as const
+  ) {
+    const path = config.params[field];
+    if (!path) continue;
+    try {
+      await load(await Deno.readTextFile(path));
+    } catch (err) {
+      out.push({
+        file: config.paramSource?.[field] ?? config.cfgDir,
+        path: field,
+        message: `${path}: ${(err as Error).message}`,
+      });
     }
   }
   for (const o of Object.values(config.objects.generator ?? {})) {

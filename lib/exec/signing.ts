@@ -1,7 +1,10 @@
 /**
- * Signed exec requests (Ed25519 through WebCrypto): the asker signs the canonical JSON of the
- * request with the cluster's private key; targets verify it with the public key, then check
- * expiry, targeting and replay (pure, in `checkRequest`).
+ * Signed exec requests (WebCrypto): the asker signs the canonical JSON of the request with the
+ * cluster's private key; targets verify it with the public key, then check expiry, targeting and
+ * replay (pure, in `checkRequest`). Keys are Ed25519 (`kunai keygen --exec`: PKCS#8 / SPKI PEM), or
+ * the original's RSA pair (PKCS#1 PEM, "RSA PRIVATE KEY" / "RSA PUBLIC KEY", as its `rsa` module
+ * saved them; or PKCS#8 / SPKI RSA), so a cluster moved from the Python kunai keeps its keys: with
+ * RSA the signature is RSASSA-PKCS1-v1_5 over SHA-256 (the original's challenge exchange is gone).
  *
  * ```ts
  * const priv = await importPrivateKey(pemText);
@@ -29,7 +32,7 @@ export interface ExecRequest {
 
 export interface SignedRequest {
   req: ExecRequest;
-  /** base64 Ed25519 signature of `canonicalBytes(req)`. */
+  /** base64 signature of `canonicalBytes(req)` (Ed25519, or RSASSA-PKCS1-v1_5 SHA-256 with an RSA key). */
   sig: string;
 }
 
@@ -39,9 +42,11 @@ export function canonicalBytes(r: ExecRequest): Uint8Array {
   return new TextEncoder().encode(JSON.stringify(ordered));
 }
 
+const RSA: RsaHashedImportParams = { name: "RSASSA-PKCS1-v1_5", hash: "SHA-256" };
+
 export async function signRequest(key: CryptoKey, req: ExecRequest): Promise<SignedRequest> {
   const sig = new Uint8Array(
-    await crypto.subtle.sign("Ed25519", key, canonicalBytes(req) as Uint8Array<ArrayBuffer>),
+    await crypto.subtle.sign(key.algorithm.name, key, canonicalBytes(req) as Uint8Array<ArrayBuffer>),
   );
   return { req, sig: b64(sig) };
 }
@@ -49,10 +54,14 @@ export async function signRequest(key: CryptoKey, req: ExecRequest): Promise<Sig
 /** True when `sig` is a valid signature of the request by the holder of the private key. */
 export async function verifyRequest(key: CryptoKey, signed: SignedRequest): Promise<boolean> {
   const sig = unb64(signed.sig);
-  if (!sig || sig.length !== 64) return false;
+  if (!sig) return false;
+  const rsa = key.algorithm.name === RSA.name;
+  // an RSA signature is as long as the modulus; Ed25519's is 64 bytes
+  const want = rsa ? Math.ceil((key.algorithm as RsaHashedKeyAlgorithm).modulusLength / 8) : 64;
+  if (sig.length !== want) return false;
   try {
     return await crypto.subtle.verify(
-      "Ed25519",
+      key.algorithm.name,
       key,
       sig as Uint8Array<ArrayBuffer>,
       canonicalBytes(signed.req) as Uint8Array<ArrayBuffer>,
@@ -62,20 +71,108 @@ export async function verifyRequest(key: CryptoKey, signed: SignedRequest): Prom
   }
 }
 
-/** Parses a PKCS#8 PEM ("PRIVATE KEY") Ed25519 key; throws naming what is wrong. */
+/**
+ * Parses the signing key: an Ed25519 or RSA PKCS#8 PEM ("PRIVATE KEY"), or the original's PKCS#1
+ * RSA PEM ("RSA PRIVATE KEY"); throws naming what is wrong.
+ */
 export async function importPrivateKey(pem: string): Promise<CryptoKey> {
+  if (pem.includes("-----BEGIN RSA PRIVATE KEY-----")) {
+    const der = wrapRsa(pemBody(pem, "RSA PRIVATE KEY"), "private");
+    return await importRsa("pkcs8", der, "sign");
+  }
   const der = pemBody(pem, "PRIVATE KEY");
-  return await crypto.subtle.importKey("pkcs8", der as Uint8Array<ArrayBuffer>, { name: "Ed25519" }, false, [
-    "sign",
-  ]);
+  try {
+    return await crypto.subtle.importKey(
+      "pkcs8",
+      der as Uint8Array<ArrayBuffer>,
+      { name: "Ed25519" },
+      false,
+      [
+        "sign",
+      ],
+    );
+  } catch {
+    return await importRsa("pkcs8", der, "sign");
+  }
 }
 
-/** Parses an SPKI PEM ("PUBLIC KEY") Ed25519 key; throws naming what is wrong. */
+/**
+ * Parses the verifying key: an Ed25519 or RSA SPKI PEM ("PUBLIC KEY"), or the original's PKCS#1
+ * RSA PEM ("RSA PUBLIC KEY"); throws naming what is wrong.
+ */
 export async function importPublicKey(pem: string): Promise<CryptoKey> {
+  if (pem.includes("-----BEGIN RSA PUBLIC KEY-----")) {
+    const der = wrapRsa(pemBody(pem, "RSA PUBLIC KEY"), "public");
+    return await importRsa("spki", der, "verify");
+  }
   const der = pemBody(pem, "PUBLIC KEY");
-  return await crypto.subtle.importKey("spki", der as Uint8Array<ArrayBuffer>, { name: "Ed25519" }, false, [
-    "verify",
-  ]);
+  try {
+    return await crypto.subtle.importKey("spki", der as Uint8Array<ArrayBuffer>, { name: "Ed25519" }, false, [
+      "verify",
+    ]);
+  } catch {
+    return await importRsa("spki", der, "verify");
+  }
+}
+
+async function importRsa(
+  format: "pkcs8" | "spki",
+  der: Uint8Array,
+  use: "sign" | "verify",
+): Promise<CryptoKey> {
+  let key: CryptoKey;
+  try {
+    key = await crypto.subtle.importKey(format, der as Uint8Array<ArrayBuffer>, RSA, false, [use]);
+  } catch {
+    throw new Error(
+      "neither an Ed25519 nor an RSA key (make a pair with kunai keygen --exec, or keep the original's RSA pair)",
+    );
+  }
+  const bits = (key.algorithm as RsaHashedKeyAlgorithm).modulusLength;
+  if (bits < 2048) {
+    throw new Error(
+      `an RSA key of ${bits} bits: at least 2048 are needed (make a pair with kunai keygen --exec)`,
+    );
+  }
+  return key;
+}
+
+/** DER length octets. */
+function derLength(n: number): number[] {
+  if (n < 0x80) return [n];
+  const bytes: number[] = [];
+  for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff);
+  return [0x80 | bytes.length, ...bytes];
+}
+
+function der(tag: number, ...parts: Array<Uint8Array | number[]>): Uint8Array {
+  const body = parts.flatMap((p) => [...p]);
+  return Uint8Array.from([tag, ...derLength(body.length), ...body]);
+}
+
+/** AlgorithmIdentifier { rsaEncryption (1.2.840.113549.1.1.1), NULL }. */
+const RSA_ALGORITHM = [
+  0x30,
+  0x0d,
+  0x06,
+  0x09,
+  0x2a,
+  0x86,
+  0x48,
+  0x86,
+  0xf7,
+  0x0d,
+  0x01,
+  0x01,
+  0x01,
+  0x05,
+  0x00,
+];
+
+/** A PKCS#1 RSA key (what the original's `rsa` module saved) as PKCS#8 or SPKI, which WebCrypto reads. */
+function wrapRsa(pkcs1: Uint8Array, kind: "private" | "public"): Uint8Array {
+  if (kind === "private") return der(0x30, [0x02, 0x01, 0x00], RSA_ALGORITHM, der(0x04, pkcs1));
+  return der(0x30, RSA_ALGORITHM, der(0x03, [0x00], pkcs1));
 }
 
 function pemBody(pem: string, label: string): Uint8Array {

@@ -1,7 +1,8 @@
 /**
  * Remote command execution (reference §10.8, DECISIONS "Remote exec"). The asker (a node holding
- * `master_key_priv`) signs `{cid, cmd, tag, nonce, issued, expires}` with Ed25519 and sends it to
- * every alive node carrying the tag over the `/exec/run` peer route (keyring-sealed). A target
+ * `master_key_priv`) signs `{cid, cmd, tag, nonce, issued, expires}` (Ed25519, or the original's RSA
+ * pair: see signing.ts) and sends it to every alive node carrying the tag over the `/exec/run` peer
+ * route (keyring-sealed). A target
  * runs it only if the signature verifies against its `master_key_pub`, the request is in its time
  * window, targets one of its tags and was not seen before (by this run or an earlier one: see
  * seen.ts); the capped result goes to KV `__exec/<cid>/<uuid>` (TTL 1 h), which `/exec-get/:cid` on
@@ -88,13 +89,18 @@ export function createExec(
   let running = 0;
   const enc = new TextEncoder(), dec = new TextDecoder();
 
+  /** Why master_key_priv is set but not loaded (said to `kunai exec`, not only in the log). */
+  let privProblem = "";
+
   async function loadKey(path: string, kind: "private" | "public"): Promise<CryptoKey | null> {
     if (!path) return null;
     try {
       const text = await Deno.readTextFile(path);
       return kind === "private" ? await importPrivateKey(text) : await importPublicKey(text);
     } catch (err) {
-      ctx.log.error(`exec: cannot load the ${kind} key ${path}: ${(err as Error).message}`);
+      const why = `cannot load the ${kind} key ${path}: ${(err as Error).message}`;
+      ctx.log.error(`exec: ${why}`);
+      if (kind === "private") privProblem = why;
       return null;
     }
   }
@@ -192,7 +198,12 @@ export function createExec(
   const api: ExecApi = {
     async launch(tag, cmd) {
       if (!priv) {
-        throw new HttpError(400, "No master private key: set master_key_priv (see kunai keygen --exec)");
+        throw new HttpError(
+          400,
+          privProblem
+            ? `master_key_priv is not usable: ${privProblem}`
+            : "No master private key: set master_key_priv (see kunai keygen --exec)",
+        );
       }
       if (!tag || !cmd) throw new HttpError(400, "exec needs a tag and a non-empty cmd");
       // what every node would refuse as malformed is refused here, before a cid is handed out
@@ -292,7 +303,11 @@ export function createExec(
       if (problem) ctx.log.warn(`exec: ${problem}`);
       ctx.log.info(
         `exec: ${
-          pub ? "runs signed commands (public key loaded)" : "refuses every command (no master_key_pub)"
+          pub
+            ? "runs signed commands (public key loaded)"
+            : `refuses every command (${
+              p.master_key_pub ? "master_key_pub not loaded" : "no master_key_pub"
+            })`
         }` +
           (priv ? "; can send commands (private key loaded)" : ""),
       );

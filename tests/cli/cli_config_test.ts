@@ -145,3 +145,27 @@ Deno.test("config show: effective parameters, where each comes from, secrets mas
     c.t.cleanup();
   }
 });
+
+Deno.test("config validate: exec keys that an agent could not load are named (field and file); the original's RSA pair passes", async () => {
+  const { generateKeyPairSync } = await import("node:crypto");
+  const rsa = generateKeyPairSync("rsa", {
+    modulusLength: 2048,
+    publicKeyEncoding: { type: "pkcs1", format: "pem" },
+    privateKeyEncoding: { type: "pkcs1", format: "pem" },
+  });
+  const c = configDir({
+    "exec.key": rsa.privateKey as string,
+    "exec.pub": rsa.publicKey as string,
+    "keys.json": { master_key_priv: "exec.key", master_key_pub: "exec.pub" },
+  });
+  try {
+    const ok = await run(c.cfg, "validate");
+    assert.equal(ok.code, 0, ok.stderr);
+    Deno.writeTextFileSync(join(c.cfg, "exec.pub"), "ssh-ed25519 AAAA... not a PEM key\n");
+    const bad = await run(c.cfg, "validate");
+    assert.equal(bad.code, 2);
+    assert.match(bad.stderr, /keys\.json: master_key_pub: .*exec\.pub: expected a PEM block/);
+  } finally {
+    c.t.cleanup();
+  }
+});

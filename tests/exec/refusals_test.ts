@@ -49,3 +49,21 @@ Deno.test("exec: 100 refusals of one reason are 100 counted and one line; anothe
   assert.match(lines[1], /exec refused \(no-public-key\).* from 0123456789abcdef/);
   assert.equal(ctx.counters.get("exec_refused_total", { reason: "malformed" }), 100);
 });
+
+Deno.test("exec: a master_key_priv that cannot be read says why to the one who asks, not 'set master_key_priv'", async () => {
+  using ctx = makeTestCtx({
+    files: { "bad.key": "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n" },
+  });
+  (ctx.config.params as { master_key_priv: string }).master_key_priv = `${ctx.config.cfgDir}/bad.key`;
+  const exec = createExec(ctx, {
+    membership: { members: () => [] },
+    envelope: null as unknown as PeerEnvelope,
+    kv: null,
+  });
+  await exec.start();
+  await assert.rejects(
+    () => exec.launch("*", "uptime"),
+    /master_key_priv is not usable: cannot load the private key .*bad\.key: neither an Ed25519 nor an RSA key/,
+  );
+  assert.match(ctx.sink.recent.ERROR.join("\n"), /exec: cannot load the private key .*bad\.key/);
+});

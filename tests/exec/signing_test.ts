@@ -100,3 +100,61 @@ Deno.test("the runner answers when the command exits, though a daemon it started
     Deno.kill(pid, "SIGKILL");
   }
 });
+
+/** An RSA pair as the original's `kunai keygen` wrote it: Python's `rsa` module, 2048 bits, PKCS#1 PEM. */
+async function originalKeys(): Promise<{ priv: string; pub: string }> {
+  const script = "import rsa, json; pub, priv = rsa.newkeys(2048); " +
+    "print(json.dumps({'priv': priv.save_pkcs1().decode(), 'pub': pub.save_pkcs1().decode()}))";
+  for (const py of ["/usr/bin/python3", "python3"]) {
+    try {
+      const r = await new Deno.Command(py, { args: ["-c", script], stdout: "piped", stderr: "null" })
+        .output();
+      if (r.success) return JSON.parse(new TextDecoder().decode(r.stdout));
+    } catch { /* the next one */ }
+  }
+  throw new Error("no python3 with the rsa module (Debian: python3-rsa, which .ci/run installs)");
+}
+
+Deno.test("the original's RSA exec keys (Python rsa, PKCS#1) sign and verify; other keys are refused by name", async () => {
+  const keys = await originalKeys();
+  assert.match(keys.priv, /^-----BEGIN RSA PRIVATE KEY-----/);
+  assert.match(keys.pub, /^-----BEGIN RSA PUBLIC KEY-----/);
+  const priv = await importPrivateKey(keys.priv);
+  const pub = await importPublicKey(keys.pub);
+  const signed = await signRequest(priv, req());
+  assert.equal(unb64len(signed.sig), 256, "a 2048-bit signature");
+  assert.equal(await verifyRequest(pub, signed), true);
+  assert.equal(await verifyRequest(pub, { ...signed, req: { ...signed.req, cmd: "rm -rf /" } }), false);
+  // an Ed25519 signature is not an RSA one, nor the other way round
+  const ed = await newExecKeys();
+  const edPriv = await importPrivateKey(ed.priv), edPub = await importPublicKey(ed.pub);
+  assert.equal(await verifyRequest(pub, await signRequest(edPriv, req())), false);
+  assert.equal(await verifyRequest(edPub, signed), false);
+  // the same pair in PKCS#8 / SPKI (OpenSSL 3's genrsa) reads too
+  const { createPrivateKey, createPublicKey, generateKeyPairSync } = await import("node:crypto");
+  const p8 = createPrivateKey(keys.priv).export({ type: "pkcs8", format: "pem" }) as string;
+  const spki = createPublicKey(keys.pub).export({ type: "spki", format: "pem" }) as string;
+  assert.equal(
+    await verifyRequest(await importPublicKey(spki), await signRequest(await importPrivateKey(p8), req())),
+    true,
+  );
+  // weak and foreign keys are named
+  const small = generateKeyPairSync("rsa", {
+    modulusLength: 1024,
+    publicKeyEncoding: { type: "pkcs1", format: "pem" },
+    privateKeyEncoding: { type: "pkcs1", format: "pem" },
+  });
+  await assert.rejects(() => importPrivateKey(small.privateKey as string), /1024 bits: at least 2048/);
+  await assert.rejects(() => importPublicKey(small.publicKey as string), /1024 bits: at least 2048/);
+  const ec = generateKeyPairSync("ec", {
+    namedCurve: "P-256",
+    publicKeyEncoding: { type: "spki", format: "pem" },
+    privateKeyEncoding: { type: "pkcs8", format: "pem" },
+  });
+  await assert.rejects(() => importPrivateKey(ec.privateKey as string), /neither an Ed25519 nor an RSA key/);
+  await assert.rejects(() => importPublicKey(ec.publicKey as string), /neither an Ed25519 nor an RSA key/);
+});
+
+function unb64len(s: string): number {
+  return atob(s).length;
+}
