@@ -43,3 +43,16 @@ export function expandMacros(text: string, lookup: (path: string) => unknown): s
     return "";
   });
 }
+
+/** The `$path$` macros of `text` that nothing answers (each became ""), as written: for error messages. */
+export function unknownMacros(text: string, lookup: (path: string) => unknown): string[] {
+  const out: string[] = [];
+  for (const m of text.matchAll(MACRO)) {
+    const known = m[1].split("|").some((alt) => {
+      const v = alt.trim() ? lookup(alt.trim()) : undefined;
+      return v !== undefined && v !== null;
+    });
+    if (!known) out.push(`$${m[1]}$`);
+  }
+  return out;
+}

@@ -8,7 +8,7 @@ import { isDirectory } from "../fs/mod.ts";
 import type { Sandbox, SandboxWorker } from "../sandbox/mod.ts";
 import { NO_PERMISSIONS } from "../sandbox/mod.ts";
 import { splitArgv } from "./argv.ts";
-import { expandMacros } from "./macros.ts";
+import { expandMacros, unknownMacros } from "./macros.ts";
 import { failedRun, type PluginRun, type PluginRunParams } from "./nagios_protocol.ts";
 
 /** A check's command line that cannot be run (bad quoting, plugin outside the allowed dirs...). */
@@ -108,7 +108,10 @@ export function resolveCommand(
     throw new PluginRefused(`script: ${(err as Error).message}`);
   }
   const argv = words.map((w) => expandMacros(w, look));
-  if (!argv.length || !argv[0]) throw new PluginRefused("script is empty");
+  // a macro nothing answers becomes "": say which, or "/check_load does not exist" reads as a mystery
+  const unset = words.length ? unknownMacros(words[0], look) : [];
+  const hint = unset.length ? ` (${unset.join(", ")} ${unset.length > 1 ? "are" : "is"} not set: empty)` : "";
+  if (!argv.length || !argv[0]) throw new PluginRefused(`script is empty${hint}`);
   let exe = argv[0];
   if (!exe.includes("/")) {
     const found = [plugins, ...dirs.pluginDirs, dirs.libexec].map((d) => join(d, exe)).find((p) => {
@@ -119,11 +122,18 @@ export function resolveCommand(
       }
     });
     if (!found) {
-      throw new PluginRefused(`plugin ${exe} not found in ${[...dirs.pluginDirs, dirs.libexec].join(", ")}`);
+      throw new PluginRefused(
+        `plugin ${exe} not found in ${[...dirs.pluginDirs, dirs.libexec].join(", ")}${hint}`,
+      );
     }
     exe = found;
   } else if (!isAbsolute(exe)) exe = resolve(dirs.libexec, exe);
-  argv[0] = checkExecutable(exe, dirs);
+  try {
+    argv[0] = checkExecutable(exe, dirs);
+  } catch (err) {
+    if (err instanceof PluginRefused && hint) throw new PluginRefused(err.message + hint);
+    throw err;
+  }
   return { argv, executable: argv[0] };
 }
 

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { createChecks } from "../../lib/checks/mod.ts";
+import { createChecks, resolveCommand } from "../../lib/checks/mod.ts";
 import { NagiosRunner } from "../../lib/checks/nagios_runner.ts";
 import { makeTestCtx, processesWith, until } from "../helpers.ts";
 import type { CheckResultEvent } from "../../lib/types.ts";
@@ -590,5 +590,34 @@ Deno.test("a check a reload makes passive leaves the schedule and starts over", 
   } finally {
     await checks.stop();
     ctx.cleanup();
+  }
+});
+
+Deno.test("a plugin path a macro emptied names the macro nothing set, not only the path it left", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const dirs = { pluginDirs: [dir], libexec: join(dir, "libexec") };
+    const look = (p: string) => (p === "warn" ? "5" : undefined);
+    const refused = (script: string) => {
+      try {
+        resolveCommand(script, look, dirs);
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return assert.fail(`${script}: resolved`);
+    };
+    assert.equal(
+      refused("$nagios_plugins$/check_load -w $warn$"),
+      "plugin /check_load does not exist ($nagios_plugins$ is not set: empty)",
+    );
+    assert.match(
+      refused("$plug|other$check_x"),
+      /plugin check_x not found in .* \(\$plug\|other\$ is not set: empty\)$/,
+    );
+    assert.equal(refused("$a$$b$ -x"), "script is empty ($a$, $b$ are not set: empty)");
+    // a macro that is set is not blamed; a missing plugin is still said as before
+    assert.equal(refused(`${dir}/check_nope -w $warn$`), `plugin ${dir}/check_nope does not exist`);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });
