@@ -9,6 +9,7 @@ import type { Sandbox, SandboxWorker } from "../sandbox/mod.ts";
 import { NO_PERMISSIONS } from "../sandbox/mod.ts";
 import { splitArgv } from "./argv.ts";
 import { expandMacros, unknownMacros } from "./macros.ts";
+import { closestName } from "../config/mod.ts";
 import { failedRun, type PluginRun, type PluginRunParams } from "./nagios_protocol.ts";
 
 /** A check's command line that cannot be run (bad quoting, plugin outside the allowed dirs...). */
@@ -110,7 +111,15 @@ export function resolveCommand(
   const argv = words.map((w) => expandMacros(w, look));
   // a macro nothing answers becomes "": say which, or "/check_load does not exist" reads as a mystery
   const unset = words.length ? unknownMacros(words[0], look) : [];
-  const hint = unset.length ? ` (${unset.join(", ")} ${unset.length > 1 ? "are" : "is"} not set: empty)` : "";
+  const meant = unset.map((m) =>
+    closestName(m.slice(1, -1).split("|")[0].trim(), ["nagiosplugins", "libexec"])
+  )
+    .find((n) => n !== undefined);
+  const hint = unset.length
+    ? ` (${unset.join(", ")} ${unset.length > 1 ? "are" : "is"} not set: empty${
+      meant ? `; did you mean $${meant}$?` : ""
+    })`
+    : "";
   if (!argv.length || !argv[0]) throw new PluginRefused(`script is empty${hint}`);
   let exe = argv[0];
   if (!exe.includes("/")) {

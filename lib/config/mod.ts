@@ -52,6 +52,7 @@ export {
   writeLocalConfig,
 } from "./local_file.ts";
 export { listPacks, type PackInfo } from "./packs.ts";
+export { closestName } from "./suggest.ts";
 
 export interface GossipConfig {
   probe_interval: number;

@@ -608,7 +608,7 @@ Deno.test("a plugin path a macro emptied names the macro nothing set, not only t
     };
     assert.equal(
       refused("$nagios_plugins$/check_load -w $warn$"),
-      "plugin /check_load does not exist ($nagios_plugins$ is not set: empty)",
+      "plugin /check_load does not exist ($nagios_plugins$ is not set: empty; did you mean $nagiosplugins$?)",
     );
     assert.match(
       refused("$plug|other$check_x"),
