@@ -141,6 +141,8 @@ Deno.test("a ring mixing key sizes opens what any of its keys sealed (node:crypt
   );
 });
 
+const esc = (t: string) => t.replace(/[.*+?^${}()|[\]\\/]/g, "\\$&");
+
 Deno.test("keyring.json wins over the configuration: a key a rotation removed is not installed again from local.json", async () => {
   const dir = Deno.makeTempDirSync();
   try {
@@ -163,7 +165,7 @@ Deno.test("keyring.json wins over the configuration: a key a rotation removed is
     assert.equal(said.length, 1);
     assert.match(
       said[0],
-      new RegExp(`${file}.* wins .*${old.slice(0, 6)}…, ${extra.slice(0, 6)}… not installed`),
+      new RegExp(`${esc(file)}.* wins .*${esc(old.slice(0, 6))}…, ${esc(extra.slice(0, 6))}… not installed`),
     );
     assert.ok(!said[0].includes(old), "the whole key is not logged");
     // a configured key the file holds is not worth a word
