@@ -21,7 +21,7 @@ import { type ChecksApi, createChecks } from "./checks/mod.ts";
 import { createMetrics } from "./metrics/mod.ts";
 import { createSnapshot } from "./snapshot/mod.ts";
 import { createHandlers } from "./handlers/mod.ts";
-import { createLazyShinken } from "./shinken/lazy.ts";
+import { checkBriefs, createLazyShinken } from "./shinken/lazy.ts";
 import { createGenerators, type KvGet } from "./generators/mod.ts";
 import { createLazyRaft } from "./raft/lazy.ts";
 import { createExec } from "./exec/mod.ts";
@@ -79,7 +79,15 @@ export function buildSubsystems(w: WiringInputs): Subsystem[] {
     envelope,
     checkDefinition: (id) => checks.definition(id),
   }));
-  add(createLazyShinken(ctx("shinken"), { membership, localChecks: () => localChecks(checks) }));
+  add(createLazyShinken(ctx("shinken"), {
+    membership,
+    localChecks: () => localChecks(checks),
+    // another node's own checks, as `kunai state NODE` asks them (null: it did not answer itself)
+    remoteChecks: async (m) => {
+      const st = await checks.nodeState(m.uuid);
+      return st?.source === "node" ? checkBriefs(st.checks) : null;
+    },
+  }));
   add(createGenerators(ctx("generators"), { membership, kvGet: kvText(kv) }));
   if (config.params.raft.groups.length > 0) add(createLazyRaft(ctx("raft"), { membership, envelope }));
   add(createExec(ctx("exec"), { membership, envelope, kv }));

@@ -111,6 +111,11 @@ export const listenerTypes = {
     monitoring_tool: opt(oneOf(["shinken", "nagios"] as const), "shinken"),
     host_templates: opt(list(str({ nonEmpty: true })), ["agent", "kunai"], "host templates every node uses"),
     reload_delay: opt(durationMs({ min: 0 }), 1000, "changes within this window share one reload"),
+    poll_interval: opt(
+      durationMs({ min: 0 }),
+      30_000,
+      "how often other nodes are asked for their own checks (0: their services' checks only)",
+    ),
   }),
 } as const;
 

@@ -14,7 +14,7 @@ import {
 } from "./cfg_render.ts";
 import { pushLines } from "./command_file.ts";
 import { loadNotes, type Notes, type Plan, planAck, planDowntime, saveNotes } from "./quiet.ts";
-import type { LocalChecks, ShinkenConfig, ShinkenMembership } from "./types.ts";
+import type { CheckBrief, LocalChecks, ShinkenConfig, ShinkenMembership } from "./types.ts";
 
 /**
  * An external command line and, for a service result, the state it reports once written; `commit`
@@ -63,11 +63,26 @@ export class ExternalCommands {
   #resyncDelay = RESYNC_FIRST_MS;
   stats = { lines: 0, dropped: 0, resyncs: 0 };
 
-  constructor(ctx: Ctx, cfg: ShinkenConfig, membership: ShinkenMembership, localChecks?: LocalChecks) {
+  /** Another node's own checks as it answered them last (remote_checks.ts). */
+  #remote?: (uuid: string) => CheckBrief[] | undefined;
+
+  constructor(
+    ctx: Ctx,
+    cfg: ShinkenConfig,
+    membership: ShinkenMembership,
+    localChecks?: LocalChecks,
+    remote?: (uuid: string) => CheckBrief[] | undefined,
+  ) {
     this.#ctx = ctx;
     this.#cfg = cfg;
     this.#membership = membership;
     this.#localChecks = localChecks;
+    this.#remote = remote;
+  }
+
+  /** Another node's checks as exported on its host: what it answered, then its services' from gossip. */
+  #otherChecks(m: MemberRecord) {
+    return exportedChecks([...(this.#remote?.(m.uuid) ?? []), ...memberChecks(m)]);
   }
 
   stop(): void {
@@ -105,7 +120,7 @@ export class ExternalCommands {
     const lines = this.#hostLines(m);
     const self = m.uuid === this.#membership.self().uuid;
     if (!self) {
-      const checks = exportedChecks(memberChecks(m));
+      const checks = this.#otherChecks(m);
       const had = this.#pushed.get(m.uuid);
       if (had) {
         const now = new Set(checks.map((c) => c.service));
@@ -199,7 +214,7 @@ export class ExternalCommands {
       known.add(m.uuid);
       lines.push(...this.#hostLines(m));
       const had = this.#pushed.get(m.uuid);
-      const checks = m.uuid === self.uuid ? this.#ownChecks(m) : exportedChecks(memberChecks(m));
+      const checks = m.uuid === self.uuid ? this.#ownChecks(m) : this.#otherChecks(m);
       for (const c of checks) {
         if (had?.get(c.service) !== c.state_id) {
           lines.push(this.#serviceLine(m.uuid, c.service, c.state_id, c.output));

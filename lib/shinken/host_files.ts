@@ -19,7 +19,7 @@ import {
   type RenderOptions,
   safeHostName,
 } from "./cfg_render.ts";
-import type { LocalChecks, ShinkenConfig } from "./types.ts";
+import type { CheckBrief, LocalChecks, ShinkenConfig } from "./types.ts";
 
 const UUID_CFG = /^[A-Za-z0-9_.-]+\.cfg$/;
 
@@ -47,10 +47,15 @@ export class HostRenderer {
     this.#opts = opts;
   }
 
+  /**
+   * `remote`: another node's own checks as it answered them last (remote_checks.ts); a change of
+   * them goes through `forget` (the text of a record is kept until then).
+   */
   render(
     members: MemberRecord[],
     selfUuid: string,
     localChecks: LocalChecks | undefined,
+    remote?: (uuid: string) => CheckBrief[] | undefined,
   ): Map<string, string> {
     const out = new Map<string, string>();
     for (const m of members) {
@@ -58,13 +63,21 @@ export class HostRenderer {
       const self = m.uuid === selfUuid && localChecks;
       let text = self ? undefined : this.#done.get(m);
       if (text === undefined) {
-        const checks = self ? [...localChecks(), ...memberChecks(m)] : memberChecks(m);
+        const checks = self ? [...localChecks(), ...memberChecks(m)] : [
+          ...(remote?.(m.uuid) ?? []),
+          ...memberChecks(m),
+        ];
         text = hostConfig(m, exportedChecks(checks), this.#opts);
         if (!self) this.#done.set(m, text);
       }
       out.set(`${m.uuid}.cfg`, text);
     }
     return out;
+  }
+
+  /** The host text of this record is to be made again (its node's own checks changed). */
+  forget(m: MemberRecord): void {
+    this.#done.delete(m);
   }
 }
 

@@ -14,7 +14,8 @@
 import { MEMBER_EVENTS } from "../bus.ts";
 import type { Ctx, Subsystem } from "../subsystem.ts";
 import { type ShinkenApi, shinkenRoutes } from "./routes.ts";
-import type { LocalChecks, ShinkenConfig, ShinkenMembership } from "./types.ts";
+import type { LocalChecks, RemoteChecks, ShinkenConfig, ShinkenMembership } from "./types.ts";
+import { RemoteCheckCache } from "./remote_checks.ts";
 import { HostFiles, HostRenderer } from "./host_files.ts";
 import { ExternalCommands } from "./external_commands.ts";
 import { commandFileReady } from "./command_file.ts";
@@ -40,14 +41,19 @@ export { RESYNC_FIRST_MS, RESYNC_MAX_MS } from "./external_commands.ts";
 export { ackComment, downtimeComment, OPEN_DOWNTIME_S, planAck, planDowntime } from "./quiet.ts";
 export { shinkenRoutes } from "./routes.ts";
 export { DISK_CHECK_MS, HostRenderer, renderAll } from "./host_files.ts";
-export type { LocalChecks, ShinkenConfig, ShinkenMembership } from "./types.ts";
+export type { CheckBrief, LocalChecks, RemoteChecks, ShinkenConfig, ShinkenMembership } from "./types.ts";
+export { RemoteCheckCache } from "./remote_checks.ts";
+export { checkBriefs } from "./lazy.ts";
 
 export type { ShinkenApi } from "./routes.ts";
+
+/** How long the export route's poll of the other nodes serves its later requests. */
+export const FRESH_MS = 10_000;
 
 /** Builds the exporter; without a `shinken` object it only answers the export route. */
 export function createShinken(
   ctx: Ctx,
-  deps: { membership: ShinkenMembership; localChecks?: LocalChecks },
+  deps: { membership: ShinkenMembership; localChecks?: LocalChecks; remoteChecks?: RemoteChecks },
 ): Subsystem & ShinkenApi {
   const raw = ctx.config.listeners.shinken as ShinkenConfig | undefined;
   const cfg: ShinkenConfig = raw ?? {
@@ -58,6 +64,7 @@ export function createShinken(
     monitoring_tool: "nagios",
     host_templates: ["agent", "kunai"],
     reload_delay: 1000,
+    poll_interval: 30_000,
   };
   const enabled = Boolean(raw) && cfg.enabled;
   const { membership, localChecks } = deps;
@@ -65,13 +72,23 @@ export function createShinken(
     hostTemplates: cfg.host_templates,
     monitoringTool: cfg.monitoring_tool,
   });
+  // other nodes' own checks, asked of them (their gossip records carry their services' only)
+  const remote = deps.remoteChecks
+    ? new RemoteCheckCache(ctx, deps.remoteChecks, membership, (m, listChanged) => {
+      renderer.forget(m);
+      if (listChanged) hostFiles.schedule();
+      commands.onMember(m);
+    }, cfg.poll_interval)
+    : null;
+  const remoteOf = remote ? (uuid: string) => remote.get(uuid) : undefined;
   const hostFiles = new HostFiles(
     ctx,
     cfg,
-    () => renderer.render(membership.members(), membership.self().uuid, localChecks),
+    () => renderer.render(membership.members(), membership.self().uuid, localChecks, remoteOf),
   );
-  const commands = new ExternalCommands(ctx, cfg, membership, localChecks);
+  const commands = new ExternalCommands(ctx, cfg, membership, localChecks, remoteOf);
   const offs: Array<() => void> = [];
+  let routePoll: { at: number; done: Promise<void> } | null = null;
   const api: Subsystem & ShinkenApi = {
     name: "shinken",
     enabled,
@@ -82,8 +99,12 @@ export function createShinken(
       offs.push(ctx.bus.onMembers(sync));
       for (const event of MEMBER_EVENTS) {
         // the bus is synchronous: a reaped member is already out of the membership, the others are in it
-        if (event === "member.reaped") offs.push(ctx.bus.on(event, (m) => commands.onReaped(m)));
-        else offs.push(ctx.bus.on(event, (m) => commands.onMember(m)));
+        if (event === "member.reaped") {
+          offs.push(ctx.bus.on(event, (m) => {
+            remote?.forget(m.uuid);
+            commands.onReaped(m);
+          }));
+        } else offs.push(ctx.bus.on(event, (m) => commands.onMember(m)));
       }
       offs.push(ctx.bus.on("services.changed", sync));
       // a reload that adds or removes a plain check changes our host's services in Nagios too
@@ -92,10 +113,17 @@ export function createShinken(
       offs.push(ctx.bus.on("check.silenced", () => commands.onSilenced()));
       await hostFiles.syncNow();
       commands.pushAll();
-      ctx.log.info(`shinken: exporting nodes to ${cfg.cfg_path} (${cfg.monitoring_tool})`);
+      remote?.start();
+      ctx.log.info(
+        `shinken: exporting nodes to ${cfg.cfg_path} (${cfg.monitoring_tool})` +
+          (remote && cfg.poll_interval > 0
+            ? `; other nodes' own checks asked of them every ${cfg.poll_interval / 1000} s`
+            : "; other nodes: their services' checks only"),
+      );
     },
     async stop() {
       for (const off of offs.splice(0)) off();
+      await remote?.stop();
       commands.stop();
       await hostFiles.stop();
     },
@@ -108,10 +136,20 @@ export function createShinken(
           external_command_file: cfg.external_command_file,
           ...hostFiles.stats,
           ...commands.stats,
+          ...(remote ? { remote_polls: remote.stats.polls, remote_unanswered: remote.stats.unanswered } : {}),
           ...commands.quietInfo(),
         }
         : { enabled: false },
     files: () => Object.fromEntries(hostFiles.files()),
+    // a running exporter keeps the other nodes' checks fresh; the route alone asks them now, once
+    // for every request of the next FRESH_MS (a read route: open over TCP, so a flood of requests
+    // is one poll of the cluster, not one per request)
+    fresh: () => {
+      if (!remote || (enabled && cfg.poll_interval > 0)) return Promise.resolve();
+      const now = ctx.clock.elapsed();
+      if (!routePoll || now - routePoll.at >= FRESH_MS) routePoll = { at: now, done: remote.poll() };
+      return routePoll.done;
+    },
     syncNow: () => hostFiles.syncNow(),
     routes: () => shinkenRoutes(() => api),
   };

@@ -10,6 +10,8 @@ export interface ShinkenApi {
   readonly enabled: boolean;
   /** The host files an export would write now, by file name. */
   files(): Record<string, string>;
+  /** Brings the other nodes' own checks up to date before `files` (asks them when nothing polls). */
+  fresh?(): Promise<void>;
   /** Syncs the files now (and reloads if they changed); resolves when done. */
   syncNow(): Promise<void>;
 }
@@ -23,6 +25,7 @@ export function shinkenRoutes(api: () => ShinkenApi | Promise<ShinkenApi>): Rout
     "Nagios/Shinken host files for every node, by file name",
     async (c) => {
       const a = await api();
+      await a.fresh?.();
       return c.json({ enabled: a.enabled, files: a.files() });
     },
   );

@@ -9,6 +9,8 @@ export interface ShinkenConfig {
   monitoring_tool: "shinken" | "nagios";
   host_templates: string[];
   reload_delay: number;
+  /** How often every other live node is asked for its own checks (ms; 0: only what gossip carries). */
+  poll_interval: number;
 }
 
 /** Membership as the exporter needs it. */
@@ -24,3 +26,16 @@ export type LocalChecks = () => Array<{
   output: string;
   silenced?: { reason: string; until: number | null } | null;
 }>;
+
+/** A check as the exporter needs it: id, state and output. */
+export interface CheckBrief {
+  id: string;
+  state_id: number;
+  output: string;
+}
+
+/**
+ * Asks another node for its own checks (all of them, not only its services'): null when it cannot
+ * answer (not alive, an older agent, unreachable); absent: gossip records only.
+ */
+export type RemoteChecks = (m: MemberRecord) => Promise<CheckBrief[] | null>;

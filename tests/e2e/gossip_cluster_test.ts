@@ -4,6 +4,7 @@
  * `kunai leave` spreads, and a key rotation keeps everyone alive.
  */
 import assert from "node:assert/strict";
+import { join } from "node:path";
 import { AgentClient } from "../../lib/client/mod.ts";
 import { generateKey } from "../../lib/gossip/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
@@ -77,6 +78,7 @@ Deno.test({
     const ports = addrs.map((a) => freePort(a));
     const seed = `${addrs[0]}:${ports[0]}`;
     const agents: AgentProc[] = [];
+    const shinkenDir = Deno.makeTempDirSync({ prefix: "kunai-shk-" });
     try {
       agents.push(
         ...await Promise.all(addrs.map((addr, i) =>
@@ -88,6 +90,20 @@ Deno.test({
             // a check of each node's own, shown on another agent only if that node answers for itself
             files: {
               "here.json": { check: { interval: "1h", critical_if: "False", ok_output: `'on g${i}'` } },
+              // g0 exports the cluster to Nagios: other nodes' own checks are asked of them
+              ...(i === 0
+                ? {
+                  "shinken.json": {
+                    shinken: {
+                      cfg_path: shinkenDir,
+                      external_command_file: "",
+                      reload_command: "",
+                      monitoring_tool: "nagios",
+                      poll_interval: "1s",
+                    },
+                  },
+                }
+                : {}),
             },
           })
         )),
@@ -112,6 +128,18 @@ Deno.test({
         if (seen !== "on g1") await new Promise((r) => setTimeout(r, 250));
       }
       assert.equal(seen, "on g1");
+      // g0's Nagios export holds g1's own check too, not only its services' (g1 was asked)
+      const g1File = () => {
+        for (const e of Deno.readDirSync(shinkenDir)) {
+          const text = Deno.readTextFileSync(join(shinkenDir, e.name));
+          if (/display_name\s+g1$/m.test(text)) return text;
+        }
+        return "";
+      };
+      for (let i = 0; i < 60 && !/_KUNAI_CHECK\s+here$/m.test(g1File()); i++) {
+        await new Promise((r) => setTimeout(r, 250));
+      }
+      assert.match(g1File(), /_KUNAI_CHECK\s+here$/m);
       // the peer route over TCP: a body the keyring did not seal is refused as such
       const forged = await fetch(`http://${addrs[1]}:${ports[1]}/checks-internal/state`, {
         method: "POST",
@@ -206,9 +234,9 @@ Deno.test({
       throw err;
     } finally {
       await Promise.all(agents.map((a) => a.stop(3000).catch(() => {})));
-      for (const a of agents) {
+      for (const dir of [...agents.map((a) => a.dir), shinkenDir]) {
         try {
-          Deno.removeSync(a.dir, { recursive: true });
+          Deno.removeSync(dir, { recursive: true });
         } catch { /* ignore */ }
       }
     }
