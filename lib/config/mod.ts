@@ -53,6 +53,8 @@ export {
 } from "./local_file.ts";
 export { listPacks, type PackInfo } from "./packs.ts";
 export { closestName } from "./suggest.ts";
+export { handlerCandidates } from "./handler_refs.ts";
+import { handlerRefWarnings } from "./handler_refs.ts";
 
 export interface GossipConfig {
   probe_interval: number;
@@ -392,7 +394,7 @@ export function resolveConfig(opts: ResolveOptions = {}): AgentConfig {
     cfgDir,
     dirs,
     files: raw.files,
-    warnings: raw.warnings,
+    warnings: [...raw.warnings, ...handlerRefWarnings(raw.objects)],
     paramSource: raw.paramSource,
   };
 }

@@ -2,7 +2,7 @@
  * Handler objects (reference §9) as loaded from the configuration, and how a check's handler name
  * finds one. Pure: no I/O.
  */
-import type { LoadedObject } from "../config/mod.ts";
+import { handlerCandidates, type LoadedObject } from "../config/mod.ts";
 import { maskUrl } from "./webhook.ts";
 
 export type Severity = "ok" | "warning" | "critical" | "unknown";
@@ -63,12 +63,8 @@ export function handlerDefs(objects: Record<string, LoadedObject>): Map<string, 
  * defines it in local.json, whose id is `local`).
  */
 export function findHandler(defs: Map<string, HandlerDef>, name: string): HandlerDef | undefined {
-  const exact = defs.get(name);
-  if (exact) return exact;
-  const suffixed = [...defs.values()].filter((d) => d.name.endsWith(`/${name}`));
-  if (suffixed.length === 1) return suffixed[0];
-  if (name === "default" && defs.size === 1) return [...defs.values()][0];
-  return undefined;
+  const c = handlerCandidates(defs.keys(), name);
+  return c.length === 1 ? defs.get(c[0]) : undefined;
 }
 
 /**

@@ -387,3 +387,26 @@ Deno.test("the original's Python plug-ins are said, not dropped without a word: 
     assert.ok(cfg.objects.check["packs/app/collectors/c"], "the folder's JSON still loads");
   });
 });
+
+Deno.test("a check naming a handler that means none (a typo, or a name several handlers end with) is a warning naming the file", () => {
+  withFiles({
+    "local.json": { data: "DATA" },
+    "handlers/mail.json": { handler: { type: "mail", contacts: ["a@b.c"] } },
+    "ops/mail.json": { handler: { type: "mail", contacts: ["o@b.c"] } },
+    "handlers/hook.json": { handler: { type: "webhook", url: "http://127.0.0.1:9/x" } },
+    "checks/ok.json": {
+      check: { critical_if: "False", handlers: ["default", "handlers/mail", "hook", "ops/mail"] },
+    },
+    "checks/typo.json": { check: { critical_if: "False", handlers: ["mial"] } },
+    "checks/short.json": { check: { critical_if: "False", handlers: ["mail"] } },
+    "web.json": { service: { name: "web", check: { critical_if: "False", handlers: ["pager"] } } },
+  }, (cfgDir, dir) => {
+    const cfg = resolveConfig({ cfgDir, dataDir: join(dir, "data"), env: { HOME: dir } });
+    const said = cfg.warnings.map((w) => `${w.file.slice(cfgDir.length + 1)} ${w.path}: ${w.message}`).sort();
+    assert.deepEqual(said, [
+      'checks/short.json check.handlers: handler "mail" matches several handlers (handlers/mail, ops/mail): none is used; name one by its id',
+      'checks/typo.json check.handlers: handler "mial" matches no handler (there are: handlers/hook, handlers/mail, ops/mail)',
+      'web.json service.check.handlers: handler "pager" matches no handler (there are: handlers/hook, handlers/mail, ops/mail)',
+    ]);
+  });
+});
