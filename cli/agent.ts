@@ -277,9 +277,14 @@ export const agentCommands: CommandGroup = {
       description: "re-read the configuration files (like SIGHUP); invalid files are refused and reported",
       options: { json: { type: "boolean", description: "JSON output" } },
       async run({ out, options, client }) {
-        const r = await client().json<{ files: number; restart_needed: string[] }>("POST", "/agent/reload");
+        const r = await client().json<{ files: number; restart_needed: string[]; warnings?: string[] }>(
+          "POST",
+          "/agent/reload",
+        );
         if (options.json) out.json(r);
         else {
+          // what the log says at WARNING, said here too: whoever just edited a file is reading this
+          for (const w of r.warnings ?? []) out.error(`kunai: warning: ${w}`);
           out.line(`configuration reloaded (${r.files} file(s))`);
           if (r.restart_needed.length) out.line(`needs a restart to apply: ${r.restart_needed.join(", ")}`);
         }

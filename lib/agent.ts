@@ -63,10 +63,12 @@ export interface AgentOptions {
   reloadConfig?: (texts?: Record<string, string>) => AgentConfig | Promise<AgentConfig>;
 }
 
-/** What a reload did: files read, and parameters that changed but take effect only at restart. */
+/** What a reload did: files read, parameters that changed but take effect only at restart, warnings. */
 export interface ReloadResult {
   files: number;
   restart_needed: string[];
+  /** The configuration's warnings (file: path: message), as the log says them. */
+  warnings: string[];
 }
 
 /** Agent parameters applied at runtime by a reload (the others need a restart). */
@@ -352,7 +354,7 @@ export class Agent {
     );
     this.restartNeeded = restart;
     this.bus.emit("config.reloaded", { files: next.files });
-    return { files: next.files.length, restart_needed: restart };
+    return { files: next.files.length, restart_needed: restart, warnings: next.warnings.map(formatProblem) };
   }
 
   #updates: Promise<unknown> = Promise.resolve();

@@ -12,13 +12,18 @@ Deno.test("kunai agent reload and SIGHUP apply new files; a broken file is refus
     Deno.mkdirSync(join(a.cfgDir, "extra"));
     Deno.writeTextFileSync(
       join(a.cfgDir, "extra", "ping.json"),
-      JSON.stringify({ check: { critical_if: "1 > 2", apply_on: "*" } }),
+      JSON.stringify({ check: { critical_if: "1 > 2", apply_on: "*", handlers: ["mial"] } }),
     );
     const local = JSON.parse(Deno.readTextFileSync(a.configFile));
     Deno.writeTextFileSync(a.configFile, JSON.stringify({ ...local, tags: ["web", "db"], port: a.port + 1 }));
     const r = await a.cli(["agent", "reload", "--json"]);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(JSON.parse(r.stdout).restart_needed, ["port"]);
+    // the configuration's warnings come back to whoever reloads, not only to the log
+    assert.match(
+      JSON.parse(r.stdout).warnings.join("\n"),
+      /extra\/ping\.json: check\.handlers: handler "mial" matches no handler/,
+    );
     assert.ok((await checkIds()).includes("extra/ping"));
     const info = JSON.parse((await a.cli(["info", "--json"])).stdout);
     assert.ok(info.tags.includes("db"), `tags ${info.tags}`);
@@ -26,6 +31,12 @@ Deno.test("kunai agent reload and SIGHUP apply new files; a broken file is refus
     assert.deepEqual(info.restart_needed, ["port"]);
     assert.match((await a.cli(["info"])).stdout, /Restart needed: +port\n/);
 
+    const text = await a.cli(["agent", "reload"]);
+    assert.equal(text.code, 0, text.stderr);
+    assert.match(
+      text.stderr,
+      /^kunai: warning: .*ping\.json: check\.handlers: handler "mial" matches no handler/m,
+    );
     // a broken file: refused with the file named, nothing changes
     Deno.writeTextFileSync(join(a.cfgDir, "extra", "bad.json"), '{"check": {"interval": 5x}}');
     const bad = await a.cli(["agent", "reload"]);
@@ -48,7 +59,7 @@ Deno.test("kunai agent reload and SIGHUP apply new files; a broken file is refus
     assert.equal((await a.cli(["info", "--json"])).code, 0, "still running");
     const reloads = (file: string) =>
       Deno.readTextFileSync(file).match(/INFO: configuration reloaded/g)?.length ?? 0;
-    assert.equal(reloads(`${log}.moved`), 1, "the first reload's line stays in the moved file");
+    assert.equal(reloads(`${log}.moved`), 2, "the first two reloads' lines stay in the moved file");
     assert.equal(reloads(log), 1, "SIGHUP's reload is logged in the new file");
   } finally {
     await a.stop();
