@@ -169,6 +169,23 @@ export function printInfo(out: Output, info: Info, showLogs: boolean): void {
     const ws = info.websocket_info as { nb_connexions?: number } | null | undefined;
     if (key === "websocket" && ws) out.twoCol("nb connexions", ws.nb_connexions ?? 0);
   }
+  const shinken = info.shinken as Record<string, unknown> | undefined;
+  if (shinken?.enabled) {
+    out.title("Shinken");
+    for (
+      const [f, label] of [
+        ["cfg_path", "cfg path"],
+        ["monitoring_tool", "tool"],
+        ["external_command_file", "command file"],
+        ["reloads", "reloads"],
+        ["reload_failures", "reload failures"],
+        ["lines", "lines written"],
+        ["dropped", "lines dropped"],
+        ["remote_polls", "polls of nodes"],
+        ["remote_unanswered", "unanswered"],
+      ]
+    ) if (shinken[f] !== undefined && shinken[f] !== "") out.twoCol(label, shinken[f]);
+  }
   out.title("Collectors");
   const cols = info.collectors ?? {};
   if (!Object.keys(cols).length) out.line(out.paint("No collectors", "grey"));

@@ -140,6 +140,10 @@ Deno.test({
         await new Promise((r) => setTimeout(r, 250));
       }
       assert.match(g1File(), /_KUNAI_CHECK\s+here$/m);
+      assert.match(
+        (await agents[0].cli(["info"])).stdout,
+        /^={10} \[Shinken\]:\n(.*\n)*Polls of nodes: +[1-9]/m,
+      );
       // the peer route over TCP: a body the keyring did not seal is refused as such
       const forged = await fetch(`http://${addrs[1]}:${ports[1]}/checks-internal/state`, {
         method: "POST",
