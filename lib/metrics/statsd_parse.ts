@@ -138,7 +138,8 @@ function parseGroup(name: string, group: string): StatsdSample | StatsdBad {
   const rawValue = group.slice(0, bar);
   let kindEnd = group.indexOf("|", bar + 1);
   if (kindEnd < 0) kindEnd = group.length;
-  const kindText = group.slice(bar + 1, kindEnd);
+  // trimmed as etsy trims it (`x:1|c ` from a sloppy script is a counter there)
+  const kindText = group.slice(bar + 1, kindEnd).trim();
   let rate = 1;
   if (kindEnd < group.length) {
     const extra = group.slice(kindEnd + 1);

@@ -142,3 +142,18 @@ Deno.test("a statsd key or set member over 900 characters is a bad line; long ke
   assert.equal(out.get(`stats.sets.users.${"a".repeat(40)}.count`), 1);
   assert.equal([...out.keys()].some((k) => k.includes(`${long}x`)), false);
 });
+
+Deno.test("a type with spaces around it is read as etsy reads it (trimmed): `x:1|c ` counts, `-5|ms ` is still a bad group", () => {
+  // etsy statsd 0.9.0 (stats.js: `fields[1].trim()`) aggregates the c, ms and g lines; it checks the value
+  // against the untrimmed type, so it takes `-5|ms ` and refuses `x|s ` (a non-numeric member): not copied
+  const a = agg(10);
+  a.ingestText("c:1|c \nc:2| c\nc:4|c\t|@0.5\nt:5|ms \ng:7|g \nu:x|s \nh:3|h \nneg:-5|ms ");
+  assert.equal(a.stats.bad_lines, 1, a.lastBad);
+  assert.match(a.lastBad, /^negative timing/);
+  const m = asMap(a.flush(100));
+  assert.equal(m.get("stats.gauges.c.count"), 11);
+  assert.equal(m.get("stats.timers.t.sum"), 5);
+  assert.equal(m.get("stats.timers.h.sum"), 3);
+  assert.equal(m.get("stats.gauges.g"), 7);
+  assert.equal(m.get("stats.sets.u.count"), 1);
+});
