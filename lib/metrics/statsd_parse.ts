@@ -162,11 +162,12 @@ function parseGroup(name: string, group: string): StatsdSample | StatsdBad {
     if (rawValue.length > MAX_KEY_CHARS) return { bad: `set member longer than ${MAX_KEY_CHARS} characters` };
     return { name, kind, value: NaN, rate, delta: false, member: rawValue };
   }
-  if (rawValue === "" || rawValue.trim() !== rawValue) return { bad: "value is not a number" };
+  // spaces around the number are allowed as etsy's Number() allows them (`x: 1|c`); none at all is not
+  if (rawValue.trim() === "") return { bad: "value is not a number" };
   const value = Number(rawValue);
   if (!Number.isFinite(value)) return { bad: "value is not a finite number" };
   if (kindText === "ms" && value < 0) return { bad: "negative timing" }; // as etsy (`h`, `d` may be)
-  const first = rawValue.charCodeAt(0);
+  const first = rawValue.charCodeAt(0); // as sent: etsy's `/^[-+]/` (` +3` sets 3)
   const delta = kind === "g" && (first === 43 /* + */ || first === 45 /* - */);
   return { name, kind, value, rate, delta, member: "" };
 }

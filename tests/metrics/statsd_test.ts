@@ -157,3 +157,23 @@ Deno.test("a type with spaces around it is read as etsy reads it (trimmed): `x:1
   assert.equal(m.get("stats.gauges.g"), 7);
   assert.equal(m.get("stats.sets.u.count"), 1);
 });
+
+Deno.test("a number with spaces around it is read as etsy reads it (Number()): `x: 1|c` counts; a blank value is still bad", () => {
+  // what etsy statsd 0.9.0 flushes for these lines; a gauge is a change only when `+`/`-` is its first
+  // character (etsy: `/^[-+]/` on the value as sent), so ` +3` sets 3 and `+3 ` adds 3. A blank value
+  // (`x: |c`) etsy takes as 0 (Number(" ")); it stays a bad line here
+  const a = agg(10);
+  a.ingestText(
+    "c: 1|c\nc:2 |c\nc:\t4|c|@0.5\nt: 5|ms\ng:1|g\ng: +3|g\nh:1|g\nh:+3 |g\nblank: |c\nneg: -5|ms",
+  );
+  assert.equal(a.stats.bad_lines, 2, a.lastBad);
+  const m = asMap(a.flush(100));
+  assert.equal(m.get("stats.gauges.c.count"), 11);
+  assert.equal(m.get("stats.timers.t.sum"), 5);
+  assert.equal(m.get("stats.gauges.g"), 3);
+  assert.equal(m.get("stats.gauges.h"), 4);
+  assert.equal(m.has("stats.gauges.blank.count"), false);
+  assert.equal(m.has("stats.timers.neg.count"), false);
+  const [s] = parseStatsdLine("u: bob|s");
+  assert.ok(!("bad" in s) && s.member === " bob", "a set member is kept as sent, as etsy keeps it");
+});
