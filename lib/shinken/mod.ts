@@ -76,6 +76,8 @@ export function createShinken(
   const remote = deps.remoteChecks
     ? new RemoteCheckCache(ctx, deps.remoteChecks, membership, (m, listChanged) => {
       renderer.forget(m);
+      // the route alone (no exporter running) renders, and writes nothing
+      if (!running) return;
       if (listChanged) hostFiles.schedule();
       commands.onMember(m);
     }, cfg.poll_interval)
@@ -89,11 +91,13 @@ export function createShinken(
   const commands = new ExternalCommands(ctx, cfg, membership, localChecks, remoteOf);
   const offs: Array<() => void> = [];
   let routePoll: { at: number; done: Promise<void> } | null = null;
+  let running = false;
   const api: Subsystem & ShinkenApi = {
     name: "shinken",
     enabled,
     async start() {
       if (!enabled) return;
+      running = true;
       if (cfg.external_command_file) await commandFileReady();
       const sync = () => hostFiles.schedule();
       offs.push(ctx.bus.onMembers(sync));
@@ -122,6 +126,7 @@ export function createShinken(
       );
     },
     async stop() {
+      running = false;
       for (const off of offs.splice(0)) off();
       await remote?.stop();
       commands.stop();

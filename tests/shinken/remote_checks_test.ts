@@ -12,6 +12,7 @@ import { checkBriefs } from "../../lib/shinken/lazy.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { makeTestCtx, until } from "../helpers.ts";
+import { pathExists } from "../../lib/fs/mod.ts";
 import { member } from "./fixtures.ts";
 
 Deno.test("the cache asks other live nodes, hands on list and state changes only, keeps a silent node's last answer", async () => {
@@ -192,5 +193,9 @@ Deno.test("the export route without a shinken object asks the other nodes before
   await clock.advance(FRESH_MS);
   await (await routes.request("/agent/shinken/export")).body?.cancel();
   assert.equal(asked, 2, "asked again once it is FRESH_MS old");
+  // no exporter runs: the route renders and writes nothing (its cfg_path is "": the cwd)
+  await clock.advance(5_000);
+  await new Promise((r) => setTimeout(r, 50));
+  assert.equal(pathExists(join(Deno.cwd(), `${members[1].uuid}.cfg`)), false);
   await s.stop();
 });
