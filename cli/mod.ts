@@ -125,7 +125,9 @@ function commandUsage(group: CommandGroup, cmd: CommandSpec): string {
     lines.push("", "Options:");
     for (const [name, o] of opts) {
       const flag = `${o.short ? `-${o.short}, ` : "    "}--${name}${o.type === "string" ? " VALUE" : ""}`;
-      lines.push(`  ${flag.padEnd(24)}${o.description}`);
+      // a flag too long for the column gets its description on the next line, not glued to it
+      if (flag.length < 24) lines.push(`  ${flag.padEnd(24)}${o.description}`);
+      else lines.push(`  ${flag}`, `  ${"".padEnd(24)}${o.description}`);
     }
   }
   // the group's bare command (`kunai members`): its other commands are found from its help too

@@ -100,6 +100,10 @@ Deno.test("help: global, per group and per command", async () => {
   assert.match(await commandList(), /keygen/);
   // what other tools answer to
   assert.deepEqual(await run(["--version"]), { code: 0, out: VERSION, err: "" });
+  // an option too long for the column keeps its description apart (it was glued: "VALUEread the keys")
+  const long = await run(["kv", "export", "--help"]);
+  assert.match(long.out, /^ {6}--from-original VALUE\n {26}read the keys/m);
+  assert.match(long.out, /^ {6}--json {14}JSON output/m);
   const helpOf = await run(["help", "agent", "start"]);
   assert.equal(helpOf.code, 0);
   assert.match(helpOf.out, /--daemon/);
