@@ -15,6 +15,7 @@
  * ```
  */
 import { validateKey } from "../lib/kv/keys.ts";
+import { bytesToBase64 } from "../lib/kv/record.ts";
 import { UsageError } from "./types.ts";
 
 /** What the original keeps for itself, and why it is not imported. */
@@ -72,12 +73,6 @@ async function get(url: string, timeoutMs: number): Promise<Response> {
   }
 }
 
-function b64(bytes: Uint8Array): string {
-  let s = "";
-  for (let i = 0; i < bytes.length; i += 0x8000) s += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
-  return btoa(s);
-}
-
 /** Lists the original agent's keys and reads every user key; throws naming the URL when it cannot. */
 export async function readOriginal(raw: string, prefix = "", timeoutMs = 10_000): Promise<OriginalPlan> {
   const base = baseUrl(raw);
@@ -119,7 +114,7 @@ export async function readOriginal(raw: string, prefix = "", timeoutMs = 10_000)
     }
     const body = new Uint8Array(await res.arrayBuffer());
     if (!res.ok) throw new Error(`${root}/kv/${key}: HTTP ${res.status}`);
-    plan.entries.push({ key, flags: 0, value: b64(body) });
+    plan.entries.push({ key, flags: 0, value: bytesToBase64(body) });
   }
   return plan;
 }
