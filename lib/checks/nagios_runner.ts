@@ -79,6 +79,22 @@ export function checkExecutable(path: string, dirs: PluginDirs): string {
 }
 
 /**
+ * Why a plugin path may be wrong: the `$macros$` of its first word that nothing set (each became
+ * ""), with a "did you mean" when one is near `$nagiosplugins$` or `$libexec$`; "" when none.
+ */
+function macroHint(word: string, look: (path: string) => unknown): string {
+  const unset = unknownMacros(word, look);
+  if (!unset.length) return "";
+  const meant = unset.map((m) =>
+    closestName(m.slice(1, -1).split("|")[0].trim(), ["nagiosplugins", "libexec"])
+  )
+    .find((n) => n !== undefined);
+  return ` (${unset.join(", ")} ${unset.length > 1 ? "are" : "is"} not set: empty${
+    meant ? `; did you mean $${meant}$?` : ""
+  })`;
+}
+
+/**
  * Expands macros and resolves the executable. The line is split into words first and each word
  * expanded, so a value with spaces stays one argument; `shell: true` runs `/bin/sh -c <text>`.
  */
@@ -110,17 +126,9 @@ export function resolveCommand(
   }
   const argv = words.map((w) => expandMacros(w, look));
   // a macro nothing answers becomes "": say which, or "/check_load does not exist" reads as a mystery
-  const unset = words.length ? unknownMacros(words[0], look) : [];
-  const meant = unset.map((m) =>
-    closestName(m.slice(1, -1).split("|")[0].trim(), ["nagiosplugins", "libexec"])
-  )
-    .find((n) => n !== undefined);
-  const hint = unset.length
-    ? ` (${unset.join(", ")} ${unset.length > 1 ? "are" : "is"} not set: empty${
-      meant ? `; did you mean $${meant}$?` : ""
-    })`
-    : "";
-  if (!argv.length || !argv[0]) throw new PluginRefused(`script is empty${hint}`);
+  // (worked out only when a run is refused: resolution happens at every run)
+  const hint = () => macroHint(words[0] ?? "", look);
+  if (!argv.length || !argv[0]) throw new PluginRefused(`script is empty${hint()}`);
   let exe = argv[0];
   if (!exe.includes("/")) {
     const found = [plugins, ...dirs.pluginDirs, dirs.libexec].map((d) => join(d, exe)).find((p) => {
@@ -132,7 +140,7 @@ export function resolveCommand(
     });
     if (!found) {
       throw new PluginRefused(
-        `plugin ${exe} not found in ${[...dirs.pluginDirs, dirs.libexec].join(", ")}${hint}`,
+        `plugin ${exe} not found in ${[...dirs.pluginDirs, dirs.libexec].join(", ")}${hint()}`,
       );
     }
     exe = found;
@@ -140,7 +148,8 @@ export function resolveCommand(
   try {
     argv[0] = checkExecutable(exe, dirs);
   } catch (err) {
-    if (err instanceof PluginRefused && hint) throw new PluginRefused(err.message + hint);
+    const h = err instanceof PluginRefused ? hint() : "";
+    if (h) throw new PluginRefused((err as Error).message + h);
     throw err;
   }
   return { argv, executable: argv[0] };
