@@ -1,7 +1,7 @@
 /**
  * Finds the agent a CLI command talks to: `--http-addr URL` (or `KUNAI_HTTP_ADDR`) over TCP with
- * `--token` (or `KUNAI_HTTP_TOKEN`), else the `socket` of the config file given with `-c/--config`
- * (or `KUNAI_CONFIG`), else the default configuration's socket.
+ * `--token` (or `KUNAI_HTTP_TOKEN`), else the `socket` of the config file (or configuration
+ * directory) given with `-c/--config` (or `KUNAI_CONFIG`), else the default configuration's socket.
  */
 import { resolve } from "node:path";
 import { AgentClient } from "../lib/client/mod.ts";
@@ -14,8 +14,20 @@ export interface Target {
   source: string;
 }
 
-/** Reads `socket` (and `data`) from a config file; throws a clear error when unreadable. */
+/**
+ * Reads `socket` (and `data`) from a config file; throws a clear error when unreadable. A
+ * configuration directory (what `agent start --cfg-dir` takes) is read whole, as the agent reads
+ * it: its socket may be set in any of its files or by `KUNAI_SOCKET`.
+ */
 export function targetFromFile(file: string, env: Record<string, string>): Target {
+  if (isDirectory(file)) {
+    try {
+      const cfg = resolveConfig({ cfgDir: file, env });
+      return { socket: cfg.params.socket, source: `${resolve(file)} (configuration directory)` };
+    } catch (err) {
+      throw new CliConfigError(`cannot read configuration directory ${file}: ${(err as Error).message}`);
+    }
+  }
   let text: string;
   try {
     text = Deno.readTextFileSync(file);
@@ -64,6 +76,14 @@ export function resolveTarget(
     return { socket: systemSocket, source: `${systemSocket} (the system's agent; none at ${t.socket})` };
   }
   return t;
+}
+
+function isDirectory(path: string): boolean {
+  try {
+    return Deno.statSync(path).isDirectory;
+  } catch {
+    return false;
+  }
 }
 
 function isSocket(path: string): boolean {

@@ -83,9 +83,10 @@ export async function loadGroup(word: string | undefined): Promise<CommandGroup 
 const GLOBAL_HELP = `Usage: kunai [global options] <command> [command options] [arguments]
 
 Global options (accepted anywhere before "--"; -l, -D and -v before the command only):
-  -c, --config FILE     configuration file whose 'socket' names the agent to talk to
-                        (default: $KUNAI_CONFIG, else $KUNAI_SOCKET's socket, else the
-                        agent's default configuration)
+  -c, --config FILE     configuration file whose 'socket' names the agent to talk to, or
+                        the agent's configuration directory (its --cfg-dir); default:
+                        $KUNAI_CONFIG, else $KUNAI_SOCKET's socket, else the agent's
+                        default configuration
       --http-addr URL   talk to the agent over TCP instead of the unix socket
                         (http://host:port, host:port or unix:/path; default: $KUNAI_HTTP_ADDR)
       --token TOKEN     bearer token for write routes over TCP (default: $KUNAI_HTTP_TOKEN;

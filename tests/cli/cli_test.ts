@@ -200,6 +200,25 @@ Deno.test("the CLI finds the socket from -c FILE, $data$ and KUNAI_CONFIG", () =
   }
 });
 
+Deno.test("-c DIR: the agent's configuration directory is read whole, as agent start --cfg-dir reads it", () => {
+  const { dir, cleanup } = tempDir();
+  try {
+    // the socket set in another file of the directory than local.json, and relative to data
+    Deno.mkdirSync(`${dir}/etc`);
+    Deno.writeTextFileSync(`${dir}/etc/local.json`, JSON.stringify({ data: `${dir}/data` }));
+    Deno.writeTextFileSync(`${dir}/etc/zz-socket.json`, JSON.stringify({ socket: "$data$/other.sock" }));
+    const t = resolveTarget(`${dir}/etc`, {});
+    assert.equal(t.socket, `${dir}/data/other.sock`);
+    assert.match(t.source, /configuration directory/);
+    assert.equal(resolveTarget(undefined, { KUNAI_CONFIG: `${dir}/etc` }).socket, `${dir}/data/other.sock`);
+    // a directory the agent would refuse is refused the same way, naming the file
+    Deno.writeTextFileSync(`${dir}/etc/bad.json`, "{ nope");
+    assert.throws(() => resolveTarget(`${dir}/etc`, {}), /cannot read configuration directory .*bad\.json/);
+  } finally {
+    cleanup();
+  }
+});
+
 Deno.test("agent start --daemon hands the child absolute directories (it runs from /)", async () => {
   const { absoluteDirArgs } = await import("../../cli/agent.ts");
   const cwd = Deno.cwd();
