@@ -15,6 +15,29 @@ const TYPES: Record<string, string> = {
   ico: "image/x-icon",
 };
 
+/**
+ * The pages' policy. The UI shows what other agents sent (names, tags, check outputs, event
+ * payloads) and holds the API token for its writes: it builds its DOM as text, and this keeps an
+ * injection that got through from running (only the scripts and styles of /ui/, no inline code, no
+ * plugins, no `<base>`), from sending a form anywhere, and keeps other sites from framing the page
+ * (a click on a framed "Save" or "End maintenance" is a write where `http.open_writes` is set).
+ * `connect-src` stays open: config.js may list other agents, at any address, and their websocket feeds.
+ */
+export const UI_PAGE_HEADERS: Readonly<Record<string, string>> = {
+  "content-security-policy": [
+    "default-src 'none'",
+    "script-src 'self'",
+    "style-src 'self'",
+    "img-src 'self' data:",
+    "connect-src 'self' http: https: ws: wss:",
+    "base-uri 'none'",
+    "form-action 'none'",
+    "frame-ancestors 'none'",
+  ].join("; "),
+  "x-frame-options": "DENY",
+  "referrer-policy": "no-referrer",
+};
+
 /** `js/app.js` → ok; anything with `..`, a leading slash, backslashes or odd characters → null. */
 export function safeUiPath(rel: string): string | null {
   if (
@@ -44,9 +67,13 @@ export function uiRoutes(root: URL = new URL("ui/", projectRoot())): RouteTable 
   const send = async (rel: string) => {
     const bytes = await load(rel);
     const ext = rel.slice(rel.lastIndexOf(".") + 1);
-    return new Response(bytes as Uint8Array<ArrayBuffer>, {
-      headers: { "content-type": TYPES[ext] ?? "application/octet-stream", "cache-control": "no-cache" },
-    });
+    const headers: Record<string, string> = {
+      "content-type": TYPES[ext] ?? "application/octet-stream",
+      "cache-control": "no-cache",
+      "x-content-type-options": "nosniff",
+    };
+    if (ext === "html") Object.assign(headers, UI_PAGE_HEADERS);
+    return new Response(bytes as Uint8Array<ArrayBuffer>, { headers });
   };
   const r = new RouteTable("ui");
   r.read("GET", "/ui", "redirects to /ui/", (c) => c.redirect("/ui/"));

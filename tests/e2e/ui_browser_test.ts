@@ -75,22 +75,44 @@ Deno.test({
       const page = await browser.newPage({ viewport: { width: 1200, height: 800 } });
       const errors: string[] = [];
       page.on("pageerror", (e) => errors.push(String(e)));
-      await page.goto(`http://${hosts[0]}:${ports[0]}/ui/`);
+      // what the pages' Content-Security-Policy refuses, and any file the browser could not load
+      page.on("console", (m) => {
+        if (/Content Security Policy|Refused to|Failed to load resource/.test(m.text())) {
+          errors.push(m.text());
+        }
+      });
+      const served = await page.goto(`http://${hosts[0]}:${ports[0]}/ui/`);
+      assert.match(
+        served?.headers()["content-security-policy"] ?? "",
+        /script-src 'self'.*frame-ancestors 'none'/,
+      );
       await page.locator(".card.node").nth(2).waitFor({ timeout: 15_000 });
       assert.equal(await page.locator(".card.node").count(), 3);
+      // the policy holds in the browser: a script injected into the page does not run
+      assert.equal(
+        await page.evaluate(`(() => {
+          const s = document.createElement("script");
+          s.textContent = "document.body.dataset.injected = 'ran'";
+          document.body.append(s);
+          s.remove();
+          return document.body.dataset.injected ?? "blocked";
+        })()`),
+        "blocked",
+      );
+      errors.length = 0; // the refusal just asked for is said on the console
       await page.locator("#conn.conn-live").waitFor({ timeout: 15_000 });
       assert.equal((await page.locator("#badge-nodes").textContent())?.trim(), "3");
       await page.screenshot({ path: `${ARTIFACTS}/nodes.png` });
 
       // t:<tag> filters; s: and names too
       await page.fill("#node-filter", "t:web");
-      await page.waitForFunction(`document.querySelectorAll(".card.node").length === 1`);
+      await until("1 node card(s)", async () => await page.locator(".card.node").count() === 1);
       assert.equal(await page.locator(".card.node").getAttribute("data-name"), "u0");
       await page.fill("#node-filter", "t:db");
-      await page.waitForFunction(`document.querySelectorAll(".card.node").length === 2`);
+      await until("2 node card(s)", async () => await page.locator(".card.node").count() === 2);
       await page.fill("#node-filter", "");
       await page.check("#node-expand");
-      await page.waitForFunction(`document.querySelectorAll(".card.node").length === 3`);
+      await until("3 node card(s)", async () => await page.locator(".card.node").count() === 3);
 
       // kill one: the page shows it dead through the websocket, without reload
       await page.evaluate(() => (globalThis as unknown as { __marker: number }).__marker = 42);
@@ -264,6 +286,12 @@ Deno.test({
       const errors: string[] = [];
       const dialogs: string[] = [];
       page.on("pageerror", (e) => errors.push(String(e)));
+      page.on("console", (m) => {
+        // (not "Failed to load resource": this test asks for 401s)
+        if (/Content Security Policy|Refused to/.test(m.text())) {
+          errors.push(m.text());
+        }
+      });
       page.on("dialog", (d) => {
         dialogs.push(d.message());
         d.dismiss().catch(() => {});

@@ -25,10 +25,22 @@ Deno.test("the UI is served at /ui/ with content types; traversal and missing fi
     assert.equal(index.status, 200);
     assert.match(index.headers.get("content-type") ?? "", /text\/html/);
     assert.match(await index.text(), /<script src="config.js"><\/script>/);
+    // pages: only /ui/'s own scripts and styles, never framed; every file: no type sniffing
+    const csp = index.headers.get("content-security-policy") ?? "";
+    for (
+      const d of ["default-src 'none'", "script-src 'self'", "style-src 'self'", "frame-ancestors 'none'"]
+    ) {
+      assert.ok(csp.split("; ").includes(d), `${d} in ${csp}`);
+    }
+    assert.doesNotMatch(csp, /unsafe-inline|unsafe-eval/);
+    assert.equal(index.headers.get("x-frame-options"), "DENY");
+    assert.equal(index.headers.get("x-content-type-options"), "nosniff");
     const js = await app.request("/ui/js/app.js");
     assert.match(js.headers.get("content-type") ?? "", /javascript/);
+    assert.equal(js.headers.get("x-content-type-options"), "nosniff");
     await js.body?.cancel();
     const api = await app.request("/ui/api");
+    assert.equal(api.headers.get("content-security-policy"), csp);
     assert.match(await api.text(), /openapi\.json/);
     assert.equal((await app.request("/ui")).status, 302);
     for (const p of ["/ui/..%2Fdeno.json", "/ui/nope.js", "/ui/js"]) {
@@ -52,12 +64,29 @@ Deno.test("the UI uses no CDN: every script and stylesheet is a local file", () 
   }
 });
 
+Deno.test("the pages hold no inline script or style, which their Content-Security-Policy would refuse", () => {
+  const dir = new URL("../../ui/", import.meta.url);
+  for (const f of ["index.html", "api.html"]) {
+    const html = Deno.readTextFileSync(new URL(f, dir));
+    assert.doesNotMatch(html, /<script(?![^>]*\bsrc=)[^>]*>/, `${f}: an inline <script>`);
+    assert.doesNotMatch(html, /<style\b|\sstyle=|\son[a-z]+=|javascript:/i, `${f}: inline style or handler`);
+  }
+  const api = Deno.readTextFileSync(new URL("api.html", dir));
+  assert.match(api, /<script src="js\/api_page\.js"><\/script>/);
+  // the scripts never write an inline style or handler either
+  for (const e of Deno.readDirSync(new URL("js/", dir))) {
+    const src = Deno.readTextFileSync(new URL(`js/${e.name}`, dir));
+    assert.doesNotMatch(src, /setAttribute\(\s*["'](style|on[a-z]+)["']|\bstyle:\s|innerHTML|eval\(/, e.name);
+  }
+});
+
 Deno.test("index.html loads every page script, and every menu entry names a page a script defines", () => {
   const dir = new URL("../../ui/", import.meta.url);
   const html = Deno.readTextFileSync(new URL("index.html", dir));
   const scripts = [...html.matchAll(/<script src="js\/([^"]+)"><\/script>/g)].map((m) => m[1]);
+  // api_page.js is the API page's (api.html)
   const files = [...Deno.readDirSync(new URL("js/", dir))].map((e) => e.name).filter((n) =>
-    n.endsWith(".js")
+    n.endsWith(".js") && n !== "api_page.js"
   );
   assert.deepEqual(
     [...scripts].sort(),
