@@ -119,6 +119,19 @@ export function parseExport(
   });
 }
 
+/**
+ * Says, on stderr, that the agent keeps keys to itself: it answered with the KV's isolation header
+ * (no member of its cluster is tagged `kv`, others are alive; the reference's rule).
+ */
+function warnIsolated(out: Output, res: Response, what: string): void {
+  const n = Number(res.headers.get("x-kunai-kv-isolated") ?? "0");
+  if (!(n > 0)) return;
+  out.error(
+    `warning: no member of the cluster is tagged kv, so ${what} on the agent asked alone; ` +
+      `the ${n} other member(s) do not see its keys: tag at least 3 nodes kv (kv.replicas) to replicate the store`,
+  );
+}
+
 function needKey(positionals: string[], what = "key"): string {
   const k = positionals[0];
   if (!k) throw new UsageError(`missing ${what}`);
@@ -216,6 +229,7 @@ export const kvCommands: CommandGroup = {
         if (res.status === 404) {
           await res.body?.cancel();
           out.error(`key ${key} not found`);
+          warnIsolated(out, res, "a key written through another agent is not");
           return 1;
         }
         if (!res.ok) throw await failOf(res);
@@ -266,6 +280,7 @@ export const kvCommands: CommandGroup = {
         if (!res.ok) throw await failOf(res);
         const ok = await res.json();
         const index = res.headers.get("x-kunai-index");
+        warnIsolated(out, res, "this key is kept");
         const refused = ok ? null : await casRefusal(client(), key, options.cas);
         if (options.json) {
           out.json({ key, ok, index: Number(index), ...(refused && { modify_index: refused.current }) });
@@ -310,6 +325,7 @@ export const kvCommands: CommandGroup = {
         await meta.body?.cancel();
         if (meta.status === 404) {
           out.error(`key ${key} not found`);
+          warnIsolated(out, meta, "a key written through another agent is not");
           return 1;
         }
         if (!meta.ok) throw await failOf(meta);

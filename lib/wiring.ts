@@ -91,7 +91,7 @@ export function buildSubsystems(w: WiringInputs): Subsystem[] {
   add(createGenerators(ctx("generators"), { membership, kvGet: kvText(kv) }));
   if (config.params.raft.groups.length > 0) add(createLazyRaft(ctx("raft"), { membership, envelope }));
   add(createExec(ctx("exec"), { membership, envelope, kv }));
-  add(createPropagation(ctx("propagate"), { kv, broadcast: gossip, reload: w.reload }));
+  add(createPropagation(ctx("propagate"), { kv, broadcast: gossip, reload: w.reload, membership }));
   if (config.listeners.dns?.enabled === true) add(createLazyDns(ctx("dns"), { membership }));
   add(createWebsocket(ctx("ws")));
   add(createProcessMetrics(ctx("process")));

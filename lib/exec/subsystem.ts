@@ -37,6 +37,13 @@ import { hostPort } from "../host_port.ts";
 export interface ExecKv {
   put(key: string, value: Uint8Array, opts?: { ttlMs?: number }): Promise<{ ok: boolean }>;
   get(key: string): Promise<{ entry: { value: Uint8Array } | null }>;
+  /** Non-null while no member is tagged `kv`: each node then keeps what it writes to itself. */
+  isolated?(): string | null;
+  /** A key from a member's own store (a sealed peer read). */
+  getFrom?(
+    member: { uuid: string; name: string; addr: string; port: number },
+    key: string,
+  ): Promise<{ entry: { value: Uint8Array } | null }>;
 }
 
 export interface NodeResult {
@@ -252,10 +259,13 @@ export function createExec(
     async result(cid) {
       const l = launched.get(cid);
       if (!l) throw new HttpError(400, "BAD cid");
-      const names = new Map(deps.membership.members().map((m) => [m.uuid, m.name]));
+      const members = new Map(deps.membership.members().map((m) => [m.uuid, m]));
+      // no `kv` node in the cluster: a target kept its result in its own store, asked there
+      const isolated = deps.kv?.isolated?.() ?? null;
       const res: Record<string, NodeResult> = {};
       for (const uuid of l.group.nodes) {
-        const node = names.get(uuid) ?? uuid;
+        const member = members.get(uuid);
+        const node = member?.name ?? uuid;
         const e = l.errors.get(uuid);
         if (e) {
           res[uuid] = { node, state: "error", err: e };
@@ -264,6 +274,9 @@ export function createExec(
         let got;
         try {
           got = deps.kv ? await deps.kv.get(`__exec/${cid}/${uuid}`) : { entry: null };
+          if (!got.entry && isolated && member && uuid !== ctx.node.uuid && deps.kv?.getFrom) {
+            got = await deps.kv.getFrom(member, `__exec/${cid}/${uuid}`);
+          }
         } catch (err) {
           // no copy reachable right now: still pending for the asker, who asks again
           res[uuid] = { node, state: "pending", err: `result not readable yet: ${(err as Error).message}` };

@@ -26,18 +26,19 @@ import { peerServer } from "./peer_server.ts";
 import { PeerClient } from "./peers.ts";
 import { Placement } from "./placement.ts";
 import { Repair } from "./repair.ts";
-import { kvMembers } from "./ring.ts";
+import { kvMembers, type RingNode } from "./ring.ts";
 import { kvRoutes } from "./routes.ts";
 import { KV_MIGRATIONS, KvStorage } from "./storage.ts";
 import { KvUpkeep } from "./upkeep.ts";
 import { KV_CACHE_KIB, KV_PAGE_SIZE } from "../store/mod.ts";
 import type { KvServe, KvTransport } from "./transport.ts";
+import type { KvRecord } from "./record.ts";
 
 export type { DeleteOptions, KvApi, ListOptions, PutOptions, ReadOptions } from "./kv.ts";
 export type { KvRecord } from "./record.ts";
 export { KvError, validateKey } from "./keys.ts";
 export { Ring, type RingNode, ringOwners } from "./ring.ts";
-export { INDEX_HEADER } from "./routes.ts";
+export { INDEX_HEADER, ISOLATED_HEADER } from "./routes.ts";
 export { compareVersion } from "./record.ts";
 export { HttpKvTransport } from "./http_transport.ts";
 export { StreamKvTransport } from "./stream.ts";
@@ -77,6 +78,15 @@ export interface KvSubsystem extends Subsystem, KvApi {
   refreshRing(): void;
   /** Answers a KV peer message (what the internal routes call). */
   serve: KvServe;
+  /**
+   * Why keys written here stay on this node alone (other members live, none tagged `kv`), or null.
+   */
+  isolated(): string | null;
+  /**
+   * A key as `member` holds it in its own store (a sealed peer read), whoever owns the key: what
+   * another node wrote into its own store while the cluster has no `kv` node.
+   */
+  getFrom(member: RingNode, key: string): Promise<{ entry: KvRecord | null }>;
   routes(): RouteTable;
 }
 
@@ -143,15 +153,33 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
   const repair = new Repair({ local, placement, peers, clock: ctx.clock, log, cfg });
   serve = peerServer({ local, placement, coordinate, clock: ctx.clock, cfg });
 
+  /**
+   * Other live members while none is tagged `kv` (0: not isolated). The reference's rule, kept:
+   * this node then holds every key written through it, alone, and the others never see them. Said
+   * once in the log at the first write of such a time, in `info()` and to the CLI (a header).
+   */
+  let isolatedFrom = 0;
+  let isolationSaid = false;
   const refreshRing = () => {
-    placement.setNodes(
-      kvMembers(deps.membership?.members() ?? []).map((m) => ({
-        uuid: m.uuid,
-        name: m.name,
-        addr: m.addr,
-        port: m.port,
-      })),
-    );
+    const members = deps.membership?.members() ?? [];
+    const ring = kvMembers(members);
+    placement.setNodes(ring.map((m) => ({ uuid: m.uuid, name: m.name, addr: m.addr, port: m.port })));
+    const others = ring.length > 0
+      ? 0
+      : members.filter((m) => m.uuid !== ctx.node.uuid && (m.state === "alive" || m.state === "suspect"))
+        .length;
+    if ((others > 0) !== (isolatedFrom > 0)) isolationSaid = false;
+    isolatedFrom = others;
+  };
+  const isolated = (): string | null =>
+    isolatedFrom > 0
+      ? `no member of the cluster is tagged kv: keys written through ${ctx.node.name} stay on it alone, ` +
+        `unseen by the ${isolatedFrom} other member(s); tag at least ${cfg.replicas} nodes kv to replicate them`
+      : null;
+  const sayIsolation = () => {
+    if (isolatedFrom === 0 || isolationSaid) return;
+    isolationSaid = true;
+    log.warn(`kv: ${isolated()}`);
   };
   // membership events come in bursts (a join storm): rebuild once per burst
   let ringQueued = false;
@@ -177,8 +205,14 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
 
   const api: KvApi = {
     get: (key, opts) => node.get(key, opts),
-    put: (key, value, opts) => node.put(key, value, opts),
-    delete: (key, opts) => node.delete(key, opts),
+    put: (key, value, opts) => {
+      sayIsolation();
+      return node.put(key, value, opts);
+    },
+    delete: (key, opts) => {
+      sayIsolation();
+      return node.delete(key, opts);
+    },
     list: (prefix, opts) => node.list(prefix, opts),
   };
 
@@ -191,6 +225,11 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
     refreshRing,
     serve: serveRef,
     ...api,
+    isolated,
+    getFrom: async (member, key) => {
+      const ans = await peers.read(member, key);
+      return { entry: ans.record && !ans.record.deleted ? ans.record : null };
+    },
 
     start() {
       started = true;
@@ -230,6 +269,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
         ...storage.counts(INFO_COUNTS_MS),
         index: local.currentIndex(),
         ring: placement.holders().map((n) => n.name || n.uuid),
+        isolated_from: isolatedFrom,
         replicas: cfg.replicas,
         write_acks: cfg.write_acks,
         peer_encryption: deps.envelope.enabled,
@@ -248,7 +288,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
 
     routes(): RouteTable {
       const r = new RouteTable("kv");
-      kvRoutes(r, api, { maxValueBytes: cfg.max_value_bytes });
+      kvRoutes(r, api, { maxValueBytes: cfg.max_value_bytes, isolatedFrom: () => isolatedFrom });
       internalRoutes(r, serveRef, cfg.max_value_bytes, log);
       return r;
     },

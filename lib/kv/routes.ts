@@ -155,8 +155,23 @@ async function listing(c: ApiContext, api: KvApi, prefix: string, slots: Slots):
   return c.json(entries.map((e) => e.key));
 }
 
+/**
+ * Set on the answers of writes (and of a read that found nothing) while no member of the cluster is
+ * tagged `kv` and others are alive: the number of those others, who do not see the key (the CLI
+ * says so). Not on the TCP front's fast answers.
+ */
+export const ISOLATED_HEADER = "X-Kunai-Kv-Isolated";
+
 /** Adds the public routes over a KvApi to `r`. */
-export function kvRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: number }): RouteTable {
+export function kvRoutes(
+  r: RouteTable,
+  api: KvApi,
+  limits: { maxValueBytes: number; isolatedFrom?: () => number },
+): RouteTable {
+  const sayIsolated = (c: ApiContext) => {
+    const n = limits.isolatedFrom?.() ?? 0;
+    if (n > 0) c.header(ISOLATED_HEADER, String(n));
+  };
   const slots = new Slots(LISTINGS_AT_ONCE, LISTINGS_WAITING);
   const list = (c: ApiContext) => listing(c, api, c.req.query("prefix") ?? "", slots);
   r.read("GET", "/kv", "list keys (?prefix=, ?recurse with values, ?index= to block)", list);
@@ -179,7 +194,10 @@ export function kvRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: num
     const { entry, index } = await guard(() => api.get(key, opts));
     c.header(INDEX_HEADER, String(index));
     // answered here, not thrown: the index header must survive (block on the key's creation)
-    if (!entry) return c.json({ error: `key ${JSON.stringify(key)} not found` }, 404);
+    if (!entry) {
+      sayIsolated(c);
+      return c.json({ error: `key ${JSON.stringify(key)} not found` }, 404);
+    }
     if (has(c, "meta")) return c.json(entryJson(entry));
     if (has(c, "raw")) {
       return c.body(entry.value as Uint8Array<ArrayBuffer>, 200, {
@@ -210,6 +228,7 @@ export function kvRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: num
     const body = await readBodyFast(c);
     const res = await guard(() => api.put(key, body, { ttlMs: ttl, flags, cas }));
     c.header(INDEX_HEADER, String(res.index));
+    sayIsolated(c);
     return c.json(res.ok);
   });
 
@@ -221,6 +240,7 @@ export function kvRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: num
     const cas = intParam(c, "cas");
     const res = await guard(() => api.delete(key, { cas }));
     c.header(INDEX_HEADER, String(res.index));
+    sayIsolated(c);
     return c.json(res.ok);
   });
 

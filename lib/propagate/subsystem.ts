@@ -19,6 +19,18 @@ import { MAX_FILES, parseManifest, sha256Hex, targetPath, walkFiles } from "./fi
 export interface PropagateKv {
   put(key: string, value: Uint8Array, opts?: { ttlMs?: number }): Promise<{ ok: boolean }>;
   get(key: string): Promise<{ entry: { value: Uint8Array } | null }>;
+  /** Non-null while no member is tagged `kv`: each node then keeps what it writes to itself. */
+  isolated?(): string | null;
+  /** A key from a member's own store (a sealed peer read). */
+  getFrom?(
+    member: { uuid: string; name: string; addr: string; port: number },
+    key: string,
+  ): Promise<{ entry: { value: Uint8Array } | null }>;
+}
+
+/** The members, to find the sender of a propagation. */
+export interface PropagateMembers {
+  members(): Array<{ uuid: string; name: string; addr: string; port: number }>;
 }
 
 /** Cluster-wide small events (gossip user broadcasts). */
@@ -38,7 +50,7 @@ export interface PropagateResult {
 export interface PropagateApi {
   propagate(type: PropagateType): Promise<PropagateResult>;
   /** Applies the manifest whose sha256 is `hash` (what a received event triggers). */
-  apply(type: PropagateType, hash: string): Promise<{ written: string[]; refused: string[] }>;
+  apply(type: PropagateType, hash: string, from?: string): Promise<{ written: string[]; refused: string[] }>;
 }
 
 const EVENT_KIND = "propagate";
@@ -46,7 +58,12 @@ const FETCH_RETRIES = 10;
 
 export function createPropagation(
   ctx: Ctx,
-  deps: { kv: PropagateKv | null; broadcast: Broadcaster | null; reload: (() => unknown) | null },
+  deps: {
+    kv: PropagateKv | null;
+    broadcast: Broadcaster | null;
+    reload: (() => unknown) | null;
+    membership?: PropagateMembers;
+  },
 ): Subsystem & PropagateApi {
   const p = ctx.config.params;
   const c = ctx.counters;
@@ -58,6 +75,8 @@ export function createPropagation(
   /** Per type: the hash being applied, and the latest announced one waiting for it. */
   const running = new Map<PropagateType, string>();
   const waiting = new Map<PropagateType, string>();
+  /** The sender of the waiting announcement of each type (its node's uuid), when it said. */
+  const senders = new Map<PropagateType, string>();
   let stopped = false;
 
   const dirOf = (type: PropagateType) => type === "libexec" ? p.libexec : ctx.config.cfgDir;
@@ -110,7 +129,8 @@ export function createPropagation(
     const bytes = enc.encode(JSON.stringify(manifest));
     const hash = await sha256Hex(bytes);
     await putOrFail(kv, `__propagate/${type}`, bytes);
-    deps.broadcast?.broadcastUser(EVENT_KIND, { type, hash });
+    // `from`: while no member is tagged kv, the files stay in this node's store, read there
+    deps.broadcast?.broadcastUser(EVENT_KIND, { type, hash, from: ctx.node.uuid });
     ctx.log.info(
       `propagate: ${files.length} ${type} file(s) from ${dir} sent (manifest ${hash.slice(0, 12)})`,
     );
@@ -127,8 +147,17 @@ export function createPropagation(
     ctx.log.warn(`propagate: refused ${what}: ${reason}`);
   }
 
-  async function apply(type: PropagateType, hash: string): Promise<{ written: string[]; refused: string[] }> {
-    const kv = kvOrFail();
+  async function apply(
+    type: PropagateType,
+    hash: string,
+    from?: string,
+  ): Promise<{ written: string[]; refused: string[] }> {
+    const store = kvOrFail();
+    // no `kv` node in the cluster: the sender kept the files in its own store, read there
+    const sender = from && from !== ctx.node.uuid && store.isolated?.() && store.getFrom
+      ? deps.membership?.members().find((m) => m.uuid === from)
+      : undefined;
+    const kv = sender ? { get: (key: string) => store.getFrom!(sender, key) } : store;
     // the manifest may still be on its way to the KV owners: retry until it is the announced one
     let manifest: Manifest | null = null;
     for (let i = 0; i < FETCH_RETRIES && !stopped; i++) {
@@ -193,17 +222,22 @@ export function createPropagation(
   }
 
   function onEvent(payload: unknown): void {
-    const e = payload as { type?: unknown; hash?: unknown } | null;
-    if (!e || (e.type !== "configuration" && e.type !== "libexec") || typeof e.hash !== "string") {
+    const e = payload as { type?: unknown; hash?: unknown; from?: unknown } | null;
+    if (
+      !e || (e.type !== "configuration" && e.type !== "libexec") || typeof e.hash !== "string" ||
+      (e.from !== undefined && typeof e.from !== "string")
+    ) {
       refused("bad-event", JSON.stringify(payload)?.slice(0, 200) ?? "?");
       return;
     }
-    const type = e.type, hash = e.hash;
+    const type = e.type, hash = e.hash, from = e.from;
     // one propagation at a time; per type at most one waits, the latest announced (the manifest in
     // KV is the latest anyway): a flood of announcements, made-up hashes included, queues nothing more
     if (running.get(type) === hash || waiting.get(type) === hash) return;
     const queued = waiting.has(type);
     waiting.set(type, hash);
+    if (from) senders.set(type, from);
+    else senders.delete(type);
     if (queued) {
       c.inc("propagate_superseded_total", { type });
       return;
@@ -214,7 +248,7 @@ export function createPropagation(
       if (next === undefined) return;
       running.set(type, next);
       try {
-        await apply(type, next);
+        await apply(type, next, senders.get(type));
       } finally {
         running.delete(type);
       }

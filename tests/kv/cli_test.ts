@@ -11,6 +11,7 @@ Deno.test({
     try {
       let r = await a.cli(["kv", "put", "app/greeting", "hello world"]);
       assert.equal(r.code, 0, r.stderr);
+      assert.doesNotMatch(r.stderr, /tagged kv/, "alone, an agent's keys are all there are");
       assert.match(r.stdout, /OK app\/greeting \(index \d+\)/);
       r = await a.cli(["kv", "get", "app/greeting"]);
       assert.equal(r.stdout.trim(), "hello world");

@@ -78,6 +78,10 @@ Deno.test({
       assert.equal(r1.status, 200, await r1.clone().text());
       assert.equal(await r1.json(), true);
       for (const a of agents) assert.deepEqual(await getRaw(a, "e2e/key"), { status: 200, text: "v1" });
+      // kv nodes exist: a non-kv node's CLI is not told its keys stay with it
+      const viaCli = await d.cli(["kv", "put", "e2e/cli", "x"]);
+      assert.equal(viaCli.code, 0, viaCli.stderr);
+      assert.doesNotMatch(viaCli.stderr, /tagged kv/);
 
       // kill -9 the owner: reads still succeed from a replica
       const ring = await members(d);

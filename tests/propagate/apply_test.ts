@@ -52,7 +52,10 @@ Deno.test("configuration goes through KV: files written atomically on the receiv
     const r = await tx.propagate("configuration");
     assert.equal(r.files, 1, "local.json is not propagated");
     assert.ok(net.store.has("__configuration/checks/new.json"));
-    assert.deepEqual(net.sent, [{ kind: "propagate", payload: { type: "configuration", hash: r.hash } }]);
+    assert.deepEqual(net.sent, [{
+      kind: "propagate",
+      payload: { type: "configuration", hash: r.hash, from: sender.node.uuid },
+    }]);
     const out = await rx.apply("configuration", r.hash);
     assert.deepEqual(out, { written: ["checks/new.json"], refused: [] });
     const got = JSON.parse(Deno.readTextFileSync(join(receiver.config.cfgDir, "checks/new.json")));
