@@ -1,14 +1,15 @@
 // The API page (/ui/api): every route of the agent from /api/openapi.json, with a filter.
 // A file of its own, not an inline script: the UI's Content-Security-Policy runs only scripts from /ui/.
 "use strict";
-var h = K.h, doc = null;
+const h = K.h;
+let doc = null;
 function draw() {
-  var f = document.getElementById("filter").value.toLowerCase();
-  var rows = [];
+  const f = document.getElementById("filter").value.toLowerCase();
+  const rows = [];
   Object.keys(doc.paths).sort().forEach(function (p) {
     Object.keys(doc.paths[p]).forEach(function (m) {
-      var op = doc.paths[p][m];
-      var line = [m, p, op["x-kunai-access"], op.tags[0], op.summary].join(" ").toLowerCase();
+      const op = doc.paths[p][m];
+      const line = [m, p, op["x-kunai-access"], op.tags[0], op.summary].join(" ").toLowerCase();
       if (line.indexOf(f) < 0) return;
       rows.push(
         h(
