@@ -1,8 +1,9 @@
 /**
  * 2 real agents (127.0.27.1-2), neither tagged `kv`: the reference's rule keeps each node's keys on
  * that node, and kunai says so (a warning in the log at the first write, the CLI's `kv put` and a
- * `kv get` that finds nothing, `kunai info`); `kunai exec` still brings back the other node's result
- * and `kunai propagate` still delivers, both read from the node that holds them.
+ * `kv get` that finds nothing, `kunai info`, the web UI's KV page); `kunai exec` still brings back
+ * the other node's result and `kunai propagate` still delivers, both read from the node that holds
+ * them.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
@@ -10,7 +11,23 @@ import { AgentClient } from "../../lib/client/mod.ts";
 import type { NodeResult } from "../../lib/exec/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { newExecKeys } from "../../cli/global.ts";
+import { chromium } from "playwright-core";
 import { type AgentProc, startCluster, until } from "../helpers.ts";
+
+// the same environment as tests/e2e/ui_browser_test.ts gives playwright-core
+if (!Deno.env.get("DENO_DIR")) {
+  const home = Deno.env.get("HOME");
+  if (home) Deno.env.set("DENO_DIR", `${home}/.cache/deno`);
+}
+
+const CHROMIUM = "/usr/bin/chromium";
+function haveChromium(): boolean {
+  try {
+    return Deno.statSync(CHROMIUM).isFile;
+  } catch {
+    return false;
+  }
+}
 
 const ISOLATED = /no member of the cluster is tagged kv/;
 
@@ -22,7 +39,7 @@ Deno.test({
     const keys = await newExecKeys();
     const agents: AgentProc[] = [];
     try {
-      await startCluster(agents, ["127.0.27.1", "127.0.27.2"], (i) => ({
+      const ports = await startCluster(agents, ["127.0.27.1", "127.0.27.2"], (i) => ({
         name: `nk${i}`,
         params: {
           tags: ["web"],
@@ -62,6 +79,23 @@ Deno.test({
       assert.equal(log().split("\n").filter((l) => ISOLATED.test(l)).length, 1, "said once");
       const info = await a.cli(["info"]);
       assert.match(info.stdout, /keys written here stay here/);
+      // and the web UI's KV page (in Chromium, when there is one)
+      if (haveChromium()) {
+        const browser = await chromium.launch({
+          executablePath: CHROMIUM,
+          headless: true,
+          args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
+        });
+        try {
+          const page = await browser.newPage();
+          await page.goto(`http://127.0.27.1:${ports[0]}/ui/#/kv`);
+          await page.locator("#kv-scope", { hasText: "the 1 other member(s) keep theirs" }).waitFor({
+            timeout: 15_000,
+          });
+        } finally {
+          await browser.close();
+        }
+      }
 
       // exec: b's result is read from b's own store
       const r = await a.cli(["exec", "web", "echo done", "--json"]);

@@ -15,6 +15,17 @@
     return "/kv/" + encodeURIComponent(key);
   }
 
+  /**
+   * What the KV page says when the agent keeps its keys to itself (no member of its cluster is
+   * tagged kv, others are alive: `kv.isolated_from` of /agent/info), or null.
+   */
+  K.kvScopeNotice = function (info) {
+    const n = info && info.kv && info.kv.isolated_from;
+    if (!(typeof n === "number" && n > 0)) return null;
+    return "No member of the cluster is tagged kv: the keys here are this agent's own, and the " + n +
+      " other member(s) keep theirs. Tag at least 3 nodes kv to replicate the store.";
+  };
+
   K.pages.kv = {
     prefix: "",
     mount: function (root) {
@@ -60,6 +71,10 @@
         this.msg,
         h("div", { class: "kv" }, this.keys, this.detail),
       );
+      K.api.json("/agent/info").then(function (info) {
+        const notice = K.kvScopeNotice(info);
+        if (notice) root.insertBefore(h("p", { id: "kv-scope", class: "t-warning" }, notice), self.msg);
+      }).catch(function () {/* an older agent, or none: the page works without the notice */});
       this.update();
     },
     say: function (text, isError) {
