@@ -177,3 +177,23 @@ Deno.test("a number with spaces around it is read as etsy reads it (Number()): `
   const [s] = parseStatsdLine("u: bob|s");
   assert.ok(!("bad" in s) && s.member === " bob", "a set member is kept as sent, as etsy keeps it");
 });
+
+Deno.test("invalid UTF-8 reads as in etsy statsd: each bad byte is U+FFFD, which key sanitation drops", () => {
+  // byte-level probes sent to etsy statsd 0.9.0 and to this aggregator gave the same flushes
+  const a = new StatsdAggregator({ intervalSeconds: 10, percentiles: [90], maxTimerValues: 100 });
+  const bytes = (...parts: Array<string | number[]>) =>
+    Uint8Array.from(parts.flatMap((p) => typeof p === "string" ? [...new TextEncoder().encode(p)] : p));
+  a.ingestBytes(bytes("a", [0xff], "b:1|c"));
+  a.ingestBytes(bytes("k", [0xc0, 0xaf], ":2|c")); // an overlong '/' is not a '/'
+  a.ingestBytes(bytes("s:", [0xff], "|s"));
+  a.ingestBytes(bytes("s:", [0xfe], "|s")); // both members are U+FFFD: one member
+  a.ingestBytes(bytes("v:1", [0xff], "|c")); // not a number
+  a.ingestBytes(bytes("w:1|c\nz", [0xe2, 0x82])); // a cut character ends the datagram's last line
+  const got = Object.fromEntries(a.flush(100).map(([n, v]) => [n, v]));
+  assert.equal(got["stats.gauges.ab.count"], 1);
+  assert.equal(got["stats.gauges.k.count"], 2);
+  assert.equal(got["stats.sets.s.count"], 1);
+  assert.equal(got["stats.gauges.w.count"], 1);
+  assert.equal(got["stats.gauges.v.count"], undefined);
+  assert.equal(a.stats.bad_lines, 2, "v's value and the cut line");
+});
