@@ -11,23 +11,8 @@ import { AgentClient } from "../../lib/client/mod.ts";
 import type { NodeResult } from "../../lib/exec/mod.ts";
 import type { MemberRecord } from "../../lib/types.ts";
 import { newExecKeys } from "../../cli/global.ts";
-import { chromium } from "playwright-core";
 import { type AgentProc, startCluster, until } from "../helpers.ts";
-
-// the same environment as tests/e2e/ui_browser_test.ts gives playwright-core
-if (!Deno.env.get("DENO_DIR")) {
-  const home = Deno.env.get("HOME");
-  if (home) Deno.env.set("DENO_DIR", `${home}/.cache/deno`);
-}
-
-const CHROMIUM = "/usr/bin/chromium";
-function haveChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
+import { haveChromium, launchChromium } from "../browser.ts";
 
 const ISOLATED = /no member of the cluster is tagged kv/;
 
@@ -81,11 +66,7 @@ Deno.test({
       assert.match(info.stdout, /keys written here stay here/);
       // and the web UI's KV page (in Chromium, when there is one)
       if (haveChromium()) {
-        const browser = await chromium.launch({
-          executablePath: CHROMIUM,
-          headless: true,
-          args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-        });
+        const browser = await launchChromium();
         try {
           const page = await browser.newPage();
           await page.goto(`http://127.0.27.1:${ports[0]}/ui/#/kv`);

@@ -8,27 +8,14 @@
  * test-artifacts/ui/ (gitignored).
  */
 import assert from "node:assert/strict";
-import { chromium, type Page } from "playwright-core";
+import type { Page } from "playwright-core";
 import { AgentClient } from "../../lib/client/mod.ts";
 import { type AgentProc, aliveCount, freePort, REPO, startAgent, until } from "../helpers.ts";
 import { checkMetricsPage } from "../ui/metrics_page.ts";
+import { haveChromium, launchChromium } from "../browser.ts";
 
-if (!Deno.env.get("DENO_DIR")) {
-  const home = Deno.env.get("HOME");
-  if (home) Deno.env.set("DENO_DIR", `${home}/.cache/deno`);
-}
-
-const CHROMIUM = "/usr/bin/chromium";
 const ARTIFACTS = `${REPO}/test-artifacts/ui`;
 const TOKEN = "ui-test-token";
-
-function haveChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
 
 Deno.test({
   name:
@@ -43,11 +30,7 @@ Deno.test({
     const gossip = { probe_interval: "300ms", probe_timeout: "150ms", gossip_interval: "100ms" };
     const tags = [["kv", "web"], ["kv", "db"], ["kv", "db"]];
     const agents: AgentProc[] = [];
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-    });
+    const browser = await launchChromium();
     try {
       agents.push(
         ...await Promise.all(hosts.map((addr, i) =>
@@ -271,11 +254,7 @@ Deno.test({
       seeds: i === 0 ? [] : [`${hosts[0]}:${ports[0]}`],
     });
     const agents: AgentProc[] = [];
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-    });
+    const browser = await launchChromium();
     const XSS = "<img src=x onerror=alert(1)>";
     try {
       agents.push(await startAgent({ name: "e0", addr: hosts[0], port: ports[0], params: params(0) }));

@@ -5,26 +5,11 @@
  * records carry markup in every field; no element of theirs may appear and no script may run.
  */
 import assert from "node:assert/strict";
-import { chromium } from "playwright-core";
 import { buildApp } from "../../lib/http/mod.ts";
 import { uiRoutes } from "../../lib/ui/mod.ts";
 import { Counters } from "../../lib/counters.ts";
 import { makeTestCtx } from "../helpers.ts";
-
-if (!Deno.env.get("DENO_DIR")) {
-  const home = Deno.env.get("HOME");
-  if (home) Deno.env.set("DENO_DIR", `${home}/.cache/deno`);
-}
-
-const CHROMIUM = "/usr/bin/chromium";
-
-function haveChromium(): boolean {
-  try {
-    return Deno.statSync(CHROMIUM).isFile;
-  } catch {
-    return false;
-  }
-}
+import { haveChromium, launchChromium } from "../browser.ts";
 
 /** Markup that runs a script (setting a global) or adds an element with a class, if parsed as HTML. */
 const x = (where: string) =>
@@ -113,11 +98,7 @@ Deno.test({
       const body = api(url.pathname);
       return body === null ? Response.json({ error: "not here" }, { status: 404 }) : Response.json(body);
     });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      headless: true,
-      args: ["--no-sandbox", "--disable-background-networking", "--disable-gpu"],
-    });
+    const browser = await launchChromium();
     try {
       const page = await browser.newPage();
       const errors: string[] = [];
