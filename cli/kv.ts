@@ -360,6 +360,7 @@ export const kvCommands: CommandGroup = {
         const body = await res.json();
         if (options.json) out.json(body);
         else for (const k of body as string[]) out.line(k);
+        warnIsolated(out, res, "these are the keys kept");
         return 0;
       },
     },

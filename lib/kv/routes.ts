@@ -156,9 +156,9 @@ async function listing(c: ApiContext, api: KvApi, prefix: string, slots: Slots):
 }
 
 /**
- * Set on the answers of writes (and of a read that found nothing) while no member of the cluster is
- * tagged `kv` and others are alive: the number of those others, who do not see the key (the CLI
- * says so). Not on the TCP front's fast answers.
+ * Set on the answers of writes, listings and a read that found nothing while no member of the
+ * cluster is tagged `kv` and others are alive: the number of those others, who do not see these
+ * keys (the CLI says so). Not on the TCP front's fast answers.
  */
 export const ISOLATED_HEADER = "X-Kunai-Kv-Isolated";
 
@@ -173,7 +173,10 @@ export function kvRoutes(
     if (n > 0) c.header(ISOLATED_HEADER, String(n));
   };
   const slots = new Slots(LISTINGS_AT_ONCE, LISTINGS_WAITING);
-  const list = (c: ApiContext) => listing(c, api, c.req.query("prefix") ?? "", slots);
+  const list = (c: ApiContext) => {
+    sayIsolated(c);
+    return listing(c, api, c.req.query("prefix") ?? "", slots);
+  };
   r.read("GET", "/kv", "list keys (?prefix=, ?recurse with values, ?index= to block)", list);
   r.read("GET", "/kv/", "list keys (?prefix=, ?recurse with values, ?index= to block)", list);
 

@@ -55,6 +55,9 @@ Deno.test({
       assert.match(put.stderr, ISOLATED);
       assert.match(put.stderr, /the 1 other member\(s\) do not see its keys/);
       assert.equal((await a.cli(["kv", "put", "app/size", "2"])).code, 0);
+      const list = await a.cli(["kv", "list", "app/"]);
+      assert.deepEqual(list.stdout.trim().split("\n"), ["app/color", "app/size"]);
+      assert.match(list.stderr, ISOLATED);
       const get = await b.cli(["kv", "get", "app/color"]);
       assert.equal(get.code, 1);
       assert.match(get.stderr, /key app\/color not found/);
