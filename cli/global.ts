@@ -144,7 +144,7 @@ export function printInfo(out: Output, info: Info, showLogs: boolean): void {
       ? [["restart needed", (info.restart_needed as string[]).join(", "), "yellow"] as Row]
       : []),
     ...(((info.kv as { isolated_from?: number } | undefined)?.isolated_from ?? 0) > 0
-      ? [["kv", "no member of the cluster is tagged kv: keys written here stay here", "yellow"] as Row]
+      ? [["kv", "no live member of the cluster is tagged kv: keys written here stay here", "yellow"] as Row]
       : []),
   ]);
   const http = info.httpservers as Record<string, Record<string, unknown> | null> | undefined;

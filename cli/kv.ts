@@ -127,7 +127,7 @@ function warnIsolated(out: Output, res: Response, what: string): void {
   const n = Number(res.headers.get("x-kunai-kv-isolated") ?? "0");
   if (!(n > 0)) return;
   out.error(
-    `warning: no member of the cluster is tagged kv, so ${what} on the agent asked alone; ` +
+    `warning: no live member of the cluster is tagged kv, so ${what} on the agent asked alone; ` +
       `the ${n} other member(s) do not see its keys: tag at least 3 nodes kv (kv.replicas) to replicate the store`,
   );
 }

@@ -173,7 +173,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
   };
   const isolated = (): string | null =>
     isolatedFrom > 0
-      ? `no member of the cluster is tagged kv: keys written through ${ctx.node.name} stay on it alone, ` +
+      ? `no live member of the cluster is tagged kv: keys written through ${ctx.node.name} stay on it alone, ` +
         `unseen by the ${isolatedFrom} other member(s); tag at least ${cfg.replicas} nodes kv to replicate them`
       : null;
   const sayIsolation = () => {

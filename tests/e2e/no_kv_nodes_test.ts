@@ -14,7 +14,7 @@ import { newExecKeys } from "../../cli/global.ts";
 import { type AgentProc, startCluster, until } from "../helpers.ts";
 import { haveChromium, launchChromium } from "../browser.ts";
 
-const ISOLATED = /no member of the cluster is tagged kv/;
+const ISOLATED = /no live member of the cluster is tagged kv/;
 
 Deno.test({
   name: "e2e without kv nodes: keys stay per node and that is said; exec and propagate still work",

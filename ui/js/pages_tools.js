@@ -22,7 +22,7 @@
   K.kvScopeNotice = function (info) {
     const n = info && info.kv && info.kv.isolated_from;
     if (!(typeof n === "number" && n > 0)) return null;
-    return "No member of the cluster is tagged kv: the keys here are this agent's own, and the " + n +
+    return "No live member of the cluster is tagged kv: the keys here are this agent's own, and the " + n +
       " other member(s) keep theirs. Tag at least 3 nodes kv to replicate the store.";
   };
 
