@@ -158,7 +158,7 @@ async function listing(c: ApiContext, api: KvApi, prefix: string, slots: Slots):
 /**
  * Set on the answers of writes, listings and a read that found nothing while no member of the
  * cluster is tagged `kv` and others are alive: the number of those others, who do not see these
- * keys (the CLI says so). Not on the TCP front's fast answers.
+ * keys (the CLI says so). The TCP front's fast answers carry it too.
  */
 export const ISOLATED_HEADER = "X-Kunai-Kv-Isolated";
 
@@ -265,7 +265,17 @@ function fastKey(req: FastRequest): string | null {
  * `GET /kv/KEY` with no query or `?raw`, `PUT /kv/KEY` with no query. Anything else goes to the
  * routes above; the answers are the same bytes.
  */
-function fastRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: number }): void {
+function fastRoutes(
+  r: RouteTable,
+  api: KvApi,
+  limits: { maxValueBytes: number; isolatedFrom?: () => number },
+): void {
+  /** The isolation header after the route's own, as the app adds it. */
+  const withIsolation = (headers: [string, string][]): [string, string][] => {
+    const n = limits.isolatedFrom?.() ?? 0;
+    if (n > 0) headers.push([ISOLATED_HEADER.toLowerCase(), String(n)]);
+    return headers;
+  };
   r.fast("GET", "/kv/:key{.+}", (req) => {
     const raw = req.query === "raw";
     const key = raw || req.query === "" ? fastKey(req) : null;
@@ -274,7 +284,7 @@ function fastRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: number }
       const idx: [string, string] = ["x-kunai-index", String(index)];
       if (!entry) {
         const body = JSON.stringify({ error: `key ${JSON.stringify(key)} not found` });
-        return { status: 404, headers: [["content-type", "application/json"], idx], body };
+        return { status: 404, headers: withIsolation([["content-type", "application/json"], idx]), body };
       }
       if (raw) {
         return {
@@ -295,7 +305,7 @@ function fastRoutes(r: RouteTable, api: KvApi, limits: { maxValueBytes: number }
     if (key === null) return null;
     return guard(() => api.put(key, req.body, {})).then((res): FastAnswer => ({
       status: 200,
-      headers: [["content-type", "application/json"], ["x-kunai-index", String(res.index)]],
+      headers: withIsolation([["content-type", "application/json"], ["x-kunai-index", String(res.index)]]),
       body: JSON.stringify(res.ok),
     }));
   });

@@ -6,14 +6,18 @@ import { RouteTable } from "../../lib/routing/mod.ts";
 import { makeTestCtx } from "../helpers.ts";
 import { fastAndSlowServers } from "../http/fast_pair.ts";
 import { loneDeps } from "./kv_helpers.ts";
+import type { MemberRecord } from "../../lib/types.ts";
 
 const TOKEN = "fast-token";
 
 /** One KV store served twice over TCP: with the front's fast path and without (the reference). */
-async function servers(maxBody = 1 << 20) {
+async function servers(maxBody = 1 << 20, others: MemberRecord[] = []) {
   const clock = new VirtualClock();
   const ctx = makeTestCtx({ clock });
-  const store = createKv(ctx, await loneDeps(ctx));
+  const deps = await loneDeps(ctx);
+  const self = deps.membership!.self();
+  deps.membership = { self: () => self, members: () => [self, ...others] };
+  const store = createKv(ctx, deps);
   await store.start();
   const routers = [store.routes()];
   const policy = { token: TOKEN, maxBody, log: ctx.log, counters: ctx.counters };
@@ -114,6 +118,45 @@ Deno.test("fast path: the same answers as the app, byte for byte, and only for p
   g.close();
   assert.equal(got.body, "hello");
   assert.match(got.head, /^HTTP\/1.1 200 OK\n(.*\n)*access-control-allow-origin: \*\n/);
+});
+
+Deno.test("fast path: with no kv node and another member alive, the isolation header as the app says it", async () => {
+  const other: MemberRecord = {
+    uuid: "f".repeat(40),
+    name: "other",
+    addr: "127.0.0.9",
+    port: 1,
+    incarnation: 0,
+    state: "alive",
+    tags: ["web"],
+    services: {},
+    zone: "",
+  };
+  await using s = await servers(1 << 20, [other]);
+  const cases = [
+    request("PUT", "/kv/iso", auth, "v"),
+    request("GET", "/kv/iso-missing"),
+    request("GET", "/kv/iso-missing?raw"),
+    request("GET", "/kv/iso?raw"), // found: no header, as the app
+  ];
+  for (const [i, req] of cases.entries()) {
+    const a = await connect(s.fast);
+    const b = await connect(s.slow);
+    try {
+      await a.send(req);
+      await b.send(req);
+      const norm = (x: { head: string; body: string }) =>
+        x.head.replace(/x-kunai-index: \d+/, "x-kunai-index: N");
+      const [fa, sa] = [norm(await a.answer()), norm(await b.answer())];
+      assert.equal(fa, sa, req);
+      assert.equal(s.taken, i + 1, `fast path taken for: ${req.split("\r\n")[0]}`);
+      if (i < 3) assert.match(fa, /\nx-kunai-kv-isolated: 1\n/, req);
+      else assert.doesNotMatch(fa, /x-kunai-kv-isolated/);
+    } finally {
+      a.close();
+      b.close();
+    }
+  }
 });
 
 Deno.test("fast path: keep-alive writes keep their own bytes; after one forwarded request the app answers", async () => {
