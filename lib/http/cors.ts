@@ -16,7 +16,7 @@
 import type { Context, MiddlewareHandler } from "hono";
 
 /** Headers of the API's answers a browser page may read (the TCP front's fast path writes the same). */
-export const EXPOSE_HEADERS = ["X-Kunai-Index"];
+export const EXPOSE_HEADERS = ["X-Kunai-Index", "X-Kunai-Kv-Isolated"];
 
 export interface CorsOptions {
   /** The value of `Access-Control-Allow-Origin` for this request's `Origin` ("" when none), or null for none. */

@@ -52,7 +52,7 @@ Deno.test("a route's answer is served as it is: CORS headers set on it, not on a
     // Hono's cors middleware answered with a copy whose body was a stream
     assert.ok(res === answered, "the route's own Response");
     assert.equal(res.headers.get("access-control-allow-origin"), "*");
-    assert.equal(res.headers.get("access-control-expose-headers"), "X-Kunai-Index");
+    assert.equal(res.headers.get("access-control-expose-headers"), "X-Kunai-Index,X-Kunai-Kv-Isolated");
     assert.equal(res.headers.get("vary"), "Origin");
     assert.deepEqual(await res.json(), { ok: true });
   }
