@@ -303,7 +303,7 @@ export class Checks {
     this.#flush.stop();
     this.#scheduler.stop();
     this.#runner.stop();
-    this.#states.flush();
+    this.#states.flush(true);
     return Promise.resolve();
   }
 

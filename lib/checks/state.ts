@@ -147,15 +147,22 @@ export class CheckStates {
     }
     count();
     const ts = Math.floor(now / 1000);
-    this.#store.save({
-      id: def.id,
-      state: rt.state,
-      state_id: rt.state_id,
-      output: rt.output,
-      last_check: ts,
-      failures: rt.failures,
-      successes: rt.successes,
-    }, changed);
+    // an applied result: its counters decide nothing (they matter only in a soft state, not applied);
+    // in the same state (the store compares) the row may wait
+    const quiet = d.applied;
+    this.#store.save(
+      {
+        id: def.id,
+        state: rt.state,
+        state_id: rt.state_id,
+        output: rt.output,
+        last_check: ts,
+        failures: rt.failures,
+        successes: rt.successes,
+      },
+      changed,
+      quiet,
+    );
     if (perf.length) {
       const node = this.#ctx.node.name;
       this.#ctx.bus.emit("metrics.points", {
@@ -194,10 +201,10 @@ export class CheckStates {
     return this.#store.history(id);
   }
 
-  /** Writes pending states (logs, never throws). */
-  flush(): void {
+  /** Writes pending states (logs, never throws); `final` (a stop): the newest run of rows that wait too. */
+  flush(final = false): void {
     try {
-      this.#store.flush();
+      this.#store.flush(final);
       this.#saveNote.ok();
     } catch (err) {
       this.#saveNote.fail(err as Error);

@@ -50,6 +50,15 @@ export interface Silence {
 
 /** How many transitions are kept per check. */
 const HISTORY_KEEP = 50;
+/**
+ * A check whose state did not change (nor its counters outside a soft state, where they decide
+ * nothing) is written at most this often (seconds of `last_check`), its newest output and time then,
+ * and at a clean stop: the pack's checks wrote their rows every 10 s, one transaction each, for a
+ * figure in the output ("load is at 1.44"). After a crash the stored row may be this much older than
+ * the last run: the check runs at once at the next start and shows that older output until then
+ * (Nagios saves its retention file once an hour).
+ */
+export const UNCHANGED_WRITE_S = 60;
 /** Transitions held in memory while they cannot be written (a full disk). */
 const PENDING_KEEP = 10_000;
 
@@ -75,6 +84,10 @@ export interface HistoryEntry {
 export class CheckStateStore {
   #db: Database;
   #dirty = new Map<string, StoredState>();
+  /** The rows as written (or loaded), by id. */
+  #written = new Map<string, StoredState>();
+  /** The newest run of checks whose row waits (same state, within UNCHANGED_WRITE_S): for a final flush. */
+  #unchanged = new Map<string, StoredState>();
   #transitions: Array<StoredState> = [];
   /** Deletions the database refused (a full disk), written by the next flush: states, silences. */
   #removed = new Set<string>();
@@ -87,12 +100,29 @@ export class CheckStateStore {
   /** Every stored state, by id. */
   loadAll(): Map<string, StoredState> {
     const out = new Map<string, StoredState>();
-    for (const r of this.#db.all<StoredState>("SELECT * FROM check_state")) out.set(r.id, r);
+    for (const r of this.#db.all<StoredState>("SELECT * FROM check_state")) {
+      out.set(r.id, r);
+      this.#written.set(r.id, { ...r });
+    }
     return out;
   }
 
-  /** Marks a state for the next flush; `transition` also records it in the history. */
-  save(s: StoredState, transition: boolean): void {
+  /**
+   * Marks a state for the next flush; `transition` also records it in the history. A `quiet` one
+   * (the caller's word: its counters decide nothing) in the same state, less than UNCHANGED_WRITE_S
+   * newer than the row to be written, waits for a final flush (its output too: in memory and in the
+   * API it is the newest at once).
+   */
+  save(s: StoredState, transition: boolean, quiet = false): void {
+    const base = this.#dirty.get(s.id) ?? this.#written.get(s.id);
+    if (
+      quiet && !transition && base && base.state === s.state &&
+      s.last_check >= base.last_check && s.last_check - base.last_check < UNCHANGED_WRITE_S
+    ) {
+      this.#unchanged.set(s.id, { ...s });
+      return;
+    }
+    this.#unchanged.delete(s.id);
     this.#dirty.set(s.id, { ...s });
     if (transition) this.#transitions.push({ ...s });
   }
@@ -100,6 +130,8 @@ export class CheckStateStore {
   /** Forgets a check (deleted); a deletion the database refuses is written by the next flush. */
   remove(id: string): void {
     this.#dirty.delete(id);
+    this.#written.delete(id);
+    this.#unchanged.delete(id);
     if (!this.#db.isOpen) return;
     try {
       this.#db.run("DELETE FROM check_state WHERE id = ?", id);
@@ -108,8 +140,15 @@ export class CheckStateStore {
     }
   }
 
-  /** Writes pending rows in one transaction; returns how many. */
-  flush(): number {
+  /**
+   * Writes pending rows in one transaction; returns how many. `final` (a stop) also writes the
+   * newest run of the checks whose row waits.
+   */
+  flush(final = false): number {
+    if (final) {
+      for (const [id, s] of this.#unchanged) this.#dirty.set(id, s);
+      this.#unchanged.clear();
+    }
     if (!this.#dirty.size && !this.#transitions.length && !this.#removed.size && !this.#silenceEnds.size) {
       return 0;
     }
@@ -120,6 +159,7 @@ export class CheckStateStore {
     this.#transitions = [];
     try {
       this.#write(rows, trans);
+      for (const r of rows) this.#written.set(r.id, r);
       this.#removed.clear();
       this.#silenceEnds.clear();
     } catch (err) {

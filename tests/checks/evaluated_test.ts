@@ -314,3 +314,57 @@ Deno.test("a check removed from the configuration by a reload leaves no state be
     ctx.cleanup();
   }
 });
+
+Deno.test("a steady check's row waits up to a minute between writes; a stop writes its newest run", async () => {
+  collectors = undefined;
+  const clock = new VirtualClock(1_000_000);
+  const ctx = makeTestCtx({
+    files: {
+      "s.json": {
+        check: {
+          interval: "1h",
+          critical_if: "{collector.x.v} > 1",
+          ok_output: "'fine'",
+          critical_output: "'bad'",
+        },
+      },
+    },
+    clock,
+  });
+  const x = { v: 0 };
+  collectors = fixedCollectors({ x });
+  const checks = createChecks(ctx, { collectors });
+  const stored = () =>
+    ctx.store.handle("checks")!.get<{ last_check: number; successes: number }>(
+      "SELECT last_check, successes FROM check_state WHERE id = 's'",
+    );
+  try {
+    await checks.start();
+    const run = async () => {
+      await clock.advance(10_000);
+      await checks.runCheck("s");
+      checks.history("s"); // flushes
+    };
+    await run(); // pending -> ok: written
+    const first = stored()!.last_check;
+    await run();
+    await run();
+    assert.deepEqual(
+      { ...stored() },
+      { last_check: first, successes: 1 },
+      "ok again and again: not rewritten yet",
+    );
+    for (let i = 0; i < 4; i++) await run();
+    assert.equal(stored()!.last_check, first + 60, "a minute after the written row");
+    x.v = 5;
+    await run(); // a change: written at once
+    assert.equal(stored()!.last_check, first + 70);
+    await run(); // critical again, the failure counter past its threshold
+    assert.equal(stored()!.last_check, first + 70);
+    await checks.stop();
+    assert.equal(stored()!.last_check, first + 80, "the stop wrote the newest run");
+  } finally {
+    await checks.stop();
+    ctx.cleanup();
+  }
+});

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { CheckStateStore, type StoredState } from "../../lib/checks/state_store.ts";
+import { CheckStateStore, type StoredState, UNCHANGED_WRITE_S } from "../../lib/checks/state_store.ts";
 import { Store, StoreFullError } from "../../lib/store/mod.ts";
 import { CheckStates } from "../../lib/checks/state.ts";
 import type { CheckDef } from "../../lib/checks/check_def.ts";
@@ -103,5 +103,55 @@ Deno.test("a full disk: saving check states is said once a minute at most, and i
     assert.equal(ctx.sink.counts.ERROR, 1);
   } finally {
     ctx.cleanup();
+  }
+});
+
+Deno.test("a check state that did not change is written at most once a minute, and its newest run at a clean stop", () => {
+  using t = tempDir();
+  const store = new Store(t.dir);
+  try {
+    const states = new CheckStateStore(store);
+    const row = (last_check: number, output = "OK: load 0.1"): StoredState => ({
+      id: "load",
+      state: "ok",
+      state_id: 0,
+      output,
+      last_check,
+      failures: 0,
+      successes: 1,
+    });
+    const stored = () => new CheckStateStore(store).loadAll().get("load")?.last_check;
+    states.save(row(100), true);
+    assert.equal(states.flush(), 1);
+    states.save(row(110), false, true);
+    states.save(row(120), false, true);
+    assert.equal(states.flush(), 0, "only last_check moved, less than a minute: no write");
+    assert.equal(stored(), 100);
+    states.save(row(125), false);
+    assert.equal(states.flush(), 1, "not quiet in the caller's word: written");
+    assert.equal(stored(), 125);
+    states.save(row(125 + UNCHANGED_WRITE_S), false, true);
+    assert.equal(states.flush(), 1, "a minute after the written row");
+    assert.equal(stored(), 185);
+    states.save(row(190, "OK: load 0.2"), false, true);
+    states.save(row(200, "OK: load 0.3"), false, true);
+    assert.equal(states.flush(), 0, "a new output in the same state waits too");
+    states.save({ ...row(210, "CRITICAL: load 9"), state: "critical", state_id: 2 }, false, true);
+    assert.equal(states.flush(), 1, "another state is written at once");
+    states.save({ ...row(220, "CRITICAL: load 8"), state: "critical", state_id: 2 }, false, true);
+    assert.equal(states.flush(), 0);
+    assert.equal(states.flush(true), 1, "a stop writes the newest run");
+    assert.equal(stored(), 220);
+    assert.equal(new CheckStateStore(store).loadAll().get("load")?.output, "CRITICAL: load 8");
+    // a store opened on the same file starts from what it holds
+    const again = new CheckStateStore(store);
+    again.loadAll();
+    again.save({ ...row(225, "CRITICAL: load 7"), state: "critical", state_id: 2 }, false, true);
+    assert.equal(again.flush(), 0);
+    again.remove("load");
+    again.save({ ...row(230, "CRITICAL: load 7"), state: "critical", state_id: 2 }, false, true);
+    assert.equal(again.flush(), 1, "a removed check's next state is a new row");
+  } finally {
+    store.closeAll();
   }
 });
