@@ -60,7 +60,7 @@ Deno.test("graphite.forward_to copies every received point to an external carbon
 });
 
 Deno.test("the relay keeps points while carbon is down (bounded) and refuses a bad target", async () => {
-  const ctx = makeTestCtx();
+  using ctx = makeTestCtx();
   const log = ctx.log;
   assert.throws(() => new GraphiteRelay("nohostport", log), /forward_to/);
   const relay = new GraphiteRelay(`${HOST}:${freePort(HOST)}`, log, 3);
@@ -69,7 +69,6 @@ Deno.test("the relay keeps points while carbon is down (bounded) and refuses a b
   await relay.flush(); // nothing listens: connection refused
   assert.equal(relay.errors, 1);
   assert.equal(relay.waiting, 3);
-  ctx.cleanup();
 });
 
 Deno.test("a carbon that accepts and stops reading does not hold the relay: the write is given up, its points kept", async () => {
@@ -130,7 +129,8 @@ Deno.test("relay: stop waits for a write in progress, then sends what came meanw
       return;
     }
   })();
-  const relay = new GraphiteRelay(`${HOST}:${port}`, makeTestCtx().log);
+  using ctx = makeTestCtx();
+  const relay = new GraphiteRelay(`${HOST}:${port}`, ctx.log);
   const first = 100_000;
   for (let i = 0; i < first; i++) relay.point(`load.host${i}.value_with_a_long_name`, i, 1_700_000_000);
   const flushing = relay.flush();
