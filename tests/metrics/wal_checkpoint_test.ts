@@ -1,8 +1,9 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { VirtualClock } from "../../lib/clock/mod.ts";
 import { createMetrics } from "../../lib/metrics/mod.ts";
-import { METRICS_WAL_AUTOCHECKPOINT } from "../../lib/metrics/service.ts";
+import { METRICS_WAL_AUTOCHECKPOINT, METRICS_WAL_SIZE_LIMIT } from "../../lib/metrics/service.ts";
 import { makeTestCtx } from "../helpers.ts";
 
 Deno.test("metrics.db: the WAL is copied back only past METRICS_WAL_AUTOCHECKPOINT frames, not SQLite's 1 000", async () => {
@@ -33,6 +34,51 @@ Deno.test("metrics.db: the WAL is copied back only past METRICS_WAL_AUTOCHECKPOI
       59,
     );
   } finally {
+    await m.stop();
+  }
+});
+
+Deno.test("metrics.db: a -wal file grown past METRICS_WAL_SIZE_LIMIT (a reader held the checkpoint back) is cut back when the WAL restarts", async () => {
+  const clock = new VirtualClock(1_700_000_000_000);
+  using ctx = makeTestCtx({ clock });
+  const m = createMetrics(ctx);
+  await m.start();
+  const wal = join(ctx.config.params.data, "metrics.db-wal");
+  const store = m.service.store;
+  let round = 0;
+  const writeRound = async () => {
+    await clock.advance(10_000);
+    const now = Math.floor(clock.now() / 1000);
+    for (let s = 0; s < 4000; s++) store.add(`wal.limit.series${s}`, round, now);
+    store.flush();
+    store.settle();
+    round++;
+  };
+  const reader = new DatabaseSync(join(ctx.config.params.data, "metrics.db"));
+  try {
+    // a second connection in a read transaction: no checkpoint can reach past its snapshot
+    reader.exec("BEGIN");
+    reader.prepare("SELECT count(*) AS n FROM points").get();
+    while (Deno.statSync(wal).size <= METRICS_WAL_SIZE_LIMIT + 4 * 1024 * 1024 && round < 400) {
+      await writeRound();
+    }
+    const grown = Deno.statSync(wal).size;
+    assert.ok(grown > METRICS_WAL_SIZE_LIMIT, `the held-back WAL grew to ${grown} bytes`);
+    reader.exec("COMMIT");
+    reader.close();
+    // the next commits copy the WAL back (it is past the threshold), then restart it from the top
+    for (let i = 0; i < 3; i++) await writeRound();
+    const after = Deno.statSync(wal).size;
+    assert.ok(
+      after <= METRICS_WAL_SIZE_LIMIT,
+      `the -wal file is ${after} bytes after the restart (was ${grown})`,
+    );
+    assert.equal(
+      store.fetch("wal.limit.series3999", clock.now() / 1000 - 30, clock.now() / 1000).values.at(-1),
+      round - 1,
+    );
+  } finally {
+    if (reader.isOpen) reader.close();
     await m.stop();
   }
 });
