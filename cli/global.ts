@@ -146,6 +146,9 @@ export function printInfo(out: Output, info: Info, showLogs: boolean): void {
     ...(((info.kv as { isolated_from?: number } | undefined)?.isolated_from ?? 0) > 0
       ? [["kv", "no live member of the cluster is tagged kv: keys written here stay here", "yellow"] as Row]
       : []),
+    ...((info.kv as { unavailable?: string | null } | undefined)?.unavailable
+      ? [["kv", (info.kv as { unavailable: string }).unavailable, "red"] as Row]
+      : []),
   ]);
   const http = info.httpservers as Record<string, Record<string, unknown> | null> | undefined;
   section(out, "HTTP (LAN)", http?.external ? Object.entries(http.external) : [["enabled", false, "grey"]]);

@@ -42,6 +42,11 @@ export interface KvNodeDeps {
   /** Coordinates a write of a key this node owns. */
   coordinate(w: WriteRequest, deadline: number): Promise<WriteResult>;
   clock: Clock;
+  /**
+   * Why the store cannot answer now (null: it can): every node tagged kv is down. Reads, writes
+   * and listings then fail with 503 rather than fall back to this node alone (kv/mod.ts).
+   */
+  unavailable?: () => string | null;
 }
 
 export class KvNode implements KvApi {
@@ -79,6 +84,7 @@ export class KvNode implements KvApi {
    */
   async routeWrite(w: WriteRequest, deadline?: number): Promise<{ ok: boolean; index: number }> {
     const { placement, clock, cfg, peers, local } = this.#d;
+    this.#available();
     const until = Math.min(deadline ?? clock.now() + cfg.request_timeout, clock.now() + MAX_WAIT_MS);
     const reasons: string[] = [];
     const owners = placement.owners(w.key);
@@ -138,6 +144,7 @@ export class KvNode implements KvApi {
   async get(key: string, opts: ReadOptions = {}): Promise<{ entry: KvRecord | null; index: number }> {
     const { placement, local, peers, clock, cfg } = this.#d;
     validateKey(key, cfg.max_key_bytes);
+    this.#available();
     const waitMs = clampWait(opts);
     const reasons: string[] = [];
     let tried = 0;
@@ -184,6 +191,12 @@ export class KvNode implements KvApi {
     throw new KvError(503, `no copy of key ${JSON.stringify(key)} is reachable: ${reasons.join("; ")}`);
   }
 
+  /** Throws the 503 of a store whose kv nodes are all down. */
+  #available(): void {
+    const why = this.#d.unavailable?.();
+    if (why) throw new KvError(503, why);
+  }
+
   #live(r: { record: KvRecord | null; index: number }): { entry: KvRecord | null; index: number } {
     return { entry: isLive(r.record, this.#d.clock.now()) ? r.record : null, index: r.index };
   }
@@ -191,6 +204,7 @@ export class KvNode implements KvApi {
   async list(prefix: string, opts: ListOptions = {}): Promise<{ entries: KvRecord[]; index: number }> {
     const { placement, local, peers, clock, cfg } = this.#d;
     validatePrefix(prefix, cfg.max_key_bytes);
+    this.#available();
     const waitMs = clampWait(opts);
     const ctl = new AbortController();
     const abort = () => ctl.abort();

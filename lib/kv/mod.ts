@@ -128,7 +128,10 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
     cfg,
     (before, after) => {
       repair.ringChanged(before, after);
-      log.info(`kv ring: ${after.nodes.map((n) => n.name || n.uuid.slice(0, 8)).join(", ") || "local only"}`);
+      const nodes = after.nodes.map((n) => n.name || n.uuid.slice(0, 8)).join(", ");
+      if (nodes) log.info(`kv ring: ${nodes}`);
+      else if (kvDown.length) log.warn(`kv ring: empty: ${unavailable()}`);
+      else log.info("kv ring: local only");
       if (started) ctx.clock.setTimeout(() => void repair.antiEntropy(), 300);
       antiEntropyTicks.poke();
     },
@@ -149,7 +152,20 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
     cfg,
   });
   const coordinate = coordinator.write.bind(coordinator);
-  const node = new KvNode({ cfg, local, placement, peers, coordinate, clock: ctx.clock });
+  /**
+   * Members tagged kv that are all down (dead or left, until reaped) while none is alive: the store
+   * is then unavailable (503) rather than this node alone. The reference's "no kv member: the local
+   * node owns every key" is for a cluster without kv nodes; here it would take writes the kv nodes
+   * never see (a node cut off from them by a partition, all of them stopped) and answer "not found"
+   * for keys they hold (a generator would render its file without them).
+   */
+  let kvDown: string[] = [];
+  const unavailable = (): string | null =>
+    kvDown.length
+      ? `the KV store is unavailable: no node tagged kv is alive (${kvDown.join(", ")}); ` +
+        `reads and writes resume when one of them is back`
+      : null;
+  const node = new KvNode({ cfg, local, placement, peers, coordinate, clock: ctx.clock, unavailable });
   const repair = new Repair({ local, placement, peers, clock: ctx.clock, log, cfg });
   serve = peerServer({ local, placement, coordinate, clock: ctx.clock, cfg });
 
@@ -163,8 +179,12 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
   const refreshRing = () => {
     const members = deps.membership?.members() ?? [];
     const ring = kvMembers(members);
+    kvDown = ring.length > 0 ? [] : members
+      .filter((m) => m.uuid !== ctx.node.uuid && m.tags.includes("kv"))
+      .map((m) => `${m.name || m.uuid.slice(0, 8)} ${m.state === "leave" ? "left" : m.state}`)
+      .sort();
     placement.setNodes(ring.map((m) => ({ uuid: m.uuid, name: m.name, addr: m.addr, port: m.port })));
-    const others = ring.length > 0
+    const others = ring.length > 0 || kvDown.length > 0
       ? 0
       : members.filter((m) => m.uuid !== ctx.node.uuid && (m.state === "alive" || m.state === "suspect"))
         .length;
@@ -270,6 +290,7 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
         index: local.currentIndex(),
         ring: placement.holders().map((n) => n.name || n.uuid),
         isolated_from: isolatedFrom,
+        unavailable: unavailable(),
         replicas: cfg.replicas,
         write_acks: cfg.write_acks,
         peer_encryption: deps.envelope.enabled,

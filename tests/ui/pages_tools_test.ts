@@ -11,12 +11,30 @@ const K = await (async () => {
   return (globalThis as unknown as { K: PagesK }).K;
 })();
 
-Deno.test("kv page: a notice when no member of the cluster is tagged kv, none otherwise", () => {
+Deno.test("kv page: a notice when no member of the cluster is tagged kv or every kv node is down, none otherwise", () => {
   assert.match(
     K.kvScopeNotice({ kv: { isolated_from: 2 } }) ?? "",
     /tagged kv.*the 2 other member\(s\) keep theirs/,
   );
-  for (const info of [{ kv: { isolated_from: 0 } }, { kv: {} }, {}, null, { kv: { isolated_from: "3" } }]) {
+  assert.equal(
+    K.kvScopeNotice({
+      kv: { isolated_from: 0, unavailable: "the KV store is unavailable: no node (n1 dead)" },
+    }),
+    "The KV store is unavailable: no node (n1 dead).",
+  );
+  const quiet = [{ kv: { isolated_from: 0, unavailable: null } }, {
+    kv: { isolated_from: 0, unavailable: "" },
+  }];
+  for (
+    const info of [
+      { kv: { isolated_from: 0 } },
+      { kv: {} },
+      {},
+      null,
+      { kv: { isolated_from: "3" } },
+      ...quiet,
+    ]
+  ) {
     assert.equal(K.kvScopeNotice(info), null, JSON.stringify(info));
   }
 });

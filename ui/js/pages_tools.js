@@ -17,9 +17,12 @@
 
   /**
    * What the KV page says when the agent keeps its keys to itself (no member of its cluster is
-   * tagged kv, others are alive: `kv.isolated_from` of /agent/info), or null.
+   * tagged kv, others are alive: `kv.isolated_from` of /agent/info), or when the store is
+   * unavailable (every node tagged kv is down: `kv.unavailable`), or null.
    */
   K.kvScopeNotice = function (info) {
+    const down = info && info.kv && info.kv.unavailable;
+    if (typeof down === "string" && down) return down.charAt(0).toUpperCase() + down.slice(1) + ".";
     const n = info && info.kv && info.kv.isolated_from;
     if (!(typeof n === "number" && n > 0)) return null;
     return "No live member of the cluster is tagged kv: the keys here are this agent's own, and the " + n +
