@@ -21,6 +21,8 @@ import { byCodeUnit, byKey } from "../order.ts";
 export interface GeneratorsMembership {
   self(): MemberRecord;
   members(): MemberRecord[];
+  /** True while the start's join to the cluster is on its way (see MembershipView.joining). */
+  joining?(): boolean;
 }
 
 /** Reads a KV value as text (null when absent). */
@@ -57,6 +59,14 @@ export interface GeneratorStatus {
 
 /** Debounce window: a burst of membership/KV events gives one render. */
 export const DEBOUNCE_MS = 250;
+
+/**
+ * While the start's join is on its way, how often a held run looks again. Until the agent has
+ * joined, it knows itself alone and reads KV from itself: a restart rendered `nodes` as this node
+ * only and `kv(key)` as "" and ran the command (an haproxy reloaded without its backends), until
+ * the join and the next 30 s KV refresh put the file back. The file of the last run stays instead.
+ */
+export const JOIN_POLL_MS = 1000;
 /**
  * KV values read by templates are re-read this often: `kv.changed` only fires on the nodes that
  * hold a replica of the key, so other nodes would otherwise keep a stale value.
@@ -158,6 +168,10 @@ export class Generators {
   #kvTicks: LazyInterval | null = null;
   #running: Promise<void> | null = null;
   #again = false;
+  /** Why a cached KV key could not be re-read (said once per reason). */
+  #refreshErrors = new Map<string, string>();
+  /** A run is held until the start's join returns (said once in the log). */
+  #heldForJoin = false;
   /** Events schedule runs only between start() and stop(); runNow() works any time before stop(). */
   #started = false;
   #stopped = false;
@@ -303,9 +317,15 @@ export class Generators {
         if (!r.fresh) continue; // changed meanwhile: dropped from the cache, a run is scheduled
         value = r.value;
       } catch (err) {
-        this.#ctx.log.warn(`generators: cannot re-read KV key ${key}: ${(err as Error).message}`);
+        // said once per reason, not at every refresh of an outage (the cached value stays)
+        const why = (err as Error).message;
+        if (this.#refreshErrors.get(key) !== why) {
+          this.#ctx.log.warn(`generators: cannot re-read KV key ${key} (its last value stays): ${why}`);
+        }
+        this.#refreshErrors.set(key, why);
         continue;
       }
+      if (this.#refreshErrors.delete(key)) this.#ctx.log.info(`generators: KV key ${key} read again`);
       if (this.#kvCache.get(key) !== value) {
         this.#kvCache.set(key, value);
         changed = true;
@@ -333,8 +353,26 @@ export class Generators {
     if (this.#timer !== null) return;
     this.#timer = this.#ctx.clock.setTimeout(() => {
       this.#timer = null;
+      if (this.#membership.joining?.()) {
+        if (!this.#heldForJoin) {
+          this.#ctx.log.info(
+            "generators: the first render waits for the join to the cluster (the members and KV values " +
+              "are not known yet); the files stay as they are",
+          );
+        }
+        this.#heldForJoin = true;
+        this.schedule(JOIN_POLL_MS);
+        return;
+      }
+      if (this.#heldForJoin) this.#ctx.log.info("generators: joined the cluster: rendering");
+      this.#heldForJoin = false;
       void this.runNow();
     }, delay);
+  }
+
+  /** True while runs are held until the start's join returns. */
+  get heldForJoin(): boolean {
+    return this.#heldForJoin;
   }
 
   /** Runs every generator now (waits for a run in progress first); resolves when done. */

@@ -68,6 +68,7 @@ export function createGenerators(
         applying: all.filter((s) => s.applies).map((s) => s.name),
         errors: all.filter((s) => s.last_error).map((s) => s.name),
         kv_reads: g.kvEnabled,
+        waiting_for_join: g.heldForJoin,
       };
     },
     list: () => g.status(),

@@ -710,3 +710,82 @@ Deno.test("a reload during a run: a generator it moved is not written at its old
     cleanup();
   }
 });
+
+Deno.test("while the start's join is on its way nothing is rendered (the file stays); once joined, one render", async () => {
+  const clock = new VirtualClock();
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE, clock);
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    Deno.writeTextFileSync(w.out, "the file of the last run\n");
+    const info: string[] = [];
+    w.ctx.sink.tap("INFO", (l) => info.push(l));
+    let joining = true;
+    let reads = 0;
+    const self = w.members[0];
+    const g = createGenerators(w.ctx, {
+      // before the join this node knows itself alone
+      membership: { self: () => self, members: () => joining ? [self] : w.members, joining: () => joining },
+      kvGet: (k) => {
+        reads++;
+        return Promise.resolve(joining ? null : w.kv.get(k) ?? null);
+      },
+    });
+    await g.start();
+    await clock.advance(10_000);
+    assert.equal(Deno.readTextFileSync(w.out), "the file of the last run\n");
+    assert.equal(reads, 0, "no KV read before the join");
+    assert.equal((g.info!() as { waiting_for_join: boolean }).waiting_for_join, true);
+    assert.equal(info.filter((l) => /first render waits for the join/.test(l)).length, 1, "said once");
+    joining = false; // the join returned (its member.joined events came before: no event now)
+    await clock.advance(1_500);
+    await g.runNow(); // waits for the run the poll started
+    const text = Deno.readTextFileSync(w.out);
+    assert.match(text, /^maxconn 512\n/);
+    assert.match(text, /nodes 3\n/);
+    assert.equal((g.info!() as { waiting_for_join: boolean }).waiting_for_join, false);
+    await g.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
+Deno.test("a KV outage (503) keeps a template's last value, said once, and the file as it was", async () => {
+  const clock = new VirtualClock();
+  const w = world({ path: "set-below", template: "lb.tpl" }, TEMPLATE, clock);
+  try {
+    w.ctx.config.objects.generator["generators/lb"].value.path = w.out;
+    const info: string[] = [];
+    w.ctx.sink.tap("INFO", (l) => info.push(l));
+    let down = false;
+    const g = createGenerators(w.ctx, {
+      membership: { self: () => w.members[0], members: () => w.members },
+      kvGet: (k) =>
+        down
+          ? Promise.reject(new Error("the KV store is unavailable: no node tagged kv is alive (kv1 dead)"))
+          : Promise.resolve(w.kv.get(k) ?? null),
+    });
+    await g.start();
+    await clock.advance(1000);
+    await g.runNow();
+    const before = Deno.readTextFileSync(w.out);
+    assert.match(before, /^maxconn 512\n/);
+    down = true;
+    await clock.advance(3 * 30_000); // three refreshes
+    w.members.push(member(4, 0)); // and a membership change: a render from the cached value
+    w.ctx.bus.emit("member.joined", w.members[3]);
+    await clock.advance(1000);
+    await g.runNow();
+    assert.match(Deno.readTextFileSync(w.out), /^maxconn 512\n(.*\n)*server node-4 /);
+    const said = w.ctx.sink.recent.WARNING.filter((l) => /cannot re-read KV key lb\/maxconn/.test(l));
+    assert.equal(said.length, 1, said.join("\n"));
+    down = false;
+    w.kv.set("lb/maxconn", "1024");
+    await clock.advance(30_000);
+    await g.runNow();
+    assert.match(Deno.readTextFileSync(w.out), /^maxconn 1024\n/);
+    assert.ok(info.some((l) => /KV key lb\/maxconn read again/.test(l)));
+    await g.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});
