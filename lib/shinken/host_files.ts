@@ -87,6 +87,13 @@ export class HostRenderer {
  */
 export const DISK_CHECK_MS = 10 * 60_000;
 
+/**
+ * While the start's join is on its way, how often a held sync looks again. Until the agent has
+ * joined it knows itself alone: a restart removed every other node's file ("node gone") and
+ * reloaded Nagios, which dropped those hosts' states, then wrote them back at the join.
+ */
+export const JOIN_POLL_MS = 1000;
+
 /** Writes the host files after each batch of membership changes and reloads the monitoring tool. */
 export class HostFiles {
   #ctx: Ctx;
@@ -103,10 +110,30 @@ export class HostFiles {
   #known: Map<string, string> | null = null;
   #checkedAt = 0;
 
-  constructor(ctx: Ctx, cfg: ShinkenConfig, render: () => Map<string, string>) {
+  /** True while syncs are to wait (the start's join is on its way). */
+  #held: () => boolean;
+  #heldSaid = false;
+  /** The files of nodes whose own checks are not known yet (see the constructor). */
+  #unknown: () => Set<string>;
+
+  /**
+   * `held`: syncs wait while it is true. `unknown`: the file names of nodes whose own checks this
+   * agent has not heard yet (asked at the first poll after its start): a file of theirs already
+   * there is left as it is until they are known, so a restart does not take their checks out of
+   * Nagios until they answer (a node that never answers keeps the file it had); one not there yet is
+   * written with what is known (their services).
+   */
+  constructor(
+    ctx: Ctx,
+    cfg: ShinkenConfig,
+    render: () => Map<string, string>,
+    opts: { held?: () => boolean; unknown?: () => Set<string> } = {},
+  ) {
     this.#ctx = ctx;
     this.#cfg = cfg;
     this.#render = render;
+    this.#held = opts.held ?? (() => false);
+    this.#unknown = opts.unknown ?? (() => new Set());
     this.#owedFile = join(ctx.config.params.data, "shinken-reload-owed");
   }
 
@@ -146,8 +173,31 @@ export class HostFiles {
     await this.#busy;
   }
 
+  /** True while syncs wait for the start's join. */
+  get heldForJoin(): boolean {
+    return this.#heldSaid;
+  }
+
   /** Writes changed files, removes stale ones, reloads once if anything changed. */
   async syncNow(): Promise<void> {
+    if (this.#held()) {
+      if (!this.#heldSaid) {
+        this.#ctx.log.info(
+          "shinken: the first export waits for the join to the cluster (the other nodes are not known " +
+            "yet); the files stay as they are",
+        );
+      }
+      this.#heldSaid = true;
+      if (!this.#stopped && this.#timer === null) {
+        this.#timer = this.#ctx.clock.setTimeout(() => {
+          this.#timer = null;
+          void this.syncNow();
+        }, JOIN_POLL_MS);
+      }
+      return;
+    }
+    if (this.#heldSaid) this.#ctx.log.info("shinken: joined the cluster: exporting");
+    this.#heldSaid = false;
     while (this.#busy) await this.#busy;
     this.#busy = (async () => {
       do {
@@ -186,11 +236,14 @@ export class HostFiles {
     const known = this.#known!;
     Deno.mkdirSync(dir, { recursive: true });
     const want = this.#render();
+    const unknown = this.#unknown();
     let changed = false;
     for (const [name, text] of want) {
       if (known.get(name) === text) continue;
       const path = join(dir, name);
-      if (readIfExists(path) !== text) {
+      const current = readIfExists(path);
+      if (current !== null && unknown.has(name)) continue; // kept until its node's checks are known
+      if (current !== text) {
         this.#owe();
         writeAtomic(path, text, { mode: 0o644, keepOwner: true, fsync: true });
         this.stats.writes++;

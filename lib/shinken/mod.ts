@@ -87,6 +87,18 @@ export function createShinken(
     ctx,
     cfg,
     () => renderer.render(membership.members(), membership.self().uuid, localChecks, remoteOf),
+    {
+      held: () => membership.joining?.() === true,
+      // other nodes whose own checks were not answered yet since the start (none without polls)
+      unknown: () =>
+        remote && cfg.poll_interval > 0
+          ? new Set(
+            membership.members()
+              .filter((m) => m.uuid !== membership.self().uuid && remote.get(m.uuid) === undefined)
+              .map((m) => `${m.uuid}.cfg`),
+          )
+          : new Set(),
+    },
   );
   const commands = new ExternalCommands(ctx, cfg, membership, localChecks, remoteOf);
   const offs: Array<() => void> = [];
@@ -140,6 +152,7 @@ export function createShinken(
           monitoring_tool: cfg.monitoring_tool,
           external_command_file: cfg.external_command_file,
           ...hostFiles.stats,
+          waiting_for_join: hostFiles.heldForJoin,
           ...commands.stats,
           ...(remote ? { remote_polls: remote.stats.polls, remote_unanswered: remote.stats.unanswered } : {}),
           ...commands.quietInfo(),

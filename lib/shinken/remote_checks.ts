@@ -19,6 +19,9 @@ import type { CheckBrief, RemoteChecks, ShinkenMembership } from "./types.ts";
 /** Nodes asked at once (a poll of a large cluster is a few requests in flight, not hundreds). */
 const PARALLEL = 8;
 
+/** While the start's join is on its way, how often the first poll looks again. */
+const JOIN_POLL_MS = 1000;
+
 interface Known {
   checks: CheckBrief[];
   /** The ids, sorted: a change means other services in the host file. */
@@ -58,7 +61,7 @@ export class RemoteCheckCache {
     return this.#known.get(uuid)?.checks;
   }
 
-  /** Polls now, then every interval (nothing when the interval is 0). */
+  /** Polls now (or once the start's join returned), then every interval (nothing when it is 0). */
   start(): void {
     if (!(this.#intervalMs > 0) || this.#stopped) return;
     this.#next(0);
@@ -79,6 +82,8 @@ export class RemoteCheckCache {
   #next(delay: number): void {
     this.#timer = this.#ctx.clock.setTimeout(() => {
       this.#timer = null;
+      // the start's join on its way: the first poll goes once the members are known
+      if (this.#membership.joining?.()) return this.#next(JOIN_POLL_MS);
       this.#polling = this.poll().finally(() => {
         this.#polling = null;
         if (!this.#stopped) this.#next(this.#intervalMs);

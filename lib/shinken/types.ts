@@ -17,6 +17,8 @@ export interface ShinkenConfig {
 export interface ShinkenMembership {
   self(): MemberRecord;
   members(): MemberRecord[];
+  /** True while the start's join to the cluster is on its way (see MembershipView.joining). */
+  joining?(): boolean;
 }
 
 /** Our own checks (all of them, not only those of services), for our own host, with their silence. */

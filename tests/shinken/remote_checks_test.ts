@@ -199,3 +199,79 @@ Deno.test("the export route without a shinken object asks the other nodes before
   assert.equal(pathExists(join(Deno.cwd(), `${members[1].uuid}.cfg`)), false);
   await s.stop();
 });
+
+Deno.test("after a restart, another node's file keeps its own checks until that node answers; a silent one keeps its file", async () => {
+  const clock = new VirtualClock(1_800_000_000_000);
+  using ctx = makeTestCtx({ clock });
+  const cfgPath = join(ctx.dir, "agent"), reloads = join(ctx.dir, "reloads");
+  ctx.config.listeners.shinken = {
+    enabled: true,
+    cfg_path: cfgPath,
+    external_command_file: "",
+    reload_command: `echo reload >> '${reloads}'`,
+    monitoring_tool: "nagios",
+    host_templates: ["agent", "kunai"],
+    reload_delay: 0,
+    poll_interval: 30_000,
+  };
+  const members = [member(1), member(2), member(3)];
+  const cpu: CheckBrief = { id: "linux/cpu", state_id: 0, output: "CPU OK" };
+  const file = (i: number) => Deno.readTextFileSync(join(cfgPath, `${members[i].uuid}.cfg`));
+  const reloadCount = () =>
+    pathExists(reloads) ? Deno.readTextFileSync(reloads).trim().split("\n").length : 0;
+  // the first run: both others answer, their checks are in their files
+  const first = createShinken(ctx, {
+    membership: { self: () => members[0], members: () => members },
+    localChecks: () => [],
+    remoteChecks: () => Promise.resolve([cpu]),
+  });
+  await first.start();
+  await clock.advance(0);
+  await until(
+    "both files with their checks",
+    () => /linux\/cpu/.test(file(1)) && /linux\/cpu/.test(file(2)),
+    5000,
+  );
+  await first.stop();
+  const [before1, before2, reloadsBefore] = [file(1), file(2), reloadCount()];
+
+  // the restart: joining at first; then node-2 answers late with one more check, node-3 never
+  let joining = true;
+  const asked: string[] = [];
+  let answer2: (v: CheckBrief[]) => void = () => {};
+  const s = createShinken(ctx, {
+    membership: {
+      self: () => members[0],
+      members: () => joining ? [members[0]] : members,
+      joining: () => joining,
+    },
+    localChecks: () => [],
+    remoteChecks: (m) => {
+      asked.push(m.name);
+      if (m.uuid === members[2].uuid) return Promise.reject(new Error("no answer"));
+      return new Promise((resolve) => answer2 = resolve);
+    },
+  });
+  try {
+    await s.start();
+    await clock.advance(3_000);
+    assert.deepEqual(asked, [], "no poll before the join");
+    joining = false;
+    await clock.advance(1_000);
+    await until("the first poll after the join", () => asked.length === 2);
+    await clock.advance(1_000);
+    await s.syncNow();
+    assert.equal(file(1), before1, "node-2 not answered yet: its file as it was");
+    assert.equal(file(2), before2, "node-3 silent: its file as it was");
+    assert.equal(reloadCount(), reloadsBefore, "nothing changed: no reload");
+    answer2([cpu, { id: "linux/disks", state_id: 0, output: "ok" }]);
+    await until("node-2's new check in its file", async () => {
+      await clock.advance(0);
+      return /linux\/disks/.test(file(1));
+    }, 5000);
+    assert.match(file(1), /linux\/cpu/);
+    assert.equal(file(2), before2);
+  } finally {
+    await s.stop();
+  }
+});

@@ -253,6 +253,47 @@ Deno.test("a node leaving removes its file; foreign files stay; one reload per b
   }
 });
 
+Deno.test("a restart that has not joined yet keeps the other nodes' files (no removal, no reload); once joined, nothing to do", async () => {
+  const clock = new VirtualClock();
+  const w = world("nagios", clock);
+  try {
+    const first = shinken(w);
+    await first.start();
+    await first.stop();
+    assert.equal(reloads(w), 1);
+    const files = () => [...Deno.readDirSync(w.cfgPath)].map((e) => e.name).sort();
+    const before = files();
+    assert.equal(before.length, 3);
+    // the agent again: until the start's join returns it knows itself alone
+    let joining = true;
+    const info: string[] = [];
+    w.ctx.sink.tap("INFO", (l) => info.push(l));
+    const s = createShinken(w.ctx, {
+      membership: {
+        self: () => w.members[0],
+        members: () => joining ? [w.members[0]] : w.members,
+        joining: () => joining,
+      },
+      localChecks: () => [{ id: "linux/cpu", state_id: 2, output: "CPU 99%" }],
+    });
+    await s.start();
+    await clock.advance(5_000);
+    assert.deepEqual(files(), before, "no file removed while joining");
+    assert.equal(reloads(w), 1, "no reload while joining");
+    assert.equal((s.info!() as { waiting_for_join: boolean }).waiting_for_join, true);
+    assert.equal(info.filter((l) => /first export waits for the join/.test(l)).length, 1, "said once");
+    joining = false;
+    await clock.advance(1_500);
+    await s.syncNow();
+    assert.deepEqual(files(), before);
+    assert.equal(reloads(w), 1, "the same files: no reload");
+    assert.equal((s.info!() as { waiting_for_join: boolean }).waiting_for_join, false);
+    await s.stop();
+  } finally {
+    w.ctx.cleanup();
+  }
+});
+
 Deno.test("a sync renders only members whose record changed and compares with what it wrote; the disk is read again every DISK_CHECK_MS", async () => {
   // the membership replaces a record on every change: an unchanged record has the same file
   let reads = 0;
