@@ -16,6 +16,7 @@ interface GroupView {
   leader_name: string | null;
   quorum: number;
   voters_detail: Array<{ uuid: string; name: string; state: string }>;
+  waiting_for_join?: boolean;
 }
 
 /** One group, readable; a group no node votes in says which tag is missing (the group's name). */
@@ -35,6 +36,11 @@ export function show(out: Output, g: GroupView): void {
     "voters",
     n ? g.voters_detail.map((v) => `${v.name}(${v.state})`).join(" ") : `(none: no node carries ${tag})`,
   );
+  if (g.waiting_for_join) {
+    out.twoCol("elections", "none of ours until this agent has joined the cluster (its seeds)", {
+      colour: "yellow",
+    });
+  }
 }
 
 const path = (g: string) => `/raft/${encodeURIComponent(g)}`;

@@ -52,6 +52,8 @@ export interface GroupStatus {
   voters: string[];
   quorum: number;
   min_size: number;
+  /** No election of ours starts: the start's join to the cluster is on its way. */
+  waiting_for_join: boolean;
 }
 
 export class RaftGroup {
@@ -88,6 +90,11 @@ export class RaftGroup {
     this.#timer = null;
   }
 
+  /** Holds our elections (the start's join on its way) or lets them go. */
+  hold(held: boolean): void {
+    this.machine.held = held;
+  }
+
   setVoters(voters: string[]): void {
     if (this.#stopped) return;
     this.#apply(this.machine.setVoters(voters, this.#opts.clock.elapsed()));
@@ -110,6 +117,7 @@ export class RaftGroup {
       voters: [...m.voters],
       quorum: quorum(m.voters.length, m.minSize),
       min_size: m.minSize,
+      waiting_for_join: m.held,
     };
   }
 

@@ -13,7 +13,7 @@ import type { PeerEnvelope } from "../transport/mod.ts";
 
 export function createLazyRaft(
   ctx: Ctx,
-  deps: { membership: Pick<MembershipView, "members">; envelope: PeerEnvelope },
+  deps: { membership: Pick<MembershipView, "members" | "joining">; envelope: PeerEnvelope },
 ): Subsystem {
   return lazySubsystem("raft", async () => (await import("./mod.ts")).createRaft(ctx, deps), {
     info: { enabled: false, groups: {} },

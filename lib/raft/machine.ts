@@ -131,6 +131,12 @@ export class RaftMachine {
     return Math.min(this.#electionAt, this.#heartbeatAt, this.#checkQuorumAt);
   }
 
+  /**
+   * No election of ours starts while true (we still vote and follow): the agent's start has not
+   * joined the cluster yet, and its voters are itself alone.
+   */
+  held = false;
+
   /** True when we may take part in elections: a voter of a group large enough. */
   get eligible(): boolean {
     return this.voters.includes(this.id) && this.voters.length >= this.minSize;
@@ -168,7 +174,7 @@ export class RaftMachine {
     }
     if (now < this.#electionAt) return out;
     this.#electionAt = now + this.#electionTimeout();
-    if (!this.eligible || this.term >= TERM_MAX) return out;
+    if (!this.eligible || this.held || this.term >= TERM_MAX) return out;
     // a new election starts with a pre-vote (our own included)
     if (this.leader !== null) out.leaderChanged = true;
     this.leader = null;

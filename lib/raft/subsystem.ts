@@ -12,6 +12,10 @@ import { type GroupStatus, RaftGroup } from "./group.ts";
 import { decodeMsg, HttpRaftTransport, RAFT_PATH } from "./http_transport.ts";
 import { RAFT_MIGRATIONS, SqliteRaftStore } from "./sqlite_store.ts";
 import { KV_CACHE_KIB } from "../store/mod.ts";
+import type { TimerId } from "../clock/mod.ts";
+
+/** While the start's join is on its way, how often the hold of our elections looks again. */
+const JOIN_POLL_MS = 500;
 
 /** A group's status with names next to uuids (what `/raft/:group` and the CLI show). */
 export interface GroupView extends GroupStatus {
@@ -27,7 +31,7 @@ export interface RaftApi {
 
 export function createRaft(
   ctx: Ctx,
-  deps: { membership: Pick<MembershipView, "members">; envelope: PeerEnvelope },
+  deps: { membership: Pick<MembershipView, "members" | "joining">; envelope: PeerEnvelope },
 ): Subsystem & RaftApi {
   const cfg = ctx.config.params.raft;
   const c = ctx.counters;
@@ -45,6 +49,7 @@ export function createRaft(
   });
   const groups = new Map<string, RaftGroup>();
   const offs: Array<() => void> = [];
+  let joinTimer: TimerId | null = null;
   let store: SqliteRaftStore | null = null;
 
   function votersOf(group: string, members: MemberRecord[]): string[] {
@@ -126,14 +131,34 @@ export function createRaft(
         });
         groups.set(name, g);
       }
+      // until the start's join returns we know ourselves alone: a group of one we would lead at once
+      // (a node restarted apart from the others, or whose seeds do not answer, became a second
+      // leader): no election of ours until then; we still vote and follow
+      const held = () => deps.membership.joining?.() === true;
       const members = deps.membership.members();
-      for (const [name, g] of groups) g.start(votersOf(name, members));
+      for (const [name, g] of groups) {
+        g.hold(held());
+        g.start(votersOf(name, members));
+      }
+      if (held()) {
+        ctx.log.info("raft: no election of ours until the join to the cluster");
+        const release = () => {
+          joinTimer = null;
+          if (!offs.length) return;
+          if (held()) return void (joinTimer = ctx.clock.setTimeout(release, JOIN_POLL_MS));
+          for (const g of groups.values()) g.hold(false);
+          ctx.log.info("raft: joined the cluster: elections may start");
+        };
+        joinTimer = ctx.clock.setTimeout(release, JOIN_POLL_MS);
+      }
       offs.push(ctx.bus.onMembers(queueRefresh));
       offs.push(ctx.bus.on("tags.changed", queueRefresh));
       if (groups.size) ctx.log.info(`raft: ${groups.size} group(s): ${[...groups.keys()].join(", ")}`);
       return Promise.resolve();
     },
     stop() {
+      if (joinTimer !== null) ctx.clock.clearTimeout(joinTimer);
+      joinTimer = null;
       for (const off of offs.splice(0)) off();
       for (const g of groups.values()) g.stop();
       transport.close();

@@ -132,3 +132,29 @@ Deno.test("a burst of member events recomputes the voters once (a datagram of 25
     ctx.cleanup();
   }
 });
+
+Deno.test("while the start's join is on its way no election of ours starts; once joined, a lone member elects itself", async () => {
+  const ctx = makeTestCtx({ uuid: "self-uuid", name: "me", params: { raft: { groups: ["*"] } } });
+  const envelope = new PeerEnvelope(await Keyring.create([]), { now: () => ctx.clock.now() });
+  let joining = true;
+  const raft = createRaft(ctx, {
+    membership: { members: () => [rec("self-uuid", "me", [])], joining: () => joining },
+    envelope,
+  });
+  const clock = ctx.clock as VirtualClock;
+  try {
+    await raft.start();
+    await clock.advance(10_000); // ten election timeouts and more
+    const g = raft.group("*")!;
+    assert.equal(g.role, "follower", "a node alone before its join does not lead a group of one");
+    assert.equal(g.term, 0, "nor raise its term");
+    assert.equal(g.waiting_for_join, true);
+    joining = false;
+    await clock.advance(3_000);
+    assert.equal(raft.group("*")!.role, "leader");
+    assert.equal(raft.group("*")!.waiting_for_join, false);
+  } finally {
+    await raft.stop();
+    ctx.cleanup();
+  }
+});
