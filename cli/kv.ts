@@ -148,6 +148,9 @@ function showChange(out: Output, m: Meta, json = false): void {
   else out.line(`${when} ${out.paint("set", "green")} ${m.key} = ${b64text(m.value)}`);
 }
 
+/** A watch waits out a store that cannot answer for now (503, 504): 1 s, then twice as long, up to this. */
+const WATCH_RETRY_MAX_MS = 30_000;
+
 async function watch(
   client: AgentClient,
   out: Output,
@@ -158,9 +161,19 @@ async function watch(
   const prefix = target.endsWith("/");
   let index = 0;
   let seen = 0;
+  let backoff = 0;
+  /** A 503/504 (every kv node down, no copy reachable): said on stderr, asked again after a pause. */
+  const waitOut = async (res: Response): Promise<boolean> => {
+    if (res.status !== 503 && res.status !== 504) return false;
+    backoff = Math.min(backoff ? backoff * 2 : 1000, WATCH_RETRY_MAX_MS);
+    out.error(`kunai: ${(await failOf(res)).message}; asking again in ${backoff / 1000} s`);
+    await new Promise((r) => setTimeout(r, backoff));
+    return true;
+  };
   // first call: current state and index, no wait
   const base = prefix ? `/kv/?prefix=${encodeURIComponent(target)}&recurse` : `${keyPath(target)}?meta`;
-  const first = await client.request("GET", base);
+  let first: Response;
+  while (await waitOut(first = await client.request("GET", base)));
   if (!first.ok && first.status !== 404) throw await failOf(first);
   index = Number(first.headers.get("x-kunai-index") ?? 0);
   await first.body?.cancel();
@@ -169,6 +182,9 @@ async function watch(
   }
   while (count <= 0 || seen < count) {
     const res = await client.request("GET", `${base}&index=${index}&wait=5s`);
+    if (await waitOut(res)) continue;
+    if (backoff) out.error("kunai: the store answers again: watching");
+    backoff = 0;
     const next = Number(res.headers.get("x-kunai-index") ?? index);
     if (res.status === 404) {
       await res.body?.cancel();
@@ -411,7 +427,8 @@ export const kvCommands: CommandGroup = {
     },
     {
       name: "watch",
-      description: "print changes of KEY, or of every key under PREFIX/ (a trailing / watches a prefix)",
+      description:
+        "print changes of KEY, or of every key under PREFIX/ (a trailing / watches a prefix); waits out a store that cannot answer (503)",
       args: ["<key|prefix/>"],
       options: {
         count: { type: "string", description: "stop after this many changes" },

@@ -82,7 +82,10 @@ Deno.test({
       assert.doesNotMatch(read(join(web.dir, "log", "daemon.log")), /wrote .*out\.conf \(9 bytes\)/);
 
       // the kv node stops: the store is unavailable on web, not answered from web alone
+      const watching = web.cli(["kv", "watch", "app/backend", "--count", "1", "--json"]);
+      await new Promise((r) => setTimeout(r, 1000)); // its first read done: it waits on kva
       await kva.stop();
+      agents.shift();
       const down = /the KV store is unavailable: no node tagged kv is alive \(kva left\)/;
       const get = await until(
         "a 503 on web",
@@ -100,6 +103,27 @@ Deno.test({
       const info = await web.cli(["info", "--json"]);
       assert.match(JSON.parse(info.stdout).kv.unavailable, down);
       assert.equal(read(out), "backend 10.0.0.5\n", "the file keeps the last value");
+
+      // kva back: the store answers again, and the watch, which waited it out, sees the next change
+      const back = await startAgent({
+        name: "kva",
+        addr: A,
+        port: portA,
+        dir: kva.dir,
+        params: { tags: ["kv"], bootstrap: true, gossip: FAST_GOSSIP },
+      });
+      agents.push(back);
+      await until(
+        "kva in web's ring",
+        async () => (await web.cli(["kv", "get", "app/backend"])).code === 0,
+        20_000,
+        200,
+      );
+      assert.equal((await back.cli(["kv", "put", "app/backend", "10.0.0.6"])).code, 0);
+      const watched = await watching;
+      assert.equal(watched.code, 0, watched.stderr);
+      assert.equal(JSON.parse(watched.stdout.trim()).key, "app/backend");
+      assert.match(watched.stderr, /unavailable.*asking again in \d+ s/);
     } finally {
       for (const a of agents) await a.stop();
     }
