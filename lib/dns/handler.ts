@@ -38,6 +38,12 @@ export interface HandlerOptions {
   forward: boolean;
   /** Shuffles answers (tests pass a seeded one). */
   random?: () => number;
+  /**
+   * True while the agent's start has not joined the cluster yet: it knows itself alone, so a name
+   * in our domain it cannot answer gets SERVFAIL (asked again) rather than NXDOMAIN or an empty
+   * answer, which resolvers cache for the SOA's minimum (`ttl`, 60 s) after every restart.
+   */
+  joining?: () => boolean;
 }
 
 export type HandleResult =
@@ -138,9 +144,17 @@ export class DnsHandler {
       // the addresses, or the IPv6 ones when there are no others (or NXDOMAIN, as for A)
       const a = this.#answer(cls, QTYPE.A, q.name);
       const addrs = a.rcode === 0 && !a.answers.length ? this.#answer(cls, QTYPE.AAAA, q.name) : a;
-      return this.#send(q, proto, addrs, true);
+      return this.#send(q, proto, this.#unlessJoining(addrs), true);
     }
-    return this.#send(q, proto, this.#answer(cls, q.qtype, q.name), true);
+    return this.#send(q, proto, this.#unlessJoining(this.#answer(cls, q.qtype, q.name)), true);
+  }
+
+  /** `ans`, or SERVFAIL in its place when it says "no such name/record" before the start's join. */
+  #unlessJoining(ans: Answer): Answer {
+    if ((ans.rcode === RCODE.NXDOMAIN || ans.rcode === 0 && !ans.answers.length) && this.#opts.joining?.()) {
+      return { rcode: RCODE.SERVFAIL, answers: [], authority: [], additional: [] };
+    }
+    return ans;
   }
 
   /** The answer to (name, type) in our domain, from the cache when it is there. */

@@ -10,7 +10,10 @@
 import { type Ctx, lazySubsystem, type Subsystem } from "../subsystem.ts";
 import type { MembershipView } from "../types.ts";
 
-export function createLazyDns(ctx: Ctx, deps: { membership: Pick<MembershipView, "members"> }): Subsystem {
+export function createLazyDns(
+  ctx: Ctx,
+  deps: { membership: Pick<MembershipView, "members" | "joining"> },
+): Subsystem {
   return lazySubsystem("dns", async () => (await import("./mod.ts")).createDns(ctx, deps), {
     info: { enabled: false },
   });

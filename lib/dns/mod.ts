@@ -46,7 +46,7 @@ export interface DnsApi {
 /** Builds the DNS subsystem; membership is read per (uncached) query, changes arrive on the bus. */
 export function createDns(
   ctx: Ctx,
-  deps: { membership: Pick<MembershipView, "members"> },
+  deps: { membership: Pick<MembershipView, "members" | "joining"> },
 ): Subsystem & DnsApi {
   const cfg = dnsConfig(ctx);
   const recursors: Upstream[] = [];
@@ -60,6 +60,7 @@ export function createDns(
     ttl: cfg.ttl,
     members: () => deps.membership.members(),
     forward: recursors.length > 0,
+    joining: () => deps.membership.joining?.() === true,
   });
   const hostname = cfg.bind ?? ctx.config.params.bind;
   let server: DnsServer | null = null;

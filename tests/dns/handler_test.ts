@@ -167,6 +167,30 @@ Deno.test("unknown names in the domain: NXDOMAIN with the SOA; existing name, ot
   assert.equal(ask(h, "redis.tag.dc1.kunai").answers[0].ttl, 30);
 });
 
+Deno.test("before the start's join, a name the agent cannot answer gets SERVFAIL (not a cached NXDOMAIN); what it knows answers", () => {
+  let joining = true;
+  const self = member("a", "10.0.0.1", ["web"]);
+  let members = [self];
+  const h = new DnsHandler({
+    domain: ".kunai",
+    ttl: 60,
+    members: () => members,
+    forward: false,
+    joining: () => joining,
+  });
+  assert.equal(ask(h, "pg.service.kunai").rcode, "SERVFAIL");
+  assert.equal(ask(h, "f.node.kunai").rcode, "SERVFAIL");
+  assert.equal(ask(h, "web.tag.kunai", { type: "MX" }).rcode, "SERVFAIL", "no record of this type yet");
+  assert.deepEqual(addrs(ask(h, "a.node.kunai")), ["10.0.0.1"], "itself");
+  assert.equal(ask(h, "kunai", { type: "SOA" }).answers[0].type, "SOA");
+  // joined: the members are known, the answers are theirs
+  joining = false;
+  members = CLUSTER;
+  h.invalidate();
+  assert.deepEqual(addrs(ask(h, "pg.service.kunai")), ["10.0.0.6", "10.0.0.8"]);
+  assert.equal(ask(h, "nope.node.kunai").rcode, "NXDOMAIN");
+});
+
 Deno.test("names outside the domain are REFUSED, or handed to the forwarder when recursors exist", () => {
   assert.equal(ask(handler(CLUSTER), "example.com").rcode, "REFUSED");
   assert.equal(ask(handler(CLUSTER), "kunai.example.com").rcode, "REFUSED");
