@@ -54,7 +54,7 @@ export {
 export { MAX_INDEX, MAX_TTL_MS } from "./validate.ts";
 
 /** What the KV needs of membership: our record and every known one (changes come on the bus). */
-export type KvMembership = Pick<MembershipView, "self" | "members">;
+export type KvMembership = Pick<MembershipView, "self" | "members" | "joining">;
 
 export interface KvDeps {
   /** The cluster's members (absent: no gossip, this node alone holds every key). */
@@ -160,11 +160,18 @@ export function createKv(ctx: Ctx, deps: KvDeps): KvSubsystem {
    * for keys they hold (a generator would render its file without them).
    */
   let kvDown: string[] = [];
-  const unavailable = (): string | null =>
-    kvDown.length
-      ? `the KV store is unavailable: no node tagged kv is alive (${kvDown.join(", ")}); ` +
-        `reads and writes resume when one of them is back`
-      : null;
+  const unavailable = (): string | null => {
+    if (kvDown.length) {
+      return `the KV store is unavailable: no node tagged kv is alive (${kvDown.join(", ")}); ` +
+        `reads and writes resume when one of them is back`;
+    }
+    // before the start's join the kv nodes are not known yet: this node alone is not the store
+    if (deps.membership?.joining?.() && !placement.ring.nodes.length) {
+      return "the KV store is not reachable yet: this agent is still joining the cluster (its seeds); " +
+        "ask again in a moment (kunai wait members N waits for the join)";
+    }
+    return null;
+  };
   const node = new KvNode({ cfg, local, placement, peers, coordinate, clock: ctx.clock, unavailable });
   const repair = new Repair({ local, placement, peers, clock: ctx.clock, log, cfg });
   serve = peerServer({ local, placement, coordinate, clock: ctx.clock, cfg });

@@ -85,3 +85,34 @@ Deno.test("kv: members down but none tagged kv -> this node holds the keys (the 
     await kv.stop();
   }
 });
+
+Deno.test("kv: before the start's join (no kv node known yet) a node answers 503 'still joining', not from itself alone", async () => {
+  using ctx = makeTestCtx({ clock: new VirtualClock() });
+  const deps = await loneDeps(ctx);
+  const self = deps.membership!.self();
+  let joining = true;
+  deps.membership = { self: () => self, members: () => [self], joining: () => joining };
+  const kv = createKv(ctx, deps);
+  await kv.start();
+  try {
+    const JOINING = /^the KV store is not reachable yet: this agent is still joining the cluster/;
+    await assert.rejects(kv.put("app/color", new TextEncoder().encode("blue")), is503(JOINING));
+    await assert.rejects(kv.get("app/color"), is503(JOINING));
+    await assert.rejects(kv.list("app/"), is503(JOINING));
+    assert.match((kv.info() as { unavailable: string | null }).unavailable ?? "", JOINING);
+    // a kv node known meanwhile (this one, tagged kv): the ring answers, joining or not
+    const kvSelf = { ...self, tags: ["kv"] };
+    deps.membership = { self: () => kvSelf, members: () => [kvSelf], joining: () => joining };
+    kv.refreshRing();
+    assert.equal((await kv.put("app/size", new TextEncoder().encode("2"))).ok, true);
+    assert.equal((kv.info() as { unavailable: string | null }).unavailable, null);
+    // the join returned and found no kv node: the reference's rule, this node holds its keys
+    deps.membership = { self: () => self, members: () => [self], joining: () => joining };
+    kv.refreshRing();
+    joining = false;
+    assert.equal((await kv.put("app/color", new TextEncoder().encode("blue"))).ok, true);
+    assert.equal(new TextDecoder().decode((await kv.get("app/color")).entry!.value), "blue");
+  } finally {
+    await kv.stop();
+  }
+});
