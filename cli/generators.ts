@@ -13,6 +13,7 @@ interface GeneratorView {
   command_runs: number;
   last_error: string;
   last_command: { code: number | null; timedOut: boolean } | null;
+  waiting_for_join?: boolean;
 }
 
 export const generatorsCommands: CommandGroup = {
@@ -34,12 +35,15 @@ export const generatorsCommands: CommandGroup = {
           let state = g.applies
             ? `${g.writes} write(s), ${g.command_runs} command run(s)`
             : `not here (${g.apply_on})`;
+          if (g.applies && g.waiting_for_join) {
+            state += ", waiting for the join to the cluster (file left as it is)";
+          }
           const cmd = g.last_command;
           if (cmd && (cmd.timedOut || cmd.code !== 0)) {
             state += `, last command ${cmd.timedOut ? "timed out" : `exited ${cmd.code}`}`;
           }
           out.twoCol(g.name, `${g.template} -> ${g.path}: ${state}`, {
-            colour: g.last_error ? "red" : g.applies ? "green" : "grey",
+            colour: g.last_error ? "red" : g.applies ? (g.waiting_for_join ? "yellow" : "green") : "grey",
             capitalise: false,
           });
           if (g.last_error) out.line(`\t${out.paint(g.last_error, "red")}`);

@@ -394,8 +394,16 @@ export class Generators {
     await this.#running;
   }
 
-  status(): Array<GeneratorDef & GeneratorStatus> {
-    return this.#defs.map((d) => ({ ...d, ...(this.#status.get(d.name) ?? freshStatus()) }));
+  status(): Array<GeneratorDef & GeneratorStatus & { waiting_for_join: boolean }> {
+    const tags = this.#membership.self().tags;
+    return this.#defs.map((d) => {
+      const st = this.#status.get(d.name) ?? freshStatus();
+      // before its first run (held for the join) whether it applies is known from our tags already
+      const applies = st.renders || st.last_error
+        ? st.applies
+        : d.apply_on === "*" || tags.includes(d.apply_on);
+      return { ...d, ...st, applies, waiting_for_join: this.#heldForJoin };
+    });
   }
 
   async #generate(def: GeneratorDef): Promise<void> {

@@ -33,7 +33,7 @@ export { type CommandResult, runCommand } from "../process/mod.ts";
 
 /** What routes and tests may ask of the generators. */
 export interface GeneratorsApi {
-  list(): Array<GeneratorDef & GeneratorStatus>;
+  list(): Array<GeneratorDef & GeneratorStatus & { waiting_for_join: boolean }>;
   /** Renders every generator now and resolves when done (tests, `kunai generators`). */
   runNow(): Promise<void>;
 }

@@ -735,6 +735,12 @@ Deno.test("while the start's join is on its way nothing is rendered (the file st
     assert.equal(Deno.readTextFileSync(w.out), "the file of the last run\n");
     assert.equal(reads, 0, "no KV read before the join");
     assert.equal((g.info!() as { waiting_for_join: boolean }).waiting_for_join, true);
+    const held = g.list()[0];
+    assert.deepEqual(
+      [held.applies, held.renders, held.waiting_for_join],
+      [true, 0, true],
+      "it applies, not run yet",
+    );
     assert.equal(info.filter((l) => /first render waits for the join/.test(l)).length, 1, "said once");
     joining = false; // the join returned (its member.joined events came before: no event now)
     await clock.advance(1_500);
@@ -743,6 +749,7 @@ Deno.test("while the start's join is on its way nothing is rendered (the file st
     assert.match(text, /^maxconn 512\n/);
     assert.match(text, /nodes 3\n/);
     assert.equal((g.info!() as { waiting_for_join: boolean }).waiting_for_join, false);
+    assert.equal(g.list()[0].waiting_for_join, false);
     await g.stop();
   } finally {
     w.ctx.cleanup();
