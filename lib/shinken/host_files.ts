@@ -49,17 +49,19 @@ export class HostRenderer {
 
   /**
    * `remote`: another node's own checks as it answered them last (remote_checks.ts); a change of
-   * them goes through `forget` (the text of a record is kept until then).
+   * them goes through `forget` (the text of a record is kept until then). `keepLeft`: a node that
+   * left whose file stays for now (it left moments ago: a restart).
    */
   render(
     members: MemberRecord[],
     selfUuid: string,
     localChecks: LocalChecks | undefined,
     remote?: (uuid: string) => CheckBrief[] | undefined,
+    keepLeft?: (uuid: string) => boolean,
   ): Map<string, string> {
     const out = new Map<string, string>();
     for (const m of members) {
-      if (m.state === "leave" || !safeHostName(m.uuid)) continue;
+      if (m.state === "leave" && !keepLeft?.(m.uuid) || !safeHostName(m.uuid)) continue;
       const self = m.uuid === selfUuid && localChecks;
       let text = self ? undefined : this.#done.get(m);
       if (text === undefined) {

@@ -19,6 +19,8 @@ import { RemoteCheckCache } from "./remote_checks.ts";
 import { HostFiles, HostRenderer } from "./host_files.ts";
 import { ExternalCommands } from "./external_commands.ts";
 import { commandFileReady } from "./command_file.ts";
+import type { TimerId } from "../clock/mod.ts";
+import type { MemberRecord } from "../types.ts";
 
 export {
   ackServiceLine,
@@ -49,6 +51,14 @@ export type { ShinkenApi } from "./routes.ts";
 
 /** How long the export route's poll of the other nodes serves its later requests. */
 export const FRESH_MS = 10_000;
+
+/**
+ * How long the file of a node that left stays. A node leaves at each `agent stop`, and a restart
+ * or an upgrade is back within seconds: its host was removed and added again, two reloads, and
+ * Nagios dropped that host's and its services' states, downtimes and acknowledgements. One that
+ * has not come back by then is gone from the export.
+ */
+export const LEFT_GRACE_MS = 5 * 60_000;
 
 /** Builds the exporter; without a `shinken` object it only answers the export route. */
 export function createShinken(
@@ -86,7 +96,7 @@ export function createShinken(
   const hostFiles = new HostFiles(
     ctx,
     cfg,
-    () => renderer.render(membership.members(), membership.self().uuid, localChecks, remoteOf),
+    () => renderer.render(membership.members(), membership.self().uuid, localChecks, remoteOf, keepLeft),
     {
       held: () => membership.joining?.() === true,
       // other nodes whose own checks were not answered yet since the start (none without polls)
@@ -101,6 +111,21 @@ export function createShinken(
     },
   );
   const commands = new ExternalCommands(ctx, cfg, membership, localChecks, remoteOf);
+  /** When this exporter saw each node leave (an exporter started since does not know: gone). */
+  const leftAt = new Map<string, number>();
+  const graceTimers = new Set<TimerId>();
+  function keepLeft(uuid: string): boolean {
+    const t = leftAt.get(uuid);
+    return t !== undefined && ctx.clock.now() - t < LEFT_GRACE_MS;
+  }
+  function onLeft(m: MemberRecord): void {
+    leftAt.set(m.uuid, ctx.clock.now());
+    const t = ctx.clock.setTimeout(() => {
+      graceTimers.delete(t);
+      hostFiles.schedule(); // still gone: its file goes
+    }, LEFT_GRACE_MS + 1);
+    graceTimers.add(t);
+  }
   const offs: Array<() => void> = [];
   let routePoll: { at: number; done: Promise<void> } | null = null;
   let running = false;
@@ -118,9 +143,15 @@ export function createShinken(
         if (event === "member.reaped") {
           offs.push(ctx.bus.on(event, (m) => {
             remote?.forget(m.uuid);
+            leftAt.delete(m.uuid);
             commands.onReaped(m);
           }));
-        } else offs.push(ctx.bus.on(event, (m) => commands.onMember(m)));
+        } else {
+          offs.push(ctx.bus.on(event, (m) => {
+            if (event === "member.left") onLeft(m);
+            commands.onMember(m);
+          }));
+        }
       }
       offs.push(ctx.bus.on("services.changed", sync));
       // a reload that adds or removes a plain check changes our host's services in Nagios too
@@ -140,6 +171,8 @@ export function createShinken(
     async stop() {
       running = false;
       for (const off of offs.splice(0)) off();
+      for (const t of graceTimers) ctx.clock.clearTimeout(t);
+      graceTimers.clear();
       await remote?.stop();
       commands.stop();
       await hostFiles.stop();

@@ -7,6 +7,7 @@ import {
   DISK_CHECK_MS,
   GENERATED_MARK,
   HostRenderer,
+  LEFT_GRACE_MS,
   pushLines,
   RESYNC_FIRST_MS,
   RESYNC_MAX_MS,
@@ -224,7 +225,7 @@ Deno.test("shinken mode adds tags and zone to the host templates, cleaned into v
   }
 });
 
-Deno.test("a node leaving removes its file; foreign files stay; one reload per batch of changes", async () => {
+Deno.test("a node that left keeps its file LEFT_GRACE_MS (a restart), then it goes; foreign files stay; one reload per batch", async () => {
   const clock = new VirtualClock();
   const w = world("nagios", clock);
   try {
@@ -234,6 +235,8 @@ Deno.test("a node leaving removes its file; foreign files stay; one reload per b
     await s.start();
     assert.equal(reloads(w), 1, "start wrote 3 files: one reload");
     const leaving = w.members[2];
+    const leftFile = join(w.cfgPath, `${leaving.uuid}.cfg`);
+    const before = Deno.readTextFileSync(leftFile);
     w.members[2] = { ...leaving, state: "leave" };
     w.members[1] = { ...w.members[1], tags: ["linux", "cache"] };
     w.ctx.bus.emit("member.left", w.members[2]);
@@ -241,12 +244,27 @@ Deno.test("a node leaving removes its file; foreign files stay; one reload per b
     w.ctx.bus.emit("member.updated", w.members[1]);
     await clock.advance(600);
     await s.syncNow(); // waits for the batch in progress; finds nothing more to do
-    assert.throws(() => Deno.statSync(join(w.cfgPath, `${leaving.uuid}.cfg`)), Deno.errors.NotFound);
+    assert.equal(Deno.readTextFileSync(leftFile), before, "left moments ago: its file stays as it was");
+    assert.equal(reloads(w), 2, "one reload for the whole batch (node-2's tags)");
+    // back within the grace (an agent restarted): nothing to write, no reload
+    w.members[2] = { ...leaving, incarnation: leaving.incarnation + 2 };
+    w.ctx.bus.emit("member.joined", w.members[2]);
+    await clock.advance(600);
+    await s.syncNow();
+    assert.equal(reloads(w), 2, "back: no change, no reload");
+    // it leaves again and stays away: its file goes once the grace is over
+    w.members[2] = { ...w.members[2], state: "leave" };
+    w.ctx.bus.emit("member.left", w.members[2]);
+    await clock.advance(LEFT_GRACE_MS - 1_000);
+    await s.syncNow();
+    assert.ok(Deno.statSync(leftFile).isFile, "still within the grace");
+    await clock.advance(2_000); // the grace's end asks for a sync by itself
+    await until("the file of the node gone for good removed", () => !pathExists(leftFile), 5_000);
     assert.ok(Deno.statSync(join(w.cfgPath, `${w.members[1].uuid}.cfg`)).isFile);
     assert.ok(Deno.statSync(join(w.cfgPath, "mine.cfg")).isFile, "files without our mark are never removed");
-    assert.equal(reloads(w), 2, "one reload for the whole batch");
+    assert.equal(reloads(w), 3, "one reload for the removal");
     await s.syncNow();
-    assert.equal(reloads(w), 2, "no change, no reload");
+    assert.equal(reloads(w), 3, "no change, no reload");
     await s.stop();
   } finally {
     w.ctx.cleanup();
