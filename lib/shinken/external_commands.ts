@@ -72,12 +72,22 @@ export class ExternalCommands {
     membership: ShinkenMembership,
     localChecks?: LocalChecks,
     remote?: (uuid: string) => CheckBrief[] | undefined,
+    keepLeft?: (uuid: string) => boolean,
   ) {
     this.#ctx = ctx;
     this.#cfg = cfg;
     this.#membership = membership;
     this.#localChecks = localChecks;
     this.#remote = remote;
+    this.#keepLeft = keepLeft ?? (() => false);
+  }
+
+  /** A node that left moments ago (a restart): still exported, its downtime kept (mod.ts LEFT_GRACE_MS). */
+  #keepLeft: (uuid: string) => boolean;
+
+  /** Left for longer than the grace: what we export of it goes. */
+  #gone(m: MemberRecord): boolean {
+    return m.state === "leave" && !this.#keepLeft(m.uuid);
   }
 
   /** Another node's checks as exported on its host: what it answered, then its services' from gossip. */
@@ -132,7 +142,7 @@ export class ExternalCommands {
       }
     }
     if (this.#cfg.external_command_file && (m.maintenance || this.#notesOf().downtimes[m.uuid])) {
-      const gone = m.state === "leave" || reaped;
+      const gone = this.#gone(m) || reaped;
       lines.push(...this.#downtimeLines(m.uuid, gone ? null : m.maintenance ?? null));
     }
     this.#push(lines);
@@ -210,7 +220,7 @@ export class ExternalCommands {
     const lines: PendingLine[] = [];
     const known = new Set<string>();
     for (const m of this.#membership.members()) {
-      if (m.state === "leave" || !this.#safe(m)) continue;
+      if (this.#gone(m) || !this.#safe(m)) continue;
       known.add(m.uuid);
       lines.push(...this.#hostLines(m));
       const had = this.#pushed.get(m.uuid);

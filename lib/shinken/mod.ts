@@ -110,7 +110,7 @@ export function createShinken(
           : new Set(),
     },
   );
-  const commands = new ExternalCommands(ctx, cfg, membership, localChecks, remoteOf);
+  const commands = new ExternalCommands(ctx, cfg, membership, localChecks, remoteOf, keepLeft);
   /** When this exporter saw each node leave (an exporter started since does not know: gone). */
   const leftAt = new Map<string, number>();
   const graceTimers = new Set<TimerId>();
@@ -122,7 +122,11 @@ export function createShinken(
     leftAt.set(m.uuid, ctx.clock.now());
     const t = ctx.clock.setTimeout(() => {
       graceTimers.delete(t);
-      hostFiles.schedule(); // still gone: its file goes
+      // still gone: its file goes, and its downtime
+      const now = membership.members().find((x) => x.uuid === m.uuid);
+      if (now?.state !== "leave") return;
+      hostFiles.schedule();
+      commands.onMember(now);
     }, LEFT_GRACE_MS + 1);
     graceTimers.add(t);
   }
